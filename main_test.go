@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/wardsecrets/ward/launcher"
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+// TestMain makes the test binary serve as `ward` and `helper` too, on
+// $PATH, for the scripts and the process tests.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"ward": func() {
+			os.Exit(launcher.Main(os.Args, launcher.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+		},
+		"helper": func() { os.Exit(helper.Main()) },
+	})
+}
+
+// TestScripts runs the CLI scripts in testdata/script: every command and
+// every error path, as a user runs them.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup:               setupScript,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"hash":   cmdHash,
+			"nofile": cmdNoFile,
+			"status": cmdStatus,
+		},
+	})
+}
+
+// setupScript gives each script a private local store, identity and
+// runtime directory on tmpfs, and a unique canary in $CANARY.
+func setupScript(env *testscript.Env) error {
+	work := env.WorkDir
+	env.Setenv("HOME", work)
+	env.Setenv("XDG_DATA_HOME", filepath.Join(work, ".data"))
+	env.Setenv("XDG_CONFIG_HOME", filepath.Join(work, ".config"))
+	rt, err := os.MkdirTemp("/dev/shm", "ward-test-")
+	if err != nil {
+		return err
+	}
+	env.Defer(func() { os.RemoveAll(rt) })
+	env.Setenv("WARD_RUNTIME_DIR", rt)
+	env.Setenv("CANARY", canary("script"))
+	env.Setenv("CANARY2", canary("script2"))
+	return nil
+}
+
+// cmdHash checks that the helper's "NAME HASH" line for a variable matches
+// the hash of a value, without ever printing the value:
+// hash FILE NAME VALUE.
+func cmdHash(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: hash FILE NAME VALUE")
+	}
+	data := ts.ReadFile(args[0])
+	want := args[1] + " " + helper.Hash(args[2])
+	found := false
+	for _, line := range strings.Split(data, "\n") {
+		if line == want {
+			found = true
+		}
+	}
+	if found == neg {
+		if neg {
+			ts.Fatalf("%s: %s has the value (it should not)", args[0], args[1])
+		}
+		ts.Fatalf("%s: %s does not have the expected value", args[0], args[1])
+	}
+}
+
+// cmdNoFile asserts that no file under DIR (recursively) contains VALUE:
+// nofile DIR VALUE.
+func cmdNoFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: nofile DIR VALUE")
+	}
+	dir := ts.MkAbs(args[0])
+	found := scanForValue(dir, []byte(args[1]))
+	if len(found) > 0 {
+		ts.Fatalf("the canary was found in %d files: %s", len(found), strings.Join(found, ", "))
+	}
+}
+
+// cmdStatus runs a program like exec and asserts its exit code:
+// status CODE PROG [ARGS...].
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status CODE PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("status: bad code %q", args[0])
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("status: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("got exit code %d, want %d", got, want)
+	}
+}

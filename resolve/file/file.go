@@ -1,0 +1,81 @@
+// Package file reads secrets from mounted files: file:///run/secrets/x
+// (Docker and Kubernetes secrets) and creds://name (systemd credentials
+// under $CREDENTIALS_DIRECTORY).
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// MaxSize bounds what a secret file may hold, so a reference to the wrong
+// file (a log, a device) fails instead of filling memory.
+const MaxSize = 4 << 20
+
+// Store reads file:// references: the path is absolute.
+type Store struct{}
+
+var _ resolve.Store = Store{}
+
+// Fetch reads the file at ref.Path.
+func (Store) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	return read(ref.Path)
+}
+
+// CredsStore reads creds://NAME references from systemd's credentials
+// directory.
+type CredsStore struct {
+	// Dir is $CREDENTIALS_DIRECTORY; empty means it was not set.
+	Dir string
+}
+
+var _ resolve.Store = CredsStore{}
+
+// Fetch reads $CREDENTIALS_DIRECTORY/NAME.
+func (s CredsStore) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	if s.Dir == "" {
+		return resolve.Secret{}, errors.New("$CREDENTIALS_DIRECTORY is not set: creds:// works under a systemd unit with LoadCredential=" + ref.Path + ":/path/to/secret")
+	}
+	return read(filepath.Join(s.Dir, ref.Path))
+}
+
+// Path returns where a creds reference lives, for watching.
+func (s CredsStore) Path(ref resolve.Ref) string { return filepath.Join(s.Dir, ref.Path) }
+
+func read(path string) (resolve.Secret, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return resolve.Secret{}, fmt.Errorf("%s: %w", path, resolve.ErrNotFound)
+		}
+		return resolve.Secret{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return resolve.Secret{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return resolve.Secret{}, fmt.Errorf("%s is not a regular file", path)
+	}
+	if st.Size() > MaxSize {
+		return resolve.Secret{}, fmt.Errorf("%s is %d bytes, more than the %d a secret file may hold", path, st.Size(), MaxSize)
+	}
+	// Read through a limit: the file may grow between Stat and Read.
+	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return resolve.Secret{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(b) > MaxSize {
+		return resolve.Secret{}, fmt.Errorf("%s holds more than the %d bytes a secret file may hold", path, MaxSize)
+	}
+	return resolve.Secret{Value: b, Version: "mtime:" + strconv.FormatInt(st.ModTime().UnixNano(), 10)}, nil
+}

@@ -1,0 +1,123 @@
+package resolve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Store fetches whole documents from one secret backend. ref has no field:
+// field selection happens once, after the fetch, for every variable that
+// shares the document.
+type Store interface {
+	Fetch(ctx context.Context, ref Ref) (Secret, error)
+}
+
+// BatchStore is a Store that can fetch many documents in one call (AWS
+// BatchGetSecretValue, GetParameters). Results and errors are indexed like
+// refs; a nil error means the Secret at the same index is valid.
+type BatchStore interface {
+	Store
+	FetchBatch(ctx context.Context, refs []Ref) ([]Secret, []error)
+}
+
+// Secret is one fetched document.
+type Secret struct {
+	// Value is the whole document as bytes.
+	Value []byte
+	// Fields holds the document's fields when the store returns structured
+	// data (Vault); nil means Value is parsed as a JSON object on demand.
+	Fields map[string][]byte
+	// Version identifies what was read (KV version, version id, mtime),
+	// for audit lines and rotation. Never derived from the value.
+	Version string
+	// Lease is set for dynamic secrets.
+	Lease *Lease
+}
+
+// Lease describes a dynamic secret's lease.
+type Lease struct {
+	ID        string
+	TTL       time.Duration
+	Renewable bool
+}
+
+// ErrNotFound marks a reference whose document does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrNotSupported marks a reference whose store is not built into ward.
+var ErrNotSupported = errors.New("not supported yet")
+
+// Field returns one field of s. A missing field names the fields that do
+// exist, never their values.
+func (s Secret) Field(name string) ([]byte, error) {
+	fields := s.Fields
+	if fields == nil {
+		var err error
+		fields, err = JSONFields(s.Value)
+		if err != nil {
+			return nil, err
+		}
+	}
+	v, ok := fields[name]
+	if !ok {
+		names := make([]string, 0, len(fields))
+		for k := range fields {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		if len(names) == 0 {
+			return nil, fmt.Errorf("no field %q: the secret has no fields", name)
+		}
+		return nil, fmt.Errorf("no field %q: the secret has %s", name, quoteList(names))
+	}
+	return v, nil
+}
+
+// JSONFields splits a JSON object into its fields: strings become their
+// text, anything else (numbers, booleans, objects) its compact JSON text.
+// The error never quotes the input, which may be a secret.
+func JSONFields(b []byte) (map[string][]byte, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil || obj == nil {
+		return nil, errors.New("the value is not a JSON object, so a #field cannot be selected from it")
+	}
+	out := make(map[string][]byte, len(obj))
+	for k, raw := range obj {
+		out[k] = FieldText(raw)
+	}
+	return out, nil
+}
+
+// FieldText renders one JSON value as ward delivers it: a string as its
+// text, null as empty, anything else as compact JSON.
+func FieldText(raw json.RawMessage) []byte {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return []byte(s)
+	}
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return []byte{}
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) == nil {
+		return buf.Bytes()
+	}
+	return []byte(raw)
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	if len(q) == 1 {
+		return "only " + q[0]
+	}
+	return strings.Join(q, ", ")
+}

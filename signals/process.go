@@ -1,0 +1,144 @@
+package signals
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// StartError is a failure to start the child, with the exit code a shell
+// would give for it (127 not found, 126 not executable).
+type StartError struct {
+	Program string
+	Code    int
+	Err     error
+}
+
+func (e *StartError) Error() string { return fmt.Sprintf("%s: %v", e.Program, e.Err) }
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// LookPath finds the program the way execvp would with the child's PATH
+// (ward's own when the child has none), and maps failures to 127 and 126.
+func LookPath(program string, env []string) (string, error) {
+	if program == "" {
+		return "", &StartError{Program: `""`, Code: ExitNotFound, Err: errors.New("empty program name")}
+	}
+	if strings.Contains(program, "/") {
+		return program, checkExecutable(program)
+	}
+	path, ok := lookupEnv(env, "PATH")
+	if !ok {
+		path = os.Getenv("PATH")
+	}
+	var denied error
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, program)
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		var se *StartError
+		if errors.As(err, &se) && se.Code == ExitNotExecutable && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", denied
+	}
+	return "", &StartError{Program: program, Code: ExitNotFound, Err: errors.New("executable file not found in $PATH")}
+}
+
+func checkExecutable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return &StartError{Program: p, Code: ExitNotFound, Err: errors.New("no such file or directory")}
+		}
+		return &StartError{Program: p, Code: ExitNotExecutable, Err: err}
+	}
+	if st.IsDir() {
+		return &StartError{Program: p, Code: ExitNotExecutable, Err: errors.New("is a directory")}
+	}
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		return &StartError{Program: p, Code: ExitNotExecutable, Err: errors.New("permission denied")}
+	}
+	return nil
+}
+
+func lookupEnv(env []string, name string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if strings.HasPrefix(env[i], name+"=") {
+			return env[i][len(name)+1:], true
+		}
+	}
+	return "", false
+}
+
+// Child is a started child: the leader of its own process group.
+type Child struct {
+	Pid int
+}
+
+// StartOptions says how to start the child.
+type StartOptions struct {
+	Path  string
+	Argv  []string
+	Env   []string
+	Files []*os.File // stdin, stdout, stderr (and more for socket activation)
+	// Foreground makes the child's group the terminal's foreground group;
+	// Files[0] must be the terminal.
+	Foreground bool
+	// Ctty is the index in Files of the terminal for Foreground.
+	Ctty int
+	// Dir is the working directory ("" for ward's).
+	Dir string
+}
+
+// Start starts the child in a new process group. The caller reaps it (see
+// Reaper); nothing else waits for it.
+func Start(o StartOptions) (*Child, error) {
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	if o.Foreground {
+		attr.Foreground = true
+		attr.Ctty = o.Ctty
+	}
+	platformAttr(attr)
+	p, err := os.StartProcess(o.Path, o.Argv, &os.ProcAttr{Dir: o.Dir, Env: o.Env, Files: o.Files, Sys: attr})
+	if err != nil {
+		code := ExitNotExecutable
+		if errors.Is(err, fs.ErrNotExist) {
+			code = ExitNotFound
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &StartError{Program: o.Path, Code: code, Err: err}
+	}
+	c := &Child{Pid: p.Pid}
+	afterStart(c.Pid)
+	// The reaper waits with wait4(-1); the handle is not needed.
+	p.Release()
+	return c, nil
+}
+
+// Exec replaces ward with the program (no supervision, no files).
+func Exec(path string, argv, env []string) error {
+	err := syscall.Exec(path, argv, env)
+	code := ExitNotExecutable
+	if errors.Is(err, syscall.ENOENT) {
+		code = ExitNotFound
+	}
+	return &StartError{Program: path, Code: code, Err: err}
+}
+

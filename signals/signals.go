@@ -1,0 +1,73 @@
+// Package signals owns the process side of ward: starting the child in its
+// own process group (foreground on the terminal), forwarding signals to
+// it, reaping zombies, and mapping a wait status to an exit code.
+package signals
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes ward uses for its own outcomes; the child's status passes
+// through unchanged.
+const (
+	// ExitWardFailure: ward itself failed (bad manifest, store error).
+	ExitWardFailure = 125
+	// ExitNotExecutable: the program exists but cannot be executed.
+	ExitNotExecutable = 126
+	// ExitNotFound: the program was not found.
+	ExitNotFound = 127
+	// ExitSignalBase: a child killed by signal N gives ExitSignalBase+N.
+	ExitSignalBase = 128
+)
+
+// Notify catches every catchable signal on a channel and returns it with a
+// function that stops catching. Catching (not ignoring) SIGTTIN and SIGTTOU
+// keeps ward from being stopped by terminal job control while the child
+// still starts with their default dispositions.
+func Notify() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, 128)
+	signal.Notify(ch)
+	return ch, func() { signal.Stop(ch) }
+}
+
+// Forwardable reports whether ward passes sig on to the child: every
+// signal except SIGCHLD (about ward's own children), SIGURG (the Go
+// runtime's preemption signal) and the terminal job-control signals SIGTTIN
+// and SIGTTOU (the kernel sends those to the child's group itself).
+func Forwardable(sig os.Signal) bool {
+	switch sig {
+	case syscall.SIGCHLD, syscall.SIGURG, syscall.SIGTTIN, syscall.SIGTTOU:
+		return false
+	}
+	_, ok := sig.(syscall.Signal)
+	return ok
+}
+
+// Send delivers sig to the child's whole process group, or to the child
+// alone when groupless is set (for servers such as uWSGI that want signals
+// at the main process only).
+func Send(pid int, sig syscall.Signal, groupless bool) error {
+	target := -pid
+	if groupless {
+		target = pid
+	}
+	err := syscall.Kill(target, sig)
+	if errors.Is(err, syscall.ESRCH) {
+		// The group is already gone: nothing left to signal.
+		return nil
+	}
+	return err
+}
+
+// ExitCode maps a wait status to the exit code ward exits with: the
+// child's own code, or 128+N when signal N killed it.
+func ExitCode(ws syscall.WaitStatus) int {
+	// Signaled before ExitStatus: ExitStatus is -1 for a signal death.
+	if ws.Signaled() {
+		return ExitSignalBase + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

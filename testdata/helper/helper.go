@@ -1,0 +1,261 @@
+// Package helper is the child program ward's tests run under ward: it
+// reports what it sees (signals, its environment, its files, zombies) as
+// lines on stdout, so tests wait for lines, never for time. Secret values
+// are never printed: the environment is reported as names and SHA-256
+// prefixes, which a test compares with the hash of its canary.
+package helper
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Hash is how the helper shows a value: the first 16 hex digits of its
+// SHA-256.
+func Hash(v string) string {
+	h := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(h[:8])
+}
+
+// Main runs the helper with os.Args and returns its exit code.
+func Main() int {
+	args := os.Args[1:]
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "helper: usage: helper MODE [ARGS]")
+		return 2
+	}
+	mode, args := args[0], args[1:]
+	switch mode {
+	case "exit":
+		n, _ := strconv.Atoi(arg(args, 0, "0"))
+		return n
+	case "kill":
+		return killSelf(arg(args, 0, "TERM"))
+	case "env":
+		return printEnv(args)
+	case "signals":
+		return watchSignals(args)
+	case "ignore-term":
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ready")
+		select {}
+	case "sleep":
+		fmt.Println("ready")
+		select {}
+	case "orphans":
+		return orphans(args)
+	case "spawn-orphans":
+		// The intermediate process: start the grandchildren, then exit at
+		// once so they are orphaned.
+		n, _ := strconv.Atoi(arg(args, 0, "1"))
+		self, _ := os.Executable()
+		for i := 0; i < n; i++ {
+			cmd := exec.Command(self, "wait-parent-exit")
+			if err := cmd.Start(); err != nil {
+				fmt.Fprintln(os.Stderr, "helper:", err)
+				return 1
+			}
+		}
+		return 0
+	case "wait-parent-exit":
+		// Exit once orphaned (our parent is no longer the one we had).
+		start := os.Getppid()
+		deadline := time.Now().Add(10 * time.Second)
+		for os.Getppid() == start && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		return 0
+	case "file":
+		return describeFile(arg(args, 0, ""))
+	case "touch":
+		f, err := os.Create(arg(args, 0, "touched"))
+		if err != nil {
+			return 1
+		}
+		f.Close()
+		return 0
+	case "stdin-hash":
+		b, _ := io.ReadAll(os.Stdin)
+		fmt.Printf("STDIN %s\n", Hash(string(b)))
+		return 0
+	case "pgrp":
+		fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+		fmt.Printf("pgrp=%d fg=%d fgerr=%v\n", unix.Getpgrp(), fg, err)
+		return 0
+	case "rlimit-core":
+		var r unix.Rlimit
+		unix.Getrlimit(unix.RLIMIT_CORE, &r)
+		fmt.Printf("core=%d\n", r.Cur)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "helper: unknown mode %q\n", mode)
+	return 2
+}
+
+func arg(args []string, i int, def string) string {
+	if i < len(args) {
+		return args[i]
+	}
+	return def
+}
+
+func killSelf(name string) int {
+	sig := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(name), "SIG"))
+	if sig == 0 {
+		fmt.Fprintln(os.Stderr, "helper: unknown signal", name)
+		return 2
+	}
+	signal.Reset(sig)
+	syscall.Kill(os.Getpid(), sig)
+	// Signals are delivered asynchronously; wait for ours.
+	select {}
+}
+
+// printEnv prints "NAME HASH" for every variable, sorted, then "end".
+func printEnv(args []string) int {
+	env := os.Environ()
+	sort.Strings(env)
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		fmt.Printf("%s %s\n", name, Hash(value))
+	}
+	fmt.Println("end")
+	if arg(args, 0, "") == "wait" {
+		select {}
+	}
+	return 0
+}
+
+// watchSignals prints "ready", then "PREFIX SIGNAME" for each signal, and
+// exits 0 after the signal named by --exit-on. With --grandchild it starts
+// a second helper in its own process group that does the same.
+func watchSignals(args []string) int {
+	exitOn := "SIGTERM"
+	prefix := "child"
+	grandchild := false
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "--exit-on":
+			i++
+			exitOn = "SIG" + strings.TrimPrefix(strings.ToUpper(args[i]), "SIG")
+		case "--prefix":
+			i++
+			prefix = args[i]
+		case "--grandchild":
+			grandchild = true
+		}
+	}
+	ch := make(chan os.Signal, 32)
+	signal.Notify(ch)
+	out := bufio.NewWriter(os.Stdout)
+	if grandchild {
+		self, _ := os.Executable()
+		cmd := exec.Command(self, "signals", "--prefix", "grandchild", "--exit-on", exitOn)
+		cmd.Stdout = os.Stdout
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+		defer cmd.Wait()
+	}
+	fmt.Fprintf(out, "%s ready pid=%d pgrp=%d\n", prefix, os.Getpid(), unix.Getpgrp())
+	out.Flush()
+	for sig := range ch {
+		name := unix.SignalName(sig.(syscall.Signal))
+		if name == "SIGURG" || name == "SIGCHLD" {
+			continue
+		}
+		fmt.Fprintf(out, "%s %s\n", prefix, name)
+		out.Flush()
+		if name == exitOn {
+			return 0
+		}
+	}
+	return 0
+}
+
+// orphans leaves n orphaned grandchildren behind, waits until no zombie
+// remains in /proc (ward must reap them), prints "zombies=N", and exits
+// with the given code.
+func orphans(args []string) int {
+	n := arg(args, 0, "100")
+	code, _ := strconv.Atoi(arg(args, 1, "0"))
+	self, _ := os.Executable()
+	cmd := exec.Command(self, "spawn-orphans", n)
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	want, _ := strconv.Atoi(n)
+	// Wait for the orphans to be born and gone: none of them left in
+	// /proc at all, zombie or running.
+	deadline := time.Now().Add(20 * time.Second)
+	var zombies, alive int
+	for time.Now().Before(deadline) {
+		zombies, alive = countProcs("wait-parent-exit")
+		if zombies == 0 && alive == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fmt.Printf("orphans=%d zombies=%d alive=%d\n", want, zombies, alive)
+	return code
+}
+
+// countProcs counts processes whose command line contains word, by state.
+func countProcs(word string) (zombies, alive int) {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		stat, err := os.ReadFile(filepath.Join(d, "stat"))
+		if err != nil {
+			continue
+		}
+		// The state follows the command name in parentheses.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 || i+2 >= len(stat) {
+			continue
+		}
+		state := stat[i+2]
+		cmdline, _ := os.ReadFile(filepath.Join(d, "cmdline"))
+		if state == 'Z' {
+			// A zombie has no cmdline; count every zombie.
+			zombies++
+			continue
+		}
+		if strings.Contains(string(cmdline), word) {
+			alive++
+		}
+	}
+	return zombies, alive
+}
+
+func describeFile(path string) int {
+	st, err := os.Stat(path)
+	if err != nil {
+		fmt.Printf("file %s: %v\n", filepath.Base(path), err)
+		return 1
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Printf("file %s: %v\n", filepath.Base(path), err)
+		return 1
+	}
+	dst, _ := os.Stat(filepath.Dir(path))
+	fmt.Printf("file mode=%04o dirmode=%04o hash=%s\n", st.Mode().Perm(), dst.Mode().Perm(), Hash(string(b)))
+	return 0
+}
