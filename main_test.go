@@ -37,6 +37,7 @@ func TestScripts(t *testing.T) {
 			"hash":   cmdHash,
 			"nofile": cmdNoFile,
 			"status": cmdStatus,
+			"expand": cmdExpand,
 		},
 	})
 }
@@ -115,5 +116,19 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("got exit code %d, want %d", got, want)
+	}
+}
+
+// cmdExpand rewrites files with $VAR expanded from the script's
+// environment: expand FILE...
+func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: expand FILE...")
+	}
+	for _, f := range args {
+		data := os.Expand(ts.ReadFile(f), ts.Getenv)
+		if err := os.WriteFile(ts.MkAbs(f), []byte(data), 0o644); err != nil {
+			ts.Fatalf("expand: %v", err)
+		}
 	}
 }

@@ -52,10 +52,10 @@ func Main() int {
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ready")
-		select {}
+		idle()
 	case "sleep":
 		fmt.Println("ready")
-		select {}
+		idle()
 	case "orphans":
 		return orphans(args)
 	case "spawn-orphans":
@@ -119,10 +119,11 @@ func killSelf(name string) int {
 		fmt.Fprintln(os.Stderr, "helper: unknown signal", name)
 		return 2
 	}
-	signal.Reset(sig)
-	syscall.Kill(os.Getpid(), sig)
-	// Signals are delivered asynchronously; wait for ours.
-	select {}
+	// The Go runtime turns some signals (SIGQUIT) into its own exit code;
+	// a shell dies of them with the default disposition.
+	err := syscall.Exec("/bin/sh", []string{"sh", "-c", "kill -s " + strings.TrimPrefix(unix.SignalName(sig), "SIG") + " $$"}, os.Environ())
+	fmt.Fprintln(os.Stderr, "helper:", err)
+	return 1
 }
 
 // printEnv prints "NAME HASH" for every variable, sorted, then "end".
@@ -135,7 +136,7 @@ func printEnv(args []string) int {
 	}
 	fmt.Println("end")
 	if arg(args, 0, "") == "wait" {
-		select {}
+		idle()
 	}
 	return 0
 }
@@ -171,7 +172,8 @@ func watchSignals(args []string) int {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			return 1
 		}
-		defer cmd.Wait()
+		// Not waited for: it gets its signals from the group, and is
+		// reaped by whoever inherits it.
 	}
 	fmt.Fprintf(out, "%s ready pid=%d pgrp=%d\n", prefix, os.Getpid(), unix.Getpgrp())
 	out.Flush()
@@ -258,4 +260,11 @@ func describeFile(path string) int {
 	dst, _ := os.Stat(filepath.Dir(path))
 	fmt.Printf("file mode=%04o dirmode=%04o hash=%s\n", st.Mode().Perm(), dst.Mode().Perm(), Hash(string(b)))
 	return 0
+}
+
+// idle blocks until a signal ends the process.
+func idle() {
+	for {
+		time.Sleep(time.Hour)
+	}
 }
