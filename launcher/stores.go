@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/wardsecrets/ward/resolve"
+	awsstore "github.com/wardsecrets/ward/resolve/aws"
 	"github.com/wardsecrets/ward/resolve/env"
 	"github.com/wardsecrets/ward/resolve/file"
 	"github.com/wardsecrets/ward/resolve/local"
@@ -17,13 +18,28 @@ type Stores struct {
 	getenv func(string) string
 	log    *slog.Logger
 
-	mu    sync.Mutex
-	local *local.Store
+	mu      sync.Mutex
+	local   *local.Store
+	aws     awsstore.Options
+	awsSess *awsstore.Session
+	sm      *awsstore.SecretsManager
+	ssm     *awsstore.ParameterStore
 }
 
 // NewStores returns the stores, configured from getenv.
 func NewStores(getenv func(string) string, log *slog.Logger) *Stores {
 	return &Stores{getenv: getenv, log: log}
+}
+
+// SetAWS applies the manifest's stores.aws settings (region, profile) to
+// the AWS stores. Call it before the first For; nil changes nothing.
+func (s *Stores) SetAWS(cfg *AWSConfig) {
+	if cfg == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.aws.Region, s.aws.Profile = cfg.Region, cfg.Profile
 }
 
 // SupportedSchemes lists the schemes this ward can read.
@@ -40,7 +56,7 @@ func SupportedSchemes() []string {
 // Supported reports whether this ward can read a scheme.
 func Supported(scheme string) bool {
 	switch scheme {
-	case "local", "file", "creds", "env":
+	case "local", "file", "creds", "env", "awssm", "ssm":
 		return true
 	}
 	return false
@@ -66,10 +82,29 @@ func (s *Stores) For(scheme string) (resolve.Store, error) {
 		return file.CredsStore{Dir: s.getenv("CREDENTIALS_DIRECTORY")}, nil
 	case "env":
 		return env.Store{}, nil
-	case "vault", "awssm", "ssm":
+	case "awssm":
+		if s.sm == nil {
+			s.sm = awsstore.NewSecretsManager(s.awsSession())
+		}
+		return s.sm, nil
+	case "ssm":
+		if s.ssm == nil {
+			s.ssm = awsstore.NewParameterStore(s.awsSession())
+		}
+		return s.ssm, nil
+	case "vault":
 		return nil, fmt.Errorf("%s:// references: %w", scheme, resolve.ErrNotSupported)
 	}
 	return nil, fmt.Errorf("unknown scheme %q", scheme)
+}
+
+// awsSession returns the session both AWS stores share; it loads the SDK's
+// configuration only when one of them first fetches. Callers hold s.mu.
+func (s *Stores) awsSession() *awsstore.Session {
+	if s.awsSess == nil {
+		s.awsSess = awsstore.NewSession(s.aws)
+	}
+	return s.awsSess
 }
 
 // Close releases what the stores hold (connections, renewers).
