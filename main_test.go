@@ -4,9 +4,10 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -111,6 +112,10 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		got = ee.ExitCode()
+		// As a shell reports it: 128+N for a death by signal N.
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			got = 128 + int(ws.Signal())
+		}
 	} else if err != nil {
 		ts.Fatalf("status: %v", err)
 	}

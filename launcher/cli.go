@@ -230,7 +230,7 @@ func cmdRun(c *cli.Context, stdio IO) error {
 	if err := checkSupported(m); err != nil {
 		return &codeError{code: signals.ExitWardFailure, err: err}
 	}
-	stores := NewStores(os.Getenv, log)
+	stores := NewStores(os.Getenv, log, m.Stores)
 	defer stores.Close()
 	concurrency := m.Stores.Concurrency
 	code, err := Run(context.Background(), RunOptions{
@@ -272,7 +272,7 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	stores := NewStores(os.Getenv, log)
+	stores := NewStores(os.Getenv, log, m.Stores)
 	defer stores.Close()
 	f := &resolve.Fetcher{Stores: stores.For, Concurrency: m.Stores.Concurrency, Log: log}
 	refs := Refs(m.EnvFor(prof), m.FilesFor(prof))

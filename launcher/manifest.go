@@ -124,19 +124,19 @@ type VaultConfig struct {
 
 // VaultAuth configures how ward logs in to Vault.
 type VaultAuth struct {
-	Method       string // token | token_file | approle | kubernetes | jwt
-	Mount        string
-	Role         string
-	TokenFile    string
-	RoleID       string
-	RoleIDFile   string
-	RoleIDEnv    string
-	SecretIDFile string
-	SecretIDEnv  string
+	Method          string // token | token_file | approle | kubernetes | jwt
+	Mount           string
+	Role            string
+	TokenFile       string
+	RoleID          string
+	RoleIDFile      string
+	RoleIDEnv       string
+	SecretIDFile    string
+	SecretIDEnv     string
 	WrappedSecretID bool
-	JWTFile      string
-	JWTEnv       string
-	Pos          Pos
+	JWTFile         string
+	JWTEnv          string
+	Pos             Pos
 }
 
 // AWSConfig configures the AWS stores.

@@ -17,6 +17,7 @@ import (
 type Stores struct {
 	getenv func(string) string
 	log    *slog.Logger
+	cfg    StoresConfig
 
 	mu      sync.Mutex
 	local   *local.Store
@@ -26,20 +27,14 @@ type Stores struct {
 	ssm     *awsstore.ParameterStore
 }
 
-// NewStores returns the stores, configured from getenv.
-func NewStores(getenv func(string) string, log *slog.Logger) *Stores {
-	return &Stores{getenv: getenv, log: log}
-}
-
-// SetAWS applies the manifest's stores.aws settings (region, profile) to
-// the AWS stores. Call it before the first For; nil changes nothing.
-func (s *Stores) SetAWS(cfg *AWSConfig) {
-	if cfg == nil {
-		return
+// NewStores returns the stores, configured from the manifest's stores
+// section and, where it is silent, from getenv.
+func NewStores(getenv func(string) string, log *slog.Logger, cfg StoresConfig) *Stores {
+	s := &Stores{getenv: getenv, log: log, cfg: cfg}
+	if cfg.AWS != nil {
+		s.aws.Region, s.aws.Profile = cfg.AWS.Region, cfg.AWS.Profile
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.aws.Region, s.aws.Profile = cfg.Region, cfg.Profile
+	return s
 }
 
 // SupportedSchemes lists the schemes this ward can read.
@@ -85,11 +80,17 @@ func (s *Stores) For(scheme string) (resolve.Store, error) {
 	case "awssm":
 		if s.sm == nil {
 			s.sm = awsstore.NewSecretsManager(s.awsSession())
+			if s.cfg.Concurrency > 0 {
+				s.sm.Concurrency = s.cfg.Concurrency
+			}
 		}
 		return s.sm, nil
 	case "ssm":
 		if s.ssm == nil {
 			s.ssm = awsstore.NewParameterStore(s.awsSession())
+			if s.cfg.Concurrency > 0 {
+				s.ssm.Concurrency = s.cfg.Concurrency
+			}
 		}
 		return s.ssm, nil
 	case "vault":

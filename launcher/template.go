@@ -112,7 +112,7 @@ func jsonFunc(s string) (string, error) {
 }
 
 // shellFunc quotes s for a POSIX shell: single quotes, with each ' written
-// as '\''.
+// as '\”.
 func shellFunc(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -141,4 +141,3 @@ func Exec(path string, argv, env []string) error {
 	}
 	return &StartError{Program: path, Code: code, Err: err}
 }
-

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestFilesRemovedOnSignals: secret files exist while the child runs and
+// are gone after ward is stopped by SIGTERM or SIGINT (forwarded to the
+// child, which exits); the canary is never in ward's output, its
+// /proc environ or cmdline, or any file outside the runtime directory.
+func TestFilesRemovedOnSignals(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(unix.SignalName(sig), func(t *testing.T) {
+			w := newWardEnv(t)
+			secret := canary("file")
+			w.set("app/key", secret)
+			m := w.manifest("version: 1\nfiles:\n  - path: key.pem\n    ref: local://app/key\n    env: KEY_FILE\n")
+			cmd := w.command("run", "-m", m, "--", "helper", "signals", "--exit-on", unix.SignalName(sig))
+			out, _ := cmd.StdoutPipe()
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			l := readLines(t, out)
+			l.waitFor("child ready")
+
+			files := listFiles(t, w.runtime)
+			if len(files) != 1 || filepath.Base(files[0]) != "key.pem" {
+				t.Fatalf("got files %v while the child runs, want one key.pem", files)
+			}
+			auditProc(t, cmd.Process.Pid, secret)
+
+			cmd.Process.Signal(sig)
+			code := exitCode(t, cmd.Wait())
+			if code != 0 {
+				t.Errorf("got exit code %d, want 0 (the child exits 0 on the signal)", code)
+			}
+			if files := listFiles(t, w.runtime); len(files) != 0 {
+				t.Errorf("files left after %v: %v", sig, files)
+			}
+			if strings.Contains(stderr.String(), secret) {
+				t.Errorf("the canary is in ward's stderr")
+			}
+			if found := scanForValue(w.dir, []byte(secret)); len(found) > 0 {
+				t.Errorf("the canary is in files outside the runtime dir: %v", found)
+			}
+		})
+	}
+}
+
+// auditProc asserts that a value is in neither the environment nor the
+// command line of a running process.
+func auditProc(t *testing.T, pid int, value string) {
+	t.Helper()
+	for _, f := range []string{"environ", "cmdline"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, f))
+		if err != nil {
+			t.Fatalf("read /proc/%d/%s: %v", pid, f, err)
+		}
+		if strings.Contains(string(b), value) {
+			t.Errorf("the canary is in ward's /proc/%d/%s", pid, f)
+		}
+	}
+}
+
+func listFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() && info.Name() != ".lock" {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// TestHardening: ward is non-dumpable with a core limit of 0; the child
+// gets the core limit ward was started with. ward runs as an unprivileged
+// user so that non-dumpable is visible: the kernel then hands ward's /proc
+// entries to root, while the (dumpable) child's stay its own.
+func TestHardening(t *testing.T) {
+	if os.Geteuid() != 0 {
+		requireIntegration(t, "the hardening test switches to uid 65534 and needs root")
+	}
+	bin, err := os.MkdirTemp("", "ward-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(bin)
+	os.Chmod(bin, 0o755)
+	self, _ := os.Executable()
+	for _, name := range []string{"ward", "helper"} {
+		data, err := os.ReadFile(self)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bin, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	manifest := filepath.Join(bin, "ward.yaml")
+	os.WriteFile(manifest, []byte(emptyManifest), 0o644)
+
+	cmd := exec.Command(filepath.Join(bin, "ward"), "run", "-m", manifest, "--", "sh", "-c", "helper rlimit-core; exec helper signals --exit-on TERM")
+	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/", "WARD_LOG_FORMAT=json"}
+	cmd.Dir = bin
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	l := readLines(t, out)
+	child := l.waitFor("core=")
+	var childPid int
+	fmt.Sscanf(l.waitFor("child ready"), "child ready pid=%d", &childPid)
+
+	wardOwner := procOwner(t, cmd.Process.Pid)
+	childOwner := procOwner(t, childPid)
+	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitCode(t, cmd.Wait()); code != 0 {
+		t.Errorf("got exit code %d, want 0 (stderr: %s)", code, stderr.String())
+	}
+
+	if wardOwner != 0 {
+		t.Errorf("ward's /proc entry belongs to uid %d, want 0: ward is dumpable", wardOwner)
+	}
+	if childOwner != 65534 {
+		t.Errorf("the child's /proc entry belongs to uid %d, want 65534: the child should stay dumpable", childOwner)
+	}
+	var wardCore string
+	for _, line := range strings.Split(string(limits), "\n") {
+		if strings.HasPrefix(line, "Max core file size") {
+			wardCore = strings.Fields(line)[4]
+		}
+	}
+	if wardCore != "0" {
+		t.Errorf("got ward's core limit %q, want 0", wardCore)
+	}
+	var mine syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_CORE, &mine)
+	want := fmt.Sprintf("core=%d", mine.Cur)
+	if mine.Cur == ^uint64(0) {
+		want = "core=18446744073709551615"
+	}
+	if child != want {
+		t.Errorf("got child %q, want %q (the limit ward was started with)", child, want)
+	}
+}
+
+func procOwner(t *testing.T, pid int) int {
+	t.Helper()
+	st, err := os.Stat(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(st.Sys().(*syscall.Stat_t).Uid)
+}
