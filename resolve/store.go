@@ -121,3 +121,20 @@ func quoteList(names []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// LeaseKeeper is a store whose secrets can carry leases (Vault dynamic
+// secrets): it keeps a lease alive and gives it back.
+type LeaseKeeper interface {
+	// KeepLease renews the lease in the background of the caller until it
+	// can no longer be renewed (it nears its max TTL) or ctx ends. It
+	// returns nil when the secret must be read again, or ctx's error.
+	KeepLease(ctx context.Context, lease *Lease) error
+	// Revoke ends a lease now.
+	Revoke(ctx context.Context, lease *Lease) error
+}
+
+// Closer is a store that holds resources (a login renewer, connections)
+// to release when ward exits.
+type Closer interface {
+	Close() error
+}
