@@ -63,8 +63,10 @@ func Run(ctx context.Context, o RunOptions) (int, error) {
 	// signal is tied to the thread that forked it.
 	runtime.LockOSThread()
 
-	sigs, stopSigs := signals.Notify()
-	defer stopSigs()
+	// Signals stay caught until ward exits: signal.Stop would wait for the
+	// signal goroutine to go idle, costing milliseconds on every exit, and
+	// exec resets caught signals to their defaults anyway.
+	sigs := signals.Notify()
 	if err := signals.BecomeSubreaper(); err != nil {
 		log.Warn("cannot become a subreaper; orphaned grandchildren will not be reaped by ward", "error", err.Error())
 	}
@@ -131,7 +133,6 @@ wait:
 		return startFailure(err)
 	}
 	if o.Exec {
-		stopSigs()
 		err := signals.Exec(path, o.Argv, plan.Env)
 		return startFailure(err)
 	}

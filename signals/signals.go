@@ -23,14 +23,13 @@ const (
 	ExitSignalBase = 128
 )
 
-// Notify catches every catchable signal on a channel and returns it with a
-// function that stops catching. Catching (not ignoring) SIGTTIN and SIGTTOU
+// Notify catches every catchable signal on a channel. Catching (not ignoring) SIGTTIN and SIGTTOU
 // keeps ward from being stopped by terminal job control while the child
 // still starts with their default dispositions.
-func Notify() (<-chan os.Signal, func()) {
+func Notify() <-chan os.Signal {
 	ch := make(chan os.Signal, 128)
 	signal.Notify(ch)
-	return ch, func() { signal.Stop(ch) }
+	return ch
 }
 
 // Forwardable reports whether ward passes sig on to the child: every
