@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# quickstart.sh: ward's main job on the embedded local store, no server needed.
+# Builds ward, stores two demo secrets in your local store (~/.local/share/ward,
+# encrypted to ~/.config/ward/identity.txt) unless they are there already, and
+# runs a program with them. The program proves it got them without printing them.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+mkdir -p bin
+go build -o bin/ward .
+ward=bin/ward
+for name in demo/api_token demo/db_password; do
+  if ! "$ward" local list | cut -f1 | grep -qx "$name"; then
+    head -c 18 /dev/urandom | base64 | "$ward" local set "$name"
+    echo "stored a random $name in the local store"
+  fi
+done
+"$ward" local list
+"$ward" check -m examples/quickstart/ward.yaml
+exec "$ward" run --log-level warn -m examples/quickstart/ward.yaml -- \
+  sh -c 'echo "the child got API_TOKEN (${#API_TOKEN} characters), DATABASE_URL (${#DATABASE_URL} characters) and LOG_LEVEL=$LOG_LEVEL"; echo "VAULT_TOKEN in the child: ${VAULT_TOKEN:-absent}"'

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# test.sh: run every test ward has, installing and starting what they need.
+#
+#   ./scripts/test.sh            # what CI runs (.ci/run adds WARD_REQUIRE_INTEGRATION=1)
+#
+# It installs Debian's PostgreSQL (and git, util-linux) when missing, builds the
+# real Vault test server once into $HOME/.cache/ward/vault-<version>/ (about 25
+# minutes and 4 GB of modules the first time, seconds after), starts both on
+# loopback in a temporary directory, runs gofmt, go vet, staticcheck, the tests
+# (unit, CLI scripts, processes, real Vault, real PostgreSQL, the AWS protocol
+# emulator), short fuzz runs, and a darwin cross-compile; then stops the servers.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+log() { printf '\n== %s\n' "$*" >&2; }
+
+# Debian packages the tests use.
+need=()
+command -v git >/dev/null || need+=(git)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v sh >/dev/null || need+=(dash)
+if ((${#need[@]})); then
+  log "installing ${need[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+scripts/postgres.sh install
+
+log "go modules"
+go mod download
+
+log "vault test server"
+scripts/vault-server.sh build >/dev/null
+
+servers=$(mktemp -d /tmp/ward-servers.XXXXXX)
+cleanup() {
+  scripts/vault-server.sh stop "$servers" >/dev/null 2>&1 || true
+  scripts/postgres.sh stop "$servers" >/dev/null 2>&1 || true
+  rm -rf "$servers"
+}
+trap cleanup EXIT
+scripts/postgres.sh start "$servers" >/dev/null
+scripts/vault-server.sh start "$servers" >/dev/null
+# shellcheck disable=SC1091
+. "$servers/postgres.env"
+# shellcheck disable=SC1091
+. "$servers/vault.env"
+export PG_TEST_PORT PG_TEST_URL PG_TEST_BINDIR VAULT_TEST_ADDR VAULT_TEST_TOKEN VAULT_TEST_BIN
+
+log "gofmt, go vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '^testdata/vaultserver/'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go vet ./... ./testdata/awsemu/ ./testdata/helper/
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... ./testdata/awsemu/ ./testdata/helper/
+
+log "darwin cross-compile"
+GOOS=darwin GOARCH=arm64 go build -o /dev/null .
+GOOS=darwin GOARCH=amd64 go build -o /dev/null .
+
+log "static build, as the Dockerfile's build stage does"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$servers/ward" .
+if ldd "$servers/ward" >/dev/null 2>&1; then
+  echo "the Dockerfile's ward binary is not static" >&2
+  exit 1
+fi
+
+log "fuzzing (short, bounded)"
+fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${WARD_FUZZTIME:-10s}" "$1"; }
+fuzz ./resolve FuzzParseRef
+fuzz ./launcher FuzzParseManifest
+
+log "tests"
+go test -count=1 -timeout 30m ./... ./testdata/awsemu/
