@@ -246,6 +246,7 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		Getenv:          os.Getenv,
 		Log:             log,
 		Fetcher:         &resolve.Fetcher{Stores: stores.For, Concurrency: concurrency, Log: log},
+		Rotate:          true,
 	})
 	if err != nil {
 		return &codeError{code: code, err: err}

@@ -32,9 +32,9 @@ type RunOptions struct {
 	Getenv          func(string) string
 	Log             *slog.Logger
 	Fetcher         *resolve.Fetcher
-	// Watch, when set, starts watching the resolved values for changes
-	// and returns a channel that receives after each change.
-	Watch func(ctx context.Context, values map[string]resolve.Value) <-chan struct{}
+	// Rotate watches the secrets while the child runs and restarts or
+	// signals it per the manifest's rotation settings.
+	Rotate bool
 }
 
 // FailError is a failure of ward itself; Code is the exit code (125, or
@@ -141,7 +141,7 @@ wait:
 	}
 
 	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: plan, dir: dir, rotation: m.Rotation}
-	return sup.run(ctx, res.values)
+	return sup.run(ctx, dirPath, res.values)
 }
 
 func (d *SecretDir) writeIfAny(files []PlannedFile) error {
@@ -188,6 +188,11 @@ type supervisor struct {
 
 	child    *signals.Child
 	killTime <-chan time.Time
+	// restarting is the proposal being applied while the old child stops;
+	// stopping is set once ward itself is being stopped.
+	restarting   *proposal
+	restartStart time.Time
+	stopping     bool
 }
 
 func (s *supervisor) start() error {
@@ -209,26 +214,38 @@ func (s *supervisor) start() error {
 	return nil
 }
 
-func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (int, error) {
+func (s *supervisor) run(ctx context.Context, dirPath string, values map[string]resolve.Value) (int, error) {
 	if err := s.start(); err != nil {
 		return startFailure(err)
 	}
-	var changes <-chan struct{}
-	if s.opts.Watch != nil {
-		wctx, cancel := context.WithCancel(ctx)
+	var proposals <-chan *proposal
+	if s.opts.Rotate && s.rotation.OnChange != "" {
+		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		changes = s.opts.Watch(wctx, values)
+		r := newRotator(s.opts, dirPath, s.plan, values)
+		proposals = r.proposals
+		go r.run(rctx)
 	}
 	for {
 		select {
 		case sig := <-s.sigs:
 			if sig == syscall.SIGCHLD {
-				if ws, exited := signals.Reap(s.child.Pid); exited {
-					code := signals.ExitCode(ws)
-					s.log.Debug("child exited", "pid", s.child.Pid, "code", code)
-					return code, nil
+				ws, exited := signals.Reap(s.child.Pid)
+				if !exited {
+					continue
 				}
-				continue
+				code := signals.ExitCode(ws)
+				if s.restarting != nil && !s.stopping {
+					if err := s.finishRestart(code); err != nil {
+						return startFailure(err)
+					}
+					continue
+				}
+				if s.restarting != nil {
+					s.restarting.done <- false
+				}
+				s.log.Debug("child exited", "pid", s.child.Pid, "code", code)
+				return code, nil
 			}
 			if !signals.Forwardable(sig) {
 				continue
@@ -237,17 +254,113 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 			if err := signals.Send(s.child.Pid, ss, s.opts.SignalChildOnly); err != nil {
 				s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
 			}
-			if (ss == syscall.SIGTERM || ss == s.rotation.StopSignal) && s.killTime == nil {
-				s.killTime = time.After(s.rotation.StopTimeout)
+			if ss == syscall.SIGTERM || ss == s.rotation.StopSignal {
+				// ward is being stopped: a restart under way ends here.
+				s.stopping = true
+				if s.killTime == nil {
+					s.killTime = time.After(s.rotation.StopTimeout)
+				}
 			}
 		case <-s.killTime:
 			s.log.Warn("the child did not stop in time; killing its process group", "stop_timeout", s.rotation.StopTimeout.String())
 			signals.Send(s.child.Pid, syscall.SIGKILL, false)
 			s.killTime = nil
-		case <-changes:
-			s.log.Debug("a watched secret changed")
+		case p := <-proposals:
+			if p == nil {
+				// A lease expired with its store down and on_expired: stop.
+				s.log.Error("stopping the child: its credentials expired", "on_expired", "stop")
+				s.stopping = true
+				s.stopChild()
+				continue
+			}
+			s.apply(p)
 		}
 	}
+}
+
+// apply acts on a proposal per rotation.on_change.
+func (s *supervisor) apply(p *proposal) {
+	names := strings.Join(p.changed, ",")
+	from := strings.Join(versions(p.values, p.changed), ",")
+	switch {
+	case s.stopping || s.restarting != nil:
+		p.done <- false
+	case s.rotation.OnChange == "none":
+		s.log.Info("secrets changed; on_change is none, so the child keeps its old values", "changed", names, "from", from)
+		p.done <- true
+	case s.rotation.OnChange == "signal" && !p.envChanged:
+		start := time.Now()
+		if err := s.syncFiles(p.plan.Files); err != nil {
+			s.log.Error("cannot rewrite secret files; the child keeps the old ones", "error", err.Error())
+			p.done <- false
+			return
+		}
+		s.plan = p.plan
+		if err := signals.Send(s.child.Pid, s.rotation.Signal, s.opts.SignalChildOnly); err != nil {
+			s.log.Warn("cannot signal the child", "error", err.Error())
+		}
+		s.log.Info("secrets changed: files rewritten and the child signalled", "changed", names, "from", from, "signal", signals.Name(s.rotation.Signal), "took", time.Since(start).Round(time.Microsecond).String())
+		p.done <- true
+	default:
+		if s.rotation.OnChange == "signal" {
+			s.log.Info("an environment variable changed and a running process cannot take a new environment: restarting instead of signalling", "changed", names)
+		}
+		s.log.Info("secrets changed: restarting the child", "changed", names, "from", from)
+		s.restarting = p
+		s.restartStart = time.Now()
+		s.stopChild()
+	}
+}
+
+// stopChild starts the stop sequence: the stop signal, then SIGKILL to the
+// group after stop_timeout.
+func (s *supervisor) stopChild() {
+	if err := signals.Send(s.child.Pid, s.rotation.StopSignal, s.opts.SignalChildOnly); err != nil {
+		s.log.Warn("cannot signal the child", "error", err.Error())
+	}
+	if s.killTime == nil {
+		s.killTime = time.After(s.rotation.StopTimeout)
+	}
+}
+
+// finishRestart starts the new child once the old one has exited.
+func (s *supervisor) finishRestart(oldCode int) error {
+	p := s.restarting
+	s.restarting = nil
+	s.killTime = nil
+	if err := s.syncFiles(p.plan.Files); err != nil {
+		p.done <- false
+		return err
+	}
+	s.plan = p.plan
+	if err := s.start(); err != nil {
+		p.done <- false
+		return err
+	}
+	s.log.Info("child restarted with the new secrets", "changed", strings.Join(p.changed, ","), "old_exit", oldCode, "pid", s.child.Pid, "took", time.Since(s.restartStart).Round(time.Microsecond).String())
+	p.done <- true
+	return nil
+}
+
+// syncFiles makes the private directory hold exactly files, each replaced
+// atomically.
+func (s *supervisor) syncFiles(files []PlannedFile) error {
+	if s.dir == nil {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, f := range files {
+		want[f.Path] = true
+		if err := s.dir.Replace(f); err != nil {
+			return err
+		}
+	}
+	for _, f := range s.plan.Files {
+		if !want[f.Path] {
+			s.dir.RemoveFile(f.Path)
+		}
+	}
+	return nil
 }
 
 // envNames returns the names of KEY=VALUE entries, for tests and logs.

@@ -130,6 +130,9 @@ func (d *SecretDir) Replace(f PlannedFile) error {
 	p := filepath.Join(d.Path, filepath.FromSlash(f.Path))
 	tmp := filepath.Join(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-"+strconv.Itoa(os.Getpid()))
 	os.Remove(tmp)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("file %s: %w", f.Path, err)
+	}
 	if err := writeExcl(tmp, f.Mode, f.Data); err != nil {
 		return fmt.Errorf("file %s: %w", f.Path, err)
 	}
@@ -138,6 +141,11 @@ func (d *SecretDir) Replace(f PlannedFile) error {
 		return fmt.Errorf("file %s: %w", f.Path, err)
 	}
 	return nil
+}
+
+// RemoveFile deletes one file from the directory.
+func (d *SecretDir) RemoveFile(rel string) error {
+	return os.Remove(filepath.Join(d.Path, filepath.FromSlash(rel)))
 }
 
 func writeExcl(p string, mode fs.FileMode, data []byte) error {

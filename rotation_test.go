@@ -1,0 +1,128 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+// TestRotationLocalSet: `ward local set` of a value the running child uses
+// restarts it once with the new value; a change to an entry no variable
+// uses restarts nothing.
+func TestRotationLocalSet(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("rot1"), canary("rot2")
+	w.set("app/a", v1)
+	w.set("app/unused", canary("unused"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 300ms\n  stop_timeout: 5s\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdout, stderr := readLines(t, out), readLines(t, errp)
+
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	w.set("app/a", v2)
+	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the new value")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+
+	// An entry no variable uses: checked, nothing changes.
+	w.set("app/unused", canary("unused2"))
+	stderr.waitForContaining("would not change")
+	cmd.Process.Signal(syscall.SIGTERM)
+	code := exitCode(t, cmd.Wait())
+	if code != 128+int(syscall.SIGTERM) {
+		t.Errorf("got exit code %d, want 143", code)
+	}
+	for line := range stdout.ch {
+		if line == "end" {
+			t.Errorf("the child was started a third time")
+		}
+	}
+	for line := range stderr.ch {
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary is in ward's stderr")
+		}
+	}
+}
+
+// TestRotationSignalFile: with on_change: signal, a changed file:// secret
+// delivered as a file is replaced atomically and the child gets the signal
+// instead of a restart.
+func TestRotationSignalFile(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("sig1"), canary("sig2")
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  signal: SIGUSR1\n  debounce: 200ms\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `trap 'helper stdin-hash < "$TOKEN_FILE"' USR1; helper stdin-hash < "$TOKEN_FILE"; echo ready; while :; do sleep 0.05; done`)
+	out, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdout := readLines(t, out)
+	if got := stdout.waitFor("STDIN "); got != "STDIN "+helper.Hash(v1) {
+		t.Fatalf("the child does not see the first value")
+	}
+	stdout.waitFor("ready")
+	// Replace the mounted file atomically, as Kubernetes and Docker do.
+	tmp := src + ".new"
+	os.WriteFile(tmp, []byte(v2), 0o600)
+	os.Rename(tmp, src)
+	if got := stdout.waitFor("STDIN "); got != "STDIN "+helper.Hash(v2) {
+		t.Fatalf("after SIGUSR1 the child reads a different value")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stdout.ch {
+		if line == "ready" {
+			t.Errorf("the child was restarted")
+		}
+	}
+	if strings.Contains(stderr.String(), v1) || strings.Contains(stderr.String(), v2) {
+		t.Errorf("a canary is in ward's stderr")
+	}
+	if !strings.Contains(stderr.String(), "files rewritten and the child signalled") {
+		t.Errorf("no log line for the signal: %s", stderr.String())
+	}
+}
+
+// envHash reads one `helper env` listing and returns the hash of name.
+func envHash(l *lines, name string) string {
+	l.t.Helper()
+	got := ""
+	for {
+		line := l.next("env listing")
+		if line == "end" {
+			return got
+		}
+		if h, ok := strings.CutPrefix(line, name+" "); ok {
+			got = h
+		}
+	}
+}
+
+func (l *lines) waitForContaining(s string) string {
+	l.t.Helper()
+	for {
+		line := l.next(s)
+		if strings.Contains(line, s) {
+			return line
+		}
+	}
+}
