@@ -45,6 +45,9 @@ func (e *codeError) Error() string {
 // Main runs ward with args (args[0] is the program name) and returns the
 // exit code.
 func Main(args []string, stdio IO) int {
+	if len(args) > 1 && args[1] == listenExecArg {
+		return ListenExec(args[2:])
+	}
 	app := NewApp(stdio)
 	err := app.Run(args)
 	if err == nil {

@@ -76,8 +76,9 @@ func fileKey(f *FileSpec) string { return "file:" + f.Path }
 
 // BuildPlan composes the child's environment and files from resolved
 // values. dir is the private directory the files will live in ("" when
-// there are none). It does no I/O.
-func BuildPlan(m *Manifest, prof *Profile, values map[string]resolve.Value, parentEnv []string, dir string) (*Plan, error) {
+// there are none); extra entries (KEY=VALUE, ward's systemd relay) come
+// last. It does no I/O.
+func BuildPlan(m *Manifest, prof *Profile, values map[string]resolve.Value, parentEnv []string, dir string, extra ...string) (*Plan, error) {
 	env := m.EnvFor(prof)
 	files := m.FilesFor(prof)
 	plan := &Plan{Values: values}
@@ -190,6 +191,8 @@ func BuildPlan(m *Manifest, prof *Profile, values map[string]resolve.Value, pare
 		}
 	}
 
+	plan.Env = append(plan.Env, extra...)
+
 	names := make([]string, 0, len(secret))
 	for n := range secret {
 		names = append(names, n)
@@ -214,7 +217,7 @@ func InheritEnv(parent []string, inh Inherit, deny []string, declared map[string
 		if !inh.All && !matchAny(inh.Patterns, name) {
 			continue
 		}
-		if matchAny(deny, name) {
+		if matchAny(deny, name) || contains(systemdVars, name) {
 			continue
 		}
 		if !declared[name] && (contains(Credentials, name) || matchAny(credentialPatterns, name)) {

@@ -27,6 +27,8 @@ type rotator struct {
 	getenv  func(string) string
 	dirPath string
 	rot     Rotation
+	// extraEnv is what ward adds for systemd (NOTIFY_SOCKET, LISTEN_FDS).
+	extraEnv []string
 
 	// current is the running child's plan, values the values behind it.
 	current *Plan
@@ -57,8 +59,8 @@ const (
 	maxBackoff = 2 * time.Minute
 )
 
-func newRotator(o RunOptions, dirPath string, plan *Plan, values map[string]resolve.Value) *rotator {
-	return &rotator{
+func newRotator(o RunOptions, dirPath string, extraEnv []string, plan *Plan, values map[string]resolve.Value) *rotator {
+	return &rotator{extraEnv: extraEnv,
 		log: o.Log, fetcher: o.Fetcher, m: o.Manifest, prof: o.Profile,
 		environ: o.Environ, getenv: o.Getenv, dirPath: dirPath, rot: o.Manifest.Rotation,
 		current: plan, values: values,
@@ -174,7 +176,7 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal) (*proposal, er
 	for name, v := range kept {
 		fetched[name] = v
 	}
-	plan, err := BuildPlan(r.m, r.prof, fetched, r.environ, r.dirPath)
+	plan, err := BuildPlan(r.m, r.prof, fetched, r.environ, r.dirPath, r.extraEnv...)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -107,8 +108,10 @@ wait:
 		return signals.ExitWardFailure, fail(res.err, resolveHint(res.err))
 	}
 
+	notifySocket := o.Getenv("NOTIFY_SOCKET")
+	listen := listenFDs(o.Getenv)
 	var dir *SecretDir
-	if len(files) > 0 {
+	if !o.Exec && (len(files) > 0 || notifySocket != "") {
 		d, err := NewSecretDir(o.Getenv)
 		if err != nil {
 			return signals.ExitWardFailure, fail(err, "set $WARD_RUNTIME_DIR to a directory on tmpfs")
@@ -120,7 +123,28 @@ wait:
 	if dir != nil {
 		dirPath = dir.Path
 	}
-	plan, err := BuildPlan(m, prof, res.values, o.Environ, dirPath)
+	var extra []string
+	if !o.Exec {
+		relay, err := newNotifyRelay(notifySocket, dirPath, log)
+		if err != nil {
+			return signals.ExitWardFailure, fail(err, "")
+		}
+		if relay != nil {
+			defer relay.close()
+			go relay.run()
+			extra = append(extra, "NOTIFY_SOCKET="+relay.Path)
+		}
+	} else if notifySocket != "" {
+		// ward is replaced by the child, which becomes the main process.
+		extra = append(extra, "NOTIFY_SOCKET="+notifySocket)
+	}
+	if listen != nil {
+		extra = append(extra, "LISTEN_FDS="+strconv.Itoa(len(listen)))
+		if names := o.Getenv("LISTEN_FDNAMES"); names != "" {
+			extra = append(extra, "LISTEN_FDNAMES="+names)
+		}
+	}
+	plan, err := BuildPlan(m, prof, res.values, o.Environ, dirPath, extra...)
 	if err != nil {
 		return signals.ExitWardFailure, fail(err, "")
 	}
@@ -133,6 +157,10 @@ wait:
 		return startFailure(err)
 	}
 	if o.Exec {
+		if listen != nil {
+			// The fds are already 3, 4, ...; the pid stays ours.
+			plan.Env = append(plan.Env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
+		}
 		err := signals.Exec(path, o.Argv, plan.Env)
 		return startFailure(err)
 	}
@@ -140,7 +168,7 @@ wait:
 		return signals.ExitWardFailure, fail(err, "")
 	}
 
-	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: plan, dir: dir, rotation: m.Rotation}
+	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: plan, dir: dir, rotation: m.Rotation, listen: listen, extraEnv: extra}
 	return sup.run(ctx, dirPath, res.values)
 }
 
@@ -186,6 +214,10 @@ type supervisor struct {
 	dir      *SecretDir
 	rotation Rotation
 
+	// listen are the socket-activation fds passed on as 3, 4, ...
+	listen   []*os.File
+	extraEnv []string
+
 	child    *signals.Child
 	killTime <-chan time.Time
 	// restarting is the proposal being applied while the old child stops;
@@ -205,7 +237,19 @@ func (s *supervisor) start() error {
 			break
 		}
 	}
-	c, err := signals.Start(signals.StartOptions{Path: s.path, Argv: s.opts.Argv, Env: s.plan.Env, Files: files, Foreground: fg, Ctty: ctty})
+	path, argv := s.path, s.opts.Argv
+	if s.listen != nil {
+		// LISTEN_PID must name the child, known only after the fork: a
+		// trampoline (ward itself) sets it to its own pid and execs the
+		// program, keeping that pid.
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		path, argv = self, append([]string{self, listenExecArg, s.path}, s.opts.Argv...)
+		files = append(files, s.listen...)
+	}
+	c, err := signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Ctty: ctty})
 	if err != nil {
 		return err
 	}
@@ -222,7 +266,7 @@ func (s *supervisor) run(ctx context.Context, dirPath string, values map[string]
 	if s.opts.Rotate && s.rotation.OnChange != "" {
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		r := newRotator(s.opts, dirPath, s.plan, values)
+		r := newRotator(s.opts, dirPath, s.extraEnv, s.plan, values)
 		proposals = r.proposals
 		go r.run(rctx)
 	}

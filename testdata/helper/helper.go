@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -91,6 +92,33 @@ func Main() int {
 	case "stdin-hash":
 		b, _ := io.ReadAll(os.Stdin)
 		fmt.Printf("STDIN %s\n", Hash(string(b)))
+		return 0
+	case "notify":
+		// Send a sd_notify message the way libsystemd does.
+		addr := &net.UnixAddr{Name: os.Getenv("NOTIFY_SOCKET"), Net: "unixgram"}
+		conn, err := net.DialUnix("unixgram", nil, addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+		conn.Write([]byte(strings.Join(args, "\n")))
+		conn.Close()
+		fmt.Println("notified")
+		idle()
+	case "listen":
+		// Socket activation as sd_listen_fds sees it.
+		fmt.Printf("LISTEN_PID=%s pid=%d LISTEN_FDS=%s LISTEN_FDNAMES=%s\n", os.Getenv("LISTEN_PID"), os.Getpid(), os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES"))
+		ln, err := net.FileListener(os.NewFile(3, "listen"))
+		if err != nil {
+			fmt.Println("fd 3:", err)
+			return 1
+		}
+		c, err := ln.Accept()
+		if err != nil {
+			return 1
+		}
+		c.Write([]byte("hello from the child\n"))
+		c.Close()
 		return 0
 	case "pgrp":
 		fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
