@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -25,7 +24,6 @@ type result struct {
 	name, baseline   string
 	wardMed, baseMed time.Duration
 	wardP90, baseP90 time.Duration
-	extra            string
 }
 
 func main() {
@@ -88,8 +86,6 @@ func main() {
 	f, err := os.Create(*out)
 	check(err)
 	defer f.Close()
-	host, _ := os.Hostname()
-	_ = host
 	fmt.Fprintf(f, "# ward benchmarks\n\nMachine: %d cores, %s/%s, %s. Command: `go run ./bench -n %d`. Each pair alternates ward and its baseline, %d runs each.\n\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel(), *n, *n)
 	fmt.Fprintf(f, "| measurement | ward median | baseline median | overhead (median) | ward p90 | baseline p90 |\n|---|---|---|---|---|---|\n")
@@ -193,5 +189,3 @@ func check(err error) {
 		os.Exit(1)
 	}
 }
-
-var _ = syscall.Getpid
