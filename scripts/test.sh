@@ -57,7 +57,6 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... ./testdata/awsemu/ ./test
 
 log "darwin cross-compile"
 GOOS=darwin GOARCH=arm64 go build -o /dev/null .
-GOOS=darwin GOARCH=amd64 go build -o /dev/null .
 
 log "static build, as the Dockerfile's build stage does"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$servers/ward" .
