@@ -5,6 +5,7 @@ package launcher
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -208,14 +209,26 @@ func (es ValidationErrors) Hints() []string {
 	return out
 }
 
+// maxManifestSize bounds what LoadManifest reads: a manifest is a list of
+// references, and a huge file is a mistake (or an attack on the parser).
+const maxManifestSize = 1 << 20
+
 // LoadManifest reads and validates the manifest at file.
 func LoadManifest(file string) (*Manifest, error) {
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "no such file", Hint: "create one with `ward init`, or name another with -m"}}
 		}
 		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if len(b) > maxManifestSize {
+		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest is larger than 1 MiB", Hint: "a manifest holds references, not data"}}
 	}
 	return ParseManifest(file, b)
 }
