@@ -10,6 +10,7 @@ import (
 	"github.com/wardsecrets/ward/resolve/env"
 	"github.com/wardsecrets/ward/resolve/file"
 	"github.com/wardsecrets/ward/resolve/local"
+	"github.com/wardsecrets/ward/resolve/vault"
 )
 
 // Stores builds each store on first use, so a manifest without AWS
@@ -25,6 +26,8 @@ type Stores struct {
 	awsSess *awsstore.Session
 	sm      *awsstore.SecretsManager
 	ssm     *awsstore.ParameterStore
+	vault   *vault.Store
+	revoke  *bool // rotation.revoke_on_exit; nil means the store's default (true)
 }
 
 // NewStores returns the stores, configured from the manifest's stores
@@ -51,7 +54,7 @@ func SupportedSchemes() []string {
 // Supported reports whether this ward can read a scheme.
 func Supported(scheme string) bool {
 	switch scheme {
-	case "local", "file", "creds", "env", "awssm", "ssm":
+	case "local", "file", "creds", "env", "awssm", "ssm", "vault":
 		return true
 	}
 	return false
@@ -94,7 +97,14 @@ func (s *Stores) For(scheme string) (resolve.Store, error) {
 		}
 		return s.ssm, nil
 	case "vault":
-		return nil, fmt.Errorf("%s:// references: %w", scheme, resolve.ErrNotSupported)
+		if s.vault == nil {
+			vs, err := vault.New(vaultOptions(s.cfg.Vault, s.log, s.revoke), s.getenv)
+			if err != nil {
+				return nil, err
+			}
+			s.vault = vs
+		}
+		return s.vault, nil
 	}
 	return nil, fmt.Errorf("unknown scheme %q", scheme)
 }
@@ -108,5 +118,50 @@ func (s *Stores) awsSession() *awsstore.Session {
 	return s.awsSess
 }
 
-// Close releases what the stores hold (connections, renewers).
-func (s *Stores) Close() {}
+// SetRevokeOnExit says whether Close revokes the dynamic secrets' leases
+// (rotation.revoke_on_exit). Call it before the first For.
+func (s *Stores) SetRevokeOnExit(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoke = &on
+}
+
+// CredentialEnv lists the variables the Vault store may read a credential
+// from, custom role_id_env, secret_id_env and jwt_env names included: none
+// may reach the child unless the manifest declares it.
+func (s *Stores) CredentialEnv() []string {
+	return vaultOptions(s.cfg.Vault, nil, nil).CredentialEnv()
+}
+
+// Close releases what the stores hold: it revokes the Vault leases ward
+// created (unless revoke_on_exit is off) and stops renewing its token.
+func (s *Stores) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.vault != nil {
+		if err := s.vault.Close(); err != nil && s.log != nil {
+			s.log.Warn("closing the vault store", "error", err.Error())
+		}
+	}
+}
+
+// vaultOptions maps stores.vault (nil when absent) to the store's options.
+func vaultOptions(c *VaultConfig, log *slog.Logger, revoke *bool) vault.Options {
+	o := vault.Options{Log: log, RevokeOnExit: revoke}
+	if c == nil {
+		return o
+	}
+	o.Address, o.Namespace = c.Address, c.Namespace
+	o.CACert, o.CAPath = c.CACert, c.CAPath
+	o.ClientCert, o.ClientKey = c.ClientCert, c.ClientKey
+	o.TLSServerName, o.SkipVerify = c.TLSServerName, c.SkipVerify
+	o.Timeout, o.MaxRetries = c.Timeout, c.MaxRetries
+	a := c.Auth
+	o.Auth = vault.Auth{
+		Method: a.Method, Mount: a.Mount, Role: a.Role, TokenFile: a.TokenFile,
+		RoleID: a.RoleID, RoleIDFile: a.RoleIDFile, RoleIDEnv: a.RoleIDEnv,
+		SecretIDFile: a.SecretIDFile, SecretIDEnv: a.SecretIDEnv, WrappedSecretID: a.WrappedSecretID,
+		JWTFile: a.JWTFile, JWTEnv: a.JWTEnv,
+	}
+	return o
+}
