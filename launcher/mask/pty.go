@@ -1,0 +1,86 @@
+package mask
+
+import (
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/creack/pty"
+	"golang.org/x/term"
+)
+
+// OpenPTY opens a pseudo-terminal pair for a child whose output is masked
+// while ward's own stdout is a terminal. The child gets slave as its
+// terminal; ward reads the child's output from master (through a Writer,
+// see Copy) and writes the user's keystrokes to it. The caller closes slave
+// once the child has started, so that reading master ends with EIO when
+// the child and everything it started have closed their side.
+//
+// Wiring, in the order ward does it:
+//
+//  1. master, slave := OpenPTY(); InheritSize(os.Stdout, master) (the size
+//     of ward's terminal, before the child starts).
+//  2. Start the child with slave as its stdin, stdout and stderr (stdin only
+//     if ward's stdin is a terminal, stderr only if ward's stderr is one;
+//     otherwise those keep ward's file or a masked pipe), as a session leader
+//     that takes slave as its controlling terminal: SysProcAttr{Setsid: true,
+//     Setctty: true, Ctty: 0} where 0 is slave's descriptor number in the
+//     child. Not Setpgid (a session leader cannot change group, so Setpgid
+//     with Setsid fails with EPERM) and not Foreground (ward's terminal is
+//     not the child's): the new session makes the child its group's leader,
+//     so signalling -pid still reaches the group, and the pty makes that group
+//     its foreground one.
+//  3. slave.Close() in ward.
+//  4. If ward's stdin is a terminal: restore, _ := MakeRaw(os.Stdin), then
+//     relay os.Stdin to master byte for byte (io.Copy in a goroutine). Ctrl-C
+//     then reaches the pty as the INTR character and its line discipline
+//     signals the child's foreground group, once; ward's own terminal sends
+//     ward no SIGINT. Ctrl-Z likewise stops the child inside the pty, not
+//     ward. If stdin is not a terminal, leave ward's terminal as it is:
+//     Ctrl-C signals ward, which forwards it as without a pty.
+//  5. Relay master to ward's stdout with Copy(NewWriter(os.Stdout, p), master)
+//     in a goroutine; it returns nil when the child side is closed.
+//  6. On SIGWINCH call InheritSize(os.Stdout, master) instead of forwarding
+//     the signal: the kernel sends SIGWINCH to the pty's foreground group.
+//  7. When the child has exited, wait for Copy to return (so its last output
+//     is shown), call restore, close master, then exit with the child's code.
+//     ward's own messages printed while raw need "\r\n" line ends, so print
+//     them after restore.
+func OpenPTY() (master, slave *os.File, err error) {
+	master, slave, err = pty.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("open pseudo-terminal: %w", err)
+	}
+	return master, slave, nil
+}
+
+// InheritSize copies the window size of the terminal from (ward's own) to
+// the pseudo-terminal to (the master from OpenPTY), at start and on each
+// SIGWINCH; the child's foreground group then gets SIGWINCH from the kernel.
+func InheritSize(from, to *os.File) error {
+	if err := pty.InheritSize(from, to); err != nil {
+		return fmt.Errorf("copy window size: %w", err)
+	}
+	return nil
+}
+
+// MakeRaw puts terminal f (ward's stdin) into raw mode, so every keystroke,
+// Ctrl-C included, goes to the child's pseudo-terminal as a byte. The
+// returned restore puts f back as it was; it may be called more than once.
+func MakeRaw(f *os.File) (restore func() error, err error) {
+	fd := int(f.Fd())
+	state, err := term.MakeRaw(fd)
+	if err != nil {
+		return nil, fmt.Errorf("make terminal raw: %w", err)
+	}
+	var once sync.Once
+	var rerr error
+	return func() error {
+		once.Do(func() {
+			if err := term.Restore(fd, state); err != nil {
+				rerr = fmt.Errorf("restore terminal: %w", err)
+			}
+		})
+		return rerr
+	}, nil
+}

@@ -1,0 +1,473 @@
+package mask
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// refMask is the reference the Writer must agree with: the forms of every
+// value, matched leftmost-longest by a plain loop over the whole input.
+func refMask(secrets []Secret, input []byte) []byte {
+	type pat struct {
+		b    []byte
+		name string
+	}
+	var pats []pat
+	seen := map[string]bool{}
+	for _, s := range secrets {
+		for _, f := range Forms(s.Value) {
+			if !seen[string(f)] {
+				seen[string(f)] = true
+				pats = append(pats, pat{f, s.Name})
+			}
+		}
+	}
+	var out []byte
+	for i := 0; i < len(input); {
+		best := -1
+		for j, p := range pats {
+			if bytes.HasPrefix(input[i:], p.b) && (best < 0 || len(p.b) > len(pats[best].b)) {
+				best = j
+			}
+		}
+		if best < 0 {
+			out = append(out, input[i])
+			i++
+			continue
+		}
+		out = append(out, "<ward:"+pats[best].name+">"...)
+		i += len(pats[best].b)
+	}
+	return out
+}
+
+// maskChunks writes input to a new Writer in the given chunk sizes (the
+// last chunk takes the rest), then closes it.
+func maskChunks(t testing.TB, secrets []Secret, input []byte, sizes []int) []byte {
+	t.Helper()
+	p, _ := Compile(secrets)
+	return maskChunksWith(t, p, input, sizes)
+}
+
+func maskChunksWith(t testing.TB, p *Patterns, input []byte, sizes []int) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w := NewWriter(&out, p)
+	for _, n := range sizes {
+		n = min(n, len(input))
+		if _, err := w.Write(input[:n]); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		input = input[n:]
+	}
+	if _, err := w.Write(input); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	return out.Bytes()
+}
+
+// diff describes how got differs from want without printing either: they
+// may hold test values, and failure messages never show a value.
+func diff(got, want []byte) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	return fmt.Sprintf("output differs from want at byte %d (got %d bytes, want %d)", i, len(got), len(want))
+}
+
+func TestWriterSplitAtEveryPoint(t *testing.T) {
+	secrets := []Secret{{Name: "API_TOKEN", Value: []byte("tok-3f9a2c7e")}}
+	input := []byte("connecting with tok-3f9a2c7e to host\n")
+	want := []byte("connecting with <ward:API_TOKEN> to host\n")
+	for i := 0; i <= len(input); i++ {
+		if got := maskChunks(t, secrets, input, []int{i}); !bytes.Equal(got, want) {
+			t.Errorf("split at %d: %s", i, diff(got, want))
+		}
+	}
+	// And byte by byte, the worst case for a pseudo-terminal.
+	ones := make([]int, len(input))
+	for i := range ones {
+		ones[i] = 1
+	}
+	if got := maskChunks(t, secrets, input, ones); !bytes.Equal(got, want) {
+		t.Errorf("one byte per write: %s", diff(got, want))
+	}
+}
+
+func TestWriterLongestMatchWins(t *testing.T) {
+	secrets := []Secret{
+		{Name: "SHORT", Value: []byte("secret")},
+		{Name: "LONG", Value: []byte("secretvalue")},
+		{Name: "INNER", Value: []byte("abcd1234")},
+		{Name: "OUTER", Value: []byte("xxabcd1234yy")},
+	}
+	tests := []struct {
+		name, in, want string
+	}{
+		{"longer at same start", "a secretvalue b", "a <ward:LONG> b"},
+		{"prefix of longer only", "a secretval b", "a <ward:SHORT>val b"},
+		{"inner alone", "=abcd1234=", "=<ward:INNER>="},
+		{"inside a longer value", "=xxabcd1234yy=", "=<ward:OUTER>="},
+		{"longer cut short", "=xxabcd1234y=", "=xx<ward:INNER>y="},
+		{"adjacent", "secretsecretvalue", "<ward:SHORT><ward:LONG>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := 0; i <= len(tt.in); i++ {
+				got := maskChunks(t, secrets, []byte(tt.in), []int{i})
+				if string(got) != tt.want {
+					t.Errorf("split at %d: %s", i, diff(got, []byte(tt.want)))
+				}
+			}
+		})
+	}
+}
+
+func TestFormsOf(t *testing.T) {
+	v := []byte("p@ss w/rd+<ok>?")
+	got := FormsOf(v)
+	want := []Form{
+		{Plain, v},
+		{Base64, []byte(base64.StdEncoding.EncodeToString(v))},
+		{Base64, []byte(base64.URLEncoding.EncodeToString(v))},
+		{URL, []byte(url.QueryEscape(string(v)))},
+		{URL, []byte(url.PathEscape(string(v)))},
+		{JSON, []byte(`p@ss w/rd+\u003cok\u003e?`)},
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(f Form) bool { return f.Encoding == w.Encoding && bytes.Equal(f.Bytes, w.Bytes) }) {
+			t.Errorf("no %s form of %d bytes", w.Encoding, len(w.Bytes))
+		}
+	}
+	seen := map[string]bool{}
+	for _, f := range got {
+		if seen[string(f.Bytes)] {
+			t.Errorf("a %s form appears twice", f.Encoding)
+		}
+		seen[string(f.Bytes)] = true
+	}
+	if !bytes.Equal(got[0].Bytes, v) {
+		t.Errorf("first form is not the value")
+	}
+	if f := FormsOf([]byte("abc")); f != nil {
+		t.Errorf("a 3-byte value got %d forms, want none", len(f))
+	}
+	// A URL-safe value has no URL forms of its own: they equal the value.
+	for _, f := range FormsOf([]byte("plainvalue")) {
+		if f.Encoding == URL || f.Encoding == JSON {
+			t.Errorf("got a %s form equal to the value", f.Encoding)
+		}
+	}
+}
+
+func TestWriterEveryForm(t *testing.T) {
+	value := []byte("Zq3/x+y=\"w\"<é>\n")
+	secrets := []Secret{{Name: "DB_PASS", Value: value}}
+	for i, f := range FormsOf(value) {
+		t.Run(fmt.Sprintf("%s-%d", f.Encoding, i), func(t *testing.T) {
+			in := slices.Concat([]byte("before "), f.Bytes, []byte(" after"))
+			want := []byte("before <ward:DB_PASS> after")
+			for split := 0; split <= len(in); split++ {
+				if got := maskChunks(t, secrets, in, []int{split}); !bytes.Equal(got, want) {
+					t.Errorf("split at %d: %s", split, diff(got, want))
+				}
+			}
+		})
+	}
+	// The fragment of a value's base64 inside a longer base64 text.
+	basic := base64.StdEncoding.EncodeToString([]byte("admin:Zq3/x+y=\"w\"<é>\n"))
+	got := maskChunks(t, secrets, []byte("Authorization: Basic "+basic), nil)
+	if bytes.Contains(got, []byte(basic)) || !bytes.Contains(got, []byte("<ward:DB_PASS>")) {
+		t.Errorf("value inside a base64 text not masked")
+	}
+}
+
+func TestWriterHundredValues(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	secrets := make([]Secret, 100)
+	for i := range secrets {
+		secrets[i] = Secret{Name: fmt.Sprintf("SECRET_%d", i), Value: randToken(r, 4+r.Intn(40))}
+	}
+	var in bytes.Buffer
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&in, "%d INFO handled request id=%d", i, r.Int())
+		if r.Intn(4) == 0 {
+			s := secrets[r.Intn(len(secrets))]
+			f := Forms(s.Value)
+			in.Write(f[r.Intn(len(f))])
+		}
+		in.WriteByte('\n')
+	}
+	want := refMask(secrets, in.Bytes())
+	for round := 0; round < 20; round++ {
+		// Small writes, and writes longer than any form after a held tail.
+		got := maskChunks(t, secrets, in.Bytes(), randSizes(r, []int{64, 4096}[round%2]))
+		if !bytes.Equal(got, want) {
+			t.Fatalf("round %d: %s", round, diff(got, want))
+		}
+	}
+	for i, s := range secrets {
+		if bytes.Contains(want, s.Value) {
+			t.Fatalf("reference output holds value %d", i)
+		}
+	}
+}
+
+func TestWriterNoSecretIsIdentical(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	secrets := []Secret{
+		{Name: "A", Value: []byte("correct-horse-battery")},
+		{Name: "B", Value: []byte("\x00\x01\x02\x03\xff")},
+		{Name: "C", Value: []byte("INFO")[:3]}, // skipped: too short
+	}
+	binary := make([]byte, 1<<20)
+	r.Read(binary)
+	logText := bytes.Repeat([]byte("2024-05-01T12:00:00Z INFO correct horse battery staple\r\n\x1b[32mok\x1b[0m "), 5000)
+	for _, in := range [][]byte{binary, logText, {}, []byte("x"), []byte("correct-horse-batter")} {
+		if !bytes.Equal(refMask(secrets, in), in) {
+			t.Fatalf("test input of %d bytes holds a value", len(in))
+		}
+		for round := 0; round < 5; round++ {
+			if got := maskChunks(t, secrets, in, randSizes(r, 5000)); !bytes.Equal(got, in) {
+				t.Fatalf("round %d: %s", round, diff(got, in))
+			}
+		}
+	}
+}
+
+func TestWriterPrompt(t *testing.T) {
+	var out bytes.Buffer
+	w, _ := New(&out, []Secret{{Name: "TOKEN", Value: []byte("hunter2-xyz")}})
+	steps := []struct {
+		write, shown string
+	}{
+		// Nothing in it can start the value: shown at once.
+		{"Password: ", "Password: "},
+		// "h" could start it: held until the next write decides.
+		{"Enter h", "Password: Enter "},
+		{"ello\n", "Password: Enter hello\n"},
+		{"hunter2", "Password: Enter hello\n"},
+		{"-xyz> ", "Password: Enter hello\n<ward:TOKEN>> "},
+		{"hunt", "Password: Enter hello\n<ward:TOKEN>> "},
+	}
+	for i, s := range steps {
+		if _, err := w.Write([]byte(s.write)); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != s.shown {
+			t.Fatalf("step %d: %s", i, diff(out.Bytes(), []byte(s.shown)))
+		}
+	}
+	// At the end of the stream the held start is shown as it is.
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Password: Enter hello\n<ward:TOKEN>> hunt"; out.String() != want {
+		t.Fatalf("after flush: %s", diff(out.Bytes(), []byte(want)))
+	}
+}
+
+func TestNewSkipsShortValues(t *testing.T) {
+	_, skipped := New(io.Discard, []Secret{
+		{Name: "PORT", Value: []byte("80")},
+		{Name: "TOKEN", Value: []byte("abcd")},
+		{Name: "EMPTY", Value: nil},
+		{Name: "YES", Value: []byte("yes")},
+	})
+	if want := []string{"PORT", "EMPTY", "YES"}; !slices.Equal(skipped, want) {
+		t.Errorf("got skipped=%v, want %v", skipped, want)
+	}
+	// With every value skipped, output passes through.
+	var out bytes.Buffer
+	w, _ := New(&out, []Secret{{Name: "PORT", Value: []byte("80")}})
+	w.Write([]byte("listening on 80"))
+	w.Close()
+	if out.String() != "listening on 80" {
+		t.Errorf("got %q, want the input", out.String())
+	}
+}
+
+func TestCopy(t *testing.T) {
+	secrets := []Secret{{Name: "KEY", Value: []byte("k3y-v4lu3")}}
+	in := []byte("a k3y-v4lu3 b k3y-v4l")
+	var out bytes.Buffer
+	w, _ := New(&out, secrets)
+	if err := Copy(w, iotest.OneByteReader(bytes.NewReader(in))); err != nil {
+		t.Fatal(err)
+	}
+	if want := "a <ward:KEY> b k3y-v4l"; out.String() != want {
+		t.Errorf("%s", diff(out.Bytes(), []byte(want)))
+	}
+	// A read error still shows what was held.
+	out.Reset()
+	w, _ = New(&out, secrets)
+	r := io.MultiReader(bytes.NewReader([]byte("k3y-v")), iotest.ErrReader(errors.New("boom")))
+	if err := Copy(w, r); err == nil || err.Error() != "boom" {
+		t.Errorf("got err=%v, want boom", err)
+	}
+	if out.String() != "k3y-v" {
+		t.Errorf("held tail not shown at a read error")
+	}
+}
+
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errors.New("broken pipe")
+	}
+	f.n--
+	return len(p), nil
+}
+
+func TestWriterErrorIsSticky(t *testing.T) {
+	w, _ := New(&failWriter{n: 1}, []Secret{{Name: "K", Value: []byte("abcdef")}})
+	if _, err := w.Write([]byte("one ")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("two ")); err == nil {
+		t.Fatal("got no error from a failing writer")
+	}
+	if _, err := w.Write([]byte("three ")); err == nil || err.Error() != "broken pipe" {
+		t.Fatalf("got err=%v, want the first error again", err)
+	}
+	w.Close()
+	if _, err := w.Write([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("got err=%v after close, want ErrClosed", err)
+	}
+}
+
+func TestWriteAddMask(t *testing.T) {
+	var out bytes.Buffer
+	skipped, err := WriteAddMask(&out, []Secret{
+		{Name: "KEY", Value: []byte("-----BEGIN KEY-----\nMIIB%0Aabc\r\nxy\n-----END KEY-----\n")},
+		{Name: "PIN", Value: []byte("123")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(skipped, []string{"PIN"}) {
+		t.Errorf("got skipped=%v, want [PIN]", skipped)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	for _, want := range []string{
+		"::add-mask::-----BEGIN KEY-----",
+		"::add-mask::MIIB%250Aabc",
+		"::add-mask::-----END KEY-----",
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no line %q", want)
+		}
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "::add-mask::") || len(l) < len("::add-mask::")+MinLen || strings.Contains(l, "\r") {
+			t.Errorf("bad line of %d bytes", len(l))
+		}
+		if l == "::add-mask::xy" {
+			t.Errorf("a 2-byte line was registered")
+		}
+	}
+	// The base64 form of the whole value is one line among them.
+	b64 := base64.StdEncoding.EncodeToString([]byte("-----BEGIN KEY-----\nMIIB%0Aabc\r\nxy\n-----END KEY-----\n"))
+	if !slices.Contains(lines, "::add-mask::"+b64) {
+		t.Errorf("no base64 form")
+	}
+}
+
+// TestPatternsAgainstReference compares streaming masking on many small
+// random cases over a two-letter alphabet, where values overlap, nest and
+// repeat, with the reference.
+func TestPatternsAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for i := 0; i < 3000; i++ {
+		var secrets []Secret
+		for j := 0; j < 1+r.Intn(5); j++ {
+			v := make([]byte, 4+r.Intn(5))
+			for k := range v {
+				v[k] = "ab"[r.Intn(2)]
+			}
+			secrets = append(secrets, Secret{Name: fmt.Sprint("S", j), Value: v})
+		}
+		in := make([]byte, r.Intn(60))
+		for k := range in {
+			in[k] = "ab\n"[r.Intn(3)]
+		}
+		want := refMask(secrets, in)
+		if got := maskChunks(t, secrets, in, randSizes(r, 7)); !bytes.Equal(got, want) {
+			t.Fatalf("case %d: %s", i, diff(got, want))
+		}
+	}
+}
+
+var marker = regexp.MustCompile(`<ward:[A-Z0-9_]+>`)
+
+// FuzzWriter checks, for values and input chosen by the fuzzer and the input
+// cut into writes at chosen points, that the output equals the reference,
+// that no form of a value occurs in it outside the <ward:...> markers, and
+// that it equals the input when no value occurs in it.
+func FuzzWriter(f *testing.F) {
+	f.Add([]byte("hunter2\x00s3cr3t-value"), []byte("login hunter2 with s3cr3t-value ok"), []byte{3, 7, 1})
+	f.Add([]byte("abcd\x00abcdabcd"), []byte("abcdabcdabcdab"), []byte{1, 1, 1, 1, 1})
+	f.Add([]byte("p@ss/w+rd"), []byte("cEBzcy93K3Jk p%40ss%2Fw%2Brd"), []byte{5})
+	f.Fuzz(func(t *testing.T, values, input, cuts []byte) {
+		if len(values) > 64 || len(input) > 4<<10 {
+			// Keeps each run short; size does not change the logic.
+			t.Skip()
+		}
+		var secrets []Secret
+		for i, v := range bytes.Split(values, []byte{0}) {
+			if i == 8 {
+				break
+			}
+			secrets = append(secrets, Secret{Name: fmt.Sprint("S", i), Value: v})
+		}
+		sizes := make([]int, len(cuts))
+		for i, c := range cuts {
+			sizes[i] = int(c)
+		}
+		p, _ := Compile(secrets)
+		got := maskChunksWith(t, p, input, sizes)
+		if want := refMask(secrets, input); !bytes.Equal(got, want) {
+			t.Fatalf("%s", diff(got, want))
+		}
+		for _, seg := range marker.Split(string(got), -1) {
+			if m, ok := p.Find([]byte(seg), 0); ok {
+				t.Fatalf("a form of %s is left in the output", p.Owners(m.Pattern)[0].Name)
+			}
+		}
+		if _, ok := p.Find(input, 0); !ok && !bytes.Equal(got, input) {
+			t.Fatalf("input with no value changed: %s", diff(got, input))
+		}
+	})
+}
+
+func randToken(r *rand.Rand, n int) []byte {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/+="
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[r.Intn(len(alphabet))]
+	}
+	return b
+}
+
+func randSizes(r *rand.Rand, maxSize int) []int {
+	sizes := make([]int, 200)
+	for i := range sizes {
+		sizes[i] = r.Intn(maxSize + 1)
+	}
+	return sizes
+}

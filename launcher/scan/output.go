@@ -1,0 +1,32 @@
+package scan
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// WriteText writes one line per finding: "path:line: NAME (form)" for the
+// working tree, "commit:path:line: NAME (form)" for history.
+func WriteText(w io.Writer, findings []Finding) error {
+	bw := bufio.NewWriter(w)
+	for _, f := range findings {
+		if f.Commit != "" {
+			fmt.Fprintf(bw, "%s:", f.Commit)
+		}
+		fmt.Fprintf(bw, "%s:%d: %s (%s)\n", f.Path, f.Line, f.Name, f.Form)
+	}
+	return bw.Flush()
+}
+
+// WriteJSON writes the findings as one JSON array of objects with the keys
+// path, line, commit (history only), name and form; no findings give [].
+func WriteJSON(w io.Writer, findings []Finding) error {
+	if findings == nil {
+		findings = []Finding{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(findings)
+}

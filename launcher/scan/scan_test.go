@@ -1,0 +1,334 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wardsecrets/ward/launcher/mask"
+)
+
+const value = "pw-7Hq2xL9vKe"
+
+var secrets = []Secret{{Name: "DB_PASSWORD", Value: []byte(value)}}
+
+// isolateGit keeps the tests' git, and the git Scan runs, away from the
+// user's configuration and gives commits a fixed identity.
+func isolateGit(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	for k, v := range map[string]string{
+		"GIT_CONFIG_GLOBAL":   os.DevNull,
+		"GIT_CONFIG_NOSYSTEM": "1",
+		"GIT_AUTHOR_NAME":     "Test",
+		"GIT_AUTHOR_EMAIL":    "test@example.com",
+		"GIT_COMMITTER_NAME":  "Test",
+		"GIT_COMMITTER_EMAIL": "test@example.com",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+// newRepo makes a git repository in a temporary directory.
+func newRepo(t *testing.T) string {
+	t.Helper()
+	isolateGit(t)
+	dir := t.TempDir()
+	git(t, dir, "-c", "init.defaultBranch=main", "init", "-q")
+	return dir
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v: %s", args[0], err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func write(t *testing.T, dir, name, content string) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func commitAll(t *testing.T, dir, msg string) string {
+	t.Helper()
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", msg)
+	return git(t, dir, "rev-parse", "HEAD")
+}
+
+func scan(t *testing.T, opts Options) []Finding {
+	t.Helper()
+	f, err := Scan(context.Background(), secrets, opts)
+	if err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	checkNoValue(t, f)
+	return f
+}
+
+// checkNoValue fails if the text or JSON report of f holds any form of the
+// value.
+func checkNoValue(t *testing.T, f []Finding) {
+	t.Helper()
+	var text, js bytes.Buffer
+	if err := WriteText(&text, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(&js, f); err != nil {
+		t.Fatal(err)
+	}
+	for _, form := range mask.Forms([]byte(value)) {
+		if bytes.Contains(text.Bytes(), form) || bytes.Contains(js.Bytes(), form) {
+			t.Fatalf("a report holds a form of the value")
+		}
+	}
+}
+
+func TestScanTrackedFile(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "config/app.env", "# app\nDB_HOST=db\nDB_PASSWORD="+value+"\n")
+	write(t, dir, "README", "nothing here\n")
+	commitAll(t, dir, "add config")
+	got := scan(t, Options{Dir: dir})
+	want := []Finding{{Path: "config/app.env", Line: 3, Name: "DB_PASSWORD", Form: "plain"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+	// Paths narrow the search.
+	if got := scan(t, Options{Dir: dir, Paths: []string{"README"}}); len(got) != 0 {
+		t.Errorf("got %d findings in README, want 0", len(got))
+	}
+	// From a subdirectory, paths are relative to it.
+	got = scan(t, Options{Dir: filepath.Join(dir, "config")})
+	if len(got) != 1 || got[0].Path != "app.env" {
+		t.Errorf("got findings %+v from config/, want app.env", got)
+	}
+}
+
+func TestScanIgnoredFileOnlyWithNoIgnore(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, ".gitignore", "*.local\n")
+	write(t, dir, "secrets.local", "password: "+value+"\n")
+	write(t, dir, "untracked.txt", "x\ny\n"+value+"\n")
+	commitAll(t, dir, "ignore")
+	git(t, dir, "rm", "-q", "--cached", "untracked.txt")
+
+	got := scan(t, Options{Dir: dir})
+	want := []Finding{{Path: "untracked.txt", Line: 3, Name: "DB_PASSWORD", Form: "plain"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want only the untracked, not ignored, file", got)
+	}
+	got = scan(t, Options{Dir: dir, NoIgnore: true})
+	want = []Finding{
+		{Path: "secrets.local", Line: 1, Name: "DB_PASSWORD", Form: "plain"},
+		{Path: "untracked.txt", Line: 3, Name: "DB_PASSWORD", Form: "plain"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("with NoIgnore got findings %+v, want %+v", got, want)
+	}
+}
+
+func TestScanEncodedForms(t *testing.T) {
+	dir := newRepo(t)
+	b64 := base64.StdEncoding.EncodeToString([]byte(value))
+	write(t, dir, "k8s/secret.yaml", "data:\n  password: "+b64+"\n")
+	write(t, dir, "creds.json", `{"user":"app","basic":"`+base64.StdEncoding.EncodeToString([]byte("app:"+value))+`"}`+"\n")
+	commitAll(t, dir, "encoded")
+	got := scan(t, Options{Dir: dir})
+	want := []Finding{
+		{Path: "creds.json", Line: 1, Name: "DB_PASSWORD", Form: "base64"},
+		{Path: "k8s/secret.yaml", Line: 2, Name: "DB_PASSWORD", Form: "base64"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+}
+
+func TestScanHistoryFindsRevertedValue(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "app.conf", "port = 8080\n")
+	commitAll(t, dir, "first")
+	write(t, dir, "app.conf", "port = 8080\npassword = "+value+"\n")
+	leak := commitAll(t, dir, "oops")
+	write(t, dir, "app.conf", "port = 8080\n")
+	commitAll(t, dir, "revert")
+
+	if got := scan(t, Options{Dir: dir}); len(got) != 0 {
+		t.Errorf("got %d findings in the working tree, want 0", len(got))
+	}
+	got := scan(t, Options{Dir: dir, GitHistory: true})
+	want := []Finding{{Path: "app.conf", Line: 2, Commit: leak, Name: "DB_PASSWORD", Form: "plain"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+	var text bytes.Buffer
+	WriteText(&text, got)
+	if want := leak + ":app.conf:2: DB_PASSWORD (plain)\n"; text.String() != want {
+		t.Errorf("got text %q, want %q", text.String(), want)
+	}
+}
+
+func TestScanHistoryOnOtherBranch(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "README", "hello\n")
+	commitAll(t, dir, "first")
+	git(t, dir, "checkout", "-q", "-b", "feature")
+	write(t, dir, "notes/todo.md", "- rotate\n- "+value+"\n")
+	leak := commitAll(t, dir, "notes")
+	git(t, dir, "checkout", "-q", "main")
+
+	got := scan(t, Options{Dir: dir, GitHistory: true})
+	want := []Finding{{Path: "notes/todo.md", Line: 2, Commit: leak, Name: "DB_PASSWORD", Form: "plain"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+}
+
+func TestScanBinaryOnlyWhenAsked(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "blob.bin", "\x00\x01\x02header\n"+value+"\n")
+	commitAll(t, dir, "binary")
+	if got := scan(t, Options{Dir: dir}); len(got) != 0 {
+		t.Errorf("got %d findings in a binary file, want 0", len(got))
+	}
+	if got := scan(t, Options{Dir: dir, GitHistory: true}); len(got) != 0 {
+		t.Errorf("got %d findings in a binary blob, want 0", len(got))
+	}
+	got := scan(t, Options{Dir: dir, Binary: true, GitHistory: true})
+	if len(got) != 2 || got[0].Path != "blob.bin" || got[0].Line != 2 || got[1].Commit == "" {
+		t.Errorf("with Binary got findings %+v, want blob.bin:2 in the tree and in history", got)
+	}
+}
+
+func TestScanOutsideRepo(t *testing.T) {
+	isolateGit(t)
+	dir := t.TempDir()
+	write(t, dir, ".gitignore", "*.local\n")
+	write(t, dir, "a.local", value)
+	write(t, dir, "sub/.git/config", value)
+	write(t, dir, "sub/b.txt", "\n\n"+value)
+	if err := os.Symlink(filepath.Join(dir, "a.local"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	got := scan(t, Options{Dir: dir})
+	want := []Finding{
+		{Path: "a.local", Line: 1, Name: "DB_PASSWORD", Form: "plain"},
+		{Path: "sub/b.txt", Line: 3, Name: "DB_PASSWORD", Form: "plain"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+	if _, err := Scan(context.Background(), secrets, Options{Dir: dir, GitHistory: true}); err == nil {
+		t.Errorf("history outside a repository gave no error")
+	}
+}
+
+func TestScanLineAcrossReads(t *testing.T) {
+	isolateGit(t)
+	dir := t.TempDir()
+	// The value straddles the first 1 MiB read; lines before it are counted
+	// in both reads.
+	var b strings.Builder
+	line := 1
+	for b.Len()+len("filler line\n") <= 1<<20-5 {
+		b.WriteString("filler line\n")
+		line++
+	}
+	pad := 1<<20 - 5 - b.Len()
+	b.WriteString(strings.Repeat("x", pad) + value + "\nafter\n" + value + "\n")
+	write(t, dir, "big.log", b.String())
+	got := scan(t, Options{Dir: dir})
+	want := []Finding{
+		{Path: "big.log", Line: line, Name: "DB_PASSWORD", Form: "plain"},
+		{Path: "big.log", Line: line + 2, Name: "DB_PASSWORD", Form: "plain"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+}
+
+func TestScanSharedValueAndShortValues(t *testing.T) {
+	isolateGit(t)
+	dir := t.TempDir()
+	write(t, dir, "x", "a "+value+" b 80\n")
+	s := []Secret{
+		{Name: "DB_PASSWORD", Value: []byte(value)},
+		{Name: "PGPASSWORD", Value: []byte(value)},
+		{Name: "PORT", Value: []byte("80")},
+	}
+	got, err := Scan(context.Background(), s, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != "DB_PASSWORD" || got[1].Name != "PGPASSWORD" {
+		t.Errorf("got findings %+v, want one per variable sharing the value", got)
+	}
+	if sk := Skipped(s); !slices.Equal(sk, []string{"PORT"}) {
+		t.Errorf("got skipped=%v, want [PORT]", sk)
+	}
+	if got, err := Scan(context.Background(), s[2:], Options{Dir: dir}); err != nil || got != nil {
+		t.Errorf("got %v, %v with no value long enough, want nothing", got, err)
+	}
+}
+
+func TestGitErrorIsMasked(t *testing.T) {
+	p, _ := mask.Compile(secrets)
+	s := &scanner{p: p}
+	err := s.gitError("log", fmt.Errorf("exit status 128"), []byte("fatal: bad revision '"+value+"'\nmore\n"))
+	if strings.Contains(err.Error(), value) || !strings.Contains(err.Error(), "<ward:DB_PASSWORD>") {
+		t.Errorf("git's message was not masked")
+	}
+	if strings.Contains(err.Error(), "more") {
+		t.Errorf("got more than the first line of git's message")
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	f := []Finding{
+		{Path: "a.env", Line: 2, Name: "TOKEN", Form: "plain"},
+		{Path: "b.env", Line: 7, Commit: "0123abcd", Name: "KEY", Form: "base64"},
+	}
+	var b bytes.Buffer
+	if err := WriteJSON(&b, f); err != nil {
+		t.Fatal(err)
+	}
+	var back []map[string]any
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := back[0]["commit"]; ok {
+		t.Errorf("a working-tree finding has a commit key")
+	}
+	if back[1]["commit"] != "0123abcd" || back[1]["line"] != 7.0 || back[1]["form"] != "base64" {
+		t.Errorf("got %v, want the second finding's fields", back[1])
+	}
+	b.Reset()
+	WriteJSON(&b, nil)
+	if strings.TrimSpace(b.String()) != "[]" {
+		t.Errorf("got %q for no findings, want []", b.String())
+	}
+	b.Reset()
+	WriteText(&b, f)
+	if want := "a.env:2: TOKEN (plain)\n0123abcd:b.env:7: KEY (base64)\n"; b.String() != want {
+		t.Errorf("got text %q, want %q", b.String(), want)
+	}
+}
