@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
+	"testing"
 )
 
 // canary returns a unique value to plant as a secret: any sighting of it
@@ -32,4 +34,16 @@ func scanForValue(dir string, value []byte) []string {
 		return nil
 	})
 	return found
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
 }

@@ -151,6 +151,7 @@ Example:
 			},
 		},
 	}
+	app.Commands, app.EnableBashCompletion = append(app.Commands, devCommands(stdio)...), true // TEMP-dev
 	setUsageError(app.Commands)
 	return app
 }
@@ -230,11 +231,12 @@ func cmdRun(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	if err := checkSupported(m); err != nil {
-		return &codeError{code: signals.ExitWardFailure, err: err}
-	}
 	stores := NewStores(os.Getenv, log, m.Stores)
+	stores.SetRevokeOnExit(m.Rotation.RevokeOnExit)
 	defer stores.Close()
+	// Custom credential variables (jwt_env, role_id_env...) are ward's,
+	// never the child's.
+	m.Deny = append(m.Deny, stores.CredentialEnv()...)
 	concurrency := m.Stores.Concurrency
 	code, err := Run(context.Background(), RunOptions{
 		Manifest:        m,
@@ -264,9 +266,6 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 	m, prof, err := loadManifest(c)
 	if err != nil {
 		return err
-	}
-	if err := checkSupported(m); err != nil {
-		return &codeError{code: signals.ExitWardFailure, err: err}
 	}
 	if !c.Bool("resolve") {
 		fmt.Fprintf(stdio.Stdout, "%s: ok: %d variables, %d files, %d profiles\n", m.File, len(m.Env), len(m.Files), len(m.Profiles))
@@ -321,33 +320,6 @@ func leaseNote(l *resolve.Lease) string {
 		return ""
 	}
 	return fmt.Sprintf(" (lease ttl %s)", l.TTL)
-}
-
-// checkSupported reports references whose store this ward cannot read,
-// for the base manifest and every profile, with their places.
-func checkSupported(m *Manifest) error {
-	var errs ValidationErrors
-	checkRef := func(r *resolve.Ref, pos Pos, field string) {
-		if r != nil && !Supported(r.Scheme) {
-			errs = append(errs, &ValidationError{File: m.File, Line: pos.Line, Col: pos.Col, Field: field, Msg: fmt.Sprintf("%s:// references are not supported yet", r.Scheme), Hint: "supported stores: " + strings.Join(SupportedSchemes(), ", ")})
-		}
-	}
-	check := func(env []*EnvVar, files []*FileSpec, prefix string) {
-		for _, v := range env {
-			checkRef(v.Ref, v.Pos, prefix+"env."+v.Name)
-		}
-		for i, f := range files {
-			checkRef(f.Ref, f.Pos, fmt.Sprintf("%sfiles[%d].ref", prefix, i))
-		}
-	}
-	check(m.Env, m.Files, "")
-	for name, p := range m.Profiles {
-		check(p.Env, p.Files, "profiles."+name+".")
-	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
 }
 
 func localCommand(stdio IO) *cli.Command {

@@ -193,9 +193,6 @@ func resolveHint(err error) string {
 		return ""
 	}
 	for _, f := range fe.Failures {
-		if errors.Is(f.Err, resolve.ErrNotSupported) {
-			return "this ward cannot read " + f.Ref.Scheme + ":// references yet"
-		}
 		if f.Ref.Scheme == "local" && resolve.IsNotFound(f.Err) {
 			return "add it with: ward local set " + f.Ref.Path
 		}

@@ -40,26 +40,6 @@ func NewStores(getenv func(string) string, log *slog.Logger, cfg StoresConfig) *
 	return s
 }
 
-// SupportedSchemes lists the schemes this ward can read.
-func SupportedSchemes() []string {
-	var out []string
-	for _, s := range resolve.Schemes {
-		if Supported(s) {
-			out = append(out, s+"://")
-		}
-	}
-	return out
-}
-
-// Supported reports whether this ward can read a scheme.
-func Supported(scheme string) bool {
-	switch scheme {
-	case "local", "file", "creds", "env", "awssm", "ssm", "vault":
-		return true
-	}
-	return false
-}
-
 // For returns the store for a scheme.
 func (s *Stores) For(scheme string) (resolve.Store, error) {
 	s.mu.Lock()

@@ -50,9 +50,6 @@ type Lease struct {
 // ErrNotFound marks a reference whose document does not exist.
 var ErrNotFound = errors.New("not found")
 
-// ErrNotSupported marks a reference whose store is not built into ward.
-var ErrNotSupported = errors.New("not supported yet")
-
 // Field returns one field of s. A missing field names the fields that do
 // exist, never their values.
 func (s Secret) Field(name string) ([]byte, error) {

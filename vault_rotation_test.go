@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+// testVault returns a client for the Vault test server named by
+// VAULT_TEST_ADDR and VAULT_TEST_TOKEN (scripts/vault-server.sh start DIR).
+func testVault(t *testing.T) (*vaultapi.Client, string, string) {
+	t.Helper()
+	addr, token := os.Getenv("VAULT_TEST_ADDR"), os.Getenv("VAULT_TEST_TOKEN")
+	if addr == "" || token == "" {
+		requireIntegration(t, "no Vault test server: run scripts/vault-server.sh start DIR and . DIR/vault.env")
+	}
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = addr
+	c, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(token)
+	return c, addr, token
+}
+
+// kvMount enables a fresh KV v2 mount for one test.
+func kvMount(t *testing.T, c *vaultapi.Client) string {
+	t.Helper()
+	mount := fmt.Sprintf("rot%d", time.Now().UnixNano())
+	if err := c.Sys().Mount(mount, &vaultapi.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Sys().Unmount(mount) })
+	return mount
+}
+
+func kvPut(t *testing.T, c *vaultapi.Client, mount, path string, data map[string]any) {
+	t.Helper()
+	if _, err := c.KVv2(mount).Put(context.Background(), path, data); err != nil {
+		t.Fatalf("kv put %s/%s: %v", mount, path, err)
+	}
+}
+
+// wardVault starts `ward run` over a child that lists its env (hashes) and
+// waits; it returns the command and its stdout/stderr line readers.
+func wardVault(t *testing.T, w *wardEnv, addr, token, manifest string) (*exec.Cmd, *lines, *lines) {
+	t.Helper()
+	cmd := w.command("run", "--log-level", "debug", "-m", manifest, "--", "helper", "env", "wait")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, readLines(t, out), readLines(t, errp)
+}
+
+// envListing reads one `helper env` listing into name -> hash.
+func envListing(l *lines) map[string]string {
+	l.t.Helper()
+	got := map[string]string{}
+	for {
+		line := l.next("env listing")
+		if line == "end" {
+			return got
+		}
+		if name, h, ok := strings.Cut(line, " "); ok {
+			got[name] = h
+		}
+	}
+}
+
+// stopAndCount stops ward and returns how many times the child listed its
+// env after the first start, and ward's remaining stderr.
+func stopAndCount(t *testing.T, cmd *exec.Cmd, stdout, stderr *lines, canaries ...string) int {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	n := 0
+	for line := range stdout.ch {
+		if line == "end" {
+			n++
+		}
+	}
+	for line := range stderr.ch {
+		for _, c := range canaries {
+			if strings.Contains(line, c) {
+				t.Errorf("a canary is in ward's stderr")
+			}
+		}
+	}
+	return n
+}
+
+// TestVaultRotationKV: a KV v2 value changed while the child runs restarts
+// it once with the new value; a new version with identical data and a
+// change to a path no variable uses restart nothing.
+func TestVaultRotationKV(t *testing.T) {
+	c, addr, token := testVault(t)
+	mount := kvMount(t, c)
+	v1, v2 := canary("kv1"), canary("kv2")
+	kvPut(t, c, mount, "app", map[string]any{"token": v1})
+	kvPut(t, c, mount, "unused", map[string]any{"x": "1"})
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  TOKEN: vault://%s/app#token\nrotation:\n  poll: 1s\n  jitter: 0%%\n  debounce: 300ms\n  stop_timeout: 5s\n", mount))
+	cmd, stdout, stderr := wardVault(t, w, addr, token, m)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v1) {
+		t.Fatalf("the child does not have the first value")
+	}
+	kvPut(t, c, mount, "app", map[string]any{"token": v2})
+	if envListing(stdout)["TOKEN"] != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the new value")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	// Identical data in a new version, and a path nobody reads.
+	kvPut(t, c, mount, "app", map[string]any{"token": v2})
+	kvPut(t, c, mount, "unused", map[string]any{"x": "2"})
+	stderr.waitForContaining("would not change")
+	stderr.waitForContaining("would not change")
+	if n := stopAndCount(t, cmd, stdout, stderr, v1, v2); n != 0 {
+		t.Errorf("got %d more starts, want 0", n)
+	}
+}
+
+// TestVaultRotationDebounce: 20 secrets changed within the debounce window
+// cause exactly one restart, with all 20 new values.
+func TestVaultRotationDebounce(t *testing.T) {
+	c, addr, token := testVault(t)
+	mount := kvMount(t, c)
+	var b strings.Builder
+	b.WriteString("version: 1\nenv:\n")
+	for i := 0; i < 20; i++ {
+		kvPut(t, c, mount, fmt.Sprintf("s%02d", i), map[string]any{"v": "old"})
+		fmt.Fprintf(&b, "  S%02d: vault://%s/s%02d#v\n", i, mount, i)
+	}
+	b.WriteString("rotation:\n  poll: 1s\n  jitter: 0%\n  debounce: 3s\n  stop_timeout: 5s\n")
+	w := newWardEnv(t)
+	cmd, stdout, stderr := wardVault(t, w, addr, token, w.manifest(b.String()))
+	envListing(stdout)
+	fresh := canary("deb")
+	for i := 0; i < 20; i++ {
+		kvPut(t, c, mount, fmt.Sprintf("s%02d", i), map[string]any{"v": fresh})
+	}
+	got := envListing(stdout)
+	for i := 0; i < 20; i++ {
+		if got[fmt.Sprintf("S%02d", i)] != helper.Hash(fresh) {
+			t.Errorf("S%02d does not have the new value after the restart", i)
+		}
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	stderr.waitForContaining("would not change")
+	if n := stopAndCount(t, cmd, stdout, stderr, fresh); n != 0 {
+		t.Errorf("got %d more restarts, want exactly 1 in all", n)
+	}
+}
+
+// TestVaultOutage: Vault stopped while the child runs leaves it running,
+// logs warnings, restarts nothing; a fresh server with the same data at
+// the same address is picked up again without a restart.
+func TestVaultOutage(t *testing.T) {
+	bin := os.Getenv("VAULT_TEST_BIN")
+	if bin == "" {
+		requireIntegration(t, "no Vault binary: run scripts/vault-server.sh build and . DIR/vault.env")
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	addr := "http://127.0.0.1:" + port
+	start := func() *exec.Cmd {
+		srv := exec.Command(bin, "server", "-dev", "-dev-root-token-id=outage-root", "-dev-listen-address=127.0.0.1:"+port, "-dev-no-store-token")
+		srv.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin"}
+		logf, _ := os.Create(filepath.Join(dir, fmt.Sprintf("vault-%d.log", time.Now().UnixNano())))
+		srv.Stdout, srv.Stderr = logf, logf
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cfg := vaultapi.DefaultConfig()
+		cfg.Address = addr
+		c, _ := vaultapi.NewClient(cfg)
+		c.SetToken("outage-root")
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if _, err := c.Sys().Health(); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the Vault dev server did not come up")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		value := "outage-value-stays-the-same"
+		if _, err := c.KVv2("secret").Put(context.Background(), "app", map[string]any{"token": value}); err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	}
+	srv := start()
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: vault://secret/app#token\nrotation:\n  poll: 1s\n  jitter: 0%\n  debounce: 200ms\n")
+	cmd, stdout, stderr := wardVault(t, w, addr, "outage-root", m)
+	envListing(stdout)
+	stderr.waitForContaining("would not change")
+
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	stderr.waitForContaining("cannot refresh secrets; the child keeps running on what it has")
+	stderr.waitForContaining("cannot refresh secrets; the child keeps running on what it has")
+
+	srv = start()
+	stderr.waitForContaining("secrets refresh recovered")
+	stderr.waitForContaining("would not change")
+	if n := stopAndCount(t, cmd, stdout, stderr); n != 0 {
+		t.Errorf("got %d restarts, want 0", n)
+	}
+}
