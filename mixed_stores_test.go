@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/wardsecrets/ward/testdata/awsemu"
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+// TestMixedStoresAndScoping: one manifest mixing local://, vault:// (the
+// real server, approle login from custom env variables) and awssm:// and
+// ssm:// (the real SDK against the emulator) resolves in one run; none of
+// the credentials ward used (AWS keys, role id, secret id, VAULT_TOKEN)
+// reaches the child, and no canary reaches ward's output.
+func TestMixedStoresAndScoping(t *testing.T) {
+	c, addr, _ := testVault(t)
+	aws := awsemu.New()
+	defer aws.Close()
+
+	n := time.Now().UnixNano()
+	mount, approle := fmt.Sprintf("mix%d", n), fmt.Sprintf("approle%d", n)
+	kvMountNamed(t, c, mount)
+	vaultValue, awsValue, ssmValue, localValue := canary("vault"), canary("aws"), canary("ssm"), canary("local")
+	kvPut(t, c, mount, "app", map[string]any{"token": vaultValue})
+	aws.PutSecretString("prod/app", `{"api_key":"`+awsValue+`"}`)
+	aws.PutParameter("/app/flag", ssmValue, true)
+
+	if err := c.Sys().EnableAuthWithOptions(approle, &vaultapi.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Sys().DisableAuth(approle) })
+	policy := fmt.Sprintf("path %q { capabilities = [\"read\"] }\npath \"sys/internal/ui/mounts/*\" { capabilities = [\"read\"] }", mount+"/data/*")
+	if err := c.Sys().PutPolicy("mix"+fmt.Sprint(n), policy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().Write("auth/"+approle+"/role/app", map[string]any{"token_policies": "mix" + fmt.Sprint(n)}); err != nil {
+		t.Fatal(err)
+	}
+	rid, err := c.Logical().Read("auth/" + approle + "/role/app/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, err := c.Logical().Write("auth/"+approle+"/role/app/secret-id", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roleID, secretID := rid.Data["role_id"].(string), sid.Data["secret_id"].(string)
+
+	w := newWardEnv(t)
+	w.set("app/local", localValue)
+	m := w.manifest(fmt.Sprintf(`version: 1
+stores:
+  vault:
+    address: %s
+    auth:
+      method: approle
+      mount: %s
+      role_id_env: APP_ROLE_ID
+      secret_id_env: APP_SECRET_ID
+env:
+  FROM_VAULT: vault://%s/app#token
+  FROM_AWS: awssm://prod/app#api_key
+  FROM_SSM: ssm:///app/flag
+  FROM_LOCAL: local://app/local
+`, addr, approle, mount))
+	cmd := w.command("run", "-m", m, "--", "helper", "env")
+	cmd.Env = append(cmd.Env, aws.Env()...)
+	cmd.Env = append(cmd.Env, "APP_ROLE_ID="+roleID, "APP_SECRET_ID="+secretID, "VAULT_TOKEN=not-for-the-child")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if code := exitCode(t, cmd.Run()); code != 0 {
+		t.Fatalf("got exit code %d, want 0: %s", code, redactAll(stderr.String(), vaultValue, awsValue, ssmValue, localValue, secretID))
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if name, h, ok := strings.Cut(line, " "); ok {
+			got[name] = h
+		}
+	}
+	for name, v := range map[string]string{"FROM_VAULT": vaultValue, "FROM_AWS": awsValue, "FROM_SSM": ssmValue, "FROM_LOCAL": localValue} {
+		if got[name] != helper.Hash(v) {
+			t.Errorf("%s: the child does not have the value", name)
+		}
+	}
+	for _, name := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "APP_ROLE_ID", "APP_SECRET_ID", "VAULT_TOKEN"} {
+		if _, ok := got[name]; ok {
+			t.Errorf("%s reached the child", name)
+		}
+	}
+	for _, v := range []string{vaultValue, awsValue, ssmValue, localValue, secretID, roleID} {
+		if strings.Contains(stdout.String(), v) || strings.Contains(stderr.String(), v) {
+			t.Errorf("a canary or credential is in ward's output")
+		}
+	}
+}
+
+func kvMountNamed(t *testing.T, c *vaultapi.Client, mount string) {
+	t.Helper()
+	if err := c.Sys().Mount(mount, &vaultapi.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Sys().Unmount(mount) })
+}
+
+func redactAll(s string, values ...string) string {
+	for _, v := range values {
+		s = strings.ReplaceAll(s, v, "<canary>")
+	}
+	return s
+}
