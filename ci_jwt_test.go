@@ -1,0 +1,125 @@
+package main
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+// TestCIJWTPath is the CI recipe end to end: a job's OIDC-style JWT
+// (signed here by a key the test plays issuer for) in VAULT_JWT logs ward
+// in to the real Vault's jwt auth; `ward run --exec -p ci` hands the
+// deploy step its secret and never the JWT.
+func TestCIJWTPath(t *testing.T) {
+	c, addr, _ := testVault(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+
+	n := time.Now().UnixNano()
+	mount, jwtMount, policy := fmt.Sprintf("ci%d", n), fmt.Sprintf("jwt%d", n), fmt.Sprintf("ci%d", n)
+	kvMountNamed(t, c, mount)
+	deployKey := canary("deploy")
+	kvPut(t, c, mount, "deploy", map[string]any{"key": deployKey})
+	if err := c.Sys().EnableAuthWithOptions(jwtMount, &vaultapi.EnableAuthOptions{Type: "jwt"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Sys().DisableAuth(jwtMount) })
+	c.Sys().PutPolicy(policy, fmt.Sprintf("path %q { capabilities = [\"read\"] }", mount+"/data/*"))
+	write := func(path string, data map[string]any) {
+		if _, err := c.Logical().Write(path, data); err != nil {
+			t.Fatalf("write %s: %v", path, err)
+		}
+	}
+	write("auth/"+jwtMount+"/config", map[string]any{"jwt_validation_pubkeys": []string{pub}, "bound_issuer": "https://token.actions.example"})
+	write("auth/"+jwtMount+"/role/deploy", map[string]any{
+		"role_type": "jwt", "user_claim": "sub", "bound_audiences": "vault",
+		"bound_claims": map[string]any{"repository": "wardsecrets/ward"}, "token_policies": policy, "token_ttl": "5m",
+	})
+	token := signJWT(t, key, map[string]any{
+		"iss": "https://token.actions.example", "aud": "vault", "sub": "repo:wardsecrets/ward:ref:refs/heads/main",
+		"repository": "wardsecrets/ward", "iat": time.Now().Unix(), "exp": time.Now().Add(5 * time.Minute).Unix(),
+	})
+
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf(`version: 1
+env:
+  DEPLOY_KEY: local://myapp/deploy_key
+profiles:
+  ci:
+    env:
+      DEPLOY_KEY: vault://%s/deploy#key
+stores:
+  vault:
+    address: %s
+    auth:
+      method: jwt
+      mount: %s
+      role: deploy
+      jwt_env: VAULT_JWT
+`, mount, addr, jwtMount))
+	cmd := w.command("run", "--exec", "-p", "ci", "-m", m, "--", "helper", "env")
+	cmd.Env = append(cmd.Env, "VAULT_JWT="+token, "GITHUB_ACTIONS=true")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if code := exitCode(t, cmd.Run()); code != 0 {
+		t.Fatalf("got exit code %d: %s", code, redactAll(stderr.String(), deployKey, token))
+	}
+	if !strings.Contains(stdout.String(), "\nDEPLOY_KEY "+helper.Hash(deployKey)+"\n") {
+		t.Errorf("the deploy step does not have the key")
+	}
+	if strings.Contains(stdout.String(), "\nVAULT_JWT ") {
+		t.Errorf("the JWT reached the deploy step")
+	}
+	if strings.Contains(stderr.String(), token) || strings.Contains(stderr.String(), deployKey) {
+		t.Errorf("the JWT or the key is in ward's stderr")
+	}
+
+	// A JWT for another repository is refused: exit 125, nothing runs.
+	bad := signJWT(t, key, map[string]any{
+		"iss": "https://token.actions.example", "aud": "vault", "sub": "repo:someone/else", "repository": "someone/else",
+		"iat": time.Now().Unix(), "exp": time.Now().Add(5 * time.Minute).Unix(),
+	})
+	cmd = w.command("run", "--exec", "-p", "ci", "-m", m, "--", "helper", "env")
+	cmd.Env = append(cmd.Env, "VAULT_JWT="+bad)
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	if code := exitCode(t, cmd.Run()); code != 125 {
+		t.Errorf("a JWT for another repository: got exit code %d, want 125", code)
+	}
+	if strings.Contains(stderr.String(), bad) {
+		t.Errorf("the refused JWT is in ward's stderr")
+	}
+}
+
+// signJWT makes an RS256 JWT.
+func signJWT(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	head := enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(claims)
+	sum := sha256.Sum256([]byte(head))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return head + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
