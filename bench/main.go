@@ -10,14 +10,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 type result struct {
@@ -28,8 +33,13 @@ type result struct {
 
 func main() {
 	n := flag.Int("n", 200, "runs of each command")
+	childMode := flag.String("child", "", "internal: act as the bench's child program")
 	out := flag.String("out", "bench/RESULTS.md", "where to write the table")
 	flag.Parse()
+	if *childMode != "" {
+		child(*childMode)
+		return
+	}
 
 	tmp, err := os.MkdirTemp("", "ward-bench-")
 	check(err)
@@ -82,6 +92,9 @@ func main() {
 		})
 	}
 	rss := supervisingRSS(ward, manifest(20), env)
+	sigP50, sigP99, directP50, directP99 := signalLatency(ward, manifest(0), env, *n)
+	restarts := restartLatency(ward, tmp, env, 20)
+	vaultRow := vaultRefs(ward, tmp, env, 20)
 
 	f, err := os.Create(*out)
 	check(err)
@@ -95,6 +108,10 @@ func main() {
 	fmt.Fprintf(f, "\n| measurement | value |\n|---|---|\n")
 	fmt.Fprintf(f, "| ward VmRSS while supervising a sleeping child (20 local refs) | %s |\n", rss)
 	fmt.Fprintf(f, "| ward VmHWM (peak RSS) in the same run | %s |\n", hwm)
+	fmt.Fprintf(f, "| signal forwarding latency, SIGUSR1 to ward -> child's handler (p50 / p99, %d signals) | %s / %s |\n", *n, us(sigP50), us(sigP99))
+	fmt.Fprintf(f, "| the same signal sent to the child directly (p50 / p99) | %s / %s |\n", us(directP50), us(directP99))
+	fmt.Fprintf(f, "| restart latency: `ward local set` returns -> new child running (debounce 0, p50 / max of 20) | %s |\n", restarts)
+	fmt.Fprintf(f, "| %s |\n", vaultRow)
 	fmt.Printf("wrote %s\n", *out)
 	data, _ := os.ReadFile(*out)
 	os.Stdout.Write(data)
@@ -153,6 +170,156 @@ func supervisingRSS(ward, manifest string, env []string) string {
 	cmd.Wait()
 	return rss
 }
+
+// signalLatency sends SIGUSR1 to ward n times and reads the child's
+// CLOCK_MONOTONIC stamp of each; then the same straight to the child.
+func signalLatency(ward, manifest string, env []string, n int) (p50, p99, dp50, dp99 time.Duration) {
+	self, err := os.Executable()
+	check(err)
+	cmd := exec.Command(ward, "run", "-m", manifest, "--", self, "-child", "sigstamp")
+	cmd.Env = env
+	stdout, err := cmd.StdoutPipe()
+	check(err)
+	check(cmd.Start())
+	r := bufio.NewReader(stdout)
+	line, _ := r.ReadString('\n')
+	var childPid int
+	fmt.Sscanf(line, "ready %d", &childPid)
+	measure := func(pid int) []time.Duration {
+		var out []time.Duration
+		for i := 0; i < n; i++ {
+			t0 := monotonic()
+			check(syscall.Kill(pid, syscall.SIGUSR1))
+			line, err := r.ReadString('\n')
+			check(err)
+			var t1 int64
+			fmt.Sscanf(line, "usr1 %d", &t1)
+			out = append(out, time.Duration(t1-t0))
+		}
+		return out
+	}
+	viaWard := measure(cmd.Process.Pid)
+	direct := measure(childPid)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	return median(viaWard), pct(viaWard, 99), median(direct), pct(direct, 99)
+}
+
+// restartLatency changes a local entry the child uses and times until the
+// new child reports itself running.
+func restartLatency(ward, tmp string, env []string, trials int) string {
+	self, err := os.Executable()
+	check(err)
+	m := filepath.Join(tmp, "restart.yaml")
+	check(os.WriteFile(m, []byte("version: 1\nenv:\n  V: local://bench/v000\nrotation:\n  debounce: 0\n  stop_timeout: 5s\n"), 0o644))
+	cmd := exec.Command(ward, "run", "-m", m, "--", self, "-child", "startstamp")
+	cmd.Env = env
+	stdout, err := cmd.StdoutPipe()
+	check(err)
+	check(cmd.Start())
+	r := bufio.NewReader(stdout)
+	r.ReadString('\n')
+	var d []time.Duration
+	for i := 0; i < trials; i++ {
+		set := exec.Command(ward, "local", "set", "bench/v000")
+		set.Env = env
+		set.Stdin = strings.NewReader(fmt.Sprintf("restart-value-%d", i))
+		check(set.Run())
+		t0 := monotonic()
+		line, err := r.ReadString('\n')
+		check(err)
+		var t1 int64
+		fmt.Sscanf(line, "started %d", &t1)
+		d = append(d, time.Duration(t1-t0))
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	return fmt.Sprintf("%s / %s", ms(median(d)), ms(pct(d, 100)))
+}
+
+// vaultRefs times ward resolving 200 refs over 50 KV v2 paths from the
+// Vault test server (VAULT_TEST_ADDR) against a one-path-at-a-time
+// baseline: 200 sequential reads, as envconsul and secrets-init fetch.
+func vaultRefs(ward, tmp string, env []string, trials int) string {
+	addr, token := os.Getenv("VAULT_TEST_ADDR"), os.Getenv("VAULT_TEST_TOKEN")
+	if addr == "" {
+		return "200 Vault KV refs | skipped: no VAULT_TEST_ADDR (scripts/vault-server.sh start DIR)"
+	}
+	put := func(path, body string) {
+		req, _ := http.NewRequest("POST", addr+"/v1/secret/data/"+path, strings.NewReader(body))
+		req.Header.Set("X-Vault-Token", token)
+		resp, err := http.DefaultClient.Do(req)
+		check(err)
+		resp.Body.Close()
+	}
+	var b strings.Builder
+	b.WriteString("version: 1\nenv:\n")
+	for p := 0; p < 50; p++ {
+		put(fmt.Sprintf("bench/p%02d", p), `{"data":{"a":"1","b":"2","c":"3","d":"4"}}`)
+		for _, f := range []string{"a", "b", "c", "d"} {
+			fmt.Fprintf(&b, "  V%02d_%s: vault://secret/bench/p%02d#%s\n", p, f, p, f)
+		}
+	}
+	m := filepath.Join(tmp, "vault.yaml")
+	check(os.WriteFile(m, []byte(b.String()), 0o644))
+	truePath, _ := exec.LookPath("true")
+	venv := append(append([]string{}, env...), "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
+	baseline := func() {
+		for p := 0; p < 50; p++ {
+			for range 4 {
+				req, _ := http.NewRequest("GET", fmt.Sprintf("%s/v1/secret/data/bench/p%02d", addr, p), nil)
+				req.Header.Set("X-Vault-Token", token)
+				resp, err := http.DefaultClient.Do(req)
+				check(err)
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+	}
+	var tw, tb []time.Duration
+	for i := 0; i < trials; i++ {
+		start := time.Now()
+		cmd := exec.Command(ward, "run", "-m", m, "--", truePath)
+		cmd.Env = venv
+		cmd.Stderr = os.Stderr
+		check(cmd.Run())
+		tw = append(tw, time.Since(start))
+		start = time.Now()
+		baseline()
+		tb = append(tb, time.Since(start))
+	}
+	return fmt.Sprintf("200 Vault KV refs over 50 paths: whole `ward run -- true` vs 200 sequential reads in-process (median of %d) | %s vs %s (%.2fx)", trials, ms(median(tw)), ms(median(tb)), float64(median(tw))/float64(median(tb)))
+}
+
+func monotonic() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// child is the bench's own child program (re-exec'd with -child MODE).
+func child(mode string) {
+	switch mode {
+	case "sigstamp":
+		ch := make(chan os.Signal, 16)
+		signal.Notify(ch, syscall.SIGUSR1, syscall.SIGTERM)
+		fmt.Printf("ready %d\n", os.Getpid())
+		for s := range ch {
+			if s == syscall.SIGTERM {
+				os.Exit(0)
+			}
+			fmt.Printf("usr1 %d\n", monotonic())
+		}
+	case "startstamp":
+		fmt.Printf("started %d\n", monotonic())
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM)
+		<-ch
+		os.Exit(0)
+	}
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
 
 func kb(line string) string {
 	f := strings.Fields(line)
