@@ -36,30 +36,32 @@ type Patterns struct {
 	ac     *ahocorasick.Automaton
 	pats   [][]byte
 	owners [][]Owner
-	minLen int
 	maxLen int
 
-	// The search skips text with two bit sets of 4-byte grams (see next):
-	// stride is minLen-3, grams holds the grams at offsets 0..stride-1 of
-	// every pattern, starts those at offset 0.
-	stride int
-	shift  uint
-	grams  []uint64
-	starts []uint64
+	// The automaton runs only where a pattern may start: long and short
+	// find such places for the patterns of at least shortLen bytes and for
+	// the others (see filter), and starts holds the first 4 bytes of every
+	// pattern (hashed, see bloom), checked before running it.
+	long, short filter
+	starts      bloom
 	// byStart lists the patterns by their first 4 bytes, for prefixTail;
-	// short1 and short2 are the 1- and 2-byte pattern prefixes, short3 the
-	// 3-byte ones.
+	// prefix1 and prefix2 are the 1- and 2-byte pattern prefixes, prefix3
+	// the 3-byte ones.
 	byStart map[uint32][]int32
-	short1  [4]uint64
-	short2  []uint64
-	short3  map[uint32]bool
+	prefix1 [4]uint64
+	prefix2 []uint64
+	prefix3 map[uint32]bool
 }
+
+// shortLen is the length from which a pattern is searched by 4-byte grams;
+// shorter ones leave too short a stride for them and go by 2-byte grams.
+const shortLen = 8
 
 // Compile builds the patterns for secrets. It returns the names of the
 // secrets skipped because their values are shorter than MinLen, in order,
 // so the caller can warn naming the variable (never the value).
 func Compile(secrets []Secret) (*Patterns, []string) {
-	p := &Patterns{byStart: map[uint32][]int32{}, short3: map[uint32]bool{}, short2: make([]uint64, 1<<16/64)}
+	p := &Patterns{byStart: map[uint32][]int32{}, prefix3: map[uint32]bool{}, prefix2: make([]uint64, 1<<16/64)}
 	var skipped []string
 	index := map[string]int{}
 	for si, s := range secrets {
@@ -88,23 +90,25 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 		panic(fmt.Sprintf("mask: build automaton: %v", err))
 	}
 	p.ac = ac
-	p.minLen, p.maxLen = len(p.pats[0]), 0
+	var long, short [][]byte
 	for _, pat := range p.pats {
-		p.minLen = min(p.minLen, len(pat))
 		p.maxLen = max(p.maxLen, len(pat))
-	}
-	p.stride = p.minLen - 3
-	p.sizeFilters()
-	for id, pat := range p.pats {
-		for j := range p.stride {
-			setBit(p.grams, p.hash(gram(pat[j:])))
+		if len(pat) >= shortLen {
+			long = append(long, pat)
+		} else {
+			short = append(short, pat)
 		}
+	}
+	p.long = newFilter(long, 4)
+	p.short = newFilter(short, 2)
+	p.starts = newBloom(len(p.pats))
+	for id, pat := range p.pats {
 		g := gram(pat)
-		setBit(p.starts, p.hash(g))
+		p.starts.add(g)
 		p.byStart[g] = append(p.byStart[g], int32(id))
-		p.short1[pat[0]/64] |= 1 << (pat[0] % 64)
-		setBit(p.short2, uint32(pat[0])|uint32(pat[1])<<8)
-		p.short3[g&0xffffff] = true
+		p.prefix1[pat[0]/64] |= 1 << (pat[0] % 64)
+		setBit(p.prefix2, gram2(pat))
+		p.prefix3[g&0xffffff] = true
 	}
 	return p, skipped
 }
@@ -130,7 +134,28 @@ func (p *Patterns) Find(buf []byte, from int) (Match, bool) {
 	if p.ac == nil {
 		return Match{}, false
 	}
-	return p.next(buf, from)
+	tl := p.long.candidate(buf, from)
+	ts := p.short.candidate(buf, from)
+	for {
+		t := min(tl, ts)
+		if t >= len(buf) {
+			return Match{}, false
+		}
+		if t+MinLen <= len(buf) && p.starts.has(gram(buf[t:])) {
+			// FindAt runs until the automaton falls back to its start
+			// state; no pattern reaches past t+maxLen.
+			end := min(len(buf), t+p.maxLen)
+			if am, ok := p.ac.FindAt(buf[:end], t); ok {
+				return Match{Start: am.Start, End: am.End, Pattern: am.PatternID}, true
+			}
+		}
+		if tl == t {
+			tl = p.long.candidate(buf, t+1)
+		}
+		if ts == t {
+			ts = p.short.candidate(buf, t+1)
+		}
+	}
 }
 
 // Hold returns where the undecided tail of buf starts when more input may
@@ -144,41 +169,6 @@ func (p *Patterns) Hold(buf []byte, from int) int {
 	if p.ac == nil {
 		return len(buf)
 	}
-	return p.prefixTail(buf, from)
-}
-
-// next finds the leftmost-longest complete match in buf[from:].
-//
-// Every pattern is at least minLen long, so an occurrence starting at t
-// covers a 4-byte gram at a sampled position x = from + k*stride with
-// t <= x < t+stride. Only where that gram is in the grams set can an
-// occurrence start in (x-stride, x]; only where the gram at t is in the
-// starts set can one start at t; and only there does the automaton run.
-// On text with no value in it, this touches one position in stride.
-func (p *Patterns) next(buf []byte, from int) (Match, bool) {
-	s := p.stride
-	for x := from; x+4 <= len(buf); x += s {
-		if !hasBit(p.grams, p.hash(gram(buf[x:]))) {
-			continue
-		}
-		for t := max(from, x-s+1); t <= x && t+p.minLen <= len(buf); t++ {
-			if !hasBit(p.starts, p.hash(gram(buf[t:]))) {
-				continue
-			}
-			// FindAt scans until the automaton falls back to its start
-			// state; no pattern reaches past t+maxLen.
-			end := min(len(buf), t+p.maxLen)
-			if am, ok := p.ac.FindAt(buf[:end], t); ok {
-				return Match{Start: am.Start, End: am.End, Pattern: am.PatternID}, true
-			}
-		}
-	}
-	return Match{}, false
-}
-
-// prefixTail returns the earliest position t >= from such that buf[t:] is a
-// proper prefix of some pattern, or len(buf) if there is none.
-func (p *Patterns) prefixTail(buf []byte, from int) int {
 	for t := max(from, len(buf)-p.maxLen+1); t < len(buf); t++ {
 		if p.isProperPrefix(buf[t:]) {
 			return t
@@ -190,14 +180,14 @@ func (p *Patterns) prefixTail(buf []byte, from int) int {
 func (p *Patterns) isProperPrefix(tail []byte) bool {
 	switch len(tail) {
 	case 1:
-		return p.short1[tail[0]/64]&(1<<(tail[0]%64)) != 0
+		return p.prefix1[tail[0]/64]&(1<<(tail[0]%64)) != 0
 	case 2:
-		return hasBit(p.short2, uint32(tail[0])|uint32(tail[1])<<8)
+		return hasBit(p.prefix2, gram2(tail))
 	case 3:
-		return p.short3[uint32(tail[0])|uint32(tail[1])<<8|uint32(tail[2])<<16]
+		return p.prefix3[uint32(tail[0])|uint32(tail[1])<<8|uint32(tail[2])<<16]
 	}
 	g := gram(tail)
-	if !hasBit(p.starts, p.hash(g)) {
+	if !p.starts.has(g) {
 		return false
 	}
 	for _, id := range p.byStart[g] {
@@ -208,27 +198,145 @@ func (p *Patterns) isProperPrefix(tail []byte) bool {
 	return false
 }
 
-// sizeFilters allocates the gram bit sets: about 64 bits per gram, so that
-// few unrelated grams pass, and at most 1 MiB.
-func (p *Patterns) sizeFilters() {
-	n := len(p.pats) * p.stride * 64
-	bits := uint(12)
-	for 1<<bits < n && bits < 23 {
-		bits++
-	}
-	p.shift = 32 - bits
-	p.grams = make([]uint64, (1<<bits)/64)
-	p.starts = make([]uint64, (1<<bits)/64)
+// filter finds where a pattern of one group may start without looking at
+// every position. Every pattern of the group is at least minLen long, so an
+// occurrence starting at t covers the q-byte gram at one sampled position
+// x = from + k*stride with t <= x < t+stride, stride being minLen-q+1.
+// Only where that gram is one of the grams at offsets 0..stride-1 of some
+// pattern can an occurrence start in (x-stride, x], and only where the gram
+// at t is the first of some pattern can one start at t. On text with no
+// value in it, this looks at one position in stride.
+//
+// q is 4 (grams hashed into a bloom) for long patterns and 2 (grams as bit
+// indexes, exact) for short ones, whose stride would be 1 to 4 with q=4.
+type filter struct {
+	q, stride, minLen int
+	grams, starts     bloom
 }
 
-// hash maps a gram to a bit index (multiplicative hashing).
-func (p *Patterns) hash(g uint32) uint32 {
-	return (g * 0x9E3779B1) >> p.shift
+func newFilter(pats [][]byte, q int) filter {
+	if len(pats) == 0 {
+		return filter{}
+	}
+	f := filter{q: q, minLen: len(pats[0])}
+	for _, pat := range pats {
+		f.minLen = min(f.minLen, len(pat))
+	}
+	f.stride = f.minLen - q + 1
+	if q == 4 {
+		f.grams, f.starts = newBloom(len(pats)*f.stride), newBloom(len(pats))
+	} else {
+		f.grams, f.starts = exactBloom16(), exactBloom16()
+	}
+	for _, pat := range pats {
+		for j := range f.stride {
+			f.grams.add(f.gram(pat[j:]))
+		}
+		f.starts.add(f.gram(pat))
+	}
+	return f
 }
+
+// candidate returns the earliest position t >= from where a pattern of the
+// group may start, or len(buf).
+func (f *filter) candidate(buf []byte, from int) int {
+	switch f.q {
+	case 4:
+		return f.candidate4(buf, from)
+	case 2:
+		return f.candidate2(buf, from)
+	}
+	return len(buf)
+}
+
+// candidate4 and candidate2 are candidate for each gram size, written out
+// because this loop is where masking spends its time.
+func (f *filter) candidate4(buf []byte, from int) int {
+	s, grams, shift := f.stride, f.grams.bits, f.grams.shift
+	for x := from; x+4 <= len(buf); x += s {
+		h := (binary.LittleEndian.Uint32(buf[x:]) * hashMul) >> shift
+		if grams[h/64]&(1<<(h%64)) == 0 {
+			continue
+		}
+		for t := max(from, x-s+1); t <= x && t+f.minLen <= len(buf); t++ {
+			if f.starts.has(gram(buf[t:])) {
+				return t
+			}
+		}
+	}
+	return len(buf)
+}
+
+func (f *filter) candidate2(buf []byte, from int) int {
+	s, grams := f.stride, f.grams.bits
+	for x := from; x+2 <= len(buf); x += s {
+		g := binary.LittleEndian.Uint16(buf[x:])
+		if grams[g/64]&(1<<(g%64)) == 0 {
+			continue
+		}
+		for t := max(from, x-s+1); t <= x && t+f.minLen <= len(buf); t++ {
+			if f.starts.has(gram2(buf[t:])) {
+				return t
+			}
+		}
+	}
+	return len(buf)
+}
+
+func (f *filter) gram(b []byte) uint32 {
+	if f.q == 2 {
+		return gram2(b)
+	}
+	return gram(b)
+}
+
+// bloom is a set of 32-bit grams as a bit set indexed by a multiplicative
+// hash: has may say yes for a gram never added, never no for one that was.
+// An exact one (see exactBloom16) is indexed by the gram itself.
+type bloom struct {
+	bits  []uint64
+	shift uint
+	exact bool
+}
+
+// newBloom returns a bloom for about n grams: 64 bits a gram keeps
+// unrelated grams out, mostly; at most 8 Mi bits (1 MiB).
+func newBloom(n int) bloom {
+	size := uint(12)
+	for 1<<size < n*64 && size < 23 {
+		size++
+	}
+	return bloom{bits: make([]uint64, (1<<size)/64), shift: 32 - size}
+}
+
+// exactBloom16 returns a bloom holding 2-byte grams exactly.
+func exactBloom16() bloom {
+	return bloom{bits: make([]uint64, 1<<16/64), exact: true}
+}
+
+func (b *bloom) index(g uint32) uint32 {
+	if b.exact {
+		return g
+	}
+	return (g * hashMul) >> b.shift
+}
+
+// hashMul is Knuth's multiplicative hashing constant, 2^32 divided by the
+// golden ratio.
+const hashMul = 0x9E3779B1
+
+func (b *bloom) add(g uint32) { setBit(b.bits, b.index(g)) }
+
+func (b *bloom) has(g uint32) bool { return hasBit(b.bits, b.index(g)) }
 
 // gram reads the 4 bytes at the start of b.
 func gram(b []byte) uint32 {
 	return binary.LittleEndian.Uint32(b)
+}
+
+// gram2 reads the 2 bytes at the start of b.
+func gram2(b []byte) uint32 {
+	return uint32(binary.LittleEndian.Uint16(b))
 }
 
 func setBit(set []uint64, i uint32) {

@@ -471,3 +471,29 @@ func randSizes(r *rand.Rand, maxSize int) []int {
 	}
 	return sizes
 }
+
+// TestWritersSharePatterns runs the stdout and stderr Writers of one child
+// at once on shared Patterns (run with -race).
+func TestWritersSharePatterns(t *testing.T) {
+	secrets := []Secret{{Name: "A", Value: []byte("alpha-value-1")}, {Name: "B", Value: []byte("beta-value-22")}}
+	p, _ := Compile(secrets)
+	in := bytes.Repeat([]byte("x alpha-value-1 y beta-value-22 z\n"), 2000)
+	want := refMask(secrets, in)
+	done := make(chan []byte)
+	for range 2 {
+		go func() {
+			var out bytes.Buffer
+			w := NewWriter(&out, p)
+			for off := 0; off < len(in); off += 100 {
+				w.Write(in[off:min(off+100, len(in))])
+			}
+			w.Close()
+			done <- out.Bytes()
+		}()
+	}
+	for range 2 {
+		if got := <-done; !bytes.Equal(got, want) {
+			t.Errorf("%s", diff(got, want))
+		}
+	}
+}

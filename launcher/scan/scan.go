@@ -118,6 +118,7 @@ func Skipped(secrets []Secret) []string {
 type scanner struct {
 	p    *mask.Patterns
 	opts Options
+	buf  []byte // reused from file to file
 }
 
 // listFiles returns the regular files to search, relative to opts.Dir.
@@ -202,7 +203,10 @@ func (s *scanner) scanFile(path string) ([]Finding, error) {
 // match, once per secret the matched form belongs to. Unless Binary is set,
 // it stops early, finding nothing, if r starts like a binary file.
 func (s *scanner) search(r io.Reader, found func(line int, o mask.Owner)) error {
-	buf := make([]byte, 0, max(1<<20, 2*s.p.MaxLen()))
+	if s.buf == nil {
+		s.buf = make([]byte, 0, max(1<<20, 2*s.p.MaxLen()))
+	}
+	buf := s.buf[:0]
 	line := 1 // the line buf[0] is on
 	first := true
 	for {
