@@ -24,8 +24,8 @@ import (
 //     if ward's stdin is a terminal, stderr only if ward's stderr is one;
 //     otherwise those keep ward's file or a masked pipe), as a session leader
 //     that takes slave as its controlling terminal: SysProcAttr{Setsid: true,
-//     Setctty: true, Ctty: 0} where 0 is slave's descriptor number in the
-//     child. Not Setpgid (a session leader cannot change group, so Setpgid
+//     Setctty: true, Ctty: n} where n is slave's descriptor number in the
+//     child (0 when it is the child's stdin, else 1). Not Setpgid (a session leader cannot change group, so Setpgid
 //     with Setsid fails with EPERM) and not Foreground (ward's terminal is
 //     not the child's): the new session makes the child its group's leader,
 //     so signalling -pid still reaches the group, and the pty makes that group
@@ -41,11 +41,14 @@ import (
 //  5. Relay master to ward's stdout with Copy(NewWriter(os.Stdout, p), master)
 //     in a goroutine; it returns nil when the child side is closed.
 //  6. On SIGWINCH call InheritSize(os.Stdout, master) instead of forwarding
-//     the signal: the kernel sends SIGWINCH to the pty's foreground group.
+//     the signal: the kernel sends SIGWINCH to the pty's foreground group,
+//     and forwarding it too would deliver it twice.
 //  7. When the child has exited, wait for Copy to return (so its last output
-//     is shown), call restore, close master, then exit with the child's code.
-//     ward's own messages printed while raw need "\r\n" line ends, so print
-//     them after restore.
+//     is shown; bound the wait, as a process the child left behind may hold
+//     the pty open), call restore, close master, then exit with the child's
+//     code. Call restore on every way out, a signal death included. ward's
+//     own messages printed while raw need "\r\n" line ends, so print them
+//     after restore.
 func OpenPTY() (master, slave *os.File, err error) {
 	master, slave, err = pty.Open()
 	if err != nil {

@@ -29,8 +29,9 @@ type Finding struct {
 	// repository's top directory for history.
 	Path string `json:"path"`
 	Line int    `json:"line"`
-	// Commit is the commit that introduced the blob, empty for the working
-	// tree.
+	// Commit is the oldest commit whose changes add the blob, "unknown" if
+	// none does (a blob reachable only through a tag), empty for the
+	// working tree.
 	Commit string `json:"commit,omitempty"`
 	// Name is the variable whose value was found.
 	Name string `json:"name"`
@@ -123,6 +124,13 @@ type scanner struct {
 
 // listFiles returns the regular files to search, relative to opts.Dir.
 func (s *scanner) listFiles(ctx context.Context) ([]string, error) {
+	// git ls-files takes a path that names nothing as matching nothing;
+	// a mistyped path must not pass for a clean one.
+	for _, path := range s.opts.Paths {
+		if _, err := os.Lstat(filepath.Join(s.opts.Dir, path)); err != nil {
+			return nil, fmt.Errorf("scan %s: %w", path, unwrapPathError(err))
+		}
+	}
 	if !s.opts.NoIgnore && insideWorkTree(ctx, s.opts.Dir) {
 		return s.gitFiles(ctx)
 	}

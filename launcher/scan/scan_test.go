@@ -117,6 +117,10 @@ func TestScanTrackedFile(t *testing.T) {
 	if got := scan(t, Options{Dir: dir, Paths: []string{"README"}}); len(got) != 0 {
 		t.Errorf("got %d findings in README, want 0", len(got))
 	}
+	// A path that names nothing is an error, not a clean result.
+	if _, err := Scan(context.Background(), secrets, Options{Dir: dir, Paths: []string{"READNE"}}); err == nil || !strings.Contains(err.Error(), "READNE") {
+		t.Errorf("got err=%v for a missing path, want one naming it", err)
+	}
 	// From a subdirectory, paths are relative to it.
 	got = scan(t, Options{Dir: filepath.Join(dir, "config")})
 	if len(got) != 1 || got[0].Path != "app.env" {
