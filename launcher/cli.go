@@ -92,7 +92,7 @@ func Main(args []string, stdio IO) int {
 func NewApp(stdio IO) *cli.App {
 	logLevel := &cli.StringFlag{Name: "log-level", EnvVars: []string{"WARD_LOG_LEVEL"}, Value: "info", Usage: "debug, info, warn or error"}
 	logFormat := &cli.StringFlag{Name: "log-format", EnvVars: []string{"WARD_LOG_FORMAT"}, Value: "auto", Usage: "text, json, or auto (text on a terminal)"}
-	manifestFlag := &cli.StringFlag{Name: "manifest", Aliases: []string{"m"}, Value: "ward.yaml", EnvVars: []string{"WARD_MANIFEST"}, Usage: "the manifest `FILE`"}
+	manifestFlag := &cli.StringFlag{Name: "manifest", Aliases: []string{"m"}, TakesFile: true, Value: "ward.yaml", EnvVars: []string{"WARD_MANIFEST"}, Usage: "the manifest `FILE`"}
 	profileFlag := &cli.StringFlag{Name: "profile", Aliases: []string{"p"}, EnvVars: []string{"WARD_PROFILE"}, Usage: "apply the manifest's profile `NAME`"}
 	app := &cli.App{
 		Name:            "ward",
@@ -102,8 +102,10 @@ func NewApp(stdio IO) *cli.App {
 		ErrWriter:       stdio.Stderr,
 		Reader:          stdio.Stdin,
 		HideHelpCommand: true,
-		ExitErrHandler:  func(*cli.Context, error) {},
-		OnUsageError:    usageError,
+		// ward completion bash|zsh asks ward itself what comes next.
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		OnUsageError:         usageError,
 		Commands: []*cli.Command{
 			{
 				Name:      "run",
@@ -151,7 +153,7 @@ Example:
 			},
 		},
 	}
-	app.Commands, app.EnableBashCompletion = append(app.Commands, devCommands(stdio)...), true // TEMP-dev
+	app.Commands = append(app.Commands, devCommands(stdio)...)
 	setUsageError(app.Commands)
 	return app
 }

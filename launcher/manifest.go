@@ -645,7 +645,9 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 		switch v.Kind {
 		case yaml.ScalarNode:
 			if v.Tag != "!!str" || !resolve.LooksLikeRef(v.Value) {
-				p.fail(v, name, fmt.Sprintf("write a reference such as local://myapp/%s, or {value: %q} for a plain value", strings.ToLower(k.Value), v.Value), "not a secret reference")
+				// The hint must not repeat the string: it may be a secret
+				// pasted where a reference belongs.
+				p.fail(v, name, fmt.Sprintf("write a reference such as local://myapp/%s, or {value: \"...\"} for a plain value; if this string is a real secret, it is now in this file: rotate it", strings.ToLower(k.Value)), "not a secret reference")
 				return
 			}
 			ev.Ref = p.ref(v, name)
