@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/wardsecrets/ward/launcher/scan"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/local"
 	"github.com/wardsecrets/ward/signals"
@@ -122,6 +123,8 @@ Example:
 					manifestFlag, profileFlag, logLevel, logFormat,
 					&cli.BoolFlag{Name: "exec", EnvVars: []string{"WARD_EXEC"}, Usage: "replace ward with the program after resolving (no rotation, no files)"},
 					&cli.BoolFlag{Name: "signal-child-only", EnvVars: []string{"WARD_SIGNAL_CHILD_ONLY"}, Usage: "forward signals to the program only, not its process group"},
+					&cli.BoolFlag{Name: "mask", EnvVars: []string{"WARD_MASK"}, Usage: "replace secret values (and their base64, URL and JSON forms) in the program's output with <ward:NAME>"},
+					&cli.BoolFlag{Name: "ci-mask", EnvVars: []string{"WARD_CI_MASK"}, Value: true, Usage: "under GitHub Actions, register every value with the runner's log masking (::add-mask::)"},
 				},
 				Action: func(c *cli.Context) error { return cmdRun(c, stdio) },
 			},
@@ -141,6 +144,27 @@ Example:
 				Action: func(c *cli.Context) error { return cmdCheck(c, stdio) },
 			},
 			localCommand(stdio),
+			{
+				Name:      "scan",
+				Usage:     "look for the manifest's actual secret values (and their encodings) in files and git history",
+				ArgsUsage: "[PATHS...]",
+				Description: `Resolves the manifest, then searches the working tree (respecting .gitignore,
+skipping binary files) and, with --git-history, every blob reachable in the repository's
+history, for the values and their base64, URL and JSON forms. Reports file:line (or
+commit:path:line) and the variable's name, never the value. Exit 1 on a find, 0 on none,
+125 on an error: usable as a pre-commit hook or a CI step.
+
+Example:
+   ward scan
+   ward scan --git-history --json .`,
+				Flags: []cli.Flag{manifestFlag, profileFlag, logLevel, logFormat,
+					&cli.BoolFlag{Name: "git-history", Usage: "also search every blob reachable from any ref"},
+					&cli.BoolFlag{Name: "no-ignore", Usage: "also search files .gitignore excludes"},
+					&cli.BoolFlag{Name: "binary", Usage: "also search binary files"},
+					&cli.BoolFlag{Name: "json", Usage: "print the findings as JSON"},
+				},
+				Action: func(c *cli.Context) error { return cmdScan(c, stdio) },
+			},
 			{
 				Name:  "version",
 				Usage: "print ward's version",
@@ -254,6 +278,8 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		Log:             log,
 		Fetcher:         &resolve.Fetcher{Stores: stores.For, Concurrency: concurrency, Log: log},
 		Rotate:          true,
+		Mask:            c.Bool("mask"),
+		CIMask:          c.Bool("ci-mask"),
 	})
 	if err != nil {
 		return &codeError{code: code, err: err}
@@ -493,4 +519,51 @@ func readValue(stdio IO, name string) ([]byte, error) {
 		v = v[:len(v)-1]
 	}
 	return v, nil
+}
+
+func cmdScan(c *cli.Context, stdio IO) error {
+	m, prof, err := loadManifest(c)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c, stdio.Stderr)
+	if err != nil {
+		return err
+	}
+	stores := NewStores(os.Getenv, log, m.Stores)
+	defer stores.Close()
+	f := &resolve.Fetcher{Stores: stores.For, Concurrency: m.Stores.Concurrency, Log: log}
+	values, err := Resolve(context.Background(), f, m, prof)
+	if err != nil {
+		return &codeError{code: signals.ExitWardFailure, err: err, hint: resolveHint(err)}
+	}
+	plan, err := BuildPlan(m, prof, values, nil, "")
+	if err != nil {
+		return &codeError{code: signals.ExitWardFailure, err: err}
+	}
+	secrets := maskSecrets(plan)
+	for _, name := range scan.Skipped(secrets) {
+		log.Warn("a value shorter than 4 bytes is not searched for", "name", name)
+	}
+	findings, err := scan.Scan(context.Background(), secrets, scan.Options{
+		Paths: c.Args().Slice(), NoIgnore: c.Bool("no-ignore"), Binary: c.Bool("binary"), GitHistory: c.Bool("git-history"),
+	})
+	if err != nil {
+		return &codeError{code: signals.ExitWardFailure, err: err}
+	}
+	if c.Bool("json") {
+		err = scan.WriteJSON(stdio.Stdout, findings)
+	} else {
+		err = scan.WriteText(stdio.Stdout, findings)
+	}
+	if err != nil {
+		return &codeError{code: signals.ExitWardFailure, err: err}
+	}
+	if len(findings) > 0 {
+		if !c.Bool("json") {
+			fmt.Fprintf(stdio.Stderr, "ward: %d places hold a secret value: rotate those secrets, then remove them (see README: Dealing with a leaked secret)\n", len(findings))
+		}
+		return &codeError{code: 1}
+	}
+	return nil
 }

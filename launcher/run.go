@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardsecrets/ward/launcher/mask"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/signals"
 )
@@ -36,6 +37,12 @@ type RunOptions struct {
 	// Rotate watches the secrets while the child runs and restarts or
 	// signals it per the manifest's rotation settings.
 	Rotate bool
+	// Mask rewrites the child's output, replacing secret values (and their
+	// encoded forms) with <ward:NAME>; the manifest's mask: true does too.
+	Mask bool
+	// CIMask registers every value with the CI runner's log masking
+	// (GitHub Actions' ::add-mask::) before the child starts.
+	CIMask bool
 }
 
 // FailError is a failure of ward itself; Code is the exit code (125, or
@@ -76,6 +83,10 @@ func Run(ctx context.Context, o RunOptions) (int, error) {
 	files := m.FilesFor(prof)
 	if o.Exec && len(files) > 0 {
 		return signals.ExitWardFailure, fail(errors.New("--exec cannot deliver secret files"), "files need ward to stay the parent: drop --exec, or deliver these secrets as env")
+	}
+	masking := o.Mask || m.Mask
+	if o.Exec && masking {
+		return signals.ExitWardFailure, fail(errors.New("--exec cannot mask the program's output"), "masking needs ward to stay the parent: drop --exec (CI runners' own masking still applies)")
 	}
 
 	// Resolve, but let a stop signal cut it short.
@@ -156,6 +167,17 @@ wait:
 	if err != nil {
 		return startFailure(err)
 	}
+	if o.CIMask && o.Getenv("GITHUB_ACTIONS") == "true" {
+		// Before the child writes anything, so the runner hides every
+		// value from the first line on.
+		skipped, err := mask.WriteAddMask(o.Stdout, maskSecrets(plan))
+		if err != nil {
+			return signals.ExitWardFailure, fail(fmt.Errorf("register values with the CI runner's masking: %w", err), "")
+		}
+		for _, name := range skipped {
+			log.Warn("a value shorter than 4 bytes is not registered with the CI runner's masking", "name", name)
+		}
+	}
 	if o.Exec {
 		if listen != nil {
 			// The fds are already 3, 4, ...; the pid stays ours.
@@ -168,7 +190,7 @@ wait:
 		return signals.ExitWardFailure, fail(err, "")
 	}
 
-	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: plan, dir: dir, rotation: m.Rotation, listen: listen, extraEnv: extra}
+	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: plan, dir: dir, rotation: m.Rotation, listen: listen, extraEnv: extra, masking: masking}
 	return sup.run(ctx, dirPath, res.values)
 }
 
@@ -215,6 +237,12 @@ type supervisor struct {
 	listen   []*os.File
 	extraEnv []string
 
+	// masking: the child's output goes through mask writers; out is the
+	// current child's, input relays ward's terminal to its pty.
+	masking bool
+	out     *maskedIO
+	input   ptyInput
+
 	child    *signals.Child
 	killTime <-chan time.Time
 	// restarting is the proposal being applied while the old child stops;
@@ -226,12 +254,26 @@ type supervisor struct {
 
 func (s *supervisor) start() error {
 	files := []*os.File{s.opts.Stdin, s.opts.Stdout, s.opts.Stderr}
-	fg := false
+	fg, session := false, false
 	ctty := 0
-	for i, f := range files {
-		if f != nil && signals.OwnsTerminal(f) {
-			fg, ctty = true, i
-			break
+	if s.masking {
+		patterns, skipped := mask.Compile(maskSecrets(s.plan))
+		for _, name := range skipped {
+			s.log.Warn("a value shorter than 4 bytes is not masked", "name", name)
+		}
+		out, err := newMaskedIO(s.opts.Stdin, s.opts.Stdout, s.opts.Stderr, patterns, &s.input)
+		if err != nil {
+			return err
+		}
+		s.out = out
+		files, session, ctty = out.files, out.session, out.ctty
+	}
+	if !session {
+		for i, f := range files {
+			if f != nil && signals.OwnsTerminal(f) {
+				fg, ctty = true, i
+				break
+			}
 		}
 	}
 	path, argv := s.path, s.opts.Argv
@@ -246,16 +288,41 @@ func (s *supervisor) start() error {
 		path, argv = self, append([]string{self, listenExecArg, s.path}, s.opts.Argv...)
 		files = append(files, s.listen...)
 	}
-	c, err := signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Ctty: ctty})
+	c, err := signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty})
+	if s.out != nil {
+		s.out.started()
+	}
 	if err != nil {
 		return err
 	}
 	s.child = c
-	s.log.Debug("child started", "pid", c.Pid, "program", s.opts.Argv[0], "foreground", fg)
+	s.log.Debug("child started", "pid", c.Pid, "program", s.opts.Argv[0], "foreground", fg, "pty", session)
 	return nil
 }
 
+// finishOutput drains the current child's masked output and gives ward's
+// terminal back.
+func (s *supervisor) finishOutput(last bool) {
+	if s.out != nil {
+		s.out.finish()
+		s.out = nil
+	}
+	if last {
+		s.input.stop()
+	}
+}
+
+// maskSecrets lists the plan's secret values for the mask writers.
+func maskSecrets(p *Plan) []mask.Secret {
+	out := make([]mask.Secret, len(p.Secrets))
+	for i, sec := range p.Secrets {
+		out[i] = mask.Secret{Name: sec.Name, Value: sec.Value}
+	}
+	return out
+}
+
 func (s *supervisor) run(ctx context.Context, dirPath string, values map[string]resolve.Value) (int, error) {
+	defer s.finishOutput(true)
 	if err := s.start(); err != nil {
 		return startFailure(err)
 	}
@@ -289,6 +356,12 @@ func (s *supervisor) run(ctx context.Context, dirPath string, values map[string]
 				return code, nil
 			}
 			if !signals.Forwardable(sig) {
+				continue
+			}
+			if sig == syscall.SIGWINCH && s.out != nil && s.out.master != nil {
+				// The child's terminal is our pty: resizing it makes the
+				// kernel send SIGWINCH to the child's group itself.
+				mask.InheritSize(s.opts.Stdout, s.out.master)
 				continue
 			}
 			ss := sig.(syscall.Signal)
@@ -369,6 +442,7 @@ func (s *supervisor) finishRestart(oldCode int) error {
 	p := s.restarting
 	s.restarting = nil
 	s.killTime = nil
+	s.finishOutput(false)
 	if err := s.syncFiles(p.plan.Files); err != nil {
 		p.done <- false
 		return err

@@ -98,8 +98,13 @@ type StartOptions struct {
 	// Foreground makes the child's group the terminal's foreground group;
 	// Files[0] must be the terminal.
 	Foreground bool
-	// Ctty is the index in Files of the terminal for Foreground.
+	// Ctty is the index in Files of the terminal for Foreground or
+	// Session.
 	Ctty int
+	// Session starts the child in a session of its own with Files[Ctty]
+	// (a pseudo-terminal) as its controlling terminal; it then leads its
+	// own process group too. Foreground is ignored.
+	Session bool
 	// Dir is the working directory ("" for ward's).
 	Dir string
 }
@@ -108,7 +113,10 @@ type StartOptions struct {
 // Reaper); nothing else waits for it.
 func Start(o StartOptions) (*Child, error) {
 	attr := &syscall.SysProcAttr{Setpgid: true}
-	if o.Foreground {
+	if o.Session {
+		// setsid makes the child lead a new group; setpgid would fail.
+		attr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: o.Ctty}
+	} else if o.Foreground {
 		attr.Foreground = true
 		attr.Ctty = o.Ctty
 	}
