@@ -24,6 +24,10 @@ type wardEnv struct {
 	dir     string
 	runtime string
 	env     []string
+	// canaries are the values this test stored: the audit at cleanup
+	// asserts none is in a file under the test's directory, and run
+	// asserts none is in ward's output.
+	canaries []string
 }
 
 func newWardEnv(t *testing.T) *wardEnv {
@@ -35,6 +39,7 @@ func newWardEnv(t *testing.T) *wardEnv {
 	}
 	t.Cleanup(func() { os.RemoveAll(rt) })
 	w := &wardEnv{t: t, dir: dir, runtime: rt}
+	t.Cleanup(w.audit)
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "WARD_") || strings.HasPrefix(kv, "XDG_") {
 			continue
@@ -50,6 +55,17 @@ func newWardEnv(t *testing.T) *wardEnv {
 	return w
 }
 
+// audit asserts that no canary of this test is in any file under the
+// test's directory (the local store is encrypted; secret files live in the
+// runtime directory on tmpfs, which is not searched).
+func (w *wardEnv) audit() {
+	for _, c := range w.canaries {
+		if found := scanForValue(w.dir, []byte(c)); len(found) > 0 {
+			w.t.Errorf("a canary is on disk outside ward's private directory: %v", found)
+		}
+	}
+}
+
 // manifest writes a manifest and returns its path.
 func (w *wardEnv) manifest(body string) string {
 	w.t.Helper()
@@ -63,6 +79,7 @@ func (w *wardEnv) manifest(body string) string {
 // set stores a value in the local store through `ward local set`.
 func (w *wardEnv) set(name, value string) {
 	w.t.Helper()
+	w.canaries = append(w.canaries, value)
 	cmd := exec.Command("ward", "local", "set", name)
 	cmd.Env = w.env
 	cmd.Stdin = strings.NewReader(value)
@@ -85,6 +102,11 @@ func (w *wardEnv) run(args ...string) (code int, stdout, stderr string) {
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
+	for _, c := range w.canaries {
+		if strings.Contains(o.String(), c) || strings.Contains(e.String(), c) {
+			w.t.Errorf("ward %s: a canary is in ward's output", args[0])
+		}
+	}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):

@@ -34,6 +34,7 @@ type result struct {
 func main() {
 	n := flag.Int("n", 200, "runs of each command")
 	childMode := flag.String("child", "", "internal: act as the bench's child program")
+	maskMB := flag.Int("mask-mb", 1024, "size of the log the masking benchmark pipes through")
 	out := flag.String("out", "bench/RESULTS.md", "where to write the table")
 	flag.Parse()
 	if *childMode != "" {
@@ -95,6 +96,7 @@ func main() {
 	sigP50, sigP99, directP50, directP99 := signalLatency(ward, manifest(0), env, *n)
 	restarts := restartLatency(ward, tmp, env, 20)
 	vaultRow := vaultRefs(ward, tmp, env, 20)
+	maskRows := maskThroughput(ward, manifest(100), env, *maskMB)
 
 	f, err := os.Create(*out)
 	check(err)
@@ -112,6 +114,9 @@ func main() {
 	fmt.Fprintf(f, "| the same signal sent to the child directly (p50 / p99) | %s / %s |\n", us(directP50), us(directP99))
 	fmt.Fprintf(f, "| restart latency: `ward local set` returns -> new child running (debounce 0, p50 / max of 20) | %s |\n", restarts)
 	fmt.Fprintf(f, "| %s |\n", vaultRow)
+	for _, r := range maskRows {
+		fmt.Fprintf(f, "| %s |\n", r)
+	}
 	fmt.Printf("wrote %s\n", *out)
 	data, _ := os.ReadFile(*out)
 	os.Stdout.Write(data)
@@ -289,6 +294,56 @@ func vaultRefs(ward, tmp string, env []string, trials int) string {
 		tb = append(tb, time.Since(start))
 	}
 	return fmt.Sprintf("200 Vault KV refs over 50 paths: whole `ward run -- true` vs 200 sequential reads in-process (median of %d) | %s vs %s (%.2fx)", trials, ms(median(tw)), ms(median(tb)), float64(median(tw))/float64(median(tb)))
+}
+
+// maskThroughput pipes a log-like file through `ward run --mask -- cat`
+// (100 secret values, some of them in the text) and through plain `cat`,
+// alternating, and times a 100 MB print with and without --mask.
+func maskThroughput(ward, manifest string, env []string, mb int) []string {
+	f, err := os.CreateTemp("/dev/shm", "ward-bench-log-")
+	check(err)
+	defer os.Remove(f.Name())
+	w := bufio.NewWriterSize(f, 1<<20)
+	size := int64(mb) << 20
+	var written int64
+	for i := 0; written < size; i++ {
+		line := fmt.Sprintf("2026-11-26T02:%02d:%02d.%06dZ INFO request handled method=GET path=/api/v1/items/%d status=200 duration=%dus user=u%04d\n", i/60%60, i%60, i%1000000, i, i%997, i%9973)
+		if i%5000 == 0 {
+			line = fmt.Sprintf("2026-11-26T02:00:00Z DEBUG token=bench-value-%03d leaked into a log line\n", i%100)
+		}
+		n, _ := w.WriteString(line)
+		written += int64(n)
+	}
+	check(w.Flush())
+	f.Close()
+	cat, _ := exec.LookPath("cat")
+	run := func(argv ...string) time.Duration {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = env
+		cmd.Stdout = io.Discard
+		cmd.Stderr = os.Stderr
+		start := time.Now()
+		check(cmd.Run())
+		return time.Since(start)
+	}
+	var tw, tc []time.Duration
+	for i := 0; i < 3; i++ {
+		tw = append(tw, run(ward, "run", "--mask", "-m", manifest, "--", cat, f.Name()))
+		tc = append(tc, run(cat, f.Name()))
+	}
+	rate := func(d time.Duration) string {
+		return fmt.Sprintf("%.2f GB/s", float64(written)/d.Seconds()/1e9)
+	}
+	head, _ := exec.LookPath("head")
+	var pm, pp []time.Duration
+	for i := 0; i < 3; i++ {
+		pm = append(pm, run(ward, "run", "--mask", "-m", manifest, "--", head, "-c", "100000000", f.Name()))
+		pp = append(pp, run(ward, "run", "-m", manifest, "--", head, "-c", "100000000", f.Name()))
+	}
+	return []string{
+		fmt.Sprintf("masking throughput, %d MiB of log text, 100 values: `ward run --mask -- cat` vs `cat` (median of 3) | %s vs %s", mb, rate(median(tw)), rate(median(tc))),
+		fmt.Sprintf("a child printing 100 MB: `ward run --mask` vs `ward run` (median of 3) | %s vs %s (+%s)", ms(median(pm)), ms(median(pp)), ms(median(pm)-median(pp))),
+	}
 }
 
 func monotonic() int64 {

@@ -103,6 +103,7 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Patterns, input *ptyInp
 		if err != nil {
 			return nil, err
 		}
+		growPipe(w)
 		m.closeAfterStart = append(m.closeAfterStart, w)
 		m.toClose = append(m.toClose, r)
 		relay(dst, r)

@@ -185,7 +185,7 @@ func (mw *Writer) emit(buf []byte, more bool) error {
 // error from reading or writing; on a write error the caller should close
 // src, so the child's next write fails as it would have without ward.
 func Copy(dst *Writer, src io.Reader) error {
-	b := make([]byte, 32*1024)
+	b := make([]byte, 256*1024)
 	for {
 		n, err := src.Read(b)
 		if n > 0 {
