@@ -69,6 +69,8 @@ log "fuzzing (short, bounded)"
 fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${WARD_FUZZTIME:-10s}" "$1"; }
 fuzz ./resolve FuzzParseRef
 fuzz ./launcher FuzzParseManifest
+fuzz ./launcher FuzzDotenv
+fuzz ./launcher/mask FuzzWriter
 
 log "tests"
 go test -count=1 -timeout 30m ./... ./testdata/awsemu/
