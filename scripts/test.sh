@@ -8,7 +8,8 @@
 # minutes and 4 GB of modules the first time, seconds after), starts both on
 # loopback in a temporary directory, runs gofmt, go vet, staticcheck, the tests
 # (unit, CLI scripts, processes, real Vault, real PostgreSQL, the AWS protocol
-# emulator), short fuzz runs, and a darwin cross-compile; then stops the servers.
+# emulator), short fuzz runs, a darwin cross-compile and the container image
+# (scripts/image.sh, with buildah); then stops the servers.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,6 +19,7 @@ log() { printf '\n== %s\n' "$*" >&2; }
 need=()
 command -v git >/dev/null || need+=(git)
 command -v unshare >/dev/null || need+=(util-linux)
+command -v buildah >/dev/null || need+=(buildah)
 command -v sh >/dev/null || need+=(dash)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
@@ -58,12 +60,8 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... ./testdata/awsemu/ ./test
 log "darwin cross-compile"
 GOOS=darwin GOARCH=arm64 go build -o /dev/null .
 
-log "static build, as the Dockerfile's build stage does"
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$servers/ward" .
-if ldd "$servers/ward" >/dev/null 2>&1; then
-  echo "the Dockerfile's ward binary is not static" >&2
-  exit 1
-fi
+log "container image: the Dockerfile's build stage as a shell step, its final stage with buildah"
+scripts/image.sh
 
 log "fuzzing (short, bounded)"
 fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${WARD_FUZZTIME:-10s}" "$1"; }
