@@ -76,9 +76,16 @@ func (r *rotator) refs() map[string]resolve.Ref {
 	return Refs(r.m.EnvFor(r.prof), r.m.FilesFor(r.prof))
 }
 
+// watchDelay is how long after the start ward waits before it watches
+// files. Closing an inotify instance costs the exiting process about 10 ms
+// (the kernel waits out an RCU grace period), which a short-lived command
+// (ward run -- make) should not pay; a check right after the watch starts
+// catches any change made in between.
+const watchDelay = 100 * time.Millisecond
+
 // run watches until ctx ends.
 func (r *rotator) run(ctx context.Context) {
-	r.watchFiles(ctx)
+	startWatch := time.After(watchDelay)
 	r.pollIfNeeded(ctx)
 	r.keepLeases(ctx, r.values)
 
@@ -120,6 +127,11 @@ func (r *rotator) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-startWatch:
+			startWatch = nil
+			if r.watchFiles(ctx) {
+				refresh("watch started")
+			}
 		case reason := <-r.triggers:
 			r.noteTrigger(reason)
 			refresh(reason)
@@ -317,8 +329,8 @@ func (r *rotator) pollIfNeeded(ctx context.Context) {
 
 // watchFiles watches the local store file and the file:// and creds://
 // paths. Directories are watched, not files: stores and Kubernetes replace
-// files by rename.
-func (r *rotator) watchFiles(ctx context.Context) {
+// files by rename. It reports whether anything is watched.
+func (r *rotator) watchFiles(ctx context.Context) bool {
 	dirs := map[string]map[string]bool{}
 	add := func(path string) {
 		dir, base := filepath.Split(filepath.Clean(path))
@@ -342,12 +354,12 @@ func (r *rotator) watchFiles(ctx context.Context) {
 		}
 	}
 	if len(dirs) == 0 {
-		return
+		return false
 	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		r.log.Warn("cannot watch secret files for changes", "error", err.Error())
-		return
+		return false
 	}
 	names := make([]string, 0, len(dirs))
 	for d := range dirs {
@@ -388,6 +400,7 @@ func (r *rotator) watchFiles(ctx context.Context) {
 			}
 		}
 	}()
+	return true
 }
 
 // jitter spreads d by up to ±frac.

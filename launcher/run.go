@@ -67,9 +67,6 @@ func fail(err error, hint string) *FailError {
 // (a *FailError) when ward itself failed.
 func Run(ctx context.Context, o RunOptions) (int, error) {
 	log := o.Log
-	// Keep this goroutine on one OS thread: the child's parent-death
-	// signal is tied to the thread that forked it.
-	runtime.LockOSThread()
 
 	// Signals stay caught until ward exits: signal.Stop would wait for the
 	// signal goroutine to go idle, costing milliseconds on every exit, and
@@ -190,6 +187,11 @@ wait:
 		return signals.ExitWardFailure, fail(err, "")
 	}
 
+	// From here on this goroutine stays on one OS thread: the child's
+	// parent-death signal is tied to the thread that forked it. (Not
+	// earlier: a locked goroutine that waits hands its thread off, which
+	// costs milliseconds while resolving.)
+	runtime.LockOSThread()
 	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: plan, dir: dir, rotation: m.Rotation, listen: listen, extraEnv: extra, masking: masking}
 	return sup.run(ctx, dirPath, res.values)
 }
