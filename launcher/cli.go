@@ -257,13 +257,8 @@ func cmdRun(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	stores := NewStores(os.Getenv, log, m.Stores)
-	stores.SetRevokeOnExit(m.Rotation.RevokeOnExit)
+	stores, fetcher := openStores(m, log)
 	defer stores.Close()
-	// Custom credential variables (jwt_env, role_id_env...) are ward's,
-	// never the child's.
-	m.Deny = append(m.Deny, stores.CredentialEnv()...)
-	concurrency := m.Stores.Concurrency
 	code, err := Run(context.Background(), RunOptions{
 		Manifest:        m,
 		Profile:         prof,
@@ -276,7 +271,7 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		Environ:         os.Environ(),
 		Getenv:          os.Getenv,
 		Log:             log,
-		Fetcher:         &resolve.Fetcher{Stores: stores.For, Concurrency: concurrency, Log: log},
+		Fetcher:         fetcher,
 		Rotate:          true,
 		Mask:            c.Bool("mask"),
 		CIMask:          c.Bool("ci-mask"),
@@ -303,11 +298,9 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	stores := NewStores(os.Getenv, log, m.Stores)
+	stores, f := openStores(m, log)
 	defer stores.Close()
-	f := &resolve.Fetcher{Stores: stores.For, Concurrency: m.Stores.Concurrency, Log: log}
-	refs := Refs(m.EnvFor(prof), m.FilesFor(prof))
-	values, err := f.Fetch(context.Background(), refs)
+	values, err := Resolve(context.Background(), f, m, prof)
 	if err != nil {
 		return &codeError{code: signals.ExitWardFailure, err: err, hint: resolveHint(err)}
 	}
@@ -521,6 +514,17 @@ func readValue(stdio IO, name string) ([]byte, error) {
 	return v, nil
 }
 
+// openStores builds the manifest's stores and a fetcher over them. Leases
+// are revoked at Close unless the manifest says otherwise, and custom
+// credential variables (jwt_env, role_id_env...) join the deny list: they
+// are ward's, never the child's.
+func openStores(m *Manifest, log *slog.Logger) (*Stores, *resolve.Fetcher) {
+	stores := NewStores(os.Getenv, log, m.Stores)
+	stores.SetRevokeOnExit(m.Rotation.RevokeOnExit)
+	m.Deny = append(m.Deny, stores.CredentialEnv()...)
+	return stores, &resolve.Fetcher{Stores: stores.For, Concurrency: m.Stores.Concurrency, Log: log}
+}
+
 func cmdScan(c *cli.Context, stdio IO) error {
 	m, prof, err := loadManifest(c)
 	if err != nil {
@@ -530,9 +534,8 @@ func cmdScan(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	stores := NewStores(os.Getenv, log, m.Stores)
+	stores, f := openStores(m, log)
 	defer stores.Close()
-	f := &resolve.Fetcher{Stores: stores.For, Concurrency: m.Stores.Concurrency, Log: log}
 	values, err := Resolve(context.Background(), f, m, prof)
 	if err != nil {
 		return &codeError{code: signals.ExitWardFailure, err: err, hint: resolveHint(err)}

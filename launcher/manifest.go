@@ -922,52 +922,43 @@ func (p *parser) checkFiles(m *Manifest) {
 // EnvFor returns the variables with a profile's overrides applied (nil
 // profile: the base manifest).
 func (m *Manifest) EnvFor(prof *Profile) []*EnvVar {
-	if prof == nil || len(prof.Env) == 0 {
+	if prof == nil {
 		return m.Env
 	}
-	over := map[string]*EnvVar{}
-	for _, v := range prof.Env {
-		over[v.Name] = v
-	}
-	var out []*EnvVar
-	for _, v := range m.Env {
-		if o, ok := over[v.Name]; ok {
-			out = append(out, o)
-			delete(over, v.Name)
-		} else {
-			out = append(out, v)
-		}
-	}
-	for _, v := range prof.Env {
-		if _, ok := over[v.Name]; ok {
-			out = append(out, v)
-		}
-	}
-	return out
+	return overlay(m.Env, prof.Env, func(v *EnvVar) string { return v.Name })
 }
 
 // FilesFor returns the files with a profile's applied: a profile file with
 // the same path replaces the base one.
 func (m *Manifest) FilesFor(prof *Profile) []*FileSpec {
-	if prof == nil || len(prof.Files) == 0 {
+	if prof == nil {
 		return m.Files
 	}
-	over := map[string]*FileSpec{}
-	for _, f := range prof.Files {
-		over[f.Path] = f
+	return overlay(m.Files, prof.Files, func(f *FileSpec) string { return f.Path })
+}
+
+// overlay replaces the base items that over has a key for, in place, and
+// appends the rest of over in its order.
+func overlay[T any](base, over []T, key func(T) string) []T {
+	if len(over) == 0 {
+		return base
 	}
-	var out []*FileSpec
-	for _, f := range m.Files {
-		if o, ok := over[f.Path]; ok {
+	pending := map[string]T{}
+	for _, o := range over {
+		pending[key(o)] = o
+	}
+	out := make([]T, 0, len(base)+len(over))
+	for _, b := range base {
+		if o, ok := pending[key(b)]; ok {
 			out = append(out, o)
-			delete(over, f.Path)
+			delete(pending, key(b))
 		} else {
-			out = append(out, f)
+			out = append(out, b)
 		}
 	}
-	for _, f := range prof.Files {
-		if _, ok := over[f.Path]; ok {
-			out = append(out, f)
+	for _, o := range over {
+		if _, ok := pending[key(o)]; ok {
+			out = append(out, o)
 		}
 	}
 	return out
