@@ -126,3 +126,44 @@ func (l *lines) waitForContaining(s string) string {
 		}
 	}
 }
+
+// TestRotationFileReplacedAtomically: a reader that reads the secret file
+// in a tight loop while ward replaces it sees only the old content and the
+// new, never a mix, and gets the signal.
+func TestRotationFileReplacedAtomically(t *testing.T) {
+	w := newWardEnv(t)
+	big := func(tag string) string { return strings.Repeat(canary(tag), 512<<10/40) }
+	v1, v2 := big("atom1"), big("atom2")
+	src := filepath.Join(w.dir, "mounted", "cert")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	m := w.manifest("version: 1\nfiles:\n  - path: cert.pem\n    ref: file://" + src + "\n    env: CERT_FILE\nrotation:\n  on_change: signal\n  signal: SIGUSR1\n  debounce: 100ms\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `exec helper watchfile "$CERT_FILE"`)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	l := readLines(t, out)
+	if got := l.next("first read"); got != "seen "+helper.Hash(v1) {
+		t.Fatalf("got %q, want the first content", got)
+	}
+	tmp := src + ".new"
+	os.WriteFile(tmp, []byte(v2), 0o600)
+	os.Rename(tmp, src)
+	sawNew, sawSignal := false, false
+	for !sawNew || !sawSignal {
+		line := l.next("the new content and the signal")
+		switch line {
+		case "seen " + helper.Hash(v2):
+			sawNew = true
+		case "usr1":
+			sawSignal = true
+		case "seen " + helper.Hash(v1):
+		default:
+			t.Fatalf("the reader saw %q: neither the old content nor the new", line)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+}

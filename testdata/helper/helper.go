@@ -120,6 +120,30 @@ func Main() int {
 		c.Write([]byte("hello from the child\n"))
 		c.Close()
 		return 0
+	case "watchfile":
+		// Read a file over and over, printing each distinct content's hash
+		// and each SIGUSR1: a non-atomic replacement shows up as a hash
+		// that is neither the old nor the new content's.
+		path := arg(args, 0, "")
+		usr1 := make(chan os.Signal, 8)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		last := ""
+		for {
+			select {
+			case <-usr1:
+				fmt.Println("usr1")
+			default:
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				fmt.Println("read error:", err)
+				return 1
+			}
+			if h := Hash(string(b)); h != last {
+				last = h
+				fmt.Println("seen", h)
+			}
+		}
 	case "pgrp":
 		fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
 		fmt.Printf("pgrp=%d fg=%d fgerr=%v\n", unix.Getpgrp(), fg, err)
