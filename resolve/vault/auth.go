@@ -114,6 +114,7 @@ func (a *authState) acquire(ctx context.Context) error {
 	case "token":
 		if t := strings.TrimSpace(a.s.getenv(envToken)); t != "" {
 			a.setToken(t)
+			a.renewStatic(a.gen)
 			return nil
 		}
 		if a.s.set.home == "" {
@@ -383,6 +384,32 @@ func (a *authState) unwrap(ctx context.Context, wrapping string) (string, error)
 	return id, nil
 }
 
+// renewStatic renews a token handed to ward (VAULT_TOKEN) in the
+// background when it is renewable, so a long-running child does not outlive
+// it; ward cannot log in again for it, so when renewal ends it only warns.
+// The lookup runs in the background: it must not delay the first fetch.
+func (a *authState) renewStatic(gen int) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		sec, err := a.s.client.Auth().Token().LookupSelfWithContext(a.bg)
+		if err != nil || sec == nil {
+			return
+		}
+		renewable, _ := sec.TokenIsRenewable()
+		ttl, _ := sec.TokenTTL()
+		if !renewable || ttl <= 0 {
+			return
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.stopped || a.gen != gen {
+			return
+		}
+		a.startRenewer(&api.Secret{Auth: &api.SecretAuth{ClientToken: a.token, Renewable: true, LeaseDuration: int(ttl.Seconds())}}, gen)
+	}()
+}
+
 // startRenewer renews the login token in the background; when it can no
 // longer be renewed, it logs in again. Callers hold mu.
 func (a *authState) startRenewer(sec *api.Secret, gen int) {
@@ -414,6 +441,11 @@ func (a *authState) watch(w *api.LifetimeWatcher, gen int) {
 			current := !a.stopped && a.gen == gen
 			a.mu.Unlock()
 			if !current {
+				return
+			}
+			if !a.s.set.loginMethod() {
+				// A token handed to ward: there is no login to repeat.
+				a.s.log.Warn("the vault token can no longer be renewed and will expire; ward cannot log in again with method token: use a login method (approle, kubernetes, jwt) or a Vault Agent sink for long-running services")
 				return
 			}
 			if err != nil {

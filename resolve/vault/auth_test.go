@@ -405,3 +405,29 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestAuthStaticTokenRenewed: a renewable VAULT_TOKEN with a short TTL is
+// renewed in the background, so it outlives its first TTL; when it reaches
+// its max TTL, ward says it cannot log in again.
+func TestAuthStaticTokenRenewed(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	renewable := true
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: "3s", ExplicitMaxTTL: "8s", Renewable: &renewable})
+	tc.secret(tok)
+	first, err := root.Auth().Token().Lookup(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstExpiry := first.Data["expire_time"]
+	s := tc.store(Options{Auth: Auth{Method: "token"}}, map[string]string{"VAULT_TOKEN": tok})
+	wantValue(t, tc, s, ref, value)
+	waitFor(t, "the token's expiry to move (a renewal)", 20*time.Second, func() bool {
+		sec, err := root.Auth().Token().Lookup(tok)
+		return err == nil && sec.Data["expire_time"] != firstExpiry
+	})
+	waitFor(t, "the warning at the max TTL", 30*time.Second, func() bool {
+		return strings.Contains(tc.logs.String(), "the vault token can no longer be renewed and will expire")
+	})
+}
