@@ -219,28 +219,12 @@ func restartLatency(ward, tmp string, env []string, trials int) string {
 	check(err)
 	m := filepath.Join(tmp, "restart.yaml")
 	check(os.WriteFile(m, []byte("version: 1\nenv:\n  V: local://bench/v000\nrotation:\n  debounce: 0\n  stop_timeout: 5s\n"), 0o644))
-	cmd := exec.Command(ward, "run", "-m", m, "--", self, "-child", "startstamp")
-	cmd.Env = env
-	stdout, err := cmd.StdoutPipe()
-	check(err)
-	check(cmd.Start())
-	r := bufio.NewReader(stdout)
-	r.ReadString('\n')
-	var d []time.Duration
-	for i := 0; i < trials; i++ {
+	d := timeRestarts([]string{ward, "run", "-m", m, "--", self, "-child", "startstamp"}, env, trials, func(i int) {
 		set := exec.Command(ward, "local", "set", "bench/v000")
 		set.Env = env
 		set.Stdin = strings.NewReader(fmt.Sprintf("restart-value-%d", i))
 		check(set.Run())
-		t0 := monotonic()
-		line, err := r.ReadString('\n')
-		check(err)
-		var t1 int64
-		fmt.Sscanf(line, "started %d", &t1)
-		d = append(d, time.Duration(t1-t0))
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	})
 	return fmt.Sprintf("%s / %s", ms(median(d)), ms(pct(d, 100)))
 }
 
@@ -368,8 +352,18 @@ func vaultPollRestart(ward, tmp string, env []string, trials int) string {
 	check(err)
 	m := filepath.Join(tmp, "poll.yaml")
 	check(os.WriteFile(m, []byte("version: 1\nenv:\n  V: vault://secret/bench/rotate#v\nrotation:\n  poll: 1s\n  jitter: 0%\n  debounce: 200ms\n  stop_timeout: 5s\n"), 0o644))
-	cmd := exec.Command(ward, "run", "-m", m, "--", self, "-child", "startstamp")
-	cmd.Env = append(append([]string{}, env...), "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
+	venv := append(append([]string{}, env...), "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
+	d := timeRestarts([]string{ward, "run", "-m", m, "--", self, "-child", "startstamp"}, venv, trials, func(i int) {
+		put(fmt.Sprintf("value-%d", i))
+	})
+	return fmt.Sprintf("restart after a Vault KV change, poll 1s + debounce 200ms (goal <= 1300 ms; p50 / max of %d) | %s / %s", trials, ms(median(d)), ms(pct(d, 100)))
+}
+
+// timeRestarts runs argv (ward over the startstamp child), makes trials
+// changes, and times each from the change to the new child's start stamp.
+func timeRestarts(argv, env []string, trials int, change func(i int)) []time.Duration {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
 	stdout, err := cmd.StdoutPipe()
 	check(err)
 	check(cmd.Start())
@@ -377,7 +371,7 @@ func vaultPollRestart(ward, tmp string, env []string, trials int) string {
 	r.ReadString('\n')
 	var d []time.Duration
 	for i := 0; i < trials; i++ {
-		put(fmt.Sprintf("value-%d", i))
+		change(i)
 		t0 := monotonic()
 		line, err := r.ReadString('\n')
 		check(err)
@@ -387,7 +381,7 @@ func vaultPollRestart(ward, tmp string, env []string, trials int) string {
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
-	return fmt.Sprintf("restart after a Vault KV change, poll 1s + debounce 200ms (goal <= 1300 ms; p50 / max of %d) | %s / %s", trials, ms(median(d)), ms(pct(d, 100)))
+	return d
 }
 
 func monotonic() int64 {
