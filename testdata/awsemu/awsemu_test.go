@@ -547,10 +547,10 @@ func TestGetParameters(t *testing.T) {
 	if msg := wantAPIError(t, err, "ValidationException", 400); !strings.Contains(msg, "less than or equal to 10") {
 		t.Errorf("message = %q", msg)
 	}
-	var ve *ssmtypes.ValidationException
-	if !errors.As(err, &ve) {
-		t.Errorf("err %T is not *types.ValidationException", err)
-	}
+	// The error code on the wire is what AWS documents; whether the SDK
+	// turns it into a typed error depends on the SDK version (ward pins
+	// ssm before v1.80, whose GetParameters does not model it), so the
+	// code is what this test checks (wantAPIError above).
 	if n := srv.Calls("AmazonSSM.GetParameters") - before; n != 1 {
 		t.Errorf("ValidationException retried: %d calls", n)
 	}
@@ -614,9 +614,8 @@ func TestSSMAccessDeniedAndKMS(t *testing.T) {
 	srv.FailDecrypt("/kms/c")
 
 	_, err := ps.GetParameter(c, &ssm.GetParameterInput{Name: aws.String("/secret/a")})
-	var ade *ssmtypes.AccessDeniedException
-	if !errors.As(err, &ade) {
-		t.Fatalf("denied GetParameter: %v", err)
+	if err == nil {
+		t.Fatalf("denied GetParameter succeeded")
 	}
 	if msg := wantAPIError(t, err, "AccessDeniedException", 400); !strings.Contains(msg, "ssm:GetParameter") {
 		t.Errorf("message = %q", msg)
