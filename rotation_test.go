@@ -31,6 +31,7 @@ func TestRotationLocalSet(t *testing.T) {
 	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
 		t.Fatalf("the first child does not have the first value")
 	}
+	auditProc(t, cmd.Process.Pid, v1)
 	w.set("app/a", v2)
 	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
 		t.Fatalf("the restarted child does not have the new value")

@@ -119,6 +119,7 @@ func TestVaultRotationKV(t *testing.T) {
 	if envListing(stdout)["TOKEN"] != helper.Hash(v1) {
 		t.Fatalf("the child does not have the first value")
 	}
+	auditProc(t, cmd.Process.Pid, v1)
 	kvPut(t, c, mount, "app", map[string]any{"token": v2})
 	if envListing(stdout)["TOKEN"] != helper.Hash(v2) {
 		t.Fatalf("the restarted child does not have the new value")
