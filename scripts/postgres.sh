@@ -22,10 +22,8 @@ set -euo pipefail
 readonly START_TIMEOUT="${PG_START_TIMEOUT:-60}"
 
 log() { printf 'postgres: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
 	sed -n '/^# Usage:/,/^#$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -72,10 +70,6 @@ as_pg() {
 	fi
 }
 
-port_in_use() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 pick_port() {
 	local port i
 	for ((i = 0; i < 200; i++)); do
@@ -86,22 +80,6 @@ pick_port() {
 		fi
 	done
 	die "no free loopback port found"
-}
-
-# shq VALUE: VALUE as a shell word: bare when safe, else single-quoted.
-shq() {
-	local q="'\\''"
-	if [[ $1 =~ ^[A-Za-z0-9_./:@%+,=-]+$ ]]; then
-		printf '%s' "$1"
-		return
-	fi
-	printf "'%s'" "${1//\'/$q}"
-}
-
-write_file() {
-	local tmp="$1.tmp.$$"
-	cat >"$tmp"
-	mv -f "$tmp" "$1"
 }
 
 # prepare_dir DIR: make DIR's cluster paths, owned by the postgres user when root.

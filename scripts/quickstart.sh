@@ -16,5 +16,7 @@ for name in demo/api_token demo/db_password; do
 done
 "$ward" local list
 "$ward" check -m examples/quickstart/ward.yaml
+# The child expands the variables, not this script.
+# shellcheck disable=SC2016
 exec "$ward" run --log-level warn -m examples/quickstart/ward.yaml -- \
   sh -c 'echo "the child got API_TOKEN (${#API_TOKEN} characters), DATABASE_URL (${#DATABASE_URL} characters) and LOG_LEVEL=$LOG_LEVEL"; echo "VAULT_TOKEN in the child: ${VAULT_TOKEN:-absent}"'

@@ -49,7 +49,7 @@ scripts/vault-server.sh start "$servers" >/dev/null
 export PG_TEST_PORT PG_TEST_URL PG_TEST_BINDIR VAULT_TEST_ADDR VAULT_TEST_TOKEN VAULT_TEST_BIN
 
 log "gofmt, go vet, staticcheck"
-unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '^testdata/vaultserver/'))
+unformatted=$(git ls-files -z '*.go' | grep -zv '^testdata/vaultserver/' | xargs -0 gofmt -l)
 if [ -n "$unformatted" ]; then
   echo "gofmt would change: $unformatted" >&2
   exit 1

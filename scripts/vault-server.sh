@@ -62,10 +62,8 @@ readonly ROOT_TOKEN="${VAULT_TEST_ROOT_TOKEN:-ward-root-token}"
 readonly START_TIMEOUT="${VAULT_START_TIMEOUT:-60}"
 
 log() { printf 'vault-server: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
 	sed -n '/^# Usage:/,/^#$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -125,11 +123,6 @@ cmd_build() {
 	printf '%s\n' "$VAULT_BIN"
 }
 
-# port_in_use PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
-port_in_use() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 # pick_port: print a random loopback port that is free, and whose successor is
 # free too (the dev server's cluster listener takes API port + 1).
 pick_port() {
@@ -146,23 +139,6 @@ pick_port() {
 
 pid_alive() {
 	kill -0 "$1" 2>/dev/null
-}
-
-# shq VALUE: VALUE as a shell word: bare when safe, else single-quoted.
-shq() {
-	local q="'\\''"
-	if [[ $1 =~ ^[A-Za-z0-9_./:@%+,=-]+$ ]]; then
-		printf '%s' "$1"
-		return
-	fi
-	printf "'%s'" "${1//\'/$q}"
-}
-
-# write_file PATH: write stdin to PATH atomically.
-write_file() {
-	local tmp="$1.tmp.$$"
-	cat >"$tmp"
-	mv -f "$tmp" "$1"
 }
 
 cmd_start() {
