@@ -294,15 +294,9 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 		fmt.Fprintf(stdio.Stdout, "%s: ok: %d variables, %d files, %d profiles\n", m.File, len(m.Env), len(m.Files), len(m.Profiles))
 		return nil
 	}
-	log, err := newLogger(c, stdio.Stderr)
+	values, _, err := resolveOnce(c, stdio, m, prof)
 	if err != nil {
 		return err
-	}
-	stores, f := openStores(m, log)
-	defer stores.Close()
-	values, err := Resolve(context.Background(), f, m, prof)
-	if err != nil {
-		return &codeError{code: signals.ExitWardFailure, err: err, hint: resolveHint(err)}
 	}
 	w := stdio.Stdout
 	fmt.Fprintf(w, "%-24s %-7s %-10s %s\n", "NAME", "STORE", "VERSION", "REFERENCE")
@@ -525,20 +519,31 @@ func openStores(m *Manifest, log *slog.Logger) (*Stores, *resolve.Fetcher) {
 	return stores, &resolve.Fetcher{Stores: stores.For, Concurrency: m.Stores.Concurrency, Log: log}
 }
 
-func cmdScan(c *cli.Context, stdio IO) error {
-	m, prof, err := loadManifest(c)
-	if err != nil {
-		return err
-	}
+// resolveOnce fetches every secret the manifest (with a profile) names,
+// for check --resolve and scan; the stores are closed (and any lease
+// revoked) before it returns, since no child will use them.
+func resolveOnce(c *cli.Context, stdio IO, m *Manifest, prof *Profile) (map[string]resolve.Value, *slog.Logger, error) {
 	log, err := newLogger(c, stdio.Stderr)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	stores, f := openStores(m, log)
 	defer stores.Close()
 	values, err := Resolve(context.Background(), f, m, prof)
 	if err != nil {
-		return &codeError{code: signals.ExitWardFailure, err: err, hint: resolveHint(err)}
+		return nil, nil, &codeError{code: signals.ExitWardFailure, err: err, hint: resolveHint(err)}
+	}
+	return values, log, nil
+}
+
+func cmdScan(c *cli.Context, stdio IO) error {
+	m, prof, err := loadManifest(c)
+	if err != nil {
+		return err
+	}
+	values, log, err := resolveOnce(c, stdio, m, prof)
+	if err != nil {
+		return err
 	}
 	plan, err := BuildPlan(m, prof, values, nil, "")
 	if err != nil {
