@@ -13,17 +13,26 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/wardsecrets/ward/launcher"
+	"github.com/wardsecrets/ward/resolve/aws"
+	awsstore "github.com/wardsecrets/ward/resolve/aws/store"
+	"github.com/wardsecrets/ward/resolve/remote"
+	"github.com/wardsecrets/ward/resolve/vault"
+	vaultstore "github.com/wardsecrets/ward/resolve/vault/store"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
-// TestMain makes the test binary serve as `ward` and `helper` too, on
-// $PATH, for the scripts and the process tests.
+// TestMain makes the test binary serve as `ward`, the store helpers and
+// `helper` too, on $PATH, for the scripts and the process tests.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"ward": func() {
 			os.Exit(launcher.Main(os.Args, launcher.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 		},
 		"helper": func() { os.Exit(helper.Main()) },
+		// The store helpers ward starts for the stores whose SDKs it does
+		// not link itself; on $PATH, where ward looks for them.
+		"ward-vault": func() { os.Exit(remote.Main(vault.Kind, vaultstore.Open)) },
+		"ward-aws":   func() { os.Exit(remote.Main(aws.Kind, awsstore.Open)) },
 	})
 }
 

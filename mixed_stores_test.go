@@ -8,7 +8,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
-	"github.com/wardsecrets/ward/testdata/awsemu"
+	"github.com/wardsecrets/ward/resolve/aws/awstest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -19,7 +19,7 @@ import (
 // reaches the child, and no canary reaches ward's output.
 func TestMixedStoresAndScoping(t *testing.T) {
 	c, addr, _ := testVault(t)
-	aws := awsemu.New()
+	aws := awstest.New()
 	defer aws.Close()
 
 	n := time.Now().UnixNano()

@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // DefaultConcurrency bounds the fetches in flight at once.
@@ -21,9 +25,12 @@ type Value struct {
 	Ref Ref
 	// Bytes is the value.
 	Bytes []byte
-	// Version and Lease come from the document it was read from.
+	// Version, Updated, Lease and File come from the document it was
+	// read from.
 	Version string
+	Updated time.Time
 	Lease   *Lease
+	File    *FileStamp
 }
 
 // StoreFor returns the store for a scheme.
@@ -52,24 +59,29 @@ type VarError struct {
 
 func (e *FetchError) Error() string {
 	if len(e.Failures) == 1 {
-		f := e.Failures[0]
-		return fmt.Sprintf("%s: %s: %v", f.Name, f.Ref.Raw, f.Err)
+		return e.Failures[0].Error()
 	}
 	msg := fmt.Sprintf("%d secrets could not be resolved:", len(e.Failures))
 	for _, f := range e.Failures {
-		msg += fmt.Sprintf("\n  %s: %s: %v", f.Name, f.Ref.Raw, f.Err)
+		msg += "\n  " + f.Error()
 	}
 	return msg
 }
 
-// Unwrap lets errors.Is see the causes.
+// Unwrap lists the failures, one per variable; errors.Is sees their
+// causes through them.
 func (e *FetchError) Unwrap() []error {
 	errs := make([]error, len(e.Failures))
-	for i, f := range e.Failures {
-		errs[i] = f.Err
+	for i := range e.Failures {
+		errs[i] = &e.Failures[i]
 	}
 	return errs
 }
+
+func (e *VarError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Name, e.Ref.Raw, e.Err) }
+
+// Unwrap returns the cause.
+func (e *VarError) Unwrap() error { return e.Err }
 
 type fetchResult struct {
 	secret Secret
@@ -79,6 +91,33 @@ type fetchResult struct {
 // Fetch resolves refs (variable name to reference). It returns every value
 // or none: on any failure the error lists each failed variable.
 func (f *Fetcher) Fetch(ctx context.Context, refs map[string]Ref) (map[string]Value, error) {
+	results := f.fetchDocuments(ctx, refs)
+	out := make(map[string]Value, len(refs))
+	var failures []VarError
+	for name, r := range refs {
+		res := results[r.Key()]
+		b, err := res.secret.Value, res.err
+		if err == nil && r.Field != "" {
+			b, err = res.secret.Field(r.Field)
+		}
+		if err != nil {
+			failures = append(failures, VarError{Name: name, Ref: r, Err: err})
+			continue
+		}
+		s := res.secret
+		out[name] = Value{Name: name, Ref: r, Bytes: b, Version: s.Version, Updated: s.Updated, Lease: s.Lease, File: s.File}
+	}
+	if failures != nil {
+		sort.Slice(failures, func(i, j int) bool { return failures[i].Name < failures[j].Name })
+		return nil, &FetchError{Failures: failures}
+	}
+	return out, nil
+}
+
+// fetchDocuments reads each document refs name once: a batch per store
+// that batches, one fetch per document otherwise, at most Concurrency
+// requests at once.
+func (f *Fetcher) fetchDocuments(ctx context.Context, refs map[string]Ref) map[Key]fetchResult {
 	log := f.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -87,8 +126,6 @@ func (f *Fetcher) Fetch(ctx context.Context, refs map[string]Ref) (map[string]Va
 	if limit <= 0 {
 		limit = DefaultConcurrency
 	}
-
-	// Group the documents by store, one entry per key.
 	docs := map[Key]Ref{}
 	byScheme := map[string][]Key{}
 	for _, r := range refs {
@@ -106,14 +143,9 @@ func (f *Fetcher) Fetch(ctx context.Context, refs map[string]Ref) (map[string]Va
 		results[k] = r
 		mu.Unlock()
 	}
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	schemes := make([]string, 0, len(byScheme))
-	for s := range byScheme {
-		schemes = append(schemes, s)
-	}
-	sort.Strings(schemes)
-	for _, scheme := range schemes {
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for _, scheme := range slices.Sorted(maps.Keys(byScheme)) {
 		keys := byScheme[scheme]
 		store, err := f.Stores(scheme)
 		if err != nil {
@@ -123,9 +155,7 @@ func (f *Fetcher) Fetch(ctx context.Context, refs map[string]Ref) (map[string]Va
 			continue
 		}
 		if bs, ok := store.(BatchStore); ok && len(keys) > 1 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			g.Go(func() error {
 				batch := make([]Ref, len(keys))
 				for i, k := range keys {
 					batch[i] = docs[k]
@@ -136,53 +166,26 @@ func (f *Fetcher) Fetch(ctx context.Context, refs map[string]Ref) (map[string]Va
 					audit(log, docs[k], secrets[i], errs[i], time.Since(start))
 					set(k, fetchResult{secret: secrets[i], err: errs[i]})
 				}
-			}()
+				return nil
+			})
 			continue
 		}
 		for _, k := range keys {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				select {
-				case sem <- struct{}{}:
-				case <-ctx.Done():
-					set(k, fetchResult{err: ctx.Err()})
-					return
+			g.Go(func() error {
+				if err := ctx.Err(); err != nil {
+					set(k, fetchResult{err: err})
+					return nil
 				}
-				defer func() { <-sem }()
 				start := time.Now()
 				s, err := store.Fetch(ctx, docs[k])
 				audit(log, docs[k], s, err, time.Since(start))
 				set(k, fetchResult{secret: s, err: err})
-			}()
+				return nil
+			})
 		}
 	}
-	wg.Wait()
-
-	out := make(map[string]Value, len(refs))
-	var failures []VarError
-	for name, r := range refs {
-		res := results[r.Key()]
-		if res.err != nil {
-			failures = append(failures, VarError{Name: name, Ref: r, Err: res.err})
-			continue
-		}
-		b := res.secret.Value
-		if r.Field != "" {
-			v, err := res.secret.Field(r.Field)
-			if err != nil {
-				failures = append(failures, VarError{Name: name, Ref: r, Err: err})
-				continue
-			}
-			b = v
-		}
-		out[name] = Value{Name: name, Ref: r, Bytes: b, Version: res.secret.Version, Lease: res.secret.Lease}
-	}
-	if failures != nil {
-		sort.Slice(failures, func(i, j int) bool { return failures[i].Name < failures[j].Name })
-		return nil, &FetchError{Failures: failures}
-	}
-	return out, nil
+	g.Wait()
+	return results
 }
 
 // audit logs one line per document read: store, reference, version or

@@ -10,6 +10,16 @@ import (
 	"testing"
 )
 
+// testRefs parses references of the schemes these tests use, with no
+// checks of their own.
+var testRefs = NewRegistry(&Kind{Name: "test", Schemes: []*Scheme{
+	{Name: "vault", Check: func(*Ref) *RefError { return nil }},
+	{Name: "local", Check: func(*Ref) *RefError { return nil }},
+}})
+
+// ParseRef parses a test reference.
+func ParseRef(s string) (Ref, error) { return testRefs.ParseRef(s) }
+
 // countingStore is a fake store: a struct of function fields, as the
 // tests need it.
 type countingStore struct {

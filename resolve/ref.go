@@ -1,26 +1,24 @@
 // Package resolve turns secret references into values: it parses the
-// reference syntax, defines the Store interface every backend implements,
-// and fetches references concurrently with one fetch per document.
+// reference syntax, defines the Store interfaces every backend implements
+// and the Registry that says which store serves which scheme, and fetches
+// references concurrently with one fetch per document.
 package resolve
 
 import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
 
-// Schemes lists every reference scheme ward knows, in the order help texts
-// show them.
-var Schemes = []string{"vault", "awssm", "ssm", "local", "file", "creds", "env"}
-
 // Ref is a parsed secret reference: SCHEME://PATH[#FIELD][?OPTIONS].
 type Ref struct {
 	// Raw is the reference as the user wrote it.
 	Raw string
-	// Scheme selects the store: vault, awssm, ssm, local, file, creds, env.
+	// Scheme selects the store (see Registry).
 	Scheme string
 	// Path names the document inside the store.
 	Path string
@@ -74,18 +72,10 @@ func (e *RefError) Error() string {
 	return fmt.Sprintf("reference %q: %s", e.Ref, e.Msg)
 }
 
-var (
-	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	localNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$`)
-	credNameRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-@:]*$`)
-)
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ValidEnvName reports whether name is a valid environment variable name.
 func ValidEnvName(name string) bool { return envNameRE.MatchString(name) }
-
-// ValidLocalName reports whether name can name an entry of the local store:
-// slash-separated segments of letters, digits, '_', '.' and '-'.
-func ValidLocalName(name string) bool { return localNameRE.MatchString(name) }
 
 // LooksLikeRef reports whether s has the SCHEME:// shape of a reference, so
 // a plain string can be told apart from a reference with a typo in it.
@@ -102,20 +92,18 @@ func LooksLikeRef(s string) bool {
 	return true
 }
 
-// ParseRef parses a reference and validates it for its scheme.
-func ParseRef(s string) (Ref, error) {
+// parseRef splits a reference into its parts; the registry checks the
+// scheme and the scheme checks the rest.
+func parseRef(s string) (Ref, *RefError) {
 	r := Ref{Raw: s}
-	bad := func(msg, hint string) (Ref, error) {
+	bad := func(msg, hint string) (Ref, *RefError) {
 		return Ref{}, &RefError{Ref: s, Msg: msg, Hint: hint}
 	}
 	i := strings.Index(s, "://")
 	if i <= 0 {
-		return bad("not a reference: want SCHEME://PATH", "write one of "+schemeList()+", or {value: ...} for a plain value")
+		return bad("not a reference: want SCHEME://PATH", "")
 	}
 	r.Scheme = s[:i]
-	if !knownScheme(r.Scheme) {
-		return bad(fmt.Sprintf("unknown scheme %q", r.Scheme), "known schemes are "+schemeList())
-	}
 	rest := s[i+3:]
 
 	// The design writes the field before the options (#field?opts); URLs
@@ -166,118 +154,39 @@ func ParseRef(s string) (Ref, error) {
 			r.Options[k] = v[0]
 		}
 	}
-	if err := validateForScheme(&r); err != nil {
-		err.Ref = s
-		return Ref{}, err
+	if r.Path == "" {
+		return bad("empty path", "name the secret after "+r.Scheme+"://")
 	}
 	return r, nil
 }
 
-func validateForScheme(r *Ref) *RefError {
-	allow := func(names ...string) *RefError {
-		for k := range r.Options {
-			ok := false
-			for _, n := range names {
-				ok = ok || k == n
+// AllowOptions is a check for a scheme's references: only the named
+// options may be given.
+func AllowOptions(r *Ref, names ...string) *RefError {
+	for k := range r.Options {
+		if !slices.Contains(names, k) {
+			hint := r.Scheme + " references take no options"
+			if len(names) > 0 {
+				hint = r.Scheme + " references take " + strings.Join(names, ", ")
 			}
-			if !ok {
-				hint := r.Scheme + " references take no options"
-				if len(names) > 0 {
-					hint = r.Scheme + " references take " + strings.Join(names, ", ")
-				}
-				return &RefError{Msg: fmt.Sprintf("unknown option %q", k), Hint: hint}
-			}
+			return &RefError{Msg: fmt.Sprintf("unknown option %q", k), Hint: hint}
 		}
-		return nil
 	}
-	positiveInt := func(name string) *RefError {
-		v, ok := r.Options[name]
-		if !ok {
-			return nil
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return &RefError{Msg: fmt.Sprintf("option %s=%q is not a positive whole number", name, v), Hint: "versions count from 1"}
-		}
-		return nil
-	}
-	if r.Path == "" {
-		return &RefError{Msg: "empty path", Hint: "name the secret after " + r.Scheme + "://"}
-	}
-	switch r.Scheme {
-	case "vault":
-		if strings.HasPrefix(r.Path, "/") {
-			return &RefError{Msg: "path starts with '/'", Hint: "write vault://MOUNT/PATH, e.g. vault://secret/myapp/db#password"}
-		}
-		if strings.Contains(r.Path, "//") || strings.HasSuffix(r.Path, "/") || !strings.Contains(r.Path, "/") {
-			return &RefError{Msg: "want MOUNT/PATH with no empty segment", Hint: "e.g. vault://secret/myapp/db#password"}
-		}
-		if err := allow("version"); err != nil {
-			return err
-		}
-		return positiveInt("version")
-	case "awssm":
-		if err := allow("stage", "version_id"); err != nil {
-			return err
-		}
-		if _, ok := r.Options["stage"]; ok {
-			if _, ok := r.Options["version_id"]; ok {
-				return &RefError{Msg: "both stage and version_id given", Hint: "choose one: ?stage=AWSCURRENT or ?version_id=..."}
-			}
-		}
-		for k, v := range r.Options {
-			if v == "" {
-				return &RefError{Msg: fmt.Sprintf("option %s is empty", k), Hint: "e.g. ?stage=AWSPREVIOUS"}
-			}
-		}
-		return nil
-	case "ssm":
-		if strings.Contains(r.Path, "//") || strings.HasSuffix(r.Path, "/") {
-			return &RefError{Msg: "parameter name has an empty segment", Hint: "write ssm:///path/to/param"}
-		}
-		if err := allow("version"); err != nil {
-			return err
-		}
-		return positiveInt("version")
-	case "local":
-		if !ValidLocalName(r.Path) {
-			return &RefError{Msg: "invalid local store name", Hint: "use slash-separated names of letters, digits, '_', '.', '-', e.g. local://myapp/api_token"}
-		}
-		return allow()
-	case "file":
-		if !strings.HasPrefix(r.Path, "/") {
-			return &RefError{Msg: "file references need an absolute path", Hint: "write file:///run/secrets/name (three slashes)"}
-		}
-		return allow()
-	case "creds":
-		if !credNameRE.MatchString(r.Path) {
-			return &RefError{Msg: "invalid credential name", Hint: "write creds://NAME as given to LoadCredential=NAME:..."}
-		}
-		return allow()
-	case "env":
-		if !ValidEnvName(r.Path) {
-			return &RefError{Msg: "invalid environment variable name", Hint: "write env://NAME with NAME matching [A-Za-z_][A-Za-z0-9_]*"}
-		}
-		return allow()
-	}
-	return &RefError{Msg: fmt.Sprintf("unknown scheme %q", r.Scheme), Hint: "known schemes are " + schemeList()}
+	return nil
 }
 
-func knownScheme(s string) bool {
-	for _, k := range Schemes {
-		if s == k {
-			return true
-		}
+// PositiveIntOption is a check for a scheme's references: the option, when
+// given, is a whole number from 1 (a version).
+func PositiveIntOption(r *Ref, name string) *RefError {
+	v, ok := r.Options[name]
+	if !ok {
+		return nil
 	}
-	return false
-}
-
-func schemeList() string {
-	parts := make([]string, len(Schemes))
-	for i, s := range Schemes {
-		parts[i] = s + "://"
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return &RefError{Msg: fmt.Sprintf("option %s=%q is not a positive whole number", name, v), Hint: "versions count from 1"}
 	}
-	return strings.Join(parts, ", ")
+	return nil
 }
 
 func encodeOptions(o map[string]string) string {
@@ -298,3 +207,9 @@ func encodeOptions(o map[string]string) string {
 	}
 	return b.String()
 }
+
+// ValidLocalName is local.ValidName, kept while the local store's own
+// code still calls it here.
+func ValidLocalName(name string) bool { return localNameRE.MatchString(name) }
+
+var localNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$`)

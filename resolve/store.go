@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -36,8 +39,41 @@ type Secret struct {
 	// Version identifies what was read (KV version, version id, mtime),
 	// for audit lines and rotation. Never derived from the value.
 	Version string
+	// Updated is when the store says this version was written, where it
+	// says (Azure Key Vault); zero otherwise. For check --resolve.
+	Updated time.Time
 	// Lease is set for dynamic secrets.
 	Lease *Lease
+	// File is the local file the secret was read from, as it was when
+	// read, for Watched schemes: rotation reads the secret again only
+	// when the file's stamp changes. Nil for the other schemes.
+	File *FileStamp
+}
+
+// FileStamp identifies a file's content without reading it: device,
+// inode, size and modification time.
+type FileStamp struct {
+	Path  string
+	Stamp string
+}
+
+// StampFile returns the stamp of the file at path now (following
+// symlinks, as a read does); "" when it cannot be read.
+func StampFile(path string) string {
+	st, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return Stamp(st)
+}
+
+// Stamp returns the stamp of a file's metadata.
+func Stamp(st fs.FileInfo) string {
+	dev, ino := uint64(0), uint64(0)
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		dev, ino = uint64(s.Dev), s.Ino
+	}
+	return fmt.Sprintf("%d:%d:%d:%d", dev, ino, st.Size(), st.ModTime().UnixNano())
 }
 
 // Lease describes a dynamic secret's lease.
@@ -128,6 +164,14 @@ type LeaseKeeper interface {
 	KeepLease(ctx context.Context, lease *Lease) error
 	// Revoke ends a lease now.
 	Revoke(ctx context.Context, lease *Lease) error
+}
+
+// Versioner is a store that can tell which version a reference currently
+// names more cheaply than reading it (a metadata read, no payload): the
+// rotation poll asks it first and reads only what changed. The string is
+// compared with Secret.Version of the last read.
+type Versioner interface {
+	Version(ctx context.Context, ref Ref) (string, error)
 }
 
 // Closer is a store that holds resources (a login renewer, connections)

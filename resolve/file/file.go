@@ -11,7 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
+	"time"
 
 	"github.com/wardsecrets/ward/resolve"
 )
@@ -77,5 +77,11 @@ func read(path string) (resolve.Secret, error) {
 	if len(b) > MaxSize {
 		return resolve.Secret{}, fmt.Errorf("%s holds more than the %d bytes a secret file may hold", path, MaxSize)
 	}
-	return resolve.Secret{Value: b, Version: "mtime:" + strconv.FormatInt(st.ModTime().UnixNano(), 10)}, nil
+	// The stamp is of the open file, taken before the read: a change
+	// after it makes the stamp differ, so rotation cannot miss it.
+	return resolve.Secret{
+		Value:   b,
+		Version: "modified " + st.ModTime().UTC().Format(time.RFC3339),
+		File:    &resolve.FileStamp{Path: path, Stamp: resolve.Stamp(st)},
+	}, nil
 }

@@ -1,462 +1,324 @@
-// Package vault resolves vault://MOUNT/PATH[#FIELD][?version=N] references
-// from HashiCorp Vault with github.com/hashicorp/vault/api.
-//
-// KV v1 and v2 are told apart per mount (sys/internal/ui/mounts, or by
-// trying the v2 path then the v1 path when that call is refused);
-// any other engine (database/creds/ROLE, aws/creds/ROLE...) is read as a
-// dynamic secret whose lease the store keeps, renews on request
-// (KeepLease) and revokes on Close. The store logs in with a token,
-// a Vault Agent token file, AppRole, Kubernetes or a JWT, renews its own
-// token in the background and logs in again when it cannot.
-//
-// Nothing touches the network before the first Fetch. No token, secret_id,
-// JWT or value is ever logged or put in an error.
+// Package vault is what ward knows about HashiCorp Vault without Vault's
+// API client: the vault:// reference grammar, the stores.vault settings
+// (decoded with their positions, and their JSON Schema), the auth methods
+// and the variables they read credentials from. The store itself, on
+// github.com/hashicorp/vault/api, is in vault/store and runs in the helper
+// program ward-vault, so that a ward without Vault references never pays
+// for the API client's start-up.
 package vault
 
 import (
-	"context"
-	"crypto/tls"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/hashicorp/vault/api"
+	"gopkg.in/yaml.v3"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
-// ErrPermissionDenied marks a read Vault refused (HTTP 403).
-var ErrPermissionDenied = errors.New("permission denied")
-
-// Store reads vault:// references.
-type Store struct {
-	set    settings
-	getenv func(string) string
-	client *api.Client
-	log    *slog.Logger
-
-	auth *authState
-
-	mountsMu sync.Mutex
-	mounts   map[string]mountInfo   // by mount path, with its trailing '/'
-	probing  map[string]*mountProbe // lookups in flight, by first segment
-
-	leasesMu sync.Mutex
-	leases   map[string]*heldLease // by lease id
-
-	closeOnce sync.Once
-	closeErr  error
+// Kind is Vault in ward's registry.
+var Kind = &resolve.Kind{
+	Name: "vault",
+	Schemes: []*resolve.Scheme{{
+		Name:       "vault",
+		Summary:    "HashiCorp Vault: KV v1 and v2, dynamic secrets with leases",
+		Example:    "vault://secret/myapp/db#url",
+		ExampleVar: "DATABASE_URL",
+		Check:      checkRef,
+		Pattern:    `^vault://[^/#?]+/[^#?]+`,
+		Refresh:    resolve.Polled,
+	}},
+	NewOptions: func() resolve.Options { return &Options{} },
 }
 
-var (
-	_ resolve.Store       = (*Store)(nil)
-	_ resolve.LeaseKeeper = (*Store)(nil)
-	_ resolve.Closer      = (*Store)(nil)
-)
-
-// heldLease is a lease the store created and has not given back.
-type heldLease struct {
-	lease    resolve.Lease
-	obtained time.Time
-	gen      int // the token generation that created it
-}
-
-// New returns a store configured from opts and, where opts is silent, from
-// getenv (the Vault CLI's variables). It reads local files (CA
-// certificates, client certificates) but makes no request: the first Fetch
-// logs in.
-func New(opts Options, getenv func(string) string) (*Store, error) {
-	if getenv == nil {
-		return nil, errors.New("vault store: getenv is nil")
+func checkRef(r *resolve.Ref) *resolve.RefError {
+	if strings.HasPrefix(r.Path, "/") {
+		return &resolve.RefError{Msg: "path starts with '/'", Hint: "write vault://MOUNT/PATH, e.g. vault://secret/myapp/db#password"}
 	}
-	set, err := resolveSettings(opts, getenv)
-	if err != nil {
-		return nil, fmt.Errorf("vault store: %w", err)
+	if strings.Contains(r.Path, "//") || strings.HasSuffix(r.Path, "/") || !strings.Contains(r.Path, "/") {
+		return &resolve.RefError{Msg: "want MOUNT/PATH with no empty segment", Hint: "e.g. vault://secret/myapp/db#password"}
 	}
-	s := &Store{
-		set:     set,
-		getenv:  getenv,
-		log:     set.Log,
-		mounts:  map[string]mountInfo{},
-		probing: map[string]*mountProbe{},
-		leases:  map[string]*heldLease{},
-	}
-	if set.skipVerify {
-		s.log.Warn("vault TLS certificate verification is off (skip_verify or VAULT_SKIP_VERIFY): anyone on the path to Vault can read the secrets", "address", set.Address)
-	}
-	s.client, err = s.newClient()
-	if err != nil {
-		return nil, fmt.Errorf("vault store: %w", err)
-	}
-	if s.auth, err = newAuthState(s); err != nil {
-		return nil, fmt.Errorf("vault store: %w", err)
-	}
-	return s, nil
-}
-
-// newClient builds an API client from the settings alone: unlike
-// api.DefaultConfig it never reads VAULT_* from the process environment,
-// so getenv is the only source.
-func (s *Store) newClient() (*api.Client, error) {
-	transport := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   resolve.DefaultConcurrency * 2,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     true,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-	}
-	hc := &http.Client{
-		Transport: transport,
-		// The API client follows Vault's redirects itself.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	cfg := &api.Config{
-		Address:      s.set.Address,
-		HttpClient:   hc,
-		Timeout:      s.set.Timeout,
-		MaxRetries:   s.set.maxRetries,
-		MinRetryWait: s.set.minRetryWait,
-		MaxRetryWait: s.set.maxRetryWait,
-	}
-	err := cfg.ConfigureTLS(&api.TLSConfig{
-		CACert:        s.set.CACert,
-		CAPath:        s.set.CAPath,
-		ClientCert:    s.set.ClientCert,
-		ClientKey:     s.set.ClientKey,
-		TLSServerName: s.set.TLSServerName,
-		Insecure:      s.set.skipVerify,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("configure TLS for %s: %w", s.set.Address, err)
-	}
-	c, err := api.NewClient(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("configure the client for %s: %w", s.set.Address, err)
-	}
-	// NewClient reads VAULT_TOKEN and VAULT_NAMESPACE from the process
-	// environment; only the settings count.
-	c.ClearToken()
-	if s.set.Namespace != "" {
-		c.SetNamespace(s.set.Namespace)
-	} else {
-		c.ClearNamespace()
-	}
-	return c, nil
-}
-
-// Fetch reads one document: a KV secret (v1 or v2) or a dynamic secret.
-// Fields hold the data map (strings as they are, anything else as JSON
-// text) and Value the JSON of the whole map.
-func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
-	version := ref.Options["version"]
-	// Log in (or find the token) first, so a login failure reads as one
-	// and not as a failed mount lookup.
-	if _, err := s.auth.current(ctx); err != nil {
-		return resolve.Secret{}, fmt.Errorf("read %s: %w", ref.Raw, err)
-	}
-	m, err := s.mountFor(ctx, ref)
-	if err != nil {
-		return resolve.Secret{}, err
-	}
-	switch m.kind {
-	case kindKV2:
-		return s.readKV2(ctx, ref, m, version)
-	case kindKV1, kindOther:
-		if version != "" {
-			what := "a KV v1 mount, which keeps no versions"
-			if m.kind == kindOther {
-				what = fmt.Sprintf("a %s mount, not KV v2", m.typ)
-			}
-			return resolve.Secret{}, fmt.Errorf("read %s: ?version= needs a KV v2 mount, and %s is %s", ref.Raw, m.path, what)
-		}
-		return s.readPlain(ctx, ref, m)
-	}
-	return s.readUnknown(ctx, ref, version)
-}
-
-// Revoke ends a lease now and forgets it.
-func (s *Store) Revoke(ctx context.Context, lease *resolve.Lease) error {
-	if lease == nil || lease.ID == "" {
-		return nil
-	}
-	err := s.revoke(ctx, lease.ID)
-	if err == nil {
-		s.leasesMu.Lock()
-		delete(s.leases, lease.ID)
-		s.leasesMu.Unlock()
-	}
-	return err
-}
-
-func (s *Store) revoke(ctx context.Context, id string) error {
-	body, err := json.Marshal(map[string]any{"lease_id": id})
-	if err != nil {
+	if err := resolve.AllowOptions(r, "version"); err != nil {
 		return err
 	}
-	rep, err := s.auth.do(ctx, func(ctx context.Context) (reply, error) {
-		ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
-		defer cancel()
-		resp, err := s.client.Logical().WriteRawWithContext(ctx, "sys/leases/revoke", body)
-		rep, err := toReply(resp, err)
-		return rep, s.unreachable(err)
-	})
-	switch {
-	case err != nil:
-		return fmt.Errorf("revoke the vault lease of %s: %w", leaseSource(id), err)
-	case rep.status == http.StatusForbidden:
-		return fmt.Errorf("revoke the vault lease of %s: %w: check that the token's policy grants \"update\" on sys/leases/revoke", leaseSource(id), ErrPermissionDenied)
-	case rep.status == http.StatusBadRequest && strings.Contains(strings.Join(rep.msgs, " "), "invalid lease"):
-		// Already gone: expired, or revoked with its token.
-	case rep.status >= 400:
-		return fmt.Errorf("revoke the vault lease of %s: %w", leaseSource(id), rep.err())
-	}
-	s.log.Info("vault lease revoked", "lease", leaseSource(id))
-	return nil
+	return resolve.PositiveIntOption(r, "version")
 }
 
-// KeepLease renews lease with an api.LifetimeWatcher until it can no
-// longer be renewed (it nears its max TTL, or renewal keeps failing until
-// it nears its end) and then returns nil: the caller reads the secret
-// again. It returns ctx's error when ctx ends first.
-func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
-	if lease == nil || lease.ID == "" {
-		return errors.New("keep a vault lease: the secret has no lease")
+// The defaults the Vault CLI uses where nothing is set.
+const (
+	// DefaultAddress is Vault's own default address.
+	DefaultAddress = "https://127.0.0.1:8200"
+	// DefaultTimeout bounds one request, its retries included.
+	DefaultTimeout = 60 * time.Second
+	// DefaultMaxRetries is how often a request is retried after a 5xx
+	// answer or a connection error.
+	DefaultMaxRetries = 2
+	// DefaultKubernetesJWTFile is where Kubernetes mounts a pod's service
+	// account token.
+	DefaultKubernetesJWTFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+)
+
+// Options are the stores.vault settings. Empty settings fall back to the
+// Vault CLI's own environment variables (VAULT_ADDR, VAULT_NAMESPACE,
+// VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY,
+// VAULT_TLS_SERVER_NAME, VAULT_SKIP_VERIFY, VAULT_CLIENT_TIMEOUT,
+// VAULT_MAX_RETRIES), then to Vault's defaults.
+type Options struct {
+	// Address is the Vault server's URL.
+	Address string `json:"address,omitempty"`
+	// Namespace is the Vault Enterprise namespace to work in.
+	Namespace string `json:"namespace,omitempty"`
+	// CACert is a PEM file of CA certificates to trust.
+	CACert string `json:"ca_cert,omitempty"`
+	// CAPath is a directory of PEM CA certificates to trust.
+	CAPath string `json:"ca_path,omitempty"`
+	// ClientCert is the PEM file of a TLS client certificate, for Vault's
+	// cert auth or a server that asks for one.
+	ClientCert string `json:"client_cert,omitempty"`
+	// ClientKey is the private key of ClientCert.
+	ClientKey string `json:"client_key,omitempty"`
+	// TLSServerName is the name to expect in the server's certificate.
+	TLSServerName string `json:"tls_server_name,omitempty"`
+	// SkipVerify turns TLS certificate verification off (logged as a
+	// warning). Nil means VAULT_SKIP_VERIFY decides.
+	SkipVerify *bool `json:"skip_verify,omitempty"`
+	// Timeout bounds one request, its retries included; 0 means
+	// VAULT_CLIENT_TIMEOUT or DefaultTimeout.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// MaxRetries is how often a request is retried, with backoff, after a
+	// 5xx answer or a connection error. Nil means VAULT_MAX_RETRIES or
+	// DefaultMaxRetries.
+	MaxRetries *int `json:"max_retries,omitempty"`
+	// Auth says how ward logs in.
+	Auth Auth `json:"auth"`
+}
+
+// Method is a Vault auth method ward can log in with.
+type Method string
+
+// The auth methods.
+const (
+	// MethodToken uses VAULT_TOKEN or ~/.vault-token (the default).
+	MethodToken Method = "token"
+	// MethodTokenFile reads the token a Vault Agent sink writes.
+	MethodTokenFile Method = "token_file"
+	// MethodAppRole logs in with a role_id and a secret_id.
+	MethodAppRole Method = "approle"
+	// MethodKubernetes logs in with the pod's service account token.
+	MethodKubernetes Method = "kubernetes"
+	// MethodJWT logs in with a JWT, such as a CI job's OIDC token.
+	MethodJWT Method = "jwt"
+)
+
+// Methods lists the auth methods in the order the docs show them.
+var Methods = []Method{MethodToken, MethodTokenFile, MethodAppRole, MethodKubernetes, MethodJWT}
+
+// Auth configures how ward logs in to Vault.
+type Auth struct {
+	// Method is the auth method; empty means MethodToken.
+	Method Method `json:"method,omitempty"`
+	// Mount is where the auth method is enabled; it defaults to the
+	// method's name (approle, kubernetes, jwt).
+	Mount string `json:"mount,omitempty"`
+	// Role is the role to log in as (kubernetes, jwt).
+	Role string `json:"role,omitempty"`
+	// TokenFile is the file a Vault Agent sink writes the token to
+	// (token_file). It is read again when it changes.
+	TokenFile string `json:"token_file,omitempty"`
+	// RoleID is the AppRole role_id itself; it is not a secret.
+	RoleID string `json:"role_id,omitempty"`
+	// RoleIDFile is a file holding the role_id.
+	RoleIDFile string `json:"role_id_file,omitempty"`
+	// RoleIDEnv names the variable holding the role_id; VAULT_ROLE_ID by
+	// default.
+	RoleIDEnv string `json:"role_id_env,omitempty"`
+	// SecretIDFile is a file holding the secret_id.
+	SecretIDFile string `json:"secret_id_file,omitempty"`
+	// SecretIDEnv names the variable holding the secret_id;
+	// VAULT_SECRET_ID by default.
+	SecretIDEnv string `json:"secret_id_env,omitempty"`
+	// WrappedSecretID says the secret_id is a response-wrapping token to
+	// unwrap first. Its default variable is then VAULT_WRAPPED_SECRET_ID,
+	// then VAULT_SECRET_ID.
+	WrappedSecretID bool `json:"wrapped_secret_id,omitempty"`
+	// JWTFile is a file holding the JWT (jwt); kubernetes reads
+	// DefaultKubernetesJWTFile unless it is set.
+	JWTFile string `json:"jwt_file,omitempty"`
+	// JWTEnv names the variable holding the JWT (jwt); VAULT_JWT by
+	// default.
+	JWTEnv string `json:"jwt_env,omitempty"`
+}
+
+// The variables the store reads credentials from by default.
+const (
+	EnvToken           = "VAULT_TOKEN"
+	EnvRoleID          = "VAULT_ROLE_ID"
+	EnvSecretID        = "VAULT_SECRET_ID"
+	EnvWrappedSecretID = "VAULT_WRAPPED_SECRET_ID"
+	EnvJWT             = "VAULT_JWT"
+)
+
+// CredentialEnv lists the environment variables the store may read a
+// credential from under these options: the defaults and any custom name
+// set in role_id_env, secret_id_env or jwt_env. None of them may reach
+// the child.
+func (o *Options) CredentialEnv() []string {
+	names := []string{EnvToken, EnvRoleID, EnvSecretID, EnvWrappedSecretID, EnvJWT,
+		// The client certificate's key is a credential too; the API
+		// client reads its path from here.
+		"VAULT_CLIENT_KEY", "VAULT_CLIENT_CERT"}
+	for _, n := range []string{o.Auth.RoleIDEnv, o.Auth.SecretIDEnv, o.Auth.JWTEnv} {
+		if n != "" && !contains(names, n) {
+			names = append(names, n)
+		}
 	}
-	ttl, renewable := lease.TTL, lease.Renewable
-	s.leasesMu.Lock()
-	if h, ok := s.leases[lease.ID]; ok {
-		ttl = h.lease.TTL - time.Since(h.obtained)
-		renewable = h.lease.Renewable
+	return names
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
 	}
-	s.leasesMu.Unlock()
-	if ttl <= 0 {
-		return nil
-	}
-	w, err := s.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{
-		Secret: &api.Secret{
-			LeaseID:       lease.ID,
-			LeaseDuration: int(ttl.Round(time.Second) / time.Second),
-			Renewable:     renewable,
+	return false
+}
+
+// Decode reads stores.vault.
+func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
+	d.Fields(n, f, map[string]func(k, v *yaml.Node){
+		"address":         d.SetStr(&o.Address, f+".address"),
+		"namespace":       d.SetStr(&o.Namespace, f+".namespace"),
+		"ca_cert":         d.SetStr(&o.CACert, f+".ca_cert"),
+		"ca_path":         d.SetStr(&o.CAPath, f+".ca_path"),
+		"client_cert":     d.SetStr(&o.ClientCert, f+".client_cert"),
+		"client_key":      d.SetStr(&o.ClientKey, f+".client_key"),
+		"tls_server_name": d.SetStr(&o.TLSServerName, f+".tls_server_name"),
+		"skip_verify": func(_, v *yaml.Node) {
+			if b, ok := d.Bool(v, f+".skip_verify"); ok {
+				o.SkipVerify = &b
+			}
 		},
+		"timeout": func(_, v *yaml.Node) { o.Timeout, _ = d.Duration(v, f+".timeout") },
+		"max_retries": func(_, v *yaml.Node) {
+			if i, ok := d.IntIn(v, f+".max_retries", 0, 20, "choose 0 to 20"); ok {
+				o.MaxRetries = &i
+			}
+		},
+		"auth": func(_, v *yaml.Node) { o.Auth.decode(d, v, f+".auth") },
 	})
-	if err != nil {
-		return fmt.Errorf("keep the vault lease of %s: %w", leaseSource(lease.ID), err)
-	}
-	go w.Start()
-	defer w.Stop()
-	for {
-		select {
-		case err := <-w.DoneCh():
-			if err != nil {
-				s.log.Warn("vault lease renewal failed; the secret must be read again", "lease", leaseSource(lease.ID), "error", compact(err).Error())
-			} else {
-				s.log.Info("vault lease can no longer be renewed; the secret must be read again", "lease", leaseSource(lease.ID))
-			}
-			return nil
-		case r := <-w.RenewCh():
-			if r == nil || r.Secret == nil {
-				continue
-			}
-			d := time.Duration(r.Secret.LeaseDuration) * time.Second
-			s.leasesMu.Lock()
-			if h, ok := s.leases[lease.ID]; ok {
-				h.lease.TTL, h.obtained = d, r.RenewedAt
-			}
-			s.leasesMu.Unlock()
-			s.log.Debug("vault lease renewed", "lease", leaseSource(lease.ID), "ttl", d.String())
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if o.Address != "" && !strings.HasPrefix(o.Address, "http://") && !strings.HasPrefix(o.Address, "https://") {
+		d.Fail(n, f+".address", "write https://HOST:PORT", "invalid address %q", o.Address)
 	}
 }
 
-// Close revokes the leases the store still holds (unless RevokeOnExit is
-// false) and stops renewing its own token. It is safe to call more than
-// once.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		var errs []error
-		if s.set.revoke {
-			errs = s.revokeAll()
-		}
-		s.auth.stop()
-		s.closeErr = errors.Join(errs...)
+func (a *Auth) decode(d *conf.Decoder, n *yaml.Node, f string) {
+	methods := make([]string, len(Methods))
+	for i, m := range Methods {
+		methods[i] = string(m)
+	}
+	d.Fields(n, f, map[string]func(k, v *yaml.Node){
+		"method": func(_, v *yaml.Node) {
+			m, _ := d.OneOf(v, f+".method", methods...)
+			a.Method = Method(m)
+		},
+		"mount":          d.SetStr(&a.Mount, f+".mount"),
+		"role":           d.SetStr(&a.Role, f+".role"),
+		"token_file":     d.SetStr(&a.TokenFile, f+".token_file"),
+		"role_id":        d.SetStr(&a.RoleID, f+".role_id"),
+		"role_id_file":   d.SetStr(&a.RoleIDFile, f+".role_id_file"),
+		"role_id_env":    d.SetStr(&a.RoleIDEnv, f+".role_id_env"),
+		"secret_id_file": d.SetStr(&a.SecretIDFile, f+".secret_id_file"),
+		"secret_id_env":  d.SetStr(&a.SecretIDEnv, f+".secret_id_env"),
+		"wrapped_secret_id": func(_, v *yaml.Node) {
+			a.WrappedSecretID, _ = d.Bool(v, f+".wrapped_secret_id")
+		},
+		"jwt_file": d.SetStr(&a.JWTFile, f+".jwt_file"),
+		"jwt_env":  d.SetStr(&a.JWTEnv, f+".jwt_env"),
 	})
-	return s.closeErr
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	if a.Method == "" {
+		d.Fail(n, f+".method", "choose one of: "+strings.Join(methods, ", "), "missing")
+		return
+	}
+	if field, hint := a.missing(); field != "" {
+		d.Fail(n, conf.Join(f, field), hint, "required for method %s", a.Method)
+	}
 }
 
-// revokeAll revokes every held lease, a few at a time, within a bound.
-// When the policy denies sys/leases/revoke and the store logged in itself,
-// it revokes its own token instead (auth/token/revoke-self, in Vault's
-// default policy), which revokes the leases that token created.
-func (s *Store) revokeAll() []error {
-	s.leasesMu.Lock()
-	ids := make([]string, 0, len(s.leases))
-	for id := range s.leases {
-		ids = append(ids, id)
+// missing names the setting the method needs and lacks, with a hint; ""
+// when nothing is missing. The manifest check and the store share it.
+func (a *Auth) missing() (field, hint string) {
+	switch a.Method {
+	case MethodTokenFile:
+		if a.TokenFile == "" {
+			return "token_file", "name the file a Vault Agent sink writes, e.g. /run/vault/token"
+		}
+	case MethodAppRole:
+		if a.RoleID == "" && a.RoleIDFile == "" && a.RoleIDEnv == "" {
+			return "role_id_file", "give role_id, role_id_file or role_id_env"
+		}
+	case MethodKubernetes, MethodJWT:
+		if a.Role == "" {
+			return "role", "name the Vault role to log in as"
+		}
 	}
-	s.leasesMu.Unlock()
-	if len(ids) == 0 {
-		return nil
+	return "", ""
+}
+
+// Check reports the setting a's method needs and lacks, as an error
+// message; "" when nothing is missing.
+func (a *Auth) Check() string {
+	if field, hint := a.missing(); field != "" {
+		return "vault auth method " + string(a.Method) + " needs " + field + ": " + hint
 	}
-	sort.Strings(ids)
-	ctx, cancel := context.WithTimeout(context.Background(), s.set.Timeout)
-	defer cancel()
-	var (
-		mu     sync.Mutex
-		errs   = map[string]error{}
-		wg     sync.WaitGroup
-		sem    = make(chan struct{}, 4)
-		denied bool
+	return ""
+}
+
+// Schema describes stores.vault.
+func (o *Options) Schema() *conf.Shape {
+	methods := make([]string, len(Methods))
+	for i, m := range Methods {
+		methods[i] = string(m)
+	}
+	return conf.Object("HashiCorp Vault.",
+		conf.Prop{Name: "address", Shape: &conf.Shape{Kind: "string", Desc: "Default $VAULT_ADDR.", Pattern: conf.HTTPURLPattern, Examples: []any{"https://vault.internal:8200"}}},
+		conf.Prop{Name: "namespace", Shape: conf.Str("Default $VAULT_NAMESPACE.", "team-a")},
+		conf.Prop{Name: "ca_cert", Shape: conf.Str("Default $VAULT_CACERT.", "/etc/ssl/vault-ca.pem")},
+		conf.Prop{Name: "ca_path", Shape: conf.Str("Default $VAULT_CAPATH.", "/etc/ssl/vault-cas")},
+		conf.Prop{Name: "client_cert", Shape: conf.Str("Default $VAULT_CLIENT_CERT.", "/etc/ssl/client.pem")},
+		conf.Prop{Name: "client_key", Shape: conf.Str("Default $VAULT_CLIENT_KEY.", "/etc/ssl/client-key.pem")},
+		conf.Prop{Name: "tls_server_name", Shape: conf.Str("The name to verify in the server's certificate.", "vault.internal")},
+		conf.Prop{Name: "skip_verify", Shape: conf.Bool("Skip TLS verification (logs a warning). Default $VAULT_SKIP_VERIFY.")},
+		conf.Prop{Name: "timeout", Shape: conf.Ref("duration", "Per-request timeout.")},
+		conf.Prop{Name: "max_retries", Shape: conf.Int("Retries with backoff on 5xx and connection errors.", 0, 20, 3)},
+		conf.Prop{Name: "auth", Shape: &conf.Shape{
+			Kind: "object",
+			Desc: "How ward logs in to Vault.",
+			Fields: []conf.Prop{
+				{Name: "method", Shape: conf.Enum("The auth method.", methods...)},
+				{Name: "mount", Shape: conf.Str("The auth mount (default: the method's name).", "approle")},
+				{Name: "role", Shape: conf.Str("The role (kubernetes, jwt).", "myapp")},
+				{Name: "token_file", Shape: conf.Str("A token file, e.g. a Vault Agent sink (token_file).", "/run/vault/token")},
+				{Name: "role_id", Shape: conf.Str("The AppRole role id.", "db02de05-fa39-4855-059b-67221c5c2f63")},
+				{Name: "role_id_file", Shape: conf.Str("A file holding the AppRole role id.", "/run/secrets/role-id")},
+				{Name: "role_id_env", Shape: conf.Str("A variable holding the AppRole role id.", "VAULT_ROLE_ID")},
+				{Name: "secret_id_file", Shape: conf.Str("A file holding the AppRole secret id.", "/run/secrets/secret-id")},
+				{Name: "secret_id_env", Shape: conf.Str("A variable holding the AppRole secret id.", "VAULT_SECRET_ID")},
+				{Name: "wrapped_secret_id", Shape: conf.Bool("The secret id is response-wrapped.")},
+				{Name: "jwt_file", Shape: conf.Str("A file holding the JWT (kubernetes, jwt).", "/var/run/secrets/kubernetes.io/serviceaccount/token")},
+				{Name: "jwt_env", Shape: conf.Str("A variable holding the JWT (jwt), e.g. a CI OIDC token.", "CI_JOB_JWT_V2")},
+			},
+			Required: []string{"method"},
+			AllOf: []map[string]any{
+				conf.IfThen("method", string(MethodTokenFile), conf.RequiredJSON("token_file")),
+				conf.IfThen("method", string(MethodAppRole), conf.AnyRequiredJSON("role_id", "role_id_file", "role_id_env")),
+				conf.IfThen("method", string(MethodKubernetes), conf.RequiredJSON("role")),
+				conf.IfThen("method", string(MethodJWT), conf.RequiredJSON("role")),
+			},
+		}},
 	)
-	for _, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if err := s.Revoke(ctx, &resolve.Lease{ID: id}); err != nil {
-				mu.Lock()
-				errs[id] = err
-				denied = denied || errors.Is(err, ErrPermissionDenied)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if denied && s.set.loginMethod() {
-		if gen, err := s.revokeSelf(ctx); err != nil {
-			s.log.Warn("vault token could not revoke itself", "error", err.Error())
-		} else {
-			s.leasesMu.Lock()
-			for id := range errs {
-				if h, ok := s.leases[id]; ok && h.gen == gen {
-					delete(errs, id)
-					delete(s.leases, id)
-				}
-			}
-			s.leasesMu.Unlock()
-			s.log.Info("vault token revoked, and with it the leases it created (the policy denies sys/leases/revoke)")
-		}
-	}
-	out := make([]error, 0, len(errs))
-	for _, id := range ids {
-		if err, ok := errs[id]; ok {
-			out = append(out, err)
-		}
-	}
-	return out
-}
-
-// revokeSelf revokes the store's own token and returns its generation.
-func (s *Store) revokeSelf(ctx context.Context) (int, error) {
-	s.auth.mu.Lock()
-	defer s.auth.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
-	defer cancel()
-	resp, err := s.client.Logical().WriteRawWithContext(ctx, "auth/token/revoke-self", nil)
-	rep, err := toReply(resp, err)
-	if err != nil {
-		return 0, err
-	}
-	if rep.status >= 400 {
-		return 0, rep.err()
-	}
-	return s.auth.gen, nil
-}
-
-// remember records a lease the store created with the token of
-// generation gen.
-func (s *Store) remember(l *resolve.Lease, gen int) {
-	now := time.Now()
-	s.leasesMu.Lock()
-	defer s.leasesMu.Unlock()
-	for id, h := range s.leases {
-		// Expired leases are gone from Vault: nothing to revoke.
-		if h.lease.TTL > 0 && now.Sub(h.obtained) > h.lease.TTL {
-			delete(s.leases, id)
-		}
-	}
-	s.leases[l.ID] = &heldLease{lease: *l, obtained: now, gen: gen}
-}
-
-// secretFrom builds a resolve.Secret from a data map.
-func secretFrom(ref resolve.Ref, data map[string]any) (resolve.Secret, error) {
-	if data == nil {
-		data = map[string]any{}
-	}
-	value, err := json.Marshal(data)
-	if err != nil {
-		// The error could describe the data: say only what failed.
-		return resolve.Secret{}, fmt.Errorf("read %s: vault returned data that cannot be encoded as JSON", ref.Raw)
-	}
-	fields := make(map[string][]byte, len(data))
-	for k, v := range data {
-		if str, ok := v.(string); ok {
-			fields[k] = []byte(str)
-			continue
-		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return resolve.Secret{}, fmt.Errorf("read %s: field %q cannot be encoded as JSON", ref.Raw, k)
-		}
-		fields[k] = resolve.FieldText(raw)
-	}
-	return resolve.Secret{Value: value, Fields: fields}, nil
-}
-
-// leaseSource is what a lease id says about where it came from, without
-// the id itself (database/creds/app/XYZ -> database/creds/app).
-func leaseSource(id string) string {
-	if i := strings.LastIndexByte(id, '/'); i > 0 {
-		return id[:i]
-	}
-	return "a lease"
-}
-
-// compact turns an API error into one line: Vault's own messages, without
-// the multi-line framing of api.ResponseError. Vault's messages name paths
-// and reasons, never request bodies.
-func compact(err error) error {
-	var re *api.ResponseError
-	if !errors.As(err, &re) {
-		return err
-	}
-	return &apiError{status: re.StatusCode, msgs: re.Errors}
-}
-
-// apiError is an error answer from Vault, on one line.
-type apiError struct {
-	status int
-	msgs   []string
-}
-
-func (e *apiError) Error() string {
-	var parts []string
-	for _, m := range e.msgs {
-		m = strings.Join(strings.Fields(strings.ReplaceAll(m, "1 error occurred:", "")), " ")
-		m = strings.TrimPrefix(m, "* ")
-		if m != "" {
-			parts = append(parts, m)
-		}
-	}
-	msg := strings.Join(parts, "; ")
-	if msg == "" {
-		msg = http.StatusText(e.status)
-	}
-	return fmt.Sprintf("vault answered %d: %s", e.status, msg)
 }

@@ -1,0 +1,133 @@
+// Package launcher is ward's command line: one file per command, the
+// `ward: error:` / `ward: hint:` output and the exit codes. The work is
+// done by the packages under it (manifest, plan, supervise...) and by
+// resolve and signals.
+package launcher
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/systemd"
+	"github.com/wardsecrets/ward/signals"
+)
+
+// IO is the process's standard streams.
+type IO struct {
+	Stdin  *os.File
+	Stdout *os.File
+	Stderr *os.File
+}
+
+// Main runs ward with args (args[0] is the program name) and returns the
+// exit code.
+func Main(args []string, stdio IO) int {
+	if len(args) > 1 && args[1] == systemd.ListenExecArg {
+		return systemd.ListenExec(args[2:])
+	}
+	err := NewApp(stdio).Run(args)
+	if err == nil {
+		return 0
+	}
+	report(stdio.Stderr, err)
+	return failure.ExitCode(err)
+}
+
+// report prints err as ward's error lines, each hint under its error.
+func report(w *os.File, err error) {
+	for _, l := range failure.Lines(err) {
+		for _, line := range strings.Split(l.Msg, "\n") {
+			if line = strings.TrimLeft(line, " "); line != "" {
+				fmt.Fprintf(w, "ward: error: %s\n", line)
+			}
+		}
+		if l.Hint != "" {
+			fmt.Fprintf(w, "ward: hint: %s\n", l.Hint)
+		}
+	}
+}
+
+// exitCode ends a command with a code and nothing to print (the child's
+// status, scan's 1).
+func exitCode(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return &failure.Error{Code: code}
+}
+
+// NewApp builds the command line.
+func NewApp(stdio IO) *cli.App {
+	app := &cli.App{
+		Name:            "ward",
+		Usage:           "run a program with its secrets, resolved from a store",
+		Version:         Version(),
+		Writer:          stdio.Stdout,
+		ErrWriter:       stdio.Stderr,
+		Reader:          stdio.Stdin,
+		HideHelpCommand: true,
+		// ward completion bash|zsh asks ward itself what comes next.
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		OnUsageError:         usageError,
+		Commands: []*cli.Command{
+			runCommand(stdio),
+			checkCommand(stdio),
+			localCommand(stdio),
+			scanCommand(stdio),
+			versionCommand(stdio),
+			importCommand(stdio),
+			initCommand(stdio),
+			completionCommand(stdio),
+		},
+	}
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
+	setUsageError(app.Commands)
+	return app
+}
+
+// usageError turns a flag error into ward's own error (exit 125) instead
+// of a page of help.
+func usageError(c *cli.Context, err error, _ bool) error {
+	name := "ward"
+	if c.Command != nil && c.Command.FullName() != "" {
+		name = "ward " + c.Command.FullName()
+	}
+	return failure.New(err, "see: "+name+" --help")
+}
+
+func setUsageError(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = usageError
+		setUsageError(c.Subcommands)
+	}
+}
+
+// Shared flags.
+func manifestFlag() cli.Flag {
+	return &cli.StringFlag{Name: "manifest", Aliases: []string{"m"}, TakesFile: true, Value: "ward.yaml", EnvVars: []string{"WARD_MANIFEST"}, Usage: "the manifest `FILE`"}
+}
+
+func profileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "profile", Aliases: []string{"p"}, EnvVars: []string{"WARD_PROFILE"}, Usage: "apply the manifest's profile `NAME`"}
+}
+
+func logFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log-level", EnvVars: []string{"WARD_LOG_LEVEL"}, Value: "info", Usage: "debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-format", EnvVars: []string{"WARD_LOG_FORMAT"}, Value: "auto", Usage: "text, json, or auto (text on a terminal)"},
+	}
+}
+
+// forceFlag has no WARD_* variable on purpose: replacing secrets should be
+// asked for on the command line each time, not by a forgotten export.
+func forceFlag(usage string) cli.Flag {
+	return &cli.BoolFlag{Name: "force", Usage: usage}
+}
+
+// exitWardFailure is ward's own failure code, for the commands' checks.
+const exitWardFailure = signals.ExitWardFailure

@@ -1,0 +1,89 @@
+package launcher
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+func checkCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:  "check",
+		Usage: "validate the manifest offline, or with --resolve fetch every secret and show where it came from",
+		Description: `Validates the manifest: syntax, fields, references, templates, profiles.
+Errors name file:line:col and the field. With --resolve, fetches every secret and prints
+the variable, store, reference and version, never a value.
+
+Example:
+   ward check -m ward.yaml
+   ward check --resolve -p dev`,
+		Flags: append([]cli.Flag{manifestFlag(), profileFlag()}, append(logFlags(),
+			&cli.BoolFlag{Name: "resolve", Usage: "fetch every secret (values are never shown)"},
+		)...),
+		Action: func(c *cli.Context) error { return cmdCheck(c, stdio) },
+	}
+}
+
+func cmdCheck(c *cli.Context, stdio IO) error {
+	m, prof, err := loadManifest(c)
+	if err != nil {
+		return err
+	}
+	if !c.Bool("resolve") {
+		fmt.Fprintf(stdio.Stdout, "%s: ok: %d variables, %d files, %d profiles\n", m.File, len(m.Env), len(m.Files), len(m.Profiles))
+		return nil
+	}
+	values, _, err := resolveOnce(c, stdio, m, prof)
+	if err != nil {
+		return err
+	}
+	w := stdio.Stdout
+	row := func(name, store, version, ref string) {
+		fmt.Fprintf(w, "%-24s %-7s %-10s %s\n", name, store, version, ref)
+	}
+	row("NAME", "STORE", "VERSION", "REFERENCE")
+	for _, v := range m.EnvFor(prof) {
+		switch {
+		case v.Ref != nil:
+			val := values[v.Name]
+			row(v.Name, v.Ref.Scheme, orDash(val.Version), v.Ref.Raw+valueNote(val))
+		case v.IsValue:
+			row(v.Name, "value", "-", "(plain value)")
+		default:
+			row(v.Name, "tmpl", "-", "(template over "+strings.Join(v.Template.Deps, ", ")+")")
+		}
+	}
+	for _, f := range m.FilesFor(prof) {
+		if f.Ref != nil {
+			val := values[f.Key()]
+			row("file:"+f.Path, f.Ref.Scheme, orDash(val.Version), f.Ref.Raw+valueNote(val))
+		} else {
+			row("file:"+f.Path, "tmpl", "-", "(template)")
+		}
+	}
+	fmt.Fprintf(w, "%d secrets resolved\n", len(values))
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// valueNote is what check --resolve says about a value besides its
+// version: when the store says it was written, and its lease.
+func valueNote(v resolve.Value) string {
+	note := ""
+	if !v.Updated.IsZero() {
+		note += " (updated " + v.Updated.UTC().Format("2006-01-02T15:04:05Z") + ")"
+	}
+	if v.Lease != nil {
+		note += fmt.Sprintf(" (lease ttl %s)", v.Lease.TTL)
+	}
+	return note
+}

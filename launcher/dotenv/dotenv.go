@@ -1,0 +1,280 @@
+// Package dotenv reads .env files for `ward import`. It is hand-written
+// on purpose: the values are secrets, so the parser must never put any
+// part of one in an error, a warning or a log line (the common dotenv
+// libraries quote the offending text), must not expand ${VAR} (which would
+// read ward's own environment into the store), and must keep track of the
+// line of each variable for messages that name lines, not values.
+package dotenv
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// Pair is one variable read from a dotenv file. Value is a secret:
+// it never goes into an error, a warning or a log line.
+type Pair struct {
+	Key   string
+	Value []byte
+	// Line is where the variable was (last) set.
+	Line int
+}
+
+// Warning is something a dotenv file does that ward accepts but the
+// user should know about. It names a variable, never a value.
+type Warning struct {
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (w Warning) String() string {
+	return fmt.Sprintf("line %d: %s: %s", w.Line, w.Key, w.Msg)
+}
+
+// Error is a syntax error in a dotenv file. Msg is always one of the
+// fixed messages below and Key, when set, is a valid variable name read
+// from the file's key position: an error never carries any part of a value.
+type Error struct {
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Key != "" {
+		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Key, e.Msg)
+	}
+	return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+}
+
+// The only messages an Error carries, and the warnings.
+const (
+	msgNoEquals       = "expected KEY=VALUE"
+	msgBadName        = "invalid variable name (names are letters, digits and '_', not starting with a digit)"
+	msgUnterminatedSQ = "unterminated single quote"
+	msgUnterminatedDQ = "unterminated double quote"
+	msgTextAfterQuote = "unexpected text after the closing quote"
+	msgNUL            = "the value contains a NUL byte, which no environment variable can hold"
+	msgDuplicate      = "set again (before on line %d); the last value wins"
+	msgExpand         = "${...} is not expanded: ward stores the text as written (compose values with a template in ward.yaml)"
+)
+
+// Parse reads a dotenv file: KEY=VALUE lines with an optional
+// `export ` prefix and spaces around '='; '#' comment lines, and ' #'
+// comments after unquoted values; single-quoted values (literal) and
+// double-quoted values (escapes \n \r \t \\ \" \$), both of which may span
+// lines; empty values; CRLF line ends and a UTF-8 BOM. A variable set twice
+// keeps its first place and its last value, with a warning. Values are
+// never expanded. The first syntax error stops the parse.
+func Parse(data []byte) ([]Pair, []Warning, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if bytes.Contains(data, []byte("\r\n")) {
+		data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+		// The copy holds the values too.
+		defer clear(data)
+	}
+	data = bytes.TrimSuffix(data, []byte("\r"))
+	p := &parser{data: data, line: 1}
+	var pairs []Pair
+	var warns []Warning
+	index := map[string]int{}
+	for {
+		key, value, line, expands, err := p.next()
+		if err != nil {
+			return nil, nil, err
+		}
+		if key == "" {
+			break
+		}
+		if expands {
+			warns = append(warns, Warning{Line: line, Key: key, Msg: msgExpand})
+		}
+		if i, ok := index[key]; ok {
+			warns = append(warns, Warning{Line: line, Key: key, Msg: fmt.Sprintf(msgDuplicate, pairs[i].Line)})
+			clear(pairs[i].Value)
+			pairs[i].Value, pairs[i].Line = value, line
+			continue
+		}
+		index[key] = len(pairs)
+		pairs = append(pairs, Pair{Key: key, Value: value, Line: line})
+	}
+	return pairs, warns, nil
+}
+
+type parser struct {
+	data []byte
+	pos  int
+	line int
+}
+
+// next returns the next variable, or an empty key at the end of the file.
+func (p *parser) next() (key string, value []byte, line int, expands bool, err error) {
+	for p.pos < len(p.data) {
+		p.skipBlanks()
+		if p.pos >= len(p.data) {
+			break
+		}
+		switch p.data[p.pos] {
+		case '\n':
+			p.pos++
+			p.line++
+			continue
+		case '#':
+			p.skipLine()
+			continue
+		}
+		return p.assignment()
+	}
+	return "", nil, 0, false, nil
+}
+
+func (p *parser) assignment() (key string, value []byte, line int, expands bool, err error) {
+	line = p.line
+	rest := p.data[p.pos:]
+	if nl := bytes.IndexByte(rest, '\n'); nl >= 0 {
+		rest = rest[:nl]
+	}
+	eq := bytes.IndexByte(rest, '=')
+	if eq < 0 {
+		return "", nil, line, false, &Error{Line: line, Msg: msgNoEquals}
+	}
+	name := bytes.TrimRight(rest[:eq], " \t")
+	if after, ok := bytes.CutPrefix(name, []byte("export")); ok && len(after) > 0 && (after[0] == ' ' || after[0] == '\t') {
+		name = bytes.TrimLeft(after, " \t")
+	}
+	// The text before '=' is not known to be a name until it validates: a
+	// stray line of a multi-line value could sit there, so it stays out
+	// of the error.
+	if !resolve.ValidEnvName(string(name)) {
+		return "", nil, line, false, &Error{Line: line, Msg: msgBadName}
+	}
+	key = string(name)
+	p.pos += eq + 1
+	valueStart := p.pos
+	p.skipBlanks()
+	if p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case '\'':
+			value, err = p.singleQuoted(key, line)
+		case '"':
+			value, expands, err = p.doubleQuoted(key, line)
+		default:
+			value, expands = p.unquoted(p.pos > valueStart)
+		}
+	} else {
+		value = []byte{}
+	}
+	if err != nil {
+		return "", nil, line, false, err
+	}
+	if bytes.IndexByte(value, 0) >= 0 {
+		clear(value)
+		return "", nil, line, false, &Error{Line: line, Key: key, Msg: msgNUL}
+	}
+	return key, value, line, expands, nil
+}
+
+// unquoted reads a value up to the end of the line or a '#' that follows
+// a space or tab (afterBlank: blanks came before the value), without the
+// blanks around it.
+func (p *parser) unquoted(afterBlank bool) ([]byte, bool) {
+	start := p.pos
+	end := start
+	for end < len(p.data) && p.data[end] != '\n' {
+		if p.data[end] == '#' && (end == start && afterBlank || end > start && (p.data[end-1] == ' ' || p.data[end-1] == '\t')) {
+			break
+		}
+		end++
+	}
+	raw := bytes.TrimRight(p.data[start:end], " \t\r")
+	p.pos = end
+	p.skipLine()
+	return bytes.Clone(raw), bytes.Contains(raw, []byte("${"))
+}
+
+func (p *parser) singleQuoted(key string, line int) ([]byte, error) {
+	start := p.pos + 1
+	end := bytes.IndexByte(p.data[start:], '\'')
+	if end < 0 {
+		return nil, &Error{Line: line, Key: key, Msg: msgUnterminatedSQ}
+	}
+	value := bytes.Clone(p.data[start : start+end])
+	p.line += bytes.Count(value, []byte("\n"))
+	p.pos = start + end + 1
+	if err := p.afterQuote(key); err != nil {
+		clear(value)
+		return nil, err
+	}
+	return value, nil
+}
+
+func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
+	value := []byte{}
+	expands := false
+	i := p.pos + 1
+	lines := 0
+	for ; i < len(p.data); i++ {
+		c := p.data[i]
+		switch c {
+		case '"':
+			p.line += lines
+			p.pos = i + 1
+			if err := p.afterQuote(key); err != nil {
+				clear(value)
+				return nil, false, err
+			}
+			return value, expands, nil
+		case '\\':
+			if i+1 < len(p.data) {
+				if e, ok := escapes[p.data[i+1]]; ok {
+					value = append(value, e)
+					i++
+					continue
+				}
+			}
+		case '$':
+			if i+1 < len(p.data) && p.data[i+1] == '{' {
+				expands = true
+			}
+		case '\n':
+			lines++
+		}
+		value = append(value, c)
+	}
+	clear(value)
+	return nil, false, &Error{Line: line, Key: key, Msg: msgUnterminatedDQ}
+}
+
+// escapes are the escapes a double-quoted value understands; any
+// other backslash is kept as written.
+var escapes = map[byte]byte{'n': '\n', 'r': '\r', 't': '\t', '\\': '\\', '"': '"', '$': '$'}
+
+// afterQuote accepts only blanks and a comment after a closing quote.
+func (p *parser) afterQuote(key string) error {
+	p.skipBlanks()
+	if p.pos < len(p.data) && p.data[p.pos] != '\n' && p.data[p.pos] != '#' {
+		return &Error{Line: p.line, Key: key, Msg: msgTextAfterQuote}
+	}
+	p.skipLine()
+	return nil
+}
+
+func (p *parser) skipBlanks() {
+	for p.pos < len(p.data) && (p.data[p.pos] == ' ' || p.data[p.pos] == '\t') {
+		p.pos++
+	}
+}
+
+// skipLine moves past the end of the current line.
+func (p *parser) skipLine() {
+	nl := bytes.IndexByte(p.data[p.pos:], '\n')
+	if nl < 0 {
+		p.pos = len(p.data)
+		return
+	}
+	p.pos += nl + 1
+	p.line++
+}

@@ -1,0 +1,203 @@
+package dotenv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+func TestDotenv(t *testing.T) {
+	type kv = [2]string
+	tests := []struct {
+		name  string
+		in    string
+		want  []kv
+		err   string // the whole error, when the parse must fail
+		warns []string
+	}{
+		{name: "plain", in: "A=1\nB=two\n", want: []kv{{"A", "1"}, {"B", "two"}}},
+		{name: "no final newline", in: "A=1", want: []kv{{"A", "1"}}},
+		{name: "empty file", in: "", want: nil},
+		{name: "export prefix", in: "export A=1\nexport\tB=2\n", want: []kv{{"A", "1"}, {"B", "2"}}},
+		{name: "a variable named export", in: "export=1\n", want: []kv{{"export", "1"}}},
+		{name: "spaces around equals", in: "A = 1\n  B\t=\t2  \n", want: []kv{{"A", "1"}, {"B", "2"}}},
+		{name: "comment lines and blank lines", in: "# a comment\n\n   # indented\nA=1\n\n", want: []kv{{"A", "1"}}},
+		{name: "inline comment", in: "A=value # the comment\nB=v\t# tab before\n", want: []kv{{"A", "value"}, {"B", "v"}}},
+		{name: "hash without a space is part of the value", in: "A=abc#def\nB=#x\n", want: []kv{{"A", "abc#def"}, {"B", "#x"}}},
+		{name: "comment instead of a value", in: "A= # nothing\n", want: []kv{{"A", ""}}},
+		{name: "trailing spaces dropped", in: "A=value   \nB=v \t\n", want: []kv{{"A", "value"}, {"B", "v"}}},
+		{name: "equals inside the value", in: "A=x=y==\nB=\"k=v\"\n", want: []kv{{"A", "x=y=="}, {"B", "k=v"}}},
+		{name: "empty values", in: "A=\nB=''\nC=\"\"\nD=", want: []kv{{"A", ""}, {"B", ""}, {"C", ""}, {"D", ""}}},
+		{name: "single quotes are literal", in: `A='a\nb $X "q" # not a comment'` + "\n", want: []kv{{"A", `a\nb $X "q" # not a comment`}}},
+		{name: "single quotes span lines", in: "A='line1\nline2'\nB=2\n", want: []kv{{"A", "line1\nline2"}, {"B", "2"}}},
+		{name: "double quote escapes", in: `A="a\nb\rc\td\\e\"f\$g\qh"` + "\n", want: []kv{{"A", "a\nb\rc\td\\e\"f$g\\qh"}}},
+		{name: "double quotes span lines", in: "A=\"-----BEGIN KEY-----\nabc\n-----END KEY-----\"\nB=2\n", want: []kv{{"A", "-----BEGIN KEY-----\nabc\n-----END KEY-----"}, {"B", "2"}}},
+		{name: "hash inside quotes", in: "A=\"a # b\" # c\nB='#x'#y\n", want: []kv{{"A", "a # b"}, {"B", "#x"}}},
+		{name: "spaces inside quotes kept", in: "A=\"  x  \"\n", want: []kv{{"A", "  x  "}}},
+		{name: "crlf", in: "A=1\r\nB=\"x\r\ny\"\r\nC='z'\r\n", want: []kv{{"A", "1"}, {"B", "x\ny"}, {"C", "z"}}},
+		{name: "bom", in: "\xef\xbb\xbfA=1\n", want: []kv{{"A", "1"}}},
+		{name: "duplicate keeps the first place and the last value", in: "A=1\nB=2\nA=3\n", want: []kv{{"A", "3"}, {"B", "2"}},
+			warns: []string{"line 3: A: set again (before on line 1); the last value wins"}},
+		{name: "expansion is not done", in: "A=${HOME}/x\nB='${HOME}'\nC=\"\\${HOME}\"\n", want: []kv{{"A", "${HOME}/x"}, {"B", "${HOME}"}, {"C", "${HOME}"}},
+			warns: []string{"line 1: A: " + msgExpand}},
+		{name: "case is kept", in: "api_Key=1\n", want: []kv{{"api_Key", "1"}}},
+		{name: "unterminated double quote", in: "A=1\nB=\"s3cret\nC=2\n", err: "line 2: B: unterminated double quote"},
+		{name: "unterminated single quote", in: "A='s3cret\n", err: "line 1: A: unterminated single quote"},
+		{name: "text after the closing quote", in: "A=\"x\"s3cret\n", err: "line 1: A: unexpected text after the closing quote"},
+		{name: "text after a multi-line quote", in: "A='x\ny's3cret\n", err: "line 2: A: unexpected text after the closing quote"},
+		{name: "no equals", in: "A=1\ns3cret\n", err: "line 2: expected KEY=VALUE"},
+		{name: "dotted key", in: "app.key=s3cret\n", err: "line 1: " + msgBadName},
+		{name: "dashed key", in: "APP-KEY=s3cret\n", err: "line 1: " + msgBadName},
+		{name: "key starting with a digit", in: "1A=s3cret\n", err: "line 1: " + msgBadName},
+		{name: "empty key", in: "=s3cret\n", err: "line 1: " + msgBadName},
+		{name: "key with a space", in: "MY KEY=s3cret\n", err: "line 1: " + msgBadName},
+		{name: "stray line of an unquoted multi-line value", in: "A=-----BEGIN\nMIIB+s3cret/Abc==\n", err: "line 2: " + msgBadName},
+		{name: "nul byte", in: "A=s3\x00cret\n", err: "line 1: A: " + msgNUL},
+		{name: "line numbers count quoted newlines", in: "A=\"1\n2\n3\"\nB='4\n5'\nC\n", err: "line 6: expected KEY=VALUE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pairs, warns, err := Parse([]byte(tt.in))
+			if tt.err != "" {
+				if err == nil {
+					t.Fatalf("got no error, want %q", tt.err)
+				}
+				if err.Error() != tt.err {
+					t.Fatalf("got error %q, want %q", err, tt.err)
+				}
+				if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "cret") {
+					t.Fatalf("the error holds part of a value")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %q, want none", err)
+			}
+			var got []kv
+			for _, p := range pairs {
+				got = append(got, kv{p.Key, string(p.Value)})
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got pairs=%q, want %q", got, tt.want)
+			}
+			var gotWarns []string
+			for _, w := range warns {
+				gotWarns = append(gotWarns, w.String())
+			}
+			if !slices.Equal(gotWarns, tt.warns) {
+				t.Errorf("got warnings=%q, want %q", gotWarns, tt.warns)
+			}
+		})
+	}
+}
+
+// renderDotenv writes pairs as a dotenv file that Parse reads back
+// exactly: every value double-quoted, with the characters that matter
+// escaped.
+func renderDotenv(pairs []Pair) []byte {
+	var b bytes.Buffer
+	for _, p := range pairs {
+		b.WriteString(p.Key)
+		b.WriteString(`="`)
+		for _, c := range p.Value {
+			switch c {
+			case '\\', '"', '$':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case '\n':
+				b.WriteString(`\n`)
+			case '\r':
+				b.WriteString(`\r`)
+			default:
+				b.WriteByte(c)
+			}
+		}
+		b.WriteString("\"\n")
+	}
+	return b.Bytes()
+}
+
+var errorMsgs = []string{msgNoEquals, msgBadName, msgUnterminatedSQ, msgUnterminatedDQ, msgTextAfterQuote, msgNUL}
+
+// FuzzDotenv checks that the parser never panics, that an error is made
+// only of a line number, a variable name taken from the file and one of
+// the fixed messages (so it can hold no part of a value), and that
+// rendering what was parsed and parsing it again gives the same pairs.
+func FuzzDotenv(f *testing.F) {
+	for _, s := range []string{
+		"A=1\nB=two\n",
+		"export A = 'x'\n# c\nB=\"a\\nb\" # c\n",
+		"A=\"multi\nline\"\r\nB='x\ny'\n",
+		"\xef\xbb\xbfA=v # c\nA=w\n",
+		"A=\"unterminated\n",
+		"A='x'junk\n",
+		"bad.key=1\n",
+		"A=${B}\n",
+		"A=\"\\$\\\\\\\"\\t\\r\"\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pairs, warns, err := Parse(bytes.Clone(data))
+		if err != nil {
+			var de *Error
+			if !errors.As(err, &de) {
+				t.Fatalf("got error of type %T, want *Error", err)
+			}
+			if de.Line < 1 || de.Line > bytes.Count(data, []byte("\n"))+1 {
+				t.Fatalf("got error line=%d, want a line of the input", de.Line)
+			}
+			rest := strings.TrimPrefix(err.Error(), fmt.Sprintf("line %d: ", de.Line))
+			if de.Key != "" {
+				if !resolve.ValidEnvName(de.Key) || !bytes.Contains(data, []byte(de.Key)) {
+					t.Fatalf("the error names a key that is not a valid name from the input")
+				}
+				rest = strings.TrimPrefix(rest, de.Key+": ")
+			}
+			if !slices.Contains(errorMsgs, rest) || rest != de.Msg {
+				t.Fatalf("the error's message is not one of the fixed messages")
+			}
+			return
+		}
+		for _, w := range warns {
+			if !resolve.ValidEnvName(w.Key) {
+				t.Fatalf("a warning names an invalid key")
+			}
+			if w.Msg == msgExpand {
+				continue
+			}
+			var n int
+			if _, err := fmt.Sscanf(w.Msg, msgDuplicate, &n); err != nil || w.Msg != fmt.Sprintf(msgDuplicate, n) {
+				t.Fatalf("a warning is not made of a name and a fixed message")
+			}
+		}
+		seen := map[string]bool{}
+		for _, p := range pairs {
+			if !resolve.ValidEnvName(p.Key) || seen[p.Key] {
+				t.Fatalf("got an invalid or repeated key")
+			}
+			seen[p.Key] = true
+		}
+		again, warns2, err := Parse(renderDotenv(pairs))
+		if err != nil {
+			t.Fatalf("the rendering does not parse: %v", err)
+		}
+		if len(warns2) != 0 {
+			t.Fatalf("the rendering gives %d warnings, want none", len(warns2))
+		}
+		if len(again) != len(pairs) {
+			t.Fatalf("got %d pairs after a round trip, want %d", len(again), len(pairs))
+		}
+		for i := range pairs {
+			// Values stay out of the failure message, even in a test.
+			if again[i].Key != pairs[i].Key || !bytes.Equal(again[i].Value, pairs[i].Value) {
+				t.Fatalf("pair %d (%s) differs after a round trip", i, pairs[i].Key)
+			}
+		}
+	})
+}

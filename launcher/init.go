@@ -1,0 +1,100 @@
+package launcher
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wardsecrets/ward/internal/atomicfile"
+	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/manifest"
+)
+
+func initCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:  "init",
+		Usage: "write a starter manifest and keep .env out of git",
+		Description: `Writes a starter manifest (commented examples of every reference scheme, a
+template and a profile) with a yaml-language-server modeline pointing at ward's JSON
+Schema, and adds .env to .gitignore (creating it if needed).
+
+Example:
+   ward init
+   ward import .env        # then move an existing .env file in`,
+		Flags:  []cli.Flag{manifestFlag(), forceFlag("replace an existing manifest")},
+		Action: func(c *cli.Context) error { return cmdInit(c, stdio) },
+	}
+}
+
+func cmdInit(c *cli.Context, stdio IO) error {
+	if c.NArg() > 0 {
+		return failure.New(fmt.Errorf("want no arguments, got %d", c.NArg()), "name the manifest with -m FILE")
+	}
+	path := c.String("manifest")
+	if _, err := os.Stat(path); err == nil && !c.Bool("force") {
+		return failure.New(fmt.Errorf("%s already exists; nothing was written", path), "run again with --force to replace it, or add to it with ward import")
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return failure.New(fmt.Errorf("find the current directory: %w", err), "")
+	}
+	app := appName(filepath.Base(wd))
+	if app == "" {
+		app = "myapp"
+	}
+	text := manifest.Starter(app, false)
+	if _, err := manifest.Parse(path, []byte(text)); err != nil {
+		return failure.New(fmt.Errorf("the starter manifest does not validate: %w", err), "")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return failure.New(fmt.Errorf("create %s: %w", dir, err), "")
+		}
+	}
+	if err := atomicfile.WriteFile(path, []byte(text), 0o644, true); err != nil {
+		return failure.New(fmt.Errorf("write %s: %w", path, err), "")
+	}
+	fmt.Fprintf(stdio.Stdout, "wrote %s\n", path)
+	added, err := ignoreDotenv(".gitignore")
+	if err != nil {
+		return failure.New(fmt.Errorf("update .gitignore: %w", err), "")
+	}
+	if added {
+		fmt.Fprintln(stdio.Stdout, "added .env to .gitignore")
+	}
+	fmt.Fprintf(stdio.Stdout, "next: ward import .env (if you have one), ward check, ward run -- YOUR_PROGRAM\n")
+	return nil
+}
+
+// ignoreDotenv adds a .env line to the .gitignore file at path unless a
+// line there already ignores .env; it reports whether it added one.
+func ignoreDotenv(path string) (bool, error) {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	for _, line := range strings.Split(string(old), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "!") {
+			continue
+		}
+		pattern := strings.TrimPrefix(line, "**/")
+		pattern = strings.TrimPrefix(pattern, "/")
+		if ok, _ := filepath.Match(pattern, ".env"); ok {
+			return false, nil
+		}
+	}
+	var b bytes.Buffer
+	b.Write(old)
+	if len(old) > 0 && old[len(old)-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	b.WriteString(".env\n")
+	return true, atomicfile.WriteFile(path, b.Bytes(), 0o644, true)
+}

@@ -1,0 +1,197 @@
+package launcher
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/resolve/local"
+)
+
+func localCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:  "local",
+		Usage: "manage the embedded encrypted store (local:// references)",
+		Description: `The local store is one age-encrypted file ($XDG_DATA_HOME/ward/store.age), encrypted
+to an identity created on first use ($XDG_CONFIG_HOME/ward/identity.txt, mode 0600).
+Values are read from stdin or a no-echo prompt, never from the command line.
+
+Example:
+   ward local set myapp/database_url
+   printf %s "$TOKEN" | ward local set myapp/api_token
+   ward local list`,
+		Subcommands: []*cli.Command{
+			{
+				Name:      "set",
+				Usage:     "store a value read from stdin (or a no-echo prompt on a terminal)",
+				ArgsUsage: "NAME",
+				Description: `Example:
+   ward local set myapp/database_url          # prompts, without echo
+   printf %s "$VALUE" | ward local set myapp/api_token
+One trailing newline on stdin is dropped.`,
+				Action: func(c *cli.Context) error { return localSet(c, stdio) },
+			},
+			{
+				Name:      "get",
+				Usage:     "print one value to stdout, for scripts",
+				ArgsUsage: "NAME",
+				Description: `Example:
+   export PGPASSWORD="$(ward local get myapp/db_password)"`,
+				Action: func(c *cli.Context) error { return localGet(c, stdio) },
+			},
+			{
+				Name:  "list",
+				Usage: "list the names in the store (never values)",
+				Description: `Example:
+   ward local list`,
+				Action: func(c *cli.Context) error { return localList(c, stdio) },
+			},
+			{
+				Name:      "rm",
+				Usage:     "remove a value",
+				ArgsUsage: "NAME",
+				Description: `Example:
+   ward local rm myapp/old_token`,
+				Action: func(c *cli.Context) error {
+					return withEntry(c, func(s *local.Store, name string) error { return s.Remove(name) })
+				},
+			},
+		},
+	}
+}
+
+// openLocal opens the local store at its default place.
+func openLocal() (*local.Store, error) {
+	s, err := local.Open(os.Getenv)
+	if err != nil {
+		return nil, failure.New(err, "")
+	}
+	return s, nil
+}
+
+// oneName is the NAME argument of a local subcommand.
+func oneName(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", failure.New(fmt.Errorf("want exactly one NAME, got %d arguments", c.NArg()), "values are read from stdin or a prompt, never from the command line")
+	}
+	name := c.Args().First()
+	if !local.ValidName(name) {
+		return "", failure.New(fmt.Errorf("invalid name %q", name), local.NameHint)
+	}
+	return name, nil
+}
+
+// withEntry runs fn on the store and the NAME argument.
+func withEntry(c *cli.Context, fn func(s *local.Store, name string) error) error {
+	name, err := oneName(c)
+	if err != nil {
+		return err
+	}
+	s, err := openLocal()
+	if err != nil {
+		return err
+	}
+	if err := fn(s, name); err != nil {
+		return failure.New(err, "")
+	}
+	return nil
+}
+
+func localSet(c *cli.Context, stdio IO) error {
+	name, err := oneName(c)
+	if err != nil {
+		return err
+	}
+	value, err := readValue(stdio, name)
+	if err != nil {
+		return failure.New(err, "")
+	}
+	defer clear(value)
+	s, err := openLocal()
+	if err != nil {
+		return err
+	}
+	if err := s.Set(name, value); err != nil {
+		return failure.New(err, "")
+	}
+	return nil
+}
+
+func localGet(c *cli.Context, stdio IO) error {
+	return withEntry(c, func(s *local.Store, name string) error {
+		v, err := s.Get(name)
+		if err != nil {
+			return err
+		}
+		defer clear(v)
+		stdio.Stdout.Write(v)
+		if term.IsTerminal(int(stdio.Stdout.Fd())) {
+			stdio.Stdout.Write([]byte("\n"))
+		}
+		return nil
+	})
+}
+
+func localList(c *cli.Context, stdio IO) error {
+	if c.NArg() > 0 {
+		return failure.New(fmt.Errorf("want no arguments, got %d", c.NArg()), "write: ward local list")
+	}
+	s, err := openLocal()
+	if err != nil {
+		return err
+	}
+	entries, err := s.List()
+	if err != nil {
+		return failure.New(err, "")
+	}
+	for _, e := range entries {
+		fmt.Fprintf(stdio.Stdout, "%s\tv%d\t%s\n", e.Name, e.Version, e.Updated.Format("2006-01-02T15:04:05Z"))
+	}
+	return nil
+}
+
+// readValue reads a value from a no-echo prompt on a terminal, or from
+// stdin otherwise (dropping one trailing newline).
+func readValue(stdio IO, name string) ([]byte, error) {
+	fd := int(stdio.Stdin.Fd())
+	if term.IsTerminal(fd) {
+		fmt.Fprintf(stdio.Stderr, "value for %s (not echoed): ", name)
+		v, err := term.ReadPassword(fd)
+		fmt.Fprintln(stdio.Stderr)
+		if err != nil {
+			return nil, fmt.Errorf("read the value: %w", err)
+		}
+		fmt.Fprintf(stdio.Stderr, "again: ")
+		again, err := term.ReadPassword(fd)
+		fmt.Fprintln(stdio.Stderr)
+		if err != nil {
+			return nil, fmt.Errorf("read the value: %w", err)
+		}
+		same := string(v) == string(again)
+		clear(again)
+		if !same {
+			clear(v)
+			return nil, errors.New("the two values differ; nothing was stored")
+		}
+		return v, nil
+	}
+	v, err := io.ReadAll(io.LimitReader(stdio.Stdin, 1<<20+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the value from stdin: %w", err)
+	}
+	if len(v) > 1<<20 {
+		return nil, errors.New("the value on stdin is over 1 MiB")
+	}
+	switch {
+	case len(v) >= 2 && string(v[len(v)-2:]) == "\r\n":
+		v = v[:len(v)-2]
+	case len(v) >= 1 && v[len(v)-1] == '\n':
+		v = v[:len(v)-1]
+	}
+	return v, nil
+}

@@ -1,0 +1,247 @@
+// Package manifest reads ward.yaml: a positioned parse in which every
+// problem names file:line:col, the field and a hint, validation of
+// references (each store's grammar, from the registry), templates and
+// profiles, the JSON Schema of the format, the starter manifest `ward
+// init` writes and the edits `ward import` makes.
+package manifest
+
+import (
+	"fmt"
+	"io/fs"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// Manifest is a parsed and validated ward.yaml.
+type Manifest struct {
+	// File is where the manifest was read from, for messages.
+	File     string
+	Version  int
+	Stores   Stores
+	Env      []*EnvVar
+	Files    []*FileSpec
+	Inherit  Inherit
+	Deny     []string
+	Rotation Rotation
+	Mask     bool
+	Profiles map[string]*Profile
+}
+
+// EnvVar is one declared variable: a reference, a plain value or a
+// template over other variables.
+type EnvVar struct {
+	Name string
+	// Exactly one of Ref, Value (with IsValue) and Template is set.
+	Ref      *resolve.Ref
+	Value    string
+	IsValue  bool
+	Template *Template
+	Pos      Pos
+}
+
+// Secret reports whether the variable's value counts as a secret: plain
+// values do not; references and rendered templates do.
+func (v *EnvVar) Secret() bool { return !v.IsValue }
+
+// FileSpec is one secret file under the private tmpfs directory.
+type FileSpec struct {
+	// Path is relative to the private directory.
+	Path     string
+	Ref      *resolve.Ref
+	Template *Template
+	Mode     fs.FileMode
+	// Env, when set, names the variable that gives the child the path.
+	Env string
+	Pos Pos
+}
+
+// Key is the name a file's value is delivered under, beside the
+// variables: "file:PATH".
+func (f *FileSpec) Key() string { return "file:" + f.Path }
+
+// Inherit says which variables of ward's environment the child gets.
+type Inherit struct {
+	All      bool
+	Patterns []string
+}
+
+// Profile overrides or adds variables and files.
+type Profile struct {
+	Env   []*EnvVar
+	Files []*FileSpec
+	Pos   Pos
+}
+
+// Stores holds the stores block: each store's decoded settings, by its
+// name, and the fetch concurrency.
+type Stores struct {
+	Concurrency int
+	Options     map[string]resolve.Options
+}
+
+// OnChange is what rotation does when the child's view changes.
+type OnChange string
+
+// The rotation.on_change choices.
+const (
+	Restart     OnChange = "restart"
+	SignalChild OnChange = "signal"
+	DoNothing   OnChange = "none"
+)
+
+// OnExpired is what happens when a lease expires while its store is down.
+type OnExpired string
+
+// The rotation.on_expired choices.
+const (
+	KeepRunning OnExpired = "keep"
+	StopChild   OnExpired = "stop"
+)
+
+// Rotation configures what happens when a secret changes.
+type Rotation struct {
+	OnChange     OnChange
+	Signal       syscall.Signal
+	Poll         time.Duration
+	Jitter       float64
+	Debounce     time.Duration
+	StopSignal   syscall.Signal
+	StopTimeout  time.Duration
+	OnExpired    OnExpired
+	RevokeOnExit bool
+}
+
+// DefaultRotation returns the rotation settings used where the manifest is
+// silent.
+func DefaultRotation() Rotation {
+	return Rotation{
+		OnChange:     Restart,
+		Signal:       syscall.SIGHUP,
+		Poll:         5 * time.Minute,
+		Jitter:       0.1,
+		Debounce:     2 * time.Second,
+		StopSignal:   syscall.SIGTERM,
+		StopTimeout:  30 * time.Second,
+		OnExpired:    KeepRunning,
+		RevokeOnExit: true,
+	}
+}
+
+// Pos is a place in the manifest.
+type Pos struct{ Line, Col int }
+
+// EnvFor returns the variables with a profile's overrides applied (nil
+// profile: the base manifest).
+func (m *Manifest) EnvFor(prof *Profile) []*EnvVar {
+	if prof == nil {
+		return m.Env
+	}
+	return overlay(m.Env, prof.Env, func(v *EnvVar) string { return v.Name })
+}
+
+// FilesFor returns the files with a profile's applied: a profile file with
+// the same path replaces the base one.
+func (m *Manifest) FilesFor(prof *Profile) []*FileSpec {
+	if prof == nil {
+		return m.Files
+	}
+	return overlay(m.Files, prof.Files, func(f *FileSpec) string { return f.Path })
+}
+
+// Refs returns every reference a start with prof needs, keyed by the name
+// its value is delivered under: the variable, or FileSpec.Key for a file.
+func (m *Manifest) Refs(prof *Profile) map[string]resolve.Ref {
+	refs := map[string]resolve.Ref{}
+	for _, v := range m.EnvFor(prof) {
+		if v.Ref != nil {
+			refs[v.Name] = *v.Ref
+		}
+	}
+	for _, f := range m.FilesFor(prof) {
+		if f.Ref != nil {
+			refs[f.Key()] = *f.Ref
+		}
+	}
+	return refs
+}
+
+// Schemes lists the reference schemes a start with prof uses.
+func (m *Manifest) Schemes(prof *Profile) []string {
+	var out []string
+	for _, r := range m.Refs(prof) {
+		if !slices.Contains(out, r.Scheme) {
+			out = append(out, r.Scheme)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// overlay replaces the base items that over has a key for, in place, and
+// appends the rest of over in its order.
+func overlay[T any](base, over []T, key func(T) string) []T {
+	if len(over) == 0 {
+		return base
+	}
+	pending := map[string]T{}
+	for _, o := range over {
+		pending[key(o)] = o
+	}
+	out := make([]T, 0, len(base)+len(over))
+	for _, b := range base {
+		if o, ok := pending[key(b)]; ok {
+			out = append(out, o)
+			delete(pending, key(b))
+		} else {
+			out = append(out, b)
+		}
+	}
+	for _, o := range over {
+		if _, ok := pending[key(o)]; ok {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Profile returns the named profile; "" is the base manifest. from names
+// what chose the profile (the -p flag, $WARD_PROFILE), for the error.
+func (m *Manifest) Profile(name, from string) (*Profile, error) {
+	if name == "" {
+		return nil, nil
+	}
+	prof, ok := m.Profiles[name]
+	if ok {
+		return prof, nil
+	}
+	names := make([]string, 0, len(m.Profiles))
+	for n := range m.Profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	hint := m.File + " defines no profiles"
+	if len(names) > 0 {
+		hint = "profiles in " + m.File + ": " + strings.Join(names, ", ")
+	}
+	if from == "" {
+		from = "the profile"
+	}
+	return nil, &ProfileError{Name: name, From: from, Hints: hint}
+}
+
+// ProfileError is a profile the manifest does not define.
+type ProfileError struct {
+	Name, From, Hints string
+}
+
+func (e *ProfileError) Error() string {
+	return fmt.Sprintf("%s names profile %q, which the manifest does not define", e.From, e.Name)
+}
+
+// Hint lists the profiles there are.
+func (e *ProfileError) Hint() string { return e.Hints }

@@ -1,0 +1,159 @@
+package manifest
+
+import (
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/aws"
+	"github.com/wardsecrets/ward/resolve/vault"
+)
+
+const fullManifest = `version: 1
+stores:
+  concurrency: 8
+  vault:
+    address: https://vault.internal:8200
+    auth:
+      method: approle
+      role_id_file: /run/secrets/role-id
+      secret_id_file: /run/secrets/secret-id
+  aws:
+    region: eu-west-1
+env:
+  DATABASE_URL: vault://secret/myapp/db#url
+  DB_USER: vault://database/creds/myapp#username
+  DB_PASS: vault://database/creds/myapp#password
+  STRIPE_KEY: awssm://prod/myapp/stripe#secret_key
+  FLAG: ssm:///myapp/prod/flag
+  API_TOKEN: local://myapp/api_token
+  LOG_LEVEL: {value: info}
+  DATABASE_DSN:
+    template: "postgres://{{ .DB_USER }}:{{ .DB_PASS | urlquery }}@db:5432/app"
+files:
+  - path: tls/key.pem
+    ref: vault://pki/issue/myapp#private_key
+    mode: "0400"
+    env: TLS_KEY_FILE
+  - path: app.json
+    template: '{"user": {{ .DB_USER | json }}, "password": {{ .DB_PASS | json }}}'
+inherit: [PATH, HOME, "APP_*"]
+deny: ["AWS_*"]
+mask: true
+rotation:
+  on_change: signal
+  signal: SIGUSR1
+  poll: 5m
+  jitter: 10%
+  debounce: 2s
+  stop_signal: SIGINT
+  stop_timeout: 30s
+  on_expired: stop
+  revoke_on_exit: false
+profiles:
+  dev:
+    env:
+      DATABASE_URL: local://myapp/database_url
+`
+
+func TestParseFullManifest(t *testing.T) {
+	m, err := Parse("ward.yaml", []byte(fullManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Env) != 8 || len(m.Files) != 2 || len(m.Profiles) != 1 {
+		t.Fatalf("got %d env, %d files, %d profiles, want 8, 2, 1", len(m.Env), len(m.Files), len(m.Profiles))
+	}
+	if m.Env[0].Name != "DATABASE_URL" || m.Env[7].Name != "DATABASE_DSN" {
+		t.Errorf("env order not kept: got %s ... %s", m.Env[0].Name, m.Env[7].Name)
+	}
+	if got := m.Env[7].Template.Deps; len(got) != 2 || got[0] != "DB_USER" || got[1] != "DB_PASS" {
+		t.Errorf("got template deps %v, want [DB_USER DB_PASS]", got)
+	}
+	r := m.Rotation
+	if r.OnChange != "signal" || r.Signal != syscall.SIGUSR1 || r.Poll != 5*time.Minute || r.Jitter != 0.1 ||
+		r.Debounce != 2*time.Second || r.StopSignal != syscall.SIGINT || r.StopTimeout != 30*time.Second || r.OnExpired != "stop" || r.RevokeOnExit {
+		t.Errorf("got rotation %+v", r)
+	}
+	vo, _ := m.Stores.Options["vault"].(*vault.Options)
+	ao, _ := m.Stores.Options["aws"].(*aws.Options)
+	if m.Stores.Concurrency != 8 || vo == nil || vo.Auth.Method != vault.MethodAppRole || ao == nil || ao.Region != "eu-west-1" {
+		t.Errorf("got stores %+v", m.Stores)
+	}
+	if m.Inherit.All || len(m.Inherit.Patterns) != 3 || len(m.Deny) != 1 || !m.Mask {
+		t.Errorf("got inherit %+v deny %v mask %v", m.Inherit, m.Deny, m.Mask)
+	}
+	if m.Files[0].Mode != 0o400 || m.Files[0].Env != "TLS_KEY_FILE" || m.Files[1].Mode != 0o400 {
+		t.Errorf("got files %+v %+v", m.Files[0], m.Files[1])
+	}
+	prof, err := m.Profile("dev", "-p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := m.EnvFor(prof)
+	if env[0].Ref.Scheme != "local" || len(env) != 8 {
+		t.Errorf("profile dev did not replace DATABASE_URL in place")
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	m, err := Parse("ward.yaml", []byte("version: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Rotation != DefaultRotation() || !m.Inherit.All {
+		t.Errorf("got %+v, want the defaults", m.Rotation)
+	}
+}
+
+func TestValidationErrorsAreAllReported(t *testing.T) {
+	_, err := Parse("w.yaml", []byte("version: 1\nenv:\n  A: nope\n  B: bad://x\nfoo: 1\n"))
+	var ve ValidationErrors
+	if !errors.As(err, &ve) || len(ve) != 3 {
+		t.Fatalf("got %v, want 3 errors", err)
+	}
+	want := []string{"w.yaml:3:6: env.A", "w.yaml:4:6: env.B", "w.yaml:5:1: foo"}
+	for i, w := range want {
+		if !strings.HasPrefix(ve[i].Error(), w) {
+			t.Errorf("error %d: got %q, want prefix %q", i, ve[i].Error(), w)
+		}
+	}
+}
+
+func FuzzParseManifest(f *testing.F) {
+	f.Add([]byte(fullManifest))
+	f.Add([]byte("version: 1\nenv:\n  A: local://a/b\n"))
+	f.Add([]byte("version: 1\nfiles:\n  - path: x\n    template: '{{ .A }}'\n"))
+	f.Add([]byte("{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxSize/16 {
+			// Size is bounded by Load; big inputs only slow the
+			// YAML parser down.
+			return
+		}
+		m, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			var ve ValidationErrors
+			if !errors.As(err, &ve) {
+				t.Fatalf("got %T, want ValidationErrors", err)
+			}
+			for _, e := range ve {
+				if e.Line < 1 || e.Col < 1 {
+					t.Fatalf("error without a place: %v", e)
+				}
+			}
+			return
+		}
+		if m.Version != 1 {
+			t.Fatalf("accepted version %d", m.Version)
+		}
+		for _, v := range m.Env {
+			if !resolve.ValidEnvName(v.Name) {
+				t.Fatalf("accepted variable name %q", v.Name)
+			}
+		}
+	})
+}

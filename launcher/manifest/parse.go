@@ -1,0 +1,523 @@
+package manifest
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
+	"github.com/wardsecrets/ward/resolve/stores"
+	"github.com/wardsecrets/ward/signals"
+)
+
+// ValidationError is one problem in a manifest, with its place and the
+// field it concerns. It never holds a secret value.
+type ValidationError struct {
+	File  string
+	Line  int
+	Col   int
+	Field string
+	Msg   string
+	// Advice is what to do about it.
+	Advice string
+}
+
+func (e *ValidationError) Error() string {
+	loc := fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Col)
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// Hint says what to do about the problem.
+func (e *ValidationError) Hint() string { return e.Advice }
+
+// ValidationErrors is every problem found in a manifest, in file order.
+type ValidationErrors []*ValidationError
+
+func (es ValidationErrors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Unwrap lists the problems, so each is reported with its own hint.
+func (es ValidationErrors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// maxSize bounds what Load reads: a manifest is a list of references,
+// and a huge file is a mistake (or an attack on the parser).
+const maxSize = 1 << 20
+
+// Load reads and validates the manifest at file.
+func Load(file string) (*Manifest, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "no such file", Advice: "create one with `ward init`, or name another with -m"}}
+		}
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if len(b) > maxSize {
+		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest is larger than 1 MiB", Advice: "a manifest holds references, not data"}}
+	}
+	return Parse(file, b)
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Parse parses and validates a manifest held in memory; file names it in
+// messages.
+func Parse(file string, data []byte) (*Manifest, error) {
+	p := &parser{file: file, reg: stores.Registry}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		line, msg := 1, err.Error()
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		return nil, ValidationErrors{{File: file, Line: line, Col: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: "), Advice: "check the indentation and quoting on that line"}}
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest is empty", Advice: "start with `version: 1` and an `env:` mapping"}}
+	}
+	m := p.manifest(doc.Content[0])
+	if p.d.Failed() {
+		return nil, p.errors()
+	}
+	return m, nil
+}
+
+// parser walks the manifest's YAML nodes.
+type parser struct {
+	file string
+	reg  *resolve.Registry
+	d    conf.Decoder
+}
+
+func (p *parser) fail(n *yaml.Node, field, hint, format string, args ...any) {
+	p.d.Fail(n, field, hint, format, args...)
+}
+
+// failAt records a problem at a position the parser kept.
+func (p *parser) failAt(pos Pos, field, hint, format string, args ...any) {
+	p.d.Problems = append(p.d.Problems, &conf.Problem{Line: pos.Line, Col: pos.Col, Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+// errors returns the problems in file order.
+func (p *parser) errors() ValidationErrors {
+	out := make(ValidationErrors, len(p.d.Problems))
+	for i, pr := range p.d.Problems {
+		out[i] = &ValidationError{File: p.file, Line: pr.Line, Col: pr.Col, Field: pr.Field, Msg: pr.Msg, Advice: pr.Hint}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+	})
+	return out
+}
+
+func (p *parser) duration(n *yaml.Node, field string) (time.Duration, bool) {
+	return p.d.Duration(n, field)
+}
+
+func (p *parser) signal(n *yaml.Node, field string) (syscall.Signal, bool) {
+	s, ok := p.d.Str(n, field)
+	if !ok {
+		return 0, false
+	}
+	sig, err := signals.Parse(s)
+	if err != nil || sig == syscall.SIGKILL || sig == syscall.SIGSTOP {
+		p.fail(n, field, "write a signal name such as SIGTERM, SIGHUP or SIGUSR1", "unknown or uncatchable signal %q", s)
+		return 0, false
+	}
+	return sig, true
+}
+
+func (p *parser) manifest(n *yaml.Node) *Manifest {
+	m := &Manifest{File: p.file, Rotation: DefaultRotation(), Inherit: Inherit{All: true}, Profiles: map[string]*Profile{}}
+	var versionSeen bool
+	p.d.Fields(n, "", map[string]func(k, v *yaml.Node){
+		"version": func(k, v *yaml.Node) {
+			versionSeen = true
+			if i, ok := p.d.Int(v, "version"); ok {
+				if i != 1 {
+					p.fail(v, "version", "this ward reads manifest version 1", "unsupported version %d", i)
+				}
+				m.Version = i
+			}
+		},
+		"stores":   func(k, v *yaml.Node) { m.Stores = p.stores(v) },
+		"env":      func(k, v *yaml.Node) { m.Env = p.env(v, "env") },
+		"files":    func(k, v *yaml.Node) { m.Files = p.files(v, "files") },
+		"inherit":  func(k, v *yaml.Node) { m.Inherit = p.inherit(v) },
+		"deny":     func(k, v *yaml.Node) { m.Deny = p.patterns(v, "deny") },
+		"rotation": func(k, v *yaml.Node) { p.rotation(v, &m.Rotation) },
+		"mask":     func(k, v *yaml.Node) { m.Mask, _ = p.d.Bool(v, "mask") },
+		"profiles": func(k, v *yaml.Node) { p.profiles(v, m) },
+	})
+	if n.Kind == yaml.MappingNode && !versionSeen {
+		p.fail(n, "version", "add `version: 1` at the top", "missing")
+	}
+	if !p.d.Failed() {
+		p.checkTemplates(m, "", nil)
+		for _, name := range sortedNames(m.Profiles) {
+			p.checkTemplates(m, name, m.Profiles[name])
+		}
+		p.checkFiles(m)
+	}
+	return m
+}
+
+func (p *parser) profiles(n *yaml.Node, m *Manifest) {
+	p.d.Pairs(n, "profiles", func(pk, pv *yaml.Node) {
+		name := conf.Join("profiles", pk.Value)
+		prof := &Profile{Pos: Pos{pk.Line, pk.Column}}
+		p.d.Fields(pv, name, map[string]func(k, v *yaml.Node){
+			"env":   func(k, v *yaml.Node) { prof.Env = p.env(v, name+".env") },
+			"files": func(k, v *yaml.Node) { prof.Files = p.files(v, name+".files") },
+		})
+		m.Profiles[pk.Value] = prof
+	})
+}
+
+// stores reads the stores block: concurrency, and each store's own
+// settings, decoded by the store's package.
+func (p *parser) stores(n *yaml.Node) Stores {
+	s := Stores{Options: map[string]resolve.Options{}}
+	known := map[string]func(k, v *yaml.Node){
+		"concurrency": func(k, v *yaml.Node) {
+			s.Concurrency, _ = p.d.IntIn(v, "stores.concurrency", 1, 256, "choose 1 to 256 (default 16)")
+		},
+	}
+	for _, kind := range p.reg.Kinds() {
+		if kind.NewOptions == nil {
+			continue
+		}
+		known[kind.Name] = func(k, v *yaml.Node) {
+			opts := kind.NewOptions()
+			opts.Decode(&p.d, v, "stores."+kind.Name)
+			s.Options[kind.Name] = opts
+		}
+	}
+	p.d.Fields(n, "stores", known)
+	return s
+}
+
+func (p *parser) rotation(n *yaml.Node, r *Rotation) {
+	f := "rotation"
+	p.d.Fields(n, f, map[string]func(k, v *yaml.Node){
+		"on_change": func(k, v *yaml.Node) {
+			if s, ok := p.d.OneOf(v, f+".on_change", string(Restart), string(SignalChild), string(DoNothing)); ok {
+				r.OnChange = OnChange(s)
+			}
+		},
+		"signal": func(k, v *yaml.Node) {
+			if s, ok := p.signal(v, f+".signal"); ok {
+				r.Signal = s
+			}
+		},
+		"poll": func(k, v *yaml.Node) {
+			if d, ok := p.duration(v, f+".poll"); ok {
+				if d < time.Second {
+					p.fail(v, f+".poll", "poll at most once a second; stores bill and throttle calls", "too short: %s", d)
+				}
+				r.Poll = d
+			}
+		},
+		"jitter": func(k, v *yaml.Node) {
+			s, ok := p.d.Str(v, f+".jitter")
+			if !ok {
+				return
+			}
+			j, err := parseFraction(s)
+			if err != nil {
+				p.fail(v, f+".jitter", "write a percentage from 0% to 50%, e.g. 10%", "invalid jitter %q", s)
+				return
+			}
+			r.Jitter = j
+		},
+		"debounce": func(k, v *yaml.Node) {
+			if v.Kind == yaml.ScalarNode && v.Value == "0" {
+				r.Debounce = 0
+				return
+			}
+			if d, ok := p.duration(v, f+".debounce"); ok {
+				r.Debounce = d
+			}
+		},
+		"stop_signal": func(k, v *yaml.Node) {
+			if s, ok := p.signal(v, f+".stop_signal"); ok {
+				r.StopSignal = s
+			}
+		},
+		"stop_timeout": func(k, v *yaml.Node) {
+			if d, ok := p.duration(v, f+".stop_timeout"); ok {
+				r.StopTimeout = d
+			}
+		},
+		"on_expired": func(k, v *yaml.Node) {
+			if s, ok := p.d.OneOf(v, f+".on_expired", string(KeepRunning), string(StopChild)); ok {
+				r.OnExpired = OnExpired(s)
+			}
+		},
+		"revoke_on_exit": func(k, v *yaml.Node) {
+			if b, ok := p.d.Bool(v, f+".revoke_on_exit"); ok {
+				r.RevokeOnExit = b
+			}
+		},
+	})
+}
+
+func parseFraction(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	pct := strings.HasSuffix(s, "%")
+	f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil {
+		return 0, err
+	}
+	if pct {
+		f /= 100
+	}
+	if f < 0 || f > 0.5 {
+		return 0, fmt.Errorf("out of range")
+	}
+	return f, nil
+}
+
+func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		// `env:` with every entry commented out, as ward init writes it.
+		return nil
+	}
+	var out []*EnvVar
+	p.d.Pairs(n, field, func(k, v *yaml.Node) {
+		name := conf.Join(field, k.Value)
+		if !resolve.ValidEnvName(k.Value) {
+			p.fail(k, name, "variable names match [A-Za-z_][A-Za-z0-9_]*", "invalid variable name %q", k.Value)
+			return
+		}
+		ev := &EnvVar{Name: k.Value, Pos: Pos{k.Line, k.Column}}
+		switch v.Kind {
+		case yaml.ScalarNode:
+			if v.Tag != "!!str" || !resolve.LooksLikeRef(v.Value) {
+				// The hint must not repeat the string: it may be a secret
+				// pasted where a reference belongs.
+				p.fail(v, name, fmt.Sprintf("write a reference such as local://myapp/%s, or {value: \"...\"} for a plain value; if this string is a real secret, it is now in this file: rotate it", strings.ToLower(k.Value)), "not a secret reference")
+				return
+			}
+			ev.Ref = p.ref(v, name)
+		case yaml.MappingNode:
+			p.envEntry(v, name, ev)
+		default:
+			p.fail(v, name, "write a reference, {value: ...} or {template: ...}", "want a string or a mapping, got %s", conf.KindName(v))
+			return
+		}
+		out = append(out, ev)
+	})
+	return out
+}
+
+// envEntry reads {value: ...}, {ref: ...} or {template: ...}.
+func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
+	kinds := 0
+	p.d.Fields(v, name, map[string]func(k, v *yaml.Node){
+		"value": func(_, vv *yaml.Node) {
+			kinds++
+			if vv.Kind != yaml.ScalarNode || vv.Tag == "!!null" {
+				p.fail(vv, name+".value", "quote the value", "want a string, got %s", conf.KindName(vv))
+				return
+			}
+			ev.Value, ev.IsValue = vv.Value, true
+		},
+		"ref": func(_, vv *yaml.Node) {
+			kinds++
+			if _, ok := p.d.Str(vv, name+".ref"); ok {
+				ev.Ref = p.ref(vv, name+".ref")
+			}
+		},
+		"template": func(_, vv *yaml.Node) {
+			kinds++
+			if s, ok := p.d.Str(vv, name+".template"); ok {
+				ev.Template = p.template(vv, name+".template", s)
+			}
+		},
+	})
+	if kinds != 1 {
+		p.fail(v, name, "give exactly one of value, ref or template", "%d of value, ref, template given", kinds)
+	}
+}
+
+func (p *parser) ref(n *yaml.Node, field string) *resolve.Ref {
+	r, err := p.reg.ParseRef(n.Value)
+	if err != nil {
+		hint := ""
+		msg := err.Error()
+		if re, ok := err.(*resolve.RefError); ok {
+			hint, msg = re.Hint, re.Msg
+		}
+		p.fail(n, field, hint, "%s", msg)
+		return nil
+	}
+	return &r
+}
+
+func (p *parser) template(n *yaml.Node, field, text string) *Template {
+	t, err := parseTemplate(field, text)
+	if err != nil {
+		p.fail(n, field, "templates use Go text/template syntax: {{ .NAME }}, {{ .NAME | urlquery }}", "invalid template: %s", err.Error())
+		return nil
+	}
+	if t.bad != "" {
+		p.fail(n, field, "templates may only read declared variables as {{ .NAME }}", "unsupported template construct: %s", t.bad)
+		return nil
+	}
+	return t
+}
+
+func (p *parser) files(n *yaml.Node, field string) []*FileSpec {
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n, field, "write a list of {path, ref, mode, env}", "want a list, got %s", conf.KindName(n))
+		return nil
+	}
+	var out []*FileSpec
+	for i, item := range n.Content {
+		if f := p.fileSpec(item, fmt.Sprintf("%s[%d]", field, i)); f != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// fileSpec reads one entry of files; nil when it is not a mapping.
+func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
+	spec := &FileSpec{Mode: 0o400, Pos: Pos{item.Line, item.Column}}
+	var pathNode *yaml.Node
+	p.d.Fields(item, name, map[string]func(k, v *yaml.Node){
+		"path": func(k, v *yaml.Node) {
+			pathNode = v
+			if s, ok := p.d.Str(v, name+".path"); ok {
+				spec.Path = s
+			}
+		},
+		"ref": func(k, v *yaml.Node) {
+			if _, ok := p.d.Str(v, name+".ref"); ok {
+				spec.Ref = p.ref(v, name+".ref")
+			}
+		},
+		"template": func(k, v *yaml.Node) {
+			if s, ok := p.d.Str(v, name+".template"); ok {
+				spec.Template = p.template(v, name+".template", s)
+			}
+		},
+		"mode": func(k, v *yaml.Node) {
+			s, ok := p.d.Str(v, name+".mode")
+			if !ok {
+				return
+			}
+			m, err := strconv.ParseUint(s, 8, 32)
+			if err != nil || m > 0o777 || m&0o400 == 0 {
+				p.fail(v, name+".mode", `write an octal mode such as "0400" or "0440", owner-readable`, "invalid mode %q", s)
+				return
+			}
+			spec.Mode = fs.FileMode(m)
+		},
+		"env": func(k, v *yaml.Node) {
+			s, ok := p.d.Str(v, name+".env")
+			if !ok {
+				return
+			}
+			if !resolve.ValidEnvName(s) {
+				p.fail(v, name+".env", "variable names match [A-Za-z_][A-Za-z0-9_]*", "invalid variable name %q", s)
+				return
+			}
+			spec.Env = s
+		},
+	})
+	if item.Kind != yaml.MappingNode {
+		return nil
+	}
+	if pathNode == nil {
+		p.fail(item, name+".path", "name the file relative to ward's private directory, e.g. tls/key.pem", "missing")
+	} else if spec.Path != "" {
+		clean := path.Clean(spec.Path)
+		if path.IsAbs(spec.Path) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") || clean != spec.Path {
+			p.fail(pathNode, name+".path", "paths are relative to ward's private tmpfs directory; the child learns the full path from `env`", "invalid path %q", spec.Path)
+		}
+	}
+	if (spec.Ref == nil) == (spec.Template == nil) {
+		p.fail(item, name, "give exactly one of ref or template", "a file needs one source")
+	}
+	return spec
+}
+
+func (p *parser) inherit(n *yaml.Node) Inherit {
+	if n.Kind == yaml.ScalarNode {
+		switch n.Value {
+		case "all":
+			return Inherit{All: true}
+		case "none":
+			return Inherit{}
+		}
+		p.fail(n, "inherit", "write all, none, or a list of names and patterns such as [PATH, HOME, \"APP_*\"]", "invalid value %q", n.Value)
+		return Inherit{All: true}
+	}
+	return Inherit{Patterns: p.patterns(n, "inherit")}
+}
+
+var patternRE = regexp.MustCompile(`^[A-Za-z0-9_*]+$`)
+
+func (p *parser) patterns(n *yaml.Node, field string) []string {
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n, field, "write a list such as [\"AWS_*\", GITHUB_TOKEN]", "want a list, got %s", conf.KindName(n))
+		return nil
+	}
+	var out []string
+	for i, item := range n.Content {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		s, ok := p.d.Str(item, f)
+		if !ok {
+			continue
+		}
+		if !patternRE.MatchString(s) {
+			p.fail(item, f, "names and * wildcards only, e.g. \"APP_*\"", "invalid pattern %q", s)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func sortedNames[T any](m map[string]T) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

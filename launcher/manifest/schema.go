@@ -1,0 +1,201 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/wardsecrets/ward/resolve/conf"
+	"github.com/wardsecrets/ward/resolve/stores"
+)
+
+//go:generate go test -run ^TestSchemaFile$ -update-schema .
+
+// SchemaURL is where the manifest's JSON Schema is published; manifests
+// that ward writes point editors at it with a yaml-language-server
+// modeline.
+const SchemaURL = "https://raw.githubusercontent.com/wardsecrets/ward/main/schema/ward.schema.json"
+
+// SchemaModeline is the first line of every manifest ward writes: it lets
+// editors running yaml-language-server validate and complete the file.
+const SchemaModeline = "# yaml-language-server: $schema=" + SchemaURL
+
+// Schema returns the JSON Schema (draft 2020-12) of ward.yaml: the
+// manifest's own fields, and each store's stores.<name> block as the
+// store describes it. schema/ward.schema.json is its checked-in
+// rendering, and tests check that the schema and Parse agree.
+func Schema() map[string]any {
+	s := manifestShape().JSON()
+	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	s["$id"] = SchemaURL
+	s["title"] = "ward manifest (ward.yaml)"
+	defs := map[string]any{}
+	for name, d := range schemaDefs() {
+		defs[name] = d.JSON()
+	}
+	s["$defs"] = defs
+	return s
+}
+
+// SchemaJSON returns Schema as indented JSON with a final newline, as
+// schema/ward.schema.json holds it.
+func SchemaJSON() []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(Schema()); err != nil {
+		// The schema is built from constants: failing to encode it is a
+		// bug in this file.
+		panic("encode the manifest schema: " + err.Error())
+	}
+	return b.Bytes()
+}
+
+// Patterns the parser checks, written for ECMA-262 regular expressions.
+const (
+	envNamePattern  = `^[A-Za-z_][A-Za-z0-9_]*$`
+	wildcardPattern = `^[A-Za-z0-9_*]+$`
+	signalPattern   = `^([Ss][Ii][Gg])?[A-Za-z0-9]+$`
+	modePattern     = `^0*[4-7][0-7]{2}$`
+	percentPattern  = `^(50(\.0+)?|[1-4]?[0-9](\.[0-9]+)?)%$`
+)
+
+var (
+	schemaZero = 0.0
+	schemaHalf = 0.5
+)
+
+// schemaDefs are the shapes used in more than one place.
+func schemaDefs() map[string]*conf.Shape {
+	reg := stores.Registry
+	var examples []any
+	for _, name := range reg.SchemeNames() {
+		examples = append(examples, reg.Scheme(name).Example)
+	}
+	return map[string]*conf.Shape{
+		"reference": {
+			Kind:     "string",
+			Desc:     "A secret reference: SCHEME://PATH[#FIELD][?OPTIONS], with SCHEME one of " + strings.Join(reg.SchemeNames(), ", ") + ".",
+			Pattern:  "^(" + strings.Join(reg.SchemeNames(), "|") + ")://.+",
+			Examples: examples,
+		},
+		"env": {
+			Kind:     "map",
+			Desc:     "Variables given to the program: NAME: reference, or NAME: {value|ref|template: ...}.",
+			Keys:     &conf.Shape{Pattern: envNamePattern},
+			Elems:    conf.Ref("envEntry", ""),
+			Examples: []any{map[string]any{"API_TOKEN": "local://myapp/api_token"}},
+		},
+		"envEntry": {
+			Desc: "A reference string, or a mapping with exactly one of value, ref or template.",
+			OneOf: []*conf.Shape{
+				conf.Ref("reference", ""),
+				conf.WithRequired(conf.Object("A plain value, not a secret.",
+					conf.Prop{Name: "value", Shape: &conf.Shape{Kind: "scalar", Desc: "The value, as written.", Examples: []any{"info"}}}), "value"),
+				conf.WithRequired(conf.Object("A secret reference, as a mapping.",
+					conf.Prop{Name: "ref", Shape: conf.Ref("reference", "")}), "ref"),
+				conf.WithRequired(conf.Object("A value composed from the manifest's variables with Go text/template ({{ .NAME }}, with urlquery, json, shell, base64); the result counts as a secret.",
+					conf.Prop{Name: "template", Shape: conf.Str("The template.", "postgres://app@db:5432/app?sslmode=require")}), "template"),
+			},
+		},
+		"files": {
+			Kind: "array",
+			Desc: "Secret files written under ward's private tmpfs directory.",
+			Elems: &conf.Shape{
+				Kind: "object",
+				Desc: "One secret file: a path and exactly one of ref or template.",
+				Fields: []conf.Prop{
+					{Name: "path", Shape: conf.Str("Relative to ward's private directory; clean, and it cannot leave it.", "tls/key.pem")},
+					{Name: "ref", Shape: conf.Ref("reference", "The secret written to the file.")},
+					{Name: "template", Shape: conf.Str("A Go text/template over the manifest's variables, rendered into the file.", `{"region": "eu-west-1"}`)},
+					{Name: "mode", Shape: &conf.Shape{Kind: "string", Desc: `Octal file mode, owner-readable (default "0400"); quote it.`, Pattern: modePattern, Examples: []any{"0400"}}},
+					{Name: "env", Shape: &conf.Shape{Kind: "string", Desc: "A variable that gives the program the file's full path.", Pattern: envNamePattern, Examples: []any{"TLS_KEY_FILE"}}},
+				},
+				Required: []string{"path"},
+				OneOf:    []*conf.Shape{conf.Requires("ref"), conf.Requires("template")},
+			},
+		},
+		"patterns": {
+			Kind:  "array",
+			Desc:  "Variable names and * wildcards.",
+			Elems: &conf.Shape{Kind: "string", Pattern: wildcardPattern, Examples: []any{"APP_*"}},
+		},
+		"duration": {
+			Kind:     "string",
+			Desc:     "A Go duration such as 30s, 5m or 1h30m.",
+			Pattern:  conf.DurationPattern,
+			Examples: []any{"30s"},
+		},
+		"signal": {
+			Kind:     "string",
+			Desc:     "A catchable signal's name (SIGTERM, HUP) or number.",
+			Pattern:  signalPattern,
+			Examples: []any{"SIGTERM", "SIGHUP", "SIGUSR1"},
+		},
+	}
+}
+
+// storesShape is the stores block: concurrency, and each store's own
+// block as its package describes it.
+func storesShape() *conf.Shape {
+	props := []conf.Prop{{Name: "concurrency", Shape: conf.Int("Fetches in flight at once (default 16).", 1, 256, 16)}}
+	for _, k := range stores.Registry.Kinds() {
+		if k.NewOptions != nil {
+			props = append(props, conf.Prop{Name: k.Name, Shape: k.NewOptions().Schema()})
+		}
+	}
+	return conf.Object("Store settings; absent stores take their defaults from the usual environment (VAULT_ADDR, AWS_REGION...).", props...)
+}
+
+// manifestShape is ward.yaml, field by field, as parse.go reads it.
+func manifestShape() *conf.Shape {
+	p := func(name string, s *conf.Shape) conf.Prop { return conf.Prop{Name: name, Shape: s} }
+	return conf.WithRequired(conf.Object("ward's manifest: the secrets a program needs, as references to the stores that hold them.",
+		p("version", &conf.Shape{Kind: "integer", Desc: "The manifest format: 1.", Const: 1}),
+		p("stores", storesShape()),
+		p("env", conf.Ref("env", "")),
+		p("files", conf.Ref("files", "")),
+		p("inherit", &conf.Shape{
+			Desc: "Which of ward's variables the program inherits: all (minus credentials), none, or names and * patterns.",
+			OneOf: []*conf.Shape{
+				conf.Enum("", "all", "none"),
+				conf.Ref("patterns", ""),
+			},
+		}),
+		p("deny", conf.Ref("patterns", "Variables never passed from ward's environment.")),
+		p("mask", conf.Bool("Replace secret values in the program's output with <ward:NAME>.")),
+		p("rotation", conf.Object("What happens when a secret changes.",
+			p("on_change", conf.Enum("Restart the program, signal it, or do nothing (default restart).", string(Restart), string(SignalChild), string(DoNothing))),
+			p("signal", conf.Ref("signal", "The signal for on_change: signal (default SIGHUP).")),
+			p("poll", conf.Ref("duration", "How often to poll stores that cannot push changes (at least 1s; default 5m).")),
+			p("jitter", &conf.Shape{
+				Desc: "Random spread of poll times: 0% to 50% (default 10%).",
+				AnyOf: []*conf.Shape{
+					{Kind: "string", Pattern: percentPattern, Examples: []any{"10%"}},
+					{Kind: "number", FMin: &schemaZero, FMax: &schemaHalf, Examples: []any{0.1}},
+				},
+			}),
+			p("debounce", &conf.Shape{
+				Desc: "Changes within this window cause one restart (default 2s); 0 turns it off.",
+				AnyOf: []*conf.Shape{
+					conf.Ref("duration", ""),
+					{Kind: "integer", Const: 0},
+				},
+			}),
+			p("stop_signal", conf.Ref("signal", "The signal that asks the program to stop (default SIGTERM).")),
+			p("stop_timeout", conf.Ref("duration", "How long to wait after stop_signal before SIGKILL (default 30s).")),
+			p("on_expired", conf.Enum("When a lease expires and cannot be renewed: keep the program running, or stop it (default keep).", string(KeepRunning), string(StopChild))),
+			p("revoke_on_exit", conf.Bool("Revoke the dynamic leases ward created when it exits (default true).")),
+		)),
+		p("profiles", &conf.Shape{
+			Kind: "map",
+			Desc: "Named variations (ward run -p NAME): their variables and files replace or add to the base ones.",
+			Elems: conf.Object("One profile.",
+				p("env", conf.Ref("env", "")),
+				p("files", conf.Ref("files", "")),
+			),
+			Examples: []any{map[string]any{"dev": map[string]any{"env": map[string]any{"API_TOKEN": "local://myapp/api_token"}}}},
+		}),
+	), "version")
+}

@@ -1,0 +1,152 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/template"
+	"text/template/parse"
+)
+
+// Template is a parsed text/template and the variables it reads.
+type Template struct {
+	Text string
+	Deps []string
+	tmpl *template.Template
+	// bad describes a construct templates may not use, "" when none.
+	bad string
+}
+
+var funcs = template.FuncMap{
+	"urlquery": urlqueryFunc,
+	"json":     jsonFunc,
+	"shell":    shellFunc,
+	"base64":   base64Func,
+}
+
+// parseTemplate parses text; the error is text/template's, without its
+// name prefix.
+func parseTemplate(name, text string) (*Template, error) {
+	t, err := template.New(name).Funcs(funcs).Option("missingkey=error").Parse(text)
+	if err != nil {
+		msg := err.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		return nil, errors.New(msg)
+	}
+	deps, bad := templateDeps(t)
+	return &Template{Text: text, Deps: deps, tmpl: t, bad: bad}, nil
+}
+
+// templateDeps returns the variables a template reads ({{ .NAME }}), or a
+// description of a construct ward does not allow in templates.
+func templateDeps(t *template.Template) (deps []string, bad string) {
+	seen := map[string]bool{}
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		if n == nil || bad != "" {
+			return
+		}
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			if n == nil {
+				return
+			}
+			if len(n.Decl) > 0 {
+				bad = "variable declarations"
+				return
+			}
+			for _, c := range n.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.FieldNode:
+			if len(n.Ident) != 1 {
+				bad = "nested fields (." + strings.Join(n.Ident, ".") + ")"
+				return
+			}
+			if !seen[n.Ident[0]] {
+				seen[n.Ident[0]] = true
+				deps = append(deps, n.Ident[0])
+			}
+		case *parse.IfNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			bad = "range"
+		case *parse.WithNode:
+			bad = "with"
+		case *parse.TemplateNode:
+			bad = "template calls"
+		case *parse.DotNode:
+			bad = "the bare dot"
+		case *parse.VariableNode:
+			if len(n.Ident) > 0 && n.Ident[0] != "$" {
+				bad = "variables"
+			} else if len(n.Ident) > 1 {
+				if !seen[n.Ident[1]] {
+					seen[n.Ident[1]] = true
+					deps = append(deps, n.Ident[1])
+				}
+			}
+		case *parse.ChainNode:
+			bad = "chained fields"
+		}
+	}
+	walk(t.Tree.Root)
+	return deps, bad
+}
+
+// Render executes the template over vars. The error never includes the
+// rendered text or any value.
+func (t *Template) Render(vars map[string]string) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := t.tmpl.Execute(&buf, vars); err != nil {
+		// text/template errors can quote the data; keep only the kind.
+		return nil, fmt.Errorf("render template: %s", scrubTemplateError(err))
+	}
+	return buf.Bytes(), nil
+}
+
+func scrubTemplateError(err error) string {
+	if e, ok := err.(template.ExecError); ok {
+		return "execution failed in " + e.Name
+	}
+	return "execution failed"
+}
+
+func urlqueryFunc(s string) string { return url.QueryEscape(s) }
+
+func jsonFunc(s string) (string, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// shellFunc quotes s for a POSIX shell: single quotes, with each ' written
+// as '\”.
+func shellFunc(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func base64Func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

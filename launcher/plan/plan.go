@@ -1,0 +1,269 @@
+// Package plan composes what one start of the child gets: its
+// environment (inherited variables filtered by inherit and deny, minus the
+// credentials ward used, then the declared values, secrets and rendered
+// templates) and its secret files. It does no I/O, and Changed compares
+// two plans so that rotation acts only when the child's view changes.
+package plan
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/wardsecrets/ward/launcher/manifest"
+	"github.com/wardsecrets/ward/launcher/mask"
+	"github.com/wardsecrets/ward/launcher/secretdir"
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// Plan is what one start of the child gets: its environment and its
+// secret files. Two plans that Changed reports equal give the child the
+// same view.
+type Plan struct {
+	// Env is the child's environment, KEY=VALUE.
+	Env []string
+	// Files are written under the private directory before the start.
+	Files []secretdir.File
+	// Secrets are the secret values by variable (or file) name, for
+	// masking, scanning and naming what changed.
+	Secrets []mask.Secret
+	// Values are the resolved references, for audit and rotation.
+	Values map[string]resolve.Value
+	// Overridden names inherited variables that declared ones replaced.
+	Overridden []string
+}
+
+// Input is what a plan is built from besides the manifest and the values.
+type Input struct {
+	// Environ is ward's environment, KEY=VALUE.
+	Environ []string
+	// Dir is the private directory the files will live in ("" when there
+	// are none).
+	Dir string
+	// Credentials are the variables ward and its stores authenticate
+	// with: never inherited unless the manifest declares them by name.
+	Credentials []string
+	// Drop are variables never inherited, because ward sets them for the
+	// child itself (systemd's NOTIFY_SOCKET, LISTEN_*).
+	Drop []string
+	// Extra are KEY=VALUE entries ward adds last.
+	Extra []string
+}
+
+// credentialPatterns are stripped like Input.Credentials: ward's own
+// settings.
+var credentialPatterns = []string{"WARD_*"}
+
+// Build composes the child's environment and files from resolved values.
+func Build(m *manifest.Manifest, prof *manifest.Profile, values map[string]resolve.Value, in Input) (*Plan, error) {
+	env := m.EnvFor(prof)
+	files := m.FilesFor(prof)
+	plan := &Plan{Values: values}
+
+	vars, secret, err := render(env, values)
+	if err != nil {
+		return nil, err
+	}
+	declared := map[string]bool{}
+	for _, v := range env {
+		declared[v.Name] = true
+	}
+	for _, f := range files {
+		if f.Env != "" {
+			declared[f.Env] = true
+		}
+	}
+	for _, p := range m.Inherit.Patterns {
+		if !strings.Contains(p, "*") {
+			declared[p] = true
+		}
+	}
+	for _, kv := range InheritEnv(in.Environ, m.Inherit, slices.Concat(m.Deny, in.Drop), in.Credentials, declared) {
+		name := kv[:strings.IndexByte(kv, '=')]
+		if slices.ContainsFunc(env, func(v *manifest.EnvVar) bool { return v.Name == name }) {
+			plan.Overridden = append(plan.Overridden, name)
+			continue
+		}
+		plan.Env = append(plan.Env, kv)
+	}
+	for _, v := range env {
+		plan.Env = append(plan.Env, v.Name+"="+vars[v.Name])
+	}
+	if err := plan.addFiles(files, values, vars, secret, in.Dir); err != nil {
+		return nil, err
+	}
+	plan.Env = append(plan.Env, in.Extra...)
+	for _, n := range slices.Sorted(maps.Keys(secret)) {
+		plan.Secrets = append(plan.Secrets, mask.Secret{Name: n, Value: secret[n]})
+	}
+	return plan, nil
+}
+
+// render gives every variable its value: plain values, resolved
+// references, then templates in dependency order (validation rejected
+// cycles). secret holds the values that count as secrets.
+func render(env []*manifest.EnvVar, values map[string]resolve.Value) (vars map[string]string, secret map[string][]byte, err error) {
+	vars = make(map[string]string, len(env))
+	secret = map[string][]byte{}
+	byName := map[string]*manifest.EnvVar{}
+	done := map[string]bool{}
+	for _, v := range env {
+		byName[v.Name] = v
+		switch {
+		case v.IsValue:
+			vars[v.Name] = v.Value
+		case v.Ref != nil:
+			val, ok := values[v.Name]
+			if !ok {
+				return nil, nil, fmt.Errorf("%s: %s was not resolved", v.Name, v.Ref.Raw)
+			}
+			vars[v.Name] = string(val.Bytes)
+			secret[v.Name] = val.Bytes
+		}
+		if v.Template == nil {
+			done[v.Name] = true
+		}
+	}
+	var visit func(v *manifest.EnvVar) error
+	visit = func(v *manifest.EnvVar) error {
+		if done[v.Name] {
+			return nil
+		}
+		for _, d := range v.Template.Deps {
+			if dv, ok := byName[d]; ok {
+				if err := visit(dv); err != nil {
+					return err
+				}
+			}
+		}
+		out, err := v.Template.Render(vars)
+		if err != nil {
+			return fmt.Errorf("%s: %w", v.Name, err)
+		}
+		vars[v.Name] = string(out)
+		secret[v.Name] = out
+		done[v.Name] = true
+		return nil
+	}
+	for _, v := range env {
+		if err := visit(v); err != nil {
+			return nil, nil, err
+		}
+	}
+	return vars, secret, nil
+}
+
+// addFiles adds the secret files and their path variables.
+func (plan *Plan) addFiles(files []*manifest.FileSpec, values map[string]resolve.Value, vars map[string]string, secret map[string][]byte, dir string) error {
+	for _, f := range files {
+		var data []byte
+		if f.Ref != nil {
+			val, ok := values[f.Key()]
+			if !ok {
+				return fmt.Errorf("file %s: %s was not resolved", f.Path, f.Ref.Raw)
+			}
+			data = val.Bytes
+		} else {
+			out, err := f.Template.Render(vars)
+			if err != nil {
+				return fmt.Errorf("file %s: %w", f.Path, err)
+			}
+			data = out
+		}
+		plan.Files = append(plan.Files, secretdir.File{Path: f.Path, Mode: f.Mode, Data: data})
+		secret[f.Key()] = data
+		if f.Env == "" {
+			continue
+		}
+		// A declared file variable replaces an inherited one.
+		if i := slices.IndexFunc(plan.Env, func(kv string) bool { return strings.HasPrefix(kv, f.Env+"=") }); i >= 0 {
+			plan.Env = slices.Delete(plan.Env, i, i+1)
+			plan.Overridden = append(plan.Overridden, f.Env)
+		}
+		plan.Env = append(plan.Env, f.Env+"="+filepath.Join(dir, filepath.FromSlash(f.Path)))
+	}
+	return nil
+}
+
+// InheritEnv filters ward's environment for the child: the inherit rule,
+// then deny, then the credentials (and ward's own WARD_* settings) unless
+// declared.
+func InheritEnv(parent []string, inh manifest.Inherit, deny, credentials []string, declared map[string]bool) []string {
+	var out []string
+	for _, kv := range parent {
+		i := strings.IndexByte(kv, '=')
+		if i <= 0 {
+			continue
+		}
+		name := kv[:i]
+		if !inh.All && !MatchAny(inh.Patterns, name) {
+			continue
+		}
+		if MatchAny(deny, name) {
+			continue
+		}
+		if !declared[name] && (slices.Contains(credentials, name) || MatchAny(credentialPatterns, name)) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// Changed names the secrets whose values differ between two plans, and
+// reports whether the child's view (env or files) differs at all.
+func (p *Plan) Changed(next *Plan) (names []string, envChanged, filesChanged bool) {
+	old := map[string][]byte{}
+	for _, s := range p.Secrets {
+		old[s.Name] = s.Value
+	}
+	seen := map[string]bool{}
+	for _, s := range next.Secrets {
+		seen[s.Name] = true
+		if o, ok := old[s.Name]; !ok || !bytes.Equal(o, s.Value) {
+			names = append(names, s.Name)
+		}
+	}
+	for _, s := range p.Secrets {
+		if !seen[s.Name] {
+			names = append(names, s.Name)
+		}
+	}
+	envChanged = !slices.Equal(p.Env, next.Env)
+	filesChanged = !slices.EqualFunc(p.Files, next.Files, func(a, b secretdir.File) bool {
+		return a.Path == b.Path && a.Mode == b.Mode && bytes.Equal(a.Data, b.Data)
+	})
+	sort.Strings(names)
+	return names, envChanged, filesChanged
+}
+
+// MatchAny reports whether name matches any of patterns.
+func MatchAny(patterns []string, name string) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool { return MatchPattern(p, name) })
+}
+
+// MatchPattern matches a name against a pattern where * matches any run
+// of characters.
+func MatchPattern(pattern, name string) bool {
+	if !strings.Contains(pattern, "*") {
+		return pattern == name
+	}
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(name, parts[0]) {
+		return false
+	}
+	name = name[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(name, mid)
+		if i < 0 {
+			return false
+		}
+		name = name[i+len(mid):]
+	}
+	return strings.HasSuffix(name, last)
+}

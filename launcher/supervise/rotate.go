@@ -1,0 +1,506 @@
+package supervise
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/wardsecrets/ward/launcher/manifest"
+	"github.com/wardsecrets/ward/launcher/plan"
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// rotator watches the resolved secrets and proposes a new plan to the
+// supervisor when the child's view (env or files) would really change.
+// It never touches the child; the supervisor acts on its proposals.
+type rotator struct {
+	log     *slog.Logger
+	fetcher *resolve.Fetcher
+	reg     *resolve.Registry
+	m       *manifest.Manifest
+	prof    *manifest.Profile
+	input   plan.Input
+	rot     manifest.Rotation
+
+	// current is the running child's plan, values the values behind it.
+	current *plan.Plan
+	values  map[string]resolve.Value
+	// ending holds the lease ids that can no longer be renewed, with when
+	// that was noticed: the next refresh reads those documents again.
+	ending map[string]time.Time
+	// kept cancels the keepers of the leases being renewed, by lease id.
+	kept map[string]context.CancelFunc
+
+	triggers chan trigger
+	// proposals go to the supervisor; stops ask it to stop the child
+	// (a lease expired with its store down and on_expired: stop).
+	proposals chan *proposal
+	stops     chan string
+}
+
+// trigger is why the rotator looks again.
+type trigger struct {
+	kind triggerKind
+	// lease is the lease that can no longer be renewed (leaseEnding).
+	lease string
+	// path is the file that changed (fileChanged).
+	path string
+}
+
+type triggerKind int
+
+const (
+	// poll: rotation.poll elapsed; read the polled stores.
+	poll triggerKind = iota
+	// fileChanged: a watched file changed; read what it holds.
+	fileChanged
+	// watchStarted: the watch began; read what changed since the start.
+	watchStarted
+	// leaseEnding: a lease can no longer be renewed; read its secret.
+	leaseEnding
+	// retry: a refresh failed; try what it tried again.
+	retry
+)
+
+func (t trigger) String() string {
+	switch t.kind {
+	case poll:
+		return "poll"
+	case fileChanged:
+		return "file changed: " + t.path
+	case watchStarted:
+		return "watch started"
+	case leaseEnding:
+		return "lease ending"
+	}
+	return "retry"
+}
+
+// proposal is a new plan for the supervisor to apply.
+type proposal struct {
+	plan         *plan.Plan
+	values       map[string]resolve.Value
+	changed      []string
+	envChanged   bool
+	filesChanged bool
+	// done receives whether the child now runs with plan.
+	done chan bool
+}
+
+const (
+	minBackoff = time.Second
+	maxBackoff = 2 * time.Minute
+)
+
+func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolve.Value) *rotator {
+	return &rotator{
+		log: o.Log, fetcher: o.Fetcher, reg: o.Registry, m: o.Manifest, prof: o.Profile,
+		input: in, rot: o.Manifest.Rotation,
+		current: p, values: values,
+		ending:    map[string]time.Time{},
+		kept:      map[string]context.CancelFunc{},
+		triggers:  make(chan trigger, 64),
+		proposals: make(chan *proposal),
+		stops:     make(chan string),
+	}
+}
+
+// watchDelay is how long after the start ward waits before it watches
+// files. Closing an inotify instance costs the exiting process about 10 ms
+// (the kernel waits out an RCU grace period), which a short-lived command
+// (ward run -- make) should not pay; a check right after the watch starts
+// catches any change made in between.
+const watchDelay = 100 * time.Millisecond
+
+// run watches until ctx ends.
+func (r *rotator) run(ctx context.Context) {
+	startWatch := time.After(watchDelay)
+	r.pollIfNeeded(ctx)
+	r.keepLeases(ctx, r.values)
+
+	var pending *proposal
+	var debounce <-chan time.Time
+	var retryAt <-chan time.Time
+	var failed []trigger
+	backoff := time.Duration(0)
+	refresh := func(t trigger) {
+		next, read, err := r.refresh(ctx, pending, t)
+		if err != nil {
+			failed = append(failed, t)
+			backoff = min(max(backoff*2, minBackoff), maxBackoff)
+			wait := jitter(backoff, 0.2)
+			r.log.Warn("cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", wait.Round(time.Millisecond).String(), "error", err.Error())
+			r.checkExpired(ctx)
+			retryAt = time.After(wait)
+			return
+		}
+		if backoff != 0 {
+			r.log.Info("secrets refresh recovered")
+		}
+		backoff, retryAt = 0, nil
+		if !read {
+			return
+		}
+		if pending != nil && next != pending {
+			r.dropLeases(ctx, pending.values, next)
+		}
+		pending = next
+		if pending == nil {
+			debounce = nil
+			return
+		}
+		if debounce == nil {
+			debounce = time.After(r.rot.Debounce)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-startWatch:
+			startWatch = nil
+			if r.watchFiles(ctx) {
+				refresh(trigger{kind: watchStarted})
+			}
+		case t := <-r.triggers:
+			if t.kind == leaseEnding {
+				r.ending[t.lease] = time.Now()
+			}
+			refresh(t)
+		case <-retryAt:
+			again := failed
+			failed = nil
+			for _, t := range again {
+				refresh(t)
+			}
+		case <-debounce:
+			debounce = nil
+			p := pending
+			pending = nil
+			if !r.propose(ctx, p) {
+				return
+			}
+		}
+	}
+}
+
+// propose hands p to the supervisor and, once applied, makes it current;
+// false when ctx ended first.
+func (r *rotator) propose(ctx context.Context, p *proposal) bool {
+	select {
+	case r.proposals <- p:
+	case <-ctx.Done():
+		return false
+	}
+	var applied bool
+	select {
+	case applied = <-p.done:
+	case <-ctx.Done():
+		return false
+	}
+	if !applied {
+		r.dropLeases(ctx, p.values, nil)
+		return true
+	}
+	old := r.values
+	r.current, r.values = p.plan, p.values
+	// The child no longer uses the old leases: give them back.
+	r.dropLeases(ctx, old, &proposal{values: p.values})
+	r.keepLeases(ctx, p.values)
+	return true
+}
+
+// refresh reads again what t says may have changed, keeping every other
+// value, and returns a proposal when the child's view would change (nil
+// when it would not). read reports whether anything was read at all.
+func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (next *proposal, read bool, err error) {
+	base := r.values
+	if pending != nil {
+		base = pending.values
+	}
+	refs := map[string]resolve.Ref{}
+	for name, ref := range r.m.Refs(r.prof) {
+		if r.stale(t, ref, base[name]) {
+			refs[name] = ref
+		}
+	}
+	if len(refs) == 0 {
+		return pending, false, nil
+	}
+	fetched, err := r.fetcher.Fetch(ctx, refs)
+	if err != nil {
+		return nil, true, err
+	}
+	values := make(map[string]resolve.Value, len(base))
+	for name, v := range base {
+		values[name] = v
+	}
+	for name, v := range fetched {
+		values[name] = v
+	}
+	p, err := plan.Build(r.m, r.prof, values, r.input)
+	if err != nil {
+		return nil, true, err
+	}
+	changed, envChanged, filesChanged := r.current.Changed(p)
+	if !envChanged && !filesChanged {
+		r.log.Debug("secrets read again: the child's environment and files would not change", "reason", t.String(), "read", len(refs))
+		r.dropLeases(ctx, fetched, &proposal{values: base})
+		return nil, true, nil
+	}
+	return &proposal{plan: p, values: values, changed: changed, envChanged: envChanged, filesChanged: filesChanged, done: make(chan bool, 1)}, true, nil
+}
+
+// stale reports whether the value v of ref must be read again for t.
+func (r *rotator) stale(t trigger, ref resolve.Ref, v resolve.Value) bool {
+	refresh := resolve.Static
+	if s := r.reg.Scheme(ref.Scheme); s != nil {
+		refresh = s.Refresh
+	}
+	switch t.kind {
+	case poll:
+		if refresh != resolve.Polled {
+			return false
+		}
+		// A leased secret is renewed, not polled, until its lease ends.
+		if v.Lease != nil {
+			_, ending := r.ending[v.Lease.ID]
+			return ending
+		}
+		return true
+	case leaseEnding:
+		return v.Lease != nil && v.Lease.ID == t.lease
+	case fileChanged, watchStarted, retry:
+		if refresh != resolve.Watched {
+			return t.kind == retry && refresh == resolve.Polled
+		}
+		// Read again only what a file changed under: same stamp, same
+		// content.
+		return v.File == nil || resolve.StampFile(v.File.Path) != v.File.Stamp
+	}
+	return false
+}
+
+// checkExpired reports leases that ended while their store is down.
+func (r *rotator) checkExpired(ctx context.Context) {
+	for _, v := range r.values {
+		if v.Lease == nil {
+			continue
+		}
+		since, ok := r.ending[v.Lease.ID]
+		if !ok || time.Since(since) < v.Lease.TTL {
+			continue
+		}
+		r.log.Error("a dynamic secret's lease has expired and cannot be replaced while its store is down", "name", v.Name, "ref", v.Ref.Raw, "on_expired", string(r.rot.OnExpired))
+		if r.rot.OnExpired == manifest.StopChild {
+			select {
+			case r.stops <- fmt.Sprintf("the lease of %s expired and its store is down (on_expired: stop)", v.Ref.Raw):
+			case <-ctx.Done():
+			}
+		}
+	}
+}
+
+// keepLeases renews every lease in values that is not renewed yet; when
+// one can no longer be renewed, the next refresh reads it again.
+func (r *rotator) keepLeases(ctx context.Context, values map[string]resolve.Value) {
+	for _, v := range values {
+		if v.Lease == nil || v.Lease.ID == "" {
+			continue
+		}
+		if _, ok := r.kept[v.Lease.ID]; ok {
+			continue
+		}
+		keeper, ok := r.keeper(v.Ref.Scheme)
+		if !ok {
+			continue
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		r.kept[v.Lease.ID] = cancel
+		lease := v.Lease
+		go func() {
+			if err := keeper.KeepLease(lctx, lease); err != nil {
+				return
+			}
+			select {
+			case r.triggers <- trigger{kind: leaseEnding, lease: lease.ID}:
+			case <-lctx.Done():
+			}
+		}()
+	}
+}
+
+func (r *rotator) keeper(scheme string) (resolve.LeaseKeeper, bool) {
+	store, err := r.fetcher.Stores(scheme)
+	if err != nil {
+		return nil, false
+	}
+	k, ok := store.(resolve.LeaseKeeper)
+	return k, ok
+}
+
+// dropLeases revokes the leases in old that next (nil: none) does not use.
+func (r *rotator) dropLeases(ctx context.Context, old map[string]resolve.Value, next *proposal) {
+	inUse := map[string]bool{}
+	if next != nil {
+		for _, v := range next.values {
+			if v.Lease != nil {
+				inUse[v.Lease.ID] = true
+			}
+		}
+	}
+	done := map[string]bool{}
+	for _, v := range old {
+		if v.Lease == nil || inUse[v.Lease.ID] || done[v.Lease.ID] {
+			continue
+		}
+		done[v.Lease.ID] = true
+		if cancel, ok := r.kept[v.Lease.ID]; ok {
+			cancel()
+			delete(r.kept, v.Lease.ID)
+		}
+		delete(r.ending, v.Lease.ID)
+		keeper, ok := r.keeper(v.Ref.Scheme)
+		if !ok {
+			continue
+		}
+		if err := keeper.Revoke(ctx, v.Lease); err != nil {
+			r.log.Warn("cannot revoke an old lease", "ref", v.Ref.Raw, "error", err.Error())
+		} else {
+			r.log.Debug("old lease revoked", "ref", v.Ref.Raw)
+		}
+	}
+}
+
+// pollIfNeeded polls the stores that cannot push changes every
+// rotation.poll with rotation.jitter.
+func (r *rotator) pollIfNeeded(ctx context.Context) {
+	need := false
+	for _, ref := range r.m.Refs(r.prof) {
+		if s := r.reg.Scheme(ref.Scheme); s != nil && s.Refresh == resolve.Polled {
+			need = true
+		}
+	}
+	if !need {
+		return
+	}
+	go func() {
+		for {
+			t := time.NewTimer(jitter(r.rot.Poll, r.rot.Jitter))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			select {
+			case r.triggers <- trigger{kind: poll}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// watchFiles watches the files the watched secrets were read from.
+// Directories are watched, not files: stores and Kubernetes replace files
+// by rename. It reports whether anything is watched.
+func (r *rotator) watchFiles(ctx context.Context) bool {
+	dirs := map[string]map[string]bool{}
+	for _, v := range r.values {
+		if v.File == nil {
+			continue
+		}
+		dir, base := filepath.Split(filepath.Clean(v.File.Path))
+		if dirs[dir] == nil {
+			dirs[dir] = map[string]bool{}
+		}
+		dirs[dir][base] = true
+	}
+	if len(dirs) == 0 {
+		return false
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		r.log.Warn("cannot watch secret files for changes", "error", err.Error())
+		return false
+	}
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
+		if err := w.Add(d); err != nil {
+			r.log.Warn("cannot watch a directory for secret changes", "dir", d, "error", err.Error())
+		}
+	}
+	go r.relayEvents(ctx, w, dirs)
+	return true
+}
+
+// relayEvents turns the watcher's events on files the secrets came from
+// into triggers.
+func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, dirs map[string]map[string]bool) {
+	defer w.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			dir, base := filepath.Split(ev.Name)
+			bases := dirs[dir]
+			// Kubernetes swaps a ..data symlink; other names are ours.
+			if bases == nil || !bases[base] && !strings.HasPrefix(base, "..") {
+				continue
+			}
+			select {
+			case r.triggers <- trigger{kind: fileChanged, path: ev.Name}:
+			case <-ctx.Done():
+				return
+			}
+		case err, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+			r.log.Warn("file watch error", "error", err.Error())
+		}
+	}
+}
+
+// jitter spreads d by up to ±frac.
+func jitter(d time.Duration, frac float64) time.Duration {
+	if frac <= 0 {
+		return d
+	}
+	f := 1 + frac*(2*rand.Float64()-1)
+	return time.Duration(float64(d) * f)
+}
+
+// versions describes where changed values came from, for the log line.
+func versions(values map[string]resolve.Value, names []string) []string {
+	var out []string
+	for _, n := range names {
+		v, ok := values[n]
+		if !ok {
+			continue
+		}
+		s := v.Ref.Scheme
+		if v.Version != "" {
+			s += " " + v.Version
+		}
+		if v.Lease != nil {
+			s += " (new lease)"
+		}
+		out = append(out, n+"="+s)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,235 @@
+// Package supervise runs one `ward run`: it resolves the manifest's
+// secrets, writes the secret files, starts the child (or execs it), and
+// supervises it until it exits: forwarding signals, reaping, masking its
+// output, rotating its secrets (restart or signal) and stopping it.
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/manifest"
+	"github.com/wardsecrets/ward/launcher/mask"
+	"github.com/wardsecrets/ward/launcher/plan"
+	"github.com/wardsecrets/ward/launcher/secretdir"
+	"github.com/wardsecrets/ward/launcher/systemd"
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/signals"
+)
+
+// Options is everything one run needs.
+type Options struct {
+	Manifest *manifest.Manifest
+	Profile  *manifest.Profile
+	Argv     []string
+	// Exec replaces ward with the child after resolving.
+	Exec bool
+	// SignalChildOnly sends forwarded signals to the child alone, not its
+	// process group.
+	SignalChildOnly bool
+	Stdin           *os.File
+	Stdout          *os.File
+	Stderr          *os.File
+	// Environ is ward's environment; Getenv reads it.
+	Environ []string
+	Getenv  func(string) string
+	Log     *slog.Logger
+	Fetcher *resolve.Fetcher
+	// Registry says how each scheme's secrets change (watched, polled).
+	Registry *resolve.Registry
+	// Credentials are the variables ward's stores authenticate with.
+	Credentials []string
+	// Rotate watches the secrets while the child runs and restarts or
+	// signals it per the manifest's rotation settings.
+	Rotate bool
+	// Mask rewrites the child's output, replacing secret values (and their
+	// encoded forms) with <ward:NAME>; the manifest's mask: true does too.
+	Mask bool
+	// CIMask registers every value with the CI runner's log masking
+	// (GitHub Actions' ::add-mask::) before the child starts.
+	CIMask bool
+}
+
+// Run resolves the manifest, starts the child and supervises it until it
+// exits. It returns the exit code ward should exit with and, when ward
+// itself failed, a *failure.Error (or a *signals.StartError).
+func Run(ctx context.Context, o Options) (int, error) {
+	log := o.Log
+	// Signals stay caught until ward exits: signal.Stop would wait for the
+	// signal goroutine to go idle, costing milliseconds on every exit, and
+	// exec resets caught signals to their defaults anyway.
+	sigs := signals.Notify()
+	if err := signals.BecomeSubreaper(); err != nil {
+		log.Warn("cannot become a subreaper; orphaned grandchildren will not be reaped by ward", "error", err.Error())
+	}
+	m, prof := o.Manifest, o.Profile
+	files := m.FilesFor(prof)
+	if o.Exec && len(files) > 0 {
+		return fail(errors.New("--exec cannot deliver secret files"), "files need ward to stay the parent: drop --exec, or deliver these secrets as env")
+	}
+	masking := o.Mask || m.Mask
+	if o.Exec && masking {
+		return fail(errors.New("--exec cannot mask the program's output"), "masking needs ward to stay the parent: drop --exec (CI runners' own masking still applies)")
+	}
+
+	values, code, err := resolveOrStop(ctx, o, sigs)
+	if err != nil {
+		return code, err
+	}
+
+	notifySocket := o.Getenv("NOTIFY_SOCKET")
+	listen := systemd.ListenFDs(o.Getenv)
+	var dir *secretdir.Dir
+	if !o.Exec && (len(files) > 0 || notifySocket != "") {
+		d, err := secretdir.New(o.Getenv)
+		if err != nil {
+			return fail(err, "set $WARD_RUNTIME_DIR to a directory on tmpfs")
+		}
+		dir = d
+		defer dir.Remove()
+	}
+	dirPath := ""
+	if dir != nil {
+		dirPath = dir.Path
+	}
+	extra, closeRelay, err := systemdEnv(o, notifySocket, dirPath, listen)
+	if err != nil {
+		return fail(err, "")
+	}
+	defer closeRelay()
+	in := plan.Input{Environ: o.Environ, Dir: dirPath, Credentials: o.Credentials, Drop: systemd.Vars, Extra: extra}
+	p, err := plan.Build(m, prof, values, in)
+	if err != nil {
+		return fail(err, "")
+	}
+	for _, name := range p.Overridden {
+		log.Warn("a declared variable replaces an inherited one", "name", name)
+	}
+
+	path, err := signals.LookPath(o.Argv[0], p.Env)
+	if err != nil {
+		return startFailure(err)
+	}
+	if o.CIMask && o.Getenv("GITHUB_ACTIONS") == "true" {
+		// Before the child writes anything, so the runner hides every
+		// value from the first line on.
+		skipped, err := mask.WriteAddMask(o.Stdout, p.Secrets)
+		if err != nil {
+			return fail(fmt.Errorf("register values with the CI runner's masking: %w", err), "")
+		}
+		for _, name := range skipped {
+			log.Warn("a value shorter than 4 bytes is not registered with the CI runner's masking", "name", name)
+		}
+	}
+	if o.Exec {
+		if listen != nil {
+			// The fds are already 3, 4, ...; the pid stays ours.
+			p.Env = append(p.Env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
+		}
+		return startFailure(signals.Exec(path, o.Argv, p.Env))
+	}
+	if dir != nil && len(p.Files) > 0 {
+		if err := dir.Write(p.Files); err != nil {
+			return fail(err, "")
+		}
+	}
+
+	// From here on this goroutine stays on one OS thread: the child's
+	// parent-death signal is tied to the thread that forked it. (Not
+	// earlier: a locked goroutine that waits hands its thread off, which
+	// costs milliseconds while resolving.)
+	runtime.LockOSThread()
+	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: in, masking: masking}
+	return sup.run(ctx, values)
+}
+
+// resolveOrStop resolves the manifest's references, but lets a stop
+// signal cut it short with 128+N.
+func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[string]resolve.Value, int, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type resolved struct {
+		values map[string]resolve.Value
+		err    error
+	}
+	done := make(chan resolved, 1)
+	go func() {
+		v, err := o.Fetcher.Fetch(rctx, o.Manifest.Refs(o.Profile))
+		done <- resolved{v, err}
+	}()
+	for {
+		select {
+		case res := <-done:
+			if res.err != nil {
+				_, err := fail(res.err, ResolveHint(res.err))
+				return nil, signals.ExitWardFailure, err
+			}
+			return res.values, 0, nil
+		case sig := <-sigs:
+			if s, ok := sig.(syscall.Signal); ok && (s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGHUP) {
+				cancel()
+				<-done
+				return nil, signals.ExitSignalBase + int(s), &failure.Error{Code: signals.ExitSignalBase + int(s), Err: fmt.Errorf("stopped by %s while resolving secrets", signals.Name(s))}
+			}
+		}
+	}
+}
+
+// systemdEnv starts the notify relay when systemd gave ward a socket, and
+// returns what the child's environment needs for it and for socket
+// activation.
+func systemdEnv(o Options, notifySocket, dir string, listen []*os.File) (extra []string, closeRelay func(), err error) {
+	closeRelay = func() {}
+	if !o.Exec {
+		relay, err := systemd.NewRelay(notifySocket, dir, o.Log)
+		if err != nil {
+			return nil, closeRelay, err
+		}
+		if relay != nil {
+			go relay.Run()
+			closeRelay = relay.Close
+			extra = append(extra, "NOTIFY_SOCKET="+relay.Path)
+		}
+	} else if notifySocket != "" {
+		// ward is replaced by the child, which becomes the main process.
+		extra = append(extra, "NOTIFY_SOCKET="+notifySocket)
+	}
+	if listen != nil {
+		extra = append(extra, "LISTEN_FDS="+strconv.Itoa(len(listen)))
+		if names := o.Getenv("LISTEN_FDNAMES"); names != "" {
+			extra = append(extra, "LISTEN_FDNAMES="+names)
+		}
+	}
+	return extra, closeRelay, nil
+}
+
+func fail(err error, hint string) (int, error) {
+	return signals.ExitWardFailure, failure.New(err, hint)
+}
+
+// startFailure maps a failure to start the program to its exit code (127
+// not found, 126 not executable).
+func startFailure(err error) (int, error) {
+	var se *signals.StartError
+	if errors.As(err, &se) {
+		return se.Code, &failure.Error{Code: se.Code, Err: err}
+	}
+	return fail(err, "")
+}
+
+// ResolveHint is the advice for a resolve that failed, when the failures
+// themselves carry none: nothing starts until every secret resolves.
+func ResolveHint(err error) string {
+	var fe *resolve.FetchError
+	if !errors.As(err, &fe) {
+		return ""
+	}
+	return "the child was not started: every secret must resolve first"
+}

@@ -1,0 +1,420 @@
+// Package awstest is an in-process emulator of the parts of AWS Secrets
+// Manager and AWS Systems Manager Parameter Store that ward reads secrets
+// from. It speaks the real wire protocol (AWS JSON 1.1 over HTTP, SigV4
+// signed requests) so that ward's tests can point the real aws-sdk-go-v2 at
+// it through AWS_ENDPOINT_URL; AWS itself cannot be reached from the test
+// machines.
+//
+// It is imported by tests only and never by ward's non-test code.
+//
+// Requests are accepted only when they carry a valid AWS Signature Version 4
+// made with AccessKeyID / SecretAccessKey for Region. Responses and errors use
+// the member names, error codes and HTTP statuses of the AWS API references
+// (secretsmanager-2017-10-17, ssm-2014-11-06).
+//
+// Typical use from a test that runs ward as a child process:
+//
+//	srv := awstest.New()
+//	defer srv.Close()
+//	srv.PutSecretString("prod/db", `{"password":"x"}`)
+//	srv.PutParameter("/app/token", "t0k", true)
+//	cmd := exec.Command(wardBinary, ...)
+//	cmd.Env = append(os.Environ(), srv.Env()...)
+//
+// and from a test that uses the SDK in-process, set BaseEndpoint to URL()
+// and use static credentials AccessKeyID / SecretAccessKey.
+//
+// Emulated: Secrets Manager GetSecretValue, BatchGetSecretValue (SecretIdList
+// only), DescribeSecret, CreateSecret, PutSecretValue; SSM GetParameter,
+// GetParameters, PutParameter. Not emulated: other operations (they get
+// UnknownOperationException), BatchGetSecretValue Filters and paging, SSM
+// parameter labels, /aws/reference/secretsmanager/ parameters, secret
+// deletion and rotation, replication, resource policies, and any IAM logic
+// beyond Deny.
+package awstest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Fixed identity of the emulated account. Env hands these to child
+// processes; tests using the SDK directly configure static credentials with
+// them.
+const (
+	Region          = "us-east-1"
+	AccountID       = "123456789012"
+	AccessKeyID     = "AKIAAWSEMUTESTKEY001"
+	SecretAccessKey = "awsemu+TestSecretAccessKey/0000000000000"
+	// CallerARN is the IAM identity named in AccessDeniedException messages.
+	CallerARN = "arn:aws:iam::" + AccountID + ":user/awsemu-test"
+)
+
+// Target prefixes (the part of X-Amz-Target before the dot) and the SigV4
+// signing names of the emulated services.
+const (
+	smTargetPrefix  = "secretsmanager"
+	ssmTargetPrefix = "AmazonSSM"
+	smSigningName   = "secretsmanager"
+	ssmSigningName  = "ssm"
+)
+
+const maxRequestBody = 16 << 20
+
+// Server is a running emulator. All methods are safe for concurrent use.
+type Server struct {
+	ts *httptest.Server
+
+	mu       sync.Mutex
+	secrets  map[string]*secret    // by secret name
+	params   map[string]*parameter // by parameter name
+	calls    map[string]int        // by X-Amz-Target
+	throttle int
+	internal int
+	deny     []string
+	noDecr   []string
+	now      func() time.Time
+}
+
+// New starts an emulator on 127.0.0.1 on a random port. Close it when done.
+func New() *Server {
+	s := &Server{
+		secrets: map[string]*secret{},
+		params:  map[string]*parameter{},
+		calls:   map[string]int{},
+		now:     time.Now,
+	}
+	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	return s
+}
+
+// URL is the endpoint, e.g. "http://127.0.0.1:41234", for both services.
+func (s *Server) URL() string { return s.ts.URL }
+
+// Close shuts the server down.
+func (s *Server) Close() { s.ts.Close() }
+
+// Env returns the environment a child process needs to reach the emulator
+// with the default AWS credential and config chain: the endpoint (global and
+// per service), region, static test credentials, and settings that keep a
+// developer's own AWS configuration (profiles, shared files, session tokens,
+// instance metadata) out of the way. Later entries win in os/exec, so append
+// it after os.Environ() and append overrides after it.
+func (s *Server) Env() []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + s.URL(),
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + s.URL(),
+		"AWS_ENDPOINT_URL_SSM=" + s.URL(),
+		"AWS_REGION=" + Region,
+		"AWS_DEFAULT_REGION=" + Region,
+		"AWS_ACCESS_KEY_ID=" + AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
+		"AWS_SESSION_TOKEN=",
+		"AWS_PROFILE=",
+		"AWS_DEFAULT_PROFILE=",
+		"AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI=",
+		"AWS_WEB_IDENTITY_TOKEN_FILE=",
+		"AWS_ROLE_ARN=",
+	}
+}
+
+// Throttle makes the next n requests (of any operation, after signature
+// verification) fail with ThrottlingException, HTTP 400, as AWS does when a
+// request rate quota is exceeded. The SDK's standard retryer retries them.
+func (s *Server) Throttle(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle = n
+}
+
+// FailInternal makes the next n requests fail with the service's internal
+// error: InternalServiceError (Secrets Manager) or InternalServerError (SSM),
+// HTTP 500.
+func (s *Server) FailInternal(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.internal = n
+}
+
+// Deny makes every request that touches the named secret or parameter fail
+// as an IAM denial would: AccessDeniedException (HTTP 400) for single-item
+// operations and SSM GetParameters, a per-secret AccessDeniedException entry
+// in Errors for BatchGetSecretValue. nameOrPath matches a secret or
+// parameter name or ARN exactly; a pattern ending in "/" or "*", or a plain
+// path, also matches everything below it ("/app" matches "/app/db").
+func (s *Server) Deny(nameOrPath string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deny = append(s.deny, nameOrPath)
+}
+
+// FailDecrypt makes reading the value of matching secrets and SecureString
+// parameters fail as a KMS failure would: DecryptionFailure for Secrets
+// Manager (a per-secret error entry in BatchGetSecretValue), and for SSM an
+// AccessDeniedException passed on from KMS, only when WithDecryption is true.
+// Patterns are matched as for Deny.
+func (s *Server) FailDecrypt(nameOrPath string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noDecr = append(s.noDecr, nameOrPath)
+}
+
+// ClearFaults removes all Deny and FailDecrypt patterns and pending
+// Throttle / FailInternal counts.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deny, s.noDecr, s.throttle, s.internal = nil, nil, 0, 0
+}
+
+// Calls reports how many requests for op the server received, counting
+// throttled, failed and rejected (badly signed) ones. op is the X-Amz-Target
+// value, e.g. "secretsmanager.BatchGetSecretValue" or "AmazonSSM.GetParameter";
+// a bare operation name ("GetSecretValue") sums it over both services, and ""
+// counts every request.
+func (s *Server) Calls(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for target, c := range s.calls {
+		switch {
+		case op == "", target == op:
+			n += c
+		case !strings.Contains(op, ".") && strings.HasSuffix(target, "."+op):
+			n += c
+		}
+	}
+	return n
+}
+
+// ---------------------------------------------------------------------------
+// HTTP plumbing.
+
+// apiError is an AWS JSON protocol error response.
+type apiError struct {
+	status  int
+	code    string // __type and X-Amzn-ErrorType
+	msgKey  string // "message" or "Message", as the service model spells it; "" for none
+	message string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+// Errors raised by the AWS request layer (authentication, throttling,
+// input validation) rather than by a service model spell the message
+// member in lower case.
+func coralError(code, format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: code, msgKey: "message", message: fmt.Sprintf(format, args...)}
+}
+
+func validationError(format string, args ...any) *apiError {
+	return coralError("ValidationException", format, args...)
+}
+
+type handlerFunc func(s *Server, body []byte) (any, error)
+
+type service struct {
+	signingName string
+	ops         map[string]handlerFunc
+	internal    *apiError
+	throttled   *apiError
+}
+
+var services = map[string]*service{
+	smTargetPrefix: {
+		signingName: smSigningName,
+		ops:         smOps,
+		internal: &apiError{status: http.StatusInternalServerError, code: "InternalServiceError", msgKey: "Message",
+			message: "An error occurred on the server side."},
+		throttled: coralError("ThrottlingException", "Rate exceeded"),
+	},
+	ssmTargetPrefix: {
+		signingName: ssmSigningName,
+		ops:         ssmOps,
+		internal: &apiError{status: http.StatusInternalServerError, code: "InternalServerError", msgKey: "Message",
+			message: "An error occurred on the server side."},
+		throttled: &apiError{status: http.StatusBadRequest, code: "ThrottlingException", msgKey: "Message", message: "Rate exceeded"},
+	},
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Amzn-RequestId", newUUID())
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		writeError(w, coralError("SerializationException", "could not read request body: %v", err))
+		return
+	}
+	if len(body) > maxRequestBody {
+		writeError(w, &apiError{status: http.StatusRequestEntityTooLarge, code: "RequestEntityTooLargeException", msgKey: "message", message: "Request is too large."})
+		return
+	}
+
+	target := r.Header.Get("X-Amz-Target")
+	prefix, op, _ := strings.Cut(target, ".")
+	svc := services[prefix]
+	if target != "" {
+		s.mu.Lock()
+		s.calls[target]++
+		s.mu.Unlock()
+	}
+	if r.Method != http.MethodPost || svc == nil || op == "" {
+		writeError(w, coralError("UnknownOperationException", ""))
+		return
+	}
+	if aerr := s.verifySigV4(r, body, svc.signingName); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(ct) != "application/x-amz-json-1.1" {
+		writeError(w, coralError("UnknownOperationException", ""))
+		return
+	}
+	h := svc.ops[op]
+	if h == nil {
+		writeError(w, coralError("UnknownOperationException", ""))
+		return
+	}
+
+	s.mu.Lock()
+	var fault *apiError
+	switch {
+	case s.throttle > 0:
+		s.throttle--
+		fault = svc.throttled
+	case s.internal > 0:
+		s.internal--
+		fault = svc.internal
+	}
+	s.mu.Unlock()
+	if fault != nil {
+		writeError(w, fault)
+		return
+	}
+
+	out, err := h(s, body)
+	if err != nil {
+		var aerr *apiError
+		if !errors.As(err, &aerr) {
+			aerr = svc.internal
+		}
+		writeError(w, aerr)
+		return
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		writeError(w, svc.internal)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	doc := map[string]string{"__type": e.code}
+	if e.msgKey != "" && e.message != "" {
+		doc[e.msgKey] = e.message
+	}
+	b, _ := json.Marshal(doc)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", e.code)
+	w.WriteHeader(e.status)
+	_, _ = w.Write(b)
+}
+
+// decodeInput parses a JSON request body. An empty body is an empty object.
+func decodeInput(body []byte, v any) error {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return coralError("SerializationException", "could not parse request body: %v", err)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared by both services.
+
+// epochSeconds marshals as the awsJson timestamp format: seconds since the
+// epoch as a JSON number with millisecond precision.
+type epochSeconds time.Time
+
+func (t epochSeconds) MarshalJSON() ([]byte, error) {
+	ms := time.Time(t).UnixMilli()
+	return []byte(fmt.Sprintf("%d.%03d", ms/1000, ms%1000)), nil
+}
+
+func epoch(t time.Time) *epochSeconds {
+	e := epochSeconds(t)
+	return &e
+}
+
+// matches reports whether pattern (see Deny) selects any of names.
+func matches(patterns []string, names ...string) bool {
+	for _, p := range patterns {
+		for _, n := range names {
+			if n == "" {
+				continue
+			}
+			switch {
+			case p == n:
+				return true
+			case strings.HasSuffix(p, "*") && strings.HasPrefix(n, strings.TrimSuffix(p, "*")):
+				return true
+			case strings.HasSuffix(p, "/") && strings.HasPrefix(n, p):
+				return true
+			case strings.HasPrefix(n, p+"/"):
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func accessDenied(msgKey, action, resource string) *apiError {
+	return &apiError{
+		status: http.StatusBadRequest,
+		code:   "AccessDeniedException",
+		msgKey: msgKey,
+		message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action",
+			CallerARN, action, resource, action),
+	}
+}
+
+func newUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// listForMessage renders a list the way AWS validation messages do.
+func listForMessage(items []string) string {
+	return "[" + strings.Join(items, ", ") + "]"
+}

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// target names what one request read, for error messages: never a value.
+type target struct {
+	service string // "secrets manager"
+	what    string // `secret "prod/db" (stage "AWSPREVIOUS")`
+	action  string // the IAM action the read needs
+	region  string
+}
+
+// notFound is the error for a document AWS says does not exist.
+func (t target) notFound() error {
+	return fmt.Errorf("no %s in %s (%s): %w", t.what, t.service, t.region, resolve.ErrNotFound)
+}
+
+// fail turns a failed request into an error that names what was read and
+// what to check. Retries are over by now: the SDK made them.
+func (t target) fail(err error) error {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return fmt.Errorf("read %s from %s (%s): %w", t.what, t.service, t.region, err)
+	}
+	return t.failAPI(api, err)
+}
+
+// failAPI is fail for an AWS error code and message, whether they came
+// from a failed request (err) or from one entry of a batch (err == api).
+func (t target) failAPI(api smithy.APIError, err error) error {
+	switch classify(api) {
+	case notFound:
+		return t.notFound()
+	case decryptFailed:
+		return fmt.Errorf("%s cannot decrypt %s: check that ward's AWS identity is allowed kms:Decrypt on its KMS key and that the key is enabled: %w", t.service, t.what, api)
+	case denied:
+		return fmt.Errorf("%s denied access to %s: check that ward's AWS identity is allowed %s on it (and kms:Decrypt on its KMS key): %w", t.service, t.what, t.action, api)
+	case badCredentials:
+		return fmt.Errorf("%s rejected ward's AWS credentials reading %s: check the access key, session token and clock: %w", t.service, t.what, api)
+	}
+	return fmt.Errorf("read %s from %s (%s): %w", t.what, t.service, t.region, err)
+}
+
+// failure is what an AWS error code means for the user.
+type failure int
+
+const (
+	otherFailure failure = iota
+	notFound
+	denied
+	decryptFailed
+	badCredentials
+)
+
+// classify reads an AWS error code (and, for SSM's pass-through of KMS
+// denials, the message).
+func classify(api smithy.APIError) failure {
+	code := api.ErrorCode()
+	switch {
+	case code == "ResourceNotFoundException", code == "ParameterNotFound", code == "ParameterVersionNotFound":
+		return notFound
+	case code == "DecryptionFailure", code == "InvalidKeyId", strings.HasPrefix(code, "KMS"):
+		return decryptFailed
+	case code == "AccessDeniedException" && strings.Contains(api.ErrorMessage(), "kms:"):
+		// SSM passes on KMS's own denial under this code.
+		return decryptFailed
+	case code == "AccessDeniedException", code == "AccessDenied":
+		return denied
+	case code == "UnrecognizedClientException", code == "InvalidClientTokenId", code == "ExpiredTokenException",
+		code == "InvalidSignatureException", code == "IncompleteSignatureException", code == "MissingAuthenticationTokenException":
+		return badCredentials
+	}
+	return otherFailure
+}
+
+// attributable reports whether a whole batch failed for a reason one of
+// its names may have caused (a denied or undecryptable parameter, a
+// malformed name), so that asking for each name alone tells which.
+func attributable(err error) bool {
+	var api smithy.APIError
+	var resp *awshttp.ResponseError
+	if !errors.As(err, &api) || !errors.As(err, &resp) {
+		return false
+	}
+	if status := resp.HTTPStatusCode(); status < 400 || status >= 500 {
+		return false
+	}
+	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == awssdk.TrueTernary {
+		return false
+	}
+	return classify(api) != badCredentials
+}
+
+// batchEntryError is the error of one entry of a batch response.
+func batchEntryError(code, message *string) smithy.APIError {
+	return &smithy.GenericAPIError{Code: awssdk.ToString(code), Message: awssdk.ToString(message), Fault: smithy.FaultClient}
+}

@@ -1,0 +1,113 @@
+// Package store resolves awssm:// references from AWS Secrets Manager and
+// ssm:// references from AWS Systems Manager Parameter Store, with
+// aws-sdk-go-v2.
+//
+// Both stores share one Session, which loads the SDK's default
+// configuration (environment, shared config and profiles, web identity,
+// ECS and EC2 instance credentials, AWS_ENDPOINT_URL and the per-service
+// AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL_SSM) on the first
+// fetch, never before, so a manifest without AWS references pays nothing.
+//
+// The IAM permissions ward needs: secretsmanager:GetSecretValue on each
+// secret and secretsmanager:BatchGetSecretValue (without it ward falls back
+// to one GetSecretValue per secret); ssm:GetParameters on each parameter;
+// kms:Decrypt on the KMS keys that encrypt them.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// DefaultMaxAttempts bounds the attempts at one request, the first
+// included, when it is throttled or meets a server error.
+const DefaultMaxAttempts = 5
+
+// SessionOptions configures how the AWS stores reach AWS. The zero SessionOptions follow
+// the SDK's default chain for everything.
+type SessionOptions struct {
+	// Region overrides AWS_REGION and the profile's region.
+	Region string
+	// Profile overrides AWS_PROFILE.
+	Profile string
+	// MaxAttempts bounds the attempts at one request; 0 means
+	// DefaultMaxAttempts. AWS_MAX_ATTEMPTS, when set, still wins.
+	MaxAttempts int
+	// MaxBackoff caps the delay between attempts before jitter; 0 means the
+	// SDK's default (20s).
+	MaxBackoff time.Duration
+}
+
+// Session loads the AWS SDK configuration once, on first use, and shares it
+// between the stores.
+type Session struct {
+	opts SessionOptions
+
+	mu  sync.Mutex
+	cfg *awssdk.Config
+
+	// apiOptions are added to every client's middleware stack; tests use
+	// them to observe and inject failures.
+	apiOptions []func(*middleware.Stack) error
+}
+
+// NewSession returns a session that has loaded nothing yet.
+func NewSession(opts SessionOptions) *Session {
+	return &Session{opts: opts}
+}
+
+// Config returns the SDK configuration, loading it on the first call. A
+// failed load is not remembered: the next call tries again.
+func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg != nil {
+		return *s.cfg, nil
+	}
+	load := []func(*config.LoadOptions) error{config.WithRetryer(s.retryer)}
+	if s.opts.Region != "" {
+		load = append(load, config.WithRegion(s.opts.Region))
+	}
+	if s.opts.Profile != "" {
+		load = append(load, config.WithSharedConfigProfile(s.opts.Profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return awssdk.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return awssdk.Config{}, errors.New("no AWS region: set AWS_REGION, a region in the AWS profile, or stores.aws.region in the manifest")
+	}
+	// The first request would fetch the credentials anyway (and cache
+	// them); fetching them here lets a failure say what to set.
+	if cfg.Credentials != nil {
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			return awssdk.Config{}, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role): %w", err)
+		}
+	}
+	cfg.APIOptions = append(cfg.APIOptions, s.apiOptions...)
+	s.cfg = &cfg
+	return cfg, nil
+}
+
+// retryer is the SDK's standard retryer (exponential backoff with jitter;
+// throttling, 5xx and connection errors retried; other 4xx not), bounded.
+func (s *Session) retryer() awssdk.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = DefaultMaxAttempts
+		if s.opts.MaxAttempts > 0 {
+			o.MaxAttempts = s.opts.MaxAttempts
+		}
+		if s.opts.MaxBackoff > 0 {
+			o.MaxBackoff = s.opts.MaxBackoff
+		}
+	})
+}

@@ -1,0 +1,139 @@
+package store_test
+
+import (
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/aws/awstest"
+	awsstore "github.com/wardsecrets/ward/resolve/aws/store"
+	"github.com/wardsecrets/ward/resolve/resolvetest"
+)
+
+// TestBothStoresOneSession resolves awssm:// and ssm:// references in one
+// fetch, the two stores sharing one session.
+func TestBothStoresOneSession(t *testing.T) {
+	srv := emulator(t)
+	sv, pv := resolvetest.Canary("sm"), resolvetest.Canary("ssm")
+	srv.PutSecretString("both/s", sv)
+	srv.PutParameter("/both/p", pv, true)
+
+	session := newSession()
+	stores := map[string]resolve.Store{"awssm": awsstore.NewSecretsManager(session), "ssm": awsstore.NewParameterStore(session)}
+	f := &resolve.Fetcher{Stores: func(scheme string) (resolve.Store, error) { return stores[scheme], nil }}
+	got, err := f.Fetch(t.Context(), map[string]resolve.Ref{"S": mustRef(t, "awssm://both/s"), "P": mustRef(t, "ssm:///both/p")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got["S"].Bytes) != sv || string(got["P"].Bytes) != pv {
+		t.Errorf("got wrong values")
+	}
+}
+
+// TestPerServiceEndpoints checks that AWS_ENDPOINT_URL_SECRETS_MANAGER and
+// AWS_ENDPOINT_URL_SSM win over AWS_ENDPOINT_URL, which points nowhere.
+func TestPerServiceEndpoints(t *testing.T) {
+	srv := emulator(t)
+	dead := httptest.NewServer(nil)
+	dead.Close()
+	t.Setenv("AWS_ENDPOINT_URL", dead.URL)
+	checkBothStores(t, srv)
+}
+
+// TestGlobalEndpoint checks AWS_ENDPOINT_URL alone.
+func TestGlobalEndpoint(t *testing.T) {
+	srv := emulator(t)
+	unsetenv(t, "AWS_ENDPOINT_URL_SECRETS_MANAGER")
+	unsetenv(t, "AWS_ENDPOINT_URL_SSM")
+	checkBothStores(t, srv)
+}
+
+func checkBothStores(t *testing.T, srv *awstest.Server) {
+	t.Helper()
+	v := resolvetest.Canary("endpoint")
+	srv.PutSecretString("ep/s", v)
+	srv.PutParameter("/ep/p", v, true)
+	session := newSession()
+	if s, err := awsstore.NewSecretsManager(session).Fetch(t.Context(), mustRef(t, "awssm://ep/s")); err != nil || string(s.Value) != v {
+		t.Errorf("secrets manager: %v", err)
+	}
+	if s, err := awsstore.NewParameterStore(session).Fetch(t.Context(), mustRef(t, "ssm:///ep/p")); err != nil || string(s.Value) != v {
+		t.Errorf("ssm: %v", err)
+	}
+	if n := srv.Calls(""); n != 2 {
+		t.Errorf("got %d calls at the emulator, want 2", n)
+	}
+}
+
+func TestRegionOption(t *testing.T) {
+	srv := emulator(t)
+	v := resolvetest.Canary("region")
+	srv.PutSecretString("region/s", v)
+	ref := mustRef(t, "awssm://region/s")
+
+	// The emulator accepts requests signed for its region only.
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_DEFAULT_REGION", "eu-west-1")
+	sm := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Region: awstest.Region}))
+	if _, err := sm.Fetch(t.Context(), ref); err != nil {
+		t.Errorf("Options.Region %s over AWS_REGION eu-west-1: %v", awstest.Region, err)
+	}
+	t.Setenv("AWS_REGION", awstest.Region)
+	sm = awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Region: "eu-west-1"}))
+	_, err := sm.Fetch(t.Context(), ref)
+	checkError(t, "Options.Region eu-west-1", err, []string{v}, `secret "region/s"`)
+}
+
+func TestProfileOption(t *testing.T) {
+	srv := emulator(t)
+	v := resolvetest.Canary("profile")
+	srv.PutParameter("/profile/p", v, true)
+	dir := t.TempDir()
+	configFile, credsFile := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
+	writeFile(t, configFile, "[profile ward-test]\nregion = "+awstest.Region+"\n")
+	writeFile(t, credsFile, "[ward-test]\naws_access_key_id = "+awstest.AccessKeyID+"\naws_secret_access_key = "+awstest.SecretAccessKey+"\n")
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", credsFile)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"} {
+		unsetenv(t, k)
+	}
+
+	ps := awsstore.NewParameterStore(awsstore.NewSession(awsstore.SessionOptions{Profile: "ward-test"}))
+	if s, err := ps.Fetch(t.Context(), mustRef(t, "ssm:///profile/p")); err != nil || string(s.Value) != v {
+		t.Errorf("Options.Profile ward-test: %v", err)
+	}
+	ps = awsstore.NewParameterStore(awsstore.NewSession(awsstore.SessionOptions{Profile: "no-such-profile"}))
+	_, err := ps.Fetch(t.Context(), mustRef(t, "ssm:///profile/p"))
+	checkError(t, "a missing profile", err, []string{v}, "load the AWS configuration", "no-such-profile")
+}
+
+func TestNoRegion(t *testing.T) {
+	srv := emulator(t)
+	unsetenv(t, "AWS_REGION")
+	unsetenv(t, "AWS_DEFAULT_REGION")
+	_, err := awsstore.NewSecretsManager(newSession()).Fetch(t.Context(), mustRef(t, "awssm://x"))
+	checkError(t, "no region", err, nil, "no AWS region", "AWS_REGION", "stores.aws.region")
+	if n := srv.Calls(""); n != 0 {
+		t.Errorf("got %d calls, want 0", n)
+	}
+}
+
+func TestNoCredentials(t *testing.T) {
+	srv := emulator(t)
+	unsetenv(t, "AWS_ACCESS_KEY_ID")
+	unsetenv(t, "AWS_SECRET_ACCESS_KEY")
+	_, err := fetchVars(t, t.Context(), awsstore.NewParameterStore(newSession()), map[string]string{"A": "ssm:///a", "B": "ssm:///b"})
+	checkError(t, "no credentials", err, nil, "A: ssm:///a: no usable AWS credentials", "B: ssm:///b: no usable AWS credentials", "AWS_PROFILE")
+	if n := srv.Calls(""); n != 0 {
+		t.Errorf("got %d calls, want 0", n)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// maxGetParameters is the most names one GetParameters call takes.
+const maxGetParameters = 10
+
+// ParameterStore reads ssm:///path/to/param references from SSM Parameter
+// Store, decrypted, the latest version unless ?version=N says otherwise.
+// Every read is a GetParameters call, so ward needs one IAM action,
+// ssm:GetParameters, whether it reads one parameter or many.
+type ParameterStore struct {
+	// Concurrency bounds the requests one FetchBatch has in flight; 0
+	// means resolve.DefaultConcurrency.
+	Concurrency int
+
+	session *Session
+
+	mu     sync.Mutex
+	client *ssm.Client
+	region string
+}
+
+var _ resolve.BatchStore = (*ParameterStore)(nil)
+
+// NewParameterStore returns the store. It loads nothing until a fetch.
+func NewParameterStore(s *Session) *ParameterStore {
+	return &ParameterStore{session: s}
+}
+
+// Fetch reads one parameter.
+func (ps *ParameterStore) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	secrets, errs := ps.FetchBatch(ctx, []resolve.Ref{ref})
+	return secrets[0], errs[0]
+}
+
+// FetchBatch reads refs with GetParameters, 10 names a call, at most
+// Concurrency calls at a time. A missing parameter is reported for its
+// reference; when AWS refuses a whole call (IAM or KMS denying one of its
+// parameters), each of its names is asked for alone to tell which.
+func (ps *ParameterStore) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
+	secrets := make([]resolve.Secret, len(refs))
+	errs := make([]error, len(refs))
+	c, err := ps.api(ctx)
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return secrets, errs
+	}
+
+	// Refs that ask for the same name:version share one answer.
+	var names []string
+	byName := map[string][]int{}
+	for i, r := range refs {
+		n := parameterName(r)
+		if _, ok := byName[n]; !ok {
+			names = append(names, n)
+		}
+		byName[n] = append(byName[n], i)
+	}
+	put := func(name string, s resolve.Secret, err error) {
+		for _, i := range byName[name] {
+			secrets[i], errs[i] = s, err
+		}
+	}
+
+	batches := chunks(names, maxGetParameters)
+	leftovers := make([][]string, len(batches))
+	fanOut(len(batches), ps.Concurrency, func(k int) {
+		leftovers[k] = ps.get(ctx, c, batches[k], put)
+	})
+	rest := slices.Concat(leftovers...)
+	fanOut(len(rest), ps.Concurrency, func(k int) {
+		ps.get(ctx, c, rest[k:k+1], put)
+	})
+	return secrets, errs
+}
+
+// api returns the client, creating it (and loading the session) on first
+// use.
+func (ps *ParameterStore) api(ctx context.Context) (*ssm.Client, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.client == nil {
+		cfg, err := ps.session.Config(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ps.client, ps.region = ssm.NewFromConfig(cfg), cfg.Region
+	}
+	return ps.client, nil
+}
+
+// get reads names with one GetParameters call and hands each answer to
+// put. It returns the names it has no answer for, to be asked for alone:
+// all of them when a call for several failed in a way one name may have
+// caused, or those the response does not mention.
+func (ps *ParameterStore) get(ctx context.Context, c *ssm.Client, names []string, put func(string, resolve.Secret, error)) []string {
+	out, err := c.GetParameters(ctx, &ssm.GetParametersInput{Names: names, WithDecryption: awssdk.Bool(true)})
+	if err != nil {
+		if len(names) > 1 && attributable(err) {
+			return names
+		}
+		for _, n := range names {
+			put(n, resolve.Secret{}, ps.target(n).fail(err))
+		}
+		return nil
+	}
+	answered := map[string]bool{}
+	for _, n := range names {
+		p, ok := findParameter(out.Parameters, n)
+		if !ok && len(names) == 1 && len(out.Parameters) == 1 {
+			p, ok = out.Parameters[0], true
+		}
+		if ok {
+			answered[n] = true
+			put(n, resolve.Secret{Value: []byte(awssdk.ToString(p.Value)), Version: strconv.FormatInt(p.Version, 10)}, nil)
+		}
+	}
+	for _, n := range out.InvalidParameters {
+		if slices.Contains(names, n) {
+			answered[n] = true
+			put(n, resolve.Secret{}, ps.target(n).notFound())
+		}
+	}
+	var rest []string
+	for _, n := range names {
+		switch {
+		case answered[n]:
+		case len(names) > 1:
+			rest = append(rest, n)
+		default:
+			put(n, resolve.Secret{}, fmt.Errorf("read %s: ssm parameter store answered without it", ps.target(n).what))
+		}
+	}
+	return rest
+}
+
+// target names a GetParameters name (name[:version]) for error messages.
+func (ps *ParameterStore) target(name string) target {
+	what := fmt.Sprintf("parameter %q", name)
+	if n, v, ok := strings.Cut(name, ":"); ok && !strings.HasPrefix(name, "arn:") {
+		what = fmt.Sprintf("parameter %q (version %s)", n, v)
+	}
+	return target{service: "ssm parameter store", what: what, action: "ssm:GetParameters", region: ps.region}
+}
+
+// parameterName is the name GetParameters is asked for: the path, with a
+// ":N" selector for ?version=N.
+func parameterName(ref resolve.Ref) string {
+	if v, ok := ref.Options["version"]; ok {
+		return ref.Path + ":" + v
+	}
+	return ref.Path
+}
+
+// findParameter finds the parameter that answers name: by name or ARN,
+// with the version selector when one was given.
+func findParameter(params []types.Parameter, name string) (types.Parameter, bool) {
+	for _, p := range params {
+		sel := awssdk.ToString(p.Selector)
+		if name == awssdk.ToString(p.Name)+sel || name == awssdk.ToString(p.ARN)+sel {
+			return p, true
+		}
+	}
+	return types.Parameter{}, false
+}

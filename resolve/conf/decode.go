@@ -1,0 +1,204 @@
+// Package conf reads ward.yaml's YAML nodes with their positions: a
+// Decoder walks mappings, lists and scalars and records every problem at
+// its line and column with the field it concerns and a hint, so that the
+// manifest and each store's stores.<name> block report errors the same
+// way. It also holds Shape, the small description of those nodes from
+// which the manifest's JSON Schema is built.
+package conf
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one error in a YAML document, at a place, about a field. It
+// never holds a secret value: messages quote keys and settings, and
+// callers never pass a value that could be a secret.
+type Problem struct {
+	Line, Col int
+	// Field is the dotted path of the field, e.g. stores.vault.auth.role.
+	Field string
+	Msg   string
+	Hint  string
+}
+
+// Decoder collects the problems found while decoding.
+type Decoder struct {
+	Problems []*Problem
+}
+
+// Fail records a problem at n.
+func (d *Decoder) Fail(n *yaml.Node, field, hint, format string, args ...any) {
+	d.Problems = append(d.Problems, &Problem{Line: n.Line, Col: n.Column, Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+// Failed reports whether any problem was recorded.
+func (d *Decoder) Failed() bool { return len(d.Problems) > 0 }
+
+// Fields walks a mapping with known keys, calling known[key] for each and
+// reporting unknown and duplicate keys.
+func (d *Decoder) Fields(n *yaml.Node, field string, known map[string]func(k, v *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		d.Fail(n, field, "", "want a mapping, got %s", KindName(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := Join(field, k.Value)
+		if seen[k.Value] {
+			d.Fail(k, name, "remove one of them", "duplicate key")
+			continue
+		}
+		seen[k.Value] = true
+		h, ok := known[k.Value]
+		if !ok {
+			names := make([]string, 0, len(known))
+			for n := range known {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			d.Fail(k, name, "known fields here: "+strings.Join(names, ", "), "unknown field %q", k.Value)
+			continue
+		}
+		h(k, v)
+	}
+}
+
+// Pairs walks a mapping whose keys are the user's names (variables,
+// profiles), reporting duplicates.
+func (d *Decoder) Pairs(n *yaml.Node, field string, each func(k, v *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		d.Fail(n, field, "", "want a mapping, got %s", KindName(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if seen[k.Value] {
+			d.Fail(k, Join(field, k.Value), "remove one of them", "duplicate key")
+			continue
+		}
+		seen[k.Value] = true
+		each(k, v)
+	}
+}
+
+// Str reads a string scalar.
+func (d *Decoder) Str(n *yaml.Node, field string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.Fail(n, field, "", "want a string, got %s", KindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// SetStr returns a Fields handler that stores a string setting in dst.
+func (d *Decoder) SetStr(dst *string, field string) func(k, v *yaml.Node) {
+	return func(_, v *yaml.Node) {
+		if s, ok := d.Str(v, field); ok {
+			*dst = s
+		}
+	}
+}
+
+// Bool reads true or false.
+func (d *Decoder) Bool(n *yaml.Node, field string) (bool, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		var b bool
+		if n.Decode(&b) == nil {
+			return b, true
+		}
+	}
+	d.Fail(n, field, "write true or false", "want a boolean, got %s", KindName(n))
+	return false, false
+}
+
+// Int reads a whole number.
+func (d *Decoder) Int(n *yaml.Node, field string) (int, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		var i int
+		if n.Decode(&i) == nil {
+			return i, true
+		}
+	}
+	d.Fail(n, field, "", "want a whole number, got %s", KindName(n))
+	return 0, false
+}
+
+// IntIn reads a whole number between lo and hi.
+func (d *Decoder) IntIn(n *yaml.Node, field string, lo, hi int, hint string) (int, bool) {
+	i, ok := d.Int(n, field)
+	if !ok {
+		return 0, false
+	}
+	if i < lo || i > hi {
+		d.Fail(n, field, hint, "out of range: %d", i)
+		return 0, false
+	}
+	return i, true
+}
+
+// Duration reads a positive Go duration such as 30s.
+func (d *Decoder) Duration(n *yaml.Node, field string) (time.Duration, bool) {
+	s, ok := d.Str(n, field)
+	if !ok {
+		return 0, false
+	}
+	dur, err := time.ParseDuration(s)
+	if err != nil || dur <= 0 {
+		d.Fail(n, field, "write a duration such as 30s, 5m or 1h", "invalid duration %q", s)
+		return 0, false
+	}
+	return dur, true
+}
+
+// OneOf reads a string that must be one of choices.
+func (d *Decoder) OneOf(n *yaml.Node, field string, choices ...string) (string, bool) {
+	s, ok := d.Str(n, field)
+	if !ok {
+		return "", false
+	}
+	for _, c := range choices {
+		if s == c {
+			return s, true
+		}
+	}
+	d.Fail(n, field, "choose one of: "+strings.Join(choices, ", "), "invalid value %q", s)
+	return "", false
+}
+
+// Join makes the dotted path of key under field.
+func Join(field, key string) string {
+	if field == "" {
+		return key
+	}
+	return field + "." + key
+}
+
+// KindName says what a node is, for "want X, got Y" messages.
+func KindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "nothing"
+		case "!!int", "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
+		}
+		return "a string"
+	}
+	return "nothing"
+}

@@ -1,0 +1,27 @@
+package env
+
+import "github.com/wardsecrets/ward/resolve"
+
+// Kind is ward's own environment in the registry: env://NAME.
+var Kind = &resolve.Kind{
+	Name: "env",
+	Schemes: []*resolve.Scheme{{
+		Name:       "env",
+		Summary:    "a variable of ward's own environment (a secret CI already injected)",
+		Example:    "env://CI_DEPLOY_TOKEN",
+		ExampleVar: "DEPLOY_TOKEN",
+		Check:      checkRef,
+		Pattern:    `^env://[A-Za-z_][A-Za-z0-9_]*$`,
+		Refresh:    resolve.Static,
+	}},
+	Open: func(_ resolve.Options, env resolve.Env) (resolve.Store, error) {
+		return Store{}, nil
+	},
+}
+
+func checkRef(r *resolve.Ref) *resolve.RefError {
+	if !resolve.ValidEnvName(r.Path) {
+		return &resolve.RefError{Msg: "invalid environment variable name", Hint: "write env://NAME with NAME matching [A-Za-z_][A-Za-z0-9_]*"}
+	}
+	return resolve.AllowOptions(r)
+}

@@ -1,0 +1,66 @@
+package file
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// Kind is the mounted-files store in ward's registry: file:///abs/path
+// and creds://NAME, served in ward's own process and watched for changes.
+var Kind = &resolve.Kind{
+	Name: "file",
+	Schemes: []*resolve.Scheme{
+		{
+			Name:       "file",
+			Summary:    "a mounted secret file (Docker, Kubernetes)",
+			Example:    "file:///run/secrets/tls_key",
+			ExampleVar: "TLS_KEY",
+			Check:      checkFileRef,
+			Pattern:    `^file:///.+`,
+			Refresh:    resolve.Watched,
+		},
+		{
+			Name:       "creds",
+			Summary:    "a systemd credential in $CREDENTIALS_DIRECTORY (LoadCredential=)",
+			Example:    "creds://db-password",
+			ExampleVar: "DB_PASSWORD",
+			Check:      checkCredsRef,
+			Pattern:    `^creds://[A-Za-z0-9_][A-Za-z0-9_.\-@:]*$`,
+			Refresh:    resolve.Watched,
+		},
+	},
+	Open: func(_ resolve.Options, env resolve.Env) (resolve.Store, error) {
+		return byScheme{"file": Store{}, "creds": CredsStore{Dir: env.Getenv("CREDENTIALS_DIRECTORY")}}, nil
+	},
+}
+
+// byScheme sends each reference to the store of its scheme.
+type byScheme map[string]resolve.Store
+
+func (b byScheme) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	s, ok := b[ref.Scheme]
+	if !ok {
+		return resolve.Secret{}, fmt.Errorf("unknown scheme %q", ref.Scheme)
+	}
+	return s.Fetch(ctx, ref)
+}
+
+var credNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-@:]*$`)
+
+func checkFileRef(r *resolve.Ref) *resolve.RefError {
+	if !strings.HasPrefix(r.Path, "/") {
+		return &resolve.RefError{Msg: "file references need an absolute path", Hint: "write file:///run/secrets/name (three slashes)"}
+	}
+	return resolve.AllowOptions(r)
+}
+
+func checkCredsRef(r *resolve.Ref) *resolve.RefError {
+	if !credNameRE.MatchString(r.Path) {
+		return &resolve.RefError{Msg: "invalid credential name", Hint: "write creds://NAME as given to LoadCredential=NAME:..."}
+	}
+	return resolve.AllowOptions(r)
+}

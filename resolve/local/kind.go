@@ -1,0 +1,41 @@
+package local
+
+import (
+	"regexp"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// Kind is the local store in ward's registry: local://NAME, served in
+// ward's own process and watched for changes.
+var Kind = &resolve.Kind{
+	Name: "local",
+	Schemes: []*resolve.Scheme{{
+		Name:       "local",
+		Summary:    "ward's embedded encrypted store (ward local set NAME)",
+		Example:    "local://myapp/api_token",
+		ExampleVar: "API_TOKEN",
+		Check:      checkRef,
+		Pattern:    `^local://[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$`,
+		Refresh:    resolve.Watched,
+	}},
+	Open: func(_ resolve.Options, env resolve.Env) (resolve.Store, error) {
+		return Open(env.Getenv)
+	},
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$`)
+
+// ValidName reports whether name can name an entry: slash-separated
+// segments of letters, digits, '_', '.' and '-'.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// NameHint says what a valid name looks like.
+const NameHint = "use slash-separated names of letters, digits, '_', '.', '-', e.g. myapp/api_token"
+
+func checkRef(r *resolve.Ref) *resolve.RefError {
+	if !ValidName(r.Path) {
+		return &resolve.RefError{Msg: "invalid local store name", Hint: NameHint + " (local://myapp/api_token)"}
+	}
+	return resolve.AllowOptions(r)
+}

@@ -1,0 +1,492 @@
+package remote
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// Config says which helper to run and how to open its store.
+type Config struct {
+	// Program is the helper's name (ward-vault); see Find.
+	Program string
+	// Store is the stores.<name> key the helper serves.
+	Store string
+	// Options are the store's settings, sent as JSON.
+	Options resolve.Options
+	// Environ is the helper's environment: ward's own, since the store
+	// reads its address and credentials from it.
+	Environ     []string
+	Concurrency int
+	// RevokeOnExit asks the helper to revoke its leases when it closes.
+	RevokeOnExit bool
+	// Log receives the helper's log records and its stderr.
+	Log *slog.Logger
+	// Level is the lowest level of record the helper sends.
+	Level slog.Level
+	// CloseTimeout bounds how long Close waits for the helper to give its
+	// leases back and exit; 0 means 30s.
+	CloseTimeout time.Duration
+}
+
+// ErrHelperDied is the cause of a request that a helper could not answer
+// because it exited; the next request starts it again.
+var ErrHelperDied = errors.New("the store's helper program exited")
+
+// died is the answer to every request a helper can no longer answer.
+var died = &wireError{Msg: ErrHelperDied.Error()}
+
+// Client is a store served by a helper program. It starts the helper on
+// the first request, and again after it died: a helper that dies is an
+// outage of its store, not of ward.
+type Client struct {
+	cfg Config
+
+	mu     sync.Mutex
+	conn   *conn
+	opened *openResult
+	closed bool
+}
+
+var (
+	_ resolve.BatchStore  = (*Client)(nil)
+	_ resolve.LeaseKeeper = (*Client)(nil)
+	_ resolve.Versioner   = (*Client)(nil)
+	_ resolve.Closer      = (*Client)(nil)
+)
+
+// New returns a client; nothing starts until Start or the first request.
+func New(cfg Config) *Client {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CloseTimeout == 0 {
+		cfg.CloseTimeout = 30 * time.Second
+	}
+	return &Client{cfg: cfg}
+}
+
+// Start starts the helper and opens its store, unless it runs already.
+func (c *Client) Start(ctx context.Context) error {
+	_, err := c.live(ctx)
+	return err
+}
+
+// live returns the running helper, starting it if there is none.
+func (c *Client) live(ctx context.Context) (*conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, fmt.Errorf("%s: the store is closed", c.cfg.Program)
+	}
+	if c.conn != nil && !c.conn.isDead() {
+		return c.conn, nil
+	}
+	cn, err := c.start()
+	if err != nil {
+		return nil, err
+	}
+	res, err := cn.call(ctx, &request{Op: opOpen, Open: c.openRequest()})
+	if err == nil {
+		var o openResult
+		if err = json.Unmarshal(res, &o); err == nil && o.Protocol != Protocol {
+			err = fmt.Errorf("%s speaks protocol %d, ward %d: install the helper of the same ward version", c.cfg.Program, o.Protocol, Protocol)
+		}
+		c.opened = &o
+	}
+	if err != nil {
+		cn.kill()
+		return nil, fmt.Errorf("open the %s store: %w", c.cfg.Store, err)
+	}
+	c.conn = cn
+	return cn, nil
+}
+
+func (c *Client) openRequest() *openRequest {
+	opts, _ := json.Marshal(c.cfg.Options)
+	return &openRequest{
+		Protocol: Protocol, Store: c.cfg.Store, Options: opts,
+		Concurrency: c.cfg.Concurrency, RevokeOnExit: c.cfg.RevokeOnExit, LogLevel: c.cfg.Level.String(),
+	}
+}
+
+// start execs the helper with pipes on its stdin, stdout and stderr.
+func (c *Client) start() (*conn, error) {
+	path, err := Find(c.cfg.Program)
+	if err != nil {
+		return nil, err
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		for _, f := range []*os.File{inR, inW, outR, outW} {
+			f.Close()
+		}
+		return nil, err
+	}
+	p, err := os.StartProcess(path, []string{c.cfg.Program, ServeArg}, &os.ProcAttr{
+		Env:   c.cfg.Environ,
+		Files: []*os.File{inR, outW, errW},
+		// Its own process group: a Ctrl-C or a job-control stop on ward's
+		// terminal is for ward and the child, not for the helper, which
+		// ends when ward closes its stdin.
+		Sys: &syscall.SysProcAttr{Setpgid: true},
+	})
+	inR.Close()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		errR.Close()
+		return nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store)}
+	go cn.readResponses(outR)
+	go cn.readStderr(errR)
+	return cn, nil
+}
+
+// ServeArg is the argument ward starts a helper with.
+const ServeArg = "--ward-store-protocol=1"
+
+// Find locates a helper program: next to ward's own executable first (so
+// one `go install` or one `COPY` of a directory serves), then on $PATH.
+func Find(program string) (string, error) {
+	if self, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(self); err == nil {
+			self = real
+		}
+		p := filepath.Join(filepath.Dir(self), program)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath(program)
+	if err != nil {
+		return "", &MissingError{Program: program}
+	}
+	return p, nil
+}
+
+// MissingError is a helper program that is not installed.
+type MissingError struct{ Program string }
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("%s is not installed: it is not next to ward's executable or on $PATH", e.Program)
+}
+
+// Hint says how to install the helper.
+func (e *MissingError) Hint() string {
+	return "install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION (or copy every ward-* program from ward's image or release next to ward)"
+}
+
+// Fetch reads one document.
+func (c *Client) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	s, errs := c.FetchBatch(ctx, []resolve.Ref{ref})
+	return s[0], errs[0]
+}
+
+// FetchBatch reads documents in one request; the helper batches or fans
+// them out.
+func (c *Client) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
+	secrets := make([]resolve.Secret, len(refs))
+	errs := make([]error, len(refs))
+	fail := func(err error) ([]resolve.Secret, []error) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return secrets, errs
+	}
+	wire := make([]wireRef, len(refs))
+	for i, r := range refs {
+		wire[i] = toWireRef(r)
+	}
+	var res fetchResult
+	if err := c.call(ctx, &request{Op: opFetch, Refs: wire}, &res); err != nil {
+		return fail(err)
+	}
+	if len(res.Secrets) != len(refs) || len(res.Errors) != len(refs) {
+		return fail(fmt.Errorf("%s answered %d results for %d references", c.cfg.Program, len(res.Secrets), len(refs)))
+	}
+	for i := range refs {
+		if res.Errors[i] != nil {
+			errs[i] = res.Errors[i].err()
+			continue
+		}
+		if res.Secrets[i] == nil {
+			errs[i] = fmt.Errorf("%s answered no secret for %s", c.cfg.Program, refs[i].Raw)
+			continue
+		}
+		secrets[i] = res.Secrets[i].secret()
+	}
+	return secrets, errs
+}
+
+// Version asks which version ref names now.
+func (c *Client) Version(ctx context.Context, ref resolve.Ref) (string, error) {
+	var res versionResult
+	err := c.call(ctx, &request{Op: opVersion, Refs: []wireRef{toWireRef(ref)}}, &res)
+	return res.Version, err
+}
+
+// HasVersions reports whether the helper's store answers Version cheaply;
+// false until the helper has started.
+func (c *Client) HasVersions() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.opened != nil && c.opened.Versions
+}
+
+// KeepLease asks the helper to renew lease until it can no longer be
+// renewed. A helper that dies ends the lease's renewal too: the secret is
+// read again (by a new helper).
+func (c *Client) KeepLease(ctx context.Context, lease *resolve.Lease) error {
+	cn, err := c.live(ctx)
+	if err != nil {
+		return err
+	}
+	id, ch := cn.send(&request{Op: opKeepLease, Lease: toWireLease(lease)})
+	select {
+	case r := <-ch:
+		if r.Error != nil {
+			if r.Error == died {
+				return nil
+			}
+			return r.Error.err()
+		}
+		return nil
+	case <-ctx.Done():
+		cn.forget(id)
+		cn.write(&request{Op: opCancel, Target: id})
+		return ctx.Err()
+	}
+}
+
+// Revoke ends a lease now.
+func (c *Client) Revoke(ctx context.Context, lease *resolve.Lease) error {
+	return c.call(ctx, &request{Op: opRevoke, Lease: toWireLease(lease)}, nil)
+}
+
+// Close asks the helper to give back what it holds and exit, and waits
+// for it within CloseTimeout.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	cn := c.conn
+	c.closed, c.conn = true, nil
+	c.mu.Unlock()
+	if cn == nil || cn.isDead() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CloseTimeout)
+	defer cancel()
+	_, err := cn.call(ctx, &request{Op: opClose})
+	cn.in.Close()
+	select {
+	case <-cn.dead:
+	case <-ctx.Done():
+		cn.kill()
+	}
+	cn.wait()
+	if err != nil && !errors.Is(err, ErrHelperDied) {
+		return fmt.Errorf("close the %s store: %w", c.cfg.Store, err)
+	}
+	return nil
+}
+
+// call sends a request to the live helper and decodes its result into
+// out (nil: ignore it).
+func (c *Client) call(ctx context.Context, req *request, out any) error {
+	cn, err := c.live(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := cn.call(ctx, req)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		if err := json.Unmarshal(res, out); err != nil {
+			return fmt.Errorf("%s answered %s with something ward cannot read", c.cfg.Program, req.Op)
+		}
+	}
+	return nil
+}
+
+// conn is one running helper.
+type conn struct {
+	proc *os.Process
+	log  *slog.Logger
+
+	wmu sync.Mutex
+	in  *os.File
+
+	mu      sync.Mutex
+	next    uint64
+	pending map[uint64]chan response
+	dead    chan struct{}
+	waited  sync.Once
+}
+
+func (cn *conn) isDead() bool {
+	select {
+	case <-cn.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+// send writes req with a fresh id and returns the channel its answer
+// arrives on.
+func (cn *conn) send(req *request) (uint64, chan response) {
+	ch := make(chan response, 1)
+	cn.mu.Lock()
+	cn.next++
+	req.ID = cn.next
+	select {
+	case <-cn.dead:
+		cn.mu.Unlock()
+		ch <- response{Error: died}
+		return req.ID, ch
+	default:
+	}
+	cn.pending[req.ID] = ch
+	cn.mu.Unlock()
+	if err := cn.write(req); err != nil {
+		cn.deliver(response{ID: req.ID, Error: died})
+	}
+	return req.ID, ch
+}
+
+func (cn *conn) write(req *request) error {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	cn.wmu.Lock()
+	defer cn.wmu.Unlock()
+	_, err = cn.in.Write(b)
+	return err
+}
+
+// call sends req and waits for its answer.
+func (cn *conn) call(ctx context.Context, req *request) (json.RawMessage, error) {
+	id, ch := cn.send(req)
+	select {
+	case r := <-ch:
+		if r.Error != nil {
+			if r.Error == died {
+				return nil, ErrHelperDied
+			}
+			return nil, r.Error.err()
+		}
+		return r.Result, nil
+	case <-ctx.Done():
+		cn.forget(id)
+		return nil, ctx.Err()
+	}
+}
+
+func (cn *conn) forget(id uint64) {
+	cn.mu.Lock()
+	delete(cn.pending, id)
+	cn.mu.Unlock()
+}
+
+func (cn *conn) deliver(r response) {
+	cn.mu.Lock()
+	ch, ok := cn.pending[r.ID]
+	delete(cn.pending, r.ID)
+	cn.mu.Unlock()
+	if ok {
+		ch <- r
+	}
+}
+
+// readResponses dispatches the helper's answers and log records until its
+// stdout ends; then every pending request fails with ErrHelperDied.
+func (cn *conn) readResponses(out *os.File) {
+	defer out.Close()
+	sc := bufio.NewScanner(out)
+	// A fetch answer holds every value of a batch.
+	sc.Buffer(make([]byte, 64<<10), 256<<20)
+	for sc.Scan() {
+		var r response
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			cn.log.Warn("the store's helper wrote a line ward cannot read; ignored")
+			continue
+		}
+		if r.Log != nil {
+			cn.logRecord(r.Log)
+			continue
+		}
+		cn.deliver(r)
+	}
+	cn.mu.Lock()
+	close(cn.dead)
+	pending := cn.pending
+	cn.pending = map[uint64]chan response{}
+	cn.mu.Unlock()
+	for _, ch := range pending {
+		ch <- response{Error: died}
+	}
+	cn.in.Close()
+	cn.wait()
+}
+
+func (cn *conn) logRecord(l *wireLog) {
+	var level slog.Level
+	if level.UnmarshalText([]byte(l.Level)) != nil {
+		level = slog.LevelInfo
+	}
+	attrs := make([]any, 0, 2*len(l.Attrs))
+	for k, v := range l.Attrs {
+		attrs = append(attrs, k, v)
+	}
+	cn.log.Log(context.Background(), level, l.Msg, attrs...)
+}
+
+// readStderr logs what the helper writes to stderr: a crash's message,
+// which the helper could not send as a record.
+func (cn *conn) readStderr(r *os.File) {
+	defer r.Close()
+	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
+	for sc.Scan() {
+		cn.log.Warn("store helper: " + sc.Text())
+	}
+}
+
+func (cn *conn) kill() {
+	cn.proc.Kill()
+	cn.in.Close()
+}
+
+// wait collects the helper's exit status once. Under ward's reaper the
+// status may already be gone (reaped as an orphan would be); that is fine,
+// only the exit matters.
+func (cn *conn) wait() {
+	cn.waited.Do(func() { cn.proc.Wait() })
+}

@@ -1,0 +1,193 @@
+// Package remote runs a store in a helper program and talks to it over
+// pipes, so that ward's own process links no store SDK: Go runs every
+// linked package's initialisers before main, and the Vault, AWS, Google
+// and Azure SDKs cost milliseconds each on every start. A Client is the
+// store as ward sees it; Serve is the helper's side.
+//
+// The protocol (version 1) is one JSON object per line. ward writes
+// requests to the helper's stdin; the helper writes responses, and its
+// log records, to its stdout; its stderr is ward's log too. Requests carry
+// an id; the response carries the same id, and requests are answered in
+// any order, so fetches run concurrently. Operations:
+//
+//	open        first, once: the protocol version, the store's settings
+//	            (its stores.<name> block as JSON), concurrency,
+//	            revoke_on_exit and the log level. Answer: the schemes the
+//	            helper serves and what it can do (leases, versions).
+//	fetch       refs (whole documents, no field): one secret or one
+//	            error per ref, in order. A secret's value travels as
+//	            base64; errors say whether the document was not found.
+//	version     one ref: the version it names now (a metadata read).
+//	keep_lease  a lease: answered when it can no longer be renewed.
+//	cancel      stop the keep_lease request `target`; no answer.
+//	revoke      a lease: end it now.
+//	close       give back what the store holds (leases, when
+//	            revoke_on_exit) and exit. End of input means the same, so
+//	            a ward killed with SIGKILL still gets its leases revoked.
+//
+// Secret values cross only the pipe, never argv, the environment, a log
+// record or an error.
+package remote
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// Protocol is the version of the protocol this package speaks.
+const Protocol = 1
+
+// op names a request.
+type op string
+
+const (
+	opOpen      op = "open"
+	opFetch     op = "fetch"
+	opVersion   op = "version"
+	opKeepLease op = "keep_lease"
+	opCancel    op = "cancel"
+	opRevoke    op = "revoke"
+	opClose     op = "close"
+)
+
+// request is one line ward writes.
+type request struct {
+	ID     uint64       `json:"id"`
+	Op     op           `json:"op"`
+	Open   *openRequest `json:"open,omitempty"`
+	Refs   []wireRef    `json:"refs,omitempty"`
+	Lease  *wireLease   `json:"lease,omitempty"`
+	Target uint64       `json:"target,omitempty"`
+}
+
+type openRequest struct {
+	Protocol     int             `json:"protocol"`
+	Store        string          `json:"store"`
+	Options      json.RawMessage `json:"options,omitempty"`
+	Concurrency  int             `json:"concurrency"`
+	RevokeOnExit bool            `json:"revoke_on_exit"`
+	LogLevel     string          `json:"log_level"`
+}
+
+// response is one line the helper writes: an answer (ID set) or a log
+// record (Log set).
+type response struct {
+	ID     uint64          `json:"id,omitempty"`
+	Error  *wireError      `json:"error,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Log    *wireLog        `json:"log,omitempty"`
+}
+
+type openResult struct {
+	Protocol int      `json:"protocol"`
+	Schemes  []string `json:"schemes"`
+	Leases   bool     `json:"leases"`
+	Versions bool     `json:"versions"`
+}
+
+type fetchResult struct {
+	Secrets []*wireSecret `json:"secrets"`
+	Errors  []*wireError  `json:"errors"`
+}
+
+type versionResult struct {
+	Version string `json:"version"`
+}
+
+type leaseResult struct {
+	// Ended: the lease can no longer be renewed; read the secret again.
+	Ended bool `json:"ended"`
+}
+
+type wireRef struct {
+	Raw     string            `json:"raw"`
+	Scheme  string            `json:"scheme"`
+	Path    string            `json:"path"`
+	Options map[string]string `json:"options,omitempty"`
+}
+
+func toWireRef(r resolve.Ref) wireRef {
+	return wireRef{Raw: r.Raw, Scheme: r.Scheme, Path: r.Path, Options: r.Options}
+}
+
+func (w wireRef) ref() resolve.Ref {
+	return resolve.Ref{Raw: w.Raw, Scheme: w.Scheme, Path: w.Path, Options: w.Options}
+}
+
+type wireSecret struct {
+	Value   []byte            `json:"value"`
+	Fields  map[string][]byte `json:"fields,omitempty"`
+	Version string            `json:"version,omitempty"`
+	Updated time.Time         `json:"updated,omitzero"`
+	Lease   *wireLease        `json:"lease,omitempty"`
+}
+
+func toWireSecret(s resolve.Secret) *wireSecret {
+	return &wireSecret{Value: s.Value, Fields: s.Fields, Version: s.Version, Updated: s.Updated, Lease: toWireLease(s.Lease)}
+}
+
+func (w *wireSecret) secret() resolve.Secret {
+	return resolve.Secret{Value: w.Value, Fields: w.Fields, Version: w.Version, Updated: w.Updated, Lease: w.Lease.lease()}
+}
+
+type wireLease struct {
+	ID        string        `json:"id"`
+	TTL       time.Duration `json:"ttl"`
+	Renewable bool          `json:"renewable"`
+}
+
+func toWireLease(l *resolve.Lease) *wireLease {
+	if l == nil {
+		return nil
+	}
+	return &wireLease{ID: l.ID, TTL: l.TTL, Renewable: l.Renewable}
+}
+
+func (w *wireLease) lease() *resolve.Lease {
+	if w == nil {
+		return nil
+	}
+	return &resolve.Lease{ID: w.ID, TTL: w.TTL, Renewable: w.Renewable}
+}
+
+// wireError is an error as it crosses the pipe: its message (which, like
+// every store error, never holds a value) and whether it means "not
+// found".
+type wireError struct {
+	Msg      string `json:"msg"`
+	NotFound bool   `json:"not_found,omitempty"`
+}
+
+func toWireError(err error) *wireError {
+	if err == nil {
+		return nil
+	}
+	return &wireError{Msg: err.Error(), NotFound: resolve.IsNotFound(err)}
+}
+
+// Error is an error the helper reported.
+type Error struct {
+	Msg      string
+	NotFound bool
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Is makes errors.Is(err, resolve.ErrNotFound) hold across the pipe.
+func (e *Error) Is(target error) bool { return e.NotFound && target == resolve.ErrNotFound }
+
+func (w *wireError) err() error {
+	if w == nil {
+		return nil
+	}
+	return &Error{Msg: w.Msg, NotFound: w.NotFound}
+}
+
+// wireLog is one log record of the helper.
+type wireLog struct {
+	Level string            `json:"level"`
+	Msg   string            `json:"msg"`
+	Attrs map[string]string `json:"attrs,omitempty"`
+}

@@ -1,0 +1,345 @@
+package remote
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/signals"
+)
+
+// OpenFunc opens a helper's store from its decoded settings.
+type OpenFunc func(opts resolve.Options, env resolve.Env) (resolve.Store, error)
+
+// Main is a helper program's whole main: it serves kind's store on stdin
+// and stdout when ward starts it, and explains itself to a person who
+// runs it by hand. It returns the exit code.
+func Main(kind *resolve.Kind, open OpenFunc) int {
+	if len(os.Args) != 2 || os.Args[1] != ServeArg {
+		fmt.Fprintf(os.Stderr, "%s serves ward's %s store; ward starts it when a manifest names %s references.\n", kind.Helper(), kind.Name, schemeNames(kind))
+		return 2
+	}
+	// The helper holds the store's credentials and values: no core dump,
+	// no ptrace by the same user, as for ward itself.
+	if err := signals.Harden(); err != nil {
+		fmt.Fprintf(os.Stderr, "cannot harden the helper process: %v\n", err)
+	}
+	if err := Serve(os.Stdin, os.Stdout, kind, open); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func schemeNames(k *resolve.Kind) string {
+	s := ""
+	for i, sc := range k.Schemes {
+		if i > 0 {
+			s += ", "
+		}
+		s += sc.Name + "://"
+	}
+	return s
+}
+
+// Serve answers ward's requests from in on out until a close request or
+// the end of in; then it closes the store (revoking its leases when asked
+// to) and returns.
+func Serve(in io.Reader, out io.Writer, kind *resolve.Kind, open OpenFunc) error {
+	s := &server{kind: kind, open: open, out: out, keeps: map[uint64]context.CancelFunc{}}
+	s.log = slog.New(&recordHandler{s: s, level: slog.LevelInfo})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	var closing *request
+	for sc.Scan() {
+		var req request
+		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+			return fmt.Errorf("%s: a request it cannot read: protocol mismatch with ward?", kind.Helper())
+		}
+		if req.Op == opClose {
+			closing = &req
+			break
+		}
+		if req.Op == opOpen {
+			res, err := s.doOpen(req.Open)
+			s.reply(req.ID, res, err)
+			continue
+		}
+		if s.store == nil {
+			s.reply(req.ID, nil, fmt.Errorf("the store is not open"))
+			continue
+		}
+		s.handle(ctx, req)
+	}
+	// Closing, asked or because ward is gone: stop renewing, finish what
+	// is under way, then give back the leases.
+	cancel()
+	s.inflight.Wait()
+	var err error
+	if c, ok := s.store.(resolve.Closer); ok {
+		err = c.Close()
+	}
+	if closing != nil {
+		s.reply(closing.ID, struct{}{}, err)
+	}
+	return nil
+}
+
+// server is the helper's side of one connection.
+type server struct {
+	kind  *resolve.Kind
+	open  OpenFunc
+	store resolve.Store
+	limit int
+	log   *slog.Logger
+
+	wmu sync.Mutex
+	out io.Writer
+
+	inflight sync.WaitGroup
+	mu       sync.Mutex
+	keeps    map[uint64]context.CancelFunc
+}
+
+func (s *server) doOpen(o *openRequest) (any, error) {
+	if s.store != nil {
+		return nil, fmt.Errorf("the store is open already")
+	}
+	if o == nil || o.Protocol != Protocol {
+		return openResult{Protocol: Protocol}, nil
+	}
+	var level slog.Level
+	if level.UnmarshalText([]byte(o.LogLevel)) == nil {
+		s.log = slog.New(&recordHandler{s: s, level: level})
+	}
+	var opts resolve.Options
+	if s.kind.NewOptions != nil {
+		opts = s.kind.NewOptions()
+		if len(o.Options) > 0 {
+			if err := json.Unmarshal(o.Options, opts); err != nil {
+				return nil, fmt.Errorf("read the store's settings: %w", err)
+			}
+		}
+	}
+	s.limit = o.Concurrency
+	if s.limit <= 0 {
+		s.limit = resolve.DefaultConcurrency
+	}
+	st, err := s.open(opts, resolve.Env{Getenv: os.Getenv, Log: s.log, Concurrency: s.limit, RevokeOnExit: o.RevokeOnExit})
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	res := openResult{Protocol: Protocol}
+	for _, sc := range s.kind.Schemes {
+		res.Schemes = append(res.Schemes, sc.Name)
+	}
+	_, res.Leases = st.(resolve.LeaseKeeper)
+	_, res.Versions = st.(resolve.Versioner)
+	return res, nil
+}
+
+// handle answers one request in the background.
+func (s *server) handle(ctx context.Context, req request) {
+	switch req.Op {
+	case opCancel:
+		s.mu.Lock()
+		if cancel, ok := s.keeps[req.Target]; ok {
+			cancel()
+		}
+		s.mu.Unlock()
+		return
+	case opKeepLease:
+		// Renewing runs until the lease ends or ward cancels; it must not
+		// hold a close up, so it is not counted in flight.
+		kctx, cancel := context.WithCancel(ctx)
+		s.mu.Lock()
+		s.keeps[req.ID] = cancel
+		s.mu.Unlock()
+		go func() {
+			defer func() {
+				s.mu.Lock()
+				delete(s.keeps, req.ID)
+				s.mu.Unlock()
+				cancel()
+			}()
+			res, err := s.keepLease(kctx, req.Lease)
+			if kctx.Err() != nil {
+				// Cancelled by ward, or closing: nobody waits for it.
+				return
+			}
+			s.reply(req.ID, res, err)
+		}()
+		return
+	}
+	s.inflight.Add(1)
+	go func() {
+		defer s.inflight.Done()
+		var res any
+		var err error
+		switch req.Op {
+		case opFetch:
+			res = s.fetch(ctx, req.Refs)
+		case opVersion:
+			res, err = s.version(ctx, req.Refs)
+		case opRevoke:
+			res, err = s.revoke(ctx, req.Lease)
+		default:
+			err = fmt.Errorf("unknown request %q", req.Op)
+		}
+		s.reply(req.ID, res, err)
+	}()
+}
+
+func (s *server) fetch(ctx context.Context, refs []wireRef) fetchResult {
+	res := fetchResult{Secrets: make([]*wireSecret, len(refs)), Errors: make([]*wireError, len(refs))}
+	byScheme := map[string][]int{}
+	var schemes []string
+	for i, r := range refs {
+		if _, ok := byScheme[r.Scheme]; !ok {
+			schemes = append(schemes, r.Scheme)
+		}
+		byScheme[r.Scheme] = append(byScheme[r.Scheme], i)
+	}
+	set := func(i int, sec resolve.Secret, err error) {
+		if err != nil {
+			res.Errors[i] = toWireError(err)
+			return
+		}
+		res.Secrets[i] = toWireSecret(sec)
+	}
+	var g errgroup.Group
+	g.SetLimit(s.limit)
+	for _, scheme := range schemes {
+		idx := byScheme[scheme]
+		if bs, ok := s.store.(resolve.BatchStore); ok && len(idx) > 1 {
+			batch := make([]resolve.Ref, len(idx))
+			for k, i := range idx {
+				batch[k] = refs[i].ref()
+			}
+			secrets, errs := bs.FetchBatch(ctx, batch)
+			for k, i := range idx {
+				set(i, secrets[k], errs[k])
+			}
+			continue
+		}
+		for _, i := range idx {
+			g.Go(func() error {
+				sec, err := s.store.Fetch(ctx, refs[i].ref())
+				set(i, sec, err)
+				return nil
+			})
+		}
+	}
+	g.Wait()
+	return res
+}
+
+func (s *server) version(ctx context.Context, refs []wireRef) (any, error) {
+	v, ok := s.store.(resolve.Versioner)
+	if !ok || len(refs) != 1 {
+		return nil, fmt.Errorf("the %s store cannot tell versions", s.kind.Name)
+	}
+	ver, err := v.Version(ctx, refs[0].ref())
+	return versionResult{Version: ver}, err
+}
+
+func (s *server) keepLease(ctx context.Context, l *wireLease) (any, error) {
+	k, ok := s.store.(resolve.LeaseKeeper)
+	if !ok {
+		return nil, fmt.Errorf("the %s store has no leases", s.kind.Name)
+	}
+	if err := k.KeepLease(ctx, l.lease()); err != nil {
+		return nil, err
+	}
+	return leaseResult{Ended: true}, nil
+}
+
+func (s *server) revoke(ctx context.Context, l *wireLease) (any, error) {
+	k, ok := s.store.(resolve.LeaseKeeper)
+	if !ok {
+		return nil, fmt.Errorf("the %s store has no leases", s.kind.Name)
+	}
+	return struct{}{}, k.Revoke(ctx, l.lease())
+}
+
+// reply answers request id with a result or an error.
+func (s *server) reply(id uint64, result any, err error) {
+	r := response{ID: id, Error: toWireError(err)}
+	if err == nil {
+		b, merr := json.Marshal(result)
+		if merr != nil {
+			r.Error = toWireError(fmt.Errorf("encode the answer: %w", merr))
+		} else {
+			r.Result = b
+		}
+	}
+	s.write(&r)
+}
+
+func (s *server) write(r *response) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return
+	}
+	b = append(b, '\n')
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	// A failed write means ward is gone; the end of stdin follows.
+	s.out.Write(b)
+}
+
+// recordHandler sends log records to ward, which logs them in its own
+// format at its own level.
+type recordHandler struct {
+	s      *server
+	level  slog.Level
+	attrs  []slog.Attr
+	prefix string
+}
+
+func (h *recordHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	l := &wireLog{Level: r.Level.String(), Msg: r.Message, Attrs: map[string]string{}}
+	for _, a := range h.attrs {
+		l.Attrs[a.Key] = a.Value.String()
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		l.Attrs[h.prefix+a.Key] = a.Value.String()
+		return true
+	})
+	h.s.write(&response{Log: l})
+	return nil
+}
+
+func (h *recordHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	n := *h
+	n.attrs = append(append([]slog.Attr{}, h.attrs...), prefixed(h.prefix, attrs)...)
+	return &n
+}
+
+func (h *recordHandler) WithGroup(name string) slog.Handler {
+	n := *h
+	n.prefix = h.prefix + name + "."
+	return &n
+}
+
+func prefixed(prefix string, attrs []slog.Attr) []slog.Attr {
+	out := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		out[i] = slog.Attr{Key: prefix + a.Key, Value: a.Value}
+	}
+	return out
+}

@@ -1,0 +1,509 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/wardsecrets/ward/resolve/vault"
+)
+
+// authState holds the store's token: where it came from, how to get a new
+// one, and the renewer that keeps a login token alive.
+type authState struct {
+	s    *Store
+	bare *api.Client // no token: for logins
+
+	bg     context.Context // ends on Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex // held while a token is read or a login runs
+	ready   bool
+	stopped bool
+	token   string
+	gen     int    // counts token changes, so concurrent 403s log in once
+	file    string // token file (token_file, ~/.vault-token) or ""
+	fileMod time.Time
+	fileLen int64
+	watcher *api.LifetimeWatcher
+	// unwrapped remembers the secret_id behind a wrapping token already
+	// spent, so a later login can use it again: a wrapping token unwraps
+	// once.
+	unwrapped struct {
+		wrapping [sha256.Size]byte
+		secretID string
+	}
+}
+
+func newAuthState(s *Store) (*authState, error) {
+	bare, err := s.client.CloneWithHeaders()
+	if err != nil {
+		return nil, err
+	}
+	bare.ClearToken()
+	a := &authState{s: s, bare: bare}
+	a.bg, a.cancel = context.WithCancel(context.Background())
+	return a, nil
+}
+
+// do runs op with the store's token. When Vault answers 403 because the
+// token has expired or was revoked (or the token file has a new one), it
+// gets a new token (logging in again, or re-reading the file) and runs op
+// once more. A 403 from a policy is returned as it is.
+func (a *authState) do(ctx context.Context, op func(context.Context) (reply, error)) (reply, error) {
+	gen, err := a.current(ctx)
+	if err != nil {
+		return reply{}, err
+	}
+	rep, err := op(ctx)
+	rep.gen = gen
+	if err != nil || rep.status != http.StatusForbidden {
+		return rep, err
+	}
+	changed, err := a.refresh(ctx, gen)
+	if err != nil {
+		return reply{}, err
+	}
+	if !changed {
+		return rep, nil
+	}
+	a.mu.Lock()
+	gen = a.gen
+	a.mu.Unlock()
+	rep, err = op(ctx)
+	rep.gen = gen
+	return rep, err
+}
+
+// current makes sure there is a token, getting the first one on first use
+// and re-reading a token file that changed, and returns its generation.
+func (a *authState) current(ctx context.Context) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopped {
+		return 0, errors.New("the vault store is closed")
+	}
+	if a.ready {
+		if a.file != "" && a.fileChanged() {
+			if _, err := a.readFile(); err != nil {
+				// A sink rewriting its file can leave it briefly empty:
+				// the token in hand may still be good.
+				a.s.log.Debug("vault token file changed but could not be read; keeping the token in hand", "file", a.file, "error", err.Error())
+			}
+		}
+		return a.gen, nil
+	}
+	if err := a.acquire(ctx); err != nil {
+		return 0, err
+	}
+	return a.gen, nil
+}
+
+// acquire gets the first token. Callers hold mu.
+func (a *authState) acquire(ctx context.Context) error {
+	auth := a.s.set.Auth
+	switch auth.Method {
+	case vault.MethodToken:
+		if t := strings.TrimSpace(a.s.getenv(vault.EnvToken)); t != "" {
+			a.setToken(t)
+			a.renewStatic(a.gen)
+			return nil
+		}
+		if a.s.set.home == "" {
+			return errors.New("no vault token: VAULT_TOKEN is not set and there is no home directory for ~/.vault-token: set VAULT_TOKEN or choose a login method under stores.vault.auth")
+		}
+		a.file = filepath.Join(a.s.set.home, ".vault-token")
+		if _, err := a.readFile(); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("no vault token: VAULT_TOKEN is not set and %s does not exist: set VAULT_TOKEN, run vault login, or choose a login method under stores.vault.auth", a.file)
+			}
+			return err
+		}
+		return nil
+	case vault.MethodTokenFile:
+		a.file = auth.TokenFile
+		if _, err := a.readFile(); err != nil {
+			return fmt.Errorf("%w: check that the Vault Agent sink writes there", err)
+		}
+		return nil
+	}
+	return a.login(ctx)
+}
+
+// refresh gets a new token after a 403 on generation gen: it logs in
+// again, or re-reads the token file. It reports whether the token
+// changed, so the request is worth repeating.
+func (a *authState) refresh(ctx context.Context, gen int) (bool, error) {
+	a.mu.Lock()
+	file, newer := a.file, a.gen != gen
+	a.mu.Unlock()
+	switch {
+	case newer:
+		// Another request got a new token meanwhile.
+		return true, nil
+	case !a.s.set.loginMethod() && file == "":
+		// VAULT_TOKEN: there is no other token to get.
+		return false, nil
+	case a.s.set.loginMethod() && !a.tokenInvalid(ctx):
+		// The token is fine: the policy said no.
+		return false, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopped {
+		return false, errors.New("the vault store is closed")
+	}
+	if a.gen != gen {
+		// Another request got a new token meanwhile.
+		return true, nil
+	}
+	if a.file != "" {
+		return a.readFile()
+	}
+	a.s.log.Info("vault token no longer valid; logging in again", "method", a.s.set.Auth.Method)
+	if err := a.login(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// tokenInvalid asks Vault whether the token in hand still works.
+func (a *authState) tokenInvalid(ctx context.Context) bool {
+	_, err := a.s.client.Auth().Token().LookupSelfWithContext(ctx)
+	var re *api.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusForbidden
+}
+
+// loginMethod reports whether the auth method logs in (and so can log in
+// again).
+func (s settings) loginMethod() bool {
+	switch s.Auth.Method {
+	case vault.MethodAppRole, vault.MethodKubernetes, vault.MethodJWT:
+		return true
+	}
+	return false
+}
+
+// setToken makes t the token every request uses. Callers hold mu.
+func (a *authState) setToken(t string) {
+	a.token = t
+	a.gen++
+	a.ready = true
+	a.s.client.SetToken(t)
+}
+
+// readFile reads the token file and reports whether the token changed.
+// Callers hold mu.
+func (a *authState) readFile() (bool, error) {
+	st, err := os.Stat(a.file)
+	if err != nil {
+		return false, fmt.Errorf("read the vault token file: %w", err)
+	}
+	b, err := os.ReadFile(a.file)
+	if err != nil {
+		return false, fmt.Errorf("read the vault token file: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return false, fmt.Errorf("the vault token file %s is empty", a.file)
+	}
+	a.fileMod, a.fileLen = st.ModTime(), st.Size()
+	if t == a.token {
+		return false, nil
+	}
+	if a.ready {
+		a.s.log.Info("vault token file changed; using its new token", "file", a.file)
+	}
+	a.setToken(t)
+	return true, nil
+}
+
+// fileChanged reports whether the token file looks different from when it
+// was last read. Callers hold mu.
+func (a *authState) fileChanged() bool {
+	st, err := os.Stat(a.file)
+	if err != nil {
+		return false
+	}
+	return !st.ModTime().Equal(a.fileMod) || st.Size() != a.fileLen
+}
+
+// login logs in with the configured method, makes the new token current
+// and starts renewing it. The old token is left to expire: revoking it
+// would revoke the leases it created, and change secrets the child uses.
+// Callers hold mu.
+func (a *authState) login(ctx context.Context) error {
+	auth := a.s.set.Auth
+	body, err := a.credentials(ctx)
+	if err != nil {
+		return err
+	}
+	path := "auth/" + auth.Mount + "/login"
+	ctx, cancel := context.WithTimeout(ctx, a.s.set.Timeout)
+	defer cancel()
+	sec, err := a.bare.Logical().WriteWithContext(ctx, path, body)
+	if err != nil {
+		return fmt.Errorf("log in to vault with %s (PUT %s): %w: %s", auth.Method, path, compact(err), loginHint(auth))
+	}
+	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
+		return fmt.Errorf("log in to vault with %s (PUT %s): the answer holds no token", auth.Method, path)
+	}
+	a.setToken(sec.Auth.ClientToken)
+	ttl := time.Duration(sec.Auth.LeaseDuration) * time.Second
+	a.s.log.Info("vault login", "method", auth.Method, "mount", auth.Mount, "ttl", ttl.String(), "renewable", sec.Auth.Renewable, "policies", strings.Join(sec.Auth.Policies, ","))
+	a.startRenewer(sec, a.gen)
+	return nil
+}
+
+func loginHint(auth Auth) string {
+	switch auth.Method {
+	case vault.MethodAppRole:
+		return "check role_id and secret_id (a secret_id can expire or run out of uses) and that approle is enabled at auth/" + auth.Mount
+	case vault.MethodKubernetes:
+		return fmt.Sprintf("check the role %q (its bound service account names and namespaces), the service account token in %s, and the mount's kubernetes_host", auth.Role, auth.JWTFile)
+	}
+	return fmt.Sprintf("check the role %q (its bound audiences, subject and claims), that the JWT has not expired, and the mount's keys or discovery URL", auth.Role)
+}
+
+// credentials reads what the method logs in with: from the manifest, files
+// or the environment, afresh for each login (files rotate).
+func (a *authState) credentials(ctx context.Context) (map[string]any, error) {
+	auth := a.s.set.Auth
+	switch auth.Method {
+	case vault.MethodAppRole:
+		roleID, err := a.read("role_id", auth.RoleID, auth.RoleIDFile, auth.RoleIDEnv)
+		if err != nil {
+			return nil, err
+		}
+		body := map[string]any{"role_id": roleID}
+		envs := []string{auth.SecretIDEnv}
+		if auth.SecretIDEnv == "" {
+			envs = []string{vault.EnvSecretID}
+			if auth.WrappedSecretID {
+				envs = []string{vault.EnvWrappedSecretID, vault.EnvSecretID}
+			}
+		}
+		secretID, err := a.read("secret_id", "", auth.SecretIDFile, envs...)
+		if err != nil && (auth.WrappedSecretID || auth.SecretIDFile != "" || auth.SecretIDEnv != "") {
+			return nil, err
+		}
+		if auth.WrappedSecretID {
+			if secretID, err = a.unwrap(ctx, secretID); err != nil {
+				return nil, err
+			}
+		}
+		if secretID != "" {
+			body["secret_id"] = secretID
+		}
+		return body, nil
+	case vault.MethodKubernetes:
+		jwt, err := a.read("service account token", "", auth.JWTFile)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"role": auth.Role, "jwt": jwt}, nil
+	case vault.MethodJWT:
+		jwt, err := a.read("JWT", "", auth.JWTFile, auth.JWTEnv)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"role": auth.Role, "jwt": jwt}, nil
+	}
+	return nil, fmt.Errorf("unknown vault auth method %q", auth.Method)
+}
+
+// read returns a credential from value, else file, else the first set
+// variable of envs. Errors name where it looked, never what it found.
+func (a *authState) read(what, value, file string, envs ...string) (string, error) {
+	if v := strings.TrimSpace(value); v != "" {
+		return v, nil
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("read the vault %s: %w", what, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("read the vault %s: %s is empty", what, file)
+		}
+		return v, nil
+	}
+	var names []string
+	for _, e := range envs {
+		if e == "" {
+			continue
+		}
+		if v := strings.TrimSpace(a.s.getenv(e)); v != "" {
+			return v, nil
+		}
+		names = append(names, "$"+e)
+	}
+	if len(names) == 0 {
+		return "", fmt.Errorf("no vault %s configured", what)
+	}
+	return "", fmt.Errorf("no vault %s: %s is not set", what, strings.Join(names, " or "))
+}
+
+// unwrap turns a response-wrapping token into the secret_id it wraps. A
+// wrapping token unwraps once, so the secret_id is kept for later logins
+// while the same wrapping token is what the source still holds.
+func (a *authState) unwrap(ctx context.Context, wrapping string) (string, error) {
+	sum := sha256.Sum256([]byte(wrapping))
+	if a.unwrapped.secretID != "" && a.unwrapped.wrapping == sum {
+		return a.unwrapped.secretID, nil
+	}
+	c, err := a.bare.CloneWithHeaders()
+	if err != nil {
+		return "", err
+	}
+	c.SetToken(wrapping)
+	ctx, cancel := context.WithTimeout(ctx, a.s.set.Timeout)
+	defer cancel()
+	sec, err := c.Logical().UnwrapWithContext(ctx, "")
+	if err != nil {
+		return "", fmt.Errorf("unwrap the approle secret_id (wrapped_secret_id is on): %w: a wrapping token can be unwrapped once and expires; deliver a fresh one", compact(err))
+	}
+	if sec == nil || sec.Data == nil {
+		return "", errors.New("unwrap the approle secret_id (wrapped_secret_id is on): the wrapping token wraps nothing")
+	}
+	id, _ := sec.Data["secret_id"].(string)
+	if id == "" {
+		return "", errors.New("unwrap the approle secret_id (wrapped_secret_id is on): the wrapped response holds no secret_id")
+	}
+	a.unwrapped.wrapping, a.unwrapped.secretID = sum, id
+	a.s.log.Info("vault approle secret_id unwrapped")
+	return id, nil
+}
+
+// renewStatic renews a token handed to ward (VAULT_TOKEN) in the
+// background when it is renewable, so a long-running child does not outlive
+// it; ward cannot log in again for it, so when renewal ends it only warns.
+// The lookup runs in the background: it must not delay the first fetch.
+func (a *authState) renewStatic(gen int) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		sec, err := a.s.client.Auth().Token().LookupSelfWithContext(a.bg)
+		if err != nil || sec == nil {
+			return
+		}
+		renewable, _ := sec.TokenIsRenewable()
+		ttl, _ := sec.TokenTTL()
+		if !renewable || ttl <= 0 {
+			return
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.stopped || a.gen != gen {
+			return
+		}
+		a.startRenewer(&api.Secret{Auth: &api.SecretAuth{ClientToken: a.token, Renewable: true, LeaseDuration: int(ttl.Seconds())}}, gen)
+	}()
+}
+
+// startRenewer renews the login token in the background; when it can no
+// longer be renewed, it logs in again. Callers hold mu.
+func (a *authState) startRenewer(sec *api.Secret, gen int) {
+	if a.watcher != nil {
+		a.watcher.Stop()
+		a.watcher = nil
+	}
+	if sec.Auth.LeaseDuration <= 0 {
+		return // the token does not expire
+	}
+	w, err := a.s.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: sec})
+	if err != nil {
+		a.s.log.Warn("vault token will not be renewed", "error", err.Error())
+		return
+	}
+	a.watcher = w
+	a.wg.Add(1)
+	go a.watch(w, gen)
+}
+
+// watch follows one token's renewer until it ends, then logs in again.
+func (a *authState) watch(w *api.LifetimeWatcher, gen int) {
+	defer a.wg.Done()
+	go w.Start()
+	for {
+		select {
+		case err := <-w.DoneCh():
+			a.mu.Lock()
+			current := !a.stopped && a.gen == gen
+			a.mu.Unlock()
+			if !current {
+				return
+			}
+			if !a.s.set.loginMethod() {
+				// A token handed to ward: there is no login to repeat.
+				a.s.log.Warn("the vault token can no longer be renewed and will expire; ward cannot log in again with method token: use a login method (approle, kubernetes, jwt) or a Vault Agent sink for long-running services")
+				return
+			}
+			if err != nil {
+				a.s.log.Warn("vault token renewal failed; logging in again", "error", compact(err).Error())
+			} else {
+				a.s.log.Info("vault token can no longer be renewed; logging in again", "method", a.s.set.Auth.Method)
+			}
+			a.relogin(gen)
+			return
+		case r := <-w.RenewCh():
+			if r != nil && r.Secret != nil && r.Secret.Auth != nil {
+				a.s.log.Debug("vault token renewed", "ttl", (time.Duration(r.Secret.Auth.LeaseDuration) * time.Second).String())
+			}
+		case <-a.bg.Done():
+			w.Stop()
+			return
+		}
+	}
+}
+
+// relogin logs in again after the token of generation gen ran out, with
+// backoff, until it succeeds, another login replaced it, or the store
+// closes.
+func (a *authState) relogin(gen int) {
+	wait := time.Second
+	for {
+		a.mu.Lock()
+		if a.stopped || a.gen != gen {
+			a.mu.Unlock()
+			return
+		}
+		err := a.login(a.bg)
+		a.mu.Unlock()
+		if err == nil {
+			return
+		}
+		a.s.log.Warn("vault login failed; trying again", "error", err.Error(), "retry_in", wait.String())
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-a.bg.Done():
+			t.Stop()
+			return
+		}
+		wait = min(2*wait, time.Minute)
+	}
+}
+
+// stop ends the renewer and any login in flight.
+func (a *authState) stop() {
+	a.cancel()
+	a.mu.Lock()
+	a.stopped = true
+	if a.watcher != nil {
+		a.watcher.Stop()
+	}
+	a.mu.Unlock()
+	a.wg.Wait()
+}

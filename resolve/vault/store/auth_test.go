@@ -1,0 +1,433 @@
+package store
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// readable writes a secret on a fresh KV v2 mount and a policy that reads
+// it; it returns the reference, the value and the policy.
+func readable(t *testing.T, tc *tcase) (ref, value, pol string) {
+	t.Helper()
+	mount := mountKV(t, 2)
+	value = tc.canary("auth")
+	kvPut(t, mount, 2, "app/secret", map[string]any{"k": value})
+	pol = policy(t, `path "`+mount+`/data/app/secret" { capabilities = ["read"] }`)
+	return "vault://" + mount + "/app/secret#k", value, pol
+}
+
+// wantValue fetches ref through s and checks it reads value.
+func wantValue(t *testing.T, tc *tcase, s *Store, ref, value string) {
+	t.Helper()
+	got, err := fetch(t, s, map[string]string{"X": ref})
+	if err != nil {
+		t.Fatalf("fetch %s: %s", ref, tc.text(err))
+	}
+	if string(got["X"].Bytes) != value {
+		t.Fatalf("fetch %s: got another value", ref)
+	}
+}
+
+// checkRelogin revokes the store's token behind its back and checks that
+// the next fetch logs in again and reads the same value.
+func checkRelogin(t *testing.T, tc *tcase, s *Store, ref, value string) {
+	t.Helper()
+	before, gen := storeToken(s)
+	tc.secret(before)
+	revokeToken(t, before)
+	wantValue(t, tc, s, ref, value)
+	after, gen2 := storeToken(s)
+	tc.secret(after)
+	if after == before || gen2 == gen {
+		t.Errorf("the token did not change after the old one was revoked")
+	}
+	if !strings.Contains(tc.logs.String(), "vault token no longer valid; logging in again") {
+		t.Errorf("the log does not say the store logged in again")
+	}
+}
+
+func TestAuthTokenEnvAndFile(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+
+	t.Run("VAULT_TOKEN", func(t *testing.T) {
+		tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
+		tc.secret(tok)
+		wantValue(t, tc, tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok}), ref, value)
+	})
+	t.Run("~/.vault-token", func(t *testing.T) {
+		tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
+		tc.secret(tok)
+		home := t.TempDir()
+		if err := os.WriteFile(filepath.Join(home, ".vault-token"), []byte(tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wantValue(t, tc, tc.store(Options{}, map[string]string{"HOME": home}), ref, value)
+	})
+	t.Run("no token", func(t *testing.T) {
+		_, err := fetch(t, tc.store(Options{}, nil), map[string]string{"X": ref})
+		tc.wantErr("no token", err, "no vault token", "VAULT_TOKEN", ".vault-token")
+	})
+}
+
+// TestAuthTokenFile plays a Vault Agent sink: the store follows the file
+// when the agent writes a new token, and re-reads it after a 403.
+func TestAuthTokenFile(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	sink := filepath.Join(t.TempDir(), "token")
+	write := func() string {
+		tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
+		tc.secret(tok)
+		tmp := sink + ".tmp"
+		if err := os.WriteFile(tmp, []byte(tok), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, sink); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	first := write()
+	s := tc.store(Options{Auth: Auth{Method: "token_file", TokenFile: sink}}, nil)
+	wantValue(t, tc, s, ref, value)
+
+	// The agent writes a new token and the old one is revoked.
+	second := write()
+	revokeToken(t, first)
+	wantValue(t, tc, s, ref, value)
+	if tok, _ := storeToken(s); tok != second {
+		t.Errorf("the store does not use the sink's new token")
+	}
+
+	// The file changes without its look changing (same size, mtime put
+	// back): the 403 makes the store read it again.
+	st, err := os.Stat(sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := write()
+	if err := os.Chtimes(sink, st.ModTime(), st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	revokeToken(t, second)
+	wantValue(t, tc, s, ref, value)
+	if tok, _ := storeToken(s); tok != third {
+		t.Errorf("the store did not re-read the sink after a 403")
+	}
+}
+
+// approle enables AppRole with a role reading pol and returns the mount,
+// the role name and its role_id.
+func approle(t *testing.T, pol string, extra map[string]any) (mount, role, roleID string) {
+	t.Helper()
+	mount = enableAuth(t, "approle")
+	role = uniq("role")
+	data := map[string]any{"token_policies": pol, "token_ttl": "5m"}
+	for k, v := range extra {
+		data[k] = v
+	}
+	rootWrite(t, "auth/"+mount+"/role/"+role, data)
+	sec, err := root.Logical().Read("auth/" + mount + "/role/" + role + "/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mount, role, sec.Data["role_id"].(string)
+}
+
+func TestAuthAppRole(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	mount, role, roleID := approle(t, pol, nil)
+	secretID := rootWrite(t, "auth/"+mount+"/role/"+role+"/secret-id", nil).Data["secret_id"].(string)
+	tc.secret(secretID)
+
+	t.Run("role_id env, secret_id file", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "secret-id")
+		if err := os.WriteFile(f, []byte(secretID+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, SecretIDFile: f}}, map[string]string{"VAULT_ROLE_ID": roleID})
+		wantValue(t, tc, s, ref, value)
+		checkRelogin(t, tc, s, ref, value)
+	})
+	t.Run("role_id value, secret_id custom env", func(t *testing.T) {
+		s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID, SecretIDEnv: "APP_SECRET_ID"}}, map[string]string{"APP_SECRET_ID": secretID})
+		wantValue(t, tc, s, ref, value)
+	})
+	t.Run("bad secret_id", func(t *testing.T) {
+		bad := tc.canary("bad-secret-id")
+		s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": bad})
+		_, err := fetch(t, s, map[string]string{"X": ref})
+		tc.wantErr("bad secret_id", err, "log in to vault with approle", "auth/"+mount+"/login", "check role_id and secret_id")
+	})
+	t.Run("no secret_id", func(t *testing.T) {
+		s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID, WrappedSecretID: true}}, nil)
+		_, err := fetch(t, s, map[string]string{"X": ref})
+		tc.wantErr("no secret_id", err, "$VAULT_WRAPPED_SECRET_ID or $VAULT_SECRET_ID is not set")
+	})
+}
+
+func TestAuthAppRoleWrappedSecretID(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	mount, role, roleID := approle(t, pol, nil)
+	wrapper, err := root.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper.SetToken(root.Token())
+	wrapper.SetWrappingLookupFunc(func(string, string) string { return "2m" })
+	sec, err := wrapper.Logical().Write("auth/"+mount+"/role/"+role+"/secret-id", nil)
+	if err != nil || sec.WrapInfo == nil {
+		t.Fatalf("wrapped secret-id: %v", err)
+	}
+	wrapping := sec.WrapInfo.Token
+	tc.secret(wrapping)
+
+	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleIDEnv: "MY_ROLE_ID", WrappedSecretID: true}},
+		map[string]string{"MY_ROLE_ID": roleID, "VAULT_WRAPPED_SECRET_ID": wrapping})
+	wantValue(t, tc, s, ref, value)
+	tc.secret(s.auth.unwrapped.secretID)
+	// The wrapping token is spent: logging in again uses the secret_id it
+	// held.
+	checkRelogin(t, tc, s, ref, value)
+
+	// Another store given the spent wrapping token cannot log in.
+	s2 := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID, WrappedSecretID: true}},
+		map[string]string{"VAULT_SECRET_ID": wrapping})
+	_, err = fetch(t, s2, map[string]string{"X": ref})
+	tc.wantErr("spent wrapping token", err, "unwrap the approle secret_id", "unwrapped once")
+}
+
+// TestAuthTokenExpiry gives AppRole tokens a short max TTL: the renewer
+// renews until it cannot, then the store logs in again by itself, and
+// reads go on.
+func TestAuthTokenExpiry(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	mount, role, roleID := approle(t, pol, map[string]any{"token_ttl": "2s", "token_max_ttl": "4s"})
+	secretID := rootWrite(t, "auth/"+mount+"/role/"+role+"/secret-id", nil).Data["secret_id"].(string)
+	tc.secret(secretID)
+	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
+	wantValue(t, tc, s, ref, value)
+	first, gen := storeToken(s)
+	tc.secret(first)
+	waitFor(t, "a new login after the token's max TTL", 20*time.Second, func() bool {
+		_, g := storeToken(s)
+		return g != gen
+	})
+	second, _ := storeToken(s)
+	tc.secret(second)
+	wantValue(t, tc, s, ref, value)
+	// The first token has run out by now, or soon will: reads go on.
+	waitFor(t, "the first token to expire", 20*time.Second, func() bool {
+		_, err := root.Auth().Token().Lookup(first)
+		return err != nil
+	})
+	wantValue(t, tc, s, ref, value)
+	logs := tc.logs.String()
+	if !strings.Contains(logs, "vault token renewed") {
+		t.Errorf("the log shows no renewal")
+	}
+	if !strings.Contains(logs, "vault token can no longer be renewed; logging in again") {
+		t.Errorf("the log does not say the store logged in again")
+	}
+}
+
+// TestAuthKubernetes configures the kubernetes auth method with a service
+// account issuer key made here (pem_keys) and a TokenReview API played by
+// this test, and logs in with a service account JWT signed here.
+func TestAuthKubernetes(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	key := newSigningKey(t)
+	const ns, sa, uid = "apps", "myapp", "6b5d9c1e-ward-test"
+	var reviews atomic.Int32
+	kube := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/apis/authentication.k8s.io/v1/tokenreviews" {
+			http.NotFound(w, r)
+			return
+		}
+		reviews.Add(1)
+		var req struct {
+			Spec struct {
+				Token     string   `json:"token"`
+				Audiences []string `json:"audiences"`
+			} `json:"spec"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, "bad review", http.StatusBadRequest)
+			return
+		}
+		status := map[string]any{"authenticated": false}
+		if _, ok := key.verify(req.Spec.Token); ok && r.Header.Get("Authorization") != "" {
+			status = map[string]any{
+				"authenticated": true,
+				"user":          map[string]any{"username": "system:serviceaccount:" + ns + ":" + sa, "uid": uid},
+				"audiences":     req.Spec.Audiences,
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "status": status})
+	}))
+	t.Cleanup(kube.Close)
+
+	mount := enableAuth(t, "kubernetes")
+	rootWrite(t, "auth/"+mount+"/config", map[string]any{
+		"kubernetes_host":      kube.URL,
+		"kubernetes_ca_cert":   string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: kube.Certificate().Raw})),
+		"pem_keys":             []string{key.pem},
+		"disable_local_ca_jwt": true,
+	})
+	role := uniq("role")
+	rootWrite(t, "auth/"+mount+"/role/"+role, map[string]any{
+		"bound_service_account_names":      sa,
+		"bound_service_account_namespaces": ns,
+		"token_policies":                   pol,
+		"token_ttl":                        "5m",
+	})
+	jwt := key.sign(t, map[string]any{
+		"iss":                                    "kubernetes/serviceaccount",
+		"sub":                                    "system:serviceaccount:" + ns + ":" + sa,
+		"kubernetes.io/serviceaccount/namespace": ns,
+		"kubernetes.io/serviceaccount/secret.name":          sa + "-token",
+		"kubernetes.io/serviceaccount/service-account.name": sa,
+		"kubernetes.io/serviceaccount/service-account.uid":  uid,
+	})
+	tc.secret(jwt)
+	jwtFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(jwtFile, []byte(jwt), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := tc.store(Options{Auth: Auth{Method: "kubernetes", Mount: mount, Role: role, JWTFile: jwtFile}}, nil)
+	wantValue(t, tc, s, ref, value)
+	if reviews.Load() == 0 {
+		t.Errorf("vault never asked the TokenReview API")
+	}
+	checkRelogin(t, tc, s, ref, value)
+
+	t.Run("wrong issuer key", func(t *testing.T) {
+		other := newSigningKey(t)
+		forged := other.sign(t, map[string]any{
+			"iss":                                    "kubernetes/serviceaccount",
+			"kubernetes.io/serviceaccount/namespace": ns,
+			"kubernetes.io/serviceaccount/service-account.name": sa,
+			"kubernetes.io/serviceaccount/service-account.uid":  uid,
+		})
+		tc.secret(forged)
+		f := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(f, []byte(forged), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := tc.store(Options{Auth: Auth{Method: "kubernetes", Mount: mount, Role: role, JWTFile: f}}, nil)
+		_, err := fetch(t, s, map[string]string{"X": ref})
+		tc.wantErr("forged service account token", err, "log in to vault with kubernetes", "check the role")
+	})
+}
+
+// TestAuthJWT configures the jwt auth method with a public key made here
+// and logs in with a JWT signed here, as a CI job does with its OIDC token.
+func TestAuthJWT(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	key := newSigningKey(t)
+	mount := enableAuth(t, "jwt")
+	rootWrite(t, "auth/"+mount+"/config", map[string]any{
+		"jwt_validation_pubkeys": []string{key.pem},
+		"bound_issuer":           "ward-test-issuer",
+	})
+	role := uniq("role")
+	rootWrite(t, "auth/"+mount+"/role/"+role, map[string]any{
+		"role_type":       "jwt",
+		"user_claim":      "sub",
+		"bound_subject":   "repo:ward:ref:main",
+		"bound_audiences": []string{"ward-test"},
+		"token_policies":  pol,
+		"token_ttl":       "5m",
+	})
+	claims := func(exp time.Time) map[string]any {
+		now := time.Now()
+		return map[string]any{
+			"iss": "ward-test-issuer", "sub": "repo:ward:ref:main", "aud": "ward-test",
+			"iat": now.Add(-time.Minute).Unix(), "nbf": now.Add(-time.Minute).Unix(), "exp": exp.Unix(),
+		}
+	}
+	jwt := key.sign(t, claims(time.Now().Add(10*time.Minute)))
+	tc.secret(jwt)
+
+	opts := Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role, JWTEnv: "CI_ID_TOKEN"}}
+	s := tc.store(opts, map[string]string{"CI_ID_TOKEN": jwt})
+	wantValue(t, tc, s, ref, value)
+	checkRelogin(t, tc, s, ref, value)
+	if env := opts.CredentialEnv(); !contains(env, "CI_ID_TOKEN") || !contains(env, "VAULT_TOKEN") {
+		t.Errorf("CredentialEnv()=%v, want CI_ID_TOKEN and VAULT_TOKEN in it", env)
+	}
+
+	t.Run("jwt file", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "id-token")
+		if err := os.WriteFile(f, []byte(jwt), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wantValue(t, tc, tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role, JWTFile: f}}, nil), ref, value)
+	})
+	t.Run("expired jwt", func(t *testing.T) {
+		old := key.sign(t, claims(time.Now().Add(-time.Hour)))
+		tc.secret(old)
+		s := tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role}}, map[string]string{"VAULT_JWT": old})
+		_, err := fetch(t, s, map[string]string{"X": ref})
+		tc.wantErr("expired jwt", err, "log in to vault with jwt", "has not expired")
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAuthStaticTokenRenewed: a renewable VAULT_TOKEN with a short TTL is
+// renewed in the background, so it outlives its first TTL; when it reaches
+// its max TTL, ward says it cannot log in again.
+func TestAuthStaticTokenRenewed(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	renewable := true
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: "3s", ExplicitMaxTTL: "8s", Renewable: &renewable})
+	tc.secret(tok)
+	first, err := root.Auth().Token().Lookup(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstExpiry := first.Data["expire_time"]
+	s := tc.store(Options{Auth: Auth{Method: "token"}}, map[string]string{"VAULT_TOKEN": tok})
+	wantValue(t, tc, s, ref, value)
+	waitFor(t, "the token's expiry to move (a renewal)", 20*time.Second, func() bool {
+		sec, err := root.Auth().Token().Lookup(tok)
+		return err == nil && sec.Data["expire_time"] != firstExpiry
+	})
+	waitFor(t, "the warning at the max TTL", 30*time.Second, func() bool {
+		return strings.Contains(tc.logs.String(), "the vault token can no longer be renewed and will expire")
+	})
+}

@@ -1,0 +1,351 @@
+package store
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+const howToStartPostgres = "no PostgreSQL test server: run scripts/postgres.sh start DIR, then . DIR/postgres.env (sets PG_TEST_URL, PG_TEST_PORT, PG_TEST_BINDIR)"
+
+// pg is the PostgreSQL test cluster, from scripts/postgres.sh.
+type pg struct {
+	url, port, bindir string
+	// passwords says whether the cluster checks the passwords of the
+	// roles Vault creates (see enforcePasswords).
+	passwords bool
+}
+
+var (
+	pgOnce   sync.Once
+	pgShared pg
+	pgErr    string
+)
+
+// needPostgres skips t without a PostgreSQL test cluster, or fails it when
+// WARD_REQUIRE_INTEGRATION=1.
+func needPostgres(t *testing.T) pg {
+	t.Helper()
+	needVault(t)
+	p := pg{url: os.Getenv("PG_TEST_URL"), port: os.Getenv("PG_TEST_PORT"), bindir: os.Getenv("PG_TEST_BINDIR")}
+	if p.url == "" || p.port == "" || p.bindir == "" {
+		if os.Getenv("WARD_REQUIRE_INTEGRATION") == "1" {
+			t.Fatal(howToStartPostgres + " (required: WARD_REQUIRE_INTEGRATION=1)")
+		}
+		t.Skip(howToStartPostgres)
+	}
+	pgOnce.Do(func() {
+		pgShared = p
+		pgShared.passwords, pgErr = p.enforcePasswords()
+	})
+	if pgErr != "" {
+		t.Logf("passwords of Vault's roles are not checked by this cluster: %s", pgErr)
+	}
+	return pgShared
+}
+
+// enforcePasswords makes the cluster check passwords for members of the
+// role ward_pw, which every role the tests have Vault create joins:
+// scripts/postgres.sh trusts loopback connections, and a login that
+// succeeds with any password would prove nothing.
+func (p pg) enforcePasswords() (bool, string) {
+	if _, err := p.super(`DO $$ BEGIN CREATE ROLE ward_pw NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;`); err != nil {
+		return false, "create role ward_pw: " + err.Error()
+	}
+	hba, err := p.super("SHOW hba_file")
+	if err != nil {
+		return false, "show hba_file: " + err.Error()
+	}
+	b, err := os.ReadFile(hba)
+	if err != nil {
+		return false, err.Error()
+	}
+	const rules = "host all +ward_pw 127.0.0.1/32 scram-sha-256\nhost all +ward_pw ::1/128 scram-sha-256\n"
+	if !strings.Contains(string(b), rules) {
+		st, err := os.Stat(hba)
+		if err != nil {
+			return false, err.Error()
+		}
+		if err := os.WriteFile(hba, append([]byte(rules), b...), st.Mode().Perm()); err != nil {
+			return false, err.Error()
+		}
+		if _, err := p.super("SELECT pg_reload_conf()"); err != nil {
+			return false, "reload: " + err.Error()
+		}
+	}
+	// The reload reaches new connections shortly: wait until the rule is
+	// in force.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := p.super("SELECT count(*) FROM pg_hba_file_rules WHERE 'ward_pw' = ANY(user_name) OR '+ward_pw' = ANY(user_name)")
+		if err == nil && out != "0" {
+			return true, ""
+		}
+		if time.Now().After(deadline) {
+			return false, "the pg_hba.conf rule for ward_pw is not in force"
+		}
+		time.Sleep(50 * time.Millisecond) // polling, with a deadline
+	}
+}
+
+// super runs sql as the cluster's superuser.
+func (p pg) super(sql string) (string, error) {
+	cmd := exec.Command(filepath.Join(p.bindir, "psql"), p.url, "-w", "-tAc", sql)
+	cmd.Env = pgEnv("")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", &exec.ExitError{ProcessState: cmd.ProcessState, Stderr: out}
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// login runs select current_user as user with password, as the child would.
+func (p pg) login(user, password string) (string, error) {
+	cmd := exec.Command(filepath.Join(p.bindir, "psql"), "-h", "127.0.0.1", "-p", p.port, "-U", user, "-d", "postgres", "-w", "-tAc", "select current_user")
+	cmd.Env = pgEnv(password)
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// pgEnv is the environment for psql: no PG* settings of the caller's.
+func pgEnv(password string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PG") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "PGCONNECT_TIMEOUT=10")
+	if password != "" {
+		env = append(env, "PGPASSWORD="+password)
+	}
+	return env
+}
+
+// database mounts the database engine with a connection to the test
+// cluster and a role whose credentials live ttl, at most maxTTL.
+func database(t *testing.T, p pg, ttl, maxTTL string) (mount, role string) {
+	t.Helper()
+	mount, role = uniq("database"), uniq("app")
+	if err := root.Sys().Mount(mount, &api.MountInput{Type: "database"}); err != nil {
+		t.Fatalf("mount database: %v", err)
+	}
+	t.Cleanup(func() { root.Sys().Unmount(mount) })
+	rootWrite(t, mount+"/config/pg", map[string]any{
+		"plugin_name":       "postgresql-database-plugin",
+		"connection_url":    "postgresql://{{username}}:{{password}}@127.0.0.1:" + p.port + "/postgres?sslmode=disable",
+		"username":          "postgres",
+		"password":          "unused",
+		"allowed_roles":     role,
+		"verify_connection": true,
+	})
+	rootWrite(t, mount+"/roles/"+role, map[string]any{
+		"db_name":     "pg",
+		"default_ttl": ttl,
+		"max_ttl":     maxTTL,
+		"creation_statements": []string{
+			`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ward_pw;`,
+		},
+	})
+	return mount, role
+}
+
+// TestDynamicDatabase reads real PostgreSQL credentials as an AppRole
+// login whose policy reads them (and, like Vault's default policy, cannot
+// call sys/leases/revoke): username and password are one read and one
+// lease; psql logs in with them; Close revokes the lease and the role
+// cannot log in any more.
+func TestDynamicDatabase(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, dbRole := database(t, p, "5m", "10m")
+	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }`)
+	authMount, arole, roleID := approle(t, pol, nil)
+	secretID := rootWrite(t, "auth/"+authMount+"/role/"+arole+"/secret-id", nil).Data["secret_id"].(string)
+	tc.secret(secretID)
+	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: authMount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
+
+	ref := "vault://" + mount + "/creds/" + dbRole
+	got, err := fetch(t, s, map[string]string{"DB_USER": ref + "#username", "DB_PASS": ref + "#password", "ALSO_USER": ref + "#username"})
+	if err != nil {
+		t.Fatalf("fetch: %s", tc.text(err))
+	}
+	user, pass := string(got["DB_USER"].Bytes), string(got["DB_PASS"].Bytes)
+	tc.secret(pass)
+	if user == "" || pass == "" || string(got["ALSO_USER"].Bytes) != user {
+		t.Fatalf("got an empty username or password, or two usernames")
+	}
+	lu, lp := got["DB_USER"].Lease, got["DB_PASS"].Lease
+	if lu == nil || lp == nil || lu.ID != lp.ID {
+		t.Fatalf("username and password do not share one lease")
+	}
+	if lu.TTL < 4*time.Minute || lu.TTL > 5*time.Minute || !lu.Renewable {
+		t.Errorf("got lease TTL %s renewable=%v, want about 5m and renewable", lu.TTL, lu.Renewable)
+	}
+	if n := len(s.leases); n != 1 {
+		t.Errorf("the store holds %d leases, want 1 (one read)", n)
+	}
+	if got["DB_USER"].Version != "" {
+		t.Errorf("a dynamic secret got Version=%q", got["DB_USER"].Version)
+	}
+
+	out, err := p.login(user, pass)
+	if err != nil || out != user {
+		t.Fatalf("psql as the new role: got %q (%v), want current_user %q", out, err, user)
+	}
+	if p.passwords {
+		if _, err := p.login(user, "wrong-"+pass); err == nil {
+			t.Errorf("psql logged in with a wrong password: passwords are not checked")
+		}
+	}
+
+	_, err = fetch(t, s, map[string]string{"X": ref + "#username?version=2"})
+	tc.wantErr("version on a dynamic secret", err, "needs a KV v2 mount", "database mount")
+
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %s", tc.text(err))
+	}
+	// Vault revokes a revoked token's leases in the background, at once.
+	waitFor(t, "the lease to be revoked after Close", 30*time.Second, func() bool {
+		_, err := root.Sys().Lookup(lu.ID)
+		return err != nil
+	})
+	if out, err := p.login(user, pass); err == nil {
+		t.Errorf("psql still logs in after Close revoked the lease (current_user %q)", out)
+	}
+	if !strings.Contains(tc.logs.String(), "vault token revoked, and with it the leases it created") {
+		t.Errorf("the log does not say how the lease was revoked")
+	}
+}
+
+// TestKeepLeaseAndRevoke renews a short lease until its max TTL, then
+// revokes a lease by hand.
+func TestKeepLeaseAndRevoke(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, dbRole := database(t, p, "2s", "6s")
+	s := tc.rootStore()
+	ref := "vault://" + mount + "/creds/" + dbRole
+
+	got, err := fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
+	if err != nil {
+		t.Fatalf("fetch: %s", tc.text(err))
+	}
+	tc.secret(string(got["P"].Bytes))
+	lease := got["U"].Lease
+	if lease == nil || !lease.Renewable {
+		t.Fatalf("got no renewable lease")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.KeepLease(ctx, lease); err != nil {
+		t.Fatalf("KeepLease: %s", tc.text(err))
+	}
+	// Renewals carry the lease past its 2s TTL; the watcher gives up
+	// near the 6s max TTL (late on a loaded machine, never much later).
+	if d := time.Since(start); d < 2*time.Second || d > 15*time.Second {
+		t.Errorf("KeepLease returned after %s, want after renewals past the 2s TTL, near the 6s max TTL", d.Round(time.Millisecond))
+	}
+	if !strings.Contains(tc.logs.String(), `msg="vault lease renewed"`) {
+		t.Errorf("the log shows no lease renewal")
+	}
+
+	// The caller reads again: a new lease, revoked by hand.
+	got, err = fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
+	if err != nil {
+		t.Fatalf("fetch again: %s", tc.text(err))
+	}
+	user, pass := string(got["U"].Bytes), string(got["P"].Bytes)
+	tc.secret(pass)
+	if got["U"].Lease.ID == lease.ID {
+		t.Errorf("the second read has the first read's lease")
+	}
+	if out, err := p.login(user, pass); err != nil || out != user {
+		t.Fatalf("psql as the second role: got %q (%v)", out, err)
+	}
+	if err := s.Revoke(context.Background(), got["U"].Lease); err != nil {
+		t.Fatalf("revoke: %s", tc.text(err))
+	}
+	if _, err := p.login(user, pass); err == nil {
+		t.Errorf("psql still logs in after Revoke")
+	}
+
+	// KeepLease ends with ctx.
+	got, err = fetch(t, s, map[string]string{"U": ref + "#username"})
+	if err != nil {
+		t.Fatalf("fetch a third time: %s", tc.text(err))
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if err := s.KeepLease(ctx, got["U"].Lease); err != context.Canceled {
+		t.Errorf("KeepLease with a cancelled context: got %v, want context.Canceled", err)
+	}
+}
+
+// TestRevokeOnExitOff keeps the lease on Close.
+func TestRevokeOnExitOff(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, dbRole := database(t, p, "1m", "2m")
+	s := tc.storeRevoking(Options{}, map[string]string{"VAULT_TOKEN": root.Token()}, false)
+	got, err := fetch(t, s, map[string]string{"U": "vault://" + mount + "/creds/" + dbRole + "#username", "P": "vault://" + mount + "/creds/" + dbRole + "#password"})
+	if err != nil {
+		t.Fatalf("fetch: %s", tc.text(err))
+	}
+	user, pass := string(got["U"].Bytes), string(got["P"].Bytes)
+	tc.secret(pass)
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %s", tc.text(err))
+	}
+	if out, err := p.login(user, pass); err != nil || out != user {
+		t.Errorf("psql after Close with revoke_on_exit off: got %q (%v), want a login", out, err)
+	}
+	if _, err := root.Logical().Write("sys/leases/revoke", map[string]any{"lease_id": got["U"].Lease.ID}); err != nil {
+		t.Errorf("revoke the kept lease: %v", err)
+	}
+}
+
+// TestCloseRevokesLeases revokes each lease with sys/leases/revoke when
+// the policy grants it: the role is gone when Close returns.
+func TestCloseRevokesLeases(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, dbRole := database(t, p, "5m", "10m")
+	pol := policy(t, `
+path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
+path "sys/leases/revoke" { capabilities = ["update"] }
+`)
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
+	tc.secret(tok)
+	s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok})
+	ref := "vault://" + mount + "/creds/" + dbRole
+	var users, passes []string
+	for i := 0; i < 2; i++ {
+		// Two reads in two fetches: two leases.
+		got, err := fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
+		if err != nil {
+			t.Fatalf("fetch: %s", tc.text(err))
+		}
+		users, passes = append(users, string(got["U"].Bytes)), append(passes, string(got["P"].Bytes))
+		tc.secret(passes[i])
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %s", tc.text(err))
+	}
+	for i := range users {
+		if _, err := p.login(users[i], passes[i]); err == nil {
+			t.Errorf("role %d still logs in after Close", i)
+		}
+	}
+	if n := strings.Count(tc.logs.String(), `msg="vault lease revoked"`); n != 2 {
+		t.Errorf("got %d lease revocations in the log, want 2", n)
+	}
+}

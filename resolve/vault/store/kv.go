@@ -1,0 +1,444 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// kind is what a mount holds, as far as reading it goes.
+type kind int
+
+const (
+	kindUnknown kind = iota // the mount lookup was denied: probe
+	kindKV1
+	kindKV2
+	kindOther // any other engine: a plain logical read, maybe leased
+)
+
+// mountInfo is what sys/internal/ui/mounts said about a mount.
+type mountInfo struct {
+	path string // with its trailing '/'
+	typ  string
+	kind kind
+}
+
+// mountProbe is a mount lookup in flight; fetches under the same first
+// path segment wait for it rather than asking again.
+type mountProbe struct{ done chan struct{} }
+
+// reply is one answer from Vault: 2xx and 4xx answers alike (5xx and
+// connection errors are errors, once the client's retries are spent).
+type reply struct {
+	status int
+	secret *api.Secret
+	msgs   []string
+	gen    int // the generation of the token that made the request
+}
+
+func (r reply) err() error { return &apiError{status: r.status, msgs: r.msgs} }
+
+// mountFor returns the mount ref's path lies in, looking it up once per
+// mount.
+func (s *Store) mountFor(ctx context.Context, ref resolve.Ref) (mountInfo, error) {
+	for _, seg := range strings.Split(ref.Path, "/") {
+		if seg == "." || seg == ".." {
+			return mountInfo{}, fmt.Errorf("read %s: the path has a %q segment", ref.Raw, seg)
+		}
+	}
+	first := ref.Path[:strings.IndexByte(ref.Path, '/')+1]
+	waited := false
+	for {
+		s.mountsMu.Lock()
+		if m, ok := s.cachedMount(ref.Path); ok {
+			s.mountsMu.Unlock()
+			return m, nil
+		}
+		p := s.probing[first]
+		if p == nil || waited {
+			break
+		}
+		s.mountsMu.Unlock()
+		select {
+		case <-p.done:
+			waited = true
+		case <-ctx.Done():
+			return mountInfo{}, fmt.Errorf("read %s: %w", ref.Raw, ctx.Err())
+		}
+	}
+	p := &mountProbe{done: make(chan struct{})}
+	s.probing[first] = p
+	s.mountsMu.Unlock()
+
+	m, err := s.lookupMount(ctx, ref, first)
+
+	s.mountsMu.Lock()
+	if s.probing[first] == p {
+		delete(s.probing, first)
+	}
+	// An unknown mount is not remembered: the probe that reads it learns
+	// what the mount is (learn), and a path that only this token may not
+	// look up says nothing about its neighbours.
+	if err == nil && m.kind != kindUnknown {
+		s.mounts[m.path] = m
+	}
+	s.mountsMu.Unlock()
+	close(p.done)
+	return m, err
+}
+
+// cachedMount finds the mount holding path. Vault refuses overlapping
+// mounts, so at most one cached mount is a prefix of path. Callers hold
+// mountsMu.
+func (s *Store) cachedMount(path string) (mountInfo, bool) {
+	for p := path + "/"; ; {
+		i := strings.LastIndexByte(strings.TrimSuffix(p, "/"), '/')
+		if i < 0 {
+			return mountInfo{}, false
+		}
+		p = p[:i+1]
+		if m, ok := s.mounts[p]; ok {
+			return m, true
+		}
+	}
+}
+
+// lookupMount asks sys/internal/ui/mounts what the mount of ref is. When
+// Vault refuses to say, the mount is unknown and the read probes the v2
+// then the v1 path, taking ref's first segment for the mount.
+func (s *Store) lookupMount(ctx context.Context, ref resolve.Ref, first string) (mountInfo, error) {
+	rep, err := s.get(ctx, "sys/internal/ui/mounts/"+ref.Path, nil)
+	if err != nil {
+		return mountInfo{}, fmt.Errorf("read %s: look up its mount: %w", ref.Raw, err)
+	}
+	if rep.status != http.StatusOK || rep.secret == nil || rep.secret.Data == nil {
+		s.log.Debug("vault mount lookup refused; trying the KV v2 path, then v1", "ref", ref.Raw, "status", rep.status)
+		return mountInfo{path: first, kind: kindUnknown}, nil
+	}
+	d := rep.secret.Data
+	m := mountInfo{typ: str(d["type"])}
+	m.path = str(d["path"])
+	if m.path == "" || !strings.HasPrefix(ref.Path+"/", m.path) {
+		// Not an answer for this path (an old server): probe instead.
+		return mountInfo{path: first, kind: kindUnknown}, nil
+	}
+	switch m.typ {
+	case "kv", "generic":
+		m.kind = kindKV1
+		if opts, ok := d["options"].(map[string]any); ok && str(opts["version"]) == "2" {
+			m.kind = kindKV2
+		}
+	default:
+		m.kind = kindOther
+	}
+	s.log.Debug("vault mount found", "mount", m.path, "type", m.typ, "kv_version", kvVersion(m.kind))
+	return m, nil
+}
+
+// readKV2 reads mount/data/path, at a version when one is given.
+func (s *Store) readKV2(ctx context.Context, ref resolve.Ref, m mountInfo, version string) (resolve.Secret, error) {
+	rel, err := relPath(ref, m)
+	if err != nil {
+		return resolve.Secret{}, err
+	}
+	apiPath := m.path + "data/" + rel
+	var q url.Values
+	if version != "" {
+		q = url.Values{"version": {version}}
+	}
+	rep, err := s.get(ctx, apiPath, q)
+	if err != nil {
+		return resolve.Secret{}, fmt.Errorf("read %s: %w", ref.Raw, err)
+	}
+	return s.kv2Secret(ref, m, apiPath, version, rep)
+}
+
+// kv2Secret turns a KV v2 data read into a Secret or an error.
+func (s *Store) kv2Secret(ref resolve.Ref, m mountInfo, apiPath, version string, rep reply) (resolve.Secret, error) {
+	switch rep.status {
+	case http.StatusOK, http.StatusNotFound:
+	case http.StatusForbidden:
+		return resolve.Secret{}, denied(ref, m.path, apiPath)
+	default:
+		return resolve.Secret{}, fmt.Errorf("read %s (GET %s): %w", ref.Raw, apiPath, rep.err())
+	}
+	var data, meta map[string]any
+	if rep.secret != nil {
+		data, _ = rep.secret.Data["data"].(map[string]any)
+		meta, _ = rep.secret.Data["metadata"].(map[string]any)
+	}
+	if meta != nil && (data == nil || rep.status == http.StatusNotFound) {
+		v := str(meta["version"])
+		if b, _ := meta["destroyed"].(bool); b {
+			return resolve.Secret{}, fmt.Errorf("read %s: version %s was destroyed and cannot be read again: %w", ref.Raw, v, resolve.ErrNotFound)
+		}
+		if str(meta["deletion_time"]) != "" {
+			return resolve.Secret{}, fmt.Errorf("read %s: version %s was deleted (vault kv undelete -mount=%s -versions=%s %s brings it back): %w",
+				ref.Raw, v, strings.TrimSuffix(m.path, "/"), v, strings.TrimPrefix(ref.Path, m.path), resolve.ErrNotFound)
+		}
+	}
+	if rep.status == http.StatusNotFound || data == nil {
+		if version != "" {
+			return resolve.Secret{}, fmt.Errorf("read %s: no version %s at %s (vault kv metadata get -mount=%s %s lists the versions): %w",
+				ref.Raw, version, apiPath, strings.TrimSuffix(m.path, "/"), strings.TrimPrefix(ref.Path, m.path), resolve.ErrNotFound)
+		}
+		return resolve.Secret{}, fmt.Errorf("read %s: no secret at %s: check the path (vault kv list -mount=%s): %w",
+			ref.Raw, apiPath, strings.TrimSuffix(m.path, "/"), resolve.ErrNotFound)
+	}
+	sec, err := secretFrom(ref, data)
+	if err != nil {
+		return resolve.Secret{}, err
+	}
+	if v := str(meta["version"]); v != "" {
+		sec.Version = "v" + v
+	}
+	return sec, nil
+}
+
+// readPlain reads a KV v1 secret or a dynamic secret: one logical read.
+func (s *Store) readPlain(ctx context.Context, ref resolve.Ref, m mountInfo) (resolve.Secret, error) {
+	if _, err := relPath(ref, m); err != nil {
+		return resolve.Secret{}, err
+	}
+	rep, err := s.get(ctx, ref.Path, nil)
+	if err != nil {
+		return resolve.Secret{}, fmt.Errorf("read %s: %w", ref.Raw, err)
+	}
+	if rep.secret != nil && hasWarning(rep.secret, "versioned K/V") {
+		// A probe took this mount for KV v1, and a KV v2 mount says it
+		// is not: correct what was learned.
+		v2 := mountInfo{path: m.path, typ: "kv", kind: kindKV2}
+		s.learn(v2, ref, "the KV v1 path was refused as versioned")
+		return s.readKV2(ctx, ref, v2, "")
+	}
+	return s.plainSecret(ref, m, rep)
+}
+
+// plainSecret turns a logical read into a Secret or an error, and keeps
+// its lease.
+func (s *Store) plainSecret(ref resolve.Ref, m mountInfo, rep reply) (resolve.Secret, error) {
+	switch rep.status {
+	case http.StatusOK:
+	case http.StatusNoContent:
+		return resolve.Secret{}, fmt.Errorf("read %s: no secret at %s: %w", ref.Raw, ref.Path, resolve.ErrNotFound)
+	case http.StatusNotFound:
+		return resolve.Secret{}, notFound(ref, ref.Path, m, rep)
+	case http.StatusForbidden:
+		return resolve.Secret{}, denied(ref, m.path, ref.Path)
+	default:
+		return resolve.Secret{}, fmt.Errorf("read %s (GET %s): %w", ref.Raw, ref.Path, rep.err())
+	}
+	if rep.secret == nil || (rep.secret.Data == nil && rep.secret.LeaseID == "") {
+		return resolve.Secret{}, fmt.Errorf("read %s: no secret at %s: %w", ref.Raw, ref.Path, resolve.ErrNotFound)
+	}
+	sec, err := secretFrom(ref, rep.secret.Data)
+	if err != nil {
+		return resolve.Secret{}, err
+	}
+	if id := rep.secret.LeaseID; id != "" {
+		sec.Lease = &resolve.Lease{
+			ID:        id,
+			TTL:       time.Duration(rep.secret.LeaseDuration) * time.Second,
+			Renewable: rep.secret.Renewable,
+		}
+		s.remember(sec.Lease, rep.gen)
+	}
+	return sec, nil
+}
+
+// readUnknown reads ref when its mount could not be looked up: the KV v2
+// path first, then the path as written (KV v1 or another engine). What
+// worked is remembered for the mount and logged at debug.
+func (s *Store) readUnknown(ctx context.Context, ref resolve.Ref, version string) (resolve.Secret, error) {
+	first := ref.Path[:strings.IndexByte(ref.Path, '/')+1]
+	v2 := mountInfo{path: first, typ: "kv", kind: kindKV2}
+	v2Path := first + "data/" + strings.TrimPrefix(ref.Path, first)
+	var q url.Values
+	if version != "" {
+		q = url.Values{"version": {version}}
+	}
+	rep2, err := s.get(ctx, v2Path, q)
+	if err != nil {
+		return resolve.Secret{}, fmt.Errorf("read %s: %w", ref.Raw, err)
+	}
+	if isKV2Answer(rep2) {
+		s.learn(v2, ref, "the KV v2 path answered")
+		return s.kv2Secret(ref, v2, v2Path, version, rep2)
+	}
+	if version != "" {
+		if rep2.status == http.StatusForbidden {
+			return resolve.Secret{}, denied(ref, first, v2Path)
+		}
+		return resolve.Secret{}, fmt.Errorf("read %s: ?version= needs a KV v2 mount, and %s answered %d: %w", ref.Raw, v2Path, rep2.status, resolve.ErrNotFound)
+	}
+
+	rep1, err := s.get(ctx, ref.Path, nil)
+	if err != nil {
+		return resolve.Secret{}, fmt.Errorf("read %s: %w", ref.Raw, err)
+	}
+	if rep1.secret != nil && hasWarning(rep1.secret, "versioned K/V") {
+		// A KV v2 mount refusing the v1 path: the v2 answer stands.
+		s.learn(v2, ref, "the KV v1 path was refused as versioned")
+		if rep2.status == http.StatusForbidden {
+			return resolve.Secret{}, denied(ref, first, v2Path)
+		}
+		return s.kv2Secret(ref, v2, v2Path, version, rep2)
+	}
+	plain := mountInfo{path: first, typ: "unknown", kind: kindKV1}
+	if rep1.status == http.StatusOK && rep1.secret != nil {
+		if rep1.secret.LeaseID != "" {
+			plain.kind = kindOther
+		}
+		s.learn(plain, ref, "the path as written answered")
+		return s.plainSecret(ref, plain, rep1)
+	}
+	if rep1.status == http.StatusForbidden && rep2.status == http.StatusForbidden {
+		return resolve.Secret{}, denied(ref, first, v2Path, ref.Path)
+	}
+	if rep1.status == http.StatusNotFound || rep2.status == http.StatusNotFound {
+		return resolve.Secret{}, notFound(ref, ref.Path, mountInfo{path: first, kind: kindUnknown}, rep1)
+	}
+	return s.plainSecret(ref, plain, rep1)
+}
+
+// learn records what a probe found out about a mount.
+func (s *Store) learn(m mountInfo, ref resolve.Ref, why string) {
+	s.mountsMu.Lock()
+	s.mounts[m.path] = m
+	s.mountsMu.Unlock()
+	s.log.Debug("vault mount detected by trying paths", "mount", m.path, "kv_version", kvVersion(m.kind), "ref", ref.Raw, "how", why)
+}
+
+// get reads path with the store's token.
+func (s *Store) get(ctx context.Context, path string, q url.Values) (reply, error) {
+	return s.auth.do(ctx, func(ctx context.Context) (reply, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+		defer cancel()
+		resp, err := s.client.Logical().ReadRawWithDataWithContext(ctx, path, q)
+		rep, err := toReply(resp, err)
+		return rep, s.unreachable(err)
+	})
+}
+
+// unreachable says, of a request that failed for good, that the client
+// retried it.
+func (s *Store) unreachable(err error) error {
+	if err == nil || s.set.maxRetries == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (vault at %s, with up to %d retries)", err, s.set.Address, s.set.maxRetries)
+}
+
+// toReply reads an answer: 4xx answers are replies, with their body when
+// it parses; 5xx answers (after the retries) and failed requests are
+// errors.
+func toReply(resp *api.Response, err error) (reply, error) {
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	var re *api.ResponseError
+	if errors.As(err, &re) && re.StatusCode < 500 {
+		rep := reply{status: re.StatusCode, msgs: re.Errors}
+		if resp != nil {
+			if sec, perr := api.ParseSecret(resp.Body); perr == nil {
+				rep.secret = sec
+			}
+		}
+		return rep, nil
+	}
+	if err != nil {
+		return reply{}, compact(err)
+	}
+	rep := reply{status: resp.StatusCode}
+	sec, err := api.ParseSecret(resp.Body)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return reply{}, fmt.Errorf("vault answered %d with a body that is not a Vault response", resp.StatusCode)
+	}
+	rep.secret = sec
+	return rep, nil
+}
+
+// denied is the error for a 403 on apiPaths.
+func denied(ref resolve.Ref, mount string, apiPaths ...string) error {
+	quoted := make([]string, len(apiPaths))
+	for i, p := range apiPaths {
+		quoted[i] = strconv.Quote(p)
+	}
+	return fmt.Errorf("read %s: %w (GET %s): check that the token's policy grants \"read\" on %s and that the mount %q exists",
+		ref.Raw, ErrPermissionDenied, strings.Join(apiPaths, ", "), strings.Join(quoted, " or "), mount)
+}
+
+// notFound is the error for a 404 on apiPath.
+func notFound(ref resolve.Ref, apiPath string, m mountInfo, rep reply) error {
+	if strings.Contains(strings.Join(rep.msgs, " "), "no handler for route") {
+		return fmt.Errorf("read %s: no secrets engine is mounted at %s: check the mount (vault secrets list): %w", ref.Raw, m.path, resolve.ErrNotFound)
+	}
+	hint := "check that the path exists"
+	switch m.kind {
+	case kindKV1:
+		hint = fmt.Sprintf("check the path (vault kv list -mount=%s)", strings.TrimSuffix(m.path, "/"))
+	case kindOther:
+		hint = fmt.Sprintf("check that the %s mount %s has this role or path", m.typ, m.path)
+	}
+	return fmt.Errorf("read %s: no secret at %s: %s: %w", ref.Raw, apiPath, hint, resolve.ErrNotFound)
+}
+
+// relPath is ref's path inside mount m.
+func relPath(ref resolve.Ref, m mountInfo) (string, error) {
+	rel := strings.TrimPrefix(ref.Path, m.path)
+	if rel == "" || rel == ref.Path && m.path != "" {
+		return "", fmt.Errorf("read %s: %s is a mount, not a secret in it: add the secret's path", ref.Raw, m.path)
+	}
+	return rel, nil
+}
+
+func isKV2Answer(rep reply) bool {
+	if rep.secret == nil || (rep.status != http.StatusOK && rep.status != http.StatusNotFound) {
+		return false
+	}
+	_, ok := rep.secret.Data["metadata"].(map[string]any)
+	return ok
+}
+
+func hasWarning(sec *api.Secret, sub string) bool {
+	for _, w := range sec.Warnings {
+		if strings.Contains(w, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func kvVersion(k kind) string {
+	switch k {
+	case kindKV1:
+		return "1"
+	case kindKV2:
+		return "2"
+	}
+	return "none"
+}
+
+// str renders a JSON scalar from the API (a string or a json.Number).
+func str(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case json.Number:
+		return t.String()
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}

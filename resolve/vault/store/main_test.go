@@ -1,0 +1,415 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/resolvetest"
+	"github.com/wardsecrets/ward/resolve/vault"
+)
+
+// The Vault test server, from scripts/vault-server.sh.
+var (
+	vaultAddr string
+	root      *api.Client
+	// noVault says why the integration tests cannot run ("" when they can).
+	noVault string
+)
+
+const howToStartVault = "no Vault test server: run scripts/vault-server.sh start DIR, then . DIR/vault.env (sets VAULT_TEST_ADDR and VAULT_TEST_TOKEN)"
+
+func TestMain(m *testing.M) {
+	vaultAddr = os.Getenv("VAULT_TEST_ADDR")
+	token := os.Getenv("VAULT_TEST_TOKEN")
+	if vaultAddr == "" || token == "" {
+		noVault = howToStartVault
+	} else {
+		cfg := api.DefaultConfig()
+		cfg.Address = vaultAddr
+		c, err := api.NewClient(cfg)
+		if err == nil {
+			c.SetToken(token)
+			_, err = c.Sys().Health()
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vault test server at %s (VAULT_TEST_ADDR) does not answer: %v\n", vaultAddr, err)
+			os.Exit(1)
+		}
+		root = c
+	}
+	os.Exit(m.Run())
+}
+
+// needVault skips t without a Vault test server, or fails it when
+// WARD_REQUIRE_INTEGRATION=1.
+func needVault(t testing.TB) {
+	t.Helper()
+	if noVault == "" {
+		return
+	}
+	if os.Getenv("WARD_REQUIRE_INTEGRATION") == "1" {
+		t.Fatal(noVault + " (required: WARD_REQUIRE_INTEGRATION=1)")
+	}
+	t.Skip(noVault)
+}
+
+// uniq returns prefix and a random suffix: every test makes its own
+// mounts, paths, roles and policies on the shared server.
+func uniq(prefix string) string {
+	b := make([]byte, 5)
+	rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// tcase follows one test: the secrets it must never see in a log line or
+// an error, and the log the stores write.
+type tcase struct {
+	t       *testing.T
+	mu      sync.Mutex
+	secrets []string
+	logs    syncBuffer
+}
+
+func newCase(t *testing.T) *tcase {
+	tc := &tcase{t: t}
+	t.Cleanup(func() {
+		if leaked := tc.leaks(tc.logs.String()); leaked != "" {
+			t.Errorf("the store's log holds a secret (%s)", leaked)
+		}
+	})
+	return tc
+}
+
+// secret registers values that must never be logged or put in an error.
+func (tc *tcase) secret(vs ...string) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for _, v := range vs {
+		if v != "" {
+			tc.secrets = append(tc.secrets, v)
+		}
+	}
+}
+
+// canary returns a fresh secret value.
+func (tc *tcase) canary(tag string) string {
+	v := resolvetest.Canary(tag)
+	tc.secret(v)
+	return v
+}
+
+// leaks names which kind of secret s holds, or "".
+func (tc *tcase) leaks(s string) string {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for i, v := range tc.secrets {
+		if strings.Contains(s, v) {
+			return fmt.Sprintf("secret #%d", i)
+		}
+	}
+	return ""
+}
+
+// text is err's message, with any secret replaced, for failure messages.
+// A secret in it fails the test.
+func (tc *tcase) text(err error) string {
+	tc.t.Helper()
+	if err == nil {
+		return "<nil>"
+	}
+	msg := err.Error()
+	if leaked := tc.leaks(msg); leaked != "" {
+		tc.t.Errorf("an error holds a secret (%s)", leaked)
+	}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for _, v := range tc.secrets {
+		msg = strings.ReplaceAll(msg, v, "<secret>")
+	}
+	return msg
+}
+
+// wantErr checks that err is an error naming each of wants, and no secret.
+func (tc *tcase) wantErr(label string, err error, wants ...string) {
+	tc.t.Helper()
+	if err == nil {
+		tc.t.Errorf("%s: got no error", label)
+		return
+	}
+	msg := tc.text(err)
+	for _, w := range wants {
+		if !strings.Contains(msg, w) {
+			tc.t.Errorf("%s: got error %q, want it to say %q", label, msg, w)
+		}
+	}
+}
+
+// logger is a debug logger into the case's buffer.
+func (tc *tcase) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(&tc.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// store returns a store on the test server with env as its whole
+// environment (HOME is a fresh directory unless env sets it); Close runs
+// at the end of the test.
+func (tc *tcase) store(opts Options, env map[string]string) *Store {
+	tc.t.Helper()
+	return tc.storeRevoking(opts, env, true)
+}
+
+// storeRevoking is store with revoke_on_exit set to revoke.
+func (tc *tcase) storeRevoking(opts Options, env map[string]string, revoke bool) *Store {
+	tc.t.Helper()
+	if opts.Address == "" {
+		opts.Address = vaultAddr
+	}
+	e := map[string]string{"HOME": tc.t.TempDir()}
+	for k, v := range env {
+		e[k] = v
+	}
+	s, err := newStore(opts, resolve.Env{Getenv: func(k string) string { return e[k] }, Log: tc.logger(), RevokeOnExit: revoke},
+		retryWaits{5 * time.Millisecond, 20 * time.Millisecond})
+	if err != nil {
+		tc.t.Fatalf("new store: %s", tc.text(err))
+	}
+	tc.t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tc.t.Errorf("close: %s", tc.text(err))
+		}
+	})
+	return s
+}
+
+// refs parses vault:// references.
+var refs = resolve.NewRegistry(vault.Kind)
+
+// rootStore is a store that reads with the root token.
+func (tc *tcase) rootStore() *Store {
+	return tc.store(Options{}, map[string]string{"VAULT_TOKEN": root.Token()})
+}
+
+// fetch resolves vars (name to reference) through a resolve.Fetcher, as
+// ward does.
+func fetch(t testing.TB, s resolve.Store, vars map[string]string) (map[string]resolve.Value, error) {
+	t.Helper()
+	refs := map[string]resolve.Ref{}
+	for name, r := range vars {
+		refs[name] = mustRef(t, r)
+	}
+	f := &resolve.Fetcher{Stores: func(string) (resolve.Store, error) { return s, nil }}
+	return f.Fetch(context.Background(), refs)
+}
+
+func mustRef(t testing.TB, s string) resolve.Ref {
+	t.Helper()
+	r, err := refs.ParseRef(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// rootWrite writes data to path with the root token.
+func rootWrite(t testing.TB, path string, data map[string]any) *api.Secret {
+	t.Helper()
+	s, err := root.Logical().Write(path, data)
+	if err != nil {
+		t.Fatalf("root write %s: %v", path, err)
+	}
+	return s
+}
+
+// mountKV enables a KV engine of the given version at a fresh path.
+func mountKV(t testing.TB, version int) string {
+	t.Helper()
+	mount := uniq(fmt.Sprintf("kv%d", version))
+	err := root.Sys().Mount(mount, &api.MountInput{Type: "kv", Options: map[string]string{"version": fmt.Sprint(version)}})
+	if err != nil {
+		t.Fatalf("mount kv v%d: %v", version, err)
+	}
+	t.Cleanup(func() { root.Sys().Unmount(mount) })
+	if version == 2 {
+		// A new v2 mount upgrades itself in the background; wait until it
+		// takes writes.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, err := root.Logical().Write(mount+"/data/ward-ready", map[string]any{"data": map[string]any{"ok": "1"}})
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("kv v2 mount %s never took a write: %v", mount, err)
+			}
+			time.Sleep(20 * time.Millisecond) // polling the server, with a deadline
+		}
+	}
+	return mount
+}
+
+// kvPut writes data at mount/path for a KV engine of the given version.
+func kvPut(t testing.TB, mount string, version int, path string, data map[string]any) {
+	t.Helper()
+	if version == 2 {
+		rootWrite(t, mount+"/data/"+path, map[string]any{"data": data})
+		return
+	}
+	rootWrite(t, mount+"/"+path, data)
+}
+
+// policy writes a policy with a fresh name and returns the name.
+func policy(t testing.TB, hcl string) string {
+	t.Helper()
+	name := uniq("ward-test")
+	if err := root.Sys().PutPolicy(name, hcl); err != nil {
+		t.Fatalf("put policy: %v", err)
+	}
+	t.Cleanup(func() { root.Sys().DeletePolicy(name) })
+	return name
+}
+
+// token creates a token with the given policies.
+func token(t testing.TB, req *api.TokenCreateRequest) string {
+	t.Helper()
+	s, err := root.Auth().Token().Create(req)
+	if err != nil {
+		t.Fatalf("create token: %v", err)
+	}
+	return s.Auth.ClientToken
+}
+
+// enableAuth enables an auth method at a fresh path.
+func enableAuth(t testing.TB, typ string) string {
+	t.Helper()
+	mount := uniq(typ)
+	if err := root.Sys().EnableAuthWithOptions(mount, &api.EnableAuthOptions{Type: typ}); err != nil {
+		t.Fatalf("enable auth %s: %v", typ, err)
+	}
+	t.Cleanup(func() { root.Sys().DisableAuth(mount) })
+	return mount
+}
+
+// revokeToken revokes tok with the root token.
+func revokeToken(t testing.TB, tok string) {
+	t.Helper()
+	if err := root.Auth().Token().RevokeOrphan(tok); err != nil {
+		t.Fatalf("revoke token: %v", err)
+	}
+}
+
+// storeToken is the token the store uses now.
+func storeToken(s *Store) (string, int) {
+	s.auth.mu.Lock()
+	defer s.auth.mu.Unlock()
+	return s.auth.token, s.auth.gen
+}
+
+// signingKey is an RSA key that signs test JWTs.
+type signingKey struct {
+	key *rsa.PrivateKey
+	pem string // the public key, PEM
+}
+
+func newSigningKey(t testing.TB) *signingKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &signingKey{key: k, pem: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}
+}
+
+// sign makes an RS256 JWT of claims.
+func (k *signingKey) sign(t testing.TB, claims map[string]any) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	h, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT"})
+	c, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := enc.EncodeToString(h) + "." + enc.EncodeToString(c)
+	sum := sha256.Sum256([]byte(signed))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, k.key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed + "." + enc.EncodeToString(sig)
+}
+
+// verify checks a JWT's signature and returns its claims.
+func (k *signingKey) verify(jwt string) (map[string]any, bool) {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return nil, false
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if rsa.VerifyPKCS1v15(&k.key.PublicKey, crypto.SHA256, sum[:], sig) != nil {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, false
+	}
+	var claims map[string]any
+	if json.Unmarshal(b, &claims) != nil {
+		return nil, false
+	}
+	return claims, true
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(50 * time.Millisecond) // polling, with a deadline
+	}
+}

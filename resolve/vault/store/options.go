@@ -1,0 +1,151 @@
+package store
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/vault"
+)
+
+// Aliases for the settings, which live in the light package ward's core
+// links.
+type (
+	// Options are the stores.vault settings.
+	Options = vault.Options
+	// Auth is stores.vault.auth.
+	Auth = vault.Auth
+)
+
+// retryWaits, when set, replace the API client's backoff bounds (1s to
+// 1.5s); tests shorten them.
+type retryWaits struct{ min, max time.Duration }
+
+// settings are Options with the environment's fallbacks applied.
+type settings struct {
+	Options
+	skipVerify bool
+	maxRetries int
+	revoke     bool
+	home       string
+	log        *slog.Logger
+	retry      retryWaits
+}
+
+// resolveSettings applies the Vault CLI's environment variables where o is
+// silent and checks what can be checked without the network.
+func resolveSettings(o Options, env resolve.Env, retry retryWaits) (settings, error) {
+	getenv := env.Getenv
+	s := settings{Options: o, revoke: env.RevokeOnExit, log: env.Log, retry: retry}
+	or := func(v *string, name string) {
+		if *v == "" {
+			*v = strings.TrimSpace(getenv(name))
+		}
+	}
+	or(&s.Address, "VAULT_ADDR")
+	if s.Address == "" {
+		s.Address = vault.DefaultAddress
+	}
+	or(&s.Namespace, "VAULT_NAMESPACE")
+	or(&s.CACert, "VAULT_CACERT")
+	or(&s.CAPath, "VAULT_CAPATH")
+	or(&s.ClientCert, "VAULT_CLIENT_CERT")
+	or(&s.ClientKey, "VAULT_CLIENT_KEY")
+	or(&s.TLSServerName, "VAULT_TLS_SERVER_NAME")
+
+	if o.SkipVerify != nil {
+		s.skipVerify = *o.SkipVerify
+	} else if v := strings.TrimSpace(getenv("VAULT_SKIP_VERIFY")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, fmt.Errorf("VAULT_SKIP_VERIFY=%q is not true or false", v)
+		}
+		s.skipVerify = b
+	}
+
+	if s.Timeout == 0 {
+		s.Timeout = vault.DefaultTimeout
+		if v := strings.TrimSpace(getenv("VAULT_CLIENT_TIMEOUT")); v != "" {
+			d, err := parseSeconds(v)
+			if err != nil || d <= 0 {
+				return s, fmt.Errorf("VAULT_CLIENT_TIMEOUT=%q is not a positive duration such as 30s or 30", v)
+			}
+			s.Timeout = d
+		}
+	}
+
+	s.maxRetries = vault.DefaultMaxRetries
+	if o.MaxRetries != nil {
+		s.maxRetries = *o.MaxRetries
+	} else if v := strings.TrimSpace(getenv("VAULT_MAX_RETRIES")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return s, fmt.Errorf("VAULT_MAX_RETRIES=%q is not a whole number of retries", v)
+		}
+		s.maxRetries = n
+	}
+
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.home = getenv("HOME")
+	if s.home == "" {
+		s.home, _ = os.UserHomeDir()
+	}
+
+	a := &s.Auth
+	if a.Method == "" {
+		a.Method = vault.MethodToken
+	}
+	switch a.Method {
+	case vault.MethodToken, vault.MethodTokenFile:
+	case vault.MethodAppRole:
+		if a.RoleIDEnv == "" {
+			a.RoleIDEnv = vault.EnvRoleID
+		}
+	case vault.MethodKubernetes:
+		if a.JWTFile == "" {
+			a.JWTFile = vault.DefaultKubernetesJWTFile
+		}
+	case vault.MethodJWT:
+		if a.JWTFile == "" && a.JWTEnv == "" {
+			a.JWTEnv = vault.EnvJWT
+		}
+	default:
+		return s, fmt.Errorf("unknown vault auth method %q: choose token, token_file, approle, kubernetes or jwt", a.Method)
+	}
+	// After the defaults: the manifest requires an approle role_id
+	// setting, but a store opened without one reads VAULT_ROLE_ID.
+	if msg := a.Check(); msg != "" {
+		return s, fmt.Errorf("%s", msg)
+	}
+	if a.Mount == "" && a.Method != vault.MethodToken && a.Method != vault.MethodTokenFile {
+		a.Mount = string(a.Method)
+	}
+	a.Mount = strings.Trim(a.Mount, "/")
+	if a.TokenFile != "" {
+		a.TokenFile = expandHome(a.TokenFile, s.home)
+	}
+	return s, nil
+}
+
+// parseSeconds reads a duration the way the Vault CLI does: a Go duration,
+// or a bare number of seconds.
+func parseSeconds(v string) (time.Duration, error) {
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(v)
+}
+
+func expandHome(p, home string) string {
+	if home != "" && (p == "~" || strings.HasPrefix(p, "~/")) {
+		return filepath.Join(home, strings.TrimPrefix(p, "~"))
+	}
+	return p
+}

@@ -1,0 +1,308 @@
+package store
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/vault"
+)
+
+func TestSettings(t *testing.T) {
+	yes, three := true, 3
+	tests := []struct {
+		name  string
+		opts  Options
+		env   map[string]string
+		check func(t *testing.T, s settings)
+		err   string
+	}{
+		{
+			name: "defaults",
+			check: func(t *testing.T, s settings) {
+				if s.Address != vault.DefaultAddress || s.Timeout != vault.DefaultTimeout || s.maxRetries != vault.DefaultMaxRetries || s.Auth.Method != "token" {
+					t.Errorf("got address %q timeout %s retries %d method %q, want Vault's defaults", s.Address, s.Timeout, s.maxRetries, s.Auth.Method)
+				}
+			},
+		},
+		{
+			name: "the Vault CLI's variables",
+			env: map[string]string{
+				"VAULT_ADDR": "https://vault.test:8200", "VAULT_NAMESPACE": "team", "VAULT_CACERT": "/ca.pem",
+				"VAULT_CAPATH": "/cas", "VAULT_CLIENT_CERT": "/c.pem", "VAULT_CLIENT_KEY": "/k.pem",
+				"VAULT_TLS_SERVER_NAME": "vault", "VAULT_SKIP_VERIFY": "true", "VAULT_CLIENT_TIMEOUT": "7",
+				"VAULT_MAX_RETRIES": "5",
+			},
+			check: func(t *testing.T, s settings) {
+				got := []string{s.Address, s.Namespace, s.CACert, s.CAPath, s.ClientCert, s.ClientKey, s.TLSServerName}
+				want := []string{"https://vault.test:8200", "team", "/ca.pem", "/cas", "/c.pem", "/k.pem", "vault"}
+				if strings.Join(got, " ") != strings.Join(want, " ") {
+					t.Errorf("got %v, want %v", got, want)
+				}
+				if !s.skipVerify || s.Timeout != 7*time.Second || s.maxRetries != 5 {
+					t.Errorf("got skipVerify=%v timeout=%s retries=%d, want true, 7s, 5", s.skipVerify, s.Timeout, s.maxRetries)
+				}
+			},
+		},
+		{
+			name: "options win over the environment",
+			opts: Options{Address: "https://manifest:8200", SkipVerify: new(bool), MaxRetries: &three, Timeout: time.Second},
+			env:  map[string]string{"VAULT_ADDR": "https://env:8200", "VAULT_SKIP_VERIFY": "1", "VAULT_MAX_RETRIES": "9"},
+			check: func(t *testing.T, s settings) {
+				if s.Address != "https://manifest:8200" || s.skipVerify || s.maxRetries != 3 || s.Timeout != time.Second {
+					t.Errorf("got %q skipVerify=%v retries=%d timeout=%s, want the options'", s.Address, s.skipVerify, s.maxRetries, s.Timeout)
+				}
+			},
+		},
+		{
+			name: "method defaults",
+			opts: Options{Auth: Auth{Method: "kubernetes", Role: "app"}},
+			check: func(t *testing.T, s settings) {
+				if s.Auth.Mount != "kubernetes" || s.Auth.JWTFile != vault.DefaultKubernetesJWTFile {
+					t.Errorf("got mount %q file %q", s.Auth.Mount, s.Auth.JWTFile)
+				}
+			},
+		},
+		{name: "bad skip verify", env: map[string]string{"VAULT_SKIP_VERIFY": "maybe"}, err: "VAULT_SKIP_VERIFY"},
+		{name: "bad retries", env: map[string]string{"VAULT_MAX_RETRIES": "-1"}, err: "VAULT_MAX_RETRIES"},
+		{name: "unknown method", opts: Options{Auth: Auth{Method: "ldap"}}, err: `unknown vault auth method "ldap"`},
+		{name: "jwt without role", opts: Options{Auth: Auth{Method: "jwt"}}, err: "needs role"},
+		{name: "token_file without file", opts: Options{Auth: Auth{Method: "token_file"}}, err: "needs token_file"},
+		{
+			name: "skip verify from options",
+			opts: Options{SkipVerify: &yes},
+			check: func(t *testing.T, s settings) {
+				if !s.skipVerify {
+					t.Errorf("skip_verify is off")
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := resolveSettings(tt.opts, resolve.Env{Getenv: func(k string) string { return tt.env[k] }}, retryWaits{})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got error %v, want it to say %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, s)
+		})
+	}
+}
+
+func TestSkipVerifyWarns(t *testing.T) {
+	tc := newCase(t)
+	s := tc.store(Options{Address: "https://127.0.0.1:1"}, map[string]string{"VAULT_SKIP_VERIFY": "true"})
+	if !s.set.skipVerify {
+		t.Fatal("skip verify is off")
+	}
+	if !strings.Contains(tc.logs.String(), "level=WARN") || !strings.Contains(tc.logs.String(), "verification is off") {
+		t.Errorf("no warning about skip_verify in the log")
+	}
+}
+
+func TestCredentialEnv(t *testing.T) {
+	got := (&Options{Auth: Auth{Method: "approle", RoleIDEnv: "APP_ROLE", SecretIDEnv: "APP_SECRET", JWTEnv: "VAULT_JWT"}}).CredentialEnv()
+	want := "VAULT_TOKEN VAULT_ROLE_ID VAULT_SECRET_ID VAULT_WRAPPED_SECRET_ID VAULT_JWT VAULT_CLIENT_KEY VAULT_CLIENT_CERT APP_ROLE APP_SECRET"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got CredentialEnv()=%v, want %s", got, want)
+	}
+}
+
+// fakeVault answers like a Vault server with one KV v2 secret at
+// secret/app, failing with 503 the first fails requests. The background
+// token lookup (for renewing a static token) is answered as a
+// non-renewable token and not counted: the counts are about reads.
+type fakeVault struct {
+	requests atomic.Int32
+	fails    int32
+}
+
+func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v1/auth/token/lookup-self" {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"data":{"renewable":false,"ttl":0}}`)
+		return
+	}
+	n := f.requests.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	if n <= f.fails {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"errors":["Vault is sealed"]}`)
+		return
+	}
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/v1/sys/internal/ui/mounts/secret/"):
+		io.WriteString(w, `{"data":{"path":"secret/","type":"kv","options":{"version":"2"}}}`)
+	case p == "/v1/secret/data/app":
+		io.WriteString(w, `{"data":{"data":{"k":"fake-value"},"metadata":{"version":4}}}`)
+	case p == "/v1/secret/data/denied":
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"errors":[]}`)
+	}
+}
+
+func TestLazy(t *testing.T) {
+	tc := newCase(t)
+	f := &fakeVault{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	s := tc.store(Options{Address: srv.URL}, map[string]string{"VAULT_TOKEN": "fake-token"})
+	if n := f.requests.Load(); n != 0 {
+		t.Fatalf("New made %d requests, want none", n)
+	}
+	sec, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+	if err != nil {
+		t.Fatalf("fetch: %s", tc.text(err))
+	}
+	if string(sec.Value) != `{"k":"fake-value"}` || sec.Version != "v4" {
+		t.Errorf("got value %s version %q", sec.Value, sec.Version)
+	}
+}
+
+func TestRetries(t *testing.T) {
+	tc := newCase(t)
+
+	t.Run("5xx then success", func(t *testing.T) {
+		f := &fakeVault{fails: 2}
+		srv := httptest.NewServer(f)
+		defer srv.Close()
+		s := tc.store(Options{Address: srv.URL}, map[string]string{"VAULT_TOKEN": "fake-token"})
+		if _, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app")); err != nil {
+			t.Fatalf("fetch: %s", tc.text(err))
+		}
+		if n := f.requests.Load(); n != 4 {
+			t.Errorf("got %d requests, want 4 (2 failures, the mount lookup, the read)", n)
+		}
+	})
+	t.Run("5xx beyond the retries", func(t *testing.T) {
+		f := &fakeVault{fails: 100}
+		srv := httptest.NewServer(f)
+		defer srv.Close()
+		one := 1
+		s := tc.store(Options{Address: srv.URL, MaxRetries: &one}, map[string]string{"VAULT_TOKEN": "fake-token"})
+		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+		tc.wantErr("sealed", err, "vault://secret/app", "vault answered 503: Vault is sealed", "up to 1 retries")
+		if n := f.requests.Load(); n != 2 {
+			t.Errorf("got %d requests, want 2", n)
+		}
+	})
+	t.Run("403 is not retried", func(t *testing.T) {
+		f := &fakeVault{}
+		srv := httptest.NewServer(f)
+		defer srv.Close()
+		s := tc.store(Options{Address: srv.URL}, map[string]string{"VAULT_TOKEN": "fake-token"})
+		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/denied"))
+		if !errors.Is(err, ErrPermissionDenied) {
+			t.Errorf("got %s, want ErrPermissionDenied", tc.text(err))
+		}
+		if n := f.requests.Load(); n != 2 {
+			t.Errorf("got %d requests, want 2 (the mount lookup, one read)", n)
+		}
+	})
+	t.Run("404 is not retried", func(t *testing.T) {
+		f := &fakeVault{}
+		srv := httptest.NewServer(f)
+		defer srv.Close()
+		s := tc.store(Options{Address: srv.URL}, map[string]string{"VAULT_TOKEN": "fake-token"})
+		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app/missing"))
+		if !errors.Is(err, resolve.ErrNotFound) {
+			t.Errorf("got %s, want resolve.ErrNotFound", tc.text(err))
+		}
+		if n := f.requests.Load(); n != 2 {
+			t.Errorf("got %d requests, want 2", n)
+		}
+	})
+	t.Run("connection refused", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := "http://" + l.Addr().String()
+		l.Close()
+		s := tc.store(Options{Address: addr}, map[string]string{"VAULT_TOKEN": "fake-token"})
+		start := time.Now()
+		_, err = s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+		tc.wantErr("refused", err, "vault://secret/app", "connection refused", "up to 2 retries")
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("a refused connection took %s to fail", d)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		block := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+		defer srv.Close()
+		defer close(block)
+		zero := 0
+		s := tc.store(Options{Address: srv.URL, Timeout: 200 * time.Millisecond, MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": "fake-token"})
+		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+		tc.wantErr("timeout", err, "vault://secret/app", "deadline exceeded")
+	})
+}
+
+func TestTLS(t *testing.T) {
+	tc := newCase(t)
+	srv := httptest.NewUnstartedServer(&fakeVault{})
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	srv.StartTLS()
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	tests := []struct {
+		name string
+		opts Options
+		env  map[string]string
+		err  string
+	}{
+		{name: "ca_cert", opts: Options{CACert: ca}},
+		{name: "VAULT_CACERT", env: map[string]string{"VAULT_CACERT": ca}},
+		{name: "skip_verify", opts: Options{SkipVerify: &yes}},
+		{name: "unknown CA", err: "certificate"},
+		{name: "wrong server name", opts: Options{CACert: ca, TLSServerName: "vault.internal"}, err: "vault.internal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"VAULT_TOKEN": "fake-token"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			tt.opts.Address = srv.URL
+			s := tc.store(tt.opts, env)
+			_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("fetch: %s", tc.text(err))
+				}
+				return
+			}
+			tc.wantErr(tt.name, err, "vault://secret/app", tt.err)
+		})
+	}
+	t.Run("missing CA file", func(t *testing.T) {
+		_, err := New(Options{Address: srv.URL, CACert: filepath.Join(t.TempDir(), "none.pem")}, resolve.Env{Getenv: func(string) string { return "" }})
+		tc.wantErr("missing CA file", err, "configure TLS", "none.pem")
+	})
+}

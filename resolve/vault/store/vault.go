@@ -1,0 +1,479 @@
+// Package store resolves vault://MOUNT/PATH[#FIELD][?version=N] references
+// from HashiCorp Vault with github.com/hashicorp/vault/api.
+//
+// KV v1 and v2 are told apart per mount (sys/internal/ui/mounts, or by
+// trying the v2 path then the v1 path when that call is refused);
+// any other engine (database/creds/ROLE, aws/creds/ROLE...) is read as a
+// dynamic secret whose lease the store keeps, renews on request
+// (KeepLease) and revokes on Close. The store logs in with a token,
+// a Vault Agent token file, AppRole, Kubernetes or a JWT, renews its own
+// token in the background and logs in again when it cannot.
+//
+// Nothing touches the network before the first Fetch. No token, secret_id,
+// JWT or value is ever logged or put in an error.
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/wardsecrets/ward/resolve/vault"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// ErrPermissionDenied marks a read Vault refused (HTTP 403).
+var ErrPermissionDenied = errors.New("permission denied")
+
+// Store reads vault:// references.
+type Store struct {
+	set    settings
+	getenv func(string) string
+	client *api.Client
+	log    *slog.Logger
+
+	auth *authState
+
+	mountsMu sync.Mutex
+	mounts   map[string]mountInfo   // by mount path, with its trailing '/'
+	probing  map[string]*mountProbe // lookups in flight, by first segment
+
+	leasesMu sync.Mutex
+	leases   map[string]*heldLease // by lease id
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ resolve.Store       = (*Store)(nil)
+	_ resolve.LeaseKeeper = (*Store)(nil)
+	_ resolve.Closer      = (*Store)(nil)
+)
+
+// heldLease is a lease the store created and has not given back.
+type heldLease struct {
+	lease    resolve.Lease
+	obtained time.Time
+	gen      int // the token generation that created it
+}
+
+// New returns a store configured from opts and, where opts is silent, from
+// getenv (the Vault CLI's variables). It reads local files (CA
+// certificates, client certificates) but makes no request: the first Fetch
+// logs in.
+func New(opts Options, env resolve.Env) (*Store, error) {
+	return newStore(opts, env, retryWaits{})
+}
+
+func newStore(opts Options, env resolve.Env, retry retryWaits) (*Store, error) {
+	getenv := env.Getenv
+	if getenv == nil {
+		return nil, errors.New("vault store: getenv is nil")
+	}
+	set, err := resolveSettings(opts, env, retry)
+	if err != nil {
+		return nil, fmt.Errorf("vault store: %w", err)
+	}
+	s := &Store{
+		set:     set,
+		getenv:  getenv,
+		log:     set.log,
+		mounts:  map[string]mountInfo{},
+		probing: map[string]*mountProbe{},
+		leases:  map[string]*heldLease{},
+	}
+	if set.skipVerify {
+		s.log.Warn("vault TLS certificate verification is off (skip_verify or VAULT_SKIP_VERIFY): anyone on the path to Vault can read the secrets", "address", set.Address)
+	}
+	s.client, err = s.newClient()
+	if err != nil {
+		return nil, fmt.Errorf("vault store: %w", err)
+	}
+	if s.auth, err = newAuthState(s); err != nil {
+		return nil, fmt.Errorf("vault store: %w", err)
+	}
+	return s, nil
+}
+
+// newClient builds an API client from the settings alone: unlike
+// api.DefaultConfig it never reads VAULT_* from the process environment,
+// so getenv is the only source.
+func (s *Store) newClient() (*api.Client, error) {
+	transport := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   resolve.DefaultConcurrency * 2,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	hc := &http.Client{
+		Transport: transport,
+		// The API client follows Vault's redirects itself.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	cfg := &api.Config{
+		Address:      s.set.Address,
+		HttpClient:   hc,
+		Timeout:      s.set.Timeout,
+		MaxRetries:   s.set.maxRetries,
+		MinRetryWait: s.set.retry.min,
+		MaxRetryWait: s.set.retry.max,
+	}
+	err := cfg.ConfigureTLS(&api.TLSConfig{
+		CACert:        s.set.CACert,
+		CAPath:        s.set.CAPath,
+		ClientCert:    s.set.ClientCert,
+		ClientKey:     s.set.ClientKey,
+		TLSServerName: s.set.TLSServerName,
+		Insecure:      s.set.skipVerify,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("configure TLS for %s: %w", s.set.Address, err)
+	}
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("configure the client for %s: %w", s.set.Address, err)
+	}
+	// NewClient reads VAULT_TOKEN and VAULT_NAMESPACE from the process
+	// environment; only the settings count.
+	c.ClearToken()
+	if s.set.Namespace != "" {
+		c.SetNamespace(s.set.Namespace)
+	} else {
+		c.ClearNamespace()
+	}
+	return c, nil
+}
+
+// Fetch reads one document: a KV secret (v1 or v2) or a dynamic secret.
+// Fields hold the data map (strings as they are, anything else as JSON
+// text) and Value the JSON of the whole map.
+func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	version := ref.Options["version"]
+	// Log in (or find the token) first, so a login failure reads as one
+	// and not as a failed mount lookup.
+	if _, err := s.auth.current(ctx); err != nil {
+		return resolve.Secret{}, fmt.Errorf("read %s: %w", ref.Raw, err)
+	}
+	m, err := s.mountFor(ctx, ref)
+	if err != nil {
+		return resolve.Secret{}, err
+	}
+	switch m.kind {
+	case kindKV2:
+		return s.readKV2(ctx, ref, m, version)
+	case kindKV1, kindOther:
+		if version != "" {
+			what := "a KV v1 mount, which keeps no versions"
+			if m.kind == kindOther {
+				what = fmt.Sprintf("a %s mount, not KV v2", m.typ)
+			}
+			return resolve.Secret{}, fmt.Errorf("read %s: ?version= needs a KV v2 mount, and %s is %s", ref.Raw, m.path, what)
+		}
+		return s.readPlain(ctx, ref, m)
+	}
+	return s.readUnknown(ctx, ref, version)
+}
+
+// Revoke ends a lease now and forgets it.
+func (s *Store) Revoke(ctx context.Context, lease *resolve.Lease) error {
+	if lease == nil || lease.ID == "" {
+		return nil
+	}
+	err := s.revoke(ctx, lease.ID)
+	if err == nil {
+		s.leasesMu.Lock()
+		delete(s.leases, lease.ID)
+		s.leasesMu.Unlock()
+	}
+	return err
+}
+
+func (s *Store) revoke(ctx context.Context, id string) error {
+	body, err := json.Marshal(map[string]any{"lease_id": id})
+	if err != nil {
+		return err
+	}
+	rep, err := s.auth.do(ctx, func(ctx context.Context) (reply, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+		defer cancel()
+		resp, err := s.client.Logical().WriteRawWithContext(ctx, "sys/leases/revoke", body)
+		rep, err := toReply(resp, err)
+		return rep, s.unreachable(err)
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("revoke the vault lease of %s: %w", leaseSource(id), err)
+	case rep.status == http.StatusForbidden:
+		return fmt.Errorf("revoke the vault lease of %s: %w: check that the token's policy grants \"update\" on sys/leases/revoke", leaseSource(id), ErrPermissionDenied)
+	case rep.status == http.StatusBadRequest && strings.Contains(strings.Join(rep.msgs, " "), "invalid lease"):
+		// Already gone: expired, or revoked with its token.
+	case rep.status >= 400:
+		return fmt.Errorf("revoke the vault lease of %s: %w", leaseSource(id), rep.err())
+	}
+	s.log.Info("vault lease revoked", "lease", leaseSource(id))
+	return nil
+}
+
+// KeepLease renews lease with an api.LifetimeWatcher until it can no
+// longer be renewed (it nears its max TTL, or renewal keeps failing until
+// it nears its end) and then returns nil: the caller reads the secret
+// again. It returns ctx's error when ctx ends first.
+func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
+	if lease == nil || lease.ID == "" {
+		return errors.New("keep a vault lease: the secret has no lease")
+	}
+	ttl, renewable := lease.TTL, lease.Renewable
+	s.leasesMu.Lock()
+	if h, ok := s.leases[lease.ID]; ok {
+		ttl = h.lease.TTL - time.Since(h.obtained)
+		renewable = h.lease.Renewable
+	}
+	s.leasesMu.Unlock()
+	if ttl <= 0 {
+		return nil
+	}
+	w, err := s.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{
+		Secret: &api.Secret{
+			LeaseID:       lease.ID,
+			LeaseDuration: int(ttl.Round(time.Second) / time.Second),
+			Renewable:     renewable,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("keep the vault lease of %s: %w", leaseSource(lease.ID), err)
+	}
+	go w.Start()
+	defer w.Stop()
+	for {
+		select {
+		case err := <-w.DoneCh():
+			if err != nil {
+				s.log.Warn("vault lease renewal failed; the secret must be read again", "lease", leaseSource(lease.ID), "error", compact(err).Error())
+			} else {
+				s.log.Info("vault lease can no longer be renewed; the secret must be read again", "lease", leaseSource(lease.ID))
+			}
+			return nil
+		case r := <-w.RenewCh():
+			if r == nil || r.Secret == nil {
+				continue
+			}
+			d := time.Duration(r.Secret.LeaseDuration) * time.Second
+			s.leasesMu.Lock()
+			if h, ok := s.leases[lease.ID]; ok {
+				h.lease.TTL, h.obtained = d, r.RenewedAt
+			}
+			s.leasesMu.Unlock()
+			s.log.Debug("vault lease renewed", "lease", leaseSource(lease.ID), "ttl", d.String())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close revokes the leases the store still holds (unless RevokeOnExit is
+// false) and stops renewing its own token. It is safe to call more than
+// once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.set.revoke {
+			errs = s.revokeAll()
+		}
+		s.auth.stop()
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// revokeAll revokes every held lease, a few at a time, within a bound.
+// When the policy denies sys/leases/revoke and the store logged in itself,
+// it revokes its own token instead (auth/token/revoke-self, in Vault's
+// default policy), which revokes the leases that token created.
+func (s *Store) revokeAll() []error {
+	s.leasesMu.Lock()
+	ids := make([]string, 0, len(s.leases))
+	for id := range s.leases {
+		ids = append(ids, id)
+	}
+	s.leasesMu.Unlock()
+	if len(ids) == 0 {
+		return nil
+	}
+	sort.Strings(ids)
+	ctx, cancel := context.WithTimeout(context.Background(), s.set.Timeout)
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		errs   = map[string]error{}
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, 4)
+		denied bool
+	)
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := s.Revoke(ctx, &resolve.Lease{ID: id}); err != nil {
+				mu.Lock()
+				errs[id] = err
+				denied = denied || errors.Is(err, ErrPermissionDenied)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if denied && s.set.loginMethod() {
+		if gen, err := s.revokeSelf(ctx); err != nil {
+			s.log.Warn("vault token could not revoke itself", "error", err.Error())
+		} else {
+			s.leasesMu.Lock()
+			for id := range errs {
+				if h, ok := s.leases[id]; ok && h.gen == gen {
+					delete(errs, id)
+					delete(s.leases, id)
+				}
+			}
+			s.leasesMu.Unlock()
+			s.log.Info("vault token revoked, and with it the leases it created (the policy denies sys/leases/revoke)")
+		}
+	}
+	out := make([]error, 0, len(errs))
+	for _, id := range ids {
+		if err, ok := errs[id]; ok {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+// revokeSelf revokes the store's own token and returns its generation.
+func (s *Store) revokeSelf(ctx context.Context) (int, error) {
+	s.auth.mu.Lock()
+	defer s.auth.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+	defer cancel()
+	resp, err := s.client.Logical().WriteRawWithContext(ctx, "auth/token/revoke-self", nil)
+	rep, err := toReply(resp, err)
+	if err != nil {
+		return 0, err
+	}
+	if rep.status >= 400 {
+		return 0, rep.err()
+	}
+	return s.auth.gen, nil
+}
+
+// remember records a lease the store created with the token of
+// generation gen.
+func (s *Store) remember(l *resolve.Lease, gen int) {
+	now := time.Now()
+	s.leasesMu.Lock()
+	defer s.leasesMu.Unlock()
+	for id, h := range s.leases {
+		// Expired leases are gone from Vault: nothing to revoke.
+		if h.lease.TTL > 0 && now.Sub(h.obtained) > h.lease.TTL {
+			delete(s.leases, id)
+		}
+	}
+	s.leases[l.ID] = &heldLease{lease: *l, obtained: now, gen: gen}
+}
+
+// secretFrom builds a resolve.Secret from a data map.
+func secretFrom(ref resolve.Ref, data map[string]any) (resolve.Secret, error) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	value, err := json.Marshal(data)
+	if err != nil {
+		// The error could describe the data: say only what failed.
+		return resolve.Secret{}, fmt.Errorf("read %s: vault returned data that cannot be encoded as JSON", ref.Raw)
+	}
+	fields := make(map[string][]byte, len(data))
+	for k, v := range data {
+		if str, ok := v.(string); ok {
+			fields[k] = []byte(str)
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return resolve.Secret{}, fmt.Errorf("read %s: field %q cannot be encoded as JSON", ref.Raw, k)
+		}
+		fields[k] = resolve.FieldText(raw)
+	}
+	return resolve.Secret{Value: value, Fields: fields}, nil
+}
+
+// leaseSource is what a lease id says about where it came from, without
+// the id itself (database/creds/app/XYZ -> database/creds/app).
+func leaseSource(id string) string {
+	if i := strings.LastIndexByte(id, '/'); i > 0 {
+		return id[:i]
+	}
+	return "a lease"
+}
+
+// compact turns an API error into one line: Vault's own messages, without
+// the multi-line framing of api.ResponseError. Vault's messages name paths
+// and reasons, never request bodies.
+func compact(err error) error {
+	var re *api.ResponseError
+	if !errors.As(err, &re) {
+		return err
+	}
+	return &apiError{status: re.StatusCode, msgs: re.Errors}
+}
+
+// apiError is an error answer from Vault, on one line.
+type apiError struct {
+	status int
+	msgs   []string
+}
+
+func (e *apiError) Error() string {
+	var parts []string
+	for _, m := range e.msgs {
+		m = strings.Join(strings.Fields(strings.ReplaceAll(m, "1 error occurred:", "")), " ")
+		m = strings.TrimPrefix(m, "* ")
+		if m != "" {
+			parts = append(parts, m)
+		}
+	}
+	msg := strings.Join(parts, "; ")
+	if msg == "" {
+		msg = http.StatusText(e.status)
+	}
+	return fmt.Sprintf("vault answered %d: %s", e.status, msg)
+}
+
+// Open is the helper's way in: it opens the store from its decoded
+// stores.vault settings.
+func Open(opts resolve.Options, env resolve.Env) (resolve.Store, error) {
+	o, _ := opts.(*vault.Options)
+	if o == nil {
+		o = &vault.Options{}
+	}
+	return New(*o, env)
+}
