@@ -1,13 +1,9 @@
 package main
 
 import (
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"strings"
@@ -16,6 +12,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -34,9 +31,9 @@ func TestCIJWTPath(t *testing.T) {
 
 	n := time.Now().UnixNano()
 	mount, jwtMount, policy := fmt.Sprintf("ci%d", n), fmt.Sprintf("jwt%d", n), fmt.Sprintf("ci%d", n)
-	kvMountNamed(t, c, mount)
+	mount = vaulttest.Require(t).MountKV(t, 2)
 	deployKey := canary("deploy")
-	kvPut(t, c, mount, "deploy", map[string]any{"key": deployKey})
+	kvPut(t, mount, "deploy", map[string]any{"key": deployKey})
 	if err := c.Sys().EnableAuthWithOptions(jwtMount, &vaultapi.EnableAuthOptions{Type: "jwt"}); err != nil {
 		t.Fatal(err)
 	}
@@ -106,20 +103,4 @@ stores:
 	if strings.Contains(stderr.String(), bad) {
 		t.Errorf("the refused JWT is in ward's stderr")
 	}
-}
-
-// signJWT makes an RS256 JWT.
-func signJWT(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
-	t.Helper()
-	enc := func(v any) string {
-		b, _ := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	head := enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(claims)
-	sum := sha256.Sum256([]byte(head))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return head + "." + base64.RawURLEncoding.EncodeToString(sig)
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,40 +58,13 @@ func TestFilesRemovedOnSignals(t *testing.T) {
 	}
 }
 
-// auditProc asserts that a value is in neither the environment nor the
-// command line of a running process.
-func auditProc(t *testing.T, pid int, value string) {
-	t.Helper()
-	for _, f := range []string{"environ", "cmdline"} {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, f))
-		if err != nil {
-			t.Fatalf("read /proc/%d/%s: %v", pid, f, err)
-		}
-		if strings.Contains(string(b), value) {
-			t.Errorf("the canary is in ward's /proc/%d/%s", pid, f)
-		}
-	}
-}
-
-func listFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && info.Mode().IsRegular() && info.Name() != ".lock" {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out
-}
-
 // TestHardening: ward is non-dumpable with a core limit of 0; the child
 // gets the core limit ward was started with. ward runs as an unprivileged
 // user so that non-dumpable is visible: the kernel then hands ward's /proc
 // entries to root, while the (dumpable) child's stay its own.
 func TestHardening(t *testing.T) {
 	if os.Geteuid() != 0 {
-		requireIntegration(t, "the hardening test switches to uid 65534 and needs root")
+		vaulttest.RequireIntegration(t, "the hardening test switches to uid 65534 and needs root")
 	}
 	bin, err := os.MkdirTemp("", "ward-nobody-")
 	if err != nil {
@@ -162,13 +136,4 @@ func TestHardening(t *testing.T) {
 	if child != want {
 		t.Errorf("got child %q, want %q (the limit ward was started with)", child, want)
 	}
-}
-
-func procOwner(t *testing.T, pid int) int {
-	t.Helper()
-	st, err := os.Stat(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(st.Sys().(*syscall.Stat_t).Uid)
 }

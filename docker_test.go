@@ -7,7 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
 // TestDockerStopAsPID1 stands in for `docker run` + `docker stop`: ward is
@@ -17,7 +18,7 @@ import (
 // reaped, and the secret file is gone.
 func TestDockerStopAsPID1(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
-		requireIntegration(t, "unshare (util-linux) is not installed")
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
 	}
 	w := newWardEnv(t)
 	secret := canary("docker")
@@ -59,22 +60,4 @@ func TestDockerStopAsPID1(t *testing.T) {
 	if strings.Contains(stderr.String(), secret) {
 		t.Errorf("the canary is in ward's stderr")
 	}
-}
-
-// childOf returns the only child of pid (unshare --fork's child: ward).
-func childOf(t *testing.T, pid int) int {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
-		if err == nil {
-			if f := strings.Fields(string(b)); len(f) > 0 {
-				n, _ := strconv.Atoi(f[0])
-				return n
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("unshare %d has no child", pid)
-	return 0
 }

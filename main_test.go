@@ -15,6 +15,8 @@ import (
 	"github.com/wardsecrets/ward/launcher"
 	"github.com/wardsecrets/ward/resolve/aws"
 	awsstore "github.com/wardsecrets/ward/resolve/aws/store"
+	"github.com/wardsecrets/ward/resolve/azure"
+	azurestore "github.com/wardsecrets/ward/resolve/azure/store"
 	"github.com/wardsecrets/ward/resolve/remote"
 	"github.com/wardsecrets/ward/resolve/vault"
 	vaultstore "github.com/wardsecrets/ward/resolve/vault/store"
@@ -33,6 +35,7 @@ func TestMain(m *testing.M) {
 		// not link itself; on $PATH, where ward looks for them.
 		"ward-vault": func() { os.Exit(remote.Main(vault.Kind, vaultstore.Open)) },
 		"ward-aws":   func() { os.Exit(remote.Main(aws.Kind, awsstore.Open)) },
+		"ward-azure": func() { os.Exit(remote.Main(azure.Kind, azurestore.Open)) },
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/wardsecrets/ward/resolve/aws/awstest"
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -24,9 +25,9 @@ func TestMixedStoresAndScoping(t *testing.T) {
 
 	n := time.Now().UnixNano()
 	mount, approle := fmt.Sprintf("mix%d", n), fmt.Sprintf("approle%d", n)
-	kvMountNamed(t, c, mount)
+	mount = vaulttest.Require(t).MountKV(t, 2)
 	vaultValue, awsValue, ssmValue, localValue := canary("vault"), canary("aws"), canary("ssm"), canary("local")
-	kvPut(t, c, mount, "app", map[string]any{"token": vaultValue})
+	kvPut(t, mount, "app", map[string]any{"token": vaultValue})
 	aws.PutSecretString("prod/app", `{"api_key":"`+awsValue+`"}`)
 	aws.PutParameter("/app/flag", ssmValue, true)
 
@@ -97,19 +98,4 @@ env:
 			t.Errorf("a canary or credential is in ward's output")
 		}
 	}
-}
-
-func kvMountNamed(t *testing.T, c *vaultapi.Client, mount string) {
-	t.Helper()
-	if err := c.Sys().Mount(mount, &vaultapi.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Sys().Unmount(mount) })
-}
-
-func redactAll(s string, values ...string) string {
-	for _, v := range values {
-		s = strings.ReplaceAll(s, v, "<canary>")
-	}
-	return s
 }

@@ -1,177 +1,18 @@
 package main
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/creack/pty"
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"golang.org/x/sys/unix"
 )
-
-// wardEnv is a private environment for one ward run: its own local store,
-// identity and runtime directory on tmpfs.
-type wardEnv struct {
-	t       *testing.T
-	dir     string
-	runtime string
-	env     []string
-	// canaries are the values this test stored: the audit at cleanup
-	// asserts none is in a file under the test's directory, and run
-	// asserts none is in ward's output.
-	canaries []string
-}
-
-func newWardEnv(t *testing.T) *wardEnv {
-	t.Helper()
-	dir := t.TempDir()
-	rt, err := os.MkdirTemp("/dev/shm", "ward-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(rt) })
-	w := &wardEnv{t: t, dir: dir, runtime: rt}
-	t.Cleanup(w.audit)
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "WARD_") || strings.HasPrefix(kv, "XDG_") {
-			continue
-		}
-		w.env = append(w.env, kv)
-	}
-	w.env = append(w.env,
-		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
-		"WARD_RUNTIME_DIR="+rt,
-		"WARD_LOG_FORMAT=json",
-	)
-	return w
-}
-
-// audit asserts that no canary of this test is in any file under the
-// test's directory (the local store is encrypted; secret files live in the
-// runtime directory on tmpfs, which is not searched).
-func (w *wardEnv) audit() {
-	for _, c := range w.canaries {
-		if found := scanForValue(w.dir, []byte(c)); len(found) > 0 {
-			w.t.Errorf("a canary is on disk outside ward's private directory: %v", found)
-		}
-	}
-}
-
-// manifest writes a manifest and returns its path.
-func (w *wardEnv) manifest(body string) string {
-	w.t.Helper()
-	p := filepath.Join(w.dir, fmt.Sprintf("ward-%d.yaml", len(body)))
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		w.t.Fatal(err)
-	}
-	return p
-}
-
-// set stores a value in the local store through `ward local set`.
-func (w *wardEnv) set(name, value string) {
-	w.t.Helper()
-	w.canaries = append(w.canaries, value)
-	cmd := exec.Command("ward", "local", "set", name)
-	cmd.Env = w.env
-	cmd.Stdin = strings.NewReader(value)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		w.t.Fatalf("ward local set %s: %v\n%s", name, err, out)
-	}
-}
-
-func (w *wardEnv) command(args ...string) *exec.Cmd {
-	cmd := exec.Command("ward", args...)
-	cmd.Env = w.env
-	cmd.Dir = w.dir
-	return cmd
-}
-
-// run runs ward to the end and returns its exit code and outputs.
-func (w *wardEnv) run(args ...string) (code int, stdout, stderr string) {
-	w.t.Helper()
-	cmd := w.command(args...)
-	var o, e strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	for _, c := range w.canaries {
-		if strings.Contains(o.String(), c) || strings.Contains(e.String(), c) {
-			w.t.Errorf("ward %s: a canary is in ward's output", args[0])
-		}
-	}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		w.t.Fatalf("run ward: %v", err)
-	}
-	return code, o.String(), e.String()
-}
-
-// lines reads a child's output line by line, with a deadline per wait.
-type lines struct {
-	t  *testing.T
-	ch chan string
-}
-
-func readLines(t *testing.T, r io.Reader) *lines {
-	l := &lines{t: t, ch: make(chan string, 1024)}
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			l.ch <- sc.Text()
-		}
-		close(l.ch)
-	}()
-	return l
-}
-
-// next returns the next line, failing the test after the deadline.
-func (l *lines) next(what string) string {
-	l.t.Helper()
-	select {
-	case line, ok := <-l.ch:
-		if !ok {
-			l.t.Fatalf("output ended while waiting for %s", what)
-		}
-		return line
-	case <-time.After(10 * time.Second):
-		l.t.Fatalf("no line within 10s while waiting for %s", what)
-	}
-	return ""
-}
-
-// waitFor skips lines until one has prefix.
-func (l *lines) waitFor(prefix string) string {
-	l.t.Helper()
-	for {
-		line := l.next(prefix)
-		if strings.HasPrefix(line, prefix) {
-			return line
-		}
-	}
-}
-
-func exitCode(t *testing.T, err error) int {
-	t.Helper()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		t.Fatalf("wait: %v", err)
-	}
-	return 0
-}
 
 const emptyManifest = "version: 1\nenv:\n  PLAIN: {value: x}\n"
 
@@ -410,7 +251,7 @@ func TestCtrlCUnderPTY(t *testing.T) {
 // ward exits with the child's code.
 func TestPID1ReapsOrphans(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
-		requireIntegration(t, "unshare (util-linux) is not installed")
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
 	}
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
@@ -422,7 +263,7 @@ func TestPID1ReapsOrphans(t *testing.T) {
 	err := cmd.Run()
 	code := exitCode(t, err)
 	if strings.Contains(stderr.String(), "unshare failed") {
-		requireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
+		vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
 	}
 	if code != 7 {
 		t.Errorf("got exit code %d, want 7 (stderr: %s)", code, stderr.String())
@@ -448,13 +289,4 @@ func TestSubreaperReapsOrphans(t *testing.T) {
 	if !strings.Contains(stdout.String(), "alive=0") {
 		t.Errorf("got %q, want alive=0", stdout.String())
 	}
-}
-
-// requireIntegration skips, or fails under WARD_REQUIRE_INTEGRATION=1.
-func requireIntegration(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("WARD_REQUIRE_INTEGRATION") == "1" {
-		t.Fatalf("WARD_REQUIRE_INTEGRATION=1 but %s", why)
-	}
-	t.Skip(why + " (set WARD_REQUIRE_INTEGRATION=1 to make this a failure)")
 }

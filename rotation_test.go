@@ -103,31 +103,6 @@ func TestRotationSignalFile(t *testing.T) {
 	}
 }
 
-// envHash reads one `helper env` listing and returns the hash of name.
-func envHash(l *lines, name string) string {
-	l.t.Helper()
-	got := ""
-	for {
-		line := l.next("env listing")
-		if line == "end" {
-			return got
-		}
-		if h, ok := strings.CutPrefix(line, name+" "); ok {
-			got = h
-		}
-	}
-}
-
-func (l *lines) waitForContaining(s string) string {
-	l.t.Helper()
-	for {
-		line := l.next(s)
-		if strings.Contains(line, s) {
-			return line
-		}
-	}
-}
-
 // TestRotationFileReplacedAtomically: a reader that reads the secret file
 // in a tight loop while ward replaces it sees only the old content and the
 // new, never a mix, and gets the signal.

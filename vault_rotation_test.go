@@ -13,106 +13,19 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
-
-// testVault returns a client for the Vault test server named by
-// VAULT_TEST_ADDR and VAULT_TEST_TOKEN (scripts/vault-server.sh start DIR).
-func testVault(t *testing.T) (*vaultapi.Client, string, string) {
-	t.Helper()
-	addr, token := os.Getenv("VAULT_TEST_ADDR"), os.Getenv("VAULT_TEST_TOKEN")
-	if addr == "" || token == "" {
-		requireIntegration(t, "no Vault test server: run scripts/vault-server.sh start DIR and . DIR/vault.env")
-	}
-	cfg := vaultapi.DefaultConfig()
-	cfg.Address = addr
-	c, err := vaultapi.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(token)
-	return c, addr, token
-}
-
-// kvMount enables a fresh KV v2 mount for one test.
-func kvMount(t *testing.T, c *vaultapi.Client) string {
-	t.Helper()
-	mount := fmt.Sprintf("rot%d", time.Now().UnixNano())
-	if err := c.Sys().Mount(mount, &vaultapi.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Sys().Unmount(mount) })
-	return mount
-}
-
-func kvPut(t *testing.T, c *vaultapi.Client, mount, path string, data map[string]any) {
-	t.Helper()
-	if _, err := c.KVv2(mount).Put(context.Background(), path, data); err != nil {
-		t.Fatalf("kv put %s/%s: %v", mount, path, err)
-	}
-}
-
-// wardVault starts `ward run` over a child that lists its env (hashes) and
-// waits; it returns the command and its stdout/stderr line readers.
-func wardVault(t *testing.T, w *wardEnv, addr, token, manifest string) (*exec.Cmd, *lines, *lines) {
-	t.Helper()
-	cmd := w.command("run", "--log-level", "debug", "-m", manifest, "--", "helper", "env", "wait")
-	cmd.Env = append(cmd.Env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
-	out, _ := cmd.StdoutPipe()
-	errp, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd, readLines(t, out), readLines(t, errp)
-}
-
-// envListing reads one `helper env` listing into name -> hash.
-func envListing(l *lines) map[string]string {
-	l.t.Helper()
-	got := map[string]string{}
-	for {
-		line := l.next("env listing")
-		if line == "end" {
-			return got
-		}
-		if name, h, ok := strings.Cut(line, " "); ok {
-			got[name] = h
-		}
-	}
-}
-
-// stopAndCount stops ward and returns how many times the child listed its
-// env after the first start, and ward's remaining stderr.
-func stopAndCount(t *testing.T, cmd *exec.Cmd, stdout, stderr *lines, canaries ...string) int {
-	t.Helper()
-	cmd.Process.Signal(syscall.SIGTERM)
-	exitCode(t, cmd.Wait())
-	n := 0
-	for line := range stdout.ch {
-		if line == "end" {
-			n++
-		}
-	}
-	for line := range stderr.ch {
-		for _, c := range canaries {
-			if strings.Contains(line, c) {
-				t.Errorf("a canary is in ward's stderr")
-			}
-		}
-	}
-	return n
-}
 
 // TestVaultRotationKV: a KV v2 value changed while the child runs restarts
 // it once with the new value; a new version with identical data and a
 // change to a path no variable uses restart nothing.
 func TestVaultRotationKV(t *testing.T) {
-	c, addr, token := testVault(t)
-	mount := kvMount(t, c)
+	_, addr, token := testVault(t)
+	mount := vaulttest.Require(t).MountKV(t, 2)
 	v1, v2 := canary("kv1"), canary("kv2")
-	kvPut(t, c, mount, "app", map[string]any{"token": v1})
-	kvPut(t, c, mount, "unused", map[string]any{"x": "1"})
+	kvPut(t, mount, "app", map[string]any{"token": v1})
+	kvPut(t, mount, "unused", map[string]any{"x": "1"})
 	w := newWardEnv(t)
 	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  TOKEN: vault://%s/app#token\nrotation:\n  poll: 1s\n  jitter: 0%%\n  debounce: 300ms\n  stop_timeout: 5s\n", mount))
 	cmd, stdout, stderr := wardVault(t, w, addr, token, m)
@@ -120,14 +33,14 @@ func TestVaultRotationKV(t *testing.T) {
 		t.Fatalf("the child does not have the first value")
 	}
 	auditProc(t, cmd.Process.Pid, v1)
-	kvPut(t, c, mount, "app", map[string]any{"token": v2})
+	kvPut(t, mount, "app", map[string]any{"token": v2})
 	if envListing(stdout)["TOKEN"] != helper.Hash(v2) {
 		t.Fatalf("the restarted child does not have the new value")
 	}
 	stderr.waitForContaining("child restarted with the new secrets")
 	// Identical data in a new version, and a path nobody reads.
-	kvPut(t, c, mount, "app", map[string]any{"token": v2})
-	kvPut(t, c, mount, "unused", map[string]any{"x": "2"})
+	kvPut(t, mount, "app", map[string]any{"token": v2})
+	kvPut(t, mount, "unused", map[string]any{"x": "2"})
 	stderr.waitForContaining("would not change")
 	stderr.waitForContaining("would not change")
 	if n := stopAndCount(t, cmd, stdout, stderr, v1, v2); n != 0 {
@@ -138,12 +51,12 @@ func TestVaultRotationKV(t *testing.T) {
 // TestVaultRotationDebounce: 20 secrets changed within the debounce window
 // cause exactly one restart, with all 20 new values.
 func TestVaultRotationDebounce(t *testing.T) {
-	c, addr, token := testVault(t)
-	mount := kvMount(t, c)
+	_, addr, token := testVault(t)
+	mount := vaulttest.Require(t).MountKV(t, 2)
 	var b strings.Builder
 	b.WriteString("version: 1\nenv:\n")
 	for i := 0; i < 20; i++ {
-		kvPut(t, c, mount, fmt.Sprintf("s%02d", i), map[string]any{"v": "old"})
+		kvPut(t, mount, fmt.Sprintf("s%02d", i), map[string]any{"v": "old"})
 		fmt.Fprintf(&b, "  S%02d: vault://%s/s%02d#v\n", i, mount, i)
 	}
 	b.WriteString("rotation:\n  poll: 1s\n  jitter: 0%\n  debounce: 3s\n  stop_timeout: 5s\n")
@@ -152,7 +65,7 @@ func TestVaultRotationDebounce(t *testing.T) {
 	envListing(stdout)
 	fresh := canary("deb")
 	for i := 0; i < 20; i++ {
-		kvPut(t, c, mount, fmt.Sprintf("s%02d", i), map[string]any{"v": fresh})
+		kvPut(t, mount, fmt.Sprintf("s%02d", i), map[string]any{"v": fresh})
 	}
 	got := envListing(stdout)
 	for i := 0; i < 20; i++ {
@@ -173,7 +86,7 @@ func TestVaultRotationDebounce(t *testing.T) {
 func TestVaultOutage(t *testing.T) {
 	bin := os.Getenv("VAULT_TEST_BIN")
 	if bin == "" {
-		requireIntegration(t, "no Vault binary: run scripts/vault-server.sh build and . DIR/vault.env")
+		vaulttest.RequireIntegration(t, "no Vault binary: run scripts/vault-server.sh build and . DIR/vault.env")
 	}
 	dir := t.TempDir()
 	port := freePort(t)

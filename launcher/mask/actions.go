@@ -8,29 +8,37 @@ import (
 )
 
 // WriteAddMask writes a GitHub Actions "::add-mask::" command to w for every
-// form of every secret (see Forms), so the runner masks them in the job's
+// form of every secret (see FormsOf), so the runner masks them in the job's
 // log. The runner masks line by line, so a multi-line form is registered one
-// line at a time; lines shorter than MinLen are left out, as are values
-// shorter than MinLen, whose names are returned for a warning. Call it
-// before the child starts, on ward's stdout (the stream the runner reads).
+// line at a time, trimmed, leaving out the lines that carry nothing (see
+// ciLines: PEM armour, lines shorter than MinLen or without a letter or
+// digit); values shorter than MinLen are left out too, and their names are
+// returned for a warning. Call it before the child starts, on ward's stdout
+// (the stream the runner reads).
 func WriteAddMask(w io.Writer, secrets []Secret) (skipped []string, err error) {
 	bw := bufio.NewWriter(w)
 	seen := map[string]bool{}
+	register := func(line []byte) {
+		if seen[string(line)] {
+			return
+		}
+		seen[string(line)] = true
+		bw.WriteString("::add-mask::")
+		bw.WriteString(escapeCommandData(string(line)))
+		bw.WriteString("\n")
+	}
 	for _, s := range secrets {
 		if len(s.Value) < MinLen {
 			skipped = append(skipped, s.Name)
 			continue
 		}
 		for _, form := range Forms(s.Value) {
-			for _, line := range bytes.Split(form, []byte("\n")) {
-				line = bytes.TrimSuffix(line, []byte("\r"))
-				if len(line) < MinLen || seen[string(line)] {
-					continue
-				}
-				seen[string(line)] = true
-				bw.WriteString("::add-mask::")
-				bw.WriteString(escapeCommandData(string(line)))
-				bw.WriteString("\n")
+			if bytes.IndexByte(form, '\n') < 0 {
+				register(form)
+				continue
+			}
+			for _, line := range ciLines(form) {
+				register(line)
 			}
 		}
 	}

@@ -12,9 +12,10 @@ import (
 // values ("80", "yes") would mask or report ordinary text everywhere.
 const MinLen = 4
 
-// minShiftedLen is the shortest unaligned base64 fragment kept as a form:
-// shorter fragments of a base64 blob would match unrelated base64 text.
-const minShiftedLen = 8
+// minFragmentLen is the shortest part of a value kept as a form of its own
+// (an unaligned base64 fragment, a line of a multi-line value): shorter
+// parts would match unrelated text.
+const minFragmentLen = 8
 
 // Encoding names the form in which a value appears.
 type Encoding string
@@ -25,6 +26,9 @@ const (
 	Base64 Encoding = "base64"
 	URL    Encoding = "url"
 	JSON   Encoding = "json"
+	// Line is one line of a multi-line value, found on its own (a PEM key
+	// printed with an indent); see FormsOf for which lines count.
+	Line Encoding = "line"
 )
 
 // Form is one way a value can appear in output or in a file.
@@ -53,9 +57,16 @@ func Forms(value []byte) [][]byte {
 //   - base64: standard and URL-safe alphabets, with and without padding, and
 //     the fragments that stay the same when the value sits at any offset inside
 //     a longer encoded text (as in "Basic dXNlcjpwYXNz")
-//   - url: url.QueryEscape and url.PathEscape
+//   - url: percent-encoded as url.QueryEscape (space as "+"), url.PathEscape,
+//     RFC 3986 (only A-Z a-z 0-9 - . _ ~ left as they are, space as "%20":
+//     Python's urllib.parse.quote(v, safe="")) and JavaScript's
+//     encodeURIComponent (which also leaves ! ' ( ) * as they are), each with
+//     upper- and lower-case hex digits
 //   - json: the inside of a JSON string, with and without HTML escaping
 //     (valid UTF-8 only)
+//   - line: each line of a multi-line value, trimmed of spaces, tabs and
+//     "\r", that holds key material or a token; not the PEM armour, short
+//     lines or a config document's structure (see lineForms)
 //
 // Values shorter than MinLen give no forms.
 func FormsOf(value []byte) []Form {
@@ -79,15 +90,17 @@ func FormsOf(value []byte) []Form {
 		}
 		for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
 			for shift := range 3 {
-				if f := shiftedBase64(enc, v, shift); len(f) >= minShiftedLen {
+				if f := shiftedBase64(enc, v, shift); len(f) >= minFragmentLen {
 					fs.add(Base64, f)
 				}
 			}
 		}
 	}
 	for _, v := range variants {
-		fs.add(URL, []byte(url.QueryEscape(string(v))))
-		fs.add(URL, []byte(url.PathEscape(string(v))))
+		for _, f := range percentForms(v) {
+			fs.add(URL, f)
+			fs.add(URL, lowerHex(f))
+		}
 	}
 	for _, v := range variants {
 		if !utf8.Valid(v) {
@@ -96,6 +109,9 @@ func FormsOf(value []byte) []Form {
 		for _, html := range []bool{true, false} {
 			fs.add(JSON, jsonInside(v, html))
 		}
+	}
+	for _, l := range lineForms(value) {
+		fs.add(Line, l)
 	}
 	return fs.forms
 }
@@ -148,6 +164,67 @@ func shiftedBase64(enc *base64.Encoding, v []byte, shift int) []byte {
 		return nil
 	}
 	return []byte(s[first:last])
+}
+
+// percentForms returns v percent-encoded in the ways URLs and form bodies
+// carry it (see FormsOf), upper-case hex.
+func percentForms(v []byte) [][]byte {
+	return [][]byte{
+		[]byte(url.QueryEscape(string(v))),
+		[]byte(url.PathEscape(string(v))),
+		percentEncode(v, rfc3986Unreserved),
+		percentEncode(v, uriComponentUnreserved),
+	}
+}
+
+// rfc3986Unreserved and uriComponentUnreserved are the bytes left as they
+// are by RFC 3986 section 2.3 and by encodeURIComponent.
+var rfc3986Unreserved, uriComponentUnreserved = byteSet("-._~"), byteSet("-._~!'()*")
+
+// byteSet returns the ASCII letters and digits and the bytes of extra.
+func byteSet(extra string) *[256]bool {
+	var set [256]bool
+	for c := range 256 {
+		set[c] = isAlnum(byte(c))
+	}
+	for i := range len(extra) {
+		set[extra[i]] = true
+	}
+	return &set
+}
+
+// percentEncode writes every byte of v not in keep as "%XX".
+func percentEncode(v []byte, keep *[256]bool) []byte {
+	const hex = "0123456789ABCDEF"
+	out := make([]byte, 0, len(v)*3)
+	for _, c := range v {
+		if keep[c] {
+			out = append(out, c)
+		} else {
+			out = append(out, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return out
+}
+
+// lowerHex returns the percent-encoded f with lower-case hex digits, as some
+// encoders write them.
+func lowerHex(f []byte) []byte {
+	out := bytes.Clone(f)
+	for i := 0; i+2 < len(out); i++ {
+		if out[i] == '%' {
+			out[i+1], out[i+2] = toLower(out[i+1]), toLower(out[i+2])
+			i += 2
+		}
+	}
+	return out
+}
+
+func toLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // jsonInside returns v as it appears between the quotes of a JSON string.

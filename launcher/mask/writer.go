@@ -1,8 +1,9 @@
 // Package mask rewrites a child's output so that no secret value, nor its
-// base64, URL-encoded or JSON-escaped form, reaches the terminal or a log:
-// each occurrence becomes <ward:NAME>. It also holds what the CLI needs to
-// keep the child on a pseudo-terminal while masking (see OpenPTY) and to
-// register values with a CI runner (see WriteAddMask).
+// base64, percent-encoded or JSON-escaped form, nor a line of a multi-line
+// value that holds key material, reaches the terminal or a log: each
+// occurrence becomes <ward:NAME> (see FormsOf). It also holds what the CLI
+// needs to keep the child on a pseudo-terminal while masking (see OpenPTY)
+// and to register values with a CI runner (see WriteAddMask).
 package mask
 
 import (

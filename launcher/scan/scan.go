@@ -1,7 +1,7 @@
-// Package scan searches files and git history for the actual values of
-// secrets, in every form the mask package knows (plain, base64, URL-encoded,
-// JSON-escaped), and reports where each was found and for which variable,
-// never the value.
+// Package scan searches files, the index and git history for the actual
+// values of secrets, in every form the mask package knows (plain, base64,
+// URL-encoded, JSON-escaped, a line of a multi-line value), and reports
+// where each was found and for which variable, never the value.
 package scan
 
 import (
@@ -12,7 +12,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -25,29 +24,39 @@ type Secret = mask.Secret
 // Finding is one place a value was found. It never holds the value or the
 // text that matched.
 type Finding struct {
-	// Path is relative to Options.Dir for the working tree, to the
-	// repository's top directory for history.
+	// Path, for the working tree and the index, is relative to Options.Dir
+	// when the file is under it or was named by a relative path, else
+	// absolute; for history it is relative to the repository's top
+	// directory (or, for a blob no commit has, the object's name).
 	Path string `json:"path"`
 	Line int    `json:"line"`
-	// Commit is the oldest commit whose changes add the blob, "unknown" if
-	// none does (a blob reachable only through a tag), empty for the
-	// working tree.
+	// Commit is a commit that introduced the blob at Path: the first, in
+	// an oldest-first walk of every ref, whose changes put it there. It is
+	// "unknown" if no commit has the blob (a tag pointing at it or at a
+	// tree directly), empty for the working tree and the index.
 	Commit string `json:"commit,omitempty"`
 	// Name is the variable whose value was found.
 	Name string `json:"name"`
-	// Form is how the value appeared: "plain", "base64", "url" or "json".
+	// Form is how the value appeared: "plain", "base64", "url", "json" or
+	// "line" (see mask.FormsOf).
 	Form string `json:"form"`
 }
 
 // Options says where to search.
 type Options struct {
-	// Paths are the files and directories to search, relative to Dir;
-	// none means ".".
+	// Paths are the files and directories to search, absolute or relative
+	// to Dir; none means ".".
 	Paths []string
 	// NoIgnore searches files that .gitignore excludes, too.
 	NoIgnore bool
 	// Binary searches files with a NUL byte in their first 8 KiB, too.
 	Binary bool
+	// Staged searches, instead of the working tree, the index entries
+	// under Paths: the content staged for the next commit, as a pre-commit
+	// hook wants it (an untracked file is not searched; a file staged,
+	// then deleted or changed in the work tree, is searched as staged).
+	// Each path must be inside a git work tree. NoIgnore changes nothing.
+	Staged bool
 	// GitHistory also searches every blob reachable from any ref of the
 	// repository that holds Dir (all of it, whatever Paths says).
 	GitHistory bool
@@ -59,13 +68,14 @@ type Options struct {
 const binarySniff = 8 << 10
 
 // Scan searches for every form of every secret as opts says and returns the
-// findings, working tree first, each list sorted by path and line. Values
-// shorter than mask.MinLen are not searched for (see Skipped).
+// findings, working tree (or index) first, each list sorted by path and
+// line. Values shorter than mask.MinLen are not searched for (see Skipped).
 //
-// Inside a git work tree, the files searched are the tracked ones and the
-// untracked ones .gitignore does not exclude (git ls-files); with NoIgnore,
-// or outside a work tree, every regular file under Paths. Directories named
-// .git, symbolic links and other non-regular files are never searched.
+// In the working tree, a path inside a git work tree gives the files there
+// that are tracked or untracked and not excluded by .gitignore (git
+// ls-files); with NoIgnore, or outside a work tree, every regular file
+// under it. Directories named .git, symbolic links and other non-regular
+// files are never searched.
 func Scan(ctx context.Context, secrets []Secret, opts Options) ([]Finding, error) {
 	p, _ := mask.Compile(secrets)
 	if p.Len() == 0 {
@@ -77,21 +87,30 @@ func Scan(ctx context.Context, secrets []Secret, opts Options) ([]Finding, error
 	if len(opts.Paths) == 0 {
 		opts.Paths = []string{"."}
 	}
-	s := &scanner{p: p, opts: opts}
-	var findings []Finding
-	files, err := s.listFiles(ctx)
+	s, err := newScanner(p, opts)
 	if err != nil {
 		return nil, err
 	}
-	for _, path := range files {
-		if err := ctx.Err(); err != nil {
+	var findings []Finding
+	if opts.Staged {
+		if findings, err = s.scanStaged(ctx); err != nil {
 			return nil, err
 		}
-		found, err := s.scanFile(path)
+	} else {
+		files, err := s.listFiles(ctx)
 		if err != nil {
 			return nil, err
 		}
-		findings = append(findings, found...)
+		for _, f := range files {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			found, err := s.scanFile(f)
+			if err != nil {
+				return nil, err
+			}
+			findings = append(findings, found...)
+		}
 	}
 	findings = sortFindings(findings)
 	if opts.GitHistory {
@@ -119,90 +138,40 @@ func Skipped(secrets []Secret) []string {
 type scanner struct {
 	p    *mask.Patterns
 	opts Options
-	buf  []byte // reused from file to file
+	// cwd and absDir are the current directory and Dir, absolute, to
+	// report paths against.
+	cwd, absDir string
+	workTree    map[string]bool // see inWorkTree
+	buf         []byte          // reused from file to file
 }
 
-// listFiles returns the regular files to search, relative to opts.Dir.
-func (s *scanner) listFiles(ctx context.Context) ([]string, error) {
-	// git ls-files takes a path that names nothing as matching nothing;
-	// a mistyped path must not pass for a clean one.
-	for _, path := range s.opts.Paths {
-		if _, err := os.Lstat(filepath.Join(s.opts.Dir, path)); err != nil {
-			return nil, fmt.Errorf("scan %s: %w", path, unwrapPathError(err))
-		}
-	}
-	if !s.opts.NoIgnore && insideWorkTree(ctx, s.opts.Dir) {
-		return s.gitFiles(ctx)
-	}
-	var files []string
-	for _, root := range s.opts.Paths {
-		err := filepath.WalkDir(filepath.Join(s.opts.Dir, root), func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return fmt.Errorf("walk %s: %w", path, unwrapPathError(err))
-			}
-			if d.IsDir() && d.Name() == ".git" {
-				return filepath.SkipDir
-			}
-			if !d.Type().IsRegular() {
-				return nil
-			}
-			rel, err := filepath.Rel(s.opts.Dir, path)
-			if err != nil {
-				return err
-			}
-			files = append(files, rel)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return files, nil
-}
-
-// gitFiles lists the tracked files and the untracked ones not ignored.
-func (s *scanner) gitFiles(ctx context.Context) ([]string, error) {
-	args := append([]string{"ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"}, s.opts.Paths...)
-	out, err := s.git(ctx, s.opts.Dir, args...)
+func newScanner(p *mask.Patterns, opts Options) (*scanner, error) {
+	cwd, err := os.Getwd()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("scan: current directory: %w", err)
 	}
-	var files []string
-	seen := map[string]bool{}
-	for _, name := range strings.Split(string(out), "\x00") {
-		// A conflicted file is listed once per stage.
-		if name == "" || seen[name] {
-			continue
-		}
-		seen[name] = true
-		fi, err := os.Lstat(filepath.Join(s.opts.Dir, name))
-		if err != nil || !fi.Mode().IsRegular() {
-			// Deleted from the work tree but still tracked, a submodule,
-			// or a link: nothing to read here.
-			continue
-		}
-		files = append(files, name)
-	}
-	return files, nil
+	s := &scanner{p: p, opts: opts, cwd: cwd, workTree: map[string]bool{}}
+	s.absDir = s.absolute(opts.Dir)
+	return s, nil
 }
 
 // scanFile searches one working-tree file.
-func (s *scanner) scanFile(path string) ([]Finding, error) {
-	f, err := os.Open(filepath.Join(s.opts.Dir, path))
+func (s *scanner) scanFile(f file) ([]Finding, error) {
+	r, err := os.Open(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Gone since it was listed.
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, unwrapPathError(err))
+		return nil, fmt.Errorf("open %s: %w", f.report, unwrapPathError(err))
 	}
-	defer f.Close()
+	defer r.Close()
 	var findings []Finding
-	err = s.search(f, func(line int, o mask.Owner) {
-		findings = append(findings, Finding{Path: filepath.ToSlash(path), Line: line, Name: o.Name, Form: string(o.Encoding)})
+	err = s.search(r, func(line int, o mask.Owner) {
+		findings = append(findings, Finding{Path: f.report, Line: line, Name: o.Name, Form: string(o.Encoding)})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, unwrapPathError(err))
+		return nil, fmt.Errorf("read %s: %w", f.report, unwrapPathError(err))
 	}
 	return findings, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,7 @@ var secrets = []Secret{{Name: "DB_PASSWORD", Value: []byte(value)}}
 
 // isolateGit keeps the tests' git, and the git Scan runs, away from the
 // user's configuration and gives commits a fixed identity.
-func isolateGit(t *testing.T) {
+func isolateGit(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
@@ -334,5 +335,48 @@ func TestWriteJSON(t *testing.T) {
 	WriteText(&b, f)
 	if want := "a.env:2: TOKEN (plain)\n0123abcd:b.env:7: KEY (base64)\n"; b.String() != want {
 		t.Errorf("got text %q, want %q", b.String(), want)
+	}
+}
+
+func TestScanPercentAndLineForms(t *testing.T) {
+	dir := newRepo(t)
+	const password = "p@ss w0rd/7Hq2"
+	r := rand.New(rand.NewSource(1))
+	der := make([]byte, 200)
+	r.Read(der)
+	b64 := base64.StdEncoding.EncodeToString(der) // 268 characters: 64, 64, 64, 64, 12
+	var body []string
+	for ; len(b64) > 64; b64 = b64[64:] {
+		body = append(body, b64[:64])
+	}
+	body = append(body, b64)
+	key := "-----BEGIN PRIVATE KEY-----\n" + strings.Join(body, "\n") + "\n-----END PRIVATE KEY-----\n"
+	s := []Secret{{Name: "DB_PASSWORD", Value: []byte(password)}, {Name: "TLS_KEY", Value: []byte(key)}}
+
+	write(t, dir, "db.url", "postgres://app:p%40ss%20w0rd%2F7Hq2@db/app\n")                           // Python quote, encodeURIComponent
+	write(t, dir, "lower.txt", "\npassword=p%40ss%20w0rd%2f7Hq2\n")                                   // lower-case hex
+	write(t, dir, "deploy.yaml", "tls:\n  key: |\n    "+strings.ReplaceAll(key, "\n", "\n    ")+"\n") // indented
+	write(t, dir, "other.pem", "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n")
+	commit := commitAll(t, dir, "forms")
+
+	got, err := Scan(context.Background(), s, Options{Dir: dir, GitHistory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Finding
+	for _, c := range []string{"", commit} {
+		want = append(want, Finding{Path: "db.url", Line: 1, Commit: c, Name: "DB_PASSWORD", Form: "url"})
+		for i := range body {
+			want = append(want, Finding{Path: "deploy.yaml", Line: 4 + i, Commit: c, Name: "TLS_KEY", Form: "line"})
+		}
+		want = append(want, Finding{Path: "lower.txt", Line: 2, Commit: c, Name: "DB_PASSWORD", Form: "url"})
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+	var text bytes.Buffer
+	WriteText(&text, got)
+	if strings.Contains(text.String(), password) || strings.Contains(text.String(), body[0]) {
+		t.Errorf("the report holds a value")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/aws"
+	"github.com/wardsecrets/ward/resolve/azure"
 	"github.com/wardsecrets/ward/resolve/env"
 	"github.com/wardsecrets/ward/resolve/file"
 	"github.com/wardsecrets/ward/resolve/local"
@@ -25,6 +26,7 @@ import (
 var Registry = resolve.NewRegistry(
 	vault.Kind,
 	aws.Kind,
+	azure.Kind,
 	local.Kind,
 	file.Kind,
 	env.Kind,

@@ -2,159 +2,30 @@ package store
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
-const howToStartPostgres = "no PostgreSQL test server: run scripts/postgres.sh start DIR, then . DIR/postgres.env (sets PG_TEST_URL, PG_TEST_PORT, PG_TEST_BINDIR)"
-
-// pg is the PostgreSQL test cluster, from scripts/postgres.sh.
-type pg struct {
-	url, port, bindir string
-	// passwords says whether the cluster checks the passwords of the
-	// roles Vault creates (see enforcePasswords).
-	passwords bool
-}
-
-var (
-	pgOnce   sync.Once
-	pgShared pg
-	pgErr    string
-)
+// pg is the PostgreSQL test cluster.
+type pg = *vaulttest.Postgres
 
 // needPostgres skips t without a PostgreSQL test cluster, or fails it when
 // WARD_REQUIRE_INTEGRATION=1.
 func needPostgres(t *testing.T) pg {
 	t.Helper()
 	needVault(t)
-	p := pg{url: os.Getenv("PG_TEST_URL"), port: os.Getenv("PG_TEST_PORT"), bindir: os.Getenv("PG_TEST_BINDIR")}
-	if p.url == "" || p.port == "" || p.bindir == "" {
-		if os.Getenv("WARD_REQUIRE_INTEGRATION") == "1" {
-			t.Fatal(howToStartPostgres + " (required: WARD_REQUIRE_INTEGRATION=1)")
-		}
-		t.Skip(howToStartPostgres)
-	}
-	pgOnce.Do(func() {
-		pgShared = p
-		pgShared.passwords, pgErr = p.enforcePasswords()
-	})
-	if pgErr != "" {
-		t.Logf("passwords of Vault's roles are not checked by this cluster: %s", pgErr)
-	}
-	return pgShared
-}
-
-// enforcePasswords makes the cluster check passwords for members of the
-// role ward_pw, which every role the tests have Vault create joins:
-// scripts/postgres.sh trusts loopback connections, and a login that
-// succeeds with any password would prove nothing.
-func (p pg) enforcePasswords() (bool, string) {
-	if _, err := p.super(`DO $$ BEGIN CREATE ROLE ward_pw NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;`); err != nil {
-		return false, "create role ward_pw: " + err.Error()
-	}
-	hba, err := p.super("SHOW hba_file")
-	if err != nil {
-		return false, "show hba_file: " + err.Error()
-	}
-	b, err := os.ReadFile(hba)
-	if err != nil {
-		return false, err.Error()
-	}
-	const rules = "host all +ward_pw 127.0.0.1/32 scram-sha-256\nhost all +ward_pw ::1/128 scram-sha-256\n"
-	if !strings.Contains(string(b), rules) {
-		st, err := os.Stat(hba)
-		if err != nil {
-			return false, err.Error()
-		}
-		if err := os.WriteFile(hba, append([]byte(rules), b...), st.Mode().Perm()); err != nil {
-			return false, err.Error()
-		}
-		if _, err := p.super("SELECT pg_reload_conf()"); err != nil {
-			return false, "reload: " + err.Error()
-		}
-	}
-	// The reload reaches new connections shortly: wait until the rule is
-	// in force.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		out, err := p.super("SELECT count(*) FROM pg_hba_file_rules WHERE 'ward_pw' = ANY(user_name) OR '+ward_pw' = ANY(user_name)")
-		if err == nil && out != "0" {
-			return true, ""
-		}
-		if time.Now().After(deadline) {
-			return false, "the pg_hba.conf rule for ward_pw is not in force"
-		}
-		time.Sleep(50 * time.Millisecond) // polling, with a deadline
-	}
-}
-
-// super runs sql as the cluster's superuser.
-func (p pg) super(sql string) (string, error) {
-	cmd := exec.Command(filepath.Join(p.bindir, "psql"), p.url, "-w", "-tAc", sql)
-	cmd.Env = pgEnv("")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", &exec.ExitError{ProcessState: cmd.ProcessState, Stderr: out}
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-// login runs select current_user as user with password, as the child would.
-func (p pg) login(user, password string) (string, error) {
-	cmd := exec.Command(filepath.Join(p.bindir, "psql"), "-h", "127.0.0.1", "-p", p.port, "-U", user, "-d", "postgres", "-w", "-tAc", "select current_user")
-	cmd.Env = pgEnv(password)
-	out, err := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
-
-// pgEnv is the environment for psql: no PG* settings of the caller's.
-func pgEnv(password string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PG") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "PGCONNECT_TIMEOUT=10")
-	if password != "" {
-		env = append(env, "PGPASSWORD="+password)
-	}
-	return env
+	return vaulttest.RequirePostgres(t)
 }
 
 // database mounts the database engine with a connection to the test
 // cluster and a role whose credentials live ttl, at most maxTTL.
 func database(t *testing.T, p pg, ttl, maxTTL string) (mount, role string) {
-	t.Helper()
-	mount, role = uniq("database"), uniq("app")
-	if err := root.Sys().Mount(mount, &api.MountInput{Type: "database"}); err != nil {
-		t.Fatalf("mount database: %v", err)
-	}
-	t.Cleanup(func() { root.Sys().Unmount(mount) })
-	rootWrite(t, mount+"/config/pg", map[string]any{
-		"plugin_name":       "postgresql-database-plugin",
-		"connection_url":    "postgresql://{{username}}:{{password}}@127.0.0.1:" + p.port + "/postgres?sslmode=disable",
-		"username":          "postgres",
-		"password":          "unused",
-		"allowed_roles":     role,
-		"verify_connection": true,
-	})
-	rootWrite(t, mount+"/roles/"+role, map[string]any{
-		"db_name":     "pg",
-		"default_ttl": ttl,
-		"max_ttl":     maxTTL,
-		"creation_statements": []string{
-			`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ward_pw;`,
-		},
-	})
-	return mount, role
+	return srv.Database(t, p, ttl, maxTTL)
 }
 
 // TestDynamicDatabase reads real PostgreSQL credentials as an AppRole
@@ -196,12 +67,12 @@ func TestDynamicDatabase(t *testing.T) {
 		t.Errorf("a dynamic secret got Version=%q", got["DB_USER"].Version)
 	}
 
-	out, err := p.login(user, pass)
+	out, err := p.Login(user, pass)
 	if err != nil || out != user {
 		t.Fatalf("psql as the new role: got %q (%v), want current_user %q", out, err, user)
 	}
-	if p.passwords {
-		if _, err := p.login(user, "wrong-"+pass); err == nil {
+	if p.Passwords {
+		if _, err := p.Login(user, "wrong-"+pass); err == nil {
 			t.Errorf("psql logged in with a wrong password: passwords are not checked")
 		}
 	}
@@ -217,7 +88,7 @@ func TestDynamicDatabase(t *testing.T) {
 		_, err := root.Sys().Lookup(lu.ID)
 		return err != nil
 	})
-	if out, err := p.login(user, pass); err == nil {
+	if out, err := p.Login(user, pass); err == nil {
 		t.Errorf("psql still logs in after Close revoked the lease (current_user %q)", out)
 	}
 	if !strings.Contains(tc.logs.String(), "vault token revoked, and with it the leases it created") {
@@ -268,13 +139,13 @@ func TestKeepLeaseAndRevoke(t *testing.T) {
 	if got["U"].Lease.ID == lease.ID {
 		t.Errorf("the second read has the first read's lease")
 	}
-	if out, err := p.login(user, pass); err != nil || out != user {
+	if out, err := p.Login(user, pass); err != nil || out != user {
 		t.Fatalf("psql as the second role: got %q (%v)", out, err)
 	}
 	if err := s.Revoke(context.Background(), got["U"].Lease); err != nil {
 		t.Fatalf("revoke: %s", tc.text(err))
 	}
-	if _, err := p.login(user, pass); err == nil {
+	if _, err := p.Login(user, pass); err == nil {
 		t.Errorf("psql still logs in after Revoke")
 	}
 
@@ -305,7 +176,7 @@ func TestRevokeOnExitOff(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("close: %s", tc.text(err))
 	}
-	if out, err := p.login(user, pass); err != nil || out != user {
+	if out, err := p.Login(user, pass); err != nil || out != user {
 		t.Errorf("psql after Close with revoke_on_exit off: got %q (%v), want a login", out, err)
 	}
 	if _, err := root.Logical().Write("sys/leases/revoke", map[string]any{"lease_id": got["U"].Lease.ID}); err != nil {
@@ -341,7 +212,7 @@ path "sys/leases/revoke" { capabilities = ["update"] }
 		t.Fatalf("close: %s", tc.text(err))
 	}
 	for i := range users {
-		if _, err := p.login(users[i], passes[i]); err == nil {
+		if _, err := p.Login(users[i], passes[i]); err == nil {
 			t.Errorf("role %d still logs in after Close", i)
 		}
 	}

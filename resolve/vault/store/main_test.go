@@ -9,12 +9,10 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -25,59 +23,22 @@ import (
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
 	"github.com/wardsecrets/ward/resolve/vault"
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
-// The Vault test server, from scripts/vault-server.sh.
+// The Vault test server (package vaulttest): needVault sets them.
 var (
+	srv       *vaulttest.Server
 	vaultAddr string
 	root      *api.Client
-	// noVault says why the integration tests cannot run ("" when they can).
-	noVault string
 )
-
-const howToStartVault = "no Vault test server: run scripts/vault-server.sh start DIR, then . DIR/vault.env (sets VAULT_TEST_ADDR and VAULT_TEST_TOKEN)"
-
-func TestMain(m *testing.M) {
-	vaultAddr = os.Getenv("VAULT_TEST_ADDR")
-	token := os.Getenv("VAULT_TEST_TOKEN")
-	if vaultAddr == "" || token == "" {
-		noVault = howToStartVault
-	} else {
-		cfg := api.DefaultConfig()
-		cfg.Address = vaultAddr
-		c, err := api.NewClient(cfg)
-		if err == nil {
-			c.SetToken(token)
-			_, err = c.Sys().Health()
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "vault test server at %s (VAULT_TEST_ADDR) does not answer: %v\n", vaultAddr, err)
-			os.Exit(1)
-		}
-		root = c
-	}
-	os.Exit(m.Run())
-}
 
 // needVault skips t without a Vault test server, or fails it when
 // WARD_REQUIRE_INTEGRATION=1.
 func needVault(t testing.TB) {
 	t.Helper()
-	if noVault == "" {
-		return
-	}
-	if os.Getenv("WARD_REQUIRE_INTEGRATION") == "1" {
-		t.Fatal(noVault + " (required: WARD_REQUIRE_INTEGRATION=1)")
-	}
-	t.Skip(noVault)
-}
-
-// uniq returns prefix and a random suffix: every test makes its own
-// mounts, paths, roles and policies on the shared server.
-func uniq(prefix string) string {
-	b := make([]byte, 5)
-	rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
+	srv = vaulttest.Require(t)
+	vaultAddr, root = srv.Addr, srv.Root
 }
 
 // tcase follows one test: the secrets it must never see in a log line or
@@ -228,93 +189,6 @@ func mustRef(t testing.TB, s string) resolve.Ref {
 	return r
 }
 
-// rootWrite writes data to path with the root token.
-func rootWrite(t testing.TB, path string, data map[string]any) *api.Secret {
-	t.Helper()
-	s, err := root.Logical().Write(path, data)
-	if err != nil {
-		t.Fatalf("root write %s: %v", path, err)
-	}
-	return s
-}
-
-// mountKV enables a KV engine of the given version at a fresh path.
-func mountKV(t testing.TB, version int) string {
-	t.Helper()
-	mount := uniq(fmt.Sprintf("kv%d", version))
-	err := root.Sys().Mount(mount, &api.MountInput{Type: "kv", Options: map[string]string{"version": fmt.Sprint(version)}})
-	if err != nil {
-		t.Fatalf("mount kv v%d: %v", version, err)
-	}
-	t.Cleanup(func() { root.Sys().Unmount(mount) })
-	if version == 2 {
-		// A new v2 mount upgrades itself in the background; wait until it
-		// takes writes.
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_, err := root.Logical().Write(mount+"/data/ward-ready", map[string]any{"data": map[string]any{"ok": "1"}})
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("kv v2 mount %s never took a write: %v", mount, err)
-			}
-			time.Sleep(20 * time.Millisecond) // polling the server, with a deadline
-		}
-	}
-	return mount
-}
-
-// kvPut writes data at mount/path for a KV engine of the given version.
-func kvPut(t testing.TB, mount string, version int, path string, data map[string]any) {
-	t.Helper()
-	if version == 2 {
-		rootWrite(t, mount+"/data/"+path, map[string]any{"data": data})
-		return
-	}
-	rootWrite(t, mount+"/"+path, data)
-}
-
-// policy writes a policy with a fresh name and returns the name.
-func policy(t testing.TB, hcl string) string {
-	t.Helper()
-	name := uniq("ward-test")
-	if err := root.Sys().PutPolicy(name, hcl); err != nil {
-		t.Fatalf("put policy: %v", err)
-	}
-	t.Cleanup(func() { root.Sys().DeletePolicy(name) })
-	return name
-}
-
-// token creates a token with the given policies.
-func token(t testing.TB, req *api.TokenCreateRequest) string {
-	t.Helper()
-	s, err := root.Auth().Token().Create(req)
-	if err != nil {
-		t.Fatalf("create token: %v", err)
-	}
-	return s.Auth.ClientToken
-}
-
-// enableAuth enables an auth method at a fresh path.
-func enableAuth(t testing.TB, typ string) string {
-	t.Helper()
-	mount := uniq(typ)
-	if err := root.Sys().EnableAuthWithOptions(mount, &api.EnableAuthOptions{Type: typ}); err != nil {
-		t.Fatalf("enable auth %s: %v", typ, err)
-	}
-	t.Cleanup(func() { root.Sys().DisableAuth(mount) })
-	return mount
-}
-
-// revokeToken revokes tok with the root token.
-func revokeToken(t testing.TB, tok string) {
-	t.Helper()
-	if err := root.Auth().Token().RevokeOrphan(tok); err != nil {
-		t.Fatalf("revoke token: %v", err)
-	}
-}
-
 // storeToken is the token the store uses now.
 func storeToken(s *Store) (string, int) {
 	s.auth.mu.Lock()
@@ -402,14 +276,19 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// Shorthands for the set-up every test here does on the test server.
+func rootWrite(t testing.TB, path string, data map[string]any) *api.Secret {
+	return srv.Write(t, path, data)
+}
+func mountKV(t testing.TB, version int) string { return srv.MountKV(t, version) }
+func kvPut(t testing.TB, mount string, version int, path string, data map[string]any) {
+	srv.KVPut(t, mount, version, path, data)
+}
+func policy(t testing.TB, hcl string) string                 { return srv.Policy(t, hcl) }
+func token(t testing.TB, req *api.TokenCreateRequest) string { return srv.NewToken(t, req) }
+func enableAuth(t testing.TB, typ string) string             { return srv.EnableAuth(t, typ) }
+func revokeToken(t testing.TB, tok string)                   { srv.RevokeToken(t, tok) }
+func uniq(prefix string) string                              { return vaulttest.Uniq(prefix) }
 func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(50 * time.Millisecond) // polling, with a deadline
-	}
+	vaulttest.WaitFor(t, what, d, cond)
 }

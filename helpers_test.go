@@ -1,0 +1,394 @@
+package main
+
+// Helpers shared by the whole-binary tests: a private environment per
+// ward run, line readers with deadlines, canaries and their audits, and
+// the Vault and process fixtures.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+)
+
+// canary returns a unique value to plant as a secret: any sighting of it
+// outside the child is a leak.
+func canary(tag string) string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return "canary-" + tag + "-" + hex.EncodeToString(b)
+}
+
+// scanForValue returns the files under dir that contain value, in plain
+// form or the encodings a log might use.
+func scanForValue(dir string, value []byte) []string {
+	var found []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, value) {
+			found = append(found, p)
+		}
+		return nil
+	})
+	return found
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// wardEnv is a private environment for one ward run: its own local store,
+// identity and runtime directory on tmpfs.
+type wardEnv struct {
+	t       *testing.T
+	dir     string
+	runtime string
+	env     []string
+	// canaries are the values this test stored: the audit at cleanup
+	// asserts none is in a file under the test's directory, and run
+	// asserts none is in ward's output.
+	canaries []string
+}
+
+func newWardEnv(t *testing.T) *wardEnv {
+	t.Helper()
+	dir := t.TempDir()
+	rt, err := os.MkdirTemp("/dev/shm", "ward-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(rt) })
+	w := &wardEnv{t: t, dir: dir, runtime: rt}
+	t.Cleanup(w.audit)
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "WARD_") || strings.HasPrefix(kv, "XDG_") {
+			continue
+		}
+		w.env = append(w.env, kv)
+	}
+	w.env = append(w.env,
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"WARD_RUNTIME_DIR="+rt,
+		"WARD_LOG_FORMAT=json",
+	)
+	return w
+}
+
+// audit asserts that no canary of this test is in any file under the
+// test's directory (the local store is encrypted; secret files live in the
+// runtime directory on tmpfs, which is not searched).
+func (w *wardEnv) audit() {
+	for _, c := range w.canaries {
+		if found := scanForValue(w.dir, []byte(c)); len(found) > 0 {
+			w.t.Errorf("a canary is on disk outside ward's private directory: %v", found)
+		}
+	}
+}
+
+// manifest writes a manifest and returns its path.
+func (w *wardEnv) manifest(body string) string {
+	w.t.Helper()
+	p := filepath.Join(w.dir, fmt.Sprintf("ward-%d.yaml", len(body)))
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+// set stores a value in the local store through `ward local set`.
+func (w *wardEnv) set(name, value string) {
+	w.t.Helper()
+	w.canaries = append(w.canaries, value)
+	cmd := exec.Command("ward", "local", "set", name)
+	cmd.Env = w.env
+	cmd.Stdin = strings.NewReader(value)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		w.t.Fatalf("ward local set %s: %v\n%s", name, err, out)
+	}
+}
+
+func (w *wardEnv) command(args ...string) *exec.Cmd {
+	cmd := exec.Command("ward", args...)
+	cmd.Env = w.env
+	cmd.Dir = w.dir
+	return cmd
+}
+
+// run runs ward to the end and returns its exit code and outputs.
+func (w *wardEnv) run(args ...string) (code int, stdout, stderr string) {
+	w.t.Helper()
+	cmd := w.command(args...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	for _, c := range w.canaries {
+		if strings.Contains(o.String(), c) || strings.Contains(e.String(), c) {
+			w.t.Errorf("ward %s: a canary is in ward's output", args[0])
+		}
+	}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		w.t.Fatalf("run ward: %v", err)
+	}
+	return code, o.String(), e.String()
+}
+
+// lines reads a child's output line by line, with a deadline per wait.
+type lines struct {
+	t  *testing.T
+	ch chan string
+}
+
+func readLines(t *testing.T, r io.Reader) *lines {
+	l := &lines{t: t, ch: make(chan string, 1024)}
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			l.ch <- sc.Text()
+		}
+		close(l.ch)
+	}()
+	return l
+}
+
+// next returns the next line, failing the test after the deadline.
+func (l *lines) next(what string) string {
+	l.t.Helper()
+	select {
+	case line, ok := <-l.ch:
+		if !ok {
+			l.t.Fatalf("output ended while waiting for %s", what)
+		}
+		return line
+	case <-time.After(10 * time.Second):
+		l.t.Fatalf("no line within 10s while waiting for %s", what)
+	}
+	return ""
+}
+
+// waitFor skips lines until one has prefix.
+func (l *lines) waitFor(prefix string) string {
+	l.t.Helper()
+	for {
+		line := l.next(prefix)
+		if strings.HasPrefix(line, prefix) {
+			return line
+		}
+	}
+}
+
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	return 0
+}
+
+// envHash reads one `helper env` listing and returns the hash of name.
+func envHash(l *lines, name string) string {
+	l.t.Helper()
+	got := ""
+	for {
+		line := l.next("env listing")
+		if line == "end" {
+			return got
+		}
+		if h, ok := strings.CutPrefix(line, name+" "); ok {
+			got = h
+		}
+	}
+}
+
+func (l *lines) waitForContaining(s string) string {
+	l.t.Helper()
+	for {
+		line := l.next(s)
+		if strings.Contains(line, s) {
+			return line
+		}
+	}
+}
+
+// wardVault starts `ward run` over a child that lists its env (hashes) and
+// waits; it returns the command and its stdout/stderr line readers.
+func wardVault(t *testing.T, w *wardEnv, addr, token, manifest string) (*exec.Cmd, *lines, *lines) {
+	t.Helper()
+	cmd := w.command("run", "--log-level", "debug", "-m", manifest, "--", "helper", "env", "wait")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, readLines(t, out), readLines(t, errp)
+}
+
+// envListing reads one `helper env` listing into name -> hash.
+func envListing(l *lines) map[string]string {
+	l.t.Helper()
+	got := map[string]string{}
+	for {
+		line := l.next("env listing")
+		if line == "end" {
+			return got
+		}
+		if name, h, ok := strings.Cut(line, " "); ok {
+			got[name] = h
+		}
+	}
+}
+
+// stopAndCount stops ward and returns how many times the child listed its
+// env after the first start, and ward's remaining stderr.
+func stopAndCount(t *testing.T, cmd *exec.Cmd, stdout, stderr *lines, canaries ...string) int {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	n := 0
+	for line := range stdout.ch {
+		if line == "end" {
+			n++
+		}
+	}
+	for line := range stderr.ch {
+		for _, c := range canaries {
+			if strings.Contains(line, c) {
+				t.Errorf("a canary is in ward's stderr")
+			}
+		}
+	}
+	return n
+}
+
+func redactAll(s string, values ...string) string {
+	for _, v := range values {
+		s = strings.ReplaceAll(s, v, "<canary>")
+	}
+	return s
+}
+
+// auditProc asserts that a value is in neither the environment nor the
+// command line of a running process.
+func auditProc(t *testing.T, pid int, value string) {
+	t.Helper()
+	for _, f := range []string{"environ", "cmdline"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, f))
+		if err != nil {
+			t.Fatalf("read /proc/%d/%s: %v", pid, f, err)
+		}
+		if strings.Contains(string(b), value) {
+			t.Errorf("the canary is in ward's /proc/%d/%s", pid, f)
+		}
+	}
+}
+
+func listFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() && info.Name() != ".lock" {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+func procOwner(t *testing.T, pid int) int {
+	t.Helper()
+	st, err := os.Stat(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(st.Sys().(*syscall.Stat_t).Uid)
+}
+
+// childOf returns the only child of pid (unshare --fork's child: ward).
+func childOf(t *testing.T, pid int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
+		if err == nil {
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				n, _ := strconv.Atoi(f[0])
+				return n
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("unshare %d has no child", pid)
+	return 0
+}
+
+// signJWT makes an RS256 JWT.
+func signJWT(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	head := enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(claims)
+	sum := sha256.Sum256([]byte(head))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return head + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// testVault returns the Vault test server's root client, address and
+// token.
+func testVault(t *testing.T) (*vaultapi.Client, string, string) {
+	t.Helper()
+	srv := vaulttest.Require(t)
+	return srv.Root, srv.Addr, srv.Token
+}
+
+// kvPut writes data at mount/path of a KV v2 engine.
+func kvPut(t *testing.T, mount, path string, data map[string]any) {
+	t.Helper()
+	vaulttest.Require(t).KVPut(t, mount, 2, path, data)
+}

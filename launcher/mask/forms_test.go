@@ -1,0 +1,140 @@
+package mask
+
+import (
+	"bytes"
+	"encoding/base64"
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// testPEM returns a PEM block of made-up key material (not a key): its
+// armour, the base64 body lines, wrapped at 64 characters, and the whole
+// text with a trailing newline.
+func testPEM(seed int64, size int) (body []string, pem string) {
+	r := rand.New(rand.NewSource(seed))
+	der := make([]byte, size)
+	r.Read(der)
+	b64 := base64.StdEncoding.EncodeToString(der)
+	for len(b64) > 64 {
+		body = append(body, b64[:64])
+		b64 = b64[64:]
+	}
+	body = append(body, b64)
+	return body, "-----BEGIN PRIVATE KEY-----\n" + strings.Join(body, "\n") + "\n-----END PRIVATE KEY-----\n"
+}
+
+func TestFormsOfPercentEncoded(t *testing.T) {
+	// The wants are what Python's urllib.parse.quote(v, safe="") and
+	// JavaScript's encodeURIComponent print for these values.
+	tests := []struct {
+		name, value string
+		want        []string
+	}{
+		{"quote and encodeURIComponent agree", "p@ss w/rd+<ok>?", []string{
+			"p%40ss%20w%2Frd%2B%3Cok%3E%3F",
+			"p%40ss%20w%2frd%2b%3cok%3e%3f",
+		}},
+		{"they differ on !'()*", "it's (a) *secret*! ~x", []string{
+			"it%27s%20%28a%29%20%2Asecret%2A%21%20~x",
+			"it's%20(a)%20*secret*!%20~x",
+			"it%27s%20%28a%29%20%2asecret%2a%21%20~x",
+		}},
+		{"utf-8", "naïve café", []string{
+			"na%C3%AFve%20caf%C3%A9",
+			"na%c3%afve%20caf%c3%a9",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forms := FormsOf([]byte(tt.value))
+			for i, w := range tt.want {
+				if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == URL && string(f.Bytes) == w }) {
+					t.Errorf("want %d: no url form of %d bytes", i, len(w))
+				}
+			}
+		})
+	}
+}
+
+func TestFormsOfLines(t *testing.T) {
+	body, pem := testPEM(1, 100)
+	last := body[len(body)-1] // 136 base64 characters in all: 64, 64, 8
+	kubeconfig := "apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user:\n    token: eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ\n"
+	tests := []struct {
+		name, value string
+		want        []string // the Line forms, in order
+	}{
+		{"pem body lines, not the armour", pem, body},
+		{"pem with crlf and indent", "  " + strings.ReplaceAll(pem, "\n", "\r\n  "), body},
+		{"a short last line is left out", "-----BEGIN KEY-----\n" + body[0] + "\nAbCd==\n-----END KEY-----", body[:1]},
+		{"a config document: token lines only", kubeconfig, []string{"token: eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ"}},
+		{"punctuation and blank lines", "-----\n\n=========\nsecret-part-1a2b3c4d\n", []string{"secret-part-1a2b3c4d"}},
+		{"base64 outside armour needs a token", "password\nletters-only-here\n", nil},
+		{"one line", "single-line-value-1234\n", nil},
+	}
+	if len(last) != 8 {
+		t.Fatalf("test PEM's last line has %d characters, want 8", len(last))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, f := range FormsOf([]byte(tt.value)) {
+				if f.Encoding == Line {
+					got = append(got, string(f.Bytes))
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %d line forms %v, want %d", len(got), lineLens(got), len(tt.want))
+			}
+		})
+	}
+}
+
+// lineLens describes lines by their lengths: they may be test values.
+func lineLens(lines []string) []int {
+	var n []int
+	for _, l := range lines {
+		n = append(n, len(l))
+	}
+	return n
+}
+
+func TestWriterIndentedPEM(t *testing.T) {
+	body, pem := testPEM(2, 300)
+	secrets := []Secret{{Name: "TLS_KEY", Value: []byte(pem)}}
+	// The key as a YAML block scalar prints it indented: the value as a
+	// whole is not in the output, each of its lines is.
+	in := "tls:\n  key: |\n    " + strings.ReplaceAll(strings.TrimSuffix(pem, "\n"), "\n", "\n    ") + "\n  port: 443\n"
+	want := "tls:\n  key: |\n    -----BEGIN PRIVATE KEY-----\n" + strings.Repeat("    <ward:TLS_KEY>\n", len(body)) + "    -----END PRIVATE KEY-----\n  port: 443\n"
+	for split := 0; split <= len(in); split += 7 {
+		if got := maskChunks(t, secrets, []byte(in), []int{split}); string(got) != want {
+			t.Fatalf("split at %d: %s", split, diff(got, []byte(want)))
+		}
+	}
+	// Printed whole, it is one value.
+	if got := maskChunks(t, secrets, []byte("key: "+pem), nil); string(got) != "key: <ward:TLS_KEY>" {
+		t.Errorf("whole value: %s", diff(got, []byte("key: <ward:TLS_KEY>")))
+	}
+	// Another key's armour is not touched.
+	_, other := testPEM(3, 100)
+	if got := maskChunks(t, secrets, []byte(other), nil); !bytes.Equal(got, []byte(other)) {
+		t.Errorf("another key: %s", diff(got, []byte(other)))
+	}
+}
+
+func TestWriterPercentEncoded(t *testing.T) {
+	secrets := []Secret{{Name: "DB_PASS", Value: []byte("it's (a) *secret*! ~x")}}
+	for _, enc := range []string{
+		"it%27s%20%28a%29%20%2Asecret%2A%21%20~x", // Python quote(v, safe="")
+		"it's%20(a)%20*secret*!%20~x",             // encodeURIComponent
+		"it%27s%20%28a%29%20%2asecret%2a%21%20~x", // lower-case hex
+		"it%27s+%28a%29+%2Asecret%2A%21+~x",       // url.QueryEscape, as before
+	} {
+		in := "postgres://app:" + enc + "@db/app"
+		if got := maskChunks(t, secrets, []byte(in), nil); string(got) != "postgres://app:<ward:DB_PASS>@db/app" {
+			t.Errorf("%d-byte form: %s", len(enc), diff(got, []byte("postgres://app:<ward:DB_PASS>@db/app")))
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package mask
+
+import "bytes"
+
+// lineForms returns the lines of a multi-line value that are matched on
+// their own, so that the value printed reformatted (a PEM key indented
+// inside YAML, a key file re-indented) is still masked and found; the whole
+// value is matched besides. A line, trimmed of spaces, tabs and "\r", counts
+// if it is at least minFragmentLen bytes and either is a base64 line inside
+// PEM armour (key material) or holds a token: minFragmentLen or more letters
+// and digits in a row, both kinds among them (a key, a password, an id).
+//
+// Left out, because they would mask and report unrelated text: the armour
+// lines ("-----BEGIN PRIVATE KEY-----" is the same in every key of a kind),
+// short lines, and the structure of a config document ("apiVersion: v1",
+// `"type": "service_account",`), which other files hold too.
+func lineForms(value []byte) [][]byte {
+	var out [][]byte
+	armoured := false
+	for _, l := range valueLines(value) {
+		switch {
+		case isArmour(l):
+			armoured = bytes.Contains(l, []byte("BEGIN "))
+		case len(l) < minFragmentLen:
+		case armoured && isBase64Line(l), hasToken(l):
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// ciLines returns the lines of a multi-line form to register with a CI
+// runner, which masks line by line and so shows in clear any line of the
+// value it was not given: every line of at least MinLen bytes but those
+// that carry nothing (armour, lines without a letter or digit, such as
+// "-----" or "").
+func ciLines(form []byte) [][]byte {
+	var out [][]byte
+	for _, l := range valueLines(form) {
+		if len(l) >= MinLen && !isArmour(l) && hasAlnum(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// valueLines splits a value containing a line break into its lines, each
+// trimmed of spaces, tabs and "\r"; a value without one gives nil, being
+// matched whole.
+func valueLines(v []byte) [][]byte {
+	if bytes.IndexByte(bytes.TrimRight(v, "\r\n"), '\n') < 0 {
+		return nil
+	}
+	lines := bytes.Split(v, []byte("\n"))
+	for i, l := range lines {
+		lines[i] = bytes.Trim(l, " \t\r")
+	}
+	return lines
+}
+
+// isArmour reports whether l is a PEM (RFC 7468), OpenPGP or SSH (RFC 4716)
+// BEGIN or END line.
+func isArmour(l []byte) bool {
+	for _, p := range []string{"-----BEGIN ", "-----END ", "---- BEGIN ", "---- END "} {
+		if bytes.HasPrefix(l, []byte(p)) {
+			return bytes.HasSuffix(l, []byte("----"))
+		}
+	}
+	return false
+}
+
+// isBase64Line reports whether l is made of standard base64 characters only.
+func isBase64Line(l []byte) bool {
+	for _, c := range l {
+		if !isAlnum(c) && c != '+' && c != '/' && c != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// hasToken reports whether l holds minFragmentLen or more letters and digits
+// in a row with at least one of each.
+func hasToken(l []byte) bool {
+	run, letter, digit := 0, false, false
+	for _, c := range l {
+		if !isAlnum(c) {
+			run, letter, digit = 0, false, false
+			continue
+		}
+		run++
+		if c <= '9' {
+			digit = true
+		} else {
+			letter = true
+		}
+		if run >= minFragmentLen && letter && digit {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAlnum(l []byte) bool {
+	return bytes.ContainsFunc(l, func(r rune) bool { return r < 128 && isAlnum(byte(r)) })
+}
+
+func isAlnum(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+}

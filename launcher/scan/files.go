@@ -1,0 +1,192 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// target is one of Options.Paths.
+type target struct {
+	arg  string // as given
+	path string // to open: arg if absolute, else joined to Dir
+	abs  bool   // arg is absolute
+	// dir is where git looks at the target from (the target if it is a
+	// directory, else the one holding it) and spec names the target from
+	// there.
+	dir, spec string
+	missing   bool // the target does not exist (allowed when Staged)
+}
+
+// file is a file to search: the path to open and the path to report.
+type file struct{ path, report string }
+
+// targets resolves Options.Paths. A path that names nothing is an error
+// (git ls-files takes it as matching nothing, and a mistyped path must not
+// pass for a clean one), unless allowMissing, for a file deleted from the
+// work tree but still staged; its directory must exist.
+func (s *scanner) targets(allowMissing bool) ([]target, error) {
+	var ts []target
+	for _, arg := range s.opts.Paths {
+		t := target{arg: arg, path: arg, abs: filepath.IsAbs(arg)}
+		if !t.abs {
+			t.path = filepath.Join(s.opts.Dir, arg)
+		}
+		fi, err := os.Lstat(t.path)
+		switch {
+		case err == nil && fi.IsDir():
+			t.dir, t.spec = t.path, "."
+		case err == nil || allowMissing && errors.Is(err, fs.ErrNotExist):
+			t.dir, t.spec = filepath.Dir(t.path), filepath.Base(t.path)
+			t.missing = err != nil
+			if t.missing {
+				if _, derr := os.Stat(t.dir); derr != nil {
+					return nil, fmt.Errorf("scan %s: %w", arg, unwrapPathError(err))
+				}
+			}
+		default:
+			return nil, fmt.Errorf("scan %s: %w", arg, unwrapPathError(err))
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+// group is the targets git lists from one directory in one call.
+type group struct {
+	dir     string
+	abs     bool
+	targets []target
+}
+
+// groupTargets groups targets by the directory git runs in and by whether
+// they were given as absolute paths (which decides how files are
+// reported), keeping their order.
+func groupTargets(ts []target) []*group {
+	type key struct {
+		dir string
+		abs bool
+	}
+	var groups []*group
+	index := map[key]*group{}
+	for _, t := range ts {
+		k := key{t.dir, t.abs}
+		g := index[k]
+		if g == nil {
+			g = &group{dir: t.dir, abs: t.abs}
+			index[k] = g
+			groups = append(groups, g)
+		}
+		g.targets = append(g.targets, t)
+	}
+	return groups
+}
+
+func (g *group) specs() []string {
+	specs := make([]string, len(g.targets))
+	for i, t := range g.targets {
+		specs[i] = t.spec
+	}
+	return specs
+}
+
+// listFiles returns the regular files to search in the working tree, each
+// once. A target inside a git work tree (whichever: it need not be Dir's)
+// gives its tracked files and the untracked ones .gitignore does not
+// exclude; with NoIgnore, or outside a work tree, every regular file under
+// it.
+func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
+	ts, err := s.targets(false)
+	if err != nil {
+		return nil, err
+	}
+	var files []file
+	seen := map[string]bool{}
+	add := func(path string, abs bool) {
+		key := s.absolute(path)
+		if !seen[key] {
+			seen[key] = true
+			files = append(files, file{path: path, report: s.report(key, abs)})
+		}
+	}
+	for _, g := range groupTargets(ts) {
+		if !s.opts.NoIgnore && s.inWorkTree(ctx, g.dir) {
+			if err := s.gitFiles(ctx, g, add); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		for _, t := range g.targets {
+			if err := walk(t.path, func(path string) { add(path, g.abs) }); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return files, nil
+}
+
+// gitFiles lists a group's tracked files and its untracked ones not
+// ignored.
+func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, abs bool)) error {
+	args := append([]string{"ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"}, g.specs()...)
+	out, err := s.git(ctx, g.dir, args...)
+	if err != nil {
+		return err
+	}
+	for _, name := range strings.Split(string(out), "\x00") {
+		if name == "" {
+			continue
+		}
+		path := filepath.Join(g.dir, name)
+		fi, err := os.Lstat(path)
+		if err != nil || !fi.Mode().IsRegular() {
+			// Deleted from the work tree but still tracked, a submodule,
+			// or a link: nothing to read here.
+			continue
+		}
+		// A conflicted file is listed once per stage; add keeps one.
+		add(path, g.abs)
+	}
+	return nil
+}
+
+// walk calls found with every regular file under root, or root itself if it
+// is one. Directories named .git, symbolic links and other non-regular
+// files are left out.
+func walk(root string, found func(path string)) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("walk %s: %w", path, unwrapPathError(err))
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			found(path)
+		}
+		return nil
+	})
+}
+
+// absolute returns path made absolute against the current directory.
+func (s *scanner) absolute(path string) string {
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	return filepath.Join(s.cwd, path)
+}
+
+// report returns how to report the file at absolute path abs: relative to
+// Dir when it is under Dir or was named by a relative path ("../x"), else
+// absolute. Slashes, whatever the system.
+func (s *scanner) report(abs string, absArg bool) string {
+	rel, err := filepath.Rel(s.absDir, abs)
+	if err != nil || absArg && (rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator))) {
+		return filepath.ToSlash(abs)
+	}
+	return filepath.ToSlash(rel)
+}

@@ -1,0 +1,245 @@
+package scan
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+
+	"github.com/wardsecrets/ward/launcher/mask"
+)
+
+// foundBlob is a blob of the history that holds a value.
+type foundBlob struct {
+	// path is the path rev-list named the blob by, empty for a blob a ref
+	// points at directly; it is reported only if no commit introduced it.
+	path    string
+	matches []match
+}
+
+// match is a finding inside one blob, wherever the blob is.
+type match struct {
+	line       int
+	name, form string
+}
+
+// place is where a commit introduced a blob.
+type place struct{ commit, path string }
+
+// scanHistory searches every blob reachable from any ref, each once, and
+// reports each blob with a finding at the places commits introduced it.
+// Two walks of the history, whatever its length or the number of findings:
+// one reads the blobs (see scanBlobs), one names the commits (see
+// introductions), and the second only if there was a finding.
+func (s *scanner) scanHistory(ctx context.Context) ([]Finding, error) {
+	top, err := s.git(ctx, s.opts.Dir, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return nil, err
+	}
+	root := strings.TrimSpace(string(top))
+	found, err := s.scanBlobs(ctx, root)
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	intro, err := s.introductions(ctx, root, found)
+	if err != nil {
+		return nil, err
+	}
+	var findings []Finding
+	for name, b := range found {
+		places := intro[name]
+		if len(places) == 0 {
+			// Reachable only through a tag or another ref that points at a
+			// tree or the blob itself: name what rev-list named.
+			path := b.path
+			if path == "" {
+				path = name
+			}
+			places = []place{{commit: "unknown", path: path}}
+		}
+		for _, pl := range places {
+			for _, m := range b.matches {
+				findings = append(findings, Finding{Path: pl.path, Line: m.line, Commit: pl.commit, Name: m.name, Form: m.form})
+			}
+		}
+	}
+	return findings, nil
+}
+
+// scanBlobs lists every object reachable from any ref with one
+// `git rev-list --objects --all`, which names each object once, and pipes
+// the trees and blobs to one `git cat-file --batch`, searching each blob.
+// It returns the blobs with a finding, by object name.
+func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*foundBlob, error) {
+	revList := exec.CommandContext(ctx, "git", "-C", root, "rev-list", "--objects", "--all")
+	var revErr bytes.Buffer
+	revList.Stderr = &revErr
+	objects, err := revList.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("git rev-list: %w", err)
+	}
+	if err := revList.Start(); err != nil {
+		return nil, fmt.Errorf("git rev-list: %w", err)
+	}
+	stopRevList := func() {
+		revList.Process.Kill()
+		revList.Wait()
+	}
+	cf, err := s.startCatFile(ctx, root, func(w *bufio.Writer) error {
+		// Each line is an object name, then, for a tree or a blob, a space
+		// and its path (empty for a root tree, and for an object a ref
+		// points at directly). Commits, with no space, are not read; trees
+		// cannot be told from blobs here, cat-file tells.
+		lines := bufio.NewScanner(objects)
+		lines.Buffer(make([]byte, 64<<10), 1<<20)
+		for lines.Scan() {
+			line := lines.Bytes()
+			if bytes.IndexByte(line, ' ') < 0 {
+				continue
+			}
+			w.Write(line)
+			if err := w.WriteByte('\n'); err != nil {
+				// cat-file has stopped; the reader reports why.
+				return nil
+			}
+		}
+		if err := lines.Err(); err != nil {
+			return fmt.Errorf("git rev-list: read objects: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		stopRevList()
+		return nil, err
+	}
+	found := map[string]*foundBlob{}
+	if err := s.readBlobs(cf, found); err != nil {
+		revList.Process.Kill()
+		cf.stop()
+		revList.Wait()
+		return nil, err
+	}
+	if err := cf.wait(); err != nil {
+		stopRevList()
+		return nil, err
+	}
+	if err := revList.Wait(); err != nil {
+		return nil, s.gitError("rev-list", err, revErr.Bytes())
+	}
+	return found, nil
+}
+
+// readBlobs searches each blob cf returns, recording those with a finding
+// in found with the path each was fed with.
+func (s *scanner) readBlobs(cf *catFile, found map[string]*foundBlob) error {
+	for {
+		obj, err := cf.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if obj.Type != "blob" {
+			continue
+		}
+		var b *foundBlob
+		err = s.search(obj.Body, func(line int, o mask.Owner) {
+			if b == nil {
+				b = &foundBlob{path: obj.Tag}
+				found[obj.Name] = b
+			}
+			b.matches = append(b.matches, match{line: line, name: o.Name, form: string(o.Encoding)})
+		})
+		if err != nil {
+			return fmt.Errorf("git cat-file: object %s: %w", obj.Name, err)
+		}
+	}
+}
+
+// introductions walks the history once, parents before children, with the
+// raw diff of each commit, and returns, for each blob in want, the places
+// it was introduced: for each path the blob was ever at, the first commit
+// whose diff puts it there. A commit is compared with its first parent (a
+// root commit with nothing): a blob that a merge brings from its other
+// parent was put there first by a commit on that side, which the walk
+// meets earlier; a blob that only a merge resolution made appears in the
+// merge's diff. One `git log` for all blobs: naming commits per blob, as
+// `git log --find-object` does, walks the whole history once per blob.
+//
+// The options pin what a user's configuration could change: merges' diffs
+// (log.diffMerges; git before 2.31 ignores it and diffs a merge against
+// each parent, which finds the same places), renames (a rename is the blob
+// put at a new path), signatures in the output, colour.
+func (s *scanner) introductions(ctx context.Context, root string, want map[string]*foundBlob) (map[string][]place, error) {
+	cmd := exec.CommandContext(ctx, "git", "-C", root,
+		"-c", "log.diffMerges=first-parent", "-c", "log.showSignature=false",
+		"log", "--all", "--topo-order", "--reverse", "-m", "--root", "--raw", "--no-abbrev",
+		"--no-renames", "--no-color", "--no-ext-diff", "--format=%H", "-z")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("git log: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("git log: %w", err)
+	}
+	intro, err := readIntroductions(bufio.NewReaderSize(stdout, 64<<10), want)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
+	if err := cmd.Wait(); err != nil {
+		return nil, s.gitError("log", err, stderr.Bytes())
+	}
+	return intro, nil
+}
+
+// readIntroductions parses the output of introductions' git log: NUL
+// separated, each commit's name, then for each changed path a raw diff
+// line (":mode mode object object status", after a newline for the first)
+// and the path.
+func readIntroductions(r *bufio.Reader, want map[string]*foundBlob) (map[string][]place, error) {
+	intro := map[string][]place{}
+	seen := map[[2]string]bool{}
+	commit := ""
+	var raw []byte
+	for {
+		tok, err := r.ReadSlice(0)
+		if err == io.EOF && len(tok) == 0 {
+			return intro, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("git log: read: %w", err)
+		}
+		tok = bytes.TrimPrefix(tok[:len(tok)-1], []byte("\n"))
+		switch {
+		case raw != nil:
+			// The path of the raw line before. The object after the
+			// modes is the new one (the last, in a combined diff).
+			f := bytes.Fields(bytes.TrimLeft(raw, ":"))
+			raw = nil
+			if len(f) < 5 {
+				return nil, fmt.Errorf("git log: unexpected raw diff line in %s", commit)
+			}
+			blob := string(f[len(f)-2])
+			if want[blob] == nil {
+				continue
+			}
+			key := [2]string{blob, string(tok)}
+			if !seen[key] {
+				seen[key] = true
+				intro[blob] = append(intro[blob], place{commit: commit, path: key[1]})
+			}
+		case len(tok) > 0 && tok[0] == ':':
+			raw = bytes.Clone(tok)
+		case len(tok) > 0:
+			commit = string(tok)
+		}
+	}
+}

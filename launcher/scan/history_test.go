@@ -1,0 +1,175 @@
+package scan
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestScanHistoryIntroducingCommit(t *testing.T) {
+	// Commits made in the same second, as scripts make them: git log's
+	// default order then need not put parents before children.
+	t.Setenv("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+	t.Setenv("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
+	tests := []struct {
+		name string
+		// build makes the history and returns the findings wanted.
+		build func(t *testing.T, dir string) []Finding
+	}{
+		{"not the commit that removed it, on a later branch", func(t *testing.T, dir string) []Finding {
+			write(t, dir, "README", "hello\n")
+			commitAll(t, dir, "root")
+			write(t, dir, "app.env", "A=1\nDB_PASSWORD="+value+"\n")
+			leak := commitAll(t, dir, "leak")
+			git(t, dir, "checkout", "-q", "-b", "topic")
+			write(t, dir, "app.env", "A=1\n")
+			commitAll(t, dir, "remove it")
+			write(t, dir, "other", "x\n")
+			commitAll(t, dir, "more on topic")
+			git(t, dir, "checkout", "-q", "main")
+			write(t, dir, "main.txt", "y\n")
+			commitAll(t, dir, "more on main")
+			return []Finding{{Path: "app.env", Line: 2, Commit: leak, Name: "DB_PASSWORD", Form: "plain"}}
+		}},
+		{"each path the blob was put at, with the commit that put it there", func(t *testing.T, dir string) []Finding {
+			write(t, dir, "a.env", "DB_PASSWORD="+value+"\n")
+			add := commitAll(t, dir, "add")
+			git(t, dir, "mv", "a.env", "b.env")
+			mv := commitAll(t, dir, "rename")
+			return []Finding{
+				{Path: "a.env", Line: 1, Commit: add, Name: "DB_PASSWORD", Form: "plain"},
+				{Path: "b.env", Line: 1, Commit: mv, Name: "DB_PASSWORD", Form: "plain"},
+			}
+		}},
+		{"a merge brings nothing new, a merge resolution does", func(t *testing.T, dir string) []Finding {
+			write(t, dir, "README", "hello\n")
+			commitAll(t, dir, "root")
+			git(t, dir, "checkout", "-q", "-b", "topic")
+			write(t, dir, "t.env", "T="+value+"\n")
+			onTopic := commitAll(t, dir, "on topic")
+			git(t, dir, "checkout", "-q", "main")
+			write(t, dir, "m.txt", "m\n")
+			commitAll(t, dir, "on main")
+			git(t, dir, "merge", "-q", "--no-ff", "--no-commit", "topic")
+			write(t, dir, "resolved.env", "\n\nR="+value+"\n")
+			git(t, dir, "add", "-A")
+			git(t, dir, "commit", "-q", "-m", "merge")
+			merge := git(t, dir, "rev-parse", "HEAD")
+			return []Finding{
+				{Path: "resolved.env", Line: 3, Commit: merge, Name: "DB_PASSWORD", Form: "plain"},
+				{Path: "t.env", Line: 1, Commit: onTopic, Name: "DB_PASSWORD", Form: "plain"},
+			}
+		}},
+		{"a repository with no commit yet", func(t *testing.T, dir string) []Finding {
+			return nil
+		}},
+		{"a blob only a tag points at", func(t *testing.T, dir string) []Finding {
+			write(t, dir, "README", "hello\n")
+			commitAll(t, dir, "root")
+			blob := gitStdin(t, dir, "x\n"+value+"\n", "hash-object", "-w", "--stdin")
+			git(t, dir, "tag", "loose", blob)
+			return []Finding{{Path: blob, Line: 2, Commit: "unknown", Name: "DB_PASSWORD", Form: "plain"}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := newRepo(t)
+			want := tt.build(t, dir)
+			var got []Finding
+			for _, f := range scan(t, Options{Dir: dir, GitHistory: true}) {
+				if f.Commit != "" {
+					got = append(got, f)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("got findings %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestScanHistoryWalksOnce counts the git commands a history scan runs: a
+// fixed number, however many blobs hold a value (naming the commit of each
+// blob with its own git log made a long history take minutes).
+func TestScanHistoryWalksOnce(t *testing.T) {
+	dir := newRepo(t)
+	const edits = 12
+	var commits []string
+	for i := range edits {
+		write(t, dir, "app.env", strings.Repeat("A=1\n", i)+"DB_PASSWORD="+value+"\n")
+		commits = append(commits, commitAll(t, dir, "edit"))
+	}
+	calls := countGitCalls(t)
+	got := scan(t, Options{Dir: dir, GitHistory: true})
+	var hist []Finding
+	for _, f := range got {
+		if f.Commit != "" {
+			hist = append(hist, f)
+		}
+	}
+	if len(hist) != edits {
+		t.Fatalf("got %d findings in history, want %d", len(hist), edits)
+	}
+	for i, c := range commits {
+		want := Finding{Path: "app.env", Line: i + 1, Commit: c, Name: "DB_PASSWORD", Form: "plain"}
+		if !slices.Contains(hist, want) {
+			t.Errorf("no finding %+v", want)
+		}
+	}
+	counts := calls()
+	if counts["log"] > 1 || counts["cat-file"] > 1 || counts["rev-list"] > 1 {
+		t.Errorf("got git commands %v, want at most one log, cat-file and rev-list for %d blobs", counts, edits)
+	}
+}
+
+// countGitCalls puts a git in front of the real one that notes each
+// command, and returns a function that counts them by subcommand.
+func countGitCalls(t *testing.T) func() map[string]int {
+	t.Helper()
+	real, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("git is not installed")
+	}
+	bin := t.TempDir()
+	logFile := filepath.Join(bin, "calls")
+	script := "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '" + logFile + "'\nexec '" + real + "' \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "git"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return func() map[string]int {
+		b, err := os.ReadFile(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]int{}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			f := strings.Fields(line)
+			// The subcommand is the first word that is not a -C or -c
+			// option or its argument.
+			for i := 0; i < len(f); i++ {
+				if f[i] == "-C" || f[i] == "-c" {
+					i++
+					continue
+				}
+				counts[f[i]]++
+				break
+			}
+		}
+		return counts
+	}
+}
+
+func gitStdin(t *testing.T, dir, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git %s: %v", args[0], err)
+	}
+	return strings.TrimSpace(string(out))
+}

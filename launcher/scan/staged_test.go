@@ -1,0 +1,150 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestScanStaged(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "README", "hello\n")
+	write(t, dir, "config/app.env", "A=1\n")
+	commitAll(t, dir, "first")
+
+	// Staged, then deleted from the work tree: the commit would hold it.
+	write(t, dir, "config/deleted.env", "x\nDB_PASSWORD="+value+"\n")
+	git(t, dir, "add", "config/deleted.env")
+	os.Remove(filepath.Join(dir, "config/deleted.env"))
+	// Staged, then cleaned in the work tree only: the same.
+	write(t, dir, "config/app.env", "A=1\nDB_PASSWORD="+value+"\n")
+	git(t, dir, "add", "config/app.env")
+	write(t, dir, "config/app.env", "A=1\n")
+	// In the work tree only: not part of the commit.
+	write(t, dir, "untracked.txt", value+"\n")
+	write(t, dir, "README", "hello\n"+value+"\n")
+	// A directory staged, then deleted.
+	write(t, dir, "gone/key.env", value+"\n")
+	git(t, dir, "add", "gone")
+	os.RemoveAll(filepath.Join(dir, "gone"))
+	// A binary file, staged.
+	write(t, dir, "blob.bin", "\x00\x01"+value)
+	git(t, dir, "add", "blob.bin")
+
+	tests := []struct {
+		name string
+		opts Options
+		want []Finding
+	}{
+		{"the index, not the work tree", Options{Dir: dir, Staged: true}, []Finding{
+			{Path: "config/app.env", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+			{Path: "config/deleted.env", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+			{Path: "gone/key.env", Line: 1, Name: "DB_PASSWORD", Form: "plain"},
+		}},
+		{"binary when asked", Options{Dir: dir, Staged: true, Binary: true}, []Finding{
+			{Path: "blob.bin", Line: 1, Name: "DB_PASSWORD", Form: "plain"},
+			{Path: "config/app.env", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+			{Path: "config/deleted.env", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+			{Path: "gone/key.env", Line: 1, Name: "DB_PASSWORD", Form: "plain"},
+		}},
+		{"from a subdirectory", Options{Dir: filepath.Join(dir, "config"), Staged: true}, []Finding{
+			{Path: "app.env", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+			{Path: "deleted.env", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+		}},
+		{"a path deleted from the work tree", Options{Dir: dir, Staged: true, Paths: []string{"config/deleted.env", "README"}}, []Finding{
+			{Path: "config/deleted.env", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+		}},
+		{"a directory deleted from the work tree", Options{Dir: dir, Staged: true, Paths: []string{"gone"}}, []Finding{
+			{Path: "gone/key.env", Line: 1, Name: "DB_PASSWORD", Form: "plain"},
+		}},
+		{"the work tree, for comparison", Options{Dir: dir}, []Finding{
+			{Path: "README", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+			{Path: "untracked.txt", Line: 1, Name: "DB_PASSWORD", Form: "plain"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := scan(t, tt.opts); !slices.Equal(got, tt.want) {
+				t.Errorf("got findings %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+
+	// A path in neither the work tree nor the index is an error.
+	_, err := Scan(context.Background(), secrets, Options{Dir: dir, Staged: true, Paths: []string{"config/nothing.env"}})
+	if err == nil || !strings.Contains(err.Error(), "config/nothing.env") {
+		t.Errorf("got err=%v for a path that names nothing, want one naming it", err)
+	}
+	outside := t.TempDir()
+	if _, err := Scan(context.Background(), secrets, Options{Dir: outside, Staged: true}); err == nil {
+		t.Errorf("got no error for staged files outside a work tree")
+	}
+}
+
+// TestScanStagedPreCommitHook runs the search as a real pre-commit hook
+// (this test binary, re-run as TestPreCommitHookHelper) under git commit.
+func TestScanStagedPreCommitHook(t *testing.T) {
+	dir := newRepo(t)
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := "#!/bin/sh\nexec env WARD_SCAN_HOOK_HELPER=1 '" + bin + "' -test.run='^TestPreCommitHookHelper$'\n"
+	write(t, dir, ".git/hooks/pre-commit", hook)
+	os.Chmod(filepath.Join(dir, ".git/hooks/pre-commit"), 0o755)
+	write(t, dir, "README", "hello\n")
+	commitAll(t, dir, "first")
+
+	commit := func(args ...string) (string, error) {
+		cmd := exec.Command("git", append([]string{"-C", dir, "commit", "-q", "-m", "change"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if strings.Contains(string(out), value) {
+			t.Fatalf("the hook's output holds the value")
+		}
+		return string(out), err
+	}
+	// An untracked file holding the value does not block a commit.
+	write(t, dir, "notes.txt", value+"\n")
+	write(t, dir, "README", "hello again\n")
+	git(t, dir, "add", "README")
+	if out, err := commit(); err != nil {
+		t.Fatalf("commit with the value only in an untracked file failed: %v: %s", err, out)
+	}
+	// A staged value does, even once deleted from the work tree.
+	write(t, dir, "app.env", "DB_PASSWORD="+value+"\n")
+	git(t, dir, "add", "app.env")
+	os.Remove(filepath.Join(dir, "app.env"))
+	out, err := commit()
+	if err == nil || !strings.Contains(out, "app.env:1: DB_PASSWORD (plain)") {
+		t.Fatalf("commit of a staged value: got err=%v, output %q, want the hook to block it naming app.env", err, out)
+	}
+	// Committing only README searches only what that commit holds (git
+	// gives the hook a temporary index in GIT_INDEX_FILE).
+	write(t, dir, "README", "hello a third time\n")
+	if out, err := commit("--", "README"); err != nil {
+		t.Fatalf("partial commit without the staged value failed: %v: %s", err, out)
+	}
+}
+
+// TestPreCommitHookHelper is the pre-commit hook of
+// TestScanStagedPreCommitHook; it does nothing unless run as one.
+func TestPreCommitHookHelper(t *testing.T) {
+	if os.Getenv("WARD_SCAN_HOOK_HELPER") != "1" {
+		return
+	}
+	found, err := Scan(context.Background(), secrets, Options{Staged: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scan:", err)
+		os.Exit(2)
+	}
+	if len(found) > 0 {
+		WriteText(os.Stderr, found)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}

@@ -1,0 +1,81 @@
+package azure_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve/azure"
+)
+
+func TestOptionsValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		opts azure.Options
+		want string // "" for valid
+	}{
+		{"zero", azure.Options{}, ""},
+		{"everything", azure.Options{TenantID: "t", AuthorityHost: "https://login.microsoftonline.us/", DisableInstanceDiscovery: true, DisableChallengeResourceVerification: true, Timeout: time.Second}, ""},
+		{"http authority", azure.Options{AuthorityHost: "http://login.example/"}, "stores.azure.authority_host"},
+		{"bare host authority", azure.Options{AuthorityHost: "login.microsoftonline.us"}, "stores.azure.authority_host"},
+		{"negative timeout", azure.Options{Timeout: -time.Second}, "stores.azure.timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.opts.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("got %v, want no error", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCredentialEnv(t *testing.T) {
+	for _, k := range []string{"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+		"AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_HEADER", "MSI_SECRET"} {
+		if !slices.Contains(azure.CredentialEnv, k) {
+			t.Errorf("CredentialEnv lacks %s", k)
+		}
+	}
+	// Identity names and endpoints are not credentials: stripping them
+	// would break a child that authenticates by itself.
+	for _, k := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_AUTHORITY_HOST", "IDENTITY_ENDPOINT"} {
+		if slices.Contains(azure.CredentialEnv, k) {
+			t.Errorf("CredentialEnv holds %s, which carries no credential", k)
+		}
+	}
+}
+
+// TestLight checks that the package stays light: nothing beyond what
+// resolve itself imports, and nothing of the Azure SDK, so that ward's
+// core never links the SDK's package initialisers.
+func TestLight(t *testing.T) {
+	own := deps(t, "github.com/wardsecrets/ward/resolve/azure")
+	base := deps(t, "github.com/wardsecrets/ward/resolve")
+	for _, p := range own {
+		if strings.Contains(p, "github.com/Azure/") || strings.Contains(p, "github.com/AzureAD/") {
+			t.Errorf("resolve/azure depends on %s", p)
+		} else if p != "github.com/wardsecrets/ward/resolve/azure" && !slices.Contains(base, p) {
+			t.Errorf("resolve/azure depends on %s, which resolve does not", p)
+		}
+	}
+}
+
+// deps lists the packages pkg depends on, itself included.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to list dependencies: %v", err)
+	}
+	out, err := exec.Command(goTool, "list", "-deps", "-f", "{{.ImportPath}}", pkg).Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}

@@ -1,0 +1,214 @@
+// Package store reads azkv:// references from Azure Key Vault with the
+// Azure SDK for Go (azsecrets), authenticating with azidentity's
+// DefaultAzureCredential chain: a service principal in the environment
+// (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or
+// AZURE_CLIENT_CERTIFICATE_PATH), workload identity (AZURE_FEDERATED_TOKEN_FILE,
+// as the AKS webhook or a GitHub Actions OIDC step sets it up), a managed
+// identity, then the Azure CLI's login. AZURE_TOKEN_CREDENTIALS narrows the
+// chain as azidentity documents.
+//
+// The identity needs the RBAC role "Key Vault Secrets User" on the vault
+// (or on each secret), or, on a vault that uses access policies, the
+// secret permission "get".
+//
+// The package links the SDK; ward's core imports resolve/azure instead and
+// runs this store only when a manifest has azkv:// references.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/azure"
+)
+
+// Store reads secrets from any number of vaults, with one credential and
+// one client per vault URL, both made on first use.
+//
+// It is not a resolve.Versioner: Key Vault has no cheaper way than reading
+// the secret to learn which version is current. GET /secrets/{name} returns
+// the value with the id; the versions list returns no values but pages
+// through every version (25 a page), does not say which one is current,
+// and needs the "list" permission besides "get".
+type Store struct {
+	opts azure.Options
+	log  *slog.Logger
+	http *http.Client
+
+	mu      sync.Mutex
+	cred    azcore.TokenCredential
+	clients map[string]*azsecrets.Client
+}
+
+var (
+	_ resolve.Store  = (*Store)(nil)
+	_ resolve.Closer = (*Store)(nil)
+)
+
+// New returns a store configured by opts. It makes no request and reads
+// no credential: that happens on the first Fetch. log receives the
+// store's own lines (client creation, throttling), never a value or a
+// token; nil discards them.
+func New(opts azure.Options, log *slog.Logger) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// One transport for the vaults and the token endpoints, so that Close
+	// can let its connections go. resolve.Fetcher sends up to
+	// DefaultConcurrency reads to one vault at once: keep that many idle.
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = resolve.DefaultConcurrency
+	return &Store{
+		opts:    opts,
+		log:     log,
+		http:    &http.Client{Transport: t},
+		clients: map[string]*azsecrets.Client{},
+	}, nil
+}
+
+// Fetch reads one secret with GetSecret: its current version, or the one
+// ?version= names. Secret.Version is the version id from the secret's id
+// and Secret.Updated its attributes.updated time. The read, token
+// request and retries included, lasts at most Options.Timeout.
+func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	if err := azure.CheckRef(&ref); err != nil {
+		return resolve.Secret{}, err
+	}
+	t := target{vault: azure.VaultURL(ref), name: azure.SecretName(ref), version: azure.Version(ref)}
+	c, err := s.client(t.vault)
+	if err != nil {
+		return resolve.Secret{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	ctx, tries := withAttempts(ctx, ref.Document().Raw)
+	resp, err := c.GetSecret(ctx, t.name, t.version, nil)
+	if err != nil {
+		return resolve.Secret{}, t.fail(err, tries, s.timeout())
+	}
+	if resp.Value == nil {
+		return resolve.Secret{}, fmt.Errorf("read %s: key vault returned no value", t)
+	}
+	sec := resolve.Secret{Value: []byte(*resp.Value)}
+	if resp.ID != nil {
+		sec.Version = resp.ID.Version()
+	}
+	if resp.Attributes != nil && resp.Attributes.Updated != nil {
+		sec.Updated = *resp.Attributes.Updated
+	}
+	return sec, nil
+}
+
+// Close lets the store's idle connections go. The store stays usable.
+func (s *Store) Close() error {
+	s.http.CloseIdleConnections()
+	return nil
+}
+
+// client returns the client of one vault, creating it and the credential
+// on first use.
+func (s *Store) client(vaultURL string) (*azsecrets.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.clients[vaultURL]; c != nil {
+		return c, nil
+	}
+	if s.cred == nil {
+		cred, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
+			ClientOptions:            azcore.ClientOptions{Cloud: s.cloud(), Transport: s.http},
+			DisableInstanceDiscovery: s.opts.DisableInstanceDiscovery,
+			TenantID:                 s.opts.TenantID,
+		})
+		if err != nil {
+			// Only an invalid AZURE_TOKEN_CREDENTIALS gets here; the
+			// message names the variable and its value, not a secret.
+			return nil, fmt.Errorf("set up the Azure credential chain: %w", err)
+		}
+		s.cred = markedCredential{cred}
+	}
+	c, err := azsecrets.NewClient(vaultURL, s.cred, &azsecrets.ClientOptions{
+		ClientOptions: azcore.ClientOptions{
+			Cloud:            s.cloud(),
+			Transport:        s.http,
+			Retry:            retryOptions(),
+			PerRetryPolicies: []policy.Policy{observer{log: s.log}},
+		},
+		DisableChallengeResourceVerification: s.opts.DisableChallengeResourceVerification,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set up the key vault client for %s: %w", vaultURL, err)
+	}
+	s.clients[vaultURL] = c
+	s.log.Debug("key vault client created", "vault", vaultURL)
+	return c, nil
+}
+
+// cloud is the cloud configuration of Options.AuthorityHost; the zero
+// configuration leaves the choice to AZURE_AUTHORITY_HOST, then the
+// public cloud.
+func (s *Store) cloud() cloud.Configuration {
+	if s.opts.AuthorityHost == "" {
+		return cloud.Configuration{}
+	}
+	return cloud.Configuration{ActiveDirectoryAuthorityHost: s.opts.AuthorityHost}
+}
+
+func (s *Store) timeout() time.Duration {
+	if s.opts.Timeout > 0 {
+		return s.opts.Timeout
+	}
+	return azure.DefaultTimeout
+}
+
+// markedCredential marks every error of the credential chain, so that a
+// failed read can tell an authentication failure from anything else the
+// pipeline returns.
+type markedCredential struct {
+	azcore.TokenCredential
+}
+
+// GetToken implements azcore.TokenCredential.
+func (m markedCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := m.TokenCredential.GetToken(ctx, opts)
+	if err != nil {
+		return tok, &credentialError{err: err}
+	}
+	return tok, nil
+}
+
+// credentialError is a failure of the credential chain.
+type credentialError struct{ err error }
+
+func (e *credentialError) Error() string { return e.err.Error() }
+func (e *credentialError) Unwrap() error { return e.err }
+
+// isCredentialError reports whether err came from the credential chain.
+func isCredentialError(err error) (*credentialError, bool) {
+	var ce *credentialError
+	return ce, errors.As(err, &ce)
+}
+
+// Open is the helper's way in: it opens the store from its decoded
+// stores.azure settings.
+func Open(opts resolve.Options, env resolve.Env) (resolve.Store, error) {
+	o, _ := opts.(*azure.Options)
+	if o == nil {
+		o = &azure.Options{}
+	}
+	return New(*o, env.Log)
+}

@@ -1,0 +1,288 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
+	"github.com/wardsecrets/ward/resolve/resolvetest"
+)
+
+// The test binary is also the helper program "ward-test": ward's side of
+// each test starts it through a symlink on $PATH.
+const helperName = "ward-test"
+
+// TestMain serves the fake store when the test binary runs as the helper.
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == helperName {
+		os.Exit(Main(testKind, openDirStore))
+	}
+	os.Exit(m.Run())
+}
+
+// testKind is a store of files in the directory $WARD_TEST_DIR: the
+// reference's path is the file's name. Names ask for behaviours: "die"
+// makes the helper exit mid-request, "log" logs a record first.
+var testKind = &resolve.Kind{
+	Name:    "test",
+	Schemes: []*resolve.Scheme{{Name: "test", Check: func(*resolve.Ref) *resolve.RefError { return nil }}},
+	NewOptions: func() resolve.Options {
+		return &testOptions{}
+	},
+}
+
+type testOptions struct {
+	Greeting string `json:"greeting"`
+}
+
+func (o *testOptions) Decode(*conf.Decoder, *yaml.Node, string) {}
+func (o *testOptions) Schema() *conf.Shape                      { return conf.Object("test") }
+func (o *testOptions) CredentialEnv() []string                  { return nil }
+
+func openDirStore(opts resolve.Options, env resolve.Env) (resolve.Store, error) {
+	o := opts.(*testOptions)
+	if o.Greeting != "hello" {
+		return nil, fmt.Errorf("the options did not arrive: greeting %q", o.Greeting)
+	}
+	return &dirStore{dir: env.Getenv("WARD_TEST_DIR"), log: env.Log, revoke: env.RevokeOnExit}, nil
+}
+
+type dirStore struct {
+	dir    string
+	log    *slog.Logger
+	revoke bool
+}
+
+func (s *dirStore) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	switch ref.Path {
+	case "die":
+		os.Exit(3)
+	case "log":
+		s.log.Info("reading the log entry", "ref", ref.Raw)
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir, ref.Path))
+	if errors.Is(err, os.ErrNotExist) {
+		return resolve.Secret{}, fmt.Errorf("no file %s: %w", ref.Path, resolve.ErrNotFound)
+	}
+	if err != nil {
+		return resolve.Secret{}, err
+	}
+	sec := resolve.Secret{Value: b, Version: "7", Updated: time.Unix(1700000000, 0).UTC()}
+	if strings.HasPrefix(ref.Path, "leased") {
+		sec.Lease = &resolve.Lease{ID: "test/" + ref.Path, TTL: time.Minute, Renewable: true}
+	}
+	return sec, nil
+}
+
+func (s *dirStore) Version(_ context.Context, ref resolve.Ref) (string, error) { return "7", nil }
+
+// KeepLease ends at once for leases named "...short", else waits.
+func (s *dirStore) KeepLease(ctx context.Context, l *resolve.Lease) error {
+	if strings.HasSuffix(l.ID, "short") {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s *dirStore) Revoke(_ context.Context, l *resolve.Lease) error {
+	return os.WriteFile(filepath.Join(s.dir, "revoked-"+strings.ReplaceAll(l.ID, "/", "_")), nil, 0o600)
+}
+
+// Close leaves a mark, so the tests can see it ran, and with what.
+func (s *dirStore) Close() error {
+	return os.WriteFile(filepath.Join(s.dir, "closed"), []byte(fmt.Sprint(s.revoke)), 0o600)
+}
+
+// setup puts the helper on $PATH and returns a client and the store's
+// directory.
+func setup(t *testing.T) (*Client, string, *bytes.Buffer) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	if err := os.Symlink(self, filepath.Join(bin, helperName)); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := New(Config{
+		Program: helperName, Store: "test", Options: &testOptions{Greeting: "hello"},
+		Environ: append(os.Environ(), "WARD_TEST_DIR="+dir), RevokeOnExit: true, Log: log, Level: slog.LevelDebug,
+	})
+	t.Cleanup(func() { c.Close() })
+	return c, dir, &logs
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func ref(path string) resolve.Ref {
+	return resolve.Ref{Raw: "test://" + path, Scheme: "test", Path: path}
+}
+
+// TestContract runs the store contract through the pipe.
+func TestContract(t *testing.T) {
+	c, dir, logs := setup(t)
+	var canaries []string
+	resolvetest.Run(t, resolvetest.Harness{
+		Store: c,
+		Put: func(t *testing.T, name string, v []byte) resolve.Ref {
+			canaries = append(canaries, string(v))
+			n := strings.ReplaceAll(name, "/", "_")
+			if err := os.WriteFile(filepath.Join(dir, n), v, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return ref(n)
+		},
+		Missing: func(t *testing.T) resolve.Ref { return ref("missing") },
+	})
+	for _, v := range canaries {
+		if strings.Contains(logs.String(), v) {
+			t.Errorf("a value is in ward's log of the helper")
+		}
+	}
+}
+
+// TestSecretFieldsCrossThePipe checks the version, time and lease.
+func TestSecretFieldsCrossThePipe(t *testing.T) {
+	c, dir, _ := setup(t)
+	v := resolvetest.Canary("lease")
+	os.WriteFile(filepath.Join(dir, "leased"), []byte(v), 0o600)
+	s, err := c.Fetch(context.Background(), ref("leased"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(s.Value) != v || s.Version != "7" || !s.Updated.Equal(time.Unix(1700000000, 0)) || s.Lease == nil || s.Lease.ID != "test/leased" || s.Lease.TTL != time.Minute || !s.Lease.Renewable {
+		t.Errorf("got version %q updated %v lease %+v (value equal: %v)", s.Version, s.Updated, s.Lease, string(s.Value) == v)
+	}
+	if ver, err := c.Version(context.Background(), ref("leased")); err != nil || ver != "7" || !c.HasVersions() {
+		t.Errorf("Version: got %q, %v (has versions: %v)", ver, err, c.HasVersions())
+	}
+}
+
+// TestHelperDeathIsAnOutage: a helper that dies fails what it was asked
+// and is started again for the next request.
+func TestHelperDeathIsAnOutage(t *testing.T) {
+	c, dir, _ := setup(t)
+	os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o600)
+	if _, err := c.Fetch(context.Background(), ref("a")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Fetch(context.Background(), ref("die"))
+	if !errors.Is(err, ErrHelperDied) {
+		t.Fatalf("a request the helper died on: got %v, want ErrHelperDied", err)
+	}
+	s, err := c.Fetch(context.Background(), ref("a"))
+	if err != nil || string(s.Value) != "x" {
+		t.Fatalf("after the helper died: got %v, want the value read by a new helper", err)
+	}
+}
+
+// TestKeepLeaseEndsAndCancels: an ended lease answers; a cancelled one
+// returns the context's error.
+func TestKeepLeaseEndsAndCancels(t *testing.T) {
+	c, dir, _ := setup(t)
+	if err := c.KeepLease(context.Background(), &resolve.Lease{ID: "x/short"}); err != nil {
+		t.Errorf("a lease that ends: got %v, want nil (read again)", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.KeepLease(ctx, &resolve.Lease{ID: "x/long"}) }()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("a cancelled keep: got %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled keep did not return")
+	}
+	if err := c.Revoke(context.Background(), &resolve.Lease{ID: "x/long"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "revoked-x_long")); err != nil {
+		t.Errorf("the helper did not revoke: %v", err)
+	}
+}
+
+// TestCloseAndEndOfInput: close gives back what the store holds, and so
+// does the end of the helper's stdin (ward killed).
+func TestCloseAndEndOfInput(t *testing.T) {
+	c, dir, _ := setup(t)
+	os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o600)
+	if _, err := c.Fetch(context.Background(), ref("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "closed")); err != nil || string(b) != "true" {
+		t.Fatalf("after Close: the store was not closed with revoke_on_exit (%q, %v)", b, err)
+	}
+	os.Remove(filepath.Join(dir, "closed"))
+
+	c2, dir2, _ := setup(t)
+	if err := c2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cn := c2.conn
+	cn.in.Close() // as if ward died: the helper reads the end of its input
+	select {
+	case <-cn.dead:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the helper did not exit at the end of its input")
+	}
+	if _, err := os.Stat(filepath.Join(dir2, "closed")); err != nil {
+		t.Errorf("at the end of its input the helper did not close its store: %v", err)
+	}
+}
+
+// TestLogsRelayed: the helper's records reach ward's logger, marked with
+// the store.
+func TestLogsRelayed(t *testing.T) {
+	c, dir, logs := setup(t)
+	os.WriteFile(filepath.Join(dir, "log"), []byte("x"), 0o600)
+	if _, err := c.Fetch(context.Background(), ref("log")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if !strings.Contains(logs.String(), `msg="reading the log entry"`) || !strings.Contains(logs.String(), "store=test") || !strings.Contains(logs.String(), "ref=test://log") {
+		t.Errorf("the helper's record did not reach ward's log: %s", logs.String())
+	}
+}
+
+// TestMissingHelper names the program and says how to install it.
+func TestMissingHelper(t *testing.T) {
+	c := New(Config{Program: "ward-no-such-helper", Store: "none"})
+	_, err := c.Fetch(context.Background(), ref("a"))
+	var me *MissingError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), "ward-no-such-helper is not installed") || !strings.Contains(me.Hint(), "go install github.com/wardsecrets/ward/...") {
+		t.Errorf("got %v, want a MissingError with an install hint", err)
+	}
+}
