@@ -17,6 +17,8 @@ import (
 	awsstore "github.com/wardsecrets/ward/resolve/aws/store"
 	"github.com/wardsecrets/ward/resolve/azure"
 	azurestore "github.com/wardsecrets/ward/resolve/azure/store"
+	"github.com/wardsecrets/ward/resolve/gcp"
+	gcpstore "github.com/wardsecrets/ward/resolve/gcp/store"
 	"github.com/wardsecrets/ward/resolve/remote"
 	"github.com/wardsecrets/ward/resolve/vault"
 	vaultstore "github.com/wardsecrets/ward/resolve/vault/store"
@@ -36,6 +38,7 @@ func TestMain(m *testing.M) {
 		"ward-vault": func() { os.Exit(remote.Main(vault.Kind, vaultstore.Open)) },
 		"ward-aws":   func() { os.Exit(remote.Main(aws.Kind, awsstore.Open)) },
 		"ward-azure": func() { os.Exit(remote.Main(azure.Kind, azurestore.Open)) },
+		"ward-gcp":   func() { os.Exit(remote.Main(gcp.Kind, gcpstore.Open)) },
 	})
 }
 

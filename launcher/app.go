@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/supervise"
 	"github.com/wardsecrets/ward/launcher/systemd"
 	"github.com/wardsecrets/ward/signals"
 )
@@ -26,8 +27,13 @@ type IO struct {
 // Main runs ward with args (args[0] is the program name) and returns the
 // exit code.
 func Main(args []string, stdio IO) int {
-	if len(args) > 1 && args[1] == systemd.ListenExecArg {
-		return systemd.ListenExec(args[2:])
+	if len(args) > 1 {
+		switch args[1] {
+		case systemd.ListenExecArg:
+			return systemd.ListenExec(args[2:])
+		case supervise.SessionArg:
+			return supervise.SessionMain(args[2:])
+		}
 	}
 	err := NewApp(stdio).Run(args)
 	if err == nil {

@@ -1,14 +1,17 @@
 package launcher
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,7 +19,9 @@ import (
 	"github.com/wardsecrets/ward/launcher/dotenv"
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/manifest"
+	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/local"
+	"github.com/wardsecrets/ward/signals"
 )
 
 func importCommand(stdio IO) *cli.Command {
@@ -24,29 +29,40 @@ func importCommand(stdio IO) *cli.Command {
 		Name:      "import",
 		Usage:     "move a .env file's values into the local store and reference them from the manifest",
 		ArgsUsage: "[FILE]",
-		Description: `Reads a dotenv FILE (default .env), stores each value in the local store as
-PREFIX+KEY, and adds KEY: local://PREFIX+KEY to the manifest's env (creating the
-manifest if needed). Nothing is written when a local entry or a manifest variable
-already exists, unless --force. Only names are printed, never values. The .env file
-is left in place: delete it once ward run works.
+		Description: `Reads a dotenv FILE (default .env) and splits it: values that are plainly
+configuration (small numbers, booleans, development/production, log levels, URLs
+without credentials, host:port, empty values) go into the manifest as {value: ...};
+the rest are secrets, stored in the local store as PREFIX+KEY and referenced as
+KEY: local://PREFIX+KEY. A name that says secret (TOKEN, PASSWORD, KEY...) is always a
+secret. The split is printed (names only); --secret and --plain move a variable.
+Nothing is written when a manifest variable or a different local entry already exists,
+unless --force. The store is written in one step and the manifest after it: an
+interrupted import leaves both as they were, or the store filled and the manifest
+untouched (run it again). The .env file is left in place: delete it once ward run works.
 
 Example:
-   ward import                          # .env, names prefixed with this directory's name
-   ward import --name-prefix myapp/ config/dev.env`,
+   ward import                              # .env, names prefixed with this directory's name
+   ward import --profile production .env.production
+   ward import --secret PORT --plain SENTRY_ENV config/dev.env`,
 		Flags: []cli.Flag{
 			manifestFlag(),
 			&cli.StringFlag{Name: "name-prefix", EnvVars: []string{"WARD_NAME_PREFIX"}, Usage: "prefix of the local store names (default: this directory's name and /)", DefaultText: "DIR/"},
+			&cli.StringFlag{Name: "profile", Usage: "import into the manifest's profile `NAME` (profiles.NAME.env)"},
+			&cli.StringSliceFlag{Name: "secret", Usage: "treat these variables as secrets (`NAME,...`)"},
+			&cli.StringSliceFlag{Name: "plain", Usage: "keep these variables in the manifest as plain values (`NAME,...`)"},
 			forceFlag("replace local entries and manifest variables that already exist"),
 		},
 		Action: func(c *cli.Context) error { return cmdImport(c, stdio) },
 	}
 }
 
-// importJob is one `ward import`: what was read, and where it goes.
+// importJob is one ward import: what was read, and where it goes.
 type importJob struct {
 	file     string
+	profile  string
 	pairs    []dotenv.Pair
-	names    []string // the local store names, by pair
+	plain    []bool   // by pair: kept in the manifest
+	names    []string // the local store names, by pair ("" for plain ones)
 	manifest string
 	old      []byte // the manifest as it was; nil when there was none
 	store    *local.Store
@@ -56,7 +72,7 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	if c.NArg() > 1 {
 		return failure.New(fmt.Errorf("want at most one FILE, got %d arguments", c.NArg()), "write: ward import [flags] [FILE]")
 	}
-	job := &importJob{file: ".env", manifest: c.String("manifest")}
+	job := &importJob{file: ".env", manifest: c.String("manifest"), profile: c.String("profile")}
 	if c.NArg() == 1 {
 		job.file = c.Args().First()
 	}
@@ -64,14 +80,16 @@ func cmdImport(c *cli.Context, stdio IO) error {
 		return err
 	}
 	defer job.forget()
+	if err := job.classify(c.StringSlice("secret"), c.StringSlice("plain")); err != nil {
+		return err
+	}
 	if err := job.name(c); err != nil {
 		return err
 	}
-	existed, err := job.conflicts(c.Bool("force"))
-	if err != nil {
+	if err := job.conflicts(c.Bool("force")); err != nil {
 		return err
 	}
-	if err := job.write(existed); err != nil {
+	if err := job.write(); err != nil {
 		return err
 	}
 	job.report(stdio)
@@ -99,6 +117,11 @@ func (j *importJob) read(stdio IO) error {
 	if len(pairs) == 0 {
 		return failure.New(fmt.Errorf("%s holds no variables", j.file), "")
 	}
+	for _, p := range pairs {
+		if len(p.Value) > local.MaxValueSize {
+			return failure.New(fmt.Errorf("%s: line %d: %s: the value is over 1 MiB, the most the local store takes", j.file, p.Line, p.Key), "")
+		}
+	}
 	return nil
 }
 
@@ -109,7 +132,54 @@ func (j *importJob) forget() {
 	}
 }
 
-// name gives each variable its local store name.
+// classify splits configuration from secrets, with the user's overrides.
+func (j *importJob) classify(secret, plain []string) error {
+	keys := map[string]bool{}
+	for _, p := range j.pairs {
+		keys[p.Key] = true
+	}
+	split := func(list []string, flag string) (map[string]bool, error) {
+		out := map[string]bool{}
+		for _, item := range list {
+			for _, n := range strings.Split(item, ",") {
+				if n = strings.TrimSpace(n); n == "" {
+					continue
+				}
+				if !keys[n] {
+					return nil, failure.New(fmt.Errorf("--%s %s: %s has no such variable", flag, n, j.file), "")
+				}
+				out[n] = true
+			}
+		}
+		return out, nil
+	}
+	forceSecret, err := split(secret, "secret")
+	if err != nil {
+		return err
+	}
+	forcePlain, err := split(plain, "plain")
+	if err != nil {
+		return err
+	}
+	j.plain = make([]bool, len(j.pairs))
+	for i, p := range j.pairs {
+		switch {
+		case forceSecret[p.Key] && forcePlain[p.Key]:
+			return failure.New(fmt.Errorf("%s is given to both --secret and --plain", p.Key), "")
+		case forceSecret[p.Key]:
+		case forcePlain[p.Key]:
+			j.plain[i] = true
+		default:
+			j.plain[i] = dotenv.IsPlain(p.Key, p.Value)
+		}
+		if j.plain[i] && strings.ContainsAny(string(p.Value), "\x00") {
+			return failure.New(fmt.Errorf("%s holds a NUL byte, which no environment variable can", p.Key), "")
+		}
+	}
+	return nil
+}
+
+// name gives each secret its local store name.
 func (j *importJob) name(c *cli.Context) error {
 	prefix := c.String("name-prefix")
 	if !c.IsSet("name-prefix") {
@@ -120,6 +190,9 @@ func (j *importJob) name(c *cli.Context) error {
 	}
 	j.names = make([]string, len(j.pairs))
 	for i, p := range j.pairs {
+		if j.plain[i] {
+			continue
+		}
 		j.names[i] = prefix + p.Key
 		if !local.ValidName(j.names[i]) {
 			return failure.New(fmt.Errorf("invalid local store name %q", j.names[i]), "choose a --name-prefix of slash-separated letters, digits, '_', '.', '-', such as myapp/")
@@ -128,46 +201,56 @@ func (j *importJob) name(c *cli.Context) error {
 	return nil
 }
 
-// conflicts refuses names taken in the store or the manifest, unless
-// force; it returns which local names existed.
-func (j *importJob) conflicts(force bool) (map[string]bool, error) {
+// conflicts refuses, unless force, variables the manifest declares
+// already and local entries that hold another value (one that holds the
+// same value is what an interrupted import left: importing it again is
+// fine).
+func (j *importJob) conflicts(force bool) error {
 	old, err := os.ReadFile(j.manifest)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, failure.New(fmt.Errorf("read %s: %w", j.manifest, err), "")
+		return failure.New(fmt.Errorf("read %s: %w", j.manifest, err), "")
 	}
 	declared := map[string]bool{}
 	if err == nil {
 		j.old = old
 		m, err := manifest.Parse(j.manifest, old)
 		if err != nil {
-			return nil, failure.New(err, "fix the manifest first (ward check), then import again")
+			return failure.New(err, "fix the manifest first (ward check), then import again")
 		}
-		for _, v := range m.Env {
+		env := m.Env
+		if j.profile != "" {
+			env = nil
+			if prof, ok := m.Profiles[j.profile]; ok {
+				env = prof.Env
+			}
+		}
+		for _, v := range env {
 			declared[v.Name] = true
 		}
 	}
 	if j.store, err = openLocal(); err != nil {
-		return nil, err
-	}
-	entries, err := j.store.List()
-	if err != nil {
-		return nil, failure.New(err, "")
-	}
-	stored := map[string]bool{}
-	for _, e := range entries {
-		stored[e.Name] = true
+		return err
 	}
 	var inStore, inManifest []string
 	for i, p := range j.pairs {
-		if stored[j.names[i]] {
-			inStore = append(inStore, j.names[i])
-		}
-		if declared[p.Key] {
+		if declared[p.Key] && !j.importedBefore(i) {
 			inManifest = append(inManifest, p.Key)
 		}
+		if j.plain[i] {
+			continue
+		}
+		v, err := j.store.Get(j.names[i])
+		switch {
+		case err == nil && !bytes.Equal(v, p.Value):
+			inStore = append(inStore, j.names[i])
+		case err != nil && !resolve.IsNotFound(err) && !errors.Is(err, local.ErrNoStore):
+			clear(v)
+			return failure.New(err, "")
+		}
+		clear(v)
 	}
 	if (len(inStore) == 0 && len(inManifest) == 0) || force {
-		return stored, nil
+		return nil
 	}
 	var parts []string
 	if len(inStore) > 0 {
@@ -176,68 +259,129 @@ func (j *importJob) conflicts(force bool) (map[string]bool, error) {
 	if len(inManifest) > 0 {
 		parts = append(parts, "in "+j.manifest+": "+strings.Join(inManifest, ", "))
 	}
-	return nil, failure.New(fmt.Errorf("nothing was imported: these already exist %s", strings.Join(parts, "; ")), "run again with --force to replace them, or choose another --name-prefix")
+	return failure.New(fmt.Errorf("nothing was imported: these already exist %s", strings.Join(parts, "; ")), "run again with --force to replace them, or choose another --name-prefix")
 }
 
-// write stores the values and writes the manifest: all of it, or nothing.
-func (j *importJob) write(existed map[string]bool) error {
-	keys := make([]string, len(j.pairs))
-	refs := make([]string, len(j.pairs))
+// importedBefore reports whether the manifest's entry for pair i is the
+// one this import writes (the same reference), as a re-run finds it.
+func (j *importJob) importedBefore(i int) bool {
+	return !j.plain[i] && bytes.Contains(j.old, []byte(j.pairs[i].Key+": local://"+j.names[i]+"\n"))
+}
+
+// write stores the secrets in one step, then writes the manifest; if the
+// manifest cannot be written, the store is put back. An interrupt while
+// it runs leaves no temporary file.
+func (j *importJob) write() error {
+	var entries []manifest.Entry
+	var values []local.NamedValue
 	for i, p := range j.pairs {
-		keys[i], refs[i] = p.Key, "local://"+j.names[i]
+		if j.plain[i] {
+			entries = append(entries, manifest.Entry{Key: p.Key, Value: string(p.Value), Plain: true})
+			continue
+		}
+		entries = append(entries, manifest.Entry{Key: p.Key, Ref: "local://" + j.names[i]})
+		values = append(values, local.NamedValue{Name: j.names[i], Value: p.Value})
 	}
-	text, err := manifest.AddEnv(j.old, j.old != nil, keys, refs)
+	text, err := manifest.AddEnv(j.old, j.old != nil, j.profile, entries)
 	if err != nil {
 		return failure.New(fmt.Errorf("update %s: %w", j.manifest, err), "")
 	}
 	if _, err := manifest.Parse(j.manifest, text); err != nil {
-		// A bug in AddEnv, not the user's: write nothing.
+		// ward check would reject it: write nothing.
 		return failure.New(fmt.Errorf("the updated manifest does not validate, so nothing was written: %w", err), "")
 	}
-	// Stage the manifest first, so a file that cannot be written stops the
-	// import before any value is stored.
 	staged, err := atomicfile.Stage(j.manifest, text, 0o644, true)
 	if err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", j.manifest, err), "")
 	}
-	previous, err := snapshot(j.store, j.names, existed)
+	stop := abortOnSignal(staged.Abort)
+	defer stop()
+	written, err := j.store.SetMany(values, local.AllowEmpty)
 	if err != nil {
-		staged.Abort()
-		return failure.New(err, "")
-	}
-	defer forget(previous)
-	if err := storeAll(j.store, j.names, j.pairs, previous); err != nil {
 		staged.Abort()
 		return failure.New(fmt.Errorf("nothing was imported: %w", err), "")
 	}
 	if err := staged.Commit(); err != nil {
-		undo(j.store, j.names, previous)
+		j.store.Undo(written)
 		return failure.New(fmt.Errorf("nothing was imported: write %s: %w", j.manifest, err), "")
 	}
 	return nil
 }
 
-// report prints what was imported (names only) and what to do next.
+// abortOnSignal runs abort and exits 128+N if ward is interrupted or
+// terminated before stop is called.
+func abortOnSignal(abort func()) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			abort()
+			os.Exit(signals.ExitSignalBase + int(sig.(syscall.Signal)))
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}
+
+// report prints the split and the names (never values) and what to do
+// next.
 func (j *importJob) report(stdio IO) {
 	w := stdio.Stdout
 	verb := "updated"
 	if j.old == nil {
 		verb = "created"
 	}
-	fmt.Fprintf(w, "imported %s from %s into the local store; %s %s:\n", plural(len(j.pairs), "variable", "variables"), j.file, verb, j.manifest)
+	var secrets, plain []string
 	for i, p := range j.pairs {
-		fmt.Fprintf(w, "  %s: local://%s\n", p.Key, j.names[i])
+		if j.plain[i] {
+			plain = append(plain, p.Key)
+		} else {
+			secrets = append(secrets, p.Key)
+		}
 	}
-	fmt.Fprintf(w, "next: check with `ward run -- YOUR_PROGRAM`, then delete %s: the local store holds its values now (ward left the file in place)\n", j.file)
+	where := j.manifest
+	if j.profile != "" {
+		where += " (profile " + j.profile + ")"
+	}
+	fmt.Fprintf(w, "imported %s from %s; %s %s:\n", plural(len(j.pairs), "variable", "variables"), j.file, verb, where)
+	fmt.Fprintf(w, "  secrets, in the local store: %s\n", orNone(secrets))
+	fmt.Fprintf(w, "  plain values, in the manifest: %s\n", orNone(plain))
+	for i, p := range j.pairs {
+		if !j.plain[i] {
+			fmt.Fprintf(w, "  %s: local://%s\n", p.Key, j.names[i])
+		}
+	}
+	fmt.Fprintf(w, "move one with --secret NAME or --plain NAME; next: check with `ward run -- YOUR_PROGRAM`, then delete %s: the local store holds its secrets now (ward left the file in place)\n", j.file)
+	warnGit(stdio, j.file)
+}
 
-	tracked, ignored := gitStatus(j.file)
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "(none)"
+	}
+	return strings.Join(names, ", ")
+}
+
+// warnGit warns when the file is, or ever was, in git: its values are
+// then in the repository's history.
+func warnGit(stdio IO, file string) {
+	tracked, ignored, inHistory := gitStatus(file)
 	switch {
-	case tracked:
-		fmt.Fprintf(stdio.Stderr, "ward: warning: %s is tracked by git: its values are in the repository's history, and deleting the file does not remove them\n", j.file)
-		fmt.Fprintf(stdio.Stderr, "ward: warning: treat every value it held as leaked: rotate each one at its source, then `git rm --cached %s` and add it to .gitignore\n", j.file)
+	case tracked || inHistory:
+		what := "is tracked by git"
+		if !tracked {
+			what = "is in the git history (it was committed once)"
+		}
+		fmt.Fprintf(stdio.Stderr, "ward: warning: %s %s: its values are in the repository's history, and deleting the file does not remove them\n", file, what)
+		fmt.Fprintf(stdio.Stderr, "ward: warning: treat every value it held as leaked: rotate each one at its source, then `git rm --cached %s` and add it to .gitignore\n", file)
 		fmt.Fprintf(stdio.Stderr, "ward: hint: see \"Dealing with a leaked secret\" in ward's README: https://github.com/wardsecrets/ward#dealing-with-a-leaked-secret\n")
 	case ignored == ignoreNo:
-		fmt.Fprintf(stdio.Stderr, "ward: hint: %s is not in .gitignore: add it there (ward init does) so it is never committed\n", j.file)
+		fmt.Fprintf(stdio.Stderr, "ward: hint: %s is not in .gitignore: add it there (ward init does) so it is never committed\n", file)
 	}
 }
 
@@ -268,52 +412,6 @@ func appName(dir string) string {
 	return name
 }
 
-// snapshot reads the values an import will replace, to put them back if
-// it fails half-way.
-func snapshot(store *local.Store, names []string, existed map[string]bool) (map[string][]byte, error) {
-	previous := map[string][]byte{}
-	for _, name := range names {
-		if existed[name] {
-			v, err := store.Get(name)
-			if err != nil {
-				forget(previous)
-				return nil, err
-			}
-			previous[name] = v
-		}
-	}
-	return previous, nil
-}
-
-func forget(values map[string][]byte) {
-	for _, v := range values {
-		clear(v)
-	}
-}
-
-// storeAll sets every value, undoing what it did if one set fails.
-func storeAll(store *local.Store, names []string, pairs []dotenv.Pair, previous map[string][]byte) error {
-	for i, name := range names {
-		if err := store.Set(name, pairs[i].Value); err != nil {
-			undo(store, names[:i], previous)
-			return fmt.Errorf("store %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// undo puts back the entries an import replaced and removes those it
-// created.
-func undo(store *local.Store, names []string, previous map[string][]byte) {
-	for _, name := range names {
-		if v, ok := previous[name]; ok {
-			store.Set(name, v)
-		} else {
-			store.Remove(name)
-		}
-	}
-}
-
 type ignoreState int
 
 const (
@@ -322,16 +420,20 @@ const (
 	ignoreNo
 )
 
-// gitStatus reports whether git tracks file, and whether git ignores it.
-func gitStatus(file string) (tracked bool, ignored ignoreState) {
+// gitStatus reports whether git tracks file, whether git ignores it, and
+// whether any commit of any ref ever held it.
+func gitStatus(file string) (tracked bool, ignored ignoreState, inHistory bool) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
-		return false, ignoreUnknown
+		return false, ignoreUnknown, false
 	}
-	git := func(args ...string) int {
+	git := func(out *strings.Builder, args ...string) int {
 		cmd := exec.Command("git", append(args, "--", filepath.Base(abs))...)
 		cmd.Dir = filepath.Dir(abs)
-		err := cmd.Run()
+		if out != nil {
+			cmd.Stdout = out
+		}
+		err := signals.Run(cmd)
 		var ee *exec.ExitError
 		switch {
 		case err == nil:
@@ -341,14 +443,18 @@ func gitStatus(file string) (tracked bool, ignored ignoreState) {
 		}
 		return -1
 	}
-	if git("ls-files", "--error-unmatch") == 0 {
-		return true, ignoreUnknown
+	var log strings.Builder
+	if git(&log, "log", "--all", "--format=%H", "-1") == 0 && strings.TrimSpace(log.String()) != "" {
+		inHistory = true
 	}
-	switch git("check-ignore", "-q") {
+	if git(nil, "ls-files", "--error-unmatch") == 0 {
+		return true, ignoreUnknown, inHistory
+	}
+	switch git(nil, "check-ignore", "-q") {
 	case 0:
-		return false, ignoreYes
+		return false, ignoreYes, inHistory
 	case 1:
-		return false, ignoreNo
+		return false, ignoreNo, inHistory
 	}
-	return false, ignoreUnknown
+	return false, ignoreUnknown, inHistory
 }

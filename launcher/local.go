@@ -33,7 +33,10 @@ Example:
 				Description: `Example:
    ward local set myapp/database_url          # prompts, without echo
    printf %s "$VALUE" | ward local set myapp/api_token
-One trailing newline on stdin is dropped.`,
+One trailing newline on stdin is dropped. An empty value is refused (an unset
+variable piped in, a mistake that would start the program with an empty secret)
+unless --allow-empty. The previous value is kept: see ward local history.`,
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value on purpose"}},
 				Action: func(c *cli.Context) error { return localSet(c, stdio) },
 			},
 			{
@@ -52,10 +55,36 @@ One trailing newline on stdin is dropped.`,
 				Action: func(c *cli.Context) error { return localList(c, stdio) },
 			},
 			{
-				Name:      "rm",
-				Usage:     "remove a value",
+				Name:      "history",
+				Usage:     "list the versions kept of one value (never values)",
+				ArgsUsage: "NAME",
+				Description: `The store keeps the last 10 earlier versions of each value, so a mistaken
+set or a rotation can be undone with ward local rollback.
+
+Example:
+   ward local history myapp/api_token`,
+				Action: func(c *cli.Context) error { return localHistory(c, stdio) },
+			},
+			{
+				Name:      "rollback",
+				Usage:     "make an earlier version of a value current again (as a new version)",
 				ArgsUsage: "NAME",
 				Description: `Example:
+   ward local rollback myapp/api_token          # the version before the current one
+   ward local rollback --to 3 myapp/api_token`,
+				Flags: []cli.Flag{&cli.IntFlag{Name: "to", Usage: "the version to restore (default: the one before the current)"}},
+				Action: func(c *cli.Context) error {
+					return withEntry(c, func(s *local.Store, name string) error { return s.Rollback(name, c.Int("to")) })
+				},
+			},
+			{
+				Name:      "rm",
+				Usage:     "remove a value and every earlier version of it",
+				ArgsUsage: "NAME",
+				Description: `What is removed cannot be rolled back: that is the point of removing a leaked
+or unused secret, no copy of it stays in the store.
+
+Example:
    ward local rm myapp/old_token`,
 				Action: func(c *cli.Context) error {
 					return withEntry(c, func(s *local.Store, name string) error { return s.Remove(name) })
@@ -116,10 +145,38 @@ func localSet(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Set(name, value); err != nil {
-		return failure.New(err, "")
+	var opts []local.Option
+	if c.Bool("allow-empty") {
+		opts = append(opts, local.AllowEmpty)
+	}
+	if err := s.Set(name, value, opts...); err != nil {
+		hint := ""
+		if errors.Is(err, local.ErrEmptyValue) {
+			hint = "nothing was stored; to store an empty value on purpose: ward local set --allow-empty " + name
+		}
+		return failure.New(err, hint)
 	}
 	return nil
+}
+
+func localHistory(c *cli.Context, stdio IO) error {
+	return withEntry(c, func(s *local.Store, name string) error {
+		entries, err := s.History(name)
+		if err != nil {
+			return err
+		}
+		for i, e := range entries {
+			note := ""
+			if i == 0 {
+				note = "\tcurrent"
+			}
+			if e.RestoredFrom != 0 {
+				note += fmt.Sprintf("\trestored from v%d", e.RestoredFrom)
+			}
+			fmt.Fprintf(stdio.Stdout, "v%d\t%s%s\n", e.Version, e.Updated.UTC().Format("2006-01-02T15:04:05Z"), note)
+		}
+		return nil
+	})
 }
 
 func localGet(c *cli.Context, stdio IO) error {

@@ -207,9 +207,3 @@ func encodeOptions(o map[string]string) string {
 	}
 	return b.String()
 }
-
-// ValidLocalName is local.ValidName, kept while the local store's own
-// code still calls it here.
-func ValidLocalName(name string) bool { return localNameRE.MatchString(name) }
-
-var localNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$`)

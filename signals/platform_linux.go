@@ -4,7 +4,9 @@ package signals
 
 import (
 	"os"
+	"runtime"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,4 +52,26 @@ func afterStart(pid int) {
 		// Give the child back the core limit ward was started with.
 		_ = unix.Prlimit(pid, unix.RLIMIT_CORE, savedCore, nil)
 	}
+}
+
+// defaultAction sets sig's action to the default and returns what puts
+// the previous (Go's) handler back. The kernel's struct sigaction for
+// rt_sigaction is four words on amd64 and arm64 (handler, flags,
+// restorer, mask); zero is SIG_DFL with no flags and an empty mask.
+func defaultAction(sig syscall.Signal) (restore func()) {
+	var dfl, old [4]uint64
+	_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), uintptr(unsafe.Pointer(&old)), 8, 0, 0)
+	if errno != 0 {
+		return func() {}
+	}
+	return func() {
+		unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
+	}
+}
+
+// raise sends sig to the calling thread, as raise(3) does.
+func raise(sig syscall.Signal) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	unix.Tgkill(os.Getpid(), unix.Gettid(), sig)
 }

@@ -2,7 +2,10 @@
 
 package signals
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 // BecomeSubreaper has no equivalent outside Linux: orphans go to launchd.
 func BecomeSubreaper() error { return nil }
@@ -14,3 +17,12 @@ func Harden() error { return nil }
 func platformAttr(attr *syscall.SysProcAttr) {}
 
 func afterStart(pid int) {}
+
+// defaultAction cannot hand a caught signal back to the kernel outside
+// Linux; raise stops with SIGSTOP instead, which needs no handler.
+func defaultAction(sig syscall.Signal) (restore func()) { return func() {} }
+
+// raise stops the process with SIGSTOP: outside Linux the job-control
+// signal ward catches cannot be given its default action here, and there
+// is no tgkill.
+func raise(sig syscall.Signal) { syscall.Kill(os.Getpid(), syscall.SIGSTOP) }

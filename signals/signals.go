@@ -29,16 +29,24 @@ const (
 func Notify() <-chan os.Signal {
 	ch := make(chan os.Signal, 128)
 	signal.Notify(ch)
+	notified = ch
 	return ch
 }
 
+// notified is Notify's channel, for the signals ward stops catching for a
+// moment (StopSelf, SetForeground).
+var notified chan os.Signal
+
 // Forwardable reports whether ward passes sig on to the child: every
 // signal except SIGCHLD (about ward's own children), SIGURG (the Go
-// runtime's preemption signal) and the terminal job-control signals SIGTTIN
-// and SIGTTOU (the kernel sends those to the child's group itself).
+// runtime's preemption signal: ward cannot tell one sent to it from the
+// runtime's own), SIGPIPE (raised by ward's own write to a closed pipe,
+// its log reader gone: never the child's business) and the terminal
+// job-control signals SIGTTIN and SIGTTOU (the kernel sends those to the
+// child's group itself).
 func Forwardable(sig os.Signal) bool {
 	switch sig {
-	case syscall.SIGCHLD, syscall.SIGURG, syscall.SIGTTIN, syscall.SIGTTOU:
+	case syscall.SIGCHLD, syscall.SIGURG, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU:
 		return false
 	}
 	_, ok := sig.(syscall.Signal)
@@ -59,6 +67,11 @@ func Send(pid int, sig syscall.Signal, groupless bool) error {
 		return nil
 	}
 	return err
+}
+
+// GroupAlive reports whether any process is left in process group pgid.
+func GroupAlive(pgid int) bool {
+	return syscall.Kill(-pgid, 0) != syscall.ESRCH
 }
 
 // ExitCode maps a wait status to the exit code ward exits with: the

@@ -1,7 +1,10 @@
 package signals
 
 import (
+	"errors"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -10,10 +13,76 @@ import (
 // group is ward's own, so the child may take it over. A ward started in
 // the background must not steal the terminal.
 func OwnsTerminal(f *os.File) bool {
-	fd := int(f.Fd())
-	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
-	if err != nil {
-		return false
+	fg, ok := ForegroundGroup(f)
+	return ok && fg == unix.Getpgrp()
+}
+
+// ForegroundGroup returns the foreground process group of terminal f.
+func ForegroundGroup(f *os.File) (int, bool) {
+	if f == nil {
+		return 0, false
 	}
-	return fg == unix.Getpgrp()
+	fg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	return fg, err == nil
+}
+
+// SetForeground makes pgid the foreground process group of terminal f.
+// ward may be in the background when it does (taking the terminal back
+// from a stopped child), and a background process that sets the
+// foreground group is sent SIGTTOU unless it ignores it: ward ignores it
+// for the call.
+func SetForeground(f *os.File, pgid int) error {
+	signal.Ignore(syscall.SIGTTOU)
+	defer notifyAgain(syscall.SIGTTOU)
+	for {
+		err := unix.IoctlSetPointerInt(int(f.Fd()), unix.TIOCSPGRP, pgid)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// WindowSize returns the size of terminal f, for telling whether it
+// changed while the child was stopped.
+func WindowSize(f *os.File) (rows, cols uint16, ok bool) {
+	if f == nil {
+		return 0, 0, false
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0, 0, false
+	}
+	return ws.Row, ws.Col, true
+}
+
+// StopSelf stops ward with sig (SIGTSTP, SIGTTIN or SIGTTOU, the signal
+// that stopped the child) and returns once ward is continued (SIGCONT:
+// the shell's fg or bg). The shell sees ward's job stopped with the same
+// signal the child was, so `jobs` and the prompt read as for any program.
+// ward catches these signals, so it restores their default action for the
+// moment it stops itself.
+func StopSelf(sig syscall.Signal) {
+	if sig != syscall.SIGTSTP && sig != syscall.SIGTTIN && sig != syscall.SIGTTOU {
+		sig = syscall.SIGSTOP
+	}
+	// signal.Reset keeps Go's handler installed (it drops what nobody
+	// listens for), so the default action, stop, is set and put back
+	// around the kill by hand, as sudo and script do.
+	if sig != syscall.SIGSTOP {
+		restore := defaultAction(sig)
+		defer restore()
+	}
+	// Sent to this very thread, the stop takes it before the call
+	// returns (the whole process with it), and it returns once SIGCONT
+	// arrives. Sent to the process, another thread could take it while
+	// this one runs on and puts Go's handler back, which would drop it.
+	raise(sig)
+}
+
+// notifyAgain delivers sig to Notify's channel again after a Reset or an
+// Ignore.
+func notifyAgain(sig syscall.Signal) {
+	if notified != nil {
+		signal.Notify(notified, sig)
+	}
 }

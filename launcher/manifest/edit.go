@@ -3,15 +3,25 @@ package manifest
 import (
 	"bytes"
 	"errors"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// AddEnv adds KEY: REF entries to the manifest's env, replacing
-// entries of the same name, or writes a new manifest when there is none.
-// An existing manifest is edited as a yaml.v3 node tree, so its other
-// entries and its comments stay.
-func AddEnv(old []byte, exists bool, keys, refs []string) ([]byte, error) {
+// Entry is one variable AddEnv writes: a reference, or (Plain) a value
+// that is configuration, not a secret, written as {value: ...}.
+type Entry struct {
+	Key   string
+	Ref   string
+	Value string
+	Plain bool
+}
+
+// AddEnv adds entries to the manifest's env (or to profile's env, when
+// profile is set), replacing entries of the same name, or writes a new
+// manifest when there is none. An existing manifest is edited as a
+// yaml.v3 node tree, so its other entries and its comments stay.
+func AddEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, error) {
 	if !exists {
 		old = []byte(SchemaModeline + "\nversion: 1\n")
 	}
@@ -22,22 +32,22 @@ func AddEnv(old []byte, exists bool, keys, refs []string) ([]byte, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, errors.New("the manifest is not a mapping")
 	}
-	root := doc.Content[0]
-	var envKey, env *yaml.Node
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "env" {
-			envKey, env = root.Content[i], root.Content[i+1]
+	parent := doc.Content[0]
+	if profile != "" {
+		profiles, _, err := child(parent, "profiles")
+		if err != nil {
+			return nil, err
+		}
+		if parent, _, err = child(profiles, profile); err != nil {
+			return nil, err
 		}
 	}
-	if env == nil {
-		env = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		root.Content = append(root.Content, strNode("env"), env)
+	if text, ok := insertIntoEmptyEnv(old, parent, entries); ok {
+		return text, nil
 	}
-	if env.Kind == yaml.ScalarNode && env.Tag == "!!null" {
-		*env = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: env.HeadComment, LineComment: env.LineComment, FootComment: env.FootComment}
-	}
-	if env.Kind != yaml.MappingNode {
-		return nil, errors.New("env is not a mapping")
+	env, envKey, err := child(parent, "env")
+	if err != nil {
+		return nil, err
 	}
 	// Keep the indentation of a block-style env; new entries go in block
 	// style, even into a `{}`.
@@ -46,18 +56,18 @@ func AddEnv(old []byte, exists bool, keys, refs []string) ([]byte, error) {
 		indent = env.Content[0].Column - envKey.Column
 	}
 	env.Style &^= yaml.FlowStyle
-	for i, key := range keys {
-		value := strNode(refs[i])
+	for _, e := range entries {
+		value := e.node()
 		replaced := false
 		for j := 0; j+1 < len(env.Content); j += 2 {
-			if env.Content[j].Value == key {
+			if env.Content[j].Value == e.Key {
 				value.LineComment = env.Content[j+1].LineComment
 				env.Content[j+1] = value
 				replaced = true
 			}
 		}
 		if !replaced {
-			env.Content = append(env.Content, strNode(key), value)
+			env.Content = append(env.Content, strNode(e.Key), value)
 		}
 	}
 	var b bytes.Buffer
@@ -72,6 +82,79 @@ func AddEnv(old []byte, exists bool, keys, refs []string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// node is the entry's value node.
+func (e Entry) node() *yaml.Node {
+	if e.Plain {
+		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle, Content: []*yaml.Node{strNode("value"), quotedNode(e.Value)}}
+	}
+	return strNode(e.Ref)
+}
+
+// insertIntoEmptyEnv writes the entries as text right under an `env:`
+// that holds nothing but comments (the starter ward init writes), so
+// those comments keep their place and indentation: re-encoded by yaml.v3
+// they would move to the end of the file, flattened.
+func insertIntoEmptyEnv(old []byte, parent *yaml.Node, entries []Entry) ([]byte, bool) {
+	var key, value *yaml.Node
+	for i := 0; i+1 < len(parent.Content); i += 2 {
+		if parent.Content[i].Value == "env" {
+			key, value = parent.Content[i], parent.Content[i+1]
+		}
+	}
+	if key == nil || value.Kind != yaml.ScalarNode || value.Tag != "!!null" || value.Line != key.Line {
+		return nil, false
+	}
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, e := range entries {
+		m.Content = append(m.Content, strNode(e.Key), e.node())
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if enc.Encode(m) != nil || enc.Close() != nil {
+		return nil, false
+	}
+	indent := strings.Repeat(" ", key.Column-1+2)
+	var block strings.Builder
+	for _, l := range strings.SplitAfter(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		block.WriteString(indent + l)
+	}
+	block.WriteString("\n")
+	lines := strings.SplitAfter(string(old), "\n")
+	if key.Line > len(lines) || !strings.HasSuffix(strings.TrimRight(lines[key.Line-1], " \r\n"), "env:") {
+		return nil, false
+	}
+	out := strings.Join(lines[:key.Line], "") + block.String() + strings.Join(lines[key.Line:], "")
+	return []byte(out), true
+}
+
+// child returns the mapping under key in m, creating it (or turning an
+// empty value into it) when needed, and the key's node.
+func child(m *yaml.Node, key string) (value, keyNode *yaml.Node, err error) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			keyNode, value = m.Content[i], m.Content[i+1]
+		}
+	}
+	if value == nil {
+		value = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		m.Content = append(m.Content, strNode(key), value)
+	}
+	if value.Kind == yaml.ScalarNode && value.Tag == "!!null" {
+		*value = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: value.HeadComment, LineComment: value.LineComment, FootComment: value.FootComment}
+	}
+	if value.Kind != yaml.MappingNode {
+		return nil, nil, errors.New(key + " is not a mapping")
+	}
+	return value, keyNode, nil
+}
+
 func strNode(s string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+}
+
+// quotedNode is a string written in double quotes, so that a value such
+// as 3000 or true stays a string.
+func quotedNode(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: yaml.DoubleQuotedStyle}
 }

@@ -18,7 +18,12 @@ func Starter(app string, uncomment bool) string {
 	if uncomment {
 		mark = ""
 	}
-	line := func(s string) { b.WriteString(mark + s + "\n") }
+	// A commented example keeps its indentation before the mark, so
+	// uncommenting it is deleting "# ".
+	line := func(s string) {
+		rest := strings.TrimLeft(s, " ")
+		b.WriteString(s[:len(s)-len(rest)] + mark + rest + "\n")
+	}
 	b.WriteString(SchemaModeline + "\n")
 	b.WriteString(`#
 # The secrets ` + app + ` needs, as references to where they live: this file

@@ -2,6 +2,39 @@
 // on tmpfs, one per run, locked while the run lives, files created with
 // O_EXCL and replaced atomically, and the directories of runs that died
 // swept away.
+//
+// # Why concurrent runs cannot delete each other's directories
+//
+// All the runs of one user share a root, BASE/ward-UID (0700), holding:
+//
+//	.lock                 the root lock: shared while a run creates its
+//	                      directory, exclusive while a run sweeps
+//	.new-RANDOM/          a run directory being created (never holds a secret)
+//	run-PID-RANDOM/       a live run's directory, or a dead run's leftover
+//	run-PID-RANDOM/.lock  that run's lock, held from before the directory
+//	                      had its run-* name until Remove has deleted it
+//
+// New, holding the root lock shared, makes .new-RANDOM, creates and locks
+// its .lock, and only then renames it to run-PID-RANDOM. Rename is atomic
+// and the lock belongs to the file, not to its name, so a run-* name never
+// appears without its lock held: no sweeper, not even an older ward that
+// knows nothing of the root lock, sees a live run's directory unlocked.
+//
+// Sweep takes the root lock exclusively and does not wait for it (a busy
+// root is swept by a later run). While it holds it no run is between its
+// mkdir and its rename, so what it sees is settled:
+//   - a .new-* directory was left by a run that died creating it (a run whose
+//     creation fails removes its own before releasing the root lock);
+//   - a run-* directory whose lock Sweep can take belongs to a dead run, and
+//     stays dead: no run ever locks a directory it did not just create;
+//   - a run-* directory without a .lock is being removed by its run, or its
+//     run died removing it; removing it twice is harmless;
+//   - a run-* directory whose lock is held is live and left alone.
+//
+// The first three are removed. Write and Replace work through a handle on
+// the directory itself (an os.Root), never through its name: if the
+// directory was removed they fail, rather than recreate it unlocked for the
+// next sweep to delete under the child's feet.
 package secretdir
 
 import (
@@ -29,108 +62,97 @@ type File struct {
 // the leftovers of a run that died.
 type Dir struct {
 	Path string
-	lock *os.File
+	root *os.Root
+	// lock is a raw descriptor, not an *os.File: an os.File's finalizer
+	// would release the lock if the Dir were ever dropped while the child
+	// still reads its files, and a sweep would then delete them.
+	lock    int
+	hasLock bool
 }
 
-// runtimeBase picks where private directories live: $WARD_RUNTIME_DIR,
-// $XDG_RUNTIME_DIR, /run (as root), then /dev/shm. On Linux the place must
-// be tmpfs, so secrets never reach a disk.
-func runtimeBase(getenv func(string) string) (string, error) {
-	if d := getenv("WARD_RUNTIME_DIR"); d != "" {
-		if _, anywhere := noTmpfsFallback(); !onTmpfs(d) && !anywhere {
-			return "", fmt.Errorf("$WARD_RUNTIME_DIR %s is not on tmpfs: secret files must not reach a disk", d)
-		}
-		return d, nil
-	}
-	var candidates []string
-	if d := getenv("XDG_RUNTIME_DIR"); d != "" {
-		candidates = append(candidates, d)
-	}
-	if os.Geteuid() == 0 {
-		candidates = append(candidates, "/run")
-	}
-	candidates = append(candidates, "/dev/shm")
-	for _, d := range candidates {
-		if st, err := os.Stat(d); err == nil && st.IsDir() && onTmpfs(d) && unix.Access(d, unix.W_OK) == nil {
-			return d, nil
-		}
-	}
-	if fallback, ok := noTmpfsFallback(); ok {
-		return fallback, nil
-	}
-	return "", fmt.Errorf("no tmpfs directory for secret files among %s", strings.Join(candidates, ", "))
-}
+const (
+	lockName   = ".lock"
+	tempPrefix = ".new-"
+	runPrefix  = "run-"
+)
 
-// New creates a fresh private directory and sweeps the directories of
-// runs that died without cleaning up.
+// hookCreated, when set by a test, runs in New between creating the
+// directory and locking it: the window a sweep must never exploit.
+var hookCreated func(tmp string)
+
+// New creates a fresh private directory, locked until Remove. It does not
+// sweep: callers call Sweep once per run, with or without a Dir.
 func New(getenv func(string) string) (*Dir, error) {
 	base, err := runtimeBase(getenv)
 	if err != nil {
 		return nil, err
 	}
-	root := filepath.Join(base, "ward-"+strconv.Itoa(os.Geteuid()))
-	if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("create %s: %w", root, err)
-	}
-	st, err := os.Lstat(root)
+	root, err := userRoot(base)
 	if err != nil {
 		return nil, err
 	}
-	if !st.IsDir() || st.Mode().Perm() != 0o700 || !ownedByMe(st) {
-		return nil, fmt.Errorf("%s is not a private directory of this user (want mode 0700, owned by uid %d): remove it", root, os.Geteuid())
+	// Shared: runs create their directories side by side, but never while
+	// a sweep looks (see the package comment).
+	release, err := lockRoot(root, unix.LOCK_SH)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", root, err)
 	}
-	Sweep(root)
-	dir, err := os.MkdirTemp(root, "run-"+strconv.Itoa(os.Getpid())+"-")
+	defer release()
+	tmp, err := os.MkdirTemp(root, tempPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create private directory: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		err = unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-	}
+	d, err := lockAndName(tmp)
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("lock private directory: %w", err)
+		// Still under the root lock, so no sweep ever sees this half-made
+		// directory as anything but ours.
+		os.RemoveAll(tmp)
+		return nil, err
 	}
-	return &Dir{Path: dir, lock: lock}, nil
+	return d, nil
 }
 
-// Sweep removes the run directories under root whose lock is free: their
-// ward died (SIGKILL, a crash) before it could clean up.
-func Sweep(root string) {
-	entries, err := os.ReadDir(root)
+// lockAndName locks the new directory tmp, opens a handle on it and gives
+// it its run-* name, in that order: the name is what sweeps look at, so it
+// comes last.
+func lockAndName(tmp string) (*Dir, error) {
+	if hookCreated != nil {
+		hookCreated(tmp)
+	}
+	lock, err := unix.Open(filepath.Join(tmp, lockName), unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return
+		return nil, fmt.Errorf("lock private directory: %w", err)
 	}
-	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "run-") {
-			continue
-		}
-		dir := filepath.Join(root, e.Name())
-		f, err := os.Open(filepath.Join(dir, ".lock"))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				// A run that died between mkdir and lock.
-				os.RemoveAll(dir)
-			}
-			continue
-		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-			os.RemoveAll(dir)
-		}
-		f.Close()
+	if err := flock(lock, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(lock)
+		return nil, fmt.Errorf("lock private directory: %w", err)
 	}
+	root, err := os.OpenRoot(tmp)
+	if err != nil {
+		unix.Close(lock)
+		return nil, fmt.Errorf("open private directory: %w", err)
+	}
+	// MkdirTemp's random suffix keeps the name unique. Were it ever taken,
+	// rename fails on a live directory (it is never empty: it holds its
+	// .lock) and replaces only an emptied dead one.
+	name := filepath.Join(filepath.Dir(tmp), runPrefix+strconv.Itoa(os.Getpid())+"-"+strings.TrimPrefix(filepath.Base(tmp), tempPrefix))
+	if err := os.Rename(tmp, name); err != nil {
+		root.Close()
+		unix.Close(lock)
+		return nil, fmt.Errorf("name private directory: %w", err)
+	}
+	return &Dir{Path: name, root: root, lock: lock, hasLock: true}, nil
 }
 
 // Write creates the plan's files, each with O_EXCL and its mode.
 func (d *Dir) Write(files []File) error {
 	for _, f := range files {
-		p := filepath.Join(d.Path, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return fmt.Errorf("file %s: %w", f.Path, err)
+		rel := filepath.FromSlash(f.Path)
+		if err := d.root.MkdirAll(filepath.Dir(rel), 0o700); err != nil {
+			return d.fileError(f.Path, err)
 		}
-		if err := writeExcl(p, f.Mode, f.Data); err != nil {
-			return fmt.Errorf("file %s: %w", f.Path, err)
+		if err := writeExcl(d.root, rel, f.Mode, f.Data); err != nil {
+			return d.fileError(f.Path, err)
 		}
 	}
 	return nil
@@ -139,29 +161,67 @@ func (d *Dir) Write(files []File) error {
 // Replace rewrites a file atomically: a reader sees the old content or the
 // new, never a mix.
 func (d *Dir) Replace(f File) error {
-	p := filepath.Join(d.Path, filepath.FromSlash(f.Path))
-	tmp := filepath.Join(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-"+strconv.Itoa(os.Getpid()))
-	os.Remove(tmp)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("file %s: %w", f.Path, err)
+	rel := filepath.FromSlash(f.Path)
+	tmp := filepath.Join(filepath.Dir(rel), ".tmp-"+filepath.Base(rel)+"-"+strconv.Itoa(os.Getpid()))
+	d.root.Remove(tmp)
+	if err := d.root.MkdirAll(filepath.Dir(rel), 0o700); err != nil {
+		return d.fileError(f.Path, err)
 	}
-	if err := writeExcl(tmp, f.Mode, f.Data); err != nil {
-		return fmt.Errorf("file %s: %w", f.Path, err)
+	if err := writeExcl(d.root, tmp, f.Mode, f.Data); err != nil {
+		return d.fileError(f.Path, err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("file %s: %w", f.Path, err)
+	if err := d.root.Rename(tmp, rel); err != nil {
+		d.root.Remove(tmp)
+		return d.fileError(f.Path, err)
 	}
 	return nil
 }
 
 // RemoveFile deletes one file from the directory.
 func (d *Dir) RemoveFile(rel string) error {
-	return os.Remove(filepath.Join(d.Path, filepath.FromSlash(rel)))
+	return d.root.Remove(filepath.FromSlash(rel))
 }
 
-func writeExcl(p string, mode fs.FileMode, data []byte) error {
-	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+// Remove deletes the directory and everything in it, then releases its
+// lock. Calling it again, or on a nil Dir, does nothing.
+func (d *Dir) Remove() error {
+	if d == nil || d.root == nil {
+		return nil
+	}
+	// The lock is held until everything is gone: a sweep meanwhile finds
+	// the directory locked, or without its .lock and so being removed.
+	err := os.RemoveAll(d.Path)
+	d.root.Close()
+	d.root = nil
+	if d.hasLock {
+		unix.Close(d.lock)
+		d.hasLock = false
+	}
+	return err
+}
+
+// fileError names the file that failed, and says so plainly when the
+// reason is that the whole directory was removed from under the run.
+func (d *Dir) fileError(rel string, err error) error {
+	if d.removed() {
+		return fmt.Errorf("file %s: private directory %s was removed; it is not recreated without its lock: %w", rel, d.Path, err)
+	}
+	return fmt.Errorf("file %s: %w", rel, err)
+}
+
+// removed reports whether d.Path no longer names the directory this run
+// created and locked.
+func (d *Dir) removed() bool {
+	mine, err := d.root.Stat(".")
+	if err != nil {
+		return true
+	}
+	named, err := os.Lstat(d.Path)
+	return err != nil || !os.SameFile(mine, named)
+}
+
+func writeExcl(root *os.Root, rel string, mode fs.FileMode, data []byte) error {
+	fh, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
@@ -177,14 +237,27 @@ func writeExcl(p string, mode fs.FileMode, data []byte) error {
 	return fh.Close()
 }
 
-// Remove deletes the directory and everything in it.
-func (d *Dir) Remove() error {
-	if d == nil {
-		return nil
+// lockRoot takes the root lock with how (unix.LOCK_SH to create a
+// directory, unix.LOCK_EX|unix.LOCK_NB to sweep) and returns its release.
+func lockRoot(root string, how int) (release func(), err error) {
+	fd, err := unix.Open(filepath.Join(root, lockName), unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
 	}
-	err := os.RemoveAll(d.Path)
-	if d.lock != nil {
-		d.lock.Close()
+	if err := flock(fd, how); err != nil {
+		unix.Close(fd)
+		return nil, err
 	}
-	return err
+	return func() { unix.Close(fd) }, nil
+}
+
+// flock retries EINTR: a signal arriving while a shared lock waits for a
+// sweep must not fail the run.
+func flock(fd, how int) error {
+	for {
+		err := unix.Flock(fd, how)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
 }

@@ -1,14 +1,18 @@
 package supervise
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/wardsecrets/ward/launcher/mask"
+	"github.com/wardsecrets/ward/signals"
 )
 
 // maskedIO gives one child masked stdout and stderr: pipes when ward's
@@ -24,17 +28,37 @@ type maskedIO struct {
 	master  *os.File
 
 	closeAfterStart []*os.File
-	relays          sync.WaitGroup
+	relays          []*relay
+	done            sync.WaitGroup
 	toClose         []*os.File
 }
 
+// relay copies one of the child's streams, masked, into ward's own.
+type relay struct {
+	src *os.File
+	// writing is set while the relay writes to ward's output (which a
+	// slow reader can hold up); moved is the time of its last progress
+	// (UnixNano).
+	writing atomic.Bool
+	moved   atomic.Int64
+}
+
 // ptyInput relays ward's terminal input to the current child's pty. One
-// reader of ward's stdin serves every child ward starts (restarts too).
+// reader of ward's terminal serves every child ward starts (restarts
+// too). It reads through an open of its own of the terminal, in
+// non-blocking mode, so that a job-control stop can take the read back:
+// a read left pending while the shell has the terminal would steal the
+// user's keystrokes from the shell.
 type ptyInput struct {
 	mu      sync.Mutex
 	master  *os.File
 	restore func() error
 	started bool
+	raw     bool
+	// tty is ward's own open of its terminal; resumed wakes the reader
+	// after a stop.
+	tty     *os.File
+	resumed chan struct{}
 }
 
 func (in *ptyInput) setMaster(m *os.File) {
@@ -50,13 +74,13 @@ func (in *ptyInput) start(stdin *os.File) {
 		return
 	}
 	in.started = true
-	if restore, err := mask.MakeRaw(stdin); err == nil {
-		in.restore = restore
-	}
+	in.tty = openOwnTTY(stdin)
+	in.resumed = make(chan struct{}, 1)
+	in.makeRaw(stdin)
 	go func() {
 		buf := make([]byte, 4096)
 		for {
-			n, err := stdin.Read(buf)
+			n, err := in.tty.Read(buf)
 			if n > 0 {
 				in.mu.Lock()
 				m := in.master
@@ -65,6 +89,11 @@ func (in *ptyInput) start(stdin *os.File) {
 					m.Write(buf[:n])
 				}
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Suspended: wait until ward has the terminal again.
+				<-in.resumed
+				continue
+			}
 			if err != nil {
 				return
 			}
@@ -72,10 +101,63 @@ func (in *ptyInput) start(stdin *os.File) {
 	}()
 }
 
+// openOwnTTY opens ward's terminal anew, so that its non-blocking mode
+// (which lets a read be interrupted) is not shared with the shell's open
+// of it; stdin itself when that fails.
+func openOwnTTY(stdin *os.File) *os.File {
+	f, err := os.Open("/dev/tty")
+	if err != nil {
+		return stdin
+	}
+	var a, b unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Fstat(int(stdin.Fd()), &b) != nil || a.Rdev != b.Rdev {
+		f.Close()
+		return stdin
+	}
+	return f
+}
+
+func (in *ptyInput) makeRaw(stdin *os.File) {
+	if restore, err := mask.MakeRaw(stdin); err == nil {
+		in.restore, in.raw = restore, true
+	}
+}
+
+// suspend gives ward's terminal back as it was and takes back the pending
+// read, while ward is stopped (job control): the terminal is the shell's.
+func (in *ptyInput) suspend() {
+	if in == nil || !in.started {
+		return
+	}
+	if in.raw && in.restore != nil {
+		in.restore()
+		in.raw = false
+	}
+	in.tty.SetReadDeadline(time.Now())
+}
+
+// resume puts the terminal back in raw mode and reads it again after a
+// stop, if ward is in the foreground again (fg); after bg the terminal is
+// the shell's, and ward leaves it alone.
+func (in *ptyInput) resume(stdin *os.File) {
+	if in == nil || !in.started || !signals.OwnsTerminal(stdin) {
+		return
+	}
+	if !in.raw {
+		in.makeRaw(stdin)
+	}
+	in.tty.SetReadDeadline(time.Time{})
+	select {
+	case in.resumed <- struct{}{}:
+	default:
+	}
+}
+
 // stop gives ward's terminal back as it was.
 func (in *ptyInput) stop() {
-	if in != nil && in.restore != nil {
+	if in != nil && in.raw && in.restore != nil {
 		in.restore()
+		in.raw = false
 	}
 }
 
@@ -85,19 +167,6 @@ func isTerminal(f *os.File) bool { return f != nil && term.IsTerminal(int(f.Fd()
 // mask them into ward's own.
 func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Patterns, input *ptyInput) (*maskedIO, error) {
 	m := &maskedIO{}
-	relay := func(dst io.Writer, src *os.File) {
-		m.relays.Add(1)
-		go func() {
-			defer m.relays.Done()
-			w := mask.NewWriter(dst, p)
-			if err := mask.Copy(w, src); err != nil {
-				// Output gone (a closed pipe): the child gets EPIPE, as
-				// it would without masking.
-				src.Close()
-			}
-			w.Close()
-		}()
-	}
 	pipe := func(dst *os.File) (*os.File, error) {
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -106,7 +175,7 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Patterns, input *ptyInp
 		growPipe(w)
 		m.closeAfterStart = append(m.closeAfterStart, w)
 		m.toClose = append(m.toClose, r)
-		relay(dst, r)
+		m.relay(dst, r, p)
 		return w, nil
 	}
 	if isTerminal(stdout) {
@@ -127,7 +196,7 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Patterns, input *ptyInp
 			input.setMaster(master)
 			input.start(stdin)
 		}
-		relay(stdout, master)
+		m.relay(stdout, master, p)
 		if isTerminal(stderr) {
 			m.files[2] = slave
 		} else {
@@ -151,6 +220,52 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Patterns, input *ptyInp
 	return m, nil
 }
 
+// relay starts copying src, masked, into dst.
+func (m *maskedIO) relay(dst io.Writer, src *os.File, p *mask.Patterns) {
+	r := &relay{src: src}
+	r.moved.Store(time.Now().UnixNano())
+	m.relays = append(m.relays, r)
+	m.done.Add(1)
+	go func() {
+		defer m.done.Done()
+		w := mask.NewWriter(&progressWriter{w: dst, r: r}, p)
+		if err := mask.Copy(w, &progressReader{f: src, r: r}); err != nil {
+			// Output gone (a closed pipe, a reader that quit): the child
+			// gets EPIPE, as it would without masking.
+			src.Close()
+		}
+		w.Close()
+	}()
+}
+
+// progressReader and progressWriter record a relay's progress, so finish
+// can tell a relay still moving output from one whose source went quiet.
+type progressReader struct {
+	f *os.File
+	r *relay
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.f.Read(b)
+	if n > 0 {
+		p.r.moved.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+type progressWriter struct {
+	w io.Writer
+	r *relay
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	p.r.writing.Store(true)
+	n, err := p.w.Write(b)
+	p.r.writing.Store(false)
+	p.r.moved.Store(time.Now().UnixNano())
+	return n, err
+}
+
 // started closes ward's copies of the child's ends.
 func (m *maskedIO) started() {
 	for _, f := range m.closeAfterStart {
@@ -158,19 +273,48 @@ func (m *maskedIO) started() {
 	}
 }
 
-// finish waits for the relays to drain what the child wrote, at most a
-// while: a grandchild that outlives the child may hold the output open.
+// quietFor is how long a relay's source must stay empty, after the child
+// and its group are gone, before ward stops reading it: only a process
+// outside the child's group (a daemon that called setsid) can still hold
+// the other end then.
+const quietFor = 200 * time.Millisecond
+
+// finish waits until the relays have passed on everything the child
+// wrote: for as long as they move output, however slow ward's reader is
+// (only a reader that is gone ends a relay early). A relay whose source
+// holds nothing more and has been quiet for quietFor is ended, since a
+// process outside the child's group may hold its other end open for ever.
 func (m *maskedIO) finish() {
 	done := make(chan struct{})
 	go func() {
-		m.relays.Wait()
+		m.done.Wait()
 		close(done)
 	}()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
+	tick := time.NewTicker(quietFor / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			for _, f := range m.toClose {
+				f.Close()
+			}
+			return
+		case <-tick.C:
+			for _, r := range m.relays {
+				if r.quiet() {
+					r.src.Close()
+				}
+			}
+		}
 	}
-	for _, f := range m.toClose {
-		f.Close()
+}
+
+// quiet reports whether the relay is waiting on an empty source and has
+// moved nothing for quietFor.
+func (r *relay) quiet() bool {
+	if r.writing.Load() || time.Since(time.Unix(0, r.moved.Load())) < quietFor {
+		return false
 	}
+	n, err := unix.IoctlGetInt(int(r.src.Fd()), fionread)
+	return err != nil || n == 0
 }

@@ -13,3 +13,6 @@ import (
 func growPipe(f *os.File) {
 	unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, 1<<20)
 }
+
+// fionread asks how many bytes a pipe or pty holds unread.
+const fionread = unix.TIOCINQ

@@ -79,6 +79,10 @@ func Run(ctx context.Context, o Options) (int, error) {
 		return fail(errors.New("--exec cannot mask the program's output"), "masking needs ward to stay the parent: drop --exec (CI runners' own masking still applies)")
 	}
 
+	// Every run, with files or not, removes the private directories of
+	// runs that died (SIGKILL, OOM) before they could.
+	secretdir.Sweep(o.Getenv)
+
 	values, code, err := resolveOrStop(ctx, o, sigs)
 	if err != nil {
 		return code, err

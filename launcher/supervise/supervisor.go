@@ -39,7 +39,18 @@ type supervisor struct {
 	out     *maskedIO
 	ptyIn   ptyInput
 
-	child    *signals.Child
+	child *signals.Child
+	// tty is the terminal the child's group is the foreground of (nil
+	// when there is none, or when the child has a pty of ours).
+	tty *os.File
+	// cwd is where every start of the child runs: ward's working
+	// directory when it started. ward itself then moves to / so that it
+	// keeps no directory busy.
+	cwd string
+	// exited is the main child's exit code once it exited while the rest
+	// of its process group is being stopped; draining is set meanwhile.
+	exitCode int
+	draining bool
 	killTime <-chan time.Time
 	// restarting is the proposal being applied while the old child stops;
 	// stopping is set once ward itself is being stopped.
@@ -64,27 +75,36 @@ func (s *supervisor) start() error {
 		s.out = out
 		files, session, ctty = out.files, out.session, out.ctty
 	}
+	s.tty = nil
 	if !session {
 		for i, f := range files {
 			if f != nil && signals.OwnsTerminal(f) {
-				fg, ctty = true, i
+				fg, ctty, s.tty = true, i, f
 				break
 			}
 		}
 	}
 	path, argv := s.path, s.opts.Argv
-	if s.listen != nil {
-		// LISTEN_PID must name the child, known only after the fork: a
-		// trampoline (ward itself) sets it to its own pid and execs the
-		// program, keeping that pid.
+	if s.listen != nil || session {
 		self, err := os.Executable()
 		if err != nil {
 			return err
 		}
-		path, argv = self, append([]string{self, systemd.ListenExecArg, s.path}, s.opts.Argv...)
-		files = append(files, s.listen...)
+		if s.listen != nil {
+			// LISTEN_PID must name the child, known only after the fork:
+			// a trampoline (ward itself) sets it to its own pid and execs
+			// the program, keeping that pid.
+			path, argv = self, append([]string{self, systemd.ListenExecArg, path}, argv...)
+			files = append(files, s.listen...)
+		}
+		if session {
+			// A leader of the pty's session between ward and the child,
+			// so that job control works in it (see SessionArg).
+			argv = append(sessionArgs(self, ctty, s.rotation.StopTimeout, s.opts.SignalChildOnly), append([]string{path}, argv...)...)
+			path = self
+		}
 	}
-	c, err := signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty})
+	c, err := signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
 	if s.out != nil {
 		s.out.started()
 	}
@@ -92,6 +112,13 @@ func (s *supervisor) start() error {
 		return err
 	}
 	s.child = c
+	if s.cwd == "" {
+		// The child has the working directory; ward needs none, and
+		// holding one keeps a mount busy (dumb-init does the same).
+		if wd, err := os.Getwd(); err == nil && os.Chdir("/") == nil {
+			s.cwd = wd
+		}
+	}
 	s.log.Debug("child started", "pid", c.Pid, "program", s.opts.Argv[0], "foreground", fg, "pty", session)
 	return nil
 }
@@ -125,19 +152,31 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 	if r != nil {
 		proposals, stops = r.proposals, r.stops
 	}
+	// While the rest of the child's group is stopped after the child
+	// exited, ward looks whether it is gone at this pace, besides every
+	// SIGCHLD.
+	var drainTick <-chan time.Time
 	for {
 		select {
 		case sig := <-s.sigs:
 			if sig == syscall.SIGCHLD {
-				code, exited, err := s.reaped()
-				if exited {
+				if code, done, err := s.reaped(); done {
 					return code, err
+				}
+				if s.draining {
+					drainTick = time.After(50 * time.Millisecond)
 				}
 				continue
 			}
 			s.forward(sig)
+		case <-drainTick:
+			drainTick = nil
+			if !signals.GroupAlive(s.child.Pid) {
+				return s.exitCode, nil
+			}
+			drainTick = time.After(50 * time.Millisecond)
 		case <-s.killTime:
-			s.log.Warn("the child did not stop in time; killing its process group", "stop_timeout", s.rotation.StopTimeout.String())
+			s.log.Warn("the child's process group did not stop in time; killing it", "stop_timeout", s.rotation.StopTimeout.String())
 			signals.Send(s.child.Pid, syscall.SIGKILL, false)
 			s.killTime = nil
 		case p := <-proposals:
@@ -150,15 +189,28 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 	}
 }
 
-// reaped collects exited children; when the main child is among them it
-// restarts it (a rotation under way) or reports ward's exit code.
-func (s *supervisor) reaped() (code int, exited bool, err error) {
-	ws, done := signals.Reap(s.child.Pid)
-	if !done {
+// reaped collects exited children and acts on what happened to the main
+// child: a stop (job control), a restart under way, or its exit. done
+// reports that ward should exit with code.
+func (s *supervisor) reaped() (code int, done bool, err error) {
+	ws, state := signals.Reap(s.child.Pid)
+	switch {
+	case s.draining:
+		if !signals.GroupAlive(s.child.Pid) {
+			return s.exitCode, true, nil
+		}
+		return 0, false, nil
+	case state == signals.Stopped:
+		s.childStopped(ws.StopSignal())
+		return 0, false, nil
+	case state != signals.Exited:
 		return 0, false, nil
 	}
 	code = signals.ExitCode(ws)
 	if s.restarting != nil && !s.stopping {
+		if err := s.endGroup(); err != nil {
+			return 0, false, nil
+		}
 		if err := s.finishRestart(code); err != nil {
 			c, e := startFailure(err)
 			return c, true, e
@@ -167,9 +219,142 @@ func (s *supervisor) reaped() (code int, exited bool, err error) {
 	}
 	if s.restarting != nil {
 		s.restarting.done <- false
+		s.restarting = nil
 	}
 	s.log.Debug("child exited", "pid", s.child.Pid, "code", code)
-	return code, true, nil
+	if s.opts.SignalChildOnly || !signals.GroupAlive(s.child.Pid) {
+		return code, true, nil
+	}
+	// Nothing outlives the child: what it left running in its group
+	// (a `cmd &` of a shell script) holds its secrets in its environment
+	// and may read files ward is about to remove.
+	s.exitCode, s.draining = code, true
+	s.log.Debug("stopping what the child left running in its process group", "pgid", s.child.Pid)
+	signals.Send(s.child.Pid, syscall.SIGTERM, false)
+	signals.Send(s.child.Pid, syscall.SIGCONT, false)
+	s.killTime = time.After(s.rotation.StopTimeout)
+	return 0, false, nil
+}
+
+// endGroup stops what the old child left in its group before a restart,
+// SIGTERM then SIGKILL after stop_timeout, waiting for it here: the new
+// child must not start beside the old one's workers.
+func (s *supervisor) endGroup() error {
+	if s.opts.SignalChildOnly || !signals.GroupAlive(s.child.Pid) {
+		return nil
+	}
+	signals.Send(s.child.Pid, syscall.SIGTERM, false)
+	signals.Send(s.child.Pid, syscall.SIGCONT, false)
+	deadline := time.Now().Add(s.rotation.StopTimeout)
+	for signals.GroupAlive(s.child.Pid) {
+		if time.Now().After(deadline) {
+			signals.Send(s.child.Pid, syscall.SIGKILL, false)
+			deadline = time.Now().Add(s.rotation.StopTimeout)
+		}
+		select {
+		case sig := <-s.sigs:
+			if sig == syscall.SIGCHLD {
+				signals.Reap(s.child.Pid)
+			} else {
+				s.forward(sig)
+			}
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// childStopped follows the child into a stop, as a shell's job: ward gives
+// the terminal back to its own group and stops itself with the same
+// signal, so the shell's prompt returns with the job stopped. When ward
+// is continued (fg, bg, kill -CONT) it continues the child, in the
+// foreground again if ward is.
+func (s *supervisor) childStopped(sig syscall.Signal) {
+	if s.handlePending() {
+		// Asked to end (a shell's kill %1 on a job that stopped again):
+		// the child was sent the signal and continued to act on it.
+		return
+	}
+	s.log.Debug("child stopped; stopping ward", "signal", signals.Name(sig))
+	if sig == syscall.SIGSTOP && s.out != nil && s.out.session {
+		// The pty session's leader stops with SIGSTOP whatever stopped
+		// the child there: for the shell, it is a Ctrl-Z.
+		sig = syscall.SIGTSTP
+	}
+	term := s.tty
+	if s.out != nil {
+		term = s.opts.Stdin
+	}
+	rows, cols, sized := signals.WindowSize(termOr(term, s.opts.Stdout))
+	if s.tty != nil {
+		if fg, ok := signals.ForegroundGroup(s.tty); ok && fg == s.child.Pid {
+			signals.SetForeground(s.tty, syscall.Getpgrp())
+		}
+	}
+	s.ptyIn.suspend()
+	signals.StopSelf(sig)
+	// Continued: first what arrived meanwhile (kill %1 sends SIGTERM, then
+	// SIGCONT).
+	if s.handlePending() {
+		return
+	}
+	s.ptyIn.resume(s.opts.Stdin)
+	resized := false
+	if r, c, ok := signals.WindowSize(termOr(term, s.opts.Stdout)); ok && sized && (r != rows || c != cols) {
+		resized = true
+	}
+	if s.out != nil && s.out.master != nil && resized {
+		// The pty's size change sends the child SIGWINCH itself.
+		mask.InheritSize(s.opts.Stdout, s.out.master)
+		resized = false
+	}
+	if s.tty != nil && signals.OwnsTerminal(s.tty) {
+		// fg: the terminal is ward's again, and so the child's.
+		signals.SetForeground(s.tty, s.child.Pid)
+	}
+	signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
+	if resized {
+		signals.Send(s.child.Pid, syscall.SIGWINCH, s.opts.SignalChildOnly)
+	}
+}
+
+// handlePending forwards the signals already waiting on ward's channel
+// (not SIGCHLD, left for the run loop to see) and reports whether one asks
+// the child to end: it is then continued, so it can.
+func (s *supervisor) handlePending() (ending bool) {
+	var chld bool
+	for {
+		select {
+		case sig := <-s.sigs:
+			switch sig {
+			case syscall.SIGCHLD:
+				chld = true
+			case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, s.rotation.StopSignal:
+				ending = true
+				s.forward(sig)
+			case syscall.SIGCONT:
+				// Ward's own continue; the child's follows below.
+			default:
+				s.forward(sig)
+			}
+		default:
+			if chld {
+				// Put it back for the run loop: a child may have exited.
+				s.requeue(syscall.SIGCHLD)
+			}
+			return ending
+		}
+	}
+}
+
+// requeue delivers sig to ward's own channel again.
+func (s *supervisor) requeue(sig syscall.Signal) { syscall.Kill(os.Getpid(), sig) }
+
+func termOr(f, alt *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return alt
 }
 
 // forward passes a signal ward received on to the child.
@@ -186,6 +371,11 @@ func (s *supervisor) forward(sig os.Signal) {
 	ss := sig.(syscall.Signal)
 	if err := signals.Send(s.child.Pid, ss, s.opts.SignalChildOnly); err != nil {
 		s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
+	}
+	if ss == syscall.SIGTERM || ss == syscall.SIGINT || ss == syscall.SIGHUP || ss == s.rotation.StopSignal {
+		// A stopped child acts on these only once continued (`kill %1`
+		// on a stopped job).
+		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	}
 	if ss == syscall.SIGTERM || ss == s.rotation.StopSignal {
 		// ward is being stopped: a restart under way ends here.

@@ -16,6 +16,7 @@ import (
 	"github.com/wardsecrets/ward/resolve/azure"
 	"github.com/wardsecrets/ward/resolve/env"
 	"github.com/wardsecrets/ward/resolve/file"
+	"github.com/wardsecrets/ward/resolve/gcp"
 	"github.com/wardsecrets/ward/resolve/local"
 	"github.com/wardsecrets/ward/resolve/remote"
 	"github.com/wardsecrets/ward/resolve/vault"
@@ -26,6 +27,7 @@ import (
 var Registry = resolve.NewRegistry(
 	vault.Kind,
 	aws.Kind,
+	gcp.Kind,
 	azure.Kind,
 	local.Kind,
 	file.Kind,

@@ -57,6 +57,8 @@ func Main() int {
 	case "sleep":
 		fmt.Println("ready")
 		idle()
+	case "jobctl":
+		return jobControl()
 	case "orphans":
 		return orphans(args)
 	case "spawn-orphans":
@@ -238,6 +240,30 @@ func watchSignals(args []string) int {
 		out.Flush()
 		if name == exitOn {
 			return 0
+		}
+	}
+	return 0
+}
+
+// jobControl is a child as a shell user runs it: it stops on Ctrl-Z (no
+// handler for SIGTSTP), prints "continued" on SIGCONT and "winch" on
+// SIGWINCH, echoes each line it reads from stdin, and dies of SIGTERM.
+func jobControl() int {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGCONT, syscall.SIGWINCH)
+	fmt.Printf("jobctl ready pid=%d pgrp=%d\n", os.Getpid(), unix.Getpgrp())
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			fmt.Printf("echo: %s\n", sc.Text())
+		}
+	}()
+	for sig := range ch {
+		switch sig {
+		case syscall.SIGCONT:
+			fmt.Println("continued")
+		case syscall.SIGWINCH:
+			fmt.Println("winch")
 		}
 	}
 	return 0

@@ -1,0 +1,424 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// terminal is an interactive bash on a real pseudo-terminal: what a user
+// types, and everything the screen shows.
+type terminal struct {
+	t    *testing.T
+	ptmx *os.File
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	// seen is how much of out earlier waits consumed.
+	seen int
+}
+
+func newTerminal(t *testing.T, w *wardEnv) *terminal {
+	t.Helper()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Fatalf("bash is needed for the job-control tests: %v", err)
+	}
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120})
+	cmd := exec.Command("bash", "--norc", "--noprofile", "-i")
+	cmd.Env = append(w.env, "PS1=PROMPT> ", "TERM=dumb", "HISTFILE=/dev/null")
+	cmd.Dir = w.dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	term := &terminal{t: t, ptmx: ptmx, cmd: cmd}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			term.mu.Lock()
+			term.out.Write(buf[:n])
+			term.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		ptmx.Close()
+	})
+	term.expect(`PROMPT> `)
+	return term
+}
+
+// send types s.
+func (term *terminal) send(s string) {
+	term.t.Helper()
+	if _, err := term.ptmx.Write([]byte(s)); err != nil {
+		term.t.Fatalf("type %q: %v", s, err)
+	}
+}
+
+// expect waits for the screen to show a match of pattern after what
+// earlier waits consumed, and returns the match's submatches.
+func (term *terminal) expect(pattern string) []string {
+	term.t.Helper()
+	re := regexp.MustCompile(pattern)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		term.mu.Lock()
+		text := term.out.String()[term.seen:]
+		if loc := re.FindStringSubmatchIndex(text); loc != nil {
+			m := re.FindStringSubmatch(text)
+			term.seen += loc[1]
+			term.mu.Unlock()
+			return m
+		}
+		term.mu.Unlock()
+		if time.Now().After(deadline) {
+			term.t.Fatalf("the terminal did not show %q within 15s; it shows:\n%s", pattern, text)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the screen, with a deadline
+	}
+}
+
+// expectAll waits until the screen, after what earlier waits consumed,
+// shows a match of every pattern, in any order, and consumes up to the
+// last of them.
+func (term *terminal) expectAll(patterns ...string) {
+	term.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		term.mu.Lock()
+		text := term.out.String()[term.seen:]
+		end, missing := 0, ""
+		for _, p := range patterns {
+			loc := regexp.MustCompile(p).FindStringIndex(text)
+			if loc == nil {
+				missing = p
+				break
+			}
+			end = max(end, loc[1])
+		}
+		if missing == "" {
+			term.seen += end
+			term.mu.Unlock()
+			return
+		}
+		term.mu.Unlock()
+		if time.Now().After(deadline) {
+			term.t.Fatalf("the terminal did not show %q within 15s; it shows:\n%s", missing, text)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the screen, with a deadline
+	}
+}
+
+// procState returns the state letter of pid (R, S, T, Z...), or "" when
+// it is gone.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return ""
+	}
+	return string(b[i+2])
+}
+
+// waitState waits until pid is in one of the states.
+func waitState(t *testing.T, what string, pid int, states string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := procState(pid)
+		if s != "" && strings.Contains(states, s) || s == "" && states == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (pid %d): state %q, want one of %q", what, pid, s, states)
+		}
+		time.Sleep(10 * time.Millisecond) // polling /proc, with a deadline
+	}
+}
+
+// wardPid finds the ward process whose child is pid.
+func parentOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatalf("read the stat of %d: %v", pid, err)
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+2:]))
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// TestJobControlUnderBash: in an interactive bash, Ctrl-Z stops the child
+// and ward and gives the prompt back with the job stopped; fg gives the
+// terminal back to the child and continues it; bg continues it in the
+// background; kill %1 ends it. With and without --mask (ward's pty).
+func TestJobControlUnderBash(t *testing.T) {
+	for _, mask := range []bool{false, true} {
+		t.Run(fmt.Sprintf("mask=%v", mask), func(t *testing.T) {
+			w := newWardEnv(t)
+			m := w.manifest(emptyManifest)
+			term := newTerminal(t, w)
+			flag := ""
+			if mask {
+				flag = " --mask"
+			}
+			term.send("ward run" + flag + " -m " + m + " -- helper jobctl\n")
+			got := term.expect(`jobctl ready pid=(\d+) pgrp=(\d+)`)
+			child, _ := strconv.Atoi(got[1])
+			ward := parentOf(t, child)
+			if mask {
+				// With --mask, the leader of the pty's session is between
+				// ward and the child.
+				ward = parentOf(t, ward)
+			}
+
+			term.send("first\n")
+			term.expect(`echo: first`)
+
+			term.send("\x1a") // Ctrl-Z
+			term.expect(`Stopped`)
+			term.expect(`PROMPT> `)
+			waitState(t, "the child after Ctrl-Z", child, "T")
+			waitState(t, "ward after Ctrl-Z", ward, "T")
+			term.send("jobs\n")
+			term.expect(`\[1\]\+\s+Stopped\s+ward run`)
+			term.expect(`PROMPT> `)
+
+			// The window changes while the job is stopped: a full-screen
+			// program must hear of it when it is back.
+			pty.Setsize(term.ptmx, &pty.Winsize{Rows: 50, Cols: 100})
+			term.send("fg\n")
+			term.expectAll(`continued`, `winch`)
+			waitState(t, "the child after fg", child, "RS")
+			if !mask {
+				if fg, _ := unix.IoctlGetInt(int(term.ptmx.Fd()), unix.TIOCGPGRP); fg != child {
+					t.Errorf("after fg the terminal's foreground group is %d, want the child's %d", fg, child)
+				}
+			}
+			term.send("second\n")
+			term.expect(`echo: second`)
+
+			term.send("\x1a")
+			term.expect(`Stopped`)
+			term.expect(`PROMPT> `)
+			term.send("bg\n")
+			term.expect(`PROMPT> `)
+			if mask {
+				// The child's terminal is ward's pty: in the background it
+				// runs on, and only ward leaves the terminal to the shell.
+				term.expect(`continued`)
+				waitState(t, "the child in the background", child, "RS")
+				waitState(t, "ward in the background", ward, "RS")
+				term.send("jobs\n")
+				term.expect(`Running\s+ward run`)
+			} else {
+				// In the background the child's read of the terminal stops
+				// it again (SIGTTIN), and ward with it, as a shell's job.
+				waitState(t, "the child reading the terminal in the background", child, "T")
+				waitState(t, "ward following its child into the stop", ward, "T")
+				term.send("jobs\n")
+				term.expect(`Stopped\s+ward run`)
+			}
+
+			term.send("kill %1\n")
+			waitState(t, "the child after kill %1", child, "")
+			waitState(t, "ward after kill %1", ward, "")
+			// bash reports the job's end, ward's exit code 128+15, at its
+			// next prompt.
+			term.send("echo after-$((40+2))\n")
+			term.expectAll(`after-42`, `Exit 143\s+ward run`)
+		})
+	}
+}
+
+// TestStopWithoutTerminal: SIGTSTP sent to ward stops the child's group
+// and ward; SIGCONT continues both; SIGTERM while stopped ends both with
+// 143.
+func TestStopWithoutTerminal(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := w.command("run", "-m", m, "--", "helper", "jobctl")
+	out, _ := cmd.StdoutPipe()
+	cmd.Stdin = strings.NewReader("")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	l := readLines(t, out)
+	got := regexp.MustCompile(`pid=(\d+)`).FindStringSubmatch(l.waitFor("jobctl ready"))
+	child, _ := strconv.Atoi(got[1])
+
+	cmd.Process.Signal(syscall.SIGTSTP)
+	waitState(t, "the child after SIGTSTP to ward", child, "T")
+	waitState(t, "ward after SIGTSTP", cmd.Process.Pid, "T")
+	cmd.Process.Signal(syscall.SIGCONT)
+	l.waitFor("continued")
+	waitState(t, "ward after SIGCONT", cmd.Process.Pid, "RS")
+	waitState(t, "the child after SIGCONT", child, "RS")
+
+	cmd.Process.Signal(syscall.SIGTSTP)
+	waitState(t, "ward stopped again", cmd.Process.Pid, "T")
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Process.Signal(syscall.SIGCONT)
+	if code := exitCode(t, cmd.Wait()); code != 143 {
+		t.Errorf("SIGTERM to a stopped ward: got exit code %d, want 143", code)
+	}
+}
+
+// TestNothingOutlivesTheChild: what the child leaves running in its
+// process group is stopped before ward exits; --signal-child-only leaves
+// it; a daemon in a session of its own is not ward's to stop.
+func TestNothingOutlivesTheChild(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	run := func(args ...string) int {
+		t.Helper()
+		cmd := w.command(append([]string{"run", "-m", m}, args...)...)
+		var out strings.Builder
+		cmd.Stdout = &out
+		if code := exitCode(t, cmd.Run()); code != 0 {
+			t.Fatalf("ward %v: exit code %d", args, code)
+		}
+		got := regexp.MustCompile(`bg=(\d+)`).FindStringSubmatch(out.String())
+		if got == nil {
+			t.Fatalf("no bg= line in %q", out.String())
+		}
+		pid, _ := strconv.Atoi(got[1])
+		return pid
+	}
+	// The background process's output goes nowhere, so it does not hold
+	// ward's stdout open.
+	bg := run("--", "sh", "-c", `helper sleep >/dev/null & echo bg=$!; exit 0`)
+	if s := procState(bg); s != "" && s != "Z" {
+		t.Errorf("a process the child left in its group is still running after ward exited (state %s)", s)
+	}
+
+	kept := run("--signal-child-only", "--", "sh", "-c", `helper sleep >/dev/null & echo bg=$!; exit 0`)
+	t.Cleanup(func() { syscall.Kill(kept, syscall.SIGKILL) })
+	if s := procState(kept); s == "" || s == "Z" {
+		t.Errorf("--signal-child-only: the child's worker was stopped (state %q); it is the child's to manage", s)
+	}
+
+	daemon := run("--", "sh", "-c", `setsid helper sleep >/dev/null 2>&1 & echo bg=$!; exit 0`)
+	t.Cleanup(func() { syscall.Kill(daemon, syscall.SIGKILL) })
+	// setsid may fork; what matters is that a process in its own session
+	// survives a ward that is not PID 1.
+	if s := procState(daemon); s == "" || s == "Z" {
+		if !sessionLeaderAlive(t, "helper sleep") {
+			t.Errorf("a daemon in its own session was killed by a ward that is not PID 1")
+		}
+	}
+}
+
+// sessionLeaderAlive reports whether a process whose command line has
+// word runs as the leader of its own session.
+func sessionLeaderAlive(t *testing.T, word string) bool {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		cmdline, _ := os.ReadFile(filepath.Join(d, "cmdline"))
+		if !strings.Contains(strings.ReplaceAll(string(cmdline), "\x00", " "), word) {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		if sid, err := unix.Getsid(pid); err == nil && sid == pid {
+			t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+			return true
+		}
+	}
+	return false
+}
+
+// TestOwnStderrGoneDoesNotKillTheChild: the reader of ward's stderr goes
+// away (journald restarting, a `| tee` that died); ward's next log line
+// gets EPIPE, and the child must go on undisturbed and ward exit with its
+// status.
+func TestOwnStderrGoneDoesNotKillTheChild(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	r, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := filepath.Join(w.dir, "ran")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "jobctl")
+	cmd.Stderr = wr
+	out, _ := cmd.StdoutPipe()
+	stdin, _ := cmd.StdinPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wr.Close()
+	l := readLines(t, out)
+	l.waitFor("jobctl ready")
+	r.Close() // the reader is gone
+	// ward logs at debug level when it forwards a signal and when the
+	// child exits: each such write now fails with EPIPE.
+	cmd.Process.Signal(syscall.SIGWINCH)
+	l.waitFor("winch")
+	stdin.Write([]byte("still here\n"))
+	l.waitFor("echo: still here")
+	os.WriteFile(done, nil, 0o600)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitCode(t, cmd.Wait()); code != 143 {
+		t.Errorf("got exit code %d, want the child's 143 (SIGTERM), not 141 (a SIGPIPE forwarded to the child)", code)
+	}
+}
+
+// TestMaskedOutputIsNeverTruncated: a child that writes a lot and exits
+// at once, read by a slow reader: every byte arrives.
+func TestMaskedOutputIsNeverTruncated(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	const size = 1_200_000
+	cmd := w.command("run", "--mask", "-m", m, "--", "head", "-c", strconv.Itoa(size), "/dev/zero")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// A pager-like reader: 32 KiB every 100 ms, about 4 s in all, far
+	// slower than the child, which exits at once.
+	total := 0
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := out.Read(buf)
+		total += n
+		if err != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the reader's own pace, not a wait for an event
+	}
+	if code := exitCode(t, cmd.Wait()); code != 0 {
+		t.Errorf("got exit code %d", code)
+	}
+	if total != size {
+		t.Errorf("the slow reader got %d bytes, want all %d", total, size)
+	}
+}

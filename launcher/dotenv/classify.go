@@ -1,0 +1,57 @@
+package dotenv
+
+import (
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// IsPlain reports whether a .env variable is plainly configuration, not a
+// secret, so `ward import` keeps it in the manifest as {value: ...}
+// instead of the encrypted store: an empty value, a small whole number
+// (a port, a count), a boolean, a deployment word (development,
+// production...), a log level, a URL without credentials or query, or a
+// host:port. A name that says secret (TOKEN, PASSWORD, KEY...) is a
+// secret whatever its value: PIN=1234 is not configuration.
+//
+// Masking and ward scan treat every secret's value as something to hide
+// and find; making PORT=3000 a secret would hide every 3000 in a CI log
+// and flag every file that mentions the port.
+func IsPlain(key string, value []byte) bool {
+	if secretName.MatchString(key) {
+		return false
+	}
+	v := strings.TrimSpace(string(value))
+	switch {
+	case v == "":
+		return true
+	case smallInt.MatchString(v):
+		return true
+	case plainWords[strings.ToLower(v)]:
+		return true
+	case hostPort.MatchString(v):
+		_, port, _ := strings.Cut(v, ":")
+		n, err := strconv.Atoi(port)
+		return err == nil && n > 0 && n < 65536
+	}
+	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" && strings.Contains(v, "://") {
+		return u.User == nil && u.RawQuery == "" && u.Fragment == ""
+	}
+	return false
+}
+
+var (
+	// secretName matches names that say they hold a secret.
+	secretName = regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN)`)
+	smallInt   = regexp.MustCompile(`^-?[0-9]{1,6}$`)
+	hostPort   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,5}$`)
+	plainWords = map[string]bool{
+		"true": true, "false": true, "yes": true, "no": true, "on": true, "off": true,
+		"development": true, "dev": true, "production": true, "prod": true, "staging": true, "stage": true,
+		"test": true, "testing": true, "local": true, "qa": true, "ci": true, "preview": true,
+		"trace": true, "debug": true, "info": true, "notice": true, "warn": true, "warning": true,
+		"error": true, "fatal": true, "critical": true, "silent": true, "verbose": true,
+		"localhost": true, "none": true, "null": true,
+	}
+)

@@ -1,0 +1,37 @@
+package dotenv
+
+import "testing"
+
+func TestIsPlain(t *testing.T) {
+	tests := []struct {
+		key, value string
+		plain      bool
+	}{
+		{"PORT", "3000", true},
+		{"NODE_ENV", "development", true},
+		{"RAILS_ENV", "Production", true},
+		{"LOG_LEVEL", "warn", true},
+		{"FEATURE_X", "true", true},
+		{"EMPTY", "", true},
+		{"API_URL", "https://api.example.com/v1", true},
+		{"REDIS_HOST", "cache.internal:6379", true},
+		{"WORKERS", "-1", true},
+		{"DATABASE_URL", "postgres://app:s3cret@db/app", false},
+		{"CALLBACK", "https://example.com/cb?sig=abc", false},
+		{"STRIPE_KEY", "sk_live_0123456789", false},
+		{"API_TOKEN", "true", false},
+		{"DB_PASSWORD", "1234", false},
+		{"PIN", "1234", false},
+		{"SESSION_SECRET", "development", false},
+		{"OPAQUE", "hunter2", false},
+		{"BIG", "12345678901", false},
+		{"HOSTPORT_BAD", "host:99999", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			if got := IsPlain(tt.key, []byte(tt.value)); got != tt.plain {
+				t.Errorf("IsPlain(%s) = %v, want %v", tt.key, got, tt.plain)
+			}
+		})
+	}
+}

@@ -1,0 +1,109 @@
+package secretdir
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// runtimeBase picks where private directories live: $WARD_RUNTIME_DIR,
+// else the first of baseCandidates that is a writable directory on tmpfs.
+// On Linux the place must be tmpfs, so secrets never reach a disk.
+func runtimeBase(getenv func(string) string) (string, error) {
+	if d := getenv("WARD_RUNTIME_DIR"); d != "" {
+		if _, anywhere := noTmpfsFallback(); !onTmpfs(d) && !anywhere {
+			return "", fmt.Errorf("$WARD_RUNTIME_DIR %s is not on tmpfs: secret files must not reach a disk", d)
+		}
+		return d, nil
+	}
+	candidates := baseCandidates(getenv, os.Geteuid() == 0)
+	for _, d := range candidates {
+		if st, err := os.Stat(d); err == nil && st.IsDir() && onTmpfs(d) && unix.Access(d, unix.W_OK) == nil {
+			return d, nil
+		}
+	}
+	if fallback, ok := noTmpfsFallback(); ok {
+		return fallback, nil
+	}
+	return "", fmt.Errorf("no tmpfs directory for secret files among %s", strings.Join(candidates, ", "))
+}
+
+// baseCandidates lists, best first, where a run without $WARD_RUNTIME_DIR
+// may put its directory: systemd's RuntimeDirectory= ($RUNTIME_DIRECTORY,
+// the first of its colon-separated paths), which systemd removes with
+// everything in it when the service stops, so even the leftovers of a
+// SIGKILLed ward go; $XDG_RUNTIME_DIR; /run when root; /dev/shm. Each is
+// still checked for tmpfs: /run is tmpfs on systemd systems, but not
+// everywhere.
+func baseCandidates(getenv func(string) string, root bool) []string {
+	var candidates []string
+	if d, _, _ := strings.Cut(getenv("RUNTIME_DIRECTORY"), ":"); d != "" {
+		candidates = append(candidates, d)
+	}
+	if d := getenv("XDG_RUNTIME_DIR"); d != "" {
+		candidates = append(candidates, d)
+	}
+	if root {
+		candidates = append(candidates, "/run")
+	}
+	return append(candidates, "/dev/shm")
+}
+
+// sweepBases lists every place New could have put a directory under this
+// environment, whether or not it is tmpfs: sweeping only deletes, and
+// telling tmpfs apart would cost a statfs per place on every run.
+func sweepBases(getenv func(string) string) []string {
+	if d := getenv("WARD_RUNTIME_DIR"); d != "" {
+		return []string{d}
+	}
+	bases := baseCandidates(getenv, os.Geteuid() == 0)
+	if fallback, ok := noTmpfsFallback(); ok {
+		bases = append(bases, fallback)
+	}
+	var unique []string
+	for _, b := range bases {
+		b = filepath.Clean(b)
+		if !slices.Contains(unique, b) {
+			unique = append(unique, b)
+		}
+	}
+	return unique
+}
+
+// userRoot creates, or checks, this user's root under base, where all its
+// runs' directories live.
+func userRoot(base string) (string, error) {
+	root := userRootPath(base)
+	if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("create %s: %w", root, err)
+	}
+	st, err := os.Lstat(root)
+	if err != nil {
+		return "", fmt.Errorf("check %s: %w", root, err)
+	}
+	if !private(st) {
+		return "", fmt.Errorf("%s is not a private directory of this user (want mode 0700, owned by uid %d): remove it", root, os.Geteuid())
+	}
+	return root, nil
+}
+
+func userRootPath(base string) string {
+	return filepath.Join(base, userRootName())
+}
+
+func userRootName() string {
+	return "ward-" + strconv.Itoa(os.Geteuid())
+}
+
+// private reports whether st is a directory only this user can enter: a
+// symlink, or a directory someone else could write, is never trusted.
+func private(st fs.FileInfo) bool {
+	return st.IsDir() && st.Mode().Perm() == 0o700 && ownedByMe(st)
+}

@@ -1,0 +1,105 @@
+package secretdir
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sweep removes the directories that runs of this user left behind when
+// they died (SIGKILL, OOM, a crash) before cleaning up, wherever New would
+// have put them under getenv's environment. It never removes a live run's
+// directory (see the package comment for why), and it is best effort: what
+// it cannot judge now it leaves for a later run. Call it once per run,
+// whether or not the run writes files; when there is nothing to sweep it
+// costs a stat per place and, where a root exists, one directory read.
+func Sweep(getenv func(string) string) {
+	name := userRootName()
+	for _, base := range sweepBases(getenv) {
+		sweepRoot(filepath.Join(base, name))
+	}
+}
+
+// sweepRoot sweeps one user's root.
+func sweepRoot(root string) {
+	st, err := os.Lstat(root)
+	if err != nil || !private(st) {
+		return
+	}
+	if !mayHoldLeftovers(root) {
+		return
+	}
+	release, err := lockRoot(root, unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		// A run is creating its directory; a later run sweeps instead.
+		return
+	}
+	defer release()
+	// Listed again under the lock: only what exists while no run is
+	// creating a directory is settled.
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		dir := filepath.Join(root, e.Name())
+		switch {
+		case !e.IsDir():
+		case strings.HasPrefix(e.Name(), tempPrefix):
+			os.RemoveAll(dir)
+		case strings.HasPrefix(e.Name(), runPrefix):
+			removeIfDead(dir)
+		}
+	}
+}
+
+// mayHoldLeftovers reads root's names without locking anything: a root
+// holding only its .lock, as every run leaves it, is done with at once.
+// Raw calls, because os.Open of a directory costs three times as much.
+func mayHoldLeftovers(root string) bool {
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err != nil {
+			// Cannot tell: let the locked pass find out.
+			return true
+		}
+		if n <= 0 {
+			return false
+		}
+		_, _, names := unix.ParseDirent(buf[:n], -1, nil)
+		for _, name := range names {
+			if strings.HasPrefix(name, runPrefix) || strings.HasPrefix(name, tempPrefix) {
+				return true
+			}
+		}
+	}
+}
+
+// removeIfDead removes a run directory unless its lock is held. Called
+// with the root lock held exclusively.
+func removeIfDead(dir string) {
+	// O_NONBLOCK: a fifo planted as .lock must not hang the sweep.
+	fd, err := unix.Open(filepath.Join(dir, lockName), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		// Its run is removing it (Remove deletes .lock before releasing
+		// it) or died doing so.
+	case err != nil:
+		return
+	default:
+		defer unix.Close(fd)
+		if flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
+			return
+		}
+	}
+	os.RemoveAll(dir)
+}

@@ -1,0 +1,111 @@
+package supervise
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/wardsecrets/ward/signals"
+)
+
+// SessionArg marks the run of ward that leads the child's pseudo-terminal
+// session (with --mask on a terminal): ward SessionArg CTTY STOP_TIMEOUT
+// CHILD_ONLY PATH ARGV...
+//
+// Why a process of its own: the child needs the pty as its controlling
+// terminal, so it lives in a new session; if the child led that session
+// itself, its process group would be orphaned (its parent, ward, is in
+// another session), and the kernel discards the job-control stops
+// (Ctrl-Z, SIGTTIN, SIGTTOU) of an orphaned group. So, like sudo's
+// monitor, this leader starts the child in a group of its own inside the
+// session, makes it the pty's foreground group, and follows it: when the
+// child stops, the leader stops (with SIGSTOP, which works in any group),
+// ward sees that and stops itself for the shell; when ward continues the
+// leader, the leader continues the child.
+const SessionArg = "__ward-session"
+
+// sessionArgs are the leader's arguments before the child's path.
+func sessionArgs(self string, ctty int, stopTimeout time.Duration, childOnly bool) []string {
+	return []string{self, SessionArg, strconv.Itoa(ctty), stopTimeout.String(), strconv.FormatBool(childOnly)}
+}
+
+// SessionMain is the session leader: it runs the child, forwards the
+// signals ward sends it, follows its stops, stops what the child left in
+// its group when it exits, and exits with the child's code.
+func SessionMain(args []string) int {
+	if len(args) < 5 {
+		fmt.Fprintln(os.Stderr, "ward: error: internal: bad session leader arguments")
+		return signals.ExitWardFailure
+	}
+	ctty, err1 := strconv.Atoi(args[0])
+	stopTimeout, err2 := time.ParseDuration(args[1])
+	childOnly, err3 := strconv.ParseBool(args[2])
+	if err1 != nil || err2 != nil || err3 != nil {
+		fmt.Fprintln(os.Stderr, "ward: error: internal: bad session leader arguments")
+		return signals.ExitWardFailure
+	}
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	if n, err := strconv.Atoi(os.Getenv("LISTEN_FDS")); err == nil && n > 0 && n <= 1000 {
+		// Socket activation's fds, passed on as they came.
+		for i := 0; i < n; i++ {
+			files = append(files, os.NewFile(uintptr(3+i), "LISTEN_FD_"+strconv.Itoa(3+i)))
+		}
+	}
+	c, err := signals.Start(signals.StartOptions{Path: args[3], Argv: args[4:], Env: os.Environ(), Files: files, Foreground: true, Ctty: ctty})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ward: error: %v\n", err)
+		return failureCode(err)
+	}
+	code, draining := 0, false
+	var kill, tick <-chan time.Time
+	for {
+		select {
+		case sig := <-sigs:
+			if sig != syscall.SIGCHLD {
+				if signals.Forwardable(sig) {
+					signals.Send(c.Pid, sig.(syscall.Signal), childOnly)
+				}
+				continue
+			}
+			if draining {
+				continue
+			}
+			ws, state := signals.Reap(c.Pid)
+			switch state {
+			case signals.Stopped:
+				signals.StopSelf(syscall.SIGSTOP)
+				// Continued by ward (fg, bg).
+				signals.Send(c.Pid, syscall.SIGCONT, childOnly)
+			case signals.Exited:
+				code = signals.ExitCode(ws)
+				if childOnly || !signals.GroupAlive(c.Pid) {
+					return code
+				}
+				// Nothing outlives the child (see supervisor.reaped).
+				draining = true
+				signals.Send(c.Pid, syscall.SIGTERM, false)
+				signals.Send(c.Pid, syscall.SIGCONT, false)
+				kill, tick = time.After(stopTimeout), time.After(50*time.Millisecond)
+			}
+		case <-tick:
+			if !signals.GroupAlive(c.Pid) {
+				return code
+			}
+			tick = time.After(50 * time.Millisecond)
+		case <-kill:
+			signals.Send(c.Pid, syscall.SIGKILL, false)
+			kill = nil
+		}
+	}
+}
+
+// failureCode is the exit code for a child that could not start.
+func failureCode(err error) int {
+	code, _ := startFailure(err)
+	return code
+}

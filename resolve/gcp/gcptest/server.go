@@ -1,0 +1,304 @@
+// Package gcptest is an in-process emulator, for tests only, of the parts
+// of Google Cloud that ward's GCP store talks to: the Secret Manager REST
+// API v1 (projects.secrets.versions.access and .get, global and regional),
+// the OAuth 2.0 token endpoint that turns a service account's signed JWT
+// into an access token (RFC 7523), the Security Token Service that
+// exchanges a workload identity federation subject token (RFC 8693), and
+// the GCE metadata server's token endpoint. It follows the documented wire
+// shapes (JSON field names, int64 as decimal strings, bytes as base64, the
+// {"error":{"code","message","status"}} error body) so that Google's own
+// libraries talk to it unmodified, configured only as a user could:
+// endpoint options, GOOGLE_APPLICATION_CREDENTIALS and GCE_METADATA_HOST.
+// Google itself cannot be reached from the test machines.
+//
+// The API endpoints accept only access tokens the emulator issued and that
+// have not expired. Typical use:
+//
+//	srv := gcptest.New()
+//	defer srv.Close()
+//	srv.AddVersion("projects/"+gcptest.Project+"/secrets/db", []byte(`{"password":"x"}`))
+//	keyFile, _ := srv.WriteKeyFile(t.TempDir())
+//	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", keyFile)
+//	store, _ := store.New(srv.Options(), nil)
+//
+// Not emulated: writes through the API (tests add versions with the
+// methods here), listing, version aliases other than latest, IAM beyond
+// Deny, CMEK, replication, and service account impersonation.
+//
+// Never import this package from non-test code.
+package gcptest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve/gcp"
+)
+
+// The emulated identity.
+const (
+	// Project is the project id tests put their secrets in.
+	Project = "ward-test-project"
+	// ClientEmail is the service account of the key file WriteKeyFile
+	// writes and of the metadata server.
+	ClientEmail = "ward-test@" + Project + ".iam.gserviceaccount.com"
+	// Scope is the OAuth scope Secret Manager accepts.
+	Scope = "https://www.googleapis.com/auth/cloud-platform"
+	// DefaultTokenLifetime is how long an issued access token is valid,
+	// as Google's are.
+	DefaultTokenLifetime = time.Hour
+)
+
+// The methods Calls counts, by their REST method ids.
+const (
+	MethodAccess         = "projects.secrets.versions.access"
+	MethodGet            = "projects.secrets.versions.get"
+	MethodRegionalAccess = "projects.locations.secrets.versions.access"
+	MethodRegionalGet    = "projects.locations.secrets.versions.get"
+	// MethodToken is the OAuth 2.0 token endpoint (JWT bearer grant).
+	MethodToken = "oauth2.token"
+	// MethodSTS is the Security Token Service's token exchange.
+	MethodSTS = "sts.token"
+	// MethodMetadataToken is the metadata server's token endpoint.
+	MethodMetadataToken = "metadata.token"
+)
+
+// Server is a running emulator. All methods are safe for concurrent use.
+type Server struct {
+	api, regional, oauth, metadata *httptest.Server
+
+	mu            sync.Mutex
+	secrets       map[string]*secret   // by name, projects/ID[/locations/L]/secrets/S
+	deny          map[string][]string  // by secret name: denied permissions, nil for all
+	tokens        map[string]time.Time // access token to expiry
+	accounts      map[string]*account  // by client email
+	subjects      map[string]string    // STS audience to subject token
+	calls         map[string]int
+	throttle      int
+	unavailable   int
+	corrupt       int
+	tokenLifetime time.Duration
+	latency       time.Duration
+	userProject   string
+	keyFile       string
+	now           func() time.Time
+}
+
+// New starts an emulator on 127.0.0.1: four listeners, standing for the
+// global API, the regional API, the OAuth endpoints and the metadata
+// server. Close it when done.
+func New() *Server {
+	s := &Server{
+		secrets:       map[string]*secret{},
+		deny:          map[string][]string{},
+		tokens:        map[string]time.Time{},
+		accounts:      map[string]*account{},
+		subjects:      map[string]string{},
+		calls:         map[string]int{},
+		tokenLifetime: DefaultTokenLifetime,
+		now:           time.Now,
+	}
+	s.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, false) }))
+	s.regional = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, true) }))
+	s.oauth = httptest.NewServer(http.HandlerFunc(s.serveOAuth))
+	s.metadata = httptest.NewServer(http.HandlerFunc(s.serveMetadata))
+	return s
+}
+
+// URL is the global API endpoint, e.g. "http://127.0.0.1:41234/".
+func (s *Server) URL() string { return s.api.URL + "/" }
+
+// RegionalURL is the endpoint of regional secrets (every location).
+func (s *Server) RegionalURL() string { return s.regional.URL + "/" }
+
+// TokenURL is the OAuth 2.0 token endpoint, the token_uri of the key
+// files WriteKeyFile writes.
+func (s *Server) TokenURL() string { return s.oauth.URL + "/token" }
+
+// STSURL is the Security Token Service's token exchange endpoint.
+func (s *Server) STSURL() string { return s.oauth.URL + "/v1/token" }
+
+// MetadataHost is the metadata server's host:port, for GCE_METADATA_HOST.
+func (s *Server) MetadataHost() string { return strings.TrimPrefix(s.metadata.URL, "http://") }
+
+// Options are the store settings that point at the emulator.
+func (s *Server) Options() gcp.Options {
+	return gcp.Options{Endpoint: s.URL(), RegionalEndpoint: s.RegionalURL()}
+}
+
+// Close shuts the listeners down.
+func (s *Server) Close() {
+	s.api.Close()
+	s.regional.Close()
+	s.oauth.Close()
+	s.metadata.Close()
+}
+
+// Env returns the environment a child process needs to reach the emulator
+// with Application Default Credentials: the key file WriteKeyFile wrote
+// last (none before: the metadata server then answers), the metadata
+// server, and settings that keep a developer's own Google configuration
+// (certificates, mTLS, universe, logging) out of the way. The child must
+// also have a HOME without gcloud's application_default_credentials.json.
+// The endpoints are store settings: see Options. Later entries win in
+// os/exec, so append it after os.Environ().
+func (s *Server) Env() []string {
+	s.mu.Lock()
+	keyFile := s.keyFile
+	s.mu.Unlock()
+	return []string{
+		"GOOGLE_APPLICATION_CREDENTIALS=" + keyFile,
+		"GCE_METADATA_HOST=" + s.MetadataHost(),
+		"GOOGLE_CLOUD_PROJECT=" + Project,
+		"GOOGLE_CLOUD_QUOTA_PROJECT=",
+		"GOOGLE_CLOUD_UNIVERSE_DOMAIN=",
+		"GOOGLE_API_USE_CLIENT_CERTIFICATE=false",
+		"GOOGLE_API_USE_MTLS_ENDPOINT=never",
+		"GOOGLE_API_CERTIFICATE_CONFIG=",
+		"GOOGLE_SDK_GO_LOGGING_LEVEL=",
+		// On, it would look up the credential's allowed locations at
+		// iamcredentials.googleapis.com.
+		"GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED=",
+	}
+}
+
+// ProjectNumber is the number of a project id, stable for the id. The API
+// names versions with it, as Google does.
+func ProjectNumber(id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return fmt.Sprintf("%d", 100000000000+uint64(h.Sum32()))
+}
+
+// Throttle makes the next n API calls fail with 429 RESOURCE_EXHAUSTED,
+// as a per-minute quota does.
+func (s *Server) Throttle(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle = n
+}
+
+// FailUnavailable makes the next n API calls fail with 503 UNAVAILABLE.
+func (s *Server) FailUnavailable(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unavailable = n
+}
+
+// CorruptChecksums makes the next n access responses carry a dataCrc32c
+// that does not match their data.
+func (s *Server) CorruptChecksums(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.corrupt = n
+}
+
+// Deny makes calls on a secret (projects/P[/locations/L]/secrets/S) fail
+// with 403 PERMISSION_DENIED, as IAM does when the caller lacks a
+// permission: the named ones (secretmanager.versions.access,
+// secretmanager.versions.get), or all when none is named.
+func (s *Server) Deny(secretName string, permissions ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deny[s.canonical(secretName)] = permissions
+}
+
+// SetLatency makes every API call take at least d, as a call to Google
+// does (tens of milliseconds), so that benchmarks show what concurrency
+// buys.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// UserProject is the X-Goog-User-Project header (the quota project) of
+// the last API call, "" when it had none.
+func (s *Server) UserProject() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userProject
+}
+
+// SetTokenLifetime sets the lifetime of the access tokens issued from now
+// on.
+func (s *Server) SetTokenLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenLifetime = d
+}
+
+// ExpireTokens makes every access token issued so far expired.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	past := s.now().Add(-time.Second)
+	for t := range s.tokens {
+		s.tokens[t] = past
+	}
+}
+
+// Calls reports how many requests for method the server received,
+// rejected ones included. method is one of the Method constants; a
+// suffix of them ("versions.access") sums every method it ends, and ""
+// counts every request.
+func (s *Server) Calls(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for m, c := range s.calls {
+		if method == "" || m == method || strings.HasSuffix(m, "."+method) {
+			n += c
+		}
+	}
+	return n
+}
+
+func (s *Server) count(method string) {
+	s.mu.Lock()
+	s.calls[method]++
+	s.mu.Unlock()
+}
+
+// issueToken makes a new opaque access token. Call with s.mu held.
+func (s *Server) issueToken() (string, time.Duration) {
+	tok := "ya29.emu." + randomHex(24)
+	s.tokens[tok] = s.now().Add(s.tokenLifetime)
+	return tok, s.tokenLifetime
+}
+
+// validToken reports whether tok was issued here and has not expired.
+func (s *Server) validToken(tok string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.tokens[tok]
+	return ok && s.now().Before(exp)
+}
+
+// writeJSON sends v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

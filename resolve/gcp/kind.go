@@ -1,0 +1,53 @@
+package gcp
+
+import (
+	"gopkg.in/yaml.v3"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
+)
+
+// Kind is Google Cloud Secret Manager in ward's registry: gcpsm://,
+// served by the helper program ward-gcp.
+var Kind = &resolve.Kind{
+	Name: "gcp",
+	Schemes: []*resolve.Scheme{{
+		Name:       Scheme,
+		Summary:    "Google Cloud Secret Manager",
+		Example:    "gcpsm://my-project/db-password",
+		ExampleVar: "GCP_DB_PASSWORD",
+		Check:      CheckRef,
+		Pattern:    `^gcpsm://[^#?]+/[A-Za-z0-9_-]{1,255}([#?].*)?$`,
+		Refresh:    resolve.Polled,
+	}},
+	NewOptions: func() resolve.Options { return &Options{} },
+}
+
+// CredentialEnv lists the variables Application Default Credentials read
+// a credential from.
+func (o *Options) CredentialEnv() []string { return CredentialEnv }
+
+// Decode reads stores.gcp.
+func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
+	d.Fields(n, f, map[string]func(k, v *yaml.Node){
+		"endpoint":          d.SetStr(&o.Endpoint, f+".endpoint"),
+		"regional_endpoint": d.SetStr(&o.RegionalEndpoint, f+".regional_endpoint"),
+		"quota_project":     d.SetStr(&o.QuotaProject, f+".quota_project"),
+		"timeout":           func(_, v *yaml.Node) { o.Timeout, _ = d.Duration(v, f+".timeout") },
+	})
+	if n.Kind == yaml.MappingNode {
+		if err := o.Validate(); err != nil {
+			d.Fail(n, f, "see the README's Google Cloud Secret Manager section", "%s", err.Error())
+		}
+	}
+}
+
+// Schema describes stores.gcp.
+func (o *Options) Schema() *conf.Shape {
+	return conf.Object("Google Cloud Secret Manager; credentials come from Application Default Credentials (key file, workload identity federation, metadata server).",
+		conf.Prop{Name: "endpoint", Shape: &conf.Shape{Kind: "string", Desc: "The global API's URL, for Private Service Connect or a restricted VIP (default https://secretmanager.googleapis.com/).", Pattern: "^https?://", Examples: []any{"https://secretmanager-myendpoint.p.googleapis.com/"}}},
+		conf.Prop{Name: "regional_endpoint", Shape: &conf.Shape{Kind: "string", Desc: "The URL of the API for regional secrets (?location=); {location} stands for the region.", Pattern: "^https?://", Examples: []any{"https://secretmanager.{location}.rep.googleapis.com/"}}},
+		conf.Prop{Name: "quota_project", Shape: conf.Str("The project billed for ward's requests (X-Goog-User-Project).", "billing-project")},
+		conf.Prop{Name: "timeout", Shape: conf.Ref("duration", "Bound on one read, token fetch and retries included (default 30s).")},
+	)
+}

@@ -1,0 +1,255 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/api/option"
+	secretmanager "google.golang.org/api/secretmanager/v1"
+
+	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
+	"github.com/wardsecrets/ward/resolve/resolvetest"
+)
+
+// TestAuthKeyFile: a service account key file in
+// GOOGLE_APPLICATION_CREDENTIALS; the library signs a JWT with the key and
+// exchanges it at the key's token_uri, once for many reads.
+func TestAuthKeyFile(t *testing.T) {
+	srv := emulator(t)
+	v := resolvetest.Canary("key")
+	srv.AddVersion(secretName("k"), []byte(v))
+	s := newStore(t, srv, nil)
+	for range 3 {
+		if sec, err := s.Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/k")); err != nil || string(sec.Value) != v {
+			t.Fatalf("fetch: %v", err)
+		}
+	}
+	if tok, md, sts := srv.Calls(gcptest.MethodToken), srv.Calls(gcptest.MethodMetadataToken), srv.Calls(gcptest.MethodSTS); tok != 1 || md != 0 || sts != 0 {
+		t.Errorf("got %d token, %d metadata and %d STS requests, want 1, 0 and 0", tok, md, sts)
+	}
+}
+
+// TestAuthMetadataServer: no credentials file; the metadata server
+// (GCE_METADATA_HOST) gives the token, as on GCE, GKE and Cloud Run.
+func TestAuthMetadataServer(t *testing.T) {
+	srv := emulator(t)
+	unsetenv(t, "GOOGLE_APPLICATION_CREDENTIALS")
+	v := resolvetest.Canary("mds")
+	srv.AddVersion(secretName("m"), []byte(v))
+	s := newStore(t, srv, nil)
+	for range 2 {
+		if sec, err := s.Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/m")); err != nil || string(sec.Value) != v {
+			t.Fatalf("fetch: %v", err)
+		}
+	}
+	if tok, md := srv.Calls(gcptest.MethodToken), srv.Calls(gcptest.MethodMetadataToken); tok != 0 || md != 1 {
+		t.Errorf("got %d token and %d metadata token requests, want 0 and 1", tok, md)
+	}
+
+	// A denial names the metadata server as the source of the identity.
+	srv.Deny(secretName("m"))
+	_, err := s.Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/m"))
+	checkError(t, "denied", err, []string{v}, "denied it to ward's Google identity", "roles/secretmanager.secretAccessor")
+}
+
+// TestAuthExternalAccount: workload identity federation, a subject token
+// from a file exchanged at the Security Token Service.
+func TestAuthExternalAccount(t *testing.T) {
+	srv := emulator(t)
+	path, err := srv.WriteExternalAccountFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", path)
+	v := resolvetest.Canary("wif")
+	srv.AddVersion(secretName("w"), []byte(v))
+	s := newStore(t, srv, nil)
+	if sec, err := s.Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/w")); err != nil || string(sec.Value) != v {
+		t.Fatalf("fetch: %v", err)
+	}
+	if tok, sts := srv.Calls(gcptest.MethodToken), srv.Calls(gcptest.MethodSTS); tok != 0 || sts != 1 {
+		t.Errorf("got %d token and %d STS requests, want 0 and 1", tok, sts)
+	}
+
+	// A subject token the provider does not accept.
+	cfg := readJSON(t, path)
+	subject := cfg["credential_source"].(map[string]any)["file"].(string)
+	if err := os.WriteFile(subject, []byte("eyJ.stale."), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = newStore(t, srv, nil).Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/w"))
+	checkError(t, "stale subject token", err, []string{v}, "get a Google access token with the credentials file GOOGLE_APPLICATION_CREDENTIALS="+path, "invalid_grant", "check the subject token")
+}
+
+func TestAuthFailures(t *testing.T) {
+	srv := emulator(t)
+	v := resolvetest.Canary("auth")
+	srv.AddVersion(secretName("a"), []byte(v))
+	ref := mustRef(t, "gcpsm://"+project+"/a")
+	good := os.Getenv("GOOGLE_APPLICATION_CREDENTIALS")
+	key := readJSON(t, good)
+	privateKey := key["private_key"].(string)
+	// A line from the middle of the PEM: key material.
+	keyLine := strings.Split(privateKey, "\n")[5]
+
+	dir := t.TempDir()
+	write := func(name string, doc map[string]any) string {
+		b, _ := json.Marshal(doc)
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	with := func(k, val string) map[string]any {
+		d := map[string]any{}
+		for kk, vv := range key {
+			d[kk] = vv
+		}
+		d[k] = val
+		return d
+	}
+	closed := closedAddr(t)
+	tests := []struct {
+		name  string
+		env   map[string]string
+		wants []string
+	}{
+		{"unknown service account", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": write("unknown.json", with("client_email", "gone@"+project+".iam.gserviceaccount.com"))},
+			[]string{"get a Google access token with the credentials file GOOGLE_APPLICATION_CREDENTIALS=", "the token endpoint refused (HTTP 400): invalid_grant", "check that the service account and its key exist"}},
+		{"token endpoint down", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": write("down.json", with("token_uri", "http://"+closed+"/token"))},
+			[]string{"get a Google access token with the credentials file", "connection refused"}},
+		{"missing file", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(dir, "nope.json")},
+			[]string{"load the Google credentials in the credentials file GOOGLE_APPLICATION_CREDENTIALS=" + filepath.Join(dir, "nope.json")}},
+		{"not a credentials file", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": write("other.json", map[string]any{"type": "something_else"})},
+			[]string{"load the Google credentials in the credentials file", "something_else"}},
+		{"no metadata server", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "", "GCE_METADATA_HOST": closed},
+			[]string{"get a Google access token with the metadata server at GCE_METADATA_HOST=" + closed, "check that a service account is attached"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, val := range tt.env {
+				if val == "" {
+					unsetenv(t, k)
+				} else {
+					t.Setenv(k, val)
+				}
+			}
+			opts := srv.Options()
+			opts.Timeout = 5 * time.Second
+			logs := &logBuffer{}
+			_, err := newStoreWith(t, opts, logs.logger()).Fetch(t.Context(), ref)
+			checkError(t, tt.name, err, []string{v, keyLine, "PRIVATE KEY", tokenPrefix}, tt.wants...)
+			if leaks(logs.String(), []string{v, keyLine, tokenPrefix}) {
+				t.Errorf("the log holds a value, a token or key material")
+			}
+		})
+	}
+}
+
+// TestSetUpRetried: a failed set-up is not remembered; the next read
+// tries again.
+func TestSetUpRetried(t *testing.T) {
+	srv := emulator(t)
+	v := resolvetest.Canary("again")
+	srv.AddVersion(secretName("a"), []byte(v))
+	good := os.Getenv("GOOGLE_APPLICATION_CREDENTIALS")
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "not-yet.json"))
+	s := newStore(t, srv, nil)
+	ref := mustRef(t, "gcpsm://"+project+"/a")
+	_, err := s.Fetch(t.Context(), ref)
+	checkError(t, "first fetch", err, []string{v}, "load the Google credentials")
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", good)
+	if sec, err := s.Fetch(t.Context(), ref); err != nil || string(sec.Value) != v {
+		t.Errorf("second fetch, credentials now in place: %v", err)
+	}
+}
+
+// TestLibraryDebugLogSilenced: GOOGLE_SDK_GO_LOGGING_LEVEL=debug makes
+// Google's libraries log response bodies to stderr; the store must keep
+// the payload (and the tokens) out of it. The control shows that a client
+// made without the store's precautions does log them, so the check can
+// fail.
+func TestLibraryDebugLogSilenced(t *testing.T) {
+	srv := emulator(t)
+	t.Setenv("GOOGLE_SDK_GO_LOGGING_LEVEL", "debug")
+	v := resolvetest.Canary("debuglog")
+	srv.AddVersion(secretName("d"), []byte(v))
+
+	control := captureStderr(t, func() {
+		svc, err := secretmanager.NewService(context.Background(), option.WithEndpoint(srv.URL()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Projects.Secrets.Versions.Access(secretName("d") + "/versions/latest").Do(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if !leaks(control, []string{v}) {
+		t.Fatalf("control: a plain client with GOOGLE_SDK_GO_LOGGING_LEVEL=debug logged no payload (%d bytes of stderr); the check below would prove nothing", len(control))
+	}
+
+	got := captureStderr(t, func() {
+		s := newStore(t, srv, nil)
+		if _, err := s.Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/d")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if leaks(got, []string{v}) || strings.Contains(got, tokenPrefix) {
+		t.Errorf("the store let the library log a payload or a token to stderr")
+	}
+}
+
+// captureStderr runs fn with os.Stderr going to a pipe and returns what
+// was written.
+func captureStderr(t *testing.T, fn func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		out <- string(b)
+	}()
+	saved := os.Stderr
+	os.Stderr = w
+	defer func() { os.Stderr = saved }()
+	fn()
+	os.Stderr = saved
+	w.Close()
+	return <-out
+}
+
+// closedAddr is a loopback address where nothing listens.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func readJSON(t *testing.T, path string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -1,0 +1,194 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"cloud.google.com/go/auth"
+	googlecreds "cloud.google.com/go/auth/credentials"
+	"cloud.google.com/go/auth/httptransport"
+)
+
+// scope is the OAuth scope of Secret Manager.
+const scope = "https://www.googleapis.com/auth/cloud-platform"
+
+// credentials is what Application Default Credentials found, and the
+// authenticated HTTP client made from it.
+type credentials struct {
+	client *http.Client
+	// source says where the credentials came from, for messages: never
+	// a key or a token, at most a file's path.
+	source string
+	// identity names the principal where the credentials say (a service
+	// account's email); empty otherwise.
+	identity string
+	// kind is the credential file's type, or "metadata".
+	kind string
+}
+
+// findCredentials runs Application Default Credentials and fetches a
+// first access token, so that a credential that cannot work fails here
+// with a message saying what was found and what it needs.
+//
+// Credentials are detected with scopes and without UseSelfSignedJWT, the
+// way google.golang.org/api's own clients do: a service account key then
+// goes through the OAuth token exchange at its token_uri (a JWT bearer
+// assertion signed with the key, RFC 7523) rather than signing JWTs for
+// the API itself. That is the flow every Google token endpoint, private
+// or emulated, serves, and it fails here, at set-up, when the key is
+// revoked, rather than at the first call.
+func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
+	c := &credentials{}
+	c.source, c.kind = adcSource()
+	creds, err := googlecreds.DetectDefault(&googlecreds.DetectOptions{
+		Scopes: []string{scope},
+		Logger: discard,
+	})
+	if err != nil {
+		if c.kind == "" {
+			return nil, fmt.Errorf("no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS to a service account key or workload identity federation file, run \"gcloud auth application-default login\", or run on Google Cloud with a service account attached: %w", err)
+		}
+		return nil, fmt.Errorf("load the Google credentials in %s: %w", c.source, err)
+	}
+	if c.kind != "metadata" {
+		c.kind, c.identity = describeJSON(creds.JSON())
+	}
+	if _, err := creds.Token(ctx); err != nil {
+		return nil, fmt.Errorf("get a Google access token with %s: %s: %s", c.source, sanitizeAuth(err), tokenHint(c.kind))
+	}
+	headers := http.Header{}
+	if s.opts.QuotaProject != "" {
+		headers.Set("X-Goog-User-Project", s.opts.QuotaProject)
+	}
+	c.client, err = httptransport.NewClient(&httptransport.Options{
+		Credentials:      creds,
+		Headers:          headers,
+		BaseRoundTripper: baseTransport(),
+		DisableTelemetry: true,
+		Logger:           discard,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("make the Google API client: %w", err)
+	}
+	s.log.Debug("google credentials ready", "store", "gcp", "source", c.source, "identity", c.identity)
+	return c, nil
+}
+
+// adcSource says which credentials Application Default Credentials will
+// pick, in its own order, without reading them: the message when they
+// fail names where they came from.
+func adcSource() (source, kind string) {
+	if f := os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"); f != "" {
+		return "the credentials file GOOGLE_APPLICATION_CREDENTIALS=" + f, "file"
+	}
+	if f := wellKnownFile(); f != "" {
+		if _, err := os.Stat(f); err == nil {
+			return "gcloud's application default credentials (" + f + ")", "file"
+		}
+	}
+	if h := os.Getenv("GCE_METADATA_HOST"); h != "" {
+		return "the metadata server at GCE_METADATA_HOST=" + h, "metadata"
+	}
+	if googlecreds.OnGCE() {
+		return "the metadata server (the service account attached to this VM, pod or service)", "metadata"
+	}
+	return "", ""
+}
+
+// wellKnownFile is where "gcloud auth application-default login" writes
+// its credentials.
+func wellKnownFile() string {
+	if runtime.GOOS == "windows" {
+		return filepath.Join(os.Getenv("APPDATA"), "gcloud", "application_default_credentials.json")
+	}
+	home := os.Getenv("HOME")
+	if home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".config", "gcloud", "application_default_credentials.json")
+}
+
+// describeJSON reads the type of a credentials file and the principal it
+// names, and nothing else: the file holds a key or a refresh token.
+func describeJSON(b []byte) (kind, identity string) {
+	var f struct {
+		Type          string `json:"type"`
+		ClientEmail   string `json:"client_email"`
+		Impersonation string `json:"service_account_impersonation_url"`
+		Audience      string `json:"audience"`
+	}
+	if json.Unmarshal(b, &f) != nil {
+		return "", ""
+	}
+	switch {
+	case f.ClientEmail != "":
+		identity = "service account " + f.ClientEmail
+	case f.Impersonation != "":
+		// .../projects/-/serviceAccounts/NAME@PROJECT.iam.gserviceaccount.com:generateAccessToken
+		sa := f.Impersonation[strings.LastIndex(f.Impersonation, "/")+1:]
+		identity = "service account " + strings.TrimSuffix(sa, ":generateAccessToken")
+	case f.Type == "external_account":
+		identity = "the workload identity pool principal of " + f.Audience
+	case f.Type == "authorized_user":
+		identity = "the user who ran gcloud auth application-default login"
+	}
+	return f.Type, identity
+}
+
+// tokenHint says what to check when a credential of kind could not get a
+// token.
+func tokenHint(kind string) string {
+	switch kind {
+	case "service_account":
+		return "check that the service account and its key exist and are enabled, and that the machine's clock is right"
+	case "external_account":
+		return "check the subject token (is the file fresh, is it the identity provider's token?) and that the workload identity pool provider accepts it (audience, attribute condition)"
+	case "authorized_user":
+		return "run \"gcloud auth application-default login\" again"
+	case "impersonated_service_account":
+		return "check that the source identity holds roles/iam.serviceAccountTokenCreator on the target service account"
+	case "metadata":
+		return "check that a service account is attached to the VM, pod or service, with the cloud-platform scope"
+	}
+	return "check the credentials Application Default Credentials found"
+}
+
+// sanitizeAuth renders an authentication error without what a token
+// endpoint's answer may hold: for an OAuth error only its status, error
+// code and description.
+func sanitizeAuth(err error) string {
+	var ae *auth.Error
+	if !errors.As(err, &ae) {
+		return err.Error()
+	}
+	msg := "the token endpoint refused"
+	if ae.Response != nil {
+		msg += fmt.Sprintf(" (HTTP %d)", ae.Response.StatusCode)
+	}
+	var body struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(ae.Body, &body) == nil && body.Error != "" {
+		msg += ": " + body.Error
+		if body.Description != "" {
+			msg += ": " + truncate(body.Description)
+		}
+	}
+	return msg
+}
+
+func truncate(s string) string {
+	const max = 300
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}

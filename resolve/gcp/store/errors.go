@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/auth"
+	"google.golang.org/api/googleapi"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/gcp"
+)
+
+// op is the API method a failed call was.
+type op int
+
+const (
+	opAccess op = iota // versions.access: the payload
+	opGet              // versions.get: the metadata
+)
+
+// failure describes a failed call, for its error message.
+type failure struct {
+	op       op
+	res      gcp.Resource
+	creds    *credentials
+	attempts int
+	elapsed  time.Duration
+}
+
+// wrap turns a failed call into an error that names the secret version
+// and says what to do. Retries are over by now. It never holds a value
+// or a token: Secret Manager's error bodies hold neither, and only their
+// status and message are repeated.
+func (f failure) wrap(err error) error {
+	what := verb(f.op) + " " + describe(f.res)
+	api, ok := asAPIError(err)
+	if !ok {
+		var je *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			return fmt.Errorf("%s: no answer from secret manager in time (%s over %s; stores.gcp.timeout bounds a read): %w",
+				what, attempts(f.attempts), f.elapsed.Round(time.Millisecond), context.DeadlineExceeded)
+		case errors.As(err, &je), errors.As(err, &te):
+			// The decoder's message may quote a byte of the answer,
+			// which carries the payload.
+			return fmt.Errorf("%s: secret manager's answer is not the JSON it documents", what)
+		case isAuthError(err):
+			return fmt.Errorf("%s: get a Google access token with %s: %s: %s", what, f.creds.source, sanitizeAuth(err), tokenHint(f.creds.kind))
+		}
+		return fmt.Errorf("%s from secret manager (%s): %w", what, attempts(f.attempts), err)
+	}
+	switch {
+	case api.code == http.StatusNotFound:
+		return fmt.Errorf("%s: secret manager has no such secret or version: %w (%w)", what, resolve.ErrNotFound, api)
+	case api.code == http.StatusForbidden:
+		who := "ward's Google identity"
+		if f.creds.identity != "" {
+			who = f.creds.identity
+		}
+		grant := "roles/secretmanager.secretAccessor"
+		if f.op == opGet {
+			grant = "roles/secretmanager.viewer, or a role with the secretmanager.versions.get permission,"
+		}
+		return fmt.Errorf("%s: secret manager denied it to %s: grant it %s on the secret or its project (Google answers so for a project that does not exist, too) (%w)",
+			what, who, grant, api)
+	case api.status == "FAILED_PRECONDITION":
+		state := ""
+		for _, s := range []string{"DISABLED", "DESTROYED"} {
+			if strings.Contains(api.message, s+" state") {
+				state = s
+			}
+		}
+		res := f.res
+		if m := versionInMessage.FindStringSubmatch(api.message); m != nil {
+			res.Version = m[1]
+		}
+		return unusable(res, state, api)
+	case api.code == http.StatusUnauthorized:
+		return fmt.Errorf("%s: secret manager rejected the access token from %s: %s (%w)", what, f.creds.source, tokenHint(f.creds.kind), api)
+	case api.code == http.StatusTooManyRequests:
+		return fmt.Errorf("%s: secret manager kept throttling ward (%s over %s): try again later, lower ward's concurrency, or raise the project's Secret Manager quota (%w)",
+			what, attempts(f.attempts), f.elapsed.Round(time.Millisecond), api)
+	case api.code >= 500:
+		return fmt.Errorf("%s: secret manager stayed unavailable (%s over %s): try again later (%w)", what, attempts(f.attempts), f.elapsed.Round(time.Millisecond), api)
+	}
+	return fmt.Errorf("%s: secret manager refused (%w)", what, api)
+}
+
+// versionInMessage finds the version number in a FAILED_PRECONDITION
+// message: "Secret Version [projects/1/secrets/s/versions/3] is in
+// DISABLED state."
+var versionInMessage = regexp.MustCompile(`/versions/([0-9]+)\]`)
+
+// unusable is the error for a version that exists but cannot be read:
+// disabled or destroyed (or a state Google may add). cause is the API's
+// answer, nil when the state came from the version's metadata.
+func unusable(res gcp.Resource, state string, cause error) error {
+	what := describe(res)
+	loc := ""
+	if res.Location != "" {
+		loc = " --location=" + res.Location
+	}
+	var msg string
+	switch state {
+	case "DISABLED":
+		msg = fmt.Sprintf("%s is disabled: enable it (gcloud secrets versions enable %s --secret=%s --project=%s%s) or name an enabled version with ?version=N",
+			what, res.Version, res.Secret, res.Project, loc)
+	case "DESTROYED":
+		msg = fmt.Sprintf("%s is destroyed and its data is gone: name another version with ?version=N, or add one (gcloud secrets versions add %s --project=%s%s --data-file=FILE)",
+			what, res.Secret, res.Project, loc)
+	case "":
+		msg = fmt.Sprintf("%s cannot be read now", what)
+	default:
+		msg = fmt.Sprintf("%s is in state %s, not ENABLED", what, state)
+	}
+	if cause != nil {
+		return fmt.Errorf("%s (%w)", msg, cause)
+	}
+	return errors.New(msg)
+}
+
+// describe names a secret version for messages.
+func describe(res gcp.Resource) string {
+	v := "version " + res.Version + " of"
+	if res.Version == gcp.Latest {
+		v = "the latest version of"
+	}
+	s := fmt.Sprintf("%s secret %q in project %q", v, res.Secret, res.Project)
+	if res.Location != "" {
+		s += " (" + res.Location + ")"
+	}
+	return s
+}
+
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
+}
+
+func verb(o op) string {
+	if o == opGet {
+		return "read the metadata of"
+	}
+	return "read"
+}
+
+// apiError is Secret Manager's answer to a failed call, as much of it as
+// is safe to repeat: the HTTP status, the status name and the message.
+type apiError struct {
+	code    int
+	status  string
+	message string
+}
+
+func (e *apiError) Error() string {
+	s := fmt.Sprintf("%d %s", e.code, e.status)
+	if e.message != "" {
+		s += ": " + e.message
+	}
+	return s
+}
+
+// asAPIError reads Google's error body, {"error":{"code","message",
+// "status"}}, from a failed call.
+func asAPIError(err error) (*apiError, bool) {
+	var ge *googleapi.Error
+	if !errors.As(err, &ge) {
+		return nil, false
+	}
+	e := &apiError{code: ge.Code, message: ge.Message}
+	var body struct {
+		Error struct {
+			Status  string `json:"status"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal([]byte(ge.Body), &body) == nil {
+		e.status = body.Error.Status
+		if e.message == "" {
+			e.message = body.Error.Message
+		}
+	}
+	if e.status == "" {
+		e.status = statusOfCode(ge.Code)
+	}
+	e.message = truncate(e.message)
+	return e, true
+}
+
+// statusOfCode is the status name Google's HTTP mapping gives a code.
+func statusOfCode(code int) string {
+	switch code {
+	case 400:
+		return "INVALID_ARGUMENT"
+	case 401:
+		return "UNAUTHENTICATED"
+	case 403:
+		return "PERMISSION_DENIED"
+	case 404:
+		return "NOT_FOUND"
+	case 409:
+		return "ABORTED"
+	case 429:
+		return "RESOURCE_EXHAUSTED"
+	case 499:
+		return "CANCELLED"
+	case 500:
+		return "INTERNAL"
+	case 501:
+		return "UNIMPLEMENTED"
+	case 503:
+		return "UNAVAILABLE"
+	case 504:
+		return "DEADLINE_EXCEEDED"
+	}
+	return http.StatusText(code)
+}
+
+func isAuthError(err error) bool {
+	var ae *auth.Error
+	return errors.As(err, &ae)
+}

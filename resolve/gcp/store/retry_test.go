@@ -1,0 +1,106 @@
+package store_test
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
+	"github.com/wardsecrets/ward/resolve/resolvetest"
+)
+
+func TestRetries(t *testing.T) {
+	srv := emulator(t)
+	v := resolvetest.Canary("retry")
+	srv.AddVersion(secretName("r"), []byte(v))
+	logs := &logBuffer{}
+	s := newStore(t, srv, logs.logger())
+	ref := mustRef(t, "gcpsm://"+project+"/r")
+
+	tests := []struct {
+		name   string
+		fault  func(int)
+		times  int
+		call   func() error
+		method string
+	}{
+		{"throttled access", srv.Throttle, 3, func() error { _, err := s.Fetch(t.Context(), ref); return err }, gcptest.MethodAccess},
+		{"unavailable access", srv.FailUnavailable, 2, func() error { _, err := s.Fetch(t.Context(), ref); return err }, gcptest.MethodAccess},
+		{"throttled get", srv.Throttle, 2, func() error { _, err := s.Version(t.Context(), ref); return err }, gcptest.MethodGet},
+		{"unavailable get", srv.FailUnavailable, 1, func() error { _, err := s.Version(t.Context(), ref); return err }, gcptest.MethodGet},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := srv.Calls(tt.method)
+			tt.fault(tt.times)
+			if err := tt.call(); err != nil {
+				t.Fatalf("failed %d times, then fine: got %v", tt.times, err)
+			}
+			if n := srv.Calls(tt.method) - before; n != tt.times+1 {
+				t.Errorf("got %d calls, want %d: each failure retried once", n, tt.times+1)
+			}
+		})
+	}
+
+	// Other 4xx answers are final: one call.
+	srv.Deny(secretName("r"))
+	before := srv.Calls(gcptest.MethodAccess)
+	_, err := s.Fetch(t.Context(), ref)
+	checkError(t, "denied", err, []string{v}, "403 PERMISSION_DENIED")
+	if n := srv.Calls(gcptest.MethodAccess) - before; n != 1 {
+		t.Errorf("a 403 was sent %d times, want 1", n)
+	}
+	if !strings.Contains(logs.String(), "retrying") {
+		t.Errorf("the log has no line about the retries")
+	}
+	if leaks(logs.String(), []string{v}) || strings.Contains(logs.String(), tokenPrefix) {
+		t.Errorf("the retry log holds the secret value or a token")
+	}
+}
+
+// TestRetriesGiveUp throttles for good: the store retries within
+// stores.gcp.timeout, then says it was throttled.
+func TestRetriesGiveUp(t *testing.T) {
+	srv := emulator(t)
+	v := resolvetest.Canary("giveup")
+	srv.AddVersion(secretName("g"), []byte(v))
+	opts := srv.Options()
+	opts.Timeout = 300 * time.Millisecond
+	s := newStoreWith(t, opts, nil)
+	ref := mustRef(t, "gcpsm://"+project+"/g")
+	// Set the credentials up first, so that the timeout is all the API's.
+	if _, err := s.Fetch(t.Context(), ref); err != nil {
+		t.Fatal(err)
+	}
+
+	const forever = 1 << 30
+	for _, tt := range []struct {
+		name  string
+		fault func(int)
+		wants []string
+	}{
+		{"throttled", srv.Throttle, []string{"secret manager kept throttling ward", "raise the project's Secret Manager quota", "429 RESOURCE_EXHAUSTED"}},
+		{"unavailable", srv.FailUnavailable, []string{"secret manager stayed unavailable", "503 UNAVAILABLE"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := srv.Calls(gcptest.MethodAccess)
+			tt.fault(forever)
+			defer tt.fault(0)
+			_, err := s.Fetch(t.Context(), ref)
+			checkError(t, tt.name, err, []string{v}, tt.wants...)
+			m := regexp.MustCompile(`\((\d+) attempts? over `).FindStringSubmatch(err.Error())
+			if m == nil {
+				t.Fatalf("the error does not say how many attempts were made: %v", err)
+			}
+			attempts, _ := strconv.Atoi(m[1])
+			calls := srv.Calls(gcptest.MethodAccess) - before
+			// The deadline may cut the last attempt off before it
+			// reaches the emulator.
+			if calls < 2 || calls > attempts || calls < attempts-1 {
+				t.Errorf("got %d attempts reported and %d calls at the emulator, want at least 2 calls and one attempt at most that did not arrive", attempts, calls)
+			}
+		})
+	}
+}

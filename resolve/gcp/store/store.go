@@ -1,0 +1,268 @@
+// Package store reads gcpsm:// references from Google Cloud Secret Manager
+// with Google's official REST client, google.golang.org/api/secretmanager/v1,
+// and Application Default Credentials: a service account key file or an
+// external_account (workload identity federation) file named by
+// GOOGLE_APPLICATION_CREDENTIALS, gcloud's application default
+// credentials, or the metadata server on Compute Engine, GKE and Cloud Run.
+//
+// The REST client was chosen over cloud.google.com/go/secretmanager's
+// NewRESTClient by measurement: an otherwise empty program that links it
+// is 1.7 MB smaller and its package initialisers take about 1 ms less.
+// Either is too heavy for ward's core, which is why this package runs in
+// a helper program and the reference grammar and settings live in the
+// light package gcp.
+//
+// A read is projects.secrets.versions.access (a regional secret's at the
+// regional endpoint); Version is a versions.get, a metadata read without
+// the payload. The IAM roles ward's identity needs:
+// roles/secretmanager.secretAccessor on each secret (or its project) to
+// read, and roles/secretmanager.viewer (or any role with
+// secretmanager.versions.get) for the rotation poll's version checks.
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/api/option"
+	secretmanager "google.golang.org/api/secretmanager/v1"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/gcp"
+)
+
+// Store reads secret versions from Secret Manager. It is safe for
+// concurrent use.
+type Store struct {
+	opts gcp.Options
+	log  *slog.Logger
+	// backoff paces retries; tests shorten it.
+	backoff backoff
+
+	setup lazy
+
+	mu       sync.Mutex
+	services map[string]*secretmanager.Service // by location, "" for global
+	closed   bool
+}
+
+var (
+	_ resolve.Store     = (*Store)(nil)
+	_ resolve.Versioner = (*Store)(nil)
+	_ resolve.Closer    = (*Store)(nil)
+)
+
+// New returns a store that has done nothing yet: credentials are found and
+// the client made on the first read, so a manifest without gcpsm://
+// references, or ward check, never touches the network. log receives
+// debug lines about credentials and retries, never a value or a token;
+// nil discards them.
+func New(opts gcp.Options, log *slog.Logger) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Store{opts: opts, log: log, backoff: defaultBackoff, services: map[string]*secretmanager.Service{}}, nil
+}
+
+// Fetch reads a secret version's payload with
+// projects.secrets.versions.access. Secret.Version is the number of the
+// version read, also when the reference names latest.
+func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	res, err := resource(ref)
+	if err != nil {
+		return resolve.Secret{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ReadTimeout())
+	defer cancel()
+	svc, c, err := s.service(ctx, res.Location)
+	if err != nil {
+		return resolve.Secret{}, err
+	}
+	var out *secretmanager.AccessSecretVersionResponse
+	start := time.Now()
+	attempts, err := s.retry(ctx, res, func(ctx context.Context) (err error) {
+		if res.Location != "" {
+			out, err = svc.Projects.Locations.Secrets.Versions.Access(res.Name()).Context(ctx).Do()
+		} else {
+			out, err = svc.Projects.Secrets.Versions.Access(res.Name()).Context(ctx).Do()
+		}
+		return err
+	})
+	if err != nil {
+		return resolve.Secret{}, failure{op: opAccess, res: res, creds: c, attempts: attempts, elapsed: time.Since(start)}.wrap(err)
+	}
+	if out.Payload == nil {
+		return resolve.Secret{}, fmt.Errorf("read %s: secret manager answered without a payload", describe(res))
+	}
+	value, err := decodeData(out.Payload.Data)
+	if err != nil {
+		return resolve.Secret{}, fmt.Errorf("read %s: secret manager sent data that is not base64: %w", describe(res), err)
+	}
+	// Google recommends checking the CRC32C it sends. An int64 field
+	// reads 0 when it is absent; a true checksum of 0 then goes
+	// unchecked, one payload in four billion.
+	if out.Payload.DataCrc32c != 0 && int64(crc32.Checksum(value, crc32c)) != out.Payload.DataCrc32c {
+		clear(value)
+		return resolve.Secret{}, fmt.Errorf("read %s: the data failed its CRC32C check, so it was corrupted on the way and is not used: try again", describe(res))
+	}
+	version, err := versionNumber(out.Name)
+	if err != nil {
+		return resolve.Secret{}, fmt.Errorf("read %s: %w", describe(res), err)
+	}
+	return resolve.Secret{Value: value, Version: version}, nil
+}
+
+// Version tells which version the reference names now, with a
+// versions.get: a metadata read that never carries the payload, so it
+// needs secretmanager.versions.get (roles/secretmanager.viewer) and not
+// the accessor role. It returns what Fetch puts in Secret.Version. A
+// disabled or destroyed version is an error, as reading it would be.
+func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
+	res, err := resource(ref)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ReadTimeout())
+	defer cancel()
+	svc, c, err := s.service(ctx, res.Location)
+	if err != nil {
+		return "", err
+	}
+	var v *secretmanager.SecretVersion
+	start := time.Now()
+	attempts, err := s.retry(ctx, res, func(ctx context.Context) (err error) {
+		if res.Location != "" {
+			v, err = svc.Projects.Locations.Secrets.Versions.Get(res.Name()).Context(ctx).Do()
+		} else {
+			v, err = svc.Projects.Secrets.Versions.Get(res.Name()).Context(ctx).Do()
+		}
+		return err
+	})
+	if err != nil {
+		return "", failure{op: opGet, res: res, creds: c, attempts: attempts, elapsed: time.Since(start)}.wrap(err)
+	}
+	number, err := versionNumber(v.Name)
+	if err != nil {
+		return "", fmt.Errorf("read the metadata of %s: %w", describe(res), err)
+	}
+	if v.State != "ENABLED" {
+		res.Version = number
+		return "", unusable(res, v.State, nil)
+	}
+	return number, nil
+}
+
+// Close releases the store's idle connections. Reads after Close fail.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.services = map[string]*secretmanager.Service{}
+	s.mu.Unlock()
+	if c := s.setup.done(); c != nil {
+		c.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+// service returns the API client of location's endpoint, setting the
+// credentials up on first use.
+func (s *Store) service(ctx context.Context, location string) (*secretmanager.Service, *credentials, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, nil, errors.New("the gcp store is closed")
+	}
+	c, err := s.setup.get(ctx, func(ctx context.Context) (*credentials, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.opts.ReadTimeout())
+		defer cancel()
+		return s.findCredentials(ctx)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if svc := s.services[location]; svc != nil {
+		return svc, c, nil
+	}
+	// The services share one authenticated client: one token cache and
+	// one connection pool for every endpoint.
+	svc, err := secretmanager.NewService(ctx, option.WithHTTPClient(c.client), option.WithEndpoint(s.opts.BaseURL(location)), option.WithLogger(discard))
+	if err != nil {
+		return nil, nil, fmt.Errorf("make the secret manager client: %w", err)
+	}
+	s.services[location] = svc
+	return svc, c, nil
+}
+
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// resource checks ref (a store may be handed one that was not) and
+// returns the version it names.
+func resource(ref resolve.Ref) (gcp.Resource, error) {
+	if err := gcp.CheckRef(&ref); err != nil {
+		err.Ref = ref.Raw
+		return gcp.Resource{}, err
+	}
+	return gcp.ParseResource(ref), nil
+}
+
+// decodeData decodes a bytes field: standard base64, as Google sends it,
+// or the URL alphabet, which its JSON mapping also allows.
+func decodeData(s string) ([]byte, error) {
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.URLEncoding.DecodeString(s)
+}
+
+// versionNumber is the version number at the end of a version's resource
+// name, as the API answers it whatever alias was asked for.
+func versionNumber(name string) (string, error) {
+	i := strings.LastIndex(name, "/versions/")
+	if i < 0 {
+		return "", fmt.Errorf("secret manager answered with a version name %q that has no version", name)
+	}
+	n := name[i+len("/versions/"):]
+	if n == "" || strings.Trim(n, "0123456789") != "" {
+		return "", fmt.Errorf("secret manager answered with a version name %q that has no version number", name)
+	}
+	return n, nil
+}
+
+// discard is the logger of Google's libraries here (the API client, the
+// credentials, the transport): given none, they log to stderr when
+// GOOGLE_SDK_GO_LOGGING_LEVEL=debug is set, and their debug lines hold
+// response bodies (a secret's payload) and tokens.
+var discard = slog.New(slog.DiscardHandler)
+
+// baseTransport is the HTTP transport under the authentication layer.
+func baseTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Enough idle connections for the fetcher's concurrency; over
+	// HTTP/2 (Google's endpoints) one connection carries them all.
+	t.MaxIdleConnsPerHost = 2 * resolve.DefaultConcurrency
+	return t
+}
+
+// Open is the helper's way in: it opens the store from its decoded
+// stores.gcp settings.
+func Open(opts resolve.Options, env resolve.Env) (resolve.Store, error) {
+	o, _ := opts.(*gcp.Options)
+	if o == nil {
+		o = &gcp.Options{}
+	}
+	return New(*o, env.Log)
+}

@@ -1,0 +1,136 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// The behaviour ward had before history and batches, kept.
+
+func TestSetGetListRemove(t *testing.T) {
+	s := newStore(t)
+	if got, err := s.List(); err != nil || len(got) != 0 {
+		t.Fatalf("list of a store not created yet: got %d entries and %v, want none and no error", len(got), show(err))
+	}
+	a, b := canary("a"), canary("b")
+	mustSet(t, s, "app/a", a)
+	mustSet(t, s, "app/b", b)
+	wantValue(t, s, "app/a", a)
+	sec, err := s.Fetch(context.Background(), resolve.Ref{Scheme: "local", Path: "app/b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec.Version != "v1" {
+		t.Errorf("got version %q, want v1", sec.Version)
+	}
+	list, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Name != "app/a" || list[1].Name != "app/b" || list[0].Version != 1 || list[0].Updated.IsZero() {
+		t.Errorf("got list %+v, want app/a and app/b at v1 with a date", list)
+	}
+	if err := s.Remove("app/a"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Get("app/a")
+	if !errors.Is(err, resolve.ErrNotFound) {
+		t.Errorf("get of a removed entry: got %v, want resolve.ErrNotFound", show(err))
+	}
+	noLeak(t, "get of a removed entry", err, a, b)
+	if err := s.Remove("app/a"); err == nil {
+		t.Errorf("removing a missing entry succeeded")
+	}
+	if mode := statMode(t, s.Path); mode != 0o600 {
+		t.Errorf("store file mode %04o, want 0600", mode)
+	}
+	if mode := statMode(t, s.IdentityPath); mode != 0o600 {
+		t.Errorf("identity file mode %04o, want 0600", mode)
+	}
+}
+
+func statMode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Mode().Perm()
+}
+
+// TestConcurrentSetsLoseNothing: Sets through separate Store values (as
+// separate processes would be) are serialised by the file lock.
+func TestConcurrentSetsLoseNothing(t *testing.T) {
+	s := newStore(t)
+	mustSet(t, s, "seed", canary("seed"))
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			other := &Store{Path: s.Path, IdentityPath: s.IdentityPath}
+			if err := other.Set(fmt.Sprintf("conc/n%02d", i), canary("conc")); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	list, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 13 {
+		t.Errorf("got %d entries, want 13", len(list))
+	}
+}
+
+func TestWrongIdentity(t *testing.T) {
+	s := newStore(t)
+	v := canary("wrong")
+	mustSet(t, s, "a", v)
+	other := &Store{Path: s.Path, IdentityPath: s.IdentityPath + ".other"}
+	identityOf(t, other)
+	before := fileBytes(t, s.Path)
+	_, err := other.Get("a")
+	if err == nil || !strings.Contains(err.Error(), "another identity") {
+		t.Errorf("get with another identity: got %v, want an error saying so", show(err))
+	}
+	if err := other.Set("b", canary("b")); err == nil {
+		t.Errorf("set with another identity succeeded")
+	}
+	if fileBytes(t, s.Path) != before {
+		t.Errorf("the store was rewritten by a ward with another identity")
+	}
+}
+
+func TestIdentityReadableByOthers(t *testing.T) {
+	s := newStore(t)
+	mustSet(t, s, "a", canary("a"))
+	if err := os.Chmod(s.IdentityPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&Store{Path: s.Path, IdentityPath: s.IdentityPath}).Get("a"); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("an identity readable by others: got %v, want a refusal with the fix", show(err))
+	}
+}
+
+func TestMissingStore(t *testing.T) {
+	s := newStore(t)
+	_, err := s.Get("a")
+	if err == nil || !strings.Contains(err.Error(), "does not exist yet") {
+		t.Errorf("get from a store not created yet: got %v", show(err))
+	}
+	if err := s.Remove("a"); err == nil {
+		t.Errorf("remove from a store not created yet succeeded")
+	}
+	if _, err := os.Stat(s.Path); err == nil {
+		t.Errorf("a failed remove created the store")
+	}
+}
