@@ -327,33 +327,15 @@ func TestNothingOutlivesTheChild(t *testing.T) {
 		t.Errorf("--signal-child-only: the child's worker was stopped (state %q); it is the child's to manage", s)
 	}
 
-	daemon := run("--", "sh", "-c", `setsid helper sleep >/dev/null 2>&1 & echo bg=$!; exit 0`)
+	// A daemon: a session of its own (the child waits until it has one).
+	daemon := run("--", "sh", "-c", `setsid sh -c 'echo $$ > daemon.pid; exec helper sleep' >/dev/null 2>&1 & while [ ! -s daemon.pid ]; do :; done; echo bg=$(cat daemon.pid); exit 0`)
 	t.Cleanup(func() { syscall.Kill(daemon, syscall.SIGKILL) })
-	// setsid may fork; what matters is that a process in its own session
-	// survives a ward that is not PID 1.
 	if s := procState(daemon); s == "" || s == "Z" {
-		if !sessionLeaderAlive(t, "helper sleep") {
-			t.Errorf("a daemon in its own session was killed by a ward that is not PID 1")
-		}
+		t.Errorf("a daemon in its own session was killed by a ward that is not PID 1 (state %q)", s)
 	}
-}
-
-// sessionLeaderAlive reports whether a process whose command line has
-// word runs as the leader of its own session.
-func sessionLeaderAlive(t *testing.T, word string) bool {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		cmdline, _ := os.ReadFile(filepath.Join(d, "cmdline"))
-		if !strings.Contains(strings.ReplaceAll(string(cmdline), "\x00", " "), word) {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		if sid, err := unix.Getsid(pid); err == nil && sid == pid {
-			t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-			return true
-		}
+	if sid, _ := unix.Getsid(daemon); sid != daemon {
+		t.Errorf("the daemon is not in a session of its own (sid %d)", sid)
 	}
-	return false
 }
 
 // TestOwnStderrGoneDoesNotKillTheChild: the reader of ward's stderr goes
@@ -421,4 +403,34 @@ func TestMaskedOutputIsNeverTruncated(t *testing.T) {
 	if total != size {
 		t.Errorf("the slow reader got %d bytes, want all %d", total, size)
 	}
+}
+
+// TestWorkingDirectory: the child starts in ward's working directory,
+// restarts too, while ward itself holds none (it moves to /, so a mount
+// it was started in is not kept busy).
+func TestWorkingDirectory(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/token", canary("wd1"))
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\nrotation:\n  debounce: 0\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `echo "pwd=$(pwd)"; exec helper env wait`)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	l := readLines(t, out)
+	want := "pwd=" + w.dir
+	if got := l.waitFor("pwd="); got != want {
+		t.Errorf("the child started in %q, want %q", got, want)
+	}
+	l.waitFor("end")
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", cmd.Process.Pid)); err != nil || cwd != "/" {
+		t.Errorf("ward's own working directory is %q (%v), want /", cwd, err)
+	}
+	w.set("app/token", canary("wd2"))
+	if got := l.waitFor("pwd="); got != want {
+		t.Errorf("the restarted child started in %q, want %q", got, want)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
 }

@@ -290,3 +290,32 @@ func TestSubreaperReapsOrphans(t *testing.T) {
 		t.Errorf("got %q, want alive=0", stdout.String())
 	}
 }
+
+// TestPID1StopsDaemons: as PID 1, what the child leaves behind in a
+// session of its own (a daemon) is stopped with SIGTERM before ward
+// exits, not only killed when the namespace goes.
+func TestPID1StopsDaemons(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	ward, _ := exec.LookPath("ward")
+	out := filepath.Join(w.dir, "daemon.out")
+	script := `setsid sh -c 'exec helper signals --exit-on TERM --prefix daemon' > ` + out + ` 2>&1 & while ! grep -q ready ` + out + ` 2>/dev/null; do :; done; exit 5`
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = w.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	code := exitCode(t, cmd.Run())
+	if strings.Contains(stderr.String(), "unshare failed") {
+		vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
+	}
+	if code != 5 {
+		t.Errorf("got exit code %d, want the child's 5 (stderr: %s)", code, stderr.String())
+	}
+	b, _ := os.ReadFile(out)
+	if !strings.Contains(string(b), "daemon SIGTERM") {
+		t.Errorf("the daemon was not sent SIGTERM by ward as PID 1; it printed %q", b)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/resolve/local"
+	"github.com/wardsecrets/ward/signals"
 )
 
 func localCommand(stdio IO) *cli.Command {
@@ -94,8 +95,11 @@ Example:
 	}
 }
 
-// openLocal opens the local store at its default place.
+// openLocal opens the local store at its default place. Every command
+// that does is hardened as ward run is: the values pass through its
+// memory.
 func openLocal() (*local.Store, error) {
+	signals.Harden()
 	s, err := local.Open(os.Getenv)
 	if err != nil {
 		return nil, failure.New(err, "")

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/supervise"
 	"github.com/wardsecrets/ward/resolve/stores"
 	"github.com/wardsecrets/ward/signals"
@@ -67,7 +68,8 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		Log:             log,
 		Fetcher:         fetcher,
 		Registry:        stores.Registry,
-		Credentials:     set.CredentialEnv(),
+		Credentials:     append(set.CredentialEnv(), envSources(m, prof)...),
+		Spare:           set.HelperPids,
 		Rotate:          m.Rotation.OnChange != "",
 		Mask:            c.Bool("mask"),
 		CIMask:          c.Bool("ci-mask"),
@@ -76,4 +78,18 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		return err
 	}
 	return exitCode(code)
+}
+
+// envSources are the variables env:// references read. The child gets the
+// value under the name the manifest gives it, not also under the source's
+// own name (a CI secret stays where the manifest puts it), unless the
+// manifest declares that name too.
+func envSources(m *manifest.Manifest, prof *manifest.Profile) []string {
+	var names []string
+	for _, r := range m.Refs(prof) {
+		if r.Scheme == "env" {
+			names = append(names, r.Path)
+		}
+	}
+	return names
 }

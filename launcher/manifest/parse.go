@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wardsecrets/ward/launcher/secretdir"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/conf"
 	"github.com/wardsecrets/ward/resolve/stores"
@@ -466,8 +467,13 @@ func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
 		p.fail(item, name+".path", "name the file relative to ward's private directory, e.g. tls/key.pem", "missing")
 	} else if spec.Path != "" {
 		clean := path.Clean(spec.Path)
-		if path.IsAbs(spec.Path) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") || clean != spec.Path {
+		switch {
+		case strings.ContainsAny(spec.Path, "\x00\n\r"):
+			p.fail(pathNode, name+".path", "file names hold no NUL or line break", "invalid path %q", spec.Path)
+		case path.IsAbs(spec.Path) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") || clean != spec.Path:
 			p.fail(pathNode, name+".path", "paths are relative to ward's private tmpfs directory; the child learns the full path from `env`", "invalid path %q", spec.Path)
+		case secretdir.Reserved(spec.Path) != "":
+			p.fail(pathNode, name+".path", "choose another name", "path %q is %s", spec.Path, secretdir.Reserved(spec.Path))
 		}
 	}
 	if (spec.Ref == nil) == (spec.Template == nil) {

@@ -16,6 +16,8 @@ import (
 type Template struct {
 	Text string
 	Deps []string
+	// Uses counts how often the template reads each variable.
+	Uses map[string]int
 	tmpl *template.Template
 	// bad describes a construct templates may not use, "" when none.
 	bad string
@@ -39,14 +41,15 @@ func parseTemplate(name, text string) (*Template, error) {
 		}
 		return nil, errors.New(msg)
 	}
-	deps, bad := templateDeps(t)
-	return &Template{Text: text, Deps: deps, tmpl: t, bad: bad}, nil
+	deps, uses, bad := templateDeps(t)
+	return &Template{Text: text, Deps: deps, Uses: uses, tmpl: t, bad: bad}, nil
 }
 
 // templateDeps returns the variables a template reads ({{ .NAME }}), or a
 // description of a construct ward does not allow in templates.
-func templateDeps(t *template.Template) (deps []string, bad string) {
+func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad string) {
 	seen := map[string]bool{}
+	uses = map[string]int{}
 	var walk func(n parse.Node)
 	walk = func(n parse.Node) {
 		if n == nil || bad != "" {
@@ -82,6 +85,7 @@ func templateDeps(t *template.Template) (deps []string, bad string) {
 				bad = "nested fields (." + strings.Join(n.Ident, ".") + ")"
 				return
 			}
+			uses[n.Ident[0]]++
 			if !seen[n.Ident[0]] {
 				seen[n.Ident[0]] = true
 				deps = append(deps, n.Ident[0])
@@ -102,6 +106,7 @@ func templateDeps(t *template.Template) (deps []string, bad string) {
 			if len(n.Ident) > 0 && n.Ident[0] != "$" {
 				bad = "variables"
 			} else if len(n.Ident) > 1 {
+				uses[n.Ident[1]]++
 				if !seen[n.Ident[1]] {
 					seen[n.Ident[1]] = true
 					deps = append(deps, n.Ident[1])
@@ -112,14 +117,17 @@ func templateDeps(t *template.Template) (deps []string, bad string) {
 		}
 	}
 	walk(t.Tree.Root)
-	return deps, bad
+	return deps, uses, bad
 }
 
 // Render executes the template over vars. The error never includes the
 // rendered text or any value.
 func (t *Template) Render(vars map[string]string) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := t.tmpl.Execute(&buf, vars); err != nil {
+	if err := t.tmpl.Execute(&limitedBuffer{b: &buf, max: MaxRendered}, vars); err != nil {
+		if errors.Is(err, errTooLarge) {
+			return nil, fmt.Errorf("render template: the result is over %d bytes", MaxRendered)
+		}
 		// text/template errors can quote the data; keep only the kind.
 		return nil, fmt.Errorf("render template: %s", scrubTemplateError(err))
 	}
@@ -150,3 +158,27 @@ func shellFunc(s string) string {
 }
 
 func base64Func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// MaxRendered bounds what one template may render: a value for an
+// environment variable or a file, not a way to fill memory.
+const MaxRendered = 1 << 20
+
+// MaxExpansion bounds how many copies of values one template may hold,
+// counting through the templates it reads: {{ .A }}{{ .A }} over a
+// template that does the same, forty deep, would be 2^40 copies.
+const MaxExpansion = 1024
+
+var errTooLarge = errors.New("rendered value too large")
+
+// limitedBuffer fails a write that would take it past max.
+type limitedBuffer struct {
+	b   *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if l.b.Len()+len(p) > l.max {
+		return 0, errTooLarge
+	}
+	return l.b.Write(p)
+}

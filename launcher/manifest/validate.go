@@ -1,6 +1,9 @@
 package manifest
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // checkTemplates checks that every template reads only declared variables
 // and that templates do not depend on each other in a cycle, for the base
@@ -30,6 +33,12 @@ func (p *parser) checkTemplates(m *Manifest, profile string, prof *Profile) {
 	if v := cycle(env, byName); v != nil {
 		p.failAt(v.Pos, "env."+v.Name, "break the cycle", "templates depend on each other in a cycle%s", where)
 		return
+	}
+	copies := map[string]float64{}
+	for _, v := range env {
+		if n := expansion(v, byName, copies); v.Template != nil && n > MaxExpansion {
+			p.failAt(v.Pos, "env."+v.Name, "a template may hold at most 1024 copies of values, counting through the templates it reads", "the template expands to %.0f copies of values%s", n, where)
+		}
 	}
 	for i, f := range m.FilesFor(prof) {
 		if f.Template != nil {
@@ -73,6 +82,26 @@ func cycle(env []*EnvVar, byName map[string]*EnvVar) *EnvVar {
 	return nil
 }
 
+// expansion counts the copies of plain and secret values v's value holds:
+// 1 for those, and for a template the sum over what it reads. Cycles were
+// ruled out; memo keeps it linear.
+func expansion(v *EnvVar, byName map[string]*EnvVar, memo map[string]float64) float64 {
+	if n, ok := memo[v.Name]; ok {
+		return n
+	}
+	n := 1.0
+	if v.Template != nil {
+		n = 0
+		for d, uses := range v.Template.Uses {
+			if dv, ok := byName[d]; ok {
+				n += float64(uses) * expansion(dv, byName, memo)
+			}
+		}
+	}
+	memo[v.Name] = n
+	return n
+}
+
 // checkFiles checks, for the base manifest and each profile, that no two
 // files share a path and that a file's path variable is not also declared.
 func (p *parser) checkFiles(m *Manifest) {
@@ -85,6 +114,11 @@ func (p *parser) checkFiles(m *Manifest) {
 		for i, f := range files {
 			if paths[f.Path] {
 				p.failAt(f.Pos, fmt.Sprintf("%s[%d].path", field, i), "give each file its own path", "path %q used twice", f.Path)
+			}
+			for other := range paths {
+				if strings.HasPrefix(f.Path, other+"/") || strings.HasPrefix(other, f.Path+"/") {
+					p.failAt(f.Pos, fmt.Sprintf("%s[%d].path", field, i), "a file cannot also be a directory of files", "path %q and path %q cannot both be files", f.Path, other)
+				}
 			}
 			paths[f.Path] = true
 			if f.Env != "" && envs[f.Env] {

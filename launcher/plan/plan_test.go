@@ -84,4 +84,3 @@ func TestPlanChanged(t *testing.T) {
 		t.Errorf("got changed %v env %v, want [B] true", names, envChanged)
 	}
 }
-

@@ -261,3 +261,29 @@ func flock(fd, how int) error {
 		}
 	}
 }
+
+// Reserved says why a file path (relative, slash-separated) cannot be
+// used in the directory, "" when it can: the run's lock, the systemd
+// notify socket, and the temporary names Replace writes through.
+func Reserved(path string) string {
+	switch {
+	case path == lockName:
+		return "ward's lock of the directory"
+	case path == NotifySocket:
+		return "the systemd notify socket ward gives the child"
+	case strings.HasPrefix(filepathBase(path), ".tmp-"):
+		return "the name ward writes a file through while replacing it"
+	}
+	return ""
+}
+
+// NotifySocket is the name of the systemd notify relay's socket in the
+// directory.
+const NotifySocket = "notify.sock"
+
+func filepathBase(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}

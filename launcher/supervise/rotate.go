@@ -158,7 +158,12 @@ func (r *rotator) run(ctx context.Context) {
 			debounce = nil
 			return
 		}
-		if debounce == nil {
+		switch {
+		case t.kind == leaseEnding:
+			// A lease is about to end: no debounce may hold the restart
+			// past it.
+			debounce = time.After(0)
+		case debounce == nil:
 			debounce = time.After(r.rot.Debounce)
 		}
 	}
@@ -170,6 +175,7 @@ func (r *rotator) run(ctx context.Context) {
 			startWatch = nil
 			if r.watchFiles(ctx) {
 				refresh(trigger{kind: watchStarted})
+				r.log.Debug("watching secret files for changes")
 			}
 		case t := <-r.triggers:
 			if t.kind == leaseEnding {

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/manifest"
@@ -44,6 +45,9 @@ type Options struct {
 	Fetcher *resolve.Fetcher
 	// Registry says how each scheme's secrets change (watched, polled).
 	Registry *resolve.Registry
+	// Spare lists ward's own processes (the store helpers) that ward, as
+	// PID 1, must not stop with the rest when the child is gone.
+	Spare func() []int
 	// Credentials are the variables ward's stores authenticate with.
 	Credentials []string
 	// Rotate watches the secrets while the child runs and restarts or
@@ -113,6 +117,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if err != nil {
 		return fail(err, "")
 	}
+	if err := plan.CheckDeliverable(p.Env, o.Argv); err != nil {
+		return fail(err, "deliver a value this large, or with NUL bytes, as a file (files: in the manifest)")
+	}
 	for _, name := range p.Overridden {
 		log.Warn("a declared variable replaces an inherited one", "name", name)
 	}
@@ -179,8 +186,15 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 		case sig := <-sigs:
 			if s, ok := sig.(syscall.Signal); ok && (s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGHUP) {
 				cancel()
-				<-done
-				return nil, signals.ExitSignalBase + int(s), &failure.Error{Code: signals.ExitSignalBase + int(s), Err: fmt.Errorf("stopped by %s while resolving secrets", signals.Name(s))}
+				// A store blocked where no context reaches (a FIFO's
+				// open, a read of a hung mount) may never return: wait
+				// for it at most stop_timeout, then leave it behind.
+				select {
+				case <-done:
+				case <-time.After(o.Manifest.Rotation.StopTimeout):
+				}
+				code := signals.ExitSignalBase + int(s)
+				return nil, code, &failure.Error{Code: code, Err: fmt.Errorf("stopped by %s while resolving secrets", signals.Name(s))}
 			}
 		}
 	}

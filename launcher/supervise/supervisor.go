@@ -171,13 +171,16 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 			s.forward(sig)
 		case <-drainTick:
 			drainTick = nil
-			if !signals.GroupAlive(s.child.Pid) {
+			if !s.anyLeft(0) {
 				return s.exitCode, nil
 			}
 			drainTick = time.After(50 * time.Millisecond)
 		case <-s.killTime:
 			s.log.Warn("the child's process group did not stop in time; killing it", "stop_timeout", s.rotation.StopTimeout.String())
 			signals.Send(s.child.Pid, syscall.SIGKILL, false)
+			if s.draining {
+				s.anyLeft(syscall.SIGKILL)
+			}
 			s.killTime = nil
 		case p := <-proposals:
 			s.apply(p)
@@ -196,7 +199,7 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 	ws, state := signals.Reap(s.child.Pid)
 	switch {
 	case s.draining:
-		if !signals.GroupAlive(s.child.Pid) {
+		if !s.anyLeft(0) {
 			return s.exitCode, true, nil
 		}
 		return 0, false, nil
@@ -222,18 +225,38 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		s.restarting = nil
 	}
 	s.log.Debug("child exited", "pid", s.child.Pid, "code", code)
-	if s.opts.SignalChildOnly || !signals.GroupAlive(s.child.Pid) {
+	s.exitCode = code
+	if s.opts.SignalChildOnly || !s.anyLeft(0) {
 		return code, true, nil
 	}
 	// Nothing outlives the child: what it left running in its group
 	// (a `cmd &` of a shell script) holds its secrets in its environment
-	// and may read files ward is about to remove.
-	s.exitCode, s.draining = code, true
-	s.log.Debug("stopping what the child left running in its process group", "pgid", s.child.Pid)
-	signals.Send(s.child.Pid, syscall.SIGTERM, false)
+	// and may read files ward is about to remove. As PID 1, that is every
+	// process of the container.
+	s.draining = true
+	s.log.Debug("stopping what the child left running", "pgid", s.child.Pid)
+	s.anyLeft(syscall.SIGTERM)
 	signals.Send(s.child.Pid, syscall.SIGCONT, false)
 	s.killTime = time.After(s.rotation.StopTimeout)
 	return 0, false, nil
+}
+
+// anyLeft sends sig (0: none, a check) to what the child left running
+// (its process group, and as PID 1 every other process but ward's own
+// helpers) and reports whether anything was left.
+func (s *supervisor) anyLeft(sig syscall.Signal) bool {
+	left := signals.GroupAlive(s.child.Pid)
+	if left && sig != 0 {
+		signals.Send(s.child.Pid, sig, false)
+	}
+	if os.Getpid() == 1 && !s.opts.SignalChildOnly {
+		var spare []int
+		if s.opts.Spare != nil {
+			spare = s.opts.Spare()
+		}
+		left = signals.SignalOthers(sig, spare) || left
+	}
+	return left
 }
 
 // endGroup stops what the old child left in its group before a restart,

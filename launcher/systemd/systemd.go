@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/wardsecrets/ward/launcher/secretdir"
 )
 
 // Relay stands between systemd's notify socket and the child: with
@@ -38,7 +40,7 @@ func NewRelay(notifySocket, dir string, log *slog.Logger) (*Relay, error) {
 		name = "\x00" + name[1:]
 	}
 	target := &net.UnixAddr{Name: name, Net: "unixgram"}
-	path := filepath.Join(dir, "notify.sock")
+	path := filepath.Join(dir, secretdir.NotifySocket)
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
 		return nil, fmt.Errorf("create the notify socket for the child: %w", err)

@@ -43,7 +43,7 @@ func (d *Decoder) Failed() bool { return len(d.Problems) > 0 }
 // reporting unknown and duplicate keys.
 func (d *Decoder) Fields(n *yaml.Node, field string, known map[string]func(k, v *yaml.Node)) {
 	if n.Kind != yaml.MappingNode {
-		d.Fail(n, field, "", "want a mapping, got %s", KindName(n))
+		d.Fail(n, field, mappingHint, "want a mapping, got %s", KindName(n))
 		return
 	}
 	seen := map[string]bool{}
@@ -73,7 +73,7 @@ func (d *Decoder) Fields(n *yaml.Node, field string, known map[string]func(k, v 
 // profiles), reporting duplicates.
 func (d *Decoder) Pairs(n *yaml.Node, field string, each func(k, v *yaml.Node)) {
 	if n.Kind != yaml.MappingNode {
-		d.Fail(n, field, "", "want a mapping, got %s", KindName(n))
+		d.Fail(n, field, mappingHint, "want a mapping, got %s", KindName(n))
 		return
 	}
 	seen := map[string]bool{}
@@ -91,7 +91,7 @@ func (d *Decoder) Pairs(n *yaml.Node, field string, each func(k, v *yaml.Node)) 
 // Str reads a string scalar.
 func (d *Decoder) Str(n *yaml.Node, field string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.Fail(n, field, "", "want a string, got %s", KindName(n))
+		d.Fail(n, field, "write a string; quote it if YAML reads it as something else", "want a string, got %s", KindName(n))
 		return "", false
 	}
 	return n.Value, true
@@ -126,7 +126,7 @@ func (d *Decoder) Int(n *yaml.Node, field string) (int, bool) {
 			return i, true
 		}
 	}
-	d.Fail(n, field, "", "want a whole number, got %s", KindName(n))
+	d.Fail(n, field, "write a whole number, unquoted, such as 1", "want a whole number, got %s", KindName(n))
 	return 0, false
 }
 
@@ -171,6 +171,9 @@ func (d *Decoder) OneOf(n *yaml.Node, field string, choices ...string) (string, 
 	d.Fail(n, field, "choose one of: "+strings.Join(choices, ", "), "invalid value %q", s)
 	return "", false
 }
+
+// mappingHint says what a mapping looks like.
+const mappingHint = "write NAME: VALUE lines, indented under the field"
 
 // Join makes the dotted path of key under field.
 func Join(field, key string) string {

@@ -84,6 +84,14 @@ func Open(getenv func(string) string) (*Store, error) {
 		}
 		id = filepath.Join(dir, "ward", "identity.txt")
 	}
+	// Absolute now: ward leaves its working directory once the child runs,
+	// and a relative $WARD_LOCAL_STORE must still name the same file.
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if abs, err := filepath.Abs(id); err == nil {
+		id = abs
+	}
 	return &Store{Path: path, IdentityPath: id}, nil
 }
 

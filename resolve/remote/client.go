@@ -58,6 +58,10 @@ type Client struct {
 	conn   *conn
 	opened *openResult
 	closed bool
+	// path is where Find found the helper, kept for restarts: ward moves
+	// to / once the child runs, and a relative $PATH entry would then
+	// name another place.
+	path string
 }
 
 var (
@@ -124,10 +128,17 @@ func (c *Client) openRequest() *openRequest {
 
 // start execs the helper with pipes on its stdin, stdout and stderr.
 func (c *Client) start() (*conn, error) {
-	path, err := Find(c.cfg.Program)
-	if err != nil {
-		return nil, err
+	if c.path == "" {
+		path, err := Find(c.cfg.Program)
+		if err != nil {
+			return nil, err
+		}
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		c.path = path
 	}
+	path := c.path
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -200,6 +211,16 @@ func (e *MissingError) Error() string {
 // Hint says how to install the helper.
 func (e *MissingError) Hint() string {
 	return "install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION (or copy every ward-* program from ward's image or release next to ward)"
+}
+
+// Pid is the running helper's process id, 0 when none runs.
+func (c *Client) Pid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil || c.conn.isDead() {
+		return 0
+	}
+	return c.conn.proc.Pid
 }
 
 // Fetch reads one document.

@@ -151,6 +151,27 @@ func (s *Set) CredentialEnv() []string {
 	return names
 }
 
+// HelperPids lists the process ids of the helpers that run now.
+func (s *Set) HelperPids() []int {
+	s.mu.Lock()
+	open := make([]*opened, 0, len(s.open))
+	for _, o := range s.open {
+		open = append(open, o)
+	}
+	s.mu.Unlock()
+	var pids []int
+	for _, o := range open {
+		// Every entry's open has begun; this waits for it to end.
+		o.once.Do(func() {})
+		if c, ok := o.store.(*remote.Client); ok {
+			if pid := c.Pid(); pid != 0 {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
 // Close closes every store that was opened, concurrently (each may revoke
 // leases), and logs what failed.
 func (s *Set) Close() {

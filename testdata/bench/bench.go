@@ -68,8 +68,9 @@ type bench struct {
 	fig   *figures
 	start time.Time
 	// wardInits are the core's largest initialisers by inittrace, which
-	// the callgrind section counts one by one.
-	wardInits []string
+	// the callgrind section counts one by one; wardInitOrder is the order
+	// in which its packages initialise.
+	wardInits, wardInitOrder []string
 }
 
 func run(args []string) int {

@@ -23,6 +23,7 @@ type initRun struct {
 	bytes  int64
 	pkgs   map[string]time.Duration
 	allocs map[string]int64 // by package; the same on every run
+	order  []string         // the packages in the order they initialised
 }
 
 // initProgram is a program whose initialisers are traced.
@@ -95,8 +96,11 @@ func (b *bench) initialisers() error {
 		switch p.path {
 		case b.bin.ward:
 			b.fig.initWard = median(clocks)
-			for _, x := range pkgs[:min(4, len(pkgs))] {
-				b.wardInits = append(b.wardInits, x.pkg)
+			b.wardInitOrder = p.runs[0].order
+			for _, x := range topInits(p.runs, 6) {
+				if x.pkg != "runtime" && len(b.wardInits) < 5 {
+					b.wardInits = append(b.wardInits, x.pkg)
+				}
 			}
 		case b.bin.old:
 			b.fig.initOld = median(clocks)
@@ -137,6 +141,7 @@ func traceInit(env, argv []string, exit int) (initRun, error) {
 		run.bytes += bytes
 		run.pkgs[m[1]] += d
 		run.allocs[m[1]] += allocs
+		run.order = append(run.order, m[1])
 	}
 	if len(run.pkgs) == 0 {
 		return initRun{}, fmt.Errorf("%s printed no inittrace lines", argv[0])

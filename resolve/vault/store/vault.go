@@ -253,18 +253,29 @@ func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 	if ttl <= 0 {
 		return nil
 	}
+	// Renewals ask for the lease's own duration again; one that comes
+	// back shorter has hit the role's max TTL.
+	increment := lease.TTL.Round(time.Second)
+	if increment < time.Second {
+		increment = time.Second
+	}
 	w, err := s.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{
 		Secret: &api.Secret{
 			LeaseID:       lease.ID,
 			LeaseDuration: int(ttl.Round(time.Second) / time.Second),
 			Renewable:     renewable,
 		},
+		Increment: int(increment / time.Second),
 	})
 	if err != nil {
 		return fmt.Errorf("keep the vault lease of %s: %w", leaseSource(lease.ID), err)
 	}
 	go w.Start()
 	defer w.Stop()
+	var reread <-chan time.Time
+	if !renewable {
+		reread = time.After(rereadDelay(ttl))
+	}
 	for {
 		select {
 		case err := <-w.DoneCh():
@@ -285,10 +296,35 @@ func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 			}
 			s.leasesMu.Unlock()
 			s.log.Debug("vault lease renewed", "lease", leaseSource(lease.ID), "ttl", d.String())
+			if d < increment-time.Second && reread == nil {
+				// Capped at the max TTL: the lease ends in d, whatever
+				// ward does. The secret is read again early enough that
+				// the new child runs before then.
+				delay := rereadDelay(d)
+				s.log.Info("vault lease reaches its max TTL; reading the secret again before it ends", "lease", leaseSource(lease.ID), "ends_in", d.String(), "reread_in", delay.String())
+				reread = time.After(delay)
+			}
+		case <-reread:
+			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// rereadRoom is the least time left on a lease when its secret is read
+// again: room for the read, the debounce-free restart and the child's
+// start.
+const rereadRoom = 30 * time.Second
+
+// rereadDelay is when to read again a secret whose lease ends in left: at
+// two thirds of it, as Vault Agent does, or at once when the last third
+// would leave less than rereadRoom.
+func rereadDelay(left time.Duration) time.Duration {
+	if left-left*2/3 < rereadRoom {
+		return 0
+	}
+	return left * 2 / 3
 }
 
 // Close revokes the leases the store still holds (unless RevokeOnExit is

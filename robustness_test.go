@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+)
+
+// TestStopWhileResolving: SIGTERM while a store blocks where no context
+// reaches (a file:// FIFO nobody writes) or a server never answers (a
+// Vault that accepts and is silent) ends ward with 143, within the stop
+// timeout.
+func TestStopWhileResolving(t *testing.T) {
+	t.Run("fifo", func(t *testing.T) {
+		w := newWardEnv(t)
+		fifo := filepath.Join(w.dir, "secret.fifo")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  S: file://%s\nrotation:\n  stop_timeout: 2s\n", fifo))
+		cmd := w.command("run", "-m", m, "--", "helper", "touch", filepath.Join(w.dir, "started"))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		// ward blocks in the FIFO's open, waiting for a writer that never
+		// comes: a thread of it waits in the kernel's wait_for_partner.
+		vaulttest.WaitFor(t, "ward blocked opening the FIFO", 10*time.Second, func() bool {
+			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
+			for _, task := range tasks {
+				if b, _ := os.ReadFile(task); string(b) == "wait_for_partner" {
+					return true
+				}
+			}
+			return false
+		})
+		stopAndWant(t, cmd.Process, func() int { return exitCode(t, cmd.Wait()) }, 143, 2*time.Second)
+	})
+	t.Run("silent vault", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		accepted := make(chan net.Conn, 8)
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				accepted <- c // held open, never answered
+			}
+		}()
+		w := newWardEnv(t)
+		m := w.manifest("version: 1\nenv:\n  S: vault://secret/app#x\nrotation:\n  stop_timeout: 2s\n")
+		cmd := w.command("run", "-m", m, "--", "helper", "touch", filepath.Join(w.dir, "started"))
+		cmd.Env = append(cmd.Env, "VAULT_ADDR=http://"+l.Addr().String(), "VAULT_TOKEN=t")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		select {
+		case c := <-accepted:
+			defer c.Close()
+		case <-time.After(10 * time.Second):
+			t.Fatal("ward's Vault helper never connected")
+		}
+		stopAndWant(t, cmd.Process, func() int { return exitCode(t, cmd.Wait()) }, 143, 2*time.Second)
+	})
+}
+
+// stopAndWant sends SIGTERM and checks the exit code, and that ward was
+// gone within the stop timeout (and a margin for its own exit).
+func stopAndWant(t *testing.T, p *os.Process, wait func() int, want int, stopTimeout time.Duration) {
+	t.Helper()
+	start := time.Now()
+	p.Signal(syscall.SIGTERM)
+	done := make(chan int, 1)
+	go func() { done <- wait() }()
+	select {
+	case code := <-done:
+		if code != want {
+			t.Errorf("got exit code %d, want %d", code, want)
+		}
+	case <-time.After(stopTimeout + 10*time.Second):
+		t.Fatalf("ward was still running %s after SIGTERM (stop_timeout %s)", time.Since(start).Round(time.Second), stopTimeout)
+	}
+}
+
+// TestUndeliverableValues: a value over the kernel's limit for one
+// environment string, or holding a NUL, is ward's failure (125) naming the
+// variable, not the program's "argument list too long" (126).
+func TestUndeliverableValues(t *testing.T) {
+	w := newWardEnv(t)
+	big := canary("big") + strings.Repeat("x", 200<<10)
+	w.set("app/big", big)
+	nul := filepath.Join(w.dir, "nul.bin")
+	os.WriteFile(nul, []byte("a\x00"+canary("nul")), 0o600)
+	for _, tt := range []struct{ name, ref, want string }{
+		{"BIG", "local://app/big", "BIG: the value is"},
+		{"WITH_NUL", "file://" + nul, "WITH_NUL: the value holds a NUL byte"},
+	} {
+		m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  %s: %s\n", tt.name, tt.ref))
+		code, _, stderr := w.run("run", "-m", m, "--", "helper", "touch", filepath.Join(w.dir, "started"))
+		if code != 125 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%s: got exit code %d and %q, want 125 and %q", tt.name, code, stderr, tt.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(w.dir, "started")); err == nil {
+		t.Error("the child started")
+	}
+	// As a file, the same value is delivered.
+	m := w.manifest("version: 1\nfiles:\n  - path: big\n    ref: local://app/big\n    env: BIG_FILE\n")
+	if code, _, stderr := w.run("run", "-m", m, "--", "sh", "-c", `test -s "$BIG_FILE"`); code != 0 {
+		t.Errorf("as a file: got exit code %d: %s", code, stderr)
+	}
+}
+
+// TestConcurrentRunsWithFiles: 40 runs at once, each with secret files,
+// three rounds: every one finds its files for its whole life and exits 0.
+func TestConcurrentRunsWithFiles(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/file", canary("conc"))
+	m := w.manifest("version: 1\nfiles:\n  - path: s/key\n    ref: local://app/file\n    env: KEY_FILE\n")
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var failures []string
+		for i := 0; i < 40; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// The child reads its file, yields, and reads it again.
+				cmd := w.command("run", "-m", m, "--", "sh", "-c", `test -s "$KEY_FILE" && for i in 1 2 3 4 5; do test -s "$KEY_FILE" || exit 9; done`)
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					mu.Lock()
+					failures = append(failures, fmt.Sprintf("%v: %s", err, out))
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(failures) > 0 {
+			t.Fatalf("round %d: %d of 40 runs failed; first: %s", round, len(failures), failures[0])
+		}
+	}
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package signals
+
+import "syscall"
+
+// SignalOthers does nothing outside Linux: ward is PID 1 only in Linux
+// containers.
+func SignalOthers(sig syscall.Signal, spare []int) (left bool) { return false }
