@@ -10,9 +10,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/plan"
@@ -233,9 +235,13 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 	if pending != nil {
 		base = pending.values
 	}
+	var same map[resolve.Key]bool
+	if t.kind == poll {
+		same = r.unchangedVersions(ctx, base)
+	}
 	refs := map[string]resolve.Ref{}
 	for name, ref := range r.m.Refs(r.prof) {
-		if r.stale(t, ref, base[name]) {
+		if r.stale(t, ref, base[name]) && !same[ref.Key()] {
 			refs[name] = ref
 		}
 	}
@@ -294,6 +300,54 @@ func (r *rotator) stale(t trigger, ref resolve.Ref, v resolve.Value) bool {
 		return v.File == nil || resolve.StampFile(v.File.Path) != v.File.Stamp
 	}
 	return false
+}
+
+// unchangedVersions asks the polled stores that can tell versions cheaply
+// (a metadata read, no payload: GCP's versions.get) which version each
+// document names now, and returns the documents whose version is the one
+// the child has. A store that cannot answer is simply read.
+func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resolve.Value) map[resolve.Key]bool {
+	docs := map[resolve.Key]resolve.Value{}
+	for _, v := range values {
+		if s := r.reg.Scheme(v.Ref.Scheme); s != nil && s.Refresh == resolve.Polled && v.Lease == nil && v.Version != "" {
+			docs[v.Ref.Key()] = v
+		}
+	}
+	same := map[resolve.Key]bool{}
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(resolve.DefaultConcurrency)
+	for k, v := range docs {
+		versioner, ok := r.versioner(v.Ref.Scheme)
+		if !ok {
+			continue
+		}
+		g.Go(func() error {
+			ver, err := versioner.Version(ctx, v.Ref.Document())
+			if err == nil && ver == v.Version {
+				mu.Lock()
+				same[k] = true
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	return same
+}
+
+// versioner returns the store of scheme as a Versioner, when it is one
+// that answers cheaply.
+func (r *rotator) versioner(scheme string) (resolve.Versioner, bool) {
+	store, err := r.fetcher.Stores(scheme)
+	if err != nil {
+		return nil, false
+	}
+	v, ok := store.(resolve.Versioner)
+	if h, remote := store.(interface{ HasVersions() bool }); ok && remote && !h.HasVersions() {
+		return nil, false
+	}
+	return v, ok
 }
 
 // checkExpired reports leases that ended while their store is down.

@@ -129,14 +129,8 @@ func Run(ctx context.Context, o Options) (int, error) {
 		return startFailure(err)
 	}
 	if o.CIMask && o.Getenv("GITHUB_ACTIONS") == "true" {
-		// Before the child writes anything, so the runner hides every
-		// value from the first line on.
-		skipped, err := mask.WriteAddMask(o.Stdout, p.Secrets)
-		if err != nil {
-			return fail(fmt.Errorf("register values with the CI runner's masking: %w", err), "")
-		}
-		for _, name := range skipped {
-			log.Warn("a value shorter than 4 bytes is not registered with the CI runner's masking", "name", name)
+		if err := registerMasks(o, p.Secrets); err != nil {
+			return fail(err, "")
 		}
 	}
 	if o.Exec {
@@ -226,6 +220,43 @@ func systemdEnv(o Options, notifySocket, dir string, listen []*os.File) (extra [
 		}
 	}
 	return extra, closeRelay, nil
+}
+
+// registerMasks writes an ::add-mask:: line for every value, before the
+// child writes anything, so the runner hides every value from the first
+// line on. They go to ward's stderr: the runner reads workflow commands
+// from a step's stdout and its stderr alike (actions/runner,
+// src/Runner.Worker/Handlers/ScriptHandler.cs gives each stream an
+// OutputManager, whose OnDataReceived runs TryProcessCommand), and
+// `ward run -- cmd > out.json` must leave the child's stdout byte for byte
+// as the child wrote it. stdout is used only when stderr goes to a file.
+func registerMasks(o Options, secrets []mask.Secret) error {
+	w := o.Stderr
+	if toFile(o.Stderr) {
+		if toFile(o.Stdout) {
+			o.Log.Warn("both stdout and stderr go to files: the values cannot be registered with the GitHub Actions runner's masking")
+			return nil
+		}
+		w = o.Stdout
+	}
+	skipped, err := mask.WriteAddMask(w, secrets)
+	if err != nil {
+		return fmt.Errorf("register values with the CI runner's masking: %w", err)
+	}
+	for _, name := range skipped {
+		o.Log.Warn("a value shorter than 4 bytes is not registered with the CI runner's masking", "name", name)
+	}
+	return nil
+}
+
+// toFile reports whether f is redirected to a file (or /dev/null), which
+// the runner does not read.
+func toFile(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil {
+		return true
+	}
+	return st.Mode().IsRegular() || f.Name() == os.DevNull || st.Mode()&os.ModeCharDevice != 0 && st.Name() == "null"
 }
 
 func fail(err error, hint string) (int, error) {

@@ -43,7 +43,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.initRuns, "init-runs", 20, "runs of each program under GODEBUG=inittrace=1")
 	fs.IntVar(&c.rssRuns, "rss-runs", 5, "supervising runs sampled for RSS")
 	fs.IntVar(&c.maskMB, "mask-mb", 1024, "MiB of log text the masking benchmark pipes through")
-	fs.IntVar(&c.maskRuns, "mask-runs", 3, "alternating runs of each masking command")
+	fs.IntVar(&c.maskRuns, "mask-runs", 5, "alternating runs of each masking command")
 	fs.BoolVar(&c.callgrind, "callgrind", true, "count instructions of the start-up commands under valgrind --tool=callgrind")
 	fs.IntVar(&c.cgRuns, "callgrind-runs", 3, "callgrind runs of each start-up command (median)")
 	if err := fs.Parse(args); err != nil {
@@ -144,7 +144,11 @@ func (b *bench) all() error {
 	if busy(loadBefore) || busy(loadAfter) {
 		fmt.Fprintf(&head, "**The machine was busy** (load average above its %d cores, other builds running): wall times are inflated and noisier than on a quiet machine; runs alternate, so the ratios hold better than the absolute figures, and the callgrind instruction counts do not depend on load.\n\n", runtime.NumCPU())
 	}
-	fmt.Fprintf(&head, "Command (from the module's directory): `%s`, %s in all.\n\n", b.cfg.command, time.Since(b.start).Round(time.Second))
+	vault := "without a Vault test server (the Vault rows are skipped)"
+	if b.vault != nil {
+		vault = "with the Vault test server's VAULT_TEST_ADDR and VAULT_TEST_TOKEN set (`scripts/vault-server.sh start DIR && . DIR/vault.env`)"
+	}
+	fmt.Fprintf(&head, "Command (from the module's directory, %s): `%s`, %s in all.\n\n", vault, b.cfg.command, time.Since(b.start).Round(time.Second))
 	fmt.Fprintf(&head, "Method: whole processes, started by this harness with fork/exec and waited for; wall time from start to exit. Things compared run in one loop: each round runs each of them once, in an order that rotates by one each round, after one untimed warm-up run each; median and p90 are nearest-rank over the rounds. CPU is user+system time from wait4, which includes the children the process waited for (`true`, a helper). Binaries are built with CGO_ENABLED=0 -trimpath; ward with `-tags urfave_cli_no_docs` unless a row says otherwise; the helpers sit next to ward, where it finds them first.\n\n")
 
 	doc := head.String() + b.rep.String()

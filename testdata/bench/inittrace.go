@@ -107,6 +107,9 @@ func (b *bench) initialisers() error {
 		case b.bin.empty:
 			b.fig.initEmpty = median(clocks)
 		}
+		if filepath.Base(p.path) == "ward-vault" {
+			b.fig.initVault = median(clocks)
+		}
 	}
 	b.rep.section(fmt.Sprintf("Package initialisers (GODEBUG=inittrace=1, %d runs each, alternating)", b.cfg.initRuns))
 	b.rep.text("The sum of the `ms clock` of every `init` line a start prints (the runtime's own included), median and p90 over the runs; heap is the bytes the initialisers allocated; modules are those `debug/buildinfo` lists as linked, and store SDK modules those of Vault, AWS, Azure and Google (%s).", strings.Join(sdkPrefixes, ", "))

@@ -41,6 +41,7 @@ type figures struct {
 	rss, hwm, oldRSS, oldHWM       int64 // bytes
 	maskRate, catRate              float64
 	initWard, initOld, initEmpty   time.Duration
+	initVault                      time.Duration // ward-vault's, 0 if not traced
 	sizeWard, sizeOld, sizeHelpers int64
 	sdksInWard                     []string
 	haveOld, haveVault             bool

@@ -1,0 +1,159 @@
+package supervise
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/wardsecrets/ward/launcher/manifest"
+	"github.com/wardsecrets/ward/launcher/plan"
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// fakeStore is a store of function fields, counting what it is asked.
+type fakeStore struct {
+	mu      sync.Mutex
+	reads   []string
+	fetch   func(ref resolve.Ref) (resolve.Secret, error)
+	version func(ref resolve.Ref) (string, error)
+}
+
+func (f *fakeStore) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	f.mu.Lock()
+	f.reads = append(f.reads, ref.Raw)
+	f.mu.Unlock()
+	return f.fetch(ref)
+}
+
+// versionedStore is a fakeStore that answers Version.
+type versionedStore struct{ *fakeStore }
+
+func (v versionedStore) Version(_ context.Context, ref resolve.Ref) (string, error) {
+	return v.version(ref)
+}
+
+func (f *fakeStore) taken() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := append([]string(nil), f.reads...)
+	f.reads = nil
+	sort.Strings(out)
+	return out
+}
+
+// testRegistry has a polled scheme (pol://), a watched one (wat://) and a
+// static one (sta://).
+var testRegistry = resolve.NewRegistry(&resolve.Kind{Name: "test", Schemes: []*resolve.Scheme{
+	{Name: "pol", Check: func(*resolve.Ref) *resolve.RefError { return nil }, Refresh: resolve.Polled},
+	{Name: "wat", Check: func(*resolve.Ref) *resolve.RefError { return nil }, Refresh: resolve.Watched},
+	{Name: "sta", Check: func(*resolve.Ref) *resolve.RefError { return nil }, Refresh: resolve.Static},
+}})
+
+// rotatorFor builds a rotator over a manifest whose variables name refs,
+// with store answering every scheme, and the values of a first resolve.
+func rotatorFor(t *testing.T, store resolve.Store, vars map[string]string) *rotator {
+	t.Helper()
+	m := &manifest.Manifest{Rotation: manifest.DefaultRotation(), Inherit: manifest.Inherit{}}
+	for name, raw := range vars {
+		ref, err := testRegistry.ParseRef(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Env = append(m.Env, &manifest.EnvVar{Name: name, Ref: &ref})
+	}
+	f := &resolve.Fetcher{Stores: func(string) (resolve.Store, error) { return store, nil }}
+	values, err := f.Fetch(context.Background(), m.Refs(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(m, nil, values, plan.Input{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Manifest: m, Fetcher: f, Registry: testRegistry, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return newRotator(o, plan.Input{}, p, values)
+}
+
+// TestRefreshReadsOnlyWhatMayHaveChanged: each trigger reads the
+// documents it concerns and no other.
+func TestRefreshReadsOnlyWhatMayHaveChanged(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "watched")
+	os.WriteFile(file, []byte("one"), 0o600)
+	lease := &resolve.Lease{ID: "pol/leased/1", TTL: 60e9, Renewable: true}
+	store := &fakeStore{fetch: func(ref resolve.Ref) (resolve.Secret, error) {
+		switch ref.Scheme {
+		case "wat":
+			st, _ := os.Stat(file)
+			b, _ := os.ReadFile(file)
+			return resolve.Secret{Value: b, File: &resolve.FileStamp{Path: file, Stamp: resolve.Stamp(st)}}, nil
+		case "pol":
+			if ref.Path == "leased" {
+				return resolve.Secret{Value: []byte("l"), Lease: lease}, nil
+			}
+			return resolve.Secret{Value: []byte("p"), Version: "1"}, nil
+		}
+		return resolve.Secret{Value: []byte("s")}, nil
+	}}
+	r := rotatorFor(t, store, map[string]string{"P": "pol://polled", "L": "pol://leased", "W": "wat://file", "S": "sta://x"})
+	store.taken()
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		trigger trigger
+		change  func()
+		want    []string
+	}{
+		{"watch start, nothing changed", trigger{kind: watchStarted}, nil, nil},
+		{"poll reads the polled, not the leased", trigger{kind: poll}, nil, []string{"pol://polled"}},
+		{"a lease ending reads its secret", trigger{kind: leaseEnding, lease: lease.ID}, nil, []string{"pol://leased"}},
+		{"a file changed reads what it holds", trigger{kind: fileChanged, path: file}, func() { os.WriteFile(file, []byte("two!"), 0o600) }, []string{"wat://file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.change != nil {
+				tt.change()
+			}
+			if _, _, err := r.refresh(ctx, nil, tt.trigger); err != nil {
+				t.Fatal(err)
+			}
+			got := store.taken()
+			if len(got) != len(tt.want) || len(got) > 0 && got[0] != tt.want[0] {
+				t.Errorf("read %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPollAsksVersionsFirst: a store that tells versions cheaply is asked
+// first; an unchanged version is not read, a new one is.
+func TestPollAsksVersionsFirst(t *testing.T) {
+	current := "3"
+	base := &fakeStore{
+		fetch: func(ref resolve.Ref) (resolve.Secret, error) {
+			return resolve.Secret{Value: []byte("v" + current), Version: current}, nil
+		},
+		version: func(resolve.Ref) (string, error) { return current, nil },
+	}
+	r := rotatorFor(t, versionedStore{base}, map[string]string{"P": "pol://secret"})
+	base.taken()
+	if p, _, err := r.refresh(context.Background(), nil, trigger{kind: poll}); err != nil || p != nil {
+		t.Fatalf("unchanged version: got proposal %v, error %v", p, err)
+	}
+	if got := base.taken(); len(got) != 0 {
+		t.Errorf("unchanged version: read %v, want no read", got)
+	}
+	current = "4"
+	p, _, err := r.refresh(context.Background(), nil, trigger{kind: poll})
+	if err != nil || p == nil || !p.envChanged {
+		t.Fatalf("new version: got proposal %v, error %v, want one that changes the env", p, err)
+	}
+	if got := base.taken(); len(got) != 1 {
+		t.Errorf("new version: read %v, want one read", got)
+	}
+}
