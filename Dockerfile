@@ -1,9 +1,11 @@
-# ward as a static binary in a minimal image.
+# ward and its store helpers as static binaries in a minimal image.
 #
 #   docker build -t ward .
 #
-# Apps copy it into their own image (see examples/docker/Dockerfile):
-#   COPY --from=ward /usr/local/bin/ward /usr/local/bin/ward
+# Apps copy the whole directory into their own image (see
+# examples/docker/Dockerfile): ward finds its helpers (ward-vault,
+# ward-aws, ward-gcp, ward-azure) next to its own executable.
+#   COPY --from=ward /usr/local/bin/ /usr/local/bin/
 #   ENTRYPOINT ["ward", "run", "--"]
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -11,14 +13,22 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/wardsecrets/ward/launcher.Version=${VERSION}" \
-      -o /out/ward . \
- && /out/ward version
+RUN mkdir -p /out/bin \
+ && CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs \
+      -ldflags "-s -w -X github.com/wardsecrets/ward/launcher.version=${VERSION}" \
+      -o /out/bin/ . ./resolve/vault/ward-vault ./resolve/aws/ward-aws ./resolve/gcp/ward-gcp ./resolve/azure/ward-azure \
+ && mv /out/bin/ward* /out/ && /out/ward version
 
 FROM scratch
-# CA certificates for https:// Vault and AWS endpoints.
+LABEL org.opencontainers.image.title="ward" \
+      org.opencontainers.image.description="Runs a program with its secrets, resolved from Vault, AWS, GCP, Azure or an encrypted local store" \
+      org.opencontainers.image.source="https://github.com/wardsecrets/ward" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# CA certificates for the stores' https:// endpoints.
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY --from=build /out/ward /usr/local/bin/ward
+COPY --from=build /out/ward /out/ward-vault /out/ward-aws /out/ward-gcp /out/ward-azure /usr/local/bin/
+# Not root: ward needs no privilege of its own (as PID 1 it reaps and
+# signals its own children only).
+USER 65534:65534
 ENTRYPOINT ["/usr/local/bin/ward"]
 CMD ["--help"]

@@ -29,8 +29,8 @@ func TestBadManifests(t *testing.T) {
 			wantLoc := abs + ":" + pos + ": "
 			marker := filepath.Join(t.TempDir(), "started")
 			for _, args := range [][]string{
-				{"check", "-m", abs},
-				{"run", "-m", abs, "--", "helper", "touch", marker},
+				{"check", "--log-format", "text", "-m", abs},
+				{"run", "--log-format", "text", "-m", abs, "--", "helper", "touch", marker},
 			} {
 				code, stdout, stderr := w.run(args...)
 				if code != 125 {

@@ -24,8 +24,8 @@ func TestMixedStoresAndScoping(t *testing.T) {
 	defer aws.Close()
 
 	n := time.Now().UnixNano()
-	mount, approle := fmt.Sprintf("mix%d", n), fmt.Sprintf("approle%d", n)
-	mount = vaulttest.Require(t).MountKV(t, 2)
+	approle := fmt.Sprintf("approle%d", n)
+	mount := vaulttest.Require(t).MountKV(t, 2)
 	vaultValue, awsValue, ssmValue, localValue := canary("vault"), canary("aws"), canary("ssm"), canary("local")
 	kvPut(t, mount, "app", map[string]any{"token": vaultValue})
 	aws.PutSecretString("prod/app", `{"api_key":"`+awsValue+`"}`)

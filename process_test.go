@@ -71,7 +71,7 @@ func TestStartFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, mode := range [][]string{{"run", "-m", m}, {"run", "--exec", "-m", m}} {
+			for _, mode := range [][]string{{"run", "--log-format", "text", "-m", m}, {"run", "--log-format", "text", "--exec", "-m", m}} {
 				got, _, stderr := w.run(append(mode, "--", tt.program)...)
 				if got != tt.want {
 					t.Errorf("%v: got exit code %d, want %d (stderr: %s)", mode, got, tt.want, stderr)

@@ -5,6 +5,7 @@
 package launcher
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -14,7 +15,6 @@ import (
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/supervise"
 	"github.com/wardsecrets/ward/launcher/systemd"
-	"github.com/wardsecrets/ward/signals"
 )
 
 // IO is the process's standard streams.
@@ -35,7 +35,8 @@ func Main(args []string, stdio IO) int {
 			return supervise.SessionMain(args[2:])
 		}
 	}
-	err := NewApp(stdio).Run(args)
+	app := NewApp(stdio)
+	err := app.Run(withFlagsFirst(app, args))
 	if err == nil {
 		return 0
 	}
@@ -43,8 +44,14 @@ func Main(args []string, stdio IO) int {
 	return failure.ExitCode(err)
 }
 
-// report prints err as ward's error lines, each hint under its error.
+// report prints err as ward's error lines, each hint under its error, or
+// as JSON log records when the command logs JSON.
 func report(w *os.File, err error) {
+	var je *jsonReported
+	if errors.As(err, &je) {
+		reportJSON(w, je.err)
+		return
+	}
 	for _, l := range failure.Lines(err) {
 		for _, line := range strings.Split(l.Msg, "\n") {
 			if line = strings.TrimLeft(line, " "); line != "" {
@@ -69,17 +76,18 @@ func exitCode(code int) error {
 // NewApp builds the command line.
 func NewApp(stdio IO) *cli.App {
 	app := &cli.App{
-		Name:            "ward",
-		Usage:           "run a program with its secrets, resolved from a store",
-		Version:         Version(),
-		Writer:          stdio.Stdout,
-		ErrWriter:       stdio.Stderr,
-		Reader:          stdio.Stdin,
-		HideHelpCommand: true,
-		// ward completion bash|zsh asks ward itself what comes next.
-		EnableBashCompletion: true,
-		ExitErrHandler:       func(*cli.Context, error) {},
-		OnUsageError:         usageError,
+		Name:      "ward",
+		Usage:     "run a program with its secrets, resolved from a store",
+		Version:   Version(),
+		Writer:    stdio.Stdout,
+		ErrWriter: stdio.Stderr,
+		Reader:    stdio.Stdin,
+		// ward's own help command replaces urfave/cli's, so the help flag
+		// is declared here (urfave/cli adds it only with its command).
+		Flags:          []cli.Flag{cli.HelpFlag},
+		Action:         unknownCommand,
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   usageError,
 		Commands: []*cli.Command{
 			runCommand(stdio),
 			checkCommand(stdio),
@@ -89,10 +97,14 @@ func NewApp(stdio IO) *cli.App {
 			importCommand(stdio),
 			initCommand(stdio),
 			completionCommand(stdio),
+			helpCommand(),
+			completeCommand(stdio),
 		},
 	}
 	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
 	setUsageError(app.Commands)
+	hideHelpCommands(app.Commands)
+	reportJSONWhenLogging(app.Commands)
 	return app
 }
 
@@ -113,9 +125,37 @@ func setUsageError(cmds []*cli.Command) {
 	}
 }
 
+// hideHelpCommands keeps urfave/cli from adding a help subcommand to the
+// commands that take arguments: `ward run -- help` runs a program named
+// help, `ward scan help` searches a path named help. Command groups
+// (ward local) keep theirs, and say which word they do not know.
+func hideHelpCommands(cmds []*cli.Command) {
+	for _, c := range cmds {
+		if len(c.Subcommands) == 0 {
+			c.HideHelpCommand = true
+			continue
+		}
+		if c.Action == nil {
+			c.Action = unknownCommand
+		}
+		hideHelpCommands(c.Subcommands)
+	}
+}
+
+// defaultManifest is the manifest's name when no flag names one.
+const defaultManifest = "ward.yaml"
+
 // Shared flags.
 func manifestFlag() cli.Flag {
-	return &cli.StringFlag{Name: "manifest", Aliases: []string{"m"}, TakesFile: true, Value: "ward.yaml", EnvVars: []string{"WARD_MANIFEST"}, Usage: "the manifest `FILE`"}
+	return &cli.StringFlag{Name: "manifest", Aliases: []string{"m"}, TakesFile: true, Value: defaultManifest, EnvVars: []string{"WARD_MANIFEST"}, Usage: "the manifest `FILE`"}
+}
+
+// nearestManifestFlag is -m for the commands that read the manifest,
+// which look for it (see findManifest).
+func nearestManifestFlag() cli.Flag {
+	f := manifestFlag().(*cli.StringFlag)
+	f.DefaultText = "the nearest " + defaultManifest + ", here or above, up to the repository's top"
+	return f
 }
 
 func profileFlag() cli.Flag {
@@ -134,6 +174,3 @@ func logFlags() []cli.Flag {
 func forceFlag(usage string) cli.Flag {
 	return &cli.BoolFlag{Name: "force", Usage: usage}
 }
-
-// exitWardFailure is ward's own failure code, for the commands' checks.
-const exitWardFailure = signals.ExitWardFailure

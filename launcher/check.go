@@ -3,9 +3,11 @@ package launcher
 import (
 	"fmt"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/wardsecrets/ward/launcher/identity"
 	"github.com/wardsecrets/ward/resolve"
 )
 
@@ -20,7 +22,7 @@ the variable, store, reference and version, never a value.
 Example:
    ward check -m ward.yaml
    ward check --resolve -p dev`,
-		Flags: append([]cli.Flag{manifestFlag(), profileFlag()}, append(logFlags(),
+		Flags: append([]cli.Flag{nearestManifestFlag(), profileFlag()}, append(logFlags(),
 			&cli.BoolFlag{Name: "resolve", Usage: "fetch every secret (values are never shown)"},
 		)...),
 		Action: func(c *cli.Context) error { return cmdCheck(c, stdio) },
@@ -28,21 +30,27 @@ Example:
 }
 
 func cmdCheck(c *cli.Context, stdio IO) error {
-	m, prof, err := loadManifest(c)
+	lg, err := newLogs(c, stdio.Stderr)
+	if err != nil {
+		return err
+	}
+	m, prof, err := loadManifest(c, lg.log)
 	if err != nil {
 		return err
 	}
 	if !c.Bool("resolve") {
-		fmt.Fprintf(stdio.Stdout, "%s: ok: %d variables, %d files, %d profiles\n", m.File, len(m.Env), len(m.Files), len(m.Profiles))
+		fmt.Fprintf(stdio.Stdout, "%s: ok: %s, %s, %s\n", m.File, plural(len(m.Env), "variable", "variables"), plural(len(m.Files), "file", "files"), plural(len(m.Profiles), "profile", "profiles"))
 		return nil
 	}
-	values, _, err := resolveOnce(c, stdio, m, prof)
+	values, err := resolveOnce(lg, m, prof)
 	if err != nil {
 		return err
 	}
-	w := stdio.Stdout
+	// Columns sized to their widest cell: Azure's version ids are 32
+	// characters, a file's name can be long.
+	w := tabwriter.NewWriter(stdio.Stdout, 0, 0, 2, ' ', 0)
 	row := func(name, store, version, ref string) {
-		fmt.Fprintf(w, "%-24s %-7s %-10s %s\n", name, store, version, ref)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, store, version, ref)
 	}
 	row("NAME", "STORE", "VERSION", "REFERENCE")
 	for _, v := range m.EnvFor(prof) {
@@ -64,7 +72,15 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 			row("file:"+f.Path, "tmpl", "-", "(template)")
 		}
 	}
-	fmt.Fprintf(w, "%d secrets resolved\n", len(values))
+	if a := m.Identity.AWS; a != nil {
+		desc, err := checkIdentity(lg, m, prof)
+		if err != nil {
+			return err
+		}
+		row(identity.SourceVar, a.From.Scheme, "-", desc)
+	}
+	w.Flush()
+	fmt.Fprintf(stdio.Stdout, "%d secrets resolved\n", len(values))
 	return nil
 }
 

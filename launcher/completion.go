@@ -2,46 +2,38 @@ package launcher
 
 import (
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/manifest"
+	"github.com/wardsecrets/ward/resolve/local"
+	"github.com/wardsecrets/ward/signals"
 )
 
 func completionCommand(stdio IO) *cli.Command {
-	shells := []string{"bash", "zsh", "fish"}
 	return &cli.Command{
 		Name:      "completion",
 		Usage:     "print a shell completion script (bash, zsh or fish)",
 		ArgsUsage: "bash|zsh|fish",
-		Description: `Example:
+		Description: `The scripts ask ward what may come next: commands, flags, the manifest's
+profiles after -p, files after -m, levels and formats after --log-level and
+--log-format, the local store's names after ward local get, programs after --.
+
+Example:
    source <(ward completion bash)                                   # in ~/.bashrc
    ward completion zsh > "${fpath[1]}/_ward"                        # then restart zsh
    ward completion fish > ~/.config/fish/completions/ward.fish`,
-		BashComplete: func(c *cli.Context) {
-			if c.NArg() == 0 {
-				fmt.Fprintln(c.App.Writer, strings.Join(shells, "\n"))
-			}
-		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return failure.New(fmt.Errorf("want one shell, got %d arguments", c.NArg()), "choose one of: "+strings.Join(shells, ", "))
+				return failure.New(fmt.Errorf("want one shell, got %d arguments", c.NArg()), "choose one of: "+strings.Join(completionShells, ", "))
 			}
-			var script string
-			switch c.Args().First() {
-			case "bash":
-				script = bashCompletion
-			case "zsh":
-				script = zshCompletion
-			case "fish":
-				s, err := c.App.ToFishCompletion()
-				if err != nil {
-					return failure.New(fmt.Errorf("generate the fish completion: %w", err), "")
-				}
-				script = s
-			default:
-				return failure.New(fmt.Errorf("unknown shell %q", c.Args().First()), "choose one of: "+strings.Join(shells, ", "))
+			script, ok := completionScripts[c.Args().First()]
+			if !ok {
+				return failure.New(fmt.Errorf("unknown shell %q", c.Args().First()), "choose one of: "+strings.Join(completionShells, ", "))
 			}
 			_, err := fmt.Fprint(stdio.Stdout, script)
 			return err
@@ -49,63 +41,347 @@ func completionCommand(stdio IO) *cli.Command {
 	}
 }
 
-// bashCompletion asks ward itself what comes next (urfave/cli's
-// --generate-bash-completion) and falls back to file names, as after --.
+var completionShells = []string{"bash", "zsh", "fish"}
+
+var completionScripts = map[string]string{"bash": bashCompletion, "zsh": zshCompletion, "fish": fishCompletion}
+
+// completeCommand is what the completion scripts call: `ward __complete
+// WORD... CURRENT` (the words after ward, the last one being completed)
+// prints what may come next, one per line, each maybe followed by a tab
+// and a description; or a single directive, ":files" (the shell completes
+// file names) or ":programs" (program names). It never runs anything.
+func completeCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:            "__complete",
+		Hidden:          true,
+		HideHelp:        true,
+		SkipFlagParsing: true,
+		Action: func(c *cli.Context) error {
+			for _, line := range completions(c.App, c.Args().Slice()) {
+				fmt.Fprintln(stdio.Stdout, line)
+			}
+			return nil
+		},
+	}
+}
+
+// Directives of ward __complete.
+const (
+	completeFiles    = ":files"
+	completePrograms = ":programs"
+)
+
+// completions is what may follow words, the last of which is the word
+// being completed.
+func completions(app *cli.App, words []string) []string {
+	if len(words) == 0 {
+		words = []string{""}
+	}
+	cur, before := words[len(words)-1], words[:len(words)-1]
+	l := readCommandLine(app, before)
+	argv := l.cmd != nil && takesArgv(l.cmd) && l.positional > 0
+	switch {
+	case l.valueOf != nil:
+		return flagValues(l.valueOf, before, cur)
+	case strings.HasPrefix(cur, "-") && !l.dashdash && !argv:
+		return flagNames(l.flags, before, cur)
+	case l.positional == 0 && len(l.subs) > 0:
+		var out []string
+		for _, c := range l.subs {
+			if !c.Hidden && strings.HasPrefix(c.Name, cur) && !(l.helping && c.Name == "help") {
+				out = append(out, c.Name+"\t"+c.Usage)
+			}
+		}
+		return out
+	case l.cmd == nil, l.helping:
+		return nil
+	}
+	return positionals(strings.Join(l.path, " "), l.positional, cur)
+}
+
+// commandLine is what the words before the one being completed say.
+type commandLine struct {
+	cmd        *cli.Command // nil: ward itself
+	path       []string     // the command's full name: local get
+	subs       []*cli.Command
+	flags      []cli.Flag
+	positional int  // positional arguments so far
+	dashdash   bool // a -- was seen
+	helping    bool // ward help COMMAND...: command names only
+	valueOf    cli.Flag
+}
+
+// readCommandLine reads the words as ward would: commands, then flags
+// (and their values) and positional arguments. valueOf is set when the
+// last word is a flag that takes a value.
+func readCommandLine(app *cli.App, words []string) commandLine {
+	l := commandLine{subs: app.Commands, flags: app.Flags}
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case l.dashdash || (l.cmd != nil && takesArgv(l.cmd) && l.positional > 0):
+			l.positional++
+		case w == "--":
+			l.dashdash = true
+		case len(w) > 1 && w[0] == '-':
+			if !takesValue(l.flags, w) {
+				continue
+			}
+			if i == len(words)-1 {
+				l.valueOf = lookupFlag(l.flags, strings.TrimLeft(w, "-"))
+			}
+			i++
+		case l.positional == 0 && len(l.subs) > 0:
+			sub := findCommand(l.subs, w)
+			switch {
+			case sub == nil:
+				l.positional++
+			case l.helping:
+				l.subs = sub.Subcommands
+			case sub.Name == "help":
+				l.cmd, l.subs, l.flags, l.helping = sub, app.Commands, sub.Flags, true
+			default:
+				l.cmd, l.subs, l.flags = sub, sub.Subcommands, sub.Flags
+				l.path = append(l.path, sub.Name)
+			}
+		default:
+			l.positional++
+		}
+	}
+	return l
+}
+
+// positionals completes the positional argument number n of the command
+// (its full name: local get).
+func positionals(cmd string, n int, cur string) []string {
+	switch cmd {
+	case "run":
+		if n == 0 {
+			return []string{completePrograms}
+		}
+		return []string{completeFiles}
+	case "scan", "import":
+		return []string{completeFiles}
+	case "completion":
+		if n == 0 {
+			return withPrefix(completionShells, cur)
+		}
+	case "local get", "local set", "local rm", "local history", "local rollback":
+		if n == 0 {
+			return withPrefix(localNames(), cur)
+		}
+	}
+	return nil
+}
+
+// flagNames are the command's flags that start with cur, less those
+// already given (a slice flag may repeat).
+func flagNames(flags []cli.Flag, before []string, cur string) []string {
+	var out []string
+	for _, f := range flags {
+		if v, ok := f.(cli.VisibleFlag); ok && !v.IsVisible() {
+			continue
+		}
+		if given(f, before) && !isSlice(f) {
+			continue
+		}
+		usage := ""
+		if d, ok := f.(cli.DocGenerationFlag); ok {
+			usage = d.GetUsage()
+		}
+		for _, n := range f.Names() {
+			name := "--" + n
+			if len(n) == 1 {
+				name = "-" + n
+			}
+			if strings.HasPrefix(name, cur) {
+				out = append(out, name+"\t"+usage)
+			}
+		}
+	}
+	return out
+}
+
+// flagValues completes the value of flag f.
+func flagValues(f cli.Flag, before []string, cur string) []string {
+	switch f.Names()[0] {
+	case "profile":
+		return withPrefix(profileNames(before), cur)
+	case "log-level":
+		return withPrefix([]string{"debug", "info", "warn", "error"}, cur)
+	case "log-format":
+		return withPrefix([]string{"text", "json", "auto"}, cur)
+	}
+	if s, ok := f.(*cli.StringFlag); ok && s.TakesFile {
+		return []string{completeFiles}
+	}
+	return nil
+}
+
+// profileNames are the profiles of the manifest the command would read:
+// the one -m names in before, else $WARD_MANIFEST, else the nearest
+// ward.yaml.
+func profileNames(before []string) []string {
+	file := os.Getenv("WARD_MANIFEST")
+	for i, w := range before {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(w, "-"), "=")
+		if !strings.HasPrefix(w, "-") || (name != "m" && name != "manifest") {
+			continue
+		}
+		if hasValue {
+			file = value
+		} else if i+1 < len(before) {
+			file = before[i+1]
+		}
+	}
+	if file == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil
+		}
+		if file, err = findManifest(wd, defaultManifest); err != nil {
+			return nil
+		}
+	}
+	m, err := manifest.Load(file)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for name := range m.Profiles {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// localNames are the local store's names (never values). Reading them
+// decrypts the store, so the process is hardened as ward local is.
+func localNames() []string {
+	signals.Harden()
+	s, err := local.Open(os.Getenv)
+	if err != nil {
+		return nil
+	}
+	entries, err := s.List()
+	if err != nil {
+		return nil
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name
+	}
+	return names
+}
+
+// given reports whether before holds flag f.
+func given(f cli.Flag, before []string) bool {
+	for _, w := range before {
+		if w == "--" {
+			return false
+		}
+		if len(w) < 2 || w[0] != '-' {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(w, "-"), "=")
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
+}
+
+func isSlice(f cli.Flag) bool {
+	_, ok := f.(*cli.StringSliceFlag)
+	return ok
+}
+
+func withPrefix(words []string, prefix string) []string {
+	var out []string
+	for _, w := range words {
+		if strings.HasPrefix(w, prefix) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// bashCompletion asks ward itself what comes next (ward __complete).
 const bashCompletion = `# bash completion for ward. Load it with:
 #   source <(ward completion bash)
 # or save it as ~/.local/share/bash-completion/completions/ward
 _ward_complete() {
     COMPREPLY=()
     local cur=${COMP_WORDS[COMP_CWORD]}
-    local args=("${COMP_WORDS[@]:1:COMP_CWORD-1}")
-    local word
-    for word in "${args[@]}"; do
-        # After --, the words are the program's: complete file names.
-        [[ $word == -- ]] && return 0
-    done
-    # A partial flag asks for flag names. Never pass a bare --: urfave/cli
-    # would then run the command instead of completing it.
-    if [[ $cur == -- ]]; then
-        args+=(-)
-    elif [[ $cur == -* ]]; then
-        args+=("$cur")
-    fi
     local IFS=$'\n'
-    COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" "${args[@]}" --generate-bash-completion 2>/dev/null)" -- "$cur"))
+    local -a out
+    out=($("${COMP_WORDS[0]}" __complete "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" 2>/dev/null))
+    case ${out[0]-} in
+    :files)
+        compopt -o filenames 2>/dev/null
+        COMPREPLY=($(compgen -f -- "$cur"))
+        ;;
+    :programs)
+        COMPREPLY=($(compgen -c -- "$cur"))
+        ;;
+    *)
+        local line
+        for line in "${out[@]}"; do
+            COMPREPLY+=("${line%%$'\t'*}")
+        done
+        ;;
+    esac
 }
 complete -o bashdefault -o default -F _ward_complete ward
 `
 
-// zshCompletion does the same for zsh; 0=zsh makes urfave/cli add each
-// command's usage as its description.
+// zshCompletion does the same for zsh, with the descriptions.
 const zshCompletion = `#compdef ward
 # zsh completion for ward. Load it with:
 #   source <(ward completion zsh)
 # or save it as _ward in a directory of $fpath.
 _ward() {
-  local -a opts args
-  args=("${(@)words[2,CURRENT-1]}")
-  if (( ${args[(I)--]} )); then
-    _files
-    return
-  fi
-  # A partial flag asks for flag names. Never pass a bare --: urfave/cli
-  # would then run the command instead of completing it.
-  if [[ $words[CURRENT] == -- ]]; then
-    args+=(-)
-  elif [[ $words[CURRENT] == -* ]]; then
-    args+=("$words[CURRENT]")
-  fi
-  opts=("${(@f)$(env 0=zsh "$words[1]" "${args[@]}" --generate-bash-completion 2>/dev/null)}")
-  if [[ -n ${opts[1]} ]]; then
-    _describe 'values' opts
-  else
-    _files
-  fi
+  local -a out cands
+  local line
+  out=("${(@f)$("$words[1]" __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")
+  case $out[1] in
+  :files) _files ;;
+  :programs) _command_names -e ;;
+  *)
+    for line in "${out[@]}"; do
+      [[ -n $line ]] || continue
+      if [[ $line == *$'\t'* ]]; then
+        cands+=("${${line%%$'\t'*}//:/\\:}:${line#*$'\t'}")
+      else
+        cands+=("${line//:/\\:}")
+      fi
+    done
+    (( ${#cands} )) && _describe 'ward' cands
+    ;;
+  esac
 }
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
   _ward "$@"
 else
   compdef _ward ward
 fi
+`
+
+// fishCompletion does the same for fish, with the descriptions.
+const fishCompletion = `# fish completion for ward. Save it with:
+#   ward completion fish > ~/.config/fish/completions/ward.fish
+function __ward_complete
+    set -l words (commandline -opc)
+    set -l cur (commandline -ct)
+    set -l out (command $words[1] __complete $words[2..-1] $cur 2>/dev/null)
+    switch "$out[1]"
+        case :files
+            __fish_complete_path $cur
+        case :programs
+            __fish_complete_command $cur
+        case '*'
+            printf '%s\n' $out
+    end
+end
+complete -c ward -f -a '(__ward_complete)'
 `

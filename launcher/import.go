@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
 	"github.com/wardsecrets/ward/resolve/local"
 	"github.com/wardsecrets/ward/signals"
 )
@@ -399,7 +399,7 @@ func defaultNamePrefix() (string, error) {
 	return name + "/", nil
 }
 
-var notNameChars = regexp.MustCompile(`[^A-Za-z0-9_.\-]+`)
+var notNameChars = conf.Lazy(`[^A-Za-z0-9_.\-]+`)
 
 // appName makes a directory name into one segment of a local store name,
 // or "" when nothing usable is left.

@@ -1,27 +1,49 @@
 package launcher
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/manifest"
+	"github.com/wardsecrets/ward/resolve"
 )
 
-// newLogger is ward's logger for a command: text on a terminal, JSON
-// otherwise, at --log-level.
-func newLogger(c *cli.Context, w *os.File) (*slog.Logger, slog.Level, error) {
+// logs are a command's loggers, at --log-level, in --log-format.
+type logs struct {
+	// log is ward's own log.
+	log *slog.Logger
+	// audit is the fetcher's: one line per document read. In JSON it is
+	// the audit trail and stays at info; in text, read by a person at a
+	// terminal, those lines are detail and go to debug.
+	audit *slog.Logger
+	level slog.Level
+}
+
+// newLogs makes a command's loggers: text on a terminal, JSON otherwise,
+// at --log-level.
+func newLogs(c *cli.Context, w *os.File) (logs, error) {
+	// An empty $WARD_LOG_LEVEL or $WARD_LOG_FORMAT asks for the default.
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return nil, 0, failure.New(fmt.Errorf("invalid --log-level %q", c.String("log-level")), "choose debug, info, warn or error")
+	if l := c.String("log-level"); l != "" {
+		if err := level.UnmarshalText([]byte(l)); err != nil {
+			return logs{}, failure.New(fmt.Errorf("invalid --log-level %q", l), "choose debug, info, warn or error")
+		}
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	format := c.String("log-format")
 	switch format {
-	case "auto":
+	case "auto", "":
 		if term.IsTerminal(int(w.Fd())) {
 			format = "text"
 		} else {
@@ -29,16 +51,158 @@ func newLogger(c *cli.Context, w *os.File) (*slog.Logger, slog.Level, error) {
 		}
 	case "text", "json":
 	default:
-		return nil, 0, failure.New(fmt.Errorf("invalid --log-format %q", format), "choose text, json or auto")
+		return logs{}, failure.New(fmt.Errorf("invalid --log-format %q", format), "choose text, json or auto")
 	}
-	if format == "text" {
-		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
+	if format == "json" {
+		log := slog.New(slog.NewJSONHandler(w, opts)).With("app", "ward")
+		return logs{log: log, audit: log, level: level}, nil
+	}
+	opts.ReplaceAttr = shortTime
+	h := slog.NewTextHandler(w, opts).WithAttrs([]slog.Attr{slog.String("app", "ward")})
+	return logs{log: slog.New(h), audit: slog.New(infoAsDebug{h}), level: level}, nil
+}
+
+// shortTime writes a text record's time as the time of day to the
+// millisecond: the date is the terminal's, the zone the user's.
+func shortTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime {
+		return slog.String(slog.TimeKey, a.Value.Time().Format("15:04:05.000"))
+	}
+	return a
+}
+
+// infoAsDebug lowers info records to debug.
+type infoAsDebug struct{ slog.Handler }
+
+func (h infoAsDebug) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(ctx, infoToDebug(l))
+}
+
+func (h infoAsDebug) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = infoToDebug(r.Level)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h infoAsDebug) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return infoAsDebug{h.Handler.WithAttrs(attrs)}
+}
+
+func (h infoAsDebug) WithGroup(name string) slog.Handler {
+	return infoAsDebug{h.Handler.WithGroup(name)}
+}
+
+func infoToDebug(l slog.Level) slog.Level {
+	if l == slog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return l
+}
+
+// logResolved is the one line a resolve leaves at info: "13 secrets from
+// local, vault in 12 ms", from the values themselves.
+func logResolved(log *slog.Logger, values map[string]resolve.Value, took time.Duration) {
+	if len(values) == 0 {
+		return
+	}
+	seen := map[string]bool{}
+	for _, v := range values {
+		seen[v.Ref.Scheme] = true
+	}
+	stores := strings.Join(slices.Sorted(maps.Keys(seen)), ", ")
+	log.Info(fmt.Sprintf("%s from %s in %s", plural(len(values), "secret", "secrets"), stores, milliseconds(took)),
+		"secrets", len(values), "stores", strings.ReplaceAll(stores, " ", ""), "duration", took.Round(time.Microsecond).String())
+}
+
+// milliseconds reads a resolve's duration as a person would say it.
+func milliseconds(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	switch {
+	case ms < 10:
+		return fmt.Sprintf("%.1f ms", ms)
+	case ms < 10000:
+		return fmt.Sprintf("%.0f ms", ms)
+	}
+	return fmt.Sprintf("%.1f s", ms/1000)
+}
+
+// jsonReported is the error of a command whose log is JSON: it is
+// reported as JSON records too, so that a log collector reads it.
+type jsonReported struct{ err error }
+
+func (e *jsonReported) Error() string { return e.err.Error() }
+
+// Unwrap returns the error.
+func (e *jsonReported) Unwrap() error { return e.err }
+
+// reportJSONWhenLogging makes the commands that log report their errors
+// as JSON records when --log-format (or $WARD_LOG_FORMAT) is json. With
+// auto, errors stay `ward: error:` lines: a person reads those, and
+// auto's JSON is for where nobody asked for a format.
+func reportJSONWhenLogging(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		reportJSONWhenLogging(cmd.Subcommands)
+		if cmd.Action == nil || lookupFlag(cmd.Flags, "log-format") == nil {
+			continue
 		}
-		return slog.New(slog.NewTextHandler(w, opts)).With("app", "ward"), level, nil
+		action := cmd.Action
+		cmd.Action = func(c *cli.Context) error {
+			err := action(c)
+			if err != nil && c.String("log-format") == "json" {
+				return &jsonReported{err}
+			}
+			return err
+		}
 	}
-	return slog.New(slog.NewJSONHandler(w, opts)).With("app", "ward"), level, nil
+}
+
+// reportJSON writes err as ward's JSON log does: one error record per
+// line of the report, with its hint and, for a manifest error, its place.
+func reportJSON(w *os.File, err error) {
+	log := slog.New(slog.NewJSONHandler(w, nil)).With("app", "ward")
+	lines := failure.Lines(err)
+	causes := reportCauses(err)
+	for i, l := range lines {
+		if l.Msg == "" {
+			// Advice for the whole report, under its last error.
+			log.Error(l.Hint)
+			continue
+		}
+		var attrs []any
+		if l.Hint != "" {
+			attrs = append(attrs, "hint", l.Hint)
+		}
+		var ve *manifest.ValidationError
+		if i < len(causes) && errors.As(causes[i], &ve) {
+			attrs = append(attrs, "file", ve.File, "line", ve.Line, "col", ve.Col)
+			if ve.Field != "" {
+				attrs = append(attrs, "field", ve.Field)
+			}
+		}
+		log.Error(l.Msg, attrs...)
+	}
+}
+
+// reportCauses are the errors behind failure.Lines(err), in its order: a
+// list (Unwrap() []error) gives one per item.
+func reportCauses(err error) []error {
+	var f *failure.Error
+	if errors.As(err, &f) {
+		err = f.Err
+	}
+	if err == nil {
+		return nil
+	}
+	var out []error
+	var walk func(error)
+	walk = func(err error) {
+		if list, ok := err.(interface{ Unwrap() []error }); ok && len(list.Unwrap()) > 0 {
+			for _, e := range list.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		out = append(out, err)
+	}
+	walk(err)
+	return out
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/supervise"
+	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/stores"
 	"github.com/wardsecrets/ward/signals"
 )
@@ -26,7 +28,7 @@ exits with its status. Nothing starts unless every secret resolves.
 Example:
    ward run -m ward.yaml -- ./server --port 8080
    ward run --exec -p ci -- make deploy`,
-		Flags: append([]cli.Flag{manifestFlag(), profileFlag()}, append(logFlags(),
+		Flags: append([]cli.Flag{nearestManifestFlag(), profileFlag()}, append(logFlags(),
 			&cli.BoolFlag{Name: "exec", EnvVars: []string{"WARD_EXEC"}, Usage: "replace ward with the program after resolving (no rotation, no files)"},
 			&cli.BoolFlag{Name: "signal-child-only", EnvVars: []string{"WARD_SIGNAL_CHILD_ONLY"}, Usage: "forward signals to the program only, not its process group"},
 			&cli.BoolFlag{Name: "mask", EnvVars: []string{"WARD_MASK"}, Usage: "replace secret values (and their base64, URL and JSON forms) in the program's output with <ward:NAME>"},
@@ -37,10 +39,11 @@ Example:
 }
 
 func cmdRun(c *cli.Context, stdio IO) error {
-	log, level, err := newLogger(c, stdio.Stderr)
+	lg, err := newLogs(c, stdio.Stderr)
 	if err != nil {
 		return err
 	}
+	log := lg.log
 	argv := c.Args().Slice()
 	if len(argv) == 0 {
 		return failure.New(errors.New("no program to run"), "write: ward run [flags] -- PROGRAM [ARGS...]")
@@ -48,11 +51,11 @@ func cmdRun(c *cli.Context, stdio IO) error {
 	if err := signals.Harden(); err != nil {
 		log.Warn("cannot harden the ward process", "error", err.Error())
 	}
-	m, prof, err := loadManifest(c)
+	m, prof, err := loadManifest(c, log)
 	if err != nil {
 		return err
 	}
-	set, fetcher := openStores(m, prof, log, level)
+	set, fetcher := openStores(m, prof, lg)
 	defer set.Close()
 	code, err := supervise.Run(context.Background(), supervise.Options{
 		Manifest:        m,
@@ -70,9 +73,12 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		Registry:        stores.Registry,
 		Credentials:     append(set.CredentialEnv(), envSources(m, prof)...),
 		Spare:           set.HelperPids,
-		Rotate:          m.Rotation.OnChange != "",
-		Mask:            c.Bool("mask"),
-		CIMask:          c.Bool("ci-mask"),
+		// The run's summary belongs with the audit lines: info in JSON,
+		// debug on a terminal, where a run stays quiet.
+		Resolved: func(v map[string]resolve.Value, d time.Duration) { logResolved(lg.audit, v, d) },
+		Rotate:   m.Rotation.OnChange != "",
+		Mask:     c.Bool("mask"),
+		CIMask:   c.Bool("ci-mask"),
 	})
 	if err != nil {
 		return err

@@ -3,12 +3,15 @@ package launcher
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/plan"
 	"github.com/wardsecrets/ward/launcher/scan"
+	"github.com/wardsecrets/ward/resolve"
 )
 
 func scanCommand(stdio IO) *cli.Command {
@@ -17,15 +20,20 @@ func scanCommand(stdio IO) *cli.Command {
 		Usage:     "look for the manifest's actual secret values (and their encodings) in files and git history",
 		ArgsUsage: "[PATHS...]",
 		Description: `Resolves the manifest, then searches the working tree (respecting .gitignore,
-skipping binary files) and, with --git-history, every blob reachable in the repository's
-history, for the values and their base64, URL and JSON forms. Reports file:line (or
-commit:path:line) and the variable's name, never the value. Exit 1 on a find, 0 on none,
-125 on an error: usable as a pre-commit hook or a CI step.
+skipping binary files), or with --staged what is staged for the next commit, and, with
+--git-history, every blob reachable in the repository's history, for the values and
+their base64, URL and JSON forms. Reports file:line (or commit:path:line) and the
+variable's name, never the value. A secret that cannot be resolved (a store down, a
+colleague's local secret) is a warning and the others are searched for. Exit 1 on a
+find, 0 on none, 125 on an error or when no secret could be resolved: usable as a
+pre-commit hook (--staged) or a CI step (--git-history).
 
 Example:
    ward scan
+   ward scan --staged                       # in .git/hooks/pre-commit
    ward scan --git-history --json .`,
-		Flags: append([]cli.Flag{manifestFlag(), profileFlag()}, append(logFlags(),
+		Flags: append([]cli.Flag{nearestManifestFlag(), profileFlag()}, append(logFlags(),
+			&cli.BoolFlag{Name: "staged", Usage: "search what is staged for the next commit (the index), not the working tree"},
 			&cli.BoolFlag{Name: "git-history", Usage: "also search every blob reachable from any ref"},
 			&cli.BoolFlag{Name: "no-ignore", Usage: "also search files .gitignore excludes"},
 			&cli.BoolFlag{Name: "binary", Usage: "also search binary files"},
@@ -36,23 +44,38 @@ Example:
 }
 
 func cmdScan(c *cli.Context, stdio IO) error {
-	m, prof, err := loadManifest(c)
+	lg, err := newLogs(c, stdio.Stderr)
 	if err != nil {
 		return err
 	}
-	values, log, err := resolveOnce(c, stdio, m, prof)
+	log := lg.log
+	m, prof, err := loadManifest(c, log)
 	if err != nil {
 		return err
 	}
-	p, err := plan.Build(m, prof, values, plan.Input{})
+	values, failed, err := resolveAvailable(lg, m, prof)
+	if err != nil {
+		return err
+	}
+	for _, f := range failed {
+		log.Warn("cannot resolve a secret, so it is not searched for", "name", f.Name, "ref", f.Ref.Raw, "error", f.Err.Error())
+	}
+	if len(failed) > 0 && len(values) == 0 {
+		return failure.New(&resolve.FetchError{Failures: failed}, "no secret could be resolved, so nothing was searched for")
+	}
+	secrets, skipped, err := scanSecrets(m, prof, values, failed)
 	if err != nil {
 		return failure.New(err, "")
 	}
-	for _, name := range scan.Skipped(p.Secrets) {
+	for _, name := range skipped {
+		log.Warn("a template over a secret that cannot be resolved is not searched for", "name", name)
+	}
+	for _, name := range scan.Skipped(secrets) {
 		log.Warn("a value shorter than 4 bytes is not searched for", "name", name)
 	}
-	findings, err := scan.Scan(context.Background(), p.Secrets, scan.Options{
-		Paths: c.Args().Slice(), NoIgnore: c.Bool("no-ignore"), Binary: c.Bool("binary"), GitHistory: c.Bool("git-history"),
+	findings, err := scan.Scan(context.Background(), secrets, scan.Options{
+		Paths: c.Args().Slice(), NoIgnore: c.Bool("no-ignore"), Binary: c.Bool("binary"),
+		Staged: c.Bool("staged"), GitHistory: c.Bool("git-history"),
 	})
 	if err != nil {
 		return failure.New(err, "")
@@ -72,6 +95,60 @@ func cmdScan(c *cli.Context, stdio IO) error {
 		fmt.Fprintf(stdio.Stderr, "ward: %s a secret value: rotate those secrets, then remove them (see README: Dealing with a leaked secret)\n", plural(len(findings), "place holds", "places hold"))
 	}
 	return exitCode(1)
+}
+
+// scanSecrets are the values scan searches for: every secret resolved,
+// and every template whose inputs all were. skipped names the templates
+// left out because one of their inputs failed.
+func scanSecrets(m *manifest.Manifest, prof *manifest.Profile, values map[string]resolve.Value, failed []resolve.VarError) (secrets []scan.Secret, skipped []string, err error) {
+	if len(failed) == 0 {
+		p, err := plan.Build(m, prof, values, plan.Input{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return p.Secrets, nil, nil
+	}
+	// Build the plan with empty stand-ins for what failed, then drop them
+	// and every template that read one.
+	all := make(map[string]resolve.Value, len(values)+len(failed))
+	for k, v := range values {
+		all[k] = v
+	}
+	missing := map[string]bool{}
+	for _, f := range failed {
+		all[f.Name] = resolve.Value{Name: f.Name, Ref: f.Ref}
+		missing[f.Name] = true
+	}
+	p, err := plan.Build(m, prof, all, plan.Input{})
+	if err != nil {
+		return nil, nil, err
+	}
+	readsMissing := func(t *manifest.Template) bool {
+		return t != nil && slices.ContainsFunc(t.Deps, func(d string) bool { return missing[d] })
+	}
+	env := m.EnvFor(prof)
+	// Templates may read templates: repeat until nothing more is dropped.
+	for grew := true; grew; {
+		grew = false
+		for _, v := range env {
+			if !missing[v.Name] && readsMissing(v.Template) {
+				missing[v.Name], grew = true, true
+				skipped = append(skipped, v.Name)
+			}
+		}
+	}
+	for _, f := range m.FilesFor(prof) {
+		if readsMissing(f.Template) {
+			missing[f.Key()] = true
+			skipped = append(skipped, f.Key())
+		}
+	}
+	for _, s := range p.Secrets {
+		if !missing[s.Name] {
+			secrets = append(secrets, s)
+		}
+	}
+	return secrets, skipped, nil
 }
 
 // plural picks the singular or plural phrase for n, with n before it.

@@ -2,9 +2,11 @@ package launcher
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -14,9 +16,16 @@ import (
 	"github.com/wardsecrets/ward/resolve/stores"
 )
 
-// loadManifest reads the manifest and the profile the flags name.
-func loadManifest(c *cli.Context) (*manifest.Manifest, *manifest.Profile, error) {
-	m, err := manifest.Load(c.String("manifest"))
+// loadManifest reads the manifest (the one -m or $WARD_MANIFEST names,
+// else the nearest ward.yaml: see findManifest) and the profile the flags
+// name.
+func loadManifest(c *cli.Context, log *slog.Logger) (*manifest.Manifest, *manifest.Profile, error) {
+	file, err := manifestFile(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Debug("using manifest", "file", file)
+	m, err := manifest.Load(file)
 	if err != nil {
 		return nil, nil, failure.New(err, "")
 	}
@@ -25,6 +34,20 @@ func loadManifest(c *cli.Context) (*manifest.Manifest, *manifest.Profile, error)
 		return nil, nil, failure.New(err, "")
 	}
 	return m, prof, nil
+}
+
+// manifestFile is the manifest a command reads: the one -m or
+// $WARD_MANIFEST names, else the one findManifest finds (an empty
+// $WARD_MANIFEST names none).
+func manifestFile(c *cli.Context) (string, error) {
+	if file := c.String("manifest"); c.IsSet("manifest") && file != "" {
+		return file, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", failure.New(err, "name the manifest with -m")
+	}
+	return findManifest(wd, defaultManifest)
 }
 
 // profileSource says what named the profile: the flag, when ward's own
@@ -43,33 +66,60 @@ func profileSource(args []string) string {
 
 // openStores opens the stores the manifest configures, for one command.
 // Helpers of the stores the run uses start at once, in the background.
-func openStores(m *manifest.Manifest, prof *manifest.Profile, log *slog.Logger, level slog.Level) (*stores.Set, *resolve.Fetcher) {
+func openStores(m *manifest.Manifest, prof *manifest.Profile, lg logs) (*stores.Set, *resolve.Fetcher) {
 	set := stores.Open(stores.Registry, stores.Config{
 		Options:      m.Stores.Options,
 		Environ:      os.Environ(),
 		Getenv:       os.Getenv,
-		Log:          log,
-		Level:        level,
+		Log:          lg.log,
+		Level:        lg.level,
 		Concurrency:  m.Stores.Concurrency,
 		RevokeOnExit: m.Rotation.RevokeOnExit,
 	})
 	set.Prepare(m.Schemes(prof))
-	return set, &resolve.Fetcher{Stores: set.For, Concurrency: m.Stores.Concurrency, Log: log}
+	return set, &resolve.Fetcher{Stores: set.For, Concurrency: m.Stores.Concurrency, Log: lg.audit}
 }
 
 // resolveOnce fetches every secret the manifest (with a profile) names,
-// for check --resolve and scan; the stores are closed (and any lease
+// for check --resolve, all or none; the stores are closed (and any lease
 // revoked) before it returns, since no child will use them.
-func resolveOnce(c *cli.Context, stdio IO, m *manifest.Manifest, prof *manifest.Profile) (map[string]resolve.Value, *slog.Logger, error) {
-	log, level, err := newLogger(c, stdio.Stderr)
-	if err != nil {
-		return nil, nil, err
-	}
-	set, f := openStores(m, prof, log, level)
+func resolveOnce(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[string]resolve.Value, error) {
+	set, f := openStores(m, prof, lg)
 	defer set.Close()
+	start := time.Now()
 	values, err := f.Fetch(context.Background(), m.Refs(prof))
 	if err != nil {
-		return nil, nil, failure.New(err, "")
+		return nil, failure.New(err, "")
 	}
-	return values, log, nil
+	logResolved(lg.log, values, time.Since(start))
+	return values, nil
+}
+
+// resolveAvailable fetches what it can of the secrets the manifest names,
+// for scan: the variables that cannot be resolved (a store down, a
+// colleague's local secret) are returned apart, and the rest resolved. A
+// document is read again only when another failed beside it.
+func resolveAvailable(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[string]resolve.Value, []resolve.VarError, error) {
+	set, f := openStores(m, prof, lg)
+	defer set.Close()
+	refs := m.Refs(prof)
+	var failed []resolve.VarError
+	start := time.Now()
+	// Each round drops at least one variable, so this ends.
+	for len(refs) > 0 {
+		values, err := f.Fetch(context.Background(), refs)
+		var fe *resolve.FetchError
+		switch {
+		case err == nil:
+			logResolved(lg.log, values, time.Since(start))
+			return values, failed, nil
+		case !errors.As(err, &fe):
+			return nil, nil, failure.New(err, "")
+		}
+		for _, vf := range fe.Failures {
+			delete(refs, vf.Name)
+			failed = append(failed, vf)
+		}
+	}
+	return map[string]resolve.Value{}, failed, nil
 }

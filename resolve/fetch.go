@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,8 +129,10 @@ func (f *Fetcher) fetchDocuments(ctx context.Context, refs map[string]Ref) map[K
 	}
 	docs := map[Key]Ref{}
 	byScheme := map[string][]Key{}
-	for _, r := range refs {
+	readers := map[Key][]string{} // the variables each document is read for
+	for name, r := range refs {
 		k := r.Key()
+		readers[k] = append(readers[k], name)
 		if _, ok := docs[k]; !ok {
 			docs[k] = r.Document()
 			byScheme[r.Scheme] = append(byScheme[r.Scheme], k)
@@ -163,7 +166,7 @@ func (f *Fetcher) fetchDocuments(ctx context.Context, refs map[string]Ref) map[K
 				start := time.Now()
 				secrets, errs := bs.FetchBatch(ctx, batch)
 				for i, k := range keys {
-					audit(log, docs[k], secrets[i], errs[i], time.Since(start))
+					audit(log, docs[k], readers[k], secrets[i], errs[i], time.Since(start))
 					set(k, fetchResult{secret: secrets[i], err: errs[i]})
 				}
 				return nil
@@ -178,7 +181,7 @@ func (f *Fetcher) fetchDocuments(ctx context.Context, refs map[string]Ref) map[K
 				}
 				start := time.Now()
 				s, err := store.Fetch(ctx, docs[k])
-				audit(log, docs[k], s, err, time.Since(start))
+				audit(log, docs[k], readers[k], s, err, time.Since(start))
 				set(k, fetchResult{secret: s, err: err})
 				return nil
 			})
@@ -188,10 +191,11 @@ func (f *Fetcher) fetchDocuments(ctx context.Context, refs map[string]Ref) map[K
 	return results
 }
 
-// audit logs one line per document read: store, reference, version or
-// lease, duration. Never the value.
-func audit(log *slog.Logger, ref Ref, s Secret, err error, d time.Duration) {
-	attrs := []any{"store", ref.Scheme, "ref", ref.Raw, "duration", d.Round(time.Microsecond).String()}
+// audit logs one line per document read: store, reference, the variables
+// it was read for, version or lease, duration. Never the value.
+func audit(log *slog.Logger, ref Ref, vars []string, s Secret, err error, d time.Duration) {
+	slices.Sort(vars)
+	attrs := []any{"store", ref.Scheme, "ref", ref.Raw, "vars", strings.Join(vars, ","), "duration", d.Round(time.Microsecond).String()}
 	if err != nil {
 		log.Debug("secret fetch failed", append(attrs, "error", err.Error())...)
 		return

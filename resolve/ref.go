@@ -7,11 +7,12 @@ package resolve
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // Ref is a parsed secret reference: SCHEME://PATH[#FIELD][?OPTIONS].
@@ -72,7 +73,7 @@ func (e *RefError) Error() string {
 	return fmt.Sprintf("reference %q: %s", e.Ref, e.Msg)
 }
 
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envNameRE = conf.Lazy(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ValidEnvName reports whether name is a valid environment variable name.
 func ValidEnvName(name string) bool { return envNameRE.MatchString(name) }

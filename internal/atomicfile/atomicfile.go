@@ -1,20 +1,57 @@
-// Package atomicfile replaces files so that a reader, or a crash, sees the
-// old content or the new, never a mix or nothing: write a temporary file
-// beside the target, fsync it, rename it over the target, fsync the
-// directory.
+// Package atomicfile replaces files so that a reader, a crash or a kill
+// sees the old content or the new, never a mix or nothing, and a power
+// loss after a write returns keeps the new: write a temporary file beside
+// the target, fsync it, rename it over the target (or link it, to never
+// replace an existing file), fsync the directory. Every file ward writes
+// outside its tmpfs directory goes through it: the local store and its
+// identity, the manifests and .gitignore that init and import write.
 package atomicfile
 
 import (
-	"fmt"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
-// TempPrefix starts the names of the temporary files, so a sweep can find
-// the ones a killed writer left behind.
-const TempPrefix = ".ward-tmp-"
+// Hooks lets tests watch and interrupt writes; nil in ward.
+var Hooks struct {
+	// Synced is called after each fsync: kind "file" with the path the
+	// file is being written to, or "dir" with the directory's path.
+	Synced func(kind, path string)
+	// Commit is called when a temporary file is complete and synced, just
+	// before it takes the target's place; an error stops the write there.
+	Commit func(path string) error
+}
+
+// TempSuffix ends the name of every temporary file: "." + the target's
+// name + "." + digits (from os.CreateTemp) + ".tmp".
+const TempSuffix = ".tmp"
+
+// TempPrefix is how the temporary files of target base begin.
+func TempPrefix(base string) string { return "." + base + "." }
+
+// IsTemp reports whether name is prefix, digits and TempSuffix: exactly
+// what a write through this package names its temporary file.
+func IsTemp(name, prefix string) bool {
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return false
+	}
+	digits, ok := strings.CutSuffix(rest, TempSuffix)
+	if !ok || digits == "" {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // Staged is a temporary file holding the new content, not yet in place.
 type Staged struct {
@@ -30,20 +67,26 @@ func Stage(path string, data []byte, perm fs.FileMode, keepMode bool) (*Staged, 
 			perm = st.Mode().Perm()
 		}
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), TempPrefix+filepath.Base(path)+"-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), TempPrefix(filepath.Base(path))+"*"+TempSuffix)
 	if err != nil {
 		return nil, err
 	}
-	s := &Staged{target: path, tmp: f.Name()}
-	err = f.Chmod(perm)
+	s := &Staged{target: path, tmp: tmp.Name()}
+	err = tmp.Chmod(perm)
 	if err == nil {
-		_, err = f.Write(data)
+		_, err = tmp.Write(data)
 	}
 	if err == nil {
-		err = f.Sync()
+		err = tmp.Sync()
 	}
-	if cerr := f.Close(); err == nil {
+	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		synced("file", path)
+	}
+	if err == nil && Hooks.Commit != nil {
+		err = Hooks.Commit(path)
 	}
 	if err != nil {
 		s.Abort()
@@ -62,10 +105,29 @@ func (s *Staged) Commit() error {
 	return SyncDir(filepath.Dir(s.target))
 }
 
+// CommitNew links the temporary file to the target, which must not exist
+// (fs.ErrExist otherwise: an existing file is never replaced), removes the
+// temporary name and fsyncs the directory.
+func (s *Staged) CommitNew(data []byte, perm fs.FileMode) error {
+	defer s.Abort()
+	err := os.Link(s.tmp, s.target)
+	if err != nil && !errors.Is(err, fs.ErrExist) && noHardLinks(err) {
+		// A file system without hard links (vfat, some FUSE): create
+		// exclusively instead, atomic against other writers though not
+		// against a crash.
+		err = writeExclusive(s.target, data, perm)
+	}
+	if err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(s.target))
+}
+
 // Abort removes the temporary file.
 func (s *Staged) Abort() { os.Remove(s.tmp) }
 
-// WriteFile replaces path with data atomically.
+// WriteFile puts data at path atomically with mode perm (keeping an
+// existing file's mode when keepMode is set).
 func WriteFile(path string, data []byte, perm fs.FileMode, keepMode bool) error {
 	s, err := Stage(path, data, perm, keepMode)
 	if err != nil {
@@ -74,19 +136,87 @@ func WriteFile(path string, data []byte, perm fs.FileMode, keepMode bool) error 
 	return s.Commit()
 }
 
-// SyncDir fsyncs a directory, so a rename or a create in it survives a
-// crash.
+// WriteNew puts data at path atomically, failing with fs.ErrExist when
+// path exists: it never replaces a file.
+func WriteNew(path string, data []byte, perm fs.FileMode) error {
+	s, err := Stage(path, data, perm, false)
+	if err != nil {
+		return err
+	}
+	return s.CommitNew(data, perm)
+}
+
+func noHardLinks(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS)
+}
+
+func writeExclusive(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+// SyncDir fsyncs a directory, so that the names just made in it survive
+// a power loss. File systems that cannot sync a directory are let be.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
+	if err := d.Sync(); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOTSUP) {
+		return err
 	}
+	synced("dir", dir)
 	return nil
 }
 
-// IsTemp reports whether name is one of this package's temporary files.
-func IsTemp(name string) bool { return strings.HasPrefix(filepath.Base(name), TempPrefix) }
+func synced(kind, path string) {
+	if Hooks.Synced != nil {
+		Hooks.Synced(kind, path)
+	}
+}
+
+// MkdirAllSync creates dir and its missing parents with mode perm, and
+// fsyncs the directory holding each one it creates, so that a new
+// directory survives a power loss along with the files written into it.
+func MkdirAllSync(dir string, perm fs.FileMode) error {
+	var missing []string
+	for d := filepath.Clean(dir); ; {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return err
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := SyncDir(filepath.Dir(missing[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // IsPlain reports whether a .env variable is plainly configuration, not a
@@ -19,18 +20,18 @@ import (
 // and find; making PORT=3000 a secret would hide every 3000 in a CI log
 // and flag every file that mentions the port.
 func IsPlain(key string, value []byte) bool {
-	if secretName.MatchString(key) {
+	if secretName().MatchString(key) {
 		return false
 	}
 	v := strings.TrimSpace(string(value))
 	switch {
 	case v == "":
 		return true
-	case smallInt.MatchString(v):
+	case smallInt().MatchString(v):
 		return true
 	case plainWords[strings.ToLower(v)]:
 		return true
-	case hostPort.MatchString(v):
+	case hostPort().MatchString(v):
 		_, port, _ := strings.Cut(v, ":")
 		n, err := strconv.Atoi(port)
 		return err == nil && n > 0 && n < 65536
@@ -41,11 +42,18 @@ func IsPlain(key string, value []byte) bool {
 	return false
 }
 
+// The classifier's patterns compile on first use: ward links this
+// package, and a regexp compiled at initialisation costs every start,
+// not only `ward import` (README, Benchmarks).
 var (
 	// secretName matches names that say they hold a secret.
-	secretName = regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN)`)
-	smallInt   = regexp.MustCompile(`^-?[0-9]{1,6}$`)
-	hostPort   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,5}$`)
+	secretName = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN)`)
+	})
+	smallInt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]{1,6}$`) })
+	hostPort = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,5}$`)
+	})
 	plainWords = map[string]bool{
 		"true": true, "false": true, "yes": true, "no": true, "on": true, "off": true,
 		"development": true, "dev": true, "production": true, "prod": true, "staging": true, "stage": true,

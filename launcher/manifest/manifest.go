@@ -30,6 +30,8 @@ type Manifest struct {
 	Rotation Rotation
 	Mask     bool
 	Profiles map[string]*Profile
+	// Identity is what ward serves the child on its identity endpoints.
+	Identity Identity
 }
 
 // EnvVar is one declared variable: a reference, a plain value or a
@@ -116,6 +118,12 @@ type Rotation struct {
 	RevokeOnExit bool
 }
 
+// DefaultStopTimeout is how long ward waits for the child to stop
+// before it kills its group: below docker stop's 10 s and Kubernetes' 30 s
+// grace period, so that ward has time, after the child, to revoke its
+// leases and remove its files before the manager kills ward itself.
+const DefaultStopTimeout = 7 * time.Second
+
 // DefaultRotation returns the rotation settings used where the manifest is
 // silent.
 func DefaultRotation() Rotation {
@@ -126,7 +134,7 @@ func DefaultRotation() Rotation {
 		Jitter:       0.1,
 		Debounce:     2 * time.Second,
 		StopSignal:   syscall.SIGTERM,
-		StopTimeout:  30 * time.Second,
+		StopTimeout:  DefaultStopTimeout,
 		OnExpired:    KeepRunning,
 		RevokeOnExit: true,
 	}
@@ -170,13 +178,17 @@ func (m *Manifest) Refs(prof *Profile) map[string]resolve.Ref {
 	return refs
 }
 
-// Schemes lists the reference schemes a start with prof uses.
+// Schemes lists the reference schemes a start with prof uses, the
+// identity's source included.
 func (m *Manifest) Schemes(prof *Profile) []string {
 	var out []string
 	for _, r := range m.Refs(prof) {
 		if !slices.Contains(out, r.Scheme) {
 			out = append(out, r.Scheme)
 		}
+	}
+	if a := m.Identity.AWS; a != nil && !slices.Contains(out, a.From.Scheme) {
+		out = append(out, a.From.Scheme)
 	}
 	sort.Strings(out)
 	return out

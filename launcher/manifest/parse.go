@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"math"
 	"os"
 	"path"
-	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,7 +91,7 @@ func Load(file string) (*Manifest, error) {
 	return Parse(file, b)
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLineRE = conf.Lazy(`^yaml: line (\d+): (.*)$`)
 
 // Parse parses and validates a manifest held in memory; file names it in
 // messages.
@@ -119,6 +121,10 @@ type parser struct {
 	file string
 	reg  *resolve.Registry
 	d    conf.Decoder
+	// unreadEnv holds the env blocks ("env", "profiles.NAME.env") that were
+	// not mappings: their variables are unknown, so templates are not
+	// checked against them.
+	unreadEnv map[string]bool
 }
 
 func (p *parser) fail(n *yaml.Node, field, hint, format string, args ...any) {
@@ -148,16 +154,55 @@ func (p *parser) duration(n *yaml.Node, field string) (time.Duration, bool) {
 }
 
 func (p *parser) signal(n *yaml.Node, field string) (syscall.Signal, bool) {
-	s, ok := p.d.Str(n, field)
-	if !ok {
+	var s string
+	if f, ok := number(n); ok {
+		// An unquoted number is read by its value, as YAML (and the
+		// schema, through JSON) reads it.
+		s = strconv.FormatFloat(f, 'f', -1, 64)
+	} else if s, ok = p.d.Str(n, field); !ok {
 		return 0, false
 	}
 	sig, err := signals.Parse(s)
-	if err != nil || sig == syscall.SIGKILL || sig == syscall.SIGSTOP {
-		p.fail(n, field, "write a signal name such as SIGTERM, SIGHUP or SIGUSR1", "unknown or uncatchable signal %q", s)
+	if err != nil || s != strings.TrimSpace(s) || sig == syscall.SIGKILL || sig == syscall.SIGSTOP {
+		p.fail(n, field, "write a signal name such as SIGTERM, SIGHUP or SIGUSR1", "unknown or uncatchable signal %q", n.Value)
 		return 0, false
 	}
 	return sig, true
+}
+
+// str reads a string. An unquoted number or boolean is refused, not read
+// as its text: the schema, and every YAML reader that turns the manifest
+// into JSON, sees a number or a boolean there.
+func (p *parser) str(n *yaml.Node, field string) (string, bool) {
+	if _, isNumber := number(n); isNumber || n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		p.fail(n, field, fmt.Sprintf("quote it: %q", n.Value), "want a string, got %s", conf.KindName(n))
+		return "", false
+	}
+	return p.d.Str(n, field)
+}
+
+// wholeNumber reads an unquoted whole number. 1.0 counts, as it does in
+// JSON Schema's integer: YAML tags it a float, but a schema validator
+// sees the number 1.
+func (p *parser) wholeNumber(n *yaml.Node, field string) (int, bool) {
+	f, ok := number(n)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		p.fail(n, field, "write a whole number, unquoted, such as 1", "want a whole number, got %s", conf.KindName(n))
+		return 0, false
+	}
+	return int(f), true
+}
+
+// number reads an unquoted YAML number (int or float) by its value.
+func number(n *yaml.Node) (float64, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" && n.Tag != "!!float" {
+		return 0, false
+	}
+	var f float64
+	if n.Decode(&f) != nil {
+		return 0, false
+	}
+	return f, true
 }
 
 func (p *parser) manifest(n *yaml.Node) *Manifest {
@@ -166,7 +211,7 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 	p.d.Fields(n, "", map[string]func(k, v *yaml.Node){
 		"version": func(k, v *yaml.Node) {
 			versionSeen = true
-			if i, ok := p.d.Int(v, "version"); ok {
+			if i, ok := p.wholeNumber(v, "version"); ok {
 				if i != 1 {
 					p.fail(v, "version", "this ward reads manifest version 1", "unsupported version %d", i)
 				}
@@ -181,17 +226,19 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 		"rotation": func(k, v *yaml.Node) { p.rotation(v, &m.Rotation) },
 		"mask":     func(k, v *yaml.Node) { m.Mask, _ = p.d.Bool(v, "mask") },
 		"profiles": func(k, v *yaml.Node) { p.profiles(v, m) },
+		"identity": func(k, v *yaml.Node) { m.Identity = p.identity(v) },
 	})
 	if n.Kind == yaml.MappingNode && !versionSeen {
 		p.fail(n, "version", "add `version: 1` at the top", "missing")
 	}
-	if !p.d.Failed() {
-		p.checkTemplates(m, "", nil)
-		for _, name := range sortedNames(m.Profiles) {
-			p.checkTemplates(m, name, m.Profiles[name])
-		}
-		p.checkFiles(m)
+	// Templates and files are checked on what parsed, in the same pass as
+	// the structure, so that one `ward check` reports every problem.
+	p.checkTemplates(m, "", nil)
+	for _, name := range slices.Sorted(maps.Keys(m.Profiles)) {
+		p.checkTemplates(m, name, m.Profiles[name])
 	}
+	p.checkFiles(m)
+	p.checkIdentity(m)
 	return m
 }
 
@@ -213,7 +260,13 @@ func (p *parser) stores(n *yaml.Node) Stores {
 	s := Stores{Options: map[string]resolve.Options{}}
 	known := map[string]func(k, v *yaml.Node){
 		"concurrency": func(k, v *yaml.Node) {
-			s.Concurrency, _ = p.d.IntIn(v, "stores.concurrency", 1, 256, "choose 1 to 256 (default 16)")
+			if i, ok := p.wholeNumber(v, "stores.concurrency"); ok {
+				if i < 1 || i > 256 {
+					p.fail(v, "stores.concurrency", "choose 1 to 256 (default 16)", "out of range: %d", i)
+					return
+				}
+				s.Concurrency = i
+			}
 		},
 	}
 	for _, kind := range p.reg.Kinds() {
@@ -252,19 +305,23 @@ func (p *parser) rotation(n *yaml.Node, r *Rotation) {
 			}
 		},
 		"jitter": func(k, v *yaml.Node) {
-			s, ok := p.d.Str(v, f+".jitter")
+			j, ok := number(v)
 			if !ok {
-				return
+				s, isStr := p.d.Str(v, f+".jitter")
+				if !isStr {
+					return
+				}
+				j, ok = parseFraction(s)
 			}
-			j, err := parseFraction(s)
-			if err != nil {
-				p.fail(v, f+".jitter", "write a percentage from 0% to 50%, e.g. 10%", "invalid jitter %q", s)
+			if !ok || !(j >= 0 && j <= 0.5) {
+				p.fail(v, f+".jitter", "write a percentage from 0% to 50%, e.g. 10%", "invalid jitter %q", v.Value)
 				return
 			}
 			r.Jitter = j
 		},
 		"debounce": func(k, v *yaml.Node) {
-			if v.Kind == yaml.ScalarNode && v.Value == "0" {
+			// 0 turns debouncing off, written as a number or a duration.
+			if z, ok := number(v); ok && z == 0 || v.Kind == yaml.ScalarNode && isZeroDuration(v.Value) {
 				r.Debounce = 0
 				return
 			}
@@ -295,26 +352,43 @@ func (p *parser) rotation(n *yaml.Node, r *Rotation) {
 	})
 }
 
-func parseFraction(s string) (float64, error) {
-	s = strings.TrimSpace(s)
-	pct := strings.HasSuffix(s, "%")
-	f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+// decimalRE is a plain decimal number, as jitter is written: no sign,
+// exponent, hexadecimal, Inf or NaN, which strconv.ParseFloat would read.
+var decimalRE = conf.Lazy(`^([0-9]+\.?[0-9]*|\.[0-9]+)$`)
+
+// parseFraction reads a percentage (10%) or a fraction (0.1) written as
+// text; the caller checks the range.
+func parseFraction(s string) (float64, bool) {
+	num, pct := strings.CutSuffix(s, "%")
+	if !decimalRE.MatchString(num) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(num, 64)
 	if err != nil {
-		return 0, err
+		return 0, false
 	}
 	if pct {
 		f /= 100
 	}
-	if f < 0 || f > 0.5 {
-		return 0, fmt.Errorf("out of range")
-	}
-	return f, nil
+	return f, true
+}
+
+// isZeroDuration reports whether s is a duration of zero (0, 0s, 0.0ms).
+func isZeroDuration(s string) bool {
+	d, err := time.ParseDuration(s)
+	return err == nil && d == 0
 }
 
 func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		// `env:` with every entry commented out, as ward init writes it.
 		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		if p.unreadEnv == nil {
+			p.unreadEnv = map[string]bool{}
+		}
+		p.unreadEnv[field] = true
 	}
 	var out []*EnvVar
 	p.d.Pairs(n, field, func(k, v *yaml.Node) {
@@ -323,7 +397,10 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 			p.fail(k, name, "variable names match [A-Za-z_][A-Za-z0-9_]*", "invalid variable name %q", k.Value)
 			return
 		}
+		// The variable is declared even when its value is wrong, so that
+		// templates reading it are not reported too.
 		ev := &EnvVar{Name: k.Value, Pos: Pos{k.Line, k.Column}}
+		out = append(out, ev)
 		switch v.Kind {
 		case yaml.ScalarNode:
 			if v.Tag != "!!str" || !resolve.LooksLikeRef(v.Value) {
@@ -337,9 +414,7 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 			p.envEntry(v, name, ev)
 		default:
 			p.fail(v, name, "write a reference, {value: ...} or {template: ...}", "want a string or a mapping, got %s", conf.KindName(v))
-			return
 		}
-		out = append(out, ev)
 	})
 	return out
 }
@@ -358,13 +433,13 @@ func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
 		},
 		"ref": func(_, vv *yaml.Node) {
 			kinds++
-			if _, ok := p.d.Str(vv, name+".ref"); ok {
+			if _, ok := p.str(vv, name+".ref"); ok {
 				ev.Ref = p.ref(vv, name+".ref")
 			}
 		},
 		"template": func(_, vv *yaml.Node) {
 			kinds++
-			if s, ok := p.d.Str(vv, name+".template"); ok {
+			if s, ok := p.str(vv, name+".template"); ok {
 				ev.Template = p.template(vv, name+".template", s)
 			}
 		},
@@ -419,25 +494,31 @@ func (p *parser) files(n *yaml.Node, field string) []*FileSpec {
 func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
 	spec := &FileSpec{Mode: 0o400, Pos: Pos{item.Line, item.Column}}
 	var pathNode *yaml.Node
+	pathRead := false
 	p.d.Fields(item, name, map[string]func(k, v *yaml.Node){
 		"path": func(k, v *yaml.Node) {
 			pathNode = v
-			if s, ok := p.d.Str(v, name+".path"); ok {
-				spec.Path = s
-			}
+			spec.Path, pathRead = p.str(v, name+".path")
 		},
 		"ref": func(k, v *yaml.Node) {
-			if _, ok := p.d.Str(v, name+".ref"); ok {
+			if _, ok := p.str(v, name+".ref"); ok {
 				spec.Ref = p.ref(v, name+".ref")
 			}
 		},
 		"template": func(k, v *yaml.Node) {
-			if s, ok := p.d.Str(v, name+".template"); ok {
+			if s, ok := p.str(v, name+".template"); ok {
 				spec.Template = p.template(v, name+".template", s)
 			}
 		},
 		"mode": func(k, v *yaml.Node) {
-			s, ok := p.d.Str(v, name+".mode")
+			if _, isNumber := number(v); isNumber {
+				// Unquoted, 0400 is 256 to YAML 1.1 (yaml.v3, Kubernetes)
+				// and 400 to YAML 1.2 (editors): which mode was meant is
+				// not for ward to guess.
+				p.fail(v, name+".mode", fmt.Sprintf(`quote it: mode: "%s"; unquoted, YAML reads it as a number (0400 is 256 or 400, by YAML version)`, v.Value), "want a quoted octal mode, got a number")
+				return
+			}
+			s, ok := p.str(v, name+".mode")
 			if !ok {
 				return
 			}
@@ -449,7 +530,7 @@ func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
 			spec.Mode = fs.FileMode(m)
 		},
 		"env": func(k, v *yaml.Node) {
-			s, ok := p.d.Str(v, name+".env")
+			s, ok := p.str(v, name+".env")
 			if !ok {
 				return
 			}
@@ -465,13 +546,17 @@ func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
 	}
 	if pathNode == nil {
 		p.fail(item, name+".path", "name the file relative to ward's private directory, e.g. tls/key.pem", "missing")
-	} else if spec.Path != "" {
+	} else if pathRead {
+		// Clean("") is ".": an empty path is refused, as a run refuses it.
+		// A refused path is dropped, so checkFiles does not compare it.
 		clean := path.Clean(spec.Path)
 		switch {
 		case strings.ContainsAny(spec.Path, "\x00\n\r"):
 			p.fail(pathNode, name+".path", "file names hold no NUL or line break", "invalid path %q", spec.Path)
+			spec.Path = ""
 		case path.IsAbs(spec.Path) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") || clean != spec.Path:
 			p.fail(pathNode, name+".path", "paths are relative to ward's private tmpfs directory; the child learns the full path from `env`", "invalid path %q", spec.Path)
+			spec.Path = ""
 		case secretdir.Reserved(spec.Path) != "":
 			p.fail(pathNode, name+".path", "choose another name", "path %q is %s", spec.Path, secretdir.Reserved(spec.Path))
 		}
@@ -496,7 +581,7 @@ func (p *parser) inherit(n *yaml.Node) Inherit {
 	return Inherit{Patterns: p.patterns(n, "inherit")}
 }
 
-var patternRE = regexp.MustCompile(`^[A-Za-z0-9_*]+$`)
+var patternRE = conf.Lazy(`^[A-Za-z0-9_*]+$`)
 
 func (p *parser) patterns(n *yaml.Node, field string) []string {
 	if n.Kind != yaml.SequenceNode {
@@ -506,7 +591,7 @@ func (p *parser) patterns(n *yaml.Node, field string) []string {
 	var out []string
 	for i, item := range n.Content {
 		f := fmt.Sprintf("%s[%d]", field, i)
-		s, ok := p.d.Str(item, f)
+		s, ok := p.str(item, f)
 		if !ok {
 			continue
 		}
@@ -517,13 +602,4 @@ func (p *parser) patterns(n *yaml.Node, field string) []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-func sortedNames[T any](m map[string]T) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"unicode"
 
 	"github.com/wardsecrets/ward/resolve/conf"
 	"github.com/wardsecrets/ward/resolve/stores"
@@ -52,37 +53,96 @@ func SchemaJSON() []byte {
 	return b.Bytes()
 }
 
-// Patterns the parser checks, written for ECMA-262 regular expressions.
+// Patterns the parser checks, written for ECMA-262 regular expressions
+// (which Go's read alike).
 const (
 	envNamePattern  = `^[A-Za-z_][A-Za-z0-9_]*$`
 	wildcardPattern = `^[A-Za-z0-9_*]+$`
-	signalPattern   = `^([Ss][Ii][Gg])?[A-Za-z0-9]+$`
 	modePattern     = `^0*[4-7][0-7]{2}$`
-	percentPattern  = `^(50(\.0+)?|[1-4]?[0-9](\.[0-9]+)?)%$`
+	// percentPattern is 0% to 50%; fractionPattern 0 to 0.5, as text.
+	percentPattern  = `^(0*[1-4]?[0-9](\.[0-9]*)?|\.[0-9]+|0*50(\.0*)?)%$`
+	fractionPattern = `^(0+(\.([0-4][0-9]*|50*)?)?|\.([0-4][0-9]*|50*))$`
+	// filePathPattern is a clean relative path: segments that are not
+	// empty, . or .., with no NUL or line break in them.
+	filePathPattern = `^` + fileSegment + `(/` + fileSegment + `)*$`
+	fileSegment     = `([^/.\x00\n\r][^/\x00\n\r]*|\.[^/.\x00\n\r][^/\x00\n\r]*|\.\.[^/\x00\n\r]+)`
+	// reservedFilePattern is what secretdir.Reserved refuses besides the
+	// two names in reservedFiles: the names Replace writes through.
+	reservedFilePattern = `(^|/)\.tmp-[^/]*$`
+	// signalNumberPattern is 1 to 64, less SIGKILL (9) and SIGSTOP (19)
+	// as Linux numbers them.
+	signalNumberPattern = `([1-8]|1[0-8]|[2-5][0-9]|6[0-4])`
 )
+
+// reservedFiles are the names secretdir.Reserved keeps for itself: the
+// run's lock and the systemd notify socket.
+var reservedFiles = []any{".lock", "notify.sock"}
+
+// catchableSignals are the signal names signals.Parse reads on Linux, with
+// or without SIG and in any case, less KILL and STOP, which cannot be
+// caught.
+var catchableSignals = []string{
+	"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM",
+	"STKFLT", "CHLD", "CONT", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+}
+
+// signalPattern is a catchable signal's name or number, as text.
+func signalPattern() string {
+	names := make([]string, len(catchableSignals))
+	for i, n := range catchableSignals {
+		names[i] = caseless(n)
+	}
+	return "^((" + caseless("SIG") + ")?(" + strings.Join(names, "|") + ")|" + signalNumberPattern + ")$"
+}
+
+// caseless is a pattern matching s in any case: ECMA-262 patterns in a
+// schema take no flags.
+func caseless(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if lo, up := unicode.ToLower(c), unicode.ToUpper(c); lo != up {
+			b.WriteString("[" + string(up) + string(lo) + "]")
+		} else {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
 
 var (
 	schemaZero = 0.0
 	schemaHalf = 0.5
+	signalMin  = 1
+	signalMax  = 64
 )
 
 // schemaDefs are the shapes used in more than one place.
 func schemaDefs() map[string]*conf.Shape {
 	reg := stores.Registry
 	var examples []any
+	var schemes []map[string]any
 	for _, name := range reg.SchemeNames() {
-		examples = append(examples, reg.Scheme(name).Example)
+		sch := reg.Scheme(name)
+		examples = append(examples, sch.Example)
+		// Each scheme checks its own references: the condition picks the
+		// scheme, so a validator names the one rule that failed.
+		schemes = append(schemes, map[string]any{
+			"if":   map[string]any{"pattern": "^" + name + "://"},
+			"then": map[string]any{"description": sch.Summary + ", e.g. " + sch.Example, "pattern": sch.Pattern},
+		})
 	}
 	return map[string]*conf.Shape{
 		"reference": {
 			Kind:     "string",
 			Desc:     "A secret reference: SCHEME://PATH[#FIELD][?OPTIONS], with SCHEME one of " + strings.Join(reg.SchemeNames(), ", ") + ".",
-			Pattern:  "^(" + strings.Join(reg.SchemeNames(), "|") + ")://.+",
+			Pattern:  "^(" + strings.Join(reg.SchemeNames(), "|") + ")://",
+			AllOf:    schemes,
 			Examples: examples,
 		},
 		"env": {
 			Kind:     "map",
-			Desc:     "Variables given to the program: NAME: reference, or NAME: {value|ref|template: ...}.",
+			Nullable: true,
+			Desc:     "Variables given to the program: NAME: reference, or NAME: {value|ref|template: ...}. Empty (null) when every entry is commented out.",
 			Keys:     &conf.Shape{Pattern: envNamePattern},
 			Elems:    conf.Ref("envEntry", ""),
 			Examples: []any{map[string]any{"API_TOKEN": "local://myapp/api_token"}},
@@ -106,10 +166,16 @@ func schemaDefs() map[string]*conf.Shape {
 				Kind: "object",
 				Desc: "One secret file: a path and exactly one of ref or template.",
 				Fields: []conf.Prop{
-					{Name: "path", Shape: conf.Str("Relative to ward's private directory; clean, and it cannot leave it.", "tls/key.pem")},
+					{Name: "path", Shape: &conf.Shape{
+						Kind:     "string",
+						Desc:     "Relative to ward's private directory; clean (no ., .. or empty segment), and not one of the names ward keeps there (.lock, notify.sock, .tmp-*).",
+						Pattern:  filePathPattern,
+						Not:      &conf.Shape{AnyOf: []*conf.Shape{{Extra: map[string]any{"enum": reservedFiles}}, {Pattern: reservedFilePattern}}},
+						Examples: []any{"tls/key.pem"},
+					}},
 					{Name: "ref", Shape: conf.Ref("reference", "The secret written to the file.")},
 					{Name: "template", Shape: conf.Str("A Go text/template over the manifest's variables, rendered into the file.", `{"region": "eu-west-1"}`)},
-					{Name: "mode", Shape: &conf.Shape{Kind: "string", Desc: `Octal file mode, owner-readable (default "0400"); quote it.`, Pattern: modePattern, Examples: []any{"0400"}}},
+					{Name: "mode", Shape: &conf.Shape{Kind: "string", Desc: `Octal file mode, owner-readable (default "0400"). Quote it: unquoted, YAML reads 0400 as a number (256 or 400, by YAML version).`, Pattern: modePattern, Examples: []any{"0400"}}},
 					{Name: "env", Shape: &conf.Shape{Kind: "string", Desc: "A variable that gives the program the file's full path.", Pattern: envNamePattern, Examples: []any{"TLS_KEY_FILE"}}},
 				},
 				Required: []string{"path"},
@@ -123,15 +189,17 @@ func schemaDefs() map[string]*conf.Shape {
 		},
 		"duration": {
 			Kind:     "string",
-			Desc:     "A Go duration such as 30s, 5m or 1h30m.",
+			Desc:     "A positive Go duration such as 30s, 5m or 1h30m.",
 			Pattern:  conf.DurationPattern,
+			AllOf:    []map[string]any{{"pattern": conf.NonZeroPattern}},
 			Examples: []any{"30s"},
 		},
 		"signal": {
-			Kind:     "string",
-			Desc:     "A catchable signal's name (SIGTERM, HUP) or number.",
-			Pattern:  signalPattern,
-			Examples: []any{"SIGTERM", "SIGHUP", "SIGUSR1"},
+			Desc: "A catchable signal's name (SIGTERM, HUP, usr1) or its Linux number.",
+			AnyOf: []*conf.Shape{
+				{Kind: "string", Pattern: signalPattern(), Examples: []any{"SIGTERM", "SIGHUP", "SIGUSR1"}},
+				{Kind: "integer", Min: &signalMin, Max: &signalMax, Not: &conf.Shape{Extra: map[string]any{"enum": []any{9, 19}}}},
+			},
 		},
 	}
 }
@@ -151,7 +219,7 @@ func storesShape() *conf.Shape {
 // manifestShape is ward.yaml, field by field, as parse.go reads it.
 func manifestShape() *conf.Shape {
 	p := func(name string, s *conf.Shape) conf.Prop { return conf.Prop{Name: name, Shape: s} }
-	return conf.WithRequired(conf.Object("ward's manifest: the secrets a program needs, as references to the stores that hold them.",
+	return withIdentityRules(conf.WithRequired(conf.Object("ward's manifest: the secrets a program needs, as references to the stores that hold them.",
 		p("version", &conf.Shape{Kind: "integer", Desc: "The manifest format: 1.", Const: 1}),
 		p("stores", storesShape()),
 		p("env", conf.Ref("env", "")),
@@ -168,11 +236,16 @@ func manifestShape() *conf.Shape {
 		p("rotation", conf.Object("What happens when a secret changes.",
 			p("on_change", conf.Enum("Restart the program, signal it, or do nothing (default restart).", string(Restart), string(SignalChild), string(DoNothing))),
 			p("signal", conf.Ref("signal", "The signal for on_change: signal (default SIGHUP).")),
-			p("poll", conf.Ref("duration", "How often to poll stores that cannot push changes (at least 1s; default 5m).")),
+			p("poll", &conf.Shape{
+				Def:  "duration",
+				Desc: "How often to poll stores that cannot push changes (at least 1s; default 5m).",
+				Not:  &conf.Shape{Pattern: conf.SubSecondPattern},
+			}),
 			p("jitter", &conf.Shape{
-				Desc: "Random spread of poll times: 0% to 50% (default 10%).",
+				Desc: "Random spread of poll times: 0% to 50%, or a fraction from 0 to 0.5 (default 10%).",
 				AnyOf: []*conf.Shape{
 					{Kind: "string", Pattern: percentPattern, Examples: []any{"10%"}},
+					{Kind: "string", Pattern: fractionPattern},
 					{Kind: "number", FMin: &schemaZero, FMax: &schemaHalf, Examples: []any{0.1}},
 				},
 			}),
@@ -180,11 +253,12 @@ func manifestShape() *conf.Shape {
 				Desc: "Changes within this window cause one restart (default 2s); 0 turns it off.",
 				AnyOf: []*conf.Shape{
 					conf.Ref("duration", ""),
-					{Kind: "integer", Const: 0},
+					{Extra: map[string]any{"enum": []any{0}}},
+					{Kind: "string", Pattern: conf.ZeroDurationPattern},
 				},
 			}),
 			p("stop_signal", conf.Ref("signal", "The signal that asks the program to stop (default SIGTERM).")),
-			p("stop_timeout", conf.Ref("duration", "How long to wait after stop_signal before SIGKILL (default 30s).")),
+			p("stop_timeout", conf.Ref("duration", "How long to wait after stop_signal before SIGKILL (default 7s: below docker stop's 10 s and Kubernetes' 30 s, leaving ward time to clean up).")),
 			p("on_expired", conf.Enum("When a lease expires and cannot be renewed: keep the program running, or stop it (default keep).", string(KeepRunning), string(StopChild))),
 			p("revoke_on_exit", conf.Bool("Revoke the dynamic leases ward created when it exits (default true).")),
 		)),
@@ -197,5 +271,6 @@ func manifestShape() *conf.Shape {
 			),
 			Examples: []any{map[string]any{"dev": map[string]any{"env": map[string]any{"API_TOKEN": "local://myapp/api_token"}}}},
 		}),
-	), "version")
+		p("identity", identityShape()),
+	), "version"))
 }

@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -18,7 +20,13 @@ func (p *parser) checkTemplates(m *Manifest, profile string, prof *Profile) {
 	if profile != "" {
 		where = fmt.Sprintf(" (with profile %s)", profile)
 	}
+	// An env block that was not a mapping declared nothing that can be
+	// known: reading its variables is not reported as well.
+	unread := p.unreadEnv["env"] || profile != "" && p.unreadEnv["profiles."+profile+".env"]
 	undeclared := func(pos Pos, field string, deps []string) {
+		if unread {
+			return
+		}
 		for _, d := range deps {
 			if _, ok := byName[d]; !ok {
 				p.failAt(pos, field, "declare "+d+" under env", "template reads undeclared variable %s%s", d, where)
@@ -30,6 +38,11 @@ func (p *parser) checkTemplates(m *Manifest, profile string, prof *Profile) {
 			undeclared(v.Pos, "env."+v.Name, v.Template.Deps)
 		}
 	}
+	for i, f := range m.FilesFor(prof) {
+		if f.Template != nil {
+			undeclared(f.Pos, fmt.Sprintf("files[%d].template", i), f.Template.Deps)
+		}
+	}
 	if v := cycle(env, byName); v != nil {
 		p.failAt(v.Pos, "env."+v.Name, "break the cycle", "templates depend on each other in a cycle%s", where)
 		return
@@ -38,11 +51,6 @@ func (p *parser) checkTemplates(m *Manifest, profile string, prof *Profile) {
 	for _, v := range env {
 		if n := expansion(v, byName, copies); v.Template != nil && n > MaxExpansion {
 			p.failAt(v.Pos, "env."+v.Name, "a template may hold at most 1024 copies of values, counting through the templates it reads", "the template expands to %.0f copies of values%s", n, where)
-		}
-	}
-	for i, f := range m.FilesFor(prof) {
-		if f.Template != nil {
-			undeclared(f.Pos, fmt.Sprintf("files[%d].template", i), f.Template.Deps)
 		}
 	}
 }
@@ -112,15 +120,18 @@ func (p *parser) checkFiles(m *Manifest) {
 			envs[v.Name] = true
 		}
 		for i, f := range files {
-			if paths[f.Path] {
-				p.failAt(f.Pos, fmt.Sprintf("%s[%d].path", field, i), "give each file its own path", "path %q used twice", f.Path)
-			}
-			for other := range paths {
-				if strings.HasPrefix(f.Path, other+"/") || strings.HasPrefix(other, f.Path+"/") {
-					p.failAt(f.Pos, fmt.Sprintf("%s[%d].path", field, i), "a file cannot also be a directory of files", "path %q and path %q cannot both be files", f.Path, other)
+			// A missing or refused path ("") was reported where it was read.
+			if f.Path != "" {
+				if paths[f.Path] {
+					p.failAt(f.Pos, fmt.Sprintf("%s[%d].path", field, i), "give each file its own path", "path %q used twice", f.Path)
 				}
+				for other := range paths {
+					if strings.HasPrefix(f.Path, other+"/") || strings.HasPrefix(other, f.Path+"/") {
+						p.failAt(f.Pos, fmt.Sprintf("%s[%d].path", field, i), "a file cannot also be a directory of files", "path %q and path %q cannot both be files", f.Path, other)
+					}
+				}
+				paths[f.Path] = true
 			}
-			paths[f.Path] = true
 			if f.Env != "" && envs[f.Env] {
 				p.failAt(f.Pos, fmt.Sprintf("%s[%d].env", field, i), "choose another name for the file's path variable", "variable %s is also declared under env", f.Env)
 			}
@@ -128,7 +139,7 @@ func (p *parser) checkFiles(m *Manifest) {
 		}
 	}
 	check(m.Files, m.Env, "files")
-	for _, name := range sortedNames(m.Profiles) {
+	for _, name := range slices.Sorted(maps.Keys(m.Profiles)) {
 		prof := m.Profiles[name]
 		check(m.FilesFor(prof), m.EnvFor(prof), "profiles."+name+".files")
 	}

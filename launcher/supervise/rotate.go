@@ -41,6 +41,9 @@ type rotator struct {
 	ending map[string]time.Time
 	// kept cancels the keepers of the leases being renewed, by lease id.
 	kept map[string]context.CancelFunc
+	// versionsRefused records the schemes whose version reads failed
+	// once, so that the fallback to reading values is logged once.
+	versionsRefused sync.Map
 
 	triggers chan trigger
 	// proposals go to the supervisor; stops ask it to stop the child
@@ -324,6 +327,14 @@ func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resol
 		}
 		g.Go(func() error {
 			ver, err := versioner.Version(ctx, v.Ref.Document())
+			if err != nil && ctx.Err() == nil {
+				if _, logged := r.versionsRefused.LoadOrStore(v.Ref.Scheme, true); !logged {
+					// The reason may be a missing metadata permission
+					// (GCP's roles/secretmanager.viewer): polls still
+					// work, by reading values.
+					r.log.Info("cannot read secret versions; polls read the values instead", "scheme", v.Ref.Scheme, "error", err.Error())
+				}
+			}
 			if err == nil && ver == v.Version {
 				mu.Lock()
 				same[k] = true

@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/identity"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/mask"
 	"github.com/wardsecrets/ward/launcher/plan"
@@ -32,6 +34,9 @@ type Options struct {
 	Argv     []string
 	// Exec replaces ward with the child after resolving.
 	Exec bool
+	// Resolved, when set, hears of the first resolve that succeeded: what
+	// it read and how long it took, for the run's summary line.
+	Resolved func(values map[string]resolve.Value, took time.Duration)
 	// SignalChildOnly sends forwarded signals to the child alone, not its
 	// process group.
 	SignalChildOnly bool
@@ -59,6 +64,10 @@ type Options struct {
 	// CIMask registers every value with the CI runner's log masking
 	// (GitHub Actions' ::add-mask::) before the child starts.
 	CIMask bool
+
+	// identity is the manifest's identity, filled by the first resolve
+	// and served from the first start on (see identity.go).
+	identity *identity.Cache
 }
 
 // Run resolves the manifest, starts the child and supervises it until it
@@ -82,6 +91,11 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if o.Exec && masking {
 		return fail(errors.New("--exec cannot mask the program's output"), "masking needs ward to stay the parent: drop --exec (CI runners' own masking still applies)")
 	}
+	id, err := newIdentity(o)
+	if err != nil {
+		return fail(err, "the identity endpoint needs ward to stay the parent: drop --exec")
+	}
+	o.identity = id
 
 	// Every run, with files or not, removes the private directories of
 	// runs that died (SIGKILL, OOM) before they could.
@@ -92,34 +106,12 @@ func Run(ctx context.Context, o Options) (int, error) {
 		return code, err
 	}
 
-	notifySocket := o.Getenv("NOTIFY_SOCKET")
-	listen := systemd.ListenFDs(o.Getenv)
-	var dir *secretdir.Dir
-	if !o.Exec && (len(files) > 0 || notifySocket != "") {
-		d, err := secretdir.New(o.Getenv)
-		if err != nil {
-			return fail(err, "set $WARD_RUNTIME_DIR to a directory on tmpfs")
-		}
-		dir = d
-		defer dir.Remove()
-	}
-	dirPath := ""
-	if dir != nil {
-		dirPath = dir.Path
-	}
-	extra, closeRelay, err := systemdEnv(o, notifySocket, dirPath, listen)
+	start, err := prepare(o, values)
 	if err != nil {
-		return fail(err, "")
+		return fail(err, start.hint)
 	}
-	defer closeRelay()
-	in := plan.Input{Environ: o.Environ, Dir: dirPath, Credentials: o.Credentials, Drop: systemd.Vars, Extra: extra}
-	p, err := plan.Build(m, prof, values, in)
-	if err != nil {
-		return fail(err, "")
-	}
-	if err := plan.CheckDeliverable(p.Env, o.Argv); err != nil {
-		return fail(err, "deliver a value this large, or with NUL bytes, as a file (files: in the manifest)")
-	}
+	defer start.cleanup()
+	p, dir, listen := start.plan, start.dir, start.listen
 	for _, name := range p.Overridden {
 		log.Warn("a declared variable replaces an inherited one", "name", name)
 	}
@@ -151,8 +143,63 @@ func Run(ctx context.Context, o Options) (int, error) {
 	// earlier: a locked goroutine that waits hands its thread off, which
 	// costs milliseconds while resolving.)
 	runtime.LockOSThread()
-	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: in, masking: masking}
+	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: start.input, masking: masking}
 	return sup.run(ctx, values)
+}
+
+// firstStart is what the first start of the child needs besides the
+// program: its plan, the private directory and the systemd hand-over.
+type firstStart struct {
+	plan    *plan.Plan
+	input   plan.Input
+	dir     *secretdir.Dir
+	listen  []*os.File
+	hint    string
+	cleanup func()
+}
+
+// prepare makes the private directory (for files, the systemd notify
+// relay's socket, or the identity endpoint's token), starts the relay and
+// the endpoint, and builds the first plan. cleanup
+// undoes it all; it is set whatever the error.
+func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
+	st := &firstStart{cleanup: func() {}}
+	notifySocket := o.Getenv("NOTIFY_SOCKET")
+	st.listen = systemd.ListenFDs(o.Getenv)
+	files := o.Manifest.FilesFor(o.Profile)
+	if !o.Exec && (len(files) > 0 || notifySocket != "" || o.identity != nil) {
+		d, err := secretdir.New(o.Getenv)
+		if err != nil {
+			st.hint = "set $WARD_RUNTIME_DIR to a directory on tmpfs"
+			return st, err
+		}
+		st.dir = d
+		st.cleanup = func() { d.Remove() }
+	}
+	dirPath := ""
+	if st.dir != nil {
+		dirPath = st.dir.Path
+	}
+	extra, closeRelay, err := systemdEnv(o, notifySocket, dirPath, st.listen)
+	if err != nil {
+		return st, err
+	}
+	removeDir := st.cleanup
+	st.cleanup = func() { closeRelay(); removeDir() }
+	ident, err := serveIdentity(o, st.dir)
+	if err != nil {
+		return st, err
+	}
+	st.cleanup = func() { ident.stop(); closeRelay(); removeDir() }
+	st.input = plan.Input{Environ: o.Environ, Dir: dirPath, Credentials: o.Credentials, Drop: slices.Concat(systemd.Vars, ident.drop), Extra: slices.Concat(extra, ident.env)}
+	if st.plan, err = plan.Build(o.Manifest, o.Profile, values, st.input); err != nil {
+		return st, err
+	}
+	if err := plan.CheckDeliverable(st.plan.Env, o.Argv); err != nil {
+		st.hint = "deliver a value this large, or with NUL bytes, as a file (files: in the manifest)"
+		return st, err
+	}
+	return st, nil
 }
 
 // resolveOrStop resolves the manifest's references, but lets a stop
@@ -165,8 +212,9 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 		err    error
 	}
 	done := make(chan resolved, 1)
+	start := time.Now()
 	go func() {
-		v, err := o.Fetcher.Fetch(rctx, o.Manifest.Refs(o.Profile))
+		v, err := fetchWithIdentity(rctx, o)
 		done <- resolved{v, err}
 	}()
 	for {
@@ -175,6 +223,9 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 			if res.err != nil {
 				_, err := fail(res.err, ResolveHint(res.err))
 				return nil, signals.ExitWardFailure, err
+			}
+			if o.Resolved != nil {
+				o.Resolved(res.values, time.Since(start))
 			}
 			return res.values, 0, nil
 		case sig := <-sigs:

@@ -224,7 +224,12 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		s.restarting.done <- false
 		s.restarting = nil
 	}
-	s.log.Debug("child exited", "pid", s.child.Pid, "code", code)
+	if ws.Signaled() {
+		// An operator wants to see an OOM kill or a stray TERM.
+		s.log.Info("child killed by a signal", "pid", s.child.Pid, "signal", strings.TrimPrefix(signals.Name(ws.Signal()), "SIG"), "code", code)
+	} else {
+		s.log.Debug("child exited", "pid", s.child.Pid, "code", code)
+	}
 	s.exitCode = code
 	if s.opts.SignalChildOnly || !s.anyLeft(0) {
 		return code, true, nil
@@ -293,6 +298,16 @@ func (s *supervisor) endGroup() error {
 // is continued (fg, bg, kill -CONT) it continues the child, in the
 // foreground again if ward is.
 func (s *supervisor) childStopped(sig syscall.Signal) {
+	if s.stopping {
+		// ward is ending the child (SIGTERM or stop_signal forwarded, the
+		// kill timer running). A child that stops again before it acts on
+		// that (a Go program's runtime re-raises SIGTERM on one thread
+		// while another's read of the terminal stops it with SIGTTIN) is
+		// continued, not followed into the stop: ward stopped would never
+		// reach the kill, and a shell's kill %1 would leave both stopped.
+		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
+		return
+	}
 	if s.handlePending() {
 		// Asked to end (a shell's kill %1 on a job that stopped again):
 		// the child was sent the signal and continued to act on it.
@@ -317,8 +332,9 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 	s.ptyIn.suspend()
 	signals.StopSelf(sig)
 	// Continued: first what arrived meanwhile (kill %1 sends SIGTERM, then
-	// SIGCONT).
-	if s.handlePending() {
+	// SIGCONT), up to ward's own SIGCONT: the signals reach the channel a
+	// moment after ward runs again, the lower-numbered first.
+	if s.handleUntilContinued() {
 		return
 	}
 	s.ptyIn.resume(s.opts.Stdin)
@@ -366,6 +382,45 @@ func (s *supervisor) handlePending() (ending bool) {
 				s.requeue(syscall.SIGCHLD)
 			}
 			return ending
+		}
+	}
+}
+
+// continueWait bounds how long handleUntilContinued waits for ward's own
+// SIGCONT to reach the channel; it is there within microseconds unless
+// ward was continued by something that sent none (a debugger).
+const continueWait = 2 * time.Second
+
+// handleUntilContinued is handlePending for the moment ward runs again
+// after stopping itself: it reads the channel up to the SIGCONT that
+// continued ward, so that a SIGTERM sent with it (a shell's kill %1 on a
+// stopped job) is not mistaken for one that has not come. It reports
+// whether one asks the child to end.
+func (s *supervisor) handleUntilContinued() (ending bool) {
+	var chld bool
+	timeout := time.After(continueWait)
+	for {
+		select {
+		case sig := <-s.sigs:
+			switch sig {
+			case syscall.SIGCHLD:
+				chld = true
+				continue
+			case syscall.SIGCONT:
+				if chld {
+					s.requeue(syscall.SIGCHLD)
+				}
+				// What came with the SIGCONT and after it.
+				return s.handlePending() || ending
+			case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, s.rotation.StopSignal:
+				ending = true
+			}
+			s.forward(sig)
+		case <-timeout:
+			if chld {
+				s.requeue(syscall.SIGCHLD)
+			}
+			return s.handlePending() || ending
 		}
 	}
 }

@@ -1,14 +1,15 @@
-// Package aws is what ward knows about AWS Secrets Manager and Systems
-// Manager Parameter Store without the AWS SDK: the awssm:// and ssm://
-// reference grammars, the stores.aws settings and the variables AWS
-// credentials come from. The stores themselves, on aws-sdk-go-v2, are in
-// aws/store and run in the helper program ward-aws, so that a ward without
-// AWS references never pays for the SDK's start-up.
+// Package aws is what ward knows about AWS Secrets Manager, Systems
+// Manager Parameter Store and STS without the AWS SDK: the awssm://,
+// ssm:// and awssts:// reference grammars, the stores.aws settings and the
+// variables AWS credentials come from. The stores themselves, on
+// aws-sdk-go-v2, are in aws/store and run in the helper program ward-aws,
+// so that a ward without AWS references never pays for the SDK's start-up.
 package aws
 
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -16,7 +17,8 @@ import (
 	"github.com/wardsecrets/ward/resolve/conf"
 )
 
-// Kind is AWS in ward's registry: awssm:// and ssm://, one helper.
+// Kind is AWS in ward's registry: awssm://, ssm:// and awssts://, one
+// helper.
 var Kind = &resolve.Kind{
 	Name: "aws",
 	Schemes: []*resolve.Scheme{
@@ -26,8 +28,9 @@ var Kind = &resolve.Kind{
 			Example:    "awssm://prod/myapp/stripe#secret_key",
 			ExampleVar: "STRIPE_KEY",
 			Check:      checkSecretsManagerRef,
-			Pattern:    `^awssm://[^#?]+`,
-			Refresh:    resolve.Polled,
+			Pattern: conf.RefPattern("awssm", `[^#?]+`, true,
+				conf.RefOption{Name: "stage", Value: `[^&#;%]+`}, conf.RefOption{Name: "version_id", Value: `[^&#;%]+`}),
+			Refresh: resolve.Polled,
 		},
 		{
 			Name:       "ssm",
@@ -35,8 +38,20 @@ var Kind = &resolve.Kind{
 			Example:    "ssm:///myapp/prod/feature_flags",
 			ExampleVar: "FEATURE_FLAGS",
 			Check:      checkParameterRef,
-			Pattern:    `^ssm://[^#?]+`,
+			Pattern:    conf.RefPattern("ssm", `/?[^/#?]+(/[^/#?]+)*`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`}),
 			Refresh:    resolve.Polled,
+		},
+		{
+			Name:       "awssts",
+			Summary:    "AWS STS AssumeRole with ward's own credentials (short-lived keys; serve them with identity: aws:)",
+			Example:    "awssts://arn:aws:iam::123456789012:role/myapp-deploy?session_name=ward#access_key_id",
+			ExampleVar: "DEPLOY_ACCESS_KEY_ID",
+			Check:      checkAssumeRoleRef,
+			Pattern: conf.RefPattern("awssts", roleARNPattern, false,
+				conf.RefOption{Name: "session_name", Value: sessionNamePattern},
+				conf.RefOption{Name: "duration", Value: stsDurationPattern},
+				conf.RefOption{Name: "external_id", Value: externalIDPattern}),
+			Refresh: resolve.Polled,
 		},
 	},
 	NewOptions: func() resolve.Options { return &Options{} },
@@ -101,4 +116,81 @@ func (o *Options) Schema() *conf.Shape {
 		conf.Prop{Name: "region", Shape: conf.Str("Default $AWS_REGION or the shared config.", "eu-west-1")},
 		conf.Prop{Name: "profile", Shape: conf.Str("Default $AWS_PROFILE.", "prod")},
 	)
+}
+
+// Patterns of awssts:// references, as IAM and STS define them (written
+// for both Go and ECMA-262 regular expressions, without anchors).
+const (
+	// roleARNPattern is an IAM role's ARN, in any partition, with an
+	// optional path.
+	roleARNPattern = `arn:aws[a-z-]*:iam::[0-9]{12}:role(/[A-Za-z0-9_+=,.@-]+)+`
+	// sessionNamePattern is AssumeRole's RoleSessionName.
+	sessionNamePattern = `[A-Za-z0-9_+=,.@-]{2,64}`
+	// stsDurationPattern is a Go duration without a sign: the parser then
+	// bounds it.
+	stsDurationPattern = `([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))*`
+	// externalIDPattern is AssumeRole's ExternalId, less its length bound
+	// (2 to 1224), which the parser checks.
+	externalIDPattern = `[A-Za-z0-9_+=,.@:/-]+`
+)
+
+var (
+	roleARNRE     = conf.Lazy(`^` + roleARNPattern + `$`)
+	sessionNameRE = conf.Lazy(`^` + sessionNamePattern + `$`)
+	stsDurationRE = conf.Lazy(`^` + stsDurationPattern + `$`)
+	externalIDRE  = conf.Lazy(`^` + externalIDPattern + `$`)
+)
+
+// MaxSessionDuration is the longest session AssumeRole grants (12 hours,
+// for a role whose MaxSessionDuration allows it).
+const MaxSessionDuration = 12 * time.Hour
+
+// DefaultSessionDuration is an awssts:// session's length when the
+// reference gives no duration: AssumeRole's own default.
+const DefaultSessionDuration = time.Hour
+
+// DefaultSessionName is AssumeRole's RoleSessionName when the reference
+// gives no session_name: CloudTrail shows it beside every call the
+// credentials make.
+const DefaultSessionName = "ward"
+
+// checkAssumeRoleRef checks awssts://ROLE_ARN[?session_name=&duration=&external_id=].
+// Durations below STS's 15-minute minimum are let through: AWS refuses
+// them with a clear error, and emulators accept them.
+func checkAssumeRoleRef(r *resolve.Ref) *resolve.RefError {
+	if !roleARNRE.MatchString(r.Path) {
+		return &resolve.RefError{Msg: "want an IAM role's ARN", Hint: "e.g. awssts://arn:aws:iam::123456789012:role/deploy"}
+	}
+	if err := resolve.AllowOptions(r, "session_name", "duration", "external_id"); err != nil {
+		return err
+	}
+	if v, ok := r.Options["session_name"]; ok && !sessionNameRE.MatchString(v) {
+		return &resolve.RefError{Msg: fmt.Sprintf("invalid session_name %q", v), Hint: "2 to 64 letters, digits and _+=,.@-"}
+	}
+	if v, ok := r.Options["duration"]; ok {
+		d, err := time.ParseDuration(v)
+		if !stsDurationRE.MatchString(v) || err != nil || d < time.Second || d > MaxSessionDuration {
+			return &resolve.RefError{Msg: fmt.Sprintf("invalid duration %q", v), Hint: "a duration from 15m (AWS's minimum) to 12h, such as 1h"}
+		}
+	}
+	if v, ok := r.Options["external_id"]; ok && (len(v) < 2 || len(v) > 1224 || !externalIDRE.MatchString(v)) {
+		return &resolve.RefError{Msg: "invalid external_id", Hint: "2 to 1224 letters, digits and _+=,.@:/-, as the role's trust policy names it"}
+	}
+	return nil
+}
+
+// SessionDuration is the session length an awssts:// reference asks for.
+func SessionDuration(r resolve.Ref) time.Duration {
+	if d, err := time.ParseDuration(r.Options["duration"]); err == nil {
+		return d
+	}
+	return DefaultSessionDuration
+}
+
+// SessionName is the RoleSessionName an awssts:// reference asks for.
+func SessionName(r resolve.Ref) string {
+	if n := r.Options["session_name"]; n != "" {
+		return n
+	}
+	return DefaultSessionName
 }

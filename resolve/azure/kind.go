@@ -17,10 +17,18 @@ var Kind = &resolve.Kind{
 		Example:    "azkv://myvault/db-password",
 		ExampleVar: "AZURE_DB_PASSWORD",
 		Check:      CheckRef,
-		Pattern:    `^azkv://[^/#?]+/[A-Za-z0-9-]{1,127}([#?].*)?$`,
+		Pattern:    refPattern(),
 		Refresh:    resolve.Polled,
 	}},
 	NewOptions: func() resolve.Options { return &Options{} },
+}
+
+// refPattern is the grammar CheckRef reads, from its own regular
+// expressions: a vault name or a host (anything with '.', ':' or '['),
+// a secret name, and ?version=ID.
+func refPattern() string {
+	vault := "(" + conf.Unanchored(vaultNameRE) + `|[^/#?]*[.:\[][^/#?]*)`
+	return conf.RefPattern(Scheme, vault+"/"+conf.Unanchored(secretNameRE), true, conf.RefOption{Name: "version", Value: conf.Unanchored(versionRE)})
 }
 
 // CredentialEnv lists the variables the credential chain reads a
@@ -51,7 +59,7 @@ func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
 func (o *Options) Schema() *conf.Shape {
 	return conf.Object("Azure Key Vault; credentials come from azidentity's default chain (environment, workload identity, managed identity, Azure CLI).",
 		conf.Prop{Name: "tenant_id", Shape: conf.Str("The Microsoft Entra tenant for workload identity and the Azure CLI. Default $AZURE_TENANT_ID.", "00000000-0000-0000-0000-000000000000")},
-		conf.Prop{Name: "authority_host", Shape: &conf.Shape{Kind: "string", Desc: "The Microsoft Entra endpoint of a sovereign or private cloud. Default $AZURE_AUTHORITY_HOST, then the public cloud.", Pattern: "^https://", Examples: []any{"https://login.microsoftonline.us/"}}},
+		conf.Prop{Name: "authority_host", Shape: &conf.Shape{Kind: "string", Desc: "The Microsoft Entra endpoint of a sovereign or private cloud. Default $AZURE_AUTHORITY_HOST, then the public cloud.", Pattern: `^([Hh][Tt][Tt][Pp][Ss]://[^/?#]+.*)?$`, Examples: []any{"https://login.microsoftonline.us/"}}},
 		conf.Prop{Name: "disable_instance_discovery", Shape: conf.Bool("Skip the authority check with login.microsoftonline.com (disconnected and private clouds).")},
 		conf.Prop{Name: "disable_challenge_resource_verification", Shape: conf.Bool("Accept a vault whose host is outside the domain of its authentication challenge (a private endpoint's custom host name).")},
 		conf.Prop{Name: "timeout", Shape: conf.Ref("duration", "Bound on one read, token request and retries included (default 30s).")},

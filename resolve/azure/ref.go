@@ -3,11 +3,11 @@ package azure
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // PublicVaultSuffix is the domain of the vaults a bare vault name means.
@@ -19,13 +19,13 @@ const exampleRef = "azkv://myvault/db-password#password"
 var (
 	// Vault names: 3 to 24 letters, digits and hyphens, starting with a
 	// letter, ending with a letter or digit, no two hyphens in a row.
-	vaultNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$`)
+	vaultNameRE = conf.Lazy(`^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$`)
 	// Secret names: 1 to 127 letters, digits and hyphens.
-	secretNameRE = regexp.MustCompile(`^[A-Za-z0-9-]{1,127}$`)
+	secretNameRE = conf.Lazy(`^[A-Za-z0-9-]{1,127}$`)
 	// Version ids: the 32 characters Key Vault generates.
-	versionRE = regexp.MustCompile(`^[A-Za-z0-9]{32}$`)
+	versionRE = conf.Lazy(`^[A-Za-z0-9]{32}$`)
 	// DNS labels of a vault host.
-	hostLabelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	hostLabelRE = conf.Lazy(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 )
 
 // vaultSuffixes are the domains of Key Vault in Azure's clouds; a host in

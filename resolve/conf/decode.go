@@ -42,19 +42,7 @@ func (d *Decoder) Failed() bool { return len(d.Problems) > 0 }
 // Fields walks a mapping with known keys, calling known[key] for each and
 // reporting unknown and duplicate keys.
 func (d *Decoder) Fields(n *yaml.Node, field string, known map[string]func(k, v *yaml.Node)) {
-	if n.Kind != yaml.MappingNode {
-		d.Fail(n, field, mappingHint, "want a mapping, got %s", KindName(n))
-		return
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		name := Join(field, k.Value)
-		if seen[k.Value] {
-			d.Fail(k, name, "remove one of them", "duplicate key")
-			continue
-		}
-		seen[k.Value] = true
+	d.Pairs(n, field, func(k, v *yaml.Node) {
 		h, ok := known[k.Value]
 		if !ok {
 			names := make([]string, 0, len(known))
@@ -62,11 +50,11 @@ func (d *Decoder) Fields(n *yaml.Node, field string, known map[string]func(k, v 
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			d.Fail(k, name, "known fields here: "+strings.Join(names, ", "), "unknown field %q", k.Value)
-			continue
+			d.Fail(k, Join(field, k.Value), "known fields here: "+strings.Join(names, ", "), "unknown field %q", k.Value)
+			return
 		}
 		h(k, v)
-	}
+	})
 }
 
 // Pairs walks a mapping whose keys are the user's names (variables,
@@ -88,9 +76,11 @@ func (d *Decoder) Pairs(n *yaml.Node, field string, each func(k, v *yaml.Node)) 
 	}
 }
 
-// Str reads a string scalar.
+// Str reads a string scalar. An unquoted number or boolean is not one:
+// YAML tools disagree on what `0400` or `yes` are, and the JSON Schema,
+// which sees what they made of it, says string.
 func (d *Decoder) Str(n *yaml.Node, field string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" && n.Tag != "!!timestamp" {
 		d.Fail(n, field, "write a string; quote it if YAML reads it as something else", "want a string, got %s", KindName(n))
 		return "", false
 	}
@@ -118,12 +108,18 @@ func (d *Decoder) Bool(n *yaml.Node, field string) (bool, bool) {
 	return false, false
 }
 
-// Int reads a whole number.
+// Int reads a whole number (3, or 3.0, which JSON counts as the same).
 func (d *Decoder) Int(n *yaml.Node, field string) (int, bool) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
 		var i int
 		if n.Decode(&i) == nil {
 			return i, true
+		}
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!float" {
+		var f float64
+		if n.Decode(&f) == nil && f == float64(int(f)) {
+			return int(f), true
 		}
 	}
 	d.Fail(n, field, "write a whole number, unquoted, such as 1", "want a whole number, got %s", KindName(n))

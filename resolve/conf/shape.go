@@ -1,5 +1,10 @@
 package conf
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Shape describes one node of ward.yaml for the manifest's JSON Schema
 // (draft 2020-12): a small declarative mirror of what a Decoder accepts.
 // Stores describe their stores.<name> block with it, and the manifest the
@@ -20,12 +25,18 @@ type Shape struct {
 	FMax     *float64
 	OneOf    []*Shape
 	AnyOf    []*Shape
-	AllOf    []map[string]any // object: conditions between its fields (if/then)
-	Def      string           // a reference to the schema's $defs[Def]
-	Const    any
+	AllOf    []map[string]any // conditions (if/then) and further patterns
+	// Def refers to the schema's $defs[Def]; the shape's other keywords
+	// narrow it further.
+	Def   string
+	Not   *Shape // what the value must not match
+	Const any
+	// Nullable lets null stand for the shape too: a block whose entries
+	// are all commented out.
+	Nullable bool
 	Examples []any
 	// Extra is merged into the rendering as it is, for what Shape has no
-	// field for (not, minLength...).
+	// field for (an enum of numbers, minLength...).
 	Extra map[string]any
 }
 
@@ -37,25 +48,32 @@ type Prop struct {
 
 // JSON renders the shape as a JSON Schema fragment.
 func (s *Shape) JSON() map[string]any {
-	if s.Def != "" {
-		out := map[string]any{"$ref": "#/$defs/" + s.Def}
-		if s.Desc != "" {
-			out["description"] = s.Desc
-		}
-		return out
-	}
 	out := map[string]any{}
+	if s.Def != "" {
+		out["$ref"] = "#/$defs/" + s.Def
+	}
 	if s.Desc != "" {
 		out["description"] = s.Desc
 	}
+	var types []string
 	switch s.Kind {
 	case "":
 	case "scalar":
-		out["type"] = []string{"string", "number", "boolean"}
+		types = []string{"string", "number", "boolean"}
 	case "map":
-		out["type"] = "object"
+		types = []string{"object"}
 	default:
-		out["type"] = s.Kind
+		types = []string{s.Kind}
+	}
+	if s.Nullable {
+		types = append(types, "null")
+	}
+	switch len(types) {
+	case 0:
+	case 1:
+		out["type"] = types[0]
+	default:
+		out["type"] = types
 	}
 	switch s.Kind {
 	case "object":
@@ -105,6 +123,9 @@ func (s *Shape) JSON() map[string]any {
 	}
 	if len(s.AllOf) > 0 {
 		out["allOf"] = s.AllOf
+	}
+	if s.Not != nil {
+		out["not"] = s.Not.JSON()
 	}
 	if len(s.Examples) > 0 {
 		out["examples"] = s.Examples
@@ -167,23 +188,102 @@ func IfThen(field, value string, then map[string]any) map[string]any {
 	}
 }
 
-// RequiredJSON is the fragment that requires names.
-func RequiredJSON(names ...string) map[string]any { return map[string]any{"required": names} }
+// FilledJSON is the fragment that requires names, each a string that is
+// not empty: the decoders treat an empty setting as an unset one.
+func FilledJSON(names ...string) map[string]any {
+	props := map[string]any{}
+	for _, n := range names {
+		props[n] = map[string]any{"minLength": 1}
+	}
+	return map[string]any{"required": names, "properties": props}
+}
 
-// AnyRequiredJSON is the fragment that requires at least one of names.
-func AnyRequiredJSON(names ...string) map[string]any {
+// AnyFilledJSON is the fragment that requires at least one of names, as
+// FilledJSON does.
+func AnyFilledJSON(names ...string) map[string]any {
 	alts := make([]any, len(names))
 	for i, n := range names {
-		alts[i] = RequiredJSON(n)
+		alts[i] = FilledJSON(n)
 	}
 	return map[string]any{"anyOf": alts}
 }
 
 // Patterns shared by the manifest and the stores, for ECMA-262 regular
-// expressions.
+// expressions (and Go's, which read them alike). Each accepts everything
+// the parser accepts; where the parser checks more than a pattern can see,
+// the pattern refuses what it can.
 const (
-	// DurationPattern is a Go duration such as 30s or 1h30m.
-	DurationPattern = `^([0-9]*\.?[0-9]+(ns|us|µs|ms|s|m|h))+$`
-	// HTTPURLPattern is an http:// or https:// address.
-	HTTPURLPattern = `^https?://`
+	// DurationPattern is the syntax of time.ParseDuration without a minus
+	// sign, such as 30s, 1h30m or 1.5s: numbers, each with its unit.
+	DurationPattern = `^\+?(` + durationNumber + durationUnit + `)+$`
+	// NonZeroPattern, matched together with DurationPattern, makes the
+	// duration positive: a number has a digit other than 0 (units have no
+	// digits).
+	NonZeroPattern = `[1-9]`
+	// ZeroDurationPattern is a duration of zero: 0, 0s, 0.0ms...
+	ZeroDurationPattern = `^[-+]?(0|((0+\.?0*|\.0+)` + durationUnit + `)+)$`
+	// SubSecondPattern is a duration of a single number and unit that is
+	// shorter than a second, such as 500ms, 0.5s or 999999us. Sums of
+	// several (500ms400ms) and fractions of minutes or hours it leaves to
+	// the parser.
+	SubSecondPattern = `^\+?(0*[0-9]{0,9}(\.[0-9]*)?ns|0*[0-9]{0,6}(\.[0-9]*)?(us|µs|μs)|0*[0-9]{0,3}(\.[0-9]*)?ms|0*(\.[0-9]*)?s)$`
+	// HTTPURLPattern is an http:// or https:// address, or nothing (the
+	// default).
+	HTTPURLPattern = `^(https?://|$)`
+
+	durationNumber = `([0-9]+\.?[0-9]*|\.[0-9]+)`
+	// durationUnit lists time.ParseDuration's units; it reads both micro
+	// signs, U+00B5 and U+03BC.
+	durationUnit = `(ns|us|µs|μs|ms|s|m|h)`
 )
+
+// RefOption is one ?NAME=VALUE option of a scheme's references, for
+// RefPattern: Value is the pattern of the value written plainly (no
+// %-escapes), without anchors.
+type RefOption struct {
+	Name, Value string
+}
+
+// RefPattern is a pattern that every valid reference of a scheme matches:
+// SCHEME://PATH, then #FIELD and ?OPTIONS in either order, split the way
+// resolve.ParseRef splits them. path is the pattern of the path, without
+// anchors; it must not match '#' or '?'. A scheme without options takes
+// none; with exclusive, at most one of its options may be given.
+//
+// A query piece holding a %-escape could spell any name or value, and one
+// after the field holding a '#' is part of a value, so such pieces are let
+// through: the pattern must never refuse a valid reference, and refuses
+// what it can see is wrong.
+func RefPattern(scheme, path string, exclusive bool, options ...RefOption) string {
+	const field = `[^#?]+`
+	fieldFirst := query(`[^&;]*[%#][^&;]*`, exclusive, options)
+	optionsFirst := query(`[^&#;]*%[^&#;]*`, exclusive, options)
+	return "^" + scheme + "://" + path + `(#` + field + `(\?` + fieldFirst + `)?|\?` + optionsFirst + `(#` + field + `)?)?$`
+}
+
+// Unanchored is re's pattern without its ^ and $, as a group: a part to
+// build a larger pattern from, so that the parser's regular expressions
+// and the schema's patterns are written once.
+func Unanchored(re fmt.Stringer) string {
+	return "(" + strings.TrimSuffix(strings.TrimPrefix(re.String(), "^"), "$") + ")"
+}
+
+// query is the pattern of a reference's query: pieces separated by '&',
+// each empty, NAME=VALUE for a known option, or escaped (an unreadable
+// piece). A ';' is never valid: url.ParseQuery refuses it.
+func query(escaped string, exclusive bool, options []RefOption) string {
+	if len(options) == 0 {
+		return `&*`
+	}
+	alts := make([]string, len(options))
+	for i, o := range options {
+		alts[i] = o.Name + "=" + o.Value
+	}
+	known := "(" + strings.Join(alts, "|") + ")"
+	other := "(" + escaped + ")?"
+	if exclusive {
+		return "(" + other + "&)*(" + known + "|" + other + ")(&" + other + ")*"
+	}
+	piece := "(" + known + "|" + escaped + ")?"
+	return piece + "(&" + piece + ")*"
+}

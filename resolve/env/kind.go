@@ -1,6 +1,9 @@
 package env
 
-import "github.com/wardsecrets/ward/resolve"
+import (
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
+)
 
 // Kind is ward's own environment in the registry: env://NAME.
 var Kind = &resolve.Kind{
@@ -11,7 +14,7 @@ var Kind = &resolve.Kind{
 		Example:    "env://CI_DEPLOY_TOKEN",
 		ExampleVar: "DEPLOY_TOKEN",
 		Check:      checkRef,
-		Pattern:    `^env://[A-Za-z_][A-Za-z0-9_]*$`,
+		Pattern:    conf.RefPattern("env", `[A-Za-z_][A-Za-z0-9_]*`, false),
 		Refresh:    resolve.Static,
 	}},
 	Open: func(_ resolve.Options, env resolve.Env) (resolve.Store, error) {

@@ -3,10 +3,10 @@ package file
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // Kind is the mounted-files store in ward's registry: file:///abs/path
@@ -20,7 +20,7 @@ var Kind = &resolve.Kind{
 			Example:    "file:///run/secrets/tls_key",
 			ExampleVar: "TLS_KEY",
 			Check:      checkFileRef,
-			Pattern:    `^file:///.+`,
+			Pattern:    conf.RefPattern("file", `/[^#?]*`, false),
 			Refresh:    resolve.Watched,
 		},
 		{
@@ -29,7 +29,7 @@ var Kind = &resolve.Kind{
 			Example:    "creds://db-password",
 			ExampleVar: "DB_PASSWORD",
 			Check:      checkCredsRef,
-			Pattern:    `^creds://[A-Za-z0-9_][A-Za-z0-9_.\-@:]*$`,
+			Pattern:    conf.RefPattern("creds", conf.Unanchored(credNameRE), false),
 			Refresh:    resolve.Watched,
 		},
 	},
@@ -49,7 +49,7 @@ func (b byScheme) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, e
 	return s.Fetch(ctx, ref)
 }
 
-var credNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-@:]*$`)
+var credNameRE = conf.Lazy(`^[A-Za-z0-9_][A-Za-z0-9_.\-@:]*$`)
 
 func checkFileRef(r *resolve.Ref) *resolve.RefError {
 	if !strings.HasPrefix(r.Path, "/") {

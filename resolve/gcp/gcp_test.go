@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,24 +95,15 @@ func TestReadTimeout(t *testing.T) {
 
 func TestCredentialEnv(t *testing.T) {
 	for _, want := range []string{"GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG", "GOOGLE_API_CERTIFICATE_CONFIG"} {
-		if !contains(CredentialEnv, want) {
+		if !slices.Contains(CredentialEnv, want) {
 			t.Errorf("CredentialEnv lacks %s", want)
 		}
 	}
 	for _, setting := range []string{"GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_QUOTA_PROJECT", "GCE_METADATA_HOST"} {
-		if contains(CredentialEnv, setting) {
+		if slices.Contains(CredentialEnv, setting) {
 			t.Errorf("CredentialEnv holds the plain setting %s", setting)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestImportsStayLight keeps this package free of Google's libraries (and

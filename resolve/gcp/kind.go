@@ -17,10 +17,22 @@ var Kind = &resolve.Kind{
 		Example:    "gcpsm://my-project/db-password",
 		ExampleVar: "GCP_DB_PASSWORD",
 		Check:      CheckRef,
-		Pattern:    `^gcpsm://[^#?]+/[A-Za-z0-9_-]{1,255}([#?].*)?$`,
+		Pattern:    refPattern(),
 		Refresh:    resolve.Polled,
 	}},
 	NewOptions: func() resolve.Options { return &Options{} },
+}
+
+// refPattern is the grammar CheckRef reads, from its own regular
+// expressions; what it checks between the path and the options (a version
+// or location given twice) is left to it.
+func refPattern() string {
+	project := "(" + conf.Unanchored(projectIDRE) + "|" + conf.Unanchored(projectNumberRE) + ")"
+	secret := conf.Unanchored(secretIDRE)
+	version := "(" + Latest + "|" + conf.Unanchored(versionRE) + ")"
+	location := conf.Unanchored(locationRE)
+	path := "(" + project + "/" + secret + "|projects/" + project + "(/locations/" + location + ")?/secrets/" + secret + "(/versions/" + version + ")?)"
+	return conf.RefPattern(Scheme, path, false, conf.RefOption{Name: "version", Value: version}, conf.RefOption{Name: "location", Value: location})
 }
 
 // CredentialEnv lists the variables Application Default Credentials read
@@ -42,12 +54,17 @@ func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
 	}
 }
 
+// endpointPattern is what checkEndpoint takes: nothing (the default), or
+// an http(s) URL (the scheme in any case, as url.Parse reads it) with a
+// host and no query or fragment.
+const endpointPattern = `^([Hh][Tt][Tt][Pp][Ss]?://[^/?#]+[^?#]*)?$`
+
 // Schema describes stores.gcp.
 func (o *Options) Schema() *conf.Shape {
 	return conf.Object("Google Cloud Secret Manager; credentials come from Application Default Credentials (key file, workload identity federation, metadata server).",
-		conf.Prop{Name: "endpoint", Shape: &conf.Shape{Kind: "string", Desc: "The global API's URL, for Private Service Connect or a restricted VIP (default https://secretmanager.googleapis.com/).", Pattern: "^https?://", Examples: []any{"https://secretmanager-myendpoint.p.googleapis.com/"}}},
-		conf.Prop{Name: "regional_endpoint", Shape: &conf.Shape{Kind: "string", Desc: "The URL of the API for regional secrets (?location=); {location} stands for the region.", Pattern: "^https?://", Examples: []any{"https://secretmanager.{location}.rep.googleapis.com/"}}},
-		conf.Prop{Name: "quota_project", Shape: conf.Str("The project billed for ward's requests (X-Goog-User-Project).", "billing-project")},
+		conf.Prop{Name: "endpoint", Shape: &conf.Shape{Kind: "string", Desc: "The global API's URL, for Private Service Connect or a restricted VIP (default https://secretmanager.googleapis.com/).", Pattern: endpointPattern, Examples: []any{"https://secretmanager-myendpoint.p.googleapis.com/"}}},
+		conf.Prop{Name: "regional_endpoint", Shape: &conf.Shape{Kind: "string", Desc: "The URL of the API for regional secrets (?location=); {location} stands for the region.", Pattern: endpointPattern, Examples: []any{"https://secretmanager.{location}.rep.googleapis.com/"}}},
+		conf.Prop{Name: "quota_project", Shape: &conf.Shape{Kind: "string", Desc: "The project billed for ward's requests (X-Goog-User-Project).", Pattern: "^(" + conf.Unanchored(projectIDRE) + "|" + conf.Unanchored(projectNumberRE) + ")?$", Examples: []any{"billing-project"}}},
 		conf.Prop{Name: "timeout", Shape: conf.Ref("duration", "Bound on one read, token fetch and retries included (default 30s).")},
 	)
 }

@@ -2,11 +2,11 @@ package gcp
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // Example is a valid reference, for hints.
@@ -20,15 +20,15 @@ var (
 	// starting with a letter, not ending with a hyphen; older projects may
 	// be scoped to a domain (example.com:my-project). A project number
 	// names the project too.
-	projectIDRE     = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
-	projectNumberRE = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
+	projectIDRE     = conf.Lazy(`^([a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	projectNumberRE = conf.Lazy(`^[1-9][0-9]{0,18}$`)
 	// A secret id: letters, digits, '-' and '_', at most 255.
-	secretIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	secretIDRE = conf.Lazy(`^[A-Za-z0-9_-]{1,255}$`)
 	// A version number counts from 1.
-	versionRE = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
+	versionRE = conf.Lazy(`^[1-9][0-9]{0,18}$`)
 	// A location becomes part of a host name: a DNS label of lowercase
 	// letters, digits and hyphens, such as europe-west1.
-	locationRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	locationRE = conf.Lazy(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 // options are the query options a gcpsm:// reference takes.

@@ -17,6 +17,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/wardsecrets/ward/internal/atomicfile"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
 )
 
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 func helperMain() int {
 	s := &Store{Path: os.Getenv("WARD_LOCAL_STORE"), IdentityPath: os.Getenv("WARD_IDENTITY")}
 	block := os.Getenv("WARD_LOCAL_HELPER_BLOCK")
-	hooks.commit = func(path string) error {
+	atomicfile.Hooks.Commit = func(path string) error {
 		if path == block {
 			fmt.Println("ready")
 			io.Copy(io.Discard, os.Stdin) // until killed

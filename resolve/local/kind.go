@@ -1,9 +1,8 @@
 package local
 
 import (
-	"regexp"
-
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // Kind is the local store in ward's registry: local://NAME, served in
@@ -16,7 +15,7 @@ var Kind = &resolve.Kind{
 		Example:    "local://myapp/api_token",
 		ExampleVar: "API_TOKEN",
 		Check:      checkRef,
-		Pattern:    `^local://[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$`,
+		Pattern:    conf.RefPattern("local", conf.Unanchored(nameRE), false),
 		Refresh:    resolve.Watched,
 	}},
 	Open: func(_ resolve.Options, env resolve.Env) (resolve.Store, error) {
@@ -24,7 +23,7 @@ var Kind = &resolve.Kind{
 	},
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$`)
+var nameRE = conf.Lazy(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$`)
 
 // ValidName reports whether name can name an entry: slash-separated
 // segments of letters, digits, '_', '.' and '-'.

@@ -5,7 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"regexp"
+
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // damage is a reason a decrypted store is refused. It is built only from
@@ -15,7 +16,7 @@ type damage string
 
 func (d damage) Error() string { return string(d) }
 
-var newerFormat = regexp.MustCompile(`^ward-local-store/[0-9]{1,6}$`)
+var newerFormat = conf.Lazy(`^ward-local-store/[0-9]{1,6}$`)
 
 // decodeDocument parses a decrypted store. Any structural problem is a
 // damage, never a panic. encoding/json validates the syntax; the walk

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/internal/atomicfile"
 	"github.com/wardsecrets/ward/resolve"
 )
 
@@ -237,9 +238,9 @@ func TestFsyncs(t *testing.T) {
 	root, _ = filepath.EvalSymlinks(root)
 	s := &Store{Path: filepath.Join(root, "data", "ward", "store.age"), IdentityPath: filepath.Join(root, "config", "ward", "identity.txt")}
 	var events []string
-	hooks.synced = func(kind, path string) { events = append(events, kind+" "+path) }
-	hooks.commit = func(path string) error { events = append(events, "commit "+path); return nil }
-	t.Cleanup(func() { hooks.synced, hooks.commit = nil, nil })
+	atomicfile.Hooks.Synced = func(kind, path string) { events = append(events, kind+" "+path) }
+	atomicfile.Hooks.Commit = func(path string) error { events = append(events, "commit "+path); return nil }
+	t.Cleanup(func() { atomicfile.Hooks.Synced, atomicfile.Hooks.Commit = nil, nil })
 	mustSet(t, s, "a", canary("a"))
 
 	order := func(steps ...string) {
@@ -425,8 +426,8 @@ func TestFailedWriteLeavesStore(t *testing.T) {
 	old := canary("old")
 	mustSet(t, s, "a", old)
 	before := fileBytes(t, s.Path)
-	hooks.commit = func(string) error { return errors.New("disk full") }
-	t.Cleanup(func() { hooks.commit = nil })
+	atomicfile.Hooks.Commit = func(string) error { return errors.New("disk full") }
+	t.Cleanup(func() { atomicfile.Hooks.Commit = nil })
 	if err := s.Set("a", canary("new")); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("got %v, want the write's error", show(err))
 	}
@@ -436,6 +437,6 @@ func TestFailedWriteLeavesStore(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(s.Path), ".*.tmp")); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
-	hooks.commit = nil
+	atomicfile.Hooks.Commit = nil
 	wantValue(t, s, "a", old)
 }

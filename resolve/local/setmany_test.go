@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wardsecrets/ward/internal/atomicfile"
 )
 
 func TestSetManyStoresEveryValue(t *testing.T) {
@@ -129,8 +131,8 @@ func TestSetManyWritesOnce(t *testing.T) {
 	s := newStore(t)
 	mustSet(t, s, "seed", canary("seed"))
 	var commits []string
-	hooks.commit = func(path string) error { commits = append(commits, path); return nil }
-	t.Cleanup(func() { hooks.commit = nil })
+	atomicfile.Hooks.Commit = func(path string) error { commits = append(commits, path); return nil }
+	t.Cleanup(func() { atomicfile.Hooks.Commit = nil })
 	values := make([]NamedValue, 100)
 	for i := range values {
 		values[i] = NamedValue{fmt.Sprintf("many/k%03d", i), canary("many")}

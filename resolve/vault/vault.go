@@ -8,6 +8,7 @@
 package vault
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -26,7 +27,7 @@ var Kind = &resolve.Kind{
 		Example:    "vault://secret/myapp/db#url",
 		ExampleVar: "DATABASE_URL",
 		Check:      checkRef,
-		Pattern:    `^vault://[^/#?]+/[^#?]+`,
+		Pattern:    conf.RefPattern("vault", `[^/#?]+(/[^/#?]+)+`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`}),
 		Refresh:    resolve.Polled,
 	}},
 	NewOptions: func() resolve.Options { return &Options{} },
@@ -114,6 +115,14 @@ const (
 // Methods lists the auth methods in the order the docs show them.
 var Methods = []Method{MethodToken, MethodTokenFile, MethodAppRole, MethodKubernetes, MethodJWT}
 
+func methodNames() []string {
+	names := make([]string, len(Methods))
+	for i, m := range Methods {
+		names[i] = string(m)
+	}
+	return names
+}
+
 // Auth configures how ward logs in to Vault.
 type Auth struct {
 	// Method is the auth method; empty means MethodToken.
@@ -169,20 +178,11 @@ func (o *Options) CredentialEnv() []string {
 		// client reads its path from here.
 		"VAULT_CLIENT_KEY", "VAULT_CLIENT_CERT"}
 	for _, n := range []string{o.Auth.RoleIDEnv, o.Auth.SecretIDEnv, o.Auth.JWTEnv} {
-		if n != "" && !contains(names, n) {
+		if n != "" && !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
 	return names
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Decode reads stores.vault.
@@ -214,12 +214,11 @@ func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
 }
 
 func (a *Auth) decode(d *conf.Decoder, n *yaml.Node, f string) {
-	methods := make([]string, len(Methods))
-	for i, m := range Methods {
-		methods[i] = string(m)
-	}
+	methods := methodNames()
+	methodGiven := false
 	d.Fields(n, f, map[string]func(k, v *yaml.Node){
 		"method": func(_, v *yaml.Node) {
+			methodGiven = true
 			m, _ := d.OneOf(v, f+".method", methods...)
 			a.Method = Method(m)
 		},
@@ -241,7 +240,9 @@ func (a *Auth) decode(d *conf.Decoder, n *yaml.Node, f string) {
 		return
 	}
 	if a.Method == "" {
-		d.Fail(n, f+".method", "choose one of: "+strings.Join(methods, ", "), "missing")
+		if !methodGiven {
+			d.Fail(n, f+".method", "choose one of: "+strings.Join(methods, ", "), "missing")
+		}
 		return
 	}
 	if field, hint := a.missing(); field != "" {
@@ -280,10 +281,7 @@ func (a *Auth) Check() string {
 
 // Schema describes stores.vault.
 func (o *Options) Schema() *conf.Shape {
-	methods := make([]string, len(Methods))
-	for i, m := range Methods {
-		methods[i] = string(m)
-	}
+	methods := methodNames()
 	return conf.Object("HashiCorp Vault.",
 		conf.Prop{Name: "address", Shape: &conf.Shape{Kind: "string", Desc: "Default $VAULT_ADDR.", Pattern: conf.HTTPURLPattern, Examples: []any{"https://vault.internal:8200"}}},
 		conf.Prop{Name: "namespace", Shape: conf.Str("Default $VAULT_NAMESPACE.", "team-a")},
@@ -314,10 +312,10 @@ func (o *Options) Schema() *conf.Shape {
 			},
 			Required: []string{"method"},
 			AllOf: []map[string]any{
-				conf.IfThen("method", string(MethodTokenFile), conf.RequiredJSON("token_file")),
-				conf.IfThen("method", string(MethodAppRole), conf.AnyRequiredJSON("role_id", "role_id_file", "role_id_env")),
-				conf.IfThen("method", string(MethodKubernetes), conf.RequiredJSON("role")),
-				conf.IfThen("method", string(MethodJWT), conf.RequiredJSON("role")),
+				conf.IfThen("method", string(MethodTokenFile), conf.FilledJSON("token_file")),
+				conf.IfThen("method", string(MethodAppRole), conf.AnyFilledJSON("role_id", "role_id_file", "role_id_env")),
+				conf.IfThen("method", string(MethodKubernetes), conf.FilledJSON("role")),
+				conf.IfThen("method", string(MethodJWT), conf.FilledJSON("role")),
 			},
 		}},
 	)

@@ -33,7 +33,7 @@ type config struct {
 func parseFlags(args []string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.IntVar(&c.rounds, "n", 200, "rounds of the alternating start-up and 1-ref Vault loops (each command runs once per round)")
+	fs.IntVar(&c.rounds, "n", 150, "rounds of the alternating start-up and 1-ref Vault loops (each command runs once per round)")
 	fs.StringVar(&c.oldRev, "old", "9653bba", "commit of the old single binary to build from `git archive` and compare (\"\" skips it)")
 	fs.StringVar(&c.out, "out", "", "where to write the tables (default testdata/bench/RESULTS.md in the module)")
 	fs.IntVar(&c.vaultTrials, "vault-trials", 20, "rounds of the 200-ref Vault comparison")
@@ -149,7 +149,7 @@ func (b *bench) all() error {
 		vault = "with the Vault test server's VAULT_TEST_ADDR and VAULT_TEST_TOKEN set (`scripts/vault-server.sh start DIR && . DIR/vault.env`)"
 	}
 	fmt.Fprintf(&head, "Command (from the module's directory, %s): `%s`, %s in all.\n\n", vault, b.cfg.command, time.Since(b.start).Round(time.Second))
-	fmt.Fprintf(&head, "Method: whole processes, started by this harness with fork/exec and waited for; wall time from start to exit. Things compared run in one loop: each round runs each of them once, in an order that rotates by one each round, after one untimed warm-up run each; median and p90 are nearest-rank over the rounds. CPU is user+system time from wait4, which includes the children the process waited for (`true`, a helper). Binaries are built with CGO_ENABLED=0 -trimpath; ward with `-tags urfave_cli_no_docs` unless a row says otherwise; the helpers sit next to ward, where it finds them first.\n\n")
+	fmt.Fprintf(&head, "Method: whole processes, started by this harness with fork/exec and waited for; wall time from start to exit. Things compared run in one loop: each round runs each of them once, in an order that rotates by one each round, after one untimed warm-up run each; median and p90 are nearest-rank over the rounds. CPU times, page faults and context switches come from wait4's rusage, which includes the children the process waited for (`true`, a helper). Binaries are built with CGO_ENABLED=0 -trimpath; ward with `-tags urfave_cli_no_docs` unless a row says otherwise; the helpers sit next to ward, where it finds them first.\n\n")
 
 	doc := head.String() + b.rep.String()
 	if err := os.WriteFile(b.cfg.out, []byte(doc), 0o644); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,8 +104,22 @@ func (b *bench) instructions() error {
 	b.rep.table([]string{"command", "instructions", "before main", "in main", "÷ empty Go", "complete runs / attempts"}, rows)
 
 	if c := counts[1]; c.err == nil && len(b.wardInitOrder) > 0 {
+		// The largest initialisers, and every package of a store that a
+		// helper serves: its SDK is not in ward, but its reference grammar
+		// is, and initialises on every start.
+		pkgs := append([]string(nil), b.wardInits...)
+		stores := map[string]bool{}
+		for _, h := range b.bin.helpers {
+			pkg := "github.com/wardsecrets/ward/resolve/" + strings.TrimPrefix(filepath.Base(h), "ward-")
+			stores[pkg] = true
+			if slices.Contains(b.wardInitOrder, pkg) && !slices.Contains(pkgs, pkg) {
+				pkgs = append(pkgs, pkg)
+			}
+		}
+		b.fig.wardInitIR = c.beforeMain - counts[0].beforeMain
+		b.fig.storeInit = map[string]int64{}
 		var irow [][]string
-		for _, pkg := range b.wardInits {
+		for _, pkg := range pkgs {
 			next := "main.main"
 			for i, p := range b.wardInitOrder {
 				if p == pkg && i+1 < len(b.wardInitOrder) {
@@ -116,9 +131,12 @@ func (b *bench) instructions() error {
 				irow = append(irow, []string{"`" + pkg + "`", "failed: " + err.Error(), ""})
 				continue
 			}
-			irow = append(irow, []string{"`" + pkg + "`", millions(ir), fmt.Sprintf("%.0f%%", 100*float64(ir)/float64(max(c.beforeMain-counts[0].beforeMain, 1)))})
+			if stores[pkg] {
+				b.fig.storeInit[pkg] = ir
+			}
+			irow = append(irow, []string{"`" + pkg + "`", millions(ir), fmt.Sprintf("%.0f%%", 100*float64(ir)/float64(max(b.fig.wardInitIR, 1)))})
 		}
-		b.rep.text("`ward version`'s largest initialisers by inittrace, each counted as the window from its first init function to the next package's in init order (`--dump-before` on both), so that stack growth and garbage collection during it count too:")
+		b.rep.text("`ward version`'s largest initialisers by inittrace, and the packages of the stores served by helpers that still initialise in ward, each counted as the window from its first init function to the next package's in init order (`--dump-before` on both), so that stack growth and garbage collection during it count too:")
 		b.rep.table([]string{"package", "instructions", "share of ward's initialisers (before main, minus the empty program's)"}, irow)
 	}
 	if c := counts[2]; c.err == nil {
@@ -364,7 +382,7 @@ type pkgCost struct {
 func packageCosts(files []string) ([]pkgCost, error) {
 	sums := map[string]int64{}
 	for _, file := range files {
-		out, err := exec.Command("callgrind_annotate", "--threshold=100", file).Output()
+		out, err := exec.Command("callgrind_annotate", "--threshold=100", "--auto=no", file).Output()
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -19,15 +20,27 @@ type probe struct {
 // sample is one timed run.
 type sample struct {
 	wall time.Duration
-	// cpu is user+system time of the process and of the children it
-	// waited for; 0 for something that is not a process.
-	cpu time.Duration
+	// The process's rusage from wait4, which includes the children it
+	// waited for: CPU time, minor page faults and context switches
+	// (voluntary and not). Zero for something that is not a process.
+	user, sys        time.Duration
+	faults, switches int64
+}
+
+// processSample is a sample of a process that ran for wall.
+func processSample(wall time.Duration, ps *os.ProcessState) sample {
+	s := sample{wall: wall, user: ps.UserTime(), sys: ps.SystemTime()}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		s.faults, s.switches = ru.Minflt+ru.Majflt, ru.Nvcsw+ru.Nivcsw
+	}
+	return s
 }
 
 // series is what the loop measured for one probe.
 type series struct {
-	name      string
-	wall, cpu []time.Duration
+	name             string
+	wall, user, sys  []time.Duration
+	faults, switches []int64
 	// err is why the probe was not timed (its warm-up failed) or the last
 	// failure of a timed run; failed counts those.
 	err    error
@@ -59,8 +72,9 @@ func alternate(rounds int, probes []probe) []*series {
 				out[i].failed++
 				continue
 			}
-			out[i].wall = append(out[i].wall, s.wall)
-			out[i].cpu = append(out[i].cpu, s.cpu)
+			o := out[i]
+			o.wall, o.user, o.sys = append(o.wall, s.wall), append(o.user, s.user), append(o.sys, s.sys)
+			o.faults, o.switches = append(o.faults, s.faults), append(o.switches, s.switches)
 		}
 	}
 	return out
@@ -88,7 +102,7 @@ func command(env []string, argv ...string) func() (sample, error) {
 		if err != nil {
 			return sample{}, failure(env, argv, err)
 		}
-		return sample{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
+		return processSample(wall, cmd.ProcessState), nil
 	}
 }
 
@@ -105,6 +119,23 @@ func failure(env, argv []string, err error) error {
 		msg = msg[:i]
 	}
 	return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, msg)
+}
+
+// cpuCell is a series' median user / system time, "–" when it is not
+// a process.
+func (s *series) cpuCell() string {
+	if median(s.user)+median(s.sys) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f / %.1f ms", float64(median(s.user))/1e6, float64(median(s.sys))/1e6)
+}
+
+// rusageCell is a series' median page faults and context switches.
+func (s *series) rusageCell() string {
+	if medianInt(s.faults) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%d / %d", medianInt(s.faults), medianInt(s.switches))
 }
 
 func median(d []time.Duration) time.Duration { return pct(d, 50) }

@@ -3,7 +3,7 @@
 // direct Vault reads, cat, the old single binary), and writes the tables to
 // testdata/bench/RESULTS.md and stdout:
 //
-//	go run ./testdata/bench [-n 200] [-old 9653bba] [-out FILE]
+//	go run ./testdata/bench [-n 150] [-old 9653bba] [-out FILE]
 //
 // It lives under testdata so that `go install github.com/wardsecrets/ward/...`
 // does not install a program named bench; the go tool still builds it when

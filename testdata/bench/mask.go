@@ -110,7 +110,7 @@ func piped(env []string, file string, argv ...string) func() (sample, error) {
 		if n == 0 {
 			return sample{}, fmt.Errorf("%s wrote nothing", argv[0])
 		}
-		return sample{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
+		return processSample(wall, cmd.ProcessState), nil
 	}
 }
 

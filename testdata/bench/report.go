@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -44,8 +45,13 @@ type figures struct {
 	initVault                      time.Duration // ward-vault's, 0 if not traced
 	sizeWard, sizeOld, sizeHelpers int64
 	sdksInWard                     []string
-	haveOld, haveVault             bool
-	haveVault200                   bool
+	// wardInitIR is the instructions of ward's initialisers (before main,
+	// minus the empty program's); storeInit those of the packages of
+	// helper-served stores that initialise in ward, by package.
+	wardInitIR         int64
+	storeInit          map[string]int64
+	haveOld, haveVault bool
+	haveVault200       bool
 }
 
 // summary writes the before/after table and the goals of issue 15.
@@ -90,12 +96,27 @@ func (b *bench) summary() {
 	if f.haveVault200 {
 		rows = append(rows, []string{"200 Vault refs over 50 paths ≤ 0.25x 200 sequential reads", fmt.Sprintf("%s vs %s: %.2fx", ms(f.vault200), ms(f.sequential), ratio(f.vault200, f.sequential)), met(ratio(f.vault200, f.sequential) <= 0.25)})
 	}
-	sdk := "none linked; no SDK initialiser runs"
+	sdk := "no store SDK module linked, so no SDK initialiser runs"
 	if len(f.sdksInWard) > 0 {
-		sdk = "linked: " + strings.Join(f.sdksInWard, ", ")
+		sdk = "SDK modules linked: " + strings.Join(f.sdksInWard, ", ")
+	}
+	verdict := met(len(f.sdksInWard) == 0)
+	var storeIR int64
+	var names []string
+	for pkg, ir := range f.storeInit {
+		storeIR += ir
+		names = append(names, fmt.Sprintf("`%s` %s", strings.TrimPrefix(pkg, "github.com/wardsecrets/ward/"), millions(ir)))
+	}
+	sort.Strings(names)
+	if len(names) > 0 {
+		share := float64(storeIR) / float64(max(f.wardInitIR, 1))
+		sdk += fmt.Sprintf("; but the packages of helper-served stores still initialise in ward: %s instructions, %.0f%% of ward's initialisers", strings.Join(names, ", "), 100*share)
+		if share > 0.1 {
+			verdict = "SDKs: met; store packages: **not met**"
+		}
 	}
 	rows = append(rows,
-		[]string{"linking another store does not move the 0-ref figure (no store SDK in ward)", sdk, met(len(f.sdksInWard) == 0)},
+		[]string{"linking another store does not move the 0-ref figure", sdk, verdict},
 		[]string{"peak RSS supervising a sleeping child, 20 local refs ≤ 10 MB", fmt.Sprintf("VmHWM %s, VmRSS %s", mib(f.hwm), mib(f.rss)), met(f.hwm <= 10<<20)},
 		[]string{"`--mask` end to end ≥ 0.8x cat's throughput", fmt.Sprintf("%.2f vs %.2f GB/s: %.2fx", f.maskRate, f.catRate, f.maskRate/max(f.catRate, 1e-9)), met(f.maskRate >= 0.8*f.catRate)},
 	)

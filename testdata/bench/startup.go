@@ -99,7 +99,7 @@ func (b *bench) startup() error {
 	var rows [][]string
 	for i, s := range res {
 		if !s.ok() {
-			rows = append(rows, []string{s.name, "failed: " + s.err.Error(), "", "", "", ""})
+			rows = append(rows, []string{s.name, "failed: " + s.err.Error(), "", "", "", "", ""})
 			continue
 		}
 		goal := ""
@@ -110,11 +110,12 @@ func (b *bench) startup() error {
 		if s.failed > 0 {
 			goal += fmt.Sprintf(" (%d runs failed: %v)", s.failed, s.err)
 		}
-		rows = append(rows, []string{s.name, ms(median(s.wall)), ms(pct(s.wall, 90)), ms(median(s.cpu)),
+		rows = append(rows, []string{s.name, ms(median(s.wall)), ms(pct(s.wall, 90)), s.cpuCell(), s.rusageCell(),
 			fmt.Sprintf("%.2fx", ratio(median(s.wall), empty)), goal})
 	}
 	b.rep.section(fmt.Sprintf("Start-up: whole processes, one alternating loop (%d rounds)", b.cfg.rounds))
-	b.rep.table([]string{"command", "wall median", "wall p90", "CPU median", "÷ empty Go (median)", "goal"}, rows)
+	b.rep.text("User / system CPU, page faults and context switches are medians of each run's rusage (children included: `true`). Page faults and instructions (next sections) do not depend on load; wall and CPU times do.")
+	b.rep.table([]string{"command", "wall median", "wall p90", "user / sys CPU", "page faults / context switches", "÷ empty Go (median wall)", "goal"}, rows)
 
 	f := b.fig
 	f.emptyGo, f.version, f.run0, f.run20 = empty, median(res[2].wall), median(res[3].wall), median(res[4].wall)

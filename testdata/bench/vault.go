@@ -263,14 +263,10 @@ func (b *bench) vaultOne() error {
 			rows = append(rows, []string{s.name, "failed: " + s.err.Error(), "", "", ""})
 			continue
 		}
-		cpu := ms(median(s.cpu))
-		if median(s.cpu) == 0 {
-			cpu = "–"
-		}
-		rows = append(rows, []string{s.name, ms(median(s.wall)), ms(pct(s.wall, 90)), cpu, fmt.Sprintf("%.2fx", ratio(median(s.wall), median(res[0].wall)))})
+		rows = append(rows, []string{s.name, ms(median(s.wall)), ms(pct(s.wall, 90)), s.cpuCell(), fmt.Sprintf("%.2fx", ratio(median(s.wall), median(res[0].wall)))})
 	}
 	b.rep.text("One alternating loop, %d rounds. The round trips are timed inside the harness (no process start); the helper row is the harness speaking ward's protocol to `ward-vault` itself.", b.cfg.rounds)
-	b.rep.table([]string{"measurement", "wall median", "wall p90", "CPU median", "÷ empty Go"}, rows)
+	b.rep.table([]string{"measurement", "wall median", "wall p90", "user / sys CPU", "÷ empty Go"}, rows)
 
 	f := b.fig
 	if res[0].ok() && res[1].ok() && res[2].ok() {

@@ -1,14 +1,19 @@
 // Package awstest is an in-process emulator of the parts of AWS Secrets
 // Manager and AWS Systems Manager Parameter Store that ward reads secrets
-// from. It speaks the real wire protocol (AWS JSON 1.1 over HTTP, SigV4
-// signed requests) so that ward's tests can point the real aws-sdk-go-v2 at
-// it through AWS_ENDPOINT_URL; AWS itself cannot be reached from the test
-// machines.
+// from, and of the AWS Security Token Service that issues the short-lived
+// credentials ward serves to its child. It speaks the real wire protocols
+// (AWS JSON 1.1 and, for STS, the Query protocol with XML answers, over
+// HTTP, SigV4 signed requests) so that ward's tests can point the real
+// SDKs (aws-sdk-go-v2, boto3, the JavaScript v3 SDK, and Vault's AWS
+// secrets engine) at it through AWS_ENDPOINT_URL or an endpoint setting;
+// AWS itself cannot be reached from the test machines.
 //
 // It is imported by tests only and never by ward's non-test code.
 //
 // Requests are accepted only when they carry a valid AWS Signature Version 4
-// made with AccessKeyID / SecretAccessKey for Region. Responses and errors use
+// made with AccessKeyID / SecretAccessKey for Region, or with temporary
+// credentials that STS AssumeRole issued (and their session token) before
+// they expire. Responses and errors use
 // the member names, error codes and HTTP statuses of the AWS API references
 // (secretsmanager-2017-10-17, ssm-2014-11-06).
 //
@@ -26,11 +31,12 @@
 //
 // Emulated: Secrets Manager GetSecretValue, BatchGetSecretValue (SecretIdList
 // only), DescribeSecret, CreateSecret, PutSecretValue; SSM GetParameter,
-// GetParameters, PutParameter. Not emulated: other operations (they get
+// GetParameters, PutParameter; STS AssumeRole (with ExternalId, roles added
+// by AddRole) and GetCallerIdentity. Not emulated: other operations (they get
 // UnknownOperationException), BatchGetSecretValue Filters and paging, SSM
 // parameter labels, /aws/reference/secretsmanager/ parameters, secret
-// deletion and rotation, replication, resource policies, and any IAM logic
-// beyond Deny.
+// deletion and rotation, replication, resource policies, any IAM logic
+// beyond Deny, and STS's other actions, session policies and tags.
 package awstest
 
 import (
@@ -44,6 +50,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,6 +90,18 @@ type Server struct {
 	deny     []string
 	noDecr   []string
 	now      func() time.Time
+
+	// STS: the roles AssumeRole may assume, the sessions it issued (by
+	// access key id), and the access keys that signed each operation's
+	// calls and the error codes they got (by target).
+	roles      map[string]*Role
+	sessions   map[string]*session
+	minSession time.Duration
+	// sessionLifetime cuts sessions short (SetSessionLifetime).
+	sessionLifetime time.Duration
+	offset          atomic.Int64 // added to the time, by Advance
+	signed          map[string]map[string]int
+	failed          map[string]map[string]int
 }
 
 // New starts an emulator on 127.0.0.1 on a random port. Close it when done.
@@ -91,8 +110,14 @@ func New() *Server {
 		secrets: map[string]*secret{},
 		params:  map[string]*parameter{},
 		calls:   map[string]int{},
-		now:     time.Now,
+
+		roles:      map[string]*Role{},
+		sessions:   map[string]*session{},
+		minSession: AWSMinSessionDuration,
+		signed:     map[string]map[string]int{},
+		failed:     map[string]map[string]int{},
 	}
+	s.now = func() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
 }
@@ -262,6 +287,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if isQueryRequest(r) {
+		s.serveQuery(w, r, body)
+		return
+	}
 	target := r.Header.Get("X-Amz-Target")
 	prefix, op, _ := strings.Cut(target, ".")
 	svc := services[prefix]
@@ -274,7 +303,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, coralError("UnknownOperationException", ""))
 		return
 	}
-	if aerr := s.verifySigV4(r, body, svc.signingName); aerr != nil {
+	caller, aerr := s.verifySigV4(r, body, svc.signingName)
+	if aerr != nil {
+		s.countFailure(target, aerr.code)
 		writeError(w, aerr)
 		return
 	}
@@ -287,6 +318,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, coralError("UnknownOperationException", ""))
 		return
 	}
+	s.countSigned(target, caller.accessKeyID)
 
 	s.mu.Lock()
 	var fault *apiError
@@ -300,6 +332,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if fault != nil {
+		s.countFailure(target, fault.code)
 		writeError(w, fault)
 		return
 	}
@@ -310,6 +343,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &aerr) {
 			aerr = svc.internal
 		}
+		s.countFailure(target, aerr.code)
 		writeError(w, aerr)
 		return
 	}

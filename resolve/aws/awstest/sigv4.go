@@ -24,14 +24,17 @@ const (
 	maxClockSkew    = 15 * time.Minute
 )
 
-func (s *Server) verifySigV4(r *http.Request, body []byte, signingName string) *apiError {
+// verifySigV4 checks r's signature and returns who made it: the
+// emulator's IAM user, or temporary credentials AssumeRole issued (with
+// their X-Amz-Security-Token, unexpired and not revoked).
+func (s *Server) verifySigV4(r *http.Request, body []byte, signingName string) (*principal, *apiError) {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
-		return coralError("MissingAuthenticationTokenException", "Missing Authentication Token")
+		return nil, coralError("MissingAuthenticationTokenException", "Missing Authentication Token")
 	}
 	alg, rest, _ := strings.Cut(auth, " ")
 	if alg != sigV4Algorithm {
-		return coralError("IncompleteSignatureException", "Unsupported AWS 'algorithm': '%s'", alg)
+		return nil, coralError("IncompleteSignatureException", "Unsupported AWS 'algorithm': '%s'", alg)
 	}
 	fields := map[string]string{}
 	for _, part := range strings.Split(rest, ",") {
@@ -47,52 +50,48 @@ func (s *Server) verifySigV4(r *http.Request, body []byte, signingName string) *
 		}
 	}
 	if len(missing) > 0 {
-		return coralError("IncompleteSignatureException", "%s Authorization=%s", strings.Join(missing, " "), auth)
+		return nil, coralError("IncompleteSignatureException", "%s Authorization=%s", strings.Join(missing, " "), auth)
 	}
 
 	cred := strings.Split(fields["Credential"], "/")
 	if len(cred) != 5 {
-		return coralError("IncompleteSignatureException", "Authorization header has malformed 'Credential' parameter: %s", fields["Credential"])
+		return nil, coralError("IncompleteSignatureException", "Authorization header has malformed 'Credential' parameter: %s", fields["Credential"])
 	}
 	keyID, scopeDate, region, svc, term := cred[0], cred[1], cred[2], cred[3], cred[4]
-	if keyID != AccessKeyID {
-		return coralError("UnrecognizedClientException", "The security token included in the request is invalid.")
-	}
-	if r.Header.Get("X-Amz-Security-Token") != "" {
-		// The emulated credentials are long-term keys; AWS rejects a session
-		// token sent with them.
-		return coralError("UnrecognizedClientException", "The security token included in the request is invalid.")
+	caller, secretKey, aerr := s.credentialsFor(keyID, r.Header.Get("X-Amz-Security-Token"))
+	if aerr != nil {
+		return nil, aerr
 	}
 
 	amzDate := r.Header.Get("X-Amz-Date")
 	if amzDate == "" {
-		return coralError("IncompleteSignatureException", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=%s", auth)
+		return nil, coralError("IncompleteSignatureException", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=%s", auth)
 	}
 	signedAt, err := time.Parse(amzDateLayout, amzDate)
 	if err != nil {
-		return coralError("IncompleteSignatureException", "Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", amzDate)
+		return nil, coralError("IncompleteSignatureException", "Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", amzDate)
 	}
 	now := s.now().UTC()
 	if signedAt.Before(now.Add(-maxClockSkew)) {
-		return coralError("InvalidSignatureException", "Signature expired: %s is now earlier than %s (%s - 15 min.)",
+		return nil, coralError("InvalidSignatureException", "Signature expired: %s is now earlier than %s (%s - 15 min.)",
 			amzDate, now.Add(-maxClockSkew).Format(amzDateLayout), now.Format(amzDateLayout))
 	}
 	if signedAt.After(now.Add(maxClockSkew)) {
-		return coralError("InvalidSignatureException", "Signature not yet current: %s is still later than %s (%s + 15 min.)",
+		return nil, coralError("InvalidSignatureException", "Signature not yet current: %s is still later than %s (%s + 15 min.)",
 			amzDate, now.Add(maxClockSkew).Format(amzDateLayout), now.Format(amzDateLayout))
 	}
 	if scopeDate != signedAt.Format(scopeDateLayout) {
-		return coralError("InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
+		return nil, coralError("InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			scopeDate, signedAt.Format(scopeDateLayout), amzDate)
 	}
 	if region != Region {
-		return coralError("InvalidSignatureException", "Credential should be scoped to a valid region. ")
+		return nil, coralError("InvalidSignatureException", "Credential should be scoped to a valid region. ")
 	}
 	if svc != signingName {
-		return coralError("InvalidSignatureException", "Credential should be scoped to correct service: '%s'. ", signingName)
+		return nil, coralError("InvalidSignatureException", "Credential should be scoped to correct service: '%s'. ", signingName)
 	}
 	if term != "aws4_request" {
-		return coralError("InvalidSignatureException", "Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", term)
+		return nil, coralError("InvalidSignatureException", "Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", term)
 	}
 
 	signedHeaders := strings.Split(fields["SignedHeaders"], ";")
@@ -103,7 +102,7 @@ func (s *Server) verifySigV4(r *http.Request, body []byte, signingName string) *
 		}
 	}
 	if !hasHost {
-		return coralError("InvalidSignatureException", "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+		return nil, coralError("InvalidSignatureException", "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 
 	payloadHash := sha256.Sum256(body)
@@ -119,19 +118,19 @@ func (s *Server) verifySigV4(r *http.Request, body []byte, signingName string) *
 	scope := strings.Join([]string{scopeDate, region, svc, term}, "/")
 	stringToSign := strings.Join([]string{sigV4Algorithm, amzDate, scope, hex.EncodeToString(crHash[:])}, "\n")
 
-	key := hmacSHA256([]byte("AWS4"+SecretAccessKey), scopeDate)
+	key := hmacSHA256([]byte("AWS4"+secretKey), scopeDate)
 	key = hmacSHA256(key, region)
 	key = hmacSHA256(key, svc)
 	key = hmacSHA256(key, term)
 	want := hex.EncodeToString(hmacSHA256(key, stringToSign))
 
 	if !hmac.Equal([]byte(want), []byte(fields["Signature"])) {
-		return coralError("InvalidSignatureException",
+		return nil, coralError("InvalidSignatureException",
 			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\n"+
 				"The Canonical String for this request should have been\n'%s'\n\nThe String-to-Sign should have been\n'%s'\n",
 			canonicalRequest, stringToSign)
 	}
-	return nil
+	return caller, nil
 }
 
 func hmacSHA256(key []byte, data string) []byte {

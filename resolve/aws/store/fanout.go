@@ -1,7 +1,7 @@
 package store
 
 import (
-	"sync"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/wardsecrets/ward/resolve"
 )
@@ -12,20 +12,15 @@ func fanOut(n, limit int, fn func(int)) {
 	if limit <= 0 {
 		limit = resolve.DefaultConcurrency
 	}
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(limit)
 	for i := range n {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() {
-				<-sem
-				wg.Done()
-			}()
+		g.Go(func() error {
 			fn(i)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // chunks splits items into runs of at most size.

@@ -1,17 +1,19 @@
-// Package store resolves awssm:// references from AWS Secrets Manager and
-// ssm:// references from AWS Systems Manager Parameter Store, with
-// aws-sdk-go-v2.
+// Package store resolves awssm:// references from AWS Secrets Manager,
+// ssm:// references from AWS Systems Manager Parameter Store and
+// awssts:// references with STS AssumeRole, with aws-sdk-go-v2.
 //
-// Both stores share one Session, which loads the SDK's default
+// The stores share one Session, which loads the SDK's default
 // configuration (environment, shared config and profiles, web identity,
 // ECS and EC2 instance credentials, AWS_ENDPOINT_URL and the per-service
-// AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL_SSM) on the first
-// fetch, never before, so a manifest without AWS references pays nothing.
+// AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL_SSM /
+// AWS_ENDPOINT_URL_STS) on the first fetch, never before, so a manifest
+// without AWS references pays nothing.
 //
 // The IAM permissions ward needs: secretsmanager:GetSecretValue on each
 // secret and secretsmanager:BatchGetSecretValue (without it ward falls back
 // to one GetSecretValue per secret); ssm:GetParameters on each parameter;
-// kms:Decrypt on the KMS keys that encrypt them.
+// kms:Decrypt on the KMS keys that encrypt them; sts:AssumeRole on each
+// role an awssts:// reference names.
 package store
 
 import (

@@ -8,11 +8,12 @@ import (
 	"github.com/wardsecrets/ward/resolve/aws"
 )
 
-// Stores is both AWS stores behind one session: awssm:// references go to
-// Secrets Manager, ssm:// to Parameter Store.
+// Stores is the AWS stores behind one session: awssm:// references go to
+// Secrets Manager, ssm:// to Parameter Store, awssts:// to STS AssumeRole.
 type Stores struct {
 	SecretsManager *SecretsManager
 	Parameters     *ParameterStore
+	AssumeRole     *AssumeRole
 }
 
 var _ resolve.BatchStore = (*Stores)(nil)
@@ -21,8 +22,8 @@ var _ resolve.BatchStore = (*Stores)(nil)
 // nothing until the first fetch.
 func New(opts aws.Options, env resolve.Env) *Stores {
 	sess := NewSession(SessionOptions{Region: opts.Region, Profile: opts.Profile})
-	s := &Stores{SecretsManager: NewSecretsManager(sess), Parameters: NewParameterStore(sess)}
-	s.SecretsManager.Concurrency, s.Parameters.Concurrency = env.Concurrency, env.Concurrency
+	s := &Stores{SecretsManager: NewSecretsManager(sess), Parameters: NewParameterStore(sess), AssumeRole: NewAssumeRole(sess)}
+	s.SecretsManager.Concurrency, s.Parameters.Concurrency, s.AssumeRole.Concurrency = env.Concurrency, env.Concurrency, env.Concurrency
 	return s
 }
 
@@ -57,6 +58,8 @@ func (s *Stores) of(scheme string) (resolve.BatchStore, error) {
 		return s.SecretsManager, nil
 	case "ssm":
 		return s.Parameters, nil
+	case "awssts":
+		return s.AssumeRole, nil
 	}
 	return nil, fmt.Errorf("unknown scheme %q", scheme)
 }

@@ -1,7 +1,7 @@
-// Command ward-aws is ward's helper for awssm:// and ssm:// references:
-// ward starts it, only when a manifest names AWS, and talks to it over
-// pipes (see package resolve/remote), so that ward itself never links the
-// AWS SDK.
+// Command ward-aws is ward's helper for awssm://, ssm:// and awssts://
+// references: ward starts it, only when a manifest names AWS, and talks to
+// it over pipes (see package resolve/remote), so that ward itself never
+// links the AWS SDK.
 package main
 
 import (

@@ -131,7 +131,7 @@ func (a *authState) acquire(ctx context.Context) error {
 		}
 		return nil
 	case vault.MethodTokenFile:
-		a.file = auth.TokenFile
+		a.file = a.s.set.credsPath(auth.TokenFile)
 		if _, err := a.readFile(); err != nil {
 			return fmt.Errorf("%w: check that the Vault Agent sink writes there", err)
 		}
@@ -329,6 +329,7 @@ func (a *authState) read(what, value, file string, envs ...string) (string, erro
 		return v, nil
 	}
 	if file != "" {
+		file = a.s.set.credsPath(file)
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", fmt.Errorf("read the vault %s: %w", what, err)

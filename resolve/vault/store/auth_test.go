@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -377,7 +378,7 @@ func TestAuthJWT(t *testing.T) {
 	s := tc.store(opts, map[string]string{"CI_ID_TOKEN": jwt})
 	wantValue(t, tc, s, ref, value)
 	checkRelogin(t, tc, s, ref, value)
-	if env := opts.CredentialEnv(); !contains(env, "CI_ID_TOKEN") || !contains(env, "VAULT_TOKEN") {
+	if env := opts.CredentialEnv(); !slices.Contains(env, "CI_ID_TOKEN") || !slices.Contains(env, "VAULT_TOKEN") {
 		t.Errorf("CredentialEnv()=%v, want CI_ID_TOKEN and VAULT_TOKEN in it", env)
 	}
 
@@ -395,15 +396,6 @@ func TestAuthJWT(t *testing.T) {
 		_, err := fetch(t, s, map[string]string{"X": ref})
 		tc.wantErr("expired jwt", err, "log in to vault with jwt", "has not expired")
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestAuthStaticTokenRenewed: a renewable VAULT_TOKEN with a short TTL is

@@ -33,6 +33,7 @@ type settings struct {
 	maxRetries int
 	revoke     bool
 	home       string
+	credsDir   string
 	log        *slog.Logger
 	retry      retryWaits
 }
@@ -93,12 +94,17 @@ func resolveSettings(o Options, env resolve.Env, retry retryWaits) (settings, er
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.credsDir = getenv("CREDENTIALS_DIRECTORY")
 	s.home = getenv("HOME")
 	if s.home == "" {
 		s.home, _ = os.UserHomeDir()
 	}
+	return s, resolveAuth(&s.Auth, s.home)
+}
 
-	a := &s.Auth
+// resolveAuth applies the auth method's defaults and checks what the
+// method needs.
+func resolveAuth(a *vault.Auth, home string) error {
 	if a.Method == "" {
 		a.Method = vault.MethodToken
 	}
@@ -117,21 +123,21 @@ func resolveSettings(o Options, env resolve.Env, retry retryWaits) (settings, er
 			a.JWTEnv = vault.EnvJWT
 		}
 	default:
-		return s, fmt.Errorf("unknown vault auth method %q: choose token, token_file, approle, kubernetes or jwt", a.Method)
+		return fmt.Errorf("unknown vault auth method %q: choose token, token_file, approle, kubernetes or jwt", a.Method)
 	}
 	// After the defaults: the manifest requires an approle role_id
 	// setting, but a store opened without one reads VAULT_ROLE_ID.
 	if msg := a.Check(); msg != "" {
-		return s, fmt.Errorf("%s", msg)
+		return fmt.Errorf("%s", msg)
 	}
 	if a.Mount == "" && a.Method != vault.MethodToken && a.Method != vault.MethodTokenFile {
 		a.Mount = string(a.Method)
 	}
 	a.Mount = strings.Trim(a.Mount, "/")
 	if a.TokenFile != "" {
-		a.TokenFile = expandHome(a.TokenFile, s.home)
+		a.TokenFile = expandHome(a.TokenFile, home)
 	}
-	return s, nil
+	return nil
 }
 
 // parseSeconds reads a duration the way the Vault CLI does: a Go duration,
@@ -148,4 +154,16 @@ func expandHome(p, home string) string {
 		return filepath.Join(home, strings.TrimPrefix(p, "~"))
 	}
 	return p
+}
+
+// credsPath maps a setting of the form creds://NAME to the file systemd
+// put the credential in ($CREDENTIALS_DIRECTORY/NAME, from
+// LoadCredential= or LoadCredentialEncrypted=), so a unit's manifest need
+// not spell /run/credentials/UNIT/; any other path is left as it is.
+func (s settings) credsPath(p string) string {
+	name, ok := strings.CutPrefix(p, "creds://")
+	if !ok {
+		return p
+	}
+	return filepath.Join(s.credsDir, name)
 }

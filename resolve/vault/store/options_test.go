@@ -306,3 +306,20 @@ func TestTLS(t *testing.T) {
 		tc.wantErr("missing CA file", err, "configure TLS", "none.pem")
 	})
 }
+
+func TestCredsPath(t *testing.T) {
+	s, err := resolveSettings(Options{}, resolve.Env{Getenv: func(k string) string {
+		if k == "CREDENTIALS_DIRECTORY" {
+			return "/run/credentials/app.service"
+		}
+		return ""
+	}}, retryWaits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{"creds://role-id": "/run/credentials/app.service/role-id", "/etc/role-id": "/etc/role-id"} {
+		if got := s.credsPath(in); got != want {
+			t.Errorf("credsPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

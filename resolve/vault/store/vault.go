@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/wardsecrets/ward/resolve/vault"
 
@@ -362,25 +363,22 @@ func (s *Store) revokeAll() []error {
 	var (
 		mu     sync.Mutex
 		errs   = map[string]error{}
-		wg     sync.WaitGroup
-		sem    = make(chan struct{}, 4)
 		denied bool
+		g      errgroup.Group
 	)
+	g.SetLimit(4)
 	for _, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			if err := s.Revoke(ctx, &resolve.Lease{ID: id}); err != nil {
 				mu.Lock()
 				errs[id] = err
 				denied = denied || errors.Is(err, ErrPermissionDenied)
 				mu.Unlock()
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	if denied && s.set.loginMethod() {
 		if gen, err := s.revokeSelf(ctx); err != nil {
 			s.log.Warn("vault token could not revoke itself", "error", err.Error())

@@ -1,0 +1,539 @@
+package main
+
+// Whole-binary tests of the two cloud stores: the real ward starts its
+// helpers ward-gcp and ward-azure (this test binary, on $PATH), which use
+// Google's and Microsoft's own libraries against the emulators in
+// resolve/gcp/gcptest and resolve/azure/azuretest, configured only as a
+// user would configure them: stores.* settings, a key file or a client
+// secret in the environment, a trusted CA file.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve/azure"
+	"github.com/wardsecrets/ward/resolve/azure/azuretest"
+	"github.com/wardsecrets/ward/resolve/gcp"
+	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+// fastRotation polls every second without jitter: the poll interval is
+// configuration, and the tests wait for what it causes, never for time.
+const fastRotation = "rotation:\n  poll: 1s\n  jitter: 0%\n  debounce: 200ms\n  stop_timeout: 5s\n"
+
+// TestGCPRunAndCheck: `ward run` gives the child gcpsm:// values (plain,
+// a #field of JSON, a pinned version, a regional secret, a full resource
+// name), reading each (secret, version) once; `ward check --resolve`
+// shows the version number latest resolved to and never a value.
+func TestGCPRunAndCheck(t *testing.T) {
+	srv, w := gcpWard(t)
+	old, key, user, pass, regional := w.canary("gcp-old"), w.canary("gcp-key"), w.canary("gcp-user"), w.canary("gcp-pass"), w.canary("gcp-eu")
+	legacy := w.canary("gcp-legacy")
+	srv.AddVersion(gcpSecret("api-key"), []byte(old))
+	srv.AddVersion(gcpSecret("api-key"), []byte(key))
+	srv.AddVersion(gcpSecret("db"), []byte(`{"user":"`+user+`","password":"`+pass+`"}`))
+	srv.AddVersion("projects/"+gcptest.Project+"/locations/europe-west1/secrets/eu-token", []byte(regional))
+	srv.AddVersion(gcpSecret("legacy"), []byte(legacy))
+	p := "gcpsm://" + gcptest.Project
+	m := w.manifest("version: 1\n" + gcpStores(srv) + `env:
+  API_KEY: ` + p + `/api-key
+  OLD_KEY: ` + p + `/api-key?version=1
+  DB_USER: ` + p + `/db#user
+  DB_PASS: ` + p + `/db#password
+  EU_TOKEN: ` + p + `/eu-token?location=europe-west1
+  LEGACY: gcpsm://projects/` + gcptest.Project + `/secrets/legacy/versions/1
+`)
+
+	code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
+	if code != 0 {
+		t.Fatalf("ward run: got exit code %d, want 0: %s", code, stderr)
+	}
+	got := listing(stdout)
+	for name, v := range map[string]string{"API_KEY": key, "OLD_KEY": old, "DB_USER": user, "DB_PASS": pass, "EU_TOKEN": regional, "LEGACY": legacy} {
+		if got[name] != helper.Hash(v) {
+			t.Errorf("%s: the child does not have the value", name)
+		}
+	}
+	// api-key at latest and at 1, db once for both fields, eu-token,
+	// legacy.
+	if n := srv.Calls("versions.access"); n != 5 {
+		t.Errorf("got %d access calls for one start, want 5 (one per secret version)", n)
+	}
+
+	code, stdout, stderr = w.run("check", "--resolve", "-m", m)
+	if code != 0 {
+		t.Fatalf("ward check --resolve: got exit code %d, want 0: %s", code, stderr)
+	}
+	rows := checkRows(stdout)
+	for name, want := range map[string]string{"API_KEY": "2", "OLD_KEY": "1", "DB_USER": "1", "DB_PASS": "1", "EU_TOKEN": "1", "LEGACY": "1"} {
+		if r := rows[name]; len(r) < 3 || r[1] != gcp.Scheme || r[2] != want {
+			t.Errorf("check --resolve: got row %q for %s, want store %s and version %s", r, name, gcp.Scheme, want)
+		}
+	}
+	if !strings.Contains(stdout, "6 secrets resolved") {
+		t.Errorf("check --resolve: got %q, want it to count 6 secrets", stdout)
+	}
+}
+
+// TestAzureRunAndCheck: `ward run` gives the child azkv:// values (plain,
+// a #field of JSON, a pinned version); `ward check --resolve` shows each
+// version id and its updated time and never a value.
+func TestAzureRunAndCheck(t *testing.T) {
+	srv, w := azureWard(t, (*azuretest.Server).Env)
+	old, key, user, pass := w.canary("az-old"), w.canary("az-key"), w.canary("az-user"), w.canary("az-pass")
+	updated := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	srv.SetClock(func() time.Time { return updated })
+	oldID := srv.SetSecret("api-key", old)
+	keyID := srv.SetSecret("api-key", key)
+	dbID := srv.SetSecret("db", `{"user":"`+user+`","password":"`+pass+`"}`)
+	srv.SetClock(time.Now)
+	p := "azkv://" + srv.VaultHost()
+	m := w.manifest("version: 1\n" + azureStores + `env:
+  API_KEY: ` + p + `/api-key
+  OLD_KEY: ` + p + `/api-key?version=` + oldID + `
+  DB_USER: ` + p + `/db#user
+  DB_PASS: ` + p + `/db#password
+`)
+
+	code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
+	if code != 0 {
+		t.Fatalf("ward run: got exit code %d, want 0: %s", code, stderr)
+	}
+	got := listing(stdout)
+	for name, v := range map[string]string{"API_KEY": key, "OLD_KEY": old, "DB_USER": user, "DB_PASS": pass} {
+		if got[name] != helper.Hash(v) {
+			t.Errorf("%s: the child does not have the value", name)
+		}
+	}
+	// api-key current and pinned, db once for both fields.
+	if n := srv.AuthorizedCalls(azuretest.RouteGetSecret) + srv.AuthorizedCalls(azuretest.RouteGetSecretVersion); n != 3 {
+		t.Errorf("got %d authorized reads for one start, want 3 (one per secret version)", n)
+	}
+
+	code, stdout, stderr = w.run("check", "--resolve", "-m", m)
+	if code != 0 {
+		t.Fatalf("ward check --resolve: got exit code %d, want 0: %s", code, stderr)
+	}
+	rows := checkRows(stdout)
+	note := "(updated " + updated.Format("2006-01-02T15:04:05Z") + ")"
+	for name, want := range map[string]string{"API_KEY": keyID, "OLD_KEY": oldID, "DB_USER": dbID, "DB_PASS": dbID} {
+		r := rows[name]
+		if len(r) < 5 || r[1] != azure.Scheme || r[2] != want || strings.Join(r[4:], " ") != note {
+			t.Errorf("check --resolve: got row %q for %s, want store %s, version %s and %s", r, name, azure.Scheme, want, note)
+		}
+	}
+}
+
+// TestGCPCredentialScoping: the child gets none of the variables
+// Application Default Credentials read a credential from, though ward's
+// helper authenticated with them, unless the manifest names one.
+func TestGCPCredentialScoping(t *testing.T) {
+	srv, w := gcpWard(t)
+	srv.AddVersion(gcpSecret("app"), []byte(w.canary("gcp-scope")))
+	keyFile := envValue(w.env, "GOOGLE_APPLICATION_CREDENTIALS")
+	w.env = append(w.env, "CLOUDSDK_CONFIG="+filepath.Join(w.dir, "gcloud"))
+	tests := []struct {
+		name    string
+		inherit string
+		passed  string // the one credential variable the manifest names
+	}{
+		{"undeclared", "", ""},
+		{"named in inherit", "inherit: [PATH, HOME, GOOGLE_APPLICATION_CREDENTIALS]\n", "GOOGLE_APPLICATION_CREDENTIALS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  APP: gcpsm://" + gcptest.Project + "/app\n" + tt.inherit)
+			code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
+			if code != 0 {
+				t.Fatalf("got exit code %d, want 0: %s", code, stderr)
+			}
+			got := listing(stdout)
+			if _, ok := got["APP"]; !ok {
+				t.Fatalf("the child did not get APP")
+			}
+			for _, name := range gcp.CredentialEnv {
+				_, ok := got[name]
+				if want := name == tt.passed; ok != want {
+					t.Errorf("%s reached the child: %v, want %v", name, ok, want)
+				}
+			}
+			if tt.passed != "" && got[tt.passed] != helper.Hash(keyFile) {
+				t.Errorf("%s reached the child with another value", tt.passed)
+			}
+		})
+	}
+}
+
+// TestAzureCredentialScoping: the child gets none of the variables
+// azidentity reads a credential from (a service principal's secret, the
+// workload identity token file, the managed identity header), though
+// ward's helper authenticated with them, unless the manifest names one.
+func TestAzureCredentialScoping(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "azure-identity-token")
+	tests := []struct {
+		name    string
+		env     func(*azuretest.Server) []string
+		inherit string
+		passed  string
+	}{
+		{"service principal", (*azuretest.Server).Env, "", ""},
+		{"workload identity", func(s *azuretest.Server) []string { return s.WorkloadIdentityEnv(tokenFile) }, "", ""},
+		{"secret named in inherit", (*azuretest.Server).Env, "inherit: [PATH, HOME, AZURE_CLIENT_SECRET]\n", "AZURE_CLIENT_SECRET"},
+		{"token file named in inherit", func(s *azuretest.Server) []string { return s.WorkloadIdentityEnv(tokenFile) }, "inherit: [PATH, HOME, AZURE_FEDERATED_TOKEN_FILE]\n", "AZURE_FEDERATED_TOKEN_FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, w := azureWard(t, tt.env)
+			if err := os.WriteFile(tokenFile, []byte(srv.FederatedToken(azuretest.FederatedAudience, time.Hour)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			srv.SetSecret("app", w.canary("az-scope"))
+			w.canaries = append(w.canaries, srv.ClientSecret())
+			m := w.manifest("version: 1\n" + azureStores + "env:\n  APP: azkv://" + srv.VaultHost() + "/app\n" + tt.inherit)
+			code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
+			if code != 0 {
+				t.Fatalf("got exit code %d, want 0: %s", code, stderr)
+			}
+			got := listing(stdout)
+			if _, ok := got["APP"]; !ok {
+				t.Fatalf("the child did not get APP")
+			}
+			set := 0
+			for _, name := range azure.CredentialEnv {
+				v, inWard := envLookup(w.env, name)
+				if !inWard {
+					continue
+				}
+				set++
+				_, ok := got[name]
+				if want := name == tt.passed; ok != want {
+					t.Errorf("%s reached the child: %v, want %v", name, ok, want)
+				}
+				if ok && got[name] != helper.Hash(v) {
+					t.Errorf("%s reached the child with another value", name)
+				}
+			}
+			// The secret or token file, and IDENTITY_HEADER.
+			if set < 2 {
+				t.Errorf("ward's environment holds %d credential variables, want at least 2", set)
+			}
+		})
+	}
+}
+
+// TestGCPRotation: a new version of a polled secret restarts the child
+// exactly once with the new value; a new version with the same data, a
+// change to a secret no variable uses and polls that find nothing new
+// restart nothing.
+func TestGCPRotation(t *testing.T) {
+	srv, w := gcpWard(t)
+	v1, v2, v3 := w.canary("gcp-rot1"), w.canary("gcp-rot2"), w.canary("gcp-rot3")
+	srv.AddVersion(gcpSecret("token"), []byte(v1))
+	srv.AddVersion(gcpSecret("unused"), []byte(w.canary("gcp-unused")))
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  TOKEN: gcpsm://" + gcptest.Project + "/token\n" + fastRotation)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	auditProc(t, cmd.Process.Pid, v1)
+
+	srv.AddVersion(gcpSecret("token"), []byte(v2))
+	if envListing(stdout)["TOKEN"] != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the new value")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+
+	// No-ops: the same data in a new version, and a secret no variable
+	// uses. Reads counted from here on saw them. Three reads are two polls
+	// whichever way ward polls (an access per poll, or a versions.get plus
+	// an access only when the version moved); the second poll begins only
+	// after the first was decided, and a restart the first caused would
+	// come before it (the debounce is shorter than the poll).
+	srv.AddVersion(gcpSecret("token"), []byte(v2))
+	srv.AddVersion(gcpSecret("unused"), []byte(w.canary("gcp-unused2")))
+	reads := gcpReads(srv)
+	waitUntil(t, "two polls after the no-op changes", func() bool { return gcpReads(srv) >= reads+3 })
+
+	// The next listing must be the next real change's: a restart in
+	// between would show up here first.
+	srv.AddVersion(gcpSecret("token"), []byte(v3))
+	if envListing(stdout)["TOKEN"] != helper.Hash(v3) {
+		t.Fatalf("the next start after the no-ops does not have the next value: a no-op restarted the child")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	if n := stopAndCount(t, cmd, stdout, stderr, w.canaries...); n != 0 {
+		t.Errorf("got %d more starts, want 0 (one per new value)", n)
+	}
+}
+
+// TestGCPPollWithoutChangeReadsNoPayload: while the secret does not
+// change, each rotation poll asks Secret Manager only which version
+// latest names (versions.get, a metadata read, resolve.Versioner) and
+// never accesses the payload again.
+func TestGCPPollWithoutChangeReadsNoPayload(t *testing.T) {
+	srv, w := gcpWard(t)
+	v := w.canary("gcp-still")
+	srv.AddVersion(gcpSecret("token"), []byte(v))
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  TOKEN: gcpsm://" + gcptest.Project + "/token\n" + fastRotation)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v) {
+		t.Fatalf("the child does not have the value")
+	}
+	access, get, reads := srv.Calls(gcptest.MethodAccess), srv.Calls(gcptest.MethodGet), gcpReads(srv)
+	waitUntil(t, "two polls", func() bool { return gcpReads(srv) >= reads+2 })
+	if a, g := srv.Calls(gcptest.MethodAccess)-access, srv.Calls(gcptest.MethodGet)-get; a != 0 {
+		t.Errorf("polls that found no change made %d payload access calls and %d versions.get calls; want no access call, only versions.get", a, g)
+	}
+	if n := stopAndCount(t, cmd, stdout, stderr, w.canaries...); n != 0 {
+		t.Errorf("got %d restarts, want 0", n)
+	}
+}
+
+// TestAzureRotation: a new version of a polled secret restarts the child
+// exactly once with the new value; a new version with the same value, a
+// change to a secret no variable uses and polls that find nothing new
+// restart nothing.
+func TestAzureRotation(t *testing.T) {
+	srv, w := azureWard(t, (*azuretest.Server).Env)
+	v1, v2, v3 := w.canary("az-rot1"), w.canary("az-rot2"), w.canary("az-rot3")
+	srv.SetSecret("token", v1)
+	srv.SetSecret("unused", w.canary("az-unused"))
+	m := w.manifest("version: 1\n" + azureStores + "env:\n  TOKEN: azkv://" + srv.VaultHost() + "/token\n" + fastRotation)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	auditProc(t, cmd.Process.Pid, v1)
+
+	srv.SetSecret("token", v2)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the new value")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+
+	// No-ops; each poll is one read of the current version, and the
+	// second poll begins only after the first was decided.
+	srv.SetSecret("token", v2)
+	srv.SetSecret("unused", w.canary("az-unused2"))
+	reads := srv.AuthorizedCalls(azuretest.RouteGetSecret)
+	waitUntil(t, "two polls after the no-op changes", func() bool { return srv.AuthorizedCalls(azuretest.RouteGetSecret) >= reads+2 })
+
+	srv.SetSecret("token", v3)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v3) {
+		t.Fatalf("the next start after the no-ops does not have the next value: a no-op restarted the child")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	if n := stopAndCount(t, cmd, stdout, stderr, w.canaries...); n != 0 {
+		t.Errorf("got %d more starts, want 0 (one per new value)", n)
+	}
+}
+
+// TestGCPErrors: a missing, a denied and a disabled secret fail `ward run`
+// and `ward check --resolve` with exit 125, the reference and what to do;
+// the child never starts.
+func TestGCPErrors(t *testing.T) {
+	srv, w := gcpWard(t)
+	srv.AddVersion(gcpSecret("denied"), []byte(w.canary("gcp-denied")))
+	srv.Deny(gcpSecret("denied"))
+	srv.AddVersion(gcpSecret("off"), []byte(w.canary("gcp-off")))
+	srv.DisableVersion(gcpSecret("off"), 1)
+	p := "gcpsm://" + gcptest.Project
+	cloudErrors(t, w, gcpStores(srv), []cloudError{
+		{"missing", p + "/nope", []string{"secret manager has no such secret or version"}},
+		{"denied", p + "/denied", []string{"denied it to service account " + gcptest.ClientEmail, "grant it roles/secretmanager.secretAccessor"}},
+		{"disabled", p + "/off", []string{"is disabled", "gcloud secrets versions enable 1 --secret=off"}},
+	})
+}
+
+// TestAzureErrors: a missing, a denied and a disabled secret fail `ward
+// run` and `ward check --resolve` with exit 125, the reference and what to
+// do; the child never starts.
+func TestAzureErrors(t *testing.T) {
+	srv, w := azureWard(t, (*azuretest.Server).Env)
+	srv.SetSecret("denied", w.canary("az-denied"))
+	srv.Deny("denied")
+	srv.SetSecret("off", w.canary("az-off"))
+	srv.Disable("off", "")
+	w.canaries = append(w.canaries, srv.ClientSecret())
+	p := "azkv://" + srv.VaultHost()
+	cloudErrors(t, w, azureStores, []cloudError{
+		{"missing", p + "/nope", []string{"the vault has no such secret"}},
+		{"denied", p + "/denied", []string{"access denied", "Key Vault Secrets User", "az role assignment create"}},
+		{"disabled", p + "/off", []string{"the secret is disabled", "az keyvault secret set-attributes --enabled true"}},
+	})
+}
+
+// cloudError is a reference that cannot be read and what ward must say.
+type cloudError struct {
+	name, ref string
+	wants     []string
+}
+
+func cloudErrors(t *testing.T, w *wardEnv, stores string, tests []cloudError) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := w.manifest("version: 1\n" + stores + "env:\n  APP: " + tt.ref + "\n")
+			marker := filepath.Join(t.TempDir(), "started")
+			for _, args := range [][]string{
+				{"run", "-m", m, "--", "helper", "touch", marker},
+				{"check", "--resolve", "-m", m},
+			} {
+				code, stdout, stderr := w.run(args...)
+				if code != 125 {
+					t.Errorf("%s: got exit code %d, want 125: %s", args[0], code, stderr)
+				}
+				for _, want := range append([]string{"APP", tt.ref}, tt.wants...) {
+					if !strings.Contains(stderr, want) {
+						t.Errorf("%s: stderr does not say %q:\n%s", args[0], want, stderr)
+					}
+				}
+				if stdout != "" {
+					t.Errorf("%s: got stdout %q, want none", args[0], stdout)
+				}
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Errorf("the child started")
+			}
+		})
+	}
+}
+
+// gcpWard starts a Secret Manager emulator and a ward environment whose
+// Application Default Credentials are a service account key file the
+// emulator wrote, with a HOME that has no gcloud credentials.
+func gcpWard(t *testing.T) (*gcptest.Server, *wardEnv) {
+	t.Helper()
+	srv := gcptest.New()
+	t.Cleanup(srv.Close)
+	w := newWardEnv(t)
+	if _, err := srv.WriteKeyFile(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	w.env = append(withoutEnv(w.env, slices.Concat(gcp.CredentialEnv, []string{"HOME"})...), "HOME="+w.dir)
+	w.env = append(w.env, srv.Env()...)
+	return srv, w
+}
+
+// gcpStores is the stores block that points ward at the emulator.
+func gcpStores(srv *gcptest.Server) string {
+	return fmt.Sprintf("stores:\n  gcp:\n    endpoint: %s\n    regional_endpoint: %s\n", srv.URL(), srv.RegionalURL())
+}
+
+// gcpSecret is the API name of a secret in the emulator's project.
+func gcpSecret(id string) string { return "projects/" + gcptest.Project + "/secrets/" + id }
+
+// gcpReads counts the emulator's reads of versions, payload or metadata.
+func gcpReads(srv *gcptest.Server) int {
+	return srv.Calls("versions.access") + srv.Calls("versions.get")
+}
+
+// azureWard starts a Key Vault emulator and a ward environment whose
+// credential chain env(srv) sets up (SSL_CERT_FILE, the emulator's CA,
+// among it: ward's helper runs with ward's environment), with every other
+// Azure variable removed and a HOME without an Azure CLI login.
+func azureWard(t *testing.T, env func(*azuretest.Server) []string) (*azuretest.Server, *wardEnv) {
+	t.Helper()
+	srv := azuretest.New(t, nil)
+	w := newWardEnv(t)
+	// azidentity tells an empty variable from an absent one.
+	w.env = append(withoutEnv(w.env, slices.Concat(azuretest.ClearEnv, []string{"HOME", "SSL_CERT_FILE", "SSL_CERT_DIR"})...), "HOME="+w.dir)
+	w.env = append(w.env, env(srv)...)
+	return srv, w
+}
+
+// azureStores is the stores block the emulator needs, as a vault behind a
+// private endpoint in a disconnected cloud would: no instance discovery at
+// login.microsoftonline.com, and a vault host (127.0.0.1) outside the
+// domain of its challenge's resource.
+const azureStores = "stores:\n  azure:\n    disable_instance_discovery: true\n    disable_challenge_resource_verification: true\n"
+
+// canary makes a canary for the test and audits for it.
+func (w *wardEnv) canary(tag string) string {
+	c := canary(tag)
+	w.canaries = append(w.canaries, c)
+	return c
+}
+
+// wardWatch starts `ward run` over a child that lists its environment
+// (hashes) and waits; it returns the command and line readers of its
+// stdout and stderr.
+func wardWatch(t *testing.T, w *wardEnv, manifest string) (*exec.Cmd, *lines, *lines) {
+	t.Helper()
+	cmd := w.command("run", "--log-level", "debug", "-m", manifest, "--", "helper", "env", "wait")
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, readLines(t, out), readLines(t, errp)
+}
+
+// waitUntil waits, with a deadline, for a condition no line announces:
+// a count of requests at an emulator.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(15 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("waited 15s for %s", what)
+		}
+	}
+}
+
+// listing reads a `helper env` listing from a finished run's output.
+func listing(out string) map[string]string {
+	got := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if name, h, ok := strings.Cut(line, " "); ok {
+			got[name] = h
+		}
+	}
+	return got
+}
+
+// checkRows splits `ward check --resolve`'s table into fields by name.
+func checkRows(out string) map[string][]string {
+	rows := map[string][]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			rows[f[0]] = f
+		}
+	}
+	return rows
+}
+
+// withoutEnv returns env without the named variables.
+func withoutEnv(env []string, names ...string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(names, name)
+	})
+}
+
+// envLookup finds a variable in env as os/exec does: the last one wins.
+func envLookup(env []string, name string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func envValue(env []string, name string) string {
+	v, _ := envLookup(env, name)
+	return v
+}

@@ -1,0 +1,764 @@
+package main
+
+// Short-lived cloud credentials without restarts: ward serves the child's
+// AWS SDK its credentials on a loopback endpoint, refreshed from Vault's
+// AWS secrets engine or from STS AssumeRole, and the child never
+// restarts. The chain is real: Vault (or ward's AWS helper) asks the AWS
+// emulator's STS for credentials that expire in 15 seconds, ward serves
+// them, the child's SDK (Go, boto3, JavaScript) signs with them, and the
+// emulator verifies every signature.
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/wardsecrets/ward/launcher/identity"
+	"github.com/wardsecrets/ward/resolve/aws/awstest"
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+const (
+	// identityTTL is how long the credentials the children get live:
+	// shorter than AWS's 900-second minimum, which the emulator lowers.
+	identityTTL = 15 * time.Second
+	// childDuration and childInterval: each child calls STS this often,
+	// this long.
+	childDuration = 60 * time.Second
+	childInterval = 200 * time.Millisecond
+	// minDistinctKeys is the fewest access keys a child must have signed
+	// with: four or more rotations in a minute.
+	minDistinctKeys = 4
+)
+
+func identityRoleARN(name string) string {
+	return "arn:aws:iam::" + awstest.AccountID + ":role/ward-identity-" + name
+}
+
+// identityEmulator is an AWS emulator whose STS issues sessions as short
+// as a second.
+func identityEmulator(t *testing.T) *awstest.Server {
+	t.Helper()
+	emu := awstest.New()
+	t.Cleanup(emu.Close)
+	emu.SetMinSessionDuration(time.Second)
+	return emu
+}
+
+// hostileAWSEnv are variables that would make the child's SDK take other
+// credentials than ward's endpoint if ward let them through: another
+// container endpoint, web identity, a credentials file whose [default]
+// profile holds the emulator's long-term key, and (when profiles is set)
+// a profile that does not exist. ward's own AWS helper reads ward's
+// environment, so an awssts:// run leaves AWS_PROFILE out.
+func hostileAWSEnv(t *testing.T, profiles bool) []string {
+	t.Helper()
+	creds := filepath.Join(t.TempDir(), "credentials")
+	body := "[default]\naws_access_key_id = " + awstest.AccessKeyID + "\naws_secret_access_key = " + awstest.SecretAccessKey + "\n"
+	if err := os.WriteFile(creds, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"AWS_SHARED_CREDENTIALS_FILE=" + creds,
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/not-ward",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN=not-the-token",
+		"AWS_WEB_IDENTITY_TOKEN_FILE=/nonexistent/ward-test-token",
+		"AWS_ROLE_ARN=" + identityRoleARN("hostile"),
+	}
+	if profiles {
+		env = append(env, "AWS_PROFILE=ward-test-no-such-profile")
+	}
+	return env
+}
+
+// vaultAWSEngine mounts Vault's AWS secrets engine, pointed at the
+// emulator, with an assumed_role role for roleARN whose credentials live
+// ttl, and returns the mount, the role and a token whose policy is the
+// README's: read the role's credentials, revoke leases.
+func vaultAWSEngine(t *testing.T, emu *awstest.Server, roleARN string, ttl time.Duration) (mount, role, token string) {
+	t.Helper()
+	srv := vaulttest.Require(t)
+	mount, role = vaulttest.Uniq("aws"), "deploy"
+	if err := srv.Root.Sys().Mount(mount, &vaultapi.MountInput{Type: "aws"}); err != nil {
+		t.Fatalf("mount the aws secrets engine: %v", err)
+	}
+	t.Cleanup(func() { srv.Root.Sys().Unmount(mount) })
+	srv.Write(t, mount+"/config/root", map[string]any{
+		"access_key": awstest.AccessKeyID, "secret_key": awstest.SecretAccessKey, "region": awstest.Region,
+		"sts_endpoint": emu.URL(), "iam_endpoint": emu.URL(),
+	})
+	srv.Write(t, mount+"/roles/"+role, map[string]any{
+		"credential_type": "assumed_role", "role_arns": roleARN,
+		"default_sts_ttl": ttl.String(), "max_sts_ttl": ttl.String(),
+	})
+	emu.AddRole(awstest.Role{ARN: roleARN})
+	policy := srv.Policy(t, fmt.Sprintf(`path "%s/creds/%s" { capabilities = ["read"] }
+path "sys/leases/revoke" { capabilities = ["update"] }`, mount, role))
+	token = srv.NewToken(t, &vaultapi.TokenCreateRequest{Policies: []string{policy}, TTL: "15m"})
+	return mount, role, token
+}
+
+// vaultLeases counts the leases Vault holds under prefix.
+func vaultLeases(t *testing.T, prefix string) int {
+	t.Helper()
+	sec, err := vaulttest.Require(t).Root.Logical().List("sys/leases/lookup/" + prefix)
+	if err != nil {
+		t.Fatalf("list leases under %s: %v", prefix, err)
+	}
+	if sec == nil || sec.Data["keys"] == nil {
+		return 0
+	}
+	keys, _ := sec.Data["keys"].([]any)
+	return len(keys)
+}
+
+// awsChild is one of the SDK children in testdata/awschild.
+type awsChild struct {
+	name string
+	// command returns the program and its arguments and the variables it
+	// needs, or why it cannot run here (its SDK is not installed).
+	command func(t *testing.T) (argv, env []string, missing string)
+}
+
+var awsChildren = []awsChild{
+	{name: "go", command: goChild},
+	{name: "python", command: pythonChild},
+	{name: "js", command: jsChild},
+}
+
+var (
+	goChildOnce sync.Once
+	goChildPath string
+	goChildErr  error
+)
+
+// goChild builds testdata/awschild, the aws-sdk-go-v2 child.
+func goChild(t *testing.T) ([]string, []string, string) {
+	t.Helper()
+	goChildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ward-awschild-")
+		if err != nil {
+			goChildErr = err
+			return
+		}
+		goChildPath = filepath.Join(dir, "awschild")
+		out, err := exec.Command("go", "build", "-o", goChildPath, "./testdata/awschild").CombinedOutput()
+		if err != nil {
+			goChildErr = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if goChildErr != nil {
+		t.Fatalf("build testdata/awschild: %v", goChildErr)
+	}
+	return []string{goChildPath, childDuration.String(), childInterval.String()}, nil, ""
+}
+
+// pythonChild runs child.py with Debian's python3 and python3-boto3.
+func pythonChild(t *testing.T) ([]string, []string, string) {
+	t.Helper()
+	const python = "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import boto3").CombinedOutput(); err != nil {
+		return nil, nil, fmt.Sprintf("no boto3 for %s (%v: %s): apt-get install python3-boto3, as scripts/test.sh does", python, err, strings.TrimSpace(lastLine(string(out))))
+	}
+	script, err := filepath.Abs("testdata/awschild/child.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{python, script, fmt.Sprint(childDuration.Seconds()), fmt.Sprint(childInterval.Seconds())}, nil, ""
+}
+
+// jsChild runs child.cjs with node and @aws-sdk/client-sts, installed
+// once per version under $HOME/.cache/ward/npm.
+func jsChild(t *testing.T) ([]string, []string, string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, nil, "no node on $PATH: install Node.js 18 or later and npm"
+	}
+	modules, err := clientSTSModules()
+	if err != nil {
+		return nil, nil, "no @aws-sdk/client-sts: " + err.Error() + " (scripts/test.sh installs it)"
+	}
+	script, err := filepath.Abs("testdata/awschild/child.cjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{node, script, fmt.Sprint(childDuration.Seconds()), fmt.Sprint(childInterval.Seconds())}, []string{"NODE_PATH=" + modules}, ""
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+var (
+	npmOnce    sync.Once
+	npmModules string
+	npmErr     error
+)
+
+// clientSTSModules returns the node_modules directory holding the
+// version of @aws-sdk/client-sts that testdata/awschild/package.json
+// names, installing it with npm when it is not there yet.
+func clientSTSModules() (string, error) {
+	npmOnce.Do(func() {
+		b, err := os.ReadFile("testdata/awschild/package.json")
+		if err != nil {
+			npmErr = err
+			return
+		}
+		var pkg struct {
+			Dependencies map[string]string `json:"dependencies"`
+		}
+		if err := json.Unmarshal(b, &pkg); err != nil {
+			npmErr = err
+			return
+		}
+		version := pkg.Dependencies["@aws-sdk/client-sts"]
+		home, err := os.UserHomeDir()
+		if err != nil {
+			npmErr = err
+			return
+		}
+		dir := filepath.Join(home, ".cache", "ward", "npm", "client-sts-"+version)
+		npmModules = filepath.Join(dir, "node_modules")
+		if _, err := os.Stat(filepath.Join(npmModules, "@aws-sdk", "client-sts", "package.json")); err == nil {
+			return
+		}
+		npm, err := exec.LookPath("npm")
+		if err != nil {
+			npmErr = fmt.Errorf("not in %s, and no npm to install it", dir)
+			return
+		}
+		out, err := exec.Command(npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", dir, "@aws-sdk/client-sts@"+version).CombinedOutput()
+		if err != nil {
+			npmErr = fmt.Errorf("npm install @aws-sdk/client-sts@%s: %v: %s", version, err, lastLine(string(out)))
+		}
+	})
+	return npmModules, npmErr
+}
+
+// childRun is `ward run` over an SDK child, under way.
+type childRun struct {
+	w      *wardEnv
+	cmd    *exec.Cmd
+	stdout io.Reader
+	stderr io.Reader
+}
+
+// startWithChild starts `ward run` over argv with the manifest and the
+// extra environment.
+func startWithChild(t *testing.T, w *wardEnv, manifest string, env, argv []string) *childRun {
+	t.Helper()
+	cmd := w.command(append([]string{"run", "--log-level", "debug", "-m", manifest, "--"}, argv...)...)
+	cmd.Env = append(cmd.Env, env...)
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return &childRun{w: w, cmd: cmd, stdout: stdout, stderr: stderr}
+}
+
+// childReport is what one ward run over an SDK child showed.
+type childReport struct {
+	starts, ok, fail int
+	// doneCalls and doneFailures are the child's own count.
+	doneCalls, doneFailures int
+	done                    bool
+	firstFailure            string
+	startLine               string
+	// token is the endpoint's, read from ward's private directory while
+	// the child ran.
+	token  string
+	stderr []string
+	code   int
+	err    error
+}
+
+// collect reads the child's lines to its done line and ward's log to its
+// end, and waits for ward. It runs beside other runs, so it reports
+// problems in err rather than failing a test; a run that outlasts
+// deadline is killed.
+func (r *childRun) collect(deadline time.Duration) childReport {
+	var rep childReport
+	timer := time.AfterFunc(deadline, func() { r.cmd.Process.Kill() })
+	defer timer.Stop()
+	errDone := make(chan []string)
+	go func() {
+		var lines []string
+		sc := bufio.NewScanner(r.stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		errDone <- lines
+	}()
+	sc := bufio.NewScanner(r.stdout)
+	for sc.Scan() {
+		kind, rest, _ := strings.Cut(sc.Text(), " ")
+		switch kind {
+		case "start":
+			rep.starts++
+			rep.startLine = rest
+			if rep.token == "" {
+				rep.token, rep.err = endpointToken(r.w)
+			}
+		case "ok":
+			rep.ok++
+		case "fail":
+			rep.fail++
+			if rep.firstFailure == "" {
+				rep.firstFailure = rest
+			}
+		case "done":
+			rep.done = true
+			fmt.Sscan(rest, &rep.doneCalls, &rep.doneFailures)
+		}
+	}
+	var ee *exec.ExitError
+	if err := r.cmd.Wait(); errors.As(err, &ee) {
+		rep.code = ee.ExitCode()
+	} else if err != nil && rep.err == nil {
+		rep.err = err
+	}
+	rep.stderr = <-errDone
+	if !rep.done && rep.err == nil {
+		rep.err = fmt.Errorf("the child's output ended before its done line (ward exited %d)", rep.code)
+	}
+	return rep
+}
+
+// endpointToken reads the endpoint's token from ward's private directory.
+func endpointToken(w *wardEnv) (string, error) {
+	files, _ := filepath.Glob(filepath.Join(w.runtime, "*", "run-*", "aws-endpoint.token"))
+	if len(files) != 1 {
+		return "", fmt.Errorf("got %d endpoint token files under the runtime directory, want 1", len(files))
+	}
+	b, err := os.ReadFile(files[0])
+	return string(b), err
+}
+
+// auditLog asserts that no key, secret key or session token STS issued,
+// and not the endpoint's token, is in ward's log.
+func auditLog(t *testing.T, emu *awstest.Server, stderr []string, token string) {
+	t.Helper()
+	log := strings.Join(stderr, "\n")
+	secrets := emu.IssuedSecrets()
+	if token != "" {
+		secrets = append(secrets, token)
+	}
+	for _, s := range secrets {
+		if strings.Contains(log, s) {
+			t.Errorf("ward's log holds a key or a token (%d bytes)", len(s))
+		}
+	}
+}
+
+// logRecords returns ward's JSON log records whose msg is msg.
+func logRecords(stderr []string, msg string) []map[string]any {
+	var out []map[string]any
+	for _, l := range stderr {
+		var rec map[string]any
+		if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// checkChild asserts a run's figures: every call succeeded, the child
+// started once, and it signed with at least minDistinctKeys keys of its
+// role, which the emulator verified.
+func checkChild(t *testing.T, emu *awstest.Server, rep childReport, roleARN string) {
+	t.Helper()
+	if rep.err != nil {
+		t.Fatalf("%v; ward's log:\n%s", rep.err, redactAll(strings.Join(rep.stderr, "\n"), emu.IssuedSecrets()...))
+	}
+	keys := emu.RoleSessions(roleARN)
+	signed := emu.SignedBy("sts.GetCallerIdentity")
+	var used []string
+	verified := 0
+	for _, k := range keys {
+		if n := signed[k]; n > 0 {
+			used = append(used, k)
+			verified += n
+		}
+	}
+	refreshes := len(logRecords(rep.stderr, "aws identity refreshed"))
+	restarts := len(logRecords(rep.stderr, "child restarted with the new secrets"))
+	t.Logf("%s: %d calls (%d ok, %d failed), %d distinct access keys verified by the emulator (%d calls), %d refreshes, %d child starts, %d restarts",
+		rep.startLine, rep.doneCalls, rep.ok, rep.fail, len(used), verified, refreshes, rep.starts, restarts)
+	if rep.fail != 0 || rep.doneFailures != 0 {
+		t.Errorf("%d calls failed; the first: %s", rep.fail, rep.firstFailure)
+	}
+	if want := int(childDuration / childInterval); rep.doneCalls < want*9/10 || rep.ok != rep.doneCalls {
+		t.Errorf("got %d calls (%d ok), want about %d, all ok", rep.doneCalls, rep.ok, want)
+	}
+	if rep.starts != 1 || restarts != 0 {
+		t.Errorf("the child started %d times (%d restarts), want once", rep.starts, restarts)
+	}
+	if len(used) < minDistinctKeys {
+		t.Errorf("the emulator saw %d distinct access keys from the child, want at least %d", len(used), minDistinctKeys)
+	}
+	if verified != rep.ok {
+		t.Errorf("the emulator verified %d calls signed with the role's keys, the child made %d", verified, rep.ok)
+	}
+	if rep.code != 0 {
+		t.Errorf("ward exited %d, want the child's 0", rep.code)
+	}
+}
+
+// sdkRun is one child of TestIdentitySDKs: its SDK, where its
+// credentials come from, and what happened.
+type sdkRun struct {
+	name    string
+	missing string
+	role    string
+	// mount and vrole are the Vault AWS engine's, for a Vault source.
+	mount, vrole string
+	w            *wardEnv
+	run          *childRun
+	rep          childReport
+}
+
+// TestIdentitySDKs runs the three SDK children under ward for a minute
+// each, all at once, with credentials that expire every 15 seconds: from
+// Vault's AWS secrets engine for each SDK, and from ward's own STS
+// AssumeRole (awssts://, no Vault) for the Go child. The runs start one
+// after the other and then run together (t.Parallel would run no more
+// than GOMAXPROCS of them at once); each SDK reports in its own subtest.
+func TestIdentitySDKs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a minute of SDK children: run without -short")
+	}
+	emu := identityEmulator(t)
+	// Vault asks STS for at least 900 seconds (TestIdentityVaultSTSMinimum):
+	// the emulator cuts every session to 15.
+	emu.SetSessionLifetime(identityTTL)
+	noVault := ""
+	if os.Getenv("VAULT_TEST_ADDR") == "" || os.Getenv("VAULT_TEST_TOKEN") == "" {
+		noVault = "no Vault test server: run scripts/vault-server.sh start DIR, then . DIR/vault.env"
+	}
+
+	var runs []*sdkRun
+	for _, c := range awsChildren {
+		r := &sdkRun{name: c.name + "/vault", role: identityRoleARN(c.name)}
+		runs = append(runs, r)
+		argv, childEnv, missing := c.command(t)
+		if r.missing = missing; missing == "" {
+			r.missing = noVault
+		}
+		if r.missing != "" {
+			continue
+		}
+		var token string
+		r.mount, r.vrole, token = vaultAWSEngine(t, emu, r.role, awstest.AWSMinSessionDuration)
+		r.w = newWardEnv(t)
+		m := r.w.manifest(fmt.Sprintf("version: 1\nidentity:\n  aws:\n    from: vault://%s/creds/%s\n", r.mount, r.vrole))
+		env := slices.Concat(emu.Env(), hostileAWSEnv(t, true), childEnv, []string{"VAULT_ADDR=" + os.Getenv("VAULT_TEST_ADDR"), "VAULT_TOKEN=" + token})
+		r.run = startWithChild(t, r.w, m, env, argv)
+	}
+	sts := &sdkRun{name: "go/awssts", role: identityRoleARN("assume")}
+	runs = append(runs, sts)
+	argv, _, _ := goChild(t)
+	emu.AddRole(awstest.Role{ARN: sts.role, ExternalID: "ward-test"})
+	sts.w = newWardEnv(t)
+	m := sts.w.manifest(fmt.Sprintf("version: 1\nidentity:\n  aws:\n    from: awssts://%s?session_name=ward-go&duration=15m&external_id=ward-test\n", sts.role))
+	sts.run = startWithChild(t, sts.w, m, slices.Concat(emu.Env(), hostileAWSEnv(t, false)), argv)
+
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		if r.run != nil {
+			wg.Go(func() { r.rep = r.run.collect(childDuration + time.Minute) })
+		}
+	}
+	wg.Wait()
+
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			if r.missing != "" {
+				vaulttest.RequireIntegration(t, r.missing)
+			}
+			checkChild(t, emu, r.rep, r.role)
+			auditLog(t, emu, r.rep.stderr, r.rep.token)
+			r.w.canaries = append(r.w.canaries, r.rep.token)
+			if r.mount == "" {
+				return
+			}
+			var ttls []string
+			for _, rec := range logRecords(r.rep.stderr, "secret fetched") {
+				if rec["vars"] == identity.SourceVar {
+					ttls = append(ttls, fmt.Sprint(rec["lease_ttl"], " renewable=", rec["renewable"]))
+				}
+			}
+			slices.Sort(ttls)
+			t.Logf("vault leases as ward read them: %v", slices.Compact(ttls))
+			if n := vaultLeases(t, r.mount+"/creds/"+r.vrole+"/"); n != 0 {
+				t.Errorf("vault holds %d leases of the role after ward exited, want 0 (old ones revoked on refresh, the last on exit)", n)
+			}
+		})
+	}
+	if got := emu.Failures("sts.GetCallerIdentity"); len(got) != 0 {
+		t.Errorf("the emulator refused GetCallerIdentity calls: %v", got)
+	}
+	if n := emu.SignedBy("sts.GetCallerIdentity")[awstest.AccessKeyID]; n != 0 {
+		t.Errorf("%d calls were signed with the long-term key in ward's environment: ward let it reach a child", n)
+	}
+}
+
+// TestIdentityEndpoint checks what the child gets and what the endpoint
+// answers: the endpoint's variables and no other AWS credential variable,
+// the token in a 0400 file and not in the environment, 401 without the
+// token or with a wrong one, credentials with it, on 127.0.0.1 only; and
+// no key or token in ward's log.
+func TestIdentityEndpoint(t *testing.T) {
+	emu := identityEmulator(t)
+	role := identityRoleARN("endpoint")
+	emu.AddRole(awstest.Role{ARN: role})
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nidentity:\n  aws:\n    from: awssts://%s?duration=15m\nenv:\n  APP_REGION: {value: eu-west-1}\n", role))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	cmd.Env = append(cmd.Env, slices.Concat(emu.Env(), hostileAWSEnv(t, false))...)
+	stdout, _ := cmd.StdoutPipe()
+	stderrPipe, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	out, errs := readLines(t, stdout), readLines(t, stderrPipe)
+	t.Cleanup(func() {
+		if t.Failed() {
+			cmd.Process.Kill()
+			for line := range errs.ch {
+				t.Logf("ward: %s", redactAll(line, emu.IssuedSecrets()...))
+			}
+		}
+	})
+	listing := envListing(out)
+
+	var addr string
+	var stderr []string
+	for addr == "" {
+		line := errs.next("the endpoint's address")
+		stderr = append(stderr, line)
+		if recs := logRecords([]string{line}, "aws endpoint listening"); len(recs) == 1 {
+			addr, _ = recs[0]["addr"].(string)
+		}
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host != "127.0.0.1" {
+		t.Fatalf("the endpoint listens on %q, want 127.0.0.1", addr)
+	}
+	url := "http://" + addr + identity.AWSPath
+	files, _ := filepath.Glob(filepath.Join(w.runtime, "*", "run-*", "aws-endpoint.token"))
+	if len(files) != 1 {
+		t.Fatalf("got %d token files, want 1", len(files))
+	}
+	tokenPath := files[0]
+	st, err := os.Stat(tokenPath)
+	if err != nil || st.Mode().Perm() != 0o400 {
+		t.Errorf("token file: %v, mode %v, want 0400", err, st.Mode().Perm())
+	}
+	token, err := endpointToken(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.canaries = append(w.canaries, token)
+
+	want := map[string]string{
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI":     helper.Hash(url),
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": helper.Hash(tokenPath),
+		"AWS_SHARED_CREDENTIALS_FILE":            helper.Hash(os.DevNull),
+		"APP_REGION":                             helper.Hash("eu-west-1"),
+		"AWS_ENDPOINT_URL":                       helper.Hash(emu.URL()),
+		"AWS_REGION":                             helper.Hash(awstest.Region),
+	}
+	for name, h := range want {
+		if listing[name] != h {
+			t.Errorf("the child's %s is not what it should be (present: %v)", name, listing[name] != "")
+		}
+	}
+	for _, name := range identity.AWSStripped {
+		if _, set := want[name]; !set && listing[name] != "" {
+			t.Errorf("the child inherited %s", name)
+		}
+	}
+	for name, h := range listing {
+		if h == helper.Hash(token) {
+			t.Errorf("the endpoint's token is in the child's environment, as %s", name)
+		}
+	}
+
+	get := func(auth string) (int, map[string]string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc map[string]string
+		b, _ := io.ReadAll(resp.Body)
+		json.Unmarshal(b, &doc)
+		return resp.StatusCode, doc
+	}
+	if code, doc := get(""); code != 401 || doc["AccessKeyId"] != "" {
+		t.Errorf("without the token: got %d (credentials: %v), want 401 and none", code, doc["AccessKeyId"] != "")
+	}
+	if code, doc := get("not-" + token); code != 401 || doc["AccessKeyId"] != "" {
+		t.Errorf("with a wrong token: got %d (credentials: %v), want 401 and none", code, doc["AccessKeyId"] != "")
+	}
+	code, doc := get(token)
+	exp, perr := time.Parse(time.RFC3339, doc["Expiration"])
+	if code != 200 || !emu.SessionKey(doc["AccessKeyId"]) || doc["SecretAccessKey"] == "" || doc["Token"] == "" || perr != nil {
+		t.Fatalf("with the token: got %d, want 200 and credentials STS issued, with an RFC 3339 Expiration", code)
+	}
+	if left := time.Until(exp); left < 14*time.Minute || left > 15*time.Minute {
+		t.Errorf("the served credentials expire in %s, want about 15m", left)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range errs.ch {
+		stderr = append(stderr, line)
+	}
+	if len(logRecords(stderr, "aws endpoint refused a request")) == 0 {
+		t.Errorf("the refused requests were not logged")
+	}
+	auditLog(t, emu, stderr, token)
+	if _, err := os.Stat(tokenPath); !os.IsNotExist(err) {
+		t.Errorf("the token file outlived ward: %v", err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("the endpoint still answers after ward exited")
+	}
+}
+
+// TestIdentityStartFailure checks that an identity whose source refuses
+// stops the run before the child starts, naming the identity and its
+// reference, as a secret that cannot be resolved does; and that --exec,
+// which leaves nobody to serve the endpoint, is refused.
+func TestIdentityStartFailure(t *testing.T) {
+	emu := identityEmulator(t)
+	w := newWardEnv(t)
+	role := identityRoleARN("unknown")
+	m := w.manifest(fmt.Sprintf("version: 1\nidentity:\n  aws:\n    from: awssts://%s\n", role))
+	w.env = append(w.env, emu.Env()...)
+	code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
+	if code != 125 || stdout != "" {
+		t.Errorf("got exit %d and the child's output %q, want 125 and no child", code, stdout)
+	}
+	for _, want := range []string{"identity.aws", "awssts://" + role, "sts refused to let ward assume role"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("the error does not say %q:\n%s", want, stderr)
+		}
+	}
+	emu.AddRole(awstest.Role{ARN: role})
+	code, _, stderr = w.run("run", "--exec", "-m", m, "--", "helper", "env")
+	if code != 125 || !strings.Contains(stderr, "--exec cannot serve identity.aws") {
+		t.Errorf("--exec: got exit %d, %q; want 125 saying --exec cannot serve it", code, stderr)
+	}
+	if n := emu.Sessions(); n != 0 {
+		t.Errorf("%d sessions were issued for runs that could not serve them", n)
+	}
+	if keys := slices.Collect(maps.Keys(emu.SignedBy("sts.AssumeRole"))); len(keys) > 1 {
+		t.Errorf("AssumeRole was signed with %v, want ward's own key only", keys)
+	}
+}
+
+// TestIdentityCheckResolve checks that check --resolve shows the
+// identity's row: its source, the role it serves and the expiry, never a
+// key the source issued.
+func TestIdentityCheckResolve(t *testing.T) {
+	emu := identityEmulator(t)
+	w := newWardEnv(t)
+	role := identityRoleARN("check")
+	emu.AddRole(awstest.Role{ARN: role})
+	m := w.manifest(fmt.Sprintf("version: 1\nidentity:\n  aws:\n    from: awssts://%s?duration=15m\nenv:\n  APP_REGION: {value: eu-west-1}\n", role))
+	w.env = append(w.env, emu.Env()...)
+	code, stdout, stderr := w.run("check", "--resolve", "-m", m)
+	secrets := emu.IssuedSecrets()
+	if code != 0 {
+		t.Fatalf("check --resolve: exit %d:\n%s", code, redactAll(stderr, secrets...))
+	}
+	if emu.Sessions() != 1 {
+		t.Errorf("check --resolve made %d sessions, want 1", emu.Sessions())
+	}
+	row := regexp.MustCompile(`(?m)^identity\.aws\s+awssts\s+-\s+awssts://\S+ \(serves arn:aws:sts::[0-9]+:assumed-role/[^ ]+, expiring [0-9T:Z-]+, refreshed `)
+	if !row.MatchString(stdout) {
+		t.Errorf("no identity row in:\n%s", redactAll(stdout, secrets...))
+	}
+	for _, s := range secrets {
+		if strings.Contains(stdout+stderr, s) {
+			t.Errorf("check --resolve printed a credential the source issued")
+		}
+	}
+}
+
+// TestIdentityVaultSTSMinimum records what Vault's AWS secrets engine
+// makes of STS credentials shorter than AWS's 15-minute minimum: it takes
+// default_sts_ttl and max_sts_ttl of 15s when the role is written, and
+// then refuses every read of its credentials, its aws-sdk-go checking
+// DurationSeconds >= 900 before any request leaves Vault. Roles that
+// serve ward must use 15m or more; the emulator, which would accept less,
+// never sees the request.
+func TestIdentityVaultSTSMinimum(t *testing.T) {
+	emu := identityEmulator(t)
+	role := identityRoleARN("vault-minimum")
+	mount, vrole, _ := vaultAWSEngine(t, emu, role, identityTTL)
+	srv := vaulttest.Require(t)
+	sec, err := srv.Root.Logical().Read(mount + "/roles/" + vrole)
+	if err != nil || fmt.Sprint(sec.Data["default_sts_ttl"]) != "15" {
+		t.Fatalf("vault did not keep default_sts_ttl 15s: %v, %v", err, sec)
+	}
+	_, err = srv.Root.Logical().Read(mount + "/creds/" + vrole)
+	if err == nil || !strings.Contains(err.Error(), "minimum field value of 900") {
+		t.Errorf("reading 15s credentials: got %v, want the SDK's 900-second minimum", err)
+	}
+	if n := emu.Calls("sts.AssumeRole"); n != 0 {
+		t.Errorf("the emulator got %d AssumeRole calls, want none: the check is Vault's own", n)
+	}
+
+	srv.Write(t, mount+"/roles/"+vrole, map[string]any{"default_sts_ttl": "15m", "max_sts_ttl": "15m"})
+	emu.SetSessionLifetime(identityTTL)
+	sec, err = srv.Root.Logical().Read(mount + "/creds/" + vrole)
+	if err != nil {
+		t.Fatalf("reading 15m credentials: %v", err)
+	}
+	// Vault gives the lease the credentials' own life: what STS answered.
+	if sec.LeaseDuration > int(identityTTL/time.Second) || sec.LeaseDuration < 10 || sec.Renewable {
+		t.Errorf("got a lease of %ds (renewable %v), want at most %s, not renewable", sec.LeaseDuration, sec.Renewable, identityTTL)
+	}
+	for _, f := range []string{"access_key", "secret_key", "security_token", "arn"} {
+		if sec.Data[f] == nil {
+			t.Errorf("vault's answer has no %s", f)
+		}
+	}
+	t.Logf("vault asked for %v, STS cut the session to %s, vault's lease: %ds renewable=%v", awstest.AWSMinSessionDuration, identityTTL, sec.LeaseDuration, sec.Renewable)
+}

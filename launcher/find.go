@@ -1,0 +1,49 @@
+package launcher
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/wardsecrets/ward/launcher/failure"
+)
+
+// findManifest looks for the manifest called name in dir, then in each
+// parent up to the repository's top (the directory holding .git) or, out
+// of a repository, the filesystem's root, as git, direnv and dotenvx look
+// for theirs. It returns the path relative to dir when it can (so
+// messages read ../ward.yaml), or an error saying where it looked.
+func findManifest(dir, name string) (string, error) {
+	if filepath.IsAbs(name) || filepath.Base(name) != name {
+		// A path is a file, not a name to look for.
+		return name, nil
+	}
+	for d := dir; ; {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			if rel, err := filepath.Rel(dir, p); err == nil {
+				return rel, nil
+			}
+			return p, nil
+		}
+		top := ""
+		if exists(filepath.Join(d, ".git")) {
+			top = " (the repository's top)"
+		}
+		parent := filepath.Dir(d)
+		if top != "" || parent == d {
+			where := fmt.Sprintf("%s or its parents up to %s%s", dir, d, top)
+			if d == dir {
+				where = dir + top
+			}
+			return "", failure.New(fmt.Errorf("no %s in %s", name, where), "create one with `ward init`, or name another with -m")
+		}
+		d = parent
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil || !errors.Is(err, os.ErrNotExist)
+}

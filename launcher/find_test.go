@@ -1,0 +1,45 @@
+package launcher
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFindManifest(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"repo/.git", "repo/src/api", "repo/sub/.git", "repo/sub/x", "plain/a/b"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"ward.yaml", "repo/ward.yaml", "repo/src/other.yaml", "plain/a/ward.yaml"} {
+		if err := os.WriteFile(filepath.Join(root, f), []byte("version: 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, dir, file string
+		want            string // "" when none is found
+		wantErr         string
+	}{
+		{"here", "repo", "ward.yaml", "ward.yaml", ""},
+		{"in a parent", "repo/src/api", "ward.yaml", "../../ward.yaml", ""},
+		{"another name", "repo/src/api", "other.yaml", "../other.yaml", ""},
+		{"not past the repository's top", "repo/sub/x", "ward.yaml", "", "no ward.yaml in " + root + "/repo/sub/x or its parents up to " + root + "/repo/sub (the repository's top)"},
+		{"out of a repository, up to the root", "plain/a/b", "ward.yaml", "../ward.yaml", ""},
+		{"a path is taken as it is", "repo/src", "conf/ward.yaml", "conf/ward.yaml", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := findManifest(filepath.Join(root, tt.dir), tt.file)
+			switch {
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("got %q, %v; want the error %q", got, err, tt.wantErr)
+			case tt.wantErr == "" && (err != nil || got != tt.want):
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,219 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Source gives fresh credentials, and takes back the ones ward no longer
+// serves.
+type Source interface {
+	// Fetch asks for new credentials.
+	Fetch(ctx context.Context) (Credentials, error)
+	// Release gives back what credentials hold once they can no longer
+	// be served: their Vault lease.
+	Release(ctx context.Context, c Credentials) error
+	// String names the source for logs: its reference.
+	String() string
+}
+
+// Cache holds the credentials the endpoint serves and replaces them ahead
+// of expiry: when less than the refresh margin is left (refresh_before,
+// clamped to a third of their lifetime). A source that fails is retried
+// with backoff; the current credentials are served until they expire,
+// and never after.
+type Cache struct {
+	src    Source
+	before time.Duration
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu  sync.Mutex
+	cur *Credentials
+	// kick asks the refresh loop to look now: a request found the
+	// credentials due (a timer can wake late, as after a suspend).
+	kick chan struct{}
+	// refreshed counts the replacements, for tests and logs.
+	refreshed int
+}
+
+const (
+	minBackoff = time.Second
+	maxBackoff = time.Minute
+	// maxSleep bounds how long the loop sleeps at once: the wall clock may
+	// jump (a suspended laptop) while a timer, on the monotonic clock,
+	// does not.
+	maxSleep = time.Minute
+	// fetchTimeout bounds one fetch from the source.
+	fetchTimeout = time.Minute
+)
+
+// NewCache returns an empty cache; Fill gives it its first credentials.
+func NewCache(src Source, refreshBefore time.Duration, log *slog.Logger) *Cache {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Cache{src: src, before: refreshBefore, log: log, now: time.Now, kick: make(chan struct{}, 1)}
+}
+
+// Fill fetches the first credentials; nothing is served without them.
+func (c *Cache) Fill(ctx context.Context) error {
+	cr, err := c.src.Fetch(ctx)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.cur = &cr
+	c.mu.Unlock()
+	c.log.Debug("aws identity ready", "source", c.src.String(), "identity", cr.Identity, "expires", cr.Expires.UTC().Format(time.RFC3339), "refresh_in", c.refreshAt(cr).Sub(c.now()).Round(time.Second).String())
+	return nil
+}
+
+// Current returns the credentials to serve, false when there are none
+// that have not expired.
+func (c *Cache) Current() (Credentials, bool) {
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	if cur == nil {
+		return Credentials{}, false
+	}
+	now := c.now()
+	if !now.Before(c.refreshAt(*cur)) {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+	if !now.Before(cur.Expires) {
+		return Credentials{}, false
+	}
+	return *cur, true
+}
+
+// Refreshed counts the credentials that replaced others.
+func (c *Cache) Refreshed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refreshed
+}
+
+// Margin is how long before they expire credentials of lifetime are
+// replaced: refreshBefore, at most a third of the lifetime, so that
+// credentials that live 15 minutes are not replaced the moment they
+// arrive.
+func Margin(lifetime, refreshBefore time.Duration) time.Duration {
+	return min(refreshBefore, lifetime/3)
+}
+
+func (c *Cache) refreshAt(cr Credentials) time.Time {
+	return cr.Expires.Add(-Margin(cr.Lifetime(), c.before))
+}
+
+func (c *Cache) current() *Credentials {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
+}
+
+// Run replaces the credentials ahead of expiry until ctx ends.
+func (c *Cache) Run(ctx context.Context) {
+	backoff := time.Duration(0)
+	for {
+		cur := c.current()
+		now := c.now()
+		wait := c.refreshAt(*cur).Sub(now)
+		if backoff > 0 {
+			// Retry after the backoff, but no later than the expiry: a
+			// last chance before the endpoint answers 503.
+			wait = backoff
+			if left := cur.Expires.Sub(now); left > 0 {
+				wait = min(wait, left)
+			}
+		}
+		if wait > 0 {
+			t := time.NewTimer(min(wait, maxSleep))
+			kick := c.kick
+			if backoff > 0 {
+				// A failing source is not asked faster because the
+				// child asks.
+				kick = nil
+			}
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-kick:
+				t.Stop()
+			case <-t.C:
+			}
+			// Not due yet: the sleep was cut short by maxSleep, or the
+			// kick came from a request that raced a refresh.
+			if backoff == 0 && c.now().Before(c.refreshAt(*c.current())) {
+				continue
+			}
+		}
+		if err := c.refresh(ctx, cur); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = min(max(2*backoff, minBackoff), maxBackoff)
+			c.logFailure(err, cur, backoff)
+			continue
+		}
+		if backoff > 0 {
+			c.log.Info("aws identity refresh recovered", "source", c.src.String())
+		}
+		backoff = 0
+	}
+}
+
+// refresh fetches new credentials and serves them in place of cur, whose
+// lease is then given back.
+func (c *Cache) refresh(ctx context.Context, cur *Credentials) error {
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	next, err := c.src.Fetch(fctx)
+	if err != nil {
+		return err
+	}
+	if !next.Expires.After(cur.Expires) {
+		c.release(ctx, next)
+		return errors.New("the source gave credentials that expire no later than the ones served")
+	}
+	c.mu.Lock()
+	c.cur = &next
+	c.refreshed++
+	c.mu.Unlock()
+	c.log.Info("aws identity refreshed", "source", c.src.String(), "identity", next.Identity,
+		"expires", next.Expires.UTC().Format(time.RFC3339), "refresh_in", c.refreshAt(next).Sub(c.now()).Round(time.Second).String())
+	// The old credentials can no longer be handed out. An SDK that holds
+	// them keeps using them until its own refresh: STS credentials
+	// cannot be revoked, and revoking their Vault lease ends only Vault's
+	// record of them.
+	c.release(ctx, *cur)
+	return nil
+}
+
+func (c *Cache) release(ctx context.Context, cr Credentials) {
+	if cr.Lease == nil {
+		return
+	}
+	if err := c.src.Release(ctx, cr); err != nil {
+		c.log.Warn("cannot revoke the lease of credentials ward no longer serves", "source", c.src.String(), "error", err.Error())
+	}
+}
+
+func (c *Cache) logFailure(err error, cur *Credentials, retry time.Duration) {
+	left := cur.Expires.Sub(c.now())
+	if left > 0 {
+		c.log.Warn("cannot refresh the aws identity; serving the current credentials until they expire", "source", c.src.String(),
+			"expires_in", left.Round(time.Second).String(), "retry_in", retry.String(), "error", err.Error())
+		return
+	}
+	c.log.Error("cannot refresh the aws identity, whose credentials have expired: the endpoint answers 503 until the source recovers", "source", c.src.String(),
+		"expired", (-left).Round(time.Second).String(), "retry_in", retry.String(), "error", err.Error())
+}

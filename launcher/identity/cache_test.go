@@ -1,0 +1,129 @@
+package identity
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestIdentityMargin(t *testing.T) {
+	tests := []struct {
+		lifetime, before, want time.Duration
+	}{
+		{time.Hour, 15 * time.Minute, 15 * time.Minute},
+		{time.Hour, 5 * time.Minute, 5 * time.Minute},
+		{15 * time.Minute, 15 * time.Minute, 5 * time.Minute},
+		{15 * time.Second, 15 * time.Minute, 5 * time.Second},
+		{12 * time.Hour, 15 * time.Minute, 15 * time.Minute},
+		{3 * time.Second, time.Second, time.Second},
+	}
+	for _, tt := range tests {
+		if got := Margin(tt.lifetime, tt.before); got != tt.want {
+			t.Errorf("Margin(%s, %s): got %s, want %s", tt.lifetime, tt.before, got, tt.want)
+		}
+	}
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(10 * time.Millisecond) // polling, with a deadline
+	}
+}
+
+// TestIdentityCacheRefreshesAhead watches credentials that live 1.5s
+// with a 500ms margin: each is replaced while it still has about the
+// margin left, the old lease is released, and what is served never has
+// less than the margin left (less the polling's slack).
+func TestIdentityCacheRefreshesAhead(t *testing.T) {
+	e := startTest(t, 1500*time.Millisecond, 500*time.Millisecond)
+	first, _ := e.Cache().Current()
+	minLeft := time.Hour
+	waitFor(t, "three refreshes", 10*time.Second, func() bool {
+		cur, ok := e.Cache().Current()
+		if !ok {
+			t.Fatal("nothing to serve while the source works")
+		}
+		minLeft = min(minLeft, time.Until(cur.Expires))
+		return e.Cache().Refreshed() >= 3
+	})
+	if minLeft < 350*time.Millisecond {
+		t.Errorf("served credentials with %s left, want about the 500ms margin at least", minLeft)
+	}
+	e.src.mu.Lock()
+	released := append([]string(nil), e.src.released...)
+	e.src.mu.Unlock()
+	if len(released) < 3 || released[0] != first.Lease.ID {
+		t.Errorf("got leases released %v, want the replaced ones, the first first", released)
+	}
+}
+
+// TestIdentityCacheOutage makes the source fail: the current credentials are
+// served until they expire, then nothing (503), and fresh ones as soon as
+// the source recovers; the failures are logged with the source, never a
+// key.
+func TestIdentityCacheOutage(t *testing.T) {
+	e := startTest(t, 2*time.Second, 500*time.Millisecond)
+	e.src.setFail(errors.New("vault is sealed"))
+	// A refresh that began before the failure may still land: what is
+	// served from now on must be among what was issued until then.
+	e.src.mu.Lock()
+	before := map[string]bool{}
+	for _, c := range e.src.issued {
+		before[c.AccessKeyID] = true
+	}
+	e.src.mu.Unlock()
+	waitFor(t, "the credentials to expire", 10*time.Second, func() bool {
+		c, ok := e.Cache().Current()
+		if ok && !before[c.AccessKeyID] {
+			t.Fatal("credentials issued while the source fails")
+		}
+		if ok && !time.Now().Before(c.Expires) {
+			t.Fatal("expired credentials served")
+		}
+		return !ok
+	})
+	status, _ := e.raw(t, get(AWSPath, e.token))
+	if status != 503 {
+		t.Errorf("expired: got %d, want 503", status)
+	}
+	e.src.setFail(nil)
+	waitFor(t, "recovery", 10*time.Second, func() bool { _, ok := e.Cache().Current(); return ok })
+	if status, _ := e.raw(t, get(AWSPath, e.token)); status != 200 {
+		t.Errorf("recovered: got %d, want 200", status)
+	}
+	logs := e.logs.String()
+	for _, want := range []string{"cannot refresh the aws identity; serving the current credentials", "answers 503", "vault is sealed", "fake://aws/creds/test", "aws identity refresh recovered"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log does not say %q", want)
+		}
+	}
+}
+
+// TestIdentityCredentialsNeverPrint checks the ways credentials could reach a log
+// or an error: none shows a key.
+func TestIdentityCredentialsNeverPrint(t *testing.T) {
+	src := &fakeSource{life: time.Hour}
+	c, _ := src.Fetch(t.Context())
+	var b strings.Builder
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("x", "creds", c, "ptr", &c)
+	texts := []string{b.String(), c.String()}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		texts = append(texts, fmt.Sprintf(verb, c), fmt.Sprintf(verb, &c))
+	}
+	for _, text := range texts {
+		for _, secret := range []string{c.AccessKeyID, c.SecretAccessKey, c.SessionToken} {
+			if strings.Contains(text, secret) {
+				t.Errorf("a printed form holds a key or the token: %q", strings.ReplaceAll(text, secret, "<secret>"))
+			}
+		}
+	}
+}

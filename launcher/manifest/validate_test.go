@@ -1,0 +1,81 @@
+package manifest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestOnePassReportsEverything checks that one Parse reports template and
+// file problems beside structural ones, each with its own hint, and
+// nothing that only follows from another error: a variable whose value is
+// wrong is still declared, and refused paths are not compared.
+func TestOnePassReportsEverything(t *testing.T) {
+	text := `version: 1
+env:
+  X: hunter2
+  A: {template: "{{ .B }}{{ .X }}"}
+  C: {template: "{{ .D }}"}
+  D: {template: "{{ .C }}"}
+files:
+  - path: ""
+    ref: local://a/b
+  - path: ""
+    template: "{{ .Y }}"
+rotation:
+  poll: 10ms
+`
+	_, err := Parse("w.yaml", []byte(text))
+	var ve ValidationErrors
+	if !errors.As(err, &ve) {
+		t.Fatalf("got %v, want validation errors", err)
+	}
+	want := []string{
+		"w.yaml:3:6: env.X: not a secret reference",
+		"w.yaml:4:3: env.A: template reads undeclared variable B",
+		"w.yaml:5:3: env.C: templates depend on each other in a cycle",
+		`w.yaml:8:11: files[0].path: invalid path ""`,
+		"w.yaml:10:5: files[1].template: template reads undeclared variable Y",
+		`w.yaml:10:11: files[1].path: invalid path ""`,
+		"w.yaml:13:9: rotation.poll: too short",
+	}
+	if len(ve) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%v", len(ve), len(want), err)
+	}
+	hints := map[string]bool{}
+	for i, e := range ve.Unwrap() {
+		if !strings.HasPrefix(e.Error(), want[i]) {
+			t.Errorf("error %d: got %q, want prefix %q", i, e, want[i])
+		}
+		h, ok := e.(interface{ Hint() string })
+		if !ok || h.Hint() == "" {
+			t.Errorf("error %d (%s) has no hint of its own", i, e)
+			continue
+		}
+		hints[h.Hint()] = true
+	}
+	if len(hints) < 5 {
+		t.Errorf("got %d different hints for %d errors, want each error's own", len(hints), len(ve))
+	}
+}
+
+// TestUnreadEnvDeclaresNothing checks that templates are not reported as
+// reading undeclared variables when the env block they read could not be
+// read at all.
+func TestUnreadEnvDeclaresNothing(t *testing.T) {
+	tests := []struct {
+		name, text, want string
+	}{
+		{"base", "version: 1\nenv: [A]\nfiles:\n  - path: x\n    template: '{{ .A }}'\n", "env: want a mapping"},
+		{"profile", "version: 1\nprofiles:\n  dev:\n    env: A\n    files:\n      - path: x\n        template: '{{ .A }}'\n", "profiles.dev.env: want a mapping"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("w.yaml", []byte(tt.text))
+			var ve ValidationErrors
+			if !errors.As(err, &ve) || len(ve) != 1 || !strings.Contains(ve[0].Error(), tt.want) {
+				t.Fatalf("got %v, want one error: %s", err, tt.want)
+			}
+		})
+	}
+}
