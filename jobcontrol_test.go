@@ -261,35 +261,48 @@ func TestJobControlUnderBash(t *testing.T) {
 
 // TestStopWithoutTerminal: SIGTSTP sent to ward stops the child's group
 // and ward; SIGCONT continues both; SIGTERM while stopped ends both with
-// 143.
+// 143. Both where ward's process group is an ordinary one (a shell's job)
+// and where it is orphaned (a service, a container's PID 1, a CI runner's
+// setsid), for which the kernel would discard a SIGTSTP that ward raised.
 func TestStopWithoutTerminal(t *testing.T) {
-	w := newWardEnv(t)
-	m := w.manifest(emptyManifest)
-	cmd := w.command("run", "-m", m, "--", "helper", "jobctl")
-	out, _ := cmd.StdoutPipe()
-	cmd.Stdin = strings.NewReader("")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	l := readLines(t, out)
-	got := regexp.MustCompile(`pid=(\d+)`).FindStringSubmatch(l.waitFor("jobctl ready"))
-	child, _ := strconv.Atoi(got[1])
+	for _, tt := range []struct {
+		name string
+		attr *syscall.SysProcAttr
+	}{
+		{"own group", &syscall.SysProcAttr{Setpgid: true}},
+		{"orphaned group", &syscall.SysProcAttr{Setsid: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			m := w.manifest(emptyManifest)
+			cmd := w.command("run", "-m", m, "--", "helper", "jobctl")
+			cmd.SysProcAttr = tt.attr
+			out, _ := cmd.StdoutPipe()
+			cmd.Stdin = strings.NewReader("")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			l := readLines(t, out)
+			got := regexp.MustCompile(`pid=(\d+)`).FindStringSubmatch(l.waitFor("jobctl ready"))
+			child, _ := strconv.Atoi(got[1])
 
-	cmd.Process.Signal(syscall.SIGTSTP)
-	waitState(t, "the child after SIGTSTP to ward", child, "T")
-	waitState(t, "ward after SIGTSTP", cmd.Process.Pid, "T")
-	cmd.Process.Signal(syscall.SIGCONT)
-	l.waitFor("continued")
-	waitState(t, "ward after SIGCONT", cmd.Process.Pid, "RS")
-	waitState(t, "the child after SIGCONT", child, "RS")
+			cmd.Process.Signal(syscall.SIGTSTP)
+			waitState(t, "the child after SIGTSTP to ward", child, "T")
+			waitState(t, "ward after SIGTSTP", cmd.Process.Pid, "T")
+			cmd.Process.Signal(syscall.SIGCONT)
+			l.waitFor("continued")
+			waitState(t, "ward after SIGCONT", cmd.Process.Pid, "RS")
+			waitState(t, "the child after SIGCONT", child, "RS")
 
-	cmd.Process.Signal(syscall.SIGTSTP)
-	waitState(t, "ward stopped again", cmd.Process.Pid, "T")
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Process.Signal(syscall.SIGCONT)
-	if code := exitCode(t, cmd.Wait()); code != 143 {
-		t.Errorf("SIGTERM to a stopped ward: got exit code %d, want 143", code)
+			cmd.Process.Signal(syscall.SIGTSTP)
+			waitState(t, "ward stopped again", cmd.Process.Pid, "T")
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Process.Signal(syscall.SIGCONT)
+			if code := exitCode(t, cmd.Wait()); code != 143 {
+				t.Errorf("SIGTERM to a stopped ward: got exit code %d, want 143", code)
+			}
+		})
 	}
 }
 

@@ -3,9 +3,11 @@
 package signals
 
 import (
+	"bytes"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -29,4 +31,62 @@ func SignalOthers(sig syscall.Signal, spare []int) (left bool) {
 		}
 	}
 	return left
+}
+
+// groupOrphaned reports whether ward's process group is orphaned: no
+// member has a parent in another group of the same session. The kernel
+// discards SIGTSTP, SIGTTIN and SIGTTOU for such a group (nobody with job
+// control could continue it), which is what a service's ward (systemd,
+// a container's PID 1, a CI runner's setsid) is.
+func groupOrphaned() bool {
+	self := procStat(os.Getpid())
+	if self == nil {
+		return false
+	}
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		st := procStat(pid)
+		if st == nil || st.pgrp != self.pgrp {
+			continue
+		}
+		if parent := procStat(st.ppid); parent != nil && parent.pgrp != self.pgrp && parent.session == self.session {
+			return false
+		}
+	}
+	return true
+}
+
+// stat is what groupOrphaned reads of /proc/PID/stat.
+type stat struct{ ppid, pgrp, session int }
+
+func procStat(pid int) *stat {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	// The command name, in parentheses, may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 4 {
+		return nil
+	}
+	var st stat
+	var errs [3]error
+	st.ppid, errs[0] = strconv.Atoi(f[1])
+	st.pgrp, errs[1] = strconv.Atoi(f[2])
+	st.session, errs[2] = strconv.Atoi(f[3])
+	if errs[0] != nil || errs[1] != nil || errs[2] != nil {
+		return nil
+	}
+	return &st
 }

@@ -7,3 +7,7 @@ import "syscall"
 // SignalOthers does nothing outside Linux: ward is PID 1 only in Linux
 // containers.
 func SignalOthers(sig syscall.Signal, spare []int) (left bool) { return false }
+
+// groupOrphaned is false where /proc cannot tell: StopSelf then stops
+// with the child's own signal.
+func groupOrphaned() bool { return false }
