@@ -290,19 +290,23 @@ type childReport struct {
 	done                    bool
 	firstFailure            string
 	startLine               string
-	// token is the endpoint's, read from ward's private directory while
-	// the child ran.
-	token  string
-	stderr []string
-	code   int
-	err    error
+	// token is the AWS endpoint's, read from ward's private directory
+	// while the child ran.
+	token string
+	// identityHeader is the child's IDENTITY_HEADER, read from its /proc
+	// environ (Azure).
+	identityHeader string
+	stderr         []string
+	code           int
+	err            error
 }
 
 // collect reads the child's lines to its done line and ward's log to its
-// end, and waits for ward. It runs beside other runs, so it reports
+// end, and waits for ward; onStart, if not nil, sees each start line's
+// rest (the child's pid first). It runs beside other runs, so it reports
 // problems in err rather than failing a test; a run that outlasts
 // deadline is killed.
-func (r *childRun) collect(deadline time.Duration) childReport {
+func (r *childRun) collect(deadline time.Duration, onStart func(rep *childReport, rest string)) childReport {
 	var rep childReport
 	timer := time.AfterFunc(deadline, func() { r.cmd.Process.Kill() })
 	defer timer.Stop()
@@ -323,8 +327,8 @@ func (r *childRun) collect(deadline time.Duration) childReport {
 		case "start":
 			rep.starts++
 			rep.startLine = rest
-			if rep.token == "" {
-				rep.token, rep.err = endpointToken(r.w)
+			if onStart != nil {
+				onStart(&rep, rest)
 			}
 		case "ok":
 			rep.ok++
@@ -349,6 +353,14 @@ func (r *childRun) collect(deadline time.Duration) childReport {
 		rep.err = fmt.Errorf("the child's output ended before its done line (ward exited %d)", rep.code)
 	}
 	return rep
+}
+
+// readEndpointToken is collect's onStart for an AWS child: it reads the
+// endpoint's token, once.
+func (r *childRun) readEndpointToken(rep *childReport, _ string) {
+	if rep.token == "" {
+		rep.token, rep.err = endpointToken(r.w)
+	}
 }
 
 // endpointToken reads the endpoint's token from ward's private directory.
@@ -492,7 +504,7 @@ func TestIdentitySDKs(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, r := range runs {
 		if r.run != nil {
-			wg.Go(func() { r.rep = r.run.collect(childDuration + time.Minute) })
+			wg.Go(func() { r.rep = r.run.collect(childDuration+time.Minute, r.run.readEndpointToken) })
 		}
 	}
 	wg.Wait()

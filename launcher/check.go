@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/wardsecrets/ward/launcher/identity"
 	"github.com/wardsecrets/ward/resolve"
 )
 
@@ -72,12 +71,14 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 			row("file:"+f.Path, "tmpl", "-", "(template)")
 		}
 	}
-	if a := m.Identity.AWS; a != nil {
-		desc, err := checkIdentity(lg, m, prof)
+	if len(m.Identity.Refs()) > 0 {
+		rows, err := checkIdentities(lg, m, prof)
 		if err != nil {
 			return err
 		}
-		row(identity.SourceVar, a.From.Scheme, "-", desc)
+		for _, r := range rows {
+			row(r.name, r.scheme, "-", r.desc)
+		}
 	}
 	w.Flush()
 	fmt.Fprintf(stdio.Stdout, "%d secrets resolved\n", len(values))

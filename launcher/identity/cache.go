@@ -26,6 +26,8 @@ type Source interface {
 // with backoff; the current credentials are served until they expire,
 // and never after.
 type Cache struct {
+	// cloud names the identity in log lines: aws, gcp, azure.
+	cloud  string
 	src    Source
 	before time.Duration
 	log    *slog.Logger
@@ -51,13 +53,26 @@ const (
 	fetchTimeout = time.Minute
 )
 
-// NewCache returns an empty cache; Fill gives it its first credentials.
+// NewCache returns an empty cache of AWS credentials; Fill gives it its
+// first credentials.
 func NewCache(src Source, refreshBefore time.Duration, log *slog.Logger) *Cache {
+	return NewCacheFor("aws", src, refreshBefore, log)
+}
+
+// NewCacheFor returns an empty cache of cloud's credentials (aws, gcp,
+// azure: the name its log lines give).
+func NewCacheFor(cloud string, src Source, refreshBefore time.Duration, log *slog.Logger) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{src: src, before: refreshBefore, log: log, now: time.Now, kick: make(chan struct{}, 1)}
+	return &Cache{cloud: cloud, src: src, before: refreshBefore, log: log, now: time.Now, kick: make(chan struct{}, 1)}
 }
+
+// errNotRenewed is a refresh whose source gave credentials that expire
+// no later than those served: a source that caches tokens (a managed
+// identity, the Azure CLI) hands the same one back until shortly before
+// it expires.
+var errNotRenewed = errors.New("the source gave credentials that expire no later than the ones served")
 
 // Fill fetches the first credentials; nothing is served without them.
 func (c *Cache) Fill(ctx context.Context) error {
@@ -68,7 +83,7 @@ func (c *Cache) Fill(ctx context.Context) error {
 	c.mu.Lock()
 	c.cur = &cr
 	c.mu.Unlock()
-	c.log.Debug("aws identity ready", "source", c.src.String(), "identity", cr.Identity, "expires", cr.Expires.UTC().Format(time.RFC3339), "refresh_in", c.refreshAt(cr).Sub(c.now()).Round(time.Second).String())
+	c.log.Debug(c.cloud+" identity ready", "source", c.src.String(), "identity", cr.Identity, "expires", cr.Expires.UTC().Format(time.RFC3339), "refresh_in", c.refreshAt(cr).Sub(c.now()).Round(time.Second).String())
 	return nil
 }
 
@@ -165,7 +180,7 @@ func (c *Cache) Run(ctx context.Context) {
 			continue
 		}
 		if backoff > 0 {
-			c.log.Info("aws identity refresh recovered", "source", c.src.String())
+			c.log.Info(c.cloud+" identity refresh recovered", "source", c.src.String())
 		}
 		backoff = 0
 	}
@@ -182,13 +197,13 @@ func (c *Cache) refresh(ctx context.Context, cur *Credentials) error {
 	}
 	if !next.Expires.After(cur.Expires) {
 		c.release(ctx, next)
-		return errors.New("the source gave credentials that expire no later than the ones served")
+		return errNotRenewed
 	}
 	c.mu.Lock()
 	c.cur = &next
 	c.refreshed++
 	c.mu.Unlock()
-	c.log.Info("aws identity refreshed", "source", c.src.String(), "identity", next.Identity,
+	c.log.Info(c.cloud+" identity refreshed", "source", c.src.String(), "identity", next.Identity,
 		"expires", next.Expires.UTC().Format(time.RFC3339), "refresh_in", c.refreshAt(next).Sub(c.now()).Round(time.Second).String())
 	// The old credentials can no longer be handed out. An SDK that holds
 	// them keeps using them until its own refresh: STS credentials
@@ -209,11 +224,16 @@ func (c *Cache) release(ctx context.Context, cr Credentials) {
 
 func (c *Cache) logFailure(err error, cur *Credentials, retry time.Duration) {
 	left := cur.Expires.Sub(c.now())
+	if left > 0 && errors.Is(err, errNotRenewed) {
+		c.log.Info("the "+c.cloud+" identity's source still gives the credentials ward serves; serving them and asking again", "source", c.src.String(),
+			"expires_in", left.Round(time.Second).String(), "retry_in", retry.String())
+		return
+	}
 	if left > 0 {
-		c.log.Warn("cannot refresh the aws identity; serving the current credentials until they expire", "source", c.src.String(),
+		c.log.Warn("cannot refresh the "+c.cloud+" identity; serving the current credentials until they expire", "source", c.src.String(),
 			"expires_in", left.Round(time.Second).String(), "retry_in", retry.String(), "error", err.Error())
 		return
 	}
-	c.log.Error("cannot refresh the aws identity, whose credentials have expired: the endpoint answers 503 until the source recovers", "source", c.src.String(),
+	c.log.Error("cannot refresh the "+c.cloud+" identity, whose credentials have expired: the endpoint answers 503 until the source recovers", "source", c.src.String(),
 		"expired", (-left).Round(time.Second).String(), "retry_in", retry.String(), "error", err.Error())
 }

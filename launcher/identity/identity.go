@@ -1,13 +1,21 @@
 // Package identity serves the child a cloud identity the way the platform
-// would: ward keeps the current short-lived AWS credentials from a source
-// (a role of Vault's AWS secrets engine, or STS AssumeRole made with
-// ward's own credentials), refreshes them ahead of expiry, and answers the
-// child's SDK on a loopback endpoint in the container-credentials format
-// (AWS_CONTAINER_CREDENTIALS_FULL_URI, with an authorization token the SDK
-// reads from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE). Every AWS SDK
-// refreshes from such an endpoint by itself, so the credentials rotate
-// without the child restarting and the child never holds a long-lived
-// key.
+// would: ward keeps the current short-lived credentials from a source,
+// refreshes them ahead of expiry, and answers the child's SDK on a
+// loopback endpoint in the platform's own protocol, from which every SDK
+// refreshes by itself: the credentials rotate without the child
+// restarting and the child never holds a long-lived key.
+//
+//   - AWS (server.go): credentials from a role of Vault's AWS secrets
+//     engine or from STS AssumeRole made with ward's own credentials, in
+//     the container-credentials format (AWS_CONTAINER_CREDENTIALS_FULL_URI,
+//     with an authorization token the SDK reads from
+//     AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE).
+//   - Google Cloud (metadata.go): a service account's access token from
+//     the IAM Credentials API, on a subset of the GCE metadata server
+//     (GCE_METADATA_HOST).
+//   - Azure (msi.go): access tokens for named resources from ward's own
+//     azidentity chain, on App Service's managed identity protocol
+//     (IDENTITY_ENDPOINT, IDENTITY_HEADER).
 //
 // The endpoint is a small HTTP/1.1 responder written on package net, not
 // net/http: ward's own binary must not link net/http, whose package
@@ -30,20 +38,30 @@ import (
 	"github.com/wardsecrets/ward/resolve/conf"
 )
 
-// Credentials are temporary AWS credentials. Their String, GoString and
-// LogValue never show the keys or the token, so that printing or logging
-// them by mistake leaks nothing.
+// Credentials are temporary cloud credentials: AWS keys, or an OAuth
+// access token (Google Cloud, Azure). Their String, GoString and LogValue
+// never show the keys or the token, so that printing or logging them by
+// mistake leaks nothing.
 type Credentials struct {
 	AccessKeyID     string
 	SecretAccessKey string
 	SessionToken    string
+	// Token is an OAuth access token (Google Cloud, Azure); empty for
+	// AWS.
+	Token string
+	// Scopes are a Google token's OAuth scopes.
+	Scopes []string
+	// Resource is the Azure resource a token is for.
+	Resource string
+	// ClientID is the Azure application a token acts as, when it says.
+	ClientID string
 	// Expires is when AWS stops accepting them.
 	Expires time.Time
 	// Issued is when ward asked for them: their lifetime, as ward counts
 	// it, runs from Issued to Expires.
 	Issued time.Time
-	// Identity is the ARN they act as, when the source says ("" when it
-	// does not).
+	// Identity is who they act as, when the source says ("" when it does
+	// not): an ARN, a service account, an Entra ID principal.
 	Identity string
 	// Lease is the Vault lease they came with (nil for other sources).
 	Lease *resolve.Lease
@@ -59,7 +77,14 @@ func (c Credentials) String() string {
 	if who == "" {
 		who = "an unnamed identity"
 	}
-	return fmt.Sprintf("AWS credentials of %s, expiring %s", who, c.Expires.UTC().Format(time.RFC3339))
+	what := "AWS credentials"
+	switch {
+	case c.Resource != "":
+		what = "an access token for " + c.Resource
+	case c.Token != "":
+		what = "an access token"
+	}
+	return fmt.Sprintf("%s of %s, expiring %s", what, who, c.Expires.UTC().Format(time.RFC3339))
 }
 
 // GoString is String: %#v shows no key either.

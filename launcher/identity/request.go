@@ -15,10 +15,14 @@ const maxHead = 8 << 10
 // request is the part of an HTTP/1.1 request head the endpoint reads.
 type request struct {
 	method string
-	// path is the request target without its query.
-	path string
+	// path is the request target without its query; query is the rest,
+	// undecoded.
+	path  string
+	query string
 	// auth holds the Authorization header's values (one, from an SDK).
 	auth []string
+	// headers holds every header field's values, by lower-case name.
+	headers map[string][]string
 	// body says the request announces a body, which the endpoint refuses.
 	body bool
 }
@@ -92,7 +96,8 @@ func parseHead(head []byte) (request, error) {
 		return req, errors.New("malformed request target")
 	}
 	req.method = method
-	req.path, _, _ = strings.Cut(target, "?")
+	req.path, req.query, _ = strings.Cut(target, "?")
+	req.headers = map[string][]string{}
 	for _, l := range lines[1:] {
 		if l == "" {
 			return req, errors.New("empty header line")
@@ -108,7 +113,9 @@ func parseHead(head []byte) (request, error) {
 		if strings.ContainsFunc(value, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
 			return req, errors.New("control character in a header field")
 		}
-		switch strings.ToLower(name) {
+		lower := strings.ToLower(name)
+		req.headers[lower] = append(req.headers[lower], value)
+		switch lower {
 		case "authorization":
 			req.auth = append(req.auth, value)
 		case "transfer-encoding":
@@ -122,6 +129,16 @@ func parseHead(head []byte) (request, error) {
 		}
 	}
 	return req, nil
+}
+
+// header returns the one value of the header field name (lower case),
+// and false when it is absent or given more than once.
+func (r request) header(name string) (string, bool) {
+	v := r.headers[name]
+	if len(v) != 1 {
+		return "", false
+	}
+	return v[0], true
 }
 
 // isToken reports whether s is an RFC 9110 token.
@@ -144,12 +161,17 @@ type response struct {
 	body   []byte
 	// allow is set for 405.
 	allow string
+	// contentType is the body's type, application/json when empty.
+	contentType string
+	// headers are more header lines ("Name: value").
+	headers []string
 }
 
 var statusText = map[int]string{
 	200: "OK",
 	400: "Bad Request",
 	401: "Unauthorized",
+	403: "Forbidden",
 	404: "Not Found",
 	405: "Method Not Allowed",
 	431: "Request Header Fields Too Large",
@@ -161,11 +183,18 @@ var statusText = map[int]string{
 func (r response) write(w io.Writer) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", r.status, statusText[r.status])
-	b.WriteString("Content-Type: application/json\r\n")
+	ct := r.contentType
+	if ct == "" {
+		ct = "application/json"
+	}
+	b.WriteString("Content-Type: " + ct + "\r\n")
 	fmt.Fprintf(&b, "Content-Length: %d\r\n", len(r.body))
 	b.WriteString("Cache-Control: no-store\r\n")
 	if r.allow != "" {
 		b.WriteString("Allow: " + r.allow + "\r\n")
+	}
+	for _, h := range r.headers {
+		b.WriteString(h + "\r\n")
 	}
 	b.WriteString("Connection: close\r\n\r\n")
 	b.Write(r.body)

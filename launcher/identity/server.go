@@ -53,29 +53,15 @@ type AWSEndpoint struct {
 	cache *Cache
 	log   *slog.Logger
 	ln    net.Listener
+	srv   *server
 	// tokenSum is the SHA-256 of the token: requests are compared with it
 	// in constant time, whatever the length they present.
 	tokenSum  [32]byte
 	tokenPath string
 
-	stop  context.CancelFunc
-	done  sync.WaitGroup
-	slots chan struct{}
-	// conns are the connections being served, cut short by Close.
-	mu    sync.Mutex
-	conns map[net.Conn]bool
-
 	served  atomic.Int64
 	refused refusals
 }
-
-const (
-	// maxConns bounds the connections served at once; more wait in the
-	// listen queue.
-	maxConns = 32
-	// readTimeout bounds the time a client takes to send its head.
-	readTimeout = 5 * time.Second
-)
 
 // StartAWS fetches the first credentials, writes the token and starts
 // serving. Close stops it.
@@ -93,33 +79,31 @@ func ServeAWS(cache *Cache, cfg AWSConfig) (*AWSEndpoint, error) {
 	if cache.current() == nil {
 		return nil, errors.New("serve the aws endpoint: no credentials yet")
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	token, err := newSecret()
+	if err != nil {
 		return nil, fmt.Errorf("make the aws endpoint's token: %w", err)
 	}
-	token := []byte(base64.RawURLEncoding.EncodeToString(raw))
 	path, err := cfg.WriteToken(token)
 	if err != nil {
 		return nil, fmt.Errorf("write the aws endpoint's token: %w", err)
 	}
-	// 127.0.0.1, not localhost or ::1: every SDK accepts it as a loopback
-	// host for a plain-HTTP credentials endpoint.
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	ln, err := listenLoopback("aws")
 	if err != nil {
-		return nil, fmt.Errorf("listen for the aws endpoint on 127.0.0.1: %w", err)
+		return nil, err
 	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	e := &AWSEndpoint{cache: cache, log: log, ln: ln, tokenSum: sha256.Sum256(token), tokenPath: path, slots: make(chan struct{}, maxConns), conns: map[net.Conn]bool{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	e.stop = cancel
-	e.done.Add(2)
-	go func() { defer e.done.Done(); cache.Run(ctx) }()
-	go func() { defer e.done.Done(); e.accept() }()
-	log.Debug("aws endpoint listening", "addr", ln.Addr().String())
+	log := orDiscard(cfg.Log)
+	e := &AWSEndpoint{cache: cache, log: log, ln: ln, tokenSum: sha256.Sum256(token), tokenPath: path}
+	e.srv = startServer("aws", ln, log, func(_ net.Conn, req request, err error) response { return e.answer(req, err) }, cache.Run)
 	return e, nil
+}
+
+// newSecret makes an endpoint's token: 32 random bytes, base64url.
+func newSecret() ([]byte, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	return []byte(base64.RawURLEncoding.EncodeToString(raw)), nil
 }
 
 // Env is what the child's environment gets: the endpoint, its token's
@@ -146,63 +130,7 @@ func (e *AWSEndpoint) Cache() *Cache { return e.cache }
 func (e *AWSEndpoint) Served() int64 { return e.served.Load() }
 
 // Close stops serving and refreshing, and waits for both to end.
-func (e *AWSEndpoint) Close() error {
-	e.stop()
-	err := e.ln.Close()
-	e.mu.Lock()
-	for c := range e.conns {
-		c.SetDeadline(time.Now())
-	}
-	e.mu.Unlock()
-	e.done.Wait()
-	return err
-}
-
-func (e *AWSEndpoint) accept() {
-	for {
-		conn, err := e.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// EMFILE and the like: the next accept may do.
-			e.log.Warn("aws endpoint cannot accept a connection", "error", err.Error())
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		e.slots <- struct{}{}
-		e.done.Add(1)
-		go func() {
-			defer func() { <-e.slots; e.done.Done() }()
-			e.serve(conn)
-		}()
-	}
-}
-
-// serve answers one request and closes the connection.
-func (e *AWSEndpoint) serve(conn net.Conn) {
-	e.mu.Lock()
-	e.conns[conn] = true
-	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		delete(e.conns, conn)
-		e.mu.Unlock()
-		conn.Close()
-	}()
-	conn.SetDeadline(time.Now().Add(readTimeout))
-	head, err := readHead(conn)
-	if err != nil && !errors.Is(err, errHeadTooLarge) {
-		// Gone, or too slow: nobody to answer.
-		return
-	}
-	var req request
-	if err == nil {
-		req, err = parseHead(head)
-	}
-	resp := e.answer(req, err)
-	resp.write(conn)
-}
+func (e *AWSEndpoint) Close() error { return e.srv.close() }
 
 // answer decides the response to a request (err: it could not be read).
 // The token is checked first: without it, a client learns nothing.
@@ -213,7 +141,7 @@ func (e *AWSEndpoint) answer(req request, err error) response {
 	case err != nil:
 		return errorResponse(400, "BadRequest", err.Error())
 	case !e.authorized(req.auth):
-		e.refused.note(e.log, len(req.auth) == 0)
+		e.refused.note(e.log, "aws", reasonToken(len(req.auth) == 0))
 		return errorResponse(401, "Unauthorized", "the Authorization header must hold the token of AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 	case req.method != "GET":
 		return response{status: 405, body: errorBody("MethodNotAllowed", "GET only"), allow: "GET"}
@@ -282,7 +210,17 @@ type refusals struct {
 // refusalInterval is the least time between two warnings.
 const refusalInterval = 30 * time.Second
 
-func (r *refusals) note(log *slog.Logger, missing bool) {
+// reasonToken is why a request without the right token was refused.
+func reasonToken(missing bool) string {
+	if missing {
+		return "no token"
+	}
+	return "a wrong token"
+}
+
+// note logs that the endpoint name refused a request for reason, at most
+// once a refusalInterval, with the count of those it kept quiet about.
+func (r *refusals) note(log *slog.Logger, name, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.total++
@@ -291,10 +229,14 @@ func (r *refusals) note(log *slog.Logger, missing bool) {
 		r.quiet++
 		return
 	}
-	why := "a wrong token"
-	if missing {
-		why = "no token"
-	}
-	log.Warn("aws endpoint refused a request", "reason", why, "refused_since_last_warning", r.quiet, "refused_total", r.total)
+	log.Warn(name+" endpoint refused a request", "reason", reason, "refused_since_last_warning", r.quiet, "refused_total", r.total)
 	r.warnedAt, r.quiet = now, 0
+}
+
+// orDiscard is log, or a logger that drops everything when log is nil.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
 }

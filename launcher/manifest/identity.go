@@ -3,13 +3,17 @@ package manifest
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/azure"
 	"github.com/wardsecrets/ward/resolve/conf"
+	"github.com/wardsecrets/ward/resolve/gcp"
 	"github.com/wardsecrets/ward/resolve/stores"
 )
 
@@ -20,6 +24,54 @@ import (
 type Identity struct {
 	// AWS is served in the container-credentials format (nil: none).
 	AWS *AWSIdentity
+	// GCP is served as the GCE metadata server (nil: none).
+	GCP *GCPIdentity
+	// Azure is served as App Service's managed identity endpoint (nil:
+	// none).
+	Azure *AzureIdentity
+}
+
+// Refs lists the references the identities' credentials come from.
+func (id Identity) Refs() []resolve.Ref {
+	var out []resolve.Ref
+	if id.AWS != nil {
+		out = append(out, id.AWS.From)
+	}
+	if id.GCP != nil {
+		out = append(out, id.GCP.From)
+	}
+	if id.Azure != nil {
+		out = append(out, id.Azure.Refs...)
+	}
+	return out
+}
+
+// GCPIdentity says which Google service account the child acts as.
+type GCPIdentity struct {
+	// From is gcpsa://EMAIL[?scopes=&lifetime=]: the service account's
+	// access token, from the IAM Credentials API with ward's own
+	// credentials.
+	From resolve.Ref
+	// Project is the project id the metadata endpoint serves; default the
+	// service account's own project.
+	Project string
+	// RefreshBefore is how long before the token expires ward replaces
+	// it; it is clamped to a third of its lifetime.
+	RefreshBefore time.Duration
+	Pos           Pos
+}
+
+// AzureIdentity says which resources the child may get tokens for.
+type AzureIdentity struct {
+	// Resources are the resources (audiences) ward serves tokens for,
+	// as written, e.g. https://vault.azure.net.
+	Resources []string
+	// Refs are their aztoken:// references, in the same order.
+	Refs []resolve.Ref
+	// RefreshBefore is how long before a token expires ward replaces it;
+	// it is clamped to a third of its lifetime.
+	RefreshBefore time.Duration
+	Pos           Pos
 }
 
 // AWSIdentity says where the child's AWS credentials come from.
@@ -41,6 +93,29 @@ type AWSIdentity struct {
 // considers due for refresh.
 const DefaultRefreshBefore = 15 * time.Minute
 
+// DefaultTokenRefreshBefore is identity.gcp's and identity.azure's
+// refresh_before when the manifest is silent: twice the longest window in
+// which their libraries renew a token (five minutes: MSAL's and azcore's
+// for Azure, Node.js's for Google; 3m45s for Google's Go, Python and
+// Java libraries), so that no library is handed a token it considers
+// due.
+const DefaultTokenRefreshBefore = 10 * time.Minute
+
+// GCPIdentityVars are the variables ward sets for the child when the
+// manifest has identity.gcp: the metadata endpoint's host, twice, and an
+// empty gcloud configuration directory. The manifest may not declare
+// them.
+var GCPIdentityVars = []string{"GCE_METADATA_HOST", "GCE_METADATA_IP", "CLOUDSDK_CONFIG"}
+
+// GCPConfigDir is the empty directory in ward's private directory that
+// the child's CLOUDSDK_CONFIG names; no secret file may take its name.
+const GCPConfigDir = "gcloud-config"
+
+// AzureIdentityVars are the variables ward sets for the child when the
+// manifest has identity.azure: the managed identity endpoint and its
+// header. The manifest may not declare them.
+var AzureIdentityVars = []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER"}
+
 // AWSIdentityVars are the variables ward sets for the child when the
 // manifest has identity.aws: the endpoint, the file holding its token,
 // and an empty shared credentials file so that no [default] profile's
@@ -59,48 +134,203 @@ const identityFromHint = "write vault://MOUNT/creds/ROLE (a role of Vault's AWS 
 func (p *parser) identity(n *yaml.Node) Identity {
 	var id Identity
 	p.d.Fields(n, "identity", map[string]func(k, v *yaml.Node){
-		"aws": func(k, v *yaml.Node) { id.AWS = p.awsIdentity(v) },
+		"aws":   func(k, v *yaml.Node) { id.AWS = p.awsIdentity(v) },
+		"gcp":   func(k, v *yaml.Node) { id.GCP = p.gcpIdentity(v) },
+		"azure": func(k, v *yaml.Node) { id.Azure = p.azureIdentity(v) },
 	})
 	return id
+}
+
+// refreshBefore reads an identity's refresh_before.
+func (p *parser) refreshBefore(v *yaml.Node, field string, def time.Duration) (time.Duration, bool) {
+	d, ok := p.duration(v, field)
+	if !ok {
+		return 0, false
+	}
+	if d < time.Second {
+		p.fail(v, field, "refresh at least a second before expiry; the default is "+shortDuration(def), "too short: %s", d)
+		return 0, false
+	}
+	return d, true
+}
+
+// shortDuration writes 15m0s as 15m and 1h0m0s as 1h.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+const gcpFromHint = "write gcpsa://SERVICE_ACCOUNT_EMAIL[?scopes=cloud-platform&lifetime=1h] (an access token ward gets with roles/iam.serviceAccountTokenCreator on the account)"
+
+// sourcedIdentity reads an identity with a source: its from (read by
+// readRef), its refresh_before (default def) and the extra fields. The
+// reference is nil when n is not a mapping or from is missing or
+// unusable, each reported.
+func (p *parser) sourcedIdentity(n *yaml.Node, f, hint string, def time.Duration, readRef func(v *yaml.Node) *resolve.Ref, extra map[string]func(k, v *yaml.Node)) (*resolve.Ref, time.Duration) {
+	var from *resolve.Ref
+	fromSeen := false
+	before := def
+	fields := map[string]func(k, v *yaml.Node){
+		"from": func(k, v *yaml.Node) {
+			fromSeen = true
+			if _, ok := p.str(v, f+".from"); ok {
+				from = readRef(v)
+			}
+		},
+		"refresh_before": func(k, v *yaml.Node) {
+			if d, ok := p.refreshBefore(v, f+".refresh_before", def); ok {
+				before = d
+			}
+		},
+	}
+	maps.Copy(fields, extra)
+	p.d.Fields(n, f, fields)
+	if n.Kind != yaml.MappingNode {
+		return nil, 0
+	}
+	if !fromSeen {
+		p.fail(n, f+".from", hint, "missing")
+	}
+	return from, before
+}
+
+// gcpIdentity reads identity.gcp; nil when it is not a mapping or names
+// no usable source.
+func (p *parser) gcpIdentity(n *yaml.Node) *GCPIdentity {
+	const f = "identity.gcp"
+	g := &GCPIdentity{Pos: Pos{n.Line, n.Column}}
+	from, before := p.sourcedIdentity(n, f, gcpFromHint, DefaultTokenRefreshBefore,
+		func(v *yaml.Node) *resolve.Ref { return p.tokenRef(v, f+".from", gcp.TokenScheme, gcpFromHint) },
+		map[string]func(k, v *yaml.Node){
+			"project": func(k, v *yaml.Node) {
+				if s, ok := p.str(v, f+".project"); ok {
+					if !gcp.IsProjectID(s) {
+						p.fail(v, f+".project", "a project id: 6 to 30 lowercase letters, digits and hyphens, starting with a letter", "%q is not a project id", s)
+						return
+					}
+					g.Project = s
+				}
+			},
+		})
+	if from == nil {
+		return nil
+	}
+	g.From, g.RefreshBefore = *from, before
+	if g.Project == "" {
+		g.Project = gcp.ServiceAccountProject(from.Path)
+	}
+	return g
+}
+
+const azureResourcesHint = "list the resources the program needs tokens for, e.g. [https://vault.azure.net, https://storage.azure.com]"
+
+// azureIdentity reads identity.azure; nil when it is not a mapping or
+// names no usable resource.
+func (p *parser) azureIdentity(n *yaml.Node) *AzureIdentity {
+	const f = "identity.azure"
+	a := &AzureIdentity{RefreshBefore: DefaultTokenRefreshBefore, Pos: Pos{n.Line, n.Column}}
+	seen, ok := false, true
+	p.d.Fields(n, f, map[string]func(k, v *yaml.Node){
+		"resources": func(k, v *yaml.Node) {
+			seen = true
+			ok = p.azureResources(v, f+".resources", a)
+		},
+		"refresh_before": func(k, v *yaml.Node) {
+			if d, ok := p.refreshBefore(v, f+".refresh_before", DefaultTokenRefreshBefore); ok {
+				a.RefreshBefore = d
+			}
+		},
+	})
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	if !seen {
+		p.fail(n, f+".resources", azureResourcesHint, "missing")
+		return nil
+	}
+	if !ok || len(a.Refs) == 0 {
+		return nil
+	}
+	return a
+}
+
+// azureResources reads identity.azure.resources into a; false when one
+// is unusable.
+func (p *parser) azureResources(n *yaml.Node, field string, a *AzureIdentity) bool {
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n, field, azureResourcesHint, "want a list, got %s", conf.KindName(n))
+		return false
+	}
+	if len(n.Content) == 0 {
+		p.fail(n, field, azureResourcesHint, "empty")
+		return false
+	}
+	ok := true
+	seen := map[string]bool{}
+	for i, v := range n.Content {
+		name := fmt.Sprintf("%s[%d]", field, i)
+		s, isStr := p.str(v, name)
+		if !isStr {
+			ok = false
+			continue
+		}
+		raw, valid := azure.TokenRef(s)
+		if !valid {
+			p.fail(v, name, "an https resource URI such as https://vault.azure.net or https://management.azure.com/", "%q is not an https resource", s)
+			ok = false
+			continue
+		}
+		if seen[raw] {
+			p.fail(v, name, "list each resource once", "%q is listed twice", s)
+			ok = false
+			continue
+		}
+		seen[raw] = true
+		r, err := p.reg.ParseRef(raw)
+		if err != nil {
+			p.fail(v, name, "", "%s", err.Error())
+			ok = false
+			continue
+		}
+		a.Resources = append(a.Resources, s)
+		a.Refs = append(a.Refs, r)
+	}
+	return ok
+}
+
+// tokenRef reads the reference of a token identity's source: a whole
+// document of scheme.
+func (p *parser) tokenRef(n *yaml.Node, field, scheme, hint string) *resolve.Ref {
+	r := p.ref(n, field)
+	switch {
+	case r == nil:
+		return nil
+	case r.Scheme != scheme:
+		p.fail(n, field, hint, "%s:// cannot issue the access tokens this identity serves", r.Scheme)
+		return nil
+	case r.Field != "":
+		p.fail(n, field, "drop #"+r.Field+": ward reads the token and its expiry from the whole document", "an identity reads the whole document, not one field")
+		return nil
+	}
+	return r
 }
 
 // awsIdentity reads identity.aws; nil when it is not a mapping or names
 // no usable source.
 func (p *parser) awsIdentity(n *yaml.Node) *AWSIdentity {
 	const f = "identity.aws"
-	a := &AWSIdentity{RefreshBefore: DefaultRefreshBefore, Pos: Pos{n.Line, n.Column}}
-	var from *resolve.Ref
-	fromSeen := false
-	p.d.Fields(n, f, map[string]func(k, v *yaml.Node){
-		"from": func(k, v *yaml.Node) {
-			fromSeen = true
-			if _, ok := p.str(v, f+".from"); ok {
-				from = p.identityRef(v, f+".from")
-			}
-		},
-		"refresh_before": func(k, v *yaml.Node) {
-			d, ok := p.duration(v, f+".refresh_before")
-			if !ok {
-				return
-			}
-			if d < time.Second {
-				p.fail(v, f+".refresh_before", "refresh at least a second before expiry; the default is 15m", "too short: %s", d)
-				return
-			}
-			a.RefreshBefore = d
-		},
-	})
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	if !fromSeen {
-		p.fail(n, f+".from", identityFromHint, "missing")
-	}
+	from, before := p.sourcedIdentity(n, f, identityFromHint, DefaultRefreshBefore,
+		func(v *yaml.Node) *resolve.Ref { return p.identityRef(v, f+".from") }, nil)
 	if from == nil {
 		return nil
 	}
-	a.From = *from
-	return a
+	return &AWSIdentity{From: *from, RefreshBefore: before, Pos: Pos{n.Line, n.Column}}
 }
 
 // identityRef reads the reference of an identity's source: a whole
@@ -123,38 +353,62 @@ func (p *parser) identityRef(n *yaml.Node, field string) *resolve.Ref {
 	return r
 }
 
-// checkIdentity refuses what would clash with the identity endpoint: a
+// identityReserved is what one configured identity claims: the
+// variables ward sets for it and the file names it writes in the private
+// directory.
+type identityReserved struct {
+	field string
+	vars  []string
+	file  string
+	what  string
+}
+
+// reserved lists what the manifest's identities claim.
+func (id Identity) reserved() []identityReserved {
+	var out []identityReserved
+	if id.AWS != nil {
+		out = append(out, identityReserved{"identity.aws", AWSIdentityVars, AWSTokenFile, "the AWS endpoint's token"})
+	}
+	if id.GCP != nil {
+		out = append(out, identityReserved{"identity.gcp", GCPIdentityVars, GCPConfigDir, "the child's empty gcloud configuration"})
+	}
+	if id.Azure != nil {
+		out = append(out, identityReserved{"identity.azure", AzureIdentityVars, "", ""})
+	}
+	return out
+}
+
+// checkIdentity refuses what would clash with an identity endpoint: a
 // variable ward sets for it declared by the manifest, and a secret file
-// named as its token file.
+// named as a file ward writes for it.
 func (p *parser) checkIdentity(m *Manifest) {
-	if m.Identity.AWS == nil {
-		return
-	}
-	hint := "remove it: with identity.aws, ward sets it for the child (the child's SDK then reads credentials from ward's endpoint)"
-	checkEnv := func(env []*EnvVar, field string) {
-		for _, v := range env {
-			if slices.Contains(AWSIdentityVars, v.Name) {
-				p.failAt(v.Pos, conf.Join(field, v.Name), hint, "ward sets %s for identity.aws", v.Name)
+	for _, r := range m.Identity.reserved() {
+		hint := "remove it: with " + r.field + ", ward sets it for the child (the child's SDK then reads credentials from ward's endpoint)"
+		checkEnv := func(env []*EnvVar, field string) {
+			for _, v := range env {
+				if slices.Contains(r.vars, v.Name) {
+					p.failAt(v.Pos, conf.Join(field, v.Name), hint, "ward sets %s for %s", v.Name, r.field)
+				}
 			}
 		}
-	}
-	checkFiles := func(files []*FileSpec, field string) {
-		for i, f := range files {
-			name := fmt.Sprintf("%s[%d]", field, i)
-			if slices.Contains(AWSIdentityVars, f.Env) {
-				p.failAt(f.Pos, name+".env", hint, "ward sets %s for identity.aws", f.Env)
-			}
-			if f.Path == AWSTokenFile {
-				p.failAt(f.Pos, name+".path", "choose another name", "path %q is where ward writes the AWS endpoint's token", f.Path)
+		checkFiles := func(files []*FileSpec, field string) {
+			for i, f := range files {
+				name := fmt.Sprintf("%s[%d]", field, i)
+				if slices.Contains(r.vars, f.Env) {
+					p.failAt(f.Pos, name+".env", hint, "ward sets %s for %s", f.Env, r.field)
+				}
+				if r.file != "" && (f.Path == r.file || strings.HasPrefix(f.Path, r.file+"/")) {
+					p.failAt(f.Pos, name+".path", "choose another name", "path %q is where ward writes %s", f.Path, r.what)
+				}
 			}
 		}
-	}
-	checkEnv(m.Env, "env")
-	checkFiles(m.Files, "files")
-	for _, name := range slices.Sorted(maps.Keys(m.Profiles)) {
-		prof := m.Profiles[name]
-		checkEnv(prof.Env, "profiles."+name+".env")
-		checkFiles(prof.Files, "profiles."+name+".files")
+		checkEnv(m.Env, "env")
+		checkFiles(m.Files, "files")
+		for _, name := range slices.Sorted(maps.Keys(m.Profiles)) {
+			prof := m.Profiles[name]
+			checkEnv(prof.Env, "profiles."+name+".env")
+			checkFiles(prof.Files, "profiles."+name+".files")
+		}
 	}
 }
 
@@ -179,31 +433,82 @@ func identityShape() *conf.Shape {
 				Not:  &conf.Shape{Pattern: conf.SubSecondPattern},
 			}),
 		), "from")),
+		p("gcp", conf.WithRequired(conf.Object("A Google service account's access token served as the GCE metadata server does (GCE_METADATA_HOST); ward strips every other Google credential variable from the program's environment.",
+			p("from", &conf.Shape{
+				Kind:     "string",
+				Desc:     "gcpsa://SERVICE_ACCOUNT_EMAIL[?scopes=&lifetime=]: the account's access token from the IAM Credentials API, with ward's own credentials (roles/iam.serviceAccountTokenCreator on the account). The whole document, no #field.",
+				Pattern:  `^gcpsa://[^#]*$`,
+				AllOf:    []map[string]any{{"pattern": gcpsaPattern()}},
+				Examples: []any{"gcpsa://app@my-project.iam.gserviceaccount.com", "gcpsa://app@my-project.iam.gserviceaccount.com?scopes=cloud-platform&lifetime=30m"},
+			}),
+			p("project", &conf.Shape{Kind: "string", Desc: "The project id the metadata endpoint serves (default: the service account's project).", Pattern: gcp.ProjectIDPattern(), Examples: []any{"my-project"}}),
+			p("refresh_before", &conf.Shape{
+				Def:  "duration",
+				Desc: "Replace the token this long before it expires, at most a third of its lifetime (at least 1s; default 10m).",
+				Not:  &conf.Shape{Pattern: conf.SubSecondPattern},
+			}),
+		), "from")),
+		p("azure", conf.WithRequired(conf.Object("Access tokens from ward's own Azure credential chain, served as App Service's managed identity endpoint does (IDENTITY_ENDPOINT, IDENTITY_HEADER); ward strips every other Azure credential variable from the program's environment.",
+			p("resources", &conf.Shape{
+				Kind:     "array",
+				Desc:     "The resources (https URIs) the program may get tokens for; ward fetches each at start and refreshes it ahead of expiry, and refuses others.",
+				Elems:    &conf.Shape{Kind: "string", Pattern: azure.ResourceURLPattern(), Examples: []any{"https://vault.azure.net"}},
+				Extra:    map[string]any{"minItems": 1, "uniqueItems": true},
+				Examples: []any{[]any{"https://vault.azure.net", "https://storage.azure.com"}},
+			}),
+			p("refresh_before", &conf.Shape{
+				Def:  "duration",
+				Desc: "Replace a token this long before it expires, at most a third of its lifetime (at least 1s; default 10m).",
+				Not:  &conf.Shape{Pattern: conf.SubSecondPattern},
+			}),
+		), "resources")),
 	)
 }
 
-// withIdentityRules adds to the manifest's shape what checkIdentity
-// refuses: with identity.aws, no declared variable and no file variable
-// may be one ward sets for it, and no file may take its token file's name.
-func withIdentityRules(s *conf.Shape) *conf.Shape {
-	names := make([]any, len(AWSIdentityVars))
-	for i, n := range AWSIdentityVars {
-		names[i] = n
+// gcpsaPattern is the gcpsa:// scheme's own pattern; with no '#' (the
+// section's pattern), it has no field.
+func gcpsaPattern() string {
+	if s := stores.Registry.Scheme(gcp.TokenScheme); s != nil {
+		return s.Pattern
 	}
-	notOurs := map[string]any{"not": map[string]any{"enum": names}}
-	env := map[string]any{"propertyNames": notOurs}
-	files := map[string]any{"items": map[string]any{"properties": map[string]any{
-		"env":  notOurs,
-		"path": map[string]any{"not": map[string]any{"const": AWSTokenFile}},
-	}}}
-	s.AllOf = append(s.AllOf, map[string]any{
-		"if": map[string]any{"required": []any{"identity"}, "properties": map[string]any{"identity": map[string]any{"required": []any{"aws"}}}},
-		"then": map[string]any{"properties": map[string]any{
-			"env":      env,
-			"files":    files,
-			"profiles": map[string]any{"additionalProperties": map[string]any{"properties": map[string]any{"env": env, "files": files}}},
-		}},
-	})
+	return "^gcpsa://"
+}
+
+// withIdentityRules adds to the manifest's shape what checkIdentity
+// refuses: with an identity, no declared variable and no file variable
+// may be one ward sets for it, and no file may take the name of a file
+// ward writes for it.
+func withIdentityRules(s *conf.Shape) *conf.Shape {
+	clouds := []struct {
+		key  string
+		vars []string
+		file string
+	}{
+		{"aws", AWSIdentityVars, AWSTokenFile},
+		{"gcp", GCPIdentityVars, GCPConfigDir},
+		{"azure", AzureIdentityVars, ""},
+	}
+	for _, c := range clouds {
+		names := make([]any, len(c.vars))
+		for i, n := range c.vars {
+			names[i] = n
+		}
+		notOurs := map[string]any{"not": map[string]any{"enum": names}}
+		env := map[string]any{"propertyNames": notOurs}
+		fileProps := map[string]any{"env": notOurs}
+		if c.file != "" {
+			fileProps["path"] = map[string]any{"not": map[string]any{"pattern": "^" + regexp.QuoteMeta(c.file) + "(/|$)"}}
+		}
+		files := map[string]any{"items": map[string]any{"properties": fileProps}}
+		s.AllOf = append(s.AllOf, map[string]any{
+			"if": map[string]any{"required": []any{"identity"}, "properties": map[string]any{"identity": map[string]any{"required": []any{c.key}}}},
+			"then": map[string]any{"properties": map[string]any{
+				"env":      env,
+				"files":    files,
+				"profiles": map[string]any{"additionalProperties": map[string]any{"properties": map[string]any{"env": env, "files": files}}},
+			}},
+		})
+	}
 	return s
 }
 

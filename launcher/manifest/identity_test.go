@@ -56,7 +56,7 @@ func TestIdentityErrors(t *testing.T) {
 		name, doc, want string
 	}{
 		{"not a mapping", "identity: aws", "2:11: identity: want a mapping"},
-		{"unknown cloud", "identity: {gcp: {}}", `identity.gcp: unknown field "gcp"`},
+		{"unknown cloud", "identity: {ibm: {}}", `identity.ibm: unknown field "ibm"`},
 		{"unknown field", "identity: {aws: {from: vault://aws/creds/x, role: y}}", `identity.aws.role: unknown field`},
 		{"no from", "identity: {aws: {}}", "identity.aws.from: missing"},
 		{"from not a string", "identity: {aws: {from: 42}}", "identity.aws.from: want a string"},

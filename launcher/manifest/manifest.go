@@ -187,8 +187,10 @@ func (m *Manifest) Schemes(prof *Profile) []string {
 			out = append(out, r.Scheme)
 		}
 	}
-	if a := m.Identity.AWS; a != nil && !slices.Contains(out, a.From.Scheme) {
-		out = append(out, a.From.Scheme)
+	for _, r := range m.Identity.Refs() {
+		if !slices.Contains(out, r.Scheme) {
+			out = append(out, r.Scheme)
+		}
 	}
 	sort.Strings(out)
 	return out

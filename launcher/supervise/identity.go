@@ -3,6 +3,7 @@ package supervise
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -13,22 +14,68 @@ import (
 	"github.com/wardsecrets/ward/resolve"
 )
 
-// newIdentity returns the cache of the AWS identity the manifest serves
-// the child (nil when it serves none), empty until the first resolve
-// fills it.
-func newIdentity(o Options) (*identity.Cache, error) {
-	a := o.Manifest.Identity.AWS
-	if a == nil {
+// identities are the caches of the cloud identities the manifest serves
+// the child, empty until the first resolve fills them.
+type identities struct {
+	aws *identity.Cache
+	gcp *identity.Cache
+	// azure has one cache per resource, by the resource as the manifest
+	// writes it.
+	azure map[string]*identity.Cache
+}
+
+// newIdentity returns the caches of the identities the manifest serves
+// the child (nil when it serves none).
+func newIdentity(o Options) (*identities, error) {
+	id := o.Manifest.Identity
+	if id.AWS == nil && id.GCP == nil && id.Azure == nil {
 		return nil, nil
 	}
 	if o.Exec {
-		return nil, errors.New("--exec cannot serve identity.aws")
+		for _, c := range []struct {
+			set  bool
+			name string
+		}{{id.AWS != nil, "identity.aws"}, {id.GCP != nil, "identity.gcp"}, {id.Azure != nil, "identity.azure"}} {
+			if c.set {
+				return nil, errors.New("--exec cannot serve " + c.name)
+			}
+		}
 	}
-	return identity.NewCache(&identity.RefSource{Fetcher: o.Fetcher, Ref: a.From}, a.RefreshBefore, o.Log), nil
+	ids := &identities{}
+	if a := id.AWS; a != nil {
+		ids.aws = identity.NewCache(&identity.RefSource{Fetcher: o.Fetcher, Ref: a.From}, a.RefreshBefore, o.Log)
+	}
+	if g := id.GCP; g != nil {
+		ids.gcp = identity.NewCacheFor("gcp", identity.NewTokenSource(o.Fetcher, g.From, identity.GCPSourceVar), g.RefreshBefore, o.Log)
+	}
+	if a := id.Azure; a != nil {
+		ids.azure = map[string]*identity.Cache{}
+		for i, r := range a.Refs {
+			ids.azure[a.Resources[i]] = identity.NewCacheFor("azure", identity.NewTokenSource(o.Fetcher, r, identity.AzureSourceVar), a.RefreshBefore, o.Log)
+		}
+	}
+	return ids, nil
+}
+
+// fill fetches every identity's first credentials at once.
+func (ids *identities) fill(ctx context.Context) error {
+	caches := []*identity.Cache{ids.aws, ids.gcp}
+	for _, c := range ids.azure {
+		caches = append(caches, c)
+	}
+	errs := make([]error, len(caches))
+	var wg sync.WaitGroup
+	for i, c := range caches {
+		if c != nil {
+			wg.Go(func() { errs[i] = c.Fill(ctx) })
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // fetchWithIdentity resolves the child's references and, at the same
-// time, the identity's first credentials: nothing starts unless both
+// time, the identities' first credentials: nothing starts unless both
 // succeed.
 func fetchWithIdentity(ctx context.Context, o Options) (map[string]resolve.Value, error) {
 	id := o.identity
@@ -37,7 +84,7 @@ func fetchWithIdentity(ctx context.Context, o Options) (map[string]resolve.Value
 	}
 	var idErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { idErr = id.Fill(ctx) })
+	wg.Go(func() { idErr = id.fill(ctx) })
 	values, err := o.Fetcher.Fetch(ctx, o.Manifest.Refs(o.Profile))
 	wg.Wait()
 	if err != nil || idErr != nil {
@@ -46,47 +93,106 @@ func fetchWithIdentity(ctx context.Context, o Options) (map[string]resolve.Value
 	return values, nil
 }
 
-// identityRun is the identity endpoint of one run: the variables it
-// gives the child, those the child must not inherit, and its stop.
+// identityRun is the identity endpoints of one run: the variables they
+// give the child, those the child must not inherit, and their stops.
 type identityRun struct {
-	endpoint *identity.AWSEndpoint
-	env      []string
-	drop     []string
+	stops []func() error
+	env   []string
+	drop  []string
 }
 
-// serveIdentity starts the endpoint of the filled identity, its token in
-// the private directory dir. A run without an identity serves nothing.
-func serveIdentity(o Options, dir *secretdir.Dir) (*identityRun, error) {
-	id := o.identity
-	if id == nil {
-		return &identityRun{}, nil
+// serveIdentity starts the endpoints of the filled identities, their
+// files in the private directory dir. A run without an identity serves
+// nothing.
+func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) {
+	run = &identityRun{}
+	ids := o.identity
+	if ids == nil {
+		return run, nil
 	}
-	e, err := identity.ServeAWS(id, identity.AWSConfig{
-		Log: o.Log,
-		WriteToken: func(token []byte) (string, error) {
-			if err := dir.Write([]secretdir.File{{Path: manifest.AWSTokenFile, Mode: 0o400, Data: token}}); err != nil {
-				return "", err
-			}
-			return filepath.Join(dir.Path, manifest.AWSTokenFile), nil
-		},
-	})
-	if err != nil {
-		return nil, err
+	// An endpoint started before a later one fails is stopped here.
+	defer func() {
+		if err != nil {
+			run.stop()
+		}
+	}()
+	if ids.aws != nil {
+		e, err := identity.ServeAWS(ids.aws, identity.AWSConfig{
+			Log: o.Log,
+			WriteToken: func(token []byte) (string, error) {
+				if err := dir.Write([]secretdir.File{{Path: manifest.AWSTokenFile, Mode: 0o400, Data: token}}); err != nil {
+					return "", err
+				}
+				return filepath.Join(dir.Path, manifest.AWSTokenFile), nil
+			},
+		})
+		if err != nil {
+			return run, err
+		}
+		run.add(e.Close, e.Env(), identity.AWSStripped)
+	}
+	if ids.gcp != nil {
+		e, err := identity.ServeGCP(ids.gcp, identity.GCPConfig{
+			Log:     o.Log,
+			Project: o.Manifest.Identity.GCP.Project,
+			ConfigDir: func() (string, error) {
+				p := filepath.Join(dir.Path, manifest.GCPConfigDir)
+				return p, os.Mkdir(p, 0o700)
+			},
+		})
+		if err != nil {
+			return run, err
+		}
+		run.add(e.Close, e.Env(), identity.GCPStripped)
+		warnGCloudADC(o)
+	}
+	if len(ids.azure) > 0 {
+		e, err := identity.ServeAzure(ids.azure, identity.AzureConfig{Log: o.Log})
+		if err != nil {
+			return run, err
+		}
+		run.add(e.Close, e.Env(), identity.AzureStripped)
 	}
 	// A credential variable the manifest declares still reaches the
 	// child, and every SDK's chain prefers it to the endpoint.
 	for _, v := range o.Manifest.EnvFor(o.Profile) {
-		if slices.Contains(identity.AWSStripped, v.Name) {
-			o.Log.Warn("the manifest declares an AWS credential variable: the child's SDK will use it, not the identity endpoint", "name", v.Name)
+		if slices.Contains(run.drop, v.Name) {
+			o.Log.Warn("the manifest declares a cloud credential variable: the child's SDK may use it, not the identity endpoint", "name", v.Name)
 		}
 	}
-	return &identityRun{endpoint: e, env: e.Env(), drop: identity.AWSStripped}, nil
+	return run, nil
 }
 
-// stop stops the endpoint; the store that issued the last credentials
+func (r *identityRun) add(stop func() error, env, drop []string) {
+	r.stops = append(r.stops, stop)
+	r.env = append(r.env, env...)
+	r.drop = append(r.drop, drop...)
+}
+
+// warnGCloudADC warns when the child's HOME holds gcloud's application
+// default credentials: Google's Go, Java and Node.js libraries read them
+// from $HOME/.config/gcloud whatever CLOUDSDK_CONFIG says, before they
+// ask the metadata server, so the child would act as whoever ran gcloud
+// auth application-default login there.
+func warnGCloudADC(o Options) {
+	home := o.Getenv("HOME")
+	if home == "" {
+		return
+	}
+	f := filepath.Join(home, ".config", "gcloud", "application_default_credentials.json")
+	if _, err := os.Stat(f); err == nil {
+		o.Log.Warn("the child's HOME holds gcloud's application default credentials, which Google's Go, Java and Node.js libraries use before the metadata endpoint: remove them (gcloud auth application-default revoke) or give the child another HOME", "file", f)
+	}
+}
+
+// stop stops the endpoints; the store that issued the last credentials
 // revokes their lease when ward closes it.
 func (r *identityRun) stop() {
-	if r != nil && r.endpoint != nil {
-		r.endpoint.Close()
+	if r == nil {
+		return
 	}
+	for _, stop := range r.stops {
+		stop()
+	}
+	r.stops = nil
 }

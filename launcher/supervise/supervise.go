@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/wardsecrets/ward/launcher/failure"
-	"github.com/wardsecrets/ward/launcher/identity"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/mask"
 	"github.com/wardsecrets/ward/launcher/plan"
@@ -67,7 +66,7 @@ type Options struct {
 
 	// identity is the manifest's identity, filled by the first resolve
 	// and served from the first start on (see identity.go).
-	identity *identity.Cache
+	identity *identities
 }
 
 // Run resolves the manifest, starts the child and supervises it until it

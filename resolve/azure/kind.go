@@ -7,8 +7,9 @@ import (
 	"github.com/wardsecrets/ward/resolve/conf"
 )
 
-// Kind is Azure Key Vault in ward's registry: azkv://, served by the
-// helper program ward-azure.
+// Kind is Azure in ward's registry: Key Vault (azkv://) and access
+// tokens from ward's credential chain (aztoken://), served by the helper
+// program ward-azure.
 var Kind = &resolve.Kind{
 	Name: "azure",
 	Schemes: []*resolve.Scheme{{
@@ -19,7 +20,7 @@ var Kind = &resolve.Kind{
 		Check:      CheckRef,
 		Pattern:    refPattern(),
 		Refresh:    resolve.Polled,
-	}},
+	}, tokenScheme},
 	NewOptions: func() resolve.Options { return &Options{} },
 }
 

@@ -26,6 +26,8 @@ const (
 	// DefaultRegionalEndpoint is the API of regional secrets; LocationVar
 	// stands for the secret's location.
 	DefaultRegionalEndpoint = "https://secretmanager." + LocationVar + ".rep.googleapis.com/"
+	// DefaultIAMEndpoint is the IAM Credentials API.
+	DefaultIAMEndpoint = "https://iamcredentials.googleapis.com/"
 	// DefaultTimeout bounds one read: its retries, and a token fetch when
 	// one is due, included.
 	DefaultTimeout = 30 * time.Second
@@ -48,6 +50,9 @@ type Options struct {
 	// and a URL without it serves every location. Default
 	// DefaultRegionalEndpoint.
 	RegionalEndpoint string `json:"regional_endpoint,omitempty"`
+	// IAMEndpoint is the URL of the IAM Credentials API, which gcpsa://
+	// tokens come from. Default DefaultIAMEndpoint.
+	IAMEndpoint string `json:"iam_endpoint,omitempty"`
 	// QuotaProject is the project billed for ward's requests and whose
 	// quota they use (the X-Goog-User-Project header). Default: the
 	// credential's quota project, or $GOOGLE_CLOUD_QUOTA_PROJECT.
@@ -66,6 +71,9 @@ func (o Options) Validate() error {
 	if err := checkEndpoint(strings.ReplaceAll(o.RegionalEndpoint, LocationVar, "location")); err != nil {
 		return fmt.Errorf("stores.gcp.regional_endpoint: %w", err)
 	}
+	if err := checkEndpoint(o.IAMEndpoint); err != nil {
+		return fmt.Errorf("stores.gcp.iam_endpoint: %w", err)
+	}
 	if o.QuotaProject != "" && !validProject(o.QuotaProject) {
 		return fmt.Errorf("stores.gcp.quota_project: %q is not a project id", o.QuotaProject)
 	}
@@ -83,6 +91,9 @@ func (o Options) BaseURL(location string) string {
 	}
 	return withSlash(strings.ReplaceAll(or(o.RegionalEndpoint, DefaultRegionalEndpoint), LocationVar, location))
 }
+
+// IAMURL is the IAM Credentials API's endpoint, ending in "/".
+func (o Options) IAMURL() string { return withSlash(or(o.IAMEndpoint, DefaultIAMEndpoint)) }
 
 // ReadTimeout is Timeout with its default applied.
 func (o Options) ReadTimeout() time.Duration {

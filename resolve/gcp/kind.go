@@ -7,8 +7,9 @@ import (
 	"github.com/wardsecrets/ward/resolve/conf"
 )
 
-// Kind is Google Cloud Secret Manager in ward's registry: gcpsm://,
-// served by the helper program ward-gcp.
+// Kind is Google Cloud in ward's registry: Secret Manager (gcpsm://) and
+// service account access tokens (gcpsa://), served by the helper program
+// ward-gcp.
 var Kind = &resolve.Kind{
 	Name: "gcp",
 	Schemes: []*resolve.Scheme{{
@@ -19,7 +20,7 @@ var Kind = &resolve.Kind{
 		Check:      CheckRef,
 		Pattern:    refPattern(),
 		Refresh:    resolve.Polled,
-	}},
+	}, tokenScheme},
 	NewOptions: func() resolve.Options { return &Options{} },
 }
 
@@ -45,6 +46,7 @@ func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
 		"endpoint":          d.SetStr(&o.Endpoint, f+".endpoint"),
 		"regional_endpoint": d.SetStr(&o.RegionalEndpoint, f+".regional_endpoint"),
 		"quota_project":     d.SetStr(&o.QuotaProject, f+".quota_project"),
+		"iam_endpoint":      d.SetStr(&o.IAMEndpoint, f+".iam_endpoint"),
 		"timeout":           func(_, v *yaml.Node) { o.Timeout, _ = d.Duration(v, f+".timeout") },
 	})
 	if n.Kind == yaml.MappingNode {
@@ -64,6 +66,7 @@ func (o *Options) Schema() *conf.Shape {
 	return conf.Object("Google Cloud Secret Manager; credentials come from Application Default Credentials (key file, workload identity federation, metadata server).",
 		conf.Prop{Name: "endpoint", Shape: &conf.Shape{Kind: "string", Desc: "The global API's URL, for Private Service Connect or a restricted VIP (default https://secretmanager.googleapis.com/).", Pattern: endpointPattern, Examples: []any{"https://secretmanager-myendpoint.p.googleapis.com/"}}},
 		conf.Prop{Name: "regional_endpoint", Shape: &conf.Shape{Kind: "string", Desc: "The URL of the API for regional secrets (?location=); {location} stands for the region.", Pattern: endpointPattern, Examples: []any{"https://secretmanager.{location}.rep.googleapis.com/"}}},
+		conf.Prop{Name: "iam_endpoint", Shape: &conf.Shape{Kind: "string", Desc: "The IAM Credentials API's URL, which gcpsa:// tokens come from (default https://iamcredentials.googleapis.com/).", Pattern: endpointPattern, Examples: []any{"https://iamcredentials-myendpoint.p.googleapis.com/"}}},
 		conf.Prop{Name: "quota_project", Shape: &conf.Shape{Kind: "string", Desc: "The project billed for ward's requests (X-Goog-User-Project).", Pattern: "^(" + conf.Unanchored(projectIDRE) + "|" + conf.Unanchored(projectNumberRE) + ")?$", Examples: []any{"billing-project"}}},
 		conf.Prop{Name: "timeout", Shape: conf.Ref("duration", "Bound on one read, token fetch and retries included (default 30s).")},
 	)

@@ -20,7 +20,8 @@ import (
 // jwtBearer is the client_assertion_type of RFC 7523.
 const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-// tokenLifetime is how long an access token the emulator issues lasts.
+// tokenLifetime is how long an access token the emulator issues lasts,
+// unless SetTokenLifetime says otherwise.
 const tokenLifetime = time.Hour
 
 // FederatedToken returns a token such as Kubernetes projects into a pod
@@ -169,11 +170,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 			return
 		}
 	}
-	tok := s.issueToken(grant{resource: resource, tenant: TenantID, appID: client, expires: s.clock().Add(tokenLifetime)})
+	life := s.tokenLife()
+	tok := s.issueToken(grant{resource: resource, tenant: TenantID, appID: client, expires: s.clock().Add(life)})
 	writeJSON(w, http.StatusOK, map[string]any{
 		"token_type":     "Bearer",
-		"expires_in":     int(tokenLifetime.Seconds()) - 1,
-		"ext_expires_in": int(tokenLifetime.Seconds()) - 1,
+		"expires_in":     int(life.Seconds()) - 1,
+		"ext_expires_in": int(life.Seconds()) - 1,
 		"access_token":   tok,
 	})
 }

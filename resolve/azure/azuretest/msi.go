@@ -40,7 +40,7 @@ func (s *Server) serveManagedIdentity(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "Unable to load the proper Managed Identity.")
 		return
 	}
-	expires := s.clock().Add(tokenLifetime)
+	expires := s.clock().Add(s.tokenLife())
 	tok := s.issueToken(grant{resource: resource, tenant: TenantID, appID: s.miClientID, expires: expires})
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,

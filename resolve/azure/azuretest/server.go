@@ -112,6 +112,9 @@ type Server struct {
 	now        func() time.Time
 	secrets    map[string]*secret // by lower-case name
 	tokens     map[string]grant   // access tokens issued
+	used       map[string]int     // by access token, the vault reads it authorised
+	rejected   int                // vault reads with an unknown or expired token
+	lifetime   time.Duration      // of the access tokens issued from now on
 	calls      map[string]int     // by route
 	authorized map[string]int     // by route, requests with a valid token
 	deny       map[string]bool    // lower-case secret names; "" denies all
@@ -152,6 +155,8 @@ func New(tb testing.TB, ca *CA) *Server {
 		now:            time.Now,
 		secrets:        map[string]*secret{},
 		tokens:         map[string]grant{},
+		used:           map[string]int{},
+		lifetime:       tokenLifetime,
 		calls:          map[string]int{},
 		authorized:     map[string]int{},
 		deny:           map[string]bool{},
@@ -278,6 +283,59 @@ func (s *Server) RevokeTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.tokens)
+}
+
+// SetTokenLifetime sets how long the access tokens issued from now on
+// last (an hour by default): Entra ID's lifetime policies allow as little
+// as ten minutes, tests less.
+func (s *Server) SetTokenLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lifetime = d
+}
+
+// TokensUsedBy reports, for each access token of application appID that
+// authorised vault reads, how many it authorised: a client that
+// refreshes its token shows several.
+func (s *Server) TokensUsedBy(appID string) map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for tok, n := range s.used {
+		if s.tokens[tok].appID == appID {
+			out[tok] = n
+		}
+	}
+	return out
+}
+
+// RejectedTokens counts the vault reads that presented an access token
+// the vault refused: one the emulator did not issue, an expired one, or
+// one for another audience or tenant (the SDK then fetches a new token
+// and sends the read again, so the caller may not see it).
+func (s *Server) RejectedTokens() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rejected
+}
+
+// IssuedTokens lists every access token the emulator issued, for leak
+// audits.
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tokens))
+	for tok := range s.tokens {
+		out = append(out, tok)
+	}
+	return out
+}
+
+// tokenLife is the lifetime of a token issued now.
+func (s *Server) tokenLife() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lifetime
 }
 
 // ManagedIdentityClientID is the client id of the emulator's managed

@@ -257,10 +257,16 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (grant, bool)
 		msg = fmt.Sprintf("AKV10032: Invalid issuer. Expected one of https://sts.windows.net/%s/, found https://sts.windows.net/%s/.", TenantID, g.tenant)
 	}
 	if msg != "" {
+		s.mu.Lock()
+		s.rejected++
+		s.mu.Unlock()
 		w.Header().Set("WWW-Authenticate", challenge)
 		writeKVError(w, http.StatusUnauthorized, "Unauthorized", msg, "")
 		return grant{}, false
 	}
+	s.mu.Lock()
+	s.used[tok]++
+	s.mu.Unlock()
 	return g, true
 }
 

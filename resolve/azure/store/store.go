@@ -86,6 +86,9 @@ func New(opts azure.Options, log *slog.Logger) (*Store, error) {
 // and Secret.Updated its attributes.updated time. The read, token
 // request and retries included, lasts at most Options.Timeout.
 func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	if ref.Scheme == azure.TokenScheme {
+		return s.accessToken(ctx, ref)
+	}
 	if err := azure.CheckRef(&ref); err != nil {
 		return resolve.Secret{}, err
 	}

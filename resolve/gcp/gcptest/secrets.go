@@ -315,12 +315,27 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/"`)
 		apiError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.")
 		return false
-	case !ok || !s.validToken(tok):
-		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="invalid_token"`)
-		apiError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.")
+	case !ok || !s.valid(tok):
+		s.mu.Lock()
+		s.rejected++
+		s.mu.Unlock()
+		unauthenticated(w)
 		return false
 	}
+	s.useToken(tok)
 	return true
+}
+
+// valid reports whether tok was issued here and has not expired.
+func (s *Server) valid(tok string) bool {
+	_, ok := s.validToken(tok)
+	return ok
+}
+
+// unauthenticated answers a request whose token is unknown or expired.
+func unauthenticated(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="invalid_token"`)
+	apiError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.")
 }
 
 // apiError writes Google's JSON error body.

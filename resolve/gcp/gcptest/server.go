@@ -4,7 +4,9 @@
 // the OAuth 2.0 token endpoint that turns a service account's signed JWT
 // into an access token (RFC 7523), the Security Token Service that
 // exchanges a workload identity federation subject token (RFC 8693), and
-// the GCE metadata server's token endpoint. It follows the documented wire
+// the GCE metadata server's token endpoint, and the IAM Credentials API's
+// generateAccessToken (service account impersonation, with the
+// iam.serviceAccounts.getAccessToken permission checked). It follows the documented wire
 // shapes (JSON field names, int64 as decimal strings, bytes as base64, the
 // {"error":{"code","message","status"}} error body) so that Google's own
 // libraries talk to it unmodified, configured only as a user could:
@@ -23,7 +25,8 @@
 //
 // Not emulated: writes through the API (tests add versions with the
 // methods here), listing, version aliases other than latest, IAM beyond
-// Deny, CMEK, replication, and service account impersonation.
+// Deny and token creators, CMEK, replication, delegation chains and ID
+// tokens.
 //
 // Never import this package from non-test code.
 package gcptest
@@ -69,18 +72,24 @@ const (
 	MethodSTS = "sts.token"
 	// MethodMetadataToken is the metadata server's token endpoint.
 	MethodMetadataToken = "metadata.token"
+	// MethodGenerateAccessToken is the IAM Credentials API's
+	// projects.serviceAccounts.generateAccessToken.
+	MethodGenerateAccessToken = "iamcredentials.generateAccessToken"
 )
 
 // Server is a running emulator. All methods are safe for concurrent use.
 type Server struct {
-	api, regional, oauth, metadata *httptest.Server
+	api, regional, oauth, metadata, iam *httptest.Server
 
 	mu            sync.Mutex
-	secrets       map[string]*secret   // by name, projects/ID[/locations/L]/secrets/S
-	deny          map[string][]string  // by secret name: denied permissions, nil for all
-	tokens        map[string]time.Time // access token to expiry
-	accounts      map[string]*account  // by client email
-	subjects      map[string]string    // STS audience to subject token
+	secrets       map[string]*secret  // by name, projects/ID[/locations/L]/secrets/S
+	deny          map[string][]string // by secret name: denied permissions, nil for all
+	tokens        map[string]*grant   // by access token
+	serviceAccts  map[string][]string // service account to its token creators
+	iamDenied     int
+	rejected      int                 // API calls with an unknown or expired token
+	accounts      map[string]*account // by client email
+	subjects      map[string]string   // STS audience to subject token
 	calls         map[string]int
 	throttle      int
 	unavailable   int
@@ -99,7 +108,8 @@ func New() *Server {
 	s := &Server{
 		secrets:       map[string]*secret{},
 		deny:          map[string][]string{},
-		tokens:        map[string]time.Time{},
+		tokens:        map[string]*grant{},
+		serviceAccts:  map[string][]string{},
 		accounts:      map[string]*account{},
 		subjects:      map[string]string{},
 		calls:         map[string]int{},
@@ -110,6 +120,7 @@ func New() *Server {
 	s.regional = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, true) }))
 	s.oauth = httptest.NewServer(http.HandlerFunc(s.serveOAuth))
 	s.metadata = httptest.NewServer(http.HandlerFunc(s.serveMetadata))
+	s.iam = httptest.NewServer(http.HandlerFunc(s.serveIAM))
 	return s
 }
 
@@ -140,6 +151,7 @@ func (s *Server) Close() {
 	s.regional.Close()
 	s.oauth.Close()
 	s.metadata.Close()
+	s.iam.Close()
 }
 
 // Env returns the environment a child process needs to reach the emulator
@@ -241,8 +253,8 @@ func (s *Server) ExpireTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	past := s.now().Add(-time.Second)
-	for t := range s.tokens {
-		s.tokens[t] = past
+	for _, g := range s.tokens {
+		g.expires = past
 	}
 }
 
@@ -268,19 +280,96 @@ func (s *Server) count(method string) {
 	s.mu.Unlock()
 }
 
-// issueToken makes a new opaque access token. Call with s.mu held.
-func (s *Server) issueToken() (string, time.Duration) {
-	tok := "ya29.emu." + randomHex(24)
-	s.tokens[tok] = s.now().Add(s.tokenLifetime)
-	return tok, s.tokenLifetime
+// grant is what an access token stands for: who it acts as, until when,
+// and how many API calls it authorised.
+type grant struct {
+	principal string
+	expires   time.Time
+	used      int
 }
 
-// validToken reports whether tok was issued here and has not expired.
-func (s *Server) validToken(tok string) bool {
+// issueToken makes a new opaque access token of ClientEmail, the
+// identity of the key file and the metadata server. Call with s.mu held.
+func (s *Server) issueToken() (string, time.Duration) {
+	return s.issueTokenFor(ClientEmail, s.tokenLifetime), s.tokenLifetime
+}
+
+// issueTokenFor makes a new opaque access token of principal that lives
+// life. Call with s.mu held.
+func (s *Server) issueTokenFor(principal string, life time.Duration) string {
+	tok := "ya29.emu." + randomHex(24)
+	s.tokens[tok] = &grant{principal: principal, expires: s.now().Add(life)}
+	return tok
+}
+
+// validToken reports whether tok was issued here and has not expired,
+// and whom it acts as.
+func (s *Server) validToken(tok string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	exp, ok := s.tokens[tok]
-	return ok && s.now().Before(exp)
+	g, ok := s.tokens[tok]
+	if !ok || !s.now().Before(g.expires) {
+		return "", false
+	}
+	return g.principal, true
+}
+
+// useToken counts an API call tok authorised.
+func (s *Server) useToken(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.tokens[tok]; g != nil {
+		g.used++
+	}
+}
+
+// TokensUsedBy reports, for each access token of principal that
+// authorised Secret Manager calls, how many it authorised: a client that
+// refreshes its token shows several.
+func (s *Server) TokensUsedBy(principal string) map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for tok, g := range s.tokens {
+		if g.principal == principal && g.used > 0 {
+			out[tok] = g.used
+		}
+	}
+	return out
+}
+
+// RejectedTokens counts the Secret Manager calls that presented an
+// access token the emulator did not issue or that had expired.
+func (s *Server) RejectedTokens() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rejected
+}
+
+// IssuedTokensOf lists the access tokens the emulator issued to
+// principal.
+func (s *Server) IssuedTokensOf(principal string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for tok, g := range s.tokens {
+		if g.principal == principal {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
+
+// IssuedTokens lists every access token the emulator issued, for leak
+// audits.
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tokens))
+	for tok := range s.tokens {
+		out = append(out, tok)
+	}
+	return out
 }
 
 // writeJSON sends v with status.

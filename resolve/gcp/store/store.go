@@ -79,6 +79,9 @@ func New(opts gcp.Options, log *slog.Logger) (*Store, error) {
 // projects.secrets.versions.access. Secret.Version is the number of the
 // version read, also when the reference names latest.
 func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	if ref.Scheme == gcp.TokenScheme {
+		return s.accessToken(ctx, ref)
+	}
 	res, err := resource(ref)
 	if err != nil {
 		return resolve.Secret{}, err
@@ -129,6 +132,9 @@ func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, err
 // the accessor role. It returns what Fetch puts in Secret.Version. A
 // disabled or destroyed version is an error, as reading it would be.
 func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
+	if ref.Scheme == gcp.TokenScheme {
+		return "", errors.New("access tokens have no versions: every read is a new token")
+	}
 	res, err := resource(ref)
 	if err != nil {
 		return "", err

@@ -1,0 +1,256 @@
+package identity
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	googlecreds "cloud.google.com/go/auth/credentials"
+
+	"github.com/wardsecrets/ward/launcher/manifest"
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+)
+
+const testSA = "app@my-project.iam.gserviceaccount.com"
+
+type gcpTest struct {
+	*GCPEndpoint
+	src  *fakeTokenSource
+	logs *syncBuffer
+}
+
+func startGCP(t *testing.T, life, before time.Duration) *gcpTest {
+	t.Helper()
+	src := &fakeTokenSource{life: life, identity: testSA}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	dir := t.TempDir()
+	e, err := ServeGCP(filledCache(t, "gcp", src, before, log), GCPConfig{
+		Project: "my-project",
+		Log:     log,
+		ConfigDir: func() (string, error) {
+			p := filepath.Join(dir, manifest.GCPConfigDir)
+			return p, os.Mkdir(p, 0o700)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gcpTest{GCPEndpoint: e, src: src, logs: logs}
+	t.Cleanup(func() {
+		e.Close()
+		auditLogs(t, logs.String(), src.tokens()...)
+	})
+	return g
+}
+
+const flavor = "Metadata-Flavor: Google"
+
+// TestIdentityMetadataAnswers covers each answer the metadata endpoint
+// gives: who may ask first, then the paths Google's libraries read.
+func TestIdentityMetadataAnswers(t *testing.T) {
+	e := startGCP(t, time.Hour, 10*time.Minute)
+	const tokenPath = gcpRoot + "instance/service-accounts/default/token"
+	tests := []struct {
+		name   string
+		head   string
+		status int
+		body   string // a part of the body
+		ctype  string
+	}{
+		{"no flavor", head(tokenPath), 403, "Missing Metadata-Flavor", "application/text"},
+		{"lower-case flavor value", head(tokenPath, "Metadata-Flavor: google"), 403, "Missing Metadata-Flavor", ""},
+		{"two flavors", head(tokenPath, flavor, flavor), 403, "Missing Metadata-Flavor", ""},
+		{"forwarded", head(tokenPath, flavor, "X-Forwarded-For: 10.1.2.3"), 403, "forwarded", ""},
+		{"root without flavor", head("/"), 403, "Missing Metadata-Flavor", ""},
+		{"post", "POST " + tokenPath + " HTTP/1.1\r\n" + flavor + "\r\nContent-Length: 0\r\n\r\n", 405, "GET only", ""},
+		{"body", "GET " + tokenPath + " HTTP/1.1\r\n" + flavor + "\r\nContent-Length: 2\r\n\r\n{}", 400, "body", ""},
+		{"malformed", "GET / HTTP/9\r\n\r\n", 400, "Bad request", ""},
+		{"root", head("/", flavor), 200, "computeMetadata/", "application/text"},
+		{"v1", head(gcpRoot, flavor), 200, "instance/\nproject/", ""},
+		{"instance", head(gcpRoot+"instance/", flavor), 200, "service-accounts/", ""},
+		{"accounts", head(gcpRoot+"instance/service-accounts/", flavor), 200, "default/\n" + testSA + "/", ""},
+		{"account dir", head(gcpRoot+"instance/service-accounts/default/", flavor), 200, "token", ""},
+		{"recursive account", head(gcpRoot+"instance/service-accounts/default/?recursive=true", flavor), 200, `"email":"` + testSA + `"`, "application/json"},
+		{"recursive root", head(gcpRoot+"?recursive=true", flavor), 200, `"projectId":"my-project"`, "application/json"},
+		{"email", head(gcpRoot+"instance/service-accounts/default/email", flavor), 200, testSA, ""},
+		{"email by name", head(gcpRoot+"instance/service-accounts/"+testSA+"/email", flavor), 200, testSA, ""},
+		{"aliases", head(gcpRoot+"instance/service-accounts/default/aliases", flavor), 200, "default", ""},
+		{"scopes", head(gcpRoot+"instance/service-accounts/default/scopes", flavor), 200, "https://www.googleapis.com/auth/cloud-platform\n", ""},
+		{"project", head(gcpRoot+"project/project-id", flavor), 200, "my-project", ""},
+		{"universe", head(gcpRoot+"universe/universe-domain", flavor), 200, "googleapis.com", ""},
+		{"other account", head(gcpRoot+"instance/service-accounts/other@x.iam.gserviceaccount.com/token", flavor), 404, "Not Found", ""},
+		{"id token", head(gcpRoot+"instance/service-accounts/default/identity?audience=x", flavor), 404, "Not Found", ""},
+		{"zone", head(gcpRoot+"instance/zone", flavor), 404, "Not Found", ""},
+		{"token", head(tokenPath+"?scopes=https://www.googleapis.com/auth/cloud-platform", flavor), 200, `"token_type":"Bearer"`, "application/json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := rawRequest(t, e.Host(), tt.head)
+			if a.status != tt.status || !strings.Contains(a.body, tt.body) {
+				t.Fatalf("got %d with %q, want %d with %q", a.status, redact(a.body, e.src.tokens()), tt.status, tt.body)
+			}
+			if a.header.Get("Metadata-Flavor") != "Google" {
+				t.Errorf("the answer has no Metadata-Flavor: Google")
+			}
+			if tt.ctype != "" && a.header.Get("Content-Type") != tt.ctype {
+				t.Errorf("got Content-Type %q, want %q", a.header.Get("Content-Type"), tt.ctype)
+			}
+			if tt.status != 200 || tt.name != "token" {
+				for _, tok := range e.src.tokens() {
+					if strings.Contains(a.body, tok) {
+						t.Errorf("the answer holds the token")
+					}
+				}
+			}
+		})
+	}
+	a := rawRequest(t, e.Host(), head(tokenPath, flavor))
+	var doc struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int64  `json:"expires_in"`
+		TokenType   string `json:"token_type"`
+	}
+	cur, _ := e.Cache().Current()
+	if err := json.Unmarshal([]byte(a.body), &doc); err != nil || doc.AccessToken != cur.Token || doc.ExpiresIn < 3590 || doc.ExpiresIn > 3600 || doc.TokenType != "Bearer" {
+		t.Errorf("the token answer is not the current token in the metadata format (expires_in %d)", doc.ExpiresIn)
+	}
+	if n := e.Served(); n != 2 {
+		t.Errorf("served the token %d times, want 2", n)
+	}
+	if !strings.Contains(e.logs.String(), "gcp endpoint refused a request") {
+		t.Errorf("refused requests were not logged")
+	}
+	if env := strings.Join(e.Env(), " "); !strings.Contains(env, "GCE_METADATA_HOST="+e.Host()) || !strings.Contains(env, "GCE_METADATA_IP="+e.Host()) || !strings.Contains(env, "CLOUDSDK_CONFIG=") {
+		t.Errorf("got env %q", env)
+	}
+}
+
+func redact(s string, secrets []string) string {
+	for _, x := range secrets {
+		s = strings.ReplaceAll(s, x, "<token>")
+	}
+	return s
+}
+
+// TestIdentityMetadataOutage makes the source fail: the token is served
+// until it expires, then 503, and a fresh one as soon as the source
+// recovers; the log says so, with no token.
+func TestIdentityMetadataOutage(t *testing.T) {
+	e := startGCP(t, 2*time.Second, 500*time.Millisecond)
+	tokenHead := head(gcpRoot+"instance/service-accounts/default/token", flavor)
+	e.src.setFail(errors.New("iam credentials unavailable"))
+	waitFor(t, "the token to expire", 10*time.Second, func() bool { _, ok := e.Cache().Current(); return !ok })
+	if a := rawRequest(t, e.Host(), tokenHead); a.status != 503 {
+		t.Errorf("expired: got %d, want 503", a.status)
+	}
+	e.src.setFail(nil)
+	waitFor(t, "recovery", 10*time.Second, func() bool { _, ok := e.Cache().Current(); return ok })
+	if a := rawRequest(t, e.Host(), tokenHead); a.status != 200 {
+		t.Errorf("recovered: got %d, want 200", a.status)
+	}
+	logs := e.logs.String()
+	for _, want := range []string{"cannot refresh the gcp identity; serving the current credentials", "answers 503", "iam credentials unavailable", "gcp identity refresh recovered"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log does not say %q", want)
+		}
+	}
+}
+
+// TestIdentityMetadataWithLibrary has Google's own Go library find its
+// credentials the way the child does: Application Default Credentials
+// with GCE_METADATA_HOST, and no key file or gcloud login.
+func TestIdentityMetadataWithLibrary(t *testing.T) {
+	e := startGCP(t, time.Hour, 10*time.Minute)
+	t.Setenv("HOME", t.TempDir())
+	for _, name := range GCPStripped {
+		t.Setenv(name, "")
+		os.Unsetenv(name)
+	}
+	for _, kv := range e.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	creds, err := googlecreds.DetectDefault(&googlecreds.DetectOptions{Scopes: []string{"https://www.googleapis.com/auth/cloud-platform"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := creds.Token(t.Context())
+	if err != nil {
+		t.Fatalf("the library cannot read the endpoint: %v", err)
+	}
+	cur, _ := e.Cache().Current()
+	if tok.Value != cur.Token || tok.Type != "Bearer" || time.Until(tok.Expiry) < 59*time.Minute {
+		t.Errorf("the library got another token than the endpoint serves, or another expiry")
+	}
+	if p, err := creds.ProjectID(t.Context()); err != nil || p != "my-project" {
+		t.Errorf("project: got %q, %v", p, err)
+	}
+}
+
+// TestIdentityMetadataForeignUser connects as another user (nobody,
+// 65534): the endpoint refuses it, while ward's own user gets the token.
+// It needs root to switch users.
+func TestIdentityMetadataForeignUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		vaulttest.RequireIntegration(t, "switching to another user to connect needs root, and the test runs as uid "+strconv.Itoa(os.Getuid()))
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no bash to connect with /dev/tcp")
+	}
+	e := startGCP(t, time.Hour, 10*time.Minute)
+	host, port, _ := strings.Cut(e.Host(), ":")
+	script := `exec 3<>/dev/tcp/` + host + `/` + port + `; printf 'GET /computeMetadata/v1/instance/service-accounts/default/email HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n' >&3; head -n 1 <&3`
+	run := func(cred *syscall.Credential) string {
+		cmd := exec.Command(bash, "-c", script)
+		cmd.Dir = "/"
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("bash as %v: %v: %s", cred, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := run(nil); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("ward's own user: got %q, want 200", got)
+	}
+	if got := run(&syscall.Credential{Uid: 65534, Gid: 65534}); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("another user: got %q, want 403", got)
+	}
+	if !strings.Contains(e.logs.String(), "a connection from another user") {
+		t.Errorf("the refusal was not logged")
+	}
+}
+
+// TestIdentityPeerSameUser finds the owner of a connection this process
+// made: itself.
+func TestIdentityPeerSameUser(t *testing.T) {
+	ln := mustListen(t)
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	srv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	same, checked, err := samePeerUser(srv)
+	if checked && (err != nil || !same) {
+		t.Errorf("a connection from this process: same=%v err=%v, want the same user", same, err)
+	}
+	if !checked {
+		t.Logf("this system cannot tell a connection's owner")
+	}
+}

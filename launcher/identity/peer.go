@@ -1,0 +1,36 @@
+package identity
+
+import (
+	"errors"
+	"net"
+	"os"
+)
+
+// errPeerUnknown is a connection whose peer's owner cannot be found.
+var errPeerUnknown = errors.New("the connecting socket's owner cannot be found")
+
+// samePeerUser reports whether the process at the other end of a
+// loopback connection runs as ward's own user. The GCE metadata protocol
+// has no secret (its Metadata-Flavor header only stops a browser or a
+// server-side request forgery from reaching it), so on Linux the
+// metadata endpoint serves only connections whose socket ward's user
+// owns: processes of ward's user can read ward's memory and environment
+// anyway (ptrace, /proc/PID/environ), so they learn nothing new; every
+// other user's are refused. Where the owner cannot be found, the
+// connection is refused. checked is false where the system cannot tell
+// (not Linux): the endpoint then relies on loopback and the headers.
+func samePeerUser(conn net.Conn) (same, checked bool, err error) {
+	local, ok1 := conn.LocalAddr().(*net.TCPAddr)
+	remote, ok2 := conn.RemoteAddr().(*net.TCPAddr)
+	if !ok1 || !ok2 {
+		return false, true, errPeerUnknown
+	}
+	uid, checked, err := peerUID(local, remote)
+	if !checked {
+		return true, false, nil
+	}
+	if err != nil {
+		return false, true, err
+	}
+	return uid == os.Getuid(), true, nil
+}

@@ -1,0 +1,122 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// server is what every endpoint shares: a listener on 127.0.0.1, a
+// bounded number of connections served at once, one request a
+// connection, and a stop that cuts the connections under way short. The
+// endpoint's answer decides the response.
+type server struct {
+	// name is the endpoint's, in log lines: aws, gcp, azure.
+	name   string
+	ln     net.Listener
+	log    *slog.Logger
+	answer func(conn net.Conn, req request, err error) response
+
+	stop  context.CancelFunc
+	done  sync.WaitGroup
+	slots chan struct{}
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+const (
+	// maxConns bounds the connections served at once; more wait in the
+	// listen queue.
+	maxConns = 32
+	// readTimeout bounds the time a client takes to send its head.
+	readTimeout = 5 * time.Second
+)
+
+// listenLoopback listens on 127.0.0.1 at a random port: not localhost or
+// ::1, which every SDK accepts as a loopback host for a plain-HTTP
+// credentials endpoint.
+func listenLoopback(name string) (net.Listener, error) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, errors.New("listen for the " + name + " endpoint on 127.0.0.1: " + err.Error())
+	}
+	return ln, nil
+}
+
+// startServer serves ln with answer and runs each of loops (the caches'
+// refresh loops) until close.
+func startServer(name string, ln net.Listener, log *slog.Logger, answer func(net.Conn, request, error) response, loops ...func(context.Context)) *server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{name: name, ln: ln, log: log, answer: answer, slots: make(chan struct{}, maxConns), conns: map[net.Conn]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	for _, loop := range loops {
+		s.done.Go(func() { loop(ctx) })
+	}
+	s.done.Go(s.accept)
+	log.Debug(name+" endpoint listening", "addr", ln.Addr().String())
+	return s
+}
+
+// close stops serving and the loops, and waits for them to end.
+func (s *server) close() error {
+	s.stop()
+	err := s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.SetDeadline(time.Now())
+	}
+	s.mu.Unlock()
+	s.done.Wait()
+	return err
+}
+
+func (s *server) accept() {
+	for {
+		conn, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and the like: the next accept may do.
+			s.log.Warn(s.name+" endpoint cannot accept a connection", "error", err.Error())
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		s.slots <- struct{}{}
+		s.done.Go(func() {
+			defer func() { <-s.slots }()
+			s.serve(conn)
+		})
+	}
+}
+
+// serve answers one request and closes the connection.
+func (s *server) serve(conn net.Conn) {
+	s.mu.Lock()
+	s.conns[conn] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, conn)
+		s.mu.Unlock()
+		conn.Close()
+	}()
+	conn.SetDeadline(time.Now().Add(readTimeout))
+	head, err := readHead(conn)
+	if err != nil && !errors.Is(err, errHeadTooLarge) {
+		// Gone, or too slow: nobody to answer.
+		return
+	}
+	var req request
+	if err == nil {
+		req, err = parseHead(head)
+	}
+	resp := s.answer(conn, req, err)
+	resp.write(conn)
+}

@@ -1,0 +1,4 @@
+package store
+
+// PrincipalOf is principalOf, for the tests of package store_test.
+var PrincipalOf = principalOf
