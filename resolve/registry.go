@@ -39,9 +39,11 @@ type Scheme struct {
 	// Check validates a parsed reference's path and options; r.Raw is
 	// set by the caller. Its error never needs the reference repeated.
 	Check func(r *Ref) *RefError
-	// Pattern is a regular expression (ECMA-262, as in JSON Schema) that
-	// every valid reference of the scheme matches.
-	Pattern string
+	// Pattern returns a regular expression (ECMA-262, as in JSON Schema)
+	// that every valid reference of the scheme matches. It is a function
+	// so that the pattern is built when the schema or a hint needs it,
+	// not by the store package's initialiser on every start.
+	Pattern func() string
 	Refresh Refresh
 }
 

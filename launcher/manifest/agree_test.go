@@ -235,7 +235,7 @@ func FuzzReferencePattern(f *testing.F) {
 func checkSchemePattern(t *testing.T, ref string) {
 	t.Helper()
 	scheme, _, _ := strings.Cut(ref, "://")
-	pattern := stores.Registry.Scheme(scheme).Pattern
+	pattern := stores.Registry.Scheme(scheme).Pattern()
 	if !regexp.MustCompile(pattern).MatchString(ref) {
 		t.Errorf("valid reference %q does not match its scheme's pattern %s", ref, pattern)
 	}

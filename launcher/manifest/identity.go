@@ -469,7 +469,7 @@ func identityShape() *conf.Shape {
 // section's pattern), it has no field.
 func gcpsaPattern() string {
 	if s := stores.Registry.Scheme(gcp.TokenScheme); s != nil {
-		return s.Pattern
+		return s.Pattern()
 	}
 	return "^gcpsa://"
 }
@@ -520,7 +520,7 @@ const vaultIdentityPattern = `^vault://[^/#?]+(/[^/#?]+)+(\?&*)?$`
 // section's pattern), it has no field.
 func awsstsPattern() string {
 	if s := stores.Registry.Scheme("awssts"); s != nil {
-		return s.Pattern
+		return s.Pattern()
 	}
 	return "^awssts://"
 }

@@ -128,7 +128,7 @@ func schemaDefs() map[string]*conf.Shape {
 		// scheme, so a validator names the one rule that failed.
 		schemes = append(schemes, map[string]any{
 			"if":   map[string]any{"pattern": "^" + name + "://"},
-			"then": map[string]any{"description": sch.Summary + ", e.g. " + sch.Example, "pattern": sch.Pattern},
+			"then": map[string]any{"description": sch.Summary + ", e.g. " + sch.Example, "pattern": sch.Pattern()},
 		})
 	}
 	return map[string]*conf.Shape{

@@ -28,8 +28,10 @@ var Kind = &resolve.Kind{
 			Example:    "awssm://prod/myapp/stripe#secret_key",
 			ExampleVar: "STRIPE_KEY",
 			Check:      checkSecretsManagerRef,
-			Pattern: conf.RefPattern("awssm", `[^#?]+`, true,
-				conf.RefOption{Name: "stage", Value: `[^&#;%]+`}, conf.RefOption{Name: "version_id", Value: `[^&#;%]+`}),
+			Pattern: func() string {
+				return conf.RefPattern("awssm", `[^#?]+`, true,
+					conf.RefOption{Name: "stage", Value: `[^&#;%]+`}, conf.RefOption{Name: "version_id", Value: `[^&#;%]+`})
+			},
 			Refresh: resolve.Polled,
 		},
 		{
@@ -38,8 +40,10 @@ var Kind = &resolve.Kind{
 			Example:    "ssm:///myapp/prod/feature_flags",
 			ExampleVar: "FEATURE_FLAGS",
 			Check:      checkParameterRef,
-			Pattern:    conf.RefPattern("ssm", `/?[^/#?]+(/[^/#?]+)*`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`}),
-			Refresh:    resolve.Polled,
+			Pattern: func() string {
+				return conf.RefPattern("ssm", `/?[^/#?]+(/[^/#?]+)*`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`})
+			},
+			Refresh: resolve.Polled,
 		},
 		{
 			Name:       "awssts",
@@ -47,10 +51,12 @@ var Kind = &resolve.Kind{
 			Example:    "awssts://arn:aws:iam::123456789012:role/myapp-deploy?session_name=ward#access_key_id",
 			ExampleVar: "DEPLOY_ACCESS_KEY_ID",
 			Check:      checkAssumeRoleRef,
-			Pattern: conf.RefPattern("awssts", roleARNPattern, false,
-				conf.RefOption{Name: "session_name", Value: sessionNamePattern},
-				conf.RefOption{Name: "duration", Value: stsDurationPattern},
-				conf.RefOption{Name: "external_id", Value: externalIDPattern}),
+			Pattern: func() string {
+				return conf.RefPattern("awssts", roleARNPattern, false,
+					conf.RefOption{Name: "session_name", Value: sessionNamePattern},
+					conf.RefOption{Name: "duration", Value: stsDurationPattern},
+					conf.RefOption{Name: "external_id", Value: externalIDPattern})
+			},
 			Refresh: resolve.Polled,
 		},
 	},

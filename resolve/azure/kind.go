@@ -18,7 +18,7 @@ var Kind = &resolve.Kind{
 		Example:    "azkv://myvault/db-password",
 		ExampleVar: "AZURE_DB_PASSWORD",
 		Check:      CheckRef,
-		Pattern:    refPattern(),
+		Pattern:    refPattern,
 		Refresh:    resolve.Polled,
 	}, tokenScheme},
 	NewOptions: func() resolve.Options { return &Options{} },

@@ -34,8 +34,10 @@ var tokenScheme = &resolve.Scheme{
 	Example:    TokenExample + "#access_token",
 	ExampleVar: "AZURE_ACCESS_TOKEN",
 	Check:      CheckTokenRef,
-	Pattern:    conf.RefPattern(TokenScheme, resourcePattern, false),
-	Refresh:    resolve.Polled,
+	Pattern: func() string {
+		return conf.RefPattern(TokenScheme, resourcePattern, false)
+	},
+	Refresh: resolve.Polled,
 }
 
 // CheckTokenRef checks aztoken://HOST[/PATH], which takes no options.

@@ -13,15 +13,23 @@ import (
 // schemes most manifests never name (measured with callgrind and
 // GODEBUG=inittrace=1; README, Benchmarks).
 type Regexp struct {
-	src string
-	re  func() *regexp.Regexp
+	src      string
+	once     sync.Once
+	compiled *regexp.Regexp
 }
 
 // Lazy returns the regular expression src, to be compiled when first
 // matched. src must compile: the first use panics otherwise, as
-// regexp.MustCompile does at initialisation.
+// regexp.MustCompile does at initialisation. A package-level
+// conf.Lazy(`...`) is laid out by the linker (the call is inlined into a
+// composite literal), so it costs no initialiser at all.
 func Lazy(src string) *Regexp {
-	return &Regexp{src: src, re: sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(src) })}
+	return &Regexp{src: src}
+}
+
+func (r *Regexp) re() *regexp.Regexp {
+	r.once.Do(func() { r.compiled = regexp.MustCompile(r.src) })
+	return r.compiled
 }
 
 // MatchString reports whether s contains a match.

@@ -14,8 +14,10 @@ var Kind = &resolve.Kind{
 		Example:    "env://CI_DEPLOY_TOKEN",
 		ExampleVar: "DEPLOY_TOKEN",
 		Check:      checkRef,
-		Pattern:    conf.RefPattern("env", `[A-Za-z_][A-Za-z0-9_]*`, false),
-		Refresh:    resolve.Static,
+		Pattern: func() string {
+			return conf.RefPattern("env", `[A-Za-z_][A-Za-z0-9_]*`, false)
+		},
+		Refresh: resolve.Static,
 	}},
 	Open: func(_ resolve.Options, env resolve.Env) (resolve.Store, error) {
 		return Store{}, nil

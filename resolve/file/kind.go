@@ -20,8 +20,10 @@ var Kind = &resolve.Kind{
 			Example:    "file:///run/secrets/tls_key",
 			ExampleVar: "TLS_KEY",
 			Check:      checkFileRef,
-			Pattern:    conf.RefPattern("file", `/[^#?]*`, false),
-			Refresh:    resolve.Watched,
+			Pattern: func() string {
+				return conf.RefPattern("file", `/[^#?]*`, false)
+			},
+			Refresh: resolve.Watched,
 		},
 		{
 			Name:       "creds",
@@ -29,8 +31,10 @@ var Kind = &resolve.Kind{
 			Example:    "creds://db-password",
 			ExampleVar: "DB_PASSWORD",
 			Check:      checkCredsRef,
-			Pattern:    conf.RefPattern("creds", conf.Unanchored(credNameRE), false),
-			Refresh:    resolve.Watched,
+			Pattern: func() string {
+				return conf.RefPattern("creds", conf.Unanchored(credNameRE), false)
+			},
+			Refresh: resolve.Watched,
 		},
 	},
 	Open: func(_ resolve.Options, env resolve.Env) (resolve.Store, error) {

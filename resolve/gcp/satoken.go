@@ -68,9 +68,11 @@ var tokenScheme = &resolve.Scheme{
 	Example:    TokenExample + "#access_token",
 	ExampleVar: "GCP_ACCESS_TOKEN",
 	Check:      CheckTokenRef,
-	Pattern: conf.RefPattern(TokenScheme, serviceAccountPattern, false,
-		conf.RefOption{Name: "scopes", Value: scopesPattern},
-		conf.RefOption{Name: "lifetime", Value: tokenLifetimePattern}),
+	Pattern: func() string {
+		return conf.RefPattern(TokenScheme, serviceAccountPattern, false,
+			conf.RefOption{Name: "scopes", Value: scopesPattern},
+			conf.RefOption{Name: "lifetime", Value: tokenLifetimePattern})
+	},
 	Refresh: resolve.Polled,
 }
 

@@ -15,8 +15,10 @@ var Kind = &resolve.Kind{
 		Example:    "local://myapp/api_token",
 		ExampleVar: "API_TOKEN",
 		Check:      checkRef,
-		Pattern:    conf.RefPattern("local", conf.Unanchored(nameRE), false),
-		Refresh:    resolve.Watched,
+		Pattern: func() string {
+			return conf.RefPattern("local", conf.Unanchored(nameRE), false)
+		},
+		Refresh: resolve.Watched,
 	}},
 	Open: func(_ resolve.Options, env resolve.Env) (resolve.Store, error) {
 		return Open(env.Getenv)

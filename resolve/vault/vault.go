@@ -27,8 +27,10 @@ var Kind = &resolve.Kind{
 		Example:    "vault://secret/myapp/db#url",
 		ExampleVar: "DATABASE_URL",
 		Check:      checkRef,
-		Pattern:    conf.RefPattern("vault", `[^/#?]+(/[^/#?]+)+`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`}),
-		Refresh:    resolve.Polled,
+		Pattern: func() string {
+			return conf.RefPattern("vault", `[^/#?]+(/[^/#?]+)+`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`})
+		},
+		Refresh: resolve.Polled,
 	}},
 	NewOptions: func() resolve.Options { return &Options{} },
 }
