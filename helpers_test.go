@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -391,4 +392,52 @@ func testVault(t *testing.T) (*vaultapi.Client, string, string) {
 func kvPut(t *testing.T, mount, path string, data map[string]any) {
 	t.Helper()
 	vaulttest.Require(t).KVPut(t, mount, 2, path, data)
+}
+
+// testProgram is a program under testdata that tests run as a child, built
+// once per test binary into programsDir, which TestMain removes at the end.
+type testProgram struct {
+	pkg  string
+	once sync.Once
+	path string
+	err  error
+}
+
+var (
+	programsMu  sync.Mutex
+	programsDir string
+)
+
+// build builds the program the first time a test asks, and returns its
+// path; a failed build fails every test that asks.
+func (p *testProgram) build(t *testing.T) string {
+	t.Helper()
+	p.once.Do(func() {
+		programsMu.Lock()
+		if programsDir == "" {
+			programsDir, p.err = os.MkdirTemp("", "ward-test-programs-")
+		}
+		dir := programsDir
+		programsMu.Unlock()
+		if p.err != nil {
+			return
+		}
+		p.path = filepath.Join(dir, filepath.Base(p.pkg))
+		if out, err := exec.Command("go", "build", "-o", p.path, p.pkg).CombinedOutput(); err != nil {
+			p.err = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if p.err != nil {
+		t.Fatalf("build %s: %v", p.pkg, p.err)
+	}
+	return p.path
+}
+
+// removePrograms removes what testProgram built.
+func removePrograms() {
+	programsMu.Lock()
+	defer programsMu.Unlock()
+	if programsDir != "" {
+		os.RemoveAll(programsDir)
+	}
 }

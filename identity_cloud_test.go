@@ -33,6 +33,7 @@ import (
 	"github.com/wardsecrets/ward/launcher/identity"
 	"github.com/wardsecrets/ward/resolve/azure/azuretest"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -53,31 +54,48 @@ const (
 // childSA is the service account the Google child acts as.
 const childSA = "ward-child@" + gcptest.Project + ".iam.gserviceaccount.com"
 
-var (
-	cloudChildOnce sync.Once
-	cloudChildPath string
-	cloudChildErr  error
-)
+// cloudChildProgram is testdata/cloudchild, the Google and Azure child.
+var cloudChildProgram = &testProgram{pkg: "./testdata/cloudchild"}
 
-// cloudChild builds testdata/cloudchild once.
-func cloudChild(t *testing.T) string {
+// cloudChild is one of the Google and Azure children in
+// testdata/cloudchild, each taking the same arguments after its command.
+type cloudChild struct {
+	name string
+	// command returns the program (and its arguments before the cloud's),
+	// the variables it needs given the run's CA file for TLS ("" when the
+	// emulator speaks plain HTTP), or why it cannot run here.
+	command func(t *testing.T, caFile string) (argv, env []string, missing string)
+}
+
+var cloudChildren = []cloudChild{
+	{name: "go", command: func(t *testing.T, _ string) ([]string, []string, string) {
+		return []string{cloudChildProgram.build(t)}, nil, ""
+	}},
+	{name: "node", command: nodeCloudChild},
+}
+
+// nodeCloudChild runs child.cjs with node and Google's and Azure's
+// JavaScript libraries, installed once under $HOME/.cache/ward/npm.
+func nodeCloudChild(t *testing.T, caFile string) ([]string, []string, string) {
 	t.Helper()
-	cloudChildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ward-cloudchild-")
-		if err != nil {
-			cloudChildErr = err
-			return
-		}
-		cloudChildPath = filepath.Join(dir, "cloudchild")
-		out, err := exec.Command("go", "build", "-o", cloudChildPath, "./testdata/cloudchild").CombinedOutput()
-		if err != nil {
-			cloudChildErr = fmt.Errorf("%v\n%s", err, out)
-		}
-	})
-	if cloudChildErr != nil {
-		t.Fatalf("build testdata/cloudchild: %v", cloudChildErr)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, nil, "no node on $PATH: install Node.js 18 or later and npm"
 	}
-	return cloudChildPath
+	modules, err := cloudChildNPM.nodeModules()
+	if err != nil {
+		return nil, nil, "no google-auth-library or @azure/identity: " + err.Error() + " (scripts/test.sh installs them)"
+	}
+	script, err := filepath.Abs("testdata/cloudchild/child.cjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"NODE_PATH=" + modules}
+	if caFile != "" {
+		// Node.js reads its own variable, not SSL_CERT_FILE.
+		env = append(env, "NODE_EXTRA_CA_CERTS="+caFile)
+	}
+	return []string{node, script}, env, ""
 }
 
 // gcpIdentityWard is a GCP emulator and a ward environment whose own
@@ -172,52 +190,99 @@ func checkCloudChild(t *testing.T, rep childReport, cloud string, used map[strin
 	}
 }
 
-// TestIdentityCloudSDKs runs the Google and the Azure child under ward at
-// once, each reading a secret every 200ms for 50s with tokens that expire
-// every 15s: no read fails, no child restarts, and each emulator accepts
-// at least four tokens of the identity ward serves, and none of ward's
-// own or of the emulator's own metadata or managed identity endpoint.
+// cloudRun is one cloud child under ward, with its own emulator.
+type cloudRun struct {
+	name    string
+	missing string
+	gsrv    *gcptest.Server
+	asrv    *azuretest.Server
+	w       *wardEnv
+	run     *childRun
+	rep     childReport
+}
+
+// TestIdentityCloudSDKs runs each Google and Azure child (Go, and Node.js)
+// under ward at once, each reading a secret every 200ms for 50s with
+// tokens that expire every 15s: no read fails, no child restarts, and
+// each emulator accepts at least four tokens of the identity ward
+// serves, and none of ward's own or of the emulator's own metadata or
+// managed identity endpoint.
 func TestIdentityCloudSDKs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("50 seconds of SDK children: run without -short")
 	}
-	child := cloudChild(t)
+	var runs []*cloudRun
+	for _, c := range cloudChildren {
+		g := &cloudRun{name: "gcp/" + c.name}
+		runs = append(runs, g)
+		argv, env, missing := c.command(t, "")
+		if g.missing = missing; missing == "" {
+			var m string
+			g.gsrv, g.w, m = gcpIdentityWard(t, "?lifetime="+cloudTokenTTL.String())
+			g.run = startWithChild(t, g.w, m, env, slices.Concat(argv, []string{"gcp"}, childPace(c.name), []string{g.gsrv.URL(), gcpSecret("app") + "/versions/latest"}))
+		}
 
-	gsrv, gw, gm := gcpIdentityWard(t, "?lifetime="+cloudTokenTTL.String())
-	grun := startWithChild(t, gw, gm, nil, []string{child, "gcp", cloudChildDuration.String(), cloudChildInterval.String(), gsrv.URL(), gcpSecret("app") + "/versions/latest"})
+		a := &cloudRun{name: "azure/" + c.name}
+		runs = append(runs, a)
+		var m string
+		a.asrv, a.w, m = azureIdentityWard(t)
+		argv, env, missing = c.command(t, a.asrv.CAFile())
+		if a.missing = missing; missing == "" {
+			a.asrv.SetTokenLifetime(cloudTokenTTL)
+			a.run = startWithChild(t, a.w, m, env, slices.Concat(argv, []string{"azure"}, childPace(c.name), []string{a.asrv.VaultURL(), "app"}))
+		}
+	}
 
-	asrv, aw, am := azureIdentityWard(t)
-	asrv.SetTokenLifetime(cloudTokenTTL)
-	arun := startWithChild(t, aw, am, nil, []string{child, "azure", cloudChildDuration.String(), cloudChildInterval.String(), asrv.VaultURL(), "app"})
-
-	var grep, arep childReport
 	var wg sync.WaitGroup
-	wg.Go(func() { grep = grun.collect(cloudChildDuration+time.Minute, nil) })
-	wg.Go(func() { arep = arun.collect(cloudChildDuration+time.Minute, readIdentityHeader) })
+	for _, r := range runs {
+		if r.run != nil {
+			onStart := readIdentityHeader
+			if r.gsrv != nil {
+				onStart = nil
+			}
+			wg.Go(func() { r.rep = r.run.collect(cloudChildDuration+time.Minute, onStart) })
+		}
+	}
 	wg.Wait()
 
-	t.Run("gcp", func(t *testing.T) {
-		checkCloudChild(t, grep, "gcp", gsrv.TokensUsedBy(childSA), gsrv.RejectedTokens(), gsrv.IssuedTokens())
-		if n := len(gsrv.TokensUsedBy(gcptest.ClientEmail)); n != 0 {
-			t.Errorf("Secret Manager accepted %d tokens of ward's own identity: ward's key file reached the child", n)
-		}
-		if n := gsrv.Calls(gcptest.MethodMetadataToken); n != 0 {
-			t.Errorf("the emulator's own metadata server issued %d tokens: the child did not use ward's endpoint", n)
-		}
-		if n := gsrv.Calls(gcptest.MethodGenerateAccessToken); n < minDistinctTokens {
-			t.Errorf("ward asked the IAM Credentials API %d times, want at least %d", n, minDistinctTokens)
-		}
-	})
-	t.Run("azure", func(t *testing.T) {
-		checkCloudChild(t, arep, "azure", asrv.TokensUsedBy(azuretest.ClientID), asrv.RejectedTokens(), append(asrv.IssuedTokens(), arep.identityHeader))
-		if arep.identityHeader == "" {
-			t.Errorf("the child had no IDENTITY_HEADER")
-		}
-		if n := len(asrv.TokensUsedBy(asrv.ManagedIdentityClientID())); n != 0 || asrv.Calls(azuretest.RouteManagedIdentity) != 0 {
-			t.Errorf("the emulator's own managed identity endpoint served the child (%d tokens used): ward's endpoint was bypassed", n)
-		}
-		aw.canaries = append(aw.canaries, arep.identityHeader)
-	})
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			if r.missing != "" {
+				vaulttest.RequireIntegration(t, r.missing)
+			}
+			if gsrv := r.gsrv; gsrv != nil {
+				checkCloudChild(t, r.rep, "gcp", gsrv.TokensUsedBy(childSA), gsrv.RejectedTokens(), gsrv.IssuedTokens())
+				if n := len(gsrv.TokensUsedBy(gcptest.ClientEmail)); n != 0 {
+					t.Errorf("Secret Manager accepted %d tokens of ward's own identity: ward's key file reached the child", n)
+				}
+				if n := gsrv.Calls(gcptest.MethodMetadataToken); n != 0 {
+					t.Errorf("the emulator's own metadata server issued %d tokens: the child did not use ward's endpoint", n)
+				}
+				if n := gsrv.Calls(gcptest.MethodGenerateAccessToken); n < minDistinctTokens {
+					t.Errorf("ward asked the IAM Credentials API %d times, want at least %d", n, minDistinctTokens)
+				}
+				return
+			}
+			asrv := r.asrv
+			checkCloudChild(t, r.rep, "azure", asrv.TokensUsedBy(azuretest.ClientID), asrv.RejectedTokens(), append(asrv.IssuedTokens(), r.rep.identityHeader))
+			if r.rep.identityHeader == "" {
+				t.Errorf("the child had no IDENTITY_HEADER")
+			}
+			if n := len(asrv.TokensUsedBy(asrv.ManagedIdentityClientID())); n != 0 || asrv.Calls(azuretest.RouteManagedIdentity) != 0 {
+				t.Errorf("the emulator's own managed identity endpoint served the child (%d tokens used): ward's endpoint was bypassed", n)
+			}
+			r.w.canaries = append(r.w.canaries, r.rep.identityHeader)
+		})
+	}
+}
+
+// childPace is a child's DURATION and INTERVAL arguments: Go reads Go
+// durations, Node.js seconds.
+func childPace(lang string) []string {
+	if lang == "node" {
+		return []string{fmt.Sprint(cloudChildDuration.Seconds()), fmt.Sprint(cloudChildInterval.Seconds())}
+	}
+	return []string{cloudChildDuration.String(), cloudChildInterval.String()}
 }
 
 // TestIdentityCloudEndpoints checks what the child gets and what the

@@ -10,6 +10,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,25 +152,13 @@ var (
 	goChildErr  error
 )
 
-// goChild builds testdata/awschild, the aws-sdk-go-v2 child.
+// awsChildProgram is testdata/awschild, the aws-sdk-go-v2 child.
+var awsChildProgram = &testProgram{pkg: "./testdata/awschild"}
+
+// goChild is the aws-sdk-go-v2 child's command.
 func goChild(t *testing.T) ([]string, []string, string) {
 	t.Helper()
-	goChildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ward-awschild-")
-		if err != nil {
-			goChildErr = err
-			return
-		}
-		goChildPath = filepath.Join(dir, "awschild")
-		out, err := exec.Command("go", "build", "-o", goChildPath, "./testdata/awschild").CombinedOutput()
-		if err != nil {
-			goChildErr = fmt.Errorf("%v\n%s", err, out)
-		}
-	})
-	if goChildErr != nil {
-		t.Fatalf("build testdata/awschild: %v", goChildErr)
-	}
-	return []string{goChildPath, childDuration.String(), childInterval.String()}, nil, ""
+	return []string{awsChildProgram.build(t), childDuration.String(), childInterval.String()}, nil, ""
 }
 
 // pythonChild runs child.py with Debian's python3 and python3-boto3.
@@ -186,14 +176,14 @@ func pythonChild(t *testing.T) ([]string, []string, string) {
 }
 
 // jsChild runs child.cjs with node and @aws-sdk/client-sts, installed
-// once per version under $HOME/.cache/ward/npm.
+// once under $HOME/.cache/ward/npm (see npmPackage).
 func jsChild(t *testing.T) ([]string, []string, string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return nil, nil, "no node on $PATH: install Node.js 18 or later and npm"
 	}
-	modules, err := clientSTSModules()
+	modules, err := awsChildNPM.nodeModules()
 	if err != nil {
 		return nil, nil, "no @aws-sdk/client-sts: " + err.Error() + " (scripts/test.sh installs it)"
 	}
@@ -212,51 +202,64 @@ func lastLine(s string) string {
 	return s
 }
 
+// npmPackage is the node_modules directory a test child's package.json
+// asks for, installed once per content of the file under
+// $HOME/.cache/ward/npm/CHILD-HASH (scripts/test.sh installs it there
+// first, the same way).
+type npmPackage struct {
+	dir     string // testdata/awschild
+	once    sync.Once
+	modules string
+	err     error
+}
+
 var (
-	npmOnce    sync.Once
-	npmModules string
-	npmErr     error
+	awsChildNPM   = &npmPackage{dir: "testdata/awschild"}
+	cloudChildNPM = &npmPackage{dir: "testdata/cloudchild"}
 )
 
-// clientSTSModules returns the node_modules directory holding the
-// version of @aws-sdk/client-sts that testdata/awschild/package.json
-// names, installing it with npm when it is not there yet.
-func clientSTSModules() (string, error) {
-	npmOnce.Do(func() {
-		b, err := os.ReadFile("testdata/awschild/package.json")
+// nodeModules returns the node_modules directory, installing the
+// package.json's dependencies with npm when they are not there yet.
+func (p *npmPackage) nodeModules() (string, error) {
+	p.once.Do(func() {
+		pkg, err := os.ReadFile(filepath.Join(p.dir, "package.json"))
 		if err != nil {
-			npmErr = err
+			p.err = err
 			return
 		}
-		var pkg struct {
-			Dependencies map[string]string `json:"dependencies"`
-		}
-		if err := json.Unmarshal(b, &pkg); err != nil {
-			npmErr = err
-			return
-		}
-		version := pkg.Dependencies["@aws-sdk/client-sts"]
 		home, err := os.UserHomeDir()
 		if err != nil {
-			npmErr = err
+			p.err = err
 			return
 		}
-		dir := filepath.Join(home, ".cache", "ward", "npm", "client-sts-"+version)
-		npmModules = filepath.Join(dir, "node_modules")
-		if _, err := os.Stat(filepath.Join(npmModules, "@aws-sdk", "client-sts", "package.json")); err == nil {
+		sum := sha256.Sum256(pkg)
+		dir := filepath.Join(home, ".cache", "ward", "npm", filepath.Base(p.dir)+"-"+hex.EncodeToString(sum[:])[:12])
+		p.modules = filepath.Join(dir, "node_modules")
+		stamp := filepath.Join(dir, ".installed")
+		if _, err := os.Stat(stamp); err == nil {
 			return
 		}
 		npm, err := exec.LookPath("npm")
 		if err != nil {
-			npmErr = fmt.Errorf("not in %s, and no npm to install it", dir)
+			p.err = fmt.Errorf("not in %s, and no npm to install it", dir)
 			return
 		}
-		out, err := exec.Command(npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", dir, "@aws-sdk/client-sts@"+version).CombinedOutput()
-		if err != nil {
-			npmErr = fmt.Errorf("npm install @aws-sdk/client-sts@%s: %v: %s", version, err, lastLine(string(out)))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			p.err = err
+			return
 		}
+		if err := os.WriteFile(filepath.Join(dir, "package.json"), pkg, 0o644); err != nil {
+			p.err = err
+			return
+		}
+		out, err := exec.Command(npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", dir).CombinedOutput()
+		if err != nil {
+			p.err = fmt.Errorf("npm install in %s: %v: %s", dir, err, lastLine(string(out)))
+			return
+		}
+		p.err = os.WriteFile(stamp, nil, 0o644)
 	})
-	return npmModules, npmErr
+	return p.modules, p.err
 }
 
 // childRun is `ward run` over an SDK child, under way.

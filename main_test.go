@@ -28,7 +28,7 @@ import (
 // TestMain makes the test binary serve as `ward`, the store helpers and
 // `helper` too, on $PATH, for the scripts and the process tests.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(cleanupM{m}, map[string]func(){
 		"ward": func() {
 			os.Exit(launcher.Main(os.Args, launcher.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 		},
@@ -40,6 +40,14 @@ func TestMain(m *testing.M) {
 		"ward-azure": func() { os.Exit(remote.Main(azure.Kind, azurestore.Open)) },
 		"ward-gcp":   func() { os.Exit(remote.Main(gcp.Kind, gcpstore.Open)) },
 	})
+}
+
+// cleanupM runs the tests, then removes the programs they built.
+type cleanupM struct{ m *testing.M }
+
+func (c cleanupM) Run() int {
+	defer removePrograms()
+	return c.m.Run()
 }
 
 // TestScripts runs the CLI scripts in testdata/script: every command and

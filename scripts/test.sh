@@ -29,13 +29,20 @@ if ((${#need[@]})); then
   log "installing ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-# The JavaScript v3 SDK, once per version, where identity_test.go looks.
-sts_version=$(node -p 'require("./testdata/awschild/package.json").dependencies["@aws-sdk/client-sts"]')
-sts_dir="$HOME/.cache/ward/npm/client-sts-$sts_version"
-if [ ! -f "$sts_dir/node_modules/@aws-sdk/client-sts/package.json" ]; then
-  log "npm: @aws-sdk/client-sts@$sts_version"
-  npm install --no-audit --no-fund --no-save --silent --prefix "$sts_dir" "@aws-sdk/client-sts@$sts_version" >/dev/null
-fi
+# The identity tests' JavaScript children's libraries (the AWS v3 SDK;
+# Google's and Azure's), once per content of their package.json, where
+# the root tests look (identity_test.go, npmPackage).
+for child in awschild cloudchild; do
+  pkg="testdata/$child/package.json"
+  dir="$HOME/.cache/ward/npm/$child-$(sha256sum "$pkg" | cut -c1-12)"
+  if [ ! -f "$dir/.installed" ]; then
+    log "npm: $child's libraries"
+    mkdir -p "$dir"
+    cp "$pkg" "$dir/package.json"
+    npm install --no-audit --no-fund --silent --prefix "$dir" >/dev/null
+    touch "$dir/.installed"
+  fi
+done
 scripts/postgres.sh install
 
 log "go modules"
