@@ -146,12 +146,6 @@ var awsChildren = []awsChild{
 	{name: "js", command: jsChild},
 }
 
-var (
-	goChildOnce sync.Once
-	goChildPath string
-	goChildErr  error
-)
-
 // awsChildProgram is testdata/awschild, the aws-sdk-go-v2 child.
 var awsChildProgram = &testProgram{pkg: "./testdata/awschild"}
 
