@@ -17,11 +17,18 @@ import (
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
+// versionsUnchanged is the log line of a poll that found every KV v2
+// version unchanged (a metadata read each) and read no value.
+const versionsUnchanged = "every version is the one the child has"
+
 // TestVaultRotationKV: a KV v2 value changed while the child runs restarts
 // it once with the new value; a new version with identical data and a
-// change to a path no variable uses restart nothing.
+// change to a path no variable uses restart nothing. Polls read the
+// secret's metadata, and its data only when the version moved.
 func TestVaultRotationKV(t *testing.T) {
-	_, addr, token := testVault(t)
+	_, vaultAddr, token := testVault(t)
+	proxy := newCountingProxy(t, vaultAddr)
+	addr := proxy.addr
 	mount := vaulttest.Require(t).MountKV(t, 2)
 	v1, v2 := canary("kv1"), canary("kv2")
 	kvPut(t, mount, "app", map[string]any{"token": v1})
@@ -41,8 +48,17 @@ func TestVaultRotationKV(t *testing.T) {
 	// Identical data in a new version, and a path nobody reads.
 	kvPut(t, mount, "app", map[string]any{"token": v2})
 	kvPut(t, mount, "unused", map[string]any{"x": "2"})
+	// The new version is read (same data); the next polls read nothing.
 	stderr.waitForContaining("would not change")
-	stderr.waitForContaining("would not change")
+	stderr.waitForContaining(versionsUnchanged)
+	// The start, the changed value, the identical one: three data reads,
+	// however many polls ran.
+	if n := proxy.count("GET", "/v1/"+mount+"/data/app"); n != 3 {
+		t.Errorf("the secret's data was read %d times, want 3 (the start and two new versions)", n)
+	}
+	if n := proxy.count("GET", "/v1/"+mount+"/metadata/app"); n < 3 {
+		t.Errorf("the polls read the secret's metadata %d times, want one per poll, at least 3", n)
+	}
 	if n := stopAndCount(t, cmd, stdout, stderr, v1, v2); n != 0 {
 		t.Errorf("got %d more starts, want 0", n)
 	}
@@ -74,7 +90,7 @@ func TestVaultRotationDebounce(t *testing.T) {
 		}
 	}
 	stderr.waitForContaining("child restarted with the new secrets")
-	stderr.waitForContaining("would not change")
+	stderr.waitForContaining(versionsUnchanged)
 	if n := stopAndCount(t, cmd, stdout, stderr, fresh); n != 0 {
 		t.Errorf("got %d more restarts, want exactly 1 in all", n)
 	}
@@ -125,7 +141,7 @@ func TestVaultOutage(t *testing.T) {
 	m := w.manifest("version: 1\nenv:\n  TOKEN: vault://secret/app#token\nrotation:\n  poll: 1s\n  jitter: 0%\n  debounce: 200ms\n")
 	cmd, stdout, stderr := wardVault(t, w, addr, "outage-root", m)
 	envListing(stdout)
-	stderr.waitForContaining("would not change")
+	stderr.waitForContaining(versionsUnchanged)
 
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()
@@ -134,7 +150,7 @@ func TestVaultOutage(t *testing.T) {
 
 	srv = start()
 	stderr.waitForContaining("secrets refresh recovered")
-	stderr.waitForContaining("would not change")
+	stderr.waitForContaining(versionsUnchanged)
 	if n := stopAndCount(t, cmd, stdout, stderr); n != 0 {
 		t.Errorf("got %d restarts, want 0", n)
 	}

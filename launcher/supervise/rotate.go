@@ -249,6 +249,9 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 		}
 	}
 	if len(refs) == 0 {
+		if len(same) > 0 {
+			r.log.Debug("secrets polled: every version is the one the child has, nothing read", "reason", t.String(), "checked", len(same))
+		}
 		return pending, false, nil
 	}
 	fetched, err := r.fetcher.Fetch(ctx, refs)
@@ -270,9 +273,31 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 	if !envChanged && !filesChanged {
 		r.log.Debug("secrets read again: the child's environment and files would not change", "reason", t.String(), "read", len(refs))
 		r.dropLeases(ctx, fetched, &proposal{values: base})
+		r.adoptVersions(fetched)
 		return nil, true, nil
 	}
 	return &proposal{plan: p, values: values, changed: changed, envChanged: envChanged, filesChanged: filesChanged, done: make(chan bool, 1)}, true, nil
+}
+
+// adoptVersions records the versions of values read again that change
+// nothing for the child (a new version with the same data): the next poll
+// compares with them, and reads that document again only when it moves
+// once more. Leased values are not adopted: their leases were given back.
+func (r *rotator) adoptVersions(fetched map[string]resolve.Value) {
+	var values map[string]resolve.Value
+	for name, v := range fetched {
+		old, ok := r.values[name]
+		if !ok || v.Lease != nil || old.Version == v.Version {
+			continue
+		}
+		if values == nil {
+			values = maps.Clone(r.values)
+		}
+		values[name] = v
+	}
+	if values != nil {
+		r.values = values
+	}
 }
 
 // stale reports whether the value v of ref must be read again for t.

@@ -61,33 +61,33 @@ func TestRetries(t *testing.T) {
 }
 
 // TestRetriesGiveUp throttles for good: the store retries within
-// stores.gcp.timeout, then says it was throttled.
+// stores.gcp.timeout, then says it was throttled. Each fault has an
+// emulator of its own: the last attempt of one, cut off by the deadline,
+// may reach its emulator after the next has started counting.
 func TestRetriesGiveUp(t *testing.T) {
-	srv := emulator(t)
-	v := resolvetest.Canary("giveup")
-	srv.AddVersion(secretName("g"), []byte(v))
-	opts := srv.Options()
-	opts.Timeout = 300 * time.Millisecond
-	s := newStoreWith(t, opts, nil)
-	ref := mustRef(t, "gcpsm://"+project+"/g")
-	// Set the credentials up first, so that the timeout is all the API's.
-	if _, err := s.Fetch(t.Context(), ref); err != nil {
-		t.Fatal(err)
-	}
-
 	const forever = 1 << 30
 	for _, tt := range []struct {
 		name  string
-		fault func(int)
+		fault func(*gcptest.Server, int)
 		wants []string
 	}{
-		{"throttled", srv.Throttle, []string{"secret manager kept throttling ward", "raise the project's Secret Manager quota", "429 RESOURCE_EXHAUSTED"}},
-		{"unavailable", srv.FailUnavailable, []string{"secret manager stayed unavailable", "503 UNAVAILABLE"}},
+		{"throttled", (*gcptest.Server).Throttle, []string{"secret manager kept throttling ward", "raise the project's Secret Manager quota", "429 RESOURCE_EXHAUSTED"}},
+		{"unavailable", (*gcptest.Server).FailUnavailable, []string{"secret manager stayed unavailable", "503 UNAVAILABLE"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			srv := emulator(t)
+			v := resolvetest.Canary("giveup")
+			srv.AddVersion(secretName("g"), []byte(v))
+			opts := srv.Options()
+			opts.Timeout = 300 * time.Millisecond
+			s := newStoreWith(t, opts, nil)
+			ref := mustRef(t, "gcpsm://"+project+"/g")
+			// Set the credentials up first, so that the timeout is all the API's.
+			if _, err := s.Fetch(t.Context(), ref); err != nil {
+				t.Fatal(err)
+			}
 			before := srv.Calls(gcptest.MethodAccess)
-			tt.fault(forever)
-			defer tt.fault(0)
+			tt.fault(srv, forever)
 			_, err := s.Fetch(t.Context(), ref)
 			checkError(t, tt.name, err, []string{v}, tt.wants...)
 			m := regexp.MustCompile(`\((\d+) attempts? over `).FindStringSubmatch(err.Error())

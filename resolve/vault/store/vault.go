@@ -50,6 +50,9 @@ type Store struct {
 	mountsMu sync.Mutex
 	mounts   map[string]mountInfo   // by mount path, with its trailing '/'
 	probing  map[string]*mountProbe // lookups in flight, by first segment
+	// metadataRefused are the KV v2 mounts whose metadata the token may
+	// not read (Version stops asking).
+	metadataRefused map[string]bool
 
 	leasesMu sync.Mutex
 	leases   map[string]*heldLease // by lease id
@@ -62,6 +65,7 @@ var (
 	_ resolve.Store       = (*Store)(nil)
 	_ resolve.LeaseKeeper = (*Store)(nil)
 	_ resolve.Closer      = (*Store)(nil)
+	_ resolve.Versioner   = (*Store)(nil)
 )
 
 // heldLease is a lease the store created and has not given back.
@@ -94,7 +98,9 @@ func newStore(opts Options, env resolve.Env, retry retryWaits) (*Store, error) {
 		log:     set.log,
 		mounts:  map[string]mountInfo{},
 		probing: map[string]*mountProbe{},
-		leases:  map[string]*heldLease{},
+
+		metadataRefused: map[string]bool{},
+		leases:          map[string]*heldLease{},
 	}
 	if set.skipVerify {
 		s.log.Warn("vault TLS certificate verification is off (skip_verify or VAULT_SKIP_VERIFY): anyone on the path to Vault can read the secrets", "address", set.Address)

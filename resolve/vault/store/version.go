@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/wardsecrets/ward/resolve"
+)
+
+// errNoVersions is Version's answer for what Vault keeps no versions of
+// (KV v1, other engines) or will not show: the poll reads the value.
+var errNoVersions = errors.New("no version to compare")
+
+// Version tells a KV v2 secret's current version from its metadata
+// (MOUNT/metadata/PATH), without reading its data: the rotation poll asks
+// it first and reads the data only when the version moved. Reading only
+// metadata keeps the values out of polls (and out of the audit log's
+// reads) while nothing changes. A current version that was deleted or
+// destroyed answers with a version of its own, so that the poll reads it
+// and reports what happened, as a data read does.
+//
+// The token needs "read" on MOUNT/metadata/PATH. Where Vault refuses it,
+// the mount is remembered and later polls read values without asking
+// again.
+func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
+	if v := ref.Options["version"]; v != "" {
+		// A pinned version never moves.
+		return "v" + v, nil
+	}
+	if _, err := s.auth.current(ctx); err != nil {
+		return "", fmt.Errorf("version of %s: %w", ref.Raw, err)
+	}
+	m, err := s.mountFor(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	if m.kind != kindKV2 {
+		return "", fmt.Errorf("version of %s: %w: %s is not a KV v2 mount", ref.Raw, errNoVersions, m.path)
+	}
+	s.mountsMu.Lock()
+	refused := s.metadataRefused[m.path]
+	s.mountsMu.Unlock()
+	if refused {
+		return "", fmt.Errorf("version of %s: %w: the token may not read %smetadata/", ref.Raw, errNoVersions, m.path)
+	}
+	rel, err := relPath(ref, m)
+	if err != nil {
+		return "", err
+	}
+	apiPath := m.path + "metadata/" + rel
+	rep, err := s.get(ctx, apiPath, nil)
+	if err != nil {
+		return "", fmt.Errorf("version of %s: %w", ref.Raw, err)
+	}
+	switch rep.status {
+	case http.StatusOK:
+	case http.StatusForbidden:
+		s.mountsMu.Lock()
+		s.metadataRefused[m.path] = true
+		s.mountsMu.Unlock()
+		return "", fmt.Errorf("version of %s: %w (GET %s): grant \"read\" on %q for polls that read no values", ref.Raw, ErrPermissionDenied, apiPath, apiPath)
+	case http.StatusNotFound:
+		// Gone: the read reports it.
+		return "gone", nil
+	default:
+		return "", fmt.Errorf("version of %s (GET %s): %w", ref.Raw, apiPath, rep.err())
+	}
+	if rep.secret == nil {
+		return "", fmt.Errorf("version of %s (GET %s): an empty answer", ref.Raw, apiPath)
+	}
+	cur := str(rep.secret.Data["current_version"])
+	if cur == "" || cur == "0" {
+		return "gone", nil
+	}
+	if versions, ok := rep.secret.Data["versions"].(map[string]any); ok {
+		if v, ok := versions[cur].(map[string]any); ok {
+			if destroyed, _ := v["destroyed"].(bool); destroyed || str(v["deletion_time"]) != "" {
+				return "v" + cur + " deleted", nil
+			}
+		}
+	}
+	return "v" + cur, nil
+}

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// TestVersion checks what a poll asks before reading: a KV v2 secret's
+// current version from its metadata, moving with each write, its own
+// answer for a deleted or destroyed current version and for a secret that
+// is gone, the pinned version for ?version=, no version for KV v1, and
+// no data read at all.
+func TestVersion(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	mount := mountKV(t, 2)
+	kvPut(t, mount, 2, "app/cfg", map[string]any{"key": tc.canary("v1")})
+	target, _ := url.Parse(vaultAddr)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var dataReads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/"+mount+"/data/") {
+			dataReads.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	s := tc.store(Options{Address: srv.URL}, map[string]string{"VAULT_TOKEN": root.Token()})
+	ctx := context.Background()
+	ref := mustRef(t, "vault://"+mount+"/app/cfg#key").Document()
+	version := func(label, want string) {
+		t.Helper()
+		got, err := s.Version(ctx, ref)
+		if err != nil {
+			t.Fatalf("%s: %s", label, tc.text(err))
+		}
+		if got != want {
+			t.Errorf("%s: got version %q, want %q", label, got, want)
+		}
+	}
+
+	version("first", "v1")
+	kvPut(t, mount, 2, "app/cfg", map[string]any{"key": tc.canary("v2")})
+	version("after a write", "v2")
+	// The version a read reports is the one Version answers.
+	got, err := fetch(t, s, map[string]string{"K": "vault://" + mount + "/app/cfg#key"})
+	if err != nil {
+		t.Fatalf("fetch: %s", tc.text(err))
+	}
+	if got["K"].Version != "v2" {
+		t.Errorf("the read reports %q, Version v2", got["K"].Version)
+	}
+	reads := dataReads.Load()
+	version("again", "v2")
+	if n := dataReads.Load() - reads; n != 0 {
+		t.Errorf("Version read the secret's data %d times", n)
+	}
+
+	pinned, err := s.Version(ctx, mustRef(t, "vault://"+mount+"/app/cfg?version=1").Document())
+	if err != nil || pinned != "v1" {
+		t.Errorf("pinned: got %q, %v, want v1", pinned, err)
+	}
+
+	rootWrite(t, mount+"/delete/app/cfg", map[string]any{"versions": []int{2}})
+	version("current version deleted", "v2 deleted")
+	kvPut(t, mount, 2, "app/cfg", map[string]any{"key": tc.canary("v3")})
+	rootWrite(t, mount+"/destroy/app/cfg", map[string]any{"versions": []int{3}})
+	version("current version destroyed", "v3 deleted")
+	if _, err := root.Logical().Delete(mount + "/metadata/app/cfg"); err != nil {
+		t.Fatal(err)
+	}
+	version("metadata deleted", "gone")
+
+	v1 := mountKV(t, 1)
+	kvPut(t, v1, 1, "a", map[string]any{"k": tc.canary("k")})
+	_, err = s.Version(ctx, mustRef(t, "vault://"+v1+"/a").Document())
+	if !errors.Is(err, errNoVersions) {
+		t.Errorf("KV v1: got %s, want errNoVersions", tc.text(err))
+	}
+}
+
+// TestVersionMetadataDenied: a token that may read a secret's data but
+// not its metadata gets a clear error once, and later polls of the same
+// mount do not ask again (they read values).
+func TestVersionMetadataDenied(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	mount := mountKV(t, 2)
+	kvPut(t, mount, 2, "a", map[string]any{"k": tc.canary("a")})
+	kvPut(t, mount, 2, "b", map[string]any{"k": tc.canary("b")})
+	p := policy(t, `path "`+mount+`/data/*" { capabilities = ["read"] }`)
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{p}})
+	tc.secret(tok)
+	target, _ := url.Parse(vaultAddr)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var metadataReads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/"+mount+"/metadata/") {
+			metadataReads.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	s := tc.store(Options{Address: srv.URL}, map[string]string{"VAULT_TOKEN": tok})
+	ctx := context.Background()
+
+	_, err := s.Version(ctx, mustRef(t, "vault://"+mount+"/a").Document())
+	tc.wantErr("denied metadata", err, "permission denied", mount+"/metadata/a", "grant")
+	if !errors.Is(err, ErrPermissionDenied) {
+		t.Errorf("got %s, want ErrPermissionDenied", tc.text(err))
+	}
+	_, err = s.Version(ctx, mustRef(t, "vault://"+mount+"/b").Document())
+	if !errors.Is(err, errNoVersions) {
+		t.Errorf("second secret of the mount: got %s, want errNoVersions without asking", tc.text(err))
+	}
+	if n := metadataReads.Load(); n != 1 {
+		t.Errorf("the metadata was asked for %d times, want once", n)
+	}
+	if _, err := fetch(t, s, map[string]string{"A": "vault://" + mount + "/a#k"}); err != nil {
+		t.Errorf("the data read still works: %s", tc.text(err))
+	}
+}
