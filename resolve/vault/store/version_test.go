@@ -24,17 +24,8 @@ func TestVersion(t *testing.T) {
 	tc := newCase(t)
 	mount := mountKV(t, 2)
 	kvPut(t, mount, 2, "app/cfg", map[string]any{"key": tc.canary("v1")})
-	target, _ := url.Parse(vaultAddr)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	var dataReads atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/"+mount+"/data/") {
-			dataReads.Add(1)
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	s := tc.store(Options{Address: srv.URL}, map[string]string{"VAULT_TOKEN": root.Token()})
+	addr, dataReads := countingVault(t, "/v1/"+mount+"/data/")
+	s := tc.store(Options{Address: addr}, map[string]string{"VAULT_TOKEN": root.Token()})
 	ctx := context.Background()
 	ref := mustRef(t, "vault://"+mount+"/app/cfg#key").Document()
 	version := func(label, want string) {
@@ -100,17 +91,8 @@ func TestVersionMetadataDenied(t *testing.T) {
 	p := policy(t, `path "`+mount+`/data/*" { capabilities = ["read"] }`)
 	tok := token(t, &api.TokenCreateRequest{Policies: []string{p}})
 	tc.secret(tok)
-	target, _ := url.Parse(vaultAddr)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	var metadataReads atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/"+mount+"/metadata/") {
-			metadataReads.Add(1)
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	s := tc.store(Options{Address: srv.URL}, map[string]string{"VAULT_TOKEN": tok})
+	addr, metadataReads := countingVault(t, "/v1/"+mount+"/metadata/")
+	s := tc.store(Options{Address: addr}, map[string]string{"VAULT_TOKEN": tok})
 	ctx := context.Background()
 
 	_, err := s.Version(ctx, mustRef(t, "vault://"+mount+"/a").Document())
@@ -128,4 +110,21 @@ func TestVersionMetadataDenied(t *testing.T) {
 	if _, err := fetch(t, s, map[string]string{"A": "vault://" + mount + "/a#k"}); err != nil {
 		t.Errorf("the data read still works: %s", tc.text(err))
 	}
+}
+
+// countingVault is a proxy before the test server that counts the
+// requests whose path starts with prefix; it returns the proxy's address.
+func countingVault(t *testing.T, prefix string) (string, *atomic.Int32) {
+	t.Helper()
+	target, _ := url.Parse(vaultAddr)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			n.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &n
 }
