@@ -85,14 +85,19 @@ log "container image: the Dockerfile's build stage as a shell step, its final st
 scripts/image.sh
 
 log "fuzzing (short, bounded)"
-fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${WARD_FUZZTIME:-10s}" "$1"; }
-fuzz ./resolve/stores FuzzParseRef
-fuzz ./launcher/manifest FuzzParseManifest
-fuzz ./launcher/manifest FuzzReferencePattern
-fuzz ./launcher/dotenv FuzzDotenv
-fuzz ./launcher/mask FuzzWriter
-fuzz ./resolve/local FuzzDecodeDocument
-fuzz ./launcher/identity FuzzIdentityRequestHead
+# Budgets are execution counts, about 10 s each on 2 cores: a duration
+# (-fuzztime 10s) races Go's fuzz coordinator at its deadline and fails
+# with a bare "context deadline exceeded" under load (go.dev/issue/75804,
+# fixed in Go 1.27; seen here with go1.26). WARD_FUZZTIME overrides every
+# budget (a count such as 1000x, or a duration).
+fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${WARD_FUZZTIME:-$3}" "$1"; }
+fuzz ./resolve/stores FuzzParseRef 500000x
+fuzz ./launcher/manifest FuzzParseManifest 150000x
+fuzz ./launcher/manifest FuzzReferencePattern 150000x
+fuzz ./launcher/dotenv FuzzDotenv 350000x
+fuzz ./launcher/mask FuzzWriter 200000x
+fuzz ./resolve/local FuzzDecodeDocument 60000x
+fuzz ./launcher/identity FuzzIdentityRequestHead 60000x
 
 log "tests"
 go test -count=1 -timeout 30m ./...
