@@ -95,6 +95,9 @@ func TestIdentityCacheOutage(t *testing.T) {
 	if status != 503 {
 		t.Errorf("expired: got %d, want 503", status)
 	}
+	// A refresh that fails after the expiry logs the 503s (the first
+	// retry may still fall before it): wait for it before recovering.
+	waitFor(t, "the log of a refresh failed after expiry", 10*time.Second, func() bool { return strings.Contains(e.logs.String(), "answers 503") })
 	e.src.setFail(nil)
 	waitFor(t, "recovery", 10*time.Second, func() bool { _, ok := e.Cache().Current(); return ok })
 	if status, _ := e.raw(t, get(AWSPath, e.token)); status != 200 {
