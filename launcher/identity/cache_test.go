@@ -99,7 +99,11 @@ func TestIdentityCacheOutage(t *testing.T) {
 	// retry may still fall before it): wait for it before recovering.
 	waitFor(t, "the log of a refresh failed after expiry", 10*time.Second, func() bool { return strings.Contains(e.logs.String(), "answers 503") })
 	e.src.setFail(nil)
-	waitFor(t, "recovery", 10*time.Second, func() bool { _, ok := e.Cache().Current(); return ok })
+	// The recovery is logged just after the new credentials are in.
+	waitFor(t, "recovery", 10*time.Second, func() bool {
+		_, ok := e.Cache().Current()
+		return ok && strings.Contains(e.logs.String(), "aws identity refresh recovered")
+	})
 	if status, _ := e.raw(t, get(AWSPath, e.token)); status != 200 {
 		t.Errorf("recovered: got %d, want 200", status)
 	}

@@ -128,7 +128,11 @@ func TestIdentityMSIOutage(t *testing.T) {
 		t.Errorf("expired: got %d, want 503", a.status)
 	}
 	e.srcs[0].setFail(nil)
-	waitFor(t, "recovery", 10*time.Second, func() bool { _, ok := c.Current(); return ok })
+	// The recovery is logged just after the new credentials are in.
+	waitFor(t, "recovery", 10*time.Second, func() bool {
+		_, ok := c.Current()
+		return ok && strings.Contains(e.logs.String(), "azure identity refresh recovered")
+	})
 	if a := rawRequest(t, e.Addr().String(), h); a.status != 200 {
 		t.Errorf("recovered: got %d, want 200", a.status)
 	}
