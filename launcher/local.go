@@ -16,8 +16,8 @@ import (
 
 func localCommand(stdio IO) *cli.Command {
 	return &cli.Command{
-		Name:  "local",
-		Usage: "manage the embedded encrypted store (local:// references)",
+		Name:  local.Scheme,
+		Usage: "manage the embedded encrypted store (" + local.Scheme + ":// references)",
 		Description: `The local store is one age-encrypted file ($XDG_DATA_HOME/ward/store.age), encrypted
 to an identity created on first use ($XDG_CONFIG_HOME/ward/identity.txt, mode 0600).
 Values are read from stdin or a no-echo prompt, never from the command line.

@@ -102,7 +102,7 @@ var (
 	secretKeyFields  = []string{"secret_access_key", "secret_key", "SecretAccessKey"}
 	tokenFields      = []string{"session_token", "security_token", "Token", "SessionToken"}
 	expirationFields = []string{"expiration", "Expiration"}
-	identityFields   = []string{"assumed_role_arn", "arn", "RoleArn"}
+	identityFields   = []string{"assumed_role_arn", "arn", "RoleArn", "role_arn"}
 )
 
 // accessKeyRE is what AWS access key ids look like; a document whose key

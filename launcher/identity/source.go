@@ -69,9 +69,6 @@ func (s *RefSource) Fetch(ctx context.Context) (Credentials, error) {
 		s.Release(ctx, Credentials{Lease: v.Lease})
 		return Credentials{}, fmt.Errorf("%s: %s: %w", name, s.Ref.Raw, err)
 	}
-	if c.Identity == "" && s.Ref.Scheme == "awssts" {
-		c.Identity = s.Ref.Path
-	}
 	return c, nil
 }
 

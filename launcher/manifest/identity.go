@@ -11,10 +11,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/aws"
 	"github.com/wardsecrets/ward/resolve/azure"
 	"github.com/wardsecrets/ward/resolve/conf"
 	"github.com/wardsecrets/ward/resolve/gcp"
 	"github.com/wardsecrets/ward/resolve/stores"
+	"github.com/wardsecrets/ward/resolve/vault"
 )
 
 // Identity is the manifest's identity section: the cloud identities ward
@@ -127,9 +129,9 @@ var AWSIdentityVars = []string{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAI
 const AWSTokenFile = "aws-endpoint.token"
 
 // identitySchemes are the schemes an identity's credentials may come from.
-var identitySchemes = []string{"vault", "awssts"}
+var identitySchemes = []string{vault.Scheme, aws.AssumeRoleScheme}
 
-const identityFromHint = "write vault://MOUNT/creds/ROLE (a role of Vault's AWS secrets engine) or awssts://ROLE_ARN (STS AssumeRole with ward's own credentials)"
+const identityFromHint = "write " + vault.Scheme + "://MOUNT/creds/ROLE (a role of Vault's AWS secrets engine) or " + aws.AssumeRoleScheme + "://ROLE_ARN (STS AssumeRole with ward's own credentials)"
 
 func (p *parser) identity(n *yaml.Node) Identity {
 	var id Identity
@@ -166,7 +168,7 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
-const gcpFromHint = "write gcpsa://SERVICE_ACCOUNT_EMAIL[?scopes=cloud-platform&lifetime=1h] (an access token ward gets with roles/iam.serviceAccountTokenCreator on the account)"
+const gcpFromHint = "write " + gcp.TokenScheme + "://SERVICE_ACCOUNT_EMAIL[?scopes=cloud-platform&lifetime=1h] (an access token ward gets with roles/iam.serviceAccountTokenCreator on the account)"
 
 // sourcedIdentity reads an identity with a source: its from (read by
 // readRef), its refresh_before (default def) and the extra fields. The
@@ -347,7 +349,7 @@ func (p *parser) identityRef(n *yaml.Node, field string) *resolve.Ref {
 		p.fail(n, field, "drop #"+r.Field+": ward reads the access key, secret key, session token and expiry from the whole document", "an identity reads the whole document, not one field")
 		return nil
 	case r.Options["version"] != "":
-		p.fail(n, field, "?version= reads a KV secret's version; AWS credentials come from an AWS secrets engine role: vault://aws/creds/ROLE", "an identity's credentials have no versions")
+		p.fail(n, field, "?version= reads a KV secret's version; AWS credentials come from an AWS secrets engine role: "+vault.Scheme+"://aws/creds/ROLE", "an identity's credentials have no versions")
 		return nil
 	}
 	return r
@@ -419,13 +421,13 @@ func identityShape() *conf.Shape {
 		p("aws", conf.WithRequired(conf.Object("AWS credentials served in the container-credentials format (AWS_CONTAINER_CREDENTIALS_FULL_URI); ward strips every other AWS credential variable from the program's environment.",
 			p("from", &conf.Shape{
 				Kind:    "string",
-				Desc:    "Where the credentials come from: vault://MOUNT/creds/ROLE (Vault's AWS secrets engine, an STS credential type) or awssts://ROLE_ARN[?session_name=&duration=&external_id=] (STS AssumeRole with ward's own credentials). The whole document, no #field.",
-				Pattern: `^(vault|awssts)://[^#]*$`,
+				Desc:    "Where the credentials come from: " + vault.Scheme + "://MOUNT/creds/ROLE (Vault's AWS secrets engine, an STS credential type) or " + aws.AssumeRoleScheme + "://ROLE_ARN[?session_name=&duration=&external_id=] (STS AssumeRole with ward's own credentials). The whole document, no #field.",
+				Pattern: `^(` + strings.Join(identitySchemes, "|") + `)://[^#]*$`,
 				AllOf: []map[string]any{
-					{"if": map[string]any{"pattern": "^vault://"}, "then": map[string]any{"pattern": vaultIdentityPattern}},
-					{"if": map[string]any{"pattern": "^awssts://"}, "then": map[string]any{"pattern": awsstsPattern()}},
+					{"if": map[string]any{"pattern": "^" + vault.Scheme + "://"}, "then": map[string]any{"pattern": vault.DocumentPattern()}},
+					{"if": map[string]any{"pattern": "^" + aws.AssumeRoleScheme + "://"}, "then": map[string]any{"pattern": schemePattern(aws.AssumeRoleScheme)}},
 				},
-				Examples: []any{"vault://aws/creds/deploy", "awssts://arn:aws:iam::123456789012:role/deploy?duration=1h"},
+				Examples: []any{vault.AWSCredsExample, aws.AssumeRoleExample},
 			}),
 			p("refresh_before", &conf.Shape{
 				Def:  "duration",
@@ -436,10 +438,10 @@ func identityShape() *conf.Shape {
 		p("gcp", conf.WithRequired(conf.Object("A Google service account's access token served as the GCE metadata server does (GCE_METADATA_HOST); ward strips every other Google credential variable from the program's environment.",
 			p("from", &conf.Shape{
 				Kind:     "string",
-				Desc:     "gcpsa://SERVICE_ACCOUNT_EMAIL[?scopes=&lifetime=]: the account's access token from the IAM Credentials API, with ward's own credentials (roles/iam.serviceAccountTokenCreator on the account). The whole document, no #field.",
-				Pattern:  `^gcpsa://[^#]*$`,
-				AllOf:    []map[string]any{{"pattern": gcpsaPattern()}},
-				Examples: []any{"gcpsa://app@my-project.iam.gserviceaccount.com", "gcpsa://app@my-project.iam.gserviceaccount.com?scopes=cloud-platform&lifetime=30m"},
+				Desc:     gcp.TokenScheme + "://SERVICE_ACCOUNT_EMAIL[?scopes=&lifetime=]: the account's access token from the IAM Credentials API, with ward's own credentials (roles/iam.serviceAccountTokenCreator on the account). The whole document, no #field.",
+				Pattern:  `^` + gcp.TokenScheme + `://[^#]*$`,
+				AllOf:    []map[string]any{{"pattern": schemePattern(gcp.TokenScheme)}},
+				Examples: []any{gcp.TokenScheme + "://app@my-project.iam.gserviceaccount.com", gcp.TokenScheme + "://app@my-project.iam.gserviceaccount.com?scopes=cloud-platform&lifetime=30m"},
 			}),
 			p("project", &conf.Shape{Kind: "string", Desc: "The project id the metadata endpoint serves (default: the service account's project).", Pattern: gcp.ProjectIDPattern(), Examples: []any{"my-project"}}),
 			p("refresh_before", &conf.Shape{
@@ -465,13 +467,13 @@ func identityShape() *conf.Shape {
 	)
 }
 
-// gcpsaPattern is the gcpsa:// scheme's own pattern; with no '#' (the
-// section's pattern), it has no field.
-func gcpsaPattern() string {
-	if s := stores.Registry.Scheme(gcp.TokenScheme); s != nil {
+// schemePattern is a scheme's own pattern, from its store; with no '#'
+// (the section's pattern), it has no field.
+func schemePattern(scheme string) string {
+	if s := stores.Registry.Scheme(scheme); s != nil {
 		return s.Pattern()
 	}
-	return "^gcpsa://"
+	return "^" + scheme + "://"
 }
 
 // withIdentityRules adds to the manifest's shape what checkIdentity
@@ -510,17 +512,4 @@ func withIdentityRules(s *conf.Shape) *conf.Shape {
 		})
 	}
 	return s
-}
-
-// vaultIdentityPattern is a vault:// reference with no field and no
-// option: an AWS secrets engine role's credentials.
-const vaultIdentityPattern = `^vault://[^/#?]+(/[^/#?]+)+(\?&*)?$`
-
-// awsstsPattern is the awssts:// scheme's own pattern; with no '#' (the
-// section's pattern), it has no field.
-func awsstsPattern() string {
-	if s := stores.Registry.Scheme("awssts"); s != nil {
-		return s.Pattern()
-	}
-	return "^awssts://"
 }

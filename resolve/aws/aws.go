@@ -17,6 +17,13 @@ import (
 	"github.com/wardsecrets/ward/resolve/conf"
 )
 
+// AssumeRoleScheme is awssts://ROLE_ARN: STS AssumeRole with ward's own
+// credentials.
+const AssumeRoleScheme = "awssts"
+
+// AssumeRoleExample is an awssts:// reference, for hints.
+const AssumeRoleExample = AssumeRoleScheme + "://arn:aws:iam::123456789012:role/deploy?duration=1h"
+
 // Kind is AWS in ward's registry: awssm://, ssm:// and awssts://, one
 // helper.
 var Kind = &resolve.Kind{
@@ -46,13 +53,13 @@ var Kind = &resolve.Kind{
 			Refresh: resolve.Polled,
 		},
 		{
-			Name:       "awssts",
+			Name:       AssumeRoleScheme,
 			Summary:    "AWS STS AssumeRole with ward's own credentials (short-lived keys; serve them with identity: aws:)",
 			Example:    "awssts://arn:aws:iam::123456789012:role/myapp-deploy?session_name=ward#access_key_id",
 			ExampleVar: "DEPLOY_ACCESS_KEY_ID",
 			Check:      checkAssumeRoleRef,
 			Pattern: func() string {
-				return conf.RefPattern("awssts", roleARNPattern, false,
+				return conf.RefPattern(AssumeRoleScheme, roleARNPattern, false,
 					conf.RefOption{Name: "session_name", Value: sessionNamePattern},
 					conf.RefOption{Name: "duration", Value: stsDurationPattern},
 					conf.RefOption{Name: "external_id", Value: externalIDPattern})

@@ -5,18 +5,21 @@ import (
 	"github.com/wardsecrets/ward/resolve/conf"
 )
 
+// Scheme is local://NAME.
+const Scheme = "local"
+
 // Kind is the local store in ward's registry: local://NAME, served in
 // ward's own process and watched for changes.
 var Kind = &resolve.Kind{
-	Name: "local",
+	Name: Scheme,
 	Schemes: []*resolve.Scheme{{
-		Name:       "local",
+		Name:       Scheme,
 		Summary:    "ward's embedded encrypted store (ward local set NAME)",
 		Example:    "local://myapp/api_token",
 		ExampleVar: "API_TOKEN",
 		Check:      checkRef,
 		Pattern: func() string {
-			return conf.RefPattern("local", conf.Unanchored(nameRE), false)
+			return conf.RefPattern(Scheme, conf.Unanchored(nameRE), false)
 		},
 		Refresh: resolve.Watched,
 	}},

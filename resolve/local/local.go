@@ -136,7 +136,7 @@ func (s *Store) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, error
 
 // Get returns one value.
 func (s *Store) Get(name string) ([]byte, error) {
-	sec, err := s.Fetch(context.Background(), resolve.Ref{Scheme: "local", Path: name})
+	sec, err := s.Fetch(context.Background(), resolve.Ref{Scheme: Scheme, Path: name})
 	return sec.Value, err
 }
 

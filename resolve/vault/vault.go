@@ -18,17 +18,32 @@ import (
 	"github.com/wardsecrets/ward/resolve/conf"
 )
 
+// Scheme is vault://MOUNT/PATH.
+const Scheme = "vault"
+
+// pathPattern is a Vault path: a mount and at least one segment
+// (Go and ECMA-262 alike, unanchored).
+const pathPattern = `[^/#?]+(/[^/#?]+)+`
+
+// DocumentPattern is a vault:// reference to a whole document with no
+// option, anchored: what an identity reads its credentials from (an AWS
+// secrets engine role's credentials), written as the schema needs it.
+func DocumentPattern() string { return `^` + Scheme + `://` + pathPattern + `(\?&*)?$` }
+
+// AWSCredsExample is a role of Vault's AWS secrets engine, for hints.
+const AWSCredsExample = Scheme + "://aws/creds/deploy"
+
 // Kind is Vault in ward's registry.
 var Kind = &resolve.Kind{
-	Name: "vault",
+	Name: Scheme,
 	Schemes: []*resolve.Scheme{{
-		Name:       "vault",
+		Name:       Scheme,
 		Summary:    "HashiCorp Vault: KV v1 and v2, dynamic secrets with leases",
 		Example:    "vault://secret/myapp/db#url",
 		ExampleVar: "DATABASE_URL",
 		Check:      checkRef,
 		Pattern: func() string {
-			return conf.RefPattern("vault", `[^/#?]+(/[^/#?]+)+`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`})
+			return conf.RefPattern(Scheme, pathPattern, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`})
 		},
 		Refresh: resolve.Polled,
 	}},

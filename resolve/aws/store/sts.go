@@ -67,7 +67,7 @@ func (a *AssumeRole) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret
 	if out.Credentials == nil || out.Credentials.Expiration == nil {
 		return resolve.Secret{}, fmt.Errorf("assume role %s: sts answered without credentials", ref.Path)
 	}
-	return credentialsDocument(out)
+	return credentialsDocument(ref.Path, out)
 }
 
 // FetchBatch assumes each role, at most Concurrency at once: STS has no
@@ -131,18 +131,22 @@ type stsDocument struct {
 	SecretAccessKey string `json:"secret_access_key"`
 	SessionToken    string `json:"session_token"`
 	Expiration      string `json:"expiration"`
-	AssumedRoleARN  string `json:"assumed_role_arn,omitempty"`
+	// RoleARN is the role assumed, as the reference names it;
+	// AssumedRoleARN the session STS says it made, when it says.
+	RoleARN        string `json:"role_arn"`
+	AssumedRoleARN string `json:"assumed_role_arn,omitempty"`
 }
 
 // credentialsDocument makes the document of AssumeRole's answer, with its
 // fields, so that #access_key_id and the like select without a parse.
-func credentialsDocument(out *sts.AssumeRoleOutput) (resolve.Secret, error) {
+func credentialsDocument(roleARN string, out *sts.AssumeRoleOutput) (resolve.Secret, error) {
 	c := out.Credentials
 	doc := stsDocument{
 		AccessKeyID:     awssdk.ToString(c.AccessKeyId),
 		SecretAccessKey: awssdk.ToString(c.SecretAccessKey),
 		SessionToken:    awssdk.ToString(c.SessionToken),
 		Expiration:      c.Expiration.UTC().Format(time.RFC3339),
+		RoleARN:         roleARN,
 	}
 	if out.AssumedRoleUser != nil {
 		doc.AssumedRoleARN = awssdk.ToString(out.AssumedRoleUser.Arn)
@@ -156,6 +160,7 @@ func credentialsDocument(out *sts.AssumeRoleOutput) (resolve.Secret, error) {
 		"secret_access_key": []byte(doc.SecretAccessKey),
 		"session_token":     []byte(doc.SessionToken),
 		"expiration":        []byte(doc.Expiration),
+		"role_arn":          []byte(roleARN),
 	}
 	if doc.AssumedRoleARN != "" {
 		fields["assumed_role_arn"] = []byte(doc.AssumedRoleARN)
