@@ -206,12 +206,24 @@ func (l *lines) next(what string) string {
 // waitFor skips lines until one has prefix.
 func (l *lines) waitFor(prefix string) string {
 	l.t.Helper()
-	for {
-		line := l.next(prefix)
-		if strings.HasPrefix(line, prefix) {
+	return l.skipUntil(prefix, func(line string) bool { return strings.HasPrefix(line, prefix) })
+}
+
+// waitLimit bounds a wait for a line among others: a process that keeps
+// logging must not hold a test until the suite's timeout.
+const waitLimit = 2 * time.Minute
+
+// skipUntil skips lines until one matches, for at most waitLimit.
+func (l *lines) skipUntil(what string, match func(string) bool) string {
+	l.t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for time.Now().Before(deadline) {
+		if line := l.next(what); match(line) {
 			return line
 		}
 	}
+	l.t.Fatalf("no line for %s within %s (other lines kept coming)", what, waitLimit)
+	return ""
 }
 
 func exitCode(t *testing.T, err error) int {
@@ -243,12 +255,7 @@ func envHash(l *lines, name string) string {
 
 func (l *lines) waitForContaining(s string) string {
 	l.t.Helper()
-	for {
-		line := l.next(s)
-		if strings.Contains(line, s) {
-			return line
-		}
-	}
+	return l.skipUntil(s, func(line string) bool { return strings.Contains(line, s) })
 }
 
 // wardVault starts `ward run` over a child that lists its env (hashes) and
