@@ -8,10 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -193,14 +193,7 @@ func (e *AzureEndpoint) authorized(values []string) bool {
 	return subtle.ConstantTimeCompare(sum[:], e.headerSum[:]) == 1
 }
 
-func (e *AzureEndpoint) resources() []string {
-	out := make([]string, 0, len(e.caches))
-	for r := range e.caches {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return slices.Compact(out)
-}
+func (e *AzureEndpoint) resources() []string { return slices.Sorted(maps.Keys(e.caches)) }
 
 // resourceKey is how resources are compared: App Service treats
 // https://vault.azure.net and https://vault.azure.net/ alike.

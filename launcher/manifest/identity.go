@@ -414,6 +414,12 @@ func (p *parser) checkIdentity(m *Manifest) {
 	}
 }
 
+// refreshBeforeShape is an identity's refresh_before: a duration of at
+// least a second.
+func refreshBeforeShape(desc string) *conf.Shape {
+	return &conf.Shape{Def: "duration", Desc: desc, Not: &conf.Shape{Pattern: conf.SubSecondPattern}}
+}
+
 // identityShape is the identity section, as identity.go reads it.
 func identityShape() *conf.Shape {
 	p := func(name string, s *conf.Shape) conf.Prop { return conf.Prop{Name: name, Shape: s} }
@@ -429,11 +435,7 @@ func identityShape() *conf.Shape {
 				},
 				Examples: []any{vault.AWSCredsExample, aws.AssumeRoleExample},
 			}),
-			p("refresh_before", &conf.Shape{
-				Def:  "duration",
-				Desc: "Replace the credentials this long before they expire, at most a third of their lifetime (at least 1s; default 15m, the longest window an AWS SDK refreshes in).",
-				Not:  &conf.Shape{Pattern: conf.SubSecondPattern},
-			}),
+			p("refresh_before", refreshBeforeShape("Replace the credentials this long before they expire, at most a third of their lifetime (at least 1s; default 15m, the longest window an AWS SDK refreshes in).")),
 		), "from")),
 		p("gcp", conf.WithRequired(conf.Object("A Google service account's access token served as the GCE metadata server does (GCE_METADATA_HOST); ward strips every other Google credential variable from the program's environment.",
 			p("from", &conf.Shape{
@@ -444,11 +446,7 @@ func identityShape() *conf.Shape {
 				Examples: []any{gcp.TokenScheme + "://app@my-project.iam.gserviceaccount.com", gcp.TokenScheme + "://app@my-project.iam.gserviceaccount.com?scopes=cloud-platform&lifetime=30m"},
 			}),
 			p("project", &conf.Shape{Kind: "string", Desc: "The project id the metadata endpoint serves (default: the service account's project).", Pattern: gcp.ProjectIDPattern(), Examples: []any{"my-project"}}),
-			p("refresh_before", &conf.Shape{
-				Def:  "duration",
-				Desc: "Replace the token this long before it expires, at most a third of its lifetime (at least 1s; default 10m).",
-				Not:  &conf.Shape{Pattern: conf.SubSecondPattern},
-			}),
+			p("refresh_before", refreshBeforeShape("Replace the token this long before it expires, at most a third of its lifetime (at least 1s; default 10m).")),
 		), "from")),
 		p("azure", conf.WithRequired(conf.Object("Access tokens from ward's own Azure credential chain, served as App Service's managed identity endpoint does (IDENTITY_ENDPOINT, IDENTITY_HEADER); ward strips every other Azure credential variable from the program's environment.",
 			p("resources", &conf.Shape{
@@ -458,11 +456,7 @@ func identityShape() *conf.Shape {
 				Extra:    map[string]any{"minItems": 1, "uniqueItems": true},
 				Examples: []any{[]any{"https://vault.azure.net", "https://storage.azure.com"}},
 			}),
-			p("refresh_before", &conf.Shape{
-				Def:  "duration",
-				Desc: "Replace a token this long before it expires, at most a third of its lifetime (at least 1s; default 10m).",
-				Not:  &conf.Shape{Pattern: conf.SubSecondPattern},
-			}),
+			p("refresh_before", refreshBeforeShape("Replace a token this long before it expires, at most a third of its lifetime (at least 1s; default 10m).")),
 		), "resources")),
 	)
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -132,15 +131,9 @@ func (s *Store) client(vaultURL string) (*azsecrets.Client, error) {
 		return c, nil
 	}
 	if s.cred == nil {
-		cred, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
-			ClientOptions:            azcore.ClientOptions{Cloud: s.cloud(), Transport: s.http},
-			DisableInstanceDiscovery: s.opts.DisableInstanceDiscovery,
-			TenantID:                 s.opts.TenantID,
-		})
+		cred, err := s.newCredential()
 		if err != nil {
-			// Only an invalid AZURE_TOKEN_CREDENTIALS gets here; the
-			// message names the variable and its value, not a secret.
-			return nil, fmt.Errorf("set up the Azure credential chain: %w", err)
+			return nil, err
 		}
 		s.cred = markedCredential{cred}
 	}

@@ -77,8 +77,8 @@ func (s *Store) accessToken(ctx context.Context, ref resolve.Ref) (resolve.Secre
 	return resolve.Secret{Value: value, Fields: fields}, nil
 }
 
-// newCredential makes ward's credential chain as the Key Vault client
-// does, with an empty token cache.
+// newCredential makes ward's credential chain, the Key Vault client's and
+// aztoken://'s, with an empty token cache.
 func (s *Store) newCredential() (azcore.TokenCredential, error) {
 	cred, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
 		ClientOptions:            azcore.ClientOptions{Cloud: s.cloud(), Transport: s.http},
@@ -86,6 +86,8 @@ func (s *Store) newCredential() (azcore.TokenCredential, error) {
 		TenantID:                 s.opts.TenantID,
 	})
 	if err != nil {
+		// Only an invalid AZURE_TOKEN_CREDENTIALS gets here; the message
+		// names the variable and its value, not a secret.
 		return nil, fmt.Errorf("set up the Azure credential chain: %w", err)
 	}
 	return cred, nil
