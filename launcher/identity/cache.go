@@ -62,9 +62,7 @@ func NewCache(src Source, refreshBefore time.Duration, log *slog.Logger) *Cache 
 // NewCacheFor returns an empty cache of cloud's credentials (aws, gcp,
 // azure: the name its log lines give).
 func NewCacheFor(cloud string, src Source, refreshBefore time.Duration, log *slog.Logger) *Cache {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = orDiscard(log)
 	return &Cache{cloud: cloud, src: src, before: refreshBefore, log: log, now: time.Now, kick: make(chan struct{}, 1)}
 }
 

@@ -19,8 +19,6 @@ type request struct {
 	// undecoded.
 	path  string
 	query string
-	// auth holds the Authorization header's values (one, from an SDK).
-	auth []string
 	// headers holds every header field's values, by lower-case name.
 	headers map[string][]string
 	// body says the request announces a body, which the endpoint refuses.
@@ -116,8 +114,6 @@ func parseHead(head []byte) (request, error) {
 		lower := strings.ToLower(name)
 		req.headers[lower] = append(req.headers[lower], value)
 		switch lower {
-		case "authorization":
-			req.auth = append(req.auth, value)
 		case "transfer-encoding":
 			req.body = true
 		case "content-length":

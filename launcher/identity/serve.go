@@ -49,9 +49,7 @@ func listenLoopback(name string) (net.Listener, error) {
 // startServer serves ln with answer and runs each of loops (the caches'
 // refresh loops) until close.
 func startServer(name string, ln net.Listener, log *slog.Logger, answer func(net.Conn, request, error) response, loops ...func(context.Context)) *server {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = orDiscard(log)
 	s := &server{name: name, ln: ln, log: log, answer: answer, slots: make(chan struct{}, maxConns), conns: map[net.Conn]bool{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel

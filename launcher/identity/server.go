@@ -140,8 +140,8 @@ func (e *AWSEndpoint) answer(req request, err error) response {
 		return errorResponse(431, "BadRequest", "request head larger than 8 KiB")
 	case err != nil:
 		return errorResponse(400, "BadRequest", err.Error())
-	case !e.authorized(req.auth):
-		e.refused.note(e.log, "aws", reasonToken(len(req.auth) == 0))
+	case !e.authorized(req.headers["authorization"]):
+		e.refused.note(e.log, "aws", reasonToken(len(req.headers["authorization"]) == 0))
 		return errorResponse(401, "Unauthorized", "the Authorization header must hold the token of AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 	case req.method != "GET":
 		return response{status: 405, body: errorBody("MethodNotAllowed", "GET only"), allow: "GET"}
