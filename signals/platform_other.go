@@ -26,3 +26,6 @@ func defaultAction(sig syscall.Signal) (restore func()) { return func() {} }
 // signal ward catches cannot be given its default action here, and there
 // is no tgkill.
 func raise(sig syscall.Signal) { syscall.Kill(os.Getpid(), syscall.SIGSTOP) }
+
+// onOneCPU runs f: outside Linux ward does not move its threads.
+func onOneCPU(f func()) { f() }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -121,7 +122,7 @@ func Start(o StartOptions) (*Child, error) {
 		attr.Ctty = o.Ctty
 	}
 	platformAttr(attr)
-	p, err := os.StartProcess(o.Path, o.Argv, &os.ProcAttr{Dir: o.Dir, Env: o.Env, Files: o.Files, Sys: attr})
+	pid, err := forkExec(o, attr)
 	if err != nil {
 		code := ExitNotExecutable
 		if errors.Is(err, fs.ErrNotExist) {
@@ -133,11 +134,36 @@ func Start(o StartOptions) (*Child, error) {
 		}
 		return nil, &StartError{Program: o.Path, Code: code, Err: err}
 	}
-	c := &Child{Pid: p.Pid}
+	c := &Child{Pid: pid}
 	afterStart(c.Pid)
-	// The reaper waits with wait4(-1); the handle is not needed.
-	p.Release()
 	return c, nil
+}
+
+// forkExec starts the program with syscall.ForkExec rather than
+// os.StartProcess: the reaper waits with wait4(-1), so the pidfd
+// os.StartProcess asks for is not needed, and getting one costs each run
+// Go's check that pidfds work (three system calls and a vfork of a test
+// child: about 0.2 ms). The environment is exactly o.Env: unlike
+// os.StartProcess, a nil one is empty, never ward's own.
+func forkExec(o StartOptions, attr *syscall.SysProcAttr) (int, error) {
+	if o.Dir != "" {
+		// A clearer error than the child's failed chdir, as os does.
+		if _, err := os.Stat(o.Dir); err != nil {
+			return 0, err
+		}
+	}
+	env := o.Env
+	if env == nil {
+		env = []string{}
+	}
+	fds := make([]uintptr, len(o.Files))
+	for i, f := range o.Files {
+		fds[i] = f.Fd()
+	}
+	pid, err := syscall.ForkExec(o.Path, o.Argv, &syscall.ProcAttr{Dir: o.Dir, Env: env, Files: fds, Sys: attr})
+	// The files must stay open (not finalised) until the child has them.
+	runtime.KeepAlive(o.Files)
+	return pid, err
 }
 
 // Exec replaces ward with the program (no supervision, no files).

@@ -28,7 +28,7 @@ const (
 // still starts with their default dispositions.
 func Notify() <-chan os.Signal {
 	ch := make(chan os.Signal, 128)
-	signal.Notify(ch)
+	onOneCPU(func() { signal.Notify(ch) })
 	notified = ch
 	return ch
 }
