@@ -54,10 +54,12 @@ var died = &wireError{Msg: ErrHelperDied.Error()}
 type Client struct {
 	cfg Config
 
-	mu     sync.Mutex
-	conn   *conn
-	opened *openResult
-	closed bool
+	mu   sync.Mutex
+	conn *conn
+	// spawned is a helper Spawn started whose store is not open yet.
+	spawned *conn
+	opened  *openResult
+	closed  bool
 	// path is where Find found the helper, kept for restarts: ward moves
 	// to / once the child runs, and a relative $PATH entry would then
 	// name another place.
@@ -82,6 +84,23 @@ func New(cfg Config) *Client {
 	return &Client{cfg: cfg}
 }
 
+// Spawn starts the helper's process, unless it runs already, and returns
+// without waiting for it: Start or the first request opens its store. It
+// lets the helper start up while ward goes on with its own start.
+func (c *Client) Spawn() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.spawned != nil || c.conn != nil && !c.conn.isDead() {
+		return nil
+	}
+	cn, err := c.start()
+	if err != nil {
+		return err
+	}
+	c.spawned = cn
+	return nil
+}
+
 // Start starts the helper and opens its store, unless it runs already.
 func (c *Client) Start(ctx context.Context) error {
 	_, err := c.live(ctx)
@@ -98,9 +117,13 @@ func (c *Client) live(ctx context.Context) (*conn, error) {
 	if c.conn != nil && !c.conn.isDead() {
 		return c.conn, nil
 	}
-	cn, err := c.start()
-	if err != nil {
-		return nil, err
+	cn := c.spawned
+	c.spawned = nil
+	if cn == nil || cn.isDead() {
+		var err error
+		if cn, err = c.start(); err != nil {
+			return nil, err
+		}
 	}
 	res, err := cn.call(ctx, &request{Op: opOpen, Open: c.openRequest()})
 	if err == nil {
@@ -217,10 +240,12 @@ func (e *MissingError) Hint() string {
 func (c *Client) Pid() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.conn == nil || c.conn.isDead() {
-		return 0
+	for _, cn := range []*conn{c.conn, c.spawned} {
+		if cn != nil && !cn.isDead() {
+			return cn.proc.Pid
+		}
 	}
-	return c.conn.proc.Pid
+	return 0
 }
 
 // Fetch reads one document.
@@ -311,12 +336,18 @@ func (c *Client) Revoke(ctx context.Context, lease *resolve.Lease) error {
 }
 
 // Close asks the helper to give back what it holds and exit, and waits
-// for it within CloseTimeout.
+// for its answer within CloseTimeout (for its exit too, when it fails to
+// answer).
 func (c *Client) Close() error {
 	c.mu.Lock()
-	cn := c.conn
-	c.closed, c.conn = true, nil
+	cn, spawned := c.conn, c.spawned
+	c.closed, c.conn, c.spawned = true, nil, nil
 	c.mu.Unlock()
+	if spawned != nil {
+		// Never opened: its stdin's end is all it waits for.
+		spawned.in.Close()
+		spawned.wait()
+	}
 	if cn == nil || cn.isDead() {
 		return nil
 	}
@@ -324,6 +355,13 @@ func (c *Client) Close() error {
 	defer cancel()
 	_, err := cn.call(ctx, &request{Op: opClose})
 	cn.in.Close()
+	if err == nil {
+		// The answer comes after the helper gave back what it held and
+		// after every record it logged (both on its stdout): nothing is
+		// left to wait for but its exit, which ward, exiting itself,
+		// need not watch (about 0.2 ms).
+		return nil
+	}
 	select {
 	case <-cn.dead:
 	case <-ctx.Done():

@@ -286,3 +286,63 @@ func TestMissingHelper(t *testing.T) {
 		t.Errorf("got %v, want a MissingError with an install hint", err)
 	}
 }
+
+// TestSpawn: Spawn starts the helper's process at once and the first
+// request opens that same process's store; a spawned helper that died
+// first is started again; Close ends one that was never asked anything.
+func TestSpawn(t *testing.T) {
+	c, dir, _ := setup(t)
+	os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o600)
+	if err := c.Spawn(); err != nil {
+		t.Fatal(err)
+	}
+	pid := c.Pid()
+	if pid == 0 {
+		t.Fatal("no helper runs after Spawn")
+	}
+	if err := c.Spawn(); err != nil || c.Pid() != pid {
+		t.Fatalf("a second Spawn started another helper (%d, then %d; %v)", pid, c.Pid(), err)
+	}
+	if s, err := c.Fetch(context.Background(), ref("a")); err != nil || string(s.Value) != "x" {
+		t.Fatalf("fetch from the spawned helper: %v", err)
+	}
+	if c.Pid() != pid {
+		t.Errorf("the first request started helper %d instead of using the spawned %d", c.Pid(), pid)
+	}
+
+	c2, dir2, _ := setup(t)
+	os.WriteFile(filepath.Join(dir2, "a"), []byte("y"), 0o600)
+	if err := c2.Spawn(); err != nil {
+		t.Fatal(err)
+	}
+	dead := c2.spawned
+	dead.kill()
+	select {
+	case <-dead.dead:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the killed helper's output did not end")
+	}
+	if s, err := c2.Fetch(context.Background(), ref("a")); err != nil || string(s.Value) != "y" {
+		t.Fatalf("fetch after the spawned helper died: %v", err)
+	}
+	if c2.Pid() == dead.proc.Pid {
+		t.Error("the dead spawned helper is still the one in use")
+	}
+
+	c3, _, _ := setup(t)
+	if err := c3.Spawn(); err != nil {
+		t.Fatal(err)
+	}
+	idle := c3.spawned
+	if err := c3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-idle.dead:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close left a spawned, never opened helper running")
+	}
+	if c3.Pid() != 0 {
+		t.Errorf("after Close, Pid is %d", c3.Pid())
+	}
+}

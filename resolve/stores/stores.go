@@ -91,23 +91,28 @@ func (s *Set) For(scheme string) (resolve.Store, error) {
 	return o.store, o.err
 }
 
-// Prepare starts, in the background, the helpers of the stores that serve
-// schemes, so that their start-up overlaps ward's own work before the
-// first fetch needs them.
+// Prepare starts the helpers of the stores that serve schemes and opens
+// their stores in the background, so that their start-up overlaps ward's
+// own work before the first fetch needs them. The processes start before
+// Prepare returns, ahead of anything in ward that keeps processes from
+// starting for a moment (signals.Notify).
 func (s *Set) Prepare(schemes []string) {
 	for _, sch := range schemes {
 		k := s.reg.KindOf(sch)
 		if k == nil || k.Open != nil {
 			continue
 		}
-		go func() {
-			st, err := s.For(sch)
-			if c, ok := st.(*remote.Client); ok && err == nil {
-				// A failure here shows again, with its reference, when
-				// the fetch asks.
-				c.Start(context.Background())
-			}
-		}()
+		st, err := s.For(sch)
+		c, ok := st.(*remote.Client)
+		if !ok || err != nil {
+			continue
+		}
+		// The process starts here, the store opens in the background. A
+		// failure of either shows again, with its reference, when the
+		// fetch asks.
+		if c.Spawn() == nil {
+			go c.Start(context.Background())
+		}
 	}
 }
 

