@@ -11,8 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // Ref is a parsed secret reference: SCHEME://PATH[#FIELD][?OPTIONS].
@@ -73,10 +71,18 @@ func (e *RefError) Error() string {
 	return fmt.Sprintf("reference %q: %s", e.Ref, e.Msg)
 }
 
-var envNameRE = conf.Lazy(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// ValidEnvName reports whether name is a valid environment variable name.
-func ValidEnvName(name string) bool { return envNameRE.MatchString(name) }
+// ValidEnvName reports whether name is a valid environment variable name:
+// ^[A-Za-z_][A-Za-z0-9_]*$, checked by hand because every run checks every
+// name, and compiling the expression was 0.45 M instructions, a fifth of a
+// 0-ref `ward run`'s own work.
+func ValidEnvName(name string) bool {
+	for i, c := range name {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return name != ""
+}
 
 // LooksLikeRef reports whether s has the SCHEME:// shape of a reference, so
 // a plain string can be told apart from a reference with a typo in it.
