@@ -537,3 +537,71 @@ func envValue(env []string, name string) string {
 	v, _ := envLookup(env, name)
 	return v
 }
+
+// TestGCPTokenUnderEnvRefreshedBeforeExpiry: an access token delivered in
+// the environment (gcpsa://, each read a new token) is read again two
+// thirds into its lifetime, and the child restarted with it before the
+// first one expires; the polls in between (of a gcpsm:// secret beside
+// it) ask for no new token and restart nothing. Before, each poll read a
+// new token and restarted the child.
+func TestGCPTokenUnderEnvRefreshedBeforeExpiry(t *testing.T) {
+	srv, w := gcpWard(t)
+	srv.AddServiceAccount(childSA, gcptest.ClientEmail)
+	srv.AddVersion(gcpSecret("beside"), []byte(w.canary("gcp-beside")))
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "    iam_endpoint: " + srv.IAMURL() +
+		"\nenv:\n  TOKEN: gcpsa://" + childSA + "?lifetime=9s#access_token\n  BESIDE: gcpsm://" + gcptest.Project + "/beside\n" + fastRotation)
+	// The first token is issued after this, so it expires after
+	// expiresAfter.
+	expiresAfter := time.Now().Add(9 * time.Second)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	first := envListing(stdout)
+	if n := len(srv.IssuedTokensOf(childSA)); n != 1 || first["TOKEN"] == "" {
+		t.Fatalf("the first child: %d tokens issued, want 1", n)
+	}
+	reads := gcpReads(srv)
+
+	second := envListing(stdout)
+	restarted := time.Now()
+	if second["TOKEN"] == first["TOKEN"] || second["BESIDE"] != first["BESIDE"] {
+		t.Errorf("the restarted child does not have a new token and the same secret beside it")
+	}
+	if !restarted.Before(expiresAfter) {
+		t.Errorf("the child was restarted with a new token %v after the first one expired", restarted.Sub(expiresAfter))
+	}
+	if n := len(srv.IssuedTokensOf(childSA)); n != 2 {
+		t.Errorf("%d tokens issued by the restart, want 2: polls asked for new tokens", n)
+	}
+	if polls := gcpReads(srv) - reads; polls < 3 {
+		t.Errorf("%d polls of the secret beside before the restart, want at least 3 (poll 1s, refresh at 6s): the restart came from a poll", polls)
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	if n := stopAndCount(t, cmd, stdout, stderr, slices.Concat(w.canaries, srv.IssuedTokensOf(childSA))...); n != 0 {
+		t.Errorf("got %d more starts, want 0", n)
+	}
+}
+
+// TestGCPTokenUnderEnvRefreshedWithoutPolls: the refresh of an expiring
+// token under env: does not wait for a poll: with rotation.poll far beyond
+// the token's lifetime, the child still gets a new one before the first
+// expires.
+func TestGCPTokenUnderEnvRefreshedWithoutPolls(t *testing.T) {
+	srv, w := gcpWard(t)
+	srv.AddServiceAccount(childSA, gcptest.ClientEmail)
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "    iam_endpoint: " + srv.IAMURL() +
+		"\nenv:\n  TOKEN: gcpsa://" + childSA + "?lifetime=6s#access_token\n" +
+		"rotation:\n  poll: 1h\n  debounce: 200ms\n  stop_timeout: 5s\n")
+	expiresAfter := time.Now().Add(6 * time.Second)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	first := envListing(stdout)
+	second := envListing(stdout)
+	if second["TOKEN"] == first["TOKEN"] {
+		t.Errorf("the restarted child has the same token")
+	}
+	if restarted := time.Now(); !restarted.Before(expiresAfter) {
+		t.Errorf("the child was restarted with a new token %v after the first one expired", restarted.Sub(expiresAfter))
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	if n := stopAndCount(t, cmd, stdout, stderr, slices.Concat(w.canaries, srv.IssuedTokensOf(childSA))...); n != 0 {
+		t.Errorf("got %d more starts, want 0", n)
+	}
+}

@@ -26,12 +26,15 @@ type Value struct {
 	Ref Ref
 	// Bytes is the value.
 	Bytes []byte
-	// Version, Updated, Lease and File come from the document it was
-	// read from.
+	// Version, Updated, Lease, Expires and File come from the document
+	// it was read from.
 	Version string
 	Updated time.Time
 	Lease   *Lease
+	Expires time.Time
 	File    *FileStamp
+	// Read is when the fetch that read it began.
+	Read time.Time
 }
 
 // StoreFor returns the store for a scheme.
@@ -92,6 +95,7 @@ type fetchResult struct {
 // Fetch resolves refs (variable name to reference). It returns every value
 // or none: on any failure the error lists each failed variable.
 func (f *Fetcher) Fetch(ctx context.Context, refs map[string]Ref) (map[string]Value, error) {
+	read := time.Now()
 	results := f.fetchDocuments(ctx, refs)
 	out := make(map[string]Value, len(refs))
 	var failures []VarError
@@ -106,7 +110,7 @@ func (f *Fetcher) Fetch(ctx context.Context, refs map[string]Ref) (map[string]Va
 			continue
 		}
 		s := res.secret
-		out[name] = Value{Name: name, Ref: r, Bytes: b, Version: s.Version, Updated: s.Updated, Lease: s.Lease, File: s.File}
+		out[name] = Value{Name: name, Ref: r, Bytes: b, Version: s.Version, Updated: s.Updated, Lease: s.Lease, Expires: s.Expires, File: s.File, Read: read}
 	}
 	if failures != nil {
 		sort.Slice(failures, func(i, j int) bool { return failures[i].Name < failures[j].Name })

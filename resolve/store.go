@@ -44,6 +44,12 @@ type Secret struct {
 	Updated time.Time
 	// Lease is set for dynamic secrets.
 	Lease *Lease
+	// Expires is when a value no lease renews stops working (an access
+	// token, STS credentials); zero for values that do not expire.
+	// Rotation reads such a value again when two thirds of its lifetime
+	// have passed, not at every poll: each read is a new value, and a
+	// new value restarts (or signals) the child.
+	Expires time.Time
 	// File is the local file the secret was read from, as it was when
 	// read, for Watched schemes: rotation reads the secret again only
 	// when the file's stamp changes. Nil for the other schemes.

@@ -2,7 +2,6 @@ package supervise
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -72,6 +71,9 @@ const (
 	watchStarted
 	// leaseEnding: a lease can no longer be renewed; read its secret.
 	leaseEnding
+	// expiring: a value that expires without a lease (an access token)
+	// is two thirds into its lifetime; read it again.
+	expiring
 	// retry: a refresh failed; try what it tried again.
 	retry
 )
@@ -86,6 +88,8 @@ func (t trigger) String() string {
 		return "watch started"
 	case leaseEnding:
 		return "lease ending"
+	case expiring:
+		return "credentials expiring"
 	}
 	return "retry"
 }
@@ -136,6 +140,7 @@ func (r *rotator) run(ctx context.Context) {
 	var debounce <-chan time.Time
 	var retryAt <-chan time.Time
 	var failed []trigger
+	var lastExpiring time.Time
 	backoff := time.Duration(0)
 	refresh := func(t trigger) {
 		next, read, err := r.refresh(ctx, pending, t)
@@ -164,18 +169,34 @@ func (r *rotator) run(ctx context.Context) {
 			return
 		}
 		switch {
-		case t.kind == leaseEnding:
-			// A lease is about to end: no debounce may hold the restart
-			// past it.
+		case t.kind == leaseEnding || t.kind == expiring:
+			// A lease is about to end, or credentials are: no debounce
+			// may hold the restart past it.
 			debounce = time.After(0)
 		case debounce == nil:
 			debounce = time.After(r.rot.Debounce)
 		}
 	}
 	for {
+		// The values behind the next plan, or the child's: the earliest
+		// of them to expire is read again first, unless a failed refresh
+		// waits for its retry; and at most once a second, whatever
+		// happened to the last read (a restart already under way can
+		// refuse the new values).
+		var expiry <-chan time.Time
+		if retryAt == nil {
+			upcoming := r.values
+			if pending != nil {
+				upcoming = pending.values
+			}
+			expiry = expiryTimer(upcoming, lastExpiring.Add(time.Second))
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-expiry:
+			lastExpiring = time.Now()
+			refresh(trigger{kind: expiring})
 		case <-startWatch:
 			startWatch = nil
 			if r.watchFiles(ctx) {
@@ -283,11 +304,14 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 // nothing for the child (a new version with the same data): the next poll
 // compares with them, and reads that document again only when it moves
 // once more. Leased values are not adopted: their leases were given back.
+// An expiring value read again and found the same (a credential source
+// that caches its token) is adopted too, so that it is next read two
+// thirds into what is left of its lifetime, not at once.
 func (r *rotator) adoptVersions(fetched map[string]resolve.Value) {
 	var values map[string]resolve.Value
 	for name, v := range fetched {
 		old, ok := r.values[name]
-		if !ok || v.Lease != nil || old.Version == v.Version {
+		if !ok || v.Lease != nil || old.Version == v.Version && v.Expires.IsZero() {
 			continue
 		}
 		if values == nil {
@@ -316,18 +340,55 @@ func (r *rotator) stale(t trigger, ref resolve.Ref, v resolve.Value) bool {
 			_, ending := r.ending[v.Lease.ID]
 			return ending
 		}
-		return true
+		// Every read of an expiring value is a new one: it is read again
+		// when due, not at each poll.
+		return v.Expires.IsZero() || due(v)
 	case leaseEnding:
 		return v.Lease != nil && v.Lease.ID == t.lease
+	case expiring:
+		return v.Lease == nil && !v.Expires.IsZero() && due(v)
 	case fileChanged, watchStarted, retry:
 		if refresh != resolve.Watched {
-			return t.kind == retry && refresh == resolve.Polled
+			return t.kind == retry && refresh == resolve.Polled && (v.Expires.IsZero() || due(v))
 		}
 		// Read again only what a file changed under: same stamp, same
 		// content.
 		return v.File == nil || resolve.StampFile(v.File.Path) != v.File.Stamp
 	}
 	return false
+}
+
+// refreshAt is when a value that expires without a lease (an access
+// token, STS credentials) is read again: two thirds into the lifetime it
+// had when read, as Vault Agent renews, and at least a second after that
+// read.
+func refreshAt(v resolve.Value) time.Time {
+	return v.Read.Add(max(v.Expires.Sub(v.Read)*2/3, time.Second))
+}
+
+// due reports whether the expiring value v is to be read again.
+func due(v resolve.Value) bool { return !time.Now().Before(refreshAt(v)) }
+
+// expiryTimer fires when the first of values that expire without a lease
+// is due to be read again, and not before notBefore; nil when none
+// expires.
+func expiryTimer(values map[string]resolve.Value, notBefore time.Time) <-chan time.Time {
+	var first time.Time
+	for _, v := range values {
+		if v.Lease != nil || v.Expires.IsZero() {
+			continue
+		}
+		if at := refreshAt(v); first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	if first.IsZero() {
+		return nil
+	}
+	if first.Before(notBefore) {
+		first = notBefore
+	}
+	return time.After(time.Until(first))
 }
 
 // unchangedVersions asks the polled stores that can tell versions cheaply
@@ -386,20 +447,26 @@ func (r *rotator) versioner(scheme string) (resolve.Versioner, bool) {
 	return v, ok
 }
 
-// checkExpired reports leases that ended while their store is down.
+// checkExpired reports leases that ended, and credentials that expired,
+// while their store is down.
 func (r *rotator) checkExpired(ctx context.Context) {
 	for _, v := range r.values {
-		if v.Lease == nil {
+		what, reason := "a dynamic secret's lease has expired and cannot be replaced while its store is down", "the lease of "+v.Ref.Raw
+		switch {
+		case v.Lease != nil:
+			since, ok := r.ending[v.Lease.ID]
+			if !ok || time.Since(since) < v.Lease.TTL {
+				continue
+			}
+		case !v.Expires.IsZero() && time.Now().After(v.Expires):
+			what, reason = "credentials have expired and cannot be replaced while their store is down", "the credentials of "+v.Ref.Raw
+		default:
 			continue
 		}
-		since, ok := r.ending[v.Lease.ID]
-		if !ok || time.Since(since) < v.Lease.TTL {
-			continue
-		}
-		r.log.Error("a dynamic secret's lease has expired and cannot be replaced while its store is down", "name", v.Name, "ref", v.Ref.Raw, "on_expired", string(r.rot.OnExpired))
+		r.log.Error(what, "name", v.Name, "ref", v.Ref.Raw, "on_expired", string(r.rot.OnExpired))
 		if r.rot.OnExpired == manifest.StopChild {
 			select {
-			case r.stops <- fmt.Sprintf("the lease of %s expired and its store is down (on_expired: stop)", v.Ref.Raw):
+			case r.stops <- reason + " expired and its store is down (on_expired: stop)":
 			case <-ctx.Done():
 			}
 		}

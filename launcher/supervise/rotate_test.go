@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/plan"
@@ -143,7 +145,7 @@ func TestPollAsksVersionsFirst(t *testing.T) {
 	r := rotatorFor(t, versionedStore{base}, map[string]string{"P": "pol://secret"})
 	base.taken()
 	if p, _, err := r.refresh(context.Background(), nil, trigger{kind: poll}); err != nil || p != nil {
-		t.Fatalf("unchanged version: got proposal %v, error %v", p, err)
+		t.Fatalf("unchanged version: got a proposal: %v, error %v", p != nil, err)
 	}
 	if got := base.taken(); len(got) != 0 {
 		t.Errorf("unchanged version: read %v, want no read", got)
@@ -151,9 +153,91 @@ func TestPollAsksVersionsFirst(t *testing.T) {
 	current = "4"
 	p, _, err := r.refresh(context.Background(), nil, trigger{kind: poll})
 	if err != nil || p == nil || !p.envChanged {
-		t.Fatalf("new version: got proposal %v, error %v, want one that changes the env", p, err)
+		t.Fatalf("new version: got a proposal: %v, error %v, want one that changes the env", p != nil, err)
 	}
 	if got := base.taken(); len(got) != 1 {
 		t.Errorf("new version: read %v, want one read", got)
+	}
+}
+
+// TestExpiringValues: a value that expires without a lease (an access
+// token: each read is a new one) is read again two thirds into its
+// lifetime, not at each poll or retry; a source that hands the same token
+// back is asked again two thirds into what is left.
+func TestExpiringValues(t *testing.T) {
+	var n int
+	var exp time.Time
+	same := false
+	store := &fakeStore{fetch: func(ref resolve.Ref) (resolve.Secret, error) {
+		if !same {
+			n++
+			exp = time.Now().Add(time.Hour)
+		}
+		return resolve.Secret{Value: []byte(fmt.Sprintf("token-%d", n)), Expires: exp}, nil
+	}}
+	r := rotatorFor(t, store, map[string]string{"T": "pol://token"})
+	store.taken()
+	ctx := context.Background()
+	for _, k := range []triggerKind{poll, retry, expiring} {
+		if p, _, err := r.refresh(ctx, nil, trigger{kind: k}); err != nil || p != nil {
+			t.Fatalf("%v before two thirds of the lifetime: got a proposal: %v, error %v", trigger{kind: k}, p != nil, err)
+		}
+		if got := store.taken(); len(got) != 0 {
+			t.Errorf("%v before two thirds of the lifetime read %v, want nothing", trigger{kind: k}, got)
+		}
+	}
+
+	// Read 50 minutes ago, expiring in 10: due since 10 minutes.
+	age := func() {
+		v := r.values["T"]
+		v.Read, v.Expires = time.Now().Add(-50*time.Minute), time.Now().Add(10*time.Minute)
+		r.values["T"] = v
+	}
+	for _, k := range []triggerKind{poll, expiring} {
+		age()
+		p, _, err := r.refresh(ctx, nil, trigger{kind: k})
+		if err != nil || p == nil || !p.envChanged {
+			t.Fatalf("%v when due: got a proposal: %v, error %v, want the new token", trigger{kind: k}, p != nil, err)
+		}
+		if got := store.taken(); len(got) != 1 {
+			t.Errorf("%v when due read %v, want the token once", trigger{kind: k}, got)
+		}
+		// As propose does once the child runs with it.
+		r.current, r.values = p.plan, p.values
+	}
+
+	// A source that caches its token: the same one comes back, and it is
+	// next asked two thirds into the 10 minutes left, not at once.
+	age()
+	same, exp = true, r.values["T"].Expires
+	if p, _, err := r.refresh(ctx, nil, trigger{kind: expiring}); err != nil || p != nil {
+		t.Fatalf("the same token again: got a proposal: %v, error %v, want none", p != nil, err)
+	}
+	store.taken()
+	if at := refreshAt(r.values["T"]); time.Until(at) < 6*time.Minute || time.Until(at) > 7*time.Minute {
+		t.Errorf("after the same token came back, the next read is in %v, want about 6m40s", time.Until(at))
+	}
+	if p, _, err := r.refresh(ctx, nil, trigger{kind: expiring}); err != nil || p != nil || len(store.taken()) != 0 {
+		t.Errorf("right after the same token came back: read again (a proposal: %v, error %v)", p != nil, err)
+	}
+}
+
+// TestExpiryTimer: the timer is the first expiring value's refresh time,
+// not before its floor, and there is none without expiring values.
+func TestExpiryTimer(t *testing.T) {
+	now := time.Now()
+	if expiryTimer(map[string]resolve.Value{"A": {Read: now}, "L": {Read: now, Expires: now.Add(time.Second), Lease: &resolve.Lease{ID: "x"}}}, time.Time{}) != nil {
+		t.Error("a timer without values that expire without a lease")
+	}
+	overdue := map[string]resolve.Value{"A": {Read: now.Add(-time.Hour), Expires: now.Add(-time.Minute)}}
+	start := time.Now()
+	<-expiryTimer(overdue, start.Add(50*time.Millisecond))
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("an overdue value's timer fired after %v, before its floor of 50ms", d)
+	}
+	select {
+	case <-expiryTimer(map[string]resolve.Value{"A": {Read: now, Expires: now.Add(time.Hour)}}, time.Time{}):
+		t.Error("the timer of a value read now, expiring in an hour, fired at once")
+	default:
 	}
 }

@@ -122,14 +122,15 @@ type wireSecret struct {
 	Version string            `json:"version,omitempty"`
 	Updated time.Time         `json:"updated,omitzero"`
 	Lease   *wireLease        `json:"lease,omitempty"`
+	Expires time.Time         `json:"expires,omitzero"`
 }
 
 func toWireSecret(s resolve.Secret) *wireSecret {
-	return &wireSecret{Value: s.Value, Fields: s.Fields, Version: s.Version, Updated: s.Updated, Lease: toWireLease(s.Lease)}
+	return &wireSecret{Value: s.Value, Fields: s.Fields, Version: s.Version, Updated: s.Updated, Lease: toWireLease(s.Lease), Expires: s.Expires}
 }
 
 func (w *wireSecret) secret() resolve.Secret {
-	return resolve.Secret{Value: w.Value, Fields: w.Fields, Version: w.Version, Updated: w.Updated, Lease: w.Lease.lease()}
+	return resolve.Secret{Value: w.Value, Fields: w.Fields, Version: w.Version, Updated: w.Updated, Lease: w.Lease.lease(), Expires: w.Expires}
 }
 
 type wireLease struct {

@@ -79,7 +79,7 @@ func (s *dirStore) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, er
 	if err != nil {
 		return resolve.Secret{}, err
 	}
-	sec := resolve.Secret{Value: b, Version: "7", Updated: time.Unix(1700000000, 0).UTC()}
+	sec := resolve.Secret{Value: b, Version: "7", Updated: time.Unix(1700000000, 0).UTC(), Expires: time.Unix(1700003600, 5).UTC()}
 	if strings.HasPrefix(ref.Path, "leased") {
 		sec.Lease = &resolve.Lease{ID: "test/" + ref.Path, TTL: time.Minute, Renewable: true}
 	}
@@ -169,7 +169,7 @@ func TestContract(t *testing.T) {
 	}
 }
 
-// TestSecretFieldsCrossThePipe checks the version, time and lease.
+// TestSecretFieldsCrossThePipe checks the version, times and lease.
 func TestSecretFieldsCrossThePipe(t *testing.T) {
 	c, dir, _ := setup(t)
 	v := resolvetest.Canary("lease")
@@ -178,8 +178,8 @@ func TestSecretFieldsCrossThePipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(s.Value) != v || s.Version != "7" || !s.Updated.Equal(time.Unix(1700000000, 0)) || s.Lease == nil || s.Lease.ID != "test/leased" || s.Lease.TTL != time.Minute || !s.Lease.Renewable {
-		t.Errorf("got version %q updated %v lease %+v (value equal: %v)", s.Version, s.Updated, s.Lease, string(s.Value) == v)
+	if string(s.Value) != v || s.Version != "7" || !s.Updated.Equal(time.Unix(1700000000, 0)) || !s.Expires.Equal(time.Unix(1700003600, 5)) || s.Lease == nil || s.Lease.ID != "test/leased" || s.Lease.TTL != time.Minute || !s.Lease.Renewable {
+		t.Errorf("got version %q updated %v expires %v lease %+v (value equal: %v)", s.Version, s.Updated, s.Expires, s.Lease, string(s.Value) == v)
 	}
 	if ver, err := c.Version(context.Background(), ref("leased")); err != nil || ver != "7" || !c.HasVersions() {
 		t.Errorf("Version: got %q, %v (has versions: %v)", ver, err, c.HasVersions())

@@ -165,5 +165,5 @@ func credentialsDocument(roleARN string, out *sts.AssumeRoleOutput) (resolve.Sec
 	if doc.AssumedRoleARN != "" {
 		fields["assumed_role_arn"] = []byte(doc.AssumedRoleARN)
 	}
-	return resolve.Secret{Value: value, Fields: fields}, nil
+	return resolve.Secret{Value: value, Fields: fields, Expires: c.Expiration.UTC().Truncate(time.Second)}, nil
 }

@@ -48,6 +48,9 @@ func TestSTSAssumeRoleDocument(t *testing.T) {
 	if life := doc.Expiration.Sub(before); life < 18*time.Second || life > 21*time.Second {
 		t.Errorf("got credentials for %s, want 20s", life)
 	}
+	if !got["DOC"].Expires.Equal(doc.Expiration) || !got["KEY"].Expires.Equal(doc.Expiration) {
+		t.Errorf("the values expire %v and %v, want the credentials' expiration %v (rotation reads them again before it)", got["DOC"].Expires, got["KEY"].Expires, doc.Expiration)
+	}
 	if want := "arn:aws:sts::" + awstest.AccountID + ":assumed-role/ward-sts-test/ci-deploy"; doc.AssumedRoleARN != want {
 		t.Errorf("got assumed_role_arn %s, want %s", doc.AssumedRoleARN, want)
 	}

@@ -74,7 +74,7 @@ func (s *Store) accessToken(ctx context.Context, ref resolve.Ref) (resolve.Secre
 		"tenant_id":    []byte(doc.TenantID),
 		"client_id":    []byte(doc.ClientID),
 	}
-	return resolve.Secret{Value: value, Fields: fields}, nil
+	return resolve.Secret{Value: value, Fields: fields, Expires: tok.ExpiresOn.UTC().Truncate(time.Second)}, nil
 }
 
 // newCredential makes ward's credential chain, the Key Vault client's and

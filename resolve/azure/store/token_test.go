@@ -55,6 +55,9 @@ func TestAccessToken(t *testing.T) {
 		if err != nil || time.Until(exp) > 20*time.Minute || time.Until(exp) < 18*time.Minute || doc.Resource != azuretest.VaultResource {
 			t.Errorf("got expiration %q resource %q, want about 20m and %s", doc.Expiration, doc.Resource, azuretest.VaultResource)
 		}
+		if !sec.Expires.Equal(exp) {
+			t.Errorf("the secret expires %v, want the token's expiration %v (rotation reads it again before it)", sec.Expires, exp)
+		}
 		seen = append(seen, doc.AccessToken)
 		req, _ := http.NewRequest("GET", srv.VaultURL()+"/secrets/db?api-version=7.6", nil)
 		req.Header.Set("Authorization", "Bearer "+doc.AccessToken)

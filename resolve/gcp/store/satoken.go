@@ -74,7 +74,7 @@ func (s *Store) accessToken(ctx context.Context, ref resolve.Ref) (resolve.Secre
 		"expiration":      []byte(doc.Expiration),
 		"service_account": []byte(email),
 		"scopes":          []byte(doc.Scopes),
-	}}, nil
+	}, Expires: expires.UTC().Truncate(time.Second)}, nil
 }
 
 // tokenFailure names the service account and what to check; the IAM

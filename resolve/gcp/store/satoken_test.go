@@ -49,6 +49,9 @@ func TestServiceAccountToken(t *testing.T) {
 	if perr != nil || time.Until(exp) > 90*time.Second || time.Until(exp) < 80*time.Second {
 		t.Errorf("expiration %q: want about 90s from now", doc.Expiration)
 	}
+	if !sec.Expires.Equal(exp) {
+		t.Errorf("the secret expires %v, want the token's expiration %v (rotation reads it again before it)", sec.Expires, exp)
+	}
 	if doc.ServiceAccount != targetSA || doc.Scopes != gcp.DefaultTokenScope || string(sec.Fields["service_account"]) != targetSA || string(sec.Fields["scopes"]) != gcp.DefaultTokenScope {
 		t.Errorf("got fields service_account=%q scopes=%q", sec.Fields["service_account"], sec.Fields["scopes"])
 	}
