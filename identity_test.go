@@ -771,3 +771,46 @@ func TestIdentityVaultSTSMinimum(t *testing.T) {
 	}
 	t.Logf("vault asked for %v, STS cut the session to %s, vault's lease: %ds renewable=%v", awstest.AWSMinSessionDuration, identityTTL, sec.LeaseDuration, sec.Renewable)
 }
+
+// TestIdentityMasked: with --mask, the credentials the AWS endpoint serves
+// are masked in the child's output, the first ones and those that replace
+// them while the child runs; under GitHub Actions each is registered with
+// the runner's masking too, before it is served. The child prints them as
+// a program that logs its credentials would.
+func TestIdentityMasked(t *testing.T) {
+	emu := identityEmulator(t)
+	role := identityRoleARN("masked")
+	emu.AddRole(awstest.Role{ARN: role})
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nidentity:\n  aws:\n    from: awssts://%s?duration=6s\n", role))
+	cmd := w.command("run", "--mask", "-m", m, "--", "helper", "print-aws-creds")
+	cmd.Env = append(cmd.Env, append(emu.Env(), "GITHUB_ACTIONS=true")...)
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), emu.IssuedSecrets()...))
+	}
+	issued := emu.IssuedSecrets() // access key id, secret key, session token of each session
+	if len(issued) < 6 || !strings.Contains(out.String(), "done") {
+		t.Fatalf("%d sessions issued, want at least 2, and the child to see the second", len(issued)/3)
+	}
+	for i := 0; i < len(issued); i += 3 {
+		keyID, secret, token := issued[i], issued[i+1], issued[i+2]
+		if !strings.Contains(out.String(), keyID) {
+			// Not a secret, and not masked: it shows the child printed
+			// these credentials.
+			t.Errorf("session %d: the child's output does not show its access key id", i/3)
+		}
+		for what, v := range map[string]string{"secret key": secret, "session token": token} {
+			if strings.Contains(out.String(), v) {
+				t.Errorf("session %d: its %s is in the child's output, unmasked", i/3, what)
+			}
+			if !strings.Contains(errs.String(), "::add-mask::"+v+"\n") {
+				t.Errorf("session %d: its %s was not registered with the runner's masking", i/3, what)
+			}
+		}
+	}
+	if n := strings.Count(out.String(), "<ward:identity.aws>"); n < 4 {
+		t.Errorf("%d masked values in the child's output, want the secret key and token of both credentials", n)
+	}
+}

@@ -33,6 +33,9 @@ type Cache struct {
 	log    *slog.Logger
 	now    func() time.Time
 
+	// onNew hears of credentials before they are served (OnNew).
+	onNew func(Credentials)
+
 	mu  sync.Mutex
 	cur *Credentials
 	// kick asks the refresh loop to look now: a request found the
@@ -72,11 +75,19 @@ func NewCacheFor(cloud string, src Source, refreshBefore time.Duration, log *slo
 // it expires.
 var errNotRenewed = errors.New("the source gave credentials that expire no later than the ones served")
 
+// OnNew has f called with each credentials the cache is about to serve,
+// before they are served: the child's output can then be masked for them
+// before the child can have them. Call it before Fill.
+func (c *Cache) OnNew(f func(Credentials)) { c.onNew = f }
+
 // Fill fetches the first credentials; nothing is served without them.
 func (c *Cache) Fill(ctx context.Context) error {
 	cr, err := c.src.Fetch(ctx)
 	if err != nil {
 		return err
+	}
+	if c.onNew != nil {
+		c.onNew(cr)
 	}
 	c.mu.Lock()
 	c.cur = &cr
@@ -196,6 +207,9 @@ func (c *Cache) refresh(ctx context.Context, cur *Credentials) error {
 	if !next.Expires.After(cur.Expires) {
 		c.release(ctx, next)
 		return errNotRenewed
+	}
+	if c.onNew != nil {
+		c.onNew(next)
 	}
 	c.mu.Lock()
 	c.cur = &next

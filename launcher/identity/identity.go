@@ -67,6 +67,18 @@ type Credentials struct {
 	Lease *resolve.Lease
 }
 
+// Secrets are the parts of the credentials that must never be shown:
+// the secret key and session token, or the access token.
+func (c Credentials) Secrets() []string {
+	var out []string
+	for _, v := range []string{c.SecretAccessKey, c.SessionToken, c.Token} {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Lifetime is how long the credentials live from when ward asked for
 // them.
 func (c Credentials) Lifetime() time.Duration { return c.Expires.Sub(c.Issued) }

@@ -26,6 +26,7 @@ var ErrClosed = errors.New("mask: write after close")
 type Writer struct {
 	w      io.Writer
 	p      *Patterns
+	src    *Source  // where p comes from, when it may change (NewSourceWriter)
 	repl   [][]byte // <ward:NAME> for each pattern
 	held   []byte   // the undecided tail
 	buf    []byte   // held followed by the latest write
@@ -45,11 +46,28 @@ func New(w io.Writer, secrets []Secret) (*Writer, []string) {
 // NewWriter returns a Writer to w that masks the compiled patterns p, which
 // several Writers may share.
 func NewWriter(w io.Writer, p *Patterns) *Writer {
-	mw := &Writer{w: w, p: p, repl: make([][]byte, p.Len())}
+	mw := &Writer{w: w}
+	mw.use(p)
+	return mw
+}
+
+// use makes p the patterns masked from now on.
+func (mw *Writer) use(p *Patterns) {
+	mw.p = p
+	mw.repl = make([][]byte, p.Len())
 	for i := range mw.repl {
 		mw.repl[i] = []byte("<ward:" + p.Owners(i)[0].Name + ">")
 	}
-	return mw
+}
+
+// sync takes up the patterns the Writer's Source holds now.
+func (mw *Writer) sync() {
+	if mw.src == nil {
+		return
+	}
+	if p := mw.src.p.Load(); p != mw.p {
+		mw.use(p)
+	}
 }
 
 // Write masks b and writes all of it to the underlying writer except a
@@ -62,6 +80,7 @@ func (mw *Writer) Write(b []byte) (int, error) {
 	if mw.err != nil {
 		return 0, mw.err
 	}
+	mw.sync()
 	n := len(b)
 	switch {
 	case len(mw.held) == 0:
@@ -119,6 +138,7 @@ func (mw *Writer) Flush() error {
 	if mw.err != nil {
 		return mw.err
 	}
+	mw.sync()
 	if len(mw.held) == 0 {
 		return nil
 	}

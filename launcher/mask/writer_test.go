@@ -509,3 +509,24 @@ func TestWritersSharePatterns(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceWriter: a Writer made from a Source masks the patterns the
+// Source holds at each Write, so values added while it runs are masked
+// from the next Write on, and the earlier ones still are.
+func TestSourceWriter(t *testing.T) {
+	first := Secret{Name: "A", Value: []byte("first-value-1234")}
+	second := Secret{Name: "B", Value: []byte("second-value-5678")}
+	p1, _ := Compile([]Secret{first})
+	src := NewSource(p1)
+	var out bytes.Buffer
+	w := NewSourceWriter(&out, src)
+	w.Write([]byte("one first-value-1234 second-value-5678\n"))
+	p2, _ := Compile([]Secret{first, second})
+	src.Set(p2)
+	w.Write([]byte("two first-value-1234 second-value-5678\n"))
+	w.Close()
+	want := "one <ward:A> second-value-5678\ntwo <ward:A> <ward:B>\n"
+	if out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}

@@ -42,16 +42,23 @@ func newIdentity(o Options) (*identities, error) {
 		}
 	}
 	ids := &identities{}
+	// masked tells the masker of each credentials before they are served.
+	masked := func(c *identity.Cache, name string) *identity.Cache {
+		if m := o.masker; m != nil {
+			c.OnNew(func(cr identity.Credentials) { m.serve(name, cr) })
+		}
+		return c
+	}
 	if a := id.AWS; a != nil {
-		ids.aws = identity.NewCache(&identity.RefSource{Fetcher: o.Fetcher, Ref: a.From}, a.RefreshBefore, o.Log)
+		ids.aws = masked(identity.NewCache(&identity.RefSource{Fetcher: o.Fetcher, Ref: a.From}, a.RefreshBefore, o.Log), "identity.aws")
 	}
 	if g := id.GCP; g != nil {
-		ids.gcp = identity.NewCacheFor("gcp", identity.NewTokenSource(o.Fetcher, g.From, identity.GCPSourceVar), g.RefreshBefore, o.Log)
+		ids.gcp = masked(identity.NewCacheFor("gcp", identity.NewTokenSource(o.Fetcher, g.From, identity.GCPSourceVar), g.RefreshBefore, o.Log), "identity.gcp")
 	}
 	if a := id.Azure; a != nil {
 		ids.azure = map[string]*identity.Cache{}
 		for i, r := range a.Refs {
-			ids.azure[a.Resources[i]] = identity.NewCacheFor("azure", identity.NewTokenSource(o.Fetcher, r, identity.AzureSourceVar), a.RefreshBefore, o.Log)
+			ids.azure[a.Resources[i]] = masked(identity.NewCacheFor("azure", identity.NewTokenSource(o.Fetcher, r, identity.AzureSourceVar), a.RefreshBefore, o.Log), "identity.azure")
 		}
 	}
 	return ids, nil

@@ -165,7 +165,7 @@ func isTerminal(f *os.File) bool { return f != nil && term.IsTerminal(int(f.Fd()
 
 // newMaskedIO prepares the child's streams and starts the relays that
 // mask them into ward's own.
-func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Patterns, input *ptyInput) (*maskedIO, error) {
+func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, input *ptyInput) (*maskedIO, error) {
 	m := &maskedIO{}
 	pipe := func(dst *os.File) (*os.File, error) {
 		r, w, err := os.Pipe()
@@ -221,14 +221,14 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Patterns, input *ptyInp
 }
 
 // relay starts copying src, masked, into dst.
-func (m *maskedIO) relay(dst io.Writer, src *os.File, p *mask.Patterns) {
+func (m *maskedIO) relay(dst io.Writer, src *os.File, p *mask.Source) {
 	r := &relay{src: src}
 	r.moved.Store(time.Now().UnixNano())
 	m.relays = append(m.relays, r)
 	m.done.Add(1)
 	go func() {
 		defer m.done.Done()
-		w := mask.NewWriter(&progressWriter{w: dst, r: r}, p)
+		w := mask.NewSourceWriter(&progressWriter{w: dst, r: r}, p)
 		if err := mask.Copy(w, &progressReader{f: src, r: r}); err != nil {
 			// Output gone (a closed pipe, a reader that quit): the child
 			// gets EPIPE, as it would without masking.

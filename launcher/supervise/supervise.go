@@ -18,7 +18,6 @@ import (
 
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/manifest"
-	"github.com/wardsecrets/ward/launcher/mask"
 	"github.com/wardsecrets/ward/launcher/plan"
 	"github.com/wardsecrets/ward/launcher/secretdir"
 	"github.com/wardsecrets/ward/launcher/systemd"
@@ -67,6 +66,9 @@ type Options struct {
 	// identity is the manifest's identity, filled by the first resolve
 	// and served from the first start on (see identity.go).
 	identity *identities
+	// masker masks the child's output and registers values with a CI
+	// runner (nil when neither is asked).
+	masker *masker
 }
 
 // Run resolves the manifest, starts the child and supervises it until it
@@ -90,6 +92,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if o.Exec && masking {
 		return fail(errors.New("--exec cannot mask the program's output"), "masking needs ward to stay the parent: drop --exec (CI runners' own masking still applies)")
 	}
+	o.masker = newMasker(o, masking)
 	id, err := newIdentity(o)
 	if err != nil {
 		return fail(err, "the identity endpoint needs ward to stay the parent: drop --exec")
@@ -119,12 +122,14 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if err != nil {
 		return startFailure(err)
 	}
-	if o.CIMask && o.Getenv("GITHUB_ACTIONS") == "true" {
-		if err := registerMasks(o, p.Secrets); err != nil {
-			return fail(err, "")
-		}
-	}
 	if o.Exec {
+		if o.masker != nil {
+			// Registers the values with the CI runner (--exec masks
+			// nothing itself).
+			if _, err := o.masker.setPlan(p.Secrets); err != nil {
+				return fail(err, "")
+			}
+		}
 		if listen != nil {
 			// The fds are already 3, 4, ...; the pid stays ours.
 			p.Env = append(p.Env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
@@ -270,33 +275,6 @@ func systemdEnv(o Options, notifySocket, dir string, listen []*os.File) (extra [
 		}
 	}
 	return extra, closeRelay, nil
-}
-
-// registerMasks writes an ::add-mask:: line for every value, before the
-// child writes anything, so the runner hides every value from the first
-// line on. They go to ward's stderr: the runner reads workflow commands
-// from a step's stdout and its stderr alike (actions/runner,
-// src/Runner.Worker/Handlers/ScriptHandler.cs gives each stream an
-// OutputManager, whose OnDataReceived runs TryProcessCommand), and
-// `ward run -- cmd > out.json` must leave the child's stdout byte for byte
-// as the child wrote it. stdout is used only when stderr goes to a file.
-func registerMasks(o Options, secrets []mask.Secret) error {
-	w := o.Stderr
-	if toFile(o.Stderr) {
-		if toFile(o.Stdout) {
-			o.Log.Warn("both stdout and stderr go to files: the values cannot be registered with the GitHub Actions runner's masking")
-			return nil
-		}
-		w = o.Stdout
-	}
-	skipped, err := mask.WriteAddMask(w, secrets)
-	if err != nil {
-		return fmt.Errorf("register values with the CI runner's masking: %w", err)
-	}
-	for _, name := range skipped {
-		o.Log.Warn("a value shorter than 4 bytes is not registered with the CI runner's masking", "name", name)
-	}
-	return nil
 }
 
 // toFile reports whether f is redirected to a file (or /dev/null), which

@@ -63,11 +63,14 @@ func (s *supervisor) start() error {
 	files := []*os.File{s.opts.Stdin, s.opts.Stdout, s.opts.Stderr}
 	fg, session := false, false
 	ctty := 0
-	if s.masking {
-		patterns, skipped := mask.Compile(s.plan.Secrets)
-		for _, name := range skipped {
-			s.log.Warn("a value shorter than 4 bytes is not masked", "name", name)
+	var patterns *mask.Source
+	if s.opts.masker != nil {
+		var err error
+		if patterns, err = s.opts.masker.setPlan(s.plan.Secrets); err != nil {
+			return err
 		}
+	}
+	if s.masking {
 		out, err := newMaskedIO(s.opts.Stdin, s.opts.Stdout, s.opts.Stderr, patterns, &s.ptyIn)
 		if err != nil {
 			return err

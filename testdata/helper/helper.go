@@ -9,9 +9,11 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -48,6 +50,8 @@ func Main() int {
 		return killSelf(arg(args, 0, "TERM"))
 	case "env":
 		return printEnv(args)
+	case "print-aws-creds":
+		return printAWSCreds()
 	case "signals":
 		return watchSignals(args)
 	case "ignore-term":
@@ -345,4 +349,53 @@ func idle() {
 	for {
 		time.Sleep(time.Hour)
 	}
+}
+
+// printAWSCreds prints the credentials ward's AWS container endpoint
+// serves, raw, as a program that logs them would: the one mode that prints
+// values, for the tests that check ward masks them. It prints them as
+// "creds JSON", asks the endpoint again every 100ms until it serves other
+// credentials (at most a minute), prints those, then "done".
+func printAWSCreds() int {
+	get := func() (body, keyID string, err error) {
+		token, err := os.ReadFile(os.Getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
+		if err != nil {
+			return "", "", err
+		}
+		req, err := http.NewRequest("GET", os.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI"), nil)
+		if err != nil {
+			return "", "", err
+		}
+		req.Header.Set("Authorization", strings.TrimSpace(string(token)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return "", "", fmt.Errorf("the endpoint answered %d", resp.StatusCode)
+		}
+		var doc struct{ AccessKeyId string }
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return "", "", err
+		}
+		return strings.TrimSpace(string(b)), doc.AccessKeyId, nil
+	}
+	first, key, err := get()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	fmt.Println("creds", first)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		next, k, err := get()
+		if err == nil && k != key {
+			fmt.Println("creds", next)
+			fmt.Println("done")
+			return 0
+		}
+	}
+	fmt.Fprintln(os.Stderr, "helper: the endpoint served the same credentials for a minute")
+	return 1
 }

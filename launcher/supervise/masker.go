@@ -1,0 +1,156 @@
+package supervise
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wardsecrets/ward/launcher/identity"
+	"github.com/wardsecrets/ward/launcher/mask"
+)
+
+// masker keeps what must be hidden from the child's output: the values of
+// the running child's plan and the credentials the identity endpoints
+// serve, which change while the child runs. With --mask it holds the
+// patterns the relays mask; under GitHub Actions it registers each new
+// value with the runner's masking (::add-mask::) before the child can
+// print it.
+type masker struct {
+	log *slog.Logger
+	// masking is --mask (or the manifest's mask: true); ci is where
+	// ::add-mask:: lines go, nil when values are not registered.
+	masking bool
+	ci      io.Writer
+
+	mu   sync.Mutex
+	plan []mask.Secret
+	// served are the identity credentials served, kept until they expire
+	// (an SDK may hold them until then).
+	served []servedSecret
+	// src is the current start's patterns: each start gets its own, so
+	// that the output an old child leaves is still masked with its own
+	// values.
+	src *mask.Source
+	// registered are the values the CI runner masks already.
+	registered map[string]bool
+}
+
+type servedSecret struct {
+	secret  mask.Secret
+	expires time.Time
+}
+
+// newMasker returns the masker of a run, nil when it neither masks nor
+// registers values with a CI runner.
+func newMasker(o Options, masking bool) *masker {
+	var ci io.Writer
+	if o.CIMask && o.Getenv("GITHUB_ACTIONS") == "true" {
+		ci = ciStream(o)
+	}
+	if !masking && ci == nil {
+		return nil
+	}
+	return &masker{log: o.Log, masking: masking, ci: ci, registered: map[string]bool{}}
+}
+
+// ciStream is where ::add-mask:: lines go: ward's stderr, which the runner
+// reads as it reads stdout (actions/runner,
+// src/Runner.Worker/Handlers/ScriptHandler.cs gives each stream an
+// OutputManager, whose OnDataReceived runs TryProcessCommand), so that
+// `ward run -- cmd > out.json` leaves the child's stdout byte for byte as
+// the child wrote it; stdout only when stderr goes to a file, and nowhere
+// when both do.
+func ciStream(o Options) io.Writer {
+	if !toFile(o.Stderr) {
+		return o.Stderr
+	}
+	if !toFile(o.Stdout) {
+		return o.Stdout
+	}
+	o.Log.Warn("both stdout and stderr go to files: the values cannot be registered with the GitHub Actions runner's masking")
+	return nil
+}
+
+// setPlan takes the values of a child about to start: it registers the new
+// ones with the CI runner, and, with --mask, returns the patterns of this
+// start (the plan's values and the credentials being served).
+func (m *masker) setPlan(secrets []mask.Secret) (*mask.Source, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.plan = secrets
+	if err := m.register(secrets); err != nil {
+		return nil, err
+	}
+	if !m.masking {
+		return nil, nil
+	}
+	p, skipped := mask.Compile(m.all())
+	for _, name := range skipped {
+		m.log.Warn("a value shorter than 4 bytes is not masked", "name", name)
+	}
+	m.src = mask.NewSource(p)
+	return m.src, nil
+}
+
+// serve takes credentials an identity endpoint is about to serve as name
+// (identity.aws...): they are registered and masked before it serves them.
+func (m *masker) serve(name string, c identity.Credentials) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	m.served = slices.DeleteFunc(m.served, func(s servedSecret) bool { return !now.Before(s.expires) })
+	var added []mask.Secret
+	for _, v := range c.Secrets() {
+		s := mask.Secret{Name: name, Value: []byte(v)}
+		m.served = append(m.served, servedSecret{secret: s, expires: c.Expires})
+		added = append(added, s)
+	}
+	if err := m.register(added); err != nil {
+		m.log.Warn("cannot register the identity's new credentials with the CI runner's masking", "identity", name, "error", err.Error())
+	}
+	if m.src != nil {
+		p, _ := mask.Compile(m.all())
+		m.src.Set(p)
+	}
+}
+
+// all is the plan's values and the credentials being served. Callers hold
+// mu.
+func (m *masker) all() []mask.Secret {
+	all := slices.Clone(m.plan)
+	for _, s := range m.served {
+		all = append(all, s.secret)
+	}
+	return all
+}
+
+// register writes ::add-mask:: lines for the values the runner does not
+// mask yet. Callers hold mu.
+func (m *masker) register(secrets []mask.Secret) error {
+	if m.ci == nil {
+		return nil
+	}
+	var fresh []mask.Secret
+	for _, s := range secrets {
+		if !m.registered[string(s.Value)] {
+			fresh = append(fresh, s)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	skipped, err := mask.WriteAddMask(m.ci, fresh)
+	if err != nil {
+		return fmt.Errorf("register values with the CI runner's masking: %w", err)
+	}
+	for _, s := range fresh {
+		m.registered[string(s.Value)] = true
+	}
+	for _, name := range skipped {
+		m.log.Warn("a value shorter than 4 bytes is not registered with the CI runner's masking", "name", name)
+	}
+	return nil
+}
