@@ -65,6 +65,19 @@ func identityEmulator(t *testing.T) *awstest.Server {
 	return emu
 }
 
+// stsIdentityWard is an emulator with the role named name, a ward
+// environment that reaches it, the role's ARN and a manifest serving the
+// role as identity.aws (awssts://ARN?query), followed by rest.
+func stsIdentityWard(t *testing.T, name, query, rest string) (emu *awstest.Server, w *wardEnv, role, manifest string) {
+	t.Helper()
+	emu = identityEmulator(t)
+	role = identityRoleARN(name)
+	emu.AddRole(awstest.Role{ARN: role})
+	w = newWardEnv(t)
+	w.env = append(w.env, emu.Env()...)
+	return emu, w, role, w.manifest("version: 1\nidentity:\n  aws:\n    from: awssts://" + role + query + "\n" + rest)
+}
+
 // hostileAWSEnv are variables that would make the child's SDK take other
 // credentials than ward's endpoint if ward let them through: another
 // container endpoint, web identity, a credentials file whose [default]
@@ -705,12 +718,7 @@ func TestIdentityStartFailure(t *testing.T) {
 // identity's row: its source, the role it serves and the expiry, never a
 // key the source issued.
 func TestIdentityCheckResolve(t *testing.T) {
-	emu := identityEmulator(t)
-	w := newWardEnv(t)
-	role := identityRoleARN("check")
-	emu.AddRole(awstest.Role{ARN: role})
-	m := w.manifest(fmt.Sprintf("version: 1\nidentity:\n  aws:\n    from: awssts://%s?duration=15m\nenv:\n  APP_REGION: {value: eu-west-1}\n", role))
-	w.env = append(w.env, emu.Env()...)
+	emu, w, _, m := stsIdentityWard(t, "check", "?duration=15m", "env:\n  APP_REGION: {value: eu-west-1}\n")
 	code, stdout, stderr := w.run("check", "--resolve", "-m", m)
 	secrets := emu.IssuedSecrets()
 	if code != 0 {
@@ -778,13 +786,9 @@ func TestIdentityVaultSTSMinimum(t *testing.T) {
 // the runner's masking too, before it is served. The child prints them as
 // a program that logs its credentials would.
 func TestIdentityMasked(t *testing.T) {
-	emu := identityEmulator(t)
-	role := identityRoleARN("masked")
-	emu.AddRole(awstest.Role{ARN: role})
-	w := newWardEnv(t)
-	m := w.manifest(fmt.Sprintf("version: 1\nidentity:\n  aws:\n    from: awssts://%s?duration=6s\n", role))
+	emu, w, _, m := stsIdentityWard(t, "masked", "?duration=6s", "")
 	cmd := w.command("run", "--mask", "-m", m, "--", "helper", "print-aws-creds")
-	cmd.Env = append(cmd.Env, append(emu.Env(), "GITHUB_ACTIONS=true")...)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
 	var out, errs strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errs
 	if err := cmd.Run(); err != nil {
