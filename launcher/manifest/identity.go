@@ -365,6 +365,16 @@ type identityReserved struct {
 	what  string
 }
 
+// Fields names the identities the manifest serves: identity.aws,
+// identity.gcp, identity.azure.
+func (id Identity) Fields() []string {
+	var out []string
+	for _, r := range id.reserved() {
+		out = append(out, r.field)
+	}
+	return out
+}
+
 // reserved lists what the manifest's identities claim.
 func (id Identity) reserved() []identityReserved {
 	var out []identityReserved

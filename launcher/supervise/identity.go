@@ -28,18 +28,12 @@ type identities struct {
 // the child (nil when it serves none).
 func newIdentity(o Options) (*identities, error) {
 	id := o.Manifest.Identity
-	if id.AWS == nil && id.GCP == nil && id.Azure == nil {
+	served := id.Fields()
+	if len(served) == 0 {
 		return nil, nil
 	}
 	if o.Exec {
-		for _, c := range []struct {
-			set  bool
-			name string
-		}{{id.AWS != nil, "identity.aws"}, {id.GCP != nil, "identity.gcp"}, {id.Azure != nil, "identity.azure"}} {
-			if c.set {
-				return nil, errors.New("--exec cannot serve " + c.name)
-			}
-		}
+		return nil, errors.New("--exec cannot serve " + served[0])
 	}
 	ids := &identities{}
 	// masked tells the masker of each credentials before they are served.
