@@ -96,7 +96,8 @@ const (
 	DoNothing   OnChange = "none"
 )
 
-// OnExpired is what happens when a lease expires while its store is down.
+// OnExpired is what happens when a lease, or credentials that expire
+// without one, expire while their store is down.
 type OnExpired string
 
 // The rotation.on_expired choices.

@@ -259,7 +259,7 @@ func manifestShape() *conf.Shape {
 			}),
 			p("stop_signal", conf.Ref("signal", "The signal that asks the program to stop (default SIGTERM).")),
 			p("stop_timeout", conf.Ref("duration", "How long to wait after stop_signal before SIGKILL (default 7s: below docker stop's 10 s and Kubernetes' 30 s, leaving ward time to clean up).")),
-			p("on_expired", conf.Enum("When a lease expires and cannot be renewed: keep the program running, or stop it (default keep).", string(KeepRunning), string(StopChild))),
+			p("on_expired", conf.Enum("When a lease, or short-lived credentials, expire and cannot be replaced: keep the program running, or stop it (default keep).", string(KeepRunning), string(StopChild))),
 			p("revoke_on_exit", conf.Bool("Revoke the dynamic leases ward created when it exits (default true).")),
 		)),
 		p("profiles", &conf.Shape{
