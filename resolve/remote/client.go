@@ -344,8 +344,13 @@ func (c *Client) Close() error {
 	c.closed, c.conn, c.spawned = true, nil, nil
 	c.mu.Unlock()
 	if spawned != nil {
-		// Never opened: its stdin's end is all it waits for.
+		// Never opened: the end of its stdin is all it waits for.
 		spawned.in.Close()
+		select {
+		case <-spawned.dead:
+		case <-time.After(c.cfg.CloseTimeout):
+			spawned.kill()
+		}
 		spawned.wait()
 	}
 	if cn == nil || cn.isDead() {
