@@ -818,3 +818,28 @@ func TestIdentityMasked(t *testing.T) {
 		t.Errorf("%d masked values in the child's output, want the secret key and token of both credentials", n)
 	}
 }
+
+// TestExecKeepsLeases: with --exec no ward is left to give a lease back,
+// and the program ward became uses the credentials: the store helper must
+// not revoke them when ward's pipe to it closes at the exec. (It did,
+// revoke_on_exit being the default, within milliseconds of the exec.) The
+// program waits until the helper ward started is gone, and the lease must
+// still be there.
+func TestExecKeepsLeases(t *testing.T) {
+	emu := identityEmulator(t)
+	_, addr, _ := testVault(t)
+	mount, vrole, token := vaultAWSEngine(t, emu, identityRoleARN("exec"), awstest.AWSMinSessionDuration)
+	w := newWardEnv(t)
+	w.env = append(w.env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
+	m := w.manifest("version: 1\nenv:\n  KEY: vault://" + mount + "/creds/" + vrole + "#access_key\n")
+	// After the exec the helper is this program's child; read and [ are
+	// builtins, so no child of its own is listed while it looks.
+	script := `for i in $(seq 400); do read -r kids < /proc/$$/task/$$/children; [ -z "$kids" ] && exit 0; sleep 0.05; done; exit 1`
+	code, _, stderr := w.run("run", "--exec", "-m", m, "--", "sh", "-c", script)
+	if code != 0 {
+		t.Fatalf("exit %d (1: the helper was still running after 20s): %s", code, redactAll(stderr, emu.IssuedSecrets()...))
+	}
+	if n := vaultLeases(t, mount+"/creds/"+vrole+"/"); n != 1 {
+		t.Errorf("%d leases left once the helper was gone, want the program's 1: the helper revoked it at the exec", n)
+	}
+}

@@ -25,7 +25,7 @@ type identityCheckRow struct {
 // revokes the AWS credentials' lease (revoke_on_exit), since no child
 // will use them.
 func checkIdentities(lg logs, m *manifest.Manifest, prof *manifest.Profile) ([]identityCheckRow, error) {
-	set, f := openStores(m, prof, lg)
+	set, f := openStores(m, prof, lg, false)
 	defer set.Close()
 	ctx := context.Background()
 	var rows []identityCheckRow

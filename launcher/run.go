@@ -55,7 +55,7 @@ func cmdRun(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	set, fetcher := openStores(m, prof, lg)
+	set, fetcher := openStores(m, prof, lg, c.Bool("exec"))
 	defer set.Close()
 	code, err := supervise.Run(context.Background(), supervise.Options{
 		Manifest:        m,

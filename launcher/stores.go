@@ -66,7 +66,10 @@ func profileSource(args []string) string {
 
 // openStores opens the stores the manifest configures, for one command.
 // Helpers of the stores the run uses start at once, in the background.
-func openStores(m *manifest.Manifest, prof *manifest.Profile, lg logs) (*stores.Set, *resolve.Fetcher) {
+// With keepLeases the stores revoke nothing when they close: a run that
+// execs its program leaves the program the leases, and the helpers see
+// the end of their input at the exec.
+func openStores(m *manifest.Manifest, prof *manifest.Profile, lg logs, keepLeases bool) (*stores.Set, *resolve.Fetcher) {
 	set := stores.Open(stores.Registry, stores.Config{
 		Options:      m.Stores.Options,
 		Environ:      os.Environ(),
@@ -74,7 +77,7 @@ func openStores(m *manifest.Manifest, prof *manifest.Profile, lg logs) (*stores.
 		Log:          lg.log,
 		Level:        lg.level,
 		Concurrency:  m.Stores.Concurrency,
-		RevokeOnExit: m.Rotation.RevokeOnExit,
+		RevokeOnExit: m.Rotation.RevokeOnExit && !keepLeases,
 	})
 	set.Prepare(m.Schemes(prof))
 	return set, &resolve.Fetcher{Stores: set.For, Concurrency: m.Stores.Concurrency, Log: lg.audit}
@@ -84,7 +87,7 @@ func openStores(m *manifest.Manifest, prof *manifest.Profile, lg logs) (*stores.
 // for check --resolve, all or none; the stores are closed (and any lease
 // revoked) before it returns, since no child will use them.
 func resolveOnce(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[string]resolve.Value, error) {
-	set, f := openStores(m, prof, lg)
+	set, f := openStores(m, prof, lg, false)
 	defer set.Close()
 	start := time.Now()
 	values, err := f.Fetch(context.Background(), m.Refs(prof))
@@ -100,7 +103,7 @@ func resolveOnce(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[str
 // colleague's local secret) are returned apart, and the rest resolved. A
 // document is read again only when another failed beside it.
 func resolveAvailable(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[string]resolve.Value, []resolve.VarError, error) {
-	set, f := openStores(m, prof, lg)
+	set, f := openStores(m, prof, lg, false)
 	defer set.Close()
 	refs := m.Refs(prof)
 	var failed []resolve.VarError
