@@ -63,6 +63,18 @@ func TestAffinityKept(t *testing.T) {
 		check(t, out, false)
 	})
 
+	t.Run("exec", func(t *testing.T) {
+		// The program ward became: what it reports as its parent's
+		// threads are the test's own.
+		w := newWardEnv(t)
+		m := w.manifest(emptyManifest)
+		code, out, stderr := w.run("run", "--exec", "-m", m, "--", "sh", "-c", affinityScript)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		check(t, out, false)
+	})
+
 	t.Run("store helper", func(t *testing.T) {
 		_, addr, token := testVault(t)
 		value := canary("affinity")
