@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -841,5 +842,58 @@ func TestExecKeepsLeases(t *testing.T) {
 	}
 	if n := vaultLeases(t, mount+"/creds/"+vrole+"/"); n != 1 {
 		t.Errorf("%d leases left once the helper was gone, want the program's 1: the helper revoked it at the exec", n)
+	}
+}
+
+// TestIdentityProfiles: a profile's identity.aws replaces the manifest's
+// (its role is the one served), a profile that writes it null serves none,
+// and a profile without identity keeps the manifest's.
+func TestIdentityProfiles(t *testing.T) {
+	emu, w, baseRole, _ := stsIdentityWard(t, "profile-base", "", "")
+	devRole := identityRoleARN("profile-dev")
+	emu.AddRole(awstest.Role{ARN: devRole})
+	m := w.manifest("version: 1\nidentity:\n  aws:\n    from: awssts://" + baseRole + "?duration=15m\n" +
+		"profiles:\n  dev:\n    identity:\n      aws:\n        from: awssts://" + devRole + "?duration=15m\n" +
+		"  none:\n    identity:\n      aws: null\n  plain:\n    env:\n      X: {value: x}\n")
+	for _, tc := range []struct {
+		profile, role string // role "": no identity row
+	}{{"", baseRole}, {"dev", devRole}, {"none", ""}, {"plain", baseRole}} {
+		args := []string{"check", "--resolve", "-m", m}
+		if tc.profile != "" {
+			args = append(args, "-p", tc.profile)
+		}
+		code, stdout, stderr := w.run(args...)
+		if code != 0 {
+			t.Fatalf("profile %q: exit %d: %s", tc.profile, code, redactAll(stderr, emu.IssuedSecrets()...))
+		}
+		row := ""
+		for _, line := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(line, "identity.aws") {
+				row = line
+			}
+		}
+		switch {
+		case tc.role == "" && row != "":
+			t.Errorf("profile %q: got an identity row, want none: %s", tc.profile, row)
+		case tc.role != "" && !strings.Contains(row, "awssts://"+tc.role+"?") || tc.role != "" && !strings.Contains(row, "assumed-role/"+path.Base(tc.role)+"/"):
+			t.Errorf("profile %q: the identity row does not serve %s: %q", tc.profile, tc.role, row)
+		}
+		for _, s := range emu.IssuedSecrets() {
+			if strings.Contains(stdout+stderr, s) {
+				t.Errorf("profile %q: an issued key is in ward's output", tc.profile)
+			}
+		}
+
+		// A run serves what check showed: an endpoint, or none.
+		args = append([]string{"run"}, args[2:]...)
+		code, stdout, stderr = w.run(append(args, "--", "helper", "env")...)
+		if code != 0 {
+			t.Fatalf("profile %q: run: exit %d: %s", tc.profile, code, redactAll(stderr, emu.IssuedSecrets()...))
+		}
+		// The emulator's environment sets the variable empty, so that
+		// no endpoint of the machine's is used.
+		if h := listing(stdout)["AWS_CONTAINER_CREDENTIALS_FULL_URI"]; (h != "" && h != helper.Hash("")) != (tc.role != "") {
+			t.Errorf("profile %q: the child has an AWS endpoint: %v, want %v", tc.profile, !(tc.role != ""), tc.role != "")
+		}
 	}
 }

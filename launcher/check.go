@@ -71,7 +71,7 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 			row("file:"+f.Path, "tmpl", "-", "(template)")
 		}
 	}
-	if len(m.Identity.Refs()) > 0 {
+	if len(m.IdentityFor(prof).Refs()) > 0 {
 		rows, err := checkIdentities(lg, m, prof)
 		if err != nil {
 			return err

@@ -29,14 +29,15 @@ func checkIdentities(lg logs, m *manifest.Manifest, prof *manifest.Profile) ([]i
 	defer set.Close()
 	ctx := context.Background()
 	var rows []identityCheckRow
-	if a := m.Identity.AWS; a != nil {
+	id := m.IdentityFor(prof)
+	if a := id.AWS; a != nil {
 		desc, err := identityRow(ctx, f, a)
 		if err != nil {
 			return nil, failure.New(err, "")
 		}
 		rows = append(rows, identityCheckRow{identity.SourceVar, a.From.Scheme, desc})
 	}
-	if g := m.Identity.GCP; g != nil {
+	if g := id.GCP; g != nil {
 		desc, err := tokenRow(ctx, f, g.From, identity.GCPSourceVar, g.RefreshBefore)
 		if err != nil {
 			return nil, failure.New(err, "")
@@ -46,7 +47,7 @@ func checkIdentities(lg logs, m *manifest.Manifest, prof *manifest.Profile) ([]i
 		}
 		rows = append(rows, identityCheckRow{identity.GCPSourceVar, g.From.Scheme, desc})
 	}
-	if a := m.Identity.Azure; a != nil {
+	if a := id.Azure; a != nil {
 		for _, r := range a.Refs {
 			desc, err := tokenRow(ctx, f, r, identity.AzureSourceVar, a.RefreshBefore)
 			if err != nil {

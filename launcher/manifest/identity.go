@@ -134,13 +134,29 @@ var identitySchemes = []string{vault.Scheme, aws.AssumeRoleScheme}
 const identityFromHint = "write " + vault.Scheme + "://MOUNT/creds/ROLE (a role of Vault's AWS secrets engine) or " + aws.AssumeRoleScheme + "://ROLE_ARN (STS AssumeRole with ward's own credentials)"
 
 func (p *parser) identity(n *yaml.Node) Identity {
-	var id Identity
-	p.d.Fields(n, "identity", map[string]func(k, v *yaml.Node){
-		"aws":   func(k, v *yaml.Node) { id.AWS = p.awsIdentity(v) },
-		"gcp":   func(k, v *yaml.Node) { id.GCP = p.gcpIdentity(v) },
-		"azure": func(k, v *yaml.Node) { id.Azure = p.azureIdentity(v) },
-	})
+	id, _ := p.identityAt(n, "identity", false)
 	return id
+}
+
+// identityAt reads an identity section at field. In a profile
+// (removable), a cloud written null is not served: its name is returned
+// in removed.
+func (p *parser) identityAt(n *yaml.Node, field string, removable bool) (id Identity, removed []string) {
+	cloud := func(name string, read func(v *yaml.Node, f string)) func(k, v *yaml.Node) {
+		return func(k, v *yaml.Node) {
+			if removable && v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+				removed = append(removed, name)
+				return
+			}
+			read(v, field+"."+name)
+		}
+	}
+	p.d.Fields(n, field, map[string]func(k, v *yaml.Node){
+		"aws":   cloud("aws", func(v *yaml.Node, f string) { id.AWS = p.awsIdentity(v, f) }),
+		"gcp":   cloud("gcp", func(v *yaml.Node, f string) { id.GCP = p.gcpIdentity(v, f) }),
+		"azure": cloud("azure", func(v *yaml.Node, f string) { id.Azure = p.azureIdentity(v, f) }),
+	})
+	return id, removed
 }
 
 // refreshBefore reads an identity's refresh_before.
@@ -202,10 +218,9 @@ func (p *parser) sourcedIdentity(n *yaml.Node, f, hint string, def time.Duration
 	return from, before
 }
 
-// gcpIdentity reads identity.gcp; nil when it is not a mapping or names
-// no usable source.
-func (p *parser) gcpIdentity(n *yaml.Node) *GCPIdentity {
-	const f = "identity.gcp"
+// gcpIdentity reads identity.gcp (at field f); nil when it is not a
+// mapping or names no usable source.
+func (p *parser) gcpIdentity(n *yaml.Node, f string) *GCPIdentity {
 	g := &GCPIdentity{Pos: Pos{n.Line, n.Column}}
 	from, before := p.sourcedIdentity(n, f, gcpFromHint, DefaultTokenRefreshBefore,
 		func(v *yaml.Node) *resolve.Ref { return p.tokenRef(v, f+".from", gcp.TokenScheme, gcpFromHint) },
@@ -232,10 +247,9 @@ func (p *parser) gcpIdentity(n *yaml.Node) *GCPIdentity {
 
 const azureResourcesHint = "list the resources the program needs tokens for, e.g. [https://vault.azure.net, https://storage.azure.com]"
 
-// azureIdentity reads identity.azure; nil when it is not a mapping or
-// names no usable resource.
-func (p *parser) azureIdentity(n *yaml.Node) *AzureIdentity {
-	const f = "identity.azure"
+// azureIdentity reads identity.azure (at field f); nil when it is not a
+// mapping or names no usable resource.
+func (p *parser) azureIdentity(n *yaml.Node, f string) *AzureIdentity {
 	a := &AzureIdentity{RefreshBefore: DefaultTokenRefreshBefore, Pos: Pos{n.Line, n.Column}}
 	seen, ok := false, true
 	p.d.Fields(n, f, map[string]func(k, v *yaml.Node){
@@ -323,10 +337,9 @@ func (p *parser) tokenRef(n *yaml.Node, field, scheme, hint string) *resolve.Ref
 	return r
 }
 
-// awsIdentity reads identity.aws; nil when it is not a mapping or names
-// no usable source.
-func (p *parser) awsIdentity(n *yaml.Node) *AWSIdentity {
-	const f = "identity.aws"
+// awsIdentity reads identity.aws (at field f); nil when it is not a
+// mapping or names no usable source.
+func (p *parser) awsIdentity(n *yaml.Node, f string) *AWSIdentity {
 	from, before := p.sourcedIdentity(n, f, identityFromHint, DefaultRefreshBefore,
 		func(v *yaml.Node) *resolve.Ref { return p.identityRef(v, f+".from") }, nil)
 	if from == nil {
@@ -392,35 +405,58 @@ func (id Identity) reserved() []identityReserved {
 
 // checkIdentity refuses what would clash with an identity endpoint: a
 // variable ward sets for it declared by the manifest, and a secret file
-// named as a file ward writes for it.
+// named as a file ward writes for it. Each start is checked with the
+// identities it serves (a profile's replace the manifest's); a clash is
+// reported once, however many starts have it.
 func (p *parser) checkIdentity(m *Manifest) {
-	for _, r := range m.Identity.reserved() {
-		hint := "remove it: with " + r.field + ", ward sets it for the child (the child's SDK then reads credentials from ward's endpoint)"
-		checkEnv := func(env []*EnvVar, field string) {
-			for _, v := range env {
-				if slices.Contains(r.vars, v.Name) {
-					p.failAt(v.Pos, conf.Join(field, v.Name), hint, "ward sets %s for %s", v.Name, r.field)
+	reported := map[string]bool{}
+	fail := func(pos Pos, field, hint, format string, args ...any) {
+		if key := fmt.Sprint(pos, field); !reported[key] {
+			reported[key] = true
+			p.failAt(pos, field, hint, format, args...)
+		}
+	}
+	type block struct {
+		env   []*EnvVar
+		files []*FileSpec
+		field string // env and files are at field.env, field.files
+	}
+	check := func(id Identity, from func(cloudField string) string, blocks ...block) {
+		for _, r := range id.reserved() {
+			what := from(r.field)
+			hint := "remove it: with " + what + ", ward sets it for the child (the child's SDK then reads credentials from ward's endpoint)"
+			for _, b := range blocks {
+				for _, v := range b.env {
+					if slices.Contains(r.vars, v.Name) {
+						fail(v.Pos, conf.Join(conf.Join(b.field, "env"), v.Name), hint, "ward sets %s for %s", v.Name, what)
+					}
+				}
+				for i, f := range b.files {
+					name := fmt.Sprintf("%s[%d]", conf.Join(b.field, "files"), i)
+					if slices.Contains(r.vars, f.Env) {
+						fail(f.Pos, name+".env", hint, "ward sets %s for %s", f.Env, what)
+					}
+					if r.file != "" && (f.Path == r.file || strings.HasPrefix(f.Path, r.file+"/")) {
+						fail(f.Pos, name+".path", "choose another name", "path %q is where ward writes %s", f.Path, r.what)
+					}
 				}
 			}
 		}
-		checkFiles := func(files []*FileSpec, field string) {
-			for i, f := range files {
-				name := fmt.Sprintf("%s[%d]", field, i)
-				if slices.Contains(r.vars, f.Env) {
-					p.failAt(f.Pos, name+".env", hint, "ward sets %s for %s", f.Env, r.field)
-				}
-				if r.file != "" && (f.Path == r.file || strings.HasPrefix(f.Path, r.file+"/")) {
-					p.failAt(f.Pos, name+".path", "choose another name", "path %q is where ward writes %s", f.Path, r.what)
+	}
+	base := block{m.Env, m.Files, ""}
+	check(m.Identity, func(f string) string { return f }, base)
+	for _, name := range slices.Sorted(maps.Keys(m.Profiles)) {
+		prof := m.Profiles[name]
+		own := prof.Identity.reserved()
+		from := func(f string) string {
+			for _, r := range own {
+				if r.field == f {
+					return conf.Join("profiles."+name, f)
 				}
 			}
+			return f
 		}
-		checkEnv(m.Env, "env")
-		checkFiles(m.Files, "files")
-		for _, name := range slices.Sorted(maps.Keys(m.Profiles)) {
-			prof := m.Profiles[name]
-			checkEnv(prof.Env, "profiles."+name+".env")
-			checkFiles(prof.Files, "profiles."+name+".files")
-		}
+		check(m.IdentityFor(prof), from, base, block{prof.Env, prof.Files, "profiles." + name})
 	}
 }
 
@@ -428,6 +464,22 @@ func (p *parser) checkIdentity(m *Manifest) {
 // least a second.
 func refreshBeforeShape(desc string) *conf.Shape {
 	return &conf.Shape{Def: "duration", Desc: desc, Not: &conf.Shape{Pattern: conf.SubSecondPattern}}
+}
+
+// profileIdentityShape is a profile's identity section: the clouds it
+// names replace the manifest's, and null removes one.
+func profileIdentityShape() *conf.Shape {
+	s := *identityShape()
+	s.Desc = "The identities this profile serves instead of the manifest's, cloud by cloud; a cloud written null is not served with this profile."
+	fields := make([]conf.Prop, len(s.Fields))
+	for i, f := range s.Fields {
+		c := *f.Shape
+		c.Nullable = true
+		c.Desc += " Null: not served with this profile."
+		fields[i] = conf.Prop{Name: f.Name, Shape: &c}
+	}
+	s.Fields = fields
+	return &s
 }
 
 // identityShape is the identity section, as identity.go reads it.

@@ -160,3 +160,52 @@ func TestIdentitySchemaAgrees(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileIdentity: a profile's identities replace the manifest's cloud
+// by cloud, a cloud written null is not served with the profile, and the
+// others stay.
+func TestProfileIdentity(t *testing.T) {
+	m, err := Parse("ward.yaml", []byte(`version: 1
+identity:
+  aws:
+    from: vault://aws/creds/prod
+  azure:
+    resources: [https://vault.azure.net]
+profiles:
+  dev:
+    identity:
+      aws:
+        from: awssts://arn:aws:iam::123456789012:role/dev
+        refresh_before: 2m
+  local:
+    identity:
+      aws: null
+      azure: ~
+  plain:
+    env:
+      X: {value: x}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := m.IdentityFor(nil)
+	if base.AWS == nil || base.AWS.From.Raw != "vault://aws/creds/prod" || base.Azure == nil {
+		t.Fatalf("without a profile: got aws %v, azure %v; want the manifest's", base.AWS, base.Azure)
+	}
+	dev := m.IdentityFor(m.Profiles["dev"])
+	if dev.AWS == nil || dev.AWS.From.Raw != "awssts://arn:aws:iam::123456789012:role/dev" || dev.AWS.RefreshBefore != 2*time.Minute || dev.Azure != base.Azure {
+		t.Errorf("dev: got aws %+v, azure %v; want dev's role and the manifest's azure", dev.AWS, dev.Azure)
+	}
+	if got := m.Schemes(m.Profiles["dev"]); !slices.Contains(got, "awssts") || slices.Contains(got, "vault") {
+		t.Errorf("dev: got schemes %v, want awssts (dev's source) and not vault (the replaced one)", got)
+	}
+	if local := m.IdentityFor(m.Profiles["local"]); local.AWS != nil || local.Azure != nil || len(local.Fields()) != 0 {
+		t.Errorf("local: got %v, want no identity served", local.Fields())
+	}
+	if plain := m.IdentityFor(m.Profiles["plain"]); plain.AWS != base.AWS || plain.Azure != base.Azure {
+		t.Errorf("a profile without identity changed the identities")
+	}
+	if m.Identity.AWS.From.Raw != "vault://aws/creds/prod" {
+		t.Errorf("IdentityFor changed the manifest's own identity")
+	}
+}

@@ -76,7 +76,11 @@ type Inherit struct {
 type Profile struct {
 	Env   []*EnvVar
 	Files []*FileSpec
-	Pos   Pos
+	// Identity replaces, cloud by cloud, the manifest's identities; the
+	// clouds in Unserved (written null) are not served at all.
+	Identity Identity
+	Unserved []string
+	Pos      Pos
 }
 
 // Stores holds the stores block: each store's decoded settings, by its
@@ -162,6 +166,36 @@ func (m *Manifest) FilesFor(prof *Profile) []*FileSpec {
 	return overlay(m.Files, prof.Files, func(f *FileSpec) string { return f.Path })
 }
 
+// IdentityFor returns the identities a start with prof serves: a cloud
+// the profile names replaces the manifest's, and one it writes null is
+// not served.
+func (m *Manifest) IdentityFor(prof *Profile) Identity {
+	id := m.Identity
+	if prof == nil {
+		return id
+	}
+	if prof.Identity.AWS != nil {
+		id.AWS = prof.Identity.AWS
+	}
+	if prof.Identity.GCP != nil {
+		id.GCP = prof.Identity.GCP
+	}
+	if prof.Identity.Azure != nil {
+		id.Azure = prof.Identity.Azure
+	}
+	for _, c := range prof.Unserved {
+		switch c {
+		case "aws":
+			id.AWS = nil
+		case "gcp":
+			id.GCP = nil
+		case "azure":
+			id.Azure = nil
+		}
+	}
+	return id
+}
+
 // Refs returns every reference a start with prof needs, keyed by the name
 // its value is delivered under: the variable, or FileSpec.Key for a file.
 func (m *Manifest) Refs(prof *Profile) map[string]resolve.Ref {
@@ -188,7 +222,7 @@ func (m *Manifest) Schemes(prof *Profile) []string {
 			out = append(out, r.Scheme)
 		}
 	}
-	for _, r := range m.Identity.Refs() {
+	for _, r := range m.IdentityFor(prof).Refs() {
 		if !slices.Contains(out, r.Scheme) {
 			out = append(out, r.Scheme)
 		}

@@ -249,6 +249,9 @@ func (p *parser) profiles(n *yaml.Node, m *Manifest) {
 		p.d.Fields(pv, name, map[string]func(k, v *yaml.Node){
 			"env":   func(k, v *yaml.Node) { prof.Env = p.env(v, name+".env") },
 			"files": func(k, v *yaml.Node) { prof.Files = p.files(v, name+".files") },
+			"identity": func(k, v *yaml.Node) {
+				prof.Identity, prof.Unserved = p.identityAt(v, name+".identity", true)
+			},
 		})
 		m.Profiles[pk.Value] = prof
 	})

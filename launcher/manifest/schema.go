@@ -264,10 +264,11 @@ func manifestShape() *conf.Shape {
 		)),
 		p("profiles", &conf.Shape{
 			Kind: "map",
-			Desc: "Named variations (ward run -p NAME): their variables and files replace or add to the base ones.",
+			Desc: "Named variations (ward run -p NAME): their variables and files replace or add to the base ones, and their identities replace the base ones cloud by cloud.",
 			Elems: conf.Object("One profile.",
 				p("env", conf.Ref("env", "")),
 				p("files", conf.Ref("files", "")),
+				p("identity", profileIdentityShape()),
 			),
 			Examples: []any{map[string]any{"dev": map[string]any{"env": map[string]any{"API_TOKEN": "local://myapp/api_token"}}}},
 		}),

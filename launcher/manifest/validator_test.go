@@ -26,13 +26,14 @@ var inexpressible = map[string]string{
 	"yaml-syntax":   "not YAML: there is no JSON document to validate",
 
 	// Relations between values in different places.
-	"template-cycle":              "templates reading each other in a cycle: a property of several values' template text",
-	"template-undeclared":         "a template reads a variable the env mapping lacks: JSON Schema cannot compare a string's content with another object's keys",
-	"profile-template-undeclared": "the same, across a profile and the base env",
-	"template-bomb":               "how many copies of values templates expand to, through the templates they read",
-	"file-env-clash":              "a file's env names a variable declared under env: a value compared with another object's keys",
-	"file-dup-path":               "two files with one path: uniqueItems compares whole items, not one property",
-	"file-and-dir":                "one file's path a directory of another's: a relation between two items",
+	"template-cycle":                     "templates reading each other in a cycle: a property of several values' template text",
+	"template-undeclared":                "a template reads a variable the env mapping lacks: JSON Schema cannot compare a string's content with another object's keys",
+	"profile-template-undeclared":        "the same, across a profile and the base env",
+	"template-bomb":                      "how many copies of values templates expand to, through the templates they read",
+	"file-env-clash":                     "a file's env names a variable declared under env: a value compared with another object's keys",
+	"file-dup-path":                      "two files with one path: uniqueItems compares whole items, not one property",
+	"file-and-dir":                       "one file's path a directory of another's: a relation between two items",
+	"identity-profile-declared-endpoint": "a base variable ward sets for an identity only a profile serves: a relation between the base env and a profile's identity",
 
 	// Arithmetic over a string's parts.
 	"rotation-poll-sum-too-short": "a poll of several parts adding up to less than 1s (500ms400ms): the schema refuses a single part under 1s, but a pattern cannot add",

@@ -27,7 +27,7 @@ type identities struct {
 // newIdentity returns the caches of the identities the manifest serves
 // the child (nil when it serves none).
 func newIdentity(o Options) (*identities, error) {
-	id := o.Manifest.Identity
+	id := o.Manifest.IdentityFor(o.Profile)
 	served := id.Fields()
 	if len(served) == 0 {
 		return nil, nil
@@ -135,7 +135,7 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 	if ids.gcp != nil {
 		e, err := identity.ServeGCP(ids.gcp, identity.GCPConfig{
 			Log:     o.Log,
-			Project: o.Manifest.Identity.GCP.Project,
+			Project: o.Manifest.IdentityFor(o.Profile).GCP.Project,
 			ConfigDir: func() (string, error) {
 				p := filepath.Join(dir.Path, manifest.GCPConfigDir)
 				return p, os.Mkdir(p, 0o700)
