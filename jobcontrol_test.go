@@ -133,6 +133,20 @@ func (term *terminal) expectAll(patterns ...string) {
 	}
 }
 
+// cpuTicks is the user and system CPU pid has used, in clock ticks.
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.Atoi(f[11])
+	k, _ := strconv.Atoi(f[12])
+	return u + k
+}
+
 // procState returns the state letter of pid (R, S, T, Z...), or "" when
 // it is gone.
 func procState(pid int) string {
@@ -239,6 +253,24 @@ func TestJobControlUnderBash(t *testing.T) {
 				waitState(t, "ward in the background", ward, "RS")
 				term.send("jobs\n")
 				term.expect(`Running\s+ward run`)
+				// In the background ward does not read the terminal: a
+				// read there gets SIGTTIN, which ward catches, and the
+				// kernel restarts the read for ever (it spun a CPU).
+				// Sampled over half a second, not waited on.
+				before := cpuTicks(t, ward)
+				time.Sleep(500 * time.Millisecond)
+				if used := cpuTicks(t, ward) - before; used > 10 {
+					t.Errorf("ward used %d clock ticks of CPU in 0.5s in the background, want next to none", used)
+				}
+				// fg hands a running job the terminal without a signal:
+				// ward must take its input up again all the same.
+				term.send("fg\n")
+				term.expect(`ward run`)
+				term.send("third\n")
+				term.expect(`echo: third`)
+				term.send("\x1a")
+				term.expect(`Stopped`)
+				term.expect(`PROMPT> `)
 			} else {
 				// In the background the child's read of the terminal stops
 				// it again (SIGTTIN), and ward with it, as a shell's job.

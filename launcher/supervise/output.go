@@ -4,8 +4,11 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -59,6 +62,9 @@ type ptyInput struct {
 	// after a stop.
 	tty     *os.File
 	resumed chan struct{}
+	// away counts the suspensions (and stop), so that a watch for the
+	// foreground ends when ward stops again or exits.
+	away int
 }
 
 func (in *ptyInput) setMaster(m *os.File) {
@@ -103,18 +109,39 @@ func (in *ptyInput) start(stdin *os.File) {
 
 // openOwnTTY opens ward's terminal anew, so that its non-blocking mode
 // (which lets a read be interrupted) is not shared with the shell's open
-// of it; stdin itself when that fails.
+// of it; stdin itself when that fails. It opens the device stdin is
+// (/proc/self/fd/0 names it, as ttyname does): /dev/tty would be the same
+// terminal, but its fstat names /dev/tty itself, so it cannot be checked
+// against stdin. Reading stdin itself cannot be taken back: a read left
+// pending in the background would spin on SIGTTIN.
 func openOwnTTY(stdin *os.File) *os.File {
-	f, err := os.Open("/dev/tty")
+	name, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(stdin.Fd())))
+	if err != nil || !strings.HasPrefix(name, "/dev/") {
+		return stdin
+	}
+	f, err := os.OpenFile(name, os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
 		return stdin
 	}
-	var a, b unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Fstat(int(stdin.Fd()), &b) != nil || a.Rdev != b.Rdev {
+	// Stat, not Fd: Fd would put the new open back in blocking mode,
+	// where no deadline can take a pending read back.
+	if !sameDevice(f, stdin) {
 		f.Close()
 		return stdin
 	}
 	return f
+}
+
+// sameDevice reports whether a and b are opens of one device.
+func sameDevice(a, b *os.File) bool {
+	sa, errA := a.Stat()
+	sb, errB := b.Stat()
+	if errA != nil || errB != nil {
+		return false
+	}
+	ra, okA := sa.Sys().(*syscall.Stat_t)
+	rb, okB := sb.Sys().(*syscall.Stat_t)
+	return okA && okB && ra.Rdev == rb.Rdev
 }
 
 func (in *ptyInput) makeRaw(stdin *os.File) {
@@ -129,6 +156,9 @@ func (in *ptyInput) suspend() {
 	if in == nil || !in.started {
 		return
 	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.away++
 	if in.raw && in.restore != nil {
 		in.restore()
 		in.raw = false
@@ -137,11 +167,45 @@ func (in *ptyInput) suspend() {
 }
 
 // resume puts the terminal back in raw mode and reads it again after a
-// stop, if ward is in the foreground again (fg); after bg the terminal is
-// the shell's, and ward leaves it alone.
+// stop, if ward is in the foreground again (fg). After bg the terminal is
+// the shell's, and ward leaves it alone until a fg gives it back: that fg
+// sends a job that runs already no signal (bash only hands it the
+// terminal), so ward looks every foregroundPoll whether it has it.
 func (in *ptyInput) resume(stdin *os.File) {
-	if in == nil || !in.started || !signals.OwnsTerminal(stdin) {
+	if in == nil || !in.started {
 		return
+	}
+	in.mu.Lock()
+	away := in.away
+	in.mu.Unlock()
+	if in.takeTerminal(stdin, away) {
+		return
+	}
+	go func() {
+		t := time.NewTicker(foregroundPoll)
+		defer t.Stop()
+		for range t.C {
+			in.mu.Lock()
+			stale := in.away != away
+			in.mu.Unlock()
+			if stale || in.takeTerminal(stdin, away) {
+				return
+			}
+		}
+	}()
+}
+
+// foregroundPoll is how often ward, continued in the background, looks
+// whether a fg gave it the terminal.
+const foregroundPoll = 100 * time.Millisecond
+
+// takeTerminal makes the terminal raw and reads it again if ward has it
+// (is in the foreground) and was not suspended or stopped since away.
+func (in *ptyInput) takeTerminal(stdin *os.File, away int) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.away != away || !signals.OwnsTerminal(stdin) {
+		return false
 	}
 	if !in.raw {
 		in.makeRaw(stdin)
@@ -151,11 +215,18 @@ func (in *ptyInput) resume(stdin *os.File) {
 	case in.resumed <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 // stop gives ward's terminal back as it was.
 func (in *ptyInput) stop() {
-	if in != nil && in.raw && in.restore != nil {
+	if in == nil {
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.away++
+	if in.raw && in.restore != nil {
 		in.restore()
 		in.raw = false
 	}
