@@ -291,6 +291,38 @@ func TestJobControlUnderBash(t *testing.T) {
 	}
 }
 
+// TestMaskStartedInBackground: `ward run --mask ... &` from an interactive
+// shell starts its child at once and leaves the terminal alone (no raw
+// mode, no read, which would get SIGTTIN: ward catches it, and the kernel
+// would restart the read for ever); fg gives it the terminal, and typed
+// input reaches the child. Before, ward spun a CPU in its first change of
+// the terminal's modes and never started the child until fg.
+func TestMaskStartedInBackground(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	term.send("ward run --mask -m " + m + " -- helper jobctl &\n")
+	got := term.expect(`jobctl ready pid=(\d+) pgrp=(\d+)`)
+	child, _ := strconv.Atoi(got[1])
+	ward := parentOf(t, parentOf(t, child)) // the pty session's leader between
+	// Sampled over half a second, not waited on.
+	before := cpuTicks(t, ward)
+	time.Sleep(500 * time.Millisecond)
+	if used := cpuTicks(t, ward) - before; used > 10 {
+		t.Errorf("ward used %d clock ticks of CPU in 0.5s in the background, want next to none", used)
+	}
+	term.send("fg\n")
+	term.expect(`ward run`)
+	term.send("typed\n")
+	term.expect(`echo: typed`)
+	term.send("\x1a")
+	term.expect(`Stopped`)
+	term.expect(`PROMPT> `)
+	term.send("kill %1\n")
+	waitState(t, "the child after kill %1", child, "")
+	waitState(t, "ward after kill %1", ward, "")
+}
+
 // TestStopWithoutTerminal: SIGTSTP sent to ward stops the child's group
 // and ward; SIGCONT continues both; SIGTERM while stopped ends both with
 // 143. Both where ward's process group is an ordinary one (a shell's job)

@@ -17,6 +17,16 @@ func OwnsTerminal(f *os.File) bool {
 	return ok && fg == unix.Getpgrp()
 }
 
+// InBackground reports whether f is ward's controlling terminal and
+// another process group is in its foreground: reading it, or changing its
+// modes, would then raise SIGTTIN or SIGTTOU. A terminal that is not ward's
+// controlling one (ward in a session of its own) has no foreground for
+// ward to be out of.
+func InBackground(f *os.File) bool {
+	fg, ok := ForegroundGroup(f)
+	return ok && fg != unix.Getpgrp()
+}
+
 // ForegroundGroup returns the foreground process group of terminal f.
 func ForegroundGroup(f *os.File) (int, bool) {
 	if f == nil {

@@ -82,8 +82,11 @@ func (in *ptyInput) start(stdin *os.File) {
 	in.started = true
 	in.tty = openOwnTTY(stdin)
 	in.resumed = make(chan struct{}, 1)
-	in.makeRaw(stdin)
 	go func() {
+		// Nothing is read until ward has the terminal: started in the
+		// background (cmd &), a read would get SIGTTIN, which ward
+		// catches, and the kernel would restart it for ever.
+		<-in.resumed
 		buf := make([]byte, 4096)
 		for {
 			n, err := in.tty.Read(buf)
@@ -105,6 +108,9 @@ func (in *ptyInput) start(stdin *os.File) {
 			}
 		}
 	}()
+	// Raw mode and reading now if ward is in the foreground, else from
+	// the fg that gives it the terminal.
+	in.resume(stdin)
 }
 
 // openOwnTTY opens ward's terminal anew, so that its non-blocking mode
@@ -199,12 +205,13 @@ func (in *ptyInput) resume(stdin *os.File) {
 // whether a fg gave it the terminal.
 const foregroundPoll = 100 * time.Millisecond
 
-// takeTerminal makes the terminal raw and reads it again if ward has it
-// (is in the foreground) and was not suspended or stopped since away.
+// takeTerminal makes the terminal raw and reads it again if ward may (is
+// not in the background of it) and was not suspended or stopped since
+// away.
 func (in *ptyInput) takeTerminal(stdin *os.File, away int) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.away != away || !signals.OwnsTerminal(stdin) {
+	if in.away != away || signals.InBackground(stdin) {
 		return false
 	}
 	if !in.raw {
