@@ -133,6 +133,28 @@ func (term *terminal) expectAll(patterns ...string) {
 	}
 }
 
+// idleThenForeground checks that ward, a --mask job in the background,
+// uses next to no CPU: there a read of the terminal would get SIGTTIN and a
+// change of its modes SIGTTOU, which ward catches, and the kernel would
+// restart the call for ever. It is sampled over half a second, not waited
+// on. Then fg, a line typed that must reach the child, and Ctrl-Z back to
+// the prompt.
+func (term *terminal) idleThenForeground(t *testing.T, ward int, typed string) {
+	t.Helper()
+	before := cpuTicks(t, ward)
+	time.Sleep(500 * time.Millisecond)
+	if used := cpuTicks(t, ward) - before; used > 10 {
+		t.Errorf("ward used %d clock ticks of CPU in 0.5s in the background, want next to none", used)
+	}
+	term.send("fg\n")
+	term.expect(`ward run`)
+	term.send(typed + "\n")
+	term.expect(`echo: ` + typed)
+	term.send("\x1a")
+	term.expect(`Stopped`)
+	term.expect(`PROMPT> `)
+}
+
 // cpuTicks is the user and system CPU pid has used, in clock ticks.
 func cpuTicks(t *testing.T, pid int) int {
 	t.Helper()
@@ -253,24 +275,9 @@ func TestJobControlUnderBash(t *testing.T) {
 				waitState(t, "ward in the background", ward, "RS")
 				term.send("jobs\n")
 				term.expect(`Running\s+ward run`)
-				// In the background ward does not read the terminal: a
-				// read there gets SIGTTIN, which ward catches, and the
-				// kernel restarts the read for ever (it spun a CPU).
-				// Sampled over half a second, not waited on.
-				before := cpuTicks(t, ward)
-				time.Sleep(500 * time.Millisecond)
-				if used := cpuTicks(t, ward) - before; used > 10 {
-					t.Errorf("ward used %d clock ticks of CPU in 0.5s in the background, want next to none", used)
-				}
 				// fg hands a running job the terminal without a signal:
 				// ward must take its input up again all the same.
-				term.send("fg\n")
-				term.expect(`ward run`)
-				term.send("third\n")
-				term.expect(`echo: third`)
-				term.send("\x1a")
-				term.expect(`Stopped`)
-				term.expect(`PROMPT> `)
+				term.idleThenForeground(t, ward, "third")
 			} else {
 				// In the background the child's read of the terminal stops
 				// it again (SIGTTIN), and ward with it, as a shell's job.
@@ -305,19 +312,7 @@ func TestMaskStartedInBackground(t *testing.T) {
 	got := term.expect(`jobctl ready pid=(\d+) pgrp=(\d+)`)
 	child, _ := strconv.Atoi(got[1])
 	ward := parentOf(t, parentOf(t, child)) // the pty session's leader between
-	// Sampled over half a second, not waited on.
-	before := cpuTicks(t, ward)
-	time.Sleep(500 * time.Millisecond)
-	if used := cpuTicks(t, ward) - before; used > 10 {
-		t.Errorf("ward used %d clock ticks of CPU in 0.5s in the background, want next to none", used)
-	}
-	term.send("fg\n")
-	term.expect(`ward run`)
-	term.send("typed\n")
-	term.expect(`echo: typed`)
-	term.send("\x1a")
-	term.expect(`Stopped`)
-	term.expect(`PROMPT> `)
+	term.idleThenForeground(t, ward, "typed")
 	term.send("kill %1\n")
 	waitState(t, "the child after kill %1", child, "")
 	waitState(t, "ward after kill %1", ward, "")
