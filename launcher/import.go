@@ -279,7 +279,7 @@ func (j *importJob) write() error {
 			entries = append(entries, manifest.Entry{Key: p.Key, Value: string(p.Value), Plain: true})
 			continue
 		}
-		entries = append(entries, manifest.Entry{Key: p.Key, Ref: "local://" + j.names[i]})
+		entries = append(entries, manifest.Entry{Key: p.Key, Ref: local.Scheme + "://" + j.names[i]})
 		values = append(values, local.NamedValue{Name: j.names[i], Value: p.Value})
 	}
 	text, err := manifest.AddEnv(j.old, j.old != nil, j.profile, entries)

@@ -9,9 +9,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wardsecrets/ward/launcher/failure"
-	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/supervise"
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/env"
 	"github.com/wardsecrets/ward/resolve/stores"
 	"github.com/wardsecrets/ward/signals"
 )
@@ -71,8 +71,12 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		Log:             log,
 		Fetcher:         fetcher,
 		Registry:        stores.Registry,
-		Credentials:     append(set.CredentialEnv(), envSources(m, prof)...),
-		Spare:           set.HelperPids,
+		// The child gets an env:// value under the name the manifest
+		// gives it, not also under the source's own name (a CI secret
+		// stays where the manifest puts it), unless the manifest declares
+		// that name too.
+		Credentials: append(set.CredentialEnv(), env.Sources(m.Refs(prof))...),
+		Spare:       set.HelperPids,
 		// The run's summary belongs with the audit lines: info in JSON,
 		// debug on a terminal, where a run stays quiet.
 		Resolved: func(v map[string]resolve.Value, d time.Duration) { logResolved(lg.audit, v, d) },
@@ -84,18 +88,4 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		return err
 	}
 	return exitCode(code)
-}
-
-// envSources are the variables env:// references read. The child gets the
-// value under the name the manifest gives it, not also under the source's
-// own name (a CI secret stays where the manifest puts it), unless the
-// manifest declares that name too.
-func envSources(m *manifest.Manifest, prof *manifest.Profile) []string {
-	var names []string
-	for _, r := range m.Refs(prof) {
-		if r.Scheme == "env" {
-			names = append(names, r.Path)
-		}
-	}
-	return names
 }

@@ -5,23 +5,37 @@ import (
 	"github.com/wardsecrets/ward/resolve/conf"
 )
 
+// Scheme is env://NAME.
+const Scheme = "env"
+
 // Kind is ward's own environment in the registry: env://NAME.
 var Kind = &resolve.Kind{
-	Name: "env",
+	Name: Scheme,
 	Schemes: []*resolve.Scheme{{
-		Name:       "env",
+		Name:       Scheme,
 		Summary:    "a variable of ward's own environment (a secret CI already injected)",
 		Example:    "env://CI_DEPLOY_TOKEN",
 		ExampleVar: "DEPLOY_TOKEN",
 		Check:      checkRef,
 		Pattern: func() string {
-			return conf.RefPattern("env", `[A-Za-z_][A-Za-z0-9_]*`, false)
+			return conf.RefPattern(Scheme, `[A-Za-z_][A-Za-z0-9_]*`, false)
 		},
 		Refresh: resolve.Static,
 	}},
 	Open: func(_ resolve.Options, env resolve.Env) (resolve.Store, error) {
 		return Store{}, nil
 	},
+}
+
+// Sources lists the variables of ward's environment that refs read.
+func Sources(refs map[string]resolve.Ref) []string {
+	var names []string
+	for _, r := range refs {
+		if r.Scheme == Scheme {
+			names = append(names, r.Path)
+		}
+	}
+	return names
 }
 
 func checkRef(r *resolve.Ref) *resolve.RefError {
