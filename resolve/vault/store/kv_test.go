@@ -3,13 +3,7 @@ package store
 import (
 	"context"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/vault/api"
@@ -210,21 +204,8 @@ path "`+v1+`/x/y" { capabilities = ["read"] }
 `)
 	tok := token(t, &api.TokenCreateRequest{Policies: []string{p}})
 	tc.secret(tok)
-	target, _ := url.Parse(vaultAddr)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	var lookups atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/sys/internal/ui/mounts") {
-			lookups.Add(1)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusForbidden)
-			io.WriteString(w, `{"errors":["permission denied"]}`)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	s := tc.store(Options{Address: srv.URL}, map[string]string{"VAULT_TOKEN": tok})
+	addr, lookups := vaultProxy(t, "/v1/sys/internal/ui/mounts", true)
+	s := tc.store(Options{Address: addr}, map[string]string{"VAULT_TOKEN": tok})
 	for i := 0; i < 2; i++ { // the second round reads from the learned mounts
 		got, err := fetch(t, s, map[string]string{"A": "vault://" + v2 + "/x/y#k", "B": "vault://" + v1 + "/x/y#k"})
 		if err != nil {

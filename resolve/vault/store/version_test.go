@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -115,6 +116,12 @@ func TestVersionMetadataDenied(t *testing.T) {
 // countingVault is a proxy before the test server that counts the
 // requests whose path starts with prefix; it returns the proxy's address.
 func countingVault(t *testing.T, prefix string) (string, *atomic.Int32) {
+	return vaultProxy(t, prefix, false)
+}
+
+// vaultProxy is countingVault that, with refuse, answers the requests it
+// counts with Vault's 403 itself instead of passing them on.
+func vaultProxy(t *testing.T, prefix string, refuse bool) (string, *atomic.Int32) {
 	t.Helper()
 	target, _ := url.Parse(vaultAddr)
 	proxy := httputil.NewSingleHostReverseProxy(target)
@@ -122,6 +129,12 @@ func countingVault(t *testing.T, prefix string) (string, *atomic.Int32) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, prefix) {
 			n.Add(1)
+			if refuse {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				io.WriteString(w, `{"errors":["permission denied"]}`)
+				return
+			}
 		}
 		proxy.ServeHTTP(w, r)
 	}))
