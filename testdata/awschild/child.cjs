@@ -8,32 +8,14 @@
 "use strict";
 const { STSClient, GetCallerIdentityCommand } = require("@aws-sdk/client-sts");
 const version = require("@aws-sdk/client-sts/package.json").version;
+const { paced, run } = require("../childloop.cjs");
 
 async function main() {
-  const duration = Number(process.argv[2]) * 1000;
-  const interval = Number(process.argv[3]) * 1000;
-  console.log(`start ${process.pid} client-sts-${version}`);
   const client = new STSClient({ maxAttempts: 1 });
-  let calls = 0;
-  let failures = 0;
-  const end = Date.now() + duration;
-  for (let next = Date.now(); next < end; next += interval) {
-    // The pace of the calls, not a wait for an event.
-    await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
-    calls++;
-    try {
-      const out = await client.send(new GetCallerIdentityCommand({}));
-      console.log("ok " + out.Arn);
-    } catch (e) {
-      failures++;
-      console.log("fail " + e.name + ": " + String(e.message).replace(/\n/g, " "));
-    }
-  }
-  console.log(`done ${calls} ${failures}`);
+  await paced(process.argv[2], process.argv[3], `client-sts-${version}`, async () => {
+    const out = await client.send(new GetCallerIdentityCommand({}));
+    return out.Arn;
+  });
 }
 
-main().catch((e) => {
-  console.log("fail " + e.name + ": " + e.message);
-  console.log("done 0 1");
-  process.exit(1);
-});
+run(main);

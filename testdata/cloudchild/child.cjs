@@ -14,6 +14,7 @@
 // @azure/keyvault-secrets and @azure/identity's DefaultAzureCredential
 // (with ward's identity.azure: the managed identity at IDENTITY_ENDPOINT).
 "use strict";
+const { paced, run } = require("../childloop.cjs");
 
 async function gcpReader(endpoint, name) {
   const { GoogleAuth } = require("google-auth-library");
@@ -55,30 +56,8 @@ async function azureReader(vaultURL, name) {
 
 async function main() {
   const [cloud, durationS, intervalS, url, secret] = process.argv.slice(2);
-  const duration = Number(durationS) * 1000;
-  const interval = Number(intervalS) * 1000;
   const reader = cloud === "gcp" ? await gcpReader(url, secret) : await azureReader(url, secret);
-  console.log(`start ${process.pid} ${reader.what}`);
-  let calls = 0;
-  let failures = 0;
-  const end = Date.now() + duration;
-  for (let next = Date.now(); next < end; next += interval) {
-    // The pace of the calls, not a wait for an event.
-    await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
-    calls++;
-    try {
-      await reader.read();
-      console.log("ok");
-    } catch (e) {
-      failures++;
-      console.log("fail " + e.name + ": " + String(e.message).replace(/\n/g, " "));
-    }
-  }
-  console.log(`done ${calls} ${failures}`);
+  await paced(durationS, intervalS, reader.what, reader.read);
 }
 
-main().catch((e) => {
-  console.log("fail " + e.name + ": " + String(e.message).replace(/\n/g, " "));
-  console.log("done 0 1");
-  process.exit(1);
-});
+run(main);
