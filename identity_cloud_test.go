@@ -19,8 +19,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -77,25 +75,12 @@ var cloudChildren = []cloudChild{
 // nodeCloudChild runs child.cjs with node and Google's and Azure's
 // JavaScript libraries, installed once under $HOME/.cache/ward/npm.
 func nodeCloudChild(t *testing.T, caFile string) ([]string, []string, string) {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return nil, nil, "no node on $PATH: install Node.js 18 or later and npm"
-	}
-	modules, err := cloudChildNPM.nodeModules()
-	if err != nil {
-		return nil, nil, "no google-auth-library or @azure/identity: " + err.Error() + " (scripts/test.sh installs them)"
-	}
-	script, err := filepath.Abs("testdata/cloudchild/child.cjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"NODE_PATH=" + modules}
-	if caFile != "" {
+	argv, env, missing := cloudChildNPM.nodeChild(t, "google-auth-library or @azure/identity")
+	if missing == "" && caFile != "" {
 		// Node.js reads its own variable, not SSL_CERT_FILE.
 		env = append(env, "NODE_EXTRA_CA_CERTS="+caFile)
 	}
-	return []string{node, script}, env, ""
+	return argv, env, missing
 }
 
 // gcpIdentityWard is a GCP emulator and a ward environment whose own

@@ -186,20 +186,8 @@ func pythonChild(t *testing.T) ([]string, []string, string) {
 // jsChild runs child.cjs with node and @aws-sdk/client-sts, installed
 // once under $HOME/.cache/ward/npm (see npmPackage).
 func jsChild(t *testing.T) ([]string, []string, string) {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return nil, nil, "no node on $PATH: install Node.js 18 or later and npm"
-	}
-	modules, err := awsChildNPM.nodeModules()
-	if err != nil {
-		return nil, nil, "no @aws-sdk/client-sts: " + err.Error() + " (scripts/test.sh installs it)"
-	}
-	script, err := filepath.Abs("testdata/awschild/child.cjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []string{node, script, fmt.Sprint(childDuration.Seconds()), fmt.Sprint(childInterval.Seconds())}, []string{"NODE_PATH=" + modules}, ""
+	argv, env, missing := awsChildNPM.nodeChild(t, "@aws-sdk/client-sts")
+	return append(argv, fmt.Sprint(childDuration.Seconds()), fmt.Sprint(childInterval.Seconds())), env, missing
 }
 
 func lastLine(s string) string {
@@ -228,6 +216,25 @@ var (
 
 // nodeModules returns the node_modules directory, installing the
 // package.json's dependencies with npm when they are not there yet.
+// nodeChild is node running the package's child.cjs with its libraries
+// (named by libs for the reason it cannot run), or why it cannot run.
+func (p *npmPackage) nodeChild(t *testing.T, libs string) (argv, env []string, missing string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, nil, "no node on $PATH: install Node.js 18 or later and npm"
+	}
+	modules, err := p.nodeModules()
+	if err != nil {
+		return nil, nil, "no " + libs + ": " + err.Error() + " (scripts/test.sh installs them)"
+	}
+	script, err := filepath.Abs(filepath.Join(p.dir, "child.cjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{node, script}, []string{"NODE_PATH=" + modules}, ""
+}
+
 func (p *npmPackage) nodeModules() (string, error) {
 	p.once.Do(func() {
 		pkg, err := os.ReadFile(filepath.Join(p.dir, "package.json"))
