@@ -29,6 +29,16 @@ type BatchStore interface {
 	FetchBatch(ctx context.Context, refs []Ref) ([]Secret, []error)
 }
 
+// BatchFailed is a batch's answer when all of it failed with err: no
+// secret, and err for each of n references.
+func BatchFailed(n int, err error) ([]Secret, []error) {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return make([]Secret, n), errs
+}
+
 // Secret is one fetched document.
 type Secret struct {
 	// Value is the whole document as bytes.

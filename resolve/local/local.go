@@ -120,15 +120,12 @@ func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, err
 // store: a run's local references cost one stat, one decryption (while
 // the file is unchanged, none) and no goroutine each.
 func (s *Store) FetchBatch(_ context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
-	secrets := make([]resolve.Secret, len(refs))
-	errs := make([]error, len(refs))
 	doc, st, err := s.loadStat()
 	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return secrets, errs
+		return resolve.BatchFailed(len(refs), err)
 	}
+	secrets := make([]resolve.Secret, len(refs))
+	errs := make([]error, len(refs))
 	// Rotation watches the file writes replace (a symlinked store's
 	// target), and reads again when its stamp, taken before this read,
 	// changes.

@@ -257,25 +257,19 @@ func (c *Client) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, er
 // FetchBatch reads documents in one request; the helper batches or fans
 // them out.
 func (c *Client) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
-	secrets := make([]resolve.Secret, len(refs))
-	errs := make([]error, len(refs))
-	fail := func(err error) ([]resolve.Secret, []error) {
-		for i := range errs {
-			errs[i] = err
-		}
-		return secrets, errs
-	}
 	wire := make([]wireRef, len(refs))
 	for i, r := range refs {
 		wire[i] = toWireRef(r)
 	}
 	var res fetchResult
 	if err := c.call(ctx, &request{Op: opFetch, Refs: wire}, &res); err != nil {
-		return fail(err)
+		return resolve.BatchFailed(len(refs), err)
 	}
 	if len(res.Secrets) != len(refs) || len(res.Errors) != len(refs) {
-		return fail(fmt.Errorf("%s answered %d results for %d references", c.cfg.Program, len(res.Secrets), len(refs)))
+		return resolve.BatchFailed(len(refs), fmt.Errorf("%s answered %d results for %d references", c.cfg.Program, len(res.Secrets), len(refs)))
 	}
+	secrets := make([]resolve.Secret, len(refs))
+	errs := make([]error, len(refs))
 	for i := range refs {
 		if res.Errors[i] != nil {
 			errs[i] = res.Errors[i].err()

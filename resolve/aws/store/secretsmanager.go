@@ -64,15 +64,12 @@ func (sm *SecretsManager) Fetch(ctx context.Context, ref resolve.Ref) (resolve.S
 // cannot). Calls run concurrently, at most Concurrency at a time. An error
 // is reported for the reference it concerns, leaving the others valid.
 func (sm *SecretsManager) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
-	secrets := make([]resolve.Secret, len(refs))
-	errs := make([]error, len(refs))
 	c, err := sm.api(ctx)
 	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return secrets, errs
+		return resolve.BatchFailed(len(refs), err)
 	}
+	secrets := make([]resolve.Secret, len(refs))
+	errs := make([]error, len(refs))
 
 	var batched, single []int
 	for i, r := range refs {

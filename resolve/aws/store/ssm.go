@@ -52,15 +52,12 @@ func (ps *ParameterStore) Fetch(ctx context.Context, ref resolve.Ref) (resolve.S
 // reference; when AWS refuses a whole call (IAM or KMS denying one of its
 // parameters), each of its names is asked for alone to tell which.
 func (ps *ParameterStore) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
-	secrets := make([]resolve.Secret, len(refs))
-	errs := make([]error, len(refs))
 	c, err := ps.api(ctx)
 	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return secrets, errs
+		return resolve.BatchFailed(len(refs), err)
 	}
+	secrets := make([]resolve.Secret, len(refs))
+	errs := make([]error, len(refs))
 
 	// Refs that ask for the same name:version share one answer.
 	var names []string

@@ -43,11 +43,7 @@ func (s *Stores) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.
 	}
 	b, err := s.of(refs[0].Scheme)
 	if err != nil {
-		errs := make([]error, len(refs))
-		for i := range errs {
-			errs[i] = err
-		}
-		return make([]resolve.Secret, len(refs)), errs
+		return resolve.BatchFailed(len(refs), err)
 	}
 	return b.FetchBatch(ctx, refs)
 }
