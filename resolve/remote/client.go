@@ -58,7 +58,9 @@ type Client struct {
 	conn *conn
 	// spawned is a helper Spawn started whose store is not open yet.
 	spawned *conn
-	opened  *openResult
+	// opening is the helper whose store is being opened, nil otherwise.
+	opening *opening
+	open    *openResult
 	closed  bool
 	// path is where Find found the helper, kept for restarts: ward moves
 	// to / once the child runs, and a relative $PATH entry would then
@@ -90,7 +92,7 @@ func New(cfg Config) *Client {
 func (c *Client) Spawn() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.spawned != nil || c.conn != nil && !c.conn.isDead() {
+	if c.closed || c.spawned != nil || c.opening != nil || c.conn != nil && !c.conn.isDead() {
 		return nil
 	}
 	cn, err := c.start()
@@ -107,38 +109,98 @@ func (c *Client) Start(ctx context.Context) error {
 	return err
 }
 
-// live returns the running helper, starting it if there is none.
+// live returns the running helper with its store open, starting it if
+// there is none.
 func (c *Client) live(ctx context.Context) (*conn, error) {
+	cn, op, err := c.begin()
+	if err != nil || op == nil {
+		return cn, err
+	}
+	return cn, c.opened(ctx, op)
+}
+
+// opening is a helper whose open request is sent and not answered yet.
+type opening struct {
+	cn   *conn
+	done chan struct{}
+	err  error // set before done closes
+}
+
+// begin returns the running helper and, while its open request is not
+// answered yet, that opening: a request may be written right behind the
+// open one, saving a round trip on the first request of a run, but its
+// answer counts only once the open one says the store is open (see
+// opened). It starts the helper and sends the open request when neither
+// runs.
+func (c *Client) begin() (*conn, *opening, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, fmt.Errorf("%s: the store is closed", c.cfg.Program)
+		return nil, nil, fmt.Errorf("%s: the store is closed", c.cfg.Program)
 	}
 	if c.conn != nil && !c.conn.isDead() {
-		return c.conn, nil
+		return c.conn, nil, nil
+	}
+	if c.opening != nil {
+		return c.opening.cn, c.opening, nil
 	}
 	cn := c.spawned
 	c.spawned = nil
 	if cn == nil || cn.isDead() {
 		var err error
 		if cn, err = c.start(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	res, err := cn.call(ctx, &request{Op: opOpen, Open: c.openRequest()})
-	if err == nil {
-		var o openResult
-		if err = json.Unmarshal(res, &o); err == nil && o.Protocol != Protocol {
+	op := &opening{cn: cn, done: make(chan struct{})}
+	_, ch := cn.send(&request{Op: opOpen, Open: c.openRequest()})
+	c.opening = op
+	go c.awaitOpen(op, ch)
+	return cn, op, nil
+}
+
+// awaitOpen takes the helper's answer to the open request: the helper
+// becomes the client's, or is killed.
+func (c *Client) awaitOpen(op *opening, ch <-chan response) {
+	r := <-ch
+	var err error
+	var o openResult
+	switch {
+	case r.Error == died:
+		err = ErrHelperDied
+	case r.Error != nil:
+		err = r.Error.err()
+	default:
+		if err = json.Unmarshal(r.Result, &o); err == nil && o.Protocol != Protocol {
 			err = fmt.Errorf("%s speaks protocol %d, ward %d: install the helper of the same ward version", c.cfg.Program, o.Protocol, Protocol)
 		}
-		c.opened = &o
 	}
-	if err != nil {
-		cn.kill()
-		return nil, fmt.Errorf("open the %s store: %w", c.cfg.Store, err)
+	c.mu.Lock()
+	c.opening = nil
+	switch {
+	case err != nil:
+		op.err = fmt.Errorf("open the %s store: %w", c.cfg.Store, err)
+		op.cn.kill()
+	case c.closed:
+		// Close took the helper over while it opened, and closes it.
+	default:
+		c.open, c.conn = &o, op.cn
 	}
-	c.conn = cn
-	return cn, nil
+	c.mu.Unlock()
+	close(op.done)
+}
+
+// opened waits for the answer to op's open request. A caller giving up
+// kills the helper, as a helper stuck in its open would otherwise hold
+// up ward's exit by Close's whole timeout.
+func (c *Client) opened(ctx context.Context, op *opening) error {
+	select {
+	case <-op.done:
+		return op.err
+	case <-ctx.Done():
+		op.cn.kill()
+		return ctx.Err()
+	}
 }
 
 func (c *Client) openRequest() *openRequest {
@@ -240,7 +302,11 @@ func (e *MissingError) Hint() string {
 func (c *Client) Pid() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, cn := range []*conn{c.conn, c.spawned} {
+	cns := []*conn{c.conn, c.spawned}
+	if c.opening != nil {
+		cns = append(cns, c.opening.cn)
+	}
+	for _, cn := range cns {
 		if cn != nil && !cn.isDead() {
 			return cn.proc.Pid
 		}
@@ -296,7 +362,7 @@ func (c *Client) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 func (c *Client) HasVersions() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.opened != nil && c.opened.Versions
+	return c.open != nil && c.open.Versions
 }
 
 // KeepLease asks the helper to renew lease until it can no longer be
@@ -335,6 +401,10 @@ func (c *Client) Revoke(ctx context.Context, lease *resolve.Lease) error {
 func (c *Client) Close() error {
 	c.mu.Lock()
 	cn, spawned := c.conn, c.spawned
+	if c.opening != nil {
+		// The helper answers its open request first, then the close.
+		cn = c.opening.cn
+	}
 	c.closed, c.conn, c.spawned = true, nil, nil
 	c.mu.Unlock()
 	if spawned != nil {
@@ -376,11 +446,18 @@ func (c *Client) Close() error {
 // call sends a request to the live helper and decodes its result into
 // out (nil: ignore it).
 func (c *Client) call(ctx context.Context, req *request, out any) error {
-	cn, err := c.live(ctx)
+	cn, op, err := c.begin()
 	if err != nil {
 		return err
 	}
-	res, err := cn.call(ctx, req)
+	id, ch := cn.send(req)
+	if op != nil {
+		if err := c.opened(ctx, op); err != nil {
+			cn.forget(id)
+			return err
+		}
+	}
+	res, err := cn.await(ctx, id, ch)
 	if err != nil {
 		return err
 	}
@@ -453,6 +530,11 @@ func (cn *conn) write(req *request) error {
 // call sends req and waits for its answer.
 func (cn *conn) call(ctx context.Context, req *request) (json.RawMessage, error) {
 	id, ch := cn.send(req)
+	return cn.await(ctx, id, ch)
+}
+
+// await waits for the answer to request id on ch.
+func (cn *conn) await(ctx context.Context, id uint64, ch chan response) (json.RawMessage, error) {
 	select {
 	case r := <-ch:
 		if r.Error != nil {

@@ -56,7 +56,15 @@ func openDirStore(opts resolve.Options, env resolve.Env) (resolve.Store, error) 
 	if o.Greeting != "hello" {
 		return nil, fmt.Errorf("the options did not arrive: greeting %q", o.Greeting)
 	}
-	return &dirStore{dir: env.Getenv("WARD_TEST_DIR"), log: env.Log, revoke: env.RevokeOnExit}, nil
+	dir := env.Getenv("WARD_TEST_DIR")
+	// While the file hold-open exists, the open waits (for a test to see
+	// what ward sends meanwhile).
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "hold-open")); err != nil {
+			break
+		}
+	}
+	return &dirStore{dir: dir, log: env.Log, revoke: env.RevokeOnExit}, nil
 }
 
 type dirStore struct {
@@ -344,5 +352,61 @@ func TestSpawn(t *testing.T) {
 	}
 	if c3.Pid() != 0 {
 		t.Errorf("after Close, Pid is %d", c3.Pid())
+	}
+}
+
+// TestFirstRequestRidesWithOpen: the first request goes out right behind
+// the open request instead of after its answer (a round trip less on the
+// first fetch of every run), and its answer counts only once the store is
+// open: a failed open is the request's error.
+func TestFirstRequestRidesWithOpen(t *testing.T) {
+	c, dir, _ := setup(t)
+	os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o600)
+	hold := filepath.Join(dir, "hold-open")
+	os.WriteFile(hold, nil, 0o600)
+	done := make(chan error, 1)
+	go func() {
+		s, err := c.Fetch(context.Background(), ref("a"))
+		if err == nil && string(s.Value) != "x" {
+			err = fmt.Errorf("fetched %d bytes, not the file's", len(s.Value))
+		}
+		done <- err
+	}()
+	// The helper's open waits on hold-open: both requests must be
+	// written and unanswered meanwhile.
+	pending := func() int {
+		c.mu.Lock()
+		op := c.opening
+		c.mu.Unlock()
+		if op == nil {
+			return 0
+		}
+		op.cn.mu.Lock()
+		defer op.cn.mu.Unlock()
+		return len(op.cn.pending)
+	}
+	for deadline := time.Now().Add(10 * time.Second); pending() != 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("while the open request waits for its answer, %d requests are out: the fetch waits for the open answer", pending())
+		}
+	}
+	os.Remove(hold)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the fetch sent behind the open request: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer to the fetch sent behind the open request")
+	}
+
+	bad, _, _ := setup(t)
+	bad.cfg.Options = &testOptions{Greeting: "bye"}
+	_, err := bad.Fetch(context.Background(), ref("a"))
+	if err == nil || !strings.Contains(err.Error(), "open the test store") || !strings.Contains(err.Error(), "the options did not arrive") {
+		t.Fatalf("a fetch behind a failing open: %v, want the open's error", err)
+	}
+	if _, err := bad.Fetch(context.Background(), ref("a")); err == nil || !strings.Contains(err.Error(), "the options did not arrive") {
+		t.Fatalf("the next fetch: %v, want the open's error again (from a new helper)", err)
 	}
 }
