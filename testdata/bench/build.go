@@ -20,8 +20,12 @@ type binaries struct {
 	wardNoTag string // the core without noDocsTag
 	helpers   []string
 	empty     string // a Go program whose main is empty
-	old       string // the old single binary; "" when not built
-	oldRev    string
+	// floor runs a child the least a Go program can (testdata/bench/floor);
+	// vaultFloor reads Vault documents the least a program using vault/api
+	// can (testdata/bench/vaultfloor).
+	floor, vaultFloor string
+	old               string // the old single binary; "" when not built
+	oldRev            string
 }
 
 // build compiles everything with CGO_ENABLED=0 and -trimpath, as the
@@ -66,6 +70,14 @@ func build(root, tmp, oldRev string) (*binaries, error) {
 	}
 	b.empty = filepath.Join(tmp, "bin", "empty")
 	if err := goBuild(emptyDir, "-o", b.empty, "."); err != nil {
+		return nil, err
+	}
+
+	b.floor, b.vaultFloor = filepath.Join(tmp, "bin", "floor"), filepath.Join(tmp, "bin", "vaultfloor")
+	if err := goBuild(root, "-o", b.floor, "./testdata/bench/floor"); err != nil {
+		return nil, err
+	}
+	if err := goBuild(root, "-o", b.vaultFloor, "./testdata/bench/vaultfloor"); err != nil {
 		return nil, err
 	}
 

@@ -45,6 +45,11 @@ type figures struct {
 	initVault                      time.Duration // ward-vault's, 0 if not traced
 	sizeWard, sizeOld, sizeHelpers int64
 	sdksInWard                     []string
+	// The floors (0 when not measured): a Go program that only runs
+	// `true`, the same catching every signal, and vault/api reading the
+	// one and the 50 documents in one process with no child.
+	floorExec, floorSignals   time.Duration
+	vaultFloor1, vaultFloor50 time.Duration
 	// wardInitIR is the instructions of ward's initialisers (before main,
 	// minus the empty program's); storeInit those of the packages of
 	// helper-served stores that initialise in ward, by package.
@@ -121,4 +126,37 @@ func (b *bench) summary() {
 		[]string{"`--mask` end to end ≥ 0.8x cat's throughput", fmt.Sprintf("%.2f vs %.2f GB/s: %.2fx", f.maskRate, f.catRate, f.maskRate/max(f.catRate, 1e-9)), met(f.maskRate >= 0.8*f.catRate)},
 	)
 	r.table([]string{"goal", "measured", ""}, rows)
+	b.floors()
+}
+
+// floors sets each start-up goal beside the least a Go program does for
+// the same job (testdata/bench/floor and vaultfloor): a goal below its
+// floor cannot be met by any wrapper written in Go with vault/api.
+func (b *bench) floors() {
+	f, r := b.fig, b.rep
+	if f.floorExec == 0 {
+		return
+	}
+	r.section("The floors under the start-up goals")
+	r.text("Each floor is a Go program, built like ward, that does only part of the job: it reads no manifest and forwards nothing. Its ratio to the empty program is the least any Go wrapper could show for that row; ward's distance to it is what ward itself costs.")
+	e := f.emptyGo
+	row := func(job string, goal float64, floor, ward, base time.Duration) []string {
+		below := "above the floor: reachable"
+		if goal < ratio(floor, base) {
+			below = "below the floor: no Go wrapper can meet it"
+		}
+		return []string{job, fmt.Sprintf("%.2fx", goal), fmt.Sprintf("%s (%.2fx)", ms(floor), ratio(floor, base)),
+			fmt.Sprintf("%s (%.2fx)", ms(ward), ratio(ward, base)), ms(ward - floor), below}
+	}
+	rows := [][]string{
+		row("run `true`, 0 refs: floor = fork/exec + wait", 2, f.floorExec, f.run0, e),
+		row("run `true`, 0 refs: floor = the same, catching every signal (os/signal, no pinning)", 2, f.floorSignals, f.run0, e),
+	}
+	if f.haveVault && f.vaultFloor1 > 0 {
+		rows = append(rows, row("1 Vault KV ref: floor = vault/api reads it (2 round trips), no child", 3, f.vaultFloor1, f.vault1, f.vaultEmpty))
+	}
+	if f.haveVault200 && f.vaultFloor50 > 0 {
+		rows = append(rows, row("200 Vault refs / 50 paths: floor = vault/api reads the 50 paths, no child (÷ sequential reads)", 0.25, f.vaultFloor50, f.vault200, f.sequential))
+	}
+	r.table([]string{"job", "goal", "floor (÷ base)", "ward (÷ base)", "ward − floor", "the goal is"}, rows)
 }

@@ -92,6 +92,11 @@ func (b *bench) startup() error {
 			probe{old + "`ward run -- true`, 20 `local://` refs", command(b.env, runTrue(b.bin.old, m20)...)},
 		)
 	}
+	floors := len(probes)
+	probes = append(probes,
+		probe{"floor: a Go program that fork/execs `true` and waits (`testdata/bench/floor exec`)", command(b.env, b.bin.floor, "exec", truePath)},
+		probe{"floor: the same after catching every signal with os/signal.Notify, as ward does without its one-CPU pinning (`floor signals`)", command(b.env, b.bin.floor, "signals", truePath)},
+	)
 	b.progress("start-up loop: %d rounds of %d commands", b.cfg.rounds, len(probes))
 	res := alternate(b.cfg.rounds, probes)
 	empty := median(res[1].wall)
@@ -122,6 +127,9 @@ func (b *bench) startup() error {
 	if b.bin.old != "" && res[8].ok() && res[9].ok() && res[10].ok() {
 		f.haveOld = true
 		f.oldVersion, f.old0, f.old20 = median(res[8].wall), median(res[9].wall), median(res[10].wall)
+	}
+	if res[floors].ok() && res[floors+1].ok() {
+		f.floorExec, f.floorSignals = median(res[floors].wall), median(res[floors+1].wall)
 	}
 	return nil
 }

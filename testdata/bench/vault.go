@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/remote"
 )
 
@@ -255,6 +257,8 @@ func (b *bench) vaultOne() error {
 	if b.bin.old != "" {
 		probes = append(probes, probe{"old single binary: `ward run -- true`, 1 Vault ref", command(venv, b.bin.old, "run", "-m", m, "--", truePath)})
 	}
+	floor := len(probes)
+	probes = append(probes, probe{"floor: vault/api in one process, mount lookup + read, no child (`testdata/bench/vaultfloor`)", command(venv, b.bin.vaultFloor, "1", "secret", "bench/one")})
 	b.progress("vault loop: %d rounds of %d", b.cfg.rounds, len(probes))
 	res := alternate(b.cfg.rounds, probes)
 	var rows [][]string
@@ -272,9 +276,12 @@ func (b *bench) vaultOne() error {
 	if res[0].ok() && res[1].ok() && res[2].ok() {
 		f.haveVault = true
 		f.vaultEmpty, f.roundTrips, f.vault1 = median(res[0].wall), median(res[1].wall), median(res[2].wall)
-		if len(res) > 5 && res[5].ok() {
+		if b.bin.old != "" && res[5].ok() {
 			f.oldVault1 = median(res[5].wall)
 		}
+	}
+	if res[floor].ok() {
+		f.vaultFloor1 = median(res[floor].wall)
 	}
 
 	// The breakdown: where the 1-ref run's time goes.
@@ -368,6 +375,12 @@ func (b *bench) vaultMany() error {
 	if b.bin.old != "" {
 		probes = append(probes, probe{"old single binary: `ward run -- true`, 200 Vault refs", command(venv, b.bin.old, "run", "-m", path, "--", truePath)})
 	}
+	floor := len(probes)
+	paths := []string{b.bin.vaultFloor, strconv.Itoa(resolve.DefaultConcurrency), "secret"}
+	for p := 0; p < vaultPaths; p++ {
+		paths = append(paths, fmt.Sprintf("bench/p%02d", p))
+	}
+	probes = append(probes, probe{fmt.Sprintf("floor: vault/api in one process, mount lookup + the %d paths with %d workers, no child (`testdata/bench/vaultfloor`)", vaultPaths, resolve.DefaultConcurrency), command(venv, paths...)})
 	res := alternate(b.cfg.vaultTrials, probes)
 	seq := median(res[1].wall)
 	var rows [][]string
@@ -387,9 +400,12 @@ func (b *bench) vaultMany() error {
 	if res[0].ok() && res[1].ok() {
 		b.fig.haveVault200 = true
 		b.fig.vault200, b.fig.sequential = median(res[0].wall), seq
-		if len(res) > 2 && res[2].ok() {
+		if b.bin.old != "" && res[2].ok() {
 			b.fig.old200 = median(res[2].wall)
 		}
+	}
+	if res[floor].ok() {
+		b.fig.vaultFloor50 = median(res[floor].wall)
 	}
 	return nil
 }
