@@ -852,6 +852,33 @@ func TestExecKeepsLeases(t *testing.T) {
 	}
 }
 
+// TestFailedExecRevokesLeases: when the program --exec names cannot be
+// started, no program holds the leases ward read, so ward gives them back
+// before it exits (it left them to their TTL), unless
+// rotation.revoke_on_exit is false.
+func TestFailedExecRevokesLeases(t *testing.T) {
+	emu := identityEmulator(t)
+	_, addr, _ := testVault(t)
+	mount, vrole, token := vaultAWSEngine(t, emu, identityRoleARN("exec-fails"), awstest.AWSMinSessionDuration)
+	w := newWardEnv(t)
+	w.env = append(w.env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
+	env := "env:\n  KEY: vault://" + mount + "/creds/" + vrole + "#access_key\n"
+	prefix := mount + "/creds/" + vrole + "/"
+	for _, tc := range []struct {
+		rotation string
+		leases   int
+	}{{"", 0}, {"rotation:\n  revoke_on_exit: false\n", 1}} {
+		m := w.manifest("version: 1\n" + tc.rotation + env)
+		code, _, stderr := w.run("run", "--exec", "-m", m, "--", "ward-test-no-such-program")
+		if code != 127 || !strings.Contains(stderr, "ward-test-no-such-program") {
+			t.Fatalf("%q: exit %d, want 127 naming the program: %s", tc.rotation, code, redactAll(stderr, emu.IssuedSecrets()...))
+		}
+		if n := vaultLeases(t, prefix); n != tc.leases {
+			t.Errorf("%q: %d leases left after the exec failed, want %d", tc.rotation, n, tc.leases)
+		}
+	}
+}
+
 // TestIdentityProfiles: a profile's identity.aws replaces the manifest's
 // (its role is the one served), a profile that writes it null serves none,
 // and a profile without identity keeps the manifest's.

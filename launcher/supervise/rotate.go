@@ -483,7 +483,7 @@ func (r *rotator) keepLeases(ctx context.Context, values map[string]resolve.Valu
 		if _, ok := r.kept[v.Lease.ID]; ok {
 			continue
 		}
-		keeper, ok := r.keeper(v.Ref.Scheme)
+		keeper, ok := leaseKeeper(r.fetcher, v.Ref.Scheme)
 		if !ok {
 			continue
 		}
@@ -502,8 +502,9 @@ func (r *rotator) keepLeases(ctx context.Context, values map[string]resolve.Valu
 	}
 }
 
-func (r *rotator) keeper(scheme string) (resolve.LeaseKeeper, bool) {
-	store, err := r.fetcher.Stores(scheme)
+// leaseKeeper is the store of scheme, when it has leases.
+func leaseKeeper(f *resolve.Fetcher, scheme string) (resolve.LeaseKeeper, bool) {
+	store, err := f.Stores(scheme)
 	if err != nil {
 		return nil, false
 	}
@@ -532,15 +533,21 @@ func (r *rotator) dropLeases(ctx context.Context, old map[string]resolve.Value, 
 			delete(r.kept, v.Lease.ID)
 		}
 		delete(r.ending, v.Lease.ID)
-		keeper, ok := r.keeper(v.Ref.Scheme)
-		if !ok {
-			continue
-		}
-		if err := keeper.Revoke(ctx, v.Lease); err != nil {
-			r.log.Warn("cannot revoke an old lease", "ref", v.Ref.Raw, "error", err.Error())
-		} else {
-			r.log.Debug("old lease revoked", "ref", v.Ref.Raw)
-		}
+		revokeLease(ctx, r.fetcher, r.log, v, "old lease")
+	}
+}
+
+// revokeLease gives v's lease back through its store; what names the lease
+// in the log. A lease that cannot be revoked ends with its TTL.
+func revokeLease(ctx context.Context, f *resolve.Fetcher, log *slog.Logger, v resolve.Value, what string) {
+	keeper, ok := leaseKeeper(f, v.Ref.Scheme)
+	if !ok {
+		return
+	}
+	if err := keeper.Revoke(ctx, v.Lease); err != nil {
+		log.Warn("cannot revoke the "+what, "ref", v.Ref.Raw, "error", err.Error())
+	} else {
+		log.Debug(what+" revoked", "ref", v.Ref.Raw)
 	}
 }
 

@@ -119,22 +119,20 @@ func Run(ctx context.Context, o Options) (int, error) {
 	}
 
 	path, err := signals.LookPath(o.Argv[0], p.Env)
-	if err != nil {
+	if o.Exec {
+		if err == nil {
+			err = execInto(o, path, p, listen)
+		}
+		// The program did not start. The helpers were opened to leave it
+		// the leases, revoking nothing when they close: give them back
+		// (unless rotation.revoke_on_exit says to leave them).
+		if o.Manifest.Rotation.RevokeOnExit {
+			revokeAll(o, values)
+		}
 		return startFailure(err)
 	}
-	if o.Exec {
-		if o.masker != nil {
-			// Registers the values with the CI runner (--exec masks
-			// nothing itself).
-			if _, err := o.masker.setPlan(p.Secrets); err != nil {
-				return fail(err, "")
-			}
-		}
-		if listen != nil {
-			// The fds are already 3, 4, ...; the pid stays ours.
-			p.Env = append(p.Env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
-		}
-		return startFailure(signals.Exec(path, o.Argv, p.Env))
+	if err != nil {
+		return startFailure(err)
 	}
 	if dir != nil && len(p.Files) > 0 {
 		if err := dir.Write(p.Files); err != nil {
@@ -149,6 +147,38 @@ func Run(ctx context.Context, o Options) (int, error) {
 	runtime.LockOSThread()
 	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: start.input, masking: masking}
 	return sup.run(ctx, values)
+}
+
+// execInto replaces ward with the program (--exec); it returns only when
+// that failed.
+func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
+	if o.masker != nil {
+		// Registers the values with the CI runner (--exec masks nothing
+		// itself).
+		if _, err := o.masker.setPlan(p.Secrets); err != nil {
+			return err
+		}
+	}
+	if listen != nil {
+		// The fds are already 3, 4, ...; the pid stays ours.
+		p.Env = append(p.Env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
+	}
+	return signals.Exec(path, o.Argv, p.Env)
+}
+
+// revokeAll gives back every lease of values, within the rotation's stop
+// timeout.
+func revokeAll(o Options, values map[string]resolve.Value) {
+	ctx, cancel := context.WithTimeout(context.Background(), o.Manifest.Rotation.StopTimeout)
+	defer cancel()
+	done := map[string]bool{}
+	for _, v := range values {
+		if v.Lease == nil || v.Lease.ID == "" || done[v.Lease.ID] {
+			continue
+		}
+		done[v.Lease.ID] = true
+		revokeLease(ctx, o.Fetcher, o.Log, v, "lease of the program that did not start")
+	}
 }
 
 // firstStart is what the first start of the child needs besides the
