@@ -318,6 +318,105 @@ func TestMaskStartedInBackground(t *testing.T) {
 	waitState(t, "ward after kill %1", ward, "")
 }
 
+// TestMaskTostop: under `stty tostop` the kernel stops a background job
+// that writes to the terminal. With --mask ward writes the child's output
+// itself, so the kernel sends ward SIGTTOU, which ward catches, and
+// restarts the write for ever: ward spun a CPU and the job never stopped.
+// Now ward stops the job, the child first (and itself with SIGTTOU, as
+// the kernel would: zsh says "suspended (tty output)", bash "Stopped");
+// fg lets the output out; bg and more output stop it again.
+func TestMaskTostop(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	term.send("stty tostop\n")
+	term.expect(`PROMPT> `)
+	term.send("ward run --mask -m " + m + " -- helper jobctl &\n")
+	ward, _ := strconv.Atoi(term.expect(`\[1\] (\d+)`)[1])
+	waitState(t, "ward, its output waiting for the terminal in the background", ward, "T")
+	before := cpuTicks(t, ward)
+	child := onlyChild(t, onlyChild(t, ward)) // the pty session's leader between
+	waitState(t, "the child of a job stopped for its output", child, "T")
+	term.send("jobs\n")
+	term.expect(`Stopped\s+ward run`)
+	term.expect(`PROMPT> `)
+	if used := cpuTicks(t, ward) - before; used > 10 {
+		t.Errorf("ward used %d clock ticks of CPU while stopped", used)
+	}
+
+	term.send("fg\n")
+	term.expect(fmt.Sprintf(`jobctl ready pid=%d`, child))
+	term.send("typed\n")
+	term.expect(`echo: typed`)
+	term.send("\x1a")
+	term.expect(`Stopped`)
+	term.expect(`PROMPT> `)
+	// bg continues the child, which says so: that output stops the job
+	// again.
+	term.send("bg\n")
+	term.expect(`PROMPT> `)
+	waitState(t, "ward after bg, its output waiting again", ward, "T")
+	term.send("jobs\n")
+	term.expect(`Stopped\s+ward run`)
+	term.send("fg\n")
+	term.expect(`continued`)
+	term.send("\x1a")
+	term.expect(`Stopped`)
+	term.send("kill %1\n")
+	waitState(t, "the child after kill %1", child, "")
+	waitState(t, "ward after kill %1", ward, "")
+}
+
+// TestTostopOwnOutput: ward's own lines (a warning, the error report)
+// reach the terminal from the background under `stty tostop`. Before,
+// ward catching SIGTTOU, the kernel restarted its write for ever: ward spun
+// a CPU before it started the child, or before it exited.
+func TestTostopOwnOutput(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	term.send("stty tostop\n")
+	term.expect(`PROMPT> `)
+	// HOME declared: ward warns that it replaces the inherited one.
+	m := w.manifest("version: 1\nenv:\n  HOME: {value: /nowhere}\n")
+	started := filepath.Join(w.dir, "started")
+	term.send("ward run -m " + m + " -- helper touch " + started + " &\n")
+	term.expect(`a declared variable replaces an inherited one`)
+	waitUntil(t, "the child's file", func() bool { _, err := os.Stat(started); return err == nil })
+	term.send("wait $!; echo code=$?\n")
+	term.expect(`code=0`)
+
+	// A secret that does not resolve: the report comes after ward caught
+	// the signals.
+	bad := w.manifest("version: 1\nenv:\n  X: local://ward-test/missing\n")
+	term.send("ward run -m " + bad + " -- true &\n")
+	term.expect(`ward: error: |"level":"ERROR"`)
+	term.send("wait $!; echo code=$?\n")
+	term.expect(`code=125`)
+}
+
+// onlyChild is the one child process of pid.
+func onlyChild(t *testing.T, pid int) int {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		// Each thread lists the children it forked.
+		var kids []string
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+		for _, f := range tasks {
+			b, _ := os.ReadFile(f)
+			kids = append(kids, strings.Fields(string(b))...)
+		}
+		if len(kids) == 1 {
+			kid, _ := strconv.Atoi(kids[0])
+			return kid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d has children %q, want one", pid, kids)
+		}
+		time.Sleep(10 * time.Millisecond) // polling /proc, with a deadline
+	}
+}
+
 // TestStopWithoutTerminal: SIGTSTP sent to ward stops the child's group
 // and ward; SIGCONT continues both; SIGTERM while stopped ends both with
 // 143. Both where ward's process group is an ordinary one (a shell's job)

@@ -7,6 +7,7 @@ package launcher
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/supervise"
 	"github.com/wardsecrets/ward/launcher/systemd"
+	"github.com/wardsecrets/ward/signals"
 )
 
 // IO is the process's standard streams.
@@ -40,13 +42,13 @@ func Main(args []string, stdio IO) int {
 	if err == nil {
 		return 0
 	}
-	report(stdio.Stderr, err)
+	report(signals.Writer(stdio.Stderr), err)
 	return failure.ExitCode(err)
 }
 
 // report prints err as ward's error lines, each hint under its error, or
 // as JSON log records when the command logs JSON.
-func report(w *os.File, err error) {
+func report(w io.Writer, err error) {
 	var je *jsonReported
 	if errors.As(err, &je) {
 		reportJSON(w, je.err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/signals"
 )
 
 // logs are a command's loggers, at --log-level, in --log-format.
@@ -53,12 +55,14 @@ func newLogs(c *cli.Context, w *os.File) (logs, error) {
 	default:
 		return logs{}, failure.New(fmt.Errorf("invalid --log-format %q", format), "choose text, json or auto")
 	}
+	// Through to the terminal even in the background under stty tostop.
+	out := signals.Writer(w)
 	if format == "json" {
-		log := slog.New(slog.NewJSONHandler(w, opts)).With("app", "ward")
+		log := slog.New(slog.NewJSONHandler(out, opts)).With("app", "ward")
 		return logs{log: log, audit: log, level: level}, nil
 	}
 	opts.ReplaceAttr = shortTime
-	h := slog.NewTextHandler(w, opts).WithAttrs([]slog.Attr{slog.String("app", "ward")})
+	h := slog.NewTextHandler(out, opts).WithAttrs([]slog.Attr{slog.String("app", "ward")})
 	return logs{log: slog.New(h), audit: slog.New(infoAsDebug{h}), level: level}, nil
 }
 
@@ -157,7 +161,7 @@ func reportJSONWhenLogging(cmds []*cli.Command) {
 
 // reportJSON writes err as ward's JSON log does: one error record per
 // line of the report, with its hint and, for a manifest error, its place.
-func reportJSON(w *os.File, err error) {
+func reportJSON(w io.Writer, err error) {
 	log := slog.New(slog.NewJSONHandler(w, nil)).With("app", "ward")
 	lines := failure.Lines(err)
 	causes := reportCauses(err)

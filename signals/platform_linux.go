@@ -75,3 +75,20 @@ func raise(sig syscall.Signal) {
 	defer runtime.UnlockOSThread()
 	unix.Tgkill(os.Getpid(), unix.Gettid(), sig)
 }
+
+// backgroundWrite writes b to f with SIGTTOU blocked on the writing
+// thread, which lets the kernel take the write from a process in the
+// background of its terminal under `stty tostop` instead of sending
+// SIGTTOU and restarting it (see ward's Writer).
+func backgroundWrite(f *os.File, b []byte) (int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var ttou, old unix.Sigset_t
+	n := uint(syscall.SIGTTOU) - 1
+	ttou.Val[n/64] |= 1 << (n % 64)
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &ttou, &old); err != nil {
+		return f.Write(b)
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return f.Write(b)
+}

@@ -29,3 +29,7 @@ func raise(sig syscall.Signal) { syscall.Kill(os.Getpid(), syscall.SIGSTOP) }
 
 // onOneCPU runs f: outside Linux ward does not move its threads.
 func onOneCPU(f func()) { f() }
+
+// backgroundWrite writes b to f (on Linux with SIGTTOU blocked: see
+// Writer).
+func backgroundWrite(f *os.File, b []byte) (int, error) { return f.Write(b) }

@@ -2,6 +2,7 @@ package signals
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,6 +27,32 @@ func InBackground(f *os.File) bool {
 	fg, ok := ForegroundGroup(f)
 	return ok && fg != unix.Getpgrp()
 }
+
+// StopsBackgroundWriters reports whether terminal f stops a process of a
+// background group that writes to it (`stty tostop`): the kernel sends
+// the writer's group SIGTTOU and, ward catching it, restarts the write
+// for ever.
+func StopsBackgroundWriters(f *os.File) bool {
+	t, err := unix.IoctlGetTermios(int(f.Fd()), getTermios)
+	return err == nil && t.Lflag&unix.TOSTOP != 0
+}
+
+// Writer returns a writer for ward's own lines (its log, its error report)
+// to f. When f is a terminal, each write goes through even while ward is in
+// the background of it under `stty tostop`: ward catches SIGTTOU, so the
+// kernel's way of stopping a background writer there would restart the
+// write for ever, a CPU spun and the line never written; ward's own
+// lines are few, and better shown than held.
+func Writer(f *os.File) io.Writer {
+	if _, err := unix.IoctlGetTermios(int(f.Fd()), getTermios); err != nil {
+		return f
+	}
+	return terminalWriter{f}
+}
+
+type terminalWriter struct{ f *os.File }
+
+func (w terminalWriter) Write(b []byte) (int, error) { return backgroundWrite(w.f, b) }
 
 // ForegroundGroup returns the foreground process group of terminal f.
 func ForegroundGroup(f *os.File) (int, bool) {

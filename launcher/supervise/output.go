@@ -34,6 +34,11 @@ type maskedIO struct {
 	relays          []*relay
 	done            sync.WaitGroup
 	toClose         []*os.File
+	// outputStops asks the supervisor to stop the job: output waits for
+	// a terminal that stops background writers (see waitForTerminal).
+	// ending is set once the child is gone: what is left goes out.
+	outputStops chan<- struct{}
+	ending      atomic.Bool
 }
 
 // relay copies one of the child's streams, masked, into ward's own.
@@ -243,8 +248,8 @@ func isTerminal(f *os.File) bool { return f != nil && term.IsTerminal(int(f.Fd()
 
 // newMaskedIO prepares the child's streams and starts the relays that
 // mask them into ward's own.
-func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, input *ptyInput) (*maskedIO, error) {
-	m := &maskedIO{}
+func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, input *ptyInput, outputStops chan<- struct{}) (*maskedIO, error) {
+	m := &maskedIO{outputStops: outputStops}
 	pipe := func(dst *os.File) (*os.File, error) {
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -299,14 +304,18 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, input *ptyInput
 }
 
 // relay starts copying src, masked, into dst.
-func (m *maskedIO) relay(dst io.Writer, src *os.File, p *mask.Source) {
+func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 	r := &relay{src: src}
 	r.moved.Store(time.Now().UnixNano())
 	m.relays = append(m.relays, r)
 	m.done.Add(1)
+	pw := &progressWriter{w: dst, r: r}
+	if isTerminal(dst) {
+		pw.w, pw.term, pw.stops, pw.ending = signals.Writer(dst), dst, m.outputStops, &m.ending
+	}
 	go func() {
 		defer m.done.Done()
-		w := mask.NewSourceWriter(&progressWriter{w: dst, r: r}, p)
+		w := mask.NewSourceWriter(pw, p)
 		if err := mask.Copy(w, &progressReader{f: src, r: r}); err != nil {
 			// Output gone (a closed pipe, a reader that quit): the child
 			// gets EPIPE, as it would without masking.
@@ -334,14 +343,41 @@ func (p *progressReader) Read(b []byte) (int, error) {
 type progressWriter struct {
 	w io.Writer
 	r *relay
+	// term is the terminal w writes to, if it is one; stops asks for the
+	// job's stop; ending is the maskedIO's.
+	term   *os.File
+	stops  chan<- struct{}
+	ending *atomic.Bool
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
+	if p.term != nil {
+		p.waitForTerminal()
+	}
 	p.r.writing.Store(true)
 	n, err := p.w.Write(b)
 	p.r.writing.Store(false)
 	p.r.moved.Store(time.Now().UnixNano())
 	return n, err
+}
+
+// waitForTerminal holds the output back while ward is in the background
+// of a terminal that stops background writers (`stty tostop`), where the
+// kernel would answer the write with SIGTTOU, which ward catches, and
+// restart it for ever. It asks the supervisor to stop the job instead,
+// as the kernel stops a job that writes there itself, and looks again
+// every foregroundPoll: ward stopped, nothing runs; continued by fg, the
+// output goes out; by bg, the job stops again. Once the child is gone
+// (ward is ending), the rest goes out at once: there is no job left to
+// stop, and ward's writes to a terminal go through (signals.Writer).
+func (p *progressWriter) waitForTerminal() {
+	for !p.ending.Load() && signals.InBackground(p.term) && signals.StopsBackgroundWriters(p.term) {
+		select {
+		case p.stops <- struct{}{}:
+		default:
+		}
+		time.Sleep(foregroundPoll)
+	}
 }
 
 // started closes ward's copies of the child's ends.
@@ -363,6 +399,7 @@ const quietFor = 200 * time.Millisecond
 // holds nothing more and has been quiet for quietFor is ended, since a
 // process outside the child's group may hold its other end open for ever.
 func (m *maskedIO) finish() {
+	m.ending.Store(true)
 	done := make(chan struct{})
 	go func() {
 		m.done.Wait()

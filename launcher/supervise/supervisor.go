@@ -53,6 +53,11 @@ type supervisor struct {
 	draining bool
 	killTime <-chan time.Time
 	// restarting is the proposal being applied while the old child stops;
+	// outputStops carries the masked output's requests to stop the job
+	// (stty tostop, ward in the background); outputStop is set while the
+	// stop it asked for is under way.
+	outputStops chan struct{}
+	outputStop  bool
 	// stopping is set once ward itself is being stopped.
 	restarting   *proposal
 	restartStart time.Time
@@ -71,7 +76,10 @@ func (s *supervisor) start() error {
 		}
 	}
 	if s.masking {
-		out, err := newMaskedIO(s.opts.Stdin, s.opts.Stdout, s.opts.Stderr, patterns, &s.ptyIn)
+		if s.outputStops == nil {
+			s.outputStops = make(chan struct{}, 1)
+		}
+		out, err := newMaskedIO(s.opts.Stdin, s.opts.Stdout, s.opts.Stderr, patterns, &s.ptyIn, s.outputStops)
 		if err != nil {
 			return err
 		}
@@ -185,6 +193,8 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 				s.anyLeft(syscall.SIGKILL)
 			}
 			s.killTime = nil
+		case <-s.outputStops:
+			s.stopForOutput()
 		case p := <-proposals:
 			s.apply(p)
 		case reason := <-stops:
@@ -295,6 +305,22 @@ func (s *supervisor) endGroup() error {
 	return nil
 }
 
+// stopForOutput stops the job because its masked output waits for a
+// terminal that stops background writers while ward is in its background
+// (see waitForTerminal): the child as by a Ctrl-Z, and ward follows it
+// into the stop with SIGTTOU, as the kernel stops a job that writes there
+// itself (the shell says "Stopped (tty output)").
+func (s *supervisor) stopForOutput() {
+	if s.stopping || s.draining || s.child == nil {
+		return
+	}
+	s.log.Debug("output waits for the terminal (stty tostop) while ward is in the background; stopping the job")
+	s.outputStop = true
+	if err := signals.Send(s.child.Pid, syscall.SIGTSTP, s.opts.SignalChildOnly); err != nil {
+		s.log.Warn("cannot stop the child", "signal", "SIGTSTP", "error", err.Error())
+	}
+}
+
 // childStopped follows the child into a stop, as a shell's job: ward gives
 // the terminal back to its own group and stops itself with the same
 // signal, so the shell's prompt returns with the job stopped. When ward
@@ -321,6 +347,10 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		// The pty session's leader stops with SIGSTOP whatever stopped
 		// the child there: for the shell, it is a Ctrl-Z.
 		sig = syscall.SIGTSTP
+	}
+	if s.outputStop {
+		// Stopped for output to the terminal: the shell says so.
+		sig, s.outputStop = syscall.SIGTTOU, false
 	}
 	term := s.tty
 	if s.out != nil {
