@@ -827,6 +827,19 @@ func TestIdentityMasked(t *testing.T) {
 	}
 }
 
+// awsCredsWard is a ward whose Vault token reads dynamic AWS credentials
+// (a lease each) from an AWS secrets engine on the emulator, for role: the
+// reference to them and the prefix their leases are listed under.
+func awsCredsWard(t *testing.T, role string) (emu *awstest.Server, w *wardEnv, ref, leases string) {
+	t.Helper()
+	emu = identityEmulator(t)
+	_, addr, _ := testVault(t)
+	mount, vrole, token := vaultAWSEngine(t, emu, identityRoleARN(role), awstest.AWSMinSessionDuration)
+	w = newWardEnv(t)
+	w.env = append(w.env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
+	return emu, w, "vault://" + mount + "/creds/" + vrole + "#access_key", mount + "/creds/" + vrole + "/"
+}
+
 // TestExecKeepsLeases: with --exec no ward is left to give a lease back,
 // and the program ward became uses the credentials: the store helper must
 // not revoke them when ward's pipe to it closes at the exec. (It did,
@@ -834,12 +847,8 @@ func TestIdentityMasked(t *testing.T) {
 // program waits until the helper ward started is gone, and the lease must
 // still be there.
 func TestExecKeepsLeases(t *testing.T) {
-	emu := identityEmulator(t)
-	_, addr, _ := testVault(t)
-	mount, vrole, token := vaultAWSEngine(t, emu, identityRoleARN("exec"), awstest.AWSMinSessionDuration)
-	w := newWardEnv(t)
-	w.env = append(w.env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
-	m := w.manifest("version: 1\nenv:\n  KEY: vault://" + mount + "/creds/" + vrole + "#access_key\n")
+	emu, w, ref, leases := awsCredsWard(t, "exec")
+	m := w.manifest("version: 1\nenv:\n  KEY: " + ref + "\n")
 	// After the exec the helper is this program's child; read and [ are
 	// builtins, so no child of its own is listed while it looks.
 	script := `for i in $(seq 400); do read -r kids < /proc/$$/task/$$/children; [ -z "$kids" ] && exit 0; sleep 0.05; done; exit 1`
@@ -847,7 +856,7 @@ func TestExecKeepsLeases(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d (1: the helper was still running after 20s): %s", code, redactAll(stderr, emu.IssuedSecrets()...))
 	}
-	if n := vaultLeases(t, mount+"/creds/"+vrole+"/"); n != 1 {
+	if n := vaultLeases(t, leases); n != 1 {
 		t.Errorf("%d leases left once the helper was gone, want the program's 1: the helper revoked it at the exec", n)
 	}
 }
@@ -857,13 +866,8 @@ func TestExecKeepsLeases(t *testing.T) {
 // before it exits (it left them to their TTL), unless
 // rotation.revoke_on_exit is false.
 func TestFailedExecRevokesLeases(t *testing.T) {
-	emu := identityEmulator(t)
-	_, addr, _ := testVault(t)
-	mount, vrole, token := vaultAWSEngine(t, emu, identityRoleARN("exec-fails"), awstest.AWSMinSessionDuration)
-	w := newWardEnv(t)
-	w.env = append(w.env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
-	env := "env:\n  KEY: vault://" + mount + "/creds/" + vrole + "#access_key\n"
-	prefix := mount + "/creds/" + vrole + "/"
+	emu, w, ref, prefix := awsCredsWard(t, "exec-fails")
+	env := "env:\n  KEY: " + ref + "\n"
 	for _, tc := range []struct {
 		rotation string
 		leases   int

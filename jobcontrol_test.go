@@ -102,6 +102,14 @@ func (term *terminal) expect(pattern string) []string {
 	}
 }
 
+// ctrlZ stops the foreground job and waits for the shell's prompt.
+func (term *terminal) ctrlZ() {
+	term.t.Helper()
+	term.send("\x1a")
+	term.expect(`Stopped`)
+	term.expect(`PROMPT> `)
+}
+
 // expectAll waits until the screen, after what earlier waits consumed,
 // shows a match of every pattern, in any order, and consumes up to the
 // last of them.
@@ -150,9 +158,7 @@ func (term *terminal) idleThenForeground(t *testing.T, ward int, typed string) {
 	term.expect(`ward run`)
 	term.send(typed + "\n")
 	term.expect(`echo: ` + typed)
-	term.send("\x1a")
-	term.expect(`Stopped`)
-	term.expect(`PROMPT> `)
+	term.ctrlZ()
 }
 
 // cpuTicks is the user and system CPU pid has used, in clock ticks.
@@ -239,9 +245,7 @@ func TestJobControlUnderBash(t *testing.T) {
 			term.send("first\n")
 			term.expect(`echo: first`)
 
-			term.send("\x1a") // Ctrl-Z
-			term.expect(`Stopped`)
-			term.expect(`PROMPT> `)
+			term.ctrlZ()
 			waitState(t, "the child after Ctrl-Z", child, "T")
 			waitState(t, "ward after Ctrl-Z", ward, "T")
 			term.send("jobs\n")
@@ -262,9 +266,7 @@ func TestJobControlUnderBash(t *testing.T) {
 			term.send("second\n")
 			term.expect(`echo: second`)
 
-			term.send("\x1a")
-			term.expect(`Stopped`)
-			term.expect(`PROMPT> `)
+			term.ctrlZ()
 			term.send("bg\n")
 			term.expect(`PROMPT> `)
 			if mask {
@@ -348,9 +350,7 @@ func TestMaskTostop(t *testing.T) {
 	term.expect(fmt.Sprintf(`jobctl ready pid=%d`, child))
 	term.send("typed\n")
 	term.expect(`echo: typed`)
-	term.send("\x1a")
-	term.expect(`Stopped`)
-	term.expect(`PROMPT> `)
+	term.ctrlZ()
 	// bg continues the child, which says so: that output stops the job
 	// again.
 	term.send("bg\n")
@@ -360,8 +360,7 @@ func TestMaskTostop(t *testing.T) {
 	term.expect(`Stopped\s+ward run`)
 	term.send("fg\n")
 	term.expect(`continued`)
-	term.send("\x1a")
-	term.expect(`Stopped`)
+	term.ctrlZ()
 	term.send("kill %1\n")
 	waitState(t, "the child after kill %1", child, "")
 	waitState(t, "ward after kill %1", ward, "")
