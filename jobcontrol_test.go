@@ -320,6 +320,61 @@ func TestMaskStartedInBackground(t *testing.T) {
 	waitState(t, "ward after kill %1", ward, "")
 }
 
+// TestFgOfJobStartedInBackground: `ward run -- prog &` starts the child
+// without the terminal, which ward does not have; fg gives it to ward,
+// and ward must pass it on. It did not: the child's read of the terminal
+// stopped it (SIGTTIN), ward followed, and every fg stopped the job again.
+// Three ways in: the child stopped by its read in the background, then fg;
+// fg while the child runs (bash tells a running job nothing), then the
+// read; under stty tostop, the child stopped by its output, then fg.
+func TestFgOfJobStartedInBackground(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+
+	term.send("ward run -m " + m + " -- helper jobctl &\n")
+	child, _ := strconv.Atoi(term.expect(`jobctl ready pid=(\d+)`)[1])
+	waitState(t, "the child reading the terminal in the background", child, "T")
+	waitState(t, "ward following its child into the stop", parentOf(t, child), "T")
+	term.send("fg\n")
+	term.expect(`continued`)
+	term.send("first\n")
+	term.expect(`echo: first`)
+	term.ctrlZ()
+	term.send("fg\n")
+	term.expect(`continued`)
+	term.send("second\n")
+	term.expect(`echo: second`)
+	term.send("\x03") // Ctrl-C: the child's group is the foreground
+	term.expect(`PROMPT> `)
+	term.send("echo code=$?\n")
+	term.expect(`code=130`)
+
+	go2 := filepath.Join(w.dir, "read-now")
+	term.send("ward run -m " + m + " -- sh -c 'while [ ! -e " + go2 + " ]; do sleep 0.05; done; read x; echo got-$x' &\n")
+	ward, _ := strconv.Atoi(term.expect(`\[\d+\] (\d+)`)[1])
+	term.expect(`PROMPT> `)
+	term.send("fg\n")
+	waitUntil(t, "fg to give ward's group the terminal", func() bool {
+		fg, _ := unix.IoctlGetInt(int(term.ptmx.Fd()), unix.TIOCGPGRP)
+		return fg == ward
+	})
+	os.WriteFile(go2, nil, 0o644)
+	term.send("typed\n")
+	term.expect(`got-typed`)
+	term.expect(`PROMPT> `)
+
+	term.send("stty tostop; ward run -m " + m + " -- sh -c 'echo out-$((40+2))' &\n")
+	ward, _ = strconv.Atoi(term.expect(`\[\d+\] (\d+)`)[1])
+	waitState(t, "ward, its child stopped by its output in the background", ward, "T")
+	term.send("jobs\n")
+	term.expect(`Stopped\s+ward run`)
+	term.send("fg\n")
+	term.expect(`out-42`)
+	term.send("echo code=$?\n")
+	term.expect(`code=0`)
+}
+
 // TestMaskTostop: under `stty tostop` the kernel stops a background job
 // that writes to the terminal. With --mask ward writes the child's output
 // itself, so the kernel sends ward SIGTTOU, which ward catches, and

@@ -40,6 +40,9 @@ type supervisor struct {
 	ptyIn   ptyInput
 
 	child *signals.Child
+	// stdio is the child's stdin, stdout and stderr when it shares ward's
+	// terminal (no pty session of its own).
+	stdio []*os.File
 	// tty is the terminal the child's group is the foreground of (nil
 	// when there is none, or when the child has a pty of ours).
 	tty *os.File
@@ -86,13 +89,11 @@ func (s *supervisor) start() error {
 		s.out = out
 		files, session, ctty = out.files, out.session, out.ctty
 	}
-	s.tty = nil
+	s.tty, s.stdio = nil, nil
 	if !session {
-		for i, f := range files {
-			if f != nil && signals.OwnsTerminal(f) {
-				fg, ctty, s.tty = true, i, f
-				break
-			}
+		s.stdio = files[:3]
+		if i := ownedTerminal(s.stdio); i >= 0 {
+			fg, ctty, s.tty = true, i, files[i]
 		}
 	}
 	path, argv := s.path, s.opts.Argv
@@ -305,6 +306,33 @@ func (s *supervisor) endGroup() error {
 	return nil
 }
 
+// takeTerminal gives the child the foreground of the terminal it shares
+// with ward when ward has it, and reports whether it did.
+func (s *supervisor) takeTerminal() bool {
+	if s.tty == nil {
+		i := ownedTerminal(s.stdio)
+		if i < 0 {
+			return false
+		}
+		s.tty = s.stdio[i]
+	}
+	if !signals.OwnsTerminal(s.tty) {
+		return false
+	}
+	return signals.SetForeground(s.tty, s.child.Pid) == nil
+}
+
+// ownedTerminal is the index of the first of files that is a terminal
+// whose foreground is ward's process group, -1 when none is.
+func ownedTerminal(files []*os.File) int {
+	for i, f := range files {
+		if f != nil && signals.OwnsTerminal(f) {
+			return i
+		}
+	}
+	return -1
+}
+
 // stopForOutput stops the job because its masked output waits for a
 // terminal that stops background writers while ward is in its background
 // (see waitForTerminal): the child as by a Ctrl-Z, and ward follows it
@@ -340,6 +368,14 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 	if s.handlePending() {
 		// Asked to end (a shell's kill %1 on a job that stopped again):
 		// the child was sent the signal and continued to act on it.
+		return
+	}
+	if (sig == syscall.SIGTTIN || sig == syscall.SIGTTOU) && s.takeTerminal() {
+		// The child touched a terminal that ward, not it, has the
+		// foreground of: ward started in the background (`ward run ... &`)
+		// and brought forward with fg, which tells a running job nothing.
+		// It has the terminal now; it goes on.
+		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 		return
 	}
 	s.log.Debug("child stopped; stopping ward", "signal", signals.Name(sig))
@@ -380,10 +416,9 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		mask.InheritSize(s.opts.Stdout, s.out.master)
 		resized = false
 	}
-	if s.tty != nil && signals.OwnsTerminal(s.tty) {
-		// fg: the terminal is ward's again, and so the child's.
-		signals.SetForeground(s.tty, s.child.Pid)
-	}
+	// fg: the terminal is ward's again, and so the child's (also when
+	// ward started in the background and has it for the first time).
+	s.takeTerminal()
 	signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	if resized {
 		signals.Send(s.child.Pid, syscall.SIGWINCH, s.opts.SignalChildOnly)
