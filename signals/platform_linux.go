@@ -79,7 +79,7 @@ func raise(sig syscall.Signal) {
 // backgroundWrite writes b to f with SIGTTOU blocked on the writing
 // thread, which lets the kernel take the write from a process in the
 // background of its terminal under `stty tostop` instead of sending
-// SIGTTOU and restarting it (see ward's Writer).
+// SIGTTOU and restarting it (see Writer).
 func backgroundWrite(f *os.File, b []byte) (int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

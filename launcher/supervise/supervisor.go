@@ -56,15 +56,15 @@ type supervisor struct {
 	draining bool
 	killTime <-chan time.Time
 	// restarting is the proposal being applied while the old child stops;
+	// stopping is set once ward itself is being stopped.
+	restarting   *proposal
+	restartStart time.Time
+	stopping     bool
 	// outputStops carries the masked output's requests to stop the job
 	// (stty tostop, ward in the background); outputStop is set while the
 	// stop it asked for is under way.
 	outputStops chan struct{}
 	outputStop  bool
-	// stopping is set once ward itself is being stopped.
-	restarting   *proposal
-	restartStart time.Time
-	stopping     bool
 }
 
 func (s *supervisor) start() error {
@@ -337,7 +337,7 @@ func ownedTerminal(files []*os.File) int {
 // terminal that stops background writers while ward is in its background
 // (see waitForTerminal): the child as by a Ctrl-Z, and ward follows it
 // into the stop with SIGTTOU, as the kernel stops a job that writes there
-// itself (the shell says "Stopped (tty output)").
+// itself (zsh says "suspended (tty output)", bash "Stopped").
 func (s *supervisor) stopForOutput() {
 	if s.stopping || s.draining || s.child == nil {
 		return
