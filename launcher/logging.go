@@ -44,9 +44,10 @@ func newLogs(c *cli.Context, w *os.File) (logs, error) {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	format := c.String("log-format")
+	tty := term.IsTerminal(int(w.Fd()))
 	switch format {
 	case "auto", "":
-		if term.IsTerminal(int(w.Fd())) {
+		if tty {
 			format = "text"
 		} else {
 			format = "json"
@@ -55,8 +56,11 @@ func newLogs(c *cli.Context, w *os.File) (logs, error) {
 	default:
 		return logs{}, failure.New(fmt.Errorf("invalid --log-format %q", format), "choose text, json or auto")
 	}
-	// Through to the terminal even in the background under stty tostop.
-	out := signals.Writer(w)
+	out := io.Writer(w)
+	if tty {
+		// Through to the terminal even in the background under stty tostop.
+		out = signals.TerminalWriter(w)
+	}
 	if format == "json" {
 		log := slog.New(slog.NewJSONHandler(out, opts)).With("app", "ward")
 		return logs{log: log, audit: log, level: level}, nil

@@ -38,17 +38,20 @@ func StopsBackgroundWriters(f *os.File) bool {
 }
 
 // Writer returns a writer for ward's own lines (its log, its error report)
-// to f. When f is a terminal, each write goes through even while ward is in
-// the background of it under `stty tostop`: ward catches SIGTTOU, so the
-// kernel's way of stopping a background writer there would restart the
-// write for ever, a CPU spun and the line never written; ward's own
-// lines are few, and better shown than held.
+// to f: TerminalWriter(f) when f is a terminal, f itself otherwise.
 func Writer(f *os.File) io.Writer {
 	if _, err := unix.IoctlGetTermios(int(f.Fd()), getTermios); err != nil {
 		return f
 	}
-	return terminalWriter{f}
+	return TerminalWriter(f)
 }
+
+// TerminalWriter returns a writer to terminal f whose every write goes
+// through, even while ward is in the background of f under `stty tostop`:
+// ward catches SIGTTOU, so the kernel's way of stopping a background
+// writer there would restart the write for ever, a CPU spun and the line
+// never written; ward's own lines are few, and better shown than held.
+func TerminalWriter(f *os.File) io.Writer { return terminalWriter{f} }
 
 type terminalWriter struct{ f *os.File }
 

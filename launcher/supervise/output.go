@@ -311,7 +311,7 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 	m.done.Add(1)
 	pw := &progressWriter{w: dst, r: r}
 	if isTerminal(dst) {
-		pw.w, pw.term, pw.stops, pw.ending = signals.Writer(dst), dst, m.outputStops, &m.ending
+		pw.w, pw.term, pw.stops, pw.ending = signals.TerminalWriter(dst), dst, m.outputStops, &m.ending
 	}
 	go func() {
 		defer m.done.Done()
