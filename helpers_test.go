@@ -238,6 +238,24 @@ func exitCode(t *testing.T, err error) int {
 	return 0
 }
 
+// exitWithin waits for cmd to exit, at most d, and returns its exit
+// code; past d it kills cmd and fails the test (a ward that should have
+// ended and goes on).
+func exitWithin(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return exitCode(t, err)
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("ward did not exit within %v", d)
+		return 0
+	}
+}
+
 // envHash reads one `helper env` listing and returns the hash of name.
 func envHash(l *lines, name string) string {
 	l.t.Helper()

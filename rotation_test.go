@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/wardsecrets/ward/testdata/helper"
 )
@@ -142,4 +143,83 @@ func TestRotationFileReplacedAtomically(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	exitCode(t, cmd.Wait())
+}
+
+// TestRotationStopDuringRestart: a SIGTERM that reaches ward while a
+// restart waits for what the old child left in its group (a worker that
+// ignores SIGTERM) ends the run: no new child starts, and ward exits with
+// the old child's status.
+func TestRotationStopDuringRestart(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("stop1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 2s\n")
+	script := `sh -c 'trap "" TERM; echo worker-up; while :; do sleep 0.05; done' &
+trap 'echo bye; exit 3' TERM
+echo ready
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdout, stderr := readLines(t, out), readLines(t, errp)
+	stdout.waitFor("ready")
+	stdout.waitFor("worker-up")
+	w.set("app/a", canary("stop2"))
+	stderr.waitForContaining("stopping what the old child left running before the restart")
+	cmd.Process.Signal(syscall.SIGTERM)
+	// Within the stop_timeout that ends the worker, and some.
+	if code := exitWithin(t, cmd, 10*time.Second); code != 3 {
+		t.Errorf("got exit code %d, want 3 (the old child's)", code)
+	}
+	for line := range stdout.ch {
+		if line == "ready" {
+			t.Errorf("a new child started after ward was told to stop")
+		}
+	}
+	for line := range stderr.ch {
+		if strings.Contains(line, "child restarted") {
+			t.Errorf("ward logged a restart after it was told to stop")
+		}
+	}
+}
+
+// TestRotationSignalMasked: with --mask and on_change: signal, the values
+// the child is given without a restart (its files rewritten, then the
+// signal) are masked in its output, as those of a restart are.
+func TestRotationSignalMasked(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("sigmask1"), canary("sigmask2")
+	w.set("app/rot", v1)
+	m := w.manifest("version: 1\nfiles:\n  - path: rot.txt\n    ref: local://app/rot\n    env: ROT_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n")
+	script := `trap 'echo "hup: $(cat "$ROT_FILE")"' HUP
+echo "start: $(cat "$ROT_FILE")"
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+	out, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdout := readLines(t, out)
+	for _, want := range []string{"start: ", "hup: "} {
+		if want == "hup: " {
+			w.set("app/rot", v2)
+		}
+		line := stdout.waitFor(want)
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("the child's %q line shows a value in clear", want)
+		} else if line != want+"<ward:file:rot.txt>" {
+			t.Errorf("the child's line is %q, want %q", redactAll(line, v1, v2), want+"<ward:file:rot.txt>")
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	if strings.Contains(stderr.String(), v1) || strings.Contains(stderr.String(), v2) {
+		t.Errorf("a canary is in ward's stderr")
+	}
 }

@@ -95,6 +95,31 @@ func (m *masker) setPlan(secrets []mask.Secret) (*mask.Source, error) {
 	return m.src, nil
 }
 
+// addPlan takes the values a running child is about to be given without a
+// restart (files rewritten, then a signal): registered with the CI runner
+// and masked before the files change. The child's old values stay masked
+// beside them until it is restarted: it read them and may still print
+// them.
+func (m *masker) addPlan(secrets []mask.Secret) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.register(secrets); err != nil {
+		return err
+	}
+	plan := slices.Clone(secrets)
+	for _, old := range m.plan {
+		if !slices.ContainsFunc(plan, func(s mask.Secret) bool { return s.Name == old.Name && string(s.Value) == string(old.Value) }) {
+			plan = append(plan, old)
+		}
+	}
+	m.plan = plan
+	if m.src != nil {
+		p, _ := mask.Compile(m.all())
+		m.src.Set(p)
+	}
+	return nil
+}
+
 // serve takes credentials an identity endpoint is about to serve as name
 // (identity.aws...): they are registered and masked before it serves them.
 func (m *masker) serve(name string, c identity.Credentials) {

@@ -228,11 +228,15 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		if err := s.endGroup(); err != nil {
 			return 0, false, nil
 		}
-		if err := s.finishRestart(code); err != nil {
-			c, e := startFailure(err)
-			return c, true, e
+		// A stop signal that came while endGroup waited (it forwarded
+		// it, and set stopping) ends the run here: no new child starts.
+		if !s.stopping {
+			if err := s.finishRestart(code); err != nil {
+				c, e := startFailure(err)
+				return c, true, e
+			}
+			return 0, false, nil
 		}
-		return 0, false, nil
 	}
 	if s.restarting != nil {
 		s.restarting.done <- false
@@ -285,6 +289,7 @@ func (s *supervisor) endGroup() error {
 	if s.opts.SignalChildOnly || !signals.GroupAlive(s.child.Pid) {
 		return nil
 	}
+	s.log.Debug("stopping what the old child left running before the restart", "pgid", s.child.Pid)
 	signals.Send(s.child.Pid, syscall.SIGTERM, false)
 	signals.Send(s.child.Pid, syscall.SIGCONT, false)
 	deadline := time.Now().Add(s.rotation.StopTimeout)
@@ -544,6 +549,16 @@ func (s *supervisor) apply(p *proposal) {
 		p.done <- true
 	case s.rotation.OnChange == manifest.SignalChild && !p.envChanged:
 		start := time.Now()
+		// Masked (and registered with a CI runner) before the child can
+		// read them: it may read its files at any time, not only when
+		// signalled.
+		if s.opts.masker != nil {
+			if err := s.opts.masker.addPlan(p.plan.Secrets); err != nil {
+				s.log.Error("cannot mask the new values; the child keeps the old ones", "error", err.Error())
+				p.done <- false
+				return
+			}
+		}
 		if err := s.syncFiles(p.plan.Files); err != nil {
 			s.log.Error("cannot rewrite secret files; the child keeps the old ones", "error", err.Error())
 			p.done <- false
