@@ -473,7 +473,11 @@ func (p *parser) template(n *yaml.Node, field, text string) *Template {
 		return nil
 	}
 	if t.bad != "" {
-		p.fail(n, field, "templates may only read declared variables as {{ .NAME }}", "unsupported template construct: %s", t.bad)
+		hint := t.badHint
+		if hint == "" {
+			hint = "templates may only read declared variables as {{ .NAME }}"
+		}
+		p.fail(n, field, hint, "unsupported template construct: %s", t.bad)
 		return nil
 	}
 	return t

@@ -19,8 +19,9 @@ type Template struct {
 	// Uses counts how often the template reads each variable.
 	Uses map[string]int
 	tmpl *template.Template
-	// bad describes a construct templates may not use, "" when none.
-	bad string
+	// bad describes a construct templates may not use, "" when none;
+	// badHint says what to write instead, "" for the usual advice.
+	bad, badHint string
 }
 
 var funcs = template.FuncMap{
@@ -41,13 +42,14 @@ func parseTemplate(name, text string) (*Template, error) {
 		}
 		return nil, errors.New(msg)
 	}
-	deps, uses, bad := templateDeps(t)
-	return &Template{Text: text, Deps: deps, Uses: uses, tmpl: t, bad: bad}, nil
+	deps, uses, bad, badHint := templateDeps(t)
+	return &Template{Text: text, Deps: deps, Uses: uses, tmpl: t, bad: bad, badHint: badHint}, nil
 }
 
 // templateDeps returns the variables a template reads ({{ .NAME }}), or a
-// description of a construct ward does not allow in templates.
-func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad string) {
+// description of a construct ward does not allow in templates and, when
+// there is a better one than the usual, a hint.
+func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad, badHint string) {
 	seen := map[string]bool{}
 	uses = map[string]int{}
 	var walk func(n parse.Node)
@@ -103,13 +105,20 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 		case *parse.DotNode:
 			bad = "the bare dot"
 		case *parse.VariableNode:
-			if len(n.Ident) > 0 && n.Ident[0] != "$" {
+			// $ is the whole data, as the bare dot is: {{ index $ "B" }}
+			// reads B unseen by the dependency and declaration checks, and
+			// {{ $ }} prints every value. $.B is refused too rather than
+			// read as .B: the README allows {{ .NAME }} only.
+			switch {
+			case len(n.Ident) == 0 || n.Ident[0] != "$":
 				bad = "variables"
-			} else if len(n.Ident) > 1 {
-				uses[n.Ident[1]]++
-				if !seen[n.Ident[1]] {
-					seen[n.Ident[1]] = true
-					deps = append(deps, n.Ident[1])
+			case len(n.Ident) == 1:
+				bad = "$"
+				badHint = "$ is every variable at once: read each declared variable as {{ .NAME }}"
+			default:
+				bad = strings.Join(n.Ident, ".")
+				if len(n.Ident) == 2 {
+					badHint = "write {{ ." + n.Ident[1] + " }}: templates read declared variables as {{ .NAME }}, never through $"
 				}
 			}
 		case *parse.ChainNode:
@@ -117,7 +126,7 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 		}
 	}
 	walk(t.Tree.Root)
-	return deps, uses, bad
+	return deps, uses, bad, badHint
 }
 
 // Render executes the template over vars. The error never includes the

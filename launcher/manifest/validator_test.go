@@ -41,6 +41,7 @@ var inexpressible = map[string]string{
 	// Text the schema would need Go's parsers for.
 	"template-syntax": "text/template syntax: a pattern cannot parse nested actions and pipelines",
 	"template-range":  "template constructs (range, with, variables): telling an action from text, and from a string inside an action, needs the template parser",
+	"template-dollar": "the same: $ inside an action, not in text or in a string",
 }
 
 // TestSchemaValidatesManifests runs a real JSON Schema validator over
