@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -97,23 +98,45 @@ var yamlLineRE = conf.Lazy(`^yaml: line (\d+): (.*)$`)
 // messages.
 func Parse(file string, data []byte) (*Manifest, error) {
 	p := &parser{file: file, reg: stores.Registry}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		line, msg := 1, err.Error()
-		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
-		return nil, ValidationErrors{{File: file, Line: line, Col: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: "), Advice: "check the indentation and quoting on that line"}}
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		return nil, ValidationErrors{yamlError(file, err)}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest is empty", Advice: "start with `version: 1` and an `env:` mapping"}}
 	}
 	m := p.manifest(doc.Content[0])
+	// A second document was ignored, and everything in it with it: what it
+	// declares, and what is wrong in it. One after a trailing --- with
+	// nothing in it is refused as well: one rule, no exception.
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+	case err != nil:
+		p.d.Problems = append(p.d.Problems, yamlProblem(err))
+	default:
+		p.failAt(Pos{next.Line, next.Column}, "", "ward reads one manifest per file: remove this --- and what follows it, or move that to a file of its own; for variants of one manifest, use profiles", "a second YAML document starts here")
+	}
 	if p.d.Failed() {
 		return nil, p.errors()
 	}
 	return m, nil
+}
+
+// yamlError is a YAML syntax error, at the line the YAML parser names.
+func yamlError(file string, err error) *ValidationError {
+	pr := yamlProblem(err)
+	return &ValidationError{File: file, Line: pr.Line, Col: pr.Col, Msg: pr.Msg, Advice: pr.Hint}
+}
+
+func yamlProblem(err error) *conf.Problem {
+	line, msg := 1, err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	return &conf.Problem{Line: line, Col: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: "), Hint: "check the indentation and quoting on that line"}
 }
 
 // parser walks the manifest's YAML nodes.

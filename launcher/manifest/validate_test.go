@@ -79,3 +79,46 @@ func TestUnreadEnvDeclaresNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestOneDocumentPerFile checks that a manifest is one YAML document: a
+// second one was ignored, with whatever it declared and whatever was
+// wrong in it. An empty one after a trailing --- is refused as well, so
+// the rule has no exception to remember.
+func TestOneDocumentPerFile(t *testing.T) {
+	tests := []struct {
+		name, text, want string // want "" is a manifest ward takes
+	}{
+		{"second document", "version: 1\nenv:\n  A: local://advb/c1\n---\nversion: 1\nenv:\n  B: lcoal://typo\nbogus: 1\n", "w.yaml:4:1: a second YAML document starts here"},
+		{"after errors", "version: 2\n--- # dev\nenv: {}\n", "w.yaml:2:1: a second YAML document starts here"},
+		{"empty second document", "version: 1\n---\n", "w.yaml:2:1: a second YAML document starts here"},
+		{"second document of comments", "version: 1\n---\n# nothing\n", "w.yaml:2:1: a second YAML document starts here"},
+		{"broken second document", "version: 1\n---\n{\n", "w.yaml:3:1: invalid YAML"},
+		{"leading marker", "---\nversion: 1\n", ""},
+		{"end marker", "version: 1\n...\n", ""},
+		{"marker and end marker", "# ward\n---\nversion: 1\n...\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("w.yaml", []byte(tt.text))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			var ve ValidationErrors
+			if !errors.As(err, &ve) {
+				t.Fatalf("got %v, want validation errors", err)
+			}
+			for _, e := range ve {
+				if strings.HasPrefix(e.Error(), tt.want) {
+					if e.Hint() == "" {
+						t.Errorf("%s: no hint", e)
+					}
+					return
+				}
+			}
+			t.Errorf("got:\n%v\nwant an error starting %q", err, tt.want)
+		})
+	}
+}
