@@ -589,12 +589,34 @@ func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
 			spec.Path = ""
 		case secretdir.Reserved(spec.Path) != "":
 			p.fail(pathNode, name+".path", "choose another name", "path %q is %s", spec.Path, secretdir.Reserved(spec.Path))
+		case pathTooLong(spec.Path) != "":
+			// The path is not quoted: it is long, and its place is named.
+			p.fail(pathNode, name+".path", fmt.Sprintf("shorten it: a directory name takes up to %d bytes, a file name %d (rotation writes the file through a longer temporary name), the whole path %d", secretdir.NameMax, secretdir.FileNameMax, secretdir.PathMax), "%s", pathTooLong(spec.Path))
+			spec.Path = ""
 		}
 	}
 	if (spec.Ref == nil) == (spec.Template == nil) {
 		p.fail(item, name, "give exactly one of ref or template", "a file needs one source")
 	}
 	return spec
+}
+
+// pathTooLong says which part of a clean relative path is longer, in
+// bytes, than ward's private directory takes, "" when none is.
+func pathTooLong(p string) string {
+	if len(p) > secretdir.PathMax {
+		return fmt.Sprintf("a path of %d bytes is longer than %d", len(p), secretdir.PathMax)
+	}
+	dirs, file := path.Split(p)
+	for _, d := range strings.Split(strings.TrimSuffix(dirs, "/"), "/") {
+		if len(d) > secretdir.NameMax {
+			return fmt.Sprintf("a directory name of %d bytes is longer than %d", len(d), secretdir.NameMax)
+		}
+	}
+	if len(file) > secretdir.FileNameMax {
+		return fmt.Sprintf("a file name of %d bytes is longer than %d", len(file), secretdir.FileNameMax)
+	}
+	return ""
 }
 
 func (p *parser) inherit(n *yaml.Node) Inherit {

@@ -122,3 +122,46 @@ func TestOneDocumentPerFile(t *testing.T) {
 		})
 	}
 }
+
+// TestFilePathLengths checks that a file path the file system cannot
+// take is refused by the manifest, with its place and a hint, not by the
+// run's openat: a name over NAME_MAX (255 bytes, counted in bytes, not
+// characters), a file name that leaves no room for the temporary name
+// rotation writes it through, a path over PATH_MAX less its NUL.
+func TestFilePathLengths(t *testing.T) {
+	dirs := func(n int) string { return strings.Repeat(strings.Repeat("d", 254)+"/", n) }
+	tests := []struct {
+		name, path, want string // want "" is a path ward takes
+	}{
+		{"directory of 255", strings.Repeat("d", 255) + "/f", ""},
+		{"directory of 256", strings.Repeat("d", 256) + "/f", "a directory name of 256 bytes"},
+		{"directory of 256 in 128 characters", strings.Repeat("é", 128) + "/f", "a directory name of 256 bytes"},
+		{"file name of 239", "d/" + strings.Repeat("f", 239), ""},
+		{"file name of 240", "d/" + strings.Repeat("f", 240), "a file name of 240 bytes"},
+		{"file name of 300", strings.Repeat("f", 300), "a file name of 300 bytes"},
+		{"path of 4095", dirs(16) + strings.Repeat("f", 4095-16*255), ""},
+		{"path of 4096", dirs(16) + strings.Repeat("f", 4096-16*255), "a path of 4096 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := "version: 1\nfiles:\n  - path: " + tt.path + "\n    ref: local://a/b\n"
+			_, err := Parse("w.yaml", []byte(text))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			var ve ValidationErrors
+			if !errors.As(err, &ve) || len(ve) != 1 {
+				t.Fatalf("got %v, want one validation error", err)
+			}
+			if want := "w.yaml:3:11: files[0].path: " + tt.want; !strings.HasPrefix(ve[0].Error(), want) {
+				t.Errorf("got %q, want prefix %q", ve[0].Error(), want)
+			}
+			if ve[0].Hint() == "" {
+				t.Errorf("%s: no hint", ve[0])
+			}
+		})
+	}
+}
