@@ -503,6 +503,7 @@ func (p *parser) template(n *yaml.Node, field, text string) *Template {
 		p.fail(n, field, hint, "unsupported template construct: %s", t.bad)
 		return nil
 	}
+	t.file, t.field, t.pos = p.file, field, Pos{n.Line, n.Column}
 	return t
 }
 

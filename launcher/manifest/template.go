@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/template"
 	"text/template/parse"
+
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // Template is a parsed text/template and the variables it reads.
@@ -22,6 +24,10 @@ type Template struct {
 	// bad describes a construct templates may not use, "" when none;
 	// badHint says what to write instead, "" for the usual advice.
 	bad, badHint string
+	// file, field and pos place the template in the manifest, for the
+	// errors of Render.
+	file, field string
+	pos         Pos
 }
 
 var funcs = template.FuncMap{
@@ -129,26 +135,62 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 	return deps, uses, bad, badHint
 }
 
-// Render executes the template over vars. The error never includes the
-// rendered text or any value.
+// Render executes the template over vars. Its error is a
+// *ValidationError at the template's place in the manifest, with a hint;
+// it never includes the rendered text or any value.
 func (t *Template) Render(vars map[string]string) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := t.tmpl.Execute(&limitedBuffer{b: &buf, max: MaxRendered}, vars); err != nil {
-		if errors.Is(err, errTooLarge) {
-			return nil, fmt.Errorf("render template: the result is over %d bytes", MaxRendered)
+		msg, hint := fmt.Sprintf("the result is over %d bytes", MaxRendered), "deliver a value this large from a reference, not through a template"
+		if !errors.Is(err, errTooLarge) {
+			msg, hint = t.scrub(err)
 		}
-		// text/template errors can quote the data; keep only the kind.
-		return nil, fmt.Errorf("render template: %s", scrubTemplateError(err))
+		return nil, &ValidationError{File: t.file, Line: t.pos.Line, Col: t.pos.Col, Field: t.field, Msg: "render template: " + msg, Advice: hint}
 	}
 	return buf.Bytes(), nil
 }
 
-func scrubTemplateError(err error) string {
-	if e, ok := err.(template.ExecError); ok {
-		return "execution failed in " + e.Name
-	}
-	return "execution failed"
+// execFailures are the kinds of text/template execution errors a template
+// ward accepts can still meet, for the values it reads: a substring of the
+// error, and what ward says instead. The error itself is never shown:
+// text/template may quote the data.
+var execFailures = []struct{ in, msg, hint string }{
+	{"index out of range", "index out of range", indexHint},
+	{"invalid slice index", "slice positions out of order", indexHint},
+	{"incompatible types for comparison", "incompatible types for comparison", "eq, ne, lt, le, gt and ge see each value as a string: compare it with a quoted string"},
 }
+
+const indexHint = "index and slice read a value's bytes by position: check the value's shape (its length and format) in its store, or the positions in the template"
+
+// scrub names what went wrong in a failed execution, and where in the
+// template, without the error's text.
+func (t *Template) scrub(err error) (msg, hint string) {
+	text := err.Error()
+	msg, hint = "execution failed", "check the functions the template calls against the shape of the values it reads"
+	for _, f := range execFailures {
+		if strings.Contains(text, f.in) {
+			msg, hint = f.msg, f.hint
+			break
+		}
+	}
+	if m := execCallRE.FindStringSubmatch(text); m != nil && msg == "execution failed" {
+		// The function's name comes from the template, never the data.
+		msg = m[1] + " failed"
+		hint = "check the arguments the template gives " + m[1] + " against the shape of the values it reads"
+	}
+	// text/template places the action as NAME:LINE:COL, in the template.
+	if rest, ok := strings.CutPrefix(text, "template: "+t.tmpl.Name()+":"); ok {
+		if m := execPlaceRE.FindStringSubmatch(rest); m != nil {
+			msg += fmt.Sprintf(" (at %s:%s in the template)", m[1], m[2])
+		}
+	}
+	return msg, hint
+}
+
+var (
+	execCallRE  = conf.Lazy(`: error calling ([A-Za-z0-9_]+): `)
+	execPlaceRE = conf.Lazy(`^(\d+):(\d+): executing `)
+)
 
 func urlqueryFunc(s string) string { return url.QueryEscape(s) }
 
