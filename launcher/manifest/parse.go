@@ -425,7 +425,7 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 		}
 		// The variable is declared even when its value is wrong, so that
 		// templates reading it are not reported too.
-		ev := &EnvVar{Name: k.Value, Pos: Pos{k.Line, k.Column}}
+		ev := &EnvVar{Name: k.Value, Pos: Pos{k.Line, k.Column}, Field: name}
 		out = append(out, ev)
 		switch v.Kind {
 		case yaml.ScalarNode:
@@ -523,7 +523,7 @@ func (p *parser) files(n *yaml.Node, field string) []*FileSpec {
 
 // fileSpec reads one entry of files; nil when it is not a mapping.
 func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
-	spec := &FileSpec{Mode: 0o400, Pos: Pos{item.Line, item.Column}}
+	spec := &FileSpec{Mode: 0o400, Pos: Pos{item.Line, item.Column}, Field: name}
 	var pathNode *yaml.Node
 	pathRead := false
 	p.d.Fields(item, name, map[string]func(k, v *yaml.Node){

@@ -165,3 +165,117 @@ func TestFilePathLengths(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileErrorsNameRealFields checks that a problem found with a
+// profile applied names the field that holds it, where it is written: a
+// base file keeps files[N], a profile's file is profiles.NAME.files[N] by
+// its index in the profile, not in the merged list; a problem of the base
+// alone is reported once, not again for every profile.
+func TestProfileErrorsNameRealFields(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       []string
+	}{
+		{"profile variable and base file", `version: 1
+env:
+  A: {value: x}
+files:
+  - path: a
+    template: "{{ .A }}"
+    env: X
+  - path: b
+    template: "{{ .A }}"
+profiles:
+  dev:
+    env:
+      X: {value: y}
+    files:
+      - path: a/x
+        template: "{{ .A }}"
+`, []string{
+			"w.yaml:5:5: files[0].env: variable X is also declared under profiles.dev.env (with profile dev)",
+			`w.yaml:15:9: profiles.dev.files[0].path: path "a/x" and path "a" (files[0]) cannot both be files (with profile dev)`,
+		}},
+		{"two path variables", `version: 1
+files:
+  - path: a
+    ref: local://a/b
+    env: AF
+profiles:
+  dev:
+    files:
+      - path: b
+        ref: local://a/b
+        env: AF
+`, []string{"w.yaml:9:9: profiles.dev.files[0].env: variable AF is also the path variable of files[0] (with profile dev)"}},
+		{"replacing file and base variable", `version: 1
+env:
+  AF: {value: x}
+files:
+  - path: a
+    ref: local://a/b
+profiles:
+  dev:
+    files:
+      - path: a
+        ref: local://a/c
+        env: AF
+`, []string{"w.yaml:10:9: profiles.dev.files[0].env: variable AF is also declared under env (with profile dev)"}},
+		{"path twice in a profile", `version: 1
+files:
+  - path: a
+    ref: local://a/b
+profiles:
+  dev:
+    files:
+      - path: a
+        ref: local://a/c
+      - path: a
+        ref: local://a/d
+`, []string{`w.yaml:10:9: profiles.dev.files[1].path: path "a" used twice (profiles.dev.files[0])`}},
+		{"base problem once", `version: 1
+files:
+  - path: a
+    ref: local://a/b
+  - path: a
+    ref: local://a/c
+profiles:
+  dev:
+    env:
+      B: {value: x}
+`, []string{`w.yaml:5:5: files[1].path: path "a" used twice (files[0])`}},
+		{"profile templates", `version: 1
+env:
+  A: {value: x}
+profiles:
+  dev:
+    env:
+      T: {template: "{{ .C }}"}
+    files:
+      - path: f
+        template: "{{ .D }}"
+`, []string{
+			"w.yaml:7:7: profiles.dev.env.T: template reads undeclared variable C (with profile dev)",
+			"w.yaml:9:9: profiles.dev.files[0].template: template reads undeclared variable D (with profile dev)",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("w.yaml", []byte(tt.text))
+			var ve ValidationErrors
+			if !errors.As(err, &ve) {
+				t.Fatalf("got %v, want validation errors", err)
+			}
+			var got []string
+			for _, e := range ve {
+				got = append(got, e.Error())
+				if e.Hint() == "" {
+					t.Errorf("%s: no hint", e)
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
