@@ -71,6 +71,12 @@ var agreeCases = []agreeCase{
 	{"path tmp suffix", "files: [{path: x.tmp-, ref: local://a/b}]", true},
 	{"path number", "files: [{path: 2024, ref: local://a/b}]", false},
 	{"path timestamp", "files: [{path: 2024-01-01, ref: local://a/b}]", true},
+	{"path directory of 255", "files: [{path: " + strings.Repeat("d", 255) + "/f, ref: local://a/b}]", true},
+	{"path directory of 256", "files: [{path: " + strings.Repeat("d", 256) + "/f, ref: local://a/b}]", false},
+	{"path file name of 239", "files: [{path: d/" + strings.Repeat("f", 239) + ", ref: local://a/b}]", true},
+	{"path file name of 240", "files: [{path: d/" + strings.Repeat("f", 240) + ", ref: local://a/b}]", false},
+	{"path of 4095", "files: [{path: " + strings.Repeat(strings.Repeat("d", 254)+"/", 16) + strings.Repeat("f", 15) + ", ref: local://a/b}]", true},
+	{"path of 4096", "files: [{path: " + strings.Repeat(strings.Repeat("d", 254)+"/", 16) + strings.Repeat("f", 16) + ", ref: local://a/b}]", false},
 
 	{"mode 0440", `files: [{path: x, ref: local://a/b, mode: "0440"}]`, true},
 	{"mode 400", `files: [{path: x, ref: local://a/b, mode: "400"}]`, true},

@@ -44,6 +44,9 @@ type EnvVar struct {
 	IsValue  bool
 	Template *Template
 	Pos      Pos
+	// Field names the entry in messages: env.NAME, or
+	// profiles.PROFILE.env.NAME for a profile's.
+	Field string
 }
 
 // Secret reports whether the variable's value counts as a secret: plain
@@ -60,6 +63,9 @@ type FileSpec struct {
 	// Env, when set, names the variable that gives the child the path.
 	Env string
 	Pos Pos
+	// Field names the entry in messages: files[N], or
+	// profiles.PROFILE.files[N] for a profile's, N its index there.
+	Field string
 }
 
 // Key is the name a file's value is delivered under, beside the

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -97,23 +98,45 @@ var yamlLineRE = conf.Lazy(`^yaml: line (\d+): (.*)$`)
 // messages.
 func Parse(file string, data []byte) (*Manifest, error) {
 	p := &parser{file: file, reg: stores.Registry}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		line, msg := 1, err.Error()
-		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
-		return nil, ValidationErrors{{File: file, Line: line, Col: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: "), Advice: "check the indentation and quoting on that line"}}
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		return nil, ValidationErrors{yamlError(file, err)}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest is empty", Advice: "start with `version: 1` and an `env:` mapping"}}
 	}
 	m := p.manifest(doc.Content[0])
+	// A second document was ignored, and everything in it with it: what it
+	// declares, and what is wrong in it. One after a trailing --- with
+	// nothing in it is refused as well: one rule, no exception.
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+	case err != nil:
+		p.d.Problems = append(p.d.Problems, yamlProblem(err))
+	default:
+		p.failAt(Pos{next.Line, next.Column}, "", "ward reads one manifest per file: remove this --- and what follows it, or move that to a file of its own; for variants of one manifest, use profiles", "a second YAML document starts here")
+	}
 	if p.d.Failed() {
 		return nil, p.errors()
 	}
 	return m, nil
+}
+
+// yamlError is a YAML syntax error, at the line the YAML parser names.
+func yamlError(file string, err error) *ValidationError {
+	pr := yamlProblem(err)
+	return &ValidationError{File: file, Line: pr.Line, Col: pr.Col, Msg: pr.Msg, Advice: pr.Hint}
+}
+
+func yamlProblem(err error) *conf.Problem {
+	line, msg := 1, err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	return &conf.Problem{Line: line, Col: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: "), Hint: "check the indentation and quoting on that line"}
 }
 
 // parser walks the manifest's YAML nodes.
@@ -402,7 +425,7 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 		}
 		// The variable is declared even when its value is wrong, so that
 		// templates reading it are not reported too.
-		ev := &EnvVar{Name: k.Value, Pos: Pos{k.Line, k.Column}}
+		ev := &EnvVar{Name: k.Value, Pos: Pos{k.Line, k.Column}, Field: name}
 		out = append(out, ev)
 		switch v.Kind {
 		case yaml.ScalarNode:
@@ -473,9 +496,14 @@ func (p *parser) template(n *yaml.Node, field, text string) *Template {
 		return nil
 	}
 	if t.bad != "" {
-		p.fail(n, field, "templates may only read declared variables as {{ .NAME }}", "unsupported template construct: %s", t.bad)
+		hint := t.badHint
+		if hint == "" {
+			hint = "templates may only read declared variables as {{ .NAME }}"
+		}
+		p.fail(n, field, hint, "unsupported template construct: %s", t.bad)
 		return nil
 	}
+	t.file, t.field, t.pos = p.file, field, Pos{n.Line, n.Column}
 	return t
 }
 
@@ -495,7 +523,7 @@ func (p *parser) files(n *yaml.Node, field string) []*FileSpec {
 
 // fileSpec reads one entry of files; nil when it is not a mapping.
 func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
-	spec := &FileSpec{Mode: 0o400, Pos: Pos{item.Line, item.Column}}
+	spec := &FileSpec{Mode: 0o400, Pos: Pos{item.Line, item.Column}, Field: name}
 	var pathNode *yaml.Node
 	pathRead := false
 	p.d.Fields(item, name, map[string]func(k, v *yaml.Node){
@@ -562,12 +590,34 @@ func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
 			spec.Path = ""
 		case secretdir.Reserved(spec.Path) != "":
 			p.fail(pathNode, name+".path", "choose another name", "path %q is %s", spec.Path, secretdir.Reserved(spec.Path))
+		case pathTooLong(spec.Path) != "":
+			// The path is not quoted: it is long, and its place is named.
+			p.fail(pathNode, name+".path", fmt.Sprintf("shorten it: a directory name takes up to %d bytes, a file name %d (rotation writes the file through a longer temporary name), the whole path %d", secretdir.NameMax, secretdir.FileNameMax, secretdir.PathMax), "%s", pathTooLong(spec.Path))
+			spec.Path = ""
 		}
 	}
 	if (spec.Ref == nil) == (spec.Template == nil) {
 		p.fail(item, name, "give exactly one of ref or template", "a file needs one source")
 	}
 	return spec
+}
+
+// pathTooLong says which part of a clean relative path is longer, in
+// bytes, than ward's private directory takes, "" when none is.
+func pathTooLong(p string) string {
+	if len(p) > secretdir.PathMax {
+		return fmt.Sprintf("a path of %d bytes is longer than %d", len(p), secretdir.PathMax)
+	}
+	dirs, file := path.Split(p)
+	for _, d := range strings.Split(strings.TrimSuffix(dirs, "/"), "/") {
+		if len(d) > secretdir.NameMax {
+			return fmt.Sprintf("a directory name of %d bytes is longer than %d", len(d), secretdir.NameMax)
+		}
+	}
+	if len(file) > secretdir.FileNameMax {
+		return fmt.Sprintf("a file name of %d bytes is longer than %d", len(file), secretdir.FileNameMax)
+	}
+	return ""
 }
 
 func (p *parser) inherit(n *yaml.Node) Inherit {

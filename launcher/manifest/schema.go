@@ -3,9 +3,11 @@ package manifest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode"
 
+	"github.com/wardsecrets/ward/launcher/secretdir"
 	"github.com/wardsecrets/ward/resolve/conf"
 	"github.com/wardsecrets/ward/resolve/stores"
 )
@@ -77,6 +79,12 @@ const (
 // reservedFiles are the names secretdir.Reserved keeps for itself: the
 // run's lock and the systemd notify socket.
 var reservedFiles = []any{".lock", "notify.sock"}
+
+// longFilePathPattern finds a directory name over secretdir.NameMax or a
+// file name over secretdir.FileNameMax. JSON Schema counts characters
+// where the parser counts bytes, so a name of fewer but wider characters
+// passes the schema alone.
+var longFilePathPattern = fmt.Sprintf(`[^/]{%d}|[^/]{%d}$`, secretdir.NameMax+1, secretdir.FileNameMax+1)
 
 // catchableSignals are the signal names signals.Parse reads on Linux, with
 // or without SIG and in any case, less KILL and STOP, which cannot be
@@ -168,9 +176,10 @@ func schemaDefs() map[string]*conf.Shape {
 				Fields: []conf.Prop{
 					{Name: "path", Shape: &conf.Shape{
 						Kind:     "string",
-						Desc:     "Relative to ward's private directory; clean (no ., .. or empty segment), and not one of the names ward keeps there (.lock, notify.sock, .tmp-*).",
+						Desc:     fmt.Sprintf("Relative to ward's private directory; clean (no ., .. or empty segment), and not one of the names ward keeps there (.lock, notify.sock, .tmp-*); directory names up to %d bytes, the file's name up to %d, the whole path up to %d.", secretdir.NameMax, secretdir.FileNameMax, secretdir.PathMax),
 						Pattern:  filePathPattern,
-						Not:      &conf.Shape{AnyOf: []*conf.Shape{{Extra: map[string]any{"enum": reservedFiles}}, {Pattern: reservedFilePattern}}},
+						Not:      &conf.Shape{AnyOf: []*conf.Shape{{Extra: map[string]any{"enum": reservedFiles}}, {Pattern: reservedFilePattern}, {Pattern: longFilePathPattern}}},
+						Extra:    map[string]any{"maxLength": secretdir.PathMax},
 						Examples: []any{"tls/key.pem"},
 					}},
 					{Name: "ref", Shape: conf.Ref("reference", "The secret written to the file.")},

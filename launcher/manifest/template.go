@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/template"
 	"text/template/parse"
+
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // Template is a parsed text/template and the variables it reads.
@@ -19,8 +21,13 @@ type Template struct {
 	// Uses counts how often the template reads each variable.
 	Uses map[string]int
 	tmpl *template.Template
-	// bad describes a construct templates may not use, "" when none.
-	bad string
+	// bad describes a construct templates may not use, "" when none;
+	// badHint says what to write instead, "" for the usual advice.
+	bad, badHint string
+	// file, field and pos place the template in the manifest, for the
+	// errors of Render.
+	file, field string
+	pos         Pos
 }
 
 var funcs = template.FuncMap{
@@ -41,13 +48,14 @@ func parseTemplate(name, text string) (*Template, error) {
 		}
 		return nil, errors.New(msg)
 	}
-	deps, uses, bad := templateDeps(t)
-	return &Template{Text: text, Deps: deps, Uses: uses, tmpl: t, bad: bad}, nil
+	deps, uses, bad, badHint := templateDeps(t)
+	return &Template{Text: text, Deps: deps, Uses: uses, tmpl: t, bad: bad, badHint: badHint}, nil
 }
 
 // templateDeps returns the variables a template reads ({{ .NAME }}), or a
-// description of a construct ward does not allow in templates.
-func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad string) {
+// description of a construct ward does not allow in templates and, when
+// there is a better one than the usual, a hint.
+func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad, badHint string) {
 	seen := map[string]bool{}
 	uses = map[string]int{}
 	var walk func(n parse.Node)
@@ -103,13 +111,20 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 		case *parse.DotNode:
 			bad = "the bare dot"
 		case *parse.VariableNode:
-			if len(n.Ident) > 0 && n.Ident[0] != "$" {
+			// $ is the whole data, as the bare dot is: {{ index $ "B" }}
+			// reads B unseen by the dependency and declaration checks, and
+			// {{ $ }} prints every value. $.B is refused too rather than
+			// read as .B: the README allows {{ .NAME }} only.
+			switch {
+			case len(n.Ident) == 0 || n.Ident[0] != "$":
 				bad = "variables"
-			} else if len(n.Ident) > 1 {
-				uses[n.Ident[1]]++
-				if !seen[n.Ident[1]] {
-					seen[n.Ident[1]] = true
-					deps = append(deps, n.Ident[1])
+			case len(n.Ident) == 1:
+				bad = "$"
+				badHint = "$ is every variable at once: read each declared variable as {{ .NAME }}"
+			default:
+				bad = strings.Join(n.Ident, ".")
+				if len(n.Ident) == 2 {
+					badHint = "write {{ ." + n.Ident[1] + " }}: templates read declared variables as {{ .NAME }}, never through $"
 				}
 			}
 		case *parse.ChainNode:
@@ -117,29 +132,65 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 		}
 	}
 	walk(t.Tree.Root)
-	return deps, uses, bad
+	return deps, uses, bad, badHint
 }
 
-// Render executes the template over vars. The error never includes the
-// rendered text or any value.
+// Render executes the template over vars. Its error is a
+// *ValidationError at the template's place in the manifest, with a hint;
+// it never includes the rendered text or any value.
 func (t *Template) Render(vars map[string]string) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := t.tmpl.Execute(&limitedBuffer{b: &buf, max: MaxRendered}, vars); err != nil {
-		if errors.Is(err, errTooLarge) {
-			return nil, fmt.Errorf("render template: the result is over %d bytes", MaxRendered)
+		msg, hint := fmt.Sprintf("the result is over %d bytes", MaxRendered), "deliver a value this large from a reference, not through a template"
+		if !errors.Is(err, errTooLarge) {
+			msg, hint = t.scrub(err)
 		}
-		// text/template errors can quote the data; keep only the kind.
-		return nil, fmt.Errorf("render template: %s", scrubTemplateError(err))
+		return nil, &ValidationError{File: t.file, Line: t.pos.Line, Col: t.pos.Col, Field: t.field, Msg: "render template: " + msg, Advice: hint}
 	}
 	return buf.Bytes(), nil
 }
 
-func scrubTemplateError(err error) string {
-	if e, ok := err.(template.ExecError); ok {
-		return "execution failed in " + e.Name
-	}
-	return "execution failed"
+// execFailures are the kinds of text/template execution errors a template
+// ward accepts can still meet, for the values it reads: a substring of the
+// error, and what ward says instead. The error itself is never shown:
+// text/template may quote the data.
+var execFailures = []struct{ in, msg, hint string }{
+	{"index out of range", "index out of range", indexHint},
+	{"invalid slice index", "slice positions out of order", indexHint},
+	{"incompatible types for comparison", "incompatible types for comparison", "eq, ne, lt, le, gt and ge see each value as a string: compare it with a quoted string"},
 }
+
+const indexHint = "index and slice read a value's bytes by position: check the value's shape (its length and format) in its store, or the positions in the template"
+
+// scrub names what went wrong in a failed execution, and where in the
+// template, without the error's text.
+func (t *Template) scrub(err error) (msg, hint string) {
+	text := err.Error()
+	msg, hint = "execution failed", "check the functions the template calls against the shape of the values it reads"
+	for _, f := range execFailures {
+		if strings.Contains(text, f.in) {
+			msg, hint = f.msg, f.hint
+			break
+		}
+	}
+	if m := execCallRE.FindStringSubmatch(text); m != nil && msg == "execution failed" {
+		// The function's name comes from the template, never the data.
+		msg = m[1] + " failed"
+		hint = "check the arguments the template gives " + m[1] + " against the shape of the values it reads"
+	}
+	// text/template places the action as NAME:LINE:COL, in the template.
+	if rest, ok := strings.CutPrefix(text, "template: "+t.tmpl.Name()+":"); ok {
+		if m := execPlaceRE.FindStringSubmatch(rest); m != nil {
+			msg += fmt.Sprintf(" (at %s:%s in the template)", m[1], m[2])
+		}
+	}
+	return msg, hint
+}
+
+var (
+	execCallRE  = conf.Lazy(`: error calling ([A-Za-z0-9_]+): `)
+	execPlaceRE = conf.Lazy(`^(\d+):(\d+): executing `)
+)
 
 func urlqueryFunc(s string) string { return url.QueryEscape(s) }
 

@@ -33,24 +33,27 @@ func (p *parser) checkTemplates(m *Manifest, profile string, prof *Profile) {
 			}
 		}
 	}
+	// A profile only adds variables: a base template reads nothing with
+	// it that it did not read without, and was checked then.
+	ours := func(field string) bool { return profile == "" || strings.HasPrefix(field, "profiles.") }
 	for _, v := range env {
-		if v.Template != nil {
-			undeclared(v.Pos, "env."+v.Name, v.Template.Deps)
+		if v.Template != nil && ours(v.Field) {
+			undeclared(v.Pos, v.Field, v.Template.Deps)
 		}
 	}
-	for i, f := range m.FilesFor(prof) {
-		if f.Template != nil {
-			undeclared(f.Pos, fmt.Sprintf("files[%d].template", i), f.Template.Deps)
+	for _, f := range m.FilesFor(prof) {
+		if f.Template != nil && ours(f.Field) {
+			undeclared(f.Pos, f.Field+".template", f.Template.Deps)
 		}
 	}
 	if v := cycle(env, byName); v != nil {
-		p.failAt(v.Pos, "env."+v.Name, "break the cycle", "templates depend on each other in a cycle%s", where)
+		p.failAt(v.Pos, v.Field, "break the cycle", "templates depend on each other in a cycle%s", where)
 		return
 	}
 	copies := map[string]float64{}
 	for _, v := range env {
 		if n := expansion(v, byName, copies); v.Template != nil && n > MaxExpansion {
-			p.failAt(v.Pos, "env."+v.Name, "a template may hold at most 1024 copies of values, counting through the templates it reads", "the template expands to %.0f copies of values%s", n, where)
+			p.failAt(v.Pos, v.Field, "a template may hold at most 1024 copies of values, counting through the templates it reads", "the template expands to %.0f copies of values%s", n, where)
 		}
 	}
 }
@@ -111,36 +114,85 @@ func expansion(v *EnvVar, byName map[string]*EnvVar, memo map[string]float64) fl
 }
 
 // checkFiles checks, for the base manifest and each profile, that no two
-// files share a path and that a file's path variable is not also declared.
+// files share a path, that no file's path is another's directory, and
+// that a file's path variable is declared nowhere else. Each problem is
+// reported at a file, by the field it is written as; with a profile, only
+// those that involve something of the profile: the rest were reported
+// for the base manifest.
 func (p *parser) checkFiles(m *Manifest) {
-	check := func(files []*FileSpec, env []*EnvVar, field string) {
-		paths := map[string]bool{}
-		envs := map[string]bool{}
-		for _, v := range env {
-			envs[v.Name] = true
-		}
-		for i, f := range files {
-			// A missing or refused path ("") was reported where it was read.
-			if f.Path != "" {
-				if paths[f.Path] {
-					p.failAt(f.Pos, fmt.Sprintf("%s[%d].path", field, i), "give each file its own path", "path %q used twice", f.Path)
-				}
-				for other := range paths {
-					if strings.HasPrefix(f.Path, other+"/") || strings.HasPrefix(other, f.Path+"/") {
-						p.failAt(f.Pos, fmt.Sprintf("%s[%d].path", field, i), "a file cannot also be a directory of files", "path %q and path %q cannot both be files", f.Path, other)
-					}
-				}
-				paths[f.Path] = true
-			}
-			if f.Env != "" && envs[f.Env] {
-				p.failAt(f.Pos, fmt.Sprintf("%s[%d].env", field, i), "choose another name for the file's path variable", "variable %s is also declared under env", f.Env)
-			}
-			envs[f.Env] = f.Env != ""
-		}
-	}
-	check(m.Files, m.Env, "files")
+	p.checkFileSet(m.Files, m.Env, "")
 	for _, name := range slices.Sorted(maps.Keys(m.Profiles)) {
 		prof := m.Profiles[name]
-		check(m.FilesFor(prof), m.EnvFor(prof), "profiles."+name+".files")
+		// The profile's own list first: a path it names twice replaces
+		// one base file with one of them, so the merged list may not
+		// show both.
+		own := map[string]*FileSpec{}
+		for _, f := range prof.Files {
+			if f.Path == "" {
+				continue
+			}
+			if o := own[f.Path]; o != nil {
+				p.failAt(f.Pos, f.Field+".path", "give each file its own path", "path %q used twice (%s)", f.Path, o.Field)
+				continue
+			}
+			own[f.Path] = f
+		}
+		p.checkFileSet(m.FilesFor(prof), m.EnvFor(prof), name)
+	}
+}
+
+// checkFileSet checks the files a start gets with profile ("" for none).
+func (p *parser) checkFileSet(files []*FileSpec, env []*EnvVar, profile string) {
+	where := ""
+	if profile != "" {
+		where = fmt.Sprintf(" (with profile %s)", profile)
+	}
+	// Whether a problem between two fields is the profile's to report.
+	ours := func(a, b string) bool {
+		return profile == "" || strings.HasPrefix(a, "profiles.") || strings.HasPrefix(b, "profiles.")
+	}
+	// declared holds, by variable, what declares it: an env entry, or a
+	// file whose path it gives.
+	type declaration struct {
+		field string
+		file  bool
+	}
+	declared := map[string]declaration{}
+	for _, v := range env {
+		declared[v.Name] = declaration{field: v.Field}
+	}
+	var seen []*FileSpec
+	for _, f := range files {
+		// A missing or refused path ("") was reported where it was read.
+		if f.Path != "" {
+			for _, o := range seen {
+				if !ours(f.Field, o.Field) {
+					continue
+				}
+				switch {
+				case o.Path == f.Path:
+					if profile == "" || !strings.HasPrefix(o.Field, "profiles.") || !strings.HasPrefix(f.Field, "profiles.") {
+						p.failAt(f.Pos, f.Field+".path", "give each file its own path", "path %q used twice (%s)%s", f.Path, o.Field, where)
+					}
+				case strings.HasPrefix(f.Path, o.Path+"/") || strings.HasPrefix(o.Path, f.Path+"/"):
+					p.failAt(f.Pos, f.Field+".path", "a file cannot also be a directory of files", "path %q and path %q (%s) cannot both be files%s", f.Path, o.Path, o.Field, where)
+				}
+			}
+			seen = append(seen, f)
+		}
+		if f.Env == "" {
+			continue
+		}
+		if other, ok := declared[f.Env]; ok {
+			switch {
+			case !ours(f.Field, other.field):
+			case other.file:
+				p.failAt(f.Pos, f.Field+".env", "choose another name for the file's path variable", "variable %s is also the path variable of %s%s", f.Env, other.field, where)
+			default:
+				p.failAt(f.Pos, f.Field+".env", "choose another name for the file's path variable", "variable %s is also declared under %s%s", f.Env, strings.TrimSuffix(other.field, "."+f.Env), where)
+			}
+			continue
+		}
+		declared[f.Env] = declaration{field: f.Field, file: true}
 	}
 }

@@ -79,3 +79,203 @@ func TestUnreadEnvDeclaresNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestOneDocumentPerFile checks that a manifest is one YAML document: a
+// second one was ignored, with whatever it declared and whatever was
+// wrong in it. An empty one after a trailing --- is refused as well, so
+// the rule has no exception to remember.
+func TestOneDocumentPerFile(t *testing.T) {
+	tests := []struct {
+		name, text, want string // want "" is a manifest ward takes
+	}{
+		{"second document", "version: 1\nenv:\n  A: local://advb/c1\n---\nversion: 1\nenv:\n  B: lcoal://typo\nbogus: 1\n", "w.yaml:4:1: a second YAML document starts here"},
+		{"after errors", "version: 2\n--- # dev\nenv: {}\n", "w.yaml:2:1: a second YAML document starts here"},
+		{"empty second document", "version: 1\n---\n", "w.yaml:2:1: a second YAML document starts here"},
+		{"second document of comments", "version: 1\n---\n# nothing\n", "w.yaml:2:1: a second YAML document starts here"},
+		{"broken second document", "version: 1\n---\n{\n", "w.yaml:3:1: invalid YAML"},
+		{"leading marker", "---\nversion: 1\n", ""},
+		{"end marker", "version: 1\n...\n", ""},
+		{"marker and end marker", "# ward\n---\nversion: 1\n...\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("w.yaml", []byte(tt.text))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			var ve ValidationErrors
+			if !errors.As(err, &ve) {
+				t.Fatalf("got %v, want validation errors", err)
+			}
+			for _, e := range ve {
+				if strings.HasPrefix(e.Error(), tt.want) {
+					if e.Hint() == "" {
+						t.Errorf("%s: no hint", e)
+					}
+					return
+				}
+			}
+			t.Errorf("got:\n%v\nwant an error starting %q", err, tt.want)
+		})
+	}
+}
+
+// TestFilePathLengths checks that a file path the file system cannot
+// take is refused by the manifest, with its place and a hint, not by the
+// run's openat: a name over NAME_MAX (255 bytes, counted in bytes, not
+// characters), a file name that leaves no room for the temporary name
+// rotation writes it through, a path over PATH_MAX less its NUL.
+func TestFilePathLengths(t *testing.T) {
+	dirs := func(n int) string { return strings.Repeat(strings.Repeat("d", 254)+"/", n) }
+	tests := []struct {
+		name, path, want string // want "" is a path ward takes
+	}{
+		{"directory of 255", strings.Repeat("d", 255) + "/f", ""},
+		{"directory of 256", strings.Repeat("d", 256) + "/f", "a directory name of 256 bytes"},
+		{"directory of 256 in 128 characters", strings.Repeat("é", 128) + "/f", "a directory name of 256 bytes"},
+		{"file name of 239", "d/" + strings.Repeat("f", 239), ""},
+		{"file name of 240", "d/" + strings.Repeat("f", 240), "a file name of 240 bytes"},
+		{"file name of 300", strings.Repeat("f", 300), "a file name of 300 bytes"},
+		{"path of 4095", dirs(16) + strings.Repeat("f", 4095-16*255), ""},
+		{"path of 4096", dirs(16) + strings.Repeat("f", 4096-16*255), "a path of 4096 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := "version: 1\nfiles:\n  - path: " + tt.path + "\n    ref: local://a/b\n"
+			_, err := Parse("w.yaml", []byte(text))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			var ve ValidationErrors
+			if !errors.As(err, &ve) || len(ve) != 1 {
+				t.Fatalf("got %v, want one validation error", err)
+			}
+			if want := "w.yaml:3:11: files[0].path: " + tt.want; !strings.HasPrefix(ve[0].Error(), want) {
+				t.Errorf("got %q, want prefix %q", ve[0].Error(), want)
+			}
+			if ve[0].Hint() == "" {
+				t.Errorf("%s: no hint", ve[0])
+			}
+		})
+	}
+}
+
+// TestProfileErrorsNameRealFields checks that a problem found with a
+// profile applied names the field that holds it, where it is written: a
+// base file keeps files[N], a profile's file is profiles.NAME.files[N] by
+// its index in the profile, not in the merged list; a problem of the base
+// alone is reported once, not again for every profile.
+func TestProfileErrorsNameRealFields(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       []string
+	}{
+		{"profile variable and base file", `version: 1
+env:
+  A: {value: x}
+files:
+  - path: a
+    template: "{{ .A }}"
+    env: X
+  - path: b
+    template: "{{ .A }}"
+profiles:
+  dev:
+    env:
+      X: {value: y}
+    files:
+      - path: a/x
+        template: "{{ .A }}"
+`, []string{
+			"w.yaml:5:5: files[0].env: variable X is also declared under profiles.dev.env (with profile dev)",
+			`w.yaml:15:9: profiles.dev.files[0].path: path "a/x" and path "a" (files[0]) cannot both be files (with profile dev)`,
+		}},
+		{"two path variables", `version: 1
+files:
+  - path: a
+    ref: local://a/b
+    env: AF
+profiles:
+  dev:
+    files:
+      - path: b
+        ref: local://a/b
+        env: AF
+`, []string{"w.yaml:9:9: profiles.dev.files[0].env: variable AF is also the path variable of files[0] (with profile dev)"}},
+		{"replacing file and base variable", `version: 1
+env:
+  AF: {value: x}
+files:
+  - path: a
+    ref: local://a/b
+profiles:
+  dev:
+    files:
+      - path: a
+        ref: local://a/c
+        env: AF
+`, []string{"w.yaml:10:9: profiles.dev.files[0].env: variable AF is also declared under env (with profile dev)"}},
+		{"path twice in a profile", `version: 1
+files:
+  - path: a
+    ref: local://a/b
+profiles:
+  dev:
+    files:
+      - path: a
+        ref: local://a/c
+      - path: a
+        ref: local://a/d
+`, []string{`w.yaml:10:9: profiles.dev.files[1].path: path "a" used twice (profiles.dev.files[0])`}},
+		{"base problem once", `version: 1
+files:
+  - path: a
+    ref: local://a/b
+  - path: a
+    ref: local://a/c
+profiles:
+  dev:
+    env:
+      B: {value: x}
+`, []string{`w.yaml:5:5: files[1].path: path "a" used twice (files[0])`}},
+		{"profile templates", `version: 1
+env:
+  A: {value: x}
+profiles:
+  dev:
+    env:
+      T: {template: "{{ .C }}"}
+    files:
+      - path: f
+        template: "{{ .D }}"
+`, []string{
+			"w.yaml:7:7: profiles.dev.env.T: template reads undeclared variable C (with profile dev)",
+			"w.yaml:9:9: profiles.dev.files[0].template: template reads undeclared variable D (with profile dev)",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("w.yaml", []byte(tt.text))
+			var ve ValidationErrors
+			if !errors.As(err, &ve) {
+				t.Fatalf("got %v, want validation errors", err)
+			}
+			var got []string
+			for _, e := range ve {
+				got = append(got, e.Error())
+				if e.Hint() == "" {
+					t.Errorf("%s: no hint", e)
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}

@@ -22,8 +22,9 @@ import (
 // when the schema learns more.
 var inexpressible = map[string]string{
 	// YAML, not the data: the validator sees JSON, which has no such thing.
-	"duplicate-env": "duplicate keys: YAML refuses the document before it becomes JSON, and JSON Schema never sees both keys",
-	"yaml-syntax":   "not YAML: there is no JSON document to validate",
+	"duplicate-env":  "duplicate keys: YAML refuses the document before it becomes JSON, and JSON Schema never sees both keys",
+	"yaml-syntax":    "not YAML: there is no JSON document to validate",
+	"multi-document": "a second YAML document: a validator, like an editor's YAML language server, checks each document on its own",
 
 	// Relations between values in different places.
 	"template-cycle":                     "templates reading each other in a cycle: a property of several values' template text",
@@ -41,6 +42,7 @@ var inexpressible = map[string]string{
 	// Text the schema would need Go's parsers for.
 	"template-syntax": "text/template syntax: a pattern cannot parse nested actions and pipelines",
 	"template-range":  "template constructs (range, with, variables): telling an action from text, and from a string inside an action, needs the template parser",
+	"template-dollar": "the same: $ inside an action, not in text or in a string",
 }
 
 // TestSchemaValidatesManifests runs a real JSON Schema validator over

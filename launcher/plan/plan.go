@@ -142,7 +142,8 @@ func render(env []*manifest.EnvVar, values map[string]resolve.Value) (vars map[s
 		}
 		out, err := v.Template.Render(vars)
 		if err != nil {
-			return fmt.Errorf("%s: %w", v.Name, err)
+			// A manifest error: it names the template's place and field.
+			return err
 		}
 		vars[v.Name] = string(out)
 		secret[v.Name] = out
@@ -170,7 +171,7 @@ func (plan *Plan) addFiles(files []*manifest.FileSpec, values map[string]resolve
 		} else {
 			out, err := f.Template.Render(vars)
 			if err != nil {
-				return fmt.Errorf("file %s: %w", f.Path, err)
+				return err
 			}
 			data = out
 		}

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -83,4 +84,80 @@ func TestPlanChanged(t *testing.T) {
 	if len(names) != 1 || names[0] != "B" || !envChanged {
 		t.Errorf("got changed %v env %v, want [B] true", names, envChanged)
 	}
+}
+
+// TestRenderErrorNamesThePlace checks that a template that fails at run
+// time is reported like a manifest error: the template's file:line:col,
+// its field and a hint, whether it is a variable's, a file's or a
+// profile's, and never with a value.
+func TestRenderErrorNamesThePlace(t *testing.T) {
+	text := `version: 1
+env:
+  A: local://app/a
+  T: {template: "{{ index .A 99 }}"}
+  U: {template: "x{{ slice .A 3 1 }}"}
+  V: {template: "{{ lt .A 1 }}"}
+files:
+  - path: f
+    template: "{{ index .A 99 }}"
+profiles:
+  dev:
+    files:
+      - path: g
+        template: |
+          line one
+          {{ index .A 99 }}
+`
+	m, err := manifest.Parse("w.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	canary := "canary-render"
+	values := map[string]resolve.Value{"A": {Name: "A", Bytes: []byte(canary)}}
+	tests := []struct {
+		name, profile, only, want, hint string
+	}{
+		{"index", "", "T", "w.yaml:4:17: env.T.template: render template: index out of range (at 1:3 in the template)", "index and slice"},
+		{"slice", "", "U", "w.yaml:5:17: env.U.template: render template: slice positions out of order (at 1:4 in the template)", "index and slice"},
+		{"comparison", "", "V", "w.yaml:6:17: env.V.template: render template: incompatible types for comparison (at 1:3 in the template)", "compare"},
+		{"file", "", "f", "w.yaml:9:15: files[0].template: render template: index out of range (at 1:3 in the template)", "index and slice"},
+		{"profile file", "dev", "g", "w.yaml:14:19: profiles.dev.files[0].template: render template: index out of range (at 2:3 in the template)", "index and slice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Only the variable or file under test, so that it is the
+			// one that fails.
+			mm := *m
+			mm.Env = slicesKeep(m.Env, func(v *manifest.EnvVar) bool { return v.Name == "A" || v.Name == tt.only })
+			mm.Files = slicesKeep(m.Files, func(f *manifest.FileSpec) bool { return f.Path == tt.only })
+			prof, err := mm.Profile(tt.profile, "-p")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Build(&mm, prof, values, Input{Dir: "/run/x"})
+			var ve *manifest.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("got %v, want a validation error", err)
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if !strings.Contains(ve.Hint(), tt.hint) {
+				t.Errorf("got hint %q, want one about %q", ve.Hint(), tt.hint)
+			}
+			if strings.Contains(err.Error()+ve.Hint(), canary) {
+				t.Error("the error or its hint holds the value")
+			}
+		})
+	}
+}
+
+func slicesKeep[T any](s []T, keep func(T) bool) []T {
+	var out []T
+	for _, e := range s {
+		if keep(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -76,6 +76,21 @@ const (
 	runPrefix  = "run-"
 )
 
+// The longest names and paths, in bytes, a file in the directory can
+// have: NameMax for each directory on its way (NAME_MAX); FileNameMax for
+// its own name, which Replace writes through a name longer by tmpMark, a
+// dash and a process ID of up to 10 digits; PathMax for its whole
+// relative path (PATH_MAX less its NUL: the child opens the file by a
+// full path longer still).
+const (
+	NameMax     = 255
+	FileNameMax = NameMax - len(tmpMark) - len("-") - 10
+	PathMax     = 4095
+)
+
+// tmpMark starts the names Replace writes files through.
+const tmpMark = ".tmp-"
+
 // hookCreated, when set by a test, runs in New between creating the
 // directory and locking it: the window a sweep must never exploit.
 var hookCreated func(tmp string)
@@ -162,7 +177,7 @@ func (d *Dir) Write(files []File) error {
 // new, never a mix.
 func (d *Dir) Replace(f File) error {
 	rel := filepath.FromSlash(f.Path)
-	tmp := filepath.Join(filepath.Dir(rel), ".tmp-"+filepath.Base(rel)+"-"+strconv.Itoa(os.Getpid()))
+	tmp := filepath.Join(filepath.Dir(rel), tmpMark+filepath.Base(rel)+"-"+strconv.Itoa(os.Getpid()))
 	d.root.Remove(tmp)
 	if err := d.root.MkdirAll(filepath.Dir(rel), 0o700); err != nil {
 		return d.fileError(f.Path, err)
@@ -271,7 +286,7 @@ func Reserved(path string) string {
 		return "ward's lock of the directory"
 	case path == NotifySocket:
 		return "the systemd notify socket ward gives the child"
-	case strings.HasPrefix(filepathBase(path), ".tmp-"):
+	case strings.HasPrefix(filepathBase(path), tmpMark):
 		return "the name ward writes a file through while replacing it"
 	}
 	return ""

@@ -188,6 +188,34 @@ func TestReplaceIsAtomic(t *testing.T) {
 	}
 }
 
+// TestLongestNames checks the limits the manifest enforces: a file
+// under a directory of NameMax bytes, named with FileNameMax, is written
+// and replaced; a file name of NameMax bytes is written, but cannot be
+// replaced, which is why a file's name takes less than a directory's.
+func TestLongestNames(t *testing.T) {
+	_, env := tmpfsBase(t)
+	d, err := New(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Remove()
+	dir := strings.Repeat("d", NameMax)
+	longest := File{Path: dir + "/" + strings.Repeat("f", FileNameMax), Mode: 0o400, Data: []byte("canary-longest")}
+	if err := d.Write([]File{longest}); err != nil {
+		t.Fatalf("write a file name of %d bytes under a directory name of %d: %v", FileNameMax, NameMax, err)
+	}
+	if err := d.Replace(longest); err != nil {
+		t.Fatalf("replace a file name of %d bytes: %v", FileNameMax, err)
+	}
+	tooLong := File{Path: dir + "/" + strings.Repeat("g", NameMax), Mode: 0o400, Data: []byte("canary-too-long")}
+	if err := d.Write([]File{tooLong}); err != nil {
+		t.Fatalf("write a file name of %d bytes: %v", NameMax, err)
+	}
+	if err := d.Replace(tooLong); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("replace a file name of %d bytes: got %v, want ENAMETOOLONG", NameMax, err)
+	}
+}
+
 func TestRemoveRemovesEverything(t *testing.T) {
 	base, env := tmpfsBase(t)
 	d, err := New(env)
