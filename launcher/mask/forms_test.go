@@ -138,3 +138,50 @@ func TestWriterPercentEncoded(t *testing.T) {
 		}
 	}
 }
+
+func TestFormsOfJSONASCII(t *testing.T) {
+	// The lower-case wants are what Python's json.dumps(v) (ensure_ascii,
+	// the default) prints between the quotes; the upper-case ones are
+	// Jackson's ESCAPE_NON_ASCII.
+	tests := []struct {
+		name, value string
+		want        []string
+	}{
+		{"latin-1", "pässwörd-canary-1", []string{`p\u00e4ssw\u00f6rd-canary-1`, `p\u00E4ssw\u00F6rd-canary-1`}},
+		{"outside the BMP", "tok-😀-canary-2", []string{`tok-\ud83d\ude00-canary-2`, `tok-\uD83D\uDE00-canary-2`}},
+		{"control characters and DEL", "ctl\x7f\x1b\b\f\n-canary-3", []string{`ctl\u007f\u001b\b\f\n-canary-3`, `ctl\u007F\u001B\b\f\n-canary-3`}},
+		{"quotes and U+2028", "a\u2028b<&>/\"\\-canary-4", []string{`a\u2028b<&>/\"\\-canary-4`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forms := FormsOf([]byte(tt.value))
+			for i, w := range tt.want {
+				if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == JSON && string(f.Bytes) == w }) {
+					t.Errorf("want %d: no json form of %d bytes", i, len(w))
+				}
+			}
+		})
+	}
+	// An ASCII value's escaped forms are Go's own: none is added.
+	n := 0
+	for _, f := range FormsOf([]byte(`say "hi"\now`)) {
+		if f.Encoding == JSON {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("got %d json forms of an ASCII value, want 1", n)
+	}
+}
+
+func TestWriterJSONASCII(t *testing.T) {
+	secrets := []Secret{{Name: "DB_PASS", Value: []byte("pässwörd-canary-X")}}
+	// What print(json.dumps({"password": v})) prints.
+	in := []byte(`{"password": "p\u00e4ssw\u00f6rd-canary-X"}` + "\n")
+	want := []byte(`{"password": "<ward:DB_PASS>"}` + "\n")
+	for split := 0; split <= len(in); split++ {
+		if got := maskChunks(t, secrets, in, []int{split}); !bytes.Equal(got, want) {
+			t.Fatalf("split at %d: %s", split, diff(got, want))
+		}
+	}
+}
