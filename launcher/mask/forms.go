@@ -57,7 +57,11 @@ func Forms(value []byte) [][]byte {
 //     translation makes them so)
 //   - base64: standard and URL-safe alphabets, with and without padding, and
 //     the fragments that stay the same when the value sits at any offset inside
-//     a longer encoded text (as in "Basic dXNlcjpwYXNz")
+//     a longer encoded text (as in "Basic dXNlcjpwYXNz"); the standard
+//     padded one wrapped into lines as base64 tools print it, when longer
+//     than a line: at 76 characters (coreutils base64, MIME) and at 64
+//     (openssl base64, PEM), with "\n" and with "\r\n" line breaks (what a
+//     terminal's output translation makes of "\n", and MIME's own)
 //   - url: percent-encoded as url.QueryEscape (space as "+"), url.PathEscape,
 //     RFC 3986 (only A-Z a-z 0-9 - . _ ~ left as they are, space as "%20":
 //     Python's urllib.parse.quote(v, safe="")) and JavaScript's
@@ -97,6 +101,14 @@ func FormsOf(value []byte) []Form {
 				if f := shiftedBase64(enc, v, shift); len(f) >= minFragmentLen {
 					fs.add(Base64, f)
 				}
+			}
+		}
+		std := base64.StdEncoding.EncodeToString(v)
+		for _, width := range base64LineWidths {
+			if len(std) > width {
+				wrapped := wrapLines(std, width)
+				fs.add(Base64, wrapped)
+				fs.add(Base64, toCRLF(wrapped))
 			}
 		}
 	}
@@ -158,6 +170,22 @@ func toCRLF(v []byte) []byte {
 		return nil
 	}
 	return out
+}
+
+// base64LineWidths are the line lengths base64 is wrapped at by the tools
+// that print it: coreutils base64 and MIME (RFC 2045) at 76, openssl base64
+// and PEM (RFC 7468) at 64.
+var base64LineWidths = []int{76, 64}
+
+// wrapLines returns s cut into lines of width characters, joined by "\n"
+// (none after the last), as base64 tools print it.
+func wrapLines(s string, width int) []byte {
+	out := make([]byte, 0, len(s)+len(s)/width)
+	for len(s) > width {
+		out = append(append(out, s[:width]...), '\n')
+		s = s[width:]
+	}
+	return append(out, s...)
 }
 
 // shiftedBase64 returns the characters of the base64 encoding of v, placed

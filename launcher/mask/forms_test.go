@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"math/rand"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -182,6 +183,46 @@ func TestWriterJSONASCII(t *testing.T) {
 	for split := 0; split <= len(in); split++ {
 		if got := maskChunks(t, secrets, in, []int{split}); !bytes.Equal(got, want) {
 			t.Fatalf("split at %d: %s", split, diff(got, want))
+		}
+	}
+}
+
+// TestFormsOfWrappedBase64: the base64 forms of a value include what
+// coreutils base64 and openssl base64 print (less the last line break),
+// and with "\r\n" line breaks, once the encoding is longer than a line.
+func TestFormsOfWrappedBase64(t *testing.T) {
+	value := randToken(rand.New(rand.NewSource(5)), 100)
+	forms := FormsOf(value)
+	for _, tool := range [][]string{{"base64"}, {"openssl", "base64"}} {
+		t.Run(strings.Join(tool, " "), func(t *testing.T) {
+			if _, err := exec.LookPath(tool[0]); err != nil {
+				t.Skipf("%s is not installed", tool[0])
+			}
+			cmd := exec.Command(tool[0], tool[1:]...)
+			cmd.Stdin = bytes.NewReader(value)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			printed := bytes.TrimSuffix(out, []byte("\n"))
+			for _, want := range [][]byte{printed, bytes.ReplaceAll(printed, []byte("\n"), []byte("\r\n"))} {
+				if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == Base64 && bytes.Equal(f.Bytes, want) }) {
+					t.Errorf("no base64 form equal to the %d bytes %s prints", len(want), tool[0])
+				}
+			}
+		})
+	}
+	// Only an encoding longer than a line is wrapped: 48 bytes make 64
+	// characters, 49 make 68, 57 make 76, 58 make 80.
+	for _, tt := range []struct{ n, wrapped int }{{48, 0}, {49, 2}, {57, 2}, {58, 4}} {
+		got := 0
+		for _, f := range FormsOf(randToken(rand.New(rand.NewSource(6)), tt.n)) {
+			if f.Encoding == Base64 && bytes.IndexByte(f.Bytes, '\n') >= 0 {
+				got++
+			}
+		}
+		if got != tt.wrapped {
+			t.Errorf("%d bytes: got %d wrapped forms, want %d", tt.n, got, tt.wrapped)
 		}
 	}
 }
