@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -50,4 +53,79 @@ func TestMaskUnderPTY(t *testing.T) {
 	if code := exitCode(t, cmd.Wait()); code != 0 {
 		t.Errorf("got exit code %d, want 0", code)
 	}
+}
+
+// TestMaskSharedOutputKeepsOrder: with --mask and ward's stdout and stderr
+// the same pipe or file (2>&1), the child's writes to its stdout and
+// stderr come out in the order it made them, as without --mask, a tail
+// held back on stdout (it could start the value) included; with separate
+// ones, each stream still gets its own lines.
+func TestMaskSharedOutputKeepsOrder(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("order")
+	w.set("app/token", secret)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+	// "canary-" could start the value: the stdout writer holds it until
+	// the next output decides.
+	script := `for i in 1 2 3; do echo "out $i"; echo "err $i $TOKEN" >&2; done; printf canary-; echo "err 4" >&2; echo " out 5"`
+	want := "out 1\nerr 1 <ward:TOKEN>\nout 2\nerr 2 <ward:TOKEN>\nout 3\nerr 3 <ward:TOKEN>\ncanary-err 4\n out 5\n"
+	// childLines drops ward's own log lines (JSON) from its output.
+	childLines := func(out string) string {
+		var b strings.Builder
+		for _, l := range strings.SplitAfter(out, "\n") {
+			if !strings.HasPrefix(l, "{") {
+				b.WriteString(l)
+			}
+		}
+		return b.String()
+	}
+	check := func(t *testing.T, name, got, want string) {
+		t.Helper()
+		if strings.Contains(got, secret) {
+			t.Errorf("%s: the canary is in ward's output", name)
+		}
+		if got != want {
+			t.Errorf("%s: got %q, want %q", name, redactAll(got, secret), want)
+		}
+	}
+
+	t.Run("one pipe", func(t *testing.T) {
+		cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+		// The same writer for both: os/exec gives ward one pipe as its
+		// stdout and stderr.
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if code := exitCode(t, cmd.Run()); code != 0 {
+			t.Errorf("got exit code %d, want 0", code)
+		}
+		check(t, "output", childLines(out.String()), want)
+	})
+	t.Run("one file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "out.log")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+		cmd.Stdout, cmd.Stderr = f, f
+		if code := exitCode(t, cmd.Run()); code != 0 {
+			t.Errorf("got exit code %d, want 0", code)
+		}
+		out, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, "file", childLines(string(out)), want)
+	})
+	t.Run("two pipes", func(t *testing.T) {
+		cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+		var out, errs bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errs
+		if code := exitCode(t, cmd.Run()); code != 0 {
+			t.Errorf("got exit code %d, want 0", code)
+		}
+		check(t, "stdout", out.String(), "out 1\nout 2\nout 3\ncanary- out 5\n")
+		check(t, "stderr", childLines(errs.String()), "err 1 <ward:TOKEN>\nerr 2 <ward:TOKEN>\nerr 3 <ward:TOKEN>\nerr 4\n")
+	})
 }

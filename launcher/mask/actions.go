@@ -12,7 +12,8 @@ import (
 // log. The runner masks line by line, so a multi-line form is registered one
 // line at a time, trimmed, leaving out the lines that carry nothing (see
 // ciLines: PEM armour, lines shorter than MinLen or without a letter or
-// digit); values shorter than MinLen are left out too, and their names are
+// digit) and a wrapped base64 form's lines shorter than minFragmentLen;
+// values shorter than MinLen are left out too, and their names are
 // returned for a warning. Call it before the child starts, on ward's stdout
 // (the stream the runner reads).
 func WriteAddMask(w io.Writer, secrets []Secret) (skipped []string, err error) {
@@ -32,13 +33,18 @@ func WriteAddMask(w io.Writer, secrets []Secret) (skipped []string, err error) {
 			skipped = append(skipped, s.Name)
 			continue
 		}
-		for _, form := range Forms(s.Value) {
-			if bytes.IndexByte(form, '\n') < 0 {
-				register(form)
+		for _, form := range FormsOf(s.Value) {
+			if bytes.IndexByte(form.Bytes, '\n') < 0 {
+				register(form.Bytes)
 				continue
 			}
-			for _, line := range ciLines(form) {
-				register(line)
+			for _, line := range ciLines(form.Bytes) {
+				// The last line of wrapped base64 may be a few
+				// characters ("Zg=="), which the runner would mask
+				// all over the log.
+				if form.Encoding != Base64 || len(line) >= minFragmentLen {
+					register(line)
+				}
 			}
 		}
 	}

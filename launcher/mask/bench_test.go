@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"slices"
 	"testing"
 )
 
@@ -37,7 +38,9 @@ func logText(r *rand.Rand, size int, secrets []Secret) []byte {
 
 // BenchmarkWriter masks 64 MiB of log-like text for 100 values, written in
 // 32 KiB pieces as Copy does. "tokens" has values of 16 to 48 bytes;
-// "short" adds a 4-byte value, the worst case for the skipping search.
+// "short" adds a 4-byte value, the worst case for the skipping search;
+// "long" has values of 60 to 300 bytes with non-ASCII letters in them,
+// which have wrapped base64 and ASCII-only JSON forms too.
 func BenchmarkWriter(b *testing.B) {
 	r := rand.New(rand.NewSource(1))
 	tokens := make([]Secret, 100)
@@ -45,11 +48,16 @@ func BenchmarkWriter(b *testing.B) {
 		tokens[i] = Secret{Name: fmt.Sprintf("SECRET_%d", i), Value: randToken(r, 16+r.Intn(33))}
 	}
 	short := append([]Secret{{Name: "PIN", Value: []byte("4711")}}, tokens[1:]...)
+	long := make([]Secret, 100)
+	for i := range long {
+		v := randToken(r, 60+r.Intn(241))
+		long[i] = Secret{Name: fmt.Sprintf("LONG_%d", i), Value: slices.Concat(v[:len(v)/2], []byte("äö"), v[len(v)/2:])}
+	}
 	const size = 64 << 20
 	for _, bc := range []struct {
 		name    string
 		secrets []Secret
-	}{{"tokens", tokens}, {"short", short}} {
+	}{{"tokens", tokens}, {"short", short}, {"long", long}} {
 		text := logText(r, size, bc.secrets)
 		b.Run(bc.name, func(b *testing.B) {
 			p, _ := Compile(bc.secrets)
@@ -62,6 +70,7 @@ func BenchmarkWriter(b *testing.B) {
 				}
 				w.Close()
 			}
+			b.ReportMetric(float64(p.Len()), "patterns")
 		})
 	}
 }

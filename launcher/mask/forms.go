@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -56,13 +57,20 @@ func Forms(value []byte) [][]byte {
 //     translation makes them so)
 //   - base64: standard and URL-safe alphabets, with and without padding, and
 //     the fragments that stay the same when the value sits at any offset inside
-//     a longer encoded text (as in "Basic dXNlcjpwYXNz")
+//     a longer encoded text (as in "Basic dXNlcjpwYXNz"); the standard
+//     padded one wrapped into lines as base64 tools print it, when longer
+//     than a line: at 76 characters (coreutils base64, MIME) and at 64
+//     (openssl base64, PEM), with "\n" and with "\r\n" line breaks (what a
+//     terminal's output translation makes of "\n", and MIME's own)
 //   - url: percent-encoded as url.QueryEscape (space as "+"), url.PathEscape,
 //     RFC 3986 (only A-Z a-z 0-9 - . _ ~ left as they are, space as "%20":
 //     Python's urllib.parse.quote(v, safe="")) and JavaScript's
 //     encodeURIComponent (which also leaves ! ' ( ) * as they are), each with
 //     upper- and lower-case hex digits
-//   - json: the inside of a JSON string, with and without HTML escaping
+//   - json: the inside of a JSON string, with and without HTML escaping,
+//     and ASCII-only (every non-ASCII rune and DEL as "\uXXXX", a rune
+//     outside the BMP as a surrogate pair: Python's json.dumps by default,
+//     Jackson's ESCAPE_NON_ASCII), with lower- and upper-case hex digits
 //     (valid UTF-8 only)
 //   - line: each line of a multi-line value, trimmed of spaces, tabs and
 //     "\r", that holds key material or a token; not the PEM armour, short
@@ -95,6 +103,14 @@ func FormsOf(value []byte) []Form {
 				}
 			}
 		}
+		std := base64.StdEncoding.EncodeToString(v)
+		for _, width := range base64LineWidths {
+			if len(std) > width {
+				wrapped := wrapLines(std, width)
+				fs.add(Base64, wrapped)
+				fs.add(Base64, toCRLF(wrapped))
+			}
+		}
 	}
 	for _, v := range variants {
 		for _, f := range percentForms(v) {
@@ -108,6 +124,11 @@ func FormsOf(value []byte) []Form {
 		}
 		for _, html := range []bool{true, false} {
 			fs.add(JSON, jsonInside(v, html))
+		}
+		// Equal to the form above for most values (ASCII without DEL or
+		// rarer control characters): the set drops it then.
+		for _, hex := range []string{lowerHexDigits, upperHexDigits} {
+			fs.add(JSON, jsonASCII(v, hex))
 		}
 	}
 	for _, l := range lineForms(value) {
@@ -149,6 +170,22 @@ func toCRLF(v []byte) []byte {
 		return nil
 	}
 	return out
+}
+
+// base64LineWidths are the line lengths base64 is wrapped at by the tools
+// that print it: coreutils base64 and MIME (RFC 2045) at 76, openssl base64
+// and PEM (RFC 7468) at 64.
+var base64LineWidths = []int{76, 64}
+
+// wrapLines returns s cut into lines of width characters, joined by "\n"
+// (none after the last), as base64 tools print it.
+func wrapLines(s string, width int) []byte {
+	out := make([]byte, 0, len(s)+len(s)/width)
+	for len(s) > width {
+		out = append(append(out, s[:width]...), '\n')
+		s = s[width:]
+	}
+	return append(out, s...)
 }
 
 // shiftedBase64 returns the characters of the base64 encoding of v, placed
@@ -195,7 +232,7 @@ func byteSet(extra string) *[256]bool {
 
 // percentEncode writes every byte of v not in keep as "%XX".
 func percentEncode(v []byte, keep *[256]bool) []byte {
-	const hex = "0123456789ABCDEF"
+	const hex = upperHexDigits
 	out := make([]byte, 0, len(v)*3)
 	for _, c := range v {
 		if keep[c] {
@@ -236,4 +273,65 @@ func jsonInside(v []byte, escapeHTML bool) []byte {
 	_ = e.Encode(string(v))
 	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	return out[1 : len(out)-1]
+}
+
+// jsonASCII returns v as it appears between the quotes of a JSON string
+// written in ASCII only, as Python's json.dumps (ensure_ascii, the
+// default) writes it: every rune from DEL up as "\u" and four digits of
+// hex, a rune outside the BMP as its UTF-16 surrogate pair; the rest as
+// jsonInside without HTML escaping writes it (Python's escapes agree), its
+// "\u00XX" escapes in hex's case too.
+func jsonASCII(v []byte, hex string) []byte {
+	in := jsonInside(v, false)
+	out := make([]byte, 0, len(in)+len(in)/2)
+	escape := func(r rune) {
+		out = append(out, '\\', 'u', hex[r>>12&15], hex[r>>8&15], hex[r>>4&15], hex[r&15])
+	}
+	for i := 0; i < len(in); {
+		c := in[i]
+		switch {
+		case c == '\\' && in[i+1] == 'u':
+			// Go's own escape of a control character or U+2028/U+2029:
+			// four hex digits, lower case.
+			var r rune
+			for _, d := range in[i+2 : i+6] {
+				r = r<<4 | rune(unhex(d))
+			}
+			escape(r)
+			i += 6
+		case c == '\\':
+			out = append(out, c, in[i+1])
+			i += 2
+		case c < 0x7f:
+			out = append(out, c)
+			i++
+		default:
+			r, n := utf8.DecodeRune(in[i:])
+			if r > 0xffff {
+				r1, r2 := utf16.EncodeRune(r)
+				escape(r1)
+				escape(r2)
+			} else {
+				escape(r)
+			}
+			i += n
+		}
+	}
+	return out
+}
+
+// The hex digits of escapes, in either case.
+const (
+	lowerHexDigits = "0123456789abcdef"
+	upperHexDigits = "0123456789ABCDEF"
+)
+
+func unhex(d byte) byte {
+	switch {
+	case '0' <= d && d <= '9':
+		return d - '0'
+	case 'a' <= d && d <= 'f':
+		return d - 'a' + 10
+	}
+	return d - 'A' + 10
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"math/rand"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -135,6 +136,93 @@ func TestWriterPercentEncoded(t *testing.T) {
 		in := "postgres://app:" + enc + "@db/app"
 		if got := maskChunks(t, secrets, []byte(in), nil); string(got) != "postgres://app:<ward:DB_PASS>@db/app" {
 			t.Errorf("%d-byte form: %s", len(enc), diff(got, []byte("postgres://app:<ward:DB_PASS>@db/app")))
+		}
+	}
+}
+
+func TestFormsOfJSONASCII(t *testing.T) {
+	// The lower-case wants are what Python's json.dumps(v) (ensure_ascii,
+	// the default) prints between the quotes; the upper-case ones are
+	// Jackson's ESCAPE_NON_ASCII.
+	tests := []struct {
+		name, value string
+		want        []string
+	}{
+		{"latin-1", "pässwörd-canary-1", []string{`p\u00e4ssw\u00f6rd-canary-1`, `p\u00E4ssw\u00F6rd-canary-1`}},
+		{"outside the BMP", "tok-😀-canary-2", []string{`tok-\ud83d\ude00-canary-2`, `tok-\uD83D\uDE00-canary-2`}},
+		{"control characters and DEL", "ctl\x7f\x1b\b\f\n-canary-3", []string{`ctl\u007f\u001b\b\f\n-canary-3`, `ctl\u007F\u001B\b\f\n-canary-3`}},
+		{"quotes and U+2028", "a\u2028b<&>/\"\\-canary-4", []string{`a\u2028b<&>/\"\\-canary-4`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forms := FormsOf([]byte(tt.value))
+			for i, w := range tt.want {
+				if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == JSON && string(f.Bytes) == w }) {
+					t.Errorf("want %d: no json form of %d bytes", i, len(w))
+				}
+			}
+		})
+	}
+	// An ASCII value's escaped forms are Go's own: none is added.
+	n := 0
+	for _, f := range FormsOf([]byte(`say "hi"\now`)) {
+		if f.Encoding == JSON {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("got %d json forms of an ASCII value, want 1", n)
+	}
+}
+
+func TestWriterJSONASCII(t *testing.T) {
+	secrets := []Secret{{Name: "DB_PASS", Value: []byte("pässwörd-canary-X")}}
+	// What print(json.dumps({"password": v})) prints.
+	in := []byte(`{"password": "p\u00e4ssw\u00f6rd-canary-X"}` + "\n")
+	want := []byte(`{"password": "<ward:DB_PASS>"}` + "\n")
+	for split := 0; split <= len(in); split++ {
+		if got := maskChunks(t, secrets, in, []int{split}); !bytes.Equal(got, want) {
+			t.Fatalf("split at %d: %s", split, diff(got, want))
+		}
+	}
+}
+
+// TestFormsOfWrappedBase64: the base64 forms of a value include what
+// coreutils base64 and openssl base64 print (less the last line break),
+// and with "\r\n" line breaks, once the encoding is longer than a line.
+func TestFormsOfWrappedBase64(t *testing.T) {
+	value := randToken(rand.New(rand.NewSource(5)), 100)
+	forms := FormsOf(value)
+	for _, tool := range [][]string{{"base64"}, {"openssl", "base64"}} {
+		t.Run(strings.Join(tool, " "), func(t *testing.T) {
+			if _, err := exec.LookPath(tool[0]); err != nil {
+				t.Skipf("%s is not installed", tool[0])
+			}
+			cmd := exec.Command(tool[0], tool[1:]...)
+			cmd.Stdin = bytes.NewReader(value)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			printed := bytes.TrimSuffix(out, []byte("\n"))
+			for _, want := range [][]byte{printed, bytes.ReplaceAll(printed, []byte("\n"), []byte("\r\n"))} {
+				if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == Base64 && bytes.Equal(f.Bytes, want) }) {
+					t.Errorf("no base64 form equal to the %d bytes %s prints", len(want), tool[0])
+				}
+			}
+		})
+	}
+	// Only an encoding longer than a line is wrapped: 48 bytes make 64
+	// characters, 49 make 68, 57 make 76, 58 make 80.
+	for _, tt := range []struct{ n, wrapped int }{{48, 0}, {49, 2}, {57, 2}, {58, 4}} {
+		got := 0
+		for _, f := range FormsOf(randToken(rand.New(rand.NewSource(6)), tt.n)) {
+			if f.Encoding == Base64 && bytes.IndexByte(f.Bytes, '\n') >= 0 {
+				got++
+			}
+		}
+		if got != tt.wrapped {
+			t.Errorf("%d bytes: got %d wrapped forms, want %d", tt.n, got, tt.wrapped)
 		}
 	}
 }

@@ -2,9 +2,11 @@ package mask
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -214,5 +216,62 @@ func TestMakeRaw(t *testing.T) {
 	}
 	if _, err := MakeRaw(os.NewFile(^uintptr(0), "bad")); err == nil {
 		t.Errorf("got no error making a bad descriptor raw")
+	}
+}
+
+// TestPTYWrappedBase64: base64 printed in lines by a child on a
+// pseudo-terminal reaches the relay with "\r\n" line ends (the line
+// discipline's output translation) and is masked there.
+func TestPTYWrappedBase64(t *testing.T) {
+	master, slave, err := OpenPTY()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	value := randToken(rand.New(rand.NewSource(7)), 120)
+	pr, pw := io.Pipe()
+	w, _ := New(pw, []Secret{{Name: "CERT", Value: value}})
+	copied := make(chan error, 1)
+	go func() {
+		copied <- Copy(w, master)
+		pw.Close()
+	}()
+	got := make(chan []byte, 1)
+	go func() {
+		// Up to the last line: the slave is closed only once the output
+		// is read, so none of it is lost in a hang-up.
+		var b []byte
+		buf := make([]byte, 4096)
+		for !bytes.HasSuffix(b, []byte("done\r\n")) {
+			n, err := pr.Read(buf)
+			b = append(b, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		got <- b
+		io.Copy(io.Discard, pr)
+	}()
+	// As `base64` and `openssl base64` write it, each in one write.
+	slave.Write([]byte("b64:\n" + printedBase64(value, 76, "\n")))
+	slave.Write([]byte(printedBase64(value, 64, "\n") + "done\n"))
+	want := []byte("b64:\r\n<ward:CERT>\r\n<ward:CERT>\r\ndone\r\n")
+	select {
+	case out := <-got:
+		if !bytes.Equal(out, want) {
+			t.Errorf("%s", diff(out, want))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no last line in 10s")
+	}
+	slave.Close()
+	select {
+	case err := <-copied:
+		if err != nil {
+			t.Fatalf("copy: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("copy did not end after the slave was closed")
 	}
 }

@@ -200,7 +200,12 @@ func TestWriterHundredValues(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	secrets := make([]Secret, 100)
 	for i := range secrets {
-		secrets[i] = Secret{Name: fmt.Sprintf("SECRET_%d", i), Value: randToken(r, 4+r.Intn(40))}
+		n := 4 + r.Intn(40)
+		if i%10 == 0 {
+			// Long enough for base64 wrapped into lines.
+			n = 58 + r.Intn(150)
+		}
+		secrets[i] = Secret{Name: fmt.Sprintf("SECRET_%d", i), Value: randToken(r, n)}
 	}
 	var in bytes.Buffer
 	for i := 0; i < 2000; i++ {
@@ -398,6 +403,25 @@ func TestWriteAddMask(t *testing.T) {
 	if !slices.Contains(lines, "::add-mask::"+b64) {
 		t.Errorf("no base64 form")
 	}
+
+	// Base64 wrapped into lines is registered line by line, but for a
+	// last line too short to mask all over the log: 58 bytes make 80
+	// characters, 76 and 4 or 64 and 16.
+	out.Reset()
+	long := randToken(rand.New(rand.NewSource(8)), 58)
+	if _, err := WriteAddMask(&out, []Secret{{Name: "LONG", Value: long}}); err != nil {
+		t.Fatal(err)
+	}
+	lines = strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	b64 = base64.StdEncoding.EncodeToString(long)
+	for i, want := range []string{b64[:76], b64[:64], b64[64:]} {
+		if !slices.Contains(lines, "::add-mask::"+want) {
+			t.Errorf("wrapped line %d is missing", i)
+		}
+	}
+	if slices.Contains(lines, "::add-mask::"+b64[76:]) {
+		t.Errorf("the 4-character last line was registered")
+	}
 }
 
 // TestPatternsAgainstReference compares streaming masking on many small
@@ -435,6 +459,8 @@ func FuzzWriter(f *testing.F) {
 	f.Add([]byte("hunter2\x00s3cr3t-value"), []byte("login hunter2 with s3cr3t-value ok"), []byte{3, 7, 1})
 	f.Add([]byte("abcd\x00abcdabcd"), []byte("abcdabcdabcdab"), []byte{1, 1, 1, 1, 1})
 	f.Add([]byte("p@ss/w+rd"), []byte("cEBzcy93K3Jk p%40ss%2Fw%2Brd"), []byte{5})
+	long := []byte("a-value-of-sixty-bytes-whose-base64-takes-two-lines-9f3Qx7Lm")
+	f.Add(long, []byte("b64: "+printedBase64(long, 76, "\n")+printedBase64(long, 64, "\r\n")), []byte{9, 70, 1, 80})
 	f.Fuzz(func(t *testing.T, values, input, cuts []byte) {
 		if len(values) > 64 || len(input) > 4<<10 {
 			// Keeps each run short; size does not change the logic.
@@ -465,6 +491,61 @@ func FuzzWriter(f *testing.F) {
 			t.Fatalf("input with no value changed: %s", diff(got, input))
 		}
 	})
+}
+
+// printedBase64 returns the standard base64 of v as base64 tools print
+// it: lines of width characters, each ending with eol.
+func printedBase64(v []byte, width int, eol string) string {
+	s := base64.StdEncoding.EncodeToString(v)
+	var b strings.Builder
+	for ; len(s) > width; s = s[width:] {
+		b.WriteString(s[:width] + eol)
+	}
+	b.WriteString(s + eol)
+	return b.String()
+}
+
+// TestWriterWrappedBase64: base64 printed in lines, as coreutils base64
+// (76 characters) and openssl base64 (64) print it, with "\n" and, as a
+// terminal shows it, "\r\n" line ends, is masked wherever the writes are
+// cut; its first line alone is held back until what follows decides.
+func TestWriterWrappedBase64(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	for _, n := range []int{58, 100, 300} {
+		secrets := []Secret{{Name: "CERT", Value: randToken(r, n)}}
+		p, _ := Compile(secrets)
+		for _, width := range []int{76, 64} {
+			for _, eol := range []string{"\n", "\r\n"} {
+				name := fmt.Sprintf("%d bytes at %d columns, eol %q", n, width, eol)
+				in := []byte("before" + eol + printedBase64(secrets[0].Value, width, eol) + "after" + eol)
+				want := []byte("before" + eol + "<ward:CERT>" + eol + "after" + eol)
+				for split := 0; split <= len(in); split++ {
+					if got := maskChunksWith(t, p, in, []int{split}); !bytes.Equal(got, want) {
+						t.Fatalf("%s, split at %d: %s", name, split, diff(got, want))
+					}
+				}
+				for round := range 20 {
+					if got := maskChunksWith(t, p, in, randSizes(r, 2*width)); !bytes.Equal(got, want) {
+						t.Fatalf("%s, round %d: %s", name, round, diff(got, want))
+					}
+				}
+			}
+		}
+	}
+
+	secrets := []Secret{{Name: "CERT", Value: randToken(r, 100)}}
+	first, _, _ := strings.Cut(printedBase64(secrets[0].Value, 76, "\n"), "\n")
+	var out bytes.Buffer
+	w, _ := New(&out, secrets)
+	w.Write([]byte("x\n" + first + "\n"))
+	if want := "x\n"; out.String() != want {
+		t.Fatalf("after the first line: %s", diff(out.Bytes(), []byte(want)))
+	}
+	// Not followed by the rest, it is not the value.
+	w.Write([]byte("y\n"))
+	if want := "x\n" + first + "\ny\n"; out.String() != want {
+		t.Fatalf("after another line: %s", diff(out.Bytes(), []byte(want)))
+	}
 }
 
 func randToken(r *rand.Rand, n int) []byte {

@@ -380,3 +380,34 @@ func TestScanPercentAndLineForms(t *testing.T) {
 		t.Errorf("the report holds a value")
 	}
 }
+
+// TestScanWrappedBase64: a value's base64 wrapped into lines, at 76
+// characters with CRLF (a MIME part) and at 64 with LF (openssl base64),
+// is found on the line where it starts.
+func TestScanWrappedBase64(t *testing.T) {
+	dir := newRepo(t)
+	key := "tls-" + strings.Repeat("9fQ2xLm7", 10) // 84 bytes: 112 characters of base64
+	b64 := base64.StdEncoding.EncodeToString([]byte(key))
+	wrap := func(width int, eol string) string {
+		var lines []string
+		for s := b64; s != ""; s = s[min(width, len(s)):] {
+			lines = append(lines, s[:min(width, len(s))])
+		}
+		return strings.Join(lines, eol) + eol
+	}
+	write(t, dir, "mail.eml", "Content-Transfer-Encoding: base64\r\n\r\n"+wrap(76, "\r\n")+"\r\n")
+	write(t, dir, "key.b64", "# openssl base64\n"+wrap(64, "\n"))
+	commitAll(t, dir, "wrapped")
+	s := []Secret{{Name: "TLS_KEY", Value: []byte(key)}}
+	got, err := Scan(context.Background(), s, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Finding{
+		{Path: "key.b64", Line: 2, Name: "TLS_KEY", Form: "base64"},
+		{Path: "mail.eml", Line: 3, Name: "TLS_KEY", Form: "base64"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+}

@@ -19,8 +19,9 @@ import (
 )
 
 // maskedIO gives one child masked stdout and stderr: pipes when ward's
-// output is not a terminal, a pseudo-terminal when it is (so colours, line
-// editing, window size and Ctrl-C keep working).
+// output is not a terminal (one for both when ward's stdout and stderr are
+// the same file), a pseudo-terminal when it is (so colours, line editing,
+// window size and Ctrl-C keep working).
 type maskedIO struct {
 	// files are the child's stdin, stdout, stderr.
 	files []*os.File
@@ -141,6 +142,17 @@ func openOwnTTY(stdin *os.File) *os.File {
 		return stdin
 	}
 	return f
+}
+
+// sameFile reports whether a and b are the same file (device and inode),
+// as ward's stdout and stderr are after 2>&1.
+func sameFile(a, b *os.File) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	sa, errA := a.Stat()
+	sb, errB := b.Stat()
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 // sameDevice reports whether a and b are opens of one device.
@@ -294,6 +306,15 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, input *ptyInput
 	wOut, err := pipe(stdout)
 	if err != nil {
 		return nil, err
+	}
+	if sameFile(stdout, stderr) {
+		// 2>&1 to a pipe or a file: one pipe for both, relayed once, so
+		// the child's writes keep their order as without --mask. Two
+		// relays would pass them on in whatever order they ran, and a
+		// tail one of them held back would come out after the other's
+		// next line.
+		m.files = []*os.File{stdin, wOut, wOut}
+		return m, nil
 	}
 	wErr, err := pipe(stderr)
 	if err != nil {
