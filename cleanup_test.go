@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,5 +136,76 @@ func TestHardening(t *testing.T) {
 	}
 	if child != want {
 		t.Errorf("got child %q, want %q (the limit ward was started with)", child, want)
+	}
+}
+
+// TestChildCoreLimitFromItsStart: the child has the core limit ward was
+// started with from its first instruction, and so has the program of
+// --exec. (ward lowers its own limit to 0; the child's used to be set
+// back after it started, and a child that read it at once could see 0,
+// the program of --exec always.)
+func TestChildCoreLimitFromItsStart(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	limited := func(args ...string) string {
+		cmd := exec.Command("sh", append([]string{"-c", `ulimit -c 2048 && exec "$@"`, "sh"}, args...)...)
+		cmd.Env, cmd.Dir = w.env, w.dir
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	want := limited("helper", "rlimit-core")
+	if want == "core=0" {
+		t.Fatalf("the shell's ulimit -c 2048 gave a core limit of 0")
+	}
+	// A shell reads it within a few hundred microseconds of its exec: the
+	// old race lost about every other run.
+	shellWants := limited("sh", "-c", "ulimit -c")
+	for i := range 20 {
+		if got := limited("ward", "run", "-m", m, "--", "sh", "-c", "ulimit -c"); got != shellWants {
+			t.Fatalf("run %d: the child's ulimit -c is %q, want %q (the limit ward was started with)", i, got, shellWants)
+		}
+	}
+	if got := limited("ward", "run", "-m", m, "--", "helper", "rlimit-core"); got != want {
+		t.Errorf("the child has %q, want %q", got, want)
+	}
+	if got := limited("ward", "run", "--exec", "-m", m, "--", "helper", "rlimit-core"); got != want {
+		t.Errorf("ward run --exec: the program has %q, want %q", got, want)
+	}
+}
+
+// TestExecLeavesNoSubreaper: ward makes itself a subreaper to collect what
+// its child orphans, but not with --exec, where the flag would outlive the
+// exec and leave the program orphans it never reaps.
+func TestExecLeavesNoSubreaper(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	if _, out, _ := w.run("run", "--exec", "-m", m, "--", "helper", "subreaper"); strings.TrimSpace(out) != "subreaper=0" {
+		t.Errorf("the program of --exec says %q, want subreaper=0", strings.TrimSpace(out))
+	}
+}
+
+// TestFailedStartRemovesItsDirectory: a run that resolved its secrets and
+// made its private directory, then could not start the child (a value too
+// large for the environment), removes the directory before it exits.
+func TestFailedStartRemovesItsDirectory(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/file", canary("dirfile"))
+	w.set("app/big", canary("dirbig")+strings.Repeat("x", 200<<10))
+	m := w.manifest("version: 1\nenv:\n  BIG: local://app/big\nfiles:\n  - path: f\n    ref: local://app/file\n")
+	if code, _, stderr := w.run("run", "-m", m, "--", "true"); code != 125 || !strings.Contains(stderr, "BIG") {
+		t.Fatalf("got exit code %d, want 125 for a value too large for the environment", code)
+	}
+	var left []string
+	filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), "run-") {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("the run's private directory is left: %v", left)
 	}
 }

@@ -165,8 +165,10 @@ while :; do sleep 0.05; done`
 	}
 	defer cmd.Process.Kill()
 	stdout, stderr := readLines(t, out), readLines(t, errp)
-	stdout.waitFor("ready")
-	stdout.waitFor("worker-up")
+	// In either order: the worker starts in the background.
+	for seen := map[string]bool{}; !seen["ready"] || !seen["worker-up"]; {
+		seen[stdout.next("ready and worker-up")] = true
+	}
 	w.set("app/a", canary("stop2"))
 	stderr.waitForContaining("stopping what the old child left running before the restart")
 	cmd.Process.Signal(syscall.SIGTERM)

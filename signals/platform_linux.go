@@ -27,7 +27,8 @@ func BecomeSubreaper() error {
 
 // Harden marks ward non-dumpable (no core dump, no ptrace by the same
 // user, /proc/<pid>/environ and mem closed) and sets its core size limit to
-// 0. The child's core limit is restored after it starts.
+// 0. The programs it starts get the limit it was started with (see
+// childCoreLimit).
 func Harden() error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return err
@@ -47,11 +48,21 @@ func platformAttr(attr *syscall.SysProcAttr) {
 	attr.Pdeathsig = syscall.SIGTERM
 }
 
-func afterStart(pid int) {
-	if savedCore != nil {
-		// Give the child back the core limit ward was started with.
-		_ = unix.Prlimit(pid, unix.RLIMIT_CORE, savedCore, nil)
+// childCoreLimit gives ward back the core limit it was started with while
+// start forks and execs a program (or execs ward into it), so the program
+// has that limit from its first instruction: set on the child after the
+// start, it raced the program's own start (a shell's `ulimit -c` read 0).
+// ward stays non-dumpable meanwhile, which alone keeps it from dumping
+// core; the limit of 0 is back once start returns.
+func childCoreLimit(start func() error) error {
+	if savedCore == nil {
+		return start()
 	}
+	if unix.Setrlimit(unix.RLIMIT_CORE, savedCore) != nil {
+		return start()
+	}
+	defer unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{Cur: 0, Max: savedCore.Max})
+	return start()
 }
 
 // defaultAction sets sig's action to the default and returns what puts

@@ -16,7 +16,7 @@ func Harden() error { return nil }
 
 func platformAttr(attr *syscall.SysProcAttr) {}
 
-func afterStart(pid int) {}
+func childCoreLimit(start func() error) error { return start() }
 
 // defaultAction cannot hand a caught signal back to the kernel outside
 // Linux; raise stops with SIGSTOP instead, which needs no handler.

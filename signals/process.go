@@ -134,9 +134,7 @@ func Start(o StartOptions) (*Child, error) {
 		}
 		return nil, &StartError{Program: o.Path, Code: code, Err: err}
 	}
-	c := &Child{Pid: pid}
-	afterStart(c.Pid)
-	return c, nil
+	return &Child{Pid: pid}, nil
 }
 
 // forkExec starts the program with syscall.ForkExec rather than
@@ -160,7 +158,11 @@ func forkExec(o StartOptions, attr *syscall.SysProcAttr) (int, error) {
 	for i, f := range o.Files {
 		fds[i] = f.Fd()
 	}
-	pid, err := syscall.ForkExec(o.Path, o.Argv, &syscall.ProcAttr{Dir: o.Dir, Env: env, Files: fds, Sys: attr})
+	var pid int
+	err := childCoreLimit(func() (err error) {
+		pid, err = syscall.ForkExec(o.Path, o.Argv, &syscall.ProcAttr{Dir: o.Dir, Env: env, Files: fds, Sys: attr})
+		return err
+	})
 	// The files must stay open (not finalised) until the child has them.
 	runtime.KeepAlive(o.Files)
 	return pid, err
@@ -168,7 +170,7 @@ func forkExec(o StartOptions, attr *syscall.SysProcAttr) (int, error) {
 
 // Exec replaces ward with the program (no supervision, no files).
 func Exec(path string, argv, env []string) error {
-	err := syscall.Exec(path, argv, env)
+	err := childCoreLimit(func() error { return syscall.Exec(path, argv, env) })
 	code := ExitNotExecutable
 	if errors.Is(err, syscall.ENOENT) {
 		code = ExitNotFound

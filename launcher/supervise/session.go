@@ -47,6 +47,9 @@ func SessionMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad session leader arguments")
 		return signals.ExitWardFailure
 	}
+	// The leader holds the child's environment: no core dump, no ptrace,
+	// as for ward; the child gets the core limit ward was started with.
+	signals.Harden()
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
 	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}

@@ -80,8 +80,12 @@ func Run(ctx context.Context, o Options) (int, error) {
 	// signal goroutine to go idle, costing milliseconds on every exit, and
 	// exec resets caught signals to their defaults anyway.
 	sigs := signals.Notify()
-	if err := signals.BecomeSubreaper(); err != nil {
-		log.Warn("cannot become a subreaper; orphaned grandchildren will not be reaped by ward", "error", err.Error())
+	// Not with --exec: the flag survives the exec, and the program would
+	// inherit orphans it never reaps.
+	if !o.Exec {
+		if err := signals.BecomeSubreaper(); err != nil {
+			log.Warn("cannot become a subreaper; orphaned grandchildren will not be reaped by ward", "error", err.Error())
+		}
 	}
 	m, prof := o.Manifest, o.Profile
 	files := m.FilesFor(prof)
@@ -109,10 +113,10 @@ func Run(ctx context.Context, o Options) (int, error) {
 	}
 
 	start, err := prepare(o, values)
+	defer start.cleanup()
 	if err != nil {
 		return fail(err, start.hint)
 	}
-	defer start.cleanup()
 	p, dir, listen := start.plan, start.dir, start.listen
 	for _, name := range p.Overridden {
 		log.Warn("a declared variable replaces an inherited one", "name", name)

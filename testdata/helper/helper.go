@@ -23,6 +23,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -158,6 +159,15 @@ func Main() int {
 		var r unix.Rlimit
 		unix.Getrlimit(unix.RLIMIT_CORE, &r)
 		fmt.Printf("core=%d\n", r.Cur)
+		return 0
+	case "subreaper":
+		// Whether orphans of this process's descendants come to it.
+		var v int32
+		if err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&v)), 0, 0, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+		fmt.Printf("subreaper=%d\n", v)
 		return 0
 	}
 	fmt.Fprintf(os.Stderr, "helper: unknown mode %q\n", mode)
