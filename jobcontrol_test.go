@@ -659,3 +659,46 @@ func TestWorkingDirectory(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	exitCode(t, cmd.Wait())
 }
+
+// TestTerminalAfterTheChild: ward gives its own group the terminal back
+// when the child that had it exits, and leaves it to the rest of its
+// job when ward is one command of a pipeline. (A non-interactive script's
+// read after `ward run` failed with EIO, the terminal's foreground being
+// the dead child's group; `ward run -- cmd | reader` stopped the reader,
+// which lost the terminal to the child's group; a restarted child stopped
+// at its first read.)
+func TestTerminalAfterTheChild(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+
+	term.send("bash -c 'ward run -m " + m + " -- true; read -r x; echo \"script-got-$x.\"'\n")
+	term.send("typed\n")
+	if got := term.expect(`script-got-(\w*)\.`)[1]; got != "typed" {
+		t.Errorf("the script's read after ward got %q, want the typed line", got)
+	}
+	term.expect(`PROMPT> `)
+
+	term.send("ward run -m " + m + " -- sh -c 'echo from-child; sleep 30' | (read -r first; read -r line </dev/tty; echo \"reader-got-$line.\")\n")
+	// The reader reads the terminal once the child runs: it has read the
+	// child's first line.
+	term.send("piped\n")
+	if got := term.expect(`reader-got-(\w*)\.`)[1]; got != "piped" {
+		t.Errorf("the pipeline's reader got %q, want the typed line", got)
+	}
+	term.send("\x03") // Ctrl-C: ward's group, which forwards it
+	term.expect(`PROMPT> `)
+
+	w.set("app/a", canary("fg1"))
+	rot := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n")
+	term.send("ward run --log-level info -m " + rot + " -- sh -c 'echo reading; read -r l; echo \"child-got-$l.\"'\n")
+	term.expect(`reading`)
+	w.set("app/a", canary("fg2"))
+	term.expect(`child restarted`)
+	term.expect(`reading`)
+	term.send("after\n")
+	if got := term.expect(`child-got-(\w*)\.`)[1]; got != "after" {
+		t.Errorf("the restarted child read %q, want the typed line", got)
+	}
+	term.expect(`PROMPT> `)
+}

@@ -46,6 +46,11 @@ type supervisor struct {
 	// tty is the terminal the child's group is the foreground of (nil
 	// when there is none, or when the child has a pty of ours).
 	tty *os.File
+	// wantsTerminal is set when the child is to have the foreground of the
+	// terminal it shares with ward whenever ward has it: from its start
+	// when ward is alone in its job (see aloneInJob), else from the first
+	// time it stopped to read or write there.
+	wantsTerminal bool
 	// cwd is where every start of the child runs: ward's working
 	// directory when it started. ward itself then moves to / so that it
 	// keeps no directory busy.
@@ -93,7 +98,10 @@ func (s *supervisor) start() error {
 	if !session {
 		s.stdio = files[:3]
 		if i := ownedTerminal(s.stdio); i >= 0 {
-			fg, ctty, s.tty = true, i, files[i]
+			s.wantsTerminal = s.wantsTerminal || aloneInJob(s.stdio)
+			if s.wantsTerminal {
+				fg, ctty, s.tty = true, i, files[i]
+			}
 		}
 	}
 	path, argv := s.path, s.opts.Argv
@@ -224,6 +232,7 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		return 0, false, nil
 	}
 	code = signals.ExitCode(ws)
+	s.giveBackTerminal()
 	if s.restarting != nil && !s.stopping {
 		if err := s.endGroup(); err != nil {
 			return 0, false, nil
@@ -311,6 +320,40 @@ func (s *supervisor) endGroup() error {
 	return nil
 }
 
+// aloneInJob reports whether ward's stdin and stdout are not pipes. A
+// pipe there means, on a terminal, that ward is one command of a
+// pipeline (`ward run -- cmd | less`), whose other commands share ward's
+// process group: giving the child's group the terminal would put them in
+// the background, and less would stop at its first key. The child then
+// gets the terminal only when it stops to use it (SIGTTIN, SIGTTOU).
+func aloneInJob(stdio []*os.File) bool {
+	if len(stdio) < 2 {
+		return false
+	}
+	for _, f := range stdio[:2] {
+		if f == nil {
+			continue
+		}
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// giveBackTerminal gives ward's group the foreground of the terminal the
+// child had, once the child exited: the shell or script that started
+// ward reads from it next (a non-interactive script's `read` failed with
+// EIO), and a restarted child is given it again from ward's.
+func (s *supervisor) giveBackTerminal() {
+	if s.tty == nil {
+		return
+	}
+	if fg, ok := signals.ForegroundGroup(s.tty); ok && fg == s.child.Pid {
+		signals.SetForeground(s.tty, syscall.Getpgrp())
+	}
+}
+
 // takeTerminal gives the child the foreground of the terminal it shares
 // with ward when ward has it, and reports whether it did.
 func (s *supervisor) takeTerminal() bool {
@@ -376,6 +419,7 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		return
 	}
 	if (sig == syscall.SIGTTIN || sig == syscall.SIGTTOU) && s.takeTerminal() {
+		s.wantsTerminal = true
 		// The child touched a terminal that ward, not it, has the
 		// foreground of: ward started in the background (`ward run ... &`)
 		// and brought forward with fg, which tells a running job nothing.
@@ -422,8 +466,11 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		resized = false
 	}
 	// fg: the terminal is ward's again, and so the child's (also when
-	// ward started in the background and has it for the first time).
-	s.takeTerminal()
+	// ward started in the background and has it for the first time),
+	// unless the rest of ward's job needs it (see aloneInJob).
+	if s.wantsTerminal || aloneInJob(s.stdio) {
+		s.wantsTerminal = s.takeTerminal() || s.wantsTerminal
+	}
 	signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	if resized {
 		signals.Send(s.child.Pid, syscall.SIGWINCH, s.opts.SignalChildOnly)
