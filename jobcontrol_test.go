@@ -702,3 +702,32 @@ func TestTerminalAfterTheChild(t *testing.T) {
 	}
 	term.expect(`PROMPT> `)
 }
+
+// TestMaskSessionKilled: with --mask on a terminal the child runs in a pty
+// session of ward's, in a process group of its own beside the session's
+// leader. At stop_timeout ward kills the whole session: it used to kill
+// the leader's group alone, and a child that ignores SIGTERM and SIGHUP
+// kept running, holding the pty ward waited to drain, for ever.
+func TestMaskSessionKilled(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("sess1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 1s\n")
+	term := newTerminal(t, w)
+	term.send("ward run --mask -m " + m + " -- sh -c 'trap \"\" TERM HUP INT; echo \"stubborn $$\"; while :; do sleep 0.1; done' &\n")
+	ward, _ := strconv.Atoi(term.expect(`\[\d+\] (\d+)`)[1])
+	child, _ := strconv.Atoi(term.expect(`stubborn (\d+)`)[1])
+	gone := func(pid int) func() bool {
+		return func() bool { s := procState(pid); return s == "" || s == "Z" }
+	}
+	// A restart: the old child is killed at stop_timeout, the new one starts.
+	w.set("app/a", canary("sess2"))
+	next, _ := strconv.Atoi(term.expect(`stubborn (\d+)`)[1])
+	if next == child {
+		t.Fatalf("the same child printed again")
+	}
+	waitUntil(t, "the old child to be killed at the restart", gone(child))
+	// A stop.
+	syscall.Kill(ward, syscall.SIGTERM)
+	waitUntil(t, "ward to exit after its stop_timeout", gone(ward))
+	waitUntil(t, "the child to be killed", gone(next))
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
@@ -317,5 +318,51 @@ func TestPID1StopsDaemons(t *testing.T) {
 	b, _ := os.ReadFile(out)
 	if !strings.Contains(string(b), "daemon SIGTERM") {
 		t.Errorf("the daemon was not sent SIGTERM by ward as PID 1; it printed %q", b)
+	}
+}
+
+// TestPID1StopWithinStopTimeout: as PID 1, ward told to stop kills what is
+// left one stop_timeout after the stop signal, the daemons its child left
+// included: they used to get a stop_timeout of their own after the child
+// was killed, twice what `docker stop` waits before it kills everything.
+func TestPID1StopWithinStopTimeout(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  PLAIN: {value: x}\nrotation:\n  stop_timeout: 2s\n")
+	ward, _ := exec.LookPath("ward")
+	up := filepath.Join(w.dir, "daemon.up")
+	script := `setsid sh -c 'trap "" TERM; touch ` + up + `; while :; do sleep 0.1; done' &
+trap '' TERM
+while [ ! -e ` + up + ` ]; do sleep 0.01; done
+echo ready
+while :; do sleep 0.1; done`
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = w.env
+	out, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdout := readLines(t, out)
+	if line, ok := <-stdout.ch; !ok || line != "ready" {
+		if strings.Contains(stderr.String(), "unshare failed") {
+			vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
+		}
+		t.Fatalf("the child did not start: %q (stderr: %s)", line, stderr.String())
+	}
+	start := time.Now()
+	syscall.Kill(childOf(t, cmd.Process.Pid), syscall.SIGTERM)
+	code := exitWithin(t, cmd, 15*time.Second)
+	took := time.Since(start)
+	if code != 128+int(syscall.SIGKILL) {
+		t.Errorf("got exit code %d, want 137 (the child killed)", code)
+	}
+	// One stop_timeout (2s), and some; the old way took two.
+	if took > 3500*time.Millisecond {
+		t.Errorf("ward took %v to stop, want about its stop_timeout of 2s", took.Round(time.Millisecond))
 	}
 }

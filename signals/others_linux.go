@@ -90,3 +90,23 @@ func procStat(pid int) *stat {
 	}
 	return &st
 }
+
+// SignalSession sends sig to every process of session sid and reports
+// whether any was there: the child's pty session under --mask, where the
+// child has a process group of its own beside its session leader's.
+func SignalSession(sid int, sig syscall.Signal) (left bool) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if st := procStat(pid); st != nil && st.session == sid && syscall.Kill(pid, sig) == nil {
+			left = true
+		}
+	}
+	return left
+}

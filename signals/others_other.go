@@ -11,3 +11,9 @@ func SignalOthers(sig syscall.Signal, spare []int) (left bool) { return false }
 // groupOrphaned is false where /proc cannot tell: StopSelf then stops
 // with the child's own signal.
 func groupOrphaned() bool { return false }
+
+// SignalSession sends sig to session sid's leader's group: outside Linux
+// ward cannot list a session's processes.
+func SignalSession(sid int, sig syscall.Signal) (left bool) {
+	return syscall.Kill(-sid, sig) == nil
+}

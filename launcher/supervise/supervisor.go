@@ -60,6 +60,14 @@ type supervisor struct {
 	exitCode int
 	draining bool
 	killTime <-chan time.Time
+	// stopBy is when ward, being stopped, kills what is left: one
+	// stop_timeout from the stop signal, for the child and for what it
+	// left after it exited.
+	stopBy time.Time
+	// session is set while the child runs in a pty session of ours
+	// (--mask on a terminal): its own process group there is not its
+	// leader's, so what concerns the child's group concerns the session.
+	session bool
 	// restarting is the proposal being applied while the old child stops;
 	// stopping is set once ward itself is being stopped.
 	restarting   *proposal
@@ -124,6 +132,7 @@ func (s *supervisor) start() error {
 			path = self
 		}
 	}
+	s.session = session
 	c, err := signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
 	if s.out != nil {
 		s.out.started()
@@ -197,7 +206,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 			drainTick = time.After(50 * time.Millisecond)
 		case <-s.killTime:
 			s.log.Warn("the child's process group did not stop in time; killing it", "stop_timeout", s.rotation.StopTimeout.String())
-			signals.Send(s.child.Pid, syscall.SIGKILL, false)
+			s.killGroup()
 			if s.draining {
 				s.anyLeft(syscall.SIGKILL)
 			}
@@ -208,7 +217,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 			s.apply(p)
 		case reason := <-stops:
 			s.log.Error("stopping the child", "reason", reason)
-			s.stopping = true
+			s.beingStopped()
 			s.stopChild()
 		}
 	}
@@ -269,17 +278,47 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 	s.log.Debug("stopping what the child left running", "pgid", s.child.Pid)
 	s.anyLeft(syscall.SIGTERM)
 	signals.Send(s.child.Pid, syscall.SIGCONT, false)
-	s.killTime = time.After(s.rotation.StopTimeout)
+	// Being stopped, ward keeps the deadline the stop signal set (killing
+	// at once when it is past): the rest is not given a stop_timeout of
+	// its own, which made a stop take twice as long as docker stop waits.
+	wait := s.rotation.StopTimeout
+	if s.stopping && !s.stopBy.IsZero() {
+		wait = max(time.Until(s.stopBy), 0)
+	}
+	s.killTime = time.After(wait)
 	return 0, false, nil
 }
 
+// groupAlive reports whether any process of the child's group is left,
+// or of its pty session.
+func (s *supervisor) groupAlive() bool {
+	if s.session {
+		return signals.SignalSession(s.child.Pid, 0)
+	}
+	return signals.GroupAlive(s.child.Pid)
+}
+
+// killGroup sends SIGKILL to the child's group, and in a pty session of
+// ours to the whole session: the child's own group there is not its
+// leader's, and killing the leader alone left a child that ignores
+// SIGTERM and SIGHUP running, holding the pty ward waits to drain.
+func (s *supervisor) killGroup() {
+	signals.Send(s.child.Pid, syscall.SIGKILL, false)
+	if s.session {
+		signals.SignalSession(s.child.Pid, syscall.SIGKILL)
+	}
+}
+
 // anyLeft sends sig (0: none, a check) to what the child left running
-// (its process group, and as PID 1 every other process but ward's own
-// helpers) and reports whether anything was left.
+// (its process group or pty session, and as PID 1 every other process
+// but ward's own helpers) and reports whether anything was left.
 func (s *supervisor) anyLeft(sig syscall.Signal) bool {
-	left := signals.GroupAlive(s.child.Pid)
+	left := s.groupAlive()
 	if left && sig != 0 {
 		signals.Send(s.child.Pid, sig, false)
+		if s.session && sig == syscall.SIGKILL {
+			signals.SignalSession(s.child.Pid, sig)
+		}
 	}
 	if os.Getpid() == 1 && !s.opts.SignalChildOnly {
 		var spare []int
@@ -295,16 +334,16 @@ func (s *supervisor) anyLeft(sig syscall.Signal) bool {
 // SIGTERM then SIGKILL after stop_timeout, waiting for it here: the new
 // child must not start beside the old one's workers.
 func (s *supervisor) endGroup() error {
-	if s.opts.SignalChildOnly || !signals.GroupAlive(s.child.Pid) {
+	if s.opts.SignalChildOnly || !s.groupAlive() {
 		return nil
 	}
 	s.log.Debug("stopping what the old child left running before the restart", "pgid", s.child.Pid)
 	signals.Send(s.child.Pid, syscall.SIGTERM, false)
 	signals.Send(s.child.Pid, syscall.SIGCONT, false)
 	deadline := time.Now().Add(s.rotation.StopTimeout)
-	for signals.GroupAlive(s.child.Pid) {
+	for s.groupAlive() {
 		if time.Now().After(deadline) {
-			signals.Send(s.child.Pid, syscall.SIGKILL, false)
+			s.killGroup()
 			deadline = time.Now().Add(s.rotation.StopTimeout)
 		}
 		select {
@@ -577,10 +616,7 @@ func (s *supervisor) forward(sig os.Signal) {
 	}
 	if ss == syscall.SIGTERM || ss == s.rotation.StopSignal {
 		// ward is being stopped: a restart under way ends here.
-		s.stopping = true
-		if s.killTime == nil {
-			s.killTime = time.After(s.rotation.StopTimeout)
-		}
+		s.beingStopped()
 	}
 }
 
@@ -625,6 +661,18 @@ func (s *supervisor) apply(p *proposal) {
 		s.restarting = p
 		s.restartStart = time.Now()
 		s.stopChild()
+	}
+}
+
+// beingStopped marks ward as being stopped, from now: one stop_timeout
+// later whatever is left is killed.
+func (s *supervisor) beingStopped() {
+	s.stopping = true
+	if s.stopBy.IsZero() {
+		s.stopBy = time.Now().Add(s.rotation.StopTimeout)
+	}
+	if s.killTime == nil {
+		s.killTime = time.After(time.Until(s.stopBy))
 	}
 }
 
