@@ -366,3 +366,49 @@ while :; do sleep 0.1; done`
 		t.Errorf("ward took %v to stop, want about its stop_timeout of 2s", took.Round(time.Millisecond))
 	}
 }
+
+// TestPID1ChildStoppedStaysStopped: a container's PID 1 cannot stop
+// itself, so ward does not follow a child stopped by SIGSTOP into the
+// stop: the child stays stopped until a SIGCONT, which ward forwards.
+// (ward used to wait two seconds for its own SIGCONT and then continue
+// the child, undoing the stop.) A child stopped by SIGTSTP, as by a
+// terminal's Ctrl-Z, is continued.
+func TestPID1ChildStoppedStaysStopped(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	ward, _ := exec.LookPath("ward")
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "--log-level", "info", "-m", m, "--", "sh", "-c", "echo ready; while :; do sleep 0.05; done")
+	cmd.Env = w.env
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdout, stderr := readLines(t, out), readLines(t, errp)
+	if line, ok := <-stdout.ch; !ok || line != "ready" {
+		vaulttest.RequireIntegration(t, "the child did not start under unshare (no PID namespace here?)")
+	}
+	wardPid := childOf(t, cmd.Process.Pid)
+	child := onlyChild(t, wardPid)
+
+	syscall.Kill(child, syscall.SIGSTOP)
+	waitUntil(t, "the child to stop", func() bool { return procState(child) == "T" })
+	// Longer than the two seconds after which the child used to be
+	// continued.
+	time.Sleep(2500 * time.Millisecond) // an absence over a window, not an event
+	if st := procState(child); st != "T" {
+		t.Errorf("the child stopped by SIGSTOP is in state %q, want T (stopped)", st)
+	}
+	stderr.waitForContaining("it stays stopped until SIGCONT")
+	syscall.Kill(wardPid, syscall.SIGCONT)
+	waitUntil(t, "ward's SIGCONT to continue the child", func() bool { st := procState(child); return st == "S" || st == "R" })
+
+	syscall.Kill(child, syscall.SIGTSTP)
+	waitUntil(t, "a terminal-like stop to be undone", func() bool { st := procState(child); return st == "S" || st == "R" })
+	syscall.Kill(wardPid, syscall.SIGTERM)
+	exitWithin(t, cmd, 15*time.Second)
+}

@@ -466,6 +466,23 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 		return
 	}
+	if os.Getpid() == 1 {
+		// A PID namespace's init cannot stop itself: the kernel drops a
+		// stop it sends itself. Waiting for a SIGCONT that would never
+		// come for ward, it used to continue the child two seconds later.
+		if sig == syscall.SIGSTOP {
+			// Someone stopped the child on purpose (a debugger, an
+			// operator): it stays stopped until SIGCONT, to ward (which
+			// forwards it) or to the child.
+			s.log.Info("child stopped by SIGSTOP; ward, PID 1, cannot stop with it: it stays stopped until SIGCONT", "pid", s.child.Pid)
+			return
+		}
+		// A terminal's stop (Ctrl-Z under docker run -it) has no shell to
+		// continue the job: as for an init, it does not stop the program.
+		s.log.Debug("child stopped by its terminal; ward, PID 1, continues it", "signal", signals.Name(sig))
+		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
+		return
+	}
 	s.log.Debug("child stopped; stopping ward", "signal", signals.Name(sig))
 	if sig == syscall.SIGSTOP && s.out != nil && s.out.session {
 		// The pty session's leader stops with SIGSTOP whatever stopped
