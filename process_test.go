@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -411,4 +414,47 @@ func TestPID1ChildStoppedStaysStopped(t *testing.T) {
 	waitUntil(t, "a terminal-like stop to be undone", func() bool { st := procState(child); return st == "S" || st == "R" })
 	syscall.Kill(wardPid, syscall.SIGTERM)
 	exitWithin(t, cmd, 15*time.Second)
+}
+
+// TestUncatchableSignalsDoNotKillWard: Go cannot catch signals 32 to 34,
+// and their default action killed ward (`kill -RTMIN` is 34 to bash),
+// which forwarded nothing and left its secret files. ward ignores them;
+// the child still starts with their default action.
+func TestUncatchableSignalsDoNotKillWard(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/f", canary("uncatchable"))
+	m := w.manifest("version: 1\nfiles:\n  - path: f\n    ref: local://app/f\n    env: F\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `echo "ready $F"; while :; do sleep 0.05; done`)
+	out, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdout := readLines(t, out)
+	file := strings.TrimPrefix(stdout.waitFor("ready "), "ready ")
+	child := onlyChild(t, cmd.Process.Pid)
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", child))
+	for _, line := range strings.Split(string(status), "\n") {
+		if mask, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			ign, _ := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+			for _, sig := range []uint{32, 33, 34} {
+				if ign&(1<<(sig-1)) != 0 {
+					t.Errorf("the child starts with signal %d ignored", sig)
+				}
+			}
+		}
+	}
+	for _, sig := range []syscall.Signal{34, 32} {
+		syscall.Kill(cmd.Process.Pid, sig)
+	}
+	// Still there: it forwards SIGTERM and cleans up.
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 15*time.Second); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("got exit code %d, want 143: ward did not live to forward SIGTERM", code)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the secret file is left after the run: %v", err)
+	}
 }

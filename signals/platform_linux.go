@@ -28,7 +28,7 @@ func BecomeSubreaper() error {
 // Harden marks ward non-dumpable (no core dump, no ptrace by the same
 // user, /proc/<pid>/environ and mem closed) and sets its core size limit to
 // 0. The programs it starts get the limit it was started with (see
-// childCoreLimit).
+// childStart).
 func Harden() error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return err
@@ -48,13 +48,56 @@ func platformAttr(attr *syscall.SysProcAttr) {
 	attr.Pdeathsig = syscall.SIGTERM
 }
 
-// childCoreLimit gives ward back the core limit it was started with while
-// start forks and execs a program (or execs ward into it), so the program
-// has that limit from its first instruction: set on the child after the
-// start, it raced the program's own start (a shell's `ulimit -c` read 0).
-// ward stays non-dumpable meanwhile, which alone keeps it from dumping
-// core; the limit of 0 is back once start returns.
-func childCoreLimit(start func() error) error {
+// uncatchable are the signals Go's runtime neither handles nor lets a
+// program catch (32 and 33, glibc's own, and 34, musl's): their default
+// action kills the process, so `kill -RTMIN ward` (34 to bash) killed
+// ward, which forwarded nothing and left its secret files behind. ward
+// ignores those that have the default action (a cgo build's glibc may
+// handle 32 and 33 itself); ignoreUncatchable records them, and
+// childStart gives the programs ward starts their default action.
+var uncatchable = []syscall.Signal{32, 33, 34}
+
+// ignored are the signals of uncatchable that ward ignores.
+var ignored []syscall.Signal
+
+// ignoreUncatchable ignores each signal of uncatchable whose action is
+// the default.
+func ignoreUncatchable() {
+	for _, sig := range uncatchable {
+		var cur [4]uint64
+		if _, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&cur)), 8, 0, 0); errno != 0 || cur[0] != 0 {
+			continue
+		}
+		if setAction(sig, 1) {
+			ignored = append(ignored, sig)
+		}
+	}
+}
+
+// setAction sets sig's action to the default (0) or to ignore (1), with no
+// flags and an empty mask.
+func setAction(sig syscall.Signal, handler uint64) bool {
+	act := [4]uint64{handler}
+	_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
+	return errno == 0
+}
+
+// childStart runs start (a fork and exec, or ward's own exec) with what
+// the program is to inherit as ward was started with: the signals ward
+// ignores (see uncatchable) have their default action again, and the
+// core limit is the one ward had, so the program has it from its first
+// instruction (set on the child after the start, it raced the program's
+// own start: a shell's `ulimit -c` read 0). ward stays non-dumpable
+// meanwhile, which alone keeps it from dumping core; the limit of 0 and
+// the ignored signals are back once start returns.
+func childStart(start func() error) error {
+	// An ignored signal stays ignored across exec: the program gets the
+	// default action of the signals ward ignores (see uncatchable) for
+	// the moment of the start as well.
+	for _, sig := range ignored {
+		setAction(sig, 0)
+		defer setAction(sig, 1)
+	}
 	if savedCore == nil {
 		return start()
 	}

@@ -16,7 +16,7 @@ func Harden() error { return nil }
 
 func platformAttr(attr *syscall.SysProcAttr) {}
 
-func childCoreLimit(start func() error) error { return start() }
+func childStart(start func() error) error { return start() }
 
 // defaultAction cannot hand a caught signal back to the kernel outside
 // Linux; raise stops with SIGSTOP instead, which needs no handler.
@@ -33,3 +33,7 @@ func onOneCPU(f func()) { f() }
 // backgroundWrite writes b to f (on Linux with SIGTTOU blocked: see
 // Writer).
 func backgroundWrite(f *os.File, b []byte) (int, error) { return f.Write(b) }
+
+// ignoreUncatchable does nothing outside Linux, where Go catches every
+// signal a program may.
+func ignoreUncatchable() {}

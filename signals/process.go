@@ -159,7 +159,7 @@ func forkExec(o StartOptions, attr *syscall.SysProcAttr) (int, error) {
 		fds[i] = f.Fd()
 	}
 	var pid int
-	err := childCoreLimit(func() (err error) {
+	err := childStart(func() (err error) {
 		pid, err = syscall.ForkExec(o.Path, o.Argv, &syscall.ProcAttr{Dir: o.Dir, Env: env, Files: fds, Sys: attr})
 		return err
 	})
@@ -170,7 +170,7 @@ func forkExec(o StartOptions, attr *syscall.SysProcAttr) (int, error) {
 
 // Exec replaces ward with the program (no supervision, no files).
 func Exec(path string, argv, env []string) error {
-	err := childCoreLimit(func() error { return syscall.Exec(path, argv, env) })
+	err := childStart(func() error { return syscall.Exec(path, argv, env) })
 	code := ExitNotExecutable
 	if errors.Is(err, syscall.ENOENT) {
 		code = ExitNotFound

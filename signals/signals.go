@@ -30,6 +30,7 @@ func Notify() <-chan os.Signal {
 	ch := make(chan os.Signal, 128)
 	onOneCPU(func() { signal.Notify(ch) })
 	notified = ch
+	ignoreUncatchable()
 	return ch
 }
 
