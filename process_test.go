@@ -61,6 +61,8 @@ func TestStartFailures(t *testing.T) {
 	os.WriteFile(plain, []byte("#!/bin/sh\necho hi\n"), 0o644)
 	noShebang := filepath.Join(w.dir, "no-shebang")
 	os.WriteFile(noShebang, []byte{0x7f, 'E', 'L', 'F', 0, 0, 0}, 0o755)
+	badInterpreter := filepath.Join(w.dir, "bad-interpreter")
+	os.WriteFile(badInterpreter, []byte("#!/no/such/interpreter -x\necho hi\n"), 0o755)
 	tests := []struct {
 		name    string
 		program string
@@ -72,6 +74,8 @@ func TestStartFailures(t *testing.T) {
 		{"not executable", plain, 126, "permission denied"},
 		{"a directory", w.dir, 126, "is a directory"},
 		{"bad format", noShebang, 126, "exec format error"},
+		// 127 as bash gives, but not "no such file" for a file that is there.
+		{"interpreter missing", badInterpreter, 127, "its interpreter /no/such/interpreter (its #! line) was not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,8 +1,10 @@
 package signals
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -127,6 +129,7 @@ func Start(o StartOptions) (*Child, error) {
 		code := ExitNotExecutable
 		if errors.Is(err, fs.ErrNotExist) {
 			code = ExitNotFound
+			err = missingInterpreter(o.Path, err)
 		}
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -174,6 +177,33 @@ func Exec(path string, argv, env []string) error {
 	code := ExitNotExecutable
 	if errors.Is(err, syscall.ENOENT) {
 		code = ExitNotFound
+		err = missingInterpreter(path, err)
 	}
 	return &StartError{Program: path, Code: code, Err: err}
+}
+
+// missingInterpreter explains an exec's ENOENT for a program that exists:
+// what is missing is the interpreter its #! line names (or, for a binary,
+// its ELF interpreter), not the program, which "no such file or
+// directory" alone seems to say. Other errors come back as they are.
+func missingInterpreter(path string, err error) error {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) || errno != syscall.ENOENT {
+		return err
+	}
+	f, oerr := os.Open(path)
+	if oerr != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 256)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if rest, ok := bytes.CutPrefix(head, []byte("#!")); ok {
+		line, _, _ := bytes.Cut(rest, []byte("\n"))
+		if fields := strings.Fields(string(line)); len(fields) > 0 {
+			return fmt.Errorf("its interpreter %s (its #! line) was not found: %w", fields[0], err)
+		}
+	}
+	return fmt.Errorf("a file it needs to run (its ELF interpreter or loader) was not found: %w", err)
 }
