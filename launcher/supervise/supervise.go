@@ -267,6 +267,13 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 			}
 			return res.values, 0, nil
 		case sig := <-sigs:
+			if sig == syscall.SIGTSTP && os.Getpid() != 1 {
+				// Ctrl-Z while a store is slow: no child to follow yet,
+				// ward stops itself as the job (and goes on resolving
+				// when continued).
+				signals.StopSelf(syscall.SIGTSTP)
+				continue
+			}
 			if s, ok := sig.(syscall.Signal); ok && (s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGHUP) {
 				cancel()
 				// A store blocked where no context reaches (a FIFO's
