@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // Ref is a parsed secret reference: SCHEME://PATH[#FIELD][?OPTIONS].
@@ -180,6 +182,34 @@ func AllowOptions(r *Ref, names ...string) *RefError {
 		}
 	}
 	return nil
+}
+
+// AllowEmpty is the option of env://, file:// and creds:// references
+// that lets them resolve to an empty value: an empty one is refused
+// otherwise, as a secret that was never set (a CI secret that is not
+// defined expands to an empty variable; a mounted file may be written
+// empty).
+const AllowEmpty = "allow_empty"
+
+// AllowEmptyOption is the schema's pattern of the option.
+var AllowEmptyOption = conf.RefOption{Name: AllowEmpty, Value: "(true|false)"}
+
+// CheckAllowEmpty is a check for a scheme's references: the option, when
+// given, is true or false.
+func CheckAllowEmpty(r *Ref) *RefError {
+	if v, ok := r.Options[AllowEmpty]; ok && v != "true" && v != "false" {
+		return &RefError{Msg: fmt.Sprintf("option %s=%q is not true or false", AllowEmpty, v), Hint: "write ?" + AllowEmpty + "=true to accept an empty value"}
+	}
+	return nil
+}
+
+// RefuseEmpty is the error for an empty value of ref read from what,
+// nil when the value is not empty or ref allows an empty one.
+func RefuseEmpty(ref Ref, value []byte, what string) error {
+	if len(value) > 0 || ref.Options[AllowEmpty] == "true" {
+		return nil
+	}
+	return fmt.Errorf("%s is empty, as a secret that was never set is: write ?%s=true after the reference if an empty value is meant", what, AllowEmpty)
 }
 
 // PositiveIntOption is a check for a scheme's references: the option, when

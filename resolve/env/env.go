@@ -18,8 +18,9 @@ type Store struct {
 
 var _ resolve.Store = Store{}
 
-// Fetch returns the variable's value; an unset variable is an error, an
-// empty one is not.
+// Fetch returns the variable's value; an unset variable is an error, and
+// so is an empty one unless the reference allows it (resolve.AllowEmpty):
+// GitHub Actions expands a secret that is not defined to "".
 func (s Store) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, error) {
 	lookup := s.Lookup
 	if lookup == nil {
@@ -28,6 +29,9 @@ func (s Store) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, error)
 	v, ok := lookup(ref.Path)
 	if !ok {
 		return resolve.Secret{}, fmt.Errorf("$%s is not set in ward's environment: %w", ref.Path, resolve.ErrNotFound)
+	}
+	if err := resolve.RefuseEmpty(ref, []byte(v), "$"+ref.Path+" in ward's environment"); err != nil {
+		return resolve.Secret{}, err
 	}
 	return resolve.Secret{Value: []byte(v)}, nil
 }

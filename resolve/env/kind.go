@@ -18,7 +18,7 @@ var Kind = &resolve.Kind{
 		ExampleVar: "DEPLOY_TOKEN",
 		Check:      checkRef,
 		Pattern: func() string {
-			return conf.RefPattern(Scheme, `[A-Za-z_][A-Za-z0-9_]*`, false)
+			return conf.RefPattern(Scheme, `[A-Za-z_][A-Za-z0-9_]*`, false, resolve.AllowEmptyOption)
 		},
 		Refresh: resolve.Static,
 	}},
@@ -42,5 +42,8 @@ func checkRef(r *resolve.Ref) *resolve.RefError {
 	if !resolve.ValidEnvName(r.Path) {
 		return &resolve.RefError{Msg: "invalid environment variable name", Hint: "write env://NAME with NAME matching [A-Za-z_][A-Za-z0-9_]*"}
 	}
-	return resolve.AllowOptions(r)
+	if err := resolve.AllowOptions(r, resolve.AllowEmpty); err != nil {
+		return err
+	}
+	return resolve.CheckAllowEmpty(r)
 }

@@ -27,7 +27,7 @@ var _ resolve.Store = Store{}
 
 // Fetch reads the file at ref.Path.
 func (Store) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, error) {
-	return read(ref.Path)
+	return read(ref, ref.Path)
 }
 
 // CredsStore reads creds://NAME references from systemd's credentials
@@ -44,13 +44,15 @@ func (s CredsStore) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, e
 	if s.Dir == "" {
 		return resolve.Secret{}, errors.New("$CREDENTIALS_DIRECTORY is not set: creds:// works under a systemd unit with LoadCredential=" + ref.Path + ":/path/to/secret")
 	}
-	return read(filepath.Join(s.Dir, ref.Path))
+	return read(ref, filepath.Join(s.Dir, ref.Path))
 }
 
 // Path returns where a creds reference lives, for watching.
 func (s CredsStore) Path(ref resolve.Ref) string { return filepath.Join(s.Dir, ref.Path) }
 
-func read(path string) (resolve.Secret, error) {
+// read reads the file at path for ref: an empty file is refused unless
+// ref allows it (resolve.AllowEmpty), as a secret that was never written.
+func read(ref resolve.Ref, path string) (resolve.Secret, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -76,6 +78,9 @@ func read(path string) (resolve.Secret, error) {
 	}
 	if len(b) > MaxSize {
 		return resolve.Secret{}, fmt.Errorf("%s holds more than the %d bytes a secret file may hold", path, MaxSize)
+	}
+	if err := resolve.RefuseEmpty(ref, b, path); err != nil {
+		return resolve.Secret{}, err
 	}
 	// The stamp is of the open file, taken before the read: a change
 	// after it makes the stamp differ, so rotation cannot miss it.

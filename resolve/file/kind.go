@@ -21,7 +21,7 @@ var Kind = &resolve.Kind{
 			ExampleVar: "TLS_KEY",
 			Check:      checkFileRef,
 			Pattern: func() string {
-				return conf.RefPattern("file", `/[^#?]*`, false)
+				return conf.RefPattern("file", `/[^#?]*`, false, resolve.AllowEmptyOption)
 			},
 			Refresh: resolve.Watched,
 		},
@@ -32,7 +32,7 @@ var Kind = &resolve.Kind{
 			ExampleVar: "DB_PASSWORD",
 			Check:      checkCredsRef,
 			Pattern: func() string {
-				return conf.RefPattern("creds", conf.Unanchored(credNameRE), false)
+				return conf.RefPattern("creds", conf.Unanchored(credNameRE), false, resolve.AllowEmptyOption)
 			},
 			Refresh: resolve.Watched,
 		},
@@ -59,12 +59,20 @@ func checkFileRef(r *resolve.Ref) *resolve.RefError {
 	if !strings.HasPrefix(r.Path, "/") {
 		return &resolve.RefError{Msg: "file references need an absolute path", Hint: "write file:///run/secrets/name (three slashes)"}
 	}
-	return resolve.AllowOptions(r)
+	return allowEmptyOnly(r)
 }
 
 func checkCredsRef(r *resolve.Ref) *resolve.RefError {
 	if !credNameRE.MatchString(r.Path) {
 		return &resolve.RefError{Msg: "invalid credential name", Hint: "write creds://NAME as given to LoadCredential=NAME:..."}
 	}
-	return resolve.AllowOptions(r)
+	return allowEmptyOnly(r)
+}
+
+// allowEmptyOnly: a file's reference takes one option, allow_empty.
+func allowEmptyOnly(r *resolve.Ref) *resolve.RefError {
+	if err := resolve.AllowOptions(r, resolve.AllowEmpty); err != nil {
+		return err
+	}
+	return resolve.CheckAllowEmpty(r)
 }
