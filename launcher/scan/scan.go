@@ -109,6 +109,7 @@ func Scan(ctx context.Context, secrets []Secret, opts Options) ([]Finding, error
 			if err != nil {
 				return nil, err
 			}
+			findings = append(findings, nameFindings(p, f.report)...)
 			findings = append(findings, found...)
 		}
 	}
@@ -120,7 +121,53 @@ func Scan(ctx context.Context, secrets []Secret, opts Options) ([]Finding, error
 		}
 		findings = append(findings, sortFindings(hist)...)
 	}
-	return findings, nil
+	return maskPaths(p, findings), nil
+}
+
+// maskPaths replaces a secret's value in a finding's path (a file named
+// after a token) with <ward:NAME>, as --mask writes it: scan never prints
+// a value.
+func maskPaths(p *mask.Patterns, findings []Finding) []Finding {
+	for i := range findings {
+		findings[i].Path, _ = maskString(p, findings[i].Path)
+	}
+	return findings
+}
+
+// nameFindings reports a working-tree file whose path holds a secret's
+// value: the name is a place that holds it too, line 0 of the file.
+func nameFindings(p *mask.Patterns, path string) []Finding {
+	masked, owners := maskString(p, path)
+	var out []Finding
+	for _, o := range owners {
+		out = append(out, Finding{Path: masked, Line: 0, Name: o.Name, Form: string(o.Encoding) + " in the path"})
+	}
+	return out
+}
+
+// maskString returns s with every match of p replaced by <ward:NAME>, and
+// the owners of what matched (nil when nothing did).
+func maskString(p *mask.Patterns, s string) (string, []mask.Owner) {
+	buf := []byte(s)
+	var b strings.Builder
+	var owners []mask.Owner
+	from := 0
+	for {
+		m, ok := p.Find(buf, from)
+		if !ok {
+			break
+		}
+		o := p.Owners(m.Pattern)[0]
+		owners = append(owners, o)
+		b.Write(buf[from:m.Start])
+		b.WriteString("<ward:" + o.Name + ">")
+		from = m.End
+	}
+	if owners == nil {
+		return s, nil
+	}
+	b.Write(buf[from:])
+	return b.String(), owners
 }
 
 // Skipped returns the names of the secrets whose values are too short to

@@ -411,3 +411,37 @@ func TestScanWrappedBase64(t *testing.T) {
 		t.Errorf("got findings %+v, want %+v", got, want)
 	}
 }
+
+// TestScanValueInPath: a file whose name holds a value is a place that
+// holds it (line 0), and no path scan reports shows the value: it is
+// masked as <ward:NAME>. (scan printed such a path as it was.)
+func TestScanValueInPath(t *testing.T) {
+	isolateGit(t)
+	dir := t.TempDir()
+	write(t, dir, "leak-"+value+".txt", "DB_PASSWORD="+value+"\n")
+	write(t, dir, "clean.txt", "nothing\n")
+	got := scan(t, Options{Dir: dir})
+	masked := "leak-<ward:DB_PASSWORD>.txt"
+	want := []Finding{
+		{Path: masked, Line: 0, Name: "DB_PASSWORD", Form: "plain in the path"},
+		{Path: masked, Line: 1, Name: "DB_PASSWORD", Form: "plain"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", redact(got), want)
+	}
+	var text, js bytes.Buffer
+	WriteText(&text, got)
+	WriteJSON(&js, got)
+	if strings.Contains(text.String()+js.String(), value) {
+		t.Errorf("scan's output shows the value")
+	}
+}
+
+// redact hides the test value in findings printed on failure.
+func redact(f []Finding) []Finding {
+	out := slices.Clone(f)
+	for i := range out {
+		out[i].Path = strings.ReplaceAll(out[i].Path, value, "<VALUE>")
+	}
+	return out
+}
