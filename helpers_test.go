@@ -238,6 +238,32 @@ func exitCode(t *testing.T, err error) int {
 	return 0
 }
 
+// started starts cmd with its stdout read line by line and its stderr
+// kept whole, and kills it when the test ends.
+func started(t *testing.T, cmd *exec.Cmd) (*lines, *strings.Builder) {
+	t.Helper()
+	out, _ := cmd.StdoutPipe()
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return readLines(t, out), stderr
+}
+
+// startedLines is started with stderr read line by line too.
+func startedLines(t *testing.T, cmd *exec.Cmd) (stdout, stderr *lines) {
+	t.Helper()
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return readLines(t, out), readLines(t, errp)
+}
+
 // exitWithin waits for cmd to exit, at most d, and returns its exit
 // code; past d it kills cmd and fails the test (a ward that should have
 // ended and goes on).

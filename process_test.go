@@ -347,14 +347,7 @@ echo ready
 while :; do sleep 0.1; done`
 	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "-m", m, "--", "sh", "-c", script)
 	cmd.Env = w.env
-	out, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	stdout := readLines(t, out)
+	stdout, stderr := started(t, cmd)
 	if line, ok := <-stdout.ch; !ok || line != "ready" {
 		if strings.Contains(stderr.String(), "unshare failed") {
 			vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
@@ -389,13 +382,7 @@ func TestPID1ChildStoppedStaysStopped(t *testing.T) {
 	ward, _ := exec.LookPath("ward")
 	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "--log-level", "info", "-m", m, "--", "sh", "-c", "echo ready; while :; do sleep 0.05; done")
 	cmd.Env = w.env
-	out, _ := cmd.StdoutPipe()
-	errp, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	stdout, stderr := readLines(t, out), readLines(t, errp)
+	stdout, stderr := startedLines(t, cmd)
 	if line, ok := <-stdout.ch; !ok || line != "ready" {
 		vaulttest.RequireIntegration(t, "the child did not start under unshare (no PID namespace here?)")
 	}
@@ -426,17 +413,11 @@ func TestPID1ChildStoppedStaysStopped(t *testing.T) {
 // the child still starts with their default action.
 func TestUncatchableSignalsDoNotKillWard(t *testing.T) {
 	w := newWardEnv(t)
-	w.set("app/f", canary("uncatchable"))
+	value := canary("uncatchable")
+	w.set("app/f", value)
 	m := w.manifest("version: 1\nfiles:\n  - path: f\n    ref: local://app/f\n    env: F\n")
 	cmd := w.command("run", "-m", m, "--", "sh", "-c", `echo "ready $F"; while :; do sleep 0.05; done`)
-	out, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	stdout := readLines(t, out)
+	stdout, stderr := started(t, cmd)
 	file := strings.TrimPrefix(stdout.waitFor("ready "), "ready ")
 	child := onlyChild(t, cmd.Process.Pid)
 	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", child))
@@ -460,5 +441,8 @@ func TestUncatchableSignalsDoNotKillWard(t *testing.T) {
 	}
 	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the secret file is left after the run: %v", err)
+	}
+	if strings.Contains(stderr.String(), value) {
+		t.Errorf("a canary is in ward's stderr")
 	}
 }

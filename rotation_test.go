@@ -158,13 +158,7 @@ trap 'echo bye; exit 3' TERM
 echo ready
 while :; do sleep 0.05; done`
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
-	out, _ := cmd.StdoutPipe()
-	errp, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	stdout, stderr := readLines(t, out), readLines(t, errp)
+	stdout, stderr := startedLines(t, cmd)
 	// In either order: the worker starts in the background.
 	for seen := map[string]bool{}; !seen["ready"] || !seen["worker-up"]; {
 		seen[stdout.next("ready and worker-up")] = true
@@ -200,14 +194,7 @@ func TestRotationSignalMasked(t *testing.T) {
 echo "start: $(cat "$ROT_FILE")"
 while :; do sleep 0.05; done`
 	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
-	out, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	stdout := readLines(t, out)
+	stdout, stderr := started(t, cmd)
 	for _, want := range []string{"start: ", "hup: "} {
 		if want == "hup: " {
 			w.set("app/rot", v2)

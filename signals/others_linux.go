@@ -16,21 +16,26 @@ import (
 // PID 1 every process of the container is ward's to stop when the main
 // child is gone: daemons that left the child's session included.
 func SignalOthers(sig syscall.Signal, spare []int) (left bool) {
-	dirs, err := os.ReadDir("/proc")
-	if err != nil {
-		return false
-	}
 	self := os.Getpid()
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil || pid == self || slices.Contains(spare, pid) {
-			continue
-		}
-		if syscall.Kill(pid, sig) == nil {
+	eachProcess(func(pid int) {
+		if pid != self && !slices.Contains(spare, pid) && syscall.Kill(pid, sig) == nil {
 			left = true
 		}
-	}
+	})
 	return left
+}
+
+// eachProcess calls f with the id of every process in /proc.
+func eachProcess(f func(pid int)) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, d := range dirs {
+		if pid, err := strconv.Atoi(d.Name()); err == nil {
+			f(pid)
+		}
+	}
 }
 
 // groupOrphaned reports whether ward's process group is orphaned: no
@@ -43,24 +48,20 @@ func groupOrphaned() bool {
 	if self == nil {
 		return false
 	}
-	dirs, err := os.ReadDir("/proc")
-	if err != nil {
-		return false
-	}
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
+	orphaned := true
+	eachProcess(func(pid int) {
+		if !orphaned {
+			return
 		}
 		st := procStat(pid)
 		if st == nil || st.pgrp != self.pgrp {
-			continue
+			return
 		}
 		if parent := procStat(st.ppid); parent != nil && parent.pgrp != self.pgrp && parent.session == self.session {
-			return false
+			orphaned = false
 		}
-	}
-	return true
+	})
+	return orphaned
 }
 
 // stat is what groupOrphaned reads of /proc/PID/stat.
@@ -95,18 +96,10 @@ func procStat(pid int) *stat {
 // whether any was there: the child's pty session under --mask, where the
 // child has a process group of its own beside its session leader's.
 func SignalSession(sid int, sig syscall.Signal) (left bool) {
-	dirs, err := os.ReadDir("/proc")
-	if err != nil {
-		return false
-	}
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
+	eachProcess(func(pid int) {
 		if st := procStat(pid); st != nil && st.session == sid && syscall.Kill(pid, sig) == nil {
 			left = true
 		}
-	}
+	})
 	return left
 }
