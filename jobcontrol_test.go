@@ -689,6 +689,16 @@ func TestTerminalAfterTheChild(t *testing.T) {
 	term.send("\x03") // Ctrl-C: ward's group, which forwards it
 	term.expect(`PROMPT> `)
 
+	// ward's stdout a file, not a pipe: alone in its job, the child has
+	// the terminal from its start, also when --mask gives it pipes.
+	pgrp := filepath.Join(w.dir, "pgrp.txt")
+	term.send("ward run --mask -m " + m + " -- helper pgrp > " + pgrp + "; echo done-$((1+1))\n")
+	term.expect(`done-2`)
+	var group, fg int
+	if b, _ := os.ReadFile(pgrp); func() bool { _, err := fmt.Sscanf(string(b), "pgrp=%d fg=%d", &group, &fg); return err != nil }() || group != fg {
+		t.Errorf("the child of ward run --mask > file says %q, want its group in the foreground", b)
+	}
+
 	w.set("app/a", canary("fg1"))
 	rot := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n")
 	term.send("ward run --log-level info -m " + rot + " -- sh -c 'echo reading; read -r l; echo \"child-got-$l.\"'\n")

@@ -106,7 +106,7 @@ func (s *supervisor) start() error {
 	if !session {
 		s.stdio = files[:3]
 		if i := ownedTerminal(s.stdio); i >= 0 {
-			s.wantsTerminal = s.wantsTerminal || aloneInJob(s.stdio)
+			s.wantsTerminal = s.wantsTerminal || aloneInJob(s.opts.Stdin, s.opts.Stdout)
 			if s.wantsTerminal {
 				fg, ctty, s.tty = true, i, files[i]
 			}
@@ -359,17 +359,15 @@ func (s *supervisor) endGroup() error {
 	return nil
 }
 
-// aloneInJob reports whether ward's stdin and stdout are not pipes. A
+// aloneInJob reports whether ward's own stdin and stdout (not the
+// child's, which --mask makes pipes of ward's) are not pipes. A
 // pipe there means, on a terminal, that ward is one command of a
 // pipeline (`ward run -- cmd | less`), whose other commands share ward's
 // process group: giving the child's group the terminal would put them in
 // the background, and less would stop at its first key. The child then
 // gets the terminal only when it stops to use it (SIGTTIN, SIGTTOU).
-func aloneInJob(stdio []*os.File) bool {
-	if len(stdio) < 2 {
-		return false
-	}
-	for _, f := range stdio[:2] {
+func aloneInJob(stdin, stdout *os.File) bool {
+	for _, f := range []*os.File{stdin, stdout} {
 		if f == nil {
 			continue
 		}
@@ -524,7 +522,7 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 	// fg: the terminal is ward's again, and so the child's (also when
 	// ward started in the background and has it for the first time),
 	// unless the rest of ward's job needs it (see aloneInJob).
-	if s.wantsTerminal || aloneInJob(s.stdio) {
+	if s.wantsTerminal || aloneInJob(s.opts.Stdin, s.opts.Stdout) {
 		s.wantsTerminal = s.takeTerminal() || s.wantsTerminal
 	}
 	signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
