@@ -37,7 +37,26 @@ func IsPlain(key string, value []byte) bool {
 		return err == nil && n > 0 && n < 65536
 	}
 	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" && strings.Contains(v, "://") {
-		return u.User == nil && u.RawQuery == "" && u.Fragment == ""
+		return u.User == nil && u.RawQuery == "" && u.Fragment == "" && !tokenInPath(u.Path)
+	}
+	return false
+}
+
+// tokenInPath reports whether a URL's path has a segment that looks like
+// a token: 16 characters or more, letters and digits mixed, as the
+// credentials of a Slack, Discord or Teams webhook or a Telegram bot URL
+// are. Such a URL is itself the secret; a path of words (/v1/users) is
+// configuration.
+func tokenInPath(path string) bool {
+	for _, seg := range strings.Split(path, "/") {
+		if len(seg) < 16 {
+			continue
+		}
+		letters := strings.IndexFunc(seg, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }) >= 0
+		digits := strings.IndexFunc(seg, func(r rune) bool { return r >= '0' && r <= '9' }) >= 0
+		if letters && digits {
+			return true
+		}
 	}
 	return false
 }

@@ -26,6 +26,12 @@ func TestIsPlain(t *testing.T) {
 		{"OPAQUE", "hunter2", false},
 		{"BIG", "12345678901", false},
 		{"HOSTPORT_BAD", "host:99999", false},
+		// The URL is the credential: a token in its path.
+		{"SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX9z", false},
+		{"DISCORD_HOOK", "https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", false},
+		{"BOT_URL", "https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage", false},
+		{"DOCS_URL", "https://example.com/docs/getting-started-with-the-service", true},
+		{"BUCKET_URL", "https://storage.googleapis.com/my-app-production-assets", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {

@@ -56,6 +56,7 @@ const (
 	msgBadName        = "invalid variable name (names are letters, digits and '_', not starting with a digit)"
 	msgUnterminatedSQ = "unterminated single quote"
 	msgUnterminatedDQ = "unterminated double quote"
+	msgUnterminatedBQ = "unterminated backtick quote"
 	msgTextAfterQuote = "unexpected text after the closing quote"
 	msgNUL            = "the value contains a NUL byte, which no environment variable can hold"
 	msgDuplicate      = "set again (before on line %d); the last value wins"
@@ -64,9 +65,9 @@ const (
 
 // Parse reads a dotenv file: KEY=VALUE lines with an optional
 // `export ` prefix and spaces around '='; '#' comment lines, and ' #'
-// comments after unquoted values; single-quoted values (literal) and
-// double-quoted values (escapes \n \r \t \\ \" \$), both of which may span
-// lines; empty values; CRLF line ends and a UTF-8 BOM. A variable set twice
+// comments after unquoted values; single-quoted and backtick-quoted
+// values (literal) and double-quoted values (escapes \n \r \t \\ \" \$),
+// all of which may span lines; empty values; CRLF line ends and a UTF-8 BOM. A variable set twice
 // keeps its first place and its last value, with a warning. Values are
 // never expanded. The first syntax error stops the parse.
 func Parse(data []byte) ([]Pair, []Warning, error) {
@@ -158,7 +159,11 @@ func (p *parser) assignment() (key string, value []byte, line int, expands bool,
 	if p.pos < len(p.data) {
 		switch p.data[p.pos] {
 		case '\'':
-			value, err = p.singleQuoted(key, line)
+			value, err = p.literalQuoted(key, line, '\'', msgUnterminatedSQ)
+		case '`':
+			// As the dotenv library (motdotla) reads it: literal, like
+			// single quotes.
+			value, err = p.literalQuoted(key, line, '`', msgUnterminatedBQ)
 		case '"':
 			value, expands, err = p.doubleQuoted(key, line)
 		default:
@@ -195,11 +200,13 @@ func (p *parser) unquoted(afterBlank bool) ([]byte, bool) {
 	return bytes.Clone(raw), bytes.Contains(raw, []byte("${"))
 }
 
-func (p *parser) singleQuoted(key string, line int) ([]byte, error) {
+// literalQuoted reads a value between quote characters (' or `), taken
+// as it is.
+func (p *parser) literalQuoted(key string, line int, quote byte, unterminated string) ([]byte, error) {
 	start := p.pos + 1
-	end := bytes.IndexByte(p.data[start:], '\'')
+	end := bytes.IndexByte(p.data[start:], quote)
 	if end < 0 {
-		return nil, &Error{Line: line, Key: key, Msg: msgUnterminatedSQ}
+		return nil, &Error{Line: line, Key: key, Msg: unterminated}
 	}
 	value := bytes.Clone(p.data[start : start+end])
 	p.line += bytes.Count(value, []byte("\n"))

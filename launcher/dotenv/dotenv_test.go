@@ -48,6 +48,8 @@ func TestDotenv(t *testing.T) {
 		{name: "case is kept", in: "api_Key=1\n", want: []kv{{"api_Key", "1"}}},
 		{name: "unterminated double quote", in: "A=1\nB=\"s3cret\nC=2\n", err: "line 2: B: unterminated double quote"},
 		{name: "unterminated single quote", in: "A='s3cret\n", err: "line 1: A: unterminated single quote"},
+		{name: "backticks are literal quotes", in: "A=`a 'b' \"c\" $X # d`\nB=`x\ny`\n", want: []kv{{"A", `a 'b' "c" $X # d`}, {"B", "x\ny"}}},
+		{name: "unterminated backtick", in: "A=`s3cret\n", err: "line 1: A: unterminated backtick quote"},
 		{name: "text after the closing quote", in: "A=\"x\"s3cret\n", err: "line 1: A: unexpected text after the closing quote"},
 		{name: "text after a multi-line quote", in: "A='x\ny's3cret\n", err: "line 2: A: unexpected text after the closing quote"},
 		{name: "no equals", in: "A=1\ns3cret\n", err: "line 2: expected KEY=VALUE"},
