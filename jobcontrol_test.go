@@ -785,3 +785,17 @@ func TestCtrlZWhileResolving(t *testing.T) {
 	term.send("echo code=$?\n")
 	term.expect(`code=125`)
 }
+
+// TestLocalSetPromptInterrupted: Ctrl-C at `ward local set`'s hidden
+// prompt leaves the terminal echoing, also under a shell that does not put
+// its modes back itself (a script; dash). ward left echo off.
+func TestLocalSetPromptInterrupted(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	term.send(`bash -c 'trap "echo trapped" INT; ward local set app/x; stty -a | tr " " "\n" | grep -x -- "-\?echo" | sed "s/^/mode=/"'` + "\n")
+	term.expect(`value for app/x \(not echoed\): `)
+	term.send("abc\x03")
+	if got := term.expect(`mode=(-?echo)`)[1]; got != "echo" {
+		t.Errorf("after Ctrl-C at the prompt the terminal has %q, want echo", got)
+	}
+}

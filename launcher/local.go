@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -75,6 +77,9 @@ Example:
    ward local rollback --to 3 myapp/api_token`,
 				Flags: []cli.Flag{&cli.IntFlag{Name: "to", Usage: "the version to restore (default: the one before the current)"}},
 				Action: func(c *cli.Context) error {
+					if c.IsSet("to") && c.Int("to") < 1 {
+						return failure.New(fmt.Errorf("--to %d: no such version", c.Int("to")), "versions count from 1: see them with ward local history NAME")
+					}
 					return withEntry(c, func(s *local.Store, name string) error { return s.Rollback(name, c.Int("to")) })
 				},
 			},
@@ -218,17 +223,47 @@ func localList(c *cli.Context, stdio IO) error {
 
 // readValue reads a value from a no-echo prompt on a terminal, or from
 // stdin otherwise (dropping one trailing newline).
+// readHidden reads a line from terminal fd without echoing it, and gives
+// the terminal its modes back also when a signal ends ward meanwhile
+// (Ctrl-C at the prompt): term.ReadPassword puts them back only when it
+// returns, and a shell that does not restore them itself (dash, a script)
+// was left with echo off.
+func readHidden(fd int) ([]byte, error) {
+	old, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	done := make(chan struct{})
+	defer func() {
+		signal.Stop(sigs)
+		close(done)
+	}()
+	go func() {
+		select {
+		case sig := <-sigs:
+			term.Restore(fd, old)
+			// Die by the signal, as without the handler.
+			signal.Reset(sig)
+			syscall.Kill(os.Getpid(), sig.(syscall.Signal))
+		case <-done:
+		}
+	}()
+	return term.ReadPassword(fd)
+}
+
 func readValue(stdio IO, name string) ([]byte, error) {
 	fd := int(stdio.Stdin.Fd())
 	if term.IsTerminal(fd) {
 		fmt.Fprintf(stdio.Stderr, "value for %s (not echoed): ", name)
-		v, err := term.ReadPassword(fd)
+		v, err := readHidden(fd)
 		fmt.Fprintln(stdio.Stderr)
 		if err != nil {
 			return nil, fmt.Errorf("read the value: %w", err)
 		}
 		fmt.Fprintf(stdio.Stderr, "again: ")
-		again, err := term.ReadPassword(fd)
+		again, err := readHidden(fd)
 		fmt.Fprintln(stdio.Stderr)
 		if err != nil {
 			return nil, fmt.Errorf("read the value: %w", err)
