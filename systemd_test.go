@@ -119,3 +119,53 @@ func TestSocketActivation(t *testing.T) {
 		})
 	}
 }
+
+// TestNotifyRelayRestart: while ward restarts the child (rotation), the
+// old child's STOPPING=1 is not passed on (systemd would take the service
+// for stopping and kill it at TimeoutStopSec, ignoring the new child's
+// READY=1); when ward itself is stopped, it is. The child gets
+// WATCHDOG_USEC but not WATCHDOG_PID, which names ward: a child that saw
+// a pid not its own would never send WATCHDOG=1.
+func TestNotifyRelayRestart(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("notify1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n")
+	sockPath := filepath.Join(t.TempDir(), "notify.sock")
+	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	next := func(what string) string {
+		t.Helper()
+		sock.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 4096)
+		n, err := sock.Read(buf)
+		if err != nil {
+			t.Fatalf("no notify message (%s) reached systemd's socket: %v", what, err)
+		}
+		return string(buf[:n])
+	}
+	script := `trap 'helper notify-once STOPPING=1; exit 0' TERM
+echo "wd ${WATCHDOG_PID:-none} ${WATCHDOG_USEC:-none}"
+helper notify-once READY=1
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sockPath, fmt.Sprintf("WATCHDOG_PID=%d", os.Getpid()), "WATCHDOG_USEC=30000000")
+	stdout, _ := started(t, cmd)
+	if got := stdout.waitFor("wd "); got != "wd none 30000000" {
+		t.Errorf("the child's watchdog variables are %q, want no WATCHDOG_PID and WATCHDOG_USEC=30000000", got)
+	}
+	if got := next("the first READY"); got != "READY=1" {
+		t.Fatalf("got %q, want READY=1", got)
+	}
+	w.set("app/a", canary("notify2"))
+	if got := next("the restarted child's READY"); got != "READY=1" {
+		t.Errorf("during the restart systemd got %q, want the new child's READY=1 (the old child's STOPPING=1 dropped)", got)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if got := next("the stop's STOPPING"); got != "STOPPING=1" {
+		t.Errorf("at ward's stop systemd got %q, want STOPPING=1", got)
+	}
+	exitWithin(t, cmd, 15*time.Second)
+}

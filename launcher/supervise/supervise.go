@@ -149,7 +149,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	// earlier: a locked goroutine that waits hands its thread off, which
 	// costs milliseconds while resolving.)
 	runtime.LockOSThread()
-	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: start.input, masking: masking}
+	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: start.input, masking: masking, relay: start.relay}
 	return sup.run(ctx, values)
 }
 
@@ -194,6 +194,8 @@ type firstStart struct {
 	listen  []*os.File
 	hint    string
 	cleanup func()
+	// relay is the sd_notify relay, nil when systemd is not notified.
+	relay *systemd.Relay
 }
 
 // prepare makes the private directory (for files, the systemd notify
@@ -218,10 +220,11 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 	if st.dir != nil {
 		dirPath = st.dir.Path
 	}
-	extra, closeRelay, err := systemdEnv(o, notifySocket, dirPath, st.listen)
+	extra, relay, closeRelay, err := systemdEnv(o, notifySocket, dirPath, st.listen)
 	if err != nil {
 		return st, err
 	}
+	st.relay = relay
 	removeDir := st.cleanup
 	st.cleanup = func() { closeRelay(); removeDir() }
 	ident, err := serveIdentity(o, st.dir)
@@ -293,21 +296,31 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 // systemdEnv starts the notify relay when systemd gave ward a socket, and
 // returns what the child's environment needs for it and for socket
 // activation.
-func systemdEnv(o Options, notifySocket, dir string, listen []*os.File) (extra []string, closeRelay func(), err error) {
+func systemdEnv(o Options, notifySocket, dir string, listen []*os.File) (extra []string, r *systemd.Relay, closeRelay func(), err error) {
 	closeRelay = func() {}
 	if !o.Exec {
 		relay, err := systemd.NewRelay(notifySocket, dir, o.Log)
 		if err != nil {
-			return nil, closeRelay, err
+			return nil, nil, closeRelay, err
 		}
 		if relay != nil {
 			go relay.Run()
 			closeRelay = relay.Close
 			extra = append(extra, "NOTIFY_SOCKET="+relay.Path)
 		}
+		r = relay
 	} else if notifySocket != "" {
 		// ward is replaced by the child, which becomes the main process.
 		extra = append(extra, "NOTIFY_SOCKET="+notifySocket)
+		if pid := o.Getenv("WATCHDOG_PID"); pid != "" {
+			// Still its pid after the exec.
+			extra = append(extra, "WATCHDOG_PID="+pid)
+		}
+	}
+	if usec := o.Getenv("WATCHDOG_USEC"); usec != "" {
+		// For the child, whatever the manifest inherits: ward relays its
+		// WATCHDOG=1 (WATCHDOG_PID, which names ward, is not passed).
+		extra = append(extra, "WATCHDOG_USEC="+usec)
 	}
 	if listen != nil {
 		extra = append(extra, "LISTEN_FDS="+strconv.Itoa(len(listen)))
@@ -315,7 +328,7 @@ func systemdEnv(o Options, notifySocket, dir string, listen []*os.File) (extra [
 			extra = append(extra, "LISTEN_FDNAMES="+names)
 		}
 	}
-	return extra, closeRelay, nil
+	return extra, r, closeRelay, nil
 }
 
 // toFile reports whether f is redirected to a file (or /dev/null), which

@@ -32,6 +32,9 @@ type supervisor struct {
 
 	// listen are the socket-activation fds passed on as 3, 4, ...
 	listen []*os.File
+	// relay passes the child's sd_notify messages to systemd (nil when
+	// none); it is told when a restart begins and when ward is stopped.
+	relay *systemd.Relay
 
 	// masking: the child's output goes through mask writers; out is the
 	// current child's, ptyIn relays ward's terminal to its pty.
@@ -673,6 +676,7 @@ func (s *supervisor) apply(p *proposal) {
 			s.log.Info("an environment variable changed and a running process cannot take a new environment: restarting instead of signalling", "changed", names)
 		}
 		s.log.Info("secrets changed: restarting the child", "changed", names, "from", from)
+		s.relay.Restarting(true)
 		s.restarting = p
 		s.restartStart = time.Now()
 		s.stopChild()
@@ -683,6 +687,7 @@ func (s *supervisor) apply(p *proposal) {
 // later whatever is left is killed.
 func (s *supervisor) beingStopped() {
 	s.stopping = true
+	s.relay.Restarting(false)
 	if s.stopBy.IsZero() {
 		s.stopBy = time.Now().Add(s.rotation.StopTimeout)
 	}

@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/wardsecrets/ward/launcher/secretdir"
 )
@@ -26,7 +28,29 @@ type Relay struct {
 	log    *slog.Logger
 	// Path is what the child gets as NOTIFY_SOCKET.
 	Path string
+	// restarting is set while ward restarts the child (Restarting).
+	restarting atomic.Bool
+	// running is set while Run runs; done closes when it returns.
+	running atomic.Bool
+	done    chan struct{}
 }
+
+// Restarting says whether ward is restarting the child. Meanwhile the old
+// child's STOPPING=1 is not passed on: to systemd it would mean that the
+// service (ward) is stopping, and systemd would start its stop timeout
+// and kill ward and the new child when it runs out, ignoring the new
+// child's READY=1. The new child's READY=1 ends the restart for the
+// relay; so does a stop of ward (Restarting(false)).
+func (r *Relay) Restarting(on bool) {
+	if r != nil {
+		r.restarting.Store(on)
+	}
+}
+
+// maxMessage is the largest notify message systemd reads (its
+// NOTIFY_BUFFER_MAX); it drops a longer one, and so does the relay rather
+// than pass on its first 4096 bytes.
+const maxMessage = 4096
 
 // NewRelay listens on a socket in dir when notifySocket (ward's
 // NOTIFY_SOCKET) is set; it returns nil when it is not.
@@ -41,22 +65,38 @@ func NewRelay(notifySocket, dir string, log *slog.Logger) (*Relay, error) {
 	}
 	target := &net.UnixAddr{Name: name, Net: "unixgram"}
 	path := filepath.Join(dir, secretdir.NotifySocket)
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("the notify socket for the child, %s, would have a path of %d bytes, more than the %d a unix socket's may have: set $WARD_RUNTIME_DIR to a shorter directory", path, len(path), maxSocketPath)
+	}
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
 		return nil, fmt.Errorf("create the notify socket for the child: %w", err)
 	}
-	return &Relay{conn: conn, target: target, log: log, Path: path}, nil
+	return &Relay{conn: conn, target: target, log: log, Path: path, done: make(chan struct{})}, nil
 }
+
+// maxSocketPath is the longest path a unix socket may have on Linux
+// (sun_path holds 108 bytes with the NUL).
+const maxSocketPath = 107
 
 // Run relays datagrams until the socket is closed.
 func (r *Relay) Run() {
-	buf := make([]byte, 4096)
+	r.running.Store(true)
+	defer close(r.done)
+	buf := make([]byte, maxMessage+1)
 	for {
 		n, _, err := r.conn.ReadFromUnix(buf)
 		if err != nil {
 			return
 		}
+		if n > maxMessage {
+			r.log.Warn("a notify message over 4096 bytes is dropped, as systemd would drop it")
+			continue
+		}
 		msg := relayable(string(buf[:n]))
+		if r.restarting.Load() {
+			msg = r.duringRestart(msg)
+		}
 		if msg == "" {
 			continue
 		}
@@ -73,6 +113,23 @@ func (r *Relay) Run() {
 	}
 }
 
+// duringRestart drops the old child's STOPPING=1 from msg (see
+// Restarting); a READY=1 in it ends the restart.
+func (r *Relay) duringRestart(msg string) string {
+	var keep []string
+	for _, line := range strings.Split(msg, "\n") {
+		switch line {
+		case "STOPPING=1":
+			r.log.Debug("the old child's STOPPING=1 is not passed on to systemd: ward is restarting it, not stopping")
+			continue
+		case "READY=1":
+			r.restarting.Store(false)
+		}
+		keep = append(keep, line)
+	}
+	return strings.Join(keep, "\n")
+}
+
 // relayable drops the assignments that would make systemd track another
 // process (MAINPID) or hand over descriptors, keeping the rest in order.
 func relayable(msg string) string {
@@ -86,12 +143,25 @@ func relayable(msg string) string {
 	return strings.Join(keep, "\n")
 }
 
-// Close stops the relay and removes its socket.
+// drainWait is how long Close waits for more messages once the child is
+// gone: what it sent before exiting (STOPPING=1 from a shutdown handler)
+// is queued on the socket already and read at once; the wait only ends
+// the last read.
+const drainWait = 2 * time.Millisecond
+
+// Close relays what is still queued, stops the relay and removes its
+// socket. Closing the socket at once dropped what the child sent just
+// before it exited.
 func (r *Relay) Close() {
-	if r != nil {
-		r.conn.Close()
-		os.Remove(r.Path)
+	if r == nil {
+		return
 	}
+	if r.running.Load() {
+		r.conn.SetReadDeadline(time.Now().Add(drainWait))
+		<-r.done
+	}
+	r.conn.Close()
+	os.Remove(r.Path)
 }
 
 // ListenFDs returns the sockets systemd passed to ward (LISTEN_FDS with
@@ -113,7 +183,10 @@ func ListenFDs(getenv func(string) string) []*os.File {
 
 // Vars are replaced for the child: NOTIFY_SOCKET points at the
 // relay, and LISTEN_PID must name the child, which only it can know.
-var Vars = []string{"NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}
+// WATCHDOG_PID names ward: a child that found it was not its own pid
+// would think the watchdog is not for it (sd_watchdog_enabled) and never
+// send WATCHDOG=1; without it, WATCHDOG_USEC is for whoever reads it.
+var Vars = []string{"NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC"}
 
 // ListenExecArg marks the trampoline run of ward for socket activation:
 // ward __listen-exec PATH ARGV0 ARGS...

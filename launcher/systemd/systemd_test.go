@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,5 +75,59 @@ func TestListenFDs(t *testing.T) {
 		if got := ListenFDs(func(k string) string { return env[k] }); got != nil {
 			t.Errorf("%v: took %d sockets", env, len(got))
 		}
+	}
+}
+
+// TestRelayCloseDrains: what the child sent just before ward closes the
+// relay (a shutdown handler's STOPPING=1, then its exit) still reaches
+// systemd, and a message over systemd's 4096 bytes is dropped, not cut.
+func TestRelayCloseDrains(t *testing.T) {
+	dir, err := os.MkdirTemp("/tmp", "relay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sd, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "systemd.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sd.Close()
+	for range 20 {
+		r, err := NewRelay(filepath.Join(dir, "systemd.sock"), dir, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go r.Run()
+		for deadline := time.Now().Add(5 * time.Second); !r.running.Load(); {
+			if time.Now().After(deadline) {
+				t.Fatal("the relay did not start")
+			}
+			time.Sleep(time.Millisecond) // polling a flag, with a deadline
+		}
+		child, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: r.Path, Net: "unixgram"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		child.Write(make([]byte, maxMessage+1))
+		child.Write([]byte("STOPPING=1"))
+		child.Close()
+		r.Close()
+		sd.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 2*maxMessage)
+		n, err := sd.Read(buf)
+		if err != nil || string(buf[:n]) != "STOPPING=1" {
+			t.Fatalf("systemd got %d bytes (%v), want the STOPPING=1 sent before the relay closed", n, err)
+		}
+	}
+}
+
+// TestRelayPathTooLong: a runtime directory too deep for a unix socket's
+// path is said in so many words, with what to do (bind said "invalid
+// argument").
+func TestRelayPathTooLong(t *testing.T) {
+	dir := "/tmp/" + strings.Repeat("d", 120)
+	_, err := NewRelay("/run/systemd/notify", dir, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "more than the 107") || !strings.Contains(err.Error(), "$WARD_RUNTIME_DIR") {
+		t.Errorf("got %v, want an error naming the limit and $WARD_RUNTIME_DIR", err)
 	}
 }

@@ -100,8 +100,9 @@ func Main() int {
 		b, _ := io.ReadAll(os.Stdin)
 		fmt.Printf("STDIN %s\n", Hash(string(b)))
 		return 0
-	case "notify":
-		// Send a sd_notify message the way libsystemd does.
+	case "notify", "notify-once":
+		// Send a sd_notify message the way libsystemd does; notify then
+		// stays (the main process), notify-once exits.
 		addr := &net.UnixAddr{Name: os.Getenv("NOTIFY_SOCKET"), Net: "unixgram"}
 		conn, err := net.DialUnix("unixgram", nil, addr)
 		if err != nil {
@@ -110,6 +111,9 @@ func Main() int {
 		}
 		conn.Write([]byte(strings.Join(args, "\n")))
 		conn.Close()
+		if mode == "notify-once" {
+			return 0
+		}
 		fmt.Println("notified")
 		idle()
 	case "listen":
