@@ -105,3 +105,56 @@ observe:
 	}
 	t.Logf("%s (ttl %s, max %s): %d starts, %d good logins, %d failed", window, ttl, maxTTL, starts, ok, failed)
 }
+
+// TestUndoneChangeKeepsTheLease: a KV change undone before the debounce
+// ends leaves the child as it is, and its dynamic credentials with it.
+// Dropping the pending proposal used to revoke every lease it held, the
+// running child's included, and stop renewing them: the child's database
+// role vanished under it with nothing to replace it.
+func TestUndoneChangeKeepsTheLease(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, "60s", "10m")
+	rolePart := role[:8]
+	path := fmt.Sprintf("undone/%d", time.Now().UnixNano())
+	orig := canary("undone1")
+	kvPut(t, "secret", path, map[string]any{"a": orig})
+
+	w := newWardEnv(t)
+	w.canaries = append(w.canaries, orig)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://secret/%s#a\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\nrotation:\n  poll: 1s\n  jitter: 0%%\n  debounce: 30s\n", path, mount, role, mount, role))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo started; while :; do sleep 0.1; done")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("started")
+	if n := pg.Roles(t, rolePart); n != 1 {
+		t.Fatalf("%d database roles of the child's Vault role, want 1", n)
+	}
+	changed := canary("undone2")
+	w.canaries = append(w.canaries, changed)
+	kvPut(t, "secret", path, map[string]any{"a": changed})
+	stderr.waitForContaining(`"version":"v2"`)
+	kvPut(t, "secret", path, map[string]any{"a": orig})
+	// The revert read (the pending change dropped), then the next poll,
+	// by which any revocation the drop made has been logged.
+	revoked := false
+	stderr.skipUntil("the revert read", func(line string) bool {
+		revoked = revoked || strings.Contains(line, "vault lease revoked")
+		return strings.Contains(line, "would not change")
+	})
+	stderr.skipUntil("the next poll", func(line string) bool {
+		revoked = revoked || strings.Contains(line, "vault lease revoked")
+		return strings.Contains(line, "nothing read")
+	})
+	if revoked {
+		t.Errorf("a lease was revoked when the undone change was dropped")
+	}
+	if n := pg.Roles(t, rolePart); n != 1 {
+		t.Errorf("%d database roles of the child's Vault role after the undone change, want its 1", n)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 15*time.Second)
+	if n := pg.Roles(t, rolePart); n != 0 {
+		t.Errorf("%d database roles left after ward exited, want 0", n)
+	}
+}

@@ -514,7 +514,16 @@ func leaseKeeper(f *resolve.Fetcher, scheme string) (resolve.LeaseKeeper, bool) 
 
 // dropLeases revokes the leases in old that next (nil: none) does not use.
 func (r *rotator) dropLeases(ctx context.Context, old map[string]resolve.Value, next *proposal) {
+	// The running child's leases are never given back here: a pending
+	// proposal dropped (its change undone before the debounce ended, or
+	// refused) holds them too, and revoking them took the credentials the
+	// child was using, with nothing to replace them.
 	inUse := map[string]bool{}
+	for _, v := range r.values {
+		if v.Lease != nil {
+			inUse[v.Lease.ID] = true
+		}
+	}
 	if next != nil {
 		for _, v := range next.values {
 			if v.Lease != nil {
