@@ -52,7 +52,7 @@ type Store struct {
 	probing  map[string]*mountProbe // lookups in flight, by first segment
 	// metadataRefused are the KV v2 mounts whose metadata the token may
 	// not read (Version stops asking).
-	metadataRefused map[string]bool
+	metadataRefused map[string]int
 
 	leasesMu sync.Mutex
 	leases   map[string]*heldLease // by lease id
@@ -99,7 +99,7 @@ func newStore(opts Options, env resolve.Env, retry retryWaits) (*Store, error) {
 		mounts:  map[string]mountInfo{},
 		probing: map[string]*mountProbe{},
 
-		metadataRefused: map[string]bool{},
+		metadataRefused: map[string]int{},
 		leases:          map[string]*heldLease{},
 	}
 	if set.skipVerify {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/wardsecrets/ward/resolve"
 )
@@ -22,14 +23,21 @@ var errNoVersions = errors.New("no version to compare")
 // and reports what happened, as a data read does.
 //
 // The token needs "read" on MOUNT/metadata/PATH. Where Vault refuses it,
-// the mount is remembered and later polls read values without asking
-// again.
+// the mount is remembered, with the token it refused, and later polls read
+// values without asking again until the token changes: a 403 may also
+// mean a token that expired or was revoked (a sink's file rewritten a
+// moment later), which said nothing about the policy.
 func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 	if v := ref.Options["version"]; v != "" {
-		// A pinned version never moves.
+		// A pinned version never moves. As the read records it: no
+		// leading zeros (?version=01 is v1).
+		if n, err := strconv.Atoi(v); err == nil {
+			return "v" + strconv.Itoa(n), nil
+		}
 		return "v" + v, nil
 	}
-	if _, err := s.auth.current(ctx); err != nil {
+	gen, err := s.auth.current(ctx)
+	if err != nil {
 		return "", fmt.Errorf("version of %s: %w", ref.Raw, err)
 	}
 	m, err := s.mountFor(ctx, ref)
@@ -40,9 +48,9 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 		return "", fmt.Errorf("version of %s: %w: %s is not a KV v2 mount", ref.Raw, errNoVersions, m.path)
 	}
 	s.mountsMu.Lock()
-	refused := s.metadataRefused[m.path]
+	refusedGen, refused := s.metadataRefused[m.path]
 	s.mountsMu.Unlock()
-	if refused {
+	if refused && refusedGen == gen {
 		return "", fmt.Errorf("version of %s: %w: the token may not read %smetadata/", ref.Raw, errNoVersions, m.path)
 	}
 	rel, err := relPath(ref, m)
@@ -57,8 +65,12 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 	switch rep.status {
 	case http.StatusOK:
 	case http.StatusForbidden:
+		// The token the request ended with (it may have logged in again).
+		if g, err := s.auth.current(ctx); err == nil {
+			gen = g
+		}
 		s.mountsMu.Lock()
-		s.metadataRefused[m.path] = true
+		s.metadataRefused[m.path] = gen
 		s.mountsMu.Unlock()
 		return "", fmt.Errorf("version of %s: %w (GET %s): grant \"read\" on %q for polls that read no values", ref.Raw, ErrPermissionDenied, apiPath, apiPath)
 	case http.StatusNotFound:

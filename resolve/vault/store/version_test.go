@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,9 +59,12 @@ func TestVersion(t *testing.T) {
 		t.Errorf("Version read the secret's data %d times", n)
 	}
 
-	pinned, err := s.Version(ctx, mustRef(t, "vault://"+mount+"/app/cfg?version=1").Document())
-	if err != nil || pinned != "v1" {
-		t.Errorf("pinned: got %q, %v, want v1", pinned, err)
+	for _, opt := range []string{"1", "01"} {
+		// As a read records it: ?version=01 is v1, or every poll reads it.
+		pinned, err := s.Version(ctx, mustRef(t, "vault://"+mount+"/app/cfg?version="+opt).Document())
+		if err != nil || pinned != "v1" {
+			t.Errorf("pinned ?version=%s: got %q, %v, want v1", opt, pinned, err)
+		}
 	}
 
 	rootWrite(t, mount+"/delete/app/cfg", map[string]any{"versions": []int{2}})
@@ -140,4 +145,50 @@ func vaultProxy(t *testing.T, prefix string, refuse bool) (string, *atomic.Int32
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL, &n
+}
+
+// TestVersionMetadataAskedAgainWithANewToken: a 403 on metadata from a
+// token that was revoked (a sink that writes the next token a moment
+// later) is not taken for the policy's answer for good: with the new
+// token the metadata is asked again, and polls go on reading no values.
+func TestVersionMetadataAskedAgainWithANewToken(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	mount := mountKV(t, 2)
+	kvPut(t, mount, 2, "a", map[string]any{"k": tc.canary("a")})
+	p := policy(t, `path "`+mount+`/data/*" { capabilities = ["read"] }
+path "`+mount+`/metadata/*" { capabilities = ["read"] }`)
+	sink := filepath.Join(t.TempDir(), "token")
+	write := func() string {
+		tok := token(t, &api.TokenCreateRequest{Policies: []string{p}})
+		tc.secret(tok)
+		if err := os.WriteFile(sink+".tmp", []byte(tok), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(sink+".tmp", sink); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	first := write()
+	addr, metadataReads := countingVault(t, "/v1/"+mount+"/metadata/")
+	s := tc.store(Options{Address: addr, Auth: Auth{Method: "token_file", TokenFile: sink}}, nil)
+	ctx := context.Background()
+	ref := mustRef(t, "vault://"+mount+"/a").Document()
+	if v, err := s.Version(ctx, ref); err != nil || v != "v1" {
+		t.Fatalf("first: got %q, %s", v, tc.text(err))
+	}
+	revokeToken(t, first)
+	if _, err := s.Version(ctx, ref); err == nil {
+		t.Fatalf("with the token revoked and no new one, Version answered")
+	}
+	write()
+	asked := metadataReads.Load()
+	v, err := s.Version(ctx, ref)
+	if err != nil || v != "v1" {
+		t.Errorf("with the sink's new token: got %q, %s, want v1", v, tc.text(err))
+	}
+	if metadataReads.Load() == asked {
+		t.Errorf("the metadata was not asked again with the new token")
+	}
 }
