@@ -96,10 +96,11 @@ func TestVaultRotationDebounce(t *testing.T) {
 	}
 }
 
-// TestVaultOutage: Vault stopped while the child runs leaves it running,
-// logs warnings, restarts nothing; a fresh server with the same data at
-// the same address is picked up again without a restart.
-func TestVaultOutage(t *testing.T) {
+// outageVault is a Vault dev server of the test's own, which the test may
+// stop: its address, and what starts it (again) with a secret at
+// secret/app.
+func outageVault(t *testing.T) (string, func() *exec.Cmd) {
+	t.Helper()
 	bin := os.Getenv("VAULT_TEST_BIN")
 	if bin == "" {
 		vaulttest.RequireIntegration(t, "no Vault binary: run scripts/vault-server.sh build and . DIR/vault.env")
@@ -135,6 +136,14 @@ func TestVaultOutage(t *testing.T) {
 		}
 		return srv
 	}
+	return addr, start
+}
+
+// TestVaultOutage: Vault stopped while the child runs leaves it running,
+// logs warnings, restarts nothing; a fresh server with the same data at
+// the same address is picked up again without a restart.
+func TestVaultOutage(t *testing.T) {
+	addr, start := outageVault(t)
 	srv := start()
 	defer func() { srv.Process.Kill(); srv.Wait() }()
 	w := newWardEnv(t)
@@ -151,6 +160,56 @@ func TestVaultOutage(t *testing.T) {
 	srv = start()
 	stderr.waitForContaining("secrets refresh recovered")
 	stderr.waitForContaining(versionsUnchanged)
+	if n := stopAndCount(t, cmd, stdout, stderr); n != 0 {
+		t.Errorf("got %d restarts, want 0", n)
+	}
+}
+
+// TestVaultOutageBacksOff: while Vault is down, ward retries with its
+// backoff (1s, 2s, 4s...) instead of failing at every poll, and once it
+// recovered, a second outage does not replay the first one's failures
+// in a burst. (Every failed poll pushed the retry back and was queued
+// again: one warning a poll, and a burst of them at the next outage.)
+func TestVaultOutageBacksOff(t *testing.T) {
+	addr, start := outageVault(t)
+	srv := start()
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: vault://secret/app#token\nstores:\n  vault:\n    timeout: 1s\n    max_retries: 0\nrotation:\n  poll: 1s\n  jitter: 0%\n")
+	cmd, stdout, stderr := wardVault(t, w, addr, "outage-root", m)
+	envListing(stdout)
+	stderr.waitForContaining(versionsUnchanged)
+
+	warnings := func(window time.Duration) int {
+		n := 0
+		end := time.After(window)
+		for {
+			select {
+			case line := <-stderr.ch:
+				if strings.Contains(line, "cannot refresh secrets") {
+					n++
+				}
+			case <-end:
+				return n
+			}
+		}
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	// Polls every second for 6s; retries at about 1s, 2s and 4s after
+	// the first failure (20% jitter).
+	if n := warnings(6 * time.Second); n > 4 {
+		t.Errorf("got %d refresh failures in 6s of outage with a 1s poll, want at most 4 (the backoff's)", n)
+	}
+	srv = start()
+	stderr.waitForContaining("secrets refresh recovered")
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	if n := warnings(2500 * time.Millisecond); n > 2 {
+		t.Errorf("got %d refresh failures in the first 2.5s of a second outage, want at most 2: the first outage's are replayed", n)
+	}
+	srv = start()
+	stderr.waitForContaining("secrets refresh recovered")
 	if n := stopAndCount(t, cmd, stdout, stderr); n != 0 {
 		t.Errorf("got %d restarts, want 0", n)
 	}

@@ -140,23 +140,43 @@ func (r *rotator) run(ctx context.Context) {
 	var debounce <-chan time.Time
 	var retryAt <-chan time.Time
 	var failed []trigger
+	var retryWhen time.Time
 	var lastExpiring time.Time
 	backoff := time.Duration(0)
 	refresh := func(t trigger) {
+		if retryAt != nil && t.kind == poll {
+			// Backing off: the retry reads what a poll would.
+			if !slices.Contains(failed, t) {
+				failed = append(failed, t)
+			}
+			return
+		}
 		next, read, err := r.refresh(ctx, pending, t)
 		if err != nil {
-			failed = append(failed, t)
+			// Each trigger once: the retry reads each again once, not
+			// once per failure of an outage.
+			if !slices.Contains(failed, t) {
+				failed = append(failed, t)
+			}
+			r.checkExpired(ctx)
+			if retryAt != nil {
+				// One retry is set already; a failure meanwhile (a file
+				// event, a lease ending) waits for it rather than push
+				// it back.
+				r.log.Warn("cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", time.Until(retryWhen).Round(time.Millisecond).String(), "error", err.Error())
+				return
+			}
 			backoff = min(max(backoff*2, minBackoff), maxBackoff)
 			wait := jitter(backoff, 0.2)
 			r.log.Warn("cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", wait.Round(time.Millisecond).String(), "error", err.Error())
-			r.checkExpired(ctx)
-			retryAt = time.After(wait)
+			retryAt, retryWhen = time.After(wait), time.Now().Add(wait)
 			return
 		}
-		if backoff != 0 {
+		failed = slices.DeleteFunc(failed, func(f trigger) bool { return f == t })
+		if backoff != 0 && len(failed) == 0 {
 			r.log.Info("secrets refresh recovered")
+			backoff = 0
 		}
-		backoff, retryAt = 0, nil
 		if !read {
 			return
 		}
@@ -209,9 +229,8 @@ func (r *rotator) run(ctx context.Context) {
 			}
 			refresh(t)
 		case <-retryAt:
-			again := failed
-			failed = nil
-			for _, t := range again {
+			retryAt = nil
+			for _, t := range slices.Clone(failed) {
 				refresh(t)
 			}
 		case <-debounce:
