@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	vaultapi "github.com/hashicorp/vault/api"
+
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
@@ -156,5 +158,38 @@ func TestUndoneChangeKeepsTheLease(t *testing.T) {
 	exitWithin(t, cmd, 15*time.Second)
 	if n := pg.Roles(t, rolePart); n != 0 {
 		t.Errorf("%d database roles left after ward exited, want 0", n)
+	}
+}
+
+// TestExpiredLeaseStopsOnce: with on_expired: stop, a lease that ends
+// while its store refuses ward (here its token revoked, and the lease with
+// it) stops the child once, however many variables it feeds, and ward
+// exits 125 whatever the child's status, so that a restart policy starts
+// it again. (It sent the stop once per variable, and exited 0 when the
+// child took SIGTERM gracefully.)
+func TestExpiredLeaseStopsOnce(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, "3s", "1m")
+	child, err := srv.Root.Auth().Token().Create(&vaultapi.TokenCreateRequest{Policies: []string{"root"}, TTL: "10m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := child.Auth.ClientToken
+
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\nrotation:\n  on_expired: stop\n  stop_timeout: 2s\n", mount, role, mount, role))
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", "trap 'exit 0' TERM; echo started; while :; do sleep 0.1; done")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+tok)
+	stdout, stderr := started(t, cmd)
+	stdout.waitFor("started")
+	if err := srv.Root.Auth().Token().RevokeTree(tok); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitWithin(t, cmd, 30*time.Second); code != 125 {
+		t.Errorf("got exit code %d, want 125 (ward stopped the child: its credentials expired)", code)
+	}
+	if n := strings.Count(stderr.String(), `"msg":"stopping the child"`); n != 1 {
+		t.Errorf("ward logged stopping the child %d times, want once", n)
 	}
 }

@@ -49,6 +49,8 @@ type rotator struct {
 	// (a lease expired with its store down and on_expired: stop).
 	proposals chan *proposal
 	stops     chan string
+	// stopAsked is set once the supervisor was asked to stop the child.
+	stopAsked bool
 }
 
 // trigger is why the rotator looks again.
@@ -483,7 +485,10 @@ func (r *rotator) checkExpired(ctx context.Context) {
 			continue
 		}
 		r.log.Error(what, "name", v.Name, "ref", v.Ref.Raw, "on_expired", string(r.rot.OnExpired))
-		if r.rot.OnExpired == manifest.StopChild {
+		if r.rot.OnExpired == manifest.StopChild && !r.stopAsked {
+			// Once: the child's other expired values (a lease's second
+			// field) would only send it the stop signal again.
+			r.stopAsked = true
 			select {
 			case r.stops <- reason + " expired and its store is down (on_expired: stop)":
 			case <-ctx.Done():

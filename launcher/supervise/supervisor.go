@@ -2,12 +2,14 @@ package supervise
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/mask"
 	"github.com/wardsecrets/ward/launcher/plan"
@@ -76,6 +78,11 @@ type supervisor struct {
 	restarting   *proposal
 	restartStart time.Time
 	stopping     bool
+	// expired is why ward stopped the child itself (credentials that
+	// expired with their store down, on_expired: stop): ward then exits
+	// 125, whatever the child's status, so that a restart policy
+	// (Restart=on-failure, a container's on-failure) starts it again.
+	expired string
 	// outputStops carries the masked output's requests to stop the job
 	// (stty tostop, ward in the background); outputStop is set while the
 	// stop it asked for is under way.
@@ -193,7 +200,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 		case sig := <-s.sigs:
 			if sig == syscall.SIGCHLD {
 				if code, done, err := s.reaped(); done {
-					return code, err
+					return s.exitFor(code, err)
 				}
 				if s.draining {
 					drainTick = time.After(50 * time.Millisecond)
@@ -204,7 +211,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 		case <-drainTick:
 			drainTick = nil
 			if !s.anyLeft(0) {
-				return s.exitCode, nil
+				return s.exitFor(s.exitCode, nil)
 			}
 			drainTick = time.After(50 * time.Millisecond)
 		case <-s.killTime:
@@ -220,10 +227,20 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 			s.apply(p)
 		case reason := <-stops:
 			s.log.Error("stopping the child", "reason", reason)
+			s.expired = reason
 			s.beingStopped()
 			s.stopChild()
 		}
 	}
+}
+
+// exitFor is ward's exit for the child's code: the child's, unless ward
+// stopped it because its credentials expired (see expired).
+func (s *supervisor) exitFor(code int, err error) (int, error) {
+	if err != nil || s.expired == "" {
+		return code, err
+	}
+	return signals.ExitWardFailure, failure.New(fmt.Errorf("the child was stopped (its status %d): %s", code, s.expired), "ward exits 125 so that a restart policy starts it again once the store is back")
 }
 
 // reaped collects exited children and acts on what happened to the main
