@@ -1,10 +1,12 @@
 package identity
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -259,5 +261,45 @@ func TestIdentityPeerSameUser(t *testing.T) {
 	}
 	if !checked {
 		t.Logf("this system cannot tell a connection's owner")
+	}
+}
+
+// TestIdentityForeignFlood: another user's connections that never send a
+// request (a slowloris) do not hold the slots ward's own user needs: they
+// get a few of their own, and the rest are closed at once. (They used to
+// take every slot for 5 s each, and the child's credential refresh timed
+// out.) It needs root to switch users.
+func TestIdentityForeignFlood(t *testing.T) {
+	if os.Getuid() != 0 {
+		vaulttest.RequireIntegration(t, "switching to another user to connect needs root, and the test runs as uid "+strconv.Itoa(os.Getuid()))
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no bash to connect with /dev/tcp")
+	}
+	e := startGCP(t, time.Hour, 10*time.Minute)
+	host, port, _ := strings.Cut(e.Host(), ":")
+	flood := exec.Command(bash, "-c", `for i in $(seq 60); do exec {fd}<>/dev/tcp/`+host+`/`+port+` || exit 1; done; echo held; exec sleep 60`)
+	flood.Dir = "/"
+	flood.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, _ := flood.StdoutPipe()
+	if err := flood.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { flood.Process.Kill(); flood.Wait() }()
+	if line, _ := bufio.NewReader(out).ReadString('\n'); strings.TrimSpace(line) != "held" {
+		t.Fatalf("the flood did not open its connections: %q", line)
+	}
+	req, _ := http.NewRequest("GET", "http://"+e.Host()+"/computeMetadata/v1/instance/service-accounts/default/email", nil)
+	req.Header.Set("Metadata-Flavor", "Google")
+	// Well under the 5 s each silent connection could hold a slot.
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("ward's own user's request during another user's flood: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("ward's own user got %d, want 200", resp.StatusCode)
 	}
 }

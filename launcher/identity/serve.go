@@ -23,14 +23,22 @@ type server struct {
 	stop  context.CancelFunc
 	done  sync.WaitGroup
 	slots chan struct{}
-	mu    sync.Mutex
-	conns map[net.Conn]bool
+	// others are the slots of connections from other users' sockets
+	// (samePeerUser): a few, never waited for, so that they cannot hold
+	// every slot with connections that never send their head.
+	others chan struct{}
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
 }
 
 const (
-	// maxConns bounds the connections served at once; more wait in the
-	// listen queue.
+	// maxConns bounds the connections of ward's own user served at once;
+	// more wait in the listen queue.
 	maxConns = 32
+	// maxOthers bounds those of other users (which the GCP endpoint
+	// refuses and the others serve on their token); one more is closed
+	// at once.
+	maxOthers = 4
 	// readTimeout bounds the time a client takes to send its head.
 	readTimeout = 5 * time.Second
 )
@@ -50,7 +58,7 @@ func listenLoopback(name string) (net.Listener, error) {
 // refresh loops) until close.
 func startServer(name string, ln net.Listener, log *slog.Logger, answer func(net.Conn, request, error) response, loops ...func(context.Context)) *server {
 	log = orDiscard(log)
-	s := &server{name: name, ln: ln, log: log, answer: answer, slots: make(chan struct{}, maxConns), conns: map[net.Conn]bool{}}
+	s := &server{name: name, ln: ln, log: log, answer: answer, slots: make(chan struct{}, maxConns), others: make(chan struct{}, maxOthers), conns: map[net.Conn]bool{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	for _, loop := range loops {
@@ -86,9 +94,24 @@ func (s *server) accept() {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		s.slots <- struct{}{}
+		slots := s.slots
+		if same, checked, err := samePeerUser(conn); checked && (!same || err != nil) {
+			// Another user's (or an unknown) socket: one of a few slots,
+			// or closed at once. A slow or silent client of another user
+			// used to hold the slots ward's child needed, starving its
+			// credential refreshes.
+			select {
+			case s.others <- struct{}{}:
+				slots = s.others
+			default:
+				conn.Close()
+				continue
+			}
+		} else {
+			s.slots <- struct{}{}
+		}
 		s.done.Go(func() {
-			defer func() { <-s.slots }()
+			defer func() { <-slots }()
 			s.serve(conn)
 		})
 	}
