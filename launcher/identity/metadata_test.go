@@ -206,10 +206,10 @@ func TestIdentityMetadataWithLibrary(t *testing.T) {
 	}
 }
 
-// TestIdentityMetadataForeignUser connects as another user (nobody,
-// 65534): the endpoint refuses it, while ward's own user gets the token.
-// It needs root to switch users.
-func TestIdentityMetadataForeignUser(t *testing.T) {
+// bashAsAnotherUser is bash, which connects with /dev/tcp, for tests that
+// run it as another user: they need root to switch users.
+func bashAsAnotherUser(t *testing.T) string {
+	t.Helper()
 	if os.Getuid() != 0 {
 		vaulttest.RequireIntegration(t, "switching to another user to connect needs root, and the test runs as uid "+strconv.Itoa(os.Getuid()))
 	}
@@ -217,6 +217,14 @@ func TestIdentityMetadataForeignUser(t *testing.T) {
 	if err != nil {
 		vaulttest.RequireIntegration(t, "no bash to connect with /dev/tcp")
 	}
+	return bash
+}
+
+// TestIdentityMetadataForeignUser connects as another user (nobody,
+// 65534): the endpoint refuses it, while ward's own user gets the token.
+// It needs root to switch users.
+func TestIdentityMetadataForeignUser(t *testing.T) {
+	bash := bashAsAnotherUser(t)
 	e := startGCP(t, time.Hour, 10*time.Minute)
 	host, port, _ := strings.Cut(e.Host(), ":")
 	script := `exec 3<>/dev/tcp/` + host + `/` + port + `; printf 'GET /computeMetadata/v1/instance/service-accounts/default/email HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n' >&3; head -n 1 <&3`
@@ -270,13 +278,7 @@ func TestIdentityPeerSameUser(t *testing.T) {
 // take every slot for 5 s each, and the child's credential refresh timed
 // out.) It needs root to switch users.
 func TestIdentityForeignFlood(t *testing.T) {
-	if os.Getuid() != 0 {
-		vaulttest.RequireIntegration(t, "switching to another user to connect needs root, and the test runs as uid "+strconv.Itoa(os.Getuid()))
-	}
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		vaulttest.RequireIntegration(t, "no bash to connect with /dev/tcp")
-	}
+	bash := bashAsAnotherUser(t)
 	e := startGCP(t, time.Hour, 10*time.Minute)
 	host, port, _ := strings.Cut(e.Host(), ":")
 	flood := exec.Command(bash, "-c", `for i in $(seq 60); do exec {fd}<>/dev/tcp/`+host+`/`+port+` || exit 1; done; echo held; exec sleep 60`)

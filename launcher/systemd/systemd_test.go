@@ -26,19 +26,27 @@ func TestRelayable(t *testing.T) {
 	}
 }
 
-// TestRelay plays systemd: the child's READY=1 reaches systemd's socket,
-// without the MAINPID assignment.
-func TestRelay(t *testing.T) {
+// systemdSocket plays systemd's notify socket, systemd.sock in a short
+// directory (a socket's path is at most 107 bytes) the test removes.
+func systemdSocket(t *testing.T) (string, *net.UnixConn) {
+	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "relay")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	sd, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "systemd.sock"), Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sd.Close()
+	t.Cleanup(func() { sd.Close() })
+	return dir, sd
+}
+
+// TestRelay plays systemd: the child's READY=1 reaches systemd's socket,
+// without the MAINPID assignment.
+func TestRelay(t *testing.T) {
+	dir, sd := systemdSocket(t)
 	r, err := NewRelay(filepath.Join(dir, "systemd.sock"), dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil || r == nil {
 		t.Fatalf("NewRelay: %v", err)
@@ -82,16 +90,7 @@ func TestListenFDs(t *testing.T) {
 // relay (a shutdown handler's STOPPING=1, then its exit) still reaches
 // systemd, and a message over systemd's 4096 bytes is dropped, not cut.
 func TestRelayCloseDrains(t *testing.T) {
-	dir, err := os.MkdirTemp("/tmp", "relay")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	sd, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "systemd.sock"), Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sd.Close()
+	dir, sd := systemdSocket(t)
 	for range 20 {
 		r, err := NewRelay(filepath.Join(dir, "systemd.sock"), dir, slog.New(slog.DiscardHandler))
 		if err != nil {
