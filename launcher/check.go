@@ -7,6 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/wardsecrets/ward/launcher/failure"
+
 	"github.com/wardsecrets/ward/resolve"
 )
 
@@ -32,6 +34,11 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 	lg, err := newLogs(c, stdio.Stderr)
 	if err != nil {
 		return err
+	}
+	if c.NArg() > 0 {
+		// `ward check ward.prod.yaml` checked the nearest ward.yaml and
+		// passed, whatever was in the file named.
+		return failure.New(fmt.Errorf("want no arguments, got %d (%s)", c.NArg(), c.Args().First()), "name the manifest with -m: ward check -m "+c.Args().First())
 	}
 	m, prof, err := loadManifest(c, lg.log)
 	if err != nil {

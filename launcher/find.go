@@ -26,6 +26,15 @@ func findManifest(dir, name string) (string, error) {
 				return rel, nil
 			}
 			return p, nil
+		} else if exists(p) {
+			// There, but not a file ward can read (a dangling symlink, a
+			// loop, a directory): looking further up would run the
+			// program with another project's manifest and secrets.
+			why := "it is a directory"
+			if err != nil {
+				why = err.Error()
+			}
+			return "", failure.New(fmt.Errorf("%s is not a manifest ward can read: %s", p, why), "fix or remove it, or name the manifest with -m")
 		}
 		top := ""
 		if exists(filepath.Join(d, ".git")) {

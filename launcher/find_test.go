@@ -9,7 +9,7 @@ import (
 
 func TestFindManifest(t *testing.T) {
 	root := t.TempDir()
-	for _, d := range []string{"repo/.git", "repo/src/api", "repo/sub/.git", "repo/sub/x", "plain/a/b"} {
+	for _, d := range []string{"repo/.git", "repo/src/api", "repo/sub/.git", "repo/sub/x", "plain/a/b", "repo/dangling", "repo/dir/ward.yaml", "repo/loop"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -19,6 +19,9 @@ func TestFindManifest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A ward.yaml there but unreadable must not send ward to the parent's.
+	os.Symlink("/nonexistent/ward.yaml", filepath.Join(root, "repo/dangling/ward.yaml"))
+	os.Symlink("ward.yaml", filepath.Join(root, "repo/loop/ward.yaml"))
 	tests := []struct {
 		name, dir, file string
 		want            string // "" when none is found
@@ -30,6 +33,9 @@ func TestFindManifest(t *testing.T) {
 		{"not past the repository's top", "repo/sub/x", "ward.yaml", "", "no ward.yaml in " + root + "/repo/sub/x or its parents up to " + root + "/repo/sub (the repository's top)"},
 		{"out of a repository, up to the root", "plain/a/b", "ward.yaml", "../ward.yaml", ""},
 		{"a path is taken as it is", "repo/src", "conf/ward.yaml", "conf/ward.yaml", ""},
+		{"a dangling symlink is not skipped", "repo/dangling", "ward.yaml", "", "dangling/ward.yaml is not a manifest ward can read"},
+		{"a symlink loop is not skipped", "repo/loop", "ward.yaml", "", "loop/ward.yaml is not a manifest ward can read"},
+		{"a directory is not skipped", "repo/dir", "ward.yaml", "", "dir/ward.yaml is not a manifest ward can read: it is a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
