@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -52,6 +53,53 @@ func parseTemplate(name, text string) (*Template, error) {
 	return &Template{Text: text, Deps: deps, Uses: uses, tmpl: t, bad: bad, badHint: badHint}, nil
 }
 
+// maxPrintfWidth bounds a printf width or precision in a template.
+const maxPrintfWidth = 1000
+
+// printfFormat checks a printf's arguments: a format written in the
+// template (not read from a value), without argument indexes (%[1]s
+// repeats an argument as often as it is written: a template could build
+// gigabytes before the size check saw the result, and the copy count,
+// which counts {{ .NAME }}, did not see them), * widths, or a width or
+// precision over maxPrintfWidth. It returns what is wrong, "" when
+// nothing is.
+func printfFormat(args []parse.Node) (bad, hint string) {
+	const advice = "write printf's format in the template, with plain verbs (%s, %d, %05d...) and widths up to 1000"
+	if len(args) == 0 {
+		return "", ""
+	}
+	f, ok := args[0].(*parse.StringNode)
+	if !ok {
+		return "a printf format that is not written in the template", advice
+	}
+	for i := 0; i < len(f.Text); i++ {
+		if f.Text[i] != '%' {
+			continue
+		}
+		// Flags, then width and precision, up to the verb.
+		j := i + 1
+		for j < len(f.Text) && strings.IndexByte("+-# 0", f.Text[j]) >= 0 {
+			j++
+		}
+		for j < len(f.Text) && strings.IndexByte("0123456789.*[", f.Text[j]) >= 0 {
+			switch f.Text[j] {
+			case '[':
+				return "printf argument indexes (%[n])", advice
+			case '*':
+				return "printf widths from an argument (%*)", advice
+			}
+			j++
+		}
+		for _, num := range strings.FieldsFunc(f.Text[i+1:j], func(r rune) bool { return r < '0' || r > '9' }) {
+			if n, err := strconv.Atoi(num); err != nil || n > maxPrintfWidth {
+				return "a printf width or precision over 1000", advice
+			}
+		}
+		i = j
+	}
+	return "", ""
+}
+
 // templateDeps returns the variables a template reads ({{ .NAME }}), or a
 // description of a construct ward does not allow in templates and, when
 // there is a better one than the usual, a hint.
@@ -85,6 +133,11 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 				walk(c)
 			}
 		case *parse.CommandNode:
+			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "printf" {
+				if bad, badHint = printfFormat(n.Args[1:]); bad != "" {
+					return
+				}
+			}
 			for _, a := range n.Args {
 				walk(a)
 			}

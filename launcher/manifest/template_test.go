@@ -52,3 +52,36 @@ func TestTemplateDepsThroughDot(t *testing.T) {
 		t.Errorf("got deps %s, want A B C D", got)
 	}
 }
+
+// TestTemplatePrintfBounded: printf's argument indexes repeat an argument
+// as often as the format says (a 250 KB manifest made ward run use 2.6 GB
+// and die), which the copy count did not see; they are refused, and so are
+// widths from an argument, widths over 1000 and a format that is not
+// written in the template. Plain formats still work.
+func TestTemplatePrintfBounded(t *testing.T) {
+	tests := []struct{ name, template, msg string }{
+		{"index", `{{ printf "%[1]s%[1]s" .A }}`, "printf argument indexes (%[n])"},
+		{"star width", `{{ printf "%*d" 5 1 }}`, "printf widths from an argument (%*)"},
+		{"huge width", `{{ printf "%0999999d" 0 }}`, "a printf width or precision over 1000"},
+		{"huge precision", `{{ printf "%.5000s" .A }}`, "a printf width or precision over 1000"},
+		{"format from a value", `{{ printf .A 1 }}`, "a printf format that is not written in the template"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := "version: 1\nenv:\n  A: {value: canary-plain}\n  T1: {template: '" + tt.template + "'}\n"
+			_, err := Parse("w.yaml", []byte(text))
+			var ve ValidationErrors
+			if !errors.As(err, &ve) || len(ve) != 1 {
+				t.Fatalf("got %v, want one validation error", err)
+			}
+			if want := "w.yaml:4:18: env.T1.template: unsupported template construct: " + tt.msg; ve[0].Error() != want {
+				t.Errorf("got %q, want %q", ve[0].Error(), want)
+			}
+		})
+	}
+	for _, ok := range []string{`{{ printf "%s-%05d %%" .A 7 }}`, `{{ printf "%-20s|%.3s" .A .A }}`, `{{ .A | printf "<%s>" }}`} {
+		if _, err := Parse("w.yaml", []byte("version: 1\nenv:\n  A: {value: canary-plain}\n  T1: {template: '"+ok+"'}\n")); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
