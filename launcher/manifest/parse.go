@@ -445,6 +445,12 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 	return out
 }
 
+// maxEnvValue is about the longest value an environment variable can
+// pass to a program: the kernel's MAX_ARG_STRLEN (32 pages) for NAME=VALUE
+// and its NUL, less a short name (plan.CheckDeliverable checks the exact
+// figure at the start).
+const maxEnvValue = 32*4096 - 5
+
 // envEntry reads {value: ...}, {ref: ...} or {template: ...}.
 func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
 	kinds := 0
@@ -453,6 +459,16 @@ func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
 			kinds++
 			if vv.Kind != yaml.ScalarNode || vv.Tag == "!!null" {
 				p.fail(vv, name+".value", "quote the value", "want a string, got %s", conf.KindName(vv))
+				return
+			}
+			// What ward run refuses at the start (plan.CheckDeliverable),
+			// check refuses too: the value is in the manifest.
+			switch {
+			case strings.IndexByte(vv.Value, 0) >= 0:
+				p.fail(vv, name+".value", "an environment variable cannot hold a NUL byte: deliver such a value as a file (files:)", "the value holds a NUL byte")
+				return
+			case len(vv.Value) > maxEnvValue:
+				p.fail(vv, name+".value", "deliver a value this large as a file (files:)", "the value is %d bytes, more than an environment variable may hold (%d)", len(vv.Value), maxEnvValue)
 				return
 			}
 			ev.Value, ev.IsValue = vv.Value, true

@@ -85,3 +85,21 @@ func TestTemplatePrintfBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestValuesRunWouldRefuse: a value ward run could never pass to the
+// program (a NUL byte, more than an environment variable holds) is an
+// error for check too, at its position. (check said ok, run said 125.)
+func TestValuesRunWouldRefuse(t *testing.T) {
+	for _, tt := range []struct{ name, yaml, msg string }{
+		{"nul", `"a\0b"`, "the value holds a NUL byte"},
+		{"too large", strings.Repeat("x", 200000), "the value is 200000 bytes, more than an environment variable may hold"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("w.yaml", []byte("version: 1\nenv:\n  N: {value: "+tt.yaml+"}\n"))
+			var ve ValidationErrors
+			if !errors.As(err, &ve) || len(ve) != 1 || !strings.Contains(ve[0].Error(), "w.yaml:3:14: env.N.value: "+tt.msg) {
+				t.Errorf("got %v, want one error at env.N.value saying %q", err, tt.msg)
+			}
+		})
+	}
+}
