@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
+	"path"
+	"slices"
 	"strings"
 
 	"github.com/wardsecrets/ward/launcher/mask"
@@ -62,6 +66,12 @@ func (s *scanner) scanHistory(ctx context.Context) ([]Finding, error) {
 		}
 		for _, pl := range places {
 			for _, m := range b.matches {
+				if strings.HasSuffix(m.form, inThePath) {
+					// The blob may also sit at paths that hold no value.
+					if _, owners := maskString(s.p, pl.path); owners == nil {
+						continue
+					}
+				}
 				findings = append(findings, Finding{Path: pl.path, Line: m.line, Commit: pl.commit, Name: m.name, Form: m.form})
 			}
 		}
@@ -143,6 +153,12 @@ func (s *scanner) readBlobs(cf *catFile, found map[string]*foundBlob) error {
 		if err != nil {
 			return err
 		}
+		if obj.Type == "tree" {
+			if err := s.treeNames(obj, found); err != nil {
+				return fmt.Errorf("git cat-file: tree %s: %w", obj.Name, err)
+			}
+			continue
+		}
 		if obj.Type != "blob" {
 			continue
 		}
@@ -159,6 +175,49 @@ func (s *scanner) readBlobs(cf *catFile, found map[string]*foundBlob) error {
 		}
 	}
 }
+
+// treeNames records, for each entry of a tree whose name holds a value,
+// the entry's blob as a find in its path: every commit that put the blob
+// at such a path is one (scanHistory keeps those paths only). A blob is
+// listed once, at one of its paths, so names are read from the trees,
+// which hold every path. Entries are "MODE NAME\0" and 20 bytes of id.
+func (s *scanner) treeNames(obj object, found map[string]*foundBlob) error {
+	body, err := io.ReadAll(obj.Body)
+	if err != nil {
+		return err
+	}
+	for len(body) > 0 {
+		sp := bytes.IndexByte(body, ' ')
+		nul := bytes.IndexByte(body, 0)
+		if sp < 0 || nul < sp || len(body) < nul+21 {
+			return errors.New("unreadable entry")
+		}
+		mode, name, id := string(body[:sp]), string(body[sp+1:nul]), hex.EncodeToString(body[nul+1:nul+21])
+		body = body[nul+21:]
+		if mode == "40000" || mode == "160000" {
+			continue // a tree (read on its own) or a submodule
+		}
+		_, owners := maskString(s.p, name)
+		if owners == nil {
+			continue
+		}
+		b := found[id]
+		if b == nil {
+			b = &foundBlob{path: path.Join(obj.Tag, name)}
+			found[id] = b
+		}
+		for _, o := range owners {
+			m := match{line: 0, name: o.Name, form: string(o.Encoding) + inThePath}
+			if !slices.Contains(b.matches, m) {
+				b.matches = append(b.matches, m)
+			}
+		}
+	}
+	return nil
+}
+
+// inThePath ends the form of a find in a file's path, not its content.
+const inThePath = " in the path"
 
 // introductions walks the history once, parents before children, with the
 // raw diff of each commit, and returns, for each blob in want, the places

@@ -140,7 +140,7 @@ func nameFindings(p *mask.Patterns, path string) []Finding {
 	masked, owners := maskString(p, path)
 	var out []Finding
 	for _, o := range owners {
-		out = append(out, Finding{Path: masked, Line: 0, Name: o.Name, Form: string(o.Encoding) + " in the path"})
+		out = append(out, Finding{Path: masked, Line: 0, Name: o.Name, Form: string(o.Encoding) + inThePath})
 	}
 	return out
 }

@@ -445,3 +445,27 @@ func redact(f []Finding) []Finding {
 	}
 	return out
 }
+
+// TestScanValueInStagedAndHistoryPaths: a file named with a value is a find
+// for --staged (the commit would hold the name) and for --git-history (every
+// clone holds it), even when its content holds none; the same content at a
+// clean path is not. (Only the working tree's names were looked at.)
+func TestScanValueInStagedAndHistoryPaths(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "clean.txt", "hi\n")
+	write(t, dir, "file-"+value+".txt", "hi\n")
+	git(t, dir, "add", "-A")
+	masked := "file-<ward:DB_PASSWORD>.txt"
+	want := []Finding{{Path: masked, Line: 0, Name: "DB_PASSWORD", Form: "plain in the path"}}
+	if got := scan(t, Options{Dir: dir, Staged: true}); !slices.Equal(got, want) {
+		t.Errorf("--staged: got findings %+v, want %+v", redact(got), want)
+	}
+	commit := commitAll(t, dir, "add")
+	git(t, dir, "rm", "-q", "file-"+value+".txt")
+	commitAll(t, dir, "rm")
+	got := scan(t, Options{Dir: dir, GitHistory: true})
+	want = []Finding{{Path: masked, Line: 0, Commit: commit, Name: "DB_PASSWORD", Form: "plain in the path"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("--git-history: got findings %+v, want %+v", redact(got), want)
+	}
+}

@@ -34,6 +34,10 @@ func (s *scanner) scanStaged(ctx context.Context) ([]Finding, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A name the commit will hold is in every clone, as its content is.
+		for _, f := range files {
+			findings = append(findings, nameFindings(s.p, f.report)...)
+		}
 		found, err := s.searchBlobs(ctx, g.dir, files)
 		if err != nil {
 			return nil, err
