@@ -36,7 +36,11 @@ func WriteAddMask(w io.Writer, secrets []Secret) (skipped []string, err error) {
 		for _, form := range FormsOf(s.Value) {
 			if bytes.IndexByte(form.Bytes, '\n') < 0 {
 				register(form.Bytes)
-				continue
+				if bytes.IndexByte(bytes.TrimRight(form.Bytes, "\r"), '\r') < 0 {
+					continue
+				}
+				// A lone "\r" inside ends a line for the runner too:
+				// the pieces as well (see runnerLines).
 			}
 			for _, line := range ciLines(form.Bytes) {
 				// The last line of wrapped base64 may be a few

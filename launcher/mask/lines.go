@@ -36,12 +36,39 @@ func lineForms(value []byte) [][]byte {
 // "-----" or "").
 func ciLines(form []byte) [][]byte {
 	var out [][]byte
-	for _, l := range valueLines(form) {
+	for _, l := range runnerLines(form) {
 		if len(l) >= MinLen && !isArmour(l) && hasAlnum(l) {
 			out = append(out, l)
 		}
 	}
 	return out
+}
+
+// runnerLines splits a value as a GitHub Actions runner splits a step's
+// output before masking it, line by line: at "\n", "\r\n" and a lone "\r"
+// (.NET's StreamReader.ReadLine, actions/runner's ProcessInvoker). Each
+// line is trimmed of spaces and tabs; a value without a line break inside
+// gives nil. A value with a lone "\r" inside was registered whole only,
+// and printed as two lines neither of which the runner masked.
+func runnerLines(v []byte) [][]byte {
+	v = bytes.TrimRight(v, "\r\n")
+	if bytes.IndexAny(v, "\r\n") < 0 {
+		return nil
+	}
+	var lines [][]byte
+	for len(v) > 0 {
+		i := bytes.IndexAny(v, "\r\n")
+		if i < 0 {
+			lines = append(lines, bytes.Trim(v, " \t"))
+			break
+		}
+		lines = append(lines, bytes.Trim(v[:i], " \t"))
+		if v[i] == '\r' && i+1 < len(v) && v[i+1] == '\n' {
+			i++
+		}
+		v = v[i+1:]
+	}
+	return lines
 }
 
 // valueLines splits a value containing a line break into its lines, each

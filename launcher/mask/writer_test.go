@@ -611,3 +611,19 @@ func TestSourceWriter(t *testing.T) {
 		t.Errorf("got %q, want %q", out.String(), want)
 	}
 }
+
+// TestWriteAddMaskLoneCR: a GitHub Actions runner ends a line at a lone
+// "\r" too, and masks line by line: a value with one inside is registered
+// piece by piece as well, or its printed pieces would show in clear.
+func TestWriteAddMaskLoneCR(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := WriteAddMask(&out, []Secret{{Name: "CR", Value: []byte("first-part-1234\rsecond-part-5678")}}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	for _, want := range []string{"::add-mask::first-part-1234", "::add-mask::second-part-5678"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("%q is not registered; got %d lines", want, len(lines))
+		}
+	}
+}
