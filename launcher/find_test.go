@@ -49,3 +49,28 @@ func TestFindManifest(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileSource: the error for an unknown profile blames what named
+// it. The flag parser takes -p, --p, -profile and --profile, with the
+// value after = or next; a -p after the program is the program's. (Only
+// -p and --profile were seen, and any -p before -- was taken for ward's.)
+func TestProfileSource(t *testing.T) {
+	env := func(v string) func(string) string { return func(string) string { return v } }
+	for _, tt := range []struct {
+		args    []string
+		profile string
+		envVal  string
+		want    string
+	}{
+		{[]string{"ward", "check", "-profile", "nope"}, "nope", "", "the -p flag"},
+		{[]string{"ward", "run", "--p", "nope", "--", "true"}, "nope", "", "the -p flag"},
+		{[]string{"ward", "check", "-profile=nope"}, "nope", "", "the -p flag"},
+		{[]string{"ward", "run", "env", "-p", "x"}, "nope", "nope", "$WARD_PROFILE"},
+		{[]string{"ward", "run", "--", "prog", "-p", "nope"}, "nope", "nope", "$WARD_PROFILE"},
+		{[]string{"ward", "check"}, "nope", "nope", "$WARD_PROFILE"},
+	} {
+		if got := profileSource(tt.args, tt.profile, env(tt.envVal)); got != tt.want {
+			t.Errorf("%v (WARD_PROFILE=%q): got %q, want %q", tt.args, tt.envVal, got, tt.want)
+		}
+	}
+}

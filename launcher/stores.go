@@ -29,7 +29,7 @@ func loadManifest(c *cli.Context, log *slog.Logger) (*manifest.Manifest, *manife
 	if err != nil {
 		return nil, nil, failure.New(err, "")
 	}
-	prof, err := m.Profile(c.String("profile"), profileSource(os.Args))
+	prof, err := m.Profile(c.String("profile"), profileSource(os.Args, c.String("profile"), os.Getenv))
 	if err != nil {
 		return nil, nil, failure.New(err, "")
 	}
@@ -50,18 +50,33 @@ func manifestFile(c *cli.Context) (string, error) {
 	return findManifest(wd, defaultManifest)
 }
 
-// profileSource says what named the profile: the flag, when ward's own
-// arguments (before --) have it, else $WARD_PROFILE.
-func profileSource(args []string) string {
-	for _, a := range args {
-		switch {
-		case a == "--":
-			return "$WARD_PROFILE"
-		case a == "-p", a == "--profile", strings.HasPrefix(a, "-p="), strings.HasPrefix(a, "--profile="):
-			return "the -p flag"
+// profileSource says what named profile: the flag, when ward's own
+// arguments (before --) give it that value (-p, --p, -profile or
+// --profile, with the value after = or as the next argument, as the flag
+// parser takes them), else $WARD_PROFILE when it holds that value, else
+// the flag. A -p of the program's (ward run env -p x) is not ward's: its
+// value is another.
+func profileSource(args []string, profile string, getenv func(string) string) string {
+	const flag, env = "the -p flag", "$WARD_PROFILE"
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "p" && name != "profile" {
+			continue
+		}
+		if !hasValue && i+1 < len(args) {
+			value = args[i+1]
+		}
+		if value == profile {
+			return flag
 		}
 	}
-	return "$WARD_PROFILE"
+	if getenv("WARD_PROFILE") == profile {
+		return env
+	}
+	return flag
 }
 
 // openStores opens the stores the manifest configures, for one command.
