@@ -52,7 +52,7 @@ func ciLines(form []byte) [][]byte {
 // and printed as two lines neither of which the runner masked.
 func runnerLines(v []byte) [][]byte {
 	v = bytes.TrimRight(v, "\r\n")
-	if bytes.IndexAny(v, "\r\n") < 0 {
+	if !bytes.ContainsAny(v, "\r\n") {
 		return nil
 	}
 	var lines [][]byte
