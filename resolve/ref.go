@@ -184,6 +184,19 @@ func AllowOptions(r *Ref, names ...string) *RefError {
 	return nil
 }
 
+// WithHint is err with what to do about it, which ward prints as its
+// hint line; errors.Is and errors.As see err through it.
+func WithHint(err error, hint string) error { return &hinted{err: err, hint: hint} }
+
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h *hinted) Error() string { return h.err.Error() }
+func (h *hinted) Unwrap() error { return h.err }
+func (h *hinted) Hint() string  { return h.hint }
+
 // AllowEmpty is the option of env://, file:// and creds:// references
 // that lets them resolve to an empty value: an empty one is refused
 // otherwise, as a secret that was never set (a CI secret that is not

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -82,6 +83,9 @@ func Load(file string) (*Manifest, error) {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "is a directory, not a manifest", Advice: "name the manifest's file: -m " + filepath.Join(file, "ward.yaml") + "?"}}
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)

@@ -28,7 +28,8 @@ func (s Store) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, error)
 	}
 	v, ok := lookup(ref.Path)
 	if !ok {
-		return resolve.Secret{}, fmt.Errorf("$%s is not set in ward's environment: %w", ref.Path, resolve.ErrNotFound)
+		return resolve.Secret{}, resolve.WithHint(fmt.Errorf("$%s is not set in ward's environment: %w", ref.Path, resolve.ErrNotFound),
+			"set $"+ref.Path+" where ward runs (in CI, map the secret to it in the step's env)")
 	}
 	if err := resolve.RefuseEmpty(ref, []byte(v), "$"+ref.Path+" in ward's environment"); err != nil {
 		return resolve.Secret{}, err

@@ -56,7 +56,8 @@ func read(ref resolve.Ref, path string) (resolve.Secret, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return resolve.Secret{}, fmt.Errorf("%s: %w", path, resolve.ErrNotFound)
+			return resolve.Secret{}, resolve.WithHint(fmt.Errorf("%s: %w", path, resolve.ErrNotFound),
+				"check the path: the file a secret mount (Docker, Kubernetes) or systemd's LoadCredential= puts there")
 		}
 		return resolve.Secret{}, err
 	}
