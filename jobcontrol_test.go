@@ -352,12 +352,15 @@ func TestFgOfJobStartedInBackground(t *testing.T) {
 
 	go2 := filepath.Join(w.dir, "read-now")
 	term.send("ward run -m " + m + " -- sh -c 'while [ ! -e " + go2 + " ]; do sleep 0.05; done; read x; echo got-$x' &\n")
-	ward, _ := strconv.Atoi(term.expect(`\[\d+\] (\d+)`)[1])
+	term.expect(`\[\d+\] \d+`)
 	term.expect(`PROMPT> `)
 	term.send("fg\n")
-	waitUntil(t, "fg to give ward's group the terminal", func() bool {
-		fg, _ := unix.IoctlGetInt(int(term.ptmx.Fd()), unix.TIOCGPGRP)
-		return fg == ward
+	// bash gives ward's group the terminal; ward may pass it on to its
+	// child at once (when the fg came before ward started the child, it
+	// starts it in the foreground), so wait for it to leave bash's.
+	waitUntil(t, "fg to give ward's job the terminal", func() bool {
+		fg, err := unix.IoctlGetInt(int(term.ptmx.Fd()), unix.TIOCGPGRP)
+		return err == nil && fg != term.cmd.Process.Pid
 	})
 	os.WriteFile(go2, nil, 0o644)
 	term.send("typed\n")
@@ -365,7 +368,7 @@ func TestFgOfJobStartedInBackground(t *testing.T) {
 	term.expect(`PROMPT> `)
 
 	term.send("stty tostop; ward run -m " + m + " -- sh -c 'echo out-$((40+2))' &\n")
-	ward, _ = strconv.Atoi(term.expect(`\[\d+\] (\d+)`)[1])
+	ward, _ := strconv.Atoi(term.expect(`\[\d+\] (\d+)`)[1])
 	waitState(t, "ward, its child stopped by its output in the background", ward, "T")
 	term.send("jobs\n")
 	term.expect(`Stopped\s+ward run`)
