@@ -161,17 +161,15 @@ func (r *rotator) run(ctx context.Context) {
 				failed = append(failed, t)
 			}
 			r.checkExpired(ctx)
-			if retryAt != nil {
-				// One retry is set already; a failure meanwhile (a file
-				// event, a lease ending) waits for it rather than push
-				// it back.
-				r.log.Warn("cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", time.Until(retryWhen).Round(time.Millisecond).String(), "error", err.Error())
-				return
+			// One retry at a time: a failure while one is set (a file
+			// event, a lease ending) waits for it rather than push it
+			// back.
+			if retryAt == nil {
+				backoff = min(max(backoff*2, minBackoff), maxBackoff)
+				wait := jitter(backoff, 0.2)
+				retryAt, retryWhen = time.After(wait), time.Now().Add(wait)
 			}
-			backoff = min(max(backoff*2, minBackoff), maxBackoff)
-			wait := jitter(backoff, 0.2)
-			r.log.Warn("cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", wait.Round(time.Millisecond).String(), "error", err.Error())
-			retryAt, retryWhen = time.After(wait), time.Now().Add(wait)
+			r.log.Warn("cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", time.Until(retryWhen).Round(time.Millisecond).String(), "error", err.Error())
 			return
 		}
 		failed = slices.DeleteFunc(failed, func(f trigger) bool { return f == t })

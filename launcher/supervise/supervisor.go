@@ -399,9 +399,10 @@ func aloneInJob(stdin, stdout *os.File) bool {
 }
 
 // giveBackTerminal gives ward's group the foreground of the terminal the
-// child had, once the child exited: the shell or script that started
-// ward reads from it next (a non-interactive script's `read` failed with
-// EIO), and a restarted child is given it again from ward's.
+// child has: when the child stopped (the shell's prompt returns with the
+// job stopped), and once it exited (the shell or script that started
+// ward reads from it next: a non-interactive script's `read` failed with
+// EIO; a restarted child is given it again from ward's).
 func (s *supervisor) giveBackTerminal() {
 	if s.tty == nil {
 		return
@@ -516,11 +517,7 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		term = s.opts.Stdin
 	}
 	rows, cols, sized := signals.WindowSize(termOr(term, s.opts.Stdout))
-	if s.tty != nil {
-		if fg, ok := signals.ForegroundGroup(s.tty); ok && fg == s.child.Pid {
-			signals.SetForeground(s.tty, syscall.Getpgrp())
-		}
-	}
+	s.giveBackTerminal()
 	s.ptyIn.suspend()
 	signals.StopSelf(sig)
 	// Continued: first what arrived meanwhile (kill %1 sends SIGTERM, then
