@@ -20,6 +20,10 @@ var errPeerUnknown = errors.New("the connecting socket's owner cannot be found")
 // connection is refused. checked is false where the system cannot tell
 // (not Linux): the endpoint then relies on loopback and the headers.
 func samePeerUser(conn net.Conn) (same, checked bool, err error) {
+	if c, ok := conn.(*peerConn); ok {
+		// Found once, when the server accepted it.
+		return c.same, c.checked, c.err
+	}
 	local, ok1 := conn.LocalAddr().(*net.TCPAddr)
 	remote, ok2 := conn.RemoteAddr().(*net.TCPAddr)
 	if !ok1 || !ok2 {
@@ -33,4 +37,13 @@ func samePeerUser(conn net.Conn) (same, checked bool, err error) {
 		return false, true, err
 	}
 	return uid == os.Getuid(), true, nil
+}
+
+// peerConn is a connection whose peer's owner the server looked up when
+// it accepted it (samePeerUser), so that an endpoint's answer does not
+// read /proc/net/tcp again.
+type peerConn struct {
+	net.Conn
+	same, checked bool
+	err           error
 }

@@ -95,7 +95,9 @@ func (s *server) accept() {
 			continue
 		}
 		slots := s.slots
-		if same, checked, err := samePeerUser(conn); checked && (!same || err != nil) {
+		same, checked, err := samePeerUser(conn)
+		conn = &peerConn{Conn: conn, same: same, checked: checked, err: err}
+		if checked && (!same || err != nil) {
 			// Another user's (or an unknown) socket: one of a few slots,
 			// or closed at once. A slow or silent client of another user
 			// used to hold the slots ward's child needed, starving its
