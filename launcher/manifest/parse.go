@@ -449,11 +449,15 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 	return out
 }
 
+// MaxArgStrlen is the kernel's limit on one argument or environment
+// string passed to execve (MAX_ARG_STRLEN, 32 pages), its NUL included;
+// plan.CheckDeliverable checks every NAME=VALUE against it at the start.
+const MaxArgStrlen = 32 * 4096
+
 // maxEnvValue is about the longest value an environment variable can
-// pass to a program: the kernel's MAX_ARG_STRLEN (32 pages) for NAME=VALUE
-// and its NUL, less a short name (plan.CheckDeliverable checks the exact
-// figure at the start).
-const maxEnvValue = 32*4096 - 5
+// pass to a program: MaxArgStrlen for NAME=VALUE and its NUL, less a
+// short name (the start checks the exact figure).
+const maxEnvValue = MaxArgStrlen - 5
 
 // envEntry reads {value: ...}, {ref: ...} or {template: ...}.
 func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {

@@ -5,11 +5,13 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wardsecrets/ward/launcher/manifest"
 )
 
 // maxArgStrlen is the kernel's limit on one argument or environment
-// string passed to execve (MAX_ARG_STRLEN, 32 pages), its NUL included.
-const maxArgStrlen = 32 * 4096
+// string (manifest.MaxArgStrlen).
+const maxArgStrlen = manifest.MaxArgStrlen
 
 // CheckDeliverable checks that execve will take the environment and argv:
 // no NUL in a variable (execve would cut it), no string over the kernel's
