@@ -38,7 +38,7 @@ func Main(args []string, stdio IO) int {
 		}
 	}
 	app := NewApp(stdio)
-	err := app.Run(withFlagsFirst(app, args))
+	err := app.Run(withFlagsFirst(app, helpFirst(app, args)))
 	if err == nil {
 		return 0
 	}

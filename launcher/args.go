@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -91,4 +92,74 @@ func lookupFlag(flags []cli.Flag, name string) cli.Flag {
 		}
 	}
 	return nil
+}
+
+// helpFirst returns args unchanged unless ward's part of them asks for
+// help. Then it returns the command path and --help alone, so that the
+// page is that command's whatever other words came with the flag:
+// urfave/cli reads the first of them as a help topic, so `ward scan
+// --help DIR` failed with "No help topic" and `ward run --help -- check`
+// showed check's page. A word that names no command is returned in place
+// of --help, so that it gets the same error as without the flag. ward's
+// part ends at "--" and, for ward run, at the program: `ward run prog
+// --help` is prog's help flag.
+func helpFirst(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	path := args[:1:1]
+	cmds, flags := app.Commands, app.Flags
+	var cmd *cli.Command
+	help := false
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			i = len(args)
+		case isHelpFlag(a):
+			help = true
+		case len(a) > 1 && a[0] == '-':
+			if takesValue(flags, a) {
+				i++
+			}
+		case cmd != nil && len(cmd.Subcommands) == 0:
+			// A positional argument of the command.
+			if takesArgv(cmd) {
+				i = len(args)
+			}
+		default:
+			next := findCommand(cmds, a)
+			if next == nil {
+				if help {
+					return append(path, a)
+				}
+				return args
+			}
+			if next.SkipFlagParsing {
+				return args
+			}
+			cmd, cmds, flags = next, next.Subcommands, next.Flags
+			path = append(path, a)
+		}
+	}
+	if !help {
+		return args
+	}
+	return append(path, "--help")
+}
+
+// isHelpFlag reports whether arg is -h or --help, true.
+func isHelpFlag(arg string) bool {
+	if !strings.HasPrefix(arg, "-") {
+		return false
+	}
+	name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-"), "=")
+	if name != "help" && name != "h" {
+		return false
+	}
+	if !hasValue {
+		return true
+	}
+	b, err := strconv.ParseBool(value)
+	return err == nil && b
 }

@@ -27,6 +27,10 @@ func helpCommand() *cli.Command {
 			}
 			cmds := c.App.Commands
 			for i, name := range path {
+				if i > 0 && len(cmds) == 0 {
+					group := strings.Join(path[:i], " ")
+					return failure.New(fmt.Errorf("ward %s has no subcommands: %q", group, name), "see: ward help "+group)
+				}
 				cmd := findCommand(cmds, name)
 				if cmd == nil {
 					return unknownCommandError(strings.Join(path[:i], " "), name, cmds)
