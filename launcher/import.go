@@ -46,7 +46,7 @@ Example:
    ward import --secret PORT --plain SENTRY_ENV config/dev.env`,
 		Flags: []cli.Flag{
 			manifestFlag(),
-			&cli.StringFlag{Name: "name-prefix", EnvVars: []string{"WARD_NAME_PREFIX"}, Usage: "prefix of the local store names (default: this directory's name and /)", DefaultText: "DIR/"},
+			&cli.StringFlag{Name: "name-prefix", EnvVars: []string{"WARD_NAME_PREFIX"}, Usage: "`PREFIX` of the local store names", DefaultText: "this directory's name and /, such as myapp/"},
 			&cli.StringFlag{Name: "profile", Usage: "import into the manifest's profile `NAME` (profiles.NAME.env)"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "treat these variables as secrets (`NAME,...`)"},
 			&cli.StringSliceFlag{Name: "plain", Usage: "keep these variables in the manifest as plain values (`NAME,...`)"},

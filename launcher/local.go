@@ -75,7 +75,7 @@ Example:
 				Description: `Example:
    ward local rollback myapp/api_token          # the version before the current one
    ward local rollback --to 3 myapp/api_token`,
-				Flags: []cli.Flag{&cli.IntFlag{Name: "to", Usage: "the version to restore (default: the one before the current)"}},
+				Flags: []cli.Flag{&cli.IntFlag{Name: "to", Usage: "the `VERSION` to restore (its number in ward local history)", DefaultText: "the one before the current"}},
 				Action: func(c *cli.Context) error {
 					if c.IsSet("to") && c.Int("to") < 1 {
 						return failure.New(fmt.Errorf("--to %d: no such version", c.Int("to")), "versions count from 1: see them with ward local history NAME")
