@@ -83,6 +83,8 @@ func completions(app *cli.App, words []string) []string {
 	switch {
 	case l.valueOf != nil:
 		return flagValues(l.valueOf, before, cur)
+	case strings.HasPrefix(cur, "-") && strings.Contains(cur, "=") && !l.dashdash && !argv:
+		return inlineValues(l.flags, before, cur)
 	case strings.HasPrefix(cur, "-") && !l.dashdash && !argv:
 		return flagNames(l.flags, before, cur)
 	case l.positional == 0 && len(l.subs) > 0:
@@ -126,6 +128,11 @@ func readCommandLine(app *cli.App, words []string) commandLine {
 		case len(w) > 1 && w[0] == '-':
 			if !takesValue(l.flags, w) {
 				continue
+			}
+			// bash splits --flag=value at '=' (COMP_WORDBREAKS): the
+			// "=" stands between the flag and its value.
+			if i+1 < len(words) && words[i+1] == "=" {
+				i++
 			}
 			if i == len(words)-1 {
 				l.valueOf = lookupFlag(l.flags, strings.TrimLeft(w, "-"))
@@ -202,6 +209,23 @@ func flagNames(flags []cli.Flag, before []string, cur string) []string {
 	return out
 }
 
+// inlineValues completes --flag=VALUE as one word, as zsh and fish pass
+// it: each candidate is the whole word. Directives (:files) are left
+// out, since the shell would complete the whole word as a file name.
+func inlineValues(flags []cli.Flag, before []string, cur string) []string {
+	name, value, _ := strings.Cut(cur, "=")
+	if !takesValue(flags, name) {
+		return nil
+	}
+	var out []string
+	for _, v := range flagValues(lookupFlag(flags, strings.TrimLeft(name, "-")), before, value) {
+		if !strings.HasPrefix(v, ":") {
+			out = append(out, name+"="+v)
+		}
+	}
+	return out
+}
+
 // flagValues completes the value of flag f.
 func flagValues(f cli.Flag, before []string, cur string) []string {
 	switch f.Names()[0] {
@@ -228,9 +252,12 @@ func profileNames(before []string) []string {
 		if !strings.HasPrefix(w, "-") || (name != "m" && name != "manifest") {
 			continue
 		}
-		if hasValue {
+		switch {
+		case hasValue:
 			file = value
-		} else if i+1 < len(before) {
+		case i+2 < len(before) && before[i+1] == "=": // bash's split
+			file = before[i+2]
+		case i+1 < len(before):
 			file = before[i+1]
 		}
 	}
@@ -313,6 +340,8 @@ const bashCompletion = `# bash completion for ward. Load it with:
 _ward_complete() {
     COMPREPLY=()
     local cur=${COMP_WORDS[COMP_CWORD]}
+    # --flag=<TAB>: bash made "=" a word of its own; the value is empty.
+    [[ $cur == = ]] && cur=
     local IFS=$'\n'
     local -a out
     out=($("${COMP_WORDS[0]}" __complete "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" 2>/dev/null))
