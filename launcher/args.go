@@ -1,10 +1,15 @@
 package launcher
 
 import (
+	"fmt"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/wardsecrets/ward/launcher/failure"
 )
 
 // withFlagsFirst returns args (ward's argv) with each command's flags
@@ -94,58 +99,77 @@ func lookupFlag(flags []cli.Flag, name string) cli.Flag {
 	return nil
 }
 
-// helpFirst returns args unchanged unless ward's part of them asks for
-// help. Then it returns the command path and --help alone, so that the
-// page is that command's whatever other words came with the flag:
-// urfave/cli reads the first of them as a help topic, so `ward scan
-// --help DIR` failed with "No help topic" and `ward run --help -- check`
-// showed check's page. A word that names no command is returned in place
-// of --help, so that it gets the same error as without the flag. ward's
-// part ends at "--" and, for ward run, at the program: `ward run prog
-// --help` is prog's help flag.
+// ownArgs is ward's reading of its argv, before urfave/cli's: the
+// command path, and the words after it that are ward's own.
+type ownArgs struct {
+	path []string // ward and the command's names: ward local set
+	// words are the flags (with their values) and positional arguments
+	// after the path, up to "--" and, for ward run, up to the program:
+	// `ward run prog -p x` is prog's -p.
+	words []string
+	// unknown is the first word that names no command, if any (the walk
+	// stops there).
+	unknown string
+	// own is false for the hidden commands that parse their own arguments.
+	own bool
+}
+
+func readOwnArgs(app *cli.App, args []string) ownArgs {
+	a := ownArgs{path: args[:1:1], own: true}
+	cmds, flags := app.Commands, app.Flags
+	var cmd *cli.Command
+	for i := 1; i < len(args); i++ {
+		w := args[i]
+		switch {
+		case w == "--":
+			return a
+		case len(w) > 1 && w[0] == '-':
+			a.words = append(a.words, w)
+			if takesValue(flags, w) && i+1 < len(args) {
+				i++
+				a.words = append(a.words, args[i])
+			}
+		case cmd != nil && len(cmd.Subcommands) == 0:
+			if takesArgv(cmd) {
+				return a
+			}
+			a.words = append(a.words, w)
+		default:
+			next := findCommand(cmds, w)
+			if next == nil {
+				a.unknown = w
+				return a
+			}
+			if next.SkipFlagParsing {
+				a.own = false
+				return a
+			}
+			cmd, cmds, flags = next, next.Subcommands, next.Flags
+			a.path = append(a.path, w)
+		}
+	}
+	return a
+}
+
+// helpFirst returns args unchanged unless ward's own words ask for help.
+// Then it returns the command path and --help alone, so that the page is
+// that command's whatever other words came with the flag: urfave/cli
+// reads the first of them as a help topic, so `ward scan --help DIR`
+// failed with "No help topic" and `ward run --help -- check` showed
+// check's page. A word that names no command is returned in place of
+// --help, so that it gets the same error as without the flag.
 func helpFirst(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
-	path := args[:1:1]
-	cmds, flags := app.Commands, app.Flags
-	var cmd *cli.Command
-	help := false
-	for i := 1; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			i = len(args)
-		case isHelpFlag(a):
-			help = true
-		case len(a) > 1 && a[0] == '-':
-			if takesValue(flags, a) {
-				i++
-			}
-		case cmd != nil && len(cmd.Subcommands) == 0:
-			// A positional argument of the command.
-			if takesArgv(cmd) {
-				i = len(args)
-			}
-		default:
-			next := findCommand(cmds, a)
-			if next == nil {
-				if help {
-					return append(path, a)
-				}
-				return args
-			}
-			if next.SkipFlagParsing {
-				return args
-			}
-			cmd, cmds, flags = next, next.Subcommands, next.Flags
-			path = append(path, a)
-		}
-	}
-	if !help {
+	a := readOwnArgs(app, args)
+	if !a.own || !slices.ContainsFunc(a.words, isHelpFlag) {
 		return args
 	}
-	return append(path, "--help")
+	if a.unknown != "" {
+		return append(a.path, a.unknown)
+	}
+	return append(a.path, "--help")
 }
 
 // isHelpFlag reports whether arg is -h or --help, true.
@@ -162,4 +186,42 @@ func isHelpFlag(arg string) bool {
 	}
 	b, err := strconv.ParseBool(value)
 	return err == nil && b
+}
+
+// flagSource says what gave a flag of ward's its value: the flag, when
+// ward's own words give it that value (-x, --x, -name or --name, with the
+// value after = or as the next word, as the flag parser takes them), else
+// the environment variable env when it holds that value, else the flag.
+// A flag among the program's arguments (ward run env -p x) is not ward's.
+func flagSource(words, names []string, value, flag, env string, getenv func(string) string) string {
+	for i, w := range words {
+		name, v, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(w, "-"), "-"), "=")
+		if !strings.HasPrefix(w, "-") || !slices.Contains(names, name) {
+			continue
+		}
+		if !hasValue && i+1 < len(words) {
+			v = words[i+1]
+		}
+		if v == value {
+			return flag
+		}
+	}
+	if getenv(env) == value {
+		return "$" + env
+	}
+	return flag
+}
+
+// invalidFlag is the error for a bad value of ward's flag name, naming
+// the flag or its $WARD_ variable, whichever gave the value.
+func invalidFlag(c *cli.Context, name, value, hint string) error {
+	env := "WARD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	source := flagSource(commandWords(c), []string{name}, value, "--"+name, env, os.Getenv)
+	return failure.New(fmt.Errorf("invalid %s %q", source, value), hint)
+}
+
+// commandWords are ward's own words in the command line it was started
+// with (see ownArgs).
+func commandWords(c *cli.Context) []string {
+	return readOwnArgs(c.App, os.Args).words
 }

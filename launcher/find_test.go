@@ -56,6 +56,7 @@ func TestFindManifest(t *testing.T) {
 // -p and --profile were seen, and any -p before -- was taken for ward's.)
 func TestProfileSource(t *testing.T) {
 	env := func(v string) func(string) string { return func(string) string { return v } }
+	app := NewApp(IO{})
 	for _, tt := range []struct {
 		args    []string
 		profile string
@@ -68,8 +69,13 @@ func TestProfileSource(t *testing.T) {
 		{[]string{"ward", "run", "env", "-p", "x"}, "nope", "nope", "$WARD_PROFILE"},
 		{[]string{"ward", "run", "--", "prog", "-p", "nope"}, "nope", "nope", "$WARD_PROFILE"},
 		{[]string{"ward", "check"}, "nope", "nope", "$WARD_PROFILE"},
+		// Without --, the program's -p too.
+		{[]string{"ward", "run", "-m", "x.yaml", "env", "-p", "nope"}, "nope", "nope", "$WARD_PROFILE"},
+		{[]string{"ward", "run", "-m", "-p", "-p", "nope", "env"}, "nope", "", "the -p flag"},
+		{[]string{"ward", "check", "-p", ""}, "", "", "the -p flag"},
+		{[]string{"ward", "check"}, "", "", "$WARD_PROFILE"},
 	} {
-		if got := profileSource(tt.args, tt.profile, env(tt.envVal)); got != tt.want {
+		if got := profileSource(readOwnArgs(app, tt.args).words, tt.profile, env(tt.envVal)); got != tt.want {
 			t.Errorf("%v (WARD_PROFILE=%q): got %q, want %q", tt.args, tt.envVal, got, tt.want)
 		}
 	}

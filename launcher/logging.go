@@ -39,7 +39,7 @@ func newLogs(c *cli.Context, w *os.File) (logs, error) {
 	var level slog.Level
 	if l := c.String("log-level"); l != "" {
 		if err := level.UnmarshalText([]byte(l)); err != nil {
-			return logs{}, failure.New(fmt.Errorf("invalid --log-level %q", l), "choose debug, info, warn or error")
+			return logs{}, invalidFlag(c, "log-level", l, "choose debug, info, warn or error")
 		}
 	}
 	opts := &slog.HandlerOptions{Level: level}
@@ -54,7 +54,7 @@ func newLogs(c *cli.Context, w *os.File) (logs, error) {
 		}
 	case "text", "json":
 	default:
-		return logs{}, failure.New(fmt.Errorf("invalid --log-format %q", format), "choose text, json or auto")
+		return logs{}, invalidFlag(c, "log-format", format, "choose text, json or auto")
 	}
 	out := io.Writer(w)
 	if tty {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -29,7 +28,14 @@ func loadManifest(c *cli.Context, log *slog.Logger) (*manifest.Manifest, *manife
 	if err != nil {
 		return nil, nil, failure.New(err, "")
 	}
-	prof, err := m.Profile(c.String("profile"), profileSource(os.Args, c.String("profile"), os.Getenv))
+	name := c.String("profile")
+	source := profileSource(commandWords(c), name, os.Getenv)
+	if name == "" && source != "$WARD_PROFILE" {
+		// -p "$ENV" with ENV unset: running with no profile could
+		// give a deploy the development values.
+		return nil, nil, failure.New(errors.New(source+" names no profile: it is empty"), m.ProfilesHint()+"; leave out -p for none")
+	}
+	prof, err := m.Profile(name, source)
 	if err != nil {
 		return nil, nil, failure.New(err, "")
 	}
@@ -50,33 +56,10 @@ func manifestFile(c *cli.Context) (string, error) {
 	return findManifest(wd, defaultManifest)
 }
 
-// profileSource says what named profile: the flag, when ward's own
-// arguments (before --) give it that value (-p, --p, -profile or
-// --profile, with the value after = or as the next argument, as the flag
-// parser takes them), else $WARD_PROFILE when it holds that value, else
-// the flag. A -p of the program's (ward run env -p x) is not ward's: its
-// value is another.
-func profileSource(args []string, profile string, getenv func(string) string) string {
-	const flag, env = "the -p flag", "$WARD_PROFILE"
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "p" && name != "profile" {
-			continue
-		}
-		if !hasValue && i+1 < len(args) {
-			value = args[i+1]
-		}
-		if value == profile {
-			return flag
-		}
-	}
-	if getenv("WARD_PROFILE") == profile {
-		return env
-	}
-	return flag
+// profileSource says what named the profile: the -p flag or
+// $WARD_PROFILE (see flagSource).
+func profileSource(words []string, profile string, getenv func(string) string) string {
+	return flagSource(words, []string{"p", "profile"}, profile, "the -p flag", "WARD_PROFILE", getenv)
 }
 
 // openStores opens the stores the manifest configures, for one command.

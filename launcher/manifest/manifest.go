@@ -8,6 +8,7 @@ package manifest
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -274,19 +275,18 @@ func (m *Manifest) Profile(name, from string) (*Profile, error) {
 	if ok {
 		return prof, nil
 	}
-	names := make([]string, 0, len(m.Profiles))
-	for n := range m.Profiles {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	hint := m.File + " defines no profiles"
-	if len(names) > 0 {
-		hint = "profiles in " + m.File + ": " + strings.Join(names, ", ")
-	}
 	if from == "" {
 		from = "the profile"
 	}
-	return nil, &ProfileError{Name: name, From: from, Hints: hint}
+	return nil, &ProfileError{Name: name, From: from, Hints: m.ProfilesHint()}
+}
+
+// ProfilesHint lists the profiles the manifest defines.
+func (m *Manifest) ProfilesHint() string {
+	if len(m.Profiles) == 0 {
+		return m.File + " defines no profiles"
+	}
+	return "profiles in " + m.File + ": " + strings.Join(slices.Sorted(maps.Keys(m.Profiles)), ", ")
 }
 
 // ProfileError is a profile the manifest does not define.
