@@ -53,6 +53,15 @@ func (c cleanupM) Run() int {
 // TestScripts runs the CLI scripts in testdata/script: every command and
 // every error path, as a user runs them.
 func TestScripts(t *testing.T) {
+	// completion.txtar runs the zsh and fish scripts where those shells
+	// are installed; CI installs them, and must not skip those lines.
+	if os.Getenv("WARD_REQUIRE_INTEGRATION") == "1" {
+		for _, shell := range []string{"zsh", "fish"} {
+			if _, err := exec.LookPath(shell); err != nil {
+				t.Fatalf("WARD_REQUIRE_INTEGRATION=1 but %s is not installed (scripts/test.sh installs it)", shell)
+			}
+		}
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
