@@ -107,11 +107,16 @@ type Options struct {
 }
 
 // CredentialEnv lists the variables AWS credentials come from: the static
-// keys, and the container-credentials token. None may reach the child.
+// keys, the container-credentials token, and the web identity token file
+// (EKS IRSA, a CI job's OIDC token), which, like Azure's
+// AZURE_FEDERATED_TOKEN_FILE, holds a credential that STS trades for
+// ward's role. None may reach the child. The variables that only name a
+// role, a profile or an endpoint stay.
 func (o *Options) CredentialEnv() []string {
 	return []string{
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
 		"AWS_CREDENTIAL_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE",
 	}
 }
 
