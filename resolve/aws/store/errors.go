@@ -19,6 +19,7 @@ type target struct {
 	what    string // `secret "prod/db" (stage "AWSPREVIOUS")`
 	action  string // the IAM action the read needs
 	region  string
+	secret  string // a Secrets Manager SecretId, for the restore command
 }
 
 // notFound is the error for a document AWS says does not exist.
@@ -49,6 +50,9 @@ func (t target) failAPI(api smithy.APIError, err error) error {
 		return fmt.Errorf("%s denied access to %s: check that ward's AWS identity is allowed %s on it (and kms:Decrypt on its KMS key): %w", t.service, t.what, t.action, said)
 	case badCredentials:
 		return fmt.Errorf("%s rejected ward's AWS credentials reading %s: check the access key, session token and clock: %w", t.service, t.what, said)
+	case scheduledDeletion:
+		return fmt.Errorf("%s has %s scheduled for deletion, so its value cannot be read: restore it (aws secretsmanager restore-secret --secret-id %s --region %s) or name another secret: %w",
+			t.service, t.what, t.secret, t.region, said)
 	}
 	return fmt.Errorf("read %s from %s (%s): %w", t.what, t.service, t.region, brief(err))
 }
@@ -80,6 +84,7 @@ const (
 	denied
 	decryptFailed
 	badCredentials
+	scheduledDeletion
 )
 
 // classify reads an AWS error code (and, for SSM's pass-through of KMS
@@ -96,6 +101,10 @@ func classify(api smithy.APIError) failure {
 		return decryptFailed
 	case code == "AccessDeniedException", code == "AccessDenied":
 		return denied
+	case code == "InvalidRequestException" && strings.Contains(api.ErrorMessage(), "marked for deletion"):
+		// Secrets Manager's only sign of a secret DeleteSecret scheduled
+		// for deletion (and RestoreSecret can bring back).
+		return scheduledDeletion
 	case code == "UnrecognizedClientException", code == "InvalidClientTokenId", code == "ExpiredTokenException",
 		code == "InvalidSignatureException", code == "IncompleteSignatureException", code == "MissingAuthenticationTokenException":
 		return badCredentials
