@@ -419,7 +419,7 @@ func TestAzureErrors(t *testing.T) {
 	cloudErrors(t, w, azureStores, []cloudError{
 		{"missing", p + "/nope", []string{"the vault has no such secret"}},
 		{"denied", p + "/denied", []string{"access denied", "Key Vault Secrets User", "az role assignment create"}},
-		{"disabled", p + "/off", []string{"the secret is disabled", "az keyvault secret set-attributes --enabled true"}},
+		{"disabled", p + "/off", []string{"the secret is disabled", "az keyvault secret set-attributes --id https://" + srv.VaultHost() + "/secrets/off --enabled true"}},
 	})
 }
 
