@@ -294,6 +294,9 @@ var referenceCases = []struct {
 	{"ssm:///a/", false, ""},
 	{"ssm:///", false, ""},
 	{"ssm:///a?version=x", false, ""},
+	{"ssm://app/prod/db", false, ""},
+	{"ssm://arn:aws:ssm:eu-west-1:123456789012:parameter/app/prod/db", true, ""},
+	{"ssm://arn:aws:ssm:eu-west-1:123456789012:parameter/flag?version=2", true, ""},
 
 	{"gcpsm://my-project/db-password", true, ""},
 	{"gcpsm://my-project/db-password#password?version=3&location=europe-west1", true, ""},

@@ -48,7 +48,8 @@ var Kind = &resolve.Kind{
 			ExampleVar: "FEATURE_FLAGS",
 			Check:      checkParameterRef,
 			Pattern: func() string {
-				return conf.RefPattern("ssm", `/?[^/#?]+(/[^/#?]+)*`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`})
+				// A name from the root, a simple name, or an ARN.
+				return conf.RefPattern("ssm", `((/[^/#?]+)+|arn:[^/#?]+(/[^/#?]+)*|[^/#?]+)`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`})
 			},
 			Refresh: resolve.Polled,
 		},
@@ -90,6 +91,13 @@ func checkSecretsManagerRef(r *resolve.Ref) *resolve.RefError {
 func checkParameterRef(r *resolve.Ref) *resolve.RefError {
 	if strings.Contains(r.Path, "//") || strings.HasSuffix(r.Path, "/") {
 		return &resolve.RefError{Msg: "parameter name has an empty segment", Hint: "write ssm:///path/to/param"}
+	}
+	// Parameter Store names a parameter in a hierarchy from the root:
+	// app/prod/db can name nothing, and is ssm://app/prod/db, a slash
+	// short of ssm:///app/prod/db.
+	if strings.Contains(r.Path, "/") && !strings.HasPrefix(r.Path, "/") && !strings.HasPrefix(r.Path, "arn:") {
+		return &resolve.RefError{Msg: fmt.Sprintf("parameter name %q has a / but does not start with one", r.Path),
+			Hint: "a parameter in a hierarchy is named from the root: write ssm:///" + r.Path + " (three slashes)"}
 	}
 	if err := resolve.AllowOptions(r, "version"); err != nil {
 		return err
