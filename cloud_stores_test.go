@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/resolve/aws/awstest"
 	"github.com/wardsecrets/ward/resolve/azure"
 	"github.com/wardsecrets/ward/resolve/azure/azuretest"
 	"github.com/wardsecrets/ward/resolve/gcp"
@@ -165,6 +166,58 @@ func TestGCPCredentialScoping(t *testing.T) {
 				}
 			}
 			if tt.passed != "" && got[tt.passed] != helper.Hash(keyFile) {
+				t.Errorf("%s reached the child with another value", tt.passed)
+			}
+		})
+	}
+}
+
+// TestAWSCredentialScoping: the child gets none of the variables the AWS
+// SDK reads a credential from — the static keys and, as EKS (IRSA) and
+// GitHub Actions' OIDC set them up, the web identity token file — though
+// ward's helper may have authenticated with them, unless the manifest
+// names one, as for Google's and Azure's.
+func TestAWSCredentialScoping(t *testing.T) {
+	srv := awstest.New()
+	t.Cleanup(srv.Close)
+	w := newWardEnv(t)
+	srv.PutSecretString("scope/app", w.canary("aws-scope"))
+	tokenFile := filepath.Join(t.TempDir(), "eks-token")
+	w.env = append(w.env, srv.Env()...)
+	w.env = append(w.env, "AWS_WEB_IDENTITY_TOKEN_FILE="+tokenFile)
+	var names []string
+	for _, e := range srv.Env() {
+		if n, _, _ := strings.Cut(e, "="); n == "AWS_ACCESS_KEY_ID" || n == "AWS_SECRET_ACCESS_KEY" {
+			names = append(names, n)
+		}
+	}
+	names = append(names, "AWS_WEB_IDENTITY_TOKEN_FILE")
+	tests := []struct {
+		name    string
+		inherit string
+		passed  string // the one credential variable the manifest names
+	}{
+		{"undeclared", "", ""},
+		{"named in inherit", "inherit: [PATH, HOME, AWS_WEB_IDENTITY_TOKEN_FILE]\n", "AWS_WEB_IDENTITY_TOKEN_FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := w.manifest("version: 1\nenv:\n  APP: awssm://scope/app\n" + tt.inherit)
+			code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
+			if code != 0 {
+				t.Fatalf("got exit code %d, want 0: %s", code, stderr)
+			}
+			got := listing(stdout)
+			if _, ok := got["APP"]; !ok {
+				t.Fatalf("the child did not get APP")
+			}
+			for _, name := range names {
+				_, ok := got[name]
+				if want := name == tt.passed; ok != want {
+					t.Errorf("%s reached the child: %v, want %v", name, ok, want)
+				}
+			}
+			if tt.passed != "" && got[tt.passed] != helper.Hash(tokenFile) {
 				t.Errorf("%s reached the child with another value", tt.passed)
 			}
 		})
@@ -366,7 +419,7 @@ func TestAzureErrors(t *testing.T) {
 	cloudErrors(t, w, azureStores, []cloudError{
 		{"missing", p + "/nope", []string{"the vault has no such secret"}},
 		{"denied", p + "/denied", []string{"access denied", "Key Vault Secrets User", "az role assignment create"}},
-		{"disabled", p + "/off", []string{"the secret is disabled", "az keyvault secret set-attributes --enabled true"}},
+		{"disabled", p + "/off", []string{"the secret is disabled", "az keyvault secret set-attributes --id https://" + srv.VaultHost() + "/secrets/off --enabled true"}},
 	})
 }
 

@@ -48,7 +48,8 @@ var Kind = &resolve.Kind{
 			ExampleVar: "FEATURE_FLAGS",
 			Check:      checkParameterRef,
 			Pattern: func() string {
-				return conf.RefPattern("ssm", `/?[^/#?]+(/[^/#?]+)*`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`})
+				// A name from the root, a simple name, or an ARN.
+				return conf.RefPattern("ssm", `((/[^/#?]+)+|arn:[^/#?]+(/[^/#?]+)*|[^/#?]+)`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`})
 			},
 			Refresh: resolve.Polled,
 		},
@@ -91,6 +92,13 @@ func checkParameterRef(r *resolve.Ref) *resolve.RefError {
 	if strings.Contains(r.Path, "//") || strings.HasSuffix(r.Path, "/") {
 		return &resolve.RefError{Msg: "parameter name has an empty segment", Hint: "write ssm:///path/to/param"}
 	}
+	// Parameter Store names a parameter in a hierarchy from the root:
+	// app/prod/db can name nothing, and is ssm://app/prod/db, a slash
+	// short of ssm:///app/prod/db.
+	if strings.Contains(r.Path, "/") && !strings.HasPrefix(r.Path, "/") && !strings.HasPrefix(r.Path, "arn:") {
+		return &resolve.RefError{Msg: fmt.Sprintf("parameter name %q has a / but does not start with one", r.Path),
+			Hint: "a parameter in a hierarchy is named from the root: write ssm:///" + r.Path + " (three slashes)"}
+	}
 	if err := resolve.AllowOptions(r, "version"); err != nil {
 		return err
 	}
@@ -107,11 +115,16 @@ type Options struct {
 }
 
 // CredentialEnv lists the variables AWS credentials come from: the static
-// keys, and the container-credentials token. None may reach the child.
+// keys, the container-credentials token, and the web identity token file
+// (EKS IRSA, a CI job's OIDC token), which, like Azure's
+// AZURE_FEDERATED_TOKEN_FILE, holds a credential that STS trades for
+// ward's role. None may reach the child. The variables that only name a
+// role, a profile or an endpoint stay.
 func (o *Options) CredentialEnv() []string {
 	return []string{
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
 		"AWS_CREDENTIAL_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE",
 	}
 }
 

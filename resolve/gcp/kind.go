@@ -30,7 +30,7 @@ var Kind = &resolve.Kind{
 func refPattern() string {
 	project := "(" + conf.Unanchored(projectIDRE) + "|" + conf.Unanchored(projectNumberRE) + ")"
 	secret := conf.Unanchored(secretIDRE)
-	version := "(" + Latest + "|" + conf.Unanchored(versionRE) + ")"
+	version := "(" + conf.Unanchored(versionRE) + "|" + conf.Unanchored(aliasRE) + ")"
 	location := conf.Unanchored(locationRE)
 	path := "(" + project + "/" + secret + "|projects/" + project + "(/locations/" + location + ")?/secrets/" + secret + "(/versions/" + version + ")?)"
 	return conf.RefPattern(Scheme, path, false, conf.RefOption{Name: "version", Value: version}, conf.RefOption{Name: "location", Value: location})

@@ -26,6 +26,11 @@ var (
 	secretIDRE = conf.Lazy(`^[A-Za-z0-9_-]{1,255}$`)
 	// A version number counts from 1.
 	versionRE = conf.Lazy(`^[1-9][0-9]{0,18}$`)
+	// A version alias (versionAliases, gcloud secrets update
+	// --update-version-aliases): a letter, then up to 62 letters, digits,
+	// '-' and '_'. Google refuses latest and new, in any case, as
+	// aliases; CheckRef refuses them but the exact latest.
+	aliasRE = conf.Lazy(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
 	// A location becomes part of a host name: a DNS label of lowercase
 	// letters, digits and hyphens, such as europe-west1.
 	locationRE = conf.Lazy(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -36,7 +41,7 @@ var options = []string{"version", "location"}
 
 // CheckRef validates a gcpsm:// reference's path and options:
 //
-//	gcpsm://PROJECT/SECRET[#FIELD][?version=N|latest][&location=REGION]
+//	gcpsm://PROJECT/SECRET[#FIELD][?version=N|latest|ALIAS][&location=REGION]
 //	gcpsm://projects/PROJECT/secrets/SECRET[/versions/VERSION]
 //	gcpsm://projects/PROJECT/locations/REGION/secrets/SECRET[/versions/VERSION]
 //
@@ -89,7 +94,7 @@ type Resource struct {
 	Location string
 	// Secret is the secret id.
 	Secret string
-	// Version is a version number or Latest.
+	// Version is a version number, Latest or a version alias.
 	Version string
 }
 
@@ -191,8 +196,17 @@ func checkVersion(v string) *resolve.RefError {
 	if v == Latest || versionRE.MatchString(v) {
 		return nil
 	}
-	return &resolve.RefError{Msg: fmt.Sprintf("version %q is neither a positive whole number nor latest", v),
-		Hint: "versions count from 1, e.g. " + Example + "?version=3; latest is the default"}
+	if aliasRE.MatchString(v) && !strings.EqualFold(v, Latest) && !strings.EqualFold(v, "new") {
+		return nil
+	}
+	return &resolve.RefError{Msg: fmt.Sprintf("version %q is neither a positive whole number, latest nor a version alias", v),
+		Hint: "versions count from 1, e.g. " + Example + "?version=3; an alias starts with a letter (?version=prod); latest is the default"}
+}
+
+// IsAlias reports whether a Resource's Version is a version alias: the
+// version it names moves when the alias does.
+func IsAlias(version string) bool {
+	return version != Latest && !versionRE.MatchString(version)
 }
 
 func badLocation(loc string) *resolve.RefError {

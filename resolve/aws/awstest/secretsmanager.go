@@ -38,7 +38,11 @@ type secret struct {
 	created      time.Time
 	lastChanged  time.Time
 	lastAccessed time.Time
-	versions     map[string]*smVersion
+	// deleted is the DeletedDate of a secret scheduled for deletion
+	// (DeleteSecret with a recovery window): its value cannot be read
+	// until RestoreSecret.
+	deleted  time.Time
+	versions map[string]*smVersion
 }
 
 type smVersion struct {
@@ -197,6 +201,10 @@ func (s *Server) readSecretValue(action, id string, versionID, stage *string) (*
 	}
 	if sec == nil {
 		return nil, smSecretNotFound()
+	}
+	if !sec.deleted.IsZero() {
+		return nil, &apiError{status: http.StatusBadRequest, code: "InvalidRequestException", msgKey: "Message",
+			message: "You can't perform this operation on the secret because it was marked for deletion."}
 	}
 	var v *smVersion
 	switch {
@@ -583,6 +591,19 @@ func (s *Server) seedSecret(name string, str *string, bin []byte) string {
 		s.secrets[name] = sec
 	}
 	return sec.addVersion(newUUID(), str, bin, nil, s.now()).id
+}
+
+// ScheduleDeletion schedules the named secret for deletion, as
+// DeleteSecret with a recovery window does: reading its value fails with
+// InvalidRequestException until the window ends (never, here).
+func (s *Server) ScheduleDeletion(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[name]
+	if sec == nil {
+		panic(fmt.Sprintf("awsemu: no secret %q", name))
+	}
+	sec.deleted = s.now()
 }
 
 // SecretARN returns the full ARN (with its random suffix) of the named

@@ -32,10 +32,11 @@
 // Emulated: Secrets Manager GetSecretValue, BatchGetSecretValue (SecretIdList
 // only), DescribeSecret, CreateSecret, PutSecretValue; SSM GetParameter,
 // GetParameters, PutParameter; STS AssumeRole (with ExternalId, roles added
-// by AddRole) and GetCallerIdentity. Not emulated: other operations (they get
+// by AddRole) and GetCallerIdentity; a secret scheduled for deletion
+// (ScheduleDeletion). Not emulated: other operations (they get
 // UnknownOperationException), BatchGetSecretValue Filters and paging, SSM
-// parameter labels, /aws/reference/secretsmanager/ parameters, secret
-// deletion and rotation, replication, resource policies, any IAM logic
+// parameter labels, /aws/reference/secretsmanager/ parameters, DeleteSecret,
+// RestoreSecret and rotation, replication, resource policies, any IAM logic
 // beyond Deny, and STS's other actions, session policies and tags.
 package awstest
 

@@ -19,6 +19,7 @@ type target struct {
 	what    string // `secret "prod/db" (stage "AWSPREVIOUS")`
 	action  string // the IAM action the read needs
 	region  string
+	secret  string // a Secrets Manager SecretId, for the restore command
 }
 
 // notFound is the error for a document AWS says does not exist.
@@ -31,7 +32,7 @@ func (t target) notFound() error {
 func (t target) fail(err error) error {
 	var api smithy.APIError
 	if !errors.As(err, &api) {
-		return fmt.Errorf("read %s from %s (%s): %w", t.what, t.service, t.region, err)
+		return fmt.Errorf("read %s from %s (%s): %w", t.what, t.service, t.region, brief(err))
 	}
 	return t.failAPI(api, err)
 }
@@ -39,18 +40,40 @@ func (t target) fail(err error) error {
 // failAPI is fail for an AWS error code and message, whether they came
 // from a failed request (err) or from one entry of a batch (err == api).
 func (t target) failAPI(api smithy.APIError, err error) error {
+	said := brief(api)
 	switch classify(api) {
 	case notFound:
 		return t.notFound()
 	case decryptFailed:
-		return fmt.Errorf("%s cannot decrypt %s: check that ward's AWS identity is allowed kms:Decrypt on its KMS key and that the key is enabled: %w", t.service, t.what, api)
+		return fmt.Errorf("%s cannot decrypt %s: check that ward's AWS identity is allowed kms:Decrypt on its KMS key and that the key is enabled: %w", t.service, t.what, said)
 	case denied:
-		return fmt.Errorf("%s denied access to %s: check that ward's AWS identity is allowed %s on it (and kms:Decrypt on its KMS key): %w", t.service, t.what, t.action, api)
+		return fmt.Errorf("%s denied access to %s: check that ward's AWS identity is allowed %s on it (and kms:Decrypt on its KMS key): %w", t.service, t.what, t.action, said)
 	case badCredentials:
-		return fmt.Errorf("%s rejected ward's AWS credentials reading %s: check the access key, session token and clock: %w", t.service, t.what, api)
+		return fmt.Errorf("%s rejected ward's AWS credentials reading %s: check the access key, session token and clock: %w", t.service, t.what, said)
+	case scheduledDeletion:
+		return fmt.Errorf("%s has %s scheduled for deletion, so its value cannot be read: restore it (aws secretsmanager restore-secret --secret-id %s --region %s) or name another secret: %w",
+			t.service, t.what, t.secret, t.region, said)
 	}
-	return fmt.Errorf("read %s from %s (%s): %w", t.what, t.service, t.region, err)
+	return fmt.Errorf("read %s from %s (%s): %w", t.what, t.service, t.region, brief(err))
 }
+
+// brief is err as far as its first line: AWS's message for a signature
+// that does not match goes on with the canonical request it expected,
+// which holds the value of every signed header, the session token
+// (X-Amz-Security-Token) among them. errors.Is and errors.As still see
+// err.
+func brief(err error) error {
+	return briefError{err}
+}
+
+type briefError struct{ err error }
+
+func (e briefError) Error() string {
+	msg, _, _ := strings.Cut(e.err.Error(), "\n")
+	return strings.TrimSpace(msg)
+}
+
+func (e briefError) Unwrap() error { return e.err }
 
 // failure is what an AWS error code means for the user.
 type failure int
@@ -61,6 +84,7 @@ const (
 	denied
 	decryptFailed
 	badCredentials
+	scheduledDeletion
 )
 
 // classify reads an AWS error code (and, for SSM's pass-through of KMS
@@ -77,6 +101,10 @@ func classify(api smithy.APIError) failure {
 		return decryptFailed
 	case code == "AccessDeniedException", code == "AccessDenied":
 		return denied
+	case code == "InvalidRequestException" && strings.Contains(api.ErrorMessage(), "marked for deletion"):
+		// Secrets Manager's only sign of a secret DeleteSecret scheduled
+		// for deletion (and RestoreSecret can bring back).
+		return scheduledDeletion
 	case code == "UnrecognizedClientException", code == "InvalidClientTokenId", code == "ExpiredTokenException",
 		code == "InvalidSignatureException", code == "IncompleteSignatureException", code == "MissingAuthenticationTokenException":
 		return badCredentials

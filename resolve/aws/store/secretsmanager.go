@@ -174,7 +174,7 @@ func (sm *SecretsManager) target(ref resolve.Ref) target {
 	if v, ok := ref.Options["version_id"]; ok {
 		what += fmt.Sprintf(" (version id %q)", v)
 	}
-	return target{service: "secrets manager", what: what, action: "secretsmanager:GetSecretValue", region: sm.region}
+	return target{service: "secrets manager", what: what, action: "secretsmanager:GetSecretValue", region: sm.region, secret: ref.Path}
 }
 
 // secretOf makes the document of a secret version: the string, else the

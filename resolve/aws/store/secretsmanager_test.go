@@ -266,13 +266,15 @@ func TestSecretsManagerThrottling(t *testing.T) {
 
 func TestSecretsManagerErrors(t *testing.T) {
 	srv := emulator(t)
-	good, denied, undecryptable := resolvetest.Canary("good"), resolvetest.Canary("denied"), resolvetest.Canary("kms")
-	canaries := []string{good, denied, undecryptable}
+	good, denied, undecryptable, deleted := resolvetest.Canary("good"), resolvetest.Canary("denied"), resolvetest.Canary("kms"), resolvetest.Canary("deleted")
+	canaries := []string{good, denied, undecryptable, deleted}
 	srv.PutSecretString("err/good", good)
 	srv.PutSecretString("err/denied", denied)
 	srv.PutSecretString("err/kms", undecryptable)
+	srv.PutSecretString("err/deleted", deleted)
 	srv.Deny("err/denied")
 	srv.FailDecrypt("err/kms")
+	srv.ScheduleDeletion("err/deleted")
 
 	tests := []struct {
 		name     string
@@ -283,6 +285,8 @@ func TestSecretsManagerErrors(t *testing.T) {
 		{"not found", "awssm://err/missing", true, []string{`secret "err/missing"`, "us-east-1", "not found"}},
 		{"access denied", "awssm://err/denied", false, []string{`secret "err/denied"`, "secretsmanager:GetSecretValue", "kms:Decrypt", "AccessDeniedException"}},
 		{"decryption failure", "awssm://err/kms", false, []string{`secret "err/kms"`, "kms:Decrypt", "DecryptionFailure"}},
+		{"scheduled for deletion", "awssm://err/deleted", false, []string{`secret "err/deleted"`, "scheduled for deletion",
+			"aws secretsmanager restore-secret --secret-id err/deleted --region us-east-1", "InvalidRequestException"}},
 	}
 	sm := awsstore.NewSecretsManager(newSession())
 	for _, tt := range tests {
@@ -325,7 +329,7 @@ func TestSecretsManagerErrors(t *testing.T) {
 		if got != nil {
 			t.Errorf("got %d values, want none", len(got))
 		}
-		wants := []string{"3 secrets could not be resolved"}
+		wants := []string{fmt.Sprintf("%d secrets could not be resolved", len(tests))}
 		for i, tt := range tests {
 			wants = append(wants, fmt.Sprintf("BAD%d: %s#field: ", i, tt.ref))
 		}

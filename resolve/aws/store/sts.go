@@ -101,7 +101,7 @@ func (a *AssumeRole) api(ctx context.Context) (*sts.Client, error) {
 func (a *AssumeRole) fail(ref resolve.Ref, err error) error {
 	var api smithy.APIError
 	if !errors.As(err, &api) {
-		return fmt.Errorf("assume role %s with sts (%s): %w", ref.Path, a.region, err)
+		return fmt.Errorf("assume role %s with sts (%s): %w", ref.Path, a.region, brief(err))
 	}
 	kind := classify(api)
 	switch api.ErrorCode() {
@@ -115,14 +115,14 @@ func (a *AssumeRole) fail(ref resolve.Ref, err error) error {
 		if _, ok := ref.Options["external_id"]; ok {
 			hint += " with this external_id"
 		}
-		return fmt.Errorf("sts refused to let ward assume role %s: %s: %w", ref.Path, hint, api)
+		return fmt.Errorf("sts refused to let ward assume role %s: %s: %w", ref.Path, hint, brief(api))
 	case badCredentials:
-		return fmt.Errorf("sts rejected ward's AWS credentials assuming role %s: check the access key, session token and clock: %w", ref.Path, api)
+		return fmt.Errorf("sts rejected ward's AWS credentials assuming role %s: check the access key, session token and clock: %w", ref.Path, brief(api))
 	}
 	if api.ErrorCode() == "ValidationError" {
-		return fmt.Errorf("sts refused the session asked for role %s (duration, session_name or external_id; AWS grants 15m to the role's maximum session duration): %w", ref.Path, api)
+		return fmt.Errorf("sts refused the session asked for role %s (duration, session_name or external_id; AWS grants 15m to the role's maximum session duration): %w", ref.Path, brief(api))
 	}
-	return fmt.Errorf("assume role %s with sts (%s): %w", ref.Path, a.region, err)
+	return fmt.Errorf("assume role %s with sts (%s): %w", ref.Path, a.region, brief(err))
 }
 
 // stsDocument is the document an awssts:// reference reads.

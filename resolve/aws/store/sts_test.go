@@ -10,6 +10,7 @@ import (
 	"github.com/wardsecrets/ward/resolve/aws"
 	"github.com/wardsecrets/ward/resolve/aws/awstest"
 	awsstore "github.com/wardsecrets/ward/resolve/aws/store"
+	"github.com/wardsecrets/ward/resolve/resolvetest"
 )
 
 const stsTestRole = "arn:aws:iam::" + awstest.AccountID + ":role/ward-sts-test"
@@ -132,5 +133,43 @@ func TestSTSReferences(t *testing.T) {
 	r, _ := reg.ParseRef("awssts://" + stsTestRole)
 	if aws.SessionDuration(r) != time.Hour || aws.SessionName(r) != "ward" {
 		t.Errorf("got defaults %s and %q, want 1h and ward", aws.SessionDuration(r), aws.SessionName(r))
+	}
+}
+
+// TestSignatureMismatchKeepsTokenOut: AWS answers a signature that does not
+// match with the canonical request it expected, which holds every signed
+// header, the session token (X-Amz-Security-Token) among them. ward's
+// error names the secret and what to check, and never repeats the token,
+// nor the canonical request.
+func TestSignatureMismatchKeepsTokenOut(t *testing.T) {
+	srv := emulator(t)
+	srv.AddRole(awstest.Role{ARN: stsTestRole})
+	srv.PutSecretString("sig/app", resolvetest.Canary("sig"))
+	srv.PutParameter("/sig/app", resolvetest.Canary("sigp"), true)
+	got, err := fetchVars(t, t.Context(), awsstore.New(aws.Options{}, resolve.Env{}), map[string]string{"DOC": "awssts://" + stsTestRole})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		AccessKeyID  string `json:"access_key_id"`
+		SessionToken string `json:"session_token"`
+	}
+	if err := json.Unmarshal(got["DOC"].Bytes, &doc); err != nil || doc.SessionToken == "" {
+		t.Fatalf("no session token: %v", err)
+	}
+	// The session's key with a secret key that is not its own.
+	t.Setenv("AWS_ACCESS_KEY_ID", doc.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong+SecretAccessKey/00000000000000000000")
+	t.Setenv("AWS_SESSION_TOKEN", doc.SessionToken)
+	for ref, code := range map[string]string{
+		"awssm://sig/app":         "InvalidSignatureException",
+		"ssm:///sig/app":          "InvalidSignatureException",
+		"awssts://" + stsTestRole: "SignatureDoesNotMatch",
+	} {
+		_, err := fetchVars(t, t.Context(), awsstore.New(aws.Options{}, resolve.Env{}), map[string]string{"APP": ref})
+		checkError(t, ref, err, []string{doc.SessionToken}, "rejected ward's AWS credentials", code)
+		if err != nil && strings.Contains(err.Error(), "Canonical String") {
+			t.Errorf("%s: the error repeats the canonical request AWS expected", ref)
+		}
 	}
 }

@@ -77,11 +77,11 @@ func (t target) failResponse(re *azcore.ResponseError, throttled int, wait, elap
 	case re.StatusCode == http.StatusNotFound:
 		return fmt.Errorf("read %s: %s: %w", t, notFoundNote(t), resolve.ErrNotFound)
 	case re.StatusCode == http.StatusForbidden && inner == "SecretDisabled":
-		what := "its current version is"
+		what, id := "its current version is", t.vault+"/secrets/"+t.name
 		if t.version != "" {
-			what = "that version is"
+			what, id = "that version is", id+"/"+t.version
 		}
-		return fmt.Errorf("read %s: the secret is disabled (%s): enable it (az keyvault secret set-attributes --enabled true) or name an enabled version with ?version=ID", t, what)
+		return fmt.Errorf("read %s: the secret is disabled (%s): enable it (az keyvault secret set-attributes --id %s --enabled true) or name an enabled version with ?version=ID", t, what, id)
 	case re.StatusCode == http.StatusForbidden && inner == "ForbiddenByFirewall":
 		return fmt.Errorf("read %s: the vault's firewall refused ward's network address (ForbiddenByFirewall): allow it in the vault's networking settings or reach the vault through a private endpoint", t)
 	case re.StatusCode == http.StatusForbidden:

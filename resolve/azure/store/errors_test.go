@@ -45,7 +45,8 @@ func TestErrors(t *testing.T) {
 		{"missing version", "rotated?version=0123456789abcdef0123456789abcdef", true,
 			[]string{`version "0123456789abcdef0123456789abcdef" of secret "rotated" in ` + vault, "not found"}},
 		{"deleted secret", "gone", true, []string{`secret "gone"`, "deleted", "not found"}},
-		{"disabled secret", "off", false, []string{`secret "off" in ` + vault, "is disabled", "current version", "--enabled true"}},
+		{"disabled secret", "off", false, []string{`secret "off" in ` + vault, "is disabled", "current version",
+			"az keyvault secret set-attributes --id " + srv.VaultURL() + "/secrets/off --enabled true"}},
 		{"denied", "locked", false, []string{`secret "locked" in ` + vault, "access denied", "ForbiddenByRbac",
 			`"Key Vault Secrets User"`, `secret permission "get"`, "Caller: appid=" + azuretest.ClientID}},
 	}
@@ -66,7 +67,8 @@ func TestErrors(t *testing.T) {
 	t.Run("disabled version", func(t *testing.T) {
 		srv.Disable("rotated", old)
 		_, err := s.Fetch(t.Context(), ref(t, srv, "rotated?version="+old))
-		checkError(t, "disabled version", err, canaries, "is disabled", "that version")
+		checkError(t, "disabled version", err, canaries, "is disabled", "that version",
+			"az keyvault secret set-attributes --id "+srv.VaultURL()+"/secrets/rotated/"+old+" --enabled true")
 	})
 
 	for _, c := range canaries {

@@ -33,6 +33,9 @@ var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
 type secret struct {
 	versions []*version // versions[i] is version i+1
+	// aliases are the secret's versionAliases: alias name to version
+	// number.
+	aliases map[string]int
 }
 
 type version struct {
@@ -59,6 +62,22 @@ func (s *Server) AddVersion(secretName string, data []byte) int {
 	}
 	sec.versions = append(sec.versions, &version{data: append([]byte(nil), data...), state: StateEnabled, created: s.now()})
 	return len(sec.versions)
+}
+
+// SetAlias points the version alias alias of a secret at version n, as
+// gcloud secrets update --update-version-aliases=ALIAS=N does: the API
+// then serves that version under versions/ALIAS as under its number.
+func (s *Server) SetAlias(secretName, alias string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[s.canonical(secretName)]
+	if sec == nil || n < 1 || n > len(sec.versions) {
+		panic(fmt.Sprintf("gcptest: no version %d of %s", n, secretName))
+	}
+	if sec.aliases == nil {
+		sec.aliases = map[string]int{}
+	}
+	sec.aliases[alias] = n
 }
 
 // DisableVersion disables version n of a secret: access fails with
@@ -236,7 +255,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, regional bool)
 	})
 }
 
-// lookup finds version versionID (a number or latest) of a secret. When
+// lookup finds version versionID (a number, latest or an alias) of a secret. When
 // it is missing, it returns the message of Google's NOT_FOUND.
 func (s *Server) lookup(secretName, versionID string) (int, *version, string) {
 	s.mu.Lock()
@@ -246,7 +265,9 @@ func (s *Server) lookup(secretName, versionID string) (int, *version, string) {
 		return 0, nil, fmt.Sprintf("Secret [%s] not found or has no versions.", numberedName(secretName))
 	}
 	n := len(sec.versions) // latest: the most recently created version, whatever its state
-	if versionID != "latest" {
+	if a, ok := sec.aliases[versionID]; ok {
+		n = a
+	} else if versionID != "latest" {
 		var err error
 		n, err = strconv.Atoi(versionID)
 		if err != nil || n < 1 || n > len(sec.versions) {

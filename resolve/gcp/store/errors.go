@@ -130,8 +130,11 @@ func unusable(res gcp.Resource, state string, cause error) error {
 // describe names a secret version for messages.
 func describe(res gcp.Resource) string {
 	v := "version " + res.Version + " of"
-	if res.Version == gcp.Latest {
+	switch {
+	case res.Version == gcp.Latest:
 		v = "the latest version of"
+	case gcp.IsAlias(res.Version):
+		v = fmt.Sprintf("version alias %q of", res.Version)
 	}
 	s := fmt.Sprintf("%s secret %q in project %q", v, res.Secret, res.Project)
 	if res.Location != "" {

@@ -366,3 +366,48 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("got %v, want an error that is context.DeadlineExceeded", err)
 	}
 }
+
+// TestVersionAliases: a version alias (gcloud secrets update
+// --update-version-aliases=prod=2) reads the version it points at, as
+// Google documents, in both reference forms; Version follows the alias
+// when it moves, without reading the payload.
+func TestVersionAliases(t *testing.T) {
+	srv := emulator(t)
+	vals := []string{resolvetest.Canary("alias1"), resolvetest.Canary("alias2"), resolvetest.Canary("alias3")}
+	for _, v := range vals {
+		srv.AddVersion(secretName("aliased"), []byte(v))
+	}
+	srv.SetAlias(secretName("aliased"), "prod", 2)
+	s := newStore(t, srv, nil)
+	for _, r := range []string{
+		"gcpsm://" + project + "/aliased?version=prod",
+		"gcpsm://projects/" + project + "/secrets/aliased/versions/prod",
+	} {
+		ref := mustRef(t, r)
+		sec, err := s.Fetch(t.Context(), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(sec.Value) != vals[1] || sec.Version != "2" {
+			t.Errorf("%s: got version %q (value right: %v), want version 2", r, sec.Version, string(sec.Value) == vals[1])
+		}
+	}
+
+	ref := mustRef(t, "gcpsm://"+project+"/aliased?version=prod")
+	srv.SetAlias(secretName("aliased"), "prod", 3)
+	access := srv.Calls("versions.access")
+	if v, err := s.Version(t.Context(), ref); err != nil || v != "3" {
+		t.Errorf("Version after the alias moved: got %q, %v, want 3", v, err)
+	}
+	if n := srv.Calls("versions.access") - access; n != 0 {
+		t.Errorf("Version accessed the payload %d times", n)
+	}
+	if sec, err := s.Fetch(t.Context(), ref); err != nil || sec.Version != "3" || string(sec.Value) != vals[2] {
+		t.Errorf("Fetch after the alias moved: got version %q, %v, want 3", sec.Version, err)
+	}
+
+	// An alias the secret does not have is not found, and named.
+	_, err := s.Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/aliased?version=staging"))
+	checkNotFound(t, "unknown alias", err, true)
+	checkError(t, "unknown alias", err, vals, `version alias "staging" of secret "aliased"`)
+}
