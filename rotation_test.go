@@ -182,6 +182,46 @@ while :; do sleep 0.05; done`
 	}
 }
 
+// TestCIMaskWhileCommandsPaused: under GitHub Actions with --mask, a child
+// that pauses the runner's workflow commands (::stop-commands::TOKEN)
+// makes the runner print every command as it is until ::TOKEN::,
+// ::add-mask:: included. ward follows the pause in the output it relays:
+// a value rotation brings in meanwhile is masked in the child's output but
+// not registered (the runner would print it), and values are registered
+// again once the child resumes commands.
+func TestCIMaskWhileCommandsPaused(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2, v3 := canary("pause1"), canary("pause2"), canary("pause3")
+	w.set("app/rot", v1)
+	m := w.manifest("version: 1\nfiles:\n  - path: rot.txt\n    ref: local://app/rot\n    env: ROT_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n")
+	script := `trap 'echo "hup: $(cat "$ROT_FILE")"; echo "::pausetoken::"' HUP
+echo "::stop-commands::pausetoken"
+echo "start: $(cat "$ROT_FILE")"
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	stdout, stderr := startedLines(t, cmd)
+	stderr.skipUntil("the ::add-mask:: line of the first value", func(line string) bool { return line == "::add-mask::"+v1 })
+	stdout.waitFor("start: ")
+	w.set("app/rot", v2)
+	if line := stdout.waitFor("hup: "); line != "hup: <ward:file:rot.txt>" {
+		t.Errorf("the child's line is %q, want it masked", redactAll(line, v1, v2, v3))
+	}
+	registered := false
+	stderr.skipUntil("ward's log line saying commands resumed", func(line string) bool {
+		registered = registered || strings.Contains(line, v2)
+		return strings.Contains(line, "resumed the runner's workflow commands")
+	})
+	if registered {
+		t.Errorf("the value rotation brought in while commands were paused was written to ward's stderr: the runner would print it")
+	}
+	w.set("app/rot", v3)
+	stderr.skipUntil("the ::add-mask:: line of the third value", func(line string) bool { return line == "::add-mask::"+v3 })
+	stdout.waitFor("hup: ")
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+}
+
 // TestRotationSignalMasked: with --mask and on_change: signal, the values
 // the child is given without a restart (its files rewritten, then the
 // signal) are masked in its output, as those of a restart are.

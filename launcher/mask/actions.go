@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"io"
 	"strings"
+	"sync"
+	"unicode"
 )
 
 // WriteAddMask writes a GitHub Actions "::add-mask::" command to w for every
@@ -63,3 +65,210 @@ func escapeCommandData(s string) string {
 }
 
 var commandData = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
+
+// Commands follows, in the output ward passes on to a GitHub Actions
+// runner, the one workflow command that changes how the runner reads the
+// rest: after ::stop-commands::TOKEN (or ##[stop-commands]TOKEN) the
+// runner processes no command, ::add-mask:: included, until a line
+// ::TOKEN::, and prints each as it is. A value registered meanwhile would
+// be printed in clear (actions/runner, ActionCommandManager.
+// TryProcessCommand), so ward registers none while Paused. The lines are
+// read as the runner reads them (ActionCommand.TryParseV2, TryParse):
+// leading white space trimmed, "::NAME ...::DATA", or "##[NAME ...]DATA"
+// anywhere in the line, names in any case, a line ended by "\n" or "\r".
+// Where ward cannot tell (a line longer than it keeps), it takes the line
+// for a pause that nothing resumes: it may hold back a registration the
+// runner would have taken, never let through one it prints.
+type Commands struct {
+	mu     sync.Mutex
+	paused bool
+	token  string // what resumes; "" resumes nothing
+	// OnPause and OnResume, when set, are called after the state changes.
+	OnPause, OnResume func()
+}
+
+// Paused reports whether the runner takes no commands now.
+func (c *Commands) Paused() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paused
+}
+
+// Writer returns w, with the commands in what is written through it
+// followed. A pause takes effect before the line that asks for it is
+// passed on, a resume after it: ward never writes a registration the
+// runner could read while paused. Give each stream a Writer of its own.
+func (c *Commands) Writer(w io.Writer) io.Writer { return &commandWriter{c: c, w: w} }
+
+// maxCommandLine is how much of a line Commands keeps to read it.
+const maxCommandLine = 64 << 10
+
+type commandWriter struct {
+	c    *Commands
+	w    io.Writer
+	line []byte // the line so far, up to maxCommandLine bytes
+	long bool   // the line is longer than that
+	// v1 is set once "##[" was seen anywhere in the line; tail holds the
+	// line's last tailLen (at most two) bytes, to see it across writes.
+	v1      bool
+	tail    [2]byte
+	tailLen int
+}
+
+var v1Start = []byte("##[")
+
+func (cw *commandWriter) Write(b []byte) (int, error) {
+	written := 0
+	for len(b) > 0 {
+		end := bytes.IndexAny(b, "\r\n")
+		if end < 0 {
+			cw.add(b)
+			n, err := cw.w.Write(b)
+			return written + n, err
+		}
+		cw.add(b[:end])
+		pause, token, resume := cw.c.read(cw.line, cw.long, cw.v1)
+		cw.line, cw.long, cw.v1, cw.tailLen = cw.line[:0], false, false, 0
+		if pause {
+			cw.c.pause(token)
+		}
+		n, err := cw.w.Write(b[:end+1])
+		written += n
+		if err != nil {
+			return written, err
+		}
+		if resume {
+			cw.c.resume()
+		}
+		b = b[end+1:]
+	}
+	return written, nil
+}
+
+// add appends a piece of the current line.
+func (cw *commandWriter) add(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if !cw.v1 {
+		// "##[" in b, or begun in the line's last two bytes.
+		edge := append(cw.tail[:cw.tailLen:cw.tailLen], b[:min(len(b), 2)]...)
+		cw.v1 = bytes.Contains(edge, v1Start) || bytes.Contains(b, v1Start)
+	}
+	if len(b) >= 2 {
+		cw.tail, cw.tailLen = [2]byte{b[len(b)-2], b[len(b)-1]}, 2
+	} else if cw.tailLen == 2 {
+		cw.tail = [2]byte{cw.tail[1], b[0]}
+	} else {
+		cw.tail[cw.tailLen] = b[0]
+		cw.tailLen++
+	}
+	if room := maxCommandLine - len(cw.line); len(b) > room {
+		cw.line = append(cw.line, b[:room]...)
+		cw.long = true
+		return
+	}
+	cw.line = append(cw.line, b...)
+}
+
+// read reads one whole line (long: only its start was kept; v1: "##["
+// is in it): whether it pauses the runner's commands, with the token that
+// resumes them, or resumes them.
+func (c *Commands) read(line []byte, long, v1 bool) (pause bool, token string, resume bool) {
+	c.mu.Lock()
+	paused, current := c.paused, c.token
+	c.mu.Unlock()
+	name, data, isV2 := commandV2(line)
+	if paused {
+		// The runner reads ##[NAME] only when the line is no ::NAME::
+		// of a command it knows; ward, not knowing which it knows, takes
+		// ##[TOKEN] only on a line that is no ::NAME:: at all.
+		if !isV2 {
+			name, _, _ = commandV1(line)
+		}
+		return false, "", current != "" && !long && strings.EqualFold(name, current)
+	}
+	if long {
+		// Only the line's start was kept: a pause whose token ward has
+		// not seen whole is one it cannot tell the end of.
+		switch {
+		case isV2 && !strings.EqualFold(name, "stop-commands") && !v1:
+			return false, "", false
+		case isV2 || v1 || bytes.HasPrefix(bytes.TrimLeftFunc(line, unicode.IsSpace), []byte("::")):
+			return true, "", false
+		}
+		return false, "", false
+	}
+	if isV2 && strings.EqualFold(name, "stop-commands") {
+		return true, unescapeCommand(data, commandDataEscapes), false
+	}
+	if name, data, ok := commandV1(line); ok && strings.EqualFold(name, "stop-commands") {
+		return true, unescapeCommand(data, commandEscapes), false
+	}
+	return false, "", false
+}
+
+func (c *Commands) pause(token string) {
+	c.mu.Lock()
+	changed := !c.paused
+	if changed {
+		c.paused, c.token = true, token
+	}
+	c.mu.Unlock()
+	if changed && c.OnPause != nil {
+		c.OnPause()
+	}
+}
+
+func (c *Commands) resume() {
+	c.mu.Lock()
+	changed := c.paused
+	c.paused, c.token = false, ""
+	c.mu.Unlock()
+	if changed && c.OnResume != nil {
+		c.OnResume()
+	}
+}
+
+// commandV2 reads "::NAME[ PROPERTIES]::DATA" after leading white space.
+func commandV2(line []byte) (name string, data []byte, ok bool) {
+	rest, found := bytes.CutPrefix(bytes.TrimLeftFunc(line, unicode.IsSpace), []byte("::"))
+	if !found {
+		return "", nil, false
+	}
+	info, data, found := bytes.Cut(rest, []byte("::"))
+	if !found {
+		return "", nil, false
+	}
+	name, _, _ = strings.Cut(string(info), " ")
+	return name, data, true
+}
+
+// commandV1 reads "##[NAME[ PROPERTIES]]DATA" anywhere in the line.
+func commandV1(line []byte) (name string, data []byte, ok bool) {
+	i := bytes.Index(line, []byte("##["))
+	if i < 0 {
+		return "", nil, false
+	}
+	info, data, found := bytes.Cut(line[i+3:], []byte("]"))
+	if !found {
+		return "", nil, false
+	}
+	name, _, _ = strings.Cut(string(info), " ")
+	return name, data, true
+}
+
+// The runner's unescaping of a command's data, one mapping after the
+// other, as it does it: ::NAME::DATA, and ##[NAME]DATA.
+var (
+	commandDataEscapes = []string{"%0D", "\r", "%0A", "\n", "%25", "%"}
+	commandEscapes     = []string{"%3B", ";", "%0D", "\r", "%0A", "\n", "%5D", "]", "%25", "%"}
+)
+
+func unescapeCommand(data []byte, escapes []string) string {
+	s := string(data)
+	for i := 0; i < len(escapes); i += 2 {
+		s = strings.ReplaceAll(s, escapes[i], escapes[i+1])
+	}
+	return s
+}

@@ -36,6 +36,10 @@ type masker struct {
 	src *mask.Source
 	// registered are the values the CI runner masks already.
 	registered map[string]bool
+	// commands follows the runner's workflow commands in the child's
+	// output, which ward relays with --mask: while the child has paused
+	// them, the runner would print a registration as it is.
+	commands *mask.Commands
 }
 
 type servedSecret struct {
@@ -53,7 +57,27 @@ func newMasker(o Options, masking bool) *masker {
 	if !masking && ci == nil {
 		return nil
 	}
-	return &masker{log: o.Log, masking: masking, ci: ci, registered: map[string]bool{}}
+	m := &masker{log: o.Log, masking: masking, ci: ci, registered: map[string]bool{}}
+	if masking && ci != nil {
+		m.commands = &mask.Commands{
+			OnPause: func() {
+				m.log.Warn("the child paused the runner's workflow commands (::stop-commands::): until it resumes them, ward registers no value with the runner's masking (the runner would print it), and masks new values in the child's output only")
+			},
+			OnResume: func() {
+				m.log.Info("the child resumed the runner's workflow commands: values are registered with its masking again")
+			},
+		}
+	}
+	return m
+}
+
+// runnerCommands is what the relays follow the runner's workflow commands
+// with, nil when no values are registered with a runner or m is nil.
+func (m *masker) runnerCommands() *mask.Commands {
+	if m == nil {
+		return nil
+	}
+	return m.commands
 }
 
 // ciStream is where ::add-mask:: lines go: ward's stderr, which the runner
@@ -165,6 +189,11 @@ func (m *masker) register(secrets []mask.Secret) error {
 		}
 	}
 	if len(fresh) == 0 {
+		return nil
+	}
+	if m.commands != nil && m.commands.Paused() {
+		// Left unregistered, so the next start registers them.
+		m.log.Warn("values not registered with the runner's masking while the child has paused its workflow commands", "values", len(fresh))
 		return nil
 	}
 	skipped, err := mask.WriteAddMask(m.ci, fresh)

@@ -40,6 +40,9 @@ type maskedIO struct {
 	// ending is set once the child is gone: what is left goes out.
 	outputStops chan<- struct{}
 	ending      atomic.Bool
+	// commands follows the CI runner's workflow commands in the output,
+	// nil when no values are registered with a runner.
+	commands *mask.Commands
 }
 
 // relay copies one of the child's streams, masked, into ward's own.
@@ -260,8 +263,8 @@ func isTerminal(f *os.File) bool { return f != nil && term.IsTerminal(int(f.Fd()
 
 // newMaskedIO prepares the child's streams and starts the relays that
 // mask them into ward's own.
-func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, input *ptyInput, outputStops chan<- struct{}) (*maskedIO, error) {
-	m := &maskedIO{outputStops: outputStops}
+func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.Commands, input *ptyInput, outputStops chan<- struct{}) (*maskedIO, error) {
+	m := &maskedIO{outputStops: outputStops, commands: commands}
 	pipe := func(dst *os.File) (*os.File, error) {
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -334,9 +337,13 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 	if isTerminal(dst) {
 		pw.w, pw.term, pw.stops, pw.ending = signals.TerminalWriter(dst), dst, m.outputStops, &m.ending
 	}
+	var out io.Writer = pw
+	if m.commands != nil {
+		out = m.commands.Writer(pw)
+	}
 	go func() {
 		defer m.done.Done()
-		w := mask.NewSourceWriter(pw, p)
+		w := mask.NewSourceWriter(out, p)
 		if err := mask.Copy(w, &progressReader{f: src, r: r}); err != nil {
 			// Output gone (a closed pipe, a reader that quit): the child
 			// gets EPIPE, as it would without masking.

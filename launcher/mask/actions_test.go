@@ -1,0 +1,90 @@
+package mask
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestCommandsPause: the lines a GitHub Actions runner reads as a pause of
+// its workflow commands, and as their resume, read as the runner reads
+// them (actions/runner's ActionCommand.TryParseV2 and TryParse).
+func TestCommandsPause(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		writes []string
+		paused bool
+	}{
+		{"no command", []string{"hello\n", "::debug::x\n"}, false},
+		{"pause", []string{"::stop-commands::tok\n"}, true},
+		{"pause then resume", []string{"::stop-commands::tok\n", "::tok::\n"}, false},
+		{"any case, leading space", []string{"  \t::STOP-Commands::tok\n", "::TOK::\n"}, false},
+		{"properties", []string{"::stop-commands a=b::tok\n", "::tok x=y::more\n"}, false},
+		{"legacy form anywhere in the line", []string{"text ##[stop-commands]tok\n"}, true},
+		{"legacy resume", []string{"##[stop-commands]tok\n", "say ##[tok]\n"}, false},
+		{"another token does not resume", []string{"::stop-commands::tok\n", "::other::\n", "::stop-commands::other\n", "::other::\n"}, true},
+		{"the token is escaped data", []string{"::stop-commands::a%25b\n", "::a%b::\n"}, false},
+		{"split across writes", []string{"::stop-", "commands::t", "ok\n::to", "k::", "\n"}, false},
+		{"split, paused", []string{"::stop-", "commands::t", "ok\n"}, true},
+		{"a carriage return ends a line", []string{"::stop-commands::tok\r", "::tok::\r"}, false},
+		{"no line end yet", []string{"::stop-commands::tok"}, false},
+		{"an empty token resumes nothing", []string{"::stop-commands::\n", "::::\n"}, true},
+		{"not at the start", []string{"x ::stop-commands::tok\n"}, false},
+		{"no closing ::", []string{"::stop-commands\n"}, false},
+		// A ::NAME:: line is read as such, not for its ##[...].
+		{"legacy resume only outside a ::NAME:: line", []string{"::stop-commands::tok\n", "::debug::##[tok]\n"}, true},
+		// Too long to read whole: a pause that nothing resumes.
+		{"long pause", []string{"::stop-commands::" + strings.Repeat("t", maxCommandLine) + "\n", "::" + strings.Repeat("t", maxCommandLine) + "::\n"}, true},
+		{"long legacy pause", []string{strings.Repeat("x", maxCommandLine) + "##[stop-commands]tok\n"}, true},
+		{"long legacy pause split at ##[", []string{strings.Repeat("x", maxCommandLine) + "#", "#", "[stop-commands]tok\n"}, true},
+		{"long legacy pause split after #", []string{strings.Repeat("x", maxCommandLine) + "##", "[stop-commands]tok\n"}, true},
+		{"long line without a command", []string{strings.Repeat("x", 2*maxCommandLine) + "\n"}, false},
+		{"long other command", []string{"::debug::" + strings.Repeat("x", maxCommandLine) + "\n"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Commands
+			var out bytes.Buffer
+			w := c.Writer(&out)
+			var want strings.Builder
+			for _, s := range tt.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+				want.WriteString(s)
+			}
+			if c.Paused() != tt.paused {
+				t.Errorf("Paused() = %v, want %v", c.Paused(), tt.paused)
+			}
+			if out.String() != want.String() {
+				t.Errorf("the output changed")
+			}
+		})
+	}
+}
+
+// TestCommandsOrder: the pause is in force before the line that asks for
+// it goes on, and the resume only after its line went on, so that no
+// registration can reach the runner while it is paused.
+func TestCommandsOrder(t *testing.T) {
+	var c Commands
+	var seen []string
+	w := c.Writer(writerFunc(func(b []byte) (int, error) {
+		seen = append(seen, strings.TrimSpace(string(b))+map[bool]string{true: " (paused)", false: ""}[c.Paused()])
+		return len(b), nil
+	}))
+	var events []string
+	c.OnPause = func() { events = append(events, "pause") }
+	c.OnResume = func() { events = append(events, "resume") }
+	w.Write([]byte("a\n::stop-commands::tok\nb\n::tok::\nc\n"))
+	want := []string{"a", "::stop-commands::tok (paused)", "b (paused)", "::tok:: (paused)", "c"}
+	if strings.Join(seen, "|") != strings.Join(want, "|") {
+		t.Errorf("written %q, want %q", seen, want)
+	}
+	if strings.Join(events, ",") != "pause,resume" {
+		t.Errorf("events %q, want pause then resume", events)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
