@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/signals"
@@ -31,6 +33,14 @@ func Main(kind *resolve.Kind, open OpenFunc) int {
 	if err := signals.Harden(); err != nil {
 		fmt.Fprintf(os.Stderr, "cannot harden the helper process: %v\n", err)
 	}
+	// Its life is ward's: it ends at the end of its stdin, after giving
+	// back its leases. A stop signal sent to every process of ward's
+	// cgroup or name (systemd's KillMode=control-group, pkill ward) would
+	// otherwise kill it before ward asks it to close, and the leases it
+	// holds would outlive ward by their TTL. Caught rather than ignored,
+	// so that a program the store runs (a credential process) gets the
+	// default dispositions.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	if err := Serve(os.Stdin, os.Stdout, kind, open); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+)
+
+// helperOf returns the pid of ward's store helper named name, waiting for
+// it to run.
+func helperOf(t *testing.T, wardPid int, name string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", wardPid))
+		for _, f := range tasks {
+			b, _ := os.ReadFile(f)
+			for _, c := range strings.Fields(string(b)) {
+				argv, err := os.ReadFile("/proc/" + c + "/cmdline")
+				if err == nil && filepath.Base(string(bytes.SplitN(argv, []byte{0}, 2)[0])) == name {
+					pid, _ := strconv.Atoi(c)
+					return pid
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // polling /proc, with a deadline
+	}
+	t.Fatalf("ward %d has no %s helper", wardPid, name)
+	return 0
+}
+
+// TestHelperOutlivesGroupStop: a SIGTERM that reaches the store helper
+// together with ward — systemd's default KillMode=control-group, `pkill
+// ward`, `kill 0` from a script — still gets ward's dynamic leases
+// revoked. The helper died of the signal at once, so the leases it held
+// outlived ward by their whole TTL, with no word in the log.
+func TestHelperOutlivesGroupStop(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, "1h", "2h")
+	rolePart := role[:8]
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\n", mount, role, mount, role))
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("started")
+	if n := pg.Roles(t, rolePart); n != 1 {
+		t.Fatalf("%d database roles of the child's Vault role, want 1", n)
+	}
+	helper := helperOf(t, cmd.Process.Pid, "ward-vault")
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		// A helper the first signal killed is gone for the others.
+		syscall.Kill(helper, sig)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 30*time.Second)
+	if n := pg.Roles(t, rolePart); n != 0 {
+		t.Errorf("%d database roles left after ward and its helper were stopped together, want 0", n)
+	}
+	revoked := false
+	for line := range stderr.ch {
+		revoked = revoked || strings.Contains(line, "vault lease revoked")
+	}
+	if !revoked {
+		t.Errorf("ward logged no revocation")
+	}
+}
