@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -610,14 +609,44 @@ func (cn *conn) logRecord(l *wireLog) {
 }
 
 // readStderr logs what the helper writes to stderr: a crash's message,
-// which the helper could not send as a record.
+// which the helper could not send as a record. It reads to the end: a
+// helper whose stderr is closed dies of SIGPIPE at its next write there,
+// so past stderrLimit (a flood) lines are read and dropped, and a line
+// longer than stderrLine is cut.
 func (cn *conn) readStderr(r *os.File) {
 	defer r.Close()
-	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
-	for sc.Scan() {
-		cn.log.Warn("store helper: " + sc.Text())
+	br := bufio.NewReaderSize(r, stderrLine)
+	logged, dropped := 0, false
+	for {
+		line, more, err := br.ReadLine()
+		if err != nil {
+			return
+		}
+		switch {
+		case logged < stderrLimit:
+			logged += len(line)
+			text := string(line)
+			if more {
+				text += " [cut]"
+			}
+			cn.log.Warn("store helper: " + text)
+		case !dropped:
+			dropped = true
+			cn.log.Warn("the store's helper writes much to its stderr; the rest is not logged")
+		}
+		for more {
+			if _, more, err = br.ReadLine(); err != nil {
+				return
+			}
+		}
 	}
 }
+
+// How much of a helper's stderr reaches ward's log.
+const (
+	stderrLimit = 1 << 20
+	stderrLine  = 4 << 10
+)
 
 func (cn *conn) kill() {
 	cn.proc.Kill()

@@ -79,6 +79,14 @@ func (s *dirStore) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, er
 		os.Exit(3)
 	case "log":
 		s.log.Info("reading the log entry", "ref", ref.Raw)
+	case "chatty":
+		// An SDK that writes to stderr: 2 MiB of lines, then one line
+		// of 100 KiB.
+		line := strings.Repeat("x", 1023) + "\n"
+		for range 2 << 10 {
+			os.Stderr.WriteString(line)
+		}
+		os.Stderr.WriteString(strings.Repeat("y", 100<<10) + "\n")
 	}
 	b, err := os.ReadFile(filepath.Join(s.dir, ref.Path))
 	if errors.Is(err, os.ErrNotExist) {
@@ -209,6 +217,25 @@ func TestHelperDeathIsAnOutage(t *testing.T) {
 	s, err := c.Fetch(context.Background(), ref("a"))
 	if err != nil || string(s.Value) != "x" {
 		t.Fatalf("after the helper died: got %v, want the value read by a new helper", err)
+	}
+}
+
+// TestStderrFloodIsNoOutage: a helper that writes much to its stderr, or
+// a line longer than a scanner's default, keeps running and answering.
+// ward stopped reading its stderr after 1 MiB or at such a line and
+// closed the pipe: the helper's next write to stderr killed it with
+// SIGPIPE, mid-request.
+func TestStderrFloodIsNoOutage(t *testing.T) {
+	c, dir, logs := setup(t)
+	os.WriteFile(filepath.Join(dir, "chatty"), []byte("x"), 0o600)
+	for i := range 3 {
+		s, err := c.Fetch(context.Background(), ref("chatty"))
+		if err != nil || string(s.Value) != "x" {
+			t.Fatalf("fetch %d from a helper that floods its stderr: got %v", i, err)
+		}
+	}
+	if n := strings.Count(logs.String(), "store helper: "); n > 2000 {
+		t.Errorf("%d lines of the helper's stderr logged: want them bounded", n)
 	}
 }
 
