@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,11 +39,19 @@ type Config struct {
 	// CloseTimeout bounds how long Close waits for the helper to give its
 	// leases back and exit; 0 means 30s.
 	CloseTimeout time.Duration
+	// AnswerTimeout is how long a helper may answer nothing while
+	// requests wait, before it is taken for hung and killed; 0 means
+	// DefaultAnswerTimeout.
+	AnswerTimeout time.Duration
 }
 
 // ErrHelperDied is the cause of a request that a helper could not answer
 // because it exited; the next request starts it again.
 var ErrHelperDied = errors.New("the store's helper program exited")
+
+// DefaultAnswerTimeout is how long a helper may answer nothing, not even
+// a ping, while requests wait for it.
+const DefaultAnswerTimeout = 30 * time.Second
 
 // died is the answer to every request a helper can no longer answer.
 var died = &wireError{Msg: ErrHelperDied.Error()}
@@ -81,6 +90,9 @@ func New(cfg Config) *Client {
 	}
 	if cfg.CloseTimeout == 0 {
 		cfg.CloseTimeout = 30 * time.Second
+	}
+	if cfg.AnswerTimeout == 0 {
+		cfg.AnswerTimeout = DefaultAnswerTimeout
 	}
 	return &Client{cfg: cfg}
 }
@@ -166,7 +178,7 @@ func (c *Client) awaitOpen(op *opening, ch <-chan response) {
 	var o openResult
 	switch {
 	case r.Error == died:
-		err = ErrHelperDied
+		err = op.cn.diedErr()
 	case r.Error != nil:
 		err = r.Error.err()
 	default:
@@ -257,9 +269,10 @@ func (c *Client) start() (*conn, error) {
 		errR.Close()
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
-	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store)}
+	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), answerTimeout: c.cfg.AnswerTimeout}
 	go cn.readResponses(outR)
 	go cn.readStderr(errR)
+	go cn.watch()
 	return cn, nil
 }
 
@@ -481,6 +494,65 @@ type conn struct {
 	pending map[uint64]chan response
 	dead    chan struct{}
 	waited  sync.Once
+
+	answerTimeout time.Duration
+	// hung: watch killed the helper for answering nothing.
+	hung atomic.Bool
+}
+
+// watch kills the helper when it stops answering. While requests wait for
+// it, it is pinged every third of the answer timeout; a ping unanswered
+// for the whole timeout means a helper stopped (SIGSTOP) or stuck, since
+// the helper answers pings at once and bounds each of its store's
+// requests itself. Killing it fails what waits as for a helper that died
+// (a lease renewal included, so the secret is read again), and the next
+// request starts a new one.
+func (cn *conn) watch() {
+	tick := time.NewTicker(cn.answerTimeout / 3)
+	defer tick.Stop()
+	var ping chan response
+	var sent time.Time
+	for {
+		select {
+		case <-cn.dead:
+			return
+		case <-tick.C:
+		}
+		if ping != nil {
+			select {
+			case <-ping:
+				ping = nil
+			default:
+				if time.Since(sent) < cn.answerTimeout {
+					continue
+				}
+				cn.hung.Store(true)
+				cn.log.Warn("the store's helper answered nothing, not even a ping; killing it (a new one serves the next request)", "pid", cn.proc.Pid, "waited", cn.answerTimeout.String())
+				cn.kill()
+				return
+			}
+		}
+		cn.mu.Lock()
+		waiting := len(cn.pending) > 0
+		cn.mu.Unlock()
+		if waiting {
+			// Sent apart: a write to a stopped helper whose stdin pipe
+			// is full blocks until the kill.
+			sent, ping = time.Now(), make(chan response, 1)
+			go func(answer chan<- response) {
+				_, ch := cn.send(&request{Op: opPing})
+				answer <- <-ch
+			}(ping)
+		}
+	}
+}
+
+// diedErr is the error of a request the helper can no longer answer.
+func (cn *conn) diedErr() error {
+	if cn.hung.Load() {
+		return fmt.Errorf("%w: it answered nothing for %s and was killed", ErrHelperDied, cn.answerTimeout)
+	}
+	return ErrHelperDied
 }
 
 func (cn *conn) isDead() bool {
@@ -538,7 +610,7 @@ func (cn *conn) await(ctx context.Context, id uint64, ch chan response) (json.Ra
 	case r := <-ch:
 		if r.Error != nil {
 			if r.Error == died {
-				return nil, ErrHelperDied
+				return nil, cn.diedErr()
 			}
 			return nil, r.Error.err()
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,6 +238,81 @@ func TestStderrFloodIsNoOutage(t *testing.T) {
 	if n := strings.Count(logs.String(), "store helper: "); n > 2000 {
 		t.Errorf("%d lines of the helper's stderr logged: want them bounded", n)
 	}
+}
+
+// TestHungHelperIsAnOutage: a helper that stops answering (stopped with
+// SIGSTOP, deadlocked) is killed once it has not answered for
+// AnswerTimeout, which fails what it was asked, lease renewals included,
+// and a new helper serves the next request. ward used to wait for it
+// forever: a start hung, and so did rotation, for good.
+func TestHungHelperIsAnOutage(t *testing.T) {
+	c, dir, logs := setup(t)
+	c.cfg.AnswerTimeout = time.Second
+	os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o600)
+	if _, err := c.Fetch(context.Background(), ref("a")); err != nil {
+		t.Fatal(err)
+	}
+	keep := make(chan error, 1)
+	go func() { keep <- c.KeepLease(context.Background(), &resolve.Lease{ID: "x/long"}) }()
+	// The renewal is asked of this helper before it stops.
+	for deadline := time.Now().Add(10 * time.Second); !hasPending(c.conn); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lease renewal was not sent")
+		}
+	}
+	pid := c.Pid()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	// A stop takes effect a moment after kill returns: every thread of
+	// the helper has to stop.
+	for deadline := time.Now().Add(10 * time.Second); !stopped(pid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the helper did not stop")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := c.Fetch(ctx, ref("a")); !errors.Is(err, ErrHelperDied) {
+		t.Errorf("a fetch from a hung helper: got %v, want ErrHelperDied", err)
+	}
+	select {
+	case <-keep:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("a lease renewal from a hung helper did not return")
+	}
+	if !strings.Contains(logs.String(), "answered nothing") {
+		t.Errorf("the kill of a hung helper was not logged: %s", logs.String())
+	}
+	s, err := c.Fetch(context.Background(), ref("a"))
+	if err != nil || string(s.Value) != "x" || c.Pid() == pid {
+		t.Fatalf("after the helper hung: got %v (pid %d, was %d), want the value read by a new helper", err, c.Pid(), pid)
+	}
+}
+
+// stopped reports whether every thread of process pid is stopped.
+func stopped(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// pid (comm) STATE ...
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return len(tasks) > 0
+}
+
+// hasPending reports whether cn waits for an answer.
+func hasPending(cn *conn) bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return len(cn.pending) > 0
 }
 
 // TestKeepLeaseEndsAndCancels: an ended lease answers; a cancelled one

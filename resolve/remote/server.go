@@ -85,6 +85,10 @@ func Serve(in io.Reader, out io.Writer, kind *resolve.Kind, open OpenFunc) error
 			s.reply(req.ID, res, err)
 			continue
 		}
+		if req.Op == opPing {
+			s.reply(req.ID, struct{}{}, nil)
+			continue
+		}
 		if s.store == nil {
 			s.reply(req.ID, nil, fmt.Errorf("the store is not open"))
 			continue
