@@ -47,6 +47,13 @@ type authState struct {
 		wrapping [sha256.Size]byte
 		secretID string
 	}
+	// ends are when login tokens that can no longer be renewed expire, by
+	// generation: Vault revokes the leases a token created when it
+	// expires, so a lease it created must be read again, with a newer
+	// token, before then. changed is closed, and replaced, when an end is
+	// learnt or the token changes.
+	ends    map[int]time.Time
+	changed chan struct{}
 }
 
 func newAuthState(s *Store) (*authState, error) {
@@ -55,7 +62,7 @@ func newAuthState(s *Store) (*authState, error) {
 		return nil, err
 	}
 	bare.ClearToken()
-	a := &authState{s: s, bare: bare, answered: make(chan struct{})}
+	a := &authState{s: s, bare: bare, answered: make(chan struct{}), ends: map[int]time.Time{}, changed: make(chan struct{})}
 	a.bg, a.cancel = context.WithCancel(context.Background())
 	return a, nil
 }
@@ -205,6 +212,40 @@ func (a *authState) setToken(t string) {
 	a.gen++
 	a.ready = true
 	a.s.client.SetToken(t)
+	a.notify()
+}
+
+// notify wakes up whoever waits on changed. Callers hold mu.
+func (a *authState) notify() {
+	close(a.changed)
+	a.changed = make(chan struct{})
+}
+
+// tokenEnd is when the token of generation gen expires for good (zero
+// while that is not known), whether a newer token is in use, and a
+// channel closed when either may have changed.
+func (a *authState) tokenEnd(gen int) (end time.Time, replaced bool, changed <-chan struct{}) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ends[gen], a.gen != gen, a.changed
+}
+
+// ending records that the login token of generation gen expires at end
+// and cannot be renewed past it, then logs in again so that what is
+// read from now on (a lease first of all) comes with a token that lives
+// on.
+func (a *authState) ending(gen int, end time.Time) {
+	a.mu.Lock()
+	if a.stopped || a.gen != gen {
+		a.mu.Unlock()
+		return
+	}
+	if e, ok := a.ends[gen]; !ok || end.Before(e) {
+		a.ends[gen] = end
+		a.notify()
+	}
+	a.mu.Unlock()
+	a.relogin(gen)
 }
 
 // readFile reads the token file and reports whether the token changed.
@@ -442,11 +483,15 @@ func (a *authState) startRenewer(sec *api.Secret, gen int) {
 	}
 	a.watcher = w
 	a.wg.Add(1)
-	go a.watch(w, gen)
+	go a.watch(w, gen, time.Duration(sec.Auth.LeaseDuration)*time.Second)
 }
 
 // watch follows one token's renewer until it ends, then logs in again.
-func (a *authState) watch(w *api.LifetimeWatcher, gen int) {
+// A login token's renewal that comes back shorter than its TTL has hit
+// the token's max TTL: its end is known, and the store logs in again
+// then, not at the end, so that the leases that token created (which end
+// with it) can be read again with the new token in time.
+func (a *authState) watch(w *api.LifetimeWatcher, gen int, ttl time.Duration) {
 	defer a.wg.Done()
 	go w.Start()
 	for {
@@ -468,11 +513,19 @@ func (a *authState) watch(w *api.LifetimeWatcher, gen int) {
 			} else {
 				a.s.log.Info("vault token can no longer be renewed; logging in again", "method", a.s.set.Auth.Method)
 			}
-			a.relogin(gen)
+			a.ending(gen, time.Now())
 			return
 		case r := <-w.RenewCh():
-			if r != nil && r.Secret != nil && r.Secret.Auth != nil {
-				a.s.log.Debug("vault token renewed", "ttl", (time.Duration(r.Secret.Auth.LeaseDuration) * time.Second).String())
+			if r == nil || r.Secret == nil || r.Secret.Auth == nil {
+				continue
+			}
+			d := time.Duration(r.Secret.Auth.LeaseDuration) * time.Second
+			a.s.log.Debug("vault token renewed", "ttl", d.String())
+			if a.s.set.loginMethod() && d < ttl-time.Second {
+				a.s.log.Info("vault token reaches its max TTL; logging in again, and reading the leases it created again before it ends", "method", a.s.set.Auth.Method, "ends_in", d.String())
+				w.Stop()
+				a.ending(gen, r.RenewedAt.Add(d))
+				return
 			}
 		case <-a.bg.Done():
 			w.Stop()

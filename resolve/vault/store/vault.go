@@ -250,11 +250,11 @@ func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 	if lease == nil || lease.ID == "" {
 		return errors.New("keep a vault lease: the secret has no lease")
 	}
-	ttl, renewable := lease.TTL, lease.Renewable
+	ttl, renewable, gen := lease.TTL, lease.Renewable, 0
 	s.leasesMu.Lock()
 	if h, ok := s.leases[lease.ID]; ok {
 		ttl = h.lease.TTL - time.Since(h.obtained)
-		renewable = h.lease.Renewable
+		renewable, gen = h.lease.Renewable, h.gen
 	}
 	s.leasesMu.Unlock()
 	if ttl <= 0 {
@@ -283,8 +283,28 @@ func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 	if !renewable {
 		reread = time.After(rereadDelay(ttl))
 	}
+	// The token that created the lease: once its end is known and a newer
+	// token is in use, the lease is read again before that end, as Vault
+	// revokes it then.
+	var tokenReread <-chan time.Time
+	tokenEnd, replaced, tokenChanged := s.auth.tokenEnd(gen)
+	armToken := func() {
+		if tokenReread != nil || tokenEnd.IsZero() || !replaced {
+			return
+		}
+		left := max(time.Until(tokenEnd), 0)
+		delay := rereadDelay(left)
+		s.log.Info("vault lease ends with the token that created it; reading the secret again before then", "lease", leaseSource(lease.ID), "ends_in", left.Round(time.Second).String(), "reread_in", delay.Round(time.Second).String())
+		tokenReread = time.After(delay)
+	}
+	armToken()
 	for {
 		select {
+		case <-tokenChanged:
+			tokenEnd, replaced, tokenChanged = s.auth.tokenEnd(gen)
+			armToken()
+		case <-tokenReread:
+			return nil
 		case err := <-w.DoneCh():
 			if err != nil {
 				s.log.Warn("vault lease renewal failed; the secret must be read again", "lease", leaseSource(lease.ID), "error", compact(err).Error())
