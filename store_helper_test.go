@@ -74,3 +74,49 @@ func TestHelperOutlivesGroupStop(t *testing.T) {
 		t.Errorf("ward logged no revocation")
 	}
 }
+
+// TestLeaseRevocationLoggedOnce: a lease given back at a restart is
+// logged once, by the store that revoked it. At debug level it was
+// logged twice: "vault lease revoked" from the helper, then "old lease
+// revoked" from ward.
+func TestLeaseRevocationLoggedOnce(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, "2s", "6s")
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\nrotation:\n  debounce: 100ms\n", mount, role, mount, role))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("started")
+	var logged []string
+	keep := func(line string) bool {
+		logged = append(logged, line)
+		return false
+	}
+	stderr.skipUntil("a restart", func(line string) bool {
+		keep(line)
+		return strings.Contains(line, "child restarted with the new secrets")
+	})
+	stderr.skipUntil("the old lease's revocation", func(line string) bool {
+		keep(line)
+		return strings.Contains(line, "vault lease revoked")
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 30*time.Second)
+	for line := range stderr.ch {
+		keep(line)
+	}
+	revocations, lines := 0, 0
+	for _, l := range logged {
+		if strings.Contains(l, `"vault lease revoked"`) {
+			revocations++
+		}
+		if strings.Contains(l, "lease revoked") {
+			lines++
+		}
+	}
+	if revocations < 2 || lines != revocations {
+		t.Errorf("%d log lines about %d lease revocations (the old lease's, then the last one's at exit), want one line each", lines, revocations)
+	}
+}
