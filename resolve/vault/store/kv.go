@@ -348,7 +348,7 @@ func toReply(resp *api.Response, err error) (reply, error) {
 		defer resp.Body.Close()
 	}
 	var re *api.ResponseError
-	if errors.As(err, &re) && re.StatusCode < 500 {
+	if errors.As(err, &re) && re.StatusCode < 500 && !foreignBody(re) {
 		rep := reply{status: re.StatusCode, msgs: re.Errors}
 		if resp != nil {
 			if sec, perr := api.ParseSecret(resp.Body); perr == nil {

@@ -497,22 +497,38 @@ func leaseSource(id string) string {
 
 // compact turns an API error into one line: Vault's own messages, without
 // the multi-line framing of api.ResponseError. Vault's messages name paths
-// and reasons, never request bodies.
+// and reasons, never request bodies. A body that is not Vault's JSON (a
+// proxy's page, a server that echoes the request, token included) is
+// never repeated: the API client puts it whole in its error.
 func compact(err error) error {
 	var re *api.ResponseError
 	if !errors.As(err, &re) {
 		return err
 	}
+	if foreignBody(re) {
+		return &apiError{status: re.StatusCode, foreign: true}
+	}
 	return &apiError{status: re.StatusCode, msgs: re.Errors}
+}
+
+// foreignBody reports whether an error answer's body is not Vault's JSON
+// (an empty body is Vault's: there is nothing to repeat).
+func foreignBody(re *api.ResponseError) bool {
+	return re.RawError && strings.TrimSpace(strings.Join(re.Errors, "")) != ""
 }
 
 // apiError is an error answer from Vault, on one line.
 type apiError struct {
 	status int
 	msgs   []string
+	// foreign: the body was not Vault's, and is not repeated.
+	foreign bool
 }
 
 func (e *apiError) Error() string {
+	if e.foreign {
+		return fmt.Sprintf("vault answered %d with a body that is not a Vault response: check that the address is Vault's, not a proxy's or another server's", e.status)
+	}
 	var parts []string
 	for _, m := range e.msgs {
 		m = strings.Join(strings.Fields(strings.ReplaceAll(m, "1 error occurred:", "")), " ")
