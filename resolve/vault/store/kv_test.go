@@ -141,6 +141,9 @@ func TestMissing(t *testing.T) {
 		{"kv v2 path", "vault://" + v2 + "/no/such#x", []string{"no secret at " + v2 + "/data/no/such", "vault kv list"}},
 		{"kv v1 path", "vault://" + v1 + "/no/such#x", []string{"no secret at " + v1 + "/no/such"}},
 		{"mount", "vault://" + uniq("nomount") + "/a/b#x", []string{"no secrets engine is mounted at", "vault secrets list"}},
+		// The API path, as envconsul and consul-template take it: ward
+		// adds data/ itself, and says so.
+		{"kv v2 path with data/", "vault://" + v2 + "/data/app/db#x", []string{"no secret at " + v2 + "/data/data/app/db", "write vault://" + v2 + "/app/db"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
