@@ -189,6 +189,16 @@ func (a *authState) refresh(ctx context.Context, gen int) (bool, error) {
 	return true, nil
 }
 
+// source says where the token handed to ward came from.
+func (a *authState) source() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.file != "" {
+		return "the token in " + a.file
+	}
+	return vault.EnvToken
+}
+
 // tokenInvalid asks Vault whether the token in hand still works.
 func (a *authState) tokenInvalid(ctx context.Context) bool {
 	_, err := a.s.client.Auth().Token().LookupSelfWithContext(ctx)

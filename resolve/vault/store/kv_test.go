@@ -190,6 +190,27 @@ func TestPermissionDenied(t *testing.T) {
 	}
 }
 
+// TestInvalidTokenSaysSo: a token handed to ward that Vault no longer
+// knows (expired, revoked, mistyped) gets a 403 like a policy's refusal;
+// the error says the token may not be valid and where it came from, not
+// only to check a policy. It said only "check that the token's policy
+// grants read".
+func TestInvalidTokenSaysSo(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	mount := mountKV(t, 2)
+	kvPut(t, mount, 2, "app", map[string]any{"k": tc.canary("v")})
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{"default"}})
+	tc.secret(tok)
+	revokeToken(t, tok)
+	s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok})
+	_, err := fetch(t, s, map[string]string{"V": "vault://" + mount + "/app#k"})
+	tc.wantErr("a revoked token", err, "permission denied", "may have expired or been revoked", "check VAULT_TOKEN")
+	if !errors.Is(err, ErrPermissionDenied) {
+		t.Errorf("got %s, want ErrPermissionDenied", tc.text(err))
+	}
+}
+
 // TestDetectionWhenMountLookupDenied puts a proxy in front of Vault that
 // refuses sys/internal/ui/mounts (as a gateway that blocks sys/ paths
 // does), so the store tries the v2 path, then v1, and says which worked in

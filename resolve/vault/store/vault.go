@@ -176,6 +176,18 @@ func (s *Store) newClient() (*api.Client, error) {
 // Fields hold the data map (strings as they are, anything else as JSON
 // text) and Value the JSON of the whole map.
 func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	sec, err := s.fetch(ctx, ref)
+	if errors.Is(err, ErrPermissionDenied) && !s.set.loginMethod() && s.auth.tokenInvalid(ctx) {
+		// Vault refuses a token it does not know as it refuses a path
+		// the policy does not grant. A login method has logged in again
+		// already; a token handed to ward may be what to check (or it
+		// lacks the default policy: both are said).
+		err = fmt.Errorf("%w; and the token cannot look itself up either: it may have expired or been revoked (check %s)", err, s.auth.source())
+	}
+	return sec, err
+}
+
+func (s *Store) fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
 	version := ref.Options["version"]
 	// Log in (or find the token) first, so a login failure reads as one
 	// and not as a failed mount lookup.
