@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,6 +39,27 @@ func helperOf(t *testing.T, wardPid int, name string) int {
 	return 0
 }
 
+// startedToEnd starts cmd with stdout and stderr read line by line, and
+// returns a function that waits for cmd to exit (at most d) and then for
+// the last of its stderr. (With StderrPipe, Wait closes the pipe and the
+// lines ward wrote last may be lost.)
+func startedToEnd(t *testing.T, cmd *exec.Cmd) (stdout, stderr *lines, exit func(d time.Duration) int) {
+	t.Helper()
+	out, _ := cmd.StdoutPipe()
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	exit = func(d time.Duration) int {
+		t.Helper()
+		defer pw.Close()
+		return exitWithin(t, cmd, d)
+	}
+	return readLines(t, out), readLines(t, pr), exit
+}
+
 // TestHelperOutlivesGroupStop: a SIGTERM that reaches the store helper
 // together with ward — systemd's default KillMode=control-group, `pkill
 // ward`, `kill 0` from a script — still gets ward's dynamic leases
@@ -51,7 +74,7 @@ func TestHelperOutlivesGroupStop(t *testing.T) {
 	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\n", mount, role, mount, role))
 	cmd := w.command("run", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
 	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
-	stdout, stderr := startedLines(t, cmd)
+	stdout, stderr, exit := startedToEnd(t, cmd)
 	stdout.waitFor("started")
 	if n := pg.Roles(t, rolePart); n != 1 {
 		t.Fatalf("%d database roles of the child's Vault role, want 1", n)
@@ -62,7 +85,7 @@ func TestHelperOutlivesGroupStop(t *testing.T) {
 		syscall.Kill(helper, sig)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	exitWithin(t, cmd, 30*time.Second)
+	exit(30 * time.Second)
 	if n := pg.Roles(t, rolePart); n != 0 {
 		t.Errorf("%d database roles left after ward and its helper were stopped together, want 0", n)
 	}
@@ -87,7 +110,7 @@ func TestLeaseRevocationLoggedOnce(t *testing.T) {
 	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\nrotation:\n  debounce: 100ms\n", mount, role, mount, role))
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
 	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
-	stdout, stderr := startedLines(t, cmd)
+	stdout, stderr, exit := startedToEnd(t, cmd)
 	stdout.waitFor("started")
 	var logged []string
 	keep := func(line string) bool {
@@ -103,7 +126,7 @@ func TestLeaseRevocationLoggedOnce(t *testing.T) {
 		return strings.Contains(line, "vault lease revoked")
 	})
 	cmd.Process.Signal(syscall.SIGTERM)
-	exitWithin(t, cmd, 30*time.Second)
+	exit(30 * time.Second)
 	for line := range stderr.ch {
 		keep(line)
 	}
@@ -117,6 +140,6 @@ func TestLeaseRevocationLoggedOnce(t *testing.T) {
 		}
 	}
 	if revocations < 2 || lines != revocations {
-		t.Errorf("%d log lines about %d lease revocations (the old lease's, then the last one's at exit), want one line each", lines, revocations)
+		t.Errorf("%d log lines about %d lease revocations (the old lease's, then the last one's at exit), want one line each:\n%s", lines, revocations, strings.Join(logged, "\n"))
 	}
 }
