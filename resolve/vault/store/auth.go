@@ -279,9 +279,43 @@ func (a *authState) readFile() (bool, error) {
 	}
 	if a.ready {
 		a.s.log.Info("vault token file changed; using its new token", "file", a.file)
+		// Nobody renews the old token now (an agent that wrote a new
+		// one has logged in again): the leases it created end when it
+		// does, and are read again with the new token before then.
+		if end, ok := a.endOfToken(); ok {
+			a.ends[a.gen] = end
+		}
 	}
 	a.setToken(t)
 	return true, nil
+}
+
+// endOfToken asks Vault when the token in hand expires: at once when Vault
+// no longer knows it, never (false) for a token that does not expire.
+// Callers hold mu.
+func (a *authState) endOfToken() (time.Time, bool) {
+	ctx, cancel := context.WithTimeout(a.bg, a.s.set.Timeout)
+	defer cancel()
+	sec, err := a.s.client.Auth().Token().LookupSelfWithContext(ctx)
+	if err != nil || sec == nil {
+		return time.Now(), true
+	}
+	ttl, err := sec.TokenTTL()
+	if err != nil {
+		return time.Now(), true
+	}
+	if ttl <= 0 {
+		return time.Time{}, false
+	}
+	return time.Now().Add(ttl), true
+}
+
+// fromFile reports whether the token comes from a file (a Vault Agent
+// sink, ~/.vault-token), which can change under the store.
+func (a *authState) fromFile() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.file != ""
 }
 
 // fileChanged reports whether the token file looks different from when it

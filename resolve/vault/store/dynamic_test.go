@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -266,6 +268,64 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 	}
 	tc.secret(string(got["P"].Bytes))
 	// The new lease belongs to the new token: KeepLease renews it.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	if err := s.KeepLease(ctx2, got["U"].Lease); err != context.DeadlineExceeded {
+		t.Errorf("KeepLease of the lease read with the new token: got %v, want it renewed until the context ends", err)
+	}
+}
+
+// TestLeaseOfASinksOldToken: a Vault Agent sink (token_file) gets a new
+// token when the agent logs in again; the old token lives on only until
+// its TTL ends, and the leases it created end with it. KeepLease of such
+// a lease must notice the new token by itself and say "read again" while
+// the old token still lives, so that the secret is read with the new
+// one. It went on renewing the lease as if the old token were immortal.
+func TestLeaseOfASinksOldToken(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, dbRole := database(t, p, "1h", "2h")
+	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
+path "sys/leases/revoke" { capabilities = ["update"] }`)
+	sink := filepath.Join(t.TempDir(), "token")
+	write := func(ttl string) {
+		tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: ttl, ExplicitMaxTTL: ttl})
+		tc.secret(tok)
+		if err := os.WriteFile(sink+".tmp", []byte(tok), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(sink+".tmp", sink); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("20s")
+	s := tc.store(Options{Auth: Auth{Method: "token_file", TokenFile: sink}}, nil)
+	ref := "vault://" + mount + "/creds/" + dbRole
+	got, err := fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
+	if err != nil {
+		t.Fatalf("fetch: %s", tc.text(err))
+	}
+	user, pass := string(got["U"].Bytes), string(got["P"].Bytes)
+	tc.secret(pass)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+		defer cancel()
+		done <- s.KeepLease(ctx, got["U"].Lease)
+	}()
+	write("1h") // the agent's new login
+	if err := <-done; err != nil {
+		t.Fatalf("KeepLease of a lease whose token (20s) the sink replaced: got %v after %s, want nil (read again) before that token ends", err, time.Since(start).Round(time.Second))
+	}
+	if out, err := p.Login(user, pass); err != nil || out != user {
+		t.Errorf("the credentials no longer worked when KeepLease said read again (%v)", err)
+	}
+	got, err = fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
+	if err != nil {
+		t.Fatalf("fetch again: %s", tc.text(err))
+	}
+	tc.secret(string(got["P"].Bytes))
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
 	defer cancel2()
 	if err := s.KeepLease(ctx2, got["U"].Lease); err != context.DeadlineExceeded {

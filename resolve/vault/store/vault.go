@@ -310,8 +310,18 @@ func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 		tokenReread = time.After(delay)
 	}
 	armToken()
+	// A token file is looked at now and then, as its new token (an
+	// agent's new login) is what ends the old one's renewal.
+	var fileCheck <-chan time.Time
+	if s.auth.fromFile() {
+		t := time.NewTicker(tokenFileCheck)
+		defer t.Stop()
+		fileCheck = t.C
+	}
 	for {
 		select {
+		case <-fileCheck:
+			s.auth.current(ctx)
 		case <-tokenChanged:
 			tokenEnd, replaced, tokenChanged = s.auth.tokenEnd(gen)
 			armToken()
@@ -350,6 +360,9 @@ func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 		}
 	}
 }
+
+// tokenFileCheck is how often a lease's renewal looks at the token file.
+const tokenFileCheck = 5 * time.Second
 
 // rereadRoom is the least time left on a lease when its secret is read
 // again: room for the read, the debounce-free restart and the child's
