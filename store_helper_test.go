@@ -143,3 +143,45 @@ func TestLeaseRevocationLoggedOnce(t *testing.T) {
 		t.Errorf("%d log lines about %d lease revocations (the old lease's, then the last one's at exit), want one line each:\n%s", lines, revocations, strings.Join(logged, "\n"))
 	}
 }
+
+// TestHelperDeathKeepsTheChild: a store helper that dies while the child
+// runs on a dynamic secret is an outage, not a change: a new helper takes
+// the lease over (a token handed to ward outlives any helper), the child
+// keeps running on the credentials it has, and the lease is still
+// revoked at exit. The lease's renewal used to end with the helper, so
+// ward read the secret again and restarted the child with new
+// credentials.
+func TestHelperDeathKeepsTheChild(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, "1h", "2h")
+	rolePart := role[:8]
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\nrotation:\n  debounce: 100ms\n", mount, role, mount, role))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr, exit := startedToEnd(t, cmd)
+	stdout.waitFor("started")
+	stderr.waitForContaining("vault lease renewed")
+	helper := helperOf(t, cmd.Process.Pid, "ward-vault")
+	syscall.Kill(helper, syscall.SIGKILL)
+	restarted := false
+	stderr.skipUntil("a new helper taking the lease over", func(line string) bool {
+		restarted = restarted || strings.Contains(line, "child restarted")
+		return strings.Contains(line, "takes the lease over")
+	})
+	if n := pg.Roles(t, rolePart); n != 1 {
+		t.Errorf("%d database roles after the helper died, want the child's 1", n)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exit(30 * time.Second)
+	for line := range stderr.ch {
+		restarted = restarted || strings.Contains(line, "child restarted")
+	}
+	if restarted {
+		t.Errorf("the child was restarted when the store's helper died")
+	}
+	if n := pg.Roles(t, rolePart); n != 0 {
+		t.Errorf("%d database roles left after ward exited, want 0", n)
+	}
+}

@@ -74,6 +74,9 @@ type Client struct {
 	// to / once the child runs, and a relative $PATH entry would then
 	// name another place.
 	path string
+	// orphans are leases whose helper died while it renewed them and
+	// that no helper holds yet: Close revokes them (with RevokeOnExit).
+	orphans map[string]*resolve.Lease
 }
 
 var (
@@ -378,39 +381,108 @@ func (c *Client) HasVersions() bool {
 }
 
 // KeepLease asks the helper to renew lease until it can no longer be
-// renewed. A helper that dies ends the lease's renewal too: the secret is
-// read again (by a new helper).
+// renewed. A helper that dies is an outage, not the lease's end: a new
+// helper takes the lease over (its store says "read again" at once when
+// it cannot, say because the token that created the lease died with the
+// old helper). After keepDeaths helpers in a row died keeping it, or when
+// no new helper starts, the secret is read again (with the backoff of a
+// failed read).
 func (c *Client) KeepLease(ctx context.Context, lease *resolve.Lease) error {
-	cn, err := c.live(ctx)
-	if err != nil {
-		return err
-	}
-	id, ch := cn.send(&request{Op: opKeepLease, Lease: toWireLease(lease)})
-	select {
-	case r := <-ch:
-		if r.Error != nil {
+	for deaths := 0; ; deaths++ {
+		// A renewal given up (a restart dropped the lease) must not kill a
+		// helper whose open other requests wait for.
+		cn, op, err := c.begin()
+		if err == nil && op != nil {
+			select {
+			case <-op.done:
+				err = op.err
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			c.orphan(lease, false)
+			return nil
+		}
+		id, ch := cn.send(&request{Op: opKeepLease, Lease: toWireLease(lease)})
+		// The helper takes the lease in before it reads what follows.
+		c.orphan(lease, false)
+		select {
+		case r := <-ch:
 			if r.Error == died {
+				c.orphan(lease, true)
+				if deaths+1 < keepDeaths && ctx.Err() == nil {
+					c.cfg.Log.Info("the store's helper died while it renewed a lease; a new one takes the lease over", "store", c.cfg.Store)
+					continue
+				}
+				// Read again: the old lease is revoked as any replaced one.
+				c.orphan(lease, false)
 				return nil
 			}
-			return r.Error.err()
+			if r.Error != nil {
+				return r.Error.err()
+			}
+			return nil
+		case <-ctx.Done():
+			cn.forget(id)
+			cn.write(&request{Op: opCancel, Target: id})
+			return ctx.Err()
 		}
-		return nil
-	case <-ctx.Done():
-		cn.forget(id)
-		cn.write(&request{Op: opCancel, Target: id})
-		return ctx.Err()
 	}
 }
 
+// orphan records that no helper holds lease (orphaned), or that one does
+// or that it is taken care of otherwise.
+func (c *Client) orphan(lease *resolve.Lease, orphaned bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !orphaned {
+		delete(c.orphans, lease.ID)
+		return
+	}
+	if c.orphans == nil {
+		c.orphans = map[string]*resolve.Lease{}
+	}
+	c.orphans[lease.ID] = lease
+}
+
+// keepDeaths is how many helpers in a row may die keeping one lease
+// before the secret is read again instead.
+const keepDeaths = 3
+
 // Revoke ends a lease now.
 func (c *Client) Revoke(ctx context.Context, lease *resolve.Lease) error {
-	return c.call(ctx, &request{Op: opRevoke, Lease: toWireLease(lease)}, nil)
+	err := c.call(ctx, &request{Op: opRevoke, Lease: toWireLease(lease)}, nil)
+	if err == nil {
+		c.orphan(lease, false)
+	}
+	return err
 }
 
 // Close asks the helper to give back what it holds and exit, and waits
 // for its answer within CloseTimeout (for its exit too, when it fails to
 // answer).
 func (c *Client) Close() error {
+	c.mu.Lock()
+	orphans := make([]*resolve.Lease, 0, len(c.orphans))
+	for _, l := range c.orphans {
+		orphans = append(orphans, l)
+	}
+	c.mu.Unlock()
+	if c.cfg.RevokeOnExit && len(orphans) > 0 {
+		// Leases of a helper that died, no other holds: revoked through
+		// the helper that runs (or a new one) before it closes.
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CloseTimeout)
+		for _, l := range orphans {
+			if err := c.Revoke(ctx, l); err != nil {
+				c.cfg.Log.Warn("cannot revoke a lease of a store helper that died", "store", c.cfg.Store, "error", err.Error())
+			}
+		}
+		cancel()
+	}
 	c.mu.Lock()
 	cn, spawned := c.conn, c.spawned
 	if c.opening != nil {
@@ -505,8 +577,8 @@ type conn struct {
 // for the whole timeout means a helper stopped (SIGSTOP) or stuck, since
 // the helper answers pings at once and bounds each of its store's
 // requests itself. Killing it fails what waits as for a helper that died
-// (a lease renewal included, so the secret is read again), and the next
-// request starts a new one.
+// (a lease renewal goes on with a new helper), and the next request
+// starts a new one.
 func (cn *conn) watch() {
 	tick := time.NewTicker(cn.answerTimeout / 3)
 	defer tick.Stop()

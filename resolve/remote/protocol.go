@@ -18,7 +18,9 @@
 //	            error per ref, in order. A secret's value travels as
 //	            base64; errors say whether the document was not found.
 //	version     one ref: the version it names now (a metadata read).
-//	keep_lease  a lease: answered when it can no longer be renewed.
+//	keep_lease  a lease: answered when it can no longer be renewed. A
+//	            lease a helper that died created is taken in at once
+//	            (renewed, and revoked on close), where the store can.
 //	cancel      stop the keep_lease request `target`; no answer.
 //	revoke      a lease: end it now.
 //	ping        nothing: answered at once, even before open, to show

@@ -125,7 +125,7 @@ func (s *dirStore) Close() error {
 
 // setup puts the helper on $PATH and returns a client and the store's
 // directory.
-func setup(t *testing.T) (*Client, string, *bytes.Buffer) {
+func setup(t *testing.T) (*Client, string, *syncLog) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -137,26 +137,32 @@ func setup(t *testing.T) (*Client, string, *bytes.Buffer) {
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	dir := t.TempDir()
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &syncLog{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := New(Config{
 		Program: helperName, Store: "test", Options: &testOptions{Greeting: "hello"},
 		Environ: append(os.Environ(), "WARD_TEST_DIR="+dir), RevokeOnExit: true, Log: log, Level: slog.LevelDebug,
 	})
 	t.Cleanup(func() { c.Close() })
-	return c, dir, &logs
+	return c, dir, logs
 }
 
-type lockedWriter struct {
-	w  *bytes.Buffer
-	mu *sync.Mutex
+// syncLog is a log that goroutines write while a test reads it.
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+func (l *syncLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func ref(path string) resolve.Ref {
@@ -243,8 +249,9 @@ func TestStderrFloodIsNoOutage(t *testing.T) {
 // TestHungHelperIsAnOutage: a helper that stops answering (stopped with
 // SIGSTOP, deadlocked) is killed once it has not answered for
 // AnswerTimeout, which fails what it was asked, lease renewals included,
-// and a new helper serves the next request. ward used to wait for it
-// forever: a start hung, and so did rotation, for good.
+// and a new helper serves the next request (and takes a lease renewal
+// over). ward used to wait for it forever: a start hung, and so did
+// rotation, for good.
 func TestHungHelperIsAnOutage(t *testing.T) {
 	c, dir, logs := setup(t)
 	c.cfg.AnswerTimeout = time.Second
@@ -253,7 +260,9 @@ func TestHungHelperIsAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	keep := make(chan error, 1)
-	go func() { keep <- c.KeepLease(context.Background(), &resolve.Lease{ID: "x/long"}) }()
+	kctx, kcancel := context.WithCancel(context.Background())
+	defer kcancel()
+	go func() { keep <- c.KeepLease(kctx, &resolve.Lease{ID: "x/long"}) }()
 	// The renewal is asked of this helper before it stops.
 	for deadline := time.Now().Add(10 * time.Second); !hasPending(c.conn); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -277,13 +286,23 @@ func TestHungHelperIsAnOutage(t *testing.T) {
 	if _, err := c.Fetch(ctx, ref("a")); !errors.Is(err, ErrHelperDied) {
 		t.Errorf("a fetch from a hung helper: got %v, want ErrHelperDied", err)
 	}
-	select {
-	case <-keep:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("a lease renewal from a hung helper did not return")
-	}
 	if !strings.Contains(logs.String(), "answered nothing") {
 		t.Errorf("the kill of a hung helper was not logged: %s", logs.String())
+	}
+	// The lease's renewal goes on with a new helper, until cancelled.
+	for deadline := time.Now().Add(20 * time.Second); c.Pid() == 0 || c.Pid() == pid; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new helper took the lease over")
+		}
+	}
+	kcancel()
+	select {
+	case err := <-keep:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the lease renewal taken over: got %v, want it renewed until cancelled", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the lease renewal taken over did not end when cancelled")
 	}
 	s, err := c.Fetch(context.Background(), ref("a"))
 	if err != nil || string(s.Value) != "x" || c.Pid() == pid {

@@ -163,6 +163,12 @@ func (s *server) doOpen(o *openRequest) (any, error) {
 	return res, nil
 }
 
+// leaseAdopter is a store that can take over a lease another helper
+// created, to renew it and give it back when it closes.
+type leaseAdopter interface {
+	AdoptLease(*resolve.Lease)
+}
+
 // handle answers one request in the background.
 func (s *server) handle(ctx context.Context, req request) {
 	switch req.Op {
@@ -174,6 +180,11 @@ func (s *server) handle(ctx context.Context, req request) {
 		s.mu.Unlock()
 		return
 	case opKeepLease:
+		// A lease of a helper that died is taken in at once, before the
+		// requests that follow (a close revokes it).
+		if a, ok := s.store.(leaseAdopter); ok && req.Lease != nil {
+			a.AdoptLease(req.Lease.lease())
+		}
 		// Renewing runs until the lease ends or ward cancels; it must not
 		// hold a close up, so it is not counted in flight.
 		kctx, cancel := context.WithCancel(ctx)

@@ -264,11 +264,19 @@ func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 	}
 	ttl, renewable, gen := lease.TTL, lease.Renewable, 0
 	s.leasesMu.Lock()
-	if h, ok := s.leases[lease.ID]; ok {
+	h, held := s.leases[lease.ID]
+	if held {
 		ttl = h.lease.TTL - time.Since(h.obtained)
 		renewable, gen = h.lease.Renewable, h.gen
 	}
 	s.leasesMu.Unlock()
+	if !held {
+		// A lease this store did not create, nor adopt (AdoptLease): one
+		// a helper that died read with a login of its own, and that dies
+		// with that login's token. Read it again.
+		s.log.Info("vault lease of another login; the secret must be read again", "lease", leaseSource(lease.ID))
+		return nil
+	}
 	if ttl <= 0 {
 		return nil
 	}
@@ -363,6 +371,22 @@ func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 
 // tokenFileCheck is how often a lease's renewal looks at the token file.
 const tokenFileCheck = 5 * time.Second
+
+// AdoptLease takes in a lease a helper that died created, to renew it
+// (KeepLease) and revoke it on Close. Only a token handed to ward
+// outlives the helper that used it: a lease of another helper's login
+// dies with that login's token and is not taken in.
+func (s *Store) AdoptLease(lease *resolve.Lease) {
+	if lease == nil || lease.ID == "" || s.set.loginMethod() {
+		return
+	}
+	s.leasesMu.Lock()
+	_, held := s.leases[lease.ID]
+	s.leasesMu.Unlock()
+	if !held {
+		s.remember(lease, 0)
+	}
+}
 
 // rereadRoom is the least time left on a lease when its secret is read
 // again: room for the read, the debounce-free restart and the child's
