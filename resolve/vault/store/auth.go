@@ -136,8 +136,16 @@ func (a *authState) acquire(ctx context.Context) error {
 		}
 		a.file = filepath.Join(a.s.set.home, ".vault-token")
 		if _, err := a.readFile(); err != nil {
+			if errors.Is(err, os.ErrNotExist) && a.s.set.agent {
+				// The agent adds its auto-auth token (api_proxy's
+				// use_auto_auth_token): requests go without one.
+				a.file = ""
+				a.setToken("")
+				a.s.log.Debug("no vault token: requests go through the Vault Agent at VAULT_AGENT_ADDR, which adds its own", "address", a.s.set.Address)
+				return nil
+			}
 			if errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("no vault token: VAULT_TOKEN is not set and %s does not exist: set VAULT_TOKEN, run vault login, or choose a login method under stores.vault.auth", a.file)
+				return fmt.Errorf("no vault token: VAULT_TOKEN is not set and %s does not exist: set VAULT_TOKEN, run vault login, set VAULT_AGENT_ADDR to a Vault Agent that adds its auto-auth token, or choose a login method under stores.vault.auth", a.file)
 			}
 			return err
 		}
@@ -193,8 +201,11 @@ func (a *authState) refresh(ctx context.Context, gen int) (bool, error) {
 func (a *authState) source() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.file != "" {
+	switch {
+	case a.file != "":
 		return "the token in " + a.file
+	case a.token == "":
+		return "the auto-auth token of the Vault Agent at VAULT_AGENT_ADDR"
 	}
 	return vault.EnvToken
 }
