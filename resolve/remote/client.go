@@ -285,31 +285,48 @@ const ServeArg = "--ward-store-protocol=1"
 // Find locates a helper program: next to ward's own executable first (so
 // one `go install` or one `COPY` of a directory serves), then on $PATH.
 func Find(program string) (string, error) {
+	var beside string
 	if self, err := os.Executable(); err == nil {
 		if real, err := filepath.EvalSymlinks(self); err == nil {
 			self = real
 		}
 		p := filepath.Join(filepath.Dir(self), program)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		st, err := os.Stat(p)
+		if err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			return p, nil
+		}
+		if err == nil {
+			beside = p
 		}
 	}
 	p, err := exec.LookPath(program)
 	if err != nil {
-		return "", &MissingError{Program: program}
+		return "", &MissingError{Program: program, Unusable: beside}
 	}
 	return p, nil
 }
 
-// MissingError is a helper program that is not installed.
-type MissingError struct{ Program string }
+// MissingError is a helper program that is not installed, or not usable
+// where it is.
+type MissingError struct {
+	Program string
+	// Unusable is a file of that name next to ward that is not an
+	// executable file (a copy that lost its mode, a directory).
+	Unusable string
+}
 
 func (e *MissingError) Error() string {
+	if e.Unusable != "" {
+		return fmt.Sprintf("%s is not an executable file, and there is no %s on $PATH", e.Unusable, e.Program)
+	}
 	return fmt.Sprintf("%s is not installed: it is not next to ward's executable or on $PATH", e.Program)
 }
 
 // Hint says how to install the helper.
 func (e *MissingError) Hint() string {
+	if e.Unusable != "" {
+		return fmt.Sprintf("chmod +x %s if it is ward's helper copied without its mode; else install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION", e.Unusable)
+	}
 	return "install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION (or copy every ward-* program from ward's image or release next to ward)"
 }
 

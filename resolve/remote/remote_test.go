@@ -417,6 +417,39 @@ func TestMissingHelper(t *testing.T) {
 	}
 }
 
+// TestHelperNotExecutable: a helper next to ward that lost its mode (a
+// copy that dropped it) is named, with what to do, not called missing.
+// The error said "not installed: it is not next to ward's executable".
+func TestHelperNotExecutable(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real, err := filepath.EvalSymlinks(self); err == nil {
+		self = real
+	}
+	name := fmt.Sprintf("ward-test-noexec-%d", os.Getpid())
+	p := filepath.Join(filepath.Dir(self), name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Skipf("cannot write beside the test binary: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(p) })
+	t.Setenv("PATH", t.TempDir())
+	c := New(Config{Program: name, Store: "none"})
+	_, err = c.Fetch(context.Background(), ref("a"))
+	var me *MissingError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), p+" is not an executable file") || !strings.Contains(me.Hint(), "chmod +x "+p) {
+		t.Errorf("got %v (hint %q), want the file named as not executable, and chmod +x", err, hintOf(me))
+	}
+}
+
+func hintOf(e *MissingError) string {
+	if e == nil {
+		return ""
+	}
+	return e.Hint()
+}
+
 // TestSpawn: Spawn starts the helper's process at once and the first
 // request opens that same process's store; a spawned helper that died
 // first is started again; Close ends one that was never asked anything.
