@@ -393,6 +393,29 @@ func TestCloseAndEndOfInput(t *testing.T) {
 	}
 }
 
+// TestUnreadableRequestStillCloses: a helper that gets a line it cannot
+// read (a ward of another version) stops, but closes its store first,
+// giving its leases back, as at the end of its input. It returned at
+// once and left them.
+func TestUnreadableRequestStillCloses(t *testing.T) {
+	c, dir, _ := setup(t)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cn := c.conn
+	cn.wmu.Lock()
+	cn.in.Write([]byte("{not json\n"))
+	cn.wmu.Unlock()
+	select {
+	case <-cn.dead:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the helper did not stop at a line it cannot read")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "closed")); err != nil {
+		t.Errorf("the helper stopped without closing its store: %v", err)
+	}
+}
+
 // TestLogsRelayed: the helper's records reach ward's logger, marked with
 // the store.
 func TestLogsRelayed(t *testing.T) {

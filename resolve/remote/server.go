@@ -71,10 +71,13 @@ func Serve(in io.Reader, out io.Writer, kind *resolve.Kind, open OpenFunc) error
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	var closing *request
+	var unreadable error
 	for sc.Scan() {
 		var req request
 		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
-			return fmt.Errorf("%s: a request it cannot read: protocol mismatch with ward?", kind.Helper())
+			// Stop, but as at the end of input: the leases go back.
+			unreadable = fmt.Errorf("%s: a request it cannot read: protocol mismatch with ward?", kind.Helper())
+			break
 		}
 		if req.Op == opClose {
 			closing = &req
@@ -106,7 +109,7 @@ func Serve(in io.Reader, out io.Writer, kind *resolve.Kind, open OpenFunc) error
 	if closing != nil {
 		s.reply(closing.ID, struct{}{}, err)
 	}
-	return nil
+	return unreadable
 }
 
 // server is the helper's side of one connection.
