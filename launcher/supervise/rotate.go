@@ -569,7 +569,8 @@ func (r *rotator) dropLeases(ctx context.Context, old map[string]resolve.Value, 
 }
 
 // revokeLease gives v's lease back through its store; what names the lease
-// in the log. A lease that cannot be revoked ends with its TTL.
+// in the log. A lease that cannot be revoked ends with its TTL. A lease
+// revoked is logged by its store, once.
 func revokeLease(ctx context.Context, f *resolve.Fetcher, log *slog.Logger, v resolve.Value, what string) {
 	keeper, ok := leaseKeeper(f, v.Ref.Scheme)
 	if !ok {
@@ -577,8 +578,6 @@ func revokeLease(ctx context.Context, f *resolve.Fetcher, log *slog.Logger, v re
 	}
 	if err := keeper.Revoke(ctx, v.Lease); err != nil {
 		log.Warn("cannot revoke the "+what, "ref", v.Ref.Raw, "error", err.Error())
-	} else {
-		log.Debug(what+" revoked", "ref", v.Ref.Raw)
 	}
 }
 

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,11 +39,19 @@ type Config struct {
 	// CloseTimeout bounds how long Close waits for the helper to give its
 	// leases back and exit; 0 means 30s.
 	CloseTimeout time.Duration
+	// AnswerTimeout is how long a helper may answer nothing while
+	// requests wait, before it is taken for hung and killed; 0 means
+	// DefaultAnswerTimeout.
+	AnswerTimeout time.Duration
 }
 
 // ErrHelperDied is the cause of a request that a helper could not answer
 // because it exited; the next request starts it again.
 var ErrHelperDied = errors.New("the store's helper program exited")
+
+// DefaultAnswerTimeout is how long a helper may answer nothing, not even
+// a ping, while requests wait for it.
+const DefaultAnswerTimeout = 30 * time.Second
 
 // died is the answer to every request a helper can no longer answer.
 var died = &wireError{Msg: ErrHelperDied.Error()}
@@ -66,6 +74,9 @@ type Client struct {
 	// to / once the child runs, and a relative $PATH entry would then
 	// name another place.
 	path string
+	// orphans are leases whose helper died while it renewed them and
+	// that no helper holds yet: Close revokes them (with RevokeOnExit).
+	orphans map[string]*resolve.Lease
 }
 
 var (
@@ -82,6 +93,9 @@ func New(cfg Config) *Client {
 	}
 	if cfg.CloseTimeout == 0 {
 		cfg.CloseTimeout = 30 * time.Second
+	}
+	if cfg.AnswerTimeout == 0 {
+		cfg.AnswerTimeout = DefaultAnswerTimeout
 	}
 	return &Client{cfg: cfg}
 }
@@ -167,7 +181,7 @@ func (c *Client) awaitOpen(op *opening, ch <-chan response) {
 	var o openResult
 	switch {
 	case r.Error == died:
-		err = ErrHelperDied
+		err = op.cn.diedErr()
 	case r.Error != nil:
 		err = r.Error.err()
 	default:
@@ -258,9 +272,10 @@ func (c *Client) start() (*conn, error) {
 		errR.Close()
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
-	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store)}
+	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), answerTimeout: c.cfg.AnswerTimeout}
 	go cn.readResponses(outR)
 	go cn.readStderr(errR)
+	go cn.watch()
 	return cn, nil
 }
 
@@ -270,31 +285,48 @@ const ServeArg = "--ward-store-protocol=1"
 // Find locates a helper program: next to ward's own executable first (so
 // one `go install` or one `COPY` of a directory serves), then on $PATH.
 func Find(program string) (string, error) {
+	var beside string
 	if self, err := os.Executable(); err == nil {
 		if real, err := filepath.EvalSymlinks(self); err == nil {
 			self = real
 		}
 		p := filepath.Join(filepath.Dir(self), program)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		st, err := os.Stat(p)
+		if err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			return p, nil
+		}
+		if err == nil {
+			beside = p
 		}
 	}
 	p, err := exec.LookPath(program)
 	if err != nil {
-		return "", &MissingError{Program: program}
+		return "", &MissingError{Program: program, Unusable: beside}
 	}
 	return p, nil
 }
 
-// MissingError is a helper program that is not installed.
-type MissingError struct{ Program string }
+// MissingError is a helper program that is not installed, or not usable
+// where it is.
+type MissingError struct {
+	Program string
+	// Unusable is a file of that name next to ward that is not an
+	// executable file (a copy that lost its mode, a directory).
+	Unusable string
+}
 
 func (e *MissingError) Error() string {
+	if e.Unusable != "" {
+		return fmt.Sprintf("%s is not an executable file, and there is no %s on $PATH", e.Unusable, e.Program)
+	}
 	return fmt.Sprintf("%s is not installed: it is not next to ward's executable or on $PATH", e.Program)
 }
 
 // Hint says how to install the helper.
 func (e *MissingError) Hint() string {
+	if e.Unusable != "" {
+		return fmt.Sprintf("chmod +x %s if it is ward's helper copied without its mode; else install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION", e.Unusable)
+	}
 	return "install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION (or copy every ward-* program from ward's image or release next to ward)"
 }
 
@@ -366,39 +398,108 @@ func (c *Client) HasVersions() bool {
 }
 
 // KeepLease asks the helper to renew lease until it can no longer be
-// renewed. A helper that dies ends the lease's renewal too: the secret is
-// read again (by a new helper).
+// renewed. A helper that dies is an outage, not the lease's end: a new
+// helper takes the lease over (its store says "read again" at once when
+// it cannot, say because the token that created the lease died with the
+// old helper). After keepDeaths helpers in a row died keeping it, or when
+// no new helper starts, the secret is read again (with the backoff of a
+// failed read).
 func (c *Client) KeepLease(ctx context.Context, lease *resolve.Lease) error {
-	cn, err := c.live(ctx)
-	if err != nil {
-		return err
-	}
-	id, ch := cn.send(&request{Op: opKeepLease, Lease: toWireLease(lease)})
-	select {
-	case r := <-ch:
-		if r.Error != nil {
+	for deaths := 0; ; deaths++ {
+		// A renewal given up (a restart dropped the lease) must not kill a
+		// helper whose open other requests wait for.
+		cn, op, err := c.begin()
+		if err == nil && op != nil {
+			select {
+			case <-op.done:
+				err = op.err
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			c.orphan(lease, false)
+			return nil
+		}
+		id, ch := cn.send(&request{Op: opKeepLease, Lease: toWireLease(lease)})
+		// The helper takes the lease in before it reads what follows.
+		c.orphan(lease, false)
+		select {
+		case r := <-ch:
 			if r.Error == died {
+				c.orphan(lease, true)
+				if deaths+1 < keepDeaths && ctx.Err() == nil {
+					c.cfg.Log.Info("the store's helper died while it renewed a lease; a new one takes the lease over", "store", c.cfg.Store)
+					continue
+				}
+				// Read again: the old lease is revoked as any replaced one.
+				c.orphan(lease, false)
 				return nil
 			}
-			return r.Error.err()
+			if r.Error != nil {
+				return r.Error.err()
+			}
+			return nil
+		case <-ctx.Done():
+			cn.forget(id)
+			cn.write(&request{Op: opCancel, Target: id})
+			return ctx.Err()
 		}
-		return nil
-	case <-ctx.Done():
-		cn.forget(id)
-		cn.write(&request{Op: opCancel, Target: id})
-		return ctx.Err()
 	}
 }
 
+// orphan records that no helper holds lease (orphaned), or that one does
+// or that it is taken care of otherwise.
+func (c *Client) orphan(lease *resolve.Lease, orphaned bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !orphaned {
+		delete(c.orphans, lease.ID)
+		return
+	}
+	if c.orphans == nil {
+		c.orphans = map[string]*resolve.Lease{}
+	}
+	c.orphans[lease.ID] = lease
+}
+
+// keepDeaths is how many helpers in a row may die keeping one lease
+// before the secret is read again instead.
+const keepDeaths = 3
+
 // Revoke ends a lease now.
 func (c *Client) Revoke(ctx context.Context, lease *resolve.Lease) error {
-	return c.call(ctx, &request{Op: opRevoke, Lease: toWireLease(lease)}, nil)
+	err := c.call(ctx, &request{Op: opRevoke, Lease: toWireLease(lease)}, nil)
+	if err == nil {
+		c.orphan(lease, false)
+	}
+	return err
 }
 
 // Close asks the helper to give back what it holds and exit, and waits
 // for its answer within CloseTimeout (for its exit too, when it fails to
 // answer).
 func (c *Client) Close() error {
+	c.mu.Lock()
+	orphans := make([]*resolve.Lease, 0, len(c.orphans))
+	for _, l := range c.orphans {
+		orphans = append(orphans, l)
+	}
+	c.mu.Unlock()
+	if c.cfg.RevokeOnExit && len(orphans) > 0 {
+		// Leases of a helper that died, no other holds: revoked through
+		// the helper that runs (or a new one) before it closes.
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CloseTimeout)
+		for _, l := range orphans {
+			if err := c.Revoke(ctx, l); err != nil {
+				c.cfg.Log.Warn("cannot revoke a lease of a store helper that died", "store", c.cfg.Store, "error", err.Error())
+			}
+		}
+		cancel()
+	}
 	c.mu.Lock()
 	cn, spawned := c.conn, c.spawned
 	if c.opening != nil {
@@ -482,6 +583,65 @@ type conn struct {
 	pending map[uint64]chan response
 	dead    chan struct{}
 	waited  sync.Once
+
+	answerTimeout time.Duration
+	// hung: watch killed the helper for answering nothing.
+	hung atomic.Bool
+}
+
+// watch kills the helper when it stops answering. While requests wait for
+// it, it is pinged every third of the answer timeout; a ping unanswered
+// for the whole timeout means a helper stopped (SIGSTOP) or stuck, since
+// the helper answers pings at once and bounds each of its store's
+// requests itself. Killing it fails what waits as for a helper that died
+// (a lease renewal goes on with a new helper), and the next request
+// starts a new one.
+func (cn *conn) watch() {
+	tick := time.NewTicker(cn.answerTimeout / 3)
+	defer tick.Stop()
+	var ping chan response
+	var sent time.Time
+	for {
+		select {
+		case <-cn.dead:
+			return
+		case <-tick.C:
+		}
+		if ping != nil {
+			select {
+			case <-ping:
+				ping = nil
+			default:
+				if time.Since(sent) < cn.answerTimeout {
+					continue
+				}
+				cn.hung.Store(true)
+				cn.log.Warn("the store's helper answered nothing, not even a ping; killing it (a new one serves the next request)", "pid", cn.proc.Pid, "waited", cn.answerTimeout.String())
+				cn.kill()
+				return
+			}
+		}
+		cn.mu.Lock()
+		waiting := len(cn.pending) > 0
+		cn.mu.Unlock()
+		if waiting {
+			// Sent apart: a write to a stopped helper whose stdin pipe
+			// is full blocks until the kill.
+			sent, ping = time.Now(), make(chan response, 1)
+			go func(answer chan<- response) {
+				_, ch := cn.send(&request{Op: opPing})
+				answer <- <-ch
+			}(ping)
+		}
+	}
+}
+
+// diedErr is the error of a request the helper can no longer answer.
+func (cn *conn) diedErr() error {
+	if cn.hung.Load() {
+		return fmt.Errorf("%w: it answered nothing for %s and was killed", ErrHelperDied, cn.answerTimeout)
+	}
+	return ErrHelperDied
 }
 
 func (cn *conn) isDead() bool {
@@ -539,7 +699,7 @@ func (cn *conn) await(ctx context.Context, id uint64, ch chan response) (json.Ra
 	case r := <-ch:
 		if r.Error != nil {
 			if r.Error == died {
-				return nil, ErrHelperDied
+				return nil, cn.diedErr()
 			}
 			return nil, r.Error.err()
 		}
@@ -610,14 +770,44 @@ func (cn *conn) logRecord(l *wireLog) {
 }
 
 // readStderr logs what the helper writes to stderr: a crash's message,
-// which the helper could not send as a record.
+// which the helper could not send as a record. It reads to the end: a
+// helper whose stderr is closed dies of SIGPIPE at its next write there,
+// so past stderrLimit (a flood) lines are read and dropped, and a line
+// longer than stderrLine is cut.
 func (cn *conn) readStderr(r *os.File) {
 	defer r.Close()
-	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
-	for sc.Scan() {
-		cn.log.Warn("store helper: " + sc.Text())
+	br := bufio.NewReaderSize(r, stderrLine)
+	logged, dropped := 0, false
+	for {
+		line, more, err := br.ReadLine()
+		if err != nil {
+			return
+		}
+		switch {
+		case logged < stderrLimit:
+			logged += len(line)
+			text := string(line)
+			if more {
+				text += " [cut]"
+			}
+			cn.log.Warn("store helper: " + text)
+		case !dropped:
+			dropped = true
+			cn.log.Warn("the store's helper writes much to its stderr; the rest is not logged")
+		}
+		for more {
+			if _, more, err = br.ReadLine(); err != nil {
+				return
+			}
+		}
 	}
 }
+
+// How much of a helper's stderr reaches ward's log.
+const (
+	stderrLimit = 1 << 20
+	stderrLine  = 4 << 10
+)
 
 func (cn *conn) kill() {
 	cn.proc.Kill()

@@ -18,9 +18,15 @@
 //	            error per ref, in order. A secret's value travels as
 //	            base64; errors say whether the document was not found.
 //	version     one ref: the version it names now (a metadata read).
-//	keep_lease  a lease: answered when it can no longer be renewed.
+//	keep_lease  a lease: answered when it can no longer be renewed. A
+//	            lease a helper that died created is taken in at once
+//	            (renewed, and revoked on close), where the store can.
 //	cancel      stop the keep_lease request `target`; no answer.
 //	revoke      a lease: end it now.
+//	ping        nothing: answered at once, even before open, to show
+//	            that the helper runs (a helper that answers no ping
+//	            within ward's answer timeout is killed). A helper that
+//	            does not know it answers with an error, as alive.
 //	close       give back what the store holds (leases, when
 //	            revoke_on_exit) and exit. End of input means the same, so
 //	            a ward killed with SIGKILL still gets its leases revoked.
@@ -50,6 +56,7 @@ const (
 	opCancel    op = "cancel"
 	opRevoke    op = "revoke"
 	opClose     op = "close"
+	opPing      op = "ping"
 )
 
 // request is one line ward writes.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,6 +80,14 @@ func (s *dirStore) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, er
 		os.Exit(3)
 	case "log":
 		s.log.Info("reading the log entry", "ref", ref.Raw)
+	case "chatty":
+		// An SDK that writes to stderr: 2 MiB of lines, then one line
+		// of 100 KiB.
+		line := strings.Repeat("x", 1023) + "\n"
+		for range 2 << 10 {
+			os.Stderr.WriteString(line)
+		}
+		os.Stderr.WriteString(strings.Repeat("y", 100<<10) + "\n")
 	}
 	b, err := os.ReadFile(filepath.Join(s.dir, ref.Path))
 	if errors.Is(err, os.ErrNotExist) {
@@ -116,7 +125,7 @@ func (s *dirStore) Close() error {
 
 // setup puts the helper on $PATH and returns a client and the store's
 // directory.
-func setup(t *testing.T) (*Client, string, *bytes.Buffer) {
+func setup(t *testing.T) (*Client, string, *syncLog) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -128,26 +137,32 @@ func setup(t *testing.T) (*Client, string, *bytes.Buffer) {
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	dir := t.TempDir()
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &syncLog{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := New(Config{
 		Program: helperName, Store: "test", Options: &testOptions{Greeting: "hello"},
 		Environ: append(os.Environ(), "WARD_TEST_DIR="+dir), RevokeOnExit: true, Log: log, Level: slog.LevelDebug,
 	})
 	t.Cleanup(func() { c.Close() })
-	return c, dir, &logs
+	return c, dir, logs
 }
 
-type lockedWriter struct {
-	w  *bytes.Buffer
-	mu *sync.Mutex
+// syncLog is a log that goroutines write while a test reads it.
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+func (l *syncLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func ref(path string) resolve.Ref {
@@ -212,6 +227,113 @@ func TestHelperDeathIsAnOutage(t *testing.T) {
 	}
 }
 
+// TestStderrFloodIsNoOutage: a helper that writes much to its stderr, or
+// a line longer than a scanner's default, keeps running and answering.
+// ward stopped reading its stderr after 1 MiB or at such a line and
+// closed the pipe: the helper's next write to stderr killed it with
+// SIGPIPE, mid-request.
+func TestStderrFloodIsNoOutage(t *testing.T) {
+	c, dir, logs := setup(t)
+	os.WriteFile(filepath.Join(dir, "chatty"), []byte("x"), 0o600)
+	for i := range 3 {
+		s, err := c.Fetch(context.Background(), ref("chatty"))
+		if err != nil || string(s.Value) != "x" {
+			t.Fatalf("fetch %d from a helper that floods its stderr: got %v", i, err)
+		}
+	}
+	if n := strings.Count(logs.String(), "store helper: "); n > 2000 {
+		t.Errorf("%d lines of the helper's stderr logged: want them bounded", n)
+	}
+}
+
+// TestHungHelperIsAnOutage: a helper that stops answering (stopped with
+// SIGSTOP, deadlocked) is killed once it has not answered for
+// AnswerTimeout, which fails what it was asked, lease renewals included,
+// and a new helper serves the next request (and takes a lease renewal
+// over). ward used to wait for it forever: a start hung, and so did
+// rotation, for good.
+func TestHungHelperIsAnOutage(t *testing.T) {
+	c, dir, logs := setup(t)
+	c.cfg.AnswerTimeout = time.Second
+	os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o600)
+	if _, err := c.Fetch(context.Background(), ref("a")); err != nil {
+		t.Fatal(err)
+	}
+	keep := make(chan error, 1)
+	kctx, kcancel := context.WithCancel(context.Background())
+	defer kcancel()
+	go func() { keep <- c.KeepLease(kctx, &resolve.Lease{ID: "x/long"}) }()
+	// The renewal is asked of this helper before it stops.
+	for deadline := time.Now().Add(10 * time.Second); !hasPending(c.conn); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lease renewal was not sent")
+		}
+	}
+	pid := c.Pid()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	// A stop takes effect a moment after kill returns: every thread of
+	// the helper has to stop.
+	for deadline := time.Now().Add(10 * time.Second); !stopped(pid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the helper did not stop")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := c.Fetch(ctx, ref("a")); !errors.Is(err, ErrHelperDied) {
+		t.Errorf("a fetch from a hung helper: got %v, want ErrHelperDied", err)
+	}
+	if !strings.Contains(logs.String(), "answered nothing") {
+		t.Errorf("the kill of a hung helper was not logged: %s", logs.String())
+	}
+	// The lease's renewal goes on with a new helper, until cancelled.
+	for deadline := time.Now().Add(20 * time.Second); c.Pid() == 0 || c.Pid() == pid; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new helper took the lease over")
+		}
+	}
+	kcancel()
+	select {
+	case err := <-keep:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the lease renewal taken over: got %v, want it renewed until cancelled", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the lease renewal taken over did not end when cancelled")
+	}
+	s, err := c.Fetch(context.Background(), ref("a"))
+	if err != nil || string(s.Value) != "x" || c.Pid() == pid {
+		t.Fatalf("after the helper hung: got %v (pid %d, was %d), want the value read by a new helper", err, c.Pid(), pid)
+	}
+}
+
+// stopped reports whether every thread of process pid is stopped.
+func stopped(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// pid (comm) STATE ...
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return len(tasks) > 0
+}
+
+// hasPending reports whether cn waits for an answer.
+func hasPending(cn *conn) bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return len(cn.pending) > 0
+}
+
 // TestKeepLeaseEndsAndCancels: an ended lease answers; a cancelled one
 // returns the context's error.
 func TestKeepLeaseEndsAndCancels(t *testing.T) {
@@ -271,6 +393,29 @@ func TestCloseAndEndOfInput(t *testing.T) {
 	}
 }
 
+// TestUnreadableRequestStillCloses: a helper that gets a line it cannot
+// read (a ward of another version) stops, but closes its store first,
+// giving its leases back, as at the end of its input. It returned at
+// once and left them.
+func TestUnreadableRequestStillCloses(t *testing.T) {
+	c, dir, _ := setup(t)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cn := c.conn
+	cn.wmu.Lock()
+	cn.in.Write([]byte("{not json\n"))
+	cn.wmu.Unlock()
+	select {
+	case <-cn.dead:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the helper did not stop at a line it cannot read")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "closed")); err != nil {
+		t.Errorf("the helper stopped without closing its store: %v", err)
+	}
+}
+
 // TestLogsRelayed: the helper's records reach ward's logger, marked with
 // the store.
 func TestLogsRelayed(t *testing.T) {
@@ -293,6 +438,39 @@ func TestMissingHelper(t *testing.T) {
 	if !errors.As(err, &me) || !strings.Contains(err.Error(), "ward-no-such-helper is not installed") || !strings.Contains(me.Hint(), "go install github.com/wardsecrets/ward/...") {
 		t.Errorf("got %v, want a MissingError with an install hint", err)
 	}
+}
+
+// TestHelperNotExecutable: a helper next to ward that lost its mode (a
+// copy that dropped it) is named, with what to do, not called missing.
+// The error said "not installed: it is not next to ward's executable".
+func TestHelperNotExecutable(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real, err := filepath.EvalSymlinks(self); err == nil {
+		self = real
+	}
+	name := fmt.Sprintf("ward-test-noexec-%d", os.Getpid())
+	p := filepath.Join(filepath.Dir(self), name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Skipf("cannot write beside the test binary: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(p) })
+	t.Setenv("PATH", t.TempDir())
+	c := New(Config{Program: name, Store: "none"})
+	_, err = c.Fetch(context.Background(), ref("a"))
+	var me *MissingError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), p+" is not an executable file") || !strings.Contains(me.Hint(), "chmod +x "+p) {
+		t.Errorf("got %v (hint %q), want the file named as not executable, and chmod +x", err, hintOf(me))
+	}
+}
+
+func hintOf(e *MissingError) string {
+	if e == nil {
+		return ""
+	}
+	return e.Hint()
 }
 
 // TestSpawn: Spawn starts the helper's process at once and the first

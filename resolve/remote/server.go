@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/signals"
@@ -31,6 +33,14 @@ func Main(kind *resolve.Kind, open OpenFunc) int {
 	if err := signals.Harden(); err != nil {
 		fmt.Fprintf(os.Stderr, "cannot harden the helper process: %v\n", err)
 	}
+	// Its life is ward's: it ends at the end of its stdin, after giving
+	// back its leases. A stop signal sent to every process of ward's
+	// cgroup or name (systemd's KillMode=control-group, pkill ward) would
+	// otherwise kill it before ward asks it to close, and the leases it
+	// holds would outlive ward by their TTL. Caught rather than ignored,
+	// so that a program the store runs (a credential process) gets the
+	// default dispositions.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	if err := Serve(os.Stdin, os.Stdout, kind, open); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -61,10 +71,13 @@ func Serve(in io.Reader, out io.Writer, kind *resolve.Kind, open OpenFunc) error
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	var closing *request
+	var unreadable error
 	for sc.Scan() {
 		var req request
 		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
-			return fmt.Errorf("%s: a request it cannot read: protocol mismatch with ward?", kind.Helper())
+			// Stop, but as at the end of input: the leases go back.
+			unreadable = fmt.Errorf("%s: a request it cannot read: protocol mismatch with ward?", kind.Helper())
+			break
 		}
 		if req.Op == opClose {
 			closing = &req
@@ -73,6 +86,10 @@ func Serve(in io.Reader, out io.Writer, kind *resolve.Kind, open OpenFunc) error
 		if req.Op == opOpen {
 			res, err := s.doOpen(req.Open)
 			s.reply(req.ID, res, err)
+			continue
+		}
+		if req.Op == opPing {
+			s.reply(req.ID, struct{}{}, nil)
 			continue
 		}
 		if s.store == nil {
@@ -92,7 +109,7 @@ func Serve(in io.Reader, out io.Writer, kind *resolve.Kind, open OpenFunc) error
 	if closing != nil {
 		s.reply(closing.ID, struct{}{}, err)
 	}
-	return nil
+	return unreadable
 }
 
 // server is the helper's side of one connection.
@@ -149,6 +166,12 @@ func (s *server) doOpen(o *openRequest) (any, error) {
 	return res, nil
 }
 
+// leaseAdopter is a store that can take over a lease another helper
+// created, to renew it and give it back when it closes.
+type leaseAdopter interface {
+	AdoptLease(*resolve.Lease)
+}
+
 // handle answers one request in the background.
 func (s *server) handle(ctx context.Context, req request) {
 	switch req.Op {
@@ -160,6 +183,11 @@ func (s *server) handle(ctx context.Context, req request) {
 		s.mu.Unlock()
 		return
 	case opKeepLease:
+		// A lease of a helper that died is taken in at once, before the
+		// requests that follow (a close revokes it).
+		if a, ok := s.store.(leaseAdopter); ok && req.Lease != nil {
+			a.AdoptLease(req.Lease.lease())
+		}
 		// Renewing runs until the lease ends or ward cancels; it must not
 		// hold a close up, so it is not counted in flight.
 		kctx, cancel := context.WithCancel(ctx)

@@ -47,6 +47,13 @@ type authState struct {
 		wrapping [sha256.Size]byte
 		secretID string
 	}
+	// ends are when login tokens that can no longer be renewed expire, by
+	// generation: Vault revokes the leases a token created when it
+	// expires, so a lease it created must be read again, with a newer
+	// token, before then. changed is closed, and replaced, when an end is
+	// learnt or the token changes.
+	ends    map[int]time.Time
+	changed chan struct{}
 }
 
 func newAuthState(s *Store) (*authState, error) {
@@ -55,7 +62,7 @@ func newAuthState(s *Store) (*authState, error) {
 		return nil, err
 	}
 	bare.ClearToken()
-	a := &authState{s: s, bare: bare, answered: make(chan struct{})}
+	a := &authState{s: s, bare: bare, answered: make(chan struct{}), ends: map[int]time.Time{}, changed: make(chan struct{})}
 	a.bg, a.cancel = context.WithCancel(context.Background())
 	return a, nil
 }
@@ -129,8 +136,16 @@ func (a *authState) acquire(ctx context.Context) error {
 		}
 		a.file = filepath.Join(a.s.set.home, ".vault-token")
 		if _, err := a.readFile(); err != nil {
+			if errors.Is(err, os.ErrNotExist) && a.s.set.agent {
+				// The agent adds its auto-auth token (api_proxy's
+				// use_auto_auth_token): requests go without one.
+				a.file = ""
+				a.setToken("")
+				a.s.log.Debug("no vault token: requests go through the Vault Agent at VAULT_AGENT_ADDR, which adds its own", "address", a.s.set.Address)
+				return nil
+			}
 			if errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("no vault token: VAULT_TOKEN is not set and %s does not exist: set VAULT_TOKEN, run vault login, or choose a login method under stores.vault.auth", a.file)
+				return fmt.Errorf("no vault token: VAULT_TOKEN is not set and %s does not exist: set VAULT_TOKEN, run vault login, set VAULT_AGENT_ADDR to a Vault Agent that adds its auto-auth token, or choose a login method under stores.vault.auth", a.file)
 			}
 			return err
 		}
@@ -182,6 +197,19 @@ func (a *authState) refresh(ctx context.Context, gen int) (bool, error) {
 	return true, nil
 }
 
+// source says where the token handed to ward came from.
+func (a *authState) source() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.file != "":
+		return "the token in " + a.file
+	case a.token == "":
+		return "the auto-auth token of the Vault Agent at VAULT_AGENT_ADDR"
+	}
+	return vault.EnvToken
+}
+
 // tokenInvalid asks Vault whether the token in hand still works.
 func (a *authState) tokenInvalid(ctx context.Context) bool {
 	_, err := a.s.client.Auth().Token().LookupSelfWithContext(ctx)
@@ -205,6 +233,40 @@ func (a *authState) setToken(t string) {
 	a.gen++
 	a.ready = true
 	a.s.client.SetToken(t)
+	a.notify()
+}
+
+// notify wakes up whoever waits on changed. Callers hold mu.
+func (a *authState) notify() {
+	close(a.changed)
+	a.changed = make(chan struct{})
+}
+
+// tokenEnd is when the token of generation gen expires for good (zero
+// while that is not known), whether a newer token is in use, and a
+// channel closed when either may have changed.
+func (a *authState) tokenEnd(gen int) (end time.Time, replaced bool, changed <-chan struct{}) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ends[gen], a.gen != gen, a.changed
+}
+
+// ending records that the login token of generation gen expires at end
+// and cannot be renewed past it, then logs in again so that what is
+// read from now on (a lease first of all) comes with a token that lives
+// on.
+func (a *authState) ending(gen int, end time.Time) {
+	a.mu.Lock()
+	if a.stopped || a.gen != gen {
+		a.mu.Unlock()
+		return
+	}
+	if e, ok := a.ends[gen]; !ok || end.Before(e) {
+		a.ends[gen] = end
+		a.notify()
+	}
+	a.mu.Unlock()
+	a.relogin(gen)
 }
 
 // readFile reads the token file and reports whether the token changed.
@@ -228,9 +290,43 @@ func (a *authState) readFile() (bool, error) {
 	}
 	if a.ready {
 		a.s.log.Info("vault token file changed; using its new token", "file", a.file)
+		// Nobody renews the old token now (an agent that wrote a new
+		// one has logged in again): the leases it created end when it
+		// does, and are read again with the new token before then.
+		if end, ok := a.endOfToken(); ok {
+			a.ends[a.gen] = end
+		}
 	}
 	a.setToken(t)
 	return true, nil
+}
+
+// endOfToken asks Vault when the token in hand expires: at once when Vault
+// no longer knows it, never (false) for a token that does not expire.
+// Callers hold mu.
+func (a *authState) endOfToken() (time.Time, bool) {
+	ctx, cancel := context.WithTimeout(a.bg, a.s.set.Timeout)
+	defer cancel()
+	sec, err := a.s.client.Auth().Token().LookupSelfWithContext(ctx)
+	if err != nil || sec == nil {
+		return time.Now(), true
+	}
+	ttl, err := sec.TokenTTL()
+	if err != nil {
+		return time.Now(), true
+	}
+	if ttl <= 0 {
+		return time.Time{}, false
+	}
+	return time.Now().Add(ttl), true
+}
+
+// fromFile reports whether the token comes from a file (a Vault Agent
+// sink, ~/.vault-token), which can change under the store.
+func (a *authState) fromFile() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.file != ""
 }
 
 // fileChanged reports whether the token file looks different from when it
@@ -442,11 +538,15 @@ func (a *authState) startRenewer(sec *api.Secret, gen int) {
 	}
 	a.watcher = w
 	a.wg.Add(1)
-	go a.watch(w, gen)
+	go a.watch(w, gen, time.Duration(sec.Auth.LeaseDuration)*time.Second)
 }
 
 // watch follows one token's renewer until it ends, then logs in again.
-func (a *authState) watch(w *api.LifetimeWatcher, gen int) {
+// A login token's renewal that comes back shorter than its TTL has hit
+// the token's max TTL: its end is known, and the store logs in again
+// then, not at the end, so that the leases that token created (which end
+// with it) can be read again with the new token in time.
+func (a *authState) watch(w *api.LifetimeWatcher, gen int, ttl time.Duration) {
 	defer a.wg.Done()
 	go w.Start()
 	for {
@@ -468,11 +568,19 @@ func (a *authState) watch(w *api.LifetimeWatcher, gen int) {
 			} else {
 				a.s.log.Info("vault token can no longer be renewed; logging in again", "method", a.s.set.Auth.Method)
 			}
-			a.relogin(gen)
+			a.ending(gen, time.Now())
 			return
 		case r := <-w.RenewCh():
-			if r != nil && r.Secret != nil && r.Secret.Auth != nil {
-				a.s.log.Debug("vault token renewed", "ttl", (time.Duration(r.Secret.Auth.LeaseDuration) * time.Second).String())
+			if r == nil || r.Secret == nil || r.Secret.Auth == nil {
+				continue
+			}
+			d := time.Duration(r.Secret.Auth.LeaseDuration) * time.Second
+			a.s.log.Debug("vault token renewed", "ttl", d.String())
+			if a.s.set.loginMethod() && d < ttl-time.Second {
+				a.s.log.Info("vault token reaches its max TTL; logging in again, and reading the leases it created again before it ends", "method", a.s.set.Auth.Method, "ends_in", d.String())
+				w.Stop()
+				a.ending(gen, r.RenewedAt.Add(d))
+				return
 			}
 		case <-a.bg.Done():
 			w.Stop()

@@ -3,9 +3,12 @@ package store
 import (
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +17,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
 // readable writes a secret on a fresh KV v2 mount and a policy that reads
@@ -422,4 +428,68 @@ func TestAuthStaticTokenRenewed(t *testing.T) {
 	waitFor(t, "the warning at the max TTL", 30*time.Second, func() bool {
 		return strings.Contains(tc.logs.String(), "the vault token can no longer be renewed and will expire")
 	})
+}
+
+// TestAuthVaultAgent runs a real Vault Agent whose API proxy adds its
+// auto-auth token to requests that carry none, and sets VAULT_AGENT_ADDR,
+// as the Vault CLI reads it (over VAULT_ADDR): the store goes through the
+// agent with no token of its own. It ignored VAULT_AGENT_ADDR and asked
+// for a token: "no vault token: VAULT_TOKEN is not set".
+func TestAuthVaultAgent(t *testing.T) {
+	needVault(t)
+	bin := os.Getenv("VAULT_TEST_BIN")
+	if bin == "" {
+		vaulttest.RequireIntegration(t, "no vault binary for the agent: VAULT_TEST_BIN is not set")
+	}
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
+	tc.secret(tok)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(tok), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := l.Addr().String()
+	l.Close()
+	conf := fmt.Sprintf(`vault { address = %q }
+auto_auth {
+  method "token_file" {
+    config = { token_file_path = %q }
+  }
+}
+api_proxy { use_auto_auth_token = true }
+listener "tcp" {
+  address     = %q
+  tls_disable = true
+}
+`, vaultAddr, filepath.Join(dir, "token"), listen)
+	if err := os.WriteFile(filepath.Join(dir, "agent.hcl"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agent := exec.Command(bin, "agent", "-config="+filepath.Join(dir, "agent.hcl"))
+	agent.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	waitFor(t, "the agent to listen", 30*time.Second, func() bool {
+		c, err := net.Dial("tcp", listen)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+
+	env := map[string]string{"HOME": t.TempDir(), "VAULT_AGENT_ADDR": "http://" + listen, "VAULT_ADDR": "http://127.0.0.1:1"}
+	s, err := newStore(Options{}, resolve.Env{Getenv: func(k string) string { return env[k] }, Log: tc.logger(), RevokeOnExit: true},
+		retryWaits{5 * time.Millisecond, 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("new store: %s", tc.text(err))
+	}
+	t.Cleanup(func() { s.Close() })
+	wantValue(t, tc, s, ref, value)
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +220,115 @@ path "sys/leases/revoke" { capabilities = ["update"] }
 	}
 	if n := strings.Count(tc.logs.String(), `msg="vault lease revoked"`); n != 2 {
 		t.Errorf("got %d lease revocations in the log, want 2", n)
+	}
+}
+
+// TestLeaseEndsWithItsToken: Vault revokes a lease when the token that
+// created it expires, whatever the lease's own TTL. With a login token of
+// short max TTL (6s) and database credentials of 1h, KeepLease must say
+// "read again" once the token is known to end, after logging in again,
+// and while the credentials still work: the read that follows gets a
+// lease of the new token. KeepLease went on renewing the lease past the
+// token's end, so the child kept credentials Vault had revoked until the
+// next renewal failed, two thirds of the lease's TTL later.
+func TestLeaseEndsWithItsToken(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, dbRole := database(t, p, "1h", "2h")
+	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
+path "sys/leases/revoke" { capabilities = ["update"] }`)
+	authMount, arole, roleID := approle(t, pol, map[string]any{"token_ttl": "3s", "token_max_ttl": "6s"})
+	secretID := rootWrite(t, "auth/"+authMount+"/role/"+arole+"/secret-id", nil).Data["secret_id"].(string)
+	tc.secret(secretID)
+	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: authMount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
+
+	ref := "vault://" + mount + "/creds/" + dbRole
+	got, err := fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
+	if err != nil {
+		t.Fatalf("fetch: %s", tc.text(err))
+	}
+	user, pass := string(got["U"].Bytes), string(got["P"].Bytes)
+	tc.secret(pass)
+	_, gen := storeToken(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.KeepLease(ctx, got["U"].Lease); err != nil {
+		t.Fatalf("KeepLease of a lease whose token ends after 6s: got %v after %s, want nil (read again) before the token ends", err, time.Since(start).Round(time.Second))
+	}
+	if _, g := storeToken(s); g == gen {
+		t.Errorf("KeepLease said read again, but the store has not logged in again")
+	}
+	if out, err := p.Login(user, pass); err != nil || out != user {
+		t.Errorf("the credentials no longer worked when KeepLease said read again (%v)", err)
+	}
+	got, err = fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
+	if err != nil {
+		t.Fatalf("fetch again: %s", tc.text(err))
+	}
+	tc.secret(string(got["P"].Bytes))
+	// The new lease belongs to the new token: KeepLease renews it.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	if err := s.KeepLease(ctx2, got["U"].Lease); err != context.DeadlineExceeded {
+		t.Errorf("KeepLease of the lease read with the new token: got %v, want it renewed until the context ends", err)
+	}
+}
+
+// TestLeaseOfASinksOldToken: a Vault Agent sink (token_file) gets a new
+// token when the agent logs in again; the old token lives on only until
+// its TTL ends, and the leases it created end with it. KeepLease of such
+// a lease must notice the new token by itself and say "read again" while
+// the old token still lives, so that the secret is read with the new
+// one. It went on renewing the lease as if the old token were immortal.
+func TestLeaseOfASinksOldToken(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, dbRole := database(t, p, "1h", "2h")
+	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
+path "sys/leases/revoke" { capabilities = ["update"] }`)
+	sink := filepath.Join(t.TempDir(), "token")
+	write := func(ttl string) {
+		tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: ttl, ExplicitMaxTTL: ttl})
+		tc.secret(tok)
+		if err := os.WriteFile(sink+".tmp", []byte(tok), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(sink+".tmp", sink); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("20s")
+	s := tc.store(Options{Auth: Auth{Method: "token_file", TokenFile: sink}}, nil)
+	ref := "vault://" + mount + "/creds/" + dbRole
+	got, err := fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
+	if err != nil {
+		t.Fatalf("fetch: %s", tc.text(err))
+	}
+	user, pass := string(got["U"].Bytes), string(got["P"].Bytes)
+	tc.secret(pass)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+		defer cancel()
+		done <- s.KeepLease(ctx, got["U"].Lease)
+	}()
+	write("1h") // the agent's new login
+	if err := <-done; err != nil {
+		t.Fatalf("KeepLease of a lease whose token (20s) the sink replaced: got %v after %s, want nil (read again) before that token ends", err, time.Since(start).Round(time.Second))
+	}
+	if out, err := p.Login(user, pass); err != nil || out != user {
+		t.Errorf("the credentials no longer worked when KeepLease said read again (%v)", err)
+	}
+	got, err = fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
+	if err != nil {
+		t.Fatalf("fetch again: %s", tc.text(err))
+	}
+	tc.secret(string(got["P"].Bytes))
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	if err := s.KeepLease(ctx2, got["U"].Lease); err != context.DeadlineExceeded {
+		t.Errorf("KeepLease of the lease read with the new token: got %v, want it renewed until the context ends", err)
 	}
 }

@@ -193,6 +193,14 @@ func (s *Store) kv2Secret(ref resolve.Ref, m mountInfo, apiPath, version string,
 			return resolve.Secret{}, fmt.Errorf("read %s: no version %s at %s (vault kv metadata get -mount=%s %s lists the versions): %w",
 				ref.Raw, version, apiPath, strings.TrimSuffix(m.path, "/"), strings.TrimPrefix(ref.Path, m.path), resolve.ErrNotFound)
 		}
+		rel := strings.TrimPrefix(ref.Path, m.path)
+		for _, api := range []string{"data/", "metadata/"} {
+			if rest, ok := strings.CutPrefix(rel, api); ok && rest != "" {
+				// The API path, as envconsul and consul-template take it.
+				return resolve.Secret{}, fmt.Errorf("read %s: no secret at %s: %s is a KV v2 mount and ward adds data/ itself: write vault://%s%s: %w",
+					ref.Raw, apiPath, m.path, m.path, rest, resolve.ErrNotFound)
+			}
+		}
 		return resolve.Secret{}, fmt.Errorf("read %s: no secret at %s: check the path (vault kv list -mount=%s): %w",
 			ref.Raw, apiPath, strings.TrimSuffix(m.path, "/"), resolve.ErrNotFound)
 	}
@@ -348,7 +356,7 @@ func toReply(resp *api.Response, err error) (reply, error) {
 		defer resp.Body.Close()
 	}
 	var re *api.ResponseError
-	if errors.As(err, &re) && re.StatusCode < 500 {
+	if errors.As(err, &re) && re.StatusCode < 500 && !foreignBody(re) {
 		rep := reply{status: re.StatusCode, msgs: re.Errors}
 		if resp != nil {
 			if sec, perr := api.ParseSecret(resp.Body); perr == nil {

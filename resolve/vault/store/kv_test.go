@@ -141,6 +141,9 @@ func TestMissing(t *testing.T) {
 		{"kv v2 path", "vault://" + v2 + "/no/such#x", []string{"no secret at " + v2 + "/data/no/such", "vault kv list"}},
 		{"kv v1 path", "vault://" + v1 + "/no/such#x", []string{"no secret at " + v1 + "/no/such"}},
 		{"mount", "vault://" + uniq("nomount") + "/a/b#x", []string{"no secrets engine is mounted at", "vault secrets list"}},
+		// The API path, as envconsul and consul-template take it: ward
+		// adds data/ itself, and says so.
+		{"kv v2 path with data/", "vault://" + v2 + "/data/app/db#x", []string{"no secret at " + v2 + "/data/data/app/db", "write vault://" + v2 + "/app/db"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,6 +187,27 @@ func TestPermissionDenied(t *testing.T) {
 	}
 	if errors.Is(err, resolve.ErrNotFound) {
 		t.Errorf("a denied read says not found")
+	}
+}
+
+// TestInvalidTokenSaysSo: a token handed to ward that Vault no longer
+// knows (expired, revoked, mistyped) gets a 403 like a policy's refusal;
+// the error says the token may not be valid and where it came from, not
+// only to check a policy. It said only "check that the token's policy
+// grants read".
+func TestInvalidTokenSaysSo(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	mount := mountKV(t, 2)
+	kvPut(t, mount, 2, "app", map[string]any{"k": tc.canary("v")})
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{"default"}})
+	tc.secret(tok)
+	revokeToken(t, tok)
+	s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok})
+	_, err := fetch(t, s, map[string]string{"V": "vault://" + mount + "/app#k"})
+	tc.wantErr("a revoked token", err, "permission denied", "may have expired or been revoked", "check VAULT_TOKEN")
+	if !errors.Is(err, ErrPermissionDenied) {
+		t.Errorf("got %s, want ErrPermissionDenied", tc.text(err))
 	}
 }
 

@@ -30,6 +30,9 @@ type retryWaits struct{ min, max time.Duration }
 type settings struct {
 	Options
 	skipVerify bool
+	// agent: the address is VAULT_AGENT_ADDR's, a Vault Agent (or Proxy)
+	// that adds its own auto-auth token to requests that carry none.
+	agent      bool
 	maxRetries int
 	revoke     bool
 	home       string
@@ -46,6 +49,12 @@ func resolveSettings(o Options, env resolve.Env, retry retryWaits) (settings, er
 	or := func(v *string, name string) {
 		if *v == "" {
 			*v = strings.TrimSpace(getenv(name))
+		}
+	}
+	// As the Vault CLI: VAULT_AGENT_ADDR over VAULT_ADDR.
+	if s.Address == "" {
+		if a := strings.TrimSpace(getenv("VAULT_AGENT_ADDR")); a != "" {
+			s.Address, s.agent = a, true
 		}
 	}
 	or(&s.Address, "VAULT_ADDR")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -321,5 +322,29 @@ func TestCredsPath(t *testing.T) {
 		if got := s.credsPath(in); got != want {
 			t.Errorf("credsPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestForeignBodyNotRepeated: an answer that is not Vault's (VAULT_ADDR
+// naming a proxy, a load balancer's error page, a server that echoes the
+// request) is never repeated in an error: it may hold the token ward
+// sent. The API client puts such a body whole in its error, and the
+// store's errors repeated it, token included.
+func TestForeignBodyNotRepeated(t *testing.T) {
+	tc := newCase(t)
+	tok := tc.canary("token")
+	for _, status := range []int{http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusBadGateway} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(status)
+				fmt.Fprintf(w, "<html><pre>%s %s\nX-Vault-Token: %s</pre></html>", r.Method, r.URL, r.Header.Get("X-Vault-Token"))
+			}))
+			defer echo.Close()
+			zero := 0
+			s := tc.store(Options{Address: echo.URL, MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": tok})
+			_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+			tc.wantErr("a foreign answer", err, "vault://secret/app", fmt.Sprintf("vault answered %d", status), "not a Vault response")
+		})
 	}
 }

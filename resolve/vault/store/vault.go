@@ -176,6 +176,18 @@ func (s *Store) newClient() (*api.Client, error) {
 // Fields hold the data map (strings as they are, anything else as JSON
 // text) and Value the JSON of the whole map.
 func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
+	sec, err := s.fetch(ctx, ref)
+	if errors.Is(err, ErrPermissionDenied) && !s.set.loginMethod() && s.auth.tokenInvalid(ctx) {
+		// Vault refuses a token it does not know as it refuses a path
+		// the policy does not grant. A login method has logged in again
+		// already; a token handed to ward may be what to check (or it
+		// lacks the default policy: both are said).
+		err = fmt.Errorf("%w; and the token cannot look itself up either: it may have expired or been revoked (check %s)", err, s.auth.source())
+	}
+	return sec, err
+}
+
+func (s *Store) fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
 	version := ref.Options["version"]
 	// Log in (or find the token) first, so a login failure reads as one
 	// and not as a failed mount lookup.
@@ -250,13 +262,21 @@ func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 	if lease == nil || lease.ID == "" {
 		return errors.New("keep a vault lease: the secret has no lease")
 	}
-	ttl, renewable := lease.TTL, lease.Renewable
+	ttl, renewable, gen := lease.TTL, lease.Renewable, 0
 	s.leasesMu.Lock()
-	if h, ok := s.leases[lease.ID]; ok {
+	h, held := s.leases[lease.ID]
+	if held {
 		ttl = h.lease.TTL - time.Since(h.obtained)
-		renewable = h.lease.Renewable
+		renewable, gen = h.lease.Renewable, h.gen
 	}
 	s.leasesMu.Unlock()
+	if !held {
+		// A lease this store did not create, nor adopt (AdoptLease): one
+		// a helper that died read with a login of its own, and that dies
+		// with that login's token. Read it again.
+		s.log.Info("vault lease of another login; the secret must be read again", "lease", leaseSource(lease.ID))
+		return nil
+	}
 	if ttl <= 0 {
 		return nil
 	}
@@ -283,8 +303,38 @@ func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 	if !renewable {
 		reread = time.After(rereadDelay(ttl))
 	}
+	// The token that created the lease: once its end is known and a newer
+	// token is in use, the lease is read again before that end, as Vault
+	// revokes it then.
+	var tokenReread <-chan time.Time
+	tokenEnd, replaced, tokenChanged := s.auth.tokenEnd(gen)
+	armToken := func() {
+		if tokenReread != nil || tokenEnd.IsZero() || !replaced {
+			return
+		}
+		left := max(time.Until(tokenEnd), 0)
+		delay := rereadDelay(left)
+		s.log.Info("vault lease ends with the token that created it; reading the secret again before then", "lease", leaseSource(lease.ID), "ends_in", left.Round(time.Second).String(), "reread_in", delay.Round(time.Second).String())
+		tokenReread = time.After(delay)
+	}
+	armToken()
+	// A token file is looked at now and then, as its new token (an
+	// agent's new login) is what ends the old one's renewal.
+	var fileCheck <-chan time.Time
+	if s.auth.fromFile() {
+		t := time.NewTicker(tokenFileCheck)
+		defer t.Stop()
+		fileCheck = t.C
+	}
 	for {
 		select {
+		case <-fileCheck:
+			s.auth.current(ctx)
+		case <-tokenChanged:
+			tokenEnd, replaced, tokenChanged = s.auth.tokenEnd(gen)
+			armToken()
+		case <-tokenReread:
+			return nil
 		case err := <-w.DoneCh():
 			if err != nil {
 				s.log.Warn("vault lease renewal failed; the secret must be read again", "lease", leaseSource(lease.ID), "error", compact(err).Error())
@@ -316,6 +366,25 @@ func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// tokenFileCheck is how often a lease's renewal looks at the token file.
+const tokenFileCheck = 5 * time.Second
+
+// AdoptLease takes in a lease a helper that died created, to renew it
+// (KeepLease) and revoke it on Close. Only a token handed to ward
+// outlives the helper that used it: a lease of another helper's login
+// dies with that login's token and is not taken in.
+func (s *Store) AdoptLease(lease *resolve.Lease) {
+	if lease == nil || lease.ID == "" || s.set.loginMethod() {
+		return
+	}
+	s.leasesMu.Lock()
+	_, held := s.leases[lease.ID]
+	s.leasesMu.Unlock()
+	if !held {
+		s.remember(lease, 0)
 	}
 }
 
@@ -477,22 +546,38 @@ func leaseSource(id string) string {
 
 // compact turns an API error into one line: Vault's own messages, without
 // the multi-line framing of api.ResponseError. Vault's messages name paths
-// and reasons, never request bodies.
+// and reasons, never request bodies. A body that is not Vault's JSON (a
+// proxy's page, a server that echoes the request, token included) is
+// never repeated: the API client puts it whole in its error.
 func compact(err error) error {
 	var re *api.ResponseError
 	if !errors.As(err, &re) {
 		return err
 	}
+	if foreignBody(re) {
+		return &apiError{status: re.StatusCode, foreign: true}
+	}
 	return &apiError{status: re.StatusCode, msgs: re.Errors}
+}
+
+// foreignBody reports whether an error answer's body is not Vault's JSON
+// (an empty body is Vault's: there is nothing to repeat).
+func foreignBody(re *api.ResponseError) bool {
+	return re.RawError && strings.TrimSpace(strings.Join(re.Errors, "")) != ""
 }
 
 // apiError is an error answer from Vault, on one line.
 type apiError struct {
 	status int
 	msgs   []string
+	// foreign: the body was not Vault's, and is not repeated.
+	foreign bool
 }
 
 func (e *apiError) Error() string {
+	if e.foreign {
+		return fmt.Sprintf("vault answered %d with a body that is not a Vault response: check that the address is Vault's, not a proxy's or another server's", e.status)
+	}
 	var parts []string
 	for _, m := range e.msgs {
 		m = strings.Join(strings.Fields(strings.ReplaceAll(m, "1 error occurred:", "")), " ")

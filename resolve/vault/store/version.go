@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/wardsecrets/ward/resolve"
 )
@@ -88,10 +89,21 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 	}
 	if versions, ok := rep.secret.Data["versions"].(map[string]any); ok {
 		if v, ok := versions[cur].(map[string]any); ok {
-			if destroyed, _ := v["destroyed"].(bool); destroyed || str(v["deletion_time"]) != "" {
+			if destroyed, _ := v["destroyed"].(bool); destroyed || deletedBy(str(v["deletion_time"]), time.Now()) {
 				return "v" + cur + " deleted", nil
 			}
 		}
 	}
 	return "v" + cur, nil
+}
+
+// deletedBy reports whether a KV v2 version's deletion_time has come by
+// now. A mount with delete_version_after gives every version the time of
+// its deletion to come: until then the version is live.
+func deletedBy(deletion string, now time.Time) bool {
+	if deletion == "" {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339Nano, deletion)
+	return err != nil || !t.After(now)
 }

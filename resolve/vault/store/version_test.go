@@ -192,3 +192,25 @@ path "`+mount+`/metadata/*" { capabilities = ["read"] }`)
 		t.Errorf("the metadata was not asked again with the new token")
 	}
 }
+
+// TestVersionWithDeleteVersionAfter: on a KV v2 mount with
+// delete_version_after, every version carries the deletion_time to come.
+// A version whose deletion is still ahead is live: Version answers as the
+// read does, so polls read no data. It answered "v1 deleted", and every
+// poll read the value.
+func TestVersionWithDeleteVersionAfter(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	mount := mountKV(t, 2)
+	rootWrite(t, mount+"/config", map[string]any{"delete_version_after": "1h"})
+	kvPut(t, mount, 2, "app/cfg", map[string]any{"key": tc.canary("v1")})
+	s := tc.rootStore()
+	got, err := fetch(t, s, map[string]string{"K": "vault://" + mount + "/app/cfg#key"})
+	if err != nil {
+		t.Fatalf("fetch: %s", tc.text(err))
+	}
+	ver, err := s.Version(context.Background(), mustRef(t, "vault://"+mount+"/app/cfg"))
+	if err != nil || ver != got["K"].Version {
+		t.Errorf("got version %q (%v), want the read's %q", ver, err, got["K"].Version)
+	}
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+)
+
+// helperOf returns the pid of ward's store helper named name, waiting for
+// it to run.
+func helperOf(t *testing.T, wardPid int, name string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", wardPid))
+		for _, f := range tasks {
+			b, _ := os.ReadFile(f)
+			for _, c := range strings.Fields(string(b)) {
+				argv, err := os.ReadFile("/proc/" + c + "/cmdline")
+				if err == nil && filepath.Base(string(bytes.SplitN(argv, []byte{0}, 2)[0])) == name {
+					pid, _ := strconv.Atoi(c)
+					return pid
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // polling /proc, with a deadline
+	}
+	t.Fatalf("ward %d has no %s helper", wardPid, name)
+	return 0
+}
+
+// startedToEnd starts cmd with stdout and stderr read line by line, and
+// returns a function that waits for cmd to exit (at most d) and then for
+// the last of its stderr. (With StderrPipe, Wait closes the pipe and the
+// lines ward wrote last may be lost.)
+func startedToEnd(t *testing.T, cmd *exec.Cmd) (stdout, stderr *lines, exit func(d time.Duration) int) {
+	t.Helper()
+	out, _ := cmd.StdoutPipe()
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	exit = func(d time.Duration) int {
+		t.Helper()
+		defer pw.Close()
+		return exitWithin(t, cmd, d)
+	}
+	return readLines(t, out), readLines(t, pr), exit
+}
+
+// TestHelperOutlivesGroupStop: a SIGTERM that reaches the store helper
+// together with ward — systemd's default KillMode=control-group, `pkill
+// ward`, `kill 0` from a script — still gets ward's dynamic leases
+// revoked. The helper died of the signal at once, so the leases it held
+// outlived ward by their whole TTL, with no word in the log.
+func TestHelperOutlivesGroupStop(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, "1h", "2h")
+	rolePart := role[:8]
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\n", mount, role, mount, role))
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr, exit := startedToEnd(t, cmd)
+	stdout.waitFor("started")
+	if n := pg.Roles(t, rolePart); n != 1 {
+		t.Fatalf("%d database roles of the child's Vault role, want 1", n)
+	}
+	helper := helperOf(t, cmd.Process.Pid, "ward-vault")
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		// A helper the first signal killed is gone for the others.
+		syscall.Kill(helper, sig)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exit(30 * time.Second)
+	if n := pg.Roles(t, rolePart); n != 0 {
+		t.Errorf("%d database roles left after ward and its helper were stopped together, want 0", n)
+	}
+	revoked := false
+	for line := range stderr.ch {
+		revoked = revoked || strings.Contains(line, "vault lease revoked")
+	}
+	if !revoked {
+		t.Errorf("ward logged no revocation")
+	}
+}
+
+// TestLeaseRevocationLoggedOnce: a lease given back at a restart is
+// logged once, by the store that revoked it. At debug level it was
+// logged twice: "vault lease revoked" from the helper, then "old lease
+// revoked" from ward.
+func TestLeaseRevocationLoggedOnce(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, "2s", "6s")
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\nrotation:\n  debounce: 100ms\n", mount, role, mount, role))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr, exit := startedToEnd(t, cmd)
+	stdout.waitFor("started")
+	var logged []string
+	keep := func(line string) bool {
+		logged = append(logged, line)
+		return false
+	}
+	stderr.skipUntil("a restart", func(line string) bool {
+		keep(line)
+		return strings.Contains(line, "child restarted with the new secrets")
+	})
+	stderr.skipUntil("the old lease's revocation", func(line string) bool {
+		keep(line)
+		return strings.Contains(line, "vault lease revoked")
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	exit(30 * time.Second)
+	for line := range stderr.ch {
+		keep(line)
+	}
+	revocations, lines := 0, 0
+	for _, l := range logged {
+		if strings.Contains(l, `"vault lease revoked"`) {
+			revocations++
+		}
+		if strings.Contains(l, "lease revoked") {
+			lines++
+		}
+	}
+	if revocations < 2 || lines != revocations {
+		t.Errorf("%d log lines about %d lease revocations (the old lease's, then the last one's at exit), want one line each:\n%s", lines, revocations, strings.Join(logged, "\n"))
+	}
+}
+
+// TestHelperDeathKeepsTheChild: a store helper that dies while the child
+// runs on a dynamic secret is an outage, not a change: a new helper takes
+// the lease over (a token handed to ward outlives any helper), the child
+// keeps running on the credentials it has, and the lease is still
+// revoked at exit. The lease's renewal used to end with the helper, so
+// ward read the secret again and restarted the child with new
+// credentials.
+func TestHelperDeathKeepsTheChild(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, "1h", "2h")
+	rolePart := role[:8]
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\nrotation:\n  debounce: 100ms\n", mount, role, mount, role))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr, exit := startedToEnd(t, cmd)
+	stdout.waitFor("started")
+	stderr.waitForContaining("vault lease renewed")
+	helper := helperOf(t, cmd.Process.Pid, "ward-vault")
+	syscall.Kill(helper, syscall.SIGKILL)
+	restarted := false
+	stderr.skipUntil("a new helper taking the lease over", func(line string) bool {
+		restarted = restarted || strings.Contains(line, "child restarted")
+		return strings.Contains(line, "takes the lease over")
+	})
+	if n := pg.Roles(t, rolePart); n != 1 {
+		t.Errorf("%d database roles after the helper died, want the child's 1", n)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exit(30 * time.Second)
+	for line := range stderr.ch {
+		restarted = restarted || strings.Contains(line, "child restarted")
+	}
+	if restarted {
+		t.Errorf("the child was restarted when the store's helper died")
+	}
+	if n := pg.Roles(t, rolePart); n != 0 {
+		t.Errorf("%d database roles left after ward exited, want 0", n)
+	}
+}
