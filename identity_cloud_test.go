@@ -624,3 +624,46 @@ func TestIdentityCloudCheckResolve(t *testing.T) {
 		}
 	})
 }
+
+// TestIdentityCloudProxy runs the Node.js Google child under ward with
+// HTTPS_PROXY naming a port nobody listens on, as in a network whose
+// traffic goes through a proxy, with NO_PROXY naming only the emulator:
+// Google's and Azure's JavaScript libraries send a request for
+// http://127.0.0.1 through the proxy unless NO_PROXY names the host, and a
+// proxy elsewhere cannot reach ward's loopback endpoint. ward adds
+// 127.0.0.1 to the child's NO_PROXY and no_proxy, keeping what was there.
+func TestIdentityCloudProxy(t *testing.T) {
+	argv, env, missing := nodeCloudChild(t, "")
+	if missing != "" {
+		vaulttest.RequireIntegration(t, missing)
+		t.Skip(missing)
+	}
+	gsrv, w, m := gcpIdentityWard(t, "")
+	origin := strings.TrimSuffix(gsrv.URL(), "/")
+	const other = "corp.example.internal"
+	env = append(env, "HTTPS_PROXY=http://127.0.0.1:"+freePort(t), "NO_PROXY="+other+","+origin)
+	run := startWithChild(t, w, m, env, slices.Concat(argv, []string{"gcp", "2", "0.5", gsrv.URL(), gcpSecret("app") + "/versions/latest"}))
+	rep := run.collect(time.Minute, func(rep *childReport, rest string) {
+		pid, _, _ := strings.Cut(rest, " ")
+		n, _ := strconv.Atoi(pid)
+		env := procEnviron(t, n)
+		if v := env["NO_PROXY"]; !slices.Contains(strings.Split(v, ","), "127.0.0.1") || !strings.Contains(v, other) || !strings.Contains(v, origin) {
+			t.Errorf("the child's NO_PROXY is %q, want the inherited list and 127.0.0.1", v)
+		}
+		if v, ok := env["no_proxy"]; ok {
+			t.Errorf("the child has no_proxy=%q, which ward's environment had not", v)
+		}
+	})
+	if rep.err != nil || rep.fail != 0 || rep.ok == 0 {
+		t.Fatalf("the child behind HTTPS_PROXY got %d ok, %d failed reads (%v); the first failure: %s", rep.ok, rep.fail, rep.err, redactAll(rep.firstFailure, gsrv.IssuedTokens()...))
+	}
+	if n := len(gsrv.TokensUsedBy(childSA)); n == 0 {
+		t.Errorf("the emulator saw no token of %s", childSA)
+	}
+	log := strings.Join(rep.stderr, "\n")
+	for _, s := range gsrv.IssuedTokens() {
+		if strings.Contains(log, s) {
+			t.Errorf("ward's log holds a token")
+		}
+	}
+}

@@ -100,6 +100,8 @@ type identityRun struct {
 	stops []func() error
 	env   []string
 	drop  []string
+	// noProxy are the endpoints' hosts, for the child's NO_PROXY.
+	noProxy []string
 }
 
 // serveIdentity starts the endpoints of the filled identities, their
@@ -168,6 +170,8 @@ func (r *identityRun) add(stop func() error, env, drop []string) {
 	r.stops = append(r.stops, stop)
 	r.env = append(r.env, env...)
 	r.drop = append(r.drop, drop...)
+	// Every endpoint listens on 127.0.0.1 (listenLoopback).
+	r.noProxy = []string{"127.0.0.1"}
 }
 
 // warnGCloudADC warns when the child's HOME holds gcloud's application
