@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -665,5 +666,41 @@ func TestIdentityCloudProxy(t *testing.T) {
 		if strings.Contains(log, s) {
 			t.Errorf("ward's log holds a token")
 		}
+	}
+}
+
+// TestIdentityAzureHeaderMasked: IDENTITY_HEADER, the secret that lets a
+// process on the machine take the child's tokens from the Azure endpoint,
+// is in the child's environment, where a program that prints its
+// environment (a CI step's env dump) shows it. With --mask it is masked in
+// the child's output, and under GitHub Actions registered with the
+// runner's masking before the child starts, as the values in the plan are.
+func TestIdentityAzureHeaderMasked(t *testing.T) {
+	asrv, w, m := azureIdentityWard(t)
+	file := filepath.Join(t.TempDir(), "header")
+	cmd := w.command("run", "--mask", "-m", m, "--", "/bin/sh", "-c", `printf %s "$IDENTITY_HEADER" > "$0"; echo "header=$IDENTITY_HEADER"`, file)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), asrv.IssuedTokens()...))
+	}
+	b, err := os.ReadFile(file)
+	header := string(b)
+	if err != nil || len(header) < 32 {
+		t.Fatalf("the child wrote no IDENTITY_HEADER (%v, %d bytes)", err, len(header))
+	}
+	w.canaries = append(w.canaries, header)
+	if !strings.HasPrefix(out.String(), "header=") {
+		t.Fatalf("the child printed %d bytes, not its header line", out.Len())
+	}
+	if strings.Contains(out.String(), header) {
+		t.Errorf("IDENTITY_HEADER is in the child's output, unmasked")
+	}
+	if !strings.Contains(errs.String(), "::add-mask::"+header+"\n") {
+		t.Errorf("IDENTITY_HEADER was not registered with the runner's masking")
+	}
+	if before, _, ok := strings.Cut(errs.String(), "::add-mask::"+header); ok && strings.Contains(before, `"child started"`) {
+		t.Errorf("IDENTITY_HEADER was registered after the child started")
 	}
 }

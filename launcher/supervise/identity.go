@@ -155,6 +155,11 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 			return run, err
 		}
 		run.add(e.Close, e.Env(), identity.AzureStripped)
+		if m := o.masker; m != nil {
+			// The header is a secret in the child's environment: a child
+			// that prints its environment must not show it.
+			m.keep("IDENTITY_HEADER", []byte(e.Header()))
+		}
 	}
 	// A credential variable the manifest declares still reaches the
 	// child, and every SDK's chain prefers it to the endpoint.

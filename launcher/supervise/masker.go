@@ -166,6 +166,25 @@ func (m *masker) serve(name string, c identity.Credentials) {
 	}
 }
 
+// keep takes a secret the child is given for the whole run outside its
+// plan, as name: the Azure endpoint's IDENTITY_HEADER, which its SDK reads
+// from the environment. It is registered and masked as the plan's values
+// are, before the child starts.
+func (m *masker) keep(name string, value []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := mask.Secret{Name: name, Value: value}
+	// Served values are dropped when they expire; this one never does.
+	m.served = append(m.served, servedSecret{secret: s, expires: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err := m.register([]mask.Secret{s}); err != nil {
+		m.log.Warn("cannot register a value with the CI runner's masking", "name", name, "error", err.Error())
+	}
+	if m.src != nil {
+		p, _ := mask.Compile(m.all())
+		m.src.Set(p)
+	}
+}
+
 // all is the plan's values and the credentials being served. Callers hold
 // mu.
 func (m *masker) all() []mask.Secret {
