@@ -935,3 +935,36 @@ func TestIdentityProfiles(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityAWSTokenMasked: the AWS endpoint's token, which the child
+// reads from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (and which programs for
+// Debian's botocore copy into AWS_CONTAINER_AUTHORIZATION_TOKEN, as the
+// README shows), is masked with --mask in the child's output and
+// registered with GitHub Actions' masking before the child starts, as
+// IDENTITY_HEADER is.
+func TestIdentityAWSTokenMasked(t *testing.T) {
+	emu, w, _, m := stsIdentityWard(t, "token-masked", "", "")
+	file := filepath.Join(t.TempDir(), "token")
+	cmd := w.command("run", "--mask", "-m", m, "--", "/bin/sh", "-c", `cp "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" "$0"; echo "token=$(cat "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")"`, file)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), emu.IssuedSecrets()...))
+	}
+	b, err := os.ReadFile(file)
+	token := string(b)
+	if err != nil || len(token) < 32 {
+		t.Fatalf("the child copied no endpoint token (%v, %d bytes)", err, len(token))
+	}
+	w.canaries = append(w.canaries, token)
+	if !strings.HasPrefix(out.String(), "token=") {
+		t.Fatalf("the child printed %d bytes, not its token line", out.Len())
+	}
+	if strings.Contains(out.String(), token) {
+		t.Errorf("the endpoint's token is in the child's output, unmasked")
+	}
+	if !strings.Contains(errs.String(), "::add-mask::"+token+"\n") {
+		t.Errorf("the endpoint's token was not registered with the runner's masking")
+	}
+}

@@ -126,6 +126,12 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 				if err := dir.Write([]secretdir.File{{Path: manifest.AWSTokenFile, Mode: 0o400, Data: token}}); err != nil {
 					return "", err
 				}
+				if m := o.masker; m != nil {
+					// A child that prints the file, or the variable
+					// older botocore needs it copied into, must not
+					// show it.
+					m.keep("AWS_CONTAINER_AUTHORIZATION_TOKEN", token)
+				}
 				return filepath.Join(dir.Path, manifest.AWSTokenFile), nil
 			},
 		})
