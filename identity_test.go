@@ -968,3 +968,36 @@ func TestIdentityAWSTokenMasked(t *testing.T) {
 		t.Errorf("the endpoint's token was not registered with the runner's masking")
 	}
 }
+
+// TestIdentityAddMaskMidLine: under GitHub Actions without --mask the
+// child writes to ward's own stderr, where ward registers each refreshed
+// credential with ::add-mask:: while the child runs. The runner takes a
+// command only at the start of a line: one written after a partial line
+// of the child's (a prompt, a progress message) is printed as output,
+// value and all, and the value is never masked. The child here leaves a
+// line open until it has been served the refreshed credentials.
+func TestIdentityAddMaskMidLine(t *testing.T) {
+	emu, w, _, m := stsIdentityWard(t, "mid-line", "?duration=6s", "")
+	// ward's own info lines could end the child's line by chance: a
+	// quiet ward, as CI jobs run it, writes none.
+	cmd := w.command("run", "--log-level", "warn", "-m", m, "--", "/bin/sh", "-c", `printf 'progress: ' >&2; helper print-aws-creds > /dev/null; echo ' finished' >&2`)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	var errs strings.Builder
+	cmd.Stderr = &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), emu.IssuedSecrets()...))
+	}
+	issued := emu.IssuedSecrets()
+	if len(issued) < 6 {
+		t.Fatalf("%d sessions issued, want at least 2", len(issued)/3)
+	}
+	// The runner's lines: "\n", and a lone "\r", end one.
+	lines := strings.FieldsFunc(errs.String(), func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := 0; i < len(issued); i += 3 {
+		for what, v := range map[string]string{"secret key": issued[i+1], "session token": issued[i+2]} {
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.TrimLeft(l, " \t") == "::add-mask::"+v }) {
+				t.Errorf("session %d: no line of ward's stderr registers its %s: the runner would print it", i/3, what)
+			}
+		}
+	}
+}
