@@ -1001,3 +1001,28 @@ func TestIdentityAddMaskMidLine(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityOnExpiredStop: under rotation.on_expired: stop, identity
+// credentials that expire while their source is down stop the child, as
+// a value's do, and ward exits 125 so that a restart policy starts it
+// again; the endpoint answered 503 meanwhile.
+func TestIdentityOnExpiredStop(t *testing.T) {
+	emu, w, _, m := stsIdentityWard(t, "expired-stop", "?duration=4s", "rotation:\n  on_expired: stop\n")
+	cmd := w.command("run", "-m", m, "--", "helper", "sleep")
+	out, errs := startedLines(t, cmd)
+	out.waitFor("ready")
+	issued := emu.IssuedSecrets()
+	emu.Close()
+	line := errs.skipUntil("the child stopped for expired credentials", func(l string) bool { return strings.Contains(l, "stopping the child") })
+	if !strings.Contains(line, "identity.aws") || !strings.Contains(line, "on_expired: stop") {
+		t.Errorf("ward stopped the child for another reason: %s", redactAll(line, issued...))
+	}
+	if code := exitWithin(t, cmd, 15*time.Second); code != 125 {
+		t.Errorf("ward exited %d, want 125", code)
+	}
+	for _, s := range issued {
+		if strings.Contains(line, s) {
+			t.Errorf("ward's log holds a key or a token")
+		}
+	}
+}

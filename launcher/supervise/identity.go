@@ -22,6 +22,9 @@ type identities struct {
 	// azure has one cache per resource, by the resource as the manifest
 	// writes it.
 	azure map[string]*identity.Cache
+	// expired hears, under rotation.on_expired: stop, why an identity's
+	// credentials expired while its source failed.
+	expired chan string
 }
 
 // newIdentity returns the caches of the identities the manifest serves
@@ -35,24 +38,34 @@ func newIdentity(o Options) (*identities, error) {
 	if o.Exec {
 		return nil, errors.New("--exec cannot serve " + served[0])
 	}
-	ids := &identities{}
-	// masked tells the masker of each credentials before they are served.
-	masked := func(c *identity.Cache, name string) *identity.Cache {
+	ids := &identities{expired: make(chan string, 1)}
+	// masked tells the masker of each credentials before they are served,
+	// and the supervisor of credentials that expired with their source
+	// down, under on_expired: stop.
+	masked := func(c *identity.Cache, name, ref string) *identity.Cache {
 		if m := o.masker; m != nil {
 			c.OnNew(func(cr identity.Credentials) { m.serve(name, cr) })
+		}
+		if o.Manifest.Rotation.OnExpired == manifest.StopChild {
+			c.OnExpired(func() {
+				select {
+				case ids.expired <- "the credentials of " + name + " (" + ref + ") expired and its source is down (on_expired: stop)":
+				default:
+				}
+			})
 		}
 		return c
 	}
 	if a := id.AWS; a != nil {
-		ids.aws = masked(identity.NewCache(&identity.RefSource{Fetcher: o.Fetcher, Ref: a.From}, a.RefreshBefore, o.Log), "identity.aws")
+		ids.aws = masked(identity.NewCache(&identity.RefSource{Fetcher: o.Fetcher, Ref: a.From}, a.RefreshBefore, o.Log), "identity.aws", a.From.Raw)
 	}
 	if g := id.GCP; g != nil {
-		ids.gcp = masked(identity.NewCacheFor("gcp", identity.NewTokenSource(o.Fetcher, g.From, identity.GCPSourceVar), g.RefreshBefore, o.Log), "identity.gcp")
+		ids.gcp = masked(identity.NewCacheFor("gcp", identity.NewTokenSource(o.Fetcher, g.From, identity.GCPSourceVar), g.RefreshBefore, o.Log), "identity.gcp", g.From.Raw)
 	}
 	if a := id.Azure; a != nil {
 		ids.azure = map[string]*identity.Cache{}
 		for i, r := range a.Refs {
-			ids.azure[a.Resources[i]] = masked(identity.NewCacheFor("azure", identity.NewTokenSource(o.Fetcher, r, identity.AzureSourceVar), a.RefreshBefore, o.Log), "identity.azure")
+			ids.azure[a.Resources[i]] = masked(identity.NewCacheFor("azure", identity.NewTokenSource(o.Fetcher, r, identity.AzureSourceVar), a.RefreshBefore, o.Log), "identity.azure", r.Raw)
 		}
 	}
 	return ids, nil
