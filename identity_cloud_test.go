@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -623,4 +624,83 @@ func TestIdentityCloudCheckResolve(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestIdentityCloudProxy runs the Node.js Google child under ward with
+// HTTPS_PROXY naming a port nobody listens on, as in a network whose
+// traffic goes through a proxy, with NO_PROXY naming only the emulator:
+// Google's and Azure's JavaScript libraries send a request for
+// http://127.0.0.1 through the proxy unless NO_PROXY names the host, and a
+// proxy elsewhere cannot reach ward's loopback endpoint. ward adds
+// 127.0.0.1 to the child's NO_PROXY and no_proxy, keeping what was there.
+func TestIdentityCloudProxy(t *testing.T) {
+	argv, env, missing := nodeCloudChild(t, "")
+	if missing != "" {
+		vaulttest.RequireIntegration(t, missing)
+		t.Skip(missing)
+	}
+	gsrv, w, m := gcpIdentityWard(t, "")
+	origin := strings.TrimSuffix(gsrv.URL(), "/")
+	const other = "corp.example.internal"
+	env = append(env, "HTTPS_PROXY=http://127.0.0.1:"+freePort(t), "NO_PROXY="+other+","+origin)
+	run := startWithChild(t, w, m, env, slices.Concat(argv, []string{"gcp", "2", "0.5", gsrv.URL(), gcpSecret("app") + "/versions/latest"}))
+	rep := run.collect(time.Minute, func(rep *childReport, rest string) {
+		pid, _, _ := strings.Cut(rest, " ")
+		n, _ := strconv.Atoi(pid)
+		env := procEnviron(t, n)
+		if v := env["NO_PROXY"]; !slices.Contains(strings.Split(v, ","), "127.0.0.1") || !strings.Contains(v, other) || !strings.Contains(v, origin) {
+			t.Errorf("the child's NO_PROXY is %q, want the inherited list and 127.0.0.1", v)
+		}
+		if v, ok := env["no_proxy"]; ok {
+			t.Errorf("the child has no_proxy=%q, which ward's environment had not", v)
+		}
+	})
+	if rep.err != nil || rep.fail != 0 || rep.ok == 0 {
+		t.Fatalf("the child behind HTTPS_PROXY got %d ok, %d failed reads (%v); the first failure: %s", rep.ok, rep.fail, rep.err, redactAll(rep.firstFailure, gsrv.IssuedTokens()...))
+	}
+	if n := len(gsrv.TokensUsedBy(childSA)); n == 0 {
+		t.Errorf("the emulator saw no token of %s", childSA)
+	}
+	log := strings.Join(rep.stderr, "\n")
+	for _, s := range gsrv.IssuedTokens() {
+		if strings.Contains(log, s) {
+			t.Errorf("ward's log holds a token")
+		}
+	}
+}
+
+// TestIdentityAzureHeaderMasked: IDENTITY_HEADER, the secret that lets a
+// process on the machine take the child's tokens from the Azure endpoint,
+// is in the child's environment, where a program that prints its
+// environment (a CI step's env dump) shows it. With --mask it is masked in
+// the child's output, and under GitHub Actions registered with the
+// runner's masking before the child starts, as the values in the plan are.
+func TestIdentityAzureHeaderMasked(t *testing.T) {
+	asrv, w, m := azureIdentityWard(t)
+	file := filepath.Join(t.TempDir(), "header")
+	cmd := w.command("run", "--mask", "-m", m, "--", "/bin/sh", "-c", `printf %s "$IDENTITY_HEADER" > "$0"; echo "header=$IDENTITY_HEADER"`, file)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), asrv.IssuedTokens()...))
+	}
+	b, err := os.ReadFile(file)
+	header := string(b)
+	if err != nil || len(header) < 32 {
+		t.Fatalf("the child wrote no IDENTITY_HEADER (%v, %d bytes)", err, len(header))
+	}
+	w.canaries = append(w.canaries, header)
+	if !strings.HasPrefix(out.String(), "header=") {
+		t.Fatalf("the child printed %d bytes, not its header line", out.Len())
+	}
+	if strings.Contains(out.String(), header) {
+		t.Errorf("IDENTITY_HEADER is in the child's output, unmasked")
+	}
+	if !strings.Contains(errs.String(), "::add-mask::"+header+"\n") {
+		t.Errorf("IDENTITY_HEADER was not registered with the runner's masking")
+	}
+	if before, _, ok := strings.Cut(errs.String(), "::add-mask::"+header); ok && strings.Contains(before, `"child started"`) {
+		t.Errorf("IDENTITY_HEADER was registered after the child started")
+	}
 }

@@ -935,3 +935,94 @@ func TestIdentityProfiles(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityAWSTokenMasked: the AWS endpoint's token, which the child
+// reads from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (and which programs for
+// Debian's botocore copy into AWS_CONTAINER_AUTHORIZATION_TOKEN, as the
+// README shows), is masked with --mask in the child's output and
+// registered with GitHub Actions' masking before the child starts, as
+// IDENTITY_HEADER is.
+func TestIdentityAWSTokenMasked(t *testing.T) {
+	emu, w, _, m := stsIdentityWard(t, "token-masked", "", "")
+	file := filepath.Join(t.TempDir(), "token")
+	cmd := w.command("run", "--mask", "-m", m, "--", "/bin/sh", "-c", `cp "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" "$0"; echo "token=$(cat "$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")"`, file)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), emu.IssuedSecrets()...))
+	}
+	b, err := os.ReadFile(file)
+	token := string(b)
+	if err != nil || len(token) < 32 {
+		t.Fatalf("the child copied no endpoint token (%v, %d bytes)", err, len(token))
+	}
+	w.canaries = append(w.canaries, token)
+	if !strings.HasPrefix(out.String(), "token=") {
+		t.Fatalf("the child printed %d bytes, not its token line", out.Len())
+	}
+	if strings.Contains(out.String(), token) {
+		t.Errorf("the endpoint's token is in the child's output, unmasked")
+	}
+	if !strings.Contains(errs.String(), "::add-mask::"+token+"\n") {
+		t.Errorf("the endpoint's token was not registered with the runner's masking")
+	}
+}
+
+// TestIdentityAddMaskMidLine: under GitHub Actions without --mask the
+// child writes to ward's own stderr, where ward registers each refreshed
+// credential with ::add-mask:: while the child runs. The runner takes a
+// command only at the start of a line: one written after a partial line
+// of the child's (a prompt, a progress message) is printed as output,
+// value and all, and the value is never masked. The child here leaves a
+// line open until it has been served the refreshed credentials.
+func TestIdentityAddMaskMidLine(t *testing.T) {
+	emu, w, _, m := stsIdentityWard(t, "mid-line", "?duration=6s", "")
+	// ward's own info lines could end the child's line by chance: a
+	// quiet ward, as CI jobs run it, writes none.
+	cmd := w.command("run", "--log-level", "warn", "-m", m, "--", "/bin/sh", "-c", `printf 'progress: ' >&2; helper print-aws-creds > /dev/null; echo ' finished' >&2`)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	var errs strings.Builder
+	cmd.Stderr = &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), emu.IssuedSecrets()...))
+	}
+	issued := emu.IssuedSecrets()
+	if len(issued) < 6 {
+		t.Fatalf("%d sessions issued, want at least 2", len(issued)/3)
+	}
+	// The runner's lines: "\n", and a lone "\r", end one.
+	lines := strings.FieldsFunc(errs.String(), func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := 0; i < len(issued); i += 3 {
+		for what, v := range map[string]string{"secret key": issued[i+1], "session token": issued[i+2]} {
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.TrimLeft(l, " \t") == "::add-mask::"+v }) {
+				t.Errorf("session %d: no line of ward's stderr registers its %s: the runner would print it", i/3, what)
+			}
+		}
+	}
+}
+
+// TestIdentityOnExpiredStop: under rotation.on_expired: stop, identity
+// credentials that expire while their source is down stop the child, as
+// a value's do, and ward exits 125 so that a restart policy starts it
+// again; the endpoint answered 503 meanwhile.
+func TestIdentityOnExpiredStop(t *testing.T) {
+	emu, w, _, m := stsIdentityWard(t, "expired-stop", "?duration=4s", "rotation:\n  on_expired: stop\n")
+	cmd := w.command("run", "-m", m, "--", "helper", "sleep")
+	out, errs := startedLines(t, cmd)
+	out.waitFor("ready")
+	issued := emu.IssuedSecrets()
+	emu.Close()
+	line := errs.skipUntil("the child stopped for expired credentials", func(l string) bool { return strings.Contains(l, "stopping the child") })
+	if !strings.Contains(line, "identity.aws") || !strings.Contains(line, "on_expired: stop") {
+		t.Errorf("ward stopped the child for another reason: %s", redactAll(line, issued...))
+	}
+	if code := exitWithin(t, cmd, 15*time.Second); code != 125 {
+		t.Errorf("ward exited %d, want 125", code)
+	}
+	for _, s := range issued {
+		if strings.Contains(line, s) {
+			t.Errorf("ward's log holds a key or a token")
+		}
+	}
+}

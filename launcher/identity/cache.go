@@ -35,6 +35,9 @@ type Cache struct {
 
 	// onNew hears of credentials before they are served (OnNew).
 	onNew func(Credentials)
+	// onExpired hears that the credentials expired while the source
+	// fails (OnExpired).
+	onExpired func()
 
 	mu  sync.Mutex
 	cur *Credentials
@@ -79,6 +82,11 @@ var errNotRenewed = errors.New("the source gave credentials that expire no later
 // before they are served: the child's output can then be masked for them
 // before the child can have them. Call it before Fill.
 func (c *Cache) OnNew(f func(Credentials)) { c.onNew = f }
+
+// OnExpired has f called once an outage outlasts the credentials: when a
+// refresh fails after they expired, once until the source recovers.
+// Call it before Run.
+func (c *Cache) OnExpired(f func()) { c.onExpired = f }
 
 // Fill fetches the first credentials; nothing is served without them.
 func (c *Cache) Fill(ctx context.Context) error {
@@ -146,6 +154,8 @@ func (c *Cache) current() *Credentials {
 // Run replaces the credentials ahead of expiry until ctx ends.
 func (c *Cache) Run(ctx context.Context) {
 	backoff := time.Duration(0)
+	// told says onExpired heard of this outage.
+	told := false
 	for {
 		cur := c.current()
 		now := c.now()
@@ -186,8 +196,13 @@ func (c *Cache) Run(ctx context.Context) {
 			}
 			backoff = min(max(2*backoff, minBackoff), maxBackoff)
 			c.logFailure(err, cur, backoff)
+			if !told && c.onExpired != nil && !c.now().Before(cur.Expires) {
+				told = true
+				c.onExpired()
+			}
 			continue
 		}
+		told = false
 		if backoff > 0 {
 			c.log.Info(c.cloud+" identity refresh recovered", "source", c.src.String())
 		}

@@ -1,10 +1,12 @@
 package identity
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -131,6 +133,31 @@ func TestIdentityCredentialsNeverPrint(t *testing.T) {
 			if strings.Contains(text, secret) {
 				t.Errorf("a printed form holds a key or the token: %q", strings.ReplaceAll(text, secret, "<secret>"))
 			}
+		}
+	}
+}
+
+// TestIdentityCacheOnExpired: OnExpired hears of an outage that outlasts
+// the credentials once, and of the next outage after a recovery again.
+func TestIdentityCacheOnExpired(t *testing.T) {
+	src := &fakeSource{life: 2 * time.Second}
+	c := filledCache(t, "aws", src, 500*time.Millisecond, nil)
+	var told atomic.Int32
+	c.OnExpired(func() { told.Add(1) })
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for round := int32(1); round <= 2; round++ {
+		src.setFail(errors.New("vault is sealed"))
+		waitFor(t, "the expiry to be told", 10*time.Second, func() bool { return told.Load() >= round })
+		if _, ok := c.Current(); ok {
+			t.Errorf("round %d: told of the expiry while credentials are served", round)
+		}
+		src.setFail(nil)
+		waitFor(t, "recovery", 10*time.Second, func() bool { _, ok := c.Current(); return ok })
+		if n := told.Load(); n != round {
+			t.Errorf("round %d: told %d times, want %d", round, n, round)
 		}
 	}
 }

@@ -50,7 +50,8 @@ type GCPConfig struct {
 // credentials: the token, the account's email, aliases and scopes (one
 // by one, or as a recursive directory), the project id and the universe
 // domain, and the directory listings that libraries probe. Requests must
-// carry Metadata-Flavor: Google and no X-Forwarded-For, and, on Linux,
+// carry Metadata-Flavor: Google, no X-Forwarded-For and no Host but
+// 127.0.0.1 (loopbackHost), and, on Linux,
 // come from a socket of ward's own user (see samePeerUser).
 type GCPEndpoint struct {
 	cache     *Cache
@@ -141,6 +142,13 @@ func (e *GCPEndpoint) answer(conn net.Conn, req request, err error) response {
 	case len(req.headers["x-forwarded-for"]) > 0:
 		e.refused.note(e.log, "gcp", "a forwarded request (X-Forwarded-For)")
 		return metadataText(403, "Forbidden: a forwarded request\n")
+	case !loopbackHost(req.headers["host"]):
+		// A web page whose name a DNS rebinding pointed at 127.0.0.1 is
+		// same-origin with the endpoint: the browser, which runs as
+		// ward's user, sends Metadata-Flavor without a preflight and
+		// reads the answer. It sends the page's Host, never 127.0.0.1.
+		e.refused.note(e.log, "gcp", "a Host header other than 127.0.0.1 (DNS rebinding)")
+		return metadataText(403, "Forbidden: the Host header must be 127.0.0.1, as GCE_METADATA_HOST names it\n")
 	}
 	if flavor, ok := req.header("metadata-flavor"); !ok || flavor != "Google" {
 		e.refused.note(e.log, "gcp", "no Metadata-Flavor: Google header")
@@ -159,6 +167,23 @@ func (e *GCPEndpoint) answer(conn net.Conn, req request, err error) response {
 		return metadataText(400, "Bad request: malformed query\n")
 	}
 	return e.route(req.path, q)
+}
+
+// loopbackHost reports whether a request's Host header values name
+// 127.0.0.1, with or without a port, as a client given GCE_METADATA_HOST
+// sends: one value, or none (an HTTP/1.0 client's).
+func loopbackHost(values []string) bool {
+	switch len(values) {
+	case 0:
+		return true
+	case 1:
+		host := values[0]
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		return host == "127.0.0.1"
+	}
+	return false
 }
 
 // route answers the paths of the subset ward serves.

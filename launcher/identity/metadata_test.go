@@ -74,6 +74,12 @@ func TestIdentityMetadataAnswers(t *testing.T) {
 		{"two flavors", head(tokenPath, flavor, flavor), 403, "Missing Metadata-Flavor", ""},
 		{"forwarded", head(tokenPath, flavor, "X-Forwarded-For: 10.1.2.3"), 403, "forwarded", ""},
 		{"root without flavor", head("/"), 403, "Missing Metadata-Flavor", ""},
+		// A web page whose host name a DNS rebinding pointed at 127.0.0.1
+		// is same-origin with the endpoint: the browser sends its custom
+		// header without a preflight, and the page's own Host.
+		{"rebound host", "GET " + tokenPath + " HTTP/1.1\r\nHost: rebind.example:8080\r\n" + flavor + "\r\n\r\n", 403, "Host", ""},
+		{"two hosts", "GET " + tokenPath + " HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: rebind.example\r\n" + flavor + "\r\n\r\n", 403, "Host", ""},
+		{"host with port", "GET " + gcpRoot + "instance/service-accounts/default/email HTTP/1.1\r\nHost: 127.0.0.1:1234\r\n" + flavor + "\r\n\r\n", 200, testSA, ""},
 		{"post", "POST " + tokenPath + " HTTP/1.1\r\n" + flavor + "\r\nContent-Length: 0\r\n\r\n", 405, "GET only", ""},
 		{"body", "GET " + tokenPath + " HTTP/1.1\r\n" + flavor + "\r\nContent-Length: 2\r\n\r\n{}", 400, "body", ""},
 		{"malformed", "GET / HTTP/9\r\n\r\n", 400, "Bad request", ""},

@@ -105,6 +105,9 @@ func (e *AzureEndpoint) Env() []string {
 	return []string{"IDENTITY_ENDPOINT=" + e.URL(), "IDENTITY_HEADER=" + e.header}
 }
 
+// Header is IDENTITY_HEADER, the secret a request must carry.
+func (e *AzureEndpoint) Header() string { return e.header }
+
 // URL is the endpoint's address.
 func (e *AzureEndpoint) URL() string { return "http://" + e.ln.Addr().String() + AzurePath }
 

@@ -52,6 +52,12 @@ type Input struct {
 	Drop []string
 	// Extra are KEY=VALUE entries ward adds last.
 	Extra []string
+	// NoProxy are hosts the child must reach directly, not through the
+	// proxy HTTP_PROXY or HTTPS_PROXY names: ward's identity endpoints on
+	// 127.0.0.1, which Google's and Azure's JavaScript libraries (and
+	// Python's requests) would otherwise ask a proxy for. They are added
+	// to the child's NO_PROXY and no_proxy (see WithNoProxy).
+	NoProxy []string
 }
 
 // credentialPatterns are stripped like Input.Credentials: ward's own
@@ -97,6 +103,7 @@ func Build(m *manifest.Manifest, prof *manifest.Profile, values map[string]resol
 		return nil, err
 	}
 	plan.Env = append(plan.Env, in.Extra...)
+	plan.Env = WithNoProxy(plan.Env, in.NoProxy)
 	for _, n := range slices.Sorted(maps.Keys(secret)) {
 		plan.Secrets = append(plan.Secrets, mask.Secret{Name: n, Value: secret[n]})
 	}
@@ -267,4 +274,47 @@ func MatchPattern(pattern, name string) bool {
 		name = name[i+len(mid):]
 	}
 	return strings.HasSuffix(name, last)
+}
+
+// noProxyVars are the variables that list the hosts a client reaches
+// without its proxy; libraries read one or the other first.
+var noProxyVars = []string{"NO_PROXY", "no_proxy"}
+
+// WithNoProxy adds hosts to the lists in env's NO_PROXY and no_proxy,
+// keeping their entries; with neither set, it sets both to hosts. A list
+// that holds a host already, or "*", is left as it is.
+func WithNoProxy(env []string, hosts []string) []string {
+	if len(hosts) == 0 {
+		return env
+	}
+	found := false
+	for i, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		if !slices.Contains(noProxyVars, name) {
+			continue
+		}
+		found = true
+		entries := strings.Split(value, ",")
+		for j := range entries {
+			entries[j] = strings.TrimSpace(entries[j])
+		}
+		if slices.Contains(entries, "*") {
+			continue
+		}
+		for _, h := range hosts {
+			if !slices.Contains(entries, h) {
+				if value != "" {
+					value += ","
+				}
+				value += h
+			}
+		}
+		env[i] = name + "=" + value
+	}
+	if !found {
+		for _, name := range noProxyVars {
+			env = append(env, name+"="+strings.Join(hosts, ","))
+		}
+	}
+	return env
 }

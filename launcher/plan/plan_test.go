@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -160,4 +161,28 @@ func slicesKeep[T any](s []T, keep func(T) bool) []T {
 		}
 	}
 	return out
+}
+
+func TestWithNoProxy(t *testing.T) {
+	hosts := []string{"127.0.0.1"}
+	tests := []struct {
+		name    string
+		env     []string
+		want    []string
+		hostsIn []string
+	}{
+		{"neither set", []string{"A=1"}, []string{"A=1", "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1"}, hosts},
+		{"upper kept", []string{"NO_PROXY=corp.internal", "B=2"}, []string{"NO_PROXY=corp.internal,127.0.0.1", "B=2"}, hosts},
+		{"both kept", []string{"no_proxy=.a", "NO_PROXY="}, []string{"no_proxy=.a,127.0.0.1", "NO_PROXY=127.0.0.1"}, hosts},
+		{"already", []string{"NO_PROXY=localhost, 127.0.0.1"}, []string{"NO_PROXY=localhost, 127.0.0.1"}, hosts},
+		{"everything", []string{"no_proxy=*"}, []string{"no_proxy=*"}, hosts},
+		{"no endpoint", []string{"A=1"}, []string{"A=1"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := WithNoProxy(slices.Clone(tt.env), tt.hostsIn); !slices.Equal(got, tt.want) {
+				t.Errorf("WithNoProxy(%q) = %q, want %q", tt.env, got, tt.want)
+			}
+		})
+	}
 }

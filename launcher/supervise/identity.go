@@ -22,6 +22,9 @@ type identities struct {
 	// azure has one cache per resource, by the resource as the manifest
 	// writes it.
 	azure map[string]*identity.Cache
+	// expired hears, under rotation.on_expired: stop, why an identity's
+	// credentials expired while its source failed.
+	expired chan string
 }
 
 // newIdentity returns the caches of the identities the manifest serves
@@ -35,24 +38,34 @@ func newIdentity(o Options) (*identities, error) {
 	if o.Exec {
 		return nil, errors.New("--exec cannot serve " + served[0])
 	}
-	ids := &identities{}
-	// masked tells the masker of each credentials before they are served.
-	masked := func(c *identity.Cache, name string) *identity.Cache {
+	ids := &identities{expired: make(chan string, 1)}
+	// masked tells the masker of each credentials before they are served,
+	// and the supervisor of credentials that expired with their source
+	// down, under on_expired: stop.
+	masked := func(c *identity.Cache, name, ref string) *identity.Cache {
 		if m := o.masker; m != nil {
 			c.OnNew(func(cr identity.Credentials) { m.serve(name, cr) })
+		}
+		if o.Manifest.Rotation.OnExpired == manifest.StopChild {
+			c.OnExpired(func() {
+				select {
+				case ids.expired <- "the credentials of " + name + " (" + ref + ") expired and its source is down (on_expired: stop)":
+				default:
+				}
+			})
 		}
 		return c
 	}
 	if a := id.AWS; a != nil {
-		ids.aws = masked(identity.NewCache(&identity.RefSource{Fetcher: o.Fetcher, Ref: a.From}, a.RefreshBefore, o.Log), "identity.aws")
+		ids.aws = masked(identity.NewCache(&identity.RefSource{Fetcher: o.Fetcher, Ref: a.From}, a.RefreshBefore, o.Log), "identity.aws", a.From.Raw)
 	}
 	if g := id.GCP; g != nil {
-		ids.gcp = masked(identity.NewCacheFor("gcp", identity.NewTokenSource(o.Fetcher, g.From, identity.GCPSourceVar), g.RefreshBefore, o.Log), "identity.gcp")
+		ids.gcp = masked(identity.NewCacheFor("gcp", identity.NewTokenSource(o.Fetcher, g.From, identity.GCPSourceVar), g.RefreshBefore, o.Log), "identity.gcp", g.From.Raw)
 	}
 	if a := id.Azure; a != nil {
 		ids.azure = map[string]*identity.Cache{}
 		for i, r := range a.Refs {
-			ids.azure[a.Resources[i]] = masked(identity.NewCacheFor("azure", identity.NewTokenSource(o.Fetcher, r, identity.AzureSourceVar), a.RefreshBefore, o.Log), "identity.azure")
+			ids.azure[a.Resources[i]] = masked(identity.NewCacheFor("azure", identity.NewTokenSource(o.Fetcher, r, identity.AzureSourceVar), a.RefreshBefore, o.Log), "identity.azure", r.Raw)
 		}
 	}
 	return ids, nil
@@ -100,6 +113,8 @@ type identityRun struct {
 	stops []func() error
 	env   []string
 	drop  []string
+	// noProxy are the endpoints' hosts, for the child's NO_PROXY.
+	noProxy []string
 }
 
 // serveIdentity starts the endpoints of the filled identities, their
@@ -123,6 +138,12 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 			WriteToken: func(token []byte) (string, error) {
 				if err := dir.Write([]secretdir.File{{Path: manifest.AWSTokenFile, Mode: 0o400, Data: token}}); err != nil {
 					return "", err
+				}
+				if m := o.masker; m != nil {
+					// A child that prints the file, or the variable
+					// older botocore needs it copied into, must not
+					// show it.
+					m.keep("AWS_CONTAINER_AUTHORIZATION_TOKEN", token)
 				}
 				return filepath.Join(dir.Path, manifest.AWSTokenFile), nil
 			},
@@ -153,6 +174,11 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 			return run, err
 		}
 		run.add(e.Close, e.Env(), identity.AzureStripped)
+		if m := o.masker; m != nil {
+			// The header is a secret in the child's environment: a child
+			// that prints its environment must not show it.
+			m.keep("IDENTITY_HEADER", []byte(e.Header()))
+		}
 	}
 	// A credential variable the manifest declares still reaches the
 	// child, and every SDK's chain prefers it to the endpoint.
@@ -168,6 +194,8 @@ func (r *identityRun) add(stop func() error, env, drop []string) {
 	r.stops = append(r.stops, stop)
 	r.env = append(r.env, env...)
 	r.drop = append(r.drop, drop...)
+	// Every endpoint listens on 127.0.0.1 (listenLoopback).
+	r.noProxy = []string{"127.0.0.1"}
 }
 
 // warnGCloudADC warns when the child's HOME holds gcloud's application

@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,6 +41,9 @@ type masker struct {
 	// output, which ward relays with --mask: while the child has paused
 	// them, the runner would print a registration as it is.
 	commands *mask.Commands
+	// started says a child has started: it writes to the stream the
+	// ::add-mask:: lines go to, and may have left a line open there.
+	started bool
 }
 
 type servedSecret struct {
@@ -108,6 +112,8 @@ func (m *masker) setPlan(secrets []mask.Secret) (*mask.Source, error) {
 	if err := m.register(secrets); err != nil {
 		return nil, err
 	}
+	// The child starts once this returns.
+	defer func() { m.started = true }()
 	if !m.masking {
 		return nil, nil
 	}
@@ -166,6 +172,25 @@ func (m *masker) serve(name string, c identity.Credentials) {
 	}
 }
 
+// keep takes a secret the child is given for the whole run outside its
+// plan, as name: the Azure endpoint's IDENTITY_HEADER, which its SDK reads
+// from the environment. It is registered and masked as the plan's values
+// are, before the child starts.
+func (m *masker) keep(name string, value []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := mask.Secret{Name: name, Value: value}
+	// Served values are dropped when they expire; this one never does.
+	m.served = append(m.served, servedSecret{secret: s, expires: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err := m.register([]mask.Secret{s}); err != nil {
+		m.log.Warn("cannot register a value with the CI runner's masking", "name", name, "error", err.Error())
+	}
+	if m.src != nil {
+		p, _ := mask.Compile(m.all())
+		m.src.Set(p)
+	}
+}
+
 // all is the plan's values and the credentials being served. Callers hold
 // mu.
 func (m *masker) all() []mask.Secret {
@@ -196,7 +221,13 @@ func (m *masker) register(secrets []mask.Secret) error {
 		m.log.Warn("values not registered with the runner's masking while the child has paused its workflow commands", "values", len(fresh))
 		return nil
 	}
-	skipped, err := mask.WriteAddMask(m.ci, fresh)
+	var skipped []string
+	var err error
+	if m.started {
+		skipped, err = writeMidRun(m.ci, fresh)
+	} else {
+		skipped, err = mask.WriteAddMask(m.ci, fresh)
+	}
 	if err != nil {
 		return fmt.Errorf("register values with the CI runner's masking: %w", err)
 	}
@@ -207,4 +238,28 @@ func (m *masker) register(secrets []mask.Secret) error {
 		m.log.Warn("a value shorter than 4 bytes is not registered with the CI runner's masking", "name", name)
 	}
 	return nil
+}
+
+// writeMidRun writes the ::add-mask:: lines of secrets while a child
+// writes to the same stream: each in a write of its own, after a line
+// break. The runner takes a command only at the start of a line, and
+// prints one that follows a line the child left open (a prompt, a
+// progress message) as output, value and all. The break costs an empty
+// line in the log; a write of a line (less than PIPE_BUF) is not split by
+// the child's.
+func writeMidRun(w io.Writer, secrets []mask.Secret) ([]string, error) {
+	var buf bytes.Buffer
+	skipped, err := mask.WriteAddMask(&buf, secrets)
+	if err != nil {
+		return skipped, err
+	}
+	for _, line := range bytes.SplitAfter(buf.Bytes(), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if _, err := w.Write(append([]byte("\n"), line...)); err != nil {
+			return skipped, err
+		}
+	}
+	return skipped, nil
 }

@@ -191,6 +191,12 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 	if r != nil {
 		proposals, stops = r.proposals, r.stops
 	}
+	// An identity's credentials that expired with their source down
+	// stop the child as a value's do (on_expired: stop).
+	var idStops <-chan string
+	if s.opts.identity != nil {
+		idStops = s.opts.identity.expired
+	}
 	// While the rest of the child's group is stopped after the child
 	// exited, ward looks whether it is gone at this pace, besides every
 	// SIGCHLD.
@@ -226,6 +232,16 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 		case p := <-proposals:
 			s.apply(p)
 		case reason := <-stops:
+			s.log.Error("stopping the child", "reason", reason)
+			s.expired = reason
+			s.beingStopped()
+			s.stopChild()
+		case reason := <-idStops:
+			// Once: the rotator's stop may have come first.
+			idStops = nil
+			if s.expired != "" {
+				continue
+			}
 			s.log.Error("stopping the child", "reason", reason)
 			s.expired = reason
 			s.beingStopped()
