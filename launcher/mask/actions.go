@@ -85,6 +85,38 @@ type Commands struct {
 	token  string // what resumes; "" resumes nothing
 	// OnPause and OnResume, when set, are called after the state changes.
 	OnPause, OnResume func()
+
+	// wmu is held by a write through a Writer, and by Insert; lines is
+	// the line each stream has open, by the key its Writers were made
+	// with.
+	wmu   sync.Mutex
+	lines map[any]*openLine
+}
+
+// Insert runs write, which writes ward's own lines to a stream the runner
+// reads, between two writes of the child's output through the Writers,
+// unless the runner is paused. Ward's lines begin with a line break, so a
+// line the child had left open ends there for the runner: if it pauses
+// commands, Insert pauses too (with no token: nothing resumes it) and
+// writes nothing. The line's rest may then be read by the runner as a
+// line of its own; it is read both ways: a pause if either reading
+// pauses, never a resume. It reports whether write ran.
+func (c *Commands) Insert(write func() error) (bool, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for _, l := range c.lines {
+		if len(l.line) == 0 && !l.long {
+			continue
+		}
+		if pause, _, _ := c.read(l); pause {
+			c.pause("")
+		}
+		l.split = true
+	}
+	if c.Paused() {
+		return false, nil
+	}
+	return true, write()
 }
 
 // Paused reports whether the runner takes no commands now.
@@ -97,38 +129,60 @@ func (c *Commands) Paused() bool {
 // Writer returns w, with the commands in what is written through it
 // followed. A pause takes effect before the line that asks for it is
 // passed on, a resume after it: ward never writes a registration the
-// runner could read while paused. Give each stream a Writer of its own.
-func (c *Commands) Writer(w io.Writer) io.Writer { return &commandWriter{c: c, w: w} }
+// runner could read while paused. stream names the stream w writes to
+// (its *os.File): the Writers of one stream, say those of a child that
+// restarted and of the one before, share the line it has open.
+func (c *Commands) Writer(stream any, w io.Writer) io.Writer {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.lines == nil {
+		c.lines = map[any]*openLine{}
+	}
+	if c.lines[stream] == nil {
+		c.lines[stream] = &openLine{}
+	}
+	return &commandWriter{c: c, w: w, l: c.lines[stream]}
+}
 
 // maxCommandLine is how much of a line Commands keeps to read it.
 const maxCommandLine = 64 << 10
 
 type commandWriter struct {
-	c    *Commands
-	w    io.Writer
-	line []byte // the line so far, up to maxCommandLine bytes
+	c *Commands
+	w io.Writer
+	l *openLine
+}
+
+// openLine is what a stream's line holds so far.
+type openLine struct {
+	line []byte // up to maxCommandLine bytes
 	long bool   // the line is longer than that
 	// v1 is set once "##[" was seen anywhere in the line; tail holds the
 	// line's last tailLen (at most two) bytes, to see it across writes.
 	v1      bool
 	tail    [2]byte
 	tailLen int
+	// split: ward's own lines went out in the middle of this line (see
+	// Commands.Insert).
+	split bool
 }
 
 var v1Start = []byte("##[")
 
 func (cw *commandWriter) Write(b []byte) (int, error) {
+	cw.c.wmu.Lock()
+	defer cw.c.wmu.Unlock()
 	written := 0
 	for len(b) > 0 {
 		end := bytes.IndexAny(b, "\r\n")
 		if end < 0 {
-			cw.add(b)
+			cw.l.add(b)
 			n, err := cw.w.Write(b)
 			return written + n, err
 		}
-		cw.add(b[:end])
-		pause, token, resume := cw.c.read(cw.line, cw.long, cw.v1)
-		cw.line, cw.long, cw.v1, cw.tailLen = cw.line[:0], false, false, 0
+		cw.l.add(b[:end])
+		pause, token, resume := cw.c.read(cw.l)
+		*cw.l = openLine{line: cw.l.line[:0]}
 		if pause {
 			cw.c.pause(token)
 		}
@@ -145,39 +199,52 @@ func (cw *commandWriter) Write(b []byte) (int, error) {
 	return written, nil
 }
 
-// add appends a piece of the current line.
-func (cw *commandWriter) add(b []byte) {
+// add appends a piece of the line.
+func (l *openLine) add(b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	if !cw.v1 {
+	if !l.v1 {
 		// "##[" in b, or begun in the line's last two bytes.
-		edge := append(cw.tail[:cw.tailLen:cw.tailLen], b[:min(len(b), 2)]...)
-		cw.v1 = bytes.Contains(edge, v1Start) || bytes.Contains(b, v1Start)
+		edge := append(l.tail[:l.tailLen:l.tailLen], b[:min(len(b), 2)]...)
+		l.v1 = bytes.Contains(edge, v1Start) || bytes.Contains(b, v1Start)
 	}
 	if len(b) >= 2 {
-		cw.tail, cw.tailLen = [2]byte{b[len(b)-2], b[len(b)-1]}, 2
-	} else if cw.tailLen == 2 {
-		cw.tail = [2]byte{cw.tail[1], b[0]}
+		l.tail, l.tailLen = [2]byte{b[len(b)-2], b[len(b)-1]}, 2
+	} else if l.tailLen == 2 {
+		l.tail = [2]byte{l.tail[1], b[0]}
 	} else {
-		cw.tail[cw.tailLen] = b[0]
-		cw.tailLen++
+		l.tail[l.tailLen] = b[0]
+		l.tailLen++
 	}
-	if room := maxCommandLine - len(cw.line); len(b) > room {
-		cw.line = append(cw.line, b[:room]...)
-		cw.long = true
+	if room := maxCommandLine - len(l.line); len(b) > room {
+		l.line = append(l.line, b[:room]...)
+		l.long = true
 		return
 	}
-	cw.line = append(cw.line, b...)
+	l.line = append(l.line, b...)
 }
 
-// read reads one whole line (long: only its start was kept; v1: "##["
-// is in it): whether it pauses the runner's commands, with the token that
-// resumes them, or resumes them.
-func (c *Commands) read(line []byte, long, v1 bool) (pause bool, token string, resume bool) {
+// read reads a whole line: whether it pauses the runner's commands, with
+// the token that resumes them, or resumes them.
+func (c *Commands) read(l *openLine) (pause bool, token string, resume bool) {
 	c.mu.Lock()
 	paused, current := c.paused, c.token
 	c.mu.Unlock()
+	line, long, v1 := l.line, l.long, l.v1
+	if l.split {
+		// The runner may have read it as two lines: never a resume, and
+		// a pause if either reading pauses.
+		if paused {
+			return false, "", false
+		}
+		whole := *l
+		whole.split = false
+		if p, t, _ := c.read(&whole); p {
+			return true, t, false
+		}
+		return bytes.Contains(bytes.ToLower(line), []byte("::stop-commands")), "", false
+	}
 	name, data, isV2 := commandV2(line)
 	if paused {
 		// The runner reads ##[NAME] only when the line is no ::NAME::

@@ -2,6 +2,7 @@ package mask
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,7 +45,7 @@ func TestCommandsPause(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var c Commands
 			var out bytes.Buffer
-			w := c.Writer(&out)
+			w := c.Writer("stdout", &out)
 			var want strings.Builder
 			for _, s := range tt.writes {
 				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
@@ -68,7 +69,7 @@ func TestCommandsPause(t *testing.T) {
 func TestCommandsOrder(t *testing.T) {
 	var c Commands
 	var seen []string
-	w := c.Writer(writerFunc(func(b []byte) (int, error) {
+	w := c.Writer("stdout", writerFunc(func(b []byte) (int, error) {
 		seen = append(seen, strings.TrimSpace(string(b))+map[bool]string{true: " (paused)", false: ""}[c.Paused()])
 		return len(b), nil
 	}))
@@ -88,3 +89,56 @@ func TestCommandsOrder(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// TestCommandsInsert: ward's own lines (::add-mask::), written between
+// two writes of the child's output, begin with a line break, which ends a
+// line the child left open: the runner may read it, and the rest of it, as
+// lines of their own.
+func TestCommandsInsert(t *testing.T) {
+	type step struct {
+		write  string // through the stream's Writer; "" inserts
+		stream string
+	}
+	for _, tt := range []struct {
+		name        string
+		steps       []step
+		wantWritten []bool // each insert's
+		paused      bool
+	}{
+		{"between lines", []step{{"a\n", "out"}, {}, {"b\n", "out"}}, []bool{true}, false},
+		// The break ends "::stop-commands::tok" for the runner: a pause
+		// before ward's own lines, so they must not go out.
+		{"a pause the break completes", []step{{"::stop-commands::tok", "out"}, {}, {"\n", "out"}}, []bool{false}, true},
+		// The rest of the line begins a line of its own for the runner.
+		{"a pause after the break", []step{{"progress: ", "out"}, {}, {"::stop-commands::tok\n", "out"}}, []bool{true}, true},
+		{"a resume after the break is not one", []step{{"::stop-commands::tok\n", "out"}, {"x ", "out"}, {}, {"::tok::\n", "out"}}, []bool{false}, true},
+		{"a resume on a line of its own", []step{{"::stop-commands::tok\n", "out"}, {"x ", "out"}, {}, {"::tok::\n", "out"}, {"::tok::\n", "out"}}, []bool{false}, false},
+		// Two relays of one stream (an old child's and a new one's)
+		// share the line it has open.
+		{"one stream, two writers", []step{{"::stop-comm", "out"}, {"ands::tok\n", "out"}}, nil, true},
+		{"two streams", []step{{"::stop-comm", "out"}, {"ands::tok\n", "err"}}, nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Commands
+			var got []bool
+			for _, s := range tt.steps {
+				if s.write == "" {
+					written, err := c.Insert(func() error { return nil })
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, written)
+					continue
+				}
+				// A Writer per write: the line is the stream's.
+				c.Writer(s.stream, &bytes.Buffer{}).Write([]byte(s.write))
+			}
+			if c.Paused() != tt.paused {
+				t.Errorf("Paused() = %v, want %v", c.Paused(), tt.paused)
+			}
+			if !slices.Equal(got, tt.wantWritten) {
+				t.Errorf("inserts written %v, want %v", got, tt.wantWritten)
+			}
+		})
+	}
+}

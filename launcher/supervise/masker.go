@@ -216,20 +216,29 @@ func (m *masker) register(secrets []mask.Secret) error {
 	if len(fresh) == 0 {
 		return nil
 	}
-	if m.commands != nil && m.commands.Paused() {
-		// Left unregistered, so the next start registers them.
-		m.log.Warn("values not registered with the runner's masking while the child has paused its workflow commands", "values", len(fresh))
-		return nil
-	}
 	var skipped []string
-	var err error
-	if m.started {
-		skipped, err = writeMidRun(m.ci, fresh)
-	} else {
+	written, err := true, error(nil)
+	switch {
+	case !m.started:
 		skipped, err = mask.WriteAddMask(m.ci, fresh)
+	case m.commands != nil:
+		// The relays must know where ward's lines split the child's, and
+		// nothing goes out while the child has paused the runner's
+		// commands: the runner would print it.
+		written, err = m.commands.Insert(func() (err error) {
+			skipped, err = writeMidRun(m.ci, fresh)
+			return err
+		})
+	default:
+		skipped, err = writeMidRun(m.ci, fresh)
 	}
 	if err != nil {
 		return fmt.Errorf("register values with the CI runner's masking: %w", err)
+	}
+	if !written {
+		// Left unregistered, so the next start registers them.
+		m.log.Warn("values not registered with the runner's masking while the child has paused its workflow commands", "values", len(fresh))
+		return nil
 	}
 	for _, s := range fresh {
 		m.registered[string(s.Value)] = true

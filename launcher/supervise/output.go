@@ -339,7 +339,7 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 	}
 	var out io.Writer = pw
 	if m.commands != nil {
-		out = m.commands.Writer(pw)
+		out = m.commands.Writer(dst, pw)
 	}
 	go func() {
 		defer m.done.Done()
