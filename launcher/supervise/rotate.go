@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/plan"
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/remote"
 )
 
 // rotator watches the resolved secrets and proposes a new plan to the
@@ -41,7 +43,8 @@ type rotator struct {
 	// kept cancels the keepers of the leases being renewed, by lease id.
 	kept map[string]context.CancelFunc
 	// versionsRefused records the schemes whose version reads failed
-	// once, so that the fallback to reading values is logged once.
+	// once (other than by a helper's death, an outage), so that the
+	// fallback to reading values is logged once.
 	versionsRefused sync.Map
 
 	triggers chan trigger
@@ -432,7 +435,13 @@ func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resol
 		}
 		g.Go(func() error {
 			ver, err := versioner.Version(ctx, v.Ref.Document())
-			if err != nil && ctx.Err() == nil {
+			switch {
+			case err == nil || ctx.Err() != nil:
+			case errors.Is(err, remote.ErrHelperDied):
+				// An outage, not a store that cannot tell versions: this
+				// poll reads the values, the next asks for versions again.
+				r.log.Debug("a version read failed: the store's helper died; this poll reads the values", "scheme", v.Ref.Scheme, "error", err.Error())
+			default:
 				if _, logged := r.versionsRefused.LoadOrStore(v.Ref.Scheme, true); !logged {
 					// The reason may be a missing metadata permission
 					// (GCP's roles/secretmanager.viewer): polls still

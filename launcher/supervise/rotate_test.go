@@ -1,13 +1,16 @@
 package supervise
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/plan"
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/remote"
 )
 
 // fakeStore is a store of function fields, counting what it is asked.
@@ -157,6 +161,37 @@ func TestPollAsksVersionsFirst(t *testing.T) {
 	}
 	if got := base.taken(); len(got) != 1 {
 		t.Errorf("new version: read %v, want one read", got)
+	}
+}
+
+// TestVersionReadFailures: a version read that fails because the store's
+// helper died is an outage, not a store that cannot tell versions: it is
+// not logged as that, and a failure that comes later, such as a missing
+// permission, still is.
+func TestVersionReadFailures(t *testing.T) {
+	fail := fmt.Errorf("version of pol://secret: %w", remote.ErrHelperDied)
+	base := &fakeStore{
+		fetch: func(resolve.Ref) (resolve.Secret, error) {
+			return resolve.Secret{Value: []byte("v"), Version: "3"}, nil
+		},
+		version: func(resolve.Ref) (string, error) { return "", fail },
+	}
+	r := rotatorFor(t, versionedStore{base}, map[string]string{"P": "pol://secret"})
+	var logs bytes.Buffer
+	r.log = slog.New(slog.NewTextHandler(&logs, nil))
+	const refused = "cannot read secret versions"
+	if _, _, err := r.refresh(context.Background(), nil, trigger{kind: poll}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), refused) {
+		t.Errorf("a helper that died was logged as a store that cannot tell versions: %s", logs.String())
+	}
+	fail = errors.New("permission denied: versions.get")
+	if _, _, err := r.refresh(context.Background(), nil, trigger{kind: poll}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), refused) || !strings.Contains(logs.String(), "permission denied") {
+		t.Errorf("a version read refused after an outage was not logged: %s", logs.String())
 	}
 }
 
