@@ -60,22 +60,32 @@ func startedToEnd(t *testing.T, cmd *exec.Cmd) (stdout, stderr *lines, exit func
 	return readLines(t, out), readLines(t, pr), exit
 }
 
+// dbChild starts `ward run` (with args) over a child that says "started"
+// and waits, given a dynamic PostgreSQL credential from the real Vault
+// (TTL ttl, max TTL maxTTL); extra is added to the manifest. It returns
+// the cluster, the start of the credential's role name, and what
+// startedToEnd returns, once the child has started.
+func dbChild(t *testing.T, ttl, maxTTL, extra string, args ...string) (pg *vaulttest.Postgres, rolePart string, cmd *exec.Cmd, stderr *lines, exit func(time.Duration) int) {
+	t.Helper()
+	srv := vaulttest.Require(t)
+	pg = vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, ttl, maxTTL)
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\n%s", mount, role, mount, role, extra))
+	cmd = w.command(append(append([]string{"run"}, args...), "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")...)
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr, exit := startedToEnd(t, cmd)
+	stdout.waitFor("started")
+	return pg, role[:8], cmd, stderr, exit
+}
+
 // TestHelperOutlivesGroupStop: a SIGTERM that reaches the store helper
 // together with ward — systemd's default KillMode=control-group, `pkill
 // ward`, `kill 0` from a script — still gets ward's dynamic leases
 // revoked. The helper died of the signal at once, so the leases it held
 // outlived ward by their whole TTL, with no word in the log.
 func TestHelperOutlivesGroupStop(t *testing.T) {
-	srv := vaulttest.Require(t)
-	pg := vaulttest.RequirePostgres(t)
-	mount, role := srv.Database(t, pg, "1h", "2h")
-	rolePart := role[:8]
-	w := newWardEnv(t)
-	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\n", mount, role, mount, role))
-	cmd := w.command("run", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
-	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
-	stdout, stderr, exit := startedToEnd(t, cmd)
-	stdout.waitFor("started")
+	pg, rolePart, cmd, stderr, exit := dbChild(t, "1h", "2h", "")
 	if n := pg.Roles(t, rolePart); n != 1 {
 		t.Fatalf("%d database roles of the child's Vault role, want 1", n)
 	}
@@ -103,15 +113,7 @@ func TestHelperOutlivesGroupStop(t *testing.T) {
 // logged twice: "vault lease revoked" from the helper, then "old lease
 // revoked" from ward.
 func TestLeaseRevocationLoggedOnce(t *testing.T) {
-	srv := vaulttest.Require(t)
-	pg := vaulttest.RequirePostgres(t)
-	mount, role := srv.Database(t, pg, "2s", "6s")
-	w := newWardEnv(t)
-	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\nrotation:\n  debounce: 100ms\n", mount, role, mount, role))
-	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
-	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
-	stdout, stderr, exit := startedToEnd(t, cmd)
-	stdout.waitFor("started")
+	_, _, cmd, stderr, exit := dbChild(t, "2s", "6s", "rotation:\n  debounce: 100ms\n", "--log-level", "debug")
 	var logged []string
 	keep := func(line string) bool {
 		logged = append(logged, line)
@@ -152,16 +154,7 @@ func TestLeaseRevocationLoggedOnce(t *testing.T) {
 // ward read the secret again and restarted the child with new
 // credentials.
 func TestHelperDeathKeepsTheChild(t *testing.T) {
-	srv := vaulttest.Require(t)
-	pg := vaulttest.RequirePostgres(t)
-	mount, role := srv.Database(t, pg, "1h", "2h")
-	rolePart := role[:8]
-	w := newWardEnv(t)
-	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\nrotation:\n  debounce: 100ms\n", mount, role, mount, role))
-	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
-	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
-	stdout, stderr, exit := startedToEnd(t, cmd)
-	stdout.waitFor("started")
+	pg, rolePart, cmd, stderr, exit := dbChild(t, "1h", "2h", "rotation:\n  debounce: 100ms\n", "--log-level", "debug")
 	stderr.waitForContaining("vault lease renewed")
 	helper := helperOf(t, cmd.Process.Pid, "ward-vault")
 	syscall.Kill(helper, syscall.SIGKILL)
