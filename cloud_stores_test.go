@@ -138,7 +138,6 @@ func TestAzureRunAndCheck(t *testing.T) {
 func TestGCPCredentialScoping(t *testing.T) {
 	srv, w := gcpWard(t)
 	srv.AddVersion(gcpSecret("app"), []byte(w.canary("gcp-scope")))
-	keyFile := envValue(w.env, "GOOGLE_APPLICATION_CREDENTIALS")
 	w.env = append(w.env, "CLOUDSDK_CONFIG="+filepath.Join(w.dir, "gcloud"))
 	tests := []struct {
 		name    string
@@ -151,24 +150,32 @@ func TestGCPCredentialScoping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  APP: gcpsm://" + gcptest.Project + "/app\n" + tt.inherit)
-			code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
-			if code != 0 {
-				t.Fatalf("got exit code %d, want 0: %s", code, stderr)
-			}
-			got := listing(stdout)
-			if _, ok := got["APP"]; !ok {
-				t.Fatalf("the child did not get APP")
-			}
-			for _, name := range gcp.CredentialEnv {
-				_, ok := got[name]
-				if want := name == tt.passed; ok != want {
-					t.Errorf("%s reached the child: %v, want %v", name, ok, want)
-				}
-			}
-			if tt.passed != "" && got[tt.passed] != helper.Hash(keyFile) {
-				t.Errorf("%s reached the child with another value", tt.passed)
-			}
+			childCredentials(t, w, m, gcp.CredentialEnv, tt.passed)
 		})
+	}
+}
+
+// childCredentials runs the child of manifest m (which gives it APP),
+// which lists its environment, and checks that of the credential
+// variables names only passed ("" for none) reached it, with ward's value.
+func childCredentials(t *testing.T, w *wardEnv, m string, names []string, passed string) {
+	t.Helper()
+	code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
+	if code != 0 {
+		t.Fatalf("got exit code %d, want 0: %s", code, stderr)
+	}
+	got := listing(stdout)
+	if _, ok := got["APP"]; !ok {
+		t.Fatalf("the child did not get APP")
+	}
+	for _, name := range names {
+		_, ok := got[name]
+		if want := name == passed; ok != want {
+			t.Errorf("%s reached the child: %v, want %v", name, ok, want)
+		}
+		if v, _ := envLookup(w.env, name); ok && got[name] != helper.Hash(v) {
+			t.Errorf("%s reached the child with another value", name)
+		}
 	}
 }
 
@@ -203,23 +210,7 @@ func TestAWSCredentialScoping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := w.manifest("version: 1\nenv:\n  APP: awssm://scope/app\n" + tt.inherit)
-			code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
-			if code != 0 {
-				t.Fatalf("got exit code %d, want 0: %s", code, stderr)
-			}
-			got := listing(stdout)
-			if _, ok := got["APP"]; !ok {
-				t.Fatalf("the child did not get APP")
-			}
-			for _, name := range names {
-				_, ok := got[name]
-				if want := name == tt.passed; ok != want {
-					t.Errorf("%s reached the child: %v, want %v", name, ok, want)
-				}
-			}
-			if tt.passed != "" && got[tt.passed] != helper.Hash(tokenFile) {
-				t.Errorf("%s reached the child with another value", tt.passed)
-			}
+			childCredentials(t, w, m, names, tt.passed)
 		})
 	}
 }
@@ -250,33 +241,17 @@ func TestAzureCredentialScoping(t *testing.T) {
 			srv.SetSecret("app", w.canary("az-scope"))
 			w.canaries = append(w.canaries, srv.ClientSecret())
 			m := w.manifest("version: 1\n" + azureStores + "env:\n  APP: azkv://" + srv.VaultHost() + "/app\n" + tt.inherit)
-			code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
-			if code != 0 {
-				t.Fatalf("got exit code %d, want 0: %s", code, stderr)
-			}
-			got := listing(stdout)
-			if _, ok := got["APP"]; !ok {
-				t.Fatalf("the child did not get APP")
-			}
-			set := 0
+			var set []string
 			for _, name := range azure.CredentialEnv {
-				v, inWard := envLookup(w.env, name)
-				if !inWard {
-					continue
-				}
-				set++
-				_, ok := got[name]
-				if want := name == tt.passed; ok != want {
-					t.Errorf("%s reached the child: %v, want %v", name, ok, want)
-				}
-				if ok && got[name] != helper.Hash(v) {
-					t.Errorf("%s reached the child with another value", name)
+				if _, inWard := envLookup(w.env, name); inWard {
+					set = append(set, name)
 				}
 			}
 			// The secret or token file, and IDENTITY_HEADER.
-			if set < 2 {
-				t.Errorf("ward's environment holds %d credential variables, want at least 2", set)
+			if len(set) < 2 {
+				t.Errorf("ward's environment holds %d credential variables, want at least 2", len(set))
 			}
+			childCredentials(t, w, m, set, tt.passed)
 		})
 	}
 }
@@ -584,11 +559,6 @@ func envLookup(env []string, name string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func envValue(env []string, name string) string {
-	v, _ := envLookup(env, name)
-	return v
 }
 
 // TestGCPTokenUnderEnvRefreshedBeforeExpiry: an access token delivered in
