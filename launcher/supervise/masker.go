@@ -29,7 +29,8 @@ type masker struct {
 	mu   sync.Mutex
 	plan []mask.Secret
 	// served are the identity credentials served, kept until they expire
-	// (an SDK may hold them until then).
+	// (an SDK may hold them until then), and the values held for the
+	// whole run (see hold).
 	served []servedSecret
 	// src is the current start's patterns: each start gets its own, so
 	// that the output an old child leaves is still masked with its own
@@ -143,32 +144,15 @@ func (m *masker) addPlan(secrets []mask.Secret) error {
 		}
 	}
 	m.plan = plan
-	if m.src != nil {
-		p, _ := mask.Compile(m.all())
-		m.src.Set(p)
-	}
+	m.remask()
 	return nil
 }
 
 // serve takes credentials an identity endpoint is about to serve as name
 // (identity.aws...): they are registered and masked before it serves them.
 func (m *masker) serve(name string, c identity.Credentials) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := time.Now()
-	m.served = slices.DeleteFunc(m.served, func(s servedSecret) bool { return !now.Before(s.expires) })
-	var added []mask.Secret
-	for _, v := range c.Secrets() {
-		s := mask.Secret{Name: name, Value: []byte(v)}
-		m.served = append(m.served, servedSecret{secret: s, expires: c.Expires})
-		added = append(added, s)
-	}
-	if err := m.register(added); err != nil {
+	if err := m.hold(name, c.Secrets(), c.Expires); err != nil {
 		m.log.Warn("cannot register the identity's new credentials with the CI runner's masking", "identity", name, "error", err.Error())
-	}
-	if m.src != nil {
-		p, _ := mask.Compile(m.all())
-		m.src.Set(p)
 	}
 }
 
@@ -177,14 +161,36 @@ func (m *masker) serve(name string, c identity.Credentials) {
 // from the environment. It is registered and masked as the plan's values
 // are, before the child starts.
 func (m *masker) keep(name string, value []byte) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := mask.Secret{Name: name, Value: value}
-	// Served values are dropped when they expire; this one never does.
-	m.served = append(m.served, servedSecret{secret: s, expires: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)})
-	if err := m.register([]mask.Secret{s}); err != nil {
+	if err := m.hold(name, []string{string(value)}, never); err != nil {
 		m.log.Warn("cannot register a value with the CI runner's masking", "name", name, "error", err.Error())
 	}
+}
+
+// never is the expiry of what is held for the whole run.
+var never = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// hold registers and masks values given to the child outside its plan, as
+// name, until expires; the values held before that have expired are
+// dropped.
+func (m *masker) hold(name string, values []string, expires time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	m.served = slices.DeleteFunc(m.served, func(s servedSecret) bool { return !now.Before(s.expires) })
+	var added []mask.Secret
+	for _, v := range values {
+		s := mask.Secret{Name: name, Value: []byte(v)}
+		m.served = append(m.served, servedSecret{secret: s, expires: expires})
+		added = append(added, s)
+	}
+	err := m.register(added)
+	m.remask()
+	return err
+}
+
+// remask gives the running start's relays the patterns of what is masked
+// now. Callers hold mu.
+func (m *masker) remask() {
 	if m.src != nil {
 		p, _ := mask.Compile(m.all())
 		m.src.Set(p)
