@@ -113,8 +113,15 @@ type identityRun struct {
 	stops []func() error
 	env   []string
 	drop  []string
-	// noProxy are the endpoints' hosts, for the child's NO_PROXY.
-	noProxy []string
+}
+
+// noProxy are the endpoints' hosts, for the child's NO_PROXY: every
+// endpoint listens on 127.0.0.1 (listenLoopback).
+func (r *identityRun) noProxy() []string {
+	if len(r.stops) == 0 {
+		return nil
+	}
+	return []string{"127.0.0.1"}
 }
 
 // serveIdentity starts the endpoints of the filled identities, their
@@ -194,8 +201,6 @@ func (r *identityRun) add(stop func() error, env, drop []string) {
 	r.stops = append(r.stops, stop)
 	r.env = append(r.env, env...)
 	r.drop = append(r.drop, drop...)
-	// Every endpoint listens on 127.0.0.1 (listenLoopback).
-	r.noProxy = []string{"127.0.0.1"}
 }
 
 // warnGCloudADC warns when the child's HOME holds gcloud's application

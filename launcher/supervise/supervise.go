@@ -232,7 +232,7 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 		return st, err
 	}
 	st.cleanup = func() { ident.stop(); closeRelay(); removeDir() }
-	st.input = plan.Input{Environ: o.Environ, Dir: dirPath, Credentials: o.Credentials, Drop: slices.Concat(systemd.Vars, ident.drop), Extra: slices.Concat(extra, ident.env), NoProxy: ident.noProxy}
+	st.input = plan.Input{Environ: o.Environ, Dir: dirPath, Credentials: o.Credentials, Drop: slices.Concat(systemd.Vars, ident.drop), Extra: slices.Concat(extra, ident.env), NoProxy: ident.noProxy()}
 	if st.plan, err = plan.Build(o.Manifest, o.Profile, values, st.input); err != nil {
 		return st, err
 	}
