@@ -172,13 +172,20 @@ func helpFirst(app *cli.App, args []string) []string {
 	return append(a.path, "--help")
 }
 
+// flagParts reads a word as the flag parser does: -name or --name, with
+// =value or without. ok is false for a word that is no flag.
+func flagParts(w string) (name, value string, hasValue, ok bool) {
+	if !strings.HasPrefix(w, "-") {
+		return "", "", false, false
+	}
+	name, value, hasValue = strings.Cut(strings.TrimPrefix(strings.TrimPrefix(w, "-"), "-"), "=")
+	return name, value, hasValue, true
+}
+
 // isHelpFlag reports whether arg is -h or --help, true.
 func isHelpFlag(arg string) bool {
-	if !strings.HasPrefix(arg, "-") {
-		return false
-	}
-	name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-"), "=")
-	if name != "help" && name != "h" {
+	name, value, hasValue, ok := flagParts(arg)
+	if !ok || name != "help" && name != "h" {
 		return false
 	}
 	if !hasValue {
@@ -195,8 +202,8 @@ func isHelpFlag(arg string) bool {
 // A flag among the program's arguments (ward run env -p x) is not ward's.
 func flagSource(words, names []string, value, flag, env string, getenv func(string) string) string {
 	for i, w := range words {
-		name, v, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(w, "-"), "-"), "=")
-		if !strings.HasPrefix(w, "-") || !slices.Contains(names, name) {
+		name, v, hasValue, ok := flagParts(w)
+		if !ok || !slices.Contains(names, name) {
 			continue
 		}
 		if !hasValue && i+1 < len(words) {

@@ -30,7 +30,7 @@ func loadManifest(c *cli.Context, log *slog.Logger) (*manifest.Manifest, *manife
 	}
 	name := c.String("profile")
 	source := profileSource(commandWords(c), name, os.Getenv)
-	if name == "" && source != "$WARD_PROFILE" {
+	if name == "" && source == profileFlagName {
 		// -p "$ENV" with ENV unset: running with no profile could
 		// give a deploy the development values.
 		return nil, nil, failure.New(errors.New(source+" names no profile: it is empty"), m.ProfilesHint()+"; leave out -p for none")
@@ -56,11 +56,14 @@ func manifestFile(c *cli.Context) (string, error) {
 	return findManifest(wd, defaultManifest)
 }
 
-// profileSource says what named the profile: the -p flag or
+// profileSource says what named the profile: profileFlagName or
 // $WARD_PROFILE (see flagSource).
 func profileSource(words []string, profile string, getenv func(string) string) string {
-	return flagSource(words, []string{"p", "profile"}, profile, "the -p flag", "WARD_PROFILE", getenv)
+	return flagSource(words, []string{"p", "profile"}, profile, profileFlagName, "WARD_PROFILE", getenv)
 }
+
+// profileFlagName is the -p flag, as errors name it.
+const profileFlagName = "the -p flag"
 
 // openStores opens the stores the manifest configures, for one command.
 // Helpers of the stores the run uses start at once, in the background.
