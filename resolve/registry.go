@@ -127,16 +127,6 @@ func NewRegistry(kinds ...*Kind) *Registry {
 // Kinds returns the stores in registry order.
 func (r *Registry) Kinds() []*Kind { return r.kinds }
 
-// Kind returns the store named name (the stores.<name> key), or nil.
-func (r *Registry) Kind(name string) *Kind {
-	for _, k := range r.kinds {
-		if k.Name == name {
-			return k
-		}
-	}
-	return nil
-}
-
 // KindOf returns the store that serves scheme, or nil.
 func (r *Registry) KindOf(scheme string) *Kind { return r.kindOf[scheme] }
 

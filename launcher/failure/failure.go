@@ -24,9 +24,6 @@ func New(err error, hint string) *Error {
 	return &Error{Code: signals.ExitWardFailure, Err: err, Hint: hint}
 }
 
-// Newf is a failure with a message of its own.
-func Newf(hint, msg string) *Error { return New(errors.New(msg), hint) }
-
 func (e *Error) Error() string {
 	if e.Err == nil {
 		return ""

@@ -107,9 +107,6 @@ func (e *GCPEndpoint) Env() []string {
 // Host is the endpoint's host:port.
 func (e *GCPEndpoint) Host() string { return e.ln.Addr().String() }
 
-// Addr is where the endpoint listens.
-func (e *GCPEndpoint) Addr() net.Addr { return e.ln.Addr() }
-
 // Cache is the token the endpoint serves.
 func (e *GCPEndpoint) Cache() *Cache { return e.cache }
 

@@ -50,10 +50,6 @@ type EnvVar struct {
 	Field string
 }
 
-// Secret reports whether the variable's value counts as a secret: plain
-// values do not; references and rendered templates do.
-func (v *EnvVar) Secret() bool { return !v.IsValue }
-
 // FileSpec is one secret file under the private tmpfs directory.
 type FileSpec struct {
 	// Path is relative to the private directory.
