@@ -62,25 +62,83 @@ type VarError struct {
 }
 
 func (e *FetchError) Error() string {
-	if len(e.Failures) == 1 {
-		return e.Failures[0].Error()
+	groups := e.Unwrap()
+	if len(groups) == 1 {
+		return groups[0].Error()
 	}
 	msg := fmt.Sprintf("%d secrets could not be resolved:", len(e.Failures))
-	for _, f := range e.Failures {
-		msg += "\n  " + f.Error()
+	for _, g := range groups {
+		msg += "\n  " + g.Error()
 	}
 	return msg
 }
 
-// Unwrap lists the failures, one per variable; errors.Is sees their
-// causes through them.
+// Unwrap lists the failures as a report shows them, one entry per reason:
+// the variables of one document that failed together share an entry, and
+// so do those of a store that failed every document alike (no token, an
+// unreachable server, a helper not installed), which would otherwise
+// repeat one message hundreds of times. errors.Is and errors.As see each
+// entry's cause; a variable that failed alone is its *VarError.
 func (e *FetchError) Unwrap() []error {
-	errs := make([]error, len(e.Failures))
+	var order []string
+	groups := map[string]*failureGroup{}
 	for i := range e.Failures {
-		errs[i] = &e.Failures[i]
+		f := &e.Failures[i]
+		doc := f.Ref.Document().Raw
+		// The message with the document's name taken out is the same for
+		// every document a store-wide fault failed.
+		reason := f.Ref.Scheme + "\x00" + strings.ReplaceAll(f.Err.Error(), doc, "\x00")
+		g := groups[reason]
+		if g == nil {
+			g = &failureGroup{first: f}
+			groups[reason] = g
+			order = append(order, reason)
+		}
+		g.names = append(g.names, f.Name)
+		if !slices.Contains(g.docs, doc) {
+			g.docs = append(g.docs, doc)
+		}
+	}
+	errs := make([]error, len(order))
+	for i, reason := range order {
+		if g := groups[reason]; len(g.names) > 1 {
+			errs[i] = g
+		} else {
+			errs[i] = g.first
+		}
 	}
 	return errs
 }
+
+// failureGroup is variables that failed for one reason.
+type failureGroup struct {
+	first *VarError
+	names []string
+	docs  []string
+}
+
+// shownNames is how many variables a group's line names before "and N
+// more": the debug log and `ward check --resolve` list each.
+const shownNames = 8
+
+func (g *failureGroup) Error() string {
+	names := strings.Join(g.names[:min(len(g.names), shownNames)], ", ")
+	if n := len(g.names) - shownNames; n > 0 {
+		names += fmt.Sprintf(" and %d more", n)
+	}
+	docs := g.docs[0]
+	if len(g.docs) > 1 {
+		docs += fmt.Sprintf(" and %d more", len(g.docs)-1)
+	}
+	msg := g.first.Err.Error()
+	if !strings.Contains(msg, g.docs[0]) {
+		return names + ": " + docs + ": " + msg
+	}
+	return names + ": " + strings.ReplaceAll(msg, g.docs[0], docs)
+}
+
+// Unwrap returns the first variable's failure, which stands for the rest.
+func (g *failureGroup) Unwrap() error { return g.first }
 
 func (e *VarError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Name, e.Ref.Raw, e.Err) }
 

@@ -125,7 +125,7 @@ func TestNoCredentials(t *testing.T) {
 	unsetenv(t, "AWS_ACCESS_KEY_ID")
 	unsetenv(t, "AWS_SECRET_ACCESS_KEY")
 	_, err := fetchVars(t, t.Context(), awsstore.NewParameterStore(newSession()), map[string]string{"A": "ssm:///a", "B": "ssm:///b"})
-	checkError(t, "no credentials", err, nil, "A: ssm:///a: no usable AWS credentials", "B: ssm:///b: no usable AWS credentials", "AWS_PROFILE")
+	checkError(t, "no credentials", err, nil, "A, B: ssm:///a and 1 more: no usable AWS credentials", "AWS_PROFILE")
 	if n := srv.Calls(""); n != 0 {
 		t.Errorf("got %d calls, want 0", n)
 	}
