@@ -85,9 +85,7 @@ func (e *FetchError) Unwrap() []error {
 	for i := range e.Failures {
 		f := &e.Failures[i]
 		doc := f.Ref.Document().Raw
-		// The message with the document's name taken out is the same for
-		// every document a store-wide fault failed.
-		reason := f.Ref.Scheme + "\x00" + strings.ReplaceAll(f.Err.Error(), doc, "\x00")
+		reason := reasonOf(f, doc)
 		g := groups[reason]
 		if g == nil {
 			g = &failureGroup{first: f}
@@ -108,6 +106,51 @@ func (e *FetchError) Unwrap() []error {
 		}
 	}
 	return errs
+}
+
+// reasonOf is f's message with the names of its document taken out: the
+// same for every document a store-wide fault failed. Stores name a
+// document in several forms (vault://secret/app/db, the API path
+// secret/data/app/db, a URL ending in secret/app/db), so each tail of its
+// path that follows a slash goes too. Missing documents are not grouped.
+func reasonOf(f *VarError, doc string) string {
+	if IsNotFound(f.Err) {
+		// Each missing document is one to create: named, never "and N more".
+		return doc + "\x00" + f.Err.Error()
+	}
+	msg := strings.ReplaceAll(f.Err.Error(), doc, "\x00")
+	segs := strings.Split(f.Ref.Path, "/")
+	for i := 1; i < len(segs); i++ {
+		if tail := strings.Join(segs[i:], "/"); tail != "" {
+			msg = replaceTail(msg, tail)
+		}
+	}
+	return f.Ref.Scheme + "\x00" + msg
+}
+
+// replaceTail replaces each tail in msg that follows a slash and ends a
+// name: "app/db" in "secret/data/app/db:", not in "myapp/db2".
+func replaceTail(msg, tail string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, tail)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		end := i + len(tail)
+		if i > 0 && msg[i-1] == '/' && (end == len(msg) || !nameByte(msg[end])) {
+			b.WriteString(msg[:i])
+			b.WriteByte(0)
+		} else {
+			b.WriteString(msg[:end])
+		}
+		msg = msg[end:]
+	}
+}
+
+func nameByte(c byte) bool {
+	return c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 // failureGroup is variables that failed for one reason.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,5 +142,63 @@ func TestFieldTextForNonStrings(t *testing.T) {
 	}
 	if _, err := JSONFields([]byte("not json secret-canary")); err == nil || strings.Contains(err.Error(), "secret-canary") {
 		t.Errorf("got %v, want an error without the input", err)
+	}
+}
+
+// TestFetchErrorGroups: the report groups variables by reason; a name
+// that merely begins like a document's path (secret/db2 for secret/db) is
+// not taken for it, so A's reason stays B's.
+func TestFetchErrorGroups(t *testing.T) {
+	ref := func(s string) Ref {
+		r, err := ParseRef(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	denied := func(path string) error {
+		return fmt.Errorf("read vault://%s: permission denied (GET secret/data/%s)", path, strings.TrimPrefix(path, "secret/"))
+	}
+	tests := []struct {
+		name     string
+		failures []VarError
+		want     []string
+	}{
+		{"one variable", []VarError{{Name: "A", Ref: ref("vault://secret/a#x"), Err: denied("secret/a")}},
+			[]string{"A: vault://secret/a#x: read vault://secret/a: permission denied (GET secret/data/a)"}},
+		{"one document", []VarError{
+			{Name: "A", Ref: ref("vault://secret/a#x"), Err: denied("secret/a")},
+			{Name: "B", Ref: ref("vault://secret/a#y"), Err: denied("secret/a")},
+		}, []string{"A, B: read vault://secret/a: permission denied (GET secret/data/a)"}},
+		{"one reason, paths in several forms", []VarError{
+			{Name: "A", Ref: ref("vault://secret/app/a"), Err: denied("secret/app/a")},
+			{Name: "B", Ref: ref("vault://secret/app/b"), Err: denied("secret/app/b")},
+		}, []string{"A, B: read vault://secret/app/a and 1 more: permission denied (GET secret/data/app/a)"}},
+		{"a path like another's", []VarError{
+			{Name: "A", Ref: ref("vault://secret/db"), Err: errors.New("read vault://secret/db: no mount secret/db2")},
+			{Name: "B", Ref: ref("vault://secret/x"), Err: errors.New("read vault://secret/x: no mount secret/db2")},
+		}, []string{"A, B: read vault://secret/db and 1 more: no mount secret/db2"}},
+		{"missing documents", []VarError{
+			{Name: "A", Ref: ref("local://a"), Err: fmt.Errorf("read local://a: %w", ErrNotFound)},
+			{Name: "B", Ref: ref("local://b"), Err: fmt.Errorf("read local://b: %w", ErrNotFound)},
+		}, []string{"A: local://a: read local://a: not found", "B: local://b: read local://b: not found"}},
+		{"many", func() []VarError {
+			var fs []VarError
+			for i := range 12 {
+				fs = append(fs, VarError{Name: fmt.Sprintf("V%02d", i), Ref: ref(fmt.Sprintf("local://E%d", i)), Err: errors.New("no helper")})
+			}
+			return fs
+		}(), []string{"V00, V01, V02, V03, V04, V05, V06, V07 and 4 more: local://E0 and 11 more: no helper"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, e := range (&FetchError{Failures: tt.failures}).Unwrap() {
+				got = append(got, e.Error())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestRefusedTokenReportedOnce: a token the real Vault refuses fails every
+// document, and each document's message names its own paths (vault://,
+// the KV v2 API path, the policy path); the report is still one line for
+// all of them, not one per variable or per document.
+func TestRefusedTokenReportedOnce(t *testing.T) {
+	_, addr, _ := testVault(t)
+	w := newWardEnv(t)
+	w.env = append(w.env, "VAULT_TOKEN=not-a-token", "WARD_LOG_FORMAT=text")
+	var m strings.Builder
+	fmt.Fprintf(&m, "version: 1\nstores:\n  vault:\n    address: %s\nenv:\n", addr)
+	for d := range 5 {
+		for _, f := range []string{"user", "password"} {
+			fmt.Fprintf(&m, "  D%d_%s: vault://secret/app%d#%s\n", d, strings.ToUpper(f), d, f)
+		}
+	}
+	manifest := w.manifest(m.String())
+	code, _, stderr := w.run("run", "-m", manifest, "--", "helper", "touch", "started")
+	if code != 125 {
+		t.Fatalf("got exit %d, want 125; stderr:\n%s", code, stderr)
+	}
+	var errs []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "ward: error: ") {
+			errs = append(errs, l)
+		}
+	}
+	want := "ward: error: D0_PASSWORD, D0_USER, D1_PASSWORD, D1_USER, D2_PASSWORD, D2_USER, D3_PASSWORD, D3_USER and 2 more: read vault://secret/app0 and 4 more: permission denied"
+	if len(errs) != 1 || !strings.HasPrefix(errs[0], want) || !strings.Contains(errs[0], "cannot look itself up") {
+		t.Errorf("got %d error lines, want one starting %q and saying the token cannot look itself up:\n%s", len(errs), want, stderr)
+	}
+}
