@@ -111,8 +111,9 @@ func (e *FetchError) Unwrap() []error {
 // reasonOf is f's message with the names of its document taken out: the
 // same for every document a store-wide fault failed. Stores name a
 // document in several forms (vault://secret/app/db, the API path
-// secret/data/app/db, a URL ending in secret/app/db), so each tail of its
-// path that follows a slash goes too. Missing documents are not grouped.
+// secret/data/app/db, a URL ending in secret/app/db, Key Vault's
+// secret "db"), so each tail of its path that follows a slash or a quote
+// goes too. Missing documents are not grouped.
 func reasonOf(f *VarError, doc string) string {
 	if IsNotFound(f.Err) {
 		// Each missing document is one to create: named, never "and N more".
@@ -128,8 +129,9 @@ func reasonOf(f *VarError, doc string) string {
 	return f.Ref.Scheme + "\x00" + msg
 }
 
-// replaceTail replaces each tail in msg that follows a slash and ends a
-// name: "app/db" in "secret/data/app/db:", not in "myapp/db2".
+// replaceTail replaces each tail in msg that follows a slash or a quote
+// and ends a name: "app/db" in "secret/data/app/db:" and db in
+// `secret "db"`, not in "myapp/db2".
 func replaceTail(msg, tail string) string {
 	var b strings.Builder
 	for {
@@ -139,7 +141,7 @@ func replaceTail(msg, tail string) string {
 			return b.String()
 		}
 		end := i + len(tail)
-		if i > 0 && msg[i-1] == '/' && (end == len(msg) || !nameByte(msg[end])) {
+		if i > 0 && strings.IndexByte(`/"'`, msg[i-1]) >= 0 && (end == len(msg) || !nameByte(msg[end])) {
 			b.WriteString(msg[:i])
 			b.WriteByte(0)
 		} else {

@@ -174,6 +174,10 @@ func TestFetchErrorGroups(t *testing.T) {
 			{Name: "A", Ref: ref("vault://secret/app/a"), Err: denied("secret/app/a")},
 			{Name: "B", Ref: ref("vault://secret/app/b"), Err: denied("secret/app/b")},
 		}, []string{"A, B: read vault://secret/app/a and 1 more: permission denied (GET secret/data/app/a)"}},
+		{"quoted names", []VarError{
+			{Name: "A", Ref: ref("vault://kv/one"), Err: errors.New(`read secret "one" in kv: Get "https://kv/secrets/one/?v=1": no such host`)},
+			{Name: "B", Ref: ref("vault://kv/two"), Err: errors.New(`read secret "two" in kv: Get "https://kv/secrets/two/?v=1": no such host`)},
+		}, []string{`A, B: vault://kv/one and 1 more: read secret "one" in kv: Get "https://kv/secrets/one/?v=1": no such host`}},
 		{"a path like another's", []VarError{
 			{Name: "A", Ref: ref("vault://secret/db"), Err: errors.New("read vault://secret/db: no mount secret/db2")},
 			{Name: "B", Ref: ref("vault://secret/x"), Err: errors.New("read vault://secret/x: no mount secret/db2")},
