@@ -57,8 +57,15 @@ func cmdScan(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range failed {
-		log.Warn("cannot resolve a secret, so it is not searched for", "name", f.Name, "ref", f.Ref.Raw, "error", f.Err.Error())
+	// One warning per reason, as the error report has one line: a store
+	// that cannot log in would otherwise warn for each of its references
+	// at every commit the hook checks.
+	for _, e := range (&resolve.FetchError{Failures: failed}).Unwrap() {
+		if f, ok := e.(*resolve.VarError); ok {
+			log.Warn("cannot resolve a secret, so it is not searched for", "name", f.Name, "ref", f.Ref.Raw, "error", f.Err.Error())
+		} else {
+			log.Warn("cannot resolve secrets, so they are not searched for", "error", e.Error())
+		}
 	}
 	if len(failed) > 0 && len(values) == 0 {
 		return failure.New(&resolve.FetchError{Failures: failed}, "no secret could be resolved, so nothing was searched for")
