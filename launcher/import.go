@@ -210,7 +210,7 @@ func (j *importJob) conflicts(force bool) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return failure.New(fmt.Errorf("read %s: %w", j.manifest, err), "")
 	}
-	declared := map[string]bool{}
+	declared := map[string]*manifest.EnvVar{}
 	if err == nil {
 		j.old = old
 		m, err := manifest.Parse(j.manifest, old)
@@ -225,7 +225,7 @@ func (j *importJob) conflicts(force bool) error {
 			}
 		}
 		for _, v := range env {
-			declared[v.Name] = true
+			declared[v.Name] = v
 		}
 	}
 	if j.store, err = openLocal(); err != nil {
@@ -233,7 +233,7 @@ func (j *importJob) conflicts(force bool) error {
 	}
 	var inStore, inManifest []string
 	for i, p := range j.pairs {
-		if declared[p.Key] && !j.importedBefore(i) {
+		if v, ok := declared[p.Key]; ok && !j.importedBefore(i, v) {
 			inManifest = append(inManifest, p.Key)
 		}
 		if j.plain[i] {
@@ -262,10 +262,15 @@ func (j *importJob) conflicts(force bool) error {
 	return failure.New(fmt.Errorf("nothing was imported: these already exist %s", strings.Join(parts, "; ")), "run again with --force to replace them, or choose another --name-prefix")
 }
 
-// importedBefore reports whether the manifest's entry for pair i is the
-// one this import writes (the same reference), as a re-run finds it.
-func (j *importJob) importedBefore(i int) bool {
-	return !j.plain[i] && bytes.Contains(j.old, []byte(j.pairs[i].Key+": local://"+j.names[i]+"\n"))
+// importedBefore reports whether v, the entry the manifest (or the
+// profile imported into) declares for pair i, is the one this import
+// writes: the same reference or the same plain value, as a re-run finds
+// it.
+func (j *importJob) importedBefore(i int, v *manifest.EnvVar) bool {
+	if j.plain[i] {
+		return v.IsValue && v.Value == string(j.pairs[i].Value)
+	}
+	return v.Ref != nil && v.Ref.Raw == local.Scheme+"://"+j.names[i]
 }
 
 // write stores the secrets in one step, then writes the manifest; if the
