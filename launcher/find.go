@@ -19,6 +19,13 @@ func findManifest(dir, name string) (string, error) {
 		// A path is a file, not a name to look for.
 		return name, nil
 	}
+	// The shell's $PWD, which os.Getwd returns, may lead through a
+	// symlink (~/api -> ~/src/monorepo/services/api): its parents are not
+	// the project's, and a path relative to it is opened from the real
+	// directory. Search where the directory really is, as git does.
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	for d := dir; ; {
 		p := filepath.Join(d, name)
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
