@@ -147,7 +147,11 @@ func localSet(c *cli.Context, stdio IO) error {
 	}
 	value, err := readValue(stdio, name)
 	if err != nil {
-		return failure.New(err, "")
+		hint := ""
+		if errors.Is(err, errSeveralLines) {
+			hint = "the prompt takes one line: read the value from a file instead: ward local set " + name + " < FILE"
+		}
+		return failure.New(err, hint)
 	}
 	defer clear(value)
 	s, err := openLocal()
@@ -221,8 +225,6 @@ func localList(c *cli.Context, stdio IO) error {
 	return nil
 }
 
-// readValue reads a value from a no-echo prompt on a terminal, or from
-// stdin otherwise (dropping one trailing newline).
 // readHidden reads a line from terminal fd without echoing it, and gives
 // the terminal its modes back also when a signal ends ward meanwhile
 // (Ctrl-C at the prompt): term.ReadPassword puts them back only when it
@@ -253,6 +255,11 @@ func readHidden(fd int) ([]byte, error) {
 	return term.ReadPassword(fd)
 }
 
+// errSeveralLines is a value of several lines pasted at the prompt.
+var errSeveralLines = errors.New("the value pasted has several lines; nothing was stored, and the lines after the first were discarded")
+
+// readValue reads a value from a no-echo prompt on a terminal, or from
+// stdin otherwise (dropping one trailing newline).
 func readValue(stdio IO, name string) ([]byte, error) {
 	fd := int(stdio.Stdin.Fd())
 	if term.IsTerminal(fd) {
@@ -262,11 +269,23 @@ func readValue(stdio IO, name string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read the value: %w", err)
 		}
+		// The rest of a multi-line paste (a PEM key) must not be taken
+		// for the confirmation, nor left for the shell to run.
+		if signals.DiscardInput(stdio.Stdin) {
+			clear(v)
+			return nil, errSeveralLines
+		}
 		fmt.Fprintf(stdio.Stderr, "again: ")
 		again, err := readHidden(fd)
 		fmt.Fprintln(stdio.Stderr)
 		if err != nil {
+			clear(v)
 			return nil, fmt.Errorf("read the value: %w", err)
+		}
+		if signals.DiscardInput(stdio.Stdin) {
+			clear(v)
+			clear(again)
+			return nil, errSeveralLines
 		}
 		same := string(v) == string(again)
 		clear(again)
