@@ -295,7 +295,16 @@ func (j *importJob) write() error {
 		// ward check would reject it: write nothing.
 		return failure.New(fmt.Errorf("the updated manifest does not validate, so nothing was written: %w", err), "")
 	}
-	staged, err := atomicfile.Stage(j.manifest, text, 0o644, true)
+	// A manifest that is a symbolic link (one that several services
+	// share) is edited through it: replacing the link with a file would
+	// leave the shared one without the new variables, and say nothing.
+	target := j.manifest
+	if j.old != nil {
+		if real, err := filepath.EvalSymlinks(target); err == nil {
+			target = real
+		}
+	}
+	staged, err := atomicfile.Stage(target, text, 0o644, true)
 	if err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", j.manifest, err), "")
 	}
