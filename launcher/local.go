@@ -1,12 +1,14 @@
 package launcher
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -36,7 +38,8 @@ Example:
 				Description: `Example:
    ward local set myapp/database_url          # prompts, without echo
    printf %s "$VALUE" | ward local set myapp/api_token
-One trailing newline on stdin is dropped. An empty value is refused (an unset
+One trailing newline on stdin is dropped from text; binary data (a NUL byte, or not
+UTF-8) is stored exactly. An empty value is refused (an unset
 variable piped in, a mistake that would start the program with an empty secret)
 unless --allow-empty. The previous value is kept: see ward local history.`,
 				Flags:  []cli.Flag{&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value on purpose"}},
@@ -259,7 +262,7 @@ func readHidden(fd int) ([]byte, error) {
 var errSeveralLines = errors.New("the value pasted has several lines; nothing was stored, and the lines after the first were discarded")
 
 // readValue reads a value from a no-echo prompt on a terminal, or from
-// stdin otherwise (dropping one trailing newline).
+// stdin otherwise (dropping one trailing newline from text).
 func readValue(stdio IO, name string) ([]byte, error) {
 	fd := int(stdio.Stdin.Fd())
 	if term.IsTerminal(fd) {
@@ -302,6 +305,11 @@ func readValue(stdio IO, name string) ([]byte, error) {
 	if len(v) > 1<<20 {
 		return nil, errors.New("the value on stdin is over 1 MiB")
 	}
+	if !isText(v) {
+		// Binary data (a keystore, a DER key) is stored exactly: a last
+		// byte of 0x0a is part of it, not the end of a line.
+		return v, nil
+	}
 	switch {
 	case len(v) >= 2 && string(v[len(v)-2:]) == "\r\n":
 		v = v[:len(v)-2]
@@ -309,4 +317,9 @@ func readValue(stdio IO, name string) ([]byte, error) {
 		v = v[:len(v)-1]
 	}
 	return v, nil
+}
+
+// isText reports whether v is text: UTF-8 without a NUL byte.
+func isText(v []byte) bool {
+	return utf8.Valid(v) && bytes.IndexByte(v, 0) < 0
 }
