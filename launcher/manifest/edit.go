@@ -20,8 +20,23 @@ type Entry struct {
 // AddEnv adds entries to the manifest's env (or to profile's env, when
 // profile is set), replacing entries of the same name, or writes a new
 // manifest when there is none. An existing manifest is edited as a
-// yaml.v3 node tree, so its other entries and its comments stay.
+// yaml.v3 node tree, so its other entries and its comments stay; a
+// manifest with CRLF line ends keeps them.
 func AddEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, error) {
+	if !bytes.Contains(old, []byte("\r\n")) {
+		return addEnv(old, exists, profile, entries)
+	}
+	// yaml.v3 writes LF, and read a CRLF file's head comment with a
+	// blank line after it: edit with LF, then put the CRLF back, so that
+	// only the new lines show in a diff.
+	text, err := addEnv(bytes.ReplaceAll(old, []byte("\r\n"), []byte("\n")), exists, profile, entries)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.ReplaceAll(text, []byte("\n"), []byte("\r\n")), nil
+}
+
+func addEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, error) {
 	if !exists {
 		old = []byte(SchemaModeline + "\nversion: 1\n")
 	}
