@@ -303,6 +303,9 @@ func (j *importJob) write() error {
 		if real, err := filepath.EvalSymlinks(target); err == nil {
 			target = real
 		}
+	} else if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		// A new manifest's directory is made, as ward init makes it.
+		return failure.New(fmt.Errorf("create %s: %w", filepath.Dir(target), err), "")
 	}
 	staged, err := atomicfile.Stage(target, text, 0o644, true)
 	if err != nil {
