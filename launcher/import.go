@@ -374,6 +374,9 @@ func (j *importJob) report(stdio IO) {
 		}
 	}
 	fmt.Fprintf(w, "move one with --secret NAME or --plain NAME; next: check with `ward run -- YOUR_PROGRAM`, then delete %s: the local store holds its secrets now (ward left the file in place)\n", j.file)
+	if j.old == nil {
+		warnHidden(stdio, j.manifest)
+	}
 	warnGit(stdio, j.file)
 }
 
