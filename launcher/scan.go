@@ -76,6 +76,9 @@ func cmdScan(c *cli.Context, stdio IO) error {
 	findings, err := scan.Scan(context.Background(), secrets, scan.Options{
 		Paths: c.Args().Slice(), NoIgnore: c.Bool("no-ignore"), Binary: c.Bool("binary"),
 		Staged: c.Bool("staged"), GitHistory: c.Bool("git-history"),
+		Unreadable: func(path string, err error) {
+			log.Warn("cannot read a file or directory, so it is not searched", "path", path, "error", err.Error())
+		},
 	})
 	if err != nil {
 		return failure.New(err, "")
