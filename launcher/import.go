@@ -401,7 +401,12 @@ func warnGit(stdio IO, file string) {
 		fmt.Fprintf(stdio.Stderr, "ward: warning: treat every value it held as leaked: rotate each one at its source, then `git rm --cached %s` and add it to .gitignore\n", file)
 		fmt.Fprintf(stdio.Stderr, "ward: hint: see \"Dealing with a leaked secret\" in ward's README: https://github.com/wardsecrets/ward#dealing-with-a-leaked-secret\n")
 	case ignored == ignoreNo:
-		fmt.Fprintf(stdio.Stderr, "ward: hint: %s is not in .gitignore: add it there (ward init does) so it is never committed\n", file)
+		// ward init adds .env, and no other name.
+		byInit := ""
+		if filepath.Base(file) == ".env" {
+			byInit = " (ward init does)"
+		}
+		fmt.Fprintf(stdio.Stderr, "ward: hint: %s is not in .gitignore: add it there%s so it is never committed\n", file, byInit)
 	}
 }
 
