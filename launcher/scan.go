@@ -61,7 +61,14 @@ func cmdScan(c *cli.Context, stdio IO) error {
 		log.Warn("cannot resolve a secret, so it is not searched for", "name", f.Name, "ref", f.Ref.Raw, "error", f.Err.Error())
 	}
 	if len(failed) > 0 && len(values) == 0 {
-		return failure.New(&resolve.FetchError{Failures: failed}, "no secret could be resolved, so nothing was searched for")
+		hint := "no secret could be resolved, so nothing was searched for"
+		if prof == nil && len(m.Profiles) > 0 {
+			// Production references at the top and a developer's in a
+			// profile: the hook of the README, without -p, resolves none
+			// on a laptop and stops every commit.
+			hint += "; " + m.ProfilesHint() + ": name the one whose stores you can reach with -p NAME (in the pre-commit hook too: ward scan --staged -p NAME)"
+		}
+		return failure.New(&resolve.FetchError{Failures: failed}, hint)
 	}
 	secrets, skipped, err := scanSecrets(m, prof, values, failed)
 	if err != nil {
