@@ -118,6 +118,15 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 			if err := s.gitFiles(ctx, g, add); err != nil {
 				return nil, err
 			}
+			// A file named on the command line is searched even when
+			// .gitignore excludes it, as ripgrep searches one: the user
+			// asked for it, and `ward scan .env` passing in silence would
+			// say the file holds no secret.
+			for _, t := range g.targets {
+				if fi, err := os.Lstat(t.path); err == nil && t.spec != "." && fi.Mode().IsRegular() {
+					add(t.path, g.abs)
+				}
+			}
 			continue
 		}
 		for _, t := range g.targets {

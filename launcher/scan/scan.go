@@ -77,8 +77,8 @@ const binarySniff = 8 << 10
 //
 // In the working tree, a path inside a git work tree gives the files there
 // that are tracked or untracked and not excluded by .gitignore (git
-// ls-files); with NoIgnore, or outside a work tree, every regular file
-// under it. Directories named .git, symbolic links and other non-regular
+// ls-files), and a file that is itself one of the Paths, excluded or not;
+// with NoIgnore, or outside a work tree, every regular file under it. Directories named .git, symbolic links and other non-regular
 // files are never searched.
 func Scan(ctx context.Context, secrets []Secret, opts Options) ([]Finding, error) {
 	p, _ := mask.Compile(secrets)
