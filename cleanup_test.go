@@ -59,19 +59,15 @@ func TestFilesRemovedOnSignals(t *testing.T) {
 	}
 }
 
-// TestHardening: ward is non-dumpable with a core limit of 0; the child
-// gets the core limit ward was started with. ward runs as an unprivileged
-// user so that non-dumpable is visible: the kernel then hands ward's /proc
-// entries to root, while the (dumpable) child's stay its own.
-func TestHardening(t *testing.T) {
-	if os.Geteuid() != 0 {
-		vaulttest.RequireIntegration(t, "the hardening test switches to uid 65534 and needs root")
-	}
+// nobodyBin returns a directory that any user can read, holding copies of
+// the test binary as ward and helper, for ward run as uid 65534.
+func nobodyBin(t *testing.T) string {
+	t.Helper()
 	bin, err := os.MkdirTemp("", "ward-nobody-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(bin)
+	t.Cleanup(func() { os.RemoveAll(bin) })
 	os.Chmod(bin, 0o755)
 	self, _ := os.Executable()
 	for _, name := range []string{"ward", "helper"} {
@@ -83,6 +79,18 @@ func TestHardening(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return bin
+}
+
+// TestHardening: ward is non-dumpable with a core limit of 0; the child
+// gets the core limit ward was started with. ward runs as an unprivileged
+// user so that non-dumpable is visible: the kernel then hands ward's /proc
+// entries to root, while the (dumpable) child's stay its own.
+func TestHardening(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the hardening test switches to uid 65534 and needs root")
+	}
+	bin := nobodyBin(t)
 	manifest := filepath.Join(bin, "ward.yaml")
 	os.WriteFile(manifest, []byte(emptyManifest), 0o644)
 

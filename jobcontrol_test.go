@@ -802,3 +802,32 @@ func TestLocalSetPromptInterrupted(t *testing.T) {
 		t.Errorf("after Ctrl-C at the prompt the terminal has %q, want echo", got)
 	}
 }
+
+// TestLocalSetPromptMultiLinePaste: a value of several lines (a PEM key)
+// pasted at `ward local set`'s hidden prompt is refused, and none of its
+// lines reaches the shell after ward: the prompt read the first line, the
+// second as the confirmation, and bash ran the rest as commands, showing
+// them and keeping them in its history.
+func TestLocalSetPromptMultiLinePaste(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	line2, line3 := canary("paste2"), canary("paste3")
+	term.send("ward local set app/pem\n")
+	term.expect(`value for app/pem \(not echoed\): `)
+	term.send("-----BEGIN PRIVATE KEY-----\n" + line2 + "\n" + line3 + "\n-----END PRIVATE KEY-----\n")
+	term.expect(`PROMPT> `)
+	term.send("echo code=$?\n")
+	code := term.expect(`code=(\d+)`)[1]
+	term.mu.Lock()
+	screen := term.out.String()
+	term.mu.Unlock()
+	if strings.Contains(screen, line2) || strings.Contains(screen, line3) {
+		t.Errorf("lines of the pasted value reached the shell after ward local set")
+	}
+	if code != "125" || !strings.Contains(screen, "several lines") {
+		t.Errorf("ward local set exited %s, want 125 and an error that the value has several lines", code)
+	}
+	if _, out, _ := w.run("local", "list"); strings.Contains(out, "app/pem") {
+		t.Errorf("app/pem was stored")
+	}
+}

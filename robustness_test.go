@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -152,6 +153,72 @@ func TestConcurrentRunsWithFiles(t *testing.T) {
 		wg.Wait()
 		if len(failures) > 0 {
 			t.Fatalf("round %d: %d of 40 runs failed; first: %s", round, len(failures), failures[0])
+		}
+	}
+}
+
+// TestScanUnreadable: a file or directory ward scan may not read (one a
+// container created as root in the project) is a warning naming it, by a
+// path with any value masked, and the rest is searched: one such file
+// ended the scan with exit 125 and no finding, and its error printed the
+// path as it was, a value in the file's name included. Root reads
+// everything, so as root ward runs as uid 65534.
+func TestScanUnreadable(t *testing.T) {
+	value := canary("unread")
+	dir, err := os.MkdirTemp("", "ward-unreadable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	files := map[string]string{
+		"leak.txt":                "token " + value + "\n",
+		"locked.txt":              "locked\n",
+		"named-" + value + ".log": "locked\n",
+		"pgdata/PG_VERSION":       "16\n",
+		"ward.yaml":               "version: 1\nenv:\n  TOK: env://SRC\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"locked.txt", "named-" + value + ".log", "pgdata"} {
+		if err := os.Chmod(filepath.Join(dir, name), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ward, err := exec.LookPath("ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		ward = filepath.Join(nobodyBin(t), "ward")
+	}
+	cmd := exec.Command(ward, "scan", "--no-ignore", "--log-format", "text")
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/", "SRC=" + value}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Run()
+	code := cmd.ProcessState.ExitCode()
+	if strings.Contains(stdout.String(), value) || strings.Contains(stderr.String(), value) {
+		t.Errorf("the value is in ward scan's output")
+	}
+	if code != 1 || !strings.Contains(stdout.String(), "leak.txt:1: TOK (plain)") {
+		t.Errorf("got exit %d, want 1 and leak.txt reported; stdout:\n%s", code, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "named-<ward:TOK>.log:0: TOK") {
+		t.Errorf("the unreadable file named after the value is not reported by its name; stdout:\n%s", stdout.String())
+	}
+	for _, name := range []string{"locked.txt", "pgdata", "named-<ward:TOK>.log"} {
+		if !strings.Contains(stderr.String(), name) {
+			t.Errorf("no warning names %s; stderr:\n%s", name, stderr.String())
 		}
 	}
 }

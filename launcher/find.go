@@ -19,6 +19,13 @@ func findManifest(dir, name string) (string, error) {
 		// A path is a file, not a name to look for.
 		return name, nil
 	}
+	// The shell's $PWD, which os.Getwd returns, may lead through a
+	// symlink (~/api -> ~/src/monorepo/services/api): its parents are not
+	// the project's, and a path relative to it is opened from the real
+	// directory. Search where the directory really is, as git does.
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	for d := dir; ; {
 		p := filepath.Join(d, name)
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
@@ -55,4 +62,44 @@ func findManifest(dir, name string) (string, error) {
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil || !errors.Is(err, os.ErrNotExist)
+}
+
+// warnHidden warns when file, a manifest just created, hides another from
+// ward run in its directory (a ward.yaml started in a subdirectory of a
+// project that has one above), and says how to add to that one instead.
+func warnHidden(stdio IO, file string) {
+	if filepath.Base(file) != defaultManifest {
+		return
+	}
+	dir, err := filepath.Abs(filepath.Dir(file))
+	if err != nil {
+		return
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	parent := filepath.Dir(dir)
+	if exists(filepath.Join(dir, ".git")) || parent == dir {
+		// The repository's top, or the root: no project above.
+		return
+	}
+	found, err := findManifest(parent, defaultManifest)
+	if err != nil {
+		return
+	}
+	other := filepath.Join(parent, found)
+	if wd, err := os.Getwd(); err == nil {
+		if real, err := filepath.EvalSymlinks(wd); err == nil {
+			wd = real
+		}
+		if rel, err := filepath.Rel(wd, other); err == nil {
+			other = rel
+		}
+	}
+	where := "this directory"
+	if d := filepath.Dir(file); d != "." {
+		where = d
+	}
+	fmt.Fprintf(stdio.Stderr, "ward: warning: ward run in %s now reads this new %s, not %s\n", where, defaultManifest, other)
+	fmt.Fprintf(stdio.Stderr, "ward: hint: to add to that one instead: ward import -m %s\n", other)
 }

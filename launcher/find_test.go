@@ -50,6 +50,30 @@ func TestFindManifest(t *testing.T) {
 	}
 }
 
+// TestFindManifestThroughSymlink: a directory reached through a symlink
+// (~/api -> ~/src/monorepo/services/api, the shell's $PWD) is searched
+// where it is, as git finds its repository: the repository's manifest,
+// relative to the directory the process is really in.
+func TestFindManifestThroughSymlink(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"links/x", "src/mono/.git", "src/mono/services/api"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "src/mono/ward.yaml"), []byte("version: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(root, "links/x/api")
+	if err := os.Symlink(filepath.Join(root, "src/mono/services/api"), link); err != nil {
+		t.Fatal(err)
+	}
+	got, err := findManifest(link, "ward.yaml")
+	if err != nil || got != "../../ward.yaml" {
+		t.Errorf("got %q, %v; want %q", got, err, "../../ward.yaml")
+	}
+}
+
 // TestProfileSource: the error for an unknown profile blames what named
 // it. The flag parser takes -p, --p, -profile and --profile, with the
 // value after = or next; a -p after the program is the program's. (Only

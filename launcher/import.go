@@ -210,7 +210,7 @@ func (j *importJob) conflicts(force bool) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return failure.New(fmt.Errorf("read %s: %w", j.manifest, err), "")
 	}
-	declared := map[string]bool{}
+	declared := map[string]*manifest.EnvVar{}
 	if err == nil {
 		j.old = old
 		m, err := manifest.Parse(j.manifest, old)
@@ -225,7 +225,7 @@ func (j *importJob) conflicts(force bool) error {
 			}
 		}
 		for _, v := range env {
-			declared[v.Name] = true
+			declared[v.Name] = v
 		}
 	}
 	if j.store, err = openLocal(); err != nil {
@@ -233,7 +233,7 @@ func (j *importJob) conflicts(force bool) error {
 	}
 	var inStore, inManifest []string
 	for i, p := range j.pairs {
-		if declared[p.Key] && !j.importedBefore(i) {
+		if v, ok := declared[p.Key]; ok && !j.importedBefore(i, v) {
 			inManifest = append(inManifest, p.Key)
 		}
 		if j.plain[i] {
@@ -262,10 +262,15 @@ func (j *importJob) conflicts(force bool) error {
 	return failure.New(fmt.Errorf("nothing was imported: these already exist %s", strings.Join(parts, "; ")), "run again with --force to replace them, or choose another --name-prefix")
 }
 
-// importedBefore reports whether the manifest's entry for pair i is the
-// one this import writes (the same reference), as a re-run finds it.
-func (j *importJob) importedBefore(i int) bool {
-	return !j.plain[i] && bytes.Contains(j.old, []byte(j.pairs[i].Key+": local://"+j.names[i]+"\n"))
+// importedBefore reports whether v, the entry the manifest (or the
+// profile imported into) declares for pair i, is the one this import
+// writes: the same reference or the same plain value, as a re-run finds
+// it.
+func (j *importJob) importedBefore(i int, v *manifest.EnvVar) bool {
+	if j.plain[i] {
+		return v.IsValue && v.Value == string(j.pairs[i].Value)
+	}
+	return v.Ref != nil && v.Ref.Raw == local.Scheme+"://"+j.names[i]
 }
 
 // write stores the secrets in one step, then writes the manifest; if the
@@ -290,7 +295,19 @@ func (j *importJob) write() error {
 		// ward check would reject it: write nothing.
 		return failure.New(fmt.Errorf("the updated manifest does not validate, so nothing was written: %w", err), "")
 	}
-	staged, err := atomicfile.Stage(j.manifest, text, 0o644, true)
+	// A manifest that is a symbolic link (one that several services
+	// share) is edited through it: replacing the link with a file would
+	// leave the shared one without the new variables, and say nothing.
+	target := j.manifest
+	if j.old != nil {
+		if real, err := filepath.EvalSymlinks(target); err == nil {
+			target = real
+		}
+	} else if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		// A new manifest's directory is made, as ward init makes it.
+		return failure.New(fmt.Errorf("create %s: %w", filepath.Dir(target), err), "")
+	}
+	staged, err := atomicfile.Stage(target, text, 0o644, true)
 	if err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", j.manifest, err), "")
 	}
@@ -357,6 +374,9 @@ func (j *importJob) report(stdio IO) {
 		}
 	}
 	fmt.Fprintf(w, "move one with --secret NAME or --plain NAME; next: check with `ward run -- YOUR_PROGRAM`, then delete %s: the local store holds its secrets now (ward left the file in place)\n", j.file)
+	if j.old == nil {
+		warnHidden(stdio, j.manifest)
+	}
 	warnGit(stdio, j.file)
 }
 
@@ -381,7 +401,12 @@ func warnGit(stdio IO, file string) {
 		fmt.Fprintf(stdio.Stderr, "ward: warning: treat every value it held as leaked: rotate each one at its source, then `git rm --cached %s` and add it to .gitignore\n", file)
 		fmt.Fprintf(stdio.Stderr, "ward: hint: see \"Dealing with a leaked secret\" in ward's README: https://github.com/wardsecrets/ward#dealing-with-a-leaked-secret\n")
 	case ignored == ignoreNo:
-		fmt.Fprintf(stdio.Stderr, "ward: hint: %s is not in .gitignore: add it there (ward init does) so it is never committed\n", file)
+		// ward init adds .env, and no other name.
+		byInit := ""
+		if filepath.Base(file) == ".env" {
+			byInit = " (ward init does)"
+		}
+		fmt.Fprintf(stdio.Stderr, "ward: hint: %s is not in .gitignore: add it there%s so it is never committed\n", file, byInit)
 	}
 }
 

@@ -61,6 +61,7 @@ func cmdInit(c *cli.Context, stdio IO) error {
 		return failure.New(fmt.Errorf("write %s: %w", path, err), "")
 	}
 	fmt.Fprintf(stdio.Stdout, "wrote %s\n", path)
+	warnHidden(stdio, path)
 	added, err := ignoreDotenv(".gitignore")
 	if err != nil {
 		return failure.New(fmt.Errorf("update .gitignore: %w", err), "")

@@ -1,12 +1,14 @@
 package launcher
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -36,7 +38,8 @@ Example:
 				Description: `Example:
    ward local set myapp/database_url          # prompts, without echo
    printf %s "$VALUE" | ward local set myapp/api_token
-One trailing newline on stdin is dropped. An empty value is refused (an unset
+One trailing newline on stdin is dropped from text; binary data (a NUL byte, or not
+UTF-8) is stored exactly. An empty value is refused (an unset
 variable piped in, a mistake that would start the program with an empty secret)
 unless --allow-empty. The previous value is kept: see ward local history.`,
 				Flags:  []cli.Flag{&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value on purpose"}},
@@ -147,7 +150,11 @@ func localSet(c *cli.Context, stdio IO) error {
 	}
 	value, err := readValue(stdio, name)
 	if err != nil {
-		return failure.New(err, "")
+		hint := ""
+		if errors.Is(err, errSeveralLines) {
+			hint = "the prompt takes one line: read the value from a file instead: ward local set " + name + " < FILE"
+		}
+		return failure.New(err, hint)
 	}
 	defer clear(value)
 	s, err := openLocal()
@@ -221,8 +228,6 @@ func localList(c *cli.Context, stdio IO) error {
 	return nil
 }
 
-// readValue reads a value from a no-echo prompt on a terminal, or from
-// stdin otherwise (dropping one trailing newline).
 // readHidden reads a line from terminal fd without echoing it, and gives
 // the terminal its modes back also when a signal ends ward meanwhile
 // (Ctrl-C at the prompt): term.ReadPassword puts them back only when it
@@ -253,6 +258,11 @@ func readHidden(fd int) ([]byte, error) {
 	return term.ReadPassword(fd)
 }
 
+// errSeveralLines is a value of several lines pasted at the prompt.
+var errSeveralLines = errors.New("the value pasted has several lines; nothing was stored, and the lines after the first were discarded")
+
+// readValue reads a value from a no-echo prompt on a terminal, or from
+// stdin otherwise (dropping one trailing newline from text).
 func readValue(stdio IO, name string) ([]byte, error) {
 	fd := int(stdio.Stdin.Fd())
 	if term.IsTerminal(fd) {
@@ -262,11 +272,23 @@ func readValue(stdio IO, name string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read the value: %w", err)
 		}
+		// The rest of a multi-line paste (a PEM key) must not be taken
+		// for the confirmation, nor left for the shell to run.
+		if signals.DiscardInput(stdio.Stdin) {
+			clear(v)
+			return nil, errSeveralLines
+		}
 		fmt.Fprintf(stdio.Stderr, "again: ")
 		again, err := readHidden(fd)
 		fmt.Fprintln(stdio.Stderr)
 		if err != nil {
+			clear(v)
 			return nil, fmt.Errorf("read the value: %w", err)
+		}
+		if signals.DiscardInput(stdio.Stdin) {
+			clear(v)
+			clear(again)
+			return nil, errSeveralLines
 		}
 		same := string(v) == string(again)
 		clear(again)
@@ -283,6 +305,11 @@ func readValue(stdio IO, name string) ([]byte, error) {
 	if len(v) > 1<<20 {
 		return nil, errors.New("the value on stdin is over 1 MiB")
 	}
+	if !isText(v) {
+		// Binary data (a keystore, a DER key) is stored exactly: a last
+		// byte of 0x0a is part of it, not the end of a line.
+		return v, nil
+	}
 	switch {
 	case len(v) >= 2 && string(v[len(v)-2:]) == "\r\n":
 		v = v[:len(v)-2]
@@ -290,4 +317,9 @@ func readValue(stdio IO, name string) ([]byte, error) {
 		v = v[:len(v)-1]
 	}
 	return v, nil
+}
+
+// isText reports whether v is text: UTF-8 without a NUL byte.
+func isText(v []byte) bool {
+	return utf8.Valid(v) && bytes.IndexByte(v, 0) < 0
 }

@@ -68,7 +68,14 @@ func cmdScan(c *cli.Context, stdio IO) error {
 		}
 	}
 	if len(failed) > 0 && len(values) == 0 {
-		return failure.New(&resolve.FetchError{Failures: failed}, "no secret could be resolved, so nothing was searched for")
+		hint := "no secret could be resolved, so nothing was searched for"
+		if prof == nil && len(m.Profiles) > 0 {
+			// Production references at the top and a developer's in a
+			// profile: the hook of the README, without -p, resolves none
+			// on a laptop and stops every commit.
+			hint += "; " + m.ProfilesHint() + ": name the one whose stores you can reach with -p NAME (in the pre-commit hook too: ward scan --staged -p NAME)"
+		}
+		return failure.New(&resolve.FetchError{Failures: failed}, hint)
 	}
 	secrets, skipped, err := scanSecrets(m, prof, values, failed)
 	if err != nil {
@@ -83,6 +90,9 @@ func cmdScan(c *cli.Context, stdio IO) error {
 	findings, err := scan.Scan(context.Background(), secrets, scan.Options{
 		Paths: c.Args().Slice(), NoIgnore: c.Bool("no-ignore"), Binary: c.Bool("binary"),
 		Staged: c.Bool("staged"), GitHistory: c.Bool("git-history"),
+		Unreadable: func(path string, err error) {
+			log.Warn("cannot read a file or directory, so it is not searched", "path", path, "error", err.Error())
+		},
 	})
 	if err != nil {
 		return failure.New(err, "")

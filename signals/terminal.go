@@ -37,6 +37,22 @@ func StopsBackgroundWriters(f *os.File) bool {
 	return err == nil && t.Lflag&unix.TOSTOP != 0
 }
 
+// DiscardInput throws away what terminal f holds unread and reports
+// whether a whole line was waiting there: the rest of a paste of several
+// lines at a prompt that reads one, which would otherwise go to the next
+// program to read the terminal, the shell, to run as commands.
+func DiscardInput(f *os.File) bool {
+	fd := int(f.Fd())
+	// In canonical mode a terminal polls readable only with a whole line.
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	waiting := err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
+	if t, err := unix.IoctlGetTermios(fd, getTermios); err == nil {
+		unix.IoctlSetTermios(fd, setTermiosFlush, t)
+	}
+	return waiting
+}
+
 // Writer returns a writer for ward's own lines (its log, its error report)
 // to f: TerminalWriter(f) when f is a terminal, f itself otherwise.
 func Writer(f *os.File) io.Writer {

@@ -2,5 +2,9 @@ package signals
 
 import "golang.org/x/sys/unix"
 
-// getTermios is the ioctl that reads a terminal's modes.
-const getTermios = unix.TCGETS
+// getTermios is the ioctl that reads a terminal's modes; setTermiosFlush
+// sets them after discarding the unread input.
+const (
+	getTermios      = unix.TCGETS
+	setTermiosFlush = unix.TCSETSF
+)

@@ -13,8 +13,9 @@ import (
 // instead of the encrypted store: an empty value, a small whole number
 // (a port, a count), a boolean, a deployment word (development,
 // production...), a log level, a URL without credentials or query, or a
-// host:port. A name that says secret (TOKEN, PASSWORD, KEY...) is a
-// secret whatever its value: PIN=1234 is not configuration.
+// host:port. A name that says secret (TOKEN, PASSWORD, KEY, WEBHOOK...)
+// is a secret whatever its value: PIN=1234 is not configuration, and a
+// webhook's URL is its credential.
 //
 // Masking and ward scan treat every secret's value as something to hide
 // and find; making PORT=3000 a secret would hide every 3000 in a CI log
@@ -43,18 +44,22 @@ func IsPlain(key string, value []byte) bool {
 }
 
 // tokenInPath reports whether a URL's path has a segment that looks like
-// a token: 16 characters or more, letters and digits mixed, as the
-// credentials of a Slack, Discord or Teams webhook or a Telegram bot URL
-// are. Such a URL is itself the secret; a path of words (/v1/users) is
-// configuration.
+// a token: 16 characters or more, letters and digits mixed, or upper- and
+// lower-case letters mixed with nothing between them, as the credentials
+// of a Slack, Discord or Teams webhook or a Telegram bot URL are (one
+// Slack token in 70 has no digit). Such a URL is itself the secret; a
+// path of words (/v1/users, /getting-started) is configuration.
 func tokenInPath(path string) bool {
+	has := func(seg string, lo, hi rune) bool {
+		return strings.IndexFunc(seg, func(r rune) bool { return r >= lo && r <= hi }) >= 0
+	}
 	for _, seg := range strings.Split(path, "/") {
 		if len(seg) < 16 {
 			continue
 		}
-		letters := strings.IndexFunc(seg, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }) >= 0
-		digits := strings.IndexFunc(seg, func(r rune) bool { return r >= '0' && r <= '9' }) >= 0
-		if letters && digits {
+		lower, upper, digits := has(seg, 'a', 'z'), has(seg, 'A', 'Z'), has(seg, '0', '9')
+		alnum := strings.Trim(seg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == ""
+		if (lower || upper) && digits || lower && upper && alnum {
 			return true
 		}
 	}
@@ -67,7 +72,7 @@ func tokenInPath(path string) bool {
 var (
 	// secretName matches names that say they hold a secret.
 	secretName = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN)`)
+		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN|WEBHOOK(_?UR[LI])?$)`)
 	})
 	smallInt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]{1,6}$`) })
 	hostPort = sync.OnceValue(func() *regexp.Regexp {

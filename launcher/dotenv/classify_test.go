@@ -30,6 +30,12 @@ func TestIsPlain(t *testing.T) {
 		{"SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX9z", false},
 		{"DISCORD_HOOK", "https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", false},
 		{"BOT_URL", "https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage", false},
+		// A webhook's token without a digit (one in 70 of Slack's 24
+		// letters and digits), and a webhook with a short token.
+		{"SLACK_URL", "https://hooks.slack.com/services/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", false},
+		{"ZAPIER_WEBHOOK_URL", "https://hooks.zapier.com/hooks/catch/123456/abcdef1/", false},
+		{"SLACK_WEBHOOK", "https://hooks.slack.com/services/T0/B0/x", false},
+		{"WEBHOOKS_ENABLED", "true", true},
 		{"DOCS_URL", "https://example.com/docs/getting-started-with-the-service", true},
 		{"BUCKET_URL", "https://storage.googleapis.com/my-app-production-assets", true},
 	}

@@ -60,7 +60,7 @@ const (
 	msgTextAfterQuote = "unexpected text after the closing quote"
 	msgNUL            = "the value contains a NUL byte, which no environment variable can hold"
 	msgDuplicate      = "set again (before on line %d); the last value wins"
-	msgExpand         = "${...} is not expanded: ward stores the text as written (compose values with a template in ward.yaml)"
+	msgExpand         = "$NAME and ${...} are not expanded: ward stores the text as written (compose values with a template in ward.yaml)"
 )
 
 // Parse reads a dotenv file: KEY=VALUE lines with an optional
@@ -197,7 +197,22 @@ func (p *parser) unquoted(afterBlank bool) ([]byte, bool) {
 	raw := bytes.TrimRight(p.data[start:end], " \t\r")
 	p.pos = end
 	p.skipLine()
-	return bytes.Clone(raw), bytes.Contains(raw, []byte("${"))
+	expands := false
+	for i := range raw {
+		expands = expands || raw[i] == '$' && startsExpansion(raw[i+1:])
+	}
+	return bytes.Clone(raw), expands
+}
+
+// startsExpansion reports whether rest, what follows a '$', makes it an
+// expansion as dotenv-expand and docker compose read one: ${...}, or
+// $NAME (a letter or '_' first).
+func startsExpansion(rest []byte) bool {
+	if len(rest) == 0 {
+		return false
+	}
+	c := rest[0]
+	return c == '{' || c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }
 
 // literalQuoted reads a value between quote characters (' or `), taken
@@ -243,7 +258,7 @@ func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
 				}
 			}
 		case '$':
-			if i+1 < len(p.data) && p.data[i+1] == '{' {
+			if startsExpansion(p.data[i+1:]) {
 				expands = true
 			}
 		case '\n':

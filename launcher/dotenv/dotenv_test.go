@@ -45,6 +45,10 @@ func TestDotenv(t *testing.T) {
 			warns: []string{"line 3: A: set again (before on line 1); the last value wins"}},
 		{name: "expansion is not done", in: "A=${HOME}/x\nB='${HOME}'\nC=\"\\${HOME}\"\n", want: []kv{{"A", "${HOME}/x"}, {"B", "${HOME}"}, {"C", "${HOME}"}},
 			warns: []string{"line 1: A: " + msgExpand}},
+		// dotenv-expand and docker compose expand $NAME as they expand ${NAME}.
+		{name: "a bare $NAME is not expanded either", in: "A=postgres://$DB_USER@h/db\nB=\"$HOME/x\"\nC=\"\\$HOME\"\nD='$HOME'\nE=price$5\n",
+			want:  []kv{{"A", "postgres://$DB_USER@h/db"}, {"B", "$HOME/x"}, {"C", "$HOME"}, {"D", "$HOME"}, {"E", "price$5"}},
+			warns: []string{"line 1: A: " + msgExpand, "line 2: B: " + msgExpand}},
 		{name: "case is kept", in: "api_Key=1\n", want: []kv{{"api_Key", "1"}}},
 		{name: "unterminated double quote", in: "A=1\nB=\"s3cret\nC=2\n", err: "line 2: B: unterminated double quote"},
 		{name: "unterminated single quote", in: "A='s3cret\n", err: "line 1: A: unterminated single quote"},

@@ -20,8 +20,23 @@ type Entry struct {
 // AddEnv adds entries to the manifest's env (or to profile's env, when
 // profile is set), replacing entries of the same name, or writes a new
 // manifest when there is none. An existing manifest is edited as a
-// yaml.v3 node tree, so its other entries and its comments stay.
+// yaml.v3 node tree, so its other entries and its comments stay; a
+// manifest with CRLF line ends keeps them.
 func AddEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, error) {
+	if !bytes.Contains(old, []byte("\r\n")) {
+		return addEnv(old, exists, profile, entries)
+	}
+	// yaml.v3 writes LF, and read a CRLF file's head comment with a
+	// blank line after it: edit with LF, then put the CRLF back, so that
+	// only the new lines show in a diff.
+	text, err := addEnv(bytes.ReplaceAll(old, []byte("\r\n"), []byte("\n")), exists, profile, entries)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.ReplaceAll(text, []byte("\n"), []byte("\r\n")), nil
+}
+
+func addEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, error) {
 	if !exists {
 		old = []byte(SchemaModeline + "\nversion: 1\n")
 	}
@@ -33,6 +48,9 @@ func AddEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, e
 		return nil, errors.New("the manifest is not a mapping")
 	}
 	parent := doc.Content[0]
+	if text, ok := appendProfile(old, parent, profile, entries); ok {
+		return text, nil
+	}
 	if profile != "" {
 		profiles, _, err := child(parent, "profiles")
 		if err != nil {
@@ -126,6 +144,47 @@ func insertIntoEmptyEnv(old []byte, parent *yaml.Node, entries []Entry) ([]byte,
 	}
 	out := strings.Join(lines[:key.Line], "") + block.String() + strings.Join(lines[key.Line:], "")
 	return []byte(out), true
+}
+
+// appendProfile writes, as text after the end of the manifest, a
+// profiles: mapping that holds profile and its entries, when the manifest
+// has none: the rest keeps its text, the comments of ward init's starter
+// among them, which re-encoded by yaml.v3 would lose their indentation
+// and their places. A manifest with profiles: is edited as a tree.
+func appendProfile(old []byte, root *yaml.Node, profile string, entries []Entry) ([]byte, bool) {
+	if profile == "" || len(bytes.TrimSpace(old)) == 0 {
+		return nil, false
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "profiles" {
+			return nil, false
+		}
+	}
+	// After a document end marker, text would start a second document.
+	for _, l := range strings.Split(string(old), "\n") {
+		if strings.HasPrefix(l, "...") || strings.HasPrefix(l, "---") {
+			return nil, false
+		}
+	}
+	env := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, e := range entries {
+		env.Content = append(env.Content, strNode(e.Key), e.node())
+	}
+	prof := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{strNode("env"), env}}
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
+		strNode("profiles"), {Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{strNode(profile), prof}},
+	}}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if enc.Encode(m) != nil || enc.Close() != nil {
+		return nil, false
+	}
+	text := bytes.Clone(old)
+	if !bytes.HasSuffix(text, []byte("\n")) {
+		text = append(text, '\n')
+	}
+	return append(text, b.Bytes()...), true
 }
 
 // child returns the mapping under key in m, creating it (or turning an

@@ -118,10 +118,19 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 			if err := s.gitFiles(ctx, g, add); err != nil {
 				return nil, err
 			}
+			// A file named on the command line is searched even when
+			// .gitignore excludes it, as ripgrep searches one: the user
+			// asked for it, and `ward scan .env` passing in silence would
+			// say the file holds no secret.
+			for _, t := range g.targets {
+				if fi, err := os.Lstat(t.path); err == nil && t.spec != "." && fi.Mode().IsRegular() {
+					add(t.path, g.abs)
+				}
+			}
 			continue
 		}
 		for _, t := range g.targets {
-			if err := walk(t.path, func(path string) { add(path, g.abs) }); err != nil {
+			if err := s.walk(t.path, g.abs, func(path string) { add(path, g.abs) }); err != nil {
 				return nil, err
 			}
 		}
@@ -154,13 +163,21 @@ func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, 
 	return nil
 }
 
-// walk calls found with every regular file under root, or root itself if it
-// is one. Directories named .git, symbolic links and other non-regular
-// files are left out.
-func walk(root string, found func(path string)) error {
+// walk calls found with every regular file under root, or root itself if
+// it is one (abs: root was given as an absolute path, for reports).
+// Directories named .git, symbolic links and other non-regular files are
+// left out.
+func (s *scanner) walk(root string, abs bool, found func(path string)) error {
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return fmt.Errorf("walk %s: %w", path, unwrapPathError(err))
+			report := s.report(s.absolute(path), abs)
+			if s.skipUnreadable(report, err) {
+				if d != nil && d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			return fmt.Errorf("walk %s: %w", s.masked(report), unwrapPathError(err))
 		}
 		if d.IsDir() && d.Name() == ".git" {
 			return filepath.SkipDir

@@ -48,6 +48,11 @@ func TestScanAbsolutePaths(t *testing.T) {
 			[]Finding{found(filepath.Join(repo, "top.txt"), 1)}},
 		{"above the directory, relative", Options{Dir: filepath.Join(repo, "config"), Paths: []string{"../top.txt", "app.env"}},
 			[]Finding{found("../top.txt", 1), found("app.env", 2)}},
+		// As ripgrep searches a file it is given: the user asked for it.
+		{"an ignored file named", Options{Dir: repo, Paths: []string{"secret.local"}},
+			[]Finding{found("secret.local", 1)}},
+		{"an ignored file named, beside its directory", Options{Dir: repo, Paths: []string{".", "secret.local"}},
+			[]Finding{found("config/app.env", 2), found("secret.local", 1), found("top.txt", 1)}},
 		{"staged", Options{Dir: repo, Paths: []string{filepath.Join(repo, "config")}, Staged: true},
 			[]Finding{found("config/app.env", 2)}},
 	}

@@ -62,6 +62,10 @@ type Options struct {
 	GitHistory bool
 	// Dir is the directory to search from; "" means the current one.
 	Dir string
+	// Unreadable, when set, is called with the path (as a finding's,
+	// values masked) of each working-tree file or directory the scan may
+	// not read, which is left out; when nil, that is an error.
+	Unreadable func(path string, err error)
 }
 
 // binarySniff is how much of a file is looked at for a NUL byte.
@@ -73,8 +77,8 @@ const binarySniff = 8 << 10
 //
 // In the working tree, a path inside a git work tree gives the files there
 // that are tracked or untracked and not excluded by .gitignore (git
-// ls-files); with NoIgnore, or outside a work tree, every regular file
-// under it. Directories named .git, symbolic links and other non-regular
+// ls-files), and a file that is itself one of the Paths, excluded or not;
+// with NoIgnore, or outside a work tree, every regular file under it. Directories named .git, symbolic links and other non-regular
 // files are never searched.
 func Scan(ctx context.Context, secrets []Secret, opts Options) ([]Finding, error) {
 	p, _ := mask.Compile(secrets)
@@ -210,7 +214,10 @@ func (s *scanner) scanFile(f file) ([]Finding, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", f.report, unwrapPathError(err))
+		if s.skipUnreadable(f.report, err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("open %s: %w", s.masked(f.report), unwrapPathError(err))
 	}
 	defer r.Close()
 	var findings []Finding
@@ -218,9 +225,29 @@ func (s *scanner) scanFile(f file) ([]Finding, error) {
 		findings = append(findings, Finding{Path: f.report, Line: line, Name: o.Name, Form: string(o.Encoding)})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.report, unwrapPathError(err))
+		return nil, fmt.Errorf("read %s: %w", s.masked(f.report), unwrapPathError(err))
 	}
 	return findings, nil
+}
+
+// skipUnreadable reports whether err, from reading the working-tree file
+// or directory at path (as reported), leaves it out with a warning rather
+// than ending the scan: a file the user may not read (one a container
+// made as root in the project) hides nothing the user could commit from
+// this checkout, and the rest is still worth searching.
+func (s *scanner) skipUnreadable(path string, err error) bool {
+	if s.opts.Unreadable == nil || !errors.Is(err, fs.ErrPermission) {
+		return false
+	}
+	s.opts.Unreadable(s.masked(path), unwrapPathError(err))
+	return true
+}
+
+// masked is path with any value in it masked, for a message: a file may
+// be named after a token.
+func (s *scanner) masked(path string) string {
+	m, _ := maskString(s.p, path)
+	return m
 }
 
 // search reads r to the end and calls found with the line number of each
