@@ -373,11 +373,21 @@ func (j *importJob) report(stdio IO) {
 			fmt.Fprintf(w, "  %s: local://%s\n", p.Key, j.names[i])
 		}
 	}
-	fmt.Fprintf(w, "move one with --secret NAME or --plain NAME; next: check with `ward run -- YOUR_PROGRAM`, then delete %s: the local store holds its secrets now (ward left the file in place)\n", j.file)
+	// A pipe (bash's <(op read ...)) is nothing to delete or to keep out
+	// of git.
+	st, err := os.Stat(j.file)
+	file := err == nil && st.Mode().IsRegular()
+	next := "next: check with `ward run -- YOUR_PROGRAM`"
+	if file {
+		next += ", then delete " + j.file + ": the local store holds its secrets now (ward left the file in place)"
+	}
+	fmt.Fprintf(w, "move one with --secret NAME or --plain NAME; %s\n", next)
 	if j.old == nil {
 		warnHidden(stdio, j.manifest)
 	}
-	warnGit(stdio, j.file)
+	if file {
+		warnGit(stdio, j.file)
+	}
 }
 
 func orNone(names []string) string {
