@@ -76,6 +76,9 @@ func readPrivate(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("the identity file %s is a directory, not an age identity file", path)
+	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("the identity file %s has mode %04o, readable by others: refusing to use it (run: chmod 600 %s)", path, st.Mode().Perm(), path)
 	}
