@@ -21,8 +21,17 @@ type Entry struct {
 // profile is set), replacing entries of the same name, or writes a new
 // manifest when there is none. An existing manifest is edited as a
 // yaml.v3 node tree, so its other entries and its comments stay; a
-// manifest with CRLF line ends keeps them.
+// manifest with CRLF line ends or a byte order mark keeps them.
 func AddEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, error) {
+	const bom = "\ufeff"
+	if rest, ok := bytes.CutPrefix(old, []byte(bom)); ok {
+		// yaml.v3 reads the mark and does not write it back.
+		text, err := AddEnv(rest, exists, profile, entries)
+		if err != nil {
+			return nil, err
+		}
+		return append([]byte(bom), text...), nil
+	}
 	if !bytes.Contains(old, []byte("\r\n")) {
 		return addEnv(old, exists, profile, entries)
 	}
