@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wardsecrets/ward/launcher/identity"
 	"github.com/wardsecrets/ward/launcher/mask"
@@ -260,21 +261,57 @@ func (m *masker) register(secrets []mask.Secret) error {
 // break. The runner takes a command only at the start of a line, and
 // prints one that follows a line the child left open (a prompt, a
 // progress message) as output, value and all. The break costs an empty
-// line in the log; a write of a line (less than PIPE_BUF) is not split by
-// the child's.
+// line in the log. A write of at most PIPE_BUF bytes is not split by the
+// child's, so a longer line (a service account key's percent-encoded
+// form) is registered in pieces of about equal length, each masked by the
+// runner on its own: together they mask the whole form.
 func writeMidRun(w io.Writer, secrets []mask.Secret) ([]string, error) {
 	var buf bytes.Buffer
 	skipped, err := mask.WriteAddMask(&buf, secrets)
 	if err != nil {
 		return skipped, err
 	}
+	const prefix = "\n::add-mask::"
 	for _, line := range bytes.SplitAfter(buf.Bytes(), []byte("\n")) {
-		if len(line) == 0 {
+		data, ok := bytes.CutPrefix(bytes.TrimSuffix(line, []byte("\n")), []byte(prefix[1:]))
+		if !ok {
 			continue
 		}
-		if _, err := w.Write(append([]byte("\n"), line...)); err != nil {
-			return skipped, err
+		for _, piece := range pieces(data, pipeBuf-len(prefix)-1) {
+			if _, err := w.Write(slices.Concat([]byte(prefix), piece, []byte("\n"))); err != nil {
+				return skipped, err
+			}
 		}
 	}
 	return skipped, nil
+}
+
+// pipeBuf is POSIX's PIPE_BUF on Linux: a write to a pipe of at most this
+// many bytes is not interleaved with other writers'.
+const pipeBuf = 4096
+
+// pieces cuts a workflow command's escaped data into pieces of at most
+// limit bytes and about equal length, none cut inside a %XX escape or a
+// UTF-8 character (the runner would register another string).
+func pieces(data []byte, limit int) [][]byte {
+	// Cuts move back by at most 3 bytes; the slack keeps each piece
+	// under limit.
+	n := (len(data) + limit - 5) / (limit - 4)
+	if n <= 1 {
+		return [][]byte{data}
+	}
+	size := (len(data) + n - 1) / n
+	var out [][]byte
+	for len(data) > limit {
+		cut := size
+		for cut > 0 && !utf8.RuneStart(data[cut]) {
+			cut--
+		}
+		if i := bytes.LastIndexByte(data[max(0, cut-2):cut], '%'); i >= 0 {
+			cut = max(0, cut-2) + i
+		}
+		out = append(out, data[:cut])
+		data = data[cut:]
+	}
+	return append(out, data)
 }

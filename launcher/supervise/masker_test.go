@@ -1,0 +1,82 @@
+package supervise
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/wardsecrets/ward/launcher/mask"
+)
+
+// writeLog records each write apart.
+type writeLog struct{ writes [][]byte }
+
+func (w *writeLog) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+// TestMidRunRegistrationsAreAtomic: a write to a pipe of more than
+// PIPE_BUF bytes can be split by the child's writes to the same pipe, and
+// the runner then reads a broken ::add-mask:: line (and the child's line
+// broken by it). A value whose registration is longer (a Google service
+// account key's JSON: its percent-encoded form is over 4 KiB) is
+// registered in pieces, each a write of at most PIPE_BUF bytes that the
+// runner masks on its own; together they cover the whole form, none is
+// short, and no piece ends inside a %XX escape or a UTF-8 character.
+func TestMidRunRegistrationsAreAtomic(t *testing.T) {
+	value := []byte(`{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----\n` +
+		strings.Repeat("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC€%é\n", 120) + `-----END PRIVATE KEY-----\n"}`)
+	var full bytes.Buffer
+	if _, err := mask.WriteAddMask(&full, []mask.Secret{{Name: "SA_KEY", Value: value}}); err != nil {
+		t.Fatal(err)
+	}
+	var w writeLog
+	if _, err := writeMidRun(&w, []mask.Secret{{Name: "SA_KEY", Value: value}}); err != nil {
+		t.Fatal(err)
+	}
+	const pipeBuf = 4096
+	var pieces []string
+	for _, b := range w.writes {
+		if len(b) > pipeBuf {
+			t.Errorf("a write of %d bytes, over PIPE_BUF (%d)", len(b), pipeBuf)
+		}
+		line, ok := bytes.CutPrefix(b, []byte("\n::add-mask::"))
+		if !ok || !bytes.HasSuffix(line, []byte("\n")) || bytes.Count(line, []byte("\n")) != 1 {
+			t.Fatalf("a write that is not one ::add-mask:: line after a line break: %d bytes", len(b))
+		}
+		pieces = append(pieces, string(bytes.TrimSuffix(line, []byte("\n"))))
+	}
+	// Each line WriteAddMask would write is covered, in order, by pieces.
+	var want []string
+	for _, l := range strings.Split(strings.TrimSuffix(full.String(), "\n"), "\n") {
+		want = append(want, strings.TrimPrefix(l, "::add-mask::"))
+	}
+	i := 0
+	for _, data := range want {
+		var got strings.Builder
+		for got.Len() < len(data) && i < len(pieces) {
+			p := pieces[i]
+			i++
+			if len(data) > pipeBuf && len(p) < 1024 {
+				t.Errorf("a piece of %d bytes: a short piece would be masked all over the log", len(p))
+			}
+			if j := strings.LastIndexByte(p, '%'); j >= 0 && j > len(p)-3 {
+				t.Errorf("a piece ends inside a %%XX escape: %q", p[j:])
+			}
+			if r := []rune(p); len(r) > 0 && r[len(r)-1] == '\uFFFD' {
+				t.Errorf("a piece ends inside a UTF-8 character")
+			}
+			got.WriteString(p)
+		}
+		if got.String() != data {
+			t.Fatalf("the pieces do not make up a registered form of %d bytes", len(data))
+		}
+	}
+	if i != len(pieces) {
+		t.Errorf("%d pieces left over", len(pieces)-i)
+	}
+	if len(pieces) <= len(want) {
+		t.Fatalf("no form was long enough to need pieces: the test value is too short")
+	}
+}
