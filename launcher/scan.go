@@ -20,7 +20,8 @@ func scanCommand(stdio IO) *cli.Command {
 		Usage:     "look for the manifest's actual secret values (and their encodings) in files and git history",
 		ArgsUsage: "[PATHS...]",
 		Description: `Resolves the manifest, then searches the working tree (respecting .gitignore,
-skipping binary files), or with --staged what is staged for the next commit, and, with
+skipping binary files unless a secret is binary), or with --staged what is staged for
+the next commit (binary files too), and, with
 --git-history, every blob reachable in the repository's history, for the values and
 their base64, URL and JSON forms. Reports file:line (or commit:path:line) and the
 variable's name, never the value. A secret that cannot be resolved (a store down, a

@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wardsecrets/ward/launcher/mask"
 )
@@ -50,6 +51,10 @@ type Options struct {
 	// NoIgnore searches files that .gitignore excludes, too.
 	NoIgnore bool
 	// Binary searches files with a NUL byte in their first 8 KiB, too.
+	// They are searched anyway with Staged (the few files a commit would
+	// hold: a SQLite dev database, a keystore), and when a secret is
+	// itself binary (not UTF-8 text, or holding a NUL), which only a
+	// binary file can hold.
 	Binary bool
 	// Staged searches, instead of the working tree, the index entries
 	// under Paths: the content staged for the next commit, as a pre-commit
@@ -88,6 +93,9 @@ func Scan(ctx context.Context, secrets []Secret, opts Options) ([]Finding, error
 	if opts.Dir == "" {
 		opts.Dir = "."
 	}
+	opts.Binary = opts.Binary || opts.Staged || slices.ContainsFunc(secrets, func(s Secret) bool {
+		return !utf8.Valid(s.Value) || bytes.IndexByte(s.Value, 0) >= 0
+	})
 	if len(opts.Paths) == 0 {
 		opts.Paths = []string{"."}
 	}
