@@ -38,8 +38,8 @@ Example:
 				Description: `Example:
    ward local set myapp/database_url          # prompts, without echo
    printf %s "$VALUE" | ward local set myapp/api_token
-One trailing newline on stdin is dropped from text; binary data (a NUL byte, or not
-UTF-8) is stored exactly. An empty value is refused (an unset
+One trailing newline on stdin is dropped from text; binary data (a NUL byte, or
+control bytes in what is not UTF-8) is stored exactly. An empty value is refused (an unset
 variable piped in, a mistake that would start the program with an empty secret)
 unless --allow-empty. The previous value is kept: see ward local history.`,
 				Flags:  []cli.Flag{&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value on purpose"}},
@@ -319,7 +319,14 @@ func readValue(stdio IO, name string) ([]byte, error) {
 	return v, nil
 }
 
-// isText reports whether v is text: UTF-8 without a NUL byte.
+// isText reports whether v is text: without a NUL byte, and UTF-8 or,
+// in a legacy encoding (Latin-1), without control bytes other than
+// whitespace, which binary data (a keystore, a DER key) is never without.
 func isText(v []byte) bool {
-	return utf8.Valid(v) && bytes.IndexByte(v, 0) < 0
+	if bytes.IndexByte(v, 0) >= 0 {
+		return false
+	}
+	return utf8.Valid(v) || !bytes.ContainsFunc(v, func(r rune) bool {
+		return r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f' || r == 0x7f
+	})
 }
