@@ -467,3 +467,36 @@ func sigIgnored(pid int) (uint64, bool) {
 	}
 	return 0, false
 }
+
+// TestInheritedIgnoredSignalsStayIgnored: a signal ignored when ward
+// starts (nohup's SIGHUP, the SIGINT and SIGQUIT a shell without job
+// control ignores for `cmd &`) stays ignored by ward and by the child, as
+// it would be without ward in between. ward caught them and forwarded
+// them, so `nohup ward run -- server &` died with the terminal.
+func TestInheritedIgnoredSignalsStayIgnored(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := exec.Command("sh", "-c", `trap "" HUP INT; exec ward "$@"`, "sh",
+		"run", "-m", m, "--", "sh", "-c", `grep ^SigIgn: /proc/self/status; exec helper signals --exit-on TERM`)
+	cmd.Env, cmd.Dir = w.env, w.dir
+	stdout, stderr := started(t, cmd)
+	var ign uint64
+	fmt.Sscanf(stdout.waitFor("SigIgn:"), "SigIgn: %x", &ign)
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		if ign&(1<<(sig-1)) == 0 {
+			t.Errorf("the child starts with %s caught or default, want it ignored as ward's parent left it", unix.SignalName(sig))
+		}
+	}
+	stdout.waitFor("child ready")
+	// Standard signals pending together are delivered lowest first: were
+	// HUP or INT forwarded, the child would report it before TERM.
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM} {
+		cmd.Process.Signal(sig)
+	}
+	if line := stdout.next("the child's first signal"); line != "child SIGTERM" {
+		t.Errorf("the child got %q first, want child SIGTERM (SIGHUP and SIGINT were ignored when ward started)", line)
+	}
+	if code := exitWithin(t, cmd, 15*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0 (stderr: %s)", code, stderr.String())
+	}
+}

@@ -3,7 +3,6 @@ package supervise
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
@@ -51,7 +50,7 @@ func SessionMain(args []string) int {
 	// as for ward; the child gets the core limit ward was started with.
 	signals.Harden()
 	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
+	signals.CatchAll(sigs)
 	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	if n, err := strconv.Atoi(os.Getenv("LISTEN_FDS")); err == nil && n > 0 && n <= 1000 {
 		// Socket activation's fds, passed on as they came.
