@@ -500,3 +500,60 @@ func TestInheritedIgnoredSignalsStayIgnored(t *testing.T) {
 		t.Errorf("got exit code %d, want 0 (stderr: %s)", code, stderr.String())
 	}
 }
+
+// TestCtrlCStopsTheScript: Ctrl-C during a script's `ward run` stops the
+// script, as it does during any program that dies of it. The terminal
+// sent SIGINT to the child alone (ward gave it the foreground), and ward
+// exited 130, which bash reads as a program that handled SIGINT itself:
+// the script went on with its next command. Likewise when a CI runner
+// cancels a job with SIGINT to its process group.
+func TestCtrlCStopsTheScript(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	script := `ward run "$@" -- helper sleep; echo "after $?"`
+	check := func(t *testing.T, cmd *exec.Cmd, l *lines) {
+		t.Helper()
+		err := cmd.Wait()
+		for line := range l.ch {
+			if strings.Contains(line, "after") {
+				t.Errorf("the script went on after the interrupt: %q", line)
+			}
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("the script ended with %v, want it killed by SIGINT", err)
+		}
+		if ws := ee.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+			t.Errorf("the script ended with %v, want it killed by SIGINT", err)
+		}
+	}
+	terminals := []struct {
+		name  string
+		flags []string
+	}{{"terminal", []string{"-m", m}}, {"pty of --mask", []string{"--mask", "-m", m}}}
+	for _, tt := range terminals {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command("bash", append([]string{"-c", script, "bash"}, tt.flags...)...)
+			cmd.Env, cmd.Dir = w.env, w.dir
+			ptmx, err := pty.Start(cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ptmx.Close()
+			t.Cleanup(func() { cmd.Process.Kill() })
+			l := readLines(t, ptmx)
+			l.waitFor("ready")
+			ptmx.Write([]byte{3}) // ^C
+			check(t, cmd, l)
+		})
+	}
+	t.Run("group", func(t *testing.T) {
+		cmd := exec.Command("bash", "-c", script, "bash", "-m", m)
+		cmd.Env, cmd.Dir = w.env, w.dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		l, _ := started(t, cmd)
+		l.waitFor("ready")
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		check(t, cmd, l)
+	})
+}

@@ -43,6 +43,11 @@ func Main(args []string, stdio IO) int {
 		return 0
 	}
 	report(signals.Writer(stdio.Stderr), err)
+	var f *failure.Error
+	if errors.As(err, &f) && f.Signal != 0 {
+		// Last, once every helper is stopped and every file removed.
+		signals.EndBy(f.Signal, f.Group)
+	}
 	return failure.ExitCode(err)
 }
 

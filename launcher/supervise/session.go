@@ -64,6 +64,15 @@ func SessionMain(args []string) int {
 		return failureCode(err)
 	}
 	code, draining := 0, false
+	// A child killed by the pty's interrupt or quit key: the leader ends
+	// by it too, for ward to pass on (see noteInterrupt).
+	var endBy syscall.Signal
+	end := func() int {
+		if endBy != 0 {
+			signals.EndBy(endBy, false)
+		}
+		return code
+	}
 	var kill, tick <-chan time.Time
 	for {
 		select {
@@ -85,8 +94,11 @@ func SessionMain(args []string) int {
 				signals.Send(c.Pid, syscall.SIGCONT, childOnly)
 			case signals.Exited:
 				code = signals.ExitCode(ws)
+				if ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGQUIT) {
+					endBy = ws.Signal()
+				}
 				if childOnly || !signals.GroupAlive(c.Pid) {
-					return code
+					return end()
 				}
 				// Nothing outlives the child (see supervisor.reaped).
 				draining = true
@@ -96,7 +108,7 @@ func SessionMain(args []string) int {
 			}
 		case <-tick:
 			if !signals.GroupAlive(c.Pid) {
-				return code
+				return end()
 			}
 			tick = time.After(50 * time.Millisecond)
 		case <-kill:
