@@ -63,6 +63,9 @@ func TestStartFailures(t *testing.T) {
 	os.WriteFile(noShebang, []byte{0x7f, 'E', 'L', 'F', 0, 0, 0}, 0o755)
 	badInterpreter := filepath.Join(w.dir, "bad-interpreter")
 	os.WriteFile(badInterpreter, []byte("#!/no/such/interpreter -x\necho hi\n"), 0o755)
+	// /bin/sh is there: the kernel looks for "/bin/sh\r".
+	crlf := filepath.Join(w.dir, "crlf")
+	os.WriteFile(crlf, []byte("#!/bin/sh\r\necho hi\r\n"), 0o755)
 	tests := []struct {
 		name    string
 		program string
@@ -76,6 +79,7 @@ func TestStartFailures(t *testing.T) {
 		{"bad format", noShebang, 126, "exec format error"},
 		// 127 as bash gives, but not "no such file" for a file that is there.
 		{"interpreter missing", badInterpreter, 127, "its interpreter /no/such/interpreter (its #! line) was not found"},
+		{"windows line endings", crlf, 127, `its #! line ends in a carriage return, so its interpreter is "/bin/sh\r"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -201,7 +201,13 @@ func missingInterpreter(path string, err error) error {
 	head = head[:n]
 	if rest, ok := bytes.CutPrefix(head, []byte("#!")); ok {
 		line, _, _ := bytes.Cut(rest, []byte("\n"))
-		if fields := strings.Fields(string(line)); len(fields) > 0 {
+		// The kernel splits the line at spaces and tabs alone: the
+		// carriage return of Windows line endings is part of the name it
+		// looks for, and "/bin/sh was not found" would be untrue.
+		if fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' }); len(fields) > 0 {
+			if strings.HasSuffix(fields[0], "\r") {
+				return fmt.Errorf("its #! line ends in a carriage return, so its interpreter is %q, which does not exist: the file has Windows (CRLF) line endings; convert them (dos2unix): %w", fields[0], err)
+			}
 			return fmt.Errorf("its interpreter %s (its #! line) was not found: %w", fields[0], err)
 		}
 	}
