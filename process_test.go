@@ -560,4 +560,29 @@ func TestCtrlCStopsTheScript(t *testing.T) {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 		check(t, cmd, l)
 	})
+	// Before the child started: ward, stopped while a store blocks,
+	// exited 130 too.
+	t.Run("while resolving", func(t *testing.T) {
+		fifo := filepath.Join(w.dir, "slow")
+		if err := unix.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		slow := w.manifest("version: 1\nenv:\n  A: file://" + fifo + "\nrotation:\n  stop_timeout: 1s\n")
+		cmd := exec.Command("bash", "-c", script, "bash", "-m", slow)
+		cmd.Env, cmd.Dir = w.env, w.dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		l, _ := started(t, cmd)
+		ward := onlyChild(t, cmd.Process.Pid)
+		waitUntil(t, "ward to block opening the FIFO", func() bool {
+			calls, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", ward))
+			for _, c := range calls {
+				if b, _ := os.ReadFile(c); strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_OPENAT)+" ") {
+					return true
+				}
+			}
+			return false
+		})
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		check(t, cmd, l)
+	})
 }

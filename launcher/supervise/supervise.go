@@ -287,7 +287,13 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 				case <-time.After(o.Manifest.Rotation.StopTimeout):
 				}
 				code := signals.ExitSignalBase + int(s)
-				return nil, code, &failure.Error{Code: code, Err: fmt.Errorf("stopped by %s while resolving secrets", signals.Name(s))}
+				f := &failure.Error{Code: code, Err: fmt.Errorf("stopped by %s while resolving secrets", signals.Name(s))}
+				if s == syscall.SIGINT || s == syscall.SIGQUIT {
+					// As for a child killed by it (see noteInterrupt):
+					// the shell that waits for ward stops too.
+					f.Signal = s
+				}
+				return nil, code, f
 			}
 		}
 	}
