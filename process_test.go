@@ -1,12 +1,15 @@
 package main
 
 import (
+	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,6 +69,10 @@ func TestStartFailures(t *testing.T) {
 	// /bin/sh is there: the kernel looks for "/bin/sh\r".
 	crlf := filepath.Join(w.dir, "crlf")
 	os.WriteFile(crlf, []byte("#!/bin/sh\r\necho hi\r\n"), 0o755)
+	// A shell runs a script without #! with sh; exec does not.
+	script := filepath.Join(w.dir, "script")
+	os.WriteFile(script, []byte("echo hi\n"), 0o755)
+	foreign := foreignELF(t, w.dir)
 	tests := []struct {
 		name    string
 		program string
@@ -77,6 +84,8 @@ func TestStartFailures(t *testing.T) {
 		{"not executable", plain, 126, "permission denied"},
 		{"a directory", w.dir, 126, "is a directory"},
 		{"bad format", noShebang, 126, "exec format error"},
+		{"no #! line", script, 126, "it has no #! line naming its interpreter"},
+		{"another machine's program", foreign, 126, "it is a program for another machine"},
 		// 127 as bash gives, but not "no such file" for a file that is there.
 		{"interpreter missing", badInterpreter, 127, "its interpreter /no/such/interpreter (its #! line) was not found"},
 		{"windows line endings", crlf, 127, `its #! line ends in a carriage return, so its interpreter is "/bin/sh\r"`},
@@ -94,6 +103,31 @@ func TestStartFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// foreignELF writes a copy of an executable of this machine marked as
+// one for another (its ELF header's e_machine), as an image built for
+// arm64 is on amd64: the kernel refuses it with ENOEXEC.
+func foreignELF(t *testing.T, dir string) string {
+	t.Helper()
+	self, err := exec.LookPath("ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := elf.EM_AARCH64
+	if runtime.GOARCH == "arm64" {
+		other = elf.EM_X86_64
+	}
+	binary.LittleEndian.PutUint16(b[18:], uint16(other))
+	p := filepath.Join(dir, "foreign")
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestForwardSignals: each signal sent to ward reaches the child and a
