@@ -620,3 +620,34 @@ func TestCtrlCStopsTheScript(t *testing.T) {
 		check(t, cmd, l)
 	})
 }
+
+// TestBackgroundOfScriptLeavesTerminal: `ward run -- cmd &` in a script
+// (a shell without job control: ward shares the script's process group,
+// the terminal's foreground) leaves the terminal to the script. ward took
+// it for its child, and the script's next `read` stopped (SIGTTIN) or
+// failed (EIO).
+func TestBackgroundOfScriptLeavesTerminal(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := exec.Command("bash", "-c", `ward run -m "$1" -- helper sleep & wait`, "bash", m)
+	cmd.Env, cmd.Dir = w.env, w.dir
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	l := readLines(t, ptmx)
+	l.waitFor("ready")
+	fg, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPGRP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fg != cmd.Process.Pid {
+		t.Errorf("the terminal's foreground group is %d, want the script's (%d)", fg, cmd.Process.Pid)
+	}
+	syscall.Kill(onlyChild(t, cmd.Process.Pid), syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 15*time.Second); code != 0 {
+		t.Errorf("the script ended with %d, want 0", code)
+	}
+}

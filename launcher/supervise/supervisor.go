@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -413,7 +414,14 @@ func (s *supervisor) endGroup() error {
 // process group: giving the child's group the terminal would put them in
 // the background, and less would stop at its first key. The child then
 // gets the terminal only when it stops to use it (SIGTTIN, SIGTTOU).
+// Nor is ward alone when started with SIGINT ignored: that is how a shell
+// without job control starts `cmd &` (a script's), in the script's own
+// process group, the terminal's foreground, where the script's next read
+// would stop.
 func aloneInJob(stdin, stdout *os.File) bool {
+	if signal.Ignored(syscall.SIGINT) {
+		return false
+	}
 	for _, f := range []*os.File{stdin, stdout} {
 		if f == nil {
 			continue
