@@ -651,3 +651,56 @@ func TestBackgroundOfScriptLeavesTerminal(t *testing.T) {
 		t.Errorf("the script ended with %d, want 0", code)
 	}
 }
+
+// TestPID1StopWhileLoading: a `docker stop` that comes while ward, as PID
+// 1, still reads its manifest ends the run with 143 and says so. ward
+// caught signals only once it had read the manifest; until then Go's own
+// handler took SIGTERM, and as PID 1 (which the kernel does not let die
+// of it) that handler exits 2, without a word.
+func TestPID1StopWhileLoading(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	w := newWardEnv(t)
+	// A FIFO holds ward in the manifest's read for as long as the test
+	// needs: the window, made wide.
+	fifo := filepath.Join(w.dir, "ward.yaml")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ward, _ := exec.LookPath("ward")
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "--log-format", "text", "-m", fifo, "--", "helper", "exit", "3")
+	cmd.Env = w.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	pid1 := onlyChild(t, cmd.Process.Pid)
+	waitUntil(t, "ward to block opening its manifest", func() bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid1))
+		for _, task := range tasks {
+			if b, _ := os.ReadFile(task); string(b) == "wait_for_partner" {
+				return true
+			}
+		}
+		return false
+	})
+	syscall.Kill(pid1, syscall.SIGTERM)
+	// Not blocking: a ward that died of the signal reads nothing.
+	if f, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+		f.WriteString(emptyManifest)
+		f.Close()
+	}
+	code := exitWithin(t, cmd, 15*time.Second)
+	if strings.Contains(stderr.String(), "unshare failed") {
+		vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
+	}
+	// The signal reaches ward's channel a moment after the manifest's
+	// read returns: ward stops before resolving, or, when the resolve (of
+	// nothing) was quicker, forwards it to the child it just started.
+	if reason := stderr.String(); code != 143 || !strings.Contains(reason, "stopped by SIGTERM") && !strings.Contains(reason, "signal=TERM") {
+		t.Errorf("got exit code %d, want 143 and the reason (stderr: %q)", code, reason)
+	}
+}

@@ -43,11 +43,24 @@ func Notify() <-chan os.Signal {
 // asked to be immune. (Go reports an inherited SIG_IGN for SIGHUP and
 // SIGINT; it takes the others over before main runs.)
 func CatchAll(ch chan<- os.Signal) {
-	var keep []os.Signal
+	var keep, stops []os.Signal
 	for sig := syscall.Signal(1); sig <= 64; sig++ {
 		if signal.Ignored(sig) {
 			keep = append(keep, sig)
 		}
+	}
+	// The stop signals first: until the runtime has enabled a signal its
+	// own handler takes it, and for these that ends the process (as PID
+	// 1, which the kernel does not let die of them, with exit 2 and no
+	// word), while enabling all 64 takes milliseconds.
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT} {
+		if !signal.Ignored(sig) {
+			stops = append(stops, sig)
+		}
+	}
+	if len(stops) > 0 {
+		// Not Notify with no signals: that is every signal.
+		signal.Notify(ch, stops...)
 	}
 	signal.Notify(ch)
 	if len(keep) > 0 {
