@@ -1,12 +1,15 @@
 package main
 
 import (
+	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +66,13 @@ func TestStartFailures(t *testing.T) {
 	os.WriteFile(noShebang, []byte{0x7f, 'E', 'L', 'F', 0, 0, 0}, 0o755)
 	badInterpreter := filepath.Join(w.dir, "bad-interpreter")
 	os.WriteFile(badInterpreter, []byte("#!/no/such/interpreter -x\necho hi\n"), 0o755)
+	// /bin/sh is there: the kernel looks for "/bin/sh\r".
+	crlf := filepath.Join(w.dir, "crlf")
+	os.WriteFile(crlf, []byte("#!/bin/sh\r\necho hi\r\n"), 0o755)
+	// A shell runs a script without #! with sh; exec does not.
+	script := filepath.Join(w.dir, "script")
+	os.WriteFile(script, []byte("echo hi\n"), 0o755)
+	foreign := foreignELF(t, w.dir)
 	tests := []struct {
 		name    string
 		program string
@@ -74,8 +84,11 @@ func TestStartFailures(t *testing.T) {
 		{"not executable", plain, 126, "permission denied"},
 		{"a directory", w.dir, 126, "is a directory"},
 		{"bad format", noShebang, 126, "exec format error"},
+		{"no #! line", script, 126, "it has no #! line naming its interpreter"},
+		{"another machine's program", foreign, 126, "it is a program for another machine"},
 		// 127 as bash gives, but not "no such file" for a file that is there.
 		{"interpreter missing", badInterpreter, 127, "its interpreter /no/such/interpreter (its #! line) was not found"},
+		{"windows line endings", crlf, 127, `its #! line ends in a carriage return, so its interpreter is "/bin/sh\r"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +103,31 @@ func TestStartFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// foreignELF writes a copy of an executable of this machine marked as
+// one for another (its ELF header's e_machine), as an image built for
+// arm64 is on amd64: the kernel refuses it with ENOEXEC.
+func foreignELF(t *testing.T, dir string) string {
+	t.Helper()
+	self, err := exec.LookPath("ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := elf.EM_AARCH64
+	if runtime.GOARCH == "arm64" {
+		other = elf.EM_X86_64
+	}
+	binary.LittleEndian.PutUint16(b[18:], uint16(other))
+	p := filepath.Join(dir, "foreign")
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestForwardSignals: each signal sent to ward reaches the child and a
@@ -466,4 +504,203 @@ func sigIgnored(pid int) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// TestInheritedIgnoredSignalsStayIgnored: a signal ignored when ward
+// starts (nohup's SIGHUP, the SIGINT and SIGQUIT a shell without job
+// control ignores for `cmd &`) stays ignored by ward and by the child, as
+// it would be without ward in between. ward caught them and forwarded
+// them, so `nohup ward run -- server &` died with the terminal.
+func TestInheritedIgnoredSignalsStayIgnored(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := exec.Command("sh", "-c", `trap "" HUP INT; exec ward "$@"`, "sh",
+		"run", "-m", m, "--", "sh", "-c", `grep ^SigIgn: /proc/self/status; exec helper signals --exit-on TERM`)
+	cmd.Env, cmd.Dir = w.env, w.dir
+	stdout, stderr := started(t, cmd)
+	var ign uint64
+	fmt.Sscanf(stdout.waitFor("SigIgn:"), "SigIgn: %x", &ign)
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		if ign&(1<<(sig-1)) == 0 {
+			t.Errorf("the child starts with %s caught or default, want it ignored as ward's parent left it", unix.SignalName(sig))
+		}
+	}
+	stdout.waitFor("child ready")
+	// Standard signals pending together are delivered lowest first: were
+	// HUP or INT forwarded, the child would report it before TERM.
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM} {
+		cmd.Process.Signal(sig)
+	}
+	if line := stdout.next("the child's first signal"); line != "child SIGTERM" {
+		t.Errorf("the child got %q first, want child SIGTERM (SIGHUP and SIGINT were ignored when ward started)", line)
+	}
+	if code := exitWithin(t, cmd, 15*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0 (stderr: %s)", code, stderr.String())
+	}
+}
+
+// TestCtrlCStopsTheScript: Ctrl-C during a script's `ward run` stops the
+// script, as it does during any program that dies of it. The terminal
+// sent SIGINT to the child alone (ward gave it the foreground), and ward
+// exited 130, which bash reads as a program that handled SIGINT itself:
+// the script went on with its next command. Likewise when a CI runner
+// cancels a job with SIGINT to its process group.
+func TestCtrlCStopsTheScript(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	script := `ward run "$@" -- helper sleep; echo "after $?"`
+	check := func(t *testing.T, cmd *exec.Cmd, l *lines) {
+		t.Helper()
+		err := cmd.Wait()
+		for line := range l.ch {
+			if strings.Contains(line, "after") {
+				t.Errorf("the script went on after the interrupt: %q", line)
+			}
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("the script ended with %v, want it killed by SIGINT", err)
+		}
+		if ws := ee.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+			t.Errorf("the script ended with %v, want it killed by SIGINT", err)
+		}
+	}
+	terminals := []struct {
+		name  string
+		flags []string
+	}{{"terminal", []string{"-m", m}}, {"pty of --mask", []string{"--mask", "-m", m}}}
+	for _, tt := range terminals {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command("bash", append([]string{"-c", script, "bash"}, tt.flags...)...)
+			cmd.Env, cmd.Dir = w.env, w.dir
+			ptmx, err := pty.Start(cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ptmx.Close()
+			t.Cleanup(func() { cmd.Process.Kill() })
+			l := readLines(t, ptmx)
+			l.waitFor("ready")
+			ptmx.Write([]byte{3}) // ^C
+			check(t, cmd, l)
+		})
+	}
+	t.Run("group", func(t *testing.T) {
+		cmd := exec.Command("bash", "-c", script, "bash", "-m", m)
+		cmd.Env, cmd.Dir = w.env, w.dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		l, _ := started(t, cmd)
+		l.waitFor("ready")
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		check(t, cmd, l)
+	})
+	// Before the child started: ward, stopped while a store blocks,
+	// exited 130 too.
+	t.Run("while resolving", func(t *testing.T) {
+		fifo := filepath.Join(w.dir, "slow")
+		if err := unix.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		slow := w.manifest("version: 1\nenv:\n  A: file://" + fifo + "\nrotation:\n  stop_timeout: 1s\n")
+		cmd := exec.Command("bash", "-c", script, "bash", "-m", slow)
+		cmd.Env, cmd.Dir = w.env, w.dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		l, _ := started(t, cmd)
+		ward := onlyChild(t, cmd.Process.Pid)
+		waitUntil(t, "ward to block opening the FIFO", func() bool {
+			calls, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", ward))
+			for _, c := range calls {
+				if b, _ := os.ReadFile(c); strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_OPENAT)+" ") {
+					return true
+				}
+			}
+			return false
+		})
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		check(t, cmd, l)
+	})
+}
+
+// TestBackgroundOfScriptLeavesTerminal: `ward run -- cmd &` in a script
+// (a shell without job control: ward shares the script's process group,
+// the terminal's foreground) leaves the terminal to the script. ward took
+// it for its child, and the script's next `read` stopped (SIGTTIN) or
+// failed (EIO).
+func TestBackgroundOfScriptLeavesTerminal(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := exec.Command("bash", "-c", `ward run -m "$1" -- helper sleep & wait`, "bash", m)
+	cmd.Env, cmd.Dir = w.env, w.dir
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	l := readLines(t, ptmx)
+	l.waitFor("ready")
+	fg, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPGRP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fg != cmd.Process.Pid {
+		t.Errorf("the terminal's foreground group is %d, want the script's (%d)", fg, cmd.Process.Pid)
+	}
+	syscall.Kill(onlyChild(t, cmd.Process.Pid), syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 15*time.Second); code != 0 {
+		t.Errorf("the script ended with %d, want 0", code)
+	}
+}
+
+// TestPID1StopWhileLoading: a `docker stop` that comes while ward, as PID
+// 1, still reads its manifest ends the run with 143 and says so. ward
+// caught signals only once it had read the manifest; until then Go's own
+// handler took SIGTERM, and as PID 1 (which the kernel does not let die
+// of it) that handler exits 2, without a word.
+func TestPID1StopWhileLoading(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	w := newWardEnv(t)
+	// A FIFO holds ward in the manifest's read for as long as the test
+	// needs: the window, made wide.
+	fifo := filepath.Join(w.dir, "ward.yaml")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ward, _ := exec.LookPath("ward")
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "--log-format", "text", "-m", fifo, "--", "helper", "exit", "3")
+	cmd.Env = w.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	pid1 := onlyChild(t, cmd.Process.Pid)
+	waitUntil(t, "ward to block opening its manifest", func() bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid1))
+		for _, task := range tasks {
+			if b, _ := os.ReadFile(task); string(b) == "wait_for_partner" {
+				return true
+			}
+		}
+		return false
+	})
+	syscall.Kill(pid1, syscall.SIGTERM)
+	// Not blocking: a ward that died of the signal reads nothing.
+	if f, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+		f.WriteString(emptyManifest)
+		f.Close()
+	}
+	code := exitWithin(t, cmd, 15*time.Second)
+	if strings.Contains(stderr.String(), "unshare failed") {
+		vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
+	}
+	// The signal reaches ward's channel a moment after the manifest's
+	// read returns: ward stops before resolving, or, when the resolve (of
+	// nothing) was quicker, forwards it to the child it just started.
+	if reason := stderr.String(); code != 143 || !strings.Contains(reason, "stopped by SIGTERM") && !strings.Contains(reason, "signal=TERM") {
+		t.Errorf("got exit code %d, want 143 and the reason (stderr: %q)", code, reason)
+	}
 }

@@ -43,6 +43,11 @@ func Main(args []string, stdio IO) int {
 		return 0
 	}
 	report(signals.Writer(stdio.Stderr), err)
+	var f *failure.Error
+	if errors.As(err, &f) && f.Signal != 0 {
+		// Last, once every helper is stopped and every file removed.
+		signals.EndBy(f.Signal, f.Group)
+	}
 	return failure.ExitCode(err)
 }
 
@@ -113,11 +118,16 @@ func NewApp(stdio IO) *cli.App {
 // usageError turns a flag error into ward's own error (exit 125) instead
 // of a page of help.
 func usageError(c *cli.Context, err error, _ bool) error {
-	name := "ward"
-	if c.Command != nil && c.Command.FullName() != "" {
-		name = "ward " + c.Command.FullName()
+	// The command's path from its contexts: FullName is the root's own
+	// name at the top ("ward ward") and a subcommand's alone below a
+	// group ("ward set").
+	names := []string{}
+	for _, l := range c.Lineage() {
+		if l.Command != nil && l.Command.Name != "" && l.Command.Name != c.App.Name && (len(names) == 0 || names[0] != l.Command.Name) {
+			names = append([]string{l.Command.Name}, names...)
+		}
 	}
-	return failure.New(err, "see: "+name+" --help")
+	return failure.New(err, "see: "+strings.Join(append([]string{"ward"}, names...), " ")+" --help")
 }
 
 func setUsageError(cmds []*cli.Command) {

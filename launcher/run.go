@@ -39,6 +39,12 @@ Example:
 }
 
 func cmdRun(c *cli.Context, stdio IO) error {
+	// First: a stop that comes while ward reads its manifest (a container
+	// stopped as it starts) waits for the resolve to act on it, 128+N with
+	// its reason. Go's own handler meanwhile would end ward, and as PID 1,
+	// which the kernel does not let die of the signal, exit 2 without a
+	// word.
+	sigs := signals.Notify()
 	lg, err := newLogs(c, stdio.Stderr)
 	if err != nil {
 		return err
@@ -62,6 +68,7 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		Profile:         prof,
 		Argv:            argv,
 		Exec:            c.Bool("exec"),
+		Signals:         sigs,
 		SignalChildOnly: c.Bool("signal-child-only"),
 		Stdin:           stdio.Stdin,
 		Stdout:          stdio.Stdout,

@@ -146,3 +146,26 @@ func backgroundWrite(f *os.File, b []byte) (int, error) {
 	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	return f.Write(b)
 }
+
+// EndBy ends ward by sig, the terminal's interrupt or quit signal that
+// killed the child, so that whoever waits for ward acts on it as on any
+// program's: a shell script or make that ran `ward run` stops instead of
+// going on to its next command (a shell reads an exit with 130 as a
+// program that handled SIGINT itself). With group set, sig goes to
+// ward's whole process group, ward included: the signal came from the
+// terminal, which sent it to the child's group, the foreground ward gave
+// it, instead of to ward's, where a shell without job control or make
+// waits with ward. As PID 1, which the kernel does not let die of its own
+// signal, and when the signal does not end ward, it returns.
+func EndBy(sig syscall.Signal, group bool) {
+	if os.Getpid() == 1 {
+		return
+	}
+	// The kernel's default action, not Go's: for SIGQUIT, Go's prints
+	// every goroutine's stack.
+	defaultAction(sig)
+	if group {
+		syscall.Kill(0, sig)
+	}
+	raise(sig)
+}

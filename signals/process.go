@@ -2,6 +2,7 @@ package signals
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -131,6 +134,7 @@ func Start(o StartOptions) (*Child, error) {
 			code = ExitNotFound
 			err = missingInterpreter(o.Path, err)
 		}
+		err = badFormat(o.Path, err)
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
@@ -179,7 +183,55 @@ func Exec(path string, argv, env []string) error {
 		code = ExitNotFound
 		err = missingInterpreter(path, err)
 	}
-	return &StartError{Program: path, Code: code, Err: err}
+	return &StartError{Program: path, Code: code, Err: badFormat(path, err)}
+}
+
+// badFormat explains an exec's ENOEXEC ("exec format error"), which names
+// no cause: a script without a #! line (a shell runs one with sh; exec
+// does not, nor does Docker), or a program built for another machine (an
+// arm64 image on amd64). Other errors come back as they are.
+func badFormat(path string, err error) error {
+	if !errors.Is(err, syscall.ENOEXEC) {
+		return err
+	}
+	f, oerr := os.Open(path)
+	if oerr != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	// An ELF header's e_machine, little- or big-endian as EI_DATA says
+	// (read by hand: debug/elf would grow ward by a third of a megabyte).
+	if n >= 20 && bytes.HasPrefix(head, []byte("\x7fELF")) {
+		machine := binary.LittleEndian.Uint16(head[18:])
+		if head[5] == 2 {
+			machine = binary.BigEndian.Uint16(head[18:])
+		}
+		if want, ok := elfMachines[runtime.GOARCH]; ok && machine != want {
+			return fmt.Errorf("it is a program for another machine (%s), not this one (%s): %w", elfMachineName(machine), runtime.GOARCH, err)
+		}
+		return err
+	}
+	if n > 0 && utf8.Valid(head) && !bytes.ContainsRune(head, 0) {
+		return fmt.Errorf("it has no #! line naming its interpreter (a shell would run it with sh, exec does not): start it with one, such as #!/bin/sh: %w", err)
+	}
+	return err
+}
+
+// elfMachines is the ELF e_machine of each architecture ward is built for.
+var elfMachines = map[string]uint16{"386": 3, "arm": 40, "amd64": 62, "arm64": 183, "riscv64": 243, "ppc64le": 21, "s390x": 22}
+
+// elfMachineName names an e_machine by Go's architecture name where it
+// has one.
+func elfMachineName(m uint16) string {
+	for arch, em := range elfMachines {
+		if em == m {
+			return arch
+		}
+	}
+	return "ELF machine " + strconv.Itoa(int(m))
 }
 
 // missingInterpreter explains an exec's ENOENT for a program that exists:
@@ -201,7 +253,13 @@ func missingInterpreter(path string, err error) error {
 	head = head[:n]
 	if rest, ok := bytes.CutPrefix(head, []byte("#!")); ok {
 		line, _, _ := bytes.Cut(rest, []byte("\n"))
-		if fields := strings.Fields(string(line)); len(fields) > 0 {
+		// The kernel splits the line at spaces and tabs alone: the
+		// carriage return of Windows line endings is part of the name it
+		// looks for, and "/bin/sh was not found" would be untrue.
+		if fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' }); len(fields) > 0 {
+			if strings.HasSuffix(fields[0], "\r") {
+				return fmt.Errorf("its #! line ends in a carriage return, so its interpreter is %q, which does not exist: the file has Windows (CRLF) line endings; convert them (dos2unix): %w", fields[0], err)
+			}
 			return fmt.Errorf("its interpreter %s (its #! line) was not found: %w", fields[0], err)
 		}
 	}

@@ -23,15 +23,50 @@ const (
 	ExitSignalBase = 128
 )
 
-// Notify catches every catchable signal on a channel. Catching (not ignoring) SIGTTIN and SIGTTOU
-// keeps ward from being stopped by terminal job control while the child
-// still starts with their default dispositions.
+// Notify catches every catchable signal on a channel, except those ignored
+// when ward started (see CatchAll). Catching (not ignoring) SIGTTIN and
+// SIGTTOU keeps ward from being stopped by terminal job control while the
+// child still starts with their default dispositions.
 func Notify() <-chan os.Signal {
 	ch := make(chan os.Signal, 128)
-	onOneCPU(func() { signal.Notify(ch) })
+	onOneCPU(func() { CatchAll(ch) })
 	notified = ch
 	ignoreUncatchable()
 	return ch
+}
+
+// CatchAll catches every signal on ch but those the process was started
+// with ignored, which stay ignored: for it and, since an ignored signal
+// stays ignored across exec, for the program it starts. That is nohup's
+// SIGHUP and the SIGINT a shell without job control ignores for `cmd &`:
+// caught and forwarded, they would kill the program as if ward were not
+// asked to be immune. (Go reports an inherited SIG_IGN for SIGHUP and
+// SIGINT; it takes the others over before main runs.)
+func CatchAll(ch chan<- os.Signal) {
+	var keep, stops []os.Signal
+	for sig := syscall.Signal(1); sig <= 64; sig++ {
+		if signal.Ignored(sig) {
+			keep = append(keep, sig)
+		}
+	}
+	// The stop signals first: until the runtime has enabled a signal its
+	// own handler takes it, and for these that ends the process (as PID
+	// 1, which the kernel does not let die of them, with exit 2 and no
+	// word), while enabling all 64 takes milliseconds.
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT} {
+		if !signal.Ignored(sig) {
+			stops = append(stops, sig)
+		}
+	}
+	if len(stops) > 0 {
+		// Not Notify with no signals: that is every signal.
+		signal.Notify(ch, stops...)
+	}
+	signal.Notify(ch)
+	if len(keep) > 0 {
+		// Not Ignore with no arguments: that would ignore everything.
+		signal.Ignore(keep...)
+	}
 }
 
 // notified is Notify's channel, for the signals ward stops catching for a

@@ -6,6 +6,7 @@ package failure
 
 import (
 	"errors"
+	"syscall"
 
 	"github.com/wardsecrets/ward/signals"
 )
@@ -17,6 +18,11 @@ type Error struct {
 	Err  error
 	// Hint is advice for the user, printed under the error.
 	Hint string
+	// Signal, when set, is the signal ward ends by rather than exiting
+	// with Code, sent to its whole process group when Group is set (see
+	// signals.EndBy).
+	Signal syscall.Signal
+	Group  bool
 }
 
 // New is a failure with exit code 125.

@@ -3,7 +3,6 @@ package supervise
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
@@ -51,7 +50,7 @@ func SessionMain(args []string) int {
 	// as for ward; the child gets the core limit ward was started with.
 	signals.Harden()
 	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
+	signals.CatchAll(sigs)
 	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	if n, err := strconv.Atoi(os.Getenv("LISTEN_FDS")); err == nil && n > 0 && n <= 1000 {
 		// Socket activation's fds, passed on as they came.
@@ -65,6 +64,15 @@ func SessionMain(args []string) int {
 		return failureCode(err)
 	}
 	code, draining := 0, false
+	// A child killed by the pty's interrupt or quit key: the leader ends
+	// by it too, for ward to pass on (see noteInterrupt).
+	var endBy syscall.Signal
+	end := func() int {
+		if endBy != 0 {
+			signals.EndBy(endBy, false)
+		}
+		return code
+	}
 	var kill, tick <-chan time.Time
 	for {
 		select {
@@ -86,8 +94,11 @@ func SessionMain(args []string) int {
 				signals.Send(c.Pid, syscall.SIGCONT, childOnly)
 			case signals.Exited:
 				code = signals.ExitCode(ws)
+				if ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGQUIT) {
+					endBy = ws.Signal()
+				}
 				if childOnly || !signals.GroupAlive(c.Pid) {
-					return code
+					return end()
 				}
 				// Nothing outlives the child (see supervisor.reaped).
 				draining = true
@@ -97,7 +108,7 @@ func SessionMain(args []string) int {
 			}
 		case <-tick:
 			if !signals.GroupAlive(c.Pid) {
-				return code
+				return end()
 			}
 			tick = time.After(50 * time.Millisecond)
 		case <-kill:

@@ -32,6 +32,9 @@ type Options struct {
 	Argv     []string
 	// Exec replaces ward with the child after resolving.
 	Exec bool
+	// Signals are ward's caught signals (signals.Notify), caught as early
+	// as the caller could; nil: Run catches them itself.
+	Signals <-chan os.Signal
 	// Resolved, when set, hears of the first resolve that succeeded: what
 	// it read and how long it took, for the run's summary line.
 	Resolved func(values map[string]resolve.Value, took time.Duration)
@@ -79,7 +82,10 @@ func Run(ctx context.Context, o Options) (int, error) {
 	// Signals stay caught until ward exits: signal.Stop would wait for the
 	// signal goroutine to go idle, costing milliseconds on every exit, and
 	// exec resets caught signals to their defaults anyway.
-	sigs := signals.Notify()
+	sigs := o.Signals
+	if sigs == nil {
+		sigs = signals.Notify()
+	}
 	// Not with --exec: the flag survives the exec, and the program would
 	// inherit orphans it never reaps.
 	if !o.Exec {
@@ -254,6 +260,19 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 	}
 	done := make(chan resolved, 1)
 	start := time.Now()
+	// A stop that came while ward read its manifest ends the run before
+	// any store is asked; other signals meant nothing without a child.
+	for pending := true; pending; {
+		select {
+		case sig := <-sigs:
+			if s, ok := stopSignal(sig); ok {
+				code, err := stoppedWhileResolving(s)
+				return nil, code, err
+			}
+		default:
+			pending = false
+		}
+	}
 	go func() {
 		v, err := fetchWithIdentity(rctx, o)
 		done <- resolved{v, err}
@@ -277,7 +296,7 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 				signals.StopSelf(syscall.SIGTSTP)
 				continue
 			}
-			if s, ok := sig.(syscall.Signal); ok && (s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGHUP) {
+			if s, ok := stopSignal(sig); ok {
 				cancel()
 				// A store blocked where no context reaches (a FIFO's
 				// open, a read of a hung mount) may never return: wait
@@ -286,11 +305,30 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 				case <-done:
 				case <-time.After(o.Manifest.Rotation.StopTimeout):
 				}
-				code := signals.ExitSignalBase + int(s)
-				return nil, code, &failure.Error{Code: code, Err: fmt.Errorf("stopped by %s while resolving secrets", signals.Name(s))}
+				code, err := stoppedWhileResolving(s)
+				return nil, code, err
 			}
 		}
 	}
+}
+
+// stopSignal reports whether sig stops ward before the child starts.
+func stopSignal(sig os.Signal) (syscall.Signal, bool) {
+	s, ok := sig.(syscall.Signal)
+	return s, ok && (s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGHUP)
+}
+
+// stoppedWhileResolving is ward's end when s stops it before the child
+// started: 128+N, and its reason.
+func stoppedWhileResolving(s syscall.Signal) (int, error) {
+	code := signals.ExitSignalBase + int(s)
+	f := &failure.Error{Code: code, Err: fmt.Errorf("stopped by %s while resolving secrets", signals.Name(s))}
+	if s == syscall.SIGINT || s == syscall.SIGQUIT {
+		// As for a child killed by it (see noteInterrupt): the shell that
+		// waits for ward stops too.
+		f.Signal = s
+	}
+	return code, f
 }
 
 // systemdEnv starts the notify relay when systemd gave ward a socket, and

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -88,6 +89,12 @@ type supervisor struct {
 	// stop it asked for is under way.
 	outputStops chan struct{}
 	outputStop  bool
+	// keys are the terminal's interrupt and quit signals ward forwarded;
+	// endBy is the one ward ends by, since it killed the child, and
+	// groupEnd says it goes to ward's whole group (see noteInterrupt).
+	keys     map[syscall.Signal]bool
+	endBy    syscall.Signal
+	groupEnd bool
 }
 
 func (s *supervisor) start() error {
@@ -253,6 +260,9 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 // exitFor is ward's exit for the child's code: the child's, unless ward
 // stopped it because its credentials expired (see expired).
 func (s *supervisor) exitFor(code int, err error) (int, error) {
+	if err == nil && s.expired == "" && s.endBy != 0 {
+		return code, &failure.Error{Code: code, Signal: s.endBy, Group: s.groupEnd}
+	}
 	if err != nil || s.expired == "" {
 		return code, err
 	}
@@ -277,6 +287,7 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		return 0, false, nil
 	}
 	code = signals.ExitCode(ws)
+	heldTerminal := s.session || s.holdsTerminal()
 	s.giveBackTerminal()
 	if s.restarting != nil && !s.stopping {
 		if err := s.endGroup(); err != nil {
@@ -303,6 +314,7 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		s.log.Debug("child exited", "pid", s.child.Pid, "code", code)
 	}
 	s.exitCode = code
+	s.noteInterrupt(ws, heldTerminal)
 	if s.opts.SignalChildOnly || !s.anyLeft(0) {
 		return code, true, nil
 	}
@@ -402,7 +414,14 @@ func (s *supervisor) endGroup() error {
 // process group: giving the child's group the terminal would put them in
 // the background, and less would stop at its first key. The child then
 // gets the terminal only when it stops to use it (SIGTTIN, SIGTTOU).
+// Nor is ward alone when started with SIGINT ignored: that is how a shell
+// without job control starts `cmd &` (a script's), in the script's own
+// process group, the terminal's foreground, where the script's next read
+// would stop.
 func aloneInJob(stdin, stdout *os.File) bool {
+	if signal.Ignored(syscall.SIGINT) {
+		return false
+	}
 	for _, f := range []*os.File{stdin, stdout} {
 		if f == nil {
 			continue
@@ -414,6 +433,36 @@ func aloneInJob(stdin, stdout *os.File) bool {
 	return true
 }
 
+// holdsTerminal reports whether the child's group is the foreground of
+// the terminal ward gave it.
+func (s *supervisor) holdsTerminal() bool {
+	if s.tty == nil {
+		return false
+	}
+	fg, ok := signals.ForegroundGroup(s.tty)
+	return ok && fg == s.child.Pid
+}
+
+// noteInterrupt records a child killed by the terminal's interrupt or
+// quit signal for ward to end by when it exits (signals.EndBy): a script
+// that ran ward stops at Ctrl-C as it does for any program, not only for
+// programs that do not catch SIGINT. When ward forwarded the signal, it
+// ends by it alone (its group had it, or it was meant for ward); when
+// the child held the terminal (or its pty, under --mask), Ctrl-C reached
+// the child's group alone, and ward passes it to its own group: the
+// shell without job control or the make that waits with ward.
+func (s *supervisor) noteInterrupt(ws syscall.WaitStatus, heldTerminal bool) {
+	if !ws.Signaled() || ws.Signal() != syscall.SIGINT && ws.Signal() != syscall.SIGQUIT {
+		return
+	}
+	switch sig := ws.Signal(); {
+	case s.keys[sig]:
+		s.endBy, s.groupEnd = sig, false
+	case heldTerminal:
+		s.endBy, s.groupEnd = sig, true
+	}
+}
+
 // giveBackTerminal gives ward's group the foreground of the terminal the
 // child has: when the child stopped (the shell's prompt returns with the
 // job stopped), and once it exited (the shell or script that started
@@ -423,7 +472,7 @@ func (s *supervisor) giveBackTerminal() {
 	if s.tty == nil {
 		return
 	}
-	if fg, ok := signals.ForegroundGroup(s.tty); ok && fg == s.child.Pid {
+	if s.holdsTerminal() {
 		signals.SetForeground(s.tty, syscall.Getpgrp())
 	}
 }
@@ -654,6 +703,12 @@ func (s *supervisor) forward(sig os.Signal) {
 		return
 	}
 	ss := sig.(syscall.Signal)
+	if ss == syscall.SIGINT || ss == syscall.SIGQUIT {
+		if s.keys == nil {
+			s.keys = map[syscall.Signal]bool{}
+		}
+		s.keys[ss] = true
+	}
 	if err := signals.Send(s.child.Pid, ss, s.opts.SignalChildOnly); err != nil {
 		s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
 	}
