@@ -252,3 +252,73 @@ while :; do sleep 0.05; done`
 		t.Errorf("a canary is in ward's stderr")
 	}
 }
+
+// TestRotationFileThroughLinks: a file:// secret whose path goes through
+// symbolic links into other directories is rotated when what the links
+// lead to changes: a link to a file an agent replaces by rename in its
+// own directory (a certificate renewed under /etc/letsencrypt), and a
+// directory link swapped to a new release.
+func TestRotationFileThroughLinks(t *testing.T) {
+	tests := []struct {
+		name string
+		// setup writes v1 and returns the path the manifest names;
+		// rotate makes that path read v2.
+		setup  func(dir, v1 string) string
+		rotate func(dir, v2 string)
+	}{
+		{
+			name: "link to a file in another directory",
+			setup: func(dir, v1 string) string {
+				os.MkdirAll(filepath.Join(dir, "agent"), 0o700)
+				os.MkdirAll(filepath.Join(dir, "mounted"), 0o700)
+				os.WriteFile(filepath.Join(dir, "agent", "token"), []byte(v1), 0o600)
+				os.Symlink(filepath.Join(dir, "agent", "token"), filepath.Join(dir, "mounted", "token"))
+				return filepath.Join(dir, "mounted", "token")
+			},
+			rotate: func(dir, v2 string) {
+				os.WriteFile(filepath.Join(dir, "agent", "token.new"), []byte(v2), 0o600)
+				os.Rename(filepath.Join(dir, "agent", "token.new"), filepath.Join(dir, "agent", "token"))
+			},
+		},
+		{
+			name: "directory link swapped",
+			setup: func(dir, v1 string) string {
+				os.MkdirAll(filepath.Join(dir, "releases", "1"), 0o700)
+				os.WriteFile(filepath.Join(dir, "releases", "1", "token"), []byte(v1), 0o600)
+				os.Symlink("releases/1", filepath.Join(dir, "current"))
+				return filepath.Join(dir, "current", "token")
+			},
+			rotate: func(dir, v2 string) {
+				os.MkdirAll(filepath.Join(dir, "releases", "2"), 0o700)
+				os.WriteFile(filepath.Join(dir, "releases", "2", "token"), []byte(v2), 0o600)
+				os.Symlink("releases/2", filepath.Join(dir, "current.new"))
+				os.Rename(filepath.Join(dir, "current.new"), filepath.Join(dir, "current"))
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			v1, v2 := canary("link1"), canary("link2")
+			src := tt.setup(filepath.Join(w.dir, "secrets"), v1)
+			m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n")
+			cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+			stdout, stderr := startedLines(t, cmd)
+			if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+				t.Fatalf("the first child does not have the first value")
+			}
+			stderr.waitForContaining("watching secret files for changes")
+			tt.rotate(filepath.Join(w.dir, "secrets"), v2)
+			if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+				t.Errorf("the restarted child does not have the new value")
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			exitCode(t, cmd.Wait())
+			for line := range stderr.ch {
+				if strings.Contains(line, v1) || strings.Contains(line, v2) {
+					t.Errorf("a canary is in ward's stderr")
+				}
+			}
+		})
+	}
+}

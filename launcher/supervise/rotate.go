@@ -3,9 +3,11 @@ package supervise
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -624,18 +626,13 @@ func (r *rotator) pollIfNeeded(ctx context.Context) {
 // Directories are watched, not files: stores and Kubernetes replace files
 // by rename. It reports whether anything is watched.
 func (r *rotator) watchFiles(ctx context.Context) bool {
-	dirs := map[string]map[string]bool{}
+	var paths []string
 	for _, v := range r.values {
-		if v.File == nil {
-			continue
+		if v.File != nil && !slices.Contains(paths, v.File.Path) {
+			paths = append(paths, v.File.Path)
 		}
-		dir, base := filepath.Split(filepath.Clean(v.File.Path))
-		if dirs[dir] == nil {
-			dirs[dir] = map[string]bool{}
-		}
-		dirs[dir][base] = true
 	}
-	if len(dirs) == 0 {
+	if len(paths) == 0 {
 		return false
 	}
 	w, err := fsnotify.NewWatcher()
@@ -643,18 +640,19 @@ func (r *rotator) watchFiles(ctx context.Context) bool {
 		r.log.Warn("cannot watch secret files for changes", "error", err.Error())
 		return false
 	}
+	dirs := watchPoints(paths)
 	for _, d := range slices.Sorted(maps.Keys(dirs)) {
 		if err := w.Add(d); err != nil {
 			r.log.Warn("cannot watch a directory for secret changes", "dir", d, "error", err.Error())
 		}
 	}
-	go r.relayEvents(ctx, w, dirs)
+	go r.relayEvents(ctx, w, paths, dirs)
 	return true
 }
 
 // relayEvents turns the watcher's events on files the secrets came from
 // into triggers.
-func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, dirs map[string]map[string]bool) {
+func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []string, dirs map[string]map[string]bool) {
 	defer w.Close()
 	for {
 		select {
@@ -665,10 +663,17 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, dirs map
 				return
 			}
 			dir, base := filepath.Split(ev.Name)
-			bases := dirs[dir]
+			bases := dirs[filepath.Clean(dir)]
 			// Kubernetes swaps a ..data symlink; other names are ours.
 			if bases == nil || !bases[base] && !strings.HasPrefix(base, "..") {
 				continue
+			}
+			// A link may lead somewhere else now (a release directory
+			// swapped): watch where it leads before the refresh reads,
+			// so that a change made after that read is an event.
+			dirs = watchPoints(paths)
+			for d := range dirs {
+				w.Add(d)
 			}
 			select {
 			case r.triggers <- trigger{kind: fileChanged, path: ev.Name}:
@@ -682,6 +687,56 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, dirs map
 			r.log.Warn("file watch error", "error", err.Error())
 		}
 	}
+}
+
+// watchPoints returns, by directory, the names there whose change can
+// change what one of paths reads: the path's own name, and each symbolic
+// link on the way to the file it names with the names the links lead to
+// (a link into an agent's directory, where the agent replaces the file
+// by rename; a directory link swapped to a new release). Watching only
+// the path's own directory missed those.
+func watchPoints(paths []string) map[string]map[string]bool {
+	dirs := map[string]map[string]bool{}
+	add := func(dir, base string) {
+		if dirs[dir] == nil {
+			dirs[dir] = map[string]bool{}
+		}
+		dirs[dir][base] = true
+	}
+	for _, p := range paths {
+		todo := strings.Split(filepath.Clean(p), "/")
+		cur, links := "/", 0
+		for len(todo) > 0 {
+			name := todo[0]
+			todo = todo[1:]
+			switch name {
+			case "", ".":
+				continue
+			case "..":
+				cur = filepath.Dir(cur)
+				continue
+			}
+			next := filepath.Join(cur, name)
+			st, err := os.Lstat(next)
+			isLink := err == nil && st.Mode()&fs.ModeSymlink != 0
+			if len(todo) == 0 || isLink {
+				add(cur, name)
+			}
+			if !isLink {
+				cur = next
+				continue
+			}
+			target, err := os.Readlink(next)
+			if links++; err != nil || links > 40 {
+				break
+			}
+			if filepath.IsAbs(target) {
+				cur = "/"
+			}
+			todo = append(strings.Split(target, "/"), todo...)
+		}
+	}
+	return dirs
 }
 
 // jitter spreads d by up to ±frac.
