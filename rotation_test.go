@@ -322,3 +322,46 @@ func TestRotationFileThroughLinks(t *testing.T) {
 		})
 	}
 }
+
+// TestRotationFileDirectoryRemade: the directory of a file:// secret
+// removed and made again (a deploy that replaces the whole directory) is
+// watched again: a later change in it restarts the child too.
+func TestRotationFileDirectoryRemade(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2, v3 := canary("remade1"), canary("remade2"), canary("remade3")
+	dir := filepath.Join(w.dir, "mounted")
+	src := filepath.Join(dir, "token")
+	os.MkdirAll(dir, 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	replace := func(v string) {
+		os.WriteFile(src+".new", []byte(v), 0o600)
+		os.Rename(src+".new", src)
+	}
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr := startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	stderr.waitForContaining("watching secret files for changes")
+	os.RemoveAll(dir)
+	stderr.waitForContaining("cannot refresh secrets")
+	os.MkdirAll(dir, 0o700)
+	replace(v2)
+	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+		t.Fatalf("the child restarted after the directory came back does not have the new value")
+	}
+	replace(v3)
+	if got := envHash(stdout, "A"); got != helper.Hash(v3) {
+		t.Errorf("the child restarted after a change in the directory made again does not have the new value")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		for _, v := range []string{v1, v2, v3} {
+			if strings.Contains(line, v) {
+				t.Errorf("a canary is in ward's stderr")
+			}
+		}
+	}
+}

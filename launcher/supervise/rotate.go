@@ -693,8 +693,10 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 // change what one of paths reads: the path's own name, and each symbolic
 // link on the way to the file it names with the names the links lead to
 // (a link into an agent's directory, where the agent replaces the file
-// by rename; a directory link swapped to a new release). Watching only
-// the path's own directory missed those.
+// by rename; a directory link swapped to a new release), and the name of
+// each such directory in its parent, so that a directory removed and
+// made again is watched again. Watching only the path's own directory
+// missed all of those.
 func watchPoints(paths []string) map[string]map[string]bool {
 	dirs := map[string]map[string]bool{}
 	add := func(dir, base string) {
@@ -734,6 +736,11 @@ func watchPoints(paths []string) map[string]map[string]bool {
 				cur = "/"
 			}
 			todo = append(strings.Split(target, "/"), todo...)
+		}
+	}
+	for _, d := range slices.Collect(maps.Keys(dirs)) {
+		if d != "/" {
+			add(filepath.Dir(d), filepath.Base(d))
 		}
 	}
 	return dirs
