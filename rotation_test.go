@@ -2,12 +2,14 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -362,6 +364,48 @@ func TestRotationFileDirectoryRemade(t *testing.T) {
 			if strings.Contains(line, v) {
 				t.Errorf("a canary is in ward's stderr")
 			}
+		}
+	}
+}
+
+// TestRotationBindMountedFile: a file:// secret that is a bind mount of a
+// single file (Docker Compose's secrets, `docker run -v
+// /host/token:/run/secrets/token`) rewritten in place on the host side
+// restarts the child: a write through the host's path tells nothing to
+// a watch on the mount's directory, only to a watch on the file.
+func TestRotationBindMountedFile(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	w := newWardEnv(t)
+	v1, v2 := canary("bind1"), canary("bind2")
+	host, mounted := filepath.Join(w.dir, "host", "token"), filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(host), 0o700)
+	os.MkdirAll(filepath.Dir(mounted), 0o700)
+	os.WriteFile(host, []byte(v1), 0o600)
+	os.WriteFile(mounted, nil, 0o600)
+	if out, err := exec.Command("unshare", "--mount", "mount", "--bind", host, mounted).CombinedOutput(); err != nil {
+		vaulttest.RequireIntegration(t, "cannot bind-mount a file in a mount namespace of its own (unshare --mount needs CAP_SYS_ADMIN): "+strings.TrimSpace(string(out)))
+	}
+	m := w.manifest("version: 1\nenv:\n  A: file://" + mounted + "\nrotation:\n  debounce: 100ms\n")
+	ward, _ := exec.LookPath("ward")
+	cmd := exec.Command("unshare", "--mount", "sh", "-c", `mount --bind "$1" "$2" && exec "$3" run --log-level debug -m "$4" -- helper env wait`, "sh", host, mounted, ward, m)
+	cmd.Env = w.env
+	stdout, stderr := startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	stderr.waitForContaining("watching secret files for changes")
+	// In place, as `echo new > token` or a program's write does.
+	os.WriteFile(host, []byte(v2), 0o600)
+	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+		t.Errorf("the restarted child does not have the new value")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary is in ward's stderr")
 		}
 	}
 }

@@ -623,8 +623,9 @@ func (r *rotator) pollIfNeeded(ctx context.Context) {
 }
 
 // watchFiles watches the files the watched secrets were read from.
-// Directories are watched, not files: stores and Kubernetes replace files
-// by rename. It reports whether anything is watched.
+// Their directories are watched (stores and Kubernetes replace files by
+// rename; see watchPoints), and the files too (see watchContents). It
+// reports whether anything is watched.
 func (r *rotator) watchFiles(ctx context.Context) bool {
 	var paths []string
 	for _, v := range r.values {
@@ -646,6 +647,7 @@ func (r *rotator) watchFiles(ctx context.Context) bool {
 			r.log.Warn("cannot watch a directory for secret changes", "dir", d, "error", err.Error())
 		}
 	}
+	watchContents(w, paths)
 	go r.relayEvents(ctx, w, paths, dirs)
 	return true
 }
@@ -675,6 +677,7 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 			for d := range dirs {
 				w.Add(d)
 			}
+			watchContents(w, paths)
 			select {
 			case r.triggers <- trigger{kind: fileChanged, path: ev.Name}:
 			case <-ctx.Done():
@@ -686,6 +689,19 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 			}
 			r.log.Warn("file watch error", "error", err.Error())
 		}
+	}
+}
+
+// watchContents watches the files at paths themselves, besides their
+// directories: a file bind-mounted on its own (Docker Compose's secrets,
+// docker run -v /host/token:/run/secrets/token) and rewritten in place
+// through the host's path tells nothing to a watch on the directory it
+// is mounted in, only to one on the file. Each call watches the file each
+// path names now, after a rename replaced it. A path that cannot be
+// watched (gone for the moment) is left to its directory's watch.
+func watchContents(w *fsnotify.Watcher, paths []string) {
+	for _, p := range paths {
+		w.Add(p)
 	}
 }
 
