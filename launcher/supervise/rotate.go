@@ -83,6 +83,9 @@ const (
 	expiring
 	// retry: a refresh failed; try what it tried again.
 	retry
+	// stampCheck: rotation.poll elapsed; look at the watched files'
+	// stamps, for a change their watch could not see.
+	stampCheck
 )
 
 func (t trigger) String() string {
@@ -97,6 +100,8 @@ func (t trigger) String() string {
 		return "lease ending"
 	case expiring:
 		return "credentials expiring"
+	case stampCheck:
+		return "files looked at"
 	}
 	return "retry"
 }
@@ -371,7 +376,7 @@ func (r *rotator) stale(t trigger, ref resolve.Ref, v resolve.Value) bool {
 		return v.Lease != nil && v.Lease.ID == t.lease
 	case expiring:
 		return v.Lease == nil && !v.Expires.IsZero() && due(v)
-	case fileChanged, watchStarted, retry:
+	case fileChanged, watchStarted, stampCheck, retry:
 		if refresh != resolve.Watched {
 			return t.kind == retry && refresh == resolve.Polled && (v.Expires.IsZero() || due(v))
 		}
@@ -593,15 +598,24 @@ func revokeLease(ctx context.Context, f *resolve.Fetcher, log *slog.Logger, v re
 }
 
 // pollIfNeeded polls the stores that cannot push changes every
-// rotation.poll with rotation.jitter.
+// rotation.poll with rotation.jitter, and looks at the watched files'
+// stamps as often: a watch can miss a change (no inotify instance left to
+// make one, a file system that reports nothing), and a stat is cheap. The
+// two are refreshes of their own, so that a file that cannot be read
+// holds back no polled store's change.
 func (r *rotator) pollIfNeeded(ctx context.Context) {
-	need := false
+	var kinds []triggerKind
 	for _, ref := range r.m.Refs(r.prof) {
-		if s := r.reg.Scheme(ref.Scheme); s != nil && s.Refresh == resolve.Polled {
-			need = true
+		s := r.reg.Scheme(ref.Scheme)
+		switch {
+		case s == nil:
+		case s.Refresh == resolve.Polled && !slices.Contains(kinds, poll):
+			kinds = append(kinds, poll)
+		case s.Refresh == resolve.Watched && !slices.Contains(kinds, stampCheck):
+			kinds = append(kinds, stampCheck)
 		}
 	}
-	if !need {
+	if len(kinds) == 0 {
 		return
 	}
 	go func() {
@@ -613,10 +627,12 @@ func (r *rotator) pollIfNeeded(ctx context.Context) {
 				return
 			case <-t.C:
 			}
-			select {
-			case r.triggers <- trigger{kind: poll}:
-			case <-ctx.Done():
-				return
+			for _, k := range kinds {
+				select {
+				case r.triggers <- trigger{kind: k}:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 	}()
@@ -638,7 +654,7 @@ func (r *rotator) watchFiles(ctx context.Context) bool {
 	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		r.log.Warn("cannot watch secret files for changes", "error", err.Error())
+		r.log.Warn("cannot watch secret files for changes; they are looked at every rotation.poll instead", "poll", r.rot.Poll.String(), "error", err.Error())
 		return false
 	}
 	dirs := watchPoints(paths)
