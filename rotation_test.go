@@ -449,3 +449,52 @@ func TestRotationFileWithoutInotify(t *testing.T) {
 		}
 	}
 }
+
+// TestRotationChangedDuringStop: a watched file changed again while the
+// old child takes its time to stop is read before the new child starts:
+// it starts with the latest value, not with the one that began the
+// restart (which a restart right after would replace, and which may be
+// revoked already: a child that exits on a bad credential took ward down).
+func TestRotationChangedDuringStop(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2, v3 := canary("stop1"), canary("stop2"), canary("stop3")
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	replace := func(v string) {
+		os.WriteFile(src+".new", []byte(v), 0o600)
+		os.Rename(src+".new", src)
+	}
+	goAhead := filepath.Join(w.dir, "go-ahead")
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  stop_timeout: 20s\n")
+	script := `trap 'echo stopping; while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done; exit 0' TERM
+helper env
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "GO_AHEAD="+goAhead)
+	stdout, stderr := startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	replace(v2)
+	stdout.waitFor("stopping")
+	replace(v3)
+	os.WriteFile(goAhead, nil, 0o600)
+	if got := envHash(stdout, "A"); got != helper.Hash(v3) {
+		t.Errorf("the restarted child does not have the value written while the old one stopped")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stdout.ch {
+		if line == "end" {
+			t.Errorf("the child was started a third time")
+		}
+	}
+	for line := range stderr.ch {
+		for _, v := range []string{v1, v2, v3} {
+			if strings.Contains(line, v) {
+				t.Errorf("a canary is in ward's stderr")
+			}
+		}
+	}
+}

@@ -329,6 +329,45 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 	return &proposal{plan: p, values: values, changed: changed, envChanged: envChanged, filesChanged: filesChanged, done: make(chan bool, 1)}, true, nil
 }
 
+// freshen reads again the watched values of p whose files changed since
+// they were read: a file edited while the old child took its time to
+// stop. The new child then starts with them, rather than with values
+// already replaced (perhaps revoked), and a second restart at once. It
+// runs while the rotator waits for p to be applied, on the supervisor's
+// side, so it reads only regular files (a stat, then the read of a file
+// or of the local store), never what could block (a FIFO); a read that
+// fails leaves p as it was, for the rotator's next refresh to retry.
+func (r *rotator) freshen(ctx context.Context, p *proposal) {
+	refs := map[string]resolve.Ref{}
+	for name, ref := range r.m.Refs(r.prof) {
+		v, ok := p.values[name]
+		if s := r.reg.Scheme(ref.Scheme); !ok || v.File == nil || s == nil || s.Refresh != resolve.Watched {
+			continue
+		}
+		if st, err := os.Stat(v.File.Path); err == nil && st.Mode().IsRegular() && resolve.Stamp(st) != v.File.Stamp {
+			refs[name] = ref
+		}
+	}
+	if len(refs) == 0 {
+		return
+	}
+	fetched, err := r.fetcher.Fetch(ctx, refs)
+	if err != nil {
+		r.log.Debug("cannot read again the files changed while the old child stopped; the new child starts with what was read before", "error", err.Error())
+		return
+	}
+	values := maps.Clone(p.values)
+	maps.Copy(values, fetched)
+	next, err := plan.Build(r.m, r.prof, values, r.input)
+	if err != nil {
+		return
+	}
+	if changed, _, _ := r.current.Changed(next); len(changed) > 0 {
+		p.changed = changed
+	}
+	p.plan, p.values = next, values
+}
+
 // adoptVersions records the versions of values read again that change
 // nothing for the child (a new version with the same data): the next poll
 // compares with them, and reads that document again only when it moves

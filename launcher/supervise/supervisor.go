@@ -37,6 +37,9 @@ type supervisor struct {
 	// relay passes the child's sd_notify messages to systemd (nil when
 	// none); it is told when a restart begins and when ward is stopped.
 	relay *systemd.Relay
+	// rotator proposes the restarts (nil without rotation); a restart
+	// asks it for what changed while the old child stopped.
+	rotator *rotator
 
 	// masking: the child's output goes through mask writers; out is the
 	// current child's, ptyIn relays ward's terminal to its pty.
@@ -184,6 +187,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		r = newRotator(s.opts, s.input, s.plan, values)
+		s.rotator = r
 		go r.run(rctx)
 	}
 	var proposals <-chan *proposal
@@ -743,6 +747,9 @@ func (s *supervisor) finishRestart(oldCode int) error {
 	s.restarting = nil
 	s.killTime = nil
 	s.finishOutput(false)
+	if s.rotator != nil {
+		s.rotator.freshen(context.Background(), p)
+	}
 	if err := s.syncFiles(p.plan.Files); err != nil {
 		p.done <- false
 		return err
