@@ -40,6 +40,9 @@ type supervisor struct {
 	// rotator proposes the restarts (nil without rotation); a restart
 	// asks it for what changed while the old child stopped.
 	rotator *rotator
+	// vouched stops ward's own WATCHDOG=1 (nil when it sends none): a
+	// restart sends them until the new child has started.
+	vouched func()
 
 	// masking: the child's output goes through mask writers; out is the
 	// current child's, ptyIn relays ward's terminal to its pty.
@@ -179,6 +182,7 @@ func (s *supervisor) finishOutput(last bool) {
 
 func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (int, error) {
 	defer s.finishOutput(true)
+	defer s.stopVouching()
 	if err := s.start(); err != nil {
 		return startFailure(err)
 	}
@@ -299,6 +303,7 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 	if s.restarting != nil {
 		s.restarting.done <- false
 		s.restarting = nil
+		s.stopVouching()
 	}
 	if ws.Signaled() {
 		// An operator wants to see an OOM kill or a stray TERM.
@@ -711,6 +716,7 @@ func (s *supervisor) apply(p *proposal) {
 		}
 		s.log.Info("secrets changed: restarting the child", "changed", names, "from", from)
 		s.relay.Restarting(true)
+		s.vouched = s.relay.Vouch()
 		s.restarting = p
 		s.restartStart = time.Now()
 		s.stopChild()
@@ -722,6 +728,7 @@ func (s *supervisor) apply(p *proposal) {
 func (s *supervisor) beingStopped() {
 	s.stopping = true
 	s.relay.Restarting(false)
+	s.stopVouching()
 	if s.stopBy.IsZero() {
 		s.stopBy = time.Now().Add(s.rotation.StopTimeout)
 	}
@@ -741,8 +748,19 @@ func (s *supervisor) stopChild() {
 	}
 }
 
+// stopVouching stops ward's own WATCHDOG=1 of a restart.
+func (s *supervisor) stopVouching() {
+	if s.vouched != nil {
+		s.vouched()
+		s.vouched = nil
+	}
+}
+
 // finishRestart starts the new child once the old one has exited.
 func (s *supervisor) finishRestart(oldCode int) error {
+	// Once the new child runs (or failed to start), the watchdog is its
+	// own again.
+	defer s.stopVouching()
 	p := s.restarting
 	s.restarting = nil
 	s.killTime = nil
