@@ -54,6 +54,9 @@ type rotator struct {
 	// (a lease expired with its store down and on_expired: stop).
 	proposals chan *proposal
 	stops     chan string
+	// drops carries the values whose leases a signalled child has had
+	// stop_timeout to let go of (see dropLater).
+	drops chan map[string]resolve.Value
 	// stopAsked is set once the supervisor was asked to stop the child.
 	stopAsked bool
 }
@@ -132,6 +135,7 @@ func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolv
 		triggers:  make(chan trigger, 64),
 		proposals: make(chan *proposal),
 		stops:     make(chan string),
+		drops:     make(chan map[string]resolve.Value),
 	}
 }
 
@@ -238,6 +242,8 @@ func (r *rotator) run(ctx context.Context) {
 				r.ending[t.lease] = time.Now()
 			}
 			refresh(t)
+		case old := <-r.drops:
+			r.dropLeases(ctx, old, pending)
 		case <-retryAt:
 			retryAt = nil
 			for _, t := range slices.Clone(failed) {
@@ -274,10 +280,43 @@ func (r *rotator) propose(ctx context.Context, p *proposal) bool {
 	}
 	old := r.values
 	r.current, r.values = p.plan, p.values
-	// The child no longer uses the old leases: give them back.
-	r.dropLeases(ctx, old, &proposal{values: p.values})
+	switch {
+	case r.rot.OnChange == manifest.DoNothing:
+		// The child goes on with the old values: their leases are
+		// renewed while they can be, and end with their max TTL or at
+		// ward's exit.
+	case r.rot.OnChange == manifest.SignalChild && !p.envChanged:
+		// The signalled child takes the new values when it handles the
+		// signal, and may be in the middle of work with the old ones.
+		r.dropLater(ctx, old)
+	default:
+		// Restarted: the old child, gone, no longer uses the old leases.
+		r.dropLeases(ctx, old, &proposal{values: p.values})
+	}
 	r.keepLeases(ctx, p.values)
 	return true
+}
+
+// dropLater gives back the leases of old that are no longer used
+// stop_timeout from now: the time a signalled child has to let go of its
+// old credentials, as a restarted one has to stop. Revoked the moment the
+// signal was sent, they failed the work the child had in flight with
+// them. Until then they are renewed; ward's exit revokes them with the
+// others.
+func (r *rotator) dropLater(ctx context.Context, old map[string]resolve.Value) {
+	go func() {
+		t := time.NewTimer(r.rot.StopTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case r.drops <- old:
+		case <-ctx.Done():
+		}
+	}()
 }
 
 // refresh reads again what t says may have changed, keeping every other
