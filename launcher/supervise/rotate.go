@@ -159,12 +159,14 @@ func (r *rotator) run(ctx context.Context) {
 	var retryWhen time.Time
 	var lastExpiring time.Time
 	backoff := time.Duration(0)
+	// retrying is set while the failed triggers are tried again.
+	retrying := false
 	refresh := func(t trigger) {
-		if retryAt != nil && t.kind == poll {
-			// Backing off: the retry reads what a poll would.
-			if !slices.Contains(failed, t) {
-				failed = append(failed, t)
-			}
+		if t.kind == poll && !retrying && slices.Contains(failed, t) {
+			// The polled stores are backed off from: their retry reads
+			// what this poll would. Another failure being retried (a
+			// file:// secret emptied or removed, for as long as it stays
+			// so) holds back no poll.
 			return
 		}
 		next, read, err := r.refresh(ctx, pending, t)
@@ -246,9 +248,11 @@ func (r *rotator) run(ctx context.Context) {
 			r.dropLeases(ctx, old, pending)
 		case <-retryAt:
 			retryAt = nil
+			retrying = true
 			for _, t := range slices.Clone(failed) {
 				refresh(t)
 			}
+			retrying = false
 		case <-debounce:
 			debounce = nil
 			p := pending
