@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -496,5 +497,54 @@ while :; do sleep 0.05; done`
 				t.Errorf("a canary is in ward's stderr")
 			}
 		}
+	}
+}
+
+// TestRotationRestartStopsOrphans: a daemon the old child started in a
+// session of its own (setsid, as a script's `service x start` does),
+// orphaned to ward when the old child stops for a restart, is stopped
+// before the new child starts: it holds the old secrets in its
+// environment, and the new child's own daemon would start beside it
+// (and find its port taken).
+func TestRotationRestartStopsOrphans(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("orphan1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	script := `setsid sh -c 'trap "echo daemon-bye; exit 0" TERM; echo "daemon-up $$"; while :; do sleep 0.05; done' &
+echo child-up
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+	stdout, _ := startedLines(t, cmd)
+	// The daemons outlive ward (another session, not ward's to stop at
+	// its exit): the test ends them.
+	var daemons []int
+	t.Cleanup(func() {
+		for _, pid := range daemons {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	daemonUp := func(line string) bool {
+		pid, ok := strings.CutPrefix(line, "daemon-up ")
+		if n, err := strconv.Atoi(pid); ok && err == nil {
+			daemons = append(daemons, n)
+		}
+		return ok
+	}
+	for child, daemon := false, false; !child || !daemon; {
+		line := stdout.next("child-up and daemon-up")
+		child, daemon = child || line == "child-up", daemon || daemonUp(line)
+	}
+	w.set("app/a", canary("orphan2"))
+	// The old daemon's goodbye comes before the new child's start.
+	if line := stdout.skipUntil("the old daemon's goodbye or the new child", func(line string) bool {
+		daemonUp(line)
+		return line == "daemon-bye" || line == "child-up"
+	}); line != "daemon-bye" {
+		t.Errorf("the new child started while the old child's daemon still ran")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 15*time.Second)
+	for line := range stdout.ch {
+		daemonUp(line)
 	}
 }

@@ -376,19 +376,37 @@ func (s *supervisor) anyLeft(sig syscall.Signal) bool {
 }
 
 // endGroup stops what the old child left in its group before a restart,
+// and what it left orphaned to ward (a daemon in a session of its own),
 // SIGTERM then SIGKILL after stop_timeout, waiting for it here: the new
-// child must not start beside the old one's workers.
+// child must not start beside the old one's workers, which hold the old
+// secrets (and the new one's would find their port taken).
 func (s *supervisor) endGroup() error {
-	if s.opts.SignalChildOnly || !s.groupAlive() {
+	if s.opts.SignalChildOnly {
+		return nil
+	}
+	orphans := func(sig syscall.Signal) bool {
+		// The helpers are asked each time: one started again meanwhile
+		// (it died) is ward's, not the old child's.
+		var spare []int
+		if s.opts.Spare != nil {
+			spare = s.opts.Spare()
+		}
+		return signals.SignalOrphans(sig, spare)
+	}
+	left := func() bool { return orphans(0) || s.groupAlive() }
+	if !left() {
 		return nil
 	}
 	s.log.Debug("stopping what the old child left running before the restart", "pgid", s.child.Pid)
 	signals.Send(s.child.Pid, syscall.SIGTERM, false)
 	signals.Send(s.child.Pid, syscall.SIGCONT, false)
+	orphans(syscall.SIGTERM)
+	orphans(syscall.SIGCONT)
 	deadline := time.Now().Add(s.rotation.StopTimeout)
-	for s.groupAlive() {
+	for left() {
 		if time.Now().After(deadline) {
 			s.killGroup()
+			orphans(syscall.SIGKILL)
 			deadline = time.Now().Add(s.rotation.StopTimeout)
 		}
 		select {
