@@ -193,3 +193,60 @@ func TestExpiredLeaseStopsOnce(t *testing.T) {
 		t.Errorf("ward logged stopping the child %d times, want once", n)
 	}
 }
+
+// TestSignalLeavesOldLeaseForStopTimeout: with on_change: signal, new
+// dynamic credentials are written to the child's files and the child is
+// signalled; it then has stop_timeout to let go of the old ones (finish
+// what it was doing with them, as a restart's old child has), and only
+// then is their lease revoked. It was revoked the moment the signal was
+// sent: the child's work in flight failed.
+func TestSignalLeavesOldLeaseForStopTimeout(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	// Renewed once, and capped by the max TTL then: read again about 11 s
+	// in, with about 2 s left to the old lease, beyond which nothing
+	// keeps it.
+	mount, role := srv.Database(t, pg, "10s", "14s")
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf(`version: 1
+files:
+  - {path: user, ref: "vault://%s/creds/%s#username", env: USER_FILE}
+  - {path: pass, ref: "vault://%s/creds/%s#password", env: PASS_FILE}
+env:
+  PSQL: {value: %q}
+  PGPORT: {value: %q}
+rotation:
+  on_change: signal
+  signal: SIGHUP
+  debounce: 100ms
+  stop_timeout: 3s
+`, mount, role, mount, role, pg.Psql(), pg.Port))
+	// On SIGHUP the child finishes its work in flight with the
+	// credentials it had (two logins), then takes the new ones.
+	script := `login() { PGPASSWORD="$2" "$PSQL" -w -h 127.0.0.1 -p "$PGPORT" -U "$1" -d postgres -tAc 'select 1' >/dev/null 2>&1; }
+take() { u=$(cat "$USER_FILE"); p=$(cat "$PASS_FILE"); }
+trap 'echo hup; for i in 1 2; do if login "$u" "$p"; then echo old-ok; else echo OLD-FAILED; fi; sleep 0.2; done; take; echo switched' HUP
+take
+echo started
+while :; do sleep 0.5; echo tick; done`
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("started")
+	stdout.skipUntil("the child's first SIGHUP", func(line string) bool { return line == "hup" })
+	for {
+		line := stdout.next("the child's logins with its old credentials")
+		if line == "switched" {
+			break
+		}
+		if line != "old-ok" {
+			t.Fatalf("the child's login with its old credentials, right after the signal, failed (%q): their lease was revoked before stop_timeout", line)
+		}
+	}
+	stderr.skipUntil("the old lease revoked", func(line string) bool { return strings.Contains(line, "lease revoked") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 15*time.Second)
+	if n := pg.Roles(t, role[:8]); n != 0 {
+		t.Errorf("%d database roles left after ward exited, want 0", n)
+	}
+}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -250,5 +253,298 @@ while :; do sleep 0.05; done`
 	exitCode(t, cmd.Wait())
 	if strings.Contains(stderr.String(), v1) || strings.Contains(stderr.String(), v2) {
 		t.Errorf("a canary is in ward's stderr")
+	}
+}
+
+// TestRotationFileThroughLinks: a file:// secret whose path goes through
+// symbolic links into other directories is rotated when what the links
+// lead to changes: a link to a file an agent replaces by rename in its
+// own directory (a certificate renewed under /etc/letsencrypt), and a
+// directory link swapped to a new release.
+func TestRotationFileThroughLinks(t *testing.T) {
+	tests := []struct {
+		name string
+		// setup writes v1 and returns the path the manifest names;
+		// rotate makes that path read v2.
+		setup  func(dir, v1 string) string
+		rotate func(dir, v2 string)
+	}{
+		{
+			name: "link to a file in another directory",
+			setup: func(dir, v1 string) string {
+				os.MkdirAll(filepath.Join(dir, "agent"), 0o700)
+				os.MkdirAll(filepath.Join(dir, "mounted"), 0o700)
+				os.WriteFile(filepath.Join(dir, "agent", "token"), []byte(v1), 0o600)
+				os.Symlink(filepath.Join(dir, "agent", "token"), filepath.Join(dir, "mounted", "token"))
+				return filepath.Join(dir, "mounted", "token")
+			},
+			rotate: func(dir, v2 string) {
+				os.WriteFile(filepath.Join(dir, "agent", "token.new"), []byte(v2), 0o600)
+				os.Rename(filepath.Join(dir, "agent", "token.new"), filepath.Join(dir, "agent", "token"))
+			},
+		},
+		{
+			name: "directory link swapped",
+			setup: func(dir, v1 string) string {
+				os.MkdirAll(filepath.Join(dir, "releases", "1"), 0o700)
+				os.WriteFile(filepath.Join(dir, "releases", "1", "token"), []byte(v1), 0o600)
+				os.Symlink("releases/1", filepath.Join(dir, "current"))
+				return filepath.Join(dir, "current", "token")
+			},
+			rotate: func(dir, v2 string) {
+				os.MkdirAll(filepath.Join(dir, "releases", "2"), 0o700)
+				os.WriteFile(filepath.Join(dir, "releases", "2", "token"), []byte(v2), 0o600)
+				os.Symlink("releases/2", filepath.Join(dir, "current.new"))
+				os.Rename(filepath.Join(dir, "current.new"), filepath.Join(dir, "current"))
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			v1, v2 := canary("link1"), canary("link2")
+			src := tt.setup(filepath.Join(w.dir, "secrets"), v1)
+			m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n")
+			cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+			stdout, stderr := startedLines(t, cmd)
+			if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+				t.Fatalf("the first child does not have the first value")
+			}
+			stderr.waitForContaining("watching secret files for changes")
+			tt.rotate(filepath.Join(w.dir, "secrets"), v2)
+			if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+				t.Errorf("the restarted child does not have the new value")
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			exitCode(t, cmd.Wait())
+			for line := range stderr.ch {
+				if strings.Contains(line, v1) || strings.Contains(line, v2) {
+					t.Errorf("a canary is in ward's stderr")
+				}
+			}
+		})
+	}
+}
+
+// TestRotationFileDirectoryRemade: the directory of a file:// secret
+// removed and made again (a deploy that replaces the whole directory) is
+// watched again: a later change in it restarts the child too.
+func TestRotationFileDirectoryRemade(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2, v3 := canary("remade1"), canary("remade2"), canary("remade3")
+	dir := filepath.Join(w.dir, "mounted")
+	src := filepath.Join(dir, "token")
+	os.MkdirAll(dir, 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	replace := func(v string) {
+		os.WriteFile(src+".new", []byte(v), 0o600)
+		os.Rename(src+".new", src)
+	}
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr := startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	stderr.waitForContaining("watching secret files for changes")
+	os.RemoveAll(dir)
+	stderr.waitForContaining("cannot refresh secrets")
+	os.MkdirAll(dir, 0o700)
+	replace(v2)
+	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+		t.Fatalf("the child restarted after the directory came back does not have the new value")
+	}
+	replace(v3)
+	if got := envHash(stdout, "A"); got != helper.Hash(v3) {
+		t.Errorf("the child restarted after a change in the directory made again does not have the new value")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		for _, v := range []string{v1, v2, v3} {
+			if strings.Contains(line, v) {
+				t.Errorf("a canary is in ward's stderr")
+			}
+		}
+	}
+}
+
+// TestRotationBindMountedFile: a file:// secret that is a bind mount of a
+// single file (Docker Compose's secrets, `docker run -v
+// /host/token:/run/secrets/token`) rewritten in place on the host side
+// restarts the child: a write through the host's path tells nothing to
+// a watch on the mount's directory, only to a watch on the file.
+func TestRotationBindMountedFile(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	w := newWardEnv(t)
+	v1, v2 := canary("bind1"), canary("bind2")
+	host, mounted := filepath.Join(w.dir, "host", "token"), filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(host), 0o700)
+	os.MkdirAll(filepath.Dir(mounted), 0o700)
+	os.WriteFile(host, []byte(v1), 0o600)
+	os.WriteFile(mounted, nil, 0o600)
+	if out, err := exec.Command("unshare", "--mount", "mount", "--bind", host, mounted).CombinedOutput(); err != nil {
+		vaulttest.RequireIntegration(t, "cannot bind-mount a file in a mount namespace of its own (unshare --mount needs CAP_SYS_ADMIN): "+strings.TrimSpace(string(out)))
+	}
+	m := w.manifest("version: 1\nenv:\n  A: file://" + mounted + "\nrotation:\n  debounce: 100ms\n")
+	ward, _ := exec.LookPath("ward")
+	cmd := exec.Command("unshare", "--mount", "sh", "-c", `mount --bind "$1" "$2" && exec "$3" run --log-level debug -m "$4" -- helper env wait`, "sh", host, mounted, ward, m)
+	cmd.Env = w.env
+	stdout, stderr := startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	stderr.waitForContaining("watching secret files for changes")
+	// In place, as `echo new > token` or a program's write does.
+	os.WriteFile(host, []byte(v2), 0o600)
+	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+		t.Errorf("the restarted child does not have the new value")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary is in ward's stderr")
+		}
+	}
+}
+
+// TestRotationFileWithoutInotify: with no inotify instance to be had (128
+// per user by default, shared by every container that runs as root on the
+// host), a file:// secret is still rotated: its file is checked at each
+// rotation.poll.
+func TestRotationFileWithoutInotify(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	limit := `echo 0 > /proc/sys/user/max_inotify_instances`
+	if out, err := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", limit).CombinedOutput(); err != nil {
+		vaulttest.RequireIntegration(t, "cannot limit inotify instances in a user namespace of its own: "+strings.TrimSpace(string(out)))
+	}
+	w := newWardEnv(t)
+	v1, v2 := canary("noinotify1"), canary("noinotify2")
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  poll: 1s\n  debounce: 100ms\n")
+	ward, _ := exec.LookPath("ward")
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", limit+` && exec "$1" run --log-level debug -m "$2" -- helper env wait`, "sh", ward, m)
+	cmd.Env = w.env
+	stdout, stderr := startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	stderr.waitForContaining("cannot watch secret files for changes")
+	os.WriteFile(src+".new", []byte(v2), 0o600)
+	os.Rename(src+".new", src)
+	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+		t.Errorf("the restarted child does not have the new value")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary is in ward's stderr")
+		}
+	}
+}
+
+// TestRotationChangedDuringStop: a watched file changed again while the
+// old child takes its time to stop is read before the new child starts:
+// it starts with the latest value, not with the one that began the
+// restart (which a restart right after would replace, and which may be
+// revoked already: a child that exits on a bad credential took ward down).
+func TestRotationChangedDuringStop(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2, v3 := canary("stop1"), canary("stop2"), canary("stop3")
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	replace := func(v string) {
+		os.WriteFile(src+".new", []byte(v), 0o600)
+		os.Rename(src+".new", src)
+	}
+	goAhead := filepath.Join(w.dir, "go-ahead")
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  stop_timeout: 20s\n")
+	script := `trap 'echo stopping; while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done; exit 0' TERM
+helper env
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "GO_AHEAD="+goAhead)
+	stdout, stderr := startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	replace(v2)
+	stdout.waitFor("stopping")
+	replace(v3)
+	os.WriteFile(goAhead, nil, 0o600)
+	if got := envHash(stdout, "A"); got != helper.Hash(v3) {
+		t.Errorf("the restarted child does not have the value written while the old one stopped")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stdout.ch {
+		if line == "end" {
+			t.Errorf("the child was started a third time")
+		}
+	}
+	for line := range stderr.ch {
+		for _, v := range []string{v1, v2, v3} {
+			if strings.Contains(line, v) {
+				t.Errorf("a canary is in ward's stderr")
+			}
+		}
+	}
+}
+
+// TestRotationRestartStopsOrphans: a daemon the old child started in a
+// session of its own (setsid, as a script's `service x start` does),
+// orphaned to ward when the old child stops for a restart, is stopped
+// before the new child starts: it holds the old secrets in its
+// environment, and the new child's own daemon would start beside it
+// (and find its port taken).
+func TestRotationRestartStopsOrphans(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("orphan1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	script := `setsid sh -c 'trap "echo daemon-bye; exit 0" TERM; echo "daemon-up $$"; while :; do sleep 0.05; done' &
+echo child-up
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+	stdout, _ := startedLines(t, cmd)
+	// The daemons outlive ward (another session, not ward's to stop at
+	// its exit): the test ends them.
+	var daemons []int
+	t.Cleanup(func() {
+		for _, pid := range daemons {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	daemonUp := func(line string) bool {
+		pid, ok := strings.CutPrefix(line, "daemon-up ")
+		if n, err := strconv.Atoi(pid); ok && err == nil {
+			daemons = append(daemons, n)
+		}
+		return ok
+	}
+	for child, daemon := false, false; !child || !daemon; {
+		line := stdout.next("child-up and daemon-up")
+		child, daemon = child || line == "child-up", daemon || daemonUp(line)
+	}
+	w.set("app/a", canary("orphan2"))
+	// The old daemon's goodbye comes before the new child's start.
+	if line := stdout.skipUntil("the old daemon's goodbye or the new child", func(line string) bool {
+		daemonUp(line)
+		return line == "daemon-bye" || line == "child-up"
+	}); line != "daemon-bye" {
+		t.Errorf("the new child started while the old child's daemon still ran")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 15*time.Second)
+	for line := range stdout.ch {
+		daemonUp(line)
 	}
 }

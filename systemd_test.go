@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -168,4 +169,92 @@ while :; do sleep 0.05; done`
 		t.Errorf("at ward's stop systemd got %q, want STOPPING=1", got)
 	}
 	exitWithin(t, cmd, 15*time.Second)
+}
+
+// TestNotifyWatchdogRestart: with WatchdogSec=, while ward restarts the
+// child for new secrets (the old child draining for up to stop_timeout,
+// no child to send WATCHDOG=1), ward sends WATCHDOG=1 itself, so that
+// systemd does not kill the service for a missed watchdog; once the new
+// child runs, the watchdog is its own again and ward sends no more.
+func TestNotifyWatchdogRestart(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("wd1"), canary("wd2")
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  stop_timeout: 20s\n")
+	sockPath := filepath.Join(t.TempDir(), "notify.sock")
+	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	raw, _ := sock.SyscallConn()
+	raw.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PASSCRED, 1) })
+	// next returns the next message and its sender's pid.
+	next := func(what string, within time.Duration) (string, int, error) {
+		sock.SetReadDeadline(time.Now().Add(within))
+		buf, oob := make([]byte, 4096), make([]byte, 256)
+		n, oobn, _, _, err := sock.ReadMsgUnix(buf, oob)
+		if err != nil {
+			return "", 0, err
+		}
+		msgs, _ := syscall.ParseSocketControlMessage(oob[:oobn])
+		pid := -1
+		for _, msg := range msgs {
+			if cred, err := syscall.ParseUnixCredentials(&msg); err == nil {
+				pid = int(cred.Pid)
+			}
+		}
+		return string(buf[:n]), pid, nil
+	}
+	goAhead := filepath.Join(w.dir, "go-ahead")
+	script := `trap 'echo stopping; while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done; exit 0' TERM
+helper notify-once READY=1
+echo started
+while :; do sleep 0.05; done`
+	// As systemd does: WATCHDOG_PID is the pid that execs ward.
+	cmd := w.command()
+	cmd.Path = "/bin/sh"
+	cmd.Args = []string{"sh", "-c", `WATCHDOG_PID=$$ exec ward run -m "$1" -- sh -c "$2"`, "sh", m, script}
+	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sockPath, "WATCHDOG_USEC=400000", "GO_AHEAD="+goAhead)
+	stdout, stderr := started(t, cmd)
+	stdout.waitFor("started")
+	if msg, _, err := next("the first READY", 10*time.Second); msg != "READY=1" {
+		t.Fatalf("got %q (%v), want READY=1", msg, err)
+	}
+	os.WriteFile(src+".new", []byte(v2), 0o600)
+	os.Rename(src+".new", src)
+	stdout.waitFor("stopping")
+	// Two intervals of the watchdog's: systemd kills the service after one.
+	for i := 0; i < 2; i++ {
+		msg, pid, err := next("ward's WATCHDOG=1 while the old child stops", 10*time.Second)
+		if err != nil {
+			t.Fatalf("no notify message reached systemd's socket while the old child stopped: %v", err)
+		}
+		if msg != "WATCHDOG=1" || pid != cmd.Process.Pid {
+			t.Fatalf("got %q from pid %d while the old child stopped, want WATCHDOG=1 from ward's pid %d", msg, pid, cmd.Process.Pid)
+		}
+	}
+	os.WriteFile(goAhead, nil, 0o600)
+	stdout.waitFor("started")
+	for {
+		msg, _, err := next("the new child's READY", 10*time.Second)
+		if err != nil {
+			t.Fatalf("no READY=1 from the new child: %v", err)
+		}
+		if msg == "READY=1" {
+			break
+		}
+	}
+	// The new child's own watchdog now: three of its intervals without a
+	// word from ward.
+	if msg, _, err := next("nothing", 1200*time.Millisecond); err == nil {
+		t.Errorf("got %q after the new child was ready, want nothing from ward", msg)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 15*time.Second)
+	if strings.Contains(stderr.String(), v1) || strings.Contains(stderr.String(), v2) {
+		t.Errorf("a canary is in ward's stderr")
+	}
 }

@@ -214,3 +214,31 @@ func TestVaultOutageBacksOff(t *testing.T) {
 		t.Errorf("got %d restarts, want 0", n)
 	}
 }
+
+// TestBadFileHoldsBackNoPoll: a file:// secret that cannot be read (its
+// mounted file emptied or removed) is retried with backoff, and the
+// polled stores go on: a KV change meanwhile restarts the child with it.
+// Polls used to wait for the file's retry, which failed again each time:
+// no polled secret was rotated for as long as the file stayed bad.
+func TestBadFileHoldsBackNoPoll(t *testing.T) {
+	_, addr, token := testVault(t)
+	mount := vaulttest.Require(t).MountKV(t, 2)
+	k1, k2 := canary("badfile-kv1"), canary("badfile-kv2")
+	kvPut(t, mount, "app", map[string]any{"token": k1})
+	w := newWardEnv(t)
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(canary("badfile-file")), 0o600)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  TOKEN: vault://%s/app#token\n  FILE: file://%s\nrotation:\n  poll: 1s\n  jitter: 0%%\n  debounce: 100ms\n", mount, src))
+	cmd, stdout, stderr := wardVault(t, w, addr, token, m)
+	if envListing(stdout)["TOKEN"] != helper.Hash(k1) {
+		t.Fatalf("the child does not have the first value")
+	}
+	os.WriteFile(src, nil, 0o600)
+	stderr.waitForContaining("cannot refresh secrets")
+	kvPut(t, mount, "app", map[string]any{"token": k2})
+	if envListing(stdout)["TOKEN"] != helper.Hash(k2) {
+		t.Errorf("the restarted child does not have the new KV value")
+	}
+	stopAndCount(t, cmd, stdout, stderr, k1, k2)
+}

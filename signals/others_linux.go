@@ -25,6 +25,22 @@ func SignalOthers(sig syscall.Signal, spare []int) (left bool) {
 	return left
 }
 
+// SignalOrphans sends sig to ward's own children but spare (its store
+// helpers), zombies aside, and reports whether any was there. Once the
+// main child has exited, those are what it left behind in a session or
+// group of its own (a daemon that called setsid()), orphaned to ward as
+// PID 1 or as a subreaper: provably the old child's, unlike the other
+// processes of a container (a `docker exec` shell).
+func SignalOrphans(sig syscall.Signal, spare []int) (left bool) {
+	self := os.Getpid()
+	eachProcess(func(pid int) {
+		if st := procStat(pid); st != nil && st.ppid == self && st.state != 'Z' && !slices.Contains(spare, pid) && syscall.Kill(pid, sig) == nil {
+			left = true
+		}
+	})
+	return left
+}
+
 // eachProcess calls f with the id of every process in /proc.
 func eachProcess(f func(pid int)) {
 	dirs, err := os.ReadDir("/proc")
@@ -65,7 +81,10 @@ func groupOrphaned() bool {
 }
 
 // stat is what groupOrphaned reads of /proc/PID/stat.
-type stat struct{ ppid, pgrp, session int }
+type stat struct {
+	state               byte
+	ppid, pgrp, session int
+}
 
 func procStat(pid int) *stat {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -81,7 +100,7 @@ func procStat(pid int) *stat {
 	if len(f) < 4 {
 		return nil
 	}
-	var st stat
+	st := stat{state: f[0][0]}
 	var errs [3]error
 	st.ppid, errs[0] = strconv.Atoi(f[1])
 	st.pgrp, errs[1] = strconv.Atoi(f[2])

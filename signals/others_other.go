@@ -8,6 +8,10 @@ import "syscall"
 // containers.
 func SignalOthers(sig syscall.Signal, spare []int) (left bool) { return false }
 
+// SignalOrphans does nothing outside Linux, where ward is no subreaper:
+// the orphans of its child are not its own.
+func SignalOrphans(sig syscall.Signal, spare []int) (left bool) { return false }
+
 // groupOrphaned is false where /proc cannot tell: StopSelf then stops
 // with the child's own signal.
 func groupOrphaned() bool { return false }

@@ -3,9 +3,11 @@ package supervise
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -52,6 +54,9 @@ type rotator struct {
 	// (a lease expired with its store down and on_expired: stop).
 	proposals chan *proposal
 	stops     chan string
+	// drops carries the values whose leases a signalled child has had
+	// stop_timeout to let go of (see dropLater).
+	drops chan map[string]resolve.Value
 	// stopAsked is set once the supervisor was asked to stop the child.
 	stopAsked bool
 }
@@ -81,6 +86,9 @@ const (
 	expiring
 	// retry: a refresh failed; try what it tried again.
 	retry
+	// stampCheck: rotation.poll elapsed; look at the watched files'
+	// stamps, for a change their watch could not see.
+	stampCheck
 )
 
 func (t trigger) String() string {
@@ -95,6 +103,8 @@ func (t trigger) String() string {
 		return "lease ending"
 	case expiring:
 		return "credentials expiring"
+	case stampCheck:
+		return "files looked at"
 	}
 	return "retry"
 }
@@ -125,6 +135,7 @@ func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolv
 		triggers:  make(chan trigger, 64),
 		proposals: make(chan *proposal),
 		stops:     make(chan string),
+		drops:     make(chan map[string]resolve.Value),
 	}
 }
 
@@ -148,12 +159,14 @@ func (r *rotator) run(ctx context.Context) {
 	var retryWhen time.Time
 	var lastExpiring time.Time
 	backoff := time.Duration(0)
+	// retrying is set while the failed triggers are tried again.
+	retrying := false
 	refresh := func(t trigger) {
-		if retryAt != nil && t.kind == poll {
-			// Backing off: the retry reads what a poll would.
-			if !slices.Contains(failed, t) {
-				failed = append(failed, t)
-			}
+		if t.kind == poll && !retrying && slices.Contains(failed, t) {
+			// The polled stores are backed off from: their retry reads
+			// what this poll would. Another failure being retried (a
+			// file:// secret emptied or removed, for as long as it stays
+			// so) holds back no poll.
 			return
 		}
 		next, read, err := r.refresh(ctx, pending, t)
@@ -231,11 +244,15 @@ func (r *rotator) run(ctx context.Context) {
 				r.ending[t.lease] = time.Now()
 			}
 			refresh(t)
+		case old := <-r.drops:
+			r.dropLeases(ctx, old, pending)
 		case <-retryAt:
 			retryAt = nil
+			retrying = true
 			for _, t := range slices.Clone(failed) {
 				refresh(t)
 			}
+			retrying = false
 		case <-debounce:
 			debounce = nil
 			p := pending
@@ -267,10 +284,43 @@ func (r *rotator) propose(ctx context.Context, p *proposal) bool {
 	}
 	old := r.values
 	r.current, r.values = p.plan, p.values
-	// The child no longer uses the old leases: give them back.
-	r.dropLeases(ctx, old, &proposal{values: p.values})
+	switch {
+	case r.rot.OnChange == manifest.DoNothing:
+		// The child goes on with the old values: their leases are
+		// renewed while they can be, and end with their max TTL or at
+		// ward's exit.
+	case r.rot.OnChange == manifest.SignalChild && !p.envChanged:
+		// The signalled child takes the new values when it handles the
+		// signal, and may be in the middle of work with the old ones.
+		r.dropLater(ctx, old)
+	default:
+		// Restarted: the old child, gone, no longer uses the old leases.
+		r.dropLeases(ctx, old, &proposal{values: p.values})
+	}
 	r.keepLeases(ctx, p.values)
 	return true
+}
+
+// dropLater gives back the leases of old that are no longer used
+// stop_timeout from now: the time a signalled child has to let go of its
+// old credentials, as a restarted one has to stop. Revoked the moment the
+// signal was sent, they failed the work the child had in flight with
+// them. Until then they are renewed; ward's exit revokes them with the
+// others.
+func (r *rotator) dropLater(ctx context.Context, old map[string]resolve.Value) {
+	go func() {
+		t := time.NewTimer(r.rot.StopTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case r.drops <- old:
+		case <-ctx.Done():
+		}
+	}()
 }
 
 // refresh reads again what t says may have changed, keeping every other
@@ -322,6 +372,45 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 	return &proposal{plan: p, values: values, changed: changed, envChanged: envChanged, filesChanged: filesChanged, done: make(chan bool, 1)}, true, nil
 }
 
+// freshen reads again the watched values of p whose files changed since
+// they were read: a file edited while the old child took its time to
+// stop. The new child then starts with them, rather than with values
+// already replaced (perhaps revoked), and a second restart at once. It
+// runs while the rotator waits for p to be applied, on the supervisor's
+// side, so it reads only regular files (a stat, then the read of a file
+// or of the local store), never what could block (a FIFO); a read that
+// fails leaves p as it was, for the rotator's next refresh to retry.
+func (r *rotator) freshen(ctx context.Context, p *proposal) {
+	refs := map[string]resolve.Ref{}
+	for name, ref := range r.m.Refs(r.prof) {
+		v, ok := p.values[name]
+		if s := r.reg.Scheme(ref.Scheme); !ok || v.File == nil || s == nil || s.Refresh != resolve.Watched {
+			continue
+		}
+		if st, err := os.Stat(v.File.Path); err == nil && st.Mode().IsRegular() && resolve.Stamp(st) != v.File.Stamp {
+			refs[name] = ref
+		}
+	}
+	if len(refs) == 0 {
+		return
+	}
+	fetched, err := r.fetcher.Fetch(ctx, refs)
+	if err != nil {
+		r.log.Debug("cannot read again the files changed while the old child stopped; the new child starts with what was read before", "error", err.Error())
+		return
+	}
+	values := maps.Clone(p.values)
+	maps.Copy(values, fetched)
+	next, err := plan.Build(r.m, r.prof, values, r.input)
+	if err != nil {
+		return
+	}
+	if changed, _, _ := r.current.Changed(next); len(changed) > 0 {
+		p.changed = changed
+	}
+	p.plan, p.values = next, values
+}
+
 // adoptVersions records the versions of values read again that change
 // nothing for the child (a new version with the same data): the next poll
 // compares with them, and reads that document again only when it moves
@@ -369,7 +458,7 @@ func (r *rotator) stale(t trigger, ref resolve.Ref, v resolve.Value) bool {
 		return v.Lease != nil && v.Lease.ID == t.lease
 	case expiring:
 		return v.Lease == nil && !v.Expires.IsZero() && due(v)
-	case fileChanged, watchStarted, retry:
+	case fileChanged, watchStarted, stampCheck, retry:
 		if refresh != resolve.Watched {
 			return t.kind == retry && refresh == resolve.Polled && (v.Expires.IsZero() || due(v))
 		}
@@ -591,15 +680,24 @@ func revokeLease(ctx context.Context, f *resolve.Fetcher, log *slog.Logger, v re
 }
 
 // pollIfNeeded polls the stores that cannot push changes every
-// rotation.poll with rotation.jitter.
+// rotation.poll with rotation.jitter, and looks at the watched files'
+// stamps as often: a watch can miss a change (no inotify instance left to
+// make one, a file system that reports nothing), and a stat is cheap. The
+// two are refreshes of their own, so that a file that cannot be read
+// holds back no polled store's change.
 func (r *rotator) pollIfNeeded(ctx context.Context) {
-	need := false
+	var kinds []triggerKind
 	for _, ref := range r.m.Refs(r.prof) {
-		if s := r.reg.Scheme(ref.Scheme); s != nil && s.Refresh == resolve.Polled {
-			need = true
+		s := r.reg.Scheme(ref.Scheme)
+		switch {
+		case s == nil:
+		case s.Refresh == resolve.Polled && !slices.Contains(kinds, poll):
+			kinds = append(kinds, poll)
+		case s.Refresh == resolve.Watched && !slices.Contains(kinds, stampCheck):
+			kinds = append(kinds, stampCheck)
 		}
 	}
-	if !need {
+	if len(kinds) == 0 {
 		return
 	}
 	go func() {
@@ -611,50 +709,50 @@ func (r *rotator) pollIfNeeded(ctx context.Context) {
 				return
 			case <-t.C:
 			}
-			select {
-			case r.triggers <- trigger{kind: poll}:
-			case <-ctx.Done():
-				return
+			for _, k := range kinds {
+				select {
+				case r.triggers <- trigger{kind: k}:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 	}()
 }
 
 // watchFiles watches the files the watched secrets were read from.
-// Directories are watched, not files: stores and Kubernetes replace files
-// by rename. It reports whether anything is watched.
+// Their directories are watched (stores and Kubernetes replace files by
+// rename; see watchPoints), and the files too (see watchContents). It
+// reports whether anything is watched.
 func (r *rotator) watchFiles(ctx context.Context) bool {
-	dirs := map[string]map[string]bool{}
+	var paths []string
 	for _, v := range r.values {
-		if v.File == nil {
-			continue
+		if v.File != nil && !slices.Contains(paths, v.File.Path) {
+			paths = append(paths, v.File.Path)
 		}
-		dir, base := filepath.Split(filepath.Clean(v.File.Path))
-		if dirs[dir] == nil {
-			dirs[dir] = map[string]bool{}
-		}
-		dirs[dir][base] = true
 	}
-	if len(dirs) == 0 {
+	if len(paths) == 0 {
 		return false
 	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		r.log.Warn("cannot watch secret files for changes", "error", err.Error())
+		r.log.Warn("cannot watch secret files for changes; they are looked at every rotation.poll instead", "poll", r.rot.Poll.String(), "error", err.Error())
 		return false
 	}
+	dirs := watchPoints(paths)
 	for _, d := range slices.Sorted(maps.Keys(dirs)) {
 		if err := w.Add(d); err != nil {
 			r.log.Warn("cannot watch a directory for secret changes", "dir", d, "error", err.Error())
 		}
 	}
-	go r.relayEvents(ctx, w, dirs)
+	watchContents(w, paths)
+	go r.relayEvents(ctx, w, paths, dirs)
 	return true
 }
 
 // relayEvents turns the watcher's events on files the secrets came from
 // into triggers.
-func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, dirs map[string]map[string]bool) {
+func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []string, dirs map[string]map[string]bool) {
 	defer w.Close()
 	for {
 		select {
@@ -665,11 +763,19 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, dirs map
 				return
 			}
 			dir, base := filepath.Split(ev.Name)
-			bases := dirs[dir]
+			bases := dirs[filepath.Clean(dir)]
 			// Kubernetes swaps a ..data symlink; other names are ours.
 			if bases == nil || !bases[base] && !strings.HasPrefix(base, "..") {
 				continue
 			}
+			// A link may lead somewhere else now (a release directory
+			// swapped): watch where it leads before the refresh reads,
+			// so that a change made after that read is an event.
+			dirs = watchPoints(paths)
+			for d := range dirs {
+				w.Add(d)
+			}
+			watchContents(w, paths)
 			select {
 			case r.triggers <- trigger{kind: fileChanged, path: ev.Name}:
 			case <-ctx.Done():
@@ -682,6 +788,76 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, dirs map
 			r.log.Warn("file watch error", "error", err.Error())
 		}
 	}
+}
+
+// watchContents watches the files at paths themselves, besides their
+// directories: a file bind-mounted on its own (Docker Compose's secrets,
+// docker run -v /host/token:/run/secrets/token) and rewritten in place
+// through the host's path tells nothing to a watch on the directory it
+// is mounted in, only to one on the file. Each call watches the file each
+// path names now, after a rename replaced it. A path that cannot be
+// watched (gone for the moment) is left to its directory's watch.
+func watchContents(w *fsnotify.Watcher, paths []string) {
+	for _, p := range paths {
+		w.Add(p)
+	}
+}
+
+// watchPoints returns, by directory, the names there whose change can
+// change what one of paths reads: the path's own name, and each symbolic
+// link on the way to the file it names with the names the links lead to
+// (a link into an agent's directory, where the agent replaces the file
+// by rename; a directory link swapped to a new release), and the name of
+// each such directory in its parent, so that a directory removed and
+// made again is watched again. Watching only the path's own directory
+// missed all of those.
+func watchPoints(paths []string) map[string]map[string]bool {
+	dirs := map[string]map[string]bool{}
+	add := func(dir, base string) {
+		if dirs[dir] == nil {
+			dirs[dir] = map[string]bool{}
+		}
+		dirs[dir][base] = true
+	}
+	for _, p := range paths {
+		todo := strings.Split(filepath.Clean(p), "/")
+		cur, links := "/", 0
+		for len(todo) > 0 {
+			name := todo[0]
+			todo = todo[1:]
+			switch name {
+			case "", ".":
+				continue
+			case "..":
+				cur = filepath.Dir(cur)
+				continue
+			}
+			next := filepath.Join(cur, name)
+			st, err := os.Lstat(next)
+			isLink := err == nil && st.Mode()&fs.ModeSymlink != 0
+			if len(todo) == 0 || isLink {
+				add(cur, name)
+			}
+			if !isLink {
+				cur = next
+				continue
+			}
+			target, err := os.Readlink(next)
+			if links++; err != nil || links > 40 {
+				break
+			}
+			if filepath.IsAbs(target) {
+				cur = "/"
+			}
+			todo = append(strings.Split(target, "/"), todo...)
+		}
+	}
+	for _, d := range slices.Collect(maps.Keys(dirs)) {
+		if d != "/" {
+			add(filepath.Dir(d), filepath.Base(d))
+		}
+	}
+	return dirs
 }
 
 // jitter spreads d by up to ±frac.

@@ -342,6 +342,7 @@ func systemdEnv(o Options, notifySocket, dir string, listen []*os.File) (extra [
 			return nil, nil, closeRelay, err
 		}
 		if relay != nil {
+			relay.Watchdog = systemd.WatchdogInterval(o.Getenv)
 			go relay.Run()
 			closeRelay = relay.Close
 			extra = append(extra, "NOTIFY_SOCKET="+relay.Path)

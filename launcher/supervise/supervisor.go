@@ -38,6 +38,12 @@ type supervisor struct {
 	// relay passes the child's sd_notify messages to systemd (nil when
 	// none); it is told when a restart begins and when ward is stopped.
 	relay *systemd.Relay
+	// rotator proposes the restarts (nil without rotation); a restart
+	// asks it for what changed while the old child stopped.
+	rotator *rotator
+	// vouched stops ward's own WATCHDOG=1 (nil when it sends none): a
+	// restart sends them until the new child has started.
+	vouched func()
 
 	// masking: the child's output goes through mask writers; out is the
 	// current child's, ptyIn relays ward's terminal to its pty.
@@ -183,6 +189,7 @@ func (s *supervisor) finishOutput(last bool) {
 
 func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (int, error) {
 	defer s.finishOutput(true)
+	defer s.stopVouching()
 	if err := s.start(); err != nil {
 		return startFailure(err)
 	}
@@ -191,6 +198,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		r = newRotator(s.opts, s.input, s.plan, values)
+		s.rotator = r
 		go r.run(rctx)
 	}
 	var proposals <-chan *proposal
@@ -306,6 +314,7 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 	if s.restarting != nil {
 		s.restarting.done <- false
 		s.restarting = nil
+		s.stopVouching()
 	}
 	if ws.Signaled() {
 		// An operator wants to see an OOM kill or a stray TERM.
@@ -379,19 +388,37 @@ func (s *supervisor) anyLeft(sig syscall.Signal) bool {
 }
 
 // endGroup stops what the old child left in its group before a restart,
+// and what it left orphaned to ward (a daemon in a session of its own),
 // SIGTERM then SIGKILL after stop_timeout, waiting for it here: the new
-// child must not start beside the old one's workers.
+// child must not start beside the old one's workers, which hold the old
+// secrets (and the new one's would find their port taken).
 func (s *supervisor) endGroup() error {
-	if s.opts.SignalChildOnly || !s.groupAlive() {
+	if s.opts.SignalChildOnly {
+		return nil
+	}
+	orphans := func(sig syscall.Signal) bool {
+		// The helpers are asked each time: one started again meanwhile
+		// (it died) is ward's, not the old child's.
+		var spare []int
+		if s.opts.Spare != nil {
+			spare = s.opts.Spare()
+		}
+		return signals.SignalOrphans(sig, spare)
+	}
+	left := func() bool { return orphans(0) || s.groupAlive() }
+	if !left() {
 		return nil
 	}
 	s.log.Debug("stopping what the old child left running before the restart", "pgid", s.child.Pid)
 	signals.Send(s.child.Pid, syscall.SIGTERM, false)
 	signals.Send(s.child.Pid, syscall.SIGCONT, false)
+	orphans(syscall.SIGTERM)
+	orphans(syscall.SIGCONT)
 	deadline := time.Now().Add(s.rotation.StopTimeout)
-	for s.groupAlive() {
+	for left() {
 		if time.Now().After(deadline) {
 			s.killGroup()
+			orphans(syscall.SIGKILL)
 			deadline = time.Now().Add(s.rotation.StopTimeout)
 		}
 		select {
@@ -762,6 +789,7 @@ func (s *supervisor) apply(p *proposal) {
 		}
 		s.log.Info("secrets changed: restarting the child", "changed", names, "from", from)
 		s.relay.Restarting(true)
+		s.vouched = s.relay.Vouch()
 		s.restarting = p
 		s.restartStart = time.Now()
 		s.stopChild()
@@ -773,6 +801,7 @@ func (s *supervisor) apply(p *proposal) {
 func (s *supervisor) beingStopped() {
 	s.stopping = true
 	s.relay.Restarting(false)
+	s.stopVouching()
 	if s.stopBy.IsZero() {
 		s.stopBy = time.Now().Add(s.rotation.StopTimeout)
 	}
@@ -792,12 +821,26 @@ func (s *supervisor) stopChild() {
 	}
 }
 
+// stopVouching stops ward's own WATCHDOG=1 of a restart.
+func (s *supervisor) stopVouching() {
+	if s.vouched != nil {
+		s.vouched()
+		s.vouched = nil
+	}
+}
+
 // finishRestart starts the new child once the old one has exited.
 func (s *supervisor) finishRestart(oldCode int) error {
+	// Once the new child runs (or failed to start), the watchdog is its
+	// own again.
+	defer s.stopVouching()
 	p := s.restarting
 	s.restarting = nil
 	s.killTime = nil
 	s.finishOutput(false)
+	if s.rotator != nil {
+		s.rotator.freshen(context.Background(), p)
+	}
 	if err := s.syncFiles(p.plan.Files); err != nil {
 		p.done <- false
 		return err

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -33,6 +34,9 @@ type Relay struct {
 	// running is set while Run runs; done closes when it returns.
 	running atomic.Bool
 	done    chan struct{}
+	// Watchdog is systemd's watchdog interval for ward (WatchdogSec=),
+	// 0 when there is none; see Vouch.
+	Watchdog time.Duration
 }
 
 // Restarting says whether ward is restarting the child. Meanwhile the old
@@ -100,17 +104,76 @@ func (r *Relay) Run() {
 		if msg == "" {
 			continue
 		}
-		// Sent from a fresh unbound socket, so systemd sees ward's pid.
-		out, err := net.DialUnix("unixgram", nil, r.target)
-		if err != nil {
-			r.log.Warn("cannot reach systemd's notify socket", "error", err.Error())
-			continue
-		}
-		if _, err := out.Write([]byte(msg)); err != nil {
-			r.log.Warn("cannot relay a notify message to systemd", "error", err.Error())
-		}
-		out.Close()
+		r.send(msg, 0)
 	}
+}
+
+// send passes msg to systemd as ward's own message, giving up after
+// within when that is not 0 (a systemd too busy to read its socket).
+func (r *Relay) send(msg string, within time.Duration) {
+	// Sent from a fresh unbound socket, so systemd sees ward's pid.
+	out, err := net.DialUnix("unixgram", nil, r.target)
+	if err != nil {
+		r.log.Warn("cannot reach systemd's notify socket", "error", err.Error())
+		return
+	}
+	defer out.Close()
+	if within > 0 {
+		out.SetWriteDeadline(time.Now().Add(within))
+	}
+	if _, err := out.Write([]byte(msg)); err != nil {
+		r.log.Warn("cannot relay a notify message to systemd", "error", err.Error())
+	}
+}
+
+// Vouch sends WATCHDOG=1 for the service at once and then every half
+// watchdog interval, until the stop it returns is called. While ward
+// restarts the child for new secrets no child sends it: the old one,
+// draining for up to stop_timeout, has stopped, and the new one has not
+// started; systemd would kill the service for a missed watchdog. ward
+// vouches only until the new child has started, which then has a whole
+// interval for its first WATCHDOG=1: a new child that hangs is still
+// caught.
+func (r *Relay) Vouch() (stop func()) {
+	if r == nil || r.Watchdog <= 0 {
+		return func() {}
+	}
+	quit, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(r.Watchdog / 2)
+		defer t.Stop()
+		for {
+			// Bounded: the stop waits for this goroutine, and a stop
+			// of ward must not wait for a systemd that reads nothing.
+			r.send("WATCHDOG=1", r.Watchdog/2)
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		// Once it returns, no WATCHDOG=1 of ward's can follow the new
+		// child's messages.
+		once.Do(func() { close(quit); <-finished })
+	}
+}
+
+// WatchdogInterval is systemd's watchdog interval for ward: WATCHDOG_USEC
+// when WATCHDOG_PID names ward or is not set (as sd_watchdog_enabled
+// reads them), 0 when there is none.
+func WatchdogInterval(getenv func(string) string) time.Duration {
+	usec, err := strconv.ParseUint(getenv("WATCHDOG_USEC"), 10, 63)
+	if err != nil || usec == 0 {
+		return 0
+	}
+	if pid := getenv("WATCHDOG_PID"); pid != "" && pid != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	return time.Duration(usec) * time.Microsecond
 }
 
 // duringRestart drops the old child's STOPPING=1 from msg (see
