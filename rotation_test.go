@@ -185,6 +185,36 @@ while :; do sleep 0.05; done`
 	}
 }
 
+// TestRotationInterruptDuringRestart: a Ctrl-C (SIGINT) that reaches ward
+// while a restart waits for the old child's group to stop ends the run
+// too, as SIGTERM does: it used to reach only the old child, and the new
+// child started anyway, so the user had to press Ctrl-C again.
+func TestRotationInterruptDuringRestart(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("int1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 2s\n")
+	script := `sh -c 'trap "" TERM INT; echo worker-up; while :; do sleep 0.05; done' &
+trap 'echo bye; exit 3' TERM
+echo ready
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+	stdout, stderr := startedLines(t, cmd)
+	for seen := map[string]bool{}; !seen["ready"] || !seen["worker-up"]; {
+		seen[stdout.next("ready and worker-up")] = true
+	}
+	w.set("app/a", canary("int2"))
+	stderr.waitForContaining("stopping what the old child left running before the restart")
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := exitWithin(t, cmd, 10*time.Second); code != 3 {
+		t.Errorf("got exit code %d, want 3 (the old child's)", code)
+	}
+	for line := range stdout.ch {
+		if line == "ready" {
+			t.Errorf("a new child started after a Ctrl-C during the restart")
+		}
+	}
+}
+
 // TestCIMaskWhileCommandsPaused: under GitHub Actions with --mask, a child
 // that pauses the runner's workflow commands (::stop-commands::TOKEN)
 // makes the runner print every command as it is until ::TOKEN::,

@@ -744,8 +744,12 @@ func (s *supervisor) forward(sig os.Signal) {
 		// on a stopped job).
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	}
-	if ss == syscall.SIGTERM || ss == s.rotation.StopSignal {
-		// ward is being stopped: a restart under way ends here.
+	interrupt := ss == syscall.SIGINT || ss == syscall.SIGQUIT || ss == syscall.SIGHUP
+	if ss == syscall.SIGTERM || ss == s.rotation.StopSignal || interrupt && s.restarting != nil {
+		// ward is being stopped: a restart under way ends here. A Ctrl-C
+		// (or a hangup) during a restart means so too: the old child is
+		// on its way out, and starting the new one would take a second
+		// Ctrl-C. At other times the child decides (a REPL stays).
 		s.beingStopped()
 	}
 }
