@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,11 +22,14 @@ func runtimeBase(getenv func(string) string) (string, error) {
 		if _, anywhere := noTmpfsFallback(); !onTmpfs(d) && !anywhere {
 			return "", fmt.Errorf("$WARD_RUNTIME_DIR %s is not on tmpfs: secret files must not reach a disk", d)
 		}
+		if err := safeBase(d); err != nil {
+			return "", fmt.Errorf("$WARD_RUNTIME_DIR %s: %w", d, err)
+		}
 		return d, nil
 	}
 	candidates := baseCandidates(getenv, os.Geteuid() == 0)
 	for _, d := range candidates {
-		if st, err := os.Stat(d); err == nil && st.IsDir() && onTmpfs(d) && unix.Access(d, unix.W_OK) == nil {
+		if st, err := os.Stat(d); err == nil && st.IsDir() && onTmpfs(d) && unix.Access(d, unix.W_OK) == nil && safeBase(d) == nil {
 			return d, nil
 		}
 	}
@@ -75,6 +79,46 @@ func sweepBases(getenv func(string) string) []string {
 		}
 	}
 	return unique
+}
+
+// safeBase says why another user could rename or replace the names in
+// dir, nil when none can: dir and every directory above it, by its path
+// and by the path its links lead to, must belong to this user or root,
+// and any that others may write must be sticky, as /tmp and /dev/shm are.
+// Else that user could exchange this user's root with a symbolic link
+// between ward's check of it and its use: New would create, and Sweep
+// delete, directories wherever the link points. root under su, with the
+// $XDG_RUNTIME_DIR of the user it came from, is the common case.
+func safeBase(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	paths := []string{abs}
+	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+		paths = append(paths, real)
+	}
+	for _, p := range paths {
+		for d := p; ; d = filepath.Dir(d) {
+			st, err := os.Stat(d)
+			if err != nil {
+				return err
+			}
+			s, ok := st.Sys().(*syscall.Stat_t)
+			switch {
+			case !ok:
+				return fmt.Errorf("cannot tell who owns %s", d)
+			case s.Uid != 0 && int(s.Uid) != os.Geteuid():
+				return fmt.Errorf("%s belongs to uid %d, who could replace ward's directories in it: use a directory of your own", d, s.Uid)
+			case st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0:
+				return fmt.Errorf("%s has mode %04o: others may write it, and without the sticky bit could replace ward's directories in it", d, st.Mode().Perm())
+			}
+			if d == filepath.Dir(d) {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // userRoot creates, or checks, this user's root under base, where all its

@@ -26,7 +26,7 @@ func Sweep(getenv func(string) string) {
 // sweepRoot sweeps one user's root.
 func sweepRoot(root string) {
 	st, err := os.Lstat(root)
-	if err != nil || !private(st) {
+	if err != nil || !private(st) || safeBase(filepath.Dir(root)) != nil {
 		return
 	}
 	if !mayHoldLeftovers(root) {
