@@ -132,10 +132,55 @@ func userRoot(base string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("check %s: %w", root, err)
 	}
+	if takenByAnother(st) {
+		return ownRoot(base)
+	}
 	if !private(st) {
 		return "", fmt.Errorf("%s is not a private directory of this user (want mode 0700, owned by uid %d): remove it", root, os.Geteuid())
 	}
 	return root, nil
+}
+
+// takenByAnother reports whether another user made the name of this
+// user's root (st, from Lstat): in a sticky base such as /dev/shm anyone
+// can create ward-UID for any UID, and then only they or root can remove
+// it.
+func takenByAnother(st fs.FileInfo) bool {
+	s, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(s.Uid) != os.Geteuid()
+}
+
+// ownRoot is this user's root in base while another user holds its name:
+// ward-UID-RANDOM, made by the first run that finds the name taken and
+// used by the runs after it, so that Sweep finds their leftovers.
+func ownRoot(base string) (string, error) {
+	if roots := ownRoots(base); len(roots) > 0 {
+		return roots[0], nil
+	}
+	root, err := os.MkdirTemp(base, userRootName()+"-")
+	if err != nil {
+		return "", fmt.Errorf("%s belongs to another user, and a root of this user's beside it cannot be made: %w", userRootPath(base), err)
+	}
+	return root, nil
+}
+
+// ownRoots lists this user's private ward-UID-* roots in base.
+func ownRoots(base string) []string {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return nil
+	}
+	var roots []string
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), userRootName()+"-") {
+			continue
+		}
+		p := filepath.Join(base, e.Name())
+		if st, err := os.Lstat(p); err == nil && private(st) {
+			roots = append(roots, p)
+		}
+	}
+	return roots
 }
 
 func userRootPath(base string) string {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/wardsecrets/ward/resolve/resolvetest"
 )
 
 // TestRuntimeBaseChoice checks the order New picks its base in, and that
@@ -193,5 +195,57 @@ func startAs(t *testing.T, h *helperProc, uid int, mode string, extra ...string)
 	if strings.TrimSpace(line) != "ready" {
 		h.cmd.Wait()
 		t.Fatalf("helper %s as uid %d did not get ready: %s", mode, uid, h.stderr.String())
+	}
+}
+
+// TestUserRootTakenByAnotherUser: on a shared machine any user may create
+// /dev/shm/ward-UID for another UID, and the sticky bit then lets only
+// them or root remove it. Every run of that UID with files failed ("remove
+// it", which it could not). Its runs now use a root of their own beside
+// it, ward-UID-RANDOM, reused from run to run and swept as ward-UID is.
+func TestUserRootTakenByAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the squatter is uid 65534")
+	}
+	const attacker = 65534
+	base, env := tmpfsBase(t)
+	if err := os.Chmod(base, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	taken := userRootOf(base)
+	if err := os.Mkdir(taken, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(taken, attacker, attacker); err != nil {
+		t.Fatal(err)
+	}
+
+	d, err := New(env)
+	if err != nil {
+		t.Fatalf("New with %s taken by uid %d: %v", taken, attacker, err)
+	}
+	if err := d.Write([]File{{Path: "secret", Mode: 0o400, Data: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Dir(d.Path)
+	if !strings.HasPrefix(own, taken+"-") {
+		t.Errorf("the run's directory %s is not in a root of this user's beside %s", d.Path, taken)
+	}
+	if st, err := os.Lstat(own); err != nil || !private(st) {
+		t.Errorf("the root %s is not private: %v", own, err)
+	}
+	d.Remove()
+
+	h, dir := startHelper(t, "killme", base, "SECRETDIR_TEST_DATA="+resolvetest.Canary("squat"))
+	h.kill(t)
+	if filepath.Dir(dir) != own {
+		t.Errorf("a second run used %s, not the root %s the first made", filepath.Dir(dir), own)
+	}
+	Sweep(env)
+	if exists(t, dir) {
+		t.Error("Sweep left a killed run's directory in the root beside the taken one")
+	}
+	if st, err := os.Lstat(taken); err != nil || int(st.Sys().(*syscall.Stat_t).Uid) != attacker {
+		t.Errorf("%s, uid %d's, was touched: %v", taken, attacker, err)
 	}
 }

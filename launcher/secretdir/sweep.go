@@ -19,7 +19,13 @@ import (
 func Sweep(getenv func(string) string) {
 	name := userRootName()
 	for _, base := range sweepBases(getenv) {
-		sweepRoot(filepath.Join(base, name))
+		root := filepath.Join(base, name)
+		sweepRoot(root)
+		if st, err := os.Lstat(root); err == nil && takenByAnother(st) {
+			for _, own := range ownRoots(base) {
+				sweepRoot(own)
+			}
+		}
 	}
 }
 
