@@ -249,7 +249,7 @@ func TestIdentityMetadataForeignUser(t *testing.T) {
 // returns the status line. bash runs under wrap, when given (nsenter).
 func metadataStatus(t *testing.T, bash, addr string, cred *syscall.Credential, wrap ...string) string {
 	t.Helper()
-	host, port, _ := strings.Cut(addr, ":")
+	host, port, _ := net.SplitHostPort(addr)
 	script := `exec 3<>/dev/tcp/` + host + `/` + port + `; printf 'GET /computeMetadata/v1/instance/service-accounts/default/email HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n' >&3; head -n 1 <&3`
 	argv := append(wrap, bash, "-c", script)
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -260,6 +260,23 @@ func metadataStatus(t *testing.T, bash, addr string, cred *syscall.Credential, w
 		t.Fatalf("bash as %v: %v: %s", cred, err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// TestIdentityMetadataDualStack: a client that connects to 127.0.0.1
+// from an IPv6 socket, as Java does by default (and bash given
+// ::ffff:127.0.0.1), is listed in /proc/net/tcp6, not /proc/net/tcp:
+// ward's own user's Java child got 403. Another user's is still refused.
+func TestIdentityMetadataDualStack(t *testing.T) {
+	bash := bashAsAnotherUser(t)
+	e := startGCP(t, time.Hour, 10*time.Minute)
+	_, port, _ := net.SplitHostPort(e.Host())
+	addr := net.JoinHostPort("::ffff:127.0.0.1", port)
+	if got := metadataStatus(t, bash, addr, nil); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("ward's own user from an IPv6 socket: got %q, want 200", got)
+	}
+	if got := metadataStatus(t, bash, addr, &syscall.Credential{Uid: 65534, Gid: 65534}); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("another user from an IPv6 socket: got %q, want 403", got)
+	}
 }
 
 // TestIdentityMetadataUnmappedUser runs the endpoint as nobody (65534) in
