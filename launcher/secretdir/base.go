@@ -125,7 +125,7 @@ func safeBase(dir string) error {
 // runs' directories live.
 func userRoot(base string) (string, error) {
 	root := userRootPath(base)
-	if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := mkdirPrivate(root); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", fmt.Errorf("create %s: %w", root, err)
 	}
 	st, err := os.Lstat(root)
@@ -158,10 +158,23 @@ func ownRoot(base string) (string, error) {
 		return roots[0], nil
 	}
 	root, err := os.MkdirTemp(base, userRootName()+"-")
+	if err == nil {
+		err = os.Chmod(root, 0o700)
+	}
 	if err != nil {
 		return "", fmt.Errorf("%s belongs to another user, and a root of this user's beside it cannot be made: %w", userRootPath(base), err)
 	}
 	return root, nil
+}
+
+// mkdirPrivate creates dir with mode 0700 whatever the umask: a run under
+// `umask 177` (a script's idiom before it writes a key) made ward-UID
+// 0600, and every later run of the user failed on it.
+func mkdirPrivate(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 // ownRoots lists this user's private ward-UID-* roots in base.
