@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -488,5 +489,26 @@ func TestLinksOfAnotherUserNotFollowed(t *testing.T) {
 				t.Errorf("got %v, want a refusal naming the link and its owner", show(err))
 			}
 		})
+	}
+}
+
+// TestStrictUmaskDirectories: the first `ward local set` under `umask 177`
+// created ~/.local, ~/.local/share and ~/.local/share/ward with mode 0600,
+// which no one can enter: the set failed, and so did every later one and
+// every other program using ~/.local. The directories ward creates are
+// 0700 whatever the umask.
+func TestStrictUmaskDirectories(t *testing.T) {
+	home := t.TempDir()
+	s := &Store{Path: filepath.Join(home, ".local", "share", "ward", "store.age"), IdentityPath: filepath.Join(home, ".config", "ward", "identity.txt")}
+	old := syscall.Umask(0o177)
+	err := s.Set("a", canary("umask"))
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatalf("Set under umask 0177: %v", show(err))
+	}
+	for _, d := range []string{".local", ".local/share", ".local/share/ward", ".config", ".config/ward"} {
+		if st, err := os.Stat(filepath.Join(home, d)); err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("%s has mode %v, want 0700 (%v)", d, st.Mode().Perm(), err)
+		}
 	}
 }
