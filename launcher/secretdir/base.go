@@ -19,6 +19,13 @@ import (
 // On Linux the place must be tmpfs, so secrets never reach a disk.
 func runtimeBase(getenv func(string) string) (string, error) {
 	if d := getenv("WARD_RUNTIME_DIR"); d != "" {
+		// Absolute: the child gets full paths (it may change directory),
+		// and ward leaves its working directory while the child runs, so
+		// a relative one would remove nothing at the end.
+		d, err := filepath.Abs(d)
+		if err != nil {
+			return "", fmt.Errorf("$WARD_RUNTIME_DIR: %w", err)
+		}
 		if _, anywhere := noTmpfsFallback(); !onTmpfs(d) && !anywhere {
 			return "", fmt.Errorf("$WARD_RUNTIME_DIR %s is not on tmpfs: secret files must not reach a disk", d)
 		}
@@ -29,6 +36,10 @@ func runtimeBase(getenv func(string) string) (string, error) {
 	}
 	candidates := baseCandidates(getenv, os.Geteuid() == 0)
 	for _, d := range candidates {
+		if !filepath.IsAbs(d) {
+			// XDG and systemd give absolute paths; a relative one is not theirs.
+			continue
+		}
 		if st, err := os.Stat(d); err == nil && st.IsDir() && onTmpfs(d) && unix.Access(d, unix.W_OK) == nil && safeBase(d) == nil {
 			return d, nil
 		}
@@ -65,6 +76,9 @@ func baseCandidates(getenv func(string) string, root bool) []string {
 // telling tmpfs apart would cost a statfs per place on every run.
 func sweepBases(getenv func(string) string) []string {
 	if d := getenv("WARD_RUNTIME_DIR"); d != "" {
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs
+		}
 		return []string{d}
 	}
 	bases := baseCandidates(getenv, os.Geteuid() == 0)
