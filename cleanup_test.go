@@ -217,3 +217,24 @@ func TestFailedStartRemovesItsDirectory(t *testing.T) {
 		t.Errorf("the run's private directory is left: %v", left)
 	}
 }
+
+// TestRelativeRuntimeDir: a relative $WARD_RUNTIME_DIR gave the child
+// relative paths, lost by a child that changes directory (a daemon's
+// chdir("/")), and ward, which leaves its working directory while the
+// child runs, removed nothing at the end: the secret file stayed on
+// tmpfs. The directory is now taken from where ward started.
+func TestRelativeRuntimeDir(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/key", canary("relative"))
+	m := w.manifest("version: 1\nfiles:\n  - path: key.pem\n    ref: local://app/key\n    env: KEY_FILE\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `cd / && test -r "$KEY_FILE" && echo "readable from / at $KEY_FILE"`)
+	cmd.Dir = filepath.Dir(w.runtime)
+	cmd.Env = append(cmd.Env, "WARD_RUNTIME_DIR="+filepath.Base(w.runtime))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "readable from / at "+w.runtime+"/") {
+		t.Errorf("the child, in /, cannot read its file by the path ward gave it: %v\n%s", err, out)
+	}
+	if files := listFiles(t, w.runtime); len(files) != 0 {
+		t.Errorf("files left after the run: %v", files)
+	}
+}

@@ -222,3 +222,56 @@ func TestScanUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestOfAnotherUserInAParent: out of a repository the manifest
+// search walks up to /, so another user's /tmp/ward.yaml was the manifest
+// of every `ward run` started under /tmp without one of its own, and its
+// plain values (LD_PRELOAD) reached the victim's program. A manifest in a
+// parent directory that another user owns is now refused; one of ward's
+// own user or root's is still found.
+func TestManifestOfAnotherUserInAParent(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "giving the planted manifest to uid 65534 needs root")
+	}
+	shared := t.TempDir()
+	if err := os.Chmod(shared, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(shared, "ward.yaml")
+	if err := os.WriteFile(planted, []byte("version: 1\ninherit: all\nenv:\n  PLANTED: {value: by-65534}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(planted, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(shared, "build")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ward, err := exec.LookPath("ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() (string, string, int) {
+		cmd := exec.Command(ward, "run", "--", "sh", "-c", "echo PLANTED=$PLANTED")
+		cmd.Dir = work
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/"}
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.Run()
+		return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+	}
+	out, errOut, code := run()
+	if strings.Contains(out, "by-65534") {
+		t.Errorf("the program got a value from uid 65534's %s", planted)
+	}
+	if code != 125 || !strings.Contains(errOut, planted) || !strings.Contains(errOut, "uid 65534") {
+		t.Errorf("got exit %d, want 125 and an error naming %s and its owner; stderr:\n%s", code, planted, errOut)
+	}
+	if err := os.Chown(planted, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := run(); code != 0 || !strings.Contains(out, "PLANTED=by-65534") {
+		t.Errorf("a manifest of ward's own user in a parent: got exit %d, %q; stderr:\n%s", code, out, errOut)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/wardsecrets/ward/launcher/failure"
 )
@@ -29,6 +30,9 @@ func findManifest(dir, name string) (string, error) {
 	for d := dir; ; {
 		p := filepath.Join(d, name)
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			if owner := foreignOwner(p, st); d != dir && owner >= 0 {
+				return "", failure.New(fmt.Errorf("%s, in a parent directory, belongs to uid %d: ward does not take another user's manifest from a parent directory, where anyone who may write there (/tmp) could have put it", p, owner), "name it with -m if you trust it, or create one here with `ward init`")
+			}
 			if rel, err := filepath.Rel(dir, p); err == nil {
 				return rel, nil
 			}
@@ -57,6 +61,24 @@ func findManifest(dir, name string) (string, error) {
 		}
 		d = parent
 	}
+}
+
+// foreignOwner returns the uid of the user other than ward's own and root
+// who owns the file st describes or the link at p, -1 if none does.
+func foreignOwner(p string, st os.FileInfo) int {
+	foreign := func(st os.FileInfo) int {
+		if s, ok := st.Sys().(*syscall.Stat_t); ok && s.Uid != 0 && int(s.Uid) != os.Geteuid() {
+			return int(s.Uid)
+		}
+		return -1
+	}
+	if owner := foreign(st); owner >= 0 {
+		return owner
+	}
+	if lst, err := os.Lstat(p); err == nil {
+		return foreign(lst)
+	}
+	return -1
 }
 
 func exists(path string) bool {

@@ -189,9 +189,11 @@ func synced(kind, path string) {
 	}
 }
 
-// MkdirAllSync creates dir and its missing parents with mode perm, and
-// fsyncs the directory holding each one it creates, so that a new
-// directory survives a power loss along with the files written into it.
+// MkdirAllSync creates dir and its missing parents with mode perm,
+// whatever the umask, and fsyncs the directory holding each one it
+// creates, so that a new directory survives a power loss along with the
+// files written into it. (Under `umask 177`, 0700 less the umask made
+// directories no one could enter: ~/.local among them.)
 func MkdirAllSync(dir string, perm fs.FileMode) error {
 	var missing []string
 	for d := filepath.Clean(dir); ; {
@@ -210,8 +212,20 @@ func MkdirAllSync(dir string, perm fs.FileMode) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	if err := os.MkdirAll(dir, perm); err != nil {
-		return err
+	// One by one from the top, each set to perm before the next is made
+	// in it: under a umask that takes the owner's x, the next could not.
+	for i := len(missing) - 1; i >= 0; i-- {
+		err := os.Mkdir(missing[i], perm)
+		if errors.Is(err, fs.ErrExist) {
+			// Made meanwhile by another: its mode is its maker's.
+			continue
+		}
+		if err == nil {
+			err = os.Chmod(missing[i], perm)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
 		if err := SyncDir(filepath.Dir(missing[i])); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -232,26 +233,112 @@ func bashAsAnotherUser(t *testing.T) string {
 func TestIdentityMetadataForeignUser(t *testing.T) {
 	bash := bashAsAnotherUser(t)
 	e := startGCP(t, time.Hour, 10*time.Minute)
-	host, port, _ := strings.Cut(e.Host(), ":")
-	script := `exec 3<>/dev/tcp/` + host + `/` + port + `; printf 'GET /computeMetadata/v1/instance/service-accounts/default/email HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n' >&3; head -n 1 <&3`
-	run := func(cred *syscall.Credential) string {
-		cmd := exec.Command(bash, "-c", script)
-		cmd.Dir = "/"
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("bash as %v: %v: %s", cred, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	if got := run(nil); !strings.HasPrefix(got, "HTTP/1.1 200") {
+	if got := metadataStatus(t, bash, e.Host(), nil); !strings.HasPrefix(got, "HTTP/1.1 200") {
 		t.Errorf("ward's own user: got %q, want 200", got)
 	}
-	if got := run(&syscall.Credential{Uid: 65534, Gid: 65534}); !strings.HasPrefix(got, "HTTP/1.1 403") {
+	if got := metadataStatus(t, bash, e.Host(), &syscall.Credential{Uid: 65534, Gid: 65534}); !strings.HasPrefix(got, "HTTP/1.1 403") {
 		t.Errorf("another user: got %q, want 403", got)
 	}
 	if !strings.Contains(e.logs.String(), "a connection from another user") {
 		t.Errorf("the refusal was not logged")
+	}
+}
+
+// metadataStatus asks the metadata endpoint at addr for the account's
+// email with bash's /dev/tcp, as cred (nil: this process's user), and
+// returns the status line. bash runs under wrap, when given (nsenter).
+func metadataStatus(t *testing.T, bash, addr string, cred *syscall.Credential, wrap ...string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	script := `exec 3<>/dev/tcp/` + host + `/` + port + `; printf 'GET /computeMetadata/v1/instance/service-accounts/default/email HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n' >&3; head -n 1 <&3`
+	argv := append(wrap, bash, "-c", script)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("bash as %v: %v: %s", cred, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestIdentityMetadataDualStack: a client that connects to 127.0.0.1
+// from an IPv6 socket, as Java does by default (and bash given
+// ::ffff:127.0.0.1), is listed in /proc/net/tcp6, not /proc/net/tcp:
+// ward's own user's Java child got 403. Another user's is still refused.
+func TestIdentityMetadataDualStack(t *testing.T) {
+	bash := bashAsAnotherUser(t)
+	e := startGCP(t, time.Hour, 10*time.Minute)
+	_, port, _ := net.SplitHostPort(e.Host())
+	addr := net.JoinHostPort("::ffff:127.0.0.1", port)
+	if got := metadataStatus(t, bash, addr, nil); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("ward's own user from an IPv6 socket: got %q, want 200", got)
+	}
+	if got := metadataStatus(t, bash, addr, &syscall.Credential{Uid: 65534, Gid: 65534}); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("another user from an IPv6 socket: got %q, want 403", got)
+	}
+}
+
+// TestIdentityMetadataUnmappedUser runs the endpoint as nobody (65534) in
+// a user namespace that shares the host's network, as a rootless
+// container run as nobody with --network host does. The kernel shows
+// every user that namespace does not map as 65534 too, so every other
+// user of the host got the token; ward's own user in the namespace (its
+// child) must still get it. It needs root, to map the namespace and to
+// switch users.
+func TestIdentityMetadataUnmappedUser(t *testing.T) {
+	if os.Getenv("IDENTITY_TEST_SERVE") != "" {
+		// The endpoint, inside the namespace: its address, then serve
+		// until stdin closes.
+		e := startGCP(t, time.Hour, 10*time.Minute)
+		os.Stdout.WriteString(e.Host() + "\n")
+		io.Copy(io.Discard, os.Stdin)
+		return
+	}
+	bash := bashAsAnotherUser(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no unshare to make a user namespace")
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no nsenter to connect from the user namespace")
+	}
+	cmd := exec.Command(unshare, "--user", "--map-user=65534", "--map-group=65534", os.Args[0], "-test.run=^TestIdentityMetadataUnmappedUser$")
+	cmd.Env = append(os.Environ(), "IDENTITY_TEST_SERVE=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("the endpoint in the namespace: %v: %s", err, stderr.String())
+		}
+	}()
+	addr, _ := bufio.NewReader(stdout).ReadString('\n')
+	addr = strings.TrimSpace(addr)
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("the endpoint in the namespace did not start: %q %s", addr, stderr.String())
+	}
+	if got := metadataStatus(t, bash, addr, &syscall.Credential{Uid: 65534, Gid: 65534}); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("the host's nobody, which the namespace does not map: got %q, want 403", got)
+	}
+	if got := metadataStatus(t, bash, addr, &syscall.Credential{Uid: 1000, Gid: 1000}); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("the host's uid 1000: got %q, want 403", got)
+	}
+	inside := []string{nsenter, "--user", "--preserve-credentials", "--target", strconv.Itoa(cmd.Process.Pid)}
+	if got := metadataStatus(t, bash, addr, nil, inside...); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("ward's own user, in its namespace: got %q, want 200", got)
 	}
 }
 

@@ -16,7 +16,9 @@ var errPeerUnknown = errors.New("the connecting socket's owner cannot be found")
 // metadata endpoint serves only connections whose socket ward's user
 // owns: processes of ward's user can read ward's memory and environment
 // anyway (ptrace, /proc/PID/environ), so they learn nothing new; every
-// other user's are refused. Where the owner cannot be found, the
+// other user's are refused (peerUID tells an unmapped user, which the
+// kernel shows as the overflow uid, from ward's own when that is
+// ward's). Where the owner cannot be found, the
 // connection is refused. checked is false where the system cannot tell
 // (not Linux): the endpoint then relies on loopback and the headers.
 func samePeerUser(conn net.Conn) (same, checked bool, err error) {

@@ -3,6 +3,7 @@ package identity
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,39 +11,62 @@ import (
 	"strings"
 )
 
-// procNetTCP lists the IPv4 TCP sockets of ward's network namespace.
-const procNetTCP = "/proc/net/tcp"
+// procNetTCP and procNetTCP6 list the TCP sockets of ward's network
+// namespace: IPv4 ones, and IPv6 ones, among them the dual-stack sockets
+// that reach 127.0.0.1 as ::ffff:127.0.0.1 (Java's, by default).
+const (
+	procNetTCP  = "/proc/net/tcp"
+	procNetTCP6 = "/proc/net/tcp6"
+)
 
 // peerUID finds the owner of the socket at the other end of the loopback
 // connection local<-remote: the socket whose own address is remote and
-// whose peer is local, in /proc/net/tcp, which gives each socket's uid.
-// Both ends are in ward's network namespace, as every loopback
-// connection's are.
+// whose peer is local, in /proc/net/tcp, else (an IPv6 socket) in
+// /proc/net/tcp6, which give each socket's uid. Both ends are in ward's
+// network namespace, as every loopback connection's are.
 func peerUID(local, remote *net.TCPAddr) (uid int, checked bool, err error) {
-	f, err := os.Open(procNetTCP)
+	uid, err = findPeer(procNetTCP, procAddr(remote), procAddr(local))
+	if errors.Is(err, errPeerNotListed) {
+		uid, err = findPeer(procNetTCP6, procAddr6(remote), procAddr6(local))
+	}
+	if errors.Is(err, errPeerNotListed) {
+		err = errPeerUnknown
+	}
+	return uid, true, err
+}
+
+// errPeerNotListed is a socket a table does not list.
+var errPeerNotListed = fmt.Errorf("%w: not listed", errPeerUnknown)
+
+// findPeer returns the uid of the socket table lists with the address
+// want and the peer peer.
+func findPeer(table, want, peer string) (int, error) {
+	f, err := os.Open(table)
 	if err != nil {
-		return 0, true, fmt.Errorf("%w: %v", errPeerUnknown, err)
+		return 0, fmt.Errorf("%w: %v", errPeerUnknown, err)
 	}
 	defer f.Close()
-	want, peer := procAddr(remote), procAddr(local)
 	sc := bufio.NewScanner(f)
 	sc.Scan() // the header line
 	for sc.Scan() {
-		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...
+		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
 		fields := strings.Fields(sc.Text())
 		if len(fields) < 8 || fields[1] != want || fields[2] != peer {
 			continue
 		}
 		uid, err := strconv.Atoi(fields[7])
-		if err != nil {
-			return 0, true, fmt.Errorf("%w: unreadable uid in %s", errPeerUnknown, procNetTCP)
+		if err != nil || len(fields) < 10 {
+			return 0, fmt.Errorf("%w: unreadable uid in %s", errPeerUnknown, table)
 		}
-		return uid, true, nil
+		if uid == os.Getuid() && overflowAmbiguous(uid) && !heldByMe("socket:["+fields[9]+"]") {
+			return 0, fmt.Errorf("%w: uid %d is also every user's this user namespace does not map, and no process of ward's user holds the socket", errPeerUnknown, uid)
+		}
+		return uid, nil
 	}
 	if err := sc.Err(); err != nil {
-		return 0, true, fmt.Errorf("%w: %v", errPeerUnknown, err)
+		return 0, fmt.Errorf("%w: %v", errPeerUnknown, err)
 	}
-	return 0, true, errPeerUnknown
+	return 0, errPeerNotListed
 }
 
 // procAddr writes an IPv4 address and port as /proc/net/tcp does: the
@@ -54,4 +78,69 @@ func procAddr(a *net.TCPAddr) string {
 		return ""
 	}
 	return fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(ip), a.Port)
+}
+
+// procAddr6 writes an address as /proc/net/tcp6 does: its sixteen bytes
+// (an IPv4 address mapped, ::ffff:a.b.c.d) as four words in host byte
+// order, then the port.
+func procAddr6(a *net.TCPAddr) string {
+	ip := a.IP.To16()
+	if ip == nil {
+		return ""
+	}
+	var b strings.Builder
+	for i := 0; i < 16; i += 4 {
+		fmt.Fprintf(&b, "%08X", binary.NativeEndian.Uint32(ip[i:i+4]))
+	}
+	return fmt.Sprintf("%s:%04X", b.String(), a.Port)
+}
+
+// overflowAmbiguous reports whether uid, as /proc/net/tcp shows it, may
+// be a user this user namespace does not map: the kernel shows every such
+// user as the overflow uid (65534, nobody). ward running as that uid in a
+// user namespace (a rootless container as nobody, with the host's
+// network) would otherwise serve every other user of the host.
+func overflowAmbiguous(uid int) bool {
+	b, err := os.ReadFile("/proc/sys/kernel/overflowuid")
+	if err != nil {
+		return true
+	}
+	o, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return true
+	}
+	if o != uid {
+		return false
+	}
+	m, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return true
+	}
+	// The initial namespace maps every uid, in one line.
+	return strings.Join(strings.Fields(string(m)), " ") != "0 0 4294967295"
+}
+
+// heldByMe reports whether a process whose descriptors ward may read
+// (only its own user's, unless it is root) holds the socket link names.
+func heldByMe(link string) bool {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		dir := "/proc/" + p.Name() + "/fd"
+		fds, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if l, err := os.Readlink(dir + "/" + fd.Name()); err == nil && l == link {
+				return true
+			}
+		}
+	}
+	return false
 }

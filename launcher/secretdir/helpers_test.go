@@ -64,6 +64,17 @@ func helperMain(mode string) int {
 		fmt.Println("ready")
 		io.Copy(io.Discard, os.Stdin)
 		return 0
+	case "swap":
+		// Another user's attack on a base it owns: exchange two of its
+		// names, over and over, until killed.
+		a, b := os.Getenv("SECRETDIR_TEST_SWAP_A"), os.Getenv("SECRETDIR_TEST_SWAP_B")
+		fmt.Println("ready")
+		for {
+			if err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE); err != nil {
+				fmt.Fprintln(os.Stderr, "helper:", err)
+				return 1
+			}
+		}
 	case "sweep":
 		Sweep(os.Getenv)
 		fmt.Println("ready")

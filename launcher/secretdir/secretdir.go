@@ -117,6 +117,10 @@ func New(getenv func(string) string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create private directory: %w", err)
 	}
+	if err := os.Chmod(tmp, 0o700); err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("create private directory: %w", err)
+	}
 	d, err := lockAndName(tmp)
 	if err != nil {
 		// Still under the root lock, so no sweep ever sees this half-made
@@ -163,7 +167,7 @@ func lockAndName(tmp string) (*Dir, error) {
 func (d *Dir) Write(files []File) error {
 	for _, f := range files {
 		rel := filepath.FromSlash(f.Path)
-		if err := d.root.MkdirAll(filepath.Dir(rel), 0o700); err != nil {
+		if err := d.mkdirAll(filepath.Dir(rel)); err != nil {
 			return d.fileError(f.Path, err)
 		}
 		if err := writeExcl(d.root, rel, f.Mode, f.Data); err != nil {
@@ -179,7 +183,7 @@ func (d *Dir) Replace(f File) error {
 	rel := filepath.FromSlash(f.Path)
 	tmp := filepath.Join(filepath.Dir(rel), tmpMark+filepath.Base(rel)+"-"+strconv.Itoa(os.Getpid()))
 	d.root.Remove(tmp)
-	if err := d.root.MkdirAll(filepath.Dir(rel), 0o700); err != nil {
+	if err := d.mkdirAll(filepath.Dir(rel)); err != nil {
 		return d.fileError(f.Path, err)
 	}
 	if err := writeExcl(d.root, tmp, f.Mode, f.Data); err != nil {
@@ -190,6 +194,25 @@ func (d *Dir) Replace(f File) error {
 		return d.fileError(f.Path, err)
 	}
 	return nil
+}
+
+// mkdirAll creates rel and its missing parents in the directory, each
+// 0700 whatever the umask (under `umask 177` they could not be entered).
+func (d *Dir) mkdirAll(rel string) error {
+	if rel == "." {
+		return nil
+	}
+	if err := d.mkdirAll(filepath.Dir(rel)); err != nil {
+		return err
+	}
+	err := d.root.Mkdir(rel, 0o700)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return d.root.Chmod(rel, 0o700)
 }
 
 // RemoveFile deletes one file from the directory.

@@ -398,3 +398,29 @@ func TestConcurrentRunsKeepTheirFiles(t *testing.T) {
 		}
 	})
 }
+
+// TestStrictUmask: a run under `umask 177` (a script's idiom before it
+// writes a key) made ward-UID mode 0600, and every later run of the user,
+// under any umask, failed on it ("not a private directory"); its run
+// directory and a file's subdirectory could not be entered either. The
+// directories are 0700 whatever the umask.
+func TestStrictUmask(t *testing.T) {
+	base, env := tmpfsBase(t)
+	for _, mask := range []int{0o277, 0o177, 0o022} {
+		old := syscall.Umask(mask)
+		d, err := New(env)
+		if err == nil {
+			err = d.Write([]File{{Path: "tls/key.pem", Mode: 0o400, Data: []byte("x")}})
+		}
+		syscall.Umask(old)
+		if err != nil {
+			t.Fatalf("umask %04o: %v", mask, err)
+		}
+		for _, dir := range []string{userRootOf(base), d.Path, filepath.Join(d.Path, "tls")} {
+			if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+				t.Errorf("umask %04o: %s has mode %v, want 0700 (%v)", mask, dir, st.Mode().Perm(), err)
+			}
+		}
+		d.Remove()
+	}
+}

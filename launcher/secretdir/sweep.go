@@ -19,14 +19,20 @@ import (
 func Sweep(getenv func(string) string) {
 	name := userRootName()
 	for _, base := range sweepBases(getenv) {
-		sweepRoot(filepath.Join(base, name))
+		root := filepath.Join(base, name)
+		sweepRoot(root)
+		if st, err := os.Lstat(root); err == nil && takenByAnother(st) {
+			for _, own := range ownRoots(base) {
+				sweepRoot(own)
+			}
+		}
 	}
 }
 
 // sweepRoot sweeps one user's root.
 func sweepRoot(root string) {
 	st, err := os.Lstat(root)
-	if err != nil || !private(st) {
+	if err != nil || !private(st) || safeBase(filepath.Dir(root)) != nil {
 		return
 	}
 	if !mayHoldLeftovers(root) {

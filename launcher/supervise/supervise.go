@@ -216,7 +216,7 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 	if !o.Exec && (len(files) > 0 || notifySocket != "" || o.identity != nil) {
 		d, err := secretdir.New(o.Getenv)
 		if err != nil {
-			st.hint = "set $WARD_RUNTIME_DIR to a directory on tmpfs"
+			st.hint = "set $WARD_RUNTIME_DIR to a directory on tmpfs that only you (or root) can write"
 			return st, err
 		}
 		st.dir = d

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"filippo.io/age"
 	"golang.org/x/sys/unix"
@@ -171,6 +172,15 @@ func (s *Store) target() (string, error) {
 			}
 			return "", fmt.Errorf("the local store %s is not a regular file: ward writes its store only to a regular file (or a symbolic link to one)", where)
 		}
+		if owner := ownerOf(st); owner != 0 && owner != os.Geteuid() {
+			// root with another user's $HOME (su keeps it) would create a
+			// file of root's wherever that user's link points.
+			where := s.Path
+			if p != s.Path {
+				where += " (linked through " + p + ")"
+			}
+			return "", fmt.Errorf("the local store %s is a symbolic link of uid %d: ward follows only links of its own user or root", where, owner)
+		}
 		link, err := os.Readlink(p)
 		if err != nil {
 			return "", fmt.Errorf("find the local store %s: %w", s.Path, err)
@@ -206,7 +216,16 @@ func (s *Store) lockTarget() (string, func(), error) {
 }
 
 func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Never through a link: one planted by the owner of the directory
+	// would have ward create a file wherever it points.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	if errors.Is(err, unix.ELOOP) {
+		owner := -1
+		if st, err := os.Lstat(path); err == nil {
+			owner = ownerOf(st)
+		}
+		return nil, fmt.Errorf("lock the local store: %s is a symbolic link of uid %d: ward opens its lock only as a file", path, owner)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock the local store: %w", err)
 	}
@@ -224,4 +243,12 @@ func lockFile(path string) (func(), error) {
 		unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// ownerOf is the uid that owns the file st describes, -1 if unknown.
+func ownerOf(st fs.FileInfo) int {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int(s.Uid)
+	}
+	return -1
 }

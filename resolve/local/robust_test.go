@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -439,4 +440,75 @@ func TestFailedWriteLeavesStore(t *testing.T) {
 	}
 	atomicfile.Hooks.Commit = nil
 	wantValue(t, s, "a", old)
+}
+
+// TestLinksOfAnotherUserNotFollowed: root running ward with another
+// user's $HOME (su keeps it) wrote its store, and created its lock,
+// wherever that user's symbolic links pointed: a root-owned file at a
+// path of the user's choosing (/etc/nologin locks every other user out).
+// A link another user owns is now refused, and the lock is never opened
+// through a link.
+func TestLinksOfAnotherUserNotFollowed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the links belong to uid 65534")
+	}
+	const attacker = 65534
+	tests := []struct {
+		name string
+		// link is the name of the attacker's link in its home.
+		link string
+	}{
+		{"store.age", "store.age"},
+		{"store.age.lock", "store.age.lock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			home, victim := filepath.Join(dir, "home"), filepath.Join(dir, "etc")
+			for _, d := range []string{home, victim} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chown(home, attacker, attacker); err != nil {
+				t.Fatal(err)
+			}
+			target, link := filepath.Join(victim, "nologin"), filepath.Join(home, tt.link)
+			if err := os.Symlink(target, link); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Lchown(link, attacker, attacker); err != nil {
+				t.Fatal(err)
+			}
+			s := &Store{Path: filepath.Join(home, "store.age"), IdentityPath: filepath.Join(dir, "identity.txt")}
+			err := s.Set("db", canary("root"))
+			if _, serr := os.Lstat(target); serr == nil {
+				t.Errorf("root created %s through the link uid %d planted (Set: %v)", target, attacker, show(err))
+			}
+			if err == nil || !strings.Contains(err.Error(), link) || !strings.Contains(err.Error(), "uid 65534") {
+				t.Errorf("got %v, want a refusal naming the link and its owner", show(err))
+			}
+		})
+	}
+}
+
+// TestStrictUmaskDirectories: the first `ward local set` under `umask 177`
+// created ~/.local, ~/.local/share and ~/.local/share/ward with mode 0600,
+// which no one can enter: the set failed, and so did every later one and
+// every other program using ~/.local. The directories ward creates are
+// 0700 whatever the umask.
+func TestStrictUmaskDirectories(t *testing.T) {
+	home := t.TempDir()
+	s := &Store{Path: filepath.Join(home, ".local", "share", "ward", "store.age"), IdentityPath: filepath.Join(home, ".config", "ward", "identity.txt")}
+	old := syscall.Umask(0o177)
+	err := s.Set("a", canary("umask"))
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatalf("Set under umask 0177: %v", show(err))
+	}
+	for _, d := range []string{".local", ".local/share", ".local/share/ward", ".config", ".config/ward"} {
+		if st, err := os.Stat(filepath.Join(home, d)); err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("%s has mode %v, want 0700 (%v)", d, st.Mode().Perm(), err)
+		}
+	}
 }
