@@ -274,4 +274,20 @@ func TestManifestOfAnotherUserInAParent(t *testing.T) {
 	if out, errOut, code := run(); code != 0 || !strings.Contains(out, "PLANTED=by-65534") {
 		t.Errorf("a manifest of ward's own user in a parent: got exit %d, %q; stderr:\n%s", code, out, errOut)
 	}
+	// In the current directory: refused where others may write (cd /tmp
+	// && ward run), taken where only its owner may (a deploy user's
+	// /srv/app, which whoever runs ward there chose to trust).
+	if err := os.Chown(planted, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	work = shared
+	if out, errOut, code := run(); strings.Contains(out, "by-65534") || code != 125 || !strings.Contains(errOut, "uid 65534") {
+		t.Errorf("uid 65534's manifest in the current directory, which others may write: got exit %d, %q; stderr:\n%s", code, out, errOut)
+	}
+	if err := os.Chmod(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := run(); code != 0 || !strings.Contains(out, "PLANTED=by-65534") {
+		t.Errorf("uid 65534's manifest in a current directory only its owner may write: got exit %d, %q; stderr:\n%s", code, out, errOut)
+	}
 }

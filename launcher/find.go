@@ -30,8 +30,12 @@ func findManifest(dir, name string) (string, error) {
 	for d := dir; ; {
 		p := filepath.Join(d, name)
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			if owner := foreignOwner(p, st); d != dir && owner >= 0 {
-				return "", failure.New(fmt.Errorf("%s, in a parent directory, belongs to uid %d: ward does not take another user's manifest from a parent directory, where anyone who may write there (/tmp) could have put it", p, owner), "name it with -m if you trust it, or create one here with `ward init`")
+			if owner := foreignOwner(p, st); owner >= 0 && (d != dir || othersMayWrite(d)) {
+				where := "in a parent directory"
+				if d == dir {
+					where = "in this directory, which others may write"
+				}
+				return "", failure.New(fmt.Errorf("%s, %s, belongs to uid %d: ward does not take another user's manifest from a parent directory, or from one others may write (/tmp), where anyone who may write there could have put it", p, where, owner), "name it with -m if you trust it, or create one here with `ward init`")
 			}
 			if rel, err := filepath.Rel(dir, p); err == nil {
 				return rel, nil
@@ -79,6 +83,13 @@ func foreignOwner(p string, st os.FileInfo) int {
 		return foreign(lst)
 	}
 	return -1
+}
+
+// othersMayWrite reports whether users other than dir's owner may create
+// files in it (/tmp, a group's shared directory).
+func othersMayWrite(dir string) bool {
+	st, err := os.Stat(dir)
+	return err != nil || st.Mode().Perm()&0o022 != 0
 }
 
 func exists(path string) bool {
