@@ -360,7 +360,12 @@ func (p *parser) rotation(n *yaml.Node, r *Rotation) {
 			}
 		},
 		"stop_signal": func(k, v *yaml.Node) {
-			if s, ok := p.signal(v, f+".stop_signal"); ok {
+			s, ok := p.signal(v, f+".stop_signal")
+			if ok && slices.Contains(nonTerminatingSignals, s) {
+				p.fail(v, f+".stop_signal", "choose one a program ends by, or stops on with a handler: SIGTERM (the default), SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGWINCH (Apache's graceful stop)", "%s does not end a program: a stop would wait stop_timeout, then kill", signals.Name(s))
+				return
+			}
+			if ok {
 				r.StopSignal = s
 			}
 		},

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"syscall"
 	"unicode"
 
 	"github.com/wardsecrets/ward/launcher/secretdir"
 	"github.com/wardsecrets/ward/resolve/conf"
 	"github.com/wardsecrets/ward/resolve/stores"
+	"github.com/wardsecrets/ward/signals"
 )
 
 //go:generate go test -run ^TestSchemaFile$ -update-schema .
@@ -92,6 +95,26 @@ var longFilePathPattern = fmt.Sprintf(`[^/]{%d}|[^/]{%d}$`, secretdir.NameMax+1,
 var catchableSignals = []string{
 	"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM",
 	"STKFLT", "CHLD", "CONT", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+}
+
+// nonTerminatingSignals neither end a program that has no handler for
+// them nor (SIGTSTP, SIGTTIN, SIGTTOU) let it handle anything: as
+// stop_signal, every stop would wait stop_timeout and end in SIGKILL.
+var nonTerminatingSignals = []syscall.Signal{syscall.SIGCHLD, syscall.SIGCONT, syscall.SIGURG, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU}
+
+// nonTerminatingShape matches nonTerminatingSignals by name or number.
+func nonTerminatingShape() *conf.Shape {
+	var names, numbers []string
+	var ints []any
+	for _, s := range nonTerminatingSignals {
+		names = append(names, caseless(strings.TrimPrefix(signals.Name(s), "SIG")))
+		numbers = append(numbers, strconv.Itoa(int(s)))
+		ints = append(ints, int(s))
+	}
+	return &conf.Shape{AnyOf: []*conf.Shape{
+		{Kind: "string", Pattern: "^((" + caseless("SIG") + ")?(" + strings.Join(names, "|") + ")|" + strings.Join(numbers, "|") + ")$"},
+		{Kind: "integer", Extra: map[string]any{"enum": ints}},
+	}}
 }
 
 // signalPattern is a catchable signal's name or number, as text.
@@ -266,7 +289,7 @@ func manifestShape() *conf.Shape {
 					{Kind: "string", Pattern: conf.ZeroDurationPattern},
 				},
 			}),
-			p("stop_signal", conf.Ref("signal", "The signal that asks the program to stop (default SIGTERM).")),
+			p("stop_signal", &conf.Shape{Def: "signal", Desc: "The signal that asks the program to stop (default SIGTERM); not one whose default is to be ignored or to pause.", Not: nonTerminatingShape()}),
 			p("stop_timeout", conf.Ref("duration", "How long to wait after stop_signal before SIGKILL (default 7s: below docker stop's 10 s and Kubernetes' 30 s, leaving ward time to clean up).")),
 			p("on_expired", conf.Enum("When a lease, or short-lived credentials, expire and cannot be replaced: keep the program running, or stop it (default keep).", string(KeepRunning), string(StopChild))),
 			p("revoke_on_exit", conf.Bool("Revoke the dynamic leases ward created when it exits (default true).")),
