@@ -295,7 +295,12 @@ func TestIdentityCloudEndpoints(t *testing.T) {
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
 	stdout, _ := cmd.StdoutPipe()
 	stderrPipe, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
+	// Under a script's `umask 177` (before it writes a key): the
+	// directories ward makes for the child must still be 0700.
+	umask := syscall.Umask(0o177)
+	err := cmd.Start()
+	syscall.Umask(umask)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
@@ -361,6 +366,9 @@ func TestIdentityCloudEndpoints(t *testing.T) {
 	}
 	if entries, err := os.ReadDir(configDir); err != nil || len(entries) != 0 || !strings.HasPrefix(configDir, w.runtime) {
 		t.Errorf("CLOUDSDK_CONFIG is not an empty directory in ward's private directory: %v, %d entries", err, len(entries))
+	}
+	if st, err := os.Stat(configDir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("CLOUDSDK_CONFIG has mode %v under umask 0177, want 0700 (gcloud, not root, could not enter it): %v", st.Mode().Perm(), err)
 	}
 
 	t.Run("metadata", func(t *testing.T) {

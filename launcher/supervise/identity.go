@@ -166,7 +166,12 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 			Project: o.Manifest.IdentityFor(o.Profile).GCP.Project,
 			ConfigDir: func() (string, error) {
 				p := filepath.Join(dir.Path, manifest.GCPConfigDir)
-				return p, os.Mkdir(p, 0o700)
+				if err := os.Mkdir(p, 0o700); err != nil {
+					return p, err
+				}
+				// 0700 whatever the umask: under `umask 177` gcloud could
+				// not enter it.
+				return p, os.Chmod(p, 0o700)
 			},
 		})
 		if err != nil {
