@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/signals"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -151,67 +152,43 @@ func TestRotationFileReplacedAtomically(t *testing.T) {
 // TestRotationStopDuringRestart: a SIGTERM that reaches ward while a
 // restart waits for what the old child left in its group (a worker that
 // ignores SIGTERM) ends the run: no new child starts, and ward exits with
-// the old child's status.
+// the old child's status. So does a Ctrl-C (SIGINT): it used to reach only
+// the old child, and the new child started anyway, so the user had to
+// press Ctrl-C again.
 func TestRotationStopDuringRestart(t *testing.T) {
-	w := newWardEnv(t)
-	w.set("app/a", canary("stop1"))
-	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 2s\n")
-	script := `sh -c 'trap "" TERM; echo worker-up; while :; do sleep 0.05; done' &
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(signals.Name(sig), func(t *testing.T) {
+			w := newWardEnv(t)
+			w.set("app/a", canary("stop1"))
+			m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 2s\n")
+			script := `sh -c 'trap "" TERM INT; echo worker-up; while :; do sleep 0.05; done' &
 trap 'echo bye; exit 3' TERM
 echo ready
 while :; do sleep 0.05; done`
-	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
-	stdout, stderr := startedLines(t, cmd)
-	// In either order: the worker starts in the background.
-	for seen := map[string]bool{}; !seen["ready"] || !seen["worker-up"]; {
-		seen[stdout.next("ready and worker-up")] = true
-	}
-	w.set("app/a", canary("stop2"))
-	stderr.waitForContaining("stopping what the old child left running before the restart")
-	cmd.Process.Signal(syscall.SIGTERM)
-	// Within the stop_timeout that ends the worker, and some.
-	if code := exitWithin(t, cmd, 10*time.Second); code != 3 {
-		t.Errorf("got exit code %d, want 3 (the old child's)", code)
-	}
-	for line := range stdout.ch {
-		if line == "ready" {
-			t.Errorf("a new child started after ward was told to stop")
-		}
-	}
-	for line := range stderr.ch {
-		if strings.Contains(line, "child restarted") {
-			t.Errorf("ward logged a restart after it was told to stop")
-		}
-	}
-}
-
-// TestRotationInterruptDuringRestart: a Ctrl-C (SIGINT) that reaches ward
-// while a restart waits for the old child's group to stop ends the run
-// too, as SIGTERM does: it used to reach only the old child, and the new
-// child started anyway, so the user had to press Ctrl-C again.
-func TestRotationInterruptDuringRestart(t *testing.T) {
-	w := newWardEnv(t)
-	w.set("app/a", canary("int1"))
-	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 2s\n")
-	script := `sh -c 'trap "" TERM INT; echo worker-up; while :; do sleep 0.05; done' &
-trap 'echo bye; exit 3' TERM
-echo ready
-while :; do sleep 0.05; done`
-	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
-	stdout, stderr := startedLines(t, cmd)
-	for seen := map[string]bool{}; !seen["ready"] || !seen["worker-up"]; {
-		seen[stdout.next("ready and worker-up")] = true
-	}
-	w.set("app/a", canary("int2"))
-	stderr.waitForContaining("stopping what the old child left running before the restart")
-	cmd.Process.Signal(syscall.SIGINT)
-	if code := exitWithin(t, cmd, 10*time.Second); code != 3 {
-		t.Errorf("got exit code %d, want 3 (the old child's)", code)
-	}
-	for line := range stdout.ch {
-		if line == "ready" {
-			t.Errorf("a new child started after a Ctrl-C during the restart")
-		}
+			cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+			stdout, stderr := startedLines(t, cmd)
+			// In either order: the worker starts in the background.
+			for seen := map[string]bool{}; !seen["ready"] || !seen["worker-up"]; {
+				seen[stdout.next("ready and worker-up")] = true
+			}
+			w.set("app/a", canary("stop2"))
+			stderr.waitForContaining("stopping what the old child left running before the restart")
+			cmd.Process.Signal(sig)
+			// Within the stop_timeout that ends the worker, and some.
+			if code := exitWithin(t, cmd, 10*time.Second); code != 3 {
+				t.Errorf("got exit code %d, want 3 (the old child's)", code)
+			}
+			for line := range stdout.ch {
+				if line == "ready" {
+					t.Errorf("a new child started after ward was told to stop")
+				}
+			}
+			for line := range stderr.ch {
+				if strings.Contains(line, "child restarted") {
+					t.Errorf("ward logged a restart after it was told to stop")
+				}
+			}
+		})
 	}
 }
 
