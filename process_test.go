@@ -255,12 +255,7 @@ func TestCtrlCUnderPTY(t *testing.T) {
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
 	cmd := w.command("run", "-m", m, "--", "helper", "signals", "--exit-on", "INT")
-	ptmx, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	l := readLines(t, ptmx)
+	ptmx, l := onPty(t, cmd)
 	ready := l.waitFor("child ready")
 	var pid, pgrp int
 	fmt.Sscanf(ready, "child ready pid=%d pgrp=%d", &pid, &pgrp)
@@ -573,13 +568,7 @@ func TestCtrlCStopsTheScript(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command("bash", append([]string{"-c", script, "bash"}, tt.flags...)...)
 			cmd.Env, cmd.Dir = w.env, w.dir
-			ptmx, err := pty.Start(cmd)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ptmx.Close()
-			t.Cleanup(func() { cmd.Process.Kill() })
-			l := readLines(t, ptmx)
+			ptmx, l := onPty(t, cmd)
 			l.waitFor("ready")
 			ptmx.Write([]byte{3}) // ^C
 			check(t, cmd, l)
@@ -631,13 +620,7 @@ func TestBackgroundOfScriptLeavesTerminal(t *testing.T) {
 	m := w.manifest(emptyManifest)
 	cmd := exec.Command("bash", "-c", `ward run -m "$1" -- helper sleep & wait`, "bash", m)
 	cmd.Env, cmd.Dir = w.env, w.dir
-	ptmx, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	l := readLines(t, ptmx)
+	ptmx, l := onPty(t, cmd)
 	l.waitFor("ready")
 	fg, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPGRP)
 	if err != nil {
@@ -703,4 +686,20 @@ func TestPID1StopWhileLoading(t *testing.T) {
 	if reason := stderr.String(); code != 143 || !strings.Contains(reason, "stopped by SIGTERM") && !strings.Contains(reason, "signal=TERM") {
 		t.Errorf("got exit code %d, want 143 and the reason (stderr: %q)", code, reason)
 	}
+}
+
+// onPty starts cmd with a new pty as its terminal and returns the pty's
+// master and its lines; the process is killed and the pty closed when the
+// test ends.
+func onPty(t *testing.T, cmd *exec.Cmd) (*os.File, *lines) {
+	t.Helper()
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		ptmx.Close()
+	})
+	return ptmx, readLines(t, ptmx)
 }
