@@ -19,17 +19,10 @@ import (
 func TestNotifyRelay(t *testing.T) {
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
-	sockPath := filepath.Join(t.TempDir(), "notify.sock")
-	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sock.Close()
-	raw, _ := sock.SyscallConn()
-	raw.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PASSCRED, 1) })
+	sock := newNotifySocket(t)
 
 	cmd := w.command("run", "-m", m, "--", "helper", "notify", "READY=1", "STATUS=serving", "MAINPID=4242")
-	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sockPath)
+	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sock.path)
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -37,24 +30,14 @@ func TestNotifyRelay(t *testing.T) {
 	defer cmd.Process.Kill()
 	readLines(t, out).waitFor("notified")
 
-	sock.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 4096)
-	oob := make([]byte, 256)
-	n, oobn, _, _, err := sock.ReadMsgUnix(buf, oob)
+	got, sender, err := sock.next(10 * time.Second)
 	if err != nil {
 		t.Fatalf("no notify message reached systemd's socket: %v", err)
 	}
-	if got := string(buf[:n]); got != "READY=1\nSTATUS=serving" {
+	if got != "READY=1\nSTATUS=serving" {
 		t.Errorf("got message %q, want READY=1 and STATUS without MAINPID", got)
 	}
-	msgs, _ := syscall.ParseSocketControlMessage(oob[:oobn])
-	var sender int32 = -1
-	for _, msg := range msgs {
-		if cred, err := syscall.ParseUnixCredentials(&msg); err == nil {
-			sender = cred.Pid
-		}
-	}
-	if int(sender) != cmd.Process.Pid {
+	if sender != cmd.Process.Pid {
 		t.Errorf("got the message from pid %d, want ward's pid %d (NotifyAccess=main)", sender, cmd.Process.Pid)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -131,28 +114,21 @@ func TestNotifyRelayRestart(t *testing.T) {
 	w := newWardEnv(t)
 	w.set("app/a", canary("notify1"))
 	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n")
-	sockPath := filepath.Join(t.TempDir(), "notify.sock")
-	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sock.Close()
+	sock := newNotifySocket(t)
 	next := func(what string) string {
 		t.Helper()
-		sock.SetReadDeadline(time.Now().Add(10 * time.Second))
-		buf := make([]byte, 4096)
-		n, err := sock.Read(buf)
+		msg, _, err := sock.next(10 * time.Second)
 		if err != nil {
 			t.Fatalf("no notify message (%s) reached systemd's socket: %v", what, err)
 		}
-		return string(buf[:n])
+		return msg
 	}
 	script := `trap 'helper notify-once STOPPING=1; exit 0' TERM
 echo "wd ${WATCHDOG_PID:-none} ${WATCHDOG_USEC:-none}"
 helper notify-once READY=1
 while :; do sleep 0.05; done`
 	cmd := w.command("run", "-m", m, "--", "sh", "-c", script)
-	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sockPath, fmt.Sprintf("WATCHDOG_PID=%d", os.Getpid()), "WATCHDOG_USEC=30000000")
+	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sock.path, fmt.Sprintf("WATCHDOG_PID=%d", os.Getpid()), "WATCHDOG_USEC=30000000")
 	stdout, _ := started(t, cmd)
 	if got := stdout.waitFor("wd "); got != "wd none 30000000" {
 		t.Errorf("the child's watchdog variables are %q, want no WATCHDOG_PID and WATCHDOG_USEC=30000000", got)
@@ -183,31 +159,8 @@ func TestNotifyWatchdogRestart(t *testing.T) {
 	os.MkdirAll(filepath.Dir(src), 0o700)
 	os.WriteFile(src, []byte(v1), 0o600)
 	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  stop_timeout: 20s\n")
-	sockPath := filepath.Join(t.TempDir(), "notify.sock")
-	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sock.Close()
-	raw, _ := sock.SyscallConn()
-	raw.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PASSCRED, 1) })
-	// next returns the next message and its sender's pid.
-	next := func(what string, within time.Duration) (string, int, error) {
-		sock.SetReadDeadline(time.Now().Add(within))
-		buf, oob := make([]byte, 4096), make([]byte, 256)
-		n, oobn, _, _, err := sock.ReadMsgUnix(buf, oob)
-		if err != nil {
-			return "", 0, err
-		}
-		msgs, _ := syscall.ParseSocketControlMessage(oob[:oobn])
-		pid := -1
-		for _, msg := range msgs {
-			if cred, err := syscall.ParseUnixCredentials(&msg); err == nil {
-				pid = int(cred.Pid)
-			}
-		}
-		return string(buf[:n]), pid, nil
-	}
+	sock := newNotifySocket(t)
+	next := func(what string, within time.Duration) (string, int, error) { return sock.next(within) }
 	goAhead := filepath.Join(w.dir, "go-ahead")
 	script := `trap 'echo stopping; while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done; exit 0' TERM
 helper notify-once READY=1
@@ -217,7 +170,7 @@ while :; do sleep 0.05; done`
 	cmd := w.command()
 	cmd.Path = "/bin/sh"
 	cmd.Args = []string{"sh", "-c", `WATCHDOG_PID=$$ exec ward run -m "$1" -- sh -c "$2"`, "sh", m, script}
-	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sockPath, "WATCHDOG_USEC=400000", "GO_AHEAD="+goAhead)
+	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sock.path, "WATCHDOG_USEC=400000", "GO_AHEAD="+goAhead)
 	stdout, stderr := started(t, cmd)
 	stdout.waitFor("started")
 	if msg, _, err := next("the first READY", 10*time.Second); msg != "READY=1" {
@@ -257,4 +210,43 @@ while :; do sleep 0.05; done`
 	if strings.Contains(stderr.String(), v1) || strings.Contains(stderr.String(), v2) {
 		t.Errorf("a canary is in ward's stderr")
 	}
+}
+
+// notifySocket plays systemd's notify socket: a unixgram socket that
+// receives each message with its sender's credentials.
+type notifySocket struct {
+	path string
+	conn *net.UnixConn
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	raw, _ := conn.SyscallConn()
+	raw.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PASSCRED, 1) })
+	return &notifySocket{path: path, conn: conn}
+}
+
+// next returns the next message within d and its sender's pid (-1 when
+// unknown).
+func (s *notifySocket) next(d time.Duration) (string, int, error) {
+	s.conn.SetReadDeadline(time.Now().Add(d))
+	buf, oob := make([]byte, 4096), make([]byte, 256)
+	n, oobn, _, _, err := s.conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return "", 0, err
+	}
+	msgs, _ := syscall.ParseSocketControlMessage(oob[:oobn])
+	pid := -1
+	for _, msg := range msgs {
+		if cred, err := syscall.ParseUnixCredentials(&msg); err == nil {
+			pid = int(cred.Pid)
+		}
+	}
+	return string(buf[:n]), pid, nil
 }
