@@ -313,22 +313,7 @@ func TestRotationFileThroughLinks(t *testing.T) {
 			src := tt.setup(filepath.Join(w.dir, "secrets"), v1)
 			m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n")
 			cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
-			stdout, stderr := startedLines(t, cmd)
-			if got := envHash(stdout, "A"); got != helper.Hash(v1) {
-				t.Fatalf("the first child does not have the first value")
-			}
-			stderr.waitForContaining("watching secret files for changes")
-			tt.rotate(filepath.Join(w.dir, "secrets"), v2)
-			if got := envHash(stdout, "A"); got != helper.Hash(v2) {
-				t.Errorf("the restarted child does not have the new value")
-			}
-			cmd.Process.Signal(syscall.SIGTERM)
-			exitCode(t, cmd.Wait())
-			for line := range stderr.ch {
-				if strings.Contains(line, v1) || strings.Contains(line, v2) {
-					t.Errorf("a canary is in ward's stderr")
-				}
-			}
+			rotatesOnce(t, cmd, "watching secret files for changes", v1, v2, func() { tt.rotate(filepath.Join(w.dir, "secrets"), v2) })
 		})
 	}
 }
@@ -399,23 +384,8 @@ func TestRotationBindMountedFile(t *testing.T) {
 	ward, _ := exec.LookPath("ward")
 	cmd := exec.Command("unshare", "--mount", "sh", "-c", `mount --bind "$1" "$2" && exec "$3" run --log-level debug -m "$4" -- helper env wait`, "sh", host, mounted, ward, m)
 	cmd.Env = w.env
-	stdout, stderr := startedLines(t, cmd)
-	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
-		t.Fatalf("the first child does not have the first value")
-	}
-	stderr.waitForContaining("watching secret files for changes")
 	// In place, as `echo new > token` or a program's write does.
-	os.WriteFile(host, []byte(v2), 0o600)
-	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
-		t.Errorf("the restarted child does not have the new value")
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	exitCode(t, cmd.Wait())
-	for line := range stderr.ch {
-		if strings.Contains(line, v1) || strings.Contains(line, v2) {
-			t.Errorf("a canary is in ward's stderr")
-		}
-	}
+	rotatesOnce(t, cmd, "watching secret files for changes", v1, v2, func() { os.WriteFile(host, []byte(v2), 0o600) })
 }
 
 // TestRotationFileWithoutInotify: with no inotify instance to be had (128
@@ -439,23 +409,10 @@ func TestRotationFileWithoutInotify(t *testing.T) {
 	ward, _ := exec.LookPath("ward")
 	cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", limit+` && exec "$1" run --log-level debug -m "$2" -- helper env wait`, "sh", ward, m)
 	cmd.Env = w.env
-	stdout, stderr := startedLines(t, cmd)
-	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
-		t.Fatalf("the first child does not have the first value")
-	}
-	stderr.waitForContaining("cannot watch secret files for changes")
-	os.WriteFile(src+".new", []byte(v2), 0o600)
-	os.Rename(src+".new", src)
-	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
-		t.Errorf("the restarted child does not have the new value")
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	exitCode(t, cmd.Wait())
-	for line := range stderr.ch {
-		if strings.Contains(line, v1) || strings.Contains(line, v2) {
-			t.Errorf("a canary is in ward's stderr")
-		}
-	}
+	rotatesOnce(t, cmd, "cannot watch secret files for changes", v1, v2, func() {
+		os.WriteFile(src+".new", []byte(v2), 0o600)
+		os.Rename(src+".new", src)
+	})
 }
 
 // TestRotationChangedDuringStop: a watched file changed again while the
@@ -553,5 +510,29 @@ while :; do sleep 0.05; done`
 	exitWithin(t, cmd, 15*time.Second)
 	for line := range stdout.ch {
 		daemonUp(line)
+	}
+}
+
+// rotatesOnce runs cmd, a `ward run ... -- helper env wait` whose child
+// gets A = v1, and checks that change, made once ward has logged ready,
+// restarts the child with A = v2, and that neither value reaches ward's
+// stderr.
+func rotatesOnce(t *testing.T, cmd *exec.Cmd, ready, v1, v2 string, change func()) {
+	t.Helper()
+	stdout, stderr := startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	stderr.waitForContaining(ready)
+	change()
+	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+		t.Errorf("the restarted child does not have the new value")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary is in ward's stderr")
+		}
 	}
 }
