@@ -502,7 +502,7 @@ listener "tcp" {
 func TestCredsSettingWithoutCredentialsDirectory(t *testing.T) {
 	needVault(t)
 	tc := newCase(t)
-	ref, _, pol := readable(t, tc)
+	ref, value, pol := readable(t, tc)
 	mount, role, roleID := approle(t, pol, nil)
 	secretID := rootWrite(t, "auth/"+mount+"/role/"+role+"/secret-id", nil).Data["secret_id"].(string)
 	tc.secret(secretID)
@@ -531,4 +531,11 @@ func TestCredsSettingWithoutCredentialsDirectory(t *testing.T) {
 			tc.wantErr(tt.name, err, tt.want)
 		})
 	}
+	// Under a unit, the same setting reads $CREDENTIALS_DIRECTORY/NAME.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tc.store(Options{Auth: Auth{Method: "token_file", TokenFile: "creds://tok"}}, map[string]string{"CREDENTIALS_DIRECTORY": wd})
+	wantValue(t, tc, s, ref, value)
 }
