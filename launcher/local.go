@@ -79,7 +79,7 @@ Example:
 				ArgsUsage: "NAME",
 				Description: `Example:
    ward local rollback myapp/api_token          # the version before the current one
-   ward local rollback --to 3 myapp/api_token`,
+   ward local rollback --to v3 myapp/api_token  # v3 as ward local history lists it`,
 				Flags: []cli.Flag{&cli.StringFlag{Name: "to", Usage: "the `VERSION` to restore, as ward local history prints it (v3, or 3)", DefaultText: "the one before the current"}},
 				Action: func(c *cli.Context) error {
 					to := 0
