@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"unicode/utf8"
 
@@ -77,13 +79,17 @@ Example:
 				ArgsUsage: "NAME",
 				Description: `Example:
    ward local rollback myapp/api_token          # the version before the current one
-   ward local rollback --to 3 myapp/api_token`,
-				Flags: []cli.Flag{&cli.IntFlag{Name: "to", Usage: "the `VERSION` to restore (its number in ward local history)", DefaultText: "the one before the current"}},
+   ward local rollback --to v3 myapp/api_token  # v3 as ward local history lists it`,
+				Flags: []cli.Flag{&cli.StringFlag{Name: "to", Usage: "the `VERSION` to restore, as ward local history prints it (v3, or 3)", DefaultText: "the one before the current"}},
 				Action: func(c *cli.Context) error {
-					if c.IsSet("to") && c.Int("to") < 1 {
-						return failure.New(fmt.Errorf("--to %d: no such version", c.Int("to")), "versions count from 1: see them with ward local history NAME")
+					to := 0
+					if c.IsSet("to") {
+						var err error
+						if to, err = rollbackVersion(c.String("to")); err != nil {
+							return err
+						}
 					}
-					return withEntry(c, func(s *local.Store, name string) error { return s.Rollback(name, c.Int("to")) })
+					return withEntry(c, func(s *local.Store, name string) error { return s.Rollback(name, to) })
 				},
 			},
 			{
@@ -101,6 +107,16 @@ Example:
 			},
 		},
 	}
+}
+
+// rollbackVersion reads --to: a version as history and list print it
+// (v3), or its number.
+func rollbackVersion(v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(v, "v"))
+	if err != nil || n < 1 {
+		return 0, failure.New(fmt.Errorf("--to %s: no such version", v), "versions count from 1, as v1, v2...: see them with ward local history NAME")
+	}
+	return n, nil
 }
 
 // openLocal opens the local store at its default place. Every command

@@ -81,8 +81,10 @@ extra=(./testdata/helper/ ./testdata/awschild/ ./testdata/cloudchild/ ./testdata
 go vet ./... "${extra[@]}"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... "${extra[@]}"
 
-log "darwin cross-compile (ward and its store helpers)"
-GOOS=darwin GOARCH=arm64 go build -o /dev/null . ./resolve/...
+log "darwin cross-compile (ward and its store helpers, both architectures the README names)"
+for arch in arm64 amd64; do
+  GOOS=darwin GOARCH=$arch go build -o /dev/null . ./resolve/...
+done
 
 log "container image: the Dockerfile's build stage as a shell step, its final stage with buildah"
 scripts/image.sh

@@ -151,7 +151,11 @@ func (a *authState) acquire(ctx context.Context) error {
 		}
 		return nil
 	case vault.MethodTokenFile:
-		a.file = a.s.set.credsPath(auth.TokenFile)
+		file, err := a.s.set.credsPath(auth.TokenFile)
+		if err != nil {
+			return fmt.Errorf("read the vault token file: %w", err)
+		}
+		a.file = file
 		if _, err := a.readFile(); err != nil {
 			return fmt.Errorf("%w: check that the Vault Agent sink writes there", err)
 		}
@@ -430,7 +434,10 @@ func (a *authState) read(what, value, file string, envs ...string) (string, erro
 		return v, nil
 	}
 	if file != "" {
-		file = a.s.set.credsPath(file)
+		file, err := a.s.set.credsPath(file)
+		if err != nil {
+			return "", fmt.Errorf("read the vault %s: %w", what, err)
+		}
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", fmt.Errorf("read the vault %s: %w", what, err)

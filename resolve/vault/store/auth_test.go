@@ -493,3 +493,49 @@ listener "tcp" {
 	t.Cleanup(func() { s.Close() })
 	wantValue(t, tc, s, ref, value)
 }
+
+// TestCredsSettingWithoutCredentialsDirectory: a creds://NAME auth
+// setting outside a systemd unit is an error naming the variable, as a
+// creds:// reference is. It was joined to an empty directory, so ward
+// read ./NAME in its working directory and logged in with whatever that
+// file held.
+func TestCredsSettingWithoutCredentialsDirectory(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	mount, role, roleID := approle(t, pol, nil)
+	secretID := rootWrite(t, "auth/"+mount+"/role/"+role+"/secret-id", nil).Data["secret_id"].(string)
+	tc.secret(secretID)
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
+	tc.secret(tok)
+	// The working directory holds files named as the credentials, with
+	// values that would work.
+	t.Chdir(t.TempDir())
+	for name, v := range map[string]string{"tok": tok, "secret-id": secretID} {
+		if err := os.WriteFile(name, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		auth Auth
+		env  map[string]string
+		want string
+	}{
+		{"token_file", Auth{Method: "token_file", TokenFile: "creds://tok"}, nil, "creds://tok: $CREDENTIALS_DIRECTORY is not set"},
+		{"secret_id_file", Auth{Method: "approle", Mount: mount, SecretIDFile: "creds://secret-id"}, map[string]string{"VAULT_ROLE_ID": roleID}, "creds://secret-id: $CREDENTIALS_DIRECTORY is not set"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tc.store(Options{Auth: tt.auth}, tt.env)
+			_, err := fetch(t, s, map[string]string{"X": ref})
+			tc.wantErr(tt.name, err, tt.want)
+		})
+	}
+	// Under a unit, the same setting reads $CREDENTIALS_DIRECTORY/NAME.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tc.store(Options{Auth: Auth{Method: "token_file", TokenFile: "creds://tok"}}, map[string]string{"CREDENTIALS_DIRECTORY": wd})
+	wantValue(t, tc, s, ref, value)
+}

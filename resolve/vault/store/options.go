@@ -169,10 +169,16 @@ func expandHome(p, home string) string {
 // put the credential in ($CREDENTIALS_DIRECTORY/NAME, from
 // LoadCredential= or LoadCredentialEncrypted=), so a unit's manifest need
 // not spell /run/credentials/UNIT/; any other path is left as it is.
-func (s settings) credsPath(p string) string {
+// Without $CREDENTIALS_DIRECTORY it is an error, as for a creds://
+// reference: joined to "", the name would be read from ward's working
+// directory.
+func (s settings) credsPath(p string) (string, error) {
 	name, ok := strings.CutPrefix(p, "creds://")
 	if !ok {
-		return p
+		return p, nil
 	}
-	return filepath.Join(s.credsDir, name)
+	if s.credsDir == "" {
+		return "", fmt.Errorf("%s: $CREDENTIALS_DIRECTORY is not set: creds:// works under a systemd unit with LoadCredential=%s:/path/to/secret", p, name)
+	}
+	return filepath.Join(s.credsDir, name), nil
 }

@@ -319,8 +319,8 @@ func TestCredsPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	for in, want := range map[string]string{"creds://role-id": "/run/credentials/app.service/role-id", "/etc/role-id": "/etc/role-id"} {
-		if got := s.credsPath(in); got != want {
-			t.Errorf("credsPath(%q) = %q, want %q", in, got, want)
+		if got, err := s.credsPath(in); got != want || err != nil {
+			t.Errorf("credsPath(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }
