@@ -72,6 +72,9 @@ type supervisor struct {
 	exitCode int
 	draining bool
 	killTime <-chan time.Time
+	// killed is set once the kill timer killed this child's group: what
+	// the kill left as zombies is killed again without a second warning.
+	killed bool
 	// stopBy is when ward, being stopped, kills what is left: one
 	// stop_timeout from the stop signal, for the child and for what it
 	// left after it exited.
@@ -104,6 +107,7 @@ type supervisor struct {
 }
 
 func (s *supervisor) start() error {
+	s.killed = false
 	files := []*os.File{s.opts.Stdin, s.opts.Stdout, s.opts.Stderr}
 	fg, session := false, false
 	ctty := 0
@@ -236,7 +240,10 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 			}
 			drainTick = time.After(50 * time.Millisecond)
 		case <-s.killTime:
-			s.log.Warn("the child's process group did not stop in time; killing it", "stop_timeout", s.rotation.StopTimeout.String())
+			if !s.killed {
+				s.log.Warn("the child's process group did not stop in time; killing it", "stop_timeout", s.rotation.StopTimeout.String())
+			}
+			s.killed = true
 			s.killGroup()
 			if s.draining {
 				s.anyLeft(syscall.SIGKILL)
