@@ -88,7 +88,7 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 		}
 	}
 	w.Flush()
-	fmt.Fprintf(stdio.Stdout, "%d secrets resolved\n", len(values))
+	fmt.Fprintf(stdio.Stdout, "%s resolved\n", plural(len(values), "secret", "secrets"))
 	return nil
 }
 
