@@ -4,7 +4,7 @@
 #   ./scripts/test.sh            # what CI runs (.ci/run adds WARD_REQUIRE_INTEGRATION=1)
 #
 # It installs Debian's PostgreSQL (and git, util-linux) when missing, builds the
-# real Vault test server once into $HOME/.cache/ward/vault-<version>/ (about 25
+# real Vault test server once into $HOME/.cache/ward/vault-<version>/ (20 to 30
 # minutes and 4 GB of modules the first time, seconds after), starts both on
 # loopback in a temporary directory, runs gofmt, go vet, staticcheck, the tests
 # (unit, CLI scripts, processes, real Vault, real PostgreSQL, the AWS protocol
