@@ -74,8 +74,14 @@ func cmdInit(c *cli.Context, stdio IO) error {
 }
 
 // ignoreDotenv adds a .env line to the .gitignore file at path unless a
-// line there already ignores .env; it reports whether it added one.
+// line there, or git, already ignores .env; it reports whether it added
+// one.
 func ignoreDotenv(path string) (bool, error) {
+	// A repository whose .gitignore above ignores .env already (a service
+	// directory of a monorepo) needs no file of its own here.
+	if _, ignored, _ := gitStatus(filepath.Join(filepath.Dir(path), ".env")); ignored == ignoreYes {
+		return false, nil
+	}
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, err
