@@ -241,6 +241,15 @@ func (d *Dir) Remove() error {
 // fileError names the file that failed, and says so plainly when the
 // reason is that the whole directory was removed from under the run.
 func (d *Dir) fileError(rel string, err error) error {
+	// The handle was opened before the directory got its run-* name, and
+	// the paths in its errors begin with the name it had then, which no
+	// longer exists.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if rest, ok := strings.CutPrefix(pe.Path, d.root.Name()); ok {
+			pe.Path = d.Path + rest
+		}
+	}
 	if d.removed() {
 		return fmt.Errorf("file %s: private directory %s was removed; it is not recreated without its lock: %w", rel, d.Path, err)
 	}
@@ -258,21 +267,26 @@ func (d *Dir) removed() bool {
 	return err != nil || !os.SameFile(mine, named)
 }
 
+// writeExcl creates rel with mode and data. A write that fails half way
+// (a full tmpfs) removes what it wrote: a truncated secret would hold the
+// space the next try needs, and lie beside the child's files.
 func writeExcl(root *os.Root, rel string, mode fs.FileMode, data []byte) error {
 	fh, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
 	// The umask may have narrowed the mode; set it as asked.
-	if err := fh.Chmod(mode); err != nil {
-		fh.Close()
-		return err
+	err = fh.Chmod(mode)
+	if err == nil {
+		_, err = fh.Write(data)
 	}
-	if _, err := fh.Write(data); err != nil {
-		fh.Close()
-		return err
+	if cerr := fh.Close(); err == nil {
+		err = cerr
 	}
-	return fh.Close()
+	if err != nil {
+		root.Remove(rel)
+	}
+	return err
 }
 
 // lockRoot takes the root lock with how (unix.LOCK_SH to create a
