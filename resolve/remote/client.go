@@ -43,6 +43,9 @@ type Config struct {
 	// requests wait, before it is taken for hung and killed; 0 means
 	// DefaultAnswerTimeout.
 	AnswerTimeout time.Duration
+	// Version is ward's own version, named when the helper found is of
+	// another ward.
+	Version string
 }
 
 // ErrHelperDied is the cause of a request that a helper could not answer
@@ -186,7 +189,7 @@ func (c *Client) awaitOpen(op *opening, ch <-chan response) {
 		err = r.Error.err()
 	default:
 		if err = json.Unmarshal(r.Result, &o); err == nil && o.Protocol != Protocol {
-			err = fmt.Errorf("%s speaks protocol %d, ward %d: install the helper of the same ward version", c.cfg.Program, o.Protocol, Protocol)
+			err = &VersionError{Program: c.cfg.Program, Path: c.path, Protocol: o.Protocol, Version: o.Ward, WardVersion: c.cfg.Version}
 		}
 	}
 	c.mu.Lock()
@@ -328,6 +331,44 @@ func (e *MissingError) Hint() string {
 		return fmt.Sprintf("chmod +x %s if it is ward's helper copied without its mode; else install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION", e.Unusable)
 	}
 	return "install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION (or copy every ward-* program from ward's image or release next to ward)"
+}
+
+// VersionError is a helper of another ward: one that speaks another
+// protocol, found first on $PATH or left beside ward by an older install.
+type VersionError struct {
+	Program, Path string
+	// Protocol and Version are the helper's; Version is "" when the
+	// helper does not say (wards before it said, builds without a module
+	// version).
+	Protocol int
+	Version  string
+	// WardVersion is this ward's version.
+	WardVersion string
+}
+
+func (e *VersionError) Error() string {
+	helper := "of an unknown version"
+	if e.Version != "" {
+		helper = "of ward " + e.Version
+	}
+	return fmt.Sprintf("%s is the helper %s (store protocol %d), and this ward is %s (store protocol %d): they cannot work together", e.Path, helper, e.Protocol, orDev(e.WardVersion), Protocol)
+}
+
+// Hint says which helper to install, and where: ward looks beside itself
+// first, then on $PATH.
+func (e *VersionError) Hint() string {
+	v := e.WardVersion
+	if v == "" || v == "dev" {
+		v = "VERSION"
+	}
+	return fmt.Sprintf("install the helpers of this ward beside it: go install github.com/wardsecrets/ward/...@%s (or copy every ward-* program from ward's image or release next to ward), or remove %s", v, e.Path)
+}
+
+func orDev(v string) string {
+	if v == "" {
+		return "dev"
+	}
+	return v
 }
 
 // Pid is the running helper's process id, 0 when none runs.

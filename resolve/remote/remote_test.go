@@ -588,3 +588,37 @@ func TestFirstRequestRidesWithOpen(t *testing.T) {
 		t.Fatalf("the next fetch: %v, want the open's error again (from a new helper)", err)
 	}
 }
+
+// TestHelperOfAnotherWard: a helper of another build found first (an old
+// ward-vault on $PATH, left by a package, beside a ward installed with go
+// install) is named by its path and version, beside ward's, with the
+// helper to install; it said only "ward-vault speaks protocol 2, ward 1".
+func TestHelperOfAnotherWard(t *testing.T) {
+	bin := t.TempDir()
+	helper := filepath.Join(bin, "ward-test-other")
+	// It answers the open as a helper of protocol 2 from ward v9.9.9 does.
+	script := "#!/bin/sh\nread line\necho '{\"id\":1,\"result\":{\"protocol\":2,\"ward\":\"v9.9.9\"}}'\ncat >/dev/null\n"
+	if err := os.WriteFile(helper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	c := New(Config{Program: "ward-test-other", Store: "test", Version: "v1.2.3"})
+	defer c.Close()
+	_, err := c.Fetch(context.Background(), ref("a"))
+	if err == nil {
+		t.Fatal("a fetch through a helper of another protocol succeeded")
+	}
+	var h interface{ Hint() string }
+	hint := ""
+	if errors.As(err, &h) {
+		hint = h.Hint()
+	}
+	for _, want := range []string{helper, "v9.9.9", "protocol 2", "v1.2.3", "protocol 1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got %q, want it to name %s", err, want)
+		}
+	}
+	if !strings.Contains(hint, "go install github.com/wardsecrets/ward/...@v1.2.3") || !strings.Contains(hint, helper) {
+		t.Errorf("got hint %q, want the install of ward v1.2.3's helpers and the file to replace", hint)
+	}
+}
