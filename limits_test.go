@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+)
+
+// pidsCgroup makes a cgroup of its own with the pids controller (v1's
+// hierarchy or v2's), removed when the test ends.
+func pidsCgroup(t *testing.T) string {
+	t.Helper()
+	parent := "/sys/fs/cgroup/pids"
+	if _, err := os.Stat(parent); err != nil {
+		parent = "/sys/fs/cgroup"
+		if b, _ := os.ReadFile(filepath.Join(parent, "cgroup.subtree_control")); !strings.Contains(string(b), "pids") {
+			vaulttest.RequireIntegration(t, "no cgroup with the pids controller to make one in (needs root, and pids in "+parent+"/cgroup.subtree_control)")
+		}
+	}
+	cg := filepath.Join(parent, fmt.Sprintf("ward-test-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-")))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		vaulttest.RequireIntegration(t, "cannot make a cgroup (needs root): "+err.Error())
+	}
+	t.Cleanup(func() { os.Remove(cg) })
+	return cg
+}
+
+// TestStartAtTheProcessLimit: a child that cannot be forked because the
+// process limit is reached (a container's --pids-limit, systemd's
+// TasksMax=) fails the run with 125 and says which limit; it was 126,
+// "/usr/bin/sh: resource temporarily unavailable", which says the program
+// cannot be run and names no limit.
+func TestStartAtTheProcessLimit(t *testing.T) {
+	cg := pidsCgroup(t)
+	w := newWardEnv(t)
+	w.set("app/a", canary("nproc"))
+	// The limit is set while ward waits, its threads made; now and then
+	// its runtime wants one more thread after that, and dies of it in
+	// the runtime before ward's code can act. Such a try tells nothing
+	// of ward, and is made again.
+	for try := 1; ; try++ {
+		code, stderr := startAtLimit(t, w, cg)
+		if strings.Contains(stderr, "pthread_create failed") || strings.Contains(stderr, "failed to create new OS thread") {
+			if try < 5 {
+				continue
+			}
+			t.Fatalf("ward's runtime could not make a thread at the limit %d times in a row", try)
+		}
+		if code != 125 || !strings.Contains(stderr, "pids.max") {
+			t.Errorf("got exit code %d, want 125 and the limit named (stderr: %q)", code, stderr)
+		}
+		if strings.Contains(stderr, w.canaries[0]) {
+			t.Errorf("the value of A is in ward's output")
+		}
+		return
+	}
+}
+
+// startAtLimit runs ward in cg, which it may not grow once ward has read
+// its manifest, and returns ward's exit code and stderr.
+func startAtLimit(t *testing.T, w *wardEnv, cg string) (int, string) {
+	t.Helper()
+	os.WriteFile(filepath.Join(cg, "pids.max"), []byte("max"), 0o644)
+	// ward waits on its manifest, a FIFO, while the limit is set to the
+	// tasks it has: the next one, the child's fork, is refused.
+	m := filepath.Join(t.TempDir(), "ward.yaml")
+	if err := unix.Mkfifo(m, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ward, _ := exec.LookPath("ward")
+	// Started through sh, which moves itself into the cgroup first.
+	cmd := w.command()
+	cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run -m "$2" -- helper exit 0`, cg, ward, m}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitUntil(t, "ward to block opening its manifest", func() bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
+		for _, task := range tasks {
+			if b, _ := os.ReadFile(task); string(b) == "wait_for_partner" {
+				return true
+			}
+		}
+		return false
+	})
+	current, err := os.ReadFile(filepath.Join(cg, "pids.current"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cg, "pids.max"), current, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(m, os.O_WRONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("version: 1\nenv:\n  A: local://app/a\n")
+	f.Close()
+	code := exitWithin(t, cmd, 15*time.Second)
+	return code, stderr.String()
+}
