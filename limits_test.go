@@ -110,3 +110,33 @@ func startAtLimit(t *testing.T, w *wardEnv, cg string) (int, string) {
 	code := exitWithin(t, cmd, 15*time.Second)
 	return code, stderr.String()
 }
+
+// TestFilesOnAFullTmpfs: a files: secret larger than the tmpfs has room
+// for (a container's 64 MiB /dev/shm) fails the start with 125, names the
+// file, says where the space is to be found, and leaves nothing behind.
+// It said "no space left on device" and no more.
+func TestFilesOnAFullTmpfs(t *testing.T) {
+	rt := t.TempDir()
+	if err := unix.Mount("tmpfs", rt, "tmpfs", 0, "size=64k,mode=0700"); err != nil {
+		vaulttest.RequireIntegration(t, "cannot mount a tmpfs (needs root): "+err.Error())
+	}
+	t.Cleanup(func() { unix.Unmount(rt, unix.MNT_DETACH) })
+	w := newWardEnv(t)
+	w.set("app/cert", canary("bigfile")+strings.Repeat("x", 100<<10))
+	m := w.manifest("version: 1\nfiles:\n  - path: tls/cert.pem\n    ref: local://app/cert\n")
+	cmd := w.command("run", "-m", m, "--", "helper", "exit", "0")
+	cmd.Env = append(cmd.Env, "WARD_RUNTIME_DIR="+rt)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	code := exitCode(t, cmd.Run())
+	if code != 125 || !strings.Contains(stderr.String(), "tls/cert.pem") || !strings.Contains(stderr.String(), "--shm-size") {
+		t.Errorf("got exit code %d, want 125 naming the file and what to do about the space (stderr: %q)", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), w.canaries[0][:20]) {
+		t.Errorf("the file's value is in ward's output")
+	}
+	left, _ := filepath.Glob(filepath.Join(rt, "ward-*", "run-*"))
+	if len(left) > 0 {
+		t.Errorf("got %v left on the tmpfs, want no run directory", left)
+	}
+}
