@@ -628,6 +628,9 @@ type conn struct {
 	answerTimeout time.Duration
 	// hung: watch killed the helper for answering nothing.
 	hung atomic.Bool
+	// exit is how the helper ended ("exit status 2", "signal: aborted"),
+	// set by wait; "" when not known (reaped by ward's reaper first).
+	exit string
 }
 
 // watch kills the helper when it stops answering. While requests wait for
@@ -681,6 +684,11 @@ func (cn *conn) watch() {
 func (cn *conn) diedErr() error {
 	if cn.hung.Load() {
 		return fmt.Errorf("%w: it answered nothing for %s and was killed", ErrHelperDied, cn.answerTimeout)
+	}
+	// readResponses waits for the helper before it fails what waited, so
+	// exit is set by now.
+	if cn.exit != "" {
+		return fmt.Errorf("%w (%s)", ErrHelperDied, cn.exit)
 	}
 	return ErrHelperDied
 }
@@ -786,6 +794,12 @@ func (cn *conn) readResponses(out *os.File) {
 		}
 		cn.deliver(r)
 	}
+	// How it ended goes into the failures: a helper that crashed (its
+	// runtime unable to make a thread at the process limit) and one that
+	// exited by itself read alike otherwise. Its stdout is closed, so it
+	// is exiting; the end of its stdin ends one that is not.
+	cn.in.Close()
+	cn.wait()
 	cn.mu.Lock()
 	close(cn.dead)
 	pending := cn.pending
@@ -794,8 +808,6 @@ func (cn *conn) readResponses(out *os.File) {
 	for _, ch := range pending {
 		ch <- response{Error: died}
 	}
-	cn.in.Close()
-	cn.wait()
 }
 
 func (cn *conn) logRecord(l *wireLog) {
@@ -859,5 +871,9 @@ func (cn *conn) kill() {
 // status may already be gone (reaped as an orphan would be); that is fine,
 // only the exit matters.
 func (cn *conn) wait() {
-	cn.waited.Do(func() { cn.proc.Wait() })
+	cn.waited.Do(func() {
+		if st, err := cn.proc.Wait(); err == nil {
+			cn.exit = st.String()
+		}
+	})
 }

@@ -209,8 +209,10 @@ func TestSecretFieldsCrossThePipe(t *testing.T) {
 	}
 }
 
-// TestHelperDeathIsAnOutage: a helper that dies fails what it was asked
-// and is started again for the next request.
+// TestHelperDeathIsAnOutage: a helper that dies fails what it was asked,
+// saying how it ended (a crash at the process limit and an exit read
+// alike: "the store's helper program exited"), and is started again for
+// the next request.
 func TestHelperDeathIsAnOutage(t *testing.T) {
 	c, dir, _ := setup(t)
 	os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o600)
@@ -218,8 +220,8 @@ func TestHelperDeathIsAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := c.Fetch(context.Background(), ref("die"))
-	if !errors.Is(err, ErrHelperDied) {
-		t.Fatalf("a request the helper died on: got %v, want ErrHelperDied", err)
+	if !errors.Is(err, ErrHelperDied) || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("a request the helper died on: got %v, want ErrHelperDied with its exit status 3", err)
 	}
 	s, err := c.Fetch(context.Background(), ref("a"))
 	if err != nil || string(s.Value) != "x" {
