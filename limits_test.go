@@ -140,3 +140,53 @@ func TestFilesOnAFullTmpfs(t *testing.T) {
 		t.Errorf("got %v left on the tmpfs, want no run directory", left)
 	}
 }
+
+// TestRestartOnAFullTmpfs: a restart whose new file would not fit on the
+// tmpfs leaves the child running on its old files, and a later change
+// that fits restarts it. ward stopped the child, failed to write the
+// file, and exited: a value that grew past the space took the service
+// down.
+func TestRestartOnAFullTmpfs(t *testing.T) {
+	rt := t.TempDir()
+	if err := unix.Mount("tmpfs", rt, "tmpfs", 0, "size=32k,mode=0700"); err != nil {
+		vaulttest.RequireIntegration(t, "cannot mount a tmpfs (needs root): "+err.Error())
+	}
+	t.Cleanup(func() { unix.Unmount(rt, unix.MNT_DETACH) })
+	w := newWardEnv(t)
+	old := canary("fits") + strings.Repeat("o", 16000)
+	w.set("app/cert", old)
+	m := w.manifest("version: 1\nfiles:\n  - path: cert.pem\n    ref: local://app/cert\n    env: CERT_FILE\nrotation:\n  on_change: restart\n  debounce: 100ms\n")
+	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
+	cmd.Env = append(cmd.Env, "WARD_RUNTIME_DIR="+rt)
+	stdout, stderr := startedLines(t, cmd)
+	envHash(stdout, "CERT_FILE")
+	files, _ := filepath.Glob(filepath.Join(rt, "ward-*", "run-*", "cert.pem"))
+	if len(files) != 1 {
+		t.Fatalf("got %v, want the child's one file", files)
+	}
+	w.set("app/cert", canary("toobig")+strings.Repeat("n", 24000))
+	stderr.waitForContaining("cannot write the new secret files; the child keeps running on the old ones")
+	if got, err := os.ReadFile(files[0]); err != nil || string(got) != old {
+		t.Errorf("the child's file after the refused restart: got %d bytes (err %v), want the old %d", len(got), err, len(old))
+	}
+	// A value that fits restarts the child with it.
+	small := canary("small")
+	w.set("app/cert", small)
+	envHash(stdout, "CERT_FILE")
+	files, _ = filepath.Glob(filepath.Join(rt, "ward-*", "run-*", "cert.pem"))
+	if len(files) != 1 {
+		t.Fatalf("got %v after the restart, want the child's one file", files)
+	}
+	if got, err := os.ReadFile(files[0]); err != nil || string(got) != small {
+		t.Errorf("the restarted child's file: got %d bytes (err %v), want the new %d", len(got), err, len(small))
+	}
+	cmd.Process.Signal(unix.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		for _, c := range w.canaries {
+			if strings.Contains(line, c[:20]) {
+				t.Errorf("a value is in ward's stderr")
+			}
+		}
+	}
+}

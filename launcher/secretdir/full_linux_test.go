@@ -63,3 +63,33 @@ func TestReplaceOnAFullTmpfs(t *testing.T) {
 		t.Errorf("a file that fits after the failed rewrite: %v", err)
 	}
 }
+
+// TestFits: what Replace could write now is said to fit, what it could
+// not is not; a tmpfs without a size (size=0) has no limit to check.
+func TestFits(t *testing.T) {
+	tests := []struct {
+		name, size string
+		data       int
+		fits       bool
+	}{
+		{"room", "32k", 12000, true},
+		{"no room beside the old file", "32k", 20000, false},
+		{"no size", "0", 1 << 20, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := New(smallTmpfs(t, tc.size))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Remove()
+			if err := d.Write([]File{{Path: "key.pem", Mode: 0o400, Data: bytes.Repeat([]byte("o"), 16000)}}); err != nil {
+				t.Fatal(err)
+			}
+			err = d.Fits([]File{{Path: "key.pem", Mode: 0o400, Data: bytes.Repeat([]byte("n"), tc.data)}})
+			if got := err == nil; got != tc.fits || err != nil && !errors.Is(err, syscall.ENOSPC) {
+				t.Errorf("got %v, want fits=%v", err, tc.fits)
+			}
+		})
+	}
+}

@@ -196,6 +196,39 @@ func (d *Dir) Replace(f File) error {
 	return nil
 }
 
+// Fits reports, as an error wrapping ENOSPC, when files would not fit
+// on the directory's file system if Replace wrote them one by one now:
+// each needs room for its new content while the old is still there. A
+// restart checks before it stops the child, which then keeps running on
+// its old files, rather than be stopped with nothing to start in its
+// place. Another writer of the same file system can still fill it
+// meanwhile; Replace's own error then says so.
+func (d *Dir) Fits(files []File) error {
+	if d == nil {
+		return nil
+	}
+	// A file system that reports no size (a tmpfs mounted with size=0,
+	// ramfs) has no limit to check against.
+	var st unix.Statfs_t
+	if err := unix.Statfs(d.Path, &st); err != nil || st.Bsize <= 0 || st.Blocks == 0 {
+		return nil
+	}
+	block := uint64(st.Bsize)
+	blocks := func(n int64) uint64 { return (uint64(n) + block - 1) / block }
+	free := st.Bavail
+	for _, f := range files {
+		need := blocks(int64(len(f.Data)))
+		if need > free {
+			return fmt.Errorf("file %s: its %d bytes do not fit in %s beside the files there (%d KiB free): %w", f.Path, len(f.Data), d.Path, free*block/1024, unix.ENOSPC)
+		}
+		free -= need
+		if old, err := d.root.Stat(filepath.FromSlash(f.Path)); err == nil {
+			free += blocks(old.Size())
+		}
+	}
+	return nil
+}
+
 // mkdirAll creates rel and its missing parents in the directory, each
 // 0700 whatever the umask (under `umask 177` they could not be entered).
 func (d *Dir) mkdirAll(rel string) error {
