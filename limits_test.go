@@ -190,3 +190,67 @@ func TestRestartOnAFullTmpfs(t *testing.T) {
 		}
 	}
 }
+
+// TestOutOfFileDescriptors: wherever ward runs out of file descriptors
+// on its way to the child (its private directory, the pipes of --mask,
+// the fork), it fails with 125 and says which limit to raise. Out of them
+// at its private directory, it told the user to move $WARD_RUNTIME_DIR;
+// at the pipes it said "pipe2: too many open files" and nothing else.
+func TestOutOfFileDescriptors(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("nofile"))
+	ward, _ := exec.LookPath("ward")
+	for extra := 0; ; extra++ {
+		if extra > 16 {
+			t.Fatal("ward never started its child, however many descriptors it was given")
+		}
+		// ward waits on its manifest, a FIFO, while its limit is set to
+		// the descriptors it holds and extra more.
+		m := filepath.Join(t.TempDir(), "ward.yaml")
+		if err := unix.Mkfifo(m, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := w.command("run", "--mask", "-m", m, "--", "helper", "exit", "0")
+		cmd.Path = ward
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pid := cmd.Process.Pid
+		waitUntil(t, "ward to block opening its manifest", func() bool {
+			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+			for _, task := range tasks {
+				if b, _ := os.ReadFile(task); string(b) == "wait_for_partner" {
+					return true
+				}
+			}
+			return false
+		})
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		limit := uint64(len(fds) + extra)
+		if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: limit, Max: limit}, nil); err != nil {
+			cmd.Process.Kill()
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(m, os.O_WRONLY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("version: 1\nenv:\n  A: local://app/a\nfiles:\n  - path: a\n    ref: local://app/a\n")
+		f.Close()
+		code := exitWithin(t, cmd, 15*time.Second)
+		if code == 0 {
+			return
+		}
+		if code != 125 || !strings.Contains(stderr.String(), "ulimit -n") || strings.Contains(stderr.String(), "WARD_RUNTIME_DIR") {
+			t.Errorf("with %d descriptors: got exit code %d, want 125 and the limit named (stderr: %q)", limit, code, stderr.String())
+		}
+		if strings.Contains(stderr.String(), w.canaries[0]) {
+			t.Errorf("the value of A is in ward's output")
+		}
+	}
+}

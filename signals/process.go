@@ -202,7 +202,7 @@ func shortOf(err error) error {
 	case errors.Is(err, syscall.ENOMEM):
 		return fmt.Errorf("no process could be started: out of memory: %w", err)
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
-		return fmt.Errorf("no process could be started: out of file descriptors (ulimit -n): %w", err)
+		return fmt.Errorf("no process could be started: out of file descriptors: %w", err)
 	}
 	return nil
 }

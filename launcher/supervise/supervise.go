@@ -395,10 +395,14 @@ func startFailure(err error) (int, error) {
 }
 
 // dirHint is the advice for a private directory or file that could not
-// be made: for a full tmpfs, where more space is to be had; else other.
+// be made: for a full tmpfs, where more space is to be had; for no file
+// descriptor left, which limit to raise; else other.
 func dirHint(err error, other string) string {
 	if errors.Is(err, syscall.ENOSPC) {
 		return "the tmpfs is full: free space there, give it more (a container's /dev/shm is 64 MiB unless docker run --shm-size says otherwise), or set $WARD_RUNTIME_DIR to a larger tmpfs"
+	}
+	if hint := failure.LimitHint(err); hint != "" {
+		return hint
 	}
 	return other
 }
