@@ -33,40 +33,49 @@ func pidsCgroup(t *testing.T) string {
 	return cg
 }
 
-// TestStartAtTheProcessLimit: a child that cannot be forked because the
-// process limit is reached (a container's --pids-limit, systemd's
-// TasksMax=) fails the run with 125 and says which limit; it was 126,
-// "/usr/bin/sh: resource temporarily unavailable", which says the program
-// cannot be run and names no limit.
+// TestStartAtTheProcessLimit: a child, or a store helper, that cannot be
+// forked because the process limit is reached (a container's
+// --pids-limit, systemd's TasksMax=) fails the run with 125 and says
+// which limit; the child's was 126, "/usr/bin/sh: resource temporarily
+// unavailable", which says the program cannot be run and names no limit,
+// and the helper's named none either.
 func TestStartAtTheProcessLimit(t *testing.T) {
-	cg := pidsCgroup(t)
-	w := newWardEnv(t)
-	w.set("app/a", canary("nproc"))
-	// The limit is set while ward waits, its threads made; now and then
-	// its runtime wants one more thread after that, and dies of it in
-	// the runtime before ward's code can act. Such a try tells nothing
-	// of ward, and is made again.
-	for try := 1; ; try++ {
-		code, stderr := startAtLimit(t, w, cg)
-		if strings.Contains(stderr, "pthread_create failed") || strings.Contains(stderr, "failed to create new OS thread") {
-			if try < 5 {
-				continue
+	tests := []struct{ name, manifest string }{
+		{"child", "version: 1\nenv:\n  A: local://app/a\n"},
+		{"store helper", "version: 1\nenv:\n  A: vault://secret/app#a\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cg := pidsCgroup(t)
+			w := newWardEnv(t)
+			w.set("app/a", canary("nproc"))
+			// The limit is set while ward waits, its threads made; now and
+			// then its runtime wants one more thread after that, and dies
+			// of it in the runtime before ward's code can act. Such a try
+			// tells nothing of ward, and is made again.
+			for try := 1; ; try++ {
+				code, stderr := startAtLimit(t, w, cg, tc.manifest)
+				if strings.Contains(stderr, "pthread_create failed") || strings.Contains(stderr, "failed to create new OS thread") {
+					if try < 5 {
+						continue
+					}
+					t.Fatalf("ward's runtime could not make a thread at the limit %d times in a row", try)
+				}
+				if code != 125 || !strings.Contains(stderr, "pids.max") {
+					t.Errorf("got exit code %d, want 125 and the limit named (stderr: %q)", code, stderr)
+				}
+				if strings.Contains(stderr, w.canaries[0]) {
+					t.Errorf("the value of A is in ward's output")
+				}
+				return
 			}
-			t.Fatalf("ward's runtime could not make a thread at the limit %d times in a row", try)
-		}
-		if code != 125 || !strings.Contains(stderr, "pids.max") {
-			t.Errorf("got exit code %d, want 125 and the limit named (stderr: %q)", code, stderr)
-		}
-		if strings.Contains(stderr, w.canaries[0]) {
-			t.Errorf("the value of A is in ward's output")
-		}
-		return
+		})
 	}
 }
 
 // startAtLimit runs ward in cg, which it may not grow once ward has read
 // its manifest, and returns ward's exit code and stderr.
-func startAtLimit(t *testing.T, w *wardEnv, cg string) (int, string) {
+func startAtLimit(t *testing.T, w *wardEnv, cg, manifest string) (int, string) {
 	t.Helper()
 	os.WriteFile(filepath.Join(cg, "pids.max"), []byte("max"), 0o644)
 	// ward waits on its manifest, a FIFO, while the limit is set to the
@@ -79,6 +88,8 @@ func startAtLimit(t *testing.T, w *wardEnv, cg string) (int, string) {
 	// Started through sh, which moves itself into the cgroup first.
 	cmd := w.command()
 	cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run -m "$2" -- helper exit 0`, cg, ward, m}
+	// A Vault that is never reached: the helper is not started.
+	cmd.Env = append(cmd.Env, "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN=unused")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -105,7 +116,7 @@ func startAtLimit(t *testing.T, w *wardEnv, cg string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("version: 1\nenv:\n  A: local://app/a\n")
+	f.WriteString(manifest)
 	f.Close()
 	code := exitWithin(t, cmd, 15*time.Second)
 	return code, stderr.String()

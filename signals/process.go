@@ -128,7 +128,7 @@ func Start(o StartOptions) (*Child, error) {
 	}
 	platformAttr(attr)
 	pid, err := forkExec(o, attr)
-	if short := shortOf(err); short != nil {
+	if short := Exhausted(err); short != nil {
 		return nil, &StartError{Program: o.Path, Code: ExitWardFailure, Err: short}
 	}
 	if err != nil {
@@ -189,13 +189,13 @@ func Exec(path string, argv, env []string) error {
 	return &StartError{Program: path, Code: code, Err: badFormat(path, err)}
 }
 
-// shortOf explains a start that failed because the machine ran short:
+// Exhausted explains a start that failed because the machine ran short:
 // no process could be made (the process limit: EAGAIN), no memory, no
 // file descriptor for the pipes. That is no fault of the program's, so
 // not 126, which says it cannot be run, and which a supervisor or a
 // script takes for a broken image; it is ward's own failure, 125. Other
 // errors give nil.
-func shortOf(err error) error {
+func Exhausted(err error) error {
 	switch {
 	case errors.Is(err, syscall.EAGAIN):
 		return fmt.Errorf("no process could be started: the limit on processes is reached (ulimit -u; a cgroup's pids.max, as docker run --pids-limit or systemd's TasksMax= set): %w", err)

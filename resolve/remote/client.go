@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/signals"
 )
 
 // Config says which helper to run and how to open its store.
@@ -273,6 +274,9 @@ func (c *Client) start() (*conn, error) {
 		inW.Close()
 		outR.Close()
 		errR.Close()
+		if short := signals.Exhausted(err); short != nil {
+			err = short
+		}
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
 	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), answerTimeout: c.cfg.AnswerTimeout}
