@@ -390,29 +390,39 @@ func TestRotationBindMountedFile(t *testing.T) {
 
 // TestRotationFileWithoutInotify: with no inotify instance to be had (128
 // per user by default, shared by every container that runs as root on the
-// host), a file:// secret is still rotated: its file is checked at each
-// rotation.poll.
+// host), or no watch (fs.inotify.max_user_watches, shared by every program
+// of the user: an IDE, a file syncer), a file:// secret is still rotated:
+// its file is checked at each rotation.poll. A watch refused says which
+// limit it met: it said "no space left on device", which reads as a full
+// disk.
 func TestRotationFileWithoutInotify(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
 	}
-	limit := `echo 0 > /proc/sys/user/max_inotify_instances`
-	if out, err := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", limit).CombinedOutput(); err != nil {
-		vaulttest.RequireIntegration(t, "cannot limit inotify instances in a user namespace of its own: "+strings.TrimSpace(string(out)))
+	tests := []struct{ name, limit, warning string }{
+		{"no instance", `echo 0 > /proc/sys/user/max_inotify_instances`, "cannot watch secret files for changes"},
+		{"no watch", `echo 0 > /proc/sys/user/max_inotify_watches`, "fs.inotify.max_user_watches"},
 	}
-	w := newWardEnv(t)
-	v1, v2 := canary("noinotify1"), canary("noinotify2")
-	src := filepath.Join(w.dir, "mounted", "token")
-	os.MkdirAll(filepath.Dir(src), 0o700)
-	os.WriteFile(src, []byte(v1), 0o600)
-	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  poll: 1s\n  debounce: 100ms\n")
-	ward, _ := exec.LookPath("ward")
-	cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", limit+` && exec "$1" run --log-level debug -m "$2" -- helper env wait`, "sh", ward, m)
-	cmd.Env = w.env
-	rotatesOnce(t, cmd, "cannot watch secret files for changes", v1, v2, func() {
-		os.WriteFile(src+".new", []byte(v2), 0o600)
-		os.Rename(src+".new", src)
-	})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if out, err := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", tc.limit).CombinedOutput(); err != nil {
+				vaulttest.RequireIntegration(t, "cannot limit inotify in a user namespace of its own: "+strings.TrimSpace(string(out)))
+			}
+			w := newWardEnv(t)
+			v1, v2 := canary("noinotify1"), canary("noinotify2")
+			src := filepath.Join(w.dir, "mounted", "token")
+			os.MkdirAll(filepath.Dir(src), 0o700)
+			os.WriteFile(src, []byte(v1), 0o600)
+			m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  poll: 1s\n  debounce: 100ms\n")
+			ward, _ := exec.LookPath("ward")
+			cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", tc.limit+` && exec "$1" run --log-level debug -m "$2" -- helper env wait`, "sh", ward, m)
+			cmd.Env = w.env
+			rotatesOnce(t, cmd, tc.warning, v1, v2, func() {
+				os.WriteFile(src+".new", []byte(v2), 0o600)
+				os.Rename(src+".new", src)
+			})
+		})
+	}
 }
 
 // TestRotationChangedDuringStop: a watched file changed again while the

@@ -79,6 +79,7 @@ func openStores(m *manifest.Manifest, prof *manifest.Profile, lg logs, keepLease
 		Level:        lg.level,
 		Concurrency:  m.Stores.Concurrency,
 		RevokeOnExit: m.Rotation.RevokeOnExit && !keepLeases,
+		Version:      Version(),
 	})
 	set.Prepare(m.Schemes(prof))
 	return set, &resolve.Fetcher{Stores: set.For, Concurrency: m.Stores.Concurrency, Log: lg.audit}

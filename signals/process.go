@@ -128,6 +128,9 @@ func Start(o StartOptions) (*Child, error) {
 	}
 	platformAttr(attr)
 	pid, err := forkExec(o, attr)
+	if short := Exhausted(err); short != nil {
+		return nil, &StartError{Program: o.Path, Code: ExitWardFailure, Err: short}
+	}
 	if err != nil {
 		code := ExitNotExecutable
 		if errors.Is(err, fs.ErrNotExist) {
@@ -184,6 +187,24 @@ func Exec(path string, argv, env []string) error {
 		err = missingInterpreter(path, err)
 	}
 	return &StartError{Program: path, Code: code, Err: badFormat(path, err)}
+}
+
+// Exhausted explains a start that failed because the machine ran short:
+// no process could be made (the process limit: EAGAIN), no memory, no
+// file descriptor for the pipes. That is no fault of the program's, so
+// not 126, which says it cannot be run, and which a supervisor or a
+// script takes for a broken image; it is ward's own failure, 125. Other
+// errors give nil.
+func Exhausted(err error) error {
+	switch {
+	case errors.Is(err, syscall.EAGAIN):
+		return fmt.Errorf("no process could be started: the limit on processes is reached (ulimit -u; a cgroup's pids.max, as docker run --pids-limit or systemd's TasksMax= set): %w", err)
+	case errors.Is(err, syscall.ENOMEM):
+		return fmt.Errorf("no process could be started: out of memory: %w", err)
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return fmt.Errorf("no process could be started: out of file descriptors: %w", err)
+	}
+	return nil
 }
 
 // badFormat explains an exec's ENOEXEC ("exec format error"), which names

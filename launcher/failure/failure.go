@@ -110,5 +110,19 @@ func split(err error) []Line {
 	if errors.As(err, &h) {
 		l.Hint = h.Hint()
 	}
+	if l.Hint == "" {
+		l.Hint = LimitHint(err)
+	}
 	return []Line{l}
+}
+
+// LimitHint is the advice for an error that came of ward running out of
+// file descriptors, wherever that happened; "" for any other error. The
+// place that failed is not at fault, and "too many open files" alone
+// does not say which limit that is.
+func LimitHint(err error) string {
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+		return "ward ran out of file descriptors: raise the limit (ulimit -n; systemd's LimitNOFILE=, docker run --ulimit nofile=)"
+	}
+	return ""
 }

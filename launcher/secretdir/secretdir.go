@@ -196,6 +196,39 @@ func (d *Dir) Replace(f File) error {
 	return nil
 }
 
+// Fits reports, as an error wrapping ENOSPC, when files would not fit
+// on the directory's file system if Replace wrote them one by one now:
+// each needs room for its new content while the old is still there. A
+// restart checks before it stops the child, which then keeps running on
+// its old files, rather than be stopped with nothing to start in its
+// place. Another writer of the same file system can still fill it
+// meanwhile; Replace's own error then says so.
+func (d *Dir) Fits(files []File) error {
+	if d == nil {
+		return nil
+	}
+	// A file system that reports no size (a tmpfs mounted with size=0,
+	// ramfs) has no limit to check against.
+	var st unix.Statfs_t
+	if err := unix.Statfs(d.Path, &st); err != nil || st.Bsize <= 0 || st.Blocks == 0 {
+		return nil
+	}
+	block := uint64(st.Bsize)
+	blocks := func(n int64) uint64 { return (uint64(n) + block - 1) / block }
+	free := st.Bavail
+	for _, f := range files {
+		need := blocks(int64(len(f.Data)))
+		if need > free {
+			return fmt.Errorf("file %s: its %d bytes do not fit in %s beside the files there (%d KiB free): %w", f.Path, len(f.Data), d.Path, free*block/1024, unix.ENOSPC)
+		}
+		free -= need
+		if old, err := d.root.Stat(filepath.FromSlash(f.Path)); err == nil {
+			free += blocks(old.Size())
+		}
+	}
+	return nil
+}
+
 // mkdirAll creates rel and its missing parents in the directory, each
 // 0700 whatever the umask (under `umask 177` they could not be entered).
 func (d *Dir) mkdirAll(rel string) error {
@@ -241,6 +274,15 @@ func (d *Dir) Remove() error {
 // fileError names the file that failed, and says so plainly when the
 // reason is that the whole directory was removed from under the run.
 func (d *Dir) fileError(rel string, err error) error {
+	// The handle was opened before the directory got its run-* name, and
+	// the paths in its errors begin with the name it had then, which no
+	// longer exists.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if rest, ok := strings.CutPrefix(pe.Path, d.root.Name()); ok {
+			pe.Path = d.Path + rest
+		}
+	}
 	if d.removed() {
 		return fmt.Errorf("file %s: private directory %s was removed; it is not recreated without its lock: %w", rel, d.Path, err)
 	}
@@ -258,21 +300,26 @@ func (d *Dir) removed() bool {
 	return err != nil || !os.SameFile(mine, named)
 }
 
+// writeExcl creates rel with mode and data. A write that fails half way
+// (a full tmpfs) removes what it wrote: a truncated secret would hold the
+// space the next try needs, and lie beside the child's files.
 func writeExcl(root *os.Root, rel string, mode fs.FileMode, data []byte) error {
 	fh, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
 	// The umask may have narrowed the mode; set it as asked.
-	if err := fh.Chmod(mode); err != nil {
-		fh.Close()
-		return err
+	err = fh.Chmod(mode)
+	if err == nil {
+		_, err = fh.Write(data)
 	}
-	if _, err := fh.Write(data); err != nil {
-		fh.Close()
-		return err
+	if cerr := fh.Close(); err == nil {
+		err = cerr
 	}
-	return fh.Close()
+	if err != nil {
+		root.Remove(rel)
+	}
+	return err
 }
 
 // lockRoot takes the root lock with how (unix.LOCK_SH to create a

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -742,12 +743,22 @@ func (r *rotator) watchFiles(ctx context.Context) bool {
 	dirs := watchPoints(paths)
 	for _, d := range slices.Sorted(maps.Keys(dirs)) {
 		if err := w.Add(d); err != nil {
-			r.log.Warn("cannot watch a directory for secret changes", "dir", d, "error", err.Error())
+			r.log.Warn("cannot watch a directory for secret changes; its files are looked at every rotation.poll", "dir", d, "poll", r.rot.Poll.String(), "error", watchError(err))
 		}
 	}
 	watchContents(w, paths)
 	go r.relayEvents(ctx, w, paths, dirs)
 	return true
+}
+
+// watchError says why a watch was refused. The kernel's ENOSPC means the
+// user's inotify watches are used up, not a full disk, which is what
+// "no space left on device" alone would make anyone look for.
+func watchError(err error) string {
+	if errors.Is(err, syscall.ENOSPC) {
+		return "the limit on inotify watches is reached (fs.inotify.max_user_watches, shared by every program of the user): " + err.Error()
+	}
+	return err.Error()
 }
 
 // relayEvents turns the watcher's events on files the secrets came from

@@ -146,7 +146,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	}
 	if dir != nil && len(p.Files) > 0 {
 		if err := dir.Write(p.Files); err != nil {
-			return fail(err, "")
+			return fail(err, dirHint(err, ""))
 		}
 	}
 
@@ -216,7 +216,7 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 	if !o.Exec && (len(files) > 0 || notifySocket != "" || o.identity != nil) {
 		d, err := secretdir.New(o.Getenv)
 		if err != nil {
-			st.hint = "set $WARD_RUNTIME_DIR to a directory on tmpfs that only you (or root) can write"
+			st.hint = dirHint(err, "set $WARD_RUNTIME_DIR to a directory on tmpfs that only you (or root) can write")
 			return st, err
 		}
 		st.dir = d
@@ -392,6 +392,19 @@ func startFailure(err error) (int, error) {
 		return se.Code, &failure.Error{Code: se.Code, Err: err}
 	}
 	return fail(err, "")
+}
+
+// dirHint is the advice for a private directory or file that could not
+// be made: for a full tmpfs, where more space is to be had; for no file
+// descriptor left, which limit to raise; else other.
+func dirHint(err error, other string) string {
+	if errors.Is(err, syscall.ENOSPC) {
+		return "the tmpfs is full: free space there, give it more (a container's /dev/shm is 64 MiB unless docker run --shm-size says otherwise), or set $WARD_RUNTIME_DIR to a larger tmpfs"
+	}
+	if hint := failure.LimitHint(err); hint != "" {
+		return hint
+	}
+	return other
 }
 
 // ResolveHint is the advice for a resolve that failed, when the failures

@@ -795,6 +795,14 @@ func (s *supervisor) apply(p *proposal) {
 		s.log.Info("secrets changed: files rewritten and the child signalled", "changed", names, "from", from, "signal", signals.Name(s.rotation.Signal), "took", time.Since(start).Round(time.Microsecond).String())
 		p.done <- true
 	default:
+		// The new child's files are written once the old child is gone;
+		// when they cannot be, the old child is better left running than
+		// stopped with nothing to start in its place.
+		if err := s.dir.Fits(p.plan.Files); err != nil {
+			s.log.Error("cannot write the new secret files; the child keeps running on the old ones", "error", err.Error())
+			p.done <- false
+			return
+		}
 		if s.rotation.OnChange == manifest.SignalChild {
 			s.log.Info("an environment variable changed and a running process cannot take a new environment: restarting instead of signalling", "changed", names)
 		}

@@ -35,7 +35,7 @@ const ageIntro = "age-encryption.org/v1\n"
 // file its links lead to), and returns the identity that decrypted it.
 // A file that is not a ward store is an error, and update never
 // overwrites it.
-func (s *Store) readFile(path string) (*document, *age.X25519Identity, error) {
+func (s *Store) readFile(path string) (*document, *keyPair, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -13,9 +13,18 @@ import (
 	"filippo.io/age"
 )
 
+// keyPair is the identity the store is read with and the recipient it is
+// written to, which is that identity's own.
+type keyPair struct {
+	age.Identity
+	recipient age.Recipient
+}
+
 // identity reads the age identity, creating it when create is set and it
-// does not exist. An identity readable by others is refused.
-func (s *Store) identity(create bool) (*age.X25519Identity, error) {
+// does not exist. An identity readable by others is refused. It takes
+// the identities age-keygen writes: X25519, and the post-quantum hybrid
+// ones of `age-keygen -pq`.
+func (s *Store) identity(create bool) (*keyPair, error) {
 	b, err := readPrivate(s.IdentityPath)
 	if errors.Is(err, fs.ErrNotExist) && create {
 		return s.newIdentity()
@@ -32,19 +41,27 @@ func (s *Store) identity(create bool) (*age.X25519Identity, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
+		// The age errors could echo key material: say only where, and
+		// what the file is when it is a key of another kind.
+		if strings.HasPrefix(line, "AGE-SECRET-KEY-PQ-1") {
+			id, err := age.ParseHybridIdentity(line)
+			if err != nil {
+				return nil, s.notAnIdentity(line)
+			}
+			return &keyPair{id, id.Recipient()}, nil
+		}
 		id, err := age.ParseX25519Identity(line)
 		if err != nil {
-			// The age error could echo key material: say only where.
-			return nil, fmt.Errorf("the identity file %s does not hold an age X25519 identity", s.IdentityPath)
+			return nil, s.notAnIdentity(line)
 		}
-		return id, nil
+		return &keyPair{id, id.Recipient()}, nil
 	}
 	return nil, fmt.Errorf("the identity file %s is empty", s.IdentityPath)
 }
 
 // newIdentity creates the identity file. It never replaces one: when
 // another ward creates it first, that one is used.
-func (s *Store) newIdentity() (*age.X25519Identity, error) {
+func (s *Store) newIdentity() (*keyPair, error) {
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		return nil, err
@@ -62,7 +79,21 @@ func (s *Store) newIdentity() (*age.X25519Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create the identity file: %w", err)
 	}
-	return id, nil
+	return &keyPair{id, id.Recipient()}, nil
+}
+
+// notAnIdentity is the error for an identity file whose first line
+// other than a comment is not an identity ward reads, saying what the
+// file is when that line shows it (never the line itself): ward reads its identity unattended, so one behind
+// a passphrase cannot serve, and the local store takes no SSH key.
+func (s *Store) notAnIdentity(line string) error {
+	switch {
+	case line == strings.TrimSpace(ageIntro), line == "-----BEGIN AGE ENCRYPTED FILE-----":
+		return fmt.Errorf("the identity file %s is encrypted with a passphrase, and ward reads it unattended: decrypt it to a file of its own (age -d -o identity.txt %s; chmod 600 identity.txt) and point $WARD_IDENTITY at that", s.IdentityPath, s.IdentityPath)
+	case strings.HasPrefix(line, "-----BEGIN OPENSSH PRIVATE KEY-----"), strings.HasPrefix(line, "-----BEGIN RSA PRIVATE KEY-----"):
+		return fmt.Errorf("the identity file %s is an SSH key, and the local store takes an age identity: make one with age-keygen, or leave $WARD_IDENTITY unset and ward makes one", s.IdentityPath)
+	}
+	return fmt.Errorf("the identity file %s does not hold an age identity (AGE-SECRET-KEY-1... or AGE-SECRET-KEY-PQ-1..., as age-keygen writes)", s.IdentityPath)
 }
 
 // readPrivate reads a file that must not be readable by group or others.

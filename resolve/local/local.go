@@ -20,8 +20,8 @@ import (
 	"github.com/wardsecrets/ward/resolve"
 )
 
-// Store is the local encrypted store: a file encrypted to one age X25519
-// identity kept in the user's config directory.
+// Store is the local encrypted store: a file encrypted to one age
+// identity (X25519, or the post-quantum hybrid of age-keygen -pq) kept in the user's config directory.
 type Store struct {
 	// Path is the encrypted store file. When it is a symbolic link, writes
 	// go through it: the file it leads to is replaced, the link is kept.

@@ -249,7 +249,7 @@ func (s *Store) update(create bool, change func(*document) (bool, error)) error 
 	if err != nil || !changed {
 		return err
 	}
-	return writeDocument(target, id.Recipient(), doc)
+	return writeDocument(target, id.recipient, doc)
 }
 
 // checkValues says everything wrong with a batch at once, so that one

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/signals"
 )
 
 // Config says which helper to run and how to open its store.
@@ -43,6 +44,9 @@ type Config struct {
 	// requests wait, before it is taken for hung and killed; 0 means
 	// DefaultAnswerTimeout.
 	AnswerTimeout time.Duration
+	// Version is ward's own version, named when the helper found is of
+	// another ward.
+	Version string
 }
 
 // ErrHelperDied is the cause of a request that a helper could not answer
@@ -186,7 +190,7 @@ func (c *Client) awaitOpen(op *opening, ch <-chan response) {
 		err = r.Error.err()
 	default:
 		if err = json.Unmarshal(r.Result, &o); err == nil && o.Protocol != Protocol {
-			err = fmt.Errorf("%s speaks protocol %d, ward %d: install the helper of the same ward version", c.cfg.Program, o.Protocol, Protocol)
+			err = &VersionError{Program: c.cfg.Program, Path: c.path, Protocol: o.Protocol, Version: o.Ward, WardVersion: c.cfg.Version}
 		}
 	}
 	c.mu.Lock()
@@ -270,6 +274,9 @@ func (c *Client) start() (*conn, error) {
 		inW.Close()
 		outR.Close()
 		errR.Close()
+		if short := signals.Exhausted(err); short != nil {
+			err = short
+		}
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
 	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), answerTimeout: c.cfg.AnswerTimeout}
@@ -328,6 +335,44 @@ func (e *MissingError) Hint() string {
 		return fmt.Sprintf("chmod +x %s if it is ward's helper copied without its mode; else install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION", e.Unusable)
 	}
 	return "install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION (or copy every ward-* program from ward's image or release next to ward)"
+}
+
+// VersionError is a helper of another ward: one that speaks another
+// protocol, found first on $PATH or left beside ward by an older install.
+type VersionError struct {
+	Program, Path string
+	// Protocol and Version are the helper's; Version is "" when the
+	// helper does not say (wards before it said, builds without a module
+	// version).
+	Protocol int
+	Version  string
+	// WardVersion is this ward's version.
+	WardVersion string
+}
+
+func (e *VersionError) Error() string {
+	helper := "of an unknown version"
+	if e.Version != "" {
+		helper = "of ward " + e.Version
+	}
+	return fmt.Sprintf("%s is the helper %s (store protocol %d), and this ward is %s (store protocol %d): they cannot work together", e.Path, helper, e.Protocol, orDev(e.WardVersion), Protocol)
+}
+
+// Hint says which helper to install, and where: ward looks beside itself
+// first, then on $PATH.
+func (e *VersionError) Hint() string {
+	v := e.WardVersion
+	if v == "" || v == "dev" {
+		v = "VERSION"
+	}
+	return fmt.Sprintf("install the helpers of this ward beside it: go install github.com/wardsecrets/ward/...@%s (or copy every ward-* program from ward's image or release next to ward), or remove %s", v, e.Path)
+}
+
+func orDev(v string) string {
+	if v == "" {
+		return "dev"
+	}
+	return v
 }
 
 // Pid is the running helper's process id, 0 when none runs.
@@ -587,6 +632,9 @@ type conn struct {
 	answerTimeout time.Duration
 	// hung: watch killed the helper for answering nothing.
 	hung atomic.Bool
+	// exit is how the helper ended ("exit status 2", "signal: aborted"),
+	// set by wait; "" when not known (reaped by ward's reaper first).
+	exit string
 }
 
 // watch kills the helper when it stops answering. While requests wait for
@@ -640,6 +688,11 @@ func (cn *conn) watch() {
 func (cn *conn) diedErr() error {
 	if cn.hung.Load() {
 		return fmt.Errorf("%w: it answered nothing for %s and was killed", ErrHelperDied, cn.answerTimeout)
+	}
+	// readResponses waits for the helper before it fails what waited, so
+	// exit is set by now.
+	if cn.exit != "" {
+		return fmt.Errorf("%w (%s)", ErrHelperDied, cn.exit)
 	}
 	return ErrHelperDied
 }
@@ -745,6 +798,12 @@ func (cn *conn) readResponses(out *os.File) {
 		}
 		cn.deliver(r)
 	}
+	// How it ended goes into the failures: a helper that crashed (its
+	// runtime unable to make a thread at the process limit) and one that
+	// exited by itself read alike otherwise. Its stdout is closed, so it
+	// is exiting; the end of its stdin ends one that is not.
+	cn.in.Close()
+	cn.wait()
 	cn.mu.Lock()
 	close(cn.dead)
 	pending := cn.pending
@@ -753,8 +812,6 @@ func (cn *conn) readResponses(out *os.File) {
 	for _, ch := range pending {
 		ch <- response{Error: died}
 	}
-	cn.in.Close()
-	cn.wait()
 }
 
 func (cn *conn) logRecord(l *wireLog) {
@@ -818,5 +875,9 @@ func (cn *conn) kill() {
 // status may already be gone (reaped as an orphan would be); that is fine,
 // only the exit matters.
 func (cn *conn) wait() {
-	cn.waited.Do(func() { cn.proc.Wait() })
+	cn.waited.Do(func() {
+		if st, err := cn.proc.Wait(); err == nil {
+			cn.exit = st.String()
+		}
+	})
 }

@@ -12,8 +12,10 @@
 //
 //	open        first, once: the protocol version, the store's settings
 //	            (its stores.<name> block as JSON), concurrency,
-//	            revoke_on_exit and the log level. Answer: the schemes the
-//	            helper serves and what it can do (leases, versions).
+//	            revoke_on_exit and the log level. Answer: the helper's
+//	            protocol and ward version, the schemes it serves and what
+//	            it can do (leases, versions). A helper of another
+//	            protocol answers with its protocol and version alone.
 //	fetch       refs (whole documents, no field): one secret or one
 //	            error per ref, in order. A secret's value travels as
 //	            base64; errors say whether the document was not found.
@@ -88,7 +90,11 @@ type response struct {
 }
 
 type openResult struct {
-	Protocol int      `json:"protocol"`
+	Protocol int `json:"protocol"`
+	// Ward is the version of ward the helper was built from, when its
+	// build says (see buildVersion); ward names it when the protocols
+	// differ.
+	Ward     string   `json:"ward,omitempty"`
 	Schemes  []string `json:"schemes"`
 	Leases   bool     `json:"leases"`
 	Versions bool     `json:"versions"`

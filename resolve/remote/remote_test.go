@@ -209,8 +209,10 @@ func TestSecretFieldsCrossThePipe(t *testing.T) {
 	}
 }
 
-// TestHelperDeathIsAnOutage: a helper that dies fails what it was asked
-// and is started again for the next request.
+// TestHelperDeathIsAnOutage: a helper that dies fails what it was asked,
+// saying how it ended (a crash at the process limit and an exit read
+// alike: "the store's helper program exited"), and is started again for
+// the next request.
 func TestHelperDeathIsAnOutage(t *testing.T) {
 	c, dir, _ := setup(t)
 	os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o600)
@@ -218,8 +220,8 @@ func TestHelperDeathIsAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := c.Fetch(context.Background(), ref("die"))
-	if !errors.Is(err, ErrHelperDied) {
-		t.Fatalf("a request the helper died on: got %v, want ErrHelperDied", err)
+	if !errors.Is(err, ErrHelperDied) || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("a request the helper died on: got %v, want ErrHelperDied with its exit status 3", err)
 	}
 	s, err := c.Fetch(context.Background(), ref("a"))
 	if err != nil || string(s.Value) != "x" {
@@ -586,5 +588,39 @@ func TestFirstRequestRidesWithOpen(t *testing.T) {
 	}
 	if _, err := bad.Fetch(context.Background(), ref("a")); err == nil || !strings.Contains(err.Error(), "the options did not arrive") {
 		t.Fatalf("the next fetch: %v, want the open's error again (from a new helper)", err)
+	}
+}
+
+// TestHelperOfAnotherWard: a helper of another build found first (an old
+// ward-vault on $PATH, left by a package, beside a ward installed with go
+// install) is named by its path and version, beside ward's, with the
+// helper to install; it said only "ward-vault speaks protocol 2, ward 1".
+func TestHelperOfAnotherWard(t *testing.T) {
+	bin := t.TempDir()
+	helper := filepath.Join(bin, "ward-test-other")
+	// It answers the open as a helper of protocol 2 from ward v9.9.9 does.
+	script := "#!/bin/sh\nread line\necho '{\"id\":1,\"result\":{\"protocol\":2,\"ward\":\"v9.9.9\"}}'\ncat >/dev/null\n"
+	if err := os.WriteFile(helper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	c := New(Config{Program: "ward-test-other", Store: "test", Version: "v1.2.3"})
+	defer c.Close()
+	_, err := c.Fetch(context.Background(), ref("a"))
+	if err == nil {
+		t.Fatal("a fetch through a helper of another protocol succeeded")
+	}
+	var h interface{ Hint() string }
+	hint := ""
+	if errors.As(err, &h) {
+		hint = h.Hint()
+	}
+	for _, want := range []string{helper, "v9.9.9", "protocol 2", "v1.2.3", "protocol 1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got %q, want it to name %s", err, want)
+		}
+	}
+	if !strings.Contains(hint, "go install github.com/wardsecrets/ward/...@v1.2.3") || !strings.Contains(hint, helper) {
+		t.Errorf("got hint %q, want the install of ward v1.2.3's helpers and the file to replace", hint)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -133,7 +134,7 @@ func (s *server) doOpen(o *openRequest) (any, error) {
 		return nil, fmt.Errorf("the store is open already")
 	}
 	if o == nil || o.Protocol != Protocol {
-		return openResult{Protocol: Protocol}, nil
+		return openResult{Protocol: Protocol, Ward: buildVersion()}, nil
 	}
 	var level slog.Level
 	if level.UnmarshalText([]byte(o.LogLevel)) == nil {
@@ -157,7 +158,7 @@ func (s *server) doOpen(o *openRequest) (any, error) {
 		return nil, err
 	}
 	s.store = st
-	res := openResult{Protocol: Protocol}
+	res := openResult{Protocol: Protocol, Ward: buildVersion()}
 	for _, sc := range s.kind.Schemes {
 		res.Schemes = append(res.Schemes, sc.Name)
 	}
@@ -378,4 +379,13 @@ func prefixed(prefix string, attrs []slog.Attr) []slog.Attr {
 		out[i] = slog.Attr{Key: prefix + a.Key, Value: a.Value}
 	}
 	return out
+}
+
+// buildVersion is the module version the helper was built from (go
+// install ...@v1.2.3), or "" when the build does not record one.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return ""
 }

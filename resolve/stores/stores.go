@@ -48,6 +48,9 @@ type Config struct {
 	Level        slog.Level
 	Concurrency  int
 	RevokeOnExit bool
+	// Version is ward's version, which helpers of another one are told
+	// apart by.
+	Version string
 }
 
 // Set is the stores of one run: each opened on first use, all closed
@@ -125,7 +128,7 @@ func (s *Set) openKind(k *resolve.Kind) (resolve.Store, error) {
 	return remote.New(remote.Config{
 		Program: k.Helper(), Store: k.Name, Options: opts,
 		Environ: s.cfg.Environ, Concurrency: s.cfg.Concurrency, RevokeOnExit: s.cfg.RevokeOnExit,
-		Log: s.cfg.Log, Level: s.cfg.Level,
+		Log: s.cfg.Log, Level: s.cfg.Level, Version: s.cfg.Version,
 	}), nil
 }
 

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+)
+
+// pidsCgroup makes a cgroup of its own with the pids controller (v1's
+// hierarchy or v2's), removed when the test ends.
+func pidsCgroup(t *testing.T) string {
+	t.Helper()
+	parent := "/sys/fs/cgroup/pids"
+	if _, err := os.Stat(parent); err != nil {
+		parent = "/sys/fs/cgroup"
+		if b, _ := os.ReadFile(filepath.Join(parent, "cgroup.subtree_control")); !strings.Contains(string(b), "pids") {
+			vaulttest.RequireIntegration(t, "no cgroup with the pids controller to make one in (needs root, and pids in "+parent+"/cgroup.subtree_control)")
+		}
+	}
+	cg := filepath.Join(parent, fmt.Sprintf("ward-test-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-")))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		vaulttest.RequireIntegration(t, "cannot make a cgroup (needs root): "+err.Error())
+	}
+	t.Cleanup(func() { os.Remove(cg) })
+	return cg
+}
+
+// TestStartAtTheProcessLimit: a child, or a store helper, that cannot be
+// forked because the process limit is reached (a container's
+// --pids-limit, systemd's TasksMax=) fails the run with 125 and says
+// which limit; the child's was 126, "/usr/bin/sh: resource temporarily
+// unavailable", which says the program cannot be run and names no limit,
+// and the helper's named none either.
+func TestStartAtTheProcessLimit(t *testing.T) {
+	tests := []struct{ name, manifest string }{
+		{"child", "version: 1\nenv:\n  A: local://app/a\n"},
+		{"store helper", "version: 1\nenv:\n  A: vault://secret/app#a\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cg := pidsCgroup(t)
+			w := newWardEnv(t)
+			w.set("app/a", canary("nproc"))
+			// The limit is set while ward waits, its threads made; now and
+			// then its runtime wants one more thread after that, and dies
+			// of it in the runtime before ward's code can act. Such a try
+			// tells nothing of ward, and is made again.
+			for try := 1; ; try++ {
+				code, stderr := startAtLimit(t, w, cg, tc.manifest)
+				if strings.Contains(stderr, "pthread_create failed") || strings.Contains(stderr, "failed to create new OS thread") {
+					if try < 5 {
+						continue
+					}
+					t.Fatalf("ward's runtime could not make a thread at the limit %d times in a row", try)
+				}
+				if code != 125 || !strings.Contains(stderr, "pids.max") {
+					t.Errorf("got exit code %d, want 125 and the limit named (stderr: %q)", code, stderr)
+				}
+				if strings.Contains(stderr, w.canaries[0]) {
+					t.Errorf("the value of A is in ward's output")
+				}
+				return
+			}
+		})
+	}
+}
+
+// startAtLimit runs ward in cg, which it may not grow once ward has read
+// its manifest, and returns ward's exit code and stderr.
+func startAtLimit(t *testing.T, w *wardEnv, cg, manifest string) (int, string) {
+	t.Helper()
+	os.WriteFile(filepath.Join(cg, "pids.max"), []byte("max"), 0o644)
+	// ward waits on its manifest, a FIFO, while the limit is set to the
+	// tasks it has: the next one, the child's fork, is refused.
+	m := filepath.Join(t.TempDir(), "ward.yaml")
+	if err := unix.Mkfifo(m, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ward, _ := exec.LookPath("ward")
+	// Started through sh, which moves itself into the cgroup first.
+	cmd := w.command()
+	cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run -m "$2" -- helper exit 0`, cg, ward, m}
+	// A Vault that is never reached: the helper is not started.
+	cmd.Env = append(cmd.Env, "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN=unused")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitUntil(t, "ward to block opening its manifest", func() bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
+		for _, task := range tasks {
+			if b, _ := os.ReadFile(task); string(b) == "wait_for_partner" {
+				return true
+			}
+		}
+		return false
+	})
+	current, err := os.ReadFile(filepath.Join(cg, "pids.current"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cg, "pids.max"), current, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(m, os.O_WRONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(manifest)
+	f.Close()
+	code := exitWithin(t, cmd, 15*time.Second)
+	return code, stderr.String()
+}
+
+// TestFilesOnAFullTmpfs: a files: secret larger than the tmpfs has room
+// for (a container's 64 MiB /dev/shm) fails the start with 125, names the
+// file, says where the space is to be found, and leaves nothing behind.
+// It said "no space left on device" and no more.
+func TestFilesOnAFullTmpfs(t *testing.T) {
+	rt := t.TempDir()
+	if err := unix.Mount("tmpfs", rt, "tmpfs", 0, "size=64k,mode=0700"); err != nil {
+		vaulttest.RequireIntegration(t, "cannot mount a tmpfs (needs root): "+err.Error())
+	}
+	t.Cleanup(func() { unix.Unmount(rt, unix.MNT_DETACH) })
+	w := newWardEnv(t)
+	w.set("app/cert", canary("bigfile")+strings.Repeat("x", 100<<10))
+	m := w.manifest("version: 1\nfiles:\n  - path: tls/cert.pem\n    ref: local://app/cert\n")
+	cmd := w.command("run", "-m", m, "--", "helper", "exit", "0")
+	cmd.Env = append(cmd.Env, "WARD_RUNTIME_DIR="+rt)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	code := exitCode(t, cmd.Run())
+	if code != 125 || !strings.Contains(stderr.String(), "tls/cert.pem") || !strings.Contains(stderr.String(), "--shm-size") {
+		t.Errorf("got exit code %d, want 125 naming the file and what to do about the space (stderr: %q)", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), w.canaries[0][:20]) {
+		t.Errorf("the file's value is in ward's output")
+	}
+	left, _ := filepath.Glob(filepath.Join(rt, "ward-*", "run-*"))
+	if len(left) > 0 {
+		t.Errorf("got %v left on the tmpfs, want no run directory", left)
+	}
+}
+
+// TestRestartOnAFullTmpfs: a restart whose new file would not fit on the
+// tmpfs leaves the child running on its old files, and a later change
+// that fits restarts it. ward stopped the child, failed to write the
+// file, and exited: a value that grew past the space took the service
+// down.
+func TestRestartOnAFullTmpfs(t *testing.T) {
+	rt := t.TempDir()
+	if err := unix.Mount("tmpfs", rt, "tmpfs", 0, "size=32k,mode=0700"); err != nil {
+		vaulttest.RequireIntegration(t, "cannot mount a tmpfs (needs root): "+err.Error())
+	}
+	t.Cleanup(func() { unix.Unmount(rt, unix.MNT_DETACH) })
+	w := newWardEnv(t)
+	old := canary("fits") + strings.Repeat("o", 16000)
+	w.set("app/cert", old)
+	m := w.manifest("version: 1\nfiles:\n  - path: cert.pem\n    ref: local://app/cert\n    env: CERT_FILE\nrotation:\n  on_change: restart\n  debounce: 100ms\n")
+	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
+	cmd.Env = append(cmd.Env, "WARD_RUNTIME_DIR="+rt)
+	stdout, stderr := startedLines(t, cmd)
+	envHash(stdout, "CERT_FILE")
+	files, _ := filepath.Glob(filepath.Join(rt, "ward-*", "run-*", "cert.pem"))
+	if len(files) != 1 {
+		t.Fatalf("got %v, want the child's one file", files)
+	}
+	w.set("app/cert", canary("toobig")+strings.Repeat("n", 24000))
+	stderr.waitForContaining("cannot write the new secret files; the child keeps running on the old ones")
+	if got, err := os.ReadFile(files[0]); err != nil || string(got) != old {
+		t.Errorf("the child's file after the refused restart: got %d bytes (err %v), want the old %d", len(got), err, len(old))
+	}
+	// A value that fits restarts the child with it.
+	small := canary("small")
+	w.set("app/cert", small)
+	envHash(stdout, "CERT_FILE")
+	files, _ = filepath.Glob(filepath.Join(rt, "ward-*", "run-*", "cert.pem"))
+	if len(files) != 1 {
+		t.Fatalf("got %v after the restart, want the child's one file", files)
+	}
+	if got, err := os.ReadFile(files[0]); err != nil || string(got) != small {
+		t.Errorf("the restarted child's file: got %d bytes (err %v), want the new %d", len(got), err, len(small))
+	}
+	cmd.Process.Signal(unix.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		for _, c := range w.canaries {
+			if strings.Contains(line, c[:20]) {
+				t.Errorf("a value is in ward's stderr")
+			}
+		}
+	}
+}
+
+// TestOutOfFileDescriptors: wherever ward runs out of file descriptors
+// on its way to the child (its private directory, the pipes of --mask,
+// the fork), it fails with 125 and says which limit to raise. Out of them
+// at its private directory, it told the user to move $WARD_RUNTIME_DIR;
+// at the pipes it said "pipe2: too many open files" and nothing else.
+func TestOutOfFileDescriptors(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("nofile"))
+	ward, _ := exec.LookPath("ward")
+	for extra := 0; ; extra++ {
+		if extra > 16 {
+			t.Fatal("ward never started its child, however many descriptors it was given")
+		}
+		// ward waits on its manifest, a FIFO, while its limit is set to
+		// the descriptors it holds and extra more.
+		m := filepath.Join(t.TempDir(), "ward.yaml")
+		if err := unix.Mkfifo(m, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := w.command("run", "--mask", "-m", m, "--", "helper", "exit", "0")
+		cmd.Path = ward
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pid := cmd.Process.Pid
+		waitUntil(t, "ward to block opening its manifest", func() bool {
+			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+			for _, task := range tasks {
+				if b, _ := os.ReadFile(task); string(b) == "wait_for_partner" {
+					return true
+				}
+			}
+			return false
+		})
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		limit := uint64(len(fds) + extra)
+		if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: limit, Max: limit}, nil); err != nil {
+			cmd.Process.Kill()
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(m, os.O_WRONLY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("version: 1\nenv:\n  A: local://app/a\nfiles:\n  - path: a\n    ref: local://app/a\n")
+		f.Close()
+		code := exitWithin(t, cmd, 15*time.Second)
+		if code == 0 {
+			return
+		}
+		if code != 125 || !strings.Contains(stderr.String(), "ulimit -n") || strings.Contains(stderr.String(), "WARD_RUNTIME_DIR") {
+			t.Errorf("with %d descriptors: got exit code %d, want 125 and the limit named (stderr: %q)", limit, code, stderr.String())
+		}
+		if strings.Contains(stderr.String(), w.canaries[0]) {
+			t.Errorf("the value of A is in ward's output")
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package local
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
+)
+
+// TestIdentityFilesAgeWrites: an identity file as age-keygen writes it,
+// comments and all, serves the store, the post-quantum one of
+// `age-keygen -pq` too (age 1.3 makes those); one ward cannot use says
+// what it is and what to do, never a byte of the key.
+func TestIdentityFilesAgeWrites(t *testing.T) {
+	keygen := func(id interface{ String() string }, public string) string {
+		return fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), public, id)
+	}
+	x, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pq, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, content string }{
+		{"age-keygen", keygen(x, x.Recipient().String())},
+		{"age-keygen -pq", keygen(pq, pq.Recipient().String())},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			if err := os.WriteFile(s.IdentityPath, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			v := canary("keygen")
+			mustSet(t, s, "app/a", v)
+			wantValue(t, s, "app/a", v)
+			if got := fileBytes(t, s.IdentityPath); got != tc.content {
+				t.Errorf("the identity file was changed")
+			}
+		})
+	}
+
+	// A passphrase-protected identity, as `age -p -o key.age` (binary) or
+	// `age -p -a` (armored) writes it over age-keygen's output.
+	protect := func(armored bool) string {
+		r, err := age.NewScryptRecipient("correct horse battery staple")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SetWorkFactor(10)
+		var buf bytes.Buffer
+		var out io.Writer = &buf
+		var aw io.WriteCloser
+		if armored {
+			aw = armor.NewWriter(&buf)
+			out = aw
+		}
+		w, err := age.Encrypt(out, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, keygen(x, x.Recipient().String()))
+		w.Close()
+		if aw != nil {
+			aw.Close()
+		}
+		return buf.String()
+	}
+	const sshKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n"
+	for _, tc := range []struct{ name, content, want string }{
+		{"passphrase, binary", protect(false), "encrypted with a passphrase"},
+		{"passphrase, armored", protect(true), "encrypted with a passphrase"},
+		{"ssh key", sshKey, "is an SSH key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			if err := os.WriteFile(s.IdentityPath, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := s.Set("app/a", canary("refused"))
+			if err == nil {
+				t.Fatal("set succeeded with an identity ward cannot use")
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), s.IdentityPath) {
+				t.Errorf("got %q, want it to name %s and say %q", show(err), s.IdentityPath, tc.want)
+			}
+			if strings.Contains(err.Error(), "b3BlbnNz") || strings.Contains(err.Error(), "AGE-SECRET-KEY") {
+				t.Errorf("the error quotes the key file: %q", err)
+			}
+		})
+	}
+}
