@@ -475,16 +475,34 @@ func (r *rotator) stale(t trigger, ref resolve.Ref, v resolve.Value) bool {
 // had when read, as Vault Agent renews, and at least a second after that
 // read.
 func refreshAt(v resolve.Value) time.Time {
-	return v.Read.Add(max(v.Expires.Sub(v.Read)*2/3, time.Second))
+	// On the wall clock, as Expires is: Read's monotonic reading stands
+	// still while a laptop sleeps.
+	read := v.Read.Round(0)
+	return read.Add(max(v.Expires.Sub(read)*2/3, time.Second))
 }
 
 // due reports whether the expiring value v is to be read again.
 func due(v resolve.Value) bool { return !time.Now().Before(refreshAt(v)) }
 
 // expiryTimer fires when the first of values that expire without a lease
-// is due to be read again, and not before notBefore; nil when none
-// expires.
+// is due to be read again, and not before notBefore, or expiryRecheck
+// before then; nil when none expires.
 func expiryTimer(values map[string]resolve.Value, notBefore time.Time) <-chan time.Time {
+	d, ok := expiryWait(values, notBefore)
+	if !ok {
+		return nil
+	}
+	return time.After(d)
+}
+
+// expiryRecheck bounds a wait for an expiring value. Timers run on the
+// monotonic clock, which stands still while a laptop sleeps: a value due
+// during a night's suspend would otherwise be read a night after the
+// resume. A wait that ends early reads nothing, and is looked at again.
+const expiryRecheck = time.Minute
+
+// expiryWait is expiryTimer's wait; false when no value expires.
+func expiryWait(values map[string]resolve.Value, notBefore time.Time) (time.Duration, bool) {
 	var first time.Time
 	for _, v := range values {
 		if v.Lease != nil || v.Expires.IsZero() {
@@ -495,12 +513,12 @@ func expiryTimer(values map[string]resolve.Value, notBefore time.Time) <-chan ti
 		}
 	}
 	if first.IsZero() {
-		return nil
+		return 0, false
 	}
 	if first.Before(notBefore) {
 		first = notBefore
 	}
-	return time.After(time.Until(first))
+	return min(time.Until(first), expiryRecheck), true
 }
 
 // unchangedVersions asks the polled stores that can tell versions cheaply

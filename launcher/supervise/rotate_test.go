@@ -257,6 +257,22 @@ func TestExpiringValues(t *testing.T) {
 	}
 }
 
+// TestExpiryAfterSuspend: a laptop's suspend stops the monotonic clock
+// (Go's timers, and its comparisons of times read with time.Now), not the
+// wall clock credentials expire by. When to read a value again is a wall
+// time, and the wait for it is looked at again at least every minute: a
+// value that expired during the suspend is read at most a minute after
+// the resume, not as long after it as the suspend lasted.
+func TestExpiryAfterSuspend(t *testing.T) {
+	v := resolve.Value{Read: time.Now(), Expires: time.Now().Add(time.Hour)}
+	if at := refreshAt(v); at != at.Round(0) {
+		t.Errorf("the refresh time %v carries a monotonic reading, which does not advance while the machine sleeps", at)
+	}
+	if d, ok := expiryWait(map[string]resolve.Value{"A": v}, time.Time{}); !ok || d > expiryRecheck {
+		t.Errorf("the wait for a value due in 40 minutes is %v (%v), want at most %v", d, ok, expiryRecheck)
+	}
+}
+
 // TestExpiryTimer: the timer is the first expiring value's refresh time,
 // not before its floor, and there is none without expiring values.
 func TestExpiryTimer(t *testing.T) {
