@@ -234,6 +234,17 @@ func number(n *yaml.Node) (float64, bool) {
 
 func (p *parser) manifest(n *yaml.Node) *Manifest {
 	m := &Manifest{File: p.file, Rotation: DefaultRotation(), Inherit: Inherit{All: true}, Profiles: map[string]*Profile{}}
+	// A manifest of another version is another format: its fields are
+	// not this version's mistakes, and listing them as such would send
+	// the user to edit the manifest rather than to upgrade ward.
+	for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == "version" {
+			if f, ok := number(v); ok && f != 1 && f == math.Trunc(f) {
+				p.fail(v, "version", "this ward reads manifest version 1: use the ward the manifest was written for, or upgrade", "unsupported version %s", v.Value)
+				return m
+			}
+		}
+	}
 	var versionSeen bool
 	p.d.Fields(n, "", map[string]func(k, v *yaml.Node){
 		"version": func(k, v *yaml.Node) {

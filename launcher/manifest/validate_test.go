@@ -279,3 +279,16 @@ profiles:
 		})
 	}
 }
+
+// TestOtherVersionIsOneError: a manifest of another version is reported
+// as that alone, not with its fields as this version's mistakes, which
+// would send the user to edit it rather than to upgrade ward.
+func TestOtherVersionIsOneError(t *testing.T) {
+	for _, text := range []string{"version: 2\nsecrets:\n  A: x\nenv:\n  B: 3\n", "version: 0\nenv: [a]\n"} {
+		_, err := Parse("w.yaml", []byte(text))
+		var ve ValidationErrors
+		if !errors.As(err, &ve) || len(ve) != 1 || !strings.Contains(ve[0].Error(), "unsupported version") {
+			t.Errorf("%q: got %v, want the unsupported version alone", text, err)
+		}
+	}
+}
