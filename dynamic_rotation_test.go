@@ -64,6 +64,7 @@ func dynamicSoak(t *testing.T, ttl, maxTTL string, window time.Duration, minStar
 	// The observation window is the requirement itself.
 	deadline := time.After(window)
 	starts, ok, failed, maxRoles := 0, 0, 0, 0
+	var failedAt []string
 observe:
 	for {
 		select {
@@ -76,6 +77,7 @@ observe:
 				ok++
 			case "LOGIN-FAILED":
 				failed++
+				failedAt = append(failedAt, time.Now().UTC().Format("15:04:05.000"))
 			}
 		case <-deadline:
 			break observe
@@ -88,7 +90,14 @@ observe:
 		t.Log("the cluster does not check these roles' passwords: a failed login here means the role was gone")
 	}
 	if failed != 0 {
-		t.Errorf("got %d failed logins in %s (and %d good ones), want 0", failed, window, ok)
+		t.Errorf("got %d failed logins in %s (and %d good ones), want 0; failed at %v; ward's log of leases and restarts:", failed, window, ok, failedAt)
+		// ward's log holds no value; these lines say when leases were
+		// read, renewed, revoked and the child restarted.
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if strings.Contains(line, "lease") || strings.Contains(line, "restart") || strings.Contains(line, "child") || strings.Contains(line, "secret fetched") {
+				t.Log(line)
+			}
+		}
 	}
 	if ok < int(window/time.Second) {
 		t.Errorf("got only %d good logins in %s", ok, window)
