@@ -96,6 +96,27 @@ func (d *Decoder) SetStr(dst *string, field string) func(k, v *yaml.Node) {
 	}
 }
 
+// CredName is a systemd credential's name, as LoadCredential=NAME:...
+// takes it: what creds://NAME names, as a reference or as a setting's
+// file.
+var CredName = Lazy(`^[A-Za-z0-9_][A-Za-z0-9_.\-@:]*$`)
+
+// SetFile reads a setting that names a file, a path or creds://NAME (a
+// systemd credential), into dst.
+func (d *Decoder) SetFile(dst *string, field string) func(k, v *yaml.Node) {
+	return func(_, v *yaml.Node) {
+		s, ok := d.Str(v, field)
+		if !ok {
+			return
+		}
+		if name, creds := strings.CutPrefix(s, "creds://"); creds && !CredName.MatchString(name) {
+			d.Fail(v, field, "write creds://NAME as given to LoadCredential=NAME:...", "invalid credential name %q", name)
+			return
+		}
+		*dst = s
+	}
+}
+
 // Bool reads true or false.
 func (d *Decoder) Bool(n *yaml.Node, field string) (bool, bool) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {

@@ -149,6 +149,14 @@ func Str(desc string, examples ...any) *Shape {
 	return &Shape{Kind: "string", Desc: desc, Examples: examples}
 }
 
+// File is a setting SetFile reads: a path, or creds://NAME.
+func File(desc string, examples ...any) *Shape {
+	return &Shape{Kind: "string", Desc: desc, Examples: examples, AnyOf: []*Shape{
+		{Not: &Shape{Pattern: "^creds://"}},
+		{Pattern: "^creds://" + strings.TrimPrefix(CredName.String(), "^")},
+	}}
+}
+
 // Bool is a boolean.
 func Bool(desc string) *Shape { return &Shape{Kind: "boolean", Desc: desc} }
 

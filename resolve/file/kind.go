@@ -32,7 +32,7 @@ var Kind = &resolve.Kind{
 			ExampleVar: "DB_PASSWORD",
 			Check:      checkCredsRef,
 			Pattern: func() string {
-				return conf.RefPattern("creds", conf.Unanchored(credNameRE), false, resolve.AllowEmptyOption)
+				return conf.RefPattern("creds", conf.Unanchored(conf.CredName), false, resolve.AllowEmptyOption)
 			},
 			Refresh: resolve.Watched,
 		},
@@ -53,8 +53,6 @@ func (b byScheme) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, e
 	return s.Fetch(ctx, ref)
 }
 
-var credNameRE = conf.Lazy(`^[A-Za-z0-9_][A-Za-z0-9_.\-@:]*$`)
-
 func checkFileRef(r *resolve.Ref) *resolve.RefError {
 	if !strings.HasPrefix(r.Path, "/") {
 		return &resolve.RefError{Msg: "file references need an absolute path", Hint: "write file:///run/secrets/name (three slashes)"}
@@ -63,7 +61,7 @@ func checkFileRef(r *resolve.Ref) *resolve.RefError {
 }
 
 func checkCredsRef(r *resolve.Ref) *resolve.RefError {
-	if !credNameRE.MatchString(r.Path) {
+	if !conf.CredName.MatchString(r.Path) {
 		return &resolve.RefError{Msg: "invalid credential name", Hint: "write creds://NAME as given to LoadCredential=NAME:..."}
 	}
 	return allowEmptyOnly(r)
