@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -827,14 +828,15 @@ func (cn *conn) logRecord(l *wireLog) {
 }
 
 // readStderr logs what the helper writes to stderr: a crash's message,
-// which the helper could not send as a record. It reads to the end: a
+// which the helper could not send as a record (the stack dump after it
+// at debug level). It reads to the end: a
 // helper whose stderr is closed dies of SIGPIPE at its next write there,
 // so past stderrLimit (a flood) lines are read and dropped, and a line
 // longer than stderrLine is cut.
 func (cn *conn) readStderr(r *os.File) {
 	defer r.Close()
 	br := bufio.NewReaderSize(r, stderrLine)
-	logged, dropped := 0, false
+	logged, dropped, crashed := 0, false, false
 	for {
 		line, more, err := br.ReadLine()
 		if err != nil {
@@ -847,7 +849,14 @@ func (cn *conn) readStderr(r *os.File) {
 			if more {
 				text += " [cut]"
 			}
-			cn.log.Warn("store helper: " + text)
+			if crashed {
+				// Go's dump of every goroutine's stack after a crash's
+				// line: a hundred lines and more, for whoever debugs.
+				cn.log.Debug("store helper: " + text)
+			} else {
+				crashed = strings.HasPrefix(text, "panic: ") || strings.HasPrefix(text, "fatal error: ")
+				cn.log.Warn("store helper: " + text)
+			}
 		case !dropped:
 			dropped = true
 			cn.log.Warn("the store's helper writes much to its stderr; the rest is not logged")

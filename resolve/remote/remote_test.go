@@ -35,7 +35,8 @@ func TestMain(m *testing.M) {
 
 // testKind is a store of files in the directory $WARD_TEST_DIR: the
 // reference's path is the file's name. Names ask for behaviours: "die"
-// makes the helper exit mid-request, "log" logs a record first.
+// makes the helper exit mid-request, "panic" crash with Go's stack dump,
+// "log" logs a record first.
 var testKind = &resolve.Kind{
 	Name:    "test",
 	Schemes: []*resolve.Scheme{{Name: "test", Check: func(*resolve.Ref) *resolve.RefError { return nil }}},
@@ -78,6 +79,8 @@ func (s *dirStore) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, er
 	switch ref.Path {
 	case "die":
 		os.Exit(3)
+	case "panic":
+		panic("a bug in the store")
 	case "log":
 		s.log.Info("reading the log entry", "ref", ref.Raw)
 	case "chatty":
@@ -226,6 +229,31 @@ func TestHelperDeathIsAnOutage(t *testing.T) {
 	s, err := c.Fetch(context.Background(), ref("a"))
 	if err != nil || string(s.Value) != "x" {
 		t.Fatalf("after the helper died: got %v, want the value read by a new helper", err)
+	}
+}
+
+// TestHelperCrashIsOneWarning: a helper that panics writes Go's dump of
+// every goroutine's stack to its stderr, a hundred lines and more, each
+// of which used to be a warning of its own. The panic's line is the
+// warning; the stack follows at debug level.
+func TestHelperCrashIsOneWarning(t *testing.T) {
+	c, _, logs := setup(t)
+	if _, err := c.Fetch(context.Background(), ref("panic")); !errors.Is(err, ErrHelperDied) {
+		t.Fatalf("a request the helper panicked on: got %v, want ErrHelperDied", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "goroutine "); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the helper's stack dump was not logged at all:\n%s", logs.String())
+		}
+	}
+	var warnings []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "store helper: ") {
+			warnings = append(warnings, line)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "panic: a bug in the store") {
+		t.Errorf("got %d warnings of the helper's stderr, want one, the panic's line:\n%s", len(warnings), strings.Join(warnings, "\n"))
 	}
 }
 
