@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
@@ -107,12 +108,7 @@ func TestKeepLeaseAndRevoke(t *testing.T) {
 	s := tc.rootStore()
 	ref := "vault://" + mount + "/creds/" + dbRole
 
-	got, err := fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
-	if err != nil {
-		t.Fatalf("fetch: %s", tc.text(err))
-	}
-	tc.secret(string(got["P"].Bytes))
-	lease := got["U"].Lease
+	_, _, lease := tc.readCreds(s, ref, "fetch")
 	if lease == nil || !lease.Renewable {
 		t.Fatalf("got no renewable lease")
 	}
@@ -132,19 +128,14 @@ func TestKeepLeaseAndRevoke(t *testing.T) {
 	}
 
 	// The caller reads again: a new lease, revoked by hand.
-	got, err = fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
-	if err != nil {
-		t.Fatalf("fetch again: %s", tc.text(err))
-	}
-	user, pass := string(got["U"].Bytes), string(got["P"].Bytes)
-	tc.secret(pass)
-	if got["U"].Lease.ID == lease.ID {
+	user, pass, lease2 := tc.readCreds(s, ref, "fetch again")
+	if lease2.ID == lease.ID {
 		t.Errorf("the second read has the first read's lease")
 	}
 	if out, err := p.Login(user, pass); err != nil || out != user {
 		t.Fatalf("psql as the second role: got %q (%v)", out, err)
 	}
-	if err := s.Revoke(context.Background(), got["U"].Lease); err != nil {
+	if err := s.Revoke(context.Background(), lease2); err != nil {
 		t.Fatalf("revoke: %s", tc.text(err))
 	}
 	if _, err := p.Login(user, pass); err == nil {
@@ -152,13 +143,10 @@ func TestKeepLeaseAndRevoke(t *testing.T) {
 	}
 
 	// KeepLease ends with ctx.
-	got, err = fetch(t, s, map[string]string{"U": ref + "#username"})
-	if err != nil {
-		t.Fatalf("fetch a third time: %s", tc.text(err))
-	}
+	_, _, lease3 := tc.readCreds(s, ref, "fetch a third time")
 	ctx, cancel = context.WithCancel(context.Background())
 	cancel()
-	if err := s.KeepLease(ctx, got["U"].Lease); err != context.Canceled {
+	if err := s.KeepLease(ctx, lease3); err != context.Canceled {
 		t.Errorf("KeepLease with a cancelled context: got %v, want context.Canceled", err)
 	}
 }
@@ -169,19 +157,14 @@ func TestRevokeOnExitOff(t *testing.T) {
 	tc := newCase(t)
 	mount, dbRole := database(t, p, "1m", "2m")
 	s := tc.storeRevoking(Options{}, map[string]string{"VAULT_TOKEN": root.Token()}, false)
-	got, err := fetch(t, s, map[string]string{"U": "vault://" + mount + "/creds/" + dbRole + "#username", "P": "vault://" + mount + "/creds/" + dbRole + "#password"})
-	if err != nil {
-		t.Fatalf("fetch: %s", tc.text(err))
-	}
-	user, pass := string(got["U"].Bytes), string(got["P"].Bytes)
-	tc.secret(pass)
+	user, pass, lease := tc.readCreds(s, "vault://"+mount+"/creds/"+dbRole, "fetch")
 	if err := s.Close(); err != nil {
 		t.Fatalf("close: %s", tc.text(err))
 	}
 	if out, err := p.Login(user, pass); err != nil || out != user {
 		t.Errorf("psql after Close with revoke_on_exit off: got %q (%v), want a login", out, err)
 	}
-	if _, err := root.Logical().Write("sys/leases/revoke", map[string]any{"lease_id": got["U"].Lease.ID}); err != nil {
+	if _, err := root.Logical().Write("sys/leases/revoke", map[string]any{"lease_id": lease.ID}); err != nil {
 		t.Errorf("revoke the kept lease: %v", err)
 	}
 }
@@ -203,12 +186,8 @@ path "sys/leases/revoke" { capabilities = ["update"] }
 	var users, passes []string
 	for i := 0; i < 2; i++ {
 		// Two reads in two fetches: two leases.
-		got, err := fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
-		if err != nil {
-			t.Fatalf("fetch: %s", tc.text(err))
-		}
-		users, passes = append(users, string(got["U"].Bytes)), append(passes, string(got["P"].Bytes))
-		tc.secret(passes[i])
+		user, pass, _ := tc.readCreds(s, ref, "fetch")
+		users, passes = append(users, user), append(passes, pass)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("close: %s", tc.text(err))
@@ -243,17 +222,12 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: authMount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
 
 	ref := "vault://" + mount + "/creds/" + dbRole
-	got, err := fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
-	if err != nil {
-		t.Fatalf("fetch: %s", tc.text(err))
-	}
-	user, pass := string(got["U"].Bytes), string(got["P"].Bytes)
-	tc.secret(pass)
+	user, pass, lease := tc.readCreds(s, ref, "fetch")
 	_, gen := storeToken(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := s.KeepLease(ctx, got["U"].Lease); err != nil {
+	if err := s.KeepLease(ctx, lease); err != nil {
 		t.Fatalf("KeepLease of a lease whose token ends after 6s: got %v after %s, want nil (read again) before the token ends", err, time.Since(start).Round(time.Second))
 	}
 	if _, g := storeToken(s); g == gen {
@@ -262,15 +236,11 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 	if out, err := p.Login(user, pass); err != nil || out != user {
 		t.Errorf("the credentials no longer worked when KeepLease said read again (%v)", err)
 	}
-	got, err = fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
-	if err != nil {
-		t.Fatalf("fetch again: %s", tc.text(err))
-	}
-	tc.secret(string(got["P"].Bytes))
+	_, _, lease = tc.readCreds(s, ref, "fetch again")
 	// The new lease belongs to the new token: KeepLease renews it.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
 	defer cancel2()
-	if err := s.KeepLease(ctx2, got["U"].Lease); err != context.DeadlineExceeded {
+	if err := s.KeepLease(ctx2, lease); err != context.DeadlineExceeded {
 		t.Errorf("KeepLease of the lease read with the new token: got %v, want it renewed until the context ends", err)
 	}
 }
@@ -301,18 +271,13 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 	write("20s")
 	s := tc.store(Options{Auth: Auth{Method: "token_file", TokenFile: sink}}, nil)
 	ref := "vault://" + mount + "/creds/" + dbRole
-	got, err := fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
-	if err != nil {
-		t.Fatalf("fetch: %s", tc.text(err))
-	}
-	user, pass := string(got["U"].Bytes), string(got["P"].Bytes)
-	tc.secret(pass)
+	user, pass, lease := tc.readCreds(s, ref, "fetch")
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 		defer cancel()
-		done <- s.KeepLease(ctx, got["U"].Lease)
+		done <- s.KeepLease(ctx, lease)
 	}()
 	write("1h") // the agent's new login
 	if err := <-done; err != nil {
@@ -321,14 +286,24 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 	if out, err := p.Login(user, pass); err != nil || out != user {
 		t.Errorf("the credentials no longer worked when KeepLease said read again (%v)", err)
 	}
-	got, err = fetch(t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
-	if err != nil {
-		t.Fatalf("fetch again: %s", tc.text(err))
-	}
-	tc.secret(string(got["P"].Bytes))
+	_, _, lease = tc.readCreds(s, ref, "fetch again")
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
 	defer cancel2()
-	if err := s.KeepLease(ctx2, got["U"].Lease); err != context.DeadlineExceeded {
+	if err := s.KeepLease(ctx2, lease); err != context.DeadlineExceeded {
 		t.Errorf("KeepLease of the lease read with the new token: got %v, want it renewed until the context ends", err)
 	}
+}
+
+// readCreds reads the username and password of the database role at ref
+// in one fetch (what names the read in a failure), registers the password
+// as a secret of the test, and returns them with their lease.
+func (tc *tcase) readCreds(s resolve.Store, ref, what string) (user, pass string, lease *resolve.Lease) {
+	tc.t.Helper()
+	got, err := fetch(tc.t, s, map[string]string{"U": ref + "#username", "P": ref + "#password"})
+	if err != nil {
+		tc.t.Fatalf("%s: %s", what, tc.text(err))
+	}
+	user, pass = string(got["U"].Bytes), string(got["P"].Bytes)
+	tc.secret(pass)
+	return user, pass, got["U"].Lease
 }
