@@ -154,13 +154,21 @@ func approle(t *testing.T, pol string, extra map[string]any) (mount, role, roleI
 	return mount, role, sec.Data["role_id"].(string)
 }
 
+// secretID issues a secret id of AppRole role at mount, a secret of the
+// test.
+func (tc *tcase) secretID(mount, role string) string {
+	tc.t.Helper()
+	id := rootWrite(tc.t, "auth/"+mount+"/role/"+role+"/secret-id", nil).Data["secret_id"].(string)
+	tc.secret(id)
+	return id
+}
+
 func TestAuthAppRole(t *testing.T) {
 	needVault(t)
 	tc := newCase(t)
 	ref, value, pol := readable(t, tc)
 	mount, role, roleID := approle(t, pol, nil)
-	secretID := rootWrite(t, "auth/"+mount+"/role/"+role+"/secret-id", nil).Data["secret_id"].(string)
-	tc.secret(secretID)
+	secretID := tc.secretID(mount, role)
 
 	t.Run("role_id env, secret_id file", func(t *testing.T) {
 		f := filepath.Join(t.TempDir(), "secret-id")
@@ -229,8 +237,7 @@ func TestAuthTokenExpiry(t *testing.T) {
 	tc := newCase(t)
 	ref, value, pol := readable(t, tc)
 	mount, role, roleID := approle(t, pol, map[string]any{"token_ttl": "2s", "token_max_ttl": "4s"})
-	secretID := rootWrite(t, "auth/"+mount+"/role/"+role+"/secret-id", nil).Data["secret_id"].(string)
-	tc.secret(secretID)
+	secretID := tc.secretID(mount, role)
 	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
 	wantValue(t, tc, s, ref, value)
 	first, gen := storeToken(s)
@@ -504,8 +511,7 @@ func TestCredsSettingWithoutCredentialsDirectory(t *testing.T) {
 	tc := newCase(t)
 	ref, value, pol := readable(t, tc)
 	mount, role, roleID := approle(t, pol, nil)
-	secretID := rootWrite(t, "auth/"+mount+"/role/"+role+"/secret-id", nil).Data["secret_id"].(string)
-	tc.secret(secretID)
+	secretID := tc.secretID(mount, role)
 	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
 	tc.secret(tok)
 	// The working directory holds files named as the credentials, with

@@ -42,8 +42,7 @@ func TestDynamicDatabase(t *testing.T) {
 	mount, dbRole := database(t, p, "5m", "10m")
 	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }`)
 	authMount, arole, roleID := approle(t, pol, nil)
-	secretID := rootWrite(t, "auth/"+authMount+"/role/"+arole+"/secret-id", nil).Data["secret_id"].(string)
-	tc.secret(secretID)
+	secretID := tc.secretID(authMount, arole)
 	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: authMount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
 
 	ref := "vault://" + mount + "/creds/" + dbRole
@@ -217,8 +216,7 @@ func TestLeaseEndsWithItsToken(t *testing.T) {
 	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
 path "sys/leases/revoke" { capabilities = ["update"] }`)
 	authMount, arole, roleID := approle(t, pol, map[string]any{"token_ttl": "3s", "token_max_ttl": "6s"})
-	secretID := rootWrite(t, "auth/"+authMount+"/role/"+arole+"/secret-id", nil).Data["secret_id"].(string)
-	tc.secret(secretID)
+	secretID := tc.secretID(authMount, arole)
 	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: authMount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
 
 	ref := "vault://" + mount + "/creds/" + dbRole
