@@ -238,13 +238,7 @@ func TestStopTimeout(t *testing.T) {
 	} {
 		t.Run(argv[0], func(t *testing.T) {
 			cmd := w.command(append([]string{"run", "-m", m, "--"}, argv...)...)
-			out, _ := cmd.StdoutPipe()
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			l := readLines(t, out)
+			l, stderr := started(t, cmd)
 			l.waitFor("ready")
 			cmd.Process.Signal(syscall.SIGTERM)
 			if code := exitCode(t, cmd.Wait()); code != 128+int(syscall.SIGKILL) {
