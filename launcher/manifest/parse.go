@@ -239,7 +239,7 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 	// the user to edit the manifest rather than to upgrade ward.
 	for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
 		if k, v := n.Content[i], n.Content[i+1]; k.Value == "version" {
-			if f, ok := number(v); ok && f != 1 && f == math.Trunc(f) {
+			if f, ok := number(v); ok && f != 1 && f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
 				p.fail(v, "version", "this ward reads manifest version 1: use the ward the manifest was written for, or upgrade", "unsupported version %s", v.Value)
 				return m
 			}
@@ -249,10 +249,8 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 	p.d.Fields(n, "", map[string]func(k, v *yaml.Node){
 		"version": func(k, v *yaml.Node) {
 			versionSeen = true
+			// Another whole number ended the parse above.
 			if i, ok := p.wholeNumber(v, "version"); ok {
-				if i != 1 {
-					p.fail(v, "version", "this ward reads manifest version 1", "unsupported version %d", i)
-				}
 				m.Version = i
 			}
 		},
