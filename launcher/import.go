@@ -461,38 +461,46 @@ const (
 // gitStatus reports whether git tracks file, whether git ignores it, and
 // whether any commit of any ref ever held it.
 func gitStatus(file string) (tracked bool, ignored ignoreState, inHistory bool) {
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return false, ignoreUnknown, false
-	}
-	git := func(out *strings.Builder, args ...string) int {
-		cmd := exec.Command("git", append(args, "--", filepath.Base(abs))...)
-		cmd.Dir = filepath.Dir(abs)
-		if out != nil {
-			cmd.Stdout = out
-		}
-		err := signals.Run(cmd)
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return 0
-		case errors.As(err, &ee):
-			return ee.ExitCode()
-		}
-		return -1
-	}
 	var log strings.Builder
-	if git(&log, "log", "--all", "--format=%H", "-1") == 0 && strings.TrimSpace(log.String()) != "" {
+	if gitOn(file, &log, "log", "--all", "--format=%H", "-1") == 0 && strings.TrimSpace(log.String()) != "" {
 		inHistory = true
 	}
-	if git(nil, "ls-files", "--error-unmatch") == 0 {
+	if gitOn(file, nil, "ls-files", "--error-unmatch") == 0 {
 		return true, ignoreUnknown, inHistory
 	}
-	switch git(nil, "check-ignore", "-q") {
+	return false, gitIgnored(file), inHistory
+}
+
+// gitIgnored reports whether git ignores file (which need not exist).
+func gitIgnored(file string) ignoreState {
+	switch gitOn(file, nil, "check-ignore", "-q") {
 	case 0:
-		return false, ignoreYes, inHistory
+		return ignoreYes
 	case 1:
-		return false, ignoreNo, inHistory
+		return ignoreNo
 	}
-	return false, ignoreUnknown, inHistory
+	return ignoreUnknown
+}
+
+// gitOn runs git with args and file, in file's directory, and returns its
+// exit code: -1 when it could not run.
+func gitOn(file string, out *strings.Builder, args ...string) int {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return -1
+	}
+	cmd := exec.Command("git", append(args, "--", filepath.Base(abs))...)
+	cmd.Dir = filepath.Dir(abs)
+	if out != nil {
+		cmd.Stdout = out
+	}
+	err = signals.Run(cmd)
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	return -1
 }

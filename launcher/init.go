@@ -79,7 +79,7 @@ func cmdInit(c *cli.Context, stdio IO) error {
 func ignoreDotenv(path string) (bool, error) {
 	// A repository whose .gitignore above ignores .env already (a service
 	// directory of a monorepo) needs no file of its own here.
-	if _, ignored, _ := gitStatus(filepath.Join(filepath.Dir(path), ".env")); ignored == ignoreYes {
+	if gitIgnored(filepath.Join(filepath.Dir(path), ".env")) == ignoreYes {
 		return false, nil
 	}
 	old, err := os.ReadFile(path)
