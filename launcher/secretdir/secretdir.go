@@ -238,11 +238,20 @@ func (d *Dir) mkdirAll(rel string) error {
 	if err := d.mkdirAll(filepath.Dir(rel)); err != nil {
 		return err
 	}
-	err := d.root.Mkdir(rel, 0o700)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
+	if err := d.mkdir(rel); !errors.Is(err, fs.ErrExist) {
+		return err
 	}
-	if err != nil {
+	return nil
+}
+
+// Mkdir creates the directory rel, which must not exist, 0700 whatever
+// the umask, and returns its path.
+func (d *Dir) Mkdir(rel string) (string, error) {
+	return filepath.Join(d.Path, rel), d.mkdir(rel)
+}
+
+func (d *Dir) mkdir(rel string) error {
+	if err := d.root.Mkdir(rel, 0o700); err != nil {
 		return err
 	}
 	return d.root.Chmod(rel, 0o700)

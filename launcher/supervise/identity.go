@@ -162,17 +162,9 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 	}
 	if ids.gcp != nil {
 		e, err := identity.ServeGCP(ids.gcp, identity.GCPConfig{
-			Log:     o.Log,
-			Project: o.Manifest.IdentityFor(o.Profile).GCP.Project,
-			ConfigDir: func() (string, error) {
-				p := filepath.Join(dir.Path, manifest.GCPConfigDir)
-				if err := os.Mkdir(p, 0o700); err != nil {
-					return p, err
-				}
-				// 0700 whatever the umask: under `umask 177` gcloud could
-				// not enter it.
-				return p, os.Chmod(p, 0o700)
-			},
+			Log:       o.Log,
+			Project:   o.Manifest.IdentityFor(o.Profile).GCP.Project,
+			ConfigDir: func() (string, error) { return dir.Mkdir(manifest.GCPConfigDir) },
 		})
 		if err != nil {
 			return run, err
