@@ -297,6 +297,13 @@ var referenceCases = []struct {
 	{"ssm://app/prod/db", false, ""},
 	{"ssm://arn:aws:ssm:eu-west-1:123456789012:parameter/app/prod/db", true, ""},
 	{"ssm://arn:aws:ssm:eu-west-1:123456789012:parameter/flag?version=2", true, ""},
+	{"ssm://arn:/0", false, ""},
+	{"ssm://arn:x/0", false, ""},
+	{"ssm://arn:aws:secretsmanager:eu-west-1:123456789012:secret:x/y", false, ""},
+	{"ssm://arn:aws:ssm:eu-west-1:123456789012:parameter", false, ""},
+	{"ssm://arn:aws:ssm:eu-west-1:1234:parameter/a", false, ""},
+	{"ssm://a:b", false, ""},
+	{"ssm://arn:aws-us-gov:ssm:us-gov-west-1:123456789012:parameter/a", true, ""},
 
 	{"gcpsm://my-project/db-password", true, ""},
 	{"gcpsm://my-project/db-password#password?version=3&location=europe-west1", true, ""},

@@ -49,7 +49,7 @@ var Kind = &resolve.Kind{
 			Check:      checkParameterRef,
 			Pattern: func() string {
 				// A name from the root, a simple name, or an ARN.
-				return conf.RefPattern("ssm", `((/[^/#?]+)+|arn:[^/#?]+(/[^/#?]+)*|[^/#?]+)`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`})
+				return conf.RefPattern("ssm", `((/[^/#?]+)+|`+parameterARNPattern+`|[^/#?:]+)`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`})
 			},
 			Refresh: resolve.Polled,
 		},
@@ -91,6 +91,10 @@ func checkSecretsManagerRef(r *resolve.Ref) *resolve.RefError {
 func checkParameterRef(r *resolve.Ref) *resolve.RefError {
 	if strings.Contains(r.Path, "//") || strings.HasSuffix(r.Path, "/") {
 		return &resolve.RefError{Msg: "parameter name has an empty segment", Hint: "write ssm:///path/to/param"}
+	}
+	if strings.Contains(r.Path, ":") && !parameterARNRE.MatchString(r.Path) {
+		return &resolve.RefError{Msg: fmt.Sprintf("%q is neither a parameter name (which holds no colon) nor a parameter's ARN", r.Path),
+			Hint: "write ssm:///path/to/param, or its ARN: ssm://arn:aws:ssm:REGION:ACCOUNT:parameter/path/to/param"}
 	}
 	// Parameter Store names a parameter in a hierarchy from the root:
 	// app/prod/db can name nothing, and is ssm://app/prod/db, a slash
@@ -158,13 +162,18 @@ const (
 	// externalIDPattern is AssumeRole's ExternalId, less its length bound
 	// (2 to 1224), which the parser checks.
 	externalIDPattern = `[A-Za-z0-9_+=,.@:/-]+`
+	// parameterARNPattern is an SSM parameter's ARN, in any partition:
+	// Parameter Store's names hold no colon, so an ssm:// path with one
+	// must be this.
+	parameterARNPattern = `arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter(/[^/#?]+)+`
 )
 
 var (
-	roleARNRE     = conf.Lazy(`^` + roleARNPattern + `$`)
-	sessionNameRE = conf.Lazy(`^` + sessionNamePattern + `$`)
-	stsDurationRE = conf.Lazy(`^` + stsDurationPattern + `$`)
-	externalIDRE  = conf.Lazy(`^` + externalIDPattern + `$`)
+	roleARNRE      = conf.Lazy(`^` + roleARNPattern + `$`)
+	sessionNameRE  = conf.Lazy(`^` + sessionNamePattern + `$`)
+	stsDurationRE  = conf.Lazy(`^` + stsDurationPattern + `$`)
+	externalIDRE   = conf.Lazy(`^` + externalIDPattern + `$`)
+	parameterARNRE = conf.Lazy(`^` + parameterARNPattern + `$`)
 )
 
 // MaxSessionDuration is the longest session AssumeRole grants (12 hours,
