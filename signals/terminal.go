@@ -28,6 +28,27 @@ func InBackground(f *os.File) bool {
 	return ok && fg != unix.Getpgrp()
 }
 
+// JobControlRequest reports whether sig, caught by ward, is SIGTTIN or
+// SIGTTOU sent with kill: a request for the program (gunicorn and unicorn
+// add and remove a worker on them), not the kernel's stop of a background
+// job that touched its terminal. The kernel sends them only to a
+// background process group of a controlling terminal, which ward's is not
+// when it has none (a service, a container without -t) or holds its
+// foreground.
+func JobControlRequest(sig os.Signal) bool {
+	if sig != syscall.SIGTTIN && sig != syscall.SIGTTOU {
+		return false
+	}
+	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		// No controlling terminal (ENXIO).
+		return true
+	}
+	defer unix.Close(fd)
+	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	return err != nil || fg == unix.Getpgrp()
+}
+
 // StopsBackgroundWriters reports whether terminal f stops a process of a
 // background group that writes to it (`stty tostop`): the kernel sends
 // the writer's group SIGTTOU and, ward catching it, restarts the write

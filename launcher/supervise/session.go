@@ -78,7 +78,12 @@ func SessionMain(args []string) int {
 		select {
 		case sig := <-sigs:
 			if sig != syscall.SIGCHLD {
-				if signals.Forwardable(sig) {
+				switch {
+				case sig == syscall.SIGTTIN || sig == syscall.SIGTTOU:
+					// From ward (the leader never touches the pty): a
+					// kill's, for the child alone (see supervisor.forward).
+					signals.Send(c.Pid, sig.(syscall.Signal), true)
+				case signals.Forwardable(sig):
 					signals.Send(c.Pid, sig.(syscall.Signal), childOnly)
 				}
 				continue

@@ -727,6 +727,15 @@ func termOr(f, alt *os.File) *os.File {
 
 // forward passes a signal ward received on to the child.
 func (s *supervisor) forward(sig os.Signal) {
+	if signals.JobControlRequest(sig) {
+		// To the child alone: their default action stops a process, and
+		// every worker of its group that does not catch them (gunicorn's)
+		// would stop.
+		if err := signals.Send(s.child.Pid, sig.(syscall.Signal), true); err != nil {
+			s.log.Warn("cannot forward signal", "signal", signals.Name(sig.(syscall.Signal)), "error", err.Error())
+		}
+		return
+	}
 	if !signals.Forwardable(sig) {
 		return
 	}
