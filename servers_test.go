@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -82,4 +85,63 @@ func TestGunicornWorkersFromKill(t *testing.T) {
 	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
 		t.Errorf("got exit code %d, want 0", code)
 	}
+}
+
+// TestGunicornReloadOnRotation: with on_change: signal and SIGHUP,
+// gunicorn reloads gracefully when a secret file changes: a request in
+// flight on an old worker is answered. The signal went to gunicorn's
+// whole group, and its workers, which leave SIGHUP to its default action,
+// died of it mid-request.
+func TestGunicornReloadOnRotation(t *testing.T) {
+	w := newWardEnv(t)
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(canary("gun1")), 0o600)
+	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n")
+	cmd, log, addr := gunicorn(t, w, m, 1)
+	type answer struct {
+		body string
+		err  error
+	}
+	slow := make(chan answer, 1)
+	go func() {
+		body, err := get("http://" + addr + "/slow")
+		slow <- answer{body, err}
+	}()
+	waitUntil(t, "the slow request to start", func() bool {
+		_, err := os.Stat(filepath.Join(w.dir, "started"))
+		return err == nil
+	})
+	tmp := src + ".new"
+	os.WriteFile(tmp, []byte(canary("gun2")), 0o600)
+	os.Rename(tmp, src)
+	log.waitForContaining("Handling signal: hup")
+	log.waitForContaining("Booting worker")
+	os.WriteFile(filepath.Join(w.dir, "release"), nil, 0o600)
+	if a := <-slow; a.err != nil || !strings.HasPrefix(a.body, "pid=") {
+		t.Errorf("the request in flight at the reload got %q, %v; want its answer", a.body, a.err)
+	}
+	if body, err := get("http://" + addr + "/"); err != nil {
+		t.Errorf("after the reload: %v", err)
+	} else if !strings.HasPrefix(body, "pid=") {
+		t.Errorf("after the reload got %q", body)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+}
+
+// get requests url and returns the body, or the error.
+func get(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %s", resp.Status)
+	}
+	return string(b), err
 }

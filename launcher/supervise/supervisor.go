@@ -798,7 +798,11 @@ func (s *supervisor) apply(p *proposal) {
 			return
 		}
 		s.plan = p.plan
-		if err := signals.Send(s.child.Pid, s.rotation.Signal, s.opts.SignalChildOnly); err != nil {
+		// To the child alone, as systemd's ExecReload=kill -HUP $MAINPID:
+		// the signal asks the program to read its files again, and its
+		// master tells its workers (gunicorn's leave SIGHUP to its
+		// default action, and died of it mid-request).
+		if err := signals.Send(s.child.Pid, s.rotation.Signal, true); err != nil {
 			s.log.Warn("cannot signal the child", "error", err.Error())
 		}
 		s.log.Info("secrets changed: files rewritten and the child signalled", "changed", names, "from", from, "signal", signals.Name(s.rotation.Signal), "took", time.Since(start).Round(time.Microsecond).String())
