@@ -132,6 +132,95 @@ func TestGunicornReloadOnRotation(t *testing.T) {
 	}
 }
 
+// nodeCluster is a Node.js cluster as its guides write one: a primary
+// that forks two workers and, on SIGTERM or SIGINT, disconnects them (each
+// finishes what it serves) and exits once they are gone. / answers at once;
+// /slow marks its start by creating DIR/started and answers once
+// DIR/release exists.
+const nodeCluster = `const cluster = require('cluster'), http = require('http'), fs = require('fs'), path = require('path');
+const dir = process.argv[2], port = +process.argv[3];
+if (cluster.isPrimary) {
+  for (let i = 0; i < 2; i++) cluster.fork();
+  let online = 0;
+  cluster.on('listening', () => { if (++online === 2) console.log('ready ' + process.pid); });
+  let stopping = false;
+  const done = () => { if (stopping && Object.keys(cluster.workers).length === 0) process.exit(0); };
+  cluster.on('exit', done);
+  const stop = (sig) => {
+    console.log('primary ' + sig);
+    stopping = true;
+    for (const w of Object.values(cluster.workers)) if (w.isConnected()) w.disconnect();
+    done();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+} else {
+  http.createServer((req, res) => {
+    if (req.url !== '/slow') return res.end('pid=' + process.pid + '\n');
+    fs.writeFileSync(path.join(dir, 'started'), '');
+    const poll = setInterval(() => {
+      if (fs.existsSync(path.join(dir, 'release'))) { clearInterval(poll); res.end('pid=' + process.pid + '\n'); }
+    }, 10);
+  }).listen(port, '127.0.0.1');
+}
+`
+
+// TestNodeClusterRestartOnRotation: a rotation restart of a Node.js
+// cluster stops it as its primary expects, and a request in flight is
+// answered; the new cluster then serves on the same port. rotation's
+// stop_signal went to the whole process group, and the workers, which
+// leave SIGTERM to the primary, died of it mid-request.
+func TestNodeClusterRestartOnRotation(t *testing.T) {
+	needProgram(t, "node", "nodejs")
+	w := newWardEnv(t)
+	script := filepath.Join(w.dir, "cluster.cjs")
+	if err := os.WriteFile(script, []byte(nodeCluster), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(canary("node1")), 0o600)
+	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  debounce: 100ms\n")
+	port := freePort(t)
+	cmd := w.command("run", "-m", m, "--", "node", script, w.dir, port)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, stderr := startedLines(t, cmd)
+	first := out.waitFor("ready ")
+	url := "http://127.0.0.1:" + port
+	type answer struct {
+		body string
+		err  error
+	}
+	slow := make(chan answer, 1)
+	go func() {
+		body, err := get(url + "/slow")
+		slow <- answer{body, err}
+	}()
+	waitUntil(t, "the slow request to start", func() bool {
+		_, err := os.Stat(filepath.Join(w.dir, "started"))
+		return err == nil
+	})
+	tmp := src + ".new"
+	os.WriteFile(tmp, []byte(canary("node2")), 0o600)
+	os.Rename(tmp, src)
+	out.waitFor("primary SIGTERM")
+	os.WriteFile(filepath.Join(w.dir, "release"), nil, 0o600)
+	if a := <-slow; a.err != nil || !strings.HasPrefix(a.body, "pid=") {
+		t.Errorf("the request in flight at the restart got %q, %v; want its answer", a.body, a.err)
+	}
+	if second := out.waitFor("ready "); second == first {
+		t.Fatalf("no new cluster: %s", second)
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	if body, err := get(url + "/"); err != nil || !strings.HasPrefix(body, "pid=") {
+		t.Errorf("the new cluster got %q, %v", body, err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+}
+
 // get requests url and returns the body, or the error.
 func get(url string) (string, error) {
 	resp, err := http.Get(url)

@@ -842,10 +842,15 @@ func (s *supervisor) beingStopped() {
 	}
 }
 
-// stopChild starts the stop sequence: the stop signal, then SIGKILL to the
-// group after stop_timeout.
+// stopChild starts ward's own stop of the child (a restart, expired
+// credentials): the stop signal, to the child alone as systemd's
+// KillMode=mixed sends it, then SIGKILL to the group after stop_timeout.
+// A server's master stops its workers itself, letting them finish what
+// they serve (a Node.js cluster's workers leave SIGTERM to the primary,
+// and died of it mid-request); what is left once it exited gets SIGTERM
+// then (see endGroup and reaped).
 func (s *supervisor) stopChild() {
-	if err := signals.Send(s.child.Pid, s.rotation.StopSignal, s.opts.SignalChildOnly); err != nil {
+	if err := signals.Send(s.child.Pid, s.rotation.StopSignal, true); err != nil {
 		s.log.Warn("cannot signal the child", "error", err.Error())
 	}
 	if s.killTime == nil {
