@@ -33,9 +33,11 @@ func InBackground(f *os.File) bool {
 // add and remove a worker on them), not the kernel's stop of a background
 // job that touched its terminal. The kernel sends them only to a
 // background process group of a controlling terminal, which ward's is not
-// when it has none (a service, a container without -t) or holds its
-// foreground.
-func JobControlRequest(sig os.Signal) bool {
+// when it has none (a service, a container without -t), holds its
+// foreground, or gave the foreground to its child's group, child: ward's
+// own writes there never raise SIGTTOU, and it reads the terminal only
+// while its group has it.
+func JobControlRequest(sig os.Signal, child int) bool {
 	if sig != syscall.SIGTTIN && sig != syscall.SIGTTOU {
 		return false
 	}
@@ -46,7 +48,7 @@ func JobControlRequest(sig os.Signal) bool {
 	}
 	defer unix.Close(fd)
 	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
-	return err != nil || fg == unix.Getpgrp()
+	return err != nil || fg == unix.Getpgrp() || fg == child
 }
 
 // StopsBackgroundWriters reports whether terminal f stops a process of a
