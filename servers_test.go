@@ -1,8 +1,16 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -218,6 +226,131 @@ func TestNodeClusterRestartOnRotation(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
 		t.Errorf("got exit code %d, want 0", code)
+	}
+}
+
+// selfSigned returns a PEM certificate and key for a server named cn.
+func selfSigned(t *testing.T, cn string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, DNSNames: []string{cn}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k})
+}
+
+// servedName is the common name of the certificate a TLS handshake with
+// addr is answered with, "" when there is none.
+func servedName(addr string) string {
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		return ""
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+}
+
+// replaceFile writes b to path through a new file renamed over it, as a
+// certificate manager or a Kubernetes secret update does.
+func replaceFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path+".new", b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNginxCertificateRotation: nginx in the foreground with its TLS key
+// and certificate (and its configuration) from ward's files: when both
+// change, ward rewrites them and sends SIGHUP, and nginx serves the new
+// certificate without a reload error; SIGQUIT (its graceful stop) ends it
+// and ward with 0.
+func TestNginxCertificateRotation(t *testing.T) {
+	needProgram(t, "nginx", "nginx")
+	w := newWardEnv(t)
+	src := filepath.Join(w.dir, "src")
+	os.MkdirAll(filepath.Join(w.dir, "tmp"), 0o700)
+	os.MkdirAll(src, 0o700)
+	addr := "127.0.0.1:" + freePort(t)
+	conf := fmt.Sprintf(`daemon off;
+pid %[1]s/nginx.pid;
+error_log stderr info;
+worker_processes 2;
+events {}
+http {
+  access_log off;
+  client_body_temp_path %[1]s/tmp;
+  proxy_temp_path %[1]s/tmp;
+  fastcgi_temp_path %[1]s/tmp;
+  uwsgi_temp_path %[1]s/tmp;
+  scgi_temp_path %[1]s/tmp;
+  server {
+    listen %[2]s ssl;
+    ssl_certificate tls/cert.pem;
+    ssl_certificate_key tls/key.pem;
+    location / { return 200 "ok\n"; }
+  }
+}
+`, w.dir, addr)
+	os.WriteFile(filepath.Join(src, "nginx.conf"), []byte(conf), 0o600)
+	cert, key := selfSigned(t, "one.test")
+	os.WriteFile(filepath.Join(src, "cert.pem"), cert, 0o600)
+	os.WriteFile(filepath.Join(src, "key.pem"), key, 0o600)
+	// The configuration is a file of ward's too: nginx reads the
+	// certificate's relative paths from the directory it is in.
+	m := w.manifest(fmt.Sprintf(`version: 1
+files:
+  - path: nginx.conf
+    ref: file://%[1]s/nginx.conf
+    env: NGINX_CONF
+  - path: tls/cert.pem
+    ref: file://%[1]s/cert.pem
+  - path: tls/key.pem
+    ref: file://%[1]s/key.pem
+rotation:
+  on_change: signal
+  signal: SIGHUP
+  stop_signal: SIGQUIT
+  debounce: 200ms
+`, src))
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `exec nginx -e stderr -c "$NGINX_CONF"`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	_, log := startedLines(t, cmd)
+	var problems []string
+	watch := func(line string) {
+		if strings.Contains(line, "[emerg]") || strings.Contains(line, "[alert]") || strings.Contains(line, "[crit]") {
+			problems = append(problems, line)
+		}
+	}
+	waitUntil(t, "nginx to serve one.test", func() bool { return servedName(addr) == "one.test" })
+	cert, key = selfSigned(t, "two.test")
+	replaceFile(t, filepath.Join(src, "key.pem"), key)
+	replaceFile(t, filepath.Join(src, "cert.pem"), cert)
+	log.skipUntil("nginx's reload", func(line string) bool { watch(line); return strings.Contains(line, "reconfiguring") })
+	waitUntil(t, "nginx to serve two.test", func() bool { return servedName(addr) == "two.test" })
+	cmd.Process.Signal(syscall.SIGQUIT)
+	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+	for line := range log.ch {
+		watch(line)
+	}
+	if len(problems) > 0 {
+		t.Errorf("nginx reported errors: %q", problems)
+	}
+	if _, err := os.Stat(filepath.Join(w.dir, "nginx.pid")); err == nil {
+		t.Errorf("nginx.pid is left: nginx did not stop cleanly")
 	}
 }
 

@@ -27,6 +27,7 @@ command -v sh >/dev/null || need+=(dash)
 command -v npm >/dev/null || need+=(npm)
 # Real servers behind ward (servers_test.go).
 command -v gunicorn >/dev/null || need+=(gunicorn)
+command -v nginx >/dev/null || need+=(nginx)
 # The completion scripts, as zsh and fish run them (completion.txtar).
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)
