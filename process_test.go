@@ -751,3 +751,29 @@ func onPty(t *testing.T, cmd *exec.Cmd) (*os.File, *lines) {
 	})
 	return ptmx, readLines(t, ptmx)
 }
+
+// TestJobControlSignalsNotCaught: a `kill -TTIN` of ward in front of a
+// program that does not catch SIGTTIN changes nothing, as it would
+// without ward under a service manager (the kernel discards it for the
+// orphaned process group a service runs in). Passed on, it stopped the
+// program, and ward followed it into the stop: a stray kill froze the
+// service until someone sent SIGCONT.
+func TestJobControlSignalsNotCaught(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `trap 'echo usr1' USR1; echo ready; while :; do sleep 0.05; done`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	l, stderr := started(t, cmd)
+	l.waitFor("ready")
+	for _, sig := range []syscall.Signal{syscall.SIGTTIN, syscall.SIGTTOU} {
+		cmd.Process.Signal(sig)
+		// ward handles its signals in order: the USR1 after it reaches a
+		// shell that is not stopped only if this one did not stop it.
+		cmd.Process.Signal(syscall.SIGUSR1)
+		l.waitFor("usr1")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 10*time.Second); code != 143 {
+		t.Errorf("got exit code %d, want 143 (stderr: %s)", code, stderr.String())
+	}
+}

@@ -730,7 +730,13 @@ func (s *supervisor) forward(sig os.Signal) {
 	if signals.JobControlRequest(sig, s.child.Pid) {
 		// To the child alone: their default action stops a process, and
 		// every worker of its group that does not catch them (gunicorn's)
-		// would stop.
+		// would stop. Nor to a child that does not catch it: without
+		// ward, under a service manager, its process group would be
+		// orphaned, and the kernel would discard it (here it stopped the
+		// child, and ward followed it into the stop).
+		if !s.session && !signals.Catches(s.child.Pid, sig.(syscall.Signal)) {
+			return
+		}
 		if err := signals.Send(s.child.Pid, sig.(syscall.Signal), true); err != nil {
 			s.log.Warn("cannot forward signal", "signal", signals.Name(sig.(syscall.Signal)), "error", err.Error())
 		}
