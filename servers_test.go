@@ -107,19 +107,7 @@ func TestGunicornReloadOnRotation(t *testing.T) {
 	os.WriteFile(src, []byte(canary("gun1")), 0o600)
 	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n")
 	cmd, log, addr := gunicorn(t, w, m, 1)
-	type answer struct {
-		body string
-		err  error
-	}
-	slow := make(chan answer, 1)
-	go func() {
-		body, err := get("http://" + addr + "/slow")
-		slow <- answer{body, err}
-	}()
-	waitUntil(t, "the slow request to start", func() bool {
-		_, err := os.Stat(filepath.Join(w.dir, "started"))
-		return err == nil
-	})
+	slow := holdRequest(t, w.dir, "http://"+addr)
 	tmp := src + ".new"
 	os.WriteFile(tmp, []byte(canary("gun2")), 0o600)
 	os.Rename(tmp, src)
@@ -173,41 +161,57 @@ if (cluster.isPrimary) {
 }
 `
 
+// startNodeCluster starts `ward run ARGS -- node` with nodeCluster,
+// without a controlling terminal; it returns ward's command, its output
+// and log lines, and the cluster's address.
+func startNodeCluster(t *testing.T, w *wardEnv, args ...string) (cmd *exec.Cmd, out, stderr *lines, url string) {
+	t.Helper()
+	needProgram(t, "node", "nodejs")
+	script := filepath.Join(w.dir, "cluster.cjs")
+	if err := os.WriteFile(script, []byte(nodeCluster), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	cmd = w.command(append(append([]string{"run"}, args...), "--", "node", script, w.dir, port)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, stderr = startedLines(t, cmd)
+	return cmd, out, stderr, "http://127.0.0.1:" + port
+}
+
+// TestNodeClusterStopSignalChildOnly: with --signal-child-only, as the
+// README advises for a server whose master manages its workers, a
+// SIGTERM to ward (docker stop) reaches the primary alone, which lets its
+// workers finish the request in flight; ward exits 0 with it.
+func TestNodeClusterStopSignalChildOnly(t *testing.T) {
+	w := newWardEnv(t)
+	cmd, out, _, url := startNodeCluster(t, w, "--signal-child-only", "-m", w.manifest(emptyManifest))
+	out.waitFor("ready ")
+	slow := holdRequest(t, w.dir, url)
+	cmd.Process.Signal(syscall.SIGTERM)
+	out.waitFor("primary SIGTERM")
+	os.WriteFile(filepath.Join(w.dir, "release"), nil, 0o600)
+	if a := <-slow; a.err != nil || !strings.HasPrefix(a.body, "pid=") {
+		t.Errorf("the request in flight at the stop got %q, %v; want its answer", a.body, a.err)
+	}
+	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+}
+
 // TestNodeClusterRestartOnRotation: a rotation restart of a Node.js
 // cluster stops it as its primary expects, and a request in flight is
 // answered; the new cluster then serves on the same port. rotation's
 // stop_signal went to the whole process group, and the workers, which
 // leave SIGTERM to the primary, died of it mid-request.
 func TestNodeClusterRestartOnRotation(t *testing.T) {
-	needProgram(t, "node", "nodejs")
 	w := newWardEnv(t)
-	script := filepath.Join(w.dir, "cluster.cjs")
-	if err := os.WriteFile(script, []byte(nodeCluster), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	src := filepath.Join(w.dir, "mounted", "token")
 	os.MkdirAll(filepath.Dir(src), 0o700)
 	os.WriteFile(src, []byte(canary("node1")), 0o600)
 	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  debounce: 100ms\n")
-	port := freePort(t)
-	cmd := w.command("run", "-m", m, "--", "node", script, w.dir, port)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	out, stderr := startedLines(t, cmd)
+	cmd, out, stderr, url := startNodeCluster(t, w, "-m", m)
 	first := out.waitFor("ready ")
-	url := "http://127.0.0.1:" + port
-	type answer struct {
-		body string
-		err  error
-	}
-	slow := make(chan answer, 1)
-	go func() {
-		body, err := get(url + "/slow")
-		slow <- answer{body, err}
-	}()
-	waitUntil(t, "the slow request to start", func() bool {
-		_, err := os.Stat(filepath.Join(w.dir, "started"))
-		return err == nil
-	})
+	slow := holdRequest(t, w.dir, url)
 	tmp := src + ".new"
 	os.WriteFile(tmp, []byte(canary("node2")), 0o600)
 	os.Rename(tmp, src)
@@ -352,6 +356,29 @@ rotation:
 	if _, err := os.Stat(filepath.Join(w.dir, "nginx.pid")); err == nil {
 		t.Errorf("nginx.pid is left: nginx did not stop cleanly")
 	}
+}
+
+// answer is what a request got: its body, or the error.
+type answer struct {
+	body string
+	err  error
+}
+
+// holdRequest sends a request for /slow to the app at url (gunicornApp,
+// nodeCluster), which holds it in flight until dir/release exists, and
+// returns once the app has it.
+func holdRequest(t *testing.T, dir, url string) <-chan answer {
+	t.Helper()
+	slow := make(chan answer, 1)
+	go func() {
+		body, err := get(url + "/slow")
+		slow <- answer{body, err}
+	}()
+	waitUntil(t, "the slow request to start", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "started"))
+		return err == nil
+	})
+	return slow
 }
 
 // get requests url and returns the body, or the error.
