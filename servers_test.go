@@ -237,6 +237,37 @@ func TestNodeClusterRestartOnRotation(t *testing.T) {
 	exitWithin(t, cmd, 10*time.Second)
 }
 
+// TestJVMThreadDump: SIGQUIT to ward reaches a JVM, which prints its
+// thread dump and runs on, and so does ward (a Ctrl-\\ from a terminal
+// is the same signal: ward must not take it for the end of the run); the
+// JVM's SIGTERM shutdown then gives 143.
+func TestJVMThreadDump(t *testing.T) {
+	needProgram(t, "java", "default-jre-headless")
+	w := newWardEnv(t)
+	src := filepath.Join(w.dir, "Ticker.java")
+	os.WriteFile(src, []byte(`public class Ticker {
+  public static void main(String[] args) throws Exception {
+    for (int i = 0; ; i++) {
+      System.out.println("tick " + i);
+      Thread.sleep(50);
+    }
+  }
+}
+`), 0o644)
+	cmd := w.command("run", "-m", w.manifest(emptyManifest), "--", "java", src)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, stderr := started(t, cmd)
+	out.waitFor("tick ")
+	cmd.Process.Signal(syscall.SIGQUIT)
+	out.waitFor("Full thread dump")
+	// Ticks after the dump: the JVM runs on.
+	out.skipUntil("a tick after the thread dump", func(line string) bool { return strings.HasPrefix(line, "tick ") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 10*time.Second); code != 143 {
+		t.Errorf("got exit code %d, want 143 (stderr: %s)", code, stderr.String())
+	}
+}
+
 // selfSigned returns a PEM certificate and key for a server named cn.
 func selfSigned(t *testing.T, cn string) (certPEM, keyPEM []byte) {
 	t.Helper()

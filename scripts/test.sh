@@ -28,6 +28,7 @@ command -v npm >/dev/null || need+=(npm)
 # Real servers behind ward (servers_test.go).
 command -v gunicorn >/dev/null || need+=(gunicorn)
 command -v nginx >/dev/null || need+=(nginx)
+command -v java >/dev/null || need+=(default-jre-headless)
 # The completion scripts, as zsh and fish run them (completion.txtar).
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)
