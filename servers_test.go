@@ -238,7 +238,7 @@ func TestNodeClusterRestartOnRotation(t *testing.T) {
 }
 
 // TestJVMThreadDump: SIGQUIT to ward reaches a JVM, which prints its
-// thread dump and runs on, and so does ward (a Ctrl-\\ from a terminal
+// thread dump and runs on, and so does ward (a Ctrl-\ from a terminal
 // is the same signal: ward must not take it for the end of the run); the
 // JVM's SIGTERM shutdown then gives 143.
 func TestJVMThreadDump(t *testing.T) {
