@@ -41,14 +41,31 @@ func JobControlRequest(sig os.Signal, child int) bool {
 	if sig != syscall.SIGTTIN && sig != syscall.SIGTTOU {
 		return false
 	}
-	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		// No controlling terminal (ENXIO).
+	fd, ok := controllingTerminal()
+	if !ok {
 		return true
 	}
 	defer unix.Close(fd)
 	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
 	return err != nil || fg == unix.Getpgrp() || fg == child
+}
+
+// HasTerminal reports whether ward has a controlling terminal, whose
+// hangup would send it SIGHUP. Without one (a service, a container
+// without -t) a SIGHUP is someone's kill: a reload.
+func HasTerminal() bool {
+	fd, ok := controllingTerminal()
+	if ok {
+		unix.Close(fd)
+	}
+	return ok
+}
+
+// controllingTerminal opens ward's controlling terminal, if it has one
+// (ENXIO otherwise).
+func controllingTerminal() (fd int, ok bool) {
+	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	return fd, err == nil
 }
 
 // StopsBackgroundWriters reports whether terminal f stops a process of a

@@ -767,13 +767,21 @@ func (s *supervisor) forward(sig os.Signal) {
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	}
 	interrupt := ss == syscall.SIGINT || ss == syscall.SIGQUIT || ss == syscall.SIGHUP
-	if ss == syscall.SIGTERM || ss == s.rotation.StopSignal || interrupt && s.restarting != nil {
+	if ss == syscall.SIGTERM || ss == s.rotation.StopSignal || interrupt && s.restarting != nil && !s.reload(ss) {
 		// ward is being stopped: a restart under way ends here. A Ctrl-C
 		// (or a hangup) during a restart means so too: the old child is
 		// on its way out, and starting the new one would take a second
 		// Ctrl-C. At other times the child decides (a REPL stays).
 		s.beingStopped()
 	}
+}
+
+// reload reports whether sig is a SIGHUP that asks the program to read
+// its configuration again rather than a terminal's hangup: ward has no
+// terminal (systemctl reload, logrotate's kill -HUP of a service). During
+// a restart it does not end the run; the new child reads it all anyway.
+func (s *supervisor) reload(sig syscall.Signal) bool {
+	return sig == syscall.SIGHUP && !signals.HasTerminal()
 }
 
 // apply acts on a proposal per rotation.on_change.
