@@ -203,7 +203,7 @@ func TestReloadDuringRestart(t *testing.T) {
 	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n")
 	script := `trap 'echo hup' HUP
 trap 'echo stopping; i=0; while [ $i -lt 10 ]; do sleep 0.05; i=$((i+1)); done; exit 0' TERM
-echo ready
+echo ready $$
 while :; do sleep 0.05; done`
 	cmd := w.command("run", "-m", m, "--", "sh", "-c", script)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -218,6 +218,20 @@ while :; do sleep 0.05; done`
 	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
 		t.Errorf("got exit code %d, want 0", code)
 	}
+
+	// On a terminal, a SIGHUP may be its hangup: it ends the run, and the
+	// shell's prompt comes back with no new child started.
+	term := newTerminal(t, w)
+	w.set("app/a", canary("reload3"))
+	term.send("ward run -m " + m + " -- sh -c '" + strings.ReplaceAll(script, "'", `'"'"'`) + "'\n")
+	child, _ := strconv.Atoi(term.expect(`ready (\d+)`)[1])
+	ward := parentOf(t, child)
+	w.set("app/a", canary("reload4"))
+	term.expect(`stopping`)
+	syscall.Kill(ward, syscall.SIGHUP)
+	term.expect(`PROMPT> `)
+	term.send("echo code=$?\n")
+	term.expect(`code=0`)
 }
 
 // TestCIMaskWhileCommandsPaused: under GitHub Actions with --mask, a child

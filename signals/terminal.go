@@ -51,8 +51,9 @@ func JobControlRequest(sig os.Signal, child int) bool {
 }
 
 // HasTerminal reports whether ward has a controlling terminal, whose
-// hangup would send it SIGHUP. Without one (a service, a container
-// without -t) a SIGHUP is someone's kill: a reload.
+// hangup could send it SIGHUP. Without one (a service, a container
+// without -t) a SIGHUP is someone's kill: a reload. (A hangup takes the
+// terminal away from its session: ask before it.)
 func HasTerminal() bool {
 	fd, ok := controllingTerminal()
 	if ok {

@@ -63,6 +63,10 @@ type supervisor struct {
 	// when ward is alone in its job (see aloneInJob), else from the first
 	// time it stopped to read or write there.
 	wantsTerminal bool
+	// terminal is set when ward had a controlling terminal as it started
+	// the child: only then can a SIGHUP be its hangup (asked when the
+	// SIGHUP comes, a terminal hung up is already gone).
+	terminal bool
 	// cwd is where every start of the child runs: ward's working
 	// directory when it started. ward itself then moves to / so that it
 	// keeps no directory busy.
@@ -769,7 +773,7 @@ func (s *supervisor) forward(sig os.Signal) {
 	interrupt := ss == syscall.SIGINT || ss == syscall.SIGQUIT || ss == syscall.SIGHUP
 	if ss == syscall.SIGTERM || ss == s.rotation.StopSignal || interrupt && s.restarting != nil && !s.reload(ss) {
 		// ward is being stopped: a restart under way ends here. A Ctrl-C
-		// (or a hangup) during a restart means so too: the old child is
+		// (or a terminal's hangup) during a restart means so too: the old child is
 		// on its way out, and starting the new one would take a second
 		// Ctrl-C. At other times the child decides (a REPL stays).
 		s.beingStopped()
@@ -781,7 +785,7 @@ func (s *supervisor) forward(sig os.Signal) {
 // terminal (systemctl reload, logrotate's kill -HUP of a service). During
 // a restart it does not end the run; the new child reads it all anyway.
 func (s *supervisor) reload(sig syscall.Signal) bool {
-	return sig == syscall.SIGHUP && !signals.HasTerminal()
+	return sig == syscall.SIGHUP && !s.terminal
 }
 
 // apply acts on a proposal per rotation.on_change.
