@@ -851,4 +851,15 @@ func TestJobControlSignalsFromKillOnTerminal(t *testing.T) {
 	syscall.Kill(ward, syscall.SIGTERM)
 	term.expect(`child SIGTERM`)
 	term.expect(`PROMPT> `)
+
+	// Under --mask the child has a pty of ward's, led by ward's session
+	// leader, which passes them on.
+	term.send("ward run --mask -m " + m + " -- helper signals --exit-on TERM\n")
+	child, _ = strconv.Atoi(term.expect(`child ready pid=(\d+)`)[1])
+	ward = parentOf(t, parentOf(t, child))
+	syscall.Kill(ward, syscall.SIGTTIN)
+	term.expect(`child SIGTTIN`)
+	syscall.Kill(ward, syscall.SIGTERM)
+	term.expect(`child SIGTERM`)
+	term.expect(`PROMPT> `)
 }
