@@ -831,3 +831,35 @@ func TestLocalSetPromptMultiLinePaste(t *testing.T) {
 		t.Errorf("app/pem was stored")
 	}
 }
+
+// TestJobControlSignalsFromKillOnTerminal: a `kill -TTIN` of ward from
+// another terminal, while ward's child holds the terminal ward gave it,
+// reaches the child. ward's own group is in the background of the
+// terminal then, but as the child's parent, not as a background job: the
+// kernel sends ward no SIGTTIN or SIGTTOU there.
+func TestJobControlSignalsFromKillOnTerminal(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	term.send("ward run -m " + m + " -- helper signals --exit-on TERM\n")
+	child, _ := strconv.Atoi(term.expect(`child ready pid=(\d+)`)[1])
+	ward := parentOf(t, child)
+	syscall.Kill(ward, syscall.SIGTTIN)
+	term.expect(`child SIGTTIN`)
+	syscall.Kill(ward, syscall.SIGTTOU)
+	term.expect(`child SIGTTOU`)
+	syscall.Kill(ward, syscall.SIGTERM)
+	term.expect(`child SIGTERM`)
+	term.expect(`PROMPT> `)
+
+	// Under --mask the child has a pty of ward's, led by ward's session
+	// leader, which passes them on.
+	term.send("ward run --mask -m " + m + " -- helper signals --exit-on TERM\n")
+	child, _ = strconv.Atoi(term.expect(`child ready pid=(\d+)`)[1])
+	ward = parentOf(t, parentOf(t, child))
+	syscall.Kill(ward, syscall.SIGTTIN)
+	term.expect(`child SIGTTIN`)
+	syscall.Kill(ward, syscall.SIGTERM)
+	term.expect(`child SIGTERM`)
+	term.expect(`PROMPT> `)
+}

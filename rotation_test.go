@@ -192,6 +192,48 @@ while :; do sleep 0.05; done`
 	}
 }
 
+// TestReloadDuringRestart: a `kill -HUP` of a ward that has no terminal
+// (systemctl reload, logrotate's postrotate) while a restart waits for
+// the old child to stop is a reload, not a hangup: the new child starts.
+// ward took it for a hangup and ended the run with the old child's 0, and
+// the service stayed down (Restart=on-failure sees a clean exit).
+func TestReloadDuringRestart(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("reload1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n")
+	script := `trap 'echo hup' HUP
+trap 'echo stopping; i=0; while [ $i -lt 10 ]; do sleep 0.05; i=$((i+1)); done; exit 0' TERM
+echo ready $$
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("ready")
+	w.set("app/a", canary("reload2"))
+	stdout.waitFor("stopping")
+	cmd.Process.Signal(syscall.SIGHUP)
+	stdout.waitFor("ready")
+	stderr.waitForContaining("child restarted with the new secrets")
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+
+	// On a terminal, a SIGHUP may be its hangup: it ends the run, and the
+	// shell's prompt comes back with no new child started.
+	term := newTerminal(t, w)
+	w.set("app/a", canary("reload3"))
+	term.send("ward run -m " + m + " -- sh -c '" + strings.ReplaceAll(script, "'", `'"'"'`) + "'\n")
+	child, _ := strconv.Atoi(term.expect(`ready (\d+)`)[1])
+	ward := parentOf(t, child)
+	w.set("app/a", canary("reload4"))
+	term.expect(`stopping`)
+	syscall.Kill(ward, syscall.SIGHUP)
+	term.expect(`PROMPT> `)
+	term.send("echo code=$?\n")
+	term.expect(`code=0`)
+}
+
 // TestCIMaskWhileCommandsPaused: under GitHub Actions with --mask, a child
 // that pauses the runner's workflow commands (::stop-commands::TOKEN)
 // makes the runner print every command as it is until ::TOKEN::,

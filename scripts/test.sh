@@ -25,6 +25,10 @@ command -v sh >/dev/null || need+=(dash)
 # the JavaScript SDK (with Node.js; the SDK needs 18 or later).
 /usr/bin/python3 -c 'import boto3' 2>/dev/null || need+=(python3-boto3)
 command -v npm >/dev/null || need+=(npm)
+# Real servers behind ward (servers_test.go).
+command -v gunicorn >/dev/null || need+=(gunicorn)
+command -v nginx >/dev/null || need+=(nginx)
+command -v java >/dev/null || need+=(default-jre-headless)
 # The completion scripts, as zsh and fish run them (completion.txtar).
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)

@@ -122,3 +122,19 @@ func SignalSession(sid int, sig syscall.Signal) (left bool) {
 	})
 	return left
 }
+
+// Catches reports whether process pid has a handler for sig (the SigCgt
+// mask of its /proc status), true when that cannot be read.
+func Catches(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if mask, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			m, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+			return err != nil || m&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return true
+}

@@ -79,7 +79,8 @@ var notified chan os.Signal
 // runtime's own), SIGPIPE (raised by ward's own write to a closed pipe,
 // its log reader gone: never the child's business) and the terminal
 // job-control signals SIGTTIN and SIGTTOU (the kernel sends those to the
-// child's group itself).
+// child's group itself; one sent with kill goes to the child alone: see
+// JobControlRequest).
 func Forwardable(sig os.Signal) bool {
 	switch sig {
 	case syscall.SIGCHLD, syscall.SIGURG, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU:

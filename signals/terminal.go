@@ -28,6 +28,47 @@ func InBackground(f *os.File) bool {
 	return ok && fg != unix.Getpgrp()
 }
 
+// JobControlRequest reports whether sig, caught by ward, is SIGTTIN or
+// SIGTTOU sent with kill: a request for the program (gunicorn and unicorn
+// add and remove a worker on them), not the kernel's stop of a background
+// job that touched its terminal. The kernel sends them only to a
+// background process group of a controlling terminal, which ward's is not
+// when it has none (a service, a container without -t), holds its
+// foreground, or gave the foreground to its child's group, child: ward's
+// own writes there never raise SIGTTOU, and it reads the terminal only
+// while its group has it.
+func JobControlRequest(sig os.Signal, child int) bool {
+	if sig != syscall.SIGTTIN && sig != syscall.SIGTTOU {
+		return false
+	}
+	fd, ok := controllingTerminal()
+	if !ok {
+		return true
+	}
+	defer unix.Close(fd)
+	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	return err != nil || fg == unix.Getpgrp() || fg == child
+}
+
+// HasTerminal reports whether ward has a controlling terminal, whose
+// hangup could send it SIGHUP. Without one (a service, a container
+// without -t) a SIGHUP is someone's kill: a reload. (A hangup takes the
+// terminal away from its session: ask before it.)
+func HasTerminal() bool {
+	fd, ok := controllingTerminal()
+	if ok {
+		unix.Close(fd)
+	}
+	return ok
+}
+
+// controllingTerminal opens ward's controlling terminal, if it has one
+// (ENXIO otherwise).
+func controllingTerminal() (fd int, ok bool) {
+	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	return fd, err == nil
+}
+
 // StopsBackgroundWriters reports whether terminal f stops a process of a
 // background group that writes to it (`stty tostop`): the kernel sends
 // the writer's group SIGTTOU and, ward catching it, restarts the write

@@ -78,7 +78,15 @@ func SessionMain(args []string) int {
 		select {
 		case sig := <-sigs:
 			if sig != syscall.SIGCHLD {
-				if signals.Forwardable(sig) {
+				switch {
+				case sig == syscall.SIGTTIN || sig == syscall.SIGTTOU:
+					// From ward (the leader never touches the pty): a
+					// kill's, for the child alone, if it catches it (see
+					// supervisor.forward).
+					if signals.Catches(c.Pid, sig.(syscall.Signal)) {
+						signals.Send(c.Pid, sig.(syscall.Signal), true)
+					}
+				case signals.Forwardable(sig):
 					signals.Send(c.Pid, sig.(syscall.Signal), childOnly)
 				}
 				continue

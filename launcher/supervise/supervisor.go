@@ -63,6 +63,10 @@ type supervisor struct {
 	// when ward is alone in its job (see aloneInJob), else from the first
 	// time it stopped to read or write there.
 	wantsTerminal bool
+	// terminal is set when ward had a controlling terminal as it started
+	// the child: only then can a SIGHUP be its hangup (asked when the
+	// SIGHUP comes, a terminal hung up is already gone).
+	terminal bool
 	// cwd is where every start of the child runs: ward's working
 	// directory when it started. ward itself then moves to / so that it
 	// keeps no directory busy.
@@ -727,6 +731,21 @@ func termOr(f, alt *os.File) *os.File {
 
 // forward passes a signal ward received on to the child.
 func (s *supervisor) forward(sig os.Signal) {
+	if signals.JobControlRequest(sig, s.child.Pid) {
+		// To the child alone: their default action stops a process, and
+		// every worker of its group that does not catch them (gunicorn's)
+		// would stop. Nor to a child that does not catch it: without
+		// ward, under a service manager, its process group would be
+		// orphaned, and the kernel would discard it (here it stopped the
+		// child, and ward followed it into the stop).
+		if !s.session && !signals.Catches(s.child.Pid, sig.(syscall.Signal)) {
+			return
+		}
+		if err := signals.Send(s.child.Pid, sig.(syscall.Signal), true); err != nil {
+			s.log.Warn("cannot forward signal", "signal", signals.Name(sig.(syscall.Signal)), "error", err.Error())
+		}
+		return
+	}
 	if !signals.Forwardable(sig) {
 		return
 	}
@@ -752,13 +771,21 @@ func (s *supervisor) forward(sig os.Signal) {
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	}
 	interrupt := ss == syscall.SIGINT || ss == syscall.SIGQUIT || ss == syscall.SIGHUP
-	if ss == syscall.SIGTERM || ss == s.rotation.StopSignal || interrupt && s.restarting != nil {
+	if ss == syscall.SIGTERM || ss == s.rotation.StopSignal || interrupt && s.restarting != nil && !s.reload(ss) {
 		// ward is being stopped: a restart under way ends here. A Ctrl-C
-		// (or a hangup) during a restart means so too: the old child is
+		// (or a terminal's hangup) during a restart means so too: the old child is
 		// on its way out, and starting the new one would take a second
 		// Ctrl-C. At other times the child decides (a REPL stays).
 		s.beingStopped()
 	}
+}
+
+// reload reports whether sig is a SIGHUP that asks the program to read
+// its configuration again rather than a terminal's hangup: ward has no
+// terminal (systemctl reload, logrotate's kill -HUP of a service). During
+// a restart it does not end the run; the new child reads it all anyway.
+func (s *supervisor) reload(sig syscall.Signal) bool {
+	return sig == syscall.SIGHUP && !s.terminal
 }
 
 // apply acts on a proposal per rotation.on_change.
@@ -789,7 +816,11 @@ func (s *supervisor) apply(p *proposal) {
 			return
 		}
 		s.plan = p.plan
-		if err := signals.Send(s.child.Pid, s.rotation.Signal, s.opts.SignalChildOnly); err != nil {
+		// To the child alone, as systemd's ExecReload=kill -HUP $MAINPID:
+		// the signal asks the program to read its files again, and its
+		// master tells its workers (gunicorn's leave SIGHUP to its
+		// default action, and died of it mid-request).
+		if err := signals.Send(s.child.Pid, s.rotation.Signal, true); err != nil {
 			s.log.Warn("cannot signal the child", "error", err.Error())
 		}
 		s.log.Info("secrets changed: files rewritten and the child signalled", "changed", names, "from", from, "signal", signals.Name(s.rotation.Signal), "took", time.Since(start).Round(time.Microsecond).String())
@@ -829,10 +860,15 @@ func (s *supervisor) beingStopped() {
 	}
 }
 
-// stopChild starts the stop sequence: the stop signal, then SIGKILL to the
-// group after stop_timeout.
+// stopChild starts ward's own stop of the child (a restart, expired
+// credentials): the stop signal, to the child alone as systemd's
+// KillMode=mixed sends it, then SIGKILL to the group after stop_timeout.
+// A server's master stops its workers itself, letting them finish what
+// they serve (a Node.js cluster's workers leave SIGTERM to the primary,
+// and died of it mid-request); what is left once it exited gets SIGTERM
+// then (see endGroup and reaped).
 func (s *supervisor) stopChild() {
-	if err := signals.Send(s.child.Pid, s.rotation.StopSignal, s.opts.SignalChildOnly); err != nil {
+	if err := signals.Send(s.child.Pid, s.rotation.StopSignal, true); err != nil {
 		s.log.Warn("cannot signal the child", "error", err.Error())
 	}
 	if s.killTime == nil {
