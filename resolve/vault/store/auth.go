@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -76,7 +77,7 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 	if err != nil {
 		return reply{}, err
 	}
-	rep, err := op(ctx)
+	rep, err := a.s.served(ctx, op)
 	rep.gen = gen
 	a.firstAnswer.Do(func() { close(a.answered) })
 	if err != nil || rep.status != http.StatusForbidden {
@@ -92,10 +93,46 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 	a.mu.Lock()
 	gen = a.gen
 	a.mu.Unlock()
-	rep, err = op(ctx)
+	rep, err = a.s.served(ctx, op)
 	rep.gen = gen
 	return rep, err
 }
+
+// served runs op until Vault stops answering 429 (a rate-limit quota an
+// operator set), waiting with backoff and jitter between tries, for as
+// long as the request timeout. The API client's own retries (max_retries,
+// a second or so apart) are too few for a quota that the reads of a start
+// with many secrets overrun for seconds. Each try has a timeout of its
+// own, so that the last answer is Vault's 429, not a deadline.
+func (s *Store) served(ctx context.Context, op func(context.Context) (reply, error)) (reply, error) {
+	deadline := time.Now().Add(s.set.Timeout)
+	wait := throttleWait
+	for {
+		rep, err := op(ctx)
+		if rep.status != http.StatusTooManyRequests {
+			return rep, err
+		}
+		// Spread the waits of the reads that were refused together.
+		d := wait/2 + rand.N(wait)
+		if time.Until(deadline) < d {
+			return rep, err
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return rep, err
+		}
+		wait = min(2*wait, maxThrottleWait)
+	}
+}
+
+// The waits between tries of a request Vault throttles.
+const (
+	throttleWait    = 500 * time.Millisecond
+	maxThrottleWait = 8 * time.Second
+)
 
 // current makes sure there is a token, getting the first one on first use
 // and re-reading a token file that changed, and returns its generation.
