@@ -2,8 +2,12 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
@@ -47,4 +51,50 @@ func TestVaultRateLimitQuota(t *testing.T) {
 func lastLines(s string, n int) string {
 	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(l[max(len(l)-n, 0):], "\n")
+}
+
+// TestVaultTokenHelper: a user whose Vault CLI keeps its token with a
+// token helper (token_helper in ~/.vault, or the file $VAULT_CONFIG_PATH
+// names: a keychain, a password manager) has no ~/.vault-token and no
+// VAULT_TOKEN; ward asks the helper, as the CLI does. It said
+// ~/.vault-token did not exist, and to run vault login, which stores the
+// token in the helper again.
+func TestVaultTokenHelper(t *testing.T) {
+	srv := vaulttest.Require(t)
+	mount := srv.MountKV(t, 2)
+	value := canary("helper")
+	kvPut(t, mount, "app", map[string]any{"token": value})
+	policy := srv.Policy(t, fmt.Sprintf("path %q { capabilities = [\"read\"] }\n", mount+"/*"))
+	token := srv.NewToken(t, &vaultapi.TokenCreateRequest{Policies: []string{policy}, TTL: "10m"})
+	for _, where := range []string{"~/.vault", "VAULT_CONFIG_PATH"} {
+		t.Run(where, func(t *testing.T) {
+			w := newWardEnv(t)
+			w.canaries = append(w.canaries, value)
+			home := filepath.Join(w.dir, "home")
+			os.MkdirAll(home, 0o700)
+			tokenFile := filepath.Join(w.dir, "keychain")
+			os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
+			calls := filepath.Join(w.dir, "calls")
+			helperPath := filepath.Join(w.dir, "token-helper")
+			os.WriteFile(helperPath, []byte("#!/bin/sh\necho \"$1\" >> "+calls+"\n[ \"$1\" = get ] && cat "+tokenFile+"\n"), 0o700)
+			config := filepath.Join(home, ".vault")
+			if where == "VAULT_CONFIG_PATH" {
+				config = filepath.Join(w.dir, "vault-cli.hcl")
+				w.env = append(w.env, "VAULT_CONFIG_PATH="+config)
+			}
+			os.WriteFile(config, []byte(fmt.Sprintf("token_helper = %q\n", helperPath)), 0o600)
+			w.env = append(w.env, "HOME="+home, "VAULT_TOKEN=", "VAULT_ADDR="+srv.Addr)
+			m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  TOKEN: vault://%s/app#token\n", mount))
+			code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
+			if code != 0 {
+				t.Fatalf("got exit %d, want 0; stderr:\n%s", code, lastLines(stderr, 3))
+			}
+			if !strings.Contains(stdout, "TOKEN "+helper.Hash(value)+"\n") {
+				t.Errorf("the child does not have TOKEN")
+			}
+			if b, _ := os.ReadFile(calls); string(b) != "get\n" {
+				t.Errorf("the token helper was called with %q, want \"get\\n\"", b)
+			}
+		})
+	}
 }

@@ -38,6 +38,7 @@ type authState struct {
 	token   string
 	gen     int    // counts token changes, so concurrent 403s log in once
 	file    string // token file (token_file, ~/.vault-token) or ""
+	helper  string // the Vault CLI's token helper the token came from, or ""
 	fileMod time.Time
 	fileLen int64
 	watcher *api.LifetimeWatcher
@@ -168,6 +169,29 @@ func (a *authState) acquire(ctx context.Context) error {
 			a.renewStatic(a.gen)
 			return nil
 		}
+		// As the CLI: a token helper in its configuration, else
+		// ~/.vault-token (the CLI's own helper).
+		helper, config, err := a.s.set.tokenHelper(a.s.getenv)
+		if err != nil {
+			return fmt.Errorf("no vault token: VAULT_TOKEN is not set, and %w", err)
+		}
+		if helper != "" {
+			t, err := runTokenHelper(ctx, helper, config, a.s.getenv)
+			if err != nil {
+				return fmt.Errorf("no vault token: VAULT_TOKEN is not set, and %w", err)
+			}
+			switch {
+			case t != "":
+				a.helper = helper
+				a.setToken(t)
+				a.renewStatic(a.gen)
+				return nil
+			case a.s.set.agent:
+				a.setToken("")
+				return nil
+			}
+			return fmt.Errorf("no vault token: VAULT_TOKEN is not set, and the vault token helper %s (token_helper in %s) has none: run vault login", helper, config)
+		}
 		if a.s.set.home == "" {
 			return errors.New("no vault token: VAULT_TOKEN is not set and there is no home directory for ~/.vault-token: set VAULT_TOKEN or choose a login method under stores.vault.auth")
 		}
@@ -245,6 +269,8 @@ func (a *authState) source() string {
 	switch {
 	case a.file != "":
 		return "the token in " + a.file
+	case a.helper != "":
+		return "the token of the vault token helper " + a.helper
 	case a.token == "":
 		return "the auto-auth token of the Vault Agent at VAULT_AGENT_ADDR"
 	}
