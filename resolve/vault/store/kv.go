@@ -342,6 +342,9 @@ func (s *Store) get(ctx context.Context, path string, q url.Values) (reply, erro
 // unreachable says, of a request that failed for good, that the client
 // retried it.
 func (s *Store) unreachable(err error) error {
+	if ae := (*apiError)(nil); errors.As(err, &ae) && ae.plainToTLS {
+		return fmt.Errorf("%w: write %s (VAULT_ADDR, stores.vault.address)", err, "https://"+strings.TrimPrefix(s.set.Address, "http://"))
+	}
 	if err == nil || s.set.maxRetries == 0 {
 		return err
 	}

@@ -302,6 +302,15 @@ func TestTLS(t *testing.T) {
 			tc.wantErr(tt.name, err, "vault://secret/app", tt.err)
 		})
 	}
+	// A VAULT_ADDR of http:// for a Vault that serves TLS: Go's server
+	// answers 400 with a text of its own, which was reported as an
+	// address that is not Vault's.
+	t.Run("http:// for a TLS server", func(t *testing.T) {
+		zero := 0
+		s := tc.store(Options{Address: strings.Replace(srv.URL, "https://", "http://", 1), MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": "fake-token"})
+		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+		tc.wantErr("http:// for a TLS server", err, "vault://secret/app", "vault answered 400", "the server speaks HTTPS: write "+srv.URL)
+	})
 	t.Run("missing CA file", func(t *testing.T) {
 		_, err := New(Options{Address: srv.URL, CACert: filepath.Join(t.TempDir(), "none.pem")}, resolve.Env{Getenv: func(string) string { return "" }})
 		tc.wantErr("missing CA file", err, "configure TLS", "none.pem")

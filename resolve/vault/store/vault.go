@@ -555,7 +555,10 @@ func compact(err error) error {
 		return err
 	}
 	if foreignBody(re) {
-		return &apiError{status: re.StatusCode, foreign: true}
+		// Go's own answer (Vault's listener is net/http) to plain HTTP
+		// on a TLS port: a fixed text, safe to recognise.
+		plain := re.StatusCode == http.StatusBadRequest && strings.Contains(strings.Join(re.Errors, ""), "Client sent an HTTP request to an HTTPS server")
+		return &apiError{status: re.StatusCode, foreign: true, plainToTLS: plain}
 	}
 	return &apiError{status: re.StatusCode, msgs: re.Errors}
 }
@@ -572,9 +575,15 @@ type apiError struct {
 	msgs   []string
 	// foreign: the body was not Vault's, and is not repeated.
 	foreign bool
+	// plainToTLS: the request was plain HTTP to a server that speaks
+	// TLS (VAULT_ADDR=http:// for an https:// Vault).
+	plainToTLS bool
 }
 
 func (e *apiError) Error() string {
+	if e.plainToTLS {
+		return fmt.Sprintf("vault answered %d: the server speaks HTTPS", e.status)
+	}
 	if e.foreign {
 		return fmt.Sprintf("vault answered %d with a body that is not a Vault response: check that the address is Vault's, not a proxy's or another server's", e.status)
 	}
