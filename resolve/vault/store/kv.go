@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -345,10 +347,36 @@ func (s *Store) unreachable(err error) error {
 	if ae := (*apiError)(nil); errors.As(err, &ae) && ae.plainToTLS {
 		return fmt.Errorf("%w: write %s (VAULT_ADDR, stores.vault.address)", err, "https://"+strings.TrimPrefix(s.set.Address, "http://"))
 	}
-	if err == nil || s.set.maxRetries == 0 {
+	if err == nil {
+		return err
+	}
+	if cv := (*tls.CertificateVerificationError)(nil); errors.As(err, &cv) {
+		// Never retried: say what to set instead.
+		return fmt.Errorf("%w (vault at %s)%s", err, s.set.Address, s.certHint(cv))
+	}
+	if s.set.maxRetries == 0 {
 		return err
 	}
 	return fmt.Errorf("%w (vault at %s, with up to %d retries)", err, s.set.Address, s.set.maxRetries)
+}
+
+// certHint says what to set when Vault's certificate cannot be verified.
+func (s *Store) certHint(cv *tls.CertificateVerificationError) string {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	switch {
+	case errors.As(cv, &unknown):
+		hint := ": set VAULT_CACERT (stores.vault.ca_cert) to the PEM file of the CA that signed Vault's certificate"
+		if cas := strings.Trim(s.set.CACert+" "+s.set.CAPath, " "); cas != "" {
+			hint = ": " + cas + " does not hold it" + hint
+		}
+		return hint
+	case errors.As(cv, &host) && s.set.TLSServerName != "":
+		return ": check VAULT_TLS_SERVER_NAME (stores.vault.tls_server_name)"
+	case errors.As(cv, &host):
+		return ": write a name the certificate holds in the address, or set VAULT_TLS_SERVER_NAME (stores.vault.tls_server_name)"
+	}
+	return ""
 }
 
 // toReply reads an answer: 4xx answers are replies, with their body when

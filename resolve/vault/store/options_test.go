@@ -2,11 +2,17 @@ package store
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -272,6 +278,7 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	yes := true
+	other := otherCA(t)
 	tests := []struct {
 		name string
 		opts Options
@@ -281,8 +288,11 @@ func TestTLS(t *testing.T) {
 		{name: "ca_cert", opts: Options{CACert: ca}},
 		{name: "VAULT_CACERT", env: map[string]string{"VAULT_CACERT": ca}},
 		{name: "skip_verify", opts: Options{SkipVerify: &yes}},
-		{name: "unknown CA", err: "certificate"},
-		{name: "wrong server name", opts: Options{CACert: ca, TLSServerName: "vault.internal"}, err: "vault.internal"},
+		// The API client does not retry a certificate it cannot verify:
+		// the error said "with up to 2 retries", and not what to set.
+		{name: "unknown CA", err: "signed by unknown authority (vault at " + srv.URL + "): set VAULT_CACERT"},
+		{name: "another CA", opts: Options{CACert: other}, err: "signed by unknown authority (vault at " + srv.URL + "): " + other + " does not hold it: set VAULT_CACERT"},
+		{name: "wrong server name", opts: Options{CACert: ca, TLSServerName: "vault.internal"}, err: "not vault.internal (vault at " + srv.URL + "): check VAULT_TLS_SERVER_NAME"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,6 +325,33 @@ func TestTLS(t *testing.T) {
 		_, err := New(Options{Address: srv.URL, CACert: filepath.Join(t.TempDir(), "none.pem")}, resolve.Env{Getenv: func(string) string { return "" }})
 		tc.wantErr("missing CA file", err, "configure TLS", "none.pem")
 	})
+}
+
+// otherCA writes a CA certificate of its own: a CA file that did not sign
+// Vault's certificate (a company's other CA, last year's).
+func otherCA(t *testing.T) string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "another CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "other-ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ca
 }
 
 func TestCredsPath(t *testing.T) {
