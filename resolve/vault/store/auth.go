@@ -564,6 +564,9 @@ func (a *authState) unwrap(ctx context.Context, wrapping string) (string, error)
 // The lookup runs in the background once the first request has been
 // answered: it must not delay the first fetch, nor share Vault and the
 // CPUs with it (measured: 0.45 ms of a one-secret `ward run` on 2 cores).
+// A lookup that fails (Vault sealed a moment, a quota's 429) is tried
+// again with backoff: given up, the token would expire in the middle of
+// the run, and with it the leases it created.
 func (a *authState) renewStatic(gen int) {
 	a.wg.Add(1)
 	go func() {
@@ -573,8 +576,26 @@ func (a *authState) renewStatic(gen int) {
 		case <-a.bg.Done():
 			return
 		}
-		sec, err := a.s.client.Auth().Token().LookupSelfWithContext(a.bg)
-		if err != nil || sec == nil {
+		var sec *api.Secret
+		for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+			var err error
+			sec, err = a.s.client.Auth().Token().LookupSelfWithContext(a.bg)
+			var re *api.ResponseError
+			if err == nil || errors.As(err, &re) && re.StatusCode == http.StatusForbidden {
+				// Looked up, or a token Vault does not know: nothing to
+				// renew.
+				break
+			}
+			a.s.log.Debug("vault token lookup failed; trying again to renew the token", "error", compact(err).Error(), "retry_in", wait.String())
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-a.bg.Done():
+				t.Stop()
+				return
+			}
+		}
+		if sec == nil {
 			return
 		}
 		renewable, _ := sec.TokenIsRenewable()

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -435,6 +438,49 @@ func TestAuthStaticTokenRenewed(t *testing.T) {
 	waitFor(t, "the warning at the max TTL", 30*time.Second, func() bool {
 		return strings.Contains(tc.logs.String(), "the vault token can no longer be renewed and will expire")
 	})
+}
+
+// TestAuthStaticTokenRenewedAfterFailedLookup: the lookup that tells
+// whether VAULT_TOKEN can be renewed fails (Vault sealed a moment, a 429
+// of a quota, a restart), and the token is renewed all the same, once
+// the lookup works. It was never renewed: a periodic token expired in
+// the middle of the run, and the leases it created with it.
+func TestAuthStaticTokenRenewedAfterFailedLookup(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	renewable := true
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: "5s", ExplicitMaxTTL: "60s", Renewable: &renewable})
+	tc.secret(tok)
+	first, err := root.Auth().Token().Lookup(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstExpiry := first.Data["expire_time"]
+	// The first lookups, the API client's retries included, find Vault
+	// sealed.
+	u, _ := url.Parse(vaultAddr)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	var lookups atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/auth/token/lookup-self" && lookups.Add(1) <= 3 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"errors":["Vault is sealed"]}`)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	s := tc.store(Options{Address: proxy.URL, Auth: Auth{Method: "token"}}, map[string]string{"VAULT_TOKEN": tok})
+	wantValue(t, tc, s, ref, value)
+	waitFor(t, "the token's expiry to move (a renewal)", 20*time.Second, func() bool {
+		sec, err := root.Auth().Token().Lookup(tok)
+		return err == nil && sec.Data["expire_time"] != firstExpiry
+	})
+	if n := lookups.Load(); n <= 3 {
+		t.Errorf("got %d lookups, want more than the 3 that failed", n)
+	}
 }
 
 // TestAuthVaultAgent runs a real Vault Agent whose API proxy adds its
