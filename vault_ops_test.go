@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
 
@@ -96,5 +98,48 @@ func TestVaultTokenHelper(t *testing.T) {
 				t.Errorf("the token helper was called with %q, want \"get\\n\"", b)
 			}
 		})
+	}
+}
+
+// TestLeaseExpiredDuringOutageStopsInTime: Vault goes down (stopped,
+// sealed) right after it renewed a dynamic secret's lease for 8 s; with
+// on_expired: stop, the child is stopped when that lease ends, not a
+// lease's lifetime later. ward counted the lifetime from when the store
+// said the lease could no longer be renewed, which the renewal's API
+// client says shortly before its end: the child ran on with credentials
+// that had ended for most of a lease's TTL (for an hour's lease, most of
+// an hour).
+func TestLeaseExpiredDuringOutageStopsInTime(t *testing.T) {
+	pg := vaulttest.RequirePostgres(t)
+	addr, start := outageVault(t)
+	srv := start()
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = addr
+	root, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root.SetToken("outage-root")
+	own := &vaulttest.Server{Addr: addr, Token: "outage-root", Root: root}
+	mount, role := own.Database(t, pg, "8s", "10m")
+
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\nstores:\n  vault:\n    max_retries: 0\n    timeout: 1s\nrotation:\n  on_expired: stop\n  stop_timeout: 2s\n", mount, role))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "trap 'exit 0' TERM; echo started; while :; do sleep 0.1; done")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+addr, "VAULT_TOKEN=outage-root")
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("started")
+	// Renewed for 8 s from now: the lease ends 8 s after this line.
+	stderr.waitForContaining("vault lease renewed")
+	renewed := time.Now()
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	stderr.waitForContaining("a dynamic secret's lease has expired")
+	if late := time.Since(renewed) - 8*time.Second; late > 3*time.Second {
+		t.Errorf("the expired lease was reported %s after it ended, want within 3s", late.Round(time.Millisecond))
+	}
+	if code := exitWithin(t, cmd, 20*time.Second); code != 125 {
+		t.Errorf("got exit code %d, want 125 (ward stopped the child: its credentials expired)", code)
 	}
 }

@@ -41,7 +41,7 @@ type rotator struct {
 	current *plan.Plan
 	values  map[string]resolve.Value
 	// ending holds the lease ids that can no longer be renewed, with when
-	// that was noticed: the next refresh reads those documents again.
+	// each ends: the next refresh reads those documents again.
 	ending map[string]time.Time
 	// kept cancels the keepers of the leases being renewed, by lease id.
 	kept map[string]context.CancelFunc
@@ -65,8 +65,10 @@ type rotator struct {
 // trigger is why the rotator looks again.
 type trigger struct {
 	kind triggerKind
-	// lease is the lease that can no longer be renewed (leaseEnding).
+	// lease is the lease that can no longer be renewed (leaseEnding),
+	// and ends when it ends.
 	lease string
+	ends  time.Time
 	// path is the file that changed (fileChanged).
 	path string
 }
@@ -220,7 +222,13 @@ func (r *rotator) run(ctx context.Context) {
 		// waits for its retry; and at most once a second, whatever
 		// happened to the last read (a restart already under way can
 		// refuse the new values).
-		var expiry <-chan time.Time
+		var expiry, expired <-chan time.Time
+		if len(failed) > 0 {
+			// A store is down: what ends meanwhile is reported when it
+			// ends, not at the next failed retry, which the backoff may
+			// hold back for minutes.
+			expired = r.expiredTimer()
+		}
 		if retryAt == nil {
 			upcoming := r.values
 			if pending != nil {
@@ -242,9 +250,11 @@ func (r *rotator) run(ctx context.Context) {
 			}
 		case t := <-r.triggers:
 			if t.kind == leaseEnding {
-				r.ending[t.lease] = time.Now()
+				r.ending[t.lease] = t.ends
 			}
 			refresh(t)
+		case <-expired:
+			r.checkExpired(ctx)
 		case old := <-r.drops:
 			r.dropLeases(ctx, old, pending)
 		case <-retryAt:
@@ -590,8 +600,8 @@ func (r *rotator) checkExpired(ctx context.Context) {
 		what, reason := "a dynamic secret's lease has expired and cannot be replaced while its store is down", "the lease of "+v.Ref.Raw
 		switch {
 		case v.Lease != nil:
-			since, ok := r.ending[v.Lease.ID]
-			if !ok || time.Since(since) < v.Lease.TTL {
+			end, ok := r.ending[v.Lease.ID]
+			if !ok || time.Now().Before(end) {
 				continue
 			}
 		case !v.Expires.IsZero() && time.Now().After(v.Expires):
@@ -612,6 +622,26 @@ func (r *rotator) checkExpired(ctx context.Context) {
 	}
 }
 
+// expiredTimer fires when the next of the child's leases that can no
+// longer be renewed, or of its credentials, ends; nil when none is to
+// end.
+func (r *rotator) expiredTimer() <-chan time.Time {
+	var first time.Time
+	for _, v := range r.values {
+		end := v.Expires
+		if v.Lease != nil {
+			end = r.ending[v.Lease.ID]
+		}
+		if !end.IsZero() && time.Now().Before(end) && (first.IsZero() || end.Before(first)) {
+			first = end
+		}
+	}
+	if first.IsZero() {
+		return nil
+	}
+	return time.After(time.Until(first))
+}
+
 // keepLeases renews every lease in values that is not renewed yet; when
 // one can no longer be renewed, the next refresh reads it again.
 func (r *rotator) keepLeases(ctx context.Context, values map[string]resolve.Value) {
@@ -630,11 +660,17 @@ func (r *rotator) keepLeases(ctx context.Context, values map[string]resolve.Valu
 		r.kept[v.Lease.ID] = cancel
 		lease := v.Lease
 		go func() {
-			if err := keeper.KeepLease(lctx, lease); err != nil {
+			ends, err := keeper.KeepLease(lctx, lease)
+			if err != nil {
 				return
 			}
+			if ends.IsZero() {
+				// A store that cannot say: at most the lease's TTL is
+				// left.
+				ends = time.Now().Add(lease.TTL)
+			}
 			select {
-			case r.triggers <- trigger{kind: leaseEnding, lease: lease.ID}:
+			case r.triggers <- trigger{kind: leaseEnding, lease: lease.ID, ends: ends}:
 			case <-lctx.Done():
 			}
 		}()

@@ -256,9 +256,39 @@ func (s *Store) revoke(ctx context.Context, id string) error {
 
 // KeepLease renews lease with an api.LifetimeWatcher until it can no
 // longer be renewed (it nears its max TTL, or renewal keeps failing until
-// it nears its end) and then returns nil: the caller reads the secret
-// again. It returns ctx's error when ctx ends first.
-func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
+// it nears its end) and then returns nil, with when the lease ends: the
+// caller reads the secret again. It returns ctx's error when ctx ends
+// first.
+func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) (time.Time, error) {
+	if err := s.keepLease(ctx, lease); err != nil {
+		return time.Time{}, err
+	}
+	return s.leaseEnd(lease.ID), nil
+}
+
+// leaseEnd is when a held lease ends: its last renewal (or its read) and
+// the TTL Vault gave it then, or the end of the token that created it
+// when that comes first; zero when the store does not hold it. Renewals
+// that fail (Vault down or sealed) move it no further.
+func (s *Store) leaseEnd(id string) time.Time {
+	s.leasesMu.Lock()
+	h, ok := s.leases[id]
+	var end time.Time
+	var gen int
+	if ok && h.lease.TTL > 0 {
+		end, gen = h.obtained.Add(h.lease.TTL), h.gen
+	}
+	s.leasesMu.Unlock()
+	if end.IsZero() {
+		return end
+	}
+	if tokenEnd, replaced, _ := s.auth.tokenEnd(gen); replaced && !tokenEnd.IsZero() && tokenEnd.Before(end) {
+		return tokenEnd
+	}
+	return end
+}
+
+func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
 	if lease == nil || lease.ID == "" {
 		return errors.New("keep a vault lease: the secret has no lease")
 	}
