@@ -420,8 +420,13 @@ func (a *authState) login(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.s.set.Timeout)
 	defer cancel()
 	sec, err := a.bare.Logical().WriteWithContext(ctx, path, body)
-	if err != nil {
+	if re := (*api.ResponseError)(nil); errors.As(err, &re) && re.StatusCode < 500 && re.StatusCode != http.StatusTooManyRequests {
 		return fmt.Errorf("log in to vault with %s (PUT %s): %w: %s", auth.Method, path, compact(err), loginHint(auth))
+	}
+	if err != nil {
+		// Vault sealed, down or throttling: it did not look at the
+		// credentials, and they are not what to check.
+		return fmt.Errorf("log in to vault with %s (PUT %s): %w", auth.Method, path, compact(err))
 	}
 	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
 		return fmt.Errorf("log in to vault with %s (PUT %s): the answer holds no token", auth.Method, path)

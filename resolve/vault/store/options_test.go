@@ -267,6 +267,24 @@ func TestRetries(t *testing.T) {
 	})
 }
 
+// TestLoginWhileSealed: a login that Vault cannot answer (sealed, here;
+// down, restarting) says so, and sends no one to check credentials that
+// are fine. It said "check role_id and secret_id (a secret_id can expire
+// or run out of uses)", and an operator would issue a new one.
+func TestLoginWhileSealed(t *testing.T) {
+	tc := newCase(t)
+	f := &fakeVault{fails: 100}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	zero := 0
+	s := tc.store(Options{Address: srv.URL, MaxRetries: &zero, Auth: Auth{Method: "approle", RoleID: "role"}}, map[string]string{"VAULT_SECRET_ID": "fake-secret-id"})
+	_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+	tc.wantErr("sealed", err, "log in to vault with approle", "vault answered 503: Vault is sealed")
+	if err != nil && strings.Contains(err.Error(), "check role_id") {
+		t.Errorf("got error %q, want no hint about the credentials: Vault did not look at them", tc.text(err))
+	}
+}
+
 func TestTLS(t *testing.T) {
 	tc := newCase(t)
 	srv := httptest.NewUnstartedServer(&fakeVault{})
