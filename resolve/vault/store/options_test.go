@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,7 +51,7 @@ func TestSettings(t *testing.T) {
 				"VAULT_ADDR": "https://vault.test:8200", "VAULT_NAMESPACE": "team", "VAULT_CACERT": "/ca.pem",
 				"VAULT_CAPATH": "/cas", "VAULT_CLIENT_CERT": "/c.pem", "VAULT_CLIENT_KEY": "/k.pem",
 				"VAULT_TLS_SERVER_NAME": "vault", "VAULT_SKIP_VERIFY": "true", "VAULT_CLIENT_TIMEOUT": "7",
-				"VAULT_MAX_RETRIES": "5",
+				"VAULT_MAX_RETRIES": "5", "VAULT_RATE_LIMIT": "12.5:20",
 			},
 			check: func(t *testing.T, s settings) {
 				got := []string{s.Address, s.Namespace, s.CACert, s.CAPath, s.ClientCert, s.ClientKey, s.TLSServerName}
@@ -60,6 +61,9 @@ func TestSettings(t *testing.T) {
 				}
 				if !s.skipVerify || s.Timeout != 7*time.Second || s.maxRetries != 5 {
 					t.Errorf("got skipVerify=%v timeout=%s retries=%d, want true, 7s, 5", s.skipVerify, s.Timeout, s.maxRetries)
+				}
+				if s.limiter == nil || s.limiter.Limit() != 12.5 || s.limiter.Burst() != 20 {
+					t.Errorf("got limiter %v, want 12.5 requests a second, bursts of 20 (VAULT_RATE_LIMIT)", s.limiter)
 				}
 			},
 		},
@@ -84,6 +88,8 @@ func TestSettings(t *testing.T) {
 		},
 		{name: "bad skip verify", env: map[string]string{"VAULT_SKIP_VERIFY": "maybe"}, err: "VAULT_SKIP_VERIFY"},
 		{name: "bad retries", env: map[string]string{"VAULT_MAX_RETRIES": "-1"}, err: "VAULT_MAX_RETRIES"},
+		{name: "bad rate limit", env: map[string]string{"VAULT_RATE_LIMIT": "fast"}, err: "VAULT_RATE_LIMIT"},
+		{name: "bad proxy", env: map[string]string{"VAULT_PROXY_ADDR": "http://user:pa ss@proxy"}, err: "VAULT_PROXY_ADDR is not a URL"},
 		{name: "unknown method", opts: Options{Auth: Auth{Method: "ldap"}}, err: `unknown vault auth method "ldap"`},
 		{name: "jwt without role", opts: Options{Auth: Auth{Method: "jwt"}}, err: "needs role"},
 		{name: "token_file without file", opts: Options{Auth: Auth{Method: "token_file"}}, err: "needs token_file"},
@@ -267,6 +273,38 @@ func TestRetries(t *testing.T) {
 	})
 }
 
+// TestProxyAddr: VAULT_PROXY_ADDR (and the older VAULT_HTTP_PROXY) send
+// every request through the proxy they name, as for the Vault CLI,
+// loopback addresses included; ward went straight to Vault.
+func TestProxyAddr(t *testing.T) {
+	tc := newCase(t)
+	vaultSrv := httptest.NewServer(&fakeVault{})
+	defer vaultSrv.Close()
+	var proxied atomic.Int32
+	forward := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.Out.URL = r.In.URL }}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Host != strings.TrimPrefix(vaultSrv.URL, "http://") {
+			http.Error(w, "not a proxy request", http.StatusBadRequest)
+			return
+		}
+		proxied.Add(1)
+		forward.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	for _, name := range []string{"VAULT_PROXY_ADDR", "VAULT_HTTP_PROXY"} {
+		t.Run(name, func(t *testing.T) {
+			before := proxied.Load()
+			s := tc.store(Options{Address: vaultSrv.URL}, map[string]string{"VAULT_TOKEN": "fake-token", name: proxy.URL})
+			if _, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app")); err != nil {
+				t.Fatalf("fetch: %s", tc.text(err))
+			}
+			if n := proxied.Load() - before; n < 2 {
+				t.Errorf("%d requests went through the proxy, want the mount lookup and the read", n)
+			}
+		})
+	}
+}
+
 // TestLoginWhileSealed: a login that Vault cannot answer (sealed, here;
 // down, restarting) says so, and sends no one to check credentials that
 // are fine. It said "check role_id and secret_id (a secret_id can expire
@@ -338,6 +376,18 @@ func TestTLS(t *testing.T) {
 		s := tc.store(Options{Address: strings.Replace(srv.URL, "https://", "http://", 1), MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": "fake-token"})
 		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
 		tc.wantErr("http:// for a TLS server", err, "vault://secret/app", "vault answered 400", "the server speaks HTTPS: write "+srv.URL)
+	})
+	// The CA as text in VAULT_CACERT_BYTES (a CI variable), as the CLI
+	// takes it: it was ignored, and the certificate unknown.
+	t.Run("VAULT_CACERT_BYTES", func(t *testing.T) {
+		b, err := os.ReadFile(ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := tc.store(Options{Address: srv.URL}, map[string]string{"VAULT_TOKEN": "fake-token", "VAULT_CACERT_BYTES": string(b)})
+		if _, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app")); err != nil {
+			t.Fatalf("fetch: %s", tc.text(err))
+		}
 	})
 	t.Run("missing CA file", func(t *testing.T) {
 		_, err := New(Options{Address: srv.URL, CACert: filepath.Join(t.TempDir(), "none.pem")}, resolve.Env{Getenv: func(string) string { return "" }})

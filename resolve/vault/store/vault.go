@@ -133,6 +133,10 @@ func (s *Store) newClient() (*api.Client, error) {
 		ForceAttemptHTTP2:     true,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 	}
+	if s.set.proxy != nil {
+		// As the CLI: every request, loopback included.
+		transport.Proxy = http.ProxyURL(s.set.proxy)
+	}
 	hc := &http.Client{
 		Transport: transport,
 		// The API client follows Vault's redirects itself.
@@ -145,9 +149,11 @@ func (s *Store) newClient() (*api.Client, error) {
 		MaxRetries:   s.set.maxRetries,
 		MinRetryWait: s.set.retry.min,
 		MaxRetryWait: s.set.retry.max,
+		Limiter:      s.set.limiter,
 	}
 	err := cfg.ConfigureTLS(&api.TLSConfig{
 		CACert:        s.set.CACert,
+		CACertBytes:   []byte(s.set.caCertBytes),
 		CAPath:        s.set.CAPath,
 		ClientCert:    s.set.ClientCert,
 		ClientKey:     s.set.ClientKey,
