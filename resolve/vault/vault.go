@@ -81,7 +81,9 @@ const (
 // Vault CLI's own environment variables (VAULT_ADDR, VAULT_NAMESPACE,
 // VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY,
 // VAULT_TLS_SERVER_NAME, VAULT_SKIP_VERIFY, VAULT_CLIENT_TIMEOUT,
-// VAULT_MAX_RETRIES), then to Vault's defaults.
+// VAULT_MAX_RETRIES), then to Vault's defaults; VAULT_CACERT_BYTES,
+// VAULT_PROXY_ADDR and VAULT_RATE_LIMIT, which have no setting, apply
+// too.
 type Options struct {
 	// Address is the Vault server's URL.
 	Address string `json:"address,omitempty"`
