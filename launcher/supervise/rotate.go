@@ -46,8 +46,8 @@ type rotator struct {
 	// kept cancels the keepers of the leases being renewed, by lease id.
 	kept map[string]context.CancelFunc
 	// versionsRefused records the schemes whose version reads failed
-	// once (other than by a helper's death, an outage), so that the
-	// fallback to reading values is logged once.
+	// once (other than by an outage: a helper's death, reads that failed
+	// too), so that the fallback to reading values is logged once.
 	versionsRefused sync.Map
 
 	triggers chan trigger
@@ -343,8 +343,9 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 		base = pending.values
 	}
 	var same map[resolve.Key]bool
+	var versionErrs map[string]error
 	if t.kind == poll {
-		same = r.unchangedVersions(ctx, base)
+		same, versionErrs = r.unchangedVersions(ctx, base)
 	}
 	refs := map[string]resolve.Ref{}
 	for name, ref := range r.m.Refs(r.prof) {
@@ -359,6 +360,7 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 		return pending, false, nil
 	}
 	fetched, err := r.fetcher.Fetch(ctx, refs)
+	r.versionsFailed(versionErrs, err)
 	if err != nil {
 		return nil, true, err
 	}
@@ -534,15 +536,16 @@ func expiryWait(values map[string]resolve.Value, notBefore time.Time) (time.Dura
 // unchangedVersions asks the polled stores that can tell versions cheaply
 // (a metadata read, no payload: GCP's versions.get) which version each
 // document names now, and returns the documents whose version is the one
-// the child has. A store that cannot answer is simply read.
-func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resolve.Value) map[resolve.Key]bool {
+// the child has. A store that cannot answer is simply read; its first
+// error, by scheme, is returned too.
+func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resolve.Value) (same map[resolve.Key]bool, failed map[string]error) {
 	docs := map[resolve.Key]resolve.Value{}
 	for _, v := range values {
 		if s := r.reg.Scheme(v.Ref.Scheme); s != nil && s.Refresh == resolve.Polled && v.Lease == nil && v.Version != "" {
 			docs[v.Ref.Key()] = v
 		}
 	}
-	same := map[resolve.Key]bool{}
+	same, failed = map[resolve.Key]bool{}, map[string]error{}
 	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(resolve.DefaultConcurrency)
@@ -560,12 +563,11 @@ func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resol
 				// poll reads the values, the next asks for versions again.
 				r.log.Debug("a version read failed: the store's helper died; this poll reads the values", "scheme", v.Ref.Scheme, "error", err.Error())
 			default:
-				if _, logged := r.versionsRefused.LoadOrStore(v.Ref.Scheme, true); !logged {
-					// The reason may be a missing metadata permission
-					// (GCP's roles/secretmanager.viewer): polls still
-					// work, by reading values.
-					r.log.Info("cannot read secret versions; polls read the values instead", "scheme", v.Ref.Scheme, "error", err.Error())
+				mu.Lock()
+				if _, ok := failed[v.Ref.Scheme]; !ok {
+					failed[v.Ref.Scheme] = err
 				}
+				mu.Unlock()
 			}
 			if err == nil && ver == v.Version {
 				mu.Lock()
@@ -576,7 +578,25 @@ func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resol
 		})
 	}
 	g.Wait()
-	return same
+	return same, failed
+}
+
+// versionsFailed logs, once a scheme, that its store cannot tell
+// versions, when the poll's reads worked: the reason may be a missing
+// metadata permission (GCP's roles/secretmanager.viewer), and polls still
+// work, by reading values. A version read that failed as the reads did
+// (Vault sealed or down) was the outage's, which the failed refresh
+// reports.
+func (r *rotator) versionsFailed(failed map[string]error, readErr error) {
+	for scheme, err := range failed {
+		if readErr != nil {
+			r.log.Debug("a version read failed, and so did the reads: an outage", "scheme", scheme, "error", err.Error())
+			continue
+		}
+		if _, logged := r.versionsRefused.LoadOrStore(scheme, true); !logged {
+			r.log.Info("cannot read secret versions; polls read the values instead", "scheme", scheme, "error", err.Error())
+		}
+	}
 }
 
 // versioner returns the store of scheme as a Versioner, when it is one
