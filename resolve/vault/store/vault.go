@@ -163,6 +163,12 @@ func (s *Store) newClient() (*api.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure TLS for %s: %w", s.set.Address, err)
 	}
+	if s.set.ClientCert != "" && s.set.ClientKey != "" {
+		// ConfigureTLS loaded the pair once (and said what is wrong with
+		// it); each handshake takes it from the files as they are now.
+		cc := &clientCert{certFile: s.set.ClientCert, keyFile: s.set.ClientKey, log: s.log}
+		transport.TLSClientConfig.GetClientCertificate = cc.get
+	}
 	c, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure the client for %s: %w", s.set.Address, err)
@@ -176,6 +182,44 @@ func (s *Store) newClient() (*api.Client, error) {
 		c.ClearNamespace()
 	}
 	return c, nil
+}
+
+// clientCert presents the TLS client certificate in its files as they are
+// at each handshake: a certificate manager (cert-manager in Kubernetes)
+// replaces them before they expire, and a ward that runs for longer than
+// one certificate lives must not go on presenting the first, which Vault
+// refuses once it has expired.
+type clientCert struct {
+	certFile, keyFile string
+	log               *slog.Logger
+
+	mu    sync.Mutex
+	stamp string
+	cert  *tls.Certificate
+}
+
+func (c *clientCert) get(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	stamp := resolve.StampFile(c.certFile) + " " + resolve.StampFile(c.keyFile)
+	if stamp == c.stamp && c.cert != nil {
+		return c.cert, nil
+	}
+	pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		if c.cert == nil {
+			return nil, fmt.Errorf("load the vault client certificate: %w", err)
+		}
+		// Half replaced (the certificate written, not yet its key): the
+		// pair in hand, until both are new.
+		c.log.Debug("vault client certificate changed but cannot be loaded yet; presenting the one in hand", "cert", c.certFile, "error", err.Error())
+		return c.cert, nil
+	}
+	if c.cert != nil {
+		c.log.Info("vault client certificate replaced; presenting the new one", "cert", c.certFile)
+	}
+	c.cert, c.stamp = &pair, stamp
+	return c.cert, nil
 }
 
 // Fetch reads one document: a KV secret (v1 or v2) or a dynamic secret.
