@@ -99,9 +99,10 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 	return rep, err
 }
 
-// served runs op until Vault stops answering 429 (a rate-limit quota an
-// operator set), waiting with backoff and jitter between tries, for as
-// long as the request timeout. The API client's own retries (max_retries,
+// served runs op until Vault stops answering 429 for a rate-limit quota
+// an operator set, waiting with backoff and jitter between tries, for as
+// long as the request timeout. (Vault Enterprise's lease-count quota
+// answers 429 too; it is not waited for: leases end when they end.) The API client's own retries (max_retries,
 // a second or so apart) are too few for a quota that the reads of a start
 // with many secrets overrun for seconds. Each try has a timeout of its
 // own, so that the last answer is Vault's 429, not a deadline.
@@ -110,7 +111,7 @@ func (s *Store) served(ctx context.Context, op func(context.Context) (reply, err
 	wait := throttleWait
 	for {
 		rep, err := op(ctx)
-		if rep.status != http.StatusTooManyRequests {
+		if rep.status != http.StatusTooManyRequests || strings.Contains(strings.Join(rep.msgs, " "), "lease count quota") {
 			return rep, err
 		}
 		// Spread the waits of the reads that were refused together.

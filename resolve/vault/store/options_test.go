@@ -305,6 +305,46 @@ func TestProxyAddr(t *testing.T) {
 	}
 }
 
+// TestLeaseCountQuota: Vault Enterprise's lease-count quota answers 429
+// too, but waiting for it does not help (leases end when they end): the
+// read fails at once, saying so, while a rate limit's 429 is waited out.
+func TestLeaseCountQuota(t *testing.T) {
+	tc := newCase(t)
+	var reads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/v1/auth/token/lookup-self":
+			io.WriteString(w, `{"data":{"renewable":false,"ttl":0}}`)
+		case strings.HasPrefix(r.URL.Path, "/v1/sys/internal/ui/mounts/"):
+			io.WriteString(w, `{"data":{"path":"database/","type":"database"}}`)
+		case r.URL.Path == "/v1/database/creds/quota":
+			reads.Add(1)
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"errors":["request path \"database/creds/quota\": lease count quota exceeded"]}`)
+		case r.URL.Path == "/v1/database/creds/rate":
+			if reads.Add(1) <= 2 {
+				w.WriteHeader(http.StatusTooManyRequests)
+				io.WriteString(w, `{"errors":["request path \"database/creds/rate\": rate limit quota exceeded"]}`)
+				return
+			}
+			io.WriteString(w, `{"data":{"username":"u"}}`)
+		}
+	}))
+	defer srv.Close()
+	zero := 0
+	s := tc.store(Options{Address: srv.URL, MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": "fake-token"})
+	_, err := s.Fetch(context.Background(), mustRef(t, "vault://database/creds/quota"))
+	tc.wantErr("lease count", err, "vault answered 429", "lease count quota exceeded")
+	if n := reads.Load(); n != 1 {
+		t.Errorf("a lease-count quota's 429 was read %d times, want once", n)
+	}
+	reads.Store(0)
+	if _, err := s.Fetch(context.Background(), mustRef(t, "vault://database/creds/rate")); err != nil {
+		t.Errorf("a rate limit's 429 twice, then an answer: got %s, want it waited out", tc.text(err))
+	}
+}
+
 // TestLoginWhileSealed: a login that Vault cannot answer (sealed, here;
 // down, restarting) says so, and sends no one to check credentials that
 // are fine. It said "check role_id and secret_id (a secret_id can expire

@@ -679,7 +679,7 @@ func (e *apiError) Error() string {
 	if msg == "" {
 		msg = http.StatusText(e.status)
 	}
-	if e.status == http.StatusTooManyRequests {
+	if e.status == http.StatusTooManyRequests && strings.Contains(msg, "rate limit quota") {
 		// Still refused after waiting for it as long as a request may
 		// take.
 		msg += ": Vault's rate-limit quotas (vault list sys/quotas/rate-limit) refused the reads for the whole request timeout; raise the quota's rate or stores.vault.timeout"
