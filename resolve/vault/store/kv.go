@@ -350,14 +350,21 @@ func (s *Store) unreachable(err error) error {
 	if err == nil {
 		return err
 	}
+	at := "vault at " + s.set.Address
+	if s.set.defaultAddress {
+		at += ", Vault's default: VAULT_ADDR is not set"
+	}
 	if cv := (*tls.CertificateVerificationError)(nil); errors.As(err, &cv) {
 		// Never retried: say what to set instead.
-		return fmt.Errorf("%w (vault at %s)%s", err, s.set.Address, s.certHint(cv))
+		return fmt.Errorf("%w (%s)%s", err, at, s.certHint(cv))
 	}
 	if s.set.maxRetries == 0 {
+		if s.set.defaultAddress {
+			return fmt.Errorf("%w (%s)", err, at)
+		}
 		return err
 	}
-	return fmt.Errorf("%w (vault at %s, with up to %d retries)", err, s.set.Address, s.set.maxRetries)
+	return fmt.Errorf("%w (%s, with up to %d retries)", err, at, s.set.maxRetries)
 }
 
 // certHint says what to set when Vault's certificate cannot be verified.

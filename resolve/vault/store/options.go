@@ -38,6 +38,8 @@ type settings struct {
 	// that adds its own auto-auth token to requests that carry none.
 	agent      bool
 	maxRetries int
+	// defaultAddress: no address was set, and Address is Vault's default.
+	defaultAddress bool
 	// caCertBytes is VAULT_CACERT_BYTES: the CA's PEM as text.
 	caCertBytes string
 	// proxy is VAULT_PROXY_ADDR (or VAULT_HTTP_PROXY): every request
@@ -70,7 +72,7 @@ func resolveSettings(o Options, env resolve.Env, retry retryWaits) (settings, er
 	}
 	or(&s.Address, "VAULT_ADDR")
 	if s.Address == "" {
-		s.Address = vault.DefaultAddress
+		s.Address, s.defaultAddress = vault.DefaultAddress, true
 	}
 	or(&s.Namespace, "VAULT_NAMESPACE")
 	or(&s.CACert, "VAULT_CACERT")

@@ -261,6 +261,19 @@ func TestRetries(t *testing.T) {
 			t.Errorf("a refused connection took %s to fail", d)
 		}
 	})
+	// No address anywhere: Vault's default, https://127.0.0.1:8200, which
+	// the error named as if it had been chosen.
+	t.Run("no address set", func(t *testing.T) {
+		zero := 0
+		env := map[string]string{"VAULT_TOKEN": "fake-token", "HOME": t.TempDir()}
+		s, err := New(Options{MaxRetries: &zero}, resolve.Env{Getenv: func(k string) string { return env[k] }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		_, err = s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+		tc.wantErr("no address", err, "vault at https://127.0.0.1:8200", "VAULT_ADDR is not set")
+	})
 	t.Run("timeout", func(t *testing.T) {
 		block := make(chan struct{})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
