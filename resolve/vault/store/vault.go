@@ -664,6 +664,12 @@ func (e *apiError) Error() string {
 	if e.plainToTLS {
 		return fmt.Sprintf("vault answered %d: the server speaks HTTPS", e.status)
 	}
+	if e.foreign && e.status >= 500 {
+		// A load balancer's or proxy's own page (nginx's 502, an ALB's
+		// 503): Vault is down or restarting behind it, far more often
+		// than the address is wrong.
+		return fmt.Sprintf("vault answered %d with a body that is not a Vault response: a proxy or load balancer in front of Vault answered for it (Vault down or restarting behind it?), or the address is not Vault's", e.status)
+	}
 	if e.foreign {
 		return fmt.Sprintf("vault answered %d with a body that is not a Vault response: check that the address is Vault's, not a proxy's or another server's", e.status)
 	}
