@@ -39,9 +39,11 @@ type authState struct {
 	gen     int    // counts token changes, so concurrent 403s log in once
 	file    string // token file (token_file, ~/.vault-token) or ""
 	helper  string // the Vault CLI's token helper the token came from, or ""
-	fileMod time.Time
-	fileLen int64
-	watcher *api.LifetimeWatcher
+	// helperConfig is the CLI's configuration file that names helper.
+	helperConfig string
+	fileMod      time.Time
+	fileLen      int64
+	watcher      *api.LifetimeWatcher
 	// unwrapped remembers the secret_id behind a wrapping token already
 	// spent, so a later login can use it again: a wrapping token unwraps
 	// once.
@@ -183,7 +185,7 @@ func (a *authState) acquire(ctx context.Context) error {
 			}
 			switch {
 			case t != "":
-				a.helper = helper
+				a.helper, a.helperConfig = helper, config
 				a.setToken(t)
 				a.renewStatic(a.gen)
 				return nil
@@ -231,17 +233,18 @@ func (a *authState) acquire(ctx context.Context) error {
 // changed, so the request is worth repeating.
 func (a *authState) refresh(ctx context.Context, gen int) (bool, error) {
 	a.mu.Lock()
-	file, newer := a.file, a.gen != gen
+	file, helper, newer := a.file, a.helper, a.gen != gen
 	a.mu.Unlock()
 	switch {
 	case newer:
 		// Another request got a new token meanwhile.
 		return true, nil
-	case !a.s.set.loginMethod() && file == "":
+	case !a.s.set.loginMethod() && file == "" && helper == "":
 		// VAULT_TOKEN: there is no other token to get.
 		return false, nil
-	case a.s.set.loginMethod() && !a.tokenInvalid(ctx):
-		// The token is fine: the policy said no.
+	case (a.s.set.loginMethod() || helper != "") && !a.tokenInvalid(ctx):
+		// The token is fine: the policy said no. (Asking a token
+		// helper again starts a program: only for a dead token.)
 		return false, nil
 	}
 	a.mu.Lock()
@@ -255,6 +258,18 @@ func (a *authState) refresh(ctx context.Context, gen int) (bool, error) {
 	}
 	if a.file != "" {
 		return a.readFile()
+	}
+	if a.helper != "" {
+		// As ~/.vault-token is read again: a vault login since gave the
+		// helper a new token.
+		t, err := runTokenHelper(ctx, a.helper, a.helperConfig, a.s.getenv)
+		if err != nil || t == "" || t == a.token {
+			return false, err
+		}
+		a.s.log.Info("vault token no longer valid; the token helper has a new one", "helper", a.helper)
+		a.setToken(t)
+		a.renewStatic(a.gen)
+		return true, nil
 	}
 	a.s.log.Info("vault token no longer valid; logging in again", "method", a.s.set.Auth.Method)
 	if err := a.login(ctx); err != nil {

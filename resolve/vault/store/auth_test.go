@@ -91,6 +91,42 @@ func TestAuthTokenEnvAndFile(t *testing.T) {
 	})
 }
 
+// TestAuthTokenHelperLoginAgain: a token from the Vault CLI's token
+// helper that Vault no longer knows (it expired; the user ran vault login
+// again, which gave the helper a new one) is asked of the helper again,
+// as ~/.vault-token is read again: a developer's long ward run goes on
+// after a new login. It kept the dead token until ward was restarted.
+func TestAuthTokenHelperLoginAgain(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	home := t.TempDir()
+	keychain := filepath.Join(home, "keychain")
+	helper := filepath.Join(home, "helper")
+	if err := os.WriteFile(helper, []byte("#!/bin/sh\n[ \"$1\" = get ] && cat "+keychain+"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".vault"), []byte(fmt.Sprintf("token_helper = %q\n", helper)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	login := func() string {
+		tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
+		tc.secret(tok)
+		if err := os.WriteFile(keychain, []byte(tok), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	first := login()
+	s := tc.store(Options{}, map[string]string{"HOME": home})
+	wantValue(t, tc, s, ref, value)
+	revokeToken(t, first)
+	login()
+	// The mount is known by now: the read is the first request with the
+	// dead token.
+	wantValue(t, tc, s, ref, value)
+}
+
 // TestAuthTokenFile plays a Vault Agent sink: the store follows the file
 // when the agent writes a new token, and re-reads it after a 403.
 func TestAuthTokenFile(t *testing.T) {
