@@ -205,7 +205,7 @@ func (a *authState) acquire(ctx context.Context) error {
 				// use_auto_auth_token): requests go without one.
 				a.file = ""
 				a.setToken("")
-				a.s.log.Debug("no vault token: requests go through the Vault Agent at VAULT_AGENT_ADDR, which adds its own", "address", a.s.set.Address)
+				a.s.log.Debug("no vault token: requests go through the Vault Agent or Proxy at the address, which adds its own", "address", a.s.set.Address)
 				return nil
 			}
 			if errors.Is(err, os.ErrNotExist) {
@@ -288,7 +288,7 @@ func (a *authState) source() string {
 	case a.helper != "":
 		return "the token of the vault token helper " + a.helper
 	case a.token == "":
-		return "the auto-auth token of the Vault Agent at VAULT_AGENT_ADDR"
+		return "the auto-auth token of the Vault Agent or Proxy at " + a.s.set.Address
 	}
 	return vault.EnvToken
 }

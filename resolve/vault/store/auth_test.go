@@ -555,7 +555,11 @@ listener "tcp" {
   address     = %q
   tls_disable = true
 }
-`, vaultAddr, filepath.Join(dir, "token"), listen)
+listener "unix" {
+  address     = %q
+  tls_disable = true
+}
+`, vaultAddr, filepath.Join(dir, "token"), listen, filepath.Join(dir, "agent.sock"))
 	if err := os.WriteFile(filepath.Join(dir, "agent.hcl"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -573,14 +577,22 @@ listener "tcp" {
 		return err == nil
 	})
 
-	env := map[string]string{"HOME": t.TempDir(), "VAULT_AGENT_ADDR": "http://" + listen, "VAULT_ADDR": "http://127.0.0.1:1"}
-	s, err := newStore(Options{}, resolve.Env{Getenv: func(k string) string { return env[k] }, Log: tc.logger(), RevokeOnExit: true},
-		retryWaits{5 * time.Millisecond, 20 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("new store: %s", tc.text(err))
+	// VAULT_AGENT_ADDR, and VAULT_ADDR naming the agent's unix socket,
+	// as the CLI takes it too: a unix socket is an agent's or a proxy's.
+	// ward asked for a token of its own: "no vault token".
+	for _, env := range []map[string]string{
+		{"VAULT_AGENT_ADDR": "http://" + listen, "VAULT_ADDR": "http://127.0.0.1:1"},
+		{"VAULT_ADDR": "unix://" + filepath.Join(dir, "agent.sock")},
+	} {
+		env["HOME"] = t.TempDir()
+		s, err := newStore(Options{}, resolve.Env{Getenv: func(k string) string { return env[k] }, Log: tc.logger(), RevokeOnExit: true},
+			retryWaits{5 * time.Millisecond, 20 * time.Millisecond})
+		if err != nil {
+			t.Fatalf("new store: %s", tc.text(err))
+		}
+		t.Cleanup(func() { s.Close() })
+		wantValue(t, tc, s, ref, value)
 	}
-	t.Cleanup(func() { s.Close() })
-	wantValue(t, tc, s, ref, value)
 }
 
 // TestCredsSettingWithoutCredentialsDirectory: a creds://NAME auth

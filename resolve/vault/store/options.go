@@ -34,8 +34,9 @@ type retryWaits struct{ min, max time.Duration }
 type settings struct {
 	Options
 	skipVerify bool
-	// agent: the address is VAULT_AGENT_ADDR's, a Vault Agent (or Proxy)
-	// that adds its own auto-auth token to requests that carry none.
+	// agent: the address is VAULT_AGENT_ADDR's or a unix socket, a Vault
+	// Agent (or Proxy) that adds its own auto-auth token to requests that
+	// carry none.
 	agent      bool
 	maxRetries int
 	// defaultAddress: no address was set, and Address is Vault's default.
@@ -71,6 +72,12 @@ func resolveSettings(o Options, env resolve.Env, retry retryWaits) (settings, er
 		}
 	}
 	or(&s.Address, "VAULT_ADDR")
+	if strings.HasPrefix(s.Address, "unix://") {
+		// A unix socket is a Vault Agent's or Proxy's listener (a
+		// sidecar's): with no token of ward's own it adds its auto-auth
+		// token, as for the CLI.
+		s.agent = true
+	}
 	if s.Address == "" {
 		s.Address, s.defaultAddress = vault.DefaultAddress, true
 	}
