@@ -103,11 +103,12 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 
 // served runs op until Vault stops answering 429 for a rate-limit quota
 // an operator set, waiting with backoff and jitter between tries, for as
-// long as the request timeout. (Vault Enterprise's lease-count quota
-// answers 429 too; it is not waited for: leases end when they end.) The API client's own retries (max_retries,
+// long as the request timeout. The API client's own retries (max_retries,
 // a second or so apart) are too few for a quota that the reads of a start
 // with many secrets overrun for seconds. Each try has a timeout of its
-// own, so that the last answer is Vault's 429, not a deadline.
+// own, so that the last answer is Vault's 429, not a deadline. Vault
+// Enterprise's lease-count quota answers 429 too; it is not waited for:
+// leases end when they end.
 func (s *Store) served(ctx context.Context, op func(context.Context) (reply, error)) (reply, error) {
 	deadline := time.Now().Add(s.set.Timeout)
 	wait := throttleWait
