@@ -80,7 +80,13 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 	if err != nil {
 		return reply{}, err
 	}
+	if err := a.s.outage.recent(); err != nil {
+		return reply{}, err
+	}
 	rep, err := a.s.served(ctx, op)
+	if err != nil && ctx.Err() == nil && vaultWide(err) {
+		a.s.outage.note(err)
+	}
 	rep.gen = gen
 	a.firstAnswer.Do(func() { close(a.answered) })
 	if err != nil || rep.status != http.StatusForbidden {

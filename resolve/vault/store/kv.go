@@ -350,6 +350,12 @@ func (s *Store) unreachable(err error) error {
 	if err == nil {
 		return err
 	}
+	if ue, ok := err.(*url.Error); ok {
+		// Not the request's URL: the failure is the address's, which
+		// is named below, and the requests queued behind it fail with
+		// it too (outage), each naming a document of its own.
+		err = ue.Err
+	}
 	at := "vault at " + s.set.Address
 	if s.set.defaultAddress {
 		at += ", Vault's default: VAULT_ADDR is not set"

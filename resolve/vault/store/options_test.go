@@ -358,6 +358,58 @@ func TestLeaseCountQuota(t *testing.T) {
 	}
 }
 
+// TestOutageStandsForQueuedReads: a read that found Vault sealed (or
+// down) stands, for a moment, for the reads queued behind it, which fail
+// with its error at once; a secrets engine's own 500 (its database down)
+// is its path's alone, and the next read goes to Vault.
+func TestOutageStandsForQueuedReads(t *testing.T) {
+	tc := newCase(t)
+	var sealed atomic.Bool
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/v1/auth/token/lookup-self":
+			io.WriteString(w, `{"data":{"renewable":false,"ttl":0}}`)
+			return
+		case sealed.Load():
+			requests.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"errors":["Vault is sealed"]}`)
+			return
+		}
+		requests.Add(1)
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/v1/sys/internal/ui/mounts/database/"):
+			io.WriteString(w, `{"data":{"path":"database/","type":"database"}}`)
+		case strings.HasPrefix(p, "/v1/sys/internal/ui/mounts/secret/"):
+			io.WriteString(w, `{"data":{"path":"secret/","type":"kv","options":{"version":"2"}}}`)
+		case p == "/v1/database/creds/app":
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"errors":["failed to verify connection: dial tcp 127.0.0.1:5432: connect: connection refused"]}`)
+		case p == "/v1/secret/data/app":
+			io.WriteString(w, `{"data":{"data":{"k":"fake-value"},"metadata":{"version":4}}}`)
+		}
+	}))
+	defer srv.Close()
+	zero := 0
+	s := tc.store(Options{Address: srv.URL, MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": "fake-token"})
+	_, err := s.Fetch(context.Background(), mustRef(t, "vault://database/creds/app"))
+	tc.wantErr("the engine's 500", err, "vault answered 500")
+	if _, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app")); err != nil {
+		t.Errorf("a read after another path's 500: got %s, want the value", tc.text(err))
+	}
+	sealed.Store(true)
+	_, err = s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+	tc.wantErr("sealed", err, "Vault is sealed")
+	before := requests.Load()
+	_, err = s.Fetch(context.Background(), mustRef(t, "vault://database/creds/app"))
+	tc.wantErr("queued behind the seal", err, "read vault://database/creds/app", "Vault is sealed")
+	if n := requests.Load() - before; n != 0 {
+		t.Errorf("a read queued behind one that found Vault sealed made %d requests, want none", n)
+	}
+}
+
 // TestLoginWhileSealed: a login that Vault cannot answer (sealed, here;
 // down, restarting) says so, and sends no one to check credentials that
 // are fine. It said "check role_id and secret_id (a secret_id can expire
