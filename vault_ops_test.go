@@ -2,9 +2,14 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -169,5 +174,44 @@ func TestVaultDownFailsFast(t *testing.T) {
 	}
 	if n := strings.Count(stderr, `"level":"ERROR"`); n != 1 || !strings.Contains(stderr, "and 52 more") || !strings.Contains(stderr, "connection refused") {
 		t.Errorf("got %d error lines, want one for the 60 variables, saying the connection was refused:\n%s", n, lastLines(stderr, 3))
+	}
+}
+
+// TestPlainVaultThroughProxyWarns: a Vault at an http:// address that
+// HTTP_PROXY covers (a corporate proxy, NO_PROXY not naming Vault's
+// host) is reached through the proxy in the clear, token and values
+// included, as by the Vault CLI; ward says so once, naming the proxy,
+// and what to do. It went through in silence.
+func TestPlainVaultThroughProxyWarns(t *testing.T) {
+	srv := vaulttest.Require(t)
+	mount := srv.MountKV(t, 2)
+	value := canary("proxied")
+	kvPut(t, mount, "app", map[string]any{"token": value})
+	target, err := url.Parse(srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proxied atomic.Int32
+	forward := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) }}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied.Add(1)
+		forward.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+
+	w := newWardEnv(t)
+	w.canaries = append(w.canaries, value)
+	w.env = append(w.env, "VAULT_ADDR=http://vault.corp.invalid:8200", "VAULT_TOKEN="+srv.Token,
+		"HTTP_PROXY="+proxy.URL, "http_proxy=", "NO_PROXY=", "no_proxy=")
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  TOKEN: vault://%s/app#token\n", mount))
+	code, _, stderr := w.run("run", "-m", m, "--", "helper", "exit", "0")
+	if code != 0 {
+		t.Fatalf("got exit %d, want 0; stderr:\n%s", code, lastLines(stderr, 3))
+	}
+	if proxied.Load() == 0 {
+		t.Fatalf("no request went through the proxy")
+	}
+	if n := strings.Count(stderr, "through a proxy in the clear"); n != 1 || !strings.Contains(stderr, proxy.URL) {
+		t.Errorf("got %d warnings that Vault is reached in the clear through %s, want one:\n%s", n, proxy.URL, lastLines(stderr, 4))
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -183,6 +184,14 @@ func (s *Store) newClient() (*api.Client, error) {
 	if s.set.proxy != nil {
 		// As the CLI: every request, loopback included.
 		transport.Proxy = http.ProxyURL(s.set.proxy)
+	}
+	if u, err := url.Parse(s.set.Address); err == nil && u.Scheme == "http" {
+		// Plain HTTP through a proxy (HTTP_PROXY set for the whole
+		// machine, NO_PROXY not naming Vault): the proxy reads the token
+		// and the values. The CLI sends them the same way; say so.
+		if p, err := transport.Proxy(&http.Request{URL: u}); err == nil && p != nil {
+			s.log.Warn("vault is reached over plain HTTP through a proxy in the clear: the proxy sees the token and the secrets; use https://, or add Vault's host to NO_PROXY", "address", s.set.Address, "proxy", p.Redacted())
+		}
 	}
 	hc := &http.Client{
 		Transport: transport,
