@@ -176,8 +176,10 @@ func quoteList(names []string) string {
 type LeaseKeeper interface {
 	// KeepLease renews the lease in the background of the caller until it
 	// can no longer be renewed (it nears its max TTL) or ctx ends. It
-	// returns nil when the secret must be read again, or ctx's error.
-	KeepLease(ctx context.Context, lease *Lease) error
+	// returns nil when the secret must be read again, with when the lease
+	// ends as far as the store knows (zero when it does not), or ctx's
+	// error.
+	KeepLease(ctx context.Context, lease *Lease) (ends time.Time, err error)
 	// Revoke ends a lease now.
 	Revoke(ctx context.Context, lease *Lease) error
 }

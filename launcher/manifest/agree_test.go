@@ -168,6 +168,10 @@ var agreeCases = []agreeCase{
 
 	{"vault address empty", `stores: {vault: {address: ""}}`, true},
 	{"vault address no scheme", "stores: {vault: {address: vault.internal}}", false},
+	// A Vault Agent or Proxy's socket, as VAULT_ADDR and the CLI's
+	// -address take it: both refused it.
+	{"vault address unix socket", "stores: {vault: {address: \"unix:///run/vault/agent.sock\"}}", true},
+	{"vault address unix relative", "stores: {vault: {address: \"unix://agent.sock\"}}", false},
 	{"vault token_file empty", `stores: {vault: {auth: {method: token_file, token_file: ""}}}`, false},
 	{"vault role empty", `stores: {vault: {auth: {method: jwt, role: ""}}}`, false},
 	{"vault approle env", `stores: {vault: {auth: {method: approle, role_id_env: MY_ROLE}}}`, true},

@@ -41,13 +41,13 @@ type rotator struct {
 	current *plan.Plan
 	values  map[string]resolve.Value
 	// ending holds the lease ids that can no longer be renewed, with when
-	// that was noticed: the next refresh reads those documents again.
+	// each ends: the next refresh reads those documents again.
 	ending map[string]time.Time
 	// kept cancels the keepers of the leases being renewed, by lease id.
 	kept map[string]context.CancelFunc
 	// versionsRefused records the schemes whose version reads failed
-	// once (other than by a helper's death, an outage), so that the
-	// fallback to reading values is logged once.
+	// once (other than by an outage: a helper's death, reads that failed
+	// too), so that the fallback to reading values is logged once.
 	versionsRefused sync.Map
 
 	triggers chan trigger
@@ -65,8 +65,10 @@ type rotator struct {
 // trigger is why the rotator looks again.
 type trigger struct {
 	kind triggerKind
-	// lease is the lease that can no longer be renewed (leaseEnding).
+	// lease is the lease that can no longer be renewed (leaseEnding),
+	// and ends when it ends.
 	lease string
+	ends  time.Time
 	// path is the file that changed (fileChanged).
 	path string
 }
@@ -220,7 +222,13 @@ func (r *rotator) run(ctx context.Context) {
 		// waits for its retry; and at most once a second, whatever
 		// happened to the last read (a restart already under way can
 		// refuse the new values).
-		var expiry <-chan time.Time
+		var expiry, expired <-chan time.Time
+		if len(failed) > 0 {
+			// A store is down: what ends meanwhile is reported when it
+			// ends, not at the next failed retry, which the backoff may
+			// hold back for minutes.
+			expired = r.expiredTimer()
+		}
 		if retryAt == nil {
 			upcoming := r.values
 			if pending != nil {
@@ -242,9 +250,11 @@ func (r *rotator) run(ctx context.Context) {
 			}
 		case t := <-r.triggers:
 			if t.kind == leaseEnding {
-				r.ending[t.lease] = time.Now()
+				r.ending[t.lease] = t.ends
 			}
 			refresh(t)
+		case <-expired:
+			r.checkExpired(ctx)
 		case old := <-r.drops:
 			r.dropLeases(ctx, old, pending)
 		case <-retryAt:
@@ -333,8 +343,9 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 		base = pending.values
 	}
 	var same map[resolve.Key]bool
+	var versionErrs map[string]error
 	if t.kind == poll {
-		same = r.unchangedVersions(ctx, base)
+		same, versionErrs = r.unchangedVersions(ctx, base)
 	}
 	refs := map[string]resolve.Ref{}
 	for name, ref := range r.m.Refs(r.prof) {
@@ -349,6 +360,7 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 		return pending, false, nil
 	}
 	fetched, err := r.fetcher.Fetch(ctx, refs)
+	r.versionsFailed(versionErrs, err)
 	if err != nil {
 		return nil, true, err
 	}
@@ -524,15 +536,16 @@ func expiryWait(values map[string]resolve.Value, notBefore time.Time) (time.Dura
 // unchangedVersions asks the polled stores that can tell versions cheaply
 // (a metadata read, no payload: GCP's versions.get) which version each
 // document names now, and returns the documents whose version is the one
-// the child has. A store that cannot answer is simply read.
-func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resolve.Value) map[resolve.Key]bool {
+// the child has. A store that cannot answer is simply read; its first
+// error, by scheme, is returned too.
+func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resolve.Value) (same map[resolve.Key]bool, failed map[string]error) {
 	docs := map[resolve.Key]resolve.Value{}
 	for _, v := range values {
 		if s := r.reg.Scheme(v.Ref.Scheme); s != nil && s.Refresh == resolve.Polled && v.Lease == nil && v.Version != "" {
 			docs[v.Ref.Key()] = v
 		}
 	}
-	same := map[resolve.Key]bool{}
+	same, failed = map[resolve.Key]bool{}, map[string]error{}
 	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(resolve.DefaultConcurrency)
@@ -550,12 +563,11 @@ func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resol
 				// poll reads the values, the next asks for versions again.
 				r.log.Debug("a version read failed: the store's helper died; this poll reads the values", "scheme", v.Ref.Scheme, "error", err.Error())
 			default:
-				if _, logged := r.versionsRefused.LoadOrStore(v.Ref.Scheme, true); !logged {
-					// The reason may be a missing metadata permission
-					// (GCP's roles/secretmanager.viewer): polls still
-					// work, by reading values.
-					r.log.Info("cannot read secret versions; polls read the values instead", "scheme", v.Ref.Scheme, "error", err.Error())
+				mu.Lock()
+				if _, ok := failed[v.Ref.Scheme]; !ok {
+					failed[v.Ref.Scheme] = err
 				}
+				mu.Unlock()
 			}
 			if err == nil && ver == v.Version {
 				mu.Lock()
@@ -566,7 +578,25 @@ func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resol
 		})
 	}
 	g.Wait()
-	return same
+	return same, failed
+}
+
+// versionsFailed logs, once a scheme, that its store cannot tell
+// versions, when the poll's reads worked: the reason may be a missing
+// metadata permission (GCP's roles/secretmanager.viewer), and polls still
+// work, by reading values. A version read that failed as the reads did
+// (Vault sealed or down) was the outage's, which the failed refresh
+// reports.
+func (r *rotator) versionsFailed(failed map[string]error, readErr error) {
+	for scheme, err := range failed {
+		if readErr != nil {
+			r.log.Debug("a version read failed, and so did the reads: an outage", "scheme", scheme, "error", err.Error())
+			continue
+		}
+		if _, logged := r.versionsRefused.LoadOrStore(scheme, true); !logged {
+			r.log.Info("cannot read secret versions; polls read the values instead", "scheme", scheme, "error", err.Error())
+		}
+	}
 }
 
 // versioner returns the store of scheme as a Versioner, when it is one
@@ -590,8 +620,8 @@ func (r *rotator) checkExpired(ctx context.Context) {
 		what, reason := "a dynamic secret's lease has expired and cannot be replaced while its store is down", "the lease of "+v.Ref.Raw
 		switch {
 		case v.Lease != nil:
-			since, ok := r.ending[v.Lease.ID]
-			if !ok || time.Since(since) < v.Lease.TTL {
+			end, ok := r.ending[v.Lease.ID]
+			if !ok || time.Now().Before(end) {
 				continue
 			}
 		case !v.Expires.IsZero() && time.Now().After(v.Expires):
@@ -612,6 +642,26 @@ func (r *rotator) checkExpired(ctx context.Context) {
 	}
 }
 
+// expiredTimer fires when the next of the child's leases that can no
+// longer be renewed, or of its credentials, ends; nil when none is to
+// end.
+func (r *rotator) expiredTimer() <-chan time.Time {
+	var first time.Time
+	for _, v := range r.values {
+		end := v.Expires
+		if v.Lease != nil {
+			end = r.ending[v.Lease.ID]
+		}
+		if !end.IsZero() && time.Now().Before(end) && (first.IsZero() || end.Before(first)) {
+			first = end
+		}
+	}
+	if first.IsZero() {
+		return nil
+	}
+	return time.After(time.Until(first))
+}
+
 // keepLeases renews every lease in values that is not renewed yet; when
 // one can no longer be renewed, the next refresh reads it again.
 func (r *rotator) keepLeases(ctx context.Context, values map[string]resolve.Value) {
@@ -630,11 +680,17 @@ func (r *rotator) keepLeases(ctx context.Context, values map[string]resolve.Valu
 		r.kept[v.Lease.ID] = cancel
 		lease := v.Lease
 		go func() {
-			if err := keeper.KeepLease(lctx, lease); err != nil {
+			ends, err := keeper.KeepLease(lctx, lease)
+			if err != nil {
 				return
 			}
+			if ends.IsZero() {
+				// A store that cannot say: at most the lease's TTL is
+				// left.
+				ends = time.Now().Add(lease.TTL)
+			}
 			select {
-			case r.triggers <- trigger{kind: leaseEnding, lease: lease.ID}:
+			case r.triggers <- trigger{kind: leaseEnding, lease: lease.ID, ends: ends}:
 			case <-lctx.Done():
 			}
 		}()

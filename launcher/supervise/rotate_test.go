@@ -195,6 +195,45 @@ func TestVersionReadFailures(t *testing.T) {
 	}
 }
 
+// TestVersionReadFailsWithTheRead: a version read that fails as the
+// poll's reads do (Vault sealed, down) is the outage's, which the failed
+// refresh reports: it is not logged as a store that cannot tell versions
+// (which said polls read values from now on), and a refusal that comes
+// with a poll that works, later, still is. The outage's line was logged,
+// once for the run, and the refusal's never.
+func TestVersionReadFailsWithTheRead(t *testing.T) {
+	sealed := errors.New("vault answered 503: Vault is sealed")
+	readErr, versionErr := sealed, sealed
+	base := &fakeStore{
+		fetch: func(resolve.Ref) (resolve.Secret, error) {
+			if readErr != nil {
+				return resolve.Secret{}, readErr
+			}
+			return resolve.Secret{Value: []byte("v"), Version: "3"}, nil
+		},
+		version: func(resolve.Ref) (string, error) { return "", versionErr },
+	}
+	readErr = nil
+	r := rotatorFor(t, versionedStore{base}, map[string]string{"P": "pol://secret"})
+	readErr = sealed
+	var logs bytes.Buffer
+	r.log = slog.New(slog.NewTextHandler(&logs, nil))
+	const refused = "cannot read secret versions"
+	if _, _, err := r.refresh(context.Background(), nil, trigger{kind: poll}); err == nil {
+		t.Fatal("a poll of a sealed store succeeded")
+	}
+	if strings.Contains(logs.String(), refused) {
+		t.Errorf("a sealed store was logged as a store that cannot tell versions: %s", logs.String())
+	}
+	readErr, versionErr = nil, errors.New("permission denied (GET secret/metadata/app)")
+	if _, _, err := r.refresh(context.Background(), nil, trigger{kind: poll}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), refused) || !strings.Contains(logs.String(), "permission denied") {
+		t.Errorf("a version read refused after an outage was not logged: %s", logs.String())
+	}
+}
+
 // TestExpiringValues: a value that expires without a lease (an access
 // token: each read is a new one) is read again two thirds into its
 // lifetime, not at each poll or retry; a source that hands the same token

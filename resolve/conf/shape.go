@@ -235,9 +235,6 @@ const (
 	// several (500ms400ms) and fractions of minutes or hours it leaves to
 	// the parser.
 	SubSecondPattern = `^\+?(0*[0-9]{0,9}(\.[0-9]*)?ns|0*[0-9]{0,6}(\.[0-9]*)?(us|µs|μs)|0*[0-9]{0,3}(\.[0-9]*)?ms|0*(\.[0-9]*)?s)$`
-	// HTTPURLPattern is an http:// or https:// address, or nothing (the
-	// default).
-	HTTPURLPattern = `^(https?://|$)`
 
 	durationNumber = `([0-9]+\.?[0-9]*|\.[0-9]+)`
 	// durationUnit lists time.ParseDuration's units; it reads both micro

@@ -449,8 +449,8 @@ func (c *Client) HasVersions() bool {
 // it cannot, say because the token that created the lease died with the
 // old helper). After keepDeaths helpers in a row died keeping it, or when
 // no new helper starts, the secret is read again (with the backoff of a
-// failed read).
-func (c *Client) KeepLease(ctx context.Context, lease *resolve.Lease) error {
+// failed read); when the lease ends is then not known.
+func (c *Client) KeepLease(ctx context.Context, lease *resolve.Lease) (time.Time, error) {
 	for deaths := 0; ; deaths++ {
 		// A renewal given up (a restart dropped the lease) must not kill a
 		// helper whose open other requests wait for.
@@ -465,10 +465,10 @@ func (c *Client) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return time.Time{}, ctx.Err()
 			}
 			c.orphan(lease, false)
-			return nil
+			return time.Time{}, nil
 		}
 		id, ch := cn.send(&request{Op: opKeepLease, Lease: toWireLease(lease)})
 		// The helper takes the lease in before it reads what follows.
@@ -483,16 +483,20 @@ func (c *Client) KeepLease(ctx context.Context, lease *resolve.Lease) error {
 				}
 				// Read again: the old lease is revoked as any replaced one.
 				c.orphan(lease, false)
-				return nil
+				return time.Time{}, nil
 			}
 			if r.Error != nil {
-				return r.Error.err()
+				return time.Time{}, r.Error.err()
 			}
-			return nil
+			var res leaseResult
+			// An answer without an end (or one that does not parse)
+			// leaves it unknown.
+			json.Unmarshal(r.Result, &res)
+			return res.Ends, nil
 		case <-ctx.Done():
 			cn.forget(id)
 			cn.write(&request{Op: opCancel, Target: id})
-			return ctx.Err()
+			return time.Time{}, ctx.Err()
 		}
 	}
 }

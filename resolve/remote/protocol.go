@@ -20,7 +20,8 @@
 //	            error per ref, in order. A secret's value travels as
 //	            base64; errors say whether the document was not found.
 //	version     one ref: the version it names now (a metadata read).
-//	keep_lease  a lease: answered when it can no longer be renewed. A
+//	keep_lease  a lease: answered when it can no longer be renewed, with
+//	            when it ends where the store knows. A
 //	            lease a helper that died created is taken in at once
 //	            (renewed, and revoked on close), where the store can.
 //	cancel      stop the keep_lease request `target`; no answer.
@@ -112,6 +113,9 @@ type versionResult struct {
 type leaseResult struct {
 	// Ended: the lease can no longer be renewed; read the secret again.
 	Ended bool `json:"ended"`
+	// Ends is when the lease ends, when the store knows (a helper
+	// without it sends none).
+	Ends time.Time `json:"ends,omitzero"`
 }
 
 type wireRef struct {

@@ -108,14 +108,18 @@ func (s *dirStore) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, er
 
 func (s *dirStore) Version(_ context.Context, ref resolve.Ref) (string, error) { return "7", nil }
 
-// KeepLease ends at once for leases named "...short", else waits.
-func (s *dirStore) KeepLease(ctx context.Context, l *resolve.Lease) error {
+// KeepLease ends at once for leases named "...short", which end at
+// shortEnd, else waits.
+func (s *dirStore) KeepLease(ctx context.Context, l *resolve.Lease) (time.Time, error) {
 	if strings.HasSuffix(l.ID, "short") {
-		return nil
+		return shortEnd, nil
 	}
 	<-ctx.Done()
-	return ctx.Err()
+	return time.Time{}, ctx.Err()
 }
+
+// shortEnd is when the "...short" leases end.
+var shortEnd = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func (s *dirStore) Revoke(_ context.Context, l *resolve.Lease) error {
 	return os.WriteFile(filepath.Join(s.dir, "revoked-"+strings.ReplaceAll(l.ID, "/", "_")), nil, 0o600)
@@ -292,7 +296,10 @@ func TestHungHelperIsAnOutage(t *testing.T) {
 	keep := make(chan error, 1)
 	kctx, kcancel := context.WithCancel(context.Background())
 	defer kcancel()
-	go func() { keep <- c.KeepLease(kctx, &resolve.Lease{ID: "x/long"}) }()
+	go func() {
+		_, err := c.KeepLease(kctx, &resolve.Lease{ID: "x/long"})
+		keep <- err
+	}()
 	// The renewal is asked of this helper before it stops.
 	for deadline := time.Now().Add(10 * time.Second); !hasPending(c.conn); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -364,16 +371,19 @@ func hasPending(cn *conn) bool {
 	return len(cn.pending) > 0
 }
 
-// TestKeepLeaseEndsAndCancels: an ended lease answers; a cancelled one
-// returns the context's error.
+// TestKeepLeaseEndsAndCancels: an ended lease answers, with when it ends;
+// a cancelled one returns the context's error.
 func TestKeepLeaseEndsAndCancels(t *testing.T) {
 	c, dir, _ := setup(t)
-	if err := c.KeepLease(context.Background(), &resolve.Lease{ID: "x/short"}); err != nil {
-		t.Errorf("a lease that ends: got %v, want nil (read again)", err)
+	if ends, err := c.KeepLease(context.Background(), &resolve.Lease{ID: "x/short"}); err != nil || !ends.Equal(shortEnd) {
+		t.Errorf("a lease that ends: got %v, %v, want nil (read again) and %v", ends, err, shortEnd)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.KeepLease(ctx, &resolve.Lease{ID: "x/long"}) }()
+	go func() {
+		_, err := c.KeepLease(ctx, &resolve.Lease{ID: "x/long"})
+		done <- err
+	}()
 	cancel()
 	select {
 	case err := <-done:

@@ -297,10 +297,11 @@ func (s *server) keepLease(ctx context.Context, l *wireLease) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("the %s store has no leases", s.kind.Name)
 	}
-	if err := k.KeepLease(ctx, l.lease()); err != nil {
+	ends, err := k.KeepLease(ctx, l.lease())
+	if err != nil {
 		return nil, err
 	}
-	return leaseResult{Ended: true}, nil
+	return leaseResult{Ended: true, Ends: ends}, nil
 }
 
 func (s *server) revoke(ctx context.Context, l *wireLease) (any, error) {

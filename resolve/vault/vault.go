@@ -8,6 +8,7 @@
 package vault
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -77,11 +78,18 @@ const (
 	DefaultKubernetesJWTFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 )
 
+// addressPattern is an http:// or https:// address, a unix socket's
+// (unix:///PATH, as VAULT_ADDR and the CLI take a Vault Agent or Proxy's),
+// or nothing (VAULT_ADDR, then Vault's default).
+const addressPattern = `^(https?://|unix:///|$)`
+
 // Options are the stores.vault settings. Empty settings fall back to the
 // Vault CLI's own environment variables (VAULT_ADDR, VAULT_NAMESPACE,
 // VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY,
 // VAULT_TLS_SERVER_NAME, VAULT_SKIP_VERIFY, VAULT_CLIENT_TIMEOUT,
-// VAULT_MAX_RETRIES), then to Vault's defaults.
+// VAULT_MAX_RETRIES), then to Vault's defaults; VAULT_CACERT_BYTES,
+// VAULT_PROXY_ADDR and VAULT_RATE_LIMIT, which have no setting, apply
+// too.
 type Options struct {
 	// Address is the Vault server's URL.
 	Address string `json:"address,omitempty"`
@@ -225,8 +233,8 @@ func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
 		},
 		"auth": func(_, v *yaml.Node) { o.Auth.decode(d, v, f+".auth") },
 	})
-	if o.Address != "" && !strings.HasPrefix(o.Address, "http://") && !strings.HasPrefix(o.Address, "https://") {
-		d.Fail(n, f+".address", "write https://HOST:PORT", "invalid address %q", o.Address)
+	if o.Address != "" && !regexp.MustCompile(addressPattern).MatchString(o.Address) {
+		d.Fail(n, f+".address", "write https://HOST:PORT, or unix:///PATH for a Vault Agent or Proxy's socket", "invalid address %q", o.Address)
 	}
 }
 
@@ -300,7 +308,7 @@ func (a *Auth) Check() string {
 func (o *Options) Schema() *conf.Shape {
 	methods := methodNames()
 	return conf.Object("HashiCorp Vault.",
-		conf.Prop{Name: "address", Shape: &conf.Shape{Kind: "string", Desc: "Default $VAULT_ADDR.", Pattern: conf.HTTPURLPattern, Examples: []any{"https://vault.internal:8200"}}},
+		conf.Prop{Name: "address", Shape: &conf.Shape{Kind: "string", Desc: "Default $VAULT_ADDR. unix:///PATH is a Vault Agent or Proxy's socket.", Pattern: addressPattern, Examples: []any{"https://vault.internal:8200"}}},
 		conf.Prop{Name: "namespace", Shape: conf.Str("Default $VAULT_NAMESPACE.", "team-a")},
 		conf.Prop{Name: "ca_cert", Shape: conf.Str("Default $VAULT_CACERT.", "/etc/ssl/vault-ca.pem")},
 		conf.Prop{Name: "ca_path", Shape: conf.Str("Default $VAULT_CAPATH.", "/etc/ssl/vault-cas")},

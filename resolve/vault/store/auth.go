@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,9 +38,12 @@ type authState struct {
 	token   string
 	gen     int    // counts token changes, so concurrent 403s log in once
 	file    string // token file (token_file, ~/.vault-token) or ""
-	fileMod time.Time
-	fileLen int64
-	watcher *api.LifetimeWatcher
+	helper  string // the Vault CLI's token helper the token came from, or ""
+	// helperConfig is the CLI's configuration file that names helper.
+	helperConfig string
+	fileMod      time.Time
+	fileLen      int64
+	watcher      *api.LifetimeWatcher
 	// unwrapped remembers the secret_id behind a wrapping token already
 	// spent, so a later login can use it again: a wrapping token unwraps
 	// once.
@@ -76,7 +80,13 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 	if err != nil {
 		return reply{}, err
 	}
-	rep, err := op(ctx)
+	if err := a.s.outage.recent(); err != nil {
+		return reply{}, err
+	}
+	rep, err := a.s.served(ctx, op)
+	if err != nil && ctx.Err() == nil && vaultWide(err) {
+		a.s.outage.note(err)
+	}
 	rep.gen = gen
 	a.firstAnswer.Do(func() { close(a.answered) })
 	if err != nil || rep.status != http.StatusForbidden {
@@ -92,10 +102,48 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 	a.mu.Lock()
 	gen = a.gen
 	a.mu.Unlock()
-	rep, err = op(ctx)
+	rep, err = a.s.served(ctx, op)
 	rep.gen = gen
 	return rep, err
 }
+
+// served runs op until Vault stops answering 429 for a rate-limit quota
+// an operator set, waiting with backoff and jitter between tries, for as
+// long as the request timeout. The API client's own retries (max_retries,
+// a second or so apart) are too few for a quota that the reads of a start
+// with many secrets overrun for seconds. Each try has a timeout of its
+// own, so that the last answer is Vault's 429, not a deadline. Vault
+// Enterprise's lease-count quota answers 429 too; it is not waited for:
+// leases end when they end.
+func (s *Store) served(ctx context.Context, op func(context.Context) (reply, error)) (reply, error) {
+	deadline := time.Now().Add(s.set.Timeout)
+	wait := throttleWait
+	for {
+		rep, err := op(ctx)
+		if rep.status != http.StatusTooManyRequests || strings.Contains(strings.Join(rep.msgs, " "), "lease count quota") {
+			return rep, err
+		}
+		// Spread the waits of the reads that were refused together.
+		d := wait/2 + rand.N(wait)
+		if time.Until(deadline) < d {
+			return rep, err
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return rep, err
+		}
+		wait = min(2*wait, maxThrottleWait)
+	}
+}
+
+// The waits between tries of a request Vault throttles.
+const (
+	throttleWait    = 500 * time.Millisecond
+	maxThrottleWait = 8 * time.Second
+)
 
 // current makes sure there is a token, getting the first one on first use
 // and re-reading a token file that changed, and returns its generation.
@@ -131,6 +179,29 @@ func (a *authState) acquire(ctx context.Context) error {
 			a.renewStatic(a.gen)
 			return nil
 		}
+		// As the CLI: a token helper in its configuration, else
+		// ~/.vault-token (the CLI's own helper).
+		helper, config, err := a.s.set.tokenHelper(a.s.getenv)
+		if err != nil {
+			return fmt.Errorf("no vault token: VAULT_TOKEN is not set, and %w", err)
+		}
+		if helper != "" {
+			t, err := runTokenHelper(ctx, helper, config, a.s.getenv)
+			if err != nil {
+				return fmt.Errorf("no vault token: VAULT_TOKEN is not set, and %w", err)
+			}
+			switch {
+			case t != "":
+				a.helper, a.helperConfig = helper, config
+				a.setToken(t)
+				a.renewStatic(a.gen)
+				return nil
+			case a.s.set.agent:
+				a.setToken("")
+				return nil
+			}
+			return fmt.Errorf("no vault token: VAULT_TOKEN is not set, and the vault token helper %s (token_helper in %s) has none: run vault login", helper, config)
+		}
 		if a.s.set.home == "" {
 			return errors.New("no vault token: VAULT_TOKEN is not set and there is no home directory for ~/.vault-token: set VAULT_TOKEN or choose a login method under stores.vault.auth")
 		}
@@ -141,7 +212,7 @@ func (a *authState) acquire(ctx context.Context) error {
 				// use_auto_auth_token): requests go without one.
 				a.file = ""
 				a.setToken("")
-				a.s.log.Debug("no vault token: requests go through the Vault Agent at VAULT_AGENT_ADDR, which adds its own", "address", a.s.set.Address)
+				a.s.log.Debug("no vault token: requests go through the Vault Agent or Proxy at the address, which adds its own", "address", a.s.set.Address)
 				return nil
 			}
 			if errors.Is(err, os.ErrNotExist) {
@@ -169,17 +240,18 @@ func (a *authState) acquire(ctx context.Context) error {
 // changed, so the request is worth repeating.
 func (a *authState) refresh(ctx context.Context, gen int) (bool, error) {
 	a.mu.Lock()
-	file, newer := a.file, a.gen != gen
+	file, helper, newer := a.file, a.helper, a.gen != gen
 	a.mu.Unlock()
 	switch {
 	case newer:
 		// Another request got a new token meanwhile.
 		return true, nil
-	case !a.s.set.loginMethod() && file == "":
+	case !a.s.set.loginMethod() && file == "" && helper == "":
 		// VAULT_TOKEN: there is no other token to get.
 		return false, nil
-	case a.s.set.loginMethod() && !a.tokenInvalid(ctx):
-		// The token is fine: the policy said no.
+	case (a.s.set.loginMethod() || helper != "") && !a.tokenInvalid(ctx):
+		// The token is fine: the policy said no. (Asking a token
+		// helper again starts a program: only for a dead token.)
 		return false, nil
 	}
 	a.mu.Lock()
@@ -193,6 +265,18 @@ func (a *authState) refresh(ctx context.Context, gen int) (bool, error) {
 	}
 	if a.file != "" {
 		return a.readFile()
+	}
+	if a.helper != "" {
+		// As ~/.vault-token is read again: a vault login since gave the
+		// helper a new token.
+		t, err := runTokenHelper(ctx, a.helper, a.helperConfig, a.s.getenv)
+		if err != nil || t == "" || t == a.token {
+			return false, err
+		}
+		a.s.log.Info("vault token no longer valid; the token helper has a new one", "helper", a.helper)
+		a.setToken(t)
+		a.renewStatic(a.gen)
+		return true, nil
 	}
 	a.s.log.Info("vault token no longer valid; logging in again", "method", a.s.set.Auth.Method)
 	if err := a.login(ctx); err != nil {
@@ -208,8 +292,10 @@ func (a *authState) source() string {
 	switch {
 	case a.file != "":
 		return "the token in " + a.file
+	case a.helper != "":
+		return "the token of the vault token helper " + a.helper
 	case a.token == "":
-		return "the auto-auth token of the Vault Agent at VAULT_AGENT_ADDR"
+		return "the auto-auth token of the Vault Agent or Proxy at " + a.s.set.Address
 	}
 	return vault.EnvToken
 }
@@ -357,8 +443,13 @@ func (a *authState) login(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.s.set.Timeout)
 	defer cancel()
 	sec, err := a.bare.Logical().WriteWithContext(ctx, path, body)
-	if err != nil {
+	if re := (*api.ResponseError)(nil); errors.As(err, &re) && re.StatusCode < 500 && re.StatusCode != http.StatusTooManyRequests {
 		return fmt.Errorf("log in to vault with %s (PUT %s): %w: %s", auth.Method, path, compact(err), loginHint(auth))
+	}
+	if err != nil {
+		// Vault sealed, down or throttling: it did not look at the
+		// credentials, and they are not what to check.
+		return fmt.Errorf("log in to vault with %s (PUT %s): %w", auth.Method, path, compact(err))
 	}
 	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
 		return fmt.Errorf("log in to vault with %s (PUT %s): the answer holds no token", auth.Method, path)
@@ -501,6 +592,9 @@ func (a *authState) unwrap(ctx context.Context, wrapping string) (string, error)
 // The lookup runs in the background once the first request has been
 // answered: it must not delay the first fetch, nor share Vault and the
 // CPUs with it (measured: 0.45 ms of a one-secret `ward run` on 2 cores).
+// A lookup that fails (Vault sealed a moment, a quota's 429) is tried
+// again with backoff: given up, the token would expire in the middle of
+// the run, and with it the leases it created.
 func (a *authState) renewStatic(gen int) {
 	a.wg.Add(1)
 	go func() {
@@ -510,8 +604,26 @@ func (a *authState) renewStatic(gen int) {
 		case <-a.bg.Done():
 			return
 		}
-		sec, err := a.s.client.Auth().Token().LookupSelfWithContext(a.bg)
-		if err != nil || sec == nil {
+		var sec *api.Secret
+		for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+			var err error
+			sec, err = a.s.client.Auth().Token().LookupSelfWithContext(a.bg)
+			var re *api.ResponseError
+			if err == nil || errors.As(err, &re) && re.StatusCode == http.StatusForbidden {
+				// Looked up, or a token Vault does not know: nothing to
+				// renew.
+				break
+			}
+			a.s.log.Debug("vault token lookup failed; trying again to renew the token", "error", compact(err).Error(), "retry_in", wait.String())
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-a.bg.Done():
+				t.Stop()
+				return
+			}
+		}
+		if sec == nil {
 			return
 		}
 		renewable, _ := sec.TokenIsRenewable()

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,6 +89,42 @@ func TestAuthTokenEnvAndFile(t *testing.T) {
 		_, err := fetch(t, tc.store(Options{}, nil), map[string]string{"X": ref})
 		tc.wantErr("no token", err, "no vault token", "VAULT_TOKEN", ".vault-token")
 	})
+}
+
+// TestAuthTokenHelperLoginAgain: a token from the Vault CLI's token
+// helper that Vault no longer knows (it expired; the user ran vault login
+// again, which gave the helper a new one) is asked of the helper again,
+// as ~/.vault-token is read again: a developer's long ward run goes on
+// after a new login. It kept the dead token until ward was restarted.
+func TestAuthTokenHelperLoginAgain(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	home := t.TempDir()
+	keychain := filepath.Join(home, "keychain")
+	helper := filepath.Join(home, "helper")
+	if err := os.WriteFile(helper, []byte("#!/bin/sh\n[ \"$1\" = get ] && cat "+keychain+"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".vault"), []byte(fmt.Sprintf("token_helper = %q\n", helper)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	login := func() string {
+		tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
+		tc.secret(tok)
+		if err := os.WriteFile(keychain, []byte(tok), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	first := login()
+	s := tc.store(Options{}, map[string]string{"HOME": home})
+	wantValue(t, tc, s, ref, value)
+	revokeToken(t, first)
+	login()
+	// The mount is known by now: the read is the first request with the
+	// dead token.
+	wantValue(t, tc, s, ref, value)
 }
 
 // TestAuthTokenFile plays a Vault Agent sink: the store follows the file
@@ -437,6 +476,49 @@ func TestAuthStaticTokenRenewed(t *testing.T) {
 	})
 }
 
+// TestAuthStaticTokenRenewedAfterFailedLookup: the lookup that tells
+// whether VAULT_TOKEN can be renewed fails (Vault sealed a moment, a 429
+// of a quota, a restart), and the token is renewed all the same, once
+// the lookup works. It was never renewed: a periodic token expired in
+// the middle of the run, and the leases it created with it.
+func TestAuthStaticTokenRenewedAfterFailedLookup(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	renewable := true
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: "5s", ExplicitMaxTTL: "60s", Renewable: &renewable})
+	tc.secret(tok)
+	first, err := root.Auth().Token().Lookup(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstExpiry := first.Data["expire_time"]
+	// The first lookups, the API client's retries included, find Vault
+	// sealed.
+	u, _ := url.Parse(vaultAddr)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	var lookups atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/auth/token/lookup-self" && lookups.Add(1) <= 3 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"errors":["Vault is sealed"]}`)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	s := tc.store(Options{Address: proxy.URL, Auth: Auth{Method: "token"}}, map[string]string{"VAULT_TOKEN": tok})
+	wantValue(t, tc, s, ref, value)
+	waitFor(t, "the token's expiry to move (a renewal)", 20*time.Second, func() bool {
+		sec, err := root.Auth().Token().Lookup(tok)
+		return err == nil && sec.Data["expire_time"] != firstExpiry
+	})
+	if n := lookups.Load(); n <= 3 {
+		t.Errorf("got %d lookups, want more than the 3 that failed", n)
+	}
+}
+
 // TestAuthVaultAgent runs a real Vault Agent whose API proxy adds its
 // auto-auth token to requests that carry none, and sets VAULT_AGENT_ADDR,
 // as the Vault CLI reads it (over VAULT_ADDR): the store goes through the
@@ -473,7 +555,11 @@ listener "tcp" {
   address     = %q
   tls_disable = true
 }
-`, vaultAddr, filepath.Join(dir, "token"), listen)
+listener "unix" {
+  address     = %q
+  tls_disable = true
+}
+`, vaultAddr, filepath.Join(dir, "token"), listen, filepath.Join(dir, "agent.sock"))
 	if err := os.WriteFile(filepath.Join(dir, "agent.hcl"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -491,14 +577,22 @@ listener "tcp" {
 		return err == nil
 	})
 
-	env := map[string]string{"HOME": t.TempDir(), "VAULT_AGENT_ADDR": "http://" + listen, "VAULT_ADDR": "http://127.0.0.1:1"}
-	s, err := newStore(Options{}, resolve.Env{Getenv: func(k string) string { return env[k] }, Log: tc.logger(), RevokeOnExit: true},
-		retryWaits{5 * time.Millisecond, 20 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("new store: %s", tc.text(err))
+	// VAULT_AGENT_ADDR, and VAULT_ADDR naming the agent's unix socket,
+	// as the CLI takes it too: a unix socket is an agent's or a proxy's.
+	// ward asked for a token of its own: "no vault token".
+	for _, env := range []map[string]string{
+		{"VAULT_AGENT_ADDR": "http://" + listen, "VAULT_ADDR": "http://127.0.0.1:1"},
+		{"VAULT_ADDR": "unix://" + filepath.Join(dir, "agent.sock")},
+	} {
+		env["HOME"] = t.TempDir()
+		s, err := newStore(Options{}, resolve.Env{Getenv: func(k string) string { return env[k] }, Log: tc.logger(), RevokeOnExit: true},
+			retryWaits{5 * time.Millisecond, 20 * time.Millisecond})
+		if err != nil {
+			t.Fatalf("new store: %s", tc.text(err))
+		}
+		t.Cleanup(func() { s.Close() })
+		wantValue(t, tc, s, ref, value)
 	}
-	t.Cleanup(func() { s.Close() })
-	wantValue(t, tc, s, ref, value)
 }
 
 // TestCredsSettingWithoutCredentialsDirectory: a creds://NAME auth

@@ -114,13 +114,18 @@ func TestKeepLeaseAndRevoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := s.KeepLease(ctx, lease); err != nil {
+	ends, err := s.KeepLease(ctx, lease)
+	if err != nil {
 		t.Fatalf("KeepLease: %s", tc.text(err))
 	}
 	// Renewals carry the lease past its 2s TTL; the watcher gives up
 	// near the 6s max TTL (late on a loaded machine, never much later).
 	if d := time.Since(start); d < 2*time.Second || d > 15*time.Second {
 		t.Errorf("KeepLease returned after %s, want after renewals past the 2s TTL, near the 6s max TTL", d.Round(time.Millisecond))
+	}
+	// It ends at its max TTL, 6s after the read.
+	if ends.Before(start.Add(4*time.Second)) || ends.After(start.Add(7*time.Second)) {
+		t.Errorf("KeepLease says the lease ends %s after it was read, want about 6s (its max TTL)", ends.Sub(start).Round(time.Millisecond))
 	}
 	if !strings.Contains(tc.logs.String(), `msg="vault lease renewed"`) {
 		t.Errorf("the log shows no lease renewal")
@@ -145,7 +150,7 @@ func TestKeepLeaseAndRevoke(t *testing.T) {
 	_, _, lease3 := tc.readCreds(s, ref, "fetch a third time")
 	ctx, cancel = context.WithCancel(context.Background())
 	cancel()
-	if err := s.KeepLease(ctx, lease3); err != context.Canceled {
+	if _, err := s.KeepLease(ctx, lease3); err != context.Canceled {
 		t.Errorf("KeepLease with a cancelled context: got %v, want context.Canceled", err)
 	}
 }
@@ -225,7 +230,7 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := s.KeepLease(ctx, lease); err != nil {
+	if _, err := s.KeepLease(ctx, lease); err != nil {
 		t.Fatalf("KeepLease of a lease whose token ends after 6s: got %v after %s, want nil (read again) before the token ends", err, time.Since(start).Round(time.Second))
 	}
 	if _, g := storeToken(s); g == gen {
@@ -238,7 +243,7 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 	// The new lease belongs to the new token: KeepLease renews it.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
 	defer cancel2()
-	if err := s.KeepLease(ctx2, lease); err != context.DeadlineExceeded {
+	if _, err := s.KeepLease(ctx2, lease); err != context.DeadlineExceeded {
 		t.Errorf("KeepLease of the lease read with the new token: got %v, want it renewed until the context ends", err)
 	}
 }
@@ -271,15 +276,22 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 	ref := "vault://" + mount + "/creds/" + dbRole
 	user, pass, lease := tc.readCreds(s, ref, "fetch")
 	done := make(chan error, 1)
+	var ends time.Time
 	start := time.Now()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 		defer cancel()
-		done <- s.KeepLease(ctx, lease)
+		var err error
+		ends, err = s.KeepLease(ctx, lease)
+		done <- err
 	}()
 	write("1h") // the agent's new login
 	if err := <-done; err != nil {
 		t.Fatalf("KeepLease of a lease whose token (20s) the sink replaced: got %v after %s, want nil (read again) before that token ends", err, time.Since(start).Round(time.Second))
+	}
+	// The lease of 1h ends with its token, 20s after it was made.
+	if ends.IsZero() || ends.After(start.Add(21*time.Second)) {
+		t.Errorf("KeepLease says the lease ends %s after it was read, want at most 20s (its token's end)", ends.Sub(start).Round(time.Millisecond))
 	}
 	if out, err := p.Login(user, pass); err != nil || out != user {
 		t.Errorf("the credentials no longer worked when KeepLease said read again (%v)", err)
@@ -287,7 +299,7 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 	_, _, lease = tc.readCreds(s, ref, "fetch again")
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
 	defer cancel2()
-	if err := s.KeepLease(ctx2, lease); err != context.DeadlineExceeded {
+	if _, err := s.KeepLease(ctx2, lease); err != context.DeadlineExceeded {
 		t.Errorf("KeepLease of the lease read with the new token: got %v, want it renewed until the context ends", err)
 	}
 }

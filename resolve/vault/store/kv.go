@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -342,10 +344,52 @@ func (s *Store) get(ctx context.Context, path string, q url.Values) (reply, erro
 // unreachable says, of a request that failed for good, that the client
 // retried it.
 func (s *Store) unreachable(err error) error {
-	if err == nil || s.set.maxRetries == 0 {
+	if ae := (*apiError)(nil); errors.As(err, &ae) && ae.plainToTLS {
+		return fmt.Errorf("%w: write %s (VAULT_ADDR, stores.vault.address)", err, "https://"+strings.TrimPrefix(s.set.Address, "http://"))
+	}
+	if err == nil {
 		return err
 	}
-	return fmt.Errorf("%w (vault at %s, with up to %d retries)", err, s.set.Address, s.set.maxRetries)
+	if ue, ok := err.(*url.Error); ok {
+		// Not the request's URL: the failure is the address's, which
+		// is named below, and the requests queued behind it fail with
+		// it too (outage), each naming a document of its own.
+		err = ue.Err
+	}
+	at := "vault at " + s.set.Address
+	if s.set.defaultAddress {
+		at += ", Vault's default: VAULT_ADDR is not set"
+	}
+	if cv := (*tls.CertificateVerificationError)(nil); errors.As(err, &cv) {
+		// Never retried: say what to set instead.
+		return fmt.Errorf("%w (%s)%s", err, at, s.certHint(cv))
+	}
+	if s.set.maxRetries == 0 {
+		if s.set.defaultAddress {
+			return fmt.Errorf("%w (%s)", err, at)
+		}
+		return err
+	}
+	return fmt.Errorf("%w (%s, with up to %d retries)", err, at, s.set.maxRetries)
+}
+
+// certHint says what to set when Vault's certificate cannot be verified.
+func (s *Store) certHint(cv *tls.CertificateVerificationError) string {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	switch {
+	case errors.As(cv, &unknown):
+		hint := ": set VAULT_CACERT (stores.vault.ca_cert) to the PEM file of the CA that signed Vault's certificate"
+		if cas := strings.Trim(s.set.CACert+" "+s.set.CAPath, " "); cas != "" {
+			hint = ": " + cas + " does not hold it" + hint
+		}
+		return hint
+	case errors.As(cv, &host) && s.set.TLSServerName != "":
+		return ": check VAULT_TLS_SERVER_NAME (stores.vault.tls_server_name)"
+	case errors.As(cv, &host):
+		return ": write a name the certificate holds in the address, or set VAULT_TLS_SERVER_NAME (stores.vault.tls_server_name)"
+	}
+	return ""
 }
 
 // toReply reads an answer: 4xx answers are replies, with their body when

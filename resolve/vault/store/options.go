@@ -1,13 +1,17 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/vault"
@@ -30,15 +34,25 @@ type retryWaits struct{ min, max time.Duration }
 type settings struct {
 	Options
 	skipVerify bool
-	// agent: the address is VAULT_AGENT_ADDR's, a Vault Agent (or Proxy)
-	// that adds its own auto-auth token to requests that carry none.
+	// agent: the address is VAULT_AGENT_ADDR's or a unix socket, a Vault
+	// Agent (or Proxy) that adds its own auto-auth token to requests that
+	// carry none.
 	agent      bool
 	maxRetries int
-	revoke     bool
-	home       string
-	credsDir   string
-	log        *slog.Logger
-	retry      retryWaits
+	// defaultAddress: no address was set, and Address is Vault's default.
+	defaultAddress bool
+	// caCertBytes is VAULT_CACERT_BYTES: the CA's PEM as text.
+	caCertBytes string
+	// proxy is VAULT_PROXY_ADDR (or VAULT_HTTP_PROXY): every request
+	// goes through it.
+	proxy *url.URL
+	// limiter is VAULT_RATE_LIMIT: the requests a second ward sends.
+	limiter  *rate.Limiter
+	revoke   bool
+	home     string
+	credsDir string
+	log      *slog.Logger
+	retry    retryWaits
 }
 
 // resolveSettings applies the Vault CLI's environment variables where o is
@@ -58,8 +72,14 @@ func resolveSettings(o Options, env resolve.Env, retry retryWaits) (settings, er
 		}
 	}
 	or(&s.Address, "VAULT_ADDR")
+	if strings.HasPrefix(s.Address, "unix://") {
+		// A unix socket is a Vault Agent's or Proxy's listener (a
+		// sidecar's): with no token of ward's own it adds its auto-auth
+		// token, as for the CLI.
+		s.agent = true
+	}
 	if s.Address == "" {
-		s.Address = vault.DefaultAddress
+		s.Address, s.defaultAddress = vault.DefaultAddress, true
 	}
 	or(&s.Namespace, "VAULT_NAMESPACE")
 	or(&s.CACert, "VAULT_CACERT")
@@ -87,6 +107,29 @@ func resolveSettings(o Options, env resolve.Env, retry retryWaits) (settings, er
 			}
 			s.Timeout = d
 		}
+	}
+
+	// The CLI's other connection settings, which the manifest has no
+	// field for.
+	s.caCertBytes = getenv("VAULT_CACERT_BYTES")
+	proxy := strings.TrimSpace(getenv("VAULT_HTTP_PROXY"))
+	if v := strings.TrimSpace(getenv("VAULT_PROXY_ADDR")); v != "" {
+		proxy = v
+	}
+	if proxy != "" {
+		u, err := url.Parse(proxy)
+		if err != nil || u.Host == "" {
+			// Not the value: a proxy's URL may hold a password.
+			return s, errors.New("VAULT_PROXY_ADDR is not a URL such as http://proxy.internal:3128 (or VAULT_HTTP_PROXY)")
+		}
+		s.proxy = u
+	}
+	if v := strings.TrimSpace(getenv("VAULT_RATE_LIMIT")); v != "" {
+		limit, burst, err := parseRateLimit(v)
+		if err != nil {
+			return s, fmt.Errorf("VAULT_RATE_LIMIT=%q is not a rate of requests a second, with an optional burst, such as 10 or 10:20", v)
+		}
+		s.limiter = rate.NewLimiter(rate.Limit(limit), burst)
 	}
 
 	s.maxRetries = vault.DefaultMaxRetries
@@ -147,6 +190,23 @@ func resolveAuth(a *vault.Auth, home string) error {
 		a.TokenFile = expandHome(a.TokenFile, home)
 	}
 	return nil
+}
+
+// parseRateLimit reads VAULT_RATE_LIMIT as the Vault CLI does: RATE or
+// RATE:BURST, the burst being the rate when it is not given.
+func parseRateLimit(v string) (float64, int, error) {
+	r, b, hasBurst := strings.Cut(v, ":")
+	limit, err := strconv.ParseFloat(r, 64)
+	if err != nil || limit <= 0 {
+		return 0, 0, errors.New("not a rate")
+	}
+	burst := int(limit)
+	if hasBurst {
+		if burst, err = strconv.Atoi(b); err != nil || burst <= 0 {
+			return 0, 0, errors.New("not a burst")
+		}
+	}
+	return limit, max(burst, 1), nil
 }
 
 // parseSeconds reads a duration the way the Vault CLI does: a Go duration,

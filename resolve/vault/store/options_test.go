@@ -2,14 +2,21 @@ package store
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +51,7 @@ func TestSettings(t *testing.T) {
 				"VAULT_ADDR": "https://vault.test:8200", "VAULT_NAMESPACE": "team", "VAULT_CACERT": "/ca.pem",
 				"VAULT_CAPATH": "/cas", "VAULT_CLIENT_CERT": "/c.pem", "VAULT_CLIENT_KEY": "/k.pem",
 				"VAULT_TLS_SERVER_NAME": "vault", "VAULT_SKIP_VERIFY": "true", "VAULT_CLIENT_TIMEOUT": "7",
-				"VAULT_MAX_RETRIES": "5",
+				"VAULT_MAX_RETRIES": "5", "VAULT_RATE_LIMIT": "12.5:20",
 			},
 			check: func(t *testing.T, s settings) {
 				got := []string{s.Address, s.Namespace, s.CACert, s.CAPath, s.ClientCert, s.ClientKey, s.TLSServerName}
@@ -54,6 +61,9 @@ func TestSettings(t *testing.T) {
 				}
 				if !s.skipVerify || s.Timeout != 7*time.Second || s.maxRetries != 5 {
 					t.Errorf("got skipVerify=%v timeout=%s retries=%d, want true, 7s, 5", s.skipVerify, s.Timeout, s.maxRetries)
+				}
+				if s.limiter == nil || s.limiter.Limit() != 12.5 || s.limiter.Burst() != 20 {
+					t.Errorf("got limiter %v, want 12.5 requests a second, bursts of 20 (VAULT_RATE_LIMIT)", s.limiter)
 				}
 			},
 		},
@@ -78,6 +88,8 @@ func TestSettings(t *testing.T) {
 		},
 		{name: "bad skip verify", env: map[string]string{"VAULT_SKIP_VERIFY": "maybe"}, err: "VAULT_SKIP_VERIFY"},
 		{name: "bad retries", env: map[string]string{"VAULT_MAX_RETRIES": "-1"}, err: "VAULT_MAX_RETRIES"},
+		{name: "bad rate limit", env: map[string]string{"VAULT_RATE_LIMIT": "fast"}, err: "VAULT_RATE_LIMIT"},
+		{name: "bad proxy", env: map[string]string{"VAULT_PROXY_ADDR": "http://user:pa ss@proxy"}, err: "VAULT_PROXY_ADDR is not a URL"},
 		{name: "unknown method", opts: Options{Auth: Auth{Method: "ldap"}}, err: `unknown vault auth method "ldap"`},
 		{name: "jwt without role", opts: Options{Auth: Auth{Method: "jwt"}}, err: "needs role"},
 		{name: "token_file without file", opts: Options{Auth: Auth{Method: "token_file"}}, err: "needs token_file"},
@@ -249,6 +261,19 @@ func TestRetries(t *testing.T) {
 			t.Errorf("a refused connection took %s to fail", d)
 		}
 	})
+	// No address anywhere: Vault's default, https://127.0.0.1:8200, which
+	// the error named as if it had been chosen.
+	t.Run("no address set", func(t *testing.T) {
+		zero := 0
+		env := map[string]string{"VAULT_TOKEN": "fake-token", "HOME": t.TempDir()}
+		s, err := New(Options{MaxRetries: &zero}, resolve.Env{Getenv: func(k string) string { return env[k] }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		_, err = s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+		tc.wantErr("no address", err, "vault at https://127.0.0.1:8200", "VAULT_ADDR is not set")
+	})
 	t.Run("timeout", func(t *testing.T) {
 		block := make(chan struct{})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
@@ -259,6 +284,148 @@ func TestRetries(t *testing.T) {
 		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
 		tc.wantErr("timeout", err, "vault://secret/app", "deadline exceeded")
 	})
+}
+
+// TestProxyAddr: VAULT_PROXY_ADDR (and the older VAULT_HTTP_PROXY) send
+// every request through the proxy they name, as for the Vault CLI,
+// loopback addresses included; ward went straight to Vault.
+func TestProxyAddr(t *testing.T) {
+	tc := newCase(t)
+	vaultSrv := httptest.NewServer(&fakeVault{})
+	defer vaultSrv.Close()
+	var proxied atomic.Int32
+	forward := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.Out.URL = r.In.URL }}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Host != strings.TrimPrefix(vaultSrv.URL, "http://") {
+			http.Error(w, "not a proxy request", http.StatusBadRequest)
+			return
+		}
+		proxied.Add(1)
+		forward.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	for _, name := range []string{"VAULT_PROXY_ADDR", "VAULT_HTTP_PROXY"} {
+		t.Run(name, func(t *testing.T) {
+			before := proxied.Load()
+			s := tc.store(Options{Address: vaultSrv.URL}, map[string]string{"VAULT_TOKEN": "fake-token", name: proxy.URL})
+			if _, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app")); err != nil {
+				t.Fatalf("fetch: %s", tc.text(err))
+			}
+			if n := proxied.Load() - before; n < 2 {
+				t.Errorf("%d requests went through the proxy, want the mount lookup and the read", n)
+			}
+		})
+	}
+}
+
+// TestLeaseCountQuota: Vault Enterprise's lease-count quota answers 429
+// too, but waiting for it does not help (leases end when they end): the
+// read fails at once, saying so, while a rate limit's 429 is waited out.
+func TestLeaseCountQuota(t *testing.T) {
+	tc := newCase(t)
+	var reads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/v1/auth/token/lookup-self":
+			io.WriteString(w, `{"data":{"renewable":false,"ttl":0}}`)
+		case strings.HasPrefix(r.URL.Path, "/v1/sys/internal/ui/mounts/"):
+			io.WriteString(w, `{"data":{"path":"database/","type":"database"}}`)
+		case r.URL.Path == "/v1/database/creds/quota":
+			reads.Add(1)
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"errors":["request path \"database/creds/quota\": lease count quota exceeded"]}`)
+		case r.URL.Path == "/v1/database/creds/rate":
+			if reads.Add(1) <= 2 {
+				w.WriteHeader(http.StatusTooManyRequests)
+				io.WriteString(w, `{"errors":["request path \"database/creds/rate\": rate limit quota exceeded"]}`)
+				return
+			}
+			io.WriteString(w, `{"data":{"username":"u"}}`)
+		}
+	}))
+	defer srv.Close()
+	zero := 0
+	s := tc.store(Options{Address: srv.URL, MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": "fake-token"})
+	_, err := s.Fetch(context.Background(), mustRef(t, "vault://database/creds/quota"))
+	tc.wantErr("lease count", err, "vault answered 429", "lease count quota exceeded")
+	if n := reads.Load(); n != 1 {
+		t.Errorf("a lease-count quota's 429 was read %d times, want once", n)
+	}
+	reads.Store(0)
+	if _, err := s.Fetch(context.Background(), mustRef(t, "vault://database/creds/rate")); err != nil {
+		t.Errorf("a rate limit's 429 twice, then an answer: got %s, want it waited out", tc.text(err))
+	}
+}
+
+// TestOutageStandsForQueuedReads: a read that found Vault sealed (or
+// down) stands, for a moment, for the reads queued behind it, which fail
+// with its error at once; a secrets engine's own 500 (its database down)
+// is its path's alone, and the next read goes to Vault.
+func TestOutageStandsForQueuedReads(t *testing.T) {
+	tc := newCase(t)
+	var sealed atomic.Bool
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/v1/auth/token/lookup-self":
+			io.WriteString(w, `{"data":{"renewable":false,"ttl":0}}`)
+			return
+		case sealed.Load():
+			requests.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"errors":["Vault is sealed"]}`)
+			return
+		}
+		requests.Add(1)
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/v1/sys/internal/ui/mounts/database/"):
+			io.WriteString(w, `{"data":{"path":"database/","type":"database"}}`)
+		case strings.HasPrefix(p, "/v1/sys/internal/ui/mounts/secret/"):
+			io.WriteString(w, `{"data":{"path":"secret/","type":"kv","options":{"version":"2"}}}`)
+		case p == "/v1/database/creds/app":
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"errors":["failed to verify connection: dial tcp 127.0.0.1:5432: connect: connection refused"]}`)
+		case p == "/v1/secret/data/app":
+			io.WriteString(w, `{"data":{"data":{"k":"fake-value"},"metadata":{"version":4}}}`)
+		}
+	}))
+	defer srv.Close()
+	zero := 0
+	s := tc.store(Options{Address: srv.URL, MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": "fake-token"})
+	_, err := s.Fetch(context.Background(), mustRef(t, "vault://database/creds/app"))
+	tc.wantErr("the engine's 500", err, "vault answered 500")
+	if _, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app")); err != nil {
+		t.Errorf("a read after another path's 500: got %s, want the value", tc.text(err))
+	}
+	sealed.Store(true)
+	_, err = s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+	tc.wantErr("sealed", err, "Vault is sealed")
+	before := requests.Load()
+	_, err = s.Fetch(context.Background(), mustRef(t, "vault://database/creds/app"))
+	tc.wantErr("queued behind the seal", err, "read vault://database/creds/app", "Vault is sealed")
+	if n := requests.Load() - before; n != 0 {
+		t.Errorf("a read queued behind one that found Vault sealed made %d requests, want none", n)
+	}
+}
+
+// TestLoginWhileSealed: a login that Vault cannot answer (sealed, here;
+// down, restarting) says so, and sends no one to check credentials that
+// are fine. It said "check role_id and secret_id (a secret_id can expire
+// or run out of uses)", and an operator would issue a new one.
+func TestLoginWhileSealed(t *testing.T) {
+	tc := newCase(t)
+	f := &fakeVault{fails: 100}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	zero := 0
+	s := tc.store(Options{Address: srv.URL, MaxRetries: &zero, Auth: Auth{Method: "approle", RoleID: "role"}}, map[string]string{"VAULT_SECRET_ID": "fake-secret-id"})
+	_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+	tc.wantErr("sealed", err, "log in to vault with approle", "vault answered 503: Vault is sealed")
+	if err != nil && strings.Contains(err.Error(), "check role_id") {
+		t.Errorf("got error %q, want no hint about the credentials: Vault did not look at them", tc.text(err))
+	}
 }
 
 func TestTLS(t *testing.T) {
@@ -272,6 +439,7 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	yes := true
+	other := otherCA(t)
 	tests := []struct {
 		name string
 		opts Options
@@ -281,8 +449,11 @@ func TestTLS(t *testing.T) {
 		{name: "ca_cert", opts: Options{CACert: ca}},
 		{name: "VAULT_CACERT", env: map[string]string{"VAULT_CACERT": ca}},
 		{name: "skip_verify", opts: Options{SkipVerify: &yes}},
-		{name: "unknown CA", err: "certificate"},
-		{name: "wrong server name", opts: Options{CACert: ca, TLSServerName: "vault.internal"}, err: "vault.internal"},
+		// The API client does not retry a certificate it cannot verify:
+		// the error said "with up to 2 retries", and not what to set.
+		{name: "unknown CA", err: "signed by unknown authority (vault at " + srv.URL + "): set VAULT_CACERT"},
+		{name: "another CA", opts: Options{CACert: other}, err: "signed by unknown authority (vault at " + srv.URL + "): " + other + " does not hold it: set VAULT_CACERT"},
+		{name: "wrong server name", opts: Options{CACert: ca, TLSServerName: "vault.internal"}, err: "not vault.internal (vault at " + srv.URL + "): check VAULT_TLS_SERVER_NAME"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,10 +473,58 @@ func TestTLS(t *testing.T) {
 			tc.wantErr(tt.name, err, "vault://secret/app", tt.err)
 		})
 	}
+	// A VAULT_ADDR of http:// for a Vault that serves TLS: Go's server
+	// answers 400 with a text of its own, which was reported as an
+	// address that is not Vault's.
+	t.Run("http:// for a TLS server", func(t *testing.T) {
+		zero := 0
+		s := tc.store(Options{Address: strings.Replace(srv.URL, "https://", "http://", 1), MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": "fake-token"})
+		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+		tc.wantErr("http:// for a TLS server", err, "vault://secret/app", "vault answered 400", "the server speaks HTTPS: write "+srv.URL)
+	})
+	// The CA as text in VAULT_CACERT_BYTES (a CI variable), as the CLI
+	// takes it: it was ignored, and the certificate unknown.
+	t.Run("VAULT_CACERT_BYTES", func(t *testing.T) {
+		b, err := os.ReadFile(ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := tc.store(Options{Address: srv.URL}, map[string]string{"VAULT_TOKEN": "fake-token", "VAULT_CACERT_BYTES": string(b)})
+		if _, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app")); err != nil {
+			t.Fatalf("fetch: %s", tc.text(err))
+		}
+	})
 	t.Run("missing CA file", func(t *testing.T) {
 		_, err := New(Options{Address: srv.URL, CACert: filepath.Join(t.TempDir(), "none.pem")}, resolve.Env{Getenv: func(string) string { return "" }})
 		tc.wantErr("missing CA file", err, "configure TLS", "none.pem")
 	})
+}
+
+// otherCA writes a CA certificate of its own: a CA file that did not sign
+// Vault's certificate (a company's other CA, last year's).
+func otherCA(t *testing.T) string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "another CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "other-ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ca
 }
 
 func TestCredsPath(t *testing.T) {
@@ -345,6 +564,12 @@ func TestForeignBodyNotRepeated(t *testing.T) {
 			s := tc.store(Options{Address: echo.URL, MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": tok})
 			_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
 			tc.wantErr("a foreign answer", err, "vault://secret/app", fmt.Sprintf("vault answered %d", status), "not a Vault response")
+			// A 5xx of its own is what a load balancer in front of Vault
+			// says while Vault is down or restarting behind it: the
+			// address is right.
+			if status >= 500 {
+				tc.wantErr("a proxy's 5xx", err, "a proxy or load balancer in front of Vault answered for it")
+			}
 		})
 	}
 }

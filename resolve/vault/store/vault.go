@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -57,6 +58,8 @@ type Store struct {
 	leasesMu sync.Mutex
 	leases   map[string]*heldLease // by lease id
 
+	outage outage
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -67,6 +70,51 @@ var (
 	_ resolve.Closer      = (*Store)(nil)
 	_ resolve.Versioner   = (*Store)(nil)
 )
+
+// outage remembers the last request that failed with no answer from
+// Vault (a connection error, a 5xx once its retries were spent: Vault
+// down, sealed, restarting): the requests that queued behind it fail at
+// once with its error, rather than each spending the retries again. A
+// start with 60 secrets while Vault was down took 23 s to fail, 16 reads
+// at a time, where one takes 4 s. It holds for less than the rotation's
+// first retry (1 s, less 20% jitter), so a retry always asks Vault.
+type outage struct {
+	mu  sync.Mutex
+	err error
+	at  time.Time
+}
+
+// vaultWide reports whether a request's failure is Vault's as a whole (no
+// answer, a sealed or standby 503, a proxy's page in front of it) rather
+// than the path's: a secrets engine's own 500 (its database down) says
+// nothing of the other paths.
+func vaultWide(err error) bool {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.foreign || ae.status == http.StatusServiceUnavailable
+	}
+	return true
+}
+
+// outageHold is how long a failure stands for the requests after it.
+const outageHold = 500 * time.Millisecond
+
+// recent returns the last failure, when it is recent enough to stand.
+func (o *outage) recent() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil && time.Since(o.at) < outageHold {
+		return o.err
+	}
+	return nil
+}
+
+// note records a request's failure.
+func (o *outage) note(err error) {
+	o.mu.Lock()
+	o.err, o.at = err, time.Now()
+	o.mu.Unlock()
+}
 
 // heldLease is a lease the store created and has not given back.
 type heldLease struct {
@@ -133,6 +181,18 @@ func (s *Store) newClient() (*api.Client, error) {
 		ForceAttemptHTTP2:     true,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 	}
+	if s.set.proxy != nil {
+		// As the CLI: every request, loopback included.
+		transport.Proxy = http.ProxyURL(s.set.proxy)
+	}
+	if u, err := url.Parse(s.set.Address); err == nil && u.Scheme == "http" {
+		// Plain HTTP through a proxy (HTTP_PROXY set for the whole
+		// machine, NO_PROXY not naming Vault): the proxy reads the token
+		// and the values. The CLI sends them the same way; say so.
+		if p, err := transport.Proxy(&http.Request{URL: u}); err == nil && p != nil {
+			s.log.Warn("vault is reached over plain HTTP through a proxy in the clear: the proxy sees the token and the secrets; use https://, or add Vault's host to NO_PROXY", "address", s.set.Address, "proxy", p.Redacted())
+		}
+	}
 	hc := &http.Client{
 		Transport: transport,
 		// The API client follows Vault's redirects itself.
@@ -145,9 +205,11 @@ func (s *Store) newClient() (*api.Client, error) {
 		MaxRetries:   s.set.maxRetries,
 		MinRetryWait: s.set.retry.min,
 		MaxRetryWait: s.set.retry.max,
+		Limiter:      s.set.limiter,
 	}
 	err := cfg.ConfigureTLS(&api.TLSConfig{
 		CACert:        s.set.CACert,
+		CACertBytes:   []byte(s.set.caCertBytes),
 		CAPath:        s.set.CAPath,
 		ClientCert:    s.set.ClientCert,
 		ClientKey:     s.set.ClientKey,
@@ -156,6 +218,12 @@ func (s *Store) newClient() (*api.Client, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("configure TLS for %s: %w", s.set.Address, err)
+	}
+	if s.set.ClientCert != "" && s.set.ClientKey != "" {
+		// ConfigureTLS loaded the pair once (and said what is wrong with
+		// it); each handshake takes it from the files as they are now.
+		cc := &clientCert{certFile: s.set.ClientCert, keyFile: s.set.ClientKey, log: s.log}
+		transport.TLSClientConfig.GetClientCertificate = cc.get
 	}
 	c, err := api.NewClient(cfg)
 	if err != nil {
@@ -170,6 +238,44 @@ func (s *Store) newClient() (*api.Client, error) {
 		c.ClearNamespace()
 	}
 	return c, nil
+}
+
+// clientCert presents the TLS client certificate in its files as they are
+// at each handshake: a certificate manager (cert-manager in Kubernetes)
+// replaces them before they expire, and a ward that runs for longer than
+// one certificate lives must not go on presenting the first, which Vault
+// refuses once it has expired.
+type clientCert struct {
+	certFile, keyFile string
+	log               *slog.Logger
+
+	mu    sync.Mutex
+	stamp string
+	cert  *tls.Certificate
+}
+
+func (c *clientCert) get(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	stamp := resolve.StampFile(c.certFile) + " " + resolve.StampFile(c.keyFile)
+	if stamp == c.stamp && c.cert != nil {
+		return c.cert, nil
+	}
+	pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		if c.cert == nil {
+			return nil, fmt.Errorf("load the vault client certificate: %w", err)
+		}
+		// Half replaced (the certificate written, not yet its key): the
+		// pair in hand, until both are new.
+		c.log.Debug("vault client certificate changed but cannot be loaded yet; presenting the one in hand", "cert", c.certFile, "error", err.Error())
+		return c.cert, nil
+	}
+	if c.cert != nil {
+		c.log.Info("vault client certificate replaced; presenting the new one", "cert", c.certFile)
+	}
+	c.cert, c.stamp = &pair, stamp
+	return c.cert, nil
 }
 
 // Fetch reads one document: a KV secret (v1 or v2) or a dynamic secret.
@@ -256,9 +362,39 @@ func (s *Store) revoke(ctx context.Context, id string) error {
 
 // KeepLease renews lease with an api.LifetimeWatcher until it can no
 // longer be renewed (it nears its max TTL, or renewal keeps failing until
-// it nears its end) and then returns nil: the caller reads the secret
-// again. It returns ctx's error when ctx ends first.
-func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) error {
+// it nears its end) and then returns nil, with when the lease ends: the
+// caller reads the secret again. It returns ctx's error when ctx ends
+// first.
+func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) (time.Time, error) {
+	if err := s.keepLease(ctx, lease); err != nil {
+		return time.Time{}, err
+	}
+	return s.leaseEnd(lease.ID), nil
+}
+
+// leaseEnd is when a held lease ends: its last renewal (or its read) and
+// the TTL Vault gave it then, or the end of the token that created it
+// when that comes first; zero when the store does not hold it. Renewals
+// that fail (Vault down or sealed) move it no further.
+func (s *Store) leaseEnd(id string) time.Time {
+	s.leasesMu.Lock()
+	h, ok := s.leases[id]
+	var end time.Time
+	var gen int
+	if ok && h.lease.TTL > 0 {
+		end, gen = h.obtained.Add(h.lease.TTL), h.gen
+	}
+	s.leasesMu.Unlock()
+	if end.IsZero() {
+		return end
+	}
+	if tokenEnd, replaced, _ := s.auth.tokenEnd(gen); replaced && !tokenEnd.IsZero() && tokenEnd.Before(end) {
+		return tokenEnd
+	}
+	return end
+}
+
+func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
 	if lease == nil || lease.ID == "" {
 		return errors.New("keep a vault lease: the secret has no lease")
 	}
@@ -555,7 +691,10 @@ func compact(err error) error {
 		return err
 	}
 	if foreignBody(re) {
-		return &apiError{status: re.StatusCode, foreign: true}
+		// Go's own answer (Vault's listener is net/http) to plain HTTP
+		// on a TLS port: a fixed text, safe to recognise.
+		plain := re.StatusCode == http.StatusBadRequest && strings.Contains(strings.Join(re.Errors, ""), "Client sent an HTTP request to an HTTPS server")
+		return &apiError{status: re.StatusCode, foreign: true, plainToTLS: plain}
 	}
 	return &apiError{status: re.StatusCode, msgs: re.Errors}
 }
@@ -572,9 +711,21 @@ type apiError struct {
 	msgs   []string
 	// foreign: the body was not Vault's, and is not repeated.
 	foreign bool
+	// plainToTLS: the request was plain HTTP to a server that speaks
+	// TLS (VAULT_ADDR=http:// for an https:// Vault).
+	plainToTLS bool
 }
 
 func (e *apiError) Error() string {
+	if e.plainToTLS {
+		return fmt.Sprintf("vault answered %d: the server speaks HTTPS", e.status)
+	}
+	if e.foreign && e.status >= 500 {
+		// A load balancer's or proxy's own page (nginx's 502, an ALB's
+		// 503): Vault is down or restarting behind it, far more often
+		// than the address is wrong.
+		return fmt.Sprintf("vault answered %d with a body that is not a Vault response: a proxy or load balancer in front of Vault answered for it (Vault down or restarting behind it?), or the address is not Vault's", e.status)
+	}
 	if e.foreign {
 		return fmt.Sprintf("vault answered %d with a body that is not a Vault response: check that the address is Vault's, not a proxy's or another server's", e.status)
 	}
@@ -589,6 +740,11 @@ func (e *apiError) Error() string {
 	msg := strings.Join(parts, "; ")
 	if msg == "" {
 		msg = http.StatusText(e.status)
+	}
+	if e.status == http.StatusTooManyRequests && strings.Contains(msg, "rate limit quota") {
+		// Still refused after waiting for it as long as a request may
+		// take.
+		msg += ": Vault's rate-limit quotas (vault list sys/quotas/rate-limit) refused the reads for the whole request timeout; raise the quota's rate or stores.vault.timeout"
 	}
 	return fmt.Sprintf("vault answered %d: %s", e.status, msg)
 }
