@@ -164,6 +164,13 @@ func Main() int {
 		unix.Getrlimit(unix.RLIMIT_CORE, &r)
 		fmt.Printf("core=%d\n", r.Cur)
 		return 0
+	case "kill-marked":
+		// A CI runner's cleanup of a job's processes (actions/runner's
+		// "Cleaning up orphan processes", the Azure Pipelines agent's,
+		// Jenkins' ProcessTreeKiller): SIGKILL every process whose
+		// environment holds the entry NAME=VALUE, passing over those whose
+		// environment it may not read.
+		return killMarked(arg(args, 0, ""))
 	case "subreaper":
 		// Whether orphans of this process's descendants come to it.
 		var v int32
@@ -176,6 +183,35 @@ func Main() int {
 	}
 	fmt.Fprintf(os.Stderr, "helper: unknown mode %q\n", mode)
 	return 2
+}
+
+// killMarked kills the processes whose environment holds entry, printing
+// "killed PID" for each, then "end".
+func killMarked(entry string) int {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", d.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if kv == entry {
+				syscall.Kill(pid, syscall.SIGKILL)
+				fmt.Println("killed", pid)
+				break
+			}
+		}
+	}
+	fmt.Println("end")
+	return 0
 }
 
 func arg(args []string, i int, def string) string {

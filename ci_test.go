@@ -1,0 +1,76 @@
+package main
+
+// ward as a CI job's command, as the runners really treat it (seventh
+// run): how they find and stop a job's processes, what they read from its
+// output.
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+// TestCIProcessMarkersReachTheChild: CI runners stop what a job left
+// running by an environment variable they set for it (actions/runner's
+// RUNNER_TRACKING_ID, the Azure Pipelines agent's VSTS_PROCESS_LOOKUP_ID,
+// Jenkins Pipeline's JENKINS_NODE_COOKIE), reading /proc/PID/environ of
+// every process. ward is non-dumpable, so a runner that is not root cannot
+// read ward's; the child must carry the marker, or neither is found, and
+// the program (with its secrets) outlives the job on a self-hosted runner.
+// The markers pass whatever inherit says: here inherit lists PATH alone.
+// ward runs as uid 65534 so that non-dumpable is what an unprivileged
+// runner meets; the runner's cleanup runs as that user too.
+func TestCIProcessMarkersReachTheChild(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the CI cleanup test switches to uid 65534 and needs root")
+	}
+	bin := nobodyBin(t)
+	manifest := filepath.Join(bin, "ward.yaml")
+	if err := os.WriteFile(manifest, []byte("version: 1\ninherit: [PATH]\nenv:\n  PLAIN: {value: x}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nobody := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	markers := map[string]string{
+		"RUNNER_TRACKING_ID":     "github_" + canary("runner"),
+		"VSTS_PROCESS_LOOKUP_ID": "vsts_" + canary("agent"),
+		"JENKINS_NODE_COOKIE":    canary("jenkins"),
+	}
+	path := "PATH=" + bin + ":/usr/bin:/bin"
+	cmd := exec.Command(filepath.Join(bin, "ward"), "run", "-m", manifest, "--", "helper", "env", "wait")
+	cmd.Env = []string{path, "HOME=/", "WARD_LOG_FORMAT=json", "GITHUB_ACTIONS=true", "OTHER=o"}
+	for name, v := range markers {
+		cmd.Env = append(cmd.Env, name+"="+v)
+	}
+	cmd.Dir = bin
+	cmd.SysProcAttr = nobody
+	stdout, stderr := started(t, cmd)
+	got := envListing(stdout)
+	for name, v := range markers {
+		if got[name] != helper.Hash(v) {
+			t.Errorf("the child has no %s (inherit: [PATH]); the runner's cleanup cannot find it", name)
+		}
+	}
+	if _, ok := got["OTHER"]; ok {
+		t.Errorf("the child has OTHER, which inherit: [PATH] leaves out")
+	}
+
+	// The end of the job: the runner kills what carries its marker.
+	clean := exec.Command(filepath.Join(bin, "helper"), "kill-marked", "RUNNER_TRACKING_ID="+markers["RUNNER_TRACKING_ID"])
+	clean.Env = []string{path}
+	clean.SysProcAttr = nobody
+	out, err := clean.Output()
+	if err != nil {
+		t.Fatalf("the runner's cleanup: %v", err)
+	}
+	t.Logf("the runner's cleanup: %s", strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "; "))
+	if code := exitWithin(t, cmd, 10*time.Second); code != 137 {
+		t.Errorf("got exit code %d, want 137 (the child killed by the runner's cleanup); stderr: %s", code, stderr)
+	}
+}
