@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -72,5 +73,32 @@ func TestCIProcessMarkersReachTheChild(t *testing.T) {
 	t.Logf("the runner's cleanup: %s", strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "; "))
 	if code := exitWithin(t, cmd, 10*time.Second); code != 137 {
 		t.Errorf("got exit code %d, want 137 (the child killed by the runner's cleanup); stderr: %s", code, stderr)
+	}
+}
+
+// TestCIMaskStderrToDevNull: `ward run -- cmd 2>/dev/null` in a step (its
+// stderr silenced, or closed, where the Go runtime opens /dev/null): the
+// runner reads stdout alone, so the ::add-mask:: lines go there, before
+// the child's output. They went to /dev/null, unread, and the child's
+// values reached the log in clear.
+func TestCIMaskStderrToDevNull(t *testing.T) {
+	w := newWardEnv(t)
+	v := canary("devnull")
+	w.set("ci/token", v)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://ci/token\n")
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	cmd := w.command("run", "-m", m, "--", "helper", "exit", "0")
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	cmd.Stderr = devnull
+	out, err := cmd.Output()
+	if code := exitCode(t, err); code != 0 {
+		t.Fatalf("got exit code %d, want 0", code)
+	}
+	if !slices.Contains(strings.Split(string(out), "\n"), "::add-mask::"+v) {
+		t.Errorf("no ::add-mask:: line for TOKEN on stdout, the stream the runner reads, with stderr to /dev/null")
 	}
 }

@@ -377,7 +377,22 @@ func toFile(f *os.File) bool {
 	if err != nil {
 		return true
 	}
-	return st.Mode().IsRegular() || f.Name() == os.DevNull || st.Mode()&os.ModeCharDevice != 0 && st.Name() == "null"
+	return st.Mode().IsRegular() || isDevNull(st)
+}
+
+// isDevNull reports whether st is /dev/null's device, whatever the name
+// it was opened by: ward's stderr under 2>/dev/null is named /dev/stderr.
+func isDevNull(st os.FileInfo) bool {
+	if st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	if err != nil {
+		return false
+	}
+	a, aok := st.Sys().(*syscall.Stat_t)
+	b, bok := null.Sys().(*syscall.Stat_t)
+	return aok && bok && a.Rdev == b.Rdev
 }
 
 func fail(err error, hint string) (int, error) {
