@@ -5,6 +5,7 @@ package main
 // output.
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,5 +101,62 @@ func TestCIMaskStderrToDevNull(t *testing.T) {
 	}
 	if !slices.Contains(strings.Split(string(out), "\n"), "::add-mask::"+v) {
 		t.Errorf("no ::add-mask:: line for TOKEN on stdout, the stream the runner reads, with stderr to /dev/null")
+	}
+}
+
+// TestCIRunnerCancel: ward as the step's own process (a custom shell,
+// `shell: ward run -p ci -- bash -e {0}`, or an `exec ward run` step)
+// when the job is cancelled. The runner's worker sends SIGINT to ward
+// alone, SIGTERM 7.5 s later, SIGKILL 2.5 s after that (actions/runner's
+// ProcessInvoker). ward forwards SIGINT and SIGTERM, and kills what is
+// left of the child 9 s after the SIGINT, so that it has cleaned up before
+// the SIGKILL. It waited for its stop_timeout (7 s) from the SIGTERM: the
+// runner killed it at 10 s, its secret files stayed on the tmpfs, and the
+// child, which takes its time to stop, ran on.
+func TestCIRunnerCancel(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("ci/token", canary("cancel"))
+	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: local://ci/token\n")
+	// The runner's worker: this test binary (the helper) under the name
+	// Runner.Worker, which ward finds as its parent's.
+	runner := filepath.Join(t.TempDir(), "Runner.Worker")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(self, runner); err != nil {
+		t.Fatal(err)
+	}
+	ward, err := exec.LookPath("ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := &exec.Cmd{Path: runner, Args: []string{"helper", "step", ward, "run", "-m", m, "--",
+		"sh", "-c", `trap "" INT; echo "pid $$"; exec helper ignore-term`}, Env: w.env, Dir: w.dir}
+	cancel, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr := started(t, cmd)
+	var child int
+	if _, err := fmt.Sscanf(stdout.waitFor("pid "), "pid %d", &child); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) })
+	stdout.waitFor("ready")
+	cancel.Write([]byte("cancel\n"))
+	stdout.waitFor("step: sent SIGINT")
+	stdout.waitFor("step: sent SIGTERM")
+	if got := stdout.skipUntil("the step's end", func(l string) bool { return strings.HasPrefix(l, "step: ") }); got != "step: exited after SIGTERM" {
+		t.Errorf("got %q, want %q: ward must end before the runner's SIGKILL; stderr: %s", got, "step: exited after SIGTERM", stderr)
+	}
+	if syscall.Kill(child, 0) == nil {
+		t.Errorf("the child runs on after the cancelled step")
+		// It holds the pipes Wait reads to their end.
+		syscall.Kill(child, syscall.SIGKILL)
+	}
+	exitWithin(t, cmd, 10*time.Second)
+	if left, _ := filepath.Glob(filepath.Join(w.runtime, "ward-*", "run-*")); len(left) > 0 {
+		t.Errorf("the run's private directory is left on the tmpfs: %v", left)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -751,6 +752,9 @@ func (s *supervisor) forward(sig os.Signal) {
 		// on a stopped job).
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	}
+	if ss == syscall.SIGINT || ss == syscall.SIGTERM {
+		s.runnerCancel(ss)
+	}
 	interrupt := ss == syscall.SIGINT || ss == syscall.SIGQUIT || ss == syscall.SIGHUP
 	if ss == syscall.SIGTERM || ss == s.rotation.StopSignal || interrupt && s.restarting != nil {
 		// ward is being stopped: a restart under way ends here. A Ctrl-C
@@ -759,6 +763,45 @@ func (s *supervisor) forward(sig os.Signal) {
 		// Ctrl-C. At other times the child decides (a REPL stays).
 		s.beingStopped()
 	}
+}
+
+// runnerCancelBudget is how long a CI runner's worker gives the step's
+// process it cancels: actions/runner's ProcessInvoker (and the Azure
+// Pipelines agent's) sends SIGINT to that process alone, SIGTERM 7.5 s
+// later, SIGKILL 2.5 s after that. ward kills what is left of the child a
+// second before the SIGKILL, to remove its files and revoke its leases
+// first; a SIGTERM that came first (nothing else sends SIGINT before it)
+// leaves it 1.5 s.
+const runnerCancelBudget = 9 * time.Second
+
+// runnerWorkers are the names of the runners' worker processes that run a
+// step's process and cancel it that way.
+var runnerWorkers = []string{"Runner.Worker", "Agent.Worker"}
+
+// runnerCancel makes sig, when a CI runner's worker is ward's parent (ward
+// is the step's own process: a custom shell, an exec), a stop that ends
+// within the runner's budget: the worker signals its step only to cancel
+// it, and kills ward at the budget's end. Without this ward waited for
+// stop_timeout from the SIGTERM, and was killed with its files on the
+// tmpfs and the child running.
+func (s *supervisor) runnerCancel(sig syscall.Signal) {
+	if s.stopping || !runnerWorkerParent() {
+		return
+	}
+	budget := runnerCancelBudget
+	if sig != syscall.SIGINT {
+		budget = 1500 * time.Millisecond
+	}
+	s.log.Info("the CI runner cancels the step: what the child leaves running is killed before the runner kills ward", "signal", signals.Name(sig), "within", budget.String())
+	s.stopBy = time.Now().Add(budget)
+	s.beingStopped()
+}
+
+// runnerWorkerParent reports whether ward's parent is a CI runner's
+// worker.
+func runnerWorkerParent() bool {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", os.Getppid()))
+	return err == nil && slices.Contains(runnerWorkers, strings.TrimSpace(string(comm)))
 }
 
 // apply acts on a proposal per rotation.on_change.

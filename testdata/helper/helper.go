@@ -164,6 +164,10 @@ func Main() int {
 		unix.Getrlimit(unix.RLIMIT_CORE, &r)
 		fmt.Printf("core=%d\n", r.Cur)
 		return 0
+	case "step":
+		// A CI runner's worker running a step's process and cancelling it
+		// (run it as Runner.Worker): see runStep.
+		return runStep(args)
 	case "kill-marked":
 		// A CI runner's cleanup of a job's processes (actions/runner's
 		// "Cleaning up orphan processes", the Azure Pipelines agent's,
@@ -183,6 +187,41 @@ func Main() int {
 	}
 	fmt.Fprintf(os.Stderr, "helper: unknown mode %q\n", mode)
 	return 2
+}
+
+// runStep starts args, with this process's stdout and stderr, and at a
+// line "cancel" on stdin cancels it as actions/runner's ProcessInvoker
+// (and the Azure Pipelines agent's) cancels a step's process: SIGINT to
+// that process alone, SIGTERM 7.5 s later, SIGKILL 2.5 s after that. It
+// prints "step: sent SIGNAL" for each signal, then "step: exited after
+// SIGNAL" or "step: killed".
+func runStep(args []string) int {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	for _, step := range []struct {
+		sig   syscall.Signal
+		grace time.Duration
+	}{{syscall.SIGINT, 7500 * time.Millisecond}, {syscall.SIGTERM, 2500 * time.Millisecond}} {
+		cmd.Process.Signal(step.sig)
+		fmt.Println("step: sent", unix.SignalName(step.sig))
+		select {
+		case <-done:
+			fmt.Println("step: exited after", unix.SignalName(step.sig))
+			return 0
+		case <-time.After(step.grace):
+		}
+	}
+	cmd.Process.Kill()
+	<-done
+	fmt.Println("step: killed")
+	return 0
 }
 
 // killMarked kills the processes whose environment holds entry, printing
