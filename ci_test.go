@@ -160,3 +160,45 @@ func TestCIRunnerCancel(t *testing.T) {
 		t.Errorf("the run's private directory is left on the tmpfs: %v", left)
 	}
 }
+
+// TestCIMaskTeedOutput: `ward run -- make 2>&1 | tee build.log` in a step,
+// the log kept as an artifact. ward's stderr is the pipe to tee, not the
+// runner's: the ::add-mask:: lines, every value in every form, went into
+// build.log. ward now writes them to the step's own stream, the pipe the
+// runner reads, which it finds through the step's process (the ancestor
+// whose parent is the runner's worker).
+func TestCIMaskTeedOutput(t *testing.T) {
+	w := newWardEnv(t)
+	v := canary("tee")
+	w.set("ci/token", v)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://ci/token\n")
+	runner := filepath.Join(t.TempDir(), "Runner.Worker")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(self, runner); err != nil {
+		t.Fatal(err)
+	}
+	ward, err := exec.LookPath("ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(w.dir, "build.log")
+	cmd := &exec.Cmd{Path: runner, Args: []string{"helper", "step", "sh", "-c", `"$0" run -m "$1" -- helper exit 0 2>&1 | cat > "$2"`, ward, m, log},
+		Env: append(w.env, "GITHUB_ACTIONS=true"), Dir: w.dir}
+	stdout, stderr := started(t, cmd)
+	stdout.waitFor("step: exited")
+	exitWithin(t, cmd, 10*time.Second)
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), v) {
+		t.Errorf("a value is in the file the step's output was teed into")
+	}
+	if !strings.Contains(stderr.String(), "::add-mask::"+v+"\n") {
+		t.Errorf("no ::add-mask:: line for TOKEN on the step's stderr, the runner's pipe")
+	}
+	os.Remove(log)
+}

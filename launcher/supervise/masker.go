@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -92,8 +94,13 @@ func (m *masker) runnerCommands() *mask.Commands {
 // OutputManager, whose OnDataReceived runs TryProcessCommand), so that
 // `ward run -- cmd > out.json` leaves the child's stdout byte for byte as
 // the child wrote it; stdout only when stderr goes to a file, and nowhere
-// when both do.
+// when both do. When ward's stderr is not the runner's own pipe (`2>&1 |
+// tee build.log`, whose file would keep every value), the lines go to the
+// step's stream instead (see stepStream).
 func ciStream(o Options) io.Writer {
+	if f := stepStream(o.Stderr); f != nil {
+		return f
+	}
 	if !toFile(o.Stderr) {
 		return o.Stderr
 	}
@@ -102,6 +109,78 @@ func ciStream(o Options) io.Writer {
 	}
 	o.Log.Warn("both stdout and stderr go to files: the values cannot be registered with the GitHub Actions runner's masking")
 	return nil
+}
+
+// stepStream returns the stream the runner reads a step's output from,
+// opened through the step's process (the ancestor of ward whose parent is
+// the runner's worker, Runner.Worker): its stderr, or else its stdout,
+// when that is a pipe whose read end the worker holds (not one a step's
+// `exec > >(tee log) 2>&1` made). It returns nil when ward's own stderr
+// is that pipe, or when there is none to be found (a job container's
+// `docker exec`, another user's processes, no /proc).
+func stepStream(own *os.File) *os.File {
+	step, worker := 0, 0
+	for pid, depth := os.Getpid(), 0; pid > 1 && depth < 64; depth++ {
+		parent, ok := parentOf(pid)
+		if !ok {
+			return nil
+		}
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", parent)); err == nil && strings.TrimSpace(string(comm)) == "Runner.Worker" {
+			step, worker = pid, parent
+			break
+		}
+		pid = parent
+	}
+	if step == 0 || step == os.Getpid() {
+		return nil
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", worker))
+	if err != nil {
+		return nil
+	}
+	read := map[string]bool{}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", worker, fd.Name())); err == nil && strings.HasPrefix(l, "pipe:") {
+			read[l] = true
+		}
+	}
+	for _, n := range []int{2, 1} {
+		p := fmt.Sprintf("/proc/%d/fd/%d", step, n)
+		if l, err := os.Readlink(p); err != nil || !read[l] {
+			continue
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			continue
+		}
+		st, err := f.Stat()
+		if mine, merr := own.Stat(); err != nil || merr == nil && os.SameFile(st, mine) {
+			// ward's own stderr is the runner's pipe: as without a step.
+			f.Close()
+			return nil
+		}
+		return f
+	}
+	return nil
+}
+
+// parentOf reads pid's parent from /proc/PID/stat, whose second field
+// (the command's name, in parentheses) may hold spaces and parentheses.
+func parentOf(pid int) (int, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	var state byte
+	var ppid int
+	if _, err := fmt.Sscanf(string(b[i+1:]), " %c %d", &state, &ppid); err != nil {
+		return 0, false
+	}
+	return ppid, true
 }
 
 // setPlan takes the values of a child about to start: it registers the new

@@ -189,22 +189,50 @@ func Main() int {
 	return 2
 }
 
-// runStep starts args, with this process's stdout and stderr, and at a
-// line "cancel" on stdin cancels it as actions/runner's ProcessInvoker
-// (and the Azure Pipelines agent's) cancels a step's process: SIGINT to
-// that process alone, SIGTERM 7.5 s later, SIGKILL 2.5 s after that. It
-// prints "step: sent SIGNAL" for each signal, then "step: exited after
-// SIGNAL" or "step: killed".
+// runStep starts args, with this process's stdout and stderr, and waits
+// for it ("step: exited"). At a line "cancel" on stdin it cancels it as
+// actions/runner's ProcessInvoker (and the Azure Pipelines agent's)
+// cancels a step's process: SIGINT to that process alone, SIGTERM 7.5 s
+// later, SIGKILL 2.5 s after that. It prints "step: sent SIGNAL" for
+// each signal, then "step: exited after SIGNAL" or "step: killed".
 func runStep(args []string) int {
+	// The step's stdout and stderr are pipes this process reads, as the
+	// runner's are (it holds their read ends).
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 1
 	}
+	outW.Close()
+	errW.Close()
+	copied := make(chan struct{}, 2)
+	go func() { io.Copy(os.Stdout, outR); copied <- struct{}{} }()
+	go func() { io.Copy(os.Stderr, errR); copied <- struct{}{} }()
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	bufio.NewReader(os.Stdin).ReadString('\n')
+	if line, _ := bufio.NewReader(os.Stdin).ReadString('\n'); line != "cancel\n" {
+		<-done
+		// As the runner, wait a while for what is left in the pipes.
+		for range 2 {
+			select {
+			case <-copied:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		fmt.Println("step: exited")
+		return 0
+	}
 	for _, step := range []struct {
 		sig   syscall.Signal
 		grace time.Duration
