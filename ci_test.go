@@ -202,3 +202,38 @@ func TestCIMaskTeedOutput(t *testing.T) {
 	}
 	os.Remove(log)
 }
+
+// TestCIWarnsOfValuesInRunnerFiles: a child that writes a secret to
+// $GITHUB_ENV (or $GITHUB_OUTPUT, $GITHUB_STATE) hands it to the rest of
+// the job, third-party actions included, where no masking of ward's
+// follows it. ward cannot stop that; it says so when the child is done,
+// naming the variable (its base64 form counts too), never the value.
+func TestCIWarnsOfValuesInRunnerFiles(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("ci/token", canary("ghenv"))
+	w.set("ci/other", canary("other"))
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://ci/token\n  OTHER: local://ci/other\n")
+	ghenv, ghout := filepath.Join(w.dir, "set_env"), filepath.Join(w.dir, "set_output")
+	// Before the audit of w.dir: the child writes the value there.
+	t.Cleanup(func() { os.Remove(ghenv); os.Remove(ghout) })
+	for _, f := range []string{ghenv, ghout} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `echo "TOKEN=$TOKEN" >> "$GITHUB_ENV"; echo "b64=$(printf %s "$TOKEN" | base64 -w0)" >> "$GITHUB_OUTPUT"`)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true", "GITHUB_ENV="+ghenv, "GITHUB_OUTPUT="+ghout)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if code := exitCode(t, cmd.Run()); code != 0 {
+		t.Fatalf("got exit code %d, want 0", code)
+	}
+	for _, file := range []string{"GITHUB_ENV", "GITHUB_OUTPUT"} {
+		warned := slices.ContainsFunc(strings.Split(stderr.String(), "\n"), func(l string) bool {
+			return strings.Contains(l, `"level":"WARN"`) && strings.Contains(l, "$"+file) && strings.Contains(l, `"names":"TOKEN"`)
+		})
+		if !warned {
+			t.Errorf("no warning naming TOKEN, whose value the child wrote to $%s", file)
+		}
+	}
+}

@@ -164,6 +164,64 @@ func stepStream(own *os.File) *os.File {
 	return nil
 }
 
+// runnerFiles are the files a GitHub Actions step writes for the runner
+// to pass on after it, and where each value goes from there.
+var runnerFiles = []struct{ env, goes string }{
+	{"GITHUB_ENV", "every later step of the job gets it in its environment"},
+	{"GITHUB_OUTPUT", "it is a step output, which later steps and expressions read"},
+	{"GITHUB_STATE", "the action's post step gets it in its environment"},
+}
+
+// maxRunnerFile bounds how much of each runner file warnRunnerFiles reads.
+const maxRunnerFile = 8 << 20
+
+// warnRunnerFiles warns, naming the variables, when the child wrote a
+// secret's value (in any form) to a file the GitHub Actions runner passes
+// on to the rest of the job ($GITHUB_ENV...): ward's masking cannot
+// follow it there. The runner masks the registered values in the logs
+// and the step summary, so those are not searched.
+func warnRunnerFiles(o Options, plan []mask.Secret) {
+	if o.Getenv("GITHUB_ACTIONS") != "true" {
+		return
+	}
+	secrets := plan
+	if o.masker != nil {
+		o.masker.mu.Lock()
+		secrets = o.masker.all()
+		o.masker.mu.Unlock()
+	}
+	p, _ := mask.Compile(secrets)
+	for _, rf := range runnerFiles {
+		path := o.Getenv(rf.env)
+		if st, err := os.Stat(path); path == "" || err != nil || !st.Mode().IsRegular() {
+			// Not one the runner made (a FIFO would block the read).
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(f, maxRunnerFile))
+		f.Close()
+		var names []string
+		for at := 0; ; {
+			m, ok := p.Find(b, at)
+			if !ok {
+				break
+			}
+			for _, owner := range p.Owners(m.Pattern) {
+				if !slices.Contains(names, owner.Name) {
+					names = append(names, owner.Name)
+				}
+			}
+			at = m.End
+		}
+		if len(names) > 0 {
+			o.Log.Warn("the child wrote a secret's value to $"+rf.env+": "+rf.goes+", where no masking follows it", "names", strings.Join(names, ","))
+		}
+	}
+}
+
 // parentOf reads pid's parent from /proc/PID/stat, whose second field
 // (the command's name, in parentheses) may hold spaces and parentheses.
 func parentOf(pid int) (int, bool) {

@@ -156,7 +156,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 	// costs milliseconds while resolving.)
 	runtime.LockOSThread()
 	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: start.input, masking: masking, relay: start.relay}
-	return sup.run(ctx, values)
+	code, runErr := sup.run(ctx, values)
+	warnRunnerFiles(o, sup.plan.Secrets)
+	return code, runErr
 }
 
 // execInto replaces ward with the program (--exec); it returns only when
