@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -236,4 +237,112 @@ func TestCIWarnsOfValuesInRunnerFiles(t *testing.T) {
 			t.Errorf("no warning naming TOKEN, whose value the child wrote to $%s", file)
 		}
 	}
+}
+
+// TestCIStepShellCancelled: `run: ward run -- ./deploy.sh`, the job
+// cancelled. The runner signals the step's shell alone: bash waits for
+// ward through the SIGINT and dies of the SIGTERM 7.5 s later. ward, in
+// the shell's foreground, takes its shell's death for the cancel and
+// stops the child as for a SIGTERM. The child used to run on, told
+// nothing, until the job's end killed it (SIGKILL, no chance to clean up).
+func TestCIStepShellCancelled(t *testing.T) {
+	w := newWardEnv(t)
+	runner := filepath.Join(t.TempDir(), "Runner.Worker")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(self, runner); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest(emptyManifest)
+	// bash runs a script file, as the runner runs a step's: it does not
+	// exec its last command.
+	script := filepath.Join(w.dir, "step.sh")
+	child := `trap "echo child got TERM; exit 0" TERM; echo "pid $$"; echo ready; while :; do sleep 0.1; done`
+	if err := os.WriteFile(script, []byte("ward run -m "+m+" -- sh -c '"+child+"'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := &exec.Cmd{Path: runner, Args: []string{"helper", "step", "bash", "--noprofile", "--norc", "-eo", "pipefail", script}, Env: w.env, Dir: w.dir}
+	cancel, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := started(t, cmd)
+	var pid int
+	if _, err := fmt.Sscanf(stdout.waitFor("pid "), "pid %d", &pid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	stdout.waitFor("ready")
+	cancel.Write([]byte("cancel\n"))
+	stdout.waitFor("step: sent SIGINT")
+	stdout.waitFor("step: sent SIGTERM")
+	// The step's end may come first: the runner reads its pipes for 5 s
+	// more, as the child's last words may come after.
+	stdout.skipUntil("the child's TERM: ward must stop the child once the runner killed the step's shell", func(l string) bool { return l == "child got TERM" })
+}
+
+// TestCIStepBackgroundOutlivesStep: a step's `ward run -- server &`, a
+// service for the job's later steps, runs on when the step's shell exits
+// (bash starts it with SIGINT ignored: ward does not take the shell's end
+// for a cancel). A SIGUSR1 to ward, forwarded after whatever ward received
+// when the shell exited, shows the server got nothing before it.
+func TestCIStepBackgroundOutlivesStep(t *testing.T) {
+	w := newWardEnv(t)
+	runner := filepath.Join(t.TempDir(), "Runner.Worker")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(self, runner); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest(emptyManifest)
+	logFile := filepath.Join(w.dir, "server.log")
+	script := filepath.Join(w.dir, "step.sh")
+	// The shell ends once the server is up (ward, started, has looked at
+	// its parent).
+	body := "ward run -m " + m + " -- helper signals --exit-on SIGUSR2 >" + logFile + " 2>&1 &\n" +
+		"for i in $(seq 400); do grep -q 'child ready' " + logFile + " && break; sleep 0.05; done\n"
+	if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := &exec.Cmd{Path: runner, Args: []string{"helper", "step", "bash", "--noprofile", "--norc", "-eo", "pipefail", script}, Env: w.env, Dir: w.dir}
+	stdout, _ := started(t, cmd)
+	stdout.waitFor("step: exited")
+	exitWithin(t, cmd, 10*time.Second)
+	log := func() string { b, _ := os.ReadFile(logFile); return string(b) }
+	var server int
+	waitUntil(t, "the server ready", func() bool {
+		_, ready, ok := strings.Cut(log(), "child ready ")
+		_, err := fmt.Sscanf(ready, "pid=%d", &server)
+		return ok && err == nil
+	})
+	t.Cleanup(func() { syscall.Kill(server, syscall.SIGKILL) })
+	ward, ok := parentPid(server)
+	if !ok {
+		t.Fatal("the server has no parent")
+	}
+	syscall.Kill(ward, syscall.SIGUSR1)
+	waitUntil(t, "the server's SIGUSR1", func() bool { return strings.Contains(log(), "child SIGUSR1") })
+	if before, _, _ := strings.Cut(log(), "child SIGUSR1"); strings.Contains(before, "child SIGTERM") {
+		t.Errorf("the step's background ward run stopped its server when the step's shell exited")
+	}
+	syscall.Kill(server, syscall.SIGUSR2)
+}
+
+// parentPid reads pid's parent from /proc/PID/stat.
+func parentPid(pid int) (int, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return ppid, err == nil
 }

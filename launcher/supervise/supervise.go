@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 	"slices"
 	"strconv"
@@ -155,6 +156,10 @@ func Run(ctx context.Context, o Options) (int, error) {
 	// earlier: a locked goroutine that waits hands its thread off, which
 	// costs milliseconds while resolving.)
 	runtime.LockOSThread()
+	if stepShellParent() && !signal.Ignored(syscall.SIGINT) && !signals.StopWithParent(syscall.SIGTERM) {
+		// The shell died between the look and the setting.
+		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	}
 	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: start.input, masking: masking, relay: start.relay}
 	code, runErr := sup.run(ctx, values)
 	warnRunnerFiles(o, sup.plan.Secrets)

@@ -800,7 +800,36 @@ func (s *supervisor) runnerCancel(sig syscall.Signal) {
 // runnerWorkerParent reports whether ward's parent is a CI runner's
 // worker.
 func runnerWorkerParent() bool {
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", os.Getppid()))
+	return runnerWorker(os.Getppid())
+}
+
+// stepShells are the shells a runner runs a step's script with that are
+// one thread: the parent-death signal follows the thread that forked
+// ward, and a thread of a threaded parent (pwsh, python, the worker
+// itself) may end while the parent lives on.
+var stepShells = []string{"bash", "sh", "dash"}
+
+// stepShellParent reports whether ward's parent is a CI step's shell
+// (whose parent is the runner's worker). When the worker cancels the
+// step, it signals the shell alone; bash waits for its foreground ward
+// through the SIGINT and dies of the SIGTERM, and ward, left running,
+// would keep the child going, told nothing, to the job's end. A ward in
+// the shell's foreground (not started with SIGINT ignored, as a script's
+// `ward run ... &` is, which is meant to outlive its step) takes that
+// death for the cancel.
+func stepShellParent() bool {
+	parent := os.Getppid()
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", parent))
+	if err != nil || !slices.Contains(stepShells, strings.TrimSpace(string(comm))) {
+		return false
+	}
+	grand, ok := parentOf(parent)
+	return ok && runnerWorker(grand)
+}
+
+// runnerWorker reports whether pid is a CI runner's worker.
+func runnerWorker(pid int) bool {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	return err == nil && slices.Contains(runnerWorkers, strings.TrimSpace(string(comm)))
 }
 

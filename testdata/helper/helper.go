@@ -219,17 +219,22 @@ func runStep(args []string) int {
 	copied := make(chan struct{}, 2)
 	go func() { io.Copy(os.Stdout, outR); copied <- struct{}{} }()
 	go func() { io.Copy(os.Stderr, errR); copied <- struct{}{} }()
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	if line, _ := bufio.NewReader(os.Stdin).ReadString('\n'); line != "cancel\n" {
-		<-done
-		// As the runner, wait a while for what is left in the pipes.
+	// As the runner, once the process is gone, read what is left in the
+	// pipes for at most 5 s (its descendants may hold them).
+	drain := func() {
 		for range 2 {
 			select {
 			case <-copied:
 			case <-time.After(5 * time.Second):
+				return
 			}
 		}
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	if line, _ := bufio.NewReader(os.Stdin).ReadString('\n'); line != "cancel\n" {
+		<-done
+		drain()
 		fmt.Println("step: exited")
 		return 0
 	}
@@ -242,6 +247,7 @@ func runStep(args []string) int {
 		select {
 		case <-done:
 			fmt.Println("step: exited after", unix.SignalName(step.sig))
+			drain()
 			return 0
 		case <-time.After(step.grace):
 		}
@@ -249,6 +255,7 @@ func runStep(args []string) int {
 	cmd.Process.Kill()
 	<-done
 	fmt.Println("step: killed")
+	drain()
 	return 0
 }
 
