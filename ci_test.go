@@ -346,3 +346,46 @@ func parentPid(pid int) (int, bool) {
 	ppid, err := strconv.Atoi(f[1])
 	return ppid, err == nil
 }
+
+// TestCIMaskAfterAnOpenLine: the step printed a line without its end on
+// stderr (`printf 'deploying... ' >&2`, a progress meter, another job of
+// a `make -j`) before ward registered its values there, with no log line
+// of ward's before them (--log-level warn; text logs, whose audit lines
+// are at debug). The runner takes
+// a command only at the start of a line: it printed "deploying...
+// ::add-mask::VALUE" as it was, the value in clear. ward's registrations
+// now start with a line break, as those written while the child runs do.
+func TestCIMaskAfterAnOpenLine(t *testing.T) {
+	w := newWardEnv(t)
+	v := canary("openline")
+	w.set("ci/token", v)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://ci/token\n")
+	ward, err := exec.LookPath("ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", `printf 'deploying... ' >&2; "$0" run --log-level warn -m "$1" -- helper exit 0`, ward, m)
+	cmd.Env = append(w.env, "GITHUB_ACTIONS=true")
+	cmd.Dir = w.dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if code := exitCode(t, cmd.Run()); code != 0 {
+		t.Fatalf("got exit code %d, want 0", code)
+	}
+	// The lines as the runner reads them: ended by LF, CR or CR LF,
+	// commands after leading white space.
+	registered := false
+	for _, line := range strings.FieldsFunc(stderr.String(), func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if !strings.Contains(line, v) {
+			continue
+		}
+		if strings.HasPrefix(strings.TrimLeft(line, " \t"), "::add-mask::") {
+			registered = true
+			continue
+		}
+		t.Errorf("a line the runner prints as it is holds TOKEN's value")
+	}
+	if !registered {
+		t.Errorf("no ::add-mask:: line for TOKEN")
+	}
+}

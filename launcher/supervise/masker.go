@@ -364,17 +364,19 @@ func (m *masker) register(secrets []mask.Secret) error {
 	written, err := true, error(nil)
 	switch {
 	case !m.started:
-		skipped, err = mask.WriteAddMask(m.ci, fresh)
+		// Something else may write to the stream too: the step's shell
+		// before ward, another job of a `make -j`.
+		skipped, err = writeRegistrations(m.ci, fresh)
 	case m.commands != nil:
 		// The relays must know where ward's lines split the child's, and
 		// nothing goes out while the child has paused the runner's
 		// commands: the runner would print it.
 		written, err = m.commands.Insert(func() (err error) {
-			skipped, err = writeMidRun(m.ci, fresh)
+			skipped, err = writeRegistrations(m.ci, fresh)
 			return err
 		})
 	default:
-		skipped, err = writeMidRun(m.ci, fresh)
+		skipped, err = writeRegistrations(m.ci, fresh)
 	}
 	if err != nil {
 		return fmt.Errorf("register values with the CI runner's masking: %w", err)
@@ -393,34 +395,48 @@ func (m *masker) register(secrets []mask.Secret) error {
 	return nil
 }
 
-// writeMidRun writes the ::add-mask:: lines of secrets while a child
-// writes to the same stream: each in a write of its own, after a line
+// writeRegistrations writes the ::add-mask:: lines of secrets to a
+// stream others write to as well (the child, the step's shell, another
+// job of a `make -j`): in writes of whole lines, each starting with a line
 // break. The runner takes a command only at the start of a line, and
-// prints one that follows a line the child left open (a prompt, a
+// prints one that follows a line another writer left open (a prompt, a
 // progress message) as output, value and all. The break costs an empty
-// line in the log. A write of at most PIPE_BUF bytes is not split by the
-// child's, so a longer line (a service account key's percent-encoded
-// form) is registered in pieces of about equal length, each masked by the
-// runner on its own: together they mask the whole form.
-func writeMidRun(w io.Writer, secrets []mask.Secret) ([]string, error) {
+// line in the log, one per write. A write of at most PIPE_BUF bytes is not
+// split by others', so a longer line (a service account key's
+// percent-encoded form) is registered in pieces of about equal length,
+// each masked by the runner on its own: together they mask the whole
+// form.
+func writeRegistrations(w io.Writer, secrets []mask.Secret) ([]string, error) {
 	var buf bytes.Buffer
 	skipped, err := mask.WriteAddMask(&buf, secrets)
 	if err != nil {
 		return skipped, err
 	}
-	const prefix = "\n::add-mask::"
+	const prefix = "::add-mask::"
+	batch := []byte{'\n'}
+	flush := func() error {
+		if len(batch) == 1 {
+			return nil
+		}
+		_, err := w.Write(batch)
+		batch = []byte{'\n'}
+		return err
+	}
 	for _, line := range bytes.SplitAfter(buf.Bytes(), []byte("\n")) {
-		data, ok := bytes.CutPrefix(bytes.TrimSuffix(line, []byte("\n")), []byte(prefix[1:]))
+		data, ok := bytes.CutPrefix(bytes.TrimSuffix(line, []byte("\n")), []byte(prefix))
 		if !ok {
 			continue
 		}
-		for _, piece := range pieces(data, pipeBuf-len(prefix)-1) {
-			if _, err := w.Write(slices.Concat([]byte(prefix), piece, []byte("\n"))); err != nil {
-				return skipped, err
+		for _, piece := range pieces(data, pipeBuf-len(prefix)-2) {
+			if len(batch)+len(prefix)+len(piece)+1 > pipeBuf {
+				if err := flush(); err != nil {
+					return skipped, err
+				}
 			}
+			batch = append(append(append(batch, prefix...), piece...), '\n')
 		}
 	}
-	return skipped, nil
+	return skipped, flush()
 }
 
 // pipeBuf is POSIX's PIPE_BUF on Linux: a write to a pipe of at most this
