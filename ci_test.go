@@ -389,3 +389,37 @@ func TestCIMaskAfterAnOpenLine(t *testing.T) {
 		t.Errorf("no ::add-mask:: line for TOKEN")
 	}
 }
+
+// TestCIRootCleanupSparesTheHelpers: a runner that runs as root (a
+// self-hosted runner in a container) reads every process's environment,
+// ward's too: its cleanup at the job's end SIGKILLs ward with the child
+// (a step's `ward run -- server &`). ward's store helpers, which give
+// back ward's leases once it is gone, carried the marker too and died
+// with it: the database role of the dynamic credential stayed until its
+// TTL. They carry none now, and revoke.
+func TestCIRootCleanupSparesTheHelpers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the root runner's cleanup reads every process's environment as root")
+	}
+	id := "github_" + canary("root")
+	// For ward (newWardEnv copies the environment); this process's own
+	// /proc environ, which the cleanup reads, is as it started.
+	t.Setenv("RUNNER_TRACKING_ID", id)
+	pg, rolePart, cmd, _, exit := dbChild(t, "1h", "2h", "")
+	if n := pg.Roles(t, rolePart); n != 1 {
+		t.Fatalf("%d database roles of the child's Vault role, want 1", n)
+	}
+	helper := helperOf(t, cmd.Process.Pid, "ward-vault")
+	clean := exec.Command("helper", "kill-marked", "RUNNER_TRACKING_ID="+id)
+	clean.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := clean.Output()
+	if err != nil {
+		t.Fatalf("the runner's cleanup: %v", err)
+	}
+	t.Logf("the runner's cleanup: %s", strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "; "))
+	exit(10 * time.Second)
+	waitUntil(t, "the helper to end", func() bool { return syscall.Kill(helper, 0) != nil })
+	if n := pg.Roles(t, rolePart); n != 0 {
+		t.Errorf("%d database roles left after the runner's cleanup killed ward, want 0: its helper did not give the lease back", n)
+	}
+}

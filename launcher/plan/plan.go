@@ -207,6 +207,17 @@ func (plan *Plan) addFiles(files []*manifest.FileSpec, values map[string]resolve
 	return nil
 }
 
+// WithoutProcessMarkers returns environ without the CI runners' process
+// markers (see processMarkers), for ward's store helpers: a runner that
+// cleans up as root reads ward's environment too and kills it with the
+// child, and a helper it spares sees ward gone and gives back its leases.
+func WithoutProcessMarkers(environ []string) []string {
+	return slices.DeleteFunc(slices.Clone(environ), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(processMarkers, name)
+	})
+}
+
 // InheritEnv filters ward's environment for the child: the inherit rule
 // (which a CI runner's process marker passes), then deny, then the
 // credentials (and ward's own WARD_* settings) unless declared.

@@ -187,3 +187,13 @@ func TestWithNoProxy(t *testing.T) {
 		})
 	}
 }
+
+func TestWithoutProcessMarkers(t *testing.T) {
+	environ := []string{"PATH=/bin", "RUNNER_TRACKING_ID=github_1", "VAULT_ADDR=http://v", "JENKINS_NODE_COOKIE=c", "VSTS_PROCESS_LOOKUP_ID=v"}
+	if got := strings.Join(envNames(WithoutProcessMarkers(environ)), " "); got != "PATH VAULT_ADDR" {
+		t.Errorf("got %q, want %q", got, "PATH VAULT_ADDR")
+	}
+	if environ[1] != "RUNNER_TRACKING_ID=github_1" || environ[2] != "VAULT_ADDR=http://v" {
+		t.Errorf("the environment given was changed: %q", environ)
+	}
+}

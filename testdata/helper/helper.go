@@ -260,13 +260,15 @@ func runStep(args []string) int {
 }
 
 // killMarked kills the processes whose environment holds entry, printing
-// "killed PID" for each, then "end".
+// "killed PID" for each, then "end". It finds them all first, then kills
+// them one after the other: none gets time to act on another's death.
 func killMarked(entry string) int {
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 1
 	}
+	var marked []int
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
 		if err != nil || pid == os.Getpid() {
@@ -278,11 +280,14 @@ func killMarked(entry string) int {
 		}
 		for _, kv := range strings.Split(string(env), "\x00") {
 			if kv == entry {
-				syscall.Kill(pid, syscall.SIGKILL)
-				fmt.Println("killed", pid)
+				marked = append(marked, pid)
 				break
 			}
 		}
+	}
+	for _, pid := range marked {
+		syscall.Kill(pid, syscall.SIGKILL)
+		fmt.Println("killed", pid)
 	}
 	fmt.Println("end")
 	return 0
