@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -149,7 +150,9 @@ func stepStream(own *os.File) *os.File {
 		if l, err := os.Readlink(p); err != nil || !read[l] {
 			continue
 		}
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		// Not blocking: a pipe whose reader is gone meanwhile would hold
+		// the open up for good.
+		f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			continue
 		}
