@@ -18,6 +18,7 @@ import (
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
+	"golang.org/x/sys/unix"
 )
 
 // TestCIProcessMarkersReachTheChild: CI runners stop what a job left
@@ -422,4 +423,73 @@ func TestCIRootCleanupSparesTheHelpers(t *testing.T) {
 	if n := pg.Roles(t, rolePart); n != 0 {
 		t.Errorf("%d database roles left after the runner's cleanup killed ward, want 0: its helper did not give the lease back", n)
 	}
+}
+
+// TestCIStepShellCancelledWhileResolving: the job is cancelled while ward,
+// in the step shell's foreground, still waits for a store (a hung Vault;
+// here a FIFO). The shell's death stops ward there, as any SIGTERM does
+// then: 143 and the reason, and no child. ward used to go on waiting, and
+// would start the child of a cancelled job once the store answered.
+func TestCIStepShellCancelledWhileResolving(t *testing.T) {
+	w := newWardEnv(t)
+	runner := filepath.Join(t.TempDir(), "Runner.Worker")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(self, runner); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(w.dir, "token")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest("version: 1\nenv:\n  TOKEN: file://" + fifo + "\nrotation:\n  stop_timeout: 1s\n")
+	script := filepath.Join(w.dir, "step.sh")
+	if err := os.WriteFile(script, []byte("ward run -m "+m+" -- helper exit 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := &exec.Cmd{Path: runner, Args: []string{"helper", "step", "bash", "--noprofile", "--norc", "-eo", "pipefail", script}, Env: w.env, Dir: w.dir}
+	cancel, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr := started(t, cmd)
+	var ward int
+	waitUntil(t, "ward to block opening the FIFO", func() bool {
+		ward = processOf("ward", m)
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", ward))
+		for _, task := range tasks {
+			if b, _ := os.ReadFile(task); ward != 0 && string(b) == "wait_for_partner" {
+				return true
+			}
+		}
+		return false
+	})
+	t.Cleanup(func() { syscall.Kill(ward, syscall.SIGKILL) })
+	cancel.Write([]byte("cancel\n"))
+	stdout.waitFor("step: sent SIGTERM")
+	stdout.waitFor("step: exited")
+	exitWithin(t, cmd, 10*time.Second)
+	if !strings.Contains(stderr.String(), "stopped by SIGTERM while resolving secrets") {
+		t.Errorf("ward did not stop when the runner killed the step's shell during its resolve; stderr: %s", stderr)
+	}
+}
+
+// processOf returns the pid of the process named name whose command line
+// holds arg, 0 when there is none.
+func processOf(name, arg string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		argv := strings.Split(string(b), "\x00")
+		if filepath.Base(argv[0]) == name && slices.Contains(argv, arg) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			return pid
+		}
+	}
+	return 0
 }

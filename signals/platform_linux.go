@@ -42,10 +42,9 @@ func Harden() error {
 }
 
 // StopWithParent has sig sent to ward when its parent dies. The kernel
-// ties the setting to the calling thread's parent, which is ward's parent
-// for every thread; the calling thread must live as long as the setting
-// matters (the run loop's, locked). It reports whether the parent was
-// still there once the setting took effect.
+// keeps the setting with the calling thread, which must live as long as
+// it matters. It reports whether the parent was still there once the
+// setting took effect.
 func StopWithParent(sig syscall.Signal) bool {
 	parent := os.Getppid()
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0); err != nil {

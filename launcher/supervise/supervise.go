@@ -87,6 +87,15 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if sigs == nil {
 		sigs = signals.Notify()
 	}
+	// In a CI step shell's foreground, ward stops with the shell (see
+	// stepShellParent), from here on: a cancel while secrets are still
+	// resolved stops that as any SIGTERM does. The setting lives on the
+	// thread that makes it, and Go ends no thread but a locked one whose
+	// goroutine returns.
+	if !o.Exec && stepShellParent() && !signal.Ignored(syscall.SIGINT) && !signals.StopWithParent(syscall.SIGTERM) {
+		// The shell died between the look and the setting.
+		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	}
 	// Not with --exec: the flag survives the exec, and the program would
 	// inherit orphans it never reaps.
 	if !o.Exec {
@@ -156,10 +165,6 @@ func Run(ctx context.Context, o Options) (int, error) {
 	// earlier: a locked goroutine that waits hands its thread off, which
 	// costs milliseconds while resolving.)
 	runtime.LockOSThread()
-	if stepShellParent() && !signal.Ignored(syscall.SIGINT) && !signals.StopWithParent(syscall.SIGTERM) {
-		// The shell died between the look and the setting.
-		syscall.Kill(os.Getpid(), syscall.SIGTERM)
-	}
 	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: start.input, masking: masking, relay: start.relay}
 	code, runErr := sup.run(ctx, values)
 	warnRunnerFiles(o, sup.plan.Secrets)
