@@ -11,6 +11,7 @@ import (
 
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/manifest"
+	"github.com/wardsecrets/ward/launcher/plan"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/stores"
 )
@@ -73,7 +74,7 @@ const profileFlagName = "the -p flag"
 func openStores(m *manifest.Manifest, prof *manifest.Profile, lg logs, keepLeases bool) (*stores.Set, *resolve.Fetcher) {
 	set := stores.Open(stores.Registry, stores.Config{
 		Options:      m.Stores.Options,
-		Environ:      os.Environ(),
+		Environ:      plan.WithoutProcessMarkers(os.Environ()),
 		Getenv:       os.Getenv,
 		Log:          lg.log,
 		Level:        lg.level,

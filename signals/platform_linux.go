@@ -41,6 +41,18 @@ func Harden() error {
 	return unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{Cur: 0, Max: old.Max})
 }
 
+// StopWithParent has sig sent to ward when its parent dies. The kernel
+// keeps the setting with the calling thread, which must live as long as
+// it matters. It reports whether the parent was still there once the
+// setting took effect.
+func StopWithParent(sig syscall.Signal) bool {
+	parent := os.Getppid()
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0); err != nil {
+		return true
+	}
+	return os.Getppid() == parent
+}
+
 func platformAttr(attr *syscall.SysProcAttr) {
 	// If ward dies without forwarding (SIGKILL, OOM), the child is told.
 	// The signal follows the OS thread that forked, so the run loop keeps

@@ -14,6 +14,10 @@ func BecomeSubreaper() error { return nil }
 // core limit there would be inherited by the child.
 func Harden() error { return nil }
 
+// StopWithParent does nothing outside Linux, which has no parent-death
+// signal.
+func StopWithParent(sig syscall.Signal) bool { return true }
+
 func platformAttr(attr *syscall.SysProcAttr) {}
 
 func childStart(start func() error) error { return start() }

@@ -64,6 +64,16 @@ type Input struct {
 // settings.
 var credentialPatterns = []string{"WARD_*"}
 
+// processMarkers are the variables CI runners find a job's processes by,
+// reading every process's /proc/PID/environ, to kill what the job left
+// running when it ends or is cancelled: actions/runner's
+// RUNNER_TRACKING_ID, the Azure Pipelines agent's VSTS_PROCESS_LOOKUP_ID,
+// Jenkins Pipeline's JENKINS_NODE_COOKIE. A runner that is not root cannot
+// read non-dumpable ward's, so the child passes them on for both: they
+// reach it whatever inherit says (a deny that names them still holds, as
+// Jenkins' "dontKillMe" does). They are identifiers, not secrets.
+var processMarkers = []string{"RUNNER_TRACKING_ID", "VSTS_PROCESS_LOOKUP_ID", "JENKINS_NODE_COOKIE"}
+
 // Build composes the child's environment and files from resolved values.
 func Build(m *manifest.Manifest, prof *manifest.Profile, values map[string]resolve.Value, in Input) (*Plan, error) {
 	env := m.EnvFor(prof)
@@ -197,9 +207,20 @@ func (plan *Plan) addFiles(files []*manifest.FileSpec, values map[string]resolve
 	return nil
 }
 
-// InheritEnv filters ward's environment for the child: the inherit rule,
-// then deny, then the credentials (and ward's own WARD_* settings) unless
-// declared.
+// WithoutProcessMarkers returns environ without the CI runners' process
+// markers (see processMarkers), for ward's store helpers: a runner that
+// cleans up as root reads ward's environment too and kills it with the
+// child, and a helper it spares sees ward gone and gives back its leases.
+func WithoutProcessMarkers(environ []string) []string {
+	return slices.DeleteFunc(slices.Clone(environ), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(processMarkers, name)
+	})
+}
+
+// InheritEnv filters ward's environment for the child: the inherit rule
+// (which a CI runner's process marker passes), then deny, then the
+// credentials (and ward's own WARD_* settings) unless declared.
 func InheritEnv(parent []string, inh manifest.Inherit, deny, credentials []string, declared map[string]bool) []string {
 	var out []string
 	for _, kv := range parent {
@@ -208,7 +229,7 @@ func InheritEnv(parent []string, inh manifest.Inherit, deny, credentials []strin
 			continue
 		}
 		name := kv[:i]
-		if !inh.All && !MatchAny(inh.Patterns, name) {
+		if !inh.All && !MatchAny(inh.Patterns, name) && !slices.Contains(processMarkers, name) {
 			continue
 		}
 		if MatchAny(deny, name) {

@@ -25,7 +25,7 @@ func envNames(env []string) []string {
 }
 
 func TestInheritEnv(t *testing.T) {
-	parent := []string{"PATH=/bin", "HOME=/root", "APP_X=1", "VAULT_TOKEN=t", "VAULT_ADDR=http://v", "WARD_PROFILE=dev", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=r", "OTHER=o"}
+	parent := []string{"PATH=/bin", "HOME=/root", "APP_X=1", "VAULT_TOKEN=t", "VAULT_ADDR=http://v", "WARD_PROFILE=dev", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=r", "OTHER=o", "RUNNER_TRACKING_ID=github_1", "JENKINS_NODE_COOKIE=c"}
 	tests := []struct {
 		name     string
 		inherit  manifest.Inherit
@@ -33,11 +33,12 @@ func TestInheritEnv(t *testing.T) {
 		declared map[string]bool
 		want     string
 	}{
-		{"all minus credentials", manifest.Inherit{All: true}, nil, nil, "PATH HOME APP_X VAULT_ADDR AWS_REGION OTHER"},
-		{"deny", manifest.Inherit{All: true}, []string{"AWS_*", "OTHER"}, nil, "PATH HOME APP_X VAULT_ADDR"},
-		{"none", manifest.Inherit{}, nil, nil, ""},
-		{"patterns", manifest.Inherit{Patterns: []string{"APP_*", "PATH"}}, nil, nil, "PATH APP_X"},
-		{"declared credential passes", manifest.Inherit{All: true}, nil, map[string]bool{"VAULT_TOKEN": true}, "PATH HOME APP_X VAULT_TOKEN VAULT_ADDR AWS_REGION OTHER"},
+		{"all minus credentials", manifest.Inherit{All: true}, nil, nil, "PATH HOME APP_X VAULT_ADDR AWS_REGION OTHER RUNNER_TRACKING_ID JENKINS_NODE_COOKIE"},
+		{"deny", manifest.Inherit{All: true}, []string{"AWS_*", "OTHER"}, nil, "PATH HOME APP_X VAULT_ADDR RUNNER_TRACKING_ID JENKINS_NODE_COOKIE"},
+		{"patterns", manifest.Inherit{Patterns: []string{"APP_*", "PATH"}}, nil, nil, "PATH APP_X RUNNER_TRACKING_ID JENKINS_NODE_COOKIE"},
+		{"declared credential passes", manifest.Inherit{All: true}, nil, map[string]bool{"VAULT_TOKEN": true}, "PATH HOME APP_X VAULT_TOKEN VAULT_ADDR AWS_REGION OTHER RUNNER_TRACKING_ID JENKINS_NODE_COOKIE"},
+		{"process markers pass inherit", manifest.Inherit{}, nil, nil, "RUNNER_TRACKING_ID JENKINS_NODE_COOKIE"},
+		{"deny holds for process markers", manifest.Inherit{Patterns: []string{"PATH"}}, []string{"RUNNER_TRACKING_ID"}, nil, "PATH JENKINS_NODE_COOKIE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,5 +185,15 @@ func TestWithNoProxy(t *testing.T) {
 				t.Errorf("WithNoProxy(%q) = %q, want %q", tt.env, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestWithoutProcessMarkers(t *testing.T) {
+	environ := []string{"PATH=/bin", "RUNNER_TRACKING_ID=github_1", "VAULT_ADDR=http://v", "JENKINS_NODE_COOKIE=c", "VSTS_PROCESS_LOOKUP_ID=v"}
+	if got := strings.Join(envNames(WithoutProcessMarkers(environ)), " "); got != "PATH VAULT_ADDR" {
+		t.Errorf("got %q, want %q", got, "PATH VAULT_ADDR")
+	}
+	if environ[1] != "RUNNER_TRACKING_ID=github_1" || environ[2] != "VAULT_ADDR=http://v" {
+		t.Errorf("the environment given was changed: %q", environ)
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -92,8 +95,13 @@ func (m *masker) runnerCommands() *mask.Commands {
 // OutputManager, whose OnDataReceived runs TryProcessCommand), so that
 // `ward run -- cmd > out.json` leaves the child's stdout byte for byte as
 // the child wrote it; stdout only when stderr goes to a file, and nowhere
-// when both do.
+// when both do. When ward's stderr is not the runner's own pipe (`2>&1 |
+// tee build.log`, whose file would keep every value), the lines go to the
+// step's stream instead (see stepStream).
 func ciStream(o Options) io.Writer {
+	if f := stepStream(o.Stderr); f != nil {
+		return f
+	}
 	if !toFile(o.Stderr) {
 		return o.Stderr
 	}
@@ -102,6 +110,138 @@ func ciStream(o Options) io.Writer {
 	}
 	o.Log.Warn("both stdout and stderr go to files: the values cannot be registered with the GitHub Actions runner's masking")
 	return nil
+}
+
+// stepStream returns the stream the runner reads a step's output from,
+// opened through the step's process (the ancestor of ward whose parent is
+// the runner's worker, Runner.Worker): its stderr, or else its stdout,
+// when that is a pipe whose read end the worker holds (not one a step's
+// `exec > >(tee log) 2>&1` made). It returns nil when ward's own stderr
+// is that pipe, or when there is none to be found (a job container's
+// `docker exec`, another user's processes, no /proc).
+func stepStream(own *os.File) *os.File {
+	step, worker := 0, 0
+	for pid, depth := os.Getpid(), 0; pid > 1 && depth < 64; depth++ {
+		parent, ok := parentOf(pid)
+		if !ok {
+			return nil
+		}
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", parent)); err == nil && strings.TrimSpace(string(comm)) == "Runner.Worker" {
+			step, worker = pid, parent
+			break
+		}
+		pid = parent
+	}
+	if step == 0 || step == os.Getpid() {
+		return nil
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", worker))
+	if err != nil {
+		return nil
+	}
+	read := map[string]bool{}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", worker, fd.Name())); err == nil && strings.HasPrefix(l, "pipe:") {
+			read[l] = true
+		}
+	}
+	for _, n := range []int{2, 1} {
+		p := fmt.Sprintf("/proc/%d/fd/%d", step, n)
+		if l, err := os.Readlink(p); err != nil || !read[l] {
+			continue
+		}
+		// Not blocking: a pipe whose reader is gone meanwhile would hold
+		// the open up for good.
+		f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			continue
+		}
+		st, err := f.Stat()
+		if mine, merr := own.Stat(); err != nil || merr == nil && os.SameFile(st, mine) {
+			// ward's own stderr is the runner's pipe: as without a step.
+			f.Close()
+			return nil
+		}
+		return f
+	}
+	return nil
+}
+
+// runnerFiles are the files a GitHub Actions step writes for the runner
+// to pass on after it, and where each value goes from there.
+var runnerFiles = []struct{ env, goes string }{
+	{"GITHUB_ENV", "every later step of the job gets it in its environment"},
+	{"GITHUB_OUTPUT", "it is a step output, which later steps and expressions read"},
+	{"GITHUB_STATE", "the action's post step gets it in its environment"},
+}
+
+// maxRunnerFile bounds how much of each runner file warnRunnerFiles reads.
+const maxRunnerFile = 8 << 20
+
+// warnRunnerFiles warns, naming the variables, when the child wrote a
+// secret's value (in any form) to a file the GitHub Actions runner passes
+// on to the rest of the job ($GITHUB_ENV...): ward's masking cannot
+// follow it there. The runner masks the registered values in the logs
+// and the step summary, so those are not searched.
+func warnRunnerFiles(o Options, plan []mask.Secret) {
+	if o.Getenv("GITHUB_ACTIONS") != "true" {
+		return
+	}
+	secrets := plan
+	if o.masker != nil {
+		o.masker.mu.Lock()
+		secrets = o.masker.all()
+		o.masker.mu.Unlock()
+	}
+	p, _ := mask.Compile(secrets)
+	for _, rf := range runnerFiles {
+		path := o.Getenv(rf.env)
+		if st, err := os.Stat(path); path == "" || err != nil || !st.Mode().IsRegular() {
+			// Not one the runner made (a FIFO would block the read).
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(f, maxRunnerFile))
+		f.Close()
+		var names []string
+		for at := 0; ; {
+			m, ok := p.Find(b, at)
+			if !ok {
+				break
+			}
+			for _, owner := range p.Owners(m.Pattern) {
+				if !slices.Contains(names, owner.Name) {
+					names = append(names, owner.Name)
+				}
+			}
+			at = m.End
+		}
+		if len(names) > 0 {
+			o.Log.Warn("the child wrote a secret's value to $"+rf.env+": "+rf.goes+", where no masking follows it", "names", strings.Join(names, ","))
+		}
+	}
+}
+
+// parentOf reads pid's parent from /proc/PID/stat, whose second field
+// (the command's name, in parentheses) may hold spaces and parentheses.
+func parentOf(pid int) (int, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	var state byte
+	var ppid int
+	if _, err := fmt.Sscanf(string(b[i+1:]), " %c %d", &state, &ppid); err != nil {
+		return 0, false
+	}
+	return ppid, true
 }
 
 // setPlan takes the values of a child about to start: it registers the new
@@ -227,17 +367,19 @@ func (m *masker) register(secrets []mask.Secret) error {
 	written, err := true, error(nil)
 	switch {
 	case !m.started:
-		skipped, err = mask.WriteAddMask(m.ci, fresh)
+		// Something else may write to the stream too: the step's shell
+		// before ward, another job of a `make -j`.
+		skipped, err = writeRegistrations(m.ci, fresh)
 	case m.commands != nil:
 		// The relays must know where ward's lines split the child's, and
 		// nothing goes out while the child has paused the runner's
 		// commands: the runner would print it.
 		written, err = m.commands.Insert(func() (err error) {
-			skipped, err = writeMidRun(m.ci, fresh)
+			skipped, err = writeRegistrations(m.ci, fresh)
 			return err
 		})
 	default:
-		skipped, err = writeMidRun(m.ci, fresh)
+		skipped, err = writeRegistrations(m.ci, fresh)
 	}
 	if err != nil {
 		return fmt.Errorf("register values with the CI runner's masking: %w", err)
@@ -256,34 +398,48 @@ func (m *masker) register(secrets []mask.Secret) error {
 	return nil
 }
 
-// writeMidRun writes the ::add-mask:: lines of secrets while a child
-// writes to the same stream: each in a write of its own, after a line
+// writeRegistrations writes the ::add-mask:: lines of secrets to a
+// stream others write to as well (the child, the step's shell, another
+// job of a `make -j`): in writes of whole lines, each starting with a line
 // break. The runner takes a command only at the start of a line, and
-// prints one that follows a line the child left open (a prompt, a
+// prints one that follows a line another writer left open (a prompt, a
 // progress message) as output, value and all. The break costs an empty
-// line in the log. A write of at most PIPE_BUF bytes is not split by the
-// child's, so a longer line (a service account key's percent-encoded
-// form) is registered in pieces of about equal length, each masked by the
-// runner on its own: together they mask the whole form.
-func writeMidRun(w io.Writer, secrets []mask.Secret) ([]string, error) {
+// line in the log, one per write. A write of at most PIPE_BUF bytes is not
+// split by others', so a longer line (a service account key's
+// percent-encoded form) is registered in pieces of about equal length,
+// each masked by the runner on its own: together they mask the whole
+// form.
+func writeRegistrations(w io.Writer, secrets []mask.Secret) ([]string, error) {
 	var buf bytes.Buffer
 	skipped, err := mask.WriteAddMask(&buf, secrets)
 	if err != nil {
 		return skipped, err
 	}
-	const prefix = "\n::add-mask::"
+	const prefix = "::add-mask::"
+	batch := []byte{'\n'}
+	flush := func() error {
+		if len(batch) == 1 {
+			return nil
+		}
+		_, err := w.Write(batch)
+		batch = []byte{'\n'}
+		return err
+	}
 	for _, line := range bytes.SplitAfter(buf.Bytes(), []byte("\n")) {
-		data, ok := bytes.CutPrefix(bytes.TrimSuffix(line, []byte("\n")), []byte(prefix[1:]))
+		data, ok := bytes.CutPrefix(bytes.TrimSuffix(line, []byte("\n")), []byte(prefix))
 		if !ok {
 			continue
 		}
-		for _, piece := range pieces(data, pipeBuf-len(prefix)-1) {
-			if _, err := w.Write(slices.Concat([]byte(prefix), piece, []byte("\n"))); err != nil {
-				return skipped, err
+		for _, piece := range pieces(data, pipeBuf-len(prefix)-2) {
+			if len(batch)+len(prefix)+len(piece)+1 > pipeBuf {
+				if err := flush(); err != nil {
+					return skipped, err
+				}
 			}
+			batch = append(append(append(batch, prefix...), piece...), '\n')
 		}
 	}
-	return skipped, nil
+	return skipped, flush()
 }
 
 // pipeBuf is POSIX's PIPE_BUF on Linux: a write to a pipe of at most this

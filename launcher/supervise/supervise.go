@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 	"slices"
 	"strconv"
@@ -86,6 +87,15 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if sigs == nil {
 		sigs = signals.Notify()
 	}
+	// In a CI step shell's foreground, ward stops with the shell (see
+	// stepShellParent), from here on: a cancel while secrets are still
+	// resolved stops that as any SIGTERM does. The setting lives on the
+	// thread that makes it, and Go ends no thread but a locked one whose
+	// goroutine returns.
+	if !o.Exec && stepShellParent() && !signal.Ignored(syscall.SIGINT) && !signals.StopWithParent(syscall.SIGTERM) {
+		// The shell died between the look and the setting.
+		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	}
 	// Not with --exec: the flag survives the exec, and the program would
 	// inherit orphans it never reaps.
 	if !o.Exec {
@@ -156,7 +166,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 	// costs milliseconds while resolving.)
 	runtime.LockOSThread()
 	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: start.input, masking: masking, relay: start.relay, terminal: signals.HasTerminal()}
-	return sup.run(ctx, values)
+	code, runErr := sup.run(ctx, values)
+	warnRunnerFiles(o, sup.plan.Secrets)
+	return code, runErr
 }
 
 // execInto replaces ward with the program (--exec); it returns only when
@@ -377,7 +389,22 @@ func toFile(f *os.File) bool {
 	if err != nil {
 		return true
 	}
-	return st.Mode().IsRegular() || f.Name() == os.DevNull || st.Mode()&os.ModeCharDevice != 0 && st.Name() == "null"
+	return st.Mode().IsRegular() || isDevNull(st)
+}
+
+// isDevNull reports whether st is /dev/null's device, whatever the name
+// it was opened by: ward's stderr under 2>/dev/null is named /dev/stderr.
+func isDevNull(st os.FileInfo) bool {
+	if st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	if err != nil {
+		return false
+	}
+	a, aok := st.Sys().(*syscall.Stat_t)
+	b, bok := null.Sys().(*syscall.Stat_t)
+	return aok && bok && a.Rdev == b.Rdev
 }
 
 func fail(err error, hint string) (int, error) {

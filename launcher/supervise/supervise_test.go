@@ -55,11 +55,19 @@ func TestMaskStream(t *testing.T) {
 	defer w.Close()
 	devnull, _ := os.Open(os.DevNull)
 	defer devnull.Close()
+	// ward's own stderr redirected to /dev/null (2>/dev/null, or closed:
+	// the Go runtime opens /dev/null there) is named /dev/stderr.
+	fd, err := syscall.Dup(int(devnull.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.NewFile(uintptr(fd), "/dev/stderr")
+	defer stderr.Close()
 	tests := []struct {
 		name string
 		f    *os.File
 		want bool
-	}{{"a regular file", file, true}, {"a pipe", w, false}, {"/dev/null", devnull, true}}
+	}{{"a regular file", file, true}, {"a pipe", w, false}, {"/dev/null", devnull, true}, {"/dev/null as stderr", stderr, true}}
 	for _, tt := range tests {
 		if got := toFile(tt.f); got != tt.want {
 			t.Errorf("toFile(%s) = %v, want %v", tt.name, got, tt.want)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -770,6 +771,9 @@ func (s *supervisor) forward(sig os.Signal) {
 		// on a stopped job).
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	}
+	if ss == syscall.SIGINT || ss == syscall.SIGTERM {
+		s.runnerCancel(ss)
+	}
 	interrupt := ss == syscall.SIGINT || ss == syscall.SIGQUIT || ss == syscall.SIGHUP
 	if ss == syscall.SIGTERM || ss == s.rotation.StopSignal || interrupt && s.restarting != nil && !s.reload(ss) {
 		// ward is being stopped: a restart under way ends here. A Ctrl-C
@@ -786,6 +790,74 @@ func (s *supervisor) forward(sig os.Signal) {
 // a restart it does not end the run; the new child reads it all anyway.
 func (s *supervisor) reload(sig syscall.Signal) bool {
 	return sig == syscall.SIGHUP && !s.terminal
+}
+
+// runnerCancelBudget is how long a CI runner's worker gives the step's
+// process it cancels: actions/runner's ProcessInvoker (and the Azure
+// Pipelines agent's) sends SIGINT to that process alone, SIGTERM 7.5 s
+// later, SIGKILL 2.5 s after that. ward kills what is left of the child a
+// second before the SIGKILL, to remove its files and revoke its leases
+// first; a SIGTERM that came first (nothing else sends SIGINT before it)
+// leaves it 1.5 s.
+const runnerCancelBudget = 9 * time.Second
+
+// runnerWorkers are the names of the runners' worker processes that run a
+// step's process and cancel it that way.
+var runnerWorkers = []string{"Runner.Worker", "Agent.Worker"}
+
+// runnerCancel makes sig, when a CI runner's worker is ward's parent (ward
+// is the step's own process: a custom shell, an exec), a stop that ends
+// within the runner's budget: the worker signals its step only to cancel
+// it, and kills ward at the budget's end. Without this ward waited for
+// stop_timeout from the SIGTERM, and was killed with its files on the
+// tmpfs and the child running.
+func (s *supervisor) runnerCancel(sig syscall.Signal) {
+	if s.stopping || !runnerWorkerParent() {
+		return
+	}
+	budget := runnerCancelBudget
+	if sig != syscall.SIGINT {
+		budget = 1500 * time.Millisecond
+	}
+	s.log.Info("the CI runner cancels the step: what the child leaves running is killed before the runner kills ward", "signal", signals.Name(sig), "within", budget.String())
+	s.stopBy = time.Now().Add(budget)
+	s.beingStopped()
+}
+
+// runnerWorkerParent reports whether ward's parent is a CI runner's
+// worker.
+func runnerWorkerParent() bool {
+	return runnerWorker(os.Getppid())
+}
+
+// stepShells are the shells a runner runs a step's script with that are
+// one thread: the parent-death signal follows the thread that forked
+// ward, and a thread of a threaded parent (pwsh, python, the worker
+// itself) may end while the parent lives on.
+var stepShells = []string{"bash", "sh", "dash"}
+
+// stepShellParent reports whether ward's parent is a CI step's shell
+// (whose parent is the runner's worker). When the worker cancels the
+// step, it signals the shell alone; bash waits for its foreground ward
+// through the SIGINT and dies of the SIGTERM, and ward, left running,
+// would keep the child going, told nothing, to the job's end. A ward in
+// the shell's foreground (not started with SIGINT ignored, as a script's
+// `ward run ... &` is, which is meant to outlive its step) takes that
+// death for the cancel.
+func stepShellParent() bool {
+	parent := os.Getppid()
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", parent))
+	if err != nil || !slices.Contains(stepShells, strings.TrimSpace(string(comm))) {
+		return false
+	}
+	grand, ok := parentOf(parent)
+	return ok && runnerWorker(grand)
+}
+
+// runnerWorker reports whether pid is a CI runner's worker.
+func runnerWorker(pid int) bool {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return err == nil && slices.Contains(runnerWorkers, strings.TrimSpace(string(comm)))
 }
 
 // apply acts on a proposal per rotation.on_change.

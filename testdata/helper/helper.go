@@ -164,6 +164,17 @@ func Main() int {
 		unix.Getrlimit(unix.RLIMIT_CORE, &r)
 		fmt.Printf("core=%d\n", r.Cur)
 		return 0
+	case "step":
+		// A CI runner's worker running a step's process and cancelling it
+		// (run it as Runner.Worker): see runStep.
+		return runStep(args)
+	case "kill-marked":
+		// A CI runner's cleanup of a job's processes (actions/runner's
+		// "Cleaning up orphan processes", the Azure Pipelines agent's,
+		// Jenkins' ProcessTreeKiller): SIGKILL every process whose
+		// environment holds the entry NAME=VALUE, passing over those whose
+		// environment it may not read.
+		return killMarked(arg(args, 0, ""))
 	case "subreaper":
 		// Whether orphans of this process's descendants come to it.
 		var v int32
@@ -176,6 +187,110 @@ func Main() int {
 	}
 	fmt.Fprintf(os.Stderr, "helper: unknown mode %q\n", mode)
 	return 2
+}
+
+// runStep starts args, with this process's stdout and stderr, and waits
+// for it ("step: exited"). At a line "cancel" on stdin it cancels it as
+// actions/runner's ProcessInvoker (and the Azure Pipelines agent's)
+// cancels a step's process: SIGINT to that process alone, SIGTERM 7.5 s
+// later, SIGKILL 2.5 s after that. It prints "step: sent SIGNAL" for
+// each signal, then "step: exited after SIGNAL" or "step: killed".
+func runStep(args []string) int {
+	// The step's stdout and stderr are pipes this process reads, as the
+	// runner's are (it holds their read ends).
+	cmd := exec.Command(args[0], args[1:]...)
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	outW.Close()
+	errW.Close()
+	copied := make(chan struct{}, 2)
+	go func() { io.Copy(os.Stdout, outR); copied <- struct{}{} }()
+	go func() { io.Copy(os.Stderr, errR); copied <- struct{}{} }()
+	// As the runner, once the process is gone, read what is left in the
+	// pipes for at most 5 s (its descendants may hold them).
+	drain := func() {
+		for range 2 {
+			select {
+			case <-copied:
+			case <-time.After(5 * time.Second):
+				return
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	if line, _ := bufio.NewReader(os.Stdin).ReadString('\n'); line != "cancel\n" {
+		<-done
+		drain()
+		fmt.Println("step: exited")
+		return 0
+	}
+	for _, step := range []struct {
+		sig   syscall.Signal
+		grace time.Duration
+	}{{syscall.SIGINT, 7500 * time.Millisecond}, {syscall.SIGTERM, 2500 * time.Millisecond}} {
+		cmd.Process.Signal(step.sig)
+		fmt.Println("step: sent", unix.SignalName(step.sig))
+		select {
+		case <-done:
+			fmt.Println("step: exited after", unix.SignalName(step.sig))
+			drain()
+			return 0
+		case <-time.After(step.grace):
+		}
+	}
+	cmd.Process.Kill()
+	<-done
+	fmt.Println("step: killed")
+	drain()
+	return 0
+}
+
+// killMarked kills the processes whose environment holds entry, printing
+// "killed PID" for each, then "end". It finds them all first, then kills
+// them one after the other: none gets time to act on another's death.
+func killMarked(entry string) int {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	var marked []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", d.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if kv == entry {
+				marked = append(marked, pid)
+				break
+			}
+		}
+	}
+	for _, pid := range marked {
+		syscall.Kill(pid, syscall.SIGKILL)
+		fmt.Println("killed", pid)
+	}
+	fmt.Println("end")
+	return 0
 }
 
 func arg(args []string, i int, def string) string {
