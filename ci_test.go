@@ -121,14 +121,7 @@ func TestCIRunnerCancel(t *testing.T) {
 	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: local://ci/token\n")
 	// The runner's worker: this test binary (the helper) under the name
 	// Runner.Worker, which ward finds as its parent's.
-	runner := filepath.Join(t.TempDir(), "Runner.Worker")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(self, runner); err != nil {
-		t.Fatal(err)
-	}
+	runner := runnerWorker(t)
 	ward, err := exec.LookPath("ward")
 	if err != nil {
 		t.Fatal(err)
@@ -174,14 +167,7 @@ func TestCIMaskTeedOutput(t *testing.T) {
 	v := canary("tee")
 	w.set("ci/token", v)
 	m := w.manifest("version: 1\nenv:\n  TOKEN: local://ci/token\n")
-	runner := filepath.Join(t.TempDir(), "Runner.Worker")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(self, runner); err != nil {
-		t.Fatal(err)
-	}
+	runner := runnerWorker(t)
 	ward, err := exec.LookPath("ward")
 	if err != nil {
 		t.Fatal(err)
@@ -248,14 +234,7 @@ func TestCIWarnsOfValuesInRunnerFiles(t *testing.T) {
 // nothing, until the job's end killed it (SIGKILL, no chance to clean up).
 func TestCIStepShellCancelled(t *testing.T) {
 	w := newWardEnv(t)
-	runner := filepath.Join(t.TempDir(), "Runner.Worker")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(self, runner); err != nil {
-		t.Fatal(err)
-	}
+	runner := runnerWorker(t)
 	m := w.manifest(emptyManifest)
 	// bash runs a script file, as the runner runs a step's: it does not
 	// exec its last command.
@@ -291,14 +270,7 @@ func TestCIStepShellCancelled(t *testing.T) {
 // when the shell exited, shows the server got nothing before it.
 func TestCIStepBackgroundOutlivesStep(t *testing.T) {
 	w := newWardEnv(t)
-	runner := filepath.Join(t.TempDir(), "Runner.Worker")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(self, runner); err != nil {
-		t.Fatal(err)
-	}
+	runner := runnerWorker(t)
 	m := w.manifest(emptyManifest)
 	logFile := filepath.Join(w.dir, "server.log")
 	script := filepath.Join(w.dir, "step.sh")
@@ -432,14 +404,7 @@ func TestCIRootCleanupSparesTheHelpers(t *testing.T) {
 // would start the child of a cancelled job once the store answered.
 func TestCIStepShellCancelledWhileResolving(t *testing.T) {
 	w := newWardEnv(t)
-	runner := filepath.Join(t.TempDir(), "Runner.Worker")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(self, runner); err != nil {
-		t.Fatal(err)
-	}
+	runner := runnerWorker(t)
 	fifo := filepath.Join(w.dir, "token")
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
@@ -492,4 +457,20 @@ func processOf(name, arg string) int {
 		}
 	}
 	return 0
+}
+
+// runnerWorker is the test binary under the name of actions/runner's
+// worker process, Runner.Worker, which ward finds as its parent's (or its
+// step shell's parent's) to know a CI runner cancels it.
+func runnerWorker(t *testing.T) string {
+	t.Helper()
+	runner := filepath.Join(t.TempDir(), "Runner.Worker")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(self, runner); err != nil {
+		t.Fatal(err)
+	}
+	return runner
 }
