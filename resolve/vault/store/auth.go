@@ -128,14 +128,22 @@ func (s *Store) served(ctx context.Context, op func(context.Context) (reply, err
 		if time.Until(deadline) < d {
 			return rep, err
 		}
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, d) {
 			return rep, err
 		}
 		wait = min(2*wait, maxThrottleWait)
+	}
+}
+
+// sleep waits d, or until ctx ends: it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -615,11 +623,7 @@ func (a *authState) renewStatic(gen int) {
 				break
 			}
 			a.s.log.Debug("vault token lookup failed; trying again to renew the token", "error", compact(err).Error(), "retry_in", wait.String())
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-a.bg.Done():
-				t.Stop()
+			if !sleep(a.bg, wait) {
 				return
 			}
 		}
@@ -725,11 +729,7 @@ func (a *authState) relogin(gen int) {
 			return
 		}
 		a.s.log.Warn("vault login failed; trying again", "error", err.Error(), "retry_in", wait.String())
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-a.bg.Done():
-			t.Stop()
+		if !sleep(a.bg, wait) {
 			return
 		}
 		wait = min(2*wait, time.Minute)
