@@ -188,7 +188,7 @@ func (r *rotator) run(ctx context.Context) {
 				wait := jitter(backoff, 0.2)
 				retryAt, retryWhen = time.After(wait), time.Now().Add(wait)
 			}
-			r.log.Warn("cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", time.Until(retryWhen).Round(time.Millisecond).String(), "error", err.Error())
+			r.log.Warn("cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", max(time.Until(retryWhen), 0).Round(time.Millisecond).String(), "error", err.Error())
 			return
 		}
 		failed = slices.DeleteFunc(failed, func(f trigger) bool { return f == t })
