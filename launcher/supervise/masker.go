@@ -126,7 +126,7 @@ func stepStream(own *os.File) *os.File {
 		if !ok {
 			return nil
 		}
-		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", parent)); err == nil && strings.TrimSpace(string(comm)) == "Runner.Worker" {
+		if runnerWorker(parent) {
 			step, worker = pid, parent
 			break
 		}

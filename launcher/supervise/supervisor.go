@@ -846,8 +846,7 @@ var stepShells = []string{"bash", "sh", "dash"}
 // death for the cancel.
 func stepShellParent() bool {
 	parent := os.Getppid()
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", parent))
-	if err != nil || !slices.Contains(stepShells, strings.TrimSpace(string(comm))) {
+	if !slices.Contains(stepShells, processName(parent)) {
 		return false
 	}
 	grand, ok := parentOf(parent)
@@ -856,8 +855,17 @@ func stepShellParent() bool {
 
 // runnerWorker reports whether pid is a CI runner's worker.
 func runnerWorker(pid int) bool {
+	return slices.Contains(runnerWorkers, processName(pid))
+}
+
+// processName is pid's command name (its /proc comm), "" when it cannot
+// be read.
+func processName(pid int) string {
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	return err == nil && slices.Contains(runnerWorkers, strings.TrimSpace(string(comm)))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(comm))
 }
 
 // apply acts on a proposal per rotation.on_change.
