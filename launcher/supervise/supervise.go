@@ -228,7 +228,7 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 	if !o.Exec && (len(files) > 0 || notifySocket != "" || o.identity != nil) {
 		d, err := secretdir.New(o.Getenv)
 		if err != nil {
-			st.hint = dirHint(err, "set $WARD_RUNTIME_DIR to a directory on tmpfs that only you (or root) can write")
+			st.hint = dirHint(err, "set $WARD_RUNTIME_DIR to a directory on tmpfs that only you (or root) can write, or a sticky one (mode 1777, as /dev/shm is; in a Kubernetes pod, a volume `emptyDir: {medium: Memory}`)")
 			return st, err
 		}
 		st.dir = d
