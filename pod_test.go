@@ -75,3 +75,36 @@ func TestPodRuntimeDirRefusals(t *testing.T) {
 		t.Error("the secret's value is in ward's stderr")
 	}
 }
+
+// TestPodSecretUnreadable: a secret volume's file ward's user may not
+// read (the pod's arbitrary UID against root's 0400 files, no fsGroup)
+// fails with who owns it, its mode and who ward is, and the pod settings
+// that make it readable; it was a bare "permission denied".
+func TestPodSecretUnreadable(t *testing.T) {
+	w := newWardEnv(t)
+	token := filepath.Join(w.dir, "token")
+	os.WriteFile(token, []byte(canary("unreadable")), 0o000)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: file://" + token + "\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", "echo started")
+	if os.Geteuid() == 0 {
+		// root reads any file through CAP_DAC_OVERRIDE; a pod's process has
+		// neither it nor CAP_DAC_READ_SEARCH.
+		if _, err := exec.LookPath("setpriv"); err != nil {
+			vaulttest.RequireIntegration(t, "setpriv (util-linux) is not installed")
+		}
+		ward, _ := exec.LookPath("ward")
+		cmd.Args = append([]string{"setpriv", "--bounding-set=-dac_override,-dac_read_search", ward}, cmd.Args[1:]...)
+		cmd.Path, _ = exec.LookPath("setpriv")
+	}
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	code := exitCode(t, cmd.Run())
+	if code != 125 || strings.Contains(o.String(), "started") {
+		t.Errorf("got exit code %d and output %q, want 125 and the child not started", code, o.String())
+	}
+	for _, want := range []string{"permission denied (it has mode 0000, owned by uid", "ward runs as uid", "securityContext.fsGroup"} {
+		if !strings.Contains(e.String(), want) {
+			t.Errorf("the error does not say %q; it said:\n%s", want, e.String())
+		}
+	}
+}
