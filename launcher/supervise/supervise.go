@@ -426,7 +426,7 @@ func startFailure(err error) (int, error) {
 // descriptor left, which limit to raise; else other.
 func dirHint(err error, other string) string {
 	if errors.Is(err, syscall.ENOSPC) {
-		return "the tmpfs is full: free space there, give it more (a container's /dev/shm is 64 MiB unless docker run --shm-size says otherwise), or set $WARD_RUNTIME_DIR to a larger tmpfs"
+		return "the tmpfs is full: free space there, give it more (a container's /dev/shm is 64 MiB unless docker run --shm-size says otherwise), or set $WARD_RUNTIME_DIR to a larger tmpfs (in a Kubernetes pod, whose /dev/shm size cannot be set, an emptyDir with medium: Memory and a sizeLimit)"
 	}
 	if hint := failure.LimitHint(err); hint != "" {
 		return hint
