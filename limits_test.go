@@ -125,7 +125,9 @@ func startAtLimit(t *testing.T, w *wardEnv, cg, manifest string) (int, string) {
 // TestFilesOnAFullTmpfs: a files: secret larger than the tmpfs has room
 // for (a container's 64 MiB /dev/shm) fails the start with 125, names the
 // file, says where the space is to be found, and leaves nothing behind.
-// It said "no space left on device" and no more.
+// It said "no space left on device" and no more. The hint names what a
+// Kubernetes pod, whose /dev/shm size cannot be set, uses instead: it
+// named `docker run --shm-size` alone.
 func TestFilesOnAFullTmpfs(t *testing.T) {
 	rt := t.TempDir()
 	if err := unix.Mount("tmpfs", rt, "tmpfs", 0, "size=64k,mode=0700"); err != nil {
@@ -140,7 +142,7 @@ func TestFilesOnAFullTmpfs(t *testing.T) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	code := exitCode(t, cmd.Run())
-	if code != 125 || !strings.Contains(stderr.String(), "tls/cert.pem") || !strings.Contains(stderr.String(), "--shm-size") {
+	if code != 125 || !strings.Contains(stderr.String(), "tls/cert.pem") || !strings.Contains(stderr.String(), "--shm-size") || !strings.Contains(stderr.String(), "emptyDir with medium: Memory") {
 		t.Errorf("got exit code %d, want 125 naming the file and what to do about the space (stderr: %q)", code, stderr.String())
 	}
 	if strings.Contains(stderr.String(), w.canaries[0][:20]) {

@@ -34,20 +34,48 @@ func runtimeBase(getenv func(string) string) (string, error) {
 		}
 		return d, nil
 	}
-	candidates := baseCandidates(getenv, os.Geteuid() == 0)
-	for _, d := range candidates {
+	var skipped []string
+	for _, d := range baseCandidates(getenv, os.Geteuid() == 0) {
 		if !filepath.IsAbs(d) {
 			// XDG and systemd give absolute paths; a relative one is not theirs.
 			continue
 		}
-		if st, err := os.Stat(d); err == nil && st.IsDir() && onTmpfs(d) && unix.Access(d, unix.W_OK) == nil && safeBase(d) == nil {
+		why := unusableBase(d)
+		if why == "" {
 			return d, nil
 		}
+		skipped = append(skipped, why)
 	}
 	if fallback, ok := noTmpfsFallback(); ok {
 		return fallback, nil
 	}
-	return "", fmt.Errorf("no tmpfs directory for secret files among %s", strings.Join(candidates, ", "))
+	// Each place's reason: in a container /dev/shm may be missing, not
+	// tmpfs, or a volume without the sticky bit, and a bare list of names
+	// left the user to guess which.
+	return "", fmt.Errorf("no tmpfs directory for secret files: %s", strings.Join(skipped, "; "))
+}
+
+// unusableBase says why a run cannot put its directory under d, "" when
+// it can.
+func unusableBase(d string) string {
+	st, err := os.Stat(d)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return d + " does not exist"
+	case err != nil:
+		return err.Error()
+	case !st.IsDir():
+		return d + " is not a directory"
+	case !onTmpfs(d):
+		return d + " is not on tmpfs"
+	}
+	if err := unix.Access(d, unix.W_OK); err != nil {
+		return fmt.Sprintf("uid %d cannot write in %s: %v", os.Geteuid(), d, err)
+	}
+	if err := safeBase(d); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 // baseCandidates lists, best first, where a run without $WARD_RUNTIME_DIR

@@ -228,7 +228,7 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 	if !o.Exec && (len(files) > 0 || notifySocket != "" || o.identity != nil) {
 		d, err := secretdir.New(o.Getenv)
 		if err != nil {
-			st.hint = dirHint(err, "set $WARD_RUNTIME_DIR to a directory on tmpfs that only you (or root) can write")
+			st.hint = dirHint(err, "set $WARD_RUNTIME_DIR to a directory on tmpfs that only you (or root) can write, or a sticky one (mode 1777, as /dev/shm is; in a Kubernetes pod, a volume `emptyDir: {medium: Memory}`)")
 			return st, err
 		}
 		st.dir = d
@@ -426,7 +426,7 @@ func startFailure(err error) (int, error) {
 // descriptor left, which limit to raise; else other.
 func dirHint(err error, other string) string {
 	if errors.Is(err, syscall.ENOSPC) {
-		return "the tmpfs is full: free space there, give it more (a container's /dev/shm is 64 MiB unless docker run --shm-size says otherwise), or set $WARD_RUNTIME_DIR to a larger tmpfs"
+		return "the tmpfs is full: free space there, give it more (a container's /dev/shm is 64 MiB unless docker run --shm-size says otherwise), or set $WARD_RUNTIME_DIR to a larger tmpfs (in a Kubernetes pod, whose /dev/shm size cannot be set, an emptyDir with medium: Memory and a sizeLimit)"
 	}
 	if hint := failure.LimitHint(err); hint != "" {
 		return hint

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -59,6 +60,10 @@ func read(ref resolve.Ref, path string) (resolve.Secret, error) {
 			return resolve.Secret{}, resolve.WithHint(fmt.Errorf("%s: %w", path, resolve.ErrNotFound),
 				"check the path: the file a secret mount (Docker, Kubernetes) or systemd's LoadCredential= puts there")
 		}
+		if errors.Is(err, fs.ErrPermission) {
+			return resolve.Secret{}, resolve.WithHint(fmt.Errorf("%w%s", err, whose(path)),
+				"make it readable by ward's user: in a Kubernetes pod, set securityContext.fsGroup (the kubelet makes a secret volume's files readable by that group) or the volume's defaultMode; elsewhere chown or chmod it")
+		}
 		return resolve.Secret{}, err
 	}
 	defer f.Close()
@@ -90,4 +95,20 @@ func read(ref resolve.Ref, path string) (resolve.Secret, error) {
 		Version: "modified " + st.ModTime().UTC().Format(time.RFC3339),
 		File:    &resolve.FileStamp{Path: path, Stamp: resolve.Stamp(st)},
 	}, nil
+}
+
+// whose says who may read path and who ward is, for a file ward may not
+// read: a pod's arbitrary UID against a secret volume's root-owned 0400
+// files gave a bare "permission denied". "" when path cannot be examined.
+func whose(path string) string {
+	st, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	s, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	groups, _ := os.Getgroups()
+	return fmt.Sprintf(" (it has mode %04o, owned by uid %d and gid %d; ward runs as uid %d, gid %d, groups %v)", st.Mode().Perm(), s.Uid, s.Gid, os.Geteuid(), os.Getegid(), groups)
 }
