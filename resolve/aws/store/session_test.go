@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -128,6 +129,49 @@ func TestNoCredentials(t *testing.T) {
 	checkError(t, "no credentials", err, nil, "A, B: ssm:///a and 1 more: no usable AWS credentials", "AWS_PROFILE")
 	if n := srv.Calls(""); n != 0 {
 		t.Errorf("got %d calls, want 0", n)
+	}
+}
+
+// TestCredentialProcessOutputHidden: a credential_process (a profile's
+// in ~/.aws/config: aws-vault, a company's SSO wrapper) whose output the
+// SDK cannot parse, a log line before the JSON or an Expiration that is
+// not RFC 3339, fails naming credential_process, and the error holds none
+// of that output: the SDK quotes all of it, the secret key and session
+// token among them. At the start and when expired keys are fetched again.
+func TestCredentialProcessOutputHidden(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		good int // how many runs of the process print keys that parse
+	}{
+		{"at the start", 0},
+		{"at a refresh", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := emulator(t)
+			v := resolvetest.Canary("process")
+			srv.PutSecretString("process/s", v)
+			secretKey := resolvetest.Canary("process-secret-key")
+			dir := t.TempDir()
+			script := filepath.Join(dir, "creds.sh")
+			// Expired keys that work: the SDK's cache fetches them again
+			// at the next request.
+			good := `{"Version":1,"AccessKeyId":"` + awstest.AccessKeyID + `","SecretAccessKey":"` + awstest.SecretAccessKey + `","Expiration":"2000-01-01T00:00:00Z"}`
+			bad := `{"Version":1,"AccessKeyId":"` + awstest.AccessKeyID + `","SecretAccessKey":"` + secretKey + `","Expiration":"2030-01-01 00:00:00"}`
+			writeFile(t, script, fmt.Sprintf("#!/bin/sh\nn=$(cat %[1]s/count 2>/dev/null || echo 0)\necho $((n+1)) >%[1]s/count\nif [ \"$n\" -lt %[2]d ]; then echo '%[3]s'; else echo '%[4]s'; fi\n",
+				dir, tt.good, good, bad))
+			if err := os.Chmod(script, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			configFile := filepath.Join(dir, "config")
+			writeFile(t, configFile, "[profile proc]\nregion = "+awstest.Region+"\ncredential_process = "+script+"\n")
+			t.Setenv("AWS_CONFIG_FILE", configFile)
+			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+				unsetenv(t, k)
+			}
+			sm := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "proc", MaxAttempts: 1}))
+			_, err := sm.Fetch(t.Context(), mustRef(t, "awssm://process/s"))
+			checkError(t, "unparsable credential_process output", err, []string{v, secretKey}, "credential_process")
+		})
 	}
 }
 
