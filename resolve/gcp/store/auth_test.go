@@ -117,6 +117,21 @@ func TestAuthFailures(t *testing.T) {
 		return d
 	}
 	closed := closedAddr(t)
+	// An executable-sourced subject token (pluggable auth: an Okta or SAML
+	// helper) that prints a log line before its JSON, which holds the
+	// subject token.
+	subjectToken := resolvetest.Canary("subject-token")
+	executable := filepath.Join(dir, "subject-token.sh")
+	if err := os.WriteFile(executable, []byte("#!/bin/sh\necho 'using the cached token'\necho '{\"version\":1,\"success\":true,\"token_type\":\"urn:ietf:params:oauth:token-type:id_token\",\"id_token\":\""+subjectToken+"\"}'\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	executableFile := write("executable.json", map[string]any{
+		"type":               "external_account",
+		"audience":           gcptest.WorkloadPoolAudience,
+		"subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+		"token_url":          srv.STSURL(),
+		"credential_source":  map[string]any{"executable": map[string]any{"command": executable, "timeout_millis": 5000}},
+	})
 	tests := []struct {
 		name  string
 		env   map[string]string
@@ -132,6 +147,8 @@ func TestAuthFailures(t *testing.T) {
 			[]string{"load the Google credentials in the credentials file", "something_else"}},
 		{"no metadata server", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "", "GCE_METADATA_HOST": closed},
 			[]string{"get a Google access token with the metadata server at GCE_METADATA_HOST=" + closed, "check that a service account is attached"}},
+		{"executable output not JSON", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": executableFile, "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES": "1"},
+			[]string{"get a Google access token with the credentials file", "the executable's output is not the JSON", "check the subject token"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,8 +163,8 @@ func TestAuthFailures(t *testing.T) {
 			opts.Timeout = 5 * time.Second
 			logs := &logBuffer{}
 			_, err := newStoreWith(t, opts, logs.logger()).Fetch(t.Context(), ref)
-			checkError(t, tt.name, err, []string{v, keyLine, "PRIVATE KEY", tokenPrefix}, tt.wants...)
-			if leaks(logs.String(), []string{v, keyLine, tokenPrefix}) {
+			checkError(t, tt.name, err, []string{v, keyLine, "PRIVATE KEY", tokenPrefix, subjectToken}, tt.wants...)
+			if leaks(logs.String(), []string{v, keyLine, tokenPrefix, subjectToken}) {
 				t.Errorf("the log holds a value, a token or key material")
 			}
 		})

@@ -166,7 +166,7 @@ func tokenHint(kind string) string {
 func sanitizeAuth(err error) string {
 	var ae *auth.Error
 	if !errors.As(err, &ae) {
-		return err.Error()
+		return hideExecutableOutput(err).Error()
 	}
 	msg := "the token endpoint refused"
 	if ae.Response != nil {
@@ -184,6 +184,33 @@ func sanitizeAuth(err error) string {
 	}
 	return msg
 }
+
+// executableParseFailed is how the auth library starts its message for an
+// executable-sourced subject token's output it cannot parse, which it goes
+// on to quote whole.
+const executableParseFailed = "credentials: unable to parse "
+
+// hideExecutableOutput is err without the output of an external_account
+// file's executable (pluggable auth) that the library could not parse (a
+// log line before the JSON): the library's message quotes all of it, the
+// subject token among them. errors.Is and errors.As still see err.
+func hideExecutableOutput(err error) error {
+	msg := err.Error()
+	i := strings.Index(msg, executableParseFailed)
+	if i < 0 {
+		return err
+	}
+	return hiddenError{msg[:i] + "the executable's output is not the JSON Google documents for executable-sourced credentials (only that JSON on stdout: version, success, token_type, id_token or saml_response, expiration_time); ward does not repeat it, as it holds the subject token", err}
+}
+
+type hiddenError struct {
+	msg string
+	err error
+}
+
+func (e hiddenError) Error() string { return e.msg }
+
+func (e hiddenError) Unwrap() error { return e.err }
 
 func truncate(s string) string {
 	const max = 300

@@ -55,7 +55,7 @@ func (f failure) wrap(err error) error {
 		case isAuthError(err):
 			return fmt.Errorf("%s: get a Google access token with %s: %s: %s", what, f.creds.source, sanitizeAuth(err), tokenHint(f.creds.kind))
 		}
-		return fmt.Errorf("%s from secret manager (%s): %w", what, attempts(f.attempts), err)
+		return fmt.Errorf("%s from secret manager (%s): %w", what, attempts(f.attempts), hideExecutableOutput(err))
 	}
 	switch {
 	case api.code == http.StatusNotFound:
