@@ -26,6 +26,7 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -92,6 +93,9 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	// them); fetching them here lets a failure say what to set.
 	if cfg.Credentials != nil {
 		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			if imdsFailed(err) {
+				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %s: %w", imdsHint, err)
+			}
 			return awssdk.Config{}, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role): %w", hideProcessOutput(err))
 		}
 	}
@@ -112,4 +116,21 @@ func (s *Session) retryer() awssdk.Retryer {
 			o.MaxBackoff = s.opts.MaxBackoff
 		}
 	})
+}
+
+// imdsHint is what to do when the EC2 instance metadata service, the last
+// source of the SDK's chain, gave no credentials: off EC2 it is not there
+// and the SDK waits 5 s for it; in a container on an instance that
+// requires IMDSv2 with a hop limit of 1 (the default), the session token's
+// answer is dropped one hop short, and the SDK waits as long.
+const imdsHint = "none in the environment or the shared files, and the EC2 instance metadata service, the last place the AWS SDK looks, gave none: " +
+	"off EC2, set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_EC2_METADATA_DISABLED=true skips the metadata service); " +
+	"on EC2, check that the instance has an IAM role, and in a container there, that the instance's hop limit lets IMDSv2's session token reach it " +
+	"(aws ec2 modify-instance-metadata-options --instance-id ID --http-put-response-hop-limit 2)"
+
+// imdsFailed reports whether err is the SDK's failure at the EC2 instance
+// metadata service.
+func imdsFailed(err error) bool {
+	var op *smithy.OperationError
+	return errors.As(err, &op) && op.ServiceID == "ec2imds"
 }

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -180,4 +181,24 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestIMDSHopLimit: in a container on an EC2 instance that requires
+// IMDSv2 with a hop limit of 1, the metadata service's token answers never
+// arrive and the SDK's IMDSv1 fallback gets 401. The error says so and
+// what to change, not to set AWS_PROFILE or run with an IAM role (the
+// instance has one).
+func TestIMDSHopLimit(t *testing.T) {
+	emulator(t)
+	imds := awstest.NewIMDS()
+	t.Cleanup(imds.Close)
+	for _, kv := range imds.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"} {
+		unsetenv(t, k)
+	}
+	_, err := awsstore.NewSecretsManager(newSession()).Fetch(t.Context(), mustRef(t, "awssm://imds/s"))
+	checkError(t, "hop limit 1", err, nil, "EC2 instance metadata service", "IMDSv2", "hop limit", "--http-put-response-hop-limit 2")
 }
