@@ -270,3 +270,20 @@ func readJSON(t *testing.T, path string) map[string]any {
 	}
 	return m
 }
+
+// TestAPINotEnabled: a call billed to a project where the Secret Manager
+// API is not enabled (gcloud's own project, for a user's credentials
+// without a quota project) says to enable it or set a quota project, not
+// to grant a role.
+func TestAPINotEnabled(t *testing.T) {
+	srv := emulator(t)
+	srv.AddVersion(secretName("e"), []byte(resolvetest.Canary("enabled")))
+	srv.DisableAPI(gcptest.ServiceSecretManager, "gcloud-project")
+	n := gcptest.ProjectNumber("gcloud-project")
+	_, err := newStore(t, srv, nil).Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/e"))
+	checkError(t, "API not enabled", err, nil, "the Secret Manager API is not enabled in project "+n,
+		"gcloud services enable secretmanager.googleapis.com --project="+n, "gcloud auth application-default set-quota-project", "stores.gcp.quota_project")
+	if err != nil && strings.Contains(err.Error(), "grant it") {
+		t.Errorf("the error says to grant a role: %v", err)
+	}
+}
