@@ -17,15 +17,19 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -93,8 +97,12 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	// them); fetching them here lets a failure say what to set.
 	if cfg.Credentials != nil {
 		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-			if imdsFailed(err) {
+			switch {
+			case imdsFailed(err):
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %s: %w", imdsHint, err)
+			case ssoFailed(err):
+				profile := cmp.Or(s.opts.Profile, os.Getenv("AWS_PROFILE"), "default")
+				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: the IAM Identity Center (SSO) login of AWS profile %q has expired or was never made: run aws sso login --profile %s: %w", profile, profile, err)
 			}
 			return awssdk.Config{}, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role): %w", hideProcessOutput(err))
 		}
@@ -133,4 +141,14 @@ const imdsHint = "none in the environment or the shared files, and the EC2 insta
 func imdsFailed(err error) bool {
 	var op *smithy.OperationError
 	return errors.As(err, &op) && op.ServiceID == "ec2imds"
+}
+
+// ssoFailed reports whether err is the SDK's failure to use the cached
+// token of an IAM Identity Center (SSO) profile: expired, missing, or
+// refused by the portal. The SDK gives a type to some of these only.
+func ssoFailed(err error) bool {
+	var invalid *ssocreds.InvalidTokenError
+	var op *smithy.OperationError
+	return errors.As(err, &invalid) || strings.Contains(err.Error(), "SSO token") ||
+		errors.As(err, &op) && (op.ServiceID == "SSO" || op.ServiceID == "SSO OIDC")
 }

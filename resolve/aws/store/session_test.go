@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -201,4 +203,29 @@ func TestIMDSHopLimit(t *testing.T) {
 	}
 	_, err := awsstore.NewSecretsManager(newSession()).Fetch(t.Context(), mustRef(t, "awssm://imds/s"))
 	checkError(t, "hop limit 1", err, nil, "EC2 instance metadata service", "IMDSv2", "hop limit", "--http-put-response-hop-limit 2")
+}
+
+// TestSSOSessionExpired: a profile of IAM Identity Center (aws configure
+// sso) whose cached token has expired fails saying to log in again, with
+// the profile's name.
+func TestSSOSessionExpired(t *testing.T) {
+	emulator(t)
+	home := os.Getenv("HOME")
+	configFile := filepath.Join(home, "config")
+	writeFile(t, configFile, "[profile dev-sso]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Developer\nregion = "+awstest.Region+
+		"\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = "+awstest.Region+"\n")
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	cache := filepath.Join(home, ".aws", "sso", "cache")
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha1.Sum([]byte("corp"))
+	accessToken := resolvetest.Canary("sso-access-token")
+	writeFile(t, filepath.Join(cache, hex.EncodeToString(sum[:])+".json"),
+		`{"startUrl":"https://corp.awsapps.com/start","region":"`+awstest.Region+`","accessToken":"`+accessToken+`","expiresAt":"2020-01-01T00:00:00Z"}`)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		unsetenv(t, k)
+	}
+	_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "dev-sso", MaxAttempts: 1})).Fetch(t.Context(), mustRef(t, "awssm://sso/s"))
+	checkError(t, "expired SSO session", err, []string{accessToken}, "aws sso login --profile dev-sso")
 }
