@@ -287,3 +287,28 @@ func TestAPINotEnabled(t *testing.T) {
 		t.Errorf("the error says to grant a role: %v", err)
 	}
 }
+
+// TestUniverseDomain: credentials of another universe than Google's
+// public cloud (a sovereign cloud: universe_domain in the credentials
+// file, or the metadata server's) are sent to that universe's Secret
+// Manager, not to secretmanager.googleapis.com, which does not know them.
+// Neither host resolves here: the error names the one tried.
+func TestUniverseDomain(t *testing.T) {
+	srv := emulator(t)
+	key := readJSON(t, os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"))
+	key["universe_domain"] = "example-universe.test"
+	b, _ := json.Marshal(key)
+	file := filepath.Join(t.TempDir(), "sovereign.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", file)
+	opts := srv.Options()
+	opts.Endpoint = ""
+	opts.Timeout = time.Second
+	_, err := newStoreWith(t, opts, nil).Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/u"))
+	checkError(t, "another universe", err, nil, "secretmanager.example-universe.test")
+	if err != nil && strings.Contains(err.Error(), "googleapis.com") {
+		t.Errorf("the call went to googleapis.com: %v", err)
+	}
+}

@@ -46,7 +46,7 @@ func (s *Store) accessToken(ctx context.Context, ref resolve.Ref) (resolve.Secre
 	if err != nil {
 		return resolve.Secret{}, err
 	}
-	svc, err := iamcredentials.NewService(ctx, option.WithHTTPClient(c.client), option.WithEndpoint(s.opts.IAMURL()), option.WithLogger(discard))
+	svc, err := iamcredentials.NewService(ctx, option.WithHTTPClient(c.client), option.WithEndpoint(c.inUniverse(s.opts.IAMURL())), option.WithLogger(discard))
 	if err != nil {
 		return resolve.Secret{}, fmt.Errorf("make the IAM Credentials client: %w", err)
 	}
