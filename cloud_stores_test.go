@@ -191,14 +191,18 @@ func TestAWSCredentialScoping(t *testing.T) {
 	srv.PutSecretString("scope/app", w.canary("aws-scope"))
 	tokenFile := filepath.Join(t.TempDir(), "eks-token")
 	w.env = append(w.env, srv.Env()...)
-	w.env = append(w.env, "AWS_WEB_IDENTITY_TOKEN_FILE="+tokenFile)
+	w.env = append(w.env, "AWS_WEB_IDENTITY_TOKEN_FILE="+tokenFile,
+		// ECS sets it in every container of a task with a task role: the
+		// agent's endpoint (169.254.170.2) hands the role's keys to any
+		// request for this path, with no token.
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/"+w.canary("ecs-credentials-id"))
 	var names []string
 	for _, e := range srv.Env() {
 		if n, _, _ := strings.Cut(e, "="); n == "AWS_ACCESS_KEY_ID" || n == "AWS_SECRET_ACCESS_KEY" {
 			names = append(names, n)
 		}
 	}
-	names = append(names, "AWS_WEB_IDENTITY_TOKEN_FILE")
+	names = append(names, "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
 	tests := []struct {
 		name    string
 		inherit string

@@ -119,16 +119,19 @@ type Options struct {
 }
 
 // CredentialEnv lists the variables AWS credentials come from: the static
-// keys, the container-credentials token, and the web identity token file
+// keys, the container-credentials token, the web identity token file
 // (EKS IRSA, a CI job's OIDC token), which, like Azure's
 // AZURE_FEDERATED_TOKEN_FILE, holds a credential that STS trades for
-// ward's role. None may reach the child. The variables that only name a
-// role, a profile or an endpoint stay.
+// ward's role, and ECS's relative URI, whose path is the only secret the
+// task's credential endpoint asks for. None may reach the child. The
+// variables that only name a role, a profile or an endpoint stay
+// (AWS_CONTAINER_CREDENTIALS_FULL_URI too: its endpoints ask for the
+// token).
 func (o *Options) CredentialEnv() []string {
 	return []string{
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
 		"AWS_CREDENTIAL_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-		"AWS_WEB_IDENTITY_TOKEN_FILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 	}
 }
 

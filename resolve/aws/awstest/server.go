@@ -33,7 +33,8 @@
 // only), DescribeSecret, CreateSecret, PutSecretValue; SSM GetParameter,
 // GetParameters, PutParameter; STS AssumeRole (with ExternalId, roles added
 // by AddRole) and GetCallerIdentity; a secret scheduled for deletion
-// (ScheduleDeletion). Not emulated: other operations (they get
+// (ScheduleDeletion); the EC2 instance metadata service as a container
+// on an IMDSv2 instance with a hop limit of 1 sees it (NewIMDS). Not emulated: other operations (they get
 // UnknownOperationException), BatchGetSecretValue Filters and paging, SSM
 // parameter labels, /aws/reference/secretsmanager/ parameters, DeleteSecret,
 // RestoreSecret and rotation, replication, resource policies, any IAM logic

@@ -8,6 +8,7 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
 	"github.com/aws/smithy-go"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -60,10 +61,11 @@ func (t target) failAPI(api smithy.APIError, err error) error {
 // brief is err as far as its first line: AWS's message for a signature
 // that does not match goes on with the canonical request it expected,
 // which holds the value of every signed header, the session token
-// (X-Amz-Security-Token) among them. errors.Is and errors.As still see
+// (X-Amz-Security-Token) among them. Nor does it quote a credential
+// process's output (hideProcessOutput). errors.Is and errors.As still see
 // err.
 func brief(err error) error {
-	return briefError{err}
+	return briefError{hideProcessOutput(err)}
 }
 
 type briefError struct{ err error }
@@ -74,6 +76,37 @@ func (e briefError) Error() string {
 }
 
 func (e briefError) Unwrap() error { return e.err }
+
+// processParseFailed is how the SDK's credential_process provider starts
+// its message for output it cannot parse, which it goes on to quote whole.
+const processParseFailed = "parse failed of process output"
+
+// hideProcessOutput is err without the output of a profile's
+// credential_process that the SDK could not parse (a log line before the
+// JSON, an Expiration not in RFC 3339): the SDK's message quotes all of
+// it, the secret key and session token among them. errors.Is and
+// errors.As still see err.
+func hideProcessOutput(err error) error {
+	var pe *processcreds.ProviderError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	msg := err.Error()
+	i := strings.Index(msg, processParseFailed)
+	if i < 0 {
+		return err
+	}
+	return hiddenError{msg[:i] + "the output of the profile's credential_process is not the JSON the AWS SDK reads (only that JSON on stdout: Version 1, AccessKeyId, SecretAccessKey, SessionToken, Expiration in RFC 3339); ward does not repeat it, as it holds the keys", err}
+}
+
+type hiddenError struct {
+	msg string
+	err error
+}
+
+func (e hiddenError) Error() string { return e.msg }
+
+func (e hiddenError) Unwrap() error { return e.err }
 
 // failure is what an AWS error code means for the user.
 type failure int

@@ -17,15 +17,20 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -92,7 +97,14 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	// them); fetching them here lets a failure say what to set.
 	if cfg.Credentials != nil {
 		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-			return awssdk.Config{}, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role): %w", err)
+			switch {
+			case imdsFailed(err):
+				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %s: %w", imdsHint, err)
+			case ssoFailed(err):
+				profile := cmp.Or(s.opts.Profile, os.Getenv("AWS_PROFILE"), "default")
+				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: the IAM Identity Center (SSO) login of AWS profile %q has expired or was never made: run aws sso login --profile %s: %w", profile, profile, err)
+			}
+			return awssdk.Config{}, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role): %w", hideProcessOutput(err))
 		}
 	}
 	cfg.APIOptions = append(cfg.APIOptions, s.apiOptions...)
@@ -112,4 +124,31 @@ func (s *Session) retryer() awssdk.Retryer {
 			o.MaxBackoff = s.opts.MaxBackoff
 		}
 	})
+}
+
+// imdsHint is what to do when the EC2 instance metadata service, the last
+// source of the SDK's chain, gave no credentials: off EC2 it is not there
+// and the SDK waits 5 s for it; in a container on an instance that
+// requires IMDSv2 with a hop limit of 1 (the default), the session token's
+// answer is dropped one hop short, and the SDK waits as long.
+const imdsHint = "none in the environment or the shared files, and the EC2 instance metadata service, the last place the AWS SDK looks, gave none: " +
+	"off EC2, set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_EC2_METADATA_DISABLED=true skips the metadata service); " +
+	"on EC2, check that the instance has an IAM role, and in a container there, that the instance's hop limit lets IMDSv2's session token reach it " +
+	"(aws ec2 modify-instance-metadata-options --instance-id ID --http-put-response-hop-limit 2)"
+
+// imdsFailed reports whether err is the SDK's failure at the EC2 instance
+// metadata service.
+func imdsFailed(err error) bool {
+	var op *smithy.OperationError
+	return errors.As(err, &op) && op.ServiceID == "ec2imds"
+}
+
+// ssoFailed reports whether err is the SDK's failure to use the cached
+// token of an IAM Identity Center (SSO) profile: expired, missing, or
+// refused by the portal. The SDK gives a type to some of these only.
+func ssoFailed(err error) bool {
+	var invalid *ssocreds.InvalidTokenError
+	var op *smithy.OperationError
+	return errors.As(err, &invalid) || strings.Contains(err.Error(), "SSO token") ||
+		errors.As(err, &op) && (op.ServiceID == "SSO" || op.ServiceID == "SSO OIDC")
 }

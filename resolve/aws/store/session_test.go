@@ -1,9 +1,13 @@
 package store_test
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -131,9 +135,97 @@ func TestNoCredentials(t *testing.T) {
 	}
 }
 
+// TestCredentialProcessOutputHidden: a credential_process (a profile's
+// in ~/.aws/config: aws-vault, a company's SSO wrapper) whose output the
+// SDK cannot parse, a log line before the JSON or an Expiration that is
+// not RFC 3339, fails naming credential_process, and the error holds none
+// of that output: the SDK quotes all of it, the secret key and session
+// token among them. At the start and when expired keys are fetched again.
+func TestCredentialProcessOutputHidden(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		good int // how many runs of the process print keys that parse
+	}{
+		{"at the start", 0},
+		{"at a refresh", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := emulator(t)
+			v := resolvetest.Canary("process")
+			srv.PutSecretString("process/s", v)
+			secretKey := resolvetest.Canary("process-secret-key")
+			dir := t.TempDir()
+			script := filepath.Join(dir, "creds.sh")
+			// Expired keys that work: the SDK's cache fetches them again
+			// at the next request.
+			good := `{"Version":1,"AccessKeyId":"` + awstest.AccessKeyID + `","SecretAccessKey":"` + awstest.SecretAccessKey + `","Expiration":"2000-01-01T00:00:00Z"}`
+			bad := `{"Version":1,"AccessKeyId":"` + awstest.AccessKeyID + `","SecretAccessKey":"` + secretKey + `","Expiration":"2030-01-01 00:00:00"}`
+			writeFile(t, script, fmt.Sprintf("#!/bin/sh\nn=$(cat %[1]s/count 2>/dev/null || echo 0)\necho $((n+1)) >%[1]s/count\nif [ \"$n\" -lt %[2]d ]; then echo '%[3]s'; else echo '%[4]s'; fi\n",
+				dir, tt.good, good, bad))
+			if err := os.Chmod(script, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			configFile := filepath.Join(dir, "config")
+			writeFile(t, configFile, "[profile proc]\nregion = "+awstest.Region+"\ncredential_process = "+script+"\n")
+			t.Setenv("AWS_CONFIG_FILE", configFile)
+			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+				unsetenv(t, k)
+			}
+			sm := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "proc", MaxAttempts: 1}))
+			_, err := sm.Fetch(t.Context(), mustRef(t, "awssm://process/s"))
+			checkError(t, "unparsable credential_process output", err, []string{v, secretKey}, "credential_process")
+		})
+	}
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestIMDSHopLimit: in a container on an EC2 instance that requires
+// IMDSv2 with a hop limit of 1, the metadata service's token answers never
+// arrive and the SDK's IMDSv1 fallback gets 401. The error says so and
+// what to change, not to set AWS_PROFILE or run with an IAM role (the
+// instance has one).
+func TestIMDSHopLimit(t *testing.T) {
+	emulator(t)
+	imds := awstest.NewIMDS()
+	t.Cleanup(imds.Close)
+	for _, kv := range imds.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"} {
+		unsetenv(t, k)
+	}
+	_, err := awsstore.NewSecretsManager(newSession()).Fetch(t.Context(), mustRef(t, "awssm://imds/s"))
+	checkError(t, "hop limit 1", err, nil, "EC2 instance metadata service", "IMDSv2", "hop limit", "--http-put-response-hop-limit 2")
+}
+
+// TestSSOSessionExpired: a profile of IAM Identity Center (aws configure
+// sso) whose cached token has expired fails saying to log in again, with
+// the profile's name.
+func TestSSOSessionExpired(t *testing.T) {
+	emulator(t)
+	home := os.Getenv("HOME")
+	configFile := filepath.Join(home, "config")
+	writeFile(t, configFile, "[profile dev-sso]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Developer\nregion = "+awstest.Region+
+		"\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = "+awstest.Region+"\n")
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	cache := filepath.Join(home, ".aws", "sso", "cache")
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha1.Sum([]byte("corp"))
+	accessToken := resolvetest.Canary("sso-access-token")
+	writeFile(t, filepath.Join(cache, hex.EncodeToString(sum[:])+".json"),
+		`{"startUrl":"https://corp.awsapps.com/start","region":"`+awstest.Region+`","accessToken":"`+accessToken+`","expiresAt":"2020-01-01T00:00:00Z"}`)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		unsetenv(t, k)
+	}
+	_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "dev-sso", MaxAttempts: 1})).Fetch(t.Context(), mustRef(t, "awssm://sso/s"))
+	checkError(t, "expired SSO session", err, []string{accessToken}, "aws sso login --profile dev-sso")
 }

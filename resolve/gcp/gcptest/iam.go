@@ -69,6 +69,9 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
 		unauthenticated(w)
 		return
 	}
+	if s.answerDisabled(w, ServiceIAMCredentials) {
+		return
+	}
 	s.mu.Lock()
 	fail := s.iamDenied > 0
 	if fail {

@@ -26,7 +26,7 @@
 // Not emulated: writes through the API (tests add versions with the
 // methods here), listing, version aliases other than latest, IAM beyond
 // Deny and token creators, CMEK, replication, delegation chains and ID
-// tokens.
+// tokens. DisableAPI answers as for an API not enabled, nothing more.
 //
 // Never import this package from non-test code.
 package gcptest
@@ -93,6 +93,7 @@ type Server struct {
 	calls         map[string]int
 	throttle      int
 	unavailable   int
+	disabled      map[string]string // by service (secretmanager.googleapis.com): the consumer project without it
 	corrupt       int
 	tokenLifetime time.Duration
 	latency       time.Duration
@@ -108,6 +109,7 @@ func New() *Server {
 	s := &Server{
 		secrets:       map[string]*secret{},
 		deny:          map[string][]string{},
+		disabled:      map[string]string{},
 		tokens:        map[string]*grant{},
 		serviceAccts:  map[string][]string{},
 		accounts:      map[string]*account{},
@@ -196,6 +198,56 @@ func (s *Server) Throttle(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.throttle = n
+}
+
+// Services the emulator serves, for DisableAPI.
+const (
+	ServiceSecretManager  = "secretmanager.googleapis.com"
+	ServiceIAMCredentials = "iamcredentials.googleapis.com"
+)
+
+// serviceTitles are the services' names in Google's messages.
+var serviceTitles = map[string]string{
+	ServiceSecretManager:  "Secret Manager API",
+	ServiceIAMCredentials: "IAM Service Account Credentials API",
+}
+
+// DisableAPI makes every call to service fail as Google answers a call
+// billed to a project (the consumer: the resource's, the caller's or the
+// quota project) where the API is not enabled: 403 PERMISSION_DENIED with
+// an ErrorInfo detail whose reason is SERVICE_DISABLED. gcloud's user
+// credentials without a quota project are billed to gcloud's own
+// project, where Secret Manager is not. consumer is a project id.
+func (s *Server) DisableAPI(service, consumer string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.disabled[service] = consumer
+}
+
+// answerDisabled answers a call to service as DisableAPI says, and
+// reports whether it did.
+func (s *Server) answerDisabled(w http.ResponseWriter, service string) bool {
+	s.mu.Lock()
+	consumer, ok := s.disabled[service]
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	n := ProjectNumber(consumer)
+	writeJSON(w, http.StatusForbidden, map[string]any{"error": map[string]any{
+		"code":   http.StatusForbidden,
+		"status": "PERMISSION_DENIED",
+		"message": serviceTitles[service] + " has not been used in project " + n + " before or it is disabled. Enable it by visiting " +
+			"https://console.developers.google.com/apis/api/" + service + "/overview?project=" + n +
+			" then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
+		"details": []any{map[string]any{
+			"@type":    "type.googleapis.com/google.rpc.ErrorInfo",
+			"reason":   "SERVICE_DISABLED",
+			"domain":   "googleapis.com",
+			"metadata": map[string]string{"consumer": "projects/" + n, "service": service},
+		}},
+	}})
+	return true
 }
 
 // FailUnavailable makes the next n API calls fail with 503 UNAVAILABLE.

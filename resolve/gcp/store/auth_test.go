@@ -117,6 +117,21 @@ func TestAuthFailures(t *testing.T) {
 		return d
 	}
 	closed := closedAddr(t)
+	// An executable-sourced subject token (pluggable auth: an Okta or SAML
+	// helper) that prints a log line before its JSON, which holds the
+	// subject token.
+	subjectToken := resolvetest.Canary("subject-token")
+	executable := filepath.Join(dir, "subject-token.sh")
+	if err := os.WriteFile(executable, []byte("#!/bin/sh\necho 'using the cached token'\necho '{\"version\":1,\"success\":true,\"token_type\":\"urn:ietf:params:oauth:token-type:id_token\",\"id_token\":\""+subjectToken+"\"}'\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	executableFile := write("executable.json", map[string]any{
+		"type":               "external_account",
+		"audience":           gcptest.WorkloadPoolAudience,
+		"subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+		"token_url":          srv.STSURL(),
+		"credential_source":  map[string]any{"executable": map[string]any{"command": executable, "timeout_millis": 5000}},
+	})
 	tests := []struct {
 		name  string
 		env   map[string]string
@@ -132,6 +147,8 @@ func TestAuthFailures(t *testing.T) {
 			[]string{"load the Google credentials in the credentials file", "something_else"}},
 		{"no metadata server", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "", "GCE_METADATA_HOST": closed},
 			[]string{"get a Google access token with the metadata server at GCE_METADATA_HOST=" + closed, "check that a service account is attached"}},
+		{"executable output not JSON", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": executableFile, "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES": "1"},
+			[]string{"get a Google access token with the credentials file", "the executable's output is not the JSON", "check the subject token"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,8 +163,8 @@ func TestAuthFailures(t *testing.T) {
 			opts.Timeout = 5 * time.Second
 			logs := &logBuffer{}
 			_, err := newStoreWith(t, opts, logs.logger()).Fetch(t.Context(), ref)
-			checkError(t, tt.name, err, []string{v, keyLine, "PRIVATE KEY", tokenPrefix}, tt.wants...)
-			if leaks(logs.String(), []string{v, keyLine, tokenPrefix}) {
+			checkError(t, tt.name, err, []string{v, keyLine, "PRIVATE KEY", tokenPrefix, subjectToken}, tt.wants...)
+			if leaks(logs.String(), []string{v, keyLine, tokenPrefix, subjectToken}) {
 				t.Errorf("the log holds a value, a token or key material")
 			}
 		})
@@ -252,4 +269,46 @@ func readJSON(t *testing.T, path string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestAPINotEnabled: a call billed to a project where the Secret Manager
+// API is not enabled (gcloud's own project, for a user's credentials
+// without a quota project) says to enable it or set a quota project, not
+// to grant a role.
+func TestAPINotEnabled(t *testing.T) {
+	srv := emulator(t)
+	srv.AddVersion(secretName("e"), []byte(resolvetest.Canary("enabled")))
+	srv.DisableAPI(gcptest.ServiceSecretManager, "gcloud-project")
+	n := gcptest.ProjectNumber("gcloud-project")
+	_, err := newStore(t, srv, nil).Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/e"))
+	checkError(t, "API not enabled", err, nil, "the Secret Manager API is not enabled in project "+n,
+		"gcloud services enable secretmanager.googleapis.com --project="+n, "gcloud auth application-default set-quota-project", "stores.gcp.quota_project")
+	if err != nil && strings.Contains(err.Error(), "grant it") {
+		t.Errorf("the error says to grant a role: %v", err)
+	}
+}
+
+// TestUniverseDomain: credentials of another universe than Google's
+// public cloud (a sovereign cloud: universe_domain in the credentials
+// file, or the metadata server's) are sent to that universe's Secret
+// Manager, not to secretmanager.googleapis.com, which does not know them.
+// Neither host resolves here: the error names the one tried.
+func TestUniverseDomain(t *testing.T) {
+	srv := emulator(t)
+	key := readJSON(t, os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"))
+	key["universe_domain"] = "example-universe.test"
+	b, _ := json.Marshal(key)
+	file := filepath.Join(t.TempDir(), "sovereign.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", file)
+	opts := srv.Options()
+	opts.Endpoint = ""
+	opts.Timeout = time.Second
+	_, err := newStoreWith(t, opts, nil).Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/u"))
+	checkError(t, "another universe", err, nil, "secretmanager.example-universe.test")
+	if err != nil && strings.Contains(err.Error(), "googleapis.com") {
+		t.Errorf("the call went to googleapis.com: %v", err)
+	}
 }

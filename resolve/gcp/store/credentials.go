@@ -31,6 +31,9 @@ type credentials struct {
 	identity string
 	// kind is the credential file's type, or "metadata".
 	kind string
+	// universe is the domain of the universe the credentials belong to:
+	// googleapis.com, or a sovereign cloud's.
+	universe string
 }
 
 // findCredentials runs Application Default Credentials and fetches a
@@ -63,6 +66,13 @@ func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
 	if _, err := creds.Token(ctx); err != nil {
 		return nil, fmt.Errorf("get a Google access token with %s: %s: %s", c.source, sanitizeAuth(err), tokenHint(c.kind))
 	}
+	// Credentials of another universe (a sovereign cloud) work only at
+	// that universe's endpoints; the transport refuses to send them
+	// elsewhere.
+	c.universe, err = creds.UniverseDomain(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the universe domain of the Google credentials in %s: %w", c.source, err)
+	}
 	headers := http.Header{}
 	if s.opts.QuotaProject != "" {
 		headers.Set("X-Goog-User-Project", s.opts.QuotaProject)
@@ -70,6 +80,7 @@ func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
 	c.client, err = httptransport.NewClient(&httptransport.Options{
 		Credentials:      creds,
 		Headers:          headers,
+		UniverseDomain:   c.universe,
 		BaseRoundTripper: baseTransport(),
 		DisableTelemetry: true,
 		Logger:           discard,
@@ -80,6 +91,19 @@ func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
 	s.log.Debug("google credentials ready", "store", "gcp", "source", c.source, "identity", c.identity)
 	return c, nil
 }
+
+// inUniverse is url, an endpoint of Google's public cloud or one the
+// manifest gives, moved to the universe of the credentials: the default
+// universe's domain, googleapis.com, replaced by theirs.
+func (c *credentials) inUniverse(url string) string {
+	if c.universe == "" || c.universe == defaultUniverse {
+		return url
+	}
+	return strings.Replace(url, "."+defaultUniverse+"/", "."+c.universe+"/", 1)
+}
+
+// defaultUniverse is the universe domain of Google's public cloud.
+const defaultUniverse = "googleapis.com"
 
 // adcSource says which credentials Application Default Credentials will
 // pick, in its own order, without reading them: the message when they
@@ -166,7 +190,7 @@ func tokenHint(kind string) string {
 func sanitizeAuth(err error) string {
 	var ae *auth.Error
 	if !errors.As(err, &ae) {
-		return err.Error()
+		return hideExecutableOutput(err).Error()
 	}
 	msg := "the token endpoint refused"
 	if ae.Response != nil {
@@ -184,6 +208,33 @@ func sanitizeAuth(err error) string {
 	}
 	return msg
 }
+
+// executableParseFailed is how the auth library starts its message for an
+// executable-sourced subject token's output it cannot parse, which it goes
+// on to quote whole.
+const executableParseFailed = "credentials: unable to parse "
+
+// hideExecutableOutput is err without the output of an external_account
+// file's executable (pluggable auth) that the library could not parse (a
+// log line before the JSON): the library's message quotes all of it, the
+// subject token among them. errors.Is and errors.As still see err.
+func hideExecutableOutput(err error) error {
+	msg := err.Error()
+	i := strings.Index(msg, executableParseFailed)
+	if i < 0 {
+		return err
+	}
+	return hiddenError{msg[:i] + "the executable's output is not the JSON Google documents for executable-sourced credentials (only that JSON on stdout: version, success, token_type, id_token or saml_response, expiration_time); ward does not repeat it, as it holds the subject token", err}
+}
+
+type hiddenError struct {
+	msg string
+	err error
+}
+
+func (e hiddenError) Error() string { return e.msg }
+
+func (e hiddenError) Unwrap() error { return e.err }
 
 func truncate(s string) string {
 	const max = 300

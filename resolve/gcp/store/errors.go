@@ -55,11 +55,13 @@ func (f failure) wrap(err error) error {
 		case isAuthError(err):
 			return fmt.Errorf("%s: get a Google access token with %s: %s: %s", what, f.creds.source, sanitizeAuth(err), tokenHint(f.creds.kind))
 		}
-		return fmt.Errorf("%s from secret manager (%s): %w", what, attempts(f.attempts), err)
+		return fmt.Errorf("%s from secret manager (%s): %w", what, attempts(f.attempts), hideExecutableOutput(err))
 	}
 	switch {
 	case api.code == http.StatusNotFound:
 		return fmt.Errorf("%s: secret manager has no such secret or version: %w (%w)", what, resolve.ErrNotFound, api)
+	case api.serviceDisabled():
+		return api.notEnabled(what, "Secret Manager API", "secretmanager.googleapis.com")
 	case api.code == http.StatusForbidden:
 		who := "ward's Google identity"
 		if f.creds.identity != "" {
@@ -163,6 +165,10 @@ type apiError struct {
 	code    int
 	status  string
 	message string
+	// reason and consumer are the ErrorInfo detail's reason and the
+	// project it names (consumer, "projects/N"), when there is one.
+	reason   string
+	consumer string
 }
 
 func (e *apiError) Error() string {
@@ -171,6 +177,21 @@ func (e *apiError) Error() string {
 		s += ": " + e.message
 	}
 	return s
+}
+
+// serviceDisabled reports whether Google refused the call because the API
+// is not enabled in the project billed for it: not for the identity's
+// roles. For gcloud's user credentials without a quota project, that
+// project is gcloud's own.
+func (e *apiError) serviceDisabled() bool {
+	return e.code == http.StatusForbidden && e.reason == "SERVICE_DISABLED"
+}
+
+// notEnabled is the error for a call (what) to the API title (service)
+// that serviceDisabled.
+func (e *apiError) notEnabled(what, title, service string) error {
+	return fmt.Errorf("%s: the %s is not enabled in project %s, which the call is billed to: enable it (gcloud services enable %s --project=%s), or bill another project where it is, as its quota project (gcloud auth application-default set-quota-project PROJECT for gcloud's credentials, or stores.gcp.quota_project) (%w)",
+		what, title, e.consumer, service, e.consumer, e)
 }
 
 // asAPIError reads Google's error body, {"error":{"code","message",
@@ -185,12 +206,23 @@ func asAPIError(err error) (*apiError, bool) {
 		Error struct {
 			Status  string `json:"status"`
 			Message string `json:"message"`
+			Details []struct {
+				Type     string            `json:"@type"`
+				Reason   string            `json:"reason"`
+				Metadata map[string]string `json:"metadata"`
+			} `json:"details"`
 		} `json:"error"`
 	}
 	if json.Unmarshal([]byte(ge.Body), &body) == nil {
 		e.status = body.Error.Status
 		if e.message == "" {
 			e.message = body.Error.Message
+		}
+		for _, d := range body.Error.Details {
+			if d.Type == "type.googleapis.com/google.rpc.ErrorInfo" {
+				e.reason = d.Reason
+				e.consumer = strings.TrimPrefix(d.Metadata["consumer"], "projects/")
+			}
 		}
 	}
 	if e.status == "" {

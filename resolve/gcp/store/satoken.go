@@ -46,7 +46,7 @@ func (s *Store) accessToken(ctx context.Context, ref resolve.Ref) (resolve.Secre
 	if err != nil {
 		return resolve.Secret{}, err
 	}
-	svc, err := iamcredentials.NewService(ctx, option.WithHTTPClient(c.client), option.WithEndpoint(s.opts.IAMURL()), option.WithLogger(discard))
+	svc, err := iamcredentials.NewService(ctx, option.WithHTTPClient(c.client), option.WithEndpoint(c.inUniverse(s.opts.IAMURL())), option.WithLogger(discard))
 	if err != nil {
 		return resolve.Secret{}, fmt.Errorf("make the IAM Credentials client: %w", err)
 	}
@@ -93,6 +93,8 @@ func tokenFailure(email string, c *credentials, err error) error {
 		return fmt.Errorf("%s: get a Google access token with %s: %s: %s", what, c.source, sanitizeAuth(err), tokenHint(c.kind))
 	case !ok:
 		return fmt.Errorf("%s from the IAM Credentials API: %w", what, err)
+	case api.serviceDisabled():
+		return api.notEnabled(what, "IAM Service Account Credentials API", "iamcredentials.googleapis.com")
 	case api.code == http.StatusForbidden:
 		return fmt.Errorf("%s: the IAM Credentials API denied it to %s: grant %s roles/iam.serviceAccountTokenCreator (iam.serviceAccounts.getAccessToken) on the service account, and check that the account exists (%w)", what, who, who, api)
 	case api.code == http.StatusNotFound:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +122,27 @@ func TestServiceAccountTokenErrors(t *testing.T) {
 	_, err := s.Fetch(t.Context(), ref)
 	if err != nil || errors.Is(err, resolve.ErrNotFound) {
 		t.Errorf("after the grant: %v", err)
+	}
+}
+
+// TestServiceAccountTokenAPINotEnabled: the IAM Service Account
+// Credentials API not enabled in the project billed says to enable it,
+// not to grant the token creator role.
+func TestServiceAccountTokenAPINotEnabled(t *testing.T) {
+	srv := emulator(t)
+	srv.AddServiceAccount(targetSA, gcptest.ClientEmail)
+	srv.DisableAPI(gcptest.ServiceIAMCredentials, project)
+	n := gcptest.ProjectNumber(project)
+	opts := srv.Options()
+	opts.IAMEndpoint = srv.IAMURL()
+	ref, err := tokenRegistry.ParseRef("gcpsa://" + targetSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newStoreWith(t, opts, nil).Fetch(t.Context(), ref)
+	checkError(t, "API not enabled", err, nil, targetSA, "the IAM Service Account Credentials API is not enabled in project "+n,
+		"gcloud services enable iamcredentials.googleapis.com --project="+n)
+	if err != nil && strings.Contains(err.Error(), "roles/iam.serviceAccountTokenCreator") {
+		t.Errorf("the error says to grant a role: %v", err)
 	}
 }

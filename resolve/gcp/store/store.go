@@ -205,7 +205,7 @@ func (s *Store) service(ctx context.Context, location string) (*secretmanager.Se
 	}
 	// The services share one authenticated client: one token cache and
 	// one connection pool for every endpoint.
-	svc, err := secretmanager.NewService(ctx, option.WithHTTPClient(c.client), option.WithEndpoint(s.opts.BaseURL(location)), option.WithLogger(discard))
+	svc, err := secretmanager.NewService(ctx, option.WithHTTPClient(c.client), option.WithEndpoint(c.inUniverse(s.opts.BaseURL(location))), option.WithLogger(discard))
 	if err != nil {
 		return nil, nil, fmt.Errorf("make the secret manager client: %w", err)
 	}
