@@ -197,6 +197,19 @@ func (h *hinted) Error() string { return h.err.Error() }
 func (h *hinted) Unwrap() error { return h.err }
 func (h *hinted) Hint() string  { return h.hint }
 
+// Retold is err told by msg instead of its own message, which would
+// quote a secret (an SDK error that repeats a credential program's
+// output); errors.Is and errors.As see err through it.
+func Retold(msg string, err error) error { return &retold{msg: msg, err: err} }
+
+type retold struct {
+	msg string
+	err error
+}
+
+func (r *retold) Error() string { return r.msg }
+func (r *retold) Unwrap() error { return r.err }
+
 // AllowEmpty is the option of env://, file:// and creds:// references
 // that lets them resolve to an empty value: an empty one is refused
 // otherwise, as a secret that was never set (a CI secret that is not

@@ -96,17 +96,8 @@ func hideProcessOutput(err error) error {
 	if i < 0 {
 		return err
 	}
-	return hiddenError{msg[:i] + "the output of the profile's credential_process is not the JSON the AWS SDK reads (only that JSON on stdout: Version 1, AccessKeyId, SecretAccessKey, SessionToken, Expiration in RFC 3339); ward does not repeat it, as it holds the keys", err}
+	return resolve.Retold(msg[:i]+"the output of the profile's credential_process is not the JSON the AWS SDK reads (only that JSON on stdout: Version 1, AccessKeyId, SecretAccessKey, SessionToken, Expiration in RFC 3339); ward does not repeat it, as it holds the keys", err)
 }
-
-type hiddenError struct {
-	msg string
-	err error
-}
-
-func (e hiddenError) Error() string { return e.msg }
-
-func (e hiddenError) Unwrap() error { return e.err }
 
 // failure is what an AWS error code means for the user.
 type failure int

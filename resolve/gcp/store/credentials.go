@@ -14,6 +14,8 @@ import (
 	"cloud.google.com/go/auth"
 	googlecreds "cloud.google.com/go/auth/credentials"
 	"cloud.google.com/go/auth/httptransport"
+
+	"github.com/wardsecrets/ward/resolve"
 )
 
 // scope is the OAuth scope of Secret Manager.
@@ -224,17 +226,8 @@ func hideExecutableOutput(err error) error {
 	if i < 0 {
 		return err
 	}
-	return hiddenError{msg[:i] + "the executable's output is not the JSON Google documents for executable-sourced credentials (only that JSON on stdout: version, success, token_type, id_token or saml_response, expiration_time); ward does not repeat it, as it holds the subject token", err}
+	return resolve.Retold(msg[:i]+"the executable's output is not the JSON Google documents for executable-sourced credentials (only that JSON on stdout: version, success, token_type, id_token or saml_response, expiration_time); ward does not repeat it, as it holds the subject token", err)
 }
-
-type hiddenError struct {
-	msg string
-	err error
-}
-
-func (e hiddenError) Error() string { return e.msg }
-
-func (e hiddenError) Unwrap() error { return e.err }
 
 func truncate(s string) string {
 	const max = 300
