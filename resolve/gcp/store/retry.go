@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -79,6 +81,10 @@ func retryable(ctx context.Context, err error) bool {
 	if errors.As(err, &ae) {
 		return ae.Temporary()
 	}
+	if certificateError(err) {
+		// A retry meets the same certificate.
+		return false
+	}
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
@@ -89,4 +95,15 @@ func statusOf(err error) string {
 		return api.status
 	}
 	return "connection error"
+}
+
+// certificateError reports whether err is a server certificate that
+// cannot be verified (unknown authority, wrong name, expired), which
+// comes wrapped in a *url.Error, a net.Error.
+func certificateError(err error) bool {
+	var ve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ie x509.CertificateInvalidError
+	return errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ie)
 }

@@ -1,9 +1,15 @@
 package store_test
 
 import (
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,5 +108,33 @@ func TestRetriesGiveUp(t *testing.T) {
 				t.Errorf("got %d attempts reported and %d calls at the emulator, want at least 2 calls and one attempt at most that did not arrive", attempts, calls)
 			}
 		})
+	}
+}
+
+// TestCertificateNotRetried: an endpoint whose certificate ward cannot
+// verify (a TLS-inspecting proxy's, a private endpoint's without its CA)
+// fails at the first attempt: a retry meets the same certificate. It was
+// taken for a broken connection and retried for all of stores.gcp.timeout.
+func TestCertificateNotRetried(t *testing.T) {
+	srv := emulator(t)
+	srv.AddVersion(secretName("c"), []byte(resolvetest.Canary("cert")))
+	var handshakes atomic.Int32
+	untrusted := httptest.NewUnstartedServer(http.NotFoundHandler())
+	untrusted.Config.ErrorLog = log.New(io.Discard, "", 0)
+	untrusted.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			handshakes.Add(1)
+		}
+	}
+	untrusted.StartTLS()
+	t.Cleanup(untrusted.Close)
+	opts := srv.Options()
+	opts.Endpoint = untrusted.URL
+	opts.Timeout = 5 * time.Second
+	s := newStoreWith(t, opts, nil)
+	_, err := s.Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/c"))
+	checkError(t, "untrusted certificate", err, nil, "certificate", "(1 attempt)", "SSL_CERT_FILE")
+	if n := handshakes.Load(); n != 1 {
+		t.Errorf("the endpoint saw %d connections, want 1: a certificate error is final", n)
 	}
 }
