@@ -33,6 +33,9 @@ func (t target) notFound() error {
 func (t target) fail(err error) error {
 	var api smithy.APIError
 	if !errors.As(err, &api) {
+		if resolve.CertificateError(err) {
+			return fmt.Errorf("read %s from %s (%s): %w: %s", t.what, t.service, t.region, brief(err), resolve.CertificateHint)
+		}
 		return fmt.Errorf("read %s from %s (%s): %w", t.what, t.service, t.region, brief(err))
 	}
 	return t.failAPI(api, err)

@@ -32,6 +32,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/wardsecrets/ward/resolve"
 )
 
 // DefaultMaxAttempts bounds the attempts at one request, the first
@@ -123,6 +125,14 @@ func (s *Session) retryer() awssdk.Retryer {
 		if s.opts.MaxBackoff > 0 {
 			o.MaxBackoff = s.opts.MaxBackoff
 		}
+		// A certificate that does not verify is final: the SDK takes it
+		// for a connection error, and retried it.
+		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {
+			if resolve.CertificateError(err) {
+				return awssdk.FalseTernary
+			}
+			return awssdk.UnknownTernary
+		})}, o.Retryables...)
 	})
 }
 

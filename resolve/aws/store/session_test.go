@@ -229,3 +229,21 @@ func TestSSOSessionExpired(t *testing.T) {
 	_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "dev-sso", MaxAttempts: 1})).Fetch(t.Context(), mustRef(t, "awssm://sso/s"))
 	checkError(t, "expired SSO session", err, []string{accessToken}, "aws sso login --profile dev-sso")
 }
+
+// TestCertificateNotRetried: an endpoint whose certificate ward cannot
+// verify (a TLS-inspecting proxy's, a VPC endpoint's behind one) fails at
+// the first attempt, naming what to set: a retry meets the same
+// certificate. The SDK took it for a connection error and made all its
+// attempts, with their backoff.
+func TestCertificateNotRetried(t *testing.T) {
+	emulator(t)
+	endpoint, conns := resolvetest.UntrustedEndpoint(t)
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
+	_, err := awsstore.NewSecretsManager(newSession()).Fetch(t.Context(), mustRef(t, "awssm://cert/s"))
+	if err == nil || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), "SSL_CERT_FILE") {
+		t.Errorf("got %v, want a certificate error naming SSL_CERT_FILE", err)
+	}
+	if n := conns(); n != 1 {
+		t.Errorf("the endpoint saw %d connections, want 1: a certificate error is final", n)
+	}
+}

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -91,6 +94,13 @@ func TestShouldRetry(t *testing.T) {
 	}
 	if !shouldRetry(nil, context.DeadlineExceeded) {
 		t.Errorf("a transport error is not retried")
+	}
+	certErr := &url.Error{Op: "Get", URL: "https://v.vault.azure.net/", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}
+	if shouldRetry(nil, certErr) {
+		t.Errorf("a certificate that does not verify is retried: a retry meets the same certificate")
+	}
+	if msg := (target{vault: "v", name: "x"}).fail(certErr, &attempts{start: time.Now()}, time.Second).Error(); !strings.Contains(msg, "SSL_CERT_FILE") {
+		t.Errorf("the error does not say what to set for a certificate of one's own CA: %s", msg)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/wardsecrets/ward/resolve"
 )
 
 // Retry settings for azcore's retry policy, which already does what Key
@@ -54,7 +56,9 @@ func retryOptions() policy.RetryOptions {
 // now with the throttling answer instead of later with a bare timeout.
 func shouldRetry(resp *http.Response, err error) bool {
 	if err != nil {
-		return true
+		// A certificate that does not verify is final; other transport
+		// errors may mend.
+		return !resolve.CertificateError(err)
 	}
 	if !retriable(resp.StatusCode) {
 		return false

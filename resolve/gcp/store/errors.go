@@ -54,8 +54,8 @@ func (f failure) wrap(err error) error {
 			return fmt.Errorf("%s: secret manager's answer is not the JSON it documents", what)
 		case isAuthError(err):
 			return fmt.Errorf("%s: get a Google access token with %s: %s: %s", what, f.creds.source, sanitizeAuth(err), tokenHint(f.creds.kind))
-		case certificateError(err):
-			return fmt.Errorf("%s from secret manager (%s): %w: if the endpoint's certificate is signed by a CA of your own (a TLS-inspecting proxy's, a private endpoint's), point SSL_CERT_FILE or SSL_CERT_DIR at it", what, attempts(f.attempts), err)
+		case resolve.CertificateError(err):
+			return fmt.Errorf("%s from secret manager (%s): %w: %s", what, attempts(f.attempts), err, resolve.CertificateHint)
 		}
 		return fmt.Errorf("%s from secret manager (%s): %w", what, attempts(f.attempts), hideExecutableOutput(err))
 	}

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -14,6 +12,7 @@ import (
 	"cloud.google.com/go/auth"
 	"google.golang.org/api/googleapi"
 
+	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/gcp"
 )
 
@@ -81,7 +80,7 @@ func retryable(ctx context.Context, err error) bool {
 	if errors.As(err, &ae) {
 		return ae.Temporary()
 	}
-	if certificateError(err) {
+	if resolve.CertificateError(err) {
 		// A retry meets the same certificate.
 		return false
 	}
@@ -95,15 +94,4 @@ func statusOf(err error) string {
 		return api.status
 	}
 	return "connection error"
-}
-
-// certificateError reports whether err is a server certificate that
-// cannot be verified (unknown authority, wrong name, expired), which
-// comes wrapped in a *url.Error, a net.Error.
-func certificateError(err error) bool {
-	var ve *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var he x509.HostnameError
-	var ie x509.CertificateInvalidError
-	return errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ie)
 }

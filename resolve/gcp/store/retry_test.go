@@ -1,15 +1,9 @@
 package store_test
 
 import (
-	"io"
-	"log"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,23 +112,14 @@ func TestRetriesGiveUp(t *testing.T) {
 func TestCertificateNotRetried(t *testing.T) {
 	srv := emulator(t)
 	srv.AddVersion(secretName("c"), []byte(resolvetest.Canary("cert")))
-	var handshakes atomic.Int32
-	untrusted := httptest.NewUnstartedServer(http.NotFoundHandler())
-	untrusted.Config.ErrorLog = log.New(io.Discard, "", 0)
-	untrusted.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			handshakes.Add(1)
-		}
-	}
-	untrusted.StartTLS()
-	t.Cleanup(untrusted.Close)
+	endpoint, conns := resolvetest.UntrustedEndpoint(t)
 	opts := srv.Options()
-	opts.Endpoint = untrusted.URL
+	opts.Endpoint = endpoint
 	opts.Timeout = 5 * time.Second
 	s := newStoreWith(t, opts, nil)
 	_, err := s.Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/c"))
 	checkError(t, "untrusted certificate", err, nil, "certificate", "(1 attempt)", "SSL_CERT_FILE")
-	if n := handshakes.Load(); n != 1 {
+	if n := conns(); n != 1 {
 		t.Errorf("the endpoint saw %d connections, want 1: a certificate error is final", n)
 	}
 }
