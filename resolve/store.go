@@ -3,8 +3,6 @@ package resolve
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,22 +101,6 @@ type Lease struct {
 
 // ErrNotFound marks a reference whose document does not exist.
 var ErrNotFound = errors.New("not found")
-
-// CertificateError reports whether err is a server certificate that
-// cannot be verified (an unknown authority, another name, expired): a
-// retry meets the same certificate. It comes wrapped in a *url.Error,
-// which is a net.Error, the mark of a connection worth trying again.
-func CertificateError(err error) bool {
-	var ve *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var he x509.HostnameError
-	var ie x509.CertificateInvalidError
-	return errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ie)
-}
-
-// CertificateHint is what to do about a CertificateError of a cloud's
-// endpoint, whose CA comes from the system's roots.
-const CertificateHint = "if the endpoint's certificate is signed by a CA of your own (a TLS-inspecting proxy's, a private endpoint's), point SSL_CERT_FILE or SSL_CERT_DIR at it"
 
 // Field returns one field of s. A missing field names the fields that do
 // exist, never their values.

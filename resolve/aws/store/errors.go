@@ -12,6 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/certerr"
 )
 
 // target names what one request read, for error messages: never a value.
@@ -33,8 +34,8 @@ func (t target) notFound() error {
 func (t target) fail(err error) error {
 	var api smithy.APIError
 	if !errors.As(err, &api) {
-		if resolve.CertificateError(err) {
-			return fmt.Errorf("read %s from %s (%s): %w: %s", t.what, t.service, t.region, brief(err), resolve.CertificateHint)
+		if certerr.Is(err) {
+			return fmt.Errorf("read %s from %s (%s): %w: %s", t.what, t.service, t.region, brief(err), certerr.Hint)
 		}
 		return fmt.Errorf("read %s from %s (%s): %w", t.what, t.service, t.region, brief(err))
 	}

@@ -33,7 +33,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/certerr"
 )
 
 // DefaultMaxAttempts bounds the attempts at one request, the first
@@ -128,7 +128,7 @@ func (s *Session) retryer() awssdk.Retryer {
 		// A certificate that does not verify is final: the SDK takes it
 		// for a connection error, and retried it.
 		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {
-			if resolve.CertificateError(err) {
+			if certerr.Is(err) {
 				return awssdk.FalseTernary
 			}
 			return awssdk.UnknownTernary

@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/certerr"
 )
 
 // The hints the errors give.
@@ -63,8 +64,8 @@ func (t target) fail(err error, tries *attempts, timeout time.Duration) error {
 		return fmt.Errorf("read %s: no answer within %s (stores.azure.timeout), after %d requests: %w", t, timeout, sent, context.DeadlineExceeded)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("read %s: %w", t, context.Canceled)
-	case resolve.CertificateError(err):
-		return fmt.Errorf("read %s: %s: %s", t, scrub(firstLine(err.Error())), resolve.CertificateHint)
+	case certerr.Is(err):
+		return fmt.Errorf("read %s: %s: %s", t, scrub(firstLine(err.Error())), certerr.Hint)
 	case strings.Contains(err.Error(), "doesn't match the requested domain"):
 		return fmt.Errorf("read %s: the vault's authentication challenge names a resource outside its host's domain, so the Azure SDK will not send it a token; "+
 			"if the vault is reached by IP address or a custom host name (a private endpoint), set stores.azure.disable_challenge_resource_verification: true", t)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/certerr"
 )
 
 // Retry settings for azcore's retry policy, which already does what Key
@@ -58,7 +58,7 @@ func shouldRetry(resp *http.Response, err error) bool {
 	if err != nil {
 		// A certificate that does not verify is final; other transport
 		// errors may mend.
-		return !resolve.CertificateError(err)
+		return !certerr.Is(err)
 	}
 	if !retriable(resp.StatusCode) {
 		return false

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/certerr"
 	"github.com/wardsecrets/ward/resolve/gcp"
 )
 
@@ -54,8 +55,8 @@ func (f failure) wrap(err error) error {
 			return fmt.Errorf("%s: secret manager's answer is not the JSON it documents", what)
 		case isAuthError(err):
 			return fmt.Errorf("%s: get a Google access token with %s: %s: %s", what, f.creds.source, sanitizeAuth(err), tokenHint(f.creds.kind))
-		case resolve.CertificateError(err):
-			return fmt.Errorf("%s from secret manager (%s): %w: %s", what, attempts(f.attempts), err, resolve.CertificateHint)
+		case certerr.Is(err):
+			return fmt.Errorf("%s from secret manager (%s): %w: %s", what, attempts(f.attempts), err, certerr.Hint)
 		}
 		return fmt.Errorf("%s from secret manager (%s): %w", what, attempts(f.attempts), hideExecutableOutput(err))
 	}

@@ -12,7 +12,7 @@ import (
 	"cloud.google.com/go/auth"
 	"google.golang.org/api/googleapi"
 
-	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/certerr"
 	"github.com/wardsecrets/ward/resolve/gcp"
 )
 
@@ -80,7 +80,7 @@ func retryable(ctx context.Context, err error) bool {
 	if errors.As(err, &ae) {
 		return ae.Temporary()
 	}
-	if resolve.CertificateError(err) {
+	if certerr.Is(err) {
 		// A retry meets the same certificate.
 		return false
 	}
