@@ -40,8 +40,9 @@ Example:
 				Description: `Example:
    ward local set myapp/database_url          # prompts, without echo
    printf %s "$VALUE" | ward local set myapp/api_token
-One trailing newline on stdin is dropped from text; binary data (a NUL byte, or
-control bytes in what is not UTF-8) is stored exactly. An empty value is refused (an unset
+The trailing newline of one line of text on stdin is dropped; a value of
+several lines (< key.pem) and binary data (a NUL byte, or
+control bytes in what is not UTF-8) are stored exactly. An empty value is refused (an unset
 variable piped in, a mistake that would start the program with an empty secret)
 unless --allow-empty. The previous value is kept: see ward local history.`,
 				Flags:  []cli.Flag{&cli.BoolFlag{Name: "allow-empty", Usage: "store an empty value on purpose"}},
@@ -278,7 +279,7 @@ func readHidden(fd int) ([]byte, error) {
 var errSeveralLines = errors.New("the value pasted has several lines; nothing was stored, and the lines after the first were discarded")
 
 // readValue reads a value from a no-echo prompt on a terminal, or from
-// stdin otherwise (dropping one trailing newline from text).
+// stdin otherwise (dropping the trailing newline of one line of text).
 func readValue(stdio IO, name string) ([]byte, error) {
 	fd := int(stdio.Stdin.Fd())
 	if term.IsTerminal(fd) {
@@ -324,6 +325,12 @@ func readValue(stdio IO, name string) ([]byte, error) {
 	if !isText(v) {
 		// Binary data (a keystore, a DER key) is stored exactly: a last
 		// byte of 0x0a is part of it, not the end of a line.
+		return v, nil
+	}
+	// A value of several lines is a file's text (a PEM or OpenSSH key):
+	// its last newline ends a line and is kept, as `vault kv put k=@file`
+	// and file:// keep it; OpenSSH refuses a private key without it.
+	if bytes.IndexByte(bytes.TrimSuffix(v, []byte("\n")), '\n') >= 0 {
 		return v, nil
 	}
 	switch {

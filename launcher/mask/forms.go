@@ -52,7 +52,8 @@ func Forms(value []byte) [][]byte {
 // FormsOf returns value and its encoded forms with their encodings,
 // deduplicated (a form equal to an earlier one is dropped), the value first:
 //
-//   - plain: the value; without its trailing line break, if it has one; with
+//   - plain: the value; without the white space (line breaks included)
+//     at its ends, if it has any; with
 //     "\r\n" line endings, if it has "\n" ones (a terminal's output
 //     translation makes them so)
 //   - base64: standard and URL-safe alphabets, with and without padding, and
@@ -83,7 +84,9 @@ func FormsOf(value []byte) []Form {
 	}
 	var fs formSet
 	variants := [][]byte{value}
-	if t := bytes.TrimRight(value, "\r\n"); len(t) != len(value) && len(t) >= MinLen {
+	// A program trims what it was given (`echo $TOKEN` unquoted, a config
+	// library's TrimSpace) and prints what is left: that is the secret too.
+	if t := bytes.TrimSpace(value); len(t) != len(value) && len(t) >= MinLen {
 		variants = append(variants, t)
 	}
 	for _, v := range variants {
