@@ -803,6 +803,36 @@ func TestLocalSetPromptInterrupted(t *testing.T) {
 	}
 }
 
+// TestLocalSetPromptTyped: a value typed at the hidden prompt and again
+// at the confirmation is stored, neither is shown, and the terminal
+// echoes again afterwards (the paste check keeps echo off a moment
+// longer, and must not take a typed confirmation for a paste).
+func TestLocalSetPromptTyped(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	v := canary("typed")
+	term.send(`ward local set app/typed; echo code=$?; stty -a | tr " " "\n" | grep -x -- "-\?echo" | sed "s/^/mode=/"` + "\n")
+	term.expect(`value for app/typed \(not echoed\): `)
+	term.send(v + "\n")
+	term.expect(`again: `)
+	term.send(v + "\n")
+	if code := term.expect(`code=(\d+)`)[1]; code != "0" {
+		t.Errorf("ward local set exited %s, want 0", code)
+	}
+	if got := term.expect(`mode=(-?echo)`)[1]; got != "echo" {
+		t.Errorf("after the prompt the terminal has %q, want echo", got)
+	}
+	term.mu.Lock()
+	screen := term.out.String()
+	term.mu.Unlock()
+	if strings.Contains(screen, v) {
+		t.Errorf("the typed value was shown on the terminal")
+	}
+	if _, out, _ := w.run("local", "get", "app/typed"); strings.TrimSpace(out) != v {
+		t.Errorf("app/typed does not hold the value typed")
+	}
+}
+
 // TestLocalSetPromptMultiLinePaste: a value of several lines (a PEM key)
 // pasted at `ward local set`'s hidden prompt is refused, and none of its
 // lines reaches the shell after ward: the prompt read the first line, the
@@ -829,6 +859,38 @@ func TestLocalSetPromptMultiLinePaste(t *testing.T) {
 	}
 	if _, out, _ := w.run("local", "list"); strings.Contains(out, "app/pem") {
 		t.Errorf("app/pem was stored")
+	}
+}
+
+// TestLocalSetPromptPasteInParts: the same paste arriving a line at a
+// time, as it does over ssh or from a terminal that pastes in chunks: the
+// rest of the value is not in the terminal yet when ward has read the
+// first line. It is still taken for a paste and discarded; ward took the
+// second line for the confirmation, and the lines after it went to the
+// shell.
+func TestLocalSetPromptPasteInParts(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	line2, line3 := canary("part2"), canary("part3")
+	term.send("ward local set app/pem\n")
+	term.expect(`value for app/pem \(not echoed\): `)
+	// The shape of the input, not a wait for an event: each line of the
+	// paste a few milliseconds after the one before.
+	for _, l := range []string{"-----BEGIN PRIVATE KEY-----", line2, line3, "-----END PRIVATE KEY-----"} {
+		term.send(l + "\n")
+		time.Sleep(10 * time.Millisecond)
+	}
+	term.expect(`PROMPT> `)
+	term.send("echo code=$?\n")
+	code := term.expect(`code=(\d+)`)[1]
+	term.mu.Lock()
+	screen := term.out.String()
+	term.mu.Unlock()
+	if strings.Contains(screen, line2) || strings.Contains(screen, line3) {
+		t.Errorf("lines of the pasted value reached the shell after ward local set")
+	}
+	if code != "125" || !strings.Contains(screen, "several lines") {
+		t.Errorf("ward local set exited %s, want 125 and an error that the value has several lines", code)
 	}
 }
 

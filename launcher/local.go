@@ -250,11 +250,19 @@ func localList(c *cli.Context, stdio IO) error {
 // (Ctrl-C at the prompt): term.ReadPassword puts them back only when it
 // returns, and a shell that does not restore them itself (dash, a script)
 // was left with echo off.
-func readHidden(fd int) ([]byte, error) {
+func readHidden(f *os.File) (v []byte, pasted bool, err error) {
+	fd := int(f.Fd())
 	old, err := term.GetState(fd)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	// Echo stays off until the rest of a paste has been discarded: its
+	// lines may still be arriving when the first has been read.
+	restore, err := signals.HideInput(f)
+	if err != nil {
+		return nil, false, err
+	}
+	defer restore()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	done := make(chan struct{})
@@ -272,7 +280,17 @@ func readHidden(fd int) ([]byte, error) {
 		case <-done:
 		}
 	}()
-	return term.ReadPassword(fd)
+	v, err = term.ReadPassword(fd)
+	if err != nil {
+		return nil, false, err
+	}
+	// The rest of a multi-line paste (a PEM key) must not be taken for
+	// the confirmation, nor left for the shell to run.
+	if signals.DiscardInput(f) {
+		clear(v)
+		return nil, true, nil
+	}
+	return v, false, nil
 }
 
 // errSeveralLines is a value of several lines pasted at the prompt.
@@ -284,27 +302,23 @@ func readValue(stdio IO, name string) ([]byte, error) {
 	fd := int(stdio.Stdin.Fd())
 	if term.IsTerminal(fd) {
 		fmt.Fprintf(stdio.Stderr, "value for %s (not echoed): ", name)
-		v, err := readHidden(fd)
+		v, pasted, err := readHidden(stdio.Stdin)
 		fmt.Fprintln(stdio.Stderr)
 		if err != nil {
 			return nil, fmt.Errorf("read the value: %w", err)
 		}
-		// The rest of a multi-line paste (a PEM key) must not be taken
-		// for the confirmation, nor left for the shell to run.
-		if signals.DiscardInput(stdio.Stdin) {
-			clear(v)
+		if pasted {
 			return nil, errSeveralLines
 		}
 		fmt.Fprintf(stdio.Stderr, "again: ")
-		again, err := readHidden(fd)
+		again, pasted, err := readHidden(stdio.Stdin)
 		fmt.Fprintln(stdio.Stderr)
 		if err != nil {
 			clear(v)
 			return nil, fmt.Errorf("read the value: %w", err)
 		}
-		if signals.DiscardInput(stdio.Stdin) {
+		if pasted {
 			clear(v)
-			clear(again)
 			return nil, errSeveralLines
 		}
 		same := string(v) == string(again)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -78,20 +79,54 @@ func StopsBackgroundWriters(f *os.File) bool {
 	return err == nil && t.Lflag&unix.TOSTOP != 0
 }
 
+// pasteGap is how long after a line read at a prompt the next line of a
+// paste may still be on its way (over ssh, from a terminal that pastes in
+// chunks), and how long a paste's input must be quiet to be over. No one
+// types a line, or reads the next prompt, that fast.
+const pasteGap = 150 * time.Millisecond
+
 // DiscardInput throws away what terminal f holds unread and reports
-// whether a whole line was waiting there: the rest of a paste of several
-// lines at a prompt that reads one, which would otherwise go to the next
-// program to read the terminal, the shell, to run as commands.
+// whether a whole line was waiting there, or came within pasteGap: the
+// rest of a paste of several lines at a prompt that reads one, which
+// would otherwise go to the next program to read the terminal, the
+// shell, to run as commands. A paste's lines are discarded until the
+// terminal has been quiet for pasteGap.
 func DiscardInput(f *os.File) bool {
 	fd := int(f.Fd())
+	flush := func() {
+		if t, err := unix.IoctlGetTermios(fd, getTermios); err == nil {
+			unix.IoctlSetTermios(fd, setTermiosFlush, t)
+		}
+	}
 	// In canonical mode a terminal polls readable only with a whole line.
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	n, err := unix.Poll(fds, 0)
-	waiting := err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
-	if t, err := unix.IoctlGetTermios(fd, getTermios); err == nil {
-		unix.IoctlSetTermios(fd, setTermiosFlush, t)
+	lineWithin := func(d time.Duration) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(d/time.Millisecond))
+		return err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
+	}
+	waiting := lineWithin(pasteGap)
+	flush()
+	for waiting && lineWithin(pasteGap) {
+		flush()
 	}
 	return waiting
+}
+
+// HideInput turns the echo of terminal f off, for a prompt that reads a
+// secret and then DiscardInput: the rest of a paste arriving meanwhile is
+// not shown either. The returned func turns it back on.
+func HideInput(f *os.File) (restore func(), err error) {
+	fd := int(f.Fd())
+	t, err := unix.IoctlGetTermios(fd, getTermios)
+	if err != nil {
+		return nil, err
+	}
+	old := *t
+	t.Lflag &^= unix.ECHO
+	if err := unix.IoctlSetTermios(fd, setTermios, t); err != nil {
+		return nil, err
+	}
+	return func() { unix.IoctlSetTermios(fd, setTermios, &old) }, nil
 }
 
 // Writer returns a writer for ward's own lines (its log, its error report)
