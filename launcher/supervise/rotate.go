@@ -855,8 +855,18 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 			}
 			// A link may lead somewhere else now (a release directory
 			// swapped): watch where it leads before the refresh reads,
-			// so that a change made after that read is an event.
-			dirs = watchPoints(paths)
+			// so that a change made after that read is an event. The
+			// directories it no longer passes through are let go: a
+			// release kept after the swap held its watch for good, one
+			// more each rotation, until the user's inotify watches ran
+			// out.
+			now := watchPoints(paths)
+			for d := range dirs {
+				if now[d] == nil {
+					w.Remove(d)
+				}
+			}
+			dirs = now
 			for d := range dirs {
 				w.Add(d)
 			}
@@ -880,10 +890,16 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 // docker run -v /host/token:/run/secrets/token) and rewritten in place
 // through the host's path tells nothing to a watch on the directory it
 // is mounted in, only to one on the file. Each call watches the file each
-// path names now, after a rename replaced it. A path that cannot be
-// watched (gone for the moment) is left to its directory's watch.
+// path names now, after a rename replaced it, and lets go of the one it
+// named before: the watcher knows a watch by its path, so adding the path
+// again kept the old file's watch in the kernel, out of its reach, while
+// the old file lived on (a release kept), one more each rotation. The
+// refresh a change triggers reads after the new watch is in place, so a
+// write between Remove and Add is not lost. A path that cannot be watched
+// (gone for the moment) is left to its directory's watch.
 func watchContents(w *fsnotify.Watcher, paths []string) {
 	for _, p := range paths {
+		w.Remove(p)
 		w.Add(p)
 	}
 }
