@@ -111,6 +111,16 @@ func procStat(pid int) *stat {
 	return &st
 }
 
+// Parent is pid's parent, as /proc/PID/stat says; false when it cannot be
+// read (the process is gone).
+func Parent(pid int) (int, bool) {
+	st := procStat(pid)
+	if st == nil {
+		return 0, false
+	}
+	return st.ppid, true
+}
+
 // SignalSession sends sig to every process of session sid and reports
 // whether any was there: the child's pty session under --mask, where the
 // child has a process group of its own beside its session leader's.

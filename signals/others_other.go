@@ -25,3 +25,6 @@ func SignalSession(sid int, sig syscall.Signal) (left bool) {
 // Catches is true outside Linux, where ward cannot read another
 // process's handlers.
 func Catches(pid int, sig syscall.Signal) bool { return true }
+
+// Parent is unknown outside Linux, where ward reads no /proc.
+func Parent(pid int) (int, bool) { return 0, false }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wardsecrets/ward/launcher/identity"
 	"github.com/wardsecrets/ward/launcher/mask"
+	"github.com/wardsecrets/ward/signals"
 )
 
 // masker keeps what must be hidden from the child's output: the values of
@@ -122,7 +123,7 @@ func ciStream(o Options) io.Writer {
 func stepStream(own *os.File) *os.File {
 	step, worker := 0, 0
 	for pid, depth := os.Getpid(), 0; pid > 1 && depth < 64; depth++ {
-		parent, ok := parentOf(pid)
+		parent, ok := signals.Parent(pid)
 		if !ok {
 			return nil
 		}
@@ -223,25 +224,6 @@ func warnRunnerFiles(o Options, plan []mask.Secret) {
 			o.Log.Warn("the child wrote a secret's value to $"+rf.env+": "+rf.goes+", where no masking follows it", "names", strings.Join(names, ","))
 		}
 	}
-}
-
-// parentOf reads pid's parent from /proc/PID/stat, whose second field
-// (the command's name, in parentheses) may hold spaces and parentheses.
-func parentOf(pid int) (int, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	var state byte
-	var ppid int
-	if _, err := fmt.Sscanf(string(b[i+1:]), " %c %d", &state, &ppid); err != nil {
-		return 0, false
-	}
-	return ppid, true
 }
 
 // setPlan takes the values of a child about to start: it registers the new

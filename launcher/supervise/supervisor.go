@@ -849,7 +849,7 @@ func stepShellParent() bool {
 	if !slices.Contains(stepShells, processName(parent)) {
 		return false
 	}
-	grand, ok := parentOf(parent)
+	grand, ok := signals.Parent(parent)
 	return ok && runnerWorker(grand)
 }
 
