@@ -590,68 +590,97 @@ func rotatesOnce(t *testing.T, cmd *exec.Cmd, ready, v1, v2 string, change func(
 	}
 }
 
-// TestRotationManyReleaseSwapsHoldNoWatches: a ward that follows a
-// directory link swapped many times to a new release directory, the old
-// ones kept (Capistrano's releases/, a Kubernetes volume whose old
-// ..timestamp directories are removed later), holds as many inotify
-// watches and descriptors after 2N rotations as after N. It kept a watch
-// on every directory and file the link had led to, two more a rotation,
-// until fs.inotify.max_user_watches (shared by every program of the
-// user) ran out.
+// TestRotationManyReleaseSwapsHoldNoWatches: a ward whose secret file
+// is replaced many times by a new directory, the old ones kept, holds as
+// many inotify watches and descriptors after 2N rotations as after N.
+// Two ways: a directory link swapped to a new release (Capistrano's
+// releases/, a Kubernetes volume whose old ..timestamp directories are
+// removed later), where ward kept a watch on every directory and file the
+// link had led to, two more a rotation; and the secret's directory itself
+// moved aside and a new one moved in under its name (a deploy script's
+// `mv secrets secrets.old && mv secrets.new secrets`), where the old
+// directory kept its watch, one more a rotation. Both until
+// fs.inotify.max_user_watches (shared by every program of the user) ran
+// out.
 func TestRotationManyReleaseSwapsHoldNoWatches(t *testing.T) {
-	const n = 25
-	w := newWardEnv(t)
-	vol := filepath.Join(w.dir, "vol")
-	release := 0
-	swap := func() string {
-		release++
-		v := canary(fmt.Sprintf("rel%d", release))
-		d := filepath.Join(vol, fmt.Sprintf("..r%d", release))
-		os.MkdirAll(d, 0o700)
-		os.WriteFile(filepath.Join(d, "token"), []byte(v), 0o600)
-		tmp := filepath.Join(vol, "..data_tmp")
-		os.Symlink(filepath.Base(d), tmp)
-		if err := os.Rename(tmp, filepath.Join(vol, "..data")); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	v := swap()
-	os.Symlink("..data/token", filepath.Join(vol, "token"))
-	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + filepath.Join(vol, "token") + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  signal: SIGUSR1\n  debounce: 1ms\n")
-	cmd := w.command("run", "-m", m, "--", "sh", "-c", `trap 'helper stdin-hash < "$TOKEN_FILE"' USR1; helper stdin-hash < "$TOKEN_FILE"; while :; do sleep 0.01; done`)
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	stdout := readLines(t, out)
-	if stdout.waitFor("STDIN ") != "STDIN "+helper.Hash(v) {
-		t.Fatalf("the child does not see the first release's token")
-	}
-	held := func() (watches, fds int) {
-		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fdinfo", cmd.Process.Pid))
-		for _, e := range ents {
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", cmd.Process.Pid, e.Name()))
-			watches += strings.Count(string(b), "\ninotify wd:")
-		}
-		return watches, len(ents)
-	}
-	rotate := func(times int) {
-		for range times {
-			v := swap()
-			if stdout.waitFor("STDIN ") != "STDIN "+helper.Hash(v) {
-				t.Fatalf("after release %d the child reads another token", release)
+	for _, tc := range []struct {
+		name string
+		// swap puts the n-th release's value v in place under dir and
+		// returns the path the manifest names (the same each time).
+		swap func(dir string, n int, v string) string
+	}{
+		{"directory link swapped", func(vol string, n int, v string) string {
+			d := filepath.Join(vol, fmt.Sprintf("..r%d", n))
+			os.MkdirAll(d, 0o700)
+			os.WriteFile(filepath.Join(d, "token"), []byte(v), 0o600)
+			tmp := filepath.Join(vol, "..data_tmp")
+			os.Symlink(filepath.Base(d), tmp)
+			if err := os.Rename(tmp, filepath.Join(vol, "..data")); err != nil {
+				t.Fatal(err)
 			}
-		}
+			os.Symlink("..data/token", filepath.Join(vol, "token"))
+			return filepath.Join(vol, "token")
+		}},
+		{"directory moved aside and replaced", func(vol string, n int, v string) string {
+			next := filepath.Join(vol, "secrets.new")
+			os.MkdirAll(next, 0o700)
+			os.WriteFile(filepath.Join(next, "token"), []byte(v), 0o600)
+			os.Rename(filepath.Join(vol, "secrets"), filepath.Join(vol, fmt.Sprintf("secrets.old%d", n)))
+			if err := os.Rename(next, filepath.Join(vol, "secrets")); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(vol, "secrets", "token")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 25
+			w := newWardEnv(t)
+			vol := filepath.Join(w.dir, "vol")
+			os.MkdirAll(vol, 0o700)
+			release, path := 0, ""
+			swap := func() string {
+				release++
+				v := canary(fmt.Sprintf("rel%d", release))
+				path = tc.swap(vol, release, v)
+				return v
+			}
+			v := swap()
+			m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + path + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  signal: SIGUSR1\n  debounce: 1ms\n")
+			cmd := w.command("run", "-m", m, "--", "sh", "-c", `trap 'helper stdin-hash < "$TOKEN_FILE"' USR1; helper stdin-hash < "$TOKEN_FILE"; while :; do sleep 0.01; done`)
+			out, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			stdout := readLines(t, out)
+			if stdout.waitFor("STDIN ") != "STDIN "+helper.Hash(v) {
+				t.Fatalf("the child does not see the first release's token")
+			}
+			held := func() (watches, fds int) {
+				ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fdinfo", cmd.Process.Pid))
+				for _, e := range ents {
+					b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", cmd.Process.Pid, e.Name()))
+					watches += strings.Count(string(b), "\ninotify wd:")
+				}
+				return watches, len(ents)
+			}
+			rotate := func(times int) {
+				for range times {
+					v := swap()
+					if stdout.waitFor("STDIN ") != "STDIN "+helper.Hash(v) {
+						t.Fatalf("after release %d the child reads another token", release)
+					}
+				}
+			}
+			rotate(n)
+			watchesN, fdsN := held()
+			rotate(n)
+			watches2N, fds2N := held()
+			if watches2N > watchesN+2 || fds2N > fdsN+2 {
+				t.Errorf("ward holds %d inotify watches and %d descriptors after %d rotations, %d and %d after %d: they grow with rotations", watches2N, fds2N, 2*n, watchesN, fdsN, n)
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			exitCode(t, cmd.Wait())
+		})
 	}
-	rotate(n)
-	watchesN, fdsN := held()
-	rotate(n)
-	watches2N, fds2N := held()
-	if watches2N > watchesN+2 || fds2N > fdsN+2 {
-		t.Errorf("ward holds %d inotify watches and %d descriptors after %d rotations, %d and %d after %d: they grow with rotations", watches2N, fds2N, 2*n, watchesN, fdsN, n)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	exitCode(t, cmd.Wait())
 }

@@ -854,12 +854,14 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 				continue
 			}
 			// A link may lead somewhere else now (a release directory
-			// swapped): watch where it leads before the refresh reads,
-			// so that a change made after that read is an event. The
-			// directories it no longer passes through are let go: a
-			// release kept after the swap held its watch for good, one
-			// more each rotation, until the user's inotify watches ran
-			// out.
+			// swapped), or a name hold a new directory (the old one
+			// moved aside): watch what is there before the refresh
+			// reads, so that a change made after that read is an event.
+			// The directories the paths no longer pass through are let
+			// go, and those still named are watched again as files are
+			// (see rewatch): a release kept after the swap, or a
+			// directory moved aside, held its watch for good, one more
+			// each rotation, until the user's inotify watches ran out.
 			now := watchPoints(paths)
 			for d := range dirs {
 				if now[d] == nil {
@@ -868,7 +870,7 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 			}
 			dirs = now
 			for d := range dirs {
-				w.Add(d)
+				rewatch(w, d)
 			}
 			watchContents(w, paths)
 			select {
@@ -889,19 +891,24 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 // directories: a file bind-mounted on its own (Docker Compose's secrets,
 // docker run -v /host/token:/run/secrets/token) and rewritten in place
 // through the host's path tells nothing to a watch on the directory it
-// is mounted in, only to one on the file. Each call watches the file each
-// path names now, after a rename replaced it, and lets go of the one it
-// named before: the watcher knows a watch by its path, so adding the path
-// again kept the old file's watch in the kernel, out of its reach, while
-// the old file lived on (a release kept), one more each rotation. The
-// refresh a change triggers reads after the new watch is in place, so a
-// write between Remove and Add is not lost. A path that cannot be watched
+// is mounted in, only to one on the file. A path that cannot be watched
 // (gone for the moment) is left to its directory's watch.
 func watchContents(w *fsnotify.Watcher, paths []string) {
 	for _, p := range paths {
-		w.Remove(p)
-		w.Add(p)
+		rewatch(w, p)
 	}
+}
+
+// rewatch watches the file or directory path names now, after a rename
+// replaced it, and lets go of the one it named before: the watcher knows
+// a watch by its path, so adding the path again kept the old one's watch
+// in the kernel, out of its reach, while the old one lived on (a release
+// kept, a directory moved aside), one more each rotation. The refresh a
+// change triggers reads after the new watch is in place, so a write
+// between Remove and Add is not lost.
+func rewatch(w *fsnotify.Watcher, path string) {
+	w.Remove(path)
+	w.Add(path)
 }
 
 // watchPoints returns, by directory, the names there whose change can
