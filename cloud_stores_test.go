@@ -367,6 +367,61 @@ func TestAzureRotation(t *testing.T) {
 	}
 }
 
+// TestAzureSecretOutsideItsValidity: Key Vault serves a secret version
+// past its expiry (exp) or before its start (nbf), as its documentation
+// says, though the owner marked it not to be used then. ward gives the
+// child the value (refusing it would stop a service the moment a date
+// passes) and warns, once a version, naming the reference and the date,
+// never the value.
+func TestAzureSecretOutsideItsValidity(t *testing.T) {
+	srv, w := azureWard(t, (*azuretest.Server).Env)
+	expired, early, fine := w.canary("az-expired"), w.canary("az-early"), w.canary("az-fine")
+	srv.SetSecret("old-key", expired)
+	exp := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	srv.SetValidity("old-key", "", time.Time{}, exp)
+	srv.SetSecret("next-key", early)
+	nbf := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
+	srv.SetValidity("next-key", "", nbf, time.Time{})
+	srv.SetSecret("key", fine)
+	srv.SetValidity("key", "", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	p := "azkv://" + srv.VaultHost()
+	m := w.manifest("version: 1\n" + azureStores + "env:\n  OLD: " + p + "/old-key\n  NEXT: " + p + "/next-key\n  KEY: " + p + "/key\n")
+
+	code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
+	if code != 0 {
+		t.Fatalf("ward run: got exit code %d, want 0: %s", code, stderr)
+	}
+	got := listing(stdout)
+	for name, v := range map[string]string{"OLD": expired, "NEXT": early, "KEY": fine} {
+		if got[name] != helper.Hash(v) {
+			t.Errorf("%s: the child does not have the value", name)
+		}
+	}
+	warnings := map[string]string{}
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, `"level":"WARN"`) {
+			warnings[l] = ""
+		}
+	}
+	for ref, want := range map[string]string{
+		p + "/old-key":  `"expired_at":"` + exp.Format(time.RFC3339) + `"`,
+		p + "/next-key": `"not_before":"` + nbf.Format(time.RFC3339) + `"`,
+	} {
+		n := 0
+		for l := range warnings {
+			if strings.Contains(l, `"ref":"`+ref+`"`) && strings.Contains(l, want) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("got %d warnings naming %s and %s, want 1:\n%s", n, ref, want, stderr)
+		}
+	}
+	if len(warnings) != 2 {
+		t.Errorf("got %d warnings, want 2 (none for the secret within its window):\n%s", len(warnings), stderr)
+	}
+}
+
 // TestGCPErrors: a missing, a denied and a disabled secret fail `ward run`
 // and `ward check --resolve` with exit 125, the reference and what to do;
 // the child never starts.

@@ -9,8 +9,10 @@
 //
 // It follows the documented wire protocols: Key Vault's REST API
 // (GET /secrets/{name}[/{version}], the JSON secret bundle with
-// attributes in Unix seconds, the {"error":{"code","message","innererror"}}
-// error bodies, 401 bearer challenges, 429 with Retry-After), the OAuth 2.0
+// attributes in Unix seconds, nbf and exp among them: a version outside
+// their window is served, as Key Vault documents; the
+// {"error":{"code","message","innererror"}} error bodies, 401 bearer
+// challenges, 429 with Retry-After), the OAuth 2.0
 // client credentials grant of Microsoft Entra ID with a client secret or a
 // client assertion (RFC 7523; the federated tokens of workload identity),
 // the tenant's OpenID configuration and AAD instance discovery, and the

@@ -30,6 +30,9 @@ type version struct {
 	value            string
 	enabled          bool
 	created, updated time.Time
+	// notBefore and expires are the nbf and exp attributes; zero when
+	// unset.
+	notBefore, expires time.Time
 }
 
 func (sec *secret) current() *version { return sec.versions[len(sec.versions)-1] }
@@ -81,6 +84,28 @@ func (s *Server) Disable(name, version string) {
 	}
 }
 
+// SetValidity sets the nbf (not before) and exp (expires) attributes of
+// one version of a secret (its current one when version is empty), as az
+// keyvault secret set-attributes --not-before --expires does; a zero time
+// leaves the attribute unset. Key Vault documents both as informational:
+// a get still returns a version outside its window.
+func (s *Server) SetValidity(name, version string, notBefore, expires time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[strings.ToLower(name)]
+	if sec == nil || sec.deleted {
+		return
+	}
+	v := sec.current()
+	if version != "" {
+		v = sec.find(version)
+	}
+	if v != nil {
+		v.notBefore, v.expires = notBefore.Truncate(time.Second), expires.Truncate(time.Second)
+		v.updated = s.now().UTC().Truncate(time.Second)
+	}
+}
+
 // DeleteSecret deletes a secret with all its versions; reads then get 404
 // SecretNotFound, as for a soft-deleted secret.
 func (s *Server) DeleteSecret(name string) {
@@ -102,6 +127,8 @@ type secretBundle struct {
 // secretAttributes carries times as Unix seconds, as Key Vault does.
 type secretAttributes struct {
 	Enabled         bool   `json:"enabled"`
+	NotBefore       int64  `json:"nbf,omitempty"`
+	Expires         int64  `json:"exp,omitempty"`
 	Created         int64  `json:"created"`
 	Updated         int64  `json:"updated"`
 	RecoveryLevel   string `json:"recoveryLevel"`
@@ -184,6 +211,12 @@ func (s *Server) serveVault(w http.ResponseWriter, r *http.Request) {
 				RecoveryLevel: "Recoverable+Purgeable", RecoverableDays: 90,
 			},
 			Tags: map[string]string{},
+		}
+		if !v.notBefore.IsZero() {
+			bundle.Attributes.NotBefore = v.notBefore.Unix()
+		}
+		if !v.expires.IsZero() {
+			bundle.Attributes.Expires = v.expires.Unix()
 		}
 	}
 	s.mu.Unlock()
