@@ -8,7 +8,9 @@ package main
 // secret in the environment, a trusted CA file.
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -419,6 +421,56 @@ func TestAzureSecretOutsideItsValidity(t *testing.T) {
 	}
 	if len(warnings) != 2 {
 		t.Errorf("got %d warnings, want 2 (none for the secret within its window):\n%s", len(warnings), stderr)
+	}
+}
+
+// TestCloudStoreUnknownHostFailsFast: a vault name with a typo (Key Vault
+// gives each vault a DNS name, and a vault that does not exist has none)
+// and a Secret Manager region with a typo (its regional endpoint's name
+// does not exist) fail `ward run` at the first answer of DNS, with exit
+// 125 and what to check; they were retried as broken connections for
+// most of stores.*.timeout (30 s) and then reported as a bare dial error.
+// The hosts are under .invalid, a name DNS never resolves (RFC 6761).
+func TestCloudStoreUnknownHostFailsFast(t *testing.T) {
+	const azureHost, gcpRegion = "myvalt.vault.azure.invalid", "europe-wst1"
+	gcpEndpoint := "https://secretmanager.{location}.rep.googleapis.invalid/"
+	for _, h := range []string{azureHost, "secretmanager." + gcpRegion + ".rep.googleapis.invalid"} {
+		var de *net.DNSError
+		if _, err := net.LookupHost(h); !errors.As(err, &de) || !de.IsNotFound {
+			t.Fatalf("this machine's resolver does not answer that %s does not exist (RFC 6761), which the test needs: %v", h, err)
+		}
+	}
+	_, aw := azureWard(t, (*azuretest.Server).Env)
+	gsrv, gw := gcpWard(t)
+	gsrv.AddVersion(gcpSecret("x"), []byte(gw.canary("gcp-dns")))
+	tests := []struct {
+		name     string
+		w        *wardEnv
+		manifest string
+		wants    []string
+	}{
+		{"azure vault", aw, "version: 1\n" + azureStores + "env:\n  K: azkv://" + azureHost + "/key\n",
+			[]string{"no such host " + azureHost, "check the vault name"}},
+		{"gcp region", gw, "version: 1\nstores:\n  gcp:\n    regional_endpoint: " + gcpEndpoint + "\nenv:\n  K: gcpsm://" + gcptest.Project + "/x?location=" + gcpRegion + "\n",
+			[]string{"no such host secretmanager." + gcpRegion, "check that " + gcpRegion + " is a region"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := tt.w.manifest(tt.manifest)
+			start := time.Now()
+			code, _, stderr := tt.w.run("run", "-m", m, "--", "helper", "true")
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("ward run took %s, want the first DNS answer to end it", took.Round(time.Millisecond))
+			}
+			if code != 125 {
+				t.Errorf("got exit code %d, want 125: %s", code, stderr)
+			}
+			for _, want := range tt.wants {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr does not say %q:\n%s", want, stderr)
+				}
+			}
+		})
 	}
 }
 

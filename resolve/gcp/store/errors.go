@@ -58,6 +58,13 @@ func (f failure) wrap(err error) error {
 		case certerr.Is(err):
 			return fmt.Errorf("%s from secret manager (%s): %w: %s", what, attempts(f.attempts), err, certerr.Hint)
 		}
+		if host, ok := certerr.NoSuchHost(err); ok {
+			check := "check stores.gcp.endpoint"
+			if f.res.Location != "" {
+				check = fmt.Sprintf("check that %s is a region where Secret Manager keeps regional secrets (?location=), and stores.gcp.regional_endpoint", f.res.Location)
+			}
+			return fmt.Errorf("%s: no such host %s (DNS says the name of secret manager's endpoint does not exist): %s", what, host, check)
+		}
 		return fmt.Errorf("%s from secret manager (%s): %w", what, attempts(f.attempts), hideExecutableOutput(err))
 	}
 	switch {

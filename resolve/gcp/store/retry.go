@@ -84,6 +84,10 @@ func retryable(ctx context.Context, err error) bool {
 		// A retry meets the same certificate.
 		return false
 	}
+	if _, ok := certerr.NoSuchHost(err); ok {
+		// DNS will say again that the endpoint's name does not exist.
+		return false
+	}
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
