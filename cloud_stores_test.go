@@ -307,6 +307,41 @@ func TestGCPRotation(t *testing.T) {
 	}
 }
 
+// TestGCPSecretRecreated: a secret deleted and created again under the
+// same name starts its versions from 1 again, so the version a poll finds
+// can have the number of the one the child has and other data. ward
+// restarts the child with the new value; it used to take the equal
+// number for the same version and never read the new data.
+func TestGCPSecretRecreated(t *testing.T) {
+	srv, w := gcpWard(t)
+	v1, v2 := w.canary("gcp-first"), w.canary("gcp-again")
+	srv.AddVersion(gcpSecret("token"), []byte(v1))
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  TOKEN: gcpsm://" + gcptest.Project + "/token\n" + fastRotation)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	// A poll that found version 1 unchanged: the recreation comes after
+	// ward knows the version.
+	gets := srv.Calls(gcptest.MethodGet)
+	waitUntil(t, "a poll", func() bool { return srv.Calls(gcptest.MethodGet) > gets })
+
+	srv.DeleteSecret(gcpSecret("token"))
+	if n := srv.AddVersion(gcpSecret("token"), []byte(v2)); n != 1 {
+		t.Fatalf("the recreated secret's version is %d, want 1", n)
+	}
+	if envListing(stdout)["TOKEN"] != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the recreated secret's value")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	// Later polls find the recreated version 1 and the child has it.
+	reads := gcpReads(srv)
+	waitUntil(t, "two polls after the restart", func() bool { return gcpReads(srv) >= reads+2 })
+	if n := stopAndCount(t, cmd, stdout, stderr, w.canaries...); n != 0 {
+		t.Errorf("got %d more starts, want 0", n)
+	}
+}
+
 // TestGCPPollWithoutChangeReadsNoPayload: while the secret does not
 // change, each rotation poll asks Secret Manager only which version
 // latest names (versions.get, a metadata read, resolve.Versioner) and

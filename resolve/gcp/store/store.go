@@ -52,6 +52,10 @@ type Store struct {
 	mu       sync.Mutex
 	services map[string]*secretmanager.Service // by location, "" for global
 	closed   bool
+	// read is when each version (by the API's name for it, with the
+	// project number) was last read: Version tells a version recreated
+	// since, under the same number, by its createTime.
+	read map[string]time.Time
 }
 
 var (
@@ -72,7 +76,7 @@ func New(opts gcp.Options, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{opts: opts, log: log, backoff: defaultBackoff, services: map[string]*secretmanager.Service{}}, nil
+	return &Store{opts: opts, log: log, backoff: defaultBackoff, services: map[string]*secretmanager.Service{}, read: map[string]time.Time{}}, nil
 }
 
 // Fetch reads a secret version's payload with
@@ -123,6 +127,9 @@ func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, err
 	if err != nil {
 		return resolve.Secret{}, fmt.Errorf("read %s: %w", describe(res), err)
 	}
+	s.mu.Lock()
+	s.read[out.Name] = start
+	s.mu.Unlock()
 	return resolve.Secret{Value: value, Version: version}, nil
 }
 
@@ -165,6 +172,20 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 	if v.State != "ENABLED" {
 		res.Version = number
 		return "", unusable(res, v.State, nil)
+	}
+	// A secret deleted and created again numbers its versions from 1
+	// again: a version created after ward read the one of that number is
+	// another, though its number is the same. Its number with its
+	// creation time differs from what Fetch returned, so the poll reads
+	// it; the next poll finds it read. A local clock behind Google's
+	// costs reads of a version younger than the gap, never a restart:
+	// the data read is the same.
+	s.mu.Lock()
+	at, ok := s.read[v.Name]
+	s.mu.Unlock()
+	if created, err := time.Parse(time.RFC3339Nano, v.CreateTime); ok && err == nil && created.After(at) {
+		s.log.Debug("the version was created after ward read the one of its number: the secret was created again", "store", "gcp", "secret", v.Name, "created", v.CreateTime)
+		return number + "@" + v.CreateTime, nil
 	}
 	return number, nil
 }
