@@ -509,7 +509,8 @@ func TestCloudStoreUnknownHostFailsFast(t *testing.T) {
 	}
 }
 
-// TestGCPErrors: a missing, a denied and a disabled secret fail `ward run`
+// TestGCPErrors: a missing, a denied and a disabled secret, and a
+// secret looked for in the wrong place (global or regional), fail `ward run`
 // and `ward check --resolve` with exit 125, the reference and what to do;
 // the child never starts.
 func TestGCPErrors(t *testing.T) {
@@ -518,12 +519,23 @@ func TestGCPErrors(t *testing.T) {
 	srv.Deny(gcpSecret("denied"))
 	srv.AddVersion(gcpSecret("off"), []byte(w.canary("gcp-off")))
 	srv.DisableVersion(gcpSecret("off"), 1)
+	srv.AddVersion("projects/"+gcptest.Project+"/locations/europe-west1/secrets/eu-only", []byte(w.canary("gcp-eu-only")))
 	p := "gcpsm://" + gcptest.Project
 	cloudErrors(t, w, gcpStores(srv), []cloudError{
 		{"missing", p + "/nope", []string{"secret manager has no such secret or version"}},
 		{"denied", p + "/denied", []string{"denied it to service account " + gcptest.ClientEmail, "grant it roles/secretmanager.secretAccessor"}},
 		{"disabled", p + "/off", []string{"is disabled", "gcloud secrets versions enable 1 --secret=off"}},
+		// A regional secret named without its region, and a global one
+		// with a region: Secret Manager has no such secret where asked.
+		{"regional without location", p + "/eu-only", []string{"secret manager has no such secret or version", "a regional secret is read with ?location=REGION"}},
+		{"global with location", p + "/off?location=europe-west1", []string{"secret manager has no such secret or version", "a global secret is read without ?location="}},
 	})
+	// A version the secret does not have: the place was right, and the
+	// message says nothing of regions.
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  APP: " + p + "/off?version=9\n")
+	if code, _, stderr := w.run("run", "-m", m, "--", "helper", "true"); code != 125 || !strings.Contains(stderr, "no such secret or version") || strings.Contains(stderr, "location=") {
+		t.Errorf("a missing version: got exit code %d and stderr %s, want 125, no such version and no word of ?location=", code, stderr)
+	}
 }
 
 // TestAzureErrors: a missing, a denied and a disabled secret fail `ward

@@ -69,7 +69,18 @@ func (f failure) wrap(err error) error {
 	}
 	switch {
 	case api.code == http.StatusNotFound:
-		return fmt.Errorf("%s: secret manager has no such secret or version: %w (%w)", what, resolve.ErrNotFound, api)
+		// Global and regional secrets live apart: each endpoint knows
+		// only its own, and the console lists them on separate tabs.
+		// Google's message for a missing version of a secret that exists
+		// starts "Secret Version [": then the place was right.
+		where := " (a regional secret is read with ?location=REGION)"
+		switch {
+		case strings.HasPrefix(api.message, "Secret Version ["):
+			where = ""
+		case f.res.Location != "":
+			where = " in " + f.res.Location + " (a global secret is read without ?location=)"
+		}
+		return fmt.Errorf("%s: secret manager has no such secret or version%s: %w (%w)", what, where, resolve.ErrNotFound, api)
 	case api.serviceDisabled():
 		return api.notEnabled(what, "Secret Manager API", "secretmanager.googleapis.com")
 	case api.code == http.StatusForbidden:
