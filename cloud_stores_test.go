@@ -307,6 +307,40 @@ func TestGCPRotation(t *testing.T) {
 	}
 }
 
+// TestGCPPollUnderReadQuota: Secret Manager's read quota (versions.get
+// and every other metadata read: 600 a minute per project, shared by the
+// whole project) runs out while access (90,000 a minute) does not. A poll
+// does not retry its version checks against it: it reads the values at
+// once, so a new version reaches the child in a poll's time, and stops
+// asking for versions for the quota's minute. It used to retry each
+// check for the whole read timeout (30 s), late by as much and adding to
+// the load on a quota the project's other tools need.
+func TestGCPPollUnderReadQuota(t *testing.T) {
+	srv, w := gcpWard(t)
+	v1, v2 := w.canary("gcp-quota1"), w.canary("gcp-quota2")
+	srv.AddVersion(gcpSecret("token"), []byte(v1))
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "    timeout: 30s\nenv:\n  TOKEN: gcpsm://" + gcptest.Project + "/token\n" + fastRotation)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	srv.ThrottleReads(1 << 20)
+	srv.AddVersion(gcpSecret("token"), []byte(v2))
+	// envListing waits 10 s for a line, a third of the read timeout.
+	if envListing(stdout)["TOKEN"] != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the new value")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	gets, access := srv.Calls(gcptest.MethodGet), srv.Calls(gcptest.MethodAccess)
+	waitUntil(t, "two polls by access", func() bool { return srv.Calls(gcptest.MethodAccess) >= access+2 })
+	if n := srv.Calls(gcptest.MethodGet) - gets; n != 0 {
+		t.Errorf("polls within the quota's minute made %d versions.get calls, want none", n)
+	}
+	if n := stopAndCount(t, cmd, stdout, stderr, w.canaries...); n != 0 {
+		t.Errorf("got %d more starts, want 0", n)
+	}
+}
+
 // TestGCPSecretRecreated: a secret deleted and created again under the
 // same name starts its versions from 1 again, so the version a poll finds
 // can have the number of the one the child has and other data. ward

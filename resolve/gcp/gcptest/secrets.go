@@ -189,6 +189,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, regional bool)
 			apiError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED",
 				fmt.Sprintf("Quota exceeded for quota metric 'Access requests' and limit 'Access requests per minute per project' of service 'secretmanager.googleapis.com' for consumer 'project_number:%s'.", ProjectNumber(Project)))
 		}
+	case s.throttleReads > 0 && !access:
+		s.throttleReads--
+		fault = func() {
+			apiError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED",
+				fmt.Sprintf("Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per project' of service 'secretmanager.googleapis.com' for consumer 'project_number:%s'.", ProjectNumber(Project)))
+		}
 	case s.unavailable > 0:
 		s.unavailable--
 		fault = func() {

@@ -92,6 +92,7 @@ type Server struct {
 	subjects      map[string]string   // STS audience to subject token
 	calls         map[string]int
 	throttle      int
+	throttleReads int
 	unavailable   int
 	disabled      map[string]string // by service (secretmanager.googleapis.com): the consumer project without it
 	corrupt       int
@@ -198,6 +199,17 @@ func (s *Server) Throttle(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.throttle = n
+}
+
+// ThrottleReads makes the next n versions.get calls (metadata reads)
+// fail with 429 RESOURCE_EXHAUSTED, as Secret Manager's read quota does
+// when it runs out: 600 read requests a minute per project, shared by
+// every call but access that does not modify anything, against 90,000
+// for access. Access calls are not affected.
+func (s *Server) ThrottleReads(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttleReads = n
 }
 
 // Services the emulator serves, for DisableAPI.

@@ -52,6 +52,9 @@ type Store struct {
 	mu       sync.Mutex
 	services map[string]*secretmanager.Service // by location, "" for global
 	closed   bool
+	// readsThrottled is when version checks may be made again, after
+	// the read quota ran out.
+	readsThrottled time.Time
 	// read is when each version (by the API's name for it, with the
 	// project number) was last read: Version tells a version recreated
 	// since, under the same number, by its createTime.
@@ -98,7 +101,7 @@ func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, err
 	}
 	var out *secretmanager.AccessSecretVersionResponse
 	start := time.Now()
-	attempts, err := s.retry(ctx, res, func(ctx context.Context) (err error) {
+	attempts, err := s.retry(ctx, res, false, func(ctx context.Context) (err error) {
 		if res.Location != "" {
 			out, err = svc.Projects.Locations.Secrets.Versions.Access(res.Name()).Context(ctx).Do()
 		} else {
@@ -152,9 +155,20 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	s.mu.Lock()
+	until := s.readsThrottled
+	s.mu.Unlock()
+	if time.Now().Before(until) {
+		return "", fmt.Errorf("read the metadata of %s: not asked: %w", describe(res), errReadQuota)
+	}
 	var v *secretmanager.SecretVersion
 	start := time.Now()
-	attempts, err := s.retry(ctx, res, func(ctx context.Context) (err error) {
+	// A version check is an optimisation, and it counts against Secret
+	// Manager's read quota (600 a minute per project, shared by every
+	// metadata read in the project), not the access quota (90,000): when
+	// the read quota runs out it is not retried, and no more version
+	// checks are made for the quota's minute: polls read the values.
+	attempts, err := s.retry(ctx, res, true, func(ctx context.Context) (err error) {
 		if res.Location != "" {
 			v, err = svc.Projects.Locations.Secrets.Versions.Get(res.Name()).Context(ctx).Do()
 		} else {
@@ -162,6 +176,14 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 		}
 		return err
 	})
+	if throttled(err) {
+		s.mu.Lock()
+		s.readsThrottled = time.Now().Add(readQuotaWindow)
+		s.mu.Unlock()
+		s.log.Debug("secret manager's read quota ran out: no version checks for a minute; polls read the values", "store", "gcp", "secret", res.Name())
+		api, _ := asAPIError(err)
+		return "", fmt.Errorf("read the metadata of %s: %w (%w)", describe(res), errReadQuota, api)
+	}
 	if err != nil {
 		return "", failure{op: opGet, res: res, creds: c, attempts: attempts, elapsed: time.Since(start)}.wrap(err)
 	}
@@ -235,6 +257,13 @@ func (s *Store) service(ctx context.Context, location string) (*secretmanager.Se
 }
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// readQuotaWindow is how long version checks pause when Secret Manager's
+// read quota, counted per minute, runs out.
+const readQuotaWindow = time.Minute
+
+// errReadQuota says why a version check was not made, or failed.
+var errReadQuota = errors.New("secret manager's read quota (600 metadata reads a minute per project) ran out, so polls read the values for a minute")
 
 // resource checks ref (a store may be handed one that was not) and
 // returns the version it names.
