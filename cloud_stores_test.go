@@ -341,6 +341,39 @@ func TestGCPPollUnderReadQuota(t *testing.T) {
 	}
 }
 
+// TestGCPPollWithAccessorRoleOnly: an identity with
+// roles/secretmanager.secretAccessor alone (least privilege, as Google
+// advises) may read payloads but not versions' metadata. The first poll's
+// version check is refused and the poll reads the value, as before; later
+// polls do not ask again for a while, each refusal a request (against the
+// project's read quota) that changes nothing. A new version still
+// reaches the child in a poll's time.
+func TestGCPPollWithAccessorRoleOnly(t *testing.T) {
+	srv, w := gcpWard(t)
+	v1, v2 := w.canary("gcp-accessor1"), w.canary("gcp-accessor2")
+	srv.AddVersion(gcpSecret("token"), []byte(v1))
+	srv.Deny(gcpSecret("token"), gcptest.PermissionGet)
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  TOKEN: gcpsm://" + gcptest.Project + "/token\n" + fastRotation)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	stderr.waitForContaining("cannot read secret versions")
+	access := srv.Calls(gcptest.MethodAccess)
+	waitUntil(t, "three polls", func() bool { return srv.Calls(gcptest.MethodAccess) >= access+3 })
+	if n := srv.Calls(gcptest.MethodGet); n != 1 {
+		t.Errorf("polls made %d versions.get calls, each refused, want 1: the first", n)
+	}
+	srv.AddVersion(gcpSecret("token"), []byte(v2))
+	if envListing(stdout)["TOKEN"] != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the new value")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	if n := stopAndCount(t, cmd, stdout, stderr, w.canaries...); n != 0 {
+		t.Errorf("got %d more starts, want 0", n)
+	}
+}
+
 // TestGCPSecretRecreated: a secret deleted and created again under the
 // same name starts its versions from 1 again, so the version a poll finds
 // can have the number of the one the child has and other data. ward

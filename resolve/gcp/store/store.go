@@ -55,6 +55,9 @@ type Store struct {
 	// readsThrottled is when version checks may be made again, after
 	// the read quota ran out.
 	readsThrottled time.Time
+	// versionsDenied is, by secret name, when its versions may be asked
+	// for again after Google refused versions.get.
+	versionsDenied map[string]time.Time
 	// read is when each version (by the API's name for it, with the
 	// project number) was last read: Version tells a version recreated
 	// since, under the same number, by its createTime.
@@ -79,7 +82,7 @@ func New(opts gcp.Options, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{opts: opts, log: log, backoff: defaultBackoff, services: map[string]*secretmanager.Service{}, read: map[string]time.Time{}}, nil
+	return &Store{opts: opts, log: log, backoff: defaultBackoff, services: map[string]*secretmanager.Service{}, read: map[string]time.Time{}, versionsDenied: map[string]time.Time{}}, nil
 }
 
 // Fetch reads a secret version's payload with
@@ -156,10 +159,13 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 		return "", err
 	}
 	s.mu.Lock()
-	until := s.readsThrottled
+	until, denied := s.readsThrottled, s.versionsDenied[res.SecretName()]
 	s.mu.Unlock()
-	if time.Now().Before(until) {
+	switch now := time.Now(); {
+	case now.Before(until):
 		return "", fmt.Errorf("read the metadata of %s: not asked: %w", describe(res), errReadQuota)
+	case now.Before(denied):
+		return "", fmt.Errorf("read the metadata of %s: not asked: %w", describe(res), errVersionsDenied)
 	}
 	var v *secretmanager.SecretVersion
 	start := time.Now()
@@ -183,6 +189,14 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 		s.log.Debug("secret manager's read quota ran out: no version checks for a minute; polls read the values", "store", "gcp", "secret", res.Name())
 		api, _ := asAPIError(err)
 		return "", fmt.Errorf("read the metadata of %s: %w (%w)", describe(res), errReadQuota, api)
+	}
+	if api, ok := asAPIError(err); ok && api.code == http.StatusForbidden {
+		// The identity may read payloads but not metadata (the accessor
+		// role alone, as least privilege has it): asking at every poll
+		// changes nothing and costs a request against the read quota.
+		s.mu.Lock()
+		s.versionsDenied[res.SecretName()] = time.Now().Add(versionsDeniedWindow)
+		s.mu.Unlock()
 	}
 	if err != nil {
 		return "", failure{op: opGet, res: res, creds: c, attempts: attempts, elapsed: time.Since(start)}.wrap(err)
@@ -261,6 +275,14 @@ var crc32c = crc32.MakeTable(crc32.Castagnoli)
 // readQuotaWindow is how long version checks pause when Secret Manager's
 // read quota, counted per minute, runs out.
 const readQuotaWindow = time.Minute
+
+// versionsDeniedWindow is how long a secret's versions are not asked for
+// after Google refused versions.get: a role granted meanwhile is used
+// from then on.
+const versionsDeniedWindow = time.Hour
+
+// errVersionsDenied says why a version check was not made.
+var errVersionsDenied = errors.New("secret manager refused ward's identity the secret's metadata (secretmanager.versions.get) within the last hour, so polls read the value")
 
 // errReadQuota says why a version check was not made, or failed.
 var errReadQuota = errors.New("secret manager's read quota (600 metadata reads a minute per project) ran out, so polls read the values for a minute")
