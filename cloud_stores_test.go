@@ -623,6 +623,43 @@ func TestAzureErrors(t *testing.T) {
 	})
 }
 
+// TestAzureNetworkRefusals: a vault whose network settings refuse ward
+// (its firewall, or public access disabled for a private endpoint that
+// ward's connection did not come through) answers 403 after it has
+// authenticated ward. ward says what to check on the network side; no
+// role assignment would help, and the private-link refusal used to get
+// the role-assignment hint of an access denial.
+func TestAzureNetworkRefusals(t *testing.T) {
+	for _, tt := range []struct {
+		code  string
+		wants []string
+		not   string
+	}{
+		{azuretest.ForbiddenByFirewall, []string{"the vault's firewall refused ward's network address"}, "az role assignment"},
+		{azuretest.ForbiddenByConnection, []string{"public network access is disabled", "private endpoint", "privatelink.vaultcore.azure.net"}, "az role assignment"},
+	} {
+		t.Run(tt.code, func(t *testing.T) {
+			srv, w := azureWard(t, (*azuretest.Server).Env)
+			srv.SetSecret("app", w.canary("az-net"))
+			srv.RefuseNetwork(tt.code)
+			w.canaries = append(w.canaries, srv.ClientSecret())
+			m := w.manifest("version: 1\n" + azureStores + "env:\n  APP: azkv://" + srv.VaultHost() + "/app\n")
+			code, _, stderr := w.run("run", "-m", m, "--", "helper", "true")
+			if code != 125 {
+				t.Errorf("got exit code %d, want 125: %s", code, stderr)
+			}
+			for _, want := range append(tt.wants, tt.code) {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr does not say %q:\n%s", want, stderr)
+				}
+			}
+			if strings.Contains(stderr, tt.not) {
+				t.Errorf("stderr says %q, which cannot help with a network refusal:\n%s", tt.not, stderr)
+			}
+		})
+	}
+}
+
 // cloudError is a reference that cannot be read and what ward must say.
 type cloudError struct {
 	name, ref string

@@ -182,6 +182,11 @@ func (s *Server) serveVault(w http.ResponseWriter, r *http.Request) {
 			"Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached", "")
 		return
 	}
+	if network := s.network; network != "" {
+		s.mu.Unlock()
+		writeKVError(w, http.StatusForbidden, "Forbidden", networkRefusal(network, g, r), network)
+		return
+	}
 	if s.deny[""] || s.deny[strings.ToLower(name)] {
 		s.mu.Unlock()
 		writeKVError(w, http.StatusForbidden, "Forbidden", rbacDenial(g, name), "ForbiddenByRbac")
@@ -301,6 +306,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (grant, bool)
 	s.used[tok]++
 	s.mu.Unlock()
 	return g, true
+}
+
+// networkRefusal is the message Key Vault gives when its network settings
+// refuse the caller.
+func networkRefusal(code string, g grant, r *http.Request) string {
+	caller := "Caller: appid=" + g.appID + ";oid=" + g.appID + ";iss=https://sts.windows.net/" + g.tenant + "/\r\n" +
+		"Vault: " + VaultName + ";location=westeurope"
+	if code == ForbiddenByConnection {
+		return "Public network access is disabled and request is not from a trusted service nor via an approved private link.\r\n" + caller
+	}
+	addr, _, _ := strings.Cut(r.RemoteAddr, ":")
+	return "Client address is not authorized and caller is not a trusted service.\r\nClient address: " + addr + "\r\n" + caller
 }
 
 // rbacDenial is the message Key Vault gives when no role assignment

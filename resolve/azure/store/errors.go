@@ -91,6 +91,9 @@ func (t target) failResponse(re *azcore.ResponseError, throttled int, wait, elap
 		return fmt.Errorf("read %s: the secret is disabled (%s): enable it (az keyvault secret set-attributes --id %s --enabled true) or name an enabled version with ?version=ID", t, what, id)
 	case re.StatusCode == http.StatusForbidden && inner == "ForbiddenByFirewall":
 		return fmt.Errorf("read %s: the vault's firewall refused ward's network address (ForbiddenByFirewall): allow it in the vault's networking settings or reach the vault through a private endpoint", t)
+	case re.StatusCode == http.StatusForbidden && inner == "ForbiddenByConnection":
+		return fmt.Errorf("read %s: the vault's public network access is disabled, and ward's connection did not come through its private endpoint (ForbiddenByConnection): "+
+			"check that the vault's host name resolves to the private endpoint's address on ward's network (the private DNS zone privatelink.vaultcore.azure.net linked to ward's virtual network), or allow public access from ward's network", t)
 	case re.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("read %s: access denied (%s): %s", t, serviceSays(code, inner, msg), grantHint)
 	case re.StatusCode == http.StatusUnauthorized:
