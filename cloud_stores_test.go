@@ -605,6 +605,25 @@ func TestGCPErrors(t *testing.T) {
 	}
 }
 
+// TestGCPPerimeter: a VPC Service Controls perimeter around the project
+// refuses ward, which calls from outside it: 403 PERMISSION_DENIED, as
+// for a missing role, but with reason SECURITY_POLICY_VIOLATED. ward says
+// a perimeter refused the call, with the violation's id that the
+// perimeter's audit log records; no role would help, and it used to say
+// to grant one.
+func TestGCPPerimeter(t *testing.T) {
+	srv, w := gcpWard(t)
+	srv.AddVersion(gcpSecret("app"), []byte(w.canary("gcp-perimeter")))
+	srv.EnforcePerimeter(gcptest.ServiceSecretManager)
+	cloudErrors(t, w, gcpStores(srv), []cloudError{
+		{"perimeter", "gcpsm://" + gcptest.Project + "/app", []string{"VPC Service Controls perimeter", gcptest.PerimeterViolation, "restricted.googleapis.com"}},
+	})
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  APP: gcpsm://" + gcptest.Project + "/app\n")
+	if _, _, stderr := w.run("run", "-m", m, "--", "helper", "true"); strings.Contains(stderr, "roles/secretmanager.secretAccessor") {
+		t.Errorf("stderr says to grant a role, which cannot help with a perimeter:\n%s", stderr)
+	}
+}
+
 // TestAzureErrors: a missing, a denied and a disabled secret fail `ward
 // run` and `ward check --resolve` with exit 125, the reference and what to
 // do; the child never starts.

@@ -177,7 +177,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, regional bool)
 	s.mu.Unlock()
 	time.Sleep(latency)
 
-	if !s.authorized(w, r) || s.answerDisabled(w, ServiceSecretManager) {
+	if !s.authorized(w, r) || s.answerDisabled(w, ServiceSecretManager) || s.answerPerimeter(w, ServiceSecretManager) {
 		return
 	}
 	s.mu.Lock()
