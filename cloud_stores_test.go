@@ -8,7 +8,9 @@ package main
 // secret in the environment, a trusted CA file.
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -305,6 +307,108 @@ func TestGCPRotation(t *testing.T) {
 	}
 }
 
+// TestGCPPollUnderReadQuota: Secret Manager's read quota (versions.get
+// and every other metadata read: 600 a minute per project, shared by the
+// whole project) runs out while access (90,000 a minute) does not. A poll
+// does not retry its version checks against it: it reads the values at
+// once, so a new version reaches the child in a poll's time, and stops
+// asking for versions for the quota's minute. It used to retry each
+// check for the whole read timeout (30 s), late by as much and adding to
+// the load on a quota the project's other tools need.
+func TestGCPPollUnderReadQuota(t *testing.T) {
+	srv, w := gcpWard(t)
+	v1, v2 := w.canary("gcp-quota1"), w.canary("gcp-quota2")
+	srv.AddVersion(gcpSecret("token"), []byte(v1))
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "    timeout: 30s\nenv:\n  TOKEN: gcpsm://" + gcptest.Project + "/token\n" + fastRotation)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	srv.ThrottleReads(1 << 20)
+	srv.AddVersion(gcpSecret("token"), []byte(v2))
+	// envListing waits 10 s for a line, a third of the read timeout.
+	if envListing(stdout)["TOKEN"] != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the new value")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	gets, access := srv.Calls(gcptest.MethodGet), srv.Calls(gcptest.MethodAccess)
+	waitUntil(t, "two polls by access", func() bool { return srv.Calls(gcptest.MethodAccess) >= access+2 })
+	if n := srv.Calls(gcptest.MethodGet) - gets; n != 0 {
+		t.Errorf("polls within the quota's minute made %d versions.get calls, want none", n)
+	}
+	if n := stopAndCount(t, cmd, stdout, stderr, w.canaries...); n != 0 {
+		t.Errorf("got %d more starts, want 0", n)
+	}
+}
+
+// TestGCPPollWithAccessorRoleOnly: an identity with
+// roles/secretmanager.secretAccessor alone (least privilege, as Google
+// advises) may read payloads but not versions' metadata. The first poll's
+// version check is refused and the poll reads the value, as before; later
+// polls do not ask again for a while, each refusal a request (against the
+// project's read quota) that changes nothing. A new version still
+// reaches the child in a poll's time.
+func TestGCPPollWithAccessorRoleOnly(t *testing.T) {
+	srv, w := gcpWard(t)
+	v1, v2 := w.canary("gcp-accessor1"), w.canary("gcp-accessor2")
+	srv.AddVersion(gcpSecret("token"), []byte(v1))
+	srv.Deny(gcpSecret("token"), gcptest.PermissionGet)
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  TOKEN: gcpsm://" + gcptest.Project + "/token\n" + fastRotation)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	stderr.waitForContaining("cannot read secret versions")
+	access := srv.Calls(gcptest.MethodAccess)
+	waitUntil(t, "three polls", func() bool { return srv.Calls(gcptest.MethodAccess) >= access+3 })
+	if n := srv.Calls(gcptest.MethodGet); n != 1 {
+		t.Errorf("polls made %d versions.get calls, each refused, want 1: the first", n)
+	}
+	srv.AddVersion(gcpSecret("token"), []byte(v2))
+	if envListing(stdout)["TOKEN"] != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the new value")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	if n := stopAndCount(t, cmd, stdout, stderr, w.canaries...); n != 0 {
+		t.Errorf("got %d more starts, want 0", n)
+	}
+}
+
+// TestGCPSecretRecreated: a secret deleted and created again under the
+// same name starts its versions from 1 again, so the version a poll finds
+// can have the number of the one the child has and other data. ward
+// restarts the child with the new value; it used to take the equal
+// number for the same version and never read the new data.
+func TestGCPSecretRecreated(t *testing.T) {
+	srv, w := gcpWard(t)
+	v1, v2 := w.canary("gcp-first"), w.canary("gcp-again")
+	srv.AddVersion(gcpSecret("token"), []byte(v1))
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  TOKEN: gcpsm://" + gcptest.Project + "/token\n" + fastRotation)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	if envListing(stdout)["TOKEN"] != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	// A poll that found version 1 unchanged: the recreation comes after
+	// ward knows the version.
+	gets := srv.Calls(gcptest.MethodGet)
+	waitUntil(t, "a poll", func() bool { return srv.Calls(gcptest.MethodGet) > gets })
+
+	srv.DeleteSecret(gcpSecret("token"))
+	if n := srv.AddVersion(gcpSecret("token"), []byte(v2)); n != 1 {
+		t.Fatalf("the recreated secret's version is %d, want 1", n)
+	}
+	if envListing(stdout)["TOKEN"] != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the recreated secret's value")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	// Later polls find the recreated version 1 and the child has it.
+	reads := gcpReads(srv)
+	waitUntil(t, "two polls after the restart", func() bool { return gcpReads(srv) >= reads+2 })
+	if n := stopAndCount(t, cmd, stdout, stderr, w.canaries...); n != 0 {
+		t.Errorf("got %d more starts, want 0", n)
+	}
+}
+
 // TestGCPPollWithoutChangeReadsNoPayload: while the secret does not
 // change, each rotation poll asks Secret Manager only which version
 // latest names (versions.get, a metadata read, resolve.Versioner) and
@@ -367,7 +471,113 @@ func TestAzureRotation(t *testing.T) {
 	}
 }
 
-// TestGCPErrors: a missing, a denied and a disabled secret fail `ward run`
+// TestAzureSecretOutsideItsValidity: Key Vault serves a secret version
+// past its expiry (exp) or before its start (nbf), as its documentation
+// says, though the owner marked it not to be used then. ward gives the
+// child the value (refusing it would stop a service the moment a date
+// passes) and warns, once a version, naming the reference and the date,
+// never the value.
+func TestAzureSecretOutsideItsValidity(t *testing.T) {
+	srv, w := azureWard(t, (*azuretest.Server).Env)
+	expired, early, fine := w.canary("az-expired"), w.canary("az-early"), w.canary("az-fine")
+	srv.SetSecret("old-key", expired)
+	exp := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	srv.SetValidity("old-key", "", time.Time{}, exp)
+	srv.SetSecret("next-key", early)
+	nbf := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
+	srv.SetValidity("next-key", "", nbf, time.Time{})
+	srv.SetSecret("key", fine)
+	srv.SetValidity("key", "", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	p := "azkv://" + srv.VaultHost()
+	m := w.manifest("version: 1\n" + azureStores + "env:\n  OLD: " + p + "/old-key\n  NEXT: " + p + "/next-key\n  KEY: " + p + "/key\n")
+
+	code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
+	if code != 0 {
+		t.Fatalf("ward run: got exit code %d, want 0: %s", code, stderr)
+	}
+	got := listing(stdout)
+	for name, v := range map[string]string{"OLD": expired, "NEXT": early, "KEY": fine} {
+		if got[name] != helper.Hash(v) {
+			t.Errorf("%s: the child does not have the value", name)
+		}
+	}
+	warnings := map[string]string{}
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, `"level":"WARN"`) {
+			warnings[l] = ""
+		}
+	}
+	for ref, want := range map[string]string{
+		p + "/old-key":  `"expired_at":"` + exp.Format(time.RFC3339) + `"`,
+		p + "/next-key": `"not_before":"` + nbf.Format(time.RFC3339) + `"`,
+	} {
+		n := 0
+		for l := range warnings {
+			if strings.Contains(l, `"ref":"`+ref+`"`) && strings.Contains(l, want) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("got %d warnings naming %s and %s, want 1:\n%s", n, ref, want, stderr)
+		}
+	}
+	if len(warnings) != 2 {
+		t.Errorf("got %d warnings, want 2 (none for the secret within its window):\n%s", len(warnings), stderr)
+	}
+}
+
+// TestCloudStoreUnknownHostFailsFast: a vault name with a typo (Key Vault
+// gives each vault a DNS name, and a vault that does not exist has none)
+// and a Secret Manager region with a typo (its regional endpoint's name
+// does not exist) fail `ward run` at the first answer of DNS, with exit
+// 125 and what to check; they were retried as broken connections for
+// most of stores.*.timeout (30 s) and then reported as a bare dial error.
+// The hosts are under .invalid, a name DNS never resolves (RFC 6761).
+func TestCloudStoreUnknownHostFailsFast(t *testing.T) {
+	const azureHost, gcpRegion = "myvalt.vault.azure.invalid", "europe-wst1"
+	gcpEndpoint := "https://secretmanager.{location}.rep.googleapis.invalid/"
+	for _, h := range []string{azureHost, "secretmanager." + gcpRegion + ".rep.googleapis.invalid"} {
+		var de *net.DNSError
+		if _, err := net.LookupHost(h); !errors.As(err, &de) || !de.IsNotFound {
+			t.Fatalf("this machine's resolver does not answer that %s does not exist (RFC 6761), which the test needs: %v", h, err)
+		}
+	}
+	_, aw := azureWard(t, (*azuretest.Server).Env)
+	gsrv, gw := gcpWard(t)
+	gsrv.AddVersion(gcpSecret("x"), []byte(gw.canary("gcp-dns")))
+	tests := []struct {
+		name     string
+		w        *wardEnv
+		manifest string
+		wants    []string
+	}{
+		{"azure vault", aw, "version: 1\n" + azureStores + "env:\n  K: azkv://" + azureHost + "/key\n",
+			[]string{"no such host " + azureHost, "check the vault name"}},
+		{"gcp region", gw, "version: 1\nstores:\n  gcp:\n    regional_endpoint: " + gcpEndpoint + "\nenv:\n  K: gcpsm://" + gcptest.Project + "/x?location=" + gcpRegion + "\n",
+			[]string{"no such host secretmanager." + gcpRegion, "check that " + gcpRegion + " is a region"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := tt.w.manifest(tt.manifest)
+			start := time.Now()
+			code, _, stderr := tt.w.run("run", "-m", m, "--", "helper", "true")
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("ward run took %s, want the first DNS answer to end it", took.Round(time.Millisecond))
+			}
+			if code != 125 {
+				t.Errorf("got exit code %d, want 125: %s", code, stderr)
+			}
+			for _, want := range tt.wants {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr does not say %q:\n%s", want, stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestGCPErrors: a missing, a denied and a disabled secret, and a
+// secret looked for in the wrong place (global or regional), fail `ward run`
 // and `ward check --resolve` with exit 125, the reference and what to do;
 // the child never starts.
 func TestGCPErrors(t *testing.T) {
@@ -376,12 +586,42 @@ func TestGCPErrors(t *testing.T) {
 	srv.Deny(gcpSecret("denied"))
 	srv.AddVersion(gcpSecret("off"), []byte(w.canary("gcp-off")))
 	srv.DisableVersion(gcpSecret("off"), 1)
+	srv.AddVersion("projects/"+gcptest.Project+"/locations/europe-west1/secrets/eu-only", []byte(w.canary("gcp-eu-only")))
 	p := "gcpsm://" + gcptest.Project
 	cloudErrors(t, w, gcpStores(srv), []cloudError{
 		{"missing", p + "/nope", []string{"secret manager has no such secret or version"}},
 		{"denied", p + "/denied", []string{"denied it to service account " + gcptest.ClientEmail, "grant it roles/secretmanager.secretAccessor"}},
 		{"disabled", p + "/off", []string{"is disabled", "gcloud secrets versions enable 1 --secret=off"}},
+		// A regional secret named without its region, and a global one
+		// with a region: Secret Manager has no such secret where asked.
+		{"regional without location", p + "/eu-only", []string{"secret manager has no such secret or version", "a regional secret is read with ?location=REGION"}},
+		{"global with location", p + "/off?location=europe-west1", []string{"secret manager has no such secret or version", "a global secret is read without ?location="}},
 	})
+	// A version the secret does not have: the place was right, and the
+	// message says nothing of regions.
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  APP: " + p + "/off?version=9\n")
+	if code, _, stderr := w.run("run", "-m", m, "--", "helper", "true"); code != 125 || !strings.Contains(stderr, "no such secret or version") || strings.Contains(stderr, "location=") {
+		t.Errorf("a missing version: got exit code %d and stderr %s, want 125, no such version and no word of ?location=", code, stderr)
+	}
+}
+
+// TestGCPPerimeter: a VPC Service Controls perimeter around the project
+// refuses ward, which calls from outside it: 403 PERMISSION_DENIED, as
+// for a missing role, but with reason SECURITY_POLICY_VIOLATED. ward says
+// a perimeter refused the call, with the violation's id that the
+// perimeter's audit log records; no role would help, and it used to say
+// to grant one.
+func TestGCPPerimeter(t *testing.T) {
+	srv, w := gcpWard(t)
+	srv.AddVersion(gcpSecret("app"), []byte(w.canary("gcp-perimeter")))
+	srv.EnforcePerimeter(gcptest.ServiceSecretManager)
+	cloudErrors(t, w, gcpStores(srv), []cloudError{
+		{"perimeter", "gcpsm://" + gcptest.Project + "/app", []string{"VPC Service Controls perimeter", gcptest.PerimeterViolation, "restricted.googleapis.com"}},
+	})
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  APP: gcpsm://" + gcptest.Project + "/app\n")
+	if _, _, stderr := w.run("run", "-m", m, "--", "helper", "true"); strings.Contains(stderr, "roles/secretmanager.secretAccessor") {
+		t.Errorf("stderr says to grant a role, which cannot help with a perimeter:\n%s", stderr)
+	}
 }
 
 // TestAzureErrors: a missing, a denied and a disabled secret fail `ward
@@ -400,6 +640,43 @@ func TestAzureErrors(t *testing.T) {
 		{"denied", p + "/denied", []string{"access denied", "Key Vault Secrets User", "az role assignment create"}},
 		{"disabled", p + "/off", []string{"the secret is disabled", "az keyvault secret set-attributes --id https://" + srv.VaultHost() + "/secrets/off --enabled true"}},
 	})
+}
+
+// TestAzureNetworkRefusals: a vault whose network settings refuse ward
+// (its firewall, or public access disabled for a private endpoint that
+// ward's connection did not come through) answers 403 after it has
+// authenticated ward. ward says what to check on the network side; no
+// role assignment would help, and the private-link refusal used to get
+// the role-assignment hint of an access denial.
+func TestAzureNetworkRefusals(t *testing.T) {
+	for _, tt := range []struct {
+		code  string
+		wants []string
+		not   string
+	}{
+		{azuretest.ForbiddenByFirewall, []string{"the vault's firewall refused ward's network address"}, "az role assignment"},
+		{azuretest.ForbiddenByConnection, []string{"public network access is disabled", "private endpoint", "privatelink.vaultcore.azure.net"}, "az role assignment"},
+	} {
+		t.Run(tt.code, func(t *testing.T) {
+			srv, w := azureWard(t, (*azuretest.Server).Env)
+			srv.SetSecret("app", w.canary("az-net"))
+			srv.RefuseNetwork(tt.code)
+			w.canaries = append(w.canaries, srv.ClientSecret())
+			m := w.manifest("version: 1\n" + azureStores + "env:\n  APP: azkv://" + srv.VaultHost() + "/app\n")
+			code, _, stderr := w.run("run", "-m", m, "--", "helper", "true")
+			if code != 125 {
+				t.Errorf("got exit code %d, want 125: %s", code, stderr)
+			}
+			for _, want := range append(tt.wants, tt.code) {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr does not say %q:\n%s", want, stderr)
+				}
+			}
+			if strings.Contains(stderr, tt.not) {
+				t.Errorf("stderr says %q, which cannot help with a network refusal:\n%s", tt.not, stderr)
+			}
+		})
+	}
 }
 
 // cloudError is a reference that cannot be read and what ward must say.

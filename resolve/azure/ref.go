@@ -3,6 +3,7 @@ package azure
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,6 +68,16 @@ func CheckRef(r *resolve.Ref) *resolve.RefError {
 		return bad("empty vault name", "write azkv://VAULT/SECRET with no '/' after azkv://, e.g. "+exampleRef)
 	case secret == "":
 		return bad("empty secret name", "write azkv://VAULT/SECRET, e.g. "+exampleRef)
+	case strings.EqualFold(secret, "secrets") && identifierPath(r.Path):
+		// A secret identifier's path, as the portal and az show it:
+		// https://VAULT/secrets/NAME[/VERSION].
+		parts := strings.Split(r.Path, "/")
+		want := "azkv://" + vault + "/" + parts[2]
+		if n == 4 {
+			want += "?version=" + parts[3]
+		}
+		return bad("the path holds /secrets/, as a secret identifier's URL (https://VAULT/secrets/NAME/VERSION) does",
+			"write "+want+": the vault, then the secret's name, a version as ?version=ID")
 	case n > 2:
 		return bad("extra path segment after the secret name",
 			"a vault holds secrets by name only; select a version with ?version=ID, e.g. azkv://myvault/db-password?version=0123456789abcdef0123456789abcdef")
@@ -122,6 +133,13 @@ func splitPath(path string) (vault, secret string, n int) {
 		secret = parts[1]
 	}
 	return vault, secret, len(parts)
+}
+
+// identifierPath reports whether path is VAULT/secrets/NAME[/VERSION]
+// with no segment empty.
+func identifierPath(path string) bool {
+	parts := strings.Split(path, "/")
+	return (len(parts) == 3 || len(parts) == 4) && !slices.Contains(parts, "")
 }
 
 // isHost tells a host (it has a dot, or a port) from a vault name.

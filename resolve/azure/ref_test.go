@@ -65,6 +65,12 @@ func TestCheckRefInvalid(t *testing.T) {
 		{"azkv://myvault//db", "empty secret name", "azkv://VAULT/SECRET"},
 		{"azkv://myvault/db/" + version, "extra path segment", "?version=ID"},
 		{"azkv://myvault/db/x/y", "extra path segment", "?version=ID"},
+		// The path of a secret identifier, as the portal and az show it
+		// (https://VAULT/secrets/NAME/VERSION): the hint is the reference
+		// it stands for.
+		{"azkv://myvault/secrets/db-password", "/secrets/", "write azkv://myvault/db-password"},
+		{"azkv://myvault.vault.azure.net/secrets/db/" + version, "/secrets/", "write azkv://myvault.vault.azure.net/db?version=" + version},
+		{"azkv://myvault/secrets/", "extra path segment", "?version=ID"},
 		{"azkv://ab/db", `invalid vault name "ab"`, "3 to 24"},
 		{"azkv://a234567890123456789012345/db", "invalid vault name", "3 to 24"},
 		{"azkv://1vault/db", `invalid vault name "1vault"`, "start with a letter"},

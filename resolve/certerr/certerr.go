@@ -1,5 +1,6 @@
-// Package certerr tells a server certificate that cannot be verified from
-// the connection errors worth a retry, for the cloud stores' helpers. It
+// Package certerr tells the connection errors no retry mends (a server
+// certificate that cannot be verified, a host name DNS says does not
+// exist) from those worth a retry, for the cloud stores' helpers. It
 // is a package of its own so that ward's own binary, which speaks no TLS,
 // does not link crypto/tls and its initialisers.
 package certerr
@@ -8,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
 )
 
 // Is reports whether err is a server certificate that cannot be verified
@@ -25,3 +27,15 @@ func Is(err error) bool {
 // Hint is what to do about a certificate of a cloud's endpoint that does
 // not verify: the helpers take their CAs from the system's roots.
 const Hint = "if the endpoint's certificate is signed by a CA of your own (a TLS-inspecting proxy's, a private endpoint's), point SSL_CERT_FILE or SSL_CERT_DIR at it"
+
+// NoSuchHost reports whether err is DNS's answer that a host name does
+// not exist (NXDOMAIN), and returns the name: a vault name or a region
+// with a typo, which a retry asks about again in vain. A resolver that
+// failed or timed out is not such an answer, and is worth a retry.
+func NoSuchHost(err error) (string, bool) {
+	var de *net.DNSError
+	if errors.As(err, &de) && de.IsNotFound {
+		return de.Name, true
+	}
+	return "", false
+}

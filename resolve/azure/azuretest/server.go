@@ -9,8 +9,11 @@
 //
 // It follows the documented wire protocols: Key Vault's REST API
 // (GET /secrets/{name}[/{version}], the JSON secret bundle with
-// attributes in Unix seconds, the {"error":{"code","message","innererror"}}
-// error bodies, 401 bearer challenges, 429 with Retry-After), the OAuth 2.0
+// attributes in Unix seconds, nbf and exp among them: a version outside
+// their window is served, as Key Vault documents; the
+// {"error":{"code","message","innererror"}} error bodies, 401 bearer
+// challenges, 403 refusals by RBAC and by the vault's network settings,
+// 429 with Retry-After), the OAuth 2.0
 // client credentials grant of Microsoft Entra ID with a client secret or a
 // client assertion (RFC 7523; the federated tokens of workload identity),
 // the tenant's OpenID configuration and AAD instance discovery, and the
@@ -118,6 +121,7 @@ type Server struct {
 	calls      map[string]int     // by route
 	authorized map[string]int     // by route, requests with a valid token
 	deny       map[string]bool    // lower-case secret names; "" denies all
+	network    string             // a network refusal's inner code, or ""
 	throttle   int
 	retryAfter time.Duration
 	miAssigned bool
@@ -257,6 +261,28 @@ func (s *Server) Deny(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.deny[strings.ToLower(name)] = true
+}
+
+// The network refusals RefuseNetwork emulates: the vault's inner error
+// codes.
+const (
+	// ForbiddenByFirewall: the vault's firewall allows selected networks,
+	// and the caller's address is not among them.
+	ForbiddenByFirewall = "ForbiddenByFirewall"
+	// ForbiddenByConnection: the vault's public network access is
+	// disabled, and the call did not come through its private endpoint.
+	ForbiddenByConnection = "ForbiddenByConnection"
+)
+
+// RefuseNetwork makes the vault refuse every authenticated read as its
+// network settings do: code is ForbiddenByFirewall or
+// ForbiddenByConnection, "" to allow every network again. Key Vault
+// answers 403 Forbidden with the code as the inner error, after it has
+// authenticated the caller (the message names it).
+func (s *Server) RefuseNetwork(code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.network = code
 }
 
 // Throttle makes the vault answer the next n authorized secret reads with

@@ -30,6 +30,9 @@ type version struct {
 	value            string
 	enabled          bool
 	created, updated time.Time
+	// notBefore and expires are the nbf and exp attributes; zero when
+	// unset.
+	notBefore, expires time.Time
 }
 
 func (sec *secret) current() *version { return sec.versions[len(sec.versions)-1] }
@@ -81,6 +84,28 @@ func (s *Server) Disable(name, version string) {
 	}
 }
 
+// SetValidity sets the nbf (not before) and exp (expires) attributes of
+// one version of a secret (its current one when version is empty), as az
+// keyvault secret set-attributes --not-before --expires does; a zero time
+// leaves the attribute unset. Key Vault documents both as informational:
+// a get still returns a version outside its window.
+func (s *Server) SetValidity(name, version string, notBefore, expires time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[strings.ToLower(name)]
+	if sec == nil || sec.deleted {
+		return
+	}
+	v := sec.current()
+	if version != "" {
+		v = sec.find(version)
+	}
+	if v != nil {
+		v.notBefore, v.expires = notBefore.Truncate(time.Second), expires.Truncate(time.Second)
+		v.updated = s.now().UTC().Truncate(time.Second)
+	}
+}
+
 // DeleteSecret deletes a secret with all its versions; reads then get 404
 // SecretNotFound, as for a soft-deleted secret.
 func (s *Server) DeleteSecret(name string) {
@@ -102,6 +127,8 @@ type secretBundle struct {
 // secretAttributes carries times as Unix seconds, as Key Vault does.
 type secretAttributes struct {
 	Enabled         bool   `json:"enabled"`
+	NotBefore       int64  `json:"nbf,omitempty"`
+	Expires         int64  `json:"exp,omitempty"`
 	Created         int64  `json:"created"`
 	Updated         int64  `json:"updated"`
 	RecoveryLevel   string `json:"recoveryLevel"`
@@ -155,6 +182,11 @@ func (s *Server) serveVault(w http.ResponseWriter, r *http.Request) {
 			"Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached", "")
 		return
 	}
+	if network := s.network; network != "" {
+		s.mu.Unlock()
+		writeKVError(w, http.StatusForbidden, "Forbidden", networkRefusal(network, g, r), network)
+		return
+	}
 	if s.deny[""] || s.deny[strings.ToLower(name)] {
 		s.mu.Unlock()
 		writeKVError(w, http.StatusForbidden, "Forbidden", rbacDenial(g, name), "ForbiddenByRbac")
@@ -184,6 +216,12 @@ func (s *Server) serveVault(w http.ResponseWriter, r *http.Request) {
 				RecoveryLevel: "Recoverable+Purgeable", RecoverableDays: 90,
 			},
 			Tags: map[string]string{},
+		}
+		if !v.notBefore.IsZero() {
+			bundle.Attributes.NotBefore = v.notBefore.Unix()
+		}
+		if !v.expires.IsZero() {
+			bundle.Attributes.Expires = v.expires.Unix()
 		}
 	}
 	s.mu.Unlock()
@@ -268,6 +306,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (grant, bool)
 	s.used[tok]++
 	s.mu.Unlock()
 	return g, true
+}
+
+// networkRefusal is the message Key Vault gives when its network settings
+// refuse the caller.
+func networkRefusal(code string, g grant, r *http.Request) string {
+	caller := "Caller: appid=" + g.appID + ";oid=" + g.appID + ";iss=https://sts.windows.net/" + g.tenant + "/\r\n" +
+		"Vault: " + VaultName + ";location=westeurope"
+	if code == ForbiddenByConnection {
+		return "Public network access is disabled and request is not from a trusted service nor via an approved private link.\r\n" + caller
+	}
+	addr, _, _ := strings.Cut(r.RemoteAddr, ":")
+	return "Client address is not authorized and caller is not a trusted service.\r\nClient address: " + addr + "\r\n" + caller
 }
 
 // rbacDenial is the message Key Vault gives when no role assignment

@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/azure"
 	"github.com/wardsecrets/ward/resolve/certerr"
 )
 
@@ -66,6 +67,9 @@ func (t target) fail(err error, tries *attempts, timeout time.Duration) error {
 		return fmt.Errorf("read %s: %w", t, context.Canceled)
 	case certerr.Is(err):
 		return fmt.Errorf("read %s: %s: %s", t, scrub(firstLine(err.Error())), certerr.Hint)
+	case noSuchHost(err) != "":
+		return fmt.Errorf("read %s: no such host %s (DNS says the name does not exist): check the vault name in the reference (Key Vault gives each vault a DNS name, %s in the public cloud, and a vault that does not exist, or was deleted, has none); for a private endpoint, check that its private DNS zone (privatelink.vaultcore.azure.net) answers on ward's network",
+			t, noSuchHost(err), "NAME"+azure.PublicVaultSuffix)
 	case strings.Contains(err.Error(), "doesn't match the requested domain"):
 		return fmt.Errorf("read %s: the vault's authentication challenge names a resource outside its host's domain, so the Azure SDK will not send it a token; "+
 			"if the vault is reached by IP address or a custom host name (a private endpoint), set stores.azure.disable_challenge_resource_verification: true", t)
@@ -87,6 +91,9 @@ func (t target) failResponse(re *azcore.ResponseError, throttled int, wait, elap
 		return fmt.Errorf("read %s: the secret is disabled (%s): enable it (az keyvault secret set-attributes --id %s --enabled true) or name an enabled version with ?version=ID", t, what, id)
 	case re.StatusCode == http.StatusForbidden && inner == "ForbiddenByFirewall":
 		return fmt.Errorf("read %s: the vault's firewall refused ward's network address (ForbiddenByFirewall): allow it in the vault's networking settings or reach the vault through a private endpoint", t)
+	case re.StatusCode == http.StatusForbidden && inner == "ForbiddenByConnection":
+		return fmt.Errorf("read %s: the vault's public network access is disabled, and ward's connection did not come through its private endpoint (ForbiddenByConnection): "+
+			"check that the vault's host name resolves to the private endpoint's address on ward's network (the private DNS zone privatelink.vaultcore.azure.net linked to ward's virtual network), or allow public access from ward's network", t)
 	case re.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("read %s: access denied (%s): %s", t, serviceSays(code, inner, msg), grantHint)
 	case re.StatusCode == http.StatusUnauthorized:
@@ -101,6 +108,13 @@ func (t target) failResponse(re *azcore.ResponseError, throttled int, wait, elap
 		return fmt.Errorf("read %s: key vault failed (HTTP %d, %s) after %d retries", t, re.StatusCode, serviceSays(code, inner, msg), MaxRetries)
 	}
 	return fmt.Errorf("read %s: key vault refused the request (HTTP %d, %s)", t, re.StatusCode, serviceSays(code, inner, msg))
+}
+
+// noSuchHost is the host name DNS said does not exist, "" for any other
+// error.
+func noSuchHost(err error) string {
+	h, _ := certerr.NoSuchHost(err)
+	return h
 }
 
 func notFoundNote(t target) string {

@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/azure"
 	"github.com/wardsecrets/ward/resolve/azure/azuretest"
+	"github.com/wardsecrets/ward/resolve/azure/store"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
 )
 
@@ -157,4 +161,46 @@ func TestRevokedToken(t *testing.T) {
 	srv.RevokeTokens()
 	_, err := s.Fetch(t.Context(), ref(t, srv, "db"))
 	checkError(t, "revoked token", err, []string{srv.ClientSecret()}, "rejected ward's access token", "Unauthorized", "AZURE_TENANT_ID")
+}
+
+// TestValidityWarnedOncePerVersion: a version past its exp is read (Key
+// Vault serves it) with one warning however often polls read it; a new
+// version that is expired too gets its own.
+func TestValidityWarnedOncePerVersion(t *testing.T) {
+	srv := emulator(t)
+	v1, v2 := resolvetest.Canary("expired1"), resolvetest.Canary("expired2")
+	srv.SetSecret("old", v1)
+	srv.SetValidity("old", "", time.Time{}, time.Now().Add(-time.Hour))
+	var logs bytes.Buffer
+	s, err := store.New(withEmulator(azure.Options{}), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	read := func(want string) {
+		t.Helper()
+		sec, err := s.Fetch(t.Context(), ref(t, srv, "old"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(sec.Value) != want {
+			t.Errorf("got a different value (%d bytes, want %d)", len(sec.Value), len(want))
+		}
+	}
+	read(v1)
+	read(v1)
+	if n := strings.Count(logs.String(), "past its expiry"); n != 1 {
+		t.Errorf("two reads of one expired version: got %d warnings, want 1:\n%s", n, logs.String())
+	}
+	srv.SetSecret("old", v2)
+	srv.SetValidity("old", "", time.Time{}, time.Now().Add(-time.Minute))
+	read(v2)
+	if n := strings.Count(logs.String(), "past its expiry"); n != 2 {
+		t.Errorf("a new expired version: got %d warnings in all, want 2:\n%s", n, logs.String())
+	}
+	for _, c := range []string{v1, v2} {
+		if strings.Contains(logs.String(), c) {
+			t.Errorf("a value is in the log")
+		}
+	}
 }

@@ -56,9 +56,10 @@ func retryOptions() policy.RetryOptions {
 // now with the throttling answer instead of later with a bare timeout.
 func shouldRetry(resp *http.Response, err error) bool {
 	if err != nil {
-		// A certificate that does not verify is final; other transport
-		// errors may mend.
-		return !certerr.Is(err)
+		// A certificate that does not verify, and a vault host DNS says
+		// does not exist, are final; other transport errors may mend.
+		_, unknown := certerr.NoSuchHost(err)
+		return !certerr.Is(err) && !unknown
 	}
 	if !retriable(resp.StatusCode) {
 		return false

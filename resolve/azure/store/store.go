@@ -49,6 +49,9 @@ type Store struct {
 	mu      sync.Mutex
 	cred    azcore.TokenCredential
 	clients map[string]*azsecrets.Client
+	// outside holds the secret versions (their ids) already warned about
+	// as outside their nbf/exp window: a poll reads them again each time.
+	outside map[string]bool
 }
 
 var (
@@ -77,6 +80,7 @@ func New(opts azure.Options, log *slog.Logger) (*Store, error) {
 		log:     log,
 		http:    &http.Client{Transport: t},
 		clients: map[string]*azsecrets.Client{},
+		outside: map[string]bool{},
 	}, nil
 }
 
@@ -113,7 +117,40 @@ func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, err
 	if resp.Attributes != nil && resp.Attributes.Updated != nil {
 		sec.Updated = *resp.Attributes.Updated
 	}
+	if resp.ID != nil && resp.Attributes != nil {
+		s.checkValidity(ref.Document().Raw, string(*resp.ID), resp.Attributes)
+	}
 	return sec, nil
+}
+
+// checkValidity warns, once a version, about a secret read outside the
+// window its nbf and exp attributes set. Key Vault documents them as
+// informational and serves such a version anyway (for tests, for
+// recovery), so ward uses it too rather than stop a service the moment a
+// date passes; but its owner marked it not to be used now, and the
+// warning is the only place anyone would learn so.
+func (s *Store) checkValidity(ref, id string, a *azsecrets.SecretAttributes) {
+	now := time.Now()
+	expired := a.Expires != nil && !now.Before(*a.Expires)
+	early := a.NotBefore != nil && now.Before(*a.NotBefore)
+	if !expired && !early {
+		return
+	}
+	s.mu.Lock()
+	warned := s.outside[id]
+	s.outside[id] = true
+	s.mu.Unlock()
+	if warned {
+		return
+	}
+	if expired {
+		s.log.Warn("a key vault secret is past its expiry (its exp attribute): Key Vault still serves it and the child gets it, but its owner marked it not to be used any more; rotate it, or move its expiry with az keyvault secret set-attributes --expires",
+			"ref", ref, "id", id, "expired_at", a.Expires.UTC().Format(time.RFC3339))
+	}
+	if early {
+		s.log.Warn("a key vault secret is not valid yet (its nbf attribute): Key Vault still serves it and the child gets it, but its owner marked it not to be used before then; check that the newest version was meant to be current, or move its start with az keyvault secret set-attributes --not-before",
+			"ref", ref, "id", id, "not_before", a.NotBefore.UTC().Format(time.RFC3339))
+	}
 }
 
 // Close lets the store's idle connections go. The store stays usable.

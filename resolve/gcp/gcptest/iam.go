@@ -69,7 +69,7 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
 		unauthenticated(w)
 		return
 	}
-	if s.answerDisabled(w, ServiceIAMCredentials) {
+	if s.answerDisabled(w, ServiceIAMCredentials) || s.answerPerimeter(w, ServiceIAMCredentials) {
 		return
 	}
 	s.mu.Lock()

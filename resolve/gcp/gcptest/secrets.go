@@ -177,7 +177,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, regional bool)
 	s.mu.Unlock()
 	time.Sleep(latency)
 
-	if !s.authorized(w, r) || s.answerDisabled(w, ServiceSecretManager) {
+	if !s.authorized(w, r) || s.answerDisabled(w, ServiceSecretManager) || s.answerPerimeter(w, ServiceSecretManager) {
 		return
 	}
 	s.mu.Lock()
@@ -188,6 +188,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, regional bool)
 		fault = func() {
 			apiError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED",
 				fmt.Sprintf("Quota exceeded for quota metric 'Access requests' and limit 'Access requests per minute per project' of service 'secretmanager.googleapis.com' for consumer 'project_number:%s'.", ProjectNumber(Project)))
+		}
+	case s.throttleReads > 0 && !access:
+		s.throttleReads--
+		fault = func() {
+			apiError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED",
+				fmt.Sprintf("Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per project' of service 'secretmanager.googleapis.com' for consumer 'project_number:%s'.", ProjectNumber(Project)))
 		}
 	case s.unavailable > 0:
 		s.unavailable--

@@ -26,7 +26,8 @@
 // Not emulated: writes through the API (tests add versions with the
 // methods here), listing, version aliases other than latest, IAM beyond
 // Deny and token creators, CMEK, replication, delegation chains and ID
-// tokens. DisableAPI answers as for an API not enabled, nothing more.
+// tokens. DisableAPI answers as for an API not enabled, and
+// EnforcePerimeter as a VPC Service Controls perimeter does, nothing more.
 //
 // Never import this package from non-test code.
 package gcptest
@@ -92,6 +93,8 @@ type Server struct {
 	subjects      map[string]string   // STS audience to subject token
 	calls         map[string]int
 	throttle      int
+	throttleReads int
+	perimeter     map[string]bool // restricted services, by name
 	unavailable   int
 	disabled      map[string]string // by service (secretmanager.googleapis.com): the consumer project without it
 	corrupt       int
@@ -110,6 +113,7 @@ func New() *Server {
 		secrets:       map[string]*secret{},
 		deny:          map[string][]string{},
 		disabled:      map[string]string{},
+		perimeter:     map[string]bool{},
 		tokens:        map[string]*grant{},
 		serviceAccts:  map[string][]string{},
 		accounts:      map[string]*account{},
@@ -200,6 +204,17 @@ func (s *Server) Throttle(n int) {
 	s.throttle = n
 }
 
+// ThrottleReads makes the next n versions.get calls (metadata reads)
+// fail with 429 RESOURCE_EXHAUSTED, as Secret Manager's read quota does
+// when it runs out: 600 read requests a minute per project, shared by
+// every call but access that does not modify anything, against 90,000
+// for access. Access calls are not affected.
+func (s *Server) ThrottleReads(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttleReads = n
+}
+
 // Services the emulator serves, for DisableAPI.
 const (
 	ServiceSecretManager  = "secretmanager.googleapis.com"
@@ -249,6 +264,54 @@ func (s *Server) answerDisabled(w http.ResponseWriter, service string) bool {
 	}})
 	return true
 }
+
+// EnforcePerimeter makes every call to service (a restricted service of
+// the perimeter: ServiceSecretManager, ServiceIAMCredentials) fail as a
+// VPC Service Controls perimeter around the project refuses a request
+// from outside it: 403 PERMISSION_DENIED, "Request is prohibited by organization's
+// policy", with a PreconditionFailure detail (VPC_SERVICE_CONTROLS) and
+// an ErrorInfo detail whose reason is SECURITY_POLICY_VIOLATED, both
+// carrying the violation's unique id. The token was valid and IAM would
+// have allowed the call.
+func (s *Server) EnforcePerimeter(service string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.perimeter[service] = true
+}
+
+// answerPerimeter answers a call as EnforcePerimeter says, and reports
+// whether it did.
+func (s *Server) answerPerimeter(w http.ResponseWriter, service string) bool {
+	s.mu.Lock()
+	on := s.perimeter[service]
+	s.mu.Unlock()
+	if !on {
+		return false
+	}
+	uid := PerimeterViolation
+	writeJSON(w, http.StatusForbidden, map[string]any{"error": map[string]any{
+		"code":    http.StatusForbidden,
+		"status":  "PERMISSION_DENIED",
+		"message": "Request is prohibited by organization's policy. vpcServiceControlsUniqueIdentifier: " + uid,
+		"details": []any{
+			map[string]any{
+				"@type":      "type.googleapis.com/google.rpc.PreconditionFailure",
+				"violations": []any{map[string]string{"type": "VPC_SERVICE_CONTROLS", "description": uid}},
+			},
+			map[string]any{
+				"@type":    "type.googleapis.com/google.rpc.ErrorInfo",
+				"reason":   "SECURITY_POLICY_VIOLATED",
+				"domain":   "googleapis.com",
+				"metadata": map[string]string{"service": service, "uid": uid, "consumer": "projects/" + ProjectNumber(Project)},
+			},
+		},
+	}})
+	return true
+}
+
+// PerimeterViolation is the unique id of the violations EnforcePerimeter
+// answers with, which the perimeter's audit log records.
+const PerimeterViolation = "Zq3kP8vXWd0uJt7LrN2mYh5aBcE4fGsT1oRiUyKpMjVnQw9xHl6"
 
 // FailUnavailable makes the next n API calls fail with 503 UNAVAILABLE.
 func (s *Server) FailUnavailable(n int) {

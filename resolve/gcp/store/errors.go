@@ -58,13 +58,33 @@ func (f failure) wrap(err error) error {
 		case certerr.Is(err):
 			return fmt.Errorf("%s from secret manager (%s): %w: %s", what, attempts(f.attempts), err, certerr.Hint)
 		}
+		if host, ok := certerr.NoSuchHost(err); ok {
+			check := "check stores.gcp.endpoint"
+			if f.res.Location != "" {
+				check = fmt.Sprintf("check that %s is a region where Secret Manager keeps regional secrets (?location=), and stores.gcp.regional_endpoint", f.res.Location)
+			}
+			return fmt.Errorf("%s: no such host %s (DNS says the name of secret manager's endpoint does not exist): %s", what, host, check)
+		}
 		return fmt.Errorf("%s from secret manager (%s): %w", what, attempts(f.attempts), hideExecutableOutput(err))
 	}
 	switch {
 	case api.code == http.StatusNotFound:
-		return fmt.Errorf("%s: secret manager has no such secret or version: %w (%w)", what, resolve.ErrNotFound, api)
+		// Global and regional secrets live apart: each endpoint knows
+		// only its own, and the console lists them on separate tabs.
+		// Google's message for a missing version of a secret that exists
+		// starts "Secret Version [": then the place was right.
+		where := " (a regional secret is read with ?location=REGION)"
+		switch {
+		case strings.HasPrefix(api.message, "Secret Version ["):
+			where = ""
+		case f.res.Location != "":
+			where = " in " + f.res.Location + " (a global secret is read without ?location=)"
+		}
+		return fmt.Errorf("%s: secret manager has no such secret or version%s: %w (%w)", what, where, resolve.ErrNotFound, api)
 	case api.serviceDisabled():
 		return api.notEnabled(what, "Secret Manager API", "secretmanager.googleapis.com")
+	case api.perimeter():
+		return api.outsidePerimeter(what, "secretmanager.googleapis.com")
 	case api.code == http.StatusForbidden:
 		who := "ward's Google identity"
 		if f.creds.identity != "" {
@@ -188,6 +208,27 @@ func (e *apiError) Error() string {
 // project is gcloud's own.
 func (e *apiError) serviceDisabled() bool {
 	return e.code == http.StatusForbidden && e.reason == "SERVICE_DISABLED"
+}
+
+// perimeter reports whether a VPC Service Controls perimeter refused the
+// call: ward called from outside it (or without an access level it
+// allows). IAM was not asked, and no role would help.
+func (e *apiError) perimeter() bool {
+	return e.code == http.StatusForbidden && e.reason == "SECURITY_POLICY_VIOLATED"
+}
+
+// outsidePerimeter is the error for a call (what) to service that a
+// perimeter refused. The message carries the violation's unique id, which
+// the perimeter's audit log records.
+func (e *apiError) outsidePerimeter(what, service string) error {
+	project := "the project"
+	if e.consumer != "" {
+		project = "project " + e.consumer
+	}
+	return fmt.Errorf("%s: a VPC Service Controls perimeter around %s refused the call, which came from outside it: no IAM role would help; "+
+		"run ward inside the perimeter (from a VPC network in it, reaching %s through Private Google Access or the restricted VIP restricted.googleapis.com, or a Private Service Connect endpoint named in stores.gcp.endpoint), "+
+		"or have the perimeter's administrator add an ingress rule or access level for ward's identity and network, with the violation's id from this message (%w)",
+		what, project, service, e)
 }
 
 // notEnabled is the error for a call (what) to the API title (service)

@@ -28,10 +28,11 @@ type backoff struct {
 var defaultBackoff = backoff{initial: 250 * time.Millisecond, max: 8 * time.Second}
 
 // retry calls call until it succeeds, fails in a way a retry cannot mend
-// (any 4xx but 429), or the next wait would pass ctx's deadline. It
-// returns how many attempts it made and the last error; when the
-// deadline cut a retry short, the error the retry was for.
-func (s *Store) retry(ctx context.Context, res gcp.Resource, call func(context.Context) error) (int, error) {
+// (any 4xx but 429; 429 too when throttleFinal), or the next wait would
+// pass ctx's deadline. It returns how many attempts it made and the last
+// error; when the deadline cut a retry short, the error the retry was
+// for.
+func (s *Store) retry(ctx context.Context, res gcp.Resource, throttleFinal bool, call func(context.Context) error) (int, error) {
 	delay := s.backoff.initial
 	var retried error
 	for attempt := 1; ; attempt++ {
@@ -39,7 +40,7 @@ func (s *Store) retry(ctx context.Context, res gcp.Resource, call func(context.C
 		if err != nil && retried != nil && ctx.Err() != nil {
 			return attempt, retried
 		}
-		if err == nil || !retryable(ctx, err) {
+		if err == nil || !retryable(ctx, err) || throttleFinal && throttled(err) {
 			return attempt, err
 		}
 		retried = err
@@ -84,8 +85,19 @@ func retryable(ctx context.Context, err error) bool {
 		// A retry meets the same certificate.
 		return false
 	}
+	if _, ok := certerr.NoSuchHost(err); ok {
+		// DNS will say again that the endpoint's name does not exist.
+		return false
+	}
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// throttled reports whether err is a 429 RESOURCE_EXHAUSTED: a quota
+// ran out.
+func throttled(err error) bool {
+	var ge *googleapi.Error
+	return errors.As(err, &ge) && ge.Code == http.StatusTooManyRequests
 }
 
 // statusOf names a failed call's status for log lines.

@@ -28,7 +28,6 @@ func TestRetries(t *testing.T) {
 	}{
 		{"throttled access", srv.Throttle, 3, func() error { _, err := s.Fetch(t.Context(), ref); return err }, gcptest.MethodAccess},
 		{"unavailable access", srv.FailUnavailable, 2, func() error { _, err := s.Fetch(t.Context(), ref); return err }, gcptest.MethodAccess},
-		{"throttled get", srv.Throttle, 2, func() error { _, err := s.Version(t.Context(), ref); return err }, gcptest.MethodGet},
 		{"unavailable get", srv.FailUnavailable, 1, func() error { _, err := s.Version(t.Context(), ref); return err }, gcptest.MethodGet},
 	}
 	for _, tt := range tests {
@@ -44,9 +43,26 @@ func TestRetries(t *testing.T) {
 		})
 	}
 
+	// A version check that meets the read quota (versions.get, 600 a
+	// minute per project) is not retried, and none is made for the
+	// quota's minute: the caller reads the value instead, under the
+	// access quota.
+	before := srv.Calls(gcptest.MethodGet)
+	srv.ThrottleReads(1)
+	for i := range 2 {
+		_, err := s.Version(t.Context(), ref)
+		checkError(t, "read quota", err, []string{v}, "read quota", "polls read the values for a minute")
+		if n := srv.Calls(gcptest.MethodGet) - before; n != 1 {
+			t.Errorf("version check %d under the read quota: got %d versions.get calls in all, want 1", i+1, n)
+		}
+	}
+	if _, err := s.Fetch(t.Context(), ref); err != nil {
+		t.Errorf("a read under the read quota: %v", err)
+	}
+
 	// Other 4xx answers are final: one call.
 	srv.Deny(secretName("r"))
-	before := srv.Calls(gcptest.MethodAccess)
+	before = srv.Calls(gcptest.MethodAccess)
 	_, err := s.Fetch(t.Context(), ref)
 	checkError(t, "denied", err, []string{v}, "403 PERMISSION_DENIED")
 	if n := srv.Calls(gcptest.MethodAccess) - before; n != 1 {

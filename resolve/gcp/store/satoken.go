@@ -95,6 +95,8 @@ func tokenFailure(email string, c *credentials, err error) error {
 		return fmt.Errorf("%s from the IAM Credentials API: %w", what, err)
 	case api.serviceDisabled():
 		return api.notEnabled(what, "IAM Service Account Credentials API", "iamcredentials.googleapis.com")
+	case api.perimeter():
+		return api.outsidePerimeter(what, "iamcredentials.googleapis.com")
 	case api.code == http.StatusForbidden:
 		return fmt.Errorf("%s: the IAM Credentials API denied it to %s: grant %s roles/iam.serviceAccountTokenCreator (iam.serviceAccounts.getAccessToken) on the service account, and check that the account exists (%w)", what, who, who, api)
 	case api.code == http.StatusNotFound:

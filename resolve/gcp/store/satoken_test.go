@@ -146,3 +146,24 @@ func TestServiceAccountTokenAPINotEnabled(t *testing.T) {
 		t.Errorf("the error says to grant a role: %v", err)
 	}
 }
+
+// TestServiceAccountTokenPerimeter: a VPC Service Controls perimeter that
+// restricts the IAM Service Account Credentials API refuses a call from
+// outside it; the error says so, with the violation's id, not to grant
+// the token creator role.
+func TestServiceAccountTokenPerimeter(t *testing.T) {
+	srv := emulator(t)
+	srv.AddServiceAccount(targetSA, gcptest.ClientEmail)
+	srv.EnforcePerimeter(gcptest.ServiceIAMCredentials)
+	opts := srv.Options()
+	opts.IAMEndpoint = srv.IAMURL()
+	ref, err := tokenRegistry.ParseRef("gcpsa://" + targetSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newStoreWith(t, opts, nil).Fetch(t.Context(), ref)
+	checkError(t, "perimeter", err, nil, targetSA, "VPC Service Controls perimeter", "iamcredentials.googleapis.com", gcptest.PerimeterViolation)
+	if err != nil && strings.Contains(err.Error(), "roles/iam.serviceAccountTokenCreator") {
+		t.Errorf("the error says to grant a role: %v", err)
+	}
+}

@@ -52,6 +52,16 @@ type Store struct {
 	mu       sync.Mutex
 	services map[string]*secretmanager.Service // by location, "" for global
 	closed   bool
+	// readsThrottled is when version checks may be made again, after
+	// the read quota ran out.
+	readsThrottled time.Time
+	// versionsDenied is, by secret name, when its versions may be asked
+	// for again after Google refused versions.get.
+	versionsDenied map[string]time.Time
+	// read is when each version (by the API's name for it, with the
+	// project number) was last read: Version tells a version recreated
+	// since, under the same number, by its createTime.
+	read map[string]time.Time
 }
 
 var (
@@ -72,7 +82,7 @@ func New(opts gcp.Options, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{opts: opts, log: log, backoff: defaultBackoff, services: map[string]*secretmanager.Service{}}, nil
+	return &Store{opts: opts, log: log, backoff: defaultBackoff, services: map[string]*secretmanager.Service{}, read: map[string]time.Time{}, versionsDenied: map[string]time.Time{}}, nil
 }
 
 // Fetch reads a secret version's payload with
@@ -94,7 +104,7 @@ func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, err
 	}
 	var out *secretmanager.AccessSecretVersionResponse
 	start := time.Now()
-	attempts, err := s.retry(ctx, res, func(ctx context.Context) (err error) {
+	attempts, err := s.retry(ctx, res, false, func(ctx context.Context) (err error) {
 		if res.Location != "" {
 			out, err = svc.Projects.Locations.Secrets.Versions.Access(res.Name()).Context(ctx).Do()
 		} else {
@@ -123,6 +133,9 @@ func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, err
 	if err != nil {
 		return resolve.Secret{}, fmt.Errorf("read %s: %w", describe(res), err)
 	}
+	s.mu.Lock()
+	s.read[out.Name] = start
+	s.mu.Unlock()
 	return resolve.Secret{Value: value, Version: version}, nil
 }
 
@@ -145,9 +158,23 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	s.mu.Lock()
+	until, denied := s.readsThrottled, s.versionsDenied[res.SecretName()]
+	s.mu.Unlock()
+	switch now := time.Now(); {
+	case now.Before(until):
+		return "", fmt.Errorf("read the metadata of %s: not asked: %w", describe(res), errReadQuota)
+	case now.Before(denied):
+		return "", fmt.Errorf("read the metadata of %s: not asked: %w", describe(res), errVersionsDenied)
+	}
 	var v *secretmanager.SecretVersion
 	start := time.Now()
-	attempts, err := s.retry(ctx, res, func(ctx context.Context) (err error) {
+	// A version check is an optimisation, and it counts against Secret
+	// Manager's read quota (600 a minute per project, shared by every
+	// metadata read in the project), not the access quota (90,000): when
+	// the read quota runs out it is not retried, and no more version
+	// checks are made for the quota's minute: polls read the values.
+	attempts, err := s.retry(ctx, res, true, func(ctx context.Context) (err error) {
 		if res.Location != "" {
 			v, err = svc.Projects.Locations.Secrets.Versions.Get(res.Name()).Context(ctx).Do()
 		} else {
@@ -155,6 +182,22 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 		}
 		return err
 	})
+	if throttled(err) {
+		s.mu.Lock()
+		s.readsThrottled = time.Now().Add(readQuotaWindow)
+		s.mu.Unlock()
+		s.log.Debug("secret manager's read quota ran out: no version checks for a minute; polls read the values", "store", "gcp", "secret", res.Name())
+		api, _ := asAPIError(err)
+		return "", fmt.Errorf("read the metadata of %s: %w (%w)", describe(res), errReadQuota, api)
+	}
+	if api, ok := asAPIError(err); ok && api.code == http.StatusForbidden {
+		// The identity may read payloads but not metadata (the accessor
+		// role alone, as least privilege has it): asking at every poll
+		// changes nothing and costs a request against the read quota.
+		s.mu.Lock()
+		s.versionsDenied[res.SecretName()] = time.Now().Add(versionsDeniedWindow)
+		s.mu.Unlock()
+	}
 	if err != nil {
 		return "", failure{op: opGet, res: res, creds: c, attempts: attempts, elapsed: time.Since(start)}.wrap(err)
 	}
@@ -165,6 +208,20 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 	if v.State != "ENABLED" {
 		res.Version = number
 		return "", unusable(res, v.State, nil)
+	}
+	// A secret deleted and created again numbers its versions from 1
+	// again: a version created after ward read the one of that number is
+	// another, though its number is the same. Its number with its
+	// creation time differs from what Fetch returned, so the poll reads
+	// it; the next poll finds it read. A local clock behind Google's
+	// costs reads of a version younger than the gap, never a restart:
+	// the data read is the same.
+	s.mu.Lock()
+	at, ok := s.read[v.Name]
+	s.mu.Unlock()
+	if created, err := time.Parse(time.RFC3339Nano, v.CreateTime); ok && err == nil && created.After(at) {
+		s.log.Debug("the version was created after ward read the one of its number: the secret was created again", "store", "gcp", "secret", v.Name, "created", v.CreateTime)
+		return number + "@" + v.CreateTime, nil
 	}
 	return number, nil
 }
@@ -214,6 +271,21 @@ func (s *Store) service(ctx context.Context, location string) (*secretmanager.Se
 }
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// readQuotaWindow is how long version checks pause when Secret Manager's
+// read quota, counted per minute, runs out.
+const readQuotaWindow = time.Minute
+
+// versionsDeniedWindow is how long a secret's versions are not asked for
+// after Google refused versions.get: a role granted meanwhile is used
+// from then on.
+const versionsDeniedWindow = time.Hour
+
+// errVersionsDenied says why a version check was not made.
+var errVersionsDenied = errors.New("secret manager refused ward's identity the secret's metadata (secretmanager.versions.get) within the last hour, so polls read the value")
+
+// errReadQuota says why a version check was not made, or failed.
+var errReadQuota = errors.New("secret manager's read quota (600 metadata reads a minute per project) ran out, so polls read the values for a minute")
 
 // resource checks ref (a store may be handed one that was not) and
 // returns the version it names.

@@ -164,7 +164,7 @@ func TestErrors(t *testing.T) {
 		notFound bool
 		wants    []string
 	}{
-		{"no secret", fetch, p + "nope", true, []string{`read the latest version of secret "nope" in project "` + project + `"`, "secret manager has no such secret or version: not found", "404 NOT_FOUND"}},
+		{"no secret", fetch, p + "nope", true, []string{`read the latest version of secret "nope" in project "` + project + `"`, "secret manager has no such secret or version (a regional secret is read with ?location=REGION): not found", "404 NOT_FOUND"}},
 		{"no version", fetch, p + "db?version=9", true, []string{`read version 9 of secret "db"`, "not found", "404 NOT_FOUND"}},
 		{"deleted secret", fetch, p + "gone", true, []string{`secret "gone"`, "not found"}},
 		{"no secret, metadata", version, p + "nope", true, []string{`read the metadata of the latest version of secret "nope"`, "not found"}},
