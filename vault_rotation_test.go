@@ -215,6 +215,40 @@ func TestVaultOutageBacksOff(t *testing.T) {
 	}
 }
 
+// TestBadSecretHoldsBackNoOther: a polled secret that cannot be read any
+// more (deleted with its metadata, as a disabled or deleted secret in any
+// store) fails each poll, and the others polled with it go on: a change
+// to one of them restarts the child with it, and with the value it had
+// for the one that failed. The whole poll used to fail, and no secret of
+// any store was rotated for as long as the one stayed unreadable.
+func TestBadSecretHoldsBackNoOther(t *testing.T) {
+	_, addr, token := testVault(t)
+	vt := vaulttest.Require(t)
+	mount := vt.MountKV(t, 2)
+	k1, k2, gone := canary("badsecret-kv1"), canary("badsecret-kv2"), canary("badsecret-gone")
+	kvPut(t, mount, "app", map[string]any{"token": k1})
+	kvPut(t, mount, "other", map[string]any{"token": gone})
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  TOKEN: vault://%s/app#token\n  OTHER: vault://%s/other#token\nrotation:\n  poll: 1s\n  jitter: 0%%\n  debounce: 100ms\n", mount, mount))
+	cmd, stdout, stderr := wardVault(t, w, addr, token, m)
+	if env := envListing(stdout); env["TOKEN"] != helper.Hash(k1) || env["OTHER"] != helper.Hash(gone) {
+		t.Fatalf("the child does not have the first values")
+	}
+	if _, err := vt.Root.Logical().Delete(mount + "/metadata/other"); err != nil {
+		t.Fatal(err)
+	}
+	stderr.waitForContaining("cannot refresh secrets")
+	kvPut(t, mount, "app", map[string]any{"token": k2})
+	env := envListing(stdout)
+	if env["TOKEN"] != helper.Hash(k2) {
+		t.Errorf("the restarted child does not have the new value of the secret that can be read")
+	}
+	if env["OTHER"] != helper.Hash(gone) {
+		t.Errorf("the restarted child does not have the value it had of the secret that cannot be read")
+	}
+	stopAndCount(t, cmd, stdout, stderr, k1, k2, gone)
+}
+
 // TestBadFileHoldsBackNoPoll: a file:// secret that cannot be read (its
 // mounted file emptied or removed) is retried with backoff, and the
 // polled stores go on: a KV change meanwhile restarts the child with it.

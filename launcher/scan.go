@@ -54,10 +54,7 @@ func cmdScan(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	values, failed, err := resolveAvailable(lg, m, prof)
-	if err != nil {
-		return err
-	}
+	values, failed := resolveAvailable(lg, m, prof)
 	// One warning per reason, as the error report has one line: a store
 	// that cannot log in would otherwise warn for each of its references
 	// at every commit the hook checks.

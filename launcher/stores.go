@@ -103,29 +103,12 @@ func resolveOnce(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[str
 
 // resolveAvailable fetches what it can of the secrets the manifest names,
 // for scan: the variables that cannot be resolved (a store down, a
-// colleague's local secret) are returned apart, and the rest resolved. A
-// document is read again only when another failed beside it.
-func resolveAvailable(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[string]resolve.Value, []resolve.VarError, error) {
+// colleague's local secret) are returned apart, and the rest resolved.
+func resolveAvailable(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[string]resolve.Value, []resolve.VarError) {
 	set, f := openStores(m, prof, lg, false)
 	defer set.Close()
-	refs := m.Refs(prof)
-	var failed []resolve.VarError
 	start := time.Now()
-	// Each round drops at least one variable, so this ends.
-	for len(refs) > 0 {
-		values, err := f.Fetch(context.Background(), refs)
-		var fe *resolve.FetchError
-		switch {
-		case err == nil:
-			logResolved(lg.log, values, time.Since(start))
-			return values, failed, nil
-		case !errors.As(err, &fe):
-			return nil, nil, failure.New(err, "")
-		}
-		for _, vf := range fe.Failures {
-			delete(refs, vf.Name)
-			failed = append(failed, vf)
-		}
-	}
-	return map[string]resolve.Value{}, failed, nil
+	values, failed := f.FetchAvailable(context.Background(), m.Refs(prof))
+	logResolved(lg.log, values, time.Since(start))
+	return values, failed
 }

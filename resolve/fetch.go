@@ -198,6 +198,19 @@ type fetchResult struct {
 // Fetch resolves refs (variable name to reference). It returns every value
 // or none: on any failure the error lists each failed variable.
 func (f *Fetcher) Fetch(ctx context.Context, refs map[string]Ref) (map[string]Value, error) {
+	out, failures := f.FetchAvailable(ctx, refs)
+	if failures != nil {
+		return nil, &FetchError{Failures: failures}
+	}
+	return out, nil
+}
+
+// FetchAvailable resolves refs as Fetch does, each document read once, and
+// returns the values it could read beside the variables it could not
+// (sorted by name), for a caller that can use part: a rotation gives the
+// child what changed and keeps what it has for the rest, and scan searches
+// for what it could read. A start uses Fetch.
+func (f *Fetcher) FetchAvailable(ctx context.Context, refs map[string]Ref) (map[string]Value, []VarError) {
 	read := time.Now()
 	results := f.fetchDocuments(ctx, refs)
 	out := make(map[string]Value, len(refs))
@@ -215,11 +228,8 @@ func (f *Fetcher) Fetch(ctx context.Context, refs map[string]Ref) (map[string]Va
 		s := res.secret
 		out[name] = Value{Name: name, Ref: r, Bytes: b, Version: s.Version, Updated: s.Updated, Lease: s.Lease, Expires: s.Expires, File: s.File, Read: read}
 	}
-	if failures != nil {
-		sort.Slice(failures, func(i, j int) bool { return failures[i].Name < failures[j].Name })
-		return nil, &FetchError{Failures: failures}
-	}
-	return out, nil
+	sort.Slice(failures, func(i, j int) bool { return failures[i].Name < failures[j].Name })
+	return out, failures
 }
 
 // fetchDocuments reads each document refs name once: a batch per store

@@ -189,15 +189,21 @@ func (r *rotator) run(ctx context.Context) {
 				retryAt, retryWhen = time.After(wait), time.Now().Add(wait)
 			}
 			r.log.Warn("cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", max(time.Until(retryWhen), 0).Round(time.Millisecond).String(), "error", err.Error())
-			return
-		}
-		failed = slices.DeleteFunc(failed, func(f trigger) bool { return f == t })
-		if backoff != 0 && len(failed) == 0 {
-			r.log.Info("secrets refresh recovered")
-			backoff = 0
-		}
-		if !read {
-			return
+			if next == nil {
+				// Nothing read changes the child's view.
+				return
+			}
+			// Other values read meanwhile did change it: the child gets
+			// them, and keeps what it has for those that failed.
+		} else {
+			failed = slices.DeleteFunc(failed, func(f trigger) bool { return f == t })
+			if backoff != 0 && len(failed) == 0 {
+				r.log.Info("secrets refresh recovered")
+				backoff = 0
+			}
+			if !read {
+				return
+			}
 		}
 		if pending != nil && next != pending {
 			r.dropLeases(ctx, pending.values, next)
@@ -336,7 +342,11 @@ func (r *rotator) dropLater(ctx context.Context, old map[string]resolve.Value) {
 
 // refresh reads again what t says may have changed, keeping every other
 // value, and returns a proposal when the child's view would change (nil
-// when it would not). read reports whether anything was read at all.
+// when it would not). read reports whether anything was read at all. A
+// value that cannot be read fails the refresh, but not the others read
+// with it: the proposal holds them, and the child's value for the one
+// that failed (a secret disabled or deleted in one store held back every
+// other's rotation for as long as it stayed so).
 func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (next *proposal, read bool, err error) {
 	base := r.values
 	if pending != nil {
@@ -359,30 +369,28 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 		}
 		return pending, false, nil
 	}
-	fetched, err := r.fetcher.Fetch(ctx, refs)
+	fetched, failures := r.fetcher.FetchAvailable(ctx, refs)
+	if failures != nil {
+		err = &resolve.FetchError{Failures: failures}
+	}
 	r.versionsFailed(versionErrs, err)
-	if err != nil {
+	if len(fetched) == 0 {
 		return nil, true, err
 	}
-	values := make(map[string]resolve.Value, len(base))
-	for name, v := range base {
-		values[name] = v
-	}
-	for name, v := range fetched {
-		values[name] = v
-	}
-	p, err := plan.Build(r.m, r.prof, values, r.input)
-	if err != nil {
-		return nil, true, err
+	values := maps.Clone(base)
+	maps.Copy(values, fetched)
+	p, buildErr := plan.Build(r.m, r.prof, values, r.input)
+	if buildErr != nil {
+		return nil, true, errors.Join(err, buildErr)
 	}
 	changed, envChanged, filesChanged := r.current.Changed(p)
 	if !envChanged && !filesChanged {
-		r.log.Debug("secrets read again: the child's environment and files would not change", "reason", t.String(), "read", len(refs))
+		r.log.Debug("secrets read again: the child's environment and files would not change", "reason", t.String(), "read", len(fetched))
 		r.dropLeases(ctx, fetched, &proposal{values: base})
 		r.adoptVersions(fetched)
-		return nil, true, nil
+		return nil, true, err
 	}
-	return &proposal{plan: p, values: values, changed: changed, envChanged: envChanged, filesChanged: filesChanged, done: make(chan bool, 1)}, true, nil
+	return &proposal{plan: p, values: values, changed: changed, envChanged: envChanged, filesChanged: filesChanged, done: make(chan bool, 1)}, true, err
 }
 
 // freshen reads again the watched values of p whose files changed since
