@@ -126,10 +126,13 @@ func (s *Server) smARN(name string) string {
 	for i := range suffix {
 		suffix[i] = alnum[int(suffix[i])%len(alnum)]
 	}
-	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", Region, AccountID, name, suffix)
+	return fmt.Sprintf("%s%s-%s", s.smARNPrefix(), name, suffix)
 }
 
-const smARNPrefix = "arn:aws:secretsmanager:" + Region + ":" + AccountID + ":secret:"
+// smARNPrefix is what a secret's name follows in its ARN.
+func (s *Server) smARNPrefix() string {
+	return "arn:aws:secretsmanager:" + s.region + ":" + AccountID + ":secret:"
+}
 
 // findSecret resolves a SecretId: a name, a full ARN, or a partial ARN (an
 // ARN without the six-character random suffix). Callers hold s.mu.
@@ -141,7 +144,7 @@ func (s *Server) findSecret(id string) *secret {
 		return nil
 	}
 	for _, sec := range s.secrets {
-		if sec.arn == id || smARNPrefix+sec.name == id {
+		if sec.arn == id || s.smARNPrefix()+sec.name == id {
 			return sec
 		}
 	}
@@ -154,8 +157,8 @@ func (s *Server) secretSubjects(id string, sec *secret) []string {
 	if sec != nil {
 		return []string{sec.name, sec.arn}
 	}
-	if strings.HasPrefix(id, smARNPrefix) {
-		return []string{id, strings.TrimPrefix(id, smARNPrefix)}
+	if strings.HasPrefix(id, s.smARNPrefix()) {
+		return []string{id, strings.TrimPrefix(id, s.smARNPrefix())}
 	}
 	return []string{id}
 }

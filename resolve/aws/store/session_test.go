@@ -247,3 +247,67 @@ func TestCertificateNotRetried(t *testing.T) {
 		t.Errorf("the endpoint saw %d connections, want 1: a certificate error is final", n)
 	}
 }
+
+// TestARNRegion reads secrets and parameters named by ARNs in another
+// region than ward's. AWS does not forward a request by the ARN it names:
+// asked in us-east-1, Secrets Manager "can't find" an eu-west-1 secret and
+// Parameter Store lists its parameter as invalid. Each region here holds a
+// secret and a parameter of the same name, with different values.
+func TestARNRegion(t *testing.T) {
+	home := emulator(t)
+	eu := home.AddRegion("eu-west-1")
+	values := map[string]string{}
+	for _, r := range []struct {
+		region string
+		srv    *awstest.Server
+	}{{"home", home}, {"eu", eu}} {
+		values[r.region+"/s"], values[r.region+"/p"] = resolvetest.Canary("sm-"+r.region), resolvetest.Canary("ssm-"+r.region)
+		r.srv.PutSecretString("region/db", values[r.region+"/s"])
+		r.srv.PutParameter("/region/token", values[r.region+"/p"], true)
+	}
+	vars := map[string]string{
+		"HOME_SECRET":      "awssm://region/db",
+		"EU_SECRET":        "awssm://" + eu.SecretARN("region/db"),
+		"EU_PARTIAL":       "awssm://arn:aws:secretsmanager:eu-west-1:" + awstest.AccountID + ":secret:region/db",
+		"EU_SECRET_STAGE":  "awssm://" + eu.SecretARN("region/db") + "?stage=AWSCURRENT",
+		"HOME_PARAM":       "ssm:///region/token",
+		"EU_PARAM":         "ssm://" + eu.ParameterARN("/region/token"),
+		"EU_PARAM_VERSION": "ssm://" + eu.ParameterARN("/region/token") + "?version=1",
+	}
+	want := map[string]string{
+		"HOME_SECRET": "home/s", "EU_SECRET": "eu/s", "EU_PARTIAL": "eu/s", "EU_SECRET_STAGE": "eu/s",
+		"HOME_PARAM": "home/p", "EU_PARAM": "eu/p", "EU_PARAM_VERSION": "eu/p",
+	}
+	session := newSession()
+	stores := map[string]resolve.Store{"awssm": awsstore.NewSecretsManager(session), "ssm": awsstore.NewParameterStore(session)}
+	f := &resolve.Fetcher{Stores: func(scheme string) (resolve.Store, error) { return stores[scheme], nil }}
+	refs := map[string]resolve.Ref{}
+	for name, s := range vars {
+		refs[name] = mustRef(t, s)
+	}
+	var canaries []string
+	for _, v := range values {
+		canaries = append(canaries, v)
+	}
+	got, err := f.Fetch(t.Context(), refs)
+	if err != nil {
+		checkError(t, "fetch", err, canaries)
+		t.Fatalf("fetch: %s", strings.Join(strings.Fields(strings.NewReplacer(canaries...).Replace(err.Error())), " "))
+	}
+	for name, w := range want {
+		if string(got[name].Bytes) != values[w] {
+			t.Errorf("%s (%s): got the value of another secret or parameter, want %s's", name, vars[name], w)
+		}
+	}
+
+	// One reference alone takes the single-read path.
+	s, err := stores["awssm"].Fetch(t.Context(), mustRef(t, vars["EU_SECRET"]))
+	if err != nil || string(s.Value) != values["eu/s"] {
+		t.Errorf("fetch %s alone: err %v, or the value of another secret", vars["EU_SECRET"], err)
+	}
+
+	// A secret that exists in neither region is not found in the ARN's.
+	_, err = stores["awssm"].Fetch(t.Context(), mustRef(t, "awssm://arn:aws:secretsmanager:eu-west-1:"+awstest.AccountID+":secret:region/none"))
+	checkError(t, "a missing secret by ARN", err, canaries, "(eu-west-1)")
+	checkNotFound(t, "a missing secret by ARN", err, true)
+}
