@@ -232,6 +232,9 @@ func (s *Server) readSecretValue(action, id string, versionID, stage *string) (*
 	if matches(s.noDecr, s.secretSubjects(id, sec)...) {
 		return nil, smDecryptionFailure()
 	}
+	if matches(s.noKMS, s.secretSubjects(id, sec)...) {
+		return nil, &apiError{status: http.StatusBadRequest, code: "AccessDeniedException", msgKey: "Message", message: "Access to KMS is not allowed"}
+	}
 	now := s.now().UTC()
 	sec.lastAccessed = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	e := &secretValueEntry{

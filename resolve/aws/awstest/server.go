@@ -98,6 +98,7 @@ type Server struct {
 	internal int
 	deny     []string
 	noDecr   []string
+	noKMS    []string
 	now      func() time.Time
 
 	// STS: the roles AssumeRole may assume, the sessions it issued (by
@@ -241,12 +242,25 @@ func (s *Server) FailDecrypt(nameOrPath string) {
 	s.noDecr = append(s.noDecr, nameOrPath)
 }
 
-// ClearFaults removes all Deny and FailDecrypt patterns and pending
+// DenyKMS makes reading the value of matching secrets and SecureString
+// parameters fail as it does when the caller may read them but not use
+// their KMS key (a customer managed key whose key policy or IAM grants no
+// kms:Decrypt): Secrets Manager answers AccessDeniedException "Access to
+// KMS is not allowed" (an Errors entry in BatchGetSecretValue), and SSM,
+// with WithDecryption, passes on KMS's AccessDeniedException for a key the
+// caller cannot see. Patterns are matched as for Deny.
+func (s *Server) DenyKMS(nameOrPath string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noKMS = append(s.noKMS, nameOrPath)
+}
+
+// ClearFaults removes all Deny, FailDecrypt and DenyKMS patterns and pending
 // Throttle / FailInternal counts.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.deny, s.noDecr, s.throttle, s.internal = nil, nil, 0, 0
+	s.deny, s.noDecr, s.noKMS, s.throttle, s.internal = nil, nil, nil, 0, 0
 }
 
 // Calls reports how many requests for op the server received, counting

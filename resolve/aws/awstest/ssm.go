@@ -106,6 +106,24 @@ func ssmError(code, msgKey, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: code, msgKey: msgKey, message: fmt.Sprintf(format, args...)}
 }
 
+// kmsFault is the KMS failure FailDecrypt or DenyKMS set for reading p
+// through ref, if any. Callers hold s.mu.
+func (s *Server) kmsFault(ref string, p *ssmParameterOut, decrypt bool) *apiError {
+	if !decrypt || p.Type != typeSecureString {
+		return nil
+	}
+	switch {
+	case matches(s.noDecr, s.paramSubjects(ref)...):
+		return kmsDecryptDenied()
+	case matches(s.noKMS, s.paramSubjects(ref)...):
+		// KMS's answer for a key the caller's identity cannot see: one in
+		// another account whose key policy does not name it.
+		return &apiError{status: http.StatusBadRequest, code: "AccessDeniedException", msgKey: "Message",
+			message: "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access. (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; Request ID: " + newUUID() + "; Proxy: null)"}
+	}
+	return nil
+}
+
 // kmsDecryptDenied is what SSM passes on when KMS refuses to decrypt a
 // SecureString: an AccessDeniedException whose message is KMS's own.
 func kmsDecryptDenied() *apiError {
@@ -205,8 +223,8 @@ func (s *Server) ssmGetParameter(body []byte) (any, error) {
 	if r.missing != nil {
 		return nil, r.missing
 	}
-	if decrypt && r.out.Type == typeSecureString && matches(s.noDecr, s.paramSubjects(*in.Name)...) {
-		return nil, kmsDecryptDenied()
+	if aerr := s.kmsFault(*in.Name, r.out, decrypt); aerr != nil {
+		return nil, aerr
 	}
 	return struct {
 		Parameter *ssmParameterOut `json:"Parameter"`
@@ -255,8 +273,8 @@ func (s *Server) ssmGetParameters(body []byte) (any, error) {
 			out.InvalidParameters = append(out.InvalidParameters, ref)
 			continue
 		}
-		if decrypt && r.out.Type == typeSecureString && matches(s.noDecr, s.paramSubjects(ref)...) {
-			return nil, kmsDecryptDenied()
+		if aerr := s.kmsFault(ref, r.out, decrypt); aerr != nil {
+			return nil, aerr
 		}
 		out.Parameters = append(out.Parameters, r.out)
 	}

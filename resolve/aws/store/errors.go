@@ -50,7 +50,7 @@ func (t target) failAPI(api smithy.APIError, err error) error {
 	case notFound:
 		return t.notFound()
 	case decryptFailed:
-		return fmt.Errorf("%s cannot decrypt %s: check that ward's AWS identity is allowed kms:Decrypt on its KMS key and that the key is enabled: %w", t.service, t.what, said)
+		return fmt.Errorf("%s cannot decrypt %s: check that ward's AWS identity is allowed kms:Decrypt on its KMS key, by the key's policy as well as IAM, and that the key is enabled: %w", t.service, t.what, said)
 	case denied:
 		return fmt.Errorf("%s denied access to %s: check that ward's AWS identity is allowed %s on it (and kms:Decrypt on its KMS key): %w", t.service, t.what, t.action, said)
 	case badCredentials:
@@ -124,8 +124,7 @@ func classify(api smithy.APIError) failure {
 		return notFound
 	case code == "DecryptionFailure", code == "InvalidKeyId", strings.HasPrefix(code, "KMS"):
 		return decryptFailed
-	case code == "AccessDeniedException" && strings.Contains(api.ErrorMessage(), "kms:"):
-		// SSM passes on KMS's own denial under this code.
+	case code == "AccessDeniedException" && kmsDenied(api.ErrorMessage()):
 		return decryptFailed
 	case code == "AccessDeniedException", code == "AccessDenied":
 		return denied
@@ -138,6 +137,16 @@ func classify(api smithy.APIError) failure {
 		return badCredentials
 	}
 	return otherFailure
+}
+
+// kmsDenied reports whether an AccessDeniedException's message is KMS
+// refusing the key rather than IAM refusing the secret: SSM passes on
+// KMS's own message ("not authorized to perform: kms:Decrypt", or "The
+// ciphertext refers to a customer master key that ... you are not allowed
+// to access. (Service: AWSKMS; ..."), and Secrets Manager says "Access to
+// KMS is not allowed".
+func kmsDenied(msg string) bool {
+	return strings.Contains(msg, "kms:") || strings.Contains(msg, "Service: AWSKMS") || strings.Contains(msg, "Access to KMS")
 }
 
 // attributable reports whether a whole batch failed for a reason one of

@@ -267,7 +267,8 @@ func TestSecretsManagerThrottling(t *testing.T) {
 func TestSecretsManagerErrors(t *testing.T) {
 	srv := emulator(t)
 	good, denied, undecryptable, deleted := resolvetest.Canary("good"), resolvetest.Canary("denied"), resolvetest.Canary("kms"), resolvetest.Canary("deleted")
-	canaries := []string{good, denied, undecryptable, deleted}
+	keyDenied := resolvetest.Canary("kmskey")
+	canaries := []string{good, denied, undecryptable, deleted, keyDenied}
 	srv.PutSecretString("err/good", good)
 	srv.PutSecretString("err/denied", denied)
 	srv.PutSecretString("err/kms", undecryptable)
@@ -275,6 +276,8 @@ func TestSecretsManagerErrors(t *testing.T) {
 	srv.Deny("err/denied")
 	srv.FailDecrypt("err/kms")
 	srv.ScheduleDeletion("err/deleted")
+	srv.PutSecretString("err/kmskey", keyDenied)
+	srv.DenyKMS("err/kmskey")
 
 	tests := []struct {
 		name     string
@@ -284,7 +287,10 @@ func TestSecretsManagerErrors(t *testing.T) {
 	}{
 		{"not found", "awssm://err/missing", true, []string{`secret "err/missing"`, "us-east-1", "not found"}},
 		{"access denied", "awssm://err/denied", false, []string{`secret "err/denied"`, "secretsmanager:GetSecretValue", "kms:Decrypt", "AccessDeniedException"}},
-		{"decryption failure", "awssm://err/kms", false, []string{`secret "err/kms"`, "kms:Decrypt", "DecryptionFailure"}},
+		{"decryption failure", "awssm://err/kms", false, []string{`secret "err/kms"`, "cannot decrypt", "kms:Decrypt", "DecryptionFailure"}},
+		// Allowed the secret, not its key: the fault is KMS's, not IAM's
+		// on the secret.
+		{"KMS key not allowed", "awssm://err/kmskey", false, []string{`secret "err/kmskey"`, "cannot decrypt", "kms:Decrypt", "Access to KMS is not allowed"}},
 		{"scheduled for deletion", "awssm://err/deleted", false, []string{`secret "err/deleted"`, "scheduled for deletion",
 			"aws secretsmanager restore-secret --secret-id err/deleted --region us-east-1", "InvalidRequestException"}},
 	}
