@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -29,6 +30,9 @@ func (r *regional[C]) client(ctx context.Context, region string) (*C, string, er
 		return nil, "", err
 	}
 	region = cmp.Or(region, cfg.Region)
+	if region == "" {
+		return nil, "", fmt.Errorf("%w, or name it by its ARN, which holds its region", errNoRegion)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.clients == nil {
@@ -40,6 +44,13 @@ func (r *regional[C]) client(ctx context.Context, region string) (*C, string, er
 		r.clients[region] = c
 	}
 	return c, region, nil
+}
+
+// home is the session's region, "" when none is configured (a reference
+// by ARN still has its own), loading the session on first use.
+func (r *regional[C]) home(ctx context.Context) (string, error) {
+	cfg, err := r.session.Config(ctx)
+	return cfg.Region, err
 }
 
 // arnRegion is the region of an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:...),

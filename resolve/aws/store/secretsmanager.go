@@ -73,7 +73,7 @@ func (sm *SecretsManager) Fetch(ctx context.Context, ref resolve.Ref) (resolve.S
 // cannot). A batch asks one region. Calls run concurrently, at most Concurrency at a time. An error
 // is reported for the reference it concerns, leaving the others valid.
 func (sm *SecretsManager) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
-	_, home, err := sm.clients.client(ctx, "")
+	home, err := sm.clients.home(ctx)
 	if err != nil {
 		return resolve.BatchFailed(len(refs), err)
 	}

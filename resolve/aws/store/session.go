@@ -92,9 +92,6 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	if err != nil {
 		return awssdk.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
 	}
-	if cfg.Region == "" {
-		return awssdk.Config{}, errors.New("no AWS region: set AWS_REGION, a region in the AWS profile, or stores.aws.region in the manifest")
-	}
 	// The first request would fetch the credentials anyway (and cache
 	// them); fetching them here lets a failure say what to set.
 	if cfg.Credentials != nil {
@@ -106,6 +103,10 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 				profile := cmp.Or(s.opts.Profile, os.Getenv("AWS_PROFILE"), "default")
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: the IAM Identity Center (SSO) login of AWS profile %q has expired or was never made: run aws sso login --profile %s: %w", profile, profile, err)
 			}
+			if cfg.Region == "" {
+				// Web identity and SSO call STS and the portal in a region.
+				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials, and %w: %w", errNoRegion, hideProcessOutput(err))
+			}
 			return awssdk.Config{}, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role): %w", hideProcessOutput(err))
 		}
 	}
@@ -113,6 +114,11 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	s.cfg = &cfg
 	return cfg, nil
 }
+
+// errNoRegion is the error for a request with no region to go to: one
+// for a name, or an STS call, when neither the environment, the profile
+// nor the manifest gives one. An ARN holds its own.
+var errNoRegion = errors.New("no AWS region: set AWS_REGION, a region in the AWS profile, or stores.aws.region in the manifest")
 
 // retryer is the SDK's standard retryer (exponential backoff with jitter;
 // throttling, 5xx and connection errors retried; other 4xx not), bounded.

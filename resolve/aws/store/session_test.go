@@ -118,9 +118,32 @@ func TestNoRegion(t *testing.T) {
 	unsetenv(t, "AWS_REGION")
 	unsetenv(t, "AWS_DEFAULT_REGION")
 	_, err := awsstore.NewSecretsManager(newSession()).Fetch(t.Context(), mustRef(t, "awssm://x"))
+	checkError(t, "no region", err, nil, "no AWS region", "AWS_REGION", "stores.aws.region", "by its ARN")
+	_, err = awsstore.NewParameterStore(newSession()).Fetch(t.Context(), mustRef(t, "ssm:///x"))
+	checkError(t, "no region", err, nil, "no AWS region", "AWS_REGION", "stores.aws.region", "by its ARN")
+	_, err = awsstore.NewAssumeRole(newSession()).Fetch(t.Context(), mustRef(t, "awssts://arn:aws:iam::"+awstest.AccountID+":role/x"))
 	checkError(t, "no region", err, nil, "no AWS region", "AWS_REGION", "stores.aws.region")
 	if n := srv.Calls(""); n != 0 {
 		t.Errorf("got %d calls, want 0", n)
+	}
+
+	// An ARN holds its region: references by ARN need no other.
+	sv, pv := resolvetest.Canary("noregion-sm"), resolvetest.Canary("noregion-ssm")
+	srv.PutSecretString("noregion/s", sv)
+	srv.PutParameter("/noregion/p", pv, true)
+	session := newSession()
+	stores := map[string]resolve.Store{"awssm": awsstore.NewSecretsManager(session), "ssm": awsstore.NewParameterStore(session)}
+	f := &resolve.Fetcher{Stores: func(scheme string) (resolve.Store, error) { return stores[scheme], nil }}
+	got, err := f.Fetch(t.Context(), map[string]resolve.Ref{
+		"S": mustRef(t, "awssm://"+srv.SecretARN("noregion/s")),
+		"P": mustRef(t, "ssm://"+srv.ParameterARN("/noregion/p")),
+	})
+	if err != nil {
+		checkError(t, "by ARN with no region", err, []string{sv, pv})
+		t.Fatalf("by ARN with no region configured: %s", strings.NewReplacer(sv, "<canary>", pv, "<canary>").Replace(err.Error()))
+	}
+	if string(got["S"].Bytes) != sv || string(got["P"].Bytes) != pv {
+		t.Errorf("by ARN with no region configured: got wrong values")
 	}
 }
 

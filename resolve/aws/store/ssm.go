@@ -50,7 +50,7 @@ func (ps *ParameterStore) Fetch(ctx context.Context, ref resolve.Ref) (resolve.S
 // reference; when AWS refuses a whole call (IAM or KMS denying one of its
 // parameters), each of its names is asked for alone to tell which.
 func (ps *ParameterStore) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
-	_, home, err := ps.clients.client(ctx, "")
+	home, err := ps.clients.home(ctx)
 	if err != nil {
 		return resolve.BatchFailed(len(refs), err)
 	}
