@@ -85,7 +85,7 @@ func (s *Server) verifySigV4(r *http.Request, body []byte, signingName string) (
 			scopeDate, signedAt.Format(scopeDateLayout), amzDate)
 	}
 	if region != s.region {
-		return nil, coralError("InvalidSignatureException", "Credential should be scoped to a valid region. ")
+		return nil, coralError("InvalidSignatureException", "Credential should be scoped to a valid region, not '%s'. ", region)
 	}
 	if svc != signingName {
 		return nil, coralError("InvalidSignatureException", "Credential should be scoped to correct service: '%s'. ", signingName)

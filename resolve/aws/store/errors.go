@@ -22,6 +22,8 @@ type target struct {
 	action  string // the IAM action the read needs
 	region  string
 	secret  string // a Secrets Manager SecretId, for the restore command
+	// endpointEnv is the variable that sets the service's own endpoint.
+	endpointEnv string
 }
 
 // notFound is the error for a document AWS says does not exist.
@@ -53,6 +55,9 @@ func (t target) failAPI(api smithy.APIError, err error) error {
 		return fmt.Errorf("%s cannot decrypt %s: check that ward's AWS identity is allowed kms:Decrypt on its KMS key, by the key's policy as well as IAM, and that the key is enabled: %w", t.service, t.what, said)
 	case denied:
 		return fmt.Errorf("%s denied access to %s: check that ward's AWS identity is allowed %s on it (and kms:Decrypt on its KMS key): %w", t.service, t.what, t.action, said)
+	case endpointRegion:
+		return fmt.Errorf("the %s endpoint ward reached does not serve %s, the region it asked for %s in (a VPC or other private endpoint serves its own region only): point %s (or AWS_ENDPOINT_URL) at an endpoint of %s, or set the region the endpoint serves: %w",
+			t.service, t.region, t.what, t.endpointEnv, t.region, said)
 	case badCredentials:
 		return fmt.Errorf("%s rejected ward's AWS credentials reading %s: check the access key, session token and clock: %w", t.service, t.what, said)
 	case scheduledDeletion:
@@ -113,6 +118,7 @@ const (
 	decryptFailed
 	badCredentials
 	scheduledDeletion
+	endpointRegion
 )
 
 // classify reads an AWS error code (and, for SSM's pass-through of KMS
@@ -132,6 +138,10 @@ func classify(api smithy.APIError) failure {
 		// Secrets Manager's only sign of a secret DeleteSecret scheduled
 		// for deletion (and RestoreSecret can bring back).
 		return scheduledDeletion
+	case code == "InvalidSignatureException" && strings.Contains(api.ErrorMessage(), "scoped to a valid region"):
+		// The keys are fine: the endpoint serves another region than the
+		// one the request was signed for.
+		return endpointRegion
 	case code == "UnrecognizedClientException", code == "InvalidClientTokenId", code == "ExpiredTokenException",
 		code == "InvalidSignatureException", code == "IncompleteSignatureException", code == "MissingAuthenticationTokenException":
 		return badCredentials
@@ -164,7 +174,8 @@ func attributable(err error) bool {
 	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == awssdk.TrueTernary {
 		return false
 	}
-	return classify(api) != badCredentials
+	k := classify(api)
+	return k != badCredentials && k != endpointRegion
 }
 
 // batchEntryError is the error of one entry of a batch response.

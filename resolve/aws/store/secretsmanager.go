@@ -163,7 +163,8 @@ func (sm *SecretsManager) target(ref resolve.Ref, region string) target {
 	if v, ok := ref.Options["version_id"]; ok {
 		what += fmt.Sprintf(" (version id %q)", v)
 	}
-	return target{service: "secrets manager", what: what, action: "secretsmanager:GetSecretValue", region: region, secret: ref.Path}
+	return target{service: "secrets manager", what: what, action: "secretsmanager:GetSecretValue", region: region, secret: ref.Path,
+		endpointEnv: "AWS_ENDPOINT_URL_SECRETS_MANAGER"}
 }
 
 // secretOf makes the document of a secret version: the string, else the

@@ -334,3 +334,36 @@ func TestARNRegion(t *testing.T) {
 	checkError(t, "a missing secret by ARN", err, canaries, "(eu-west-1)")
 	checkNotFound(t, "a missing secret by ARN", err, true)
 }
+
+// TestEndpointOfAnotherRegion: an endpoint serves one region (a VPC
+// endpoint, AWS_ENDPOINT_URL_* set for one region and AWS_REGION for
+// another, an ARN of a region the endpoint does not serve). AWS refuses
+// the signature's region, InvalidSignatureException "Credential should be
+// scoped to a valid region", which says nothing of the keys.
+func TestEndpointOfAnotherRegion(t *testing.T) {
+	srv := emulator(t)
+	v := resolvetest.Canary("endpoint-region")
+	srv.PutSecretString("er/s", v)
+	srv.PutParameter("/er/p", v, true)
+	tests := []struct {
+		name, region, ref string
+		wants             []string
+	}{
+		{"secret by name", "ap-south-1", "awssm://er/s", []string{`secret "er/s"`, "ap-south-1", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "InvalidSignatureException"}},
+		{"parameter by name", "ap-south-1", "ssm:///er/p", []string{`parameter "/er/p"`, "ap-south-1", "AWS_ENDPOINT_URL_SSM", "InvalidSignatureException"}},
+		{"secret by ARN", awstest.Region, "awssm://arn:aws:secretsmanager:ap-south-1:" + awstest.AccountID + ":secret:er/s", []string{"ap-south-1", "AWS_ENDPOINT_URL_SECRETS_MANAGER"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AWS_REGION", tt.region)
+			session := newSession()
+			stores := map[string]resolve.Store{"awssm": awsstore.NewSecretsManager(session), "ssm": awsstore.NewParameterStore(session)}
+			ref := mustRef(t, tt.ref)
+			_, err := stores[ref.Scheme].Fetch(t.Context(), ref)
+			checkError(t, tt.name, err, []string{v}, append(tt.wants, "does not serve")...)
+			if err != nil && strings.Contains(err.Error(), "access key") {
+				t.Errorf("%s: the error sends the user to check the access key: %v", tt.name, err)
+			}
+		})
+	}
+}

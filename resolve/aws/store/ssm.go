@@ -147,7 +147,8 @@ func (ps *ParameterStore) target(name, region string) target {
 	if n, v, ok := strings.Cut(name, ":"); ok && !strings.HasPrefix(name, "arn:") {
 		what = fmt.Sprintf("parameter %q (version %s)", n, v)
 	}
-	return target{service: "ssm parameter store", what: what, action: "ssm:GetParameters", region: region}
+	return target{service: "ssm parameter store", what: what, action: "ssm:GetParameters", region: region,
+		endpointEnv: "AWS_ENDPOINT_URL_SSM"}
 }
 
 // parameterName is the name GetParameters is asked for: the path, with a
