@@ -264,6 +264,51 @@ func TestSecretsManagerThrottling(t *testing.T) {
 	}
 }
 
+// TestRetriesAfterAnOutage: ward-aws lives as long as ward, polling for
+// months. The SDK's retry quota (a bucket of 500 tokens per client, 5 a
+// throttled retry and 14 another, one back per call that succeeds at
+// once) ran dry after some 25 reads that failed throughout an outage or a
+// throttling storm, and for hundreds of polls after it a single throttle
+// or 5xx failed the read at once instead of being retried.
+func TestRetriesAfterAnOutage(t *testing.T) {
+	srv := emulator(t)
+	v := resolvetest.Canary("outage")
+	srv.PutSecretString("out/s", v)
+	srv.PutParameter("/out/p", v, true)
+	session := newSession()
+	sm, ps := awsstore.NewSecretsManager(session), awsstore.NewParameterStore(session)
+	secret, param := mustRef(t, "awssm://out/s"), mustRef(t, "ssm:///out/p")
+	for range 40 {
+		srv.Throttle(awsstore.DefaultMaxAttempts)
+		if _, err := sm.Fetch(t.Context(), secret); err == nil {
+			t.Fatal("a read throttled throughout succeeded")
+		}
+		srv.FailInternal(awsstore.DefaultMaxAttempts)
+		if _, err := ps.Fetch(t.Context(), param); err == nil {
+			t.Fatal("a read that met internal errors throughout succeeded")
+		}
+	}
+
+	srv.Throttle(2)
+	before := srv.Calls("")
+	if _, err := sm.Fetch(t.Context(), secret); err != nil {
+		checkError(t, "throttled twice after the storm", err, []string{v})
+		t.Errorf("throttled twice after the storm: the read failed: %v", err)
+	}
+	if n := srv.Calls("") - before; n != 3 {
+		t.Errorf("throttled twice after the storm: got %d calls, want 3", n)
+	}
+	srv.FailInternal(2)
+	before = srv.Calls("")
+	if _, err := ps.Fetch(t.Context(), param); err != nil {
+		checkError(t, "two internal errors after the outage", err, []string{v})
+		t.Errorf("two internal errors after the outage: the read failed: %v", err)
+	}
+	if n := srv.Calls("") - before; n != 3 {
+		t.Errorf("two internal errors after the outage: got %d calls, want 3", n)
+	}
+}
+
 func TestSecretsManagerErrors(t *testing.T) {
 	srv := emulator(t)
 	good, denied, undecryptable, deleted := resolvetest.Canary("good"), resolvetest.Canary("denied"), resolvetest.Canary("kms"), resolvetest.Canary("deleted")

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
@@ -131,6 +132,12 @@ func (s *Session) retryer() awssdk.Retryer {
 		if s.opts.MaxBackoff > 0 {
 			o.MaxBackoff = s.opts.MaxBackoff
 		}
+		// The retry quota, a bucket shared by the client's requests that
+		// failed attempts drain and only first-attempt successes refill
+		// (one token each), runs dry in a long outage: for hundreds of
+		// polls after it nothing was retried. ward's requests are few and
+		// bounded already (Concurrency, MaxAttempts).
+		o.RateLimiter = ratelimit.None
 		// A certificate that does not verify is final: the SDK takes it
 		// for a connection error, and retried it.
 		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {
