@@ -33,7 +33,8 @@
 // only), DescribeSecret, CreateSecret, PutSecretValue; SSM GetParameter,
 // GetParameters, PutParameter; STS AssumeRole (with ExternalId, roles added
 // by AddRole) and GetCallerIdentity; a secret scheduled for deletion
-// (ScheduleDeletion); the EC2 instance metadata service as a container
+// (ScheduleDeletion); a KMS key the caller may not use (DenyKMS); other
+// regions of the account at the same URL (AddRegion); the EC2 instance metadata service as a container
 // on an IMDSv2 instance with a hop limit of 1 sees it (NewIMDS). Not emulated: other operations (they get
 // UnknownOperationException), BatchGetSecretValue Filters and paging, SSM
 // parameter labels, /aws/reference/secretsmanager/ parameters, DeleteSecret,
@@ -286,10 +287,21 @@ func (s *Server) Calls(op string) int {
 // ---------------------------------------------------------------------------
 // HTTP plumbing.
 
+// serves reports whether AddRegion added region to s.
+func (s *Server) serves(region string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.regions[region] != nil
+}
+
 // regionOf returns the server AddRegion added for the region r is signed
 // for, or nil when that is s's own or none AddRegion added (then the
-// signature check refuses it, as a regional endpoint does).
+// signature check refuses it, as a regional endpoint does), or r is for
+// STS, whose roles and sessions are global: s answers for every region.
 func (s *Server) regionOf(r *http.Request) *Server {
+	if isQueryRequest(r) {
+		return nil
+	}
 	_, rest, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
 	cred, _, _ := strings.Cut(rest, ",")
 	parts := strings.Split(cred, "/")
