@@ -186,6 +186,8 @@ var agreeCases = []agreeCase{
 	{"aws region empty", `stores: {aws: {region: ""}}`, true},
 	{"aws region typo", "stores: {aws: {region: eu-west1}}", false},
 	{"aws region upper", "stores: {aws: {region: EU-WEST-1}}", false},
+	{"aws timeout", "stores: {aws: {timeout: 10s}}", true},
+	{"aws timeout zero", "stores: {aws: {timeout: 0s}}", false},
 	{"azure authority empty", `stores: {azure: {authority_host: ""}}`, true},
 	{"azure authority http", "stores: {azure: {authority_host: http://login.example}}", false},
 }

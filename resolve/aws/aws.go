@@ -125,6 +125,11 @@ func checkParameterRef(r *resolve.Ref) *resolve.RefError {
 	return resolve.PositiveIntOption(r, "version")
 }
 
+// DefaultTimeout bounds one request when Options.Timeout is zero: its
+// retries, and the credentials' fetch when it needs one, included, as for
+// the other cloud stores.
+const DefaultTimeout = 30 * time.Second
+
 // Options are the stores.aws settings; the SDK's default chain decides
 // everything they leave empty.
 type Options struct {
@@ -132,6 +137,9 @@ type Options struct {
 	Region string `json:"region,omitempty"`
 	// Profile overrides AWS_PROFILE.
 	Profile string `json:"profile,omitempty"`
+	// Timeout bounds one request, its retries and a credentials fetch
+	// included. 0 means DefaultTimeout.
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // CredentialEnv lists the variables AWS credentials come from: the static
@@ -161,6 +169,7 @@ func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
 			}
 		},
 		"profile": d.SetStr(&o.Profile, f+".profile"),
+		"timeout": func(_, v *yaml.Node) { o.Timeout, _ = d.Duration(v, f+".timeout") },
 	})
 }
 
@@ -169,6 +178,7 @@ func (o *Options) Schema() *conf.Shape {
 	return conf.Object("AWS Secrets Manager and SSM Parameter Store.",
 		conf.Prop{Name: "region", Shape: &conf.Shape{Kind: "string", Desc: "Default $AWS_REGION or the shared config.", Pattern: "^(" + regionPattern + ")?$", Examples: []any{"eu-west-1"}}},
 		conf.Prop{Name: "profile", Shape: conf.Str("Default $AWS_PROFILE.", "prod")},
+		conf.Prop{Name: "timeout", Shape: conf.Ref("duration", "Bound on one request, retries and a credentials fetch included (default 30s).")},
 	)
 }
 

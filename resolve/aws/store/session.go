@@ -34,6 +34,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/wardsecrets/ward/resolve/aws"
 	"github.com/wardsecrets/ward/resolve/certerr"
 )
 
@@ -54,6 +55,9 @@ type SessionOptions struct {
 	// MaxBackoff caps the delay between attempts before jitter; 0 means the
 	// SDK's default (20s).
 	MaxBackoff time.Duration
+	// Timeout bounds each request, its retries and the credentials' fetch
+	// included; 0 means aws.DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Session loads the AWS SDK configuration once, on first use, and shares it
@@ -82,6 +86,10 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	if s.cfg != nil {
 		return *s.cfg, nil
 	}
+	// A credential source can hang as an endpoint can (a stalled
+	// credential_process, an STS endpoint that never answers).
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
 	load := []func(*config.LoadOptions) error{config.WithRetryer(s.retryer)}
 	if s.opts.Region != "" {
 		load = append(load, config.WithRegion(s.opts.Region))
@@ -111,6 +119,7 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 			return awssdk.Config{}, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role): %w", hideProcessOutput(err))
 		}
 	}
+	cfg.APIOptions = append(cfg.APIOptions, s.bound)
 	cfg.APIOptions = append(cfg.APIOptions, s.apiOptions...)
 	s.cfg = &cfg
 	return cfg, nil
@@ -120,6 +129,34 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 // for a name, or an STS call, when neither the environment, the profile
 // nor the manifest gives one. An ARN holds its own.
 var errNoRegion = errors.New("no AWS region: set AWS_REGION, a region in the AWS profile, or stores.aws.region in the manifest")
+
+// timeout is how long one request may take, retries included.
+func (s *Session) timeout() time.Duration {
+	if s.opts.Timeout > 0 {
+		return s.opts.Timeout
+	}
+	return aws.DefaultTimeout
+}
+
+// bound puts a deadline on each operation, around its retries: the SDK's
+// HTTP client has none, and an endpoint that takes the connection and
+// never answers held a read, and so ward's start or every later poll, for
+// ever.
+func (s *Session) bound(st *middleware.Stack) error {
+	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("wardTimeout",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			ctx, cancel := context.WithTimeoutCause(ctx, s.timeout(), errNoAnswer)
+			defer cancel()
+			out, md, err := next.HandleInitialize(ctx, in)
+			if err != nil && context.Cause(ctx) == errNoAnswer {
+				err = fmt.Errorf("no answer within %s, retries included (stores.aws.timeout): check that the endpoint is reachable and answers: %w", s.timeout(), err)
+			}
+			return out, md, err
+		}), middleware.Before)
+}
+
+// errNoAnswer is the cause of an operation's deadline.
+var errNoAnswer = errors.New("no answer within stores.aws.timeout")
 
 // retryer is the SDK's standard retryer (exponential backoff with jitter;
 // throttling, 5xx and connection errors retried; other 4xx not), bounded.

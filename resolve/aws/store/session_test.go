@@ -4,11 +4,13 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/aws/awstest"
@@ -365,5 +367,49 @@ func TestEndpointOfAnotherRegion(t *testing.T) {
 				t.Errorf("%s: the error sends the user to check the access key: %v", tt.name, err)
 			}
 		})
+	}
+}
+
+// TestEndpointThatNeverAnswers: an endpoint that takes the connection and
+// never answers (a stalled TLS-inspecting proxy, a VPC endpoint whose
+// network interface drops what follows the handshake). Each request,
+// retries included, is bounded by SessionOptions.Timeout
+// (stores.aws.timeout); ward waited for ever, at start with no child and
+// no error, and mid-run with every poll after it stuck behind it.
+func TestEndpointThatNeverAnswers(t *testing.T) {
+	emulator(t)
+	release := make(chan struct{})
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(stalled.Close)
+	// Run first: what still waits must not hold Close up.
+	t.Cleanup(func() { close(release) })
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", stalled.URL)
+	t.Setenv("AWS_ENDPOINT_URL_SSM", stalled.URL)
+
+	const timeout = 300 * time.Millisecond
+	session := awsstore.NewSession(awsstore.SessionOptions{MaxBackoff: time.Millisecond, Timeout: timeout})
+	stores := map[string]resolve.Store{"awssm": awsstore.NewSecretsManager(session), "ssm": awsstore.NewParameterStore(session)}
+	for _, ref := range []string{"awssm://stalled/s", "ssm:///stalled/p"} {
+		r := mustRef(t, ref)
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			_, err := stores[r.Scheme].Fetch(t.Context(), r)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			checkError(t, ref, err, nil, "stores.aws.timeout", "no answer")
+			if took := time.Since(start); took > 10*timeout {
+				t.Errorf("%s: failed after %s, want about %s", ref, took, timeout)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: still waiting for the endpoint after 10s, with a timeout of %s", ref, timeout)
+		}
 	}
 }
