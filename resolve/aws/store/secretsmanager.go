@@ -68,10 +68,11 @@ func (sm *SecretsManager) Fetch(ctx context.Context, ref resolve.Ref) (resolve.S
 	return secretOf(out.SecretString, out.SecretBinary, out.VersionId), nil
 }
 
-// FetchBatch reads refs with BatchGetSecretValue, 20 secrets a call, and
-// with GetSecretValue those that select a stage or a version id (a batch
-// cannot). A batch asks one region. Calls run concurrently, at most Concurrency at a time. An error
-// is reported for the reference it concerns, leaving the others valid.
+// FetchBatch reads refs with BatchGetSecretValue, 20 secrets of one
+// region a call, and with GetSecretValue those that select a stage or a
+// version id (a batch cannot). Calls run concurrently, at most
+// Concurrency at a time. An error is reported for the reference it
+// concerns, leaving the others valid.
 func (sm *SecretsManager) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
 	home, err := sm.clients.home(ctx)
 	if err != nil {
@@ -111,11 +112,11 @@ func (sm *SecretsManager) FetchBatch(ctx context.Context, refs []resolve.Ref) ([
 	return secrets, errs
 }
 
-// batch reads the secrets refs[idx], all in one region, with one
-// BatchGetSecretValue call,
-// filling secrets and errs, and returns the indices it has no answer for:
-// all of them when IAM refuses the batch call itself, or those the
-// response does not mention in a way that can be matched.
+// batch reads the secrets refs[idx], all of one region, with one
+// BatchGetSecretValue call, filling secrets and errs, and returns the
+// indices it has no answer for: all of them when IAM refuses the batch
+// call itself, or those the response does not mention in a way that can
+// be matched.
 func (sm *SecretsManager) batch(ctx context.Context, refs []resolve.Ref, idx []int, secrets []resolve.Secret, errs []error) []int {
 	c, region, err := sm.clients.client(ctx, arnRegion(refs[idx[0]].Path))
 	if err != nil {

@@ -45,10 +45,11 @@ func (ps *ParameterStore) Fetch(ctx context.Context, ref resolve.Ref) (resolve.S
 	return secrets[0], errs[0]
 }
 
-// FetchBatch reads refs with GetParameters, 10 names of one region a call, at most
-// Concurrency calls at a time. A missing parameter is reported for its
-// reference; when AWS refuses a whole call (IAM or KMS denying one of its
-// parameters), each of its names is asked for alone to tell which.
+// FetchBatch reads refs with GetParameters, 10 names of one region a
+// call, at most Concurrency calls at a time. A missing parameter is
+// reported for its reference; when AWS refuses a whole call (IAM or KMS
+// denying one of its parameters), each of its names is asked for alone to
+// tell which.
 func (ps *ParameterStore) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
 	home, err := ps.clients.home(ctx)
 	if err != nil {
@@ -88,10 +89,10 @@ func (ps *ParameterStore) FetchBatch(ctx context.Context, refs []resolve.Ref) ([
 	return secrets, errs
 }
 
-// get reads names, all in one region, with one GetParameters call and hands each answer to
-// put. It returns the names it has no answer for, to be asked for alone:
-// all of them when a call for several failed in a way one name may have
-// caused, or those the response does not mention.
+// get reads names, all of one region, with one GetParameters call and
+// hands each answer to put. It returns the names it has no answer for, to
+// be asked for alone: all of them when a call for several failed in a way
+// one name may have caused, or those the response does not mention.
 func (ps *ParameterStore) get(ctx context.Context, names []string, put func(string, resolve.Secret, error)) []string {
 	c, region, err := ps.clients.client(ctx, arnRegion(names[0]))
 	if err != nil {
