@@ -24,10 +24,17 @@ type target struct {
 	secret  string // a Secrets Manager SecretId, for the restore command
 	// endpointEnv is the variable that sets the service's own endpoint.
 	endpointEnv string
+	// byName is a read of the latest by name, not by ARN: one that is not
+	// found may be in another region.
+	byName bool
 }
 
 // notFound is the error for a document AWS says does not exist.
 func (t target) notFound() error {
+	if t.byName {
+		// A wrong AWS_REGION looks just like a wrong name.
+		return fmt.Errorf("no %s in %s (%s; one of another region is read by its ARN, or with that region set): %w", t.what, t.service, t.region, resolve.ErrNotFound)
+	}
 	return fmt.Errorf("no %s in %s (%s): %w", t.what, t.service, t.region, resolve.ErrNotFound)
 }
 

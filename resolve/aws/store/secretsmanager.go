@@ -165,7 +165,7 @@ func (sm *SecretsManager) target(ref resolve.Ref, region string) target {
 		what += fmt.Sprintf(" (version id %q)", v)
 	}
 	return target{service: "secrets manager", what: what, action: "secretsmanager:GetSecretValue", region: region, secret: ref.Path,
-		endpointEnv: "AWS_ENDPOINT_URL_SECRETS_MANAGER"}
+		endpointEnv: "AWS_ENDPOINT_URL_SECRETS_MANAGER", byName: arnRegion(ref.Path) == "" && len(ref.Options) == 0}
 }
 
 // secretOf makes the document of a secret version: the string, else the

@@ -330,7 +330,9 @@ func TestSecretsManagerErrors(t *testing.T) {
 		notFound bool
 		wants    []string
 	}{
-		{"not found", "awssm://err/missing", true, []string{`secret "err/missing"`, "us-east-1", "not found"}},
+		// Secrets are regional: the hint names the region asked and the
+		// way to another.
+		{"not found", "awssm://err/missing", true, []string{`secret "err/missing"`, "us-east-1", "not found", "another region", "by its ARN"}},
 		{"access denied", "awssm://err/denied", false, []string{`secret "err/denied"`, "secretsmanager:GetSecretValue", "kms:Decrypt", "AccessDeniedException"}},
 		{"decryption failure", "awssm://err/kms", false, []string{`secret "err/kms"`, "cannot decrypt", "kms:Decrypt", "DecryptionFailure"}},
 		// Allowed the secret, not its key: the fault is KMS's, not IAM's

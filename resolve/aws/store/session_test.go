@@ -333,8 +333,11 @@ func TestARNRegion(t *testing.T) {
 
 	// A secret that exists in neither region is not found in the ARN's.
 	_, err = stores["awssm"].Fetch(t.Context(), mustRef(t, "awssm://arn:aws:secretsmanager:eu-west-1:"+awstest.AccountID+":secret:region/none"))
-	checkError(t, "a missing secret by ARN", err, canaries, "(eu-west-1)")
+	checkError(t, "a missing secret by ARN", err, canaries, "(eu-west-1")
 	checkNotFound(t, "a missing secret by ARN", err, true)
+	if err != nil && strings.Contains(err.Error(), "another region") {
+		t.Errorf("a missing secret by ARN: the error says to name it by its ARN, which it does: %v", err)
+	}
 }
 
 // TestEndpointOfAnotherRegion: an endpoint serves one region (a VPC

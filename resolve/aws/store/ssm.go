@@ -149,7 +149,7 @@ func (ps *ParameterStore) target(name, region string) target {
 		what = fmt.Sprintf("parameter %q (version %s)", n, v)
 	}
 	return target{service: "ssm parameter store", what: what, action: "ssm:GetParameters", region: region,
-		endpointEnv: "AWS_ENDPOINT_URL_SSM"}
+		endpointEnv: "AWS_ENDPOINT_URL_SSM", byName: !strings.Contains(name, ":")}
 }
 
 // parameterName is the name GetParameters is asked for: the path, with a

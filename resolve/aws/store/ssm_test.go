@@ -111,7 +111,7 @@ func TestParameterStoreErrors(t *testing.T) {
 		notFound bool
 		wants    []string
 	}{
-		{"not found", "ssm:///e/missing", true, []string{`parameter "/e/missing"`, "us-east-1", "not found"}},
+		{"not found", "ssm:///e/missing", true, []string{`parameter "/e/missing"`, "us-east-1", "not found", "another region", "by its ARN"}},
 		{"version not found", "ssm:///e/good?version=9", true, []string{`parameter "/e/good" (version 9)`, "not found"}},
 		{"access denied", "ssm:///e/denied", false, []string{`parameter "/e/denied"`, "ssm:GetParameters", "AccessDeniedException"}},
 		{"decryption failure", "ssm:///e/kms", false, []string{`parameter "/e/kms"`, "cannot decrypt", "kms:Decrypt", "AccessDeniedException"}},
