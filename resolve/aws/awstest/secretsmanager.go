@@ -599,6 +599,63 @@ func (s *Server) seedSecret(name string, str *string, bin []byte) string {
 	return sec.addVersion(newUUID(), str, bin, nil, s.now()).id
 }
 
+// StageSecretString adds value to the named secret as a new version with
+// the given staging labels, as PutSecretValue with VersionStages does (a
+// rotation function's createSecret step stages AWSPENDING so), and
+// returns its version id. A label moves from the version that had it;
+// AWSCURRENT's old version becomes AWSPREVIOUS. Seeding bypasses Deny,
+// Throttle and call counting.
+func (s *Server) StageSecretString(name, value string, stages ...string) (versionID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[name]
+	if sec == nil {
+		panic(fmt.Sprintf("awsemu: no secret %q", name))
+	}
+	return sec.addVersion(newUUID(), &value, nil, stages, s.now()).id
+}
+
+// MoveStage attaches stage to the named secret's version versionID, as
+// UpdateSecretVersionStage with MoveToVersionId does (a rotation
+// function's finishSecret step moves AWSCURRENT to the AWSPENDING
+// version so, then removes AWSPENDING with RemoveStage): when AWSCURRENT
+// moves, the version that had it becomes AWSPREVIOUS.
+func (s *Server) MoveStage(name, stage, versionID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[name]
+	if sec == nil || sec.versions[versionID] == nil {
+		panic(fmt.Sprintf("awsemu: no version %q of secret %q", versionID, name))
+	}
+	if stage == stageCurrent {
+		if prev := sec.versionWithStage(stageCurrent); prev != nil && prev.id != versionID {
+			sec.moveStage(stagePrevious, prev.id)
+		}
+	}
+	sec.moveStage(stage, versionID)
+	sec.lastChanged = s.now()
+}
+
+// RemoveStage detaches stage from the named secret's versions, as
+// UpdateSecretVersionStage with RemoveFromVersionId alone does.
+func (s *Server) RemoveStage(name, stage string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[name]
+	if sec == nil {
+		panic(fmt.Sprintf("awsemu: no secret %q", name))
+	}
+	for _, v := range sec.versions {
+		out := v.stages[:0]
+		for _, st := range v.stages {
+			if st != stage {
+				out = append(out, st)
+			}
+		}
+		v.stages = out
+	}
+}
+
 // ScheduleDeletion schedules the named secret for deletion, as
 // DeleteSecret with a recovery window does: reading its value fails with
 // InvalidRequestException until the window ends (never, here).

@@ -34,11 +34,12 @@
 // GetParameters, PutParameter; STS AssumeRole (with ExternalId, roles added
 // by AddRole) and GetCallerIdentity; a secret scheduled for deletion
 // (ScheduleDeletion); a KMS key the caller may not use (DenyKMS); other
-// regions of the account at the same URL (AddRegion); the EC2 instance metadata service as a container
+// regions of the account at the same URL (AddRegion); a rotation
+// function's steps (StageSecretString, MoveStage, RemoveStage); the EC2 instance metadata service as a container
 // on an IMDSv2 instance with a hop limit of 1 sees it (NewIMDS). Not emulated: other operations (they get
 // UnknownOperationException), BatchGetSecretValue Filters and paging, SSM
 // parameter labels, /aws/reference/secretsmanager/ parameters, DeleteSecret,
-// RestoreSecret and rotation, replication, resource policies, any IAM logic
+// RestoreSecret, RotateSecret and UpdateSecretVersionStage as operations, replication, resource policies, any IAM logic
 // beyond Deny, and STS's other actions, session policies and tags.
 package awstest
 
