@@ -221,6 +221,48 @@ func TestAWSCredentialScoping(t *testing.T) {
 	}
 }
 
+// TestAWSRotation: Secrets Manager rotates as a rotation function does
+// it: createSecret stages the new value AWSPENDING, setSecret and
+// testSecret use it, finishSecret moves AWSCURRENT to it. ward reads
+// AWSCURRENT: the pending phase restarts nothing, however many polls it
+// lasts, nor does a retried rotation that stages another value in its
+// place; finishSecret restarts the child once, with the value it made
+// current.
+func TestAWSRotation(t *testing.T) {
+	srv := awstest.New()
+	t.Cleanup(srv.Close)
+	w := newWardEnv(t)
+	w.env = append(w.env, srv.Env()...)
+	v1, v2, v3 := w.canary("aws-rot1"), w.canary("aws-rot2"), w.canary("aws-rot3")
+	srv.PutSecretString("rot/db", `{"password":"`+v1+`"}`)
+	m := w.manifest("version: 1\nenv:\n  DB_PASSWORD: awssm://rot/db#password\n" + fastRotation)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	if envListing(stdout)["DB_PASSWORD"] != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+
+	// A rotation whose testSecret failed, then its retry: each stages
+	// its value AWSPENDING, the label moving to the second.
+	srv.StageSecretString("rot/db", `{"password":"`+v2+`"}`, "AWSPENDING")
+	calls := srv.Calls("")
+	waitUntil(t, "two polls in the first pending phase", func() bool { return srv.Calls("") >= calls+2 })
+	pending := srv.StageSecretString("rot/db", `{"password":"`+v3+`"}`, "AWSPENDING")
+	calls = srv.Calls("")
+	waitUntil(t, "two polls in the second pending phase", func() bool { return srv.Calls("") >= calls+2 })
+
+	// The next listing must be finishSecret's: a restart in a pending
+	// phase would show up here first, with v2.
+	srv.MoveStage("rot/db", "AWSCURRENT", pending)
+	srv.RemoveStage("rot/db", "AWSPENDING")
+	if envListing(stdout)["DB_PASSWORD"] != helper.Hash(v3) {
+		t.Fatalf("the child after finishSecret does not have the value it made current: a pending phase restarted it")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	if n := stopAndCount(t, cmd, stdout, stderr, w.canaries...); n != 0 {
+		t.Errorf("got %d more starts, want 0 (one per new AWSCURRENT value)", n)
+	}
+}
+
 // TestAzureCredentialScoping: the child gets none of the variables
 // azidentity reads a credential from (a service principal's secret, the
 // workload identity token file, the managed identity header), though

@@ -182,6 +182,12 @@ var agreeCases = []agreeCase{
 	{"gcp endpoint no host", "stores: {gcp: {endpoint: https:///x}}", false},
 	{"gcp quota project", "stores: {gcp: {quota_project: my-billing}}", true},
 	{"gcp quota project bad", "stores: {gcp: {quota_project: Billing}}", false},
+	{"aws region", "stores: {aws: {region: eu-west-1}}", true},
+	{"aws region empty", `stores: {aws: {region: ""}}`, true},
+	{"aws region typo", "stores: {aws: {region: eu-west1}}", false},
+	{"aws region upper", "stores: {aws: {region: EU-WEST-1}}", false},
+	{"aws timeout", "stores: {aws: {timeout: 10s}}", true},
+	{"aws timeout zero", "stores: {aws: {timeout: 0s}}", false},
 	{"azure authority empty", `stores: {azure: {authority_host: ""}}`, true},
 	{"azure authority http", "stores: {azure: {authority_host: http://login.example}}", false},
 }
@@ -308,6 +314,10 @@ var referenceCases = []struct {
 	{"ssm://arn:aws:ssm:eu-west-1:1234:parameter/a", false, ""},
 	{"ssm://a:b", false, ""},
 	{"ssm://arn:aws-us-gov:ssm:us-gov-west-1:123456789012:parameter/a", true, ""},
+	{"ssm://arn:aws:ssm:eu-west1:123456789012:parameter/a", false, ""},
+	{"awssm://arn:aws:secretsmanager:eu-west1:123456789012:secret:x", false, ""},
+	{"awssm://arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:x#f", true, ""},
+	{"awssm://x:AWSPREVIOUS", false, ""},
 
 	{"gcpsm://my-project/db-password", true, ""},
 	{"gcpsm://my-project/db-password#password?version=3&location=europe-west1", true, ""},

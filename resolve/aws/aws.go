@@ -36,7 +36,8 @@ var Kind = &resolve.Kind{
 			ExampleVar: "STRIPE_KEY",
 			Check:      checkSecretsManagerRef,
 			Pattern: func() string {
-				return conf.RefPattern("awssm", `[^#?]+`, true,
+				// A name (which holds no colon), or an ARN.
+				return conf.RefPattern("awssm", `([^#?:]+|`+secretARNPattern+`)`, true,
 					conf.RefOption{Name: "stage", Value: `[^&#;%]+`}, conf.RefOption{Name: "version_id", Value: `[^&#;%]+`})
 			},
 			Refresh: resolve.Polled,
@@ -72,6 +73,17 @@ var Kind = &resolve.Kind{
 }
 
 func checkSecretsManagerRef(r *resolve.Ref) *resolve.RefError {
+	// Secrets Manager's names hold no colon: a path with one is an ARN,
+	// whose region ward reads it in.
+	if strings.HasPrefix(r.Path, "arn:") && !secretARNRE.MatchString(r.Path) {
+		return &resolve.RefError{Msg: fmt.Sprintf("%q is not a secret's ARN", r.Path),
+			Hint: "e.g. awssm://arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf, with a region such as eu-west-1 and a 12-digit account (a parameter's ARN is ssm://)"}
+	}
+	if strings.Contains(r.Path, ":") && !strings.HasPrefix(r.Path, "arn:") {
+		name, after, _ := strings.Cut(r.Path, ":")
+		return &resolve.RefError{Msg: fmt.Sprintf("secret name %q holds a colon, which no secret name does", r.Path),
+			Hint: fmt.Sprintf("a stage or version is an option: awssm://%s?stage=%s or ?version_id=...", name, after)}
+	}
 	if err := resolve.AllowOptions(r, "stage", "version_id"); err != nil {
 		return err
 	}
@@ -93,8 +105,12 @@ func checkParameterRef(r *resolve.Ref) *resolve.RefError {
 		return &resolve.RefError{Msg: "parameter name has an empty segment", Hint: "write ssm:///path/to/param"}
 	}
 	if strings.Contains(r.Path, ":") && !parameterARNRE.MatchString(r.Path) {
-		return &resolve.RefError{Msg: fmt.Sprintf("%q is neither a parameter name (which holds no colon) nor a parameter's ARN", r.Path),
-			Hint: "write ssm:///path/to/param, or its ARN: ssm://arn:aws:ssm:REGION:ACCOUNT:parameter/path/to/param"}
+		hint := "write ssm:///path/to/param, or its ARN: ssm://arn:aws:ssm:REGION:ACCOUNT:parameter/path/to/param, with a region such as eu-west-1"
+		if name, v, _ := strings.Cut(r.Path, ":"); !strings.HasPrefix(r.Path, "arn:") && positiveRE.MatchString(v) {
+			// Parameter Store's own name:version.
+			hint = fmt.Sprintf("a version is an option: ssm://%s?version=%s", name, v)
+		}
+		return &resolve.RefError{Msg: fmt.Sprintf("%q is neither a parameter name (which holds no colon) nor a parameter's ARN", r.Path), Hint: hint}
 	}
 	// Parameter Store names a parameter in a hierarchy from the root:
 	// app/prod/db can name nothing, and is ssm://app/prod/db, a slash
@@ -109,6 +125,11 @@ func checkParameterRef(r *resolve.Ref) *resolve.RefError {
 	return resolve.PositiveIntOption(r, "version")
 }
 
+// DefaultTimeout bounds one request when Options.Timeout is zero: its
+// retries, and the credentials' fetch when it needs one, included, as for
+// the other cloud stores.
+const DefaultTimeout = 30 * time.Second
+
 // Options are the stores.aws settings; the SDK's default chain decides
 // everything they leave empty.
 type Options struct {
@@ -116,6 +137,9 @@ type Options struct {
 	Region string `json:"region,omitempty"`
 	// Profile overrides AWS_PROFILE.
 	Profile string `json:"profile,omitempty"`
+	// Timeout bounds one request, its retries and a credentials fetch
+	// included. 0 means DefaultTimeout.
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // CredentialEnv lists the variables AWS credentials come from: the static
@@ -138,16 +162,23 @@ func (o *Options) CredentialEnv() []string {
 // Decode reads stores.aws.
 func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
 	d.Fields(n, f, map[string]func(k, v *yaml.Node){
-		"region":  d.SetStr(&o.Region, f+".region"),
+		"region": func(k, v *yaml.Node) {
+			d.SetStr(&o.Region, f+".region")(k, v)
+			if o.Region != "" && !regionRE.MatchString(o.Region) {
+				d.Fail(v, f+".region", "an AWS region such as eu-west-1, us-gov-west-1 or cn-north-1", "%q is not an AWS region", o.Region)
+			}
+		},
 		"profile": d.SetStr(&o.Profile, f+".profile"),
+		"timeout": func(_, v *yaml.Node) { o.Timeout, _ = d.Duration(v, f+".timeout") },
 	})
 }
 
 // Schema describes stores.aws.
 func (o *Options) Schema() *conf.Shape {
 	return conf.Object("AWS Secrets Manager and SSM Parameter Store.",
-		conf.Prop{Name: "region", Shape: conf.Str("Default $AWS_REGION or the shared config.", "eu-west-1")},
+		conf.Prop{Name: "region", Shape: &conf.Shape{Kind: "string", Desc: "Default $AWS_REGION or the shared config.", Pattern: "^(" + regionPattern + ")?$", Examples: []any{"eu-west-1"}}},
 		conf.Prop{Name: "profile", Shape: conf.Str("Default $AWS_PROFILE.", "prod")},
+		conf.Prop{Name: "timeout", Shape: conf.Ref("duration", "Bound on one request, retries and a credentials fetch included (default 30s).")},
 	)
 }
 
@@ -168,7 +199,14 @@ const (
 	// parameterARNPattern is an SSM parameter's ARN, in any partition:
 	// Parameter Store's names hold no colon, so an ssm:// path with one
 	// must be this.
-	parameterARNPattern = `arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter(/[^/#?]+)+`
+	parameterARNPattern = `arn:aws[a-z-]*:ssm:` + regionPattern + `:[0-9]{12}:parameter(/[^/#?]+)+`
+	// secretARNPattern is a secret's ARN, full (NAME-AbCdEf) or partial
+	// (NAME), in any partition.
+	secretARNPattern = `arn:aws[a-z-]*:secretsmanager:` + regionPattern + `:[0-9]{12}:secret:[^#?:]+`
+	// regionPattern is an AWS region's name: us-east-1, us-gov-west-1,
+	// cn-north-1, us-isob-east-1, eusc-de-east-1. A reference by ARN is
+	// read in its region, so a typo there would send requests nowhere.
+	regionPattern = `[a-z]+(-[a-z]+)+-[0-9]+`
 )
 
 var (
@@ -177,6 +215,9 @@ var (
 	stsDurationRE  = conf.Lazy(`^` + stsDurationPattern + `$`)
 	externalIDRE   = conf.Lazy(`^` + externalIDPattern + `$`)
 	parameterARNRE = conf.Lazy(`^` + parameterARNPattern + `$`)
+	secretARNRE    = conf.Lazy(`^` + secretARNPattern + `$`)
+	regionRE       = conf.Lazy(`^` + regionPattern + `$`)
+	positiveRE     = conf.Lazy(`^[1-9][0-9]*$`)
 )
 
 // MaxSessionDuration is the longest session AssumeRole grants (12 hours,

@@ -126,10 +126,13 @@ func (s *Server) smARN(name string) string {
 	for i := range suffix {
 		suffix[i] = alnum[int(suffix[i])%len(alnum)]
 	}
-	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", Region, AccountID, name, suffix)
+	return fmt.Sprintf("%s%s-%s", s.smARNPrefix(), name, suffix)
 }
 
-const smARNPrefix = "arn:aws:secretsmanager:" + Region + ":" + AccountID + ":secret:"
+// smARNPrefix is what a secret's name follows in its ARN.
+func (s *Server) smARNPrefix() string {
+	return "arn:aws:secretsmanager:" + s.region + ":" + AccountID + ":secret:"
+}
 
 // findSecret resolves a SecretId: a name, a full ARN, or a partial ARN (an
 // ARN without the six-character random suffix). Callers hold s.mu.
@@ -141,7 +144,7 @@ func (s *Server) findSecret(id string) *secret {
 		return nil
 	}
 	for _, sec := range s.secrets {
-		if sec.arn == id || smARNPrefix+sec.name == id {
+		if sec.arn == id || s.smARNPrefix()+sec.name == id {
 			return sec
 		}
 	}
@@ -154,8 +157,8 @@ func (s *Server) secretSubjects(id string, sec *secret) []string {
 	if sec != nil {
 		return []string{sec.name, sec.arn}
 	}
-	if strings.HasPrefix(id, smARNPrefix) {
-		return []string{id, strings.TrimPrefix(id, smARNPrefix)}
+	if strings.HasPrefix(id, s.smARNPrefix()) {
+		return []string{id, strings.TrimPrefix(id, s.smARNPrefix())}
 	}
 	return []string{id}
 }
@@ -228,6 +231,9 @@ func (s *Server) readSecretValue(action, id string, versionID, stage *string) (*
 	}
 	if matches(s.noDecr, s.secretSubjects(id, sec)...) {
 		return nil, smDecryptionFailure()
+	}
+	if matches(s.noKMS, s.secretSubjects(id, sec)...) {
+		return nil, &apiError{status: http.StatusBadRequest, code: "AccessDeniedException", msgKey: "Message", message: "Access to KMS is not allowed"}
 	}
 	now := s.now().UTC()
 	sec.lastAccessed = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
@@ -591,6 +597,63 @@ func (s *Server) seedSecret(name string, str *string, bin []byte) string {
 		s.secrets[name] = sec
 	}
 	return sec.addVersion(newUUID(), str, bin, nil, s.now()).id
+}
+
+// StageSecretString adds value to the named secret as a new version with
+// the given staging labels, as PutSecretValue with VersionStages does (a
+// rotation function's createSecret step stages AWSPENDING so), and
+// returns its version id. A label moves from the version that had it;
+// AWSCURRENT's old version becomes AWSPREVIOUS. Seeding bypasses Deny,
+// Throttle and call counting.
+func (s *Server) StageSecretString(name, value string, stages ...string) (versionID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[name]
+	if sec == nil {
+		panic(fmt.Sprintf("awsemu: no secret %q", name))
+	}
+	return sec.addVersion(newUUID(), &value, nil, stages, s.now()).id
+}
+
+// MoveStage attaches stage to the named secret's version versionID, as
+// UpdateSecretVersionStage with MoveToVersionId does (a rotation
+// function's finishSecret step moves AWSCURRENT to the AWSPENDING
+// version so, then removes AWSPENDING with RemoveStage): when AWSCURRENT
+// moves, the version that had it becomes AWSPREVIOUS.
+func (s *Server) MoveStage(name, stage, versionID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[name]
+	if sec == nil || sec.versions[versionID] == nil {
+		panic(fmt.Sprintf("awsemu: no version %q of secret %q", versionID, name))
+	}
+	if stage == stageCurrent {
+		if prev := sec.versionWithStage(stageCurrent); prev != nil && prev.id != versionID {
+			sec.moveStage(stagePrevious, prev.id)
+		}
+	}
+	sec.moveStage(stage, versionID)
+	sec.lastChanged = s.now()
+}
+
+// RemoveStage detaches stage from the named secret's versions, as
+// UpdateSecretVersionStage with RemoveFromVersionId alone does.
+func (s *Server) RemoveStage(name, stage string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[name]
+	if sec == nil {
+		panic(fmt.Sprintf("awsemu: no secret %q", name))
+	}
+	for _, v := range sec.versions {
+		out := v.stages[:0]
+		for _, st := range v.stages {
+			if st != stage {
+				out = append(out, st)
+			}
+		}
+		v.stages = out
+	}
 }
 
 // ScheduleDeletion schedules the named secret for deletion, as

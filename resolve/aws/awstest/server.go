@@ -11,9 +11,9 @@
 // It is imported by tests only and never by ward's non-test code.
 //
 // Requests are accepted only when they carry a valid AWS Signature Version 4
-// made with AccessKeyID / SecretAccessKey for Region, or with temporary
-// credentials that STS AssumeRole issued (and their session token) before
-// they expire. Responses and errors use
+// made with AccessKeyID / SecretAccessKey for Region (or a region AddRegion
+// added), or with temporary credentials that STS AssumeRole issued (and
+// their session token) before they expire. Responses and errors use
 // the member names, error codes and HTTP statuses of the AWS API references
 // (secretsmanager-2017-10-17, ssm-2014-11-06).
 //
@@ -33,11 +33,13 @@
 // only), DescribeSecret, CreateSecret, PutSecretValue; SSM GetParameter,
 // GetParameters, PutParameter; STS AssumeRole (with ExternalId, roles added
 // by AddRole) and GetCallerIdentity; a secret scheduled for deletion
-// (ScheduleDeletion); the EC2 instance metadata service as a container
+// (ScheduleDeletion); a KMS key the caller may not use (DenyKMS); other
+// regions of the account at the same URL (AddRegion); a rotation
+// function's steps (StageSecretString, MoveStage, RemoveStage); the EC2 instance metadata service as a container
 // on an IMDSv2 instance with a hop limit of 1 sees it (NewIMDS). Not emulated: other operations (they get
 // UnknownOperationException), BatchGetSecretValue Filters and paging, SSM
 // parameter labels, /aws/reference/secretsmanager/ parameters, DeleteSecret,
-// RestoreSecret and rotation, replication, resource policies, any IAM logic
+// RestoreSecret, RotateSecret and UpdateSecretVersionStage as operations, replication, resource policies, any IAM logic
 // beyond Deny, and STS's other actions, session policies and tags.
 package awstest
 
@@ -83,6 +85,13 @@ const maxRequestBody = 16 << 20
 type Server struct {
 	ts *httptest.Server
 
+	// region is the region whose requests this server answers; regions
+	// are the others AddRegion added, answered at the same URL, and home
+	// is the server whose URL that is (nil for itself).
+	region  string
+	regions map[string]*Server
+	home    *Server
+
 	mu       sync.Mutex
 	secrets  map[string]*secret    // by secret name
 	params   map[string]*parameter // by parameter name
@@ -91,6 +100,7 @@ type Server struct {
 	internal int
 	deny     []string
 	noDecr   []string
+	noKMS    []string
 	now      func() time.Time
 
 	// STS: the roles AssumeRole may assume, the sessions it issued (by
@@ -108,7 +118,31 @@ type Server struct {
 
 // New starts an emulator on 127.0.0.1 on a random port. Close it when done.
 func New() *Server {
+	s := newServer(Region)
+	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	return s
+}
+
+// AddRegion returns the emulator of another region of the same account,
+// at s's URL: a request signed for region (its SigV4 credential scope) is
+// that region's. It stands in for the regional endpoint
+// (secretsmanager.REGION.amazonaws.com, ssm.REGION.amazonaws.com) that the
+// SDK would pick for that region without AWS_ENDPOINT_URL. Each region has
+// its own secrets and parameters, with ARNs in that region, as in AWS;
+// neither answers for the other's. Credentials are s's, valid in both.
+func (s *Server) AddRegion(region string) *Server {
+	r := newServer(region)
+	r.home = s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.regions[region] = r
+	return r
+}
+
+func newServer(region string) *Server {
 	s := &Server{
+		region:  region,
+		regions: map[string]*Server{},
 		secrets: map[string]*secret{},
 		params:  map[string]*parameter{},
 		calls:   map[string]int{},
@@ -120,15 +154,26 @@ func New() *Server {
 		failed:     map[string]map[string]int{},
 	}
 	s.now = func() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
 }
 
 // URL is the endpoint, e.g. "http://127.0.0.1:41234", for both services.
-func (s *Server) URL() string { return s.ts.URL }
+func (s *Server) URL() string {
+	if s.home != nil {
+		return s.home.URL()
+	}
+	return s.ts.URL
+}
 
-// Close shuts the server down.
-func (s *Server) Close() { s.ts.Close() }
+// Close shuts the server down (for a region AddRegion added, the server it
+// was added to).
+func (s *Server) Close() {
+	if s.home != nil {
+		s.home.Close()
+		return
+	}
+	s.ts.Close()
+}
 
 // Env returns the environment a child process needs to reach the emulator
 // with the default AWS credential and config chain: the endpoint (global and
@@ -199,12 +244,25 @@ func (s *Server) FailDecrypt(nameOrPath string) {
 	s.noDecr = append(s.noDecr, nameOrPath)
 }
 
-// ClearFaults removes all Deny and FailDecrypt patterns and pending
+// DenyKMS makes reading the value of matching secrets and SecureString
+// parameters fail as it does when the caller may read them but not use
+// their KMS key (a customer managed key whose key policy or IAM grants no
+// kms:Decrypt): Secrets Manager answers AccessDeniedException "Access to
+// KMS is not allowed" (an Errors entry in BatchGetSecretValue), and SSM,
+// with WithDecryption, passes on KMS's AccessDeniedException for a key the
+// caller cannot see. Patterns are matched as for Deny.
+func (s *Server) DenyKMS(nameOrPath string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noKMS = append(s.noKMS, nameOrPath)
+}
+
+// ClearFaults removes all Deny, FailDecrypt and DenyKMS patterns and pending
 // Throttle / FailInternal counts.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.deny, s.noDecr, s.throttle, s.internal = nil, nil, 0, 0
+	s.deny, s.noDecr, s.noKMS, s.throttle, s.internal = nil, nil, nil, 0, 0
 }
 
 // Calls reports how many requests for op the server received, counting
@@ -229,6 +287,32 @@ func (s *Server) Calls(op string) int {
 
 // ---------------------------------------------------------------------------
 // HTTP plumbing.
+
+// serves reports whether AddRegion added region to s.
+func (s *Server) serves(region string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.regions[region] != nil
+}
+
+// regionOf returns the server AddRegion added for the region r is signed
+// for, or nil when that is s's own or none AddRegion added (then the
+// signature check refuses it, as a regional endpoint does), or r is for
+// STS, whose roles and sessions are global: s answers for every region.
+func (s *Server) regionOf(r *http.Request) *Server {
+	if isQueryRequest(r) {
+		return nil
+	}
+	_, rest, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	cred, _, _ := strings.Cut(rest, ",")
+	parts := strings.Split(cred, "/")
+	if len(parts) != 5 || parts[2] == s.region {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.regions[parts[2]]
+}
 
 // apiError is an AWS JSON protocol error response.
 type apiError struct {
@@ -278,6 +362,10 @@ var services = map[string]*service{
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if other := s.regionOf(r); other != nil {
+		other.serveHTTP(w, r)
+		return
+	}
 	w.Header().Set("X-Amzn-RequestId", newUUID())
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 	if err != nil {

@@ -84,8 +84,8 @@ func (s *Server) verifySigV4(r *http.Request, body []byte, signingName string) (
 		return nil, coralError("InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			scopeDate, signedAt.Format(scopeDateLayout), amzDate)
 	}
-	if region != Region {
-		return nil, coralError("InvalidSignatureException", "Credential should be scoped to a valid region. ")
+	if region != s.region && !s.serves(region) {
+		return nil, coralError("InvalidSignatureException", "Credential should be scoped to a valid region, not '%s'. ", region)
 	}
 	if svc != signingName {
 		return nil, coralError("InvalidSignatureException", "Credential should be scoped to correct service: '%s'. ", signingName)

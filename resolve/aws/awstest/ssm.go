@@ -63,25 +63,27 @@ func (p *parameter) version(n int64) *paramVersion {
 	return nil
 }
 
-const ssmARNPrefix = "arn:aws:ssm:" + Region + ":" + AccountID + ":parameter"
-
-func parameterARN(name string) string {
-	if strings.HasPrefix(name, "/") {
-		return ssmARNPrefix + name
-	}
-	return ssmARNPrefix + "/" + name
+// ssmARNPrefix is what a parameter's name (from the root) follows in its
+// ARN.
+func (s *Server) ssmARNPrefix() string {
+	return "arn:aws:ssm:" + s.region + ":" + AccountID + ":parameter"
 }
 
 // ParameterARN returns the ARN AWS gives the named parameter.
-func (s *Server) ParameterARN(name string) string { return parameterARN(name) }
+func (s *Server) ParameterARN(name string) string {
+	if strings.HasPrefix(name, "/") {
+		return s.ssmARNPrefix() + name
+	}
+	return s.ssmARNPrefix() + "/" + name
+}
 
 // parseParameterRef splits a GetParameter(s) name into the parameter name and
 // an optional selector (the part after ':' in "name:version" or
 // "name:label"). A parameter ARN is accepted in place of the name.
-func parseParameterRef(ref string) (name, selector string, hasSelector bool) {
+func (s *Server) parseParameterRef(ref string) (name, selector string, hasSelector bool) {
 	rest := ref
-	if strings.HasPrefix(ref, ssmARNPrefix+"/") {
-		rest = strings.TrimPrefix(ref, ssmARNPrefix)
+	if strings.HasPrefix(ref, s.ssmARNPrefix()+"/") {
+		rest = strings.TrimPrefix(ref, s.ssmARNPrefix())
 	}
 	name, selector, hasSelector = strings.Cut(rest, ":")
 	return name, selector, hasSelector
@@ -94,7 +96,7 @@ func (s *Server) lookupParameter(ref, name string) *parameter {
 	if p := s.params[name]; p != nil {
 		return p
 	}
-	if strings.HasPrefix(ref, ssmARNPrefix+"/") {
+	if strings.HasPrefix(ref, s.ssmARNPrefix()+"/") {
 		return s.params[strings.TrimPrefix(name, "/")]
 	}
 	return nil
@@ -102,6 +104,24 @@ func (s *Server) lookupParameter(ref, name string) *parameter {
 
 func ssmError(code, msgKey, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: code, msgKey: msgKey, message: fmt.Sprintf(format, args...)}
+}
+
+// kmsFault is the KMS failure FailDecrypt or DenyKMS set for reading p
+// through ref, if any. Callers hold s.mu.
+func (s *Server) kmsFault(ref string, p *ssmParameterOut, decrypt bool) *apiError {
+	if !decrypt || p.Type != typeSecureString {
+		return nil
+	}
+	switch {
+	case matches(s.noDecr, s.paramSubjects(ref)...):
+		return kmsDecryptDenied()
+	case matches(s.noKMS, s.paramSubjects(ref)...):
+		// KMS's answer for a key the caller's identity cannot see: one in
+		// another account whose key policy does not name it.
+		return &apiError{status: http.StatusBadRequest, code: "AccessDeniedException", msgKey: "Message",
+			message: "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access. (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; Request ID: " + newUUID() + "; Proxy: null)"}
+	}
+	return nil
 }
 
 // kmsDecryptDenied is what SSM passes on when KMS refuses to decrypt a
@@ -137,7 +157,7 @@ type paramRead struct {
 // readParameter resolves ref. Access checks are done by the caller.
 // Callers hold s.mu.
 func (s *Server) readParameter(ref string, decrypt bool) paramRead {
-	name, selector, hasSelector := parseParameterRef(ref)
+	name, selector, hasSelector := s.parseParameterRef(ref)
 	p := s.lookupParameter(ref, name)
 	if p == nil {
 		// AWS sends ParameterNotFound without a message.
@@ -162,7 +182,7 @@ func (s *Server) readParameter(ref string, decrypt bool) paramRead {
 		Value:            v.value,
 		Version:          v.version,
 		LastModifiedDate: epoch(v.modified),
-		ARN:              parameterARN(p.name),
+		ARN:              s.ParameterARN(p.name),
 		DataType:         v.dataType,
 	}
 	if hasSelector {
@@ -176,9 +196,9 @@ func (s *Server) readParameter(ref string, decrypt bool) paramRead {
 
 // paramSubjects are the names a Deny / FailDecrypt pattern is matched
 // against for a GetParameter(s) name.
-func paramSubjects(ref string) []string {
-	name, _, _ := parseParameterRef(ref)
-	return []string{name, strings.TrimPrefix(name, "/"), parameterARN(name)}
+func (s *Server) paramSubjects(ref string) []string {
+	name, _, _ := s.parseParameterRef(ref)
+	return []string{name, strings.TrimPrefix(name, "/"), s.ParameterARN(name)}
 }
 
 func (s *Server) ssmGetParameter(body []byte) (any, error) {
@@ -195,16 +215,16 @@ func (s *Server) ssmGetParameter(body []byte) (any, error) {
 	decrypt := in.WithDecryption != nil && *in.WithDecryption
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	name, _, _ := parseParameterRef(*in.Name)
-	if matches(s.deny, paramSubjects(*in.Name)...) {
-		return nil, accessDenied("Message", "ssm:GetParameter", parameterARN(name))
+	name, _, _ := s.parseParameterRef(*in.Name)
+	if matches(s.deny, s.paramSubjects(*in.Name)...) {
+		return nil, accessDenied("Message", "ssm:GetParameter", s.ParameterARN(name))
 	}
 	r := s.readParameter(*in.Name, decrypt)
 	if r.missing != nil {
 		return nil, r.missing
 	}
-	if decrypt && r.out.Type == typeSecureString && matches(s.noDecr, paramSubjects(*in.Name)...) {
-		return nil, kmsDecryptDenied()
+	if aerr := s.kmsFault(*in.Name, r.out, decrypt); aerr != nil {
+		return nil, aerr
 	}
 	return struct {
 		Parameter *ssmParameterOut `json:"Parameter"`
@@ -233,9 +253,9 @@ func (s *Server) ssmGetParameters(body []byte) (any, error) {
 	defer s.mu.Unlock()
 	// IAM authorizes every named resource before anything is read.
 	for _, ref := range in.Names {
-		if matches(s.deny, paramSubjects(ref)...) {
-			name, _, _ := parseParameterRef(ref)
-			return nil, accessDenied("Message", "ssm:GetParameters", parameterARN(name))
+		if matches(s.deny, s.paramSubjects(ref)...) {
+			name, _, _ := s.parseParameterRef(ref)
+			return nil, accessDenied("Message", "ssm:GetParameters", s.ParameterARN(name))
 		}
 	}
 	out := struct {
@@ -253,8 +273,8 @@ func (s *Server) ssmGetParameters(body []byte) (any, error) {
 			out.InvalidParameters = append(out.InvalidParameters, ref)
 			continue
 		}
-		if decrypt && r.out.Type == typeSecureString && matches(s.noDecr, paramSubjects(ref)...) {
-			return nil, kmsDecryptDenied()
+		if aerr := s.kmsFault(ref, r.out, decrypt); aerr != nil {
+			return nil, aerr
 		}
 		out.Parameters = append(out.Parameters, r.out)
 	}
@@ -310,8 +330,8 @@ func (s *Server) putParameter(in ssmPutInput) (*paramVersion, *apiError) {
 	if aerr := validateParameterName(name); aerr != nil {
 		return nil, aerr
 	}
-	if matches(s.deny, name, parameterARN(name)) {
-		return nil, accessDenied("Message", "ssm:PutParameter", parameterARN(name))
+	if matches(s.deny, name, s.ParameterARN(name)) {
+		return nil, accessDenied("Message", "ssm:PutParameter", s.ParameterARN(name))
 	}
 	value := *in.Value
 	if value == "" {

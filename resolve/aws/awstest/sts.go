@@ -443,6 +443,10 @@ func (s *Server) stsGetCallerIdentity(caller *principal, _ url.Values) (any, *ap
 // none, temporary credentials need theirs, unexpired and not revoked.
 // Codes are the JSON protocol's; toQueryError renames them for STS.
 func (s *Server) credentialsFor(accessKeyID, token string) (*principal, string, *apiError) {
+	if s.home != nil {
+		// STS credentials are good in every region.
+		return s.home.credentialsFor(accessKeyID, token)
+	}
 	invalid := coralError("UnrecognizedClientException", "The security token included in the request is invalid.")
 	if accessKeyID == AccessKeyID {
 		if token != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/wardsecrets/ward/resolve/aws/awstest"
@@ -205,5 +206,60 @@ func TestSTSQueryProtocolErrors(t *testing.T) {
 	body := string(b[:n])
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "<Code>MissingAuthenticationToken</Code>") || !strings.Contains(body, "<ErrorResponse") {
 		t.Errorf("unsigned request: got %d %q, want 403 with an ErrorResponse of MissingAuthenticationToken", resp.StatusCode, body)
+	}
+}
+
+// TestAddRegion: a region AddRegion adds answers at the same URL for the
+// requests signed for it, with its own secrets and parameters; STS is
+// global, and its temporary credentials are good in every region; a
+// region none serves is refused as a regional endpoint refuses it.
+func TestAddRegion(t *testing.T) {
+	srv := awstest.New()
+	t.Cleanup(srv.Close)
+	eu := srv.AddRegion("eu-west-1")
+	srv.AddRole(awstest.Role{ARN: testRole})
+	srv.PutSecretString("r/s", "home")
+	eu.PutSecretString("r/s", "eu")
+	eu.PutParameter("/r/p", "eu-p", false)
+	if arn := eu.SecretARN("r/s"); !strings.HasPrefix(arn, "arn:aws:secretsmanager:eu-west-1:"+awstest.AccountID+":secret:r/s-") {
+		t.Errorf("got ARN %s in eu-west-1", arn)
+	}
+	if eu.URL() != srv.URL() {
+		t.Errorf("got URL %s for eu-west-1, want %s", eu.URL(), srv.URL())
+	}
+
+	c := assume(t, srv, time.Hour).Credentials
+	regional := func(region string, creds aws.CredentialsProvider) (*secretsmanager.Client, *ssm.Client, *sts.Client) {
+		cfg := sdkConfig(awstest.AccessKeyID, awstest.SecretAccessKey)
+		cfg.Region, cfg.Credentials = region, creds
+		return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(srv.URL()) }),
+			ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = aws.String(srv.URL()) }),
+			sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(srv.URL()) })
+	}
+	for _, creds := range []aws.CredentialsProvider{
+		credentials.NewStaticCredentialsProvider(awstest.AccessKeyID, awstest.SecretAccessKey, ""),
+		credentials.NewStaticCredentialsProvider(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken),
+	} {
+		for region, want := range map[string]string{awstest.Region: "home", "eu-west-1": "eu"} {
+			sm, _, st := regional(region, creds)
+			out, err := sm.GetSecretValue(ctx(t), &secretsmanager.GetSecretValueInput{SecretId: aws.String("r/s")})
+			if err != nil || aws.ToString(out.SecretString) != want {
+				t.Errorf("%s: got %v, want %s's secret", region, err, want)
+			}
+			if _, err := st.GetCallerIdentity(ctx(t), &sts.GetCallerIdentityInput{}); err != nil {
+				t.Errorf("%s: GetCallerIdentity: %v", region, err)
+			}
+		}
+	}
+	static := credentials.NewStaticCredentialsProvider(awstest.AccessKeyID, awstest.SecretAccessKey, "")
+	_, ps, _ := regional(awstest.Region, static)
+	_, err := ps.GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String("/r/p")})
+	wantAPIError(t, err, "ParameterNotFound", http.StatusBadRequest)
+	_, err = ps.GetParameter(ctx(t), &ssm.GetParameterInput{Name: aws.String(eu.ParameterARN("/r/p"))})
+	wantAPIError(t, err, "ParameterNotFound", http.StatusBadRequest)
+	sm, _, _ := regional("ap-south-1", static)
+	_, err = sm.GetSecretValue(ctx(t), &secretsmanager.GetSecretValueInput{SecretId: aws.String("r/s")})
+	if msg := wantAPIError(t, err, "InvalidSignatureException", http.StatusBadRequest); !strings.Contains(msg, "scoped to a valid region, not 'ap-south-1'") {
+		t.Errorf("got message %q", msg)
 	}
 }

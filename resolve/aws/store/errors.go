@@ -22,10 +22,19 @@ type target struct {
 	action  string // the IAM action the read needs
 	region  string
 	secret  string // a Secrets Manager SecretId, for the restore command
+	// endpointEnv is the variable that sets the service's own endpoint.
+	endpointEnv string
+	// byName is a read of the latest by name, not by ARN: one that is not
+	// found may be in another region.
+	byName bool
 }
 
 // notFound is the error for a document AWS says does not exist.
 func (t target) notFound() error {
+	if t.byName {
+		// A wrong AWS_REGION looks just like a wrong name.
+		return fmt.Errorf("no %s in %s (%s; one of another region is read by its ARN, or with that region set): %w", t.what, t.service, t.region, resolve.ErrNotFound)
+	}
 	return fmt.Errorf("no %s in %s (%s): %w", t.what, t.service, t.region, resolve.ErrNotFound)
 }
 
@@ -50,9 +59,12 @@ func (t target) failAPI(api smithy.APIError, err error) error {
 	case notFound:
 		return t.notFound()
 	case decryptFailed:
-		return fmt.Errorf("%s cannot decrypt %s: check that ward's AWS identity is allowed kms:Decrypt on its KMS key and that the key is enabled: %w", t.service, t.what, said)
+		return fmt.Errorf("%s cannot decrypt %s: check that ward's AWS identity is allowed kms:Decrypt on its KMS key, by the key's policy as well as IAM, and that the key is enabled: %w", t.service, t.what, said)
 	case denied:
 		return fmt.Errorf("%s denied access to %s: check that ward's AWS identity is allowed %s on it (and kms:Decrypt on its KMS key): %w", t.service, t.what, t.action, said)
+	case endpointRegion:
+		return fmt.Errorf("the %s endpoint ward reached does not serve %s, the region it asked for %s in (a VPC or other private endpoint serves its own region only): point %s (or AWS_ENDPOINT_URL) at an endpoint of %s, or set the region the endpoint serves: %w",
+			t.service, t.region, t.what, t.endpointEnv, t.region, said)
 	case badCredentials:
 		return fmt.Errorf("%s rejected ward's AWS credentials reading %s: check the access key, session token and clock: %w", t.service, t.what, said)
 	case scheduledDeletion:
@@ -113,6 +125,7 @@ const (
 	decryptFailed
 	badCredentials
 	scheduledDeletion
+	endpointRegion
 )
 
 // classify reads an AWS error code (and, for SSM's pass-through of KMS
@@ -124,8 +137,7 @@ func classify(api smithy.APIError) failure {
 		return notFound
 	case code == "DecryptionFailure", code == "InvalidKeyId", strings.HasPrefix(code, "KMS"):
 		return decryptFailed
-	case code == "AccessDeniedException" && strings.Contains(api.ErrorMessage(), "kms:"):
-		// SSM passes on KMS's own denial under this code.
+	case code == "AccessDeniedException" && kmsDenied(api.ErrorMessage()):
 		return decryptFailed
 	case code == "AccessDeniedException", code == "AccessDenied":
 		return denied
@@ -133,11 +145,25 @@ func classify(api smithy.APIError) failure {
 		// Secrets Manager's only sign of a secret DeleteSecret scheduled
 		// for deletion (and RestoreSecret can bring back).
 		return scheduledDeletion
+	case code == "InvalidSignatureException" && strings.Contains(api.ErrorMessage(), "scoped to a valid region"):
+		// The keys are fine: the endpoint serves another region than the
+		// one the request was signed for.
+		return endpointRegion
 	case code == "UnrecognizedClientException", code == "InvalidClientTokenId", code == "ExpiredTokenException",
 		code == "InvalidSignatureException", code == "IncompleteSignatureException", code == "MissingAuthenticationTokenException":
 		return badCredentials
 	}
 	return otherFailure
+}
+
+// kmsDenied reports whether an AccessDeniedException's message is KMS
+// refusing the key rather than IAM refusing the secret: SSM passes on
+// KMS's own message ("not authorized to perform: kms:Decrypt", or "The
+// ciphertext refers to a customer master key that ... you are not allowed
+// to access. (Service: AWSKMS; ..."), and Secrets Manager says "Access to
+// KMS is not allowed".
+func kmsDenied(msg string) bool {
+	return strings.Contains(msg, "kms:") || strings.Contains(msg, "Service: AWSKMS") || strings.Contains(msg, "Access to KMS")
 }
 
 // attributable reports whether a whole batch failed for a reason one of
@@ -155,7 +181,8 @@ func attributable(err error) bool {
 	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == awssdk.TrueTernary {
 		return false
 	}
-	return classify(api) != badCredentials
+	k := classify(api)
+	return k != badCredentials && k != endpointRegion
 }
 
 // batchEntryError is the error of one entry of a batch response.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -22,7 +21,8 @@ const maxBatchSecrets = 20
 
 // SecretsManager reads awssm://NAME-OR-ARN references: a secret by name,
 // full ARN or partial ARN, its AWSCURRENT version unless ?stage= or
-// ?version_id= says otherwise. A SecretString is the document (so #field
+// ?version_id= says otherwise, in the region of its ARN when it is one
+// (else the session's). A SecretString is the document (so #field
 // reads a JSON field); a SecretBinary is delivered as its raw bytes.
 type SecretsManager struct {
 	// Concurrency bounds the requests one FetchBatch has in flight; 0
@@ -32,11 +32,7 @@ type SecretsManager struct {
 	// BatchGetSecretValue did not exist.
 	NoBatch bool
 
-	session *Session
-
-	mu     sync.Mutex
-	client *secretsmanager.Client
-	region string
+	clients regional[secretsmanager.Client]
 
 	// batchDenied remembers that IAM refused BatchGetSecretValue, so later
 	// fetches go straight to GetSecretValue.
@@ -47,24 +43,38 @@ var _ resolve.BatchStore = (*SecretsManager)(nil)
 
 // NewSecretsManager returns the store. It loads nothing until a fetch.
 func NewSecretsManager(s *Session) *SecretsManager {
-	return &SecretsManager{session: s}
+	return &SecretsManager{clients: regional[secretsmanager.Client]{session: s, open: func(cfg awssdk.Config, region string) *secretsmanager.Client {
+		return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.Region = region })
+	}}}
 }
 
 // Fetch reads one secret with GetSecretValue.
 func (sm *SecretsManager) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, error) {
-	c, err := sm.api(ctx)
+	c, region, err := sm.clients.client(ctx, arnRegion(ref.Path))
 	if err != nil {
 		return resolve.Secret{}, err
 	}
-	return sm.get(ctx, c, ref)
+	in := &secretsmanager.GetSecretValueInput{SecretId: awssdk.String(ref.Path)}
+	if v, ok := ref.Options["stage"]; ok {
+		in.VersionStage = awssdk.String(v)
+	}
+	if v, ok := ref.Options["version_id"]; ok {
+		in.VersionId = awssdk.String(v)
+	}
+	out, err := c.GetSecretValue(ctx, in)
+	if err != nil {
+		return resolve.Secret{}, sm.target(ref, region).fail(err)
+	}
+	return secretOf(out.SecretString, out.SecretBinary, out.VersionId), nil
 }
 
-// FetchBatch reads refs with BatchGetSecretValue, 20 secrets a call, and
-// with GetSecretValue those that select a stage or a version id (a batch
-// cannot). Calls run concurrently, at most Concurrency at a time. An error
-// is reported for the reference it concerns, leaving the others valid.
+// FetchBatch reads refs with BatchGetSecretValue, 20 secrets of one
+// region a call, and with GetSecretValue those that select a stage or a
+// version id (a batch cannot). Calls run concurrently, at most
+// Concurrency at a time. An error is reported for the reference it
+// concerns, leaving the others valid.
 func (sm *SecretsManager) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
-	c, err := sm.api(ctx)
+	home, err := sm.clients.home(ctx)
 	if err != nil {
 		return resolve.BatchFailed(len(refs), err)
 	}
@@ -79,62 +89,42 @@ func (sm *SecretsManager) FetchBatch(ctx context.Context, refs []resolve.Ref) ([
 			batched = append(batched, i)
 		}
 	}
-	batches := chunks(batched, maxBatchSecrets)
+	var batches [][]int
+	for _, group := range byRegion(batched, func(i int) string { return refs[i].Path }, home) {
+		batches = append(batches, chunks(group, maxBatchSecrets)...)
+	}
 	leftovers := make([][]int, len(batches))
 	fanOut(len(batches)+len(single), sm.Concurrency, func(k int) {
 		if k < len(batches) {
-			leftovers[k] = sm.batch(ctx, c, refs, batches[k], secrets, errs)
+			leftovers[k] = sm.batch(ctx, refs, batches[k], secrets, errs)
 			return
 		}
 		i := single[k-len(batches)]
-		secrets[i], errs[i] = sm.get(ctx, c, refs[i])
+		secrets[i], errs[i] = sm.Fetch(ctx, refs[i])
 	})
 
 	// What a batch could not answer is asked for alone.
 	rest := slices.Concat(leftovers...)
 	fanOut(len(rest), sm.Concurrency, func(k int) {
 		i := rest[k]
-		secrets[i], errs[i] = sm.get(ctx, c, refs[i])
+		secrets[i], errs[i] = sm.Fetch(ctx, refs[i])
 	})
 	return secrets, errs
 }
 
-// api returns the client, creating it (and loading the session) on first
-// use.
-func (sm *SecretsManager) api(ctx context.Context) (*secretsmanager.Client, error) {
-	sm.mu.Lock()
-	defer sm.mu.Unlock()
-	if sm.client == nil {
-		cfg, err := sm.session.Config(ctx)
-		if err != nil {
-			return nil, err
-		}
-		sm.client, sm.region = secretsmanager.NewFromConfig(cfg), cfg.Region
-	}
-	return sm.client, nil
-}
-
-// get reads one secret with GetSecretValue.
-func (sm *SecretsManager) get(ctx context.Context, c *secretsmanager.Client, ref resolve.Ref) (resolve.Secret, error) {
-	in := &secretsmanager.GetSecretValueInput{SecretId: awssdk.String(ref.Path)}
-	if v, ok := ref.Options["stage"]; ok {
-		in.VersionStage = awssdk.String(v)
-	}
-	if v, ok := ref.Options["version_id"]; ok {
-		in.VersionId = awssdk.String(v)
-	}
-	out, err := c.GetSecretValue(ctx, in)
+// batch reads the secrets refs[idx], all of one region, with one
+// BatchGetSecretValue call, filling secrets and errs, and returns the
+// indices it has no answer for: all of them when IAM refuses the batch
+// call itself, or those the response does not mention in a way that can
+// be matched.
+func (sm *SecretsManager) batch(ctx context.Context, refs []resolve.Ref, idx []int, secrets []resolve.Secret, errs []error) []int {
+	c, region, err := sm.clients.client(ctx, arnRegion(refs[idx[0]].Path))
 	if err != nil {
-		return resolve.Secret{}, sm.target(ref).fail(err)
+		for _, i := range idx {
+			errs[i] = err
+		}
+		return nil
 	}
-	return secretOf(out.SecretString, out.SecretBinary, out.VersionId), nil
-}
-
-// batch reads the secrets refs[idx] with one BatchGetSecretValue call,
-// filling secrets and errs, and returns the indices it has no answer for:
-// all of them when IAM refuses the batch call itself, or those the
-// response does not mention in a way that can be matched.
-func (sm *SecretsManager) batch(ctx context.Context, c *secretsmanager.Client, refs []resolve.Ref, idx []int, secrets []resolve.Secret, errs []error) []int {
 	ids := make([]string, len(idx))
 	for k, i := range idx {
 		ids[k] = refs[i].Path
@@ -146,7 +136,7 @@ func (sm *SecretsManager) batch(ctx context.Context, c *secretsmanager.Client, r
 			return idx
 		}
 		for _, i := range idx {
-			errs[i] = sm.target(refs[i]).fail(err)
+			errs[i] = sm.target(refs[i], region).fail(err)
 		}
 		return nil
 	}
@@ -157,7 +147,7 @@ func (sm *SecretsManager) batch(ctx context.Context, c *secretsmanager.Client, r
 			secrets[i] = secretOf(e.SecretString, e.SecretBinary, e.VersionId)
 		} else if e, ok := findError(out.Errors, id); ok {
 			api := batchEntryError(e.ErrorCode, e.Message)
-			errs[i] = sm.target(refs[i]).failAPI(api, api)
+			errs[i] = sm.target(refs[i], region).failAPI(api, api)
 		} else {
 			rest = append(rest, i)
 		}
@@ -165,8 +155,8 @@ func (sm *SecretsManager) batch(ctx context.Context, c *secretsmanager.Client, r
 	return rest
 }
 
-// target names a reference for error messages.
-func (sm *SecretsManager) target(ref resolve.Ref) target {
+// target names a reference read in region for error messages.
+func (sm *SecretsManager) target(ref resolve.Ref, region string) target {
 	what := fmt.Sprintf("secret %q", ref.Path)
 	if v, ok := ref.Options["stage"]; ok {
 		what += fmt.Sprintf(" (stage %q)", v)
@@ -174,7 +164,8 @@ func (sm *SecretsManager) target(ref resolve.Ref) target {
 	if v, ok := ref.Options["version_id"]; ok {
 		what += fmt.Sprintf(" (version id %q)", v)
 	}
-	return target{service: "secrets manager", what: what, action: "secretsmanager:GetSecretValue", region: sm.region, secret: ref.Path}
+	return target{service: "secrets manager", what: what, action: "secretsmanager:GetSecretValue", region: region, secret: ref.Path,
+		endpointEnv: "AWS_ENDPOINT_URL_SECRETS_MANAGER", byName: arnRegion(ref.Path) == "" && len(ref.Options) == 0}
 }
 
 // secretOf makes the document of a secret version: the string, else the

@@ -264,10 +264,56 @@ func TestSecretsManagerThrottling(t *testing.T) {
 	}
 }
 
+// TestRetriesAfterAnOutage: ward-aws lives as long as ward, polling for
+// months. The SDK's retry quota (a bucket of 500 tokens per client, 5 a
+// throttled retry and 14 another, one back per call that succeeds at
+// once) ran dry after some 25 reads that failed throughout an outage or a
+// throttling storm, and for hundreds of polls after it a single throttle
+// or 5xx failed the read at once instead of being retried.
+func TestRetriesAfterAnOutage(t *testing.T) {
+	srv := emulator(t)
+	v := resolvetest.Canary("outage")
+	srv.PutSecretString("out/s", v)
+	srv.PutParameter("/out/p", v, true)
+	session := newSession()
+	sm, ps := awsstore.NewSecretsManager(session), awsstore.NewParameterStore(session)
+	secret, param := mustRef(t, "awssm://out/s"), mustRef(t, "ssm:///out/p")
+	for range 40 {
+		srv.Throttle(awsstore.DefaultMaxAttempts)
+		if _, err := sm.Fetch(t.Context(), secret); err == nil {
+			t.Fatal("a read throttled throughout succeeded")
+		}
+		srv.FailInternal(awsstore.DefaultMaxAttempts)
+		if _, err := ps.Fetch(t.Context(), param); err == nil {
+			t.Fatal("a read that met internal errors throughout succeeded")
+		}
+	}
+
+	srv.Throttle(2)
+	before := srv.Calls("")
+	if _, err := sm.Fetch(t.Context(), secret); err != nil {
+		checkError(t, "throttled twice after the storm", err, []string{v})
+		t.Errorf("throttled twice after the storm: the read failed: %v", err)
+	}
+	if n := srv.Calls("") - before; n != 3 {
+		t.Errorf("throttled twice after the storm: got %d calls, want 3", n)
+	}
+	srv.FailInternal(2)
+	before = srv.Calls("")
+	if _, err := ps.Fetch(t.Context(), param); err != nil {
+		checkError(t, "two internal errors after the outage", err, []string{v})
+		t.Errorf("two internal errors after the outage: the read failed: %v", err)
+	}
+	if n := srv.Calls("") - before; n != 3 {
+		t.Errorf("two internal errors after the outage: got %d calls, want 3", n)
+	}
+}
+
 func TestSecretsManagerErrors(t *testing.T) {
 	srv := emulator(t)
 	good, denied, undecryptable, deleted := resolvetest.Canary("good"), resolvetest.Canary("denied"), resolvetest.Canary("kms"), resolvetest.Canary("deleted")
-	canaries := []string{good, denied, undecryptable, deleted}
+	keyDenied := resolvetest.Canary("kmskey")
+	canaries := []string{good, denied, undecryptable, deleted, keyDenied}
 	srv.PutSecretString("err/good", good)
 	srv.PutSecretString("err/denied", denied)
 	srv.PutSecretString("err/kms", undecryptable)
@@ -275,6 +321,8 @@ func TestSecretsManagerErrors(t *testing.T) {
 	srv.Deny("err/denied")
 	srv.FailDecrypt("err/kms")
 	srv.ScheduleDeletion("err/deleted")
+	srv.PutSecretString("err/kmskey", keyDenied)
+	srv.DenyKMS("err/kmskey")
 
 	tests := []struct {
 		name     string
@@ -282,9 +330,14 @@ func TestSecretsManagerErrors(t *testing.T) {
 		notFound bool
 		wants    []string
 	}{
-		{"not found", "awssm://err/missing", true, []string{`secret "err/missing"`, "us-east-1", "not found"}},
+		// Secrets are regional: the hint names the region asked and the
+		// way to another.
+		{"not found", "awssm://err/missing", true, []string{`secret "err/missing"`, "us-east-1", "not found", "another region", "by its ARN"}},
 		{"access denied", "awssm://err/denied", false, []string{`secret "err/denied"`, "secretsmanager:GetSecretValue", "kms:Decrypt", "AccessDeniedException"}},
-		{"decryption failure", "awssm://err/kms", false, []string{`secret "err/kms"`, "kms:Decrypt", "DecryptionFailure"}},
+		{"decryption failure", "awssm://err/kms", false, []string{`secret "err/kms"`, "cannot decrypt", "kms:Decrypt", "DecryptionFailure"}},
+		// Allowed the secret, not its key: the fault is KMS's, not IAM's
+		// on the secret.
+		{"KMS key not allowed", "awssm://err/kmskey", false, []string{`secret "err/kmskey"`, "cannot decrypt", "kms:Decrypt", "Access to KMS is not allowed"}},
 		{"scheduled for deletion", "awssm://err/deleted", false, []string{`secret "err/deleted"`, "scheduled for deletion",
 			"aws secretsmanager restore-secret --secret-id err/deleted --region us-east-1", "InvalidRequestException"}},
 	}

@@ -27,12 +27,14 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/wardsecrets/ward/resolve/aws"
 	"github.com/wardsecrets/ward/resolve/certerr"
 )
 
@@ -53,6 +55,9 @@ type SessionOptions struct {
 	// MaxBackoff caps the delay between attempts before jitter; 0 means the
 	// SDK's default (20s).
 	MaxBackoff time.Duration
+	// Timeout bounds each request, its retries and the credentials' fetch
+	// included; 0 means aws.DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Session loads the AWS SDK configuration once, on first use, and shares it
@@ -81,6 +86,10 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	if s.cfg != nil {
 		return *s.cfg, nil
 	}
+	// A credential source can hang as an endpoint can (a stalled
+	// credential_process, an STS endpoint that never answers).
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
 	load := []func(*config.LoadOptions) error{config.WithRetryer(s.retryer)}
 	if s.opts.Region != "" {
 		load = append(load, config.WithRegion(s.opts.Region))
@@ -91,9 +100,6 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return awssdk.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return awssdk.Config{}, errors.New("no AWS region: set AWS_REGION, a region in the AWS profile, or stores.aws.region in the manifest")
 	}
 	// The first request would fetch the credentials anyway (and cache
 	// them); fetching them here lets a failure say what to set.
@@ -106,13 +112,51 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 				profile := cmp.Or(s.opts.Profile, os.Getenv("AWS_PROFILE"), "default")
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: the IAM Identity Center (SSO) login of AWS profile %q has expired or was never made: run aws sso login --profile %s: %w", profile, profile, err)
 			}
+			if cfg.Region == "" {
+				// Web identity and SSO call STS and the portal in a region.
+				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials, and %w: %w", errNoRegion, hideProcessOutput(err))
+			}
 			return awssdk.Config{}, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role): %w", hideProcessOutput(err))
 		}
 	}
+	cfg.APIOptions = append(cfg.APIOptions, s.bound)
 	cfg.APIOptions = append(cfg.APIOptions, s.apiOptions...)
 	s.cfg = &cfg
 	return cfg, nil
 }
+
+// errNoRegion is the error for a request with no region to go to: one
+// for a name, or an STS call, when neither the environment, the profile
+// nor the manifest gives one. An ARN holds its own.
+var errNoRegion = errors.New("no AWS region: set AWS_REGION, a region in the AWS profile, or stores.aws.region in the manifest")
+
+// timeout is how long one request may take, retries included.
+func (s *Session) timeout() time.Duration {
+	if s.opts.Timeout > 0 {
+		return s.opts.Timeout
+	}
+	return aws.DefaultTimeout
+}
+
+// bound puts a deadline on each operation, around its retries: the SDK's
+// HTTP client has none, and an endpoint that takes the connection and
+// never answers held a read, and so ward's start or every later poll, for
+// ever.
+func (s *Session) bound(st *middleware.Stack) error {
+	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("wardTimeout",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			ctx, cancel := context.WithTimeoutCause(ctx, s.timeout(), errNoAnswer)
+			defer cancel()
+			out, md, err := next.HandleInitialize(ctx, in)
+			if err != nil && context.Cause(ctx) == errNoAnswer {
+				err = fmt.Errorf("no answer within %s, retries included (stores.aws.timeout): check that the endpoint is reachable and answers: %w", s.timeout(), err)
+			}
+			return out, md, err
+		}), middleware.Before)
+}
+
+// errNoAnswer is the cause of an operation's deadline.
+var errNoAnswer = errors.New("no answer within stores.aws.timeout")
 
 // retryer is the SDK's standard retryer (exponential backoff with jitter;
 // throttling, 5xx and connection errors retried; other 4xx not), bounded.
@@ -125,6 +169,12 @@ func (s *Session) retryer() awssdk.Retryer {
 		if s.opts.MaxBackoff > 0 {
 			o.MaxBackoff = s.opts.MaxBackoff
 		}
+		// The retry quota, a bucket shared by the client's requests that
+		// failed attempts drain and only first-attempt successes refill
+		// (one token each), runs dry in a long outage: for hundreds of
+		// polls after it nothing was retried. ward's requests are few and
+		// bounded already (Concurrency, MaxAttempts).
+		o.RateLimiter = ratelimit.None
 		// A certificate that does not verify is final: the SDK takes it
 		// for a connection error, and retried it.
 		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {

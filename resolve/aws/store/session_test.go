@@ -4,11 +4,13 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/aws/awstest"
@@ -118,9 +120,32 @@ func TestNoRegion(t *testing.T) {
 	unsetenv(t, "AWS_REGION")
 	unsetenv(t, "AWS_DEFAULT_REGION")
 	_, err := awsstore.NewSecretsManager(newSession()).Fetch(t.Context(), mustRef(t, "awssm://x"))
+	checkError(t, "no region", err, nil, "no AWS region", "AWS_REGION", "stores.aws.region", "by its ARN")
+	_, err = awsstore.NewParameterStore(newSession()).Fetch(t.Context(), mustRef(t, "ssm:///x"))
+	checkError(t, "no region", err, nil, "no AWS region", "AWS_REGION", "stores.aws.region", "by its ARN")
+	_, err = awsstore.NewAssumeRole(newSession()).Fetch(t.Context(), mustRef(t, "awssts://arn:aws:iam::"+awstest.AccountID+":role/x"))
 	checkError(t, "no region", err, nil, "no AWS region", "AWS_REGION", "stores.aws.region")
 	if n := srv.Calls(""); n != 0 {
 		t.Errorf("got %d calls, want 0", n)
+	}
+
+	// An ARN holds its region: references by ARN need no other.
+	sv, pv := resolvetest.Canary("noregion-sm"), resolvetest.Canary("noregion-ssm")
+	srv.PutSecretString("noregion/s", sv)
+	srv.PutParameter("/noregion/p", pv, true)
+	session := newSession()
+	stores := map[string]resolve.Store{"awssm": awsstore.NewSecretsManager(session), "ssm": awsstore.NewParameterStore(session)}
+	f := &resolve.Fetcher{Stores: func(scheme string) (resolve.Store, error) { return stores[scheme], nil }}
+	got, err := f.Fetch(t.Context(), map[string]resolve.Ref{
+		"S": mustRef(t, "awssm://"+srv.SecretARN("noregion/s")),
+		"P": mustRef(t, "ssm://"+srv.ParameterARN("/noregion/p")),
+	})
+	if err != nil {
+		checkError(t, "by ARN with no region", err, []string{sv, pv})
+		t.Fatalf("by ARN with no region configured: %s", strings.NewReplacer(sv, "<canary>", pv, "<canary>").Replace(err.Error()))
+	}
+	if string(got["S"].Bytes) != sv || string(got["P"].Bytes) != pv {
+		t.Errorf("by ARN with no region configured: got wrong values")
 	}
 }
 
@@ -245,5 +270,149 @@ func TestCertificateNotRetried(t *testing.T) {
 	}
 	if n := conns(); n != 1 {
 		t.Errorf("the endpoint saw %d connections, want 1: a certificate error is final", n)
+	}
+}
+
+// TestARNRegion reads secrets and parameters named by ARNs in another
+// region than ward's. AWS does not forward a request by the ARN it names:
+// asked in us-east-1, Secrets Manager "can't find" an eu-west-1 secret and
+// Parameter Store lists its parameter as invalid. Each region here holds a
+// secret and a parameter of the same name, with different values.
+func TestARNRegion(t *testing.T) {
+	home := emulator(t)
+	eu := home.AddRegion("eu-west-1")
+	values := map[string]string{}
+	for _, r := range []struct {
+		region string
+		srv    *awstest.Server
+	}{{"home", home}, {"eu", eu}} {
+		values[r.region+"/s"], values[r.region+"/p"] = resolvetest.Canary("sm-"+r.region), resolvetest.Canary("ssm-"+r.region)
+		r.srv.PutSecretString("region/db", values[r.region+"/s"])
+		r.srv.PutParameter("/region/token", values[r.region+"/p"], true)
+	}
+	vars := map[string]string{
+		"HOME_SECRET":      "awssm://region/db",
+		"EU_SECRET":        "awssm://" + eu.SecretARN("region/db"),
+		"EU_PARTIAL":       "awssm://arn:aws:secretsmanager:eu-west-1:" + awstest.AccountID + ":secret:region/db",
+		"EU_SECRET_STAGE":  "awssm://" + eu.SecretARN("region/db") + "?stage=AWSCURRENT",
+		"HOME_PARAM":       "ssm:///region/token",
+		"EU_PARAM":         "ssm://" + eu.ParameterARN("/region/token"),
+		"EU_PARAM_VERSION": "ssm://" + eu.ParameterARN("/region/token") + "?version=1",
+	}
+	want := map[string]string{
+		"HOME_SECRET": "home/s", "EU_SECRET": "eu/s", "EU_PARTIAL": "eu/s", "EU_SECRET_STAGE": "eu/s",
+		"HOME_PARAM": "home/p", "EU_PARAM": "eu/p", "EU_PARAM_VERSION": "eu/p",
+	}
+	session := newSession()
+	stores := map[string]resolve.Store{"awssm": awsstore.NewSecretsManager(session), "ssm": awsstore.NewParameterStore(session)}
+	f := &resolve.Fetcher{Stores: func(scheme string) (resolve.Store, error) { return stores[scheme], nil }}
+	refs := map[string]resolve.Ref{}
+	for name, s := range vars {
+		refs[name] = mustRef(t, s)
+	}
+	var canaries []string
+	for _, v := range values {
+		canaries = append(canaries, v)
+	}
+	got, err := f.Fetch(t.Context(), refs)
+	if err != nil {
+		checkError(t, "fetch", err, canaries)
+		t.Fatalf("fetch: %s", strings.Join(strings.Fields(strings.NewReplacer(canaries...).Replace(err.Error())), " "))
+	}
+	for name, w := range want {
+		if string(got[name].Bytes) != values[w] {
+			t.Errorf("%s (%s): got the value of another secret or parameter, want %s's", name, vars[name], w)
+		}
+	}
+
+	// One reference alone takes the single-read path.
+	s, err := stores["awssm"].Fetch(t.Context(), mustRef(t, vars["EU_SECRET"]))
+	if err != nil || string(s.Value) != values["eu/s"] {
+		t.Errorf("fetch %s alone: err %v, or the value of another secret", vars["EU_SECRET"], err)
+	}
+
+	// A secret that exists in neither region is not found in the ARN's.
+	_, err = stores["awssm"].Fetch(t.Context(), mustRef(t, "awssm://arn:aws:secretsmanager:eu-west-1:"+awstest.AccountID+":secret:region/none"))
+	checkError(t, "a missing secret by ARN", err, canaries, "(eu-west-1")
+	checkNotFound(t, "a missing secret by ARN", err, true)
+	if err != nil && strings.Contains(err.Error(), "another region") {
+		t.Errorf("a missing secret by ARN: the error says to name it by its ARN, which it does: %v", err)
+	}
+}
+
+// TestEndpointOfAnotherRegion: an endpoint serves one region (a VPC
+// endpoint, AWS_ENDPOINT_URL_* set for one region and AWS_REGION for
+// another, an ARN of a region the endpoint does not serve). AWS refuses
+// the signature's region, InvalidSignatureException "Credential should be
+// scoped to a valid region", which says nothing of the keys.
+func TestEndpointOfAnotherRegion(t *testing.T) {
+	srv := emulator(t)
+	v := resolvetest.Canary("endpoint-region")
+	srv.PutSecretString("er/s", v)
+	srv.PutParameter("/er/p", v, true)
+	tests := []struct {
+		name, region, ref string
+		wants             []string
+	}{
+		{"secret by name", "ap-south-1", "awssm://er/s", []string{`secret "er/s"`, "ap-south-1", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "InvalidSignatureException"}},
+		{"parameter by name", "ap-south-1", "ssm:///er/p", []string{`parameter "/er/p"`, "ap-south-1", "AWS_ENDPOINT_URL_SSM", "InvalidSignatureException"}},
+		{"secret by ARN", awstest.Region, "awssm://arn:aws:secretsmanager:ap-south-1:" + awstest.AccountID + ":secret:er/s", []string{"ap-south-1", "AWS_ENDPOINT_URL_SECRETS_MANAGER"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AWS_REGION", tt.region)
+			session := newSession()
+			stores := map[string]resolve.Store{"awssm": awsstore.NewSecretsManager(session), "ssm": awsstore.NewParameterStore(session)}
+			ref := mustRef(t, tt.ref)
+			_, err := stores[ref.Scheme].Fetch(t.Context(), ref)
+			checkError(t, tt.name, err, []string{v}, append(tt.wants, "does not serve")...)
+			if err != nil && strings.Contains(err.Error(), "access key") {
+				t.Errorf("%s: the error sends the user to check the access key: %v", tt.name, err)
+			}
+		})
+	}
+}
+
+// TestEndpointThatNeverAnswers: an endpoint that takes the connection and
+// never answers (a stalled TLS-inspecting proxy, a VPC endpoint whose
+// network interface drops what follows the handshake). Each request,
+// retries included, is bounded by SessionOptions.Timeout
+// (stores.aws.timeout); ward waited for ever, at start with no child and
+// no error, and mid-run with every poll after it stuck behind it.
+func TestEndpointThatNeverAnswers(t *testing.T) {
+	emulator(t)
+	release := make(chan struct{})
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(stalled.Close)
+	// Run first: what still waits must not hold Close up.
+	t.Cleanup(func() { close(release) })
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", stalled.URL)
+	t.Setenv("AWS_ENDPOINT_URL_SSM", stalled.URL)
+
+	const timeout = 300 * time.Millisecond
+	session := awsstore.NewSession(awsstore.SessionOptions{MaxBackoff: time.Millisecond, Timeout: timeout})
+	stores := map[string]resolve.Store{"awssm": awsstore.NewSecretsManager(session), "ssm": awsstore.NewParameterStore(session)}
+	for _, ref := range []string{"awssm://stalled/s", "ssm:///stalled/p"} {
+		r := mustRef(t, ref)
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			_, err := stores[r.Scheme].Fetch(t.Context(), r)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			checkError(t, ref, err, nil, "stores.aws.timeout", "no answer")
+			if took := time.Since(start); took > 10*timeout {
+				t.Errorf("%s: failed after %s, want about %s", ref, took, timeout)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: still waiting for the endpoint after 10s, with a timeout of %s", ref, timeout)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -19,7 +18,8 @@ import (
 const maxGetParameters = 10
 
 // ParameterStore reads ssm:///path/to/param references from SSM Parameter
-// Store, decrypted, the latest version unless ?version=N says otherwise.
+// Store, decrypted, the latest version unless ?version=N says otherwise,
+// in the region of its ARN when it is one (else the session's).
 // Every read is a GetParameters call, so ward needs one IAM action,
 // ssm:GetParameters, whether it reads one parameter or many.
 type ParameterStore struct {
@@ -27,18 +27,16 @@ type ParameterStore struct {
 	// means resolve.DefaultConcurrency.
 	Concurrency int
 
-	session *Session
-
-	mu     sync.Mutex
-	client *ssm.Client
-	region string
+	clients regional[ssm.Client]
 }
 
 var _ resolve.BatchStore = (*ParameterStore)(nil)
 
 // NewParameterStore returns the store. It loads nothing until a fetch.
 func NewParameterStore(s *Session) *ParameterStore {
-	return &ParameterStore{session: s}
+	return &ParameterStore{clients: regional[ssm.Client]{session: s, open: func(cfg awssdk.Config, region string) *ssm.Client {
+		return ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.Region = region })
+	}}}
 }
 
 // Fetch reads one parameter.
@@ -47,12 +45,13 @@ func (ps *ParameterStore) Fetch(ctx context.Context, ref resolve.Ref) (resolve.S
 	return secrets[0], errs[0]
 }
 
-// FetchBatch reads refs with GetParameters, 10 names a call, at most
-// Concurrency calls at a time. A missing parameter is reported for its
-// reference; when AWS refuses a whole call (IAM or KMS denying one of its
-// parameters), each of its names is asked for alone to tell which.
+// FetchBatch reads refs with GetParameters, 10 names of one region a
+// call, at most Concurrency calls at a time. A missing parameter is
+// reported for its reference; when AWS refuses a whole call (IAM or KMS
+// denying one of its parameters), each of its names is asked for alone to
+// tell which.
 func (ps *ParameterStore) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
-	c, err := ps.api(ctx)
+	home, err := ps.clients.home(ctx)
 	if err != nil {
 		return resolve.BatchFailed(len(refs), err)
 	}
@@ -75,45 +74,40 @@ func (ps *ParameterStore) FetchBatch(ctx context.Context, refs []resolve.Ref) ([
 		}
 	}
 
-	batches := chunks(names, maxGetParameters)
+	var batches [][]string
+	for _, group := range byRegion(names, func(n string) string { return n }, home) {
+		batches = append(batches, chunks(group, maxGetParameters)...)
+	}
 	leftovers := make([][]string, len(batches))
 	fanOut(len(batches), ps.Concurrency, func(k int) {
-		leftovers[k] = ps.get(ctx, c, batches[k], put)
+		leftovers[k] = ps.get(ctx, batches[k], put)
 	})
 	rest := slices.Concat(leftovers...)
 	fanOut(len(rest), ps.Concurrency, func(k int) {
-		ps.get(ctx, c, rest[k:k+1], put)
+		ps.get(ctx, rest[k:k+1], put)
 	})
 	return secrets, errs
 }
 
-// api returns the client, creating it (and loading the session) on first
-// use.
-func (ps *ParameterStore) api(ctx context.Context) (*ssm.Client, error) {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if ps.client == nil {
-		cfg, err := ps.session.Config(ctx)
-		if err != nil {
-			return nil, err
+// get reads names, all of one region, with one GetParameters call and
+// hands each answer to put. It returns the names it has no answer for, to
+// be asked for alone: all of them when a call for several failed in a way
+// one name may have caused, or those the response does not mention.
+func (ps *ParameterStore) get(ctx context.Context, names []string, put func(string, resolve.Secret, error)) []string {
+	c, region, err := ps.clients.client(ctx, arnRegion(names[0]))
+	if err != nil {
+		for _, n := range names {
+			put(n, resolve.Secret{}, err)
 		}
-		ps.client, ps.region = ssm.NewFromConfig(cfg), cfg.Region
+		return nil
 	}
-	return ps.client, nil
-}
-
-// get reads names with one GetParameters call and hands each answer to
-// put. It returns the names it has no answer for, to be asked for alone:
-// all of them when a call for several failed in a way one name may have
-// caused, or those the response does not mention.
-func (ps *ParameterStore) get(ctx context.Context, c *ssm.Client, names []string, put func(string, resolve.Secret, error)) []string {
 	out, err := c.GetParameters(ctx, &ssm.GetParametersInput{Names: names, WithDecryption: awssdk.Bool(true)})
 	if err != nil {
 		if len(names) > 1 && attributable(err) {
 			return names
 		}
 		for _, n := range names {
-			put(n, resolve.Secret{}, ps.target(n).fail(err))
+			put(n, resolve.Secret{}, ps.target(n, region).fail(err))
 		}
 		return nil
 	}
@@ -131,7 +125,7 @@ func (ps *ParameterStore) get(ctx context.Context, c *ssm.Client, names []string
 	for _, n := range out.InvalidParameters {
 		if slices.Contains(names, n) {
 			answered[n] = true
-			put(n, resolve.Secret{}, ps.target(n).notFound())
+			put(n, resolve.Secret{}, ps.target(n, region).notFound())
 		}
 	}
 	var rest []string
@@ -141,19 +135,21 @@ func (ps *ParameterStore) get(ctx context.Context, c *ssm.Client, names []string
 		case len(names) > 1:
 			rest = append(rest, n)
 		default:
-			put(n, resolve.Secret{}, fmt.Errorf("read %s: ssm parameter store answered without it", ps.target(n).what))
+			put(n, resolve.Secret{}, fmt.Errorf("read %s: ssm parameter store answered without it", ps.target(n, region).what))
 		}
 	}
 	return rest
 }
 
-// target names a GetParameters name (name[:version]) for error messages.
-func (ps *ParameterStore) target(name string) target {
+// target names a GetParameters name (name[:version]) read in region for
+// error messages.
+func (ps *ParameterStore) target(name, region string) target {
 	what := fmt.Sprintf("parameter %q", name)
 	if n, v, ok := strings.Cut(name, ":"); ok && !strings.HasPrefix(name, "arn:") {
 		what = fmt.Sprintf("parameter %q (version %s)", n, v)
 	}
-	return target{service: "ssm parameter store", what: what, action: "ssm:GetParameters", region: ps.region}
+	return target{service: "ssm parameter store", what: what, action: "ssm:GetParameters", region: region,
+		endpointEnv: "AWS_ENDPOINT_URL_SSM", byName: !strings.Contains(name, ":")}
 }
 
 // parameterName is the name GetParameters is asked for: the path, with a

@@ -93,13 +93,16 @@ func TestParameterStoreLargeBatch(t *testing.T) {
 func TestParameterStoreErrors(t *testing.T) {
 	srv := emulator(t)
 	good, good2, denied, undecryptable := resolvetest.Canary("good"), resolvetest.Canary("good2"), resolvetest.Canary("denied"), resolvetest.Canary("kms")
-	canaries := []string{good, good2, denied, undecryptable}
+	keyDenied := resolvetest.Canary("kmskey")
+	canaries := []string{good, good2, denied, undecryptable, keyDenied}
 	srv.PutParameter("/e/good", good, true)
 	srv.PutParameter("/e/good2", good2, false)
 	srv.PutParameter("/e/denied", denied, true)
 	srv.PutParameter("/e/kms", undecryptable, true)
 	srv.Deny("/e/denied")
 	srv.FailDecrypt("/e/kms")
+	srv.PutParameter("/e/kmskey", keyDenied, true)
+	srv.DenyKMS("/e/kmskey")
 	ps := awsstore.NewParameterStore(newSession())
 
 	tests := []struct {
@@ -108,10 +111,11 @@ func TestParameterStoreErrors(t *testing.T) {
 		notFound bool
 		wants    []string
 	}{
-		{"not found", "ssm:///e/missing", true, []string{`parameter "/e/missing"`, "us-east-1", "not found"}},
+		{"not found", "ssm:///e/missing", true, []string{`parameter "/e/missing"`, "us-east-1", "not found", "another region", "by its ARN"}},
 		{"version not found", "ssm:///e/good?version=9", true, []string{`parameter "/e/good" (version 9)`, "not found"}},
 		{"access denied", "ssm:///e/denied", false, []string{`parameter "/e/denied"`, "ssm:GetParameters", "AccessDeniedException"}},
-		{"decryption failure", "ssm:///e/kms", false, []string{`parameter "/e/kms"`, "kms:Decrypt", "AccessDeniedException"}},
+		{"decryption failure", "ssm:///e/kms", false, []string{`parameter "/e/kms"`, "cannot decrypt", "kms:Decrypt", "AccessDeniedException"}},
+		{"KMS key not visible", "ssm:///e/kmskey", false, []string{`parameter "/e/kmskey"`, "cannot decrypt", "kms:Decrypt", "AWSKMS"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

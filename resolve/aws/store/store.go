@@ -21,7 +21,7 @@ var _ resolve.BatchStore = (*Stores)(nil)
 // New returns the AWS stores for the stores.aws settings. It loads
 // nothing until the first fetch.
 func New(opts aws.Options, env resolve.Env) *Stores {
-	sess := NewSession(SessionOptions{Region: opts.Region, Profile: opts.Profile})
+	sess := NewSession(SessionOptions{Region: opts.Region, Profile: opts.Profile, Timeout: opts.Timeout})
 	s := &Stores{SecretsManager: NewSecretsManager(sess), Parameters: NewParameterStore(sess), AssumeRole: NewAssumeRole(sess)}
 	s.SecretsManager.Concurrency, s.Parameters.Concurrency, s.AssumeRole.Concurrency = env.Concurrency, env.Concurrency, env.Concurrency
 	return s

@@ -91,6 +91,9 @@ func (a *AssumeRole) api(ctx context.Context) (*sts.Client, error) {
 		if err != nil {
 			return nil, err
 		}
+		if cfg.Region == "" {
+			return nil, errNoRegion
+		}
 		a.client, a.region = sts.NewFromConfig(cfg), cfg.Region
 	}
 	return a.client, nil
