@@ -212,6 +212,11 @@ func (s *Store) kv2Secret(ref resolve.Ref, m mountInfo, apiPath, version string,
 	}
 	if v := str(meta["version"]); v != "" {
 		sec.Version = "v" + v
+		if at := str(meta["created_time"]); at != "" && version == "" {
+			s.mountsMu.Lock()
+			s.written[apiPath] = v + " " + at
+			s.mountsMu.Unlock()
+		}
 	}
 	return sec, nil
 }

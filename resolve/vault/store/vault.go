@@ -54,6 +54,12 @@ type Store struct {
 	// metadataRefused are the KV v2 mounts whose metadata the token may
 	// not read (Version stops asking).
 	metadataRefused map[string]int
+	// written is the version a read of a KV v2 document's latest version
+	// found, and when it was written (its created_time), by data path:
+	// Version tells a version number that a secret deleted with its
+	// metadata and written again uses a second time. One entry a
+	// document, however often it changes.
+	written map[string]string
 
 	leasesMu sync.Mutex
 	leases   map[string]*heldLease // by lease id
@@ -148,6 +154,7 @@ func newStore(opts Options, env resolve.Env, retry retryWaits) (*Store, error) {
 		probing: map[string]*mountProbe{},
 
 		metadataRefused: map[string]int{},
+		written:         map[string]string{},
 		leases:          map[string]*heldLease{},
 	}
 	if set.skipVerify {
