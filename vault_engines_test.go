@@ -38,3 +38,24 @@ func TestVaultRotationKVWrittenAgain(t *testing.T) {
 		t.Errorf("got %d more starts, want 0", n)
 	}
 }
+
+// TestVaultStaticCredsWholeDocument: a database static role's credentials
+// (MOUNT/static-creds/ROLE) as a whole JSON document in a file. Vault's
+// answer carries ttl, the seconds left to its next rotation, different at
+// each read: every poll restarted the child, which had the same password.
+// Polls now find nothing changed until Vault rotates it.
+func TestVaultStaticCredsWholeDocument(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.StaticRole(t, pg, "1h")
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nfiles:\n  - path: db.json\n    ref: vault://%s/static-creds/%s\n    env: DB_FILE\nrotation:\n  poll: 1s\n  jitter: 0%%\n  debounce: 300ms\n  stop_timeout: 5s\n", mount, role))
+	cmd, stdout, stderr := wardVault(t, w, srv.Addr, srv.Token, m)
+	envListing(stdout)
+	for range 3 {
+		stderr.waitForContaining("would not change")
+	}
+	if n := stopAndCount(t, cmd, stdout, stderr); n != 0 {
+		t.Errorf("the child was restarted %d times, its password unchanged", n)
+	}
+}

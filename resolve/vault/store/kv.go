@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -257,7 +258,15 @@ func (s *Store) plainSecret(ref resolve.Ref, m mountInfo, rep reply) (resolve.Se
 	if rep.secret == nil || (rep.secret.Data == nil && rep.secret.LeaseID == "") {
 		return resolve.Secret{}, fmt.Errorf("read %s: no secret at %s: %w", ref.Raw, ref.Path, resolve.ErrNotFound)
 	}
-	sec, err := secretFrom(ref, rep.secret.Data)
+	data := rep.secret.Data
+	if _, static := staticTTL(rep.secret); static {
+		// The seconds left to Vault's next rotation of a static
+		// credential, less at every read: the credential is the same
+		// until last_vault_rotation moves.
+		data = maps.Clone(data)
+		delete(data, "ttl")
+	}
+	sec, err := secretFrom(ref, data)
 	if err != nil {
 		return resolve.Secret{}, err
 	}
@@ -458,6 +467,28 @@ func relPath(ref resolve.Ref, m mountInfo) (string, error) {
 		return "", fmt.Errorf("read %s: %s is a mount, not a secret in it: add the secret's path", ref.Raw, m.path)
 	}
 	return rel, nil
+}
+
+// staticTTL is what is left, as Vault answers it, of a static credential
+// that Vault rotates on a schedule and hands out without a lease (a
+// database static role's static-creds, LDAP's static-cred): its data's
+// ttl, beside last_vault_rotation. ok is false for anything else.
+func staticTTL(sec *api.Secret) (left time.Duration, ok bool) {
+	if sec.LeaseID != "" || sec.Data == nil {
+		return 0, false
+	}
+	if _, rotated := sec.Data["last_vault_rotation"]; !rotated {
+		return 0, false
+	}
+	n, ok := sec.Data["ttl"].(json.Number)
+	if !ok {
+		return 0, false
+	}
+	secs, err := n.Int64()
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(secs) * time.Second, true
 }
 
 func isKV2Answer(rep reply) bool {
