@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
@@ -42,20 +44,76 @@ func TestVaultRotationKVWrittenAgain(t *testing.T) {
 // TestVaultStaticCredsWholeDocument: a database static role's credentials
 // (MOUNT/static-creds/ROLE) as a whole JSON document in a file. Vault's
 // answer carries ttl, the seconds left to its next rotation, different at
-// each read: every poll restarted the child, which had the same password.
-// Polls now find nothing changed until Vault rotates it.
+// each read: every read restarted the child, which had the same password.
+// The reads before the rotation (two thirds into the ttl) now find nothing
+// changed.
 func TestVaultStaticCredsWholeDocument(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.StaticRole(t, pg, "9s")
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nfiles:\n  - path: db.json\n    ref: vault://%s/static-creds/%s\n    env: DB_FILE\nrotation:\n  poll: 1h\n  debounce: 300ms\n  stop_timeout: 5s\n", mount, role))
+	cmd, stdout, stderr := wardVault(t, w, srv.Addr, srv.Token, m)
+	envListing(stdout)
+	got := stderr.skipUntil("the read before the rotation", func(line string) bool {
+		return strings.Contains(line, "would not change") || strings.Contains(line, "restarting the child")
+	})
+	if !strings.Contains(got, "would not change") {
+		t.Errorf("the child was restarted by a read before Vault rotated the password: %s", got)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+}
+
+// TestVaultStaticCredsRotatedByVault: Vault rotates a database static
+// role's password on its schedule (rotation_period), and the old password
+// stops working then. The child is restarted with the new one right after
+// the rotation, not at the next poll (an hour here, 5 minutes by
+// default): Vault's ttl says when it comes. The child's logins then
+// failed until the poll.
+func TestVaultStaticCredsRotatedByVault(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.StaticRole(t, pg, "6s")
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/static-creds/%s#username\n  DB_PASS: vault://%s/static-creds/%s#password\n  PSQL: {value: %q}\n  PGPORT: {value: %q}\nrotation:\n  poll: 1h\n  debounce: 2s\n  stop_timeout: 5s\n", mount, role, mount, role, pg.Psql(), pg.Port))
+	login := `if PGPASSWORD="$DB_PASS" "$PSQL" -w -h 127.0.0.1 -p "$PGPORT" -U "$DB_USER" -d postgres -tAc 'select current_user' >/dev/null 2>&1; then echo login-ok; else echo LOGIN-FAILED; fi; exec sleep 600`
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", login)
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := startedLines(t, cmd)
+	if got := stdout.next("the first child's login"); got != "login-ok" {
+		t.Fatalf("the first child's login: %s", got)
+	}
+	// Two rotations: each new child logs in with the password of its
+	// time.
+	for i := range 2 {
+		stderr.waitForContaining("child restarted with the new secrets")
+		if got := stdout.next(fmt.Sprintf("the login of the child after rotation %d", i+1)); got != "login-ok" {
+			t.Errorf("the child after rotation %d: %s", i+1, got)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+}
+
+// TestVaultStaticCredsRotatedByOperator: an operator rotates a static
+// role's password at once (`vault write database/rotate-role/ROLE`, after
+// a leak), long before its rotation_period. The next poll reads it, as
+// for any polled secret: that the credential's ttl says when Vault
+// rotates it on its own holds back no poll.
+func TestVaultStaticCredsRotatedByOperator(t *testing.T) {
 	srv := vaulttest.Require(t)
 	pg := vaulttest.RequirePostgres(t)
 	mount, role := srv.StaticRole(t, pg, "1h")
 	w := newWardEnv(t)
-	m := w.manifest(fmt.Sprintf("version: 1\nfiles:\n  - path: db.json\n    ref: vault://%s/static-creds/%s\n    env: DB_FILE\nrotation:\n  poll: 1s\n  jitter: 0%%\n  debounce: 300ms\n  stop_timeout: 5s\n", mount, role))
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_PASS: vault://%s/static-creds/%s#password\nrotation:\n  poll: 1s\n  jitter: 0%%\n  debounce: 300ms\n  stop_timeout: 5s\n", mount, role))
 	cmd, stdout, stderr := wardVault(t, w, srv.Addr, srv.Token, m)
-	envListing(stdout)
-	for range 3 {
-		stderr.waitForContaining("would not change")
+	first := envListing(stdout)["DB_PASS"]
+	srv.Write(t, mount+"/rotate-role/"+role, nil)
+	if envListing(stdout)["DB_PASS"] == first {
+		t.Errorf("the restarted child has the password from before the rotation")
 	}
 	if n := stopAndCount(t, cmd, stdout, stderr); n != 0 {
-		t.Errorf("the child was restarted %d times, its password unchanged", n)
+		t.Errorf("got %d more starts, want 0", n)
 	}
 }

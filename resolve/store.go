@@ -58,7 +58,9 @@ type Secret struct {
 	// token, STS credentials); zero for values that do not expire.
 	// Rotation reads such a value again when two thirds of its lifetime
 	// have passed, not at every poll: each read is a new value, and a
-	// new value restarts (or signals) the child.
+	// new value restarts (or signals) the child. One with a Version too
+	// (a static credential the store replaces on a schedule, or at once
+	// when an operator asks) is polled as well.
 	Expires time.Time
 	// File is the local file the secret was read from, as it was when
 	// read, for Watched schemes: rotation reads the secret again only

@@ -259,7 +259,8 @@ func (s *Store) plainSecret(ref resolve.Ref, m mountInfo, rep reply) (resolve.Se
 		return resolve.Secret{}, fmt.Errorf("read %s: no secret at %s: %w", ref.Raw, ref.Path, resolve.ErrNotFound)
 	}
 	data := rep.secret.Data
-	if _, static := staticTTL(rep.secret); static {
+	left, static := staticTTL(rep.secret)
+	if static {
 		// The seconds left to Vault's next rotation of a static
 		// credential, less at every read: the credential is the same
 		// until last_vault_rotation moves.
@@ -269,6 +270,20 @@ func (s *Store) plainSecret(ref resolve.Ref, m mountInfo, rep reply) (resolve.Se
 	sec, err := secretFrom(ref, data)
 	if err != nil {
 		return resolve.Secret{}, err
+	}
+	if static {
+		// Vault replaces the password then, and the old one stops
+		// working: it is read again as it nears that time, not at the
+		// next poll, and after it as soon as Vault has rotated it.
+		// Vault's rotation queue runs every 5 s, and a rotation that
+		// fails (the database down) leaves ttl at 0 until it works: a
+		// few seconds at least, so that such a wait is not a read a
+		// second.
+		sec.Expires = time.Now().Add(max(left, staticRecheck)).UTC()
+		// Its version: polls read it too (an operator's rotate-role
+		// replaces it at once), and a read that finds the same one is
+		// not a new credential.
+		sec.Version = str(data["last_vault_rotation"])
 	}
 	if id := rep.secret.LeaseID; id != "" {
 		sec.Lease = &resolve.Lease{
@@ -468,6 +483,10 @@ func relPath(ref resolve.Ref, m mountInfo) (string, error) {
 	}
 	return rel, nil
 }
+
+// staticRecheck is the least time ward gives a static credential before
+// it reads it again.
+const staticRecheck = 3 * time.Second
 
 // staticTTL is what is left, as Vault answers it, of a static credential
 // that Vault rotates on a schedule and hands out without a lease (a
