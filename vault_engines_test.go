@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 
+	vaultapi "github.com/hashicorp/vault/api"
+
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
@@ -115,5 +117,45 @@ func TestVaultStaticCredsRotatedByOperator(t *testing.T) {
 	}
 	if n := stopAndCount(t, cmd, stdout, stderr); n != 0 {
 		t.Errorf("got %d more starts, want 0", n)
+	}
+}
+
+// TestVaultLeaseRevokedByOperator: an operator revokes the child's
+// dynamic credentials (`vault lease revoke -prefix database/creds/app`
+// after a leak); Vault drops the database role. ward sees at the next poll
+// that the lease is gone and restarts the child with new credentials. It
+// saw it only at the lease's next renewal, two thirds into its TTL (40
+// minutes of an hour's lease, three weeks of Vault's default 32 days),
+// and the child's logins failed until then. The token's policy, as an
+// application's, does not grant sys/leases/revoke: the lease Vault revoked
+// is not one ward warns it cannot revoke.
+func TestVaultLeaseRevokedByOperator(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, "1h", "24h")
+	p := srv.Policy(t, fmt.Sprintf(`path "%s/creds/%s" { capabilities = ["read"] }`, mount, role))
+	token := srv.NewToken(t, &vaultapi.TokenCreateRequest{Policies: []string{p}})
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\nrotation:\n  poll: 1s\n  jitter: 0%%\n  debounce: 300ms\n  stop_timeout: 5s\n", mount, role))
+	cmd, stdout, stderr := wardVault(t, w, srv.Addr, token, m)
+	first := envListing(stdout)["DB_USER"]
+	if err := srv.Root.Sys().RevokePrefix(mount + "/creds/" + role); err != nil {
+		t.Fatal(err)
+	}
+	if envListing(stdout)["DB_USER"] == first {
+		t.Errorf("the restarted child has the revoked credentials")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		if strings.Contains(line, "cannot revoke the old lease") {
+			t.Errorf("ward warns it cannot revoke the lease Vault revoked: %s", line)
+		}
+	}
+	for line := range stdout.ch {
+		if line == "end" {
+			t.Errorf("the child was started again")
+		}
 	}
 }

@@ -99,6 +99,10 @@ type Lease struct {
 	ID        string
 	TTL       time.Duration
 	Renewable bool
+	// Check is how often KeepLease asks whether the lease still exists
+	// (rotation.poll): an operator may revoke it long before its next
+	// renewal. Zero: never.
+	Check time.Duration
 }
 
 // ErrNotFound marks a reference whose document does not exist.

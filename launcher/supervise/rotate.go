@@ -686,7 +686,9 @@ func (r *rotator) keepLeases(ctx context.Context, values map[string]resolve.Valu
 		}
 		lctx, cancel := context.WithCancel(ctx)
 		r.kept[v.Lease.ID] = cancel
-		lease := v.Lease
+		// Looked at each poll: a lease an operator revoked is read again
+		// then, not at its next renewal.
+		lease := &resolve.Lease{ID: v.Lease.ID, TTL: v.Lease.TTL, Renewable: v.Lease.Renewable, Check: r.rot.Poll}
 		go func() {
 			ends, err := keeper.KeepLease(lctx, lease)
 			if err != nil {

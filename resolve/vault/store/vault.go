@@ -63,6 +63,10 @@ type Store struct {
 
 	leasesMu sync.Mutex
 	leases   map[string]*heldLease // by lease id
+	// revoked are the leases Vault revoked before ward did (an operator's
+	// vault lease revoke): revoking them is done, whatever the policy
+	// would say of sys/leases/revoke.
+	revoked map[string]bool
 
 	outage outage
 
@@ -156,6 +160,7 @@ func newStore(opts Options, env resolve.Env, retry retryWaits) (*Store, error) {
 		metadataRefused: map[string]int{},
 		written:         map[string]string{},
 		leases:          map[string]*heldLease{},
+		revoked:         map[string]bool{},
 	}
 	if set.skipVerify {
 		s.log.Warn("vault TLS certificate verification is off (skip_verify or VAULT_SKIP_VERIFY): anyone on the path to Vault can read the secrets", "address", set.Address)
@@ -332,6 +337,13 @@ func (s *Store) Revoke(ctx context.Context, lease *resolve.Lease) error {
 	if lease == nil || lease.ID == "" {
 		return nil
 	}
+	s.leasesMu.Lock()
+	gone := s.revoked[lease.ID]
+	delete(s.revoked, lease.ID)
+	s.leasesMu.Unlock()
+	if gone {
+		return nil
+	}
 	err := s.revoke(ctx, lease.ID)
 	if err == nil {
 		s.leasesMu.Lock()
@@ -373,8 +385,12 @@ func (s *Store) revoke(ctx context.Context, id string) error {
 // caller reads the secret again. It returns ctx's error when ctx ends
 // first.
 func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) (time.Time, error) {
-	if err := s.keepLease(ctx, lease); err != nil {
+	revoked, err := s.keepLease(ctx, lease)
+	if err != nil {
 		return time.Time{}, err
+	}
+	if revoked {
+		return time.Now(), nil
 	}
 	return s.leaseEnd(lease.ID), nil
 }
@@ -401,9 +417,9 @@ func (s *Store) leaseEnd(id string) time.Time {
 	return end
 }
 
-func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
+func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bool, err error) {
 	if lease == nil || lease.ID == "" {
-		return errors.New("keep a vault lease: the secret has no lease")
+		return false, errors.New("keep a vault lease: the secret has no lease")
 	}
 	ttl, renewable, gen := lease.TTL, lease.Renewable, 0
 	s.leasesMu.Lock()
@@ -418,10 +434,10 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
 		// a helper that died read with a login of its own, and that dies
 		// with that login's token. Read it again.
 		s.log.Info("vault lease of another login; the secret must be read again", "lease", leaseSource(lease.ID))
-		return nil
+		return false, nil
 	}
 	if ttl <= 0 {
-		return nil
+		return false, nil
 	}
 	// Renewals ask for the lease's own duration again; one that comes
 	// back shorter has hit the role's max TTL.
@@ -438,7 +454,7 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
 		Increment: int(increment / time.Second),
 	})
 	if err != nil {
-		return fmt.Errorf("keep the vault lease of %s: %w", leaseSource(lease.ID), err)
+		return false, fmt.Errorf("keep the vault lease of %s: %w", leaseSource(lease.ID), err)
 	}
 	go w.Start()
 	defer w.Stop()
@@ -469,22 +485,37 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
 		defer t.Stop()
 		fileCheck = t.C
 	}
+	var leaseCheck <-chan time.Time
+	if lease.Check > 0 {
+		t := time.NewTicker(lease.Check)
+		defer t.Stop()
+		leaseCheck = t.C
+	}
 	for {
 		select {
+		case <-leaseCheck:
+			if s.leaseRevoked(ctx, lease.ID) {
+				s.log.Warn("vault lease was revoked before its end (vault lease revoke, or its token revoked); the secret must be read again", "lease", leaseSource(lease.ID))
+				s.leasesMu.Lock()
+				delete(s.leases, lease.ID)
+				s.revoked[lease.ID] = true
+				s.leasesMu.Unlock()
+				return true, nil
+			}
 		case <-fileCheck:
 			s.auth.current(ctx)
 		case <-tokenChanged:
 			tokenEnd, replaced, tokenChanged = s.auth.tokenEnd(gen)
 			armToken()
 		case <-tokenReread:
-			return nil
+			return false, nil
 		case err := <-w.DoneCh():
 			if err != nil {
 				s.log.Warn("vault lease renewal failed; the secret must be read again", "lease", leaseSource(lease.ID), "error", compact(err).Error())
 			} else {
 				s.log.Info("vault lease can no longer be renewed; the secret must be read again", "lease", leaseSource(lease.ID))
 			}
-			return nil
+			return false, nil
 		case r := <-w.RenewCh():
 			if r == nil || r.Secret == nil {
 				continue
@@ -505,11 +536,34 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
 				reread = time.After(delay)
 			}
 		case <-reread:
-			return nil
+			return false, nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
+}
+
+// leaseRevoked reports whether Vault no longer knows lease id, which the
+// store has not revoked: an operator's `vault lease revoke`, or the
+// revocation of the token that created it. The lookup is in Vault's
+// default policy; any other answer, or none, says nothing.
+func (s *Store) leaseRevoked(ctx context.Context, id string) bool {
+	body, err := json.Marshal(map[string]any{"lease_id": id})
+	if err != nil {
+		return false
+	}
+	rep, err := s.auth.do(ctx, func(ctx context.Context) (reply, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+		defer cancel()
+		resp, err := s.client.Logical().WriteRawWithContext(ctx, "sys/leases/lookup", body)
+		rep, err := toReply(resp, err)
+		return rep, s.unreachable(err)
+	})
+	if err != nil {
+		s.log.Debug("vault lease lookup failed", "lease", leaseSource(id), "error", err.Error())
+		return false
+	}
+	return rep.status == http.StatusBadRequest && strings.Contains(strings.Join(rep.msgs, " "), "invalid lease")
 }
 
 // tokenFileCheck is how often a lease's renewal looks at the token file.
