@@ -252,6 +252,12 @@ func (s *Store) plainSecret(ref resolve.Ref, m mountInfo, rep reply) (resolve.Se
 		return resolve.Secret{}, notFound(ref, ref.Path, m, rep)
 	case http.StatusForbidden:
 		return resolve.Secret{}, denied(ref, m.path, ref.Path)
+	case http.StatusMethodNotAllowed:
+		// An engine that issues on a write (PKI's issue and sign, SSH's
+		// creds, Kubernetes' creds, transit): what it issues depends on
+		// what is written, and a read is not one.
+		return resolve.Secret{}, fmt.Errorf("read %s (GET %s): %w: Vault issues this on a write (vault write %s ...), and ward only reads: have Vault Agent render it to a file (a template), and give the child that file with a file:// reference",
+			ref.Raw, ref.Path, rep.err(), ref.Path)
 	default:
 		return resolve.Secret{}, fmt.Errorf("read %s (GET %s): %w", ref.Raw, ref.Path, rep.err())
 	}
