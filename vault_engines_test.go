@@ -159,3 +159,26 @@ func TestVaultLeaseRevokedByOperator(t *testing.T) {
 		}
 	}
 }
+
+// TestVaultWrapTTLIgnored: VAULT_WRAP_TTL, which makes the Vault CLI
+// response-wrap every answer (set in a shell for one `vault read`, or in
+// a CI job that hands on wrapped secret ids), does not reach ward's reads:
+// the API client read it from the environment, Vault wrapped every answer
+// (leaving a copy of each secret in a wrapping token's cubbyhole), and
+// ward said "no secret at secret/app: not found".
+func TestVaultWrapTTLIgnored(t *testing.T) {
+	_, addr, token := testVault(t)
+	mount := vaulttest.Require(t).MountKV(t, 2)
+	v := canary("wrap")
+	kvPut(t, mount, "app", map[string]any{"token": v})
+	w := newWardEnv(t)
+	w.env = append(w.env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token, "VAULT_WRAP_TTL=60s")
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  TOKEN: vault://%s/app#token\n", mount))
+	code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "env")
+	if code != 0 {
+		t.Fatalf("got exit %d, want 0; stderr:\n%s", code, redactAll(stderr, v))
+	}
+	if !strings.Contains(stdout, "TOKEN "+helper.Hash(v)) {
+		t.Errorf("the child does not have the value")
+	}
+}

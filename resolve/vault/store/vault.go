@@ -244,6 +244,11 @@ func (s *Store) newClient() (*api.Client, error) {
 	// NewClient reads VAULT_TOKEN and VAULT_NAMESPACE from the process
 	// environment; only the settings count.
 	c.ClearToken()
+	// Each request would read VAULT_WRAP_TTL from the process
+	// environment, as for the CLI, and Vault would answer every read and
+	// login with a wrapping token instead of the secret (leaving a copy
+	// of it in that token's cubbyhole): ward reads values, never wraps.
+	c.SetWrappingLookupFunc(func(string, string) string { return "" })
 	if s.set.Namespace != "" {
 		c.SetNamespace(s.set.Namespace)
 	} else {
