@@ -229,7 +229,7 @@ func (s *Store) readPlain(ctx context.Context, ref resolve.Ref, m mountInfo) (re
 	}
 	rep, err := s.get(ctx, ref.Path, nil)
 	if err != nil {
-		return resolve.Secret{}, fmt.Errorf("read %s: %w", ref.Raw, err)
+		return resolve.Secret{}, readErr(ref, m.path, err)
 	}
 	if rep.secret != nil && hasWarning(rep.secret, "versioned K/V") {
 		// A probe took this mount for KV v1, and a KV v2 mount says it
@@ -302,6 +302,16 @@ func (s *Store) plainSecret(ref resolve.Ref, m mountInfo, rep reply) (resolve.Se
 	return sec, nil
 }
 
+// readErr is the error of a read of ref, in mount, that got no reply.
+func readErr(ref resolve.Ref, mount string, err error) error {
+	if ae := (*apiError)(nil); errors.As(err, &ae) && ae.raw != "" {
+		// PKI's ca/pem, crl, cert/SERIAL/raw: the same certificates
+		// come in its JSON answers too.
+		return fmt.Errorf("read %s: %w: ward reads Vault's JSON answers; for a PKI certificate, read vault://%scert/ca#certificate or vault://%sissuer/default#certificate", ref.Raw, err, mount, mount)
+	}
+	return fmt.Errorf("read %s: %w", ref.Raw, err)
+}
+
 // readUnknown reads ref when its mount could not be looked up: the KV v2
 // path first, then the path as written (KV v1 or another engine). What
 // worked is remembered for the mount and logged at debug.
@@ -330,7 +340,7 @@ func (s *Store) readUnknown(ctx context.Context, ref resolve.Ref, version string
 
 	rep1, err := s.get(ctx, ref.Path, nil)
 	if err != nil {
-		return resolve.Secret{}, fmt.Errorf("read %s: %w", ref.Raw, err)
+		return resolve.Secret{}, readErr(ref, first, err)
 	}
 	if rep1.secret != nil && hasWarning(rep1.secret, "versioned K/V") {
 		// A KV v2 mount refusing the v1 path: the v2 answer stands.
@@ -381,6 +391,9 @@ func (s *Store) get(ctx context.Context, path string, q url.Values) (reply, erro
 func (s *Store) unreachable(err error) error {
 	if ae := (*apiError)(nil); errors.As(err, &ae) && ae.plainToTLS {
 		return fmt.Errorf("%w: write %s (VAULT_ADDR, stores.vault.address)", err, "https://"+strings.TrimPrefix(s.set.Address, "http://"))
+	} else if ae != nil && ae.raw != "" {
+		// Answered: no retry, no outage.
+		return err
 	}
 	if err == nil {
 		return err
@@ -449,11 +462,24 @@ func toReply(resp *api.Response, err error) (reply, error) {
 	}
 	rep := reply{status: resp.StatusCode}
 	sec, err := api.ParseSecret(resp.Body)
+	if ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); err != nil && rawTypes[strings.TrimSpace(ct)] {
+		// The path's own answer, not Vault's outage nor a proxy's.
+		return reply{}, &apiError{status: resp.StatusCode, raw: strings.TrimSpace(ct)}
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return reply{}, fmt.Errorf("vault answered %d with a body that is not a Vault response", resp.StatusCode)
 	}
 	rep.secret = sec
 	return rep, nil
+}
+
+// rawTypes are the content types of the PKI engine's raw endpoints, whose
+// answers are a certificate or a CRL as it is, not Vault's JSON.
+var rawTypes = map[string]bool{
+	"application/pem-certificate-chain": true,
+	"application/x-pem-file":            true,
+	"application/pkix-cert":             true,
+	"application/pkix-crl":              true,
 }
 
 // denied is the error for a 403 on apiPaths.

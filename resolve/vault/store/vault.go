@@ -780,11 +780,17 @@ type apiError struct {
 	// plainToTLS: the request was plain HTTP to a server that speaks
 	// TLS (VAULT_ADDR=http:// for an https:// Vault).
 	plainToTLS bool
+	// raw: the answer was a file of this content type, not JSON (PKI's
+	// ca/pem).
+	raw string
 }
 
 func (e *apiError) Error() string {
 	if e.plainToTLS {
 		return fmt.Sprintf("vault answered %d: the server speaks HTTPS", e.status)
+	}
+	if e.raw != "" {
+		return fmt.Sprintf("vault answered %d with %s, not JSON", e.status, e.raw)
 	}
 	if e.foreign && e.status >= 500 {
 		// A load balancer's or proxy's own page (nginx's 502, an ALB's
