@@ -182,3 +182,37 @@ func TestVaultWrapTTLIgnored(t *testing.T) {
 		t.Errorf("the child does not have the value")
 	}
 }
+
+// TestVaultIdentityTokenNotReadAtEachPoll: Vault's identity tokens
+// (identity/oidc/token/ROLE, a signed JWT for the login's entity, with
+// no lease) are new at each read and live for their ttl. ward reads one
+// again two thirds into that ttl, as other short-lived credentials;
+// every poll read a new one, and restarted the child with it.
+func TestVaultIdentityTokenNotReadAtEachPoll(t *testing.T) {
+	srv := vaulttest.Require(t)
+	mount := srv.MountKV(t, 2)
+	kvPut(t, mount, "app", map[string]any{"k": canary("idt")})
+	key, role := vaulttest.Uniq("key"), vaulttest.Uniq("role")
+	srv.Write(t, "identity/oidc/key/"+key, map[string]any{"allowed_client_ids": "*"})
+	srv.Write(t, "identity/oidc/role/"+role, map[string]any{"key": key, "ttl": "1h"})
+	p := srv.Policy(t, fmt.Sprintf("path \"identity/oidc/token/%s\" { capabilities = [\"read\"] }\npath \"%s/*\" { capabilities = [\"read\"] }", role, mount))
+	approle := srv.EnableAuth(t, "approle")
+	srv.Write(t, "auth/"+approle+"/role/app", map[string]any{"token_policies": p})
+	rid, err := srv.Root.Logical().Read("auth/" + approle + "/role/app/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := srv.Write(t, "auth/"+approle+"/role/app/secret-id", nil)
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nstores:\n  vault:\n    auth:\n      method: approle\n      mount: %s\n      role_id: %s\n      secret_id_env: APP_SECRET_ID\nenv:\n  ID_TOKEN: vault://identity/oidc/token/%s#token\n  K: vault://%s/app#k\nrotation:\n  poll: 1s\n  jitter: 0%%\n  debounce: 300ms\n  stop_timeout: 5s\n", approle, rid.Data["role_id"], role, mount))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "APP_SECRET_ID="+sid.Data["secret_id"].(string))
+	stdout, stderr := startedLines(t, cmd)
+	envListing(stdout)
+	for range 3 {
+		stderr.waitForContaining(versionsUnchanged)
+	}
+	if n := stopAndCount(t, cmd, stdout, stderr); n != 0 {
+		t.Errorf("the child was restarted %d times in three polls, its token good for an hour", n)
+	}
+}

@@ -277,6 +277,11 @@ func (s *Store) plainSecret(ref resolve.Ref, m mountInfo, rep reply) (resolve.Se
 	if err != nil {
 		return resolve.Secret{}, err
 	}
+	if life, ok := issuedTTL(ref, rep.secret); ok {
+		// A new token at each read, good for its ttl: read again two
+		// thirds into it, not at each poll.
+		sec.Expires = time.Now().Add(life).UTC()
+	}
 	if static {
 		// Vault replaces the password then, and the old one stops
 		// working: it is read again as it nears that time, not at the
@@ -537,6 +542,30 @@ func staticTTL(sec *api.Secret) (left time.Duration, ok bool) {
 	}
 	secs, err := n.Int64()
 	if err != nil {
+		return 0, false
+	}
+	return time.Duration(secs) * time.Second, true
+}
+
+// issuedTTL is the lifetime of a token Vault signs anew at each read,
+// without a lease: the identity engine's identity/oidc/token/ROLE (token,
+// client_id and ttl; the engine is always at identity/). ok is false for
+// anything else.
+func issuedTTL(ref resolve.Ref, sec *api.Secret) (life time.Duration, ok bool) {
+	if !strings.HasPrefix(ref.Path, "identity/oidc/token/") || sec.LeaseID != "" || sec.Data == nil {
+		return 0, false
+	}
+	_, token := sec.Data["token"].(string)
+	_, client := sec.Data["client_id"].(string)
+	if !token || !client {
+		return 0, false
+	}
+	n, ok := sec.Data["ttl"].(json.Number)
+	if !ok {
+		return 0, false
+	}
+	secs, err := n.Int64()
+	if err != nil || secs <= 0 {
 		return 0, false
 	}
 	return time.Duration(secs) * time.Second, true
