@@ -58,7 +58,9 @@ type Secret struct {
 	// token, STS credentials); zero for values that do not expire.
 	// Rotation reads such a value again when two thirds of its lifetime
 	// have passed, not at every poll: each read is a new value, and a
-	// new value restarts (or signals) the child.
+	// new value restarts (or signals) the child. One with a Version too
+	// (a static credential the store replaces on a schedule, or at once
+	// when an operator asks) is polled as well.
 	Expires time.Time
 	// File is the local file the secret was read from, as it was when
 	// read, for Watched schemes: rotation reads the secret again only
@@ -97,6 +99,10 @@ type Lease struct {
 	ID        string
 	TTL       time.Duration
 	Renewable bool
+	// Check is how often KeepLease asks whether the lease still exists
+	// (rotation.poll): an operator may revoke it long before its next
+	// renewal. Zero: never.
+	Check time.Duration
 }
 
 // ErrNotFound marks a reference whose document does not exist.

@@ -472,22 +472,29 @@ func (r *rotator) stale(t trigger, ref resolve.Ref, v resolve.Value) bool {
 			_, ending := r.ending[v.Lease.ID]
 			return ending
 		}
-		// Every read of an expiring value is a new one: it is read again
-		// when due, not at each poll.
-		return v.Expires.IsZero() || due(v)
+		return polled(v)
 	case leaseEnding:
 		return v.Lease != nil && v.Lease.ID == t.lease
 	case expiring:
 		return v.Lease == nil && !v.Expires.IsZero() && due(v)
 	case fileChanged, watchStarted, stampCheck, retry:
 		if refresh != resolve.Watched {
-			return t.kind == retry && refresh == resolve.Polled && (v.Expires.IsZero() || due(v))
+			return t.kind == retry && refresh == resolve.Polled && polled(v)
 		}
 		// Read again only what a file changed under: same stamp, same
 		// content.
 		return v.File == nil || resolve.StampFile(v.File.Path) != v.File.Stamp
 	}
 	return false
+}
+
+// polled reports whether a poll reads v again. Every read of an expiring
+// value is a new one: it is read again when due, not at each poll. One
+// with a version is the same until the store replaces it (a static
+// credential Vault rotates on a schedule, or at once when asked): it is
+// polled as well.
+func polled(v resolve.Value) bool {
+	return v.Expires.IsZero() || due(v) || v.Version != ""
 }
 
 // refreshAt is when a value that expires without a lease (an access
@@ -545,11 +552,12 @@ func expiryWait(values map[string]resolve.Value, notBefore time.Time) (time.Dura
 // (a metadata read, no payload: GCP's versions.get) which version each
 // document names now, and returns the documents whose version is the one
 // the child has. A store that cannot answer is simply read; its first
-// error, by scheme, is returned too.
+// error, by scheme, is returned too. An expiring value with a version (a
+// static credential) has no cheaper read: it is read.
 func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resolve.Value) (same map[resolve.Key]bool, failed map[string]error) {
 	docs := map[resolve.Key]resolve.Value{}
 	for _, v := range values {
-		if s := r.reg.Scheme(v.Ref.Scheme); s != nil && s.Refresh == resolve.Polled && v.Lease == nil && v.Version != "" {
+		if s := r.reg.Scheme(v.Ref.Scheme); s != nil && s.Refresh == resolve.Polled && v.Lease == nil && v.Version != "" && v.Expires.IsZero() {
 			docs[v.Ref.Key()] = v
 		}
 	}
@@ -686,7 +694,9 @@ func (r *rotator) keepLeases(ctx context.Context, values map[string]resolve.Valu
 		}
 		lctx, cancel := context.WithCancel(ctx)
 		r.kept[v.Lease.ID] = cancel
-		lease := v.Lease
+		// Looked at each poll: a lease an operator revoked is read again
+		// then, not at its next renewal.
+		lease := &resolve.Lease{ID: v.Lease.ID, TTL: v.Lease.TTL, Renewable: v.Lease.Renewable, Check: r.rot.Poll}
 		go func() {
 			ends, err := keeper.KeepLease(lctx, lease)
 			if err != nil {

@@ -154,20 +154,21 @@ type wireLease struct {
 	ID        string        `json:"id"`
 	TTL       time.Duration `json:"ttl"`
 	Renewable bool          `json:"renewable"`
+	Check     time.Duration `json:"check,omitempty"`
 }
 
 func toWireLease(l *resolve.Lease) *wireLease {
 	if l == nil {
 		return nil
 	}
-	return &wireLease{ID: l.ID, TTL: l.TTL, Renewable: l.Renewable}
+	return &wireLease{ID: l.ID, TTL: l.TTL, Renewable: l.Renewable, Check: l.Check}
 }
 
 func (w *wireLease) lease() *resolve.Lease {
 	if w == nil {
 		return nil
 	}
-	return &resolve.Lease{ID: w.ID, TTL: w.TTL, Renewable: w.Renewable}
+	return &resolve.Lease{ID: w.ID, TTL: w.TTL, Renewable: w.Renewable, Check: w.Check}
 }
 
 // wireError is an error as it crosses the pipe: its message (which, like

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -212,6 +213,11 @@ func (s *Store) kv2Secret(ref resolve.Ref, m mountInfo, apiPath, version string,
 	}
 	if v := str(meta["version"]); v != "" {
 		sec.Version = "v" + v
+		if at := str(meta["created_time"]); at != "" && version == "" {
+			s.mountsMu.Lock()
+			s.written[apiPath] = v + " " + at
+			s.mountsMu.Unlock()
+		}
 	}
 	return sec, nil
 }
@@ -223,7 +229,7 @@ func (s *Store) readPlain(ctx context.Context, ref resolve.Ref, m mountInfo) (re
 	}
 	rep, err := s.get(ctx, ref.Path, nil)
 	if err != nil {
-		return resolve.Secret{}, fmt.Errorf("read %s: %w", ref.Raw, err)
+		return resolve.Secret{}, readErr(ref, m.path, err)
 	}
 	if rep.secret != nil && hasWarning(rep.secret, "versioned K/V") {
 		// A probe took this mount for KV v1, and a KV v2 mount says it
@@ -246,15 +252,49 @@ func (s *Store) plainSecret(ref resolve.Ref, m mountInfo, rep reply) (resolve.Se
 		return resolve.Secret{}, notFound(ref, ref.Path, m, rep)
 	case http.StatusForbidden:
 		return resolve.Secret{}, denied(ref, m.path, ref.Path)
+	case http.StatusMethodNotAllowed:
+		// An engine that issues on a write (PKI's issue and sign, SSH's
+		// creds, Kubernetes' creds, transit): what it issues depends on
+		// what is written, and a read is not one.
+		return resolve.Secret{}, fmt.Errorf("read %s (GET %s): %w: Vault issues this on a write (vault write %s ...), and ward only reads: have Vault Agent render it to a file (a template), and give the child that file with a file:// reference",
+			ref.Raw, ref.Path, rep.err(), ref.Path)
 	default:
 		return resolve.Secret{}, fmt.Errorf("read %s (GET %s): %w", ref.Raw, ref.Path, rep.err())
 	}
 	if rep.secret == nil || (rep.secret.Data == nil && rep.secret.LeaseID == "") {
 		return resolve.Secret{}, fmt.Errorf("read %s: no secret at %s: %w", ref.Raw, ref.Path, resolve.ErrNotFound)
 	}
-	sec, err := secretFrom(ref, rep.secret.Data)
+	data := rep.secret.Data
+	left, static := staticTTL(rep.secret)
+	if static {
+		// The seconds left to Vault's next rotation of a static
+		// credential, less at every read: the credential is the same
+		// until last_vault_rotation moves.
+		data = maps.Clone(data)
+		delete(data, "ttl")
+	}
+	sec, err := secretFrom(ref, data)
 	if err != nil {
 		return resolve.Secret{}, err
+	}
+	if life, ok := issuedTTL(ref, rep.secret); ok {
+		// A new token at each read, good for its ttl: read again two
+		// thirds into it, not at each poll.
+		sec.Expires = time.Now().Add(life).UTC()
+	}
+	if static {
+		// Vault replaces the password then, and the old one stops
+		// working: it is read again as it nears that time, not at the
+		// next poll, and after it as soon as Vault has rotated it.
+		// Vault's rotation queue runs every 5 s, and a rotation that
+		// fails (the database down) leaves ttl at 0 until it works: a
+		// few seconds at least, so that such a wait is not a read a
+		// second.
+		sec.Expires = time.Now().Add(max(left, staticRecheck)).UTC()
+		// Its version: polls read it too (an operator's rotate-role
+		// replaces it at once), and a read that finds the same one is
+		// not a new credential.
+		sec.Version = str(data["last_vault_rotation"])
 	}
 	if id := rep.secret.LeaseID; id != "" {
 		sec.Lease = &resolve.Lease{
@@ -265,6 +305,16 @@ func (s *Store) plainSecret(ref resolve.Ref, m mountInfo, rep reply) (resolve.Se
 		s.remember(sec.Lease, rep.gen)
 	}
 	return sec, nil
+}
+
+// readErr is the error of a read of ref, in mount, that got no reply.
+func readErr(ref resolve.Ref, mount string, err error) error {
+	if ae := (*apiError)(nil); errors.As(err, &ae) && ae.raw != "" {
+		// PKI's ca/pem, crl, cert/SERIAL/raw: the same certificates
+		// come in its JSON answers too.
+		return fmt.Errorf("read %s: %w: ward reads Vault's JSON answers; for a PKI certificate, read vault://%scert/ca#certificate or vault://%sissuer/default#certificate", ref.Raw, err, mount, mount)
+	}
+	return fmt.Errorf("read %s: %w", ref.Raw, err)
 }
 
 // readUnknown reads ref when its mount could not be looked up: the KV v2
@@ -295,7 +345,7 @@ func (s *Store) readUnknown(ctx context.Context, ref resolve.Ref, version string
 
 	rep1, err := s.get(ctx, ref.Path, nil)
 	if err != nil {
-		return resolve.Secret{}, fmt.Errorf("read %s: %w", ref.Raw, err)
+		return resolve.Secret{}, readErr(ref, first, err)
 	}
 	if rep1.secret != nil && hasWarning(rep1.secret, "versioned K/V") {
 		// A KV v2 mount refusing the v1 path: the v2 answer stands.
@@ -346,6 +396,9 @@ func (s *Store) get(ctx context.Context, path string, q url.Values) (reply, erro
 func (s *Store) unreachable(err error) error {
 	if ae := (*apiError)(nil); errors.As(err, &ae) && ae.plainToTLS {
 		return fmt.Errorf("%w: write %s (VAULT_ADDR, stores.vault.address)", err, "https://"+strings.TrimPrefix(s.set.Address, "http://"))
+	} else if ae != nil && ae.raw != "" {
+		// Answered: no retry, no outage.
+		return err
 	}
 	if err == nil {
 		return err
@@ -414,11 +467,24 @@ func toReply(resp *api.Response, err error) (reply, error) {
 	}
 	rep := reply{status: resp.StatusCode}
 	sec, err := api.ParseSecret(resp.Body)
+	if ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); err != nil && rawTypes[strings.TrimSpace(ct)] {
+		// The path's own answer, not Vault's outage nor a proxy's.
+		return reply{}, &apiError{status: resp.StatusCode, raw: strings.TrimSpace(ct)}
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return reply{}, fmt.Errorf("vault answered %d with a body that is not a Vault response", resp.StatusCode)
 	}
 	rep.secret = sec
 	return rep, nil
+}
+
+// rawTypes are the content types of the PKI engine's raw endpoints, whose
+// answers are a certificate or a CRL as it is, not Vault's JSON.
+var rawTypes = map[string]bool{
+	"application/pem-certificate-chain": true,
+	"application/x-pem-file":            true,
+	"application/pkix-cert":             true,
+	"application/pkix-crl":              true,
 }
 
 // denied is the error for a 403 on apiPaths.
@@ -453,6 +519,56 @@ func relPath(ref resolve.Ref, m mountInfo) (string, error) {
 		return "", fmt.Errorf("read %s: %s is a mount, not a secret in it: add the secret's path", ref.Raw, m.path)
 	}
 	return rel, nil
+}
+
+// staticRecheck is the least time ward gives a static credential before
+// it reads it again.
+const staticRecheck = 3 * time.Second
+
+// staticTTL is what is left, as Vault answers it, of a static credential
+// that Vault rotates on a schedule and hands out without a lease (a
+// database static role's static-creds, LDAP's static-cred): its data's
+// ttl, beside last_vault_rotation. ok is false for anything else.
+func staticTTL(sec *api.Secret) (left time.Duration, ok bool) {
+	if sec.LeaseID != "" || sec.Data == nil {
+		return 0, false
+	}
+	if _, rotated := sec.Data["last_vault_rotation"]; !rotated {
+		return 0, false
+	}
+	n, ok := sec.Data["ttl"].(json.Number)
+	if !ok {
+		return 0, false
+	}
+	secs, err := n.Int64()
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(secs) * time.Second, true
+}
+
+// issuedTTL is the lifetime of a token Vault signs anew at each read,
+// without a lease: the identity engine's identity/oidc/token/ROLE (token,
+// client_id and ttl; the engine is always at identity/). ok is false for
+// anything else.
+func issuedTTL(ref resolve.Ref, sec *api.Secret) (life time.Duration, ok bool) {
+	if !strings.HasPrefix(ref.Path, "identity/oidc/token/") || sec.LeaseID != "" || sec.Data == nil {
+		return 0, false
+	}
+	_, token := sec.Data["token"].(string)
+	_, client := sec.Data["client_id"].(string)
+	if !token || !client {
+		return 0, false
+	}
+	n, ok := sec.Data["ttl"].(json.Number)
+	if !ok {
+		return 0, false
+	}
+	secs, err := n.Int64()
+	if err != nil || secs <= 0 {
+		return 0, false
+	}
+	return time.Duration(secs) * time.Second, true
 }
 
 func isKV2Answer(rep reply) bool {

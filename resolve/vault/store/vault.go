@@ -54,9 +54,19 @@ type Store struct {
 	// metadataRefused are the KV v2 mounts whose metadata the token may
 	// not read (Version stops asking).
 	metadataRefused map[string]int
+	// written is the version a read of a KV v2 document's latest version
+	// found, and when it was written (its created_time), by data path:
+	// Version tells a version number that a secret deleted with its
+	// metadata and written again uses a second time. One entry a
+	// document, however often it changes.
+	written map[string]string
 
 	leasesMu sync.Mutex
 	leases   map[string]*heldLease // by lease id
+	// revoked are the leases Vault revoked before ward did (an operator's
+	// vault lease revoke): revoking them is done, whatever the policy
+	// would say of sys/leases/revoke.
+	revoked map[string]bool
 
 	outage outage
 
@@ -148,7 +158,9 @@ func newStore(opts Options, env resolve.Env, retry retryWaits) (*Store, error) {
 		probing: map[string]*mountProbe{},
 
 		metadataRefused: map[string]int{},
+		written:         map[string]string{},
 		leases:          map[string]*heldLease{},
+		revoked:         map[string]bool{},
 	}
 	if set.skipVerify {
 		s.log.Warn("vault TLS certificate verification is off (skip_verify or VAULT_SKIP_VERIFY): anyone on the path to Vault can read the secrets", "address", set.Address)
@@ -232,6 +244,11 @@ func (s *Store) newClient() (*api.Client, error) {
 	// NewClient reads VAULT_TOKEN and VAULT_NAMESPACE from the process
 	// environment; only the settings count.
 	c.ClearToken()
+	// Each request would read VAULT_WRAP_TTL from the process
+	// environment, as for the CLI, and Vault would answer every read and
+	// login with a wrapping token instead of the secret (leaving a copy
+	// of it in that token's cubbyhole): ward reads values, never wraps.
+	c.SetWrappingLookupFunc(func(string, string) string { return "" })
 	if s.set.Namespace != "" {
 		c.SetNamespace(s.set.Namespace)
 	} else {
@@ -325,6 +342,13 @@ func (s *Store) Revoke(ctx context.Context, lease *resolve.Lease) error {
 	if lease == nil || lease.ID == "" {
 		return nil
 	}
+	s.leasesMu.Lock()
+	gone := s.revoked[lease.ID]
+	delete(s.revoked, lease.ID)
+	s.leasesMu.Unlock()
+	if gone {
+		return nil
+	}
 	err := s.revoke(ctx, lease.ID)
 	if err == nil {
 		s.leasesMu.Lock()
@@ -366,8 +390,12 @@ func (s *Store) revoke(ctx context.Context, id string) error {
 // caller reads the secret again. It returns ctx's error when ctx ends
 // first.
 func (s *Store) KeepLease(ctx context.Context, lease *resolve.Lease) (time.Time, error) {
-	if err := s.keepLease(ctx, lease); err != nil {
+	revoked, err := s.keepLease(ctx, lease)
+	if err != nil {
 		return time.Time{}, err
+	}
+	if revoked {
+		return time.Now(), nil
 	}
 	return s.leaseEnd(lease.ID), nil
 }
@@ -394,9 +422,9 @@ func (s *Store) leaseEnd(id string) time.Time {
 	return end
 }
 
-func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
+func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bool, err error) {
 	if lease == nil || lease.ID == "" {
-		return errors.New("keep a vault lease: the secret has no lease")
+		return false, errors.New("keep a vault lease: the secret has no lease")
 	}
 	ttl, renewable, gen := lease.TTL, lease.Renewable, 0
 	s.leasesMu.Lock()
@@ -411,10 +439,10 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
 		// a helper that died read with a login of its own, and that dies
 		// with that login's token. Read it again.
 		s.log.Info("vault lease of another login; the secret must be read again", "lease", leaseSource(lease.ID))
-		return nil
+		return false, nil
 	}
 	if ttl <= 0 {
-		return nil
+		return false, nil
 	}
 	// Renewals ask for the lease's own duration again; one that comes
 	// back shorter has hit the role's max TTL.
@@ -431,7 +459,7 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
 		Increment: int(increment / time.Second),
 	})
 	if err != nil {
-		return fmt.Errorf("keep the vault lease of %s: %w", leaseSource(lease.ID), err)
+		return false, fmt.Errorf("keep the vault lease of %s: %w", leaseSource(lease.ID), err)
 	}
 	go w.Start()
 	defer w.Stop()
@@ -462,22 +490,37 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
 		defer t.Stop()
 		fileCheck = t.C
 	}
+	var leaseCheck <-chan time.Time
+	if lease.Check > 0 {
+		t := time.NewTicker(lease.Check)
+		defer t.Stop()
+		leaseCheck = t.C
+	}
 	for {
 		select {
+		case <-leaseCheck:
+			if s.leaseRevoked(ctx, lease.ID) {
+				s.log.Warn("vault lease was revoked before its end (vault lease revoke, or its token revoked); the secret must be read again", "lease", leaseSource(lease.ID))
+				s.leasesMu.Lock()
+				delete(s.leases, lease.ID)
+				s.revoked[lease.ID] = true
+				s.leasesMu.Unlock()
+				return true, nil
+			}
 		case <-fileCheck:
 			s.auth.current(ctx)
 		case <-tokenChanged:
 			tokenEnd, replaced, tokenChanged = s.auth.tokenEnd(gen)
 			armToken()
 		case <-tokenReread:
-			return nil
+			return false, nil
 		case err := <-w.DoneCh():
 			if err != nil {
 				s.log.Warn("vault lease renewal failed; the secret must be read again", "lease", leaseSource(lease.ID), "error", compact(err).Error())
 			} else {
 				s.log.Info("vault lease can no longer be renewed; the secret must be read again", "lease", leaseSource(lease.ID))
 			}
-			return nil
+			return false, nil
 		case r := <-w.RenewCh():
 			if r == nil || r.Secret == nil {
 				continue
@@ -498,11 +541,34 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) error {
 				reread = time.After(delay)
 			}
 		case <-reread:
-			return nil
+			return false, nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
+}
+
+// leaseRevoked reports whether Vault no longer knows lease id, which the
+// store has not revoked: an operator's `vault lease revoke`, or the
+// revocation of the token that created it. The lookup is in Vault's
+// default policy; any other answer, or none, says nothing.
+func (s *Store) leaseRevoked(ctx context.Context, id string) bool {
+	body, err := json.Marshal(map[string]any{"lease_id": id})
+	if err != nil {
+		return false
+	}
+	rep, err := s.auth.do(ctx, func(ctx context.Context) (reply, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+		defer cancel()
+		resp, err := s.client.Logical().WriteRawWithContext(ctx, "sys/leases/lookup", body)
+		rep, err := toReply(resp, err)
+		return rep, s.unreachable(err)
+	})
+	if err != nil {
+		s.log.Debug("vault lease lookup failed", "lease", leaseSource(id), "error", err.Error())
+		return false
+	}
+	return rep.status == http.StatusBadRequest && strings.Contains(strings.Join(rep.msgs, " "), "invalid lease")
 }
 
 // tokenFileCheck is how often a lease's renewal looks at the token file.
@@ -714,11 +780,17 @@ type apiError struct {
 	// plainToTLS: the request was plain HTTP to a server that speaks
 	// TLS (VAULT_ADDR=http:// for an https:// Vault).
 	plainToTLS bool
+	// raw: the answer was a file of this content type, not JSON (PKI's
+	// ca/pem).
+	raw string
 }
 
 func (e *apiError) Error() string {
 	if e.plainToTLS {
 		return fmt.Sprintf("vault answered %d: the server speaks HTTPS", e.status)
+	}
+	if e.raw != "" {
+		return fmt.Sprintf("vault answered %d with %s, not JSON", e.status, e.raw)
 	}
 	if e.foreign && e.status >= 500 {
 		// A load balancer's or proxy's own page (nginx's 502, an ALB's

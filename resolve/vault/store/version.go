@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -91,6 +92,15 @@ func (s *Store) Version(ctx context.Context, ref resolve.Ref) (string, error) {
 		if v, ok := versions[cur].(map[string]any); ok {
 			if destroyed, _ := v["destroyed"].(bool); destroyed || deletedBy(str(v["deletion_time"]), time.Now()) {
 				return "v" + cur + " deleted", nil
+			}
+			// `vault kv metadata delete` and a write (Terraform replacing
+			// a vault_kv_secret_v2) start the numbers again at 1: the
+			// number the child has may name other data now.
+			s.mountsMu.Lock()
+			read, ok := s.written[m.path+"data/"+rel]
+			s.mountsMu.Unlock()
+			if num, at, _ := strings.Cut(read, " "); ok && num == cur && at != str(v["created_time"]) {
+				return "v" + cur + " written again", nil
 			}
 		}
 	}

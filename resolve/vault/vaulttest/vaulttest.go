@@ -317,6 +317,36 @@ func (s *Server) Database(t testing.TB, p *Postgres, ttl, maxTTL string) (mount,
 	return mount, role
 }
 
+// StaticRole mounts the database engine at a fresh path with a
+// connection to the cluster and a static role over a database role of its
+// own, whose password the cluster checks and Vault rotates every period.
+func (s *Server) StaticRole(t testing.TB, p *Postgres, period string) (mount, role string) {
+	t.Helper()
+	mount, role = Uniq("database"), Uniq("static")
+	if _, err := p.Super(fmt.Sprintf(`CREATE ROLE %q LOGIN IN ROLE ward_pw`, role)); err != nil {
+		t.Fatalf("create role: %v", err)
+	}
+	t.Cleanup(func() { p.Super(fmt.Sprintf(`DROP ROLE IF EXISTS %q`, role)) })
+	if err := s.Root.Sys().Mount(mount, &api.MountInput{Type: "database"}); err != nil {
+		t.Fatalf("mount database: %v", err)
+	}
+	t.Cleanup(func() { s.Root.Sys().Unmount(mount) })
+	s.Write(t, mount+"/config/pg", map[string]any{
+		"plugin_name":       "postgresql-database-plugin",
+		"connection_url":    "postgresql://{{username}}:{{password}}@127.0.0.1:" + p.Port + "/postgres?sslmode=disable",
+		"username":          "postgres",
+		"password":          "unused",
+		"allowed_roles":     role,
+		"verify_connection": true,
+	})
+	s.Write(t, mount+"/static-roles/"+role, map[string]any{
+		"db_name":         "pg",
+		"username":        role,
+		"rotation_period": period,
+	})
+	return mount, role
+}
+
 // WaitFor polls cond until it holds or d passes.
 func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
