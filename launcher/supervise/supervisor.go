@@ -394,7 +394,7 @@ func (s *supervisor) anyLeft(sig syscall.Signal) bool {
 		if s.opts.Spare != nil {
 			spare = s.opts.Spare()
 		}
-		left = signals.SignalOthers(sig, spare) || left
+		left = signals.SignalOthers(sig, s.child.Pid, spare) || left
 	}
 	return left
 }
@@ -415,7 +415,7 @@ func (s *supervisor) endGroup() error {
 		if s.opts.Spare != nil {
 			spare = s.opts.Spare()
 		}
-		return signals.SignalOrphans(sig, spare)
+		return signals.SignalOrphans(sig, s.child.Pid, spare)
 	}
 	left := func() bool { return orphans(0) || s.groupAlive() }
 	if !left() {

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+)
+
+// Local development tools behind ward as a developer runs them: npm's
+// scripts (run through `sh -c`), dev servers and their reloaders.
+
+// devServer is a Node.js dev server as frameworks write their shutdown:
+// the first SIGTERM starts a graceful drain, a second one means "stop
+// now" and exits 1 at once (Next.js, Nest's enableShutdownHooks with
+// a hard stop, lightship, uvicorn's second Ctrl-C).
+const devServer = `let terms = 0;
+console.log('ready ' + process.pid);
+process.on('SIGTERM', () => {
+  terms++;
+  console.log('term ' + terms + ' ' + process.pid);
+  if (terms > 1) { console.log('forced ' + process.pid); process.exit(1); }
+  setTimeout(() => { console.log('drained ' + process.pid); process.exit(0); }, 500);
+});
+setInterval(() => {}, 1000);
+`
+
+// npmProject writes a package.json whose scripts are scripts, and
+// server.js (devServer), to dir.
+func npmProject(t *testing.T, dir string, scripts map[string]string) {
+	t.Helper()
+	needProgram(t, "node", "nodejs")
+	needProgram(t, "npm", "npm")
+	var s []string
+	for name, script := range scripts {
+		s = append(s, `"`+name+`": "`+script+`"`)
+	}
+	pkg := `{"name": "app", "version": "1.0.0", "private": true, "scripts": {` + strings.Join(s, ", ") + `}}`
+	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(pkg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "server.js"), []byte(devServer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNpmScriptRestartSignalsServerOnce: `ward run -- npm run dev` whose
+// script is `cd . && node server.js` (a shell that does not exec node),
+// restarted by `ward local set`. npm passes the SIGTERM to its shell,
+// which dies of it, leaving node orphaned to ward in the old child's
+// group. ward sent node SIGTERM twice, as a member of the group and as
+// an orphan, and a server that reads a second SIGTERM as "stop now"
+// was cut off in the middle of its drain.
+func TestNpmScriptRestartSignalsServerOnce(t *testing.T) {
+	w := newWardEnv(t)
+	npmProject(t, w.dir, map[string]string{"dev": "cd . && node server.js"})
+	w.set("app/a", canary("npm1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	cmd := w.command("run", "-m", m, "--", "npm", "run", "dev")
+	cmd.Env = append(cmd.Env, "npm_config_update_notifier=false")
+	stdout, _ := startedLines(t, cmd)
+	first := strings.TrimPrefix(stdout.waitFor("ready "), "ready ")
+	w.set("app/a", canary("npm2"))
+	var old []string
+	for {
+		line := stdout.next("the restarted server's ready line")
+		if strings.HasPrefix(line, "ready ") {
+			break
+		}
+		if strings.HasSuffix(line, " "+first) {
+			old = append(old, line)
+		}
+	}
+	want := []string{"term 1 " + first, "drained " + first}
+	if strings.Join(old, "|") != strings.Join(want, "|") {
+		t.Errorf("the old server said %q at the restart, want %q", old, want)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 15*time.Second)
+}
+
+// TestPID1LeftoverServerSignalledOnce: ward as a container's PID 1, its
+// child an entrypoint script that exits with a dev server still running
+// in its group. ward stops what is left with SIGTERM, once: as PID 1 it
+// sent it to the group and to every process of the container, the
+// group's members included, and the server's drain was cut short.
+func TestPID1LeftoverServerSignalledOnce(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	w := newWardEnv(t)
+	npmProject(t, w.dir, nil)
+	m := w.manifest(emptyManifest)
+	ward, _ := exec.LookPath("ward")
+	out := filepath.Join(w.dir, "server.out")
+	script := `node server.js > ` + out + ` 2>&1 & while ! grep -q ready ` + out + ` 2>/dev/null; do :; done; exit 3`
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "-m", m, "--", "sh", "-c", script)
+	cmd.Env, cmd.Dir = w.env, w.dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	code := exitCode(t, cmd.Run())
+	if strings.Contains(stderr.String(), "unshare failed") {
+		vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
+	}
+	if code != 3 {
+		t.Errorf("got exit code %d, want the child's 3 (stderr: %s)", code, stderr.String())
+	}
+	b, _ := os.ReadFile(out)
+	var said []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		said = append(said, strings.Fields(line)[0])
+	}
+	if got := strings.Join(said, " "); got != "ready term drained" {
+		t.Errorf("the server said %q, want ready, term and drained (one SIGTERM)", got)
+	}
+}
