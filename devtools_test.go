@@ -20,7 +20,6 @@ import (
 // now" and exits 1 at once (Next.js, Nest's enableShutdownHooks with
 // a hard stop, lightship, uvicorn's second Ctrl-C).
 const devServer = `let terms = 0;
-console.log('ready ' + process.pid);
 process.on('SIGTERM', () => {
   terms++;
   console.log('term ' + terms + ' ' + process.pid);
@@ -28,6 +27,7 @@ process.on('SIGTERM', () => {
   setTimeout(() => { console.log('drained ' + process.pid); process.exit(0); }, 500);
 });
 setInterval(() => {}, 1000);
+console.log('ready ' + process.pid);
 `
 
 // npmProject writes a package.json whose scripts are scripts, and
@@ -117,5 +117,36 @@ func TestPID1LeftoverServerSignalledOnce(t *testing.T) {
 	}
 	if got := strings.Join(said, " "); got != "ready term drained" {
 		t.Errorf("the server said %q, want ready, term and drained (one SIGTERM)", got)
+	}
+}
+
+// TestNpmStopSignalsServerOnce: `kill -TERM` of a `ward run -- npm run
+// dev` (a terminal's other tab, a tool that stops the dev server).
+// ward forwards the SIGTERM to the child's group, npm and node alike;
+// npm exits at once and leaves node draining. ward then sent the rest
+// of the group SIGTERM again, and a server that reads a second one as
+// "stop now" cut its drain short.
+func TestNpmStopSignalsServerOnce(t *testing.T) {
+	w := newWardEnv(t)
+	npmProject(t, w.dir, map[string]string{"dev": "node server.js"})
+	m := w.manifest(emptyManifest)
+	cmd := w.command("run", "-m", m, "--", "npm", "run", "dev")
+	cmd.Env = append(cmd.Env, "npm_config_update_notifier=false")
+	stdout, _ := startedLines(t, cmd)
+	pid := strings.TrimPrefix(stdout.waitFor("ready "), "ready ")
+	cmd.Process.Signal(syscall.SIGTERM)
+	code := exitWithin(t, cmd, 15*time.Second)
+	var said []string
+	for line := range stdout.ch {
+		if strings.HasSuffix(line, " "+pid) {
+			said = append(said, line)
+		}
+	}
+	want := []string{"term 1 " + pid, "drained " + pid}
+	if strings.Join(said, "|") != strings.Join(want, "|") {
+		t.Errorf("the server said %q at the stop, want %q", said, want)
+	}
+	if code != 143 {
+		t.Errorf("got exit code %d, want npm's 143", code)
 	}
 }
