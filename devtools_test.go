@@ -1,15 +1,18 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/signals"
 )
 
 // Local development tools behind ward as a developer runs them: npm's
@@ -148,5 +151,62 @@ func TestNpmStopSignalsServerOnce(t *testing.T) {
 	}
 	if code != 143 {
 		t.Errorf("got exit code %d, want npm's 143", code)
+	}
+}
+
+// maskedNpmDev starts `ward run --mask -- npm run dev` in a terminal
+// (script is dev's) and returns the terminal and the server's pid.
+func maskedNpmDev(t *testing.T, w *wardEnv, script string) (*terminal, string) {
+	t.Helper()
+	npmProject(t, w.dir, map[string]string{"dev": script})
+	w.set("app/a", canary("masknpm1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	term := newTerminal(t, w)
+	term.send("npm_config_update_notifier=false ward run --mask -m " + m + " -- npm run dev; echo rc=$?\r")
+	return term, term.expect(`ready (\d+)`)[1]
+}
+
+// TestMaskNpmRestartSignalsServerOnce: the same restart as
+// TestNpmScriptRestartSignalsServerOnce under --mask on a terminal,
+// where ward's pty session leader passes the stop signal to the child's
+// group and stops what the child left there itself. It sent node SIGTERM
+// a second time once npm had exited.
+func TestMaskNpmRestartSignalsServerOnce(t *testing.T) {
+	w := newWardEnv(t)
+	term, pid := maskedNpmDev(t, w, "cd . && node server.js")
+	w.set("app/a", canary("masknpm2"))
+	said := term.expect(`(?s)^(.*?)ready \d+`)[1]
+	if !strings.Contains(said, "term 1 "+pid) || !strings.Contains(said, "drained "+pid) || strings.Contains(said, "term 2 "+pid) {
+		t.Errorf("at the restart the old server said:\n%s\nwant term 1 and drained (one SIGTERM)", said)
+	}
+	term.send("\x03")
+	term.expect(`PROMPT> `)
+}
+
+// TestMaskNpmStopSignalsServerOnce: `kill -TERM` of a `ward run --mask
+// -- npm run dev` on a terminal: the server gets one SIGTERM, as without
+// --mask (TestNpmStopSignalsServerOnce), and drains.
+func TestMaskNpmStopSignalsServerOnce(t *testing.T) {
+	w := newWardEnv(t)
+	term, pid := maskedNpmDev(t, w, "node server.js")
+	// Up node's parents (sh, npm, ward's session leader) to ward.
+	ward, _ := strconv.Atoi(pid)
+	for {
+		var ok bool
+		if ward, ok = signals.Parent(ward); !ok || ward <= 1 {
+			t.Fatalf("no ward run above the server %s", pid)
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", ward))
+		if argv := strings.Split(string(b), "\x00"); len(argv) > 1 && filepath.Base(argv[0]) == "ward" && argv[1] == "run" {
+			break
+		}
+	}
+	syscall.Kill(ward, syscall.SIGTERM)
+	said := term.expect(`(?s)^(.*?)rc=(\d+)`)
+	if !strings.Contains(said[1], "term 1 "+pid) || !strings.Contains(said[1], "drained "+pid) || strings.Contains(said[1], "term 2 "+pid) {
+		t.Errorf("at the stop the server said:\n%s\nwant term 1 and drained (one SIGTERM)", said[1])
+	}
+	if said[2] != "143" {
+		t.Errorf("the shell shows $?=%s, want npm's 143", said[2])
 	}
 }
