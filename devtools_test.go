@@ -210,3 +210,27 @@ func TestMaskNpmStopSignalsServerOnce(t *testing.T) {
 		t.Errorf("the shell shows $?=%s, want npm's 143", said[2])
 	}
 }
+
+// TestMaskLogLinesOnRawTerminal: under --mask on a terminal ward makes
+// the terminal raw (every key goes to the child's pty), which leaves a
+// line feed alone, without a return to the first column. ward's own
+// lines written meanwhile (a rotation's restart) ended in "\n" alone,
+// and each started where the last had ended, a staircase across the
+// developer's screen; they end in "\r\n" now.
+func TestMaskLogLinesOnRawTerminal(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("raw1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	term := newTerminal(t, w)
+	term.send("WARD_LOG_FORMAT=text ward run --mask -m " + m + " -- sh -c 'echo child-up; exec sleep 60'\r")
+	term.expect(`child-up`)
+	w.set("app/a", canary("raw2"))
+	for _, msg := range []string{"restarting the child", "child restarted with the new secrets"} {
+		if end := term.expect(msg + `[^\r\n]*(\r?)\n`)[1]; end != "\r" {
+			t.Errorf("ward's line %q ends in a bare line feed on the raw terminal", msg)
+		}
+	}
+	term.expect(`child-up`)
+	term.send("\x03")
+	term.expect(`PROMPT> `)
+}
