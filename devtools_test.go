@@ -223,14 +223,14 @@ func TestMaskLogLinesOnRawTerminal(t *testing.T) {
 	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
 	term := newTerminal(t, w)
 	term.send("WARD_LOG_FORMAT=text ward run --mask -m " + m + " -- sh -c 'echo child-up; exec sleep 60'\r")
-	term.expect(`child-up`)
+	term.expect(`(?m)^child-up`)
 	w.set("app/a", canary("raw2"))
 	for _, msg := range []string{"restarting the child", "child restarted with the new secrets"} {
 		if end := term.expect(msg + `[^\r\n]*(\r?)\n`)[1]; end != "\r" {
 			t.Errorf("ward's line %q ends in a bare line feed on the raw terminal", msg)
 		}
 	}
-	term.expect(`child-up`)
+	term.expect(`(?m)^child-up`)
 	term.send("\x03")
 	term.expect(`PROMPT> `)
 }
