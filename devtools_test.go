@@ -234,3 +234,36 @@ func TestMaskLogLinesOnRawTerminal(t *testing.T) {
 	term.send("\x03")
 	term.expect(`PROMPT> `)
 }
+
+// TestMakeParallelWardsCtrlC: `make -j2 api web` whose recipes are each a
+// `ward run -- node server.js` (two dev servers of a project), Ctrl-C
+// once. Without ward both servers get the SIGINT (make's whole group is
+// the terminal's foreground). The first ward gave its child the
+// terminal, taking it from make's group: Ctrl-C reached that server
+// alone, which drained and exited 0, and the other ran on, make waiting
+// for it. A ward that shares its process group with processes that are
+// not its own nor its callers (another recipe) leaves the terminal to
+// the group, as one command of a pipeline does.
+func TestMakeParallelWardsCtrlC(t *testing.T) {
+	needProgram(t, "make", "make")
+	needProgram(t, "node", "nodejs")
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	server := `process.on('SIGINT', () => { console.log('int ' + process.argv[2]); setTimeout(() => process.exit(0), 200); });
+setInterval(() => {}, 1000);
+console.log('ready ' + process.argv[2]);
+`
+	if err := os.WriteFile(filepath.Join(w.dir, "server.js"), []byte(server), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	makefile := "all: api web\napi web:\n\t@ward run -m " + m + " -- node server.js $@\n"
+	if err := os.WriteFile(filepath.Join(w.dir, "Makefile"), []byte(makefile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	term := newTerminal(t, w)
+	term.send("make -j2\r")
+	term.expectAll(`ready api`, `ready web`)
+	term.send("\x03")
+	term.expectAll(`int api`, `int web`)
+	term.expect(`PROMPT> `)
+}

@@ -48,6 +48,52 @@ func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) {
 	return left
 }
 
+// GroupShared reports whether ward's process group holds a process that is
+// neither ward, one of its ancestors (the shell or make that started it)
+// nor one of its descendants: another recipe of a `make -j`, another
+// command that `concurrently` or `xargs -P` runs beside ward. Those get
+// Ctrl-C from the terminal with ward's group, and would not if ward gave
+// its child the terminal.
+func GroupShared() bool {
+	self := os.Getpid()
+	me := procStat(self)
+	if me == nil {
+		return false
+	}
+	ancestors := map[int]bool{}
+	for pid, n := me.ppid, 0; pid > 1 && n < 4096; n++ {
+		ancestors[pid] = true
+		st := procStat(pid)
+		if st == nil {
+			break
+		}
+		pid = st.ppid
+	}
+	shared := false
+	eachProcess(func(pid int) {
+		if shared || pid == self || ancestors[pid] {
+			return
+		}
+		st := procStat(pid)
+		if st == nil || st.pgrp != me.pgrp || st.state == 'Z' {
+			return
+		}
+		// A descendant of ward (a store helper) is not another job's.
+		for p, n := st.ppid, 0; p > 1 && n < 4096; n++ {
+			if p == self {
+				return
+			}
+			up := procStat(p)
+			if up == nil {
+				break
+			}
+			p = up.ppid
+		}
+		shared = true
+	})
+	return shared
+}
+
 // inGroup reports whether pid is a member of process group group.
 func inGroup(pid, group int) bool {
 	st := procStat(pid)

@@ -12,6 +12,10 @@ func SignalOthers(sig syscall.Signal, group int, spare []int) (left bool) { retu
 // the orphans of its child are not its own.
 func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) { return false }
 
+// GroupShared is false outside Linux, where ward cannot list its group's
+// processes: ward gives its child the terminal as before.
+func GroupShared() bool { return false }
+
 // groupOrphaned is false where /proc cannot tell: StopSelf then stops
 // with the child's own signal.
 func groupOrphaned() bool { return false }
