@@ -243,27 +243,33 @@ func TestMaskLogLinesOnRawTerminal(t *testing.T) {
 // alone, which drained and exited 0, and the other ran on, make waiting
 // for it. A ward that shares its process group with processes that are
 // not its own nor its callers (another recipe) leaves the terminal to
-// the group, as one command of a pipeline does.
+// the group, as one command of a pipeline does. Under --mask each ward
+// made the terminal raw and read it for its child's pty: the Ctrl-C
+// byte went to whichever read it first.
 func TestMakeParallelWardsCtrlC(t *testing.T) {
 	needProgram(t, "make", "make")
 	needProgram(t, "node", "nodejs")
-	w := newWardEnv(t)
-	m := w.manifest(emptyManifest)
-	server := `process.on('SIGINT', () => { console.log('int ' + process.argv[2]); setTimeout(() => process.exit(0), 200); });
+	for _, flags := range []string{"", "--mask "} {
+		t.Run("flags="+strings.TrimSpace(flags), func(t *testing.T) {
+			w := newWardEnv(t)
+			m := w.manifest(emptyManifest)
+			server := `process.on('SIGINT', () => { console.log('int ' + process.argv[2]); setTimeout(() => process.exit(0), 200); });
 setInterval(() => {}, 1000);
 console.log('ready ' + process.argv[2]);
 `
-	if err := os.WriteFile(filepath.Join(w.dir, "server.js"), []byte(server), 0o644); err != nil {
-		t.Fatal(err)
+			if err := os.WriteFile(filepath.Join(w.dir, "server.js"), []byte(server), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			makefile := "all: api web\napi web:\n\t@ward run " + flags + "-m " + m + " -- node server.js $@\n"
+			if err := os.WriteFile(filepath.Join(w.dir, "Makefile"), []byte(makefile), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			term := newTerminal(t, w)
+			term.send("make -j2\r")
+			term.expectAll(`ready api`, `ready web`)
+			term.send("\x03")
+			term.expectAll(`int api`, `int web`)
+			term.expect(`PROMPT> `)
+		})
 	}
-	makefile := "all: api web\napi web:\n\t@ward run -m " + m + " -- node server.js $@\n"
-	if err := os.WriteFile(filepath.Join(w.dir, "Makefile"), []byte(makefile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	term := newTerminal(t, w)
-	term.send("make -j2\r")
-	term.expectAll(`ready api`, `ready web`)
-	term.send("\x03")
-	term.expectAll(`int api`, `int web`)
-	term.expect(`PROMPT> `)
 }
