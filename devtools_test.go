@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -272,4 +273,29 @@ console.log('ready ' + process.argv[2]);
 			term.expect(`PROMPT> `)
 		})
 	}
+}
+
+// TestManifestEditedDuringRun: a developer adds a variable to ward.yaml
+// while `ward run -- npm run dev` runs in the terminal (saved by an
+// editor, which renames a new file over the old). ward reads the
+// manifest at the start only, and restarts use it too; it said nothing,
+// and the developer waited for the variable. It warns once, naming the
+// file.
+func TestManifestEditedDuringRun(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("edit1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	term := newTerminal(t, w)
+	term.send("WARD_LOG_FORMAT=text ward run -m " + m + " -- sh -c 'echo up; exec sleep 60'\r")
+	term.expect(`(?m)^up`)
+	edited := m + ".swp"
+	if err := os.WriteFile(edited, []byte("version: 1\nenv:\n  A: local://app/a\n  PORT: {value: \"3001\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(edited, m); err != nil {
+		t.Fatal(err)
+	}
+	term.expect(`the manifest changed[^\n]*` + regexp.QuoteMeta(m))
+	term.send("\x03")
+	term.expect(`PROMPT> `)
 }
