@@ -468,12 +468,6 @@ func aloneInJob(stdin, stdout *os.File) bool {
 	if signal.Ignored(syscall.SIGINT) {
 		return false
 	}
-	if signals.GroupShared() {
-		// Nor beside another recipe of a `make -j` (two dev servers,
-		// each behind a ward): the terminal given to one child, Ctrl-C
-		// reached it alone, and the others ran on.
-		return false
-	}
 	for _, f := range []*os.File{stdin, stdout} {
 		if f == nil {
 			continue
@@ -482,7 +476,10 @@ func aloneInJob(stdin, stdout *os.File) bool {
 			return false
 		}
 	}
-	return true
+	// Nor beside another recipe of a `make -j` (two dev servers, each
+	// behind a ward): the terminal given to one child, Ctrl-C reached it
+	// alone, and the others ran on. Last: it reads every process's stat.
+	return !signals.GroupShared()
 }
 
 // holdsTerminal reports whether the child's group is the foreground of
