@@ -58,8 +58,9 @@ func newLogs(c *cli.Context, w *os.File) (logs, error) {
 	}
 	out := io.Writer(w)
 	if tty {
-		// Through to the terminal even in the background under stty tostop.
-		out = signals.TerminalWriter(w)
+		// Through to the terminal even in the background under stty
+		// tostop, and line by line while --mask holds it raw.
+		out = signals.Writer(w)
 	}
 	if format == "json" {
 		log := slog.New(slog.NewJSONHandler(out, opts)).With("app", "ward")

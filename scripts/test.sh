@@ -29,6 +29,8 @@ command -v npm >/dev/null || need+=(npm)
 command -v gunicorn >/dev/null || need+=(gunicorn)
 command -v nginx >/dev/null || need+=(nginx)
 command -v java >/dev/null || need+=(default-jre-headless)
+# Developers' tools behind ward (devtools_test.go): make -j's recipes.
+command -v make >/dev/null || need+=(make)
 # The completion scripts, as zsh and fish run them (completion.txtar).
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)

@@ -11,14 +11,18 @@ import (
 	"syscall"
 )
 
-// SignalOthers sends sig to every process ward can see except itself and
-// spare (its own store helpers), and reports whether any was left. As
-// PID 1 every process of the container is ward's to stop when the main
-// child is gone: daemons that left the child's session included.
-func SignalOthers(sig syscall.Signal, spare []int) (left bool) {
+// SignalOthers sends sig to every process ward can see except itself,
+// spare (its own store helpers) and the members of process group group,
+// and reports whether any was left. As PID 1 every process of the
+// container is ward's to stop when the main child is gone: daemons that
+// left the child's session included. The child's group is the caller's
+// to signal, as one: signalled here too, its members got each signal
+// twice, and a server that reads a second SIGTERM as "stop now" cut its
+// drain short.
+func SignalOthers(sig syscall.Signal, group int, spare []int) (left bool) {
 	self := os.Getpid()
 	eachProcess(func(pid int) {
-		if pid != self && !slices.Contains(spare, pid) && syscall.Kill(pid, sig) == nil {
+		if pid != self && !slices.Contains(spare, pid) && !inGroup(pid, group) && syscall.Kill(pid, sig) == nil {
 			left = true
 		}
 	})
@@ -26,19 +30,74 @@ func SignalOthers(sig syscall.Signal, spare []int) (left bool) {
 }
 
 // SignalOrphans sends sig to ward's own children but spare (its store
-// helpers), zombies aside, and reports whether any was there. Once the
-// main child has exited, those are what it left behind in a session or
-// group of its own (a daemon that called setsid()), orphaned to ward as
-// PID 1 or as a subreaper: provably the old child's, unlike the other
-// processes of a container (a `docker exec` shell).
-func SignalOrphans(sig syscall.Signal, spare []int) (left bool) {
+// helpers) and the members of process group group, zombies aside, and
+// reports whether any was there. Once the main child has exited, those
+// are what it left behind in a session or group of its own (a daemon
+// that called setsid()), orphaned to ward as PID 1 or as a subreaper:
+// provably the old child's, unlike the other processes of a container (a
+// `docker exec` shell). An orphan still in the child's group (npm's
+// node, once the `sh -c` between them died) is the caller's to signal
+// with the group, once.
+func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) {
 	self := os.Getpid()
 	eachProcess(func(pid int) {
-		if st := procStat(pid); st != nil && st.ppid == self && st.state != 'Z' && !slices.Contains(spare, pid) && syscall.Kill(pid, sig) == nil {
+		if st := procStat(pid); st != nil && st.ppid == self && st.state != 'Z' && st.pgrp != group && !slices.Contains(spare, pid) && syscall.Kill(pid, sig) == nil {
 			left = true
 		}
 	})
 	return left
+}
+
+// GroupShared reports whether ward's process group holds a process that is
+// neither ward, one of its ancestors (the shell or make that started it)
+// nor one of its descendants: another recipe of a `make -j`, another
+// command that `concurrently` or `xargs -P` runs beside ward. Those get
+// Ctrl-C from the terminal with ward's group, and would not if ward gave
+// its child the terminal.
+func GroupShared() bool {
+	self := os.Getpid()
+	me := procStat(self)
+	if me == nil {
+		return false
+	}
+	ancestors := map[int]bool{}
+	for pid, n := me.ppid, 0; pid > 1 && n < 4096; n++ {
+		ancestors[pid] = true
+		st := procStat(pid)
+		if st == nil {
+			break
+		}
+		pid = st.ppid
+	}
+	shared := false
+	eachProcess(func(pid int) {
+		if shared || pid == self || ancestors[pid] {
+			return
+		}
+		st := procStat(pid)
+		if st == nil || st.pgrp != me.pgrp || st.state == 'Z' {
+			return
+		}
+		// A descendant of ward (a store helper) is not another job's.
+		for p, n := st.ppid, 0; p > 1 && n < 4096; n++ {
+			if p == self {
+				return
+			}
+			up := procStat(p)
+			if up == nil {
+				break
+			}
+			p = up.ppid
+		}
+		shared = true
+	})
+	return shared
+}
+
+// inGroup reports whether pid is a member of process group group.
+func inGroup(pid, group int) bool {
+	st := procStat(pid)
+	return st != nil && st.pgrp == group
 }
 
 // eachProcess calls f with the id of every process in /proc.

@@ -6,11 +6,15 @@ import "syscall"
 
 // SignalOthers does nothing outside Linux: ward is PID 1 only in Linux
 // containers.
-func SignalOthers(sig syscall.Signal, spare []int) (left bool) { return false }
+func SignalOthers(sig syscall.Signal, group int, spare []int) (left bool) { return false }
 
 // SignalOrphans does nothing outside Linux, where ward is no subreaper:
 // the orphans of its child are not its own.
-func SignalOrphans(sig syscall.Signal, spare []int) (left bool) { return false }
+func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) { return false }
+
+// GroupShared is false outside Linux, where ward cannot list its group's
+// processes: ward gives its child the terminal as before.
+func GroupShared() bool { return false }
 
 // groupOrphaned is false where /proc cannot tell: StopSelf then stops
 // with the child's own signal.

@@ -1,6 +1,7 @@
 package signals
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -130,12 +131,31 @@ func HideInput(f *os.File) (restore func(), err error) {
 }
 
 // Writer returns a writer for ward's own lines (its log, its error report)
-// to f: TerminalWriter(f) when f is a terminal, f itself otherwise.
+// to f: when f is a terminal, one whose writes go through as
+// TerminalWriter's do, and whose line feeds return to the first column
+// while the terminal's output is raw (--mask makes ward's terminal raw
+// to pass every key to the child's pty, and a lone "\n" there starts the
+// next line where the last one ended); f itself otherwise. Not for the
+// child's output, which the pty has already given its "\r\n" (and in
+// which a full-screen program's "\n" moves the cursor down, no more).
 func Writer(f *os.File) io.Writer {
 	if _, err := unix.IoctlGetTermios(int(f.Fd()), getTermios); err != nil {
 		return f
 	}
-	return TerminalWriter(f)
+	return linesWriter{f}
+}
+
+type linesWriter struct{ f *os.File }
+
+func (w linesWriter) Write(b []byte) (int, error) {
+	t, err := unix.IoctlGetTermios(int(w.f.Fd()), getTermios)
+	if err != nil || t.Oflag&unix.OPOST != 0 || !bytes.Contains(b, []byte("\n")) {
+		return backgroundWrite(w.f, b)
+	}
+	if _, err := backgroundWrite(w.f, bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // TerminalWriter returns a writer to terminal f whose every write goes

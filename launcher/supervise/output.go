@@ -288,7 +288,12 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 		m.toClose = append(m.toClose, master)
 		m.files = []*os.File{stdin, slave, nil}
 		m.ctty = 1
-		if isTerminal(stdin) {
+		// ward reads the terminal for the pty, raw, unless other
+		// commands of its process group share it (a `make -j`'s other
+		// recipes): the Ctrl-C byte went to whichever ward read it, and
+		// the other recipes ran on. There the child reads the terminal
+		// itself, as those do, and Ctrl-C reaches every ward's group.
+		if isTerminal(stdin) && !signals.GroupShared() {
 			m.files[0] = slave
 			m.ctty = 0
 			input.setMaster(master)

@@ -64,6 +64,10 @@ func SessionMain(args []string) int {
 		return failureCode(err)
 	}
 	code, draining := 0, false
+	// termed: the child's group has had SIGTERM from ward (a stop, a
+	// restart's stop signal), and is not sent it again once the child
+	// exits (see supervisor.anyLeft).
+	termed := false
 	// A child killed by the pty's interrupt or quit key: the leader ends
 	// by it too, for ward to pass on (see noteInterrupt).
 	var endBy syscall.Signal
@@ -87,7 +91,9 @@ func SessionMain(args []string) int {
 						signals.Send(c.Pid, sig.(syscall.Signal), true)
 					}
 				case signals.Forwardable(sig):
-					signals.Send(c.Pid, sig.(syscall.Signal), childOnly)
+					if signals.Send(c.Pid, sig.(syscall.Signal), childOnly) == nil && sig == syscall.SIGTERM && !childOnly {
+						termed = true
+					}
 				}
 				continue
 			}
@@ -110,7 +116,9 @@ func SessionMain(args []string) int {
 				}
 				// Nothing outlives the child (see supervisor.reaped).
 				draining = true
-				signals.Send(c.Pid, syscall.SIGTERM, false)
+				if !termed {
+					signals.Send(c.Pid, syscall.SIGTERM, false)
+				}
 				signals.Send(c.Pid, syscall.SIGCONT, false)
 				kill, tick = time.After(stopTimeout), time.After(50*time.Millisecond)
 			}

@@ -104,6 +104,14 @@ func Run(ctx context.Context, o Options) (int, error) {
 		}
 	}
 	m, prof := o.Manifest, o.Profile
+	// A developer at a terminal edits the manifest as the program runs;
+	// a service or a CI job does not, and its inotify instances (128 per
+	// user, shared by every container running as root) are not spent on
+	// it.
+	var mw *manifestWatch
+	if !o.Exec && isTerminal(o.Stderr) {
+		mw = newManifestWatch(m.File, log)
+	}
 	files := m.FilesFor(prof)
 	if o.Exec && len(files) > 0 {
 		return fail(errors.New("--exec cannot deliver secret files"), "files need ward to stay the parent: drop --exec, or deliver these secrets as env")
@@ -166,7 +174,10 @@ func Run(ctx context.Context, o Options) (int, error) {
 	// costs milliseconds while resolving.)
 	runtime.LockOSThread()
 	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: start.input, masking: masking, relay: start.relay, terminal: signals.HasTerminal()}
+	wctx, stopWatch := context.WithCancel(ctx)
+	go mw.run(wctx)
 	code, runErr := sup.run(ctx, values)
+	stopWatch()
 	warnRunnerFiles(o, sup.plan.Secrets)
 	return code, runErr
 }

@@ -109,6 +109,9 @@ type supervisor struct {
 	keys     map[syscall.Signal]bool
 	endBy    syscall.Signal
 	groupEnd bool
+	// termed is set once ward forwarded SIGTERM to the child's group:
+	// what the child leaves there when it exits has had it.
+	termed bool
 }
 
 func (s *supervisor) start() error {
@@ -383,7 +386,11 @@ func (s *supervisor) killGroup() {
 // but ward's own helpers) and reports whether anything was left.
 func (s *supervisor) anyLeft(sig syscall.Signal) bool {
 	left := s.groupAlive()
-	if left && sig != 0 {
+	// A group ward forwarded SIGTERM to is not sent it again: npm exits
+	// at once and leaves node draining, and a server that reads a second
+	// SIGTERM as "stop now" cut its drain short. The stop's deadline
+	// (beingStopped) still kills what does not stop.
+	if left && sig != 0 && (sig != syscall.SIGTERM || !s.termed) {
 		signals.Send(s.child.Pid, sig, false)
 		if s.session && sig == syscall.SIGKILL {
 			signals.SignalSession(s.child.Pid, sig)
@@ -394,7 +401,7 @@ func (s *supervisor) anyLeft(sig syscall.Signal) bool {
 		if s.opts.Spare != nil {
 			spare = s.opts.Spare()
 		}
-		left = signals.SignalOthers(sig, spare) || left
+		left = signals.SignalOthers(sig, s.child.Pid, spare) || left
 	}
 	return left
 }
@@ -415,7 +422,7 @@ func (s *supervisor) endGroup() error {
 		if s.opts.Spare != nil {
 			spare = s.opts.Spare()
 		}
-		return signals.SignalOrphans(sig, spare)
+		return signals.SignalOrphans(sig, s.child.Pid, spare)
 	}
 	left := func() bool { return orphans(0) || s.groupAlive() }
 	if !left() {
@@ -469,7 +476,10 @@ func aloneInJob(stdin, stdout *os.File) bool {
 			return false
 		}
 	}
-	return true
+	// Nor beside another recipe of a `make -j` (two dev servers, each
+	// behind a ward): the terminal given to one child, Ctrl-C reached it
+	// alone, and the others ran on. Last: it reads every process's stat.
+	return !signals.GroupShared()
 }
 
 // holdsTerminal reports whether the child's group is the foreground of
@@ -765,6 +775,8 @@ func (s *supervisor) forward(sig os.Signal) {
 	}
 	if err := signals.Send(s.child.Pid, ss, s.opts.SignalChildOnly); err != nil {
 		s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
+	} else if ss == syscall.SIGTERM && !s.opts.SignalChildOnly {
+		s.termed = true
 	}
 	if ss == syscall.SIGTERM || ss == syscall.SIGINT || ss == syscall.SIGHUP || ss == s.rotation.StopSignal {
 		// A stopped child acts on these only once continued (`kill %1`
