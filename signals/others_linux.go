@@ -57,7 +57,9 @@ func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) {
 func GroupShared() bool {
 	self := os.Getpid()
 	me := procStat(self)
-	if me == nil {
+	if me == nil || me.pgrp == self {
+		// A group ward leads (a job of an interactive shell) holds
+		// nothing but what ward starts: no process list to read.
 		return false
 	}
 	ancestors := map[int]bool{}
