@@ -129,3 +129,54 @@ func TestMaskSharedOutputKeepsOrder(t *testing.T) {
 		check(t, "stderr", childLines(errs.String()), "err 1 <ward:TOKEN>\nerr 2 <ward:TOKEN>\nerr 3 <ward:TOKEN>\nerr 4\n")
 	})
 }
+
+// TestMaskKeysWithStdinRedirected: with --mask, ward's stdout a terminal
+// and its stdin a file (`< file`, `< /dev/null`), what is typed reaches
+// the child's pty: a password prompt on /dev/tty gets its answer, and
+// less, reading a file from stdin and its keys from /dev/tty, quits at
+// q. Nothing was relayed: the prompt and less waited for ever, and
+// Ctrl-C did not help less. Through a pipe (`producer | ward run`),
+// the producer may read the terminal itself (sudo, ssh asking for a
+// password), and ward leaves it alone as before.
+func TestMaskKeysWithStdinRedirected(t *testing.T) {
+	needProgram(t, "less", "less")
+	w := newWardEnv(t)
+	w.set("app/token", canary("keys"))
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+	in := filepath.Join(w.dir, "in.txt")
+	if err := os.WriteFile(in, []byte("from-file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	term := newTerminal(t, w)
+	term.send("stty -a; echo modes-before\n")
+	before := term.expect(`(?s)stty -a; echo modes-before\r\n(.*)modes-before`)[1]
+	term.expect(`PROMPT> `)
+
+	term.send("ward run --mask -m " + m + ` -- sh -c 'read -r a; printf "password: " >/dev/tty; read -r p </dev/tty; echo "got-$a-$p."' < ` + in + "\n")
+	term.expect(`password: `)
+	term.send("typed\r")
+	if got := term.expect(`got-([\w-]*)\.`)[1]; got != "from-file-typed" {
+		t.Errorf("the child read %q, want from-file-typed", got)
+	}
+	term.expect(`PROMPT> `)
+
+	term.send("seq 1000 | ward run --mask -m " + m + " -- env LESS= TERM=dumb less -d < " + in + "; echo less-done-$((1+1))\n")
+	term.expect(`from-file`)
+	term.send("q")
+	term.expect(`less-done-2`)
+	term.expect(`PROMPT> `)
+
+	term.send("stty -a; echo modes-after\n")
+	if after := term.expect(`(?s)stty -a; echo modes-after\r\n(.*)modes-after`)[1]; !strings.Contains(after, " icanon ") || !strings.Contains(after, " echo ") || after != before {
+		t.Errorf("the terminal's modes after the runs:\n%s\nwant them as before:\n%s", after, before)
+	}
+	term.expect(`PROMPT> `)
+
+	term.send(`sh -c 'printf "producer: "; read -r p </dev/tty; echo "producer-got-$p."' | ward run --mask -m ` + m + " -- cat\n")
+	term.expect(`producer: `)
+	term.send("answer\n")
+	if got := term.expect(`producer-got-(\w*)\.`)[1]; got != "answer" {
+		t.Errorf("the producer before ward in a pipeline read %q, want the typed line", got)
+	}
+	term.expect(`PROMPT> `)
+}

@@ -29,6 +29,8 @@ command -v npm >/dev/null || need+=(npm)
 command -v gunicorn >/dev/null || need+=(gunicorn)
 command -v nginx >/dev/null || need+=(nginx)
 command -v java >/dev/null || need+=(default-jre-headless)
+# A full-screen program under --mask (mask_pty_test.go).
+command -v less >/dev/null || need+=(less)
 # The completion scripts, as zsh and fish run them (completion.txtar).
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)

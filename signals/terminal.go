@@ -64,6 +64,16 @@ func HasTerminal() bool {
 	return ok
 }
 
+// IsControllingTerminal reports whether f is ward's controlling terminal
+// (another open of it included), not some other terminal ward writes to.
+func IsControllingTerminal(f *os.File) bool {
+	// The kernel tells a terminal's session only to a process it is the
+	// controlling terminal of.
+	sid, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGSID)
+	own, errOwn := unix.Getsid(0)
+	return err == nil && errOwn == nil && sid == own
+}
+
 // controllingTerminal opens ward's controlling terminal, if it has one
 // (ENXIO otherwise).
 func controllingTerminal() (fd int, ok bool) {

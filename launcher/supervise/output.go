@@ -67,6 +67,9 @@ type ptyInput struct {
 	restore func() error
 	started bool
 	raw     bool
+	// term is ward's terminal: its stdin, or its stdout when stdin is a
+	// file.
+	term *os.File
 	// tty is ward's own open of its terminal; resumed wakes the reader
 	// after a stop.
 	tty     *os.File
@@ -82,14 +85,16 @@ func (in *ptyInput) setMaster(m *os.File) {
 	in.mu.Unlock()
 }
 
-// start puts ward's terminal in raw mode (the pty's line discipline does
-// the editing and turns ^C into SIGINT for the child) and copies input.
-func (in *ptyInput) start(stdin *os.File) {
+// start puts ward's terminal term in raw mode (the pty's line discipline
+// does the editing and turns ^C into SIGINT for the child) and copies
+// input.
+func (in *ptyInput) start(term *os.File) {
 	if in.started {
 		return
 	}
 	in.started = true
-	in.tty = openOwnTTY(stdin)
+	in.term = term
+	in.tty = openOwnTTY(term)
 	in.resumed = make(chan struct{}, 1)
 	go func() {
 		// Nothing is read until ward has the terminal: started in the
@@ -119,7 +124,7 @@ func (in *ptyInput) start(stdin *os.File) {
 	}()
 	// Raw mode and reading now if ward is in the foreground, else from
 	// the fg that gives it the terminal.
-	in.resume(stdin)
+	in.resume()
 }
 
 // openOwnTTY opens ward's terminal anew, so that its non-blocking mode
@@ -197,14 +202,14 @@ func (in *ptyInput) suspend() {
 // the shell's, and ward leaves it alone until a fg gives it back: that fg
 // sends a job that runs already no signal (bash only hands it the
 // terminal), so ward looks every foregroundPoll whether it has it.
-func (in *ptyInput) resume(stdin *os.File) {
+func (in *ptyInput) resume() {
 	if in == nil || !in.started {
 		return
 	}
 	in.mu.Lock()
 	away := in.away
 	in.mu.Unlock()
-	if in.takeTerminal(stdin, away) {
+	if in.takeTerminal(away) {
 		return
 	}
 	go func() {
@@ -214,7 +219,7 @@ func (in *ptyInput) resume(stdin *os.File) {
 			in.mu.Lock()
 			stale := in.away != away
 			in.mu.Unlock()
-			if stale || in.takeTerminal(stdin, away) {
+			if stale || in.takeTerminal(away) {
 				return
 			}
 		}
@@ -228,14 +233,14 @@ const foregroundPoll = 100 * time.Millisecond
 // takeTerminal makes the terminal raw and reads it again if ward may (is
 // not in the background of it) and was not suspended or stopped since
 // away.
-func (in *ptyInput) takeTerminal(stdin *os.File, away int) bool {
+func (in *ptyInput) takeTerminal(away int) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.away != away || signals.InBackground(stdin) {
+	if in.away != away || signals.InBackground(in.term) {
 		return false
 	}
 	if !in.raw {
-		in.makeRaw(stdin)
+		in.makeRaw(in.term)
 	}
 	in.tty.SetReadDeadline(time.Time{})
 	select {
@@ -293,6 +298,12 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 			m.ctty = 0
 			input.setMaster(master)
 			input.start(stdin)
+		} else if keyboardFree(stdin, stdout) {
+			// stdin a file: what is typed still goes to the pty, where
+			// a program that reads /dev/tty waits for it (a password
+			// prompt, less's keys).
+			input.setMaster(master)
+			input.start(stdout)
 		}
 		m.relay(stdout, master, p)
 		if isTerminal(stderr) {
@@ -325,6 +336,21 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 	}
 	m.files = []*os.File{stdin, wOut, wErr}
 	return m, nil
+}
+
+// keyboardFree reports whether ward may read the terminal stdout is, for
+// a child whose stdin is not one: stdout must be ward's controlling
+// terminal (not one ward only writes to), and stdin no pipe, since
+// another program of ward's pipeline may read the terminal itself
+// (sudo or ssh asking for a password before `| ward run`), and ward,
+// reading it too, would take its keys and show them.
+func keyboardFree(stdin, stdout *os.File) bool {
+	if stdin != nil {
+		if st, err := stdin.Stat(); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
+			return false
+		}
+	}
+	return signals.IsControllingTerminal(stdout)
 }
 
 // relay starts copying src, masked, into dst.
