@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,4 +180,41 @@ func TestMaskKeysWithStdinRedirected(t *testing.T) {
 		t.Errorf("the producer before ward in a pipeline read %q, want the typed line", got)
 	}
 	term.expect(`PROMPT> `)
+}
+
+// TestMaskResizedInBackground: a --mask job whose terminal was resized
+// while it ran in the background (started with &, or Ctrl-Z then bg),
+// where only the shell gets SIGWINCH, has the new size at fg: the child's
+// pty took the size of ward's terminal at start and at each SIGWINCH
+// alone, and a full-screen program went on drawing for the old window.
+func TestMaskResizedInBackground(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	child := ` -- bash -c 'echo "size-$(stty size | tr " " x)."; while read -r l; do echo "size-$(stty size | tr " " x)."; done'`
+	for i, start := range []string{"&", "ctrl-z, bg"} {
+		t.Run(start, func(t *testing.T) {
+			term := newTerminal(t, w)
+			if start == "&" {
+				term.send("ward run --mask -m " + m + child + " &\n")
+				// The prompt and the child's first line, in either order.
+				term.expectAll(`PROMPT> `, `size-40x120\.`)
+			} else {
+				term.send("ward run --mask -m " + m + child + "\n")
+				term.expect(`size-40x120\.`)
+				term.ctrlZ()
+				term.send("bg\n")
+				term.expect(`PROMPT> `)
+			}
+			rows := uint16(30 + i)
+			pty.Setsize(term.ptmx, &pty.Winsize{Rows: rows, Cols: 100})
+			term.send("fg\n")
+			term.expect(`ward run`)
+			term.send("x\n")
+			if got, want := term.expect(`size-(\w+)\.`)[1], fmt.Sprintf("%dx100", rows); got != want {
+				t.Errorf("the child has the size %s after fg, want %s", got, want)
+			}
+			term.send("\x04")
+			term.expect(`PROMPT> `)
+		})
+	}
 }

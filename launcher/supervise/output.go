@@ -68,8 +68,8 @@ type ptyInput struct {
 	started bool
 	raw     bool
 	// term is ward's terminal: its stdin, or its stdout when stdin is a
-	// file.
-	term *os.File
+	// file; screen is ward's stdout, whose size the pty takes.
+	term, screen *os.File
 	// tty is ward's own open of its terminal; resumed wakes the reader
 	// after a stop.
 	tty     *os.File
@@ -88,12 +88,12 @@ func (in *ptyInput) setMaster(m *os.File) {
 // start puts ward's terminal term in raw mode (the pty's line discipline
 // does the editing and turns ^C into SIGINT for the child) and copies
 // input.
-func (in *ptyInput) start(term *os.File) {
+func (in *ptyInput) start(term, screen *os.File) {
 	if in.started {
 		return
 	}
 	in.started = true
-	in.term = term
+	in.term, in.screen = term, screen
 	in.tty = openOwnTTY(term)
 	in.resumed = make(chan struct{}, 1)
 	go func() {
@@ -230,9 +230,9 @@ func (in *ptyInput) resume() {
 // whether a fg gave it the terminal.
 const foregroundPoll = 100 * time.Millisecond
 
-// takeTerminal makes the terminal raw and reads it again if ward may (is
-// not in the background of it) and was not suspended or stopped since
-// away.
+// takeTerminal makes the terminal raw, gives the pty its size and reads
+// it again if ward may (is not in the background of it) and was not
+// suspended or stopped since away.
 func (in *ptyInput) takeTerminal(away int) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -241,6 +241,12 @@ func (in *ptyInput) takeTerminal(away int) bool {
 	}
 	if !in.raw {
 		in.makeRaw(in.term)
+	}
+	if in.master != nil {
+		// The window may have changed while ward ran in the background,
+		// where the shell, not ward, got the SIGWINCH: the pty takes the
+		// size again, and the kernel signals the child if it changed.
+		mask.InheritSize(in.screen, in.master)
 	}
 	in.tty.SetReadDeadline(time.Time{})
 	select {
@@ -297,13 +303,13 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 			m.files[0] = slave
 			m.ctty = 0
 			input.setMaster(master)
-			input.start(stdin)
+			input.start(stdin, stdout)
 		} else if keyboardFree(stdin, stdout) {
 			// stdin a file: what is typed still goes to the pty, where
 			// a program that reads /dev/tty waits for it (a password
 			// prompt, less's keys).
 			input.setMaster(master)
-			input.start(stdout)
+			input.start(stdout, stdout)
 		}
 		m.relay(stdout, master, p)
 		if isTerminal(stderr) {
