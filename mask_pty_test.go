@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -216,5 +217,37 @@ func TestMaskResizedInBackground(t *testing.T) {
 			term.send("\x04")
 			term.expect(`PROMPT> `)
 		})
+	}
+}
+
+// TestMaskGrepColour: under --mask on a terminal the child's stdout is a
+// pty, so grep --color=auto colours its matches, and a match inside a
+// value (searching logs for a key's prefix) splits the value with colour
+// codes the terminal does not show: the value is masked, and the colours
+// are kept. It reached the terminal in clear.
+func TestMaskGrepColour(t *testing.T) {
+	needProgram(t, "grep", "grep")
+	w := newWardEnv(t)
+	secret := "sk_live_" + canary("grep")
+	w.set("app/key", secret)
+	m := w.manifest("version: 1\nenv:\n  API_KEY: local://app/key\n")
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", `printf 'charge key=%s\n' "$API_KEY" | grep --color=auto sk_live_; echo grep-done`)
+	cmd.Env = append(cmd.Env, "GREP_COLORS=mt=01;31")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	l := readLines(t, ptmx)
+	line := l.waitForContaining("charge key=")
+	l.waitForContaining("grep-done")
+	if strings.Contains(regexp.MustCompile("\x1b\\[[0-9;]*[mK]").ReplaceAllString(line, ""), secret) {
+		t.Errorf("the value, with grep's colours inside it, reached the terminal in clear")
+	}
+	if !strings.Contains(line, "\x1b[01;31m") || !strings.Contains(line, "<ward:API_KEY>") {
+		t.Errorf("got a line with grep's colour %v and <ward:API_KEY> %v, want both", strings.Contains(line, "\x1b[01;31m"), strings.Contains(line, "<ward:API_KEY>"))
+	}
+	if code := exitCode(t, cmd.Wait()); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
 	}
 }
