@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -249,5 +251,51 @@ func TestMaskGrepColour(t *testing.T) {
 	}
 	if code := exitCode(t, cmd.Wait()); code != 0 {
 		t.Errorf("got exit code %d, want 0", code)
+	}
+}
+
+// TestMaskUnderTmux: tmux under --mask draws its pane with terminfo's
+// sgr0, "\e(B\e[m", and a colour inside a value there (grep's match,
+// redrawn by tmux) is masked all the same. The "\e(B" split the value as
+// colour codes did, and the terminal showed it in clear.
+func TestMaskUnderTmux(t *testing.T) {
+	needProgram(t, "tmux", "tmux")
+	needProgram(t, "grep", "grep")
+	w := newWardEnv(t)
+	secret := "sk_live_" + canary("tmux")
+	w.set("app/key", secret)
+	m := w.manifest("version: 1\nenv:\n  API_KEY: local://app/key\n")
+	dir := t.TempDir()
+	done, sock := filepath.Join(dir, "done"), filepath.Join(dir, "tmux.sock")
+	t.Cleanup(func() {
+		// The pane's loop ends, and with it the server, whatever failed.
+		os.WriteFile(done, nil, 0o644)
+		exec.Command("tmux", "-S", sock, "kill-server").Run()
+	})
+	pane := `echo "k=$API_KEY" | grep --color=always sk_live_; echo grep-done; until [ -e ` + done + ` ]; do sleep 0.05; done`
+	cmd := w.command("run", "--mask", "-m", m, "--", "tmux", "-S", sock, "-f", "/dev/null", "new-session", pane)
+	cmd.Env = append(cmd.Env, "TERM=xterm-256color", "GREP_COLORS=mt=01;31")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	var screen bytes.Buffer
+	l := readLines(t, io.TeeReader(ptmx, &screen))
+	l.waitForContaining("grep-done")
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range l.ch {
+	}
+	if code := exitCode(t, cmd.Wait()); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+	shown := regexp.MustCompile("\x1b(\\[[0-9;:?]*[A-Za-z]|\\([0B])").ReplaceAllString(screen.String(), "")
+	if strings.Contains(shown, secret) {
+		t.Errorf("the value, drawn by tmux with colours inside it, reached the terminal in clear")
+	}
+	if !strings.Contains(shown, "k=<ward:API_KEY>") {
+		t.Errorf("the terminal does not show k=<ward:API_KEY>")
 	}
 }

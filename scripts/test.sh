@@ -29,8 +29,9 @@ command -v npm >/dev/null || need+=(npm)
 command -v gunicorn >/dev/null || need+=(gunicorn)
 command -v nginx >/dev/null || need+=(nginx)
 command -v java >/dev/null || need+=(default-jre-headless)
-# A full-screen program under --mask (mask_pty_test.go).
+# Full-screen programs under --mask (mask_pty_test.go).
 command -v less >/dev/null || need+=(less)
+command -v tmux >/dev/null || need+=(tmux)
 # The completion scripts, as zsh and fish run them (completion.txtar).
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)

@@ -4,9 +4,11 @@ package mask
 // value: grep --color marks its match ("sk_live_\e[01;31m\e[K4eC39\e[m\e[K
 // HqLy..."), a highlighter marks part of a URL. The terminal shows the
 // value whole, so the Writer matches values in the text without these
-// styles (SGR, "\e[...m", and erase in line, "\e[...K", which draw no
-// character), and puts the styles from inside a value after its
-// <ward:NAME>, so the colours after it are as the program set them.
+// styles (SGR, "\e[...m", erase in line, "\e[...K", and "\e(B", the
+// ASCII character set, which terminfo's sgr0 puts before "\e[m" and tmux
+// and ncurses programs write; none draws a character), and puts the
+// styles from inside a value after its <ward:NAME>, so the colours after
+// it are as the program set them.
 
 const (
 	esc = 0x1b
@@ -25,6 +27,15 @@ func styleLen(b []byte) (n int, complete bool) {
 	}
 	if len(b) == 1 {
 		return 1, false
+	}
+	if b[1] == '(' {
+		switch {
+		case len(b) == 2:
+			return 2, false
+		case b[2] == 'B':
+			return 3, true
+		}
+		return 0, false
 	}
 	if b[1] != '[' {
 		return 0, false

@@ -688,6 +688,11 @@ func TestWriterStyledValue(t *testing.T) {
 			"<ward:API_TOKEN>\x1b[1;31m still red\x1b[m",
 		},
 		{
+			"sgr0 as tmux writes it",
+			"k=sk_live_\x1b[31m\x1b[1m4eC39\x1b(B\x1b[mHqLyjWDarjtT1zdp7dc\x1b[K\r\n",
+			"k=<ward:API_TOKEN>\x1b[31m\x1b[1m\x1b(B\x1b[m\x1b[K\r\n",
+		},
+		{
 			"other escapes are text",
 			"sk_live_4eC39\x1b[2JHqLyjWDarjtT1zdp7dc",
 			"sk_live_4eC39\x1b[2JHqLyjWDarjtT1zdp7dc",
