@@ -67,11 +67,10 @@ func HasTerminal() bool {
 // IsControllingTerminal reports whether f is ward's controlling terminal
 // (another open of it included), not some other terminal ward writes to.
 func IsControllingTerminal(f *os.File) bool {
-	// The kernel tells a terminal's session only to a process it is the
-	// controlling terminal of.
-	sid, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGSID)
-	own, errOwn := unix.Getsid(0)
-	return err == nil && errOwn == nil && sid == own
+	// The kernel tells a terminal's foreground group only to a process it
+	// is the controlling terminal of (ENOTTY otherwise, as POSIX says).
+	_, ok := ForegroundGroup(f)
+	return ok
 }
 
 // controllingTerminal opens ward's controlling terminal, if it has one
