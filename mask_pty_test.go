@@ -299,3 +299,44 @@ func TestMaskUnderTmux(t *testing.T) {
 		t.Errorf("the terminal does not show k=<ward:API_KEY>")
 	}
 }
+
+// TestMaskKeepsTerminalSettings: the child's pty under --mask has the
+// user's settings of ward's terminal (stty erase ^H for a backspace that
+// sends ^H, iutf8 for erasing a whole UTF-8 character, -ixon to keep
+// Ctrl-S for the program), also when ward starts in the background and
+// the shell's line editor has the terminal: the pty had the kernel's
+// defaults, so backspace typed ^H into a line, erased half a character,
+// and Ctrl-S froze the output.
+func TestMaskKeepsTerminalSettings(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	term.send("stty erase ^H iutf8 -ixon\n")
+	term.expect(`PROMPT> `)
+	modes := func(out string) string {
+		var got []string
+		for _, re := range []string{`erase = \S+;`, `-?iutf8\b`, `-?ixon\b`} {
+			got = append(got, regexp.MustCompile(re).FindString(out))
+		}
+		return strings.Join(got, " ")
+	}
+	want := "erase = ^H; iutf8 -ixon"
+	for _, bg := range []string{"", " &"} {
+		term.send("ward run --mask -m " + m + " -- sh -c 'stty -a; echo modes-done'" + bg + "\n")
+		if got := modes(term.expect(`(?s)speed (.*?)modes-done`)[1]); got != want {
+			t.Errorf("the child's pty%s has %q, want %q", bg, got, want)
+		}
+		if bg != "" {
+			// The prompt came before the job's output.
+			term.send("wait; echo waited-$((1+1))\n")
+			term.expect(`waited-2`)
+		}
+		term.expect(`PROMPT> `)
+	}
+	term.send("ward run --mask -m " + m + ` -- sh -c 'read -r x; echo "got-$x."'` + "\n")
+	term.send("ab\bc\r")
+	if got := term.expect(`got-(.*?)\.\r\n`)[1]; got != "ac" {
+		t.Errorf("the child read %q after a backspace (^H), want ac", got)
+	}
+	term.expect(`PROMPT> `)
+}

@@ -139,6 +139,43 @@ func HideInput(f *os.File) (restore func(), err error) {
 	return func() { unix.IoctlSetTermios(fd, setTermios, &old) }, nil
 }
 
+// Keys are the settings of a terminal that its user chose for the
+// keyboard (stty erase ^H for a backspace that sends ^H, intr, werase,
+// iutf8 to erase a whole UTF-8 character, -ixon to keep Ctrl-S for the
+// program), which a pseudo-terminal standing in for it should have: the
+// kernel gives a new one its defaults. Not its modes (raw, echo), which
+// the program that has the terminal sets, nor ICRNL and VLNEXT, which a
+// shell's line editor (readline) changes while it has it.
+type Keys struct{ t *unix.Termios }
+
+// keyChars are the control characters Keys carries.
+var keyChars = []int{unix.VINTR, unix.VQUIT, unix.VERASE, unix.VKILL, unix.VEOF, unix.VSUSP, unix.VWERASE, unix.VREPRINT, unix.VSTART, unix.VSTOP}
+
+// KeysOf returns the Keys of terminal f; none if f is not a terminal.
+func KeysOf(f *os.File) Keys {
+	t, err := unix.IoctlGetTermios(int(f.Fd()), getTermios)
+	if err != nil {
+		return Keys{}
+	}
+	return Keys{t}
+}
+
+// Apply gives terminal to the settings k holds.
+func (k Keys) Apply(to *os.File) error {
+	if k.t == nil {
+		return nil
+	}
+	t, err := unix.IoctlGetTermios(int(to.Fd()), getTermios)
+	if err != nil {
+		return err
+	}
+	for _, i := range keyChars {
+		t.Cc[i] = k.t.Cc[i]
+	}
+	t.Iflag = t.Iflag&^keyInputFlags | k.t.Iflag&keyInputFlags
+	return unix.IoctlSetTermios(int(to.Fd()), setTermios, t)
+}
+
 // Writer returns a writer for ward's own lines (its log, its error report)
 // to f: f itself unless f is a terminal. To a terminal every write goes
 // through (as TerminalWriter's), and a line ends with "\r\n" while the

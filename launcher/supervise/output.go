@@ -70,6 +70,10 @@ type ptyInput struct {
 	// term is ward's terminal: its stdin, or its stdout when stdin is a
 	// file; screen is ward's stdout, whose size the pty takes.
 	term, screen *os.File
+	// keys are the user's settings of ward's terminal, which each
+	// child's pty takes, read once, before ward made it raw.
+	keys     signals.Keys
+	keysRead bool
 	// tty is ward's own open of its terminal; resumed wakes the reader
 	// after a stop.
 	tty     *os.File
@@ -293,6 +297,11 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 			return nil, err
 		}
 		mask.InheritSize(stdout, master)
+		if !input.keysRead {
+			// Before ward's terminal is raw, which clears some of them.
+			input.keys, input.keysRead = signals.KeysOf(userTerminal(stdin, stdout)), true
+		}
+		input.keys.Apply(slave)
 		m.master = master
 		m.session = true
 		m.closeAfterStart = append(m.closeAfterStart, slave)
@@ -342,6 +351,15 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 	}
 	m.files = []*os.File{stdin, wOut, wErr}
 	return m, nil
+}
+
+// userTerminal returns the terminal the user types at: stdin, or stdout
+// when stdin is not one.
+func userTerminal(stdin, stdout *os.File) *os.File {
+	if isTerminal(stdin) {
+		return stdin
+	}
+	return stdout
 }
 
 // keyboardFree reports whether ward may read the terminal stdout is, for
