@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 )
@@ -339,4 +340,33 @@ func TestMaskKeepsTerminalSettings(t *testing.T) {
 		t.Errorf("the child read %q after a backspace (^H), want ac", got)
 	}
 	term.expect(`PROMPT> `)
+}
+
+// TestMaskCtrlCAfterPaste: Ctrl-C reaches a --mask child that does not
+// read its terminal (a server) after lines pasted there by mistake have
+// filled its pty's input: the kernel takes no more input there, and ward,
+// whose relay of the terminal waited on the pty, never read the Ctrl-C,
+// so the child could not be interrupted.
+func TestMaskCtrlCAfterPaste(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := w.command("run", "--mask", "-m", m, "--", "helper", "signals", "--exit-on", "INT")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	l := readLines(t, ptmx)
+	l.waitForContaining("child ready")
+	var paste bytes.Buffer
+	for i := 0; paste.Len() < 64<<10; i++ {
+		fmt.Fprintf(&paste, "pasted line %05d\n", i)
+	}
+	go ptmx.Write(append(paste.Bytes(), 3))
+	if line := l.waitForContaining("child SIG"); !strings.HasSuffix(strings.TrimSpace(line), "child SIGINT") {
+		t.Errorf("got %q after the paste and Ctrl-C, want SIGINT", line)
+	}
+	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
 }

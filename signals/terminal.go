@@ -176,6 +176,47 @@ func (k Keys) Apply(to *os.File) error {
 	return unix.IoctlSetTermios(int(to.Fd()), setTermios, t)
 }
 
+// KeySignal returns the signal a key in b sends on terminal f by its
+// settings (stty isig, intr, quit, susp), if one does.
+func KeySignal(f *os.File, b []byte) (syscall.Signal, bool) {
+	if f == nil {
+		return 0, false
+	}
+	var t *unix.Termios
+	var err error
+	// Control, not Fd: Fd would put f in blocking mode.
+	if c, cerr := f.SyscallConn(); cerr != nil || c.Control(func(fd uintptr) {
+		t, err = unix.IoctlGetTermios(int(fd), getTermios)
+	}) != nil || err != nil || t.Lflag&unix.ISIG == 0 {
+		return 0, false
+	}
+	for _, k := range b {
+		switch {
+		case k == 0: // _POSIX_VDISABLE: a key turned off
+		case k == t.Cc[unix.VINTR]:
+			return syscall.SIGINT, true
+		case k == t.Cc[unix.VQUIT]:
+			return syscall.SIGQUIT, true
+		case k == t.Cc[unix.VSUSP]:
+			return syscall.SIGTSTP, true
+		}
+	}
+	return 0, false
+}
+
+// SignalForeground sends sig to the foreground process group of terminal
+// f (a pty's master: its other side's), as its line discipline does for
+// a key.
+func SignalForeground(f *os.File, sig syscall.Signal) {
+	if c, err := f.SyscallConn(); err == nil {
+		c.Control(func(fd uintptr) {
+			if pgrp, err := unix.IoctlGetInt(int(fd), unix.TIOCGPGRP); err == nil && pgrp > 0 {
+				unix.Kill(-pgrp, sig)
+			}
+		})
+	}
+}
+
 // Writer returns a writer for ward's own lines (its log, its error report)
 // to f: f itself unless f is a terminal. To a terminal every write goes
 // through (as TerminalWriter's), and a line ends with "\r\n" while the

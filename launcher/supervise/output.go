@@ -81,6 +81,11 @@ type ptyInput struct {
 	// away counts the suspensions (and stop), so that a watch for the
 	// foreground ends when ward stops again or exits.
 	away int
+	// queue holds what was read for the pty, in order, and writing is
+	// set while a write to it waits: the reader goes on reading while
+	// the pty takes no more, to see a Ctrl-C (see send).
+	queue   chan []byte
+	writing atomic.Bool
 }
 
 func (in *ptyInput) setMaster(m *os.File) {
@@ -100,6 +105,19 @@ func (in *ptyInput) start(term, screen *os.File) {
 	in.term, in.screen = term, screen
 	in.tty = openOwnTTY(term)
 	in.resumed = make(chan struct{}, 1)
+	in.queue = make(chan []byte, inputQueue)
+	go func() {
+		for b := range in.queue {
+			in.mu.Lock()
+			m := in.master
+			in.mu.Unlock()
+			if m != nil {
+				in.writing.Store(true)
+				m.Write(b)
+				in.writing.Store(false)
+			}
+		}
+	}()
 	go func() {
 		// Nothing is read until ward has the terminal: started in the
 		// background (cmd &), a read would get SIGTTIN, which ward
@@ -109,12 +127,7 @@ func (in *ptyInput) start(term, screen *os.File) {
 		for {
 			n, err := in.tty.Read(buf)
 			if n > 0 {
-				in.mu.Lock()
-				m := in.master
-				in.mu.Unlock()
-				if m != nil {
-					m.Write(buf[:n])
-				}
+				in.send(append([]byte(nil), buf[:n]...))
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				// Suspended: wait until ward has the terminal again.
@@ -129,6 +142,33 @@ func (in *ptyInput) start(term, screen *os.File) {
 	// Raw mode and reading now if ward is in the foreground, else from
 	// the fg that gives it the terminal.
 	in.resume()
+}
+
+// inputQueue is how many reads of ward's terminal (up to 4 KiB each) wait
+// for the pty at most; beyond, the reader waits too, and what is typed
+// waits in the terminal.
+const inputQueue = 256
+
+// send queues b for the pty. While earlier input waits there (a child
+// that does not read its terminal, and lines pasted by mistake filled
+// its input), the kernel reads nothing more, not even the interrupt,
+// quit and suspend keys: ward does what the pty's line discipline would
+// on them, it signals the pty's foreground group and discards the input
+// that waits.
+func (in *ptyInput) send(b []byte) {
+	if in.writing.Load() || len(in.queue) > 0 {
+		in.mu.Lock()
+		m := in.master
+		in.mu.Unlock()
+		if sig, ok := signals.KeySignal(m, b); ok {
+			for len(in.queue) > 0 {
+				<-in.queue
+			}
+			signals.SignalForeground(m, sig)
+			return
+		}
+	}
+	in.queue <- b
 }
 
 // openOwnTTY opens ward's terminal anew, so that its non-blocking mode
