@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -83,44 +81,5 @@ func TestLogsOnATerminal(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestLogsWhileTerminalRaw: ward's own lines during a --mask run on a
-// terminal (a rotation's restart, at info) end with "\r\n": ward's
-// terminal is raw then, and a bare "\n" moves down a line without going
-// back to its start, so each line began where the last one ended.
-func TestLogsWhileTerminalRaw(t *testing.T) {
-	w := newWardEnv(t)
-	v1, v2 := canary("raw1"), canary("raw2")
-	w.canaries = append(w.canaries, v1, v2)
-	src := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(src, []byte(v1), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m := w.manifest("version: 1\nenv:\n  TOKEN: file://" + src + "\nrotation:\n  debounce: 100ms\n")
-	term := newTerminal(t, w)
-	term.send("WARD_LOG_FORMAT=auto ward run --mask -m " + m + ` -- sh -c 'echo "child started $TOKEN"; exec sleep 60'` + "\r")
-	term.expect(`child started <ward:TOKEN>\r\n`)
-	if err := os.WriteFile(src, []byte(v2), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logged := term.expect(`(?s)(.*)child started <ward:TOKEN>\r\n`)[1]
-	term.send("\x03")
-	term.expect(`PROMPT> `)
-	term.mu.Lock()
-	screen := term.out.String()
-	term.mu.Unlock()
-	if strings.Contains(screen, v1) || strings.Contains(screen, v2) {
-		t.Fatalf("a canary reached the terminal")
-	}
-	lines := strings.SplitAfter(logged, "\n")
-	if len(lines) < 2 {
-		t.Fatalf("ward logged no line about the restart: %q", logged)
-	}
-	for _, line := range lines[:len(lines)-1] {
-		if !strings.HasSuffix(line, "\r\n") || strings.Count(line, "level=INFO") != 1 {
-			t.Errorf("got the line %q on the raw terminal, want one log line ending in \\r\\n", line)
-		}
 	}
 }

@@ -56,9 +56,11 @@ func newLogs(c *cli.Context, w *os.File) (logs, error) {
 	default:
 		return logs{}, invalidFlag(c, "log-format", format, "choose text, json or auto")
 	}
-	// To a terminal: through even in the background under stty tostop,
-	// and with "\r\n" line ends while it is raw (--mask).
-	out := signals.Writer(w)
+	out := io.Writer(w)
+	if tty {
+		// Through to the terminal even in the background under stty tostop.
+		out = signals.TerminalWriter(w)
+	}
 	if format == "json" {
 		log := slog.New(slog.NewJSONHandler(out, opts)).With("app", "ward")
 		return logs{log: log, audit: log, level: level}, nil

@@ -1,7 +1,6 @@
 package signals
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -218,33 +217,12 @@ func SignalForeground(f *os.File, sig syscall.Signal) {
 }
 
 // Writer returns a writer for ward's own lines (its log, its error report)
-// to f: f itself unless f is a terminal. To a terminal every write goes
-// through (as TerminalWriter's), and a line ends with "\r\n" while the
-// terminal does not add the "\r" itself: ward's terminal is raw while a
-// --mask child has a pseudo-terminal of its own, and a bare "\n" there
-// moves down without going back to the first column, so each of ward's
-// lines (a rotation's restart, a warning) began where the last one ended.
-// The child's output never goes through it: its pseudo-terminal added the
-// "\r"s already, and a full-screen program moves the cursor with "\n".
+// to f: TerminalWriter(f) when f is a terminal, f itself otherwise.
 func Writer(f *os.File) io.Writer {
 	if _, err := unix.IoctlGetTermios(int(f.Fd()), getTermios); err != nil {
 		return f
 	}
-	return lineWriter{f}
-}
-
-type lineWriter struct{ f *os.File }
-
-func (w lineWriter) Write(b []byte) (int, error) {
-	t, err := unix.IoctlGetTermios(int(w.f.Fd()), getTermios)
-	if err != nil || t.Oflag&unix.OPOST != 0 && t.Oflag&unix.ONLCR != 0 || !bytes.Contains(b, []byte("\n")) {
-		return backgroundWrite(w.f, b)
-	}
-	crlf := bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
-	if _, err := backgroundWrite(w.f, crlf); err != nil {
-		return 0, err
-	}
-	return len(b), nil
+	return TerminalWriter(f)
 }
 
 // TerminalWriter returns a writer to terminal f whose every write goes
