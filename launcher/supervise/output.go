@@ -403,12 +403,16 @@ func userTerminal(stdin, stdout *os.File) *os.File {
 }
 
 // keyboardFree reports whether ward may read the terminal stdout is, for
-// a child whose stdin is not one: stdout must be ward's controlling
+// a child whose stdin is not a terminal: stdout must be ward's controlling
 // terminal (not one ward only writes to), and stdin no pipe, since
 // another program of ward's pipeline may read the terminal itself
 // (sudo or ssh asking for a password before `| ward run`), and ward,
 // reading it too, would take its keys and show them.
 func keyboardFree(stdin, stdout *os.File) bool {
+	if isTerminal(stdin) {
+		// Relayed as stdin, or not at all.
+		return false
+	}
 	if stdin != nil {
 		if st, err := stdin.Stat(); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
 			return false
