@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 )
@@ -128,4 +133,240 @@ func TestMaskSharedOutputKeepsOrder(t *testing.T) {
 		check(t, "stdout", out.String(), "out 1\nout 2\nout 3\ncanary- out 5\n")
 		check(t, "stderr", childLines(errs.String()), "err 1 <ward:TOKEN>\nerr 2 <ward:TOKEN>\nerr 3 <ward:TOKEN>\nerr 4\n")
 	})
+}
+
+// TestMaskKeysWithStdinRedirected: with --mask, ward's stdout a terminal
+// and its stdin a file (`< file`, `< /dev/null`), what is typed reaches
+// the child's pty: a password prompt on /dev/tty gets its answer, and
+// less, reading a file from stdin and its keys from /dev/tty, quits at
+// q. Nothing was relayed: the prompt and less waited for ever, and
+// Ctrl-C did not help less. Through a pipe (`producer | ward run`),
+// the producer may read the terminal itself (sudo, ssh asking for a
+// password), and ward leaves it alone as before.
+func TestMaskKeysWithStdinRedirected(t *testing.T) {
+	needProgram(t, "less", "less")
+	w := newWardEnv(t)
+	w.set("app/token", canary("keys"))
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+	in := filepath.Join(w.dir, "in.txt")
+	if err := os.WriteFile(in, []byte("from-file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	term := newTerminal(t, w)
+	term.send("stty -a; echo modes-before\n")
+	before := term.expect(`(?s)stty -a; echo modes-before\r\n(.*)modes-before`)[1]
+	term.expect(`PROMPT> `)
+
+	term.send("ward run --mask -m " + m + ` -- sh -c 'read -r a; printf "password: " >/dev/tty; read -r p </dev/tty; echo "got-$a-$p."' < ` + in + "\n")
+	term.expect(`password: `)
+	term.send("typed\r")
+	if got := term.expect(`got-([\w-]*)\.`)[1]; got != "from-file-typed" {
+		t.Errorf("the child read %q, want from-file-typed", got)
+	}
+	term.expect(`PROMPT> `)
+
+	term.send("seq 1000 | ward run --mask -m " + m + " -- env LESS= TERM=dumb less -d < " + in + "; echo less-done-$((1+1))\n")
+	term.expect(`from-file`)
+	term.send("q")
+	term.expect(`less-done-2`)
+	term.expect(`PROMPT> `)
+
+	term.send("stty -a; echo modes-after\n")
+	if after := term.expect(`(?s)stty -a; echo modes-after\r\n(.*)modes-after`)[1]; !strings.Contains(after, " icanon ") || !strings.Contains(after, " echo ") || after != before {
+		t.Errorf("the terminal's modes after the runs:\n%s\nwant them as before:\n%s", after, before)
+	}
+	term.expect(`PROMPT> `)
+
+	term.send(`sh -c 'printf "producer: "; read -r p </dev/tty; echo "producer-got-$p."' | ward run --mask -m ` + m + " -- cat\n")
+	term.expect(`producer: `)
+	term.send("answer\n")
+	if got := term.expect(`producer-got-(\w*)\.`)[1]; got != "answer" {
+		t.Errorf("the producer before ward in a pipeline read %q, want the typed line", got)
+	}
+	term.expect(`PROMPT> `)
+}
+
+// TestMaskResizedInBackground: a --mask job whose terminal was resized
+// while it ran in the background (started with &, or Ctrl-Z then bg),
+// where only the shell gets SIGWINCH, has the new size at fg: the child's
+// pty took the size of ward's terminal at start and at each SIGWINCH
+// alone, and a full-screen program went on drawing for the old window.
+func TestMaskResizedInBackground(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	child := ` -- bash -c 'echo "size-$(stty size | tr " " x)."; while read -r l; do echo "size-$(stty size | tr " " x)."; done'`
+	for i, start := range []string{"&", "ctrl-z, bg"} {
+		t.Run(start, func(t *testing.T) {
+			term := newTerminal(t, w)
+			if start == "&" {
+				term.send("ward run --mask -m " + m + child + " &\n")
+				// The prompt and the child's first line, in either order.
+				term.expectAll(`PROMPT> `, `size-40x120\.`)
+			} else {
+				term.send("ward run --mask -m " + m + child + "\n")
+				term.expect(`size-40x120\.`)
+				term.ctrlZ()
+				term.send("bg\n")
+				term.expect(`PROMPT> `)
+			}
+			rows := uint16(30 + i)
+			pty.Setsize(term.ptmx, &pty.Winsize{Rows: rows, Cols: 100})
+			term.send("fg\n")
+			term.expect(`ward run`)
+			term.send("x\n")
+			if got, want := term.expect(`size-(\w+)\.`)[1], fmt.Sprintf("%dx100", rows); got != want {
+				t.Errorf("the child has the size %s after fg, want %s", got, want)
+			}
+			term.send("\x04")
+			term.expect(`PROMPT> `)
+		})
+	}
+}
+
+// TestMaskGrepColour: under --mask on a terminal the child's stdout is a
+// pty, so grep --color=auto colours its matches, and a match inside a
+// value (searching logs for a key's prefix) splits the value with colour
+// codes the terminal does not show: the value is masked, and the colours
+// are kept. It reached the terminal in clear.
+func TestMaskGrepColour(t *testing.T) {
+	needProgram(t, "grep", "grep")
+	w := newWardEnv(t)
+	secret := "sk_live_" + canary("grep")
+	w.set("app/key", secret)
+	m := w.manifest("version: 1\nenv:\n  API_KEY: local://app/key\n")
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", `printf 'charge key=%s\n' "$API_KEY" | grep --color=auto sk_live_; echo grep-done`)
+	cmd.Env = append(cmd.Env, "GREP_COLORS=mt=01;31")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	l := readLines(t, ptmx)
+	line := l.waitForContaining("charge key=")
+	l.waitForContaining("grep-done")
+	if strings.Contains(regexp.MustCompile("\x1b\\[[0-9;]*[mK]").ReplaceAllString(line, ""), secret) {
+		t.Errorf("the value, with grep's colours inside it, reached the terminal in clear")
+	}
+	if !strings.Contains(line, "\x1b[01;31m") || !strings.Contains(line, "<ward:API_KEY>") {
+		t.Errorf("got a line with grep's colour %v and <ward:API_KEY> %v, want both", strings.Contains(line, "\x1b[01;31m"), strings.Contains(line, "<ward:API_KEY>"))
+	}
+	if code := exitCode(t, cmd.Wait()); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+}
+
+// TestMaskUnderTmux: tmux under --mask draws its pane with terminfo's
+// sgr0, "\e(B\e[m", and a colour inside a value there (grep's match,
+// redrawn by tmux) is masked all the same. The "\e(B" split the value as
+// colour codes did, and the terminal showed it in clear.
+func TestMaskUnderTmux(t *testing.T) {
+	needProgram(t, "tmux", "tmux")
+	needProgram(t, "grep", "grep")
+	w := newWardEnv(t)
+	secret := "sk_live_" + canary("tmux")
+	w.set("app/key", secret)
+	m := w.manifest("version: 1\nenv:\n  API_KEY: local://app/key\n")
+	dir := t.TempDir()
+	done, sock := filepath.Join(dir, "done"), filepath.Join(dir, "tmux.sock")
+	t.Cleanup(func() {
+		// The pane's loop ends, and with it the server, whatever failed.
+		os.WriteFile(done, nil, 0o644)
+		exec.Command("tmux", "-S", sock, "kill-server").Run()
+	})
+	pane := `echo "k=$API_KEY" | grep --color=always sk_live_; echo grep-done; until [ -e ` + done + ` ]; do sleep 0.05; done`
+	cmd := w.command("run", "--mask", "-m", m, "--", "tmux", "-S", sock, "-f", "/dev/null", "new-session", pane)
+	cmd.Env = append(cmd.Env, "TERM=xterm-256color", "GREP_COLORS=mt=01;31")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	var screen bytes.Buffer
+	l := readLines(t, io.TeeReader(ptmx, &screen))
+	l.waitForContaining("grep-done")
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range l.ch {
+	}
+	if code := exitCode(t, cmd.Wait()); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+	shown := regexp.MustCompile("\x1b(\\[[0-9;:?]*[A-Za-z]|\\([0B])").ReplaceAllString(screen.String(), "")
+	if strings.Contains(shown, secret) {
+		t.Errorf("the value, drawn by tmux with colours inside it, reached the terminal in clear")
+	}
+	if !strings.Contains(shown, "k=<ward:API_KEY>") {
+		t.Errorf("the terminal does not show k=<ward:API_KEY>")
+	}
+}
+
+// TestMaskKeepsTerminalSettings: the child's pty under --mask has the
+// user's settings of ward's terminal (stty erase ^H for a backspace that
+// sends ^H, iutf8 for erasing a whole UTF-8 character, -ixon to keep
+// Ctrl-S for the program), also when ward starts in the background and
+// the shell's line editor has the terminal: the pty had the kernel's
+// defaults, so backspace typed ^H into a line, erased half a character,
+// and Ctrl-S froze the output.
+func TestMaskKeepsTerminalSettings(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	term.send("stty erase ^H iutf8 -ixon\n")
+	term.expect(`PROMPT> `)
+	modes := func(out string) string {
+		var got []string
+		for _, re := range []string{`erase = \S+;`, `-?iutf8\b`, `-?ixon\b`} {
+			got = append(got, regexp.MustCompile(re).FindString(out))
+		}
+		return strings.Join(got, " ")
+	}
+	want := "erase = ^H; iutf8 -ixon"
+	for _, bg := range []string{"", " &"} {
+		term.send("ward run --mask -m " + m + " -- sh -c 'stty -a; echo modes-done'" + bg + "\n")
+		if got := modes(term.expect(`(?s)speed (.*?)modes-done`)[1]); got != want {
+			t.Errorf("the child's pty%s has %q, want %q", bg, got, want)
+		}
+		if bg != "" {
+			// The prompt came before the job's output.
+			term.send("wait; echo waited-$((1+1))\n")
+			term.expect(`waited-2`)
+		}
+		term.expect(`PROMPT> `)
+	}
+	term.send("ward run --mask -m " + m + ` -- sh -c 'read -r x; echo "got-$x."'` + "\n")
+	term.send("ab\bc\r")
+	if got := term.expect(`got-(.*?)\.\r\n`)[1]; got != "ac" {
+		t.Errorf("the child read %q after a backspace (^H), want ac", got)
+	}
+	term.expect(`PROMPT> `)
+}
+
+// TestMaskCtrlCAfterPaste: Ctrl-C reaches a --mask child that does not
+// read its terminal (a server) after lines pasted there by mistake have
+// filled its pty's input: the kernel takes no more input there, and ward,
+// whose relay of the terminal waited on the pty, never read the Ctrl-C,
+// so the child could not be interrupted.
+func TestMaskCtrlCAfterPaste(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := w.command("run", "--mask", "-m", m, "--", "helper", "signals", "--exit-on", "INT")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	l := readLines(t, ptmx)
+	l.waitForContaining("child ready")
+	var paste bytes.Buffer
+	for i := 0; paste.Len() < 64<<10; i++ {
+		fmt.Fprintf(&paste, "pasted line %05d\n", i)
+	}
+	go ptmx.Write(append(paste.Bytes(), 3))
+	if line := l.waitForContaining("child SIG"); !strings.HasSuffix(strings.TrimSpace(line), "child SIGINT") {
+		t.Errorf("got %q after the paste and Ctrl-C, want SIGINT", line)
+	}
+	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
 }

@@ -31,6 +31,9 @@ command -v nginx >/dev/null || need+=(nginx)
 command -v java >/dev/null || need+=(default-jre-headless)
 # Developers' tools behind ward (devtools_test.go): make -j's recipes.
 command -v make >/dev/null || need+=(make)
+# Full-screen programs under --mask (mask_pty_test.go).
+command -v less >/dev/null || need+=(less)
+command -v tmux >/dev/null || need+=(tmux)
 # The completion scripts, as zsh and fish run them (completion.txtar).
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)

@@ -64,6 +64,15 @@ func HasTerminal() bool {
 	return ok
 }
 
+// IsControllingTerminal reports whether f is ward's controlling terminal
+// (another open of it included), not some other terminal ward writes to.
+func IsControllingTerminal(f *os.File) bool {
+	// The kernel tells a terminal's foreground group only to a process it
+	// is the controlling terminal of (ENOTTY otherwise, as POSIX says).
+	_, ok := ForegroundGroup(f)
+	return ok
+}
+
 // controllingTerminal opens ward's controlling terminal, if it has one
 // (ENXIO otherwise).
 func controllingTerminal() (fd int, ok bool) {
@@ -128,6 +137,84 @@ func HideInput(f *os.File) (restore func(), err error) {
 		return nil, err
 	}
 	return func() { unix.IoctlSetTermios(fd, setTermios, &old) }, nil
+}
+
+// Keys are the settings of a terminal that its user chose for the
+// keyboard (stty erase ^H for a backspace that sends ^H, intr, werase,
+// iutf8 to erase a whole UTF-8 character, -ixon to keep Ctrl-S for the
+// program), which a pseudo-terminal standing in for it should have: the
+// kernel gives a new one its defaults. Not its modes (raw, echo), which
+// the program that has the terminal sets, nor ICRNL and VLNEXT, which a
+// shell's line editor (readline) changes while it has it.
+type Keys struct{ t *unix.Termios }
+
+// keyChars are the control characters Keys carries.
+var keyChars = []int{unix.VINTR, unix.VQUIT, unix.VERASE, unix.VKILL, unix.VEOF, unix.VSUSP, unix.VWERASE, unix.VREPRINT, unix.VSTART, unix.VSTOP}
+
+// KeysOf returns the Keys of terminal f; none if f is not a terminal.
+func KeysOf(f *os.File) Keys {
+	t, err := unix.IoctlGetTermios(int(f.Fd()), getTermios)
+	if err != nil {
+		return Keys{}
+	}
+	return Keys{t}
+}
+
+// Apply gives terminal to the settings k holds.
+func (k Keys) Apply(to *os.File) error {
+	if k.t == nil {
+		return nil
+	}
+	t, err := unix.IoctlGetTermios(int(to.Fd()), getTermios)
+	if err != nil {
+		return err
+	}
+	for _, i := range keyChars {
+		t.Cc[i] = k.t.Cc[i]
+	}
+	t.Iflag = t.Iflag&^keyInputFlags | k.t.Iflag&keyInputFlags
+	return unix.IoctlSetTermios(int(to.Fd()), setTermios, t)
+}
+
+// KeySignal returns the signal a key in b sends on terminal f by its
+// settings (stty isig, intr, quit, susp), if one does.
+func KeySignal(f *os.File, b []byte) (syscall.Signal, bool) {
+	if f == nil {
+		return 0, false
+	}
+	var t *unix.Termios
+	var err error
+	// Control, not Fd: Fd would put f in blocking mode.
+	if c, cerr := f.SyscallConn(); cerr != nil || c.Control(func(fd uintptr) {
+		t, err = unix.IoctlGetTermios(int(fd), getTermios)
+	}) != nil || err != nil || t.Lflag&unix.ISIG == 0 {
+		return 0, false
+	}
+	for _, k := range b {
+		switch {
+		case k == 0: // _POSIX_VDISABLE: a key turned off
+		case k == t.Cc[unix.VINTR]:
+			return syscall.SIGINT, true
+		case k == t.Cc[unix.VQUIT]:
+			return syscall.SIGQUIT, true
+		case k == t.Cc[unix.VSUSP]:
+			return syscall.SIGTSTP, true
+		}
+	}
+	return 0, false
+}
+
+// SignalForeground sends sig to the foreground process group of terminal
+// f (a pty's master: its other side's), as its line discipline does for
+// a key.
+func SignalForeground(f *os.File, sig syscall.Signal) {
+	if c, err := f.SyscallConn(); err == nil {
+		c.Control(func(fd uintptr) {
+			if pgrp, err := unix.IoctlGetInt(int(fd), unix.TIOCGPGRP); err == nil && pgrp > 0 {
+				unix.Kill(-pgrp, sig)
+			}
+		})
+	}
 }
 
 // Writer returns a writer for ward's own lines (its log, its error report)

@@ -9,3 +9,8 @@ const (
 	setTermiosFlush = unix.TCSETSF
 	setTermios      = unix.TCSETS
 )
+
+// keyInputFlags are the input flags a user sets for a terminal and its
+// keyboard (stty iutf8, -ixon), which a pseudo-terminal standing in for it
+// takes (see Keys).
+const keyInputFlags = unix.IXON | unix.IXOFF | unix.IXANY | unix.IMAXBEL | unix.IUTF8

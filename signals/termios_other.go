@@ -11,3 +11,8 @@ const (
 	setTermiosFlush = unix.TIOCSETAF
 	setTermios      = unix.TIOCSETA
 )
+
+// keyInputFlags are the input flags a user sets for a terminal and its
+// keyboard (stty -ixon), which a pseudo-terminal standing in for it takes
+// (see Keys).
+const keyInputFlags = unix.IXON | unix.IXOFF | unix.IXANY | unix.IMAXBEL

@@ -36,8 +36,11 @@ import (
 //     then reaches the pty as the INTR character and its line discipline
 //     signals the child's foreground group, once; ward's own terminal sends
 //     ward no SIGINT. Ctrl-Z likewise stops the child inside the pty, not
-//     ward. If stdin is not a terminal, leave ward's terminal as it is:
-//     Ctrl-C signals ward, which forwards it as without a pty.
+//     ward. If stdin is a file, do the same with ward's stdout, its
+//     controlling terminal: a program that reads /dev/tty (a password
+//     prompt, less) waits for the keys there. If stdin is a pipe, leave
+//     ward's terminal as it is (another program of the pipeline may read
+//     it): Ctrl-C signals ward, which forwards it as without a pty.
 //  5. Relay master to ward's stdout with Copy(NewWriter(os.Stdout, p), master)
 //     in a goroutine; it returns nil when the child side is closed.
 //  6. On SIGWINCH call InheritSize(os.Stdout, master) instead of forwarding

@@ -7,6 +7,7 @@
 package mask
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"syscall"
@@ -33,6 +34,12 @@ type Writer struct {
 	out    []byte   // rewritten output, when a write had a match
 	err    error
 	closed bool
+
+	// styles: values are matched in the text without its colour codes
+	// (see emitStyled); text and at are its scratch space.
+	styles bool
+	text   []byte
+	at     []int
 }
 
 // New returns a Writer to w that masks secrets. It returns the names of the
@@ -54,6 +61,12 @@ func NewWriter(w io.Writer, p *Patterns) *Writer {
 // use makes p the patterns masked from now on.
 func (mw *Writer) use(p *Patterns) {
 	mw.p = p
+	// A value that holds an escape sequence itself (none does in
+	// practice) is matched as it is, never without its styles.
+	mw.styles = true
+	for _, pat := range p.pats {
+		mw.styles = mw.styles && bytes.IndexByte(pat, esc) < 0
+	}
 	mw.repl = make([][]byte, p.Len())
 	for i := range mw.repl {
 		mw.repl[i] = []byte("<ward:" + p.Owners(i)[0].Name + ">")
@@ -83,6 +96,12 @@ func (mw *Writer) Write(b []byte) (int, error) {
 	mw.sync()
 	n := len(b)
 	switch {
+	case mw.styles && (bytes.IndexByte(b, esc) >= 0 || bytes.IndexByte(mw.held, esc) >= 0):
+		mw.buf = append(append(mw.buf[:0], mw.held...), b...)
+		if err := mw.emitStyled(mw.buf, true); err != nil {
+			return 0, err
+		}
+		return n, nil
 	case len(mw.held) == 0:
 		// The common case: b is masked where it lies, not copied.
 	case len(b) <= mw.p.MaxLen():
@@ -144,6 +163,9 @@ func (mw *Writer) Flush() error {
 	}
 	buf := append(mw.buf[:0], mw.held...)
 	mw.buf = buf
+	if mw.styles && bytes.IndexByte(buf, esc) >= 0 {
+		return mw.emitStyled(buf, false)
+	}
 	return mw.emit(buf, false)
 }
 

@@ -16,7 +16,9 @@ import (
 )
 
 // refMask is the reference the Writer must agree with: the forms of every
-// value, matched leftmost-longest by a plain loop over the whole input.
+// value, matched leftmost-longest by a plain loop over the whole input's
+// text (without its style runs, when no value holds an escape), with the
+// styles from inside a match put after its <ward:NAME>.
 func refMask(secrets []Secret, input []byte) []byte {
 	type pat struct {
 		b    []byte
@@ -24,28 +26,51 @@ func refMask(secrets []Secret, input []byte) []byte {
 	}
 	var pats []pat
 	seen := map[string]bool{}
+	styles := true
 	for _, s := range secrets {
 		for _, f := range Forms(s.Value) {
 			if !seen[string(f)] {
 				seen[string(f)] = true
 				pats = append(pats, pat{f, s.Name})
+				styles = styles && !bytes.Contains(f, []byte{esc})
 			}
 		}
 	}
+	// The input as text bytes, each with the style run that follows it.
+	var text []byte
+	var after [][]byte
 	var out []byte
 	for i := 0; i < len(input); {
+		if n, partial := styleRun(input[i:]); styles && n > 0 && !partial {
+			if len(text) == 0 {
+				out = append(out, input[i:i+n]...)
+			} else {
+				after[len(after)-1] = append(after[len(after)-1], input[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		text = append(text, input[i])
+		after = append(after, nil)
+		i++
+	}
+	for i := 0; i < len(text); {
 		best := -1
 		for j, p := range pats {
-			if bytes.HasPrefix(input[i:], p.b) && (best < 0 || len(p.b) > len(pats[best].b)) {
+			if bytes.HasPrefix(text[i:], p.b) && (best < 0 || len(p.b) > len(pats[best].b)) {
 				best = j
 			}
 		}
 		if best < 0 {
-			out = append(out, input[i])
+			out = append(out, text[i])
+			out = append(out, after[i]...)
 			i++
 			continue
 		}
 		out = append(out, "<ward:"+pats[best].name+">"...)
+		for k := i; k < i+len(pats[best].b); k++ {
+			out = append(out, after[k]...)
+		}
 		i += len(pats[best].b)
 	}
 	return out
@@ -461,6 +486,7 @@ func FuzzWriter(f *testing.F) {
 	f.Add([]byte("p@ss/w+rd"), []byte("cEBzcy93K3Jk p%40ss%2Fw%2Brd"), []byte{5})
 	long := []byte("a-value-of-sixty-bytes-whose-base64-takes-two-lines-9f3Qx7Lm")
 	f.Add(long, []byte("b64: "+printedBase64(long, 76, "\n")+printedBase64(long, 64, "\r\n")), []byte{9, 70, 1, 80})
+	f.Add([]byte("hunter2-secret\x00abcd"), []byte("x hun\x1b[01;31m\x1b[Kter2-sec\x1b[m\x1b[Kret \x1b[1ab\x1b[mcd \x1b["), []byte{4, 9, 1, 2})
 	f.Fuzz(func(t *testing.T, values, input, cuts []byte) {
 		if len(values) > 64 || len(input) > 4<<10 {
 			// Keeps each run short; size does not change the logic.
@@ -482,12 +508,22 @@ func FuzzWriter(f *testing.F) {
 		if want := refMask(secrets, input); !bytes.Equal(got, want) {
 			t.Fatalf("%s", diff(got, want))
 		}
+		// In the text the terminal shows: without the styles, unless a
+		// value holds an escape.
+		shown := func(b []byte) []byte {
+			w := NewWriter(io.Discard, p)
+			if !w.styles {
+				return b
+			}
+			text, _, _ := w.unstyle(b, false)
+			return text
+		}
 		for _, seg := range marker.Split(string(got), -1) {
-			if m, ok := p.Find([]byte(seg), 0); ok {
+			if m, ok := p.Find(shown([]byte(seg)), 0); ok {
 				t.Fatalf("a form of %s is left in the output", p.Owners(m.Pattern)[0].Name)
 			}
 		}
-		if _, ok := p.Find(input, 0); !ok && !bytes.Equal(got, input) {
+		if _, ok := p.Find(shown(input), 0); !ok && !bytes.Equal(got, input) {
 			t.Fatalf("input with no value changed: %s", diff(got, input))
 		}
 	})
@@ -625,5 +661,71 @@ func TestWriteAddMaskLoneCR(t *testing.T) {
 		if !slices.Contains(lines, want) {
 			t.Errorf("%q is not registered; got %d lines", want, len(lines))
 		}
+	}
+}
+
+// TestWriterStyledValue: a value with colour codes inside it, as grep
+// --color marks its match in it on a terminal, is masked; the codes from
+// inside it come after <ward:NAME>, at every split of the writes. A run
+// of styles too long to be a colouring is text, and a sequence cut at
+// the end of the output is written as it is.
+func TestWriterStyledValue(t *testing.T) {
+	secrets := []Secret{{Name: "API_TOKEN", Value: []byte("sk_live_4eC39HqLyjWDarjtT1zdp7dc")}}
+	tests := []struct{ name, input, want string }{
+		{
+			"grep --color",
+			"token=sk_live_\x1b[01;31m\x1b[K4eC39\x1b[m\x1b[KHqLyjWDarjtT1zdp7dc\n",
+			"token=<ward:API_TOKEN>\x1b[01;31m\x1b[K\x1b[m\x1b[K\n",
+		},
+		{
+			"colour around it",
+			"\x1b[32msk_live_4eC39HqLyjWDarjtT1zdp7dc\x1b[0m\n",
+			"\x1b[32m<ward:API_TOKEN>\x1b[0m\n",
+		},
+		{
+			"a colour set inside it",
+			"sk_live_4eC39HqLy\x1b[1;31mjWDarjtT1zdp7dc still red\x1b[m",
+			"<ward:API_TOKEN>\x1b[1;31m still red\x1b[m",
+		},
+		{
+			"sgr0 as tmux writes it",
+			"k=sk_live_\x1b[31m\x1b[1m4eC39\x1b(B\x1b[mHqLyjWDarjtT1zdp7dc\x1b[K\r\n",
+			"k=<ward:API_TOKEN>\x1b[31m\x1b[1m\x1b(B\x1b[m\x1b[K\r\n",
+		},
+		{
+			"other escapes are text",
+			"sk_live_4eC39\x1b[2JHqLyjWDarjtT1zdp7dc",
+			"sk_live_4eC39\x1b[2JHqLyjWDarjtT1zdp7dc",
+		},
+		{
+			"a run of styles too long",
+			"sk_live_4eC39" + strings.Repeat("\x1b[m", 30) + "HqLyjWDarjtT1zdp7dc",
+			"sk_live_4eC39" + strings.Repeat("\x1b[m", 30) + "HqLyjWDarjtT1zdp7dc",
+		},
+		{
+			"a sequence cut at the end",
+			"sk_live_4eC39HqLyjWDarjtT1zdp7dc\x1b[01;3",
+			"<ward:API_TOKEN>\x1b[01;3",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			input, want := []byte(tt.input), []byte(tt.want)
+			if ref := refMask(secrets, input); !bytes.Equal(ref, want) {
+				t.Fatalf("the reference: %s", diff(ref, want))
+			}
+			for i := 0; i <= len(input); i++ {
+				if got := maskChunks(t, secrets, input, []int{i}); !bytes.Equal(got, want) {
+					t.Errorf("split at %d: %s", i, diff(got, want))
+				}
+			}
+			ones := make([]int, len(input))
+			for i := range ones {
+				ones[i] = 1
+			}
+			if got := maskChunks(t, secrets, input, ones); !bytes.Equal(got, want) {
+				t.Errorf("one byte per write: %s", diff(got, want))
+			}
+		})
 	}
 }

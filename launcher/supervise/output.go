@@ -67,6 +67,13 @@ type ptyInput struct {
 	restore func() error
 	started bool
 	raw     bool
+	// term is ward's terminal: its stdin, or its stdout when stdin is a
+	// file; screen is ward's stdout, whose size the pty takes.
+	term, screen *os.File
+	// keys are the user's settings of ward's terminal, which each
+	// child's pty takes, read once, before ward made it raw.
+	keys     signals.Keys
+	keysRead bool
 	// tty is ward's own open of its terminal; resumed wakes the reader
 	// after a stop.
 	tty     *os.File
@@ -74,6 +81,11 @@ type ptyInput struct {
 	// away counts the suspensions (and stop), so that a watch for the
 	// foreground ends when ward stops again or exits.
 	away int
+	// queue holds what was read for the pty, in order, and writing is
+	// set while a write to it waits: the reader goes on reading while
+	// the pty takes no more, to see a Ctrl-C (see send).
+	queue   chan []byte
+	writing atomic.Bool
 }
 
 func (in *ptyInput) setMaster(m *os.File) {
@@ -82,15 +94,30 @@ func (in *ptyInput) setMaster(m *os.File) {
 	in.mu.Unlock()
 }
 
-// start puts ward's terminal in raw mode (the pty's line discipline does
-// the editing and turns ^C into SIGINT for the child) and copies input.
-func (in *ptyInput) start(stdin *os.File) {
+// start puts ward's terminal term in raw mode (the pty's line discipline
+// does the editing and turns ^C into SIGINT for the child) and copies
+// input.
+func (in *ptyInput) start(term, screen *os.File) {
 	if in.started {
 		return
 	}
 	in.started = true
-	in.tty = openOwnTTY(stdin)
+	in.term, in.screen = term, screen
+	in.tty = openOwnTTY(term)
 	in.resumed = make(chan struct{}, 1)
+	in.queue = make(chan []byte, inputQueue)
+	go func() {
+		for b := range in.queue {
+			in.mu.Lock()
+			m := in.master
+			in.mu.Unlock()
+			if m != nil {
+				in.writing.Store(true)
+				m.Write(b)
+				in.writing.Store(false)
+			}
+		}
+	}()
 	go func() {
 		// Nothing is read until ward has the terminal: started in the
 		// background (cmd &), a read would get SIGTTIN, which ward
@@ -100,12 +127,7 @@ func (in *ptyInput) start(stdin *os.File) {
 		for {
 			n, err := in.tty.Read(buf)
 			if n > 0 {
-				in.mu.Lock()
-				m := in.master
-				in.mu.Unlock()
-				if m != nil {
-					m.Write(buf[:n])
-				}
+				in.send(append([]byte(nil), buf[:n]...))
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				// Suspended: wait until ward has the terminal again.
@@ -119,7 +141,34 @@ func (in *ptyInput) start(stdin *os.File) {
 	}()
 	// Raw mode and reading now if ward is in the foreground, else from
 	// the fg that gives it the terminal.
-	in.resume(stdin)
+	in.resume()
+}
+
+// inputQueue is how many reads of ward's terminal (up to 4 KiB each) wait
+// for the pty at most; beyond, the reader waits too, and what is typed
+// waits in the terminal.
+const inputQueue = 256
+
+// send queues b for the pty. While earlier input waits there (a child
+// that does not read its terminal, and lines pasted by mistake filled
+// its input), the kernel reads nothing more, not even the interrupt,
+// quit and suspend keys: ward does what the pty's line discipline would
+// on them, it signals the pty's foreground group and discards the input
+// that waits.
+func (in *ptyInput) send(b []byte) {
+	if in.writing.Load() || len(in.queue) > 0 {
+		in.mu.Lock()
+		m := in.master
+		in.mu.Unlock()
+		if sig, ok := signals.KeySignal(m, b); ok {
+			for len(in.queue) > 0 {
+				<-in.queue
+			}
+			signals.SignalForeground(m, sig)
+			return
+		}
+	}
+	in.queue <- b
 }
 
 // openOwnTTY opens ward's terminal anew, so that its non-blocking mode
@@ -197,14 +246,14 @@ func (in *ptyInput) suspend() {
 // the shell's, and ward leaves it alone until a fg gives it back: that fg
 // sends a job that runs already no signal (bash only hands it the
 // terminal), so ward looks every foregroundPoll whether it has it.
-func (in *ptyInput) resume(stdin *os.File) {
+func (in *ptyInput) resume() {
 	if in == nil || !in.started {
 		return
 	}
 	in.mu.Lock()
 	away := in.away
 	in.mu.Unlock()
-	if in.takeTerminal(stdin, away) {
+	if in.takeTerminal(away) {
 		return
 	}
 	go func() {
@@ -214,7 +263,7 @@ func (in *ptyInput) resume(stdin *os.File) {
 			in.mu.Lock()
 			stale := in.away != away
 			in.mu.Unlock()
-			if stale || in.takeTerminal(stdin, away) {
+			if stale || in.takeTerminal(away) {
 				return
 			}
 		}
@@ -225,17 +274,23 @@ func (in *ptyInput) resume(stdin *os.File) {
 // whether a fg gave it the terminal.
 const foregroundPoll = 100 * time.Millisecond
 
-// takeTerminal makes the terminal raw and reads it again if ward may (is
-// not in the background of it) and was not suspended or stopped since
-// away.
-func (in *ptyInput) takeTerminal(stdin *os.File, away int) bool {
+// takeTerminal makes the terminal raw, gives the pty its size and reads
+// it again if ward may (is not in the background of it) and was not
+// suspended or stopped since away.
+func (in *ptyInput) takeTerminal(away int) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.away != away || signals.InBackground(stdin) {
+	if in.away != away || signals.InBackground(in.term) {
 		return false
 	}
 	if !in.raw {
-		in.makeRaw(stdin)
+		in.makeRaw(in.term)
+	}
+	if in.master != nil {
+		// The window may have changed while ward ran in the background,
+		// where the shell, not ward, got the SIGWINCH: the pty takes the
+		// size again, and the kernel signals the child if it changed.
+		mask.InheritSize(in.screen, in.master)
 	}
 	in.tty.SetReadDeadline(time.Time{})
 	select {
@@ -282,6 +337,11 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 			return nil, err
 		}
 		mask.InheritSize(stdout, master)
+		if !input.keysRead {
+			// Before ward's terminal is raw, which clears some of them.
+			input.keys, input.keysRead = signals.KeysOf(userTerminal(stdin, stdout)), true
+		}
+		input.keys.Apply(slave)
 		m.master = master
 		m.session = true
 		m.closeAfterStart = append(m.closeAfterStart, slave)
@@ -297,7 +357,13 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 			m.files[0] = slave
 			m.ctty = 0
 			input.setMaster(master)
-			input.start(stdin)
+			input.start(stdin, stdout)
+		} else if keyboardFree(stdin, stdout) {
+			// stdin a file: what is typed still goes to the pty, where
+			// a program that reads /dev/tty waits for it (a password
+			// prompt, less's keys).
+			input.setMaster(master)
+			input.start(stdout, stdout)
 		}
 		m.relay(stdout, master, p)
 		if isTerminal(stderr) {
@@ -330,6 +396,36 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 	}
 	m.files = []*os.File{stdin, wOut, wErr}
 	return m, nil
+}
+
+// userTerminal returns the terminal the user types at: stdin, or stdout
+// when stdin is not one.
+func userTerminal(stdin, stdout *os.File) *os.File {
+	if isTerminal(stdin) {
+		return stdin
+	}
+	return stdout
+}
+
+// keyboardFree reports whether ward may read the terminal stdout is, for
+// a child whose stdin is not a terminal: stdout must be ward's controlling
+// terminal (not one ward only writes to), and stdin no pipe, since
+// another program of ward's pipeline may read the terminal itself
+// (sudo or ssh asking for a password before `| ward run`), and ward,
+// reading it too, would take its keys and show them.
+func keyboardFree(stdin, stdout *os.File) bool {
+	if isTerminal(stdin) {
+		// Relayed as stdin, or not at all.
+		return false
+	}
+	if stdin != nil {
+		if st, err := stdin.Stat(); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
+			return false
+		}
+	}
+	// Nor beside another recipe of a `make -j` (see newMaskedIO). Last:
+	// it may read every process's stat.
+	return signals.IsControllingTerminal(stdout) && !signals.GroupShared()
 }
 
 // relay starts copying src, masked, into dst.

@@ -640,7 +640,7 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 	if s.handleUntilContinued() {
 		return
 	}
-	s.ptyIn.resume(s.opts.Stdin)
+	s.ptyIn.resume()
 	resized := false
 	if r, c, ok := signals.WindowSize(termOr(term, s.opts.Stdout)); ok && sized && (r != rows || c != cols) {
 		resized = true

@@ -1,0 +1,149 @@
+package mask
+
+// A program on a terminal colours its output, and some colour inside a
+// value: grep --color marks its match ("sk_live_\e[01;31m\e[K4eC39\e[m\e[K
+// HqLy..."), a highlighter marks part of a URL. The terminal shows the
+// value whole, so the Writer matches values in the text without these
+// styles (SGR, "\e[...m", erase in line, "\e[...K", and "\e(B", the
+// ASCII character set, which terminfo's sgr0 puts before "\e[m" and tmux
+// and ncurses programs write; none draws a character), and puts the
+// styles from inside a value after its <ward:NAME>, so the colours after
+// it are as the program set them.
+
+const (
+	esc = 0x1b
+	// maxStyle bounds one style sequence and maxStyleRun the styles
+	// between two characters of a value: longer ones count as text, so
+	// a tail held back as the start of a value stays short.
+	maxStyle    = 32
+	maxStyleRun = 64
+)
+
+// styleLen returns the length of the style sequence b starts with, 0 if
+// it starts with none; complete is unset when b ends inside one.
+func styleLen(b []byte) (n int, complete bool) {
+	if len(b) == 0 || b[0] != esc {
+		return 0, false
+	}
+	if len(b) == 1 {
+		return 1, false
+	}
+	if b[1] == '(' {
+		switch {
+		case len(b) == 2:
+			return 2, false
+		case b[2] == 'B':
+			return 3, true
+		}
+		return 0, false
+	}
+	if b[1] != '[' {
+		return 0, false
+	}
+	for i := 2; i < len(b) && i < maxStyle; i++ {
+		switch c := b[i]; {
+		case c >= '0' && c <= '9', c == ';', c == ':':
+		case c == 'm', c == 'K':
+			return i + 1, true
+		default:
+			return 0, false
+		}
+	}
+	if len(b) < maxStyle {
+		return len(b), false
+	}
+	return 0, false
+}
+
+// styleRun returns the length of the run of complete style sequences b
+// starts with, 0 if there is none or it is longer than maxStyleRun;
+// partial is set when b ends inside the run (more input may complete a
+// sequence or lengthen the run), with n the length up to there.
+func styleRun(b []byte) (n int, partial bool) {
+	for n < len(b) {
+		l, complete := styleLen(b[n:])
+		if l == 0 {
+			break
+		}
+		if !complete {
+			return n + l, true
+		}
+		n += l
+		if n > maxStyleRun {
+			return 0, false
+		}
+	}
+	return n, false
+}
+
+// unstyle returns the text of buf without its style runs, and where each
+// of its bytes is in buf. With more set, a style run that buf ends in is
+// undecided: cut is where it starts (len(buf) if there is none), and the
+// text ends there.
+func (mw *Writer) unstyle(buf []byte, more bool) (text []byte, at []int, cut int) {
+	text, at = mw.text[:0], mw.at[:0]
+	cut = len(buf)
+	for i := 0; i < len(buf); {
+		if buf[i] == esc {
+			n, partial := styleRun(buf[i:])
+			if partial && more {
+				cut = i
+				break
+			}
+			if n > 0 && !partial {
+				i += n
+				continue
+			}
+		}
+		text = append(text, buf[i])
+		at = append(at, i)
+		i++
+	}
+	mw.text, mw.at = text, at
+	return text, at, cut
+}
+
+// emitStyled is emit for output with escape sequences in it: values are
+// matched in its text without styles.
+func (mw *Writer) emitStyled(buf []byte, more bool) error {
+	text, at, cut := mw.unstyle(buf, more)
+	inBuf := func(i int) int {
+		if i < len(text) {
+			return at[i]
+		}
+		return cut
+	}
+	hold := len(text)
+	if more {
+		hold = mw.p.Hold(text, 0)
+	}
+	out := mw.out[:0]
+	pos, tpos := 0, 0
+	for {
+		m, ok := mw.p.Find(text, tpos)
+		if !ok || m.Start >= hold {
+			break
+		}
+		out = append(out, buf[pos:at[m.Start]]...)
+		out = append(out, mw.repl[m.Pattern]...)
+		// The styles inside the value, after it.
+		for k := m.Start; k < m.End-1; k++ {
+			out = append(out, buf[at[k]+1:at[k+1]]...)
+		}
+		pos, tpos = at[m.End-1]+1, m.End
+		if tpos > hold {
+			hold = mw.p.Hold(text, tpos)
+		}
+	}
+	end := max(pos, inBuf(hold))
+	out = append(out, buf[pos:end]...)
+	mw.out = out
+	if len(out) > 0 {
+		if _, err := mw.w.Write(out); err != nil {
+			mw.err = err
+			return err
+		}
+	}
+	mw.held = append(mw.held[:0], buf[end:]...)
+	return nil
+}
