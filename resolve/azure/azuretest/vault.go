@@ -64,21 +64,26 @@ func (s *Server) SetSecret(name, value string) string {
 	return v.id
 }
 
+// versionOf is one version of a secret not deleted, its current one when
+// version is empty; nil when there is none. The caller holds s.mu.
+func (s *Server) versionOf(name, version string) *version {
+	sec := s.secrets[strings.ToLower(name)]
+	if sec == nil || sec.deleted {
+		return nil
+	}
+	if version != "" {
+		return sec.find(version)
+	}
+	return sec.current()
+}
+
 // Disable disables one version of a secret (its current one when version
 // is empty), as az keyvault secret set-attributes --enabled false does;
 // reading it then fails with 403 Forbidden, inner error SecretDisabled.
 func (s *Server) Disable(name, version string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec := s.secrets[strings.ToLower(name)]
-	if sec == nil || sec.deleted {
-		return
-	}
-	v := sec.current()
-	if version != "" {
-		v = sec.find(version)
-	}
-	if v != nil {
+	if v := s.versionOf(name, version); v != nil {
 		v.enabled = false
 		v.updated = s.now().UTC().Truncate(time.Second)
 	}
@@ -92,15 +97,7 @@ func (s *Server) Disable(name, version string) {
 func (s *Server) SetValidity(name, version string, notBefore, expires time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec := s.secrets[strings.ToLower(name)]
-	if sec == nil || sec.deleted {
-		return
-	}
-	v := sec.current()
-	if version != "" {
-		v = sec.find(version)
-	}
-	if v != nil {
+	if v := s.versionOf(name, version); v != nil {
 		v.notBefore, v.expires = notBefore.Truncate(time.Second), expires.Truncate(time.Second)
 		v.updated = s.now().UTC().Truncate(time.Second)
 	}

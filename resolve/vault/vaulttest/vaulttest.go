@@ -293,19 +293,8 @@ func Env(password string) []string {
 // and whose password the cluster checks.
 func (s *Server) Database(t testing.TB, p *Postgres, ttl, maxTTL string) (mount, role string) {
 	t.Helper()
-	mount, role = Uniq("database"), Uniq("app")
-	if err := s.Root.Sys().Mount(mount, &api.MountInput{Type: "database"}); err != nil {
-		t.Fatalf("mount database: %v", err)
-	}
-	t.Cleanup(func() { s.Root.Sys().Unmount(mount) })
-	s.Write(t, mount+"/config/pg", map[string]any{
-		"plugin_name":       "postgresql-database-plugin",
-		"connection_url":    "postgresql://{{username}}:{{password}}@127.0.0.1:" + p.Port + "/postgres?sslmode=disable",
-		"username":          "postgres",
-		"password":          "unused",
-		"allowed_roles":     role,
-		"verify_connection": true,
-	})
+	role = Uniq("app")
+	mount = s.databaseMount(t, p, role)
 	s.Write(t, mount+"/roles/"+role, map[string]any{
 		"db_name":     "pg",
 		"default_ttl": ttl,
@@ -322,11 +311,25 @@ func (s *Server) Database(t testing.TB, p *Postgres, ttl, maxTTL string) (mount,
 // own, whose password the cluster checks and Vault rotates every period.
 func (s *Server) StaticRole(t testing.TB, p *Postgres, period string) (mount, role string) {
 	t.Helper()
-	mount, role = Uniq("database"), Uniq("static")
+	role = Uniq("static")
 	if _, err := p.Super(fmt.Sprintf(`CREATE ROLE %q LOGIN IN ROLE ward_pw`, role)); err != nil {
 		t.Fatalf("create role: %v", err)
 	}
 	t.Cleanup(func() { p.Super(fmt.Sprintf(`DROP ROLE IF EXISTS %q`, role)) })
+	mount = s.databaseMount(t, p, role)
+	s.Write(t, mount+"/static-roles/"+role, map[string]any{
+		"db_name":         "pg",
+		"username":        role,
+		"rotation_period": period,
+	})
+	return mount, role
+}
+
+// databaseMount mounts the database engine at a fresh path with a
+// connection to the cluster that allows role.
+func (s *Server) databaseMount(t testing.TB, p *Postgres, role string) (mount string) {
+	t.Helper()
+	mount = Uniq("database")
 	if err := s.Root.Sys().Mount(mount, &api.MountInput{Type: "database"}); err != nil {
 		t.Fatalf("mount database: %v", err)
 	}
@@ -339,12 +342,7 @@ func (s *Server) StaticRole(t testing.TB, p *Postgres, period string) (mount, ro
 		"allowed_roles":     role,
 		"verify_connection": true,
 	})
-	s.Write(t, mount+"/static-roles/"+role, map[string]any{
-		"db_name":         "pg",
-		"username":        role,
-		"rotation_period": period,
-	})
-	return mount, role
+	return mount
 }
 
 // WaitFor polls cond until it holds or d passes.
