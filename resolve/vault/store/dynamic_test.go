@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -316,4 +318,39 @@ func (tc *tcase) readCreds(s resolve.Store, ref, what string) (user, pass string
 	user, pass = string(got["U"].Bytes), string(got["P"].Bytes)
 	tc.secret(pass)
 	return user, pass, got["U"].Lease
+}
+
+// TestStaticCredsOverdueBackOff: a database static role whose rotation
+// Vault cannot make (its database role dropped) answers ttl 0 from then
+// on. Each read that finds it still overdue gives the credential twice the
+// wait of the one before, up to a minute; it was given 3 s each time, and
+// ward read (and logged) it every 2 s for as long as the rotation failed.
+// A rotation that works is still seen within seconds: the first wait is
+// 3 s.
+func TestStaticCredsOverdueBackOff(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, role := srv.StaticRole(t, p, "5s")
+	if _, err := p.Super(`DROP ROLE "` + role + `"`); err != nil {
+		t.Fatalf("drop the static role's database role: %v", err)
+	}
+	s := tc.rootStore()
+	ref := "vault://" + mount + "/static-creds/" + role + "#password"
+	waitFor(t, "Vault's rotation of the role to be overdue", 30*time.Second, func() bool {
+		sec, err := srv.Root.Logical().Read(mount + "/static-creds/" + role)
+		return err == nil && sec != nil && sec.Data["ttl"] == json.Number("0")
+	})
+	var waits []time.Duration
+	for i := range 4 {
+		got, err := fetch(t, s, map[string]string{"P": ref})
+		if err != nil {
+			t.Fatalf("read %d: %s", i+1, tc.text(err))
+		}
+		tc.secret(string(got["P"].Bytes))
+		waits = append(waits, time.Until(got["P"].Expires).Round(time.Second))
+	}
+	want := []time.Duration{3 * time.Second, 6 * time.Second, 12 * time.Second, 24 * time.Second}
+	if !slices.Equal(waits, want) {
+		t.Errorf("reads of a credential whose rotation stays overdue give it %v before the next read, want %v", waits, want)
+	}
 }

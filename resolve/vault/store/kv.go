@@ -286,11 +286,7 @@ func (s *Store) plainSecret(ref resolve.Ref, m mountInfo, rep reply) (resolve.Se
 		// Vault replaces the password then, and the old one stops
 		// working: it is read again as it nears that time, not at the
 		// next poll, and after it as soon as Vault has rotated it.
-		// Vault's rotation queue runs every 5 s, and a rotation that
-		// fails (the database down) leaves ttl at 0 until it works: a
-		// few seconds at least, so that such a wait is not a read a
-		// second.
-		sec.Expires = time.Now().Add(max(left, staticRecheck)).UTC()
+		sec.Expires = time.Now().Add(s.staticWait(ref.Path, left)).UTC()
 		// Its version: polls read it too (an operator's rotate-role
 		// replaces it at once), and a read that finds the same one is
 		// not a new credential.
@@ -522,8 +518,31 @@ func relPath(ref resolve.Ref, m mountInfo) (string, error) {
 }
 
 // staticRecheck is the least time ward gives a static credential before
-// it reads it again.
-const staticRecheck = 3 * time.Second
+// it reads it again, and staticOverdue the most it gives one whose
+// rotation is overdue.
+const (
+	staticRecheck = 3 * time.Second
+	staticOverdue = time.Minute
+)
+
+// staticWait is how long the static credential at path, read with left
+// until Vault's next rotation of it, is given before it is read again:
+// left, and at least staticRecheck. Vault's rotation queue runs every 5 s,
+// so a rotation due is seen within seconds; one that fails (the database
+// down, its role dropped) leaves ttl at 0 until it works, and each read
+// that finds it still overdue doubles the wait, up to staticOverdue: it
+// was read, and logged, every 2 s for as long as the rotation failed.
+func (s *Store) staticWait(path string, left time.Duration) time.Duration {
+	s.mountsMu.Lock()
+	defer s.mountsMu.Unlock()
+	if left > 0 {
+		delete(s.overdue, path)
+		return max(left, staticRecheck)
+	}
+	n := s.overdue[path]
+	s.overdue[path] = n + 1
+	return min(staticRecheck<<min(n, 5), staticOverdue)
+}
 
 // staticTTL is what is left, as Vault answers it, of a static credential
 // that Vault rotates on a schedule and hands out without a lease (a

@@ -60,6 +60,9 @@ type Store struct {
 	// metadata and written again uses a second time. One entry a
 	// document, however often it changes.
 	written map[string]string
+	// overdue counts, by path, the reads in a row of a static credential
+	// whose rotation Vault has not made though it is due (staticWait).
+	overdue map[string]int
 
 	leasesMu sync.Mutex
 	leases   map[string]*heldLease // by lease id
@@ -159,6 +162,7 @@ func newStore(opts Options, env resolve.Env, retry retryWaits) (*Store, error) {
 
 		metadataRefused: map[string]int{},
 		written:         map[string]string{},
+		overdue:         map[string]int{},
 		leases:          map[string]*heldLease{},
 		revoked:         map[string]bool{},
 	}
