@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/certerr"
 )
 
 // kind is what a mount holds, as far as reading it goes.
@@ -412,6 +413,10 @@ func (s *Store) unreachable(err error) error {
 	if cv := (*tls.CertificateVerificationError)(nil); errors.As(err, &cv) {
 		// Never retried: say what to set instead.
 		return fmt.Errorf("%w (%s)%s", err, at, s.certHint(cv))
+	}
+	if host, ok := certerr.NoSuchHost(err); ok {
+		// Never retried (checkRetry) either.
+		return fmt.Errorf("%w (%s): DNS says %s does not exist: check VAULT_ADDR (stores.vault.address)", err, at, host)
 	}
 	if s.set.maxRetries == 0 {
 		if s.set.defaultAddress {

@@ -255,6 +255,23 @@ func TestRetries(t *testing.T) {
 			t.Errorf("a refused connection took %s to fail", d)
 		}
 	})
+	// A typo in VAULT_ADDR's host: DNS says it does not exist, and every
+	// retry asked again (seconds of them) before the error, which said
+	// nothing of the address. The host is under .invalid, which DNS never
+	// resolves (RFC 6761).
+	t.Run("host that does not exist", func(t *testing.T) {
+		const host = "valt.example.invalid"
+		var de *net.DNSError
+		if _, err := net.LookupHost(host); !errors.As(err, &de) || !de.IsNotFound {
+			t.Fatalf("this machine's resolver does not answer that %s does not exist (RFC 6761), which the test needs: %v", host, err)
+		}
+		s := tc.store(Options{Address: "http://" + host + ":8200"}, map[string]string{"VAULT_TOKEN": "fake-token"})
+		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+		tc.wantErr("no such host", err, "vault://secret/app", "DNS says "+host+" does not exist", "check VAULT_ADDR")
+		if strings.Contains(tc.text(err), "retries") {
+			t.Errorf("the error says the request was retried: %s", tc.text(err))
+		}
+	})
 	// No address anywhere: Vault's default, https://127.0.0.1:8200, which
 	// the error named as if it had been chosen.
 	t.Run("no address set", func(t *testing.T) {

@@ -31,6 +31,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/wardsecrets/ward/resolve/certerr"
 	"github.com/wardsecrets/ward/resolve/vault"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -221,6 +222,7 @@ func (s *Store) newClient() (*api.Client, error) {
 		MaxRetries:   s.set.maxRetries,
 		MinRetryWait: s.set.retry.min,
 		MaxRetryWait: s.set.retry.max,
+		CheckRetry:   checkRetry,
 		Limiter:      s.set.limiter,
 	}
 	err := cfg.ConfigureTLS(&api.TLSConfig{
@@ -259,6 +261,16 @@ func (s *Store) newClient() (*api.Client, error) {
 		c.ClearNamespace()
 	}
 	return c, nil
+}
+
+// checkRetry is the API client's retry policy, but for DNS's answer that
+// Vault's host name does not exist (a typo in VAULT_ADDR): a retry asks
+// again in vain, and the start waited seconds for the error.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if _, ok := certerr.NoSuchHost(err); ok {
+		return false, err
+	}
+	return api.DefaultRetryPolicy(ctx, resp, err)
 }
 
 // clientCert presents the TLS client certificate in its files as they are
