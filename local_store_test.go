@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
 // TestLocalConcurrentSets: 20 `ward local set` processes at once lose
@@ -89,4 +95,95 @@ files:
 			t.Errorf("%s: the child got another value than the one set (a newline lost or added)", x.what)
 		}
 	}
+}
+
+// TestLocalStoreOfAnotherUserNotTakenByRoot: root running `ward local
+// set` with another user's $HOME (sudo -E, su without -, a root shell
+// that kept it) replaced that user's store with a file of root's, mode
+// 0600: the user's every later `ward local` and `ward run` failed with
+// "permission denied", and the values were theirs no more. Root is now
+// refused a write where the store, or the directory it would be made in,
+// is another user's; reading it is still allowed.
+func TestLocalStoreOfAnotherUserNotTakenByRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "giving the store to uid 65534 needs root")
+	}
+	const other = 65534
+	chownAll := func(dir string) {
+		t.Helper()
+		err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, other, other)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner := func(p string) int {
+		t.Helper()
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(st.Sys().(*syscall.Stat_t).Uid)
+	}
+
+	t.Run("existing store", func(t *testing.T) {
+		w := newWardEnv(t)
+		w.set("db", canary("theirs"))
+		data, config := filepath.Join(w.dir, "data"), filepath.Join(w.dir, "config")
+		chownAll(data)
+		chownAll(config)
+		store := filepath.Join(data, "ward", "store.age")
+		before, err := os.ReadFile(store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := canary("root")
+		w.canaries = append(w.canaries, root)
+		for _, args := range [][]string{{"local", "set", "db"}, {"local", "rm", "db"}} {
+			cmd := w.command(args...)
+			cmd.Stdin = strings.NewReader(root)
+			out, err := cmd.CombinedOutput()
+			if code := exitCode(t, err); code != 125 || !strings.Contains(string(out), "uid 65534") {
+				t.Errorf("ward %s as root: exit %d, %q; want 125 naming the store's owner", strings.Join(args, " "), code, out)
+			}
+			if strings.Contains(string(out), root) {
+				t.Errorf("ward %s: the value is in its output", strings.Join(args, " "))
+			}
+		}
+		after, err := os.ReadFile(store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := owner(store); got != other || !bytes.Equal(before, after) {
+			t.Errorf("the store of uid %d was replaced (now of uid %d)", other, got)
+		}
+		if code, stdout, stderr := w.run("local", "list"); code != 0 || !strings.HasPrefix(stdout, "db\tv1\t") {
+			t.Errorf("root reading the store: exit %d, %q: %s", code, stdout, stderr)
+		}
+	})
+
+	t.Run("no store yet", func(t *testing.T) {
+		w := newWardEnv(t)
+		home := filepath.Join(w.dir, "home")
+		if err := os.Mkdir(home, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		chownAll(home)
+		w.env = append(w.env, "XDG_DATA_HOME="+filepath.Join(home, ".local", "share"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+		root := canary("root")
+		w.canaries = append(w.canaries, root)
+		cmd := w.command("local", "set", "db")
+		cmd.Stdin = strings.NewReader(root)
+		out, err := cmd.CombinedOutput()
+		if code := exitCode(t, err); code != 125 || !strings.Contains(string(out), "uid 65534") {
+			t.Errorf("ward local set as root: exit %d, %q; want 125 naming the directory's owner", code, out)
+		}
+		if des, err := os.ReadDir(home); err != nil || len(des) > 0 {
+			t.Errorf("root made %d files in the home of uid %d (%v)", len(des), other, err)
+		}
+	})
 }
