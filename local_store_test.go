@@ -187,3 +187,53 @@ func TestLocalStoreOfAnotherUserNotTakenByRoot(t *testing.T) {
 		}
 	})
 }
+
+// TestLocalDamageSaysWhatToDo: a store file cut short (a copy or a sync
+// that stopped half-way), emptied, or with a byte changed, and an empty
+// identity file, gave an error that said what was wrong and nothing of
+// what to do: no backup to restore, no way to start again. Each now has a
+// hint, in `ward local` and in `ward run`, and the files are left as they
+// are.
+func TestLocalDamageSaysWhatToDo(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("db", canary("damage"))
+	store := filepath.Join(w.dir, "data", "ward", "store.age")
+	identity := filepath.Join(w.dir, "config", "ward", "identity.txt")
+	good := map[string][]byte{}
+	for _, p := range []string{store, identity} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good[p] = b
+	}
+	m := w.manifest("version: 1\nenv:\n  DB: local://db\n")
+	tests := []struct {
+		name, file string
+		damage     func([]byte) []byte
+		hint       string
+	}{
+		{"store cut short", store, func(b []byte) []byte { return b[:len(b)/2] }, "backup"},
+		{"store emptied", store, func([]byte) []byte { return nil }, "backup"},
+		{"store byte changed", store, func(b []byte) []byte { b[len(b)-20] ^= 1; return b }, "backup"},
+		{"identity emptied", identity, func([]byte) []byte { return nil }, "backup"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			damaged := tt.damage(bytes.Clone(good[tt.file]))
+			if err := os.WriteFile(tt.file, damaged, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.WriteFile(tt.file, good[tt.file], 0o600) })
+			for _, args := range [][]string{{"local", "list"}, {"local", "rm", "db"}, {"run", "-m", m, "--", "true"}} {
+				code, _, stderr := w.run(args...)
+				if code != 125 || !strings.Contains(stderr, tt.hint) {
+					t.Errorf("ward %s: exit %d; want 125 and a hint with %q:\n%s", strings.Join(args, " "), code, tt.hint, stderr)
+				}
+			}
+			if b, _ := os.ReadFile(tt.file); !bytes.Equal(b, damaged) {
+				t.Errorf("the damaged file was changed")
+			}
+		})
+	}
+}

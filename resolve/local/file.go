@@ -20,10 +20,22 @@ import (
 // name), never other text read from the file.
 type damagedError struct {
 	path, reason string
+	// newer is a store of a newer format, which is not damaged: the
+	// reason says to upgrade ward.
+	newer bool
 }
 
 func (e *damagedError) Error() string {
 	return "the local store " + e.path + " " + e.reason + "; it was left as it is"
+}
+
+// Hint says how to get a store back: its values are in no other file
+// ward knows of.
+func (e *damagedError) Hint() string {
+	if e.newer {
+		return ""
+	}
+	return "restore it from a backup (or from the synced folder's other copy); to start a new, empty store instead, move it aside: mv " + e.path + " " + e.path + ".damaged"
 }
 
 func (e *damagedError) Is(target error) bool { return target == ErrDamaged }
@@ -55,7 +67,8 @@ func (s *Store) readFile(path string) (*document, *keyPair, error) {
 	defer clear(plain)
 	doc, err := decodeDocument(plain)
 	if err != nil {
-		return nil, nil, &damagedError{path: s.Path, reason: err.Error()}
+		var newer newerFormatDamage
+		return nil, nil, &damagedError{path: s.Path, reason: err.Error(), newer: errors.As(err, &newer)}
 	}
 	return doc, id, nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/wardsecrets/ward/resolve"
 )
 
 // keyPair is the identity the store is read with and the recipient it is
@@ -56,7 +58,8 @@ func (s *Store) identity(create bool) (*keyPair, error) {
 		}
 		return &keyPair{id, id.Recipient()}, nil
 	}
-	return nil, fmt.Errorf("the identity file %s is empty", s.IdentityPath)
+	return nil, resolve.WithHint(fmt.Errorf("the identity file %s is empty", s.IdentityPath),
+		"restore it from a backup: the local store "+s.Path+" is encrypted to it; only if no store was ever made with it, remove it and ward makes a new one")
 }
 
 // newIdentity creates the identity file. It never replaces one: when
