@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"filippo.io/age"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
@@ -236,4 +237,46 @@ func TestLocalDamageSaysWhatToDo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLocalIdentityFileOfSeveralKeys: an age identity file may hold
+// several identities, one a line, and age tries each (SOPS's keys.txt
+// collects a key per line; a restored old key added to a new file). ward
+// read only the first: a store encrypted to another key of the file was
+// "not encrypted to the identity", though the file held its key. Every
+// key is tried now, and a write stays encrypted to the key that read it.
+func TestLocalIdentityFileOfSeveralKeys(t *testing.T) {
+	w := newWardEnv(t)
+	v1 := canary("first")
+	w.set("db", v1)
+	identity := filepath.Join(w.dir, "config", "ward", "identity.txt")
+	old, err := os.ReadFile(identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	several := fmt.Appendf(nil, "# created: 2026-01-01T00:00:00Z\n# public key: %s\n%s\n%s", other.Recipient(), other, old)
+	if err := os.WriteFile(identity, several, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest("version: 1\nenv:\n  DB: local://db\n")
+	check := func(when string, want string) {
+		t.Helper()
+		code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", `printf %s "$DB" | sha256sum`)
+		if code != 0 || stdout != fmt.Sprintf("%x  -\n", sha256.Sum256([]byte(want))) {
+			t.Fatalf("%s: ward run: exit %d, the child did not get the value set:\n%s", when, code, stderr)
+		}
+	}
+	check("with a second key before the store's", v1)
+	v2 := canary("second")
+	w.set("db", v2)
+	check("after a set", v2)
+	// The set wrote to the store's own key, not to the file's first.
+	if err := os.WriteFile(identity, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check("with the store's key alone", v2)
 }

@@ -56,11 +56,18 @@ func (s *Store) readFile(path string) (*document, *keyPair, error) {
 		return nil, nil, fmt.Errorf("open the local store: %w", err)
 	}
 	defer f.Close()
-	id, err := s.identity(false)
+	ids, err := s.identity(false)
 	if err != nil {
 		return nil, nil, err
 	}
-	plain, err := s.decrypt(f, id)
+	// age tries each identity; the one that opens the file is the one its
+	// next version is encrypted to.
+	var id *keyPair
+	tried := make([]age.Identity, len(ids))
+	for i, kp := range ids {
+		tried[i] = &matching{kp, &id}
+	}
+	plain, err := s.decrypt(f, tried...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -76,7 +83,7 @@ func (s *Store) readFile(path string) (*document, *keyPair, error) {
 // decrypt returns the plaintext of the store file. age's own errors are
 // never shown: on a file that is not age (a plaintext store.age put there
 // by mistake) they quote the file's first bytes.
-func (s *Store) decrypt(f *os.File, id age.Identity) ([]byte, error) {
+func (s *Store) decrypt(f *os.File, ids ...age.Identity) ([]byte, error) {
 	src := &readErrors{r: f}
 	br := bufio.NewReader(src)
 	head, _ := br.Peek(len(ageIntro))
@@ -88,7 +95,7 @@ func (s *Store) decrypt(f *os.File, id age.Identity) ([]byte, error) {
 	case string(head) != ageIntro:
 		return nil, &damagedError{path: s.Path, reason: "is not a ward store or is damaged (it is not an age-encrypted file)"}
 	}
-	r, err := age.Decrypt(br, id)
+	r, err := age.Decrypt(br, ids...)
 	if err != nil {
 		var noMatch *age.NoIdentityMatchError
 		switch {
@@ -115,6 +122,20 @@ func (s *Store) decrypt(f *os.File, id age.Identity) ([]byte, error) {
 		return nil, &damagedError{path: s.Path, reason: "is not a ward store or is damaged (its encrypted content does not verify or was cut short)"}
 	}
 	return plain.Bytes(), nil
+}
+
+// matching is an identity that, when it opens a file, says so in hit.
+type matching struct {
+	*keyPair
+	hit **keyPair
+}
+
+func (m *matching) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
+	key, err := m.keyPair.Unwrap(stanzas)
+	if err == nil {
+		*m.hit = m.keyPair
+	}
+	return key, err
 }
 
 // readErrors remembers a read error other than io.EOF, to tell a failing

@@ -22,14 +22,20 @@ type keyPair struct {
 	recipient age.Recipient
 }
 
-// identity reads the age identity, creating it when create is set and it
-// does not exist. An identity readable by others is refused. It takes
-// the identities age-keygen writes: X25519, and the post-quantum hybrid
-// ones of `age-keygen -pq`.
-func (s *Store) identity(create bool) (*keyPair, error) {
+// identity reads the age identities of the identity file, creating it
+// when create is set and it does not exist; the first is the one a new
+// store is encrypted to. An identity readable by others is refused. It
+// takes the identities age-keygen writes: X25519, and the post-quantum
+// hybrid ones of `age-keygen -pq`. A file may hold several, one a line,
+// as age reads it (SOPS's keys.txt collects them), and each is tried.
+func (s *Store) identity(create bool) ([]*keyPair, error) {
 	b, err := readPrivate(s.IdentityPath)
 	if errors.Is(err, fs.ErrNotExist) && create {
-		return s.newIdentity()
+		kp, err := s.newIdentity()
+		if err != nil {
+			return nil, err
+		}
+		return []*keyPair{kp}, nil
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -38,6 +44,7 @@ func (s *Store) identity(create bool) (*keyPair, error) {
 		return nil, err
 	}
 	defer clear(b)
+	var ids []*keyPair
 	for line := range strings.SplitSeq(string(b), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -50,16 +57,20 @@ func (s *Store) identity(create bool) (*keyPair, error) {
 			if err != nil {
 				return nil, s.notAnIdentity(line)
 			}
-			return &keyPair{id, id.Recipient()}, nil
+			ids = append(ids, &keyPair{id, id.Recipient()})
+			continue
 		}
 		id, err := age.ParseX25519Identity(line)
 		if err != nil {
 			return nil, s.notAnIdentity(line)
 		}
-		return &keyPair{id, id.Recipient()}, nil
+		ids = append(ids, &keyPair{id, id.Recipient()})
 	}
-	return nil, resolve.WithHint(fmt.Errorf("the identity file %s is empty", s.IdentityPath),
-		"restore it from a backup: the local store "+s.Path+" is encrypted to it; only if no store was ever made with it, remove it and ward makes a new one")
+	if len(ids) == 0 {
+		return nil, resolve.WithHint(fmt.Errorf("the identity file %s is empty", s.IdentityPath),
+			"restore it from a backup: the local store "+s.Path+" is encrypted to it; only if no store was ever made with it, remove it and ward makes a new one")
+	}
+	return ids, nil
 }
 
 // newIdentity creates the identity file. It never replaces one: when
@@ -77,7 +88,11 @@ func (s *Store) newIdentity() (*keyPair, error) {
 	defer clear(content)
 	err = writeFileAtomic(s.IdentityPath, content, false)
 	if errors.Is(err, fs.ErrExist) {
-		return s.identity(false)
+		ids, err := s.identity(false)
+		if err != nil {
+			return nil, err
+		}
+		return ids[0], nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create the identity file: %w", err)

@@ -243,10 +243,11 @@ func (s *Store) update(create bool, change func(*document) (bool, error)) error 
 		if !create {
 			return fmt.Errorf("the local store %s does not exist yet", s.Path)
 		}
-		if id, err = s.identity(true); err != nil {
+		ids, err := s.identity(true)
+		if err != nil {
 			return err
 		}
-		doc = newDocument()
+		id, doc = ids[0], newDocument()
 	case err != nil:
 		return err
 	}
