@@ -280,3 +280,40 @@ func TestLocalIdentityFileOfSeveralKeys(t *testing.T) {
 	}
 	check("with the store's key alone", v2)
 }
+
+// TestLocalStoreLinkedIntoMissingFolder: a store.age linked into a
+// synced or mounted folder that is not there (the sync not done on a new
+// machine, the share not mounted) was "no store yet": `ward local list`
+// listed nothing and succeeded, and `ward run` said to create an entry.
+// It is now an error naming the link and the missing folder; once the
+// folder is there, the first set makes the store through the link.
+func TestLocalStoreLinkedIntoMissingFolder(t *testing.T) {
+	w := newWardEnv(t)
+	dir := filepath.Join(w.dir, "data", "ward")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	synced := filepath.Join(w.dir, "Sync", "ward")
+	if err := os.Symlink(filepath.Join(synced, "store.age"), filepath.Join(dir, "store.age")); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest("version: 1\nenv:\n  DB: local://db\n")
+	for _, args := range [][]string{{"local", "list"}, {"run", "-m", m, "--", "true"}, {"local", "set", "--allow-empty", "db"}} {
+		code, _, stderr := w.run(args...)
+		if code != 125 || !strings.Contains(stderr, synced) || strings.Contains(stderr, "does not exist yet") {
+			t.Errorf("ward %s: exit %d; want 125 naming the missing folder %s:\n%s", strings.Join(args, " "), code, synced, stderr)
+		}
+	}
+	if err := os.MkdirAll(synced, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	v := canary("linked")
+	w.set("db", v)
+	code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", `printf %s "$DB" | sha256sum`)
+	if code != 0 || stdout != fmt.Sprintf("%x  -\n", sha256.Sum256([]byte(v))) {
+		t.Errorf("after the folder came: ward run: exit %d, the child did not get the value set:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(synced, "store.age")); err != nil {
+		t.Errorf("the store was not made through the link: %v", err)
+	}
+}

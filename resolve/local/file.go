@@ -234,6 +234,11 @@ func (s *Store) lockTarget() (string, func(), error) {
 	for range 5 {
 		target, err := s.target()
 		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				if missing := s.missing(); !errors.Is(missing, ErrNoStore) {
+					return "", nil, missing
+				}
+			}
 			return "", nil, err
 		}
 		unlock, err := lockFile(target + ".lock")

@@ -258,7 +258,7 @@ func (s *Store) loadStat() (*document, fs.FileInfo, error) {
 	st, err := os.Stat(s.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("the local store %s does not exist yet (create an entry with: ward local set NAME): %w", s.Path, ErrNoStore)
+			return nil, nil, s.missing()
 		}
 		return nil, nil, err
 	}
@@ -273,4 +273,18 @@ func (s *Store) loadStat() (*document, fs.FileInfo, error) {
 	}
 	s.cached = &snapshot{stat: st, doc: doc}
 	return doc, st, nil
+}
+
+// missing is the error for a store file that is not there. A link into a
+// folder that is missing is not a store never made: the folder is a
+// synced or mounted one, not there yet, and its store must not look
+// empty, nor be replaced by a new one.
+func (s *Store) missing() error {
+	if st, err := os.Lstat(s.Path); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		if _, err := s.target(); errors.Is(err, fs.ErrNotExist) {
+			link, _ := os.Readlink(s.Path)
+			return fmt.Errorf("the local store %s is a symbolic link to %s, in a folder that is not there: mount or sync that folder (or point the link at the store)", s.Path, link)
+		}
+	}
+	return fmt.Errorf("the local store %s does not exist yet (create an entry with: ward local set NAME): %w", s.Path, ErrNoStore)
 }
