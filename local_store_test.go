@@ -317,3 +317,38 @@ func TestLocalStoreLinkedIntoMissingFolder(t *testing.T) {
 		t.Errorf("the store was not made through the link: %v", err)
 	}
 }
+
+// TestLocalStorePathsWithTilde: WARD_LOCAL_STORE=~/... where no shell
+// expands the tilde (a quoted export, systemd's Environment=, a compose
+// file) made a directory named "~" in the current directory, and a new
+// store in it: the secrets went into the project's tree, and the store
+// in use was another in every directory. A leading ~/ is now the home
+// directory, in WARD_LOCAL_STORE and WARD_IDENTITY.
+func TestLocalStorePathsWithTilde(t *testing.T) {
+	w := newWardEnv(t)
+	home := filepath.Join(w.dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w.env = append(w.env, "HOME="+home, "WARD_LOCAL_STORE=~/secrets/store.age", "WARD_IDENTITY=~/secrets/identity.txt")
+	v := canary("tilde")
+	w.canaries = append(w.canaries, v)
+	set := w.command("local", "set", "db")
+	set.Stdin = strings.NewReader(v)
+	if out, err := set.CombinedOutput(); err != nil {
+		t.Fatalf("ward local set: %v: %s", err, out)
+	}
+	if _, err := os.Lstat(filepath.Join(w.dir, "~")); err == nil {
+		t.Errorf("ward made a directory named ~ in its working directory")
+	}
+	for _, f := range []string{"store.age", "identity.txt"} {
+		if _, err := os.Stat(filepath.Join(home, "secrets", f)); err != nil {
+			t.Errorf("%s is not in the home directory: %v", f, err)
+		}
+	}
+	m := w.manifest("version: 1\nenv:\n  DB: local://db\n")
+	code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", `printf %s "$DB" | sha256sum`)
+	if code != 0 || stdout != fmt.Sprintf("%x  -\n", sha256.Sum256([]byte(v))) {
+		t.Errorf("ward run: exit %d, the child did not get the value set:\n%s", code, stderr)
+	}
+}
