@@ -52,19 +52,23 @@ func (s *Store) identity(create bool) ([]*keyPair, error) {
 		}
 		// The age errors could echo key material: say only where, and
 		// what the file is when it is a key of another kind.
+		var kp *keyPair
 		if strings.HasPrefix(line, "AGE-SECRET-KEY-PQ-1") {
-			id, err := age.ParseHybridIdentity(line)
-			if err != nil {
-				return nil, s.notAnIdentity(line)
+			if id, err := age.ParseHybridIdentity(line); err == nil {
+				kp = &keyPair{id, id.Recipient()}
 			}
-			ids = append(ids, &keyPair{id, id.Recipient()})
-			continue
+		} else if id, err := age.ParseX25519Identity(line); err == nil {
+			kp = &keyPair{id, id.Recipient()}
 		}
-		id, err := age.ParseX25519Identity(line)
-		if err != nil {
+		switch {
+		case kp != nil:
+			ids = append(ids, kp)
+		case len(ids) == 0:
 			return nil, s.notAnIdentity(line)
 		}
-		ids = append(ids, &keyPair{id, id.Recipient()})
+		// Text after an identity that is no identity (a public key
+		// pasted without its "#") is let be, as when ward read only the
+		// first line.
 	}
 	if len(ids) == 0 {
 		return nil, resolve.WithHint(fmt.Errorf("the identity file %s is empty", s.IdentityPath),
