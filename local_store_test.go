@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+
+	"filippo.io/age"
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
 // TestLocalConcurrentSets: 20 `ward local set` processes at once lose
@@ -88,5 +95,260 @@ files:
 		if got[i] != x.sum {
 			t.Errorf("%s: the child got another value than the one set (a newline lost or added)", x.what)
 		}
+	}
+}
+
+// TestLocalStoreOfAnotherUserNotTakenByRoot: root running `ward local
+// set` with another user's $HOME (sudo -E, su without -, a root shell
+// that kept it) replaced that user's store with a file of root's, mode
+// 0600: the user's every later `ward local` and `ward run` failed with
+// "permission denied", and the values were theirs no more. Root is now
+// refused a write where the store, or the directory it would be made in,
+// is another user's; reading it is still allowed.
+func TestLocalStoreOfAnotherUserNotTakenByRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "giving the store to uid 65534 needs root")
+	}
+	const other = 65534
+	chownAll := func(dir string) {
+		t.Helper()
+		err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, other, other)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner := func(p string) int {
+		t.Helper()
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(st.Sys().(*syscall.Stat_t).Uid)
+	}
+
+	t.Run("existing store", func(t *testing.T) {
+		w := newWardEnv(t)
+		w.set("db", canary("theirs"))
+		data, config := filepath.Join(w.dir, "data"), filepath.Join(w.dir, "config")
+		chownAll(data)
+		chownAll(config)
+		store := filepath.Join(data, "ward", "store.age")
+		before, err := os.ReadFile(store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := canary("root")
+		w.canaries = append(w.canaries, root)
+		for _, args := range [][]string{{"local", "set", "db"}, {"local", "rm", "db"}} {
+			cmd := w.command(args...)
+			cmd.Stdin = strings.NewReader(root)
+			out, err := cmd.CombinedOutput()
+			if code := exitCode(t, err); code != 125 || !strings.Contains(string(out), "uid 65534") {
+				t.Errorf("ward %s as root: exit %d, %q; want 125 naming the store's owner", strings.Join(args, " "), code, out)
+			}
+			if strings.Contains(string(out), root) {
+				t.Errorf("ward %s: the value is in its output", strings.Join(args, " "))
+			}
+		}
+		after, err := os.ReadFile(store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := owner(store); got != other || !bytes.Equal(before, after) {
+			t.Errorf("the store of uid %d was replaced (now of uid %d)", other, got)
+		}
+		if code, stdout, stderr := w.run("local", "list"); code != 0 || !strings.HasPrefix(stdout, "db\tv1\t") {
+			t.Errorf("root reading the store: exit %d, %q: %s", code, stdout, stderr)
+		}
+	})
+
+	t.Run("no store yet", func(t *testing.T) {
+		w := newWardEnv(t)
+		home := filepath.Join(w.dir, "home")
+		if err := os.Mkdir(home, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		chownAll(home)
+		w.env = append(w.env, "XDG_DATA_HOME="+filepath.Join(home, ".local", "share"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+		root := canary("root")
+		w.canaries = append(w.canaries, root)
+		cmd := w.command("local", "set", "db")
+		cmd.Stdin = strings.NewReader(root)
+		out, err := cmd.CombinedOutput()
+		if code := exitCode(t, err); code != 125 || !strings.Contains(string(out), "uid 65534") {
+			t.Errorf("ward local set as root: exit %d, %q; want 125 naming the directory's owner", code, out)
+		}
+		if des, err := os.ReadDir(home); err != nil || len(des) > 0 {
+			t.Errorf("root made %d files in the home of uid %d (%v)", len(des), other, err)
+		}
+	})
+}
+
+// TestLocalDamageSaysWhatToDo: a store file cut short (a copy or a sync
+// that stopped half-way), emptied, or with a byte changed, and an empty
+// identity file, gave an error that said what was wrong and nothing of
+// what to do: no backup to restore, no way to start again. Each now has a
+// hint, in `ward local` and in `ward run`, and the files are left as they
+// are.
+func TestLocalDamageSaysWhatToDo(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("db", canary("damage"))
+	store := filepath.Join(w.dir, "data", "ward", "store.age")
+	identity := filepath.Join(w.dir, "config", "ward", "identity.txt")
+	good := map[string][]byte{}
+	for _, p := range []string{store, identity} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good[p] = b
+	}
+	m := w.manifest("version: 1\nenv:\n  DB: local://db\n")
+	tests := []struct {
+		name, file string
+		damage     func([]byte) []byte
+		hint       string
+	}{
+		{"store cut short", store, func(b []byte) []byte { return b[:len(b)/2] }, "backup"},
+		{"store emptied", store, func([]byte) []byte { return nil }, "backup"},
+		{"store byte changed", store, func(b []byte) []byte { b[len(b)-20] ^= 1; return b }, "backup"},
+		{"identity emptied", identity, func([]byte) []byte { return nil }, "backup"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			damaged := tt.damage(bytes.Clone(good[tt.file]))
+			if err := os.WriteFile(tt.file, damaged, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.WriteFile(tt.file, good[tt.file], 0o600) })
+			for _, args := range [][]string{{"local", "list"}, {"local", "rm", "db"}, {"run", "-m", m, "--", "true"}} {
+				code, _, stderr := w.run(args...)
+				if code != 125 || !strings.Contains(stderr, tt.hint) {
+					t.Errorf("ward %s: exit %d; want 125 and a hint with %q:\n%s", strings.Join(args, " "), code, tt.hint, stderr)
+				}
+			}
+			if b, _ := os.ReadFile(tt.file); !bytes.Equal(b, damaged) {
+				t.Errorf("the damaged file was changed")
+			}
+		})
+	}
+}
+
+// TestLocalIdentityFileOfSeveralKeys: an age identity file may hold
+// several identities, one a line, and age tries each (SOPS's keys.txt
+// collects a key per line; a restored old key added to a new file). ward
+// read only the first: a store encrypted to another key of the file was
+// "not encrypted to the identity", though the file held its key. Every
+// key is tried now, and a write stays encrypted to the key that read it.
+func TestLocalIdentityFileOfSeveralKeys(t *testing.T) {
+	w := newWardEnv(t)
+	v1 := canary("first")
+	w.set("db", v1)
+	identity := filepath.Join(w.dir, "config", "ward", "identity.txt")
+	old, err := os.ReadFile(identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	several := fmt.Appendf(nil, "# created: 2026-01-01T00:00:00Z\n# public key: %s\n%s\n%s", other.Recipient(), other, old)
+	if err := os.WriteFile(identity, several, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest("version: 1\nenv:\n  DB: local://db\n")
+	check := func(when string, want string) {
+		t.Helper()
+		code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", `printf %s "$DB" | sha256sum`)
+		if code != 0 || stdout != fmt.Sprintf("%x  -\n", sha256.Sum256([]byte(want))) {
+			t.Fatalf("%s: ward run: exit %d, the child did not get the value set:\n%s", when, code, stderr)
+		}
+	}
+	check("with a second key before the store's", v1)
+	v2 := canary("second")
+	w.set("db", v2)
+	check("after a set", v2)
+	// The set wrote to the store's own key, not to the file's first.
+	if err := os.WriteFile(identity, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check("with the store's key alone", v2)
+}
+
+// TestLocalStoreLinkedIntoMissingFolder: a store.age linked into a
+// synced or mounted folder that is not there (the sync not done on a new
+// machine, the share not mounted) was "no store yet": `ward local list`
+// listed nothing and succeeded, and `ward run` said to create an entry.
+// It is now an error naming the link and the missing folder; once the
+// folder is there, the first set makes the store through the link.
+func TestLocalStoreLinkedIntoMissingFolder(t *testing.T) {
+	w := newWardEnv(t)
+	dir := filepath.Join(w.dir, "data", "ward")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	synced := filepath.Join(w.dir, "Sync", "ward")
+	if err := os.Symlink(filepath.Join(synced, "store.age"), filepath.Join(dir, "store.age")); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest("version: 1\nenv:\n  DB: local://db\n")
+	for _, args := range [][]string{{"local", "list"}, {"run", "-m", m, "--", "true"}, {"local", "set", "--allow-empty", "db"}} {
+		code, _, stderr := w.run(args...)
+		if code != 125 || !strings.Contains(stderr, synced) || strings.Contains(stderr, "does not exist yet") {
+			t.Errorf("ward %s: exit %d; want 125 naming the missing folder %s:\n%s", strings.Join(args, " "), code, synced, stderr)
+		}
+	}
+	if err := os.MkdirAll(synced, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	v := canary("linked")
+	w.set("db", v)
+	code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", `printf %s "$DB" | sha256sum`)
+	if code != 0 || stdout != fmt.Sprintf("%x  -\n", sha256.Sum256([]byte(v))) {
+		t.Errorf("after the folder came: ward run: exit %d, the child did not get the value set:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(synced, "store.age")); err != nil {
+		t.Errorf("the store was not made through the link: %v", err)
+	}
+}
+
+// TestLocalStorePathsWithTilde: WARD_LOCAL_STORE=~/... where no shell
+// expands the tilde (a quoted export, systemd's Environment=, a compose
+// file) made a directory named "~" in the current directory, and a new
+// store in it: the secrets went into the project's tree, and the store
+// in use was another in every directory. A leading ~/ is now the home
+// directory, in WARD_LOCAL_STORE and WARD_IDENTITY.
+func TestLocalStorePathsWithTilde(t *testing.T) {
+	w := newWardEnv(t)
+	home := filepath.Join(w.dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w.env = append(w.env, "HOME="+home, "WARD_LOCAL_STORE=~/secrets/store.age", "WARD_IDENTITY=~/secrets/identity.txt")
+	v := canary("tilde")
+	w.canaries = append(w.canaries, v)
+	set := w.command("local", "set", "db")
+	set.Stdin = strings.NewReader(v)
+	if out, err := set.CombinedOutput(); err != nil {
+		t.Fatalf("ward local set: %v: %s", err, out)
+	}
+	if _, err := os.Lstat(filepath.Join(w.dir, "~")); err == nil {
+		t.Errorf("ward made a directory named ~ in its working directory")
+	}
+	for _, f := range []string{"store.age", "identity.txt"} {
+		if _, err := os.Stat(filepath.Join(home, "secrets", f)); err != nil {
+			t.Errorf("%s is not in the home directory: %v", f, err)
+		}
+	}
+	m := w.manifest("version: 1\nenv:\n  DB: local://db\n")
+	code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", `printf %s "$DB" | sha256sum`)
+	if code != 0 || stdout != fmt.Sprintf("%x  -\n", sha256.Sum256([]byte(v))) {
+		t.Errorf("ward run: exit %d, the child did not get the value set:\n%s", code, stderr)
 	}
 }

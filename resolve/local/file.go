@@ -20,10 +20,22 @@ import (
 // name), never other text read from the file.
 type damagedError struct {
 	path, reason string
+	// newer is a store of a newer format, which is not damaged: the
+	// reason says to upgrade ward.
+	newer bool
 }
 
 func (e *damagedError) Error() string {
 	return "the local store " + e.path + " " + e.reason + "; it was left as it is"
+}
+
+// Hint says how to get a store back: its values are in no other file
+// ward knows of.
+func (e *damagedError) Hint() string {
+	if e.newer {
+		return ""
+	}
+	return "restore it from a backup (or from the synced folder's other copy); to start a new, empty store instead, move it aside: mv " + e.path + " " + e.path + ".damaged"
 }
 
 func (e *damagedError) Is(target error) bool { return target == ErrDamaged }
@@ -44,18 +56,26 @@ func (s *Store) readFile(path string) (*document, *keyPair, error) {
 		return nil, nil, fmt.Errorf("open the local store: %w", err)
 	}
 	defer f.Close()
-	id, err := s.identity(false)
+	ids, err := s.identity(false)
 	if err != nil {
 		return nil, nil, err
 	}
-	plain, err := s.decrypt(f, id)
+	// age tries each identity; the one that opens the file is the one its
+	// next version is encrypted to.
+	var id *keyPair
+	tried := make([]age.Identity, len(ids))
+	for i, kp := range ids {
+		tried[i] = &matching{kp, &id}
+	}
+	plain, err := s.decrypt(f, tried...)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer clear(plain)
 	doc, err := decodeDocument(plain)
 	if err != nil {
-		return nil, nil, &damagedError{path: s.Path, reason: err.Error()}
+		var newer newerFormatDamage
+		return nil, nil, &damagedError{path: s.Path, reason: err.Error(), newer: errors.As(err, &newer)}
 	}
 	return doc, id, nil
 }
@@ -63,7 +83,7 @@ func (s *Store) readFile(path string) (*document, *keyPair, error) {
 // decrypt returns the plaintext of the store file. age's own errors are
 // never shown: on a file that is not age (a plaintext store.age put there
 // by mistake) they quote the file's first bytes.
-func (s *Store) decrypt(f *os.File, id age.Identity) ([]byte, error) {
+func (s *Store) decrypt(f *os.File, ids ...age.Identity) ([]byte, error) {
 	src := &readErrors{r: f}
 	br := bufio.NewReader(src)
 	head, _ := br.Peek(len(ageIntro))
@@ -75,7 +95,7 @@ func (s *Store) decrypt(f *os.File, id age.Identity) ([]byte, error) {
 	case string(head) != ageIntro:
 		return nil, &damagedError{path: s.Path, reason: "is not a ward store or is damaged (it is not an age-encrypted file)"}
 	}
-	r, err := age.Decrypt(br, id)
+	r, err := age.Decrypt(br, ids...)
 	if err != nil {
 		var noMatch *age.NoIdentityMatchError
 		switch {
@@ -102,6 +122,20 @@ func (s *Store) decrypt(f *os.File, id age.Identity) ([]byte, error) {
 		return nil, &damagedError{path: s.Path, reason: "is not a ward store or is damaged (its encrypted content does not verify or was cut short)"}
 	}
 	return plain.Bytes(), nil
+}
+
+// matching is an identity that, when it opens a file, says so in hit.
+type matching struct {
+	*keyPair
+	hit **keyPair
+}
+
+func (m *matching) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
+	key, err := m.keyPair.Unwrap(stanzas)
+	if err == nil {
+		*m.hit = m.keyPair
+	}
+	return key, err
 }
 
 // readErrors remembers a read error other than io.EOF, to tell a failing
@@ -200,6 +234,11 @@ func (s *Store) lockTarget() (string, func(), error) {
 	for range 5 {
 		target, err := s.target()
 		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				if missing := s.missing(); !errors.Is(missing, ErrNoStore) {
+					return "", nil, missing
+				}
+			}
 			return "", nil, err
 		}
 		unlock, err := lockFile(target + ".lock")

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/wardsecrets/ward/resolve"
 )
 
 // keyPair is the identity the store is read with and the recipient it is
@@ -20,14 +22,20 @@ type keyPair struct {
 	recipient age.Recipient
 }
 
-// identity reads the age identity, creating it when create is set and it
-// does not exist. An identity readable by others is refused. It takes
-// the identities age-keygen writes: X25519, and the post-quantum hybrid
-// ones of `age-keygen -pq`.
-func (s *Store) identity(create bool) (*keyPair, error) {
+// identity reads the age identities of the identity file, creating it
+// when create is set and it does not exist; the first is the one a new
+// store is encrypted to. An identity readable by others is refused. It
+// takes the identities age-keygen writes: X25519, and the post-quantum
+// hybrid ones of `age-keygen -pq`. A file may hold several, one a line,
+// as age reads it (SOPS's keys.txt collects them), and each is tried.
+func (s *Store) identity(create bool) ([]*keyPair, error) {
 	b, err := readPrivate(s.IdentityPath)
 	if errors.Is(err, fs.ErrNotExist) && create {
-		return s.newIdentity()
+		kp, err := s.newIdentity()
+		if err != nil {
+			return nil, err
+		}
+		return []*keyPair{kp}, nil
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -36,6 +44,7 @@ func (s *Store) identity(create bool) (*keyPair, error) {
 		return nil, err
 	}
 	defer clear(b)
+	var ids []*keyPair
 	for line := range strings.SplitSeq(string(b), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -43,20 +52,29 @@ func (s *Store) identity(create bool) (*keyPair, error) {
 		}
 		// The age errors could echo key material: say only where, and
 		// what the file is when it is a key of another kind.
+		var kp *keyPair
 		if strings.HasPrefix(line, "AGE-SECRET-KEY-PQ-1") {
-			id, err := age.ParseHybridIdentity(line)
-			if err != nil {
-				return nil, s.notAnIdentity(line)
+			if id, err := age.ParseHybridIdentity(line); err == nil {
+				kp = &keyPair{id, id.Recipient()}
 			}
-			return &keyPair{id, id.Recipient()}, nil
+		} else if id, err := age.ParseX25519Identity(line); err == nil {
+			kp = &keyPair{id, id.Recipient()}
 		}
-		id, err := age.ParseX25519Identity(line)
-		if err != nil {
+		switch {
+		case kp != nil:
+			ids = append(ids, kp)
+		case len(ids) == 0:
 			return nil, s.notAnIdentity(line)
 		}
-		return &keyPair{id, id.Recipient()}, nil
+		// Text after an identity that is no identity (a public key
+		// pasted without its "#") is let be, as when ward read only the
+		// first line.
 	}
-	return nil, fmt.Errorf("the identity file %s is empty", s.IdentityPath)
+	if len(ids) == 0 {
+		return nil, resolve.WithHint(fmt.Errorf("the identity file %s is empty", s.IdentityPath),
+			"restore it from a backup: the local store "+s.Path+" is encrypted to it; only if no store was ever made with it, remove it and ward makes a new one")
+	}
+	return ids, nil
 }
 
 // newIdentity creates the identity file. It never replaces one: when
@@ -74,7 +92,11 @@ func (s *Store) newIdentity() (*keyPair, error) {
 	defer clear(content)
 	err = writeFileAtomic(s.IdentityPath, content, false)
 	if errors.Is(err, fs.ErrExist) {
-		return s.identity(false)
+		ids, err := s.identity(false)
+		if err != nil {
+			return nil, err
+		}
+		return ids[0], nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create the identity file: %w", err)

@@ -97,3 +97,23 @@ func TestIdentityFilesAgeWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestIdentityFileWithTrailingText: ward read the first identity of its
+// file and nothing after it, so text after it (a public key pasted
+// without its "#", a note) did no harm. Reading every identity of the
+// file must not refuse such a file now: a line after an identity that is
+// not one is let be.
+func TestIdentityFileWithTrailingText(t *testing.T) {
+	x, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	content := fmt.Sprintf("%s\npublic key: %s\n%s\n", x, x.Recipient(), x.Recipient())
+	if err := os.WriteFile(s.IdentityPath, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := canary("pastedkey")
+	mustSet(t, s, "app/a", v)
+	wantValue(t, s, "app/a", v)
+}

@@ -84,6 +84,16 @@ func Open(getenv func(string) string) (*Store, error) {
 		}
 		id = filepath.Join(dir, "ward", "identity.txt")
 	}
+	// A tilde no shell expanded (a quoted export, systemd's Environment=,
+	// a compose file) is the home directory: as a relative path it made a
+	// directory named "~", and a store, in every directory ward ran in.
+	var err error
+	if path, err = expandHome(getenv, path); err != nil {
+		return nil, err
+	}
+	if id, err = expandHome(getenv, id); err != nil {
+		return nil, err
+	}
 	// Absolute now: ward leaves its working directory once the child runs,
 	// and a relative $WARD_LOCAL_STORE must still name the same file.
 	if abs, err := filepath.Abs(path); err == nil {
@@ -95,17 +105,32 @@ func Open(getenv func(string) string) (*Store, error) {
 	return &Store{Path: path, IdentityPath: id}, nil
 }
 
+// expandHome returns p with a leading ~ or ~/ made the home directory.
+func expandHome(getenv func(string) string, p string) (string, error) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, nil
+	}
+	home, err := homeDir(getenv)
+	if err != nil {
+		return "", fmt.Errorf("cannot place the local store at %s: $HOME is not set", p)
+	}
+	return filepath.Join(home, p[1:]), nil
+}
+
+func homeDir(getenv func(string) string) (string, error) {
+	if home := getenv("HOME"); home != "" {
+		return home, nil
+	}
+	return os.UserHomeDir()
+}
+
 func xdgDir(getenv func(string) string, name, fallback string) (string, error) {
 	if d := getenv(name); d != "" && filepath.IsAbs(d) {
 		return d, nil
 	}
-	home := getenv("HOME")
-	if home == "" {
-		h, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("cannot place the local store: neither $%s nor $HOME is set", name)
-		}
-		home = h
+	home, err := homeDir(getenv)
+	if err != nil {
+		return "", fmt.Errorf("cannot place the local store: neither $%s nor $HOME is set", name)
 	}
 	return filepath.Join(home, fallback), nil
 }
@@ -258,7 +283,7 @@ func (s *Store) loadStat() (*document, fs.FileInfo, error) {
 	st, err := os.Stat(s.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("the local store %s does not exist yet (create an entry with: ward local set NAME): %w", s.Path, ErrNoStore)
+			return nil, nil, s.missing()
 		}
 		return nil, nil, err
 	}
@@ -273,4 +298,18 @@ func (s *Store) loadStat() (*document, fs.FileInfo, error) {
 	}
 	s.cached = &snapshot{stat: st, doc: doc}
 	return doc, st, nil
+}
+
+// missing is the error for a store file that is not there. A link into a
+// folder that is missing is not a store never made: the folder is a
+// synced or mounted one, not there yet, and its store must not look
+// empty, nor be replaced by a new one.
+func (s *Store) missing() error {
+	if st, err := os.Lstat(s.Path); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		if _, err := s.target(); errors.Is(err, fs.ErrNotExist) {
+			link, _ := os.Readlink(s.Path)
+			return fmt.Errorf("the local store %s is a symbolic link to %s, in a folder that is not there: mount or sync that folder (or point the link at the store)", s.Path, link)
+		}
+	}
+	return fmt.Errorf("the local store %s does not exist yet (create an entry with: ward local set NAME): %w", s.Path, ErrNoStore)
 }

@@ -16,6 +16,12 @@ type damage string
 
 func (d damage) Error() string { return string(d) }
 
+// newerFormatDamage is a store of a format this ward does not read yet:
+// a damage, though nothing in the file is wrong.
+type newerFormatDamage struct{ damage }
+
+func (d newerFormatDamage) Unwrap() error { return d.damage }
+
 var newerFormat = conf.Lazy(`^ward-local-store/[0-9]{1,6}$`)
 
 // decodeDocument parses a decrypted store. Any structural problem is a
@@ -53,7 +59,7 @@ func decodeDocument(plain []byte) (*document, error) {
 	}
 	switch {
 	case format != formatName && newerFormat.MatchString(format):
-		return nil, damage(fmt.Sprintf("was written by a newer ward (format %s): upgrade ward to use it", format))
+		return nil, newerFormatDamage{damage(fmt.Sprintf("was written by a newer ward (format %s): upgrade ward to use it", format))}
 	case format != formatName:
 		return nil, damage("decrypts but is not a ward store")
 	case problem != "":

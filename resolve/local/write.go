@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -222,6 +224,9 @@ func (s *Store) Remove(name string) error {
 // when change reports a change, writes the result atomically. With create
 // a missing store (and identity) is created; without, it is an error.
 func (s *Store) update(create bool, change func(*document) (bool, error)) error {
+	if err := s.notAnotherUsers(); err != nil {
+		return err
+	}
 	if err := mkdirAllSync(filepath.Dir(s.Path)); err != nil {
 		return fmt.Errorf("create the local store's directory: %w", err)
 	}
@@ -238,10 +243,11 @@ func (s *Store) update(create bool, change func(*document) (bool, error)) error 
 		if !create {
 			return fmt.Errorf("the local store %s does not exist yet", s.Path)
 		}
-		if id, err = s.identity(true); err != nil {
+		ids, err := s.identity(true)
+		if err != nil {
 			return err
 		}
-		doc = newDocument()
+		id, doc = ids[0], newDocument()
 	case err != nil:
 		return err
 	}
@@ -250,6 +256,53 @@ func (s *Store) update(create bool, change func(*document) (bool, error)) error 
 		return err
 	}
 	return writeDocument(target, id.recipient, doc)
+}
+
+// notAnotherUsers refuses root a write to a store that is another
+// user's, or that would be made in another user's directory, and the
+// making of an identity there. Root with that user's $HOME (sudo -E, su
+// without -) would otherwise replace their store with a file of root's,
+// mode 0600, that they can no longer read, or make the store, its lock,
+// the identity and their directories root's, so that the user's own
+// first write fails. Reading stays allowed: it changes nothing.
+func (s *Store) notAnotherUsers() error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	store, err := s.target()
+	if errors.Is(err, fs.ErrNotExist) {
+		// A directory of the path is missing: the one that exists decides.
+		store, err = s.Path, nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{store, s.IdentityPath} {
+		if p == s.IdentityPath {
+			if _, err := os.Stat(p); err == nil {
+				continue // only read
+			}
+		}
+		if at, owner := nearestOwner(p); owner > 0 {
+			return fmt.Errorf("the local store %s: %s belongs to uid %d, and a write by root would leave that user files they cannot read: run ward as that user (sudo -u '#%d' ward ...), or give root its own $HOME (sudo -H, su -)", s.Path, at, owner, owner)
+		}
+	}
+	return nil
+}
+
+// nearestOwner returns p, or its nearest parent that exists, and its
+// owner (-1 when none can be found).
+func nearestOwner(p string) (string, int) {
+	for {
+		if st, err := os.Stat(p); err == nil {
+			return p, ownerOf(st)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return p, -1
+		}
+		p = parent
+	}
 }
 
 // checkValues says everything wrong with a batch at once, so that one
