@@ -110,6 +110,12 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest is empty", Advice: "start with `version: 1` and an `env:` mapping"}}
 	}
+	// Aliases, merge keys and tags are refused before the structure is
+	// read: the parser would see an alias where a value belongs and a
+	// "<<" where a name does, and say so in terms that hide the cause.
+	if p.yamlFeatures(doc.Content[0]); p.d.Failed() {
+		return nil, p.errors()
+	}
 	m := p.manifest(doc.Content[0])
 	// A second document was ignored, and everything in it with it: what it
 	// declares, and what is wrong in it. One after a trailing --- with
@@ -126,6 +132,31 @@ func Parse(file string, data []byte) (*Manifest, error) {
 		return nil, p.errors()
 	}
 	return m, nil
+}
+
+// plainTags are the tags whose values every YAML reader reads alike;
+// yaml.v3 gives one of them, or !!timestamp or !!merge, to untagged nodes.
+var plainTags = []string{"!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq"}
+
+// yamlFeatures refuses the YAML features a manifest does without: an
+// alias, a merge key (<<), and a tag other than the plain ones (!vault,
+// !!binary). Editors and yaml.v3's own decoding read them, each its own
+// way (!!binary is decoded, a local tag dropped), so the value ward would
+// read is not the one the user sees. The walk does not follow aliases, so
+// an alias bomb costs no more than its text.
+func (p *parser) yamlFeatures(n *yaml.Node) {
+	switch {
+	case n.Kind == yaml.AliasNode:
+		p.fail(n, "", "write the value out here; for one secret under two names, declare it once and write {template: \"{{ .NAME }}\"} for the other; for variants of the manifest, use profiles", "YAML alias *%s: ward does not read aliases", n.Value)
+		return
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!merge":
+		p.fail(n, "", "write the keys out in this mapping; for variants of the manifest, use profiles, which take the base's variables and replace those they name", "YAML merge key %s: ward does not read merge keys", n.Value)
+	case n.Style&yaml.TaggedStyle != 0 && !slices.Contains(plainTags, n.Tag):
+		p.fail(n, "", "remove the tag: a value is read as the text written, and a secret belongs in a store, named by a reference", "YAML tag %s: ward does not read tags", n.Tag)
+	}
+	for _, c := range n.Content {
+		p.yamlFeatures(c)
+	}
 }
 
 // yamlError is a YAML syntax error, at the line the YAML parser names.
