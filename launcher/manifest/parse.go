@@ -152,7 +152,7 @@ func (p *parser) yamlFeatures(n *yaml.Node) {
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!merge":
 		p.fail(n, "", "write the keys out in this mapping; for variants of the manifest, use profiles, which take the base's variables and replace those they name", "YAML merge key %s: ward does not read merge keys", n.Value)
 	case n.Style&yaml.TaggedStyle != 0 && !slices.Contains(plainTags, n.Tag):
-		p.fail(n, "", "remove the tag: a value is read as the text written, and a secret belongs in a store, named by a reference", "YAML tag %s: ward does not read tags", n.Tag)
+		p.fail(n, "", "remove the tag: a value is read as the text written, and a secret belongs in a store, named by a reference", "YAML tag %s: ward does not read tags", conf.Printable(n.Tag))
 	}
 	for _, c := range n.Content {
 		p.yamlFeatures(c)

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // checkTemplates checks that every template reads only declared variables
@@ -18,7 +20,7 @@ func (p *parser) checkTemplates(m *Manifest, profile string, prof *Profile) {
 	}
 	where := ""
 	if profile != "" {
-		where = fmt.Sprintf(" (with profile %s)", profile)
+		where = fmt.Sprintf(" (with profile %s)", conf.Printable(profile))
 	}
 	// An env block that was not a mapping declared nothing that can be
 	// known: reading its variables is not reported as well.
@@ -145,7 +147,7 @@ func (p *parser) checkFiles(m *Manifest) {
 func (p *parser) checkFileSet(files []*FileSpec, env []*EnvVar, profile string) {
 	where := ""
 	if profile != "" {
-		where = fmt.Sprintf(" (with profile %s)", profile)
+		where = fmt.Sprintf(" (with profile %s)", conf.Printable(profile))
 	}
 	// Whether a problem between two fields is the profile's to report.
 	ours := func(a, b string) bool {
