@@ -476,8 +476,17 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 		// templates reading it are not reported too.
 		ev := &EnvVar{Name: k.Value, Pos: Pos{k.Line, k.Column}, Field: name}
 		out = append(out, ev)
-		switch v.Kind {
-		case yaml.ScalarNode:
+		switch {
+		case v.Kind == yaml.ScalarNode && v.Tag == "!!null":
+			// Nothing was pasted: the hint about a secret in the file
+			// would alarm for nothing. A profile's null reads as a
+			// removal, which profiles do not do.
+			hint := fmt.Sprintf("write a reference such as local://myapp/%s, {value: ...} or {template: ...}, or remove the line", strings.ToLower(k.Value))
+			if strings.HasPrefix(field, "profiles.") {
+				hint = fmt.Sprintf("a profile replaces or adds variables and cannot remove one: declare %s in the profiles that need it rather than in the base env", k.Value)
+			}
+			p.fail(v, name, hint, "no value")
+		case v.Kind == yaml.ScalarNode:
 			if v.Tag != "!!str" || !resolve.LooksLikeRef(v.Value) {
 				// The hint must not repeat the string: it may be a secret
 				// pasted where a reference belongs.
@@ -485,7 +494,7 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 				return
 			}
 			ev.Ref = p.ref(v, name)
-		case yaml.MappingNode:
+		case v.Kind == yaml.MappingNode:
 			p.envEntry(v, name, ev)
 		default:
 			p.fail(v, name, "write a reference, {value: ...} or {template: ...}", "want a string or a mapping, got %s", conf.KindName(v))
