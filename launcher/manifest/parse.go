@@ -277,6 +277,7 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 		}
 	}
 	var versionSeen bool
+	var profilesAt Pos
 	p.d.Fields(n, "", map[string]func(k, v *yaml.Node){
 		"version": func(k, v *yaml.Node) {
 			versionSeen = true
@@ -292,11 +293,21 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 		"deny":     func(k, v *yaml.Node) { m.Deny = p.patterns(v, "deny") },
 		"rotation": func(k, v *yaml.Node) { p.rotation(v, &m.Rotation) },
 		"mask":     func(k, v *yaml.Node) { m.Mask, _ = p.d.Bool(v, "mask") },
-		"profiles": func(k, v *yaml.Node) { p.profiles(v, m) },
+		"profiles": func(k, v *yaml.Node) {
+			profilesAt = Pos{k.Line, k.Column}
+			p.profiles(v, m)
+		},
 		"identity": func(k, v *yaml.Node) { m.Identity = p.identity(v) },
 	})
 	if n.Kind == yaml.MappingNode && !versionSeen {
 		p.fail(n, "version", "add `version: 1` at the top", "missing")
+	}
+	// Each profile is checked with the base's variables and files: a
+	// hostile manifest within 1 MiB could hold 14,000 of each, and keep
+	// every check and start busy for minutes.
+	if n := len(m.Env) + len(m.Files); len(m.Profiles) > 0 && (len(m.Profiles)+1)*n > maxProfileChecks {
+		p.failAt(profilesAt, "profiles", fmt.Sprintf("a manifest this large is a mistake: keep (profiles + 1) × (variables + files) under %d, or split it into manifests of their own (-m)", maxProfileChecks), "%d profiles over %d variables and files", len(m.Profiles), n)
+		return m
 	}
 	// Templates and files are checked on what parsed, in the same pass as
 	// the structure, so that one `ward check` reports every problem.
@@ -308,6 +319,11 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 	p.checkIdentity(m)
 	return m
 }
+
+// maxProfileChecks bounds (profiles + 1) × (variables + files), the
+// work of checking every profile: far above a real manifest's (20
+// profiles of 1,000 variables are 21,000), about a second at most.
+const maxProfileChecks = 1_000_000
 
 func (p *parser) profiles(n *yaml.Node, m *Manifest) {
 	p.d.Pairs(n, "profiles", func(pk, pv *yaml.Node) {

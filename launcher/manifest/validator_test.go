@@ -40,6 +40,9 @@ var inexpressible = map[string]string{
 	"file-and-dir":                       "one file's path a directory of another's: a relation between two items",
 	"identity-profile-declared-endpoint": "a base variable ward sets for an identity only a profile serves: a relation between the base env and a profile's identity",
 
+	// A product of two objects' sizes.
+	"profiles-too-many": "(profiles + 1) × (variables + files) over a bound: maxProperties bounds one object, not a product of two",
+
 	// Arithmetic over a string's parts.
 	"rotation-poll-sum-too-short": "a poll of several parts adding up to less than 1s (500ms400ms): the schema refuses a single part under 1s, but a pattern cannot add",
 
