@@ -102,6 +102,9 @@ var yamlLineRE = conf.Lazy(`^yaml: line (\d+): (.*)$`)
 // messages.
 func Parse(file string, data []byte) (*Manifest, error) {
 	p := &parser{file: file, reg: stores.Registry}
+	if p.lineSeparators(data); p.d.Failed() {
+		return nil, p.errors()
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && err != io.EOF {
@@ -156,6 +159,28 @@ func (p *parser) yamlFeatures(n *yaml.Node) {
 	}
 	for _, c := range n.Content {
 		p.yamlFeatures(c)
+	}
+}
+
+// lineSeparators refuses U+0085, U+2028 and U+2029 written as they are.
+// yaml.v3 reads them as line breaks, YAML 1.2 and editors as text: every
+// later error's line was one too far, and inside quotes the character
+// became a space in the value. Each is reported at its line and column,
+// as an editor counts them.
+func (p *parser) lineSeparators(data []byte) {
+	line, col := 1, 1
+	for _, r := range string(data) {
+		switch r {
+		case '\n':
+			line, col = line+1, 1
+			continue
+		case 0xFEFF:
+			// A byte order mark takes no column.
+			continue
+		case 0x85, 0x2028, 0x2029:
+			p.failAt(Pos{line, col}, "", `write it as an escape in a double-quoted string ("\u2028"), or remove it if it came with a paste`, "a raw U+%04X: YAML readers disagree on whether it ends a line", r)
+		}
+		col++
 	}
 }
 
