@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // Manifest is a parsed and validated ward.yaml.
@@ -282,7 +283,11 @@ func (m *Manifest) ProfilesHint() string {
 	if len(m.Profiles) == 0 {
 		return m.File + " defines no profiles"
 	}
-	return "profiles in " + m.File + ": " + strings.Join(slices.Sorted(maps.Keys(m.Profiles)), ", ")
+	var names []string
+	for _, name := range slices.Sorted(maps.Keys(m.Profiles)) {
+		names = append(names, conf.Printable(name))
+	}
+	return "profiles in " + m.File + ": " + strings.Join(names, ", ")
 }
 
 // ProfileError is a profile the manifest does not define.

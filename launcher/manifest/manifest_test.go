@@ -157,3 +157,50 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+// TestErrorsHoldNoControlCharacters checks that a key written with escapes
+// in a quoted YAML string (a variable, a profile, an unknown field) is
+// quoted in the errors and hints that name it: its escape sequences
+// reached the terminal of whoever ran `ward check` on a cloned repository,
+// where they can set the title, clear or rewrite what the errors said,
+// and a line break in a key forged `ward: error:` lines.
+func TestErrorsHoldNoControlCharacters(t *testing.T) {
+	text := `version: 1
+env:
+  "A\e[2J": local://app/a
+  B: {template: "{{ .C }}"}
+  "X\nward: error: all is well": {value: x}
+profiles:
+  "p\e]0;title\a":
+    env:
+      T: {value: t}
+    files:
+      - {path: f, ref: local://app/f, env: B}
+    "bogus\r": 1
+`
+	_, err := Parse("w.yaml", []byte(text))
+	var ve ValidationErrors
+	if !errors.As(err, &ve) || len(ve) < 4 {
+		t.Fatalf("got %v, want at least four validation errors", err)
+	}
+	var lines []string
+	for _, e := range ve {
+		lines = append(lines, e.Error(), e.Hint())
+	}
+	// -p naming a profile the manifest lacks lists those it has.
+	m, err := Parse("w.yaml", []byte("version: 1\nprofiles:\n  \"p\\e[2J\": {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Profile("nope", "the -p flag")
+	var pe *ProfileError
+	if !errors.As(err, &pe) {
+		t.Fatalf("got %v, want a ProfileError", err)
+	}
+	lines = append(lines, pe.Error(), pe.Hint())
+	for _, l := range lines {
+		if i := strings.IndexFunc(l, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+			t.Errorf("a control character at %d in %q", i, l)
+		}
+	}
+}

@@ -102,6 +102,9 @@ var yamlLineRE = conf.Lazy(`^yaml: line (\d+): (.*)$`)
 // messages.
 func Parse(file string, data []byte) (*Manifest, error) {
 	p := &parser{file: file, reg: stores.Registry}
+	if p.lineSeparators(data); p.d.Failed() {
+		return nil, p.errors()
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && err != io.EOF {
@@ -109,6 +112,12 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest is empty", Advice: "start with `version: 1` and an `env:` mapping"}}
+	}
+	// Aliases, merge keys and tags are refused before the structure is
+	// read: the parser would see an alias where a value belongs and a
+	// "<<" where a name does, and say so in terms that hide the cause.
+	if p.yamlFeatures(doc.Content[0]); p.d.Failed() {
+		return nil, p.errors()
 	}
 	m := p.manifest(doc.Content[0])
 	// A second document was ignored, and everything in it with it: what it
@@ -126,6 +135,53 @@ func Parse(file string, data []byte) (*Manifest, error) {
 		return nil, p.errors()
 	}
 	return m, nil
+}
+
+// plainTags are the tags whose values every YAML reader reads alike;
+// yaml.v3 gives one of them, or !!timestamp or !!merge, to untagged nodes.
+var plainTags = []string{"!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq"}
+
+// yamlFeatures refuses the YAML features a manifest does without: an
+// alias, a merge key (<<), and a tag other than the plain ones (!vault,
+// !!binary). Editors and yaml.v3's own decoding read them, each its own
+// way (!!binary is decoded, a local tag dropped), so the value ward would
+// read is not the one the user sees. The walk does not follow aliases, so
+// an alias bomb costs no more than its text.
+func (p *parser) yamlFeatures(n *yaml.Node) {
+	switch {
+	case n.Kind == yaml.AliasNode:
+		p.fail(n, "", "write the value out here; for one secret under two names, declare it once and write {template: \"{{ .NAME }}\"} for the other; for variants of the manifest, use profiles", "YAML alias *%s: ward does not read aliases", n.Value)
+		return
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!merge":
+		p.fail(n, "", "write the keys out in this mapping; for variants of the manifest, use profiles, which take the base's variables and replace those they name", "YAML merge key %s: ward does not read merge keys", n.Value)
+	case n.Style&yaml.TaggedStyle != 0 && !slices.Contains(plainTags, n.Tag):
+		p.fail(n, "", "remove the tag: a value is read as the text written, and a secret belongs in a store, named by a reference", "YAML tag %s: ward does not read tags", conf.Printable(n.Tag))
+	}
+	for _, c := range n.Content {
+		p.yamlFeatures(c)
+	}
+}
+
+// lineSeparators refuses U+0085, U+2028 and U+2029 written as they are.
+// yaml.v3 reads them as line breaks, YAML 1.2 and editors as text: every
+// later error's line was one too far, and inside quotes the character
+// became a space in the value. Each is reported at its line and column,
+// as an editor counts them.
+func (p *parser) lineSeparators(data []byte) {
+	line, col := 1, 1
+	for _, r := range string(data) {
+		switch r {
+		case '\n':
+			line, col = line+1, 1
+			continue
+		case 0xFEFF:
+			// A byte order mark takes no column.
+			continue
+		case 0x85, 0x2028, 0x2029:
+			p.failAt(Pos{line, col}, "", `write it as an escape in a double-quoted string ("\u2028"), or remove it if it came with a paste`, "a raw U+%04X: YAML readers disagree on whether it ends a line", r)
+		}
+		col++
+	}
 }
 
 // yamlError is a YAML syntax error, at the line the YAML parser names.
@@ -246,6 +302,7 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 		}
 	}
 	var versionSeen bool
+	var profilesAt Pos
 	p.d.Fields(n, "", map[string]func(k, v *yaml.Node){
 		"version": func(k, v *yaml.Node) {
 			versionSeen = true
@@ -261,11 +318,21 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 		"deny":     func(k, v *yaml.Node) { m.Deny = p.patterns(v, "deny") },
 		"rotation": func(k, v *yaml.Node) { p.rotation(v, &m.Rotation) },
 		"mask":     func(k, v *yaml.Node) { m.Mask, _ = p.d.Bool(v, "mask") },
-		"profiles": func(k, v *yaml.Node) { p.profiles(v, m) },
+		"profiles": func(k, v *yaml.Node) {
+			profilesAt = Pos{k.Line, k.Column}
+			p.profiles(v, m)
+		},
 		"identity": func(k, v *yaml.Node) { m.Identity = p.identity(v) },
 	})
 	if n.Kind == yaml.MappingNode && !versionSeen {
 		p.fail(n, "version", "add `version: 1` at the top", "missing")
+	}
+	// Each profile is checked with the base's variables and files: a
+	// hostile manifest within 1 MiB could hold 14,000 of each, and keep
+	// every check and start busy for minutes.
+	if n := len(m.Env) + len(m.Files); len(m.Profiles) > 0 && (len(m.Profiles)+1)*n > maxProfileChecks {
+		p.failAt(profilesAt, "profiles", fmt.Sprintf("a manifest this large is a mistake: keep (profiles + 1) × (variables + files) under %d, or split it into manifests of their own (-m)", maxProfileChecks), "%d profiles over %d variables and files", len(m.Profiles), n)
+		return m
 	}
 	// Templates and files are checked on what parsed, in the same pass as
 	// the structure, so that one `ward check` reports every problem.
@@ -277,6 +344,11 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 	p.checkIdentity(m)
 	return m
 }
+
+// maxProfileChecks bounds (profiles + 1) × (variables + files), the
+// work of checking every profile: far above a real manifest's (20
+// profiles of 1,000 variables are 21,000), about a second at most.
+const maxProfileChecks = 1_000_000
 
 func (p *parser) profiles(n *yaml.Node, m *Manifest) {
 	p.d.Pairs(n, "profiles", func(pk, pv *yaml.Node) {
@@ -445,8 +517,17 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 		// templates reading it are not reported too.
 		ev := &EnvVar{Name: k.Value, Pos: Pos{k.Line, k.Column}, Field: name}
 		out = append(out, ev)
-		switch v.Kind {
-		case yaml.ScalarNode:
+		switch {
+		case v.Kind == yaml.ScalarNode && v.Tag == "!!null":
+			// Nothing was pasted: the hint about a secret in the file
+			// would alarm for nothing. A profile's null reads as a
+			// removal, which profiles do not do.
+			hint := fmt.Sprintf("write a reference such as local://myapp/%s, {value: ...} or {template: ...}, or remove the line", strings.ToLower(k.Value))
+			if strings.HasPrefix(field, "profiles.") {
+				hint = fmt.Sprintf("a profile replaces or adds variables and cannot remove one: declare %s in the profiles that need it rather than in the base env", k.Value)
+			}
+			p.fail(v, name, hint, "no value")
+		case v.Kind == yaml.ScalarNode:
 			if v.Tag != "!!str" || !resolve.LooksLikeRef(v.Value) {
 				// The hint must not repeat the string: it may be a secret
 				// pasted where a reference belongs.
@@ -454,7 +535,7 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 				return
 			}
 			ev.Ref = p.ref(v, name)
-		case yaml.MappingNode:
+		case v.Kind == yaml.MappingNode:
 			p.envEntry(v, name, ev)
 		default:
 			p.fail(v, name, "write a reference, {value: ...} or {template: ...}", "want a string or a mapping, got %s", conf.KindName(v))

@@ -43,9 +43,11 @@ var funcs = template.FuncMap{
 func parseTemplate(name, text string) (*Template, error) {
 	t, err := template.New(name).Funcs(funcs).Option("missingkey=error").Parse(text)
 	if err != nil {
-		msg := err.Error()
-		if i := strings.LastIndex(msg, ": "); i >= 0 {
-			msg = msg[i+2:]
+		// text/template writes "template: NAME:LINE: MESSAGE"; the
+		// message may hold ": " itself (bad number syntax: "1x").
+		msg := strings.TrimPrefix(err.Error(), "template: "+name+":")
+		if m := parsePlaceRE.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("%s (at line %s in the template)", m[2], m[1])
 		}
 		return nil, errors.New(msg)
 	}
@@ -243,6 +245,8 @@ func (t *Template) scrub(err error) (msg, hint string) {
 var (
 	execCallRE  = conf.Lazy(`: error calling ([A-Za-z0-9_]+): `)
 	execPlaceRE = conf.Lazy(`^(\d+):(\d+): executing `)
+	// parsePlaceRE reads a parse error after its "template: NAME:".
+	parsePlaceRE = conf.Lazy(`(?s)^(\d+): (.*)$`)
 )
 
 func urlqueryFunc(s string) string { return url.QueryEscape(s) }

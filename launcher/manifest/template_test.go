@@ -103,3 +103,34 @@ func TestValuesRunWouldRefuse(t *testing.T) {
 		})
 	}
 }
+
+// TestTemplateSyntaxErrors checks that a template that does not parse is
+// reported with text/template's whole message, and the line in the
+// template: a message holding ": " lost its first part ("bad number
+// syntax"), and in a block of many lines the place was the block's start.
+func TestTemplateSyntaxErrors(t *testing.T) {
+	tests := []struct {
+		name, template, want string
+	}{
+		{"number", `'{{ 1x }}'`, `w.yaml:4:17: env.T.template: invalid template: bad number syntax: "1x" (at line 1 in the template)`},
+		{"character", `"{{ 'ab' }}"`, `w.yaml:4:17: env.T.template: invalid template: malformed character constant: 'ab' (at line 1 in the template)`},
+		{"third line", "|\n      [db]\n      user = {{ .A }}\n      host = {{ .A | nosuch }}\n", `w.yaml:4:17: env.T.template: invalid template: function "nosuch" not defined (at line 3 in the template)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := "version: 1\nenv:\n  A: {value: a}\n  T: {template: " + tt.template + "}\n"
+			if strings.HasPrefix(tt.template, "|") {
+				text = "version: 1\nenv:\n  A: {value: a}\n  T:\n    template: " + tt.template
+				tt.want = strings.Replace(tt.want, "4:17", "5:15", 1)
+			}
+			_, err := Parse("w.yaml", []byte(text))
+			var ve ValidationErrors
+			if !errors.As(err, &ve) || len(ve) != 1 {
+				t.Fatalf("got %v, want one validation error", err)
+			}
+			if got := ve[0].Error(); got != tt.want {
+				t.Errorf("got  %q,\nwant %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -3,8 +3,11 @@ package manifest
 import (
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
+
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // checkTemplates checks that every template reads only declared variables
@@ -18,7 +21,7 @@ func (p *parser) checkTemplates(m *Manifest, profile string, prof *Profile) {
 	}
 	where := ""
 	if profile != "" {
-		where = fmt.Sprintf(" (with profile %s)", profile)
+		where = fmt.Sprintf(" (with profile %s)", conf.Printable(profile))
 	}
 	// An env block that was not a mapping declared nothing that can be
 	// known: reading its variables is not reported as well.
@@ -145,7 +148,7 @@ func (p *parser) checkFiles(m *Manifest) {
 func (p *parser) checkFileSet(files []*FileSpec, env []*EnvVar, profile string) {
 	where := ""
 	if profile != "" {
-		where = fmt.Sprintf(" (with profile %s)", profile)
+		where = fmt.Sprintf(" (with profile %s)", conf.Printable(profile))
 	}
 	// Whether a problem between two fields is the profile's to report.
 	ours := func(a, b string) bool {
@@ -161,24 +164,73 @@ func (p *parser) checkFileSet(files []*FileSpec, env []*EnvVar, profile string) 
 	for _, v := range env {
 		declared[v.Name] = declaration{field: v.Field}
 	}
-	var seen []*FileSpec
+	// The files seen so far, by path and by each directory above them:
+	// the first base file and the first profile file of each, so that
+	// each file is compared with at most a few others. Comparing every
+	// pair was quadratic, and reported each pair of one path.
+	type firsts struct{ base, prof *FileSpec }
+	byPath, byDir := map[string]*firsts{}, map[string]*firsts{}
+	add := func(m map[string]*firsts, key string, f *FileSpec) {
+		e := m[key]
+		if e == nil {
+			e = &firsts{}
+			m[key] = e
+		}
+		if strings.HasPrefix(f.Field, "profiles.") {
+			if e.prof == nil {
+				e.prof = f
+			}
+		} else if e.base == nil {
+			e.base = f
+		}
+	}
+	order := map[*FileSpec]int{}
+	// first returns the earliest file of e that f may be reported
+	// against: ours, and for one path not two of the profile's (its own
+	// list was checked on its own).
+	first := func(e *firsts, f *FileSpec, samePath bool) *FileSpec {
+		var o *FileSpec
+		for _, c := range []*FileSpec{e.base, e.prof} {
+			if c == nil || !ours(f.Field, c.Field) {
+				continue
+			}
+			if samePath && profile != "" && strings.HasPrefix(c.Field, "profiles.") && strings.HasPrefix(f.Field, "profiles.") {
+				continue
+			}
+			if o == nil || order[c] < order[o] {
+				o = c
+			}
+		}
+		return o
+	}
 	for _, f := range files {
 		// A missing or refused path ("") was reported where it was read.
 		if f.Path != "" {
-			for _, o := range seen {
-				if !ours(f.Field, o.Field) {
-					continue
-				}
-				switch {
-				case o.Path == f.Path:
-					if profile == "" || !strings.HasPrefix(o.Field, "profiles.") || !strings.HasPrefix(f.Field, "profiles.") {
-						p.failAt(f.Pos, f.Field+".path", "give each file its own path", "path %q used twice (%s)%s", f.Path, o.Field, where)
-					}
-				case strings.HasPrefix(f.Path, o.Path+"/") || strings.HasPrefix(o.Path, f.Path+"/"):
-					p.failAt(f.Pos, f.Field+".path", "a file cannot also be a directory of files", "path %q and path %q (%s) cannot both be files%s", f.Path, o.Path, o.Field, where)
+			if e := byPath[f.Path]; e != nil {
+				if o := first(e, f, true); o != nil {
+					p.failAt(f.Pos, f.Field+".path", "give each file its own path", "path %q used twice (%s)%s", f.Path, o.Field, where)
 				}
 			}
-			seen = append(seen, f)
+			// A file seen before under this path, or at a directory above it.
+			var o *FileSpec
+			if e := byDir[f.Path]; e != nil {
+				o = first(e, f, false)
+			}
+			for dir := path.Dir(f.Path); dir != "."; dir = path.Dir(dir) {
+				if e := byPath[dir]; e != nil {
+					if c := first(e, f, false); c != nil && (o == nil || order[c] < order[o]) {
+						o = c
+					}
+				}
+			}
+			if o != nil {
+				p.failAt(f.Pos, f.Field+".path", "a file cannot also be a directory of files", "path %q and path %q (%s) cannot both be files%s", f.Path, o.Path, o.Field, where)
+			}
+			order[f] = len(order)
+			add(byPath, f.Path, f)
+			for dir := path.Dir(f.Path); dir != "."; dir = path.Dir(dir) {
+				add(byDir, dir, f)
+			}
 		}
 		if f.Env == "" {
 			continue

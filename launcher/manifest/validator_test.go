@@ -22,9 +22,14 @@ import (
 // when the schema learns more.
 var inexpressible = map[string]string{
 	// YAML, not the data: the validator sees JSON, which has no such thing.
-	"duplicate-env":  "duplicate keys: YAML refuses the document before it becomes JSON, and JSON Schema never sees both keys",
-	"yaml-syntax":    "not YAML: there is no JSON document to validate",
-	"multi-document": "a second YAML document: a validator, like an editor's YAML language server, checks each document on its own",
+	"duplicate-env":       "duplicate keys: YAML refuses the document before it becomes JSON, and JSON Schema never sees both keys",
+	"yaml-syntax":         "not YAML: there is no JSON document to validate",
+	"multi-document":      "a second YAML document: a validator, like an editor's YAML language server, checks each document on its own",
+	"yaml-alias":          "an alias: the validator sees the value it stands for, copied in",
+	"yaml-merge-key":      "a merge key (<<): the validator sees the merged mapping",
+	"yaml-tag":            "a tag (!vault, !!binary): the validator sees the value without it, or decoded",
+	"yaml-alias-bomb":     "an alias bomb: yaml.v3 refuses it before there is JSON to validate",
+	"yaml-line-separator": "a raw U+0085 or U+2028: the validator sees what its YAML reader made of it, a space or the character",
 
 	// Relations between values in different places.
 	"template-cycle":                     "templates reading each other in a cycle: a property of several values' template text",
@@ -35,6 +40,9 @@ var inexpressible = map[string]string{
 	"file-dup-path":                      "two files with one path: uniqueItems compares whole items, not one property",
 	"file-and-dir":                       "one file's path a directory of another's: a relation between two items",
 	"identity-profile-declared-endpoint": "a base variable ward sets for an identity only a profile serves: a relation between the base env and a profile's identity",
+
+	// A product of two objects' sizes.
+	"profiles-too-many": "(profiles + 1) × (variables + files) over a bound: maxProperties bounds one object, not a product of two",
 
 	// Arithmetic over a string's parts.
 	"rotation-poll-sum-too-short": "a poll of several parts adding up to less than 1s (500ms400ms): the schema refuses a single part under 1s, but a pattern cannot add",

@@ -9,8 +9,10 @@ package conf
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -192,12 +194,26 @@ func (d *Decoder) OneOf(n *yaml.Node, field string, choices ...string) (string, 
 // mappingHint says what a mapping looks like.
 const mappingHint = "write NAME: VALUE lines, indented under the field"
 
-// Join makes the dotted path of key under field.
+// Join makes the dotted path of key under field. A key that is not
+// printable is quoted, as Printable does.
 func Join(field, key string) string {
 	if field == "" {
-		return key
+		return Printable(key)
 	}
-	return field + "." + key
+	return field + "." + Printable(key)
+}
+
+// Printable returns a name the user wrote as it is, or Go-quoted when it
+// holds a character that is not printable: a quoted YAML key can hold
+// escape sequences and line breaks, which a terminal showing the error
+// would obey (clearing the screen, forging `ward: error:` lines).
+func Printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // KindName says what a node is, for "want X, got Y" messages.
