@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -585,6 +586,47 @@ func rotatesOnce(t *testing.T, cmd *exec.Cmd, ready, v1, v2 string, change func(
 	exitCode(t, cmd.Wait())
 	for line := range stderr.ch {
 		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary is in ward's stderr")
+		}
+	}
+}
+
+// TestRefreshFailureLoggedOncePerStep: a file:// secret emptied while
+// the child runs (a mount half rewritten) fails its refresh, and the
+// warning comes once, then once at each retry. One change of the file
+// is an event on the file's own watch and one on its directory's, and
+// each failed read of the same change warned again at once.
+func TestRefreshFailureLoggedOncePerStep(t *testing.T) {
+	w := newWardEnv(t)
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	v := canary("refresh-once")
+	os.WriteFile(src, []byte(v), 0o600)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: file://" + src + "\nrotation:\n  debounce: 100ms\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo up; exec sleep 60")
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("up")
+	stderr.waitForContaining("watching secret files")
+	warning := func(line string) bool {
+		return strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, "cannot refresh secrets")
+	}
+	os.WriteFile(src, nil, 0o600)
+	stderr.skipUntil("the first warning", warning)
+	// The next warning must be the retry's, a backoff step later: its
+	// retry_in is the next step's (2s, less 20% at most), where a second
+	// warning of the same change said what was left of the first (1s).
+	next := stderr.skipUntil("the next warning", warning)
+	m2 := regexp.MustCompile(`"retry_in":"([^"]+)"`).FindStringSubmatch(next)
+	if m2 == nil {
+		t.Fatalf("the warning has no retry_in: %s", next)
+	}
+	if d, err := time.ParseDuration(m2[1]); err != nil || d < 1300*time.Millisecond {
+		t.Errorf("the second warning says retry_in %s: it is the same change warned of again, not the retry's", m2[1])
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		if strings.Contains(line, v) {
 			t.Errorf("a canary is in ward's stderr")
 		}
 	}

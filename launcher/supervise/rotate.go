@@ -176,7 +176,8 @@ func (r *rotator) run(ctx context.Context) {
 		if err != nil {
 			// Each trigger once: the retry reads each again once, not
 			// once per failure of an outage.
-			if !slices.Contains(failed, t) {
+			already := slices.Contains(failed, t)
+			if !already {
 				failed = append(failed, t)
 			}
 			r.checkExpired(ctx)
@@ -188,7 +189,14 @@ func (r *rotator) run(ctx context.Context) {
 				wait := jitter(backoff, 0.2)
 				retryAt, retryWhen = time.After(wait), time.Now().Add(wait)
 			}
-			r.log.Warn("cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", max(time.Until(retryWhen), 0).Round(time.Millisecond).String(), "error", err.Error())
+			// Logged once a step: the same failure again before its
+			// retry (one change of a file is an event on the file's
+			// watch and one on its directory's) is no news.
+			level := slog.LevelWarn
+			if already && !retrying {
+				level = slog.LevelDebug
+			}
+			r.log.Log(ctx, level, "cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", max(time.Until(retryWhen), 0).Round(time.Millisecond).String(), "error", err.Error())
 			if next == nil {
 				// Nothing read changes the child's view.
 				return
