@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -350,5 +351,46 @@ func TestLocalStorePathsWithTilde(t *testing.T) {
 	code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", `printf %s "$DB" | sha256sum`)
 	if code != 0 || stdout != fmt.Sprintf("%x  -\n", sha256.Sum256([]byte(v))) {
 		t.Errorf("ward run: exit %d, the child did not get the value set:\n%s", code, stderr)
+	}
+}
+
+// TestLocalIdentityOfAnotherUser: a store and identity made by one user
+// (root here) and read by another (a service's user, `sudo` without -u):
+// the identity file cannot be read. The error was a bare "permission
+// denied"; it names the file's owner and mode, ward's user, and what to
+// do.
+func TestLocalIdentityOfAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the test reads root's identity as uid 65534 and needs root")
+	}
+	bin := nobodyBin(t)
+	data, config := filepath.Join(bin, "data"), filepath.Join(bin, "config")
+	env := []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/", "XDG_DATA_HOME=" + data, "XDG_CONFIG_HOME=" + config, "WARD_LOG_FORMAT=json"}
+	v := canary("identity-other")
+	set := exec.Command(filepath.Join(bin, "ward"), "local", "set", "db")
+	set.Env, set.Stdin = env, strings.NewReader(v)
+	if out, err := set.CombinedOutput(); err != nil {
+		t.Fatalf("ward local set as root: %v: %s", err, out)
+	}
+	// Only the identity stops the other user: the directories are open
+	// and the (encrypted) store readable.
+	for _, d := range []string{data, filepath.Join(data, "ward"), config, filepath.Join(config, "ward")} {
+		os.Chmod(d, 0o755)
+	}
+	os.Chmod(filepath.Join(data, "ward", "store.age"), 0o644)
+	list := exec.Command(filepath.Join(bin, "ward"), "local", "list")
+	list.Env, list.Dir = env, bin
+	list.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := list.CombinedOutput()
+	if code := exitCode(t, err); code != 125 {
+		t.Errorf("ward local list as uid 65534: exit %d, want 125: %s", code, out)
+	}
+	for _, want := range []string{"cannot read the identity file", "owned by uid 0", "ward runs as uid 65534", "sudo -u"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the error does not say %q: %s", want, out)
+		}
+	}
+	if strings.Contains(string(out), v) {
+		t.Errorf("a canary is in the output")
 	}
 }

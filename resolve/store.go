@@ -75,6 +75,23 @@ type FileStamp struct {
 	Stamp string
 }
 
+// Whose says who may read path and who ward is, for a file ward may not
+// read: a pod's arbitrary UID against a secret volume's root-owned 0400
+// files, or an identity file of another user, gave a bare "permission
+// denied". "" when path cannot be examined.
+func Whose(path string) string {
+	st, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	s, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	groups, _ := os.Getgroups()
+	return fmt.Sprintf(" (it has mode %04o, owned by uid %d and gid %d; ward runs as uid %d, gid %d, groups %v)", st.Mode().Perm(), s.Uid, s.Gid, os.Geteuid(), os.Getegid(), groups)
+}
+
 // StampFile returns the stamp of the file at path now (following
 // symlinks, as a read does); "" when it cannot be read.
 func StampFile(path string) string {

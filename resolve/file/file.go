@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -61,7 +60,7 @@ func read(ref resolve.Ref, path string) (resolve.Secret, error) {
 				"check the path: the file a secret mount (Docker, Kubernetes) or systemd's LoadCredential= puts there")
 		}
 		if errors.Is(err, fs.ErrPermission) {
-			return resolve.Secret{}, resolve.WithHint(fmt.Errorf("%w%s", err, whose(path)),
+			return resolve.Secret{}, resolve.WithHint(fmt.Errorf("%w%s", err, resolve.Whose(path)),
 				"make it readable by ward's user: in a Kubernetes pod, set securityContext.fsGroup (the kubelet makes a secret volume's files readable by that group) or the volume's defaultMode; elsewhere chown or chmod it")
 		}
 		return resolve.Secret{}, err
@@ -95,20 +94,4 @@ func read(ref resolve.Ref, path string) (resolve.Secret, error) {
 		Version: "modified " + st.ModTime().UTC().Format(time.RFC3339),
 		File:    &resolve.FileStamp{Path: path, Stamp: resolve.Stamp(st)},
 	}, nil
-}
-
-// whose says who may read path and who ward is, for a file ward may not
-// read: a pod's arbitrary UID against a secret volume's root-owned 0400
-// files gave a bare "permission denied". "" when path cannot be examined.
-func whose(path string) string {
-	st, err := os.Stat(path)
-	if err != nil {
-		return ""
-	}
-	s, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return ""
-	}
-	groups, _ := os.Getgroups()
-	return fmt.Sprintf(" (it has mode %04o, owned by uid %d and gid %d; ward runs as uid %d, gid %d, groups %v)", st.Mode().Perm(), s.Uid, s.Gid, os.Geteuid(), os.Getegid(), groups)
 }

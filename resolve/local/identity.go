@@ -41,6 +41,10 @@ func (s *Store) identity(create bool) ([]*keyPair, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("the identity file %s is missing: without it the local store %s cannot be decrypted (restore it, or point $WARD_IDENTITY at it)", s.IdentityPath, s.Path)
 		}
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, resolve.WithHint(fmt.Errorf("cannot read the identity file %s%s: %w", s.IdentityPath, resolve.Whose(s.IdentityPath), err),
+				"run ward as the user the local store belongs to (sudo -u USER), or give that user the file (chown)")
+		}
 		return nil, err
 	}
 	defer clear(b)
