@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -392,5 +393,36 @@ func TestLocalIdentityOfAnotherUser(t *testing.T) {
 	}
 	if strings.Contains(string(out), v) {
 		t.Errorf("a canary is in the output")
+	}
+}
+
+// TestLocalStoreElsewhereNamed: a store made where ward keeps it by
+// default (~/.local/share/ward/store.age), then XDG_DATA_HOME set (a new
+// shell profile, a container image) or WARD_LOCAL_STORE: ward looked
+// where those say, said the store "does not exist yet", and the one made
+// before looked gone. The error names it and how to use it.
+func TestLocalStoreElsewhereNamed(t *testing.T) {
+	w := newWardEnv(t)
+	home := filepath.Join(w.dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	base := w.env
+	w.env = append(slices.Clone(base), "HOME="+home, "XDG_DATA_HOME=")
+	w.set("db", canary("elsewhere"))
+	usual := filepath.Join(home, ".local", "share", "ward", "store.age")
+	if _, err := os.Stat(usual); err != nil {
+		t.Fatalf("the store is not where ward keeps it by default: %v", err)
+	}
+	w.env = append(slices.Clone(base), "HOME="+home)
+	m := w.manifest("version: 1\nenv:\n  DB: local://db\n")
+	code, _, stderr := w.run("run", "-m", m, "--", "true")
+	if code != 125 {
+		t.Errorf("ward run: exit %d, want 125", code)
+	}
+	for _, want := range []string{"one is at " + usual, "WARD_LOCAL_STORE"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("the error does not say %q:\n%s", want, stderr)
+		}
 	}
 }

@@ -28,6 +28,10 @@ type Store struct {
 	Path string
 	// IdentityPath is the age identity file (mode 0600).
 	IdentityPath string
+	// usual is where the store is when neither $WARD_LOCAL_STORE nor
+	// $XDG_DATA_HOME says otherwise, when Path is elsewhere: a store there
+	// is named when Path has none (see missing).
+	usual string
 
 	mu     sync.Mutex
 	cached *snapshot
@@ -102,7 +106,13 @@ func Open(getenv func(string) string) (*Store, error) {
 	if abs, err := filepath.Abs(id); err == nil {
 		id = abs
 	}
-	return &Store{Path: path, IdentityPath: id}, nil
+	usual := ""
+	if home, err := homeDir(getenv); err == nil {
+		if u := filepath.Join(home, ".local", "share", "ward", "store.age"); u != path {
+			usual = u
+		}
+	}
+	return &Store{Path: path, IdentityPath: id, usual: usual}, nil
 }
 
 // expandHome returns p with a leading ~ or ~/ made the home directory.
@@ -309,6 +319,13 @@ func (s *Store) missing() error {
 		if _, err := s.target(); errors.Is(err, fs.ErrNotExist) {
 			link, _ := os.Readlink(s.Path)
 			return fmt.Errorf("the local store %s is a symbolic link to %s, in a folder that is not there: mount or sync that folder (or point the link at the store)", s.Path, link)
+		}
+	}
+	if s.usual != "" {
+		// XDG_DATA_HOME set since (a new shell profile, a container
+		// image), or WARD_LOCAL_STORE: the store made before looked gone.
+		if st, err := os.Stat(s.usual); err == nil && st.Mode().IsRegular() {
+			return fmt.Errorf("the local store %s does not exist yet, but one is at %s, where ward keeps it when neither WARD_LOCAL_STORE nor XDG_DATA_HOME says otherwise (point WARD_LOCAL_STORE at it, or move it here; or create an entry here with: ward local set NAME): %w", s.Path, s.usual, ErrNoStore)
 		}
 	}
 	return fmt.Errorf("the local store %s does not exist yet (create an entry with: ward local set NAME): %w", s.Path, ErrNoStore)
