@@ -560,15 +560,7 @@ func staticTTL(sec *api.Secret) (left time.Duration, ok bool) {
 	if _, rotated := sec.Data["last_vault_rotation"]; !rotated {
 		return 0, false
 	}
-	n, ok := sec.Data["ttl"].(json.Number)
-	if !ok {
-		return 0, false
-	}
-	secs, err := n.Int64()
-	if err != nil {
-		return 0, false
-	}
-	return time.Duration(secs) * time.Second, true
+	return dataTTL(sec)
 }
 
 // issuedTTL is the lifetime of a token Vault signs anew at each read,
@@ -584,12 +576,19 @@ func issuedTTL(ref resolve.Ref, sec *api.Secret) (life time.Duration, ok bool) {
 	if !token || !client {
 		return 0, false
 	}
+	life, ok = dataTTL(sec)
+	return life, ok && life > 0
+}
+
+// dataTTL is the ttl field of sec's data, in seconds as Vault writes it
+// (not the lease's): ok is false when there is none.
+func dataTTL(sec *api.Secret) (time.Duration, bool) {
 	n, ok := sec.Data["ttl"].(json.Number)
 	if !ok {
 		return 0, false
 	}
 	secs, err := n.Int64()
-	if err != nil || secs <= 0 {
+	if err != nil {
 		return 0, false
 	}
 	return time.Duration(secs) * time.Second, true
