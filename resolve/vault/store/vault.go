@@ -23,11 +23,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-rootcerts"
 	"github.com/hashicorp/vault/api"
 	"golang.org/x/sync/errgroup"
 
@@ -247,6 +250,10 @@ func (s *Store) newClient() (*api.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure the client for %s: %w", s.set.Address, err)
 	}
+	if (s.set.CACert != "" || s.set.CAPath != "") && s.set.caCertBytes == "" && !s.set.skipVerify {
+		// After NewClient and ConfigureTLS, which want the bare transport.
+		hc.Transport = newTrustedCAs(transport, s.set.CACert, s.set.CAPath, s.log)
+	}
 	// NewClient reads VAULT_TOKEN and VAULT_NAMESPACE from the process
 	// environment; only the settings count.
 	c.ClearToken()
@@ -309,6 +316,89 @@ func (c *clientCert) get(*tls.CertificateRequestInfo) (*tls.Certificate, error) 
 	}
 	c.cert, c.stamp = &pair, stamp
 	return c.cert, nil
+}
+
+// trustedCAs gives each new connection to Vault the CA certificates in
+// VAULT_CACERT or VAULT_CAPATH as those are now: an operator rotating
+// Vault's CA first adds the new one to the bundle (cert-manager's
+// trust-manager, a ConfigMap), then has Vault present a certificate it
+// signed. A ward that loaded the bundle once refused every new
+// connection from then on, until it was restarted: the child's leases
+// ran out meanwhile. The files are looked at, at most once a second,
+// when a request is made; a change gives a new transport (Go's own
+// verification, proxies and HTTP/2 as before) and closes the old one's
+// idle connections.
+type trustedCAs struct {
+	file, dir string
+	log       *slog.Logger
+
+	mu      sync.Mutex
+	cur     *http.Transport
+	stamp   string
+	checked time.Time
+}
+
+func newTrustedCAs(t *http.Transport, file, dir string, log *slog.Logger) *trustedCAs {
+	c := &trustedCAs{file: file, dir: dir, log: log, cur: t, checked: time.Now()}
+	c.stamp = c.stampNow()
+	return c
+}
+
+// stampNow is the stamp of the CA file, or of the directory and each
+// file in it.
+func (c *trustedCAs) stampNow() string {
+	if c.file != "" {
+		// rootcerts reads the file and ignores the directory when both
+		// are set, as ConfigureTLS did.
+		return resolve.StampFile(c.file)
+	}
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(resolve.StampFile(c.dir))
+	for _, e := range entries {
+		b.WriteString(" " + resolve.StampFile(filepath.Join(c.dir, e.Name())))
+	}
+	return b.String()
+}
+
+func (c *trustedCAs) transport() *http.Transport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.checked) < time.Second {
+		return c.cur
+	}
+	c.checked = time.Now()
+	stamp := c.stampNow()
+	if stamp == c.stamp {
+		return c.cur
+	}
+	pool, err := rootcerts.LoadCACerts(&rootcerts.Config{CAFile: c.file, CAPath: c.dir})
+	if err != nil || stamp == "" {
+		// Half written, or removed to be written again: the certificates
+		// in hand, until the files can be read.
+		c.log.Debug("vault CA certificates changed but cannot be loaded yet; trusting the ones in hand", "ca_cert", c.file, "ca_path", c.dir)
+		return c.cur
+	}
+	next := c.cur.Clone()
+	next.TLSClientConfig.RootCAs = pool
+	c.cur.CloseIdleConnections()
+	c.cur, c.stamp = next, stamp
+	c.log.Info("vault CA certificates changed; new connections to vault trust the new ones", "ca_cert", c.file, "ca_path", c.dir)
+	return c.cur
+}
+
+func (c *trustedCAs) RoundTrip(r *http.Request) (*http.Response, error) {
+	return c.transport().RoundTrip(r)
+}
+
+// CloseIdleConnections is what http.Client's calls.
+func (c *trustedCAs) CloseIdleConnections() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur.CloseIdleConnections()
 }
 
 // Fetch reads one document: a KV secret (v1 or v2) or a dynamic secret.
