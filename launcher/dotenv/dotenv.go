@@ -67,17 +67,16 @@ const (
 // `export ` prefix and spaces around '='; '#' comment lines, and ' #'
 // comments after unquoted values; single-quoted and backtick-quoted
 // values (literal) and double-quoted values (escapes \n \r \t \\ \" \$),
-// all of which may span lines; empty values; CRLF line ends and a UTF-8 BOM. A variable set twice
+// all of which may span lines; empty values; CRLF or CR line ends and a UTF-8 BOM. A variable set twice
 // keeps its first place and its last value, with a warning. Values are
 // never expanded. The first syntax error stops the parse.
 func Parse(data []byte) ([]Pair, []Warning, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if bytes.Contains(data, []byte("\r\n")) {
-		data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	if bytes.IndexByte(data, '\r') >= 0 {
+		data = lineFeeds(data)
 		// The copy holds the values too.
 		defer clear(data)
 	}
-	data = bytes.TrimSuffix(data, []byte("\r"))
 	p := &parser{data: data, line: 1}
 	var pairs []Pair
 	var warns []Warning
@@ -103,6 +102,26 @@ func Parse(data []byte) ([]Pair, []Warning, error) {
 		pairs = append(pairs, Pair{Key: key, Value: value, Line: line})
 	}
 	return pairs, warns, nil
+}
+
+// lineFeeds returns a copy of data with each CRLF and each lone CR made
+// one LF, as the npm dotenv package and python-dotenv (a text file's
+// universal newlines) read a file: a file saved with CR line ends holds
+// one variable per line, not one variable with every line in its value,
+// and a CR inside quotes reaches the program as an LF.
+func lineFeeds(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\r' {
+			out = append(out, data[i])
+			continue
+		}
+		out = append(out, '\n')
+		if i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+	}
+	return out
 }
 
 type parser struct {
@@ -194,7 +213,7 @@ func (p *parser) unquoted(afterBlank bool) ([]byte, bool) {
 		}
 		end++
 	}
-	raw := bytes.TrimRight(p.data[start:end], " \t\r")
+	raw := bytes.TrimRight(p.data[start:end], " \t")
 	p.pos = end
 	p.skipLine()
 	expands := false

@@ -40,6 +40,9 @@ func TestDotenv(t *testing.T) {
 		{name: "hash inside quotes", in: "A=\"a # b\" # c\nB='#x'#y\n", want: []kv{{"A", "a # b"}, {"B", "#x"}}},
 		{name: "spaces inside quotes kept", in: "A=\"  x  \"\n", want: []kv{{"A", "  x  "}}},
 		{name: "crlf", in: "A=1\r\nB=\"x\r\ny\"\r\nC='z'\r\n", want: []kv{{"A", "1"}, {"B", "x\ny"}, {"C", "z"}}},
+		// As the npm dotenv package and python-dotenv read them.
+		{name: "cr line ends", in: "A=1\rB='x\ry'\rC=\"z\" # c\r\rD\r", err: "line 6: expected KEY=VALUE"},
+		{name: "cr line ends and a cr inside quotes", in: "A=1\rB='x\ry'\rC=\"z\\r\r\" # c\r\nD=2", want: []kv{{"A", "1"}, {"B", "x\ny"}, {"C", "z\r\n"}, {"D", "2"}}},
 		{name: "bom", in: "\xef\xbb\xbfA=1\n", want: []kv{{"A", "1"}}},
 		{name: "duplicate keeps the first place and the last value", in: "A=1\nB=2\nA=3\n", want: []kv{{"A", "3"}, {"B", "2"}},
 			warns: []string{"line 3: A: set again (before on line 1); the last value wins"}},
@@ -139,6 +142,7 @@ func FuzzDotenv(f *testing.F) {
 		"A=1\nB=two\n",
 		"export A = 'x'\n# c\nB=\"a\\nb\" # c\n",
 		"A=\"multi\nline\"\r\nB='x\ny'\n",
+		"A=1\rB=\"x\ry\"\r",
 		"\xef\xbb\xbfA=v # c\nA=w\n",
 		"A=\"unterminated\n",
 		"A='x'junk\n",
@@ -155,7 +159,7 @@ func FuzzDotenv(f *testing.F) {
 			if !errors.As(err, &de) {
 				t.Fatalf("got error of type %T, want *Error", err)
 			}
-			if de.Line < 1 || de.Line > bytes.Count(data, []byte("\n"))+1 {
+			if de.Line < 1 || de.Line > bytes.Count(data, []byte("\n"))+bytes.Count(data, []byte("\r"))+1 {
 				t.Fatalf("got error line=%d, want a line of the input", de.Line)
 			}
 			rest := strings.TrimPrefix(err.Error(), fmt.Sprintf("line %d: ", de.Line))
