@@ -61,6 +61,7 @@ const (
 	msgNUL            = "the value contains a NUL byte, which no environment variable can hold"
 	msgDuplicate      = "set again (before on line %d); the last value wins"
 	msgExpand         = "$NAME and ${...} are not expanded: ward stores the text as written (compose values with a template in ward.yaml)"
+	msgHashInValue    = "'#' without a space before it is kept in the value, as python-dotenv, docker compose and sh read it; the npm dotenv package and node --env-file end the value at it, so a Node.js program was given only the text before it"
 )
 
 // Parse reads a dotenv file: KEY=VALUE lines with an optional
@@ -79,7 +80,6 @@ func Parse(data []byte) ([]Pair, []Warning, error) {
 	}
 	p := &parser{data: data, line: 1}
 	var pairs []Pair
-	var warns []Warning
 	index := map[string]int{}
 	for {
 		key, value, line, expands, err := p.next()
@@ -90,10 +90,10 @@ func Parse(data []byte) ([]Pair, []Warning, error) {
 			break
 		}
 		if expands {
-			warns = append(warns, Warning{Line: line, Key: key, Msg: msgExpand})
+			p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgExpand})
 		}
 		if i, ok := index[key]; ok {
-			warns = append(warns, Warning{Line: line, Key: key, Msg: fmt.Sprintf(msgDuplicate, pairs[i].Line)})
+			p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: fmt.Sprintf(msgDuplicate, pairs[i].Line)})
 			clear(pairs[i].Value)
 			pairs[i].Value, pairs[i].Line = value, line
 			continue
@@ -101,7 +101,7 @@ func Parse(data []byte) ([]Pair, []Warning, error) {
 		index[key] = len(pairs)
 		pairs = append(pairs, Pair{Key: key, Value: value, Line: line})
 	}
-	return pairs, warns, nil
+	return pairs, p.warns, nil
 }
 
 // lineFeeds returns a copy of data with each CRLF and each lone CR made
@@ -125,9 +125,10 @@ func lineFeeds(data []byte) []byte {
 }
 
 type parser struct {
-	data []byte
-	pos  int
-	line int
+	data  []byte
+	pos   int
+	line  int
+	warns []Warning
 }
 
 // next returns the next variable, or an empty key at the end of the file.
@@ -186,7 +187,7 @@ func (p *parser) assignment() (key string, value []byte, line int, expands bool,
 		case '"':
 			value, expands, err = p.doubleQuoted(key, line)
 		default:
-			value, expands = p.unquoted(p.pos > valueStart)
+			value, expands = p.unquoted(key, line, p.pos > valueStart)
 		}
 	} else {
 		value = []byte{}
@@ -203,15 +204,24 @@ func (p *parser) assignment() (key string, value []byte, line int, expands bool,
 
 // unquoted reads a value up to the end of the line or a '#' that follows
 // a space or tab (afterBlank: blanks came before the value), without the
-// blanks around it.
-func (p *parser) unquoted(afterBlank bool) ([]byte, bool) {
+// blanks around it. A '#' kept in the value is warned of: the readers of
+// the Node.js world end the value at any '#', so a program may have been
+// given less than ward stores.
+func (p *parser) unquoted(key string, line int, afterBlank bool) ([]byte, bool) {
 	start := p.pos
 	end := start
+	hash := false
 	for end < len(p.data) && p.data[end] != '\n' {
-		if p.data[end] == '#' && (end == start && afterBlank || end > start && (p.data[end-1] == ' ' || p.data[end-1] == '\t')) {
-			break
+		if p.data[end] == '#' {
+			if end == start && afterBlank || end > start && (p.data[end-1] == ' ' || p.data[end-1] == '\t') {
+				break
+			}
+			hash = true
 		}
 		end++
+	}
+	if hash {
+		p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgHashInValue})
 	}
 	raw := bytes.TrimRight(p.data[start:end], " \t")
 	p.pos = end
