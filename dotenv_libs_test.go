@@ -85,6 +85,11 @@ func TestImportGivesWhatDotenvLibrariesGave(t *testing.T) {
 		{name: "escaped newlines of a pem key", file: func(a, b string) string {
 			return "A_SECRET=\"-----BEGIN-----\\n" + a + "\\n-----END-----\\n\"\nB_SECRET=" + b
 		}},
+		// Pasted from a web page or a chat: a no-break space, an
+		// ideographic space, a thin space.
+		{name: "unicode spaces around an unquoted value", file: func(a, b string) string {
+			return "A_SECRET=" + a + "\u00a0\nB_SECRET=\u3000" + b + "\u2009 # c\n"
+		}},
 		{name: "cr line ends", file: func(a, b string) string { return "A_SECRET=" + a + "\rB_SECRET='" + b + "'\r" }},
 		{name: "a cr inside quotes", file: func(a, b string) string {
 			return "A_SECRET=\"" + a + "\r" + b + "\"\nB_SECRET='" + b + "\r" + a + "'\n"

@@ -9,6 +9,7 @@ package dotenv
 import (
 	"bytes"
 	"fmt"
+	"unicode"
 
 	"github.com/wardsecrets/ward/resolve"
 )
@@ -204,7 +205,7 @@ func (p *parser) assignment() (key string, value []byte, line int, expands bool,
 
 // unquoted reads a value up to the end of the line or a '#' that follows
 // a space or tab (afterBlank: blanks came before the value), without the
-// blanks around it. A '#' kept in the value is warned of: the readers of
+// white space around it. A '#' kept in the value is warned of: the readers of
 // the Node.js world end the value at any '#', so a program may have been
 // given less than ward stores.
 func (p *parser) unquoted(key string, line int, afterBlank bool) ([]byte, bool) {
@@ -223,7 +224,10 @@ func (p *parser) unquoted(key string, line int, afterBlank bool) ([]byte, bool) 
 	if hash {
 		p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgHashInValue})
 	}
-	raw := bytes.TrimRight(p.data[start:end], " \t")
+	// Unicode's spaces too (a no-break space pasted from a web page), as
+	// JavaScript's trim() and Python's strip() drop them: the npm dotenv
+	// package and python-dotenv gave the program the value without them.
+	raw := bytes.TrimFunc(p.data[start:end], unicode.IsSpace)
 	p.pos = end
 	p.skipLine()
 	expands := false

@@ -32,6 +32,7 @@ func TestDotenv(t *testing.T) {
 			warns: []string{"line 1: A: " + msgHashInValue, "line 2: B: " + msgHashInValue, "line 3: C: " + msgHashInValue}},
 		{name: "comment instead of a value", in: "A= # nothing\n", want: []kv{{"A", ""}}},
 		{name: "trailing spaces dropped", in: "A=value   \nB=v \t\n", want: []kv{{"A", "value"}, {"B", "v"}}},
+		{name: "unicode spaces dropped", in: "A=value\u00a0\nB=\u3000v\u2009\u00a0 # c\nC='\u00a0q\u00a0'\nD=\xff\xa0\n", want: []kv{{"A", "value"}, {"B", "v"}, {"C", "\u00a0q\u00a0"}, {"D", "\xff\xa0"}}},
 		{name: "equals inside the value", in: "A=x=y==\nB=\"k=v\"\n", want: []kv{{"A", "x=y=="}, {"B", "k=v"}}},
 		{name: "empty values", in: "A=\nB=''\nC=\"\"\nD=", want: []kv{{"A", ""}, {"B", ""}, {"C", ""}, {"D", ""}}},
 		{name: "single quotes are literal", in: `A='a\nb $X "q" # not a comment'` + "\n", want: []kv{{"A", `a\nb $X "q" # not a comment`}}},
