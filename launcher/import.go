@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -174,6 +175,9 @@ func (j *importJob) classify(secret, plain []string) error {
 		}
 		if j.plain[i] && strings.ContainsAny(string(p.Value), "\x00") {
 			return failure.New(fmt.Errorf("%s holds a NUL byte, which no environment variable can", p.Key), "")
+		}
+		if j.plain[i] && !utf8.Valid(p.Value) {
+			return failure.New(fmt.Errorf("%s: line %d: %s: the value is not UTF-8 text, which a manifest cannot hold", j.file, p.Line, p.Key), "leave it to the local store (no --plain "+p.Key+")")
 		}
 	}
 	return nil
