@@ -109,7 +109,11 @@ func (j *importJob) read(stdio IO) error {
 	pairs, warns, err := dotenv.Parse(data)
 	clear(data)
 	if err != nil {
-		return failure.New(fmt.Errorf("%s: %w", j.file, err), `quote values with spaces, '#' or several lines: KEY="..." or KEY='...'`)
+		hint := `quote values with spaces, '#' or several lines: KEY="..." or KEY='...'`
+		if de := (*dotenv.Error)(nil); errors.As(err, &de) && de.Hint != "" {
+			hint = de.Hint
+		}
+		return failure.New(fmt.Errorf("%s: %w", j.file, err), hint)
 	}
 	j.pairs = pairs
 	for _, w := range warns {

@@ -42,6 +42,8 @@ type Error struct {
 	Line int
 	Key  string
 	Msg  string
+	// Hint, when set, says how to fix what Msg names.
+	Hint string
 }
 
 func (e *Error) Error() string {
@@ -60,6 +62,8 @@ const (
 	msgUnterminatedBQ = "unterminated backtick quote"
 	msgTextAfterQuote = "unexpected text after the closing quote"
 	msgNUL            = "the value contains a NUL byte, which no environment variable can hold"
+	msgUTF16          = "the file is UTF-16 text, which no dotenv reader reads (the npm dotenv package finds no variable in it, python-dotenv stops)"
+	hintUTF16         = "save it as UTF-8: Windows PowerShell's > and Out-File write UTF-16; use Set-Content -Encoding utf8, or an editor's Save As"
 	msgDuplicate      = "set again (before on line %d); the last value wins"
 	msgExpand         = "$NAME and ${...} are not expanded: ward stores the text as written (compose values with a template in ward.yaml)"
 	msgHashInValue    = "'#' without a space before it is kept in the value, as python-dotenv, docker compose and sh read it; the npm dotenv package and node --env-file end the value at it, so a Node.js program was given only the text before it"
@@ -69,10 +73,16 @@ const (
 // `export ` prefix and spaces around '='; '#' comment lines, and ' #'
 // comments after unquoted values; single-quoted and backtick-quoted
 // values (literal) and double-quoted values (escapes \n \r \t \\ \" \$),
-// all of which may span lines; empty values; CRLF or CR line ends and a UTF-8 BOM. A variable set twice
+// all of which may span lines; empty values; CRLF or CR line ends and a UTF-8 BOM
+// (a UTF-16 file is refused, saying so). A variable set twice
 // keeps its first place and its last value, with a warning. Values are
 // never expanded. The first syntax error stops the parse.
 func Parse(data []byte) ([]Pair, []Warning, error) {
+	// Its byte order mark, either way round; without one, its key would
+	// be refused as a name with NUL bytes in it.
+	if bytes.HasPrefix(data, []byte("\xff\xfe")) || bytes.HasPrefix(data, []byte("\xfe\xff")) {
+		return nil, nil, &Error{Line: 1, Msg: msgUTF16, Hint: hintUTF16}
+	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if bytes.IndexByte(data, '\r') >= 0 {
 		data = lineFeeds(data)

@@ -45,6 +45,9 @@ func TestDotenv(t *testing.T) {
 		// As the npm dotenv package and python-dotenv read them.
 		{name: "cr line ends", in: "A=1\rB='x\ry'\rC=\"z\" # c\r\rD\r", err: "line 6: expected KEY=VALUE"},
 		{name: "cr line ends and a cr inside quotes", in: "A=1\rB='x\ry'\rC=\"z\\r\r\" # c\r\nD=2", want: []kv{{"A", "1"}, {"B", "x\ny"}, {"C", "z\r\n"}, {"D", "2"}}},
+		// Windows PowerShell 5's > and Out-File.
+		{name: "utf-16", in: "\xff\xfeA\x00=\x00s\x003\x00c\x00r\x00e\x00t\x00\r\x00\n\x00", err: "line 1: " + msgUTF16},
+		{name: "utf-16 big-endian", in: "\xfe\xff\x00A\x00=\x00s\x003\x00c\x00r\x00e\x00t", err: "line 1: " + msgUTF16},
 		{name: "bom", in: "\xef\xbb\xbfA=1\n", want: []kv{{"A", "1"}}},
 		{name: "duplicate keeps the first place and the last value", in: "A=1\nB=2\nA=3\n", want: []kv{{"A", "3"}, {"B", "2"}},
 			warns: []string{"line 3: A: set again (before on line 1); the last value wins"}},
@@ -133,7 +136,7 @@ func renderDotenv(pairs []Pair) []byte {
 	return b.Bytes()
 }
 
-var errorMsgs = []string{msgNoEquals, msgBadName, msgUnterminatedSQ, msgUnterminatedDQ, msgUnterminatedBQ, msgTextAfterQuote, msgNUL}
+var errorMsgs = []string{msgNoEquals, msgBadName, msgUnterminatedSQ, msgUnterminatedDQ, msgUnterminatedBQ, msgTextAfterQuote, msgNUL, msgUTF16}
 
 // FuzzDotenv checks that the parser never panics, that an error is made
 // only of a line number, a variable name taken from the file and one of
