@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -97,6 +98,10 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	return nil
 }
 
+// msgSetInEnv warns of a variable of the file that is set where ward
+// import runs.
+const msgSetInEnv = "set in this environment too: the npm dotenv package, node --env-file and python-dotenv leave a variable that is set as it is (unless told to override), so a program started from here got the environment's value; under ward run it gets this line's"
+
 // read parses the dotenv file, printing its warnings.
 func (j *importJob) read(stdio IO) error {
 	data, err := os.ReadFile(j.file)
@@ -116,6 +121,14 @@ func (j *importJob) read(stdio IO) error {
 		return failure.New(fmt.Errorf("%s: %w", j.file, err), hint)
 	}
 	j.pairs = pairs
+	for _, p := range pairs {
+		// The dotenv libraries' default: a variable that is set wins
+		// over the file's line, which then never reached the program.
+		if _, set := os.LookupEnv(p.Key); set {
+			warns = append(warns, dotenv.Warning{Line: p.Line, Key: p.Key, Msg: msgSetInEnv})
+		}
+	}
+	slices.SortStableFunc(warns, func(a, b dotenv.Warning) int { return a.Line - b.Line })
 	for _, w := range warns {
 		fmt.Fprintf(stdio.Stderr, "ward: warning: %s: %s\n", j.file, w)
 	}
