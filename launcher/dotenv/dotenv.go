@@ -64,6 +64,7 @@ const (
 	msgNUL            = "the value contains a NUL byte, which no environment variable can hold"
 	msgUTF16          = "the file is UTF-16 text, which no dotenv reader reads (the npm dotenv package finds no variable in it, python-dotenv stops)"
 	hintUTF16         = "save it as UTF-8: Windows PowerShell's > and Out-File write UTF-16; use Set-Content -Encoding utf8, or an editor's Save As"
+	msgEscapes        = `\\, \", \t and \$ in double quotes are read as docker compose and sh read them (python-dotenv too, but for \$); the npm dotenv package keeps the backslash, so a Node.js program was given it`
 	msgDuplicate      = "set again (before on line %d); the last value wins"
 	msgExpand         = "$NAME and ${...} are not expanded: ward stores the text as written (compose values with a template in ward.yaml)"
 	msgHashInValue    = "'#' without a space before it is kept in the value, as python-dotenv, docker compose and sh read it; the npm dotenv package and node --env-file end the value at it, so a Node.js program was given only the text before it"
@@ -278,7 +279,7 @@ func (p *parser) literalQuoted(key string, line int, quote byte, unterminated st
 
 func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
 	value := []byte{}
-	expands := false
+	expands, escaped := false, false
 	i := p.pos + 1
 	lines := 0
 	for ; i < len(p.data); i++ {
@@ -291,10 +292,15 @@ func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
 				clear(value)
 				return nil, false, err
 			}
+			if escaped {
+				p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgEscapes})
+			}
 			return value, expands, nil
 		case '\\':
 			if i+1 < len(p.data) {
 				if e, ok := escapes[p.data[i+1]]; ok {
+					// The npm dotenv package reads \n and \r alone.
+					escaped = escaped || p.data[i+1] != 'n' && p.data[i+1] != 'r'
 					value = append(value, e)
 					i++
 					continue
