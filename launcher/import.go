@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -96,6 +98,10 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	return nil
 }
 
+// msgSetInEnv warns of a variable of the file that is set where ward
+// import runs.
+const msgSetInEnv = "set in this environment too: the npm dotenv package, node --env-file and python-dotenv leave a variable that is set as it is (unless told to override), so a program started from here got the environment's value; under ward run it gets this line's"
+
 // read parses the dotenv file, printing its warnings.
 func (j *importJob) read(stdio IO) error {
 	data, err := os.ReadFile(j.file)
@@ -108,9 +114,21 @@ func (j *importJob) read(stdio IO) error {
 	pairs, warns, err := dotenv.Parse(data)
 	clear(data)
 	if err != nil {
-		return failure.New(fmt.Errorf("%s: %w", j.file, err), `quote values with spaces, '#' or several lines: KEY="..." or KEY='...'`)
+		hint := `quote values with spaces, '#' or several lines: KEY="..." or KEY='...'`
+		if de := (*dotenv.Error)(nil); errors.As(err, &de) && de.Hint != "" {
+			hint = de.Hint
+		}
+		return failure.New(fmt.Errorf("%s: %w", j.file, err), hint)
 	}
 	j.pairs = pairs
+	for _, p := range pairs {
+		// The dotenv libraries' default: a variable that is set wins
+		// over the file's line, which then never reached the program.
+		if _, set := os.LookupEnv(p.Key); set {
+			warns = append(warns, dotenv.Warning{Line: p.Line, Key: p.Key, Msg: msgSetInEnv})
+		}
+	}
+	slices.SortStableFunc(warns, func(a, b dotenv.Warning) int { return a.Line - b.Line })
 	for _, w := range warns {
 		fmt.Fprintf(stdio.Stderr, "ward: warning: %s: %s\n", j.file, w)
 	}
@@ -174,6 +192,9 @@ func (j *importJob) classify(secret, plain []string) error {
 		}
 		if j.plain[i] && strings.ContainsAny(string(p.Value), "\x00") {
 			return failure.New(fmt.Errorf("%s holds a NUL byte, which no environment variable can", p.Key), "")
+		}
+		if j.plain[i] && !utf8.Valid(p.Value) {
+			return failure.New(fmt.Errorf("%s: line %d: %s: the value is not UTF-8 text, which a manifest cannot hold", j.file, p.Line, p.Key), "leave it to the local store (no --plain "+p.Key+")")
 		}
 	}
 	return nil

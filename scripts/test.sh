@@ -25,6 +25,9 @@ command -v sh >/dev/null || need+=(dash)
 # the JavaScript SDK (with Node.js; the SDK needs 18 or later).
 /usr/bin/python3 -c 'import boto3' 2>/dev/null || need+=(python3-boto3)
 command -v npm >/dev/null || need+=(npm)
+# The reference dotenv readers `ward import` is compared with
+# (dotenv_libs_test.go): python-dotenv here, the npm dotenv package below.
+/usr/bin/python3 -c 'import dotenv' 2>/dev/null || need+=(python3-dotenv)
 # Real servers behind ward (servers_test.go).
 command -v gunicorn >/dev/null || need+=(gunicorn)
 command -v nginx >/dev/null || need+=(nginx)
@@ -42,9 +45,10 @@ if ((${#need[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 # The identity tests' JavaScript children's libraries (the AWS v3 SDK;
-# Google's and Azure's), once per content of their package.json, where
-# the root tests look (identity_test.go, npmPackage).
-for child in awschild cloudchild; do
+# Google's and Azure's) and the npm dotenv package, once per content of
+# their package.json, where the root tests look (identity_test.go,
+# npmPackage).
+for child in awschild cloudchild dotenvchild; do
   pkg="testdata/$child/package.json"
   dir="$HOME/.cache/ward/npm/$child-$(sha256sum "$pkg" | cut -c1-12)"
   if [ ! -f "$dir/.installed" ]; then

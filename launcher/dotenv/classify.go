@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // IsPlain reports whether a .env variable is plainly configuration, not a
@@ -13,7 +14,7 @@ import (
 // instead of the encrypted store: an empty value, a small whole number
 // (a port, a count), a boolean, a deployment word (development,
 // production...), a log level, a URL without credentials or query, or a
-// host:port. A name that says secret (TOKEN, PASSWORD, KEY, WEBHOOK...)
+// host:port, in UTF-8. A name that says secret (TOKEN, PASSWORD, KEY, WEBHOOK...)
 // is a secret whatever its value: PIN=1234 is not configuration, and a
 // webhook's URL is its credential.
 //
@@ -21,7 +22,9 @@ import (
 // and find; making PORT=3000 a secret would hide every 3000 in a CI log
 // and flag every file that mentions the port.
 func IsPlain(key string, value []byte) bool {
-	if secretName().MatchString(key) {
+	// The manifest is text: a value of other bytes (Latin-1 from an old
+	// editor) can only be stored, and a URL parses with them.
+	if secretName().MatchString(key) || !utf8.Valid(value) {
 		return false
 	}
 	v := strings.TrimSpace(string(value))

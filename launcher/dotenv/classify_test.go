@@ -26,6 +26,7 @@ func TestIsPlain(t *testing.T) {
 		{"OPAQUE", "hunter2", false},
 		{"BIG", "12345678901", false},
 		{"HOSTPORT_BAD", "host:99999", false},
+		{"LATIN1_URL", "http://h/caf\xe9", false},
 		// The URL is the credential: a token in its path.
 		{"SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX9z", false},
 		{"DISCORD_HOOK", "https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", false},

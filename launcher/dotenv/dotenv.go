@@ -9,6 +9,7 @@ package dotenv
 import (
 	"bytes"
 	"fmt"
+	"unicode"
 
 	"github.com/wardsecrets/ward/resolve"
 )
@@ -41,6 +42,8 @@ type Error struct {
 	Line int
 	Key  string
 	Msg  string
+	// Hint, when set, says how to fix what Msg names.
+	Hint string
 }
 
 func (e *Error) Error() string {
@@ -59,28 +62,36 @@ const (
 	msgUnterminatedBQ = "unterminated backtick quote"
 	msgTextAfterQuote = "unexpected text after the closing quote"
 	msgNUL            = "the value contains a NUL byte, which no environment variable can hold"
+	msgUTF16          = "the file is UTF-16 text, which no dotenv reader reads (the npm dotenv package finds no variable in it, python-dotenv stops)"
+	hintUTF16         = "save it as UTF-8: Windows PowerShell's > and Out-File write UTF-16; use Set-Content -Encoding utf8, or an editor's Save As"
+	msgEscapes        = `\\, \", \t and \$ in double quotes are read as docker compose and sh read them (python-dotenv too, but for \$); the npm dotenv package keeps the backslash, so a Node.js program was given it`
 	msgDuplicate      = "set again (before on line %d); the last value wins"
 	msgExpand         = "$NAME and ${...} are not expanded: ward stores the text as written (compose values with a template in ward.yaml)"
+	msgHashInValue    = "'#' without a space before it is kept in the value, as python-dotenv, docker compose and sh read it; the npm dotenv package and node --env-file end the value at it, so a Node.js program was given only the text before it"
 )
 
 // Parse reads a dotenv file: KEY=VALUE lines with an optional
 // `export ` prefix and spaces around '='; '#' comment lines, and ' #'
 // comments after unquoted values; single-quoted and backtick-quoted
 // values (literal) and double-quoted values (escapes \n \r \t \\ \" \$),
-// all of which may span lines; empty values; CRLF line ends and a UTF-8 BOM. A variable set twice
+// all of which may span lines; empty values; CRLF or CR line ends and a UTF-8 BOM
+// (a UTF-16 file is refused, saying so). A variable set twice
 // keeps its first place and its last value, with a warning. Values are
 // never expanded. The first syntax error stops the parse.
 func Parse(data []byte) ([]Pair, []Warning, error) {
+	// Its byte order mark, either way round; without one, its key would
+	// be refused as a name with NUL bytes in it.
+	if bytes.HasPrefix(data, []byte("\xff\xfe")) || bytes.HasPrefix(data, []byte("\xfe\xff")) {
+		return nil, nil, &Error{Line: 1, Msg: msgUTF16, Hint: hintUTF16}
+	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if bytes.Contains(data, []byte("\r\n")) {
-		data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	if bytes.IndexByte(data, '\r') >= 0 {
+		data = lineFeeds(data)
 		// The copy holds the values too.
 		defer clear(data)
 	}
-	data = bytes.TrimSuffix(data, []byte("\r"))
 	p := &parser{data: data, line: 1}
 	var pairs []Pair
-	var warns []Warning
 	index := map[string]int{}
 	for {
 		key, value, line, expands, err := p.next()
@@ -91,10 +102,10 @@ func Parse(data []byte) ([]Pair, []Warning, error) {
 			break
 		}
 		if expands {
-			warns = append(warns, Warning{Line: line, Key: key, Msg: msgExpand})
+			p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgExpand})
 		}
 		if i, ok := index[key]; ok {
-			warns = append(warns, Warning{Line: line, Key: key, Msg: fmt.Sprintf(msgDuplicate, pairs[i].Line)})
+			p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: fmt.Sprintf(msgDuplicate, pairs[i].Line)})
 			clear(pairs[i].Value)
 			pairs[i].Value, pairs[i].Line = value, line
 			continue
@@ -102,13 +113,34 @@ func Parse(data []byte) ([]Pair, []Warning, error) {
 		index[key] = len(pairs)
 		pairs = append(pairs, Pair{Key: key, Value: value, Line: line})
 	}
-	return pairs, warns, nil
+	return pairs, p.warns, nil
+}
+
+// lineFeeds returns a copy of data with each CRLF and each lone CR made
+// one LF, as the npm dotenv package and python-dotenv (a text file's
+// universal newlines) read a file: a file saved with CR line ends holds
+// one variable per line, not one variable with every line in its value,
+// and a CR inside quotes reaches the program as an LF.
+func lineFeeds(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\r' {
+			out = append(out, data[i])
+			continue
+		}
+		out = append(out, '\n')
+		if i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+	}
+	return out
 }
 
 type parser struct {
-	data []byte
-	pos  int
-	line int
+	data  []byte
+	pos   int
+	line  int
+	warns []Warning
 }
 
 // next returns the next variable, or an empty key at the end of the file.
@@ -167,7 +199,7 @@ func (p *parser) assignment() (key string, value []byte, line int, expands bool,
 		case '"':
 			value, expands, err = p.doubleQuoted(key, line)
 		default:
-			value, expands = p.unquoted(p.pos > valueStart)
+			value, expands = p.unquoted(key, line, p.pos > valueStart)
 		}
 	} else {
 		value = []byte{}
@@ -184,17 +216,29 @@ func (p *parser) assignment() (key string, value []byte, line int, expands bool,
 
 // unquoted reads a value up to the end of the line or a '#' that follows
 // a space or tab (afterBlank: blanks came before the value), without the
-// blanks around it.
-func (p *parser) unquoted(afterBlank bool) ([]byte, bool) {
+// white space around it. A '#' kept in the value is warned of: the readers of
+// the Node.js world end the value at any '#', so a program may have been
+// given less than ward stores.
+func (p *parser) unquoted(key string, line int, afterBlank bool) ([]byte, bool) {
 	start := p.pos
 	end := start
+	hash := false
 	for end < len(p.data) && p.data[end] != '\n' {
-		if p.data[end] == '#' && (end == start && afterBlank || end > start && (p.data[end-1] == ' ' || p.data[end-1] == '\t')) {
-			break
+		if p.data[end] == '#' {
+			if end == start && afterBlank || end > start && (p.data[end-1] == ' ' || p.data[end-1] == '\t') {
+				break
+			}
+			hash = true
 		}
 		end++
 	}
-	raw := bytes.TrimRight(p.data[start:end], " \t\r")
+	if hash {
+		p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgHashInValue})
+	}
+	// Unicode's spaces too (a no-break space pasted from a web page), as
+	// JavaScript's trim() and Python's strip() drop them: the npm dotenv
+	// package and python-dotenv gave the program the value without them.
+	raw := bytes.TrimFunc(p.data[start:end], unicode.IsSpace)
 	p.pos = end
 	p.skipLine()
 	expands := false
@@ -235,7 +279,7 @@ func (p *parser) literalQuoted(key string, line int, quote byte, unterminated st
 
 func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
 	value := []byte{}
-	expands := false
+	expands, escaped := false, false
 	i := p.pos + 1
 	lines := 0
 	for ; i < len(p.data); i++ {
@@ -248,10 +292,15 @@ func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
 				clear(value)
 				return nil, false, err
 			}
+			if escaped {
+				p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgEscapes})
+			}
 			return value, expands, nil
 		case '\\':
 			if i+1 < len(p.data) {
 				if e, ok := escapes[p.data[i+1]]; ok {
+					// The npm dotenv package reads \n and \r alone.
+					escaped = escaped || p.data[i+1] != 'n' && p.data[i+1] != 'r'
 					value = append(value, e)
 					i++
 					continue

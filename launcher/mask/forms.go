@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -27,6 +28,9 @@ const (
 	Base64 Encoding = "base64"
 	URL    Encoding = "url"
 	JSON   Encoding = "json"
+	// Shell is the inside of a double-quoted string of a shell script or
+	// a .env file, where a value with a '$' is written `pa\$\$word`.
+	Shell Encoding = "shell"
 	// Line is one line of a multi-line value, found on its own (a PEM key
 	// printed with an indent); see FormsOf for which lines count.
 	Line Encoding = "line"
@@ -73,6 +77,9 @@ func Forms(value []byte) [][]byte {
 //     outside the BMP as a surrogate pair: Python's json.dumps by default,
 //     Jackson's ESCAPE_NON_ASCII), with lower- and upper-case hex digits
 //     (valid UTF-8 only)
+//   - shell: the inside of a double-quoted string with '\', '"' and '$'
+//     escaped by a backslash, as a .env file writes it, and '`' too, as a
+//     shell script does
 //   - line: each line of a multi-line value, trimmed of spaces, tabs and
 //     "\r", that holds key material or a token; not the PEM armour, short
 //     lines or a config document's structure (see lineForms)
@@ -132,6 +139,13 @@ func FormsOf(value []byte) []Form {
 		// rarer control characters): the set drops it then.
 		for _, hex := range []string{lowerHexDigits, upperHexDigits} {
 			fs.add(JSON, jsonASCII(v, hex))
+		}
+	}
+	for _, v := range variants {
+		// Equal to the value or to its JSON form for most values (no '$'
+		// or '`'): the set drops it then.
+		for _, special := range []string{`\"$`, "\\\"$`"} {
+			fs.add(Shell, backslashed(v, special))
 		}
 	}
 	for _, l := range lineForms(value) {
@@ -265,6 +279,18 @@ func toLower(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
+}
+
+// backslashed returns v with a backslash before each byte of special.
+func backslashed(v []byte, special string) []byte {
+	out := make([]byte, 0, len(v)+8)
+	for _, c := range v {
+		if strings.IndexByte(special, c) >= 0 {
+			out = append(out, '\\')
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // jsonInside returns v as it appears between the quotes of a JSON string.

@@ -226,3 +226,33 @@ func TestFormsOfWrappedBase64(t *testing.T) {
 		}
 	}
 }
+
+func TestFormsOfShell(t *testing.T) {
+	// How a .env file (`"..."`, read by python-dotenv, docker compose and
+	// `ward import`) and a shell script (`export X="..."`) write the
+	// value inside double quotes.
+	tests := []struct {
+		name, value string
+		want        []string
+	}{
+		{"dollars", "pa$$w0rd-canary-1", []string{`pa\$\$w0rd-canary-1`}},
+		{"dollar, quote and backslash", `a$b"c\d-canary-2`, []string{`a\$b\"c\\d-canary-2`}},
+		{"backtick", "a`b$c-canary-3", []string{"a`b\\$c-canary-3", "a\\`b\\$c-canary-3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forms := FormsOf([]byte(tt.value))
+			for i, w := range tt.want {
+				if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == Shell && string(f.Bytes) == w }) {
+					t.Errorf("want %d: no shell form of %d bytes", i, len(w))
+				}
+			}
+		})
+	}
+	// A value with nothing to escape gets no form of its own.
+	for _, f := range FormsOf([]byte(`say "hi" to-canary-4`)) {
+		if f.Encoding == Shell {
+			t.Errorf("got a shell form of a value whose JSON form is the same")
+		}
+	}
+}
