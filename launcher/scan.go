@@ -91,6 +91,7 @@ func cmdScan(c *cli.Context, stdio IO) error {
 		Unreadable: func(path string, err error) {
 			log.Warn("cannot read a file or directory, so it is not searched", "path", path, "error", err.Error())
 		},
+		Warn: log.Warn,
 	})
 	if err != nil {
 		return failure.New(err, "")

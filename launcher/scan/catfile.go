@@ -30,6 +30,7 @@ type catFile struct {
 // to next.
 type object struct {
 	Name, Type, Tag string
+	Size            int64
 	Body            io.Reader
 }
 
@@ -92,7 +93,7 @@ func (c *catFile) next() (object, error) {
 		return object{}, fmt.Errorf("git cat-file: object %s: bad size", f[0])
 	}
 	c.body = &io.LimitedReader{R: c.out, N: size}
-	return object{Name: f[0], Type: f[1], Tag: f[3], Body: c.body}, nil
+	return object{Name: f[0], Type: f[1], Tag: f[3], Size: size, Body: c.body}, nil
 }
 
 // wait waits for git to exit and the feeder to return, and returns the

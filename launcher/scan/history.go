@@ -126,7 +126,8 @@ func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*found
 		return nil, err
 	}
 	found := map[string]*foundBlob{}
-	if err := s.readBlobs(cf, found); err != nil {
+	lfs := s.newLFS(root)
+	if err := s.readBlobs(ctx, cf, lfs, found); err != nil {
 		revList.Process.Kill()
 		cf.stop()
 		revList.Wait()
@@ -139,12 +140,14 @@ func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*found
 	if err := revList.Wait(); err != nil {
 		return nil, s.gitError("rev-list", err, revErr.Bytes())
 	}
+	s.warnLFSMissing(lfs)
 	return found, nil
 }
 
-// readBlobs searches each blob cf returns, recording those with a finding
-// in found with the path each was fed with.
-func (s *scanner) readBlobs(cf *catFile, found map[string]*foundBlob) error {
+// readBlobs searches each blob cf returns (and the content of each Git LFS
+// pointer, through lfs), recording those with a finding in found with the
+// path each was fed with.
+func (s *scanner) readBlobs(ctx context.Context, cf *catFile, lfs *lfsObjects, found map[string]*foundBlob) error {
 	for {
 		obj, err := cf.next()
 		if err == io.EOF {
@@ -163,7 +166,7 @@ func (s *scanner) readBlobs(cf *catFile, found map[string]*foundBlob) error {
 			continue
 		}
 		var b *foundBlob
-		err = s.search(obj.Body, func(line int, o mask.Owner) {
+		err = lfs.searchBlob(ctx, obj, func(line int, o mask.Owner) {
 			if b == nil {
 				b = &foundBlob{path: obj.Tag}
 				found[obj.Name] = b

@@ -71,6 +71,10 @@ type Options struct {
 	// values masked) of each working-tree file or directory the scan may
 	// not read, which is left out; when nil, that is an error.
 	Unreadable func(path string, err error)
+	// Warn, when set, is told, as a message and slog attributes, of what
+	// the repository holds that the scan could not search (the content of
+	// Git LFS pointers this clone never fetched).
+	Warn func(msg string, args ...any)
 }
 
 // binarySniff is how much of a file is looked at for a NUL byte.

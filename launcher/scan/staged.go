@@ -112,6 +112,7 @@ func (s *scanner) searchBlobs(ctx context.Context, dir string, files []stagedFil
 		return nil, err
 	}
 	var findings []Finding
+	lfs := s.newLFS(dir)
 	readErr := func() error {
 		for {
 			obj, err := cf.next()
@@ -121,7 +122,7 @@ func (s *scanner) searchBlobs(ctx context.Context, dir string, files []stagedFil
 			if err != nil {
 				return err
 			}
-			err = s.search(obj.Body, func(line int, o mask.Owner) {
+			err = lfs.searchBlob(ctx, obj, func(line int, o mask.Owner) {
 				for _, r := range reports[obj.Name] {
 					findings = append(findings, Finding{Path: r, Line: line, Name: o.Name, Form: string(o.Encoding)})
 				}
@@ -138,5 +139,6 @@ func (s *scanner) searchBlobs(ctx context.Context, dir string, files []stagedFil
 	if err := cf.wait(); err != nil {
 		return nil, err
 	}
+	s.warnLFSMissing(lfs)
 	return findings, nil
 }
