@@ -39,11 +39,18 @@ type place struct{ commit, path string }
 // one reads the blobs (see scanBlobs), one names the commits (see
 // introductions), and the second only if there was a finding.
 func (s *scanner) scanHistory(ctx context.Context) ([]Finding, error) {
-	top, err := s.git(ctx, s.opts.Dir, "rev-parse", "--show-toplevel")
+	// git runs in Dir: object paths are relative to the top whatever the
+	// directory, and a bare repository (a mirror) has no top to run in.
+	root := s.opts.Dir
+	shallow, err := s.git(ctx, root, "rev-parse", "--is-shallow-repository")
 	if err != nil {
 		return nil, err
 	}
-	root := strings.TrimSpace(string(top))
+	if strings.TrimSpace(string(shallow)) == "true" && s.opts.Warn != nil {
+		// A CI checkout's default (actions/checkout fetches one commit,
+		// GitLab 20): a clean result would speak for commits not there.
+		s.opts.Warn("the clone is shallow, so the history before its oldest commits is not searched: fetch it all (git fetch --unshallow; actions/checkout's fetch-depth: 0, GitLab's GIT_DEPTH: 0)")
+	}
 	found, err := s.scanBlobs(ctx, root)
 	if err != nil || len(found) == 0 {
 		return nil, err
