@@ -38,7 +38,7 @@ type object struct {
 // write its input; the input is closed when feed returns.
 func (s *scanner) startCatFile(ctx context.Context, dir string, feed func(w *bufio.Writer) error) (*catFile, error) {
 	c := &catFile{s: s, fed: make(chan error, 1)}
-	c.cmd = exec.CommandContext(ctx, "git", "-C", dir, "cat-file", "--batch=%(objectname) %(objecttype) %(objectsize) %(rest)", "--buffer")
+	c.cmd = s.command(ctx, dir, "cat-file", "--batch=%(objectname) %(objecttype) %(objectsize) %(rest)", "--buffer")
 	c.cmd.Stderr = &c.stderr
 	stdin, err := c.cmd.StdinPipe()
 	if err != nil {

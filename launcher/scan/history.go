@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"path"
 	"slices"
 	"strings"
@@ -91,7 +90,7 @@ func (s *scanner) scanHistory(ctx context.Context) ([]Finding, error) {
 // the trees and blobs to one `git cat-file --batch`, searching each blob.
 // It returns the blobs with a finding, by object name.
 func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*foundBlob, error) {
-	revList := exec.CommandContext(ctx, "git", "-C", root, "rev-list", "--objects", "--all")
+	revList := s.command(ctx, root, "rev-list", "--objects", "--all")
 	var revErr bytes.Buffer
 	revList.Stderr = &revErr
 	objects, err := revList.StdoutPipe()
@@ -244,7 +243,7 @@ const inThePath = " in the path"
 // each parent, which finds the same places), renames (a rename is the blob
 // put at a new path), signatures in the output, colour.
 func (s *scanner) introductions(ctx context.Context, root string, want map[string]*foundBlob) (map[string][]place, error) {
-	cmd := exec.CommandContext(ctx, "git", "-C", root,
+	cmd := s.command(ctx, root,
 		"-c", "log.diffMerges=first-parent", "-c", "log.showSignature=false",
 		"log", "--all", "--topo-order", "--reverse", "-m", "--root", "--raw", "--no-abbrev",
 		"--no-renames", "--no-color", "--no-ext-diff", "--format=%H", "-z")

@@ -103,7 +103,7 @@ func Scan(ctx context.Context, secrets []Secret, opts Options) ([]Finding, error
 	if len(opts.Paths) == 0 {
 		opts.Paths = []string{"."}
 	}
-	s, err := newScanner(p, opts)
+	s, err := newScanner(ctx, p, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -205,15 +205,16 @@ type scanner struct {
 	// report paths against.
 	cwd, absDir string
 	workTree    map[string]bool // see inWorkTree
+	gitEnv      []string        // see gitEnv
 	buf         []byte          // reused from file to file
 }
 
-func newScanner(p *mask.Patterns, opts Options) (*scanner, error) {
+func newScanner(ctx context.Context, p *mask.Patterns, opts Options) (*scanner, error) {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return nil, fmt.Errorf("scan: current directory: %w", err)
 	}
-	s := &scanner{p: p, opts: opts, cwd: cwd, workTree: map[string]bool{}}
+	s := &scanner{p: p, opts: opts, cwd: cwd, workTree: map[string]bool{}, gitEnv: gitEnv(ctx, cwd)}
 	s.absDir = s.absolute(opts.Dir)
 	return s, nil
 }

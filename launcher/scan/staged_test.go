@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -133,7 +134,9 @@ func TestPreCommitHookHelper(t *testing.T) {
 	if os.Getenv("WARD_SCAN_HOOK_HELPER") != "1" {
 		return
 	}
-	found, err := Scan(context.Background(), secrets, Options{Staged: true})
+	// The paths after the flags, as the pre-commit framework and lefthook
+	// pass the staged files.
+	found, err := Scan(context.Background(), secrets, Options{Staged: true, Paths: flag.Args()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scan:", err)
 		os.Exit(2)
@@ -143,4 +146,60 @@ func TestPreCommitHookHelper(t *testing.T) {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// TestScanStagedHookWithGitDir runs the hook, given the staged files as
+// the pre-commit framework and lefthook give them, where git hands it
+// GIT_DIR: a commit in a linked worktree (GIT_DIR is the worktree's
+// directory under the main one's .git) and in a work tree named apart from
+// its repository (git --git-dir=... --work-tree=..., as dotfiles are kept).
+func TestScanStagedHookWithGitDir(t *testing.T) {
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := "#!/bin/sh\nexec env WARD_SCAN_HOOK_HELPER=1 '" + bin + "' -test.run='^TestPreCommitHookHelper$' \"$@\" README sub/dir/app.env\n"
+	setUp := func(t *testing.T, gitDir, work string) {
+		write(t, gitDir, "hooks/pre-commit", hook)
+		os.Chmod(filepath.Join(gitDir, "hooks/pre-commit"), 0o755)
+		write(t, work, "README", "hello\n")
+		write(t, work, "sub/dir/app.env", "A=1\n")
+	}
+	tests := []struct {
+		name string
+		// repo makes the repository and returns how to run git in the
+		// work tree and the work tree.
+		repo func(t *testing.T) (gitArgs []string, work string)
+	}{
+		{"a linked worktree", func(t *testing.T) ([]string, string) {
+			dir := newRepo(t)
+			setUp(t, filepath.Join(dir, ".git"), dir)
+			commitAll(t, dir, "first")
+			work := filepath.Join(t.TempDir(), "linked")
+			git(t, dir, "worktree", "add", "-q", work)
+			return []string{"-C", work}, work
+		}},
+		{"--git-dir and --work-tree, relative", func(t *testing.T) ([]string, string) {
+			isolateGit(t)
+			top := t.TempDir()
+			git(t, top, "init", "-q", "--bare", "repo.git")
+			setUp(t, filepath.Join(top, "repo.git"), filepath.Join(top, "home"))
+			args := []string{"-C", filepath.Join(top, "home"), "--git-dir=../repo.git", "--work-tree=."}
+			return args, filepath.Join(top, "home")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gitArgs, work := tt.repo(t)
+			write(t, work, "sub/dir/app.env", "A=1\nDB_PASSWORD="+value+"\n")
+			git(t, work, append(gitArgs[2:], "add", "-A")...)
+			out, err := exec.Command("git", append(gitArgs, "commit", "-q", "-m", "leak")...).CombinedOutput()
+			if strings.Contains(string(out), value) {
+				t.Fatalf("the hook's output holds the value")
+			}
+			if err == nil || !strings.Contains(string(out), "sub/dir/app.env:2: DB_PASSWORD (plain)") {
+				t.Fatalf("commit of a staged value: got err=%v, output %q, want the hook to block it naming sub/dir/app.env", err, out)
+			}
+		})
+	}
 }
