@@ -28,8 +28,10 @@ type file struct{ path, report string }
 // targets resolves Options.Paths. A path that names nothing is an error
 // (git ls-files takes it as matching nothing, and a mistyped path must not
 // pass for a clean one), unless allowMissing, for a file deleted from the
-// work tree but still staged; its directory must exist.
-func (s *scanner) targets(allowMissing bool) ([]target, error) {
+// work tree but still staged; its directory must exist. With follow, a
+// path that is a symbolic link is taken for what it leads to, and one
+// that leads nowhere (dangling, a loop) names nothing.
+func (s *scanner) targets(allowMissing, follow bool) ([]target, error) {
 	var ts []target
 	for _, arg := range s.opts.Paths {
 		t := target{arg: arg, path: arg, abs: filepath.IsAbs(arg)}
@@ -37,6 +39,9 @@ func (s *scanner) targets(allowMissing bool) ([]target, error) {
 			t.path = filepath.Join(s.opts.Dir, arg)
 		}
 		fi, err := os.Lstat(t.path)
+		if err == nil && follow && fi.Mode()&fs.ModeSymlink != 0 {
+			fi, err = os.Stat(t.path)
+		}
 		switch {
 		case err == nil && fi.IsDir():
 			t.dir, t.spec = t.path, "."
@@ -100,7 +105,10 @@ func (g *group) specs() []string {
 // exclude; with NoIgnore, or outside a work tree, every regular file under
 // it.
 func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
-	ts, err := s.targets(false)
+	// A link named on the command line (`ward scan .env`, where .env
+	// links to the developer's own file) is searched where it leads, as
+	// ripgrep searches it; passing it over said the file held nothing.
+	ts, err := s.targets(false, true)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +131,7 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 			// asked for it, and `ward scan .env` passing in silence would
 			// say the file holds no secret.
 			for _, t := range g.targets {
-				if fi, err := os.Lstat(t.path); err == nil && t.spec != "." && fi.Mode().IsRegular() {
+				if fi, err := os.Stat(t.path); err == nil && t.spec != "." && fi.Mode().IsRegular() {
 					add(t.path, g.abs)
 				}
 			}
@@ -168,6 +176,19 @@ func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, 
 // Directories named .git, symbolic links and other non-regular files are
 // left out.
 func (s *scanner) walk(root string, abs bool, found func(path string)) error {
+	if fi, err := os.Lstat(root); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		// A root that is a link (targets took it for what it leads to):
+		// WalkDir reads a root as Lstat does, so give it the link's
+		// target, and report the files under the name given.
+		target, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			return fmt.Errorf("walk %s: %w", s.masked(s.report(s.absolute(root), abs)), unwrapPathError(err))
+		}
+		return s.walk(target, abs, func(path string) {
+			rel, _ := filepath.Rel(target, path)
+			found(filepath.Join(root, rel))
+		})
+	}
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			report := s.report(s.absolute(path), abs)

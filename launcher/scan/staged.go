@@ -21,7 +21,8 @@ type stagedFile struct{ blob, report string }
 // exactly what the next commit will hold (a pre-commit hook's question).
 // git honours GIT_INDEX_FILE, which git commit sets for its hooks.
 func (s *scanner) scanStaged(ctx context.Context) ([]Finding, error) {
-	ts, err := s.targets(true)
+	// A link is staged as a link: the commit holds no more.
+	ts, err := s.targets(true, false)
 	if err != nil {
 		return nil, err
 	}
