@@ -50,15 +50,15 @@ func (s *scanner) scanHistory(ctx context.Context) ([]Finding, error) {
 		// GitLab 20): a clean result would speak for commits not there.
 		s.opts.Warn("the clone is shallow, so the history before its oldest commits is not searched: fetch it all (git fetch --unshallow; actions/checkout's fetch-depth: 0, GitLab's GIT_DEPTH: 0)")
 	}
-	found, err := s.scanBlobs(ctx, root)
+	var findings []Finding
+	found, err := s.scanBlobs(ctx, root, &findings)
 	if err != nil || len(found) == 0 {
-		return nil, err
+		return findings, err
 	}
 	intro, err := s.introductions(ctx, root, found)
 	if err != nil {
 		return nil, err
 	}
-	var findings []Finding
 	for name, b := range found {
 		places := intro[name]
 		if len(places) == 0 {
@@ -88,8 +88,9 @@ func (s *scanner) scanHistory(ctx context.Context) ([]Finding, error) {
 // scanBlobs lists every object reachable from any ref with one
 // `git rev-list --objects --all`, which names each object once, and pipes
 // the trees and blobs to one `git cat-file --batch`, searching each blob.
-// It returns the blobs with a finding, by object name.
-func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*foundBlob, error) {
+// It returns the blobs with a finding, by object name, and adds the
+// findings in commit and tag messages to messages.
+func (s *scanner) scanBlobs(ctx context.Context, root string, messages *[]Finding) (map[string]*foundBlob, error) {
 	revList := s.command(ctx, root, "rev-list", "--objects", "--all")
 	var revErr bytes.Buffer
 	revList.Stderr = &revErr
@@ -105,17 +106,15 @@ func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*found
 		revList.Wait()
 	}
 	cf, err := s.startCatFile(ctx, root, func(w *bufio.Writer) error {
-		// Each line is an object name, then, for a tree or a blob, a space
-		// and its path (empty for a root tree, and for an object a ref
-		// points at directly). Commits, with no space, are not read; trees
-		// cannot be told from blobs here, cat-file tells.
+		// Each line is an object name, then, for a tree, a blob or a tag, a
+		// space and its path or name (empty for a root tree, and for an
+		// object a ref points at directly); a commit has none. Every one
+		// is read: commits and tags for their messages, trees for their
+		// names; the types cannot be told apart here, cat-file tells.
 		lines := bufio.NewScanner(objects)
 		lines.Buffer(make([]byte, 64<<10), 1<<20)
 		for lines.Scan() {
 			line := lines.Bytes()
-			if bytes.IndexByte(line, ' ') < 0 {
-				continue
-			}
 			w.Write(line)
 			if err := w.WriteByte('\n'); err != nil {
 				// cat-file has stopped; the reader reports why.
@@ -133,7 +132,7 @@ func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*found
 	}
 	found := map[string]*foundBlob{}
 	lfs := s.newLFS(root)
-	if err := s.readBlobs(ctx, cf, lfs, found); err != nil {
+	if err := s.readBlobs(ctx, cf, lfs, found, messages); err != nil {
 		revList.Process.Kill()
 		cf.stop()
 		revList.Wait()
@@ -153,7 +152,7 @@ func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*found
 // readBlobs searches each blob cf returns (and the content of each Git LFS
 // pointer, through lfs), recording those with a finding in found with the
 // path each was fed with.
-func (s *scanner) readBlobs(ctx context.Context, cf *catFile, lfs *lfsObjects, found map[string]*foundBlob) error {
+func (s *scanner) readBlobs(ctx context.Context, cf *catFile, lfs *lfsObjects, found map[string]*foundBlob, messages *[]Finding) error {
 	for {
 		obj, err := cf.next()
 		if err == io.EOF {
@@ -165,6 +164,12 @@ func (s *scanner) readBlobs(ctx context.Context, cf *catFile, lfs *lfsObjects, f
 		if obj.Type == "tree" {
 			if err := s.treeNames(obj, found); err != nil {
 				return fmt.Errorf("git cat-file: tree %s: %w", obj.Name, err)
+			}
+			continue
+		}
+		if obj.Type == "commit" || obj.Type == "tag" {
+			if err := s.searchMessage(obj, messages); err != nil {
+				return fmt.Errorf("git cat-file: %s %s: %w", obj.Type, obj.Name, err)
 			}
 			continue
 		}
@@ -183,6 +188,25 @@ func (s *scanner) readBlobs(ctx context.Context, cf *catFile, lfs *lfsObjects, f
 			return fmt.Errorf("git cat-file: object %s: %w", obj.Name, err)
 		}
 	}
+}
+
+// searchMessage searches a commit or an annotated tag, and adds a finding
+// for each value in it at its commit (or tag), on its line of the
+// message: a token pasted into git commit -m is pushed with the history,
+// and no pre-commit hook sees it. A value in the headers (an author's
+// name) is on line 0.
+func (s *scanner) searchMessage(obj object, messages *[]Finding) error {
+	body, err := io.ReadAll(obj.Body)
+	if err != nil {
+		return err
+	}
+	headers := 0
+	if end := bytes.Index(body, []byte("\n\n")); end >= 0 {
+		headers = bytes.Count(body[:end+2], []byte{'\n'})
+	}
+	return s.search(bytes.NewReader(body), func(line int, o mask.Owner) {
+		*messages = append(*messages, Finding{Line: max(line-headers, 0), Commit: obj.Name, Name: o.Name, Form: string(o.Encoding) + " in the " + obj.Type + " message"})
+	})
 }
 
 // treeNames records, for each entry of a tree whose name holds a value,

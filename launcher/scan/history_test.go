@@ -1,7 +1,9 @@
 package scan
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -209,5 +211,34 @@ func TestScanHistoryBareAndShallow(t *testing.T) {
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "shallow") {
 		t.Errorf("shallow clone: got warnings %q, want one saying the clone is shallow", warnings)
+	}
+}
+
+// TestScanHistoryMessages finds a value pasted into a commit message (git
+// commit -m "use $TOKEN", an error log pasted in) or an annotated tag's:
+// they are pushed with the history, and no pre-commit hook sees them.
+func TestScanHistoryMessages(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "README", "hello\n")
+	commitAll(t, dir, "first")
+	write(t, dir, "README", "hello again\n")
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", "fix the login", "-m", "it failed with\nAuthorization: Basic "+base64.StdEncoding.EncodeToString([]byte("user:"+value)))
+	commit := git(t, dir, "rev-parse", "HEAD")
+	git(t, dir, "tag", "-a", "v1", "-m", "release\n\npassword: "+value)
+	tag := git(t, dir, "rev-parse", "v1")
+
+	got := scan(t, Options{Dir: dir, GitHistory: true})
+	want := []Finding{
+		{Line: 3, Commit: tag, Name: "DB_PASSWORD", Form: "plain in the tag message"},
+		{Line: 4, Commit: commit, Name: "DB_PASSWORD", Form: "base64 in the commit message"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got findings %+v, want %+v", got, want)
+	}
+	var text bytes.Buffer
+	WriteText(&text, got[1:])
+	if line := commit + ":4: DB_PASSWORD (base64 in the commit message)\n"; text.String() != line {
+		t.Errorf("got text %q, want %q", text.String(), line)
 	}
 }

@@ -8,14 +8,19 @@ import (
 )
 
 // WriteText writes one line per finding: "path:line: NAME (form)" for the
-// working tree, "commit:path:line: NAME (form)" for history.
+// working tree, "commit:path:line: NAME (form)" for history, and
+// "commit:line: NAME (form in the commit message)" for a message.
 func WriteText(w io.Writer, findings []Finding) error {
 	bw := bufio.NewWriter(w)
 	for _, f := range findings {
 		if f.Commit != "" {
 			fmt.Fprintf(bw, "%s:", f.Commit)
 		}
-		fmt.Fprintf(bw, "%s:%d: %s (%s)\n", f.Path, f.Line, f.Name, f.Form)
+		if f.Path != "" {
+			// A commit's message has no path.
+			fmt.Fprintf(bw, "%s:", f.Path)
+		}
+		fmt.Fprintf(bw, "%d: %s (%s)\n", f.Line, f.Name, f.Form)
 	}
 	return bw.Flush()
 }

@@ -28,13 +28,15 @@ type Finding struct {
 	// Path, for the working tree and the index, is relative to Options.Dir
 	// when the file is under it or was named by a relative path, else
 	// absolute; for history it is relative to the repository's top
-	// directory (or, for a blob no commit has, the object's name).
+	// directory (or, for a blob no commit has, the object's name), and
+	// empty for a value in a commit's or a tag's message.
 	Path string `json:"path"`
 	Line int    `json:"line"`
 	// Commit is a commit that introduced the blob at Path: the first, in
 	// an oldest-first walk of every ref, whose changes put it there. It is
 	// "unknown" if no commit has the blob (a tag pointing at it or at a
-	// tree directly), empty for the working tree and the index.
+	// tree directly), empty for the working tree and the index. For a
+	// value in a message, it is the commit or the annotated tag.
 	Commit string `json:"commit,omitempty"`
 	// Name is the variable whose value was found.
 	Name string `json:"name"`
@@ -62,8 +64,9 @@ type Options struct {
 	// then deleted or changed in the work tree, is searched as staged).
 	// Each path must be inside a git work tree. NoIgnore changes nothing.
 	Staged bool
-	// GitHistory also searches every blob reachable from any ref of the
-	// repository that holds Dir (all of it, whatever Paths says).
+	// GitHistory also searches every blob, commit message and annotated
+	// tag message reachable from any ref of the repository that holds Dir
+	// (all of it, whatever Paths says).
 	GitHistory bool
 	// Dir is the directory to search from; "" means the current one.
 	Dir string
