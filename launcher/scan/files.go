@@ -147,7 +147,7 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 }
 
 // gitFiles lists a group's tracked files and its untracked ones not
-// ignored.
+// ignored, and those of each submodule or repository nested in it.
 func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, abs bool)) error {
 	args := append([]string{"ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"}, g.specs()...)
 	out, err := s.git(ctx, g.dir, args...)
@@ -160,9 +160,22 @@ func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, 
 		}
 		path := filepath.Join(g.dir, name)
 		fi, err := os.Lstat(path)
+		if err == nil && fi.IsDir() {
+			// A submodule (a private config repository) or a repository
+			// nested in the work tree, listed as "nested/": git lists
+			// its files only from inside it, and they are in the work
+			// tree as much as the rest. One not checked out has no .git.
+			if _, err := os.Lstat(filepath.Join(path, ".git")); err == nil && s.inWorkTree(ctx, path) {
+				sub := &group{dir: path, abs: g.abs, targets: []target{{path: path, dir: path, spec: "."}}}
+				if err := s.gitFiles(ctx, sub, add); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if err != nil || !fi.Mode().IsRegular() {
-			// Deleted from the work tree but still tracked, a submodule,
-			// or a link: nothing to read here.
+			// Deleted from the work tree but still tracked, or a link:
+			// nothing to read here.
 			continue
 		}
 		// A conflicted file is listed once per stage; add keeps one.

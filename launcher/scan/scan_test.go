@@ -469,3 +469,37 @@ func TestScanValueInStagedAndHistoryPaths(t *testing.T) {
 		t.Errorf("--git-history: got findings %+v, want %+v", redact(got), want)
 	}
 }
+
+// TestScanSubmodules searches the files of a submodule (a private
+// config repository, vendored code) and of a repository nested in the
+// work tree, as their own work trees: git lists them from the outside
+// only as a directory. An ignored one stays unsearched, and one not
+// checked out has nothing to search.
+func TestScanSubmodules(t *testing.T) {
+	cfg := newRepo(t)
+	write(t, cfg, "prod.yml", "a: 1\ndeploy: "+value+"\n")
+	write(t, cfg, "ignored.log", value+"\n")
+	write(t, cfg, ".gitignore", "*.log\n")
+	commitAll(t, cfg, "config")
+	dir := newRepo(t)
+	write(t, dir, ".gitignore", "ignored-repo/\n")
+	git(t, dir, "-c", "protocol.file.allow=always", "submodule", "add", "-q", cfg, "config")
+	commitAll(t, dir, "with a submodule")
+	for _, nested := range []string{"nested", "ignored-repo"} {
+		git(t, dir, "init", "-q", nested)
+		write(t, filepath.Join(dir, nested), "n.txt", value+"\n")
+	}
+	want := []Finding{
+		{Path: "config/prod.yml", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+		{Path: "nested/n.txt", Line: 1, Name: "DB_PASSWORD", Form: "plain"},
+	}
+	if got := scan(t, Options{Dir: dir}); !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+
+	clone := filepath.Join(t.TempDir(), "clone")
+	git(t, dir, "clone", "-q", dir, clone)
+	if got := scan(t, Options{Dir: clone}); len(got) > 0 {
+		t.Errorf("a submodule not checked out: got findings %+v, want none", got)
+	}
+}
