@@ -503,3 +503,27 @@ func TestScanSubmodules(t *testing.T) {
 		t.Errorf("a submodule not checked out: got findings %+v, want none", got)
 	}
 }
+
+// TestWriteTextQuotesPaths prints a path that holds a line break, an
+// escape sequence or bytes that are not UTF-8 quoted, as git does, so a
+// finding stays one line and a terminal shows the name rather than obeys
+// it.
+func TestWriteTextQuotesPaths(t *testing.T) {
+	dir := newRepo(t)
+	names := []string{"new\nline.txt", "title\x1b]0;pwned\x07.txt", "latin\xe9.txt", "plain name.txt"}
+	for _, n := range names {
+		write(t, dir, n, value+"\n")
+	}
+	found := scan(t, Options{Dir: dir})
+	var text bytes.Buffer
+	if err := WriteText(&text, found); err != nil {
+		t.Fatal(err)
+	}
+	want := `"latin\xe9.txt":1: DB_PASSWORD (plain)` + "\n" +
+		`"new\nline.txt":1: DB_PASSWORD (plain)` + "\n" +
+		`plain name.txt:1: DB_PASSWORD (plain)` + "\n" +
+		`"title\x1b]0;pwned\a.txt":1: DB_PASSWORD (plain)` + "\n"
+	if text.String() != want {
+		t.Errorf("got text %q, want %q", text.String(), want)
+	}
+}
