@@ -50,11 +50,11 @@ func (s *scanner) targets(allowMissing, follow bool) ([]target, error) {
 			t.missing = err != nil
 			if t.missing {
 				if _, derr := os.Stat(t.dir); derr != nil {
-					return nil, fmt.Errorf("scan %s: %w", arg, unwrapPathError(err))
+					return nil, fmt.Errorf("scan %s: %w", s.masked(arg), unwrapPathError(err))
 				}
 			}
 		default:
-			return nil, fmt.Errorf("scan %s: %w", arg, unwrapPathError(err))
+			return nil, fmt.Errorf("scan %s: %w", s.masked(arg), unwrapPathError(err))
 		}
 		ts = append(ts, t)
 	}

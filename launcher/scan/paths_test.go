@@ -125,3 +125,32 @@ func TestScanNamedSymlinks(t *testing.T) {
 		}
 	}
 }
+
+// TestScanErrorsMaskPaths gives paths named with a value (a file named
+// after a token, as the pre-commit framework passes every staged name)
+// where they cause an error: the error names the path with the value
+// masked, as findings do.
+func TestScanErrorsMaskPaths(t *testing.T) {
+	repo := newRepo(t)
+	outside := t.TempDir()
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{"missing", Options{Dir: repo, Paths: []string{"keys/" + value + ".json"}}},
+		{"missing, staged", Options{Dir: repo, Staged: true, Paths: []string{value + ".json"}}},
+		{"staged outside a work tree", Options{Dir: outside, Staged: true, Paths: []string{value + ".json"}}},
+	}
+	write(t, outside, value+".json", "{}\n")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Scan(context.Background(), secrets, tt.opts)
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			if strings.Contains(err.Error(), value) || !strings.Contains(err.Error(), "<ward:DB_PASSWORD>.json") {
+				t.Errorf("got an error that holds the value or does not name the path masked")
+			}
+		})
+	}
+}

@@ -29,7 +29,7 @@ func (s *scanner) scanStaged(ctx context.Context) ([]Finding, error) {
 	var findings []Finding
 	for _, g := range groupTargets(ts) {
 		if !s.inWorkTree(ctx, g.dir) {
-			return nil, fmt.Errorf("scan %s: staged files: not in a git work tree", g.targets[0].arg)
+			return nil, fmt.Errorf("scan %s: staged files: not in a git work tree", s.masked(g.targets[0].arg))
 		}
 		files, err := s.stagedFiles(ctx, g)
 		if err != nil {
@@ -75,7 +75,7 @@ func (s *scanner) stagedFiles(ctx context.Context, g *group) ([]stagedFile, erro
 	}
 	for _, t := range g.targets {
 		if t.missing && !slices.ContainsFunc(paths, func(p string) bool { return isUnder(p, t.path) }) {
-			return nil, fmt.Errorf("scan %s: %w", t.arg, fs.ErrNotExist)
+			return nil, fmt.Errorf("scan %s: %w", s.masked(t.arg), fs.ErrNotExist)
 		}
 	}
 	return files, nil
