@@ -56,9 +56,34 @@ func (s *scanner) targets(allowMissing, follow bool) ([]target, error) {
 		default:
 			return nil, fmt.Errorf("scan %s: %w", s.masked(arg), unwrapPathError(err))
 		}
+		s.hoist(&t)
 		ts = append(ts, t)
 	}
 	return ts, nil
+}
+
+// hoist has git look at t from Dir when t is in Dir's work tree (no .git
+// and no symbolic link on the way down to it), so that such targets make
+// one group and one git call: the pre-commit framework and lefthook name
+// each staged file, and a few processes for each directory took seconds
+// for a commit across a thousand. A .git on the way is a submodule or a
+// nested repository, which git lists only from inside; git refuses a
+// pathspec beyond a link.
+func (s *scanner) hoist(t *target) {
+	dir := s.absolute(t.dir)
+	rel, err := filepath.Rel(s.absDir, dir)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return
+	}
+	for d := dir; d != s.absDir; d = filepath.Dir(d) {
+		if fi, err := os.Lstat(d); err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+			return
+		}
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return
+		}
+	}
+	t.dir, t.spec = s.opts.Dir, filepath.Join(rel, t.spec)
 }
 
 // group is the targets git lists from one directory in one call.

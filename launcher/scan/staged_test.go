@@ -203,3 +203,29 @@ func TestScanStagedHookWithGitDir(t *testing.T) {
 		})
 	}
 }
+
+// TestScanNamedFilesOneGitCall names files in many directories, as the
+// pre-commit framework and lefthook name a commit's staged files: one
+// git call lists them all, and one cat-file reads them, rather than a few
+// processes a directory (seven seconds for a thousand directories).
+func TestScanNamedFilesOneGitCall(t *testing.T) {
+	dir := newRepo(t)
+	var paths []string
+	for i := range 40 {
+		name := fmt.Sprintf("pkg%d/sub/file.txt", i)
+		write(t, dir, name, "x\n")
+		paths = append(paths, name)
+	}
+	write(t, dir, "pkg7/sub/file.txt", "x\nDB_PASSWORD="+value+"\n")
+	git(t, dir, "add", "-A")
+	want := []Finding{{Path: "pkg7/sub/file.txt", Line: 2, Name: "DB_PASSWORD", Form: "plain"}}
+	for _, staged := range []bool{true, false} {
+		calls := countGitCalls(t)
+		if got := scan(t, Options{Dir: dir, Staged: staged, Paths: paths}); !slices.Equal(got, want) {
+			t.Errorf("staged=%v: got findings %+v, want %+v", staged, got, want)
+		}
+		if counts := calls(); counts["ls-files"] != 1 || counts["cat-file"] > 1 || counts["rev-parse"] > 1 {
+			t.Errorf("staged=%v: got git commands %v for %d files, want one ls-files, at most one cat-file and one rev-parse", staged, counts, len(paths))
+		}
+	}
+}
