@@ -18,27 +18,65 @@ import (
 // hook in a linked worktree (and git --git-dir=... passes it on), and
 // with GIT_DIR set and no GIT_WORK_TREE, git takes its current directory
 // for the top of the work tree: git -C sub/dir would read "f.txt" as the
-// top's, and find nothing staged. A relative GIT_DIR or GIT_WORK_TREE is
-// relative to the current directory, a relative GIT_INDEX_FILE to the
-// top, and -C moves both.
+// top's, and so would git run where a hook went with cd (a monorepo's
+// lint-staged in frontend/), and find nothing staged. A relative GIT_DIR
+// or GIT_WORK_TREE is relative to the current directory, a relative
+// GIT_INDEX_FILE to the top, and -C moves both.
 func gitEnv(ctx context.Context, cwd string) []string {
 	gitDir := os.Getenv("GIT_DIR")
 	if gitDir == "" {
 		return nil
 	}
-	env := []string{"GIT_DIR=" + absUnder(cwd, gitDir)}
-	base := cwd
-	// A bare repository (a server's hook) has no work tree: nothing to pin.
-	if out, err := exec.CommandContext(ctx, "git", "rev-parse", "--show-toplevel").Output(); err == nil {
-		if top := strings.TrimSpace(string(out)); top != "" {
-			env = append(env, "GIT_WORK_TREE="+top)
-			base = top
+	gitDir = absUnder(cwd, gitDir)
+	env := []string{"GIT_DIR=" + gitDir}
+	top := ""
+	if os.Getenv("GIT_WORK_TREE") == "" {
+		top = discoveredTop(ctx, gitDir)
+	}
+	if top == "" {
+		// As git itself reads GIT_WORK_TREE, or the current directory. A
+		// bare repository (a server's hook) has no work tree: nothing to
+		// pin.
+		if out, err := exec.CommandContext(ctx, "git", "rev-parse", "--show-toplevel").Output(); err == nil {
+			top = strings.TrimSpace(string(out))
 		}
+	}
+	base := cwd
+	if top != "" {
+		env = append(env, "GIT_WORK_TREE="+top)
+		base = top
 	}
 	if index := os.Getenv("GIT_INDEX_FILE"); index != "" {
 		env = append(env, "GIT_INDEX_FILE="+absUnder(base, index))
 	}
 	return env
+}
+
+// discoveredTop returns the top of the work tree git finds from the
+// current directory without GIT_DIR (by its .git, a linked worktree's
+// file included) if that work tree's repository is gitDir, else "".
+func discoveredTop(ctx context.Context, gitDir string) string {
+	cmd := exec.CommandContext(ctx, "git", "rev-parse", "--absolute-git-dir", "--show-toplevel")
+	cmd.Env = []string{} // not nil, which would inherit GIT_DIR
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GIT_DIR=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	found, top, ok := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if !ok {
+		return ""
+	}
+	a, errA := os.Stat(found)
+	b, errB := os.Stat(gitDir)
+	if errA != nil || errB != nil || !os.SameFile(a, b) {
+		return ""
+	}
+	return top
 }
 
 // absUnder returns path made absolute against dir.

@@ -151,42 +151,52 @@ func TestPreCommitHookHelper(t *testing.T) {
 // TestScanStagedHookWithGitDir runs the hook, given the staged files as
 // the pre-commit framework and lefthook give them, where git hands it
 // GIT_DIR: a commit in a linked worktree (GIT_DIR is the worktree's
-// directory under the main one's .git) and in a work tree named apart from
-// its repository (git --git-dir=... --work-tree=..., as dotfiles are kept).
+// directory under the main one's .git), also with a hook that works from
+// a subdirectory (a monorepo's husky running lint-staged in frontend/),
+// and in a work tree named apart from its repository (git --git-dir=...
+// --work-tree=..., as dotfiles are kept). With GIT_DIR set, git takes its
+// current directory for the top of the work tree.
 func TestScanStagedHookWithGitDir(t *testing.T) {
 	bin, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	hook := "#!/bin/sh\nexec env WARD_SCAN_HOOK_HELPER=1 '" + bin + "' -test.run='^TestPreCommitHookHelper$' \"$@\" README sub/dir/app.env\n"
-	setUp := func(t *testing.T, gitDir, work string) {
+	helper := "env WARD_SCAN_HOOK_HELPER=1 '" + bin + "' -test.run='^TestPreCommitHookHelper$'"
+	atTop := "#!/bin/sh\nexec " + helper + " README sub/dir/app.env\n"
+	fromSub := "#!/bin/sh\ncd sub && exec " + helper + " dir/app.env\n"
+	setUp := func(t *testing.T, hook, gitDir, work string) {
 		write(t, gitDir, "hooks/pre-commit", hook)
 		os.Chmod(filepath.Join(gitDir, "hooks/pre-commit"), 0o755)
 		write(t, work, "README", "hello\n")
 		write(t, work, "sub/dir/app.env", "A=1\n")
+	}
+	linked := func(hook string) func(t *testing.T) ([]string, string) {
+		return func(t *testing.T) ([]string, string) {
+			dir := newRepo(t)
+			setUp(t, hook, filepath.Join(dir, ".git"), dir)
+			commitAll(t, dir, "first")
+			work := filepath.Join(t.TempDir(), "linked")
+			git(t, dir, "worktree", "add", "-q", work)
+			return []string{"-C", work}, work
+		}
 	}
 	tests := []struct {
 		name string
 		// repo makes the repository and returns how to run git in the
 		// work tree and the work tree.
 		repo func(t *testing.T) (gitArgs []string, work string)
+		want string
 	}{
-		{"a linked worktree", func(t *testing.T) ([]string, string) {
-			dir := newRepo(t)
-			setUp(t, filepath.Join(dir, ".git"), dir)
-			commitAll(t, dir, "first")
-			work := filepath.Join(t.TempDir(), "linked")
-			git(t, dir, "worktree", "add", "-q", work)
-			return []string{"-C", work}, work
-		}},
+		{"a linked worktree", linked(atTop), "sub/dir/app.env:2: DB_PASSWORD (plain)"},
+		{"a linked worktree, the hook in a subdirectory", linked(fromSub), "dir/app.env:2: DB_PASSWORD (plain)"},
 		{"--git-dir and --work-tree, relative", func(t *testing.T) ([]string, string) {
 			isolateGit(t)
 			top := t.TempDir()
 			git(t, top, "init", "-q", "--bare", "repo.git")
-			setUp(t, filepath.Join(top, "repo.git"), filepath.Join(top, "home"))
+			setUp(t, atTop, filepath.Join(top, "repo.git"), filepath.Join(top, "home"))
 			args := []string{"-C", filepath.Join(top, "home"), "--git-dir=../repo.git", "--work-tree=."}
 			return args, filepath.Join(top, "home")
-		}},
+		}, "sub/dir/app.env:2: DB_PASSWORD (plain)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,8 +207,8 @@ func TestScanStagedHookWithGitDir(t *testing.T) {
 			if strings.Contains(string(out), value) {
 				t.Fatalf("the hook's output holds the value")
 			}
-			if err == nil || !strings.Contains(string(out), "sub/dir/app.env:2: DB_PASSWORD (plain)") {
-				t.Fatalf("commit of a staged value: got err=%v, output %q, want the hook to block it naming sub/dir/app.env", err, out)
+			if err == nil || !strings.Contains(string(out), tt.want) {
+				t.Fatalf("commit of a staged value: got err=%v, output %q, want the hook to block it with %q", err, out, tt.want)
 			}
 		})
 	}
