@@ -162,6 +162,11 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 			}
 			continue
 		}
+		if err := s.refused[g.dir]; err != nil && !s.opts.NoIgnore && s.opts.Warn != nil {
+			// The files are still there to search; what git would have
+			// left out is not known.
+			s.opts.Warn("git refuses the repository, so every file is searched, .gitignore or not", "dir", s.masked(s.report(s.absolute(g.dir), g.abs)), "error", err.Error())
+		}
 		for _, t := range g.targets {
 			if err := s.walk(t.path, g.abs, func(path string) { add(path, g.abs) }); err != nil {
 				return nil, err

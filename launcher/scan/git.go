@@ -98,14 +98,23 @@ func (s *scanner) command(ctx context.Context, dir string, args ...string) *exec
 }
 
 // inWorkTree reports whether dir is inside a git work tree; without git, it
-// is not. Answers are kept: several paths often share a directory.
+// is not. Answers are kept: several paths often share a directory. When
+// git refuses the repository for a reason other than there being none (one
+// owned by another user, "dubious ownership"), the reason is kept in
+// refused.
 func (s *scanner) inWorkTree(ctx context.Context, dir string) bool {
 	if in, ok := s.workTree[dir]; ok {
 		return in
 	}
-	out, err := s.command(ctx, dir, "rev-parse", "--is-inside-work-tree").Output()
+	cmd := s.command(ctx, dir, "rev-parse", "--is-inside-work-tree")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	in := err == nil && strings.TrimSpace(string(out)) == "true"
 	s.workTree[dir] = in
+	if err != nil && stderr.Len() > 0 && !bytes.Contains(stderr.Bytes(), []byte("not a git repository")) {
+		s.refused[dir] = s.gitError("rev-parse", err, stderr.Bytes())
+	}
 	return in
 }
 

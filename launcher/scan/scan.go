@@ -207,9 +207,10 @@ type scanner struct {
 	// cwd and absDir are the current directory and Dir, absolute, to
 	// report paths against.
 	cwd, absDir string
-	workTree    map[string]bool // see inWorkTree
-	gitEnv      []string        // see gitEnv
-	buf         []byte          // reused from file to file
+	workTree    map[string]bool  // see inWorkTree
+	gitEnv      []string         // see gitEnv
+	refused     map[string]error // see inWorkTree
+	buf         []byte           // reused from file to file
 }
 
 func newScanner(ctx context.Context, p *mask.Patterns, opts Options) (*scanner, error) {
@@ -217,7 +218,7 @@ func newScanner(ctx context.Context, p *mask.Patterns, opts Options) (*scanner, 
 	if err != nil {
 		return nil, fmt.Errorf("scan: current directory: %w", err)
 	}
-	s := &scanner{p: p, opts: opts, cwd: cwd, workTree: map[string]bool{}, gitEnv: gitEnv(ctx, cwd)}
+	s := &scanner{p: p, opts: opts, cwd: cwd, workTree: map[string]bool{}, refused: map[string]error{}, gitEnv: gitEnv(ctx, cwd)}
 	s.absDir = s.absolute(opts.Dir)
 	return s, nil
 }

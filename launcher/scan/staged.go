@@ -29,6 +29,9 @@ func (s *scanner) scanStaged(ctx context.Context) ([]Finding, error) {
 	var findings []Finding
 	for _, g := range groupTargets(ts) {
 		if !s.inWorkTree(ctx, g.dir) {
+			if err := s.refused[g.dir]; err != nil {
+				return nil, fmt.Errorf("scan %s: staged files: %w", s.masked(g.targets[0].arg), err)
+			}
 			return nil, fmt.Errorf("scan %s: staged files: not in a git work tree", s.masked(g.targets[0].arg))
 		}
 		files, err := s.stagedFiles(ctx, g)

@@ -239,3 +239,31 @@ func TestScanNamedFilesOneGitCall(t *testing.T) {
 		}
 	}
 }
+
+// TestScanRepositoryGitRefuses scans a repository git refuses to read: one
+// owned by another user (a checkout a container made, CI's container
+// jobs), which git calls dubious. git's reason is given, not "not in a
+// git work tree"; the working tree is searched without .gitignore, with
+// a warning that says so.
+func TestScanRepositoryGitRefuses(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, ".gitignore", "*.local\n")
+	write(t, dir, "app.env", "DB_PASSWORD="+value+"\n")
+	git(t, dir, "add", "-A")
+	// git's own knob for a repository owned by someone else.
+	t.Setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+
+	_, err := Scan(context.Background(), secrets, Options{Dir: dir, Staged: true})
+	if err == nil || !strings.Contains(err.Error(), "dubious ownership") {
+		t.Errorf("staged: got err=%v, want git's reason (dubious ownership)", err)
+	}
+	var warnings []string
+	got := scan(t, Options{Dir: dir, Warn: func(msg string, args ...any) { warnings = append(warnings, fmt.Sprint(msg, args)) }})
+	want := []Finding{{Path: "app.env", Line: 1, Name: "DB_PASSWORD", Form: "plain"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("working tree: got findings %+v, want %+v", got, want)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], ".gitignore") || !strings.Contains(warnings[0], "dubious ownership") {
+		t.Errorf("working tree: got warnings %q, want one saying .gitignore is not respected and why", warnings)
+	}
+}
