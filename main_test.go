@@ -54,11 +54,12 @@ func (c cleanupM) Run() int {
 // every error path, as a user runs them.
 func TestScripts(t *testing.T) {
 	// completion.txtar runs the zsh and fish scripts where those shells
-	// are installed; CI installs them, and must not skip those lines.
+	// are installed, scan_pre_commit.txtar the pre-commit framework; CI
+	// installs them, and must not skip those lines.
 	if os.Getenv("WARD_REQUIRE_INTEGRATION") == "1" {
-		for _, shell := range []string{"zsh", "fish"} {
-			if _, err := exec.LookPath(shell); err != nil {
-				t.Fatalf("WARD_REQUIRE_INTEGRATION=1 but %s is not installed (scripts/test.sh installs it)", shell)
+		for _, program := range []string{"zsh", "fish", "pre-commit"} {
+			if _, err := exec.LookPath(program); err != nil {
+				t.Fatalf("WARD_REQUIRE_INTEGRATION=1 but %s is not installed (scripts/test.sh installs it)", program)
 			}
 		}
 	}

@@ -21,8 +21,8 @@ func scanCommand(stdio IO) *cli.Command {
 		ArgsUsage: "[PATHS...]",
 		Description: `Resolves the manifest, then searches the working tree (respecting .gitignore,
 skipping binary files unless a secret is binary), or with --staged what is staged for
-the next commit (binary files too), and, with
---git-history, every blob reachable in the repository's history, for the values and
+the next commit (binary files too), and, with --git-history, every blob, commit
+message and tag message reachable in the repository's history, for the values and
 their base64, URL and JSON forms. Reports file:line (or commit:path:line) and the
 variable's name, never the value. A secret that cannot be resolved (a store down, a
 colleague's local secret) is a warning and the others are searched for. Exit 1 on a
@@ -35,7 +35,7 @@ Example:
    ward scan --git-history --json .`,
 		Flags: append([]cli.Flag{nearestManifestFlag(), profileFlag()}, append(logFlags(),
 			&cli.BoolFlag{Name: "staged", Usage: "search what is staged for the next commit (the index), not the working tree"},
-			&cli.BoolFlag{Name: "git-history", Usage: "also search every blob reachable from any ref"},
+			&cli.BoolFlag{Name: "git-history", Usage: "also search every blob, commit message and tag message reachable from any ref"},
 			&cli.BoolFlag{Name: "no-ignore", Usage: "also search files .gitignore excludes"},
 			&cli.BoolFlag{Name: "binary", Usage: "also search binary files"},
 			&cli.BoolFlag{Name: "json", Usage: "print the findings as JSON"},
@@ -91,6 +91,7 @@ func cmdScan(c *cli.Context, stdio IO) error {
 		Unreadable: func(path string, err error) {
 			log.Warn("cannot read a file or directory, so it is not searched", "path", path, "error", err.Error())
 		},
+		Warn: log.Warn,
 	})
 	if err != nil {
 		return failure.New(err, "")

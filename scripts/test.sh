@@ -18,6 +18,10 @@ log() { printf '\n== %s\n' "$*" >&2; }
 # Debian packages the tests use.
 need=()
 command -v git >/dev/null || need+=(git)
+# Files Git LFS tracks, searched by ward scan (launcher/scan/lfs_test.go),
+# and the pre-commit framework running it (scan_pre_commit.txtar).
+command -v git-lfs >/dev/null || need+=(git-lfs)
+command -v pre-commit >/dev/null || need+=(pre-commit)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v buildah >/dev/null || need+=(buildah)
 command -v sh >/dev/null || need+=(dash)

@@ -30,6 +30,7 @@ type catFile struct {
 // to next.
 type object struct {
 	Name, Type, Tag string
+	Size            int64
 	Body            io.Reader
 }
 
@@ -37,7 +38,7 @@ type object struct {
 // write its input; the input is closed when feed returns.
 func (s *scanner) startCatFile(ctx context.Context, dir string, feed func(w *bufio.Writer) error) (*catFile, error) {
 	c := &catFile{s: s, fed: make(chan error, 1)}
-	c.cmd = exec.CommandContext(ctx, "git", "-C", dir, "cat-file", "--batch=%(objectname) %(objecttype) %(objectsize) %(rest)", "--buffer")
+	c.cmd = s.command(ctx, dir, "cat-file", "--batch=%(objectname) %(objecttype) %(objectsize) %(rest)", "--buffer")
 	c.cmd.Stderr = &c.stderr
 	stdin, err := c.cmd.StdinPipe()
 	if err != nil {
@@ -92,7 +93,7 @@ func (c *catFile) next() (object, error) {
 		return object{}, fmt.Errorf("git cat-file: object %s: bad size", f[0])
 	}
 	c.body = &io.LimitedReader{R: c.out, N: size}
-	return object{Name: f[0], Type: f[1], Tag: f[3], Body: c.body}, nil
+	return object{Name: f[0], Type: f[1], Tag: f[3], Size: size, Body: c.body}, nil
 }
 
 // wait waits for git to exit and the feeder to return, and returns the

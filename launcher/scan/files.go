@@ -28,8 +28,10 @@ type file struct{ path, report string }
 // targets resolves Options.Paths. A path that names nothing is an error
 // (git ls-files takes it as matching nothing, and a mistyped path must not
 // pass for a clean one), unless allowMissing, for a file deleted from the
-// work tree but still staged; its directory must exist.
-func (s *scanner) targets(allowMissing bool) ([]target, error) {
+// work tree but still staged; its directory must exist. With follow, a
+// path that is a symbolic link is taken for what it leads to, and one
+// that leads nowhere (dangling, a loop) names nothing.
+func (s *scanner) targets(allowMissing, follow bool) ([]target, error) {
 	var ts []target
 	for _, arg := range s.opts.Paths {
 		t := target{arg: arg, path: arg, abs: filepath.IsAbs(arg)}
@@ -37,6 +39,9 @@ func (s *scanner) targets(allowMissing bool) ([]target, error) {
 			t.path = filepath.Join(s.opts.Dir, arg)
 		}
 		fi, err := os.Lstat(t.path)
+		if err == nil && follow && fi.Mode()&fs.ModeSymlink != 0 {
+			fi, err = os.Stat(t.path)
+		}
 		switch {
 		case err == nil && fi.IsDir():
 			t.dir, t.spec = t.path, "."
@@ -45,15 +50,40 @@ func (s *scanner) targets(allowMissing bool) ([]target, error) {
 			t.missing = err != nil
 			if t.missing {
 				if _, derr := os.Stat(t.dir); derr != nil {
-					return nil, fmt.Errorf("scan %s: %w", arg, unwrapPathError(err))
+					return nil, fmt.Errorf("scan %s: %w", s.masked(arg), unwrapPathError(err))
 				}
 			}
 		default:
-			return nil, fmt.Errorf("scan %s: %w", arg, unwrapPathError(err))
+			return nil, fmt.Errorf("scan %s: %w", s.masked(arg), unwrapPathError(err))
 		}
+		s.hoist(&t)
 		ts = append(ts, t)
 	}
 	return ts, nil
+}
+
+// hoist has git look at t from Dir when t is in Dir's work tree (no .git
+// and no symbolic link on the way down to it), so that such targets make
+// one group and one git call: the pre-commit framework and lefthook name
+// each staged file, and a few processes for each directory took seconds
+// for a commit across a thousand. A .git on the way is a submodule or a
+// nested repository, which git lists only from inside; git refuses a
+// pathspec beyond a link.
+func (s *scanner) hoist(t *target) {
+	dir := s.absolute(t.dir)
+	rel, err := filepath.Rel(s.absDir, dir)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return
+	}
+	for d := dir; d != s.absDir; d = filepath.Dir(d) {
+		if fi, err := os.Lstat(d); err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+			return
+		}
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return
+		}
+	}
+	t.dir, t.spec = s.opts.Dir, filepath.Join(rel, t.spec)
 }
 
 // group is the targets git lists from one directory in one call.
@@ -100,7 +130,10 @@ func (g *group) specs() []string {
 // exclude; with NoIgnore, or outside a work tree, every regular file under
 // it.
 func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
-	ts, err := s.targets(false)
+	// A link named on the command line (`ward scan .env`, where .env
+	// links to the developer's own file) is searched where it leads, as
+	// ripgrep searches it; passing it over said the file held nothing.
+	ts, err := s.targets(false, true)
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +156,16 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 			// asked for it, and `ward scan .env` passing in silence would
 			// say the file holds no secret.
 			for _, t := range g.targets {
-				if fi, err := os.Lstat(t.path); err == nil && t.spec != "." && fi.Mode().IsRegular() {
+				if fi, err := os.Stat(t.path); err == nil && t.spec != "." && fi.Mode().IsRegular() {
 					add(t.path, g.abs)
 				}
 			}
 			continue
+		}
+		if err := s.refused[g.dir]; err != nil && !s.opts.NoIgnore && s.opts.Warn != nil {
+			// The files are still there to search; what git would have
+			// left out is not known.
+			s.opts.Warn("git refuses the repository, so every file is searched, .gitignore or not", "dir", s.masked(s.report(s.absolute(g.dir), g.abs)), "error", err.Error())
 		}
 		for _, t := range g.targets {
 			if err := s.walk(t.path, g.abs, func(path string) { add(path, g.abs) }); err != nil {
@@ -139,7 +177,7 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 }
 
 // gitFiles lists a group's tracked files and its untracked ones not
-// ignored.
+// ignored, and those of each submodule or repository nested in it.
 func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, abs bool)) error {
 	args := append([]string{"ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"}, g.specs()...)
 	out, err := s.git(ctx, g.dir, args...)
@@ -152,9 +190,22 @@ func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, 
 		}
 		path := filepath.Join(g.dir, name)
 		fi, err := os.Lstat(path)
+		if err == nil && fi.IsDir() {
+			// A submodule (a private config repository) or a repository
+			// nested in the work tree, listed as "nested/": git lists
+			// its files only from inside it, and they are in the work
+			// tree as much as the rest. One not checked out has no .git.
+			if _, err := os.Lstat(filepath.Join(path, ".git")); err == nil && s.inWorkTree(ctx, path) {
+				sub := &group{dir: path, abs: g.abs, targets: []target{{path: path, dir: path, spec: "."}}}
+				if err := s.gitFiles(ctx, sub, add); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if err != nil || !fi.Mode().IsRegular() {
-			// Deleted from the work tree but still tracked, a submodule,
-			// or a link: nothing to read here.
+			// Deleted from the work tree but still tracked, or a link:
+			// nothing to read here.
 			continue
 		}
 		// A conflicted file is listed once per stage; add keeps one.
@@ -168,6 +219,19 @@ func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, 
 // Directories named .git, symbolic links and other non-regular files are
 // left out.
 func (s *scanner) walk(root string, abs bool, found func(path string)) error {
+	if fi, err := os.Lstat(root); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		// A root that is a link (targets took it for what it leads to):
+		// WalkDir reads a root as Lstat does, so give it the link's
+		// target, and report the files under the name given.
+		target, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			return fmt.Errorf("walk %s: %w", s.masked(s.report(s.absolute(root), abs)), unwrapPathError(err))
+		}
+		return s.walk(target, abs, func(path string) {
+			rel, _ := filepath.Rel(target, path)
+			found(filepath.Join(root, rel))
+		})
+	}
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			report := s.report(s.absolute(path), abs)

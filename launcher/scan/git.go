@@ -4,27 +4,123 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/wardsecrets/ward/launcher/mask"
 )
 
+// gitEnv returns the environment that keeps a GIT_DIR in ward's own
+// environment naming the same repository and work tree for git run in
+// any directory, or nil when GIT_DIR is not set. git sets GIT_DIR for a
+// hook in a linked worktree (and git --git-dir=... passes it on), and
+// with GIT_DIR set and no GIT_WORK_TREE, git takes its current directory
+// for the top of the work tree: git -C sub/dir would read "f.txt" as the
+// top's, and so would git run where a hook went with cd (a monorepo's
+// lint-staged in frontend/), and find nothing staged. A relative GIT_DIR
+// or GIT_WORK_TREE is relative to the current directory, a relative
+// GIT_INDEX_FILE to the top, and -C moves both.
+func gitEnv(ctx context.Context, cwd string) []string {
+	gitDir := os.Getenv("GIT_DIR")
+	if gitDir == "" {
+		return nil
+	}
+	gitDir = absUnder(cwd, gitDir)
+	env := []string{"GIT_DIR=" + gitDir}
+	top := ""
+	if os.Getenv("GIT_WORK_TREE") == "" {
+		top = discoveredTop(ctx, gitDir)
+	}
+	if top == "" {
+		// As git itself reads GIT_WORK_TREE, or the current directory. A
+		// bare repository (a server's hook) has no work tree: nothing to
+		// pin.
+		if out, err := exec.CommandContext(ctx, "git", "rev-parse", "--show-toplevel").Output(); err == nil {
+			top = strings.TrimSpace(string(out))
+		}
+	}
+	base := cwd
+	if top != "" {
+		env = append(env, "GIT_WORK_TREE="+top)
+		base = top
+	}
+	if index := os.Getenv("GIT_INDEX_FILE"); index != "" {
+		env = append(env, "GIT_INDEX_FILE="+absUnder(base, index))
+	}
+	return env
+}
+
+// discoveredTop returns the top of the work tree git finds from the
+// current directory without GIT_DIR (by its .git, a linked worktree's
+// file included) if that work tree's repository is gitDir, else "".
+func discoveredTop(ctx context.Context, gitDir string) string {
+	cmd := exec.CommandContext(ctx, "git", "rev-parse", "--absolute-git-dir", "--show-toplevel")
+	cmd.Env = []string{} // not nil, which would inherit GIT_DIR
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GIT_DIR=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	found, top, ok := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if !ok {
+		return ""
+	}
+	a, errA := os.Stat(found)
+	b, errB := os.Stat(gitDir)
+	if errA != nil || errB != nil || !os.SameFile(a, b) {
+		return ""
+	}
+	return top
+}
+
+// absUnder returns path made absolute against dir.
+func absUnder(dir, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
+}
+
+// command returns git, to run in dir, in the environment gitEnv pinned.
+func (s *scanner) command(ctx context.Context, dir string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	if s.gitEnv != nil {
+		// The later of two entries for a name wins.
+		cmd.Env = append(os.Environ(), s.gitEnv...)
+	}
+	return cmd
+}
+
 // inWorkTree reports whether dir is inside a git work tree; without git, it
-// is not. Answers are kept: several paths often share a directory.
+// is not. Answers are kept: several paths often share a directory. When
+// git refuses the repository for a reason other than there being none (one
+// owned by another user, "dubious ownership"), the reason is kept in
+// refused.
 func (s *scanner) inWorkTree(ctx context.Context, dir string) bool {
 	if in, ok := s.workTree[dir]; ok {
 		return in
 	}
-	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--is-inside-work-tree").Output()
+	cmd := s.command(ctx, dir, "rev-parse", "--is-inside-work-tree")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	in := err == nil && strings.TrimSpace(string(out)) == "true"
 	s.workTree[dir] = in
+	if err != nil && stderr.Len() > 0 && !bytes.Contains(stderr.Bytes(), []byte("not a git repository")) {
+		s.refused[dir] = s.gitError("rev-parse", err, stderr.Bytes())
+	}
 	return in
 }
 
 // git runs git in dir and returns its standard output.
 func (s *scanner) git(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	cmd := s.command(ctx, dir, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

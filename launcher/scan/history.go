@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"path"
 	"slices"
 	"strings"
@@ -39,20 +38,27 @@ type place struct{ commit, path string }
 // one reads the blobs (see scanBlobs), one names the commits (see
 // introductions), and the second only if there was a finding.
 func (s *scanner) scanHistory(ctx context.Context) ([]Finding, error) {
-	top, err := s.git(ctx, s.opts.Dir, "rev-parse", "--show-toplevel")
+	// git runs in Dir: object paths are relative to the top whatever the
+	// directory, and a bare repository (a mirror) has no top to run in.
+	root := s.opts.Dir
+	shallow, err := s.git(ctx, root, "rev-parse", "--is-shallow-repository")
 	if err != nil {
 		return nil, err
 	}
-	root := strings.TrimSpace(string(top))
-	found, err := s.scanBlobs(ctx, root)
+	if strings.TrimSpace(string(shallow)) == "true" && s.opts.Warn != nil {
+		// A CI checkout's default (actions/checkout fetches one commit,
+		// GitLab 20): a clean result would speak for commits not there.
+		s.opts.Warn("the clone is shallow, so the history before its oldest commits is not searched: fetch it all (git fetch --unshallow; actions/checkout's fetch-depth: 0, GitLab's GIT_DEPTH: 0)")
+	}
+	var findings []Finding
+	found, err := s.scanBlobs(ctx, root, &findings)
 	if err != nil || len(found) == 0 {
-		return nil, err
+		return findings, err
 	}
 	intro, err := s.introductions(ctx, root, found)
 	if err != nil {
 		return nil, err
 	}
-	var findings []Finding
 	for name, b := range found {
 		places := intro[name]
 		if len(places) == 0 {
@@ -82,9 +88,10 @@ func (s *scanner) scanHistory(ctx context.Context) ([]Finding, error) {
 // scanBlobs lists every object reachable from any ref with one
 // `git rev-list --objects --all`, which names each object once, and pipes
 // the trees and blobs to one `git cat-file --batch`, searching each blob.
-// It returns the blobs with a finding, by object name.
-func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*foundBlob, error) {
-	revList := exec.CommandContext(ctx, "git", "-C", root, "rev-list", "--objects", "--all")
+// It returns the blobs with a finding, by object name, and adds the
+// findings in commit and tag messages to messages.
+func (s *scanner) scanBlobs(ctx context.Context, root string, messages *[]Finding) (map[string]*foundBlob, error) {
+	revList := s.command(ctx, root, "rev-list", "--objects", "--all")
 	var revErr bytes.Buffer
 	revList.Stderr = &revErr
 	objects, err := revList.StdoutPipe()
@@ -99,17 +106,15 @@ func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*found
 		revList.Wait()
 	}
 	cf, err := s.startCatFile(ctx, root, func(w *bufio.Writer) error {
-		// Each line is an object name, then, for a tree or a blob, a space
-		// and its path (empty for a root tree, and for an object a ref
-		// points at directly). Commits, with no space, are not read; trees
-		// cannot be told from blobs here, cat-file tells.
+		// Each line is an object name, then, for a tree, a blob or a tag, a
+		// space and its path or name (empty for a root tree, and for an
+		// object a ref points at directly); a commit has none. Every one
+		// is read: commits and tags for their messages, trees for their
+		// names; the types cannot be told apart here, cat-file tells.
 		lines := bufio.NewScanner(objects)
 		lines.Buffer(make([]byte, 64<<10), 1<<20)
 		for lines.Scan() {
 			line := lines.Bytes()
-			if bytes.IndexByte(line, ' ') < 0 {
-				continue
-			}
 			w.Write(line)
 			if err := w.WriteByte('\n'); err != nil {
 				// cat-file has stopped; the reader reports why.
@@ -126,7 +131,8 @@ func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*found
 		return nil, err
 	}
 	found := map[string]*foundBlob{}
-	if err := s.readBlobs(cf, found); err != nil {
+	lfs := s.newLFS(root)
+	if err := s.readBlobs(ctx, cf, lfs, found, messages); err != nil {
 		revList.Process.Kill()
 		cf.stop()
 		revList.Wait()
@@ -139,12 +145,14 @@ func (s *scanner) scanBlobs(ctx context.Context, root string) (map[string]*found
 	if err := revList.Wait(); err != nil {
 		return nil, s.gitError("rev-list", err, revErr.Bytes())
 	}
+	s.warnLFSMissing(lfs)
 	return found, nil
 }
 
-// readBlobs searches each blob cf returns, recording those with a finding
-// in found with the path each was fed with.
-func (s *scanner) readBlobs(cf *catFile, found map[string]*foundBlob) error {
+// readBlobs searches each blob cf returns (and the content of each Git LFS
+// pointer, through lfs), recording those with a finding in found with the
+// path each was fed with.
+func (s *scanner) readBlobs(ctx context.Context, cf *catFile, lfs *lfsObjects, found map[string]*foundBlob, messages *[]Finding) error {
 	for {
 		obj, err := cf.next()
 		if err == io.EOF {
@@ -159,11 +167,17 @@ func (s *scanner) readBlobs(cf *catFile, found map[string]*foundBlob) error {
 			}
 			continue
 		}
+		if obj.Type == "commit" || obj.Type == "tag" {
+			if err := s.searchMessage(obj, messages); err != nil {
+				return fmt.Errorf("git cat-file: %s %s: %w", obj.Type, obj.Name, err)
+			}
+			continue
+		}
 		if obj.Type != "blob" {
 			continue
 		}
 		var b *foundBlob
-		err = s.search(obj.Body, func(line int, o mask.Owner) {
+		err = lfs.searchBlob(ctx, obj, func(line int, o mask.Owner) {
 			if b == nil {
 				b = &foundBlob{path: obj.Tag}
 				found[obj.Name] = b
@@ -174,6 +188,25 @@ func (s *scanner) readBlobs(cf *catFile, found map[string]*foundBlob) error {
 			return fmt.Errorf("git cat-file: object %s: %w", obj.Name, err)
 		}
 	}
+}
+
+// searchMessage searches a commit or an annotated tag, and adds a finding
+// for each value in it at its commit (or tag), on its line of the
+// message: a token pasted into git commit -m is pushed with the history,
+// and no pre-commit hook sees it. A value in the headers (an author's
+// name) is on line 0.
+func (s *scanner) searchMessage(obj object, messages *[]Finding) error {
+	body, err := io.ReadAll(obj.Body)
+	if err != nil {
+		return err
+	}
+	headers := 0
+	if end := bytes.Index(body, []byte("\n\n")); end >= 0 {
+		headers = bytes.Count(body[:end+2], []byte{'\n'})
+	}
+	return s.search(bytes.NewReader(body), func(line int, o mask.Owner) {
+		*messages = append(*messages, Finding{Line: max(line-headers, 0), Commit: obj.Name, Name: o.Name, Form: string(o.Encoding) + " in the " + obj.Type + " message"})
+	})
 }
 
 // treeNames records, for each entry of a tree whose name holds a value,
@@ -234,7 +267,7 @@ const inThePath = " in the path"
 // each parent, which finds the same places), renames (a rename is the blob
 // put at a new path), signatures in the output, colour.
 func (s *scanner) introductions(ctx context.Context, root string, want map[string]*foundBlob) (map[string][]place, error) {
-	cmd := exec.CommandContext(ctx, "git", "-C", root,
+	cmd := s.command(ctx, root,
 		"-c", "log.diffMerges=first-parent", "-c", "log.showSignature=false",
 		"log", "--all", "--topo-order", "--reverse", "-m", "--root", "--raw", "--no-abbrev",
 		"--no-renames", "--no-color", "--no-ext-diff", "--format=%H", "-z")

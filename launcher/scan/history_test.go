@@ -1,6 +1,9 @@
 package scan
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,4 +175,70 @@ func gitStdin(t *testing.T, dir, stdin string, args ...string) string {
 		t.Fatalf("git %s: %v", args[0], err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// TestScanHistoryBareAndShallow searches the history of a bare clone (a
+// mirror a CI job or a server keeps) and of a shallow one (a CI checkout's
+// default), which holds only part of it and must say so.
+func TestScanHistoryBareAndShallow(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "app.env", "DB_PASSWORD="+value+"\n")
+	leak := commitAll(t, dir, "leak")
+	write(t, dir, "app.env", "DB_PASSWORD=\n")
+	commitAll(t, dir, "removed")
+	git(t, dir, "checkout", "-q", "-b", "topic")
+	write(t, dir, "topic.txt", "t\n")
+	commitAll(t, dir, "topic")
+
+	bare := filepath.Join(t.TempDir(), "mirror.git")
+	git(t, dir, "clone", "-q", "--mirror", dir, bare)
+	var warnings []string
+	warn := func(msg string, args ...any) { warnings = append(warnings, msg) }
+	got, err := Scan(context.Background(), secrets, Options{Dir: bare, GitHistory: true, Warn: warn})
+	want := []Finding{{Path: "app.env", Line: 1, Commit: leak, Name: "DB_PASSWORD", Form: "plain"}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("bare clone: got findings %+v, err=%v, want %+v", got, err, want)
+	}
+	if len(warnings) > 0 {
+		t.Errorf("bare clone: got warnings %q, want none", warnings)
+	}
+
+	shallow := filepath.Join(t.TempDir(), "shallow")
+	git(t, dir, "clone", "-q", "--depth", "1", "--no-single-branch", "file://"+dir, shallow)
+	got, err = Scan(context.Background(), secrets, Options{Dir: shallow, GitHistory: true, Warn: warn})
+	if err != nil || len(got) > 0 {
+		t.Errorf("shallow clone: got findings %+v, err=%v, want none", got, err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "shallow") {
+		t.Errorf("shallow clone: got warnings %q, want one saying the clone is shallow", warnings)
+	}
+}
+
+// TestScanHistoryMessages finds a value pasted into a commit message (git
+// commit -m "use $TOKEN", an error log pasted in) or an annotated tag's:
+// they are pushed with the history, and no pre-commit hook sees them.
+func TestScanHistoryMessages(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "README", "hello\n")
+	commitAll(t, dir, "first")
+	write(t, dir, "README", "hello again\n")
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", "fix the login", "-m", "it failed with\nAuthorization: Basic "+base64.StdEncoding.EncodeToString([]byte("user:"+value)))
+	commit := git(t, dir, "rev-parse", "HEAD")
+	git(t, dir, "tag", "-a", "v1", "-m", "release\n\npassword: "+value)
+	tag := git(t, dir, "rev-parse", "v1")
+
+	got := scan(t, Options{Dir: dir, GitHistory: true})
+	want := []Finding{
+		{Line: 3, Commit: tag, Name: "DB_PASSWORD", Form: "plain in the tag message"},
+		{Line: 4, Commit: commit, Name: "DB_PASSWORD", Form: "base64 in the commit message"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got findings %+v, want %+v", got, want)
+	}
+	var text bytes.Buffer
+	WriteText(&text, got[1:])
+	if line := commit + ":4: DB_PASSWORD (base64 in the commit message)\n"; text.String() != line {
+		t.Errorf("got text %q, want %q", text.String(), line)
+	}
 }

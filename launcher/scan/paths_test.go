@@ -1,8 +1,11 @@
 package scan
 
 import (
+	"context"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -71,4 +74,83 @@ func TestScanAbsolutePaths(t *testing.T) {
 			t.Errorf("got findings %+v, want %+v", got, want)
 		}
 	})
+}
+
+// TestScanNamedSymlinks names symbolic links on the command line, as
+// `ward scan .env` does where .env links to the developer's own file: the
+// file or directory it leads to is searched, as ripgrep and grep -r search
+// a link they are given, and reported by the name given. A link met while
+// searching a directory is still not followed.
+func TestScanNamedSymlinks(t *testing.T) {
+	outside := t.TempDir()
+	write(t, outside, "o.txt", "\n"+value+"\n")
+	for _, inRepo := range []bool{true, false} {
+		var dir string
+		if inRepo {
+			dir = newRepo(t)
+			write(t, dir, ".gitignore", "shared/\n")
+		} else {
+			dir = t.TempDir()
+		}
+		write(t, dir, "shared/dev.env", "DB_PASSWORD="+value+"\n")
+		for link, to := range map[string]string{".env": "shared/dev.env", "conf": outside, "loop": "loop", "dangling": "nothing"} {
+			if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		name := map[bool]string{true: "in a work tree", false: "outside one"}[inRepo]
+		tests := []struct {
+			paths []string
+			want  []Finding
+		}{
+			{[]string{".env"}, []Finding{{Path: ".env", Line: 1, Name: "DB_PASSWORD", Form: "plain"}}},
+			{[]string{"conf"}, []Finding{{Path: "conf/o.txt", Line: 2, Name: "DB_PASSWORD", Form: "plain"}}},
+		}
+		for _, tt := range tests {
+			t.Run(name+"/"+tt.paths[0], func(t *testing.T) {
+				if got := scan(t, Options{Dir: dir, Paths: tt.paths}); !slices.Equal(got, tt.want) {
+					t.Errorf("got findings %+v, want %+v", got, tt.want)
+				}
+			})
+		}
+		// A link that leads nowhere names nothing: an error, not a pass.
+		for _, link := range []string{"loop", "dangling"} {
+			if _, err := Scan(context.Background(), secrets, Options{Dir: dir, Paths: []string{link}}); err == nil || !strings.Contains(err.Error(), link) {
+				t.Errorf("%s: got err=%v for the link %s, want an error naming it", name, err, link)
+			}
+		}
+		// Searching the directory does not follow them.
+		if got := scan(t, Options{Dir: dir}); inRepo && len(got) > 0 {
+			t.Errorf("%s: got findings %+v for the directory, want none (the links are not followed)", name, got)
+		}
+	}
+}
+
+// TestScanErrorsMaskPaths gives paths named with a value (a file named
+// after a token, as the pre-commit framework passes every staged name)
+// where they cause an error: the error names the path with the value
+// masked, as findings do.
+func TestScanErrorsMaskPaths(t *testing.T) {
+	repo := newRepo(t)
+	outside := t.TempDir()
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{"missing", Options{Dir: repo, Paths: []string{"keys/" + value + ".json"}}},
+		{"missing, staged", Options{Dir: repo, Staged: true, Paths: []string{value + ".json"}}},
+		{"staged outside a work tree", Options{Dir: outside, Staged: true, Paths: []string{value + ".json"}}},
+	}
+	write(t, outside, value+".json", "{}\n")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Scan(context.Background(), secrets, tt.opts)
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			if strings.Contains(err.Error(), value) || !strings.Contains(err.Error(), "<ward:DB_PASSWORD>.json") {
+				t.Errorf("got an error that holds the value or does not name the path masked")
+			}
+		})
+	}
 }

@@ -28,13 +28,15 @@ type Finding struct {
 	// Path, for the working tree and the index, is relative to Options.Dir
 	// when the file is under it or was named by a relative path, else
 	// absolute; for history it is relative to the repository's top
-	// directory (or, for a blob no commit has, the object's name).
+	// directory (or, for a blob no commit has, the object's name), and
+	// empty for a value in a commit's or a tag's message.
 	Path string `json:"path"`
 	Line int    `json:"line"`
 	// Commit is a commit that introduced the blob at Path: the first, in
 	// an oldest-first walk of every ref, whose changes put it there. It is
 	// "unknown" if no commit has the blob (a tag pointing at it or at a
-	// tree directly), empty for the working tree and the index.
+	// tree directly), empty for the working tree and the index. For a
+	// value in a message, it is the commit or the annotated tag.
 	Commit string `json:"commit,omitempty"`
 	// Name is the variable whose value was found.
 	Name string `json:"name"`
@@ -62,8 +64,9 @@ type Options struct {
 	// then deleted or changed in the work tree, is searched as staged).
 	// Each path must be inside a git work tree. NoIgnore changes nothing.
 	Staged bool
-	// GitHistory also searches every blob reachable from any ref of the
-	// repository that holds Dir (all of it, whatever Paths says).
+	// GitHistory also searches every blob, commit message and annotated
+	// tag message reachable from any ref of the repository that holds Dir
+	// (all of it, whatever Paths says).
 	GitHistory bool
 	// Dir is the directory to search from; "" means the current one.
 	Dir string
@@ -71,6 +74,10 @@ type Options struct {
 	// values masked) of each working-tree file or directory the scan may
 	// not read, which is left out; when nil, that is an error.
 	Unreadable func(path string, err error)
+	// Warn, when set, is told, as a message and slog attributes, of what
+	// the repository holds that the scan could not search (the content of
+	// Git LFS pointers this clone never fetched).
+	Warn func(msg string, args ...any)
 }
 
 // binarySniff is how much of a file is looked at for a NUL byte.
@@ -99,7 +106,7 @@ func Scan(ctx context.Context, secrets []Secret, opts Options) ([]Finding, error
 	if len(opts.Paths) == 0 {
 		opts.Paths = []string{"."}
 	}
-	s, err := newScanner(p, opts)
+	s, err := newScanner(ctx, p, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -200,16 +207,18 @@ type scanner struct {
 	// cwd and absDir are the current directory and Dir, absolute, to
 	// report paths against.
 	cwd, absDir string
-	workTree    map[string]bool // see inWorkTree
-	buf         []byte          // reused from file to file
+	workTree    map[string]bool  // see inWorkTree
+	gitEnv      []string         // see gitEnv
+	refused     map[string]error // see inWorkTree
+	buf         []byte           // reused from file to file
 }
 
-func newScanner(p *mask.Patterns, opts Options) (*scanner, error) {
+func newScanner(ctx context.Context, p *mask.Patterns, opts Options) (*scanner, error) {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return nil, fmt.Errorf("scan: current directory: %w", err)
 	}
-	s := &scanner{p: p, opts: opts, cwd: cwd, workTree: map[string]bool{}}
+	s := &scanner{p: p, opts: opts, cwd: cwd, workTree: map[string]bool{}, refused: map[string]error{}, gitEnv: gitEnv(ctx, cwd)}
 	s.absDir = s.absolute(opts.Dir)
 	return s, nil
 }

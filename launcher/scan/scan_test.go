@@ -469,3 +469,61 @@ func TestScanValueInStagedAndHistoryPaths(t *testing.T) {
 		t.Errorf("--git-history: got findings %+v, want %+v", redact(got), want)
 	}
 }
+
+// TestScanSubmodules searches the files of a submodule (a private
+// config repository, vendored code) and of a repository nested in the
+// work tree, as their own work trees: git lists them from the outside
+// only as a directory. An ignored one stays unsearched, and one not
+// checked out has nothing to search.
+func TestScanSubmodules(t *testing.T) {
+	cfg := newRepo(t)
+	write(t, cfg, "prod.yml", "a: 1\ndeploy: "+value+"\n")
+	write(t, cfg, "ignored.log", value+"\n")
+	write(t, cfg, ".gitignore", "*.log\n")
+	commitAll(t, cfg, "config")
+	dir := newRepo(t)
+	write(t, dir, ".gitignore", "ignored-repo/\n")
+	git(t, dir, "-c", "protocol.file.allow=always", "submodule", "add", "-q", cfg, "config")
+	commitAll(t, dir, "with a submodule")
+	for _, nested := range []string{"nested", "ignored-repo"} {
+		git(t, dir, "init", "-q", nested)
+		write(t, filepath.Join(dir, nested), "n.txt", value+"\n")
+	}
+	want := []Finding{
+		{Path: "config/prod.yml", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+		{Path: "nested/n.txt", Line: 1, Name: "DB_PASSWORD", Form: "plain"},
+	}
+	if got := scan(t, Options{Dir: dir}); !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+
+	clone := filepath.Join(t.TempDir(), "clone")
+	git(t, dir, "clone", "-q", dir, clone)
+	if got := scan(t, Options{Dir: clone}); len(got) > 0 {
+		t.Errorf("a submodule not checked out: got findings %+v, want none", got)
+	}
+}
+
+// TestWriteTextQuotesPaths prints a path that holds a line break, an
+// escape sequence or bytes that are not UTF-8 quoted, as git does, so a
+// finding stays one line and a terminal shows the name rather than obeys
+// it.
+func TestWriteTextQuotesPaths(t *testing.T) {
+	dir := newRepo(t)
+	names := []string{"new\nline.txt", "title\x1b]0;pwned\x07.txt", "latin\xe9.txt", "plain name.txt"}
+	for _, n := range names {
+		write(t, dir, n, value+"\n")
+	}
+	found := scan(t, Options{Dir: dir})
+	var text bytes.Buffer
+	if err := WriteText(&text, found); err != nil {
+		t.Fatal(err)
+	}
+	want := `"latin\xe9.txt":1: DB_PASSWORD (plain)` + "\n" +
+		`"new\nline.txt":1: DB_PASSWORD (plain)` + "\n" +
+		`plain name.txt:1: DB_PASSWORD (plain)` + "\n" +
+		`"title\x1b]0;pwned\a.txt":1: DB_PASSWORD (plain)` + "\n"
+	if text.String() != want {
+		t.Errorf("got text %q, want %q", text.String(), want)
+	}
+}

@@ -21,14 +21,18 @@ type stagedFile struct{ blob, report string }
 // exactly what the next commit will hold (a pre-commit hook's question).
 // git honours GIT_INDEX_FILE, which git commit sets for its hooks.
 func (s *scanner) scanStaged(ctx context.Context) ([]Finding, error) {
-	ts, err := s.targets(true)
+	// A link is staged as a link: the commit holds no more.
+	ts, err := s.targets(true, false)
 	if err != nil {
 		return nil, err
 	}
 	var findings []Finding
 	for _, g := range groupTargets(ts) {
 		if !s.inWorkTree(ctx, g.dir) {
-			return nil, fmt.Errorf("scan %s: staged files: not in a git work tree", g.targets[0].arg)
+			if err := s.refused[g.dir]; err != nil {
+				return nil, fmt.Errorf("scan %s: staged files: %w", s.masked(g.targets[0].arg), err)
+			}
+			return nil, fmt.Errorf("scan %s: staged files: not in a git work tree", s.masked(g.targets[0].arg))
 		}
 		files, err := s.stagedFiles(ctx, g)
 		if err != nil {
@@ -74,7 +78,7 @@ func (s *scanner) stagedFiles(ctx context.Context, g *group) ([]stagedFile, erro
 	}
 	for _, t := range g.targets {
 		if t.missing && !slices.ContainsFunc(paths, func(p string) bool { return isUnder(p, t.path) }) {
-			return nil, fmt.Errorf("scan %s: %w", t.arg, fs.ErrNotExist)
+			return nil, fmt.Errorf("scan %s: %w", s.masked(t.arg), fs.ErrNotExist)
 		}
 	}
 	return files, nil
@@ -112,6 +116,7 @@ func (s *scanner) searchBlobs(ctx context.Context, dir string, files []stagedFil
 		return nil, err
 	}
 	var findings []Finding
+	lfs := s.newLFS(dir)
 	readErr := func() error {
 		for {
 			obj, err := cf.next()
@@ -121,7 +126,7 @@ func (s *scanner) searchBlobs(ctx context.Context, dir string, files []stagedFil
 			if err != nil {
 				return err
 			}
-			err = s.search(obj.Body, func(line int, o mask.Owner) {
+			err = lfs.searchBlob(ctx, obj, func(line int, o mask.Owner) {
 				for _, r := range reports[obj.Name] {
 					findings = append(findings, Finding{Path: r, Line: line, Name: o.Name, Form: string(o.Encoding)})
 				}
@@ -138,5 +143,6 @@ func (s *scanner) searchBlobs(ctx context.Context, dir string, files []stagedFil
 	if err := cf.wait(); err != nil {
 		return nil, err
 	}
+	s.warnLFSMissing(lfs)
 	return findings, nil
 }

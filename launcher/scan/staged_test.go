@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -133,7 +134,9 @@ func TestPreCommitHookHelper(t *testing.T) {
 	if os.Getenv("WARD_SCAN_HOOK_HELPER") != "1" {
 		return
 	}
-	found, err := Scan(context.Background(), secrets, Options{Staged: true})
+	// The paths after the flags, as the pre-commit framework and lefthook
+	// pass the staged files.
+	found, err := Scan(context.Background(), secrets, Options{Staged: true, Paths: flag.Args()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scan:", err)
 		os.Exit(2)
@@ -143,4 +146,124 @@ func TestPreCommitHookHelper(t *testing.T) {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// TestScanStagedHookWithGitDir runs the hook, given the staged files as
+// the pre-commit framework and lefthook give them, where git hands it
+// GIT_DIR: a commit in a linked worktree (GIT_DIR is the worktree's
+// directory under the main one's .git), also with a hook that works from
+// a subdirectory (a monorepo's husky running lint-staged in frontend/),
+// and in a work tree named apart from its repository (git --git-dir=...
+// --work-tree=..., as dotfiles are kept). With GIT_DIR set, git takes its
+// current directory for the top of the work tree.
+func TestScanStagedHookWithGitDir(t *testing.T) {
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := "env WARD_SCAN_HOOK_HELPER=1 '" + bin + "' -test.run='^TestPreCommitHookHelper$'"
+	atTop := "#!/bin/sh\nexec " + helper + " README sub/dir/app.env\n"
+	fromSub := "#!/bin/sh\ncd sub && exec " + helper + " dir/app.env\n"
+	setUp := func(t *testing.T, hook, gitDir, work string) {
+		write(t, gitDir, "hooks/pre-commit", hook)
+		os.Chmod(filepath.Join(gitDir, "hooks/pre-commit"), 0o755)
+		write(t, work, "README", "hello\n")
+		write(t, work, "sub/dir/app.env", "A=1\n")
+	}
+	linked := func(hook string) func(t *testing.T) ([]string, string) {
+		return func(t *testing.T) ([]string, string) {
+			dir := newRepo(t)
+			setUp(t, hook, filepath.Join(dir, ".git"), dir)
+			commitAll(t, dir, "first")
+			work := filepath.Join(t.TempDir(), "linked")
+			git(t, dir, "worktree", "add", "-q", work)
+			return []string{"-C", work}, work
+		}
+	}
+	tests := []struct {
+		name string
+		// repo makes the repository and returns how to run git in the
+		// work tree and the work tree.
+		repo func(t *testing.T) (gitArgs []string, work string)
+		want string
+	}{
+		{"a linked worktree", linked(atTop), "sub/dir/app.env:2: DB_PASSWORD (plain)"},
+		{"a linked worktree, the hook in a subdirectory", linked(fromSub), "dir/app.env:2: DB_PASSWORD (plain)"},
+		{"--git-dir and --work-tree, relative", func(t *testing.T) ([]string, string) {
+			isolateGit(t)
+			top := t.TempDir()
+			git(t, top, "init", "-q", "--bare", "repo.git")
+			setUp(t, atTop, filepath.Join(top, "repo.git"), filepath.Join(top, "home"))
+			args := []string{"-C", filepath.Join(top, "home"), "--git-dir=../repo.git", "--work-tree=."}
+			return args, filepath.Join(top, "home")
+		}, "sub/dir/app.env:2: DB_PASSWORD (plain)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gitArgs, work := tt.repo(t)
+			write(t, work, "sub/dir/app.env", "A=1\nDB_PASSWORD="+value+"\n")
+			git(t, work, append(gitArgs[2:], "add", "-A")...)
+			out, err := exec.Command("git", append(gitArgs, "commit", "-q", "-m", "leak")...).CombinedOutput()
+			if strings.Contains(string(out), value) {
+				t.Fatalf("the hook's output holds the value")
+			}
+			if err == nil || !strings.Contains(string(out), tt.want) {
+				t.Fatalf("commit of a staged value: got err=%v, output %q, want the hook to block it with %q", err, out, tt.want)
+			}
+		})
+	}
+}
+
+// TestScanNamedFilesOneGitCall names files in many directories, as the
+// pre-commit framework and lefthook name a commit's staged files: one
+// git call lists them all, and one cat-file reads them, rather than a few
+// processes a directory (seven seconds for a thousand directories).
+func TestScanNamedFilesOneGitCall(t *testing.T) {
+	dir := newRepo(t)
+	var paths []string
+	for i := range 40 {
+		name := fmt.Sprintf("pkg%d/sub/file.txt", i)
+		write(t, dir, name, "x\n")
+		paths = append(paths, name)
+	}
+	write(t, dir, "pkg7/sub/file.txt", "x\nDB_PASSWORD="+value+"\n")
+	git(t, dir, "add", "-A")
+	want := []Finding{{Path: "pkg7/sub/file.txt", Line: 2, Name: "DB_PASSWORD", Form: "plain"}}
+	for _, staged := range []bool{true, false} {
+		calls := countGitCalls(t)
+		if got := scan(t, Options{Dir: dir, Staged: staged, Paths: paths}); !slices.Equal(got, want) {
+			t.Errorf("staged=%v: got findings %+v, want %+v", staged, got, want)
+		}
+		if counts := calls(); counts["ls-files"] != 1 || counts["cat-file"] > 1 || counts["rev-parse"] > 1 {
+			t.Errorf("staged=%v: got git commands %v for %d files, want one ls-files, at most one cat-file and one rev-parse", staged, counts, len(paths))
+		}
+	}
+}
+
+// TestScanRepositoryGitRefuses scans a repository git refuses to read: one
+// owned by another user (a checkout a container made, CI's container
+// jobs), which git calls dubious. git's reason is given, not "not in a
+// git work tree"; the working tree is searched without .gitignore, with
+// a warning that says so.
+func TestScanRepositoryGitRefuses(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, ".gitignore", "*.local\n")
+	write(t, dir, "app.env", "DB_PASSWORD="+value+"\n")
+	git(t, dir, "add", "-A")
+	// git's own knob for a repository owned by someone else.
+	t.Setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+
+	_, err := Scan(context.Background(), secrets, Options{Dir: dir, Staged: true})
+	if err == nil || !strings.Contains(err.Error(), "dubious ownership") {
+		t.Errorf("staged: got err=%v, want git's reason (dubious ownership)", err)
+	}
+	var warnings []string
+	got := scan(t, Options{Dir: dir, Warn: func(msg string, args ...any) { warnings = append(warnings, fmt.Sprint(msg, args)) }})
+	want := []Finding{{Path: "app.env", Line: 1, Name: "DB_PASSWORD", Form: "plain"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("working tree: got findings %+v, want %+v", got, want)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], ".gitignore") || !strings.Contains(warnings[0], "dubious ownership") {
+		t.Errorf("working tree: got warnings %q, want one saying .gitignore is not respected and why", warnings)
+	}
 }
