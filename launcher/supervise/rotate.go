@@ -142,6 +142,18 @@ func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolv
 	}
 }
 
+// maxSettle bounds the debounce, in debounces from the first change: a
+// secret rewritten with new content more often than the debounce (a
+// misbehaving agent) still reaches the child.
+const maxSettle = 10
+
+// changedAgain reports whether next gives the child another view than
+// prev, the proposal it replaces.
+func changedAgain(prev, next *proposal) bool {
+	_, env, files := prev.plan.Changed(next.plan)
+	return env || files
+}
+
 // watchDelay is how long after the start ward waits before it watches
 // files. Closing an inotify instance costs the exiting process about 10 ms
 // (the kernel waits out an RCU grace period), which a short-lived command
@@ -157,6 +169,10 @@ func (r *rotator) run(ctx context.Context) {
 
 	var pending *proposal
 	var debounce <-chan time.Time
+	// settleBy is the latest the debounce may end, however long the
+	// changes go on; urgent holds it at once (a lease ending).
+	var settleBy time.Time
+	urgent := false
 	var retryAt <-chan time.Time
 	var failed []trigger
 	var retryWhen time.Time
@@ -216,18 +232,29 @@ func (r *rotator) run(ctx context.Context) {
 		if pending != nil && next != pending {
 			r.dropLeases(ctx, pending.values, next)
 		}
+		prev := pending
 		pending = next
 		if pending == nil {
-			debounce = nil
+			debounce, urgent = nil, false
 			return
 		}
 		switch {
+		case urgent:
 		case t.kind == leaseEnding || t.kind == expiring:
 			// A lease is about to end, or credentials are: no debounce
 			// may hold the restart past it.
-			debounce = time.After(0)
+			debounce, urgent = time.After(0), true
 		case debounce == nil:
 			debounce = time.After(r.rot.Debounce)
+			settleBy = time.Now().Add(maxSettle * r.rot.Debounce)
+		case prev == nil || changedAgain(prev, next):
+			// The debounce waits for the changes to stop: a writer that
+			// takes its time (a play's copy tasks, a certificate, then
+			// its key) had the child restarted half-way, with the new
+			// certificate and the old key, then again. A file read again
+			// and found as the proposal has it does not count, so that
+			// an agent rewriting the same content holds nothing back.
+			debounce = time.After(max(min(r.rot.Debounce, time.Until(settleBy)), 0))
 		}
 	}
 	for {
@@ -279,7 +306,7 @@ func (r *rotator) run(ctx context.Context) {
 			}
 			retrying = false
 		case <-debounce:
-			debounce = nil
+			debounce, urgent = nil, false
 			p := pending
 			pending = nil
 			if !r.propose(ctx, p) {
