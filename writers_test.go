@@ -91,3 +91,53 @@ func TestRotationDebounceWaitsForQuiet(t *testing.T) {
 		t.Errorf("%d restarts logged, want 1", restarts)
 	}
 }
+
+// TestRotationInPlaceWriteNoWarning: a secret file rewritten in place by
+// a shell's redirection, which empties it before the command writes
+// (`vault kv get -field=token ... > token`, `kubectl get secret ... >
+// token`: the shell truncates, the command answers a moment later), is
+// rotated with no warning: the file is empty only while it is written.
+// ward warned "cannot refresh secrets ... is empty" at each such write,
+// and "secrets refresh recovered" a moment later. A file that stays
+// empty is still warned of, at its retry.
+func TestRotationInPlaceWriteNoWarning(t *testing.T) {
+	w := newWardEnv(t)
+	live, next := filepath.Join(w.dir, "live", "token"), filepath.Join(w.dir, "next")
+	os.MkdirAll(filepath.Dir(live), 0o700)
+	v1, v2 := canary("inplace-old"), canary("inplace-new")
+	os.WriteFile(live, []byte(v1), 0o600)
+	os.WriteFile(next, []byte(v2), 0o600)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: file://" + live + "\nrotation:\n  debounce: 200ms\n  stop_timeout: 5s\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr := startedLines(t, cmd)
+	if envHash(stdout, "TOKEN") != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first TOKEN")
+	}
+	stderr.waitForContaining("watching secret files")
+	writer := exec.Command("sh", "-c", `{ sleep 0.3; cat "$NEXT"; } > "$LIVE"`)
+	writer.Env = append(os.Environ(), "NEXT="+next, "LIVE="+live)
+	if out, err := writer.CombinedOutput(); err != nil {
+		t.Fatalf("writer: %v: %s", err, out)
+	}
+	if envHash(stdout, "TOKEN") != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the new TOKEN")
+	}
+	stderr.skipUntil("the restart's line", func(line string) bool {
+		if strings.Contains(line, `"level":"WARN"`) {
+			t.Errorf("a warning while the file was written: %s", line)
+		}
+		return strings.Contains(line, "child restarted with the new secrets")
+	})
+	// Emptied for good: warned of, at the retry.
+	os.WriteFile(live, nil, 0o600)
+	stderr.skipUntil("a warning of the file left empty", func(line string) bool {
+		return strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, "is empty")
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary of TOKEN is in ward's stderr")
+		}
+	}
+}

@@ -180,6 +180,8 @@ func (r *rotator) run(ctx context.Context) {
 	backoff := time.Duration(0)
 	// retrying is set while the failed triggers are tried again.
 	retrying := false
+	// warned is set once a failure since the last recovery was warned of.
+	warned := false
 	refresh := func(t trigger) {
 		if t.kind == poll && !retrying && slices.Contains(failed, t) {
 			// The polled stores are backed off from: their retry reads
@@ -209,8 +211,21 @@ func (r *rotator) run(ctx context.Context) {
 			// retry (one change of a file is an event on the file's
 			// watch and one on its directory's) is no news.
 			level := slog.LevelWarn
-			if already && !retrying {
+			switch {
+			case already && !retrying:
 				level = slog.LevelDebug
+			case t.kind == fileChanged && !retrying:
+				// A file that cannot be read just as it changed is most
+				// often in the middle of its writer's work: cp and a
+				// shell's > empty it before they write, vim and install
+				// remove it before the new one is there, Ansible renames
+				// its temporary file in before it sets the owner. Its
+				// retry warns if it is still so; each of those writes
+				// warned, and said it had recovered a moment later.
+				level = slog.LevelDebug
+			}
+			if level == slog.LevelWarn {
+				warned = true
 			}
 			r.log.Log(ctx, level, "cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", max(time.Until(retryWhen), 0).Round(time.Millisecond).String(), "error", err.Error())
 			if next == nil {
@@ -222,8 +237,12 @@ func (r *rotator) run(ctx context.Context) {
 		} else {
 			failed = slices.DeleteFunc(failed, func(f trigger) bool { return f == t })
 			if backoff != 0 && len(failed) == 0 {
-				r.log.Info("secrets refresh recovered")
-				backoff = 0
+				level := slog.LevelDebug
+				if warned {
+					level = slog.LevelInfo
+				}
+				r.log.Log(ctx, level, "secrets refresh recovered")
+				backoff, warned = 0, false
 			}
 			if !read {
 				return
