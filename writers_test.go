@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -138,6 +139,66 @@ func TestRotationInPlaceWriteNoWarning(t *testing.T) {
 	for line := range stderr.ch {
 		if strings.Contains(line, v1) || strings.Contains(line, v2) {
 			t.Errorf("a canary of TOKEN is in ward's stderr")
+		}
+	}
+}
+
+// TestRotationWrittenInStepsWithoutInotify: with no inotify to be had
+// (every watch is a stat at rotation.poll), a secret file the poll finds
+// half-written (a script's `>` then `>>`, a copy in several writes) is
+// looked at again when the debounce ends: with on_change: signal, the
+// child's file is rewritten once, with the whole value, and the child
+// signalled once. It got the half the poll had read, and ran on it until
+// the next poll (5 minutes by default) found the rest.
+func TestRotationWrittenInStepsWithoutInotify(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	limit := `echo 0 > /proc/sys/user/max_inotify_instances`
+	if out, err := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", limit).CombinedOutput(); err != nil {
+		vaulttest.RequireIntegration(t, "cannot limit inotify in a user namespace of its own: "+strings.TrimSpace(string(out)))
+	}
+	w := newWardEnv(t)
+	v1, head, tail := canary("steps-old"), canary("steps-head"), canary("steps-tail")
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  signal: SIGUSR1\n  poll: 1s\n  jitter: 0%\n  debounce: 300ms\n")
+	ward, _ := exec.LookPath("ward")
+	child := `trap 'helper stdin-hash < "$TOKEN_FILE"' USR1; helper stdin-hash < "$TOKEN_FILE"; while :; do sleep 0.05; done`
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", limit+` && exec "$1" run --log-level debug -m "$2" -- sh -c "$3"`, "sh", ward, m, child)
+	cmd.Env = w.env
+	stdout, stderr := startedLines(t, cmd)
+	if stdout.waitFor("STDIN ") != "STDIN "+helper.Hash(v1) {
+		t.Fatalf("the child does not see the first value")
+	}
+	stderr.waitForContaining("cannot watch secret files for changes")
+	// The first half, then the second once a poll has read the first.
+	os.WriteFile(src, []byte(head), 0o600)
+	stderr.skipUntil("the poll's read of the first half", func(line string) bool {
+		return strings.Contains(line, "secret fetched") && strings.Contains(line, src)
+	})
+	f, err := os.OpenFile(src, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(tail)
+	f.Close()
+	if stdout.waitFor("STDIN ") != "STDIN "+helper.Hash(head+tail) {
+		t.Errorf("the signalled child reads a part of the new value: the half the poll read")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stdout.ch {
+		if strings.HasPrefix(line, "STDIN ") {
+			t.Errorf("the child was signalled a second time")
+		}
+	}
+	for line := range stderr.ch {
+		for _, v := range []string{v1, head, tail} {
+			if strings.Contains(line, v) {
+				t.Errorf("a canary of the token is in ward's stderr")
+			}
 		}
 	}
 }

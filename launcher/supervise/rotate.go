@@ -173,6 +173,7 @@ func (r *rotator) run(ctx context.Context) {
 	// changes go on; urgent holds it at once (a lease ending).
 	var settleBy time.Time
 	urgent := false
+	settle := func() time.Duration { return max(min(r.rot.Debounce, time.Until(settleBy)), 0) }
 	var retryAt <-chan time.Time
 	var failed []trigger
 	var retryWhen time.Time
@@ -263,17 +264,17 @@ func (r *rotator) run(ctx context.Context) {
 			// A lease is about to end, or credentials are: no debounce
 			// may hold the restart past it.
 			debounce, urgent = time.After(0), true
-		case debounce == nil:
+		case prev == nil:
 			debounce = time.After(r.rot.Debounce)
 			settleBy = time.Now().Add(maxSettle * r.rot.Debounce)
-		case prev == nil || changedAgain(prev, next):
+		case debounce == nil || changedAgain(prev, next):
 			// The debounce waits for the changes to stop: a writer that
 			// takes its time (a play's copy tasks, a certificate, then
 			// its key) had the child restarted half-way, with the new
 			// certificate and the old key, then again. A file read again
 			// and found as the proposal has it does not count, so that
 			// an agent rewriting the same content holds nothing back.
-			debounce = time.After(max(min(r.rot.Debounce, time.Until(settleBy)), 0))
+			debounce = time.After(settle())
 		}
 	}
 	for {
@@ -325,7 +326,20 @@ func (r *rotator) run(ctx context.Context) {
 			}
 			retrying = false
 		case <-debounce:
-			debounce, urgent = nil, false
+			debounce = nil
+			if !urgent && time.Now().Before(settleBy) && len(r.movedFiles(pending.values)) > 0 {
+				// A file changed since it was read, and no event said so
+				// (no inotify: a poll's stat found it, perhaps half
+				// written by a `>` that a `>>` follows): read it again,
+				// and wait for quiet again. The child got the half, and
+				// kept it until the next poll.
+				refresh(trigger{kind: stampCheck})
+				if pending != nil && debounce == nil {
+					debounce = time.After(settle())
+				}
+				break
+			}
+			urgent = false
 			p := pending
 			pending = nil
 			if !r.propose(ctx, p) {
@@ -456,16 +470,7 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 // or of the local store), never what could block (a FIFO); a read that
 // fails leaves p as it was, for the rotator's next refresh to retry.
 func (r *rotator) freshen(ctx context.Context, p *proposal) {
-	refs := map[string]resolve.Ref{}
-	for name, ref := range r.m.Refs(r.prof) {
-		v, ok := p.values[name]
-		if s := r.reg.Scheme(ref.Scheme); !ok || v.File == nil || s == nil || s.Refresh != resolve.Watched {
-			continue
-		}
-		if st, err := os.Stat(v.File.Path); err == nil && st.Mode().IsRegular() && resolve.Stamp(st) != v.File.Stamp {
-			refs[name] = ref
-		}
-	}
+	refs := r.movedFiles(p.values)
 	if len(refs) == 0 {
 		return
 	}
@@ -484,6 +489,24 @@ func (r *rotator) freshen(ctx context.Context, p *proposal) {
 		p.changed = changed
 	}
 	p.plan, p.values = next, values
+}
+
+// movedFiles returns the references of values read from watched files
+// that changed since: a stat, of regular files only, never what could
+// block (a FIFO). An empty file is left out: its writer (cp, a shell's >)
+// has yet to write it, or it was emptied, which its refresh reports.
+func (r *rotator) movedFiles(values map[string]resolve.Value) map[string]resolve.Ref {
+	refs := map[string]resolve.Ref{}
+	for name, ref := range r.m.Refs(r.prof) {
+		v, ok := values[name]
+		if s := r.reg.Scheme(ref.Scheme); !ok || v.File == nil || s == nil || s.Refresh != resolve.Watched {
+			continue
+		}
+		if st, err := os.Stat(v.File.Path); err == nil && st.Mode().IsRegular() && st.Size() > 0 && resolve.Stamp(st) != v.File.Stamp {
+			refs[name] = ref
+		}
+	}
+	return refs
 }
 
 // adoptVersions records the versions of values read again that change
