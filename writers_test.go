@@ -202,3 +202,95 @@ func TestRotationWrittenInStepsWithoutInotify(t *testing.T) {
 		}
 	}
 }
+
+// TestRotationGitCheckout: a `git checkout` that changes 30 secret files
+// at once (git removes each file, then writes the new one) restarts the
+// child once, with every new value, and warns of nothing: each file
+// caught between its removal and its write warned "cannot refresh
+// secrets".
+func TestRotationGitCheckout(t *testing.T) {
+	w := newWardEnv(t)
+	repo := filepath.Join(w.dir, "repo")
+	os.MkdirAll(repo, 0o700)
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v: %s", args[0], err, out)
+		}
+	}
+	olds, news := map[string]string{}, map[string]string{}
+	var env strings.Builder
+	var names []string
+	for i := range 30 {
+		n := fmt.Sprintf("S%02d", i)
+		names = append(names, n)
+		olds[n], news[n] = canary("git-old-"+n), canary("git-new-"+n)
+		fmt.Fprintf(&env, "  %s: file://%s\n", n, filepath.Join(repo, n))
+	}
+	write := func(values map[string]string) {
+		for _, n := range names {
+			os.WriteFile(filepath.Join(repo, n), []byte(values[n]), 0o600)
+		}
+	}
+	git("init", "-q", "-b", "old")
+	write(olds)
+	git("add", ".")
+	git("commit", "-q", "-m", "old")
+	git("checkout", "-q", "-b", "new")
+	write(news)
+	git("commit", "-q", "-am", "new")
+	git("checkout", "-q", "old")
+
+	m := w.manifest("version: 1\nenv:\n" + env.String() + "rotation:\n  debounce: 300ms\n  stop_timeout: 5s\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr := startedLines(t, cmd)
+	listing := func() map[string]string {
+		got := map[string]string{}
+		for {
+			line := stdout.next("env listing")
+			if line == "end" {
+				return got
+			}
+			if name, h, ok := strings.Cut(line, " "); ok {
+				got[name] = h
+			}
+		}
+	}
+	if got := listing(); got["S00"] != helper.Hash(olds["S00"]) {
+		t.Fatalf("the first child does not have the first S00")
+	}
+	stderr.waitForContaining("watching secret files")
+	git("checkout", "-q", "new")
+	got := listing()
+	for _, n := range names {
+		if got[n] != helper.Hash(news[n]) {
+			t.Errorf("the restarted child does not have the new %s", n)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stdout.ch {
+		if line == "end" {
+			t.Errorf("the child was started a third time")
+		}
+	}
+	restarts, warned := 0, false
+	for line := range stderr.ch {
+		if strings.Contains(line, "child restarted with the new secrets") {
+			restarts++
+		}
+		if strings.Contains(line, `"level":"WARN"`) && !warned {
+			warned = true
+			t.Errorf("a warning while git wrote the files: %s", line)
+		}
+		for _, n := range names {
+			if strings.Contains(line, olds[n]) || strings.Contains(line, news[n]) {
+				t.Errorf("a canary of %s is in ward's stderr", n)
+			}
+		}
+	}
+	if restarts != 1 {
+		t.Errorf("%d restarts logged, want 1", restarts)
+	}
+}
