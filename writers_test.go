@@ -294,3 +294,45 @@ func TestRotationGitCheckout(t *testing.T) {
 		t.Errorf("%d restarts logged, want 1", restarts)
 	}
 }
+
+// TestRotationSignalRewritesChangedFilesOnly: with on_change: signal, a
+// change to one secret file rewrites that file alone, as the README says:
+// a child that watches its own files (a TLS server reloading its
+// certificate and key when they change, a config watcher) sees no change
+// to the others. Every file was replaced, the unchanged ones too, and such
+// a child reloaded its certificate pair at every change of an unrelated
+// secret.
+func TestRotationSignalRewritesChangedFilesOnly(t *testing.T) {
+	w := newWardEnv(t)
+	dir := filepath.Join(w.dir, "mounted")
+	os.MkdirAll(dir, 0o700)
+	a1, a2, cert := canary("only-a1"), canary("only-a2"), canary("only-cert")
+	os.WriteFile(filepath.Join(dir, "a"), []byte(a1), 0o600)
+	os.WriteFile(filepath.Join(dir, "cert"), []byte(cert), 0o600)
+	m := w.manifest("version: 1\nfiles:\n  - path: a\n    ref: file://" + filepath.Join(dir, "a") + "\n    env: A_FILE\n  - path: tls/cert.pem\n    ref: file://" + filepath.Join(dir, "cert") + "\n    env: CERT_FILE\nrotation:\n  on_change: signal\n  signal: SIGUSR1\n  debounce: 100ms\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `show() { echo "files $(stat -c %i "$A_FILE") $(stat -c %i "$CERT_FILE")"; }; trap show USR1; show; while :; do sleep 0.05; done`)
+	stdout, stderr := started(t, cmd)
+	var aIno, certIno string
+	if _, err := fmt.Sscanf(stdout.waitFor("files "), "files %s %s", &aIno, &certIno); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a.new"), []byte(a2), 0o600)
+	os.Rename(filepath.Join(dir, "a.new"), filepath.Join(dir, "a"))
+	var aIno2, certIno2 string
+	if _, err := fmt.Sscanf(stdout.waitFor("files "), "files %s %s", &aIno2, &certIno2); err != nil {
+		t.Fatal(err)
+	}
+	if aIno2 == aIno {
+		t.Errorf("the changed file was not replaced")
+	}
+	if certIno2 != certIno {
+		t.Errorf("tls/cert.pem, which did not change, was replaced")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for _, v := range []string{a1, a2, cert} {
+		if strings.Contains(stderr.String(), v) {
+			t.Errorf("a canary is in ward's stderr")
+		}
+	}
+}
