@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -335,4 +336,40 @@ func TestRotationSignalRewritesChangedFilesOnly(t *testing.T) {
 			t.Errorf("a canary is in ward's stderr")
 		}
 	}
+}
+
+// TestManifestRewrittenInPlaceSame: ward.yaml saved in place with the
+// content it had, while `ward run` runs in a terminal (VS Code's save,
+// `cp ward.yaml.orig ward.yaml`: the file is emptied, then written), is
+// no change: ward warned "the manifest changed" at the emptied file, and
+// stopped watching, so the developer restarted ward for nothing. A real
+// change later is still warned of.
+func TestManifestRewrittenInPlaceSame(t *testing.T) {
+	w := newWardEnv(t)
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(canary("manifest-same")), 0o600)
+	body := "version: 1\nenv:\n  A: file://" + src + "\n"
+	m := w.manifest(body)
+	orig := m + ".orig"
+	os.WriteFile(orig, []byte(body), 0o644)
+	term := newTerminal(t, w)
+	term.send("WARD_LOG_FORMAT=text ward run --log-level debug -m " + m + " -- sh -c 'echo up; exec sleep 60'\r")
+	term.expect(`(?m)^up`)
+	term.expect(`watching secret files`)
+	// Emptied, then written: the command's output comes a moment after
+	// the shell's truncation.
+	writer := exec.Command("sh", "-c", `{ sleep 0.3; cat "$ORIG"; } > "$M"`)
+	writer.Env = append(os.Environ(), "ORIG="+orig, "M="+m)
+	if out, err := writer.CombinedOutput(); err != nil {
+		t.Fatalf("writer: %v: %s", err, out)
+	}
+	if got := term.expect(`the manifest was written; it holds what ward read|the manifest changed`); got[0] == "the manifest changed" {
+		t.Fatalf("warned that the manifest changed while it was written back as it was")
+	}
+	os.WriteFile(m+".new", []byte(body+"  PORT: {value: \"3001\"}\n"), 0o644)
+	os.Rename(m+".new", m)
+	term.expect(`the manifest changed[^\n]*` + regexp.QuoteMeta(m))
+	term.send("\x03")
+	term.expect(`PROMPT> `)
 }
