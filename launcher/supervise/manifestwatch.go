@@ -49,10 +49,13 @@ func newManifestWatch(file string, log *slog.Logger) *manifestWatch {
 }
 
 // manifestSum is the hash of file's content, nil when it cannot be read
-// (an editor between its remove and its write).
+// (an editor between its remove and its write) or is empty: a writer in
+// place (VS Code, cp, a shell's >) empties the file before it writes
+// it, and the empty file read then warned of a change, and stopped the
+// watch, when the same content was written back.
 func manifestSum(file string) []byte {
 	b, err := os.ReadFile(file)
-	if err != nil {
+	if err != nil || len(b) == 0 {
 		return nil
 	}
 	s := sha256.Sum256(b)
@@ -111,7 +114,11 @@ func (w *manifestWatch) run(ctx context.Context) {
 // what ward read.
 func (w *manifestWatch) changed() bool {
 	sum := manifestSum(w.file)
-	if sum == nil || bytes.Equal(sum, w.sum) {
+	if sum == nil {
+		return false
+	}
+	if bytes.Equal(sum, w.sum) {
+		w.log.Debug("the manifest was written; it holds what ward read", "file", w.file)
 		return false
 	}
 	w.log.Warn("the manifest changed; this run goes on with the one it started with (restarts too): run ward again to use it", "file", w.file)

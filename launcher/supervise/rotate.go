@@ -142,6 +142,18 @@ func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolv
 	}
 }
 
+// maxSettle bounds the debounce, in debounces from the first change: a
+// secret rewritten with new content more often than the debounce (a
+// misbehaving agent) still reaches the child.
+const maxSettle = 10
+
+// changedAgain reports whether next gives the child another view than
+// prev, the proposal it replaces.
+func changedAgain(prev, next *proposal) bool {
+	_, env, files := prev.plan.Changed(next.plan)
+	return env || files
+}
+
 // watchDelay is how long after the start ward waits before it watches
 // files. Closing an inotify instance costs the exiting process about 10 ms
 // (the kernel waits out an RCU grace period), which a short-lived command
@@ -157,6 +169,11 @@ func (r *rotator) run(ctx context.Context) {
 
 	var pending *proposal
 	var debounce <-chan time.Time
+	// settleBy is the latest the debounce may end, however long the
+	// changes go on; urgent holds it at once (a lease ending).
+	var settleBy time.Time
+	urgent := false
+	settle := func() time.Duration { return max(min(r.rot.Debounce, time.Until(settleBy)), 0) }
 	var retryAt <-chan time.Time
 	var failed []trigger
 	var retryWhen time.Time
@@ -164,6 +181,8 @@ func (r *rotator) run(ctx context.Context) {
 	backoff := time.Duration(0)
 	// retrying is set while the failed triggers are tried again.
 	retrying := false
+	// warned is set once a failure since the last recovery was warned of.
+	warned := false
 	refresh := func(t trigger) {
 		if t.kind == poll && !retrying && slices.Contains(failed, t) {
 			// The polled stores are backed off from: their retry reads
@@ -193,8 +212,21 @@ func (r *rotator) run(ctx context.Context) {
 			// retry (one change of a file is an event on the file's
 			// watch and one on its directory's) is no news.
 			level := slog.LevelWarn
-			if already && !retrying {
+			switch {
+			case already && !retrying:
 				level = slog.LevelDebug
+			case t.kind == fileChanged && !retrying:
+				// A file that cannot be read just as it changed is most
+				// often in the middle of its writer's work: cp and a
+				// shell's > empty it before they write, vim and install
+				// remove it before the new one is there, Ansible renames
+				// its temporary file in before it sets the owner. Its
+				// retry warns if it is still so; each of those writes
+				// warned, and said it had recovered a moment later.
+				level = slog.LevelDebug
+			}
+			if level == slog.LevelWarn {
+				warned = true
 			}
 			r.log.Log(ctx, level, "cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", max(time.Until(retryWhen), 0).Round(time.Millisecond).String(), "error", err.Error())
 			if next == nil {
@@ -206,8 +238,12 @@ func (r *rotator) run(ctx context.Context) {
 		} else {
 			failed = slices.DeleteFunc(failed, func(f trigger) bool { return f == t })
 			if backoff != 0 && len(failed) == 0 {
-				r.log.Info("secrets refresh recovered")
-				backoff = 0
+				level := slog.LevelDebug
+				if warned {
+					level = slog.LevelInfo
+				}
+				r.log.Log(ctx, level, "secrets refresh recovered")
+				backoff, warned = 0, false
 			}
 			if !read {
 				return
@@ -216,18 +252,29 @@ func (r *rotator) run(ctx context.Context) {
 		if pending != nil && next != pending {
 			r.dropLeases(ctx, pending.values, next)
 		}
+		prev := pending
 		pending = next
 		if pending == nil {
-			debounce = nil
+			debounce, urgent = nil, false
 			return
 		}
 		switch {
+		case urgent:
 		case t.kind == leaseEnding || t.kind == expiring:
 			// A lease is about to end, or credentials are: no debounce
 			// may hold the restart past it.
-			debounce = time.After(0)
-		case debounce == nil:
+			debounce, urgent = time.After(0), true
+		case prev == nil:
 			debounce = time.After(r.rot.Debounce)
+			settleBy = time.Now().Add(maxSettle * r.rot.Debounce)
+		case debounce == nil || changedAgain(prev, next):
+			// The debounce waits for the changes to stop: a writer that
+			// takes its time (a play's copy tasks, a certificate, then
+			// its key) had the child restarted half-way, with the new
+			// certificate and the old key, then again. A file read again
+			// and found as the proposal has it does not count, so that
+			// an agent rewriting the same content holds nothing back.
+			debounce = time.After(settle())
 		}
 	}
 	for {
@@ -280,6 +327,19 @@ func (r *rotator) run(ctx context.Context) {
 			retrying = false
 		case <-debounce:
 			debounce = nil
+			if !urgent && time.Now().Before(settleBy) && len(r.movedFiles(pending.values)) > 0 {
+				// A file changed since it was read, and no event said so
+				// (no inotify: a poll's stat found it, perhaps half
+				// written by a `>` that a `>>` follows): read it again,
+				// and wait for quiet again. The child got the half, and
+				// kept it until the next poll.
+				refresh(trigger{kind: stampCheck})
+				if pending != nil && debounce == nil {
+					debounce = time.After(settle())
+				}
+				break
+			}
+			urgent = false
 			p := pending
 			pending = nil
 			if !r.propose(ctx, p) {
@@ -410,16 +470,7 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 // or of the local store), never what could block (a FIFO); a read that
 // fails leaves p as it was, for the rotator's next refresh to retry.
 func (r *rotator) freshen(ctx context.Context, p *proposal) {
-	refs := map[string]resolve.Ref{}
-	for name, ref := range r.m.Refs(r.prof) {
-		v, ok := p.values[name]
-		if s := r.reg.Scheme(ref.Scheme); !ok || v.File == nil || s == nil || s.Refresh != resolve.Watched {
-			continue
-		}
-		if st, err := os.Stat(v.File.Path); err == nil && st.Mode().IsRegular() && resolve.Stamp(st) != v.File.Stamp {
-			refs[name] = ref
-		}
-	}
+	refs := r.movedFiles(p.values)
 	if len(refs) == 0 {
 		return
 	}
@@ -438,6 +489,24 @@ func (r *rotator) freshen(ctx context.Context, p *proposal) {
 		p.changed = changed
 	}
 	p.plan, p.values = next, values
+}
+
+// movedFiles returns the references of values read from watched files
+// that changed since: a stat, of regular files only, never what could
+// block (a FIFO). An empty file is left out: its writer (cp, a shell's >)
+// has yet to write it, or it was emptied, which its refresh reports.
+func (r *rotator) movedFiles(values map[string]resolve.Value) map[string]resolve.Ref {
+	refs := map[string]resolve.Ref{}
+	for name, ref := range r.m.Refs(r.prof) {
+		v, ok := values[name]
+		if s := r.reg.Scheme(ref.Scheme); !ok || v.File == nil || s == nil || s.Refresh != resolve.Watched {
+			continue
+		}
+		if st, err := os.Stat(v.File.Path); err == nil && st.Mode().IsRegular() && st.Size() > 0 && resolve.Stamp(st) != v.File.Stamp {
+			refs[name] = ref
+		}
+	}
+	return refs
 }
 
 // adoptVersions records the versions of values read again that change

@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -902,7 +903,7 @@ func (s *supervisor) apply(p *proposal) {
 				return
 			}
 		}
-		if err := s.syncFiles(p.plan.Files); err != nil {
+		if err := s.syncFiles(p.plan.Files, true); err != nil {
 			s.log.Error("cannot rewrite secret files; the child keeps the old ones", "error", err.Error())
 			p.done <- false
 			return
@@ -988,7 +989,7 @@ func (s *supervisor) finishRestart(oldCode int) error {
 	if s.rotator != nil {
 		s.rotator.freshen(context.Background(), p)
 	}
-	if err := s.syncFiles(p.plan.Files); err != nil {
+	if err := s.syncFiles(p.plan.Files, false); err != nil {
 		p.done <- false
 		return err
 	}
@@ -1003,14 +1004,27 @@ func (s *supervisor) finishRestart(oldCode int) error {
 }
 
 // syncFiles makes the private directory hold exactly files, each replaced
-// atomically.
-func (s *supervisor) syncFiles(files []secretdir.File) error {
+// atomically. With running set (the child goes on, signalled), a file the
+// child has as it is is left alone: a child that watches its own files (a
+// TLS server reloading its certificate pair when it changes) saw every
+// file replaced at each change of any secret. A restarted child gets
+// every file anew.
+func (s *supervisor) syncFiles(files []secretdir.File, running bool) error {
 	if s.dir == nil {
 		return nil
+	}
+	have := map[string]secretdir.File{}
+	if running {
+		for _, f := range s.plan.Files {
+			have[f.Path] = f
+		}
 	}
 	want := map[string]bool{}
 	for _, f := range files {
 		want[f.Path] = true
+		if h, ok := have[f.Path]; ok && h.Mode == f.Mode && bytes.Equal(h.Data, f.Data) {
+			continue
+		}
 		if err := s.dir.Replace(f); err != nil {
 			return err
 		}
