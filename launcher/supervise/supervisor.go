@@ -993,6 +993,10 @@ func (s *supervisor) finishRestart(oldCode int) error {
 		return err
 	}
 	s.plan = p.plan
+	for _, fd := range signals.ReplaceDeadPipes() {
+		// A supervisor's readiness pipe, read once (see ReplaceDeadPipes).
+		s.log.Info("a pipe ward was started with has lost its reader: the new child gets /dev/null there", "fd", fd)
+	}
 	if err := s.start(); err != nil {
 		p.done <- false
 		return err

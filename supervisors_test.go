@@ -1,0 +1,85 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The process managers people put in front of ward (s6, runit,
+// supervisord, tini, sudo...), played by the real programs: what they
+// give the program they supervise, and what they expect back.
+
+// s6Service writes an s6 service directory under w's directory whose run
+// script execs `ward run` with args (its stderr on stdout), and returns
+// its path. notifyFD, when not empty, is the service's notification-fd.
+func s6Service(t *testing.T, w *wardEnv, notifyFD string, args ...string) string {
+	t.Helper()
+	dir := filepath.Join(w.dir, "service")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var run strings.Builder
+	run.WriteString("#!/bin/sh\nexec 2>&1\nexec ward")
+	for _, a := range args {
+		run.WriteString(" '" + strings.ReplaceAll(a, "'", `'\''`) + "'")
+	}
+	run.WriteString("\n")
+	if err := os.WriteFile(filepath.Join(dir, "run"), []byte(run.String()), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if notifyFD != "" {
+		if err := os.WriteFile(filepath.Join(dir, "notification-fd"), []byte(notifyFD+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// s6Supervise starts s6-supervise on dir with w's environment, and
+// brings the service down and s6-supervise to its end when the test ends.
+func s6Supervise(t *testing.T, w *wardEnv, dir string) *lines {
+	t.Helper()
+	cmd := exec.Command("s6-supervise", dir)
+	cmd.Env = w.env
+	out, _ := started(t, cmd)
+	t.Cleanup(func() {
+		exec.Command("s6-svc", "-xd", dir).Run()
+		exitWithin(t, cmd, 20*time.Second)
+	})
+	return out
+}
+
+// TestS6ReadinessAfterRotation: under s6 with a notification-fd, the
+// child announces that it is ready by writing a line to fd 3, and
+// s6-supervise closes the pipe once it has read it. A child restarted for
+// new secrets announces itself again: it must not die of SIGPIPE there,
+// which took ward down with 141 and made s6 restart the whole service.
+func TestS6ReadinessAfterRotation(t *testing.T) {
+	needProgram(t, "s6-supervise", "s6")
+	w := newWardEnv(t)
+	w.set("app/token", canary("s6a"))
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\nrotation:\n  debounce: 200ms\n  stop_timeout: 5s\n")
+	dir := s6Service(t, w, "3", "run", "-m", m, "--", "sh", "-c", `printf '\n' >&3; echo "notified by $$ under $PPID"; exec sleep 600`)
+	out := s6Supervise(t, w, dir)
+
+	first := strings.Fields(out.waitFor("notified by "))
+	if err := exec.Command("s6-svwait", "-U", "-t", "10000", dir).Run(); err != nil {
+		t.Fatalf("s6-svwait -U: the service is not ready: %v", err)
+	}
+	w.set("app/token", canary("s6b"))
+	second := strings.Fields(out.waitFor("notified by "))
+	if second[2] == first[2] {
+		t.Fatalf("the child was not restarted (pid %s)", first[2])
+	}
+	if second[4] != first[4] {
+		t.Fatalf("s6 restarted the service: ward %s became %s (the restarted child died writing its readiness line?)", first[4], second[4])
+	}
+	st, err := exec.Command("s6-svstat", "-o", "up,ready,pid", dir).Output()
+	if got, want := strings.TrimSpace(string(st)), "true true "+first[4]; err != nil || got != want {
+		t.Errorf("s6-svstat: got %q (%v), want %q", got, err, want)
+	}
+}
