@@ -83,3 +83,26 @@ func TestS6ReadinessAfterRotation(t *testing.T) {
 		t.Errorf("s6-svstat: got %q (%v), want %q", got, err, want)
 	}
 }
+
+// TestDumbInitCtrlZ: dumb-init in front of ward on a terminal (`docker
+// run -it` with dumb-init as the entrypoint) puts ward in a session of its
+// own, which the kernel spares a terminal's stop: Ctrl-Z there does
+// nothing to a program run without ward. It stopped ward's child, and ward
+// after it, with no shell to continue either: the terminal hung, Ctrl-C
+// included.
+func TestDumbInitCtrlZ(t *testing.T) {
+	needProgram(t, "dumb-init", "dumb-init")
+	w := newWardEnv(t)
+	w.set("app/token", canary("dumbinit"))
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+	term := newTerminal(t, w)
+	term.send("exec dumb-init ward run -m " + m + ` -- bash -c 'trap "echo go""t-int; exit 3" INT; trap "echo contin""ued" CONT; echo rea""dy; while :; do sleep 0.1; done'` + "\n")
+	term.expect(`ready`)
+	term.send("\x1a")
+	term.expect(`continued`)
+	term.send("\x03")
+	term.expect(`got-int`)
+	if code := exitWithin(t, term.cmd, 10*time.Second); code != 3 {
+		t.Errorf("got exit code %d, want the child's 3", code)
+	}
+}

@@ -112,6 +112,9 @@ type supervisor struct {
 	// termed is set once ward forwarded SIGTERM to the child's group:
 	// what the child leaves there when it exits has had it.
 	termed bool
+	// tstpSent is set while a SIGTSTP ward forwarded has not yet stopped
+	// the child: that stop is someone's kill, which ward follows.
+	tstpSent bool
 }
 
 func (s *supervisor) start() error {
@@ -599,6 +602,19 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 		return
 	}
+	forwarded := s.tstpSent
+	s.tstpSent = false
+	if sig == syscall.SIGTSTP && !forwarded && os.Getpid() != 1 && signals.GroupOrphaned() {
+		// A terminal's stop (Ctrl-Z) for a ward that leads a session of
+		// its own on it (dumb-init's setsid: `docker run -it` with
+		// dumb-init as the entrypoint; `setsid -c`): the kernel discards
+		// it for ward's orphaned group, as it did for the program run
+		// there without ward, and no shell could continue the job. ward
+		// followed the child into the stop, and the terminal hung.
+		s.log.Debug("child stopped by its terminal; ward's process group is orphaned: it continues it", "signal", signals.Name(sig))
+		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
+		return
+	}
 	if os.Getpid() == 1 {
 		// A PID namespace's init cannot stop itself: the kernel drops a
 		// stop it sends itself. Waiting for a SIGCONT that would never
@@ -777,6 +793,8 @@ func (s *supervisor) forward(sig os.Signal) {
 		s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
 	} else if ss == syscall.SIGTERM && !s.opts.SignalChildOnly {
 		s.termed = true
+	} else if ss == syscall.SIGTSTP {
+		s.tstpSent = true
 	}
 	if ss == syscall.SIGTERM || ss == syscall.SIGINT || ss == syscall.SIGHUP || ss == s.rotation.StopSignal {
 		// A stopped child acts on these only once continued (`kill %1`
