@@ -106,3 +106,40 @@ func TestDumbInitCtrlZ(t *testing.T) {
 		t.Errorf("got exit code %d, want the child's 3", code)
 	}
 }
+
+// TestMaskCtrlZWithoutShell: under --mask on a terminal, the child runs in
+// a pseudo-terminal session of ward's, led by `__ward-session`, which
+// stopped itself with SIGSTOP whatever stopped the child. Where no shell
+// controls ward (PID 1 under `docker run -it`, dumb-init in front of it)
+// a Ctrl-Z stopped the child for good: as PID 1 ward left a child
+// "stopped by SIGSTOP" stopped, behind dumb-init it followed it into the
+// stop, and the terminal hung, Ctrl-C included.
+func TestMaskCtrlZWithoutShell(t *testing.T) {
+	tests := []struct {
+		name    string
+		program string // what runs ward
+		pkg     string
+		prefix  string
+	}{
+		{"dumb-init", "dumb-init", "dumb-init", "exec dumb-init ward"},
+		{"PID 1", "unshare", "util-linux", "exec unshare --pid --fork --mount-proc ward"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			needProgram(t, tt.program, tt.pkg)
+			w := newWardEnv(t)
+			w.set("app/token", canary("maskz"))
+			m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+			term := newTerminal(t, w)
+			term.send(tt.prefix + " run --mask -m " + m + ` -- bash -c 'trap "echo go""t-int; exit 3" INT; trap "echo contin""ued" CONT; echo rea""dy; while :; do sleep 0.1; done'` + "\n")
+			term.expect(`ready`)
+			term.send("\x1a")
+			term.expect(`continued`)
+			term.send("\x03")
+			term.expect(`got-int`)
+			if code := exitWithin(t, term.cmd, 10*time.Second); code != 3 {
+				t.Errorf("got exit code %d, want the child's 3", code)
+			}
+		})
+	}
+}

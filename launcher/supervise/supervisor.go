@@ -166,7 +166,8 @@ func (s *supervisor) start() error {
 		if session {
 			// A leader of the pty's session between ward and the child,
 			// so that job control works in it (see SessionArg).
-			argv = append(sessionArgs(self, ctty, s.rotation.StopTimeout, s.opts.SignalChildOnly), append([]string{path}, argv...)...)
+			uncontrolled := os.Getpid() == 1 || signals.GroupOrphaned()
+			argv = append(sessionArgs(self, ctty, s.rotation.StopTimeout, s.opts.SignalChildOnly, uncontrolled), append([]string{path}, argv...)...)
 			path = self
 		}
 	}
