@@ -1,22 +1,26 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The process managers people put in front of ward (s6, runit,
 // supervisord, tini, sudo...), played by the real programs: what they
 // give the program they supervise, and what they expect back.
 
-// s6Service writes an s6 service directory under w's directory whose run
-// script execs `ward run` with args (its stderr on stdout), and returns
-// its path. notifyFD, when not empty, is the service's notification-fd.
-func s6Service(t *testing.T, w *wardEnv, notifyFD string, args ...string) string {
+// serviceDir writes a service directory (s6's and runit's, after
+// daemontools) under w's directory whose run script execs ward with args
+// (its stderr on stdout), and returns its path. notifyFD, when not empty,
+// is s6's notification-fd.
+func serviceDir(t *testing.T, w *wardEnv, notifyFD string, args ...string) string {
 	t.Helper()
 	dir := filepath.Join(w.dir, "service")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -63,7 +67,7 @@ func TestS6ReadinessAfterRotation(t *testing.T) {
 	w := newWardEnv(t)
 	w.set("app/token", canary("s6a"))
 	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\nrotation:\n  debounce: 200ms\n  stop_timeout: 5s\n")
-	dir := s6Service(t, w, "3", "run", "-m", m, "--", "sh", "-c", `printf '\n' >&3; echo "notified by $$ under $PPID"; exec sleep 600`)
+	dir := serviceDir(t, w, "3", "run", "-m", m, "--", "sh", "-c", `printf '\n' >&3; echo "notified by $$ under $PPID"; exec sleep 600`)
 	out := s6Supervise(t, w, dir)
 
 	first := strings.Fields(out.waitFor("notified by "))
@@ -141,5 +145,60 @@ func TestMaskCtrlZWithoutShell(t *testing.T) {
 				t.Errorf("got exit code %d, want the child's 3", code)
 			}
 		})
+	}
+}
+
+// TestRunitReloadWhileResolving: `sv hup` (or supervisorctl's `signal
+// HUP`, `systemctl reload`, logrotate's `kill -HUP`) while ward still
+// resolves, a store slow to answer at boot. Without a terminal a SIGHUP is
+// a reload, and the child, not started yet, will read its configuration
+// anyway: ward took it for a stop and ended the run with 129, and
+// runsv started it all again (a manager that restarts only on failure
+// left the service down).
+func TestRunitReloadWhileResolving(t *testing.T) {
+	needProgram(t, "runsv", "runit")
+	w := newWardEnv(t)
+	value := canary("runit")
+	w.set("app/a", value)
+	// The local store waits for its identity, read from a FIFO: a store
+	// slow to answer, which answers once the test writes to it.
+	identity, err := os.ReadFile(filepath.Join(w.dir, "config", "ward", "identity.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(w.dir, "identity")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	dir := serviceDir(t, w, "", "run", "-m", m, "--", "sh", "-c", `echo "started under $PPID with $(printf %s "$A" | wc -c) bytes"; exec sleep 600`)
+	runsv := exec.Command("runsv", dir)
+	runsv.Env = append(w.env, "WARD_IDENTITY="+fifo)
+	out, _ := started(t, runsv)
+	t.Cleanup(func() {
+		exec.Command("sv", "exit", dir).Run()
+		exitWithin(t, runsv, 20*time.Second)
+	})
+
+	ward := onlyChild(t, runsv.Process.Pid)
+	waitOpening(t, ward)
+	if b, err := exec.Command("sv", "hup", dir).CombinedOutput(); err != nil {
+		t.Fatalf("sv hup: %v: %s", err, b)
+	}
+	line := out.skipUntil("the reload's log line", func(l string) bool {
+		return strings.Contains(l, "while resolving")
+	})
+	if !strings.Contains(line, "reload") {
+		t.Fatalf("ward took sv hup for a stop: %s", line)
+	}
+	f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(identity)
+	f.Close()
+	want := fmt.Sprintf("started under %d with %d bytes", ward, len(value))
+	if got := out.waitFor("started under "); got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
