@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"golang.org/x/sys/unix"
 )
 
@@ -131,6 +132,11 @@ func TestMaskCtrlZWithoutShell(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			needProgram(t, tt.program, tt.pkg)
+			if tt.program == "unshare" {
+				if b, err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").CombinedOutput(); err != nil {
+					vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+string(b))
+				}
+			}
 			w := newWardEnv(t)
 			w.set("app/token", canary("maskz"))
 			m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
