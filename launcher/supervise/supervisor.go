@@ -579,6 +579,10 @@ func (s *supervisor) stopForOutput() {
 // is continued (fg, bg, kill -CONT) it continues the child, in the
 // foreground again if ward is.
 func (s *supervisor) childStopped(sig syscall.Signal) {
+	// Whether this stop is the one a SIGTSTP ward forwarded caused: read
+	// once, so that no later stop (a Ctrl-Z) is taken for it.
+	forwarded := s.tstpSent
+	s.tstpSent = false
 	if s.stopping {
 		// ward is ending the child (SIGTERM or stop_signal forwarded, the
 		// kill timer running). A child that stops again before it acts on
@@ -603,8 +607,6 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 		return
 	}
-	forwarded := s.tstpSent
-	s.tstpSent = false
 	if sig == syscall.SIGTSTP && !forwarded && os.Getpid() != 1 && signals.GroupOrphaned() {
 		// A terminal's stop (Ctrl-Z) for a ward that leads a session of
 		// its own on it (dumb-init's setsid: `docker run -it` with
