@@ -13,9 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The process managers people put in front of ward (s6, runit,
-// supervisord, tini, sudo...), played by the real programs: what they
-// give the program they supervise, and what they expect back.
+// The process managers people put in front of ward (s6, runit, dumb-init,
+// a container's init), played by the real programs: what they give the
+// program they supervise, and what they expect back.
 
 // serviceDir writes a service directory (s6's and runit's, after
 // daemontools) under w's directory whose run script execs ward with args
@@ -44,18 +44,19 @@ func serviceDir(t *testing.T, w *wardEnv, notifyFD string, args ...string) strin
 	return dir
 }
 
-// s6Supervise starts s6-supervise on dir with w's environment, and
-// brings the service down and s6-supervise to its end when the test ends.
-func s6Supervise(t *testing.T, w *wardEnv, dir string) *lines {
+// supervise starts a service manager, argv, with w's environment and its
+// stdout read line by line, and runs stop (which brings the service down
+// and the manager to its end) when the test ends.
+func supervise(t *testing.T, env []string, stop []string, argv ...string) (*exec.Cmd, *lines) {
 	t.Helper()
-	cmd := exec.Command("s6-supervise", dir)
-	cmd.Env = w.env
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
 	out, _ := started(t, cmd)
 	t.Cleanup(func() {
-		exec.Command("s6-svc", "-xd", dir).Run()
+		exec.Command(stop[0], stop[1:]...).Run()
 		exitWithin(t, cmd, 20*time.Second)
 	})
-	return out
+	return cmd, out
 }
 
 // TestS6ReadinessAfterRotation: under s6 with a notification-fd, the
@@ -69,7 +70,7 @@ func TestS6ReadinessAfterRotation(t *testing.T) {
 	w.set("app/token", canary("s6a"))
 	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\nrotation:\n  debounce: 200ms\n  stop_timeout: 5s\n")
 	dir := serviceDir(t, w, "3", "run", "-m", m, "--", "sh", "-c", `printf '\n' >&3; echo "notified by $$ under $PPID"; exec sleep 600`)
-	out := s6Supervise(t, w, dir)
+	_, out := supervise(t, w.env, []string{"s6-svc", "-xd", dir}, "s6-supervise", dir)
 
 	first := strings.Fields(out.waitFor("notified by "))
 	if err := exec.Command("s6-svwait", "-U", "-t", "10000", dir).Run(); err != nil {
@@ -178,13 +179,7 @@ func TestRunitReloadWhileResolving(t *testing.T) {
 	}
 	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
 	dir := serviceDir(t, w, "", "run", "-m", m, "--", "sh", "-c", `echo "started under $PPID with $(printf %s "$A" | wc -c) bytes"; exec sleep 600`)
-	runsv := exec.Command("runsv", dir)
-	runsv.Env = append(w.env, "WARD_IDENTITY="+fifo)
-	out, _ := started(t, runsv)
-	t.Cleanup(func() {
-		exec.Command("sv", "exit", dir).Run()
-		exitWithin(t, runsv, 20*time.Second)
-	})
+	runsv, out := supervise(t, append(w.env, "WARD_IDENTITY="+fifo), []string{"sv", "exit", dir}, "runsv", dir)
 
 	ward := onlyChild(t, runsv.Process.Pid)
 	waitOpening(t, ward)
