@@ -31,6 +31,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"golang.org/x/sys/unix"
 )
 
 // canary returns a unique value to plant as a secret: any sighting of it
@@ -395,6 +396,21 @@ func procOwner(t *testing.T, pid int) int {
 		t.Fatal(err)
 	}
 	return int(st.Sys().(*syscall.Stat_t).Uid)
+}
+
+// waitOpening waits until a thread of process pid blocks in openat (ward
+// opening a FIFO that nobody writes: a store that hangs).
+func waitOpening(t *testing.T, pid int) {
+	t.Helper()
+	waitUntil(t, "ward to block opening the FIFO", func() bool {
+		calls, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+		for _, c := range calls {
+			if b, _ := os.ReadFile(c); strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_OPENAT)+" ") {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // childOf returns the only child of pid (unshare --fork's child: ward).

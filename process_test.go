@@ -649,16 +649,7 @@ func TestCtrlCStopsTheScript(t *testing.T) {
 		cmd.Env, cmd.Dir = w.env, w.dir
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		l, _ := started(t, cmd)
-		ward := onlyChild(t, cmd.Process.Pid)
-		waitUntil(t, "ward to block opening the FIFO", func() bool {
-			calls, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", ward))
-			for _, c := range calls {
-				if b, _ := os.ReadFile(c); strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_OPENAT)+" ") {
-					return true
-				}
-			}
-			return false
-		})
+		waitOpening(t, onlyChild(t, cmd.Process.Pid))
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 		check(t, cmd, l)
 	})

@@ -41,6 +41,10 @@ command -v make >/dev/null || need+=(make)
 # Full-screen programs under --mask (mask_pty_test.go).
 command -v less >/dev/null || need+=(less)
 command -v tmux >/dev/null || need+=(tmux)
+# Process managers in front of ward (supervisors_test.go).
+command -v s6-supervise >/dev/null || need+=(s6)
+command -v dumb-init >/dev/null || need+=(dumb-init)
+command -v runsv >/dev/null || need+=(runit)
 # The completion scripts, as zsh and fish run them (completion.txtar).
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)

@@ -115,12 +115,12 @@ func eachProcess(f func(pid int)) {
 	}
 }
 
-// groupOrphaned reports whether ward's process group is orphaned: no
+// GroupOrphaned reports whether ward's process group is orphaned: no
 // member has a parent in another group of the same session. The kernel
 // discards SIGTSTP, SIGTTIN and SIGTTOU for such a group (nobody with job
 // control could continue it), which is what a service's ward (systemd,
 // a container's PID 1, a CI runner's setsid) is.
-func groupOrphaned() bool {
+func GroupOrphaned() bool {
 	self := procStat(os.Getpid())
 	if self == nil {
 		return false
@@ -141,7 +141,7 @@ func groupOrphaned() bool {
 	return orphaned
 }
 
-// stat is what groupOrphaned reads of /proc/PID/stat.
+// stat is what GroupOrphaned reads of /proc/PID/stat.
 type stat struct {
 	state               byte
 	ppid, pgrp, session int

@@ -16,9 +16,9 @@ func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) { ret
 // processes: ward gives its child the terminal as before.
 func GroupShared() bool { return false }
 
-// groupOrphaned is false where /proc cannot tell: StopSelf then stops
+// GroupOrphaned is false where /proc cannot tell: StopSelf then stops
 // with the child's own signal.
-func groupOrphaned() bool { return false }
+func GroupOrphaned() bool { return false }
 
 // SignalSession sends sig to session sid's leader's group: outside Linux
 // ward cannot list a session's processes.

@@ -301,7 +301,7 @@ func WindowSize(f *os.File) (rows, cols uint16, ok bool) {
 // ward catches these signals, so it restores their default action for the
 // moment it stops itself.
 func StopSelf(sig syscall.Signal) {
-	if sig != syscall.SIGTSTP && sig != syscall.SIGTTIN && sig != syscall.SIGTTOU || groupOrphaned() {
+	if sig != syscall.SIGTSTP && sig != syscall.SIGTTIN && sig != syscall.SIGTTOU || GroupOrphaned() {
 		// The kernel discards the terminal stop signals for an orphaned
 		// group (a service's ward, PID 1): whoever stopped the child
 		// means ward to stop too, and will send the SIGCONT.

@@ -12,7 +12,7 @@ import (
 
 // SessionArg marks the run of ward that leads the child's pseudo-terminal
 // session (with --mask on a terminal): ward SessionArg CTTY STOP_TIMEOUT
-// CHILD_ONLY PATH ARGV...
+// CHILD_ONLY UNCONTROLLED PATH ARGV...
 //
 // Why a process of its own: the child needs the pty as its controlling
 // terminal, so it lives in a new session; if the child led that session
@@ -23,26 +23,30 @@ import (
 // session, makes it the pty's foreground group, and follows it: when the
 // child stops, the leader stops (with SIGSTOP, which works in any group),
 // ward sees that and stops itself for the shell; when ward continues the
-// leader, the leader continues the child.
+// leader, the leader continues the child. UNCONTROLLED says that no shell
+// controls ward (PID 1, a session of its own): there a Ctrl-Z does not
+// stop the child, as it would not stop the program run without ward,
+// whose group would be orphaned.
 const SessionArg = "__ward-session"
 
 // sessionArgs are the leader's arguments before the child's path.
-func sessionArgs(self string, ctty int, stopTimeout time.Duration, childOnly bool) []string {
-	return []string{self, SessionArg, strconv.Itoa(ctty), stopTimeout.String(), strconv.FormatBool(childOnly)}
+func sessionArgs(self string, ctty int, stopTimeout time.Duration, childOnly, uncontrolled bool) []string {
+	return []string{self, SessionArg, strconv.Itoa(ctty), stopTimeout.String(), strconv.FormatBool(childOnly), strconv.FormatBool(uncontrolled)}
 }
 
 // SessionMain is the session leader: it runs the child, forwards the
 // signals ward sends it, follows its stops, stops what the child left in
 // its group when it exits, and exits with the child's code.
 func SessionMain(args []string) int {
-	if len(args) < 5 {
+	if len(args) < 6 {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad session leader arguments")
 		return signals.ExitWardFailure
 	}
 	ctty, err1 := strconv.Atoi(args[0])
 	stopTimeout, err2 := time.ParseDuration(args[1])
 	childOnly, err3 := strconv.ParseBool(args[2])
-	if err1 != nil || err2 != nil || err3 != nil {
+	uncontrolled, err4 := strconv.ParseBool(args[3])
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad session leader arguments")
 		return signals.ExitWardFailure
 	}
@@ -58,7 +62,7 @@ func SessionMain(args []string) int {
 			files = append(files, os.NewFile(uintptr(3+i), "LISTEN_FD_"+strconv.Itoa(3+i)))
 		}
 	}
-	c, err := signals.Start(signals.StartOptions{Path: args[3], Argv: args[4:], Env: os.Environ(), Files: files, Foreground: true, Ctty: ctty})
+	c, err := signals.Start(signals.StartOptions{Path: args[4], Argv: args[5:], Env: os.Environ(), Files: files, Foreground: true, Ctty: ctty})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ward: error: %v\n", err)
 		return failureCode(err)
@@ -68,6 +72,9 @@ func SessionMain(args []string) int {
 	// restart's stop signal), and is not sent it again once the child
 	// exits (see supervisor.anyLeft).
 	termed := false
+	// tstpSent: a SIGTSTP from ward (someone's kill of it) is on its way
+	// to the child, whose stop the leader follows.
+	tstpSent := false
 	// A child killed by the pty's interrupt or quit key: the leader ends
 	// by it too, for ward to pass on (see noteInterrupt).
 	var endBy syscall.Signal
@@ -91,9 +98,9 @@ func SessionMain(args []string) int {
 						signals.Send(c.Pid, sig.(syscall.Signal), true)
 					}
 				case signals.Forwardable(sig):
-					if signals.Send(c.Pid, sig.(syscall.Signal), childOnly) == nil && sig == syscall.SIGTERM && !childOnly {
-						termed = true
-					}
+					err := signals.Send(c.Pid, sig.(syscall.Signal), childOnly)
+					termed = termed || err == nil && sig == syscall.SIGTERM && !childOnly
+					tstpSent = tstpSent || err == nil && sig == syscall.SIGTSTP
 				}
 				continue
 			}
@@ -103,6 +110,14 @@ func SessionMain(args []string) int {
 			ws, state := signals.Reap(c.Pid)
 			switch state {
 			case signals.Stopped:
+				forwarded := tstpSent
+				tstpSent = false
+				if uncontrolled && ws.StopSignal() == syscall.SIGTSTP && !forwarded {
+					// The pty's Ctrl-Z, with no shell to continue the
+					// job (see supervisor.childStopped).
+					signals.Send(c.Pid, syscall.SIGCONT, childOnly)
+					continue
+				}
 				signals.StopSelf(syscall.SIGSTOP)
 				// Continued by ward (fg, bg).
 				signals.Send(c.Pid, syscall.SIGCONT, childOnly)

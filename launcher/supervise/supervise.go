@@ -283,12 +283,13 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 	}
 	done := make(chan resolved, 1)
 	start := time.Now()
+	terminal := signals.HasTerminal()
 	// A stop that came while ward read its manifest ends the run before
 	// any store is asked; other signals meant nothing without a child.
 	for pending := true; pending; {
 		select {
 		case sig := <-sigs:
-			if s, ok := stopSignal(sig); ok {
+			if s, ok := stopSignal(sig, terminal, o.Log); ok {
 				code, err := stoppedWhileResolving(s)
 				return nil, code, err
 			}
@@ -319,7 +320,7 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 				signals.StopSelf(syscall.SIGTSTP)
 				continue
 			}
-			if s, ok := stopSignal(sig); ok {
+			if s, ok := stopSignal(sig, terminal, o.Log); ok {
 				cancel()
 				// A store blocked where no context reaches (a FIFO's
 				// open, a read of a hung mount) may never return: wait
@@ -335,9 +336,17 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 	}
 }
 
-// stopSignal reports whether sig stops ward before the child starts.
-func stopSignal(sig os.Signal) (syscall.Signal, bool) {
+// stopSignal reports whether sig stops ward before the child starts. A
+// SIGHUP is a stop only with a terminal, whose hangup it may be; without
+// one it is a reload (`sv hup`, `systemctl reload`, logrotate's `kill
+// -HUP`), and the child, not started yet, reads its configuration anyway:
+// ending the run with 129 took a service down (see supervisor.reload).
+func stopSignal(sig os.Signal, terminal bool, log *slog.Logger) (syscall.Signal, bool) {
 	s, ok := sig.(syscall.Signal)
+	if ok && s == syscall.SIGHUP && !terminal {
+		log.Info("reload (SIGHUP) while resolving secrets: the child starts with its configuration read anew")
+		return s, false
+	}
 	return s, ok && (s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGHUP)
 }
 

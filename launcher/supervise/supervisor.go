@@ -113,6 +113,9 @@ type supervisor struct {
 	// termed is set once ward forwarded SIGTERM to the child's group:
 	// what the child leaves there when it exits has had it.
 	termed bool
+	// tstpSent is set while a SIGTSTP ward forwarded has not yet stopped
+	// the child: that stop is someone's kill, which ward follows.
+	tstpSent bool
 }
 
 func (s *supervisor) start() error {
@@ -164,7 +167,8 @@ func (s *supervisor) start() error {
 		if session {
 			// A leader of the pty's session between ward and the child,
 			// so that job control works in it (see SessionArg).
-			argv = append(sessionArgs(self, ctty, s.rotation.StopTimeout, s.opts.SignalChildOnly), append([]string{path}, argv...)...)
+			uncontrolled := os.Getpid() == 1 || signals.GroupOrphaned()
+			argv = append(sessionArgs(self, ctty, s.rotation.StopTimeout, s.opts.SignalChildOnly, uncontrolled), append([]string{path}, argv...)...)
 			path = self
 		}
 	}
@@ -576,6 +580,10 @@ func (s *supervisor) stopForOutput() {
 // is continued (fg, bg, kill -CONT) it continues the child, in the
 // foreground again if ward is.
 func (s *supervisor) childStopped(sig syscall.Signal) {
+	// Whether this stop is the one a SIGTSTP ward forwarded caused: read
+	// once, so that no later stop (a Ctrl-Z) is taken for it.
+	forwarded := s.tstpSent
+	s.tstpSent = false
 	if s.stopping {
 		// ward is ending the child (SIGTERM or stop_signal forwarded, the
 		// kill timer running). A child that stops again before it acts on
@@ -597,6 +605,17 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		// foreground of: ward started in the background (`ward run ... &`)
 		// and brought forward with fg, which tells a running job nothing.
 		// It has the terminal now; it goes on.
+		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
+		return
+	}
+	if sig == syscall.SIGTSTP && !forwarded && os.Getpid() != 1 && signals.GroupOrphaned() {
+		// A terminal's stop (Ctrl-Z) for a ward that leads a session of
+		// its own on it (dumb-init's setsid: `docker run -it` with
+		// dumb-init as the entrypoint; `setsid -c`): the kernel discards
+		// it for ward's orphaned group, as it did for the program run
+		// there without ward, and no shell could continue the job. ward
+		// followed the child into the stop, and the terminal hung.
+		s.log.Debug("child stopped by its terminal; ward's process group is orphaned: it continues it", "signal", signals.Name(sig))
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 		return
 	}
@@ -778,6 +797,8 @@ func (s *supervisor) forward(sig os.Signal) {
 		s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
 	} else if ss == syscall.SIGTERM && !s.opts.SignalChildOnly {
 		s.termed = true
+	} else if ss == syscall.SIGTSTP {
+		s.tstpSent = true
 	}
 	if ss == syscall.SIGTERM || ss == syscall.SIGINT || ss == syscall.SIGHUP || ss == s.rotation.StopSignal {
 		// A stopped child acts on these only once continued (`kill %1`
@@ -994,6 +1015,10 @@ func (s *supervisor) finishRestart(oldCode int) error {
 		return err
 	}
 	s.plan = p.plan
+	for _, fd := range signals.ReplaceDeadPipes() {
+		// A supervisor's readiness pipe, read once (see ReplaceDeadPipes).
+		s.log.Info("a pipe ward was started with has lost its reader: the new child gets /dev/null there", "fd", fd)
+	}
 	if err := s.start(); err != nil {
 		p.done <- false
 		return err
