@@ -122,6 +122,55 @@ func startAtLimit(t *testing.T, w *wardEnv, cg, manifest string) (int, string) {
 	return code, stderr.String()
 }
 
+// TestChildTakesTheProcessLimit: a child that takes every process the
+// limit allows (a thread leak, a fork bomb, under a pod's pids limit or
+// systemd's TasksMax=) leaves ward able to stop it: SIGTERM ends the run
+// with 143 and removes the secret files. ward's runtime, wanting one more
+// thread after the limit was reached, died with "fatal error: newosproc"
+// and exit 2 in about half of the runs, its files left on the tmpfs.
+func TestChildTakesTheProcessLimit(t *testing.T) {
+	w := newWardEnv(t)
+	value := canary("pidsmax")
+	// A mounted file: reading it makes no threads, which a local store's
+	// decryption does (ward then has more to spare by chance).
+	secret := filepath.Join(w.dir, "secret")
+	os.WriteFile(secret, []byte(value), 0o600)
+	m := w.manifest("version: 1\nfiles:\n  - path: a\n    ref: file://" + secret + "\n    env: A_FILE\n")
+	ward, _ := exec.LookPath("ward")
+	// The child is one process (a Go one's threads, gone at the SIGTERM,
+	// would make room). Each try is a new ward; one that needs no thread at the limit
+	// passes by luck, eight in a row do not.
+	for try := 1; try <= 8; try++ {
+		ok := t.Run(fmt.Sprint(try), func(t *testing.T) {
+			cg := pidsCgroup(t)
+			cmd := w.command()
+			cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run -m "$2" -- sh -c 'echo ready; exec sleep 1000'`, cg, ward, m}
+			stdout, stderr := started(t, cmd)
+			stdout.waitFor("ready")
+			current, err := os.ReadFile(filepath.Join(cg, "pids.current"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(cg, "pids.max"), current, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd.Process.Signal(unix.SIGTERM)
+			if code := exitWithin(t, cmd, 15*time.Second); code != 143 {
+				t.Errorf("got exit code %d, want 143 (stderr: %.600q)", code, redactAll(stderr.String(), value))
+			}
+			if strings.Contains(stderr.String(), value) {
+				t.Errorf("the value of the file is in ward's output")
+			}
+			if left := listFiles(t, w.runtime); len(left) > 0 {
+				t.Errorf("secret files left on the tmpfs: %v", left)
+			}
+		})
+		if !ok {
+			break
+		}
+	}
+}
+
 // TestFilesOnAFullTmpfs: a files: secret larger than the tmpfs has room
 // for (a container's 64 MiB /dev/shm) fails the start with 125, names the
 // file, says where the space is to be found, and leaves nothing behind.
