@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -168,6 +169,68 @@ func TestChildTakesTheProcessLimit(t *testing.T) {
 		if !ok {
 			break
 		}
+	}
+}
+
+// memoryCgroup makes a cgroup of its own with the memory controller and
+// a limit of 64 MiB without swap (v1's hierarchy or v2's), removed when
+// the test ends.
+func memoryCgroup(t *testing.T) string {
+	t.Helper()
+	parent, files := "/sys/fs/cgroup/memory", []string{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"}
+	if _, err := os.Stat(parent); err != nil {
+		parent, files = "/sys/fs/cgroup", []string{"memory.max", "memory.swap.max"}
+		if b, _ := os.ReadFile(filepath.Join(parent, "cgroup.subtree_control")); !strings.Contains(string(b), "memory") {
+			vaulttest.RequireIntegration(t, "no cgroup with the memory controller to make one in (needs root, and memory in "+parent+"/cgroup.subtree_control)")
+		}
+	}
+	cg := filepath.Join(parent, fmt.Sprintf("ward-test-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-")))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		vaulttest.RequireIntegration(t, "cannot make a cgroup (needs root): "+err.Error())
+	}
+	t.Cleanup(func() { os.Remove(cg) })
+	if err := os.WriteFile(filepath.Join(cg, files[0]), []byte("64M"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// No swap to grow into (a machine without swap has no such file).
+	value := "64M"
+	if files[1] == "memory.swap.max" {
+		value = "0"
+	}
+	if err := os.WriteFile(filepath.Join(cg, files[1]), []byte(value), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return cg
+}
+
+// TestChildKilledForMemory: a child the kernel's OOM killer ends at its
+// cgroup's memory limit (a pod's resources.limits.memory, docker run
+// --memory) is said to be, with the limit, as the platforms say
+// OOMKilled; ward said "child killed by a signal" "KILL", as for
+// someone's kill -9. A kill -9 in the same cgroup afterwards is still
+// not taken for one.
+func TestChildKilledForMemory(t *testing.T) {
+	cg := memoryCgroup(t)
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  A: {value: a}\n")
+	ward, _ := exec.LookPath("ward")
+	inCgroup := func(child string) (int, string) {
+		cmd := w.command()
+		cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run -m "$2" -- sh -c "$3"`, cg, ward, m, child}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return exitWithin(t, cmd, 30*time.Second), stderr.String()
+	}
+	code, stderr := inCgroup("exec helper grow")
+	if code != 137 || !strings.Contains(stderr, "OOM killer") || !strings.Contains(stderr, `"limit":"64 MiB"`) {
+		t.Errorf("got exit code %d and stderr %q, want 137 and the OOM killer and the limit named", code, stderr)
+	}
+	code, stderr = inCgroup(`kill -9 $$`)
+	if code != 137 || strings.Contains(stderr, "OOM") {
+		t.Errorf("kill -9: got exit code %d and stderr %q, want 137 and no OOM kill", code, stderr)
 	}
 }
 

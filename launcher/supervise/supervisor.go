@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -112,6 +113,11 @@ type supervisor struct {
 	// termed is set once ward forwarded SIGTERM to the child's group:
 	// what the child leaves there when it exits has had it.
 	termed bool
+	// memcg is ward's memory cgroup (nil when none can be read), and
+	// oomKills its count of OOM kills as the current child started: a
+	// child killed by SIGKILL while it grew was the kernel's doing.
+	memcg    *signals.MemoryCgroup
+	oomKills int64
 }
 
 func (s *supervisor) start() error {
@@ -168,6 +174,7 @@ func (s *supervisor) start() error {
 		}
 	}
 	s.session = session
+	s.oomKills = s.memcg.OOMKills()
 	c, err := signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
 	if s.out != nil {
 		s.out.started()
@@ -331,8 +338,12 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		s.restarting = nil
 		s.stopVouching()
 	}
-	if ws.Signaled() {
-		// An operator wants to see an OOM kill or a stray TERM.
+	if ws.Signaled() && ws.Signal() == syscall.SIGKILL && s.oomKills >= 0 && s.memcg.OOMKills() > s.oomKills {
+		// Said as the platforms say OOMKilled: a bare SIGKILL reads as
+		// someone's kill -9.
+		s.log.Error("child killed by the kernel's OOM killer: the memory limit of ward's cgroup was reached; raise the container's memory limit (resources.limits.memory, docker run --memory, systemd's MemoryMax=) or lower the program's use", "pid", s.child.Pid, "signal", "KILL", "limit", cmp.Or(s.memcg.Limit(), "none"), "code", code)
+	} else if ws.Signaled() {
+		// An operator wants to see a stray TERM.
 		s.log.Info("child killed by a signal", "pid", s.child.Pid, "signal", strings.TrimPrefix(signals.Name(ws.Signal()), "SIG"), "code", code)
 	} else {
 		s.log.Debug("child exited", "pid", s.child.Pid, "code", code)
