@@ -342,6 +342,72 @@ func TestIdentityMetadataUnmappedUser(t *testing.T) {
 	}
 }
 
+// TestIdentityMetadataOtherPIDNamespace runs the endpoint in a PID
+// namespace of its own, with its own /proc, as ward is in a container of
+// a pod; the pod's other containers share its network, each in a PID
+// namespace of its own, often as the same user (a pod-wide runAsUser, or
+// root). Such a sidecar got the token, though it cannot read ward's
+// memory; a process of ward's own namespace still gets it. It needs
+// root, to make the namespaces.
+func TestIdentityMetadataOtherPIDNamespace(t *testing.T) {
+	if os.Getenv("IDENTITY_TEST_SERVE") != "" {
+		e := startGCP(t, time.Hour, 10*time.Minute)
+		os.Stdout.WriteString(e.Host() + "\n")
+		io.Copy(io.Discard, os.Stdin)
+		return
+	}
+	bash := bashAsAnotherUser(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no unshare to make a PID namespace")
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no nsenter to connect from the PID namespace")
+	}
+	cmd := exec.Command(unshare, "--pid", "--fork", "--mount", "--mount-proc", os.Args[0], "-test.run=^TestIdentityMetadataOtherPIDNamespace$")
+	cmd.Env = append(os.Environ(), "IDENTITY_TEST_SERVE=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("the endpoint in the namespace: %v: %s", err, stderr.String())
+		}
+	}()
+	addr, _ := bufio.NewReader(stdout).ReadString('\n')
+	addr = strings.TrimSpace(addr)
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("the endpoint in the namespace did not start: %q %s", addr, stderr.String())
+	}
+	sidecar := []string{unshare, "--pid", "--fork", "--mount", "--mount-proc"}
+	if got := metadataStatus(t, bash, addr, nil, sidecar...); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("ward's user in another PID namespace: got %q, want 403", got)
+	}
+	// unshare stays where it was; its child, the endpoint, is the
+	// namespace's first process.
+	pid := strconv.Itoa(cmd.Process.Pid)
+	b, err := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children")
+	if f := strings.Fields(string(b)); err != nil || len(f) != 1 {
+		t.Fatalf("unshare's child: %q %v", b, err)
+	}
+	inside := []string{nsenter, "--pid", "--target", strings.TrimSpace(string(b))}
+	if got := metadataStatus(t, bash, addr, nil, inside...); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("ward's user in its own PID namespace: got %q, want 200", got)
+	}
+}
+
 // TestIdentityPeerSameUser finds the owner of a connection this process
 // made: itself.
 func TestIdentityPeerSameUser(t *testing.T) {

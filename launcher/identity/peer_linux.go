@@ -58,8 +58,14 @@ func findPeer(table, want, peer string) (int, error) {
 		if err != nil || len(fields) < 10 {
 			return 0, fmt.Errorf("%w: unreadable uid in %s", errPeerUnknown, table)
 		}
-		if uid == os.Getuid() && overflowAmbiguous(uid) && !heldByMe("socket:["+fields[9]+"]") {
-			return 0, fmt.Errorf("%w: uid %d is also every user's this user namespace does not map, and no process of ward's user holds the socket", errPeerUnknown, uid)
+		// ward's own uid is not enough: another container of the pod
+		// (its own PID namespace, the pod's network) may run as it too,
+		// and cannot read ward's memory as a process beside ward can.
+		if uid == os.Getuid() && !heldByMe("socket:["+fields[9]+"]") {
+			if overflowAmbiguous(uid) {
+				return 0, fmt.Errorf("%w: uid %d is also every user's this user namespace does not map, and no process of ward's user holds the socket", errPeerUnknown, uid)
+			}
+			return 0, fmt.Errorf("%w: no process ward can see holds the socket (one of another PID namespace, such as another container of the pod)", errPeerUnknown)
 		}
 		return uid, nil
 	}
@@ -121,7 +127,8 @@ func overflowAmbiguous(uid int) bool {
 }
 
 // heldByMe reports whether a process whose descriptors ward may read
-// (only its own user's, unless it is root) holds the socket link names.
+// (only its own user's, unless it is root, in ward's PID namespace or
+// one below it) holds the socket link names.
 func heldByMe(link string) bool {
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
