@@ -207,7 +207,8 @@ func memoryCgroup(t *testing.T) string {
 // cgroup's memory limit (a pod's resources.limits.memory, docker run
 // --memory) is said to be, with the limit, as the platforms say
 // OOMKilled; ward said "child killed by a signal" "KILL", as for
-// someone's kill -9. A kill -9 in the same cgroup afterwards is still
+// someone's kill -9, and nothing when the program of an entrypoint
+// script was killed. A kill -9 in the same cgroup afterwards is still
 // not taken for one.
 func TestChildKilledForMemory(t *testing.T) {
 	cg := memoryCgroup(t)
@@ -224,11 +225,15 @@ func TestChildKilledForMemory(t *testing.T) {
 		}
 		return exitWithin(t, cmd, 30*time.Second), stderr.String()
 	}
-	code, stderr := inCgroup("exec helper grow")
-	if code != 137 || !strings.Contains(stderr, "OOM killer") || !strings.Contains(stderr, `"limit":"64 MiB"`) {
-		t.Errorf("got exit code %d and stderr %q, want 137 and the OOM killer and the limit named", code, stderr)
+	// The program itself, and the program of an entrypoint script
+	// (which exits 137 when it is killed).
+	for _, child := range []string{"exec helper grow", "helper grow; exit $?"} {
+		code, stderr := inCgroup(child)
+		if code != 137 || !strings.Contains(stderr, "OOM killer") || !strings.Contains(stderr, `"limit":"64 MiB"`) {
+			t.Errorf("%s: got exit code %d and stderr %q, want 137 and the OOM killer and the limit named", child, code, stderr)
+		}
 	}
-	code, stderr = inCgroup(`kill -9 $$`)
+	code, stderr := inCgroup(`kill -9 $$`)
 	if code != 137 || strings.Contains(stderr, "OOM") {
 		t.Errorf("kill -9: got exit code %d and stderr %q, want 137 and no OOM kill", code, stderr)
 	}

@@ -338,10 +338,12 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		s.restarting = nil
 		s.stopVouching()
 	}
-	if ws.Signaled() && ws.Signal() == syscall.SIGKILL && s.oomKills >= 0 && s.memcg.OOMKills() > s.oomKills {
+	if code == signals.ExitSignalBase+int(syscall.SIGKILL) && s.oomKills >= 0 && s.memcg.OOMKills() > s.oomKills {
 		// Said as the platforms say OOMKilled: a bare SIGKILL reads as
-		// someone's kill -9.
-		s.log.Error("child killed by the kernel's OOM killer: the memory limit of ward's cgroup was reached; raise the container's memory limit (resources.limits.memory, docker run --memory, systemd's MemoryMax=) or lower the program's use", "pid", s.child.Pid, "signal", "KILL", "limit", cmp.Or(s.memcg.Limit(), "none"), "code", code)
+		// someone's kill -9. 137 from an exit counts too: an entrypoint
+		// script's program killed (or the child of a pty session's
+		// leader) is the script's 137.
+		s.log.Error("child ended by the kernel's OOM killer (it, or a process of its): the memory limit of ward's cgroup was reached; raise the container's memory limit (resources.limits.memory, docker run --memory, systemd's MemoryMax=) or lower the program's use", "pid", s.child.Pid, "limit", cmp.Or(s.memcg.Limit(), "none"), "code", code)
 	} else if ws.Signaled() {
 		// An operator wants to see a stray TERM.
 		s.log.Info("child killed by a signal", "pid", s.child.Pid, "signal", strings.TrimPrefix(signals.Name(ws.Signal()), "SIG"), "code", code)
