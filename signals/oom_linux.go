@@ -4,6 +4,7 @@ package signals
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -79,7 +80,12 @@ func cgroupDir(path string, match func(fs, opts string) bool) string {
 		return ""
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return cgroupDirIn(f, path, match)
+}
+
+// cgroupDirIn is cgroupDir with the mount table read from r.
+func cgroupDirIn(r io.Reader, path string, match func(fs, opts string) bool) string {
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
 		fields := strings.Fields(sc.Text())
