@@ -287,12 +287,7 @@ func TestIdentityMetadataDualStack(t *testing.T) {
 // child) must still get it. It needs root, to map the namespace and to
 // switch users.
 func TestIdentityMetadataUnmappedUser(t *testing.T) {
-	if os.Getenv("IDENTITY_TEST_SERVE") != "" {
-		// The endpoint, inside the namespace: its address, then serve
-		// until stdin closes.
-		e := startGCP(t, time.Hour, 10*time.Minute)
-		os.Stdout.WriteString(e.Host() + "\n")
-		io.Copy(io.Discard, os.Stdin)
+	if servingInNamespace(t) {
 		return
 	}
 	bash := bashAsAnotherUser(t)
@@ -304,39 +299,14 @@ func TestIdentityMetadataUnmappedUser(t *testing.T) {
 	if err != nil {
 		vaulttest.RequireIntegration(t, "no nsenter to connect from the user namespace")
 	}
-	cmd := exec.Command(unshare, "--user", "--map-user=65534", "--map-group=65534", os.Args[0], "-test.run=^TestIdentityMetadataUnmappedUser$")
-	cmd.Env = append(os.Environ(), "IDENTITY_TEST_SERVE=1")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("the endpoint in the namespace: %v: %s", err, stderr.String())
-		}
-	}()
-	addr, _ := bufio.NewReader(stdout).ReadString('\n')
-	addr = strings.TrimSpace(addr)
-	if !strings.HasPrefix(addr, "127.0.0.1:") {
-		t.Fatalf("the endpoint in the namespace did not start: %q %s", addr, stderr.String())
-	}
+	addr, pid := serveInNamespace(t, unshare, "--user", "--map-user=65534", "--map-group=65534")
 	if got := metadataStatus(t, bash, addr, &syscall.Credential{Uid: 65534, Gid: 65534}); !strings.HasPrefix(got, "HTTP/1.1 403") {
 		t.Errorf("the host's nobody, which the namespace does not map: got %q, want 403", got)
 	}
 	if got := metadataStatus(t, bash, addr, &syscall.Credential{Uid: 1000, Gid: 1000}); !strings.HasPrefix(got, "HTTP/1.1 403") {
 		t.Errorf("the host's uid 1000: got %q, want 403", got)
 	}
-	inside := []string{nsenter, "--user", "--preserve-credentials", "--target", strconv.Itoa(cmd.Process.Pid)}
+	inside := []string{nsenter, "--user", "--preserve-credentials", "--target", strconv.Itoa(pid)}
 	if got := metadataStatus(t, bash, addr, nil, inside...); !strings.HasPrefix(got, "HTTP/1.1 200") {
 		t.Errorf("ward's own user, in its namespace: got %q, want 200", got)
 	}
@@ -350,10 +320,7 @@ func TestIdentityMetadataUnmappedUser(t *testing.T) {
 // memory; a process of ward's own namespace still gets it. It needs
 // root, to make the namespaces.
 func TestIdentityMetadataOtherPIDNamespace(t *testing.T) {
-	if os.Getenv("IDENTITY_TEST_SERVE") != "" {
-		e := startGCP(t, time.Hour, 10*time.Minute)
-		os.Stdout.WriteString(e.Host() + "\n")
-		io.Copy(io.Discard, os.Stdin)
+	if servingInNamespace(t) {
 		return
 	}
 	bash := bashAsAnotherUser(t)
@@ -365,7 +332,62 @@ func TestIdentityMetadataOtherPIDNamespace(t *testing.T) {
 	if err != nil {
 		vaulttest.RequireIntegration(t, "no nsenter to connect from the PID namespace")
 	}
-	cmd := exec.Command(unshare, "--pid", "--fork", "--mount", "--mount-proc", os.Args[0], "-test.run=^TestIdentityMetadataOtherPIDNamespace$")
+	addr, pid := serveInNamespace(t, unshare, "--pid", "--fork", "--mount", "--mount-proc")
+	sidecar := []string{unshare, "--pid", "--fork", "--mount", "--mount-proc"}
+	if got := metadataStatus(t, bash, addr, nil, sidecar...); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("ward's user in another PID namespace: got %q, want 403", got)
+	}
+	inside := []string{nsenter, "--pid", "--target", strconv.Itoa(unshareChild(t, pid))}
+	if got := metadataStatus(t, bash, addr, nil, inside...); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("ward's user in its own PID namespace: got %q, want 200", got)
+	}
+}
+
+// TestIdentityMetadataProcSubsetPid runs the endpoint where /proc shows
+// processes only (systemd's ProcSubset=pid, a proc mounted with
+// subset=pid): there is no /proc/net, and every connection, the child's
+// too, got 403 as one whose owner cannot be found. /proc/self/net, the
+// same table, is there. It needs root, to make the namespaces.
+func TestIdentityMetadataProcSubsetPid(t *testing.T) {
+	if servingInNamespace(t) {
+		return
+	}
+	bash := bashAsAnotherUser(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no unshare to make a PID namespace")
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no nsenter to connect from the PID namespace")
+	}
+	addr, pid := serveInNamespace(t, unshare, "--pid", "--fork", "--mount", "sh", "-c", `mount -t proc -o subset=pid proc /proc && exec "$@"`, "sh")
+	inside := []string{nsenter, "--pid", "--target", strconv.Itoa(unshareChild(t, pid))}
+	if got := metadataStatus(t, bash, addr, nil, inside...); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("ward's own user, under subset=pid: got %q, want 200", got)
+	}
+}
+
+// servingInNamespace is true in the copy of the test serveInNamespace
+// starts: it has started the endpoint, written its address and served
+// until stdin closed.
+func servingInNamespace(t *testing.T) bool {
+	if os.Getenv("IDENTITY_TEST_SERVE") == "" {
+		return false
+	}
+	e := startGCP(t, time.Hour, 10*time.Minute)
+	os.Stdout.WriteString(e.Host() + "\n")
+	io.Copy(io.Discard, os.Stdin)
+	return true
+}
+
+// serveInNamespace runs this test again under wrap (unshare and its
+// arguments), where servingInNamespace serves the endpoint until the
+// test ends, and returns the endpoint's address and wrap's pid.
+func serveInNamespace(t *testing.T, wrap ...string) (string, int) {
+	t.Helper()
+	argv := append(wrap, os.Args[0], "-test.run=^"+t.Name()+"$")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "IDENTITY_TEST_SERVE=1")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -380,32 +402,33 @@ func TestIdentityMetadataOtherPIDNamespace(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		stdin.Close()
 		if err := cmd.Wait(); err != nil {
 			t.Errorf("the endpoint in the namespace: %v: %s", err, stderr.String())
 		}
-	}()
+	})
 	addr, _ := bufio.NewReader(stdout).ReadString('\n')
 	addr = strings.TrimSpace(addr)
 	if !strings.HasPrefix(addr, "127.0.0.1:") {
 		t.Fatalf("the endpoint in the namespace did not start: %q %s", addr, stderr.String())
 	}
-	sidecar := []string{unshare, "--pid", "--fork", "--mount", "--mount-proc"}
-	if got := metadataStatus(t, bash, addr, nil, sidecar...); !strings.HasPrefix(got, "HTTP/1.1 403") {
-		t.Errorf("ward's user in another PID namespace: got %q, want 403", got)
-	}
-	// unshare stays where it was; its child, the endpoint, is the
-	// namespace's first process.
-	pid := strconv.Itoa(cmd.Process.Pid)
-	b, err := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children")
-	if f := strings.Fields(string(b)); err != nil || len(f) != 1 {
+	return addr, cmd.Process.Pid
+}
+
+// unshareChild is the one child of unshare --fork: unshare stays in the
+// PID namespace it was started in, its child is the new one's first
+// process.
+func unshareChild(t *testing.T, pid int) int {
+	t.Helper()
+	p := strconv.Itoa(pid)
+	b, err := os.ReadFile("/proc/" + p + "/task/" + p + "/children")
+	f := strings.Fields(string(b))
+	if err != nil || len(f) != 1 {
 		t.Fatalf("unshare's child: %q %v", b, err)
 	}
-	inside := []string{nsenter, "--pid", "--target", strings.TrimSpace(string(b))}
-	if got := metadataStatus(t, bash, addr, nil, inside...); !strings.HasPrefix(got, "HTTP/1.1 200") {
-		t.Errorf("ward's user in its own PID namespace: got %q, want 200", got)
-	}
+	child, _ := strconv.Atoi(f[0])
+	return child
 }
 
 // TestIdentityPeerSameUser finds the owner of a connection this process

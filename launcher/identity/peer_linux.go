@@ -13,10 +13,12 @@ import (
 
 // procNetTCP and procNetTCP6 list the TCP sockets of ward's network
 // namespace: IPv4 ones, and IPv6 ones, among them the dual-stack sockets
-// that reach 127.0.0.1 as ::ffff:127.0.0.1 (Java's, by default).
+// that reach 127.0.0.1 as ::ffff:127.0.0.1 (Java's, by default). Under
+// /proc/self, which /proc/net links to: a proc that shows processes only
+// (systemd's ProcSubset=pid, mount -o subset=pid) has no /proc/net.
 const (
-	procNetTCP  = "/proc/net/tcp"
-	procNetTCP6 = "/proc/net/tcp6"
+	procNetTCP  = "/proc/self/net/tcp"
+	procNetTCP6 = "/proc/self/net/tcp6"
 )
 
 // peerUID finds the owner of the socket at the other end of the loopback
