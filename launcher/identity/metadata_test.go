@@ -18,6 +18,7 @@ import (
 	"time"
 
 	googlecreds "cloud.google.com/go/auth/credentials"
+	"golang.org/x/sys/unix"
 
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
@@ -246,11 +247,12 @@ func TestIdentityMetadataForeignUser(t *testing.T) {
 
 // metadataStatus asks the metadata endpoint at addr for the account's
 // email with bash's /dev/tcp, as cred (nil: this process's user), and
-// returns the status line. bash runs under wrap, when given (nsenter).
+// returns the status line. bash runs under wrap, when given (nsenter),
+// and alone holds the socket (its read is a builtin's).
 func metadataStatus(t *testing.T, bash, addr string, cred *syscall.Credential, wrap ...string) string {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
-	script := `exec 3<>/dev/tcp/` + host + `/` + port + `; printf 'GET /computeMetadata/v1/instance/service-accounts/default/email HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n' >&3; head -n 1 <&3`
+	script := `exec 3<>/dev/tcp/` + host + `/` + port + `; printf 'GET /computeMetadata/v1/instance/service-accounts/default/email HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n' >&3; read -r status <&3; printf '%s\n' "$status"`
 	argv := append(wrap, bash, "-c", script)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = "/"
@@ -368,6 +370,104 @@ func TestIdentityMetadataProcSubsetPid(t *testing.T) {
 	}
 }
 
+// TestIdentityMetadataUndumpableChild runs the endpoint as a user other
+// than root in a PID namespace of its own, and its child as that user,
+// non-dumpable (prctl(PR_SET_DUMPABLE, 0), as ssh-agent does; the kernel
+// does the same to a program run with file capabilities, setcap
+// cap_net_bind_service on node): ward cannot read which sockets it
+// holds. It is served, as a process of ward's user was before ward asked
+// who holds a socket; another container's is still refused, with ward's
+// own non-dumpable helpers beside the endpoint. It needs root, to make
+// the namespaces and switch users.
+func TestIdentityMetadataUndumpableChild(t *testing.T) {
+	if os.Getenv("IDENTITY_TEST_HELPER") != "" {
+		// As ward's store helpers: non-dumpable, until stdin closes.
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, os.Stdin)
+		return
+	}
+	if os.Getenv("IDENTITY_TEST_SERVE") != "" {
+		// ward's own non-dumpable helper beside the endpoint is no holder
+		// of the sidecar's socket.
+		helper := exec.Command(filepath.Join(filepath.Dir(os.Args[0]), "ward-vault"), "-test.run=^"+t.Name()+"$")
+		helper.Env = append(os.Environ(), "IDENTITY_TEST_HELPER=1")
+		in, err := helper.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := helper.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer helper.Wait()
+		defer in.Close()
+	}
+	if servingInNamespace(t) {
+		return
+	}
+	if addr := os.Getenv("IDENTITY_TEST_UNDUMPABLE_CLIENT"); addr != "" {
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.Write([]byte("GET /computeMetadata/v1/instance/service-accounts/default/email HTTP/1.1\r\n" + flavor + "\r\n\r\n"))
+		status, _ := bufio.NewReader(conn).ReadString('\n')
+		os.Stdout.WriteString("status: " + status)
+		return
+	}
+	bash := bashAsAnotherUser(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no unshare to make a PID namespace")
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no nsenter to connect from the PID namespace")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no setpriv to switch users")
+	}
+	// A copy of this program the user may run (t.TempDir's parent is
+	// root's alone).
+	dir, err := os.MkdirTemp("", "identity-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	self := filepath.Join(dir, "identity.test")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// And one named as ward's helper.
+	for _, p := range []string{self, filepath.Join(dir, "ward-vault")} {
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	user := []string{setpriv, "--reuid=1000", "--regid=1000", "--clear-groups"}
+	addr, pid := serveProgramInNamespace(t, self, append([]string{unshare, "--pid", "--fork", "--mount", "--mount-proc"}, user...)...)
+	argv := append(append([]string{nsenter, "--pid", "--target", strconv.Itoa(unshareChild(t, pid))}, user...), self, "-test.run=^"+t.Name()+"$")
+	client := exec.Command(argv[0], argv[1:]...)
+	client.Dir = "/"
+	client.Env = append(os.Environ(), "IDENTITY_TEST_UNDUMPABLE_CLIENT="+addr)
+	out, err := client.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "status: HTTP/1.1 200") {
+		t.Errorf("ward's user's non-dumpable child: got %q (%v), want 200", out, err)
+	}
+	sidecar := append([]string{unshare, "--pid", "--fork", "--mount", "--mount-proc"}, user...)
+	if got := metadataStatus(t, bash, addr, nil, sidecar...); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("ward's user in another PID namespace: got %q, want 403", got)
+	}
+}
+
 // servingInNamespace is true in the copy of the test serveInNamespace
 // starts: it has started the endpoint, written its address and served
 // until stdin closed.
@@ -386,7 +486,14 @@ func servingInNamespace(t *testing.T) bool {
 // test ends, and returns the endpoint's address and wrap's pid.
 func serveInNamespace(t *testing.T, wrap ...string) (string, int) {
 	t.Helper()
-	argv := append(wrap, os.Args[0], "-test.run=^"+t.Name()+"$")
+	return serveProgramInNamespace(t, os.Args[0], wrap...)
+}
+
+// serveProgramInNamespace is serveInNamespace running self, a copy of
+// this test's program.
+func serveProgramInNamespace(t *testing.T, self string, wrap ...string) (string, int) {
+	t.Helper()
+	argv := append(wrap, self, "-test.run=^"+t.Name()+"$")
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "IDENTITY_TEST_SERVE=1")
 	var stderr strings.Builder
