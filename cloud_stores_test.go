@@ -24,6 +24,7 @@ import (
 	"github.com/wardsecrets/ward/resolve/azure/azuretest"
 	"github.com/wardsecrets/ward/resolve/gcp"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
+	"github.com/wardsecrets/ward/resolve/resolvetest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -867,6 +868,34 @@ func checkRows(out string) map[string][]string {
 }
 
 // withoutEnv returns env without the named variables.
+// TestNoCABundle: in an image without CA certificates (FROM scratch, no
+// ca-certificates package) every TLS endpoint's certificate is unknown.
+// The error says the system has none and how an image gets them; it told
+// the user to point SSL_CERT_FILE at a CA "of your own" (Vault: to set
+// VAULT_CACERT), as if the endpoint used a private CA. The store helpers
+// read the system's roots, here made none by SSL_CERT_FILE and
+// SSL_CERT_DIR naming nothing.
+func TestNoCABundle(t *testing.T) {
+	for _, tc := range []struct{ name, ref, endpointVar string }{
+		{"aws", "awssm://app/db", "AWS_ENDPOINT_URL_SECRETS_MANAGER"},
+		{"vault", "vault://secret/app#db", "VAULT_ADDR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			endpoint, _ := resolvetest.UntrustedEndpoint(t)
+			none := filepath.Join(w.dir, "none")
+			w.env = append(withoutEnv(w.env, "SSL_CERT_FILE", "SSL_CERT_DIR", "VAULT_CACERT", "VAULT_CAPATH", "AWS_PROFILE"),
+				"SSL_CERT_FILE="+none, "SSL_CERT_DIR="+none, tc.endpointVar+"="+endpoint,
+				"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=unused", "VAULT_TOKEN=unused", "VAULT_MAX_RETRIES=0")
+			m := w.manifest("version: 1\nenv:\n  DB: " + tc.ref + "\n")
+			code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", "echo started")
+			if code != 125 || strings.Contains(stdout, "started") || !strings.Contains(stderr, "this system has no CA certificates") {
+				t.Errorf("got exit code %d, stdout %q and stderr %q, want 125 saying the system has no CA certificates", code, stdout, stderr)
+			}
+		})
+	}
+}
+
 func withoutEnv(env []string, names ...string) []string {
 	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
 		name, _, _ := strings.Cut(kv, "=")

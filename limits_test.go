@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -120,6 +121,122 @@ func startAtLimit(t *testing.T, w *wardEnv, cg, manifest string) (int, string) {
 	f.Close()
 	code := exitWithin(t, cmd, 15*time.Second)
 	return code, stderr.String()
+}
+
+// TestChildTakesTheProcessLimit: a child that takes every process the
+// limit allows (a thread leak, a fork bomb, under a pod's pids limit or
+// systemd's TasksMax=) leaves ward able to stop it: SIGTERM ends the run
+// with 143 and removes the secret files. ward's runtime, wanting one more
+// thread after the limit was reached, died with "fatal error: newosproc"
+// and exit 2 in about half of the runs, its files left on the tmpfs.
+func TestChildTakesTheProcessLimit(t *testing.T) {
+	w := newWardEnv(t)
+	value := canary("pidsmax")
+	// A mounted file: reading it makes no threads, which a local store's
+	// decryption does (ward then has more to spare by chance).
+	secret := filepath.Join(w.dir, "secret")
+	os.WriteFile(secret, []byte(value), 0o600)
+	m := w.manifest("version: 1\nfiles:\n  - path: a\n    ref: file://" + secret + "\n    env: A_FILE\n")
+	ward, _ := exec.LookPath("ward")
+	// The child is one process (a Go one's threads, gone at the SIGTERM,
+	// would make room). Each try is a new ward; one that needs no thread at the limit
+	// passes by luck, eight in a row do not.
+	for try := 1; try <= 8; try++ {
+		ok := t.Run(fmt.Sprint(try), func(t *testing.T) {
+			cg := pidsCgroup(t)
+			cmd := w.command()
+			cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run -m "$2" -- sh -c 'echo ready; exec sleep 1000'`, cg, ward, m}
+			stdout, stderr := started(t, cmd)
+			stdout.waitFor("ready")
+			current, err := os.ReadFile(filepath.Join(cg, "pids.current"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(cg, "pids.max"), current, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd.Process.Signal(unix.SIGTERM)
+			if code := exitWithin(t, cmd, 15*time.Second); code != 143 {
+				t.Errorf("got exit code %d, want 143 (stderr: %.600q)", code, redactAll(stderr.String(), value))
+			}
+			if strings.Contains(stderr.String(), value) {
+				t.Errorf("the value of the file is in ward's output")
+			}
+			if left := listFiles(t, w.runtime); len(left) > 0 {
+				t.Errorf("secret files left on the tmpfs: %v", left)
+			}
+		})
+		if !ok {
+			break
+		}
+	}
+}
+
+// memoryCgroup makes a cgroup of its own with the memory controller and
+// a limit of 64 MiB without swap (v1's hierarchy or v2's), removed when
+// the test ends.
+func memoryCgroup(t *testing.T) string {
+	t.Helper()
+	parent, files := "/sys/fs/cgroup/memory", []string{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"}
+	if _, err := os.Stat(parent); err != nil {
+		parent, files = "/sys/fs/cgroup", []string{"memory.max", "memory.swap.max"}
+		if b, _ := os.ReadFile(filepath.Join(parent, "cgroup.subtree_control")); !strings.Contains(string(b), "memory") {
+			vaulttest.RequireIntegration(t, "no cgroup with the memory controller to make one in (needs root, and memory in "+parent+"/cgroup.subtree_control)")
+		}
+	}
+	cg := filepath.Join(parent, fmt.Sprintf("ward-test-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-")))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		vaulttest.RequireIntegration(t, "cannot make a cgroup (needs root): "+err.Error())
+	}
+	t.Cleanup(func() { os.Remove(cg) })
+	if err := os.WriteFile(filepath.Join(cg, files[0]), []byte("64M"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// No swap to grow into (a machine without swap has no such file).
+	value := "64M"
+	if files[1] == "memory.swap.max" {
+		value = "0"
+	}
+	if err := os.WriteFile(filepath.Join(cg, files[1]), []byte(value), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return cg
+}
+
+// TestChildKilledForMemory: a child the kernel's OOM killer ends at its
+// cgroup's memory limit (a pod's resources.limits.memory, docker run
+// --memory) is said to be, with the limit, as the platforms say
+// OOMKilled; ward said "child killed by a signal" "KILL", as for
+// someone's kill -9, and nothing when the program of an entrypoint
+// script was killed. A kill -9 in the same cgroup afterwards is still
+// not taken for one.
+func TestChildKilledForMemory(t *testing.T) {
+	cg := memoryCgroup(t)
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  A: {value: a}\n")
+	ward, _ := exec.LookPath("ward")
+	inCgroup := func(child string) (int, string) {
+		cmd := w.command()
+		cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run -m "$2" -- sh -c "$3"`, cg, ward, m, child}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return exitWithin(t, cmd, 30*time.Second), stderr.String()
+	}
+	// The program itself, and the program of an entrypoint script
+	// (which exits 137 when it is killed).
+	for _, child := range []string{"exec helper grow", "helper grow; exit $?"} {
+		code, stderr := inCgroup(child)
+		if code != 137 || !strings.Contains(stderr, "OOM killer") || !strings.Contains(stderr, `"limit":"64 MiB"`) {
+			t.Errorf("%s: got exit code %d and stderr %q, want 137 and the OOM killer and the limit named", child, code, stderr)
+		}
+	}
+	code, stderr := inCgroup(`kill -9 $$`)
+	if code != 137 || strings.Contains(stderr, "OOM") {
+		t.Errorf("kill -9: got exit code %d and stderr %q, want 137 and no OOM kill", code, stderr)
+	}
 }
 
 // TestFilesOnAFullTmpfs: a files: secret larger than the tmpfs has room

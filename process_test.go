@@ -105,6 +105,22 @@ func TestStartFailures(t *testing.T) {
 	}
 }
 
+// TestStartWithoutPATH: a ward started with no PATH at all (`env -i
+// ward run -- sh`, an exec of it with an empty environment) finds the
+// program where execvp, env and a shell do; it said "sh: executable
+// file not found in $PATH" and exited 127.
+func TestStartWithoutPATH(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	w.env = withoutEnv(w.env, "PATH")
+	for _, mode := range [][]string{{"run", "-m", m}, {"run", "--exec", "-m", m}} {
+		code, stdout, stderr := w.run(append(mode, "--", "sh", "-c", "echo started")...)
+		if code != 0 || strings.TrimSpace(stdout) != "started" {
+			t.Errorf("%v: got exit code %d and stdout %q, want 0 and the child started (stderr: %s)", mode, code, stdout, stderr)
+		}
+	}
+}
+
 // foreignELF writes a copy of an executable of this machine marked as
 // one for another (its ELF header's e_machine), as an image built for
 // arm64 is on amd64: the kernel refuses it with ENOEXEC.

@@ -31,7 +31,8 @@ func (e *StartError) Error() string { return fmt.Sprintf("%s: %v", e.Program, e.
 func (e *StartError) Unwrap() error { return e.Err }
 
 // LookPath finds the program the way execvp would with the child's PATH
-// (ward's own when the child has none), and maps failures to 127 and 126.
+// (ward's own when the child has none, execvp's default when neither has
+// one), and maps failures to 127 and 126.
 func LookPath(program string, env []string) (string, error) {
 	if program == "" {
 		return "", &StartError{Program: `""`, Code: ExitNotFound, Err: errors.New("empty program name")}
@@ -41,7 +42,11 @@ func LookPath(program string, env []string) (string, error) {
 	}
 	path, ok := lookupEnv(env, "PATH")
 	if !ok {
-		path = os.Getenv("PATH")
+		path, ok = os.LookupEnv("PATH")
+	}
+	if !ok {
+		// `env -i ward run -- sh`: env, a shell and execvp find sh there.
+		path = defaultPath
 	}
 	var denied error
 	for _, dir := range filepath.SplitList(path) {
@@ -63,6 +68,10 @@ func LookPath(program string, env []string) (string, error) {
 	}
 	return "", &StartError{Program: program, Code: ExitNotFound, Err: errors.New("executable file not found in $PATH")}
 }
+
+// defaultPath is where execvp looks when there is no PATH at all
+// (glibc's confstr(_CS_PATH)).
+const defaultPath = "/bin:/usr/bin"
 
 func checkExecutable(p string) error {
 	st, err := os.Stat(p)

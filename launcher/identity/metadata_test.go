@@ -18,6 +18,7 @@ import (
 	"time"
 
 	googlecreds "cloud.google.com/go/auth/credentials"
+	"golang.org/x/sys/unix"
 
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
@@ -246,11 +247,12 @@ func TestIdentityMetadataForeignUser(t *testing.T) {
 
 // metadataStatus asks the metadata endpoint at addr for the account's
 // email with bash's /dev/tcp, as cred (nil: this process's user), and
-// returns the status line. bash runs under wrap, when given (nsenter).
+// returns the status line. bash runs under wrap, when given (nsenter),
+// and alone holds the socket (its read is a builtin's).
 func metadataStatus(t *testing.T, bash, addr string, cred *syscall.Credential, wrap ...string) string {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
-	script := `exec 3<>/dev/tcp/` + host + `/` + port + `; printf 'GET /computeMetadata/v1/instance/service-accounts/default/email HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n' >&3; head -n 1 <&3`
+	script := `exec 3<>/dev/tcp/` + host + `/` + port + `; printf 'GET /computeMetadata/v1/instance/service-accounts/default/email HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n' >&3; read -r status <&3; printf '%s\n' "$status"`
 	argv := append(wrap, bash, "-c", script)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = "/"
@@ -287,12 +289,7 @@ func TestIdentityMetadataDualStack(t *testing.T) {
 // child) must still get it. It needs root, to map the namespace and to
 // switch users.
 func TestIdentityMetadataUnmappedUser(t *testing.T) {
-	if os.Getenv("IDENTITY_TEST_SERVE") != "" {
-		// The endpoint, inside the namespace: its address, then serve
-		// until stdin closes.
-		e := startGCP(t, time.Hour, 10*time.Minute)
-		os.Stdout.WriteString(e.Host() + "\n")
-		io.Copy(io.Discard, os.Stdin)
+	if servingInNamespace(t) {
 		return
 	}
 	bash := bashAsAnotherUser(t)
@@ -304,7 +301,200 @@ func TestIdentityMetadataUnmappedUser(t *testing.T) {
 	if err != nil {
 		vaulttest.RequireIntegration(t, "no nsenter to connect from the user namespace")
 	}
-	cmd := exec.Command(unshare, "--user", "--map-user=65534", "--map-group=65534", os.Args[0], "-test.run=^TestIdentityMetadataUnmappedUser$")
+	addr, pid := serveInNamespace(t, unshare, "--user", "--map-user=65534", "--map-group=65534")
+	if got := metadataStatus(t, bash, addr, &syscall.Credential{Uid: 65534, Gid: 65534}); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("the host's nobody, which the namespace does not map: got %q, want 403", got)
+	}
+	if got := metadataStatus(t, bash, addr, &syscall.Credential{Uid: 1000, Gid: 1000}); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("the host's uid 1000: got %q, want 403", got)
+	}
+	inside := []string{nsenter, "--user", "--preserve-credentials", "--target", strconv.Itoa(pid)}
+	if got := metadataStatus(t, bash, addr, nil, inside...); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("ward's own user, in its namespace: got %q, want 200", got)
+	}
+}
+
+// TestIdentityMetadataOtherPIDNamespace runs the endpoint in a PID
+// namespace of its own, with its own /proc, as ward is in a container of
+// a pod; the pod's other containers share its network, each in a PID
+// namespace of its own, often as the same user (a pod-wide runAsUser, or
+// root). Such a sidecar got the token, though it cannot read ward's
+// memory; a process of ward's own namespace still gets it. It needs
+// root, to make the namespaces.
+func TestIdentityMetadataOtherPIDNamespace(t *testing.T) {
+	if servingInNamespace(t) {
+		return
+	}
+	bash := bashAsAnotherUser(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no unshare to make a PID namespace")
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no nsenter to connect from the PID namespace")
+	}
+	addr, pid := serveInNamespace(t, unshare, "--pid", "--fork", "--mount", "--mount-proc")
+	sidecar := []string{unshare, "--pid", "--fork", "--mount", "--mount-proc"}
+	if got := metadataStatus(t, bash, addr, nil, sidecar...); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("ward's user in another PID namespace: got %q, want 403", got)
+	}
+	inside := []string{nsenter, "--pid", "--target", strconv.Itoa(unshareChild(t, pid))}
+	if got := metadataStatus(t, bash, addr, nil, inside...); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("ward's user in its own PID namespace: got %q, want 200", got)
+	}
+}
+
+// TestIdentityMetadataProcSubsetPid runs the endpoint where /proc shows
+// processes only (systemd's ProcSubset=pid, a proc mounted with
+// subset=pid): there is no /proc/net, and every connection, the child's
+// too, got 403 as one whose owner cannot be found. /proc/self/net, the
+// same table, is there. It needs root, to make the namespaces.
+func TestIdentityMetadataProcSubsetPid(t *testing.T) {
+	if servingInNamespace(t) {
+		return
+	}
+	bash := bashAsAnotherUser(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no unshare to make a PID namespace")
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no nsenter to connect from the PID namespace")
+	}
+	addr, pid := serveInNamespace(t, unshare, "--pid", "--fork", "--mount", "sh", "-c", `mount -t proc -o subset=pid proc /proc && exec "$@"`, "sh")
+	inside := []string{nsenter, "--pid", "--target", strconv.Itoa(unshareChild(t, pid))}
+	if got := metadataStatus(t, bash, addr, nil, inside...); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("ward's own user, under subset=pid: got %q, want 200", got)
+	}
+}
+
+// TestIdentityMetadataUndumpableChild runs the endpoint as a user other
+// than root in a PID namespace of its own, and its child as that user,
+// non-dumpable (prctl(PR_SET_DUMPABLE, 0), as ssh-agent does; the kernel
+// does the same to a program run with file capabilities, setcap
+// cap_net_bind_service on node): ward cannot read which sockets it
+// holds. It is served, as a process of ward's user was before ward asked
+// who holds a socket; another container's is still refused, with ward's
+// own non-dumpable helpers beside the endpoint. It needs root, to make
+// the namespaces and switch users.
+func TestIdentityMetadataUndumpableChild(t *testing.T) {
+	if os.Getenv("IDENTITY_TEST_HELPER") != "" {
+		// As ward's store helpers: non-dumpable, until stdin closes.
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, os.Stdin)
+		return
+	}
+	if os.Getenv("IDENTITY_TEST_SERVE") != "" {
+		// ward's own non-dumpable helper beside the endpoint is no holder
+		// of the sidecar's socket.
+		helper := exec.Command(filepath.Join(filepath.Dir(os.Args[0]), "ward-vault"), "-test.run=^"+t.Name()+"$")
+		helper.Env = append(os.Environ(), "IDENTITY_TEST_HELPER=1")
+		in, err := helper.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := helper.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer helper.Wait()
+		defer in.Close()
+	}
+	if servingInNamespace(t) {
+		return
+	}
+	if addr := os.Getenv("IDENTITY_TEST_UNDUMPABLE_CLIENT"); addr != "" {
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.Write([]byte("GET /computeMetadata/v1/instance/service-accounts/default/email HTTP/1.1\r\n" + flavor + "\r\n\r\n"))
+		status, _ := bufio.NewReader(conn).ReadString('\n')
+		os.Stdout.WriteString("status: " + status)
+		return
+	}
+	bash := bashAsAnotherUser(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no unshare to make a PID namespace")
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no nsenter to connect from the PID namespace")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no setpriv to switch users")
+	}
+	// A copy of this program the user may run (t.TempDir's parent is
+	// root's alone).
+	dir, err := os.MkdirTemp("", "identity-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	self := filepath.Join(dir, "identity.test")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// And one named as ward's helper.
+	for _, p := range []string{self, filepath.Join(dir, "ward-vault")} {
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	user := []string{setpriv, "--reuid=1000", "--regid=1000", "--clear-groups"}
+	addr, pid := serveProgramInNamespace(t, self, append([]string{unshare, "--pid", "--fork", "--mount", "--mount-proc"}, user...)...)
+	argv := append(append([]string{nsenter, "--pid", "--target", strconv.Itoa(unshareChild(t, pid))}, user...), self, "-test.run=^"+t.Name()+"$")
+	client := exec.Command(argv[0], argv[1:]...)
+	client.Dir = "/"
+	client.Env = append(os.Environ(), "IDENTITY_TEST_UNDUMPABLE_CLIENT="+addr)
+	out, err := client.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "status: HTTP/1.1 200") {
+		t.Errorf("ward's user's non-dumpable child: got %q (%v), want 200", out, err)
+	}
+	sidecar := append([]string{unshare, "--pid", "--fork", "--mount", "--mount-proc"}, user...)
+	if got := metadataStatus(t, bash, addr, nil, sidecar...); !strings.HasPrefix(got, "HTTP/1.1 403") {
+		t.Errorf("ward's user in another PID namespace: got %q, want 403", got)
+	}
+}
+
+// servingInNamespace is true in the copy of the test serveInNamespace
+// starts: it has started the endpoint, written its address and served
+// until stdin closed.
+func servingInNamespace(t *testing.T) bool {
+	if os.Getenv("IDENTITY_TEST_SERVE") == "" {
+		return false
+	}
+	e := startGCP(t, time.Hour, 10*time.Minute)
+	os.Stdout.WriteString(e.Host() + "\n")
+	io.Copy(io.Discard, os.Stdin)
+	return true
+}
+
+// serveInNamespace runs this test again under wrap (unshare and its
+// arguments), where servingInNamespace serves the endpoint until the
+// test ends, and returns the endpoint's address and wrap's pid.
+func serveInNamespace(t *testing.T, wrap ...string) (string, int) {
+	t.Helper()
+	return serveProgramInNamespace(t, os.Args[0], wrap...)
+}
+
+// serveProgramInNamespace is serveInNamespace running self, a copy of
+// this test's program.
+func serveProgramInNamespace(t *testing.T, self string, wrap ...string) (string, int) {
+	t.Helper()
+	argv := append(wrap, self, "-test.run=^"+t.Name()+"$")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "IDENTITY_TEST_SERVE=1")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -319,27 +509,33 @@ func TestIdentityMetadataUnmappedUser(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		stdin.Close()
 		if err := cmd.Wait(); err != nil {
 			t.Errorf("the endpoint in the namespace: %v: %s", err, stderr.String())
 		}
-	}()
+	})
 	addr, _ := bufio.NewReader(stdout).ReadString('\n')
 	addr = strings.TrimSpace(addr)
 	if !strings.HasPrefix(addr, "127.0.0.1:") {
 		t.Fatalf("the endpoint in the namespace did not start: %q %s", addr, stderr.String())
 	}
-	if got := metadataStatus(t, bash, addr, &syscall.Credential{Uid: 65534, Gid: 65534}); !strings.HasPrefix(got, "HTTP/1.1 403") {
-		t.Errorf("the host's nobody, which the namespace does not map: got %q, want 403", got)
+	return addr, cmd.Process.Pid
+}
+
+// unshareChild is the one child of unshare --fork: unshare stays in the
+// PID namespace it was started in, its child is the new one's first
+// process.
+func unshareChild(t *testing.T, pid int) int {
+	t.Helper()
+	p := strconv.Itoa(pid)
+	b, err := os.ReadFile("/proc/" + p + "/task/" + p + "/children")
+	f := strings.Fields(string(b))
+	if err != nil || len(f) != 1 {
+		t.Fatalf("unshare's child: %q %v", b, err)
 	}
-	if got := metadataStatus(t, bash, addr, &syscall.Credential{Uid: 1000, Gid: 1000}); !strings.HasPrefix(got, "HTTP/1.1 403") {
-		t.Errorf("the host's uid 1000: got %q, want 403", got)
-	}
-	inside := []string{nsenter, "--user", "--preserve-credentials", "--target", strconv.Itoa(cmd.Process.Pid)}
-	if got := metadataStatus(t, bash, addr, nil, inside...); !strings.HasPrefix(got, "HTTP/1.1 200") {
-		t.Errorf("ward's own user, in its namespace: got %q, want 200", got)
-	}
+	child, _ := strconv.Atoi(f[0])
+	return child
 }
 
 // TestIdentityPeerSameUser finds the owner of a connection this process

@@ -14,11 +14,14 @@ var errPeerUnknown = errors.New("the connecting socket's owner cannot be found")
 // has no secret (its Metadata-Flavor header only stops a browser or a
 // server-side request forgery from reaching it), so on Linux the
 // metadata endpoint serves only connections whose socket ward's user
-// owns: processes of ward's user can read ward's memory and environment
-// anyway (ptrace, /proc/PID/environ), so they learn nothing new; every
-// other user's are refused (peerUID tells an unmapped user, which the
-// kernel shows as the overflow uid, from ward's own when that is
-// ward's). Where the owner cannot be found, the
+// owns and a process ward can see holds: processes of ward's user beside
+// it can read ward's memory and environment anyway (ptrace,
+// /proc/PID/environ), so they learn nothing new; every other user's are
+// refused, and so are those of another PID namespace (another container
+// of a pod, which shares the pod's network), whatever their user
+// (peerUID tells an unmapped user, which the kernel shows as the
+// overflow uid, from ward's own when that is ward's). Where the owner
+// cannot be found, the
 // connection is refused. checked is false where the system cannot tell
 // (not Linux): the endpoint then relies on loopback and the headers.
 func samePeerUser(conn net.Conn) (same, checked bool, err error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"strconv"
@@ -13,10 +14,12 @@ import (
 
 // procNetTCP and procNetTCP6 list the TCP sockets of ward's network
 // namespace: IPv4 ones, and IPv6 ones, among them the dual-stack sockets
-// that reach 127.0.0.1 as ::ffff:127.0.0.1 (Java's, by default).
+// that reach 127.0.0.1 as ::ffff:127.0.0.1 (Java's, by default). Under
+// /proc/self, which /proc/net links to: a proc that shows processes only
+// (systemd's ProcSubset=pid, mount -o subset=pid) has no /proc/net.
 const (
-	procNetTCP  = "/proc/net/tcp"
-	procNetTCP6 = "/proc/net/tcp6"
+	procNetTCP  = "/proc/self/net/tcp"
+	procNetTCP6 = "/proc/self/net/tcp6"
 )
 
 // peerUID finds the owner of the socket at the other end of the loopback
@@ -58,8 +61,18 @@ func findPeer(table, want, peer string) (int, error) {
 		if err != nil || len(fields) < 10 {
 			return 0, fmt.Errorf("%w: unreadable uid in %s", errPeerUnknown, table)
 		}
-		if uid == os.Getuid() && overflowAmbiguous(uid) && !heldByMe("socket:["+fields[9]+"]") {
-			return 0, fmt.Errorf("%w: uid %d is also every user's this user namespace does not map, and no process of ward's user holds the socket", errPeerUnknown, uid)
+		// ward's own uid is not enough: another container of the pod
+		// (its own PID namespace, the pod's network) may run as it too,
+		// and cannot read ward's memory as a process beside ward can.
+		if uid == os.Getuid() {
+			held, unsure := heldByMe("socket:[" + fields[9] + "]")
+			switch {
+			case held:
+			case overflowAmbiguous(uid):
+				return 0, fmt.Errorf("%w: uid %d is also every user's this user namespace does not map, and no process of ward's user holds the socket", errPeerUnknown, uid)
+			case !unsure:
+				return 0, fmt.Errorf("%w: no process ward can see holds the socket (one of another PID namespace, such as another container of the pod)", errPeerUnknown)
+			}
 		}
 		return uid, nil
 	}
@@ -121,12 +134,18 @@ func overflowAmbiguous(uid int) bool {
 }
 
 // heldByMe reports whether a process whose descriptors ward may read
-// (only its own user's, unless it is root) holds the socket link names.
-func heldByMe(link string) bool {
+// (only its own user's, unless it is root, in ward's PID namespace or
+// one below it) holds the socket link names. unsure is set when a
+// process of ward's user hides its descriptors (a non-dumpable one: ssh-
+// agent, a program with file capabilities), which may be the holder;
+// not ward's own, which hide theirs too (its store helpers, the --mask
+// session's leader).
+func heldByMe(link string) (held, unsure bool) {
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
-		return false
+		return false, false
 	}
+	me := strconv.Itoa(os.Geteuid())
 	for _, p := range procs {
 		if _, err := strconv.Atoi(p.Name()); err != nil {
 			continue
@@ -134,13 +153,40 @@ func heldByMe(link string) bool {
 		dir := "/proc/" + p.Name() + "/fd"
 		fds, err := os.ReadDir(dir)
 		if err != nil {
+			unsure = unsure || (errors.Is(err, fs.ErrPermission) && hidesFromMe(p.Name(), me))
 			continue
 		}
 		for _, fd := range fds {
 			if l, err := os.Readlink(dir + "/" + fd.Name()); err == nil && l == link {
-				return true
+				return true, false
 			}
 		}
 	}
-	return false
+	return false, unsure
+}
+
+// hidesFromMe reports whether process pid, whose descriptors ward may
+// not read, is of ward's effective user me and not one of ward's own (a
+// child of ward named ward...): what its status says.
+func hidesFromMe(pid, me string) bool {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return false
+	}
+	var name, ppid, euid string
+	for _, line := range strings.Split(string(b), "\n") {
+		key, value, _ := strings.Cut(line, ":")
+		f := strings.Fields(value)
+		switch {
+		case len(f) == 0:
+		case key == "Name":
+			name = f[0]
+		case key == "PPid":
+			ppid = f[0]
+		case key == "Uid" && len(f) >= 2:
+			euid = f[1]
+		}
+	}
+	own := ppid == strconv.Itoa(os.Getpid()) && strings.HasPrefix(name, "ward")
+	return euid == me && !own
 }

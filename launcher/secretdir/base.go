@@ -26,6 +26,17 @@ func runtimeBase(getenv func(string) string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("$WARD_RUNTIME_DIR: %w", err)
 		}
+		// Said as such: a pod's emptyDir mounted at another path, a
+		// directory the image did not make, are not "not on tmpfs".
+		st, err := os.Stat(d)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return "", fmt.Errorf("$WARD_RUNTIME_DIR %s does not exist: ward makes its own directories in it, not it", d)
+		case err != nil:
+			return "", fmt.Errorf("$WARD_RUNTIME_DIR: %w", err)
+		case !st.IsDir():
+			return "", fmt.Errorf("$WARD_RUNTIME_DIR %s is not a directory", d)
+		}
 		if _, anywhere := noTmpfsFallback(); !onTmpfs(d) && !anywhere {
 			return "", fmt.Errorf("$WARD_RUNTIME_DIR %s is not on tmpfs: secret files must not reach a disk", d)
 		}

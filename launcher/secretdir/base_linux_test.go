@@ -22,6 +22,10 @@ func TestRuntimeBaseChoice(t *testing.T) {
 	if onTmpfs(disk) {
 		t.Fatalf("the test needs a directory that is not tmpfs; %s is tmpfs (set TMPDIR)", disk)
 	}
+	file := filepath.Join(shm1, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// Where New goes when nothing is set: /run as root when it is tmpfs,
 	// else /dev/shm.
 	fallback := "/dev/shm"
@@ -36,6 +40,11 @@ func TestRuntimeBaseChoice(t *testing.T) {
 	}{
 		{"WARD_RUNTIME_DIR first", map[string]string{"WARD_RUNTIME_DIR": shm1, "RUNTIME_DIRECTORY": shm2, "XDG_RUNTIME_DIR": shm2}, shm1, ""},
 		{"WARD_RUNTIME_DIR not on tmpfs is refused", map[string]string{"WARD_RUNTIME_DIR": disk, "XDG_RUNTIME_DIR": shm2}, "", "is not on tmpfs"},
+		// A pod's emptyDir mounted elsewhere than the variable says, a
+		// directory an image did not make: it is not there, whatever
+		// the filesystem it would be on (ward said "is not on tmpfs").
+		{"WARD_RUNTIME_DIR missing is refused as missing", map[string]string{"WARD_RUNTIME_DIR": shm1 + "/missing", "XDG_RUNTIME_DIR": shm2}, "", shm1 + "/missing does not exist"},
+		{"WARD_RUNTIME_DIR a file is refused as one", map[string]string{"WARD_RUNTIME_DIR": file}, "", file + " is not a directory"},
 		{"RUNTIME_DIRECTORY before XDG", map[string]string{"RUNTIME_DIRECTORY": shm1 + ":" + shm2, "XDG_RUNTIME_DIR": shm2}, shm1, ""},
 		{"RUNTIME_DIRECTORY not on tmpfs is skipped", map[string]string{"RUNTIME_DIRECTORY": disk, "XDG_RUNTIME_DIR": shm2}, shm2, ""},
 		{"XDG", map[string]string{"XDG_RUNTIME_DIR": shm2}, shm2, ""},

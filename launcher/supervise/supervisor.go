@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -116,6 +117,11 @@ type supervisor struct {
 	// tstpSent is set while a SIGTSTP ward forwarded has not yet stopped
 	// the child: that stop is someone's kill, which ward follows.
 	tstpSent bool
+	// memcg is ward's memory cgroup (nil when none can be read), and
+	// oomKills its count of OOM kills as the current child started: a
+	// child killed by SIGKILL while it grew was the kernel's doing.
+	memcg    *signals.MemoryCgroup
+	oomKills int64
 }
 
 func (s *supervisor) start() error {
@@ -173,6 +179,7 @@ func (s *supervisor) start() error {
 		}
 	}
 	s.session = session
+	s.oomKills = s.memcg.OOMKills()
 	c, err := signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
 	if s.out != nil {
 		s.out.started()
@@ -336,8 +343,14 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		s.restarting = nil
 		s.stopVouching()
 	}
-	if ws.Signaled() {
-		// An operator wants to see an OOM kill or a stray TERM.
+	if code == signals.ExitSignalBase+int(syscall.SIGKILL) && s.oomKills >= 0 && s.memcg.OOMKills() > s.oomKills {
+		// Said as the platforms say OOMKilled: a bare SIGKILL reads as
+		// someone's kill -9. 137 from an exit counts too: an entrypoint
+		// script's program killed (or the child of a pty session's
+		// leader) is the script's 137.
+		s.log.Error("child ended by the kernel's OOM killer (it, or a process of its): the memory limit of ward's cgroup was reached; raise the container's memory limit (resources.limits.memory, docker run --memory, systemd's MemoryMax=) or lower the program's use", "pid", s.child.Pid, "limit", cmp.Or(s.memcg.Limit(), "none"), "code", code)
+	} else if ws.Signaled() {
+		// An operator wants to see a stray TERM.
 		s.log.Info("child killed by a signal", "pid", s.child.Pid, "signal", strings.TrimPrefix(signals.Name(ws.Signal()), "SIG"), "code", code)
 	} else {
 		s.log.Debug("child exited", "pid", s.child.Pid, "code", code)

@@ -25,8 +25,28 @@ func Is(err error) bool {
 }
 
 // Hint is what to do about a certificate of a cloud's endpoint that does
-// not verify: the helpers take their CAs from the system's roots.
-const Hint = "if the endpoint's certificate is signed by a CA of your own (a TLS-inspecting proxy's, a private endpoint's), point SSL_CERT_FILE or SSL_CERT_DIR at it"
+// not verify: the helpers take their CAs from the system's roots. Where
+// there are none, the certificate is everyone's, and a CA of one's own
+// is the wrong lead.
+func Hint() string {
+	if NoSystemRoots() {
+		return NoRootsHint + ", or point SSL_CERT_FILE at a CA bundle"
+	}
+	return "if the endpoint's certificate is signed by a CA of your own (a TLS-inspecting proxy's, a private endpoint's), point SSL_CERT_FILE or SSL_CERT_DIR at it"
+}
+
+// NoRootsHint says that the system has no CA certificates, and what to
+// do in an image.
+const NoRootsHint = "this system has no CA certificates to verify it with (an image FROM scratch, or one without the ca-certificates package): install them, or copy /etc/ssl/certs/ca-certificates.crt in from a build stage"
+
+// NoSystemRoots reports whether the system's CA certificates, which
+// SSL_CERT_FILE and SSL_CERT_DIR may name, are none. (On Linux the system
+// pool is an ordinary one; elsewhere the platform verifies, and it is
+// never equal to an empty pool.)
+func NoSystemRoots() bool {
+	pool, err := x509.SystemCertPool()
+	return err != nil || pool.Equal(x509.NewCertPool())
+}
 
 // NoSuchHost reports whether err is DNS's answer that a host name does
 // not exist (NXDOMAIN), and returns the name: a vault name or a region

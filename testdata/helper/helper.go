@@ -62,6 +62,17 @@ func Main() int {
 	case "sleep":
 		fmt.Println("ready")
 		idle()
+	case "grow":
+		// Takes memory, a MiB at a time and every page touched, until
+		// the kernel's OOM killer ends it.
+		fmt.Println("growing")
+		for {
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			grown = append(grown, b)
+		}
 	case "jobctl":
 		return jobControl()
 	case "orphans":
@@ -474,6 +485,9 @@ func describeFile(path string) int {
 }
 
 // idle blocks until a signal ends the process.
+// grown keeps what grow took, out of the collector's reach.
+var grown [][]byte
+
 func idle() {
 	for {
 		time.Sleep(time.Hour)

@@ -44,7 +44,7 @@ func (t target) fail(err error) error {
 	var api smithy.APIError
 	if !errors.As(err, &api) {
 		if certerr.Is(err) {
-			return fmt.Errorf("read %s from %s (%s): %w: %s", t.what, t.service, t.region, brief(err), certerr.Hint)
+			return fmt.Errorf("read %s from %s (%s): %w: %s", t.what, t.service, t.region, brief(err), certerr.Hint())
 		}
 		return fmt.Errorf("read %s from %s (%s): %w", t.what, t.service, t.region, brief(err))
 	}

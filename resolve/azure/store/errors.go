@@ -66,7 +66,7 @@ func (t target) fail(err error, tries *attempts, timeout time.Duration) error {
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("read %s: %w", t, context.Canceled)
 	case certerr.Is(err):
-		return fmt.Errorf("read %s: %s: %s", t, scrub(firstLine(err.Error())), certerr.Hint)
+		return fmt.Errorf("read %s: %s: %s", t, scrub(firstLine(err.Error())), certerr.Hint())
 	case noSuchHost(err) != "":
 		return fmt.Errorf("read %s: no such host %s (DNS says the name does not exist): check the vault name in the reference (Key Vault gives each vault a DNS name, %s in the public cloud, and a vault that does not exist, or was deleted, has none); for a private endpoint, check that its private DNS zone (privatelink.vaultcore.azure.net) answers on ward's network",
 			t, noSuchHost(err), "NAME"+azure.PublicVaultSuffix)

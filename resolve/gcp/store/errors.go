@@ -56,7 +56,7 @@ func (f failure) wrap(err error) error {
 		case isAuthError(err):
 			return fmt.Errorf("%s: get a Google access token with %s: %s: %s", what, f.creds.source, sanitizeAuth(err), tokenHint(f.creds.kind))
 		case certerr.Is(err):
-			return fmt.Errorf("%s from secret manager (%s): %w: %s", what, attempts(f.attempts), err, certerr.Hint)
+			return fmt.Errorf("%s from secret manager (%s): %w: %s", what, attempts(f.attempts), err, certerr.Hint())
 		}
 		if host, ok := certerr.NoSuchHost(err); ok {
 			check := "check stores.gcp.endpoint"

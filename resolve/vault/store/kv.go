@@ -436,6 +436,10 @@ func (s *Store) certHint(cv *tls.CertificateVerificationError) string {
 		hint := ": set VAULT_CACERT (stores.vault.ca_cert) to the PEM file of the CA that signed Vault's certificate"
 		if cas := strings.Trim(s.set.CACert+" "+s.set.CAPath, " "); cas != "" {
 			hint = ": " + cas + " does not hold it" + hint
+		} else if s.set.caCertBytes == "" && certerr.NoSystemRoots() {
+			// A Vault with a public CA's certificate (HCP Vault) from an
+			// image without CA certificates.
+			hint = ": " + certerr.NoRootsHint + "; if a CA of your own signed it, set VAULT_CACERT (stores.vault.ca_cert) to its PEM file"
 		}
 		return hint
 	case errors.As(cv, &host) && s.set.TLSServerName != "":
