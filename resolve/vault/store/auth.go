@@ -1,10 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -44,6 +48,13 @@ type authState struct {
 	fileMod      time.Time
 	fileLen      int64
 	watcher      *api.LifetimeWatcher
+	// uses is how many requests a login token may make when its role
+	// limits them (token_num_uses; 0: no limit), and spent how many it
+	// has made: Vault revokes it at its last use. Such a token is not
+	// renewed (a renewal spends a use).
+	uses, spent int
+	// inflight is held (read) by each request counted against uses.
+	inflight sync.RWMutex
 	// unwrapped remembers the secret_id behind a wrapping token already
 	// spent, so a later login can use it again: a wrapping token unwraps
 	// once.
@@ -76,14 +87,19 @@ func newAuthState(s *Store) (*authState, error) {
 // gets a new token (logging in again, or re-reading the file) and runs op
 // once more. A 403 from a policy is returned as it is.
 func (a *authState) do(ctx context.Context, op func(context.Context) (reply, error)) (reply, error) {
-	gen, err := a.current(ctx)
+	if _, err := a.current(ctx); err != nil {
+		return reply{}, err
+	}
+	gen, done, err := a.use(ctx)
 	if err != nil {
 		return reply{}, err
 	}
 	if err := a.s.outage.recent(); err != nil {
+		done()
 		return reply{}, err
 	}
 	rep, err := a.s.served(ctx, op)
+	done()
 	if err != nil && ctx.Err() == nil && vaultWide(err) {
 		a.s.outage.note(err)
 	}
@@ -99,12 +115,50 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 	if !changed {
 		return rep, nil
 	}
-	a.mu.Lock()
-	gen = a.gen
-	a.mu.Unlock()
+	gen, done, err = a.use(ctx)
+	if err != nil {
+		return reply{}, err
+	}
 	rep, err = a.s.served(ctx, op)
+	done()
 	rep.gen = gen
 	return rep, err
+}
+
+// use counts a request about to be made with a login token whose role
+// limits its uses (token_num_uses), logging in again first when they are
+// spent, and returns the generation of the token to make it with, and
+// done, to call once the request is answered: a login for the next uses
+// waits for the requests counted against the token in hand, which would
+// otherwise go with the new one (the client has one token) and spend its
+// uses uncounted. Vault revokes such a token at its last use: a start
+// with more secrets than uses got 403s, read as a policy's refusal, for
+// the reads beyond them. Requests outside do (a renewal, a lookup) spend
+// uses uncounted; the 403 that follows logs in again, as for a revoked
+// token.
+func (a *authState) use(ctx context.Context) (gen int, done func(), err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.uses == 0 {
+		return a.gen, func() {}, nil
+	}
+	if a.spent >= a.uses {
+		a.s.log.Debug("vault token has spent its uses (token_num_uses); logging in again", "method", a.s.set.Auth.Method, "uses", a.uses)
+		// No request waits for mu while it holds inflight: this waits
+		// for those in flight alone.
+		a.inflight.Lock()
+		err := a.login(ctx)
+		a.inflight.Unlock()
+		if err != nil {
+			return 0, nil, err
+		}
+		if a.uses == 0 {
+			return a.gen, func() {}, nil
+		}
+	}
+	a.spent++
+	a.inflight.RLock()
+	return a.gen, a.inflight.RUnlock, nil
 }
 
 // served runs op until Vault stops answering 429 for a rate-limit quota
@@ -329,6 +383,7 @@ func (s settings) loginMethod() bool {
 func (a *authState) setToken(t string) {
 	a.token = t
 	a.gen++
+	a.uses, a.spent = 0, 0
 	a.ready = true
 	a.s.client.SetToken(t)
 	a.notify()
@@ -450,7 +505,7 @@ func (a *authState) login(ctx context.Context) error {
 	path := "auth/" + auth.Mount + "/login"
 	ctx, cancel := context.WithTimeout(ctx, a.s.set.Timeout)
 	defer cancel()
-	sec, err := a.bare.Logical().WriteWithContext(ctx, path, body)
+	sec, uses, err := a.post(ctx, path, body)
 	if re := (*api.ResponseError)(nil); errors.As(err, &re) && re.StatusCode < 500 && re.StatusCode != http.StatusTooManyRequests {
 		return fmt.Errorf("log in to vault with %s (PUT %s): %w: %s", auth.Method, path, compact(err), loginHint(auth))
 	}
@@ -462,11 +517,53 @@ func (a *authState) login(ctx context.Context) error {
 	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
 		return fmt.Errorf("log in to vault with %s (PUT %s): the answer holds no token", auth.Method, path)
 	}
+	// A login for the next uses of a use-limited token comes once per
+	// few requests: the first says what they are.
+	level := slog.LevelInfo
+	if a.uses > 0 && a.spent >= a.uses {
+		level = slog.LevelDebug
+	}
 	a.setToken(sec.Auth.ClientToken)
 	ttl := time.Duration(sec.Auth.LeaseDuration) * time.Second
-	a.s.log.Info("vault login", "method", auth.Method, "mount", auth.Mount, "ttl", ttl.String(), "renewable", sec.Auth.Renewable, "policies", strings.Join(sec.Auth.Policies, ","))
+	attrs := []any{"method", auth.Method, "mount", auth.Mount, "ttl", ttl.String(), "renewable", sec.Auth.Renewable, "policies", strings.Join(sec.Auth.Policies, ",")}
+	if uses > 0 {
+		a.uses = uses
+		attrs = append(attrs, "num_uses", uses)
+	}
+	a.s.log.Log(ctx, level, "vault login", attrs...)
 	a.startRenewer(sec, a.gen)
 	return nil
+}
+
+// post sends a login and returns its answer, with the token's use limit
+// (num_uses, which api.SecretAuth leaves out; 0: none).
+func (a *authState) post(ctx context.Context, path string, body map[string]any) (*api.Secret, int, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, 0, errors.New("encode the login request")
+	}
+	resp, err := a.bare.Logical().WriteRawWithContext(ctx, path, b)
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, 0, err
+	}
+	sec, err := api.ParseSecret(bytes.NewReader(raw))
+	if err != nil {
+		return nil, 0, err
+	}
+	var limit struct {
+		Auth struct {
+			NumUses int `json:"num_uses"`
+		} `json:"auth"`
+	}
+	_ = json.Unmarshal(raw, &limit)
+	return sec, limit.Auth.NumUses, nil
 }
 
 func loginHint(auth Auth) string {
@@ -654,7 +751,15 @@ func (a *authState) startRenewer(sec *api.Secret, gen int) {
 	if sec.Auth.LeaseDuration <= 0 {
 		return // the token does not expire
 	}
-	w, err := a.s.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: sec})
+	in := &api.LifetimeWatcherInput{Secret: sec}
+	if a.uses > 0 {
+		// Each renewal spends a use, the first at once (a token of one
+		// use was spent by it before the read it was for): a token
+		// with a use limit is not renewed, and ward logs in again
+		// near the end of its TTL.
+		in.RenewBehavior = api.RenewBehaviorRenewDisabled
+	}
+	w, err := a.s.client.NewLifetimeWatcher(in)
 	if err != nil {
 		a.s.log.Warn("vault token will not be renewed", "error", err.Error())
 		return

@@ -303,6 +303,60 @@ func TestAuthTokenExpiry(t *testing.T) {
 	}
 }
 
+// manySecrets writes n secrets on a fresh KV v2 mount and a policy that
+// reads them; it returns the references by variable, their values and the
+// policy.
+func manySecrets(t *testing.T, tc *tcase, n int) (vars, values map[string]string, pol string) {
+	t.Helper()
+	mount := mountKV(t, 2)
+	vars, values = map[string]string{}, map[string]string{}
+	for i := range n {
+		name := fmt.Sprintf("S%d", i)
+		values[name] = tc.canary("many")
+		kvPut(t, mount, 2, fmt.Sprintf("app/s%d", i), map[string]any{"k": values[name]})
+		vars[name] = fmt.Sprintf("vault://%s/app/s%d#k", mount, i)
+	}
+	pol = policy(t, `path "`+mount+`/data/app/*" { capabilities = ["read"] }`)
+	return vars, values, pol
+}
+
+// TestAuthAppRoleTokenNumUses: a role whose tokens have a use limit
+// (token_num_uses, 10 in Vault's own AppRole example) and a start with
+// more secrets than that. Vault revokes such a token at its last use; the
+// reads beyond it got 403s, and 14 of 30 failed with "check that the
+// token's policy grants read", of a policy that did.
+func TestAuthAppRoleTokenNumUses(t *testing.T) {
+	needVault(t)
+	for _, uses := range []int{4, 1} {
+		t.Run(fmt.Sprintf("%d uses", uses), func(t *testing.T) {
+			tc := newCase(t)
+			vars, values, pol := manySecrets(t, tc, 30)
+			mount, role, roleID := approle(t, pol, map[string]any{"token_num_uses": uses})
+			secretID := tc.secretID(mount, role)
+			s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
+			for round := range 2 { // the start, and a poll
+				got, err := fetch(t, s, vars)
+				if err != nil {
+					t.Fatalf("round %d: fetch 30 secrets with a token of %d uses: %s", round, uses, tc.text(err))
+				}
+				for name, v := range values {
+					if string(got[name].Bytes) != v {
+						t.Fatalf("round %d: %s: got another value", round, name)
+					}
+				}
+			}
+			logs := tc.logs.String()
+			if !strings.Contains(logs, fmt.Sprintf("num_uses=%d", uses)) {
+				t.Errorf("the login's log line does not give the token's use limit")
+			}
+			// Each login comes before its token is spent, not after a 403.
+			if strings.Contains(logs, "vault token no longer valid") {
+				t.Errorf("a read was refused with a spent token:\n%s", logs)
+			}
+		})
+	}
+}
+
 // TestAuthKubernetes configures the kubernetes auth method with a service
 // account issuer key made here (pem_keys) and a TokenReview API played by
 // this test, and logs in with a service account JWT signed here.
