@@ -727,6 +727,11 @@ func (a *authState) renewStatic(gen int) {
 		if sec == nil {
 			return
 		}
+		if n, _ := sec.Data["num_uses"].(json.Number); n != "" && n != "0" {
+			// Vault revokes it at its last use; each read, poll and
+			// renewal spends one.
+			a.s.log.Warn("the vault token has a use limit (num_uses): each read, poll and renewal spends a use, and Vault revokes the token at its last; ward cannot log in again with method token: give ward a token without a use limit, or a login method", "uses_left", n, "token", a.source())
+		}
 		renewable, _ := sec.TokenIsRenewable()
 		ttl, _ := sec.TokenTTL()
 		if !renewable || ttl <= 0 {

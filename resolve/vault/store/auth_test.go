@@ -357,6 +357,32 @@ func TestAuthAppRoleTokenNumUses(t *testing.T) {
 	}
 }
 
+// TestAuthStaticTokenUseLimit: VAULT_TOKEN with a use limit (vault token
+// create -use-limit, or a role's token_num_uses handed on by a CI step).
+// ward cannot log in again for it: it warns at the start, and when the
+// uses are spent the error says that may be why. Nothing said so: polls
+// spent the token in silence, and then failed with "check that the
+// token's policy grants read ... it may have expired or been revoked".
+func TestAuthStaticTokenUseLimit(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, NumUses: 6})
+	tc.secret(tok)
+	s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok})
+	wantValue(t, tc, s, ref, value)
+	waitFor(t, "a warning that the token has a use limit", 10*time.Second, func() bool {
+		return strings.Contains(tc.logs.String(), "the vault token has a use limit (num_uses)")
+	})
+	var err error
+	for range 10 {
+		if _, err = fetch(t, s, map[string]string{"X": ref}); err != nil {
+			break
+		}
+	}
+	tc.wantErr("a read after the token's uses are spent", err, "permission denied", "spent its uses if it has a use limit (num_uses)", "check VAULT_TOKEN")
+}
+
 // TestAuthKubernetes configures the kubernetes auth method with a service
 // account issuer key made here (pem_keys) and a TokenReview API played by
 // this test, and logs in with a service account JWT signed here.
