@@ -663,6 +663,13 @@ func (a *authState) read(what, value, file string, envs ...string) (string, erro
 // unwrap turns a response-wrapping token into the secret_id it wraps. A
 // wrapping token unwraps once, so the secret_id is kept for later logins
 // while the same wrapping token is what the source still holds.
+//
+// As Vault's response-wrapping guide says, the token is looked up first
+// (sys/wrapping/lookup, which spends nothing): one Vault no longer knows
+// may have been unwrapped by someone who now holds the secret_id, and
+// one created at another path than an AppRole secret-id endpoint of the
+// mount may have been put in the place of the one delivered. Neither is
+// unwrapped, and each error says so.
 func (a *authState) unwrap(ctx context.Context, wrapping string) (string, error) {
 	sum := sha256.Sum256([]byte(wrapping))
 	if a.unwrapped.secretID != "" && a.unwrapped.wrapping == sum {
@@ -675,20 +682,45 @@ func (a *authState) unwrap(ctx context.Context, wrapping string) (string, error)
 	c.SetToken(wrapping)
 	ctx, cancel := context.WithTimeout(ctx, a.s.set.Timeout)
 	defer cancel()
+	const what = "unwrap the approle secret_id (wrapped_secret_id is on)"
+	look, err := c.Logical().WriteWithContext(ctx, "sys/wrapping/lookup", map[string]any{"token": wrapping})
+	if re := (*api.ResponseError)(nil); errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
+		return "", fmt.Errorf("%s: %w: it was unwrapped already, or it expired or was revoked; a run of ward unwraps it, so a restart with the same one fails too; if no earlier run nor its TTL explains it, someone else may have unwrapped it and hold the secret_id: destroy the role's secret ids issued since (vault list auth/%[3]s/role/ROLE/secret-id, then vault write auth/%[3]s/role/ROLE/secret-id-accessor/destroy secret_id_accessor=...), find out who, and deliver a fresh one", what, compact(err), a.s.set.Auth.Mount)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: look up the wrapping token: %w", what, compact(err))
+	}
+	var path string
+	if look != nil {
+		path, _ = look.Data["creation_path"].(string)
+	}
+	if !secretIDPath(path, a.s.set.Auth.Mount) {
+		return "", fmt.Errorf("%s: the wrapping token wraps the answer of %q, not of an approle secret-id endpoint (auth/%s/role/ROLE/secret-id): it may have been put in the place of the one delivered; it was not unwrapped: deliver a wrapping token of vault write -wrap-ttl=... -f auth/%s/role/ROLE/secret-id", what, path, a.s.set.Auth.Mount, a.s.set.Auth.Mount)
+	}
 	sec, err := c.Logical().UnwrapWithContext(ctx, "")
 	if err != nil {
-		return "", fmt.Errorf("unwrap the approle secret_id (wrapped_secret_id is on): %w: a wrapping token can be unwrapped once and expires; deliver a fresh one", compact(err))
+		return "", fmt.Errorf("%s: %w: a wrapping token can be unwrapped once and expires; deliver a fresh one", what, compact(err))
 	}
 	if sec == nil || sec.Data == nil {
-		return "", errors.New("unwrap the approle secret_id (wrapped_secret_id is on): the wrapping token wraps nothing")
+		return "", errors.New(what + ": the wrapping token wraps nothing")
 	}
 	id, _ := sec.Data["secret_id"].(string)
 	if id == "" {
-		return "", errors.New("unwrap the approle secret_id (wrapped_secret_id is on): the wrapped response holds no secret_id")
+		return "", errors.New(what + ": the wrapped response holds no secret_id")
 	}
 	a.unwrapped.wrapping, a.unwrapped.secretID = sum, id
-	a.s.log.Info("vault approle secret_id unwrapped")
+	a.s.log.Info("vault approle secret_id unwrapped", "creation_path", path)
 	return id, nil
+}
+
+// secretIDPath reports whether a wrapping token's creation path is an
+// AppRole secret-id endpoint of mount (a namespace may come before it).
+func secretIDPath(path, mount string) bool {
+	i := strings.Index(path, "auth/"+mount+"/role/")
+	if i < 0 || i > 0 && path[i-1] != '/' {
+		return false
+	}
+	return strings.HasSuffix(path, "/secret-id") || strings.HasSuffix(path, "/custom-secret-id")
 }
 
 // renewStatic renews a token handed to ward (VAULT_TOKEN) in the

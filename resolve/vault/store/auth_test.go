@@ -265,7 +265,79 @@ func TestAuthAppRoleWrappedSecretID(t *testing.T) {
 	s2 := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID, WrappedSecretID: true}},
 		map[string]string{"VAULT_SECRET_ID": wrapping})
 	_, err = fetch(t, s2, map[string]string{"X": ref})
-	tc.wantErr("spent wrapping token", err, "unwrap the approle secret_id", "unwrapped once")
+	tc.wantErr("spent wrapping token", err, "unwrap the approle secret_id", "unwrapped already")
+}
+
+// TestAuthAppRoleWrappedSecretIDTampered: the two signs of tampering
+// Vault's response-wrapping guide says to check. A wrapping token someone
+// else unwrapped on the way was reported as "unwrapped once and expires;
+// deliver a fresh one", as if nothing could be wrong; a wrapping token
+// put in the place of the one delivered (here, of a KV read) was
+// unwrapped, spending what it wrapped, before ward found no secret_id.
+func TestAuthAppRoleWrappedSecretIDTampered(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, _, pol := readable(t, tc)
+	mount, role, roleID := approle(t, pol, nil)
+	wrapper, err := root.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper.SetToken(root.Token())
+	wrapper.SetWrappingLookupFunc(func(string, string) string { return "2m" })
+	wrapped := func(path string, write bool) string {
+		t.Helper()
+		var sec *api.Secret
+		var err error
+		if write {
+			sec, err = wrapper.Logical().Write(path, nil)
+		} else {
+			sec, err = wrapper.Logical().Read(path)
+		}
+		if err != nil || sec == nil || sec.WrapInfo == nil {
+			t.Fatalf("wrap %s: %v", path, err)
+		}
+		tc.secret(sec.WrapInfo.Token)
+		return sec.WrapInfo.Token
+	}
+	login := func(wrapping string) error {
+		t.Helper()
+		s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID, WrappedSecretID: true}},
+			map[string]string{"VAULT_WRAPPED_SECRET_ID": wrapping})
+		_, err := fetch(t, s, map[string]string{"X": ref})
+		return err
+	}
+
+	t.Run("unwrapped on the way", func(t *testing.T) {
+		w := wrapped("auth/"+mount+"/role/"+role+"/secret-id", true)
+		thief, err := root.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		thief.SetToken(w)
+		stolen, err := thief.Logical().Unwrap("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.secret(stolen.Data["secret_id"].(string))
+		tc.wantErr("a wrapping token someone else unwrapped", login(w),
+			"unwrapped already", "someone else may have unwrapped it", "auth/"+mount+"/role/ROLE/secret-id-accessor/destroy")
+	})
+	t.Run("another path's answer", func(t *testing.T) {
+		kvPath := strings.Replace(strings.TrimSuffix(strings.TrimPrefix(ref, "vault://"), "#k"), "/", "/data/", 1)
+		w := wrapped(kvPath, false)
+		tc.wantErr("a wrapping token of a KV read", login(w),
+			`wraps the answer of "`+kvPath+`"`, "not of an approle secret-id endpoint", "not unwrapped")
+		// What it wraps is still there for whom it was meant.
+		owner, err := root.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner.SetToken(w)
+		if _, err := owner.Logical().Unwrap(""); err != nil {
+			t.Errorf("the wrapping token was spent: %v", err)
+		}
+	})
 }
 
 // TestAuthTokenExpiry gives AppRole tokens a short max TTL: the renewer
