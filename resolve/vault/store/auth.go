@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,9 @@ type authState struct {
 	uses, spent int
 	// inflight is held (read) by each request counted against uses.
 	inflight sync.RWMutex
+	// jwtExp is when the JWT of the last login attempt (jwt,
+	// kubernetes) expires, by its exp claim (zero: not known).
+	jwtExp time.Time
 	// unwrapped remembers the secret_id behind a wrapping token already
 	// spent, so a later login can use it again: a wrapping token unwraps
 	// once.
@@ -418,6 +422,11 @@ func (a *authState) ending(gen int, end time.Time) {
 		a.ends[gen] = end
 		a.notify()
 	}
+	if why := a.jwtExpired(); why != "" && a.s.set.Auth.Method == vault.MethodJWT && a.s.set.Auth.JWTFile == "" {
+		// A variable's JWT that has expired: the login again will fail.
+		// Say so, and when reads will stop, before the first failure.
+		a.s.log.Warn("the vault token ends and ward cannot log in again: reads fail from then on (the child keeps what it has)", "ends_at", end.UTC().Format(time.RFC3339), "why", why)
+	}
 	a.mu.Unlock()
 	a.relogin(gen)
 }
@@ -507,6 +516,9 @@ func (a *authState) login(ctx context.Context) error {
 	defer cancel()
 	sec, uses, err := a.post(ctx, path, body)
 	if re := (*api.ResponseError)(nil); errors.As(err, &re) && re.StatusCode < 500 && re.StatusCode != http.StatusTooManyRequests {
+		if why := a.jwtExpired(); why != "" {
+			return fmt.Errorf("log in to vault with %s (PUT %s): %w: %s", auth.Method, path, compact(err), why)
+		}
 		return fmt.Errorf("log in to vault with %s (PUT %s): %w: %s", auth.Method, path, compact(err), loginHint(auth))
 	}
 	if err != nil {
@@ -576,6 +588,45 @@ func loginHint(auth Auth) string {
 	return fmt.Sprintf("check the role %q (its bound audiences, subject and claims), that the JWT has not expired, and the mount's keys or discovery URL", auth.Role)
 }
 
+// jwtExpired says, when the JWT of the last login attempt has expired
+// by its exp claim, when, and what to do for the method and where the
+// JWT comes from; "" otherwise. Callers hold mu.
+func (a *authState) jwtExpired() string {
+	if a.jwtExp.IsZero() || time.Now().Before(a.jwtExp) {
+		return ""
+	}
+	auth := a.s.set.Auth
+	at := a.jwtExp.UTC().Format(time.RFC3339)
+	if auth.Method == vault.MethodJWT && auth.JWTFile == "" {
+		return fmt.Sprintf("the JWT in $%s expired at %s (its exp claim), and a variable's cannot be replaced while ward runs: ward logs in again when the vault token reaches its max TTL or is revoked, so give the role a token_max_ttl that covers the run, or set jwt_file to a file a fresh JWT is written to", auth.JWTEnv, at)
+	}
+	return fmt.Sprintf("the JWT in %s expired at %s (its exp claim): ward reads the file again at each login, and a fresh one must be written there (the kubelet rotates a projected service account token; a CI runner or agent, a JWT it fetches)", auth.JWTFile, at)
+}
+
+// jwtExpiry is when a JWT expires by its exp claim, read without
+// verifying it (Vault does); zero when it has none or is not a JWT.
+func jwtExpiry(jwt string) time.Time {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return time.Time{}
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return time.Time{}
+	}
+	exp, err := claims.Exp.Float64()
+	if err != nil || exp <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(exp), 0)
+}
+
 // credentials reads what the method logs in with: from the manifest, files
 // or the environment, afresh for each login (files rotate).
 func (a *authState) credentials(ctx context.Context) (map[string]any, error) {
@@ -612,12 +663,14 @@ func (a *authState) credentials(ctx context.Context) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
+		a.jwtExp = jwtExpiry(jwt)
 		return map[string]any{"role": auth.Role, "jwt": jwt}, nil
 	case vault.MethodJWT:
 		jwt, err := a.read("JWT", "", auth.JWTFile, auth.JWTEnv)
 		if err != nil {
 			return nil, err
 		}
+		a.jwtExp = jwtExpiry(jwt)
 		return map[string]any{"role": auth.Role, "jwt": jwt}, nil
 	}
 	return nil, fmt.Errorf("unknown vault auth method %q", auth.Method)

@@ -598,8 +598,58 @@ func TestAuthJWT(t *testing.T) {
 		tc.secret(old)
 		s := tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role}}, map[string]string{"VAULT_JWT": old})
 		_, err := fetch(t, s, map[string]string{"X": ref})
-		tc.wantErr("expired jwt", err, "log in to vault with jwt", "has not expired")
+		tc.wantErr("expired jwt", err, "log in to vault with jwt", "the JWT in $VAULT_JWT expired at", "token_max_ttl", "jwt_file")
 	})
+	t.Run("expired jwt file", func(t *testing.T) {
+		old := key.sign(t, claims(time.Now().Add(-time.Hour)))
+		tc.secret(old)
+		f := filepath.Join(t.TempDir(), "id-token")
+		if err := os.WriteFile(f, []byte(old), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role, JWTFile: f}}, nil)
+		_, err := fetch(t, s, map[string]string{"X": ref})
+		tc.wantErr("expired jwt file", err, "log in to vault with jwt", "the JWT in "+f+" expired at", "a fresh one must be written there")
+	})
+}
+
+// TestAuthJWTExpiresBeforeRelogin: a CI job's OIDC token in a variable,
+// valid for a few minutes, and a job that outlives the Vault token's max
+// TTL. The login again at the max TTL cannot succeed; ward says so when
+// it learns the token's end, with when reads stop, and the failed
+// logins name the JWT's expiry and what to do. They said only "check the
+// role ..., that the JWT has not expired, and the mount's keys".
+func TestAuthJWTExpiresBeforeRelogin(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	key := newSigningKey(t)
+	mount := enableAuth(t, "jwt")
+	rootWrite(t, "auth/"+mount+"/config", map[string]any{"jwt_validation_pubkeys": []string{key.pem}})
+	role := uniq("role")
+	rootWrite(t, "auth/"+mount+"/role/"+role, map[string]any{
+		"role_type": "jwt", "user_claim": "sub", "bound_audiences": []string{"ward-test"},
+		"token_policies": pol, "token_ttl": "3s", "token_max_ttl": "6s",
+		// Vault's own leeway (150 s) would take the expired JWT.
+		"expiration_leeway": 1, "clock_skew_leeway": 1,
+	})
+	now := time.Now()
+	jwt := key.sign(t, map[string]any{"sub": "job", "aud": "ward-test", "iat": now.Unix(), "nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(2 * time.Second).Unix()})
+	tc.secret(jwt)
+	s := tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role, JWTEnv: "CI_ID_TOKEN"}}, map[string]string{"CI_ID_TOKEN": jwt})
+	wantValue(t, tc, s, ref, value)
+	waitFor(t, "a warning that the token ends and ward cannot log in again", 20*time.Second, func() bool {
+		return strings.Contains(tc.logs.String(), "the vault token ends and ward cannot log in again")
+	})
+	waitFor(t, "a failed login again", 20*time.Second, func() bool {
+		return strings.Contains(tc.logs.String(), "vault login failed")
+	})
+	logs := tc.logs.String()
+	for _, want := range []string{"the JWT in $CI_ID_TOKEN expired at", "token_max_ttl", "jwt_file", "ends_at="} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log does not say %q", want)
+		}
+	}
 }
 
 // TestAuthStaticTokenRenewed: a renewable VAULT_TOKEN with a short TTL is
