@@ -56,6 +56,10 @@ type authState struct {
 	uses, spent int
 	// inflight is held (read) by each request counted against uses.
 	inflight sync.RWMutex
+	// issued is when the token in hand was issued by a login, and proven
+	// whether Vault has taken it for a request since.
+	issued time.Time
+	proven bool
 	// jwtExp is when the JWT of the last login attempt (jwt,
 	// kubernetes) expires, by its exp claim (zero: not known).
 	jwtExp time.Time
@@ -110,6 +114,9 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 	rep.gen = gen
 	a.firstAnswer.Do(func() { close(a.answered) })
 	if err != nil || rep.status != http.StatusForbidden {
+		if err == nil {
+			a.taken(gen)
+		}
 		return rep, err
 	}
 	changed, err := a.refresh(ctx, gen)
@@ -126,6 +133,9 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 	rep, err = a.s.served(ctx, op)
 	done()
 	rep.gen = gen
+	if err == nil && rep.status != http.StatusForbidden {
+		a.taken(gen)
+	}
 	return rep, err
 }
 
@@ -163,6 +173,16 @@ func (a *authState) use(ctx context.Context) (gen int, done func(), err error) {
 	a.spent++
 	a.inflight.RLock()
 	return a.gen, a.inflight.RUnlock, nil
+}
+
+// taken records that Vault took the token of generation gen for a
+// request.
+func (a *authState) taken(gen int) {
+	a.mu.Lock()
+	if a.gen == gen {
+		a.proven = true
+	}
+	a.mu.Unlock()
 }
 
 // served runs op until Vault stops answering 429 for a rate-limit quota
@@ -344,12 +364,24 @@ func (a *authState) refresh(ctx context.Context, gen int) (bool, error) {
 		a.renewStatic(a.gen)
 		return true, nil
 	}
+	if !a.proven && time.Since(a.issued) < refusedAtBirth {
+		// Vault refused this login's token for every request, its own
+		// lookup included, from the first: logging in again gives one
+		// refused so too (one login per read of a start, each spending
+		// a use of the secret_id).
+		return false, fmt.Errorf("vault refuses the token it has just issued to ward (%s login) for every request, even auth/token/lookup-self: the role's token_bound_cidrs may not include the address Vault sees for ward (a load balancer's or proxy's in front of Vault, unless its listener trusts their X-Forwarded-For)", a.s.set.Auth.Method)
+	}
 	a.s.log.Info("vault token no longer valid; logging in again", "method", a.s.set.Auth.Method)
 	if err := a.login(ctx); err != nil {
 		return false, err
 	}
 	return true, nil
 }
+
+// refusedAtBirth is how long a login token that Vault has refused from
+// the first request is not replaced by another login: afterwards (the
+// next polls), ward logs in again, in case what refused it changed.
+const refusedAtBirth = time.Minute
 
 // source says where the token handed to ward came from.
 func (a *authState) source() string {
@@ -388,6 +420,7 @@ func (a *authState) setToken(t string) {
 	a.token = t
 	a.gen++
 	a.uses, a.spent = 0, 0
+	a.proven = false
 	a.ready = true
 	a.s.client.SetToken(t)
 	a.notify()
@@ -536,6 +569,7 @@ func (a *authState) login(ctx context.Context) error {
 		level = slog.LevelDebug
 	}
 	a.setToken(sec.Auth.ClientToken)
+	a.issued = time.Now()
 	ttl := time.Duration(sec.Auth.LeaseDuration) * time.Second
 	attrs := []any{"method", auth.Method, "mount", auth.Mount, "ttl", ttl.String(), "renewable", sec.Auth.Renewable, "policies", strings.Join(sec.Auth.Policies, ",")}
 	if uses > 0 {

@@ -429,6 +429,43 @@ func TestAuthAppRoleTokenNumUses(t *testing.T) {
 	}
 }
 
+// TestAuthTokenBoundCIDRs: a role whose tokens are bound to addresses
+// that do not hold the one Vault sees for ward (token_bound_cidrs; behind
+// a load balancer, Vault sees its address). Vault refuses such a token
+// for every request. ward logged in again at each read's 403 (9 logins
+// for a start with 30 secrets, each spending a use of the secret_id), and
+// said "check that the token's policy grants read"; for VAULT_TOKEN it
+// named nothing that could be the cause.
+func TestAuthTokenBoundCIDRs(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	vars, _, pol := manySecrets(t, tc, 20)
+	// The test server is reached on 127.0.0.1.
+	mount, role, roleID := approle(t, pol, map[string]any{"token_bound_cidrs": "10.0.0.0/8"})
+	secretID := tc.secretID(mount, role)
+
+	t.Run("approle", func(t *testing.T) {
+		s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
+		_, err := fetch(t, s, vars)
+		tc.wantErr("a token bound to other addresses", err, "refuses the token it has just issued", "token_bound_cidrs")
+		if n := strings.Count(tc.logs.String(), `msg="vault login"`); n != 1 {
+			t.Errorf("%d logins for one start, want 1", n)
+		}
+	})
+	t.Run("VAULT_TOKEN", func(t *testing.T) {
+		tokenRole := uniq("role")
+		rootWrite(t, "auth/token/roles/"+tokenRole, map[string]any{"allowed_policies": pol, "token_bound_cidrs": "10.0.0.0/8"})
+		sec, err := root.Auth().Token().CreateWithRole(&api.TokenCreateRequest{Policies: []string{pol}}, tokenRole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.secret(sec.Auth.ClientToken)
+		s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": sec.Auth.ClientToken})
+		_, err = fetch(t, s, map[string]string{"X": vars["S0"]})
+		tc.wantErr("VAULT_TOKEN bound to other addresses", err, "token_bound_cidrs", "check VAULT_TOKEN")
+	})
+}
+
 // TestAuthStaticTokenUseLimit: VAULT_TOKEN with a use limit (vault token
 // create -use-limit, or a role's token_num_uses handed on by a CI step).
 // ward cannot log in again for it: it warns at the start, and when the
