@@ -398,9 +398,25 @@ func (a *authState) source() string {
 	return vault.EnvToken
 }
 
-// tokenInvalid asks Vault whether the token in hand still works.
+// tokenInvalid asks Vault whether the token in hand still works. A token
+// without the default policy (a role's token_no_default_policy) may not
+// look itself up: the UI's list of mounts, which answers any token Vault
+// knows (with the mounts it may see), tells it from a dead one. Taken for
+// dead, it was replaced by a new login at each 403 of its policy.
 func (a *authState) tokenInvalid(ctx context.Context) bool {
 	_, err := a.s.client.Auth().Token().LookupSelfWithContext(ctx)
+	if !forbidden(err) {
+		return false
+	}
+	resp, err := a.s.client.Logical().ReadRawWithContext(ctx, "sys/internal/ui/mounts")
+	if resp != nil {
+		resp.Body.Close()
+	}
+	return forbidden(err)
+}
+
+// forbidden reports whether err is Vault's 403.
+func forbidden(err error) bool {
 	var re *api.ResponseError
 	return errors.As(err, &re) && re.StatusCode == http.StatusForbidden
 }

@@ -466,6 +466,37 @@ func TestAuthTokenBoundCIDRs(t *testing.T) {
 	})
 }
 
+// TestAuthNoDefaultPolicy: a role whose tokens lack the default policy
+// (token_no_default_policy), so they may not look themselves up, and a
+// secret its policy does not grant. The 403 was taken for a dead token:
+// each read of it logged in again, and the error blamed
+// token_bound_cidrs.
+func TestAuthNoDefaultPolicy(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	vars, values, _ := manySecrets(t, tc, 2)
+	one := strings.TrimPrefix(strings.TrimSuffix(vars["S0"], "#k"), "vault://")
+	one = strings.Replace(one, "/", "/data/", 1)
+	pol := policy(t, `path "`+one+`" { capabilities = ["read"] }`)
+	mount, role, roleID := approle(t, pol, map[string]any{"token_no_default_policy": true})
+	secretID := tc.secretID(mount, role)
+	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
+	got, err := fetch(t, s, map[string]string{"S0": vars["S0"]})
+	if err != nil || string(got["S0"].Bytes) != values["S0"] {
+		t.Fatalf("fetch the granted secret: %s", tc.text(err))
+	}
+	for range 3 {
+		_, err = fetch(t, s, map[string]string{"S1": vars["S1"]})
+		tc.wantErr("a secret the policy does not grant", err, "permission denied", "check that the token's policy grants")
+	}
+	if strings.Contains(tc.text(err), "token_bound_cidrs") {
+		t.Errorf("the error blames token_bound_cidrs: %s", tc.text(err))
+	}
+	if n := strings.Count(tc.logs.String(), `msg="vault login"`); n != 1 {
+		t.Errorf("%d logins, want 1: a policy's 403 was taken for a dead token", n)
+	}
+}
+
 // TestAuthStaticTokenUseLimit: VAULT_TOKEN with a use limit (vault token
 // create -use-limit, or a role's token_num_uses handed on by a CI step).
 // ward cannot log in again for it: it warns at the start, and when the
