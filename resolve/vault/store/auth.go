@@ -1,10 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -44,6 +49,20 @@ type authState struct {
 	fileMod      time.Time
 	fileLen      int64
 	watcher      *api.LifetimeWatcher
+	// uses is how many requests a login token may make when its role
+	// limits them (token_num_uses; 0: no limit), and spent how many it
+	// has made: Vault revokes it at its last use. Such a token is not
+	// renewed (a renewal spends a use).
+	uses, spent int
+	// inflight is held (read) by each request counted against uses.
+	inflight sync.RWMutex
+	// issued is when the token in hand was issued by a login, and proven
+	// whether Vault has taken it for a request since.
+	issued time.Time
+	proven bool
+	// jwtExp is when the JWT of the last login attempt (jwt,
+	// kubernetes) expires, by its exp claim (zero: not known).
+	jwtExp time.Time
 	// unwrapped remembers the secret_id behind a wrapping token already
 	// spent, so a later login can use it again: a wrapping token unwraps
 	// once.
@@ -76,20 +95,28 @@ func newAuthState(s *Store) (*authState, error) {
 // gets a new token (logging in again, or re-reading the file) and runs op
 // once more. A 403 from a policy is returned as it is.
 func (a *authState) do(ctx context.Context, op func(context.Context) (reply, error)) (reply, error) {
-	gen, err := a.current(ctx)
+	if _, err := a.current(ctx); err != nil {
+		return reply{}, err
+	}
+	gen, done, err := a.use(ctx)
 	if err != nil {
 		return reply{}, err
 	}
 	if err := a.s.outage.recent(); err != nil {
+		done()
 		return reply{}, err
 	}
 	rep, err := a.s.served(ctx, op)
+	done()
 	if err != nil && ctx.Err() == nil && vaultWide(err) {
 		a.s.outage.note(err)
 	}
 	rep.gen = gen
 	a.firstAnswer.Do(func() { close(a.answered) })
 	if err != nil || rep.status != http.StatusForbidden {
+		if err == nil {
+			a.taken(gen)
+		}
 		return rep, err
 	}
 	changed, err := a.refresh(ctx, gen)
@@ -99,12 +126,63 @@ func (a *authState) do(ctx context.Context, op func(context.Context) (reply, err
 	if !changed {
 		return rep, nil
 	}
-	a.mu.Lock()
-	gen = a.gen
-	a.mu.Unlock()
+	gen, done, err = a.use(ctx)
+	if err != nil {
+		return reply{}, err
+	}
 	rep, err = a.s.served(ctx, op)
+	done()
 	rep.gen = gen
+	if err == nil && rep.status != http.StatusForbidden {
+		a.taken(gen)
+	}
 	return rep, err
+}
+
+// use counts a request about to be made with a login token whose role
+// limits its uses (token_num_uses), logging in again first when they are
+// spent, and returns the generation of the token to make it with, and
+// done, to call once the request is answered: a login for the next uses
+// waits for the requests counted against the token in hand, which would
+// otherwise go with the new one (the client has one token) and spend its
+// uses uncounted. Vault revokes such a token at its last use: a start
+// with more secrets than uses got 403s, read as a policy's refusal, for
+// the reads beyond them. Requests outside do (a renewal, a lookup) spend
+// uses uncounted; the 403 that follows logs in again, as for a revoked
+// token.
+func (a *authState) use(ctx context.Context) (gen int, done func(), err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.uses == 0 {
+		return a.gen, func() {}, nil
+	}
+	if a.spent >= a.uses {
+		a.s.log.Debug("vault token has spent its uses (token_num_uses); logging in again", "method", a.s.set.Auth.Method, "uses", a.uses)
+		// No request waits for mu while it holds inflight: this waits
+		// for those in flight alone.
+		a.inflight.Lock()
+		err := a.login(ctx)
+		a.inflight.Unlock()
+		if err != nil {
+			return 0, nil, err
+		}
+		if a.uses == 0 {
+			return a.gen, func() {}, nil
+		}
+	}
+	a.spent++
+	a.inflight.RLock()
+	return a.gen, a.inflight.RUnlock, nil
+}
+
+// taken records that Vault took the token of generation gen for a
+// request.
+func (a *authState) taken(gen int) {
+	a.mu.Lock()
+	if a.gen == gen {
+		a.proven = true
+	}
+	a.mu.Unlock()
 }
 
 // served runs op until Vault stops answering 429 for a rate-limit quota
@@ -286,12 +364,24 @@ func (a *authState) refresh(ctx context.Context, gen int) (bool, error) {
 		a.renewStatic(a.gen)
 		return true, nil
 	}
+	if !a.proven && time.Since(a.issued) < refusedAtBirth {
+		// Vault refused this login's token for every request, its own
+		// lookup included, from the first: logging in again gives one
+		// refused so too (one login per read of a start, each spending
+		// a use of the secret_id).
+		return false, fmt.Errorf("vault refuses the token it has just issued to ward (%s login) for every request, even auth/token/lookup-self: the role's token_bound_cidrs may not include the address Vault sees for ward (a load balancer's or proxy's in front of Vault, unless its listener trusts their X-Forwarded-For)", a.s.set.Auth.Method)
+	}
 	a.s.log.Info("vault token no longer valid; logging in again", "method", a.s.set.Auth.Method)
 	if err := a.login(ctx); err != nil {
 		return false, err
 	}
 	return true, nil
 }
+
+// refusedAtBirth is how long a login token that Vault has refused from
+// the first request is not replaced by another login: afterwards (the
+// next polls), ward logs in again, in case what refused it changed.
+const refusedAtBirth = time.Minute
 
 // source says where the token handed to ward came from.
 func (a *authState) source() string {
@@ -308,9 +398,25 @@ func (a *authState) source() string {
 	return vault.EnvToken
 }
 
-// tokenInvalid asks Vault whether the token in hand still works.
+// tokenInvalid asks Vault whether the token in hand still works. A token
+// without the default policy (a role's token_no_default_policy) may not
+// look itself up: the UI's list of mounts, which answers any token Vault
+// knows (with the mounts it may see), tells it from a dead one. Taken for
+// dead, it was replaced by a new login at each 403 of its policy.
 func (a *authState) tokenInvalid(ctx context.Context) bool {
 	_, err := a.s.client.Auth().Token().LookupSelfWithContext(ctx)
+	if !forbidden(err) {
+		return false
+	}
+	resp, err := a.s.client.Logical().ReadRawWithContext(ctx, "sys/internal/ui/mounts")
+	if resp != nil {
+		resp.Body.Close()
+	}
+	return forbidden(err)
+}
+
+// forbidden reports whether err is Vault's 403.
+func forbidden(err error) bool {
 	var re *api.ResponseError
 	return errors.As(err, &re) && re.StatusCode == http.StatusForbidden
 }
@@ -329,6 +435,8 @@ func (s settings) loginMethod() bool {
 func (a *authState) setToken(t string) {
 	a.token = t
 	a.gen++
+	a.uses, a.spent = 0, 0
+	a.proven = false
 	a.ready = true
 	a.s.client.SetToken(t)
 	a.notify()
@@ -362,6 +470,11 @@ func (a *authState) ending(gen int, end time.Time) {
 	if e, ok := a.ends[gen]; !ok || end.Before(e) {
 		a.ends[gen] = end
 		a.notify()
+	}
+	if why := a.jwtExpired(); why != "" && a.s.set.Auth.Method == vault.MethodJWT && a.s.set.Auth.JWTFile == "" {
+		// A variable's JWT that has expired: the login again will fail.
+		// Say so, and when reads will stop, before the first failure.
+		a.s.log.Warn("the vault token ends and ward cannot log in again: reads fail from then on (the child keeps what it has)", "ends_at", end.UTC().Format(time.RFC3339), "why", why)
 	}
 	a.mu.Unlock()
 	a.relogin(gen)
@@ -450,8 +563,11 @@ func (a *authState) login(ctx context.Context) error {
 	path := "auth/" + auth.Mount + "/login"
 	ctx, cancel := context.WithTimeout(ctx, a.s.set.Timeout)
 	defer cancel()
-	sec, err := a.bare.Logical().WriteWithContext(ctx, path, body)
+	sec, uses, err := a.post(ctx, path, body)
 	if re := (*api.ResponseError)(nil); errors.As(err, &re) && re.StatusCode < 500 && re.StatusCode != http.StatusTooManyRequests {
+		if why := a.jwtExpired(); why != "" {
+			return fmt.Errorf("log in to vault with %s (PUT %s): %w: %s", auth.Method, path, compact(err), why)
+		}
 		return fmt.Errorf("log in to vault with %s (PUT %s): %w: %s", auth.Method, path, compact(err), loginHint(auth))
 	}
 	if err != nil {
@@ -462,11 +578,54 @@ func (a *authState) login(ctx context.Context) error {
 	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
 		return fmt.Errorf("log in to vault with %s (PUT %s): the answer holds no token", auth.Method, path)
 	}
+	// A login for the next uses of a use-limited token comes once per
+	// few requests: the first says what they are.
+	level := slog.LevelInfo
+	if a.uses > 0 && a.spent >= a.uses {
+		level = slog.LevelDebug
+	}
 	a.setToken(sec.Auth.ClientToken)
+	a.issued = time.Now()
 	ttl := time.Duration(sec.Auth.LeaseDuration) * time.Second
-	a.s.log.Info("vault login", "method", auth.Method, "mount", auth.Mount, "ttl", ttl.String(), "renewable", sec.Auth.Renewable, "policies", strings.Join(sec.Auth.Policies, ","))
+	attrs := []any{"method", auth.Method, "mount", auth.Mount, "ttl", ttl.String(), "renewable", sec.Auth.Renewable, "policies", strings.Join(sec.Auth.Policies, ",")}
+	if uses > 0 {
+		a.uses = uses
+		attrs = append(attrs, "num_uses", uses)
+	}
+	a.s.log.Log(ctx, level, "vault login", attrs...)
 	a.startRenewer(sec, a.gen)
 	return nil
+}
+
+// post sends a login and returns its answer, with the token's use limit
+// (num_uses, which api.SecretAuth leaves out; 0: none).
+func (a *authState) post(ctx context.Context, path string, body map[string]any) (*api.Secret, int, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, 0, errors.New("encode the login request")
+	}
+	resp, err := a.bare.Logical().WriteRawWithContext(ctx, path, b)
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, 0, err
+	}
+	sec, err := api.ParseSecret(bytes.NewReader(raw))
+	if err != nil {
+		return nil, 0, err
+	}
+	var limit struct {
+		Auth struct {
+			NumUses int `json:"num_uses"`
+		} `json:"auth"`
+	}
+	_ = json.Unmarshal(raw, &limit)
+	return sec, limit.Auth.NumUses, nil
 }
 
 func loginHint(auth Auth) string {
@@ -477,6 +636,45 @@ func loginHint(auth Auth) string {
 		return fmt.Sprintf("check the role %q (its bound service account names and namespaces), the service account token in %s, and the mount's kubernetes_host", auth.Role, auth.JWTFile)
 	}
 	return fmt.Sprintf("check the role %q (its bound audiences, subject and claims), that the JWT has not expired, and the mount's keys or discovery URL", auth.Role)
+}
+
+// jwtExpired says, when the JWT of the last login attempt has expired
+// by its exp claim, when, and what to do for the method and where the
+// JWT comes from; "" otherwise. Callers hold mu.
+func (a *authState) jwtExpired() string {
+	if a.jwtExp.IsZero() || time.Now().Before(a.jwtExp) {
+		return ""
+	}
+	auth := a.s.set.Auth
+	at := a.jwtExp.UTC().Format(time.RFC3339)
+	if auth.Method == vault.MethodJWT && auth.JWTFile == "" {
+		return fmt.Sprintf("the JWT in $%s expired at %s (its exp claim), and a variable's cannot be replaced while ward runs: ward logs in again when the vault token reaches its max TTL or is revoked, so give the role a token_max_ttl that covers the run, or set jwt_file to a file a fresh JWT is written to", auth.JWTEnv, at)
+	}
+	return fmt.Sprintf("the JWT in %s expired at %s (its exp claim): ward reads the file again at each login, and a fresh one must be written there (the kubelet rotates a projected service account token; a CI runner or agent, a JWT it fetches)", auth.JWTFile, at)
+}
+
+// jwtExpiry is when a JWT expires by its exp claim, read without
+// verifying it (Vault does); zero when it has none or is not a JWT.
+func jwtExpiry(jwt string) time.Time {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return time.Time{}
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return time.Time{}
+	}
+	exp, err := claims.Exp.Float64()
+	if err != nil || exp <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(exp), 0)
 }
 
 // credentials reads what the method logs in with: from the manifest, files
@@ -515,12 +713,14 @@ func (a *authState) credentials(ctx context.Context) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
+		a.jwtExp = jwtExpiry(jwt)
 		return map[string]any{"role": auth.Role, "jwt": jwt}, nil
 	case vault.MethodJWT:
 		jwt, err := a.read("JWT", "", auth.JWTFile, auth.JWTEnv)
 		if err != nil {
 			return nil, err
 		}
+		a.jwtExp = jwtExpiry(jwt)
 		return map[string]any{"role": auth.Role, "jwt": jwt}, nil
 	}
 	return nil, fmt.Errorf("unknown vault auth method %q", auth.Method)
@@ -566,6 +766,13 @@ func (a *authState) read(what, value, file string, envs ...string) (string, erro
 // unwrap turns a response-wrapping token into the secret_id it wraps. A
 // wrapping token unwraps once, so the secret_id is kept for later logins
 // while the same wrapping token is what the source still holds.
+//
+// As Vault's response-wrapping guide says, the token is looked up first
+// (sys/wrapping/lookup, which spends nothing): one Vault no longer knows
+// may have been unwrapped by someone who now holds the secret_id, and
+// one created at another path than an AppRole secret-id endpoint of the
+// mount may have been put in the place of the one delivered. Neither is
+// unwrapped, and each error says so.
 func (a *authState) unwrap(ctx context.Context, wrapping string) (string, error) {
 	sum := sha256.Sum256([]byte(wrapping))
 	if a.unwrapped.secretID != "" && a.unwrapped.wrapping == sum {
@@ -578,20 +785,45 @@ func (a *authState) unwrap(ctx context.Context, wrapping string) (string, error)
 	c.SetToken(wrapping)
 	ctx, cancel := context.WithTimeout(ctx, a.s.set.Timeout)
 	defer cancel()
+	const what = "unwrap the approle secret_id (wrapped_secret_id is on)"
+	look, err := c.Logical().WriteWithContext(ctx, "sys/wrapping/lookup", map[string]any{"token": wrapping})
+	if re := (*api.ResponseError)(nil); errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
+		return "", fmt.Errorf("%s: %w: it was unwrapped already, or it expired or was revoked; a run of ward unwraps it, so a restart with the same one fails too; if no earlier run nor its TTL explains it, someone else may have unwrapped it and hold the secret_id: destroy the role's secret ids issued since (vault list auth/%[3]s/role/ROLE/secret-id, then vault write auth/%[3]s/role/ROLE/secret-id-accessor/destroy secret_id_accessor=...), find out who, and deliver a fresh one", what, compact(err), a.s.set.Auth.Mount)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: look up the wrapping token: %w", what, compact(err))
+	}
+	var path string
+	if look != nil {
+		path, _ = look.Data["creation_path"].(string)
+	}
+	if !secretIDPath(path, a.s.set.Auth.Mount) {
+		return "", fmt.Errorf("%s: the wrapping token wraps the answer of %q, not of an approle secret-id endpoint (auth/%s/role/ROLE/secret-id): it may have been put in the place of the one delivered; it was not unwrapped: deliver a wrapping token of vault write -wrap-ttl=... -f auth/%s/role/ROLE/secret-id", what, path, a.s.set.Auth.Mount, a.s.set.Auth.Mount)
+	}
 	sec, err := c.Logical().UnwrapWithContext(ctx, "")
 	if err != nil {
-		return "", fmt.Errorf("unwrap the approle secret_id (wrapped_secret_id is on): %w: a wrapping token can be unwrapped once and expires; deliver a fresh one", compact(err))
+		return "", fmt.Errorf("%s: %w: a wrapping token can be unwrapped once and expires; deliver a fresh one", what, compact(err))
 	}
 	if sec == nil || sec.Data == nil {
-		return "", errors.New("unwrap the approle secret_id (wrapped_secret_id is on): the wrapping token wraps nothing")
+		return "", errors.New(what + ": the wrapping token wraps nothing")
 	}
 	id, _ := sec.Data["secret_id"].(string)
 	if id == "" {
-		return "", errors.New("unwrap the approle secret_id (wrapped_secret_id is on): the wrapped response holds no secret_id")
+		return "", errors.New(what + ": the wrapped response holds no secret_id")
 	}
 	a.unwrapped.wrapping, a.unwrapped.secretID = sum, id
-	a.s.log.Info("vault approle secret_id unwrapped")
+	a.s.log.Info("vault approle secret_id unwrapped", "creation_path", path)
 	return id, nil
+}
+
+// secretIDPath reports whether a wrapping token's creation path is an
+// AppRole secret-id endpoint of mount (a namespace may come before it).
+func secretIDPath(path, mount string) bool {
+	i := strings.Index(path, "auth/"+mount+"/role/")
+	if i < 0 || i > 0 && path[i-1] != '/' {
+		return false
+	}
+	return strings.HasSuffix(path, "/secret-id") || strings.HasSuffix(path, "/custom-secret-id")
 }
 
 // renewStatic renews a token handed to ward (VAULT_TOKEN) in the
@@ -630,6 +862,11 @@ func (a *authState) renewStatic(gen int) {
 		if sec == nil {
 			return
 		}
+		if n, _ := sec.Data["num_uses"].(json.Number); n != "" && n != "0" {
+			// Vault revokes it at its last use; each read, poll and
+			// renewal spends one.
+			a.s.log.Warn("the vault token has a use limit (num_uses): each read, poll and renewal spends a use, and Vault revokes the token at its last; ward cannot log in again with method token: give ward a token without a use limit, or a login method", "uses_left", n, "token", a.source())
+		}
 		renewable, _ := sec.TokenIsRenewable()
 		ttl, _ := sec.TokenTTL()
 		if !renewable || ttl <= 0 {
@@ -654,7 +891,15 @@ func (a *authState) startRenewer(sec *api.Secret, gen int) {
 	if sec.Auth.LeaseDuration <= 0 {
 		return // the token does not expire
 	}
-	w, err := a.s.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: sec})
+	in := &api.LifetimeWatcherInput{Secret: sec}
+	if a.uses > 0 {
+		// Each renewal spends a use, the first at once (a token of one
+		// use was spent by it before the read it was for): a token
+		// with a use limit is not renewed, and ward logs in again
+		// near the end of its TTL.
+		in.RenewBehavior = api.RenewBehaviorRenewDisabled
+	}
+	w, err := a.s.client.NewLifetimeWatcher(in)
 	if err != nil {
 		a.s.log.Warn("vault token will not be renewed", "error", err.Error())
 		return

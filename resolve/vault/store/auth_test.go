@@ -265,7 +265,79 @@ func TestAuthAppRoleWrappedSecretID(t *testing.T) {
 	s2 := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID, WrappedSecretID: true}},
 		map[string]string{"VAULT_SECRET_ID": wrapping})
 	_, err = fetch(t, s2, map[string]string{"X": ref})
-	tc.wantErr("spent wrapping token", err, "unwrap the approle secret_id", "unwrapped once")
+	tc.wantErr("spent wrapping token", err, "unwrap the approle secret_id", "unwrapped already")
+}
+
+// TestAuthAppRoleWrappedSecretIDTampered: the two signs of tampering
+// Vault's response-wrapping guide says to check. A wrapping token someone
+// else unwrapped on the way was reported as "unwrapped once and expires;
+// deliver a fresh one", as if nothing could be wrong; a wrapping token
+// put in the place of the one delivered (here, of a KV read) was
+// unwrapped, spending what it wrapped, before ward found no secret_id.
+func TestAuthAppRoleWrappedSecretIDTampered(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, _, pol := readable(t, tc)
+	mount, role, roleID := approle(t, pol, nil)
+	wrapper, err := root.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper.SetToken(root.Token())
+	wrapper.SetWrappingLookupFunc(func(string, string) string { return "2m" })
+	wrapped := func(path string, write bool) string {
+		t.Helper()
+		var sec *api.Secret
+		var err error
+		if write {
+			sec, err = wrapper.Logical().Write(path, nil)
+		} else {
+			sec, err = wrapper.Logical().Read(path)
+		}
+		if err != nil || sec == nil || sec.WrapInfo == nil {
+			t.Fatalf("wrap %s: %v", path, err)
+		}
+		tc.secret(sec.WrapInfo.Token)
+		return sec.WrapInfo.Token
+	}
+	login := func(wrapping string) error {
+		t.Helper()
+		s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID, WrappedSecretID: true}},
+			map[string]string{"VAULT_WRAPPED_SECRET_ID": wrapping})
+		_, err := fetch(t, s, map[string]string{"X": ref})
+		return err
+	}
+
+	t.Run("unwrapped on the way", func(t *testing.T) {
+		w := wrapped("auth/"+mount+"/role/"+role+"/secret-id", true)
+		thief, err := root.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		thief.SetToken(w)
+		stolen, err := thief.Logical().Unwrap("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.secret(stolen.Data["secret_id"].(string))
+		tc.wantErr("a wrapping token someone else unwrapped", login(w),
+			"unwrapped already", "someone else may have unwrapped it", "auth/"+mount+"/role/ROLE/secret-id-accessor/destroy")
+	})
+	t.Run("another path's answer", func(t *testing.T) {
+		kvPath := strings.Replace(strings.TrimSuffix(strings.TrimPrefix(ref, "vault://"), "#k"), "/", "/data/", 1)
+		w := wrapped(kvPath, false)
+		tc.wantErr("a wrapping token of a KV read", login(w),
+			`wraps the answer of "`+kvPath+`"`, "not of an approle secret-id endpoint", "not unwrapped")
+		// What it wraps is still there for whom it was meant.
+		owner, err := root.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner.SetToken(w)
+		if _, err := owner.Logical().Unwrap(""); err != nil {
+			t.Errorf("the wrapping token was spent: %v", err)
+		}
+	})
 }
 
 // TestAuthTokenExpiry gives AppRole tokens a short max TTL: the renewer
@@ -301,6 +373,154 @@ func TestAuthTokenExpiry(t *testing.T) {
 	if !strings.Contains(logs, "vault token can no longer be renewed; logging in again") {
 		t.Errorf("the log does not say the store logged in again")
 	}
+}
+
+// manySecrets writes n secrets on a fresh KV v2 mount and a policy that
+// reads them; it returns the references by variable, their values and the
+// policy.
+func manySecrets(t *testing.T, tc *tcase, n int) (vars, values map[string]string, pol string) {
+	t.Helper()
+	mount := mountKV(t, 2)
+	vars, values = map[string]string{}, map[string]string{}
+	for i := range n {
+		name := fmt.Sprintf("S%d", i)
+		values[name] = tc.canary("many")
+		kvPut(t, mount, 2, fmt.Sprintf("app/s%d", i), map[string]any{"k": values[name]})
+		vars[name] = fmt.Sprintf("vault://%s/app/s%d#k", mount, i)
+	}
+	pol = policy(t, `path "`+mount+`/data/app/*" { capabilities = ["read"] }`)
+	return vars, values, pol
+}
+
+// TestAuthAppRoleTokenNumUses: a role whose tokens have a use limit
+// (token_num_uses, 10 in Vault's own AppRole example) and a start with
+// more secrets than that. Vault revokes such a token at its last use; the
+// reads beyond it got 403s, and 14 of 30 failed with "check that the
+// token's policy grants read", of a policy that did.
+func TestAuthAppRoleTokenNumUses(t *testing.T) {
+	needVault(t)
+	for _, uses := range []int{4, 1} {
+		t.Run(fmt.Sprintf("%d uses", uses), func(t *testing.T) {
+			tc := newCase(t)
+			vars, values, pol := manySecrets(t, tc, 30)
+			mount, role, roleID := approle(t, pol, map[string]any{"token_num_uses": uses})
+			secretID := tc.secretID(mount, role)
+			s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
+			for round := range 2 { // the start, and a poll
+				got, err := fetch(t, s, vars)
+				if err != nil {
+					t.Fatalf("round %d: fetch 30 secrets with a token of %d uses: %s", round, uses, tc.text(err))
+				}
+				for name, v := range values {
+					if string(got[name].Bytes) != v {
+						t.Fatalf("round %d: %s: got another value", round, name)
+					}
+				}
+			}
+			logs := tc.logs.String()
+			if !strings.Contains(logs, fmt.Sprintf("num_uses=%d", uses)) {
+				t.Errorf("the login's log line does not give the token's use limit")
+			}
+			// Each login comes before its token is spent, not after a 403.
+			if strings.Contains(logs, "vault token no longer valid") {
+				t.Errorf("a read was refused with a spent token:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestAuthTokenBoundCIDRs: a role whose tokens are bound to addresses
+// that do not hold the one Vault sees for ward (token_bound_cidrs; behind
+// a load balancer, Vault sees its address). Vault refuses such a token
+// for every request. ward logged in again at each read's 403 (9 logins
+// for a start with 30 secrets, each spending a use of the secret_id), and
+// said "check that the token's policy grants read"; for VAULT_TOKEN it
+// named nothing that could be the cause.
+func TestAuthTokenBoundCIDRs(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	vars, _, pol := manySecrets(t, tc, 20)
+	// The test server is reached on 127.0.0.1.
+	mount, role, roleID := approle(t, pol, map[string]any{"token_bound_cidrs": "10.0.0.0/8"})
+	secretID := tc.secretID(mount, role)
+
+	t.Run("approle", func(t *testing.T) {
+		s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
+		_, err := fetch(t, s, vars)
+		tc.wantErr("a token bound to other addresses", err, "refuses the token it has just issued", "token_bound_cidrs")
+		if n := strings.Count(tc.logs.String(), `msg="vault login"`); n != 1 {
+			t.Errorf("%d logins for one start, want 1", n)
+		}
+	})
+	t.Run("VAULT_TOKEN", func(t *testing.T) {
+		tokenRole := uniq("role")
+		rootWrite(t, "auth/token/roles/"+tokenRole, map[string]any{"allowed_policies": pol, "token_bound_cidrs": "10.0.0.0/8"})
+		sec, err := root.Auth().Token().CreateWithRole(&api.TokenCreateRequest{Policies: []string{pol}}, tokenRole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.secret(sec.Auth.ClientToken)
+		s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": sec.Auth.ClientToken})
+		_, err = fetch(t, s, map[string]string{"X": vars["S0"]})
+		tc.wantErr("VAULT_TOKEN bound to other addresses", err, "token_bound_cidrs", "check VAULT_TOKEN")
+	})
+}
+
+// TestAuthNoDefaultPolicy: a role whose tokens lack the default policy
+// (token_no_default_policy), so they may not look themselves up, and a
+// secret its policy does not grant. The 403 was taken for a dead token:
+// each read of it logged in again, and the error blamed
+// token_bound_cidrs.
+func TestAuthNoDefaultPolicy(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	vars, values, _ := manySecrets(t, tc, 2)
+	one := strings.TrimPrefix(strings.TrimSuffix(vars["S0"], "#k"), "vault://")
+	one = strings.Replace(one, "/", "/data/", 1)
+	pol := policy(t, `path "`+one+`" { capabilities = ["read"] }`)
+	mount, role, roleID := approle(t, pol, map[string]any{"token_no_default_policy": true})
+	secretID := tc.secretID(mount, role)
+	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
+	got, err := fetch(t, s, map[string]string{"S0": vars["S0"]})
+	if err != nil || string(got["S0"].Bytes) != values["S0"] {
+		t.Fatalf("fetch the granted secret: %s", tc.text(err))
+	}
+	for range 3 {
+		_, err = fetch(t, s, map[string]string{"S1": vars["S1"]})
+		tc.wantErr("a secret the policy does not grant", err, "permission denied", "check that the token's policy grants")
+	}
+	if strings.Contains(tc.text(err), "token_bound_cidrs") {
+		t.Errorf("the error blames token_bound_cidrs: %s", tc.text(err))
+	}
+	if n := strings.Count(tc.logs.String(), `msg="vault login"`); n != 1 {
+		t.Errorf("%d logins, want 1: a policy's 403 was taken for a dead token", n)
+	}
+}
+
+// TestAuthStaticTokenUseLimit: VAULT_TOKEN with a use limit (vault token
+// create -use-limit, or a role's token_num_uses handed on by a CI step).
+// ward cannot log in again for it: it warns at the start, and when the
+// uses are spent the error says that may be why. Nothing said so: polls
+// spent the token in silence, and then failed with "check that the
+// token's policy grants read ... it may have expired or been revoked".
+func TestAuthStaticTokenUseLimit(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, NumUses: 6})
+	tc.secret(tok)
+	s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok})
+	wantValue(t, tc, s, ref, value)
+	waitFor(t, "a warning that the token has a use limit", 10*time.Second, func() bool {
+		return strings.Contains(tc.logs.String(), "the vault token has a use limit (num_uses)")
+	})
+	var err error
+	for range 10 {
+		if _, err = fetch(t, s, map[string]string{"X": ref}); err != nil {
+			break
+		}
+	}
+	tc.wantErr("a read after the token's uses are spent", err, "permission denied", "spent its uses if it has a use limit (num_uses)", "check VAULT_TOKEN")
 }
 
 // TestAuthKubernetes configures the kubernetes auth method with a service
@@ -446,8 +666,58 @@ func TestAuthJWT(t *testing.T) {
 		tc.secret(old)
 		s := tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role}}, map[string]string{"VAULT_JWT": old})
 		_, err := fetch(t, s, map[string]string{"X": ref})
-		tc.wantErr("expired jwt", err, "log in to vault with jwt", "has not expired")
+		tc.wantErr("expired jwt", err, "log in to vault with jwt", "the JWT in $VAULT_JWT expired at", "token_max_ttl", "jwt_file")
 	})
+	t.Run("expired jwt file", func(t *testing.T) {
+		old := key.sign(t, claims(time.Now().Add(-time.Hour)))
+		tc.secret(old)
+		f := filepath.Join(t.TempDir(), "id-token")
+		if err := os.WriteFile(f, []byte(old), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role, JWTFile: f}}, nil)
+		_, err := fetch(t, s, map[string]string{"X": ref})
+		tc.wantErr("expired jwt file", err, "log in to vault with jwt", "the JWT in "+f+" expired at", "a fresh one must be written there")
+	})
+}
+
+// TestAuthJWTExpiresBeforeRelogin: a CI job's OIDC token in a variable,
+// valid for a few minutes, and a job that outlives the Vault token's max
+// TTL. The login again at the max TTL cannot succeed; ward says so when
+// it learns the token's end, with when reads stop, and the failed
+// logins name the JWT's expiry and what to do. They said only "check the
+// role ..., that the JWT has not expired, and the mount's keys".
+func TestAuthJWTExpiresBeforeRelogin(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	key := newSigningKey(t)
+	mount := enableAuth(t, "jwt")
+	rootWrite(t, "auth/"+mount+"/config", map[string]any{"jwt_validation_pubkeys": []string{key.pem}})
+	role := uniq("role")
+	rootWrite(t, "auth/"+mount+"/role/"+role, map[string]any{
+		"role_type": "jwt", "user_claim": "sub", "bound_audiences": []string{"ward-test"},
+		"token_policies": pol, "token_ttl": "3s", "token_max_ttl": "6s",
+		// Vault's own leeway (150 s) would take the expired JWT.
+		"expiration_leeway": 1, "clock_skew_leeway": 1,
+	})
+	now := time.Now()
+	jwt := key.sign(t, map[string]any{"sub": "job", "aud": "ward-test", "iat": now.Unix(), "nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(2 * time.Second).Unix()})
+	tc.secret(jwt)
+	s := tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role, JWTEnv: "CI_ID_TOKEN"}}, map[string]string{"CI_ID_TOKEN": jwt})
+	wantValue(t, tc, s, ref, value)
+	waitFor(t, "a warning that the token ends and ward cannot log in again", 20*time.Second, func() bool {
+		return strings.Contains(tc.logs.String(), "the vault token ends and ward cannot log in again")
+	})
+	waitFor(t, "a failed login again", 20*time.Second, func() bool {
+		return strings.Contains(tc.logs.String(), "vault login failed")
+	})
+	logs := tc.logs.String()
+	for _, want := range []string{"the JWT in $CI_ID_TOKEN expired at", "token_max_ttl", "jwt_file", "ends_at="} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log does not say %q", want)
+		}
+	}
 }
 
 // TestAuthStaticTokenRenewed: a renewable VAULT_TOKEN with a short TTL is

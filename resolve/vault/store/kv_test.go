@@ -205,7 +205,7 @@ func TestInvalidTokenSaysSo(t *testing.T) {
 	revokeToken(t, tok)
 	s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok})
 	_, err := fetch(t, s, map[string]string{"V": "vault://" + mount + "/app#k"})
-	tc.wantErr("a revoked token", err, "permission denied", "may have expired or been revoked", "check VAULT_TOKEN")
+	tc.wantErr("a revoked token", err, "permission denied", "may have expired, been revoked", "check VAULT_TOKEN")
 	if !errors.Is(err, ErrPermissionDenied) {
 		t.Errorf("got %s, want ErrPermissionDenied", tc.text(err))
 	}

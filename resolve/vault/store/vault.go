@@ -411,7 +411,7 @@ func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, err
 		// the policy does not grant. A login method has logged in again
 		// already; a token handed to ward may be what to check (or it
 		// lacks the default policy: both are said).
-		err = fmt.Errorf("%w; and the token cannot look itself up either: it may have expired or been revoked (check %s)", err, s.auth.source())
+		err = fmt.Errorf("%w; and the token cannot look itself up either: it may have expired, been revoked, spent its uses if it has a use limit (num_uses), or be bound to addresses (token_bound_cidrs) that do not hold the one Vault sees for ward (check %s)", err, s.auth.source())
 	}
 	return sec, err
 }
