@@ -145,9 +145,16 @@ func TestChildTakesTheProcessLimit(t *testing.T) {
 		ok := t.Run(fmt.Sprint(try), func(t *testing.T) {
 			cg := pidsCgroup(t)
 			cmd := w.command()
-			cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run -m "$2" -- sh -c 'echo ready; exec sleep 1000'`, cg, ward, m}
-			stdout, stderr := started(t, cmd)
+			cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run --log-level debug -m "$2" -- sh -c 'echo ready; exec sleep 1000'`, cg, ward, m}
+			stdout, stderr := startedLines(t, cmd)
 			stdout.waitFor("ready")
+			// ward makes its spare threads a while into the child's run
+			// (a short command pays nothing for them).
+			var logs []string
+			stderr.skipUntil("ward's spare threads", func(line string) bool {
+				logs = append(logs, line)
+				return strings.Contains(line, `"spare threads made"`)
+			})
 			current, err := os.ReadFile(filepath.Join(cg, "pids.current"))
 			if err != nil {
 				t.Fatal(err)
@@ -156,10 +163,15 @@ func TestChildTakesTheProcessLimit(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd.Process.Signal(unix.SIGTERM)
-			if code := exitWithin(t, cmd, 15*time.Second); code != 143 {
-				t.Errorf("got exit code %d, want 143 (stderr: %.600q)", code, redactAll(stderr.String(), value))
+			code := exitWithin(t, cmd, 15*time.Second)
+			for line := range stderr.ch {
+				logs = append(logs, line)
 			}
-			if strings.Contains(stderr.String(), value) {
+			text := strings.Join(logs, "\n")
+			if code != 143 {
+				t.Errorf("got exit code %d, want 143 (stderr: %.600q)", code, redactAll(text, value))
+			}
+			if strings.Contains(text, value) {
 				t.Errorf("the value of the file is in ward's output")
 			}
 			if left := listFiles(t, w.runtime); len(left) > 0 {

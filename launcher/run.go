@@ -45,8 +45,6 @@ func cmdRun(c *cli.Context, stdio IO) error {
 	// which the kernel does not let die of the signal, exit 2 without a
 	// word.
 	sigs := signals.Notify()
-	// Before the child can take every process the limit allows.
-	signals.SpareThreads()
 	lg, err := newLogs(c, stdio.Stderr)
 	if err != nil {
 		return err

@@ -173,7 +173,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	// earlier: a locked goroutine that waits hands its thread off, which
 	// costs milliseconds while resolving.)
 	runtime.LockOSThread()
-	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: start.input, masking: masking, relay: start.relay, terminal: signals.HasTerminal(), memcg: signals.OwnMemoryCgroup()}
+	sup := &supervisor{opts: o, log: log, sigs: sigs, path: path, plan: p, dir: dir, rotation: m.Rotation, listen: listen, input: start.input, masking: masking, relay: start.relay, terminal: signals.HasTerminal()}
 	wctx, stopWatch := context.WithCancel(ctx)
 	go mw.run(wctx)
 	code, runErr := sup.run(ctx, values)

@@ -117,11 +117,13 @@ type supervisor struct {
 	// tstpSent is set while a SIGTSTP ward forwarded has not yet stopped
 	// the child: that stop is someone's kill, which ward follows.
 	tstpSent bool
-	// memcg is ward's memory cgroup (nil when none can be read), and
-	// oomKills its count of OOM kills as the current child started: a
-	// child killed by SIGKILL while it grew was the kernel's doing.
-	memcg    *signals.MemoryCgroup
-	oomKills int64
+	// oom is the count of OOM kills in ward's memory cgroup as the
+	// current child started: a child killed by SIGKILL while it grew was
+	// the kernel's doing.
+	oom *signals.OOMMark
+	// spared is set once ward has made its spare threads (see
+	// signals.SpareThreads).
+	spared bool
 }
 
 func (s *supervisor) start() error {
@@ -179,7 +181,7 @@ func (s *supervisor) start() error {
 		}
 	}
 	s.session = session
-	s.oomKills = s.memcg.OOMKills()
+	s.oom = signals.MarkOOM()
 	c, err := signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
 	if s.out != nil {
 		s.out.started()
@@ -188,6 +190,19 @@ func (s *supervisor) start() error {
 		return err
 	}
 	s.child = c
+	if !s.spared {
+		// Threads in reserve for when the child has taken every process
+		// the limit allows (see signals.SpareThreads). Not before the
+		// child starts: making them costs a run a quarter of a
+		// millisecond (their hand-offs between CPUs, their end at exit),
+		// a command of a second does not leak its way to the limit, and
+		// a service that does lives longer.
+		s.spared = true
+		time.AfterFunc(spareAfter, func() {
+			signals.SpareThreads()
+			s.log.Debug("spare threads made")
+		})
+	}
 	if s.cwd == "" {
 		// The child has the working directory; ward needs none, and
 		// holding one keeps a mount busy (dumb-init does the same).
@@ -198,6 +213,10 @@ func (s *supervisor) start() error {
 	s.log.Debug("child started", "pid", c.Pid, "program", s.opts.Argv[0], "foreground", fg, "pty", session)
 	return nil
 }
+
+// spareAfter is how long into the first child's run ward makes its
+// spare threads.
+const spareAfter = time.Second
 
 // finishOutput drains the current child's masked output and gives ward's
 // terminal back.
@@ -343,12 +362,16 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		s.restarting = nil
 		s.stopVouching()
 	}
-	if code == signals.ExitSignalBase+int(syscall.SIGKILL) && s.oomKills >= 0 && s.memcg.OOMKills() > s.oomKills {
+	oomKilled, limit := false, ""
+	if code == signals.ExitSignalBase+int(syscall.SIGKILL) {
+		oomKilled, limit = s.oom.KilledSince()
+	}
+	if oomKilled {
 		// Said as the platforms say OOMKilled: a bare SIGKILL reads as
 		// someone's kill -9. 137 from an exit counts too: an entrypoint
 		// script's program killed (or the child of a pty session's
 		// leader) is the script's 137.
-		s.log.Error("child ended by the kernel's OOM killer (it, or a process of its): the memory limit of ward's cgroup was reached; raise the container's memory limit (resources.limits.memory, docker run --memory, systemd's MemoryMax=) or lower the program's use", "pid", s.child.Pid, "limit", cmp.Or(s.memcg.Limit(), "none"), "code", code)
+		s.log.Error("child ended by the kernel's OOM killer (it, or a process of its): the memory limit of ward's cgroup was reached; raise the container's memory limit (resources.limits.memory, docker run --memory, systemd's MemoryMax=) or lower the program's use", "pid", s.child.Pid, "limit", cmp.Or(limit, "none"), "code", code)
 	} else if ws.Signaled() {
 		// An operator wants to see a stray TERM.
 		s.log.Info("child killed by a signal", "pid", s.child.Pid, "signal", strings.TrimPrefix(signals.Name(ws.Signal()), "SIG"), "code", code)
