@@ -38,19 +38,7 @@ func TestRotationDebounceWaitsForQuiet(t *testing.T) {
 	m := w.manifest("version: 1\nenv:\n" + env.String() + "rotation:\n  debounce: 900ms\n  stop_timeout: 5s\n")
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
 	stdout, stderr := startedLines(t, cmd)
-	listing := func() map[string]string {
-		got := map[string]string{}
-		for {
-			line := stdout.next("env listing")
-			if line == "end" {
-				return got
-			}
-			if name, h, ok := strings.Cut(line, " "); ok {
-				got[name] = h
-			}
-		}
-	}
-	first := listing()
+	first := envListing(stdout)
 	for _, n := range names {
 		if first[n] != helper.Hash(olds[n]) {
 			t.Fatalf("the first child does not have the first %s", n)
@@ -65,7 +53,7 @@ func TestRotationDebounceWaitsForQuiet(t *testing.T) {
 	if out, err := writer.CombinedOutput(); err != nil {
 		t.Fatalf("writer: %v: %s", err, out)
 	}
-	restarted := listing()
+	restarted := envListing(stdout)
 	for _, n := range names {
 		if restarted[n] != helper.Hash(news[n]) {
 			t.Errorf("the restarted child does not have the new %s: it was restarted before the writer was done", n)
@@ -246,24 +234,12 @@ func TestRotationGitCheckout(t *testing.T) {
 	m := w.manifest("version: 1\nenv:\n" + env.String() + "rotation:\n  debounce: 300ms\n  stop_timeout: 5s\n")
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
 	stdout, stderr := startedLines(t, cmd)
-	listing := func() map[string]string {
-		got := map[string]string{}
-		for {
-			line := stdout.next("env listing")
-			if line == "end" {
-				return got
-			}
-			if name, h, ok := strings.Cut(line, " "); ok {
-				got[name] = h
-			}
-		}
-	}
-	if got := listing(); got["S00"] != helper.Hash(olds["S00"]) {
+	if got := envListing(stdout); got["S00"] != helper.Hash(olds["S00"]) {
 		t.Fatalf("the first child does not have the first S00")
 	}
 	stderr.waitForContaining("watching secret files")
 	git("checkout", "-q", "new")
-	got := listing()
+	got := envListing(stdout)
 	for _, n := range names {
 		if got[n] != helper.Hash(news[n]) {
 			t.Errorf("the restarted child does not have the new %s", n)
