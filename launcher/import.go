@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -30,8 +31,8 @@ func importCommand(stdio IO) *cli.Command {
 	return &cli.Command{
 		Name:      "import",
 		Usage:     "move a .env file's values into the local store and reference them from the manifest",
-		ArgsUsage: "[FILE]",
-		Description: `Reads a dotenv FILE (default .env) and splits it: values that are plainly
+		ArgsUsage: "[FILE|-]",
+		Description: `Reads a dotenv FILE (default .env; - for standard input) and splits it: values that are plainly
 configuration (small numbers, booleans, development/production, log levels, URLs
 without credentials, host:port, empty values) go into the manifest as {value: ...};
 the rest are secrets, stored in the local store as PREFIX+KEY and referenced as
@@ -60,7 +61,8 @@ Example:
 
 // importJob is one ward import: what was read, and where it goes.
 type importJob struct {
-	file     string
+	file     string // "standard input" when it is (FILE -)
+	stdin    bool
 	profile  string
 	pairs    []dotenv.Pair
 	plain    []bool   // by pair: kept in the manifest
@@ -104,7 +106,15 @@ const msgSetInEnv = "set in this environment too: the npm dotenv package, node -
 
 // read parses the dotenv file, printing its warnings.
 func (j *importJob) read(stdio IO) error {
-	data, err := os.ReadFile(j.file)
+	var data []byte
+	var err error
+	if j.file == "-" {
+		// As for cat and the dotenv CLIs: `op inject -i .env.tpl | ward import -`.
+		j.file, j.stdin = "standard input", true
+		data, err = io.ReadAll(stdio.Stdin)
+	} else {
+		data, err = os.ReadFile(j.file)
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return failure.New(fmt.Errorf("%s: no such file", j.file), "name the dotenv file: ward import path/to/.env")
@@ -136,6 +146,10 @@ func (j *importJob) read(stdio IO) error {
 		return failure.New(fmt.Errorf("%s holds no variables", j.file), "")
 	}
 	for _, p := range pairs {
+		if len(p.Key)+len(p.Value)+2 > manifest.MaxArgStrlen && len(p.Value) <= local.MaxValueSize {
+			// Said now, not at the first ward run.
+			fmt.Fprintf(stdio.Stderr, "ward: warning: %s: line %d: %s: the value is %d bytes, more than an environment variable may hold (%d): ward run will refuse it; deliver it as a file instead (files: in ward.yaml, with ref: local://NAME)\n", j.file, p.Line, p.Key, len(p.Value), manifest.MaxArgStrlen-len(p.Key)-2)
+		}
 		if len(p.Value) > local.MaxValueSize {
 			return failure.New(fmt.Errorf("%s: line %d: %s: the value is over 1 MiB, the most the local store takes", j.file, p.Line, p.Key), "")
 		}
@@ -400,7 +414,7 @@ func (j *importJob) report(stdio IO) {
 	// A pipe (bash's <(op read ...)) is nothing to delete or to keep out
 	// of git.
 	st, err := os.Stat(j.file)
-	file := err == nil && st.Mode().IsRegular()
+	file := !j.stdin && err == nil && st.Mode().IsRegular()
 	next := "next: check with `ward run -- YOUR_PROGRAM`"
 	if file {
 		next += ", then delete " + j.file + ": the local store holds its secrets now (ward left the file in place)"
