@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
 // TestMaskUnderPTY: with --mask and a terminal, the child gets a pty of
@@ -368,5 +370,44 @@ func TestMaskCtrlCAfterPaste(t *testing.T) {
 	}
 	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
 		t.Errorf("got exit code %d, want 0", code)
+	}
+}
+
+// TestMaskWithoutDevpts: --mask on a terminal in a container whose /dev
+// has no devpts (a minimal runtime's, a chroot's) cannot give the child a
+// pseudo-terminal; ward fails closed with 125 and says what --mask needs
+// and the ways out. The error was "open pseudo-terminal: open /dev/ptmx:
+// no such device" and no more.
+func TestMaskWithoutDevpts(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	w := newWardEnv(t)
+	value := canary("nodevpts")
+	w.set("app/token", value)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+	ward, _ := exec.LookPath("ward")
+	cmd := exec.Command("unshare", "--mount", "sh", "-c", `mount -t tmpfs none /dev/pts || exit 99; exec "$@"`, "sh", ward, "run", "--mask", "-m", m, "--", "sh", "-c", `echo started`)
+	cmd.Env = w.env
+	_, l := onPty(t, cmd)
+	var out []string
+	for line := range l.ch {
+		out = append(out, line)
+	}
+	code := exitCode(t, cmd.Wait())
+	text := strings.Join(out, "\n")
+	if code == 99 {
+		vaulttest.RequireIntegration(t, "cannot mount a tmpfs in a mount namespace of its own (unshare --mount needs CAP_SYS_ADMIN): "+text)
+	}
+	if code != 125 || strings.Contains(text, "started") {
+		t.Errorf("got exit code %d, want 125 and the child not started; output:\n%s", code, redactAll(text, value))
+	}
+	for _, want := range []string{"open pseudo-terminal", "--mask keeps a program on a terminal on a pseudo-terminal of its own", "mount -t devpts", "| cat"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the output does not say %q:\n%s", want, redactAll(text, value))
+		}
+	}
+	if strings.Contains(text, value) {
+		t.Errorf("the value is in ward's output")
 	}
 }

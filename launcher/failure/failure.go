@@ -72,6 +72,11 @@ func Lines(err error) []Line {
 	hint := ""
 	if errors.As(err, &f) {
 		hint, err = f.Hint, f.Err
+		// A failure given no hint of its own (one that only sets the
+		// exit code) keeps the hint of the one it wraps.
+		for e := err; hint == "" && errors.As(e, &f); e = f.Err {
+			hint = f.Hint
+		}
 	}
 	if err == nil {
 		if hint != "" {

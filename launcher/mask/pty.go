@@ -7,6 +7,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/term"
+
+	"github.com/wardsecrets/ward/launcher/failure"
 )
 
 // OpenPTY opens a pseudo-terminal pair for a child whose output is masked
@@ -55,7 +57,10 @@ import (
 func OpenPTY() (master, slave *os.File, err error) {
 	master, slave, err = pty.Open()
 	if err != nil {
-		return nil, nil, fmt.Errorf("open pseudo-terminal: %w", err)
+		// A container's /dev without devpts (ENODEV), or without
+		// /dev/ptmx (ENOENT): the bare error named neither --mask nor a
+		// way out.
+		return nil, nil, failure.New(fmt.Errorf("open pseudo-terminal: %w", err), "--mask keeps a program on a terminal on a pseudo-terminal of its own, and this system gives none (no devpts at /dev/pts, or no /dev/ptmx): mount one (mount -t devpts devpts /dev/pts; docker run gives one), or run without --mask, or send the output through a pipe (| cat), which needs none")
 	}
 	return master, slave, nil
 }
