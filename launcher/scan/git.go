@@ -89,7 +89,10 @@ func absUnder(dir, path string) string {
 
 // command returns git, to run in dir, in the environment gitEnv pinned.
 func (s *scanner) command(ctx context.Context, dir string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	// --literal-pathspecs: the paths ward names are file names, not
+	// patterns (`[ab].env` would also match a.env, and its secret stop a
+	// commit that does not hold it).
+	cmd := exec.CommandContext(ctx, "git", append([]string{"--literal-pathspecs", "-C", dir}, args...)...)
 	if s.gitEnv != nil {
 		// The later of two entries for a name wins.
 		cmd.Env = append(os.Environ(), s.gitEnv...)

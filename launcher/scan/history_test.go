@@ -152,10 +152,13 @@ func countGitCalls(t *testing.T) func() map[string]int {
 		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 			f := strings.Fields(line)
 			// The subcommand is the first word that is not a -C or -c
-			// option or its argument.
+			// option or its argument, or a --long one.
 			for i := 0; i < len(f); i++ {
 				if f[i] == "-C" || f[i] == "-c" {
 					i++
+					continue
+				}
+				if strings.HasPrefix(f[i], "--") {
 					continue
 				}
 				counts[f[i]]++

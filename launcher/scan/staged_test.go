@@ -267,3 +267,21 @@ func TestScanRepositoryGitRefuses(t *testing.T) {
 		t.Errorf("working tree: got warnings %q, want one saying .gitignore is not respected and why", warnings)
 	}
 }
+
+// TestScanNamedPathsLiteral: a file named with a pathspec's magic
+// characters (`[ab].env`, a name starting with `:`), as a hook manager
+// passes the staged files, is searched alone, staged or in the work tree:
+// git took the name as a pattern, so `[ab].env` also searched a.env and
+// b.env, and a secret there stopped a commit that did not hold it.
+func TestScanNamedPathsLiteral(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "a.env", "DB_PASSWORD="+value+"\n")
+	write(t, dir, "[ab].env", "A=1\n")
+	write(t, dir, ":x.env", "A=1\n")
+	git(t, dir, "add", "-A")
+	for _, staged := range []bool{true, false} {
+		if got := scan(t, Options{Dir: dir, Staged: staged, Paths: []string{"[ab].env", ":x.env"}}); len(got) != 0 {
+			t.Errorf("staged=%v: got findings %+v for files that hold none, want none", staged, got)
+		}
+	}
+}
