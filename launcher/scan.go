@@ -122,7 +122,7 @@ func scanSecrets(m *manifest.Manifest, prof *manifest.Profile, values map[string
 		if err != nil {
 			return nil, nil, err
 		}
-		return p.Secrets, nil, nil
+		return p.Masked(), nil, nil
 	}
 	// Build the plan with empty stand-ins for what failed, then drop them
 	// and every template that read one.
@@ -159,7 +159,7 @@ func scanSecrets(m *manifest.Manifest, prof *manifest.Profile, values map[string
 			skipped = append(skipped, f.Key())
 		}
 	}
-	for _, s := range p.Secrets {
+	for _, s := range p.Masked() {
 		if !missing[s.Name] {
 			secrets = append(secrets, s)
 		}

@@ -45,7 +45,11 @@ type EnvVar struct {
 	Value    string
 	IsValue  bool
 	Template *Template
-	Pos      Pos
+	// NoMask (mask: false) says the value is not a secret (a database
+	// user name read beside its password): --mask shows it, the CI
+	// runner is not told to hide it, and ward scan does not search for it.
+	NoMask bool
+	Pos    Pos
 	// Field names the entry in messages: env.NAME, or
 	// profiles.PROFILE.env.NAME for a profile's.
 	Field string

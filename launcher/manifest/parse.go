@@ -588,6 +588,11 @@ func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
 				ev.Template = p.template(vv, name+".template", s)
 			}
 		},
+		"mask": func(_, vv *yaml.Node) {
+			if b, ok := p.d.Bool(vv, name+".mask"); ok {
+				ev.NoMask = !b
+			}
+		},
 	})
 	if kinds != 1 {
 		p.fail(v, name, "give exactly one of value, ref or template", "%d of value, ref, template given", kinds)

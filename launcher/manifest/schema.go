@@ -147,6 +147,9 @@ var (
 	signalMax  = 64
 )
 
+// maskProp is an env entry's mask: false.
+var maskProp = conf.Prop{Name: "mask", Shape: conf.Bool("false: the value is not a secret (a user name read beside its password): --mask shows it, a CI runner is not told to hide it, and ward scan does not look for it. Default true.")}
+
 // schemaDefs are the shapes used in more than one place.
 func schemaDefs() map[string]*conf.Shape {
 	reg := stores.Registry
@@ -185,9 +188,9 @@ func schemaDefs() map[string]*conf.Shape {
 				conf.WithRequired(conf.Object("A plain value, not a secret.",
 					conf.Prop{Name: "value", Shape: &conf.Shape{Kind: "scalar", Desc: "The value, as written.", Examples: []any{"info"}}}), "value"),
 				conf.WithRequired(conf.Object("A secret reference, as a mapping.",
-					conf.Prop{Name: "ref", Shape: conf.Ref("reference", "")}), "ref"),
+					conf.Prop{Name: "ref", Shape: conf.Ref("reference", "")}, maskProp), "ref"),
 				conf.WithRequired(conf.Object("A value composed from the manifest's variables with Go text/template ({{ .NAME }}, with urlquery, json, shell, base64); the result counts as a secret.",
-					conf.Prop{Name: "template", Shape: conf.Str("The template.", "postgres://app@db:5432/app?sslmode=require")}), "template"),
+					conf.Prop{Name: "template", Shape: conf.Str("The template.", "postgres://app@db:5432/app?sslmode=require")}, maskProp), "template"),
 			},
 		},
 		"files": {

@@ -31,6 +31,10 @@ type Plan struct {
 	// Secrets are the secret values by variable (or file) name, for
 	// masking, scanning and naming what changed.
 	Secrets []mask.Secret
+	// Unmasked names the Secrets declared mask: false: not secret, so
+	// not masked, told to a CI runner or searched for (see Masked); a
+	// change to them still counts.
+	Unmasked map[string]bool
 	// Values are the resolved references, for audit and rotation.
 	Values map[string]resolve.Value
 	// Overridden names inherited variables that declared ones replaced.
@@ -117,7 +121,24 @@ func Build(m *manifest.Manifest, prof *manifest.Profile, values map[string]resol
 	for _, n := range slices.Sorted(maps.Keys(secret)) {
 		plan.Secrets = append(plan.Secrets, mask.Secret{Name: n, Value: secret[n]})
 	}
+	for _, v := range env {
+		if v.NoMask {
+			if plan.Unmasked == nil {
+				plan.Unmasked = map[string]bool{}
+			}
+			plan.Unmasked[v.Name] = true
+		}
+	}
 	return plan, nil
+}
+
+// Masked are the Secrets to mask, tell a CI runner of and search for:
+// all but the ones declared mask: false.
+func (plan *Plan) Masked() []mask.Secret {
+	if len(plan.Unmasked) == 0 {
+		return plan.Secrets
+	}
+	return slices.DeleteFunc(slices.Clone(plan.Secrets), func(s mask.Secret) bool { return plan.Unmasked[s.Name] })
 }
 
 // render gives every variable its value: plain values, resolved

@@ -178,7 +178,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	go mw.run(wctx)
 	code, runErr := sup.run(ctx, values)
 	stopWatch()
-	warnRunnerFiles(o, sup.plan.Secrets)
+	warnRunnerFiles(o, sup.plan.Masked())
 	return code, runErr
 }
 
@@ -188,7 +188,7 @@ func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
 	if o.masker != nil {
 		// Registers the values with the CI runner (--exec masks nothing
 		// itself).
-		if _, err := o.masker.setPlan(p.Secrets); err != nil {
+		if _, err := o.masker.setPlan(p.Masked()); err != nil {
 			return err
 		}
 	}

@@ -134,7 +134,7 @@ func (s *supervisor) start() error {
 	var patterns *mask.Source
 	if s.opts.masker != nil {
 		var err error
-		if patterns, err = s.opts.masker.setPlan(s.plan.Secrets); err != nil {
+		if patterns, err = s.opts.masker.setPlan(s.plan.Masked()); err != nil {
 			return err
 		}
 	}
@@ -954,7 +954,7 @@ func (s *supervisor) apply(p *proposal) {
 		// read them: it may read its files at any time, not only when
 		// signalled.
 		if s.opts.masker != nil {
-			if err := s.opts.masker.addPlan(p.plan.Secrets); err != nil {
+			if err := s.opts.masker.addPlan(p.plan.Masked()); err != nil {
 				s.log.Error("cannot mask the new values; the child keeps the old ones", "error", err.Error())
 				p.done <- false
 				return
