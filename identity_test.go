@@ -1083,3 +1083,29 @@ func TestIdentityAWSConfigDefaultProfile(t *testing.T) {
 		})
 	}
 }
+
+// TestIdentityAWSAlternateKeyNames: aws-sdk-go-v2 reads AWS_ACCESS_KEY
+// and AWS_SECRET_KEY (the EC2 API tools' names) when AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY are unset, and its chain takes them before the
+// container endpoint: ward must strip them from what the child inherits
+// too, or the Go child acts as those keys' owner, not as the identity.
+func TestIdentityAWSAlternateKeyNames(t *testing.T) {
+	emu, w, role, m := stsIdentityWard(t, "alternate-keys", "", "")
+	cmd := w.command("run", "-m", m, "--", awsChildProgram.build(t), "1s", "2s")
+	// The emulator's long-term key, which it accepts as ward's own user.
+	cmd.Env = append(cmd.Env, "AWS_ACCESS_KEY="+awstest.AccessKeyID, "AWS_SECRET_KEY="+awstest.SecretAccessKey)
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), emu.IssuedSecrets()...))
+	}
+	var calls []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "ok ") || strings.HasPrefix(line, "fail ") {
+			calls = append(calls, line)
+		}
+	}
+	if len(calls) != 1 || !strings.HasPrefix(calls[0], "ok ") || !strings.Contains(calls[0], ":assumed-role/"+path.Base(role)+"/") {
+		t.Errorf("the aws-sdk-go-v2 child's call did not act as the identity's role %s: %q", role, redactAll(strings.Join(calls, "; "), emu.IssuedSecrets()...))
+	}
+}
