@@ -222,6 +222,21 @@ func TestAWSCredentialScoping(t *testing.T) {
 	}
 }
 
+// TestAWSAlternateKeyNamesScoping: ward's AWS helper (aws-sdk-go-v2)
+// authenticates with AWS_ACCESS_KEY and AWS_SECRET_KEY, the EC2 API
+// tools' names, when AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are
+// unset: the child gets neither, as it gets none of the usual names.
+func TestAWSAlternateKeyNamesScoping(t *testing.T) {
+	srv := awstest.New()
+	t.Cleanup(srv.Close)
+	w := newWardEnv(t)
+	srv.PutSecretString("alt/app", w.canary("aws-alt"))
+	w.env = append(withoutEnv(slices.Concat(w.env, srv.Env()), "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+		"AWS_ACCESS_KEY="+awstest.AccessKeyID, "AWS_SECRET_KEY="+awstest.SecretAccessKey)
+	m := w.manifest("version: 1\nenv:\n  APP: awssm://alt/app\n")
+	childCredentials(t, w, m, []string{"AWS_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, "")
+}
+
 // TestAWSRotation: Secrets Manager rotates as a rotation function does
 // it: createSecret stages the new value AWSPENDING, setSecret and
 // testSecret use it, finishSecret moves AWSCURRENT to it. ward reads

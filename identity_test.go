@@ -1026,3 +1026,86 @@ func TestIdentityOnExpiredStop(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityAWSConfigDefaultProfile: a [default] profile in the AWS
+// config file (AWS_CONFIG_FILE, or ~/.aws/config) that holds credentials
+// of its own (keys, a role, SSO, credential_process, an `aws login`
+// session) wins over the container endpoint in aws-sdk-go-v2's default
+// chain, as in every SDK's, and AWS_SHARED_CREDENTIALS_FILE=/dev/null
+// does not reach it: the child acts as whoever wrote the file, not as the
+// identity. ward warns, naming the file and the settings, never their
+// values; a profile with only a region gets no warning.
+func TestIdentityAWSConfigDefaultProfile(t *testing.T) {
+	emu, w, _, m := stsIdentityWard(t, "config-default", "", "")
+	key := w.canary("config-key")
+	home := t.TempDir()
+	if err := os.Mkdir(filepath.Join(home, ".aws"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(t.TempDir(), "aws-config")
+	for _, tc := range []struct {
+		name, file, body, configVar string
+		want                        []string // settings the warning names; none: no warning
+	}{
+		{"home keys", filepath.Join(home, ".aws", "config"), "[default]\nregion = eu-west-1\naws_access_key_id = " + key + "\naws_secret_access_key = " + key + "\n", "", []string{"aws_access_key_id"}},
+		{"AWS_CONFIG_FILE sso", elsewhere, "[profile other]\nregion = eu-west-1\n\n[profile default]\nsso_session = corp\nsso_account_id = 123456789012\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n", elsewhere, []string{"sso_account_id", "sso_session"}},
+		{"home login session", filepath.Join(home, ".aws", "config"), "# aws login\n[default]\nLogin_Session = arn:aws:iam::123456789012:user/dev\n", "", []string{"login_session"}},
+		{"home region only", filepath.Join(home, ".aws", "config"), "[default]\nregion = eu-west-1\ns3 =\n  role_arn = nested\n[profile ops]\ncredential_process = /bin/false\n", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(tc.file, []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := w.command("run", "-m", m, "--", "helper", "env")
+			cmd.Env = append(withoutEnv(cmd.Env, "HOME", "AWS_CONFIG_FILE"), "HOME="+home)
+			if tc.configVar != "" {
+				cmd.Env = append(cmd.Env, "AWS_CONFIG_FILE="+tc.configVar)
+			}
+			var errs strings.Builder
+			cmd.Stderr = &errs
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), append(emu.IssuedSecrets(), key)...))
+			}
+			warnings := logRecords(strings.Split(errs.String(), "\n"), "the AWS config file's default profile holds credentials, which the child's AWS SDK uses before the identity endpoint: remove them from it or give the child another AWS_CONFIG_FILE")
+			switch {
+			case tc.want == nil && len(warnings) != 0:
+				t.Errorf("warned about a default profile without credentials: %v", warnings)
+			case tc.want != nil && len(warnings) != 1:
+				t.Errorf("got %d warnings about the default profile's credentials, want 1; ward's log:\n%s", len(warnings), redactAll(errs.String(), append(emu.IssuedSecrets(), key)...))
+			case tc.want != nil:
+				if warnings[0]["file"] != tc.file || fmt.Sprint(warnings[0]["settings"]) != strings.Join(tc.want, ", ") {
+					t.Errorf("the warning names %v and %v, want %s and %s", warnings[0]["file"], warnings[0]["settings"], tc.file, strings.Join(tc.want, ", "))
+				}
+			}
+			if strings.Contains(errs.String(), key) {
+				t.Errorf("ward's log holds the config file's key")
+			}
+		})
+	}
+}
+
+// TestIdentityAWSAlternateKeyNames: aws-sdk-go-v2 reads AWS_ACCESS_KEY
+// and AWS_SECRET_KEY (the EC2 API tools' names) when AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY are unset, and its chain takes them before the
+// container endpoint: ward must strip them from what the child inherits
+// too, or the Go child acts as those keys' owner, not as the identity.
+func TestIdentityAWSAlternateKeyNames(t *testing.T) {
+	emu, w, role, m := stsIdentityWard(t, "alternate-keys", "", "")
+	cmd := w.command("run", "-m", m, "--", awsChildProgram.build(t), "1s", "2s")
+	// The emulator's long-term key, which it accepts as ward's own user.
+	cmd.Env = append(cmd.Env, "AWS_ACCESS_KEY="+awstest.AccessKeyID, "AWS_SECRET_KEY="+awstest.SecretAccessKey)
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), emu.IssuedSecrets()...))
+	}
+	var calls []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "ok ") || strings.HasPrefix(line, "fail ") {
+			calls = append(calls, line)
+		}
+	}
+	if len(calls) != 1 || !strings.HasPrefix(calls[0], "ok ") || !strings.Contains(calls[0], ":assumed-role/"+path.Base(role)+"/") {
+		t.Errorf("the aws-sdk-go-v2 child's call did not act as the identity's role %s: %q", role, redactAll(strings.Join(calls, "; "), emu.IssuedSecrets()...))
+	}
+}

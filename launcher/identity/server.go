@@ -24,11 +24,14 @@ const AWSPath = "/ward/aws/credentials"
 // AWSStripped are the variables that would make an AWS SDK take its
 // credentials from elsewhere than ward's endpoint: static keys, profiles,
 // the shared credentials file, another container endpoint or its token,
-// web identity. None is inherited by the child when ward serves its AWS
+// web identity. AWS_ACCESS_KEY and AWS_SECRET_KEY are the EC2 API tools'
+// names, which aws-sdk-go-v2 (and the Java SDK v1) read when the usual
+// ones are unset. None is inherited by the child when ward serves its AWS
 // identity; one the manifest declares under env: still reaches it (and
 // then wins in every SDK's chain).
 var AWSStripped = []string{
 	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+	"AWS_ACCESS_KEY", "AWS_SECRET_KEY",
 	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CREDENTIAL_FILE",
 	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 	"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/wardsecrets/ward/launcher/identity"
@@ -159,6 +160,7 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 			return run, err
 		}
 		run.add(e.Close, e.Env(), identity.AWSStripped)
+		warnAWSConfig(o)
 	}
 	if ids.gcp != nil {
 		e, err := identity.ServeGCP(ids.gcp, identity.GCPConfig{
@@ -214,6 +216,66 @@ func warnGCloudADC(o Options) {
 	if _, err := os.Stat(f); err == nil {
 		o.Log.Warn("the child's HOME holds gcloud's application default credentials, which Google's Go, Java and Node.js libraries use before the metadata endpoint: remove them (gcloud auth application-default revoke) or give the child another HOME", "file", f)
 	}
+}
+
+// awsProfileCredentials are the settings of an AWS config file's profile
+// that give it credentials of its own: every SDK's default chain takes
+// them before the container endpoint.
+var awsProfileCredentials = []string{
+	"aws_access_key_id", "role_arn", "source_profile", "credential_source", "credential_process",
+	"web_identity_token_file", "sso_session", "sso_start_url", "sso_account_id", "login_session",
+}
+
+// warnAWSConfig warns when the AWS config file the child's SDK reads
+// (AWS_CONFIG_FILE, or ~/.aws/config) has a default profile with
+// credentials: ward strips AWS_PROFILE and empties the shared credentials
+// file, but the SDKs read the config file's default profile too, before
+// the endpoint, so the child would act as whoever wrote it (aws configure
+// sso, aws login). It names the settings, never their values.
+func warnAWSConfig(o Options) {
+	f := o.Getenv("AWS_CONFIG_FILE")
+	if f == "" {
+		home := o.Getenv("HOME")
+		if home == "" {
+			return
+		}
+		f = filepath.Join(home, ".aws", "config")
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return
+	}
+	if found := defaultProfileCredentials(string(b)); len(found) > 0 {
+		o.Log.Warn("the AWS config file's default profile holds credentials, which the child's AWS SDK uses before the identity endpoint: remove them from it or give the child another AWS_CONFIG_FILE",
+			"file", f, "settings", strings.Join(found, ", "))
+	}
+}
+
+// defaultProfileCredentials returns the awsProfileCredentials that the
+// default profile ([default] or [profile default]) of an AWS config
+// file sets, sorted. Indented lines belong to a nested section (s3 =,
+// services =), not the profile.
+func defaultProfileCredentials(config string) []string {
+	var found []string
+	inDefault := false
+	for _, line := range strings.Split(config, "\n") {
+		if line == "" || line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			name := strings.Join(strings.Fields(strings.Trim(line, "[]")), " ")
+			inDefault = name == "default" || name == "profile default"
+			continue
+		}
+		key, _, ok := strings.Cut(line, "=")
+		key = strings.ToLower(strings.TrimSpace(key))
+		if ok && inDefault && slices.Contains(awsProfileCredentials, key) && !slices.Contains(found, key) {
+			found = append(found, key)
+		}
+	}
+	slices.Sort(found)
+	return found
 }
 
 // stop stops the endpoints; the store that issued the last credentials

@@ -147,14 +147,17 @@ type Options struct {
 // (EKS IRSA, a CI job's OIDC token), which, like Azure's
 // AZURE_FEDERATED_TOKEN_FILE, holds a credential that STS trades for
 // ward's role, and ECS's relative URI, whose path is the only secret the
-// task's credential endpoint asks for. None may reach the child. The
+// task's credential endpoint asks for. AWS_ACCESS_KEY and AWS_SECRET_KEY
+// are the EC2 API tools' names for the keys, which aws-sdk-go-v2 (ward's
+// helper's SDK) reads when the usual ones are unset. None may reach the
+// child. The
 // variables that only name a role, a profile or an endpoint stay
 // (AWS_CONTAINER_CREDENTIALS_FULL_URI too: its endpoints ask for the
 // token).
 func (o *Options) CredentialEnv() []string {
 	return []string{
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-		"AWS_CREDENTIAL_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+		"AWS_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_CREDENTIAL_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 	}
 }
