@@ -33,6 +33,11 @@ type masker struct {
 
 	mu   sync.Mutex
 	plan []mask.Secret
+	// first is the plan the running child started with: kept masked
+	// beside later ones until it is restarted, however many signals
+	// follow (a program that does not reload a file keeps its first
+	// value).
+	first []mask.Secret
 	// served are the identity credentials served, kept until they expire
 	// (an SDK may hold them until then), and the values held for the
 	// whole run (see hold).
@@ -232,7 +237,7 @@ func warnRunnerFiles(o Options, plan []mask.Secret) {
 func (m *masker) setPlan(secrets []mask.Secret) (*mask.Source, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.plan = secrets
+	m.plan, m.first = secrets, secrets
 	if err := m.register(secrets); err != nil {
 		return nil, err
 	}
@@ -249,11 +254,18 @@ func (m *masker) setPlan(secrets []mask.Secret) (*mask.Source, error) {
 	return m.src, nil
 }
 
+// maxEarlier bounds the earlier values of a name that stay masked beside
+// its current one while the child is signalled rather than restarted.
+const maxEarlier = 10
+
 // addPlan takes the values a running child is about to be given without a
 // restart (files rewritten, then a signal): registered with the CI runner
 // and masked before the files change. The child's old values stay masked
 // beside them until it is restarted: it read them and may still print
-// them.
+// them. Those it started with stay, and the last maxEarlier of each name
+// since: a child that is only ever signalled used to have every value it
+// was ever given masked, one more (and its encoded forms, all compiled
+// again) at each rotation, without bound.
 func (m *masker) addPlan(secrets []mask.Secret) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -261,10 +273,22 @@ func (m *masker) addPlan(secrets []mask.Secret) error {
 		return err
 	}
 	plan := slices.Clone(secrets)
+	same := func(a mask.Secret) func(mask.Secret) bool {
+		return func(b mask.Secret) bool { return a.Name == b.Name && string(a.Value) == string(b.Value) }
+	}
+	earlier := map[string]int{}
+	// m.plan holds the newest values first.
 	for _, old := range m.plan {
-		if !slices.ContainsFunc(plan, func(s mask.Secret) bool { return s.Name == old.Name && string(s.Value) == string(old.Value) }) {
-			plan = append(plan, old)
+		if slices.ContainsFunc(plan, same(old)) {
+			continue
 		}
+		if !slices.ContainsFunc(m.first, same(old)) {
+			if earlier[old.Name] == maxEarlier {
+				continue
+			}
+			earlier[old.Name]++
+		}
+		plan = append(plan, old)
 	}
 	m.plan = plan
 	m.remask()

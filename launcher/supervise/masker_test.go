@@ -2,6 +2,8 @@ package supervise
 
 import (
 	"bytes"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,5 +87,40 @@ func TestRegistrationsAreAtomic(t *testing.T) {
 	}
 	if len(pieces) <= len(want) {
 		t.Fatalf("no form was long enough to need pieces: the test value is too short")
+	}
+}
+
+// TestSignalledRotationsKeepMaskingBounded: with on_change: signal the
+// child is never restarted, and each rotation used to add the values it
+// replaced to what is masked for good: a long-running --mask service grew
+// by one value (and its dozens of encoded forms, compiled again at each
+// rotation) per rotation, without bound. The values the child started
+// with and the latest earlier ones stay masked; older ones are dropped.
+func TestSignalledRotationsKeepMaskingBounded(t *testing.T) {
+	m := &masker{masking: true, registered: map[string]bool{}}
+	value := func(i int) []byte { return []byte("rotated-value-" + strconv.Itoa(i)) }
+	if _, err := m.setPlan([]mask.Secret{{Name: "file:tls.pem", Value: value(0)}, {Name: "STATIC", Value: []byte("static-value-1234")}}); err != nil {
+		t.Fatal(err)
+	}
+	const rotations = 300
+	for i := 1; i <= rotations; i++ {
+		if err := m.addPlan([]mask.Secret{{Name: "file:tls.pem", Value: value(i)}, {Name: "STATIC", Value: []byte("static-value-1234")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := m.all()
+	if limit := 2 + 1 + maxEarlier; len(all) > limit {
+		t.Errorf("after %d signalled rotations %d values are masked, want at most %d", rotations, len(all), limit)
+	}
+	masked := func(v []byte) bool {
+		return slices.ContainsFunc(all, func(s mask.Secret) bool { return bytes.Equal(s.Value, v) })
+	}
+	for _, i := range []int{0, rotations, rotations - 1, rotations - maxEarlier} {
+		if !masked(value(i)) {
+			t.Errorf("the value of rotation %d is no longer masked", i)
+		}
+	}
+	if !masked([]byte("static-value-1234")) {
+		t.Error("the unchanged value is no longer masked")
 	}
 }

@@ -391,8 +391,15 @@ func (r *rotator) propose(ctx context.Context, p *proposal) bool {
 // old credentials, as a restarted one has to stop. Revoked the moment the
 // signal was sent, they failed the work the child had in flight with
 // them. Until then they are renewed; ward's exit revokes them with the
-// others.
+// others. Only the values with a lease are held: a goroutine and a copy of
+// every secret for each signal, held stop_timeout, added up with a file
+// rotated often.
 func (r *rotator) dropLater(ctx context.Context, old map[string]resolve.Value) {
+	old = maps.Clone(old)
+	maps.DeleteFunc(old, func(_ string, v resolve.Value) bool { return v.Lease == nil })
+	if len(old) == 0 {
+		return
+	}
 	go func() {
 		t := time.NewTimer(r.rot.StopTimeout)
 		defer t.Stop()

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -329,5 +331,42 @@ func TestExpiryTimer(t *testing.T) {
 	case <-expiryTimer(map[string]resolve.Value{"A": {Read: now, Expires: now.Add(time.Hour)}}, time.Time{}):
 		t.Error("the timer of a value read now, expiring in an hour, fired at once")
 	default:
+	}
+}
+
+// TestSignalsHoldNoLeaselessValues: after each signal the values the
+// child had were held for stop_timeout, in a goroutine of their own,
+// for leases to give back later, whether they had any or not: a file
+// rotated 300 times within stop_timeout held 300 goroutines, each with a
+// copy of every secret. Only values with a lease are held now.
+func TestSignalsHoldNoLeaselessValues(t *testing.T) {
+	store := &fakeStore{fetch: func(resolve.Ref) (resolve.Secret, error) {
+		return resolve.Secret{Value: []byte("v"), Version: "1"}, nil
+	}}
+	r := rotatorFor(t, store, map[string]string{"A": "wat://a"})
+	r.rot.StopTimeout = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	before := runtime.NumGoroutine()
+	for range 300 {
+		r.dropLater(ctx, maps.Clone(r.values))
+	}
+	if held := runtime.NumGoroutine() - before; held > 10 {
+		t.Errorf("300 signals without leases hold %d goroutines until stop_timeout, want none", held)
+	}
+	r.rot.StopTimeout = time.Millisecond
+	leased := maps.Clone(r.values)
+	for k, v := range leased {
+		v.Lease = &resolve.Lease{ID: "lease-1"}
+		leased[k] = v
+	}
+	r.dropLater(ctx, leased)
+	select {
+	case old := <-r.drops:
+		if len(old) != 1 {
+			t.Errorf("the leases to give back come with %d values, want 1", len(old))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the leased values were not given back after stop_timeout")
 	}
 }
