@@ -214,6 +214,21 @@ func TestIdentityMetadataWithLibrary(t *testing.T) {
 	}
 }
 
+// namespaceTools are unshare, to make the namespaces the endpoint serves
+// in, and nsenter, to connect from inside them.
+func namespaceTools(t *testing.T) (unshare, nsenter string) {
+	t.Helper()
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no unshare to make namespaces")
+	}
+	nsenter, err = exec.LookPath("nsenter")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "no nsenter to connect from inside a namespace")
+	}
+	return unshare, nsenter
+}
+
 // bashAsAnotherUser is bash, which connects with /dev/tcp, for tests that
 // run it as another user: they need root to switch users.
 func bashAsAnotherUser(t *testing.T) string {
@@ -293,14 +308,7 @@ func TestIdentityMetadataUnmappedUser(t *testing.T) {
 		return
 	}
 	bash := bashAsAnotherUser(t)
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		vaulttest.RequireIntegration(t, "no unshare to make a user namespace")
-	}
-	nsenter, err := exec.LookPath("nsenter")
-	if err != nil {
-		vaulttest.RequireIntegration(t, "no nsenter to connect from the user namespace")
-	}
+	unshare, nsenter := namespaceTools(t)
 	addr, pid := serveInNamespace(t, unshare, "--user", "--map-user=65534", "--map-group=65534")
 	if got := metadataStatus(t, bash, addr, &syscall.Credential{Uid: 65534, Gid: 65534}); !strings.HasPrefix(got, "HTTP/1.1 403") {
 		t.Errorf("the host's nobody, which the namespace does not map: got %q, want 403", got)
@@ -326,14 +334,7 @@ func TestIdentityMetadataOtherPIDNamespace(t *testing.T) {
 		return
 	}
 	bash := bashAsAnotherUser(t)
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		vaulttest.RequireIntegration(t, "no unshare to make a PID namespace")
-	}
-	nsenter, err := exec.LookPath("nsenter")
-	if err != nil {
-		vaulttest.RequireIntegration(t, "no nsenter to connect from the PID namespace")
-	}
+	unshare, nsenter := namespaceTools(t)
 	addr, pid := serveInNamespace(t, unshare, "--pid", "--fork", "--mount", "--mount-proc")
 	sidecar := []string{unshare, "--pid", "--fork", "--mount", "--mount-proc"}
 	if got := metadataStatus(t, bash, addr, nil, sidecar...); !strings.HasPrefix(got, "HTTP/1.1 403") {
@@ -355,14 +356,7 @@ func TestIdentityMetadataProcSubsetPid(t *testing.T) {
 		return
 	}
 	bash := bashAsAnotherUser(t)
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		vaulttest.RequireIntegration(t, "no unshare to make a PID namespace")
-	}
-	nsenter, err := exec.LookPath("nsenter")
-	if err != nil {
-		vaulttest.RequireIntegration(t, "no nsenter to connect from the PID namespace")
-	}
+	unshare, nsenter := namespaceTools(t)
 	addr, pid := serveInNamespace(t, unshare, "--pid", "--fork", "--mount", "sh", "-c", `mount -t proc -o subset=pid proc /proc && exec "$@"`, "sh")
 	inside := []string{nsenter, "--pid", "--target", strconv.Itoa(unshareChild(t, pid))}
 	if got := metadataStatus(t, bash, addr, nil, inside...); !strings.HasPrefix(got, "HTTP/1.1 200") {
@@ -421,14 +415,7 @@ func TestIdentityMetadataUndumpableChild(t *testing.T) {
 		return
 	}
 	bash := bashAsAnotherUser(t)
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		vaulttest.RequireIntegration(t, "no unshare to make a PID namespace")
-	}
-	nsenter, err := exec.LookPath("nsenter")
-	if err != nil {
-		vaulttest.RequireIntegration(t, "no nsenter to connect from the PID namespace")
-	}
+	unshare, nsenter := namespaceTools(t)
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
 		vaulttest.RequireIntegration(t, "no setpriv to switch users")
