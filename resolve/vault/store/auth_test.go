@@ -235,17 +235,25 @@ func TestAuthAppRole(t *testing.T) {
 	})
 }
 
-func TestAuthAppRoleWrappedSecretID(t *testing.T) {
-	needVault(t)
-	tc := newCase(t)
-	ref, value, pol := readable(t, tc)
-	mount, role, roleID := approle(t, pol, nil)
+// wrappingClient is root's client with every answer response-wrapped
+// (for 2 minutes), as an operator's delivery of a secret_id is.
+func wrappingClient(t *testing.T) *api.Client {
+	t.Helper()
 	wrapper, err := root.Clone()
 	if err != nil {
 		t.Fatal(err)
 	}
 	wrapper.SetToken(root.Token())
 	wrapper.SetWrappingLookupFunc(func(string, string) string { return "2m" })
+	return wrapper
+}
+
+func TestAuthAppRoleWrappedSecretID(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	mount, role, roleID := approle(t, pol, nil)
+	wrapper := wrappingClient(t)
 	sec, err := wrapper.Logical().Write("auth/"+mount+"/role/"+role+"/secret-id", nil)
 	if err != nil || sec.WrapInfo == nil {
 		t.Fatalf("wrapped secret-id: %v", err)
@@ -279,12 +287,7 @@ func TestAuthAppRoleWrappedSecretIDTampered(t *testing.T) {
 	tc := newCase(t)
 	ref, _, pol := readable(t, tc)
 	mount, role, roleID := approle(t, pol, nil)
-	wrapper, err := root.Clone()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper.SetToken(root.Token())
-	wrapper.SetWrappingLookupFunc(func(string, string) string { return "2m" })
+	wrapper := wrappingClient(t)
 	wrapped := func(path string, write bool) string {
 		t.Helper()
 		var sec *api.Secret
