@@ -118,12 +118,18 @@ func TestWriterSplitAtEveryPoint(t *testing.T) {
 	secrets := []Secret{{Name: "API_TOKEN", Value: []byte("tok-3f9a2c7e")}}
 	input := []byte("connecting with tok-3f9a2c7e to host\n")
 	want := []byte("connecting with <ward:API_TOKEN> to host\n")
+	everySplit(t, secrets, input, want)
+}
+
+// everySplit masks input written in two parts, split at every point, and
+// byte by byte, the worst case for a pseudo-terminal: each gives want.
+func everySplit(t *testing.T, secrets []Secret, input, want []byte) {
+	t.Helper()
 	for i := 0; i <= len(input); i++ {
 		if got := maskChunks(t, secrets, input, []int{i}); !bytes.Equal(got, want) {
 			t.Errorf("split at %d: %s", i, diff(got, want))
 		}
 	}
-	// And byte by byte, the worst case for a pseudo-terminal.
 	ones := make([]int, len(input))
 	for i := range ones {
 		ones[i] = 1
@@ -714,18 +720,7 @@ func TestWriterStyledValue(t *testing.T) {
 			if ref := refMask(secrets, input); !bytes.Equal(ref, want) {
 				t.Fatalf("the reference: %s", diff(ref, want))
 			}
-			for i := 0; i <= len(input); i++ {
-				if got := maskChunks(t, secrets, input, []int{i}); !bytes.Equal(got, want) {
-					t.Errorf("split at %d: %s", i, diff(got, want))
-				}
-			}
-			ones := make([]int, len(input))
-			for i := range ones {
-				ones[i] = 1
-			}
-			if got := maskChunks(t, secrets, input, ones); !bytes.Equal(got, want) {
-				t.Errorf("one byte per write: %s", diff(got, want))
-			}
+			everySplit(t, secrets, input, want)
 		})
 	}
 }
