@@ -465,23 +465,13 @@ func (s *Store) Revoke(ctx context.Context, lease *resolve.Lease) error {
 }
 
 func (s *Store) revoke(ctx context.Context, id string) error {
-	body, err := json.Marshal(map[string]any{"lease_id": id})
-	if err != nil {
-		return err
-	}
-	rep, err := s.auth.do(ctx, func(ctx context.Context) (reply, error) {
-		ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
-		defer cancel()
-		resp, err := s.client.Logical().WriteRawWithContext(ctx, "sys/leases/revoke", body)
-		rep, err := toReply(resp, err)
-		return rep, s.unreachable(err)
-	})
+	rep, err := s.leaseCall(ctx, "revoke", id)
 	switch {
 	case err != nil:
 		return fmt.Errorf("revoke the vault lease of %s: %w", leaseSource(id), err)
 	case rep.status == http.StatusForbidden:
 		return fmt.Errorf("revoke the vault lease of %s: %w: check that the token's policy grants \"update\" on sys/leases/revoke", leaseSource(id), ErrPermissionDenied)
-	case rep.status == http.StatusBadRequest && strings.Contains(strings.Join(rep.msgs, " "), "invalid lease"):
+	case rep.leaseUnknown():
 		// Already gone: expired, or revoked with its token.
 	case rep.status >= 400:
 		return fmt.Errorf("revoke the vault lease of %s: %w", leaseSource(id), rep.err())
@@ -659,22 +649,34 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 // revocation of the token that created it. The lookup is in Vault's
 // default policy; any other answer, or none, says nothing.
 func (s *Store) leaseRevoked(ctx context.Context, id string) bool {
-	body, err := json.Marshal(map[string]any{"lease_id": id})
-	if err != nil {
-		return false
-	}
-	rep, err := s.auth.do(ctx, func(ctx context.Context) (reply, error) {
-		ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
-		defer cancel()
-		resp, err := s.client.Logical().WriteRawWithContext(ctx, "sys/leases/lookup", body)
-		rep, err := toReply(resp, err)
-		return rep, s.unreachable(err)
-	})
+	rep, err := s.leaseCall(ctx, "lookup", id)
 	if err != nil {
 		s.log.Debug("vault lease lookup failed", "lease", leaseSource(id), "error", err.Error())
 		return false
 	}
-	return rep.status == http.StatusBadRequest && strings.Contains(strings.Join(rep.msgs, " "), "invalid lease")
+	return rep.leaseUnknown()
+}
+
+// leaseCall writes lease id to sys/leases/OP (revoke, lookup) with the
+// store's token, within the request timeout.
+func (s *Store) leaseCall(ctx context.Context, op, id string) (reply, error) {
+	body, err := json.Marshal(map[string]any{"lease_id": id})
+	if err != nil {
+		return reply{}, err
+	}
+	return s.auth.do(ctx, func(ctx context.Context) (reply, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+		defer cancel()
+		resp, err := s.client.Logical().WriteRawWithContext(ctx, "sys/leases/"+op, body)
+		rep, err := toReply(resp, err)
+		return rep, s.unreachable(err)
+	})
+}
+
+// leaseUnknown reports whether Vault answered that it knows no such
+// lease: expired, or revoked with its token or by an operator.
+func (r reply) leaseUnknown() bool {
+	return r.status == http.StatusBadRequest && strings.Contains(strings.Join(r.msgs, " "), "invalid lease")
 }
 
 // tokenFileCheck is how often a lease's renewal looks at the token file.
