@@ -283,6 +283,10 @@ func toLower(c byte) byte {
 
 // backslashed returns v with a backslash before each byte of special.
 func backslashed(v []byte, special string) []byte {
+	if !bytes.ContainsAny(v, special) {
+		// Most values: no copy for the set to drop as a duplicate.
+		return v
+	}
 	out := make([]byte, 0, len(v)+8)
 	for _, c := range v {
 		if strings.IndexByte(special, c) >= 0 {
