@@ -256,13 +256,9 @@ func readHidden(f *os.File) (v []byte, pasted bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	// Echo stays off until the rest of a paste has been discarded: its
-	// lines may still be arriving when the first has been read.
-	restore, err := signals.HideInput(f)
-	if err != nil {
-		return nil, false, err
-	}
-	defer restore()
+	// Caught before echo goes off: a Ctrl-C typed between the two (the
+	// prompt is on the screen already) ended ward by Go's default action
+	// and left the terminal without echo.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	done := make(chan struct{})
@@ -280,6 +276,13 @@ func readHidden(f *os.File) (v []byte, pasted bool, err error) {
 		case <-done:
 		}
 	}()
+	// Echo stays off until the rest of a paste has been discarded: its
+	// lines may still be arriving when the first has been read.
+	restore, err := signals.HideInput(f)
+	if err != nil {
+		return nil, false, err
+	}
+	defer restore()
 	v, err = term.ReadPassword(fd)
 	if err != nil {
 		return nil, false, err
