@@ -91,7 +91,7 @@ func NewApp(stdio IO) *cli.App {
 		Reader:    stdio.Stdin,
 		// ward's own help command replaces urfave/cli's, so the help flag
 		// is declared here (urfave/cli adds it only with its command).
-		Flags:          []cli.Flag{cli.HelpFlag},
+		Flags:          []cli.Flag{helpFlag()},
 		Action:         unknownCommand,
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   usageError,
@@ -111,6 +111,7 @@ func NewApp(stdio IO) *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
 	setUsageError(app.Commands)
 	hideHelpCommands(app.Commands)
+	fixNames(app)
 	reportJSONWhenLogging(app.Commands)
 	return app
 }

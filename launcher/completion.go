@@ -236,7 +236,7 @@ func flagValues(f cli.Flag, before []string, cur string) []string {
 	case "log-format":
 		return withPrefix([]string{"text", "json", "auto"}, cur)
 	}
-	if s, ok := f.(*cli.StringFlag); ok && s.TakesFile {
+	if s, ok := stringFlagOf(f); ok && s.TakesFile {
 		return []string{completeFiles}
 	}
 	return nil
@@ -319,8 +319,8 @@ func given(f cli.Flag, before []string) bool {
 }
 
 func isSlice(f cli.Flag) bool {
-	_, ok := f.(*cli.StringSliceFlag)
-	return ok
+	s, ok := f.(cli.DocGenerationSliceFlag)
+	return ok && s.IsSliceFlag()
 }
 
 func withPrefix(words []string, prefix string) []string {
