@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -70,4 +71,59 @@ func storeOf(pkg string) string {
 		return ""
 	}
 	return name
+}
+
+// TestInstallLinksNoC checks that the builds a user makes as the README,
+// the quickstart and the examples say link no C library: where a C
+// compiler is installed Go builds net and os/user with cgo by default,
+// and a dynamically linked ward pays the dynamic loader on every start
+// (README: Installing). The go list runs as on such a machine
+// (CGO_ENABLED=1), with the line's own settings on top.
+func TestInstallLinksNoC(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, install, _ := strings.Cut(string(readme), "## Installing\n\n```sh\n")
+	install, _, _ = strings.Cut(install, "\n")
+	var env, tags []string
+	words := strings.Fields(install)
+	for len(words) > 0 && strings.Contains(words[0], "=") {
+		env, words = append(env, words[0]), words[1:]
+	}
+	for i, w := range words {
+		if w == "-tags" && i+1 < len(words) {
+			tags = append(tags, "-tags", words[i+1])
+		}
+	}
+	if len(words) < 2 || words[0] != "go" || words[1] != "install" {
+		t.Fatalf("README: Installing: the first line of its sh block is not a go install: %q", install)
+	}
+	args := append(append([]string{"list", "-deps", "-f", "{{.ImportPath}}"}, tags...),
+		".", "./resolve/vault/ward-vault", "./resolve/aws/ward-aws", "./resolve/gcp/ward-gcp", "./resolve/azure/ward-azure")
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=1"), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go %s: %v", strings.Join(args, " "), err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p == "runtime/cgo" {
+			t.Errorf("README's install line %q links runtime/cgo on a machine with a C compiler: ward and its helpers become dynamically linked", install)
+			break
+		}
+	}
+
+	// Every other go build or go install a user copies says the same.
+	for _, file := range []string{"README.md", "scripts/quickstart.sh", "examples/ci/github-actions.yml", "examples/ci/gitlab-ci.yml", "examples/gcp-cloud-run/Dockerfile", "examples/azure-aks/README.md"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if (strings.Contains(line, "go install ") || strings.Contains(line, "go build ")) && !strings.Contains(line, "`") && !strings.Contains(line, "CGO_ENABLED=0 go ") {
+				t.Errorf("%s:%d: %q builds ward without CGO_ENABLED=0", file, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
 }

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p bin
-go build -tags urfave_cli_no_docs -o bin/ward .
+CGO_ENABLED=0 go build -tags urfave_cli_no_docs -o bin/ward .
 ward=bin/ward
 for name in demo/api_token demo/db_password; do
   if ! "$ward" local list | cut -f1 | grep -qx "$name"; then

@@ -287,6 +287,14 @@ func (c *Client) start() (*conn, error) {
 	return cn, nil
 }
 
+// InstallCommand is the command that installs ward and its helpers at
+// version, as README "Installing" gives it: without cgo, which ward does not
+// use (with it, Go links the C library for the resolver and every start
+// pays the dynamic loader).
+func InstallCommand(version string) string {
+	return "CGO_ENABLED=0 go install -tags urfave_cli_no_docs github.com/wardsecrets/ward/...@" + version
+}
+
 // ServeArg is the argument ward starts a helper with.
 const ServeArg = "--ward-store-protocol=1"
 
@@ -333,9 +341,9 @@ func (e *MissingError) Error() string {
 // Hint says how to install the helper.
 func (e *MissingError) Hint() string {
 	if e.Unusable != "" {
-		return fmt.Sprintf("chmod +x %s if it is ward's helper copied without its mode; else install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION", e.Unusable)
+		return fmt.Sprintf("chmod +x %s if it is ward's helper copied without its mode; else install ward's store helpers beside ward: %s", e.Unusable, InstallCommand("VERSION"))
 	}
-	return "install ward's store helpers beside ward: go install github.com/wardsecrets/ward/...@VERSION (or copy every ward-* program from ward's image or release next to ward)"
+	return "install ward's store helpers beside ward: " + InstallCommand("VERSION") + " (or copy every ward-* program from ward's image or release next to ward)"
 }
 
 // VersionError is a helper of another ward: one that speaks another
@@ -366,7 +374,7 @@ func (e *VersionError) Hint() string {
 	if v == "" || v == "dev" {
 		v = "VERSION"
 	}
-	return fmt.Sprintf("install the helpers of this ward beside it: go install github.com/wardsecrets/ward/...@%s (or copy every ward-* program from ward's image or release next to ward), or remove %s", v, e.Path)
+	return fmt.Sprintf("install the helpers of this ward beside it: %s (or copy every ward-* program from ward's image or release next to ward), or remove %s", InstallCommand(v), e.Path)
 }
 
 func orDev(v string) string {

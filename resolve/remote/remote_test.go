@@ -475,7 +475,7 @@ func TestMissingHelper(t *testing.T) {
 	c := New(Config{Program: "ward-no-such-helper", Store: "none"})
 	_, err := c.Fetch(context.Background(), ref("a"))
 	var me *MissingError
-	if !errors.As(err, &me) || !strings.Contains(err.Error(), "ward-no-such-helper is not installed") || !strings.Contains(me.Hint(), "go install github.com/wardsecrets/ward/...") {
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), "ward-no-such-helper is not installed") || !strings.Contains(me.Hint(), "CGO_ENABLED=0 go install -tags urfave_cli_no_docs github.com/wardsecrets/ward/...") {
 		t.Errorf("got %v, want a MissingError with an install hint", err)
 	}
 }
@@ -658,7 +658,7 @@ func TestHelperOfAnotherWard(t *testing.T) {
 			t.Errorf("got %q, want it to name %s", err, want)
 		}
 	}
-	if !strings.Contains(hint, "go install github.com/wardsecrets/ward/...@v1.2.3") || !strings.Contains(hint, helper) {
+	if !strings.Contains(hint, "CGO_ENABLED=0 go install -tags urfave_cli_no_docs github.com/wardsecrets/ward/...@v1.2.3") || !strings.Contains(hint, helper) {
 		t.Errorf("got hint %q, want the install of ward v1.2.3's helpers and the file to replace", hint)
 	}
 }
