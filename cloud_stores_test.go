@@ -279,6 +279,38 @@ func TestAWSRotation(t *testing.T) {
 	}
 }
 
+// TestSSMLabelMoved: a parameter read by label (`?label=prod`) follows
+// the label: moving it to another version (aws ssm label-parameter-version,
+// a release promoting a value) restarts the child once with that
+// version's value; a new version the label is not on changes nothing.
+func TestSSMLabelMoved(t *testing.T) {
+	srv := awstest.New()
+	t.Cleanup(srv.Close)
+	w := newWardEnv(t)
+	w.env = append(w.env, srv.Env()...)
+	v1, v2, v3 := w.canary("ssm-label1"), w.canary("ssm-label2"), w.canary("ssm-label3")
+	srv.PutParameter("/app/db", v1, true)
+	srv.PutParameter("/app/db", v2, true)
+	srv.LabelParameter("/app/db", 1, "prod")
+	m := w.manifest("version: 1\nenv:\n  DB_PASSWORD: ssm:///app/db?label=prod\n" + fastRotation)
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	if envListing(stdout)["DB_PASSWORD"] != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the labelled version's value")
+	}
+
+	srv.PutParameter("/app/db", v3, true)
+	calls := srv.Calls("")
+	waitUntil(t, "two polls after a version the label is not on", func() bool { return srv.Calls("") >= calls+2 })
+	srv.LabelParameter("/app/db", 3, "prod")
+	if envListing(stdout)["DB_PASSWORD"] != helper.Hash(v3) {
+		t.Fatalf("the child after the label moved does not have the value of the version it moved to")
+	}
+	stderr.waitForContaining("child restarted with the new secrets")
+	if n := stopAndCount(t, cmd, stdout, stderr, w.canaries...); n != 0 {
+		t.Errorf("got %d more starts, want 0 (one per move of the label)", n)
+	}
+}
+
 // TestAzureCredentialScoping: the child gets none of the variables
 // azidentity reads a credential from (a service principal's secret, the
 // workload identity token file, the managed identity header), though

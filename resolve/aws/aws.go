@@ -50,7 +50,8 @@ var Kind = &resolve.Kind{
 			Check:      checkParameterRef,
 			Pattern: func() string {
 				// A name from the root, a simple name, or an ARN.
-				return conf.RefPattern("ssm", `((/[^/#?]+)+|`+parameterARNPattern+`|[^/#?:]+)`, true, conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`})
+				return conf.RefPattern("ssm", `((/[^/#?]+)+|`+parameterARNPattern+`|[^/#?:]+)`, true,
+					conf.RefOption{Name: "version", Value: `0*[1-9][0-9]*`}, conf.RefOption{Name: "label", Value: labelPattern})
 			},
 			Refresh: resolve.Polled,
 		},
@@ -106,9 +107,14 @@ func checkParameterRef(r *resolve.Ref) *resolve.RefError {
 	}
 	if strings.Contains(r.Path, ":") && !parameterARNRE.MatchString(r.Path) {
 		hint := "write ssm:///path/to/param, or its ARN: ssm://arn:aws:ssm:REGION:ACCOUNT:parameter/path/to/param, with a region such as eu-west-1"
-		if name, v, _ := strings.Cut(r.Path, ":"); !strings.HasPrefix(r.Path, "arn:") && positiveRE.MatchString(v) {
-			// Parameter Store's own name:version.
-			hint = fmt.Sprintf("a version is an option: ssm://%s?version=%s", name, v)
+		if name, v, _ := strings.Cut(r.Path, ":"); !strings.HasPrefix(r.Path, "arn:") {
+			// Parameter Store's own name:version and name:label.
+			switch {
+			case positiveRE.MatchString(v):
+				hint = fmt.Sprintf("a version is an option: ssm://%s?version=%s", name, v)
+			case labelAccepted(v):
+				hint = fmt.Sprintf("a label is an option: ssm://%s?label=%s", name, v)
+			}
 		}
 		return &resolve.RefError{Msg: fmt.Sprintf("%q is neither a parameter name (which holds no colon) nor a parameter's ARN", r.Path), Hint: hint}
 	}
@@ -119,10 +125,30 @@ func checkParameterRef(r *resolve.Ref) *resolve.RefError {
 		return &resolve.RefError{Msg: fmt.Sprintf("parameter name %q has a / but does not start with one", r.Path),
 			Hint: "a parameter in a hierarchy is named from the root: write ssm:///" + r.Path + " (three slashes)"}
 	}
-	if err := resolve.AllowOptions(r, "version"); err != nil {
+	if err := resolve.AllowOptions(r, "version", "label"); err != nil {
 		return err
 	}
+	label, hasLabel := r.Options["label"]
+	if _, hasVersion := r.Options["version"]; hasVersion && hasLabel {
+		return &resolve.RefError{Msg: "both version and label given", Hint: "choose one: ?version=3 or ?label=prod"}
+	}
+	if hasLabel && !labelAccepted(label) {
+		return &resolve.RefError{Msg: fmt.Sprintf("option label=%q is not a label Parameter Store accepts", label),
+			Hint: "a label is 1 to 100 letters, digits, '.', '-' and '_', and does not begin with a digit, \"aws\" or \"ssm\""}
+	}
 	return resolve.PositiveIntOption(r, "version")
+}
+
+// labelPattern is what a Parameter Store label is made of; labelAccepted
+// adds the prefixes it may not begin with.
+const labelPattern = `[a-zA-Z._-][a-zA-Z0-9._-]{0,99}`
+
+// labelAccepted reports whether Parameter Store accepts label, as
+// LabelParameterVersion documents: at most 100 letters, digits, '.', '-'
+// and '_', not beginning with a digit, "aws" or "ssm" (in any case).
+func labelAccepted(label string) bool {
+	lower := strings.ToLower(label)
+	return labelRE.MatchString(label) && !strings.HasPrefix(lower, "aws") && !strings.HasPrefix(lower, "ssm")
 }
 
 // DefaultTimeout bounds one request when Options.Timeout is zero: its
@@ -221,6 +247,7 @@ var (
 	secretARNRE    = conf.Lazy(`^` + secretARNPattern + `$`)
 	regionRE       = conf.Lazy(`^` + regionPattern + `$`)
 	positiveRE     = conf.Lazy(`^[1-9][0-9]*$`)
+	labelRE        = conf.Lazy(`^` + labelPattern + `$`)
 )
 
 // MaxSessionDuration is the longest session AssumeRole grants (12 hours,

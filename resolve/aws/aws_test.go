@@ -82,3 +82,41 @@ func TestRegionSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestParameterLabelRefs: ?label= takes what LabelParameterVersion
+// accepts, alone, and the CLI's name:label points to it.
+func TestParameterLabelRefs(t *testing.T) {
+	registry := resolve.NewRegistry(Kind)
+	for _, ref := range []string{
+		"ssm:///app/db?label=prod",
+		"ssm:///app/db?label=Release-2.1_b#password",
+		"ssm://arn:aws:ssm:eu-west-1:123456789012:parameter/app/db?label=prod",
+		"ssm://top?label=" + strings.Repeat("x", 100),
+	} {
+		if _, err := registry.ParseRef(ref); err != nil {
+			t.Errorf("%s: %v", ref, err)
+		}
+	}
+	tests := []struct{ ref, msg, hint string }{
+		{"ssm:///app/db:prod", "neither a parameter name", "?label=prod"},
+		{"ssm:///app/db?label=prod&version=2", "both version and label", "choose one"},
+		{"ssm:///app/db?label=1st", "not a label Parameter Store accepts", "does not begin with a digit"},
+		{"ssm:///app/db?label=awsprod", "not a label Parameter Store accepts", `"aws"`},
+		{"ssm:///app/db?label=SSM-x", "not a label Parameter Store accepts", `"ssm"`},
+		{"ssm:///app/db?label=a+b", "not a label Parameter Store accepts", "letters, digits"},
+		{"ssm:///app/db?label=" + strings.Repeat("x", 101), "not a label Parameter Store accepts", "1 to 100"},
+		{"ssm:///app/db?label=", "not a label Parameter Store accepts", "1 to 100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			_, err := registry.ParseRef(tt.ref)
+			re, ok := err.(*resolve.RefError)
+			if !ok {
+				t.Fatalf("got %v (%T), want a *resolve.RefError", err, err)
+			}
+			if !strings.Contains(re.Msg, tt.msg) || !strings.Contains(re.Hint, tt.hint) {
+				t.Errorf("got %q (hint %q), want it to say %q (hint %q)", re.Msg, re.Hint, tt.msg, tt.hint)
+			}
+		})
+	}
+}

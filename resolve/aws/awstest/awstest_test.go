@@ -515,6 +515,84 @@ func TestParameterVersionsAndSelectors(t *testing.T) {
 	}
 }
 
+// TestParameterLabels: LabelParameterVersion as Parameter Store documents
+// it (labels move between versions, a version holds ten at most, names it
+// refuses come back in InvalidLabels), and name:label reads.
+func TestParameterLabels(t *testing.T) {
+	srv, _, ps := clients(t)
+	c := ctx(t)
+	for _, v := range []string{"v1", "v2", "v3"} {
+		srv.PutParameter("/cfg/key", v, false)
+	}
+	label := func(version int64, labels ...string) *ssm.LabelParameterVersionOutput {
+		t.Helper()
+		in := &ssm.LabelParameterVersionInput{Name: aws.String("/cfg/key"), Labels: labels}
+		if version != 0 {
+			in.ParameterVersion = aws.Int64(version)
+		}
+		out, err := ps.LabelParameterVersion(c, in)
+		if err != nil {
+			t.Fatalf("LabelParameterVersion(%d, %q): %v", version, labels, err)
+		}
+		return out
+	}
+	read := func(name string) (string, int64) {
+		t.Helper()
+		out, err := ps.GetParameter(c, &ssm.GetParameterInput{Name: aws.String(name)})
+		if err != nil {
+			t.Fatalf("GetParameter(%s): %v", name, err)
+		}
+		return aws.ToString(out.Parameter.Value) + "@" + aws.ToString(out.Parameter.Selector), out.Parameter.Version
+	}
+
+	out := label(1, "prod", "1st", "AWSish", "ssm-x", "bad label", "good.name_-1")
+	if out.ParameterVersion != 1 || !reflect.DeepEqual(out.InvalidLabels, []string{"1st", "AWSish", "ssm-x", "bad label"}) {
+		t.Errorf("label v1: version %d, invalid %q", out.ParameterVersion, out.InvalidLabels)
+	}
+	if got, v := read("/cfg/key:prod"); got != "v1@:prod" || v != 1 {
+		t.Errorf("name:prod = %s version %d, want v1@:prod version 1", got, v)
+	}
+	if out := label(0, "prod"); out.ParameterVersion != 3 {
+		t.Errorf("label without a version went to %d, want the latest, 3", out.ParameterVersion)
+	}
+	if got, _ := read("/cfg/key:prod"); got != "v3@:prod" {
+		t.Errorf("after moving prod: name:prod = %s, want v3", got)
+	}
+	if got, _ := read(srv.ParameterARN("/cfg/key") + ":good.name_-1"); got != "v1@:good.name_-1" {
+		t.Errorf("ARN:good.name_-1 = %s, want v1 (the label stays where it was put)", got)
+	}
+	_, err := ps.GetParameter(c, &ssm.GetParameterInput{Name: aws.String("/cfg/key:Prod")})
+	wantAPIError(t, err, "ParameterVersionNotFound", 400) // labels are case-sensitive
+
+	many := make([]string, 10)
+	for i := range many {
+		many[i] = fmt.Sprintf("l%d", i)
+	}
+	_, err = ps.LabelParameterVersion(c, &ssm.LabelParameterVersionInput{Name: aws.String("/cfg/key"), ParameterVersion: aws.Int64(2), Labels: many})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ps.LabelParameterVersion(c, &ssm.LabelParameterVersionInput{Name: aws.String("/cfg/key"), ParameterVersion: aws.Int64(2), Labels: []string{"eleventh"}})
+	wantAPIError(t, err, "ParameterVersionLabelLimitExceeded", 400)
+	_, err = ps.LabelParameterVersion(c, &ssm.LabelParameterVersionInput{Name: aws.String("/cfg/key"), ParameterVersion: aws.Int64(9), Labels: []string{"x"}})
+	wantAPIError(t, err, "ParameterVersionNotFound", 400)
+	_, err = ps.LabelParameterVersion(c, &ssm.LabelParameterVersionInput{Name: aws.String("/cfg/nope"), Labels: []string{"x"}})
+	wantAPIError(t, err, "ParameterNotFound", 400)
+
+	// The oldest version is not deleted to make room while it has a label.
+	for range 97 {
+		srv.PutParameter("/cfg/key", "more", false)
+	}
+	_, err = ps.PutParameter(c, &ssm.PutParameterInput{Name: aws.String("/cfg/key"), Value: aws.String("v101"), Overwrite: aws.Bool(true)})
+	if msg := wantAPIError(t, err, "ParameterMaxVersionLimitExceeded", 400); !strings.Contains(msg, "Version 1, the oldest version, can't be deleted because it has a label") {
+		t.Errorf("message %q does not name the oldest version and its label", msg)
+	}
+	label(3, "good.name_-1")
+	if _, err := ps.PutParameter(c, &ssm.PutParameterInput{Name: aws.String("/cfg/key"), Value: aws.String("v101"), Overwrite: aws.Bool(true)}); err != nil {
+		t.Errorf("after moving the label off version 1: %v", err)
+	}
+}
+
 func TestGetParameters(t *testing.T) {
 	srv, _, ps := clients(t)
 	c := ctx(t)

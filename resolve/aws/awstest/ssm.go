@@ -1,13 +1,14 @@
 package awstest
 
 // AWS Systems Manager Parameter Store (ssm-2014-11-06): GetParameter,
-// GetParameters, PutParameter.
+// GetParameters, PutParameter, LabelParameterVersion.
 
 import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,8 @@ const (
 
 	maxGetParameters   = 10
 	maxParamVersions   = 100
+	maxVersionLabels   = 10
+	maxLabelLength     = 100
 	maxHierarchyDepth  = 15
 	maxStandardValue   = 4096
 	maxAdvancedValue   = 8192
@@ -34,6 +37,8 @@ var ssmOps = map[string]handlerFunc{
 	"GetParameter":  (*Server).ssmGetParameter,
 	"GetParameters": (*Server).ssmGetParameters,
 	"PutParameter":  (*Server).ssmPutParameter,
+
+	"LabelParameterVersion": (*Server).ssmLabelParameterVersion,
 }
 
 type parameter struct {
@@ -50,6 +55,7 @@ type paramVersion struct {
 	tier       string
 	dataType   string
 	modified   time.Time
+	labels     []string // at most maxVersionLabels; a label is on one version of a parameter at most
 }
 
 func (p *parameter) latest() *paramVersion { return p.versions[len(p.versions)-1] }
@@ -57,6 +63,16 @@ func (p *parameter) latest() *paramVersion { return p.versions[len(p.versions)-1
 func (p *parameter) version(n int64) *paramVersion {
 	for _, v := range p.versions {
 		if v.version == n {
+			return v
+		}
+	}
+	return nil
+}
+
+// labelled returns the version that carries label (case-sensitive).
+func (p *parameter) labelled(label string) *paramVersion {
+	for _, v := range p.versions {
+		if slices.Contains(v.labels, label) {
 			return v
 		}
 	}
@@ -167,11 +183,12 @@ func (s *Server) readParameter(ref string, decrypt bool) paramRead {
 	if hasSelector {
 		n, err := strconv.ParseInt(selector, 10, 64)
 		if err != nil {
-			// Labels are not emulated: no version carries one.
-			return paramRead{missing: ssmError("ParameterVersionNotFound", "message",
-				"Systems Manager could not find label %s of %s. Verify the label and try again.", selector, p.name)}
-		}
-		if v = p.version(n); v == nil {
+			// A label: a selector that is not a number.
+			if v = p.labelled(selector); v == nil {
+				return paramRead{missing: ssmError("ParameterVersionNotFound", "message",
+					"Systems Manager could not find label %s of %s. Verify the label and try again.", selector, p.name)}
+			}
+		} else if v = p.version(n); v == nil {
 			return paramRead{missing: ssmError("ParameterVersionNotFound", "message",
 				"Systems Manager could not find version %d of %s. Verify the version and try again.", n, p.name)}
 		}
@@ -423,11 +440,17 @@ func (s *Server) putParameter(in ssmPutInput) (*paramVersion, *apiError) {
 	} else {
 		v.version = existing.latest().version + 1
 	}
-	existing.versions = append(existing.versions, v)
-	if len(existing.versions) > maxParamVersions {
-		// Parameter Store deletes the oldest (unlabelled) version.
-		existing.versions = existing.versions[len(existing.versions)-maxParamVersions:]
+	if len(existing.versions) == maxParamVersions {
+		// Parameter Store deletes the oldest version to make room, but
+		// not one that carries a label.
+		if oldest := existing.versions[0]; len(oldest.labels) > 0 {
+			return nil, ssmError("ParameterMaxVersionLimitExceeded", "message",
+				"You attempted to create a new version of %s by calling the PutParameter API with the overwrite flag. Version %d, the oldest version, can't be deleted because it has a label associated with it. Move the label to another version of the parameter, and try again.",
+				name, oldest.version)
+		}
+		existing.versions = existing.versions[1:]
 	}
+	existing.versions = append(existing.versions, v)
 	return v, nil
 }
 
@@ -482,4 +505,98 @@ func (s *Server) PutParameter(name, value string, secure bool) (version int64) {
 		panic("awsemu: PutParameter: " + aerr.Error())
 	}
 	return v.version
+}
+
+// validLabel reports whether Parameter Store accepts label: at most 100
+// letters, digits, '.', '-' and '_', not beginning with a digit, "aws" or
+// "ssm" (in any case).
+var validLabel = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,100}$`)
+
+func labelAccepted(label string) bool {
+	lower := strings.ToLower(label)
+	return validLabel.MatchString(label) && (label[0] < '0' || label[0] > '9') &&
+		!strings.HasPrefix(lower, "aws") && !strings.HasPrefix(lower, "ssm")
+}
+
+type ssmLabelInput struct {
+	Name             *string
+	ParameterVersion *int64
+	Labels           []string
+}
+
+// labelParameterVersion implements LabelParameterVersion: it attaches
+// the labels to one version, moving each from the version that had it;
+// labels Parameter Store does not accept are returned, not attached.
+// Callers hold s.mu.
+func (s *Server) labelParameterVersion(in ssmLabelInput) (version int64, invalid []string, aerr *apiError) {
+	switch {
+	case in.Name == nil:
+		return 0, nil, validationError("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null")
+	case in.Labels == nil:
+		return 0, nil, validationError("1 validation error detected: Value null at 'labels' failed to satisfy constraint: Member must not be null")
+	case len(in.Labels) == 0 || len(in.Labels) > maxVersionLabels:
+		return 0, nil, validationError("1 validation error detected: Value '%s' at 'labels' failed to satisfy constraint: Member must have length less than or equal to 10 and Member must have length greater than or equal to 1",
+			listForMessage(in.Labels))
+	}
+	name := *in.Name
+	if matches(s.deny, name, s.ParameterARN(name)) {
+		return 0, nil, accessDenied("Message", "ssm:LabelParameterVersion", s.ParameterARN(name))
+	}
+	p := s.params[name]
+	if p == nil {
+		return 0, nil, ssmError("ParameterNotFound", "message", "")
+	}
+	v := p.latest()
+	if in.ParameterVersion != nil {
+		if v = p.version(*in.ParameterVersion); v == nil {
+			return 0, nil, ssmError("ParameterVersionNotFound", "message",
+				"Systems Manager could not find version %d of %s. Verify the version and try again.", *in.ParameterVersion, name)
+		}
+	}
+	var accepted []string
+	for _, l := range in.Labels {
+		if !labelAccepted(l) {
+			invalid = append(invalid, l)
+		} else if !slices.Contains(v.labels, l) && !slices.Contains(accepted, l) {
+			accepted = append(accepted, l)
+		}
+	}
+	if len(v.labels)+len(accepted) > maxVersionLabels {
+		return 0, nil, ssmError("ParameterVersionLabelLimitExceeded", "message",
+			"A parameter version can have a maximum of ten labels.")
+	}
+	for _, l := range accepted {
+		if prev := p.labelled(l); prev != nil {
+			prev.labels = slices.DeleteFunc(prev.labels, func(x string) bool { return x == l })
+		}
+		v.labels = append(v.labels, l)
+	}
+	return v.version, invalid, nil
+}
+
+func (s *Server) ssmLabelParameterVersion(body []byte) (any, error) {
+	var in ssmLabelInput
+	if err := decodeInput(body, &in); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	version, invalid, aerr := s.labelParameterVersion(in)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return struct {
+		InvalidLabels    []string `json:"InvalidLabels"`
+		ParameterVersion int64    `json:"ParameterVersion"`
+	}{append([]string{}, invalid...), version}, nil
+}
+
+// LabelParameter attaches labels to version of the named parameter, as
+// LabelParameterVersion does, moving each from the version that had it.
+func (s *Server) LabelParameter(name string, version int64, labels ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, invalid, aerr := s.labelParameterVersion(ssmLabelInput{Name: &name, ParameterVersion: &version, Labels: labels}); aerr != nil || len(invalid) > 0 {
+		panic(fmt.Sprintf("awsemu: LabelParameterVersion: %v, invalid labels %q", aerr, invalid))
+	}
 }

@@ -141,22 +141,29 @@ func (ps *ParameterStore) get(ctx context.Context, names []string, put func(stri
 	return rest
 }
 
-// target names a GetParameters name (name[:version]) read in region for
-// error messages.
+// target names a GetParameters name (name[:version] or name[:label]) read
+// in region for error messages.
 func (ps *ParameterStore) target(name, region string) target {
 	what := fmt.Sprintf("parameter %q", name)
 	if n, v, ok := strings.Cut(name, ":"); ok && !strings.HasPrefix(name, "arn:") {
-		what = fmt.Sprintf("parameter %q (version %s)", n, v)
+		kind := "version"
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			kind = "label"
+		}
+		what = fmt.Sprintf("parameter %q (%s %s)", n, kind, v)
 	}
 	return target{service: "ssm parameter store", what: what, action: "ssm:GetParameters", region: region,
 		endpointEnv: "AWS_ENDPOINT_URL_SSM", byName: !strings.Contains(name, ":")}
 }
 
 // parameterName is the name GetParameters is asked for: the path, with a
-// ":N" selector for ?version=N.
+// ":N" selector for ?version=N and ":NAME" for ?label=NAME.
 func parameterName(ref resolve.Ref) string {
 	if v, ok := ref.Options["version"]; ok {
 		return ref.Path + ":" + v
+	}
+	if l, ok := ref.Options["label"]; ok {
+		return ref.Path + ":" + l
 	}
 	return ref.Path
 }

@@ -66,6 +66,46 @@ func TestParameterStoreValues(t *testing.T) {
 	}
 }
 
+// TestParameterStoreLabels: ?label= reads the version a label is on, in a
+// batch beside other selectors, and follows the label when it moves (its
+// version is the parameter's, so a poll sees the move).
+func TestParameterStoreLabels(t *testing.T) {
+	srv := emulator(t)
+	v1, v2, v3 := resolvetest.Canary("v1"), resolvetest.Canary("v2"), resolvetest.Canary("v3")
+	for _, v := range []string{v1, v2, v3} {
+		srv.PutParameter("/app/db", v, true)
+	}
+	srv.LabelParameter("/app/db", 2, "prod")
+	srv.LabelParameter("/app/db", 1, "old.release_1")
+	ps := awsstore.NewParameterStore(newSession())
+	vars := map[string]string{
+		"PROD":   "ssm:///app/db?label=prod",
+		"OLD":    "ssm:///app/db?label=old.release_1",
+		"V3":     "ssm:///app/db?version=3",
+		"LATEST": "ssm:///app/db",
+		"ARN":    "ssm://" + srv.ParameterARN("/app/db") + "?label=prod",
+	}
+	want := map[string][2]string{"PROD": {v2, "2"}, "OLD": {v1, "1"}, "V3": {v3, "3"}, "LATEST": {v3, "3"}, "ARN": {v2, "2"}}
+	got, err := fetchVars(t, t.Context(), ps, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range want {
+		if string(got[name].Bytes) != w[0] || got[name].Version != w[1] {
+			t.Errorf("%s: got version %q (value right: %v), want version %q", vars[name], got[name].Version, string(got[name].Bytes) == w[0], w[1])
+		}
+	}
+
+	srv.LabelParameter("/app/db", 3, "prod")
+	s, err := ps.Fetch(t.Context(), mustRef(t, "ssm:///app/db?label=prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(s.Value) != v3 || s.Version != "3" {
+		t.Errorf("after the label moved to version 3: got version %q (value right: %v)", s.Version, string(s.Value) == v3)
+	}
+}
+
 func TestParameterStoreLargeBatch(t *testing.T) {
 	srv := emulator(t)
 	vars, want := map[string]string{}, map[string]string{}
@@ -113,6 +153,7 @@ func TestParameterStoreErrors(t *testing.T) {
 	}{
 		{"not found", "ssm:///e/missing", true, []string{`parameter "/e/missing"`, "us-east-1", "not found", "another region", "by its ARN"}},
 		{"version not found", "ssm:///e/good?version=9", true, []string{`parameter "/e/good" (version 9)`, "not found"}},
+		{"label not found", "ssm:///e/good?label=prod", true, []string{`parameter "/e/good" (label prod)`, "not found"}},
 		{"access denied", "ssm:///e/denied", false, []string{`parameter "/e/denied"`, "ssm:GetParameters", "AccessDeniedException"}},
 		{"decryption failure", "ssm:///e/kms", false, []string{`parameter "/e/kms"`, "cannot decrypt", "kms:Decrypt", "AccessDeniedException"}},
 		{"KMS key not visible", "ssm:///e/kmskey", false, []string{`parameter "/e/kmskey"`, "cannot decrypt", "kms:Decrypt", "AWSKMS"}},
