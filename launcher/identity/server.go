@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,6 +163,7 @@ func (e *AWSEndpoint) answer(req request, err error) response {
 		SecretAccessKey: cr.SecretAccessKey,
 		Token:           cr.SessionToken,
 		Expiration:      cr.Expires.UTC().Format(time.RFC3339),
+		AccountID:       accountOf(cr.Identity),
 	})
 	if jerr != nil {
 		return errorResponse(503, "CredentialsUnavailable", "the credentials cannot be encoded")
@@ -188,6 +190,26 @@ type containerCredentials struct {
 	SecretAccessKey string `json:"SecretAccessKey"`
 	Token           string `json:"Token"`
 	Expiration      string `json:"Expiration"`
+	// AccountID is the account the credentials act in, as EKS Pod
+	// Identity's agent says it: the SDKs take it for account-based
+	// endpoints, and with AWS_ACCOUNT_ID_ENDPOINT_MODE=required refuse
+	// credentials without it.
+	AccountID string `json:"AccountId,omitempty"`
+}
+
+// accountOf is the account of an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:...),
+// or "" when identity is not one with a 12-digit account.
+func accountOf(identity string) string {
+	parts := strings.SplitN(identity, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" || len(parts[4]) != 12 {
+		return ""
+	}
+	for _, c := range parts[4] {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	return parts[4]
 }
 
 // errorResponse is an error in the shape the SDKs read: code and

@@ -315,6 +315,11 @@ func TestIdentityEndpointWithSDK(t *testing.T) {
 	if got.AccessKeyID != cur.AccessKeyID || got.SecretAccessKey != cur.SecretAccessKey || got.SessionToken != cur.SessionToken || !got.CanExpire {
 		t.Errorf("the SDK got other credentials than the endpoint serves")
 	}
+	// The account of the assumed role, which the SDKs need for
+	// account-based endpoints (AWS_ACCOUNT_ID_ENDPOINT_MODE=required).
+	if got.AccountID != "123456789012" {
+		t.Errorf("the SDK got account %q, want the assumed role's, 123456789012", got.AccountID)
+	}
 	if got.Source != "CredentialsEndpointProvider" && !strings.Contains(got.Source, "Endpoint") {
 		t.Logf("credentials source: %s", got.Source)
 	}
