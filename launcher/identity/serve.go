@@ -64,7 +64,7 @@ func startServer(name string, ln net.Listener, log *slog.Logger, answer func(net
 	for _, loop := range loops {
 		s.done.Go(func() { loop(ctx) })
 	}
-	s.done.Go(s.accept)
+	s.done.Go(func() { s.accept(ctx) })
 	log.Debug(name+" endpoint listening", "addr", ln.Addr().String())
 	return s
 }
@@ -82,18 +82,17 @@ func (s *server) close() error {
 	return err
 }
 
-func (s *server) accept() {
+func (s *server) accept(ctx context.Context) {
+	var failing acceptFailures
 	for {
 		conn, err := s.ln.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || !failing.wait(ctx, s.log, s.name, err) {
 				return
 			}
-			// EMFILE and the like: the next accept may do.
-			s.log.Warn(s.name+" endpoint cannot accept a connection", "error", err.Error())
-			time.Sleep(100 * time.Millisecond)
 			continue
 		}
+		failing.recovered(s.log, s.name)
 		slots := s.slots
 		same, checked, err := samePeerUser(conn)
 		conn = &peerConn{Conn: conn, same: same, checked: checked, err: err}
@@ -142,4 +141,50 @@ func (s *server) serve(conn net.Conn) {
 	}
 	resp := s.answer(conn, req, err)
 	resp.write(conn)
+}
+
+// acceptFailures paces an accept loop whose accepts fail (EMFILE: ward or
+// the machine out of file descriptors, until something is closed): it
+// waits between attempts as net/http's server does, from 5 ms doubling
+// to 1 s, and warns at most once a refusalInterval, with the count of
+// failures it kept quiet about, rather than once an attempt.
+type acceptFailures struct {
+	delay    time.Duration
+	count    int
+	quiet    int
+	warnedAt time.Time
+}
+
+const (
+	acceptDelayMin = 5 * time.Millisecond
+	acceptDelayMax = time.Second
+)
+
+// wait notes the failure err and waits before the next attempt; it
+// returns false when ctx ends first.
+func (f *acceptFailures) wait(ctx context.Context, log *slog.Logger, name string, err error) bool {
+	f.count++
+	if now := time.Now(); f.warnedAt.IsZero() || now.Sub(f.warnedAt) >= refusalInterval {
+		log.Warn(name+" endpoint cannot accept a connection", "error", err.Error(), "failed_since_last_warning", f.quiet)
+		f.warnedAt, f.quiet = now, 0
+	} else {
+		f.quiet++
+	}
+	f.delay = min(max(2*f.delay, acceptDelayMin), acceptDelayMax)
+	t := time.NewTimer(f.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// recovered says, once, that accepting works again after failures.
+func (f *acceptFailures) recovered(log *slog.Logger, name string) {
+	if f.count > 0 {
+		log.Info(name+" endpoint accepts connections again", "failed", f.count)
+		*f = acceptFailures{}
+	}
 }
