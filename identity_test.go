@@ -1084,6 +1084,55 @@ func TestIdentityAWSConfigDefaultProfile(t *testing.T) {
 	}
 }
 
+// TestIdentityAWSConfigOfTheChild: the AWS config file ward looks into is
+// the one the child's SDK reads, from the child's environment: an
+// AWS_CONFIG_FILE or HOME the manifest gives the child counts, ward's own
+// does not.
+func TestIdentityAWSConfigOfTheChild(t *testing.T) {
+	emu, w, role, _ := stsIdentityWard(t, "config-child", "", "")
+	key := w.canary("config-child-key")
+	withKeys := "[default]\naws_access_key_id = " + key + "\naws_secret_access_key = " + key + "\n"
+	dirtyHome, cleanHome := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(dirtyHome, ".aws"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dirtyHome, ".aws", "config"), []byte(withKeys), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	childConfig := filepath.Join(t.TempDir(), "child-aws-config")
+	if err := os.WriteFile(childConfig, []byte(withKeys), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, wardHome, env string
+		want                string // the file the warning names; "": no warning
+	}{
+		{"the child's AWS_CONFIG_FILE", cleanHome, "  AWS_CONFIG_FILE: {value: " + childConfig + "}\n", childConfig},
+		{"the child's HOME", dirtyHome, "  HOME: {value: " + cleanHome + "}\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := w.manifest("version: 1\nidentity:\n  aws:\n    from: awssts://" + role + "\nenv:\n" + tc.env)
+			cmd := w.command("run", "-m", m, "--", "helper", "env")
+			cmd.Env = append(withoutEnv(cmd.Env, "HOME", "AWS_CONFIG_FILE"), "HOME="+tc.wardHome)
+			var errs strings.Builder
+			cmd.Stderr = &errs
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), append(emu.IssuedSecrets(), key)...))
+			}
+			warnings := logRecords(strings.Split(errs.String(), "\n"), "the AWS config file's default profile holds credentials, which the child's AWS SDK uses before the identity endpoint: remove them from it or give the child another AWS_CONFIG_FILE")
+			switch {
+			case tc.want == "" && len(warnings) != 0:
+				t.Errorf("warned about %v, a file the child's SDK does not read", warnings[0]["file"])
+			case tc.want != "" && (len(warnings) != 1 || warnings[0]["file"] != tc.want):
+				t.Errorf("got warnings %v, want one naming %s", warnings, tc.want)
+			}
+			if strings.Contains(errs.String(), key) {
+				t.Errorf("ward's log holds the config file's key")
+			}
+		})
+	}
+}
+
 // TestIdentityAWSAlternateKeyNames: aws-sdk-go-v2 reads AWS_ACCESS_KEY
 // and AWS_SECRET_KEY (the EC2 API tools' names) when AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY are unset, and its chain takes them before the

@@ -3,6 +3,7 @@ package supervise
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -114,6 +115,24 @@ type identityRun struct {
 	stops []func() error
 	env   []string
 	drop  []string
+	// checks look at the child's environment, once its plan is built,
+	// for credentials its SDK would take before the endpoint.
+	checks []func(getenv func(string) string)
+}
+
+// check runs the checks over the child's environment env.
+func (r *identityRun) check(env []string) {
+	getenv := func(name string) string {
+		for i := len(env) - 1; i >= 0; i-- {
+			if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
+				return v
+			}
+		}
+		return ""
+	}
+	for _, c := range r.checks {
+		c(getenv)
+	}
 }
 
 // noProxy are the endpoints' hosts, for the child's NO_PROXY: every
@@ -160,7 +179,7 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 			return run, err
 		}
 		run.add(e.Close, e.Env(), identity.AWSStripped)
-		warnAWSConfig(o)
+		run.checks = append(run.checks, func(getenv func(string) string) { warnAWSConfig(o.Log, getenv) })
 	}
 	if ids.gcp != nil {
 		e, err := identity.ServeGCP(ids.gcp, identity.GCPConfig{
@@ -172,7 +191,7 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 			return run, err
 		}
 		run.add(e.Close, e.Env(), identity.GCPStripped)
-		warnGCloudADC(o)
+		run.checks = append(run.checks, func(getenv func(string) string) { warnGCloudADC(o.Log, getenv) })
 	}
 	if len(ids.azure) > 0 {
 		e, err := identity.ServeAzure(ids.azure, identity.AzureConfig{Log: o.Log})
@@ -207,14 +226,14 @@ func (r *identityRun) add(stop func() error, env, drop []string) {
 // from $HOME/.config/gcloud whatever CLOUDSDK_CONFIG says, before they
 // ask the metadata server, so the child would act as whoever ran gcloud
 // auth application-default login there.
-func warnGCloudADC(o Options) {
-	home := o.Getenv("HOME")
+func warnGCloudADC(log *slog.Logger, getenv func(string) string) {
+	home := getenv("HOME")
 	if home == "" {
 		return
 	}
 	f := filepath.Join(home, ".config", "gcloud", "application_default_credentials.json")
 	if _, err := os.Stat(f); err == nil {
-		o.Log.Warn("the child's HOME holds gcloud's application default credentials, which Google's Go, Java and Node.js libraries use before the metadata endpoint: remove them (gcloud auth application-default revoke) or give the child another HOME", "file", f)
+		log.Warn("the child's HOME holds gcloud's application default credentials, which Google's Go, Java and Node.js libraries use before the metadata endpoint: remove them (gcloud auth application-default revoke) or give the child another HOME", "file", f)
 	}
 }
 
@@ -232,10 +251,10 @@ var awsProfileCredentials = []string{
 // file, but the SDKs read the config file's default profile too, before
 // the endpoint, so the child would act as whoever wrote it (aws configure
 // sso, aws login). It names the settings, never their values.
-func warnAWSConfig(o Options) {
-	f := o.Getenv("AWS_CONFIG_FILE")
+func warnAWSConfig(log *slog.Logger, getenv func(string) string) {
+	f := getenv("AWS_CONFIG_FILE")
 	if f == "" {
-		home := o.Getenv("HOME")
+		home := getenv("HOME")
 		if home == "" {
 			return
 		}
@@ -246,7 +265,7 @@ func warnAWSConfig(o Options) {
 		return
 	}
 	if found := defaultProfileCredentials(string(b)); len(found) > 0 {
-		o.Log.Warn("the AWS config file's default profile holds credentials, which the child's AWS SDK uses before the identity endpoint: remove them from it or give the child another AWS_CONFIG_FILE",
+		log.Warn("the AWS config file's default profile holds credentials, which the child's AWS SDK uses before the identity endpoint: remove them from it or give the child another AWS_CONFIG_FILE",
 			"file", f, "settings", strings.Join(found, ", "))
 	}
 }

@@ -265,6 +265,7 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 	if st.plan, err = plan.Build(o.Manifest, o.Profile, values, st.input); err != nil {
 		return st, err
 	}
+	ident.check(st.plan.Env)
 	if err := plan.CheckDeliverable(st.plan.Env, o.Argv); err != nil {
 		st.hint = "deliver a value this large, or with NUL bytes, as a file (files: in the manifest)"
 		return st, err
