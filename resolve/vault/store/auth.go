@@ -829,9 +829,12 @@ func secretIDPath(path, mount string) bool {
 // renewStatic renews a token handed to ward (VAULT_TOKEN) in the
 // background when it is renewable, so a long-running child does not outlive
 // it; ward cannot log in again for it, so when renewal ends it only warns.
-// The lookup runs in the background once the first request has been
-// answered: it must not delay the first fetch, nor share Vault and the
-// CPUs with it (measured: 0.45 ms of a one-secret `ward run` on 2 cores).
+// The lookup runs in the background, lookupDelay after the first request
+// has been answered: it must not delay the first fetch, nor share Vault
+// and the CPUs with its reads (the first answer is the mount's lookup,
+// which only begins them; measured on 2 cores: looking up at the first
+// answer cost a one-secret `ward run` 0.6 to 0.8 ms, a 200-secret one
+// 3 ms).
 // A lookup that fails (Vault sealed a moment, a quota's 429) is tried
 // again with backoff: given up, the token would expire in the middle of
 // the run, and with it the leases it created.
@@ -842,6 +845,9 @@ func (a *authState) renewStatic(gen int) {
 		select {
 		case <-a.answered:
 		case <-a.bg.Done():
+			return
+		}
+		if !sleep(a.bg, lookupDelay) {
 			return
 		}
 		var sec *api.Secret
@@ -992,3 +998,9 @@ func (a *authState) stop() {
 	a.mu.Unlock()
 	a.wg.Wait()
 }
+
+// lookupDelay is how long after the first answer renewStatic looks the
+// token up: past the first fetch's reads, and past the whole of a short
+// run (`ward run -- make test`), which then never asks. A token is not
+// handed out with less than a few seconds to live.
+const lookupDelay = time.Second
