@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/wardsecrets/ward/resolve"
 )
 
 // server is what every endpoint shares: a listener on 127.0.0.1, a
@@ -171,14 +173,7 @@ func (f *acceptFailures) wait(ctx context.Context, log *slog.Logger, name string
 		f.quiet++
 	}
 	f.delay = min(max(2*f.delay, acceptDelayMin), acceptDelayMax)
-	t := time.NewTimer(f.delay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return resolve.Sleep(ctx, f.delay)
 }
 
 // recovered says, once, that accepting works again after failures.

@@ -16,18 +16,14 @@ import (
 // does not exist.
 func TestARNRegions(t *testing.T) {
 	registry := resolve.NewRegistry(Kind)
-	for _, ref := range []string{
+	wantRefsParse(t, registry,
 		"awssm://arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf",
 		"awssm://arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:prod/db",
 		"awssm://arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db#password",
 		"awssm://arn:aws:secretsmanager:eusc-de-east-1:123456789012:secret:db",
 		"ssm://arn:aws:ssm:eu-west-1:123456789012:parameter/app/db",
 		"ssm://arn:aws-cn:ssm:cn-northwest-1:123456789012:parameter/app/db?version=2",
-	} {
-		if _, err := registry.ParseRef(ref); err != nil {
-			t.Errorf("%s: %v", ref, err)
-		}
-	}
+	)
 	tests := []struct{ ref, msg, hint string }{
 		{"awssm://arn:aws:secretsmanager:eu-west1:123456789012:secret:prod/db", "not a secret's ARN", "arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"},
 		{"awssm://arn:aws:secretsmanager:EU-WEST-1:123456789012:secret:prod/db", "not a secret's ARN", "e.g."},
@@ -37,6 +33,23 @@ func TestARNRegions(t *testing.T) {
 		{"ssm://arn:aws:ssm:euwest-1:123456789012:parameter/app/db", "neither a parameter name", "REGION"},
 		{"ssm:///app/db:3", "neither a parameter name", "?version=3"},
 	}
+	wantRefErrors(t, registry, tests)
+}
+
+// wantRefsParse checks that each reference is taken.
+func wantRefsParse(t *testing.T, registry *resolve.Registry, refs ...string) {
+	t.Helper()
+	for _, ref := range refs {
+		if _, err := registry.ParseRef(ref); err != nil {
+			t.Errorf("%s: %v", ref, err)
+		}
+	}
+}
+
+// wantRefErrors checks that each reference is refused with a message and
+// a hint that say what the test wants.
+func wantRefErrors(t *testing.T, registry *resolve.Registry, tests []struct{ ref, msg, hint string }) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
 			_, err := registry.ParseRef(tt.ref)
@@ -87,16 +100,12 @@ func TestRegionSetting(t *testing.T) {
 // accepts, alone, and the CLI's name:label points to it.
 func TestParameterLabelRefs(t *testing.T) {
 	registry := resolve.NewRegistry(Kind)
-	for _, ref := range []string{
+	wantRefsParse(t, registry,
 		"ssm:///app/db?label=prod",
 		"ssm:///app/db?label=Release-2.1_b#password",
 		"ssm://arn:aws:ssm:eu-west-1:123456789012:parameter/app/db?label=prod",
-		"ssm://top?label=" + strings.Repeat("x", 100),
-	} {
-		if _, err := registry.ParseRef(ref); err != nil {
-			t.Errorf("%s: %v", ref, err)
-		}
-	}
+		"ssm://top?label="+strings.Repeat("x", 100),
+	)
 	tests := []struct{ ref, msg, hint string }{
 		{"ssm:///app/db:prod", "neither a parameter name", "?label=prod"},
 		{"ssm:///app/db?label=prod&version=2", "both version and label", "choose one"},
@@ -107,16 +116,5 @@ func TestParameterLabelRefs(t *testing.T) {
 		{"ssm:///app/db?label=" + strings.Repeat("x", 101), "not a label Parameter Store accepts", "1 to 100"},
 		{"ssm:///app/db?label=", "not a label Parameter Store accepts", "1 to 100"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.ref, func(t *testing.T) {
-			_, err := registry.ParseRef(tt.ref)
-			re, ok := err.(*resolve.RefError)
-			if !ok {
-				t.Fatalf("got %v (%T), want a *resolve.RefError", err, err)
-			}
-			if !strings.Contains(re.Msg, tt.msg) || !strings.Contains(re.Hint, tt.hint) {
-				t.Errorf("got %q (hint %q), want it to say %q (hint %q)", re.Msg, re.Hint, tt.msg, tt.hint)
-			}
-		})
-	}
+	wantRefErrors(t, registry, tests)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/vault"
 )
 
@@ -206,22 +207,10 @@ func (s *Store) served(ctx context.Context, op func(context.Context) (reply, err
 		if time.Until(deadline) < d {
 			return rep, err
 		}
-		if !sleep(ctx, d) {
+		if !resolve.Sleep(ctx, d) {
 			return rep, err
 		}
 		wait = min(2*wait, maxThrottleWait)
-	}
-}
-
-// sleep waits d, or until ctx ends: it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
@@ -847,7 +836,7 @@ func (a *authState) renewStatic(gen int) {
 		case <-a.bg.Done():
 			return
 		}
-		if !sleep(a.bg, lookupDelay) {
+		if !resolve.Sleep(a.bg, lookupDelay) {
 			return
 		}
 		var sec *api.Secret
@@ -861,7 +850,7 @@ func (a *authState) renewStatic(gen int) {
 				break
 			}
 			a.s.log.Debug("vault token lookup failed; trying again to renew the token", "error", compact(err).Error(), "retry_in", wait.String())
-			if !sleep(a.bg, wait) {
+			if !resolve.Sleep(a.bg, wait) {
 				return
 			}
 		}
@@ -980,7 +969,7 @@ func (a *authState) relogin(gen int) {
 			return
 		}
 		a.s.log.Warn("vault login failed; trying again", "error", err.Error(), "retry_in", wait.String())
-		if !sleep(a.bg, wait) {
+		if !resolve.Sleep(a.bg, wait) {
 			return
 		}
 		wait = min(2*wait, time.Minute)
