@@ -245,10 +245,7 @@ func TestAWSAlternateKeyNamesScoping(t *testing.T) {
 // place; finishSecret restarts the child once, with the value it made
 // current.
 func TestAWSRotation(t *testing.T) {
-	srv := awstest.New()
-	t.Cleanup(srv.Close)
-	w := newWardEnv(t)
-	w.env = append(w.env, srv.Env()...)
+	srv, w := awsWard(t)
 	v1, v2, v3 := w.canary("aws-rot1"), w.canary("aws-rot2"), w.canary("aws-rot3")
 	srv.PutSecretString("rot/db", `{"password":"`+v1+`"}`)
 	m := w.manifest("version: 1\nenv:\n  DB_PASSWORD: awssm://rot/db#password\n" + fastRotation)
@@ -284,10 +281,7 @@ func TestAWSRotation(t *testing.T) {
 // a release promoting a value) restarts the child once with that
 // version's value; a new version the label is not on changes nothing.
 func TestSSMLabelMoved(t *testing.T) {
-	srv := awstest.New()
-	t.Cleanup(srv.Close)
-	w := newWardEnv(t)
-	w.env = append(w.env, srv.Env()...)
+	srv, w := awsWard(t)
 	v1, v2, v3 := w.canary("ssm-label1"), w.canary("ssm-label2"), w.canary("ssm-label3")
 	srv.PutParameter("/app/db", v1, true)
 	srv.PutParameter("/app/db", v2, true)
@@ -803,6 +797,17 @@ func cloudErrors(t *testing.T, w *wardEnv, stores string, tests []cloudError) {
 			}
 		})
 	}
+}
+
+// awsWard starts an AWS emulator and a ward environment that reaches it
+// with the emulator's credentials.
+func awsWard(t *testing.T) (*awstest.Server, *wardEnv) {
+	t.Helper()
+	srv := awstest.New()
+	t.Cleanup(srv.Close)
+	w := newWardEnv(t)
+	w.env = append(w.env, srv.Env()...)
+	return srv, w
 }
 
 // gcpWard starts a Secret Manager emulator and a ward environment whose
