@@ -249,7 +249,15 @@ var (
 	parsePlaceRE = conf.Lazy(`(?s)^(\d+): (.*)$`)
 )
 
-func urlqueryFunc(s string) string { return url.QueryEscape(s) }
+// urlqueryFunc escapes s for any part of a URL: a query value, a path
+// segment or the user and password before the @. url.QueryEscape writes a
+// space as "+", which only a query string decodes: libpq, urllib and the
+// WHATWG URL read a "+" in the userinfo as a plus, so a password with a
+// space did not log in. Every "+" QueryEscape writes is a space (a plus
+// becomes %2B), and %20 reads as a space everywhere.
+func urlqueryFunc(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
 
 func jsonFunc(s string) (string, error) {
 	b, err := json.Marshal(s)

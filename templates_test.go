@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+)
+
+// Templates render secrets into the formats real programs parse: each
+// test here has the program a user runs read the rendered text back, and
+// compares what it read with the value inside the child, never printing
+// either.
+
+// TestURLQueryUserinfoReadBackByLibpq: the README's connection URL,
+// postgres://USER:PASS@host/db with both escaped by urlquery, logs in to
+// a real PostgreSQL that checks the password, and Python's urllib and
+// Node's WHATWG URL read back the very user and password the store holds.
+// urlquery wrote a space as "+", which userinfo does not decode: a
+// password with a space was refused by PostgreSQL and read back with a
+// plus by every URL parser.
+func TestURLQueryUserinfoReadBackByLibpq(t *testing.T) {
+	pg := vaulttest.RequireCluster(t)
+	if !pg.Passwords {
+		t.Fatal("the PostgreSQL test cluster does not check passwords: a login would prove nothing")
+	}
+	needProgram(t, "python3", "python3")
+	needProgram(t, "node", "nodejs")
+	w := newWardEnv(t)
+	user := "ward_tpl+" + canary("user")[len("canary-user-"):] + "@x:y"
+	pass := canary("pgpass") + ` a+b@c:d%25e/f#g?h"i'j\k é&=;`
+	// The role is made through psql's stdin: never a value in argv.
+	create := exec.Command(pg.Psql(), pg.URL, "-w", "-X", "-v", "ON_ERROR_STOP=1", "-q")
+	create.Env = vaulttest.Env("")
+	create.Stdin = strings.NewReader(fmt.Sprintf(`CREATE ROLE "%s" LOGIN IN ROLE ward_pw PASSWORD $ward_pw$%s$ward_pw$;`, user, pass))
+	if out, err := create.CombinedOutput(); err != nil {
+		t.Fatalf("create the role: %v (%d bytes of output)", err, len(out))
+	}
+	t.Cleanup(func() {
+		drop := exec.Command(pg.Psql(), pg.URL, "-w", "-X", "-q")
+		drop.Env = vaulttest.Env("")
+		drop.Stdin = strings.NewReader(fmt.Sprintf(`DROP ROLE "%s";`, user))
+		drop.Run()
+	})
+	w.set("t/user", user)
+	w.set("t/pass", pass)
+	m := w.manifest(`version: 1
+env:
+  DB_USER: {ref: local://t/user, mask: false}
+  DB_PASS: local://t/pass
+  DATABASE_DSN:
+    template: "postgres://{{ .DB_USER | urlquery }}:{{ .DB_PASS | urlquery }}@127.0.0.1:` + pg.Port + `/postgres?sslmode=disable"
+`)
+	// psql logs in with the DSN through \connect on its stdin, not its
+	// argv; the first connection is the superuser's, which is trusted.
+	child := `
+got=$(printf '\\connect %s\nselect current_user;\n' "$DATABASE_DSN" | "$PSQL" -X -w -q -tA -v ON_ERROR_STOP=1 "$ADMIN_URL" 2>&1)
+if [ "$got" = "$DB_USER" ]; then echo "libpq: logged in"; else printf 'libpq: refused: %s\n' "$(printf %s "$got" | sed 's/"[^"]*"/X/g')"; fi
+python3 -c '
+import os, urllib.parse as u
+r = u.urlsplit(os.environ["DATABASE_DSN"])
+ok = u.unquote_to_bytes(r.password) == os.environb[b"DB_PASS"] and u.unquote_to_bytes(r.username) == os.environb[b"DB_USER"]
+print("python: same" if ok else "python: different")
+'
+node -e '
+const u = new URL(process.env.DATABASE_DSN)
+const ok = decodeURIComponent(u.password) === process.env.DB_PASS && decodeURIComponent(u.username) === process.env.DB_USER
+console.log(ok ? "node: same" : "node: different")
+'
+`
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", child)
+	cmd.Env = append(cmd.Env, "ADMIN_URL="+pg.URL, "PSQL="+pg.Psql())
+	out, err := cmd.CombinedOutput()
+	if strings.Contains(string(out), pass) || strings.Contains(string(out), user) {
+		t.Fatal("a value is in the output")
+	}
+	if err != nil {
+		t.Fatalf("ward run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"libpq: logged in", "python: same", "node: same"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("want %q in the child's output:\n%s", want, out)
+		}
+	}
+}
