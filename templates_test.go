@@ -85,3 +85,34 @@ console.log(ok ? "node: same" : "node: different")
 		}
 	}
 }
+
+// TestJSONRefusesInvalidUTF8: a value that is not UTF-8 (a binary key, a
+// password in Latin-1) fails the start of a template that quotes it with
+// json, naming the template's place, never the value. json.Marshal put
+// U+FFFD for each bad byte: the child read a password other than the
+// store's, with no error anywhere.
+func TestJSONRefusesInvalidUTF8(t *testing.T) {
+	needProgram(t, "python3", "python3")
+	w := newWardEnv(t)
+	w.set("t/bin", canary("bin")+"-p\xe4ss\xff\xfe")
+	m := w.manifest(`version: 1
+env:
+  B: local://t/bin
+files:
+  - path: app.json
+    template: '{"password": {{ .B | json }}}'
+    env: APP_JSON
+`)
+	code, stdout, stderr := w.run("run", "-m", m, "--", "python3", "-c", `
+import json, os
+got = json.load(open(os.environ["APP_JSON"]))["password"].encode("utf-8", "surrogateescape")
+print("python: same" if got == os.environb[b"B"] else "python: different")
+`)
+	if code != 125 || stdout != "" {
+		t.Fatalf("ward run: exit %d, want 125 before the child starts; the child printed %q", code, stdout)
+	}
+	if !strings.Contains(stderr, ":6:15: files[0].template: render template: json: the value is not valid UTF-8") ||
+		!strings.Contains(stderr, "base64") {
+		t.Errorf("want the template's place, that the value is not UTF-8 and the advice of base64 in:\n%s", stderr)
+	}
+}

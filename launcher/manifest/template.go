@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/template"
 	"text/template/parse"
+	"unicode/utf8"
 
 	"github.com/wardsecrets/ward/resolve/conf"
 )
@@ -212,6 +213,7 @@ func (t *Template) Render(vars map[string]string) ([]byte, error) {
 var execFailures = []struct{ in, msg, hint string }{
 	{"index out of range", "index out of range", indexHint},
 	{"invalid slice index", "slice positions out of order", indexHint},
+	{errNotUTF8.Error(), "json: " + errNotUTF8.Error(), "JSON holds text: give a binary value through base64 ({{ .NAME | base64 }}), or store the value as UTF-8"},
 	{"incompatible types for comparison", "incompatible types for comparison", "eq, ne, lt, le, gt and ge see each value as a string: compare it with a quoted string"},
 }
 
@@ -259,7 +261,15 @@ func urlqueryFunc(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
+// errNotUTF8 is json's error for a value that is not UTF-8: a JSON
+// string holds text, and json.Marshal would put U+FFFD for each bad byte,
+// giving the child a value other than the store's without a word.
+var errNotUTF8 = errors.New("the value is not valid UTF-8")
+
 func jsonFunc(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", errNotUTF8
+	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return "", err
