@@ -116,3 +116,91 @@ print("python: same" if got == os.environb[b"B"] else "python: different")
 		t.Errorf("want the template's place, that the value is not UTF-8 and the advice of base64 in:\n%s", stderr)
 	}
 }
+
+// TestJSONReadBackAsYAMLAndTOML: json's output is a JSON string, a YAML
+// double-quoted scalar and a TOML basic string, as a config file rendered
+// with it may be any of them: Node's JSON.parse, PyYAML and Python's
+// tomllib read back the value the store holds, with DEL, C1 controls (NEL
+// among them) and U+FFFE in it. json.Marshal wrote those raw: PyYAML
+// refused the file ("unacceptable character #x007f"), and read a raw NEL
+// as a line break, folded to a space; tomllib refused DEL.
+func TestJSONReadBackAsYAMLAndTOML(t *testing.T) {
+	needProgram(t, "node", "nodejs")
+	const python = "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import yaml").CombinedOutput(); err != nil {
+		vaulttest.RequireIntegration(t, fmt.Sprintf("no PyYAML for %s (%v: %s): apt-get install python3-yaml, as scripts/test.sh does", python, err, strings.TrimSpace(lastLine(string(out)))))
+	}
+	w := newWardEnv(t)
+	values := map[string]string{
+		"NEL": canary("nel") + "-a\u0085b",
+		"DEL": canary("del") + "-a\x7fb\u009b\u0080c",
+		"NON": canary("non") + "-a\ufffe\uffffb\u2028\"\\\n\té\U0001F600",
+	}
+	// One YAML and one TOML file a value, so that one refused does not
+	// hide another.
+	m, files := "version: 1\nenv:\n", "files:\n"
+	for name, v := range values {
+		w.set("t/"+name, v)
+		m += "  " + name + ": local://t/" + name + "\n"
+		files += "  - {path: " + name + ".yaml, template: 'v: {{ ." + name + " | json }}', env: " + name + "_YAML}\n"
+		files += "  - {path: " + name + ".toml, template: 'v = {{ ." + name + " | json }}', env: " + name + "_TOML}\n"
+	}
+	m += files + "  - path: app.json\n    template: '{\"NEL\": {{ .NEL | json }}, \"DEL\": {{ .DEL | json }}, \"NON\": {{ .NON | json }}}'\n    env: APP_JSON\n"
+	code, stdout, stderr := w.run("run", "-m", w.manifest(m), "--", "sh", "-c", python+` -c '
+import os, tomllib, yaml
+for name in ("NEL", "DEL", "NON"):
+    try:
+        got = yaml.safe_load(open(os.environ[name + "_YAML"]))["v"]
+        print("yaml", name, "same" if got.encode() == os.environb[name.encode()] else "different")
+    except yaml.YAMLError as e:
+        print("yaml", name, "refused:", str(e).splitlines()[0])
+    try:
+        got = tomllib.load(open(os.environ[name + "_TOML"], "rb"))["v"]
+        print("toml", name, "same" if got.encode() == os.environb[name.encode()] else "different")
+    except tomllib.TOMLDecodeError as e:
+        print("toml", name, "refused:", e)
+'
+node -e '
+const got = JSON.parse(require("fs").readFileSync(process.env.APP_JSON, "utf8"))
+for (const name of ["NEL", "DEL", "NON"]) console.log("json", name, got[name] === process.env[name] ? "same" : "different")
+'`)
+	if code != 0 {
+		t.Fatalf("ward run: exit %d\n%s", code, stderr)
+	}
+	for name := range values {
+		for _, reader := range []string{"yaml", "toml", "json"} {
+			if want := reader + " " + name + " same"; !strings.Contains(stdout, want) {
+				t.Errorf("want %q in the child's output:\n%s", want, stdout)
+			}
+		}
+	}
+}
+
+// TestJSONFormMasked: with --mask, a child printing a value as json wrote
+// it in a rendered file (DEL escaped, é raw: neither Go's JSON form nor
+// the ASCII-only one) prints it masked.
+func TestJSONFormMasked(t *testing.T) {
+	needProgram(t, "python3", "python3")
+	w := newWardEnv(t)
+	tag := canary("json")
+	w.set("t/p", tag+"-é\x7f\u0085-x")
+	m := w.manifest(`version: 1
+env:
+  P: local://t/p
+files:
+  - {path: app.json, template: '{"p": {{ .P | json }}}', env: APP_JSON}
+`)
+	// The child prints what is between the quotes, as a program logging
+	// its config's line would.
+	code, stdout, stderr := w.run("run", "--mask", "-m", m, "--", "python3", "-c", `
+import os
+s = open(os.environ["APP_JSON"]).read()
+print("p=" + s[len('{"p": "'):-len('"}')] + "|")
+`)
+	if code != 0 || !strings.HasPrefix(stdout, "p=") || !strings.HasSuffix(stdout, "|\n") {
+		t.Fatalf("ward run: exit %d, %d bytes out\n%s", code, len(stdout), stderr)
+	}
+	if strings.Contains(stdout, tag) {
+		t.Error("P as the json function writes it is in the child's output, unmasked")
+	}
+}

@@ -274,7 +274,29 @@ func jsonFunc(s string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return string(b), nil
+	if bytes.IndexFunc(b, yamlRaw) < 0 {
+		return string(b), nil
+	}
+	var out strings.Builder
+	for _, r := range string(b) {
+		if yamlRaw(r) {
+			fmt.Fprintf(&out, `\u%04x`, r)
+		} else {
+			out.WriteRune(r)
+		}
+	}
+	return out.String(), nil
+}
+
+// yamlRaw reports whether json must escape r for its output to read the
+// same as a YAML double-quoted scalar (a config file in YAML is rendered
+// with json too): json.Marshal writes DEL, the C1 controls and U+FFFE
+// and U+FFFF raw, which YAML refuses (PyYAML: "unacceptable character"),
+// and a raw NEL (U+0085) YAML reads as a line break, folded to a space.
+// Both read \uXXXX as the character. --mask knows this form of a value
+// (launcher/mask's jsonTemplate).
+func yamlRaw(r rune) bool {
+	return r >= 0x7f && r <= 0x9f || r == 0xfffe || r == 0xffff
 }
 
 // shellFunc quotes s for a POSIX shell: single quotes, with each ' written

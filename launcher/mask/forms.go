@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"unicode/utf16"
@@ -73,7 +74,8 @@ func Forms(value []byte) [][]byte {
 //     encodeURIComponent (which also leaves ! ' ( ) * as they are), each with
 //     upper- and lower-case hex digits
 //   - json: the inside of a JSON string, with and without HTML escaping,
-//     and ASCII-only (every non-ASCII rune and DEL as "\uXXXX", a rune
+//     as ward's json template function writes it (DEL and C1 controls as
+//     "\uXXXX"), and ASCII-only (every non-ASCII rune and DEL as "\uXXXX", a rune
 //     outside the BMP as a surrogate pair: Python's json.dumps by default,
 //     Jackson's ESCAPE_NON_ASCII), with lower- and upper-case hex digits
 //     (valid UTF-8 only)
@@ -135,6 +137,9 @@ func FormsOf(value []byte) []Form {
 		for _, html := range []bool{true, false} {
 			fs.add(JSON, jsonInside(v, html))
 		}
+		// Equal to the HTML-escaped form above unless v holds DEL, a C1
+		// control or U+FFFE/U+FFFF: the set drops it then.
+		fs.add(JSON, jsonTemplate(v))
 		// Equal to the form above for most values (ASCII without DEL or
 		// rarer control characters): the set drops it then.
 		for _, hex := range []string{lowerHexDigits, upperHexDigits} {
@@ -306,6 +311,24 @@ func jsonInside(v []byte, escapeHTML bool) []byte {
 	_ = e.Encode(string(v))
 	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	return out[1 : len(out)-1]
+}
+
+// jsonTemplate returns v as ward's json template function writes it
+// between the quotes (launcher/manifest's jsonFunc): as jsonInside with
+// HTML escaping, but DEL, the C1 controls, U+FFFE and U+FFFF as "\u" and
+// four lower-case hex digits, which YAML and TOML read back where they
+// refuse the raw character. A child prints it reading a rendered file.
+func jsonTemplate(v []byte) []byte {
+	in := jsonInside(v, true)
+	out := make([]byte, 0, len(in))
+	for _, r := range string(in) {
+		if r >= 0x7f && r <= 0x9f || r == 0xfffe || r == 0xffff {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = utf8.AppendRune(out, r)
+		}
+	}
+	return out
 }
 
 // jsonASCII returns v as it appears between the quotes of a JSON string
