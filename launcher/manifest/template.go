@@ -103,6 +103,34 @@ func printfFormat(args []parse.Node) (bad, hint string) {
 	return "", ""
 }
 
+// funcArgs checks a call of one of ward's functions, each of which takes
+// one string: text/template checks the count and the types only when it
+// runs, so `ward check` passed {{ urlquery .A .B }} (text/template's own
+// urlquery joins its arguments) and the start failed with "execution
+// failed". piped says the previous command's result is passed too. It
+// returns what is wrong, "" when nothing is.
+func funcArgs(c *parse.CommandNode, piped bool) (bad, hint string) {
+	id, ok := c.Args[0].(*parse.IdentifierNode)
+	if !ok || funcs[id.Ident] == nil {
+		return "", ""
+	}
+	const advice = "urlquery, json, shell and base64 take one string each: {{ .NAME | json }}, or printf's result: {{ printf \"%s:%s\" .USER .PASS | base64 }}"
+	args := c.Args[1:]
+	if n := len(args); piped && n != 0 || !piped && n != 1 {
+		if piped {
+			n++
+		}
+		return fmt.Sprintf("%s with %d arguments", id.Ident, n), advice
+	}
+	for _, a := range args {
+		switch a.(type) {
+		case *parse.NumberNode, *parse.BoolNode, *parse.NilNode:
+			return fmt.Sprintf("%s of %s, not a string", id.Ident, a), advice
+		}
+	}
+	return "", ""
+}
+
 // templateDeps returns the variables a template reads ({{ .NAME }}), or a
 // description of a construct ward does not allow in templates and, when
 // there is a better one than the usual, a hint.
@@ -132,7 +160,11 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 				bad = "variable declarations"
 				return
 			}
-			for _, c := range n.Cmds {
+			for i, c := range n.Cmds {
+				if b, h := funcArgs(c, i > 0); b != "" {
+					bad, badHint = b, h
+					return
+				}
 				walk(c)
 			}
 		case *parse.CommandNode:
