@@ -16,8 +16,9 @@ import (
 
 // TestURLQueryUserinfoReadBackByLibpq: the README's connection URL,
 // postgres://USER:PASS@host/db with both escaped by urlquery, logs in to
-// a real PostgreSQL that checks the password, and Python's urllib and
-// Node's WHATWG URL read back the very user and password the store holds.
+// a real PostgreSQL that checks the password, and Python's urllib,
+// SQLAlchemy's make_url and Node's WHATWG URL read back the very user and
+// password the store holds.
 // urlquery wrote a space as "+", which userinfo does not decode: a
 // password with a space was refused by PostgreSQL and read back with a
 // plus by every URL parser.
@@ -26,8 +27,11 @@ func TestURLQueryUserinfoReadBackByLibpq(t *testing.T) {
 	if !pg.Passwords {
 		t.Fatal("the PostgreSQL test cluster does not check passwords: a login would prove nothing")
 	}
-	needProgram(t, "python3", "python3")
 	needProgram(t, "node", "nodejs")
+	const python = "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import sqlalchemy").CombinedOutput(); err != nil {
+		vaulttest.RequireIntegration(t, fmt.Sprintf("no SQLAlchemy for %s (%v: %s): apt-get install python3-sqlalchemy, as scripts/test.sh does", python, err, strings.TrimSpace(lastLine(string(out)))))
+	}
 	w := newWardEnv(t)
 	user := "ward_tpl+" + canary("user")[len("canary-user-"):] + "@x:y"
 	pass := canary("pgpass") + ` a+b@c:d%25e/f#g?h"i'j\k é&=;`
@@ -58,11 +62,15 @@ env:
 	child := `
 got=$(printf '\\connect %s\nselect current_user;\n' "$DATABASE_DSN" | "$PSQL" -X -w -q -tA -v ON_ERROR_STOP=1 "$ADMIN_URL" 2>&1)
 if [ "$got" = "$DB_USER" ]; then echo "libpq: logged in"; else printf 'libpq: refused: %s\n' "$(printf %s "$got" | sed 's/"[^"]*"/X/g')"; fi
-python3 -c '
+"$PYTHON" -c '
 import os, urllib.parse as u
+from sqlalchemy.engine import make_url
 r = u.urlsplit(os.environ["DATABASE_DSN"])
 ok = u.unquote_to_bytes(r.password) == os.environb[b"DB_PASS"] and u.unquote_to_bytes(r.username) == os.environb[b"DB_USER"]
 print("python: same" if ok else "python: different")
+s = make_url(os.environ["DATABASE_DSN"])
+ok = s.password == os.environ["DB_PASS"] and s.username == os.environ["DB_USER"]
+print("sqlalchemy: same" if ok else "sqlalchemy: different")
 '
 node -e '
 const u = new URL(process.env.DATABASE_DSN)
@@ -71,7 +79,7 @@ console.log(ok ? "node: same" : "node: different")
 '
 `
 	cmd := w.command("run", "-m", m, "--", "sh", "-c", child)
-	cmd.Env = append(cmd.Env, "ADMIN_URL="+pg.URL, "PSQL="+pg.Psql())
+	cmd.Env = append(cmd.Env, "ADMIN_URL="+pg.URL, "PSQL="+pg.Psql(), "PYTHON="+python)
 	out, err := cmd.CombinedOutput()
 	if strings.Contains(string(out), pass) || strings.Contains(string(out), user) {
 		t.Fatal("a value is in the output")
@@ -79,7 +87,7 @@ console.log(ok ? "node: same" : "node: different")
 	if err != nil {
 		t.Fatalf("ward run: %v\n%s", err, out)
 	}
-	for _, want := range []string{"libpq: logged in", "python: same", "node: same"} {
+	for _, want := range []string{"libpq: logged in", "python: same", "sqlalchemy: same", "node: same"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("want %q in the child's output:\n%s", want, out)
 		}
