@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -210,5 +211,36 @@ print("p=" + s[len('{"p": "'):-len('"}')] + "|")
 	}
 	if strings.Contains(stdout, tag) {
 		t.Error("P as the json function writes it is in the child's output, unmasked")
+	}
+}
+
+// TestEscapeChainBounded: json and js double a backslash, and a chain of
+// them, {{ .B | json | json | ... }}, grew a value exponentially in
+// memory before the 1 MiB check on the rendered text saw any of it
+// (`ward check` passed it, as it depends on the value): ward run died with
+// "fatal error: out of memory" (ulimit -v here; the OOM killer without
+// it). Each step's result is bounded now, and the start fails with 125.
+func TestEscapeChainBounded(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("t/b", canary("chain")+`-\\\\%%%%`)
+	for _, fn := range []string{"json", "js"} {
+		t.Run(fn, func(t *testing.T) {
+			m := w.manifest("version: 1\nenv:\n  B: local://t/b\nfiles:\n  - {path: x, template: '{{ .B" + strings.Repeat(" | "+fn, 48) + " }}'}\n")
+			if code, _, stderr := w.run("check", "-m", m); code != 0 {
+				t.Fatalf("ward check: exit %d, want 0 (the values decide)\n%s", code, stderr)
+			}
+			// ward run under a 2 GB address-space limit, so that the old
+			// code fails here rather than at the machine's OOM killer.
+			cmd := w.command("run", "-m", m, "--", "true")
+			cmd.Path, cmd.Args = "/bin/sh", append([]string{"sh", "-c", `ulimit -v 2000000 && exec ward "$@"`, "sh"}, cmd.Args[1:]...)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(string(out), "render template: the result is over 1048576 bytes") {
+				t.Errorf("ward run: %v, want exit 125 and the result over 1 MiB; output:\n%.2000s", err, out)
+			}
+			if strings.Contains(string(out), w.canaries[0]) {
+				t.Error("the value is in ward's output")
+			}
+		})
 	}
 }

@@ -32,11 +32,27 @@ type Template struct {
 	pos         Pos
 }
 
+// funcs are ward's functions and text/template's escapers, each bounded
+// to a result of MaxRendered: json and js double a backslash at each step,
+// and {{ .B | json | json ... }} grew a value exponentially in memory
+// before limitedBuffer saw the rendered text (ward run died with "fatal
+// error: out of memory"). Bounded, one step holds at most a few times
+// MaxRendered or the value it reads.
 var funcs = template.FuncMap{
-	"urlquery": urlqueryFunc,
-	"json":     jsonFunc,
-	"shell":    shellFunc,
-	"base64":   base64Func,
+	"urlquery": func(s string) (string, error) { return bounded(urlqueryFunc(s), nil) },
+	"json":     func(s string) (string, error) { return bounded(jsonFunc(s)) },
+	"shell":    func(s string) (string, error) { return bounded(shellFunc(s), nil) },
+	"base64":   func(s string) (string, error) { return bounded(base64Func(s), nil) },
+	"html":     func(args ...any) (string, error) { return bounded(template.HTMLEscaper(args...), nil) },
+	"js":       func(args ...any) (string, error) { return bounded(template.JSEscaper(args...), nil) },
+}
+
+// bounded fails a function's result over MaxRendered.
+func bounded(s string, err error) (string, error) {
+	if err == nil && len(s) > MaxRendered {
+		return "", errTooLarge
+	}
+	return s, err
 }
 
 // parseTemplate parses text; the error is text/template's, without its
@@ -111,7 +127,12 @@ func printfFormat(args []parse.Node) (bad, hint string) {
 // returns what is wrong, "" when nothing is.
 func funcArgs(c *parse.CommandNode, piped bool) (bad, hint string) {
 	id, ok := c.Args[0].(*parse.IdentifierNode)
-	if !ok || funcs[id.Ident] == nil {
+	if !ok {
+		return "", ""
+	}
+	switch id.Ident {
+	case "urlquery", "json", "shell", "base64":
+	default:
 		return "", ""
 	}
 	const advice = "urlquery, json, shell and base64 take one string each: {{ .NAME | json }}, or printf's result: {{ printf \"%s:%s\" .USER .PASS | base64 }}"
