@@ -244,3 +244,50 @@ func TestEscapeChainBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestShellAndBase64ReadBack: shell's output, eval'd and sourced from a
+// rendered file by dash, bash and zsh, and base64's, decoded by base64 -d
+// (a Docker config's auth, built with printf), give back the value the
+// store holds: quotes, backslashes, a newline, $ and `, bytes that are not
+// UTF-8.
+func TestShellAndBase64ReadBack(t *testing.T) {
+	shells := []string{"dash", "bash", "zsh"}
+	for _, sh := range shells {
+		needProgram(t, sh, sh)
+	}
+	w := newWardEnv(t)
+	w.set("t/v", canary("sh")+" a'b\"c\\d\ne$f`g!h\xff\xe4%i{j}*?~\t")
+	w.set("t/u", "user:"+canary("u"))
+	m := w.manifest(`version: 1
+env:
+  V: local://t/v
+  U: local://t/u
+  Q: {template: "{{ .V | shell }}"}
+  AUTH: {template: '{{ printf "%s:%s" .U .V | base64 }}'}
+files:
+  - {path: env.sh, template: "export X={{ .V | shell }}\n", env: ENV_SH}
+`)
+	child := `want=$(printf %s "$V" | od -An -c)
+for sh in ` + strings.Join(shells, " ") + `; do
+	got=$($sh -c 'eval "Y=$Q"; printf %s "$Y"' | od -An -c)
+	[ "$got" = "$want" ] && echo "$sh eval same" || echo "$sh eval different"
+	got=$($sh -c '. "$ENV_SH"; printf %s "$X"' | od -An -c)
+	[ "$got" = "$want" ] && echo "$sh source same" || echo "$sh source different"
+done
+[ "$(printf %s "$AUTH" | base64 -d | od -An -c)" = "$(printf %s:%s "$U" "$V" | od -An -c)" ] && echo "base64 same" || echo "base64 different"
+`
+	code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", child)
+	if code != 0 {
+		t.Fatalf("ward run: exit %d\n%s", code, stderr)
+	}
+	for _, sh := range shells {
+		for _, how := range []string{"eval", "source"} {
+			if want := sh + " " + how + " same"; !strings.Contains(stdout, want) {
+				t.Errorf("want %q in the child's output:\n%s", want, stdout)
+			}
+		}
+	}
+	if !strings.Contains(stdout, "base64 same") {
+		t.Errorf("want base64 same in the child's output:\n%s", stdout)
+	}
+}
