@@ -291,3 +291,28 @@ done
 		t.Errorf("want base64 same in the child's output:\n%s", stdout)
 	}
 }
+
+// TestShellFormMasked: with --mask, bash's xtrace (set -x, as CI scripts
+// run) of a file rendered with shell prints a value with a ' as shell
+// wrote it, each ' closed, escaped and reopened, and Python's shlex.quote
+// with each ' closed, double-quoted and reopened: both are masked. Neither was a form --mask knew, and the value was printed.
+func TestShellFormMasked(t *testing.T) {
+	needProgram(t, "bash", "bash")
+	needProgram(t, "python3", "python3")
+	w := newWardEnv(t)
+	tag := canary("xtrace")
+	w.set("t/v", "it's-"+tag)
+	m := w.manifest(`version: 1
+env:
+  V: local://t/v
+files:
+  - {path: env.sh, template: "export X={{ .V | shell }}\n", env: ENV_SH}
+`)
+	code, stdout, stderr := w.run("run", "--mask", "-m", m, "--", "bash", "-xc", `. "$ENV_SH"; python3 -c 'import os, shlex; print(shlex.quote(os.environ["X"]))'`)
+	if code != 0 || !strings.Contains(stderr, "++ export") {
+		t.Fatalf("ward run: exit %d, want 0 and bash's trace\n%s", code, stderr)
+	}
+	if n := strings.Count(stdout+stderr, tag); n > 0 {
+		t.Errorf("V as a shell quotes it is in the output %d times, unmasked", n)
+	}
+}

@@ -81,7 +81,9 @@ func Forms(value []byte) [][]byte {
 //     (valid UTF-8 only)
 //   - shell: the inside of a double-quoted string with '\', '"' and '$'
 //     escaped by a backslash, as a .env file writes it, and '`' too, as a
-//     shell script does
+//     shell script does; the inside of a single-quoted one, each ' closed,
+//     escaped and reopened (ward's shell function, bash's set -x) or
+//     closed, double-quoted and reopened (Python's shlex.quote)
 //   - line: each line of a multi-line value, trimmed of spaces, tabs and
 //     "\r", that holds key material or a token; not the PEM armour, short
 //     lines or a config document's structure (see lineForms)
@@ -151,6 +153,13 @@ func FormsOf(value []byte) []Form {
 		// or '`'): the set drops it then.
 		for _, special := range []string{`\"$`, "\\\"$`"} {
 			fs.add(Shell, backslashed(v, special))
+		}
+		// The inside of a single-quoted string, each ' closed, quoted and
+		// reopened: as ward's shell template function and bash's xtrace
+		// (set -x) write it, and as Python's shlex.quote does. The same
+		// as the value when it has no '.
+		for _, quote := range []string{`'\''`, `'"'"'`} {
+			fs.add(Shell, bytes.ReplaceAll(v, []byte("'"), []byte(quote)))
 		}
 	}
 	for _, l := range lineForms(value) {
