@@ -32,6 +32,10 @@ command -v npm >/dev/null || need+=(npm)
 # The reference dotenv readers `ward import` is compared with
 # (dotenv_libs_test.go): python-dotenv here, the npm dotenv package below.
 /usr/bin/python3 -c 'import dotenv' 2>/dev/null || need+=(python3-dotenv)
+# Readers of what templates render (templates_test.go): YAML, and
+# SQLAlchemy's URLs.
+/usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
+/usr/bin/python3 -c 'import sqlalchemy' 2>/dev/null || need+=(python3-sqlalchemy)
 # Real servers behind ward (servers_test.go).
 command -v gunicorn >/dev/null || need+=(gunicorn)
 command -v nginx >/dev/null || need+=(nginx)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/template"
 	"text/template/parse"
+	"unicode/utf8"
 
 	"github.com/wardsecrets/ward/resolve/conf"
 )
@@ -31,11 +32,27 @@ type Template struct {
 	pos         Pos
 }
 
+// funcs are ward's functions and text/template's escapers, each bounded
+// to a result of MaxRendered: json and js double a backslash at each step,
+// and {{ .B | json | json ... }} grew a value exponentially in memory
+// before limitedBuffer saw the rendered text (ward run died with "fatal
+// error: out of memory"). Bounded, one step holds at most a few times
+// MaxRendered or the value it reads.
 var funcs = template.FuncMap{
-	"urlquery": urlqueryFunc,
-	"json":     jsonFunc,
-	"shell":    shellFunc,
-	"base64":   base64Func,
+	"urlquery": func(s string) (string, error) { return bounded(urlqueryFunc(s), nil) },
+	"json":     func(s string) (string, error) { return bounded(jsonFunc(s)) },
+	"shell":    func(s string) (string, error) { return bounded(shellFunc(s), nil) },
+	"base64":   func(s string) (string, error) { return bounded(base64Func(s), nil) },
+	"html":     func(args ...any) (string, error) { return bounded(template.HTMLEscaper(args...), nil) },
+	"js":       func(args ...any) (string, error) { return bounded(template.JSEscaper(args...), nil) },
+}
+
+// bounded fails a function's result over MaxRendered.
+func bounded(s string, err error) (string, error) {
+	if err == nil && len(s) > MaxRendered {
+		return "", errTooLarge
+	}
+	return s, err
 }
 
 // parseTemplate parses text; the error is text/template's, without its
@@ -102,6 +119,39 @@ func printfFormat(args []parse.Node) (bad, hint string) {
 	return "", ""
 }
 
+// funcArgs checks a call of one of ward's functions, each of which takes
+// one string: text/template checks the count and the types only when it
+// runs, so `ward check` passed {{ urlquery .A .B }} (text/template's own
+// urlquery joins its arguments) and the start failed with "execution
+// failed". piped says the previous command's result is passed too. It
+// returns what is wrong, "" when nothing is.
+func funcArgs(c *parse.CommandNode, piped bool) (bad, hint string) {
+	id, ok := c.Args[0].(*parse.IdentifierNode)
+	if !ok {
+		return "", ""
+	}
+	switch id.Ident {
+	case "urlquery", "json", "shell", "base64":
+	default:
+		return "", ""
+	}
+	const advice = "urlquery, json, shell and base64 take one string each: {{ .NAME | json }}, or printf's result: {{ printf \"%s:%s\" .USER .PASS | base64 }}"
+	args := c.Args[1:]
+	if n := len(args); piped && n != 0 || !piped && n != 1 {
+		if piped {
+			n++
+		}
+		return fmt.Sprintf("%s with %d arguments", id.Ident, n), advice
+	}
+	for _, a := range args {
+		switch a.(type) {
+		case *parse.NumberNode, *parse.BoolNode, *parse.NilNode:
+			return fmt.Sprintf("%s of %s, not a string", id.Ident, a), advice
+		}
+	}
+	return "", ""
+}
+
 // templateDeps returns the variables a template reads ({{ .NAME }}), or a
 // description of a construct ward does not allow in templates and, when
 // there is a better one than the usual, a hint.
@@ -131,7 +181,11 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 				bad = "variable declarations"
 				return
 			}
-			for _, c := range n.Cmds {
+			for i, c := range n.Cmds {
+				if b, h := funcArgs(c, i > 0); b != "" {
+					bad, badHint = b, h
+					return
+				}
 				walk(c)
 			}
 		case *parse.CommandNode:
@@ -212,6 +266,7 @@ func (t *Template) Render(vars map[string]string) ([]byte, error) {
 var execFailures = []struct{ in, msg, hint string }{
 	{"index out of range", "index out of range", indexHint},
 	{"invalid slice index", "slice positions out of order", indexHint},
+	{errNotUTF8.Error(), "json: " + errNotUTF8.Error(), "JSON holds text: give a binary value through base64 ({{ .NAME | base64 }}), or store the value as UTF-8"},
 	{"incompatible types for comparison", "incompatible types for comparison", "eq, ne, lt, le, gt and ge see each value as a string: compare it with a quoted string"},
 }
 
@@ -249,14 +304,52 @@ var (
 	parsePlaceRE = conf.Lazy(`(?s)^(\d+): (.*)$`)
 )
 
-func urlqueryFunc(s string) string { return url.QueryEscape(s) }
+// urlqueryFunc escapes s for any part of a URL: a query value, a path
+// segment or the user and password before the @. url.QueryEscape writes a
+// space as "+", which only a query string decodes: libpq, urllib and the
+// WHATWG URL read a "+" in the userinfo as a plus, so a password with a
+// space did not log in. Every "+" QueryEscape writes is a space (a plus
+// becomes %2B), and %20 reads as a space everywhere.
+func urlqueryFunc(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
+
+// errNotUTF8 is json's error for a value that is not UTF-8: a JSON
+// string holds text, and json.Marshal would put U+FFFD for each bad byte,
+// giving the child a value other than the store's without a word.
+var errNotUTF8 = errors.New("the value is not valid UTF-8")
 
 func jsonFunc(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", errNotUTF8
+	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return "", err
 	}
-	return string(b), nil
+	if bytes.IndexFunc(b, yamlRaw) < 0 {
+		return string(b), nil
+	}
+	var out strings.Builder
+	for _, r := range string(b) {
+		if yamlRaw(r) {
+			fmt.Fprintf(&out, `\u%04x`, r)
+		} else {
+			out.WriteRune(r)
+		}
+	}
+	return out.String(), nil
+}
+
+// yamlRaw reports whether json must escape r for its output to read the
+// same as a YAML double-quoted scalar (a config file in YAML is rendered
+// with json too): json.Marshal writes DEL, the C1 controls and U+FFFE
+// and U+FFFF raw, which YAML refuses (PyYAML: "unacceptable character"),
+// and a raw NEL (U+0085) YAML reads as a line break, folded to a space.
+// Both read \uXXXX as the character. --mask knows this form of a value
+// (launcher/mask's jsonTemplate).
+func yamlRaw(r rune) bool {
+	return r >= 0x7f && r <= 0x9f || r == 0xfffe || r == 0xffff
 }
 
 // shellFunc quotes s for a POSIX shell: single quotes, with each ' written

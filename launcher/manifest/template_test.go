@@ -86,6 +86,40 @@ func TestTemplatePrintfBounded(t *testing.T) {
 	}
 }
 
+// TestTemplateFuncArgs: ward's functions take one string each, which
+// text/template checks only when it runs: `ward check` passed
+// {{ urlquery .A "x" }} and the start failed with "execution failed".
+func TestTemplateFuncArgs(t *testing.T) {
+	tests := []struct{ name, template, msg string }{
+		{"two", `{{ urlquery .A "x" }}`, "urlquery with 2 arguments"},
+		{"piped and one", `{{ .A | json .A }}`, "json with 2 arguments"},
+		{"none", `{{ shell }}`, "shell with 0 arguments"},
+		{"in if", `{{ if base64 }}x{{ end }}`, "base64 with 0 arguments"},
+		{"number", `{{ json 5 }}`, "json of 5, not a string"},
+		{"bool", `{{ shell true }}`, "shell of true, not a string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("w.yaml", []byte("version: 1\nenv:\n  A: {value: canary-plain}\n  T1: {template: '"+tt.template+"'}\n"))
+			var ve ValidationErrors
+			if !errors.As(err, &ve) || len(ve) != 1 {
+				t.Fatalf("got %v, want one validation error", err)
+			}
+			if want := "w.yaml:4:18: env.T1.template: unsupported template construct: " + tt.msg; ve[0].Error() != want {
+				t.Errorf("got %q, want %q", ve[0].Error(), want)
+			}
+			if !strings.Contains(ve[0].Hint(), "take one string each") {
+				t.Errorf("got hint %q", ve[0].Hint())
+			}
+		})
+	}
+	for _, ok := range []string{`{{ urlquery .A }}`, `{{ .A | json }}`, `{{ printf "%s:%s" .A .A | base64 }}`, `{{ if shell .A }}{{ .A | urlquery | json }}{{ end }}`, `{{ base64 "lit" }}`} {
+		if _, err := Parse("w.yaml", []byte("version: 1\nenv:\n  A: {value: canary-plain}\n  T1: {template: '"+ok+"'}\n")); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
 // TestValuesRunWouldRefuse: a value ward run could never pass to the
 // program (a NUL byte, more than an environment variable holds) is an
 // error for check too, at its position. (check said ok, run said 125.)

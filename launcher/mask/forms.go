@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"unicode/utf16"
@@ -73,13 +74,16 @@ func Forms(value []byte) [][]byte {
 //     encodeURIComponent (which also leaves ! ' ( ) * as they are), each with
 //     upper- and lower-case hex digits
 //   - json: the inside of a JSON string, with and without HTML escaping,
-//     and ASCII-only (every non-ASCII rune and DEL as "\uXXXX", a rune
+//     as ward's json template function writes it (DEL and C1 controls as
+//     "\uXXXX"), and ASCII-only (every non-ASCII rune and DEL as "\uXXXX", a rune
 //     outside the BMP as a surrogate pair: Python's json.dumps by default,
 //     Jackson's ESCAPE_NON_ASCII), with lower- and upper-case hex digits
 //     (valid UTF-8 only)
 //   - shell: the inside of a double-quoted string with '\', '"' and '$'
 //     escaped by a backslash, as a .env file writes it, and '`' too, as a
-//     shell script does
+//     shell script does; the inside of a single-quoted one, each ' closed,
+//     escaped and reopened (ward's shell function, bash's set -x) or
+//     closed, double-quoted and reopened (Python's shlex.quote)
 //   - line: each line of a multi-line value, trimmed of spaces, tabs and
 //     "\r", that holds key material or a token; not the PEM armour, short
 //     lines or a config document's structure (see lineForms)
@@ -135,6 +139,9 @@ func FormsOf(value []byte) []Form {
 		for _, html := range []bool{true, false} {
 			fs.add(JSON, jsonInside(v, html))
 		}
+		// Equal to the HTML-escaped form above unless v holds DEL, a C1
+		// control or U+FFFE/U+FFFF: the set drops it then.
+		fs.add(JSON, jsonTemplate(v))
 		// Equal to the form above for most values (ASCII without DEL or
 		// rarer control characters): the set drops it then.
 		for _, hex := range []string{lowerHexDigits, upperHexDigits} {
@@ -146,6 +153,13 @@ func FormsOf(value []byte) []Form {
 		// or '`'): the set drops it then.
 		for _, special := range []string{`\"$`, "\\\"$`"} {
 			fs.add(Shell, backslashed(v, special))
+		}
+		// The inside of a single-quoted string, each ' closed, quoted and
+		// reopened: as ward's shell template function and bash's xtrace
+		// (set -x) write it, and as Python's shlex.quote does. The same
+		// as the value when it has no '.
+		for _, quote := range []string{`'\''`, `'"'"'`} {
+			fs.add(Shell, bytes.ReplaceAll(v, []byte("'"), []byte(quote)))
 		}
 	}
 	for _, l := range lineForms(value) {
@@ -306,6 +320,24 @@ func jsonInside(v []byte, escapeHTML bool) []byte {
 	_ = e.Encode(string(v))
 	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	return out[1 : len(out)-1]
+}
+
+// jsonTemplate returns v as ward's json template function writes it
+// between the quotes (launcher/manifest's jsonFunc): as jsonInside with
+// HTML escaping, but DEL, the C1 controls, U+FFFE and U+FFFF as "\u" and
+// four lower-case hex digits, which YAML and TOML read back where they
+// refuse the raw character. A child prints it reading a rendered file.
+func jsonTemplate(v []byte) []byte {
+	in := jsonInside(v, true)
+	out := make([]byte, 0, len(in))
+	for _, r := range string(in) {
+		if r >= 0x7f && r <= 0x9f || r == 0xfffe || r == 0xffff {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = utf8.AppendRune(out, r)
+		}
+	}
+	return out
 }
 
 // jsonASCII returns v as it appears between the quotes of a JSON string

@@ -181,6 +181,13 @@ var (
 func RequirePostgres(t testing.TB) *Postgres {
 	t.Helper()
 	Require(t)
+	return RequireCluster(t)
+}
+
+// RequireCluster returns the PostgreSQL test cluster, for a test that
+// needs no Vault, or skips (or fails) t without one.
+func RequireCluster(t testing.TB) *Postgres {
+	t.Helper()
 	p := &Postgres{URL: os.Getenv("PG_TEST_URL"), Port: os.Getenv("PG_TEST_PORT"), BinDir: os.Getenv("PG_TEST_BINDIR")}
 	if p.URL == "" || p.Port == "" || p.BinDir == "" {
 		RequireIntegration(t, howToStartPostgres)
