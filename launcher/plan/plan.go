@@ -7,6 +7,7 @@ package plan
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -113,7 +114,7 @@ func Build(m *manifest.Manifest, prof *manifest.Profile, values map[string]resol
 	for _, v := range env {
 		plan.Env = append(plan.Env, v.Name+"="+vars[v.Name])
 	}
-	if err := plan.addFiles(files, values, vars, secret, in.Dir); err != nil {
+	if err := plan.addFiles(m.File, files, values, vars, secret, in.Dir); err != nil {
 		return nil, err
 	}
 	plan.Env = append(plan.Env, in.Extra...)
@@ -197,10 +198,12 @@ func render(env []*manifest.EnvVar, values map[string]resolve.Value) (vars map[s
 }
 
 // addFiles adds the secret files and their path variables.
-func (plan *Plan) addFiles(files []*manifest.FileSpec, values map[string]resolve.Value, vars map[string]string, secret map[string][]byte, dir string) error {
+func (plan *Plan) addFiles(manifestFile string, files []*manifest.FileSpec, values map[string]resolve.Value, vars map[string]string, secret map[string][]byte, dir string) error {
 	for _, f := range files {
 		var data []byte
+		source := "the rendered template"
 		if f.Ref != nil {
+			source = "the value of " + f.Ref.Raw
 			val, ok := values[f.Key()]
 			if !ok {
 				return fmt.Errorf("file %s: %s was not resolved", f.Path, f.Ref.Raw)
@@ -212,6 +215,16 @@ func (plan *Plan) addFiles(files []*manifest.FileSpec, values map[string]resolve
 				return err
 			}
 			data = out
+		}
+		if f.Encoding == manifest.EncodingBase64 {
+			decoded, ok := decodeBase64(data)
+			if !ok {
+				// Never the value, nor where in it the decoder stopped.
+				return &manifest.ValidationError{File: manifestFile, Line: f.Pos.Line, Col: f.Pos.Col, Field: f.Field,
+					Msg:    fmt.Sprintf("%s is not base64 (encoding: base64)", source),
+					Advice: "store the file's base64 (base64 -w0 keystore.p12), or remove encoding: base64 to write the value as it is stored"}
+			}
+			data = decoded
 		}
 		plan.Files = append(plan.Files, secretdir.File{Path: f.Path, Mode: f.Mode, Data: data})
 		secret[f.Key()] = data
@@ -226,6 +239,29 @@ func (plan *Plan) addFiles(files []*manifest.FileSpec, values map[string]resolve
 		plan.Env = append(plan.Env, f.Env+"="+filepath.Join(dir, filepath.FromSlash(f.Path)))
 	}
 	return nil
+}
+
+// decodeBase64 decodes a value stored as base64 text, as the tools that
+// make it print it (base64, openssl base64, Python's b64encode, Key
+// Vault): the standard alphabet, padded, wrapped into lines or not, with
+// LF or CRLF line ends and a last line break (vault kv put k=@file).
+// Whitespace is dropped wherever it is. Unpadded and URL-safe text is
+// refused: most words and tokens would read as it, and a value stored
+// as it is (a password, a PEM key) would become garbage rather than an
+// error.
+func decodeBase64(b []byte) ([]byte, bool) {
+	text := bytes.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, b)
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Decode(out, text)
+	if err != nil {
+		return nil, false
+	}
+	return out[:n], true
 }
 
 // WithoutProcessMarkers returns environ without the CI runners' process

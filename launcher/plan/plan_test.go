@@ -197,3 +197,33 @@ func TestWithoutProcessMarkers(t *testing.T) {
 		t.Errorf("the environment given was changed: %q", environ)
 	}
 }
+
+// TestDecodeBase64 reads base64 as the tools that write it print it, and
+// refuses what is not base64.
+func TestDecodeBase64(t *testing.T) {
+	// 0xfb 0xff 0xbf is "+/+/" in the standard alphabet; 0x00 and 0x0a
+	// must survive.
+	want := []byte("\xfb\xff\xbf\x00\x0a\x30\x82")
+	tests := []struct {
+		name, in string
+		ok       bool
+	}{
+		{"one line", "+/+/AAowgg==", true},
+		{"last line break", "+/+/AAowgg==\n", true},
+		{"wrapped, CRLF", "+/+/\r\nAAow\r\ngg==\r\n", true},
+		{"spaces", " +/+/ AAow gg== ", true},
+		{"not base64", "-----BEGIN PRIVATE KEY-----", false},
+		{"cut short", "+/+/AAowg", false},
+		{"unpadded", "+/+/AAowgg", false},
+		{"URL-safe", "-_-_AAowgg==", false},
+		{"a token stored as it is", "canary-not-base64-0123456789abcdef01234567", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := decodeBase64([]byte(tt.in))
+			if ok != tt.ok || (ok && string(got) != string(want)) {
+				t.Errorf("got %q, %v; want %q, %v", got, ok, want, tt.ok)
+			}
+		})
+	}
+}

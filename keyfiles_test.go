@@ -1,0 +1,133 @@
+package main
+
+// Key material through ward's secret files, loaded by the programs that
+// use it (openssl, keytool, ssh-keygen): the bytes the store holds reach
+// the file, and the program accepts the file as ward wrote it.
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wardsecrets/ward/resolve/azure/azuretest"
+)
+
+// testKeystore makes a PKCS#12 keystore (an RSA key and its self-signed
+// certificate, password "changeit", as keytool defaults to) with openssl,
+// and returns its bytes.
+func testKeystore(t *testing.T) []byte {
+	t.Helper()
+	needProgram(t, "openssl", "openssl")
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "2", "-keyout", "key.pem", "-out", "cert.pem"},
+		{"pkcs12", "-export", "-in", "cert.pem", "-inkey", "key.pem", "-name", "app", "-passout", "pass:changeit", "-out", "ks.p12"},
+	} {
+		cmd := exec.Command("openssl", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("openssl %s: %v\n%s", args[0], err, out)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "ks.p12"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// wrapBase64 is b's base64 as coreutils' base64 prints it: lines of 76
+// characters, each ending in a line break.
+func wrapBase64(b []byte) string {
+	s := base64.StdEncoding.EncodeToString(b)
+	var out strings.Builder
+	for len(s) > 76 {
+		out.WriteString(s[:76] + "\n")
+		s = s[76:]
+	}
+	return out.String() + s + "\n"
+}
+
+// keystoreChild prints the SHA-256 of the file $KS, its mode, and the
+// entries keytool finds in it.
+const keystoreChild = `sha256sum "$KS" | cut -d" " -f1; stat -c %a "$KS"; keytool -list -keystore "$KS" -storetype PKCS12 -storepass changeit 2>&1 | grep -c PrivateKeyEntry`
+
+// checkKeystoreFile checks keystoreChild's output: the file holds the
+// keystore's bytes, mode 0400, and keytool reads its one key.
+func checkKeystoreFile(t *testing.T, stdout string, p12 []byte) {
+	t.Helper()
+	sum := sha256.Sum256(p12)
+	got := strings.Fields(stdout)
+	if len(got) != 3 {
+		t.Fatalf("the child printed %d fields, want 3 (hash, mode, keys): %q", len(got), stdout)
+	}
+	if got[0] != hex.EncodeToString(sum[:]) {
+		t.Errorf("the file KS does not hold the keystore's bytes")
+	}
+	if got[1] != "400" {
+		t.Errorf("got mode %s for KS, want 400", got[1])
+	}
+	if got[2] != "1" {
+		t.Errorf("keytool -list found %s private keys in KS, want 1", got[2])
+	}
+}
+
+// TestFileEncodingBase64Keystore: a team keeps its Java keystore in Vault
+// KV as base64 text, as KV holds text only (`vault kv put
+// secret/app keystore=@<(base64 keystore.p12)`), and Key Vault gives a
+// certificate's PFX as base64; `encoding: base64` on the file gives the
+// program the keystore itself, which keytool reads. A value that is not
+// base64 fails the start with 125, naming the file and the reference.
+func TestFileEncodingBase64Keystore(t *testing.T) {
+	needProgram(t, "keytool", "default-jre-headless")
+	p12 := testKeystore(t)
+	files := func(ref string) string {
+		return "files:\n  - path: tls/keystore.p12\n    ref: " + ref + "\n    encoding: base64\n    env: KS\n"
+	}
+
+	t.Run("vault kv", func(t *testing.T) {
+		_, addr, token := testVault(t)
+		w := newWardEnv(t)
+		w.env = append(w.env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
+		path := "keyfiles/" + canary("keystore")
+		bad := w.canary("not-base64")
+		w.canaries = append(w.canaries, base64.StdEncoding.EncodeToString(p12))
+		kvPut(t, "secret", path, map[string]any{"wrapped": wrapBase64(p12), "oneline": base64.StdEncoding.EncodeToString(p12), "bad": bad})
+		for _, field := range []string{"wrapped", "oneline"} {
+			m := w.manifest("version: 1\n" + files("vault://secret/"+path+"#"+field))
+			code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", keystoreChild)
+			if code != 0 {
+				t.Fatalf("%s: ward run: got exit code %d, want 0: %s", field, code, stderr)
+			}
+			checkKeystoreFile(t, stdout, p12)
+		}
+
+		m := w.manifest("version: 1\n" + files("vault://secret/"+path+"#bad"))
+		code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", "echo started")
+		if code != 125 || strings.Contains(stdout, "started") {
+			t.Fatalf("a value that is not base64: got exit code %d and the child's %q, want 125 and no start: %s", code, stdout, stderr)
+		}
+		for _, want := range []string{"files[0]", "vault://secret/" + path + "#bad", "not base64"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("a value that is not base64: the error does not name %q: %s", want, stderr)
+			}
+		}
+	})
+
+	t.Run("azure key vault certificate", func(t *testing.T) {
+		srv, w := azureWard(t, (*azuretest.Server).Env)
+		w.canaries = append(w.canaries, base64.StdEncoding.EncodeToString(p12))
+		srv.SetSecret("tls-cert", base64.StdEncoding.EncodeToString(p12))
+		m := w.manifest("version: 1\n" + azureStores + files("azkv://"+srv.VaultHost()+"/tls-cert"))
+		code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", keystoreChild)
+		if code != 0 {
+			t.Fatalf("ward run: got exit code %d, want 0: %s", code, stderr)
+		}
+		checkKeystoreFile(t, stdout, p12)
+	})
+}
