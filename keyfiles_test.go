@@ -131,3 +131,60 @@ func TestFileEncodingBase64Keystore(t *testing.T) {
 		checkKeystoreFile(t, stdout, p12)
 	})
 }
+
+// TestFileOpenSSHKeyAsSSHReadsIt: an OpenSSH private key stored without
+// its last line break (`vault kv put secret/ci ssh_key="$(cat
+// id_ed25519)"`: the shell drops it; a key pasted into a web form), or
+// with CRLF line ends (saved by a Windows editor), is one ssh refuses
+// ("error in libcrypto"), though its bytes are the key. ward writes an
+// OpenSSH key file with LF line ends and its last line break, and
+// ssh-keygen -y, which loads a key as ssh -i does, reads it.
+func TestFileOpenSSHKeyAsSSHReadsIt(t *testing.T) {
+	needProgram(t, "ssh-keygen", "openssh-client")
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "id_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci", "-f", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := exec.Command("ssh-keygen", "-y", "-f", keyFile).Output()
+	if err != nil {
+		t.Fatalf("ssh-keygen -y: %v", err)
+	}
+	wantPub := strings.TrimSpace(string(pub))
+	noNewline := strings.TrimSuffix(string(key), "\n")
+	crlf := strings.ReplaceAll(string(key), "\n", "\r\n")
+
+	_, addr, token := testVault(t)
+	w := newWardEnv(t)
+	w.env = append(w.env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
+	w.canaries = append(w.canaries, noNewline)
+	w.set("ci/ssh_key_crlf", crlf)
+	path := "keyfiles/" + canary("ssh")
+	kvPut(t, "secret", path, map[string]any{"no_newline": noNewline, "crlf": crlf})
+	m := w.manifest(`version: 1
+files:
+  - path: ssh/vault_no_newline
+    ref: vault://secret/` + path + `#no_newline
+    env: KEY_VAULT_NO_NEWLINE
+  - path: ssh/vault_crlf
+    ref: vault://secret/` + path + `#crlf
+    env: KEY_VAULT_CRLF
+  - path: ssh/local_crlf
+    ref: local://ci/ssh_key_crlf
+    env: KEY_LOCAL_CRLF
+`)
+	child := `for k in KEY_VAULT_NO_NEWLINE KEY_VAULT_CRLF KEY_LOCAL_CRLF; do eval f=\$$k; echo "$k $(ssh-keygen -y -f "$f" 2>&1)"; done`
+	code, stdout, stderr := w.run("run", "-m", m, "--", "sh", "-c", child)
+	if code != 0 {
+		t.Fatalf("ward run: got exit code %d, want 0: %s", code, stderr)
+	}
+	for _, name := range []string{"KEY_VAULT_NO_NEWLINE", "KEY_VAULT_CRLF", "KEY_LOCAL_CRLF"} {
+		if !strings.Contains(stdout, name+" "+wantPub) {
+			t.Errorf("ssh-keygen -y -f $%s does not give the key's public key: %q", name, stdout)
+		}
+	}
+}

@@ -226,6 +226,7 @@ func (plan *Plan) addFiles(manifestFile string, files []*manifest.FileSpec, valu
 			}
 			data = decoded
 		}
+		data = asSSHReadsIt(data)
 		plan.Files = append(plan.Files, secretdir.File{Path: f.Path, Mode: f.Mode, Data: data})
 		secret[f.Key()] = data
 		if f.Env == "" {
@@ -262,6 +263,27 @@ func decodeBase64(b []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return out[:n], true
+}
+
+// The armour lines of an OpenSSH private key, the format ssh-keygen
+// writes since OpenSSH 7.8.
+var (
+	openSSHBegin = []byte("-----BEGIN OPENSSH PRIVATE KEY-----")
+	openSSHEnd   = []byte("-----END OPENSSH PRIVATE KEY-----")
+)
+
+// asSSHReadsIt returns an OpenSSH private key with LF line ends and its
+// last line break, and any other value as it is. ssh refuses the key
+// without that line break (a value stored as "$(cat id_ed25519)", whose
+// shell drops it, or pasted into a web form) or with CRLF line ends (a
+// Windows editor's), with "error in libcrypto", though the base64
+// between the armour lines is the same key either way.
+func asSSHReadsIt(data []byte) []byte {
+	body := bytes.TrimRight(data, "\r\n")
+	if !bytes.HasPrefix(data, openSSHBegin) || !bytes.HasSuffix(body, openSSHEnd) {
+		return data
+	}
+	return append(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n")), '\n')
 }
 
 // WithoutProcessMarkers returns environ without the CI runners' process

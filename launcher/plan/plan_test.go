@@ -227,3 +227,27 @@ func TestDecodeBase64(t *testing.T) {
 		})
 	}
 }
+
+// TestAsSSHReadsIt: an OpenSSH private key gets LF line ends and its last
+// line break; everything else is left byte for byte.
+func TestAsSSHReadsIt(t *testing.T) {
+	const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\nAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n"
+	crlf := strings.ReplaceAll(key, "\n", "\r\n")
+	tests := []struct{ name, in, want string }{
+		{"as ssh-keygen writes it", key, key},
+		{"no last line break", strings.TrimSuffix(key, "\n"), key},
+		{"CRLF", crlf, key},
+		{"CRLF, no last line break", strings.TrimSuffix(crlf, "\r\n"), key},
+		{"two last line breaks", key + "\n", key},
+		{"a PEM key, which openssl reads either way", "-----BEGIN PRIVATE KEY-----\r\nMC4CAQ==\r\n-----END PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----\r\nMC4CAQ==\r\n-----END PRIVATE KEY-----"},
+		{"text after the key", key + "comment", key + "comment"},
+		{"a value that is not a key", "hunter2", "hunter2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(asSSHReadsIt([]byte(tt.in))); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
