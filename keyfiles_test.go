@@ -188,3 +188,51 @@ files:
 		}
 	}
 }
+
+// TestTemplateReadsFilePath: programs take a key file's path inside a
+// variable of their own: the JVM's JAVA_TOOL_OPTIONS
+// (-Djavax.net.ssl.keyStore=PATH), git's GIT_SSH_COMMAND (ssh -i PATH),
+// a libpq URL's sslkey=PATH. A template reads a file's path variable as
+// the file's full path, and a Java program loads the keystore that
+// javax.net.ssl.keyStore names, as JSSE would.
+func TestTemplateReadsFilePath(t *testing.T) {
+	needProgram(t, "java", "default-jre-headless")
+	p12 := testKeystore(t)
+	w := newWardEnv(t)
+	cmd := exec.Command("ward", "local", "set", "app/keystore")
+	cmd.Env, cmd.Stdin = w.env, strings.NewReader(string(p12))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ward local set: %v\n%s", err, out)
+	}
+	src := filepath.Join(w.dir, "Keys.java")
+	if err := os.WriteFile(src, []byte(`import java.io.FileInputStream;
+import java.security.KeyStore;
+import java.util.Collections;
+
+public class Keys {
+  public static void main(String[] args) throws Exception {
+    KeyStore ks = KeyStore.getInstance(System.getProperty("javax.net.ssl.keyStoreType"));
+    try (FileInputStream in = new FileInputStream(System.getProperty("javax.net.ssl.keyStore"))) {
+      ks.load(in, System.getProperty("javax.net.ssl.keyStorePassword").toCharArray());
+    }
+    System.out.println("keys " + Collections.list(ks.aliases()));
+  }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest(`version: 1
+env:
+  JAVA_TOOL_OPTIONS:
+    template: "-Djavax.net.ssl.keyStore={{ .KEYSTORE_FILE }} -Djavax.net.ssl.keyStoreType=PKCS12 -Djavax.net.ssl.keyStorePassword=changeit"
+    mask: false
+files:
+  - path: tls/keystore.p12
+    ref: local://app/keystore
+    env: KEYSTORE_FILE
+`)
+	code, stdout, stderr := w.run("run", "-m", m, "--", "java", src)
+	if code != 0 || !strings.Contains(stdout, "keys [app]") {
+		t.Fatalf("ward run: got exit code %d and %q, want 0 and the keystore's one key, app: %s", code, stdout, stderr)
+	}
+}

@@ -85,7 +85,7 @@ func Build(m *manifest.Manifest, prof *manifest.Profile, values map[string]resol
 	files := m.FilesFor(prof)
 	plan := &Plan{Values: values}
 
-	vars, secret, err := render(env, values)
+	vars, secret, err := render(env, values, filePaths(files, in.Dir))
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func Build(m *manifest.Manifest, prof *manifest.Profile, values map[string]resol
 	for _, v := range env {
 		plan.Env = append(plan.Env, v.Name+"="+vars[v.Name])
 	}
-	if err := plan.addFiles(m.File, files, values, vars, secret, in.Dir); err != nil {
+	if err := plan.addFiles(m.File, files, values, vars, secret); err != nil {
 		return nil, err
 	}
 	plan.Env = append(plan.Env, in.Extra...)
@@ -142,11 +142,24 @@ func (plan *Plan) Masked() []mask.Secret {
 	return slices.DeleteFunc(slices.Clone(plan.Secrets), func(s mask.Secret) bool { return plan.Unmasked[s.Name] })
 }
 
-// render gives every variable its value: plain values, resolved
+// filePaths maps the files' path variables to their full paths.
+func filePaths(files []*manifest.FileSpec, dir string) map[string]string {
+	paths := map[string]string{}
+	for _, f := range files {
+		if f.Env != "" {
+			paths[f.Env] = filepath.Join(dir, filepath.FromSlash(f.Path))
+		}
+	}
+	return paths
+}
+
+// render gives every variable its value: the files' path variables (which
+// templates may read, and are not secrets), plain values, resolved
 // references, then templates in dependency order (validation rejected
 // cycles). secret holds the values that count as secrets.
-func render(env []*manifest.EnvVar, values map[string]resolve.Value) (vars map[string]string, secret map[string][]byte, err error) {
-	vars = make(map[string]string, len(env))
+func render(env []*manifest.EnvVar, values map[string]resolve.Value, paths map[string]string) (vars map[string]string, secret map[string][]byte, err error) {
+	vars = make(map[string]string, len(env)+len(paths))
+	maps.Copy(vars, paths)
 	secret = map[string][]byte{}
 	byName := map[string]*manifest.EnvVar{}
 	done := map[string]bool{}
@@ -197,8 +210,9 @@ func render(env []*manifest.EnvVar, values map[string]resolve.Value) (vars map[s
 	return vars, secret, nil
 }
 
-// addFiles adds the secret files and their path variables.
-func (plan *Plan) addFiles(manifestFile string, files []*manifest.FileSpec, values map[string]resolve.Value, vars map[string]string, secret map[string][]byte, dir string) error {
+// addFiles adds the secret files and their path variables, whose values
+// vars holds.
+func (plan *Plan) addFiles(manifestFile string, files []*manifest.FileSpec, values map[string]resolve.Value, vars map[string]string, secret map[string][]byte) error {
 	for _, f := range files {
 		var data []byte
 		source := "the rendered template"
@@ -237,7 +251,7 @@ func (plan *Plan) addFiles(manifestFile string, files []*manifest.FileSpec, valu
 			plan.Env = slices.Delete(plan.Env, i, i+1)
 			plan.Overridden = append(plan.Overridden, f.Env)
 		}
-		plan.Env = append(plan.Env, f.Env+"="+filepath.Join(dir, filepath.FromSlash(f.Path)))
+		plan.Env = append(plan.Env, f.Env+"="+vars[f.Env])
 	}
 	return nil
 }
