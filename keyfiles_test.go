@@ -236,3 +236,55 @@ files:
 		t.Fatalf("ward run: got exit code %d and %q, want 0 and the keystore's one key, app: %s", code, stdout, stderr)
 	}
 }
+
+// TestMaskAndScanBinaryKeystore: a binary secret (a PKCS#12 keystore,
+// which holds nearly every byte value) is masked in the child's output
+// under --mask while keytool reads the file, and `ward scan` finds a
+// copy of it. Both built an automaton over the secret's forms that
+// ward's matching library cannot hold with 255 or more distinct byte
+// values: ward panicked.
+func TestMaskAndScanBinaryKeystore(t *testing.T) {
+	needProgram(t, "keytool", "default-jre-headless")
+	p12 := testKeystore(t)
+	w := newWardEnv(t)
+	w.set("app/keystore", string(p12))
+	m := w.manifest("version: 1\nfiles:\n  - path: tls/keystore.p12\n    ref: local://app/keystore\n    env: KS\n")
+
+	code, stdout, stderr := w.run("run", "--mask", "-m", m, "--", "sh", "-c", `cat "$KS"; echo; keytool -list -keystore "$KS" -storetype PKCS12 -storepass changeit | grep -c PrivateKeyEntry`)
+	if code != 0 || !strings.HasSuffix(stdout, "\n1\n") {
+		t.Errorf("ward run --mask: got exit code %d and %d bytes of output ending %q, want 0 and keytool's count of 1: %s", code, len(stdout), stdout[max(0, len(stdout)-40):], firstLine(stderr, "panic"))
+	}
+
+	// Under GitHub Actions ward searches the runner's files (GITHUB_ENV...)
+	// for the values when the child exits, with the same automaton.
+	gh := w.command("run", "-m", m, "--", "true")
+	gh.Env = append(gh.Env, "GITHUB_ACTIONS=true", "GITHUB_ENV="+filepath.Join(t.TempDir(), "github_env"))
+	if err := os.WriteFile(gh.Env[len(gh.Env)-1][len("GITHUB_ENV="):], nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ghOut strings.Builder
+	gh.Stdout, gh.Stderr = &ghOut, &ghOut
+	if err := gh.Run(); err != nil {
+		t.Errorf("ward run under GitHub Actions: %v, want exit code 0: %s", err, firstLine(ghOut.String(), "panic"))
+	}
+
+	tree := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tree, "keystore.p12"), p12, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = w.run("scan", "-m", m, tree)
+	if code != 1 || !strings.Contains(stdout, "keystore.p12") {
+		t.Errorf("ward scan: got exit code %d and %q, want 1 and a find in keystore.p12: %s", code, stdout, firstLine(stderr, "panic"))
+	}
+}
+
+// firstLine returns the first line of out that starts with prefix, or all
+// of out when none does: a panic's message without its stack.
+func firstLine(out, prefix string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return line
+		}
+	}
+	return out
+}

@@ -84,7 +84,11 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 	if len(p.pats) == 0 {
 		return p, skipped
 	}
-	ac, err := ahocorasick.NewBuilder().AddPatterns(p.pats).SetMatchKind(ahocorasick.LeftmostLongest).Build()
+	// The library numbers the byte values the patterns use in a byte,
+	// from 1: with 255 or more of them (a binary secret, a keystore,
+	// holds nearly all) the count wraps and Build panics. Every byte is
+	// its own class then, as the library does when told to.
+	ac, err := ahocorasick.NewBuilder().AddPatterns(p.pats).SetMatchKind(ahocorasick.LeftmostLongest).SetByteClasses(distinctBytes(p.pats) < 255).Build()
 	if err != nil {
 		// Build fails only for an empty pattern list, excluded above.
 		panic(fmt.Sprintf("mask: build automaton: %v", err))
@@ -111,6 +115,21 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 		p.prefix3[g&0xffffff] = true
 	}
 	return p, skipped
+}
+
+// distinctBytes counts the byte values that occur in pats.
+func distinctBytes(pats [][]byte) int {
+	var seen [256]bool
+	n := 0
+	for _, pat := range pats {
+		for _, b := range pat {
+			if !seen[b] {
+				seen[b] = true
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Owners returns, for each pattern, the secrets it is a form of; the first

@@ -139,6 +139,22 @@ func everySplit(t *testing.T, secrets []Secret, input, want []byte) {
 	}
 }
 
+// TestWriterEveryByteValue: a binary secret that holds every byte value
+// (a keystore does) is masked, raw and as base64, beside a text one;
+// compiling its patterns panicked in the matching library.
+func TestWriterEveryByteValue(t *testing.T) {
+	binary := make([]byte, 512)
+	for i := range binary {
+		binary[i] = byte(i * 7)
+	}
+	secrets := []Secret{{Name: "KEYSTORE", Value: binary}, {Name: "TOKEN", Value: []byte("token-abcdef")}}
+	in := "a " + string(binary) + " b " + base64.StdEncoding.EncodeToString(binary) + " c token-abcdef"
+	want := "a <ward:KEYSTORE> b <ward:KEYSTORE> c <ward:TOKEN>"
+	if got := maskChunks(t, secrets, []byte(in), nil); string(got) != want {
+		t.Errorf("%s", diff(got, []byte(want)))
+	}
+}
+
 func TestWriterLongestMatchWins(t *testing.T) {
 	secrets := []Secret{
 		{Name: "SHORT", Value: []byte("secret")},
