@@ -321,3 +321,37 @@ func TestMaskCertificateBundle(t *testing.T) {
 		t.Errorf("ward's peak RSS was %d MiB, want under %d MiB", rss>>10, limit>>10)
 	}
 }
+
+// TestCheckResolveRefusesWhatRunRefuses: `ward check --resolve`, the check
+// before a deploy, fails where `ward run` would fail over the values it
+// fetched: a file under encoding: base64 whose value is not base64, a
+// keystore's bytes (with NUL bytes) given as a variable. It said "1
+// secret resolved" and exit 0, and the run then failed with 125.
+func TestCheckResolveRefusesWhatRunRefuses(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/pem", "-----BEGIN PRIVATE KEY-----\n"+canary("pem")+"\n-----END PRIVATE KEY-----\n")
+	w.set("app/keystore", "\x30\x82\x09\xcf\x02\x01\x03\x30\x82\x09\x85\x06\x09\x00"+canary("der"))
+	tests := []struct {
+		name, manifest string
+		want           []string
+	}{
+		{"not base64", "version: 1\nfiles:\n  - path: tls/key.der\n    ref: local://app/pem\n    encoding: base64\n", []string{"files[0]", "local://app/pem", "not base64"}},
+		{"NUL in a variable", "version: 1\nenv:\n  KEYSTORE: local://app/keystore\n", []string{"KEYSTORE", "NUL byte", "files:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := w.manifest(tt.manifest)
+			for _, args := range [][]string{{"check", "--resolve", "-m", m}, {"run", "-m", m, "--", "true"}} {
+				code, _, stderr := w.run(args...)
+				if code != 125 {
+					t.Errorf("ward %s: got exit code %d, want 125: %s", args[0], code, stderr)
+				}
+				for _, want := range tt.want {
+					if !strings.Contains(stderr, want) {
+						t.Errorf("ward %s: the error does not name %q: %s", args[0], want, stderr)
+					}
+				}
+			}
+		})
+	}
+}

@@ -266,7 +266,7 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 		return st, err
 	}
 	if err := plan.CheckDeliverable(st.plan.Env, o.Argv); err != nil {
-		st.hint = "deliver a value this large, or with NUL bytes, as a file (files: in the manifest)"
+		st.hint = plan.UndeliverableHint
 		return st, err
 	}
 	return st, nil
