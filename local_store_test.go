@@ -59,11 +59,13 @@ func TestLocalConcurrentSets(t *testing.T) {
 // value of several lines (a PEM or OpenSSH key) as the file holds it, its
 // last line's newline included, as `vault kv put k=@file` and `file://`
 // do: OpenSSH refuses a private key without it ("error in libcrypto"). A
-// one-line value still loses its newline, LF or CRLF (`echo tok |`).
+// one-line value still loses its newline, LF or CRLF (`echo tok |`). The
+// key is a PEM one, which ward writes to a file as it is (an OpenSSH key
+// gets LF line ends there: see TestFileOpenSSHKeyAsSSHReadsIt).
 func TestLocalSetKeepsMultiLineValue(t *testing.T) {
 	w := newWardEnv(t)
 	c := canary("pem")
-	key := "-----BEGIN OPENSSH PRIVATE KEY-----\n" + c + "\n" + c + "\n-----END OPENSSH PRIVATE KEY-----\n"
+	key := "-----BEGIN PRIVATE KEY-----\n" + c + "\n" + c + "\n-----END PRIVATE KEY-----\n"
 	w.set("key", key)
 	crlf := strings.ReplaceAll(key, "\n", "\r\n")
 	w.set("keycrlf", crlf)

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/plan"
 
 	"github.com/wardsecrets/ward/resolve"
 )
@@ -51,6 +52,16 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 	values, err := resolveOnce(lg, m, prof)
 	if err != nil {
 		return err
+	}
+	// What ward run would refuse over these values fails here too: a
+	// template failing over what it reads, a file under encoding: base64
+	// that is not, a variable that holds a NUL byte.
+	p, err := plan.Build(m, prof, values, plan.Input{})
+	if err != nil {
+		return err
+	}
+	if err := plan.CheckDeliverable(p.Env, nil); err != nil {
+		return failure.New(err, plan.UndeliverableHint)
 	}
 	// Columns sized to their widest cell: Azure's version ids are 32
 	// characters, a file's name can be long.

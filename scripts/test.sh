@@ -40,6 +40,9 @@ command -v npm >/dev/null || need+=(npm)
 command -v gunicorn >/dev/null || need+=(gunicorn)
 command -v nginx >/dev/null || need+=(nginx)
 command -v java >/dev/null || need+=(default-jre-headless)
+# Key material in secret files, loaded by its programs (keyfiles_test.go).
+command -v openssl >/dev/null || need+=(openssl)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
 # Developers' tools behind ward (devtools_test.go): make -j's recipes.
 command -v make >/dev/null || need+=(make)
 # Full-screen programs under --mask (mask_pty_test.go).

@@ -85,6 +85,10 @@ var agreeCases = []agreeCase{
 	{"mode too big", `files: [{path: x, ref: local://a/b, mode: "4400"}]`, false},
 	{"mode 0o", `files: [{path: x, ref: local://a/b, mode: "0o400"}]`, false},
 	{"mode unquoted 400", "files: [{path: x, ref: local://a/b, mode: 400}]", false},
+	{"encoding base64", "files: [{path: x, ref: local://a/b, encoding: base64}]", true},
+	{"encoding of a template", "files: [{path: x, template: QUJD, encoding: base64}]", true},
+	{"encoding hex", "files: [{path: x, ref: local://a/b, encoding: hex}]", false},
+	{"encoding Base64", "files: [{path: x, ref: local://a/b, encoding: Base64}]", false},
 	{"file env boolean", "files: [{path: x, ref: local://a/b, env: true}]", false},
 	{"file template number", "files: [{path: x, template: 42}]", false},
 

@@ -62,6 +62,9 @@ type FileSpec struct {
 	Ref      *resolve.Ref
 	Template *Template
 	Mode     fs.FileMode
+	// Encoding is how the value is stored: "" as the file's bytes,
+	// EncodingBase64 as their base64 text, which ward decodes.
+	Encoding string
 	// Env, when set, names the variable that gives the child the path.
 	Env string
 	Pos Pos
@@ -69,6 +72,11 @@ type FileSpec struct {
 	// profiles.PROFILE.files[N] for a profile's, N its index there.
 	Field string
 }
+
+// EncodingBase64 is the files' encoding for a value stored as base64
+// text: a binary keystore in a store that holds text (Vault KV, a Key
+// Vault certificate's PFX).
+const EncodingBase64 = "base64"
 
 // Key is the name a file's value is delivered under, beside the
 // variables: "file:PATH".

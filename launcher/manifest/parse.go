@@ -633,7 +633,7 @@ func (p *parser) template(n *yaml.Node, field, text string) *Template {
 
 func (p *parser) files(n *yaml.Node, field string) []*FileSpec {
 	if n.Kind != yaml.SequenceNode {
-		p.fail(n, field, "write a list of {path, ref, mode, env}", "want a list, got %s", conf.KindName(n))
+		p.fail(n, field, "write a list of {path, ref, mode, encoding, env}", "want a list, got %s", conf.KindName(n))
 		return nil
 	}
 	var out []*FileSpec
@@ -683,6 +683,17 @@ func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
 				return
 			}
 			spec.Mode = fs.FileMode(m)
+		},
+		"encoding": func(k, v *yaml.Node) {
+			s, ok := p.str(v, name+".encoding")
+			if !ok {
+				return
+			}
+			if s != EncodingBase64 {
+				p.fail(v, name+".encoding", "write encoding: base64 for a value stored as base64 text, or leave it out to write the value as it is stored", "invalid encoding %q", s)
+				return
+			}
+			spec.Encoding = s
 		},
 		"env": func(k, v *yaml.Node) {
 			s, ok := p.str(v, name+".env")

@@ -211,6 +211,7 @@ func schemaDefs() map[string]*conf.Shape {
 					{Name: "ref", Shape: conf.Ref("reference", "The secret written to the file.")},
 					{Name: "template", Shape: conf.Str("A Go text/template over the manifest's variables, rendered into the file.", `{"region": "eu-west-1"}`)},
 					{Name: "mode", Shape: &conf.Shape{Kind: "string", Desc: `Octal file mode, owner-readable (default "0400"). Quote it: unquoted, YAML reads 0400 as a number (256 or 400, by YAML version).`, Pattern: modePattern, Examples: []any{"0400"}}},
+					{Name: "encoding", Shape: conf.Enum("base64: the value is stored as base64 text (a keystore in Vault KV, a Key Vault certificate's PFX), and the file gets the bytes it decodes to. Without it the file holds the value as stored.", EncodingBase64)},
 					{Name: "env", Shape: &conf.Shape{Kind: "string", Desc: "A variable that gives the program the file's full path.", Pattern: envNamePattern, Examples: []any{"TLS_KEY_FILE"}}},
 				},
 				Required: []string{"path"},

@@ -19,6 +19,15 @@ func (p *parser) checkTemplates(m *Manifest, profile string, prof *Profile) {
 	for _, v := range env {
 		byName[v.Name] = v
 	}
+	// A file's path variable reads as the file's full path: programs
+	// take a key file's path inside a variable of their own
+	// (JAVA_TOOL_OPTIONS, GIT_SSH_COMMAND, a URL's sslkey=).
+	paths := map[string]bool{}
+	for _, f := range m.FilesFor(prof) {
+		if f.Env != "" {
+			paths[f.Env] = true
+		}
+	}
 	where := ""
 	if profile != "" {
 		where = fmt.Sprintf(" (with profile %s)", conf.Printable(profile))
@@ -31,8 +40,8 @@ func (p *parser) checkTemplates(m *Manifest, profile string, prof *Profile) {
 			return
 		}
 		for _, d := range deps {
-			if _, ok := byName[d]; !ok {
-				p.failAt(pos, field, "declare "+d+" under env", "template reads undeclared variable %s%s", d, where)
+			if _, ok := byName[d]; !ok && !paths[d] {
+				p.failAt(pos, field, "declare "+d+" under env, or as a file's env for its path", "template reads undeclared variable %s%s", d, where)
 			}
 		}
 	}

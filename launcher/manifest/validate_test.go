@@ -260,6 +260,22 @@ profiles:
 			"w.yaml:7:7: profiles.dev.env.T: template reads undeclared variable C (with profile dev)",
 			"w.yaml:9:9: profiles.dev.files[0].template: template reads undeclared variable D (with profile dev)",
 		}},
+		{"files' path variables are declared", `version: 1
+env:
+  GIT_SSH_COMMAND: {template: "ssh -i {{ .SSH_KEY }}"}
+files:
+  - path: ssh/id
+    ref: local://a/id
+    env: SSH_KEY
+profiles:
+  dev:
+    env:
+      T: {template: "{{ .DEV_KEY }} {{ .NOPE }}"}
+    files:
+      - path: dev/id
+        ref: local://a/dev
+        env: DEV_KEY
+`, []string{"w.yaml:11:7: profiles.dev.env.T: template reads undeclared variable NOPE (with profile dev)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

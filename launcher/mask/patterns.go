@@ -33,7 +33,11 @@ type Match struct {
 // all at once by an Aho-Corasick automaton. It is read-only once compiled and
 // safe for concurrent use, so the stdout and stderr Writers can share one.
 type Patterns struct {
-	ac     *ahocorasick.Automaton
+	ac *ahocorasick.Automaton
+	// acPats maps the automaton's patterns to pats: the index of the one
+	// it is, or -1 for the first acPrefix bytes of longer ones (see
+	// longestAt).
+	acPats []int
 	pats   [][]byte
 	owners [][]Owner
 	maxLen int
@@ -52,6 +56,13 @@ type Patterns struct {
 	prefix2 []uint64
 	prefix3 map[uint32]bool
 }
+
+// acPrefix is how much of a pattern the automaton holds: its memory
+// grows with the bytes it holds times the byte values they use (a
+// transition table per byte), and a certificate bundle's forms are some
+// forty times its size. A longer pattern's first acPrefix bytes find
+// where it may start, and the pattern is compared there whole.
+const acPrefix = 256
 
 // shortLen is the length from which a pattern is searched by 4-byte grams;
 // shorter ones leave too short a stride for them and go by 2-byte grams.
@@ -84,7 +95,29 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 	if len(p.pats) == 0 {
 		return p, skipped
 	}
-	ac, err := ahocorasick.NewBuilder().AddPatterns(p.pats).SetMatchKind(ahocorasick.LeftmostLongest).Build()
+	var acPats [][]byte
+	acIndex := map[string]int{}
+	for id, pat := range p.pats {
+		head := pat[:min(len(pat), acPrefix)]
+		if i, ok := acIndex[string(head)]; ok {
+			// The head of a longer pattern, or a pattern that is one:
+			// compared whole where it matches.
+			p.acPats[i] = -1
+			continue
+		}
+		acIndex[string(head)] = len(acPats)
+		acPats = append(acPats, head)
+		if len(head) < len(pat) {
+			p.acPats = append(p.acPats, -1)
+		} else {
+			p.acPats = append(p.acPats, id)
+		}
+	}
+	// The library numbers the byte values the patterns use in a byte,
+	// from 1: with 255 or more of them (a binary secret, a keystore,
+	// holds nearly all) the count wraps and Build panics. Every byte is
+	// its own class then, as the library does when told to.
+	ac, err := ahocorasick.NewBuilder().AddPatterns(acPats).SetMatchKind(ahocorasick.LeftmostLongest).SetByteClasses(distinctBytes(acPats) < 255).Build()
 	if err != nil {
 		// Build fails only for an empty pattern list, excluded above.
 		panic(fmt.Sprintf("mask: build automaton: %v", err))
@@ -111,6 +144,21 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 		p.prefix3[g&0xffffff] = true
 	}
 	return p, skipped
+}
+
+// distinctBytes counts the byte values that occur in pats.
+func distinctBytes(pats [][]byte) int {
+	var seen [256]bool
+	n := 0
+	for _, pat := range pats {
+		for _, b := range pat {
+			if !seen[b] {
+				seen[b] = true
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Owners returns, for each pattern, the secrets it is a form of; the first
@@ -146,7 +194,16 @@ func (p *Patterns) Find(buf []byte, from int) (Match, bool) {
 			// state; no pattern reaches past t+maxLen.
 			end := min(len(buf), t+p.maxLen)
 			if am, ok := p.ac.FindAt(buf[:end], t); ok {
-				return Match{Start: am.Start, End: am.End, Pattern: am.PatternID}, true
+				if id := p.acPats[am.PatternID]; id >= 0 {
+					return Match{Start: am.Start, End: am.End, Pattern: id}, true
+				}
+				if id, ok := p.longestAt(buf[:end], am.Start); ok {
+					return Match{Start: am.Start, End: am.Start + len(p.pats[id]), Pattern: id}, true
+				}
+				// Only a longer pattern's head matched there, and
+				// nothing starts between t and it: go on after it.
+				t = am.Start
+				tl, ts = t, t
 			}
 		}
 		if tl == t {
@@ -156,6 +213,21 @@ func (p *Patterns) Find(buf []byte, from int) (Match, bool) {
 			ts = p.short.candidate(buf, t+1)
 		}
 	}
+}
+
+// longestAt returns the longest pattern that buf holds at start. The
+// automaton found none starting before it, and its longest match there
+// was the head of a longer pattern: every pattern that starts there
+// starts with the same 4 bytes.
+func (p *Patterns) longestAt(buf []byte, start int) (int, bool) {
+	best := -1
+	for _, id := range p.byStart[gram(buf[start:])] {
+		pat := p.pats[id]
+		if (best < 0 || len(pat) > len(p.pats[best])) && bytes.HasPrefix(buf[start:], pat) {
+			best = int(id)
+		}
+	}
+	return best, best >= 0
 }
 
 // Hold returns where the undecided tail of buf starts when more input may

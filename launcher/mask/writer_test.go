@@ -139,6 +139,51 @@ func everySplit(t *testing.T, secrets []Secret, input, want []byte) {
 	}
 }
 
+// TestWriterLongValuesShareAHead: values longer than the automaton holds
+// of a pattern (acPrefix), which share their first bytes, are told apart
+// whole, and a shorter one equal to that head is masked where only the
+// head is there, wherever the input is split.
+func TestWriterLongValuesShareAHead(t *testing.T) {
+	head := strings.Repeat("abcdefghij", 40) // 400 bytes
+	secrets := []Secret{
+		{Name: "ALPHA", Value: []byte(head + "-alpha")},
+		{Name: "BETA", Value: []byte(head + "-beta")},
+		{Name: "HEAD", Value: []byte(head[:acPrefix])},
+	}
+	tests := []struct{ name, in, want string }{
+		{"one", "= " + head + "-alpha =", "= <ward:ALPHA> ="},
+		{"the other", "= " + head + "-beta =", "= <ward:BETA> ="},
+		{"neither", "= " + head + "-gamma =", "= <ward:HEAD>" + head[acPrefix:] + "-gamma ="},
+		{"cut short", "= " + head + "-alph", "= <ward:HEAD>" + head[acPrefix:] + "-alph"},
+		{"both", head + "-beta" + head + "-alpha", "<ward:BETA><ward:ALPHA>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := 0; i <= len(tt.in); i += 7 {
+				if got := maskChunks(t, secrets, []byte(tt.in), []int{i}); string(got) != tt.want {
+					t.Fatalf("split at %d: %s", i, diff(got, []byte(tt.want)))
+				}
+			}
+		})
+	}
+}
+
+// TestWriterEveryByteValue: a binary secret that holds every byte value
+// (a keystore does) is masked, raw and as base64, beside a text one;
+// compiling its patterns panicked in the matching library.
+func TestWriterEveryByteValue(t *testing.T) {
+	binary := make([]byte, 512)
+	for i := range binary {
+		binary[i] = byte(i * 7)
+	}
+	secrets := []Secret{{Name: "KEYSTORE", Value: binary}, {Name: "TOKEN", Value: []byte("token-abcdef")}}
+	in := "a " + string(binary) + " b " + base64.StdEncoding.EncodeToString(binary) + " c token-abcdef"
+	want := "a <ward:KEYSTORE> b <ward:KEYSTORE> c <ward:TOKEN>"
+	if got := maskChunks(t, secrets, []byte(in), nil); string(got) != want {
+		t.Errorf("%s", diff(got, []byte(want)))
+	}
+}
+
 func TestWriterLongestMatchWins(t *testing.T) {
 	secrets := []Secret{
 		{Name: "SHORT", Value: []byte("secret")},

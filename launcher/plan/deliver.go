@@ -13,6 +13,9 @@ import (
 // string (manifest.MaxArgStrlen).
 const maxArgStrlen = manifest.MaxArgStrlen
 
+// UndeliverableHint is the advice for a CheckDeliverable error.
+const UndeliverableHint = "deliver a value this large, or with NUL bytes, as a file (files: in the manifest)"
+
 // CheckDeliverable checks that execve will take the environment and argv:
 // no NUL in a variable (execve would cut it), no string over the kernel's
 // limit, and all of them within ARG_MAX (a quarter of the stack limit).

@@ -7,6 +7,7 @@ package plan
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -84,7 +85,7 @@ func Build(m *manifest.Manifest, prof *manifest.Profile, values map[string]resol
 	files := m.FilesFor(prof)
 	plan := &Plan{Values: values}
 
-	vars, secret, err := render(env, values)
+	vars, secret, err := render(env, values, filePaths(files, in.Dir))
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +114,7 @@ func Build(m *manifest.Manifest, prof *manifest.Profile, values map[string]resol
 	for _, v := range env {
 		plan.Env = append(plan.Env, v.Name+"="+vars[v.Name])
 	}
-	if err := plan.addFiles(files, values, vars, secret, in.Dir); err != nil {
+	if err := plan.addFiles(m.File, files, values, vars, secret); err != nil {
 		return nil, err
 	}
 	plan.Env = append(plan.Env, in.Extra...)
@@ -141,11 +142,24 @@ func (plan *Plan) Masked() []mask.Secret {
 	return slices.DeleteFunc(slices.Clone(plan.Secrets), func(s mask.Secret) bool { return plan.Unmasked[s.Name] })
 }
 
-// render gives every variable its value: plain values, resolved
+// filePaths maps the files' path variables to their full paths.
+func filePaths(files []*manifest.FileSpec, dir string) map[string]string {
+	paths := map[string]string{}
+	for _, f := range files {
+		if f.Env != "" {
+			paths[f.Env] = filepath.Join(dir, filepath.FromSlash(f.Path))
+		}
+	}
+	return paths
+}
+
+// render gives every variable its value: the files' path variables (which
+// templates may read, and are not secrets), plain values, resolved
 // references, then templates in dependency order (validation rejected
 // cycles). secret holds the values that count as secrets.
-func render(env []*manifest.EnvVar, values map[string]resolve.Value) (vars map[string]string, secret map[string][]byte, err error) {
-	vars = make(map[string]string, len(env))
+func render(env []*manifest.EnvVar, values map[string]resolve.Value, paths map[string]string) (vars map[string]string, secret map[string][]byte, err error) {
+	vars = make(map[string]string, len(env)+len(paths))
+	maps.Copy(vars, paths)
 	secret = map[string][]byte{}
 	byName := map[string]*manifest.EnvVar{}
 	done := map[string]bool{}
@@ -196,11 +210,14 @@ func render(env []*manifest.EnvVar, values map[string]resolve.Value) (vars map[s
 	return vars, secret, nil
 }
 
-// addFiles adds the secret files and their path variables.
-func (plan *Plan) addFiles(files []*manifest.FileSpec, values map[string]resolve.Value, vars map[string]string, secret map[string][]byte, dir string) error {
+// addFiles adds the secret files and their path variables, whose values
+// vars holds.
+func (plan *Plan) addFiles(manifestFile string, files []*manifest.FileSpec, values map[string]resolve.Value, vars map[string]string, secret map[string][]byte) error {
 	for _, f := range files {
 		var data []byte
+		source := "the rendered template"
 		if f.Ref != nil {
+			source = "the value of " + f.Ref.Raw
 			val, ok := values[f.Key()]
 			if !ok {
 				return fmt.Errorf("file %s: %s was not resolved", f.Path, f.Ref.Raw)
@@ -213,6 +230,17 @@ func (plan *Plan) addFiles(files []*manifest.FileSpec, values map[string]resolve
 			}
 			data = out
 		}
+		if f.Encoding == manifest.EncodingBase64 {
+			decoded, ok := decodeBase64(data)
+			if !ok {
+				// Never the value, nor where in it the decoder stopped.
+				return &manifest.ValidationError{File: manifestFile, Line: f.Pos.Line, Col: f.Pos.Col, Field: f.Field,
+					Msg:    fmt.Sprintf("%s is not base64 (encoding: base64)", source),
+					Advice: "store the file's base64 (base64 -w0 keystore.p12), or remove encoding: base64 to write the value as it is stored"}
+			}
+			data = decoded
+		}
+		data = asSSHReadsIt(data)
 		plan.Files = append(plan.Files, secretdir.File{Path: f.Path, Mode: f.Mode, Data: data})
 		secret[f.Key()] = data
 		if f.Env == "" {
@@ -223,9 +251,53 @@ func (plan *Plan) addFiles(files []*manifest.FileSpec, values map[string]resolve
 			plan.Env = slices.Delete(plan.Env, i, i+1)
 			plan.Overridden = append(plan.Overridden, f.Env)
 		}
-		plan.Env = append(plan.Env, f.Env+"="+filepath.Join(dir, filepath.FromSlash(f.Path)))
+		plan.Env = append(plan.Env, f.Env+"="+vars[f.Env])
 	}
 	return nil
+}
+
+// decodeBase64 decodes a value stored as base64 text, as the tools that
+// make it print it (base64, openssl base64, Python's b64encode, Key
+// Vault): the standard alphabet, padded, wrapped into lines or not, with
+// LF or CRLF line ends and a last line break (vault kv put k=@file).
+// Whitespace is dropped wherever it is. Unpadded and URL-safe text is
+// refused: most words and tokens would read as it, and a value stored
+// as it is (a password, a PEM key) would become garbage rather than an
+// error.
+func decodeBase64(b []byte) ([]byte, bool) {
+	text := bytes.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, b)
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Decode(out, text)
+	if err != nil {
+		return nil, false
+	}
+	return out[:n], true
+}
+
+// The armour lines of an OpenSSH private key, the format ssh-keygen
+// writes since OpenSSH 7.8.
+var (
+	openSSHBegin = []byte("-----BEGIN OPENSSH PRIVATE KEY-----")
+	openSSHEnd   = []byte("-----END OPENSSH PRIVATE KEY-----")
+)
+
+// asSSHReadsIt returns an OpenSSH private key with LF line ends and its
+// last line break, and any other value as it is. ssh refuses the key
+// without that line break (a value stored as "$(cat id_ed25519)", whose
+// shell drops it, or pasted into a web form) or with CRLF line ends (a
+// Windows editor's), with "error in libcrypto", though the base64
+// between the armour lines is the same key either way.
+func asSSHReadsIt(data []byte) []byte {
+	body := bytes.TrimRight(data, "\r\n")
+	if !bytes.HasPrefix(data, openSSHBegin) || !bytes.HasSuffix(body, openSSHEnd) {
+		return data
+	}
+	return append(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n")), '\n')
 }
 
 // WithoutProcessMarkers returns environ without the CI runners' process

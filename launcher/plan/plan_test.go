@@ -197,3 +197,57 @@ func TestWithoutProcessMarkers(t *testing.T) {
 		t.Errorf("the environment given was changed: %q", environ)
 	}
 }
+
+// TestDecodeBase64 reads base64 as the tools that write it print it, and
+// refuses what is not base64.
+func TestDecodeBase64(t *testing.T) {
+	// 0xfb 0xff 0xbf is "+/+/" in the standard alphabet; 0x00 and 0x0a
+	// must survive.
+	want := []byte("\xfb\xff\xbf\x00\x0a\x30\x82")
+	tests := []struct {
+		name, in string
+		ok       bool
+	}{
+		{"one line", "+/+/AAowgg==", true},
+		{"last line break", "+/+/AAowgg==\n", true},
+		{"wrapped, CRLF", "+/+/\r\nAAow\r\ngg==\r\n", true},
+		{"spaces", " +/+/ AAow gg== ", true},
+		{"not base64", "-----BEGIN PRIVATE KEY-----", false},
+		{"cut short", "+/+/AAowg", false},
+		{"unpadded", "+/+/AAowgg", false},
+		{"URL-safe", "-_-_AAowgg==", false},
+		{"a token stored as it is", "canary-not-base64-0123456789abcdef01234567", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := decodeBase64([]byte(tt.in))
+			if ok != tt.ok || (ok && string(got) != string(want)) {
+				t.Errorf("got %q, %v; want %q, %v", got, ok, want, tt.ok)
+			}
+		})
+	}
+}
+
+// TestAsSSHReadsIt: an OpenSSH private key gets LF line ends and its last
+// line break; everything else is left byte for byte.
+func TestAsSSHReadsIt(t *testing.T) {
+	const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\nAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n"
+	crlf := strings.ReplaceAll(key, "\n", "\r\n")
+	tests := []struct{ name, in, want string }{
+		{"as ssh-keygen writes it", key, key},
+		{"no last line break", strings.TrimSuffix(key, "\n"), key},
+		{"CRLF", crlf, key},
+		{"CRLF, no last line break", strings.TrimSuffix(crlf, "\r\n"), key},
+		{"two last line breaks", key + "\n", key},
+		{"a PEM key, which openssl reads either way", "-----BEGIN PRIVATE KEY-----\r\nMC4CAQ==\r\n-----END PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----\r\nMC4CAQ==\r\n-----END PRIVATE KEY-----"},
+		{"text after the key", key + "comment", key + "comment"},
+		{"a value that is not a key", "hunter2", "hunter2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(asSSHReadsIt([]byte(tt.in))); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

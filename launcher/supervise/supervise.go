@@ -267,7 +267,7 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 	}
 	ident.check(st.plan.Env)
 	if err := plan.CheckDeliverable(st.plan.Env, o.Argv); err != nil {
-		st.hint = "deliver a value this large, or with NUL bytes, as a file (files: in the manifest)"
+		st.hint = plan.UndeliverableHint
 		return st, err
 	}
 	return st, nil
