@@ -29,3 +29,44 @@ func TestMaskTrimmedValue(t *testing.T) {
 		t.Errorf("no token=<ward:TOKEN> line in the child's output")
 	}
 }
+
+// maskedLines runs script under `ward run --mask` with the value of
+// TOKEN, and checks that each of its lines reads "LABEL: <ward:TOKEN>":
+// each label names the program that printed the value in one of its forms
+// (never the value, which a failure must not print).
+func maskedLines(t *testing.T, tag, script string, labels ...string) {
+	t.Helper()
+	w := newWardEnv(t)
+	w.set("token", canary(tag))
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://token\n")
+	code, stdout, stderr := w.run("run", "--mask", "-m", m, "--", "bash", "-c", script)
+	if code != 0 {
+		t.Fatalf("ward run: exit %d: %s", code, redactAll(stderr, w.canaries...))
+	}
+	got := map[string]bool{}
+	for _, l := range strings.Split(stdout, "\n") {
+		if label, rest, ok := strings.Cut(l, ": "); ok && rest == "<ward:TOKEN>" {
+			got[label] = true
+		}
+	}
+	for _, label := range labels {
+		if !got[label] {
+			t.Errorf("%s: TOKEN is not masked in what it printed", label)
+		}
+	}
+}
+
+// TestMaskHex: a value printed in hex, as the tools that print hex do, is
+// masked.
+func TestMaskHex(t *testing.T) {
+	needProgram(t, "xxd", "xxd")
+	needProgram(t, "node", "nodejs")
+	// The canary is 35 bytes: xxd -p wraps its 70 hex digits at 60.
+	maskedLines(t, "hex", `
+printf 'xxd -p: '; printf %s "$TOKEN" | xxd -p
+printf 'xxd -p -c0: '; printf %s "$TOKEN" | xxd -p -c0
+printf 'xxd -p -u -c0: '; printf %s "$TOKEN" | xxd -p -u -c0
+python3 -c 'import os; t = os.environ["TOKEN"].encode(); print("hex():", t.hex()); print("hex(\" \"):", t.hex(" ")); print("upper():", t.hex().upper())'
+node -e 'console.log("toString(hex):", Buffer.from(process.env.TOKEN).toString("hex"))'
+`, "xxd -p", "xxd -p -c0", "xxd -p -u -c0", "hex()", `hex(" ")`, "upper()", "toString(hex)")
+}

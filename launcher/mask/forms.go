@@ -3,6 +3,7 @@ package mask
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -27,6 +28,7 @@ type Encoding string
 const (
 	Plain  Encoding = "plain"
 	Base64 Encoding = "base64"
+	Hex    Encoding = "hex"
 	URL    Encoding = "url"
 	JSON   Encoding = "json"
 	// Shell is the inside of a double-quoted string of a shell script or
@@ -68,6 +70,11 @@ func Forms(value []byte) [][]byte {
 //     than a line: at 76 characters (coreutils base64, MIME) and at 64
 //     (openssl base64, PEM), with "\n" and with "\r\n" line breaks (what a
 //     terminal's output translation makes of "\n", and MIME's own)
+//   - hex: the bytes in hex, lower- and upper-case, as xxd -p -c0,
+//     Python's bytes.hex(), Node's toString("hex") and Go's %x print them;
+//     lower-case with a space between bytes (od -An -tx1 of a value of 16
+//     bytes or fewer, Go's "% x", Python's hex(" ")); and as xxd -p prints
+//     it, wrapped at 60 characters, with "\n" and "\r\n" line breaks
 //   - url: percent-encoded as url.QueryEscape (space as "+"), url.PathEscape,
 //     RFC 3986 (only A-Z a-z 0-9 - . _ ~ left as they are, space as "%20":
 //     Python's urllib.parse.quote(v, safe="")) and JavaScript's
@@ -124,6 +131,17 @@ func FormsOf(value []byte) []Form {
 				fs.add(Base64, wrapped)
 				fs.add(Base64, toCRLF(wrapped))
 			}
+		}
+	}
+	for _, v := range variants {
+		lower := hex.EncodeToString(v)
+		fs.add(Hex, []byte(lower))
+		fs.add(Hex, []byte(strings.ToUpper(lower)))
+		fs.add(Hex, spacedHex(v))
+		if len(lower) > xxdWidth {
+			wrapped := wrapLines(lower, xxdWidth)
+			fs.add(Hex, wrapped)
+			fs.add(Hex, toCRLF(wrapped))
 		}
 	}
 	for _, v := range variants {
@@ -217,6 +235,21 @@ func wrapLines(s string, width int) []byte {
 		s = s[width:]
 	}
 	return append(out, s...)
+}
+
+// xxdWidth is the line length of xxd -p's hex: 30 bytes a line.
+const xxdWidth = 60
+
+// spacedHex returns v in lower-case hex with a space between bytes.
+func spacedHex(v []byte) []byte {
+	out := make([]byte, 0, 3*len(v))
+	for i, c := range v {
+		if i > 0 {
+			out = append(out, ' ')
+		}
+		out = append(out, lowerHexDigits[c>>4], lowerHexDigits[c&15])
+	}
+	return out
 }
 
 // shiftedBase64 returns the characters of the base64 encoding of v, placed

@@ -256,3 +256,41 @@ func TestFormsOfShell(t *testing.T) {
 		}
 	}
 }
+
+// TestFormsOfHex: the hex forms of a value are what the tools that print
+// hex print for it.
+func TestFormsOfHex(t *testing.T) {
+	value := []byte("canary-hex-0123456789abcdef01234567") // 35 bytes
+	want := []string{
+		// xxd -p -c0, Python's bytes.hex(), Go's %x
+		"63616e6172792d6865782d303132333435363738396162636465663031323334353637",
+		// xxd -p -u -c0, Go's %X
+		"63616E6172792D6865782D303132333435363738396162636465663031323334353637",
+		// Go's "% x", Python's bytes.hex(" ")
+		"63 61 6e 61 72 79 2d 68 65 78 2d 30 31 32 33 34 35 36 37 38 39 61 62 63 64 65 66 30 31 32 33 34 35 36 37",
+		// xxd -p, less its last line break, and as a terminal shows it
+		"63616e6172792d6865782d30313233343536373839616263646566303132\n3334353637",
+		"63616e6172792d6865782d30313233343536373839616263646566303132\r\n3334353637",
+	}
+	forms := FormsOf(value)
+	for i, w := range want {
+		if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == Hex && string(f.Bytes) == w }) {
+			t.Errorf("want %d: no hex form of %d bytes", i, len(w))
+		}
+	}
+	// 30 bytes fill one line of xxd -p: no wrapped form.
+	for _, f := range FormsOf(value[:30]) {
+		if f.Encoding == Hex && bytes.IndexByte(f.Bytes, '\n') >= 0 {
+			t.Errorf("a wrapped hex form of a 30-byte value")
+		}
+	}
+}
+
+func TestWriterHex(t *testing.T) {
+	value := []byte("canary-hex-0123456789abcdef01234567")
+	secrets := []Secret{{Name: "TOKEN", Value: value}}
+	// What `printf 'token: '; printf %s "$TOKEN" | xxd -p` prints.
+	in := []byte("token: 63616e6172792d6865782d30313233343536373839616263646566303132\n3334353637\nreq=63616e61 done\n")
+	want := []byte("token: <ward:TOKEN>\nreq=63616e61 done\n")
+	everySplit(t, secrets, in, want)
+}
