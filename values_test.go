@@ -30,14 +30,16 @@ func TestMaskTrimmedValue(t *testing.T) {
 	}
 }
 
-// maskedLines runs script under `ward run --mask` with the value of
-// TOKEN, and checks that each of its lines reads "LABEL: <ward:TOKEN>":
-// each label names the program that printed the value in one of its forms
-// (never the value, which a failure must not print).
-func maskedLines(t *testing.T, tag, script string, labels ...string) {
+// maskedLines runs script under `ward run --mask` with prefix and a
+// canary as the value of TOKEN, and checks that its output has a line
+// "LABEL: <ward:TOKEN>" (in quotes, or bash's $'...', if the program
+// quotes it) for each label, which names the program that printed the
+// value in one of its forms (never the value, which a failure must not
+// print).
+func maskedLines(t *testing.T, prefix, script string, labels ...string) {
 	t.Helper()
 	w := newWardEnv(t)
-	w.set("token", canary(tag))
+	w.set("token", prefix+canary("forms"))
 	m := w.manifest("version: 1\nenv:\n  TOKEN: local://token\n")
 	code, stdout, stderr := w.run("run", "--mask", "-m", m, "--", "bash", "-c", script)
 	if code != 0 {
@@ -45,7 +47,7 @@ func maskedLines(t *testing.T, tag, script string, labels ...string) {
 	}
 	got := map[string]bool{}
 	for _, l := range strings.Split(stdout, "\n") {
-		if label, rest, ok := strings.Cut(l, ": "); ok && rest == "<ward:TOKEN>" {
+		if label, rest, ok := strings.Cut(l, ": "); ok && strings.Trim(strings.TrimPrefix(rest, "$"), "'\"`") == "<ward:TOKEN>" {
 			got[label] = true
 		}
 	}
@@ -61,12 +63,29 @@ func maskedLines(t *testing.T, tag, script string, labels ...string) {
 func TestMaskHex(t *testing.T) {
 	needProgram(t, "xxd", "xxd")
 	needProgram(t, "node", "nodejs")
-	// The canary is 35 bytes: xxd -p wraps its 70 hex digits at 60.
-	maskedLines(t, "hex", `
+	// The canary is 37 bytes: xxd -p wraps its 74 hex digits at 60.
+	maskedLines(t, "", `
 printf 'xxd -p: '; printf %s "$TOKEN" | xxd -p
 printf 'xxd -p -c0: '; printf %s "$TOKEN" | xxd -p -c0
 printf 'xxd -p -u -c0: '; printf %s "$TOKEN" | xxd -p -u -c0
 python3 -c 'import os; t = os.environ["TOKEN"].encode(); print("hex():", t.hex()); print("hex(\" \"):", t.hex(" ")); print("upper():", t.hex().upper())'
 node -e 'console.log("toString(hex):", Buffer.from(process.env.TOKEN).toString("hex"))'
 `, "xxd -p", "xxd -p -c0", "xxd -p -u -c0", "hex()", `hex(" ")`, "upper()", "toString(hex)")
+}
+
+// TestMaskQuoted: a value with quotes, a backslash and a '$' in it, as
+// bash's xtrace, printf %q and ${v@Q}, Python's repr and shlex.quote, and
+// Node's util.inspect quote it, is masked.
+func TestMaskQuoted(t *testing.T) {
+	needProgram(t, "node", "nodejs")
+	maskedLines(t, `it's "q" \w$ `, `
+exec 2>&1
+set -x
+true xtrace: "$TOKEN"
+{ set +x; } 2>/dev/null
+printf 'printf %%q: %q\n' "$TOKEN"
+echo "\${TOKEN@Q}: ${TOKEN@Q}"
+python3 -c 'import os, shlex; t = os.environ["TOKEN"]; print("repr:", repr(t)); print("shlex.quote:", shlex.quote(t))'
+node -e 'console.log("inspect:", require("util").inspect(process.env.TOKEN))'
+`, "+ true xtrace", "printf %q", "${TOKEN@Q}", "repr", "shlex.quote", "inspect")
 }

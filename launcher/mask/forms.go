@@ -32,8 +32,13 @@ const (
 	URL    Encoding = "url"
 	JSON   Encoding = "json"
 	// Shell is the inside of a double-quoted string of a shell script or
-	// a .env file, where a value with a '$' is written `pa\$\$word`.
+	// a .env file, where a value with a '$' is written `pa\$\$word`, and
+	// the value as a shell quotes it to print a command (see FormsOf).
 	Shell Encoding = "shell"
+	// Quoted is the inside of a string literal as a language prints it
+	// for a programmer to read: Python's repr, Node's util.inspect,
+	// bash's $'...'.
+	Quoted Encoding = "quoted"
 	// Line is one line of a multi-line value, found on its own (a PEM key
 	// printed with an indent); see FormsOf for which lines count.
 	Line Encoding = "line"
@@ -89,8 +94,16 @@ func Forms(value []byte) [][]byte {
 //   - shell: the inside of a double-quoted string with '\', '"' and '$'
 //     escaped by a backslash, as a .env file writes it, and '`' too, as a
 //     shell script does; the inside of a single-quoted one, each ' closed,
-//     escaped and reopened (ward's shell function, bash's set -x) or
-//     closed, double-quoted and reopened (Python's shlex.quote)
+//     escaped and reopened (ward's shell function, bash's set -x, ${v@Q})
+//     or closed, double-quoted and reopened (Python's shlex.quote); and as
+//     bash's printf %q writes it, a backslash before each character the
+//     shell would take for syntax
+//   - quoted: the inside of a string literal with '\' and control
+//     characters escaped as in JSON, and neither quote escaped (Node's
+//     util.inspect in backticks, Python's repr of a value with one kind
+//     of quote) or "'" escaped (Python's repr of a value with both
+//     kinds, util.inspect in single quotes, bash's $'...'), valid UTF-8
+//     only
 //   - line: each line of a multi-line value, trimmed of spaces, tabs and
 //     "\r", that holds key material or a token; not the PEM armour, short
 //     lines or a config document's structure (see lineForms)
@@ -179,6 +192,17 @@ func FormsOf(value []byte) []Form {
 		for _, quote := range []string{`'\''`, `'"'"'`} {
 			fs.add(Shell, bytes.ReplaceAll(v, []byte("'"), []byte(quote)))
 		}
+		fs.add(Shell, printfQ(v))
+	}
+	for _, v := range variants {
+		if !utf8.Valid(v) {
+			continue
+		}
+		// Equal to the JSON form for a value without '"' or "'": the
+		// set drops it then.
+		unquoted := bytes.ReplaceAll(jsonInside(v, false), []byte(`\"`), []byte(`"`))
+		fs.add(Quoted, unquoted)
+		fs.add(Quoted, bytes.ReplaceAll(unquoted, []byte("'"), []byte(`\'`)))
 	}
 	for _, l := range lineForms(value) {
 		fs.add(Line, l)
@@ -337,6 +361,26 @@ func backslashed(v []byte, special string) []byte {
 	out := make([]byte, 0, len(v)+8)
 	for _, c := range v {
 		if strings.IndexByte(special, c) >= 0 {
+			out = append(out, '\\')
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// printfQ returns v as bash's printf %q writes it (bash 5.2): a backslash
+// before each character the shell would take for syntax, '#' and '~' only
+// where they would be. A value with a control character it writes as
+// $'...', the quoted form; nil then.
+func printfQ(v []byte) []byte {
+	out := make([]byte, 0, len(v)+8)
+	for i, c := range v {
+		switch {
+		case c < 0x20 || c == 0x7f:
+			return nil
+		case strings.IndexByte(" !\"$&'()*,;<>?[\\]^`{|}", c) >= 0,
+			c == '#' && i == 0,
+			c == '~' && (i == 0 || v[i-1] == '=' || v[i-1] == ':'):
 			out = append(out, '\\')
 		}
 		out = append(out, c)

@@ -249,9 +249,11 @@ func TestFormsOfShell(t *testing.T) {
 			}
 		})
 	}
-	// A value with nothing to escape gets no form of its own.
-	for _, f := range FormsOf([]byte(`say "hi" to-canary-4`)) {
-		if f.Encoding == Shell {
+	// A value with nothing to escape gets no form of its own, but for
+	// printf %q's (a backslash before each space and quote).
+	value := []byte(`say "hi" to-canary-4`)
+	for _, f := range FormsOf(value) {
+		if f.Encoding == Shell && !bytes.Equal(f.Bytes, printfQ(value)) {
 			t.Errorf("got a shell form of a value whose JSON form is the same")
 		}
 	}
@@ -292,5 +294,71 @@ func TestWriterHex(t *testing.T) {
 	// What `printf 'token: '; printf %s "$TOKEN" | xxd -p` prints.
 	in := []byte("token: 63616e6172792d6865782d30313233343536373839616263646566303132\n3334353637\nreq=63616e61 done\n")
 	want := []byte("token: <ward:TOKEN>\nreq=63616e61 done\n")
+	everySplit(t, secrets, in, want)
+}
+
+// TestFormsOfQuoted: the forms of a value with quotes in it include what
+// shells and languages print when they quote it; each want is what the
+// programs named beside it print between their quotes.
+func TestFormsOfQuoted(t *testing.T) {
+	const value = "#~a=~b:~c it's \"q\" \\w$ `x`"
+	tests := []struct {
+		value string
+		enc   Encoding
+		want  string
+	}{
+		{value, Shell, `#~a=~b:~c it'\''s "q" \w$ ` + "`x`"},             // bash: set -x, ${v@Q}
+		{value, Shell, `#~a=~b:~c it'"'"'s "q" \w$ ` + "`x`"},            // Python: shlex.quote
+		{value, Shell, `\#~a=\~b:\~c\ it\'s\ \"q\"\ \\w\$\ \` + "`x\\`"}, // bash: printf %q
+		{value, Quoted, `#~a=~b:~c it\'s "q" \\w$ ` + "`x`"},             // Python: repr; Node: util.inspect
+		{`it's "q" \w`, Quoted, `it's "q" \\w`},                          // Node: util.inspect, in backticks
+	}
+	for i, tt := range tests {
+		if !slices.ContainsFunc(FormsOf([]byte(tt.value)), func(f Form) bool { return f.Encoding == tt.enc && string(f.Bytes) == tt.want }) {
+			t.Errorf("want %d: no %s form of %d bytes", i, tt.enc, len(tt.want))
+		}
+	}
+	// A value with nothing to quote gets none of these forms.
+	for _, f := range FormsOf([]byte("plain-token-canary-1")) {
+		if f.Encoding == Shell || f.Encoding == Quoted {
+			t.Errorf("a %s form of a value with nothing to quote", f.Encoding)
+		}
+	}
+}
+
+// TestPrintfQAgainstBash compares printfQ with bash's printf %q for each
+// printable ASCII character at the start of a value, in its middle and
+// after '=' and ':'.
+func TestPrintfQAgainstBash(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	var values []string
+	for c := byte(' '); c < 0x7f; c++ {
+		values = append(values, string(c)+"ab", "a"+string(c)+"b", "a="+string(c), "a:"+string(c))
+	}
+	cmd := exec.Command(bash, append([]string{"-c", `for v; do printf '%q\n' "$v"; done`, "bash"}, values...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(got) != len(values) {
+		t.Fatalf("bash printed %d lines for %d values", len(got), len(values))
+	}
+	for i, v := range values {
+		if q := string(printfQ([]byte(v))); q != got[i] {
+			t.Errorf("%q: got %q, bash printed %q", v, q, got[i])
+		}
+	}
+}
+
+func TestWriterQuoted(t *testing.T) {
+	secrets := []Secret{{Name: "DB_PASS", Value: []byte(`it's "q" \w-canary-5`)}}
+	// What Python's logging.info("%s", {"password": v}) and bash's set -x
+	// print.
+	in := []byte(`INFO:root:{'password': 'it\'s "q" \\w-canary-5'}` + "\n" + `+ psql -c 'it'\''s "q" \w-canary-5'` + "\n")
+	want := []byte(`INFO:root:{'password': '<ward:DB_PASS>'}` + "\n" + `+ psql -c '<ward:DB_PASS>'` + "\n")
 	everySplit(t, secrets, in, want)
 }
