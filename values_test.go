@@ -2,8 +2,12 @@ package main
 
 import (
 	"encoding/base64"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
 // TestMaskTrimmedValue: a value with spaces around it (pasted into a store
@@ -88,4 +92,31 @@ echo "\${TOKEN@Q}: ${TOKEN@Q}"
 python3 -c 'import os, shlex; t = os.environ["TOKEN"]; print("repr:", repr(t)); print("shlex.quote:", shlex.quote(t))'
 node -e 'console.log("inspect:", require("util").inspect(process.env.TOKEN))'
 `, "+ true xtrace", "printf %q", "${TOKEN@Q}", "repr", "shlex.quote", "inspect")
+}
+
+// TestMaskJSONEncoders: a value with '/', '=', "'", '<' and a non-ASCII
+// letter in it, as PHP's json_encode ("\/", "\u00e4") and Java's Gson
+// ("\u003d", "\u0027") write it in JSON, is masked.
+func TestMaskJSONEncoders(t *testing.T) {
+	needProgram(t, "php", "php-cli")
+	needProgram(t, "java", "default-jre-headless")
+	const gson = "/usr/share/java/gson.jar"
+	if _, err := os.Stat(gson); err != nil {
+		vaulttest.RequireIntegration(t, "no "+gson+" (Debian's libgoogle-gson-java)")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "PrintJSON.java")
+	if err := os.WriteFile(src, []byte(`import com.google.gson.Gson;
+public class PrintJSON {
+    public static void main(String[] args) {
+        System.out.println("toJson: " + new Gson().toJson(System.getenv("TOKEN")));
+    }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	maskedLines(t, "k/ä=x'<&> ", `
+php -r 'echo "json_encode: ", json_encode(getenv("TOKEN")), "\n", "JSON_UNESCAPED_UNICODE: ", json_encode(getenv("TOKEN"), JSON_UNESCAPED_UNICODE), "\n";'
+java -cp `+gson+` `+src+`
+`, "json_encode", "JSON_UNESCAPED_UNICODE", "toJson")
 }

@@ -48,8 +48,11 @@ command -v make >/dev/null || need+=(make)
 # Full-screen programs under --mask (mask_pty_test.go).
 command -v less >/dev/null || need+=(less)
 command -v tmux >/dev/null || need+=(tmux)
-# A value printed in hex under --mask (values_test.go).
+# A value printed in hex, and by PHP's and Gson's JSON encoders, under
+# --mask (values_test.go).
 command -v xxd >/dev/null || need+=(xxd)
+command -v php >/dev/null || need+=(php-cli)
+[[ -e /usr/share/java/gson.jar ]] || need+=(libgoogle-gson-java)
 # Process managers in front of ward (supervisors_test.go).
 command -v s6-supervise >/dev/null || need+=(s6)
 command -v dumb-init >/dev/null || need+=(dumb-init)

@@ -89,8 +89,11 @@ func Forms(value []byte) [][]byte {
 //     as ward's json template function writes it (DEL and C1 controls as
 //     "\uXXXX"), and ASCII-only (every non-ASCII rune and DEL as "\uXXXX", a rune
 //     outside the BMP as a surrogate pair: Python's json.dumps by default,
-//     Jackson's ESCAPE_NON_ASCII), with lower- and upper-case hex digits
-//     (valid UTF-8 only)
+//     Jackson's ESCAPE_NON_ASCII), with lower- and upper-case hex digits;
+//     with each '/' as "\/", as PHP's json_encode writes it, ASCII-only
+//     (its default) or not (JSON_UNESCAPED_UNICODE); and with '=' and "'"
+//     HTML-escaped too, as Java's Gson writes it by default (valid UTF-8
+//     only)
 //   - shell: the inside of a double-quoted string with '\', '"' and '$'
 //     escaped by a backslash, as a .env file writes it, and '`' too, as a
 //     shell script does; the inside of a single-quoted one, each ' closed,
@@ -178,6 +181,14 @@ func FormsOf(value []byte) []Form {
 		for _, hex := range []string{lowerHexDigits, upperHexDigits} {
 			fs.add(JSON, jsonASCII(v, hex))
 		}
+		// The three below are equal to a form above for a value without
+		// '/', '=' or "'": the set drops them then.
+		if bytes.IndexByte(v, '/') >= 0 {
+			for _, f := range [][]byte{jsonASCII(v, lowerHexDigits), jsonInside(v, false)} {
+				fs.add(JSON, bytes.ReplaceAll(f, []byte("/"), []byte(`\/`)))
+			}
+		}
+		fs.add(JSON, []byte(gsonEscaped.Replace(string(jsonInside(v, true)))))
 	}
 	for _, v := range variants {
 		// Equal to the value or to its JSON form for most values (no '$'
@@ -416,6 +427,11 @@ func jsonTemplate(v []byte) []byte {
 	}
 	return out
 }
+
+// gsonEscaped escapes, in a JSON string's inside that Go has HTML-escaped
+// ('<', '>', '&'), the two more characters Gson's HTML-safe default
+// escapes.
+var gsonEscaped = strings.NewReplacer("=", `\u003d`, "'", `\u0027`)
 
 // jsonASCII returns v as it appears between the quotes of a JSON string
 // written in ASCII only, as Python's json.dumps (ensure_ascii, the

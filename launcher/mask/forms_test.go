@@ -362,3 +362,28 @@ func TestWriterQuoted(t *testing.T) {
 	want := []byte(`INFO:root:{'password': '<ward:DB_PASS>'}` + "\n" + `+ psql -c '<ward:DB_PASS>'` + "\n")
 	everySplit(t, secrets, in, want)
 }
+
+// TestFormsOfJSONEncoders: the JSON forms of a value include what PHP's
+// json_encode and Java's Gson print between the quotes.
+func TestFormsOfJSONEncoders(t *testing.T) {
+	value := []byte(`k/ä=x'<&>"\-canary-6`)
+	forms := FormsOf(value)
+	for i, want := range []string{
+		`k\/\u00e4=x'<&>\"\\-canary-6`,                    // json_encode($v)
+		`k\/ä=x'<&>\"\\-canary-6`,                         // json_encode($v, JSON_UNESCAPED_UNICODE)
+		`k/ä\u003dx\u0027\u003c\u0026\u003e\"\\-canary-6`, // new Gson().toJson(v)
+	} {
+		if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == JSON && string(f.Bytes) == want }) {
+			t.Errorf("want %d: no json form of %d bytes", i, len(want))
+		}
+	}
+}
+
+func TestWriterJSONEncoders(t *testing.T) {
+	secrets := []Secret{{Name: "AWS_SECRET_ACCESS_KEY", Value: []byte("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY==")}}
+	// What a PHP app's json_encode($config) and a Java app's
+	// gson.toJson(config) print.
+	in := []byte(`{"secret":"wJalrXUtnFEMI\/K7MDENG\/bPxRfiCYEXAMPLEKEY=="}` + "\n" + `{"secret":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\u003d\u003d"}` + "\n")
+	want := []byte(`{"secret":"<ward:AWS_SECRET_ACCESS_KEY>"}` + "\n" + `{"secret":"<ward:AWS_SECRET_ACCESS_KEY>"}` + "\n")
+	everySplit(t, secrets, in, want)
+}
