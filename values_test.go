@@ -120,3 +120,30 @@ php -r 'echo "json_encode: ", json_encode(getenv("TOKEN")), "\n", "JSON_UNESCAPE
 java -cp `+gson+` `+src+`
 `, "json_encode", "JSON_UNESCAPED_UNICODE", "toJson")
 }
+
+// TestMaskEchoBase64: `echo "$TOKEN" | base64` encodes the value and
+// echo's newline; a value longer than a line of base64 (a JWT, a GitHub
+// token) is masked in what base64 and openssl base64 print, whatever
+// follows it.
+func TestMaskEchoBase64(t *testing.T) {
+	needProgram(t, "openssl", "openssl")
+	w := newWardEnv(t)
+	c := canary("echo-base64")
+	value := c + "-" + c[:64-len(c)] // 65 bytes: not a multiple of 3
+	w.set("token", value)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://token\n")
+	code, stdout, stderr := w.run("run", "--mask", "-m", m, "--", "sh", "-c",
+		`echo "$TOKEN" | base64; echo "$TOKEN" | openssl base64`)
+	if code != 0 {
+		t.Fatalf("ward run: exit %d: %s", code, redactAll(stderr, w.canaries...))
+	}
+	encoded := base64.StdEncoding.EncodeToString([]byte(value + "\n"))
+	for tool, width := range map[string]int{"base64": 76, "openssl base64": 64} {
+		if strings.Contains(stdout, encoded[:width]) {
+			t.Errorf("%s: the first line of TOKEN's base64 is in the output unmasked", tool)
+		}
+	}
+	if n := strings.Count(stdout, "<ward:TOKEN>"); n != 2 {
+		t.Errorf("got <ward:TOKEN> %d times in the output, want 2", n)
+	}
+}

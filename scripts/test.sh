@@ -48,9 +48,10 @@ command -v make >/dev/null || need+=(make)
 # Full-screen programs under --mask (mask_pty_test.go).
 command -v less >/dev/null || need+=(less)
 command -v tmux >/dev/null || need+=(tmux)
-# A value printed in hex, and by PHP's and Gson's JSON encoders, under
-# --mask (values_test.go).
+# A value printed in hex, by openssl base64, and by PHP's and Gson's JSON
+# encoders, under --mask (values_test.go).
 command -v xxd >/dev/null || need+=(xxd)
+command -v openssl >/dev/null || need+=(openssl)
 command -v php >/dev/null || need+=(php-cli)
 [[ -e /usr/share/java/gson.jar ]] || need+=(libgoogle-gson-java)
 # Process managers in front of ward (supervisors_test.go).

@@ -74,7 +74,9 @@ func Forms(value []byte) [][]byte {
 //     padded one wrapped into lines as base64 tools print it, when longer
 //     than a line: at 76 characters (coreutils base64, MIME) and at 64
 //     (openssl base64, PEM), with "\n" and with "\r\n" line breaks (what a
-//     terminal's output translation makes of "\n", and MIME's own)
+//     terminal's output translation makes of "\n", and MIME's own), and
+//     so wrapped without the last characters, which mix in what follows
+//     the value (echo's newline)
 //   - hex: the bytes in hex, lower- and upper-case, as xxd -p -c0,
 //     Python's bytes.hex(), Node's toString("hex") and Go's %x print them;
 //     lower-case with a space between bytes (od -An -tx1 of a value of 16
@@ -140,12 +142,19 @@ func FormsOf(value []byte) []Form {
 				}
 			}
 		}
+		// The characters the value alone decides, too: when more
+		// follows it (`echo "$TOKEN" | base64` encodes echo's newline),
+		// the last ones differ. The same as std for a length that is a
+		// multiple of 3: the set drops them then.
 		std := base64.StdEncoding.EncodeToString(v)
+		own := string(shiftedBase64(base64.RawStdEncoding, v, 0))
 		for _, width := range base64LineWidths {
-			if len(std) > width {
-				wrapped := wrapLines(std, width)
-				fs.add(Base64, wrapped)
-				fs.add(Base64, toCRLF(wrapped))
+			for _, enc := range []string{std, own} {
+				if len(enc) > width {
+					wrapped := wrapLines(enc, width)
+					fs.add(Base64, wrapped)
+					fs.add(Base64, toCRLF(wrapped))
+				}
 			}
 		}
 	}

@@ -210,11 +210,26 @@ func TestFormsOfWrappedBase64(t *testing.T) {
 					t.Errorf("no base64 form equal to the %d bytes %s prints", len(want), tool[0])
 				}
 			}
+			// What it prints for the value and a newline (echo's)
+			// holds a form whose lines end where the output's do but
+			// for the last one.
+			cmd = exec.Command(tool[0], tool[1:]...)
+			cmd.Stdin = bytes.NewReader(append(bytes.Clone(value), '\n'))
+			if out, err = cmd.Output(); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(forms, func(f Form) bool {
+				return f.Encoding == Base64 && bytes.Count(f.Bytes, []byte("\n")) == bytes.Count(out, []byte("\n"))-1 && bytes.HasPrefix(out, f.Bytes)
+			}) {
+				t.Errorf("no wrapped base64 form at the start of what %s prints for the value and a newline", tool[0])
+			}
 		})
 	}
 	// Only an encoding longer than a line is wrapped: 48 bytes make 64
-	// characters, 49 make 68, 57 make 76, 58 make 80.
-	for _, tt := range []struct{ n, wrapped int }{{48, 0}, {49, 2}, {57, 2}, {58, 4}} {
+	// characters, 49 make 68, 57 make 76, 58 make 80. Where the length
+	// is not a multiple of 3, the characters the value alone decides are
+	// wrapped too: 49 bytes decide 65, 58 decide 77.
+	for _, tt := range []struct{ n, wrapped int }{{48, 0}, {49, 4}, {57, 2}, {58, 8}} {
 		got := 0
 		for _, f := range FormsOf(randToken(rand.New(rand.NewSource(6)), tt.n)) {
 			if f.Encoding == Base64 && bytes.IndexByte(f.Bytes, '\n') >= 0 {
