@@ -147,3 +147,24 @@ func TestMaskEchoBase64(t *testing.T) {
 		t.Errorf("got <ward:TOKEN> %d times in the output, want 2", n)
 	}
 }
+
+// TestMaskDoubledQuotes: a value with quotes in it, as SQL and YAML quote
+// it ("'" doubled: SQLite's quote() and .dump, PyYAML) and CSV does ('"'
+// doubled), is masked.
+func TestMaskDoubledQuotes(t *testing.T) {
+	maskedLines(t, `it's: "q" `, `
+/usr/bin/python3 -c '
+import csv, io, os, sqlite3, yaml
+t = os.environ["TOKEN"]
+db = sqlite3.connect(":memory:")
+print("quote():", db.execute("select quote(?)", (t,)).fetchone()[0])
+db.execute("create table s (v text)")
+db.execute("insert into s values (?)", (t,))
+print("iterdump:", [l for l in db.iterdump() if l.startswith("INSERT")][0].removeprefix("INSERT INTO \"s\" VALUES(").removesuffix(");"))
+print(yaml.safe_dump({"safe_dump": t}), end="")
+row = io.StringIO()
+csv.writer(row).writerow([t])
+print("csv:", row.getvalue().strip())
+'
+`, "quote()", "iterdump", "safe_dump", "csv")
+}

@@ -36,8 +36,8 @@ const (
 	// the value as a shell quotes it to print a command (see FormsOf).
 	Shell Encoding = "shell"
 	// Quoted is the inside of a string literal as a language prints it
-	// for a programmer to read: Python's repr, Node's util.inspect,
-	// bash's $'...'.
+	// for a programmer to read (Python's repr, Node's util.inspect,
+	// bash's $'...') or as SQL, YAML and CSV quote it.
 	Quoted Encoding = "quoted"
 	// Line is one line of a multi-line value, found on its own (a PEM key
 	// printed with an indent); see FormsOf for which lines count.
@@ -108,7 +108,9 @@ func Forms(value []byte) [][]byte {
 //     util.inspect in backticks, Python's repr of a value with one kind
 //     of quote) or "'" escaped (Python's repr of a value with both
 //     kinds, util.inspect in single quotes, bash's $'...'), valid UTF-8
-//     only
+//     only; and the value with each "'" doubled, as SQL and YAML write
+//     it in single quotes, or each '"' doubled, as CSV writes it in
+//     double quotes
 //   - line: each line of a multi-line value, trimmed of spaces, tabs and
 //     "\r", that holds key material or a token; not the PEM armour, short
 //     lines or a config document's structure (see lineForms)
@@ -223,6 +225,13 @@ func FormsOf(value []byte) []Form {
 		unquoted := bytes.ReplaceAll(jsonInside(v, false), []byte(`\"`), []byte(`"`))
 		fs.add(Quoted, unquoted)
 		fs.add(Quoted, bytes.ReplaceAll(unquoted, []byte("'"), []byte(`\'`)))
+	}
+	for _, v := range variants {
+		for _, q := range []string{"'", `"`} {
+			if bytes.Contains(v, []byte(q)) {
+				fs.add(Quoted, bytes.ReplaceAll(v, []byte(q), []byte(q+q)))
+			}
+		}
 	}
 	for _, l := range lineForms(value) {
 		fs.add(Line, l)

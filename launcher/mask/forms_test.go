@@ -327,6 +327,8 @@ func TestFormsOfQuoted(t *testing.T) {
 		{value, Shell, `\#~a=\~b:\~c\ it\'s\ \"q\"\ \\w\$\ \` + "`x\\`"}, // bash: printf %q
 		{value, Quoted, `#~a=~b:~c it\'s "q" \\w$ ` + "`x`"},             // Python: repr; Node: util.inspect
 		{`it's "q" \w`, Quoted, `it's "q" \\w`},                          // Node: util.inspect, in backticks
+		{value, Quoted, `#~a=~b:~c it''s "q" \w$ ` + "`x`"},              // SQLite: quote(), .dump; PyYAML
+		{value, Quoted, `#~a=~b:~c it's ""q"" \w$ ` + "`x`"},             // Python: csv.writer
 	}
 	for i, tt := range tests {
 		if !slices.ContainsFunc(FormsOf([]byte(tt.value)), func(f Form) bool { return f.Encoding == tt.enc && string(f.Bytes) == tt.want }) {
@@ -400,5 +402,13 @@ func TestWriterJSONEncoders(t *testing.T) {
 	// gson.toJson(config) print.
 	in := []byte(`{"secret":"wJalrXUtnFEMI\/K7MDENG\/bPxRfiCYEXAMPLEKEY=="}` + "\n" + `{"secret":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\u003d\u003d"}` + "\n")
 	want := []byte(`{"secret":"<ward:AWS_SECRET_ACCESS_KEY>"}` + "\n" + `{"secret":"<ward:AWS_SECRET_ACCESS_KEY>"}` + "\n")
+	everySplit(t, secrets, in, want)
+}
+
+func TestWriterDoubledQuotes(t *testing.T) {
+	secrets := []Secret{{Name: "DB_PASS", Value: []byte(`it's "q"-canary-7`)}}
+	// What sqlite3's .dump and Python's csv.writer print.
+	in := []byte(`INSERT INTO "users" VALUES('app','it''s "q"-canary-7');` + "\n" + `app,"it's ""q""-canary-7"` + "\r\n")
+	want := []byte(`INSERT INTO "users" VALUES('app','<ward:DB_PASS>');` + "\n" + `app,"<ward:DB_PASS>"` + "\r\n")
 	everySplit(t, secrets, in, want)
 }
