@@ -113,7 +113,7 @@ if [ -n "$unformatted" ]; then
 fi
 # ./... skips testdata; the test helper programs and the benchmark harness
 # are named so they are checked too.
-extra=(./testdata/helper/ ./testdata/awschild/ ./testdata/cloudchild/ ./testdata/bench/)
+extra=(./testdata/helper/ ./testdata/awschild/ ./testdata/cloudchild/ ./testdata/urlchild/ ./testdata/bench/)
 go vet ./... "${extra[@]}"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... "${extra[@]}"
 

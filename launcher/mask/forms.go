@@ -85,8 +85,10 @@ func Forms(value []byte) [][]byte {
 //   - url: percent-encoded as url.QueryEscape (space as "+"), url.PathEscape,
 //     RFC 3986 (only A-Z a-z 0-9 - . _ ~ left as they are, space as "%20":
 //     Python's urllib.parse.quote(v, safe="")) and JavaScript's
-//     encodeURIComponent (which also leaves ! ' ( ) * as they are), each with
-//     upper- and lower-case hex digits
+//     encodeURIComponent (which also leaves ! ' ( ) * as they are), and as
+//     the password of a URL is written by Python's quote(v) (which leaves
+//     '/' as it is), by Node's URL (the URL Standard's userinfo set) and by
+//     Go's url.UserPassword, each with upper- and lower-case hex digits
 //   - json: the inside of a JSON string, with and without HTML escaping,
 //     as ward's json template function writes it (DEL and C1 controls as
 //     "\uXXXX"), and ASCII-only (every non-ASCII rune and DEL as "\uXXXX", a rune
@@ -328,12 +330,23 @@ func percentForms(v []byte) [][]byte {
 		[]byte(url.PathEscape(string(v))),
 		percentEncode(v, rfc3986Unreserved),
 		percentEncode(v, uriComponentUnreserved),
+		percentEncode(v, pythonQuoteSafe),
+		percentEncode(v, whatwgUserinfoSafe),
+		percentEncode(v, goUserinfoSafe),
 	}
 }
 
-// rfc3986Unreserved and uriComponentUnreserved are the bytes left as they
-// are by RFC 3986 section 2.3 and by encodeURIComponent.
-var rfc3986Unreserved, uriComponentUnreserved = byteSet("-._~"), byteSet("-._~!'()*")
+// The bytes left as they are by RFC 3986 section 2.3, encodeURIComponent,
+// Python's urllib.parse.quote (safe="/", its default), the URL Standard's
+// userinfo percent-encode set (Node's and browsers' URL, setting username
+// or password) and Go's url.UserPassword.
+var (
+	rfc3986Unreserved      = byteSet("-._~")
+	uriComponentUnreserved = byteSet("-._~!'()*")
+	pythonQuoteSafe        = byteSet("-._~/")
+	whatwgUserinfoSafe     = byteSet("-._~!$%&'()*+,")
+	goUserinfoSafe         = byteSet("-._~$&+,;=")
+)
 
 // byteSet returns the ASCII letters and digits and the bytes of extra.
 func byteSet(extra string) *[256]bool {

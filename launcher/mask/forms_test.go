@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"math/rand"
+	"net/url"
 	"os/exec"
 	"slices"
 	"strings"
@@ -411,4 +412,56 @@ func TestWriterDoubledQuotes(t *testing.T) {
 	in := []byte(`INSERT INTO "users" VALUES('app','it''s "q"-canary-7');` + "\n" + `app,"it's ""q""-canary-7"` + "\r\n")
 	want := []byte(`INSERT INTO "users" VALUES('app','<ward:DB_PASS>');` + "\n" + `app,"<ward:DB_PASS>"` + "\r\n")
 	everySplit(t, secrets, in, want)
+}
+
+// TestFormsOfURLPasswords compares the percent-encodings of a URL's
+// password with Go's url.UserPassword, Python's quote() and Node's URL,
+// for each printable ASCII character and a non-ASCII one beside the
+// characters on which they differ.
+func TestFormsOfURLPasswords(t *testing.T) {
+	var values []string
+	for c := byte(' '); c < 0x7f; c++ {
+		values = append(values, "ab"+string(c)+"/+=:@!cd")
+	}
+	values = append(values, "abä/+=:@!cd")
+	check := func(t *testing.T, printed []string) {
+		t.Helper()
+		if len(printed) != len(values) {
+			t.Fatalf("printed %d lines for %d values", len(printed), len(values))
+		}
+		for i, v := range values {
+			forms := FormsOf([]byte(v))
+			if !slices.ContainsFunc(forms, func(f Form) bool { return string(f.Bytes) == printed[i] }) {
+				t.Errorf("%q: no form equal to %q", v, printed[i])
+			}
+		}
+	}
+	t.Run("url.UserPassword", func(t *testing.T) {
+		var printed []string
+		for _, v := range values {
+			printed = append(printed, strings.TrimPrefix(url.UserPassword("u", v).String(), "u:"))
+		}
+		check(t, printed)
+	})
+	for _, tt := range []struct{ name, program, script string }{
+		{"quote", "python3", `import sys, urllib.parse
+for v in sys.argv[1:]: print(urllib.parse.quote(v))`},
+		{"URL.password", "node", `const u = new URL("https://h/")
+for (const v of process.argv.slice(1)) { u.password = v; console.log(u.password) }`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := exec.LookPath(tt.program); err != nil {
+				t.Skipf("%s is not installed", tt.program)
+			}
+			flag := "-c"
+			if tt.program == "node" {
+				flag = "-e"
+			}
+			out, err := exec.Command(tt.program, append([]string{flag, tt.script}, values...)...).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"))
+		})
+	}
 }
