@@ -182,3 +182,21 @@ python3 -c 'import os, urllib.parse; print("quote:", urllib.parse.quote(os.envir
 node -e 'const u = new URL("https://db/"); u.password = process.env.TOKEN; console.log("URL.password:", u.password)'
 `, "url.UserPassword", "quote", "URL.password")
 }
+
+// TestMaskHTMLEscaped: a value with '&', '<', '>' and quotes in it, as
+// HTML and XML escapers write it (Python's html.escape and
+// xml.sax.saxutils.escape, MarkupSafe as Jinja's autoescape uses it, PHP's
+// htmlspecialchars), is masked.
+func TestMaskHTMLEscaped(t *testing.T) {
+	needProgram(t, "php", "php-cli")
+	maskedLines(t, `a&b<c>d"e'f `, `
+/usr/bin/python3 -c '
+import html, os, markupsafe, xml.sax.saxutils
+t = os.environ["TOKEN"]
+print("html.escape:", html.escape(t))
+print("saxutils.escape:", xml.sax.saxutils.escape(t))
+print("markupsafe.escape:", markupsafe.escape(t))
+'
+php -r 'echo "htmlspecialchars: ", htmlspecialchars(getenv("TOKEN")), "\n", "ENT_COMPAT: ", htmlspecialchars(getenv("TOKEN"), ENT_COMPAT), "\n";'
+`, "html.escape", "saxutils.escape", "markupsafe.escape", "htmlspecialchars", "ENT_COMPAT")
+}

@@ -54,8 +54,10 @@ command -v xxd >/dev/null || need+=(xxd)
 command -v openssl >/dev/null || need+=(openssl)
 command -v php >/dev/null || need+=(php-cli)
 [[ -e /usr/share/java/gson.jar ]] || need+=(libgoogle-gson-java)
-# PyYAML, as a value in YAML's single quotes (values_test.go).
+# PyYAML and MarkupSafe, as a value in YAML's single quotes and in HTML
+# (values_test.go).
 /usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
+/usr/bin/python3 -c 'import markupsafe' 2>/dev/null || need+=(python3-markupsafe)
 # Process managers in front of ward (supervisors_test.go).
 command -v s6-supervise >/dev/null || need+=(s6)
 command -v dumb-init >/dev/null || need+=(dumb-init)

@@ -39,6 +39,9 @@ const (
 	// for a programmer to read (Python's repr, Node's util.inspect,
 	// bash's $'...') or as SQL, YAML and CSV quote it.
 	Quoted Encoding = "quoted"
+	// HTML is the value with '&', '<', '>' and quotes written as
+	// character references, as HTML and XML escapers write text.
+	HTML Encoding = "html"
 	// Line is one line of a multi-line value, found on its own (a PEM key
 	// printed with an indent); see FormsOf for which lines count.
 	Line Encoding = "line"
@@ -113,6 +116,11 @@ func Forms(value []byte) [][]byte {
 //     only; and the value with each "'" doubled, as SQL and YAML write
 //     it in single quotes, or each '"' doubled, as CSV writes it in
 //     double quotes
+//   - html: '&', '<' and '>' as "&amp;", "&lt;" and "&gt;", and quotes
+//     left as they are (xml.sax.saxutils.escape) or as Python's
+//     html.escape, MarkupSafe (Jinja), Go's html and encoding/xml, PHP's
+//     htmlspecialchars (with and without ENT_QUOTES) and the XML
+//     entities write them (see htmlEscapers)
 //   - line: each line of a multi-line value, trimmed of spaces, tabs and
 //     "\r", that holds key material or a token; not the PEM armour, short
 //     lines or a config document's structure (see lineForms)
@@ -232,6 +240,13 @@ func FormsOf(value []byte) []Form {
 		for _, q := range []string{"'", `"`} {
 			if bytes.Contains(v, []byte(q)) {
 				fs.add(Quoted, bytes.ReplaceAll(v, []byte(q), []byte(q+q)))
+			}
+		}
+	}
+	for _, v := range variants {
+		if bytes.ContainsAny(v, `&<>"'`) {
+			for _, r := range htmlEscapers {
+				fs.add(HTML, []byte(r.Replace(string(v))))
 			}
 		}
 	}
@@ -458,6 +473,23 @@ func jsonTemplate(v []byte) []byte {
 	}
 	return out
 }
+
+// htmlEscapers write '&', '<', '>' and the quotes as the HTML and XML
+// escapers do: each with its own references for the quotes.
+var htmlEscapers = func() []*strings.Replacer {
+	var rs []*strings.Replacer
+	for _, q := range [][2]string{
+		{`"`, "'"},           // xml.sax.saxutils.escape
+		{"&quot;", "&#x27;"}, // Python's html.escape
+		{"&#34;", "&#39;"},   // MarkupSafe, Go's html and encoding/xml
+		{"&quot;", "&#039;"}, // PHP's htmlspecialchars (ENT_QUOTES, PHP 8.1's default)
+		{"&quot;", "'"},      // htmlspecialchars with ENT_COMPAT, an XML attribute
+		{"&quot;", "&apos;"}, // the XML entities
+	} {
+		rs = append(rs, strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, q[0], "'", q[1]))
+	}
+	return rs
+}()
 
 // gsonEscaped escapes, in a JSON string's inside that Go has HTML-escaped
 // ('<', '>', '&'), the two more characters Gson's HTML-safe default

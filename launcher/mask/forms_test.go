@@ -3,6 +3,8 @@ package mask
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/xml"
+	"html"
 	"math/rand"
 	"net/url"
 	"os/exec"
@@ -464,4 +466,41 @@ for (const v of process.argv.slice(1)) { u.password = v; console.log(u.password)
 			check(t, strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"))
 		})
 	}
+}
+
+// TestFormsOfHTML: the html forms of a value include what HTML and XML
+// escapers print for it.
+func TestFormsOfHTML(t *testing.T) {
+	value := `a&b<c>d"e'f-canary-8`
+	var xmlText bytes.Buffer
+	if err := xml.EscapeText(&xmlText, []byte(value)); err != nil {
+		t.Fatal(err)
+	}
+	forms := FormsOf([]byte(value))
+	for i, want := range []string{
+		`a&amp;b&lt;c&gt;d"e'f-canary-8`,           // xml.sax.saxutils.escape
+		`a&amp;b&lt;c&gt;d&quot;e&#x27;f-canary-8`, // html.escape
+		html.EscapeString(value),                   // Go, and MarkupSafe's escape
+		xmlText.String(),                           // Go's encoding/xml
+		`a&amp;b&lt;c&gt;d&quot;e&#039;f-canary-8`, // htmlspecialchars
+		`a&amp;b&lt;c&gt;d&quot;e'f-canary-8`,      // htmlspecialchars(v, ENT_COMPAT)
+		`a&amp;b&lt;c&gt;d&quot;e&apos;f-canary-8`, // the XML entities
+	} {
+		if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == HTML && string(f.Bytes) == want }) {
+			t.Errorf("want %d: no html form of %d bytes", i, len(want))
+		}
+	}
+	for _, f := range FormsOf([]byte("plain-token-canary-9")) {
+		if f.Encoding == HTML {
+			t.Errorf("an html form of a value with nothing to escape")
+		}
+	}
+}
+
+func TestWriterHTML(t *testing.T) {
+	secrets := []Secret{{Name: "SMTP_PASS", Value: []byte(`p&ss<w>rd-canary-10`)}}
+	// A Jinja template's output with autoescape, and an XML document.
+	in := []byte(`<input value="p&amp;ss&lt;w&gt;rd-canary-10">` + "\n" + `<password>p&amp;ss&lt;w&gt;rd-canary-10</password>` + "\n")
+	want := []byte(`<input value="<ward:SMTP_PASS>">` + "\n" + `<password><ward:SMTP_PASS></password>` + "\n")
+	everySplit(t, secrets, in, want)
 }

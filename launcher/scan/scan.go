@@ -41,7 +41,7 @@ type Finding struct {
 	// Name is the variable whose value was found.
 	Name string `json:"name"`
 	// Form is how the value appeared: "plain", "base64", "hex", "url",
-	// "json", "shell", "quoted" or "line" (see mask.FormsOf).
+	// "json", "shell", "quoted", "html" or "line" (see mask.FormsOf).
 	Form string `json:"form"`
 }
 
