@@ -171,16 +171,18 @@ print("csv:", row.getvalue().strip())
 
 var urlChildProgram = &testProgram{pkg: "./testdata/urlchild"}
 
-// TestMaskURLEncoders: a value with '/', '+', '=', ':', '@' and '!' in
-// it, percent-encoded by Python's quote() (which leaves '/' as it is),
-// Node's URL (its userinfo set) and Go's url.UserPassword, is masked.
+// TestMaskURLEncoders: a value with '/', '+', '=', ':', '@', '!', '<' and
+// a space in it, percent-encoded by Python's quote() (which leaves '/' as
+// it is), Node's URL (its userinfo set), JavaScript's encodeURI and Go's
+// url.UserPassword, is masked.
 func TestMaskURLEncoders(t *testing.T) {
 	needProgram(t, "node", "nodejs")
 	child := urlChildProgram.build(t)
-	maskedLines(t, "k/+=:@!-", child+`
+	maskedLines(t, "k/+=:@!< -", child+`
 python3 -c 'import os, urllib.parse; print("quote:", urllib.parse.quote(os.environ["TOKEN"]))'
 node -e 'const u = new URL("https://db/"); u.password = process.env.TOKEN; console.log("URL.password:", u.password)'
-`, "url.UserPassword", "quote", "URL.password")
+node -e 'console.log("encodeURI:", encodeURI(process.env.TOKEN))'
+`, "url.UserPassword", "quote", "URL.password", "encodeURI")
 }
 
 // TestMaskHTMLEscaped: a value with '&', '<', '>' and quotes in it, as

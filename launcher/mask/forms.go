@@ -91,7 +91,8 @@ func Forms(value []byte) [][]byte {
 //     encodeURIComponent (which also leaves ! ' ( ) * as they are), and as
 //     the password of a URL is written by Python's quote(v) (which leaves
 //     '/' as it is), by Node's URL (the URL Standard's userinfo set) and by
-//     Go's url.UserPassword, each with upper- and lower-case hex digits
+//     Go's url.UserPassword, and as JavaScript's encodeURI writes it in a
+//     whole URL, each with upper- and lower-case hex digits
 //   - json: the inside of a JSON string, with and without HTML escaping,
 //     as ward's json template function writes it (DEL and C1 controls as
 //     "\uXXXX"), and ASCII-only (every non-ASCII rune and DEL as "\uXXXX", a rune
@@ -348,19 +349,21 @@ func percentForms(v []byte) [][]byte {
 		percentEncode(v, pythonQuoteSafe),
 		percentEncode(v, whatwgUserinfoSafe),
 		percentEncode(v, goUserinfoSafe),
+		percentEncode(v, uriSafe),
 	}
 }
 
 // The bytes left as they are by RFC 3986 section 2.3, encodeURIComponent,
 // Python's urllib.parse.quote (safe="/", its default), the URL Standard's
 // userinfo percent-encode set (Node's and browsers' URL, setting username
-// or password) and Go's url.UserPassword.
+// or password), Go's url.UserPassword and encodeURI (for a whole URL).
 var (
 	rfc3986Unreserved      = byteSet("-._~")
 	uriComponentUnreserved = byteSet("-._~!'()*")
 	pythonQuoteSafe        = byteSet("-._~/")
 	whatwgUserinfoSafe     = byteSet("-._~!$%&'()*+,")
 	goUserinfoSafe         = byteSet("-._~$&+,;=")
+	uriSafe                = byteSet("-._~!'()*;/?:@&=+$,#")
 )
 
 // byteSet returns the ASCII letters and digits and the bytes of extra.

@@ -418,7 +418,7 @@ func TestWriterDoubledQuotes(t *testing.T) {
 
 // TestFormsOfURLPasswords compares the percent-encodings of a URL's
 // password with Go's url.UserPassword, Python's quote() and Node's URL,
-// for each printable ASCII character and a non-ASCII one beside the
+// and JavaScript's encodeURI, for each printable ASCII character and a non-ASCII one beside the
 // characters on which they differ.
 func TestFormsOfURLPasswords(t *testing.T) {
 	var values []string
@@ -450,6 +450,7 @@ func TestFormsOfURLPasswords(t *testing.T) {
 for v in sys.argv[1:]: print(urllib.parse.quote(v))`},
 		{"URL.password", "node", `const u = new URL("https://h/")
 for (const v of process.argv.slice(1)) { u.password = v; console.log(u.password) }`},
+		{"encodeURI", "node", `for (const v of process.argv.slice(1)) console.log(encodeURI(v))`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := exec.LookPath(tt.program); err != nil {
