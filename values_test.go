@@ -202,3 +202,18 @@ print("markupsafe.escape:", markupsafe.escape(t))
 php -r 'echo "htmlspecialchars: ", htmlspecialchars(getenv("TOKEN")), "\n", "ENT_COMPAT: ", htmlspecialchars(getenv("TOKEN"), ENT_COMPAT), "\n";'
 `, "html.escape", "saxutils.escape", "markupsafe.escape", "htmlspecialchars", "ENT_COMPAT")
 }
+
+// TestMaskNonASCIIEscaped: a value with non-ASCII letters in it, as
+// Python prints its UTF-8 bytes (`b'p\xc3\xa4ss'`) and PyYAML writes it
+// by default (`"p\xE4ss"`), is masked.
+func TestMaskNonASCIIEscaped(t *testing.T) {
+	maskedLines(t, `pä'ss wörd `, `
+/usr/bin/python3 -c '
+import os, yaml
+t = os.environ["TOKEN"]
+print("bytes:", repr(t.encode()).removeprefix("b"))
+print("print(bytes):", str(t.encode()).removeprefix("b"))
+print(yaml.safe_dump({"safe_dump": t}), end="")
+'
+`, "bytes", "print(bytes)", "safe_dump")
+}

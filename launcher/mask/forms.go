@@ -116,7 +116,10 @@ func Forms(value []byte) [][]byte {
 //     kinds, util.inspect in single quotes, bash's $'...'), valid UTF-8
 //     only; and the value with each "'" doubled, as SQL and YAML write
 //     it in single quotes, or each '"' doubled, as CSV writes it in
-//     double quotes
+//     double quotes; for a value with a byte from DEL up or a control
+//     character, as Python's repr writes its bytes (b'p\xc3\xa4ss', "'"
+//     escaped or not) and, valid UTF-8, as PyYAML writes it in double
+//     quotes by default ("p\xE4ss", a line PyYAML does not fold)
 //   - html: '&', '<' and '>' as "&amp;", "&lt;" and "&gt;", and quotes
 //     left as they are (xml.sax.saxutils.escape) or as Python's
 //     html.escape, MarkupSafe (Jinja), Go's html and encoding/xml, PHP's
@@ -241,6 +244,14 @@ func FormsOf(value []byte) []Form {
 		for _, q := range []string{"'", `"`} {
 			if bytes.Contains(v, []byte(q)) {
 				fs.add(Quoted, bytes.ReplaceAll(v, []byte(q), []byte(q+q)))
+			}
+		}
+		if hasEscapedByte(v) {
+			for _, quote := range []bool{false, true} {
+				fs.add(Quoted, pythonBytes(v, quote))
+			}
+			if utf8.Valid(v) {
+				fs.add(Quoted, yamlDoubleQuoted(v))
 			}
 		}
 	}
@@ -493,6 +504,72 @@ var htmlEscapers = func() []*strings.Replacer {
 	}
 	return rs
 }()
+
+// hasEscapedByte reports whether v has a control character or a byte from
+// DEL up, which Python's bytes and PyYAML write escaped.
+func hasEscapedByte(v []byte) bool {
+	for _, c := range v {
+		if c < 0x20 || c >= 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// pythonBytes returns v as Python's repr of bytes writes it between the
+// quotes: '\' and, with quote, "'" escaped by a backslash, tab, newline
+// and carriage return as \t, \n and \r, other bytes outside printable
+// ASCII as \xhh.
+func pythonBytes(v []byte, quote bool) []byte {
+	out := make([]byte, 0, 2*len(v))
+	for _, c := range v {
+		switch {
+		case c == '\\' || c == '\'' && quote:
+			out = append(out, '\\', c)
+		case c == '\t':
+			out = append(out, `\t`...)
+		case c == '\n':
+			out = append(out, `\n`...)
+		case c == '\r':
+			out = append(out, `\r`...)
+		case c < 0x20 || c >= 0x7f:
+			out = append(out, '\\', 'x', lowerHexDigits[c>>4], lowerHexDigits[c&15])
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// yamlEscapes are the short escapes PyYAML writes in a double-quoted
+// scalar.
+var yamlEscapes = map[rune]string{
+	0: `\0`, 0x07: `\a`, 0x08: `\b`, '\t': `\t`, '\n': `\n`, 0x0b: `\v`, 0x0c: `\f`, '\r': `\r`, 0x1b: `\e`,
+	'"': `\"`, '\\': `\\`, 0x85: `\N`, 0xa0: `\_`, 0x2028: `\L`, 0x2029: `\P`,
+}
+
+// yamlDoubleQuoted returns the valid UTF-8 v as PyYAML writes it in a
+// double-quoted scalar by default (allow_unicode off): printable ASCII as
+// it is but for '"' and '\', the short escapes, and every other rune as
+// \xHH, \uHHHH or \UHHHHHHHH.
+func yamlDoubleQuoted(v []byte) []byte {
+	out := make([]byte, 0, 2*len(v))
+	for _, r := range string(v) {
+		switch e, ok := yamlEscapes[r]; {
+		case ok:
+			out = append(out, e...)
+		case r >= 0x20 && r <= 0x7e:
+			out = append(out, byte(r))
+		case r <= 0xff:
+			out = fmt.Appendf(out, `\x%02X`, r)
+		case r <= 0xffff:
+			out = fmt.Appendf(out, `\u%04X`, r)
+		default:
+			out = fmt.Appendf(out, `\U%08X`, r)
+		}
+	}
+	return out
+}
 
 // gsonEscaped escapes, in a JSON string's inside that Go has HTML-escaped
 // ('<', '>', '&'), the two more characters Gson's HTML-safe default

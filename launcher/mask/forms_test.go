@@ -3,6 +3,7 @@ package mask
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/xml"
 	"html"
 	"math/rand"
@@ -503,5 +504,73 @@ func TestWriterHTML(t *testing.T) {
 	// A Jinja template's output with autoescape, and an XML document.
 	in := []byte(`<input value="p&amp;ss&lt;w&gt;rd-canary-10">` + "\n" + `<password>p&amp;ss&lt;w&gt;rd-canary-10</password>` + "\n")
 	want := []byte(`<input value="<ward:SMTP_PASS>">` + "\n" + `<password><ward:SMTP_PASS></password>` + "\n")
+	everySplit(t, secrets, in, want)
+}
+
+// TestFormsOfPythonBytesAndYAML compares pythonBytes with Python's repr of
+// bytes for every byte value, and yamlDoubleQuoted with PyYAML's
+// double-quoted scalars for runes of each kind it escapes.
+func TestFormsOfPythonBytesAndYAML(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if _, err := exec.LookPath(python); err != nil {
+		t.Skip("python3 is not installed")
+	}
+	run := func(t *testing.T, script string, args []string) []string {
+		t.Helper()
+		out, err := exec.Command(python, append([]string{"-c", script}, args...)...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	}
+	t.Run("bytes", func(t *testing.T) {
+		var values [][]byte
+		var args []string
+		for c := range 256 {
+			for _, rest := range []string{`d'x`, `d'x"`} {
+				v := []byte("ab" + string(rune(0)) + "c" + rest)
+				v[2] = byte(c)
+				values = append(values, v)
+				args = append(args, hex.EncodeToString(v))
+			}
+		}
+		printed := run(t, `import sys
+for h in sys.argv[1:]: print(repr(bytes.fromhex(h))[2:-1])`, args)
+		for i, v := range values {
+			if !bytes.Equal(pythonBytes(v, true), []byte(printed[i])) && !bytes.Equal(pythonBytes(v, false), []byte(printed[i])) {
+				t.Errorf("%q: no form equal to %q", v, printed[i])
+			}
+		}
+	})
+	t.Run("yaml", func(t *testing.T) {
+		if err := exec.Command(python, "-c", "import yaml").Run(); err != nil {
+			t.Skip("PyYAML is not installed")
+		}
+		var values []string
+		for r := range rune(0x80) {
+			values = append(values, "ab"+string(r)+"cd")
+		}
+		for _, r := range []rune{0x85, 0xa0, 0xe4, 0xff, 0x100, 0x2028, 0x2029, 0x4e2d, 0xfeff, 0x1f600} {
+			values = append(values, "ab"+string(r)+"cd")
+		}
+		var args []string
+		for _, v := range values {
+			args = append(args, hex.EncodeToString([]byte(v)))
+		}
+		printed := run(t, `import sys, yaml
+for h in sys.argv[1:]: print(yaml.safe_dump(bytes.fromhex(h).decode(), default_style='"', width=1000).split("\n")[0][1:-1])`, args)
+		for i, v := range values {
+			if got := string(yamlDoubleQuoted([]byte(v))); got != printed[i] {
+				t.Errorf("%q: got %q, PyYAML printed %q", v, got, printed[i])
+			}
+		}
+	})
+}
+
+func TestWriterNonASCIIEscaped(t *testing.T) {
+	secrets := []Secret{{Name: "DB_PASS", Value: []byte("pässwörd-canary-11")}}
+	// What Python's print(v.encode()) and PyYAML's safe_dump({"password": v}) print.
+	in := []byte(`b'p\xc3\xa4ssw\xc3\xb6rd-canary-11'` + "\n" + `password: "p\xE4ssw\xF6rd-canary-11"` + "\n")
+	want := []byte(`b'<ward:DB_PASS>'` + "\n" + `password: "<ward:DB_PASS>"` + "\n")
 	everySplit(t, secrets, in, want)
 }
