@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -213,7 +214,7 @@ func FormsOf(value []byte) []Form {
 				fs.add(JSON, bytes.ReplaceAll(f, []byte("/"), []byte(`\/`)))
 			}
 		}
-		fs.add(JSON, []byte(gsonEscaped.Replace(string(jsonInside(v, true)))))
+		fs.add(JSON, gsonEscaped(jsonInside(v, true)))
 	}
 	for _, v := range variants {
 		// Equal to the value or to its JSON form for most values (no '$'
@@ -257,7 +258,7 @@ func FormsOf(value []byte) []Form {
 	}
 	for _, v := range variants {
 		if bytes.ContainsAny(v, `&<>"'`) {
-			for _, r := range htmlEscapers {
+			for _, r := range htmlEscapers() {
 				fs.add(HTML, []byte(r.Replace(string(v))))
 			}
 		}
@@ -489,8 +490,9 @@ func jsonTemplate(v []byte) []byte {
 }
 
 // htmlEscapers write '&', '<', '>' and the quotes as the HTML and XML
-// escapers do: each with its own references for the quotes.
-var htmlEscapers = func() []*strings.Replacer {
+// escapers do: each with its own references for the quotes. Built on
+// first use, so that a run with no such value does not pay for them.
+var htmlEscapers = sync.OnceValue(func() []*strings.Replacer {
 	var rs []*strings.Replacer
 	for _, q := range [][2]string{
 		{`"`, "'"},           // xml.sax.saxutils.escape
@@ -503,7 +505,7 @@ var htmlEscapers = func() []*strings.Replacer {
 		rs = append(rs, strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, q[0], "'", q[1]))
 	}
 	return rs
-}()
+})
 
 // hasEscapedByte reports whether v has a control character or a byte from
 // DEL up, which Python's bytes and PyYAML write escaped.
@@ -541,11 +543,42 @@ func pythonBytes(v []byte, quote bool) []byte {
 	return out
 }
 
-// yamlEscapes are the short escapes PyYAML writes in a double-quoted
-// scalar.
-var yamlEscapes = map[rune]string{
-	0: `\0`, 0x07: `\a`, 0x08: `\b`, '\t': `\t`, '\n': `\n`, 0x0b: `\v`, 0x0c: `\f`, '\r': `\r`, 0x1b: `\e`,
-	'"': `\"`, '\\': `\\`, 0x85: `\N`, 0xa0: `\_`, 0x2028: `\L`, 0x2029: `\P`,
+// yamlEscape returns the short escape PyYAML writes for r in a
+// double-quoted scalar, if it has one.
+func yamlEscape(r rune) (string, bool) {
+	switch r {
+	case 0:
+		return `\0`, true
+	case 0x07:
+		return `\a`, true
+	case 0x08:
+		return `\b`, true
+	case '\t':
+		return `\t`, true
+	case '\n':
+		return `\n`, true
+	case 0x0b:
+		return `\v`, true
+	case 0x0c:
+		return `\f`, true
+	case '\r':
+		return `\r`, true
+	case 0x1b:
+		return `\e`, true
+	case '"':
+		return `\"`, true
+	case '\\':
+		return `\\`, true
+	case 0x85:
+		return `\N`, true
+	case 0xa0:
+		return `\_`, true
+	case 0x2028:
+		return `\L`, true
+	case 0x2029:
+		return `\P`, true
+	}
+	return "", false
 }
 
 // yamlDoubleQuoted returns the valid UTF-8 v as PyYAML writes it in a
@@ -555,7 +588,7 @@ var yamlEscapes = map[rune]string{
 func yamlDoubleQuoted(v []byte) []byte {
 	out := make([]byte, 0, 2*len(v))
 	for _, r := range string(v) {
-		switch e, ok := yamlEscapes[r]; {
+		switch e, ok := yamlEscape(r); {
 		case ok:
 			out = append(out, e...)
 		case r >= 0x20 && r <= 0x7e:
@@ -574,7 +607,9 @@ func yamlDoubleQuoted(v []byte) []byte {
 // gsonEscaped escapes, in a JSON string's inside that Go has HTML-escaped
 // ('<', '>', '&'), the two more characters Gson's HTML-safe default
 // escapes.
-var gsonEscaped = strings.NewReplacer("=", `\u003d`, "'", `\u0027`)
+func gsonEscaped(in []byte) []byte {
+	return bytes.ReplaceAll(bytes.ReplaceAll(in, []byte("="), []byte(`\u003d`)), []byte("'"), []byte(`\u0027`))
+}
 
 // jsonASCII returns v as it appears between the quotes of a JSON string
 // written in ASCII only, as Python's json.dumps (ensure_ascii, the
