@@ -48,6 +48,16 @@ command -v make >/dev/null || need+=(make)
 # Full-screen programs under --mask (mask_pty_test.go).
 command -v less >/dev/null || need+=(less)
 command -v tmux >/dev/null || need+=(tmux)
+# A value printed in hex, by openssl base64, and by PHP's and Gson's JSON
+# encoders, under --mask (values_test.go).
+command -v xxd >/dev/null || need+=(xxd)
+command -v openssl >/dev/null || need+=(openssl)
+command -v php >/dev/null || need+=(php-cli)
+[[ -e /usr/share/java/gson.jar ]] || need+=(libgoogle-gson-java)
+# PyYAML and MarkupSafe, as a value in YAML's single quotes and in HTML
+# (values_test.go).
+/usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
+/usr/bin/python3 -c 'import markupsafe' 2>/dev/null || need+=(python3-markupsafe)
 # Process managers in front of ward (supervisors_test.go).
 command -v s6-supervise >/dev/null || need+=(s6)
 command -v dumb-init >/dev/null || need+=(dumb-init)
@@ -105,7 +115,7 @@ if [ -n "$unformatted" ]; then
 fi
 # ./... skips testdata; the test helper programs and the benchmark harness
 # are named so they are checked too.
-extra=(./testdata/helper/ ./testdata/awschild/ ./testdata/cloudchild/ ./testdata/bench/)
+extra=(./testdata/helper/ ./testdata/awschild/ ./testdata/cloudchild/ ./testdata/urlchild/ ./testdata/bench/)
 go vet ./... "${extra[@]}"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... "${extra[@]}"
 

@@ -14,7 +14,7 @@ import (
 // log. The runner masks line by line, so a multi-line form is registered one
 // line at a time, trimmed, leaving out the lines that carry nothing (see
 // ciLines: PEM armour, lines shorter than MinLen or without a letter or
-// digit) and a wrapped base64 form's lines shorter than minFragmentLen;
+// digit) and a wrapped base64 or hex form's lines shorter than minFragmentLen;
 // values shorter than MinLen are left out too, and their names are
 // returned for a warning. Call it before the child starts, on ward's stdout
 // (the stream the runner reads).
@@ -45,10 +45,10 @@ func WriteAddMask(w io.Writer, secrets []Secret) (skipped []string, err error) {
 				// the pieces as well (see runnerLines).
 			}
 			for _, line := range ciLines(form.Bytes) {
-				// The last line of wrapped base64 may be a few
-				// characters ("Zg=="), which the runner would mask
-				// all over the log.
-				if form.Encoding != Base64 || len(line) >= minFragmentLen {
+				// The last line of wrapped base64 or hex may be a
+				// few characters ("Zg==", "37"), which the runner
+				// would mask all over the log.
+				if (form.Encoding != Base64 && form.Encoding != Hex) || len(line) >= minFragmentLen {
 					register(line)
 				}
 			}

@@ -3,10 +3,12 @@ package mask
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -27,11 +29,20 @@ type Encoding string
 const (
 	Plain  Encoding = "plain"
 	Base64 Encoding = "base64"
+	Hex    Encoding = "hex"
 	URL    Encoding = "url"
 	JSON   Encoding = "json"
 	// Shell is the inside of a double-quoted string of a shell script or
-	// a .env file, where a value with a '$' is written `pa\$\$word`.
+	// a .env file, where a value with a '$' is written `pa\$\$word`, and
+	// the value as a shell quotes it to print a command (see FormsOf).
 	Shell Encoding = "shell"
+	// Quoted is the inside of a string literal as a language prints it
+	// for a programmer to read (Python's repr, Node's util.inspect,
+	// bash's $'...') or as SQL, YAML and CSV quote it.
+	Quoted Encoding = "quoted"
+	// HTML is the value with '&', '<', '>' and quotes written as
+	// character references, as HTML and XML escapers write text.
+	HTML Encoding = "html"
 	// Line is one line of a multi-line value, found on its own (a PEM key
 	// printed with an indent); see FormsOf for which lines count.
 	Line Encoding = "line"
@@ -67,23 +78,54 @@ func Forms(value []byte) [][]byte {
 //     padded one wrapped into lines as base64 tools print it, when longer
 //     than a line: at 76 characters (coreutils base64, MIME) and at 64
 //     (openssl base64, PEM), with "\n" and with "\r\n" line breaks (what a
-//     terminal's output translation makes of "\n", and MIME's own)
+//     terminal's output translation makes of "\n", and MIME's own), and
+//     so wrapped without the last characters, which mix in what follows
+//     the value (echo's newline)
+//   - hex: the bytes in hex, lower- and upper-case, as xxd -p -c0,
+//     Python's bytes.hex(), Node's toString("hex") and Go's %x print them;
+//     lower-case with a space between bytes (od -An -tx1 of a value of 16
+//     bytes or fewer, Go's "% x", Python's hex(" ")); and as xxd -p prints
+//     it, wrapped at 60 characters, with "\n" and "\r\n" line breaks
 //   - url: percent-encoded as url.QueryEscape (space as "+"), url.PathEscape,
 //     RFC 3986 (only A-Z a-z 0-9 - . _ ~ left as they are, space as "%20":
 //     Python's urllib.parse.quote(v, safe="")) and JavaScript's
-//     encodeURIComponent (which also leaves ! ' ( ) * as they are), each with
-//     upper- and lower-case hex digits
+//     encodeURIComponent (which also leaves ! ' ( ) * as they are), and as
+//     the password of a URL is written by Python's quote(v) (which leaves
+//     '/' as it is), by Node's URL (the URL Standard's userinfo set) and by
+//     Go's url.UserPassword, and as JavaScript's encodeURI writes it in a
+//     whole URL, each with upper- and lower-case hex digits
 //   - json: the inside of a JSON string, with and without HTML escaping,
 //     as ward's json template function writes it (DEL and C1 controls as
 //     "\uXXXX"), and ASCII-only (every non-ASCII rune and DEL as "\uXXXX", a rune
 //     outside the BMP as a surrogate pair: Python's json.dumps by default,
-//     Jackson's ESCAPE_NON_ASCII), with lower- and upper-case hex digits
-//     (valid UTF-8 only)
+//     Jackson's ESCAPE_NON_ASCII), with lower- and upper-case hex digits;
+//     with each '/' as "\/", as PHP's json_encode writes it, ASCII-only
+//     (its default) or not (JSON_UNESCAPED_UNICODE); and with '=' and "'"
+//     HTML-escaped too, as Java's Gson writes it by default (valid UTF-8
+//     only)
 //   - shell: the inside of a double-quoted string with '\', '"' and '$'
 //     escaped by a backslash, as a .env file writes it, and '`' too, as a
 //     shell script does; the inside of a single-quoted one, each ' closed,
-//     escaped and reopened (ward's shell function, bash's set -x) or
-//     closed, double-quoted and reopened (Python's shlex.quote)
+//     escaped and reopened (ward's shell function, bash's set -x, ${v@Q})
+//     or closed, double-quoted and reopened (Python's shlex.quote); and as
+//     bash's printf %q writes it, a backslash before each character the
+//     shell would take for syntax
+//   - quoted: the inside of a string literal with '\' and control
+//     characters escaped as in JSON, and neither quote escaped (Node's
+//     util.inspect in backticks, Python's repr of a value with one kind
+//     of quote) or "'" escaped (Python's repr of a value with both
+//     kinds, util.inspect in single quotes, bash's $'...'), valid UTF-8
+//     only; and the value with each "'" doubled, as SQL and YAML write
+//     it in single quotes, or each '"' doubled, as CSV writes it in
+//     double quotes; for a value with a byte from DEL up or a control
+//     character, as Python's repr writes its bytes (b'p\xc3\xa4ss', "'"
+//     escaped or not) and, valid UTF-8, as PyYAML writes it in double
+//     quotes by default ("p\xE4ss", a line PyYAML does not fold)
+//   - html: '&', '<' and '>' as "&amp;", "&lt;" and "&gt;", and quotes
+//     left as they are (xml.sax.saxutils.escape) or as Python's
+//     html.escape, MarkupSafe (Jinja), Go's html and encoding/xml, PHP's
+//     htmlspecialchars (with and without ENT_QUOTES) and the XML
+//     entities write them (see htmlEscapers)
 //   - line: each line of a multi-line value, trimmed of spaces, tabs and
 //     "\r", that holds key material or a token; not the PEM armour, short
 //     lines or a config document's structure (see lineForms)
@@ -117,13 +159,31 @@ func FormsOf(value []byte) []Form {
 				}
 			}
 		}
+		// The characters the value alone decides, too: when more
+		// follows it (`echo "$TOKEN" | base64` encodes echo's newline),
+		// the last ones differ. The same as std for a length that is a
+		// multiple of 3: the set drops them then.
 		std := base64.StdEncoding.EncodeToString(v)
+		own := string(shiftedBase64(base64.RawStdEncoding, v, 0))
 		for _, width := range base64LineWidths {
-			if len(std) > width {
-				wrapped := wrapLines(std, width)
-				fs.add(Base64, wrapped)
-				fs.add(Base64, toCRLF(wrapped))
+			for _, enc := range []string{std, own} {
+				if len(enc) > width {
+					wrapped := wrapLines(enc, width)
+					fs.add(Base64, wrapped)
+					fs.add(Base64, toCRLF(wrapped))
+				}
 			}
+		}
+	}
+	for _, v := range variants {
+		lower := hex.EncodeToString(v)
+		fs.add(Hex, []byte(lower))
+		fs.add(Hex, []byte(strings.ToUpper(lower)))
+		fs.add(Hex, spacedHex(v))
+		if len(lower) > xxdWidth {
+			wrapped := wrapLines(lower, xxdWidth)
+			fs.add(Hex, wrapped)
+			fs.add(Hex, toCRLF(wrapped))
 		}
 	}
 	for _, v := range variants {
@@ -147,6 +207,14 @@ func FormsOf(value []byte) []Form {
 		for _, hex := range []string{lowerHexDigits, upperHexDigits} {
 			fs.add(JSON, jsonASCII(v, hex))
 		}
+		// The three below are equal to a form above for a value without
+		// '/', '=' or "'": the set drops them then.
+		if bytes.IndexByte(v, '/') >= 0 {
+			for _, f := range [][]byte{jsonASCII(v, lowerHexDigits), jsonInside(v, false)} {
+				fs.add(JSON, bytes.ReplaceAll(f, []byte("/"), []byte(`\/`)))
+			}
+		}
+		fs.add(JSON, gsonEscaped(jsonInside(v, true)))
 	}
 	for _, v := range variants {
 		// Equal to the value or to its JSON form for most values (no '$'
@@ -160,6 +228,39 @@ func FormsOf(value []byte) []Form {
 		// as the value when it has no '.
 		for _, quote := range []string{`'\''`, `'"'"'`} {
 			fs.add(Shell, bytes.ReplaceAll(v, []byte("'"), []byte(quote)))
+		}
+		fs.add(Shell, printfQ(v))
+	}
+	for _, v := range variants {
+		if !utf8.Valid(v) {
+			continue
+		}
+		// Equal to the JSON form for a value without '"' or "'": the
+		// set drops it then.
+		unquoted := bytes.ReplaceAll(jsonInside(v, false), []byte(`\"`), []byte(`"`))
+		fs.add(Quoted, unquoted)
+		fs.add(Quoted, bytes.ReplaceAll(unquoted, []byte("'"), []byte(`\'`)))
+	}
+	for _, v := range variants {
+		for _, q := range []string{"'", `"`} {
+			if bytes.Contains(v, []byte(q)) {
+				fs.add(Quoted, bytes.ReplaceAll(v, []byte(q), []byte(q+q)))
+			}
+		}
+		if hasEscapedByte(v) {
+			for _, quote := range []bool{false, true} {
+				fs.add(Quoted, pythonBytes(v, quote))
+			}
+			if utf8.Valid(v) {
+				fs.add(Quoted, yamlDoubleQuoted(v))
+			}
+		}
+	}
+	for _, v := range variants {
+		if bytes.ContainsAny(v, `&<>"'`) {
+			for _, r := range htmlEscapers() {
+				fs.add(HTML, []byte(r.Replace(string(v))))
+			}
 		}
 	}
 	for _, l := range lineForms(value) {
@@ -219,6 +320,21 @@ func wrapLines(s string, width int) []byte {
 	return append(out, s...)
 }
 
+// xxdWidth is the line length of xxd -p's hex: 30 bytes a line.
+const xxdWidth = 60
+
+// spacedHex returns v in lower-case hex with a space between bytes.
+func spacedHex(v []byte) []byte {
+	out := make([]byte, 0, 3*len(v))
+	for i, c := range v {
+		if i > 0 {
+			out = append(out, ' ')
+		}
+		out = append(out, lowerHexDigits[c>>4], lowerHexDigits[c&15])
+	}
+	return out
+}
+
 // shiftedBase64 returns the characters of the base64 encoding of v, placed
 // shift bytes into a longer text, that depend on v alone: the characters
 // at either end that mix in the neighbouring bytes are cut off.
@@ -242,12 +358,25 @@ func percentForms(v []byte) [][]byte {
 		[]byte(url.PathEscape(string(v))),
 		percentEncode(v, rfc3986Unreserved),
 		percentEncode(v, uriComponentUnreserved),
+		percentEncode(v, pythonQuoteSafe),
+		percentEncode(v, whatwgUserinfoSafe),
+		percentEncode(v, goUserinfoSafe),
+		percentEncode(v, uriSafe),
 	}
 }
 
-// rfc3986Unreserved and uriComponentUnreserved are the bytes left as they
-// are by RFC 3986 section 2.3 and by encodeURIComponent.
-var rfc3986Unreserved, uriComponentUnreserved = byteSet("-._~"), byteSet("-._~!'()*")
+// The bytes left as they are by RFC 3986 section 2.3, encodeURIComponent,
+// Python's urllib.parse.quote (safe="/", its default), the URL Standard's
+// userinfo percent-encode set (Node's and browsers' URL, setting username
+// or password), Go's url.UserPassword and encodeURI (for a whole URL).
+var (
+	rfc3986Unreserved      = byteSet("-._~")
+	uriComponentUnreserved = byteSet("-._~!'()*")
+	pythonQuoteSafe        = byteSet("-._~/")
+	whatwgUserinfoSafe     = byteSet("-._~!$%&'()*+,")
+	goUserinfoSafe         = byteSet("-._~$&+,;=")
+	uriSafe                = byteSet("-._~!'()*;/?:@&=+$,#")
+)
 
 // byteSet returns the ASCII letters and digits and the bytes of extra.
 func byteSet(extra string) *[256]bool {
@@ -311,6 +440,26 @@ func backslashed(v []byte, special string) []byte {
 	return out
 }
 
+// printfQ returns v as bash's printf %q writes it (bash 5.2): a backslash
+// before each character the shell would take for syntax, '#' and '~' only
+// where they would be. A value with a control character it writes as
+// $'...', the quoted form; nil then.
+func printfQ(v []byte) []byte {
+	out := make([]byte, 0, len(v)+8)
+	for i, c := range v {
+		switch {
+		case c < 0x20 || c == 0x7f:
+			return nil
+		case strings.IndexByte(" !\"$&'()*,;<>?[\\]^`{|}", c) >= 0,
+			c == '#' && i == 0,
+			c == '~' && (i == 0 || v[i-1] == '=' || v[i-1] == ':'):
+			out = append(out, '\\')
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 // jsonInside returns v as it appears between the quotes of a JSON string.
 func jsonInside(v []byte, escapeHTML bool) []byte {
 	var b bytes.Buffer
@@ -338,6 +487,128 @@ func jsonTemplate(v []byte) []byte {
 		}
 	}
 	return out
+}
+
+// htmlEscapers write '&', '<', '>' and the quotes as the HTML and XML
+// escapers do: each with its own references for the quotes. Built on
+// first use, so that a run with no such value does not pay for them.
+var htmlEscapers = sync.OnceValue(func() []*strings.Replacer {
+	var rs []*strings.Replacer
+	for _, q := range [][2]string{
+		{`"`, "'"},           // xml.sax.saxutils.escape
+		{"&quot;", "&#x27;"}, // Python's html.escape
+		{"&#34;", "&#39;"},   // MarkupSafe, Go's html and encoding/xml
+		{"&quot;", "&#039;"}, // PHP's htmlspecialchars (ENT_QUOTES, PHP 8.1's default)
+		{"&quot;", "'"},      // htmlspecialchars with ENT_COMPAT, an XML attribute
+		{"&quot;", "&apos;"}, // the XML entities
+	} {
+		rs = append(rs, strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, q[0], "'", q[1]))
+	}
+	return rs
+})
+
+// hasEscapedByte reports whether v has a control character or a byte from
+// DEL up, which Python's bytes and PyYAML write escaped.
+func hasEscapedByte(v []byte) bool {
+	for _, c := range v {
+		if c < 0x20 || c >= 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// pythonBytes returns v as Python's repr of bytes writes it between the
+// quotes: '\' and, with quote, "'" escaped by a backslash, tab, newline
+// and carriage return as \t, \n and \r, other bytes outside printable
+// ASCII as \xhh.
+func pythonBytes(v []byte, quote bool) []byte {
+	out := make([]byte, 0, 2*len(v))
+	for _, c := range v {
+		switch {
+		case c == '\\' || c == '\'' && quote:
+			out = append(out, '\\', c)
+		case c == '\t':
+			out = append(out, `\t`...)
+		case c == '\n':
+			out = append(out, `\n`...)
+		case c == '\r':
+			out = append(out, `\r`...)
+		case c < 0x20 || c >= 0x7f:
+			out = append(out, '\\', 'x', lowerHexDigits[c>>4], lowerHexDigits[c&15])
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// yamlEscape returns the short escape PyYAML writes for r in a
+// double-quoted scalar, if it has one.
+func yamlEscape(r rune) (string, bool) {
+	switch r {
+	case 0:
+		return `\0`, true
+	case 0x07:
+		return `\a`, true
+	case 0x08:
+		return `\b`, true
+	case '\t':
+		return `\t`, true
+	case '\n':
+		return `\n`, true
+	case 0x0b:
+		return `\v`, true
+	case 0x0c:
+		return `\f`, true
+	case '\r':
+		return `\r`, true
+	case 0x1b:
+		return `\e`, true
+	case '"':
+		return `\"`, true
+	case '\\':
+		return `\\`, true
+	case 0x85:
+		return `\N`, true
+	case 0xa0:
+		return `\_`, true
+	case 0x2028:
+		return `\L`, true
+	case 0x2029:
+		return `\P`, true
+	}
+	return "", false
+}
+
+// yamlDoubleQuoted returns the valid UTF-8 v as PyYAML writes it in a
+// double-quoted scalar by default (allow_unicode off): printable ASCII as
+// it is but for '"' and '\', the short escapes, and every other rune as
+// \xHH, \uHHHH or \UHHHHHHHH.
+func yamlDoubleQuoted(v []byte) []byte {
+	out := make([]byte, 0, 2*len(v))
+	for _, r := range string(v) {
+		switch e, ok := yamlEscape(r); {
+		case ok:
+			out = append(out, e...)
+		case r >= 0x20 && r <= 0x7e:
+			out = append(out, byte(r))
+		case r <= 0xff:
+			out = fmt.Appendf(out, `\x%02X`, r)
+		case r <= 0xffff:
+			out = fmt.Appendf(out, `\u%04X`, r)
+		default:
+			out = fmt.Appendf(out, `\U%08X`, r)
+		}
+	}
+	return out
+}
+
+// gsonEscaped escapes, in a JSON string's inside that Go has HTML-escaped
+// ('<', '>', '&'), the two more characters Gson's HTML-safe default
+// escapes.
+func gsonEscaped(in []byte) []byte {
+	return bytes.ReplaceAll(bytes.ReplaceAll(in, []byte("="), []byte(`\u003d`)), []byte("'"), []byte(`\u0027`))
 }
 
 // jsonASCII returns v as it appears between the quotes of a JSON string

@@ -3,7 +3,11 @@ package mask
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
+	"html"
 	"math/rand"
+	"net/url"
 	"os/exec"
 	"slices"
 	"strings"
@@ -210,11 +214,26 @@ func TestFormsOfWrappedBase64(t *testing.T) {
 					t.Errorf("no base64 form equal to the %d bytes %s prints", len(want), tool[0])
 				}
 			}
+			// What it prints for the value and a newline (echo's)
+			// holds a form whose lines end where the output's do but
+			// for the last one.
+			cmd = exec.Command(tool[0], tool[1:]...)
+			cmd.Stdin = bytes.NewReader(append(bytes.Clone(value), '\n'))
+			if out, err = cmd.Output(); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(forms, func(f Form) bool {
+				return f.Encoding == Base64 && bytes.Count(f.Bytes, []byte("\n")) == bytes.Count(out, []byte("\n"))-1 && bytes.HasPrefix(out, f.Bytes)
+			}) {
+				t.Errorf("no wrapped base64 form at the start of what %s prints for the value and a newline", tool[0])
+			}
 		})
 	}
 	// Only an encoding longer than a line is wrapped: 48 bytes make 64
-	// characters, 49 make 68, 57 make 76, 58 make 80.
-	for _, tt := range []struct{ n, wrapped int }{{48, 0}, {49, 2}, {57, 2}, {58, 4}} {
+	// characters, 49 make 68, 57 make 76, 58 make 80. Where the length
+	// is not a multiple of 3, the characters the value alone decides are
+	// wrapped too: 49 bytes decide 65, 58 decide 77.
+	for _, tt := range []struct{ n, wrapped int }{{48, 0}, {49, 4}, {57, 2}, {58, 8}} {
 		got := 0
 		for _, f := range FormsOf(randToken(rand.New(rand.NewSource(6)), tt.n)) {
 			if f.Encoding == Base64 && bytes.IndexByte(f.Bytes, '\n') >= 0 {
@@ -249,10 +268,309 @@ func TestFormsOfShell(t *testing.T) {
 			}
 		})
 	}
-	// A value with nothing to escape gets no form of its own.
-	for _, f := range FormsOf([]byte(`say "hi" to-canary-4`)) {
-		if f.Encoding == Shell {
+	// A value with nothing to escape gets no form of its own, but for
+	// printf %q's (a backslash before each space and quote).
+	value := []byte(`say "hi" to-canary-4`)
+	for _, f := range FormsOf(value) {
+		if f.Encoding == Shell && !bytes.Equal(f.Bytes, printfQ(value)) {
 			t.Errorf("got a shell form of a value whose JSON form is the same")
 		}
 	}
+}
+
+// TestFormsOfHex: the hex forms of a value are what the tools that print
+// hex print for it.
+func TestFormsOfHex(t *testing.T) {
+	value := []byte("canary-hex-0123456789abcdef01234567") // 35 bytes
+	want := []string{
+		// xxd -p -c0, Python's bytes.hex(), Go's %x
+		"63616e6172792d6865782d303132333435363738396162636465663031323334353637",
+		// xxd -p -u -c0, Go's %X
+		"63616E6172792D6865782D303132333435363738396162636465663031323334353637",
+		// Go's "% x", Python's bytes.hex(" ")
+		"63 61 6e 61 72 79 2d 68 65 78 2d 30 31 32 33 34 35 36 37 38 39 61 62 63 64 65 66 30 31 32 33 34 35 36 37",
+		// xxd -p, less its last line break, and as a terminal shows it
+		"63616e6172792d6865782d30313233343536373839616263646566303132\n3334353637",
+		"63616e6172792d6865782d30313233343536373839616263646566303132\r\n3334353637",
+	}
+	forms := FormsOf(value)
+	for i, w := range want {
+		if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == Hex && string(f.Bytes) == w }) {
+			t.Errorf("want %d: no hex form of %d bytes", i, len(w))
+		}
+	}
+	// 30 bytes fill one line of xxd -p: no wrapped form.
+	for _, f := range FormsOf(value[:30]) {
+		if f.Encoding == Hex && bytes.IndexByte(f.Bytes, '\n') >= 0 {
+			t.Errorf("a wrapped hex form of a 30-byte value")
+		}
+	}
+}
+
+func TestWriterHex(t *testing.T) {
+	value := []byte("canary-hex-0123456789abcdef01234567")
+	secrets := []Secret{{Name: "TOKEN", Value: value}}
+	// What `printf 'token: '; printf %s "$TOKEN" | xxd -p` prints.
+	in := []byte("token: 63616e6172792d6865782d30313233343536373839616263646566303132\n3334353637\nreq=63616e61 done\n")
+	want := []byte("token: <ward:TOKEN>\nreq=63616e61 done\n")
+	everySplit(t, secrets, in, want)
+}
+
+// TestFormsOfQuoted: the forms of a value with quotes in it include what
+// shells and languages print when they quote it; each want is what the
+// programs named beside it print between their quotes.
+func TestFormsOfQuoted(t *testing.T) {
+	const value = "#~a=~b:~c it's \"q\" \\w$ `x`"
+	tests := []struct {
+		value string
+		enc   Encoding
+		want  string
+	}{
+		{value, Shell, `#~a=~b:~c it'\''s "q" \w$ ` + "`x`"},             // bash: set -x, ${v@Q}
+		{value, Shell, `#~a=~b:~c it'"'"'s "q" \w$ ` + "`x`"},            // Python: shlex.quote
+		{value, Shell, `\#~a=\~b:\~c\ it\'s\ \"q\"\ \\w\$\ \` + "`x\\`"}, // bash: printf %q
+		{value, Quoted, `#~a=~b:~c it\'s "q" \\w$ ` + "`x`"},             // Python: repr; Node: util.inspect
+		{`it's "q" \w`, Quoted, `it's "q" \\w`},                          // Node: util.inspect, in backticks
+		{value, Quoted, `#~a=~b:~c it''s "q" \w$ ` + "`x`"},              // SQLite: quote(), .dump; PyYAML
+		{value, Quoted, `#~a=~b:~c it's ""q"" \w$ ` + "`x`"},             // Python: csv.writer
+	}
+	for i, tt := range tests {
+		if !slices.ContainsFunc(FormsOf([]byte(tt.value)), func(f Form) bool { return f.Encoding == tt.enc && string(f.Bytes) == tt.want }) {
+			t.Errorf("want %d: no %s form of %d bytes", i, tt.enc, len(tt.want))
+		}
+	}
+	// A value with nothing to quote gets none of these forms.
+	for _, f := range FormsOf([]byte("plain-token-canary-1")) {
+		if f.Encoding == Shell || f.Encoding == Quoted {
+			t.Errorf("a %s form of a value with nothing to quote", f.Encoding)
+		}
+	}
+}
+
+// TestPrintfQAgainstBash compares printfQ with bash's printf %q for each
+// printable ASCII character at the start of a value, in its middle and
+// after '=' and ':'.
+func TestPrintfQAgainstBash(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	var values []string
+	for c := byte(' '); c < 0x7f; c++ {
+		values = append(values, string(c)+"ab", "a"+string(c)+"b", "a="+string(c), "a:"+string(c))
+	}
+	cmd := exec.Command(bash, append([]string{"-c", `for v; do printf '%q\n' "$v"; done`, "bash"}, values...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(got) != len(values) {
+		t.Fatalf("bash printed %d lines for %d values", len(got), len(values))
+	}
+	for i, v := range values {
+		if q := string(printfQ([]byte(v))); q != got[i] {
+			t.Errorf("%q: got %q, bash printed %q", v, q, got[i])
+		}
+	}
+}
+
+func TestWriterQuoted(t *testing.T) {
+	secrets := []Secret{{Name: "DB_PASS", Value: []byte(`it's "q" \w-canary-5`)}}
+	// What Python's logging.info("%s", {"password": v}) and bash's set -x
+	// print.
+	in := []byte(`INFO:root:{'password': 'it\'s "q" \\w-canary-5'}` + "\n" + `+ psql -c 'it'\''s "q" \w-canary-5'` + "\n")
+	want := []byte(`INFO:root:{'password': '<ward:DB_PASS>'}` + "\n" + `+ psql -c '<ward:DB_PASS>'` + "\n")
+	everySplit(t, secrets, in, want)
+}
+
+// TestFormsOfJSONEncoders: the JSON forms of a value include what PHP's
+// json_encode and Java's Gson print between the quotes.
+func TestFormsOfJSONEncoders(t *testing.T) {
+	value := []byte(`k/ä=x'<&>"\-canary-6`)
+	forms := FormsOf(value)
+	for i, want := range []string{
+		`k\/\u00e4=x'<&>\"\\-canary-6`,                    // json_encode($v)
+		`k\/ä=x'<&>\"\\-canary-6`,                         // json_encode($v, JSON_UNESCAPED_UNICODE)
+		`k/ä\u003dx\u0027\u003c\u0026\u003e\"\\-canary-6`, // new Gson().toJson(v)
+	} {
+		if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == JSON && string(f.Bytes) == want }) {
+			t.Errorf("want %d: no json form of %d bytes", i, len(want))
+		}
+	}
+}
+
+func TestWriterJSONEncoders(t *testing.T) {
+	secrets := []Secret{{Name: "AWS_SECRET_ACCESS_KEY", Value: []byte("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY==")}}
+	// What a PHP app's json_encode($config) and a Java app's
+	// gson.toJson(config) print.
+	in := []byte(`{"secret":"wJalrXUtnFEMI\/K7MDENG\/bPxRfiCYEXAMPLEKEY=="}` + "\n" + `{"secret":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\u003d\u003d"}` + "\n")
+	want := []byte(`{"secret":"<ward:AWS_SECRET_ACCESS_KEY>"}` + "\n" + `{"secret":"<ward:AWS_SECRET_ACCESS_KEY>"}` + "\n")
+	everySplit(t, secrets, in, want)
+}
+
+func TestWriterDoubledQuotes(t *testing.T) {
+	secrets := []Secret{{Name: "DB_PASS", Value: []byte(`it's "q"-canary-7`)}}
+	// What sqlite3's .dump and Python's csv.writer print.
+	in := []byte(`INSERT INTO "users" VALUES('app','it''s "q"-canary-7');` + "\n" + `app,"it's ""q""-canary-7"` + "\r\n")
+	want := []byte(`INSERT INTO "users" VALUES('app','<ward:DB_PASS>');` + "\n" + `app,"<ward:DB_PASS>"` + "\r\n")
+	everySplit(t, secrets, in, want)
+}
+
+// TestFormsOfURLPasswords compares the percent-encodings of a URL's
+// password with Go's url.UserPassword, Python's quote() and Node's URL,
+// and JavaScript's encodeURI, for each printable ASCII character and a non-ASCII one beside the
+// characters on which they differ.
+func TestFormsOfURLPasswords(t *testing.T) {
+	var values []string
+	for c := byte(' '); c < 0x7f; c++ {
+		values = append(values, "ab"+string(c)+"/+=:@!cd")
+	}
+	values = append(values, "abä/+=:@!cd")
+	check := func(t *testing.T, printed []string) {
+		t.Helper()
+		if len(printed) != len(values) {
+			t.Fatalf("printed %d lines for %d values", len(printed), len(values))
+		}
+		for i, v := range values {
+			forms := FormsOf([]byte(v))
+			if !slices.ContainsFunc(forms, func(f Form) bool { return string(f.Bytes) == printed[i] }) {
+				t.Errorf("%q: no form equal to %q", v, printed[i])
+			}
+		}
+	}
+	t.Run("url.UserPassword", func(t *testing.T) {
+		var printed []string
+		for _, v := range values {
+			printed = append(printed, strings.TrimPrefix(url.UserPassword("u", v).String(), "u:"))
+		}
+		check(t, printed)
+	})
+	for _, tt := range []struct{ name, program, script string }{
+		{"quote", "python3", `import sys, urllib.parse
+for v in sys.argv[1:]: print(urllib.parse.quote(v))`},
+		{"URL.password", "node", `const u = new URL("https://h/")
+for (const v of process.argv.slice(1)) { u.password = v; console.log(u.password) }`},
+		{"encodeURI", "node", `for (const v of process.argv.slice(1)) console.log(encodeURI(v))`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := exec.LookPath(tt.program); err != nil {
+				t.Skipf("%s is not installed", tt.program)
+			}
+			flag := "-c"
+			if tt.program == "node" {
+				flag = "-e"
+			}
+			out, err := exec.Command(tt.program, append([]string{flag, tt.script}, values...)...).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"))
+		})
+	}
+}
+
+// TestFormsOfHTML: the html forms of a value include what HTML and XML
+// escapers print for it.
+func TestFormsOfHTML(t *testing.T) {
+	value := `a&b<c>d"e'f-canary-8`
+	var xmlText bytes.Buffer
+	if err := xml.EscapeText(&xmlText, []byte(value)); err != nil {
+		t.Fatal(err)
+	}
+	forms := FormsOf([]byte(value))
+	for i, want := range []string{
+		`a&amp;b&lt;c&gt;d"e'f-canary-8`,           // xml.sax.saxutils.escape
+		`a&amp;b&lt;c&gt;d&quot;e&#x27;f-canary-8`, // html.escape
+		html.EscapeString(value),                   // Go, and MarkupSafe's escape
+		xmlText.String(),                           // Go's encoding/xml
+		`a&amp;b&lt;c&gt;d&quot;e&#039;f-canary-8`, // htmlspecialchars
+		`a&amp;b&lt;c&gt;d&quot;e'f-canary-8`,      // htmlspecialchars(v, ENT_COMPAT)
+		`a&amp;b&lt;c&gt;d&quot;e&apos;f-canary-8`, // the XML entities
+	} {
+		if !slices.ContainsFunc(forms, func(f Form) bool { return f.Encoding == HTML && string(f.Bytes) == want }) {
+			t.Errorf("want %d: no html form of %d bytes", i, len(want))
+		}
+	}
+	for _, f := range FormsOf([]byte("plain-token-canary-9")) {
+		if f.Encoding == HTML {
+			t.Errorf("an html form of a value with nothing to escape")
+		}
+	}
+}
+
+func TestWriterHTML(t *testing.T) {
+	secrets := []Secret{{Name: "SMTP_PASS", Value: []byte(`p&ss<w>rd-canary-10`)}}
+	// A Jinja template's output with autoescape, and an XML document.
+	in := []byte(`<input value="p&amp;ss&lt;w&gt;rd-canary-10">` + "\n" + `<password>p&amp;ss&lt;w&gt;rd-canary-10</password>` + "\n")
+	want := []byte(`<input value="<ward:SMTP_PASS>">` + "\n" + `<password><ward:SMTP_PASS></password>` + "\n")
+	everySplit(t, secrets, in, want)
+}
+
+// TestFormsOfPythonBytesAndYAML compares pythonBytes with Python's repr of
+// bytes for every byte value, and yamlDoubleQuoted with PyYAML's
+// double-quoted scalars for runes of each kind it escapes.
+func TestFormsOfPythonBytesAndYAML(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if _, err := exec.LookPath(python); err != nil {
+		t.Skip("python3 is not installed")
+	}
+	run := func(t *testing.T, script string, args []string) []string {
+		t.Helper()
+		out, err := exec.Command(python, append([]string{"-c", script}, args...)...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	}
+	t.Run("bytes", func(t *testing.T) {
+		var values [][]byte
+		var args []string
+		for c := range 256 {
+			for _, rest := range []string{`d'x`, `d'x"`} {
+				v := []byte("ab" + string(rune(0)) + "c" + rest)
+				v[2] = byte(c)
+				values = append(values, v)
+				args = append(args, hex.EncodeToString(v))
+			}
+		}
+		printed := run(t, `import sys
+for h in sys.argv[1:]: print(repr(bytes.fromhex(h))[2:-1])`, args)
+		for i, v := range values {
+			if !bytes.Equal(pythonBytes(v, true), []byte(printed[i])) && !bytes.Equal(pythonBytes(v, false), []byte(printed[i])) {
+				t.Errorf("%q: no form equal to %q", v, printed[i])
+			}
+		}
+	})
+	t.Run("yaml", func(t *testing.T) {
+		if err := exec.Command(python, "-c", "import yaml").Run(); err != nil {
+			t.Skip("PyYAML is not installed")
+		}
+		var values []string
+		for r := range rune(0x80) {
+			values = append(values, "ab"+string(r)+"cd")
+		}
+		for _, r := range []rune{0x85, 0xa0, 0xe4, 0xff, 0x100, 0x2028, 0x2029, 0x4e2d, 0xfeff, 0x1f600} {
+			values = append(values, "ab"+string(r)+"cd")
+		}
+		var args []string
+		for _, v := range values {
+			args = append(args, hex.EncodeToString([]byte(v)))
+		}
+		printed := run(t, `import sys, yaml
+for h in sys.argv[1:]: print(yaml.safe_dump(bytes.fromhex(h).decode(), default_style='"', width=1000).split("\n")[0][1:-1])`, args)
+		for i, v := range values {
+			if got := string(yamlDoubleQuoted([]byte(v))); got != printed[i] {
+				t.Errorf("%q: got %q, PyYAML printed %q", v, got, printed[i])
+			}
+		}
+	})
+}
+
+func TestWriterNonASCIIEscaped(t *testing.T) {
+	secrets := []Secret{{Name: "DB_PASS", Value: []byte("pässwörd-canary-11")}}
+	// What Python's print(v.encode()) and PyYAML's safe_dump({"password": v}) print.
+	in := []byte(`b'p\xc3\xa4ssw\xc3\xb6rd-canary-11'` + "\n" + `password: "p\xE4ssw\xF6rd-canary-11"` + "\n")
+	want := []byte(`b'<ward:DB_PASS>'` + "\n" + `password: "<ward:DB_PASS>"` + "\n")
+	everySplit(t, secrets, in, want)
 }

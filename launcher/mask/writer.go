@@ -1,5 +1,5 @@
 // Package mask rewrites a child's output so that no secret value, nor its
-// base64, percent-encoded or JSON-escaped form, nor a line of a multi-line
+// base64, hex, percent-encoded or JSON-escaped form, nor a line of a multi-line
 // value that holds key material, reaches the terminal or a log: each
 // occurrence becomes <ward:NAME> (see FormsOf). It also holds what the CLI
 // needs to keep the child on a pseudo-terminal while masking (see OpenPTY)

@@ -3,6 +3,7 @@ package mask
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -497,6 +498,24 @@ func TestWriteAddMask(t *testing.T) {
 	}
 	if slices.Contains(lines, "::add-mask::"+b64[76:]) {
 		t.Errorf("the 4-character last line was registered")
+	}
+
+	// So is hex wrapped as xxd -p prints it: 33 bytes make 66
+	// characters, 60 and 6.
+	out.Reset()
+	long = randToken(rand.New(rand.NewSource(9)), 33)
+	if _, err := WriteAddMask(&out, []Secret{{Name: "LONG", Value: long}}); err != nil {
+		t.Fatal(err)
+	}
+	lines = strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	h := hex.EncodeToString(long)
+	if !slices.Contains(lines, "::add-mask::"+h[:60]) {
+		t.Errorf("the first line of wrapped hex is missing")
+	}
+	for _, l := range lines {
+		if len(l) < len("::add-mask::")+minFragmentLen {
+			t.Errorf("a line of %d bytes was registered", len(l)-len("::add-mask::"))
+		}
 	}
 }
 

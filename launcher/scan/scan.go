@@ -40,8 +40,8 @@ type Finding struct {
 	Commit string `json:"commit,omitempty"`
 	// Name is the variable whose value was found.
 	Name string `json:"name"`
-	// Form is how the value appeared: "plain", "base64", "url", "json",
-	// "shell" or "line" (see mask.FormsOf).
+	// Form is how the value appeared: "plain", "base64", "hex", "url",
+	// "json", "shell", "quoted", "html" or "line" (see mask.FormsOf).
 	Form string `json:"form"`
 }
 

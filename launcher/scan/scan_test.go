@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand"
@@ -157,10 +158,12 @@ func TestScanEncodedForms(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString([]byte(value))
 	write(t, dir, "k8s/secret.yaml", "data:\n  password: "+b64+"\n")
 	write(t, dir, "creds.json", `{"user":"app","basic":"`+base64.StdEncoding.EncodeToString([]byte("app:"+value))+`"}`+"\n")
+	write(t, dir, "debug.log", "connect\nsent key "+strings.ToUpper(hex.EncodeToString([]byte(value)))+"\n")
 	commitAll(t, dir, "encoded")
 	got := scan(t, Options{Dir: dir})
 	want := []Finding{
 		{Path: "creds.json", Line: 1, Name: "DB_PASSWORD", Form: "base64"},
+		{Path: "debug.log", Line: 2, Name: "DB_PASSWORD", Form: "hex"},
 		{Path: "k8s/secret.yaml", Line: 2, Name: "DB_PASSWORD", Form: "base64"},
 	}
 	if !slices.Equal(got, want) {
