@@ -3,7 +3,6 @@ package manifest
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"text/template/parse"
 	"unicode/utf8"
 
+	"github.com/wardsecrets/ward/launcher/mask"
 	"github.com/wardsecrets/ward/resolve/conf"
 )
 
@@ -323,33 +323,9 @@ func jsonFunc(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", errNotUTF8
 	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
-	if bytes.IndexFunc(b, yamlRaw) < 0 {
-		return string(b), nil
-	}
-	var out strings.Builder
-	for _, r := range string(b) {
-		if yamlRaw(r) {
-			fmt.Fprintf(&out, `\u%04x`, r)
-		} else {
-			out.WriteRune(r)
-		}
-	}
-	return out.String(), nil
-}
-
-// yamlRaw reports whether json must escape r for its output to read the
-// same as a YAML double-quoted scalar (a config file in YAML is rendered
-// with json too): json.Marshal writes DEL, the C1 controls and U+FFFE
-// and U+FFFF raw, which YAML refuses (PyYAML: "unacceptable character"),
-// and a raw NEL (U+0085) YAML reads as a line break, folded to a space.
-// Both read \uXXXX as the character. --mask knows this form of a value
-// (launcher/mask's jsonTemplate).
-func yamlRaw(r rune) bool {
-	return r >= 0x7f && r <= 0x9f || r == 0xfffe || r == 0xffff
+	// A quoted JSON string that YAML and TOML configs read back too, as
+	// --mask masks it: one code for both.
+	return string(mask.TemplateJSON([]byte(s))), nil
 }
 
 // shellFunc quotes s for a POSIX shell: single quotes, with each ' written

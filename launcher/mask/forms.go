@@ -472,10 +472,12 @@ func jsonInside(v []byte, escapeHTML bool) []byte {
 }
 
 // jsonTemplate returns v as ward's json template function writes it
-// between the quotes (launcher/manifest's jsonFunc): as jsonInside with
-// HTML escaping, but DEL, the C1 controls, U+FFFE and U+FFFF as "\u" and
-// four lower-case hex digits, which YAML and TOML read back where they
-// refuse the raw character. A child prints it reading a rendered file.
+// between the quotes (TemplateJSON): as jsonInside with HTML escaping, but
+// DEL, the C1 controls, U+FFFE and U+FFFF as "\u" and four lower-case hex
+// digits. json.Marshal writes those raw, which YAML refuses (PyYAML:
+// "unacceptable character") or, for NEL (U+0085), reads as a line break
+// folded to a space, and TOML refuses DEL; both read \uXXXX as the
+// character, and a config file in YAML or TOML is rendered with json too.
 func jsonTemplate(v []byte) []byte {
 	in := jsonInside(v, true)
 	out := make([]byte, 0, len(in))
@@ -487,6 +489,15 @@ func jsonTemplate(v []byte) []byte {
 		}
 	}
 	return out
+}
+
+// TemplateJSON is v as the manifest's json template function writes it: a
+// quoted JSON string that reads the same as a YAML double-quoted scalar
+// and a TOML basic string (see jsonTemplate). The function is this one, so
+// that what a child prints of a rendered file is a form --mask knows. v is
+// valid UTF-8 (the function refuses any other).
+func TemplateJSON(v []byte) []byte {
+	return append(append([]byte{'"'}, jsonTemplate(v)...), '"')
 }
 
 // htmlEscapers write '&', '<', '>' and the quotes as the HTML and XML
