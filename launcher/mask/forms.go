@@ -369,33 +369,25 @@ func percentForms(v []byte) [][]byte {
 // Python's urllib.parse.quote (safe="/", its default), the URL Standard's
 // userinfo percent-encode set (Node's and browsers' URL, setting username
 // or password), Go's url.UserPassword and encodeURI (for a whole URL).
-var (
-	rfc3986Unreserved      = byteSet("-._~")
-	uriComponentUnreserved = byteSet("-._~!'()*")
-	pythonQuoteSafe        = byteSet("-._~/")
-	whatwgUserinfoSafe     = byteSet("-._~!$%&'()*+,")
-	goUserinfoSafe         = byteSet("-._~$&+,;=")
-	uriSafe                = byteSet("-._~!'()*;/?:@&=+$,#")
+// Each set is the bytes besides ASCII letters and digits; strings, not
+// tables, so that no ward start builds them (forms are made only for a
+// run that masks).
+const (
+	rfc3986Unreserved      = "-._~"
+	uriComponentUnreserved = "-._~!'()*"
+	pythonQuoteSafe        = "-._~/"
+	whatwgUserinfoSafe     = "-._~!$%&'()*+,"
+	goUserinfoSafe         = "-._~$&+,;="
+	uriSafe                = "-._~!'()*;/?:@&=+$,#"
 )
 
-// byteSet returns the ASCII letters and digits and the bytes of extra.
-func byteSet(extra string) *[256]bool {
-	var set [256]bool
-	for c := range 256 {
-		set[c] = isAlnum(byte(c))
-	}
-	for i := range len(extra) {
-		set[extra[i]] = true
-	}
-	return &set
-}
-
-// percentEncode writes every byte of v not in keep as "%XX".
-func percentEncode(v []byte, keep *[256]bool) []byte {
+// percentEncode writes every byte of v but ASCII letters, digits and the
+// bytes of keep as "%XX".
+func percentEncode(v []byte, keep string) []byte {
 	const hex = upperHexDigits
 	out := make([]byte, 0, len(v)*3)
 	for _, c := range v {
-		if keep[c] {
+		if isAlnum(c) || strings.IndexByte(keep, c) >= 0 {
 			out = append(out, c)
 		} else {
 			out = append(out, '%', hex[c>>4], hex[c&15])
