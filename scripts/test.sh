@@ -48,15 +48,13 @@ command -v make >/dev/null || need+=(make)
 # Full-screen programs under --mask (mask_pty_test.go).
 command -v less >/dev/null || need+=(less)
 command -v tmux >/dev/null || need+=(tmux)
-# A value printed in hex, by openssl base64, and by PHP's and Gson's JSON
-# encoders, under --mask (values_test.go).
+# A value printed in hex, by openssl base64 (installed above), and by
+# PHP's and Gson's JSON encoders, under --mask (values_test.go).
 command -v xxd >/dev/null || need+=(xxd)
-command -v openssl >/dev/null || need+=(openssl)
 command -v php >/dev/null || need+=(php-cli)
 [[ -e /usr/share/java/gson.jar ]] || need+=(libgoogle-gson-java)
-# PyYAML and MarkupSafe, as a value in YAML's single quotes and in HTML
-# (values_test.go).
-/usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
+# MarkupSafe, as a value in HTML, and PyYAML (installed above), as one in
+# YAML's single quotes (values_test.go).
 /usr/bin/python3 -c 'import markupsafe' 2>/dev/null || need+=(python3-markupsafe)
 # Process managers in front of ward (supervisors_test.go).
 command -v s6-supervise >/dev/null || need+=(s6)
