@@ -116,6 +116,17 @@ func groupTargets(ts []target) []*group {
 	return groups
 }
 
+// hasDir reports whether one of g's targets is a directory, whose files
+// .gitignore would filter.
+func (g *group) hasDir() bool {
+	for _, t := range g.targets {
+		if fi, err := os.Stat(t.path); err == nil && fi.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
 func (g *group) specs() []string {
 	specs := make([]string, len(g.targets))
 	for i, t := range g.targets {
@@ -162,10 +173,11 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 			}
 			continue
 		}
-		if err := s.refused[g.dir]; err != nil && !s.opts.NoIgnore && s.opts.Warn != nil {
+		if err := s.refused[g.dir]; err != nil && !s.opts.NoIgnore && s.opts.Warn != nil && g.hasDir() {
 			// The files are still there to search; what git would have
-			// left out is not known.
-			s.opts.Warn("git refuses the repository, so every file is searched, .gitignore or not", "dir", s.masked(s.report(s.absolute(g.dir), g.abs)), "error", err.Error())
+			// left out is not known. (A file named on the command line
+			// is searched either way.)
+			s.opts.Warn("git cannot list the repository's files, so every file is searched, .gitignore or not", "dir", s.masked(s.report(s.absolute(g.dir), g.abs)), "error", err.Error())
 		}
 		for _, t := range g.targets {
 			if err := s.walk(t.path, g.abs, func(path string) { add(path, g.abs) }); err != nil {

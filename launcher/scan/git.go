@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -103,8 +104,8 @@ func (s *scanner) command(ctx context.Context, dir string, args ...string) *exec
 // inWorkTree reports whether dir is inside a git work tree; without git, it
 // is not. Answers are kept: several paths often share a directory. When
 // git refuses the repository for a reason other than there being none (one
-// owned by another user, "dubious ownership"), the reason is kept in
-// refused.
+// owned by another user, "dubious ownership"), or is not installed where a
+// .git says there is one, the reason is kept in refused.
 func (s *scanner) inWorkTree(ctx context.Context, dir string) bool {
 	if in, ok := s.workTree[dir]; ok {
 		return in
@@ -115,10 +116,39 @@ func (s *scanner) inWorkTree(ctx context.Context, dir string) bool {
 	out, err := cmd.Output()
 	in := err == nil && strings.TrimSpace(string(out)) == "true"
 	s.workTree[dir] = in
-	if err != nil && stderr.Len() > 0 && !bytes.Contains(stderr.Bytes(), []byte("not a git repository")) {
+	switch {
+	case errors.Is(err, exec.ErrNotFound) && inRepository(dir):
+		// An image or CI container without git: the files are there,
+		// what .gitignore leaves out is not known, and saying nothing
+		// made an ignored .env read as a leak.
+		s.refused[dir] = errors.New("git is not installed (not on $PATH)")
+	case err != nil && stderr.Len() > 0 && !bytes.Contains(stderr.Bytes(), []byte("not a git repository")):
 		s.refused[dir] = s.gitError("rev-parse", err, stderr.Bytes())
 	}
 	return in
+}
+
+// inRepository reports whether dir looks like part of a git repository
+// without asking git: GIT_DIR is set, or dir or a directory above it has a
+// .git (a directory, or a linked worktree's file).
+func inRepository(dir string) bool {
+	if os.Getenv("GIT_DIR") != "" {
+		return true
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	for {
+		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+			return true
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return false
+		}
+		dir = up
+	}
 }
 
 // git runs git in dir and returns its standard output.

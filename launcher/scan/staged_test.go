@@ -268,6 +268,55 @@ func TestScanRepositoryGitRefuses(t *testing.T) {
 	}
 }
 
+// TestScanRepositoryWithoutGit: a work tree where git is not installed
+// (an Alpine or distroless image, a CI job's container without git) is
+// searched whole with a warning that .gitignore is not respected, and
+// --staged says git is missing: every file was searched in silence, so
+// an ignored .env stopped the build as a leak, and --staged said "not in
+// a git work tree" inside one.
+func TestScanRepositoryWithoutGit(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, ".gitignore", ".env\n")
+	write(t, dir, ".env", "DB_PASSWORD="+value+"\n")
+	write(t, dir, "app.txt", "nothing here\n")
+	git(t, dir, "add", "-A")
+	// Sub-directories of the work tree are in it too.
+	write(t, dir, "sub/app.env", "DB_PASSWORD="+value+"\n")
+	t.Setenv("PATH", t.TempDir())
+
+	_, err := Scan(context.Background(), secrets, Options{Dir: filepath.Join(dir, "sub"), Staged: true})
+	if err == nil || !strings.Contains(err.Error(), "git is not installed") {
+		t.Errorf("staged: got err=%v, want one saying git is not installed", err)
+	}
+	var warnings []string
+	got := scan(t, Options{Dir: dir, Warn: func(msg string, args ...any) { warnings = append(warnings, fmt.Sprint(msg, args)) }})
+	if len(got) != 2 {
+		t.Errorf("working tree: got findings %+v, want the ignored .env and sub/app.env, every file being searched", got)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], ".gitignore") || !strings.Contains(warnings[0], "git is not installed") {
+		t.Errorf("working tree: got warnings %q, want one saying .gitignore is not respected because git is not installed", warnings)
+	}
+
+	// A file named on the command line (as hook managers pass them) is
+	// searched in a work tree too, .gitignore or not: nothing to warn of.
+	warnings = nil
+	if got := scan(t, Options{Dir: dir, Paths: []string{".env", "sub/app.env"}, Warn: func(msg string, args ...any) { warnings = append(warnings, fmt.Sprint(msg, args)) }}); len(got) != 2 {
+		t.Errorf("named files: got findings %+v, want both", got)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("named files: got warnings %q, want none", warnings)
+	}
+
+	// Outside any repository nothing is missed: no warning.
+	plain := t.TempDir()
+	write(t, plain, "app.env", "DB_PASSWORD="+value+"\n")
+	warnings = nil
+	scan(t, Options{Dir: plain, Warn: func(msg string, args ...any) { warnings = append(warnings, fmt.Sprint(msg, args)) }})
+	if len(warnings) != 0 {
+		t.Errorf("outside a repository: got warnings %q, want none", warnings)
+	}
+}
+
 // TestScanNamedPathsLiteral: a file named with a pathspec's magic
 // characters (`[ab].env`, a name starting with `:`), as a hook manager
 // passes the staged files, is searched alone, staged or in the work tree:

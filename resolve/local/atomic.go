@@ -1,11 +1,15 @@
 package local
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/wardsecrets/ward/internal/atomicfile"
+	"github.com/wardsecrets/ward/resolve"
 )
 
 // legacyTempPrefix began the temporary files of wards before this one,
@@ -26,6 +30,17 @@ func writeFileAtomic(path string, data []byte, replace bool) error {
 
 // mkdirAllSync creates dir and its missing parents (mode 0700), durably.
 func mkdirAllSync(dir string) error { return atomicfile.MkdirAllSync(dir, 0o700) }
+
+// placeHint gives err, a directory of the store or the identity that
+// could not be made, the hint of where that place comes from when this
+// user may not write there: a container's user without a passwd entry
+// has a HOME of /, and a read-only root makes any HOME unwritable.
+func placeHint(err error, hint string) error {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		return resolve.WithHint(err, hint)
+	}
+	return err
+}
 
 // removeStaleTemps removes the temporary files that writers of the store
 // at target, killed half-way, left in its directory. It is called with

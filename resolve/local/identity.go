@@ -89,7 +89,8 @@ func (s *Store) newIdentity() (*keyPair, error) {
 		return nil, err
 	}
 	if err := mkdirAllSync(filepath.Dir(s.IdentityPath)); err != nil {
-		return nil, fmt.Errorf("create the identity's directory: %w", err)
+		return nil, placeHint(fmt.Errorf("create the identity's directory: %w", err),
+			"the identity is $WARD_IDENTITY, else $XDG_CONFIG_HOME/ward/identity.txt, else ~/.config/ward/identity.txt: set one to a place this user can write")
 	}
 	content := fmt.Appendf(nil, "# ward local store identity, created %s\n# public key: %s\n%s\n",
 		time.Now().UTC().Format(time.RFC3339), id.Recipient(), id)

@@ -228,7 +228,8 @@ func (s *Store) update(create bool, change func(*document) (bool, error)) error 
 		return err
 	}
 	if err := mkdirAllSync(filepath.Dir(s.Path)); err != nil {
-		return fmt.Errorf("create the local store's directory: %w", err)
+		return placeHint(fmt.Errorf("create the local store's directory: %w", err),
+			"the store is $WARD_LOCAL_STORE, else $XDG_DATA_HOME/ward/store.age, else ~/.local/share/ward/store.age: set one to a place this user can write")
 	}
 	target, unlock, err := s.lockTarget()
 	if err != nil {
