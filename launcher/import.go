@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -270,6 +271,26 @@ func (j *importJob) conflicts(force bool) error {
 		return err
 	}
 	var inStore, inManifest []string
+	// One read of the store for every name, as ward run reads it: the
+	// store keeps only the values it was last asked for, and a read per
+	// name decrypted a store of thousands of names once for each.
+	var refs []resolve.Ref
+	for i := range j.pairs {
+		if !j.plain[i] {
+			refs = append(refs, resolve.Ref{Scheme: local.Scheme, Path: j.names[i]})
+		}
+	}
+	var secrets []resolve.Secret
+	var errs []error
+	if len(refs) > 0 {
+		secrets, errs = j.store.FetchBatch(context.Background(), refs)
+	}
+	defer func() {
+		for _, s := range secrets {
+			clear(s.Value)
+		}
+	}()
+	k := 0
 	for i, p := range j.pairs {
 		if v, ok := declared[p.Key]; ok && !j.importedBefore(i, v) {
 			inManifest = append(inManifest, p.Key)
@@ -277,15 +298,14 @@ func (j *importJob) conflicts(force bool) error {
 		if j.plain[i] {
 			continue
 		}
-		v, err := j.store.Get(j.names[i])
+		v, err := secrets[k].Value, errs[k]
+		k++
 		switch {
 		case err == nil && !bytes.Equal(v, p.Value):
 			inStore = append(inStore, j.names[i])
 		case err != nil && !resolve.IsNotFound(err) && !errors.Is(err, local.ErrNoStore):
-			clear(v)
 			return failure.New(err, "")
 		}
-		clear(v)
 	}
 	if (len(inStore) == 0 && len(inManifest) == 0) || force {
 		return nil
