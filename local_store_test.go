@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
@@ -426,5 +427,47 @@ func TestLocalStoreElsewhereNamed(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("the error does not say %q:\n%s", want, stderr)
 		}
+	}
+}
+
+// TestLocalWriteSaysItWaitsForTheLock: a `ward local set` (or import,
+// rollback, rm) that finds another writer holding the store's lock (an
+// import into a store of thousands of names, a writer stopped with
+// Ctrl-Z, one on a hung network filesystem) says on stderr that it waits,
+// and for what, then stores its value once the lock is free; it waited
+// in silence, which looks like a hang.
+func TestLocalWriteSaysItWaitsForTheLock(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/token", canary("first"))
+	lockPath := filepath.Join(w.dir, "data", "ward", "store.age.lock")
+	lock, err := os.OpenFile(lockPath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	second := canary("second")
+	w.canaries = append(w.canaries, second)
+	cmd := w.command("local", "set", "app/token")
+	cmd.Stdin = strings.NewReader(second)
+	_, stderr := startedLines(t, cmd)
+	line := stderr.waitForContaining("waiting")
+	if !strings.Contains(line, lockPath) || !strings.Contains(line, "another") {
+		t.Errorf("the waiting line %q does not name the lock %s and who holds it", line, lockPath)
+	}
+	if strings.Contains(line, second) {
+		t.Fatal("the waiting line holds the value")
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
+		t.Fatalf("ward local set exited %d once the lock was free, want 0", code)
+	}
+	out, err := w.command("local", "get", "app/token").Output()
+	if err != nil || string(out) != second {
+		t.Errorf("ward local get app/token after the wait: %v, not the value set (%d bytes, want %d)", err, len(out), len(second))
 	}
 }

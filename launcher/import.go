@@ -91,7 +91,7 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	if err := job.name(c); err != nil {
 		return err
 	}
-	if err := job.conflicts(c.Bool("force")); err != nil {
+	if err := job.conflicts(stdio, c.Bool("force")); err != nil {
 		return err
 	}
 	if err := job.write(); err != nil {
@@ -244,7 +244,7 @@ func (j *importJob) name(c *cli.Context) error {
 // already and local entries that hold another value (one that holds the
 // same value is what an interrupted import left: importing it again is
 // fine).
-func (j *importJob) conflicts(force bool) error {
+func (j *importJob) conflicts(stdio IO, force bool) error {
 	old, err := os.ReadFile(j.manifest)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return failure.New(fmt.Errorf("read %s: %w", j.manifest, err), "")
@@ -267,7 +267,7 @@ func (j *importJob) conflicts(force bool) error {
 			declared[v.Name] = v
 		}
 	}
-	if j.store, err = openLocal(); err != nil {
+	if j.store, err = openLocal(stdio.Stderr); err != nil {
 		return err
 	}
 	var inStore, inManifest []string

@@ -32,6 +32,12 @@ type Store struct {
 	// $XDG_DATA_HOME says otherwise, when Path is elsewhere: a store there
 	// is named when Path has none (see missing).
 	usual string
+	// Waiting, when set, is called with the lock file's path when a
+	// write finds another writer holding the store's lock, before it
+	// waits for it: an import into a store of thousands of names, a
+	// writer stopped with Ctrl-Z or one on a hung network filesystem
+	// holds it for long, and a wait with nothing said looks like a hang.
+	Waiting func(lock string)
 
 	mu     sync.Mutex
 	cached *snapshot
