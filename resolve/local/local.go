@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -347,8 +348,20 @@ func (s *Store) loadNames(names []string) (*document, fs.FileInfo, error) {
 		e.wipe()
 	}
 	s.cached = &snapshot{stat: st, doc: kept, partial: true}
+	if st.Size() > bigStore {
+		// The file, its plaintext and every other value read are garbage
+		// now: give their memory back at once. The runtime would keep it
+		// for the ward's whole life (a forced collection comes every two
+		// minutes, and returns little to the system).
+		debug.FreeOSMemory()
+	}
 	return kept, st, nil
 }
+
+// bigStore is the size of a store file past which a read by FetchBatch
+// gives the memory it used back to the system: a collection costs a
+// small store's read more than it saves.
+const bigStore = 1 << 20
 
 // holds reports whether the snapshot can answer for names: a whole
 // document answers anything; a partial one only the names it was read

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -174,5 +176,37 @@ func TestFetchKeepsOnlyTheValuesItRead(t *testing.T) {
 	h, err := run.History("app/token")
 	if err != nil || len(h) != 2 {
 		t.Errorf("history of app/token after fetches: %d versions and %v, want 2", len(h), show(err))
+	}
+}
+
+// A running ward's read of a big shared store (its file, the plaintext,
+// every value it did not ask for) is given back to the system, not held
+// as idle heap for the ward's whole life: twenty wards on a store of
+// 10,000 names held 900 MB, and 1.4 GB once it had changed.
+func TestFetchOfABigStoreGivesItsMemoryBack(t *testing.T) {
+	s := newStore(t)
+	values := make([]NamedValue, 200)
+	for i := range values {
+		v := canary("big")
+		for len(v) < 40<<10 {
+			v = append(v, v...)
+		}
+		values[i] = NamedValue{Name: fmt.Sprintf("project%02d/KEY_%03d", i%20, i), Value: v}
+	}
+	if _, err := s.SetMany(values); err != nil {
+		t.Fatal(show(err))
+	}
+	st, err := os.Stat(s.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the read counts: what writing the store used goes back first.
+	debug.FreeOSMemory()
+	run := &Store{Path: s.Path, IdentityPath: s.IdentityPath}
+	wantValue(t, run, values[7].Name, values[7].Value)
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	if held := m.HeapSys - m.HeapReleased; held > uint64(st.Size()) {
+		t.Errorf("after reading one name of a store of %d bytes, the process holds %d bytes of heap from the system, more than the whole store", st.Size(), held)
 	}
 }
