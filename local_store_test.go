@@ -471,3 +471,46 @@ func TestLocalWriteSaysItWaitsForTheLock(t *testing.T) {
 		t.Errorf("ward local get app/token after the wait: %v, not the value set (%d bytes, want %d)", err, len(out), len(second))
 	}
 }
+
+// TestImportOverThousandsOfNamesNamesTen: `ward import` of a .env of
+// thousands of keys that the store holds already with other values (a
+// team's shared file, fetched again) is refused in one short line that
+// names ten of them and counts the rest, then the hint; the line named
+// every one, 2,000 names (50 KB), with the hint after them.
+func TestImportOverThousandsOfNamesNamesTen(t *testing.T) {
+	w := newWardEnv(t)
+	const n = 2000
+	write := func(round string) (string, []string) {
+		var b strings.Builder
+		var values []string
+		for i := range n {
+			v := canary(round)
+			values = append(values, v)
+			fmt.Fprintf(&b, "API_TOKEN_%04d=%s\n", i, v)
+		}
+		// Outside the test's directory, whose files the audit searches.
+		p := filepath.Join(t.TempDir(), round+".env")
+		if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p, values
+	}
+	first, _ := write("first")
+	if code, _, stderr := w.run("import", "--name-prefix", "team/", first); code != 0 {
+		t.Fatalf("the first import exited %d: %s", code, stderr)
+	}
+	again, values := write("again")
+	code, _, stderr := w.run("import", "--name-prefix", "team/", "-m", filepath.Join(w.dir, "other.yaml"), again)
+	if code != 125 {
+		t.Fatalf("the import over existing names exited %d, want 125", code)
+	}
+	for _, v := range values[:3] {
+		if strings.Contains(stderr, v) {
+			t.Fatal("the refusal holds a value")
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if len(lines) != 2 || len(lines[0]) > 500 || !strings.Contains(lines[0], "team/API_TOKEN_0009 and 1990 more") || !strings.HasPrefix(lines[1], "ward: hint: ") {
+		t.Errorf("the refusal is %d lines, the first of %d bytes (%.200q...), want an error naming ten names and 1990 more, then the hint", len(lines), len(lines[0]), lines[0])
+	}
+}

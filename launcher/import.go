@@ -312,12 +312,24 @@ func (j *importJob) conflicts(stdio IO, force bool) error {
 	}
 	var parts []string
 	if len(inStore) > 0 {
-		parts = append(parts, "in the local store: "+strings.Join(inStore, ", "))
+		parts = append(parts, "in the local store: "+someNames(inStore))
 	}
 	if len(inManifest) > 0 {
-		parts = append(parts, "in "+j.manifest+": "+strings.Join(inManifest, ", "))
+		parts = append(parts, "in "+j.manifest+": "+someNames(inManifest))
 	}
 	return failure.New(fmt.Errorf("nothing was imported: these already exist %s", strings.Join(parts, "; ")), "run again with --force to replace them, or choose another --name-prefix")
+}
+
+// someNames lists up to ten names and counts the rest: an import of a
+// team's .env of thousands of keys named every one on one line, the hint
+// lost after it.
+func someNames(names []string) string {
+	const show = 10
+	s := strings.Join(names[:min(len(names), show)], ", ")
+	if len(names) > show {
+		s += fmt.Sprintf(" and %d more", len(names)-show)
+	}
+	return s
 }
 
 // importedBefore reports whether v, the entry the manifest (or the
