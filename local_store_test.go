@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
@@ -426,5 +427,90 @@ func TestLocalStoreElsewhereNamed(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("the error does not say %q:\n%s", want, stderr)
 		}
+	}
+}
+
+// TestLocalWriteSaysItWaitsForTheLock: a `ward local set` (or import,
+// rollback, rm) that finds another writer holding the store's lock (an
+// import into a store of thousands of names, a writer stopped with
+// Ctrl-Z, one on a hung network filesystem) says on stderr that it waits,
+// and for what, then stores its value once the lock is free; it waited
+// in silence, which looks like a hang.
+func TestLocalWriteSaysItWaitsForTheLock(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/token", canary("first"))
+	lockPath := filepath.Join(w.dir, "data", "ward", "store.age.lock")
+	lock, err := os.OpenFile(lockPath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	second := canary("second")
+	w.canaries = append(w.canaries, second)
+	cmd := w.command("local", "set", "app/token")
+	cmd.Stdin = strings.NewReader(second)
+	_, stderr := startedLines(t, cmd)
+	line := stderr.waitForContaining("waiting")
+	if !strings.Contains(line, lockPath) || !strings.Contains(line, "another") {
+		t.Errorf("the waiting line %q does not name the lock %s and who holds it", line, lockPath)
+	}
+	if strings.Contains(line, second) {
+		t.Fatal("the waiting line holds the value")
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitWithin(t, cmd, 10*time.Second); code != 0 {
+		t.Fatalf("ward local set exited %d once the lock was free, want 0", code)
+	}
+	out, err := w.command("local", "get", "app/token").Output()
+	if err != nil || string(out) != second {
+		t.Errorf("ward local get app/token after the wait: %v, not the value set (%d bytes, want %d)", err, len(out), len(second))
+	}
+}
+
+// TestImportOverThousandsOfNamesNamesTen: `ward import` of a .env of
+// thousands of keys that the store holds already with other values (a
+// team's shared file, fetched again) is refused in one short line that
+// names ten of them and counts the rest, then the hint; the line named
+// every one, 2,000 names (50 KB), with the hint after them.
+func TestImportOverThousandsOfNamesNamesTen(t *testing.T) {
+	w := newWardEnv(t)
+	const n = 2000
+	write := func(round string) (string, []string) {
+		var b strings.Builder
+		var values []string
+		for i := range n {
+			v := canary(round)
+			values = append(values, v)
+			fmt.Fprintf(&b, "API_TOKEN_%04d=%s\n", i, v)
+		}
+		// Outside the test's directory, whose files the audit searches.
+		p := filepath.Join(t.TempDir(), round+".env")
+		if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p, values
+	}
+	first, _ := write("first")
+	if code, _, stderr := w.run("import", "--name-prefix", "team/", first); code != 0 {
+		t.Fatalf("the first import exited %d: %s", code, stderr)
+	}
+	again, values := write("again")
+	code, _, stderr := w.run("import", "--name-prefix", "team/", "-m", filepath.Join(w.dir, "other.yaml"), again)
+	if code != 125 {
+		t.Fatalf("the import over existing names exited %d, want 125", code)
+	}
+	for _, v := range values[:3] {
+		if strings.Contains(stderr, v) {
+			t.Fatal("the refusal holds a value")
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if len(lines) != 2 || len(lines[0]) > 500 || !strings.Contains(lines[0], "team/API_TOKEN_0009 and 1990 more") || !strings.HasPrefix(lines[1], "ward: hint: ") {
+		t.Errorf("the refusal is %d lines, the first of %d bytes (%.200q...), want an error naming ten names and 1990 more, then the hint", len(lines), len(lines[0]), lines[0])
 	}
 }

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -90,7 +91,7 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	if err := job.name(c); err != nil {
 		return err
 	}
-	if err := job.conflicts(c.Bool("force")); err != nil {
+	if err := job.conflicts(stdio, c.Bool("force")); err != nil {
 		return err
 	}
 	if err := job.write(); err != nil {
@@ -243,7 +244,7 @@ func (j *importJob) name(c *cli.Context) error {
 // already and local entries that hold another value (one that holds the
 // same value is what an interrupted import left: importing it again is
 // fine).
-func (j *importJob) conflicts(force bool) error {
+func (j *importJob) conflicts(stdio IO, force bool) error {
 	old, err := os.ReadFile(j.manifest)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return failure.New(fmt.Errorf("read %s: %w", j.manifest, err), "")
@@ -266,10 +267,30 @@ func (j *importJob) conflicts(force bool) error {
 			declared[v.Name] = v
 		}
 	}
-	if j.store, err = openLocal(); err != nil {
+	if j.store, err = openLocal(stdio.Stderr); err != nil {
 		return err
 	}
 	var inStore, inManifest []string
+	// One read of the store for every name, as ward run reads it: the
+	// store keeps only the values it was last asked for, and a read per
+	// name decrypted a store of thousands of names once for each.
+	var refs []resolve.Ref
+	for i := range j.pairs {
+		if !j.plain[i] {
+			refs = append(refs, resolve.Ref{Scheme: local.Scheme, Path: j.names[i]})
+		}
+	}
+	var secrets []resolve.Secret
+	var errs []error
+	if len(refs) > 0 {
+		secrets, errs = j.store.FetchBatch(context.Background(), refs)
+	}
+	defer func() {
+		for _, s := range secrets {
+			clear(s.Value)
+		}
+	}()
+	k := 0
 	for i, p := range j.pairs {
 		if v, ok := declared[p.Key]; ok && !j.importedBefore(i, v) {
 			inManifest = append(inManifest, p.Key)
@@ -277,27 +298,38 @@ func (j *importJob) conflicts(force bool) error {
 		if j.plain[i] {
 			continue
 		}
-		v, err := j.store.Get(j.names[i])
+		v, err := secrets[k].Value, errs[k]
+		k++
 		switch {
 		case err == nil && !bytes.Equal(v, p.Value):
 			inStore = append(inStore, j.names[i])
 		case err != nil && !resolve.IsNotFound(err) && !errors.Is(err, local.ErrNoStore):
-			clear(v)
 			return failure.New(err, "")
 		}
-		clear(v)
 	}
 	if (len(inStore) == 0 && len(inManifest) == 0) || force {
 		return nil
 	}
 	var parts []string
 	if len(inStore) > 0 {
-		parts = append(parts, "in the local store: "+strings.Join(inStore, ", "))
+		parts = append(parts, "in the local store: "+someNames(inStore))
 	}
 	if len(inManifest) > 0 {
-		parts = append(parts, "in "+j.manifest+": "+strings.Join(inManifest, ", "))
+		parts = append(parts, "in "+j.manifest+": "+someNames(inManifest))
 	}
 	return failure.New(fmt.Errorf("nothing was imported: these already exist %s", strings.Join(parts, "; ")), "run again with --force to replace them, or choose another --name-prefix")
+}
+
+// someNames lists up to ten names and counts the rest: an import of a
+// team's .env of thousands of keys named every one on one line, the hint
+// lost after it.
+func someNames(names []string) string {
+	const show = 10
+	s := strings.Join(names[:min(len(names), show)], ", ")
+	if len(names) > show {
+		s += fmt.Sprintf(" and %d more", len(names)-show)
+	}
+	return s
 }
 
 // importedBefore reports whether v, the entry the manifest (or the

@@ -90,7 +90,7 @@ Example:
 							return err
 						}
 					}
-					return withEntry(c, func(s *local.Store, name string) error { return s.Rollback(name, to) })
+					return withEntry(c, stdio, func(s *local.Store, name string) error { return s.Rollback(name, to) })
 				},
 			},
 			{
@@ -103,7 +103,7 @@ or unused secret, no copy of it stays in the store.
 Example:
    ward local rm myapp/old_token`,
 				Action: func(c *cli.Context) error {
-					return withEntry(c, func(s *local.Store, name string) error { return s.Remove(name) })
+					return withEntry(c, stdio, func(s *local.Store, name string) error { return s.Remove(name) })
 				},
 			},
 		},
@@ -122,12 +122,16 @@ func rollbackVersion(v string) (int, error) {
 
 // openLocal opens the local store at its default place. Every command
 // that does is hardened as ward run is: the values pass through its
-// memory.
-func openLocal() (*local.Store, error) {
+// memory. A write that has to wait for another writer's lock says so on
+// stderr.
+func openLocal(stderr io.Writer) (*local.Store, error) {
 	signals.Harden()
 	s, err := local.Open(os.Getenv)
 	if err != nil {
 		return nil, failure.New(err, "")
+	}
+	s.Waiting = func(lock string) {
+		fmt.Fprintf(stderr, "ward: waiting for the local store's lock %s: another ward local or ward import is writing the store\n", lock)
 	}
 	return s, nil
 }
@@ -145,12 +149,12 @@ func oneName(c *cli.Context) (string, error) {
 }
 
 // withEntry runs fn on the store and the NAME argument.
-func withEntry(c *cli.Context, fn func(s *local.Store, name string) error) error {
+func withEntry(c *cli.Context, stdio IO, fn func(s *local.Store, name string) error) error {
 	name, err := oneName(c)
 	if err != nil {
 		return err
 	}
-	s, err := openLocal()
+	s, err := openLocal(stdio.Stderr)
 	if err != nil {
 		return err
 	}
@@ -174,7 +178,7 @@ func localSet(c *cli.Context, stdio IO) error {
 		return failure.New(err, hint)
 	}
 	defer clear(value)
-	s, err := openLocal()
+	s, err := openLocal(stdio.Stderr)
 	if err != nil {
 		return err
 	}
@@ -193,7 +197,7 @@ func localSet(c *cli.Context, stdio IO) error {
 }
 
 func localHistory(c *cli.Context, stdio IO) error {
-	return withEntry(c, func(s *local.Store, name string) error {
+	return withEntry(c, stdio, func(s *local.Store, name string) error {
 		entries, err := s.History(name)
 		if err != nil {
 			return err
@@ -213,7 +217,7 @@ func localHistory(c *cli.Context, stdio IO) error {
 }
 
 func localGet(c *cli.Context, stdio IO) error {
-	return withEntry(c, func(s *local.Store, name string) error {
+	return withEntry(c, stdio, func(s *local.Store, name string) error {
 		v, err := s.Get(name)
 		if err != nil {
 			return err
@@ -231,7 +235,7 @@ func localList(c *cli.Context, stdio IO) error {
 	if c.NArg() > 0 {
 		return failure.New(fmt.Errorf("want no arguments, got %d", c.NArg()), "write: ward local list")
 	}
-	s, err := openLocal()
+	s, err := openLocal(stdio.Stderr)
 	if err != nil {
 		return err
 	}

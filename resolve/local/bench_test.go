@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -104,4 +105,51 @@ func BenchmarkSetMany4000(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkFetch10000 is `ward run` with one local reference against the
+// store a team's laptop or CI runner grows: 10,000 names shared by many
+// projects (values of 32 bytes to 3 KB, a PEM key among them), one Fetch
+// by a new process ("cold"). Every run decrypts and parses the whole
+// file: an age file has no index.
+func BenchmarkFetch10000(b *testing.B) {
+	dir := b.TempDir()
+	path, idPath := filepath.Join(dir, "store.age"), filepath.Join(dir, "identity.txt")
+	sizes := []int{32, 64, 200, 1000, 3000}
+	values := make([]NamedValue, 10000)
+	for i := range values {
+		v := []byte(resolvetest.Canary("bench"))
+		for len(v) < sizes[i%len(sizes)] {
+			v = append(v, v...)
+		}
+		values[i] = NamedValue{Name: fmt.Sprintf("project%02d/KEY_%04d", i%50, i), Value: v[:sizes[i%len(sizes)]]}
+	}
+	if _, err := (&Store{Path: path, IdentityPath: idPath}).SetMany(values); err != nil {
+		b.Fatal(err)
+	}
+	ref := resolve.Ref{Scheme: "local", Path: values[4321].Name}
+	ctx := context.Background()
+	var s *Store
+	b.ReportAllocs()
+	for b.Loop() {
+		s = &Store{Path: path, IdentityPath: idPath}
+		if _, err := s.Fetch(ctx, ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// resident-B is the heap memory the process holds from the system
+	// after the last Fetch, before any collection of the benchmark's own:
+	// what a running ward's resident size stays at.
+	var held, freed runtime.MemStats
+	runtime.ReadMemStats(&held)
+	b.ReportMetric(float64(held.HeapSys-held.HeapReleased), "resident-B")
+	// kept-B is what the last Store still holds after a collection: what
+	// a running ward carries until the store changes.
+	runtime.GC()
+	runtime.ReadMemStats(&held)
+	runtime.KeepAlive(s)
+	s = nil
+	runtime.GC()
+	runtime.ReadMemStats(&freed)
+	b.ReportMetric(float64(int64(held.HeapAlloc)-int64(freed.HeapAlloc)), "kept-B")
 }

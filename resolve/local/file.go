@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"filippo.io/age"
 	"golang.org/x/sys/unix"
@@ -241,7 +242,7 @@ func (s *Store) lockTarget() (string, func(), error) {
 			}
 			return "", nil, err
 		}
-		unlock, err := lockFile(target + ".lock")
+		unlock, err := lockFile(target+".lock", s.Waiting)
 		if err != nil {
 			return "", nil, err
 		}
@@ -254,7 +255,13 @@ func (s *Store) lockTarget() (string, func(), error) {
 	return "", nil, fmt.Errorf("lock the local store %s: its symbolic link keeps changing", s.Path)
 }
 
-func lockFile(path string) (func(), error) {
+// lockPatience is how long a write waits for another writer's lock
+// before it says so.
+const lockPatience = time.Second
+
+// lockFile takes the lock at path; when another holds it for longer than
+// lockPatience, waiting is called (once) while this waits.
+func lockFile(path string, waiting func(string)) (func(), error) {
 	// Never through a link: one planted by the owner of the directory
 	// would have ward create a file wherever it points.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
@@ -268,8 +275,18 @@ func lockFile(path string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock the local store: %w", err)
 	}
+	how := unix.LOCK_EX | unix.LOCK_NB
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		err = unix.Flock(int(f.Fd()), how)
+		if err == unix.EWOULDBLOCK && how&unix.LOCK_NB != 0 {
+			// Said only of a wait that lasts: writers in turn (a script's
+			// sets in parallel) wait a fraction of a second each.
+			if waiting != nil {
+				defer time.AfterFunc(lockPatience, func() { waiting(path) }).Stop()
+			}
+			how = unix.LOCK_EX
+			continue
+		}
 		if err != unix.EINTR {
 			break
 		}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +33,12 @@ type Store struct {
 	// $XDG_DATA_HOME says otherwise, when Path is elsewhere: a store there
 	// is named when Path has none (see missing).
 	usual string
+	// Waiting, when set, is called with the lock file's path when a
+	// write finds another writer holding the store's lock, before it
+	// waits for it: an import into a store of thousands of names, a
+	// writer stopped with Ctrl-Z or one on a hung network filesystem
+	// holds it for long, and a wait with nothing said looks like a hang.
+	Waiting func(lock string)
 
 	mu     sync.Mutex
 	cached *snapshot
@@ -62,6 +69,10 @@ var ErrNoStore = errors.New("no local store yet")
 type snapshot struct {
 	stat fs.FileInfo
 	doc  *document
+	// partial is a doc that holds only the current values FetchBatch
+	// was asked for: a running ward keeps its own names, not every
+	// project's secrets of a shared store.
+	partial bool
 }
 
 // Open returns the store at the default location: $WARD_LOCAL_STORE or
@@ -155,7 +166,11 @@ func (s *Store) Fetch(ctx context.Context, ref resolve.Ref) (resolve.Secret, err
 // store: a run's local references cost one stat, one decryption (while
 // the file is unchanged, none) and no goroutine each.
 func (s *Store) FetchBatch(_ context.Context, refs []resolve.Ref) ([]resolve.Secret, []error) {
-	doc, st, err := s.loadStat()
+	names := make([]string, len(refs))
+	for i, ref := range refs {
+		names[i] = ref.Path
+	}
+	doc, st, err := s.loadNames(names)
 	if err != nil {
 		return resolve.BatchFailed(len(refs), err)
 	}
@@ -290,6 +305,16 @@ func (s *Store) load() (*document, error) {
 
 // loadStat is load, with the file's metadata as it was before the read.
 func (s *Store) loadStat() (*document, fs.FileInfo, error) {
+	return s.loadNames(nil)
+}
+
+// loadNames is loadStat for FetchBatch: with names, the document it
+// returns, and keeps until the file changes, holds only those entries'
+// current values; the other entries' values and every earlier version,
+// freshly read, are wiped. A store that many projects share holds
+// thousands of names, and a running ward would otherwise keep all of
+// them, with their histories, in memory for its whole life.
+func (s *Store) loadNames(names []string) (*document, fs.FileInfo, error) {
 	st, err := os.Stat(s.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -299,15 +324,61 @@ func (s *Store) loadStat() (*document, fs.FileInfo, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c := s.cached; c != nil && os.SameFile(c.stat, st) && c.stat.ModTime().Equal(st.ModTime()) && c.stat.Size() == st.Size() {
+	if c := s.cached; c != nil && os.SameFile(c.stat, st) && c.stat.ModTime().Equal(st.ModTime()) && c.stat.Size() == st.Size() && c.holds(names) {
 		return c.doc, c.stat, nil
 	}
 	doc, _, err := s.readFile(s.Path)
 	if err != nil {
 		return nil, nil, err
 	}
-	s.cached = &snapshot{stat: st, doc: doc}
-	return doc, st, nil
+	if names == nil {
+		s.cached = &snapshot{stat: st, doc: doc}
+		return doc, st, nil
+	}
+	kept := newDocument()
+	for _, name := range names {
+		if e, ok := doc.entries[name]; ok {
+			kept.entries[name] = &entry{current: e.current}
+		}
+	}
+	for name, e := range doc.entries {
+		if _, ok := kept.entries[name]; ok {
+			e.current.value = nil
+		}
+		e.wipe()
+	}
+	s.cached = &snapshot{stat: st, doc: kept, partial: true}
+	if st.Size() > bigStore {
+		// The file, its plaintext and every other value read are garbage
+		// now: give their memory back at once. The runtime would keep it
+		// for the ward's whole life (a forced collection comes every two
+		// minutes, and returns little to the system).
+		debug.FreeOSMemory()
+	}
+	return kept, st, nil
+}
+
+// bigStore is the size of a store file past which a read by FetchBatch
+// gives the memory it used back to the system: a collection costs a
+// small store's read more than it saves.
+const bigStore = 1 << 20
+
+// holds reports whether the snapshot can answer for names: a whole
+// document answers anything; a partial one only the names it was read
+// for (nil names ask for the whole document).
+func (c *snapshot) holds(names []string) bool {
+	if !c.partial {
+		return true
+	}
+	if names == nil {
+		return false
+	}
+	for _, name := range names {
+		if _, ok := c.doc.entries[name]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // missing is the error for a store file that is not there. A link into a
