@@ -62,3 +62,26 @@ func TestLocalStoreUnwritableHome(t *testing.T) {
 		t.Errorf("HOME=/, both set: got exit %d (%s), want 0", code, out)
 	}
 }
+
+// TestScanGitHistoryWithoutGit: `ward scan --git-history` where git is not
+// installed (a CI job's Alpine container) says so and how to go on; it
+// gave exec's `git rev-parse: exec: "git": executable file not found in
+// $PATH` and no hint.
+func TestScanGitHistoryWithoutGit(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/token", w.canary("nogit"))
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+	repo := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v: %s", err, out)
+	}
+	cmd := w.command("scan", "--git-history", "-m", m)
+	cmd.Dir = repo
+	cmd.Env = append(withoutEnv(cmd.Env, "PATH"), "PATH="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	code := exitCode(t, cmd.Run())
+	if code != 125 || !strings.Contains(stderr.String(), "git is not installed") || !strings.Contains(stderr.String(), "install git (apk add git") {
+		t.Errorf("got exit code %d and %q, want 125, that git is not installed, and a hint to install it", code, stderr.String())
+	}
+}

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -93,6 +94,9 @@ func cmdScan(c *cli.Context, stdio IO) error {
 		},
 		Warn: log.Warn,
 	})
+	if errors.Is(err, scan.ErrGitMissing) {
+		return failure.New(err, "install git (apk add git, apt-get install git), or leave out --git-history and --staged, which read the repository with it")
+	}
 	if err != nil {
 		return failure.New(err, "")
 	}

@@ -121,7 +121,7 @@ func (s *scanner) inWorkTree(ctx context.Context, dir string) bool {
 		// An image or CI container without git: the files are there,
 		// what .gitignore leaves out is not known, and saying nothing
 		// made an ignored .env read as a leak.
-		s.refused[dir] = errors.New("git is not installed (not on $PATH)")
+		s.refused[dir] = ErrGitMissing
 	case err != nil && stderr.Len() > 0 && !bytes.Contains(stderr.Bytes(), []byte("not a git repository")):
 		s.refused[dir] = s.gitError("rev-parse", err, stderr.Bytes())
 	}
@@ -163,9 +163,18 @@ func (s *scanner) git(ctx context.Context, dir string, args ...string) ([]byte, 
 	return out, nil
 }
 
+// ErrGitMissing is why git could not be asked: an image or CI container
+// without it (Alpine, distroless).
+var ErrGitMissing = errors.New("git is not installed (not on $PATH)")
+
 // gitError describes a failed git command with the first line of what it
 // printed, masked: git may quote the content it choked on.
 func (s *scanner) gitError(sub string, err error, stderr []byte) error {
+	if errors.Is(err, exec.ErrNotFound) {
+		// exec's own "executable file not found in $PATH" for a
+		// --git-history or LFS read, said as the work tree's is.
+		return fmt.Errorf("git %s: %w", sub, ErrGitMissing)
+	}
 	var masked bytes.Buffer
 	w := mask.NewWriter(&masked, s.p)
 	w.Write(stderr)

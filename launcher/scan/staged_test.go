@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -287,6 +288,12 @@ func TestScanRepositoryWithoutGit(t *testing.T) {
 	_, err := Scan(context.Background(), secrets, Options{Dir: filepath.Join(dir, "sub"), Staged: true})
 	if err == nil || !strings.Contains(err.Error(), "git is not installed") {
 		t.Errorf("staged: got err=%v, want one saying git is not installed", err)
+	}
+	// --git-history reads the history with git: the same reason, which
+	// the CLI gives a hint for (it said exec's "executable file not found").
+	_, err = Scan(context.Background(), secrets, Options{Dir: dir, GitHistory: true})
+	if !errors.Is(err, ErrGitMissing) {
+		t.Errorf("git-history: got err=%v, want ErrGitMissing", err)
 	}
 	var warnings []string
 	got := scan(t, Options{Dir: dir, Warn: func(msg string, args ...any) { warnings = append(warnings, fmt.Sprint(msg, args)) }})
