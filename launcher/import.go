@@ -77,6 +77,10 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	if c.NArg() > 1 {
 		return failure.New(fmt.Errorf("want at most one FILE, got %d arguments", c.NArg()), "write: ward import [flags] [FILE]")
 	}
+	if c.String("manifest") == "-" {
+		_, err := stdinManifest("import")
+		return err
+	}
 	job := &importJob{file: ".env", manifest: c.String("manifest"), profile: c.String("profile")}
 	if c.NArg() == 1 {
 		job.file = c.Args().First()

@@ -37,6 +37,10 @@ func cmdInit(c *cli.Context, stdio IO) error {
 		return failure.New(fmt.Errorf("want no arguments, got %d", c.NArg()), "name the manifest with -m FILE")
 	}
 	path := c.String("manifest")
+	if path == "-" {
+		_, err := stdinManifest("init")
+		return err
+	}
 	if _, err := os.Stat(path); err == nil && !c.Bool("force") {
 		return failure.New(fmt.Errorf("%s already exists; nothing was written", path), "run again with --force to replace it, or add to it with ward import")
 	}

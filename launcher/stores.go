@@ -3,6 +3,7 @@ package launcher
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -48,6 +49,9 @@ func loadManifest(c *cli.Context, log *slog.Logger) (*manifest.Manifest, *manife
 // $WARD_MANIFEST names none).
 func manifestFile(c *cli.Context) (string, error) {
 	if file := c.String("manifest"); c.IsSet("manifest") && file != "" {
+		if file == "-" {
+			return stdinManifest(c.Command.Name)
+		}
 		return file, nil
 	}
 	wd, err := os.Getwd()
@@ -55,6 +59,21 @@ func manifestFile(c *cli.Context) (string, error) {
 		return "", failure.New(err, "name the manifest with -m")
 	}
 	return findManifest(wd, defaultManifest)
+}
+
+// stdinManifest is -m -: the manifest on standard input, as `ward import -`
+// reads a .env file there. Only the commands that read the manifest and
+// nothing else from standard input take it (check, scan); ward run's
+// standard input is the program's, and import and init write the
+// manifest. ward read a file named "-" ("-:1:1: no such file").
+func stdinManifest(command string) (string, error) {
+	switch command {
+	case "check", "scan":
+		return "/dev/stdin", nil
+	case "run":
+		return "", failure.New(errors.New("-m -: ward run's standard input is the program's, so the manifest cannot come from it"), "name the manifest's file with -m, or check one from a pipe with ward check -m -")
+	}
+	return "", failure.New(fmt.Errorf("-m -: ward %s writes the manifest, so it cannot be standard input", command), "name the manifest's file with -m")
 }
 
 // profileSource says what named the profile: profileFlagName or
