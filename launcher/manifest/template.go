@@ -123,9 +123,10 @@ func printfFormat(args []parse.Node) (bad, hint string) {
 // one string: text/template checks the count and the types only when it
 // runs, so `ward check` passed {{ urlquery .A .B }} (text/template's own
 // urlquery joins its arguments) and the start failed with "execution
-// failed". piped says the previous command's result is passed too. It
-// returns what is wrong, "" when nothing is.
-func funcArgs(c *parse.CommandNode, piped bool) (bad, hint string) {
+// failed". prev is the command whose result is piped in, nil when none
+// is. It returns what is wrong, "" when nothing is.
+func funcArgs(c, prev *parse.CommandNode) (bad, hint string) {
+	piped := prev != nil
 	id, ok := c.Args[0].(*parse.IdentifierNode)
 	if !ok {
 		return "", ""
@@ -147,6 +148,18 @@ func funcArgs(c *parse.CommandNode, piped bool) (bad, hint string) {
 		switch a.(type) {
 		case *parse.NumberNode, *parse.BoolNode, *parse.NilNode:
 			return fmt.Sprintf("%s of %s, not a string", id.Ident, a), advice
+		}
+	}
+	if piped {
+		// The built-ins whose result is never a string: len's a number,
+		// index's a byte of a string, the comparisons' and not's a
+		// boolean ({{ index .A 0 | json }} passed check and failed the
+		// start).
+		if f, ok := prev.Args[0].(*parse.IdentifierNode); ok {
+			switch f.Ident {
+			case "len", "index", "eq", "ne", "lt", "le", "gt", "ge", "not":
+				return fmt.Sprintf("%s of %s's result, not a string", id.Ident, f.Ident), advice
+			}
 		}
 	}
 	return "", ""
@@ -182,7 +195,11 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 				return
 			}
 			for i, c := range n.Cmds {
-				if b, h := funcArgs(c, i > 0); b != "" {
+				var prev *parse.CommandNode
+				if i > 0 {
+					prev = n.Cmds[i-1]
+				}
+				if b, h := funcArgs(c, prev); b != "" {
 					bad, badHint = b, h
 					return
 				}

@@ -97,6 +97,9 @@ func TestTemplateFuncArgs(t *testing.T) {
 		{"in if", `{{ if base64 }}x{{ end }}`, "base64 with 0 arguments"},
 		{"number", `{{ json 5 }}`, "json of 5, not a string"},
 		{"bool", `{{ shell true }}`, "shell of true, not a string"},
+		{"a byte", `{{ index .A 0 | json }}`, "json of index's result, not a string"},
+		{"a number", `{{ len .A | base64 }}`, "base64 of len's result, not a string"},
+		{"a boolean", `{{ eq .A "x" | shell }}`, "shell of eq's result, not a string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +116,7 @@ func TestTemplateFuncArgs(t *testing.T) {
 			}
 		})
 	}
-	for _, ok := range []string{`{{ urlquery .A }}`, `{{ .A | json }}`, `{{ printf "%s:%s" .A .A | base64 }}`, `{{ if shell .A }}{{ .A | urlquery | json }}{{ end }}`, `{{ base64 "lit" }}`} {
+	for _, ok := range []string{`{{ urlquery .A }}`, `{{ .A | json }}`, `{{ printf "%s:%s" .A .A | base64 }}`, `{{ if shell .A }}{{ .A | urlquery | json }}{{ end }}`, `{{ base64 "lit" }}`, `{{ slice .A 1 | json }}`, `{{ printf "%d" (len .A) | json }}`} {
 		if _, err := Parse("w.yaml", []byte("version: 1\nenv:\n  A: {value: canary-plain}\n  T1: {template: '"+ok+"'}\n")); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
