@@ -145,24 +145,36 @@ func funcArgs(c, prev *parse.CommandNode) (bad, hint string) {
 		return fmt.Sprintf("%s with %d arguments", id.Ident, n), advice
 	}
 	for _, a := range args {
-		switch a.(type) {
+		switch a := a.(type) {
 		case *parse.NumberNode, *parse.BoolNode, *parse.NilNode:
 			return fmt.Sprintf("%s of %s, not a string", id.Ident, a), advice
-		}
-	}
-	if piped {
-		// The built-ins whose result is never a string: len's a number,
-		// index's a byte of a string, the comparisons' and not's a
-		// boolean ({{ index .A 0 | json }} passed check and failed the
-		// start).
-		if f, ok := prev.Args[0].(*parse.IdentifierNode); ok {
-			switch f.Ident {
-			case "len", "index", "eq", "ne", "lt", "le", "gt", "ge", "not":
-				return fmt.Sprintf("%s of %s's result, not a string", id.Ident, f.Ident), advice
+		case *parse.PipeNode:
+			// {{ json (len .A) }}
+			if f := nonString(a.Cmds[len(a.Cmds)-1]); f != "" {
+				return fmt.Sprintf("%s of %s's result, not a string", id.Ident, f), advice
 			}
 		}
 	}
+	if piped {
+		if f := nonString(prev); f != "" {
+			return fmt.Sprintf("%s of %s's result, not a string", id.Ident, f), advice
+		}
+	}
 	return "", ""
+}
+
+// nonString names the built-in c calls when its result is never a string:
+// len's is a number, index's a byte of a string, the comparisons' and
+// not's a boolean ({{ index .A 0 | json }} passed check and failed the
+// start). It returns "" for any other command.
+func nonString(c *parse.CommandNode) string {
+	if f, ok := c.Args[0].(*parse.IdentifierNode); ok {
+		switch f.Ident {
+		case "len", "index", "eq", "ne", "lt", "le", "gt", "ge", "not":
+			return f.Ident
+		}
+	}
+	return ""
 }
 
 // templateDeps returns the variables a template reads ({{ .NAME }}), or a

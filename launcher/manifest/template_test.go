@@ -100,6 +100,7 @@ func TestTemplateFuncArgs(t *testing.T) {
 		{"a byte", `{{ index .A 0 | json }}`, "json of index's result, not a string"},
 		{"a number", `{{ len .A | base64 }}`, "base64 of len's result, not a string"},
 		{"a boolean", `{{ eq .A "x" | shell }}`, "shell of eq's result, not a string"},
+		{"an argument", `{{ json (len .A) }}`, "json of len's result, not a string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
