@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -442,11 +443,7 @@ func (j *importJob) report(stdio IO) {
 	fmt.Fprintf(w, "imported %s from %s; %s %s:\n", plural(len(j.pairs), "variable", "variables"), j.file, verb, where)
 	// Each secret has a line of its own below, with its reference: the
 	// summary names ten (it was one line of 170 KB for 10,000 keys).
-	secretNames := "(none)"
-	if len(secrets) > 0 {
-		secretNames = someNames(secrets)
-	}
-	fmt.Fprintf(w, "  secrets, in the local store: %s\n", secretNames)
+	fmt.Fprintf(w, "  secrets, in the local store: %s\n", cmp.Or(someNames(secrets), "(none)"))
 	fmt.Fprintf(w, "  plain values, in the manifest: %s\n", orNone(plain))
 	for i, p := range j.pairs {
 		if !j.plain[i] {
