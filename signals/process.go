@@ -136,6 +136,9 @@ func Start(o StartOptions) (*Child, error) {
 		attr.Ctty = o.Ctty
 	}
 	platformAttr(attr)
+	if err := checkDir(o.Dir); err != nil {
+		return nil, err
+	}
 	pid, err := forkExec(o, attr)
 	if short := Exhausted(err); short != nil {
 		return nil, &StartError{Program: o.Path, Code: ExitWardFailure, Err: short}
@@ -163,12 +166,6 @@ func Start(o StartOptions) (*Child, error) {
 // child: about 0.2 ms). The environment is exactly o.Env: unlike
 // os.StartProcess, a nil one is empty, never ward's own.
 func forkExec(o StartOptions, attr *syscall.SysProcAttr) (int, error) {
-	if o.Dir != "" {
-		// A clearer error than the child's failed chdir, as os does.
-		if _, err := os.Stat(o.Dir); err != nil {
-			return 0, err
-		}
-	}
 	env := o.Env
 	if env == nil {
 		env = []string{}
@@ -185,6 +182,47 @@ func forkExec(o StartOptions, attr *syscall.SysProcAttr) (int, error) {
 	// The files must stay open (not finalised) until the child has them.
 	runtime.KeepAlive(o.Files)
 	return pid, err
+}
+
+// DirError is a working directory the child cannot be started in: gone
+// (removed, or renamed, since ward was started there) or not to be
+// entered. The child's own chdir would fail with the same errno, which
+// the fork reports as the program's: "no such file or directory" of a
+// program that is there.
+type DirError struct {
+	Dir string
+	Err error
+}
+
+func (e *DirError) Error() string {
+	if errors.Is(e.Err, fs.ErrNotExist) {
+		return fmt.Sprintf("the working directory %s is gone: removed, or renamed, since ward was started there", e.Dir)
+	}
+	return fmt.Sprintf("the working directory %s cannot be entered: %v", e.Dir, e.Err)
+}
+
+func (e *DirError) Unwrap() error { return e.Err }
+
+// checkDir is the child's chdir to dir, tried by ward first.
+func checkDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	st, err := os.Stat(dir)
+	if err == nil && !st.IsDir() {
+		err = syscall.ENOTDIR
+	}
+	if err == nil {
+		err = unix.Access(dir, unix.X_OK)
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return &DirError{Dir: dir, Err: err}
+	}
+	return nil
 }
 
 // Exec replaces ward with the program (no supervision, no files).

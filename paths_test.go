@@ -1,0 +1,78 @@
+package main
+
+// The file system and the process's surroundings as users have them: the
+// working directory moved under a running ward, relative program paths
+// at a restart, the umask, odd paths.
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startedIn is the child of the restart tests: a script that says where
+// it runs, then waits (helper sleep prints "ready").
+const startedIn = "#!/bin/sh\necho \"started in $(pwd -P)\"\nexec helper sleep\n"
+
+// TestPathsRestartWorkdirGone: the directory ward was started in is
+// removed, or renamed, while the child runs; a rotation's restart cannot
+// start the new child there. ward says so, naming the directory, and
+// exits 125; it said "/usr/bin/sh: no such file or directory" (or the
+// program's own name) and exited 127, of a program that is there.
+func TestPathsRestartWorkdirGone(t *testing.T) {
+	for _, how := range []string{"removed", "renamed"} {
+		t.Run(how, func(t *testing.T) {
+			w := newWardEnv(t)
+			w.set("app/a", canary("wd1"))
+			m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+			wd := filepath.Join(w.dir, "work dir")
+			if err := os.Mkdir(wd, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			script := filepath.Join(w.dir, "app")
+			if err := os.WriteFile(script, []byte(startedIn), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := w.command("run", "-m", m, "--", script)
+			cmd.Dir = wd
+			stdout, stderr := startedLines(t, cmd)
+			if got := stdout.next("the first start"); got != "started in "+wd {
+				t.Fatalf("the child says %q, want it started in %s", got, wd)
+			}
+			stdout.waitFor("ready")
+			var err error
+			if how == "removed" {
+				err = os.Remove(wd)
+			} else {
+				err = os.Rename(wd, wd+".old")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.set("app/a", canary("wd2"))
+			code := exitWithin(t, cmd, time.Minute)
+			var all []string
+			for line := range stderr.ch {
+				all = append(all, line)
+			}
+			text := strings.Join(all, "\n")
+			if code != 125 {
+				t.Errorf("ward exited %d, want 125 (ward could not start the child)", code)
+			}
+			want := "the child cannot be restarted: the working directory " + wd + " is gone: removed, or renamed, since ward was started there"
+			if !strings.Contains(text, want) || !strings.Contains(text, `"hint":"a restarted child starts where the first one did`) {
+				t.Errorf("ward's error does not name the directory the child cannot start in, with a hint:\n%s", text)
+			}
+			if strings.Contains(text, "no such file or directory") {
+				t.Errorf("ward's error says a file is missing, of a program that is there:\n%s", text)
+			}
+			for line := range stdout.ch {
+				if strings.HasPrefix(line, "started in") {
+					t.Errorf("a second child started: %q", line)
+				}
+			}
+		})
+	}
+}
