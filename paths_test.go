@@ -76,3 +76,61 @@ func TestPathsRestartWorkdirGone(t *testing.T) {
 		})
 	}
 }
+
+// TestPathsRestartRelativeProgram: `ward run -- ./app` restarts ./app of
+// the directory it was started in, and what ward says of a restart that
+// fails is about that file: ward itself is in / by then, and read /app
+// (it said the program's ELF loader was missing, of a script saved with
+// Windows line endings since the first start).
+func TestPathsRestartRelativeProgram(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("rel1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	wd := filepath.Join(w.dir, "proj")
+	if err := os.Mkdir(wd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(wd, "app")
+	if err := os.WriteFile(script, []byte(startedIn), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := w.command("run", "-m", m, "--", "./app")
+	cmd.Dir = wd
+	stdout, stderr := startedLines(t, cmd)
+	if got := stdout.next("the first start"); got != "started in "+wd {
+		t.Fatalf("the child says %q, want it started in %s", got, wd)
+	}
+	stdout.waitFor("ready")
+
+	// A restart with the script as it was: ./app of the child's directory.
+	w.set("app/a", canary("rel2"))
+	if got := stdout.next("the restart"); got != "started in "+wd {
+		t.Fatalf("the restarted child says %q, want it started in %s", got, wd)
+	}
+	stdout.waitFor("ready")
+	stderr.waitForContaining("child restarted with the new secrets")
+
+	// The script saved again with CRLF line endings: the next restart fails,
+	// and ward says why.
+	crlf := strings.ReplaceAll(startedIn, "\n", "\r\n")
+	tmp := script + ".new"
+	if err := os.WriteFile(tmp, []byte(crlf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, script); err != nil {
+		t.Fatal(err)
+	}
+	w.set("app/a", canary("rel3"))
+	code := exitWithin(t, cmd, time.Minute)
+	var all []string
+	for line := range stderr.ch {
+		all = append(all, line)
+	}
+	text := strings.Join(all, "\n")
+	if code != 127 {
+		t.Errorf("ward exited %d, want 127", code)
+	}
+	if !strings.Contains(text, `./app: its #! line ends in a carriage return`) {
+		t.Errorf("ward's error does not say the script has Windows line endings:\n%s", text)
+	}
+}

@@ -144,12 +144,19 @@ func Start(o StartOptions) (*Child, error) {
 		return nil, &StartError{Program: o.Path, Code: ExitWardFailure, Err: short}
 	}
 	if err != nil {
+		// The program's own file, for what it says of the failure: a
+		// relative path is the child's, from o.Dir, not ward's (which is
+		// / after the first start).
+		file := o.Path
+		if o.Dir != "" && !filepath.IsAbs(file) {
+			file = filepath.Join(o.Dir, file)
+		}
 		code := ExitNotExecutable
 		if errors.Is(err, fs.ErrNotExist) {
 			code = ExitNotFound
-			err = missingInterpreter(o.Path, err)
+			err = missingInterpreter(file, err)
 		}
-		err = badFormat(o.Path, err)
+		err = badFormat(file, err)
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
