@@ -6,10 +6,14 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
 // startedIn is the child of the restart tests: a script that says where
@@ -132,5 +136,66 @@ func TestPathsRestartRelativeProgram(t *testing.T) {
 	}
 	if !strings.Contains(text, `./app: its #! line ends in a carriage return`) {
 		t.Errorf("ward's error does not say the script has Windows line endings:\n%s", text)
+	}
+}
+
+// TestPathsLocalStoreUmask277: the first `ward local set` of a user under
+// `umask 277` (a script's before it writes a key: files r--------) made
+// the store's lock file 0400, and every later write of that user failed
+// for good ("lock the local store: open .../store.age.lock: permission
+// denied"). The lock is 0600 whatever the umask, and one left 0400 by an
+// earlier ward is taken and mended. As uid 65534: root writes anyway.
+func TestPathsLocalStoreUmask277(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the umask test switches to uid 65534 and needs root")
+	}
+	bin := nobodyBin(t)
+	home := filepath.Join(bin, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(home, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(home, ".local/share/ward/store.age.lock")
+	var values []string
+	set := func(umask, value string) (int, string) {
+		t.Helper()
+		values = append(values, value)
+		cmd := exec.Command("/bin/sh", "-c", "umask "+umask+" && exec ward local set app/key")
+		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + home}
+		cmd.Dir = home
+		cmd.Stdin = strings.NewReader(value)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		for _, v := range values {
+			if strings.Contains(string(out), v) {
+				t.Errorf("a canary is in ward's output")
+			}
+		}
+		return exitCode(t, err), redactAll(string(out), values...)
+	}
+	for i, umask := range []string{"277", "277", "022"} {
+		if i == 2 {
+			// The lock as an earlier ward left it.
+			if err := os.Chmod(lock, 0o400); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if code, out := set(umask, canary("um")); code != 0 {
+			t.Fatalf("ward local set #%d under umask %s: exit %d\n%s", i+1, umask, code, out)
+		}
+		st, err := os.Stat(lock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("after set #%d under umask %s the lock has mode %#o, want 0600", i+1, umask, st.Mode().Perm())
+		}
+	}
+	for _, v := range values {
+		if found := scanForValue(bin, []byte(v)); len(found) > 0 {
+			t.Errorf("a canary is on disk: %v", found)
+		}
 	}
 }
