@@ -199,3 +199,50 @@ func TestPathsLocalStoreUmask277(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsProjectFilesUmask: the manifest and .gitignore that `ward init`
+// and `ward import` create are as private as the user's umask says, and
+// writable by the group where it lets them be: ward made them 0644
+// whatever the umask, readable by everyone under `umask 077` and not
+// writable by a team sharing the repository under `umask 002`. Never
+// writable by everyone, `umask 000` included.
+func TestPathsProjectFilesUmask(t *testing.T) {
+	w := newWardEnv(t)
+	for _, c := range []struct {
+		umask string
+		want  os.FileMode
+	}{{"077", 0o600}, {"027", 0o640}, {"002", 0o664}, {"022", 0o644}, {"000", 0o664}} {
+		for _, command := range []string{"init", "import"} {
+			dir := filepath.Join(w.dir, command+"-"+c.umask)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if command == "import" {
+				if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("PORT=8080\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command("/bin/sh", "-c", "umask "+c.umask+" && exec ward "+command)
+			cmd.Env = w.env
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("ward %s under umask %s: %v\n%s", command, c.umask, err, out)
+			}
+			names := []string{"ward.yaml", ".gitignore"}
+			if command == "import" {
+				// A .env of plain values alone: no .gitignore line.
+				names = names[:1]
+			}
+			for _, name := range names {
+				st, err := os.Stat(filepath.Join(dir, name))
+				if err != nil {
+					t.Errorf("ward %s under umask %s: %v", command, c.umask, err)
+					continue
+				}
+				if got := st.Mode().Perm(); got != c.want {
+					t.Errorf("ward %s under umask %s made %s mode %#o, want %#o", command, c.umask, name, got, c.want)
+				}
+			}
+		}
+	}
+}

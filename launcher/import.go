@@ -382,7 +382,7 @@ func (j *importJob) write() error {
 		// A new manifest's directory is made, as ward init makes it.
 		return failure.New(fmt.Errorf("create %s: %w", filepath.Dir(target), err), "")
 	}
-	staged, err := atomicfile.Stage(target, text, 0o644, true)
+	staged, err := atomicfile.Stage(target, text, atomicfile.Masked(0o664), true)
 	if err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", j.manifest, err), "")
 	}

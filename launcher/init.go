@@ -61,7 +61,7 @@ func cmdInit(c *cli.Context, stdio IO) error {
 			return failure.New(fmt.Errorf("create %s: %w", dir, err), "")
 		}
 	}
-	if err := atomicfile.WriteFile(path, []byte(text), 0o644, true); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(text), atomicfile.Masked(0o664), true); err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", path, err), "")
 	}
 	fmt.Fprintf(stdio.Stdout, "wrote %s\n", path)
@@ -107,5 +107,5 @@ func ignoreDotenv(path string) (bool, error) {
 		b.WriteByte('\n')
 	}
 	b.WriteString(".env\n")
-	return true, atomicfile.WriteFile(path, b.Bytes(), 0o644, true)
+	return true, atomicfile.WriteFile(path, b.Bytes(), atomicfile.Masked(0o664), true)
 }
