@@ -246,3 +246,67 @@ func TestPathsProjectFilesUmask(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsHelperRelativePathEntry: a store helper is never taken from an
+// empty or relative entry of $PATH (`PATH=:$PATH`, `.`): it gets the
+// store's credentials, and the directory ward runs in (a cloned
+// repository) may hold anyone's `ward-vault`. ward takes the one
+// installed further along $PATH; it said "ward-vault is not installed"
+// (exec.LookPath stops at the relative find with ErrDot). With none
+// installed, the error says which file it did not run.
+func TestPathsHelperRelativePathEntry(t *testing.T) {
+	w := newWardEnv(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ward alone in one directory, its Vault helper in another (a
+	// package's ward in /usr/bin, `go install`'s helpers in ~/go/bin).
+	wardDir, helperDir := filepath.Join(w.dir, "bin"), filepath.Join(w.dir, "helpers")
+	for _, f := range []string{filepath.Join(wardDir, "ward"), filepath.Join(helperDir, "ward-vault")} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo := filepath.Join(w.dir, "repo")
+	if err := os.Mkdir(repo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(w.dir, "planted-ran")
+	if err := os.WriteFile(filepath.Join(repo, "ward-vault"), []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest("version: 1\nenv:\n  A: vault://secret/app#a\n")
+	addr := "http://127.0.0.1:" + freePort(t)
+	for _, c := range []struct{ path, want string }{
+		// The installed helper runs, and finds no Vault there.
+		{":" + helperDir + ":/usr/bin:/bin", "vault at " + addr},
+		{".:" + helperDir + ":/usr/bin:/bin", "vault at " + addr},
+		{"/usr/bin:/bin:", "./ward-vault, found through an empty entry (the working directory) of $PATH, is not run"},
+		{"repo:/usr/bin:/bin", "./repo/ward-vault, found through the relative entry \"repo\" of $PATH, is not run"},
+	} {
+		cmd := exec.Command(filepath.Join(wardDir, "ward"), "run", "-m", m, "--", "true")
+		cmd.Env = append(w.env, "PATH="+c.path, "VAULT_ADDR="+addr, "VAULT_TOKEN=unused", "WARD_LOG_FORMAT=text")
+		cmd.Dir = repo
+		if strings.HasPrefix(c.path, "repo:") {
+			cmd.Dir = w.dir
+		}
+		out, err := cmd.CombinedOutput()
+		if code := exitCode(t, err); code != 125 {
+			t.Errorf("PATH=%s: ward exited %d, want 125", c.path, code)
+		}
+		if !strings.Contains(string(out), c.want) {
+			t.Errorf("PATH=%s: ward's error does not say %q:\n%s", c.path, c.want, out)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("PATH=%s: ward ran the ward-vault of the working directory", c.path)
+		}
+	}
+}
