@@ -310,3 +310,39 @@ func TestPathsHelperRelativePathEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsManifestPathQuoted: a manifest in a directory whose name holds
+// a line break, an escape sequence or bytes that are not UTF-8 (a cloned
+// repository's) is named quoted, as ward scan names such files: the line
+// break split `ward: error:` in two, and the escape sequence reached the
+// terminal. A name with spaces or unicode is printed as it is.
+func TestPathsManifestPathQuoted(t *testing.T) {
+	w := newWardEnv(t)
+	for _, c := range []struct{ dir, shown string }{
+		{"nl\nx", `"nl\nx/ward.yaml"`},
+		{"esc\x1b[31mred", `"esc\x1b[31mred/ward.yaml"`},
+		{"bad\xff\xfe", `"bad\xff\xfe/ward.yaml"`},
+		{"with space ünï", `with space ünï/ward.yaml`},
+	} {
+		if err := os.Mkdir(filepath.Join(w.dir, c.dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(w.dir, c.dir, "ward.yaml"), []byte("version: 1\nenv:\n  B: nope\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := w.command("run", "-m", c.dir+"/ward.yaml", "--", "true")
+		cmd.Env = append(cmd.Env, "WARD_LOG_FORMAT=text")
+		out, err := cmd.CombinedOutput()
+		if code := exitCode(t, err); code != 125 {
+			t.Errorf("%q: ward exited %d, want 125", c.dir, code)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+		want := "ward: error: " + c.shown + ":3:6: env.B: not a secret reference"
+		if len(lines) != 2 || lines[0] != want || !strings.HasPrefix(lines[1], "ward: hint: ") {
+			t.Errorf("%q: ward printed\n%q\nwant the line %q and its hint", c.dir, out, want)
+		}
+		if strings.Contains(string(out), "\x1b") {
+			t.Errorf("%q: an escape character reached ward's output", c.dir)
+		}
+	}
+}

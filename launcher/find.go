@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/manifest"
 )
 
 // findManifest looks for the manifest called name in dir, then in each
@@ -35,7 +36,7 @@ func findManifest(dir, name string) (string, error) {
 				if d == dir {
 					where = "in this directory, which others may write"
 				}
-				return "", failure.New(fmt.Errorf("%s, %s, belongs to uid %d: ward does not take another user's manifest from a parent directory, or from one others may write (/tmp), where anyone who may write there could have put it", p, where, owner), "name it with -m if you trust it, or create one here with `ward init`")
+				return "", failure.New(fmt.Errorf("%s, %s, belongs to uid %d: ward does not take another user's manifest from a parent directory, or from one others may write (/tmp), where anyone who may write there could have put it", manifest.QuotePath(p), where, owner), "name it with -m if you trust it, or create one here with `ward init`")
 			}
 			if rel, err := filepath.Rel(dir, p); err == nil {
 				return rel, nil
@@ -49,7 +50,7 @@ func findManifest(dir, name string) (string, error) {
 			if err != nil {
 				why = err.Error()
 			}
-			return "", failure.New(fmt.Errorf("%s is not a manifest ward can read: %s", p, why), "fix or remove it, or name the manifest with -m")
+			return "", failure.New(fmt.Errorf("%s is not a manifest ward can read: %s", manifest.QuotePath(p), why), "fix or remove it, or name the manifest with -m")
 		}
 		top := ""
 		if exists(filepath.Join(d, ".git")) {
@@ -57,9 +58,9 @@ func findManifest(dir, name string) (string, error) {
 		}
 		parent := filepath.Dir(d)
 		if top != "" || parent == d {
-			where := fmt.Sprintf("%s or its parents up to %s%s", dir, d, top)
+			where := fmt.Sprintf("%s or its parents up to %s%s", manifest.QuotePath(dir), manifest.QuotePath(d), top)
 			if d == dir {
-				where = dir + top
+				where = manifest.QuotePath(dir) + top
 			}
 			return "", failure.New(fmt.Errorf("no %s in %s", name, where), "create one with `ward init`, or name another with -m")
 		}

@@ -64,7 +64,7 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	if err := atomicfile.WriteFile(path, []byte(text), atomicfile.Masked(0o664), true); err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", path, err), "")
 	}
-	fmt.Fprintf(stdio.Stdout, "wrote %s\n", path)
+	fmt.Fprintf(stdio.Stdout, "wrote %s\n", manifest.QuotePath(path))
 	warnHidden(stdio, path)
 	added, err := ignoreDotenv(".gitignore")
 	if err != nil {
