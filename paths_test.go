@@ -346,3 +346,36 @@ func TestPathsManifestPathQuoted(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsHomeIsAFile: a HOME that is a file (/dev/null, a service
+// user's) gives the local store's commands and `ward run` an error naming
+// it, with the hint of where the store and identity may be instead; they
+// said "stat /dev/null/.local/share/ward/store.age: not a directory" with
+// no hint (HOME=/ and /nonexistent had one).
+func TestPathsHomeIsAFile(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	for _, c := range []struct {
+		args      []string
+		extra     []string
+		want, why string
+	}{
+		{[]string{"local", "set", "app/a"}, nil, "the local store /dev/null/.local/share/ward/store.age: /dev/null ($HOME) is not a directory", "the store is $WARD_LOCAL_STORE"},
+		{[]string{"local", "get", "app/a"}, nil, "cannot read the local store /dev/null/.local/share/ward/store.age: /dev/null ($HOME) is not a directory", "the store is $WARD_LOCAL_STORE"},
+		{[]string{"run", "-m", m, "--", "true"}, nil, "A: local://app/a: cannot read the local store /dev/null/.local/share/ward/store.age: /dev/null ($HOME) is not a directory", "the store is $WARD_LOCAL_STORE"},
+		// The store elsewhere, the identity under HOME.
+		{[]string{"local", "set", "app/a"}, []string{"XDG_DATA_HOME=" + filepath.Join(w.dir, "data")}, "cannot read the identity file /dev/null/.config/ward/identity.txt: /dev/null ($HOME) is not a directory", "the identity is $WARD_IDENTITY"},
+	} {
+		cmd := w.command(c.args...)
+		cmd.Env = append(cmd.Env, "HOME=/dev/null", "XDG_DATA_HOME=", "XDG_CONFIG_HOME=", "WARD_LOG_FORMAT=text")
+		cmd.Env = append(cmd.Env, c.extra...)
+		cmd.Stdin = strings.NewReader(canary("home"))
+		out, err := cmd.CombinedOutput()
+		if code := exitCode(t, err); code != 125 {
+			t.Errorf("ward %s: exit %d, want 125", strings.Join(c.args, " "), code)
+		}
+		if !strings.Contains(string(out), c.want+"\n") || !strings.Contains(string(out), "ward: hint: "+c.why) {
+			t.Errorf("ward %s with HOME=/dev/null printed\n%s\nwant %q and the hint %q", strings.Join(c.args, " "), out, c.want, c.why)
+		}
+	}
+}

@@ -14,6 +14,8 @@ import (
 
 	"filippo.io/age"
 	"golang.org/x/sys/unix"
+
+	"github.com/wardsecrets/ward/resolve"
 )
 
 // damagedError is the error for a store file ward cannot use. Its reason
@@ -188,6 +190,9 @@ func (s *Store) target() (string, error) {
 	p := s.Path
 	for range 40 {
 		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+		if errors.Is(err, syscall.ENOTDIR) {
+			return "", resolve.WithHint(notDirectory(err, "write the local store", s.Path), storePlaces)
+		}
 		if err != nil {
 			return "", fmt.Errorf("find the local store %s: %w", s.Path, err)
 		}

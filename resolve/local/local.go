@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -319,6 +320,9 @@ func (s *Store) loadNames(names []string) (*document, fs.FileInfo, error) {
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, s.missing()
+		}
+		if errors.Is(err, syscall.ENOTDIR) {
+			return nil, nil, resolve.WithHint(notDirectory(err, "read the local store", s.Path), storePlaces)
 		}
 		return nil, nil, err
 	}
