@@ -379,3 +379,45 @@ func TestPathsHomeIsAFile(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsUnsearchablePathEntry: a directory of $PATH that cannot be
+// searched (mode 0700, another user's) before the one holding the
+// program is passed over; with the program nowhere, ward exits 126 as
+// execvp and env do (bash says 127, "command not found"), and says the
+// program was not found and which directory could not be searched. It
+// named DIR/PROGRAM "stat DIR/PROGRAM: permission denied", as if the
+// program were there. As uid 65534: root searches any directory.
+func TestPathsUnsearchablePathEntry(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the test switches to uid 65534 and needs root")
+	}
+	bin := nobodyBin(t)
+	locked := filepath.Join(bin, "locked")
+	if err := os.Mkdir(locked, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(bin, "ward.yaml")
+	if err := os.WriteFile(manifest, []byte(emptyManifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		program string
+		code    int
+		want    string
+	}{
+		{"true", 0, ""},
+		{"no-such-program", 126, "ward: error: no-such-program: not found in $PATH, whose directory " + locked + " cannot be searched: permission denied\n"},
+	} {
+		cmd := exec.Command(filepath.Join(bin, "ward"), "run", "-m", manifest, "--", c.program)
+		cmd.Env = []string{"PATH=" + locked + ":/usr/bin:/bin", "HOME=/"}
+		cmd.Dir = bin
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if code := exitCode(t, err); code != c.code {
+			t.Errorf("%s: exit %d, want %d\n%s", c.program, code, c.code, out)
+		}
+		if string(out) != c.want {
+			t.Errorf("%s: ward printed\n%q\nwant\n%q", c.program, out, c.want)
+		}
+	}
+}

@@ -61,6 +61,13 @@ func LookPath(program string, env []string) (string, error) {
 		var se *StartError
 		if errors.As(err, &se) && se.Code == ExitNotExecutable && denied == nil {
 			denied = err
+			if errors.Is(se.Err, fs.ErrPermission) && !exists(p) {
+				// The directory cannot be searched: whether the program
+				// is in it is not to be known (execvp gives EACCES, 126,
+				// as here; bash says "command not found"). It named
+				// DIR/PROGRAM "permission denied", as if it were there.
+				denied = &StartError{Program: program, Code: ExitNotExecutable, Err: fmt.Errorf("not found in $PATH, whose directory %s cannot be searched: %w", dir, se.Err)}
+			}
 		}
 	}
 	if denied != nil {
@@ -79,6 +86,11 @@ func checkExecutable(p string) error {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return &StartError{Program: p, Code: ExitNotFound, Err: errors.New("no such file or directory")}
 		}
+		// The path once: "p: stat p: ..." said it twice.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return &StartError{Program: p, Code: ExitNotExecutable, Err: err}
 	}
 	if st.IsDir() {
@@ -88,6 +100,13 @@ func checkExecutable(p string) error {
 		return &StartError{Program: p, Code: ExitNotExecutable, Err: errors.New("permission denied")}
 	}
 	return nil
+}
+
+// exists reports whether p's own entry can be seen (lstat: a link that
+// leads nowhere is there too).
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
 
 func lookupEnv(env []string, name string) (string, bool) {
