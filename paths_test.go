@@ -421,3 +421,23 @@ func TestPathsUnsearchablePathEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsEmptyProgram: an empty executable file (`touch run.sh; chmod
+// +x run.sh`, a download cut short) gives 126 saying it is empty, as a
+// script without a #! line is told of; it said "exec format error" and
+// no more. (bash and env run it with sh, as a script doing nothing:
+// exec does not, and neither does ward, as for any file without #!.)
+func TestPathsEmptyProgram(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	if err := os.WriteFile(filepath.Join(w.dir, "run.sh"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := w.run("run", "-m", m, "--", "./run.sh")
+	if code != 126 {
+		t.Errorf("exit %d, want 126", code)
+	}
+	if !strings.Contains(stderr, "./run.sh: it is empty (a shell would run it as a script that does nothing, exec does not): give it a #! line") {
+		t.Errorf("ward's error does not say the program is empty:\n%s", stderr)
+	}
+}

@@ -308,7 +308,11 @@ func badFormat(path string, err error) error {
 		}
 		return err
 	}
-	if n > 0 && utf8.Valid(head) && !bytes.ContainsRune(head, 0) {
+	if n == 0 {
+		// `touch run.sh; chmod +x run.sh`, a download cut short.
+		return fmt.Errorf("it is empty (a shell would run it as a script that does nothing, exec does not): give it a #! line naming its interpreter, such as #!/bin/sh: %w", err)
+	}
+	if utf8.Valid(head) && !bytes.ContainsRune(head, 0) {
 		return fmt.Errorf("it has no #! line naming its interpreter (a shell would run it with sh, exec does not): start it with one, such as #!/bin/sh: %w", err)
 	}
 	return err
