@@ -441,3 +441,36 @@ func TestPathsEmptyProgram(t *testing.T) {
 		t.Errorf("ward's error does not say the program is empty:\n%s", stderr)
 	}
 }
+
+// TestPathsWorkingDirRemoved: ward started in a directory that was
+// removed since the shell entered it (a build directory made again, a
+// branch checked out without it) says so, and how to go on; it said
+// "getwd: no such file or directory". With -m, ward run goes on.
+func TestPathsWorkingDirRemoved(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	gone := filepath.Join(w.dir, "build")
+	for _, c := range []struct {
+		args string
+		code int
+		want string
+	}{
+		{"run -- true", 125, "ward: error: the current directory no longer exists: it was removed since the shell entered it\nward: hint: cd into it again if it was made again (cd \"$PWD\"), or to another directory; or name the manifest with -m\n"},
+		{"check", 125, "ward: error: the current directory no longer exists: it was removed since the shell entered it\nward: hint: cd into it again if it was made again (cd \"$PWD\"), or to another directory; or name the manifest with -m\n"},
+		{"init", 125, "ward: error: the current directory no longer exists: it was removed since the shell entered it\nward: hint: cd into it again if it was made again (cd \"$PWD\"), or to another directory\n"},
+		{"run -m '" + m + "' -- true", 0, ""},
+	} {
+		if err := os.Mkdir(gone, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("/bin/sh", "-c", "cd '"+gone+"' && rmdir '"+gone+"' && exec ward "+c.args)
+		cmd.Env = append(w.env, "WARD_LOG_FORMAT=text")
+		out, err := cmd.CombinedOutput()
+		if code := exitCode(t, err); code != c.code {
+			t.Errorf("ward %s: exit %d, want %d\n%s", c.args, code, c.code, out)
+		}
+		if string(out) != c.want {
+			t.Errorf("ward %s printed\n%s\nwant\n%s", c.args, out, c.want)
+		}
+	}
+}

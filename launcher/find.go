@@ -3,6 +3,7 @@ package launcher
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -66,6 +67,26 @@ func findManifest(dir, name string) (string, error) {
 		}
 		d = parent
 	}
+}
+
+// workingDir is os.Getwd, with a reason a user can act on when the
+// directory is gone: a shell left in a build directory that the build
+// removed and made again, or a branch checked out without it. It said
+// "getwd: no such file or directory". other is the hint for any other
+// failure.
+func workingDir(other string) (string, error) {
+	wd, err := os.Getwd()
+	if errors.Is(err, fs.ErrNotExist) {
+		hint := `cd into it again if it was made again (cd "$PWD"), or to another directory`
+		if other != "" {
+			hint += "; or " + other
+		}
+		return "", failure.New(errors.New("the current directory no longer exists: it was removed since the shell entered it"), hint)
+	}
+	if err != nil {
+		return "", failure.New(fmt.Errorf("find the current directory: %w", err), other)
+	}
+	return wd, nil
 }
 
 // foreignOwner returns the uid of the user other than ward's own and root

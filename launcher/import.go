@@ -500,9 +500,9 @@ func warnGit(stdio IO, file string) {
 // defaultNamePrefix is the current directory's name and a slash, made
 // into a valid local store name.
 func defaultNamePrefix() (string, error) {
-	wd, err := os.Getwd()
+	wd, err := workingDir("give --name-prefix")
 	if err != nil {
-		return "", failure.New(fmt.Errorf("find the current directory: %w", err), "give --name-prefix")
+		return "", err
 	}
 	name := appName(filepath.Base(wd))
 	if name == "" {

@@ -44,9 +44,9 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	if _, err := os.Stat(path); err == nil && !c.Bool("force") {
 		return failure.New(fmt.Errorf("%s already exists; nothing was written", path), "run again with --force to replace it, or add to it with ward import")
 	}
-	wd, err := os.Getwd()
+	wd, err := workingDir("")
 	if err != nil {
-		return failure.New(fmt.Errorf("find the current directory: %w", err), "")
+		return err
 	}
 	app := appName(filepath.Base(wd))
 	if app == "" {
