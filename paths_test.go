@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/testdata/helper"
 )
 
 // startedIn is the child of the restart tests: a script that says where
@@ -472,5 +473,62 @@ func TestPathsWorkingDirRemoved(t *testing.T) {
 		if string(out) != c.want {
 			t.Errorf("ward %s printed\n%s\nwant\n%s", c.args, out, c.want)
 		}
+	}
+}
+
+// TestPathsNoHomeUsesPasswd: with no $HOME (a systemd system unit
+// without User=, `env -i`), the local store and its identity are under
+// the home directory of the user's /etc/passwd entry, as a shell's ~ and
+// systemd's %h are: the unit's ward found the store `sudo ward local
+// set` had made in /root. It said "cannot place the local store: neither
+// $XDG_DATA_HOME nor $HOME is set". As root, in a mount namespace of its
+// own whose /etc/passwd gives root a home in the test's directory.
+func TestPathsNoHomeUsesPasswd(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the test needs root and unshare (util-linux) for a mount namespace")
+	}
+	w := newWardEnv(t)
+	home := filepath.Join(w.dir, "root home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	passwd := filepath.Join(w.dir, "passwd")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:"+home+":/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	value := canary("nohome")
+	w.canaries = append(w.canaries, value)
+	ward := func(stdin string, args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command("unshare", append([]string{"--mount", "sh", "-c", `mount --bind "$0" /etc/passwd && exec ward "$@"`, passwd}, args...)...)
+		cmd.Env = append(withoutEnv(w.env, "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"), "WARD_LOG_FORMAT=text")
+		cmd.Dir = w.dir
+		cmd.Stdin = strings.NewReader(stdin)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		code := exitCode(t, cmd.Run())
+		if strings.Contains(stdout.String()+stderr.String(), value) {
+			t.Errorf("ward %s: the canary is in ward's output", args[0])
+		}
+		if strings.Contains(stderr.String(), "unshare failed") || strings.Contains(stderr.String(), "mount: ") {
+			vaulttest.RequireIntegration(t, "cannot make a mount namespace here: "+stderr.String())
+		}
+		return code, stdout.String(), stderr.String()
+	}
+	if code, _, stderr := ward(value, "local", "set", "app/a"); code != 0 {
+		t.Fatalf("ward local set without $HOME: exit %d\n%s", code, stderr)
+	}
+	for _, f := range []string{".local/share/ward/store.age", ".config/ward/identity.txt"} {
+		if _, err := os.Stat(filepath.Join(home, f)); err != nil {
+			t.Errorf("not in the passwd entry's home: %v", err)
+		}
+	}
+	code, stdout, stderr := ward("", "run", "-m", m, "--", "helper", "env")
+	if code != 0 {
+		t.Fatalf("ward run without $HOME: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains("\n"+stdout, "\nA "+helper.Hash(value)+"\n") {
+		t.Errorf("the child did not get the value stored without $HOME:\n%s", stdout)
 	}
 }
