@@ -484,38 +484,11 @@ func TestPathsWorkingDirRemoved(t *testing.T) {
 // $XDG_DATA_HOME nor $HOME is set". As root, in a mount namespace of its
 // own whose /etc/passwd gives root a home in the test's directory.
 func TestPathsNoHomeUsesPasswd(t *testing.T) {
-	if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
-		vaulttest.RequireIntegration(t, "the test needs root and unshare (util-linux) for a mount namespace")
-	}
 	w := newWardEnv(t)
-	home := filepath.Join(w.dir, "root home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	passwd := filepath.Join(w.dir, "passwd")
-	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:"+home+":/bin/sh\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	home, ward := wardWithoutHome(t, w)
 	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
 	value := canary("nohome")
 	w.canaries = append(w.canaries, value)
-	ward := func(stdin string, args ...string) (int, string, string) {
-		t.Helper()
-		cmd := exec.Command("unshare", append([]string{"--mount", "sh", "-c", `mount --bind "$0" /etc/passwd && exec ward "$@"`, passwd}, args...)...)
-		cmd.Env = append(withoutEnv(w.env, "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"), "WARD_LOG_FORMAT=text")
-		cmd.Dir = w.dir
-		cmd.Stdin = strings.NewReader(stdin)
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		code := exitCode(t, cmd.Run())
-		if strings.Contains(stdout.String()+stderr.String(), value) {
-			t.Errorf("ward %s: the canary is in ward's output", args[0])
-		}
-		if strings.Contains(stderr.String(), "unshare failed") || strings.Contains(stderr.String(), "mount: ") {
-			vaulttest.RequireIntegration(t, "cannot make a mount namespace here: "+stderr.String())
-		}
-		return code, stdout.String(), stderr.String()
-	}
 	if code, _, stderr := ward(value, "local", "set", "app/a"); code != 0 {
 		t.Fatalf("ward local set without $HOME: exit %d\n%s", code, stderr)
 	}
@@ -530,5 +503,71 @@ func TestPathsNoHomeUsesPasswd(t *testing.T) {
 	}
 	if !strings.Contains("\n"+stdout, "\nA "+helper.Hash(value)+"\n") {
 		t.Errorf("the child did not get the value stored without $HOME:\n%s", stdout)
+	}
+}
+
+// wardWithoutHome makes a home directory for root in a passwd file of its
+// own, and returns it with a function that runs ward as root without
+// $HOME (nor the XDG variables) in a mount namespace where that file is
+// /etc/passwd, failing the test if a canary of w's is in ward's output.
+func wardWithoutHome(t *testing.T, w *wardEnv) (string, func(stdin string, args ...string) (int, string, string)) {
+	t.Helper()
+	if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the test needs root and unshare (util-linux) for a mount namespace")
+	}
+	home := filepath.Join(w.dir, "root home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	passwd := filepath.Join(w.dir, "passwd")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:"+home+":/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return home, func(stdin string, args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command("unshare", append([]string{"--mount", "sh", "-c", `mount --bind "$0" /etc/passwd && exec ward "$@"`, passwd}, args...)...)
+		cmd.Env = append(withoutEnv(w.env, "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"), "WARD_LOG_FORMAT=text")
+		cmd.Dir = w.dir
+		cmd.Stdin = strings.NewReader(stdin)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		code := exitCode(t, cmd.Run())
+		for _, c := range w.canaries {
+			if strings.Contains(stdout.String()+stderr.String(), c) {
+				t.Errorf("ward %s: a canary is in ward's output", args[0])
+			}
+		}
+		if strings.Contains(stderr.String(), "unshare failed") || strings.Contains(stderr.String(), "mount: ") {
+			vaulttest.RequireIntegration(t, "cannot make a mount namespace here: "+stderr.String())
+		}
+		return code, stdout.String(), stderr.String()
+	}
+}
+
+// TestPathsNoHomeVaultToken: without $HOME (a systemd system unit without
+// User=), ward-vault finds ~/.vault-token in the passwd entry's home, as
+// the Vault CLI's token helper does; it used to take os.UserHomeDir's
+// error for no home and find no token.
+func TestPathsNoHomeVaultToken(t *testing.T) {
+	_, addr, token := testVault(t)
+	w := newWardEnv(t)
+	home, ward := wardWithoutHome(t, w)
+	value := canary("nohome-vault")
+	w.canaries = append(w.canaries, value)
+	kvPut(t, "secret", "nohome/app", map[string]any{"a": value})
+	if err := os.WriteFile(filepath.Join(home, ".vault-token"), []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.env = append(withoutEnv(w.env, "VAULT_TOKEN", "VAULT_ADDR"), "VAULT_ADDR="+addr)
+	m := w.manifest("version: 1\nenv:\n  A: vault://secret/nohome/app#a\n")
+	code, stdout, stderr := ward("", "run", "-m", m, "--", "helper", "env")
+	if code != 0 {
+		t.Fatalf("ward run without $HOME, ~/.vault-token in the passwd home: exit %d\n%s", code, strings.ReplaceAll(stderr, token, "TOKEN"))
+	}
+	if strings.Contains(stdout+stderr, token) {
+		t.Error("the Vault token is in ward's output")
+	}
+	if !strings.Contains("\n"+stdout, "\nA "+helper.Hash(value)+"\n") {
+		t.Errorf("the child did not get the Vault value:\n%s", stdout)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardsecrets/ward/internal/home"
 	"github.com/wardsecrets/ward/resolve"
 )
 
@@ -139,39 +140,14 @@ func expandHome(getenv func(string) string, p string) (string, error) {
 	return filepath.Join(home, p[1:]), nil
 }
 
-// homeDir is $HOME, else the home directory of this user's entry in
-// /etc/passwd, as a shell's ~ and systemd's %h are: a systemd system
-// unit without User= has no $HOME, and its ward failed to find the store
-// that `sudo ward local set` had made in /root ("neither $XDG_DATA_HOME
-// nor $HOME is set").
+// homeDir is home.Dir (a systemd system unit without User= has no $HOME,
+// and its ward failed to find the store that `sudo ward local set` had
+// made in /root: "neither $XDG_DATA_HOME nor $HOME is set").
 func homeDir(getenv func(string) string) (string, error) {
-	if home := getenv("HOME"); home != "" {
-		return home, nil
-	}
-	if home := passwdHome(os.Getuid()); home != "" {
-		return home, nil
+	if d := home.Dir(getenv); d != "" {
+		return d, nil
 	}
 	return "", errors.New("$HOME is not set")
-}
-
-// passwdHome is uid's home directory in /etc/passwd, "" when it has no
-// entry there (a container's numeric USER, a directory service's user)
-// or a relative one. Read by hand: os/user would add its own parser
-// for this one field.
-func passwdHome(uid int) string {
-	b, err := os.ReadFile("/etc/passwd")
-	if err != nil {
-		return ""
-	}
-	id := strconv.Itoa(uid)
-	for line := range strings.SplitSeq(string(b), "\n") {
-		// name:password:uid:gid:gecos:home:shell
-		f := strings.Split(line, ":")
-		if len(f) == 7 && f[2] == id && filepath.IsAbs(f[5]) {
-			return f[5]
-		}
-	}
-	return ""
 }
 
 func xdgDir(getenv func(string) string, name, fallback string) (string, error) {
