@@ -79,6 +79,10 @@ type Client struct {
 	// to / once the child runs, and a relative $PATH entry would then
 	// name another place.
 	path string
+	// dir is the working directory the helper first started in, kept for
+	// the same reason: its environment may name files relative to it
+	// (VAULT_CONFIG_PATH=./vault.hcl, VAULT_CACERT=ca.pem).
+	dir string
 	// orphans are leases whose helper died while it renewed them and
 	// that no helper holds yet: Close revokes them (with RevokeOnExit).
 	orphans map[string]*resolve.Lease
@@ -241,6 +245,7 @@ func (c *Client) start() (*conn, error) {
 			path = abs
 		}
 		c.path = path
+		c.dir, _ = os.Getwd()
 	}
 	path := c.path
 	inR, inW, err := os.Pipe()
@@ -262,6 +267,7 @@ func (c *Client) start() (*conn, error) {
 	}
 	p, err := os.StartProcess(path, []string{c.cfg.Program, ServeArg}, &os.ProcAttr{
 		Env:   c.cfg.Environ,
+		Dir:   c.dir,
 		Files: []*os.File{inR, outW, errW},
 		// Its own process group: a Ctrl-C or a job-control stop on ward's
 		// terminal is for ward and the child, not for the helper, which
