@@ -945,6 +945,14 @@ func (s *supervisor) apply(p *proposal) {
 	switch {
 	case s.stopping || s.restarting != nil:
 		p.done <- false
+	case s.draining:
+		// The child exited by itself, and ward stops what it left in its
+		// group before it exits with the child's status: there is no
+		// child to restart or signal. ward said it restarted it (or
+		// signalled it), sent the dead child's pid the signal and told
+		// systemd a restart was under way, then exited all the same.
+		s.log.Info("secrets changed, but the child has exited: ward exits with its status once what it left has stopped", "changed", names, "code", s.exitCode)
+		p.done <- false
 	case s.rotation.OnChange == manifest.DoNothing:
 		s.log.Info("secrets changed; on_change is none, so the child keeps its old values", "changed", names, "from", from)
 		p.done <- true

@@ -1,0 +1,77 @@
+package main
+
+// The fourteenth run's part on what changes and what restarts: rotation
+// at the edges of the child's life.
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRotationAfterChildExited: a secret that changes after the child
+// exited by itself, while ward stops what it left running in its group
+// (a `cmd &` that ignores SIGTERM), neither restarts nor signals
+// anything: ward exits with the child's status. It logged "secrets
+// changed: restarting the child" (or "files rewritten and the child
+// signalled"), signalled the dead child's pid and told systemd a restart
+// was under way, then exited 3 all the same.
+func TestRotationAfterChildExited(t *testing.T) {
+	for _, onChange := range []string{"restart", "signal"} {
+		t.Run(onChange, func(t *testing.T) {
+			w := newWardEnv(t)
+			v1, v2 := canary("exited1"), canary("exited2")
+			src := filepath.Join(w.dir, "mounted", "token")
+			os.MkdirAll(filepath.Dir(src), 0o700)
+			os.WriteFile(src, []byte(v1), 0o600)
+			m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\nrotation:\n  on_change: " + onChange + "\n  debounce: 100ms\n  stop_timeout: 4s\n")
+			goAhead := filepath.Join(w.dir, "go-ahead")
+			// The child leaves a process that ignores SIGTERM, so that ward
+			// stops it for stop_timeout after the child's exit.
+			script := `(trap '' TERM; while :; do sleep 0.05; done) &
+echo up
+while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done
+exit 3`
+			cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+			cmd.Env = append(cmd.Env, "GO_AHEAD="+goAhead)
+			stdout, stderr := startedLines(t, cmd)
+			stdout.waitFor("up")
+			os.WriteFile(goAhead, nil, 0o600)
+			stderr.waitForContaining("stopping what the child left running")
+			os.WriteFile(src+".new", []byte(v2), 0o600)
+			os.Rename(src+".new", src)
+			var logged []string
+			for line := range stderr.ch {
+				logged = append(logged, line)
+			}
+			if code := exitWithin(t, cmd, 30*time.Second); code != 3 {
+				t.Errorf("ward exited %d, want the child's 3", code)
+			}
+			starts := 1
+			for line := range stdout.ch {
+				if line == "up" {
+					starts++
+				}
+			}
+			if starts != 1 {
+				t.Errorf("the child started %d times, want once", starts)
+			}
+			all := strings.Join(logged, "\n")
+			for _, v := range []string{v1, v2} {
+				if strings.Contains(all, v) {
+					t.Errorf("a canary is in ward's stderr")
+				}
+			}
+			for _, l := range logged {
+				if strings.Contains(l, "restarting the child") || strings.Contains(l, "the child signalled") {
+					t.Errorf("ward acted on a change for a child that had exited: %s", l)
+				}
+			}
+			if !strings.Contains(all, "the child has exited") {
+				t.Errorf("no line says the change is not applied since the child exited:\n%s", all)
+			}
+		})
+	}
+}
