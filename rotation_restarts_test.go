@@ -7,8 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardsecrets/ward/testdata/helper"
 )
 
 // TestRotationAfterChildExited: a secret that changes after the child
@@ -71,6 +74,73 @@ exit 3`
 			}
 			if !strings.Contains(all, "the child has exited") {
 				t.Errorf("no line says the change is not applied since the child exited:\n%s", all)
+			}
+		})
+	}
+}
+
+// TestRotationSignalNotCaught: with on_change: signal, a child that has
+// no handler for rotation.signal (a program that reloads its files by
+// itself, a script without a trap) is restarted with the new file, as
+// for a changed variable, rather than killed by the signal: ward exited
+// 129 at the first rotation, and the service was down. A child that
+// catches it is still signalled, not restarted.
+func TestRotationSignalNotCaught(t *testing.T) {
+	for _, tc := range []struct {
+		name, script string
+		restarted    bool
+	}{
+		{"no handler", `echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, true},
+		{"ignored", `trap '' HUP; echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, false},
+		{"handler", `trap 'echo "hup $(helper stdin-hash < "$TOKEN_FILE")"' HUP; echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			v1, v2 := canary("hup1"), canary("hup2")
+			src := filepath.Join(w.dir, "mounted", "token")
+			os.MkdirAll(filepath.Dir(src), 0o700)
+			os.WriteFile(src, []byte(v1), 0o600)
+			m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n")
+			cmd := w.command("run", "-m", m, "--", "sh", "-c", tc.script)
+			stdout, stderr := startedLines(t, cmd)
+			if got := stdout.waitFor("up "); got != "up STDIN "+helper.Hash(v1) {
+				t.Fatalf("the child does not read the first value: %q", got)
+			}
+			os.WriteFile(src+".new", []byte(v2), 0o600)
+			os.Rename(src+".new", src)
+			switch {
+			case tc.restarted:
+				if got := stdout.waitFor("up "); got != "up STDIN "+helper.Hash(v2) {
+					t.Fatalf("the restarted child does not read the new value: %q", got)
+				}
+			case tc.name == "handler":
+				if got := stdout.waitFor("hup "); got != "hup STDIN "+helper.Hash(v2) {
+					t.Fatalf("the signalled child does not read the new value: %q", got)
+				}
+			default:
+				stderr.waitForContaining("files rewritten and the child signalled")
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			if code := exitWithin(t, cmd, 20*time.Second); code != 128+int(syscall.SIGTERM) {
+				t.Errorf("ward exited %d, want 143 (the child ended by ward's SIGTERM)", code)
+			}
+			// The starts read above, and any after.
+			starts, want := 1, 1
+			if tc.restarted {
+				starts, want = 2, 2
+			}
+			for line := range stdout.ch {
+				if strings.HasPrefix(line, "up ") {
+					starts++
+				}
+			}
+			if starts != want {
+				t.Errorf("the child started %d times, want %d", starts, want)
+			}
+			for line := range stderr.ch {
+				if strings.Contains(line, v1) || strings.Contains(line, v2) {
+					t.Errorf("a canary is in ward's stderr")
+				}
 			}
 		})
 	}

@@ -119,8 +119,10 @@ type proposal struct {
 	changed      []string
 	envChanged   bool
 	filesChanged bool
-	// done receives whether the child now runs with plan.
-	done chan bool
+	// done receives whether the child now runs with plan; signalled is
+	// set before it when the child was signalled rather than restarted.
+	done      chan bool
+	signalled bool
 }
 
 const (
@@ -374,7 +376,7 @@ func (r *rotator) propose(ctx context.Context, p *proposal) bool {
 		// The child goes on with the old values: their leases are
 		// renewed while they can be, and end with their max TTL or at
 		// ward's exit.
-	case r.rot.OnChange == manifest.SignalChild && !p.envChanged:
+	case p.signalled:
 		// The signalled child takes the new values when it handles the
 		// signal, and may be in the middle of work with the old ones.
 		r.dropLater(ctx, old)

@@ -956,7 +956,7 @@ func (s *supervisor) apply(p *proposal) {
 	case s.rotation.OnChange == manifest.DoNothing:
 		s.log.Info("secrets changed; on_change is none, so the child keeps its old values", "changed", names, "from", from)
 		p.done <- true
-	case s.rotation.OnChange == manifest.SignalChild && !p.envChanged:
+	case s.rotation.OnChange == manifest.SignalChild && !p.envChanged && !s.endedBy(s.rotation.Signal):
 		start := time.Now()
 		// Masked (and registered with a CI runner) before the child can
 		// read them: it may read its files at any time, not only when
@@ -982,6 +982,7 @@ func (s *supervisor) apply(p *proposal) {
 			s.log.Warn("cannot signal the child", "error", err.Error())
 		}
 		s.log.Info("secrets changed: files rewritten and the child signalled", "changed", names, "from", from, "signal", signals.Name(s.rotation.Signal), "took", time.Since(start).Round(time.Microsecond).String())
+		p.signalled = true
 		p.done <- true
 	default:
 		// The new child's files are written once the old child is gone;
@@ -992,8 +993,12 @@ func (s *supervisor) apply(p *proposal) {
 			p.done <- false
 			return
 		}
-		if s.rotation.OnChange == manifest.SignalChild {
+		switch {
+		case s.rotation.OnChange != manifest.SignalChild:
+		case p.envChanged:
 			s.log.Info("an environment variable changed and a running process cannot take a new environment: restarting instead of signalling", "changed", names)
+		default:
+			s.log.Warn("the child neither catches nor ignores rotation.signal, which would end it: restarting instead of signalling (give the program a handler, or choose a signal it handles)", "signal", signals.Name(s.rotation.Signal), "pid", s.child.Pid, "changed", names)
 		}
 		s.log.Info("secrets changed: restarting the child", "changed", names, "from", from)
 		s.relay.Restarting(true)
@@ -1002,6 +1007,15 @@ func (s *supervisor) apply(p *proposal) {
 		s.restartStart = time.Now()
 		s.stopChild()
 	}
+}
+
+// endedBy reports whether sig, sent to the child alone, would end it:
+// it has no handler for it and does not ignore it (a program that
+// reloads its files by itself, a shell script without a trap). A
+// rotation's signal killed such a child (SIGHUP: ward exited 129, and
+// the service was down) where a restart would have given it the files.
+func (s *supervisor) endedBy(sig syscall.Signal) bool {
+	return signals.EndedBy(s.child.Pid, sig)
 }
 
 // beingStopped marks ward as being stopped, from now: one stop_timeout
