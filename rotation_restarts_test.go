@@ -145,3 +145,81 @@ func TestRotationSignalNotCaught(t *testing.T) {
 		})
 	}
 }
+
+// TestRotationUndoneWhileAnotherFails: a value changed and changed back
+// within the debounce restarts nothing, also while another secret cannot
+// be read (`ward local rm` of a name the manifest still uses, which
+// holds back no other): the next change, of a third secret, gives the
+// child the value the store holds. The change undone was kept as
+// pending when the refresh that read it back also failed, and the child
+// was restarted with the value already undone.
+func TestRotationUndoneWhileAnotherFails(t *testing.T) {
+	w := newWardEnv(t)
+	a1, a2, b1 := canary("undo-a1"), canary("undo-a2"), canary("undo-b1")
+	c1, c2 := canary("undo-c1"), canary("undo-c2")
+	w.set("app/a", a1)
+	w.set("app/b", b1)
+	src := filepath.Join(w.dir, "mounted", "c")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(c1), 0o600)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n  B: local://app/b\n  C: file://" + src + "\nrotation:\n  debounce: 300ms\n  stop_timeout: 5s\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr := startedLines(t, cmd)
+	if got := envListing(stdout); got["A"] != helper.Hash(a1) || got["C"] != helper.Hash(c1) {
+		t.Fatalf("the first child does not have the first values")
+	}
+	rm := w.command("local", "rm", "app/b")
+	if out, err := rm.CombinedOutput(); err != nil {
+		t.Fatalf("ward local rm: %v\n%s", err, out)
+	}
+	stderr.waitForContaining("cannot refresh secrets")
+	w.set("app/a", a2)
+	// Read by the running ward: its audit line names the new version.
+	stderr.skipUntil("a2 read", func(line string) bool {
+		return strings.Contains(line, `"ref":"local://app/a"`) && strings.Contains(line, `"version":"v2"`)
+	})
+	w.set("app/a", a1)
+	// Either ward says the change was undone, or it restarts the child
+	// (with the value undone) once the debounce has run ten times.
+	deadline := time.After(waitLimit)
+	for undone := false; !undone; {
+		select {
+		case line, ok := <-stderr.ch:
+			if !ok {
+				t.Fatal("ward's stderr ended")
+			}
+			undone = strings.Contains(line, "changed back before the debounce ended")
+		case line, ok := <-stdout.ch:
+			if !ok {
+				t.Fatal("the child's output ended")
+			}
+			if h, found := strings.CutPrefix(line, "A "); found {
+				if h == helper.Hash(a2) {
+					t.Fatal("the child was restarted with the value of A that was changed back")
+				}
+				t.Fatal("the child was restarted after a change undone")
+			}
+		case <-deadline:
+			t.Fatal("ward said nothing of the change undone")
+		}
+	}
+	os.WriteFile(src+".new", []byte(c2), 0o600)
+	os.Rename(src+".new", src)
+	got := envListing(stdout)
+	if got["C"] != helper.Hash(c2) {
+		t.Errorf("the restarted child does not have the new C")
+	}
+	switch got["A"] {
+	case helper.Hash(a1):
+	case helper.Hash(a2):
+		t.Errorf("the restarted child has the value of A that was changed back")
+	default:
+		t.Errorf("the restarted child has neither value of A")
+	}
+	if got["B"] != helper.Hash(b1) {
+		t.Errorf("the restarted child lost the value of B it had")
+	}
+	if n := stopAndCount(t, cmd, stdout, stderr, a1, a2, b1, c1, c2); n != 0 {
+		t.Errorf("the child was restarted %d more times, want none", n)
+	}
+}

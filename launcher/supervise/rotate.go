@@ -231,12 +231,18 @@ func (r *rotator) run(ctx context.Context) {
 				warned = true
 			}
 			r.log.Log(ctx, level, "cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", max(time.Until(retryWhen), 0).Round(time.Millisecond).String(), "error", err.Error())
-			if next == nil {
-				// Nothing read changes the child's view.
+			if next == pending {
+				// Nothing read changes what is pending, nor the child's
+				// view.
 				return
 			}
 			// Other values read meanwhile did change it: the child gets
-			// them, and keeps what it has for those that failed.
+			// them, and keeps what it has for those that failed. Or they
+			// undid what was pending (a value changed and changed back
+			// within the debounce while another secret cannot be read):
+			// it is dropped, as when every read works. It was kept, and
+			// the child restarted with the value already undone once
+			// the debounce had run ten times.
 		} else {
 			failed = slices.DeleteFunc(failed, func(f trigger) bool { return f == t })
 			if backoff != 0 && len(failed) == 0 {
@@ -257,6 +263,9 @@ func (r *rotator) run(ctx context.Context) {
 		prev := pending
 		pending = next
 		if pending == nil {
+			if prev != nil {
+				r.log.Debug("the secrets changed back before the debounce ended: the child keeps what it has", "reason", t.String())
+			}
 			debounce, urgent = nil, false
 			return
 		}
@@ -419,7 +428,8 @@ func (r *rotator) dropLater(ctx context.Context, old map[string]resolve.Value) {
 
 // refresh reads again what t says may have changed, keeping every other
 // value, and returns a proposal when the child's view would change (nil
-// when it would not). read reports whether anything was read at all. A
+// when it would not; pending, unchanged, when nothing could be read or
+// the plan cannot be built). read reports whether anything was read at all. A
 // value that cannot be read fails the refresh, but not the others read
 // with it: the proposal holds them, and the child's value for the one
 // that failed (a secret disabled or deleted in one store held back every
@@ -452,13 +462,14 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 	}
 	r.versionsFailed(versionErrs, err)
 	if len(fetched) == 0 {
-		return nil, true, err
+		// Nothing read: what is pending stands.
+		return pending, true, err
 	}
 	values := maps.Clone(base)
 	maps.Copy(values, fetched)
 	p, buildErr := plan.Build(r.m, r.prof, values, r.input)
 	if buildErr != nil {
-		return nil, true, errors.Join(err, buildErr)
+		return pending, true, errors.Join(err, buildErr)
 	}
 	changed, envChanged, filesChanged := r.current.Changed(p)
 	if !envChanged && !filesChanged {
