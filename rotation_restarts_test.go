@@ -223,3 +223,65 @@ func TestRotationUndoneWhileAnotherFails(t *testing.T) {
 		t.Errorf("the child was restarted %d more times, want none", n)
 	}
 }
+
+// TestRotationWhileAnotherUnreadable: while one secret cannot be read (a
+// name the manifest uses removed from the local store), a change of
+// another restarts the child when the debounce ends, and a change made
+// while the old child stops reaches the new one. The store's file, which
+// every local ref shares, moved at each change: the debounce's last look
+// read the unreadable one again, failed and waited again, ten debounces
+// in all; and the restart's read of what changed during the stop failed
+// with it, so the new child started with the value already replaced and
+// was restarted again at once.
+func TestRotationWhileAnotherUnreadable(t *testing.T) {
+	w := newWardEnv(t)
+	a1, a2, a3, b1 := canary("unread-a1"), canary("unread-a2"), canary("unread-a3"), canary("unread-b1")
+	w.set("app/a", a1)
+	w.set("app/b", b1)
+	goAhead := filepath.Join(w.dir, "go-ahead")
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n  B: local://app/b\nrotation:\n  debounce: 200ms\n  poll: 1h\n  stop_timeout: 20s\n")
+	script := `trap 'echo stopping; while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done; exit 0' TERM
+helper env
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "GO_AHEAD="+goAhead)
+	stdout, stderr := startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(a1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	rm := w.command("local", "rm", "app/b")
+	if out, err := rm.CombinedOutput(); err != nil {
+		t.Fatalf("ward local rm: %v\n%s", err, out)
+	}
+	stderr.waitForContaining("cannot refresh secrets")
+	w.set("app/a", a2)
+	// The debounce's end looks at the files again: with nothing changed
+	// since the read, it reads nothing and restarts the child.
+	looks := 0
+	stderr.skipUntil("the restart", func(line string) bool {
+		if strings.Contains(line, "cannot refresh secrets") && strings.Contains(line, `"reason":"files looked at"`) {
+			looks++
+		}
+		return strings.Contains(line, "secrets changed: restarting the child")
+	})
+	if looks > 0 {
+		t.Errorf("the debounce's end read the unreadable secret again %d times before the restart, want none", looks)
+	}
+	stdout.waitFor("stopping")
+	w.set("app/a", a3)
+	os.WriteFile(goAhead, nil, 0o600)
+	got := envListing(stdout)
+	switch got["A"] {
+	case helper.Hash(a3):
+	case helper.Hash(a2):
+		t.Errorf("the new child has the value replaced while the old one stopped")
+	default:
+		t.Errorf("the new child has neither value")
+	}
+	if got["B"] != helper.Hash(b1) {
+		t.Errorf("the new child lost the value of B it had")
+	}
+	if n := stopAndCount(t, cmd, stdout, stderr, a1, a2, a3, b1); n != 0 {
+		t.Errorf("the child was restarted %d more times, want none", n)
+	}
+}

@@ -60,6 +60,11 @@ type rotator struct {
 	drops chan map[string]resolve.Value
 	// stopAsked is set once the supervisor was asked to stop the child.
 	stopAsked bool
+	// unreadable holds, by variable, the stamp its watched file had when
+	// its last read failed (a name removed from the local store, a file
+	// that cannot be read): the debounce's last look (movedFiles) does
+	// not take a change it already failed at for one made since.
+	unreadable map[string]string
 }
 
 // trigger is why the rotator looks again.
@@ -135,12 +140,13 @@ func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolv
 		log: o.Log, fetcher: o.Fetcher, reg: o.Registry, m: o.Manifest, prof: o.Profile,
 		input: in, rot: o.Manifest.Rotation,
 		current: p, values: values,
-		ending:    map[string]time.Time{},
-		kept:      map[string]context.CancelFunc{},
-		triggers:  make(chan trigger, 64),
-		proposals: make(chan *proposal),
-		stops:     make(chan string),
-		drops:     make(chan map[string]resolve.Value),
+		ending:     map[string]time.Time{},
+		kept:       map[string]context.CancelFunc{},
+		unreadable: map[string]string{},
+		triggers:   make(chan trigger, 64),
+		proposals:  make(chan *proposal),
+		stops:      make(chan string),
+		drops:      make(chan map[string]resolve.Value),
 	}
 }
 
@@ -460,6 +466,7 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 	if failures != nil {
 		err = &resolve.FetchError{Failures: failures}
 	}
+	r.noteUnreadable(base, fetched, failures)
 	r.versionsFailed(versionErrs, err)
 	if len(fetched) == 0 {
 		// Nothing read: what is pending stands.
@@ -481,22 +488,41 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 	return &proposal{plan: p, values: values, changed: changed, envChanged: envChanged, filesChanged: filesChanged, done: make(chan bool, 1)}, true, err
 }
 
+// noteUnreadable records the stamps of the watched files whose values
+// failed to be read, and forgets those read since (see unreadable).
+func (r *rotator) noteUnreadable(base, fetched map[string]resolve.Value, failures []resolve.VarError) {
+	for name := range fetched {
+		delete(r.unreadable, name)
+	}
+	for _, f := range failures {
+		if v, ok := base[f.Name]; ok && v.File != nil {
+			r.unreadable[f.Name] = resolve.StampFile(v.File.Path)
+		}
+	}
+}
+
 // freshen reads again the watched values of p whose files changed since
 // they were read: a file edited while the old child took its time to
 // stop. The new child then starts with them, rather than with values
 // already replaced (perhaps revoked), and a second restart at once. It
 // runs while the rotator waits for p to be applied, on the supervisor's
 // side, so it reads only regular files (a stat, then the read of a file
-// or of the local store), never what could block (a FIFO); a read that
-// fails leaves p as it was, for the rotator's next refresh to retry.
+// or of the local store), never what could block (a FIFO); a value that
+// cannot be read is kept as p has it, for the rotator's next refresh to
+// retry, and holds back none of the others (a name removed from the
+// local store made every value changed during a stop wait for a second
+// restart).
 func (r *rotator) freshen(ctx context.Context, p *proposal) {
 	refs := r.movedFiles(p.values)
 	if len(refs) == 0 {
 		return
 	}
-	fetched, err := r.fetcher.Fetch(ctx, refs)
-	if err != nil {
-		r.log.Debug("cannot read again the files changed while the old child stopped; the new child starts with what was read before", "error", err.Error())
+	fetched, failures := r.fetcher.FetchAvailable(ctx, refs)
+	r.noteUnreadable(p.values, fetched, failures)
+	if failures != nil {
+		r.log.Debug("cannot read again some files changed while the old child stopped; the new child starts with what was read before for those", "error", (&resolve.FetchError{Failures: failures}).Error())
+	}
+	if len(fetched) == 0 {
 		return
 	}
 	values := maps.Clone(p.values)
@@ -514,7 +540,12 @@ func (r *rotator) freshen(ctx context.Context, p *proposal) {
 // movedFiles returns the references of values read from watched files
 // that changed since: a stat, of regular files only, never what could
 // block (a FIFO). An empty file is left out: its writer (cp, a shell's >)
-// has yet to write it, or it was emptied, which its refresh reports.
+// has yet to write it, or it was emptied, which its refresh reports. So
+// is a value whose read failed at the file as it is (see unreadable):
+// its failure is being retried, and the local store's file, which every
+// ref of the store shares, moved at each change of another name, so
+// that the debounce's last look read it again, failed, and waited
+// again, ten debounces in all, at every change while it stayed so.
 func (r *rotator) movedFiles(values map[string]resolve.Value) map[string]resolve.Ref {
 	refs := map[string]resolve.Ref{}
 	for name, ref := range r.m.Refs(r.prof) {
@@ -522,7 +553,11 @@ func (r *rotator) movedFiles(values map[string]resolve.Value) map[string]resolve
 		if s := r.reg.Scheme(ref.Scheme); !ok || v.File == nil || s == nil || s.Refresh != resolve.Watched {
 			continue
 		}
-		if st, err := os.Stat(v.File.Path); err == nil && st.Mode().IsRegular() && st.Size() > 0 && resolve.Stamp(st) != v.File.Stamp {
+		st, err := os.Stat(v.File.Path)
+		if err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
+			continue
+		}
+		if stamp := resolve.Stamp(st); stamp != v.File.Stamp && stamp != r.unreadable[name] {
 			refs[name] = ref
 		}
 	}
