@@ -196,7 +196,8 @@ func SignalSession(sid int, sig syscall.Signal) (left bool) {
 
 // EndedBy reports whether sig would end process pid: pid neither catches
 // nor ignores it (the SigCgt and SigIgn masks of its /proc status), and
-// its default action ends a process. False when that cannot be read.
+// its default action ends a process. False when that cannot be read, and
+// for a process that has exited already (a zombie), which nothing ends.
 func EndedBy(pid int, sig syscall.Signal) bool {
 	switch sig {
 	case syscall.SIGCHLD, syscall.SIGCONT, syscall.SIGURG, syscall.SIGWINCH,
@@ -211,6 +212,9 @@ func EndedBy(pid int, sig syscall.Signal) bool {
 	found := 0
 	for _, line := range strings.Split(string(b), "\n") {
 		name, mask, ok := strings.Cut(line, ":")
+		if name == "State" && strings.HasPrefix(strings.TrimSpace(mask), "Z") {
+			return false
+		}
 		if !ok || name != "SigCgt" && name != "SigIgn" {
 			continue
 		}
