@@ -285,3 +285,65 @@ while :; do sleep 0.05; done`
 		t.Errorf("the child was restarted %d more times, want none", n)
 	}
 }
+
+// TestRotationWrittenDuringStop: a secret file written in place, in
+// several writes, as the old child of a restart exits (a certificate
+// copied in pieces, a shell's > then >>) reaches the new child whole: it
+// starts once the file has been quiet for the debounce. It started with
+// the part written so far, then was restarted again with the rest.
+func TestRotationWrittenDuringStop(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2, v3 := canary("piece1"), canary("piece2"), canary("piece3")+canary("piece3b")
+	src := filepath.Join(w.dir, "mounted", "cert")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	goAhead := filepath.Join(w.dir, "go-ahead")
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 600ms\n  stop_timeout: 20s\n")
+	script := `trap 'echo stopping; while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done; exit 0' TERM
+helper env
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "GO_AHEAD="+goAhead)
+	stdout, stderr := startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	os.WriteFile(src+".new", []byte(v2), 0o600)
+	os.Rename(src+".new", src)
+	stdout.waitFor("stopping")
+	// In place, in five writes 100 ms apart: the old child is let go
+	// after the first.
+	n := len(v3) / 5
+	for i := range 5 {
+		flags := os.O_WRONLY | os.O_APPEND
+		if i == 0 {
+			flags = os.O_WRONLY | os.O_TRUNC
+		}
+		f, err := os.OpenFile(src, flags, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		piece := v3[i*n : (i+1)*n]
+		if i == 4 {
+			piece = v3[i*n:]
+		}
+		f.WriteString(piece)
+		f.Close()
+		if i == 0 {
+			os.WriteFile(goAhead, nil, 0o600)
+		}
+		if i < 4 {
+			time.Sleep(100 * time.Millisecond) // the writer's pace, not a wait for an event
+		}
+	}
+	switch got := envHash(stdout, "A"); got {
+	case helper.Hash(v3):
+	case helper.Hash(v2):
+		t.Errorf("the new child has the value replaced while the old one stopped")
+	default:
+		t.Errorf("the new child has part of the value written while the old one stopped")
+	}
+	if n := stopAndCount(t, cmd, stdout, stderr, v1, v2, v3); n != 0 {
+		t.Errorf("the child was restarted %d more times, want none", n)
+	}
+}

@@ -564,6 +564,19 @@ func (r *rotator) movedFiles(values map[string]resolve.Value) map[string]resolve
 	return refs
 }
 
+// untilQuiet is how long until every watched file of values that changed
+// since it was read (see movedFiles) has gone unchanged for
+// rotation.debounce, by its modification time; 0 when all have.
+func (r *rotator) untilQuiet(values map[string]resolve.Value) time.Duration {
+	var wait time.Duration
+	for name := range r.movedFiles(values) {
+		if st, err := os.Stat(values[name].File.Path); err == nil {
+			wait = max(wait, time.Until(st.ModTime().Add(r.rot.Debounce)))
+		}
+	}
+	return wait
+}
+
 // adoptVersions records the versions of values read again that change
 // nothing for the child (a new version with the same data): the next poll
 // compares with them, and reads that document again only when it moves

@@ -347,8 +347,12 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		if err := s.endGroup(); err != nil {
 			return 0, false, nil
 		}
-		// A stop signal that came while endGroup waited (it forwarded
-		// it, and set stopping) ends the run here: no new child starts.
+		if !s.stopping {
+			s.awaitQuiet()
+		}
+		// A stop signal that came while endGroup or awaitQuiet waited (it
+		// forwarded it, and set stopping) ends the run here: no new child
+		// starts.
 		if !s.stopping {
 			if err := s.finishRestart(code); err != nil {
 				c, e := startFailure(err)
@@ -492,6 +496,43 @@ func (s *supervisor) endGroup() error {
 		}
 	}
 	return nil
+}
+
+// awaitQuiet waits, before a restart's new child starts, until the
+// watched files changed while the old child stopped have not changed for
+// rotation.debounce, as any change waits (at most ten debounces from
+// now): freshen then reads each whole. A file written in place as the
+// old child exited (a certificate copied in several writes, a shell's >
+// then >>) was read half-written, and the new child started with the
+// half, then was restarted again with the rest. Signals are handled
+// meanwhile, as endGroup does: a stop ends the run.
+func (s *supervisor) awaitQuiet() {
+	if s.rotator == nil || s.restarting == nil {
+		return
+	}
+	deadline := time.Now().Add(maxSettle * s.rotation.Debounce)
+	for {
+		wait := s.rotator.untilQuiet(s.restarting.values)
+		if wait <= 0 || s.stopping || !time.Now().Before(deadline) {
+			return
+		}
+		s.log.Debug("a secret file changed while the old child stopped is still being written; the new child starts once it is quiet", "wait", wait.Round(time.Millisecond).String())
+		timer := time.NewTimer(min(wait, time.Until(deadline)))
+		for waiting := true; waiting; {
+			select {
+			case sig := <-s.sigs:
+				if sig == syscall.SIGCHLD {
+					signals.Reap(s.child.Pid)
+				} else {
+					s.forward(sig)
+				}
+				waiting = !s.stopping
+			case <-timer.C:
+				waiting = false
+			}
+		}
+		timer.Stop()
+	}
 }
 
 // aloneInJob reports whether ward's own stdin and stdout (not the
