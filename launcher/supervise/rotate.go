@@ -955,26 +955,7 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 			if bases == nil || !bases[base] && !strings.HasPrefix(base, "..") {
 				continue
 			}
-			// A link may lead somewhere else now (a release directory
-			// swapped), or a name hold a new directory (the old one
-			// moved aside): watch what is there before the refresh
-			// reads, so that a change made after that read is an event.
-			// The directories the paths no longer pass through are let
-			// go, and those still named are watched again as files are
-			// (see rewatch): a release kept after the swap, or a
-			// directory moved aside, held its watch for good, one more
-			// each rotation, until the user's inotify watches ran out.
-			now := watchPoints(paths)
-			for d := range dirs {
-				if now[d] == nil {
-					w.Remove(d)
-				}
-			}
-			dirs = now
-			for d := range dirs {
-				rewatch(w, d)
-			}
-			watchContents(w, paths)
+			dirs = rewatchAll(w, paths, dirs)
 			select {
 			case r.triggers <- trigger{kind: fileChanged, path: ev.Name}:
 			case <-ctx.Done():
@@ -984,9 +965,50 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 			if !ok {
 				return
 			}
-			r.log.Warn("file watch error", "error", err.Error())
+			if !errors.Is(err, fsnotify.ErrEventOverflow) {
+				r.log.Warn("file watch error", "error", err.Error())
+				continue
+			}
+			// More happened in the watched directories than the kernel
+			// queues (fs.inotify.max_queued_events; ward stopped or
+			// frozen meanwhile, a deploy unpacking thousands of files
+			// beside a secret): the events past the queue are lost, a
+			// secret's change among them perhaps. Every watched file is
+			// looked at again, as a poll does; the child kept the old
+			// value until then, with a warning it could not act on.
+			r.log.Debug("the file watch's event queue overflowed; the watched files are looked at again", "error", err.Error())
+			dirs = rewatchAll(w, paths, dirs)
+			select {
+			case r.triggers <- trigger{kind: stampCheck}:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
+}
+
+// rewatchAll watches what paths lead to now and returns its watch
+// points (see watchPoints), dirs being those watched so far. A link may
+// lead somewhere else now (a release directory swapped), or a name hold
+// a new directory (the old one moved aside): what is there is watched
+// before the refresh reads, so that a change made after that read is an
+// event. The directories the paths no longer pass through are let go,
+// and those still named are watched again as files are (see rewatch): a
+// release kept after the swap, or a directory moved aside, held its
+// watch for good, one more each rotation, until the user's inotify
+// watches ran out.
+func rewatchAll(w *fsnotify.Watcher, paths []string, dirs map[string]map[string]bool) map[string]map[string]bool {
+	now := watchPoints(paths)
+	for d := range dirs {
+		if now[d] == nil {
+			w.Remove(d)
+		}
+	}
+	for d := range now {
+		rewatch(w, d)
+	}
+	watchContents(w, paths)
+	return now
 }
 
 // watchContents watches the files at paths themselves, besides their
