@@ -6,12 +6,15 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -63,5 +66,59 @@ func TestRotationAfterWatchQueueOverflow(t *testing.T) {
 	}
 	if n := stopAndCount(t, cmd, stdout, stderr, v1, v2); n != 0 {
 		t.Errorf("the child listed its environment %d more times after the restart, want 0", n)
+	}
+}
+
+// TestRestartOfStoppedChild: a rotation restart of a child that is
+// stopped (kill -STOP by an operator or a debugger, which ward as PID 1
+// leaves stopped until SIGCONT) continues it after the stop signal, so
+// that it acts on it and exits as it does on a stop, as a forwarded
+// SIGTERM does and as systemd's stop does. The stop signal stayed
+// pending: the child was killed at stop_timeout (old_exit 137) and the
+// restart took the whole of it.
+func TestRestartOfStoppedChild(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	w := newWardEnv(t)
+	v1, v2 := canary("stopped1"), canary("stopped2")
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  stop_timeout: 60s\n")
+	ward, _ := exec.LookPath("ward")
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "--log-level", "debug", "-m", m, "--",
+		"sh", "-c", `trap 'echo term; exit 3' TERM; echo ready; while :; do sleep 0.05; done`)
+	cmd.Env = w.env
+	stdout, stderr := startedLines(t, cmd)
+	if line, ok := <-stdout.ch; !ok || line != "ready" {
+		vaulttest.RequireIntegration(t, "the child did not start under unshare (no PID namespace here?)")
+	}
+	wardPid := childOf(t, cmd.Process.Pid)
+	child := onlyChild(t, wardPid)
+	stderr.waitForContaining("watching secret files")
+	syscall.Kill(child, syscall.SIGSTOP)
+	stderr.waitForContaining("it stays stopped until SIGCONT")
+
+	os.WriteFile(src+".new", []byte(v2), 0o600)
+	os.Rename(src+".new", src)
+	if line := stdout.next("the old child's answer to the stop signal"); line != "term" {
+		t.Fatalf("the old child printed %q, want term (it acts on the stop signal)", line)
+	}
+	if line := stdout.next("the new child"); line != "ready" {
+		t.Fatalf("the new child printed %q, want ready", line)
+	}
+	restarted := stderr.waitForContaining("child restarted with the new secrets")
+	if !strings.Contains(restarted, `"old_exit":3`) {
+		t.Errorf("the restart says %s; want the old child's own exit, 3", redactAll(restarted, v1, v2))
+	}
+	syscall.Kill(wardPid, syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 3 {
+		t.Errorf("ward exited %d, want the new child's 3", code)
+	}
+	for line := range stderr.ch {
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary is in ward's stderr")
+		}
 	}
 }

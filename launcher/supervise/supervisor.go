@@ -1021,6 +1021,12 @@ func (s *supervisor) stopChild() {
 	if err := signals.Send(s.child.Pid, s.rotation.StopSignal, true); err != nil {
 		s.log.Warn("cannot signal the child", "error", err.Error())
 	}
+	// A stopped child (kill -STOP by an operator or a debugger, which
+	// ward as PID 1 leaves so) acts on the stop signal only once
+	// continued, as for a forwarded one and as systemd's stop does: it
+	// stayed pending, and the child was killed at stop_timeout without
+	// the chance to finish its work, the restart taking all of it.
+	signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	if s.killTime == nil {
 		s.killTime = time.After(s.rotation.StopTimeout)
 	}
