@@ -630,9 +630,22 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 		return
 	}
-	if s.handlePending() {
+	ending, continued := s.handlePending()
+	if ending {
 		// Asked to end (a shell's kill %1 on a job that stopped again):
 		// the child was sent the signal and continued to act on it.
+		return
+	}
+	if continued {
+		// ward was stopped too, and continued since (kill -STOP of ward
+		// and of its child, then kill -CONT of ward; a tool that stops
+		// and continues a list of processes): the kernel hands the
+		// child's stop in before that SIGCONT. SIGCONT continues both;
+		// ward followed the child's earlier stop into a new stop of its
+		// own, after the SIGCONT meant to end it, and both stayed
+		// stopped (a SIGTERM then did nothing: a hang).
+		s.log.Debug("child stopped while ward was; ward was continued since, and continues it", "signal", signals.Name(sig))
+		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 		return
 	}
 	if (sig == syscall.SIGTTIN || sig == syscall.SIGTTOU) && s.takeTerminal() {
@@ -720,8 +733,10 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 
 // handlePending forwards the signals already waiting on ward's channel
 // (not SIGCHLD, left for the run loop to see) and reports whether one asks
-// the child to end: it is then continued, so it can.
-func (s *supervisor) handlePending() (ending bool) {
+// the child to end: it is then continued, so it can. continued reports a
+// SIGCONT of ward's among them, which the caller answers by continuing
+// the child.
+func (s *supervisor) handlePending() (ending, continued bool) {
 	var chld bool
 	for {
 		select {
@@ -733,7 +748,8 @@ func (s *supervisor) handlePending() (ending bool) {
 				ending = true
 				s.forward(sig)
 			case syscall.SIGCONT:
-				// Ward's own continue; the child's follows below.
+				// Ward's own continue; the child's follows in the caller.
+				continued = true
 			default:
 				s.forward(sig)
 			}
@@ -742,7 +758,7 @@ func (s *supervisor) handlePending() (ending bool) {
 				// Put it back for the run loop: a child may have exited.
 				s.requeue(syscall.SIGCHLD)
 			}
-			return ending
+			return ending, continued
 		}
 	}
 }
@@ -772,7 +788,8 @@ func (s *supervisor) handleUntilContinued() (ending bool) {
 					s.requeue(syscall.SIGCHLD)
 				}
 				// What came with the SIGCONT and after it.
-				return s.handlePending() || ending
+				more, _ := s.handlePending()
+				return more || ending
 			case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, s.rotation.StopSignal:
 				ending = true
 			}
@@ -781,7 +798,8 @@ func (s *supervisor) handleUntilContinued() (ending bool) {
 			if chld {
 				s.requeue(syscall.SIGCHLD)
 			}
-			return s.handlePending() || ending
+			more, _ := s.handlePending()
+			return more || ending
 		}
 	}
 }
