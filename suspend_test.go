@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -152,4 +153,67 @@ func TestContinueWardStoppedWithItsChild(t *testing.T) {
 	if code := exitWithin(t, cmd, 15*time.Second); code != 143 {
 		t.Errorf("ward exited %d, want 143", code)
 	}
+}
+
+// TestManifestChangeAfterWatchQueueOverflow: ward.yaml edited while ward
+// runs in a terminal, stopped meanwhile (a laptop's Ctrl-Z'd job, a
+// frozen VM), with more happening in the project's directory than the
+// kernel queues for the manifest's watch (a checkout, a generator
+// writing thousands of files there). The manifest's own event is lost
+// with the rest; ward, told of the overflow, looks at the manifest
+// again and warns that it changed. It said nothing.
+func TestManifestChangeAfterWatchQueueOverflow(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("mfoverflow"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	term := newTerminal(t, w)
+	term.send("WARD_LOG_FORMAT=text ward run -m " + m + " -- sh -c 'echo up; exec sleep 60'\r")
+	term.expect(`(?m)^up`)
+	ward := onlyChild(t, term.cmd.Process.Pid)
+	// Both watches (the local store's and the manifest's) are in place.
+	waitUntil(t, "ward's two inotify watches", func() bool { return inotifyWatches(ward) >= 2 })
+
+	syscall.Kill(ward, syscall.SIGSTOP)
+	waitState(t, "the stopped ward", ward, "T")
+	queued := 16384
+	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
+		queued, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	a, b := filepath.Join(w.dir, "generated-a"), filepath.Join(w.dir, "generated-b")
+	os.WriteFile(a, nil, 0o600)
+	for i := 0; i < queued/2+100; i++ {
+		if err := os.Rename(a, b); err != nil {
+			t.Fatal(err)
+		}
+		a, b = b, a
+	}
+	edited := m + ".swp"
+	if err := os.WriteFile(edited, []byte("version: 1\nenv:\n  A: local://app/a\n  PORT: {value: \"3001\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(edited, m); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(ward, syscall.SIGCONT)
+	term.expect(`the manifest changed[^\n]*` + regexp.QuoteMeta(m))
+	// The shell took the job for stopped, and its terminal back: ward
+	// runs on in the background, and is ended here.
+	syscall.Kill(ward, syscall.SIGTERM)
+	waitUntil(t, "ward to exit", func() bool { s := procState(ward); return s == "" || s == "Z" })
+}
+
+// inotifyWatches counts the watches of pid's inotify instances.
+func inotifyWatches(pid int) int {
+	n := 0
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); l != "anon_inode:inotify" {
+			continue
+		}
+		info, _ := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, fd.Name()))
+		if strings.Contains(string(info), "inotify wd:") {
+			n++
+		}
+	}
+	return n
 }
