@@ -5,6 +5,7 @@ package main
 // what ward tracks, then continued.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -216,4 +217,72 @@ func inotifyWatches(pid int) int {
 		}
 	}
 	return n
+}
+
+// TestLeasesEndingTogetherRestartOnce: ward, its store helper and its
+// child stopped together past the TTL of eight dynamic leases (a laptop
+// whose lid closed, a paused VM), then continued: every lease ends at
+// once, and the child is restarted once, with all eight new. Each
+// lease's end came as a trigger of its own and was acted on at once:
+// ten leases restarted the child six times in half a second.
+func TestLeasesEndingTogetherRestartOnce(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	const n = 8
+	body := "version: 1\nenv:\n"
+	var roles []string
+	for i := range n {
+		mount, role := srv.Database(t, pg, "3s", "10m")
+		// Vault names a role's users v-TOKEN-ROLE..., the role cut to 8 bytes.
+		roles = append(roles, role[:8])
+		body += fmt.Sprintf("  U%d: vault://%s/creds/%s#username\n", i, mount, role)
+	}
+	w := newWardEnv(t)
+	m := w.manifest(body + "rotation:\n  debounce: 2s\n  stop_timeout: 5s\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", "echo start; exec sleep 300")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("start")
+	ward := cmd.Process.Pid
+	var kids []int
+	waitUntil(t, "ward's child and its store helper", func() bool {
+		kids = kids[:0]
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", ward))
+		for _, f := range tasks {
+			b, _ := os.ReadFile(f)
+			for _, k := range strings.Fields(string(b)) {
+				pid, _ := strconv.Atoi(k)
+				kids = append(kids, pid)
+			}
+		}
+		return len(kids) == 2
+	})
+	all := append([]int{ward}, kids...)
+	for _, pid := range all {
+		syscall.Kill(pid, syscall.SIGSTOP)
+	}
+	for _, pid := range all {
+		waitState(t, "a stopped process", pid, "T")
+	}
+	// Past the leases' 3 s TTL: Vault revokes them meanwhile.
+	time.Sleep(6 * time.Second) // the length of the stop is the scenario
+	for _, pid := range all {
+		syscall.Kill(pid, syscall.SIGCONT)
+	}
+	restarted := stderr.waitForContaining("child restarted with the new secrets")
+	var changed struct{ Changed string }
+	json.Unmarshal([]byte(restarted), &changed)
+	if got := strings.Split(changed.Changed, ","); len(got) != n {
+		t.Errorf("the first restart after the stop changed %v, want all %d leased variables at once", got, n)
+	}
+	if line := stdout.next("the restarted child"); line != "start" {
+		t.Fatalf("the child printed %q", line)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 20*time.Second)
+	for _, part := range roles {
+		if left := pg.Roles(t, part); left != 0 {
+			t.Errorf("%d database roles of %s left after ward exited, want 0 (leases revoked on exit)", left, part)
+		}
+	}
 }

@@ -142,6 +142,16 @@ func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolv
 	}
 }
 
+// gatherWait is how long a lease ending (or credentials expiring) waits
+// for the others that end with it, before the restart: ward and its
+// helper stopped or frozen past their TTL (a laptop's lid, docker pause)
+// wake to every lease ending at once, and leases read at one start reach
+// their max TTL together. Their renewals fail within milliseconds of
+// each other; the restart came at the first, then again at each of the
+// rest (ten leases: six restarts in half a second). Short against the
+// room a lease's re-read leaves (rereadRoom in the Vault store, 30 s).
+const gatherWait = 250 * time.Millisecond
+
 // maxSettle bounds the debounce, in debounces from the first change: a
 // secret rewritten with new content more often than the debounce (a
 // misbehaving agent) still reaches the child.
@@ -262,8 +272,9 @@ func (r *rotator) run(ctx context.Context) {
 		case urgent:
 		case t.kind == leaseEnding || t.kind == expiring:
 			// A lease is about to end, or credentials are: no debounce
-			// may hold the restart past it.
-			debounce, urgent = time.After(0), true
+			// may hold the restart past it. The others that end with it
+			// are read meanwhile, for one restart (see gatherWait).
+			debounce, urgent = time.After(min(r.rot.Debounce, gatherWait)), true
 		case prev == nil:
 			debounce = time.After(r.rot.Debounce)
 			settleBy = time.Now().Add(maxSettle * r.rot.Debounce)
@@ -276,6 +287,12 @@ func (r *rotator) run(ctx context.Context) {
 			// an agent rewriting the same content holds nothing back.
 			debounce = time.After(settle())
 		}
+	}
+	take := func(t trigger) {
+		if t.kind == leaseEnding {
+			r.ending[t.lease] = t.ends
+		}
+		refresh(t)
 	}
 	for {
 		// The values behind the next plan, or the child's: the earliest
@@ -310,10 +327,7 @@ func (r *rotator) run(ctx context.Context) {
 				r.log.Debug("watching secret files for changes")
 			}
 		case t := <-r.triggers:
-			if t.kind == leaseEnding {
-				r.ending[t.lease] = t.ends
-			}
-			refresh(t)
+			take(t)
 		case <-expired:
 			r.checkExpired(ctx)
 		case old := <-r.drops:
@@ -339,7 +353,26 @@ func (r *rotator) run(ctx context.Context) {
 				}
 				break
 			}
+			if urgent {
+				// What else came meanwhile joins this restart: leases
+				// that ended together each came as a trigger of their
+				// own, and each was a restart of the child of its own.
+			drain:
+				for {
+					select {
+					case t := <-r.triggers:
+						take(t)
+					default:
+						break drain
+					}
+				}
+				if pending == nil {
+					urgent = false
+					break
+				}
+			}
 			urgent = false
+			debounce = nil
 			p := pending
 			pending = nil
 			if !r.propose(ctx, p) {
