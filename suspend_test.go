@@ -137,7 +137,12 @@ func TestContinueWardStoppedWithItsChild(t *testing.T) {
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo ready; while :; do sleep 0.05; done")
-	stdout, _ := started(t, cmd)
+	stdout, errs := started(t, cmd)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("ward's log:\n%s", errs.String())
+		}
+	})
 	stdout.waitFor("ready")
 	ward := cmd.Process.Pid
 	child := onlyChild(t, ward)
