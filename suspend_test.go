@@ -111,7 +111,16 @@ func TestRestartOfStoppedChild(t *testing.T) {
 	if line := stdout.next("the new child"); line != "ready" {
 		t.Fatalf("the new child printed %q, want ready", line)
 	}
-	restarted := stderr.waitForContaining("child restarted with the new secrets")
+	var logged []string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("ward's log after the SIGCONT:\n%s", strings.Join(logged, "\n"))
+		}
+	})
+	restarted := stderr.skipUntil("the restart", func(line string) bool {
+		logged = append(logged, line)
+		return strings.Contains(line, "child restarted with the new secrets")
+	})
 	if !strings.Contains(restarted, `"old_exit":3`) {
 		t.Errorf("the restart says %s; want the old child's own exit, 3", redactAll(restarted, v1, v2))
 	}
@@ -244,10 +253,20 @@ func TestLeasesEndingTogetherRestartOnce(t *testing.T) {
 	}
 	w := newWardEnv(t)
 	m := w.manifest(body + "rotation:\n  debounce: 2s\n  stop_timeout: 5s\n")
-	cmd := w.command("run", "-m", m, "--", "sh", "-c", "echo start; exec sleep 300")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo start; exec sleep 300")
 	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
 	stdout, stderr := startedLines(t, cmd)
 	stdout.waitFor("start")
+	// Every lease renewed once (the helper renews each as it takes it
+	// in): a renewal in flight at the stop is answered before it, and
+	// its lease is then taken for renewed at the wake (see the report).
+	renewed := map[string]bool{}
+	for len(renewed) < n {
+		line := stderr.waitForContaining("vault lease renewed")
+		var l struct{ Lease string }
+		json.Unmarshal([]byte(line), &l)
+		renewed[l.Lease] = true
+	}
 	ward := cmd.Process.Pid
 	var kids []int
 	waitUntil(t, "ward's child and its store helper", func() bool {
@@ -274,7 +293,16 @@ func TestLeasesEndingTogetherRestartOnce(t *testing.T) {
 	for _, pid := range all {
 		syscall.Kill(pid, syscall.SIGCONT)
 	}
-	restarted := stderr.waitForContaining("child restarted with the new secrets")
+	var logged []string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("ward's log after the SIGCONT:\n%s", strings.Join(logged, "\n"))
+		}
+	})
+	restarted := stderr.skipUntil("the restart", func(line string) bool {
+		logged = append(logged, line)
+		return strings.Contains(line, "child restarted with the new secrets")
+	})
 	var changed struct{ Changed string }
 	json.Unmarshal([]byte(restarted), &changed)
 	if got := strings.Split(changed.Changed, ","); len(got) != n {
