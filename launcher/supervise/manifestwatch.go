@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -92,8 +93,16 @@ func (w *manifestWatch) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case _, ok := <-fw.Errors:
+		case err, ok := <-fw.Errors:
 			if !ok {
+				return
+			}
+			// More happened in the directory than the kernel queues
+			// (fs.inotify.max_queued_events; ward stopped meanwhile, a
+			// checkout or a generator writing thousands of files there):
+			// the manifest's own event may be among those lost. It was
+			// never warned of.
+			if errors.Is(err, fsnotify.ErrEventOverflow) && w.changed() {
 				return
 			}
 		case ev, ok := <-fw.Events:

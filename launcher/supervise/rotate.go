@@ -150,6 +150,16 @@ func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolv
 	}
 }
 
+// gatherWait is how long a lease ending (or credentials expiring) waits
+// for the others that end with it, before the restart: ward and its
+// helper stopped or frozen past their TTL (a laptop's lid, docker pause)
+// wake to every lease ending at once, and leases read at one start reach
+// their max TTL together. Their renewals fail within milliseconds of
+// each other; the restart came at the first, then again at each of the
+// rest (ten leases: six restarts in half a second). Short against the
+// room a lease's re-read leaves (rereadRoom in the Vault store, 30 s).
+const gatherWait = 250 * time.Millisecond
+
 // maxSettle bounds the debounce, in debounces from the first change: a
 // secret rewritten with new content more often than the debounce (a
 // misbehaving agent) still reaches the child.
@@ -279,8 +289,9 @@ func (r *rotator) run(ctx context.Context) {
 		case urgent:
 		case t.kind == leaseEnding || t.kind == expiring:
 			// A lease is about to end, or credentials are: no debounce
-			// may hold the restart past it.
-			debounce, urgent = time.After(0), true
+			// may hold the restart past it. The others that end with it
+			// are read meanwhile, for one restart (see gatherWait).
+			debounce, urgent = time.After(min(r.rot.Debounce, gatherWait)), true
 		case prev == nil:
 			debounce = time.After(r.rot.Debounce)
 			settleBy = time.Now().Add(maxSettle * r.rot.Debounce)
@@ -293,6 +304,12 @@ func (r *rotator) run(ctx context.Context) {
 			// an agent rewriting the same content holds nothing back.
 			debounce = time.After(settle())
 		}
+	}
+	take := func(t trigger) {
+		if t.kind == leaseEnding {
+			r.ending[t.lease] = t.ends
+		}
+		refresh(t)
 	}
 	for {
 		// The values behind the next plan, or the child's: the earliest
@@ -327,10 +344,7 @@ func (r *rotator) run(ctx context.Context) {
 				r.log.Debug("watching secret files for changes")
 			}
 		case t := <-r.triggers:
-			if t.kind == leaseEnding {
-				r.ending[t.lease] = t.ends
-			}
-			refresh(t)
+			take(t)
 		case <-expired:
 			r.checkExpired(ctx)
 		case old := <-r.drops:
@@ -356,7 +370,26 @@ func (r *rotator) run(ctx context.Context) {
 				}
 				break
 			}
+			if urgent {
+				// What else came meanwhile joins this restart: leases
+				// that ended together each came as a trigger of their
+				// own, and each was a restart of the child of its own.
+			drain:
+				for {
+					select {
+					case t := <-r.triggers:
+						take(t)
+					default:
+						break drain
+					}
+				}
+				if pending == nil {
+					urgent = false
+					break
+				}
+			}
 			urgent = false
+			debounce = nil
 			p := pending
 			pending = nil
 			if !r.propose(ctx, p) {
@@ -1016,26 +1049,7 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 			if bases == nil || !bases[base] && !strings.HasPrefix(base, "..") {
 				continue
 			}
-			// A link may lead somewhere else now (a release directory
-			// swapped), or a name hold a new directory (the old one
-			// moved aside): watch what is there before the refresh
-			// reads, so that a change made after that read is an event.
-			// The directories the paths no longer pass through are let
-			// go, and those still named are watched again as files are
-			// (see rewatch): a release kept after the swap, or a
-			// directory moved aside, held its watch for good, one more
-			// each rotation, until the user's inotify watches ran out.
-			now := watchPoints(paths)
-			for d := range dirs {
-				if now[d] == nil {
-					w.Remove(d)
-				}
-			}
-			dirs = now
-			for d := range dirs {
-				rewatch(w, d)
-			}
-			watchContents(w, paths)
+			dirs = rewatchAll(w, paths, dirs)
 			select {
 			case r.triggers <- trigger{kind: fileChanged, path: ev.Name}:
 			case <-ctx.Done():
@@ -1045,9 +1059,50 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 			if !ok {
 				return
 			}
-			r.log.Warn("file watch error", "error", err.Error())
+			if !errors.Is(err, fsnotify.ErrEventOverflow) {
+				r.log.Warn("file watch error", "error", err.Error())
+				continue
+			}
+			// More happened in the watched directories than the kernel
+			// queues (fs.inotify.max_queued_events; ward stopped or
+			// frozen meanwhile, a deploy unpacking thousands of files
+			// beside a secret): the events past the queue are lost, a
+			// secret's change among them perhaps. Every watched file is
+			// looked at again, as a poll does; the child kept the old
+			// value until then, with a warning it could not act on.
+			r.log.Debug("the file watch's event queue overflowed; the watched files are looked at again", "error", err.Error())
+			dirs = rewatchAll(w, paths, dirs)
+			select {
+			case r.triggers <- trigger{kind: stampCheck}:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
+}
+
+// rewatchAll watches what paths lead to now and returns its watch
+// points (see watchPoints), dirs being those watched so far. A link may
+// lead somewhere else now (a release directory swapped), or a name hold
+// a new directory (the old one moved aside): what is there is watched
+// before the refresh reads, so that a change made after that read is an
+// event. The directories the paths no longer pass through are let go,
+// and those still named are watched again as files are (see rewatch): a
+// release kept after the swap, or a directory moved aside, held its
+// watch for good, one more each rotation, until the user's inotify
+// watches ran out.
+func rewatchAll(w *fsnotify.Watcher, paths []string, dirs map[string]map[string]bool) map[string]map[string]bool {
+	now := watchPoints(paths)
+	for d := range dirs {
+		if now[d] == nil {
+			w.Remove(d)
+		}
+	}
+	for d := range now {
+		rewatch(w, d)
+	}
+	watchContents(w, paths)
+	return now
 }
 
 // watchContents watches the files at paths themselves, besides their

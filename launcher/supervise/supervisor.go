@@ -671,9 +671,36 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 		return
 	}
-	if s.handlePending() {
+	// A SIGSTOP's stop (no terminal's: under --mask the pty session's
+	// leader stops with SIGSTOP for a Ctrl-Z) may have come while ward
+	// was stopped with the child: the SIGCONT that woke ward reaches the
+	// channel a moment after the child's stop, handled by another
+	// thread. It is waited for a moment (see stopFollowWait).
+	wait := time.Duration(0)
+	if sig == syscall.SIGSTOP && (s.out == nil || !s.out.session) {
+		wait = stopFollowWait
+	}
+	ending, continued := s.handlePending(wait)
+	if ending {
 		// Asked to end (a shell's kill %1 on a job that stopped again):
 		// the child was sent the signal and continued to act on it.
+		return
+	}
+	if continued {
+		// ward was stopped too, and continued since (kill -STOP of ward
+		// and of its child, then kill -CONT of ward; a tool that stops
+		// and continues a list of processes): the kernel hands the
+		// child's stop in before that SIGCONT. SIGCONT continues both;
+		// ward followed the child's earlier stop into a new stop of its
+		// own, after the SIGCONT meant to end it, and both stayed
+		// stopped (a SIGTERM then did nothing: a hang).
+		// As after a stop of ward's own: the terminal too, when ward has
+		// its foreground.
+		s.log.Debug("child stopped while ward was; ward was continued since, and continues it", "signal", signals.Name(sig))
+		if s.wantsTerminal || aloneInJob(s.opts.Stdin, s.opts.Stdout) {
+			s.wantsTerminal = s.takeTerminal() || s.wantsTerminal
+		}
+		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 		return
 	}
 	if (sig == syscall.SIGTTIN || sig == syscall.SIGTTOU) && s.takeTerminal() {
@@ -759,31 +786,60 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 	}
 }
 
+// stopFollowWait is how long ward, finding its child stopped by SIGSTOP,
+// waits for a SIGCONT of its own before it follows the child into the
+// stop. Both stopped (kill -STOP of each, a tool stopping a list of
+// processes), then ward continued: the kernel hands ward the child's
+// stop (SIGCHLD) and the SIGCONT at once, the lower-numbered SIGCHLD
+// first, and Go passes each on from whichever thread took it. Read
+// before the SIGCONT, the stop made ward stop again and stay so, with
+// the child (2 of 40 tries on two busy cores, after the pending SIGCONT
+// was already looked for). A SIGSTOP comes from elsewhere, not from a
+// terminal's Ctrl-Z: nobody waits at a prompt for it.
+const stopFollowWait = 200 * time.Millisecond
+
 // handlePending forwards the signals already waiting on ward's channel
 // (not SIGCHLD, left for the run loop to see) and reports whether one asks
-// the child to end: it is then continued, so it can.
-func (s *supervisor) handlePending() (ending bool) {
+// the child to end: it is then continued, so it can. continued reports a
+// SIGCONT of ward's among them, which the caller answers by continuing
+// the child; wait, when not zero, is how long a SIGCONT is waited for.
+func (s *supervisor) handlePending(wait time.Duration) (ending, continued bool) {
 	var chld bool
+	var timeout <-chan time.Time
+	if wait > 0 {
+		timeout = time.After(wait)
+	}
 	for {
-		select {
-		case sig := <-s.sigs:
-			switch sig {
-			case syscall.SIGCHLD:
-				chld = true
-			case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, s.rotation.StopSignal:
-				ending = true
-				s.forward(sig)
-			case syscall.SIGCONT:
-				// Ward's own continue; the child's follows below.
+		var sig os.Signal
+		if timeout != nil && !continued && !ending {
+			select {
+			case sig = <-s.sigs:
+			case <-timeout:
+				timeout = nil
+				continue
+			}
+		} else {
+			select {
+			case sig = <-s.sigs:
 			default:
-				s.forward(sig)
+				if chld {
+					// Put it back for the run loop: a child may have exited.
+					s.requeue(syscall.SIGCHLD)
+				}
+				return ending, continued
 			}
+		}
+		switch sig {
+		case syscall.SIGCHLD:
+			chld = true
+		case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, s.rotation.StopSignal:
+			ending = true
+			s.forward(sig)
+		case syscall.SIGCONT:
+			// Ward's own continue; the child's follows in the caller.
+			continued = true
 		default:
-			if chld {
-				// Put it back for the run loop: a child may have exited.
-				s.requeue(syscall.SIGCHLD)
-			}
-			return ending
+			s.forward(sig)
 		}
 	}
 }
@@ -813,7 +869,8 @@ func (s *supervisor) handleUntilContinued() (ending bool) {
 					s.requeue(syscall.SIGCHLD)
 				}
 				// What came with the SIGCONT and after it.
-				return s.handlePending() || ending
+				more, _ := s.handlePending(0)
+				return more || ending
 			case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, s.rotation.StopSignal:
 				ending = true
 			}
@@ -822,7 +879,8 @@ func (s *supervisor) handleUntilContinued() (ending bool) {
 			if chld {
 				s.requeue(syscall.SIGCHLD)
 			}
-			return s.handlePending() || ending
+			more, _ := s.handlePending(0)
+			return more || ending
 		}
 	}
 }
@@ -1084,6 +1142,12 @@ func (s *supervisor) stopChild() {
 	if err := signals.Send(s.child.Pid, s.rotation.StopSignal, true); err != nil {
 		s.log.Warn("cannot signal the child", "error", err.Error())
 	}
+	// A stopped child (kill -STOP by an operator or a debugger, which
+	// ward as PID 1 leaves so) acts on the stop signal only once
+	// continued, as for a forwarded one and as systemd's stop does: it
+	// stayed pending, and the child was killed at stop_timeout without
+	// the chance to finish its work, the restart taking all of it.
+	signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	if s.killTime == nil {
 		s.killTime = time.After(s.rotation.StopTimeout)
 	}
