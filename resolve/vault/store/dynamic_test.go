@@ -354,3 +354,50 @@ func TestStaticCredsOverdueBackOff(t *testing.T) {
 		t.Errorf("reads of a credential whose rotation stays overdue give it %v before the next read, want %v", waits, want)
 	}
 }
+
+// TestCloseRetriesAFailedRevocation: a revocation the database fails for
+// a moment (PostgreSQL's "tuple concurrently updated" when a ward exits
+// with several leases and their roles are dropped at once) is asked for
+// again, and the role is gone when Close returns. Here the role's
+// revocation statements fail the first time they run (a sequence is not
+// rolled back with the failed transaction). One failure used to leave the
+// credentials working until the lease's TTL ended.
+func TestCloseRetriesAFailedRevocation(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, dbRole := database(t, p, "5m", "10m")
+	seq := strings.ReplaceAll(dbRole, "-", "_") + "_revocations"
+	if _, err := p.Super("CREATE SEQUENCE " + seq); err != nil {
+		t.Fatalf("create sequence: %v", err)
+	}
+	t.Cleanup(func() { p.Super("DROP SEQUENCE IF EXISTS " + seq) })
+	srv.Write(t, mount+"/roles/"+dbRole, map[string]any{
+		"db_name":     "pg",
+		"default_ttl": "5m",
+		"max_ttl":     "10m",
+		"creation_statements": []string{
+			`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ward_pw;`,
+		},
+		"revocation_statements": []string{
+			`DO $$ BEGIN IF nextval('` + seq + `') < 2 THEN RAISE EXCEPTION 'the first revocation fails'; END IF; END $$;`,
+			`DROP ROLE IF EXISTS "{{name}}";`,
+		},
+	})
+	pol := policy(t, `
+path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
+path "sys/leases/revoke" { capabilities = ["update"] }
+`)
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
+	tc.secret(tok)
+	s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok})
+	user, pass, _ := tc.readCreds(s, "vault://"+mount+"/creds/"+dbRole, "fetch")
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %s", tc.text(err))
+	}
+	if _, err := p.Login(user, pass); err == nil {
+		t.Errorf("the role still logs in after Close")
+	}
+	if out, err := p.Super("SELECT last_value FROM " + seq); err != nil || out != "2" {
+		t.Errorf("the revocation statements ran %q times (%v), want 2", out, err)
+	}
+}

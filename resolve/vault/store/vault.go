@@ -464,20 +464,34 @@ func (s *Store) Revoke(ctx context.Context, lease *resolve.Lease) error {
 	return err
 }
 
+// revokeTries is how many times a revocation that the secret engine
+// failed is asked for. A database's revocation statements can fail for a
+// moment: PostgreSQL answers "tuple concurrently updated" when several of
+// its roles are dropped at once, as a ward that exits with eight leases
+// does. A lease left unrevoked lives on, with its credentials, until Vault
+// revokes it at the end of its TTL, which for a service may be hours.
+const revokeTries = 4
+
 func (s *Store) revoke(ctx context.Context, id string) error {
-	rep, err := s.leaseCall(ctx, "revoke", id)
-	switch {
-	case err != nil:
-		return fmt.Errorf("revoke the vault lease of %s: %w", leaseSource(id), err)
-	case rep.status == http.StatusForbidden:
-		return fmt.Errorf("revoke the vault lease of %s: %w: check that the token's policy grants \"update\" on sys/leases/revoke", leaseSource(id), ErrPermissionDenied)
-	case rep.leaseUnknown():
-		// Already gone: expired, or revoked with its token.
-	case rep.status >= 400:
-		return fmt.Errorf("revoke the vault lease of %s: %w", leaseSource(id), rep.err())
+	for try := 1; ; try++ {
+		rep, err := s.leaseCall(ctx, "revoke", id)
+		switch {
+		case err != nil:
+			return fmt.Errorf("revoke the vault lease of %s: %w", leaseSource(id), err)
+		case rep.status == http.StatusForbidden:
+			return fmt.Errorf("revoke the vault lease of %s: %w: check that the token's policy grants \"update\" on sys/leases/revoke", leaseSource(id), ErrPermissionDenied)
+		case rep.leaseUnknown():
+			// Already gone: expired, or revoked with its token.
+		case rep.status >= 400:
+			if try < revokeTries && resolve.Sleep(ctx, time.Duration(try)*100*time.Millisecond) {
+				s.log.Debug("vault lease revocation failed; asking again", "lease", leaseSource(id), "error", rep.err().Error())
+				continue
+			}
+			return fmt.Errorf("revoke the vault lease of %s: %w", leaseSource(id), rep.err())
+		}
+		s.log.Info("vault lease revoked", "lease", leaseSource(id))
+		return nil
 	}
-	s.log.Info("vault lease revoked", "lease", leaseSource(id))
-	return nil
 }
 
 // KeepLease renews lease with an api.LifetimeWatcher until it can no
