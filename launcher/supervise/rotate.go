@@ -946,6 +946,14 @@ func revokeLease(ctx context.Context, f *resolve.Fetcher, log *slog.Logger, v re
 		return
 	}
 	if err := keeper.Revoke(ctx, v.Lease); err != nil {
+		if ctx.Err() != nil {
+			// ward is stopping: its store still holds the lease and
+			// revokes it as it closes (unless revoke_on_exit is off). A
+			// warning per lease said "context canceled" of a lease that
+			// was then revoked.
+			log.Debug("revocation of the "+what+" left to the store's close: ward is stopping", "ref", v.Ref.Raw)
+			return
+		}
 		log.Warn("cannot revoke the "+what, "ref", v.Ref.Raw, "error", err.Error())
 	}
 }
