@@ -124,6 +124,42 @@ type supervisor struct {
 	// spared is set once ward has made its spare threads (see
 	// signals.SpareThreads).
 	spared bool
+	// forwarded is when ward last forwarded each signal that ends or
+	// reloads the child (see once).
+	forwarded map[syscall.Signal]time.Time
+}
+
+// repeatWindow is how soon after ward forwarded a signal that ends or
+// reloads the child the same signal again is one event delivered to ward
+// twice, not a second request. A wrapper in front of ward sends it to
+// ward and to its own process group, where ward is too: `timeout`
+// without --foreground, `su -c` and sudo without use_pty (which relay
+// it) under a `kill` of their group. The kernel merges the two copies
+// for a program run there without ward, which has not taken the first
+// yet when the second comes; ward had passed the first on by then, and
+// the child got two. A person's second Ctrl-C or `kill` comes later.
+const repeatWindow = 100 * time.Millisecond
+
+// once reports whether sig, a signal that ends or reloads the child, is
+// to be forwarded: not the second copy of one event (see repeatWindow).
+// A server that reads a second SIGTERM or SIGINT as "stop now" cut its
+// drain short.
+func (s *supervisor) once(sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, s.rotation.StopSignal:
+	default:
+		return true
+	}
+	now := time.Now()
+	if last, ok := s.forwarded[sig]; ok && now.Sub(last) < repeatWindow {
+		s.log.Debug("the same signal again at once: one event delivered twice (ward and its process group); not forwarded again", "signal", signals.Name(sig), "after", now.Sub(last).Round(time.Microsecond).String())
+		return false
+	}
+	if s.forwarded == nil {
+		s.forwarded = map[syscall.Signal]time.Time{}
+	}
+	s.forwarded[sig] = now
+	return true
 }
 
 func (s *supervisor) start() error {
@@ -823,6 +859,9 @@ func (s *supervisor) forward(sig os.Signal) {
 		return
 	}
 	ss := sig.(syscall.Signal)
+	if !s.once(ss) {
+		return
+	}
 	if ss == syscall.SIGINT || ss == syscall.SIGQUIT {
 		if s.keys == nil {
 			s.keys = map[syscall.Signal]bool{}
