@@ -4,7 +4,13 @@ package main
 // timeout, su, sudo, tini, dumb-init, and ward itself.
 
 import (
+	"bytes"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -63,4 +69,73 @@ func TestTimeoutSignalsChildOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNestedWardStopKillsInnerChild: `ward run -m outer.yaml -- ward run
+// -m inner.yaml -- program`, the outer manifest with a stop_timeout
+// shorter than the inner's (set to fit a platform's grace period; the
+// inner left at the default 7s), and a program that ignores SIGTERM,
+// stopped. At its stop_timeout the outer ward killed its child's group,
+// the inner ward alone: the program is in a group of the inner ward's
+// making, which the inner ward, killed, never signalled again. The
+// program was orphaned and ran on for good, with the inner manifest's
+// secret in its environment.
+func TestNestedWardStopKillsInnerChild(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("nested")
+	w.set("app/inner", secret)
+	outer := w.manifest("version: 1\nenv:\n  PLAIN: {value: x}\nrotation:\n  stop_timeout: 2s\n")
+	inner := w.manifest("version: 1\nenv:\n  INNER: local://app/inner\n")
+	cmd := w.command("run", "-m", outer, "--", "ward", "run", "-m", inner, "--", "helper", "ignore-term")
+	// A program left running holds ward's stdout and stderr: the wait
+	// for ward must not wait for those to close.
+	cmd.WaitDelay = time.Second
+	stdout, stderr := started(t, cmd)
+	stdout.waitFor("ready")
+	program := descendantRunning(t, cmd.Process.Pid, "helper", "ignore-term")
+	t.Cleanup(func() { syscall.Kill(program, syscall.SIGKILL) })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 137 {
+		t.Errorf("ward exited %d, want 137: the inner ward was killed at stop_timeout (stderr: %s)", code, redactAll(stderr.String(), secret))
+	}
+	if strings.Contains(stderr.String(), secret) {
+		t.Errorf("the canary is in ward's stderr")
+	}
+	waitUntil(t, "the inner ward's program to be killed with it", func() bool {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", program))
+		if err != nil {
+			return true
+		}
+		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
+		return len(f) > 0 && f[0] == "Z"
+	})
+}
+
+// descendantRunning returns the pid of the process below pid whose
+// command line is argv.
+func descendantRunning(t *testing.T, pid int, argv ...string) int {
+	t.Helper()
+	var found int
+	want := strings.Join(argv, "\x00") + "\x00"
+	waitUntil(t, "a process running "+strings.Join(argv, " ")+" below "+strconv.Itoa(pid), func() bool {
+		queue := []int{pid}
+		for len(queue) > 0 {
+			p := queue[0]
+			queue = queue[1:]
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); err == nil && string(b) == want {
+				found = p
+				return true
+			}
+			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p))
+			for _, task := range tasks {
+				b, _ := os.ReadFile(task)
+				for _, c := range strings.Fields(string(b)) {
+					n, _ := strconv.Atoi(c)
+					queue = append(queue, n)
+				}
+			}
+		}
+		return false
+	})
+	return found
 }

@@ -48,6 +48,32 @@ func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) {
 	return left
 }
 
+// SignalDescendants sends sig to every process below pid (its children,
+// theirs, and so on, zombies aside), whatever their process group or
+// session, and reports whether any was there. What the child started in
+// a group or session of its own (a nested `ward run`'s child, the shell
+// of `script -qc`) is beyond a signal to the child's group; once the
+// process between them dies, it is no longer below the child: the
+// caller signals these first.
+func SignalDescendants(pid int, sig syscall.Signal) (left bool) {
+	children := map[int][]int{}
+	eachProcess(func(p int) {
+		if st := procStat(p); st != nil && st.state != 'Z' {
+			children[st.ppid] = append(children[st.ppid], p)
+		}
+	})
+	below := slices.Clone(children[pid])
+	for i := 0; i < len(below) && i < 1<<16; i++ {
+		below = append(below, children[below[i]]...)
+	}
+	for _, p := range below {
+		if syscall.Kill(p, sig) == nil {
+			left = true
+		}
+	}
+	return left
+}
+
 // GroupShared reports whether ward's process group holds a process that is
 // neither ward, one of its ancestors (the shell or make that started it)
 // nor one of its descendants: another recipe of a `make -j`, another

@@ -450,8 +450,14 @@ func (s *supervisor) groupAlive() bool {
 // killGroup sends SIGKILL to the child's group, and in a pty session of
 // ours to the whole session: the child's own group there is not its
 // leader's, and killing the leader alone left a child that ignores
-// SIGTERM and SIGHUP running, holding the pty ward waits to drain.
+// SIGTERM and SIGHUP running, holding the pty ward waits to drain. What
+// runs below the child in a group or session of its own (the child of a
+// nested `ward run`, whose stop_timeout ends as ward's does, a hair
+// later; the shell of `script -qc`) is killed first: killed with the
+// child, the wrapper between them could not pass the kill on, and it ran
+// on, orphaned, with the secrets in its environment.
 func (s *supervisor) killGroup() {
+	signals.SignalDescendants(s.child.Pid, syscall.SIGKILL)
 	signals.Send(s.child.Pid, syscall.SIGKILL, false)
 	if s.session {
 		signals.SignalSession(s.child.Pid, syscall.SIGKILL)
