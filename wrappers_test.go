@@ -139,3 +139,24 @@ func descendantRunning(t *testing.T, pid int, argv ...string) int {
 	})
 	return found
 }
+
+// TestNestedWardRuntimeDir: `ward run -m outer.yaml -- ward run -m
+// inner.yaml -- program` (an entrypoint's ward, and a script's under
+// it) with $WARD_RUNTIME_DIR set, as in a pod whose /dev/shm is absent
+// or too small and whose memory emptyDir is the place for secret files.
+// The outer ward stripped the variable with ward's other settings: the
+// inner ward's files went to another tmpfs, or, in such a pod, nowhere
+// (125, and a hint to set $WARD_RUNTIME_DIR).
+func TestNestedWardRuntimeDir(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/inner", canary("nestedrt"))
+	outer := w.manifest("version: 1\nenv:\n  PLAIN: {value: x}\n")
+	inner := w.manifest("version: 1\nfiles:\n  - path: inner.txt\n    ref: local://app/inner\n    env: INNER_FILE\n")
+	code, stdout, stderr := w.run("run", "-m", outer, "--", "ward", "run", "-m", inner, "--", "sh", "-c", `test -s "$INNER_FILE" && echo "file at $INNER_FILE"`)
+	if code != 0 || !strings.HasPrefix(stdout, "file at "+w.runtime+"/") {
+		t.Errorf("the inner ward's file is not under $WARD_RUNTIME_DIR %s: exit code %d, %q (stderr: %s)", w.runtime, code, stdout, stderr)
+	}
+	if files := listFiles(t, w.runtime); len(files) != 0 {
+		t.Errorf("files left after the run: %v", files)
+	}
+}
