@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestTimeoutSignalsChildOnce: `timeout 60 ward run -- server` (a CI
@@ -158,5 +160,34 @@ func TestNestedWardRuntimeDir(t *testing.T) {
 	}
 	if files := listFiles(t, w.runtime); len(files) != 0 {
 		t.Errorf("files left after the run: %v", files)
+	}
+}
+
+// TestRunningChildNotContinued: an entrypoint script in bash that traps
+// SIGTERM to clean up, waiting with `sleep infinity & wait $!` as such
+// scripts do, and trapping SIGCONT too (to log a resume). ward sent
+// SIGCONT after every SIGTERM it forwarded, stopped child or not; bash
+// ran the SIGCONT trap, its `wait` returned 146, and the SIGTERM trap
+// never ran: the script ended with 146, its cleanup undone.
+func TestRunningChildNotContinued(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	script := `trap "echo cont" CONT; trap "echo term; exit 3" TERM; echo ready; sleep infinity & wait $!`
+	cmd := w.command("run", "-m", m, "--", "bash", "-c", script)
+	stdout, stderr := started(t, cmd)
+	stdout.waitFor("ready")
+	bash := descendantRunning(t, cmd.Process.Pid, "bash", "-c", script)
+	waitUntil(t, "bash to wait for its sleep", func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", bash))
+		return strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_WAIT4)+" ")
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	code := exitWithin(t, cmd, 30*time.Second)
+	var said []string
+	for line := range stdout.ch {
+		said = append(said, line)
+	}
+	if code != 3 || strings.Join(said, " ") != "term" {
+		t.Errorf("the script said %q and ward exited %d, want \"term\" and the trap's 3 (stderr: %s)", said, code, stderr)
 	}
 }

@@ -74,6 +74,26 @@ func SignalDescendants(pid int, sig syscall.Signal) (left bool) {
 	return left
 }
 
+// IsStopped reports whether process pid is stopped by a signal.
+func IsStopped(pid int) bool {
+	st := procStat(pid)
+	return st != nil && st.state == 'T'
+}
+
+// AnyStopped reports whether a process of process group pgid (of session
+// pgid when session is set) is stopped by a signal.
+func AnyStopped(pgid int, session bool) (stopped bool) {
+	eachProcess(func(pid int) {
+		if stopped {
+			return
+		}
+		if st := procStat(pid); st != nil && st.state == 'T' && (!session && st.pgrp == pgid || session && st.session == pgid) {
+			stopped = true
+		}
+	})
+	return stopped
+}
+
 // GroupShared reports whether ward's process group holds a process that is
 // neither ward, one of its ancestors (the shell or make that started it)
 // nor one of its descendants: another recipe of a `make -j`, another

@@ -447,6 +447,15 @@ func (s *supervisor) groupAlive() bool {
 	return signals.GroupAlive(s.child.Pid)
 }
 
+// stopped reports whether the child, or a process of its group (of its
+// pty session under --mask on a terminal) is stopped by a signal.
+func (s *supervisor) stopped() bool {
+	if s.opts.SignalChildOnly && !s.session {
+		return signals.IsStopped(s.child.Pid)
+	}
+	return signals.AnyStopped(s.child.Pid, s.session)
+}
+
 // killGroup sends SIGKILL to the child's group, and in a pty session of
 // ours to the whole session: the child's own group there is not its
 // leader's, and killing the leader alone left a child that ignores
@@ -881,9 +890,14 @@ func (s *supervisor) forward(sig os.Signal) {
 	} else if ss == syscall.SIGTSTP {
 		s.tstpSent = true
 	}
-	if ss == syscall.SIGTERM || ss == syscall.SIGINT || ss == syscall.SIGHUP || ss == s.rotation.StopSignal {
+	if (ss == syscall.SIGTERM || ss == syscall.SIGINT || ss == syscall.SIGHUP || ss == s.rotation.StopSignal) && s.stopped() {
 		// A stopped child acts on these only once continued (`kill %1`
-		// on a stopped job).
+		// on a stopped job). A running one is not sent SIGCONT: bash
+		// running a script that traps SIGCONT (and SIGTERM) lost the
+		// SIGTERM that came with it, and was killed at stop_timeout
+		// instead of running its trap; a program that redraws on
+		// SIGCONT redrew at every reload's SIGHUP. One that stops
+		// after this check is continued when it does (childStopped).
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	}
 	if ss == syscall.SIGINT || ss == syscall.SIGTERM {
