@@ -133,8 +133,8 @@ type supervisor struct {
 // reloads the child the same signal again is one event delivered to ward
 // twice, not a second request. A wrapper in front of ward sends it to
 // ward and to its own process group, where ward is too: `timeout`
-// without --foreground, `su -c` and sudo without use_pty (which relay
-// it) under a `kill` of their group. The kernel merges the two copies
+// without --foreground, and `su -c` and sudo (which relay it) under a
+// `kill` of their group. The kernel merges the two copies
 // for a program run there without ward, which has not taken the first
 // yet when the second comes; ward had passed the first on by then, and
 // the child got two. A person's second Ctrl-C or `kill` comes later.
