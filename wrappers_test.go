@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"golang.org/x/sys/unix"
 )
 
@@ -190,4 +191,34 @@ func TestRunningChildNotContinued(t *testing.T) {
 	if code != 3 || strings.Join(said, " ") != "term" {
 		t.Errorf("the script said %q and ward exited %d, want \"term\" and the trap's 3 (stderr: %s)", said, code, stderr)
 	}
+}
+
+// TestNestedWardKillSparesInnerHelpers: the stop of
+// TestNestedWardStopKillsInnerChild with the inner manifest reading a
+// dynamic database credential. The kill at the outer ward's stop_timeout
+// reaches what runs below its child, but not the inner ward's store
+// helper: that gives the inner ward's lease back once its ward is gone.
+// Killed with the rest, it left the database role until its TTL.
+func TestNestedWardKillSparesInnerHelpers(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, "1h", "2h")
+	w := newWardEnv(t)
+	outer := w.manifest("version: 1\nenv:\n  VAULT_TOKEN: env://VAULT_TOKEN\nrotation:\n  stop_timeout: 2s\n")
+	inner := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\n", mount, role, mount, role))
+	cmd := w.command("run", "-m", outer, "--", "ward", "run", "-m", inner, "--", "helper", "ignore-term")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	cmd.WaitDelay = time.Second
+	stdout, stderr := started(t, cmd)
+	stdout.waitFor("ready")
+	program := descendantRunning(t, cmd.Process.Pid, "helper", "ignore-term")
+	t.Cleanup(func() { syscall.Kill(program, syscall.SIGKILL) })
+	if n := pg.Roles(t, role[:8]); n != 1 {
+		t.Fatalf("%d database roles of the inner ward's Vault role, want 1", n)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 137 {
+		t.Errorf("ward exited %d, want 137 (stderr: %s)", code, stderr)
+	}
+	waitUntil(t, "the inner ward's lease to be given back", func() bool { return pg.Roles(t, role[:8]) == 0 })
 }

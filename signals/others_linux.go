@@ -50,12 +50,15 @@ func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) {
 
 // SignalDescendants sends sig to every process below pid (its children,
 // theirs, and so on, zombies aside), whatever their process group or
-// session, and reports whether any was there. What the child started in
-// a group or session of its own (a nested `ward run`'s child, the shell
-// of `script -qc`) is beyond a signal to the child's group; once the
-// process between them dies, it is no longer below the child: the
-// caller signals these first.
-func SignalDescendants(pid int, sig syscall.Signal) (left bool) {
+// session, but those whose first argument is spareArg, and reports
+// whether any was there. What the child started in a group or session
+// of its own (a nested `ward run`'s child, the shell of `script -qc`) is
+// beyond a signal to the child's group; once the process between them
+// dies, it is no longer below the child: the caller signals these first.
+// A nested ward's store helpers (spareArg is their protocol argument)
+// end by themselves once their ward is gone, after giving its leases
+// back: killed, they would leave them to expire.
+func SignalDescendants(pid int, sig syscall.Signal, spareArg string) (left bool) {
 	children := map[int][]int{}
 	eachProcess(func(p int) {
 		if st := procStat(p); st != nil && st.state != 'Z' {
@@ -67,6 +70,9 @@ func SignalDescendants(pid int, sig syscall.Signal) (left bool) {
 		below = append(below, children[below[i]]...)
 	}
 	for _, p := range below {
+		if spareArg != "" && firstArg(p) == spareArg {
+			continue
+		}
 		if syscall.Kill(p, sig) == nil {
 			left = true
 		}
@@ -92,6 +98,19 @@ func AnyStopped(pgid int, session bool) (stopped bool) {
 		}
 	})
 	return stopped
+}
+
+// firstArg is process pid's argv[1], "" when it has none or is gone.
+func firstArg(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return ""
+	}
+	args := strings.Split(string(b), "\x00")
+	if len(args) < 2 {
+		return ""
+	}
+	return args[1]
 }
 
 // GroupShared reports whether ward's process group holds a process that is

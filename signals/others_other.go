@@ -14,7 +14,9 @@ func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) { ret
 
 // SignalDescendants does nothing outside Linux, where ward reads no
 // /proc: the child's group is signalled as before.
-func SignalDescendants(pid int, sig syscall.Signal) (left bool) { return false }
+func SignalDescendants(pid int, sig syscall.Signal, spareArg string) (left bool) {
+	return false
+}
 
 // IsStopped is true outside Linux, where ward cannot tell: a SIGCONT
 // to a process that runs does nothing most programs notice.

@@ -20,6 +20,7 @@ import (
 	"github.com/wardsecrets/ward/launcher/secretdir"
 	"github.com/wardsecrets/ward/launcher/systemd"
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/remote"
 	"github.com/wardsecrets/ward/signals"
 )
 
@@ -464,9 +465,10 @@ func (s *supervisor) stopped() bool {
 // nested `ward run`, whose stop_timeout ends as ward's does, a hair
 // later; the shell of `script -qc`) is killed first: killed with the
 // child, the wrapper between them could not pass the kill on, and it ran
-// on, orphaned, with the secrets in its environment.
+// on, orphaned, with the secrets in its environment. A nested ward's
+// store helpers are left to give its leases back.
 func (s *supervisor) killGroup() {
-	signals.SignalDescendants(s.child.Pid, syscall.SIGKILL)
+	signals.SignalDescendants(s.child.Pid, syscall.SIGKILL, remote.ServeArg)
 	signals.Send(s.child.Pid, syscall.SIGKILL, false)
 	if s.session {
 		signals.SignalSession(s.child.Pid, syscall.SIGKILL)
