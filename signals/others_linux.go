@@ -48,6 +48,71 @@ func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) {
 	return left
 }
 
+// SignalDescendants sends sig to every process below pid (its children,
+// theirs, and so on, zombies aside), whatever their process group or
+// session, but those whose first argument is spareArg, and reports
+// whether any was there. What the child started in a group or session
+// of its own (a nested `ward run`'s child, the shell of `script -qc`) is
+// beyond a signal to the child's group; once the process between them
+// dies, it is no longer below the child: the caller signals these first.
+// A nested ward's store helpers (spareArg is their protocol argument)
+// end by themselves once their ward is gone, after giving its leases
+// back: killed, they would leave them to expire.
+func SignalDescendants(pid int, sig syscall.Signal, spareArg string) (left bool) {
+	children := map[int][]int{}
+	eachProcess(func(p int) {
+		if st := procStat(p); st != nil && st.state != 'Z' {
+			children[st.ppid] = append(children[st.ppid], p)
+		}
+	})
+	below := slices.Clone(children[pid])
+	for i := 0; i < len(below) && i < 1<<16; i++ {
+		below = append(below, children[below[i]]...)
+	}
+	for _, p := range below {
+		if spareArg != "" && firstArg(p) == spareArg {
+			continue
+		}
+		if syscall.Kill(p, sig) == nil {
+			left = true
+		}
+	}
+	return left
+}
+
+// IsStopped reports whether process pid is stopped by a signal.
+func IsStopped(pid int) bool {
+	st := procStat(pid)
+	return st != nil && st.state == 'T'
+}
+
+// AnyStopped reports whether a process of process group pgid (of session
+// pgid when session is set) is stopped by a signal.
+func AnyStopped(pgid int, session bool) (stopped bool) {
+	eachProcess(func(pid int) {
+		if stopped {
+			return
+		}
+		if st := procStat(pid); st != nil && st.state == 'T' && (!session && st.pgrp == pgid || session && st.session == pgid) {
+			stopped = true
+		}
+	})
+	return stopped
+}
+
+// firstArg is process pid's argv[1], "" when it has none or is gone.
+func firstArg(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return ""
+	}
+	args := strings.Split(string(b), "\x00")
+	if len(args) < 2 {
+		return ""
+	}
+	return args[1]
+}
+
 // GroupShared reports whether ward's process group holds a process that is
 // neither ward, one of its ancestors (the shell or make that started it)
 // nor one of its descendants: another recipe of a `make -j`, another

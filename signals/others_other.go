@@ -12,6 +12,19 @@ func SignalOthers(sig syscall.Signal, group int, spare []int) (left bool) { retu
 // the orphans of its child are not its own.
 func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) { return false }
 
+// SignalDescendants does nothing outside Linux, where ward reads no
+// /proc: the child's group is signalled as before.
+func SignalDescendants(pid int, sig syscall.Signal, spareArg string) (left bool) {
+	return false
+}
+
+// IsStopped is true outside Linux, where ward cannot tell: a SIGCONT
+// to a process that runs does nothing most programs notice.
+func IsStopped(pid int) bool { return true }
+
+// AnyStopped is true outside Linux, as IsStopped.
+func AnyStopped(pgid int, session bool) bool { return true }
+
 // GroupShared is false outside Linux, where ward cannot list its group's
 // processes: ward gives its child the terminal as before.
 func GroupShared() bool { return false }

@@ -66,8 +66,16 @@ type Input struct {
 }
 
 // credentialPatterns are stripped like Input.Credentials: ward's own
-// settings.
+// settings, but for passedSettings.
 var credentialPatterns = []string{"WARD_*"}
+
+// passedSettings are ward's settings that say where, not how: the child
+// gets them as any inherited variable, so that a ward it runs (a script's
+// `ward run` under an entrypoint's) finds what ward found. Stripped,
+// $WARD_RUNTIME_DIR (a pod's memory emptyDir where /dev/shm is absent or
+// too small) sent the inner ward's secret files to another place, or to
+// none: it failed with 125, and a hint to set the variable that was set.
+var passedSettings = []string{"WARD_RUNTIME_DIR"}
 
 // processMarkers are the variables CI runners find a job's processes by,
 // reading every process's /proc/PID/environ, to kill what the job left
@@ -328,7 +336,7 @@ func InheritEnv(parent []string, inh manifest.Inherit, deny, credentials []strin
 		if MatchAny(deny, name) {
 			continue
 		}
-		if !declared[name] && (slices.Contains(credentials, name) || MatchAny(credentialPatterns, name)) {
+		if !declared[name] && (slices.Contains(credentials, name) || MatchAny(credentialPatterns, name) && !slices.Contains(passedSettings, name)) {
 			continue
 		}
 		out = append(out, kv)

@@ -20,6 +20,7 @@ import (
 	"github.com/wardsecrets/ward/launcher/secretdir"
 	"github.com/wardsecrets/ward/launcher/systemd"
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/remote"
 	"github.com/wardsecrets/ward/signals"
 )
 
@@ -124,6 +125,42 @@ type supervisor struct {
 	// spared is set once ward has made its spare threads (see
 	// signals.SpareThreads).
 	spared bool
+	// forwarded is when ward last forwarded each signal that ends or
+	// reloads the child (see once).
+	forwarded map[syscall.Signal]time.Time
+}
+
+// repeatWindow is how soon after ward forwarded a signal that ends or
+// reloads the child the same signal again is one event delivered to ward
+// twice, not a second request. A wrapper in front of ward sends it to
+// ward and to its own process group, where ward is too: `timeout`
+// without --foreground, and `su -c` and sudo (which relay it) under a
+// `kill` of their group. The kernel merges the two copies
+// for a program run there without ward, which has not taken the first
+// yet when the second comes; ward had passed the first on by then, and
+// the child got two. A person's second Ctrl-C or `kill` comes later.
+const repeatWindow = 100 * time.Millisecond
+
+// once reports whether sig, a signal that ends or reloads the child, is
+// to be forwarded: not the second copy of one event (see repeatWindow).
+// A server that reads a second SIGTERM or SIGINT as "stop now" cut its
+// drain short.
+func (s *supervisor) once(sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, s.rotation.StopSignal:
+	default:
+		return true
+	}
+	now := time.Now()
+	if last, ok := s.forwarded[sig]; ok && now.Sub(last) < repeatWindow {
+		s.log.Debug("the same signal again at once: one event delivered twice (ward and its process group); not forwarded again", "signal", signals.Name(sig), "after", now.Sub(last).Round(time.Microsecond).String())
+		return false
+	}
+	if s.forwarded == nil {
+		s.forwarded = map[syscall.Signal]time.Time{}
+	}
+	s.forwarded[sig] = now
+	return true
 }
 
 func (s *supervisor) start() error {
@@ -415,11 +452,27 @@ func (s *supervisor) groupAlive() bool {
 	return signals.GroupAlive(s.child.Pid)
 }
 
+// stopped reports whether the child, or a process of its group (of its
+// pty session under --mask on a terminal) is stopped by a signal.
+func (s *supervisor) stopped() bool {
+	if s.opts.SignalChildOnly && !s.session {
+		return signals.IsStopped(s.child.Pid)
+	}
+	return signals.AnyStopped(s.child.Pid, s.session)
+}
+
 // killGroup sends SIGKILL to the child's group, and in a pty session of
 // ours to the whole session: the child's own group there is not its
 // leader's, and killing the leader alone left a child that ignores
-// SIGTERM and SIGHUP running, holding the pty ward waits to drain.
+// SIGTERM and SIGHUP running, holding the pty ward waits to drain. What
+// runs below the child in a group or session of its own (the child of a
+// nested `ward run`, whose stop_timeout ends as ward's does, a hair
+// later; the shell of `script -qc`) is killed first: killed with the
+// child, the wrapper between them could not pass the kill on, and it ran
+// on, orphaned, with the secrets in its environment. A nested ward's
+// store helpers are left to give its leases back.
 func (s *supervisor) killGroup() {
+	signals.SignalDescendants(s.child.Pid, syscall.SIGKILL, remote.ServeArg)
 	signals.Send(s.child.Pid, syscall.SIGKILL, false)
 	if s.session {
 		signals.SignalSession(s.child.Pid, syscall.SIGKILL)
@@ -922,6 +975,9 @@ func (s *supervisor) forward(sig os.Signal) {
 		return
 	}
 	ss := sig.(syscall.Signal)
+	if !s.once(ss) {
+		return
+	}
 	if ss == syscall.SIGINT || ss == syscall.SIGQUIT {
 		if s.keys == nil {
 			s.keys = map[syscall.Signal]bool{}
@@ -935,9 +991,14 @@ func (s *supervisor) forward(sig os.Signal) {
 	} else if ss == syscall.SIGTSTP {
 		s.tstpSent = true
 	}
-	if ss == syscall.SIGTERM || ss == syscall.SIGINT || ss == syscall.SIGHUP || ss == s.rotation.StopSignal {
+	if (ss == syscall.SIGTERM || ss == syscall.SIGINT || ss == syscall.SIGHUP || ss == s.rotation.StopSignal) && s.stopped() {
 		// A stopped child acts on these only once continued (`kill %1`
-		// on a stopped job).
+		// on a stopped job). A running one is not sent SIGCONT: bash
+		// running a script that traps SIGCONT (and SIGTERM) lost the
+		// SIGTERM that came with it, and was killed at stop_timeout
+		// instead of running its trap; a program that redraws on
+		// SIGCONT redrew at every reload's SIGHUP. One that stops
+		// after this check is continued when it does (childStopped).
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 	}
 	if ss == syscall.SIGINT || ss == syscall.SIGTERM {
