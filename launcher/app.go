@@ -38,6 +38,7 @@ func Main(args []string, stdio IO) int {
 		}
 	}
 	app := NewApp(stdio)
+	unsetEmptyFlagVars(app)
 	err := app.Run(withFlagsFirst(app, helpFirst(app, args)))
 	if err == nil {
 		return 0
@@ -153,6 +154,34 @@ func hideHelpCommands(cmds []*cli.Command) {
 		}
 		hideHelpCommands(c.Subcommands)
 	}
+}
+
+// unsetEmptyFlagVars removes from ward's environment each WARD_*
+// variable that stands for a flag and is empty (a CI variable not
+// defined, `WARD_CI_MASK: ${{ vars.WARD_CI_MASK }}`), so that it counts as
+// unset, as the README says: urfave/cli takes an empty variable for a
+// value, "" for a string flag (WARD_MANIFEST= made ward init write a file
+// named "") and false for a boolean one (WARD_CI_MASK= turned the GitHub
+// Actions masking off). WARD_* variables never reach the child.
+func unsetEmptyFlagVars(app *cli.App) {
+	var walk func(flags []cli.Flag, cmds []*cli.Command)
+	walk = func(flags []cli.Flag, cmds []*cli.Command) {
+		for _, f := range flags {
+			d, ok := f.(cli.DocGenerationFlag)
+			if !ok {
+				continue
+			}
+			for _, name := range d.GetEnvVars() {
+				if v, set := os.LookupEnv(name); set && v == "" {
+					os.Unsetenv(name)
+				}
+			}
+		}
+		for _, c := range cmds {
+			walk(c.Flags, c.Subcommands)
+		}
+	}
+	walk(app.Flags, app.Commands)
 }
 
 // defaultManifest is the manifest's name when no flag names one.
