@@ -55,3 +55,33 @@ func TestEmptyWardVariablesCountAsUnset(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyManifestFlag: `ward run -m "$MANIFEST" -- deploy` with MANIFEST
+// unset in a script is refused, as -p "" is: run, check and scan read
+// the nearest ward.yaml instead (here the one beside them, whose value
+// the program then got), and init and import failed with "write :
+// rename ./...123.tmp : no such file or directory".
+func TestEmptyManifestFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "-m", "", "--", "helper", "exit", "0"},
+		{"run", "--manifest=", "--", "helper", "exit", "0"},
+		{"check", "-m", ""},
+		{"scan", "-m", ""},
+		{"init", "-m", ""},
+		{"import", "--manifest", ""},
+	} {
+		t.Run(strings.Join(args[:3], " "), func(t *testing.T) {
+			w := newWardEnv(t)
+			if err := os.WriteFile(filepath.Join(w.dir, "ward.yaml"), []byte("version: 1\nenv:\n  A: {value: dev}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(w.dir, ".env"), []byte("PORT=8080\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, stderr := w.run(args...)
+			if code != 125 || !strings.Contains(stderr, "the -m flag names no manifest: it is empty") {
+				t.Errorf("ward %s: exit code %d, want 125 with \"the -m flag names no manifest\"\n%s", strings.Join(args, " "), code, stderr)
+			}
+		})
+	}
+}

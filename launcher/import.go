@@ -78,7 +78,10 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	if c.NArg() > 1 {
 		return failure.New(fmt.Errorf("want at most one FILE, got %d arguments", c.NArg()), "write: ward import [flags] [FILE]")
 	}
-	if c.String("manifest") == "-" {
+	switch c.String("manifest") {
+	case "":
+		return emptyManifest("import")
+	case "-":
 		_, err := stdinManifest("import")
 		return err
 	}

@@ -37,7 +37,10 @@ func cmdInit(c *cli.Context, stdio IO) error {
 		return failure.New(fmt.Errorf("want no arguments, got %d", c.NArg()), "name the manifest with -m FILE")
 	}
 	path := c.String("manifest")
-	if path == "-" {
+	switch path {
+	case "":
+		return emptyManifest("init")
+	case "-":
 		_, err := stdinManifest("init")
 		return err
 	}

@@ -48,8 +48,11 @@ func loadManifest(c *cli.Context, log *slog.Logger) (*manifest.Manifest, *manife
 // $WARD_MANIFEST names, else the one findManifest finds (an empty
 // $WARD_MANIFEST names none).
 func manifestFile(c *cli.Context) (string, error) {
-	if file := c.String("manifest"); c.IsSet("manifest") && file != "" {
-		if file == "-" {
+	if file := c.String("manifest"); c.IsSet("manifest") {
+		switch file {
+		case "":
+			return "", emptyManifest(c.Command.Name)
+		case "-":
 			return stdinManifest(c.Command.Name)
 		}
 		return file, nil
@@ -59,6 +62,18 @@ func manifestFile(c *cli.Context) (string, error) {
 		return "", failure.New(err, "name the manifest with -m")
 	}
 	return findManifest(wd, defaultManifest)
+}
+
+// emptyManifest is the error for -m "" typed out (-m "$MANIFEST" with
+// the variable unset in a script): as for -p "", ward takes no other
+// manifest in its place, which could be another environment's. (An empty
+// $WARD_MANIFEST counts as unset: see unsetEmptyFlagVars.)
+func emptyManifest(command string) error {
+	hint := "leave out -m for the nearest " + defaultManifest
+	if command == "init" || command == "import" {
+		hint = "leave out -m for " + defaultManifest + " in this directory"
+	}
+	return failure.New(errors.New("the -m flag names no manifest: it is empty"), hint)
 }
 
 // stdinManifest is -m -: the manifest on standard input, as `ward import -`
