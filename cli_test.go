@@ -85,3 +85,42 @@ func TestEmptyManifestFlag(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputToAFullDisk: `ward local get NAME > file` (and what the other
+// commands print for scripts) on a full file system, here /dev/full,
+// whose every write fails with ENOSPC as a full disk's does. ward ends
+// with 125 and says the output is incomplete; it exited 0, and the script
+// went on with an empty file for the secret.
+func TestOutputToAFullDisk(t *testing.T) {
+	w := newWardEnv(t)
+	v := canary("full")
+	w.set("app/token", v)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+	for _, args := range [][]string{
+		{"local", "get", "app/token"},
+		{"local", "list"},
+		{"local", "history", "app/token"},
+		{"check", "-m", m},
+		{"check", "--resolve", "-m", m},
+		{"version"},
+		{"help", "run"},
+		{"completion", "bash"},
+	} {
+		full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := w.command(args...)
+		cmd.Stdout = full
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		code := exitCode(t, cmd.Run())
+		full.Close()
+		if strings.Contains(stderr.String(), v) {
+			t.Errorf("ward %s: the value is in ward's stderr", strings.Join(args, " "))
+		}
+		if code != 125 || !strings.Contains(stderr.String(), "no space left on device") {
+			t.Errorf("ward %s > /dev/full: exit code %d, want 125 naming the failed write\n%s", strings.Join(args, " "), code, stderr.String())
+		}
+	}
+}

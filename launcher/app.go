@@ -41,6 +41,9 @@ func Main(args []string, stdio IO) int {
 	unsetEmptyFlagVars(app)
 	err := app.Run(withFlagsFirst(app, helpFirst(app, args)))
 	if err == nil {
+		err = app.Writer.(*output).failed()
+	}
+	if err == nil {
 		return 0
 	}
 	report(signals.Writer(stdio.Stderr), err)
@@ -72,6 +75,33 @@ func report(w io.Writer, err error) {
 	}
 }
 
+// output is ward's stdout for what its commands print for scripts to
+// read (a value, names, a check's table, a help page, a completion
+// script), through c.App.Writer: it keeps the first write that fails, so
+// that a command whose output was lost (a full disk, /dev/full) ends with
+// 125 and says so. `ward local get NAME > file` on a full file system
+// exited 0 with the file empty.
+type output struct {
+	f   *os.File
+	err error
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	n, err := o.f.Write(p)
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return n, err
+}
+
+// failed is the error for output that was not all written, or nil.
+func (o *output) failed() error {
+	if o.err == nil {
+		return nil
+	}
+	return failure.New(o.err, "what ward printed is incomplete: free space where standard output goes, or send it elsewhere")
+}
+
 // exitCode ends a command with a code and nothing to print (the child's
 // status, scan's 1).
 func exitCode(code int) error {
@@ -87,7 +117,7 @@ func NewApp(stdio IO) *cli.App {
 		Name:      "ward",
 		Usage:     "run a program with its secrets, resolved from a store",
 		Version:   Version(),
-		Writer:    stdio.Stdout,
+		Writer:    &output{f: stdio.Stdout},
 		ErrWriter: stdio.Stderr,
 		Reader:    stdio.Stdin,
 		// ward's own help command replaces urfave/cli's, so the help flag

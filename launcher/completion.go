@@ -35,8 +35,8 @@ Example:
 			if !ok {
 				return failure.New(fmt.Errorf("unknown shell %q", c.Args().First()), "choose one of: "+strings.Join(completionShells, ", "))
 			}
-			_, err := fmt.Fprint(stdio.Stdout, script)
-			return err
+			fmt.Fprint(c.App.Writer, script)
+			return nil
 		},
 	}
 }

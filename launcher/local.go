@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -210,7 +211,7 @@ func localHistory(c *cli.Context, stdio IO) error {
 			if e.RestoredFrom != 0 {
 				note += fmt.Sprintf("\trestored from v%d", e.RestoredFrom)
 			}
-			fmt.Fprintf(stdio.Stdout, "v%d\t%s%s\n", e.Version, e.Updated.UTC().Format("2006-01-02T15:04:05Z"), note)
+			fmt.Fprintf(c.App.Writer, "v%d\t%s%s\n", e.Version, e.Updated.UTC().Format("2006-01-02T15:04:05Z"), note)
 		}
 		return nil
 	})
@@ -223,9 +224,9 @@ func localGet(c *cli.Context, stdio IO) error {
 			return err
 		}
 		defer clear(v)
-		stdio.Stdout.Write(v)
+		c.App.Writer.Write(v)
 		if term.IsTerminal(int(stdio.Stdout.Fd())) {
-			stdio.Stdout.Write([]byte("\n"))
+			c.App.Writer.Write([]byte("\n"))
 		}
 		return nil
 	})
@@ -243,8 +244,10 @@ func localList(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return failure.New(err, "")
 	}
+	w := bufio.NewWriter(c.App.Writer)
+	defer w.Flush()
 	for _, e := range entries {
-		fmt.Fprintf(stdio.Stdout, "%s\tv%d\t%s\n", e.Name, e.Version, e.Updated.Format("2006-01-02T15:04:05Z"))
+		fmt.Fprintf(w, "%s\tv%d\t%s\n", e.Name, e.Version, e.Updated.Format("2006-01-02T15:04:05Z"))
 	}
 	return nil
 }

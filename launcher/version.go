@@ -38,7 +38,7 @@ func versionCommand(stdio IO) *cli.Command {
 		Description: `Example:
    ward version`,
 		Action: func(c *cli.Context) error {
-			fmt.Fprintln(stdio.Stdout, versionLine())
+			fmt.Fprintln(c.App.Writer, versionLine())
 			return nil
 		},
 	}
