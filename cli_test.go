@@ -124,3 +124,34 @@ func TestOutputToAFullDisk(t *testing.T) {
 		}
 	}
 }
+
+// TestTypos: a flag or command typed with a typo, and a command's flag
+// typed before the command's name. The error names the flag as it was
+// typed, and the hint the flag or command meant, or where the flag goes.
+// It said "flag provided but not defined: -maks" (for --maks) with "see:
+// ward run --help", and for `ward -m ward.yaml run` "see: ward --help", a
+// page that has no -m; an unknown command's hint listed the commands.
+func TestTypos(t *testing.T) {
+	w := newWardEnv(t)
+	tests := []struct {
+		args        []string
+		error, hint string
+	}{
+		{[]string{"run", "--maks", "--", "helper", "exit", "0"}, "unknown flag --maks", "did you mean --mask? (see: ward run --help)"},
+		{[]string{"check", "--reslove"}, "unknown flag --reslove", "did you mean --resolve? (see: ward check --help)"},
+		{[]string{"local", "rollback", "--too", "3", "a/b"}, "unknown flag --too", "did you mean --to? (see: ward local rollback --help)"},
+		{[]string{"run", "-x", "--", "helper", "exit", "0"}, "unknown flag -x", "see: ward run --help"},
+		{[]string{"-m", "ward.yaml", "run", "--", "helper", "exit", "0"}, "unknown flag -m", "-m is a flag of ward run, check, scan, import, init: write it after the command's name (ward run -m ...)"},
+		{[]string{"--mask", "run", "--", "helper", "exit", "0"}, "unknown flag --mask", "--mask is a flag of ward run: write it after the command's name (ward run --mask ...)"},
+		{[]string{"chek"}, `unknown command "chek"`, "did you mean ward check? the commands are run, check, local, scan, version, import, init, completion (see: ward help)"},
+		{[]string{"local", "gte", "a/b"}, `unknown command "gte"`, "did you mean ward local get? the commands of ward local are set, get, list, history, rollback, rm (see: ward help local)"},
+		{[]string{"xyz"}, `unknown command "xyz"`, "the commands are run, check, local, scan, version, import, init, completion (see: ward help)"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := w.run(tt.args...)
+		want := "ward: error: " + tt.error + "\nward: hint: " + tt.hint + "\n"
+		if code != 125 || stdout != "" || stderr != want {
+			t.Errorf("ward %s: exit code %d, stdout %q, stderr:\n%s\nwant 125 and:\n%s", strings.Join(tt.args, " "), code, stdout, stderr, want)
+		}
+	}
+}

@@ -159,7 +159,48 @@ func usageError(c *cli.Context, err error, _ bool) error {
 			names = append([]string{l.Command.Name}, names...)
 		}
 	}
-	return failure.New(err, "see: "+strings.Join(append([]string{"ward"}, names...), " ")+" --help")
+	see := "see: " + strings.Join(append([]string{"ward"}, names...), " ") + " --help"
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		return unknownFlag(c, name, see)
+	}
+	return failure.New(err, see)
+}
+
+// unknownFlag is the error for a flag the command does not have, named
+// as it is typed (--maks, where the flag parser says -maks), with the
+// command's flag it is a typo of, or, at ward's own level (ward -m FILE
+// run), the commands that have it: a command's flags go after its name.
+func unknownFlag(c *cli.Context, name, see string) error {
+	err := fmt.Errorf("unknown flag %s", dashed(name))
+	if c.Command == nil || c.Command.Name == c.App.Name {
+		var in []string
+		for _, cmd := range c.App.Commands {
+			if !cmd.Hidden && lookupFlag(cmd.Flags, name) != nil {
+				in = append(in, cmd.Name)
+			}
+		}
+		if len(in) > 0 {
+			return failure.New(err, fmt.Sprintf("%s is a flag of ward %s: write it after the command's name (ward %s %s ...)", dashed(name), strings.Join(in, ", "), in[0], dashed(name)))
+		}
+	}
+	var flags []string
+	if c.Command != nil {
+		for _, f := range c.Command.VisibleFlags() {
+			flags = append(flags, f.Names()...)
+		}
+	}
+	if near := nearest(name, flags); near != "" {
+		return failure.New(err, "did you mean "+dashed(near)+"? ("+see+")")
+	}
+	return failure.New(err, see)
+}
+
+// dashed is a flag's name as it is typed: -m, --manifest.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }
 
 func setUsageError(cmds []*cli.Command) {
