@@ -155,3 +155,20 @@ func TestTypos(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionDescriptions: the descriptions zsh and fish show beside
+// each flag read as the help page's do. They showed the backquotes that
+// mark a value's placeholder for the help page: "the manifest `FILE`",
+// "`PREFIX` of the local store names".
+func TestCompletionDescriptions(t *testing.T) {
+	w := newWardEnv(t)
+	for _, args := range [][]string{{"run", "--"}, {"import", "--"}, {"local", "rollback", "--"}, {"check", "-"}} {
+		code, stdout, stderr := w.run(append([]string{"__complete"}, args...)...)
+		if code != 0 || stderr != "" || !strings.Contains(stdout, "\t") {
+			t.Fatalf("ward __complete %s: exit code %d, stdout %q, stderr %q", strings.Join(args, " "), code, stdout, stderr)
+		}
+		if strings.Contains(stdout, "`") {
+			t.Errorf("ward __complete %s: a description holds a backquote:\n%s", strings.Join(args, " "), stdout)
+		}
+	}
+}

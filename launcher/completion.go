@@ -21,7 +21,8 @@ func completionCommand(stdio IO) *cli.Command {
 		ArgsUsage: "bash|zsh|fish",
 		Description: `The scripts ask ward what may come next: commands, flags, the manifest's
 profiles after -p, files after -m, levels and formats after --log-level and
---log-format, the local store's names after ward local get, programs after --.
+--log-format, the local store's names after ward local get, set, rm, history and
+rollback, and programs, then files, after ward run (or --).
 
 Example:
    source <(ward completion bash)                                   # in ~/.bashrc
@@ -194,7 +195,9 @@ func flagNames(flags []cli.Flag, before []string, cur string) []string {
 		}
 		usage := ""
 		if d, ok := f.(cli.DocGenerationFlag); ok {
-			usage = d.GetUsage()
+			// Without the backquotes that mark the value's placeholder
+			// for the help page (the manifest `FILE`), as it shows them.
+			usage = strings.Replace(d.GetUsage(), "`", "", 2)
 		}
 		for _, n := range f.Names() {
 			name := "--" + n
