@@ -172,3 +172,29 @@ func TestCompletionDescriptions(t *testing.T) {
 		}
 	}
 }
+
+// TestArgumentCounts: a command given the wrong number of arguments
+// says how to write it. `ward local get` (or rm, history, rollback) with
+// no NAME, or two, said "values are read from stdin or a prompt, never
+// from the command line", which is about `ward local set NAME VALUE`
+// alone; `ward version extra` printed the version and exited 0.
+func TestArgumentCounts(t *testing.T) {
+	w := newWardEnv(t)
+	tests := []struct {
+		args []string
+		hint string
+	}{
+		{[]string{"local", "get"}, "write: ward local get NAME"},
+		{[]string{"local", "rm", "a/b", "a/c"}, "write: ward local rm NAME"},
+		{[]string{"local", "history"}, "write: ward local history NAME"},
+		{[]string{"local", "rollback"}, "write: ward local rollback NAME"},
+		{[]string{"local", "set", "a/b", "value"}, `values are read from stdin or a prompt, never from the command line: printf %s "$VALUE" | ward local set NAME`},
+		{[]string{"version", "extra"}, "write: ward version"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := w.run(tt.args...)
+		if code != 125 || stdout != "" || !strings.HasSuffix(stderr, "\nward: hint: "+tt.hint+"\n") {
+			t.Errorf("ward %s: exit code %d, stdout %q, stderr:\n%swant 125 and the hint %q", strings.Join(tt.args, " "), code, stdout, stderr, tt.hint)
+		}
+	}
+}

@@ -140,7 +140,13 @@ func openLocal(stderr io.Writer) (*local.Store, error) {
 // oneName is the NAME argument of a local subcommand.
 func oneName(c *cli.Context) (string, error) {
 	if c.NArg() != 1 {
-		return "", failure.New(fmt.Errorf("want exactly one NAME, got %d arguments", c.NArg()), "values are read from stdin or a prompt, never from the command line")
+		// The command's form: `ward local get` alone, or `ward local rm
+		// a b`, is not a value on the command line.
+		hint := "write: ward local " + c.Command.Name + " " + c.Command.ArgsUsage
+		if c.Command.Name == "set" && c.NArg() > 1 {
+			hint = `values are read from stdin or a prompt, never from the command line: printf %s "$VALUE" | ward local set NAME`
+		}
+		return "", failure.New(fmt.Errorf("want exactly one NAME, got %d arguments", c.NArg()), hint)
 	}
 	name := c.Args().First()
 	if !local.ValidName(name) {
