@@ -198,3 +198,42 @@ func TestArgumentCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestExecFromTheEnvironment: WARD_EXEC=true in a CI job's environment
+// (README: --exec for one-shot CI commands) and a step whose manifest
+// has files, or WARD_MASK=true beside it. The error names the variable
+// and the hint says to unset it; both said "--exec" and "drop --exec",
+// which the step's command line does not hold.
+func TestExecFromTheEnvironment(t *testing.T) {
+	w := newWardEnv(t)
+	v := canary("exec")
+	w.set("app/key", v)
+	files := w.manifest("version: 1\nfiles:\n  - path: key.pem\n    ref: local://app/key\n")
+	env := w.manifest("version: 1\nenv:\n  KEY: local://app/key\n")
+	tests := []struct {
+		env         []string
+		args        []string
+		error, hint string
+	}{
+		{[]string{"WARD_EXEC=true"}, []string{"run", "-m", files, "--", "helper", "exit", "0"},
+			"$WARD_EXEC cannot deliver secret files", "files need ward to stay the parent: unset WARD_EXEC, or deliver these secrets as env"},
+		{nil, []string{"run", "--exec", "-m", files, "--", "helper", "exit", "0"},
+			"--exec cannot deliver secret files", "files need ward to stay the parent: drop --exec, or deliver these secrets as env"},
+		{[]string{"WARD_EXEC=1", "WARD_MASK=true"}, []string{"run", "-m", env, "--", "helper", "exit", "0"},
+			"$WARD_EXEC cannot mask the program's output, which $WARD_MASK asks for", "masking needs ward to stay the parent: unset WARD_EXEC (CI runners' own masking still applies)"},
+		{[]string{"WARD_MASK=true"}, []string{"run", "--exec", "-m", env, "--", "helper", "exit", "0"},
+			"--exec cannot mask the program's output, which $WARD_MASK asks for", "masking needs ward to stay the parent: drop --exec (CI runners' own masking still applies)"},
+	}
+	for _, tt := range tests {
+		cmd := w.command(tt.args...)
+		cmd.Env = append(append(cmd.Env, "WARD_LOG_FORMAT=text"), tt.env...)
+		out, err := cmd.CombinedOutput()
+		if strings.Contains(string(out), v) {
+			t.Errorf("ward %s: the value is in ward's output", strings.Join(tt.args[:2], " "))
+		}
+		want := "ward: error: " + tt.error + "\nward: hint: " + tt.hint + "\n"
+		if code := exitCode(t, err); code != 125 || !strings.Contains(string(out), want) {
+			t.Errorf("%s ward %s: exit code %d, output:\n%s\nwant 125 and:\n%s", strings.Join(tt.env, " "), strings.Join(tt.args[:2], " "), code, out, want)
+		}
+	}
+}

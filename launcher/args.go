@@ -219,6 +219,21 @@ func flagSource(words, names []string, value, flag, env string, getenv func(stri
 	return flag
 }
 
+// boolFlagSource says what turned ward's boolean flag name on, as
+// errors name it: the flag, when ward's own words hold it (--exec,
+// --exec=true), else its $WARD_ variable, when that is set.
+func boolFlagSource(c *cli.Context, name string) string {
+	for _, w := range commandWords(c) {
+		if n, _, _, ok := flagParts(w); ok && n == name {
+			return "--" + name
+		}
+	}
+	if env := "WARD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")); os.Getenv(env) != "" {
+		return "$" + env
+	}
+	return "--" + name
+}
+
 // invalidFlag is the error for a bad value of ward's flag name, naming
 // the flag or its $WARD_ variable, whichever gave the value.
 func invalidFlag(c *cli.Context, name, value, hint string) error {

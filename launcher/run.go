@@ -68,6 +68,8 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		Profile:         prof,
 		Argv:            argv,
 		Exec:            c.Bool("exec"),
+		ExecFlag:        boolFlagSource(c, "exec"),
+		MaskFlag:        boolFlagSource(c, "mask"),
 		Signals:         sigs,
 		SignalChildOnly: c.Bool("signal-child-only"),
 		Stdin:           stdio.Stdin,
