@@ -237,3 +237,40 @@ func TestExecFromTheEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagWithoutValue: a flag that takes a value followed by another
+// flag, or by "--" (`ward import -m "$M" --force` with M unset in a
+// script). ward stops with 125 and the flag's form; the parser took the
+// next word for the value: import wrote a manifest named --force (and
+// did not force), run looked for a profile named "--".
+func TestFlagWithoutValue(t *testing.T) {
+	w := newWardEnv(t)
+	if err := os.WriteFile(filepath.Join(w.dir, ".env"), []byte("PORT=8080\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "ward.yaml"), []byte("version: 1\nenv:\n  A: {value: x}\nprofiles:\n  dev:\n    env:\n      A: {value: y}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args        []string
+		error, hint string
+	}{
+		{[]string{"import", "-m", "--force"}, "-m has no value: the word after it is --force", "write: ward import -m FILE --force (a value that starts with a dash goes after =: -m=--force)"},
+		{[]string{"run", "-p", "--", "helper", "exit", "0"}, "-p has no value: the word after it is --", "write: ward run -p NAME --"},
+		{[]string{"check", "-p", "--resolve"}, "-p has no value: the word after it is --resolve", "write: ward check -p NAME --resolve (a value that starts with a dash goes after =: -p=--resolve)"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := w.run(tt.args...)
+		want := "ward: error: " + tt.error + "\nward: hint: " + tt.hint + "\n"
+		if code != 125 || stdout != "" || stderr != want {
+			t.Errorf("ward %s: exit code %d, stdout %q, stderr:\n%s\nwant 125 and:\n%s", strings.Join(tt.args, " "), code, stdout, stderr, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(w.dir, "--force")); err == nil {
+		t.Errorf("ward import -m --force wrote a manifest named --force")
+	}
+	// The program's own words are its own.
+	if code, _, stderr := w.run("run", "-p", "dev", "--", "helper", "exit", "0", "-p", "--mask"); code != 0 {
+		t.Errorf("ward run -p dev -- helper exit 0 -p --mask: exit code %d, want 0\n%s", code, stderr)
+	}
+}

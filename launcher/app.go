@@ -39,7 +39,10 @@ func Main(args []string, stdio IO) int {
 	}
 	app := NewApp(stdio)
 	unsetEmptyFlagVars(app)
-	err := app.Run(withFlagsFirst(app, helpFirst(app, args)))
+	err := flagWithoutValue(app, args)
+	if err == nil {
+		err = app.Run(withFlagsFirst(app, helpFirst(app, args)))
+	}
 	if err == nil {
 		err = app.Writer.(*output).failed()
 	}

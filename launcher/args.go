@@ -151,6 +151,65 @@ func readOwnArgs(app *cli.App, args []string) ownArgs {
 	return a
 }
 
+// flagWithoutValue is the error for a flag of ward's that takes a value
+// but is followed by another flag of the command, or by "--": the
+// parser would take that word for the value. `ward import -m "$M"
+// --force` with M unset wrote a manifest named --force and did not
+// force, and `ward run -p -- prog` looked for a profile named "--". A
+// value that starts with a dash can still be given after =.
+func flagWithoutValue(app *cli.App, args []string) error {
+	cmds, flags := app.Commands, app.Flags
+	var cmd *cli.Command
+	path := []string{"ward"}
+	for i := 1; i < len(args); i++ {
+		w := args[i]
+		switch {
+		case w == "--":
+			return nil
+		case len(w) > 1 && w[0] == '-':
+			if !takesValue(flags, w) || i+1 == len(args) {
+				continue
+			}
+			i++
+			v := args[i]
+			name, _, _, isFlag := flagParts(v)
+			if v != "--" && !(isFlag && len(v) > 1 && (lookupFlag(flags, name) != nil || isHelpFlag(v))) {
+				continue
+			}
+			hint := fmt.Sprintf("write: %s %s %s %s", strings.Join(path, " "), w, placeholder(lookupFlag(flags, strings.TrimLeft(w, "-"))), v)
+			if v != "--" {
+				hint += fmt.Sprintf(" (a value that starts with a dash goes after =: %s=%s)", w, v)
+			}
+			return failure.New(fmt.Errorf("%s has no value: the word after it is %s", w, v), hint)
+		case cmd != nil && len(cmd.Subcommands) == 0:
+			if takesArgv(cmd) {
+				return nil
+			}
+		default:
+			next := findCommand(cmds, w)
+			if next == nil || next.SkipFlagParsing {
+				return nil
+			}
+			cmd, cmds, flags = next, next.Subcommands, next.Flags
+			path = append(path, w)
+		}
+	}
+	return nil
+}
+
+// placeholder is the name of f's value on its help page (FILE, NAME),
+// or VALUE.
+func placeholder(f cli.Flag) string {
+	if d, ok := f.(cli.DocGenerationFlag); ok {
+		if _, name, ok := strings.Cut(d.GetUsage(), "`"); ok {
+			if name, _, ok := strings.Cut(name, "`"); ok && name != "" {
+				return name
+			}
+		}
+	}
+	return "VALUE"
+}
+
 // helpFirst returns args unchanged unless ward's own words ask for help.
 // Then it returns the command path and --help alone, so that the page is
 // that command's whatever other words came with the flag: urfave/cli
