@@ -53,8 +53,12 @@ unless --allow-empty. The previous value is kept: see ward local history.`,
 				Name:      "get",
 				Usage:     "print one value to stdout, for scripts",
 				ArgsUsage: "NAME",
-				Description: `Example:
-   export PGPASSWORD="$(ward local get myapp/db_password)"`,
+				Description: `Prints the value's bytes exactly as stored (binary data too), with no newline
+added, except when standard output is a terminal, where one ends the line.
+
+Example:
+   export PGPASSWORD="$(ward local get myapp/db_password)"
+   ward local get myapp/keystore > keystore.p12`,
 				Action: func(c *cli.Context) error { return localGet(c, stdio) },
 			},
 			{
