@@ -5,6 +5,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -272,5 +273,65 @@ func TestFlagWithoutValue(t *testing.T) {
 	// The program's own words are its own.
 	if code, _, stderr := w.run("run", "-p", "dev", "--", "helper", "exit", "0", "-p", "--mask"); code != 0 {
 		t.Errorf("ward run -p dev -- helper exit 0 -p --mask: exit code %d, want 0\n%s", code, stderr)
+	}
+}
+
+// TestCompletionThroughAPath: ward typed as a path the shell expands
+// (~/go/bin/ward, $GOBIN/ward: `go install` puts it there, maybe not on
+// $PATH), then Tab, in bash, zsh and fish. The scripts ran the first word
+// as it stands ("~/bin/ward", which is no file), so nothing was completed,
+// and fish printed "Unknown command" errors over the command line. They
+// now expand a leading ~, and otherwise ask the ward that printed them.
+func TestCompletionThroughAPath(t *testing.T) {
+	w := newWardEnv(t)
+	ward, err := exec.LookPath("ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(w.dir, "home")
+	if err := os.MkdirAll(filepath.Join(home, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(ward, filepath.Join(home, "bin", "ward")); err != nil {
+		t.Fatal(err)
+	}
+	zt := filepath.Join(w.dir, "zt.zsh")
+	// zsh's completion functions stubbed to print what they are given.
+	if err := os.WriteFile(zt, []byte("compdef() { }\n_describe() { print -rl -- \"${(@P)2}\" }\nsource <(ward completion zsh)\nPATH=/usr/bin:/bin\nwords=(\"$@\")\nCURRENT=$#\n_ward\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shells := []struct {
+		shell string
+		args  []string
+		want  string
+	}{
+		{"bash", []string{"-c", `source <(ward completion bash); PATH=/usr/bin:/bin; COMP_WORDS=("~/bin/ward" lo); COMP_CWORD=1; _ward_complete; printf "%s\n" "${COMPREPLY[@]}"`}, "local\n"},
+		{"bash", []string{"-c", `source <(ward completion bash); PATH=/usr/bin:/bin; COMP_WORDS=('$HOME/bin/ward' ve); COMP_CWORD=1; _ward_complete; printf "%s\n" "${COMPREPLY[@]}"`}, "version\n"},
+		{"zsh", []string{zt, "~/bin/ward", "lo"}, "local:manage the embedded encrypted store (local:// references)\n"},
+		{"zsh", []string{zt, "$HOME/bin/ward", "ve"}, "version:print ward's version\n"},
+		{"fish", []string{"--no-config", "-c", `ward completion fish | source; set PATH /usr/bin /bin; complete -C "~/bin/ward lo"`}, "local\tmanage the embedded encrypted store (local:// references)\n"},
+		{"fish", []string{"--no-config", "-c", `ward completion fish | source; set PATH /usr/bin /bin; complete -C '$HOME/bin/ward ve'`}, "version\tprint ward's version\n"},
+	}
+	for _, sh := range shells {
+		path, err := exec.LookPath(sh.shell)
+		if err != nil {
+			if os.Getenv("WARD_REQUIRE_INTEGRATION") == "1" {
+				t.Fatalf("WARD_REQUIRE_INTEGRATION=1 but %s is not installed (scripts/test.sh installs it)", sh.shell)
+			}
+			t.Logf("%s is not installed: not tried", sh.shell)
+			continue
+		}
+		cmd := exec.Command(path, sh.args...)
+		// ward prints the script from $PATH, as `source <(ward
+		// completion bash)` does; then $PATH holds no ward, and the command
+		// line names it by a path the shell expands.
+		cmd.Env = append(w.env, "HOME="+home, "PATH="+filepath.Dir(ward)+":/usr/bin:/bin")
+		cmd.Dir = w.dir
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil || string(out) != sh.want || stderr.Len() > 0 {
+			t.Errorf("%s %s: %v\nstdout %q, want %q\nstderr %q", sh.shell, sh.args[len(sh.args)-1], err, out, sh.want, stderr.String())
+		}
 	}
 }

@@ -3,6 +3,8 @@ package launcher
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -32,17 +34,45 @@ Example:
 			if c.NArg() != 1 {
 				return failure.New(fmt.Errorf("want one shell, got %d arguments", c.NArg()), "choose one of: "+strings.Join(completionShells, ", "))
 			}
-			script, ok := completionScripts[c.Args().First()]
+			shell := c.Args().First()
+			script, ok := completionScripts[shell]
 			if !ok {
-				return failure.New(fmt.Errorf("unknown shell %q", c.Args().First()), "choose one of: "+strings.Join(completionShells, ", "))
+				return failure.New(fmt.Errorf("unknown shell %q", shell), "choose one of: "+strings.Join(completionShells, ", "))
 			}
-			fmt.Fprint(c.App.Writer, script)
+			quote := shellQuote
+			if shell == "fish" {
+				quote = fishQuote
+			}
+			fmt.Fprint(c.App.Writer, strings.ReplaceAll(script, "@WARD@", quote(selfPath())))
 			return nil
 		},
 	}
 }
 
 var completionShells = []string{"bash", "zsh", "fish"}
+
+// selfPath is the ward that prints a completion script, as its caller
+// named it, made absolute: the script asks it when the command line's
+// first word is not a program the shell can run as it stands
+// ($GOBIN/ward), and when ward is not on $PATH. "ward" when it cannot
+// be found.
+func selfPath() string {
+	p, err := exec.LookPath(os.Args[0])
+	if err != nil {
+		return "ward"
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return p
+}
+
+// shellQuote quotes s for bash and zsh, fishQuote for fish.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func fishQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
+}
 
 var completionScripts = map[string]string{"bash": bashCompletion, "zsh": zshCompletion, "fish": fishCompletion}
 
@@ -345,9 +375,15 @@ _ward_complete() {
     local cur=${COMP_WORDS[COMP_CWORD]}
     # --flag=<TAB>: bash made "=" a word of its own; the value is empty.
     [[ $cur == = ]] && cur=
+    # ward as the command line names it, a leading ~ expanded as the shell
+    # will (~/go/bin/ward); else ($GOBIN/ward, not on $PATH) the ward that
+    # printed this script.
+    local ward=${COMP_WORDS[0]}
+    [[ $ward == "~/"* ]] && ward=$HOME/${ward#"~/"}
+    type -P -- "$ward" >/dev/null || ward=@WARD@
     local IFS=$'\n'
     local -a out
-    out=($("${COMP_WORDS[0]}" __complete "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" 2>/dev/null))
+    out=($("$ward" __complete "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" 2>/dev/null))
     case ${out[0]-} in
     :files)
         compopt -o filenames 2>/dev/null
@@ -374,8 +410,13 @@ const zshCompletion = `#compdef ward
 # or save it as _ward in a directory of $fpath.
 _ward() {
   local -a out cands
-  local line
-  out=("${(@f)$("$words[1]" __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")
+  local line ward=$words[1]
+  # ward as the command line names it, a leading ~ expanded as the shell
+  # will (~/go/bin/ward); else ($GOBIN/ward, not on $PATH) the ward that
+  # printed this script.
+  [[ $ward == '~/'* ]] && ward=$HOME/${ward#'~/'}
+  [[ -x ${commands[$ward]:-$ward} ]] || ward=@WARD@
+  out=("${(@f)$("$ward" __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")
   case $out[1] in
   :files) _files ;;
   :programs) _command_names -e ;;
@@ -405,7 +446,12 @@ const fishCompletion = `# fish completion for ward. Save it with:
 function __ward_complete
     set -l words (commandline -opc)
     set -l cur (commandline -ct)
-    set -l out (command $words[1] __complete $words[2..-1] $cur 2>/dev/null)
+    # ward as the command line names it, a leading ~ expanded as the shell
+    # will (~/go/bin/ward); else ($GOBIN/ward, not on $PATH) the ward that
+    # printed this script.
+    set -l ward (string replace -r '^~/' "$HOME/" -- $words[1])
+    command -q -- $ward; or set ward @WARD@
+    set -l out (command $ward __complete $words[2..-1] $cur 2>/dev/null)
     switch "$out[1]"
         case :files
             __fish_complete_path $cur
