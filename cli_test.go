@@ -335,3 +335,28 @@ func TestCompletionThroughAPath(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionProfilesOfAManifestUnderHome: `ward run -m
+// ~/proj/ward.yaml -p <Tab>` (the manifest's path as the shell's own
+// file completion leaves it, or written $HOME/...) completes the
+// manifest's profiles. ward read the word as typed, found no file named
+// "~/proj/ward.yaml", and bash fell back to file names.
+func TestCompletionProfilesOfAManifestUnderHome(t *testing.T) {
+	w := newWardEnv(t)
+	home := filepath.Join(w.dir, "home")
+	if err := os.MkdirAll(filepath.Join(home, "proj"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "proj", "ward.yaml"), []byte("version: 1\nenv:\n  A: {value: x}\nprofiles:\n  staging:\n    env:\n      A: {value: y}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"~/proj/ward.yaml", "$HOME/proj/ward.yaml"} {
+		cmd := exec.Command("bash", "-c", `source <(ward completion bash); COMP_WORDS=(ward run -m "$1" -p ""); COMP_CWORD=5; _ward_complete; printf "%s\n" "${COMPREPLY[@]}"`, "bash", m)
+		cmd.Env = append(w.env, "HOME="+home)
+		cmd.Dir = w.dir
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != "staging\n" {
+			t.Errorf("ward run -m %s -p <Tab>: %v, got %q, want the manifest's profile, staging", m, err, out)
+		}
+	}
+}

@@ -294,6 +294,13 @@ func profileNames(before []string) []string {
 			file = before[i+1]
 		}
 	}
+	// The word as typed: ~/proj/ward.yaml, $HOME/proj/ward.yaml (the
+	// shell expands it when it runs the line). Variables only: nothing
+	// on the line is run.
+	if rest, ok := strings.CutPrefix(file, "~/"); ok {
+		file = filepath.Join(os.Getenv("HOME"), rest)
+	}
+	file = os.ExpandEnv(file)
 	if file == "" {
 		wd, err := os.Getwd()
 		if err != nil {
