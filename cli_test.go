@@ -360,3 +360,25 @@ func TestCompletionProfilesOfAManifestUnderHome(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupHelp: `ward local help WORD`, as `ward help local WORD`
+// reads. A word that names no command said urfave/cli's "No help topic
+// for 'nope'" with no hint, and `ward local --help` listed urfave/cli's
+// own help command ("Shows a list of commands or help for one
+// command"), which neither ward help nor the README shows.
+func TestGroupHelp(t *testing.T) {
+	w := newWardEnv(t)
+	code, stdout, stderr := w.run("local", "help", "nope")
+	want := "ward: error: unknown command \"nope\"\nward: hint: the commands of ward local are set, get, list, history, rollback, rm (see: ward help local)\n"
+	if code != 125 || stdout != "" || stderr != want {
+		t.Errorf("ward local help nope: exit code %d, stdout %q, stderr:\n%s\nwant 125 and:\n%s", code, stdout, stderr, want)
+	}
+	_, viaGroup, _ := w.run("local", "help", "set")
+	_, viaHelp, _ := w.run("help", "local", "set")
+	if viaGroup != viaHelp || !strings.Contains(viaGroup, "ward local set - ") {
+		t.Errorf("ward local help set shows another page than ward help local set:\n%s\n---\n%s", viaGroup, viaHelp)
+	}
+	if _, page, _ := w.run("local", "--help"); strings.Contains(page, "Shows a list of commands") {
+		t.Errorf("ward local --help lists urfave/cli's help command:\n%s", page)
+	}
+}

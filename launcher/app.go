@@ -216,16 +216,20 @@ func setUsageError(cmds []*cli.Command) {
 // hideHelpCommands keeps urfave/cli from adding a help subcommand to the
 // commands that take arguments: `ward run -- help` runs a program named
 // help, `ward scan help` searches a path named help. Command groups
-// (ward local) keep theirs, and say which word they do not know.
+// (ward local) get ward's help in place of urfave/cli's (see
+// groupHelpCommand), and say which word they do not know.
 func hideHelpCommands(cmds []*cli.Command) {
 	for _, c := range cmds {
+		c.HideHelpCommand = true
 		if len(c.Subcommands) == 0 {
-			c.HideHelpCommand = true
 			continue
 		}
 		if c.Action == nil {
 			c.Action = unknownCommand
 		}
+		help := groupHelpCommand(c.Name)
+		help.OnUsageError = usageError
+		c.Subcommands = append(c.Subcommands, help)
 		hideHelpCommands(c.Subcommands)
 	}
 }

@@ -21,27 +21,47 @@ func helpCommand() *cli.Command {
 		Description: `Example:
    ward help run
    ward help local set`,
-		Action: func(c *cli.Context) error {
-			path := c.Args().Slice()
-			if len(path) == 0 {
-				return cli.ShowAppHelp(c)
-			}
-			cmds := c.App.Commands
-			for i, name := range path {
-				if i > 0 && len(cmds) == 0 {
-					group := strings.Join(path[:i], " ")
-					return failure.New(fmt.Errorf("ward %s has no subcommands: %q", group, name), "see: ward help "+group)
-				}
-				cmd := findCommand(cmds, name)
-				if cmd == nil {
-					return unknownCommandError(strings.Join(path[:i], " "), name, cmds)
-				}
-				cmds = cmd.Subcommands
-			}
-			// The command's own --help, so both read the same.
-			return c.App.RunContext(c.Context, append(append([]string{c.App.Name}, path...), "--help"))
-		},
+		Action: func(c *cli.Context) error { return showHelp(c, c.Args().Slice()) },
 	}
+}
+
+// groupHelpCommand is `ward GROUP help [COMMAND]` (ward local help set):
+// ward help GROUP [COMMAND], in place of urfave/cli's own, which said
+// "No help topic for 'x'" for a word that names no command, with no
+// hint, and was listed among the group's commands in other words than
+// ward help's ("Shows a list of commands or help for one command"). It
+// is hidden, as ward help is the one the pages and the README show.
+func groupHelpCommand(group string) *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Hidden:    true,
+		Aliases:   []string{"h"},
+		Usage:     "show the commands, or one command's help",
+		ArgsUsage: "[COMMAND]",
+		Action:    func(c *cli.Context) error { return showHelp(c, append([]string{group}, c.Args().Slice()...)) },
+	}
+}
+
+// showHelp shows the page of the command path names (ward's own when it
+// is empty), after checking that the command exists.
+func showHelp(c *cli.Context, path []string) error {
+	if len(path) == 0 {
+		return cli.ShowAppHelp(c)
+	}
+	cmds := c.App.Commands
+	for i, name := range path {
+		if i > 0 && len(cmds) == 0 {
+			group := strings.Join(path[:i], " ")
+			return failure.New(fmt.Errorf("ward %s has no subcommands: %q", group, name), "see: ward help "+group)
+		}
+		cmd := findCommand(cmds, name)
+		if cmd == nil {
+			return unknownCommandError(strings.Join(path[:i], " "), name, cmds)
+		}
+		cmds = cmd.Subcommands
+	}
+	// The command's own --help, so both read the same.
+	return c.App.RunContext(c.Context, append(append([]string{c.App.Name}, path...), "--help"))
 }
 
 // unknownCommand is the action of ward and of each command group: with
