@@ -382,3 +382,39 @@ func TestGroupHelp(t *testing.T) {
 		t.Errorf("ward local --help lists urfave/cli's help command:\n%s", page)
 	}
 }
+
+// TestBadSwitchValue: a switch given a value it does not take, from its
+// variable (WARD_MASK=yes in a CI job's settings) or on the command line.
+// The error names the variable or flag as ward names the others
+// (`invalid $WARD_LOG_LEVEL "verbose"`), and the hint the values a switch
+// takes; urfave/cli's words said neither: `could not parse "yes" as bool
+// value from environment variable "WARD_MASK" for flag mask:
+// strconv.ParseBool: parsing "yes": invalid syntax`, `invalid boolean
+// value "yes" for -mask: parse error`.
+func TestBadSwitchValue(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  A: {value: x}\n")
+	tests := []struct {
+		env         string
+		args        []string
+		error, hint string
+	}{
+		{"WARD_MASK=yes", []string{"run", "-m", m, "--", "helper", "exit", "0"}, `invalid $WARD_MASK "yes"`, "a switch is true or false (or 1, 0); see: ward run --help"},
+		{"WARD_CI_MASK=no", []string{"run", "-m", m, "--", "helper", "exit", "0"}, `invalid $WARD_CI_MASK "no"`, "a switch is true or false (or 1, 0); see: ward run --help"},
+		{"", []string{"run", "--exec=on", "-m", m, "--", "helper", "exit", "0"}, `invalid --exec "on"`, "a switch is true or false (or 1, 0); see: ward run --help"},
+		{"", []string{"check", "--resolve=yes", "-m", m}, `invalid --resolve "yes"`, "a switch is true or false (or 1, 0); see: ward check --help"},
+	}
+	for _, tt := range tests {
+		cmd := w.command(tt.args...)
+		if tt.env != "" {
+			cmd.Env = append(cmd.Env, tt.env)
+		}
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		code := exitCode(t, cmd.Run())
+		want := "ward: error: " + tt.error + "\nward: hint: " + tt.hint + "\n"
+		if code != 125 || stdout.Len() > 0 || stderr.String() != want {
+			t.Errorf("%s ward %s: exit code %d, stdout %q, stderr:\n%s\nwant 125 and:\n%s", tt.env, strings.Join(tt.args[:2], " "), code, stdout.String(), stderr.String(), want)
+		}
+	}
+}

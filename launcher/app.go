@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -166,8 +167,26 @@ func usageError(c *cli.Context, err error, _ bool) error {
 	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
 		return unknownFlag(c, name, see)
 	}
+	// A switch's value the parser refuses, from its variable
+	// (WARD_MASK=yes) or the flag: named as ward names the others, with
+	// the values it takes; urfave/cli's own words ("could not parse "yes"
+	// as bool value from environment variable ... strconv.ParseBool:
+	// parsing "yes": invalid syntax") said neither.
+	if m := badSwitchVar.FindStringSubmatch(err.Error()); m != nil {
+		return failure.New(fmt.Errorf("invalid $%s %q", m[2], m[1]), "a switch is true or false (or 1, 0); "+see)
+	}
+	if m := badSwitchFlag.FindStringSubmatch(err.Error()); m != nil {
+		return failure.New(fmt.Errorf("invalid %s %q", dashed(m[2]), m[1]), "a switch is true or false (or 1, 0); "+see)
+	}
 	return failure.New(err, see)
 }
+
+// urfave/cli's errors for a boolean flag's value that is no boolean,
+// from the environment and from the command line.
+var (
+	badSwitchVar  = regexp.MustCompile(`^could not parse "(.*)" as bool value from environment variable "(\w+)" for flag`)
+	badSwitchFlag = regexp.MustCompile(`^invalid boolean value "(.*)" for -([\w-]+): parse error$`)
+)
 
 // unknownFlag is the error for a flag the command does not have, named
 // as it is typed (--maks, where the flag parser says -maks), with the
