@@ -418,3 +418,26 @@ func TestBadSwitchValue(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestIsADirectory: `ward init -m config` (or ward import) where
+// config is a directory, meaning config/ward.yaml. The error says so, with
+// the -m that works, as ward check's does; init said "config already
+// exists; nothing was written" and to run again with --force, which then
+// failed with "rename ./.config.123.tmp config: file exists"; import said
+// "read config: read config: is a directory".
+func TestManifestIsADirectory(t *testing.T) {
+	w := newWardEnv(t)
+	if err := os.Mkdir(filepath.Join(w.dir, "config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, ".env"), []byte("PORT=8080\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := "ward: error: config is a directory, not a manifest\nward: hint: name the manifest's file: -m config/ward.yaml\n"
+	for _, args := range [][]string{{"init", "-m", "config"}, {"init", "-m", "config", "--force"}, {"import", "-m", "config"}} {
+		code, stdout, stderr := w.run(args...)
+		if code != 125 || stdout != "" || stderr != want {
+			t.Errorf("ward %s: exit code %d, stdout %q, stderr:\n%s\nwant 125 and:\n%s", strings.Join(args, " "), code, stdout, stderr, want)
+		}
+	}
+}

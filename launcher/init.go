@@ -44,6 +44,9 @@ func cmdInit(c *cli.Context, stdio IO) error {
 		_, err := stdinManifest("init")
 		return err
 	}
+	if err := directoryManifest(path); err != nil {
+		return err
+	}
 	if _, err := os.Stat(path); err == nil && !c.Bool("force") {
 		return failure.New(fmt.Errorf("%s already exists; nothing was written", path), "run again with --force to replace it, or add to it with ward import")
 	}

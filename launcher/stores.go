@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -74,6 +75,18 @@ func emptyManifest(command string) error {
 		hint = "leave out -m for " + defaultManifest + " in this directory"
 	}
 	return failure.New(errors.New("the -m flag names no manifest: it is empty"), hint)
+}
+
+// directoryManifest is the error for ward init's and ward import's -m
+// naming a directory (ward init -m config, for config/ward.yaml), as
+// ward check's reads: init said the manifest "already exists" and to
+// run again with --force, which failed with "rename ...: file exists";
+// import said "read config: read config: is a directory".
+func directoryManifest(path string) error {
+	if st, err := os.Stat(path); err != nil || !st.IsDir() {
+		return nil
+	}
+	return failure.New(fmt.Errorf("%s is a directory, not a manifest", path), "name the manifest's file: -m "+filepath.Join(path, defaultManifest))
 }
 
 // stdinManifest is -m -: the manifest on standard input, as `ward import -`
