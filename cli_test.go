@@ -142,6 +142,8 @@ func TestTypos(t *testing.T) {
 		{[]string{"check", "--reslove"}, "unknown flag --reslove", "did you mean --resolve? (see: ward check --help)"},
 		{[]string{"local", "rollback", "--too", "3", "a/b"}, "unknown flag --too", "did you mean --to? (see: ward local rollback --help)"},
 		{[]string{"run", "-x", "--", "helper", "exit", "0"}, "unknown flag -x", "see: ward run --help"},
+		{[]string{"run", "-maks", "--", "helper", "exit", "0"}, "unknown flag -maks", "did you mean --mask? (see: ward run --help)"},
+		{[]string{"scan", "-weird.txt"}, "unknown flag -weird.txt", "a file whose name starts with a dash goes after --: ward scan -- -weird.txt"},
 		{[]string{"-m", "ward.yaml", "run", "--", "helper", "exit", "0"}, "unknown flag -m", "-m is a flag of ward run, check, scan, import, init: write it after the command's name (ward run -m ...)"},
 		{[]string{"--mask", "run", "--", "helper", "exit", "0"}, "unknown flag --mask", "--mask is a flag of ward run: write it after the command's name (ward run --mask ...)"},
 		{[]string{"chek"}, `unknown command "chek"`, "did you mean ward check? the commands are run, check, local, scan, version, import, init, completion (see: ward help)"},

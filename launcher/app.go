@@ -193,7 +193,14 @@ var (
 // command's flag it is a typo of, or, at ward's own level (ward -m FILE
 // run), the commands that have it: a command's flags go after its name.
 func unknownFlag(c *cli.Context, name, see string) error {
-	err := fmt.Errorf("unknown flag %s", dashed(name))
+	typed := dashed(name)
+	for _, w := range commandWords(c) {
+		if n, _, _, ok := flagParts(w); ok && n == name {
+			typed, _, _ = strings.Cut(w, "=")
+			break
+		}
+	}
+	err := fmt.Errorf("unknown flag %s", typed)
 	if c.Command == nil || c.Command.Name == c.App.Name {
 		var in []string
 		for _, cmd := range c.App.Commands {
@@ -204,6 +211,10 @@ func unknownFlag(c *cli.Context, name, see string) error {
 		if len(in) > 0 {
 			return failure.New(err, fmt.Sprintf("%s is a flag of ward %s: write it after the command's name (ward %s %s ...)", dashed(name), strings.Join(in, ", "), in[0], dashed(name)))
 		}
+	}
+	// ward scan -x.env, ward import -x.env: a file's name.
+	if c.Command != nil && (c.Command.Name == "scan" || c.Command.Name == "import") && strings.ContainsAny(name, "./") {
+		return failure.New(err, fmt.Sprintf("a file whose name starts with a dash goes after --: ward %s -- %s", c.Command.Name, typed))
 	}
 	var flags []string
 	if c.Command != nil {
