@@ -201,16 +201,20 @@ func unknownFlag(c *cli.Context, name, see string) error {
 		}
 	}
 	err := fmt.Errorf("unknown flag %s", typed)
-	if c.Command == nil || c.Command.Name == c.App.Name {
-		var in []string
-		for _, cmd := range c.App.Commands {
-			if !cmd.Hidden && lookupFlag(cmd.Flags, name) != nil {
-				in = append(in, cmd.Name)
-			}
+	// At ward's own level (ward -m FILE run) or a group's (ward local
+	// --allow-empty set): the commands below that have the flag.
+	cmds, group := c.App.Commands, "ward "
+	if c.Command != nil && c.Command.Name != c.App.Name {
+		cmds, group = c.Command.Subcommands, "ward "+c.Command.Name+" "
+	}
+	var in []string
+	for _, cmd := range cmds {
+		if !cmd.Hidden && lookupFlag(cmd.Flags, name) != nil {
+			in = append(in, cmd.Name)
 		}
-		if len(in) > 0 {
-			return failure.New(err, fmt.Sprintf("%s is a flag of ward %s: write it after the command's name (ward %s %s ...)", dashed(name), strings.Join(in, ", "), in[0], dashed(name)))
-		}
+	}
+	if len(in) > 0 {
+		return failure.New(err, fmt.Sprintf("%s is a flag of %s%s: write it after the command's name (%s%s %s ...)", dashed(name), group, strings.Join(in, ", "), group, in[0], dashed(name)))
 	}
 	// ward scan -x.env, ward import -x.env: a file's name.
 	if c.Command != nil && (c.Command.Name == "scan" || c.Command.Name == "import") && strings.ContainsAny(name, "./") {
