@@ -147,6 +147,7 @@ func TestTypos(t *testing.T) {
 		{[]string{"-m", "ward.yaml", "run", "--", "helper", "exit", "0"}, "unknown flag -m", "-m is a flag of ward run, check, scan, import, init: write it after the command's name (ward run -m ...)"},
 		{[]string{"--mask", "run", "--", "helper", "exit", "0"}, "unknown flag --mask", "--mask is a flag of ward run: write it after the command's name (ward run --mask ...)"},
 		{[]string{"local", "--allow-empty", "set", "a/b"}, "unknown flag --allow-empty", "--allow-empty is a flag of ward local set: write it after the command's name (ward local set --allow-empty ...)"},
+		{[]string{"import", "-p", "dev"}, "unknown flag -p", "did you mean --profile? (see: ward import --help)"},
 		{[]string{"chek"}, `unknown command "chek"`, "did you mean ward check? the commands are run, check, local, scan, version, import, init, completion (see: ward help)"},
 		{[]string{"local", "gte", "a/b"}, `unknown command "gte"`, "did you mean ward local get? the commands of ward local are set, get, list, history, rollback, rm (see: ward help local)"},
 		{[]string{"xyz"}, `unknown command "xyz"`, "the commands are run, check, local, scan, version, import, init, completion (see: ward help)"},

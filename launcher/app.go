@@ -226,10 +226,29 @@ func unknownFlag(c *cli.Context, name, see string) error {
 			flags = append(flags, f.Names()...)
 		}
 	}
-	if near := nearest(name, flags); near != "" {
+	near := nearest(name, flags)
+	if near == "" && len(name) == 1 && c.Command != nil {
+		near = longNameHere(c.App.Commands, c.Command, name)
+	}
+	if near != "" {
 		return failure.New(err, "did you mean "+dashed(near)+"? ("+see+")")
 	}
 	return failure.New(err, see)
+}
+
+// longNameHere is the long name of a flag that other commands spell with
+// the letter short (-p for --profile) and cmd has without it (ward import
+// -p dev for --profile dev), or "".
+func longNameHere(cmds []*cli.Command, cmd *cli.Command, short string) string {
+	for _, other := range cmds {
+		if f := lookupFlag(other.Flags, short); f != nil && lookupFlag(cmd.Flags, f.Names()[0]) != nil {
+			return f.Names()[0]
+		}
+		if long := longNameHere(other.Subcommands, cmd, short); long != "" {
+			return long
+		}
+	}
+	return ""
 }
 
 // dashed is a flag's name as it is typed: -m, --manifest.
