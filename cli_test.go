@@ -445,3 +445,40 @@ func TestManifestIsADirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestSwitchWithASpacedValue: `ward run --mask true -- deploy`, or the
+// README's `--ci-mask=false` written as `--ci-mask false`: a switch takes
+// its value after = only. ward refuses with 125 and the form; it took
+// "true" for the program: ward ran true, exited 0, and deploy never ran.
+// `ward run --exec true`, with nothing after it, still runs true.
+func TestSwitchWithASpacedValue(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  A: {value: x}\n")
+	ran := filepath.Join(w.dir, "deployed")
+	tests := []struct {
+		args        []string
+		error, hint string
+	}{
+		{[]string{"run", "-m", m, "--mask", "true", "--", "helper", "touch", ran}, `--mask true: a switch takes its value after =, so "true" would be the program to run`, "write --mask=true (--mask alone is --mask=true)"},
+		{[]string{"run", "-m", m, "--ci-mask", "false", "--", "helper", "touch", ran}, `--ci-mask false: a switch takes its value after =, so "false" would be the program to run`, "write --ci-mask=false (--ci-mask alone is --ci-mask=true)"},
+		{[]string{"check", "-m", m, "--resolve", "true"}, `--resolve true: a switch takes its value after =, so "true" would be an argument`, "write --resolve=true (--resolve alone is --resolve=true)"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := w.run(tt.args...)
+		want := "ward: error: " + tt.error + "\nward: hint: " + tt.hint + "\n"
+		if code != 125 || stdout != "" || stderr != want {
+			t.Errorf("ward %s: exit code %d, stdout %q, stderr:\n%s\nwant 125 and:\n%s", strings.Join(tt.args, " "), code, stdout, stderr, want)
+		}
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Errorf("a refused run ran the program")
+	}
+	if code, _, stderr := w.run("run", "-m", m, "--exec", "true"); code != 0 {
+		t.Errorf("ward run --exec true: exit code %d, want 0 (true run)\n%s", code, stderr)
+	}
+	if code, _, stderr := w.run("run", "-m", m, "--ci-mask=false", "--", "helper", "touch", ran); code != 0 {
+		t.Errorf("ward run --ci-mask=false -- helper touch: exit code %d\n%s", code, stderr)
+	} else if _, err := os.Stat(ran); err != nil {
+		t.Errorf("ward run --ci-mask=false did not run the program: %v", err)
+	}
+}

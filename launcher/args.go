@@ -167,7 +167,13 @@ func flagWithoutValue(app *cli.App, args []string) error {
 		case w == "--":
 			return nil
 		case len(w) > 1 && w[0] == '-':
-			if !takesValue(flags, w) || i+1 == len(args) {
+			if i+1 == len(args) {
+				continue
+			}
+			if !takesValue(flags, w) {
+				if err := switchWithValue(flags, cmd, w, args[i+1], len(args)-i-2); err != nil {
+					return err
+				}
 				continue
 			}
 			i++
@@ -195,6 +201,33 @@ func flagWithoutValue(app *cli.App, args []string) error {
 		}
 	}
 	return nil
+}
+
+// switchWithValue is the error for a switch of ward's followed by true
+// or false as a word of its own (ward run --ci-mask false -- make, the
+// README's --ci-mask=false written as other tools take it): a switch
+// takes its value after = only, and the word was the program ward run
+// ran (true, which exits 0: `ward run --mask true -- deploy` exited 0
+// and deployed nothing), or another command's argument. `ward run
+// --exec true`, with nothing after it, runs true, as it did.
+func switchWithValue(flags []cli.Flag, cmd *cli.Command, w, next string, after int) error {
+	name, _, hasValue, _ := flagParts(w)
+	f := lookupFlag(flags, name)
+	if hasValue || f == nil || !strings.EqualFold(next, "true") && !strings.EqualFold(next, "false") {
+		return nil
+	}
+	if d, ok := f.(cli.DocGenerationFlag); !ok || d.TakesValue() {
+		return nil
+	}
+	taken := "an argument"
+	if cmd != nil && takesArgv(cmd) {
+		if after == 0 {
+			return nil
+		}
+		taken = "the program to run"
+	}
+	return failure.New(fmt.Errorf("%s %s: a switch takes its value after =, so %q would be %s", w, next, next, taken),
+		fmt.Sprintf("write %s=%s (%s alone is %s=true)", w, strings.ToLower(next), w, w))
 }
 
 // placeholder is the name of f's value on its help page (FILE, NAME),
