@@ -482,3 +482,47 @@ func TestSwitchWithASpacedValue(t *testing.T) {
 		t.Errorf("ward run --ci-mask=false did not run the program: %v", err)
 	}
 }
+
+// TestFlagLastWithoutValue: a flag that takes a value, last and without
+// it (`ward import config/dev.env --name-prefix`, the prefix forgotten).
+// ward stops with 125 and the flag's form; the flag took the argument
+// before it (flags go first, so --name-prefix config/dev.env), and ward
+// imported .env, another file, into names prefixed "config/dev.env",
+// with exit 0.
+func TestFlagLastWithoutValue(t *testing.T) {
+	w := newWardEnv(t)
+	prod := canary("prod")
+	if err := os.WriteFile(filepath.Join(w.dir, ".env"), []byte("PROD_KEY="+prod+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(w.dir, "config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "config", "dev.env"), []byte("PORT=8080\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args        []string
+		error, hint string
+	}{
+		{[]string{"import", "config/dev.env", "--name-prefix"}, "--name-prefix has no value", "write: ward import --name-prefix PREFIX"},
+		{[]string{"local", "rollback", "app/a", "--to"}, "--to has no value", "write: ward local rollback --to VERSION"},
+		{[]string{"run", "-p"}, "-p has no value", "write: ward run -p NAME"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := w.run(tt.args...)
+		if strings.Contains(stdout+stderr, prod) {
+			t.Errorf("ward %s: .env's value is in ward's output", strings.Join(tt.args, " "))
+		}
+		want := "ward: error: " + tt.error + "\nward: hint: " + tt.hint + "\n"
+		if code != 125 || stdout != "" || stderr != want {
+			t.Errorf("ward %s: exit code %d, stdout %q, stderr:\n%s\nwant 125 and:\n%s", strings.Join(tt.args, " "), code, stdout, stderr, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(w.dir, "ward.yaml")); err == nil {
+		t.Errorf("ward import config/dev.env --name-prefix wrote a manifest")
+	}
+	if _, stdout, _ := w.run("local", "list"); stdout != "" {
+		t.Errorf("ward import config/dev.env --name-prefix stored secrets:\n%s", stdout)
+	}
+}

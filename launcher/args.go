@@ -152,8 +152,8 @@ func readOwnArgs(app *cli.App, args []string) ownArgs {
 }
 
 // flagWithoutValue is the error for a flag of ward's that takes a value
-// but is followed by another flag of the command, or by "--": the
-// parser would take that word for the value. `ward import -m "$M"
+// but is the last word, or is followed by another flag of the command,
+// or by "--": the parser would take that word for the value. `ward import -m "$M"
 // --force` with M unset wrote a manifest named --force and did not
 // force, and `ward run -p -- prog` looked for a profile named "--". A
 // value that starts with a dash can still be given after =.
@@ -168,6 +168,12 @@ func flagWithoutValue(app *cli.App, args []string) error {
 			return nil
 		case len(w) > 1 && w[0] == '-':
 			if i+1 == len(args) {
+				// Last, without its value: withFlagsFirst would give it
+				// the argument before it (ward import config/dev.env
+				// --name-prefix imported .env, prefixed config/dev.env).
+				if takesValue(flags, w) {
+					return failure.New(fmt.Errorf("%s has no value", w), fmt.Sprintf("write: %s %s %s", strings.Join(path, " "), w, placeholder(lookupFlag(flags, strings.TrimLeft(w, "-")))))
+				}
 				continue
 			}
 			if !takesValue(flags, w) {
