@@ -123,6 +123,11 @@ func TestOutputToAFullDisk(t *testing.T) {
 		if code != 125 || !strings.Contains(stderr.String(), "no space left on device") {
 			t.Errorf("ward %s > /dev/full: exit code %d, want 125 naming the failed write\n%s", strings.Join(args, " "), code, stderr.String())
 		}
+		// check logs JSON here (WARD_LOG_FORMAT=json): its errors are
+		// JSON records, this one too.
+		if args[0] == "check" && !strings.Contains(stderr.String(), `{"time":`) {
+			t.Errorf("ward %s > /dev/full with WARD_LOG_FORMAT=json: the error is not a JSON record\n%s", strings.Join(args, " "), stderr.String())
+		}
 	}
 }
 

@@ -45,6 +45,8 @@ func Main(args []string, stdio IO) int {
 		err = app.Run(withFlagsFirst(app, helpFirst(app, args)))
 	}
 	if err == nil {
+		// What the commands that log did not report themselves: a help
+		// page, ward local get's value.
 		err = app.Writer.(*output).failed()
 	}
 	if err == nil {
