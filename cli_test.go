@@ -4,6 +4,7 @@ package main
 // goes to stdout and stderr, flags and their WARD_* variables.
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,6 +140,8 @@ func TestOutputToAFullDisk(t *testing.T) {
 // page that has no -m; an unknown command's hint listed the commands.
 func TestTypos(t *testing.T) {
 	w := newWardEnv(t)
+	// ward's lines as a person reads them (newWardEnv logs JSON).
+	w.env = append(w.env, "WARD_LOG_FORMAT=text")
 	tests := []struct {
 		args        []string
 		error, hint string
@@ -255,6 +258,8 @@ func TestExecFromTheEnvironment(t *testing.T) {
 // did not force), run looked for a profile named "--".
 func TestFlagWithoutValue(t *testing.T) {
 	w := newWardEnv(t)
+	// ward's lines as a person reads them (newWardEnv logs JSON).
+	w.env = append(w.env, "WARD_LOG_FORMAT=text")
 	if err := os.WriteFile(filepath.Join(w.dir, ".env"), []byte("PORT=8080\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -402,6 +407,8 @@ func TestGroupHelp(t *testing.T) {
 // value "yes" for -mask: parse error`.
 func TestBadSwitchValue(t *testing.T) {
 	w := newWardEnv(t)
+	// ward's lines as a person reads them (newWardEnv logs JSON).
+	w.env = append(w.env, "WARD_LOG_FORMAT=text")
 	m := w.manifest("version: 1\nenv:\n  A: {value: x}\n")
 	tests := []struct {
 		env         string
@@ -458,6 +465,8 @@ func TestManifestIsADirectory(t *testing.T) {
 // `ward run --exec true`, with nothing after it, still runs true.
 func TestSwitchWithASpacedValue(t *testing.T) {
 	w := newWardEnv(t)
+	// ward's lines as a person reads them (newWardEnv logs JSON).
+	w.env = append(w.env, "WARD_LOG_FORMAT=text")
 	m := w.manifest("version: 1\nenv:\n  A: {value: x}\n")
 	ran := filepath.Join(w.dir, "deployed")
 	tests := []struct {
@@ -496,6 +505,8 @@ func TestSwitchWithASpacedValue(t *testing.T) {
 // with exit 0.
 func TestFlagLastWithoutValue(t *testing.T) {
 	w := newWardEnv(t)
+	// ward's lines as a person reads them (newWardEnv logs JSON).
+	w.env = append(w.env, "WARD_LOG_FORMAT=text")
 	prod := canary("prod")
 	if err := os.WriteFile(filepath.Join(w.dir, ".env"), []byte("PROD_KEY="+prod+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -529,5 +540,30 @@ func TestFlagLastWithoutValue(t *testing.T) {
 	}
 	if _, stdout, _ := w.run("local", "list"); stdout != "" {
 		t.Errorf("ward import config/dev.env --name-prefix stored secrets:\n%s", stdout)
+	}
+}
+
+// TestUsageErrorsAsJSON: with WARD_LOG_FORMAT=json (or --log-format
+// json), a usage error of run, check or scan is a JSON record, as their
+// other errors are (README: Logs): a log collector reads it. It was a
+// `ward: error:` line, found before the command's action could report it.
+func TestUsageErrorsAsJSON(t *testing.T) {
+	w := newWardEnv(t) // WARD_LOG_FORMAT=json
+	for _, args := range [][]string{
+		{"run", "--maks", "--", "helper", "exit", "0"},
+		{"run", "-p"},
+		{"check", "--bogus"},
+		{"scan", "--json", "false"},
+	} {
+		code, stdout, stderr := w.run(args...)
+		var rec struct{ Level, Msg, Hint string }
+		if code != 125 || stdout != "" || json.Unmarshal([]byte(stderr), &rec) != nil || rec.Level != "ERROR" || rec.Msg == "" || rec.Hint == "" {
+			t.Errorf("ward %s with WARD_LOG_FORMAT=json: exit code %d, stdout %q, stderr %q; want 125 and one JSON error record with a hint", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	// Logs of other commands are not JSON: theirs stay lines.
+	code, _, stderr := w.run("local", "get")
+	if code != 125 || !strings.HasPrefix(stderr, "ward: error: ") {
+		t.Errorf("ward local get: exit code %d, stderr %q", code, stderr)
 	}
 }

@@ -52,6 +52,12 @@ func Main(args []string, stdio IO) int {
 	if err == nil {
 		return 0
 	}
+	var je *jsonReported
+	if !errors.As(err, &je) && logsJSON(app, args) {
+		// A usage error, found before the command's action could report
+		// it: as a JSON record too.
+		err = &jsonReported{err}
+	}
 	report(signals.Writer(stdio.Stderr), err)
 	var f *failure.Error
 	if errors.As(err, &f) && f.Signal != 0 {
@@ -59,6 +65,32 @@ func Main(args []string, stdio IO) int {
 		signals.EndBy(f.Signal, f.Group)
 	}
 	return failure.ExitCode(err)
+}
+
+// logsJSON reports whether the command args name logs JSON: it has
+// --log-format (run, check, scan), and its words or $WARD_LOG_FORMAT
+// say json.
+func logsJSON(app *cli.App, args []string) bool {
+	a := readOwnArgs(app, args)
+	if len(a.path) < 2 || !a.own {
+		return false
+	}
+	cmd := findCommand(app.Commands, a.path[1])
+	if cmd == nil || len(a.path) > 2 || lookupFlag(cmd.Flags, "log-format") == nil {
+		return false
+	}
+	format := os.Getenv("WARD_LOG_FORMAT")
+	for i, w := range a.words {
+		name, v, hasValue, ok := flagParts(w)
+		if !ok || name != "log-format" {
+			continue
+		}
+		if !hasValue && i+1 < len(a.words) {
+			v = a.words[i+1]
+		}
+		format = v
+	}
+	return format == "json"
 }
 
 // report prints err as ward's error lines, each hint under its error, or
