@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/testdata/helper"
 )
 
 // helperOf returns the pid of ward's store helper named name, waiting for
@@ -177,4 +178,43 @@ func TestHelperDeathKeepsTheChild(t *testing.T) {
 	if n := pg.Roles(t, rolePart); n != 0 {
 		t.Errorf("%d database roles left after ward exited, want 0", n)
 	}
+}
+
+// TestHelperRestartKeepsWorkingDirectory: a store helper that dies during
+// a run is started again in the working directory ward was started in,
+// where the first one ran, so a relative path in its environment
+// (VAULT_CONFIG_PATH=vault-cli.hcl, VAULT_CACERT=ca.pem) names the same
+// file. ward has moved to / by then (it holds no directory while the child
+// runs), and the new helper started there found no token helper and read
+// nothing again.
+func TestHelperRestartKeepsWorkingDirectory(t *testing.T) {
+	srv := vaulttest.Require(t)
+	mount := srv.MountKV(t, 2)
+	first, second := canary("helper-cwd-1"), canary("helper-cwd-2")
+	kvPut(t, mount, "app", map[string]any{"a": first})
+	w := newWardEnv(t)
+	w.canaries = append(w.canaries, first, second)
+	tokenHelper := filepath.Join(w.dir, "token-helper")
+	os.WriteFile(tokenHelper, []byte("#!/bin/sh\n[ \"$1\" = get ] && echo "+srv.Token+"\n"), 0o700)
+	os.WriteFile(filepath.Join(w.dir, "vault-cli.hcl"), []byte(fmt.Sprintf("token_helper = %q\n", tokenHelper)), 0o600)
+	w.env = append(w.env, "VAULT_CONFIG_PATH=vault-cli.hcl", "VAULT_ADDR="+srv.Addr)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%s/app#a\n%s", mount, fastRotation))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	cmd.Env = append(cmd.Env, "VAULT_TOKEN=")
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	stdout, stderr := readLines(t, out), readLines(t, errp)
+	if got := envListing(stdout)["A"]; got != helper.Hash(first) {
+		t.Fatalf("the child's A is not the first value")
+	}
+	syscall.Kill(helperOf(t, cmd.Process.Pid, "ward-vault"), syscall.SIGKILL)
+	kvPut(t, mount, "app", map[string]any{"a": second})
+	if got := envListing(stdout)["A"]; got != helper.Hash(second) {
+		t.Errorf("after the helper died and the value changed, the child's A is not the second value")
+	}
+	stopAndCount(t, cmd, stdout, stderr, first, second, srv.Token)
 }

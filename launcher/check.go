@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/plan"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -46,7 +47,7 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 		return err
 	}
 	if !c.Bool("resolve") {
-		fmt.Fprintf(c.App.Writer, "%s: ok: %s, %s, %s\n", m.File, plural(len(m.Env), "variable", "variables"), plural(len(m.Files), "file", "files"), plural(len(m.Profiles), "profile", "profiles"))
+		fmt.Fprintf(c.App.Writer, "%s: ok: %s, %s, %s\n", manifest.QuotePath(m.File), plural(len(m.Env), "variable", "variables"), plural(len(m.Files), "file", "files"), plural(len(m.Profiles), "profile", "profiles"))
 		return nil
 	}
 	values, err := resolveOnce(lg, m, prof)

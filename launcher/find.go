@@ -3,11 +3,13 @@ package launcher
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/manifest"
 )
 
 // findManifest looks for the manifest called name in dir, then in each
@@ -35,7 +37,7 @@ func findManifest(dir, name string) (string, error) {
 				if d == dir {
 					where = "in this directory, which others may write"
 				}
-				return "", failure.New(fmt.Errorf("%s, %s, belongs to uid %d: ward does not take another user's manifest from a parent directory, or from one others may write (/tmp), where anyone who may write there could have put it", p, where, owner), "name it with -m if you trust it, or create one here with `ward init`")
+				return "", failure.New(fmt.Errorf("%s, %s, belongs to uid %d: ward does not take another user's manifest from a parent directory, or from one others may write (/tmp), where anyone who may write there could have put it", manifest.QuotePath(p), where, owner), "name it with -m if you trust it, or create one here with `ward init`")
 			}
 			if rel, err := filepath.Rel(dir, p); err == nil {
 				return rel, nil
@@ -49,7 +51,7 @@ func findManifest(dir, name string) (string, error) {
 			if err != nil {
 				why = err.Error()
 			}
-			return "", failure.New(fmt.Errorf("%s is not a manifest ward can read: %s", p, why), "fix or remove it, or name the manifest with -m")
+			return "", failure.New(fmt.Errorf("%s is not a manifest ward can read: %s", manifest.QuotePath(p), why), "fix or remove it, or name the manifest with -m")
 		}
 		top := ""
 		if exists(filepath.Join(d, ".git")) {
@@ -57,14 +59,34 @@ func findManifest(dir, name string) (string, error) {
 		}
 		parent := filepath.Dir(d)
 		if top != "" || parent == d {
-			where := fmt.Sprintf("%s or its parents up to %s%s", dir, d, top)
+			where := fmt.Sprintf("%s or its parents up to %s%s", manifest.QuotePath(dir), manifest.QuotePath(d), top)
 			if d == dir {
-				where = dir + top
+				where = manifest.QuotePath(dir) + top
 			}
 			return "", failure.New(fmt.Errorf("no %s in %s", name, where), "create one with `ward init`, or name another with -m")
 		}
 		d = parent
 	}
+}
+
+// workingDir is os.Getwd, with a reason a user can act on when the
+// directory is gone: a shell left in a build directory that the build
+// removed and made again, or a branch checked out without it. It said
+// "getwd: no such file or directory". other is the hint for any other
+// failure.
+func workingDir(other string) (string, error) {
+	wd, err := os.Getwd()
+	if errors.Is(err, fs.ErrNotExist) {
+		hint := `cd into it again if it was made again (cd "$PWD"), or to another directory`
+		if other != "" {
+			hint += "; or " + other
+		}
+		return "", failure.New(errors.New("the current directory no longer exists: it was removed since the shell entered it"), hint)
+	}
+	if err != nil {
+		return "", failure.New(fmt.Errorf("find the current directory: %w", err), other)
+	}
+	return wd, nil
 }
 
 // foreignOwner returns the uid of the user other than ward's own and root

@@ -387,7 +387,7 @@ func (j *importJob) write() error {
 		// A new manifest's directory is made, as ward init makes it.
 		return failure.New(fmt.Errorf("create %s: %w", filepath.Dir(target), err), "")
 	}
-	staged, err := atomicfile.Stage(target, text, 0o644, true)
+	staged, err := atomicfile.Stage(target, text, atomicfile.Masked(0o664), true)
 	if err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", j.manifest, err), "")
 	}
@@ -505,9 +505,9 @@ func warnGit(stdio IO, file string) {
 // defaultNamePrefix is the current directory's name and a slash, made
 // into a valid local store name.
 func defaultNamePrefix() (string, error) {
-	wd, err := os.Getwd()
+	wd, err := workingDir("give --name-prefix")
 	if err != nil {
-		return "", failure.New(fmt.Errorf("find the current directory: %w", err), "give --name-prefix")
+		return "", err
 	}
 	name := appName(filepath.Base(wd))
 	if name == "" {

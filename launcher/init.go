@@ -50,9 +50,9 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	if _, err := os.Stat(path); err == nil && !c.Bool("force") {
 		return failure.New(fmt.Errorf("%s already exists; nothing was written", path), "run again with --force to replace it, or add to it with ward import")
 	}
-	wd, err := os.Getwd()
+	wd, err := workingDir("")
 	if err != nil {
-		return failure.New(fmt.Errorf("find the current directory: %w", err), "")
+		return err
 	}
 	app := appName(filepath.Base(wd))
 	if app == "" {
@@ -67,10 +67,10 @@ func cmdInit(c *cli.Context, stdio IO) error {
 			return failure.New(fmt.Errorf("create %s: %w", dir, err), "")
 		}
 	}
-	if err := atomicfile.WriteFile(path, []byte(text), 0o644, true); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(text), atomicfile.Masked(0o664), true); err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", path, err), "")
 	}
-	fmt.Fprintf(stdio.Stdout, "wrote %s\n", path)
+	fmt.Fprintf(stdio.Stdout, "wrote %s\n", manifest.QuotePath(path))
 	warnHidden(stdio, path)
 	added, err := ignoreDotenv(".gitignore")
 	if err != nil {
@@ -113,5 +113,5 @@ func ignoreDotenv(path string) (bool, error) {
 		b.WriteByte('\n')
 	}
 	b.WriteString(".env\n")
-	return true, atomicfile.WriteFile(path, b.Bytes(), 0o644, true)
+	return true, atomicfile.WriteFile(path, b.Bytes(), atomicfile.Masked(0o664), true)
 }

@@ -58,9 +58,9 @@ func manifestFile(c *cli.Context) (string, error) {
 		}
 		return file, nil
 	}
-	wd, err := os.Getwd()
+	wd, err := workingDir("name the manifest with -m")
 	if err != nil {
-		return "", failure.New(err, "name the manifest with -m")
+		return "", err
 	}
 	return findManifest(wd, defaultManifest)
 }

@@ -61,6 +61,13 @@ func LookPath(program string, env []string) (string, error) {
 		var se *StartError
 		if errors.As(err, &se) && se.Code == ExitNotExecutable && denied == nil {
 			denied = err
+			if errors.Is(se.Err, fs.ErrPermission) && !exists(p) {
+				// The directory cannot be searched: whether the program
+				// is in it is not to be known (execvp gives EACCES, 126,
+				// as here; bash says "command not found"). It named
+				// DIR/PROGRAM "permission denied", as if it were there.
+				denied = &StartError{Program: program, Code: ExitNotExecutable, Err: fmt.Errorf("not found in $PATH, whose directory %s cannot be searched: %w", dir, se.Err)}
+			}
 		}
 	}
 	if denied != nil {
@@ -79,6 +86,11 @@ func checkExecutable(p string) error {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return &StartError{Program: p, Code: ExitNotFound, Err: errors.New("no such file or directory")}
 		}
+		// The path once: "p: stat p: ..." said it twice.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return &StartError{Program: p, Code: ExitNotExecutable, Err: err}
 	}
 	if st.IsDir() {
@@ -88,6 +100,13 @@ func checkExecutable(p string) error {
 		return &StartError{Program: p, Code: ExitNotExecutable, Err: errors.New("permission denied")}
 	}
 	return nil
+}
+
+// exists reports whether p's own entry can be seen (lstat: a link that
+// leads nowhere is there too).
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
 
 func lookupEnv(env []string, name string) (string, bool) {
@@ -136,17 +155,27 @@ func Start(o StartOptions) (*Child, error) {
 		attr.Ctty = o.Ctty
 	}
 	platformAttr(attr)
+	if err := checkDir(o.Dir); err != nil {
+		return nil, err
+	}
 	pid, err := forkExec(o, attr)
 	if short := Exhausted(err); short != nil {
 		return nil, &StartError{Program: o.Path, Code: ExitWardFailure, Err: short}
 	}
 	if err != nil {
+		// The program's own file, for what it says of the failure: a
+		// relative path is the child's, from o.Dir, not ward's (which is
+		// / after the first start).
+		file := o.Path
+		if o.Dir != "" && !filepath.IsAbs(file) {
+			file = filepath.Join(o.Dir, file)
+		}
 		code := ExitNotExecutable
 		if errors.Is(err, fs.ErrNotExist) {
 			code = ExitNotFound
-			err = missingInterpreter(o.Path, err)
+			err = missingInterpreter(file, err)
 		}
-		err = badFormat(o.Path, err)
+		err = badFormat(file, err)
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
@@ -163,12 +192,6 @@ func Start(o StartOptions) (*Child, error) {
 // child: about 0.2 ms). The environment is exactly o.Env: unlike
 // os.StartProcess, a nil one is empty, never ward's own.
 func forkExec(o StartOptions, attr *syscall.SysProcAttr) (int, error) {
-	if o.Dir != "" {
-		// A clearer error than the child's failed chdir, as os does.
-		if _, err := os.Stat(o.Dir); err != nil {
-			return 0, err
-		}
-	}
 	env := o.Env
 	if env == nil {
 		env = []string{}
@@ -185,6 +208,47 @@ func forkExec(o StartOptions, attr *syscall.SysProcAttr) (int, error) {
 	// The files must stay open (not finalised) until the child has them.
 	runtime.KeepAlive(o.Files)
 	return pid, err
+}
+
+// DirError is a working directory the child cannot be started in: gone
+// (removed, or renamed, since ward was started there) or not to be
+// entered. The child's own chdir would fail with the same errno, which
+// the fork reports as the program's: "no such file or directory" of a
+// program that is there.
+type DirError struct {
+	Dir string
+	Err error
+}
+
+func (e *DirError) Error() string {
+	if errors.Is(e.Err, fs.ErrNotExist) {
+		return fmt.Sprintf("the working directory %s is gone: removed, or renamed, since ward was started there", e.Dir)
+	}
+	return fmt.Sprintf("the working directory %s cannot be entered: %v", e.Dir, e.Err)
+}
+
+func (e *DirError) Unwrap() error { return e.Err }
+
+// checkDir is the child's chdir to dir, tried by ward first.
+func checkDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	st, err := os.Stat(dir)
+	if err == nil && !st.IsDir() {
+		err = syscall.ENOTDIR
+	}
+	if err == nil {
+		err = unix.Access(dir, unix.X_OK)
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return &DirError{Dir: dir, Err: err}
+	}
+	return nil
 }
 
 // Exec replaces ward with the program (no supervision, no files).
@@ -244,7 +308,11 @@ func badFormat(path string, err error) error {
 		}
 		return err
 	}
-	if n > 0 && utf8.Valid(head) && !bytes.ContainsRune(head, 0) {
+	if n == 0 {
+		// `touch run.sh; chmod +x run.sh`, a download cut short.
+		return fmt.Errorf("it is empty (a shell would run it as a script that does nothing, exec does not): give it a #! line naming its interpreter, such as #!/bin/sh: %w", err)
+	}
+	if utf8.Valid(head) && !bytes.ContainsRune(head, 0) {
 		return fmt.Errorf("it has no #! line naming its interpreter (a shell would run it with sh, exec does not): start it with one, such as #!/bin/sh: %w", err)
 	}
 	return err

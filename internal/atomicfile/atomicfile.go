@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -233,4 +234,33 @@ func MkdirAllSync(dir string, perm fs.FileMode) error {
 		}
 	}
 	return nil
+}
+
+// Masked is perm less the process's umask: the mode the kernel gives a
+// file created with perm. A file written through here is set to its
+// mode exactly (its temporary file is made 0600 first); a file of the
+// user's project (a manifest, a .gitignore) is given Masked(0o664), so
+// that it is as private as the user's umask says (`umask 077`: 0600),
+// writable by their group where the umask lets it (`umask 002`, a
+// repository a team shares), and never by everyone.
+func Masked(perm fs.FileMode) fs.FileMode {
+	return perm &^ umask()
+}
+
+// umask is the process's umask, read where the kernel shows it
+// (/proc/self/status, Linux 4.7 and later) and else by setting it and
+// back: briefly 0, a moment in which ward creates no file.
+func umask() fs.FileMode {
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+				if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+					return fs.FileMode(m) & fs.ModePerm
+				}
+			}
+		}
+	}
+	old := unix.Umask(0)
+	unix.Umask(old)
+	return fs.FileMode(old) & fs.ModePerm
 }

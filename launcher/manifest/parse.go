@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -39,7 +41,7 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string {
-	loc := fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Col)
+	loc := fmt.Sprintf("%s:%d:%d", QuotePath(e.File), e.Line, e.Col)
 	if e.Field != "" {
 		return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
 	}
@@ -48,6 +50,19 @@ func (e *ValidationError) Error() string {
 
 // Hint says what to do about the problem.
 func (e *ValidationError) Hint() string { return e.Advice }
+
+// QuotePath returns path quoted (as Go quotes a string, much as git's
+// core.quotePath does; ward scan quotes the files it names so) when it
+// holds a control character or bytes that are not UTF-8, or starts with
+// a quote: a manifest in a directory whose name holds a line break split
+// ward's error in two ("ward: error: nl" alone on a line), and an escape
+// sequence there was run by the terminal, not shown.
+func QuotePath(path string) string {
+	if utf8.ValidString(path) && !strings.HasPrefix(path, `"`) && !strings.ContainsFunc(path, unicode.IsControl) {
+		return path
+	}
+	return strconv.Quote(path)
+}
 
 // ValidationErrors is every problem found in a manifest, in file order.
 type ValidationErrors []*ValidationError

@@ -458,6 +458,12 @@ func startFailure(err error) (int, error) {
 	if errors.As(err, &se) {
 		return se.Code, &failure.Error{Code: se.Code, Err: err}
 	}
+	var de *signals.DirError
+	if errors.As(err, &de) {
+		// Only a restarted child is given a directory (the first has
+		// ward's own, which ward then leaves for /).
+		return fail(fmt.Errorf("the child cannot be restarted: %w", err), "a restarted child starts where the first one did, by that directory's path: start ward in a directory that stays where it is (a service's WorkingDirectory=), or let the program choose its own (sh -c 'cd DIR && exec PROGRAM')")
+	}
 	return fail(err, "")
 }
 

@@ -2,6 +2,7 @@ package local
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,13 +35,46 @@ func mkdirAllSync(dir string) error { return atomicfile.MkdirAllSync(dir, 0o700)
 // placeHint gives err, a directory of the store or the identity that
 // could not be made, the hint of where that place comes from when this
 // user may not write there: a container's user without a passwd entry
-// has a HOME of /, and a read-only root makes any HOME unwritable.
-func placeHint(err error, hint string) error {
+// has a HOME of /, and a read-only root makes any HOME unwritable; a
+// service user's HOME may be a file (/dev/null), for which the error
+// names the file (see notDirectory). what is "the local store" or "the
+// identity file", at path.
+func placeHint(err error, what, path, hint string) error {
+	if errors.Is(err, syscall.ENOTDIR) {
+		return resolve.WithHint(notDirectory(err, "create "+what, path), hint)
+	}
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
 		return resolve.WithHint(err, hint)
 	}
 	return err
 }
+
+// notDirectory is err (ENOTDIR at path, or on the way to it) as "cannot
+// DO PATH: FILE is not a directory", naming the file on the way that is
+// not one: "stat /dev/null/.local/share/ward: not a directory" named
+// none, and a HOME of /dev/null is a service user's.
+func notDirectory(err error, do, path string) error {
+	for d := filepath.Dir(path); d != filepath.Dir(d); d = filepath.Dir(d) {
+		if st, serr := os.Stat(d); serr == nil && !st.IsDir() {
+			home := ""
+			if d == filepath.Clean(os.Getenv("HOME")) {
+				home = " ($HOME)"
+			}
+			return &placeError{msg: fmt.Sprintf("cannot %s %s: %s%s is not a directory", do, path, d, home), err: err}
+		}
+	}
+	return err
+}
+
+// placeError is an error with a message of its own that still matches
+// its cause (errors.Is).
+type placeError struct {
+	msg string
+	err error
+}
+
+func (e *placeError) Error() string { return e.msg }
+func (e *placeError) Unwrap() error { return e.err }
 
 // removeStaleTemps removes the temporary files that writers of the store
 // at target, killed half-way, left in its directory. It is called with

@@ -14,6 +14,8 @@ import (
 
 	"filippo.io/age"
 	"golang.org/x/sys/unix"
+
+	"github.com/wardsecrets/ward/resolve"
 )
 
 // damagedError is the error for a store file ward cannot use. Its reason
@@ -188,6 +190,9 @@ func (s *Store) target() (string, error) {
 	p := s.Path
 	for range 40 {
 		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+		if errors.Is(err, syscall.ENOTDIR) {
+			return "", resolve.WithHint(notDirectory(err, "write the local store", s.Path), storePlaces)
+		}
 		if err != nil {
 			return "", fmt.Errorf("find the local store %s: %w", s.Path, err)
 		}
@@ -272,8 +277,22 @@ func lockFile(path string, waiting func(string)) (func(), error) {
 		}
 		return nil, fmt.Errorf("lock the local store: %s is a symbolic link of uid %d: ward opens its lock only as a file", path, owner)
 	}
+	if errors.Is(err, fs.ErrPermission) {
+		// A lock its owner may not write: made under a umask that takes
+		// the owner's w (`umask 277`, a script's before it writes a key)
+		// by an earlier ward, whose every later write then failed here.
+		// flock needs no write access (NFS's emulation of it does, hence
+		// O_RDWR above); it gets its 0600 below.
+		f, err = os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock the local store: %w", err)
+	}
+	if st, err := f.Stat(); err == nil && st.Mode().Perm()&0o200 == 0 {
+		// Made just now under such a umask, or by an earlier ward: the
+		// next writer opens it O_RDWR. (Another user's is theirs to
+		// mend: the chmod fails, and the lock is taken all the same.)
+		f.Chmod(0o600)
 	}
 	how := unix.LOCK_EX | unix.LOCK_NB
 	for {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"filippo.io/age"
@@ -21,6 +22,10 @@ type keyPair struct {
 	age.Identity
 	recipient age.Recipient
 }
+
+// identityPlaces is where the identity may be, the hint for a place the
+// user cannot have it.
+const identityPlaces = "the identity is $WARD_IDENTITY, else $XDG_CONFIG_HOME/ward/identity.txt, else ~/.config/ward/identity.txt: set one to a place this user can write"
 
 // identity reads the age identities of the identity file, creating it
 // when create is set and it does not exist; the first is the one a new
@@ -40,6 +45,9 @@ func (s *Store) identity(create bool) ([]*keyPair, error) {
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("the identity file %s is missing: without it the local store %s cannot be decrypted (restore it, or point $WARD_IDENTITY at it)", s.IdentityPath, s.Path)
+		}
+		if errors.Is(err, syscall.ENOTDIR) {
+			return nil, resolve.WithHint(notDirectory(err, "read the identity file", s.IdentityPath), identityPlaces)
 		}
 		if errors.Is(err, fs.ErrPermission) {
 			return nil, resolve.WithHint(fmt.Errorf("cannot read the identity file %s%s: %w", s.IdentityPath, resolve.Whose(s.IdentityPath), err),
@@ -89,8 +97,7 @@ func (s *Store) newIdentity() (*keyPair, error) {
 		return nil, err
 	}
 	if err := mkdirAllSync(filepath.Dir(s.IdentityPath)); err != nil {
-		return nil, placeHint(fmt.Errorf("create the identity's directory: %w", err),
-			"the identity is $WARD_IDENTITY, else $XDG_CONFIG_HOME/ward/identity.txt, else ~/.config/ward/identity.txt: set one to a place this user can write")
+		return nil, placeHint(fmt.Errorf("create the identity's directory: %w", err), "the identity file", s.IdentityPath, identityPlaces)
 	}
 	content := fmt.Appendf(nil, "# ward local store identity, created %s\n# public key: %s\n%s\n",
 		time.Now().UTC().Format(time.RFC3339), id.Recipient(), id)

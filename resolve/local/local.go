@@ -16,8 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/wardsecrets/ward/internal/home"
 	"github.com/wardsecrets/ward/resolve"
 )
 
@@ -138,11 +140,14 @@ func expandHome(getenv func(string) string, p string) (string, error) {
 	return filepath.Join(home, p[1:]), nil
 }
 
+// homeDir is home.Dir (a systemd system unit without User= has no $HOME,
+// and its ward failed to find the store that `sudo ward local set` had
+// made in /root: "neither $XDG_DATA_HOME nor $HOME is set").
 func homeDir(getenv func(string) string) (string, error) {
-	if home := getenv("HOME"); home != "" {
-		return home, nil
+	if d := home.Dir(getenv); d != "" {
+		return d, nil
 	}
-	return os.UserHomeDir()
+	return "", errors.New("$HOME is not set")
 }
 
 func xdgDir(getenv func(string) string, name, fallback string) (string, error) {
@@ -151,7 +156,7 @@ func xdgDir(getenv func(string) string, name, fallback string) (string, error) {
 	}
 	home, err := homeDir(getenv)
 	if err != nil {
-		return "", fmt.Errorf("cannot place the local store: neither $%s nor $HOME is set", name)
+		return "", fmt.Errorf("cannot place the local store: neither $%s nor $HOME is set, and uid %d has no home directory in /etc/passwd", name, os.Getuid())
 	}
 	return filepath.Join(home, fallback), nil
 }
@@ -319,6 +324,9 @@ func (s *Store) loadNames(names []string) (*document, fs.FileInfo, error) {
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, s.missing()
+		}
+		if errors.Is(err, syscall.ENOTDIR) {
+			return nil, nil, resolve.WithHint(notDirectory(err, "read the local store", s.Path), storePlaces)
 		}
 		return nil, nil, err
 	}

@@ -220,6 +220,10 @@ func (s *Store) Remove(name string) error {
 	})
 }
 
+// storePlaces is where the store may be, the hint for a place the user
+// cannot have it.
+const storePlaces = "the store is $WARD_LOCAL_STORE, else $XDG_DATA_HOME/ward/store.age, else ~/.local/share/ward/store.age: set one to a place this user can write"
+
 // update runs change on the current document under an exclusive lock and,
 // when change reports a change, writes the result atomically. With create
 // a missing store (and identity) is created; without, it is an error.
@@ -228,8 +232,7 @@ func (s *Store) update(create bool, change func(*document) (bool, error)) error 
 		return err
 	}
 	if err := mkdirAllSync(filepath.Dir(s.Path)); err != nil {
-		return placeHint(fmt.Errorf("create the local store's directory: %w", err),
-			"the store is $WARD_LOCAL_STORE, else $XDG_DATA_HOME/ward/store.age, else ~/.local/share/ward/store.age: set one to a place this user can write")
+		return placeHint(fmt.Errorf("create the local store's directory: %w", err), "the local store", s.Path, storePlaces)
 	}
 	target, unlock, err := s.lockTarget()
 	if err != nil {

@@ -79,6 +79,10 @@ type Client struct {
 	// to / once the child runs, and a relative $PATH entry would then
 	// name another place.
 	path string
+	// dir is the working directory the helper first started in, kept for
+	// the same reason: its environment may name files relative to it
+	// (VAULT_CONFIG_PATH=./vault.hcl, VAULT_CACERT=ca.pem).
+	dir string
 	// orphans are leases whose helper died while it renewed them and
 	// that no helper holds yet: Close revokes them (with RevokeOnExit).
 	orphans map[string]*resolve.Lease
@@ -241,6 +245,7 @@ func (c *Client) start() (*conn, error) {
 			path = abs
 		}
 		c.path = path
+		c.dir, _ = os.Getwd()
 	}
 	path := c.path
 	inR, inW, err := os.Pipe()
@@ -262,6 +267,7 @@ func (c *Client) start() (*conn, error) {
 	}
 	p, err := os.StartProcess(path, []string{c.cfg.Program, ServeArg}, &os.ProcAttr{
 		Env:   c.cfg.Environ,
+		Dir:   c.dir,
 		Files: []*os.File{inR, outW, errW},
 		// Its own process group: a Ctrl-C or a job-control stop on ward's
 		// terminal is for ward and the child, not for the helper, which
@@ -299,7 +305,13 @@ func InstallCommand(version string) string {
 const ServeArg = "--ward-store-protocol=1"
 
 // Find locates a helper program: next to ward's own executable first (so
-// one `go install` or one `COPY` of a directory serves), then on $PATH.
+// one `go install` or one `COPY` of a directory serves), then in the
+// absolute directories of $PATH. An empty or relative entry (`PATH=:/usr/bin`,
+// `.`) is passed over: a helper is given the store's credentials, and
+// the directory ward runs in (a cloned repository) could hold anyone's
+// program of that name. exec.LookPath refuses such a find too (ErrDot),
+// but stops there, and the helper installed further along $PATH was
+// reported as not installed.
 func Find(program string) (string, error) {
 	var beside string
 	if self, err := os.Executable(); err == nil {
@@ -315,11 +327,20 @@ func Find(program string) (string, error) {
 			beside = p
 		}
 	}
-	p, err := exec.LookPath(program)
-	if err != nil {
-		return "", &MissingError{Program: program, Unusable: beside}
+	missing := &MissingError{Program: program, Unusable: beside}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		p := filepath.Join(dir, program)
+		if !filepath.IsAbs(dir) {
+			if _, err := exec.LookPath("./" + p); err == nil && !missing.Found {
+				missing.Found, missing.Relative = true, dir
+			}
+			continue
+		}
+		if _, err := exec.LookPath(p); err == nil {
+			return p, nil
+		}
 	}
-	return p, nil
+	return "", missing
 }
 
 // MissingError is a helper program that is not installed, or not usable
@@ -329,9 +350,23 @@ type MissingError struct {
 	// Unusable is a file of that name next to ward that is not an
 	// executable file (a copy that lost its mode, a directory).
 	Unusable string
+	// Found is set when $PATH's relative entry Relative ("" for an empty
+	// one: the working directory) holds one, which ward does not run.
+	Found    bool
+	Relative string
 }
 
 func (e *MissingError) Error() string {
+	if e.Found {
+		where := fmt.Sprintf("the relative entry %q", e.Relative)
+		switch e.Relative {
+		case "":
+			where = "an empty entry (the working directory)"
+		case ".":
+			where = `the entry "." (the working directory)`
+		}
+		return fmt.Sprintf("%s is not installed: it is not next to ward's executable or in an absolute directory of $PATH; %s, found through %s of $PATH, is not run: a store helper gets the store's credentials, and a directory relative to where ward runs (a cloned repository) may hold anyone's program", e.Program, "./"+filepath.Join(e.Relative, e.Program), where)
+	}
 	if e.Unusable != "" {
 		return fmt.Sprintf("%s is not an executable file, and there is no %s on $PATH", e.Unusable, e.Program)
 	}
@@ -342,6 +377,9 @@ func (e *MissingError) Error() string {
 func (e *MissingError) Hint() string {
 	if e.Unusable != "" {
 		return fmt.Sprintf("chmod +x %s if it is ward's helper copied without its mode; else install ward's store helpers beside ward: %s", e.Unusable, InstallCommand("VERSION"))
+	}
+	if e.Found {
+		return "install ward's store helpers beside ward: " + InstallCommand("VERSION") + "; or, if that one is ward's own, name its directory in $PATH by its absolute path"
 	}
 	return "install ward's store helpers beside ward: " + InstallCommand("VERSION") + " (or copy every ward-* program from ward's image or release next to ward)"
 }

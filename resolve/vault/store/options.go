@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/wardsecrets/ward/internal/home"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/vault"
 )
@@ -147,10 +147,9 @@ func resolveSettings(o Options, env resolve.Env, retry retryWaits) (settings, er
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.credsDir = getenv("CREDENTIALS_DIRECTORY")
-	s.home = getenv("HOME")
-	if s.home == "" {
-		s.home, _ = os.UserHomeDir()
-	}
+	// ~/.vault-token and ~/.vault as the Vault CLI finds them, /etc/passwd's
+	// home included when $HOME is unset.
+	s.home = home.Dir(getenv)
 	return s, resolveAuth(&s.Auth, s.home)
 }
 
