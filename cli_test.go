@@ -567,3 +567,39 @@ func TestUsageErrorsAsJSON(t *testing.T) {
 		t.Errorf("ward local get: exit code %d, stderr %q", code, stderr)
 	}
 }
+
+// TestTypographicDash: a command copied from a web page or a document
+// whose "--" became an em dash, or "-" an en dash (`ward run —mask --
+// npm test`). ward names the character and the flag it stands for; run
+// took the word for the program (127, "—mask: executable file not
+// found"), check for an argument ("name the manifest with -m: ward check
+// -m —resolve"). After "--" the word is the program's own.
+func TestTypographicDash(t *testing.T) {
+	w := newWardEnv(t)
+	w.env = append(w.env, "WARD_LOG_FORMAT=text")
+	m := w.manifest("version: 1\nenv:\n  A: {value: x}\n")
+	tests := []struct {
+		args        []string
+		error, hint string
+	}{
+		{[]string{"run", "-m", m, "—mask", "--", "helper", "exit", "0"}, `—mask starts with '—' (U+2014), not a hyphen`, "type the flag with hyphens: --mask (a dash pasted from a web page or a document is another character)"},
+		{[]string{"run", "–p", "dev", "-m", m, "--", "helper", "exit", "0"}, `–p starts with '–' (U+2013), not a hyphen`, "type the flag with hyphens: -p (a dash pasted from a web page or a document is another character)"},
+		{[]string{"check", "-m", m, "—resolve"}, `—resolve starts with '—' (U+2014), not a hyphen`, "type the flag with hyphens: --resolve (a dash pasted from a web page or a document is another character)"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := w.run(tt.args...)
+		want := "ward: error: " + tt.error + "\nward: hint: " + tt.hint + "\n"
+		if code != 125 || stdout != "" || stderr != want {
+			t.Errorf("ward %s: exit code %d, stdout %q, stderr:\n%s\nwant 125 and:\n%s", strings.Join(tt.args, " "), code, stdout, stderr, want)
+		}
+	}
+	if code, _, stderr := w.run("run", "-m", m, "--", "—x"); code != 127 {
+		t.Errorf("ward run -- —x: exit code %d, want 127 (no such program: after -- the word is the program)\n%s", code, stderr)
+	}
+	made := filepath.Join(w.dir, "—made")
+	if code, _, stderr := w.run("run", "-m", m, "--", "helper", "touch", made); code != 0 {
+		t.Errorf("ward run -- helper touch —made: exit code %d\n%s", code, stderr)
+	} else if _, err := os.Stat(made); err != nil {
+		t.Errorf("the program's own word with an em dash did not reach it: %v", err)
+	}
+}

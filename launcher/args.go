@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -193,6 +194,8 @@ func flagWithoutValue(app *cli.App, args []string) error {
 				hint += fmt.Sprintf(" (a value that starts with a dash goes after =: %s=%s)", w, v)
 			}
 			return failure.New(fmt.Errorf("%s has no value: the word after it is %s", w, v), hint)
+		case typographicDash(w):
+			return dashTypo(w)
 		case cmd != nil && len(cmd.Subcommands) == 0:
 			if takesArgv(cmd) {
 				return nil
@@ -207,6 +210,26 @@ func flagWithoutValue(app *cli.App, args []string) error {
 		}
 	}
 	return nil
+}
+
+// typographicDash reports whether w starts with a dash that is not a
+// hyphen-minus: what a web page, a chat or a word processor makes of
+// "--" and "-" (—mask, –p) in a command copied from it.
+func typographicDash(w string) bool {
+	r, _ := utf8.DecodeRuneInString(w)
+	return r >= 0x2010 && r <= 0x2015 || r == 0x2212 || r == 0xfe63 || r == 0xff0d
+}
+
+// dashTypo is the error for such a word among ward's own: ward run took
+// it for the program ("—mask: executable file not found"), other
+// commands for an argument.
+func dashTypo(w string) error {
+	r, size := utf8.DecodeRuneInString(w)
+	flag := "--" + w[size:]
+	if utf8.RuneCountInString(w[size:]) == 1 {
+		flag = "-" + w[size:]
+	}
+	return failure.New(fmt.Errorf("%s starts with %q (U+%04X), not a hyphen", w, r, r), "type the flag with hyphens: "+flag+" (a dash pasted from a web page or a document is another character)")
 }
 
 // switchWithValue is the error for a switch of ward's followed by true
