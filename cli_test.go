@@ -603,3 +603,19 @@ func TestTypographicDash(t *testing.T) {
 		t.Errorf("the program's own word with an em dash did not reach it: %v", err)
 	}
 }
+
+// TestEmptyProgramName: `ward run -- "$CMD"` with CMD unset. ward stops
+// with 127 (as the shell does for "") before it asks any store: it read
+// every secret first (here a file:// secret that is missing, so the run
+// failed with 125 and that error; with Vault, a dynamic secret's lease
+// made and revoked for nothing), and only then found the name empty.
+func TestEmptyProgramName(t *testing.T) {
+	w := newWardEnv(t)
+	w.env = append(w.env, "WARD_LOG_FORMAT=text")
+	m := w.manifest("version: 1\nenv:\n  KEY: file://" + filepath.Join(w.dir, "missing") + "\n")
+	code, stdout, stderr := w.run("run", "-m", m, "--", "")
+	want := "ward: error: \"\": the program's name is empty\nward: hint: a variable that is not set? (ward run -- \"$CMD\" with CMD empty)\n"
+	if code != 127 || stdout != "" || stderr != want {
+		t.Errorf("ward run -- '': exit code %d, stdout %q, stderr:\n%s\nwant 127 and:\n%s", code, stdout, stderr, want)
+	}
+}
