@@ -619,3 +619,33 @@ func TestEmptyProgramName(t *testing.T) {
 		t.Errorf("ward run -- '': exit code %d, stdout %q, stderr:\n%s\nwant 127 and:\n%s", code, stdout, stderr, want)
 	}
 }
+
+// TestLocalSetPromptCtrlD: Ctrl-D at `ward local set`'s hidden prompt,
+// or at its confirmation, ends ward with 125 and says nothing was
+// stored, as Ctrl-D ends input at any prompt. It did nothing: the read
+// (golang.org/x/term's ReadPassword) took the end of input for no input
+// yet and read again, and ward waited, the screen showing only the
+// prompt, until Ctrl-C.
+func TestLocalSetPromptCtrlD(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	term.send("ward local set app/d; echo code=$?\n")
+	term.expect(`value for app/d \(not echoed\): `)
+	term.send("\x04")
+	term.expect(`ward: error: the input ended \(Ctrl-D\) at the prompt; nothing was stored`)
+	if code := term.expect(`code=(\d+)`)[1]; code != "125" {
+		t.Errorf("Ctrl-D at the prompt: ward exited %s, want 125", code)
+	}
+	v := canary("ctrld")
+	term.send("ward local set app/d; echo code=$?\n")
+	term.expect(`value for app/d \(not echoed\): `)
+	term.send(v + "\n")
+	term.expect(`again: `)
+	term.send("\x04")
+	if code := term.expect(`code=(\d+)`)[1]; code != "125" {
+		t.Errorf("Ctrl-D at the confirmation: ward exited %s, want 125", code)
+	}
+	if _, out, _ := w.run("local", "list"); strings.Contains(out, "app/d") {
+		t.Errorf("app/d was stored")
+	}
+}

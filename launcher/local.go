@@ -300,7 +300,7 @@ func readHidden(f *os.File) (v []byte, pasted bool, err error) {
 		return nil, false, err
 	}
 	defer restore()
-	v, err = term.ReadPassword(fd)
+	v, err = signals.ReadLine(f)
 	if err != nil {
 		return nil, false, err
 	}
@@ -313,6 +313,9 @@ func readHidden(f *os.File) (v []byte, pasted bool, err error) {
 	return v, false, nil
 }
 
+// errNoValue is Ctrl-D at the prompt: the input ended.
+var errNoValue = errors.New("the input ended (Ctrl-D) at the prompt; nothing was stored")
+
 // errSeveralLines is a value of several lines pasted at the prompt.
 var errSeveralLines = errors.New("the value pasted has several lines; nothing was stored, and the lines after the first were discarded")
 
@@ -324,6 +327,9 @@ func readValue(stdio IO, name string) ([]byte, error) {
 		fmt.Fprintf(stdio.Stderr, "value for %s (not echoed): ", name)
 		v, pasted, err := readHidden(stdio.Stdin)
 		fmt.Fprintln(stdio.Stderr)
+		if errors.Is(err, io.EOF) {
+			return nil, errNoValue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read the value: %w", err)
 		}
@@ -335,6 +341,9 @@ func readValue(stdio IO, name string) ([]byte, error) {
 		fmt.Fprintln(stdio.Stderr)
 		if err != nil {
 			clear(v)
+			if errors.Is(err, io.EOF) {
+				return nil, errNoValue
+			}
 			return nil, fmt.Errorf("read the value: %w", err)
 		}
 		if pasted {
