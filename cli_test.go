@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -647,5 +648,34 @@ func TestLocalSetPromptCtrlD(t *testing.T) {
 	}
 	if _, out, _ := w.run("local", "list"); strings.Contains(out, "app/d") {
 		t.Errorf("app/d was stored")
+	}
+}
+
+// TestLocalSetPromptAnsweredAtOnce: a value typed or pasted the moment
+// `ward local set`'s prompt shows (a password manager's auto-type, a
+// paste ready in the other hand) is not shown on the terminal. ward
+// printed the prompt, then turned echo off: what came in between was
+// echoed, the secret in clear on the screen and in its scrollback (half
+// of the runs of TestLocalSetPromptMultiLinePaste showed its lines).
+func TestLocalSetPromptAnsweredAtOnce(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	for i := range 5 {
+		v := canary(fmt.Sprintf("atonce%d", i))
+		w.canaries = append(w.canaries, v)
+		term.send("ward local set app/atonce; echo code=$?\n")
+		term.expect(`\(not echoed\): `)
+		term.send(v + "\n")
+		term.expect(`again: `)
+		term.send(v + "\n")
+		if code := term.expect(`code=(\d+)`)[1]; code != "0" {
+			t.Fatalf("ward local set exited %s, want 0", code)
+		}
+		term.mu.Lock()
+		screen := term.out.String()
+		term.mu.Unlock()
+		if strings.Contains(screen, v) {
+			t.Fatalf("run %d: the value typed at the prompt is on the terminal", i+1)
+		}
 	}
 }

@@ -262,12 +262,13 @@ func localList(c *cli.Context, stdio IO) error {
 	return nil
 }
 
-// readHidden reads a line from terminal fd without echoing it, and gives
-// the terminal its modes back also when a signal ends ward meanwhile
-// (Ctrl-C at the prompt): term.ReadPassword puts them back only when it
-// returns, and a shell that does not restore them itself (dash, a script)
-// was left with echo off.
-func readHidden(f *os.File) (v []byte, pasted bool, err error) {
+// readHidden shows the prompt once echo is off, reads a line from
+// terminal f without echoing it, and gives the terminal its modes back
+// also when a signal ends ward meanwhile (Ctrl-C at the prompt): a shell
+// that does not restore them itself (dash, a script) was left with echo
+// off. A value pasted as soon as the prompt showed was echoed when the
+// prompt came before echo went off.
+func readHidden(f *os.File, prompt func()) (v []byte, pasted bool, err error) {
 	fd := int(f.Fd())
 	old, err := term.GetState(fd)
 	if err != nil {
@@ -300,6 +301,7 @@ func readHidden(f *os.File) (v []byte, pasted bool, err error) {
 		return nil, false, err
 	}
 	defer restore()
+	prompt()
 	v, err = signals.ReadLine(f)
 	if err != nil {
 		return nil, false, err
@@ -324,8 +326,7 @@ var errSeveralLines = errors.New("the value pasted has several lines; nothing wa
 func readValue(stdio IO, name string) ([]byte, error) {
 	fd := int(stdio.Stdin.Fd())
 	if term.IsTerminal(fd) {
-		fmt.Fprintf(stdio.Stderr, "value for %s (not echoed): ", name)
-		v, pasted, err := readHidden(stdio.Stdin)
+		v, pasted, err := readHidden(stdio.Stdin, func() { fmt.Fprintf(stdio.Stderr, "value for %s (not echoed): ", name) })
 		fmt.Fprintln(stdio.Stderr)
 		if errors.Is(err, io.EOF) {
 			return nil, errNoValue
@@ -336,8 +337,7 @@ func readValue(stdio IO, name string) ([]byte, error) {
 		if pasted {
 			return nil, errSeveralLines
 		}
-		fmt.Fprintf(stdio.Stderr, "again: ")
-		again, pasted, err := readHidden(stdio.Stdin)
+		again, pasted, err := readHidden(stdio.Stdin, func() { fmt.Fprintf(stdio.Stderr, "again: ") })
 		fmt.Fprintln(stdio.Stderr)
 		if err != nil {
 			clear(v)
