@@ -194,6 +194,39 @@ func SignalSession(sid int, sig syscall.Signal) (left bool) {
 	return left
 }
 
+// EndedBy reports whether sig would end process pid: pid neither catches
+// nor ignores it (the SigCgt and SigIgn masks of its /proc status), and
+// its default action ends a process. False when that cannot be read, and
+// for a process that has exited already (a zombie), which nothing ends.
+func EndedBy(pid int, sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGCHLD, syscall.SIGCONT, syscall.SIGURG, syscall.SIGWINCH,
+		syscall.SIGSTOP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU:
+		// Ignored or a stop by default.
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	found := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		name, mask, ok := strings.Cut(line, ":")
+		if name == "State" && strings.HasPrefix(strings.TrimSpace(mask), "Z") {
+			return false
+		}
+		if !ok || name != "SigCgt" && name != "SigIgn" {
+			continue
+		}
+		m, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+		if err != nil || m&(1<<(uint(sig)-1)) != 0 {
+			return false
+		}
+		found++
+	}
+	return found == 2
+}
+
 // Catches reports whether process pid has a handler for sig (the SigCgt
 // mask of its /proc status), true when that cannot be read.
 func Catches(pid int, sig syscall.Signal) bool {

@@ -26,6 +26,10 @@ func SignalSession(sid int, sig syscall.Signal) (left bool) {
 	return syscall.Kill(-sid, sig) == nil
 }
 
+// EndedBy is false outside Linux, where ward cannot read another
+// process's handlers.
+func EndedBy(pid int, sig syscall.Signal) bool { return false }
+
 // Catches is true outside Linux, where ward cannot read another
 // process's handlers.
 func Catches(pid int, sig syscall.Signal) bool { return true }

@@ -60,6 +60,11 @@ type rotator struct {
 	drops chan map[string]resolve.Value
 	// stopAsked is set once the supervisor was asked to stop the child.
 	stopAsked bool
+	// unreadable holds, by variable, the stamp its watched file had when
+	// its last read failed (a name removed from the local store, a file
+	// that cannot be read): the debounce's last look (movedFiles) does
+	// not take a change it already failed at for one made since.
+	unreadable map[string]string
 }
 
 // trigger is why the rotator looks again.
@@ -119,8 +124,10 @@ type proposal struct {
 	changed      []string
 	envChanged   bool
 	filesChanged bool
-	// done receives whether the child now runs with plan.
-	done chan bool
+	// done receives whether the child now runs with plan; signalled is
+	// set before it when the child was signalled rather than restarted.
+	done      chan bool
+	signalled bool
 }
 
 const (
@@ -133,12 +140,13 @@ func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolv
 		log: o.Log, fetcher: o.Fetcher, reg: o.Registry, m: o.Manifest, prof: o.Profile,
 		input: in, rot: o.Manifest.Rotation,
 		current: p, values: values,
-		ending:    map[string]time.Time{},
-		kept:      map[string]context.CancelFunc{},
-		triggers:  make(chan trigger, 64),
-		proposals: make(chan *proposal),
-		stops:     make(chan string),
-		drops:     make(chan map[string]resolve.Value),
+		ending:     map[string]time.Time{},
+		kept:       map[string]context.CancelFunc{},
+		unreadable: map[string]string{},
+		triggers:   make(chan trigger, 64),
+		proposals:  make(chan *proposal),
+		stops:      make(chan string),
+		drops:      make(chan map[string]resolve.Value),
 	}
 }
 
@@ -229,12 +237,18 @@ func (r *rotator) run(ctx context.Context) {
 				warned = true
 			}
 			r.log.Log(ctx, level, "cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", max(time.Until(retryWhen), 0).Round(time.Millisecond).String(), "error", err.Error())
-			if next == nil {
-				// Nothing read changes the child's view.
+			if next == pending {
+				// Nothing read changes what is pending, nor the child's
+				// view.
 				return
 			}
 			// Other values read meanwhile did change it: the child gets
-			// them, and keeps what it has for those that failed.
+			// them, and keeps what it has for those that failed. Or they
+			// undid what was pending (a value changed and changed back
+			// within the debounce while another secret cannot be read):
+			// it is dropped, as when every read works. It was kept, and
+			// the child restarted with the value already undone once
+			// the debounce had run ten times.
 		} else {
 			failed = slices.DeleteFunc(failed, func(f trigger) bool { return f == t })
 			if backoff != 0 && len(failed) == 0 {
@@ -255,6 +269,9 @@ func (r *rotator) run(ctx context.Context) {
 		prev := pending
 		pending = next
 		if pending == nil {
+			if prev != nil {
+				r.log.Debug("the secrets changed back before the debounce ended: the child keeps what it has", "reason", t.String())
+			}
 			debounce, urgent = nil, false
 			return
 		}
@@ -374,7 +391,7 @@ func (r *rotator) propose(ctx context.Context, p *proposal) bool {
 		// The child goes on with the old values: their leases are
 		// renewed while they can be, and end with their max TTL or at
 		// ward's exit.
-	case r.rot.OnChange == manifest.SignalChild && !p.envChanged:
+	case p.signalled:
 		// The signalled child takes the new values when it handles the
 		// signal, and may be in the middle of work with the old ones.
 		r.dropLater(ctx, old)
@@ -417,7 +434,8 @@ func (r *rotator) dropLater(ctx context.Context, old map[string]resolve.Value) {
 
 // refresh reads again what t says may have changed, keeping every other
 // value, and returns a proposal when the child's view would change (nil
-// when it would not). read reports whether anything was read at all. A
+// when it would not; pending, unchanged, when nothing could be read or
+// the plan cannot be built). read reports whether anything was read at all. A
 // value that cannot be read fails the refresh, but not the others read
 // with it: the proposal holds them, and the child's value for the one
 // that failed (a secret disabled or deleted in one store held back every
@@ -448,15 +466,17 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 	if failures != nil {
 		err = &resolve.FetchError{Failures: failures}
 	}
+	r.noteUnreadable(base, fetched, failures)
 	r.versionsFailed(versionErrs, err)
 	if len(fetched) == 0 {
-		return nil, true, err
+		// Nothing read: what is pending stands.
+		return pending, true, err
 	}
 	values := maps.Clone(base)
 	maps.Copy(values, fetched)
 	p, buildErr := plan.Build(r.m, r.prof, values, r.input)
 	if buildErr != nil {
-		return nil, true, errors.Join(err, buildErr)
+		return pending, true, errors.Join(err, buildErr)
 	}
 	changed, envChanged, filesChanged := r.current.Changed(p)
 	if !envChanged && !filesChanged {
@@ -468,22 +488,41 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 	return &proposal{plan: p, values: values, changed: changed, envChanged: envChanged, filesChanged: filesChanged, done: make(chan bool, 1)}, true, err
 }
 
+// noteUnreadable records the stamps of the watched files whose values
+// failed to be read, and forgets those read since (see unreadable).
+func (r *rotator) noteUnreadable(base, fetched map[string]resolve.Value, failures []resolve.VarError) {
+	for name := range fetched {
+		delete(r.unreadable, name)
+	}
+	for _, f := range failures {
+		if v, ok := base[f.Name]; ok && v.File != nil {
+			r.unreadable[f.Name] = resolve.StampFile(v.File.Path)
+		}
+	}
+}
+
 // freshen reads again the watched values of p whose files changed since
 // they were read: a file edited while the old child took its time to
 // stop. The new child then starts with them, rather than with values
 // already replaced (perhaps revoked), and a second restart at once. It
 // runs while the rotator waits for p to be applied, on the supervisor's
 // side, so it reads only regular files (a stat, then the read of a file
-// or of the local store), never what could block (a FIFO); a read that
-// fails leaves p as it was, for the rotator's next refresh to retry.
+// or of the local store), never what could block (a FIFO); a value that
+// cannot be read is kept as p has it, for the rotator's next refresh to
+// retry, and holds back none of the others (a name removed from the
+// local store made every value changed during a stop wait for a second
+// restart).
 func (r *rotator) freshen(ctx context.Context, p *proposal) {
 	refs := r.movedFiles(p.values)
 	if len(refs) == 0 {
 		return
 	}
-	fetched, err := r.fetcher.Fetch(ctx, refs)
-	if err != nil {
-		r.log.Debug("cannot read again the files changed while the old child stopped; the new child starts with what was read before", "error", err.Error())
+	fetched, failures := r.fetcher.FetchAvailable(ctx, refs)
+	r.noteUnreadable(p.values, fetched, failures)
+	if failures != nil {
+		r.log.Debug("cannot read again some files changed while the old child stopped; the new child starts with what was read before for those", "error", (&resolve.FetchError{Failures: failures}).Error())
+	}
+	if len(fetched) == 0 {
 		return
 	}
 	values := maps.Clone(p.values)
@@ -501,7 +540,12 @@ func (r *rotator) freshen(ctx context.Context, p *proposal) {
 // movedFiles returns the references of values read from watched files
 // that changed since: a stat, of regular files only, never what could
 // block (a FIFO). An empty file is left out: its writer (cp, a shell's >)
-// has yet to write it, or it was emptied, which its refresh reports.
+// has yet to write it, or it was emptied, which its refresh reports. So
+// is a value whose read failed at the file as it is (see unreadable):
+// its failure is being retried, and the local store's file, which every
+// ref of the store shares, moved at each change of another name, so
+// that the debounce's last look read it again, failed, and waited
+// again, ten debounces in all, at every change while it stayed so.
 func (r *rotator) movedFiles(values map[string]resolve.Value) map[string]resolve.Ref {
 	refs := map[string]resolve.Ref{}
 	for name, ref := range r.m.Refs(r.prof) {
@@ -509,11 +553,28 @@ func (r *rotator) movedFiles(values map[string]resolve.Value) map[string]resolve
 		if s := r.reg.Scheme(ref.Scheme); !ok || v.File == nil || s == nil || s.Refresh != resolve.Watched {
 			continue
 		}
-		if st, err := os.Stat(v.File.Path); err == nil && st.Mode().IsRegular() && st.Size() > 0 && resolve.Stamp(st) != v.File.Stamp {
+		st, err := os.Stat(v.File.Path)
+		if err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
+			continue
+		}
+		if stamp := resolve.Stamp(st); stamp != v.File.Stamp && stamp != r.unreadable[name] {
 			refs[name] = ref
 		}
 	}
 	return refs
+}
+
+// untilQuiet is how long until every watched file of values that changed
+// since it was read (see movedFiles) has gone unchanged for
+// rotation.debounce, by its modification time; 0 when all have.
+func (r *rotator) untilQuiet(values map[string]resolve.Value) time.Duration {
+	var wait time.Duration
+	for name := range r.movedFiles(values) {
+		if st, err := os.Stat(values[name].File.Path); err == nil {
+			wait = max(wait, time.Until(st.ModTime().Add(r.rot.Debounce)))
+		}
+	}
+	return wait
 }
 
 // adoptVersions records the versions of values read again that change

@@ -347,8 +347,12 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		if err := s.endGroup(); err != nil {
 			return 0, false, nil
 		}
-		// A stop signal that came while endGroup waited (it forwarded
-		// it, and set stopping) ends the run here: no new child starts.
+		if !s.stopping {
+			s.awaitQuiet()
+		}
+		// A stop signal that came while endGroup or awaitQuiet waited (it
+		// forwarded it, and set stopping) ends the run here: no new child
+		// starts.
 		if !s.stopping {
 			if err := s.finishRestart(code); err != nil {
 				c, e := startFailure(err)
@@ -492,6 +496,43 @@ func (s *supervisor) endGroup() error {
 		}
 	}
 	return nil
+}
+
+// awaitQuiet waits, before a restart's new child starts, until the
+// watched files changed while the old child stopped have not changed for
+// rotation.debounce, as any change waits (at most ten debounces from
+// now): freshen then reads each whole. A file written in place as the
+// old child exited (a certificate copied in several writes, a shell's >
+// then >>) was read half-written, and the new child started with the
+// half, then was restarted again with the rest. Signals are handled
+// meanwhile, as endGroup does: a stop ends the run.
+func (s *supervisor) awaitQuiet() {
+	if s.rotator == nil || s.restarting == nil {
+		return
+	}
+	deadline := time.Now().Add(maxSettle * s.rotation.Debounce)
+	for {
+		wait := s.rotator.untilQuiet(s.restarting.values)
+		if wait <= 0 || s.stopping || !time.Now().Before(deadline) {
+			return
+		}
+		s.log.Debug("a secret file changed while the old child stopped is still being written; the new child starts once it is quiet", "wait", wait.Round(time.Millisecond).String())
+		timer := time.NewTimer(min(wait, time.Until(deadline)))
+		for waiting := true; waiting; {
+			select {
+			case sig := <-s.sigs:
+				if sig == syscall.SIGCHLD {
+					signals.Reap(s.child.Pid)
+				} else {
+					s.forward(sig)
+				}
+				waiting = !s.stopping
+			case <-timer.C:
+				waiting = false
+			}
+		}
+		timer.Stop()
+	}
 }
 
 // aloneInJob reports whether ward's own stdin and stdout (not the
@@ -945,10 +986,18 @@ func (s *supervisor) apply(p *proposal) {
 	switch {
 	case s.stopping || s.restarting != nil:
 		p.done <- false
+	case s.draining:
+		// The child exited by itself, and ward stops what it left in its
+		// group before it exits with the child's status: there is no
+		// child to restart or signal. ward said it restarted it (or
+		// signalled it), sent the dead child's pid the signal and told
+		// systemd a restart was under way, then exited all the same.
+		s.log.Info("secrets changed, but the child has exited: ward exits with its status once what it left has stopped", "changed", names, "code", s.exitCode)
+		p.done <- false
 	case s.rotation.OnChange == manifest.DoNothing:
 		s.log.Info("secrets changed; on_change is none, so the child keeps its old values", "changed", names, "from", from)
 		p.done <- true
-	case s.rotation.OnChange == manifest.SignalChild && !p.envChanged:
+	case s.rotation.OnChange == manifest.SignalChild && !p.envChanged && !s.endedBy(s.rotation.Signal):
 		start := time.Now()
 		// Masked (and registered with a CI runner) before the child can
 		// read them: it may read its files at any time, not only when
@@ -974,6 +1023,7 @@ func (s *supervisor) apply(p *proposal) {
 			s.log.Warn("cannot signal the child", "error", err.Error())
 		}
 		s.log.Info("secrets changed: files rewritten and the child signalled", "changed", names, "from", from, "signal", signals.Name(s.rotation.Signal), "took", time.Since(start).Round(time.Microsecond).String())
+		p.signalled = true
 		p.done <- true
 	default:
 		// The new child's files are written once the old child is gone;
@@ -984,8 +1034,12 @@ func (s *supervisor) apply(p *proposal) {
 			p.done <- false
 			return
 		}
-		if s.rotation.OnChange == manifest.SignalChild {
+		switch {
+		case s.rotation.OnChange != manifest.SignalChild:
+		case p.envChanged:
 			s.log.Info("an environment variable changed and a running process cannot take a new environment: restarting instead of signalling", "changed", names)
+		default:
+			s.log.Warn("the child neither catches nor ignores rotation.signal, which would end it: restarting instead of signalling (give the program a handler, or choose a signal it handles)", "signal", signals.Name(s.rotation.Signal), "pid", s.child.Pid, "changed", names)
 		}
 		s.log.Info("secrets changed: restarting the child", "changed", names, "from", from)
 		s.relay.Restarting(true)
@@ -994,6 +1048,15 @@ func (s *supervisor) apply(p *proposal) {
 		s.restartStart = time.Now()
 		s.stopChild()
 	}
+}
+
+// endedBy reports whether sig, sent to the child alone, would end it:
+// it has no handler for it and does not ignore it (a program that
+// reloads its files by itself, a shell script without a trap). A
+// rotation's signal killed such a child (SIGHUP: ward exited 129, and
+// the service was down) where a restart would have given it the files.
+func (s *supervisor) endedBy(sig syscall.Signal) bool {
+	return signals.EndedBy(s.child.Pid, sig)
 }
 
 // beingStopped marks ward as being stopped, from now: one stop_timeout
