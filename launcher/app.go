@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -38,9 +39,24 @@ func Main(args []string, stdio IO) int {
 		}
 	}
 	app := NewApp(stdio)
-	err := app.Run(withFlagsFirst(app, helpFirst(app, args)))
+	unsetEmptyFlagVars(app)
+	err := flagWithoutValue(app, args)
+	if err == nil {
+		err = app.Run(withFlagsFirst(app, helpFirst(app, args)))
+	}
+	if err == nil {
+		// What the commands that log did not report themselves: a help
+		// page, ward local get's value.
+		err = app.Writer.(*output).failed()
+	}
 	if err == nil {
 		return 0
+	}
+	var je *jsonReported
+	if !errors.As(err, &je) && logsJSON(app, args) {
+		// A usage error, found before the command's action could report
+		// it: as a JSON record too.
+		err = &jsonReported{err}
 	}
 	report(signals.Writer(stdio.Stderr), err)
 	var f *failure.Error
@@ -49,6 +65,32 @@ func Main(args []string, stdio IO) int {
 		signals.EndBy(f.Signal, f.Group)
 	}
 	return failure.ExitCode(err)
+}
+
+// logsJSON reports whether the command args name logs JSON: it has
+// --log-format (run, check, scan), and its words or $WARD_LOG_FORMAT
+// say json.
+func logsJSON(app *cli.App, args []string) bool {
+	a := readOwnArgs(app, args)
+	if len(a.path) < 2 || !a.own {
+		return false
+	}
+	cmd := findCommand(app.Commands, a.path[1])
+	if cmd == nil || len(a.path) > 2 || lookupFlag(cmd.Flags, "log-format") == nil {
+		return false
+	}
+	format := os.Getenv("WARD_LOG_FORMAT")
+	for i, w := range a.words {
+		name, v, hasValue, ok := flagParts(w)
+		if !ok || name != "log-format" {
+			continue
+		}
+		if !hasValue && i+1 < len(a.words) {
+			v = a.words[i+1]
+		}
+		format = v
+	}
+	return format == "json"
 }
 
 // report prints err as ward's error lines, each hint under its error, or
@@ -71,6 +113,33 @@ func report(w io.Writer, err error) {
 	}
 }
 
+// output is ward's stdout for what its commands print for scripts to
+// read (a value, names, a check's table, a help page, a completion
+// script), through c.App.Writer: it keeps the first write that fails, so
+// that a command whose output was lost (a full disk, /dev/full) ends with
+// 125 and says so. `ward local get NAME > file` on a full file system
+// exited 0 with the file empty.
+type output struct {
+	f   *os.File
+	err error
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	n, err := o.f.Write(p)
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return n, err
+}
+
+// failed is the error for output that was not all written, or nil.
+func (o *output) failed() error {
+	if o.err == nil {
+		return nil
+	}
+	return failure.New(o.err, "what ward printed is incomplete: free space where standard output goes, or send it elsewhere")
+}
+
 // exitCode ends a command with a code and nothing to print (the child's
 // status, scan's 1).
 func exitCode(code int) error {
@@ -86,7 +155,7 @@ func NewApp(stdio IO) *cli.App {
 		Name:      "ward",
 		Usage:     "run a program with its secrets, resolved from a store",
 		Version:   Version(),
-		Writer:    stdio.Stdout,
+		Writer:    &output{f: stdio.Stdout},
 		ErrWriter: stdio.Stderr,
 		Reader:    stdio.Stdin,
 		// ward's own help command replaces urfave/cli's, so the help flag
@@ -128,7 +197,100 @@ func usageError(c *cli.Context, err error, _ bool) error {
 			names = append([]string{l.Command.Name}, names...)
 		}
 	}
-	return failure.New(err, "see: "+strings.Join(append([]string{"ward"}, names...), " ")+" --help")
+	see := "see: " + strings.Join(append([]string{"ward"}, names...), " ") + " --help"
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		return unknownFlag(c, name, see)
+	}
+	// A switch's value the parser refuses, from its variable
+	// (WARD_MASK=yes) or the flag: named as ward names the others, with
+	// the values it takes; urfave/cli's own words ("could not parse "yes"
+	// as bool value from environment variable ... strconv.ParseBool:
+	// parsing "yes": invalid syntax") said neither.
+	if m := badSwitchVar.FindStringSubmatch(err.Error()); m != nil {
+		return failure.New(fmt.Errorf("invalid $%s %q", m[2], m[1]), "a switch is true or false (or 1, 0); "+see)
+	}
+	if m := badSwitchFlag.FindStringSubmatch(err.Error()); m != nil {
+		return failure.New(fmt.Errorf("invalid %s %q", dashed(m[2]), m[1]), "a switch is true or false (or 1, 0); "+see)
+	}
+	return failure.New(err, see)
+}
+
+// urfave/cli's errors for a boolean flag's value that is no boolean,
+// from the environment and from the command line.
+var (
+	badSwitchVar  = regexp.MustCompile(`^could not parse "(.*)" as bool value from environment variable "(\w+)" for flag`)
+	badSwitchFlag = regexp.MustCompile(`^invalid boolean value "(.*)" for -([\w-]+): parse error$`)
+)
+
+// unknownFlag is the error for a flag the command does not have, named
+// as it is typed (--maks, where the flag parser says -maks), with the
+// command's flag it is a typo of, or, at ward's own level (ward -m FILE
+// run), the commands that have it: a command's flags go after its name.
+func unknownFlag(c *cli.Context, name, see string) error {
+	typed := dashed(name)
+	for _, w := range commandWords(c) {
+		if n, _, _, ok := flagParts(w); ok && n == name {
+			typed, _, _ = strings.Cut(w, "=")
+			break
+		}
+	}
+	err := fmt.Errorf("unknown flag %s", typed)
+	// At ward's own level (ward -m FILE run) or a group's (ward local
+	// --allow-empty set): the commands below that have the flag.
+	cmds, group := c.App.Commands, "ward "
+	if c.Command != nil && c.Command.Name != c.App.Name {
+		cmds, group = c.Command.Subcommands, "ward "+c.Command.Name+" "
+	}
+	var in []string
+	for _, cmd := range cmds {
+		if !cmd.Hidden && lookupFlag(cmd.Flags, name) != nil {
+			in = append(in, cmd.Name)
+		}
+	}
+	if len(in) > 0 {
+		return failure.New(err, fmt.Sprintf("%s is a flag of %s%s: write it after the command's name (%s%s %s ...)", dashed(name), group, strings.Join(in, ", "), group, in[0], dashed(name)))
+	}
+	// ward scan -x.env, ward import -x.env: a file's name.
+	if c.Command != nil && (c.Command.Name == "scan" || c.Command.Name == "import") && strings.ContainsAny(name, "./") {
+		return failure.New(err, fmt.Sprintf("a file whose name starts with a dash goes after --: ward %s -- %s", c.Command.Name, typed))
+	}
+	var flags []string
+	if c.Command != nil {
+		for _, f := range c.Command.VisibleFlags() {
+			flags = append(flags, f.Names()...)
+		}
+	}
+	near := nearest(name, flags)
+	if near == "" && len(name) == 1 && c.Command != nil {
+		near = longNameHere(c.App.Commands, c.Command, name)
+	}
+	if near != "" {
+		return failure.New(err, "did you mean "+dashed(near)+"? ("+see+")")
+	}
+	return failure.New(err, see)
+}
+
+// longNameHere is the long name of a flag that other commands spell with
+// the letter short (-p for --profile) and cmd has without it (ward import
+// -p dev for --profile dev), or "".
+func longNameHere(cmds []*cli.Command, cmd *cli.Command, short string) string {
+	for _, other := range cmds {
+		if f := lookupFlag(other.Flags, short); f != nil && lookupFlag(cmd.Flags, f.Names()[0]) != nil {
+			return f.Names()[0]
+		}
+		if long := longNameHere(other.Subcommands, cmd, short); long != "" {
+			return long
+		}
+	}
+	return ""
+}
+
+// dashed is a flag's name as it is typed: -m, --manifest.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }
 
 func setUsageError(cmds []*cli.Command) {
@@ -141,18 +303,50 @@ func setUsageError(cmds []*cli.Command) {
 // hideHelpCommands keeps urfave/cli from adding a help subcommand to the
 // commands that take arguments: `ward run -- help` runs a program named
 // help, `ward scan help` searches a path named help. Command groups
-// (ward local) keep theirs, and say which word they do not know.
+// (ward local) get ward's help in place of urfave/cli's (see
+// groupHelpCommand), and say which word they do not know.
 func hideHelpCommands(cmds []*cli.Command) {
 	for _, c := range cmds {
+		c.HideHelpCommand = true
 		if len(c.Subcommands) == 0 {
-			c.HideHelpCommand = true
 			continue
 		}
 		if c.Action == nil {
 			c.Action = unknownCommand
 		}
+		help := groupHelpCommand(c.Name)
+		help.OnUsageError = usageError
+		c.Subcommands = append(c.Subcommands, help)
 		hideHelpCommands(c.Subcommands)
 	}
+}
+
+// unsetEmptyFlagVars removes from ward's environment each WARD_*
+// variable that stands for a flag and is empty (a CI variable not
+// defined, `WARD_CI_MASK: ${{ vars.WARD_CI_MASK }}`), so that it counts as
+// unset, as the README says: urfave/cli takes an empty variable for a
+// value, "" for a string flag (WARD_MANIFEST= made ward init write a file
+// named "") and false for a boolean one (WARD_CI_MASK= turned the GitHub
+// Actions masking off). WARD_* variables never reach the child.
+func unsetEmptyFlagVars(app *cli.App) {
+	var walk func(flags []cli.Flag, cmds []*cli.Command)
+	walk = func(flags []cli.Flag, cmds []*cli.Command) {
+		for _, f := range flags {
+			d, ok := f.(cli.DocGenerationFlag)
+			if !ok {
+				continue
+			}
+			for _, name := range d.GetEnvVars() {
+				if v, set := os.LookupEnv(name); set && v == "" {
+					os.Unsetenv(name)
+				}
+			}
+		}
+		for _, c := range cmds {
+			walk(c.Flags, c.Subcommands)
+		}
+	}
+	walk(app.Flags, app.Commands)
 }
 
 // defaultManifest is the manifest's name when no flag names one.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -151,6 +152,126 @@ func readOwnArgs(app *cli.App, args []string) ownArgs {
 	return a
 }
 
+// flagWithoutValue is the error for a flag of ward's that takes a value
+// but is the last word, or is followed by another flag of the command,
+// or by "--": the parser would take that word for the value. `ward import -m "$M"
+// --force` with M unset wrote a manifest named --force and did not
+// force, and `ward run -p -- prog` looked for a profile named "--". A
+// value that starts with a dash can still be given after =.
+func flagWithoutValue(app *cli.App, args []string) error {
+	cmds, flags := app.Commands, app.Flags
+	var cmd *cli.Command
+	path := []string{"ward"}
+	for i := 1; i < len(args); i++ {
+		w := args[i]
+		switch {
+		case w == "--":
+			return nil
+		case len(w) > 1 && w[0] == '-':
+			if i+1 == len(args) {
+				// Last, without its value: withFlagsFirst would give it
+				// the argument before it (ward import config/dev.env
+				// --name-prefix imported .env, prefixed config/dev.env).
+				if takesValue(flags, w) {
+					return failure.New(fmt.Errorf("%s has no value", w), fmt.Sprintf("write: %s %s %s", strings.Join(path, " "), w, placeholder(lookupFlag(flags, strings.TrimLeft(w, "-")))))
+				}
+				continue
+			}
+			if !takesValue(flags, w) {
+				if err := switchWithValue(flags, cmd, w, args[i+1], len(args)-i-2); err != nil {
+					return err
+				}
+				continue
+			}
+			i++
+			v := args[i]
+			name, _, _, isFlag := flagParts(v)
+			if v != "--" && !(isFlag && len(v) > 1 && (lookupFlag(flags, name) != nil || isHelpFlag(v))) {
+				continue
+			}
+			hint := fmt.Sprintf("write: %s %s %s %s", strings.Join(path, " "), w, placeholder(lookupFlag(flags, strings.TrimLeft(w, "-"))), v)
+			if v != "--" {
+				hint += fmt.Sprintf(" (a value that starts with a dash goes after =: %s=%s)", w, v)
+			}
+			return failure.New(fmt.Errorf("%s has no value: the word after it is %s", w, v), hint)
+		case typographicDash(w):
+			return dashTypo(w)
+		case cmd != nil && len(cmd.Subcommands) == 0:
+			if takesArgv(cmd) {
+				return nil
+			}
+		default:
+			next := findCommand(cmds, w)
+			if next == nil || next.SkipFlagParsing {
+				return nil
+			}
+			cmd, cmds, flags = next, next.Subcommands, next.Flags
+			path = append(path, w)
+		}
+	}
+	return nil
+}
+
+// typographicDash reports whether w starts with a dash that is not a
+// hyphen-minus: what a web page, a chat or a word processor makes of
+// "--" and "-" (—mask, –p) in a command copied from it.
+func typographicDash(w string) bool {
+	r, _ := utf8.DecodeRuneInString(w)
+	return r >= 0x2010 && r <= 0x2015 || r == 0x2212 || r == 0xfe63 || r == 0xff0d
+}
+
+// dashTypo is the error for such a word among ward's own: ward run took
+// it for the program ("—mask: executable file not found"), other
+// commands for an argument.
+func dashTypo(w string) error {
+	r, size := utf8.DecodeRuneInString(w)
+	flag := "--" + w[size:]
+	if utf8.RuneCountInString(w[size:]) == 1 {
+		flag = "-" + w[size:]
+	}
+	return failure.New(fmt.Errorf("%s starts with %q (U+%04X), not a hyphen", w, r, r), "type the flag with hyphens: "+flag+" (a dash pasted from a web page or a document is another character)")
+}
+
+// switchWithValue is the error for a switch of ward's followed by true
+// or false as a word of its own (ward run --ci-mask false -- make, the
+// README's --ci-mask=false written as other tools take it): a switch
+// takes its value after = only, and the word was the program ward run
+// ran (true, which exits 0: `ward run --mask true -- deploy` exited 0
+// and deployed nothing), or another command's argument. `ward run
+// --exec true`, with nothing after it, runs true, as it did.
+func switchWithValue(flags []cli.Flag, cmd *cli.Command, w, next string, after int) error {
+	name, _, hasValue, _ := flagParts(w)
+	f := lookupFlag(flags, name)
+	if hasValue || f == nil || !strings.EqualFold(next, "true") && !strings.EqualFold(next, "false") {
+		return nil
+	}
+	if d, ok := f.(cli.DocGenerationFlag); !ok || d.TakesValue() {
+		return nil
+	}
+	taken := "an argument"
+	if cmd != nil && takesArgv(cmd) {
+		if after == 0 {
+			return nil
+		}
+		taken = "the program to run"
+	}
+	return failure.New(fmt.Errorf("%s %s: a switch takes its value after =, so %q would be %s", w, next, next, taken),
+		fmt.Sprintf("write %s=%s (%s alone is %s=true)", w, strings.ToLower(next), w, w))
+}
+
+// placeholder is the name of f's value on its help page (FILE, NAME),
+// or VALUE.
+func placeholder(f cli.Flag) string {
+	if d, ok := f.(cli.DocGenerationFlag); ok {
+		if _, name, ok := strings.Cut(d.GetUsage(), "`"); ok {
+			if name, _, ok := strings.Cut(name, "`"); ok && name != "" {
+				return name
+			}
+		}
+	}
+	return "VALUE"
+}
+
 // helpFirst returns args unchanged unless ward's own words ask for help.
 // Then it returns the command path and --help alone, so that the page is
 // that command's whatever other words came with the flag: urfave/cli
@@ -217,6 +338,21 @@ func flagSource(words, names []string, value, flag, env string, getenv func(stri
 		return "$" + env
 	}
 	return flag
+}
+
+// boolFlagSource says what turned ward's boolean flag name on, as
+// errors name it: the flag, when ward's own words hold it (--exec,
+// --exec=true), else its $WARD_ variable, when that is set.
+func boolFlagSource(c *cli.Context, name string) string {
+	for _, w := range commandWords(c) {
+		if n, _, _, ok := flagParts(w); ok && n == name {
+			return "--" + name
+		}
+	}
+	if env := "WARD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")); os.Getenv(env) != "" {
+		return "$" + env
+	}
+	return "--" + name
 }
 
 // invalidFlag is the error for a bad value of ward's flag name, naming

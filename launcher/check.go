@@ -47,7 +47,7 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 		return err
 	}
 	if !c.Bool("resolve") {
-		fmt.Fprintf(stdio.Stdout, "%s: ok: %s, %s, %s\n", manifest.QuotePath(m.File), plural(len(m.Env), "variable", "variables"), plural(len(m.Files), "file", "files"), plural(len(m.Profiles), "profile", "profiles"))
+		fmt.Fprintf(c.App.Writer, "%s: ok: %s, %s, %s\n", manifest.QuotePath(m.File), plural(len(m.Env), "variable", "variables"), plural(len(m.Files), "file", "files"), plural(len(m.Profiles), "profile", "profiles"))
 		return nil
 	}
 	values, err := resolveOnce(lg, m, prof)
@@ -66,7 +66,7 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 	}
 	// Columns sized to their widest cell: Azure's version ids are 32
 	// characters, a file's name can be long.
-	w := tabwriter.NewWriter(stdio.Stdout, 0, 0, 2, ' ', 0)
+	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 	row := func(name, store, version, ref string) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, store, version, ref)
 	}
@@ -100,7 +100,7 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 		}
 	}
 	w.Flush()
-	fmt.Fprintf(stdio.Stdout, "%s resolved\n", plural(len(values), "secret", "secrets"))
+	fmt.Fprintf(c.App.Writer, "%s resolved\n", plural(len(values), "secret", "secrets"))
 	return nil
 }
 

@@ -3,6 +3,8 @@ package launcher
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -21,7 +23,8 @@ func completionCommand(stdio IO) *cli.Command {
 		ArgsUsage: "bash|zsh|fish",
 		Description: `The scripts ask ward what may come next: commands, flags, the manifest's
 profiles after -p, files after -m, levels and formats after --log-level and
---log-format, the local store's names after ward local get, programs after --.
+--log-format, the local store's names after ward local get, set, rm, history and
+rollback, and programs, then files, after ward run (or --).
 
 Example:
    source <(ward completion bash)                                   # in ~/.bashrc
@@ -31,17 +34,45 @@ Example:
 			if c.NArg() != 1 {
 				return failure.New(fmt.Errorf("want one shell, got %d arguments", c.NArg()), "choose one of: "+strings.Join(completionShells, ", "))
 			}
-			script, ok := completionScripts[c.Args().First()]
+			shell := c.Args().First()
+			script, ok := completionScripts[shell]
 			if !ok {
-				return failure.New(fmt.Errorf("unknown shell %q", c.Args().First()), "choose one of: "+strings.Join(completionShells, ", "))
+				return failure.New(fmt.Errorf("unknown shell %q", shell), "choose one of: "+strings.Join(completionShells, ", "))
 			}
-			_, err := fmt.Fprint(stdio.Stdout, script)
-			return err
+			quote := shellQuote
+			if shell == "fish" {
+				quote = fishQuote
+			}
+			fmt.Fprint(c.App.Writer, strings.ReplaceAll(script, "@WARD@", quote(selfPath())))
+			return nil
 		},
 	}
 }
 
 var completionShells = []string{"bash", "zsh", "fish"}
+
+// selfPath is the ward that prints a completion script, as its caller
+// named it, made absolute: the script asks it when the command line's
+// first word is not a program the shell can run as it stands
+// ($GOBIN/ward), and when ward is not on $PATH. "ward" when it cannot
+// be found.
+func selfPath() string {
+	p, err := exec.LookPath(os.Args[0])
+	if err != nil {
+		return "ward"
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return p
+}
+
+// shellQuote quotes s for bash and zsh, fishQuote for fish.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func fishQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
+}
 
 var completionScripts = map[string]string{"bash": bashCompletion, "zsh": zshCompletion, "fish": fishCompletion}
 
@@ -194,7 +225,9 @@ func flagNames(flags []cli.Flag, before []string, cur string) []string {
 		}
 		usage := ""
 		if d, ok := f.(cli.DocGenerationFlag); ok {
-			usage = d.GetUsage()
+			// Without the backquotes that mark the value's placeholder
+			// for the help page (the manifest `FILE`), as it shows them.
+			usage = strings.Replace(d.GetUsage(), "`", "", 2)
 		}
 		for _, n := range f.Names() {
 			name := "--" + n
@@ -261,6 +294,13 @@ func profileNames(before []string) []string {
 			file = before[i+1]
 		}
 	}
+	// The word as typed: ~/proj/ward.yaml, $HOME/proj/ward.yaml (the
+	// shell expands it when it runs the line). Variables only: nothing
+	// on the line is run.
+	if rest, ok := strings.CutPrefix(file, "~/"); ok {
+		file = filepath.Join(os.Getenv("HOME"), rest)
+	}
+	file = os.ExpandEnv(file)
 	if file == "" {
 		wd, err := os.Getwd()
 		if err != nil {
@@ -342,9 +382,15 @@ _ward_complete() {
     local cur=${COMP_WORDS[COMP_CWORD]}
     # --flag=<TAB>: bash made "=" a word of its own; the value is empty.
     [[ $cur == = ]] && cur=
+    # ward as the command line names it, a leading ~ expanded as the shell
+    # will (~/go/bin/ward); else ($GOBIN/ward, not on $PATH) the ward that
+    # printed this script.
+    local ward=${COMP_WORDS[0]}
+    [[ $ward == "~/"* ]] && ward=$HOME/${ward#"~/"}
+    type -P -- "$ward" >/dev/null || ward=@WARD@
     local IFS=$'\n'
     local -a out
-    out=($("${COMP_WORDS[0]}" __complete "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" 2>/dev/null))
+    out=($("$ward" __complete "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" 2>/dev/null))
     case ${out[0]-} in
     :files)
         compopt -o filenames 2>/dev/null
@@ -371,8 +417,13 @@ const zshCompletion = `#compdef ward
 # or save it as _ward in a directory of $fpath.
 _ward() {
   local -a out cands
-  local line
-  out=("${(@f)$("$words[1]" __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")
+  local line ward=$words[1]
+  # ward as the command line names it, a leading ~ expanded as the shell
+  # will (~/go/bin/ward); else ($GOBIN/ward, not on $PATH) the ward that
+  # printed this script.
+  [[ $ward == '~/'* ]] && ward=$HOME/${ward#'~/'}
+  [[ -x ${commands[$ward]:-$ward} ]] || ward=@WARD@
+  out=("${(@f)$("$ward" __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")
   case $out[1] in
   :files) _files ;;
   :programs) _command_names -e ;;
@@ -402,7 +453,12 @@ const fishCompletion = `# fish completion for ward. Save it with:
 function __ward_complete
     set -l words (commandline -opc)
     set -l cur (commandline -ct)
-    set -l out (command $words[1] __complete $words[2..-1] $cur 2>/dev/null)
+    # ward as the command line names it, a leading ~ expanded as the shell
+    # will (~/go/bin/ward); else ($GOBIN/ward, not on $PATH) the ward that
+    # printed this script.
+    set -l ward (string replace -r '^~/' "$HOME/" -- $words[1])
+    command -q -- $ward; or set ward @WARD@
+    set -l out (command $ward __complete $words[2..-1] $cur 2>/dev/null)
     switch "$out[1]"
         case :files
             __fish_complete_path $cur

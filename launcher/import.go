@@ -78,8 +78,14 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	if c.NArg() > 1 {
 		return failure.New(fmt.Errorf("want at most one FILE, got %d arguments", c.NArg()), "write: ward import [flags] [FILE]")
 	}
-	if c.String("manifest") == "-" {
+	switch c.String("manifest") {
+	case "":
+		return emptyManifest("import")
+	case "-":
 		_, err := stdinManifest("import")
+		return err
+	}
+	if err := directoryManifest(c.String("manifest")); err != nil {
 		return err
 	}
 	job := &importJob{file: ".env", manifest: c.String("manifest"), profile: c.String("profile")}
@@ -223,10 +229,9 @@ func (j *importJob) classify(secret, plain []string) error {
 // name gives each secret its local store name.
 func (j *importJob) name(c *cli.Context) error {
 	prefix := c.String("name-prefix")
-	// An empty $WARD_NAME_PREFIX counts as unset, as every WARD_*
-	// setting's does; an empty --name-prefix "" typed out means none.
-	fromEnv := prefix == "" && flagSource(commandWords(c), []string{"name-prefix"}, "", "--name-prefix", "WARD_NAME_PREFIX", os.Getenv) != "--name-prefix"
-	if !c.IsSet("name-prefix") || fromEnv {
+	// An empty --name-prefix "" typed out means none; an empty
+	// $WARD_NAME_PREFIX counts as unset (see unsetEmptyFlagVars).
+	if !c.IsSet("name-prefix") {
 		var err error
 		if prefix, err = defaultNamePrefix(); err != nil {
 			return err

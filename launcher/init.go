@@ -37,8 +37,14 @@ func cmdInit(c *cli.Context, stdio IO) error {
 		return failure.New(fmt.Errorf("want no arguments, got %d", c.NArg()), "name the manifest with -m FILE")
 	}
 	path := c.String("manifest")
-	if path == "-" {
+	switch path {
+	case "":
+		return emptyManifest("init")
+	case "-":
 		_, err := stdinManifest("init")
+		return err
+	}
+	if err := directoryManifest(path); err != nil {
 		return err
 	}
 	if _, err := os.Stat(path); err == nil && !c.Bool("force") {

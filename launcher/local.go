@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -52,8 +53,12 @@ unless --allow-empty. The previous value is kept: see ward local history.`,
 				Name:      "get",
 				Usage:     "print one value to stdout, for scripts",
 				ArgsUsage: "NAME",
-				Description: `Example:
-   export PGPASSWORD="$(ward local get myapp/db_password)"`,
+				Description: `Prints the value's bytes exactly as stored (binary data too), with no newline
+added, except when standard output is a terminal, where one ends the line.
+
+Example:
+   export PGPASSWORD="$(ward local get myapp/db_password)"
+   ward local get myapp/keystore > keystore.p12`,
 				Action: func(c *cli.Context) error { return localGet(c, stdio) },
 			},
 			{
@@ -139,7 +144,13 @@ func openLocal(stderr io.Writer) (*local.Store, error) {
 // oneName is the NAME argument of a local subcommand.
 func oneName(c *cli.Context) (string, error) {
 	if c.NArg() != 1 {
-		return "", failure.New(fmt.Errorf("want exactly one NAME, got %d arguments", c.NArg()), "values are read from stdin or a prompt, never from the command line")
+		// The command's form: `ward local get` alone, or `ward local rm
+		// a b`, is not a value on the command line.
+		hint := "write: ward local " + c.Command.Name + " " + c.Command.ArgsUsage
+		if c.Command.Name == "set" && c.NArg() > 1 {
+			hint = `values are read from stdin or a prompt, never from the command line: printf %s "$VALUE" | ward local set NAME`
+		}
+		return "", failure.New(fmt.Errorf("want exactly one NAME, got %d arguments", c.NArg()), hint)
 	}
 	name := c.Args().First()
 	if !local.ValidName(name) {
@@ -210,7 +221,7 @@ func localHistory(c *cli.Context, stdio IO) error {
 			if e.RestoredFrom != 0 {
 				note += fmt.Sprintf("\trestored from v%d", e.RestoredFrom)
 			}
-			fmt.Fprintf(stdio.Stdout, "v%d\t%s%s\n", e.Version, e.Updated.UTC().Format("2006-01-02T15:04:05Z"), note)
+			fmt.Fprintf(c.App.Writer, "v%d\t%s%s\n", e.Version, e.Updated.UTC().Format("2006-01-02T15:04:05Z"), note)
 		}
 		return nil
 	})
@@ -223,9 +234,9 @@ func localGet(c *cli.Context, stdio IO) error {
 			return err
 		}
 		defer clear(v)
-		stdio.Stdout.Write(v)
+		c.App.Writer.Write(v)
 		if term.IsTerminal(int(stdio.Stdout.Fd())) {
-			stdio.Stdout.Write([]byte("\n"))
+			c.App.Writer.Write([]byte("\n"))
 		}
 		return nil
 	})
@@ -243,18 +254,21 @@ func localList(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return failure.New(err, "")
 	}
+	w := bufio.NewWriter(c.App.Writer)
+	defer w.Flush()
 	for _, e := range entries {
-		fmt.Fprintf(stdio.Stdout, "%s\tv%d\t%s\n", e.Name, e.Version, e.Updated.Format("2006-01-02T15:04:05Z"))
+		fmt.Fprintf(w, "%s\tv%d\t%s\n", e.Name, e.Version, e.Updated.Format("2006-01-02T15:04:05Z"))
 	}
 	return nil
 }
 
-// readHidden reads a line from terminal fd without echoing it, and gives
-// the terminal its modes back also when a signal ends ward meanwhile
-// (Ctrl-C at the prompt): term.ReadPassword puts them back only when it
-// returns, and a shell that does not restore them itself (dash, a script)
-// was left with echo off.
-func readHidden(f *os.File) (v []byte, pasted bool, err error) {
+// readHidden shows the prompt once echo is off, reads a line from
+// terminal f without echoing it, and gives the terminal its modes back
+// also when a signal ends ward meanwhile (Ctrl-C at the prompt): a shell
+// that does not restore them itself (dash, a script) was left with echo
+// off. A value pasted as soon as the prompt showed was echoed when the
+// prompt came before echo went off.
+func readHidden(f *os.File, prompt func()) (v []byte, pasted bool, err error) {
 	fd := int(f.Fd())
 	old, err := term.GetState(fd)
 	if err != nil {
@@ -287,7 +301,8 @@ func readHidden(f *os.File) (v []byte, pasted bool, err error) {
 		return nil, false, err
 	}
 	defer restore()
-	v, err = term.ReadPassword(fd)
+	prompt()
+	v, err = signals.ReadLine(f)
 	if err != nil {
 		return nil, false, err
 	}
@@ -300,6 +315,9 @@ func readHidden(f *os.File) (v []byte, pasted bool, err error) {
 	return v, false, nil
 }
 
+// errNoValue is Ctrl-D at the prompt: the input ended.
+var errNoValue = errors.New("the input ended (Ctrl-D) at the prompt; nothing was stored")
+
 // errSeveralLines is a value of several lines pasted at the prompt.
 var errSeveralLines = errors.New("the value pasted has several lines; nothing was stored, and the lines after the first were discarded")
 
@@ -308,20 +326,24 @@ var errSeveralLines = errors.New("the value pasted has several lines; nothing wa
 func readValue(stdio IO, name string) ([]byte, error) {
 	fd := int(stdio.Stdin.Fd())
 	if term.IsTerminal(fd) {
-		fmt.Fprintf(stdio.Stderr, "value for %s (not echoed): ", name)
-		v, pasted, err := readHidden(stdio.Stdin)
+		v, pasted, err := readHidden(stdio.Stdin, func() { fmt.Fprintf(stdio.Stderr, "value for %s (not echoed): ", name) })
 		fmt.Fprintln(stdio.Stderr)
+		if errors.Is(err, io.EOF) {
+			return nil, errNoValue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read the value: %w", err)
 		}
 		if pasted {
 			return nil, errSeveralLines
 		}
-		fmt.Fprintf(stdio.Stderr, "again: ")
-		again, pasted, err := readHidden(stdio.Stdin)
+		again, pasted, err := readHidden(stdio.Stdin, func() { fmt.Fprintf(stdio.Stderr, "again: ") })
 		fmt.Fprintln(stdio.Stderr)
 		if err != nil {
 			clear(v)
+			if errors.Is(err, io.EOF) {
+				return nil, errNoValue
+			}
 			return nil, fmt.Errorf("read the value: %w", err)
 		}
 		if pasted {

@@ -156,6 +156,11 @@ func reportJSONWhenLogging(cmds []*cli.Command) {
 		action := cmd.Action
 		cmd.Action = func(c *cli.Context) error {
 			err := action(c)
+			if o, ok := c.App.Writer.(*output); ok && err == nil {
+				// Output lost (ward check > /dev/full) is reported as the
+				// command's other errors are.
+				err = o.failed()
+			}
 			if err != nil && c.String("log-format") == "json" {
 				return &jsonReported{err}
 			}

@@ -54,6 +54,12 @@ func cmdRun(c *cli.Context, stdio IO) error {
 	if len(argv) == 0 {
 		return failure.New(errors.New("no program to run"), "write: ward run [flags] -- PROGRAM [ARGS...]")
 	}
+	if argv[0] == "" {
+		// ward run "$CMD" with CMD unset: known before a store is asked
+		// (and a dynamic secret's lease made for nothing); 127, as the
+		// shell gives for "".
+		return &failure.Error{Code: signals.ExitNotFound, Err: errors.New(`"": the program's name is empty`), Hint: `a variable that is not set? (ward run -- "$CMD" with CMD empty)`}
+	}
 	if err := signals.Harden(); err != nil {
 		log.Warn("cannot harden the ward process", "error", err.Error())
 	}
@@ -68,6 +74,8 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		Profile:         prof,
 		Argv:            argv,
 		Exec:            c.Bool("exec"),
+		ExecFlag:        boolFlagSource(c, "exec"),
+		MaskFlag:        boolFlagSource(c, "mask"),
 		Signals:         sigs,
 		SignalChildOnly: c.Bool("signal-child-only"),
 		Stdin:           stdio.Stdin,

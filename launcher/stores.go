@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -48,8 +49,11 @@ func loadManifest(c *cli.Context, log *slog.Logger) (*manifest.Manifest, *manife
 // $WARD_MANIFEST names, else the one findManifest finds (an empty
 // $WARD_MANIFEST names none).
 func manifestFile(c *cli.Context) (string, error) {
-	if file := c.String("manifest"); c.IsSet("manifest") && file != "" {
-		if file == "-" {
+	if file := c.String("manifest"); c.IsSet("manifest") {
+		switch file {
+		case "":
+			return "", emptyManifest(c.Command.Name)
+		case "-":
 			return stdinManifest(c.Command.Name)
 		}
 		return file, nil
@@ -59,6 +63,30 @@ func manifestFile(c *cli.Context) (string, error) {
 		return "", err
 	}
 	return findManifest(wd, defaultManifest)
+}
+
+// emptyManifest is the error for -m "" typed out (-m "$MANIFEST" with
+// the variable unset in a script): as for -p "", ward takes no other
+// manifest in its place, which could be another environment's. (An empty
+// $WARD_MANIFEST counts as unset: see unsetEmptyFlagVars.)
+func emptyManifest(command string) error {
+	hint := "leave out -m for the nearest " + defaultManifest
+	if command == "init" || command == "import" {
+		hint = "leave out -m for " + defaultManifest + " in this directory"
+	}
+	return failure.New(errors.New("the -m flag names no manifest: it is empty"), hint)
+}
+
+// directoryManifest is the error for ward init's and ward import's -m
+// naming a directory (ward init -m config, for config/ward.yaml), as
+// ward check's reads: init said the manifest "already exists" and to
+// run again with --force, which failed with "rename ...: file exists";
+// import said "read config: read config: is a directory".
+func directoryManifest(path string) error {
+	if st, err := os.Stat(path); err != nil || !st.IsDir() {
+		return nil
+	}
+	return failure.New(fmt.Errorf("%s is a directory, not a manifest", path), "name the manifest's file: -m "+filepath.Join(path, defaultManifest))
 }
 
 // stdinManifest is -m -: the manifest on standard input, as `ward import -`

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/wardsecrets/ward/launcher/failure"
 )
 
 // version is set at build time with -ldflags "-X
@@ -38,7 +40,10 @@ func versionCommand(stdio IO) *cli.Command {
 		Description: `Example:
    ward version`,
 		Action: func(c *cli.Context) error {
-			fmt.Fprintln(stdio.Stdout, versionLine())
+			if c.NArg() > 0 {
+				return failure.New(fmt.Errorf("want no arguments, got %d", c.NArg()), "write: ward version")
+			}
+			fmt.Fprintln(c.App.Writer, versionLine())
 			return nil
 		},
 	}

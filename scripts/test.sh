@@ -60,7 +60,8 @@ command -v php >/dev/null || need+=(php-cli)
 command -v s6-supervise >/dev/null || need+=(s6)
 command -v dumb-init >/dev/null || need+=(dumb-init)
 command -v runsv >/dev/null || need+=(runit)
-# The completion scripts, as zsh and fish run them (completion.txtar).
+# The completion scripts, as zsh and fish run them (completion.txtar,
+# TestCompletionThroughAPath).
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)
 if ((${#need[@]})); then

@@ -123,8 +123,11 @@ func DiscardInput(f *os.File) bool {
 }
 
 // HideInput turns the echo of terminal f off, for a prompt that reads a
-// secret and then DiscardInput: the rest of a paste arriving meanwhile is
-// not shown either. The returned func turns it back on.
+// secret with ReadLine and then DiscardInput: the rest of a paste
+// arriving meanwhile is not shown either. The terminal reads lines
+// (canonical mode, a CR taken for a newline, Ctrl-C a signal), as
+// golang.org/x/term's ReadPassword sets it. The returned func puts the
+// modes back.
 func HideInput(f *os.File) (restore func(), err error) {
 	fd := int(f.Fd())
 	t, err := unix.IoctlGetTermios(fd, getTermios)
@@ -133,10 +136,43 @@ func HideInput(f *os.File) (restore func(), err error) {
 	}
 	old := *t
 	t.Lflag &^= unix.ECHO
+	t.Lflag |= unix.ICANON | unix.ISIG
+	t.Iflag |= unix.ICRNL
 	if err := unix.IoctlSetTermios(fd, setTermios, t); err != nil {
 		return nil, err
 	}
 	return func() { unix.IoctlSetTermios(fd, setTermios, &old) }, nil
+}
+
+// ReadLine reads a line from terminal f, which HideInput has set, without
+// its newline. Ctrl-D on an empty line ends it with io.EOF:
+// golang.org/x/term's ReadPassword, which ward used, takes the read of
+// nothing that a terminal's end of input is for no input yet and reads
+// again, so Ctrl-D at a hidden prompt did nothing.
+func ReadLine(f *os.File) ([]byte, error) {
+	fd := int(f.Fd())
+	var b [1]byte
+	var line []byte
+	for {
+		n, err := unix.Read(fd, b[:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			clear(line)
+			return nil, err
+		case n == 0 && len(line) == 0:
+			return nil, io.EOF
+		case n == 0, b[0] == '\n':
+			return line, nil
+		case b[0] == '\b':
+			if len(line) > 0 {
+				line = line[:len(line)-1]
+			}
+		case b[0] != '\r':
+			line = append(line, b[0])
+		}
+	}
 }
 
 // Keys are the settings of a terminal that its user chose for the

@@ -38,7 +38,8 @@ func newIdentity(o Options) (*identities, error) {
 		return nil, nil
 	}
 	if o.Exec {
-		return nil, errors.New("--exec cannot serve " + served[0])
+		flag, _ := o.execFlag()
+		return nil, errors.New(flag + " cannot serve " + served[0])
 	}
 	ids := &identities{expired: make(chan string, 1)}
 	// masked tells the masker of each credentials before they are served,

@@ -5,6 +5,7 @@
 package supervise
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +35,10 @@ type Options struct {
 	Argv     []string
 	// Exec replaces ward with the child after resolving.
 	Exec bool
+	// ExecFlag and MaskFlag say what asked for Exec and Mask, as errors
+	// name them: "--exec", or "$WARD_EXEC" when the variable did (a CI
+	// job's environment, where no --exec is to be seen). Empty: the flag.
+	ExecFlag, MaskFlag string
 	// Signals are ward's caught signals (signals.Notify), caught as early
 	// as the caller could; nil: Run catches them itself.
 	Signals <-chan os.Signal
@@ -113,17 +119,22 @@ func Run(ctx context.Context, o Options) (int, error) {
 		mw = newManifestWatch(m.File, log)
 	}
 	files := m.FilesFor(prof)
+	execFlag, dropExec := o.execFlag()
 	if o.Exec && len(files) > 0 {
-		return fail(errors.New("--exec cannot deliver secret files"), "files need ward to stay the parent: drop --exec, or deliver these secrets as env")
+		return fail(fmt.Errorf("%s cannot deliver secret files", execFlag), "files need ward to stay the parent: "+dropExec+", or deliver these secrets as env")
 	}
 	masking := o.Mask || m.Mask
 	if o.Exec && masking {
-		return fail(errors.New("--exec cannot mask the program's output"), "masking needs ward to stay the parent: drop --exec (CI runners' own masking still applies)")
+		asked := "mask: true in " + m.File
+		if o.Mask {
+			asked = cmp.Or(o.MaskFlag, "--mask")
+		}
+		return fail(fmt.Errorf("%s cannot mask the program's output, which %s asks for", execFlag, asked), "masking needs ward to stay the parent: "+dropExec+" (CI runners' own masking still applies)")
 	}
 	o.masker = newMasker(o, masking)
 	id, err := newIdentity(o)
 	if err != nil {
-		return fail(err, "the identity endpoint needs ward to stay the parent: drop --exec")
+		return fail(err, "the identity endpoint needs ward to stay the parent: "+dropExec)
 	}
 	o.identity = id
 
@@ -426,6 +437,14 @@ func isDevNull(st os.FileInfo) bool {
 	a, aok := st.Sys().(*syscall.Stat_t)
 	b, bok := null.Sys().(*syscall.Stat_t)
 	return aok && bok && a.Rdev == b.Rdev
+}
+
+// execFlag names what asked for --exec, and how to take it back.
+func (o Options) execFlag() (flag, drop string) {
+	if v, ok := strings.CutPrefix(o.ExecFlag, "$"); ok {
+		return o.ExecFlag, "unset " + v
+	}
+	return "--exec", "drop --exec"
 }
 
 func fail(err error, hint string) (int, error) {
