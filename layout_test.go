@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -125,5 +127,51 @@ func TestInstallLinksNoC(t *testing.T) {
 				t.Errorf("%s:%d: %q builds ward without CGO_ENABLED=0", file, i+1, strings.TrimSpace(line))
 			}
 		}
+	}
+}
+
+// TestOwnInitialisersAreSmall checks that ward's own packages build next
+// to nothing before main (GODEBUG=inittrace=1 ward version, which the Go
+// runtime prints the same on every run): every start pays what they
+// build, a run whose manifest needs none of it too. A package-level
+// regexp.MustCompile of two usage errors' patterns cost every `ward run`
+// 0.26 M instructions, 13% of its start up to the child's exec. What
+// they build is counted in bytes allocated, which does not vary from run
+// to run as a time would; the bound is twice the largest today (the
+// dotenv package's 2 KiB of tables).
+func TestOwnInitialisersAreSmall(t *testing.T) {
+	const most = 4096
+	// The real binary, built as README "Installing" builds it: the ward
+	// on the tests' $PATH is the test binary, which links the emulators.
+	bin := filepath.Join(t.TempDir(), "ward")
+	build := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "version")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ward version: %v\n%s", err, out)
+	}
+	seen := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		// init github.com/wardsecrets/ward/launcher @2.6 ms, 0.007 ms clock, 336 bytes, 2 allocs
+		f := strings.Fields(line)
+		if len(f) < 10 || f[0] != "init" || !strings.HasPrefix(f[1], "github.com/wardsecrets/ward") {
+			continue
+		}
+		seen++
+		bytes, err := strconv.Atoi(f[7])
+		if err != nil || f[8] != "bytes," {
+			t.Fatalf("cannot read the init trace line %q", line)
+		}
+		if bytes > most {
+			t.Errorf("package %s allocates %d bytes before main (at most %d): build it on first use (sync.OnceValue)", f[1], bytes, most)
+		}
+	}
+	if seen < 5 {
+		t.Fatalf("the init trace names %d of ward's packages; is GODEBUG=inittrace=1 still honoured?\n%s", seen, out)
 	}
 }
