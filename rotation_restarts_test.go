@@ -297,17 +297,7 @@ func TestRotationWrittenDuringStop(t *testing.T) {
 	src := filepath.Join(w.dir, "mounted", "cert")
 	os.MkdirAll(filepath.Dir(src), 0o700)
 	os.WriteFile(src, []byte(v1), 0o600)
-	goAhead := filepath.Join(w.dir, "go-ahead")
-	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 600ms\n  stop_timeout: 20s\n")
-	script := `trap 'echo stopping; while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done; exit 0' TERM
-helper env
-while :; do sleep 0.05; done`
-	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
-	cmd.Env = append(cmd.Env, "GO_AHEAD="+goAhead)
-	stdout, stderr := startedLines(t, cmd)
-	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
-		t.Fatalf("the first child does not have the first value")
-	}
+	cmd, stdout, stderr, goAhead := slowStopChild(t, w, src, "600ms", v1)
 	os.WriteFile(src+".new", []byte(v2), 0o600)
 	os.Rename(src+".new", src)
 	stdout.waitFor("stopping")

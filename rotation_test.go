@@ -484,17 +484,7 @@ func TestRotationChangedDuringStop(t *testing.T) {
 		os.WriteFile(src+".new", []byte(v), 0o600)
 		os.Rename(src+".new", src)
 	}
-	goAhead := filepath.Join(w.dir, "go-ahead")
-	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  stop_timeout: 20s\n")
-	script := `trap 'echo stopping; while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done; exit 0' TERM
-helper env
-while :; do sleep 0.05; done`
-	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
-	cmd.Env = append(cmd.Env, "GO_AHEAD="+goAhead)
-	stdout, stderr := startedLines(t, cmd)
-	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
-		t.Fatalf("the first child does not have the first value")
-	}
+	cmd, stdout, stderr, goAhead := slowStopChild(t, w, src, "100ms", v1)
 	replace(v2)
 	stdout.waitFor("stopping")
 	replace(v3)
@@ -725,4 +715,25 @@ func TestRotationManyReleaseSwapsHoldNoWatches(t *testing.T) {
 			exitCode(t, cmd.Wait())
 		})
 	}
+}
+
+// slowStopChild starts `ward run` over a child that lists its env once
+// and, at the stop signal, prints "stopping" and waits for the file
+// goAhead to exist before it exits: a stop that takes as long as the test
+// wants. Its manifest reads A from the file src, with debounce; the first
+// child must have first for A.
+func slowStopChild(t *testing.T, w *wardEnv, src, debounce, first string) (cmd *exec.Cmd, stdout, stderr *lines, goAhead string) {
+	t.Helper()
+	goAhead = filepath.Join(w.dir, "go-ahead")
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: " + debounce + "\n  stop_timeout: 20s\n")
+	script := `trap 'echo stopping; while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done; exit 0' TERM
+helper env
+while :; do sleep 0.05; done`
+	cmd = w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "GO_AHEAD="+goAhead)
+	stdout, stderr = startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(first) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	return cmd, stdout, stderr, goAhead
 }

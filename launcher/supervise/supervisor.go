@@ -540,15 +540,22 @@ func (s *supervisor) endGroup() error {
 		}
 		select {
 		case sig := <-s.sigs:
-			if sig == syscall.SIGCHLD {
-				signals.Reap(s.child.Pid)
-			} else {
-				s.forward(sig)
-			}
+			s.handleWhileWaiting(sig)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	return nil
+}
+
+// handleWhileWaiting handles a signal that arrives while ward waits for
+// what an old child left (endGroup) or for its files to be quiet
+// (awaitQuiet): it reaps the dead and forwards the rest.
+func (s *supervisor) handleWhileWaiting(sig os.Signal) {
+	if sig == syscall.SIGCHLD {
+		signals.Reap(s.child.Pid)
+		return
+	}
+	s.forward(sig)
 }
 
 // awaitQuiet waits, before a restart's new child starts, until the
@@ -574,11 +581,7 @@ func (s *supervisor) awaitQuiet() {
 		for waiting := true; waiting; {
 			select {
 			case sig := <-s.sigs:
-				if sig == syscall.SIGCHLD {
-					signals.Reap(s.child.Pid)
-				} else {
-					s.forward(sig)
-				}
+				s.handleWhileWaiting(sig)
 				waiting = !s.stopping
 			case <-timer.C:
 				waiting = false
