@@ -877,12 +877,16 @@ listener "unix" {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
-	waitFor(t, "the agent to listen", 30*time.Second, func() bool {
-		c, err := net.Dial("tcp", listen)
-		if err == nil {
-			c.Close()
+	// Ready once it listens and has read the token: it listens before
+	// its auto-auth is done, and a request forwarded meanwhile goes
+	// without a token (403, "permission denied"; seen in CI).
+	waitFor(t, "the agent to listen with its token", 30*time.Second, func() bool {
+		resp, err := http.Get("http://" + listen + "/v1/auth/token/lookup-self")
+		if err != nil {
+			return false
 		}
-		return err == nil
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
 	})
 
 	// VAULT_AGENT_ADDR, and VAULT_ADDR naming the agent's unix socket,
