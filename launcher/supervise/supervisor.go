@@ -141,14 +141,23 @@ type supervisor struct {
 // the child got two. A person's second Ctrl-C or `kill` comes later.
 const repeatWindow = 100 * time.Millisecond
 
+// ends reports whether sig is one of the signals that end or reload the
+// child: the terminal's and a service manager's stops, and the manifest's
+// stop signal.
+func (s *supervisor) ends(sig os.Signal) bool {
+	switch sig {
+	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, s.rotation.StopSignal:
+		return true
+	}
+	return false
+}
+
 // once reports whether sig, a signal that ends or reloads the child, is
 // to be forwarded: not the second copy of one event (see repeatWindow).
 // A server that reads a second SIGTERM or SIGINT as "stop now" cut its
 // drain short.
 func (s *supervisor) once(sig syscall.Signal) bool {
-	switch sig {
-	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, s.rotation.StopSignal:
-	default:
+	if !s.ends(sig) {
 		return true
 	}
 	now := time.Now()
