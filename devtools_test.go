@@ -247,31 +247,53 @@ func TestMaskLogLinesOnRawTerminal(t *testing.T) {
 // the group, as one command of a pipeline does. Under --mask each ward
 // made the terminal raw and read it for its child's pty: the Ctrl-C
 // byte went to whichever read it first.
+//
+// late: make starts the second recipe only once the first server is up
+// (here web waits for a recipe, out of make's group, that waits for
+// api's server; a busy machine does as much to a `make -j` whose
+// recipes start together). The first ward, alone in make's group as its
+// child started, still gave that child the terminal (one CI run in
+// five, flags=""): a `make -j` says so in MAKEFLAGS, read now.
 func TestMakeParallelWardsCtrlC(t *testing.T) {
 	needProgram(t, "make", "make")
 	needProgram(t, "node", "nodejs")
-	for _, flags := range []string{"", "--mask "} {
-		t.Run("flags="+strings.TrimSpace(flags), func(t *testing.T) {
-			w := newWardEnv(t)
-			m := w.manifest(emptyManifest)
-			server := `process.on('SIGINT', () => { console.log('int ' + process.argv[2]); setTimeout(() => process.exit(0), 200); });
+	needProgram(t, "setsid", "util-linux")
+	for _, late := range []bool{false, true} {
+		for _, flags := range []string{"", "--mask "} {
+			t.Run(fmt.Sprintf("flags=%s/late=%v", strings.TrimSpace(flags), late), func(t *testing.T) {
+				w := newWardEnv(t)
+				m := w.manifest(emptyManifest)
+				server := `process.on('SIGINT', () => { console.log('int ' + process.argv[2]); setTimeout(() => process.exit(0), 200); });
 setInterval(() => {}, 1000);
+require('fs').writeFileSync(process.argv[2] + '.ready', '');
 console.log('ready ' + process.argv[2]);
 `
-			if err := os.WriteFile(filepath.Join(w.dir, "server.js"), []byte(server), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			makefile := "all: api web\napi web:\n\t@ward run " + flags + "-m " + m + " -- node server.js $@\n"
-			if err := os.WriteFile(filepath.Join(w.dir, "Makefile"), []byte(makefile), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			term := newTerminal(t, w)
-			term.send("make -j2\r")
-			term.expectAll(`ready api`, `ready web`)
-			term.send("\x03")
-			term.expectAll(`int api`, `int web`)
-			term.expect(`PROMPT> `)
-		})
+				// Waits for a file, in a session of its own (setsid, which
+				// make runs without a shell): make's group holds nothing
+				// but make and api's ward while that starts its child.
+				wait := `const deadline = Date.now() + 20000;
+const t = setInterval(() => {
+  if (require('fs').existsSync(process.argv[2])) { clearInterval(t); }
+  else if (Date.now() > deadline) { console.log('no ' + process.argv[2]); process.exit(1); }
+}, 10);
+`
+				makefile := "all: api web\napi web:\n\t@ward run " + flags + "-m " + m + " -- node server.js $@\n"
+				if late {
+					makefile += "web: wait-api\nwait-api:\n\t@setsid node wait.js api.ready\n"
+				}
+				for name, text := range map[string]string{"server.js": server, "wait.js": wait, "Makefile": makefile} {
+					if err := os.WriteFile(filepath.Join(w.dir, name), []byte(text), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				term := newTerminal(t, w)
+				term.send("make -j2\r")
+				term.expectAll(`ready api`, `ready web`)
+				term.send("\x03")
+				term.expectAll(`int api`, `int web`)
+				term.expect(`PROMPT> `)
+			})
+		}
 	}
 }
 

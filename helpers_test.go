@@ -95,7 +95,9 @@ func newWardEnv(t *testing.T) *wardEnv {
 	w := &wardEnv{t: t, dir: dir, runtime: rt}
 	t.Cleanup(w.audit)
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "WARD_") || strings.HasPrefix(kv, "XDG_") {
+		// Nor a make's flags, when the tests run under `make -j`: each
+		// ward would leave its child the terminal to make's other recipes.
+		if strings.HasPrefix(kv, "WARD_") || strings.HasPrefix(kv, "XDG_") || strings.HasPrefix(kv, "MAKEFLAGS=") || strings.HasPrefix(kv, "MFLAGS=") {
 			continue
 		}
 		w.env = append(w.env, kv)

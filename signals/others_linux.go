@@ -113,18 +113,13 @@ func firstArg(pid int) string {
 	return args[1]
 }
 
-// GroupShared reports whether ward's process group holds a process that is
-// neither ward, one of its ancestors (the shell or make that started it)
-// nor one of its descendants: another recipe of a `make -j`, another
-// command that `concurrently` or `xargs -P` runs beside ward. Those get
-// Ctrl-C from the terminal with ward's group, and would not if ward gave
-// its child the terminal.
-func GroupShared() bool {
+// groupHoldsOthers reports whether ward's process group, which it does
+// not lead, holds a process other than ward, its ancestors and its
+// descendants (see GroupShared).
+func groupHoldsOthers() bool {
 	self := os.Getpid()
 	me := procStat(self)
-	if me == nil || me.pgrp == self {
-		// A group ward leads (a job of an interactive shell) holds
-		// nothing but what ward starts: no process list to read.
+	if me == nil {
 		return false
 	}
 	ancestors := map[int]bool{}

@@ -25,9 +25,10 @@ func IsStopped(pid int) bool { return true }
 // AnyStopped is true outside Linux, as IsStopped.
 func AnyStopped(pgid int, session bool) bool { return true }
 
-// GroupShared is false outside Linux, where ward cannot list its group's
-// processes: ward gives its child the terminal as before.
-func GroupShared() bool { return false }
+// groupHoldsOthers is false outside Linux, where ward cannot list its
+// group's processes: only a parallel make's MAKEFLAGS keeps the terminal
+// from the child there.
+func groupHoldsOthers() bool { return false }
 
 // GroupOrphaned is false where /proc cannot tell: StopSelf then stops
 // with the child's own signal.
