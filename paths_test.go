@@ -506,6 +506,31 @@ func TestPathsNoHomeUsesPasswd(t *testing.T) {
 	}
 }
 
+// TestPathsNoHomeNamesWhereItLooked: `env -i ward run` (or cron, or a
+// systemd unit without User=) for a store made in a shell's $HOME: ward
+// looks under the passwd entry's home, finds no store there, and said
+// "does not exist yet (create an entry with: ward local set NAME)", which
+// would make a second, empty store beside the real one. It says $HOME is
+// not set, where it looked, and to pass HOME or WARD_LOCAL_STORE.
+func TestPathsNoHomeNamesWhereItLooked(t *testing.T) {
+	w := newWardEnv(t)
+	home, ward := wardWithoutHome(t, w)
+	w.set("app/a", canary("nohome-where"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	code, _, stderr := ward("", "run", "-m", m, "--", "true")
+	if code != 125 {
+		t.Fatalf("ward run without $HOME, the store under another home: exit %d, want 125\n%s", code, stderr)
+	}
+	for _, want := range []string{"$HOME is not set", home, "WARD_LOCAL_STORE"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("the error does not say %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "create an entry") {
+		t.Errorf("the error sends the user to make a second store:\n%s", stderr)
+	}
+}
+
 // wardWithoutHome makes a home directory for root in a passwd file of its
 // own, and returns it with a function that runs ward as root without
 // $HOME (nor the XDG variables) in a mount namespace where that file is

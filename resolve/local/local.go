@@ -35,6 +35,11 @@ type Store struct {
 	// $XDG_DATA_HOME says otherwise, when Path is elsewhere: a store there
 	// is named when Path has none (see missing).
 	usual string
+	// passwdHome is set when the store's place came from the password
+	// database's home directory because no $HOME was set (`env -i`, cron,
+	// a systemd unit without User=): a missing store is then most likely
+	// the one made under the $HOME of a shell (see missing).
+	passwdHome string
 	// Waiting, when set, is called with the lock file's path when a
 	// write finds another writer holding the store's lock, before it
 	// waits for it: an import into a store of thousands of names, a
@@ -125,7 +130,11 @@ func Open(getenv func(string) string) (*Store, error) {
 			usual = u
 		}
 	}
-	return &Store{Path: path, IdentityPath: id, usual: usual}, nil
+	st := &Store{Path: path, IdentityPath: id, usual: usual}
+	if getenv("WARD_LOCAL_STORE") == "" && getenv("XDG_DATA_HOME") == "" && getenv("HOME") == "" {
+		st.passwdHome = home.Dir(getenv)
+	}
+	return st, nil
 }
 
 // expandHome returns p with a leading ~ or ~/ made the home directory.
@@ -406,6 +415,9 @@ func (s *Store) missing() error {
 		if st, err := os.Stat(s.usual); err == nil && st.Mode().IsRegular() {
 			return fmt.Errorf("the local store %s does not exist yet, but one is at %s, where ward keeps it when neither WARD_LOCAL_STORE nor XDG_DATA_HOME says otherwise (point WARD_LOCAL_STORE at it, or move it here; or create an entry here with: ward local set NAME): %w", s.Path, s.usual, ErrNoStore)
 		}
+	}
+	if s.passwdHome != "" {
+		return fmt.Errorf("the local store %s does not exist: $HOME is not set (env -i, cron, a systemd unit without User=), so ward looked under %s, uid %d's home in /etc/passwd; pass the HOME of the shell that made the store, or WARD_LOCAL_STORE with its path: %w", s.Path, s.passwdHome, os.Getuid(), ErrNoStore)
 	}
 	return fmt.Errorf("the local store %s does not exist yet (create an entry with: ward local set NAME): %w", s.Path, ErrNoStore)
 }
