@@ -268,9 +268,11 @@ setInterval(() => {}, 1000);
 require('fs').writeFileSync(process.argv[2] + '.ready', '');
 console.log('ready ' + process.argv[2]);
 `
-				// Waits for a file, in a session of its own (setsid, which
-				// make runs without a shell): make's group holds nothing
-				// but make and api's ward while that starts its child.
+				// Waits for a file, in a session of its own (the shell execs
+				// setsid): make's group holds nothing but make and api's
+				// ward while that starts its child. Not on the terminal:
+				// node sets back, as it exits, the terminal modes it found
+				// at its start, and would undo the raw mode of a ward.
 				wait := `const deadline = Date.now() + 20000;
 const t = setInterval(() => {
   if (require('fs').existsSync(process.argv[2])) { clearInterval(t); }
@@ -279,7 +281,7 @@ const t = setInterval(() => {
 `
 				makefile := "all: api web\napi web:\n\t@ward run " + flags + "-m " + m + " -- node server.js $@\n"
 				if late {
-					makefile += "web: wait-api\nwait-api:\n\t@setsid node wait.js api.ready\n"
+					makefile += "web: wait-api\nwait-api:\n\t@exec setsid node wait.js api.ready </dev/null >/dev/null 2>&1\n"
 				}
 				for name, text := range map[string]string{"server.js": server, "wait.js": wait, "Makefile": makefile} {
 					if err := os.WriteFile(filepath.Join(w.dir, name), []byte(text), 0o644); err != nil {
