@@ -695,11 +695,21 @@ type conn struct {
 // requests itself. Killing it fails what waits as for a helper that died
 // (a lease renewal goes on with a new helper), and the next request
 // starts a new one.
+//
+// The wait is counted in ticks, not read from the clock: ward and its
+// helper frozen together for longer than the timeout (`docker pause`, a
+// freezer cgroup, kill -STOP of both) found, at ward's first tick after
+// the thaw, a ping sent before the freeze unanswered and 30 s gone, and
+// killed a helper that answers as soon as it runs: a warning, and a new
+// helper took its leases over (those read with a token the helper had
+// logged in for were read again, and the child restarted). A ticker
+// delivers one tick for all it missed while ward was stopped.
 func (cn *conn) watch() {
-	tick := time.NewTicker(cn.answerTimeout / 3)
+	const ticks = 3
+	tick := time.NewTicker(cn.answerTimeout / ticks)
 	defer tick.Stop()
 	var ping chan response
-	var sent time.Time
+	unanswered := 0
 	for {
 		select {
 		case <-cn.dead:
@@ -711,7 +721,7 @@ func (cn *conn) watch() {
 			case <-ping:
 				ping = nil
 			default:
-				if time.Since(sent) < cn.answerTimeout {
+				if unanswered++; unanswered < ticks {
 					continue
 				}
 				cn.hung.Store(true)
@@ -726,7 +736,7 @@ func (cn *conn) watch() {
 		if waiting {
 			// Sent apart: a write to a stopped helper whose stdin pipe
 			// is full blocks until the kill.
-			sent, ping = time.Now(), make(chan response, 1)
+			unanswered, ping = 0, make(chan response, 1)
 			go func(answer chan<- response) {
 				_, ch := cn.send(&request{Op: opPing})
 				answer <- <-ch

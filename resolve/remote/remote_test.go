@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,7 +31,38 @@ func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) == helperName {
 		os.Exit(Main(testKind, openDirStore))
 	}
+	if os.Getenv("WARD_TEST_CLIENT") != "" {
+		os.Exit(clientMain())
+	}
 	os.Exit(m.Run())
+}
+
+// clientMain is ward's side in a process of its own, for a test to stop:
+// it keeps a lease (a request that waits for as long as the lease is
+// kept), says "pending helper=PID" on stdout, and closes the client
+// once its stdin ends. Its log goes to stderr.
+func clientMain() int {
+	timeout, err := time.ParseDuration(os.Getenv("WARD_TEST_CLIENT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	c := New(Config{
+		Program: helperName, Store: "test", Options: &testOptions{Greeting: "hello"},
+		Environ: os.Environ(), Log: slog.New(slog.NewTextHandler(os.Stderr, nil)), Level: slog.LevelInfo,
+		AnswerTimeout: timeout,
+	})
+	defer c.Close()
+	go c.KeepLease(context.Background(), &resolve.Lease{ID: "x/long"})
+	for deadline := time.Now().Add(10 * time.Second); !clientWaits(c); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			fmt.Fprintln(os.Stderr, "the lease renewal was not sent")
+			return 2
+		}
+	}
+	fmt.Printf("pending helper=%d\n", c.Pid())
+	io.Copy(io.Discard, os.Stdin)
+	return 0
 }
 
 // testKind is a store of files in the directory $WARD_TEST_DIR: the
@@ -362,6 +394,15 @@ func stopped(pid int) bool {
 		}
 	}
 	return len(tasks) > 0
+}
+
+// clientWaits reports whether c's helper, once open, has a request to
+// answer.
+func clientWaits(c *Client) bool {
+	c.mu.Lock()
+	cn := c.conn
+	c.mu.Unlock()
+	return cn != nil && hasPending(cn)
 }
 
 // hasPending reports whether cn waits for an answer.
