@@ -146,6 +146,45 @@ func TestRotationSignalNotCaught(t *testing.T) {
 	}
 }
 
+// TestRotationSignalEndsGoChild: on_change: signal, and a Go program
+// with no signal.Notify for rotation.signal (SIGHUP). /proc shows a Go
+// program catching every signal (its runtime's handlers), so ward
+// signalled it, and the runtime's handler ended it by SIGHUP: ward
+// exited 129, and the service was down. A child ended by the signal ward
+// sent it for new secrets is started again with them.
+func TestRotationSignalEndsGoChild(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("gohup1"), canary("gohup2")
+	src := filepath.Join(w.dir, "mounted", "token")
+	os.MkdirAll(filepath.Dir(src), 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `echo start; exec helper watchfile "$TOKEN_FILE"`)
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("start")
+	if got := stdout.waitFor("seen "); got != "seen "+helper.Hash(v1) {
+		t.Fatalf("the child does not read the first value: %q", got)
+	}
+	os.WriteFile(src+".new", []byte(v2), 0o600)
+	os.Rename(src+".new", src)
+	stderr.waitForContaining("ended by rotation.signal")
+	stderr.waitForContaining("child restarted with the new secrets")
+	// The old child may have seen the new file before the signal.
+	stdout.waitFor("start")
+	if got := stdout.waitFor("seen "); got != "seen "+helper.Hash(v2) {
+		t.Errorf("the new child does not read the new value: %q", got)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 20*time.Second); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("ward exited %d, want 143 (the restarted child ended by ward's SIGTERM)", code)
+	}
+	for line := range stderr.ch {
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary is in ward's stderr")
+		}
+	}
+}
+
 // TestRotationUndoneWhileAnotherFails: a value changed and changed back
 // within the debounce restarts nothing, also while another secret cannot
 // be read (`ward local rm` of a name the manifest still uses, which

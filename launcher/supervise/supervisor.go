@@ -95,7 +95,11 @@ type supervisor struct {
 	// stopping is set once ward itself is being stopped.
 	restarting   *proposal
 	restartStart time.Time
-	stopping     bool
+	// reloadSent is rotation.signal as ward last sent it to the child for
+	// new secrets (on_change: signal), until a copy of that signal from
+	// outside is forwarded: a child it ends is started again.
+	reloadSent reloadSignal
+	stopping   bool
 	// expired is why ward stopped the child itself (credentials that
 	// expired with their store down, on_expired: stop): ward then exits
 	// 125, whatever the child's status, so that a restart policy
@@ -389,6 +393,14 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 	code = signals.ExitCode(ws)
 	heldTerminal := s.session || s.holdsTerminal()
 	s.giveBackTerminal()
+	if sent := s.reloadSent; s.restarting == nil && !s.stopping && sent.ended(s.child.Pid, ws) {
+		s.log.Warn("the child was ended by rotation.signal, which ward sent it for the new secrets: starting it again with them (give the program a handler for the signal, or choose one it handles)", "signal", signals.Name(sent.sig), "pid", s.child.Pid, "changed", strings.Join(sent.changed, ","))
+		s.restarting = &proposal{plan: s.plan, changed: sent.changed, done: make(chan bool, 1)}
+		s.relay.Restarting(true)
+		s.vouched = s.relay.Vouch()
+		s.restartStart = time.Now()
+	}
+	s.reloadSent = reloadSignal{}
 	if s.restarting != nil && !s.stopping {
 		if err := s.endGroup(); err != nil {
 			return 0, false, nil
@@ -996,6 +1008,10 @@ func (s *supervisor) forward(sig os.Signal) {
 		}
 		s.keys[ss] = true
 	}
+	if ss == s.reloadSent.sig {
+		// Not ward's alone now: a child it ends ends the run.
+		s.reloadSent = reloadSignal{}
+	}
 	if err := signals.Send(s.child.Pid, ss, s.opts.SignalChildOnly); err != nil {
 		s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
 	} else if ss == syscall.SIGTERM && !s.opts.SignalChildOnly {
@@ -1152,6 +1168,8 @@ func (s *supervisor) apply(p *proposal) {
 		// default action, and died of it mid-request).
 		if err := signals.Send(s.child.Pid, s.rotation.Signal, true); err != nil {
 			s.log.Warn("cannot signal the child", "error", err.Error())
+		} else {
+			s.reloadSent = reloadSignal{pid: s.child.Pid, sig: s.rotation.Signal, by: time.Now().Add(s.rotation.StopTimeout), changed: p.changed}
 		}
 		s.log.Info("secrets changed: files rewritten and the child signalled", "changed", names, "from", from, "signal", signals.Name(s.rotation.Signal), "took", time.Since(start).Round(time.Microsecond).String())
 		p.signalled = true
@@ -1179,6 +1197,25 @@ func (s *supervisor) apply(p *proposal) {
 		s.restartStart = time.Now()
 		s.stopChild()
 	}
+}
+
+// reloadSignal is rotation.signal as ward sent it to a child for new
+// secrets.
+type reloadSignal struct {
+	pid     int
+	sig     syscall.Signal
+	by      time.Time
+	changed []string
+}
+
+// ended reports whether the signal ended child pid, whose wait status is
+// ws, within a stop_timeout of being sent. A program that neither catches
+// nor ignores it is restarted instead of signalled (see endedBy); a Go
+// program catches every signal as far as /proc can tell, and, with no
+// signal.Notify for it, dies of SIGHUP: ward exited 129, and the service
+// was down.
+func (r reloadSignal) ended(pid int, ws syscall.WaitStatus) bool {
+	return r.pid != 0 && r.pid == pid && ws.Signaled() && ws.Signal() == r.sig && time.Now().Before(r.by)
 }
 
 // endedBy reports whether sig, sent to the child alone, would end it:
