@@ -64,7 +64,7 @@ const (
 	msgNUL            = "the value contains a NUL byte, which no environment variable can hold"
 	msgUTF16          = "the file is UTF-16 text, which no dotenv reader reads (the npm dotenv package finds no variable in it, python-dotenv stops)"
 	hintUTF16         = "save it as UTF-8: Windows PowerShell's > and Out-File write UTF-16; use Set-Content -Encoding utf8, or an editor's Save As"
-	msgEscapes        = `\\, \", \t and \$ in double quotes are read as docker compose and sh read them (python-dotenv too, but for \$); the npm dotenv package keeps the backslash, so a Node.js program was given it`
+	msgEscapes        = `\\, \", \t and \$ in double quotes are read as docker compose and sh read them (python-dotenv too, but for \$), \! and \` + "`" + ` as godotenv reads them (chamber export writes them); the npm dotenv package keeps the backslash, so a Node.js program was given it`
 	msgDuplicate      = "set again (before on line %d); the last value wins"
 	msgExpand         = "$NAME and ${...} are not expanded: ward stores the text as written (compose values with a template in ward.yaml)"
 	msgHashInValue    = "'#' without a space before it is kept in the value, as python-dotenv, docker compose and sh read it; the npm dotenv package and node --env-file end the value at it, so a Node.js program was given only the text before it"
@@ -73,7 +73,7 @@ const (
 // Parse reads a dotenv file: KEY=VALUE lines with an optional
 // `export ` prefix and spaces around '='; '#' comment lines, and ' #'
 // comments after unquoted values; single-quoted and backtick-quoted
-// values (literal) and double-quoted values (escapes \n \r \t \\ \" \$),
+// values (literal) and double-quoted values (escapes \n \r \t \\ \" \$ \! \`),
 // all of which may span lines; empty values; CRLF or CR line ends and a UTF-8 BOM
 // (a UTF-16 file is refused, saying so). A variable set twice
 // keeps its first place and its last value, with a warning. Values are
@@ -320,8 +320,11 @@ func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
 }
 
 // escapes are the escapes a double-quoted value understands; any
-// other backslash is kept as written.
-var escapes = map[byte]byte{'n': '\n', 'r': '\r', 't': '\t', '\\': '\\', '"': '"', '$': '$'}
+// other backslash is kept as written. \! and \` are how `chamber export
+// --format dotenv` and godotenv's Marshal write '!' and '`' (godotenv
+// reads them back so, as sh reads \`): a password ending in '!' kept the
+// backslash.
+var escapes = map[byte]byte{'n': '\n', 'r': '\r', 't': '\t', '\\': '\\', '"': '"', '$': '$', '!': '!', '`': '`'}
 
 // afterQuote accepts only blanks and a comment after a closing quote.
 func (p *parser) afterQuote(key string) error {

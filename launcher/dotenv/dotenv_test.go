@@ -39,6 +39,10 @@ func TestDotenv(t *testing.T) {
 		{name: "single quotes span lines", in: "A='line1\nline2'\nB=2\n", want: []kv{{"A", "line1\nline2"}, {"B", "2"}}},
 		{name: "double quote escapes", in: `A="a\nb\rc\td\\e\"f\$g\qh"` + "\n", want: []kv{{"A", "a\nb\rc\td\\e\"f$g\\qh"}},
 			warns: []string{"line 1: A: " + msgEscapes}},
+		// As `chamber export --format dotenv` and godotenv's Marshal write
+		// '!' and '`', and godotenv reads them.
+		{name: "chamber's escapes", in: "A=\"pa\\!ss\\`x\\`\"\n", want: []kv{{"A", "pa!ss`x`"}},
+			warns: []string{"line 1: A: " + msgEscapes}},
 		// The npm dotenv package reads these two as ward does.
 		{name: "newline escapes alone", in: `A="a\nb\r"` + "\n", want: []kv{{"A", "a\nb\r"}}},
 		{name: "double quotes span lines", in: "A=\"-----BEGIN KEY-----\nabc\n-----END KEY-----\"\nB=2\n", want: []kv{{"A", "-----BEGIN KEY-----\nabc\n-----END KEY-----"}, {"B", "2"}}},
