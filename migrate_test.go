@@ -4,11 +4,15 @@ package main
 // `ward import`, must reach the program under `ward run` byte for byte.
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -64,5 +68,143 @@ func TestImportChamberDotenvExport(t *testing.T) {
 		if got[name] != helper.Hash(v) {
 			t.Errorf("%s: the program gets another value than chamber holds", name)
 		}
+	}
+}
+
+// TestImportJSONExports: what `doppler secrets download --format json`,
+// `chamber export --format json`, `vault kv get -format=json -field=data`
+// and a Secrets Manager secret's SecretString print, piped to `ward
+// import -`, reaches the program byte for byte; Vault's and the AWS
+// CLI's whole answers are refused with the command that gives the
+// secret's object. ward import read JSON as a dotenv file: "line 1:
+// expected KEY=VALUE", with a hint to quote values.
+func TestImportJSONExports(t *testing.T) {
+	_, addr, token := testVault(t)
+	bin := os.Getenv("VAULT_TEST_BIN")
+	if bin == "" {
+		vaulttest.RequireIntegration(t, "no Vault binary: run scripts/vault-server.sh build and . DIR/vault.env")
+	}
+	w := newWardEnv(t)
+	vaultValues := map[string]any{
+		"db_password": w.canary("vault-pw") + `p@ss!"w\rd $HOME` + "\nline two\t",
+		"api_key":     w.canary("vault-key") + "é😀",
+	}
+	path := "migrate-" + strings.ToLower(w.canary("path")[len("canary-"):])
+	kvPut(t, "secret", path, vaultValues)
+	vaultCLI := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=/usr/bin:/bin", "VAULT_ADDR=" + addr, "VAULT_TOKEN=" + token}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("vault %s: %v", args[0], err)
+		}
+		return out
+	}
+	// The command the README gives, and the key listing's first half.
+	data := vaultCLI("kv", "get", "-format=json", "-field=data", "secret/"+path)
+	whole := vaultCLI("kv", "get", "-format=json", "secret/"+path)
+
+	dopplerValues := map[string]string{
+		"STRIPE_KEY":   w.canary("doppler") + "\"q\" \\ ${X} # not a comment",
+		"DATABASE_URL": "postgres://app:" + w.canary("doppler-url") + "@db:5432/app",
+		"PORT":         "8080",
+	}
+	doppler, err := json.MarshalIndent(dopplerValues, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What an AWS CLI prints for --query SecretString --output text: the
+	// secret's JSON.
+	awsValues := map[string]string{"username": "app", "password": w.canary("aws-pw") + "{}[]:,"}
+	secretString, _ := json.Marshal(awsValues)
+	awsAnswer, _ := json.MarshalIndent(map[string]any{
+		"ARN":           "arn:aws:secretsmanager:eu-west-1:123456789012:secret:myapp-AbCdEf",
+		"Name":          "myapp",
+		"VersionId":     "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",
+		"SecretString":  string(secretString),
+		"VersionStages": []string{"AWSCURRENT"},
+		"CreatedDate":   1523477145.713,
+	}, "", "    ")
+
+	importStdin := func(manifest, prefix string, in []byte) (int, string) {
+		t.Helper()
+		cmd := w.command("import", "-m", manifest, "--name-prefix", prefix, "-")
+		cmd.Stdin = bytes.NewReader(in)
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		code := 0
+		if err := cmd.Run(); err != nil {
+			code = exitCode(t, err)
+		}
+		for _, c := range w.canaries {
+			if strings.Contains(out.String()+errb.String(), c) {
+				t.Errorf("ward import: a canary is in its output")
+			}
+		}
+		return code, errb.String()
+	}
+	check := func(manifest string, want map[string]string) {
+		t.Helper()
+		code, stdout, stderr := w.run("run", "-m", manifest, "--", "helper", "env")
+		if code != 0 {
+			t.Fatalf("ward run: exit %d: %s", code, stderr)
+		}
+		got := envHashes(t, stdout)
+		for name, v := range want {
+			if got[name] != helper.Hash(v) {
+				t.Errorf("%s: the program gets another value than the export held", name)
+			}
+		}
+	}
+
+	t.Run("vault kv get -field=data", func(t *testing.T) {
+		m := filepath.Join(w.dir, "vault.yaml")
+		code, stderr := importStdin(m, "vault/", data)
+		if code != 0 {
+			t.Fatalf("ward import: exit %d: %s", code, stderr)
+		}
+		if !strings.Contains(stderr, "ascii_upcase") {
+			t.Errorf("no warning that the lower-case names are kept: %s", stderr)
+		}
+		want := map[string]string{}
+		for k, v := range vaultValues {
+			want[k] = v.(string)
+		}
+		check(m, want)
+	})
+	t.Run("doppler secrets download --format json", func(t *testing.T) {
+		m := filepath.Join(w.dir, "doppler.yaml")
+		if code, stderr := importStdin(m, "doppler/", doppler); code != 0 {
+			t.Fatalf("ward import: exit %d: %s", code, stderr)
+		}
+		check(m, dopplerValues)
+	})
+	t.Run("a Secrets Manager SecretString", func(t *testing.T) {
+		m := filepath.Join(w.dir, "aws.yaml")
+		if code, stderr := importStdin(m, "aws/", secretString); code != 0 {
+			t.Fatalf("ward import: exit %d: %s", code, stderr)
+		}
+		check(m, awsValues)
+	})
+	refusals := []struct {
+		name, hint string
+		in         []byte
+	}{
+		{"vault kv get -format=json", "vault kv get -format=json -field=data", whole},
+		{"aws secretsmanager get-secret-value", "--query SecretString --output text", awsAnswer},
+	}
+	for _, r := range refusals {
+		t.Run(r.name, func(t *testing.T) {
+			m := filepath.Join(w.dir, "refused.yaml")
+			code, stderr := importStdin(m, "refused/", r.in)
+			_, hint, _ := strings.Cut(stderr, "ward: hint: ")
+			if code != 125 || !strings.Contains(hint, r.hint) {
+				t.Errorf("got exit %d and %q, want 125 and the hint %q", code, stderr, r.hint)
+			}
+			if _, err := os.Stat(m); err == nil {
+				t.Errorf("a manifest was written")
+			}
+		})
 	}
 }

@@ -34,7 +34,9 @@ func importCommand(stdio IO) *cli.Command {
 		Name:      "import",
 		Usage:     "move a .env file's values into the local store and reference them from the manifest",
 		ArgsUsage: "[FILE|-]",
-		Description: `Reads a dotenv FILE (default .env; - for standard input) and splits it: values that are plainly
+		Description: `Reads a dotenv FILE (default .env; - for standard input), or a JSON object of names and values
+(doppler secrets download --format json, chamber export --format json, vault kv get -format=json
+-field=data, a Secrets Manager SecretString), and splits it: values that are plainly
 configuration (small numbers, booleans, development/production, log levels, URLs
 without credentials, host:port, empty values) go into the manifest as {value: ...};
 the rest are secrets, stored in the local store as PREFIX+KEY and referenced as
@@ -48,7 +50,8 @@ untouched (run it again). The .env file is left in place: delete it once ward ru
 Example:
    ward import                              # .env, names prefixed with this directory's name
    ward import --profile production .env.production
-   ward import --secret PORT --plain SENTRY_ENV config/dev.env`,
+   ward import --secret PORT --plain SENTRY_ENV config/dev.env
+   vault kv get -format=json -field=data secret/myapp | ward import -`,
 		Flags: []cli.Flag{
 			manifestFlag(),
 			&cli.StringFlag{Name: "name-prefix", EnvVars: []string{"WARD_NAME_PREFIX"}, Usage: "`PREFIX` of the local store names", DefaultText: "this directory's name and /, such as myapp/"},

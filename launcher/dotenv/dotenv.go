@@ -77,7 +77,8 @@ const (
 // all of which may span lines; empty values; CRLF or CR line ends and a UTF-8 BOM
 // (a UTF-16 file is refused, saying so). A variable set twice
 // keeps its first place and its last value, with a warning. Values are
-// never expanded. The first syntax error stops the parse.
+// never expanded. The first syntax error stops the parse. A file that
+// is a JSON object is read as one (see parseJSON).
 func Parse(data []byte) ([]Pair, []Warning, error) {
 	// Its byte order mark, either way round; without one, its key would
 	// be refused as a name with NUL bytes in it.
@@ -85,6 +86,9 @@ func Parse(data []byte) ([]Pair, []Warning, error) {
 		return nil, nil, &Error{Line: 1, Msg: msgUTF16, Hint: hintUTF16}
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if looksLikeJSON(data) {
+		return parseJSON(data)
+	}
 	if bytes.IndexByte(data, '\r') >= 0 {
 		data = lineFeeds(data)
 		// The copy holds the values too.

@@ -143,7 +143,8 @@ func renderDotenv(pairs []Pair) []byte {
 	return b.Bytes()
 }
 
-var errorMsgs = []string{msgNoEquals, msgBadName, msgUnterminatedSQ, msgUnterminatedDQ, msgUnterminatedBQ, msgTextAfterQuote, msgNUL, msgUTF16}
+var errorMsgs = []string{msgNoEquals, msgBadName, msgUnterminatedSQ, msgUnterminatedDQ, msgUnterminatedBQ, msgTextAfterQuote, msgNUL, msgUTF16,
+	msgJSONSyntax, msgJSONNotFlat, msgJSONNull, msgJSONVault, msgJSONAWS}
 
 // FuzzDotenv checks that the parser never panics, that an error is made
 // only of a line number, a variable name taken from the file and one of
@@ -161,6 +162,10 @@ func FuzzDotenv(f *testing.F) {
 		"bad.key=1\n",
 		"A=${B}\n",
 		"A=\"\\$\\\\\\\"\\t\\r\"\n",
+		`{"A": "x\u00e9\ud83d\ude00\n", "b": 1, "C": true}`,
+		`{"data": {"data": {"a": "b"}}}`,
+		`{"A": null, "B": [1]}`,
+		"\xef\xbb\xbf{\"A\":\"1\",\n\"A\":\"2\"}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -190,7 +195,7 @@ func FuzzDotenv(f *testing.F) {
 			if !resolve.ValidEnvName(w.Key) {
 				t.Fatalf("a warning names an invalid key")
 			}
-			if w.Msg == msgExpand || w.Msg == msgHashInValue || w.Msg == msgEscapes {
+			if w.Msg == msgExpand || w.Msg == msgHashInValue || w.Msg == msgEscapes || w.Msg == msgJSONLower {
 				continue
 			}
 			var n int
@@ -225,4 +230,68 @@ func FuzzDotenv(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseJSON(t *testing.T) {
+	type kv = [2]string
+	tests := []struct {
+		name  string
+		in    string
+		want  []kv
+		warns []string
+		err   string
+		hint  string
+	}{
+		{name: "doppler's download", in: "{\n  \"API_KEY\": \"sk\\\"1\\\\2\\n3\",\n  \"PORT\": \"8080\"\n}\n",
+			want: []kv{{"API_KEY", "sk\"1\\2\n3"}, {"PORT", "8080"}}},
+		{name: "escapes decode to their bytes", in: `{"A": "\u00e9\ud83d\ude00\/\t\b\f\r"}`, want: []kv{{"A", "é😀/\t\b\f\r"}}},
+		{name: "numbers and booleans as written", in: `{"PORT": 8080, "RATIO": 1.50, "DEBUG": false}`,
+			want: []kv{{"PORT", "8080"}, {"RATIO", "1.50"}, {"DEBUG", "false"}}},
+		{name: "a bom and an empty value", in: "\xef\xbb\xbf {\"A\": \"\"}", want: []kv{{"A", ""}}},
+		{name: "chamber's lower-case names", in: "{\"db_password\": \"x\",\n\"api_key\": \"y\"}",
+			want: []kv{{"db_password", "x"}, {"api_key", "y"}}, warns: []string{"line 1: db_password: " + msgJSONLower}},
+		{name: "a name set twice", in: "{\"A\": \"1\",\n\"A\": \"2\"}", want: []kv{{"A", "2"}},
+			warns: []string{"line 2: A: " + fmt.Sprintf(msgDuplicate, 1)}},
+		{name: "vault's answer", in: "{\n \"request_id\": \"x\",\n \"data\": {\"data\": {\"a\": \"b\"}}\n}", err: "line 3: " + msgJSONVault, hint: hintJSONVault},
+		{name: "aws's answer", in: "{\"ARN\": \"arn\",\n\"SecretString\": \"{}\"}", err: "line 2: " + msgJSONAWS, hint: hintJSONAWS},
+		{name: "a nested object", in: "{\"A\": \"1\",\n\"B\": {\"c\": \"d\"}}", err: "line 2: B: " + msgJSONNotFlat},
+		{name: "an array", in: `{"B": ["x"]}`, err: "line 1: B: " + msgJSONNotFlat},
+		{name: "null", in: `{"B": null}`, err: "line 1: B: " + msgJSONNull},
+		{name: "a name chamber would mend", in: "{\"A\": \"1\",\n\"db-password\": \"x\"}", err: "line 2: " + msgBadName, hint: hintJSONName},
+		{name: "text after the object", in: "{\"A\": \"1\"}\nA=2\n", err: "line 2: " + msgJSONSyntax},
+		{name: "unterminated", in: "{\"A\": \"secret-value", err: "line 1: " + msgJSONSyntax},
+		{name: "a raw line break in a string", in: "{\"A\": \"sec\nret\"}", err: "line 1: " + msgJSONSyntax},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pairs, warns, err := Parse([]byte(tt.in))
+			if tt.err != "" {
+				var de *Error
+				if err == nil || !errors.As(err, &de) || err.Error() != tt.err {
+					t.Fatalf("got error %v, want %q", err, tt.err)
+				}
+				if tt.hint != "" && de.Hint != tt.hint {
+					t.Fatalf("got hint %q, want %q", de.Hint, tt.hint)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []kv
+			for _, p := range pairs {
+				got = append(got, kv{p.Key, string(p.Value)})
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			var gotWarns []string
+			for _, w := range warns {
+				gotWarns = append(gotWarns, w.String())
+			}
+			if !slices.Equal(gotWarns, tt.warns) {
+				t.Errorf("got warnings %q, want %q", gotWarns, tt.warns)
+			}
+		})
+	}
 }
