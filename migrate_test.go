@@ -208,3 +208,24 @@ func TestImportJSONExports(t *testing.T) {
 		})
 	}
 }
+
+// TestImportComposeNameAlone: a docker compose env_file's line with a
+// name alone (`DEBUG`: compose passes the variable on from its own
+// environment) is refused saying so, with what to do instead; it was
+// "expected KEY=VALUE" and a hint to quote values, which it has none of.
+func TestImportComposeNameAlone(t *testing.T) {
+	w := newWardEnv(t)
+	secret := w.canary("compose")
+	env := filepath.Join(t.TempDir(), "app.env")
+	if err := os.WriteFile(env, []byte("API_TOKEN="+secret+"\nPORT=3000\nDEBUG\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(w.dir, "ward.yaml")
+	code, _, stderr := w.run("import", "-m", manifest, "--name-prefix", "compose/", env)
+	if code != 125 || !strings.Contains(stderr, "line 3: a name without '=': docker compose's env_file passes") || !strings.Contains(stderr, "ward: hint: a name alone: delete the line") {
+		t.Errorf("got exit %d and %q, want 125, the line and what compose does with it, and the hint to delete it", code, stderr)
+	}
+	if _, err := os.Stat(manifest); err == nil {
+		t.Errorf("a manifest was written")
+	}
+}

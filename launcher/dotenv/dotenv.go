@@ -56,6 +56,8 @@ func (e *Error) Error() string {
 // The only messages an Error carries, and the warnings.
 const (
 	msgNoEquals       = "expected KEY=VALUE"
+	msgNameAlone      = "a name without '=': docker compose's env_file passes such a variable on from its own environment, which ward import cannot store"
+	hintNameAlone     = `a name alone: delete the line, ward run passes its environment on as compose did (unless ward.yaml's inherit: leaves it out), or write NAME= for an empty value; a line of a value of several lines: quote the value, KEY="..."`
 	msgBadName        = "invalid variable name (names are letters, digits and '_', not starting with a digit)"
 	msgUnterminatedSQ = "unterminated single quote"
 	msgUnterminatedDQ = "unterminated double quote"
@@ -176,6 +178,15 @@ func (p *parser) assignment() (key string, value []byte, line int, expands bool,
 	}
 	eq := bytes.IndexByte(rest, '=')
 	if eq < 0 {
+		// docker compose's env_file (and a shell's `export NAME`): a
+		// name alone passes the variable of the environment on.
+		alone := bytes.TrimFunc(rest, unicode.IsSpace)
+		if after, ok := bytes.CutPrefix(alone, []byte("export")); ok && len(after) > 0 && (after[0] == ' ' || after[0] == '\t') {
+			alone = bytes.TrimLeft(after, " \t")
+		}
+		if resolve.ValidEnvName(string(alone)) {
+			return "", nil, line, false, &Error{Line: line, Msg: msgNameAlone, Hint: hintNameAlone}
+		}
 		return "", nil, line, false, &Error{Line: line, Msg: msgNoEquals}
 	}
 	name := bytes.TrimRight(rest[:eq], " \t")

@@ -50,7 +50,7 @@ func TestDotenv(t *testing.T) {
 		{name: "spaces inside quotes kept", in: "A=\"  x  \"\n", want: []kv{{"A", "  x  "}}},
 		{name: "crlf", in: "A=1\r\nB=\"x\r\ny\"\r\nC='z'\r\n", want: []kv{{"A", "1"}, {"B", "x\ny"}, {"C", "z"}}},
 		// As the npm dotenv package and python-dotenv read them.
-		{name: "cr line ends", in: "A=1\rB='x\ry'\rC=\"z\" # c\r\rD\r", err: "line 6: expected KEY=VALUE"},
+		{name: "cr line ends", in: "A=1\rB='x\ry'\rC=\"z\" # c\r\rD\r", err: "line 6: " + msgNameAlone},
 		{name: "cr line ends and a cr inside quotes", in: "A=1\rB='x\ry'\rC=\"z\\r\r\" # c\r\nD=2", want: []kv{{"A", "1"}, {"B", "x\ny"}, {"C", "z\r\n"}, {"D", "2"}}},
 		// Windows PowerShell 5's > and Out-File.
 		{name: "utf-16", in: "\xff\xfeA\x00=\x00s\x003\x00c\x00r\x00e\x00t\x00\r\x00\n\x00", err: "line 1: " + msgUTF16},
@@ -71,7 +71,11 @@ func TestDotenv(t *testing.T) {
 		{name: "unterminated backtick", in: "A=`s3cret\n", err: "line 1: A: unterminated backtick quote"},
 		{name: "text after the closing quote", in: "A=\"x\"s3cret\n", err: "line 1: A: unexpected text after the closing quote"},
 		{name: "text after a multi-line quote", in: "A='x\ny's3cret\n", err: "line 2: A: unexpected text after the closing quote"},
-		{name: "no equals", in: "A=1\ns3cret\n", err: "line 2: expected KEY=VALUE"},
+		{name: "no equals", in: "A=1\ns3cret value\n", err: "line 2: expected KEY=VALUE"},
+		// docker compose's env_file passes a name alone on from its
+		// environment.
+		{name: "a name alone", in: "A=1\nDEBUG\n export  LANG \n", err: "line 2: " + msgNameAlone},
+		{name: "export and a name alone", in: "export LANG\n", err: "line 1: " + msgNameAlone},
 		{name: "dotted key", in: "app.key=s3cret\n", err: "line 1: " + msgBadName},
 		{name: "dashed key", in: "APP-KEY=s3cret\n", err: "line 1: " + msgBadName},
 		{name: "key starting with a digit", in: "1A=s3cret\n", err: "line 1: " + msgBadName},
@@ -79,7 +83,7 @@ func TestDotenv(t *testing.T) {
 		{name: "key with a space", in: "MY KEY=s3cret\n", err: "line 1: " + msgBadName},
 		{name: "stray line of an unquoted multi-line value", in: "A=-----BEGIN\nMIIB+s3cret/Abc==\n", err: "line 2: " + msgBadName},
 		{name: "nul byte", in: "A=s3\x00cret\n", err: "line 1: A: " + msgNUL},
-		{name: "line numbers count quoted newlines", in: "A=\"1\n2\n3\"\nB='4\n5'\nC\n", err: "line 6: expected KEY=VALUE"},
+		{name: "line numbers count quoted newlines", in: "A=\"1\n2\n3\"\nB='4\n5'\nC\n", err: "line 6: " + msgNameAlone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,7 +148,7 @@ func renderDotenv(pairs []Pair) []byte {
 }
 
 var errorMsgs = []string{msgNoEquals, msgBadName, msgUnterminatedSQ, msgUnterminatedDQ, msgUnterminatedBQ, msgTextAfterQuote, msgNUL, msgUTF16,
-	msgJSONSyntax, msgJSONNotFlat, msgJSONNull, msgJSONVault, msgJSONAWS}
+	msgNameAlone, msgJSONSyntax, msgJSONNotFlat, msgJSONNull, msgJSONVault, msgJSONAWS}
 
 // FuzzDotenv checks that the parser never panics, that an error is made
 // only of a line number, a variable name taken from the file and one of
