@@ -229,3 +229,48 @@ func TestImportComposeNameAlone(t *testing.T) {
 		t.Errorf("a manifest was written")
 	}
 }
+
+// TestImportEnvExample: a team's committed .env.example, its secrets
+// empty, imported to start the manifest: each empty secret is warned of
+// with the `ward local set` that fills it, and the template, which holds
+// nothing, is not called leaked nor to be deleted. ward stored the empty
+// secrets in silence (the program then started with them, where `ward
+// local set` refuses an empty value) and told the user to rotate every
+// value of the template, `git rm --cached` it and delete it.
+func TestImportEnvExample(t *testing.T) {
+	w := newWardEnv(t)
+	repo := filepath.Join(w.dir, "app")
+	if err := os.MkdirAll(repo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	example := filepath.Join(repo, ".env.example")
+	if err := os.WriteFile(example, []byte("# copy to .env and fill in\nDATABASE_URL=\nSTRIPE_KEY=\nPORT=3000\nNODE_ENV=development\nAPI_TOKEN=\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", ".env.example"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "template"}} {
+		git := exec.Command("git", args...)
+		git.Dir = repo
+		if out, err := git.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v: %s", args[0], err, out)
+		}
+	}
+	manifest := filepath.Join(repo, "ward.yaml")
+	code, stdout, stderr := w.run("import", "-m", manifest, "--name-prefix", "app/", example)
+	if code != 0 {
+		t.Fatalf("ward import: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"line 3: STRIPE_KEY: the value is empty: it is stored as an empty secret, which the program gets under ward run (a template's placeholder? give it its value: ward local set app/STRIPE_KEY)",
+		"line 6: API_TOKEN: the value is empty",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("no warning %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "leaked") || strings.Contains(stdout, "delete") {
+		t.Errorf("the template, whose secrets are empty, is called leaked or to be deleted:\n%s%s", stdout, stderr)
+	}
+	if !strings.Contains(stdout, "give each secret its value (ward local set NAME: they are empty)") {
+		t.Errorf("the next step is not to give the secrets their values:\n%s", stdout)
+	}
+}

@@ -105,6 +105,7 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	if err := job.name(c); err != nil {
 		return err
 	}
+	job.warnEmpty(stdio)
 	if err := job.conflicts(stdio, c.Bool("force")); err != nil {
 		return err
 	}
@@ -251,6 +252,18 @@ func (j *importJob) name(c *cli.Context) error {
 		}
 	}
 	return nil
+}
+
+// warnEmpty warns of each secret whose value is empty: a template's
+// placeholder (an .env.example) would otherwise become an empty secret
+// in silence, and the program start with it, where `ward local set`
+// stores an empty value only when told (--allow-empty).
+func (j *importJob) warnEmpty(stdio IO) {
+	for i, p := range j.pairs {
+		if !j.plain[i] && len(p.Value) == 0 {
+			fmt.Fprintf(stdio.Stderr, "ward: warning: %s: line %d: %s: the value is empty: it is stored as an empty secret, which the program gets under ward run (a template's placeholder? give it its value: ward local set %s)\n", j.file, p.Line, p.Key, j.names[i])
+		}
+	}
 }
 
 // conflicts refuses, unless force, variables the manifest declares
@@ -462,15 +475,24 @@ func (j *importJob) report(stdio IO) {
 	// of git.
 	st, err := os.Stat(j.file)
 	file := !j.stdin && err == nil && st.Mode().IsRegular()
+	// A template's (an .env.example's) secrets are empty: it holds
+	// nothing to delete, to keep out of git or to rotate.
+	held := false
+	for i, p := range j.pairs {
+		held = held || !j.plain[i] && len(p.Value) > 0
+	}
 	next := "next: check with `ward run -- YOUR_PROGRAM`"
-	if file {
+	switch {
+	case len(secrets) > 0 && !held:
+		next = "next: give each secret its value (ward local set NAME: they are empty), then check with `ward run -- YOUR_PROGRAM`"
+	case file:
 		next += ", then delete " + j.file + ": the local store holds its secrets now (ward left the file in place)"
 	}
 	fmt.Fprintf(w, "move one with --secret NAME or --plain NAME; %s\n", next)
 	if j.old == nil {
 		warnHidden(stdio, j.manifest)
 	}
-	if file {
+	if file && (held || len(secrets) == 0) {
 		warnGit(stdio, j.file)
 	}
 }
