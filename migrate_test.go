@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -272,5 +273,47 @@ func TestImportEnvExample(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "give each secret its value (ward local set NAME: they are empty)") {
 		t.Errorf("the next step is not to give the secrets their values:\n%s", stdout)
+	}
+}
+
+// TestImportForeignReferences: the env file of `op run --env-file` holds
+// 1Password references, and secrets-init's environment ARNs: the tool
+// resolved them for the program. ward import stored the references as
+// the secrets (or kept them in ward.yaml as plain URLs), so the program
+// got "op://Dev/api/token" for its key; it now refuses, nothing written,
+// with the command that resolves them.
+func TestImportForeignReferences(t *testing.T) {
+	w := newWardEnv(t)
+	files := t.TempDir()
+	tests := []struct {
+		name, line, hint string
+	}{
+		{"op run --env-file", "API_KEY=op://Dev/api/token", "op inject -i " + filepath.Join(files, "0.env") + " | ward import -"},
+		{"an op url", `DATABASE_URL="op://Dev/postgres/url"`, "op inject -i"},
+		{"an op template inside a value", "DATABASE_URL=postgres://app:{{ op://Dev/db/password }}@db/app", "op inject -i"},
+		{"secrets-init's arn", "DB_PASSWORD=arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf", "awssm://arn:aws:secretsmanager:"},
+		{"secrets-init's ssm arn", "FLAG=arn:aws:ssm:eu-west-1:123456789012:parameter/app/flag", "ssm:///"},
+		{"secrets-init's google name", "TOKEN=gcp:secretmanager:projects/p/secrets/token/versions/latest", "gcpsm://"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			secret := w.canary("beside")
+			env := filepath.Join(files, fmt.Sprintf("%d.env", i))
+			if err := os.WriteFile(env, []byte("OTHER_SECRET="+secret+"\n"+tt.line+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			manifest := filepath.Join(w.dir, fmt.Sprintf("ward-%d.yaml", i))
+			code, _, stderr := w.run("import", "-m", manifest, "--name-prefix", fmt.Sprintf("ref%d/", i), env)
+			_, hint, _ := strings.Cut(stderr, "ward: hint: ")
+			if code != 125 || !strings.Contains(stderr, "line 2: ") || !strings.Contains(stderr, "ward import would store the reference, not the secret") || !strings.Contains(hint, tt.hint) {
+				t.Errorf("got exit %d and %q, want 125, line 2, and the hint %q", code, stderr, tt.hint)
+			}
+			if _, err := os.Stat(manifest); err == nil {
+				t.Errorf("a manifest was written")
+			}
+			if code, stdout, _ := w.run("local", "list"); code == 0 && strings.Contains(stdout, fmt.Sprintf("ref%d/", i)) {
+				t.Errorf("the local store was written")
+			}
+		})
 	}
 }

@@ -162,6 +162,14 @@ func (j *importJob) read(stdio IO) error {
 		return failure.New(fmt.Errorf("%s holds no variables", j.file), "")
 	}
 	for _, p := range pairs {
+		if tool, hint := foreignReference(p.Value); tool != "" {
+			if !j.stdin {
+				hint = strings.ReplaceAll(hint, "FILE", j.file)
+			}
+			return failure.New(fmt.Errorf("%s: line %d: %s: the value is a reference of %s, which it resolved for the program: ward import would store the reference, not the secret", j.file, p.Line, p.Key, tool), hint)
+		}
+	}
+	for _, p := range pairs {
 		if len(p.Key)+len(p.Value)+2 > manifest.MaxArgStrlen && len(p.Value) <= local.MaxValueSize {
 			// Said now, not at the first ward run.
 			fmt.Fprintf(stdio.Stderr, "ward: warning: %s: line %d: %s: the value is %d bytes, more than an environment variable may hold (%d): ward run will refuse it; deliver it as a file instead (files: in ward.yaml, with ref: local://NAME)\n", j.file, p.Line, p.Key, len(p.Value), manifest.MaxArgStrlen-len(p.Key)-2)
@@ -171,6 +179,26 @@ func (j *importJob) read(stdio IO) error {
 		}
 	}
 	return nil
+}
+
+// foreignReference tells a value that is another tool's reference to a
+// secret, as the env file of `op run --env-file` or the environment of
+// secrets-init holds them, and how to import the secrets instead. The
+// program was given the secret, never the reference.
+func foreignReference(value []byte) (tool, hint string) {
+	v := bytes.TrimSpace(value)
+	if inner, ok := bytes.CutPrefix(v, []byte("{{")); ok && bytes.HasSuffix(inner, []byte("}}")) {
+		v = bytes.TrimSpace(inner[:len(inner)-2])
+	}
+	switch {
+	case bytes.HasPrefix(v, []byte("op://")) || bytes.Contains(v, []byte("{{ op://")) || bytes.Contains(v, []byte("{{op://")):
+		return "1Password (op run)", "resolve the file's references as op run did, into ward import: op inject -i FILE | ward import -"
+	case bytes.HasPrefix(v, []byte("arn:aws")) && (bytes.Contains(v, []byte(":secretsmanager:")) || bytes.Contains(v, []byte(":ssm:"))):
+		return "AWS (secrets-init)", "name it in ward.yaml instead: KEY: awssm://arn:aws:secretsmanager:... (a parameter: ssm:///NAME), then ward check --resolve"
+	case bytes.HasPrefix(v, []byte("gcp:secretmanager:")):
+		return "Google Cloud (secrets-init)", "name it in ward.yaml instead: KEY: gcpsm://PROJECT/SECRET, then ward check --resolve"
+	}
+	return "", ""
 }
 
 // forget clears the values read.
