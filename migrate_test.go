@@ -317,3 +317,56 @@ func TestImportForeignReferences(t *testing.T) {
 		})
 	}
 }
+
+// shellQuote is alessio/shellescape's Quote, which `chamber env` writes
+// each value with: safe text as it is, the rest in single quotes, a '
+// as '"'"'.
+func shellQuote(v string) string {
+	if v == "" {
+		return "''"
+	}
+	safe := true
+	for _, c := range v {
+		safe = safe && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("@%+=:,./-_", c))
+	}
+	if safe {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'"'"'`) + "'"
+}
+
+// TestImportChamberEnv: `chamber env svc > .env` (export lines for a
+// shell to eval, as chamber exec gave them) imported gives the program
+// the values; a password with a ' in it was refused ("unexpected text
+// after the closing quote"), with a hint to quote the value.
+func TestImportChamberEnv(t *testing.T) {
+	w := newWardEnv(t)
+	values := map[string]string{
+		"DB_PASSWORD": w.canary("quote") + "it's o'clock",
+		"TLS_KEY":     "-----BEGIN KEY-----\n" + w.canary("pem") + "\n-----END KEY-----\n",
+		"API_TOKEN":   w.canary("safe"),
+		"SMTP_PASSWD": w.canary("dollar") + ` $HOME "q" \n`,
+	}
+	var file strings.Builder
+	for name, v := range values {
+		file.WriteString("export " + name + "=" + shellQuote(v) + "\n")
+	}
+	env := filepath.Join(t.TempDir(), "chamber.env")
+	if err := os.WriteFile(env, []byte(file.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(w.dir, "ward.yaml")
+	if code, _, stderr := w.run("import", "-m", manifest, "--name-prefix", "svc/", env); code != 0 {
+		t.Fatalf("ward import: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := w.run("run", "-m", manifest, "--", "helper", "env")
+	if code != 0 {
+		t.Fatalf("ward run: exit %d: %s", code, stderr)
+	}
+	got := envHashes(t, stdout)
+	for name, v := range values {
+		if got[name] != helper.Hash(v) {
+			t.Errorf("%s: the program gets another value than chamber env gave", name)
+		}
+	}
+}

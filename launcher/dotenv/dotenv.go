@@ -63,6 +63,7 @@ const (
 	msgUnterminatedDQ = "unterminated double quote"
 	msgUnterminatedBQ = "unterminated backtick quote"
 	msgTextAfterQuote = "unexpected text after the closing quote"
+	msgJoined         = "quoted strings side by side are joined into one value, as sh joins them (chamber env writes a ' so, as '\"'\"'); the npm dotenv package, python-dotenv and docker compose do not read this line so"
 	msgNUL            = "the value contains a NUL byte, which no environment variable can hold"
 	msgUTF16          = "the file is UTF-16 text, which no dotenv reader reads (the npm dotenv package finds no variable in it, python-dotenv stops)"
 	hintUTF16         = "save it as UTF-8: Windows PowerShell's > and Out-File write UTF-16; use Set-Content -Encoding utf8, or an editor's Save As"
@@ -147,6 +148,9 @@ type parser struct {
 	pos   int
 	line  int
 	warns []Warning
+	// joined is the line of the variable whose quoted strings side by
+	// side were last warned of.
+	joined int
 }
 
 // next returns the next variable, or an empty key at the end of the file.
@@ -285,7 +289,12 @@ func (p *parser) literalQuoted(key string, line int, quote byte, unterminated st
 	value := bytes.Clone(p.data[start : start+end])
 	p.line += bytes.Count(value, []byte("\n"))
 	p.pos = start + end + 1
-	if err := p.afterQuote(key); err != nil {
+	// sh joins a single-quoted string to the next, not a backtick's.
+	join := &value
+	if quote != '\'' {
+		join = nil
+	}
+	if err := p.afterQuote(key, line, join, nil); err != nil {
 		clear(value)
 		return nil, err
 	}
@@ -303,7 +312,7 @@ func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
 		case '"':
 			p.line += lines
 			p.pos = i + 1
-			if err := p.afterQuote(key); err != nil {
+			if err := p.afterQuote(key, line, &value, &expands); err != nil {
 				clear(value)
 				return nil, false, err
 			}
@@ -341,8 +350,35 @@ func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
 // backslash.
 var escapes = map[byte]byte{'n': '\n', 'r': '\r', 't': '\t', '\\': '\\', '"': '"', '$': '$', '!': '!', '`': '`'}
 
-// afterQuote accepts only blanks and a comment after a closing quote.
-func (p *parser) afterQuote(key string) error {
+// afterQuote accepts only blanks and a comment after a closing quote,
+// or, right after it and when value is not nil, another quoted string,
+// which sh joins to it: `chamber env` (shellescape) writes a ' as
+// '"'"', as in export PW='it'"'"'s'; the second string is appended to
+// *value.
+func (p *parser) afterQuote(key string, line int, value *[]byte, expands *bool) error {
+	if value != nil && p.pos < len(p.data) && (p.data[p.pos] == '\'' || p.data[p.pos] == '"') {
+		var more []byte
+		var err error
+		if p.joined != line {
+			p.joined = line
+			p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgJoined})
+		}
+		if p.data[p.pos] == '\'' {
+			more, err = p.literalQuoted(key, line, '\'', msgUnterminatedSQ)
+		} else {
+			var exp bool
+			more, exp, err = p.doubleQuoted(key, line)
+			if expands != nil {
+				*expands = *expands || exp
+			}
+		}
+		if err != nil {
+			return err
+		}
+		*value = append(*value, more...)
+		clear(more)
+		return nil
+	}
 	p.skipBlanks()
 	if p.pos < len(p.data) && p.data[p.pos] != '\n' && p.data[p.pos] != '#' {
 		return &Error{Line: p.line, Key: key, Msg: msgTextAfterQuote}

@@ -43,6 +43,10 @@ func TestDotenv(t *testing.T) {
 		// '!' and '`', and godotenv reads them.
 		{name: "chamber's escapes", in: "A=\"pa\\!ss\\`x\\`\"\n", want: []kv{{"A", "pa!ss`x`"}},
 			warns: []string{"line 1: A: " + msgEscapes}},
+		// As sh joins them, and chamber env (shellescape) writes a ' so.
+		{name: "quoted strings side by side", in: "export A='it'\"'\"'s'\nB=\"x\"'$y'\"z\" # c\nC='a'\n", want: []kv{{"A", "it's"}, {"B", "x$yz"}, {"C", "a"}},
+			warns: []string{"line 1: A: " + msgJoined, "line 2: B: " + msgJoined}},
+		{name: "a backtick's value is not joined", in: "A=`x`'y'\n", err: "line 1: A: " + msgTextAfterQuote},
 		// The npm dotenv package reads these two as ward does.
 		{name: "newline escapes alone", in: `A="a\nb\r"` + "\n", want: []kv{{"A", "a\nb\r"}}},
 		{name: "double quotes span lines", in: "A=\"-----BEGIN KEY-----\nabc\n-----END KEY-----\"\nB=2\n", want: []kv{{"A", "-----BEGIN KEY-----\nabc\n-----END KEY-----"}, {"B", "2"}}},
@@ -199,7 +203,7 @@ func FuzzDotenv(f *testing.F) {
 			if !resolve.ValidEnvName(w.Key) {
 				t.Fatalf("a warning names an invalid key")
 			}
-			if w.Msg == msgExpand || w.Msg == msgHashInValue || w.Msg == msgEscapes || w.Msg == msgJSONLower {
+			if w.Msg == msgExpand || w.Msg == msgHashInValue || w.Msg == msgEscapes || w.Msg == msgJSONLower || w.Msg == msgJoined {
 				continue
 			}
 			var n int
