@@ -194,6 +194,18 @@ func TestImportJSONExports(t *testing.T) {
 	}{
 		{"vault kv get -format=json", "vault kv get -format=json -field=data", whole},
 		{"aws secretsmanager get-secret-value", "--query SecretString --output text", awsAnswer},
+		// As az prints it: keys sorted, attributes first.
+		{"az keyvault secret show", "--query value --output tsv", []byte(`{
+  "attributes": {"created": "2024-01-01T00:00:00+00:00", "enabled": true, "recoveryLevel": "Recoverable+Purgeable"},
+  "contentType": null,
+  "id": "https://myvault.vault.azure.net/secrets/app/0123456789abcdef0123456789abcdef",
+  "name": "app",
+  "value": "{\"API_KEY\": \"` + w.canary("az") + `\"}"
+}`)},
+		{"gcloud secrets versions access --format=json", "without --format=json", []byte(`{
+  "name": "projects/123/secrets/app/versions/1",
+  "payload": {"data": "e30=", "dataCrc32c": "1"}
+}`)},
 	}
 	for _, r := range refusals {
 		t.Run(r.name, func(t *testing.T) {

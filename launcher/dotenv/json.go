@@ -25,6 +25,10 @@ const (
 	hintJSONVault   = "vault kv get -format=json -field=data secret/myapp | ward import -"
 	msgJSONAWS      = "this is the answer of aws secretsmanager get-secret-value, not the secret"
 	hintJSONAWS     = "aws secretsmanager get-secret-value --secret-id myapp --query SecretString --output text | ward import -"
+	msgJSONAzure    = "this is the answer of az keyvault secret show, not the secret"
+	hintJSONAzure   = "az keyvault secret show --vault-name VAULT --name NAME --query value --output tsv | ward import -"
+	msgJSONGcloud   = "this is the answer of gcloud secrets versions access --format=json, not the secret"
+	hintJSONGcloud  = "gcloud secrets versions access latest --secret NAME | ward import - (without --format=json)"
 	msgJSONLower    = "names with lower-case letters are kept as written, where envconsul and chamber exec upper-case them (DB_PASSWORD); to name the variables as they did: jq 'with_entries(.key |= ascii_upcase)' | ward import -"
 )
 
@@ -92,6 +96,12 @@ func parseJSON(data []byte) ([]Pair, []Warning, error) {
 		case key == "SecretString" || key == "SecretBinary":
 			clear(raw)
 			return fail(&Error{Line: line, Msg: msgJSONAWS, Hint: hintJSONAWS})
+		case raw[0] == '{' && key == "attributes":
+			clear(raw)
+			return fail(&Error{Line: line, Msg: msgJSONAzure, Hint: hintJSONAzure})
+		case raw[0] == '{' && key == "payload":
+			clear(raw)
+			return fail(&Error{Line: line, Msg: msgJSONGcloud, Hint: hintJSONGcloud})
 		case raw[0] == '{' && key == "data":
 			clear(raw)
 			return fail(&Error{Line: line, Msg: msgJSONVault, Hint: hintJSONVault})
