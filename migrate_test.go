@@ -382,3 +382,40 @@ func TestImportChamberEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestComingFromChamberAndSecretsInit checks the migration table's rows
+// for chamber and secrets-init against the AWS emulator: a secret named
+// by its ARN with a field, a parameter under a name chamber would have
+// lower-cased, and the AWS credentials ward read them with kept from the
+// child unless the manifest names them.
+func TestComingFromChamberAndSecretsInit(t *testing.T) {
+	srv, w := awsWard(t)
+	pass, token := w.canary("arn-pw"), w.canary("tf-token")
+	srv.PutSecretString("prod/db", `{"username":"app","password":"`+pass+`"}`)
+	srv.PutParameter("/myapp/tf_token", token, true)
+	refs := "env:\n  DB_PASSWORD: awssm://" + srv.SecretARN("prod/db") + "#password\n  TF_VAR_token: ssm:///myapp/tf_token\n"
+	creds := []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+	for _, tt := range []struct {
+		name, manifest string
+		creds          bool
+	}{
+		{"as the table writes it", "version: 1\n" + refs, false},
+		{"with the credentials named", "version: 1\ninherit: [\"*\", AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]\n" + refs, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := w.run("run", "-m", w.manifest(tt.manifest), "--", "helper", "env")
+			if code != 0 {
+				t.Fatalf("ward run: exit %d: %s", code, stderr)
+			}
+			got := envHashes(t, stdout)
+			if got["DB_PASSWORD"] != helper.Hash(pass) || got["TF_VAR_token"] != helper.Hash(token) {
+				t.Errorf("the child does not have DB_PASSWORD and TF_VAR_token")
+			}
+			for _, name := range creds {
+				if _, ok := got[name]; ok != tt.creds {
+					t.Errorf("%s reaches the child: %v, want %v", name, ok, tt.creds)
+				}
+			}
+		})
+	}
+}
