@@ -202,6 +202,14 @@ func TestImportJSONExports(t *testing.T) {
   "name": "app",
   "value": "{\"API_KEY\": \"` + w.canary("az") + `\"}"
 }`)},
+		// As kubectl prints it: apiVersion, data (base64), kind.
+		{"kubectl get secret -o json", "jq '.data | map_values(@base64d)'", []byte(`{
+    "apiVersion": "v1",
+    "data": {"API_KEY": "c2VjcmV0"},
+    "kind": "Secret",
+    "metadata": {"name": "app", "namespace": "default"},
+    "type": "Opaque"
+}`)},
 		{"gcloud secrets versions access --format=json", "without --format=json", []byte(`{
   "name": "projects/123/secrets/app/versions/1",
   "payload": {"data": "e30=", "dataCrc32c": "1"}

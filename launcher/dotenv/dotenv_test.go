@@ -152,7 +152,7 @@ func renderDotenv(pairs []Pair) []byte {
 }
 
 var errorMsgs = []string{msgNoEquals, msgBadName, msgUnterminatedSQ, msgUnterminatedDQ, msgUnterminatedBQ, msgTextAfterQuote, msgNUL, msgUTF16,
-	msgNameAlone, msgJSONSyntax, msgJSONNotFlat, msgJSONNull, msgJSONVault, msgJSONAWS, msgJSONAzure, msgJSONGcloud}
+	msgNameAlone, msgJSONSyntax, msgJSONNotFlat, msgJSONNull, msgJSONVault, msgJSONAWS, msgJSONAzure, msgJSONGcloud, msgJSONKube}
 
 // FuzzDotenv checks that the parser never panics, that an error is made
 // only of a line number, a variable name taken from the file and one of
@@ -261,6 +261,7 @@ func TestParseJSON(t *testing.T) {
 		{name: "a name set twice", in: "{\"A\": \"1\",\n\"A\": \"2\"}", want: []kv{{"A", "2"}},
 			warns: []string{"line 2: A: " + fmt.Sprintf(msgDuplicate, 1)}},
 		{name: "vault's answer", in: "{\n \"request_id\": \"x\",\n \"data\": {\"data\": {\"a\": \"b\"}}\n}", err: "line 3: " + msgJSONVault, hint: hintJSONVault},
+		{name: "a kubernetes secret", in: "{\n \"apiVersion\": \"v1\",\n \"data\": {\"a\": \"Yg==\"},\n \"kind\": \"Secret\"\n}", err: "line 3: " + msgJSONKube, hint: hintJSONKube},
 		{name: "aws's answer", in: "{\"ARN\": \"arn\",\n\"SecretString\": \"{}\"}", err: "line 2: " + msgJSONAWS, hint: hintJSONAWS},
 		{name: "a nested object", in: "{\"A\": \"1\",\n\"B\": {\"c\": \"d\"}}", err: "line 2: B: " + msgJSONNotFlat},
 		{name: "an array", in: `{"B": ["x"]}`, err: "line 1: B: " + msgJSONNotFlat},

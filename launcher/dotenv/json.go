@@ -29,6 +29,8 @@ const (
 	hintJSONAzure   = "az keyvault secret show --vault-name VAULT --name NAME --query value --output tsv | ward import -"
 	msgJSONGcloud   = "this is the answer of gcloud secrets versions access --format=json, not the secret"
 	hintJSONGcloud  = "gcloud secrets versions access latest --secret NAME | ward import - (without --format=json)"
+	msgJSONKube     = "this is a Kubernetes Secret (kubectl get secret -o json), whose data is base64, not the secret's values"
+	hintJSONKube    = "kubectl get secret NAME -o json | jq '.data | map_values(@base64d)' | ward import -"
 	msgJSONLower    = "names with lower-case letters are kept as written, where envconsul and chamber exec upper-case them (DB_PASSWORD); to name the variables as they did: jq 'with_entries(.key |= ascii_upcase)' | ward import -"
 )
 
@@ -68,6 +70,7 @@ func parseJSON(data []byte) ([]Pair, []Warning, error) {
 	var warns []Warning
 	index := map[string]int{}
 	lower := false
+	seen := map[string]bool{}
 	fail := func(err error) ([]Pair, []Warning, error) {
 		for _, p := range pairs {
 			clear(p.Value)
@@ -91,6 +94,8 @@ func parseJSON(data []byte) ([]Pair, []Warning, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return fail(syntax(err))
 		}
+		// kubectl prints apiVersion before data.
+		seen[key] = true
 		var value []byte
 		switch {
 		case key == "SecretString" || key == "SecretBinary":
@@ -102,6 +107,9 @@ func parseJSON(data []byte) ([]Pair, []Warning, error) {
 		case raw[0] == '{' && key == "payload":
 			clear(raw)
 			return fail(&Error{Line: line, Msg: msgJSONGcloud, Hint: hintJSONGcloud})
+		case raw[0] == '{' && key == "data" && seen["apiVersion"]:
+			clear(raw)
+			return fail(&Error{Line: line, Msg: msgJSONKube, Hint: hintJSONKube})
 		case raw[0] == '{' && key == "data":
 			clear(raw)
 			return fail(&Error{Line: line, Msg: msgJSONVault, Hint: hintJSONVault})
