@@ -7,11 +7,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
@@ -425,5 +427,52 @@ func TestComingFromChamberAndSecretsInit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVaultNoAnswerSaysSo: the envconsul row's promise, a Vault that
+// takes the connection and never answers fails the start with 125 after
+// the request timeout, and the error says it was no answer in that time
+// and which setting bounds it. It said `look up its mount: context
+// deadline exceeded`, with the hint that the child was not started.
+func TestVaultNoAnswerSaysSo(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c) // held open, never answered
+		}
+	}()
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nstores:\n  vault:\n    timeout: 2s\nenv:\n  S: vault://secret/app#x\n")
+	started := filepath.Join(w.dir, "started")
+	cmd := w.command("run", "-m", m, "--", "helper", "touch", started)
+	cmd.Env = append(cmd.Env, "VAULT_ADDR=http://"+l.Addr().String(), "VAULT_TOKEN=t", "WARD_LOG_FORMAT=text")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitWithin(t, cmd, time.Minute); code != 125 {
+		t.Errorf("got exit %d, want 125", code)
+	}
+	if !strings.Contains(stderr.String(), "no answer within 2s, retries included (stores.vault.timeout, VAULT_CLIENT_TIMEOUT; vault at http://"+l.Addr().String()) {
+		t.Errorf("the error does not say Vault gave no answer within stores.vault.timeout:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(started); err == nil {
+		t.Errorf("the child started")
 	}
 }
