@@ -476,3 +476,20 @@ func TestVaultNoAnswerSaysSo(t *testing.T) {
 		t.Errorf("the child started")
 	}
 }
+
+// TestImportNameNotAVariable: a docker compose env_file (or a Spring
+// Boot .env) may name a variable with dots or dashes, which compose
+// passes on and ward.yaml cannot hold: the refusal says to rename it, as
+// the program can read it; it said to quote values.
+func TestImportNameNotAVariable(t *testing.T) {
+	w := newWardEnv(t)
+	env := filepath.Join(t.TempDir(), "app.env")
+	if err := os.WriteFile(env, []byte("PORT=8080\nspring.datasource.password="+w.canary("spring")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := w.run("import", "-m", filepath.Join(w.dir, "ward.yaml"), "--name-prefix", "app/", env)
+	_, hint, _ := strings.Cut(stderr, "ward: hint: ")
+	if code != 125 || !strings.Contains(stderr, "line 2: invalid variable name") || !strings.HasPrefix(hint, "rename the variable") || !strings.Contains(hint, "SPRING_DATASOURCE_URL") {
+		t.Errorf("got exit %d and %q, want 125, line 2 and the hint to rename it", code, stderr)
+	}
+}

@@ -59,6 +59,7 @@ const (
 	msgNameAlone      = "a name without '=': docker compose's env_file passes such a variable on from its own environment, which ward import cannot store"
 	hintNameAlone     = `a name alone: delete the line, ward run passes its environment on as compose did (unless ward.yaml's inherit: leaves it out), or write NAME= for an empty value; a line of a value of several lines: quote the value, KEY="..."`
 	msgBadName        = "invalid variable name (names are letters, digits and '_', not starting with a digit)"
+	hintBadName       = `rename the variable, as the program may read it too: spring.datasource.url or my-key as SPRING_DATASOURCE_URL or MY_KEY (Spring Boot reads that form); a line of a value of several lines: quote the value, KEY="..."`
 	msgUnterminatedSQ = "unterminated single quote"
 	msgUnterminatedDQ = "unterminated double quote"
 	msgUnterminatedBQ = "unterminated backtick quote"
@@ -201,7 +202,7 @@ func (p *parser) assignment() (key string, value []byte, line int, expands bool,
 	// stray line of a multi-line value could sit there, so it stays out
 	// of the error.
 	if !resolve.ValidEnvName(string(name)) {
-		return "", nil, line, false, &Error{Line: line, Msg: msgBadName}
+		return "", nil, line, false, &Error{Line: line, Msg: msgBadName, Hint: hintBadName}
 	}
 	key = string(name)
 	p.pos += eq + 1
