@@ -493,3 +493,35 @@ func TestImportNameNotAVariable(t *testing.T) {
 		t.Errorf("got exit %d and %q, want 125, line 2 and the hint to rename it", code, stderr)
 	}
 }
+
+// TestImportJSONSetInEnvironment: a JSON export is a store's (doppler,
+// chamber, Vault), whose tool set its values over the environment's, so
+// a name also set where ward import runs is not warned of as one the
+// program never got, as a .env's line is (the npm dotenv package leaves
+// a set variable as it is).
+func TestImportJSONSetInEnvironment(t *testing.T) {
+	w := newWardEnv(t)
+	w.env = append(w.env, "MIGRATE_REGION=eu-west-1")
+	for _, tt := range []struct {
+		file string
+		body string
+		warn bool
+	}{
+		{"doppler.json", `{"MIGRATE_REGION": "us-east-1", "API_TOKEN": "` + w.canary("json") + `"}`, false},
+		{"app.env", "MIGRATE_REGION=us-east-1\nAPI_TOKEN=" + w.canary("env") + "\n", true},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), tt.file)
+			if err := os.WriteFile(file, []byte(tt.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, stderr := w.run("import", "-m", filepath.Join(w.dir, tt.file+".yaml"), "--name-prefix", tt.file+"/", file)
+			if code != 0 {
+				t.Fatalf("ward import: exit %d: %s", code, stderr)
+			}
+			if got := strings.Contains(stderr, "MIGRATE_REGION: set in this environment too"); got != tt.warn {
+				t.Errorf("warned that MIGRATE_REGION is set in the environment: %v, want %v:\n%s", got, tt.warn, stderr)
+			}
+		})
+	}
+}

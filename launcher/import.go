@@ -137,6 +137,9 @@ func (j *importJob) read(stdio IO) error {
 		}
 		return failure.New(fmt.Errorf("read %s: %w", j.file, err), "")
 	}
+	// A JSON export is a store's (doppler, chamber, Vault): the tool that
+	// ran the program set its values over the environment's.
+	export := dotenv.IsJSON(data)
 	pairs, warns, err := dotenv.Parse(data)
 	clear(data)
 	if err != nil {
@@ -150,7 +153,7 @@ func (j *importJob) read(stdio IO) error {
 	for _, p := range pairs {
 		// The dotenv libraries' default: a variable that is set wins
 		// over the file's line, which then never reached the program.
-		if _, set := os.LookupEnv(p.Key); set {
+		if _, set := os.LookupEnv(p.Key); set && !export {
 			warns = append(warns, dotenv.Warning{Line: p.Line, Key: p.Key, Msg: msgSetInEnv})
 		}
 	}

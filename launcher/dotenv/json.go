@@ -34,6 +34,11 @@ const (
 	msgJSONLower    = "names with lower-case letters are kept as written, where envconsul and chamber exec upper-case them (DB_PASSWORD); to name the variables as they did: jq 'with_entries(.key |= ascii_upcase)' | ward import -"
 )
 
+// IsJSON reports whether Parse reads data as a JSON object.
+func IsJSON(data []byte) bool {
+	return looksLikeJSON(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
+}
+
 // looksLikeJSON reports whether data, without its BOM, is a JSON object:
 // no dotenv line starts with '{'.
 func looksLikeJSON(data []byte) bool {
