@@ -34,7 +34,9 @@ func importCommand(stdio IO) *cli.Command {
 		Name:      "import",
 		Usage:     "move a .env file's values into the local store and reference them from the manifest",
 		ArgsUsage: "[FILE|-]",
-		Description: `Reads a dotenv FILE (default .env; - for standard input) and splits it: values that are plainly
+		Description: `Reads a dotenv FILE (default .env; - for standard input), or a JSON object of names and values
+(doppler secrets download --format json, chamber export --format json, vault kv get -format=json
+-field=data, a Secrets Manager SecretString), and splits it: values that are plainly
 configuration (small numbers, booleans, development/production, log levels, URLs
 without credentials, host:port, empty values) go into the manifest as {value: ...};
 the rest are secrets, stored in the local store as PREFIX+KEY and referenced as
@@ -48,7 +50,8 @@ untouched (run it again). The .env file is left in place: delete it once ward ru
 Example:
    ward import                              # .env, names prefixed with this directory's name
    ward import --profile production .env.production
-   ward import --secret PORT --plain SENTRY_ENV config/dev.env`,
+   ward import --secret PORT --plain SENTRY_ENV config/dev.env
+   vault kv get -format=json -field=data secret/myapp | ward import -`,
 		Flags: []cli.Flag{
 			manifestFlag(),
 			&cli.StringFlag{Name: "name-prefix", EnvVars: []string{"WARD_NAME_PREFIX"}, Usage: "`PREFIX` of the local store names", DefaultText: "this directory's name and /, such as myapp/"},
@@ -102,6 +105,7 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	if err := job.name(c); err != nil {
 		return err
 	}
+	job.warnEmpty(stdio)
 	if err := job.conflicts(stdio, c.Bool("force")); err != nil {
 		return err
 	}
@@ -133,6 +137,9 @@ func (j *importJob) read(stdio IO) error {
 		}
 		return failure.New(fmt.Errorf("read %s: %w", j.file, err), "")
 	}
+	// A JSON export is a store's (doppler, chamber, Vault): the tool that
+	// ran the program set its values over the environment's.
+	export := dotenv.IsJSON(data)
 	pairs, warns, err := dotenv.Parse(data)
 	clear(data)
 	if err != nil {
@@ -146,7 +153,7 @@ func (j *importJob) read(stdio IO) error {
 	for _, p := range pairs {
 		// The dotenv libraries' default: a variable that is set wins
 		// over the file's line, which then never reached the program.
-		if _, set := os.LookupEnv(p.Key); set {
+		if _, set := os.LookupEnv(p.Key); set && !export {
 			warns = append(warns, dotenv.Warning{Line: p.Line, Key: p.Key, Msg: msgSetInEnv})
 		}
 	}
@@ -158,6 +165,14 @@ func (j *importJob) read(stdio IO) error {
 		return failure.New(fmt.Errorf("%s holds no variables", j.file), "")
 	}
 	for _, p := range pairs {
+		if tool, hint := foreignReference(p.Value); tool != "" {
+			if !j.stdin {
+				hint = strings.ReplaceAll(hint, "FILE", j.file)
+			}
+			return failure.New(fmt.Errorf("%s: line %d: %s: the value is a reference of %s, which it resolved for the program: ward import would store the reference, not the secret", j.file, p.Line, p.Key, tool), hint)
+		}
+	}
+	for _, p := range pairs {
 		if len(p.Key)+len(p.Value)+2 > manifest.MaxArgStrlen && len(p.Value) <= local.MaxValueSize {
 			// Said now, not at the first ward run.
 			fmt.Fprintf(stdio.Stderr, "ward: warning: %s: line %d: %s: the value is %d bytes, more than an environment variable may hold (%d): ward run will refuse it; deliver it as a file instead (files: in ward.yaml, with ref: local://NAME)\n", j.file, p.Line, p.Key, len(p.Value), manifest.MaxArgStrlen-len(p.Key)-2)
@@ -167,6 +182,26 @@ func (j *importJob) read(stdio IO) error {
 		}
 	}
 	return nil
+}
+
+// foreignReference tells a value that is another tool's reference to a
+// secret, as the env file of `op run --env-file` or the environment of
+// secrets-init holds them, and how to import the secrets instead. The
+// program was given the secret, never the reference.
+func foreignReference(value []byte) (tool, hint string) {
+	v := bytes.TrimSpace(value)
+	if inner, ok := bytes.CutPrefix(v, []byte("{{")); ok && bytes.HasSuffix(inner, []byte("}}")) {
+		v = bytes.TrimSpace(inner[:len(inner)-2])
+	}
+	switch {
+	case bytes.HasPrefix(v, []byte("op://")) || bytes.Contains(v, []byte("{{ op://")) || bytes.Contains(v, []byte("{{op://")):
+		return "1Password (op run)", "resolve the file's references as op run did, into ward import: op inject -i FILE | ward import -"
+	case bytes.HasPrefix(v, []byte("arn:aws")) && (bytes.Contains(v, []byte(":secretsmanager:")) || bytes.Contains(v, []byte(":ssm:"))):
+		return "AWS (secrets-init)", "name it in ward.yaml instead: KEY: awssm://arn:aws:secretsmanager:... (a parameter: ssm:///NAME), then ward check --resolve"
+	case bytes.HasPrefix(v, []byte("gcp:secretmanager:")):
+		return "Google Cloud (secrets-init)", "name it in ward.yaml instead: KEY: gcpsm://PROJECT/SECRET, then ward check --resolve"
+	}
+	return "", ""
 }
 
 // forget clears the values read.
@@ -248,6 +283,18 @@ func (j *importJob) name(c *cli.Context) error {
 		}
 	}
 	return nil
+}
+
+// warnEmpty warns of each secret whose value is empty: a template's
+// placeholder (an .env.example) would otherwise become an empty secret
+// in silence, and the program start with it, where `ward local set`
+// stores an empty value only when told (--allow-empty).
+func (j *importJob) warnEmpty(stdio IO) {
+	for i, p := range j.pairs {
+		if !j.plain[i] && len(p.Value) == 0 {
+			fmt.Fprintf(stdio.Stderr, "ward: warning: %s: line %d: %s: the value is empty: it is stored as an empty secret, which the program gets under ward run (a template's placeholder? give it its value: ward local set %s)\n", j.file, p.Line, p.Key, j.names[i])
+		}
+	}
 }
 
 // conflicts refuses, unless force, variables the manifest declares
@@ -459,15 +506,24 @@ func (j *importJob) report(stdio IO) {
 	// of git.
 	st, err := os.Stat(j.file)
 	file := !j.stdin && err == nil && st.Mode().IsRegular()
+	// A template's (an .env.example's) secrets are empty: it holds
+	// nothing to delete, to keep out of git or to rotate.
+	held := false
+	for i, p := range j.pairs {
+		held = held || !j.plain[i] && len(p.Value) > 0
+	}
 	next := "next: check with `ward run -- YOUR_PROGRAM`"
-	if file {
+	switch {
+	case len(secrets) > 0 && !held:
+		next = "next: give each secret its value (ward local set NAME: they are empty), then check with `ward run -- YOUR_PROGRAM`"
+	case file:
 		next += ", then delete " + j.file + ": the local store holds its secrets now (ward left the file in place)"
 	}
 	fmt.Fprintf(w, "move one with --secret NAME or --plain NAME; %s\n", next)
 	if j.old == nil {
 		warnHidden(stdio, j.manifest)
 	}
-	if file {
+	if file && (held || len(secrets) == 0) {
 		warnGit(stdio, j.file)
 	}
 }

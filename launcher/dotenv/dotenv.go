@@ -56,15 +56,19 @@ func (e *Error) Error() string {
 // The only messages an Error carries, and the warnings.
 const (
 	msgNoEquals       = "expected KEY=VALUE"
+	msgNameAlone      = "a name without '=': docker compose's env_file passes such a variable on from its own environment, which ward import cannot store"
+	hintNameAlone     = `a name alone: delete the line, ward run passes its environment on as compose did (unless ward.yaml's inherit: leaves it out), or write NAME= for an empty value; a line of a value of several lines: quote the value, KEY="..."`
 	msgBadName        = "invalid variable name (names are letters, digits and '_', not starting with a digit)"
+	hintBadName       = `rename the variable, as the program may read it too: spring.datasource.url or my-key as SPRING_DATASOURCE_URL or MY_KEY (Spring Boot reads that form); a line of a value of several lines: quote the value, KEY="..."`
 	msgUnterminatedSQ = "unterminated single quote"
 	msgUnterminatedDQ = "unterminated double quote"
 	msgUnterminatedBQ = "unterminated backtick quote"
 	msgTextAfterQuote = "unexpected text after the closing quote"
+	msgJoined         = "quoted strings side by side are joined into one value, as sh joins them (chamber env writes a ' so, as '\"'\"'); the npm dotenv package, python-dotenv and docker compose do not read this line so"
 	msgNUL            = "the value contains a NUL byte, which no environment variable can hold"
 	msgUTF16          = "the file is UTF-16 text, which no dotenv reader reads (the npm dotenv package finds no variable in it, python-dotenv stops)"
 	hintUTF16         = "save it as UTF-8: Windows PowerShell's > and Out-File write UTF-16; use Set-Content -Encoding utf8, or an editor's Save As"
-	msgEscapes        = `\\, \", \t and \$ in double quotes are read as docker compose and sh read them (python-dotenv too, but for \$); the npm dotenv package keeps the backslash, so a Node.js program was given it`
+	msgEscapes        = `\\, \", \t and \$ in double quotes are read as docker compose and sh read them (python-dotenv too, but for \$), \! and \` + "`" + ` as godotenv reads them (chamber export writes them); the npm dotenv package keeps the backslash, so a Node.js program was given it`
 	msgDuplicate      = "set again (before on line %d); the last value wins"
 	msgExpand         = "$NAME and ${...} are not expanded: ward stores the text as written (compose values with a template in ward.yaml)"
 	msgHashInValue    = "'#' without a space before it is kept in the value, as python-dotenv, docker compose and sh read it; the npm dotenv package and node --env-file end the value at it, so a Node.js program was given only the text before it"
@@ -73,11 +77,12 @@ const (
 // Parse reads a dotenv file: KEY=VALUE lines with an optional
 // `export ` prefix and spaces around '='; '#' comment lines, and ' #'
 // comments after unquoted values; single-quoted and backtick-quoted
-// values (literal) and double-quoted values (escapes \n \r \t \\ \" \$),
+// values (literal) and double-quoted values (escapes \n \r \t \\ \" \$ \! \`),
 // all of which may span lines; empty values; CRLF or CR line ends and a UTF-8 BOM
 // (a UTF-16 file is refused, saying so). A variable set twice
 // keeps its first place and its last value, with a warning. Values are
-// never expanded. The first syntax error stops the parse.
+// never expanded. The first syntax error stops the parse. A file that
+// is a JSON object is read as one (see parseJSON).
 func Parse(data []byte) ([]Pair, []Warning, error) {
 	// Its byte order mark, either way round; without one, its key would
 	// be refused as a name with NUL bytes in it.
@@ -85,6 +90,9 @@ func Parse(data []byte) ([]Pair, []Warning, error) {
 		return nil, nil, &Error{Line: 1, Msg: msgUTF16, Hint: hintUTF16}
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if looksLikeJSON(data) {
+		return parseJSON(data)
+	}
 	if bytes.IndexByte(data, '\r') >= 0 {
 		data = lineFeeds(data)
 		// The copy holds the values too.
@@ -141,6 +149,9 @@ type parser struct {
 	pos   int
 	line  int
 	warns []Warning
+	// joined is the line of the variable whose quoted strings side by
+	// side were last warned of.
+	joined int
 }
 
 // next returns the next variable, or an empty key at the end of the file.
@@ -172,6 +183,15 @@ func (p *parser) assignment() (key string, value []byte, line int, expands bool,
 	}
 	eq := bytes.IndexByte(rest, '=')
 	if eq < 0 {
+		// docker compose's env_file (and a shell's `export NAME`): a
+		// name alone passes the variable of the environment on.
+		alone := bytes.TrimFunc(rest, unicode.IsSpace)
+		if after, ok := bytes.CutPrefix(alone, []byte("export")); ok && len(after) > 0 && (after[0] == ' ' || after[0] == '\t') {
+			alone = bytes.TrimLeft(after, " \t")
+		}
+		if resolve.ValidEnvName(string(alone)) {
+			return "", nil, line, false, &Error{Line: line, Msg: msgNameAlone, Hint: hintNameAlone}
+		}
 		return "", nil, line, false, &Error{Line: line, Msg: msgNoEquals}
 	}
 	name := bytes.TrimRight(rest[:eq], " \t")
@@ -182,7 +202,7 @@ func (p *parser) assignment() (key string, value []byte, line int, expands bool,
 	// stray line of a multi-line value could sit there, so it stays out
 	// of the error.
 	if !resolve.ValidEnvName(string(name)) {
-		return "", nil, line, false, &Error{Line: line, Msg: msgBadName}
+		return "", nil, line, false, &Error{Line: line, Msg: msgBadName, Hint: hintBadName}
 	}
 	key = string(name)
 	p.pos += eq + 1
@@ -270,7 +290,12 @@ func (p *parser) literalQuoted(key string, line int, quote byte, unterminated st
 	value := bytes.Clone(p.data[start : start+end])
 	p.line += bytes.Count(value, []byte("\n"))
 	p.pos = start + end + 1
-	if err := p.afterQuote(key); err != nil {
+	// sh joins a single-quoted string to the next, not a backtick's.
+	join := &value
+	if quote != '\'' {
+		join = nil
+	}
+	if err := p.afterQuote(key, line, join, nil); err != nil {
 		clear(value)
 		return nil, err
 	}
@@ -288,7 +313,7 @@ func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
 		case '"':
 			p.line += lines
 			p.pos = i + 1
-			if err := p.afterQuote(key); err != nil {
+			if err := p.afterQuote(key, line, &value, &expands); err != nil {
 				clear(value)
 				return nil, false, err
 			}
@@ -320,11 +345,41 @@ func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
 }
 
 // escapes are the escapes a double-quoted value understands; any
-// other backslash is kept as written.
-var escapes = map[byte]byte{'n': '\n', 'r': '\r', 't': '\t', '\\': '\\', '"': '"', '$': '$'}
+// other backslash is kept as written. \! and \` are how `chamber export
+// --format dotenv` and godotenv's Marshal write '!' and '`' (godotenv
+// reads them back so, as sh reads \`): a password ending in '!' kept the
+// backslash.
+var escapes = map[byte]byte{'n': '\n', 'r': '\r', 't': '\t', '\\': '\\', '"': '"', '$': '$', '!': '!', '`': '`'}
 
-// afterQuote accepts only blanks and a comment after a closing quote.
-func (p *parser) afterQuote(key string) error {
+// afterQuote accepts only blanks and a comment after a closing quote,
+// or, right after it and when value is not nil, another quoted string,
+// which sh joins to it: `chamber env` (shellescape) writes a ' as
+// '"'"', as in export PW='it'"'"'s'; the second string is appended to
+// *value.
+func (p *parser) afterQuote(key string, line int, value *[]byte, expands *bool) error {
+	if value != nil && p.pos < len(p.data) && (p.data[p.pos] == '\'' || p.data[p.pos] == '"') {
+		var more []byte
+		var err error
+		if p.joined != line {
+			p.joined = line
+			p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgJoined})
+		}
+		if p.data[p.pos] == '\'' {
+			more, err = p.literalQuoted(key, line, '\'', msgUnterminatedSQ)
+		} else {
+			var exp bool
+			more, exp, err = p.doubleQuoted(key, line)
+			if expands != nil {
+				*expands = *expands || exp
+			}
+		}
+		if err != nil {
+			return err
+		}
+		*value = append(*value, more...)
+		clear(more)
+		return nil
+	}
 	p.skipBlanks()
 	if p.pos < len(p.data) && p.data[p.pos] != '\n' && p.data[p.pos] != '#' {
 		return &Error{Line: p.line, Key: key, Msg: msgTextAfterQuote}

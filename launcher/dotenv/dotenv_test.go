@@ -39,6 +39,14 @@ func TestDotenv(t *testing.T) {
 		{name: "single quotes span lines", in: "A='line1\nline2'\nB=2\n", want: []kv{{"A", "line1\nline2"}, {"B", "2"}}},
 		{name: "double quote escapes", in: `A="a\nb\rc\td\\e\"f\$g\qh"` + "\n", want: []kv{{"A", "a\nb\rc\td\\e\"f$g\\qh"}},
 			warns: []string{"line 1: A: " + msgEscapes}},
+		// As `chamber export --format dotenv` and godotenv's Marshal write
+		// '!' and '`', and godotenv reads them.
+		{name: "chamber's escapes", in: "A=\"pa\\!ss\\`x\\`\"\n", want: []kv{{"A", "pa!ss`x`"}},
+			warns: []string{"line 1: A: " + msgEscapes}},
+		// As sh joins them, and chamber env (shellescape) writes a ' so.
+		{name: "quoted strings side by side", in: "export A='it'\"'\"'s'\nB=\"x\"'$y'\"z\" # c\nC='a'\n", want: []kv{{"A", "it's"}, {"B", "x$yz"}, {"C", "a"}},
+			warns: []string{"line 1: A: " + msgJoined, "line 2: B: " + msgJoined}},
+		{name: "a backtick's value is not joined", in: "A=`x`'y'\n", err: "line 1: A: " + msgTextAfterQuote},
 		// The npm dotenv package reads these two as ward does.
 		{name: "newline escapes alone", in: `A="a\nb\r"` + "\n", want: []kv{{"A", "a\nb\r"}}},
 		{name: "double quotes span lines", in: "A=\"-----BEGIN KEY-----\nabc\n-----END KEY-----\"\nB=2\n", want: []kv{{"A", "-----BEGIN KEY-----\nabc\n-----END KEY-----"}, {"B", "2"}}},
@@ -46,7 +54,7 @@ func TestDotenv(t *testing.T) {
 		{name: "spaces inside quotes kept", in: "A=\"  x  \"\n", want: []kv{{"A", "  x  "}}},
 		{name: "crlf", in: "A=1\r\nB=\"x\r\ny\"\r\nC='z'\r\n", want: []kv{{"A", "1"}, {"B", "x\ny"}, {"C", "z"}}},
 		// As the npm dotenv package and python-dotenv read them.
-		{name: "cr line ends", in: "A=1\rB='x\ry'\rC=\"z\" # c\r\rD\r", err: "line 6: expected KEY=VALUE"},
+		{name: "cr line ends", in: "A=1\rB='x\ry'\rC=\"z\" # c\r\rD\r", err: "line 6: " + msgNameAlone},
 		{name: "cr line ends and a cr inside quotes", in: "A=1\rB='x\ry'\rC=\"z\\r\r\" # c\r\nD=2", want: []kv{{"A", "1"}, {"B", "x\ny"}, {"C", "z\r\n"}, {"D", "2"}}},
 		// Windows PowerShell 5's > and Out-File.
 		{name: "utf-16", in: "\xff\xfeA\x00=\x00s\x003\x00c\x00r\x00e\x00t\x00\r\x00\n\x00", err: "line 1: " + msgUTF16},
@@ -67,7 +75,11 @@ func TestDotenv(t *testing.T) {
 		{name: "unterminated backtick", in: "A=`s3cret\n", err: "line 1: A: unterminated backtick quote"},
 		{name: "text after the closing quote", in: "A=\"x\"s3cret\n", err: "line 1: A: unexpected text after the closing quote"},
 		{name: "text after a multi-line quote", in: "A='x\ny's3cret\n", err: "line 2: A: unexpected text after the closing quote"},
-		{name: "no equals", in: "A=1\ns3cret\n", err: "line 2: expected KEY=VALUE"},
+		{name: "no equals", in: "A=1\ns3cret value\n", err: "line 2: expected KEY=VALUE"},
+		// docker compose's env_file passes a name alone on from its
+		// environment.
+		{name: "a name alone", in: "A=1\nDEBUG\n export  LANG \n", err: "line 2: " + msgNameAlone},
+		{name: "export and a name alone", in: "export LANG\n", err: "line 1: " + msgNameAlone},
 		{name: "dotted key", in: "app.key=s3cret\n", err: "line 1: " + msgBadName},
 		{name: "dashed key", in: "APP-KEY=s3cret\n", err: "line 1: " + msgBadName},
 		{name: "key starting with a digit", in: "1A=s3cret\n", err: "line 1: " + msgBadName},
@@ -75,7 +87,7 @@ func TestDotenv(t *testing.T) {
 		{name: "key with a space", in: "MY KEY=s3cret\n", err: "line 1: " + msgBadName},
 		{name: "stray line of an unquoted multi-line value", in: "A=-----BEGIN\nMIIB+s3cret/Abc==\n", err: "line 2: " + msgBadName},
 		{name: "nul byte", in: "A=s3\x00cret\n", err: "line 1: A: " + msgNUL},
-		{name: "line numbers count quoted newlines", in: "A=\"1\n2\n3\"\nB='4\n5'\nC\n", err: "line 6: expected KEY=VALUE"},
+		{name: "line numbers count quoted newlines", in: "A=\"1\n2\n3\"\nB='4\n5'\nC\n", err: "line 6: " + msgNameAlone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,7 +151,8 @@ func renderDotenv(pairs []Pair) []byte {
 	return b.Bytes()
 }
 
-var errorMsgs = []string{msgNoEquals, msgBadName, msgUnterminatedSQ, msgUnterminatedDQ, msgUnterminatedBQ, msgTextAfterQuote, msgNUL, msgUTF16}
+var errorMsgs = []string{msgNoEquals, msgBadName, msgUnterminatedSQ, msgUnterminatedDQ, msgUnterminatedBQ, msgTextAfterQuote, msgNUL, msgUTF16,
+	msgNameAlone, msgJSONSyntax, msgJSONNotFlat, msgJSONNull, msgJSONVault, msgJSONAWS, msgJSONAzure, msgJSONGcloud, msgJSONKube}
 
 // FuzzDotenv checks that the parser never panics, that an error is made
 // only of a line number, a variable name taken from the file and one of
@@ -157,6 +170,10 @@ func FuzzDotenv(f *testing.F) {
 		"bad.key=1\n",
 		"A=${B}\n",
 		"A=\"\\$\\\\\\\"\\t\\r\"\n",
+		`{"A": "x\u00e9\ud83d\ude00\n", "b": 1, "C": true}`,
+		`{"data": {"data": {"a": "b"}}}`,
+		`{"A": null, "B": [1]}`,
+		"\xef\xbb\xbf{\"A\":\"1\",\n\"A\":\"2\"}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -186,7 +203,7 @@ func FuzzDotenv(f *testing.F) {
 			if !resolve.ValidEnvName(w.Key) {
 				t.Fatalf("a warning names an invalid key")
 			}
-			if w.Msg == msgExpand || w.Msg == msgHashInValue || w.Msg == msgEscapes {
+			if w.Msg == msgExpand || w.Msg == msgHashInValue || w.Msg == msgEscapes || w.Msg == msgJSONLower || w.Msg == msgJoined {
 				continue
 			}
 			var n int
@@ -221,4 +238,69 @@ func FuzzDotenv(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseJSON(t *testing.T) {
+	type kv = [2]string
+	tests := []struct {
+		name  string
+		in    string
+		want  []kv
+		warns []string
+		err   string
+		hint  string
+	}{
+		{name: "doppler's download", in: "{\n  \"API_KEY\": \"sk\\\"1\\\\2\\n3\",\n  \"PORT\": \"8080\"\n}\n",
+			want: []kv{{"API_KEY", "sk\"1\\2\n3"}, {"PORT", "8080"}}},
+		{name: "escapes decode to their bytes", in: `{"A": "\u00e9\ud83d\ude00\/\t\b\f\r"}`, want: []kv{{"A", "é😀/\t\b\f\r"}}},
+		{name: "numbers and booleans as written", in: `{"PORT": 8080, "RATIO": 1.50, "DEBUG": false}`,
+			want: []kv{{"PORT", "8080"}, {"RATIO", "1.50"}, {"DEBUG", "false"}}},
+		{name: "a bom and an empty value", in: "\xef\xbb\xbf {\"A\": \"\"}", want: []kv{{"A", ""}}},
+		{name: "chamber's lower-case names", in: "{\"db_password\": \"x\",\n\"api_key\": \"y\"}",
+			want: []kv{{"db_password", "x"}, {"api_key", "y"}}, warns: []string{"line 1: db_password: " + msgJSONLower}},
+		{name: "a name set twice", in: "{\"A\": \"1\",\n\"A\": \"2\"}", want: []kv{{"A", "2"}},
+			warns: []string{"line 2: A: " + fmt.Sprintf(msgDuplicate, 1)}},
+		{name: "vault's answer", in: "{\n \"request_id\": \"x\",\n \"data\": {\"data\": {\"a\": \"b\"}}\n}", err: "line 3: " + msgJSONVault, hint: hintJSONVault},
+		{name: "a kubernetes secret", in: "{\n \"apiVersion\": \"v1\",\n \"data\": {\"a\": \"Yg==\"},\n \"kind\": \"Secret\"\n}", err: "line 3: " + msgJSONKube, hint: hintJSONKube},
+		{name: "aws's answer", in: "{\"ARN\": \"arn\",\n\"SecretString\": \"{}\"}", err: "line 2: " + msgJSONAWS, hint: hintJSONAWS},
+		{name: "a nested object", in: "{\"A\": \"1\",\n\"B\": {\"c\": \"d\"}}", err: "line 2: B: " + msgJSONNotFlat},
+		{name: "an array", in: `{"B": ["x"]}`, err: "line 1: B: " + msgJSONNotFlat},
+		{name: "null", in: `{"B": null}`, err: "line 1: B: " + msgJSONNull},
+		{name: "a name chamber would mend", in: "{\"A\": \"1\",\n\"db-password\": \"x\"}", err: "line 2: " + msgBadName, hint: hintJSONName},
+		{name: "text after the object", in: "{\"A\": \"1\"}\nA=2\n", err: "line 2: " + msgJSONSyntax},
+		{name: "unterminated", in: "{\"A\": \"secret-value", err: "line 1: " + msgJSONSyntax},
+		{name: "a raw line break in a string", in: "{\"A\": \"sec\nret\"}", err: "line 1: " + msgJSONSyntax},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pairs, warns, err := Parse([]byte(tt.in))
+			if tt.err != "" {
+				var de *Error
+				if err == nil || !errors.As(err, &de) || err.Error() != tt.err {
+					t.Fatalf("got error %v, want %q", err, tt.err)
+				}
+				if tt.hint != "" && de.Hint != tt.hint {
+					t.Fatalf("got hint %q, want %q", de.Hint, tt.hint)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []kv
+			for _, p := range pairs {
+				got = append(got, kv{p.Key, string(p.Value)})
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			var gotWarns []string
+			for _, w := range warns {
+				gotWarns = append(gotWarns, w.String())
+			}
+			if !slices.Equal(gotWarns, tt.warns) {
+				t.Errorf("got warnings %q, want %q", gotWarns, tt.warns)
+			}
+		})
+	}
 }

@@ -418,6 +418,12 @@ func (s *Store) unreachable(err error) error {
 		// Never retried (checkRetry) either.
 		return fmt.Errorf("%w (%s): DNS says %s does not exist: check VAULT_ADDR (stores.vault.address)", err, at, host)
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A Vault that takes the connection and never answers (a
+		// stalled proxy, a sealed node behind a load balancer that
+		// holds it): "context deadline exceeded" said neither.
+		return fmt.Errorf("no answer within %s, retries included (stores.vault.timeout, VAULT_CLIENT_TIMEOUT; %s): check that Vault is reachable and answers: %w", s.set.Timeout, at, err)
+	}
 	if s.set.maxRetries == 0 {
 		if s.set.defaultAddress {
 			return fmt.Errorf("%w (%s)", err, at)
