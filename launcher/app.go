@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/wardsecrets/ward/internal/owngc"
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/supervise"
 	"github.com/wardsecrets/ward/launcher/systemd"
@@ -32,6 +33,7 @@ type IO struct {
 // Main runs ward with args (args[0] is the program name) and returns the
 // exit code.
 func Main(args []string, stdio IO) int {
+	owngc.Reset()
 	if len(args) > 1 {
 		switch args[1] {
 		case systemd.ListenExecArg:

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/wardsecrets/ward/internal/owngc"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/signals"
 )
@@ -29,6 +30,8 @@ func Main(kind *resolve.Kind, open OpenFunc) int {
 		fmt.Fprintf(os.Stderr, "%s serves ward's %s store; ward starts it when a manifest names %s references.\n", kind.Helper(), kind.Name, schemeNames(kind))
 		return 2
 	}
+	// GOGC and GOMEMLIMIT, if set, are the child's.
+	owngc.Reset()
 	// The helper holds the store's credentials and values: no core dump,
 	// no ptrace by the same user, as for ward itself.
 	if err := signals.Harden(); err != nil {
