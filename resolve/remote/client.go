@@ -83,6 +83,9 @@ type Client struct {
 	// the same reason: its environment may name files relative to it
 	// (VAULT_CONFIG_PATH=./vault.hcl, VAULT_CACERT=ca.pem).
 	dir string
+	// environ is the helper's environment: cfg.Environ without what
+	// would make it log secrets (see withoutFrameLogs).
+	environ []string
 	// orphans are leases whose helper died while it renewed them and
 	// that no helper holds yet: Close revokes them (with RevokeOnExit).
 	orphans map[string]*resolve.Lease
@@ -246,6 +249,11 @@ func (c *Client) start() (*conn, error) {
 		}
 		c.path = path
 		c.dir, _ = os.Getwd()
+		var dropped string
+		c.environ, dropped = withoutFrameLogs(c.cfg.Environ)
+		if dropped != "" {
+			c.cfg.Log.Info("GODEBUG's "+dropped+" is not passed to the store's helper: Go's HTTP/2 client would log the store's tokens and secret values to stderr", "store", c.cfg.Store)
+		}
 	}
 	path := c.path
 	inR, inW, err := os.Pipe()
@@ -266,7 +274,7 @@ func (c *Client) start() (*conn, error) {
 		return nil, err
 	}
 	p, err := os.StartProcess(path, []string{c.cfg.Program, ServeArg}, &os.ProcAttr{
-		Env:   c.cfg.Environ,
+		Env:   c.environ,
 		Dir:   c.dir,
 		Files: []*os.File{inR, outW, errW},
 		// Its own process group: a Ctrl-C or a job-control stop on ward's
@@ -291,6 +299,38 @@ func (c *Client) start() (*conn, error) {
 	go cn.readStderr(errR)
 	go cn.watch()
 	return cn, nil
+}
+
+// withoutFrameLogs returns environ without GODEBUG's http2debug
+// setting, and the setting it removed. Go's HTTP/2 client (net/http's and
+// golang.org/x/net/http2's, which the Vault, Azure and Google clients use
+// over TLS) reads it before main and, at 1, logs every header it sends:
+// Vault's X-Vault-Token, an Authorization bearer; at 2, the first 256
+// bytes of every frame it reads too: a secret's value. The helper's
+// stderr is ward's log. The rest of GODEBUG passes. Go looks for the
+// setting as a substring, and so does this.
+func withoutFrameLogs(environ []string) ([]string, string) {
+	var dropped string
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		v, ok := strings.CutPrefix(kv, "GODEBUG=")
+		if !ok || !strings.Contains(v, "http2debug") {
+			out = append(out, kv)
+			continue
+		}
+		var keep []string
+		for _, s := range strings.Split(v, ",") {
+			if strings.Contains(s, "http2debug") {
+				dropped = s
+				continue
+			}
+			keep = append(keep, s)
+		}
+		if len(keep) > 0 {
+			out = append(out, "GODEBUG="+strings.Join(keep, ","))
+		}
+	}
+	return out, dropped
 }
 
 // InstallCommand is the command that installs ward and its helpers at

@@ -1,0 +1,119 @@
+package main
+
+// The fifteenth run's part on debugging ward: the switches people turn on
+// to see what a failing start does (ward's log level and format, the
+// SDKs' and Go's own debug variables a store helper inherits), and what
+// each leaves in ward's log.
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+// tlsDevVault starts a real Vault dev server with a TLS listener (its
+// -dev-tls certificate, issued by a CA it writes to a directory), whose
+// root token is token, and returns its address and the CA file. Over TLS
+// Go's client speaks HTTP/2 to it, as to any Vault behind TLS.
+func tlsDevVault(t *testing.T, token string) (addr, caFile string) {
+	t.Helper()
+	bin := os.Getenv("VAULT_TEST_BIN")
+	if bin == "" {
+		vaulttest.RequireIntegration(t, "no Vault binary: run scripts/vault-server.sh build and . DIR/vault.env")
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	addr = "https://127.0.0.1:" + port
+	caFile = filepath.Join(dir, "vault-ca.pem")
+	srv := exec.Command(bin, "server", "-dev", "-dev-tls", "-dev-tls-cert-dir="+dir, "-dev-root-token-id="+token,
+		"-dev-listen-address=127.0.0.1:"+port, "-dev-no-store-token")
+	srv.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin"}
+	logf, err := os.Create(filepath.Join(dir, "vault.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stdout, srv.Stderr = logf, logf
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	vaulttest.WaitFor(t, "the TLS Vault dev server", 30*time.Second, func() bool {
+		if _, err := os.Stat(caFile); err != nil {
+			return false
+		}
+		cfg := vaultapi.DefaultConfig()
+		cfg.Address = addr
+		if cfg.ConfigureTLS(&vaultapi.TLSConfig{CACert: caFile}) != nil {
+			return false
+		}
+		c, err := vaultapi.NewClient(cfg)
+		if err != nil {
+			return false
+		}
+		_, err = c.Sys().Health()
+		return err == nil
+	})
+	return addr, caFile
+}
+
+// TestHTTP2DebugLeavesHelpersQuiet: GODEBUG=http2debug=2 (or 1) in ward's
+// environment, set to see what a TLS connection does, and a Vault over
+// TLS, which Go's client speaks HTTP/2 to. ward's log holds neither the
+// token nor the value, and says why the helper did not take the setting;
+// the child still gets GODEBUG as it was. The helper inherited the
+// setting and logged every header it sent (`x-vault-token` in clear) and
+// the first 256 bytes of every frame it read (the secret's JSON), each
+// line a warning in ward's log, at every log level.
+func TestHTTP2DebugLeavesHelpersQuiet(t *testing.T) {
+	w := newWardEnv(t)
+	token := w.canary("vault-token")
+	addr, caFile := tlsDevVault(t, token)
+	value := w.canary("h2-value")
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = addr
+	if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{CACert: caFile}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(token)
+	if _, err := c.KVv2("secret").Put(context.Background(), "app", map[string]any{"pw": value}); err != nil {
+		t.Fatal(err)
+	}
+	w.env = append(withoutEnv(w.env, "VAULT_ADDR", "VAULT_TOKEN", "VAULT_CACERT", "VAULT_CAPATH", "VAULT_AGENT_ADDR", "GODEBUG"),
+		"VAULT_ADDR="+addr, "VAULT_TOKEN="+token, "VAULT_CACERT="+caFile)
+	m := w.manifest("version: 1\nenv:\n  PW: vault://secret/app#pw\n")
+	for _, godebug := range []string{"http2debug=2", "gctrace=0,http2debug=1"} {
+		env := w.env
+		w.env = append(env, "GODEBUG="+godebug)
+		code, stdout, stderr := w.run("run", "--log-level", "debug", "-m", m, "--", "helper", "env")
+		w.env = env
+		if code != 0 {
+			t.Fatalf("GODEBUG=%s: got exit code %d, want 0: %s", godebug, code, redactAll(stderr, value, token))
+		}
+		got := listing(stdout)
+		if got["PW"] != helper.Hash(value) || got["GODEBUG"] != helper.Hash(godebug) {
+			t.Errorf("GODEBUG=%s: the child does not have the value, or GODEBUG as ward had it", godebug)
+		}
+		// w.run failed the test if the value or the token was in ward's
+		// output; the helper's own HTTP/2 lines must not be there either
+		// (not quoted: a frame's line holds part of the value).
+		if n := strings.Count(stderr, "http2: Transport") + strings.Count(stderr, "http2: Framer"); n > 0 {
+			t.Errorf("GODEBUG=%s: %d of the helper's HTTP/2 debug lines are in ward's log", godebug, n)
+		}
+		if !strings.Contains(stderr, `"msg":"GODEBUG's http2debug=`) || !strings.Contains(stderr, "is not passed to the store's helper") {
+			t.Errorf("GODEBUG=%s: ward's log does not say the helper did not take http2debug", godebug)
+		}
+	}
+}
