@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
@@ -115,5 +118,107 @@ func TestHTTP2DebugLeavesHelpersQuiet(t *testing.T) {
 		if !strings.Contains(stderr, `"msg":"GODEBUG's http2debug=`) || !strings.Contains(stderr, "is not passed to the store's helper") {
 			t.Errorf("GODEBUG=%s: ward's log does not say the helper did not take http2debug", godebug)
 		}
+	}
+}
+
+// jsonRecords reads ward's stderr under --log-format json: every line is
+// one JSON object whose keys are each there once (a collector keeps one
+// of two, or rejects the line). It returns the records, and reports the
+// lines that are not, without quoting them.
+func jsonRecords(t *testing.T, stderr string) []map[string]any {
+	t.Helper()
+	var records []map[string]any
+	for i, line := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		if err := uniqueKeys(json.NewDecoder(strings.NewReader(line))); err != nil {
+			t.Errorf("line %d of ward's log is not one JSON object with each key once: %v", i+1, err)
+			continue
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Errorf("line %d of ward's log: %v", i+1, err)
+			continue
+		}
+		records = append(records, r)
+	}
+	return records
+}
+
+// uniqueKeys reads one JSON value from d, and fails on an object that
+// has a key twice, or on anything after the value.
+func uniqueKeys(d *json.Decoder) error {
+	var value func() error
+	value = func() error {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for d.More() {
+				k, err := d.Token()
+				if err != nil {
+					return err
+				}
+				key, _ := k.(string)
+				if seen[key] {
+					return fmt.Errorf("the key %q twice", key)
+				}
+				seen[key] = true
+				if err := value(); err != nil {
+					return err
+				}
+			}
+			_, err = d.Token()
+			return err
+		case json.Delim('['):
+			for d.More() {
+				if err := value(); err != nil {
+					return err
+				}
+			}
+			_, err = d.Token()
+			return err
+		}
+		return nil
+	}
+	if err := value(); err != nil {
+		return err
+	}
+	if _, err := d.Token(); err == nil {
+		return fmt.Errorf("more after the object")
+	}
+	return nil
+}
+
+// TestHelperRecordsHaveEachKeyOnce: `ward run --log-level debug` under
+// JSON logs (a container's), with Google's store, whose helper names the
+// store in its own records as ward does. Every line is a JSON object with
+// each key once, the store named once. The helper's records came back
+// with a second "store" key ({"store":"gcp","identity":...,"store":"gcp"}),
+// which Elasticsearch and Logstash reject as a duplicate field and most
+// others read as one of the two.
+func TestHelperRecordsHaveEachKeyOnce(t *testing.T) {
+	srv, w := gcpWard(t)
+	srv.AddVersion(gcpSecret("api-key"), []byte(w.canary("gcp-key")))
+	m := w.manifest("version: 1\n" + gcpStores(srv) + "env:\n  API_KEY: gcpsm://" + gcptest.Project + "/api-key\n")
+	code, _, stderr := w.run("run", "--log-level", "debug", "--log-format", "json", "-m", m, "--", "true")
+	if code != 0 {
+		t.Fatalf("got exit code %d, want 0: %s", code, stderr)
+	}
+	found := false
+	for _, r := range jsonRecords(t, stderr) {
+		if r["msg"] == "google credentials ready" {
+			found = true
+			if r["store"] != "gcp" {
+				t.Errorf("the helper's record names the store %v, want gcp", r["store"])
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no record of the helper's (\"google credentials ready\") in ward's debug log")
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -294,7 +296,7 @@ func (c *Client) start() (*conn, error) {
 		}
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
-	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), answerTimeout: c.cfg.AnswerTimeout}
+	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), store: c.cfg.Store, answerTimeout: c.cfg.AnswerTimeout}
 	go cn.readResponses(outR)
 	go cn.readStderr(errR)
 	go cn.watch()
@@ -709,7 +711,9 @@ func (c *Client) call(ctx context.Context, req *request, out any) error {
 // conn is one running helper.
 type conn struct {
 	proc *os.Process
-	log  *slog.Logger
+	// log is ward's, with the store's name; store is that name.
+	log   *slog.Logger
+	store string
 
 	wmu sync.Mutex
 	in  *os.File
@@ -911,11 +915,26 @@ func (cn *conn) logRecord(l *wireLog) {
 		level = slog.LevelInfo
 	}
 	attrs := make([]any, 0, 2*len(l.Attrs))
-	for k, v := range l.Attrs {
+	// In the order of their names: the wire carries them as a map, and
+	// the same line should read the same each time.
+	for _, k := range slices.Sorted(maps.Keys(l.Attrs)) {
+		v := l.Attrs[k]
+		if k == "store" && v == cn.store {
+			continue
+		}
+		if slices.Contains(recordKeys, k) {
+			// A second "store" or "msg" in one JSON object: a collector
+			// keeps one of the two, or rejects the line.
+			k = "helper_" + k
+		}
 		attrs = append(attrs, k, v)
 	}
 	cn.log.Log(context.Background(), level, l.Msg, attrs...)
 }
+
+// recordKeys are the keys every record of a helper already has in ward's
+// log: slog's own, ward's ("app") and the store's name.
+var recordKeys = []string{slog.TimeKey, slog.LevelKey, slog.MessageKey, slog.SourceKey, "app", "store"}
 
 // readStderr logs what the helper writes to stderr: a crash's message,
 // which the helper could not send as a record (the stack dump after it
