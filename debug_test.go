@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -220,5 +221,69 @@ func TestHelperRecordsHaveEachKeyOnce(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no record of the helper's (\"google credentials ready\") in ward's debug log")
+	}
+}
+
+// TestHelperSignalDumpAtDebug: a SIGQUIT sent to a store helper (to see
+// where it hangs, as to any Go program) or a SIGSEGV, under
+// GOTRACEBACK=all and crash: ward logs the runtime's first line as one
+// warning and the stack dump after it at debug, as it does for a panic.
+// Only "panic: " and "fatal error: " began a crash; after "SIGQUIT: quit"
+// each of the dump's 200 to 500 lines was a warning of its own.
+func TestHelperSignalDumpAtDebug(t *testing.T) {
+	for _, tc := range []struct {
+		sig       syscall.Signal
+		first     string
+		traceback string
+	}{
+		{syscall.SIGQUIT, "SIGQUIT: quit", "all"},
+		{syscall.SIGSEGV, "SIGSEGV: segmentation violation", "crash"},
+	} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			srv, w := awsWard(t)
+			srv.PutSecretString("app/db", w.canary("aws-db"))
+			m := w.manifest("version: 1\nenv:\n  DB: awssm://app/db\n")
+			cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo started; exec sleep 600")
+			cmd.Env = append(cmd.Env, "GOTRACEBACK="+tc.traceback)
+			stdout, stderr, exit := startedToEnd(t, cmd)
+			stdout.waitFor("started")
+			helper := helperOf(t, cmd.Process.Pid, "ward-aws")
+			if err := syscall.Kill(helper, tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			var logged []string
+			stderr.skipUntil("the dump of the helper's goroutines", func(line string) bool {
+				logged = append(logged, line)
+				return strings.Contains(line, "store helper: goroutine ")
+			})
+			cmd.Process.Signal(syscall.SIGTERM)
+			if code := exit(30 * time.Second); code != 143 {
+				t.Errorf("ward exited %d, want 143 (its child's SIGTERM): the helper's death is no outage while nothing is read", code)
+			}
+			for line := range stderr.ch {
+				logged = append(logged, line)
+			}
+			var warnings, dump int
+			first := false
+			for _, r := range jsonRecords(t, strings.Join(logged, "\n")) {
+				msg, _ := r["msg"].(string)
+				if !strings.HasPrefix(msg, "store helper: ") {
+					continue
+				}
+				switch r["level"] {
+				case "WARN":
+					warnings++
+					first = first || msg == "store helper: "+tc.first
+				case "DEBUG":
+					dump++
+				}
+			}
+			if warnings != 1 || !first {
+				t.Errorf("got %d warnings of the helper's stderr, want one, %q", warnings, tc.first)
+			}
+			if dump < 10 {
+				t.Errorf("got %d lines of the helper's stack dump at debug, want them all", dump)
+			}
+		})
 	}
 }

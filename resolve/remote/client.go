@@ -963,7 +963,7 @@ func (cn *conn) readStderr(r *os.File) {
 				// line: a hundred lines and more, for whoever debugs.
 				cn.log.Debug("store helper: " + text)
 			} else {
-				crashed = strings.HasPrefix(text, "panic: ") || strings.HasPrefix(text, "fatal error: ")
+				crashed = crashLine(text)
 				cn.log.Warn("store helper: " + text)
 			}
 		case !dropped:
@@ -976,6 +976,23 @@ func (cn *conn) readStderr(r *os.File) {
 			}
 		}
 	}
+}
+
+// crashLine tells the first line of a Go program's crash, after which
+// the runtime dumps the stacks of its goroutines (and, under
+// GOTRACEBACK=crash, its registers): a panic, a fatal error, or a signal
+// the runtime dies of, as a SIGQUIT someone sends to see where a helper
+// hangs ("SIGQUIT: quit"), a SIGSEGV or a SIGABRT ("SIGABRT: abort"),
+// or one it has no name for ("Signal 99").
+func crashLine(text string) bool {
+	if strings.HasPrefix(text, "panic: ") || strings.HasPrefix(text, "fatal error: ") {
+		return true
+	}
+	if n, ok := strings.CutPrefix(text, "Signal "); ok {
+		return n != "" && strings.Trim(n, "0123456789") == ""
+	}
+	name, _, ok := strings.Cut(text, ": ")
+	return ok && len(name) > 3 && strings.HasPrefix(name, "SIG") && strings.Trim(name[3:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == ""
 }
 
 // How much of a helper's stderr reaches ward's log.
