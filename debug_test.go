@@ -19,6 +19,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/wardsecrets/ward/resolve/azure/azuretest"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
@@ -285,5 +286,50 @@ func TestHelperSignalDumpAtDebug(t *testing.T) {
 				t.Errorf("got %d lines of the helper's stack dump at debug, want them all", dump)
 			}
 		})
+	}
+}
+
+// TestAzureSDKLoggingAtDebug: AZURE_SDK_GO_LOGGING=all in ward's
+// environment (set to debug another Azure program of the container, or
+// ward's own credential chain). At ward's default level nothing of the
+// SDK's is logged; at debug each of its events is one record at debug:
+// what was asked, the answer's status, how long it took, the headers as
+// the SDK redacts them. The helper inherited the setting and the SDK
+// wrote to its stderr, which ward logged line by line as warnings: 116
+// for one secret read, and as many again at every poll.
+func TestAzureSDKLoggingAtDebug(t *testing.T) {
+	srv, w := azureWard(t, (*azuretest.Server).Env)
+	srv.SetSecret("app", w.canary("az-sdk-log"))
+	w.canaries = append(w.canaries, srv.ClientSecret())
+	w.env = append(w.env, "AZURE_SDK_GO_LOGGING=all")
+	m := w.manifest("version: 1\n" + azureStores + "env:\n  APP: azkv://" + srv.VaultHost() + "/app\n")
+	for _, level := range []string{"info", "debug"} {
+		code, _, stderr := w.run("run", "--log-level", level, "-m", m, "--", "true")
+		if code != 0 {
+			t.Fatalf("--log-level %s: got exit code %d, want 0: %s", level, code, stderr)
+		}
+		var warnings, events, requests int
+		for _, r := range jsonRecords(t, stderr) {
+			msg, _ := r["msg"].(string)
+			if r["level"] == "WARN" || r["level"] == "ERROR" {
+				warnings++
+			}
+			if strings.HasPrefix(msg, "azure sdk: ") && r["level"] == "DEBUG" {
+				events++
+				detail, _ := r["detail"].(string)
+				if strings.HasPrefix(msg, "azure sdk: ==> OUTGOING REQUEST") && strings.Contains(detail, "GET https://"+srv.VaultHost()+"/secrets/app") {
+					requests++
+				}
+			}
+		}
+		if warnings != 0 {
+			t.Errorf("--log-level %s: got %d warnings, want none", level, warnings)
+		}
+		switch {
+		case level == "info" && events != 0:
+			t.Errorf("--log-level info: got %d of the SDK's events, want none", events)
+		case level == "debug" && requests == 0:
+			t.Errorf("--log-level debug: got %d of the SDK's events and no request for the secret at debug, want each request as one record", events)
+		}
 	}
 }
