@@ -218,6 +218,9 @@ func TestHelperRecordsHaveEachKeyOnce(t *testing.T) {
 			if r["store"] != "gcp" {
 				t.Errorf("the helper's record names the store %v, want gcp", r["store"])
 			}
+			if src, _ := r["source"].(string); !strings.Contains(src, "GOOGLE_APPLICATION_CREDENTIALS") {
+				t.Errorf("the helper's record has source %q, want the credentials it found", src)
+			}
 		}
 	}
 	if !found {

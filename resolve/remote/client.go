@@ -933,8 +933,9 @@ func (cn *conn) logRecord(l *wireLog) {
 }
 
 // recordKeys are the keys every record of a helper already has in ward's
-// log: slog's own, ward's ("app") and the store's name.
-var recordKeys = []string{slog.TimeKey, slog.LevelKey, slog.MessageKey, slog.SourceKey, "app", "store"}
+// log: slog's own, ward's ("app") and the store's name. (ward's records
+// have no "source": a store's attribute of that name keeps it.)
+var recordKeys = []string{slog.TimeKey, slog.LevelKey, slog.MessageKey, "app", "store"}
 
 // readStderr logs what the helper writes to stderr: a crash's message,
 // which the helper could not send as a record (the stack dump after it
