@@ -19,6 +19,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/wardsecrets/ward/resolve/aws/awstest"
 	"github.com/wardsecrets/ward/resolve/azure/azuretest"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
@@ -333,6 +334,54 @@ func TestAzureSDKLoggingAtDebug(t *testing.T) {
 			t.Errorf("--log-level info: got %d of the SDK's events, want none", events)
 		case level == "debug" && requests == 0:
 			t.Errorf("--log-level debug: got %d of the SDK's events and no request for the secret at debug, want each request as one record", events)
+		}
+	}
+}
+
+// TestHelperEnvironHoldsNoCredential: a store helper's /proc/PID/environ,
+// what it was started with, holds none of ward's environment but the Go
+// runtime's settings: the store's credentials reach it over its pipe. A
+// program is dumpable from its exec until main makes it otherwise (a
+// helper: while the SDKs' initialisers run), and meanwhile any process
+// of the same user reads that file: a loop watching for ward-vault read
+// VAULT_TOKEN at 22 of 30 starts, and could again at every restart of a
+// helper, days into a run. (Read here as root, whom non-dumpable does
+// not stop.)
+func TestHelperEnvironHoldsNoCredential(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "reading a non-dumpable helper's /proc/PID/environ needs root")
+	}
+	srv, w := awsWard(t)
+	value := w.canary("aws-environ")
+	srv.PutSecretString("app/db", value)
+	token := w.canary("vault-token-beside")
+	w.env = append(w.env, "VAULT_TOKEN="+token, "GOGC=150")
+	m := w.manifest("version: 1\nenv:\n  DB: awssm://app/db\n")
+	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr, exit := startedToEnd(t, cmd)
+	if envListing(stdout)["DB"] != helper.Hash(value) {
+		t.Errorf("the child does not have the value")
+	}
+	pid := helperOf(t, cmd.Process.Pid, "ward-aws")
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, kv := range strings.Split(strings.TrimSuffix(string(environ), "\x00"), "\x00") {
+		name, _, _ := strings.Cut(kv, "=")
+		names = append(names, name)
+	}
+	if strings.Contains(string(environ), token) || strings.Contains(string(environ), awstest.SecretAccessKey) {
+		t.Errorf("the helper's /proc/%d/environ holds ward's credentials (it has %d variables: %s)", pid, len(names), strings.Join(names, ", "))
+	} else if strings.Join(names, ",") != "GOGC" {
+		t.Errorf("the helper's /proc/%d/environ holds %s, want GOGC alone", pid, strings.Join(names, ", "))
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exit(30 * time.Second)
+	for line := range stderr.ch {
+		if strings.Contains(line, token) || strings.Contains(line, value) {
+			t.Errorf("a canary is in ward's log")
 		}
 	}
 }
