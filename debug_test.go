@@ -6,6 +6,7 @@ package main
 // each leaves in ward's log.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -382,6 +383,74 @@ func TestHelperEnvironHoldsNoCredential(t *testing.T) {
 	for line := range stderr.ch {
 		if strings.Contains(line, token) || strings.Contains(line, value) {
 			t.Errorf("a canary is in ward's log")
+		}
+	}
+}
+
+// TestHelperLastWordsLogged: a store helper that cannot start and says
+// why on its stderr, as the dynamic loader does for a helper built with
+// cgo and copied where its C library is not (here /bin/true with its
+// libc.so.6 renamed libc.so.9, beside a copy of ward): its line is in
+// ward's log before the failure, every time. ward said "the store's
+// helper program exited (exit status 127)" and exited, and the loader's
+// "error while loading shared libraries" was logged in about half of
+// the runs: the helper's stderr was read on its own, and the request
+// failed, and ward exited, as soon as the helper was seen to be gone
+// (at once when its stdin was already closed).
+func TestHelperLastWordsLogged(t *testing.T) {
+	w := newWardEnv(t)
+	dir := t.TempDir()
+	ward, err := exec.LookPath("ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ward, err = filepath.EvalSymlinks(ward); err != nil {
+		t.Fatal(err)
+	}
+	// ward looks for its helpers beside its own file.
+	if err := os.Link(ward, filepath.Join(dir, "ward")); err != nil {
+		b, err := os.ReadFile(ward)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "ward"), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prog, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(prog, []byte("libc.so.6\x00")) != 1 {
+		t.Fatalf("/bin/true does not need libc.so.6 (a C library other than glibc?)")
+	}
+	prog = bytes.Replace(prog, []byte("libc.so.6\x00"), []byte("libc.so.9\x00"), 1)
+	if err := os.WriteFile(filepath.Join(dir, "ward-vault"), prog, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest("version: 1\nenv:\n  A: vault://secret/app#a\n")
+	for run := range 10 {
+		cmd := exec.Command(filepath.Join(dir, "ward"), "run", "-m", m, "--", "true")
+		cmd.Env = append(w.env, "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN=unused")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		code := exitCode(t, cmd.Run())
+		said, failed := -1, -1
+		for i, r := range jsonRecords(t, stderr.String()) {
+			msg, _ := r["msg"].(string)
+			if strings.HasPrefix(msg, "store helper: ") && strings.Contains(msg, "error while loading shared libraries: libc.so.9") {
+				said = i
+			}
+			// (With its status when ward's reaper has not collected it.)
+			if r["level"] == "ERROR" && strings.Contains(msg, "the store's helper program exited") {
+				failed = i
+			}
+		}
+		if code != 125 || failed < 0 {
+			t.Fatalf("run %d: got exit code %d, want 125 and the helper's exit (stderr: %s)", run, code, stderr.String())
+		}
+		if said < 0 || said > failed {
+			t.Fatalf("run %d: the loader's line is not in ward's log before the failure (stderr: %s)", run, stderr.String())
 		}
 	}
 }

@@ -299,7 +299,7 @@ func (c *Client) start() (*conn, error) {
 		}
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
-	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), store: c.cfg.Store, answerTimeout: c.cfg.AnswerTimeout}
+	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), stderrDone: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), store: c.cfg.Store, answerTimeout: c.cfg.AnswerTimeout}
 	go cn.readResponses(outR)
 	go cn.readStderr(errR)
 	go cn.watch()
@@ -752,6 +752,9 @@ type conn struct {
 	pending map[uint64]chan response
 	dead    chan struct{}
 	waited  sync.Once
+	// stderrDone closes when readStderr has logged the helper's stderr
+	// to its end.
+	stderrDone chan struct{}
 
 	answerTimeout time.Duration
 	// hung: watch killed the helper for answering nothing.
@@ -847,7 +850,16 @@ func (cn *conn) send(req *request) (uint64, chan response) {
 	cn.pending[req.ID] = ch
 	cn.mu.Unlock()
 	if err := cn.write(req); err != nil {
-		cn.deliver(response{ID: req.ID, Error: died})
+		// The helper is gone or going (its stdin is closed): its death,
+		// once readResponses has seen it, with its exit status and its
+		// last words logged, fails the request.
+		go func() {
+			select {
+			case <-cn.dead:
+			case <-time.After(2 * stderrGrace):
+			}
+			cn.deliver(response{ID: req.ID, Error: died})
+		}()
 	}
 	return req.ID, ch
 }
@@ -928,6 +940,15 @@ func (cn *conn) readResponses(out *os.File) {
 	// is exiting; the end of its stdin ends one that is not.
 	cn.in.Close()
 	cn.wait()
+	// What the helper wrote to stderr as it ended (the dynamic loader's
+	// "error while loading shared libraries", a panic) is logged before
+	// the failure it explains, and before a ward that fails with it
+	// exits: it was lost in about half of the runs. Its stderr ends with
+	// it, unless a program it started holds the pipe.
+	select {
+	case <-cn.stderrDone:
+	case <-time.After(stderrGrace):
+	}
 	cn.mu.Lock()
 	close(cn.dead)
 	pending := cn.pending
@@ -973,6 +994,7 @@ var recordKeys = []string{slog.TimeKey, slog.LevelKey, slog.MessageKey, "app", "
 // so past stderrLimit (a flood) lines are read and dropped, and a line
 // longer than stderrLine is cut.
 func (cn *conn) readStderr(r *os.File) {
+	defer close(cn.stderrDone)
 	defer r.Close()
 	br := bufio.NewReaderSize(r, stderrLine)
 	logged, dropped, crashed := 0, false, false
@@ -1025,10 +1047,12 @@ func crashLine(text string) bool {
 	return ok && len(name) > 3 && strings.HasPrefix(name, "SIG") && strings.Trim(name[3:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == ""
 }
 
-// How much of a helper's stderr reaches ward's log.
+// How much of a helper's stderr reaches ward's log, and how long a
+// helper's death waits for the last of it.
 const (
 	stderrLimit = 1 << 20
 	stderrLine  = 4 << 10
+	stderrGrace = time.Second
 )
 
 func (cn *conn) kill() {
