@@ -356,7 +356,7 @@ func TestHelperEnvironHoldsNoCredential(t *testing.T) {
 	value := w.canary("aws-environ")
 	srv.PutSecretString("app/db", value)
 	token := w.canary("vault-token-beside")
-	w.env = append(w.env, "VAULT_TOKEN="+token, "GOGC=150")
+	w.env = append(withoutEnv(w.env, "GODEBUG", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK", "LD_LIBRARY_PATH", "LD_PRELOAD"), "VAULT_TOKEN="+token, "GOGC=150")
 	m := w.manifest("version: 1\nenv:\n  DB: awssm://app/db\n")
 	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
 	stdout, stderr, exit := startedToEnd(t, cmd)

@@ -360,9 +360,10 @@ func runtimeSettings(environ []string) []string {
 	return out
 }
 
-// goRuntimeVars are the variables Go reads before main (the runtime's,
-// and net/http's GODEBUG).
-var goRuntimeVars = []string{"GODEBUG", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK"}
+// goRuntimeVars are the variables read before main: the Go runtime's
+// (and net/http's GODEBUG), and the dynamic loader's, for a helper built
+// with cgo (ward's own builds are static and ignore them).
+var goRuntimeVars = []string{"GODEBUG", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK", "LD_LIBRARY_PATH", "LD_PRELOAD"}
 
 // InstallCommand is the command that installs ward and its helpers at
 // version, as README "Installing" gives it: without cgo, which ward does not
