@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,6 +85,9 @@ type Client struct {
 	// the same reason: its environment may name files relative to it
 	// (VAULT_CONFIG_PATH=./vault.hcl, VAULT_CACERT=ca.pem).
 	dir string
+	// environ is the helper's environment: cfg.Environ without what
+	// would make it log secrets (see withoutFrameLogs).
+	environ []string
 	// orphans are leases whose helper died while it renewed them and
 	// that no helper holds yet: Close revokes them (with RevokeOnExit).
 	orphans map[string]*resolve.Lease
@@ -231,6 +236,7 @@ func (c *Client) openRequest() *openRequest {
 	return &openRequest{
 		Protocol: Protocol, Store: c.cfg.Store, Options: opts,
 		Concurrency: c.cfg.Concurrency, RevokeOnExit: c.cfg.RevokeOnExit, LogLevel: c.cfg.Level.String(),
+		Environ: c.environ,
 	}
 }
 
@@ -246,6 +252,11 @@ func (c *Client) start() (*conn, error) {
 		}
 		c.path = path
 		c.dir, _ = os.Getwd()
+		var dropped string
+		c.environ, dropped = withoutFrameLogs(c.cfg.Environ)
+		if dropped != "" {
+			c.cfg.Log.Info("GODEBUG's "+dropped+" is not passed to the store's helper: Go's HTTP/2 client would log the store's tokens and secret values to stderr", "store", c.cfg.Store)
+		}
 	}
 	path := c.path
 	inR, inW, err := os.Pipe()
@@ -266,7 +277,9 @@ func (c *Client) start() (*conn, error) {
 		return nil, err
 	}
 	p, err := os.StartProcess(path, []string{c.cfg.Program, ServeArg}, &os.ProcAttr{
-		Env:   c.cfg.Environ,
+		// The Go runtime's settings alone: the rest, credentials among
+		// it, follows in the open request (see runtimeSettings).
+		Env:   runtimeSettings(c.environ),
 		Dir:   c.dir,
 		Files: []*os.File{inR, outW, errW},
 		// Its own process group: a Ctrl-C or a job-control stop on ward's
@@ -286,12 +299,71 @@ func (c *Client) start() (*conn, error) {
 		}
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
-	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), answerTimeout: c.cfg.AnswerTimeout}
+	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), stderrDone: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), store: c.cfg.Store, answerTimeout: c.cfg.AnswerTimeout}
 	go cn.readResponses(outR)
 	go cn.readStderr(errR)
 	go cn.watch()
 	return cn, nil
 }
+
+// withoutFrameLogs returns environ without GODEBUG's http2debug
+// setting, and the setting it removed. Go's HTTP/2 client (net/http's and
+// golang.org/x/net/http2's, which the Vault, Azure and Google clients use
+// over TLS) reads it before main and, at 1, logs every header it sends:
+// Vault's X-Vault-Token, an Authorization bearer; at 2, the first 256
+// bytes of every frame it reads too: a secret's value. The helper's
+// stderr is ward's log. The rest of GODEBUG passes. Go looks for the
+// setting as a substring, and so does this.
+func withoutFrameLogs(environ []string) ([]string, string) {
+	var dropped string
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		v, ok := strings.CutPrefix(kv, "GODEBUG=")
+		if !ok || !strings.Contains(v, "http2debug") {
+			out = append(out, kv)
+			continue
+		}
+		var keep []string
+		for _, s := range strings.Split(v, ",") {
+			if strings.Contains(s, "http2debug") {
+				dropped = s
+				continue
+			}
+			keep = append(keep, s)
+		}
+		if len(keep) > 0 {
+			out = append(out, "GODEBUG="+strings.Join(keep, ","))
+		}
+	}
+	return out, dropped
+}
+
+// runtimeSettings returns the variables of environ that the Go runtime
+// reads as a program starts, before main: the helper's environment at
+// exec. A program is dumpable from its exec until it marks itself
+// otherwise, in main, and meanwhile (the runtime's and the SDKs'
+// initialisers: 18 to 27 ms under strace) any process of the same user
+// reads its /proc/PID/environ; a process that watched for ward-vault
+// read VAULT_TOKEN there at 22 of 30 starts. The rest of the environment
+// (the store's credentials) crosses the pipe in the open request, and
+// the helper sets it before it opens the store: /proc/PID/environ is
+// what the process was started with, and never holds it.
+func runtimeSettings(environ []string) []string {
+	// Not nil, which os.StartProcess reads as ward's whole environment.
+	out := []string{}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(goRuntimeVars, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// goRuntimeVars are the variables read before main: the Go runtime's
+// (and net/http's GODEBUG), and the dynamic loader's, for a helper built
+// with cgo (ward's own builds are static and ignore them).
+var goRuntimeVars = []string{"GODEBUG", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK", "LD_LIBRARY_PATH", "LD_PRELOAD"}
 
 // InstallCommand is the command that installs ward and its helpers at
 // version, as README "Installing" gives it: without cgo, which ward does not
@@ -669,7 +741,9 @@ func (c *Client) call(ctx context.Context, req *request, out any) error {
 // conn is one running helper.
 type conn struct {
 	proc *os.Process
-	log  *slog.Logger
+	// log is ward's, with the store's name; store is that name.
+	log   *slog.Logger
+	store string
 
 	wmu sync.Mutex
 	in  *os.File
@@ -679,6 +753,9 @@ type conn struct {
 	pending map[uint64]chan response
 	dead    chan struct{}
 	waited  sync.Once
+	// stderrDone closes when readStderr has logged the helper's stderr
+	// to its end.
+	stderrDone chan struct{}
 
 	answerTimeout time.Duration
 	// hung: watch killed the helper for answering nothing.
@@ -784,7 +861,16 @@ func (cn *conn) send(req *request) (uint64, chan response) {
 	cn.pending[req.ID] = ch
 	cn.mu.Unlock()
 	if err := cn.write(req); err != nil {
-		cn.deliver(response{ID: req.ID, Error: died})
+		// The helper is gone or going (its stdin is closed): its death,
+		// once readResponses has seen it, with its exit status and its
+		// last words logged, fails the request.
+		go func() {
+			select {
+			case <-cn.dead:
+			case <-time.After(2 * stderrGrace):
+			}
+			cn.deliver(response{ID: req.ID, Error: died})
+		}()
 	}
 	return req.ID, ch
 }
@@ -865,6 +951,15 @@ func (cn *conn) readResponses(out *os.File) {
 	// is exiting; the end of its stdin ends one that is not.
 	cn.in.Close()
 	cn.wait()
+	// What the helper wrote to stderr as it ended (the dynamic loader's
+	// "error while loading shared libraries", a panic) is logged before
+	// the failure it explains, and before a ward that fails with it
+	// exits: it was lost in about half of the runs. Its stderr ends with
+	// it, unless a program it started holds the pipe.
+	select {
+	case <-cn.stderrDone:
+	case <-time.After(stderrGrace):
+	}
 	cn.mu.Lock()
 	close(cn.dead)
 	pending := cn.pending
@@ -881,11 +976,27 @@ func (cn *conn) logRecord(l *wireLog) {
 		level = slog.LevelInfo
 	}
 	attrs := make([]any, 0, 2*len(l.Attrs))
-	for k, v := range l.Attrs {
+	// In the order of their names: the wire carries them as a map, and
+	// the same line should read the same each time.
+	for _, k := range slices.Sorted(maps.Keys(l.Attrs)) {
+		v := l.Attrs[k]
+		if k == "store" && v == cn.store {
+			continue
+		}
+		if slices.Contains(recordKeys, k) {
+			// A second "store" or "msg" in one JSON object: a collector
+			// keeps one of the two, or rejects the line.
+			k = "helper_" + k
+		}
 		attrs = append(attrs, k, v)
 	}
 	cn.log.Log(context.Background(), level, l.Msg, attrs...)
 }
+
+// recordKeys are the keys every record of a helper already has in ward's
+// log: slog's own, ward's ("app") and the store's name. (ward's records
+// have no "source": a store's attribute of that name keeps it.)
+var recordKeys = []string{slog.TimeKey, slog.LevelKey, slog.MessageKey, "app", "store"}
 
 // readStderr logs what the helper writes to stderr: a crash's message,
 // which the helper could not send as a record (the stack dump after it
@@ -894,6 +1005,7 @@ func (cn *conn) logRecord(l *wireLog) {
 // so past stderrLimit (a flood) lines are read and dropped, and a line
 // longer than stderrLine is cut.
 func (cn *conn) readStderr(r *os.File) {
+	defer close(cn.stderrDone)
 	defer r.Close()
 	br := bufio.NewReaderSize(r, stderrLine)
 	logged, dropped, crashed := 0, false, false
@@ -914,7 +1026,7 @@ func (cn *conn) readStderr(r *os.File) {
 				// line: a hundred lines and more, for whoever debugs.
 				cn.log.Debug("store helper: " + text)
 			} else {
-				crashed = strings.HasPrefix(text, "panic: ") || strings.HasPrefix(text, "fatal error: ")
+				crashed = crashLine(text)
 				cn.log.Warn("store helper: " + text)
 			}
 		case !dropped:
@@ -929,10 +1041,29 @@ func (cn *conn) readStderr(r *os.File) {
 	}
 }
 
-// How much of a helper's stderr reaches ward's log.
+// crashLine tells the first line of a Go program's crash, after which
+// the runtime dumps the stacks of its goroutines (and, under
+// GOTRACEBACK=crash, its registers): a panic, a fatal error, or a signal
+// the runtime dies of, as a SIGQUIT someone sends to see where a helper
+// hangs ("SIGQUIT: quit"), a SIGSEGV or a SIGABRT ("SIGABRT: abort"),
+// or one it has no name for ("Signal 99").
+func crashLine(text string) bool {
+	if strings.HasPrefix(text, "panic: ") || strings.HasPrefix(text, "fatal error: ") {
+		return true
+	}
+	if n, ok := strings.CutPrefix(text, "Signal "); ok {
+		return n != "" && strings.Trim(n, "0123456789") == ""
+	}
+	name, _, ok := strings.Cut(text, ": ")
+	return ok && len(name) > 3 && strings.HasPrefix(name, "SIG") && strings.Trim(name[3:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == ""
+}
+
+// How much of a helper's stderr reaches ward's log, and how long a
+// helper's death waits for the last of it.
 const (
 	stderrLimit = 1 << 20
 	stderrLine  = 4 << 10
+	stderrGrace = time.Second
 )
 
 func (cn *conn) kill() {

@@ -4,7 +4,7 @@
 // and Azure SDKs cost milliseconds each on every start. A Client is the
 // store as ward sees it; Serve is the helper's side.
 //
-// The protocol (version 1) is one JSON object per line. ward writes
+// The protocol (version 2) is one JSON object per line. ward writes
 // requests to the helper's stdin; the helper writes responses, and its
 // log records, to its stdout; its stderr is ward's log too. Requests carry
 // an id; the response carries the same id, and requests are answered in
@@ -12,7 +12,12 @@
 //
 //	open        first, once: the protocol version, the store's settings
 //	            (its stores.<name> block as JSON), concurrency,
-//	            revoke_on_exit and the log level. Answer: the helper's
+//	            revoke_on_exit, the log level and the helper's
+//	            environment, which a helper started by ward (remote.Main)
+//	            takes for its own before it opens the store: it is
+//	            started with the Go runtime's settings alone, so that its
+//	            /proc/PID/environ, readable until the helper makes itself
+//	            non-dumpable, holds no credential. Answer: the helper's
 //	            protocol and ward version, the schemes it serves and what
 //	            it can do (leases, versions). A helper of another
 //	            protocol answers with its protocol and version alone.
@@ -46,7 +51,7 @@ import (
 )
 
 // Protocol is the version of the protocol this package speaks.
-const Protocol = 1
+const Protocol = 2
 
 // op names a request.
 type op string
@@ -79,6 +84,9 @@ type openRequest struct {
 	Concurrency  int             `json:"concurrency"`
 	RevokeOnExit bool            `json:"revoke_on_exit"`
 	LogLevel     string          `json:"log_level"`
+	// Environ is the helper's environment (KEY=VALUE), for Main to set;
+	// none leaves it as it is.
+	Environ []string `json:"environ,omitempty"`
 }
 
 // response is one line the helper writes: an answer (ID set) or a log

@@ -677,8 +677,10 @@ func TestFirstRequestRidesWithOpen(t *testing.T) {
 func TestHelperOfAnotherWard(t *testing.T) {
 	bin := t.TempDir()
 	helper := filepath.Join(bin, "ward-test-other")
-	// It answers the open as a helper of protocol 2 from ward v9.9.9 does.
-	script := "#!/bin/sh\nread line\necho '{\"id\":1,\"result\":{\"protocol\":2,\"ward\":\"v9.9.9\"}}'\ncat >/dev/null\n"
+	// It answers the open as a helper of another protocol from ward
+	// v9.9.9 does.
+	other := Protocol + 1
+	script := fmt.Sprintf("#!/bin/sh\nread line\necho '{\"id\":1,\"result\":{\"protocol\":%d,\"ward\":\"v9.9.9\"}}'\ncat >/dev/null\n", other)
 	if err := os.WriteFile(helper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -694,7 +696,7 @@ func TestHelperOfAnotherWard(t *testing.T) {
 	if errors.As(err, &h) {
 		hint = h.Hint()
 	}
-	for _, want := range []string{helper, "v9.9.9", "protocol 2", "v1.2.3", "protocol 1"} {
+	for _, want := range []string{helper, "v9.9.9", fmt.Sprint("protocol ", other), "v1.2.3", fmt.Sprint("protocol ", Protocol)} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("got %q, want it to name %s", err, want)
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,7 +46,7 @@ func Main(kind *resolve.Kind, open OpenFunc) int {
 	// so that a program the store runs (a credential process) gets the
 	// default dispositions.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	if err := Serve(os.Stdin, os.Stdout, kind, open); err != nil {
+	if err := serve(os.Stdin, os.Stdout, kind, open, true); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -67,7 +68,13 @@ func schemeNames(k *resolve.Kind) string {
 // the end of in; then it closes the store (revoking its leases when asked
 // to) and returns.
 func Serve(in io.Reader, out io.Writer, kind *resolve.Kind, open OpenFunc) error {
-	s := &server{kind: kind, open: open, out: out, keeps: map[uint64]context.CancelFunc{}}
+	return serve(in, out, kind, open, false)
+}
+
+// serve is Serve; with setenv, the environment an open request carries
+// becomes the process's own (see openRequest.Environ).
+func serve(in io.Reader, out io.Writer, kind *resolve.Kind, open OpenFunc, setenv bool) error {
+	s := &server{kind: kind, open: open, out: out, keeps: map[uint64]context.CancelFunc{}, setenv: setenv}
 	s.log = slog.New(&recordHandler{s: s, level: slog.LevelInfo})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -123,6 +130,8 @@ type server struct {
 	store resolve.Store
 	limit int
 	log   *slog.Logger
+	// setenv: the open request's environment becomes the process's.
+	setenv bool
 
 	wmu sync.Mutex
 	out io.Writer
@@ -138,6 +147,16 @@ func (s *server) doOpen(o *openRequest) (any, error) {
 	}
 	if o == nil || o.Protocol != Protocol {
 		return openResult{Protocol: Protocol, Ward: buildVersion()}, nil
+	}
+	if s.setenv && o.Environ != nil {
+		// Before anything reads it: the store's client, its credentials,
+		// the programs it runs (a credential_process) get it from here.
+		os.Clearenv()
+		for _, kv := range o.Environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+				os.Setenv(k, v)
+			}
+		}
 	}
 	var level slog.Level
 	if level.UnmarshalText([]byte(o.LogLevel)) == nil {

@@ -21,11 +21,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	azlog "github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
@@ -70,6 +73,7 @@ func New(opts azure.Options, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	sdkEvents(log, os.Getenv)
 	// One transport for the vaults and the token endpoints, so that Close
 	// can let its connections go. resolve.Fetcher sends up to
 	// DefaultConcurrency reads to one vault at once: keep that many idle.
@@ -157,6 +161,29 @@ func (s *Store) checkValidity(ref, id string, a *azsecrets.SecretAttributes) {
 func (s *Store) Close() error {
 	s.http.CloseIdleConnections()
 	return nil
+}
+
+// sdkEvents takes the Azure SDK's log events into log at debug, one record
+// an event, when AZURE_SDK_GO_LOGGING=all asks for them (set to debug
+// another Azure program of the machine, or this one) and log is at debug;
+// otherwise it turns them off. Left to the SDK, they went to stderr, which
+// ward logs line by line as warnings: every request's and answer's
+// headers (their values redacted, as the SDK does) a dozen warnings each,
+// at every start and every poll. The SDK's listener is global: the helper
+// serves one store.
+func sdkEvents(log *slog.Logger, getenv func(string) string) {
+	if getenv("AZURE_SDK_GO_LOGGING") != "all" || !log.Enabled(context.Background(), slog.LevelDebug) {
+		azlog.SetListener(nil)
+		return
+	}
+	azlog.SetListener(func(ev azlog.Event, msg string) {
+		first, rest, _ := strings.Cut(strings.TrimSpace(msg), "\n")
+		attrs := []any{"event", string(ev)}
+		if rest = strings.TrimSpace(rest); rest != "" {
+			attrs = append(attrs, "detail", rest)
+		}
+		log.Debug("azure sdk: "+strings.TrimSpace(first), attrs...)
+	})
 }
 
 // client returns the client of one vault, creating it and the credential
