@@ -1,0 +1,80 @@
+package main
+
+// The program ward starts, as people name, build and replace it: its
+// #! line, its file system, its environment's size, the file being
+// rewritten at a restart, and what a shell would have run itself.
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestExecRotatedValueTooLarge: a secret rotated to a value larger than
+// an environment variable may hold (a certificate bundle put in a
+// variable). ward stopped the running child for the restart, then could
+// not start the new one: "/usr/bin/sh: argument list too long", exit
+// 126, naming nothing, the service down. The refresh now fails as a
+// store outage does: the child keeps running on what it has, the warning
+// names the variable, and a value that fits again restarts it.
+func TestExecRotatedValueTooLarge(t *testing.T) {
+	w := newWardEnv(t)
+	first := canary("big1")
+	w.set("app/big", first)
+	m := w.manifest("version: 1\nenv:\n  BIG: local://app/big\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	script := filepath.Join(w.dir, "app")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"started ${#BIG}\"\nexec helper sleep\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := w.command("run", "-m", m, "--", script)
+	stdout, stderr := startedLines(t, cmd)
+	if got := stdout.next("the first start"); got != "started "+itoa(len(first)) {
+		t.Fatalf("the child says %q", got)
+	}
+	stdout.waitFor("ready")
+
+	big := canary("big2") + strings.Repeat("x", 150000)
+	w.set("app/big", big)
+	line := stderr.waitForContaining("cannot refresh secrets; the child keeps running on what it has")
+	if !strings.Contains(line, "BIG: the value is "+itoa(len(big))+" bytes, more than the") || !strings.Contains(line, "as a file (files: in the manifest)") {
+		t.Errorf("the warning does not name the variable, its size and the remedy:\n%s", line)
+	}
+	if strings.Contains(line, "canary-") {
+		t.Fatal("a value is in ward's warning")
+	}
+
+	// A value that fits again: the child restarts with it.
+	third := canary("big3x")
+	w.set("app/big", third)
+	if got := stdout.waitFor("started"); got != "started "+itoa(len(third)) {
+		t.Fatalf("the restarted child says %q, want the third value's length %d", got, len(third))
+	}
+	stdout.waitFor("ready")
+	stderr.waitForContaining("child restarted with the new secrets")
+	if code := stopAndAudit(t, cmd, stderr, first, big, third); code != 143 {
+		t.Errorf("ward exited %d, want 143", code)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// stopAndAudit stops ward with SIGTERM and returns its exit code, failing
+// the test if a canary is in what is left of its stderr.
+func stopAndAudit(t *testing.T, cmd *exec.Cmd, stderr *lines, canaries ...string) int {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	code := exitWithin(t, cmd, time.Minute)
+	for line := range stderr.ch {
+		for _, c := range canaries {
+			if strings.Contains(line, c) {
+				t.Errorf("a canary is in ward's stderr")
+			}
+		}
+	}
+	return code
+}
