@@ -78,3 +78,52 @@ func stopAndAudit(t *testing.T, cmd *exec.Cmd, stderr *lines, canaries ...string
 	}
 	return code
 }
+
+// TestExecShebangLines: scripts whose #! line the kernel will not run,
+// with ward run and ward run --exec. A virtualenv's (or node_modules')
+// script made in a deep directory, a CI workspace's, has a #! line longer
+// than the 256 bytes the kernel reads, and the kernel runs no interpreter
+// whose path it may have cut; a #! line naming nothing; an interpreter
+// that is itself a script without #!. Each is ENOEXEC, and ward said
+// "it has no #! line naming its interpreter", of a file that has one.
+func TestExecShebangLines(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	// The virtualenv: its python a link to a real interpreter.
+	venv := filepath.Join(w.dir, strings.Repeat("w", 100), strings.Repeat("o", 100), strings.Repeat("r", 60), "venv")
+	if err := os.MkdirAll(filepath.Join(venv, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	python := filepath.Join(venv, "bin", "python3")
+	if err := os.Symlink("/bin/sh", python); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "interp"), []byte("echo not a program\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, line, want string }{
+		{"too long", "#!" + python, "./script: its #! line is " + itoa(len(python)+2) + " bytes long, more than the 255 the kernel reads of it, so the path of its interpreter \\\"" + python + "\\\" would be cut short, and the kernel runs none: make that path shorter (a virtualenv made in a shallower directory), or name the interpreter: ward run -- INTERPRETER ./script: exec format error"},
+		{"no interpreter", "#!  ", "./script: its #! line names no interpreter: write one after the #!, such as #!/bin/sh: exec format error"},
+		{"interpreter a script", "#!" + filepath.Join(w.dir, "interp") + " -e", "./script: its interpreter " + filepath.Join(w.dir, "interp") + " (its #! line) is not a program the kernel can run: exec format error"},
+	} {
+		if err := os.WriteFile(filepath.Join(w.dir, "script"), []byte(c.line+"\necho ran\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, exec := range []bool{false, true} {
+			args := []string{"run", "-m", m, "--", "./script"}
+			if exec {
+				args = []string{"run", "--exec", "-m", m, "--", "./script"}
+			}
+			code, stdout, stderr := w.run(args...)
+			if code != 126 {
+				t.Errorf("%s, --exec=%v: exit %d, want 126", c.name, exec, code)
+			}
+			if stdout != "" {
+				t.Errorf("%s, --exec=%v: something ran: %q", c.name, exec, stdout)
+			}
+			if !strings.Contains(stderr, c.want) || strings.Contains(stderr, "no #! line") {
+				t.Errorf("%s, --exec=%v: ward's error does not say what is wrong with the #! line; want\n%s\ngot\n%s", c.name, exec, c.want, stderr)
+			}
+		}
+	}
+}

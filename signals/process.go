@@ -293,7 +293,7 @@ func badFormat(path string, err error) error {
 		return err
 	}
 	defer f.Close()
-	head := make([]byte, 512)
+	head := make([]byte, 4096)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
 	// An ELF header's e_machine, little- or big-endian as EI_DATA says
@@ -308,6 +308,31 @@ func badFormat(path string, err error) error {
 		}
 		return err
 	}
+	if rest, ok := bytes.CutPrefix(head, []byte("#!")); ok {
+		line, _, complete := bytes.Cut(rest, []byte("\n"))
+		fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+		interp := ""
+		if len(fields) > 0 {
+			interp = fields[0]
+		}
+		switch {
+		case !complete || len(line)+2 >= binprmBufSize:
+			// The kernel reads the first 256 bytes of a file for its #!
+			// line, and runs no interpreter whose path may have been
+			// cut there (Linux 5.1 and later): a virtualenv's or
+			// node_modules' scripts made in a deep directory (a CI
+			// workspace). The line is there; "no #! line" was untrue.
+			length := "over " + strconv.Itoa(n)
+			if complete {
+				length = strconv.Itoa(len(line) + 2)
+			}
+			return fmt.Errorf("its #! line is %s bytes long, more than the %d the kernel reads of it, so the path of its interpreter %q would be cut short, and the kernel runs none: make that path shorter (a virtualenv made in a shallower directory), or name the interpreter: ward run -- INTERPRETER %s: %w", length, binprmBufSize-1, interp, path, err)
+		case interp == "":
+			return fmt.Errorf("its #! line names no interpreter: write one after the #!, such as #!/bin/sh: %w", err)
+		default:
+			return fmt.Errorf("its interpreter %s (its #! line) is not a program the kernel can run: %w", interp, err)
+		}
+	}
 	if n == 0 {
 		// `touch run.sh; chmod +x run.sh`, a download cut short.
 		return fmt.Errorf("it is empty (a shell would run it as a script that does nothing, exec does not): give it a #! line naming its interpreter, such as #!/bin/sh: %w", err)
@@ -317,6 +342,10 @@ func badFormat(path string, err error) error {
 	}
 	return err
 }
+
+// binprmBufSize is how much of a file the kernel reads to tell how to
+// run it (BINPRM_BUF_SIZE), its #! line included.
+const binprmBufSize = 256
 
 // elfMachines is the ELF e_machine of each architecture ward is built for.
 var elfMachines = map[string]uint16{"386": 3, "arm": 40, "amd64": 62, "arm64": 183, "riscv64": 243, "ppc64le": 21, "s390x": 22}
