@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
 // TestExecRotatedValueTooLarge: a secret rotated to a value larger than
@@ -123,6 +125,95 @@ func TestExecShebangLines(t *testing.T) {
 			}
 			if !strings.Contains(stderr, c.want) || strings.Contains(stderr, "no #! line") {
 				t.Errorf("%s, --exec=%v: ward's error does not say what is wrong with the #! line; want\n%s\ngot\n%s", c.name, exec, c.want, stderr)
+			}
+		}
+	}
+}
+
+// noexecTmpfs mounts a tmpfs noexec (as /tmp and /dev/shm are on
+// hardened hosts) for the test, and unmounts it after.
+func noexecTmpfs(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "mounting a noexec tmpfs needs root")
+	}
+	dir := filepath.Join(t.TempDir(), "noexec")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOEXEC|syscall.MS_NOSUID|syscall.MS_NODEV, "size=16m"); err != nil {
+		t.Fatalf("mount a noexec tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// TestExecNoexecMount: a program on a file system mounted noexec, with
+// its x bits (a binary, a script), found by path or on $PATH, and a
+// script whose interpreter is there (a virtualenv made in /tmp); and a
+// script without the x bit. Each gives 126 saying why, and what to do;
+// ward said "permission denied" and no more, and the user's chmod +x
+// changed nothing.
+func TestExecNoexecMount(t *testing.T) {
+	nx := noexecTmpfs(t)
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	bin, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := os.ReadFile("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		body []byte
+		mode os.FileMode
+	}{
+		filepath.Join(nx, "tool"):        {bin, 0o755},
+		filepath.Join(nx, "run.sh"):      {[]byte("#!/bin/sh\necho ran\n"), 0o755},
+		filepath.Join(nx, "sh"):          {sh, 0o755},
+		filepath.Join(w.dir, "venv.sh"):  {[]byte("#!" + filepath.Join(nx, "sh") + "\necho ran\n"), 0o755},
+		filepath.Join(w.dir, "plain.sh"): {[]byte("#!/bin/sh\necho ran\n"), 0o644},
+	} {
+		if err := os.WriteFile(name, c.body, c.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	onNoexec := "it is on a file system mounted noexec (" + nx + "), where the kernel runs no program, whatever its mode: keep it on another file system"
+	for _, c := range []struct {
+		name, program, path, want string
+	}{
+		{"binary", filepath.Join(nx, "tool"), "", filepath.Join(nx, "tool") + ": " + onNoexec + ": permission denied"},
+		{"binary on PATH", "tool", nx, filepath.Join(nx, "tool") + ": " + onNoexec + ": permission denied"},
+		{"script", filepath.Join(nx, "run.sh"), "", filepath.Join(nx, "run.sh") + ": " + onNoexec + ", or run it with its interpreter (ward run -- /bin/sh " + filepath.Join(nx, "run.sh") + "): permission denied"},
+		{"interpreter", "./venv.sh", "", "./venv.sh: its interpreter " + filepath.Join(nx, "sh") + " (its #! line) is on a file system mounted noexec (" + nx + "), where the kernel runs no program: keep it on another file system: permission denied"},
+		{"no x bit", "./plain.sh", "", "./plain.sh: it is not executable (mode 0644): chmod +x ./plain.sh, or run it with its interpreter (ward run -- /bin/sh ./plain.sh): permission denied"},
+	} {
+		for _, exec := range []bool{false, true} {
+			args := []string{"run", "-m", m, "--", c.program}
+			if exec {
+				args = []string{"run", "--exec", "-m", m, "--", c.program}
+			}
+			if c.path != "" {
+				w.env = append(w.env, "PATH="+c.path+":"+os.Getenv("PATH"))
+			}
+			code, stdout, stderr := w.run(args...)
+			if c.path != "" {
+				w.env = w.env[:len(w.env)-1]
+			}
+			if code != 126 {
+				t.Errorf("%s, --exec=%v: exit %d, want 126", c.name, exec, code)
+			}
+			if stdout != "" {
+				t.Errorf("%s, --exec=%v: something ran: %q", c.name, exec, stdout)
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Errorf("%s, --exec=%v: ward's error does not say why the program may not run; want\n%s\ngot\n%s", c.name, exec, c.want, stderr)
 			}
 		}
 	}

@@ -181,3 +181,13 @@ func EndBy(sig syscall.Signal, group bool) {
 	}
 	raise(sig)
 }
+
+// noexecMount returns where the file system holding p is mounted, when it
+// is mounted noexec ("" when it is not, or that cannot be told).
+func noexecMount(p string) string {
+	var fs unix.Statfs_t
+	if unix.Statfs(p, &fs) != nil || fs.Flags&unix.ST_NOEXEC == 0 {
+		return ""
+	}
+	return mountPoint(p)
+}

@@ -97,9 +97,89 @@ func checkExecutable(p string) error {
 		return &StartError{Program: p, Code: ExitNotExecutable, Err: errors.New("is a directory")}
 	}
 	if err := unix.Access(p, unix.X_OK); err != nil {
-		return &StartError{Program: p, Code: ExitNotExecutable, Err: errors.New("permission denied")}
+		return &StartError{Program: p, Code: ExitNotExecutable, Err: notExecutable(p, st.Mode())}
 	}
 	return nil
+}
+
+// notExecutable says why the program p, of the given mode, may not be
+// run: "permission denied" alone sent a user to chmod +x a program that
+// had its x bits, on a file system mounted noexec (/tmp and /dev/shm on a
+// hardened host, a USB stick, a container's tmpfs).
+func notExecutable(p string, mode fs.FileMode) error {
+	withInterp := ""
+	if interp := interpreterOf(p); interp != "" {
+		withInterp = fmt.Sprintf(", or run it with its interpreter (ward run -- %s %s)", interp, p)
+	}
+	if mnt := noexecMount(p); mnt != "" {
+		return fmt.Errorf("it is on a file system mounted noexec (%s), where the kernel runs no program, whatever its mode: keep it on another file system%s: %w", mnt, withInterp, fs.ErrPermission)
+	}
+	if mode&0o111 == 0 {
+		return fmt.Errorf("it is not executable (mode %04o): chmod +x %s%s: %w", mode.Perm(), p, withInterp, fs.ErrPermission)
+	}
+	return errors.New("permission denied")
+}
+
+// deniedInterpreter explains an exec's EACCES for a program ward found
+// executable: its #! interpreter is on a file system mounted noexec (a
+// virtualenv made in /tmp). Other errors come back as they are.
+func deniedInterpreter(path string, err error) error {
+	if !errors.Is(err, syscall.EACCES) {
+		return err
+	}
+	interp := interpreterOf(path)
+	if interp == "" {
+		return err
+	}
+	if mnt := noexecMount(interp); mnt != "" {
+		return fmt.Errorf("its interpreter %s (its #! line) is on a file system mounted noexec (%s), where the kernel runs no program: keep it on another file system: %w", interp, mnt, err)
+	}
+	return err
+}
+
+// interpreterOf returns the interpreter the #! line of the file at path
+// names, "" when it has none.
+func interpreterOf(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, binprmBufSize)
+	n, _ := io.ReadFull(f, head)
+	rest, ok := bytes.CutPrefix(head[:n], []byte("#!"))
+	if !ok {
+		return ""
+	}
+	line, _, _ := bytes.Cut(rest, []byte("\n"))
+	fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+	if len(fields) == 0 {
+		return ""
+	}
+	return fields[0]
+}
+
+// mountPoint is the directory where the file system holding p is
+// mounted: the highest directory above p on the same device.
+func mountPoint(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	var st unix.Stat_t
+	if unix.Stat(abs, &st) != nil {
+		return ""
+	}
+	dir := abs
+	for dir != "/" {
+		parent := filepath.Dir(dir)
+		var pst unix.Stat_t
+		if unix.Stat(parent, &pst) != nil || pst.Dev != st.Dev {
+			break
+		}
+		dir = parent
+	}
+	return dir
 }
 
 // exists reports whether p's own entry can be seen (lstat: a link that
@@ -176,6 +256,7 @@ func Start(o StartOptions) (*Child, error) {
 			err = missingInterpreter(file, err)
 		}
 		err = badFormat(file, err)
+		err = deniedInterpreter(file, err)
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
@@ -259,7 +340,7 @@ func Exec(path string, argv, env []string) error {
 		code = ExitNotFound
 		err = missingInterpreter(path, err)
 	}
-	return &StartError{Program: path, Code: code, Err: badFormat(path, err)}
+	return &StartError{Program: path, Code: code, Err: deniedInterpreter(path, badFormat(path, err))}
 }
 
 // Exhausted explains a start that failed because the machine ran short:
