@@ -218,3 +218,51 @@ func TestExecNoexecMount(t *testing.T) {
 		}
 	}
 }
+
+// TestExecShellCommandLines: what a shell's command line runs that is no
+// program: a builtin (`ward run -- cd`, `-- source x`, `-- export`,
+// `-- . x`), a variable assignment before the command (`-- TOKEN=...
+// deploy`), a whole command quoted as one word (`-- "npm test"`). ward
+// said "executable file not found in $PATH" (of `.`, "/usr/local/go/bin:
+// is a directory", the first directory of $PATH), and printed the
+// assignment's value, a token typed on the command line, in its error.
+// Now each says it ran no shell, and how to; the value is not printed.
+func TestExecShellCommandLines(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	token := canary("argv")
+	for _, c := range []struct {
+		argv []string
+		code int
+		want string
+	}{
+		{[]string{"cd", "/"}, 127, "cd: executable file not found in $PATH: it is a shell builtin, not a program, and ward runs the program after -- itself, with no shell: ward run -- sh -c 'cd DIR && exec PROGRAM'"},
+		{[]string{"source", ".env"}, 127, "source: executable file not found in $PATH: it is a shell builtin, not a program, and ward runs the program after -- itself, with no shell: ward run -- sh -c '. ./FILE && exec PROGRAM'"},
+		{[]string{"export", "A=1"}, 127, "export: executable file not found in $PATH: it is a shell builtin, not a program, and ward runs the program after -- itself, with no shell: ward run -- env NAME=VALUE PROGRAM; or declare the variable in the manifest's env"},
+		{[]string{".", ".env"}, 126, ".: a directory, not a program: . is a shell builtin (source), and ward runs the program after -- itself, with no shell: ward run -- sh -c '. ./FILE && exec PROGRAM'"},
+		{[]string{"API_TOKEN=" + token, "env"}, 127, "API_TOKEN=...: no program of that name: it is a variable assignment, which a shell reads, and ward runs the program after -- itself, with no shell: declare API_TOKEN in the manifest's env, or ward run -- env API_TOKEN=VALUE PROGRAM"},
+		{[]string{"API_TOKEN=" + token + "/x", "env"}, 127, "API_TOKEN=...: no program of that name"},
+		{[]string{"npm test"}, 127, "npm test: executable file not found in $PATH: the program's name holds a space, a whole command written as one word? ward runs the program after -- itself, with no shell: give it its words apart (ward run -- npm test, not ward run -- \\\"npm test\\\"), or a shell's command line as ward run -- sh -c 'COMMAND'"},
+	} {
+		for _, exec := range []bool{false, true} {
+			args := append([]string{"run", "-m", m, "--"}, c.argv...)
+			if exec {
+				args = append([]string{"run", "--exec", "-m", m, "--"}, c.argv...)
+			}
+			code, stdout, stderr := w.run(args...)
+			name := strings.ReplaceAll(c.argv[0], token, "<canary>")
+			if code != c.code {
+				t.Errorf("%s, --exec=%v: exit %d, want %d", name, exec, code, c.code)
+			}
+			if stdout != "" {
+				t.Errorf("%s, --exec=%v: something ran", name, exec)
+			}
+			if strings.Contains(stderr, token) {
+				t.Errorf("%s, --exec=%v: the value typed on the command line is in ward's error", name, exec)
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Errorf("%s, --exec=%v: ward's error does not say that it runs no shell, and how to; want\n%s\ngot\n%s", name, exec, c.want, strings.ReplaceAll(stderr, token, "<canary>"))
+			}
+		}
+	}
+}

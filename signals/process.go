@@ -37,8 +37,20 @@ func LookPath(program string, env []string) (string, error) {
 	if program == "" {
 		return "", &StartError{Program: `""`, Code: ExitNotFound, Err: errors.New("empty program name")}
 	}
+	if name, ok := assignment(program); ok && !exists(program) {
+		// `ward run -- API_TOKEN=... deploy`, as a shell's command line
+		// is written: named without its value, which may be a secret
+		// typed on the command line (a CI log keeps ward's error).
+		return "", &StartError{Program: name + "=...", Code: ExitNotFound, Err: fmt.Errorf("no program of that name: it is a variable assignment, which a shell reads, and ward runs the program after -- itself, with no shell: declare %s in the manifest's env, or ward run -- env %s=VALUE PROGRAM", name, name)}
+	}
 	if strings.Contains(program, "/") {
 		return program, checkExecutable(program)
+	}
+	if program == "." || program == ".." {
+		// `ward run -- . ./env.sh`: execvp tries each directory of
+		// $PATH itself, and gives 126, as env does; ward named the first
+		// of them "is a directory".
+		return "", &StartError{Program: program, Code: ExitNotExecutable, Err: errors.New("a directory, not a program: . is a shell builtin (source), and ward runs the program after -- itself, with no shell: ward run -- sh -c '. ./FILE && exec PROGRAM'")}
 	}
 	path, ok := lookupEnv(env, "PATH")
 	if !ok {
@@ -73,7 +85,55 @@ func LookPath(program string, env []string) (string, error) {
 	if denied != nil {
 		return "", denied
 	}
-	return "", &StartError{Program: program, Code: ExitNotFound, Err: errors.New("executable file not found in $PATH")}
+	return "", &StartError{Program: program, Code: ExitNotFound, Err: notFound(program)}
+}
+
+// assignment reports whether program is a shell's variable assignment
+// (NAME=VALUE), and its name.
+func assignment(program string) (string, bool) {
+	name, _, ok := strings.Cut(program, "=")
+	if !ok || name == "" || name[0] >= '0' && name[0] <= '9' {
+		return "", false
+	}
+	for _, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return "", false
+		}
+	}
+	return name, true
+}
+
+// shellBuiltins are commands a shell runs itself, with no program of
+// that name to be found (those that have one, echo, kill, test, are
+// found).
+var shellBuiltins = map[string]string{
+	"cd":     "sh -c 'cd DIR && exec PROGRAM'",
+	"source": "sh -c '. ./FILE && exec PROGRAM'",
+	"export": "env NAME=VALUE PROGRAM; or declare the variable in the manifest's env",
+	"set":    "sh -c 'set ... && exec PROGRAM'",
+	"unset":  "env -u NAME PROGRAM",
+	"alias":  "sh -c '...'",
+	"eval":   "sh -c '...'",
+	"exec":   "PROGRAM (ward runs it as exec would)",
+	"ulimit": "sh -c 'ulimit ... && exec PROGRAM'",
+	"umask":  "sh -c 'umask ... && exec PROGRAM'",
+	"trap":   "sh -c '...'",
+}
+
+// notFound says that program is nowhere in $PATH, and, for what a
+// shell's command line would have run (a builtin, a command written
+// as one word, a variable assignment before the command), that ward
+// runs the words after -- as a program and its arguments, with no
+// shell.
+func notFound(program string) error {
+	err := errors.New("executable file not found in $PATH")
+	if example, ok := shellBuiltins[program]; ok {
+		return fmt.Errorf("%w: it is a shell builtin, not a program, and ward runs the program after -- itself, with no shell: ward run -- %s", err, example)
+	}
+	if strings.ContainsAny(program, " \t") {
+		return fmt.Errorf("%w: the program's name holds a space, a whole command written as one word? ward runs the program after -- itself, with no shell: give it its words apart (ward run -- npm test, not ward run -- \"npm test\"), or a shell's command line as ward run -- sh -c 'COMMAND'", err)
+	}
+	return err
 }
 
 // defaultPath is where execvp looks when there is no PATH at all
