@@ -266,3 +266,81 @@ func TestExecShellCommandLines(t *testing.T) {
 		}
 	}
 }
+
+// writing creates path (mode 0755) with the start of body, and returns
+// the open file: a build or a copy of the program under way.
+func writing(t *testing.T, path, body string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if _, err := f.WriteString(body); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestExecProgramBeingWritten: the program's file is being written (a
+// `go build -o app`, a `cp`, a deploy's rsync) as a rotation restarts
+// the child, or as `ward run --exec` starts it: the kernel runs no file
+// open for writing (ETXTBSY). ward stopped the running child, then gave
+// up at once, "./app: text file busy", 126: the service down for a copy
+// that was done a moment later. It now waits for the writer, saying so,
+// and starts the new program once it is written.
+func TestExecProgramBeingWritten(t *testing.T) {
+	const v2 = "#!/bin/sh\necho \"started v2 $A\"\n"
+	t.Run("restart", func(t *testing.T) {
+		w := newWardEnv(t)
+		w.set("app/a", canary("busy1"))
+		m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+		app := filepath.Join(w.dir, "app")
+		if err := os.WriteFile(app, []byte("#!/bin/sh\necho started v1\nexec helper sleep\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := w.command("run", "-m", m, "--", "./app")
+		stdout, stderr := startedLines(t, cmd)
+		if got := stdout.next("the first start"); got != "started v1" {
+			t.Fatalf("the child says %q", got)
+		}
+		stdout.waitFor("ready")
+		// The new version is written beside the running one's file.
+		if err := os.Rename(app, app+".old"); err != nil {
+			t.Fatal(err)
+		}
+		f := writing(t, app, v2)
+		second := canary("busy2")
+		w.set("app/a", second)
+		stderr.waitForContaining("the program's file is open for writing (a build or a copy of it under way?)")
+		if _, err := f.WriteString("exec helper sleep\n"); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if got := stdout.next("the restart"); got != "started v2 "+second {
+			t.Fatalf("the restarted child says %q, want the new program with the new value", strings.ReplaceAll(got, second, "<canary>"))
+		}
+		stdout.waitFor("ready")
+		stderr.waitForContaining("child restarted with the new secrets")
+		if code := stopAndAudit(t, cmd, stderr, second); code != 143 {
+			t.Errorf("ward exited %d, want 143", code)
+		}
+	})
+	t.Run("exec", func(t *testing.T) {
+		w := newWardEnv(t)
+		value := canary("busy3")
+		w.set("app/a", value)
+		m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+		f := writing(t, filepath.Join(w.dir, "app"), v2)
+		cmd := w.command("run", "--exec", "-m", m, "--", "./app")
+		stdout, stderr := startedLines(t, cmd)
+		stderr.waitForContaining("the program's file is open for writing (a build or a copy of it under way?)")
+		f.Close()
+		if got := stdout.next("the program"); got != "started v2 "+value {
+			t.Fatalf("the program says %q", strings.ReplaceAll(got, value, "<canary>"))
+		}
+		if code := exitWithin(t, cmd, time.Minute); code != 0 {
+			t.Errorf("ward exited %d, want 0", code)
+		}
+	})
+}

@@ -197,6 +197,16 @@ func deniedInterpreter(path string, err error) error {
 	return err
 }
 
+// textBusy explains an exec's ETXTBSY ("text file busy"): the program's
+// file, or its interpreter's, is open for writing. Other errors come
+// back as they are.
+func textBusy(err error) error {
+	if !errors.Is(err, syscall.ETXTBSY) {
+		return err
+	}
+	return fmt.Errorf("it (or its interpreter) is open for writing, a build or a copy of it under way, and the kernel runs no file while it is: let the writer finish, or write the new file beside it and rename it into place (mv, install): %w", err)
+}
+
 // interpreterOf returns the interpreter the #! line of the file at path
 // names, "" when it has none.
 func interpreterOf(path string) string {
@@ -317,6 +327,7 @@ func Start(o StartOptions) (*Child, error) {
 		}
 		err = badFormat(file, err)
 		err = deniedInterpreter(file, err)
+		err = textBusy(err)
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
@@ -400,7 +411,7 @@ func Exec(path string, argv, env []string) error {
 		code = ExitNotFound
 		err = missingInterpreter(path, err)
 	}
-	return &StartError{Program: path, Code: code, Err: deniedInterpreter(path, badFormat(path, err))}
+	return &StartError{Program: path, Code: code, Err: textBusy(deniedInterpreter(path, badFormat(path, err)))}
 }
 
 // Exhausted explains a start that failed because the machine ran short:

@@ -207,7 +207,7 @@ func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
 		// The fds are already 3, 4, ...; the pid stays ours.
 		p.Env = append(p.Env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
 	}
-	return signals.Exec(path, o.Argv, p.Env)
+	return whileWritten(o.Log, o.Argv[0], func() error { return signals.Exec(path, o.Argv, p.Env) })
 }
 
 // revokeAll gives back every lease of values, within the rotation's stop

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -228,7 +229,11 @@ func (s *supervisor) start() error {
 	}
 	s.session = session
 	s.oom = signals.MarkOOM()
-	c, err := signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
+	var c *signals.Child
+	err := whileWritten(s.log, s.opts.Argv[0], func() (err error) {
+		c, err = signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
+		return err
+	})
 	if s.out != nil {
 		s.out.started()
 	}
@@ -259,6 +264,34 @@ func (s *supervisor) start() error {
 	s.log.Debug("child started", "pid", c.Pid, "program", s.opts.Argv[0], "foreground", fg, "pty", session)
 	return nil
 }
+
+// writtenWait bounds how long a start waits for the program's file to be
+// written.
+const writtenWait = 5 * time.Second
+
+// whileWritten calls start again, for at most writtenWait, while it
+// fails because the program's file (or its interpreter) is open for
+// writing (ETXTBSY): a build or a copy of it under way (go build -o app,
+// cp, a deploy's rsync), as a rotation restarts the child, or as a
+// script starts ward. The writer is done within moments, and the restart
+// would otherwise have stopped the running child for a new one that
+// never started. A warning says what ward waits for.
+func whileWritten(log *slog.Logger, program string, start func() error) error {
+	err := start()
+	if !errors.Is(err, syscall.ETXTBSY) {
+		return err
+	}
+	log.Warn("the program's file is open for writing (a build or a copy of it under way?), and the kernel runs no file that is: waiting for the writer to finish", "program", program, "wait", writtenWait.String())
+	deadline := time.Now().Add(writtenWait)
+	for errors.Is(err, syscall.ETXTBSY) && time.Now().Before(deadline) {
+		time.Sleep(writtenPoll)
+		err = start()
+	}
+	return err
+}
+
+// writtenPoll is how often whileWritten tries again.
+const writtenPoll = 20 * time.Millisecond
 
 // spareAfter is how long into the first child's run ward makes its
 // spare threads.
