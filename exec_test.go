@@ -5,6 +5,7 @@ package main
 // rewritten at a restart, and what a shell would have run itself.
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -343,4 +344,59 @@ func TestExecProgramBeingWritten(t *testing.T) {
 			t.Errorf("ward exited %d, want 0", code)
 		}
 	})
+}
+
+// TestExecEnvironmentTooLarge: an environment larger than execve takes,
+// many large values (certificate bundles, JSON documents) that each fit
+// in a variable, under `ulimit -s unlimited` (which some CI runners and
+// HPC hosts set): the kernel still takes no more than 6 MiB. ward checked
+// only a quarter of the stack, nothing under an unlimited one, and the
+// program's start failed with "/usr/bin/true: argument list too long",
+// 126, naming nothing. It is 125 now, naming the largest variables, as
+// with the default stack, where they were not named either.
+func TestExecEnvironmentTooLarge(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("huge")
+	w.set("app/s", secret)
+	var b strings.Builder
+	b.WriteString("version: 1\nenv:\n  SECRET: local://app/s\n")
+	// Mounted files (a Kubernetes secret's keys, /run/secrets).
+	mounted := func(name string, n int) {
+		p := filepath.Join(w.dir, "mounted", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.Repeat("b", n)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "  %s: file://%s\n", name, p)
+	}
+	for i := range 60 {
+		mounted(fmt.Sprintf("BUNDLE_%02d", i), 110000)
+	}
+	// One larger than the others, named first.
+	mounted("CA_CHAIN", 120000)
+	m := w.manifest(b.String())
+	for _, stack := range []string{"unlimited", "8192"} {
+		for _, exec := range []bool{false, true} {
+			args := []string{"run", "-m", m, "--", "true"}
+			if exec {
+				args = []string{"run", "--exec", "-m", m, "--", "true"}
+			}
+			cmd := w.command(append([]string{"-c", `ulimit -s "$0" && exec ward "$@"`, stack}, args...)...)
+			cmd.Path, cmd.Args[0] = "/bin/sh", "sh"
+			out, err := cmd.CombinedOutput()
+			code := exitCode(t, err)
+			if strings.Contains(string(out), secret) {
+				t.Fatalf("ulimit -s %s, --exec=%v: the secret is in ward's output", stack, exec)
+			}
+			if code != 125 {
+				t.Errorf("ulimit -s %s, --exec=%v: exit %d, want 125", stack, exec, code)
+			}
+			want := "more than the " + map[string]string{"unlimited": "6291456", "8192": "2097152"}[stack] + " the kernel passes to a program (a quarter of the stack limit, at most 6 MiB): the largest are CA_CHAIN (120010 bytes), BUNDLE_00 (110011 bytes), BUNDLE_01 (110011 bytes), of "
+			if !strings.Contains(string(out), want) {
+				t.Errorf("ulimit -s %s, --exec=%v: ward's error does not name the largest variables; want\n%s\ngot\n%s", stack, exec, want, out)
+			}
+		}
+	}
 }
