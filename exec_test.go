@@ -400,3 +400,48 @@ func TestExecEnvironmentTooLarge(t *testing.T) {
 		}
 	}
 }
+
+// TestExecWindowsLineEndings: a script saved with Windows line endings
+// whose interpreter exists, so that the kernel runs it with the #! line's
+// last word ending in a carriage return: `#!/usr/bin/env bash` (env
+// looks for "bash\r", and says to use -S), `#!/bin/sh -e` (sh: "Illegal
+// option -"). The program failed, and nothing said why. ward now says
+// the line ends in a carriage return and how to convert the file: at
+// the child's failure, and before the exec of --exec; the child's status
+// is ward's, as before. A script that fails otherwise is not told of.
+func TestExecWindowsLineEndings(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	const said = "the program's #! line ends in a carriage return: the file has Windows (CRLF) line endings"
+	for _, c := range []struct {
+		name, body, word string
+		code             int
+	}{
+		{"env", "#!/usr/bin/env sh\r\necho ran\r\n", `"word":"sh\r"`, 127},
+		{"option", "#!/bin/sh -e\r\necho ran\r\n", `"word":"-e\r"`, 2},
+		{"unix", "#!/bin/sh -e\nexit 3\n", "", 3},
+	} {
+		if err := os.WriteFile(filepath.Join(w.dir, "run.sh"), []byte(c.body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, exec := range []bool{false, true} {
+			args := []string{"run", "-m", m, "--", "./run.sh"}
+			if exec {
+				args = []string{"run", "--exec", "-m", m, "--", "./run.sh"}
+			}
+			code, _, stderr := w.run(args...)
+			if code != c.code {
+				t.Errorf("%s, --exec=%v: exit %d, want the program's %d", c.name, exec, code, c.code)
+			}
+			if c.word == "" {
+				if strings.Contains(stderr, said) {
+					t.Errorf("%s, --exec=%v: ward speaks of line endings the script does not have:\n%s", c.name, exec, stderr)
+				}
+				continue
+			}
+			if !strings.Contains(stderr, said) || !strings.Contains(stderr, c.word) {
+				t.Errorf("%s, --exec=%v: ward does not say the #! line ends in a carriage return:\n%s", c.name, exec, stderr)
+			}
+		}
+	}
+}

@@ -207,6 +207,38 @@ func textBusy(err error) error {
 	return fmt.Errorf("it (or its interpreter) is open for writing, a build or a copy of it under way, and the kernel runs no file while it is: let the writer finish, or write the new file beside it and rename it into place (mv, install): %w", err)
 }
 
+// CarriageReturn returns, for a file whose #! line ends in a carriage
+// return (a script saved with Windows line endings), what its
+// interpreter is given in that line's last word ("bash\r", for
+// `#!/usr/bin/env bash`), "" for any other file. The kernel runs the
+// interpreter all the same when that word is not its path: env then
+// looks for "bash\r" (and says to use -S), sh reads "-e\r" as an option
+// it does not know, and the program fails with no word of the cause.
+func CarriageReturn(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, binprmBufSize)
+	n, _ := io.ReadFull(f, head)
+	rest, ok := bytes.CutPrefix(head[:n], []byte("#!"))
+	if !ok {
+		return ""
+	}
+	line, _, ok := bytes.Cut(rest, []byte("\n"))
+	if !ok || !bytes.HasSuffix(line, []byte("\r")) {
+		return ""
+	}
+	fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+	if len(fields) < 2 {
+		// The interpreter's own path ends in it: the kernel finds no
+		// such interpreter, and the start fails saying so.
+		return ""
+	}
+	return fields[len(fields)-1]
+}
+
 // interpreterOf returns the interpreter the #! line of the file at path
 // names, "" when it has none.
 func interpreterOf(path string) string {

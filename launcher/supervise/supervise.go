@@ -207,6 +207,10 @@ func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
 		// The fds are already 3, 4, ...; the pid stays ours.
 		p.Env = append(p.Env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
 	}
+	// Said before: once the program is ward, ward cannot say it after.
+	if word := signals.CarriageReturn(path); word != "" {
+		o.Log.Warn(crlfMessage, "program", o.Argv[0], "word", word)
+	}
 	return whileWritten(o.Log, o.Argv[0], func() error { return signals.Exec(path, o.Argv, p.Env) })
 }
 
