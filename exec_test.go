@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"golang.org/x/sys/unix"
 )
 
 // TestExecRotatedValueTooLarge: a secret rotated to a value larger than
@@ -445,3 +446,77 @@ func TestExecWindowsLineEndings(t *testing.T) {
 		}
 	}
 }
+
+// TestExecSecureExecution: a program the kernel runs in secure execution
+// for ward's user, set-group-ID or given file capabilities (setcap
+// cap_net_bind_service+ep, for a server to listen on port 443 without
+// root). Its C library drops LD_*, TMPDIR and a few more from the
+// environment it gets: the manifest's TMPDIR and LD_LIBRARY_PATH
+// vanished without a word, while its secrets arrived. ward now warns,
+// naming them; with --exec too. As uid 65534, with root's program.
+func TestExecSecureExecution(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the secure-execution test switches to uid 65534 and needs root")
+	}
+	bin := nobodyBin(t)
+	secret := canary("secure")
+	manifest := filepath.Join(bin, "ward.yaml")
+	if err := os.WriteFile(manifest, []byte("version: 1\nenv:\n  SECRET_X: {value: "+secret+"}\n  TMPDIR: {value: /var/tmp/app}\n  LD_LIBRARY_PATH: {value: /opt/oracle/instantclient}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env, err := os.ReadFile("/usr/bin/env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setgid := filepath.Join(bin, "setgid-env")
+	if err := os.WriteFile(setgid, env, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(setgid, 0o755|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	capped := filepath.Join(bin, "capped-env")
+	if err := os.WriteFile(capped, env, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// struct vfs_cap_data, revision 2, effective: CAP_NET_BIND_SERVICE
+	// permitted, as setcap cap_net_bind_service+ep writes it.
+	capData := []byte{1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	if err := unix.Setxattr(capped, "security.capability", capData, 0); err != nil {
+		t.Fatalf("set file capabilities: %v", err)
+	}
+	for _, c := range []struct{ program, why string }{
+		{setgid, "set-group-ID"},
+		{capped, "given file capabilities (setcap)"},
+	} {
+		for _, exec := range []bool{false, true} {
+			args := []string{"run", "-m", manifest, "--", c.program}
+			if exec {
+				args = []string{"run", "--exec", "-m", manifest, "--", c.program}
+			}
+			cmd := execCommand(filepath.Join(bin, "ward"), args...)
+			cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/", "WARD_LOG_FORMAT=json"}
+			cmd.Dir = bin
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if code := exitCode(t, cmd.Run()); code != 0 {
+				t.Fatalf("%s, --exec=%v: exit %d\n%s", c.why, exec, code, stderr.String())
+			}
+			if strings.Contains(stderr.String(), secret) {
+				t.Fatalf("%s, --exec=%v: the secret is in ward's stderr", c.why, exec)
+			}
+			// What the kernel and the C library do, with or without ward.
+			if !strings.Contains(stdout.String(), "SECRET_X="+secret+"\n") || strings.Contains(stdout.String(), "TMPDIR=") {
+				t.Fatalf("%s, --exec=%v: the program is not run in secure execution (SECRET_X there, TMPDIR dropped)", c.why, exec)
+			}
+			want := `"msg":"the program is ` + c.why + `, so its C library runs it in secure execution and drops these variables the manifest gives it: they will not reach it; give the program what they say another way (a flag, a file), or run it without the privilege","app":"ward","program":"` + c.program + `","vars":"TMPDIR,LD_LIBRARY_PATH"`
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("%s, --exec=%v: ward does not warn of the variables the program will not get; want\n%s\ngot\n%s", c.why, exec, want, stderr.String())
+			}
+		}
+	}
+}
+
+// execCommand is exec.Command, for tests whose loop variable is named exec.
+var execCommand = exec.Command

@@ -48,3 +48,6 @@ func EndBy(sig syscall.Signal, group bool) {}
 
 // noexecMount is Linux's: elsewhere "".
 func noexecMount(p string) string { return "" }
+
+// SecureExec is Linux's: elsewhere "".
+func SecureExec(path string) string { return "" }

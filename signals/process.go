@@ -239,6 +239,68 @@ func CarriageReturn(path string) string {
 	return fields[len(fields)-1]
 }
 
+// secureDropped are the variables, besides LD_*, that glibc's dynamic
+// loader removes from the environment of a program run in secure
+// execution (its unsecvars.h).
+var secureDropped = map[string]bool{
+	"GCONV_PATH": true, "GETCONF_DIR": true, "GLIBC_TUNABLES": true, "HOSTALIASES": true,
+	"LOCALDOMAIN": true, "LOCPATH": true, "MALLOC_ARENA_MAX": true, "MALLOC_ARENA_TEST": true,
+	"MALLOC_CHECK_": true, "MALLOC_MMAP_MAX_": true, "MALLOC_MMAP_THRESHOLD_": true,
+	"MALLOC_PERTURB_": true, "MALLOC_TOP_PAD_": true, "MALLOC_TRACE": true,
+	"MALLOC_TRIM_THRESHOLD_": true, "NIS_PATH": true, "NLSPATH": true,
+	"RESOLV_HOST_CONF": true, "RES_OPTIONS": true, "TMPDIR": true, "TZDIR": true,
+}
+
+// SecureDropped returns those of names that the C library drops from
+// the environment of a program run in secure execution (see SecureExec).
+func SecureDropped(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if strings.HasPrefix(n, "LD_") || secureDropped[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// dynamic reports whether the ELF program at path names a dynamic loader
+// (a PT_INTERP program header), read by hand as badFormat reads the
+// machine. A script is not: the kernel runs no script set-user-ID.
+func dynamic(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if n < 64 || !bytes.HasPrefix(head, []byte("\x7fELF")) {
+		return false
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if head[5] == 2 {
+		bo = binary.BigEndian
+	}
+	var off, size, count uint64
+	if head[4] == 2 { // 64-bit
+		off, size, count = bo.Uint64(head[32:]), uint64(bo.Uint16(head[54:])), uint64(bo.Uint16(head[56:]))
+	} else {
+		off, size, count = uint64(bo.Uint32(head[28:])), uint64(bo.Uint16(head[42:])), uint64(bo.Uint16(head[44:]))
+	}
+	const ptInterp = 3
+	for i := uint64(0); i < count; i++ {
+		at := off + i*size
+		if size < 4 || at+4 > uint64(len(head)) {
+			return false
+		}
+		if bo.Uint32(head[at:]) == ptInterp {
+			return true
+		}
+	}
+	return false
+}
+
 // interpreterOf returns the interpreter the #! line of the file at path
 // names, "" when it has none.
 func interpreterOf(path string) string {

@@ -158,6 +158,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 	}
 
 	path, err := signals.LookPath(o.Argv[0], p.Env)
+	if err == nil {
+		warnSecureExec(o, path)
+	}
 	if o.Exec {
 		if err == nil {
 			err = execInto(o, path, p, listen)
@@ -191,6 +194,30 @@ func Run(ctx context.Context, o Options) (int, error) {
 	stopWatch()
 	warnRunnerFiles(o, sup.plan.Masked())
 	return code, runErr
+}
+
+// warnSecureExec warns of the variables the manifest gives the program
+// that the C library will drop, the program being run in secure
+// execution (set-user-ID, set-group-ID, file capabilities: a server
+// given cap_net_bind_service to listen on port 443): it gets its other
+// variables, and these vanish without a word.
+func warnSecureExec(o Options, path string) {
+	why := signals.SecureExec(path)
+	if why == "" {
+		return
+	}
+	var declared []string
+	for _, v := range o.Manifest.EnvFor(o.Profile) {
+		declared = append(declared, v.Name)
+	}
+	for _, f := range o.Manifest.FilesFor(o.Profile) {
+		if f.Env != "" {
+			declared = append(declared, f.Env)
+		}
+	}
+	if dropped := signals.SecureDropped(declared); len(dropped) > 0 {
+		o.Log.Warn("the program is "+why+", so its C library runs it in secure execution and drops these variables the manifest gives it: they will not reach it; give the program what they say another way (a flag, a file), or run it without the privilege", "program", o.Argv[0], "vars", strings.Join(dropped, ","))
+	}
 }
 
 // execInto replaces ward with the program (--exec); it returns only when
