@@ -345,6 +345,25 @@ func TestExecProgramBeingWritten(t *testing.T) {
 			t.Errorf("ward exited %d, want 0", code)
 		}
 	})
+	// Under --mask on a terminal, where the pty session's leader starts
+	// the program.
+	t.Run("mask", func(t *testing.T) {
+		w := newWardEnv(t)
+		value := canary("busy4")
+		w.set("app/a", value)
+		m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+		f := writing(t, filepath.Join(w.dir, "app"), v2)
+		cmd := w.command("run", "--mask", "-m", m, "--", "./app")
+		_, out := onPty(t, cmd)
+		out.waitForContaining("the program's file is open for writing (a build or a copy of it under way?)")
+		f.Close()
+		if got := out.waitForContaining("started v2"); !strings.Contains(got, "started v2 <ward:A>") {
+			t.Fatalf("the program says %q", strings.ReplaceAll(got, value, "<canary>"))
+		}
+		if code := exitWithin(t, cmd, time.Minute); code != 0 {
+			t.Errorf("ward exited %d, want 0", code)
+		}
+	})
 }
 
 // TestExecEnvironmentTooLarge: an environment larger than execve takes,

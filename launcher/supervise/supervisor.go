@@ -278,11 +278,20 @@ const writtenWait = 5 * time.Second
 // would otherwise have stopped the running child for a new one that
 // never started. A warning says what ward waits for.
 func whileWritten(log *slog.Logger, program string, start func() error) error {
+	return whileWrittenSay(func(msg string) { log.Warn(msg, "program", program, "wait", writtenWait.String()) }, start)
+}
+
+// writtenMessage is whileWritten's warning.
+const writtenMessage = "the program's file is open for writing (a build or a copy of it under way?), and the kernel runs no file that is: waiting for the writer to finish"
+
+// whileWrittenSay is whileWritten, saying its warning with say (the pty
+// session's leader has no log of ward's).
+func whileWrittenSay(say func(msg string), start func() error) error {
 	err := start()
 	if !errors.Is(err, syscall.ETXTBSY) {
 		return err
 	}
-	log.Warn("the program's file is open for writing (a build or a copy of it under way?), and the kernel runs no file that is: waiting for the writer to finish", "program", program, "wait", writtenWait.String())
+	say(writtenMessage)
 	deadline := time.Now().Add(writtenWait)
 	for errors.Is(err, syscall.ETXTBSY) && time.Now().Before(deadline) {
 		time.Sleep(writtenPoll)
