@@ -5,6 +5,7 @@ package main
 // rewritten at a restart, and what a shell would have run itself.
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -539,3 +540,43 @@ func TestExecSecureExecution(t *testing.T) {
 
 // execCommand is exec.Command, for tests whose loop variable is named exec.
 var execCommand = exec.Command
+
+// TestExecMissingLoader: a program built against musl (Alpine's C
+// library) copied to a glibc system, or the other way: the dynamic
+// loader its ELF header names is not there, and the kernel says ENOENT
+// of a program that is (bash: "cannot execute: required file not
+// found"). ward said "a file it needs to run (its ELF interpreter or
+// loader) was not found", not which; it now names the loader and the C
+// library. The program here is /usr/bin/true with musl's loader written
+// in place of glibc's.
+func TestExecMissingLoader(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	bin, err := os.ReadFile("/usr/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const glibc, musl = "/lib64/ld-linux-x86-64.so.2", "/lib/ld-musl-x86_64.so.1"
+	i := bytes.Index(bin, []byte(glibc+"\x00"))
+	if i < 0 {
+		vaulttest.RequireIntegration(t, "/usr/bin/true does not name "+glibc+" (not an amd64 glibc system)")
+	}
+	copy(bin[i:], append([]byte(musl), make([]byte, len(glibc)-len(musl))...))
+	if err := os.WriteFile(filepath.Join(w.dir, "alpine-true"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, exec := range []bool{false, true} {
+		args := []string{"run", "-m", m, "--", "./alpine-true"}
+		if exec {
+			args = []string{"run", "--exec", "-m", m, "--", "./alpine-true"}
+		}
+		code, _, stderr := w.run(args...)
+		if code != 127 {
+			t.Errorf("--exec=%v: exit %d, want 127", exec, code)
+		}
+		want := "./alpine-true: its dynamic loader " + musl + " (the ELF interpreter it names) was not found (the program was built against musl, Alpine's C library: build it for this system's, or run it on Alpine; a static build needs none): no such file or directory"
+		if !strings.Contains(stderr, want) {
+			t.Errorf("--exec=%v: ward's error does not name the missing loader; want\n%s\ngot\n%s", exec, want, stderr)
+		}
+	}
+}

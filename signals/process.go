@@ -264,26 +264,32 @@ func SecureDropped(names []string) []string {
 }
 
 // dynamic reports whether the ELF program at path names a dynamic loader
-// (a PT_INTERP program header), read by hand as badFormat reads the
-// machine. A script is not: the kernel runs no script set-user-ID.
-func dynamic(path string) bool {
+// (a PT_INTERP program header). A script is not: the kernel runs no
+// script set-user-ID.
+func dynamic(path string) bool { return elfLoader(path) != "" }
+
+// elfLoader returns the dynamic loader the ELF program at path names in
+// its PT_INTERP program header ("" for none, a static program, or a file
+// that is no ELF program), read by hand as badFormat reads the machine.
+func elfLoader(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
-		return false
+		return ""
 	}
 	defer f.Close()
 	head := make([]byte, 4096)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
 	if n < 64 || !bytes.HasPrefix(head, []byte("\x7fELF")) {
-		return false
+		return ""
 	}
 	var bo binary.ByteOrder = binary.LittleEndian
 	if head[5] == 2 {
 		bo = binary.BigEndian
 	}
+	is64 := head[4] == 2
 	var off, size, count uint64
-	if head[4] == 2 { // 64-bit
+	if is64 {
 		off, size, count = bo.Uint64(head[32:]), uint64(bo.Uint16(head[54:])), uint64(bo.Uint16(head[56:]))
 	} else {
 		off, size, count = uint64(bo.Uint32(head[28:])), uint64(bo.Uint16(head[42:])), uint64(bo.Uint16(head[44:]))
@@ -291,14 +297,41 @@ func dynamic(path string) bool {
 	const ptInterp = 3
 	for i := uint64(0); i < count; i++ {
 		at := off + i*size
-		if size < 4 || at+4 > uint64(len(head)) {
-			return false
+		if size < 32 || at+size > uint64(len(head)) {
+			return ""
 		}
-		if bo.Uint32(head[at:]) == ptInterp {
-			return true
+		ph := head[at : at+size]
+		if bo.Uint32(ph) != ptInterp {
+			continue
 		}
+		var poff, psize uint64
+		if is64 {
+			poff, psize = bo.Uint64(ph[8:]), bo.Uint64(ph[32:])
+		} else {
+			poff, psize = uint64(bo.Uint32(ph[4:])), uint64(bo.Uint32(ph[16:]))
+		}
+		if psize == 0 || psize > 4096 {
+			return ""
+		}
+		name := make([]byte, psize)
+		if _, err := f.ReadAt(name, int64(poff)); err != nil {
+			return ""
+		}
+		return string(bytes.TrimRight(name, "\x00"))
 	}
-	return false
+	return ""
+}
+
+// libcOf names the C library a loader belongs to, for a program built
+// against another one than the machine's.
+func libcOf(loader string) string {
+	switch base := filepath.Base(loader); {
+	case strings.HasPrefix(base, "ld-musl"):
+		return " (the program was built against musl, Alpine's C library: build it for this system's, or run it on Alpine; a static build needs none)"
+	case strings.HasPrefix(base, "ld-linux"), strings.HasPrefix(base, "ld64"):
+		return " (the program was built against glibc, the C library of Debian, Ubuntu and Red Hat: build it for this system's, or install glibc's loader; a static build needs none)"
+	}
+	return ""
 }
 
 // interpreterOf returns the interpreter the #! line of the file at path
@@ -635,6 +668,11 @@ func missingInterpreter(path string, err error) error {
 			}
 			return fmt.Errorf("its interpreter %s (its #! line) was not found: %w", fields[0], err)
 		}
+	}
+	if loader := elfLoader(path); loader != "" && !exists(loader) {
+		// bash says "cannot execute: required file not found", busybox
+		// "not found", of a program that is there.
+		return fmt.Errorf("its dynamic loader %s (the ELF interpreter it names) was not found%s: %w", loader, libcOf(loader), err)
 	}
 	return fmt.Errorf("a file it needs to run (its ELF interpreter or loader) was not found: %w", err)
 }
