@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -577,6 +578,54 @@ func TestExecMissingLoader(t *testing.T) {
 		want := "./alpine-true: its dynamic loader " + musl + " (the ELF interpreter it names) was not found (the program was built against musl, Alpine's C library: build it for this system's, or run it on Alpine; a static build needs none): no such file or directory"
 		if !strings.Contains(stderr, want) {
 			t.Errorf("--exec=%v: ward's error does not name the missing loader; want\n%s\ngot\n%s", exec, want, stderr)
+		}
+	}
+}
+
+// TestExecSocketActivationStartFailures: under systemd's socket
+// activation (LISTEN_FDS), a trampoline (ward itself) execs the program
+// so that LISTEN_PID names it, and it ran the bare exec: a script whose
+// #! interpreter is missing gave "./app.sh: no such file or directory"
+// and 126, a #! line too long "exec format error". They now read as
+// without socket activation: 127 naming the interpreter, 126 saying the
+// line is too long.
+func TestExecSocketActivationStartFailures(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lf, _ := ln.(*net.TCPListener).File()
+	defer lf.Close()
+	long := "#!/" + strings.Repeat("x", 300) + "/python3"
+	for _, c := range []struct {
+		line, want string
+		code       int
+	}{
+		{"#!/nonexistent/interp", "./app.sh: its interpreter /nonexistent/interp (its #! line) was not found: no such file or directory", 127},
+		{long, "./app.sh: its #! line is 311 bytes long, more than the 255 the kernel reads of it", 126},
+	} {
+		if err := os.WriteFile(filepath.Join(w.dir, "app.sh"), []byte(c.line+"\necho ran\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// As systemd does: LISTEN_PID is the pid that execs ward.
+		cmd := w.command()
+		cmd.Path = "/bin/sh"
+		cmd.Args = []string{"sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec ward run -m "$0" -- ./app.sh`, m}
+		cmd.ExtraFiles = []*os.File{lf}
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		code := exitCode(t, cmd.Run())
+		if code != c.code {
+			t.Errorf("%.30s: exit %d, want %d", c.line, code, c.code)
+		}
+		if stdout.String() != "" {
+			t.Errorf("%.30s: something ran", c.line)
+		}
+		if !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%.30s: ward's error does not say why the program did not start; want\n%s\ngot\n%s", c.line, c.want, stderr.String())
 		}
 	}
 }

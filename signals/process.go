@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -540,6 +541,34 @@ func Exec(path string, argv, env []string) error {
 	}
 	return &StartError{Program: path, Code: code, Err: textBusy(deniedInterpreter(path, badFormat(path, err)))}
 }
+
+// WrittenWait bounds how long a start waits for the program's file to be
+// written.
+const WrittenWait = 5 * time.Second
+
+// WhileWritten calls start again, for at most WrittenWait, while it
+// fails because the program's file (or its interpreter) is open for
+// writing (ETXTBSY): a build or a copy of it under way (go build -o app,
+// cp, a deploy's rsync), as a rotation restarts the child, or as a
+// script starts ward. The writer is done within moments, and the restart
+// would otherwise have stopped the running child for a new one that
+// never started. say is given the warning, once, when it waits.
+func WhileWritten(say func(msg string), start func() error) error {
+	err := start()
+	if !errors.Is(err, syscall.ETXTBSY) {
+		return err
+	}
+	say("the program's file is open for writing (a build or a copy of it under way?), and the kernel runs no file that is: waiting for the writer to finish")
+	deadline := time.Now().Add(WrittenWait)
+	for errors.Is(err, syscall.ETXTBSY) && time.Now().Before(deadline) {
+		time.Sleep(writtenPoll)
+		err = start()
+	}
+	return err
+}
+
+// writtenPoll is how often WhileWritten tries again.
+const writtenPoll = 20 * time.Millisecond
 
 // Exhausted explains a start that failed because the machine ran short:
 // no process could be made (the process limit: EAGAIN), no memory, no

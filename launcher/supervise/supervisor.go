@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -266,42 +265,10 @@ func (s *supervisor) start() error {
 	return nil
 }
 
-// writtenWait bounds how long a start waits for the program's file to be
-// written.
-const writtenWait = 5 * time.Second
-
-// whileWritten calls start again, for at most writtenWait, while it
-// fails because the program's file (or its interpreter) is open for
-// writing (ETXTBSY): a build or a copy of it under way (go build -o app,
-// cp, a deploy's rsync), as a rotation restarts the child, or as a
-// script starts ward. The writer is done within moments, and the restart
-// would otherwise have stopped the running child for a new one that
-// never started. A warning says what ward waits for.
+// whileWritten is signals.WhileWritten, its warning in ward's log.
 func whileWritten(log *slog.Logger, program string, start func() error) error {
-	return whileWrittenSay(func(msg string) { log.Warn(msg, "program", program, "wait", writtenWait.String()) }, start)
+	return signals.WhileWritten(func(msg string) { log.Warn(msg, "program", program, "wait", signals.WrittenWait.String()) }, start)
 }
-
-// writtenMessage is whileWritten's warning.
-const writtenMessage = "the program's file is open for writing (a build or a copy of it under way?), and the kernel runs no file that is: waiting for the writer to finish"
-
-// whileWrittenSay is whileWritten, saying its warning with say (the pty
-// session's leader has no log of ward's).
-func whileWrittenSay(say func(msg string), start func() error) error {
-	err := start()
-	if !errors.Is(err, syscall.ETXTBSY) {
-		return err
-	}
-	say(writtenMessage)
-	deadline := time.Now().Add(writtenWait)
-	for errors.Is(err, syscall.ETXTBSY) && time.Now().Before(deadline) {
-		time.Sleep(writtenPoll)
-		err = start()
-	}
-	return err
-}
-
-// writtenPoll is how often whileWritten tries again.
-const writtenPoll = 20 * time.Millisecond
 
 // spareAfter is how long into the first child's run ward makes its
 // spare threads.
