@@ -181,3 +181,45 @@ func EndBy(sig syscall.Signal, group bool) {
 	}
 	raise(sig)
 }
+
+// noexecMount returns where the file system holding p is mounted, when it
+// is mounted noexec ("" when it is not, or that cannot be told).
+func noexecMount(p string) string {
+	var fs unix.Statfs_t
+	if unix.Statfs(p, &fs) != nil || fs.Flags&unix.ST_NOEXEC == 0 {
+		return ""
+	}
+	return mountPoint(p)
+}
+
+// SecureExec says why the kernel will run the program at path in secure
+// execution (AT_SECURE) for ward's user: a set-user-ID program of
+// another owner, a set-group-ID one of another group, a program with
+// file capabilities (for a user other than root); "" for none of them,
+// and for a program no dynamic loader is run for (a static binary: Go's,
+// busybox's), whose environment no C library then filters. The C
+// library of one that has a loader drops, from the environment it gets,
+// the variables that could subvert it (LD_*, TMPDIR, ... : see
+// SecureDropped).
+func SecureExec(path string) string {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return ""
+	}
+	euid, egid := os.Geteuid(), os.Getegid()
+	why := ""
+	switch {
+	case st.Mode&unix.S_ISUID != 0 && int(st.Uid) != euid:
+		why = "set-user-ID"
+	case st.Mode&unix.S_ISGID != 0 && int(st.Gid) != egid:
+		why = "set-group-ID"
+	case euid != 0:
+		if n, err := unix.Getxattr(path, "security.capability", nil); err == nil && n > 0 {
+			why = "given file capabilities (setcap)"
+		}
+	}
+	if why == "" || !dynamic(path) {
+		return ""
+	}
+	return why
+}

@@ -45,3 +45,9 @@ func ignoreUncatchable() {}
 // EndBy returns: outside Linux ward cannot give a caught signal its
 // default action back, and exits with 128+N.
 func EndBy(sig syscall.Signal, group bool) {}
+
+// noexecMount is Linux's: elsewhere "".
+func noexecMount(p string) string { return "" }
+
+// SecureExec is Linux's: elsewhere "".
+func SecureExec(path string) string { return "" }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -37,8 +38,20 @@ func LookPath(program string, env []string) (string, error) {
 	if program == "" {
 		return "", &StartError{Program: `""`, Code: ExitNotFound, Err: errors.New("empty program name")}
 	}
+	if name, ok := assignment(program); ok && !exists(program) {
+		// `ward run -- API_TOKEN=... deploy`, as a shell's command line
+		// is written: named without its value, which may be a secret
+		// typed on the command line (a CI log keeps ward's error).
+		return "", &StartError{Program: name + "=...", Code: ExitNotFound, Err: fmt.Errorf("no program of that name: it is a variable assignment, which a shell reads, and ward runs the program after -- itself, with no shell: declare %s in the manifest's env, or ward run -- env %s=VALUE PROGRAM", name, name)}
+	}
 	if strings.Contains(program, "/") {
 		return program, checkExecutable(program)
+	}
+	if program == "." || program == ".." {
+		// `ward run -- . ./env.sh`: execvp tries each directory of
+		// $PATH itself, and gives 126, as env does; ward named the first
+		// of them "is a directory".
+		return "", &StartError{Program: program, Code: ExitNotExecutable, Err: errors.New("a directory, not a program: . is a shell builtin (source), and ward runs the program after -- itself, with no shell: ward run -- sh -c '. ./FILE && exec PROGRAM'")}
 	}
 	path, ok := lookupEnv(env, "PATH")
 	if !ok {
@@ -73,7 +86,55 @@ func LookPath(program string, env []string) (string, error) {
 	if denied != nil {
 		return "", denied
 	}
-	return "", &StartError{Program: program, Code: ExitNotFound, Err: errors.New("executable file not found in $PATH")}
+	return "", &StartError{Program: program, Code: ExitNotFound, Err: notFound(program)}
+}
+
+// assignment reports whether program is a shell's variable assignment
+// (NAME=VALUE), and its name.
+func assignment(program string) (string, bool) {
+	name, _, ok := strings.Cut(program, "=")
+	if !ok || name == "" || name[0] >= '0' && name[0] <= '9' {
+		return "", false
+	}
+	for _, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return "", false
+		}
+	}
+	return name, true
+}
+
+// shellBuiltins are commands a shell runs itself, with no program of
+// that name to be found (those that have one, echo, kill, test, are
+// found).
+var shellBuiltins = map[string]string{
+	"cd":     "sh -c 'cd DIR && exec PROGRAM'",
+	"source": "sh -c '. ./FILE && exec PROGRAM'",
+	"export": "env NAME=VALUE PROGRAM; or declare the variable in the manifest's env",
+	"set":    "sh -c 'set ... && exec PROGRAM'",
+	"unset":  "env -u NAME PROGRAM",
+	"alias":  "sh -c '...'",
+	"eval":   "sh -c '...'",
+	"exec":   "PROGRAM (ward runs it as exec would)",
+	"ulimit": "sh -c 'ulimit ... && exec PROGRAM'",
+	"umask":  "sh -c 'umask ... && exec PROGRAM'",
+	"trap":   "sh -c '...'",
+}
+
+// notFound says that program is nowhere in $PATH, and, for what a
+// shell's command line would have run (a builtin, a command written
+// as one word, a variable assignment before the command), that ward
+// runs the words after -- as a program and its arguments, with no
+// shell.
+func notFound(program string) error {
+	err := errors.New("executable file not found in $PATH")
+	if example, ok := shellBuiltins[program]; ok {
+		return fmt.Errorf("%w: it is a shell builtin, not a program, and ward runs the program after -- itself, with no shell: ward run -- %s", err, example)
+	}
+	if strings.ContainsAny(program, " \t") {
+		return fmt.Errorf("%w: the program's name holds a space, a whole command written as one word? ward runs the program after -- itself, with no shell: give it its words apart (ward run -- npm test, not ward run -- \"npm test\"), or a shell's command line as ward run -- sh -c 'COMMAND'", err)
+	}
+	return err
 }
 
 // defaultPath is where execvp looks when there is no PATH at all
@@ -97,9 +158,226 @@ func checkExecutable(p string) error {
 		return &StartError{Program: p, Code: ExitNotExecutable, Err: errors.New("is a directory")}
 	}
 	if err := unix.Access(p, unix.X_OK); err != nil {
-		return &StartError{Program: p, Code: ExitNotExecutable, Err: errors.New("permission denied")}
+		return &StartError{Program: p, Code: ExitNotExecutable, Err: notExecutable(p, st.Mode())}
 	}
 	return nil
+}
+
+// notExecutable says why the program p, of the given mode, may not be
+// run: "permission denied" alone sent a user to chmod +x a program that
+// had its x bits, on a file system mounted noexec (/tmp and /dev/shm on a
+// hardened host, a USB stick, a container's tmpfs).
+func notExecutable(p string, mode fs.FileMode) error {
+	withInterp := ""
+	if interp := interpreterOf(p); interp != "" {
+		withInterp = fmt.Sprintf(", or run it with its interpreter (ward run -- %s %s)", interp, p)
+	}
+	if mnt := noexecMount(p); mnt != "" {
+		return fmt.Errorf("it is on a file system mounted noexec (%s), where the kernel runs no program, whatever its mode: keep it on another file system%s: %w", mnt, withInterp, fs.ErrPermission)
+	}
+	if mode&0o111 == 0 {
+		return fmt.Errorf("it is not executable (mode %04o): chmod +x %s%s: %w", mode.Perm(), p, withInterp, fs.ErrPermission)
+	}
+	return errors.New("permission denied")
+}
+
+// deniedInterpreter explains an exec's EACCES for a program ward found
+// executable: its #! interpreter is on a file system mounted noexec (a
+// virtualenv made in /tmp). Other errors come back as they are.
+func deniedInterpreter(path string, err error) error {
+	if !errors.Is(err, syscall.EACCES) {
+		return err
+	}
+	interp := interpreterOf(path)
+	if interp == "" {
+		return err
+	}
+	if mnt := noexecMount(interp); mnt != "" {
+		return fmt.Errorf("its interpreter %s (its #! line) is on a file system mounted noexec (%s), where the kernel runs no program: keep it on another file system: %w", interp, mnt, err)
+	}
+	return err
+}
+
+// textBusy explains an exec's ETXTBSY ("text file busy"): the program's
+// file, or its interpreter's, is open for writing. Other errors come
+// back as they are.
+func textBusy(err error) error {
+	if !errors.Is(err, syscall.ETXTBSY) {
+		return err
+	}
+	return fmt.Errorf("it (or its interpreter) is open for writing, a build or a copy of it under way, and the kernel runs no file while it is: let the writer finish, or write the new file beside it and rename it into place (mv, install): %w", err)
+}
+
+// CarriageReturn returns, for a file whose #! line ends in a carriage
+// return (a script saved with Windows line endings), what its
+// interpreter is given in that line's last word ("bash\r", for
+// `#!/usr/bin/env bash`), "" for any other file. The kernel runs the
+// interpreter all the same when that word is not its path: env then
+// looks for "bash\r" (and says to use -S), sh reads "-e\r" as an option
+// it does not know, and the program fails with no word of the cause.
+func CarriageReturn(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, binprmBufSize)
+	n, _ := io.ReadFull(f, head)
+	rest, ok := bytes.CutPrefix(head[:n], []byte("#!"))
+	if !ok {
+		return ""
+	}
+	line, _, ok := bytes.Cut(rest, []byte("\n"))
+	if !ok || !bytes.HasSuffix(line, []byte("\r")) {
+		return ""
+	}
+	fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+	if len(fields) < 2 {
+		// The interpreter's own path ends in it: the kernel finds no
+		// such interpreter, and the start fails saying so.
+		return ""
+	}
+	return fields[len(fields)-1]
+}
+
+// secureDropped are the variables, besides LD_*, that glibc's dynamic
+// loader removes from the environment of a program run in secure
+// execution (its unsecvars.h).
+var secureDropped = map[string]bool{
+	"GCONV_PATH": true, "GETCONF_DIR": true, "GLIBC_TUNABLES": true, "HOSTALIASES": true,
+	"LOCALDOMAIN": true, "LOCPATH": true, "MALLOC_ARENA_MAX": true, "MALLOC_ARENA_TEST": true,
+	"MALLOC_CHECK_": true, "MALLOC_MMAP_MAX_": true, "MALLOC_MMAP_THRESHOLD_": true,
+	"MALLOC_PERTURB_": true, "MALLOC_TOP_PAD_": true, "MALLOC_TRACE": true,
+	"MALLOC_TRIM_THRESHOLD_": true, "NIS_PATH": true, "NLSPATH": true,
+	"RESOLV_HOST_CONF": true, "RES_OPTIONS": true, "TMPDIR": true, "TZDIR": true,
+}
+
+// SecureDropped returns those of names that the C library drops from
+// the environment of a program run in secure execution (see SecureExec).
+func SecureDropped(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if strings.HasPrefix(n, "LD_") || secureDropped[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// dynamic reports whether the ELF program at path names a dynamic loader
+// (a PT_INTERP program header). A script is not: the kernel runs no
+// script set-user-ID.
+func dynamic(path string) bool { return elfLoader(path) != "" }
+
+// elfLoader returns the dynamic loader the ELF program at path names in
+// its PT_INTERP program header ("" for none, a static program, or a file
+// that is no ELF program), read by hand as badFormat reads the machine.
+func elfLoader(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if n < 64 || !bytes.HasPrefix(head, []byte("\x7fELF")) {
+		return ""
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if head[5] == 2 {
+		bo = binary.BigEndian
+	}
+	is64 := head[4] == 2
+	var off, size, count uint64
+	if is64 {
+		off, size, count = bo.Uint64(head[32:]), uint64(bo.Uint16(head[54:])), uint64(bo.Uint16(head[56:]))
+	} else {
+		off, size, count = uint64(bo.Uint32(head[28:])), uint64(bo.Uint16(head[42:])), uint64(bo.Uint16(head[44:]))
+	}
+	const ptInterp = 3
+	for i := uint64(0); i < count; i++ {
+		at := off + i*size
+		if size < 32 || at+size > uint64(len(head)) {
+			return ""
+		}
+		ph := head[at : at+size]
+		if bo.Uint32(ph) != ptInterp {
+			continue
+		}
+		var poff, psize uint64
+		if is64 {
+			poff, psize = bo.Uint64(ph[8:]), bo.Uint64(ph[32:])
+		} else {
+			poff, psize = uint64(bo.Uint32(ph[4:])), uint64(bo.Uint32(ph[16:]))
+		}
+		if psize == 0 || psize > 4096 {
+			return ""
+		}
+		name := make([]byte, psize)
+		if _, err := f.ReadAt(name, int64(poff)); err != nil {
+			return ""
+		}
+		return string(bytes.TrimRight(name, "\x00"))
+	}
+	return ""
+}
+
+// libcOf names the C library a loader belongs to, for a program built
+// against another one than the machine's.
+func libcOf(loader string) string {
+	switch base := filepath.Base(loader); {
+	case strings.HasPrefix(base, "ld-musl"):
+		return " (the program was built against musl, Alpine's C library: build it for this system's, or run it on Alpine; a static build needs none)"
+	case strings.HasPrefix(base, "ld-linux"), strings.HasPrefix(base, "ld64"):
+		return " (the program was built against glibc, the C library of Debian, Ubuntu and Red Hat: build it for this system's, or install glibc's loader; a static build needs none)"
+	}
+	return ""
+}
+
+// interpreterOf returns the interpreter the #! line of the file at path
+// names, "" when it has none.
+func interpreterOf(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, binprmBufSize)
+	n, _ := io.ReadFull(f, head)
+	rest, ok := bytes.CutPrefix(head[:n], []byte("#!"))
+	if !ok {
+		return ""
+	}
+	line, _, _ := bytes.Cut(rest, []byte("\n"))
+	fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+	if len(fields) == 0 {
+		return ""
+	}
+	return fields[0]
+}
+
+// mountPoint is the directory where the file system holding p is
+// mounted: the highest directory above p on the same device.
+func mountPoint(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	var st unix.Stat_t
+	if unix.Stat(abs, &st) != nil {
+		return ""
+	}
+	dir := abs
+	for dir != "/" {
+		parent := filepath.Dir(dir)
+		var pst unix.Stat_t
+		if unix.Stat(parent, &pst) != nil || pst.Dev != st.Dev {
+			break
+		}
+		dir = parent
+	}
+	return dir
 }
 
 // exists reports whether p's own entry can be seen (lstat: a link that
@@ -176,6 +454,8 @@ func Start(o StartOptions) (*Child, error) {
 			err = missingInterpreter(file, err)
 		}
 		err = badFormat(file, err)
+		err = deniedInterpreter(file, err)
+		err = textBusy(err)
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
@@ -259,8 +539,36 @@ func Exec(path string, argv, env []string) error {
 		code = ExitNotFound
 		err = missingInterpreter(path, err)
 	}
-	return &StartError{Program: path, Code: code, Err: badFormat(path, err)}
+	return &StartError{Program: path, Code: code, Err: textBusy(deniedInterpreter(path, badFormat(path, err)))}
 }
+
+// WrittenWait bounds how long a start waits for the program's file to be
+// written.
+const WrittenWait = 5 * time.Second
+
+// WhileWritten calls start again, for at most WrittenWait, while it
+// fails because the program's file (or its interpreter) is open for
+// writing (ETXTBSY): a build or a copy of it under way (go build -o app,
+// cp, a deploy's rsync), as a rotation restarts the child, or as a
+// script starts ward. The writer is done within moments, and the restart
+// would otherwise have stopped the running child for a new one that
+// never started. say is given the warning, once, when it waits.
+func WhileWritten(say func(msg string), start func() error) error {
+	err := start()
+	if !errors.Is(err, syscall.ETXTBSY) {
+		return err
+	}
+	say("the program's file is open for writing (a build or a copy of it under way?), and the kernel runs no file that is: waiting for the writer to finish")
+	deadline := time.Now().Add(WrittenWait)
+	for errors.Is(err, syscall.ETXTBSY) && time.Now().Before(deadline) {
+		time.Sleep(writtenPoll)
+		err = start()
+	}
+	return err
+}
+
+// writtenPoll is how often WhileWritten tries again.
+const writtenPoll = 20 * time.Millisecond
 
 // Exhausted explains a start that failed because the machine ran short:
 // no process could be made (the process limit: EAGAIN), no memory, no
@@ -293,7 +601,7 @@ func badFormat(path string, err error) error {
 		return err
 	}
 	defer f.Close()
-	head := make([]byte, 512)
+	head := make([]byte, 4096)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
 	// An ELF header's e_machine, little- or big-endian as EI_DATA says
@@ -308,6 +616,31 @@ func badFormat(path string, err error) error {
 		}
 		return err
 	}
+	if rest, ok := bytes.CutPrefix(head, []byte("#!")); ok {
+		line, _, complete := bytes.Cut(rest, []byte("\n"))
+		fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+		interp := ""
+		if len(fields) > 0 {
+			interp = fields[0]
+		}
+		switch {
+		case !complete || len(line)+2 >= binprmBufSize:
+			// The kernel reads the first 256 bytes of a file for its #!
+			// line, and runs no interpreter whose path may have been
+			// cut there (Linux 5.1 and later): a virtualenv's or
+			// node_modules' scripts made in a deep directory (a CI
+			// workspace). The line is there; "no #! line" was untrue.
+			length := "over " + strconv.Itoa(n)
+			if complete {
+				length = strconv.Itoa(len(line) + 2)
+			}
+			return fmt.Errorf("its #! line is %s bytes long, more than the %d the kernel reads of it, so the path of its interpreter %q would be cut short, and the kernel runs none: make that path shorter (a virtualenv made in a shallower directory), or name the interpreter: ward run -- INTERPRETER %s: %w", length, binprmBufSize-1, interp, path, err)
+		case interp == "":
+			return fmt.Errorf("its #! line names no interpreter: write one after the #!, such as #!/bin/sh: %w", err)
+		default:
+			return fmt.Errorf("its interpreter %s (its #! line) is not a program the kernel can run: %w", interp, err)
+		}
+	}
 	if n == 0 {
 		// `touch run.sh; chmod +x run.sh`, a download cut short.
 		return fmt.Errorf("it is empty (a shell would run it as a script that does nothing, exec does not): give it a #! line naming its interpreter, such as #!/bin/sh: %w", err)
@@ -317,6 +650,10 @@ func badFormat(path string, err error) error {
 	}
 	return err
 }
+
+// binprmBufSize is how much of a file the kernel reads to tell how to
+// run it (BINPRM_BUF_SIZE), its #! line included.
+const binprmBufSize = 256
 
 // elfMachines is the ELF e_machine of each architecture ward is built for.
 var elfMachines = map[string]uint16{"386": 3, "arm": 40, "amd64": 62, "arm64": 183, "riscv64": 243, "ppc64le": 21, "s390x": 22}
@@ -360,6 +697,11 @@ func missingInterpreter(path string, err error) error {
 			}
 			return fmt.Errorf("its interpreter %s (its #! line) was not found: %w", fields[0], err)
 		}
+	}
+	if loader := elfLoader(path); loader != "" && !exists(loader) {
+		// bash says "cannot execute: required file not found", busybox
+		// "not found", of a program that is there.
+		return fmt.Errorf("its dynamic loader %s (the ELF interpreter it names) was not found%s: %w", loader, libcOf(loader), err)
 	}
 	return fmt.Errorf("a file it needs to run (its ELF interpreter or loader) was not found: %w", err)
 }

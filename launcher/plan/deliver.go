@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -18,12 +19,17 @@ const UndeliverableHint = "deliver a value this large, or with NUL bytes, as a f
 
 // CheckDeliverable checks that execve will take the environment and argv:
 // no NUL in a variable (execve would cut it), no string over the kernel's
-// limit, and all of them within ARG_MAX (a quarter of the stack limit).
-// Its errors name the variable, never the value, so a too-large secret is
-// ward's failure (125) rather than the program's "argument list too long"
-// (126).
+// limit, and all of them within what the kernel passes (argLimit). Its
+// errors name the variables, never a value, so a too-large secret is
+// ward's failure (125) rather than the program's "argument list too
+// long" (126).
 func CheckDeliverable(env, argv []string) error {
 	total := 0
+	type size struct {
+		name string
+		n    int
+	}
+	var sizes []size
 	for _, kv := range env {
 		name, value, _ := strings.Cut(kv, "=")
 		switch {
@@ -33,15 +39,41 @@ func CheckDeliverable(env, argv []string) error {
 			return fmt.Errorf("%s: the value is %d bytes, more than the %d an environment variable may hold", name, len(value), maxArgStrlen-len(name)-2)
 		}
 		total += len(kv) + 1 + 8 // the string, its NUL and its pointer
+		sizes = append(sizes, size{name, len(kv) + 1})
 	}
 	for _, a := range argv {
 		total += len(a) + 1 + 8
 	}
-	var lim unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_STACK, &lim) == nil && lim.Cur != unix.RLIM_INFINITY {
-		if max := int(lim.Cur / 4); total > max {
-			return fmt.Errorf("the environment and arguments take %d bytes, more than the %d the system passes to a program (a quarter of the stack limit)", total, max)
+	if max := argLimit(); total > max {
+		// The largest first: what to move to a file.
+		slices.SortStableFunc(sizes, func(a, b size) int { return b.n - a.n })
+		var largest []string
+		for _, s := range sizes[:min(3, len(sizes))] {
+			largest = append(largest, fmt.Sprintf("%s (%d bytes)", s.name, s.n))
 		}
+		more := ""
+		if n := len(sizes) - len(largest); n > 0 {
+			more = fmt.Sprintf(", of %d variables", len(sizes))
+		}
+		return fmt.Errorf("the environment and arguments take %d bytes, more than the %d the kernel passes to a program (a quarter of the stack limit, at most 6 MiB): the largest are %s%s", total, max, strings.Join(largest, ", "), more)
 	}
 	return nil
+}
+
+// argLimit is how many bytes of arguments and environment (strings and
+// pointers) execve takes: a quarter of the stack limit, but no more than
+// three quarters of the kernel's default stack (8 MiB: 6 MiB, also under
+// `ulimit -s unlimited`), and no less than the 32 pages of ARG_MAX (128
+// KiB), as Linux's bprm_stack_limits computes it. ward checked only the
+// quarter of the stack: under an unlimited stack it checked nothing, and
+// the program's start failed with "argument list too long" (126); under
+// a small one it refused what the kernel takes.
+func argLimit() int {
+	const defaultStack = 8 << 20
+	limit := defaultStack / 4 * 3
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_STACK, &lim) == nil && lim.Cur != unix.RLIM_INFINITY && lim.Cur/4 < uint64(limit) {
+		limit = int(lim.Cur / 4)
+	}
+	return max(limit, 32*4096)
 }

@@ -3,6 +3,7 @@ package supervise
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -36,6 +37,8 @@ type rotator struct {
 	prof    *manifest.Profile
 	input   plan.Input
 	rot     manifest.Rotation
+	// argv is the program's, which execve takes with the environment.
+	argv []string
 
 	// current is the running child's plan, values the values behind it.
 	current *plan.Plan
@@ -138,7 +141,7 @@ const (
 func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolve.Value) *rotator {
 	return &rotator{
 		log: o.Log, fetcher: o.Fetcher, reg: o.Registry, m: o.Manifest, prof: o.Profile,
-		input: in, rot: o.Manifest.Rotation,
+		input: in, rot: o.Manifest.Rotation, argv: o.Argv,
 		current: p, values: values,
 		ending:     map[string]time.Time{},
 		kept:       map[string]context.CancelFunc{},
@@ -507,7 +510,7 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 	}
 	values := maps.Clone(base)
 	maps.Copy(values, fetched)
-	p, buildErr := plan.Build(r.m, r.prof, values, r.input)
+	p, buildErr := r.build(values)
 	if buildErr != nil {
 		return pending, true, errors.Join(err, buildErr)
 	}
@@ -519,6 +522,23 @@ func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (ne
 		return nil, true, err
 	}
 	return &proposal{plan: p, values: values, changed: changed, envChanged: envChanged, filesChanged: filesChanged, done: make(chan bool, 1)}, true, err
+}
+
+// build makes the plan a restarted child would have, refusing one
+// execve would not take: a value grown past what an environment variable
+// may hold, or an environment grown past what the kernel passes. Such a
+// plan is a refresh that failed (the child keeps running on what it has),
+// not a restart that stops the child and then cannot start it (126,
+// "argument list too long", naming nothing).
+func (r *rotator) build(values map[string]resolve.Value) (*plan.Plan, error) {
+	p, err := plan.Build(r.m, r.prof, values, r.input)
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.CheckDeliverable(p.Env, r.argv); err != nil {
+		return nil, fmt.Errorf("the new values cannot be given to the child: %w: %s", err, plan.UndeliverableHint)
+	}
+	return p, nil
 }
 
 // noteUnreadable records the stamps of the watched files whose values
@@ -560,7 +580,7 @@ func (r *rotator) freshen(ctx context.Context, p *proposal) {
 	}
 	values := maps.Clone(p.values)
 	maps.Copy(values, fetched)
-	next, err := plan.Build(r.m, r.prof, values, r.input)
+	next, err := r.build(values)
 	if err != nil {
 		return
 	}

@@ -62,7 +62,13 @@ func SessionMain(args []string) int {
 			files = append(files, os.NewFile(uintptr(3+i), "LISTEN_FD_"+strconv.Itoa(3+i)))
 		}
 	}
-	c, err := signals.Start(signals.StartOptions{Path: args[4], Argv: args[5:], Env: os.Environ(), Files: files, Foreground: true, Ctty: ctty})
+	var c *signals.Child
+	err := signals.WhileWritten(func(msg string) {
+		fmt.Fprintf(os.Stderr, "ward: warning: %s: %s (for up to %s)\n", args[4], msg, signals.WrittenWait)
+	}, func() (err error) {
+		c, err = signals.Start(signals.StartOptions{Path: args[4], Argv: args[5:], Env: os.Environ(), Files: files, Foreground: true, Ctty: ctty})
+		return err
+	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ward: error: %v\n", err)
 		return failureCode(err)

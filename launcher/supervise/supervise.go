@@ -158,6 +158,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 	}
 
 	path, err := signals.LookPath(o.Argv[0], p.Env)
+	if err == nil {
+		warnSecureExec(o, path)
+	}
 	if o.Exec {
 		if err == nil {
 			err = execInto(o, path, p, listen)
@@ -193,6 +196,30 @@ func Run(ctx context.Context, o Options) (int, error) {
 	return code, runErr
 }
 
+// warnSecureExec warns of the variables the manifest gives the program
+// that the C library will drop, the program being run in secure
+// execution (set-user-ID, set-group-ID, file capabilities: a server
+// given cap_net_bind_service to listen on port 443): it gets its other
+// variables, and these vanish without a word.
+func warnSecureExec(o Options, path string) {
+	why := signals.SecureExec(path)
+	if why == "" {
+		return
+	}
+	var declared []string
+	for _, v := range o.Manifest.EnvFor(o.Profile) {
+		declared = append(declared, v.Name)
+	}
+	for _, f := range o.Manifest.FilesFor(o.Profile) {
+		if f.Env != "" {
+			declared = append(declared, f.Env)
+		}
+	}
+	if dropped := signals.SecureDropped(declared); len(dropped) > 0 {
+		o.Log.Warn("the program is "+why+", so its C library runs it in secure execution and drops these variables the manifest gives it: they will not reach it; give the program what they say another way (a flag, a file), or run it without the privilege", "program", o.Argv[0], "vars", strings.Join(dropped, ","))
+	}
+}
+
 // execInto replaces ward with the program (--exec); it returns only when
 // that failed.
 func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
@@ -207,7 +234,11 @@ func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
 		// The fds are already 3, 4, ...; the pid stays ours.
 		p.Env = append(p.Env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
 	}
-	return signals.Exec(path, o.Argv, p.Env)
+	// Said before: once the program is ward, ward cannot say it after.
+	if word := signals.CarriageReturn(path); word != "" {
+		o.Log.Warn(crlfMessage, "program", o.Argv[0], "word", word)
+	}
+	return whileWritten(o.Log, o.Argv[0], func() error { return signals.Exec(path, o.Argv, p.Env) })
 }
 
 // revokeAll gives back every lease of values, within the rotation's stop

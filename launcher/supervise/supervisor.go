@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -232,7 +233,11 @@ func (s *supervisor) start() error {
 	}
 	s.session = session
 	s.oom = signals.MarkOOM()
-	c, err := signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
+	var c *signals.Child
+	err := whileWritten(s.log, s.opts.Argv[0], func() (err error) {
+		c, err = signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
+		return err
+	})
 	if s.out != nil {
 		s.out.started()
 	}
@@ -262,6 +267,11 @@ func (s *supervisor) start() error {
 	}
 	s.log.Debug("child started", "pid", c.Pid, "program", s.opts.Argv[0], "foreground", fg, "pty", session)
 	return nil
+}
+
+// whileWritten is signals.WhileWritten, its warning in ward's log.
+func whileWritten(log *slog.Logger, program string, start func() error) error {
+	return signals.WhileWritten(func(msg string) { log.Warn(msg, "program", program, "wait", signals.WrittenWait.String()) }, start)
 }
 
 // spareAfter is how long into the first child's run ward makes its
@@ -439,6 +449,9 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		s.log.Info("child killed by a signal", "pid", s.child.Pid, "signal", strings.TrimPrefix(signals.Name(ws.Signal()), "SIG"), "code", code)
 	} else {
 		s.log.Debug("child exited", "pid", s.child.Pid, "code", code)
+		if code != 0 {
+			s.windowsLineEndings()
+		}
 	}
 	s.exitCode = code
 	s.noteInterrupt(ws, heldTerminal)
@@ -463,6 +476,24 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 	s.killTime = time.After(wait)
 	return 0, false, nil
 }
+
+// windowsLineEndings says, of a child that failed, that its program's #!
+// line ends in a carriage return, when it does: its interpreter ran,
+// given a word ending in one, and failed at it (env said "env:
+// 'bash\r': No such file or directory", and to use -S).
+func (s *supervisor) windowsLineEndings() {
+	file := s.path
+	if s.cwd != "" && !filepath.IsAbs(file) {
+		file = filepath.Join(s.cwd, file)
+	}
+	if word := signals.CarriageReturn(file); word != "" {
+		s.log.Error(crlfMessage, "program", s.opts.Argv[0], "word", word)
+	}
+}
+
+// crlfMessage is what ward says of a program whose #! line ends in a
+// carriage return.
+const crlfMessage = "the program's #! line ends in a carriage return: the file has Windows (CRLF) line endings, and its interpreter was given the word with it; convert them (dos2unix, or git's core.autocrlf=false and a checkout again)"
 
 // groupAlive reports whether any process of the child's group is left,
 // or of its pty session.

@@ -4,6 +4,7 @@
 package systemd
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,10 +14,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/wardsecrets/ward/launcher/secretdir"
+	"github.com/wardsecrets/ward/signals"
 )
 
 // Relay stands between systemd's notify socket and the child: with
@@ -263,7 +264,16 @@ func ListenExec(args []string) int {
 		return 125
 	}
 	env := append(os.Environ(), "LISTEN_PID="+strconv.Itoa(os.Getpid()))
-	err := syscall.Exec(args[0], args[1:], env)
-	fmt.Fprintf(os.Stderr, "ward: error: %s: %v\n", args[0], err)
-	return 126
+	// As ward's own start says it: a missing #! interpreter is 127 and
+	// named, a program being written is waited for (the bare exec said
+	// "no such file or directory" of the program, and 126, for each).
+	err := signals.WhileWritten(func(msg string) {
+		fmt.Fprintf(os.Stderr, "ward: warning: %s: %s (for up to %s)\n", args[0], msg, signals.WrittenWait)
+	}, func() error { return signals.Exec(args[0], args[1:], env) })
+	fmt.Fprintf(os.Stderr, "ward: error: %v\n", err)
+	var se *signals.StartError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return signals.ExitNotExecutable
 }
