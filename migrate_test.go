@@ -53,9 +53,18 @@ func TestImportChamberDotenvExport(t *testing.T) {
 		w.canaries = append(w.canaries, v)
 		file.WriteString(name + "=" + chamberQuote(v) + "\n")
 	}
-	// Outside w.dir, which the audit searches for canaries.
-	env := filepath.Join(t.TempDir(), "chamber.env")
-	if err := os.WriteFile(env, []byte(file.String()), 0o600); err != nil {
+	importAndCompare(t, w, file.String(), values, "chamber holds")
+}
+
+// importAndCompare imports the dotenv text file (written outside w.dir,
+// which the audit searches for canaries) into a new ward.yaml under the
+// prefix svc/, runs the program with it, and fails for each of values
+// the program does not get as it is (what the tool that wrote file,
+// source, holds).
+func importAndCompare(t *testing.T, w *wardEnv, file string, values map[string]string, source string) {
+	t.Helper()
+	env := filepath.Join(t.TempDir(), "export.env")
+	if err := os.WriteFile(env, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	manifest := filepath.Join(w.dir, "ward.yaml")
@@ -69,7 +78,7 @@ func TestImportChamberDotenvExport(t *testing.T) {
 	got := envHashes(t, stdout)
 	for name, v := range values {
 		if got[name] != helper.Hash(v) {
-			t.Errorf("%s: the program gets another value than chamber holds", name)
+			t.Errorf("%s: the program gets another value than %s", name, source)
 		}
 	}
 }
@@ -373,24 +382,7 @@ func TestImportChamberEnv(t *testing.T) {
 	for name, v := range values {
 		file.WriteString("export " + name + "=" + shellQuote(v) + "\n")
 	}
-	env := filepath.Join(t.TempDir(), "chamber.env")
-	if err := os.WriteFile(env, []byte(file.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	manifest := filepath.Join(w.dir, "ward.yaml")
-	if code, _, stderr := w.run("import", "-m", manifest, "--name-prefix", "svc/", env); code != 0 {
-		t.Fatalf("ward import: exit %d: %s", code, stderr)
-	}
-	code, stdout, stderr := w.run("run", "-m", manifest, "--", "helper", "env")
-	if code != 0 {
-		t.Fatalf("ward run: exit %d: %s", code, stderr)
-	}
-	got := envHashes(t, stdout)
-	for name, v := range values {
-		if got[name] != helper.Hash(v) {
-			t.Errorf("%s: the program gets another value than chamber env gave", name)
-		}
-	}
+	importAndCompare(t, w, file.String(), values, "chamber env gave")
 }
 
 // TestComingFromChamberAndSecretsInit checks the migration table's rows

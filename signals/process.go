@@ -216,22 +216,11 @@ func textBusy(err error) error {
 // looks for "bash\r" (and says to use -S), sh reads "-e\r" as an option
 // it does not know, and the program fails with no word of the cause.
 func CarriageReturn(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
+	line, ended := shebang(path)
+	if !ended || !bytes.HasSuffix(line, []byte("\r")) {
 		return ""
 	}
-	defer f.Close()
-	head := make([]byte, binprmBufSize)
-	n, _ := io.ReadFull(f, head)
-	rest, ok := bytes.CutPrefix(head[:n], []byte("#!"))
-	if !ok {
-		return ""
-	}
-	line, _, ok := bytes.Cut(rest, []byte("\n"))
-	if !ok || !bytes.HasSuffix(line, []byte("\r")) {
-		return ""
-	}
-	fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+	fields := shebangFields(line)
 	if len(fields) < 2 {
 		// The interpreter's own path ends in it: the kernel finds no
 		// such interpreter, and the start fails saying so.
@@ -338,23 +327,37 @@ func libcOf(loader string) string {
 // interpreterOf returns the interpreter the #! line of the file at path
 // names, "" when it has none.
 func interpreterOf(path string) string {
+	line, _ := shebang(path)
+	fields := shebangFields(line)
+	if len(fields) == 0 {
+		return ""
+	}
+	return fields[0]
+}
+
+// shebang returns the #! line of the file at path, without the #! and as
+// far as the kernel reads it (binprmBufSize bytes), nil when the file
+// has none; ended is set when the line's end is within that.
+func shebang(path string) (line []byte, ended bool) {
 	f, err := os.Open(path)
 	if err != nil {
-		return ""
+		return nil, false
 	}
 	defer f.Close()
 	head := make([]byte, binprmBufSize)
 	n, _ := io.ReadFull(f, head)
 	rest, ok := bytes.CutPrefix(head[:n], []byte("#!"))
 	if !ok {
-		return ""
+		return nil, false
 	}
-	line, _, _ := bytes.Cut(rest, []byte("\n"))
-	fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
-	if len(fields) == 0 {
-		return ""
-	}
-	return fields[0]
+	line, _, ended = bytes.Cut(rest, []byte("\n"))
+	return line, ended
+}
+
+// shebangFields splits a #! line into words as the kernel does: at
+// spaces and tabs.
+func shebangFields(line []byte) []string {
+	return strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
 }
 
 // mountPoint is the directory where the file system holding p is
