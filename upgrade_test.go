@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardsecrets/ward/testdata/helper"
 )
 
 // installedWard copies the ward under test into a directory of its own,
@@ -21,7 +23,25 @@ import (
 // remove it as an upgrade does.
 func installedWard(t *testing.T) string {
 	t.Helper()
-	src, err := exec.LookPath("ward")
+	dst := filepath.Join(t.TempDir(), "bin", "ward")
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	installing(t, "ward", dst).finish()
+	return dst
+}
+
+// install is a program's file as an install writes it: open for writing,
+// the rest of the program's bytes still to come.
+type install struct {
+	*os.File
+	t    *testing.T
+	rest io.ReadCloser
+}
+
+// installing starts writing the program on $PATH named program to dst
+// and returns the file, open for writing, with nothing written yet.
+func installing(t *testing.T, program, dst string) *install {
+	t.Helper()
+	src, err := exec.LookPath(program)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,20 +49,25 @@ func installedWard(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
-	dst := filepath.Join(t.TempDir(), "bin", "ward")
-	os.MkdirAll(filepath.Dir(dst), 0o755)
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
 	if err != nil {
+		in.Close()
 		t.Fatal(err)
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { in.Close(); out.Close() })
+	return &install{File: out, t: t, rest: in}
+}
+
+// finish writes the rest and closes the file.
+func (f *install) finish() {
+	f.t.Helper()
+	if _, err := io.Copy(f.File, f.rest); err != nil {
+		f.t.Fatal(err)
 	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
+	f.rest.Close()
+	if err := f.File.Close(); err != nil {
+		f.t.Fatal(err)
 	}
-	return dst
 }
 
 // TestUpgradeSocketActivationRestart: a socket-activated ward (its
@@ -131,5 +156,48 @@ func TestUpgradeSocketActivationRestart(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUpgradeHelperBeingWritten: a ward started while an upgrade writes
+// its store helper in place (`go install` and `install` remove the old
+// file and write a new one, `cp` writes over it) waits for the writer,
+// with a warning, and runs the child with its secrets. It failed at once
+// with 125, "start .../ward-vault: fork/exec .../ward-vault: text file
+// busy", for an install a moment from done.
+func TestUpgradeHelperBeingWritten(t *testing.T) {
+	_, addr, token := testVault(t)
+	w := newWardEnv(t)
+	value := canary("upgradewrite")
+	w.canaries = append(w.canaries, value)
+	kvPut(t, "secret", "upgrade/written", map[string]any{"a": value})
+	m := w.manifest("version: 1\nenv:\n  A: vault://secret/upgrade/written#a\n")
+	ward := installedWard(t)
+	// The helper beside ward, half written.
+	helperFile := installing(t, "ward-vault", filepath.Join(filepath.Dir(ward), "ward-vault"))
+	if _, err := io.CopyN(helperFile, helperFile.rest, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	cmd := w.command("run", "-m", m, "--", "helper", "env")
+	cmd.Path = ward
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+token)
+	stdout, stderr := startedLines(t, cmd)
+	defer cmd.Process.Kill()
+	warning := stderr.waitForContaining("open for writing")
+	if !strings.Contains(warning, filepath.Join(filepath.Dir(ward), "ward-vault")) {
+		t.Errorf("the warning does not name the helper's file: %s", warning)
+	}
+	helperFile.finish()
+	if got := envHash(stdout, "A"); got != helper.Hash(value) {
+		t.Errorf("the child's A is not the secret (hash %q)", got)
+	}
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+	for line := range stderr.ch {
+		warning += line
+	}
+	if strings.Contains(warning, value) {
+		t.Errorf("the secret is in ward's stderr")
 	}
 }

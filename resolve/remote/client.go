@@ -123,7 +123,9 @@ func (c *Client) Spawn() error {
 	if c.closed || c.spawned != nil || c.opening != nil || c.conn != nil && !c.conn.isDead() {
 		return nil
 	}
-	cn, err := c.start()
+	// Not waiting for a helper being written: the first request's start
+	// does, once.
+	cn, err := c.start(false)
 	if err != nil {
 		return err
 	}
@@ -176,7 +178,7 @@ func (c *Client) begin() (*conn, *opening, error) {
 	c.spawned = nil
 	if cn == nil || cn.isDead() {
 		var err error
-		if cn, err = c.start(); err != nil {
+		if cn, err = c.start(true); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -240,8 +242,9 @@ func (c *Client) openRequest() *openRequest {
 	}
 }
 
-// start execs the helper with pipes on its stdin, stdout and stderr.
-func (c *Client) start() (*conn, error) {
+// start execs the helper with pipes on its stdin, stdout and stderr;
+// waitWritten waits for a helper file open for writing.
+func (c *Client) start(waitWritten bool) (*conn, error) {
 	if c.path == "" {
 		path, err := Find(c.cfg.Program)
 		if err != nil {
@@ -276,7 +279,7 @@ func (c *Client) start() (*conn, error) {
 		}
 		return nil, err
 	}
-	p, err := os.StartProcess(path, []string{c.cfg.Program, ServeArg}, &os.ProcAttr{
+	attr := &os.ProcAttr{
 		// The Go runtime's settings alone: the rest, credentials among
 		// it, follows in the open request (see runtimeSettings).
 		Env:   runtimeSettings(c.environ),
@@ -286,7 +289,23 @@ func (c *Client) start() (*conn, error) {
 		// terminal is for ward and the child, not for the helper, which
 		// ends when ward closes its stdin.
 		Sys: &syscall.SysProcAttr{Setpgid: true},
-	})
+	}
+	// An upgrade writing the helper in place (`go install` and
+	// `install` remove it and write a new file, `cp` writes over it) as
+	// ward starts it: the kernel runs no file open for writing (ETXTBSY),
+	// and the start is a moment early, not a missing helper.
+	var p *os.Process
+	exec := func() (err error) {
+		p, err = os.StartProcess(path, []string{c.cfg.Program, ServeArg}, attr)
+		return err
+	}
+	if waitWritten {
+		err = signals.WhileWritten(func(msg string) {
+			c.cfg.Log.Warn(msg, "store", c.cfg.Store, "program", path, "wait", signals.WrittenWait.String())
+		}, exec)
+	} else {
+		err = exec()
+	}
 	inR.Close()
 	outW.Close()
 	errW.Close()
@@ -296,6 +315,8 @@ func (c *Client) start() (*conn, error) {
 		errR.Close()
 		if short := signals.Exhausted(err); short != nil {
 			err = short
+		} else if errors.Is(err, syscall.ETXTBSY) {
+			err = fmt.Errorf("it is still open for writing after %s (an install of ward's helpers under way?), and the kernel runs no file while it is: let the install finish, or write the new helper beside it and rename it into place (mv, install): %w", signals.WrittenWait, err)
 		}
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
