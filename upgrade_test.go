@@ -5,6 +5,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -12,9 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/resolve/remote"
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -199,5 +203,80 @@ func TestUpgradeHelperBeingWritten(t *testing.T) {
 	}
 	if strings.Contains(warning, value) {
 		t.Errorf("the secret is in ward's stderr")
+	}
+}
+
+// otherProtocolHelper builds the real ward-vault of a ward that speaks the
+// next store protocol, as a newer ward's would (go build -overlay over
+// resolve/remote/protocol.go), and returns its path.
+func otherProtocolHelper(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src, err := filepath.Abs(filepath.Join("resolve", "remote", "protocol.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := fmt.Sprintf("const Protocol = %d\n", remote.Protocol)
+	if !strings.Contains(string(b), cur) {
+		t.Fatalf("%s has no %q", src, cur)
+	}
+	changed := filepath.Join(dir, "protocol.go")
+	os.WriteFile(changed, []byte(strings.Replace(string(b), cur, fmt.Sprintf("const Protocol = %d\n", remote.Protocol+1), 1)), 0o644)
+	overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{src: changed}})
+	os.WriteFile(filepath.Join(dir, "overlay.json"), overlay, 0o644)
+	out := filepath.Join(dir, "ward-vault")
+	if b, err := exec.Command("go", "build", "-overlay", filepath.Join(dir, "overlay.json"), "-o", out, "./resolve/vault/ward-vault").CombinedOutput(); err != nil {
+		t.Fatalf("build a ward-vault of protocol %d: %v\n%s", remote.Protocol+1, err, b)
+	}
+	return out
+}
+
+// TestUpgradeHelperReplacedMidRun: an upgrade replaces ward-vault, beside
+// a ward that runs on, with a newer ward's helper of another protocol,
+// and the running helper dies: the child keeps running, and the warnings
+// say that the helper was replaced since ward started and to restart
+// ward. They said only that the two "cannot work together", and the hint
+// that went with that at a start (install this ward's helpers) would
+// undo the upgrade.
+func TestUpgradeHelperReplacedMidRun(t *testing.T) {
+	srv := vaulttest.Require(t)
+	mount := srv.MountKV(t, 2)
+	value := canary("upgrade-replaced")
+	kvPut(t, mount, "app", map[string]any{"a": value})
+	other := otherProtocolHelper(t)
+	w := newWardEnv(t)
+	w.canaries = append(w.canaries, value)
+	ward := installedWard(t)
+	beside := filepath.Join(filepath.Dir(ward), "ward-vault")
+	installing(t, "ward-vault", beside).finish()
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%s/app#a\n%s", mount, fastRotation))
+	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
+	cmd.Path = ward
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := startedLines(t, cmd)
+	if got := envListing(stdout)["A"]; got != helper.Hash(value) {
+		t.Fatalf("the child's A is not the secret")
+	}
+	// The upgrade: the newer helper renamed over the old one's file.
+	staged := beside + ".new"
+	if b, err := os.ReadFile(other); err != nil || os.WriteFile(staged, b, 0o755) != nil {
+		t.Fatal("stage the newer helper")
+	}
+	if err := os.Rename(staged, beside); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(helperOf(t, cmd.Process.Pid, "ward-vault"), syscall.SIGKILL)
+	warning := stderr.waitForContaining("cannot refresh secrets")
+	for _, want := range []string{beside, fmt.Sprintf("store protocol %d", remote.Protocol+1), "replaced since this ward started", "restart ward"} {
+		if !strings.Contains(warning, want) {
+			t.Errorf("the warning does not say %q: %s", want, redactAll(warning, value))
+		}
+	}
+	if n := stopAndCount(t, cmd, stdout, stderr, value, srv.Token); n != 0 {
+		t.Errorf("the child was started %d more times, want it kept running", n)
 	}
 }

@@ -207,6 +207,11 @@ func (c *Client) awaitOpen(op *opening, ch <-chan response) {
 	}
 	c.mu.Lock()
 	c.opening = nil
+	if ve, ok := err.(*VersionError); ok && c.open != nil {
+		// A helper of this protocol served this ward before: the file
+		// was replaced since, by another ward's.
+		ve.Replaced = true
+	}
 	switch {
 	case err != nil:
 		op.err = fmt.Errorf("open the %s store: %w", c.cfg.Store, err)
@@ -488,6 +493,10 @@ type VersionError struct {
 	Version  string
 	// WardVersion is this ward's version.
 	WardVersion string
+	// Replaced is set when a helper of this ward's protocol served it
+	// from that file before: an upgrade (or a downgrade) of ward's
+	// files under a ward that has run since.
+	Replaced bool
 }
 
 func (e *VersionError) Error() string {
@@ -495,7 +504,13 @@ func (e *VersionError) Error() string {
 	if e.Version != "" {
 		helper = "of ward " + e.Version
 	}
-	return fmt.Sprintf("%s is the helper %s (store protocol %d), and this ward is %s (store protocol %d): they cannot work together", e.Path, helper, e.Protocol, orDev(e.WardVersion), Protocol)
+	msg := fmt.Sprintf("%s is the helper %s (store protocol %d), and this ward is %s (store protocol %d): they cannot work together", e.Path, helper, e.Protocol, orDev(e.WardVersion), Protocol)
+	if e.Replaced {
+		// Said in the error, not the hint: a rotation's warning carries
+		// the error alone.
+		msg += "; it was replaced since this ward started (an upgrade of ward?): restart ward to run the ward it came with, or put back the helper of ward " + orDev(e.WardVersion)
+	}
+	return msg
 }
 
 // Hint says which helper to install, and where: ward looks beside itself
@@ -504,6 +519,9 @@ func (e *VersionError) Hint() string {
 	v := e.WardVersion
 	if v == "" || v == "dev" {
 		v = "VERSION"
+	}
+	if e.Replaced {
+		return fmt.Sprintf("restart ward, so that the ward installed with %s runs; or put this ward's helper back: %s", e.Path, InstallCommand(v))
 	}
 	return fmt.Sprintf("install the helpers of this ward beside it: %s (or copy every ward-* program from ward's image or release next to ward), or remove %s", InstallCommand(v), e.Path)
 }
