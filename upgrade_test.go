@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -278,5 +279,34 @@ func TestUpgradeHelperReplacedMidRun(t *testing.T) {
 	}
 	if n := stopAndCount(t, cmd, stdout, stderr, value, srv.Token); n != 0 {
 		t.Errorf("the child was started %d more times, want it kept running", n)
+	}
+}
+
+// TestUpgradeManifestOfLaterWard: a manifest written for a later ward (a
+// field or a scheme it added), checked by an older one (`ward check` in
+// CI pinned to a version), fails with 125 at the line, and the hint says
+// which ward this is and that a later one's field needs that ward. It
+// listed the known names alone, as for a typo.
+func TestUpgradeManifestOfLaterWard(t *testing.T) {
+	for _, tc := range []struct{ name, body, want string }{
+		{"field", "version: 1\nenv:\n  A: env://HOME\nrotation:\n  on_change_hook: ./reload.sh\n", `5:3: rotation.on_change_hook: unknown field "on_change_hook"`},
+		{"scheme", "version: 1\nenv:\n  A: ocisecret://vault/db\n", `3:6: env.A: unknown scheme "ocisecret"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			// As CI's log shows it: ward's own lines, not JSON.
+			w.env = slices.DeleteFunc(w.env, func(kv string) bool { return strings.HasPrefix(kv, "WARD_LOG_FORMAT=") })
+			m := w.manifest(tc.body)
+			for _, args := range [][]string{{"check", "-m", m}, {"run", "-m", m, "--", "true"}} {
+				code, _, stderr := w.run(args...)
+				if code != 125 || !strings.Contains(stderr, tc.want) {
+					t.Errorf("ward %s: got %d, %q; want 125 and %q", args[0], code, stderr, tc.want)
+				}
+				want := "a " + tc.name + " a later ward added needs that ward: this is ward dev"
+				if !strings.Contains(stderr, want) {
+					t.Errorf("ward %s: the hint does not say %q:\n%s", args[0], want, stderr)
+				}
+			}
+		})
 	}
 }
