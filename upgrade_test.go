@@ -310,3 +310,44 @@ func TestUpgradeManifestOfLaterWard(t *testing.T) {
 		})
 	}
 }
+
+// TestUpgradeHelperRemovedMidRun: an upgrade removes the store helper a
+// running ward started (Homebrew's cleanup of the old version's
+// directory, a package that moved it) and installs the new one elsewhere
+// on $PATH; the running helper dies: the next is the one ward finds now,
+// with a warning, and rotation goes on. ward tried the removed file at
+// every retry, "no such file or directory", and the child never got
+// another value.
+func TestUpgradeHelperRemovedMidRun(t *testing.T) {
+	srv := vaulttest.Require(t)
+	mount := srv.MountKV(t, 2)
+	first, second := canary("upgrade-removed-1"), canary("upgrade-removed-2")
+	kvPut(t, mount, "app", map[string]any{"a": first})
+	w := newWardEnv(t)
+	w.canaries = append(w.canaries, first, second)
+	ward := installedWard(t)
+	beside := filepath.Join(filepath.Dir(ward), "ward-vault")
+	installing(t, "ward-vault", beside).finish()
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%s/app#a\n%s", mount, fastRotation))
+	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
+	cmd.Path = ward
+	// $PATH holds the test's ward-vault: the upgrade's.
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := startedLines(t, cmd)
+	if got := envListing(stdout)["A"]; got != helper.Hash(first) {
+		t.Fatalf("the child's A is not the first value")
+	}
+	if err := os.Remove(beside); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(helperOf(t, cmd.Process.Pid, "ward-vault"), syscall.SIGKILL)
+	kvPut(t, mount, "app", map[string]any{"a": second})
+	if got := envListing(stdout)["A"]; got != helper.Hash(second) {
+		t.Errorf("after the helper was removed and the value changed, the child's A is not the second value")
+	}
+	warning := stderr.waitForContaining("the store's helper was removed")
+	if !strings.Contains(warning, beside) {
+		t.Errorf("the warning does not name the removed helper: %s", redactAll(warning, first, second))
+	}
+	stopAndCount(t, cmd, stdout, stderr, first, second, srv.Token)
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -265,6 +266,17 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 		if dropped != "" {
 			c.cfg.Log.Info("GODEBUG's "+dropped+" is not passed to the store's helper: Go's HTTP/2 client would log the store's tokens and secret values to stderr", "store", c.cfg.Store)
 		}
+	} else if _, err := os.Lstat(c.path); errors.Is(err, fs.ErrNotExist) {
+		// Removed since the helper that died was started from it: an
+		// upgrade into another directory (Homebrew's cleanup of the
+		// old version, a package that moved), or an uninstall. The
+		// helper is looked for again, as at ward's start.
+		p, err := Find(c.cfg.Program)
+		if err != nil {
+			return nil, fmt.Errorf("%s was removed since ward started it (an upgrade or an uninstall of ward?), and %w", c.path, err)
+		}
+		c.cfg.Log.Warn("the store's helper was removed since ward started it (an upgrade?): starting the one found now", "store", c.cfg.Store, "removed", c.path, "program", p)
+		c.path = p
 	}
 	path := c.path
 	inR, inW, err := os.Pipe()
