@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
+
 	"github.com/wardsecrets/ward/resolve/remote"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
@@ -350,4 +352,42 @@ func TestUpgradeHelperRemovedMidRun(t *testing.T) {
 		t.Errorf("the warning does not name the removed helper: %s", redactAll(warning, first, second))
 	}
 	stopAndCount(t, cmd, stdout, stderr, first, second, srv.Token)
+}
+
+// TestUpgradeMaskSessionRestart: under --mask on a terminal the child
+// runs under a session leader that is ward itself, run again at each
+// start; a rotation restart after an upgrade removed ward's binary
+// starts the child again under it. It ended the run ("no such file or
+// directory").
+func TestUpgradeMaskSessionRestart(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("upgrade-mask1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n")
+	ward := installedWard(t)
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", `[ -t 1 ] && echo child-has-a-terminal; exec helper sleep`)
+	cmd.Path = ward
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	defer cmd.Process.Kill()
+	l := readLines(t, ptmx)
+	l.waitFor("child-has-a-terminal")
+	l.waitFor("ready")
+	if err := os.Remove(ward); err != nil {
+		t.Fatal(err)
+	}
+	w.set("app/a", canary("upgrade-mask2"))
+	l.waitFor("child-has-a-terminal")
+	l.waitFor("ready")
+	cmd.Process.Signal(syscall.SIGTERM)
+	for line := range l.ch {
+		for _, c := range w.canaries {
+			if strings.Contains(line, c) {
+				t.Errorf("a canary reached the terminal")
+			}
+		}
+	}
+	exitWithin(t, cmd, 30*time.Second)
 }
