@@ -211,8 +211,9 @@ func TestUpgradeHelperBeingWritten(t *testing.T) {
 
 // otherProtocolHelper builds the real ward-vault of a ward that speaks the
 // next store protocol, as a newer ward's would (go build -overlay over
-// resolve/remote/protocol.go), and returns its path.
-func otherProtocolHelper(t *testing.T) string {
+// resolve/remote/protocol.go), with the -ldflags given, and returns its
+// path.
+func otherProtocolHelper(t *testing.T, ldflags string) string {
 	t.Helper()
 	dir := t.TempDir()
 	src, err := filepath.Abs(filepath.Join("resolve", "remote", "protocol.go"))
@@ -232,7 +233,7 @@ func otherProtocolHelper(t *testing.T) string {
 	overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{src: changed}})
 	os.WriteFile(filepath.Join(dir, "overlay.json"), overlay, 0o644)
 	out := filepath.Join(dir, "ward-vault")
-	if b, err := exec.Command("go", "build", "-overlay", filepath.Join(dir, "overlay.json"), "-o", out, "./resolve/vault/ward-vault").CombinedOutput(); err != nil {
+	if b, err := exec.Command("go", "build", "-overlay", filepath.Join(dir, "overlay.json"), "-ldflags", ldflags, "-o", out, "./resolve/vault/ward-vault").CombinedOutput(); err != nil {
 		t.Fatalf("build a ward-vault of protocol %d: %v\n%s", remote.Protocol+1, err, b)
 	}
 	return out
@@ -250,7 +251,7 @@ func TestUpgradeHelperReplacedMidRun(t *testing.T) {
 	mount := srv.MountKV(t, 2)
 	value := canary("upgrade-replaced")
 	kvPut(t, mount, "app", map[string]any{"a": value})
-	other := otherProtocolHelper(t)
+	other := otherProtocolHelper(t, "")
 	w := newWardEnv(t)
 	w.canaries = append(w.canaries, value)
 	ward := installedWard(t)
@@ -390,4 +391,38 @@ func TestUpgradeMaskSessionRestart(t *testing.T) {
 		}
 	}
 	exitWithin(t, cmd, 30*time.Second)
+}
+
+// TestUpgradeImageOfMixedVersions: an image whose ward was updated and
+// whose ward-vault was not (one `COPY --from` line of two), both built
+// as the Dockerfile builds them, with its VERSION: the start fails with
+// 125 naming the helper's version beside ward's. The Dockerfile gave
+// VERSION to ward alone, and the helper was "of an unknown version".
+func TestUpgradeImageOfMixedVersions(t *testing.T) {
+	b, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), `-ldflags "`)
+	ldflags, _, ok2 := strings.Cut(after, `"`)
+	if !ok || !ok2 {
+		t.Fatal("the Dockerfile builds with no -ldflags")
+	}
+	other := otherProtocolHelper(t, strings.ReplaceAll(ldflags, "${VERSION}", "v9.9.9"))
+	w := newWardEnv(t)
+	ward := installedWard(t)
+	beside := filepath.Join(filepath.Dir(ward), "ward-vault")
+	if b, err := os.ReadFile(other); err != nil || os.WriteFile(beside, b, 0o755) != nil {
+		t.Fatal("install the other helper")
+	}
+	m := w.manifest("version: 1\nenv:\n  A: vault://secret/app#a\n")
+	cmd := w.command("run", "-m", m, "--", "true")
+	cmd.Path = ward
+	cmd.Env = append(slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, "WARD_LOG_FORMAT=") }), "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN=unused")
+	out, _ := cmd.CombinedOutput()
+	code := cmd.ProcessState.ExitCode()
+	want := fmt.Sprintf("%s is the helper of ward v9.9.9 (store protocol %d)", beside, remote.Protocol+1)
+	if code != 125 || !strings.Contains(string(out), want) {
+		t.Errorf("got %d:\n%s\nwant 125 and %q", code, out, want)
+	}
 }
