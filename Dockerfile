@@ -15,7 +15,7 @@ COPY . .
 ARG VERSION=dev
 RUN mkdir -p /out/bin \
  && CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs \
-      -ldflags "-s -w -X github.com/wardsecrets/ward/launcher.version=${VERSION}" \
+      -ldflags "-s -w -X github.com/wardsecrets/ward/launcher.version=${VERSION} -X github.com/wardsecrets/ward/resolve/remote.version=${VERSION}" \
       -o /out/bin/ . ./resolve/vault/ward-vault ./resolve/aws/ward-aws ./resolve/gcp/ward-gcp ./resolve/azure/ward-azure \
  && mv /out/bin/ward* /out/ && /out/ward version
 

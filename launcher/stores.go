@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -29,7 +30,7 @@ func loadManifest(c *cli.Context, log *slog.Logger) (*manifest.Manifest, *manife
 	log.Debug("using manifest", "file", file)
 	m, err := manifest.Load(file)
 	if err != nil {
-		return nil, nil, failure.New(err, "")
+		return nil, nil, failure.New(laterWard(err), "")
 	}
 	name := c.String("profile")
 	source := profileSource(commandWords(c), name, os.Getenv)
@@ -43,6 +44,26 @@ func loadManifest(c *cli.Context, log *slog.Logger) (*manifest.Manifest, *manife
 		return nil, nil, failure.New(err, "")
 	}
 	return m, prof, nil
+}
+
+// laterWard adds this ward's version to the hint of each field or scheme
+// of the manifest it does not know: one a later ward added, in a manifest
+// written for that ward and checked by an older one (`ward check` in CI
+// pinned to a version, an image not rebuilt), read as a typo, with the
+// known names listed and no word of the version.
+func laterWard(err error) error {
+	var problems manifest.ValidationErrors
+	if !errors.As(err, &problems) {
+		return err
+	}
+	for _, p := range problems {
+		for _, what := range []string{"field", "scheme"} {
+			if strings.HasPrefix(p.Msg, "unknown "+what+" ") {
+				p.Advice += "; a " + what + " a later ward added needs that ward: this is ward " + Version()
+			}
+		}
+	}
+	return err
 }
 
 // manifestFile is the manifest a command reads: the one -m or

@@ -20,7 +20,7 @@ trap 'rm -rf "$ctx"' EXIT
 # The Dockerfile's build stage, but for the output path.
 mkdir -p "$ctx/bin"
 CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs \
-  -ldflags "-s -w -X github.com/wardsecrets/ward/launcher.version=${VERSION:-dev}" \
+  -ldflags "-s -w -X github.com/wardsecrets/ward/launcher.version=${VERSION:-dev} -X github.com/wardsecrets/ward/resolve/remote.version=${VERSION:-dev}" \
   -o "$ctx/bin/" . ./resolve/vault/ward-vault ./resolve/aws/ward-aws ./resolve/gcp/ward-gcp ./resolve/azure/ward-azure
 mv "$ctx/bin/"ward* "$ctx/"
 "$ctx/ward" version

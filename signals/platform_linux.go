@@ -223,3 +223,26 @@ func SecureExec(path string) string {
 	}
 	return why
 }
+
+// Self returns the file to execute to run ward's own program again (the
+// socket-activation trampoline, the pty session's leader) and the path to
+// name it by in argv: its path, or /proc/self/exe where the file at that
+// path is no longer the one running. An upgrade (`go install`, a package
+// manager, `mv` of a new build) renames another program over it while a
+// long-lived ward runs, and an uninstall removes it: the kernel keeps the
+// running program, which /proc/self/exe still opens, while the path names
+// another version, whose internal arguments may differ, or nothing.
+func Self() (exe, name string, err error) {
+	name, err = os.Executable()
+	if err != nil {
+		return "", "", err
+	}
+	running, err := os.Stat("/proc/self/exe")
+	if err != nil {
+		return name, name, nil
+	}
+	if st, err := os.Stat(name); err == nil && os.SameFile(st, running) {
+		return name, name, nil
+	}
+	return "/proc/self/exe", name, nil
+}

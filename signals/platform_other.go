@@ -51,3 +51,10 @@ func noexecMount(p string) string { return "" }
 
 // SecureExec is Linux's: elsewhere "".
 func SecureExec(path string) string { return "" }
+
+// Self returns the file to execute to run ward's own program again, and
+// the path to name it by: both its path (there is no /proc/self/exe).
+func Self() (exe, name string, err error) {
+	name, err = os.Executable()
+	return name, name, err
+}

@@ -212,7 +212,9 @@ func (s *supervisor) start() error {
 	}
 	path, argv := s.path, s.opts.Argv
 	if s.listen != nil || session {
-		self, err := os.Executable()
+		// The running program, also after an upgrade replaced or
+		// removed its file (see signals.Self).
+		exe, self, err := signals.Self()
 		if err != nil {
 			return err
 		}
@@ -220,7 +222,7 @@ func (s *supervisor) start() error {
 			// LISTEN_PID must name the child, known only after the fork:
 			// a trampoline (ward itself) sets it to its own pid and execs
 			// the program, keeping that pid.
-			path, argv = self, append([]string{self, systemd.ListenExecArg, path}, argv...)
+			path, argv = exe, append([]string{self, systemd.ListenExecArg, path}, argv...)
 			files = append(files, s.listen...)
 		}
 		if session {
@@ -228,7 +230,7 @@ func (s *supervisor) start() error {
 			// so that job control works in it (see SessionArg).
 			uncontrolled := os.Getpid() == 1 || signals.GroupOrphaned()
 			argv = append(sessionArgs(self, ctty, s.rotation.StopTimeout, s.opts.SignalChildOnly, uncontrolled), append([]string{path}, argv...)...)
-			path = self
+			path = exe
 		}
 	}
 	s.session = session

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -123,7 +124,9 @@ func (c *Client) Spawn() error {
 	if c.closed || c.spawned != nil || c.opening != nil || c.conn != nil && !c.conn.isDead() {
 		return nil
 	}
-	cn, err := c.start()
+	// Not waiting for a helper being written: the first request's start
+	// does, once.
+	cn, err := c.start(false)
 	if err != nil {
 		return err
 	}
@@ -176,7 +179,7 @@ func (c *Client) begin() (*conn, *opening, error) {
 	c.spawned = nil
 	if cn == nil || cn.isDead() {
 		var err error
-		if cn, err = c.start(); err != nil {
+		if cn, err = c.start(true); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -205,6 +208,11 @@ func (c *Client) awaitOpen(op *opening, ch <-chan response) {
 	}
 	c.mu.Lock()
 	c.opening = nil
+	if ve, ok := err.(*VersionError); ok && c.open != nil {
+		// A helper of this protocol served this ward before: the file
+		// was replaced since, by another ward's.
+		ve.Replaced = true
+	}
 	switch {
 	case err != nil:
 		op.err = fmt.Errorf("open the %s store: %w", c.cfg.Store, err)
@@ -240,8 +248,9 @@ func (c *Client) openRequest() *openRequest {
 	}
 }
 
-// start execs the helper with pipes on its stdin, stdout and stderr.
-func (c *Client) start() (*conn, error) {
+// start execs the helper with pipes on its stdin, stdout and stderr;
+// waitWritten waits for a helper file open for writing.
+func (c *Client) start(waitWritten bool) (*conn, error) {
 	if c.path == "" {
 		path, err := Find(c.cfg.Program)
 		if err != nil {
@@ -257,6 +266,17 @@ func (c *Client) start() (*conn, error) {
 		if dropped != "" {
 			c.cfg.Log.Info("GODEBUG's "+dropped+" is not passed to the store's helper: Go's HTTP/2 client would log the store's tokens and secret values to stderr", "store", c.cfg.Store)
 		}
+	} else if _, err := os.Lstat(c.path); errors.Is(err, fs.ErrNotExist) {
+		// Removed since the helper that died was started from it: an
+		// upgrade into another directory (Homebrew's cleanup of the
+		// old version, a package that moved), or an uninstall. The
+		// helper is looked for again, as at ward's start.
+		p, err := Find(c.cfg.Program)
+		if err != nil {
+			return nil, fmt.Errorf("%s was removed since ward started it (an upgrade or an uninstall of ward?), and %w", c.path, err)
+		}
+		c.cfg.Log.Warn("the store's helper was removed since ward started it (an upgrade?): starting the one found now", "store", c.cfg.Store, "removed", c.path, "program", p)
+		c.path = p
 	}
 	path := c.path
 	inR, inW, err := os.Pipe()
@@ -276,7 +296,7 @@ func (c *Client) start() (*conn, error) {
 		}
 		return nil, err
 	}
-	p, err := os.StartProcess(path, []string{c.cfg.Program, ServeArg}, &os.ProcAttr{
+	attr := &os.ProcAttr{
 		// The Go runtime's settings alone: the rest, credentials among
 		// it, follows in the open request (see runtimeSettings).
 		Env:   runtimeSettings(c.environ),
@@ -286,7 +306,23 @@ func (c *Client) start() (*conn, error) {
 		// terminal is for ward and the child, not for the helper, which
 		// ends when ward closes its stdin.
 		Sys: &syscall.SysProcAttr{Setpgid: true},
-	})
+	}
+	// An upgrade writing the helper in place (`go install` and
+	// `install` remove it and write a new file, `cp` writes over it) as
+	// ward starts it: the kernel runs no file open for writing (ETXTBSY),
+	// and the start is a moment early, not a missing helper.
+	var p *os.Process
+	exec := func() (err error) {
+		p, err = os.StartProcess(path, []string{c.cfg.Program, ServeArg}, attr)
+		return err
+	}
+	if waitWritten {
+		err = signals.WhileWritten(func(msg string) {
+			c.cfg.Log.Warn(msg, "store", c.cfg.Store, "program", path, "wait", signals.WrittenWait.String())
+		}, exec)
+	} else {
+		err = exec()
+	}
 	inR.Close()
 	outW.Close()
 	errW.Close()
@@ -296,6 +332,8 @@ func (c *Client) start() (*conn, error) {
 		errR.Close()
 		if short := signals.Exhausted(err); short != nil {
 			err = short
+		} else if errors.Is(err, syscall.ETXTBSY) {
+			err = fmt.Errorf("it is still open for writing after %s (an install of ward's helpers under way?), and the kernel runs no file while it is: let the install finish, or write the new helper beside it and rename it into place (mv, install): %w", signals.WrittenWait, err)
 		}
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
@@ -467,6 +505,10 @@ type VersionError struct {
 	Version  string
 	// WardVersion is this ward's version.
 	WardVersion string
+	// Replaced is set when a helper of this ward's protocol served it
+	// from that file before: an upgrade (or a downgrade) of ward's
+	// files under a ward that has run since.
+	Replaced bool
 }
 
 func (e *VersionError) Error() string {
@@ -474,7 +516,13 @@ func (e *VersionError) Error() string {
 	if e.Version != "" {
 		helper = "of ward " + e.Version
 	}
-	return fmt.Sprintf("%s is the helper %s (store protocol %d), and this ward is %s (store protocol %d): they cannot work together", e.Path, helper, e.Protocol, orDev(e.WardVersion), Protocol)
+	msg := fmt.Sprintf("%s is the helper %s (store protocol %d), and this ward is %s (store protocol %d): they cannot work together", e.Path, helper, e.Protocol, orDev(e.WardVersion), Protocol)
+	if e.Replaced {
+		// Said in the error, not the hint: a rotation's warning carries
+		// the error alone.
+		msg += "; it was replaced since this ward started (an upgrade of ward?): restart ward to run the ward it came with, or put back the helper of ward " + orDev(e.WardVersion)
+	}
+	return msg
 }
 
 // Hint says which helper to install, and where: ward looks beside itself
@@ -483,6 +531,9 @@ func (e *VersionError) Hint() string {
 	v := e.WardVersion
 	if v == "" || v == "dev" {
 		v = "VERSION"
+	}
+	if e.Replaced {
+		return fmt.Sprintf("restart ward, so that the ward installed with %s runs; or put this ward's helper back: %s", e.Path, InstallCommand(v))
 	}
 	return fmt.Sprintf("install the helpers of this ward beside it: %s (or copy every ward-* program from ward's image or release next to ward), or remove %s", InstallCommand(v), e.Path)
 }

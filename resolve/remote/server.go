@@ -404,9 +404,22 @@ func prefixed(prefix string, attrs []slog.Attr) []slog.Attr {
 	return out
 }
 
-// buildVersion is the module version the helper was built from (go
-// install ...@v1.2.3), or "" when the build does not record one.
+// version is the helper's ward version, set at build time as ward's own
+// is: -ldflags "-X github.com/wardsecrets/ward/resolve/remote.version=v1.2.3"
+// beside "-X github.com/wardsecrets/ward/launcher.version=v1.2.3", which
+// the helpers do not link. A build that sets ward's alone (an image
+// built with its VERSION) gave helpers of no version, and a helper of
+// another protocol left in an image (one `COPY --from` of two updated)
+// was "of an unknown version" beside ward's.
+var version = ""
+
+// buildVersion is the version set at build time, else the module version
+// the helper was built from (go install ...@v1.2.3), or "" when the build
+// records neither.
 func buildVersion() string {
+	if version != "" {
+		return version
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
