@@ -451,7 +451,7 @@ func TestTostopOwnOutput(t *testing.T) {
 	term.expect(`code=125`)
 }
 
-// onlyChild is the one child process of pid.
+// onlyChild is the one child process of pid (ward's guard aside).
 func onlyChild(t *testing.T, pid int) int {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -461,7 +461,11 @@ func onlyChild(t *testing.T, pid int) int {
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 		for _, f := range tasks {
 			b, _ := os.ReadFile(f)
-			kids = append(kids, strings.Fields(string(b))...)
+			for _, k := range strings.Fields(string(b)) {
+				if n, _ := strconv.Atoi(k); !isGuard(n) {
+					kids = append(kids, k)
+				}
+			}
 		}
 		if len(kids) == 1 {
 			kid, _ := strconv.Atoi(kids[0])

@@ -40,6 +40,8 @@ func Main(args []string, stdio IO) int {
 			return systemd.ListenExec(args[2:])
 		case supervise.SessionArg:
 			return supervise.SessionMain(args[2:])
+		case supervise.GuardArg:
+			return supervise.GuardMain(args[2:])
 		}
 	}
 	app := NewApp(stdio)

@@ -302,3 +302,34 @@ func Catches(pid int, sig syscall.Signal) bool {
 	}
 	return true
 }
+
+// SignalGroupButLeader sends sig to the members of process group pgid
+// but its leader, zombies aside, and reports whether any was there: the
+// leader, ward's child, has the kernel's SIGTERM when ward is killed
+// (PR_SET_PDEATHSIG), and one more would be a second SIGTERM.
+func SignalGroupButLeader(pgid int, sig syscall.Signal) (left bool) {
+	eachProcess(func(pid int) {
+		if pid == pgid {
+			return
+		}
+		if st := procStat(pid); st != nil && st.state != 'Z' && st.pgrp == pgid && syscall.Kill(pid, sig) == nil {
+			left = true
+		}
+	})
+	return left
+}
+
+// GroupRunning reports whether process group pgid has a member that is
+// not a zombie: one that has exited waits there for whoever reaps it now
+// (init, a subreaper), which may take its time.
+func GroupRunning(pgid int) (running bool) {
+	if !GroupAlive(pgid) {
+		return false
+	}
+	eachProcess(func(pid int) {
+		if st := procStat(pid); st != nil && st.state != 'Z' && st.pgrp == pgid {
+			running = true
+		}
+	})
+	return running
+}

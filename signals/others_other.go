@@ -50,3 +50,12 @@ func Catches(pid int, sig syscall.Signal) bool { return true }
 
 // Parent is unknown outside Linux, where ward reads no /proc.
 func Parent(pid int) (int, bool) { return 0, false }
+
+// SignalGroupButLeader is SignalGroupButLeader of others_linux.go; with
+// no /proc to list the group by, it signals the whole group.
+func SignalGroupButLeader(pgid int, sig syscall.Signal) (left bool) {
+	return syscall.Kill(-pgid, sig) == nil
+}
+
+// GroupRunning is GroupAlive outside Linux.
+func GroupRunning(pgid int) bool { return GroupAlive(pgid) }

@@ -109,3 +109,20 @@ func removeIfDead(dir string) {
 	}
 	os.RemoveAll(dir)
 }
+
+// RemoveDead removes one run directory, dir, once its run is gone (its
+// lock released), under the root lock as a sweep does: the guard of a
+// ward that was killed (see supervise.GuardArg) removes its run's files
+// as soon as the child is gone, not at the user's next run.
+func RemoveDead(dir string) {
+	root := filepath.Dir(dir)
+	if !strings.HasPrefix(filepath.Base(dir), runPrefix) {
+		return
+	}
+	release, err := lockRoot(root, unix.LOCK_EX)
+	if err != nil {
+		return
+	}
+	defer release()
+	removeIfDead(dir)
+}

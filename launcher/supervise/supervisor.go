@@ -57,6 +57,11 @@ type supervisor struct {
 	ptyIn   ptyInput
 
 	child *signals.Child
+	// guard stops the child's group should ward be killed (see GuardArg);
+	// guarded: it was started, or could not be.
+	guard     *guard
+	guarded   bool
+	guardTime <-chan time.Time
 	// stdio is the child's stdin, stdout and stderr when it shares ward's
 	// terminal (no pty session of its own).
 	stdio []*os.File
@@ -247,6 +252,15 @@ func (s *supervisor) start() error {
 		return err
 	}
 	s.child = c
+	if !s.guarded {
+		// Not at once: the guard's start (a fork and exec of ward, the Go
+		// runtime's) would cost a short command's run a third of its
+		// time, and it is the long-running child, a server reloaded by a
+		// watcher, that a kill of ward leaves behind.
+		s.guarded = true
+		s.guardTime = time.After(guardAfter)
+	}
+	s.guard.started(c.Pid)
 	if !s.spared {
 		// Threads in reserve for when the child has taken every process
 		// the limit allows (see signals.SpareThreads). Not before the
@@ -350,6 +364,17 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 				s.anyLeft(syscall.SIGKILL)
 			}
 			s.killTime = nil
+		case <-s.guardTime:
+			s.guardTime = nil
+			dir := ""
+			if s.dir != nil {
+				dir = s.dir.Path
+			}
+			s.guard = startGuard(s.rotation.StopTimeout, dir, s.opts.Stderr, s.opts.SignalChildOnly)
+			s.guard.started(s.child.Pid)
+			if s.termed {
+				s.guard.termed()
+			}
 		case <-s.outputStops:
 			s.stopForOutput()
 		case p := <-proposals:
@@ -573,6 +598,9 @@ func (s *supervisor) endGroup() error {
 		var spare []int
 		if s.opts.Spare != nil {
 			spare = s.opts.Spare()
+		}
+		if s.guard != nil {
+			spare = append(spare, s.guard.pid)
 		}
 		return signals.SignalOrphans(sig, s.child.Pid, spare)
 	}
@@ -1049,6 +1077,7 @@ func (s *supervisor) forward(sig os.Signal) {
 		s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
 	} else if ss == syscall.SIGTERM && !s.opts.SignalChildOnly {
 		s.termed = true
+		s.guard.termed()
 	} else if ss == syscall.SIGTSTP {
 		s.tstpSent = true
 	}

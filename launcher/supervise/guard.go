@@ -1,0 +1,162 @@
+package supervise
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wardsecrets/ward/launcher/secretdir"
+	"github.com/wardsecrets/ward/resolve/remote"
+	"github.com/wardsecrets/ward/signals"
+)
+
+// GuardArg marks the run of ward that stands guard over a ward run's
+// child in case ward itself is killed: ward GuardArg STOP_TIMEOUT DIR,
+// reading from its stdin, a pipe only ward writes, the child's process
+// group at each start ("P PGID").
+//
+// Why a process of its own: a SIGKILL of ward is nothing ward can act on,
+// and a hot-reload tool sends one at each reload (air, by default, to
+// the group it started ward in), as do an IDE's stop button after its
+// grace period and `timeout -k`. The kernel then sends the child alone
+// SIGTERM (PR_SET_PDEATHSIG): what the child started in its group (the
+// program of `go run`, `npm run`, a `sh -c` that does not exec) got
+// nothing and ran on for good with the secrets in its environment, and
+// the secret files stayed until the user's next run. The guard, in a
+// process group of its own so that a kill of ward's group spares it,
+// sees its pipe close: when ward exited, the group is gone already and
+// it exits too; when ward was killed, it sends the rest of the child's
+// group SIGTERM (the child has the kernel's), unless ward had forwarded
+// one to it, kills what is left at
+// stop_timeout, as ward would have, and then removes the run's files.
+const GuardArg = "__ward-guard"
+
+// guardAfter is how long into the first child's run ward starts its
+// guard.
+const guardAfter = time.Second
+
+// guard is ward's end of its guard's pipe.
+type guard struct {
+	pid int
+	w   *os.File
+}
+
+// startGuard starts the guard for a run whose files are in dir ("" for
+// none). It returns nil when there is to be none: as PID 1 (the kernel
+// kills the whole container with it), and with --signal-child-only,
+// which leaves the rest of the group to the program. A guard that
+// cannot be started leaves ward as it was without one.
+func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, childOnly bool) *guard {
+	if os.Getpid() == 1 || childOnly {
+		return nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	if dir == "" {
+		dir = "-"
+	}
+	// No environment: the guard holds no secret and needs none of ward's
+	// settings (its store credentials included).
+	// The descriptors through SyscallConn: Fd would make ward's stderr
+	// blocking.
+	var pid int
+	rc, err1 := r.SyscallConn()
+	ec, err2 := stderr.SyscallConn()
+	if err1 != nil || err2 != nil {
+		w.Close()
+		return nil
+	}
+	rc.Control(func(rfd uintptr) {
+		ec.Control(func(efd uintptr) {
+			pid, err = syscall.ForkExec(self, []string{self, GuardArg, stopTimeout.String(), dir}, &syscall.ProcAttr{
+				Files: []uintptr{rfd, efd, efd},
+				Sys:   &syscall.SysProcAttr{Setpgid: true},
+			})
+		})
+	})
+	if err != nil || pid == 0 {
+		w.Close()
+		return nil
+	}
+	return &guard{pid: pid, w: w}
+}
+
+// started tells the guard the child's process group.
+func (g *guard) started(pgid int) {
+	if g != nil {
+		fmt.Fprintf(g.w, "P %d\n", pgid)
+	}
+}
+
+// termed tells the guard that ward forwarded SIGTERM to the child's
+// group: should ward be killed now (`timeout -k`, an IDE's SIGKILL after
+// its grace period), the group is not sent a second one, which many
+// servers read as "stop now".
+func (g *guard) termed() {
+	if g != nil {
+		fmt.Fprintln(g.w, "T")
+	}
+}
+
+// GuardMain is the guard: see GuardArg.
+func GuardMain(args []string) int {
+	if len(args) != 2 {
+		fmt.Fprintln(os.Stderr, "ward: error: internal: bad guard arguments")
+		return signals.ExitWardFailure
+	}
+	stopTimeout, err := time.ParseDuration(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ward: error: internal: bad guard arguments")
+		return signals.ExitWardFailure
+	}
+	// The signals of ward's terminal, its service manager or an IDE's
+	// stop are ward's to act on; the guard waits for ward.
+	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTTOU, syscall.SIGTTIN, syscall.SIGTSTP, syscall.SIGPIPE)
+	pgid, termed := 0, false
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		if p, ok := strings.CutPrefix(sc.Text(), "P "); ok {
+			if n, err := strconv.Atoi(p); err == nil && n > 1 {
+				pgid, termed = n, false
+			}
+		} else if sc.Text() == "T" {
+			termed = true
+		}
+	}
+	// The pipe closed: ward is gone. Having exited, it left no group.
+	if pgid != 0 && signals.GroupRunning(pgid) {
+		fmt.Fprintf(os.Stderr, "ward: warning: ward was killed; stopping what its child left running (process group %d), killing it after %s\n", pgid, stopTimeout)
+		if !termed {
+			signals.SignalGroupButLeader(pgid, syscall.SIGTERM)
+		}
+		deadline := time.Now().Add(stopTimeout)
+		for signals.GroupRunning(pgid) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if signals.GroupRunning(pgid) {
+			signals.SignalDescendants(pgid, syscall.SIGKILL, remote.ServeArg)
+			signals.Send(pgid, syscall.SIGKILL, false)
+			// Until the kill has taken (a process in the kernel's hands).
+			deadline = time.Now().Add(time.Second)
+			for signals.GroupRunning(pgid) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	if args[1] != "-" {
+		secretdir.RemoveDead(args[1])
+	}
+	return 0
+}
