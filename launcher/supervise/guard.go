@@ -55,7 +55,8 @@ func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, childOnl
 	if os.Getpid() == 1 || childOnly {
 		return nil
 	}
-	self, err := os.Executable()
+	// Ward's own program, also after an upgrade renamed another over it.
+	exe, self, err := signals.Self()
 	if err != nil {
 		return nil
 	}
@@ -80,7 +81,7 @@ func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, childOnl
 	}
 	rc.Control(func(rfd uintptr) {
 		ec.Control(func(efd uintptr) {
-			pid, err = syscall.ForkExec(self, []string{self, GuardArg, stopTimeout.String(), dir}, &syscall.ProcAttr{
+			pid, err = syscall.ForkExec(exe, []string{self, GuardArg, stopTimeout.String(), dir}, &syscall.ProcAttr{
 				Files: []uintptr{rfd, efd, efd},
 				Sys:   &syscall.SysProcAttr{Setpgid: true},
 			})
