@@ -316,7 +316,10 @@ func TestMaskCertificateBundle(t *testing.T) {
 	if strings.Contains(stdout.String(), "PRIVATE KEY") || !strings.HasSuffix(stdout.String(), "\n48\n") {
 		t.Errorf("got %d bytes of output ending %q, want the bundle masked and openssl's count of 48 certificates", stdout.Len(), stdout.String()[max(0, stdout.Len()-40):])
 	}
-	const limit = 100 << 10 // KiB, as Linux counts Maxrss
+	// About 60 MiB on an idle machine; up to 113 MiB seen with the two
+	// CPUs taken by other tests (the collector runs behind the
+	// automaton's allocations). The fault was 688 MiB.
+	const limit = 200 << 10 // KiB, as Linux counts Maxrss
 	if rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss; rss > limit {
 		t.Errorf("ward's peak RSS was %d MiB, want under %d MiB", rss>>10, limit>>10)
 	}
