@@ -26,6 +26,7 @@ import (
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/conf"
 	"github.com/wardsecrets/ward/resolve/local"
+	"github.com/wardsecrets/ward/resolve/stores"
 	"github.com/wardsecrets/ward/signals"
 )
 
@@ -193,13 +194,17 @@ func foreignReference(value []byte) (tool, hint string) {
 	if inner, ok := bytes.CutPrefix(v, []byte("{{")); ok && bytes.HasSuffix(inner, []byte("}}")) {
 		v = bytes.TrimSpace(inner[:len(inner)-2])
 	}
-	switch {
-	case bytes.HasPrefix(v, []byte("op://")) || bytes.Contains(v, []byte("{{ op://")) || bytes.Contains(v, []byte("{{op://")):
+	if bytes.HasPrefix(v, []byte("op://")) || bytes.Contains(v, []byte("{{ op://")) || bytes.Contains(v, []byte("{{op://")) {
 		return "1Password (op run)", "resolve the file's references as op run did, into ward import: op inject -i FILE | ward import -"
-	case bytes.HasPrefix(v, []byte("arn:aws")) && (bytes.Contains(v, []byte(":secretsmanager:")) || bytes.Contains(v, []byte(":ssm:"))):
-		return "AWS (secrets-init)", "name it in ward.yaml instead: KEY: awssm://arn:aws:secretsmanager:... (a parameter: ssm:///NAME), then ward check --resolve"
-	case bytes.HasPrefix(v, []byte("gcp:secretmanager:")):
-		return "Google Cloud (secrets-init)", "name it in ward.yaml instead: KEY: gcpsm://PROJECT/SECRET, then ward check --resolve"
+	}
+	// The forms another tool gives a store's secrets are the store's to
+	// know (resolve.Scheme.Foreign).
+	for _, name := range stores.Registry.SchemeNames() {
+		if foreign := stores.Registry.Scheme(name).Foreign; foreign != nil {
+			if tool, instead := foreign(v); tool != "" {
+				return tool, "name it in ward.yaml instead: KEY: " + instead + ", then ward check --resolve"
+			}
+		}
 	}
 	return "", ""
 }

@@ -45,6 +45,12 @@ type Scheme struct {
 	// not by the store package's initialiser on every start.
 	Pattern func() string
 	Refresh Refresh
+	// Foreign, when set, tells a value that is another tool's reference
+	// to a secret of this store (secrets-init's ARNs), which `ward import`
+	// refuses rather than storing the reference as the secret: it
+	// returns that tool and the form of this scheme's reference to write
+	// instead (never the value), "" when value is not one.
+	Foreign func(value []byte) (tool, instead string)
 }
 
 // Kind is one store ward can read from: the schemes it serves, its

@@ -7,6 +7,7 @@
 package aws
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -16,6 +17,16 @@ import (
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/conf"
 )
+
+// secretsInitARN tells secrets-init's reference to a secret of the
+// service that service names in an ARN (an ARN in the program's
+// environment, which it resolved for the program).
+func secretsInitARN(v []byte, service, instead string) (string, string) {
+	if bytes.HasPrefix(v, []byte("arn:aws")) && bytes.Contains(v, []byte(service)) {
+		return "AWS (secrets-init)", instead
+	}
+	return "", ""
+}
 
 // AssumeRoleScheme is awssts://ROLE_ARN: STS AssumeRole with ward's own
 // credentials.
@@ -35,6 +46,9 @@ var Kind = &resolve.Kind{
 			Example:    "awssm://prod/myapp/stripe#secret_key",
 			ExampleVar: "STRIPE_KEY",
 			Check:      checkSecretsManagerRef,
+			Foreign: func(v []byte) (string, string) {
+				return secretsInitARN(v, ":secretsmanager:", "awssm://arn:aws:secretsmanager:...")
+			},
 			Pattern: func() string {
 				// A name (which holds no colon), or an ARN.
 				return conf.RefPattern("awssm", `([^#?:]+|`+secretARNPattern+`)`, true,
@@ -48,6 +62,9 @@ var Kind = &resolve.Kind{
 			Example:    "ssm:///myapp/prod/feature_flags",
 			ExampleVar: "FEATURE_FLAGS",
 			Check:      checkParameterRef,
+			Foreign: func(v []byte) (string, string) {
+				return secretsInitARN(v, ":ssm:", "ssm:///NAME")
+			},
 			Pattern: func() string {
 				// A name from the root, a simple name, or an ARN.
 				return conf.RefPattern("ssm", `((/[^/#?]+)+|`+parameterARNPattern+`|[^/#?:]+)`, true,

@@ -1,6 +1,8 @@
 package gcp
 
 import (
+	"bytes"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -19,7 +21,14 @@ var Kind = &resolve.Kind{
 		ExampleVar: "GCP_DB_PASSWORD",
 		Check:      CheckRef,
 		Pattern:    refPattern,
-		Refresh:    resolve.Polled,
+		// secrets-init's name of a secret.
+		Foreign: func(v []byte) (string, string) {
+			if bytes.HasPrefix(v, []byte("gcp:secretmanager:")) {
+				return "Google Cloud (secrets-init)", Scheme + "://PROJECT/SECRET"
+			}
+			return "", ""
+		},
+		Refresh: resolve.Polled,
 	}, tokenScheme},
 	NewOptions: func() resolve.Options { return &Options{} },
 }
