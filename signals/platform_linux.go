@@ -225,7 +225,7 @@ func SecureExec(path string) string {
 }
 
 // Self returns the file to execute to run ward's own program again (the
-// socket-activation trampoline, the pty session's leader) and the path to
+// socket-activation trampoline, the pty session's leader, the guard) and the path to
 // name it by in argv: its path, or /proc/self/exe where the file at that
 // path is no longer the one running. An upgrade (`go install`, a package
 // manager, `mv` of a new build) renames another program over it while a

@@ -273,10 +273,7 @@ func elfLoader(path string) string {
 	if n < 64 || !bytes.HasPrefix(head, []byte("\x7fELF")) {
 		return ""
 	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if head[5] == 2 {
-		bo = binary.BigEndian
-	}
+	bo := elfOrder(head)
 	is64 := head[4] == 2
 	var off, size, count uint64
 	if is64 {
@@ -310,6 +307,15 @@ func elfLoader(path string) string {
 		return string(bytes.TrimRight(name, "\x00"))
 	}
 	return ""
+}
+
+// elfOrder is the byte order an ELF header's EI_DATA byte gives its
+// fields (head holds at least its first 6 bytes).
+func elfOrder(head []byte) binary.ByteOrder {
+	if head[5] == 2 {
+		return binary.BigEndian
+	}
+	return binary.LittleEndian
 }
 
 // libcOf names the C library a loader belongs to, for a program built
@@ -610,10 +616,7 @@ func badFormat(path string, err error) error {
 	// An ELF header's e_machine, little- or big-endian as EI_DATA says
 	// (read by hand: debug/elf would grow ward by a third of a megabyte).
 	if n >= 20 && bytes.HasPrefix(head, []byte("\x7fELF")) {
-		machine := binary.LittleEndian.Uint16(head[18:])
-		if head[5] == 2 {
-			machine = binary.BigEndian.Uint16(head[18:])
-		}
+		machine := elfOrder(head).Uint16(head[18:])
 		if want, ok := elfMachines[runtime.GOARCH]; ok && machine != want {
 			return fmt.Errorf("it is a program for another machine (%s), not this one (%s): %w", elfMachineName(machine), runtime.GOARCH, err)
 		}
@@ -621,7 +624,7 @@ func badFormat(path string, err error) error {
 	}
 	if rest, ok := bytes.CutPrefix(head, []byte("#!")); ok {
 		line, _, complete := bytes.Cut(rest, []byte("\n"))
-		fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+		fields := shebangFields(line)
 		interp := ""
 		if len(fields) > 0 {
 			interp = fields[0]
