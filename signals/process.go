@@ -555,6 +555,15 @@ func Exec(path string, argv, env []string) error {
 // written.
 const WrittenWait = 5 * time.Second
 
+// SayOnStderr is a say for WhileWritten in the programs ward runs of
+// itself with no log of ward's (the pty session's leader, the
+// socket-activation trampoline): the warning as ward's, naming program.
+func SayOnStderr(program string) func(msg string) {
+	return func(msg string) {
+		fmt.Fprintf(os.Stderr, "ward: warning: %s: %s (for up to %s)\n", program, msg, WrittenWait)
+	}
+}
+
 // WhileWritten calls start again, for at most WrittenWait, while it
 // fails because the program's file (or its interpreter) is open for
 // writing (ETXTBSY): a build or a copy of it under way (go build -o app,

@@ -63,9 +63,7 @@ func SessionMain(args []string) int {
 		}
 	}
 	var c *signals.Child
-	err := signals.WhileWritten(func(msg string) {
-		fmt.Fprintf(os.Stderr, "ward: warning: %s: %s (for up to %s)\n", args[4], msg, signals.WrittenWait)
-	}, func() (err error) {
+	err := signals.WhileWritten(signals.SayOnStderr(args[4]), func() (err error) {
 		c, err = signals.Start(signals.StartOptions{Path: args[4], Argv: args[5:], Env: os.Environ(), Files: files, Foreground: true, Ctty: ctty})
 		return err
 	})

@@ -267,9 +267,7 @@ func ListenExec(args []string) int {
 	// As ward's own start says it: a missing #! interpreter is 127 and
 	// named, a program being written is waited for (the bare exec said
 	// "no such file or directory" of the program, and 126, for each).
-	err := signals.WhileWritten(func(msg string) {
-		fmt.Fprintf(os.Stderr, "ward: warning: %s: %s (for up to %s)\n", args[0], msg, signals.WrittenWait)
-	}, func() error { return signals.Exec(args[0], args[1:], env) })
+	err := signals.WhileWritten(signals.SayOnStderr(args[0]), func() error { return signals.Exec(args[0], args[1:], env) })
 	fmt.Fprintf(os.Stderr, "ward: error: %v\n", err)
 	var se *signals.StartError
 	if errors.As(err, &se) {
