@@ -239,6 +239,25 @@ func otherProtocolHelper(t *testing.T, ldflags string) string {
 	return out
 }
 
+// runInstalledVault starts an installed ward (a copy with its own
+// ward-vault beside it, the file it returns) over `helper env wait` with
+// A from mount's app#a, and fails the test unless the child's A is want.
+func runInstalledVault(t *testing.T, w *wardEnv, srv *vaulttest.Server, mount, want string) (cmd *exec.Cmd, beside string, stdout, stderr *lines) {
+	t.Helper()
+	ward := installedWard(t)
+	beside = filepath.Join(filepath.Dir(ward), "ward-vault")
+	installing(t, "ward-vault", beside).finish()
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%s/app#a\n%s", mount, fastRotation))
+	cmd = w.command("run", "-m", m, "--", "helper", "env", "wait")
+	cmd.Path = ward
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr = startedLines(t, cmd)
+	if got := envListing(stdout)["A"]; got != helper.Hash(want) {
+		t.Fatalf("the child's A is not the secret")
+	}
+	return cmd, beside, stdout, stderr
+}
+
 // TestUpgradeHelperReplacedMidRun: an upgrade replaces ward-vault, beside
 // a ward that runs on, with a newer ward's helper of another protocol,
 // and the running helper dies: the child keeps running, and the warnings
@@ -254,17 +273,7 @@ func TestUpgradeHelperReplacedMidRun(t *testing.T) {
 	other := otherProtocolHelper(t, "")
 	w := newWardEnv(t)
 	w.canaries = append(w.canaries, value)
-	ward := installedWard(t)
-	beside := filepath.Join(filepath.Dir(ward), "ward-vault")
-	installing(t, "ward-vault", beside).finish()
-	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%s/app#a\n%s", mount, fastRotation))
-	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
-	cmd.Path = ward
-	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
-	stdout, stderr := startedLines(t, cmd)
-	if got := envListing(stdout)["A"]; got != helper.Hash(value) {
-		t.Fatalf("the child's A is not the secret")
-	}
+	cmd, beside, stdout, stderr := runInstalledVault(t, w, srv, mount, value)
 	// The upgrade: the newer helper renamed over the old one's file.
 	staged := beside + ".new"
 	if b, err := os.ReadFile(other); err != nil || os.WriteFile(staged, b, 0o755) != nil {
@@ -328,18 +337,8 @@ func TestUpgradeHelperRemovedMidRun(t *testing.T) {
 	kvPut(t, mount, "app", map[string]any{"a": first})
 	w := newWardEnv(t)
 	w.canaries = append(w.canaries, first, second)
-	ward := installedWard(t)
-	beside := filepath.Join(filepath.Dir(ward), "ward-vault")
-	installing(t, "ward-vault", beside).finish()
-	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%s/app#a\n%s", mount, fastRotation))
-	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
-	cmd.Path = ward
 	// $PATH holds the test's ward-vault: the upgrade's.
-	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
-	stdout, stderr := startedLines(t, cmd)
-	if got := envListing(stdout)["A"]; got != helper.Hash(first) {
-		t.Fatalf("the child's A is not the first value")
-	}
+	cmd, beside, stdout, stderr := runInstalledVault(t, w, srv, mount, first)
 	if err := os.Remove(beside); err != nil {
 		t.Fatal(err)
 	}
