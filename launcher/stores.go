@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -57,10 +56,8 @@ func laterWard(err error) error {
 		return err
 	}
 	for _, p := range problems {
-		for _, what := range []string{"field", "scheme"} {
-			if strings.HasPrefix(p.Msg, "unknown "+what+" ") {
-				p.Advice += "; a " + what + " a later ward added needs that ward: this is ward " + Version()
-			}
+		if p.Unknown != "" {
+			p.Advice += "; a " + p.Unknown + " a later ward added needs that ward: this is ward " + Version()
 		}
 	}
 	return err

@@ -64,6 +64,9 @@ type RefError struct {
 	Ref  string
 	Msg  string
 	Hint string
+	// UnknownScheme marks a scheme this ward does not know (which a
+	// later ward may).
+	UnknownScheme bool
 }
 
 func (e *RefError) Error() string {

@@ -153,7 +153,7 @@ func (r *Registry) ParseRef(s string) (Ref, error) {
 	}
 	sch := r.schemes[ref.Scheme]
 	if sch == nil {
-		return Ref{}, &RefError{Ref: s, Msg: fmt.Sprintf("unknown scheme %q", ref.Scheme), Hint: "known schemes are " + r.schemeList()}
+		return Ref{}, &RefError{Ref: s, Msg: fmt.Sprintf("unknown scheme %q", ref.Scheme), Hint: "known schemes are " + r.schemeList(), UnknownScheme: true}
 	}
 	if err := sch.Check(&ref); err != nil {
 		err.Ref = s

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"syscall"
 	"testing"
@@ -120,6 +121,27 @@ func TestValidationErrorsAreAllReported(t *testing.T) {
 		if !strings.HasPrefix(ve[i].Error(), w) {
 			t.Errorf("error %d: got %q, want prefix %q", i, ve[i].Error(), w)
 		}
+	}
+}
+
+// TestUnknownNamesMarked: a field or a scheme this ward does not know is
+// marked as such (ward adds that a later ward may know it); other
+// problems, an unknown reference option or a bad value among them, are
+// not.
+func TestUnknownNamesMarked(t *testing.T) {
+	text := "version: 1\nenv:\n  A: nope\n  B: bad://x\n  C: gcpsm://proj/sec?colour=red\nrotation:\n  on_change: reload\nfoo: 1\n"
+	_, err := Parse("w.yaml", []byte(text))
+	var ve ValidationErrors
+	if !errors.As(err, &ve) {
+		t.Fatalf("got %v, want validation errors", err)
+	}
+	got := map[string]string{}
+	for _, e := range ve {
+		got[e.Field] = e.Unknown
+	}
+	want := map[string]string{"env.A": "", "env.B": "scheme", "env.C": "", "rotation.on_change": "", "foo": "field"}
+	if !maps.Equal(got, want) {
+		t.Errorf("got the marks %v, want %v (%v)", got, want, err)
 	}
 }
 

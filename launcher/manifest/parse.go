@@ -38,6 +38,9 @@ type ValidationError struct {
 	Msg   string
 	// Advice is what to do about it.
 	Advice string
+	// Unknown is "field" or "scheme" for a name this ward does not know
+	// (which a later ward may), else empty.
+	Unknown string
 }
 
 func (e *ValidationError) Error() string {
@@ -238,7 +241,7 @@ func (p *parser) failAt(pos Pos, field, hint, format string, args ...any) {
 func (p *parser) errors() ValidationErrors {
 	out := make(ValidationErrors, len(p.d.Problems))
 	for i, pr := range p.d.Problems {
-		out[i] = &ValidationError{File: p.file, Line: pr.Line, Col: pr.Col, Field: pr.Field, Msg: pr.Msg, Advice: pr.Hint}
+		out[i] = &ValidationError{File: p.file, Line: pr.Line, Col: pr.Col, Field: pr.Field, Msg: pr.Msg, Advice: pr.Hint, Unknown: pr.Unknown}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
@@ -619,10 +622,14 @@ func (p *parser) ref(n *yaml.Node, field string) *resolve.Ref {
 	if err != nil {
 		hint := ""
 		msg := err.Error()
-		if re, ok := err.(*resolve.RefError); ok {
+		re, isRefErr := err.(*resolve.RefError)
+		if isRefErr {
 			hint, msg = re.Hint, re.Msg
 		}
 		p.fail(n, field, hint, "%s", msg)
+		if isRefErr && re.UnknownScheme {
+			p.d.Problems[len(p.d.Problems)-1].Unknown = "scheme"
+		}
 		return nil
 	}
 	return &r

@@ -26,6 +26,9 @@ type Problem struct {
 	Field string
 	Msg   string
 	Hint  string
+	// Unknown is "field" or "scheme" when the problem is a name this
+	// ward does not know (which a later ward may), else empty.
+	Unknown string
 }
 
 // Decoder collects the problems found while decoding.
@@ -53,6 +56,7 @@ func (d *Decoder) Fields(n *yaml.Node, field string, known map[string]func(k, v 
 			}
 			sort.Strings(names)
 			d.Fail(k, Join(field, k.Value), "known fields here: "+strings.Join(names, ", "), "unknown field %q", k.Value)
+			d.Problems[len(d.Problems)-1].Unknown = "field"
 			return
 		}
 		h(k, v)
