@@ -13,7 +13,7 @@ import (
 // check and run, and run starts no child.
 func TestBadManifests(t *testing.T) {
 	var files []string
-	for _, name := range []string{"yaml-syntax", "unknown-scheme", "template-undeclared", "file-lock-path", "vault-auth-method", "template-bomb", "template-dollar", "template-func-args", "multi-document", "file-long-name", "yaml-alias", "yaml-line-separator", "profiles-too-many"} {
+	for _, name := range []string{"yaml-syntax", "unknown-scheme", "template-undeclared", "file-lock-path", "vault-auth-method", "template-bomb", "template-dollar", "template-func-args", "multi-document", "file-long-name", "yaml-alias", "yaml-line-separator", "profiles-too-many", "rotation-signal-is-stop-signal"} {
 		files = append(files, filepath.Join("testdata", "bad", name+".yaml"))
 	}
 	w := newWardEnv(t)

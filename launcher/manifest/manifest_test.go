@@ -145,6 +145,33 @@ func TestUnknownNamesMarked(t *testing.T) {
 	}
 }
 
+// TestOneSignalForReloadAndStop: the same signal for rotation.signal and
+// stop_signal is refused only where rotation sends it (on_change:
+// signal); a restart or none never sends rotation.signal.
+func TestOneSignalForReloadAndStop(t *testing.T) {
+	for _, tt := range []struct {
+		rotation string
+		ok       bool
+	}{
+		{"{on_change: signal}", true},
+		{"{on_change: signal, signal: USR2, stop_signal: QUIT}", true},
+		{"{on_change: restart, signal: TERM}", true},
+		{"{on_change: none, stop_signal: HUP}", true},
+		{"{on_change: signal, signal: 15}", false},
+		{"{on_change: signal, signal: SIGQUIT, stop_signal: QUIT}", false},
+		{"{stop_signal: SIGHUP, on_change: signal}", false},
+	} {
+		_, err := Parse("w.yaml", []byte("version: 1\nrotation: "+tt.rotation+"\n"))
+		if (err == nil) != tt.ok {
+			t.Errorf("rotation: %s: got %v, want ok=%v", tt.rotation, err, tt.ok)
+		}
+		var ve ValidationErrors
+		if err != nil && (!errors.As(err, &ve) || !strings.Contains(ve[0].Hint(), "on_change: restart")) {
+			t.Errorf("rotation: %s: %v: the error's hint names no way out", tt.rotation, err)
+		}
+	}
+}
+
 func FuzzParseManifest(f *testing.F) {
 	f.Add([]byte(fullManifest))
 	f.Add([]byte("version: 1\nenv:\n  A: local://a/b\n"))

@@ -414,6 +414,25 @@ func (p *parser) stores(n *yaml.Node) Stores {
 
 func (p *parser) rotation(n *yaml.Node, r *Rotation) {
 	f := "rotation"
+	// Where signal and stop_signal were written, for the check below.
+	var sigNode, stopNode *yaml.Node
+	defer func() {
+		if r.OnChange != SignalChild || r.Signal != r.StopSignal {
+			return
+		}
+		// One signal cannot ask the program both to read its files again
+		// and to stop: a program that stops on it ended ward's run at the
+		// first rotation (or was restarted, when it died of it); one that
+		// reloads on it was killed at stop_timeout at every stop.
+		at, field := n, f
+		switch {
+		case sigNode != nil:
+			at, field = sigNode, f+".signal"
+		case stopNode != nil:
+			at, field = stopNode, f+".stop_signal"
+		}
+		p.fail(at, field, "give rotation.signal the signal the program reloads on (SIGHUP by default) and stop_signal the one it stops on, or write on_change: restart for a stop and a new child at each change", "%s is both rotation.signal and stop_signal: with on_change: signal, every rotation would stop the program", signals.Name(r.Signal))
+	}()
 	p.d.Fields(n, f, map[string]func(k, v *yaml.Node){
 		"on_change": func(k, v *yaml.Node) {
 			if s, ok := p.d.OneOf(v, f+".on_change", string(Restart), string(SignalChild), string(DoNothing)); ok {
@@ -422,7 +441,7 @@ func (p *parser) rotation(n *yaml.Node, r *Rotation) {
 		},
 		"signal": func(k, v *yaml.Node) {
 			if s, ok := p.signal(v, f+".signal"); ok {
-				r.Signal = s
+				r.Signal, sigNode = s, v
 			}
 		},
 		"poll": func(k, v *yaml.Node) {
@@ -465,7 +484,7 @@ func (p *parser) rotation(n *yaml.Node, r *Rotation) {
 				return
 			}
 			if ok {
-				r.StopSignal = s
+				r.StopSignal, stopNode = s, v
 			}
 		},
 		"stop_timeout": func(k, v *yaml.Node) {

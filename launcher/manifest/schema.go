@@ -271,7 +271,7 @@ func manifestShape() *conf.Shape {
 		p("mask", conf.Bool("Replace secret values in the program's output with <ward:NAME>.")),
 		p("rotation", conf.Object("What happens when a secret changes.",
 			p("on_change", conf.Enum("Restart the program, signal it, or do nothing (default restart).", string(Restart), string(SignalChild), string(DoNothing))),
-			p("signal", conf.Ref("signal", "The signal for on_change: signal (default SIGHUP).")),
+			p("signal", conf.Ref("signal", "The signal for on_change: signal (default SIGHUP); not stop_signal, which would stop the program at every rotation.")),
 			p("poll", &conf.Shape{
 				Def:  "duration",
 				Desc: "How often to poll stores that cannot push changes (at least 1s; default 5m).",

@@ -40,6 +40,8 @@ var inexpressible = map[string]string{
 	"file-dup-path":                      "two files with one path: uniqueItems compares whole items, not one property",
 	"file-and-dir":                       "one file's path a directory of another's: a relation between two items",
 	"identity-profile-declared-endpoint": "a base variable ward sets for an identity only a profile serves: a relation between the base env and a profile's identity",
+	"rotation-signal-is-stop-signal":     "rotation.signal naming the stop signal (or its default, SIGTERM) under on_change: signal: two properties naming one signal, each in any of its forms (TERM, SIGTERM, 15), one perhaps by its default",
+	"rotation-stop-signal-is-signal":     "the same, stop_signal naming rotation.signal's default, SIGHUP",
 
 	// A product of two objects' sizes.
 	"profiles-too-many": "(profiles + 1) × (variables + files) over a bound: maxProperties bounds one object, not a product of two",
