@@ -29,8 +29,8 @@ func isGuard(pid int) bool {
 }
 
 // waitGuard waits, 5 s at most, for ward's guard (supervise.GuardArg)
-// to be among its children.
-func waitGuard(ward int) {
+// to be among its children, and returns its pid (0 for none).
+func waitGuard(ward int) int {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		// Each thread's children: ward forks from its run loop's.
@@ -43,12 +43,13 @@ func waitGuard(ward int) {
 		for _, f := range strings.Fields(string(kids)) {
 			if pid, err := strconv.Atoi(f); err == nil {
 				if isGuard(pid) {
-					return
+					return pid
 				}
 			}
 		}
 		time.Sleep(20 * time.Millisecond) // polling /proc, with a deadline
 	}
+	return 0
 }
 
 // TestKilledWardStopsWhatItsChildLeft: a SIGKILL of ward, as air sends

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/logfmt"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/signals"
@@ -42,7 +43,6 @@ func newLogs(c *cli.Context, w *os.File) (logs, error) {
 			return logs{}, invalidFlag(c, "log-level", l, "choose debug, info, warn or error")
 		}
 	}
-	opts := &slog.HandlerOptions{Level: level}
 	format := c.String("log-format")
 	tty := term.IsTerminal(int(w.Fd()))
 	switch format {
@@ -62,22 +62,12 @@ func newLogs(c *cli.Context, w *os.File) (logs, error) {
 		// tostop, and line by line while --mask holds it raw.
 		out = signals.Writer(w)
 	}
+	h := logfmt.Handler(out, format == "json", level)
 	if format == "json" {
-		log := slog.New(slog.NewJSONHandler(out, opts)).With("app", "ward")
+		log := slog.New(h)
 		return logs{log: log, audit: log, level: level}, nil
 	}
-	opts.ReplaceAttr = shortTime
-	h := slog.NewTextHandler(out, opts).WithAttrs([]slog.Attr{slog.String("app", "ward")})
 	return logs{log: slog.New(h), audit: slog.New(infoAsDebug{h}), level: level}, nil
-}
-
-// shortTime writes a text record's time as the time of day to the
-// millisecond: the date is the terminal's, the zone the user's.
-func shortTime(groups []string, a slog.Attr) slog.Attr {
-	if len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime {
-		return slog.String(slog.TimeKey, a.Value.Time().Format("15:04:05.000"))
-	}
-	return a
 }
 
 // infoAsDebug lowers info records to debug.

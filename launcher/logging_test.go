@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -38,14 +37,6 @@ func TestInfoAsDebug(t *testing.T) {
 		case tt.wantLevel != "" && !strings.Contains(b.String(), "level="+tt.wantLevel):
 			t.Errorf("at %s: got %q, want level=%s", tt.level, b.String(), tt.wantLevel)
 		}
-	}
-}
-
-func TestShortTime(t *testing.T) {
-	var b bytes.Buffer
-	slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{ReplaceAttr: shortTime})).Info("hello")
-	if !regexp.MustCompile(`^time=\d\d:\d\d:\d\d\.\d\d\d level=INFO msg=hello\n$`).Match(b.Bytes()) {
-		t.Errorf("got %q, want time=HH:MM:SS.mmm first", b.String())
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -555,13 +556,10 @@ func Exec(path string, argv, env []string) error {
 // written.
 const WrittenWait = 5 * time.Second
 
-// SayOnStderr is a say for WhileWritten in the programs ward runs of
-// itself with no log of ward's (the pty session's leader, the
-// socket-activation trampoline): the warning as ward's, naming program.
-func SayOnStderr(program string) func(msg string) {
-	return func(msg string) {
-		fmt.Fprintf(os.Stderr, "ward: warning: %s: %s (for up to %s)\n", program, msg, WrittenWait)
-	}
+// SayWritten is the say for WhileWritten: the warning in log, naming
+// program.
+func SayWritten(log *slog.Logger, program string) func(msg string) {
+	return func(msg string) { log.Warn(msg, "program", program, "wait", WrittenWait.String()) }
 }
 
 // WhileWritten calls start again, for at most WrittenWait, while it

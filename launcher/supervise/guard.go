@@ -3,6 +3,7 @@ package supervise
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -10,14 +11,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardsecrets/ward/launcher/logfmt"
 	"github.com/wardsecrets/ward/launcher/secretdir"
 	"github.com/wardsecrets/ward/resolve/remote"
 	"github.com/wardsecrets/ward/signals"
 )
 
 // GuardArg marks the run of ward that stands guard over a ward run's
-// child in case ward itself is killed: ward GuardArg STOP_TIMEOUT DIR,
-// reading from its stdin, a pipe only ward writes, the child's process
+// child in case ward itself is killed: ward GuardArg STOP_TIMEOUT DIR
+// LOG (ward's log format and level: see logfmt.Arg), reading from its stdin, a pipe only ward writes, the child's process
 // group at each start ("P PGID").
 //
 // Why a process of its own: a SIGKILL of ward is nothing ward can act on,
@@ -51,7 +53,7 @@ type guard struct {
 // kills the whole container with it), and with --signal-child-only,
 // which leaves the rest of the group to the program. A guard that
 // cannot be started leaves ward as it was without one.
-func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, childOnly bool) *guard {
+func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, log *slog.Logger, childOnly bool) *guard {
 	if os.Getpid() == 1 || childOnly {
 		return nil
 	}
@@ -81,7 +83,7 @@ func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, childOnl
 	}
 	rc.Control(func(rfd uintptr) {
 		ec.Control(func(efd uintptr) {
-			pid, err = syscall.ForkExec(exe, []string{self, GuardArg, stopTimeout.String(), dir}, &syscall.ProcAttr{
+			pid, err = syscall.ForkExec(exe, []string{self, GuardArg, stopTimeout.String(), dir, logfmt.Arg(log)}, &syscall.ProcAttr{
 				Files: []uintptr{rfd, efd, efd},
 				Sys:   &syscall.SysProcAttr{Setpgid: true},
 			})
@@ -113,12 +115,13 @@ func (g *guard) termed() {
 
 // GuardMain is the guard: see GuardArg.
 func GuardMain(args []string) int {
-	if len(args) != 2 {
+	if len(args) != 3 {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad guard arguments")
 		return signals.ExitWardFailure
 	}
 	stopTimeout, err := time.ParseDuration(args[0])
-	if err != nil {
+	log, ok := logfmt.FromArg(os.Stderr, args[2])
+	if err != nil || !ok {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad guard arguments")
 		return signals.ExitWardFailure
 	}
@@ -138,7 +141,7 @@ func GuardMain(args []string) int {
 	}
 	// The pipe closed: ward is gone. Having exited, it left no group.
 	if pgid != 0 && signals.GroupRunning(pgid) {
-		fmt.Fprintf(os.Stderr, "ward: warning: ward was killed; stopping what its child left running (process group %d), killing it after %s\n", pgid, stopTimeout)
+		log.Warn("ward was killed; stopping what its child left running, and killing it after stop_timeout", "pgid", pgid, "stop_timeout", stopTimeout.String())
 		if !termed {
 			signals.SignalGroupButLeader(pgid, syscall.SIGTERM)
 		}

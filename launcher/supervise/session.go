@@ -2,11 +2,13 @@ package supervise
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/wardsecrets/ward/launcher/logfmt"
 	"github.com/wardsecrets/ward/signals"
 )
 
@@ -30,15 +32,15 @@ import (
 const SessionArg = "__ward-session"
 
 // sessionArgs are the leader's arguments before the child's path.
-func sessionArgs(self string, ctty int, stopTimeout time.Duration, childOnly, uncontrolled bool) []string {
-	return []string{self, SessionArg, strconv.Itoa(ctty), stopTimeout.String(), strconv.FormatBool(childOnly), strconv.FormatBool(uncontrolled)}
+func sessionArgs(self string, ctty int, stopTimeout time.Duration, childOnly, uncontrolled bool, log *slog.Logger) []string {
+	return []string{self, SessionArg, strconv.Itoa(ctty), stopTimeout.String(), strconv.FormatBool(childOnly), strconv.FormatBool(uncontrolled), logfmt.Arg(log)}
 }
 
 // SessionMain is the session leader: it runs the child, forwards the
 // signals ward sends it, follows its stops, stops what the child left in
 // its group when it exits, and exits with the child's code.
 func SessionMain(args []string) int {
-	if len(args) < 6 {
+	if len(args) < 7 {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad session leader arguments")
 		return signals.ExitWardFailure
 	}
@@ -46,7 +48,8 @@ func SessionMain(args []string) int {
 	stopTimeout, err2 := time.ParseDuration(args[1])
 	childOnly, err3 := strconv.ParseBool(args[2])
 	uncontrolled, err4 := strconv.ParseBool(args[3])
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+	log, ok := logfmt.FromArg(os.Stderr, args[4])
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || !ok {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad session leader arguments")
 		return signals.ExitWardFailure
 	}
@@ -63,12 +66,12 @@ func SessionMain(args []string) int {
 		}
 	}
 	var c *signals.Child
-	err := signals.WhileWritten(signals.SayOnStderr(args[4]), func() (err error) {
-		c, err = signals.Start(signals.StartOptions{Path: args[4], Argv: args[5:], Env: os.Environ(), Files: files, Foreground: true, Ctty: ctty})
+	err := signals.WhileWritten(signals.SayWritten(log, args[5]), func() (err error) {
+		c, err = signals.Start(signals.StartOptions{Path: args[5], Argv: args[6:], Env: os.Environ(), Files: files, Foreground: true, Ctty: ctty})
 		return err
 	})
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ward: error: %v\n", err)
+		logfmt.Error(log, os.Stderr, err)
 		return failureCode(err)
 	}
 	code, draining := 0, false

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/logfmt"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/mask"
 	"github.com/wardsecrets/ward/launcher/plan"
@@ -227,14 +228,14 @@ func (s *supervisor) start() error {
 			// LISTEN_PID must name the child, known only after the fork:
 			// a trampoline (ward itself) sets it to its own pid and execs
 			// the program, keeping that pid.
-			path, argv = exe, append([]string{self, systemd.ListenExecArg, path}, argv...)
+			path, argv = exe, append([]string{self, systemd.ListenExecArg, logfmt.Arg(s.log), path}, argv...)
 			files = append(files, s.listen...)
 		}
 		if session {
 			// A leader of the pty's session between ward and the child,
 			// so that job control works in it (see SessionArg).
 			uncontrolled := os.Getpid() == 1 || signals.GroupOrphaned()
-			argv = append(sessionArgs(self, ctty, s.rotation.StopTimeout, s.opts.SignalChildOnly, uncontrolled), append([]string{path}, argv...)...)
+			argv = append(sessionArgs(self, ctty, s.rotation.StopTimeout, s.opts.SignalChildOnly, uncontrolled, s.log), append([]string{path}, argv...)...)
 			path = exe
 		}
 	}
@@ -287,7 +288,7 @@ func (s *supervisor) start() error {
 
 // whileWritten is signals.WhileWritten, its warning in ward's log.
 func whileWritten(log *slog.Logger, program string, start func() error) error {
-	return signals.WhileWritten(func(msg string) { log.Warn(msg, "program", program, "wait", signals.WrittenWait.String()) }, start)
+	return signals.WhileWritten(signals.SayWritten(log, program), start)
 }
 
 // spareAfter is how long into the first child's run ward makes its
@@ -370,7 +371,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 			if s.dir != nil {
 				dir = s.dir.Path
 			}
-			s.guard = startGuard(s.rotation.StopTimeout, dir, s.opts.Stderr, s.opts.SignalChildOnly)
+			s.guard = startGuard(s.rotation.StopTimeout, dir, s.opts.Stderr, s.log, s.opts.SignalChildOnly)
 			s.guard.started(s.child.Pid)
 			if s.termed {
 				s.guard.termed()

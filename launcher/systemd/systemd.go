@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wardsecrets/ward/launcher/logfmt"
 	"github.com/wardsecrets/ward/launcher/secretdir"
 	"github.com/wardsecrets/ward/signals"
 )
@@ -253,22 +254,28 @@ func ListenFDs(getenv func(string) string) []*os.File {
 var Vars = []string{"NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC"}
 
 // ListenExecArg marks the trampoline run of ward for socket activation:
-// ward __listen-exec PATH ARGV0 ARGS...
+// ward __ward-listen-exec LOG PATH ARGV0 ARGS..., LOG being ward's log
+// format and level (see logfmt.Arg).
 const ListenExecArg = "__ward-listen-exec"
 
 // ListenExec is the trampoline: it sets LISTEN_PID to its own pid and
 // replaces itself with the program, which keeps that pid.
 func ListenExec(args []string) int {
-	if len(args) < 2 {
+	log, ok := (*slog.Logger)(nil), len(args) >= 3
+	if ok {
+		log, ok = logfmt.FromArg(os.Stderr, args[0])
+	}
+	if !ok {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad trampoline arguments")
 		return 125
 	}
+	args = args[1:]
 	env := append(os.Environ(), "LISTEN_PID="+strconv.Itoa(os.Getpid()))
 	// As ward's own start says it: a missing #! interpreter is 127 and
 	// named, a program being written is waited for (the bare exec said
 	// "no such file or directory" of the program, and 126, for each).
-	err := signals.WhileWritten(signals.SayOnStderr(args[0]), func() error { return signals.Exec(args[0], args[1:], env) })
-	fmt.Fprintf(os.Stderr, "ward: error: %v\n", err)
+	err := signals.WhileWritten(signals.SayWritten(log, args[0]), func() error { return signals.Exec(args[0], args[1:], env) })
+	logfmt.Error(log, os.Stderr, err)
 	var se *signals.StartError
 	if errors.As(err, &se) {
 		return se.Code
