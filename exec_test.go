@@ -7,7 +7,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -592,13 +591,7 @@ func TestExecMissingLoader(t *testing.T) {
 func TestExecSocketActivationStartFailures(t *testing.T) {
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	lf, _ := ln.(*net.TCPListener).File()
-	defer lf.Close()
+	_, lf := activationSocket(t)
 	long := "#!/" + strings.Repeat("x", 300) + "/python3"
 	for _, c := range []struct {
 		line, want string

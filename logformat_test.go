@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -108,13 +107,7 @@ func TestReexecsLogAsWard(t *testing.T) {
 	t.Run("trampoline json", func(t *testing.T) {
 		w := newWardEnv(t)
 		m := w.manifest(emptyManifest)
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		lf, _ := ln.(*net.TCPListener).File()
-		defer lf.Close()
+		_, lf := activationSocket(t)
 		if err := os.WriteFile(filepath.Join(w.dir, "app.sh"), []byte("#!/nonexistent/interp\necho ran\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}

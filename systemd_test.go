@@ -49,6 +49,24 @@ func TestNotifyRelay(t *testing.T) {
 	}
 }
 
+// activationSocket is a TCP socket listening on loopback, and its file
+// to pass as systemd's socket activation does (LISTEN_FDS); both are
+// closed when the test ends.
+func activationSocket(t *testing.T) (net.Listener, *os.File) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return ln, f
+}
+
 // TestSocketActivation: sockets systemd passed to ward (LISTEN_FDS, with
 // LISTEN_PID naming ward) reach the child as fd 3 with LISTEN_PID
 // rewritten to the child's pid.
@@ -57,12 +75,7 @@ func TestSocketActivation(t *testing.T) {
 		t.Run(fmt.Sprintf("exec=%v", execMode), func(t *testing.T) {
 			w := newWardEnv(t)
 			m := w.manifest(emptyManifest)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			lf, _ := ln.(*net.TCPListener).File()
+			ln, lf := activationSocket(t)
 			ward := "ward run"
 			if execMode {
 				ward += " --exec"

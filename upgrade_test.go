@@ -92,12 +92,7 @@ func TestUpgradeSocketActivationRestart(t *testing.T) {
 			w.set("app/a", canary("upgrade1"))
 			m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n")
 			ward := installedWard(t)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			lf, _ := ln.(*net.TCPListener).File()
+			ln, lf := activationSocket(t)
 			// As systemd does: LISTEN_PID is the pid that execs ward.
 			cmd := w.command()
 			cmd.Path = "/bin/sh"
