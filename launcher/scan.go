@@ -111,8 +111,14 @@ func cmdScan(c *cli.Context, stdio IO) error {
 	if len(findings) == 0 {
 		return nil
 	}
-	if !c.Bool("json") {
-		fmt.Fprintf(stdio.Stderr, "ward: %s a secret value: rotate those secrets, then remove them (see README: Dealing with a leaked secret)\n", plural(len(findings), "place holds", "places hold"))
+	const rotate = "rotate those secrets, then remove them (see README: Dealing with a leaked secret)"
+	switch {
+	case c.String("log-format") == "json":
+		// Under --log-format json, as for ward's errors, every line on
+		// stderr is a record (the summary was a plain line between them).
+		log.Error(plural(len(findings), "place holds", "places hold")+" a secret value", "places", len(findings), "hint", rotate)
+	case !c.Bool("json"):
+		fmt.Fprintf(stdio.Stderr, "ward: %s a secret value: %s\n", plural(len(findings), "place holds", "places hold"), rotate)
 	}
 	return exitCode(1)
 }

@@ -45,7 +45,7 @@ var levels = []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.
 // format and level of log, made by Handler: "json:WARN", "text:INFO".
 func Arg(log *slog.Logger) string {
 	format := "text"
-	if _, ok := log.Handler().(*slog.JSONHandler); ok {
+	if IsJSON(log) {
 		format = "json"
 	}
 	level := slog.LevelError + 4
@@ -72,9 +72,15 @@ func FromArg(w io.Writer, arg string) (log *slog.Logger, ok bool) {
 // Error writes err, which ends the process, as ward reports its own
 // error: an error record in JSON, else ward's "ward: error: " line.
 func Error(log *slog.Logger, w io.Writer, err error) {
-	if _, ok := log.Handler().(*slog.JSONHandler); ok {
+	if IsJSON(log) {
 		log.Error(err.Error())
 		return
 	}
 	fmt.Fprintf(w, "ward: error: %v\n", err)
+}
+
+// IsJSON reports whether log, made by Handler, writes JSON records.
+func IsJSON(log *slog.Logger) bool {
+	_, ok := log.Handler().(*slog.JSONHandler)
+	return ok
 }
