@@ -138,6 +138,9 @@ type supervisor struct {
 	// forwarded is when ward last forwarded each signal that ends or
 	// reloads the child (see once).
 	forwarded map[syscall.Signal]time.Time
+	// cpuWarned is set once ward warned that its own CPU time reached its
+	// soft RLIMIT_CPU (the kernel's SIGXCPU comes each second from then).
+	cpuWarned bool
 }
 
 // repeatWindow is how soon after ward forwarded a signal that ends or
@@ -1051,6 +1054,10 @@ func (s *supervisor) forward(sig os.Signal) {
 		return
 	}
 	if !signals.Forwardable(sig) {
+		if sig == syscall.SIGXCPU && !s.cpuWarned {
+			s.cpuWarned = true
+			s.log.Warn("ward's own CPU time reached its soft limit (RLIMIT_CPU: LimitCPU=, ulimit -t): the child, which has a count of its own, is not sent SIGXCPU; at the hard limit the kernel kills ward")
+		}
 		return
 	}
 	if sig == syscall.SIGWINCH && s.out != nil && s.out.master != nil {
