@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardsecrets/ward/testdata/helper"
 )
 
 // TestOwnFileSizeSignalNotForwarded: ward's stderr is a log file at the
@@ -164,4 +167,69 @@ func lineOrExit(t *testing.T, l *lines, cmd *exec.Cmd, what string) string {
 		t.Fatalf("no line within %v while waiting for %s", waitLimit, what)
 	}
 	return ""
+}
+
+var seccompProgram = &testProgram{pkg: "./testdata/seccomp"}
+
+// underFilter returns ward's arguments run under testdata/seccomp with
+// the filter's arguments: the command w.command makes, with the filter
+// program in front.
+func underFilter(t *testing.T, w *wardEnv, filter []string, args ...string) *exec.Cmd {
+	t.Helper()
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("testdata/seccomp builds x86-64 filters only")
+	}
+	cmd := w.command()
+	cmd.Path = seccompProgram.build(t)
+	cmd.Args = append(append(append([]string{"seccomp"}, filter...), "--", "ward"), args...)
+	return cmd
+}
+
+// TestSystemCallFilter: ward under `SystemCallFilter=@system-service`
+// and the `~@privileged @resources` that `systemd-analyze security`
+// suggests, with the filter's default action (the process killed by
+// SIGSYS) and with SystemCallErrorNumber=EPERM: the child starts with
+// its secrets, its files, masked or by --exec. ward moved its threads to
+// one CPU with sched_setaffinity (of @resources) as it set up its signal
+// handling, and died of SIGSYS before it started anything: exit 159, no
+// word (on a machine of one CPU it never moved them).
+func TestSystemCallFilter(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("seccomp")
+	w.set("app/a", secret)
+	withFile := w.manifest("version: 1\nenv:\n  A: local://app/a\nfiles:\n  - path: a.txt\n    ref: local://app/a\n    env: A_FILE\n")
+	envOnly := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	for _, action := range []string{"kill", "EPERM"} {
+		for _, tc := range []struct {
+			name string
+			args []string
+			file bool
+		}{
+			{name: "files", args: []string{"run", "-m", withFile, "--", "sh", "-c", `helper env && helper file "$A_FILE"`}, file: true},
+			{name: "mask", args: []string{"run", "--mask", "-m", withFile, "--", "sh", "-c", `helper env && helper file "$A_FILE"`}, file: true},
+			{name: "exec", args: []string{"run", "--exec", "-m", envOnly, "--", "helper", "env"}},
+		} {
+			t.Run(action+"/"+tc.name, func(t *testing.T) {
+				cmd := underFilter(t, w, []string{"-allow", "system-service", "-action", action}, tc.args...)
+				var out, errb strings.Builder
+				cmd.Stdout, cmd.Stderr = &out, &errb
+				err := cmd.Run()
+				if strings.Contains(out.String()+errb.String(), secret) {
+					t.Fatalf("the secret is in ward's output")
+				}
+				if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					t.Fatalf("ward was killed by %v (SIGSYS: a call the filter kills for); stderr:\n%s", ws.Signal(), errb.String())
+				}
+				if code := exitCode(t, err); code != 0 {
+					t.Fatalf("exit %d, want 0; stderr:\n%s", code, errb.String())
+				}
+				if !strings.Contains("\n"+out.String(), "\nA "+helper.Hash(secret)+"\n") {
+					t.Errorf("the child does not have A; its output:\n%s", out.String())
+				}
+				if tc.file && !strings.Contains(out.String(), "hash="+helper.Hash(secret)) {
+					t.Errorf("the child's file does not hold the secret; its output:\n%s", out.String())
+				}
+			})
+		}
+	}
 }
