@@ -233,3 +233,55 @@ func TestSystemCallFilter(t *testing.T) {
 		}
 	}
 }
+
+// underShell returns w.command running `sh -c 'LIMIT && exec ward ARGS'`:
+// ward started under a shell's ulimit, as a script or a unit's Limit*=
+// starts it.
+func underShell(w *wardEnv, limit string, args ...string) *exec.Cmd {
+	cmd := w.command(append([]string{"-c", limit + ` && exec ward "$@"`, "sh"}, args...)...)
+	cmd.Path, cmd.Args[0] = "/bin/sh", "sh"
+	return cmd
+}
+
+// TestFileSizeLimitNamed: a secret file, or the local store, that ward
+// cannot write for the file-size limit (`ulimit -f`, LimitFSIZE=) fails
+// with 125 and a hint naming the limit, and starts nothing; the store is
+// left whole. It said "write .../cert.pem: file too large" and no more,
+// of a file of a few KiB on a tmpfs with room to spare.
+func TestFileSizeLimitNamed(t *testing.T) {
+	w := newWardEnv(t)
+	small, big := canary("fsize-small"), canary("fsize-big")+strings.Repeat("b", 40<<10)
+	w.set("app/small", small)
+	w.set("app/cert", big)
+	m := w.manifest("version: 1\nenv:\n  SMALL: local://app/small\nfiles:\n  - path: cert.pem\n    ref: local://app/cert\n    env: CERT_FILE\n")
+	marker := filepath.Join(w.dir, "started")
+	// 32 blocks: 16 KiB in dash's 512-byte blocks, 32 KiB in bash's.
+	const limit = "ulimit -f 32"
+	check := func(what string, cmd *exec.Cmd) {
+		t.Helper()
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		code := exitCode(t, cmd.Run())
+		for _, c := range w.canaries {
+			if strings.Contains(out.String()+errb.String(), c[:24]) {
+				t.Errorf("%s: a value is in ward's output", what)
+			}
+		}
+		if code != 125 || !strings.Contains(errb.String(), "file too large") || !strings.Contains(errb.String(), "ulimit -f") || !strings.Contains(errb.String(), "LimitFSIZE=") {
+			t.Errorf("%s: exit %d, stderr:\n%s\nwant 125 and a hint naming the file-size limit (ulimit -f, LimitFSIZE=)", what, code, errb.String())
+		}
+	}
+	check("ward run", underShell(w, limit, "run", "-m", m, "--", "helper", "touch", marker))
+	if _, err := os.Stat(marker); err == nil {
+		t.Errorf("the child started without its file")
+	}
+	// The store, some 60 KiB with the certificate, cannot be written
+	// again whole: the set fails, and the store is as it was.
+	set := underShell(w, limit, "local", "set", "app/other")
+	set.Stdin = strings.NewReader(canary("fsize-other"))
+	check("ward local set", set)
+	code, out, _ := w.run("run", "-m", w.manifest("version: 1\nenv:\n  SMALL: local://app/small\n"), "--", "helper", "env")
+	if code != 0 || !strings.Contains("\n"+out, "\nSMALL "+helper.Hash(small)+"\n") {
+		t.Errorf("after the refused set, a run from the store: exit %d, want 0 and the value", code)
+	}
+}
