@@ -285,3 +285,65 @@ func TestFileSizeLimitNamed(t *testing.T) {
 		t.Errorf("after the refused set, a run from the store: exit %d, want 0 and the value", code)
 	}
 }
+
+// TestRotationPastTheFileSizeLimit: a rotation whose new file is over
+// the file-size limit ward was started with (`ulimit -f`, LimitFSIZE=)
+// leaves the child running on its old files, as one that would not fit
+// on the tmpfs does, and says why; a later value that fits is taken. On
+// a restart ward stopped the child, could not write the file, and
+// exited 125: a certificate bundle that grew took the service down. On a
+// signal (on_change: signal) the files before the refused one were
+// rewritten and those after it not, and the child kept that mix.
+func TestRotationPastTheFileSizeLimit(t *testing.T) {
+	for _, onChange := range []string{"restart", "signal"} {
+		t.Run(onChange, func(t *testing.T) {
+			w := newWardEnv(t)
+			a1, b1 := canary("fsize-a1"), canary("fsize-b1")
+			w.set("app/a", a1)
+			w.set("app/b", b1)
+			m := w.manifest("version: 1\nfiles:\n  - path: a.txt\n    ref: local://app/a\n  - path: b.txt\n    ref: local://app/b\nrotation:\n  on_change: " + onChange + "\n  signal: SIGHUP\n  debounce: 1s\n")
+			// 32 blocks: 16 KiB in dash's 512-byte blocks, 32 KiB in bash's.
+			cmd := underShell(w, "ulimit -f 32", "run", "-m", m, "--", "helper", "signals")
+			stdout, stderr := startedLines(t, cmd)
+			stdout.waitFor("child ready")
+			files, _ := filepath.Glob(filepath.Join(w.runtime, "ward-*", "run-*", "[ab].txt"))
+			if len(files) != 2 {
+				t.Fatalf("got %v, want the child's two files", files)
+			}
+			// a's new value fits, b's does not: the child keeps both old.
+			w.set("app/a", canary("fsize-a2"))
+			w.set("app/b", canary("fsize-b2")+strings.Repeat("b", 40<<10))
+			line := lineOrExit(t, stderr, cmd, "ward's error")
+			for !strings.Contains(line, "keep") {
+				line = lineOrExit(t, stderr, cmd, "ward's error")
+			}
+			if !strings.Contains(line, "file-size limit") || !strings.Contains(line, "ulimit -f") {
+				t.Errorf("ward's error does not name the file-size limit: %q", line)
+			}
+			for i, want := range []string{a1, b1} {
+				if got, err := os.ReadFile(files[i]); err != nil || string(got) != want {
+					t.Errorf("%s after the refused rotation: %d bytes (err %v), want the old %d", filepath.Base(files[i]), len(got), err, len(want))
+				}
+			}
+			// A value that fits is taken.
+			b3 := canary("fsize-b3")
+			w.set("app/b", b3)
+			if onChange == "restart" {
+				stdout.waitFor("child ready")
+			} else {
+				stdout.waitFor("child SIGHUP")
+			}
+			files, _ = filepath.Glob(filepath.Join(w.runtime, "ward-*", "run-*", "b.txt"))
+			if len(files) != 1 {
+				t.Fatalf("got %v, want the child's b.txt", files)
+			}
+			if got, err := os.ReadFile(files[0]); err != nil || string(got) != b3 {
+				t.Errorf("b.txt after a value that fits: %d bytes (err %v), want the new %d", len(got), err, len(b3))
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			if code := exitWithin(t, cmd, time.Minute); code != 0 {
+				t.Errorf("ward exited %d, want the child's 0 (helper signals exits 0 on SIGTERM)", code)
+			}
+		})
+	}
+}

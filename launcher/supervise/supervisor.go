@@ -1225,7 +1225,13 @@ func (s *supervisor) apply(p *proposal) {
 				return
 			}
 		}
-		if err := s.syncFiles(p.plan.Files, true); err != nil {
+		// Checked first: a file refused halfway would leave the child
+		// some files new, some old.
+		err := s.dir.Fits(p.plan.Files)
+		if err == nil {
+			err = s.syncFiles(p.plan.Files, true)
+		}
+		if err != nil {
 			s.log.Error("cannot rewrite secret files; the child keeps the old ones", "error", err.Error())
 			p.done <- false
 			return
