@@ -347,3 +347,44 @@ func TestRotationPastTheFileSizeLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestRestartedChildCPULimit: a child restarted after ward's own CPU time
+// passed the soft RLIMIT_CPU (`ulimit -t`, LimitCPU=) gets the limit ward
+// was started with. The kernel raises a process's soft limit by a second
+// at each SIGXCPU it sends it, and the restarted child inherited ward's
+// raised limit: `ulimit -St` read 2 or more, not 1.
+func TestRestartedChildCPULimit(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("cpu-restart1"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	stop := filepath.Join(w.dir, "stop")
+	// Each child says its soft CPU limit; the first writes zeros through
+	// ward's masking until told to stop, to spend ward's CPU time.
+	script := `echo "soft=$(ulimit -St)" >&2; while [ ! -e "$0" ]; do head -c 50000000 /dev/zero; done; exec sleep 1000`
+	cmd := underShell(w, "ulimit -S -t 1", "run", "--mask", "--log-format", "text", "-m", m, "--", "sh", "-c", script, stop)
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	cmd.Stdout = devnull
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stderr := readLines(t, errp)
+	if line := stderr.waitFor("soft="); line != "soft=1" {
+		t.Fatalf("the first child's soft CPU limit: %q, want soft=1", line)
+	}
+	stderr.waitForContaining("ward's own CPU time reached its soft limit")
+	if err := os.WriteFile(stop, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.set("app/a", canary("cpu-restart2"))
+	if line := stderr.waitFor("soft="); line != "soft=1" {
+		t.Errorf("the restarted child's soft CPU limit: %q, want soft=1, the limit ward was started with", line)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, time.Minute)
+}
