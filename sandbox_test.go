@@ -388,3 +388,42 @@ func TestRestartedChildCPULimit(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	exitWithin(t, cmd, time.Minute)
 }
+
+// TestMaskedOutputPastTheFileSizeLimit: under --mask, the child's output
+// goes to a file at the file-size limit (StandardOutput=file: with
+// LimitFSIZE=, `ulimit -f` and `> out.log`). ward's write of it fails
+// (EFBIG), the relay stops, and the child's next write fails with EPIPE
+// (the child dies of SIGPIPE, as ward's relay is a pipe). ward said
+// nothing: a service dead of SIGPIPE reads as a reader gone. Now ward
+// says the output could not be written, and names the limit.
+func TestMaskedOutputPastTheFileSizeLimit(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("fsize-mask"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	outPath := filepath.Join(w.dir, "out.log")
+	out, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	// 16 blocks: 8 KiB in dash's 512-byte blocks, 16 KiB in bash's; the
+	// child writes 100 KB, then its value.
+	cmd := underShell(w, "ulimit -f 16", "run", "--mask", "--log-format", "text", "-m", m,
+		"--", "sh", "-c", `head -c 100000 /dev/zero | tr "\0" y; echo "$A"`)
+	cmd.Stdout = out
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exitWithin(t, cmd, time.Minute)
+	if strings.Contains(errb.String(), w.canaries[0]) {
+		t.Fatalf("the value is in ward's stderr")
+	}
+	if !strings.Contains(errb.String(), "the child's output cannot be written") || !strings.Contains(errb.String(), "ulimit -f") {
+		t.Errorf("ward does not say why the child's output stopped; its stderr:\n%s", errb.String())
+	}
+	if b, _ := os.ReadFile(outPath); bytes.Contains(b, []byte(w.canaries[0])) {
+		t.Errorf("the value is in the child's masked output")
+	}
+}

@@ -201,7 +201,7 @@ func (s *supervisor) start() error {
 		if s.outputStops == nil {
 			s.outputStops = make(chan struct{}, 1)
 		}
-		out, err := newMaskedIO(s.opts.Stdin, s.opts.Stdout, s.opts.Stderr, patterns, s.opts.masker.runnerCommands(), &s.ptyIn, s.outputStops)
+		out, err := newMaskedIO(s.opts.Stdin, s.opts.Stdout, s.opts.Stderr, patterns, s.opts.masker.runnerCommands(), &s.ptyIn, s.outputStops, s.log)
 		if err != nil {
 			return err
 		}
