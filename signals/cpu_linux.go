@@ -28,11 +28,18 @@ import (
 // takes for writing. A thread the runtime makes during f starts on the one
 // CPU too, which is why giving back repeats until a pass over the threads
 // finds every one restored.
+//
+// Under a seccomp filter (a unit's SystemCallFilter=, Docker's profile)
+// it does not move the threads: `SystemCallFilter=~@resources`, which
+// `systemd-analyze security` suggests, leaves sched_setaffinity out, and
+// a filter's default action kills the process with SIGSYS: ward died
+// before it started anything, with no word. A filter cannot be asked
+// what it would do to a call.
 func onOneCPU(f func()) {
 	syscall.ForkLock.RLock()
 	defer syscall.ForkLock.RUnlock()
 	var all unix.CPUSet
-	if unix.SchedGetaffinity(0, &all) != nil || all.Count() < 2 {
+	if filtered() || unix.SchedGetaffinity(0, &all) != nil || all.Count() < 2 {
 		f()
 		return
 	}
@@ -71,6 +78,13 @@ func restoreAffinity(all *unix.CPUSet) {
 			return
 		}
 	}
+}
+
+// filtered reports whether ward runs under a seccomp filter (or is not
+// allowed to ask, which says as much).
+func filtered() bool {
+	mode, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0)
+	return err != nil || mode != 0
 }
 
 // threads lists the ids of ward's threads.

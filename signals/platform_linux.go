@@ -120,6 +120,25 @@ func childStart(start func() error) error {
 	return start()
 }
 
+// childCPULimit gives the child pid the soft CPU limit ward was started
+// with, when the kernel has raised ward's since: it raises it by a second
+// at each SIGXCPU it sends for ward's own CPU time (see OwnLimit), and a
+// child started after that inherited ward's raised limit, not the one it
+// was given (a restarted child's `ulimit -St` read 4, not 1). It cannot
+// be put back in ward for the moment of the fork, as the core limit is:
+// below ward's CPU time, the kernel raises it again within a tick or two,
+// before the fork. Set on the child at once, it is the child's own from
+// its first millisecond of CPU time, which is what the limit counts.
+func childCPULimit(pid int) {
+	var cpu unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_CPU, &cpu) != nil || cpu.Cur <= startCPU || startCPU > cpu.Max {
+		return
+	}
+	// A program that runs set-user-ID is not ward's to change: EPERM,
+	// and it keeps the raised limit.
+	_ = unix.Prlimit(pid, unix.RLIMIT_CPU, &unix.Rlimit{Cur: startCPU, Max: cpu.Max}, nil)
+}
+
 // defaultAction sets sig's action to the default and returns what puts
 // the previous (Go's) handler back. The kernel's struct sigaction for
 // rt_sigaction is four words on amd64 and arm64 (handler, flags,

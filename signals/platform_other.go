@@ -22,6 +22,10 @@ func platformAttr(attr *syscall.SysProcAttr) {}
 
 func childStart(start func() error) error { return start() }
 
+// childCPULimit does nothing outside Linux, whose kernel alone raises
+// the soft CPU limit as it sends SIGXCPU.
+func childCPULimit(pid int) {}
+
 // defaultAction cannot hand a caught signal back to the kernel outside
 // Linux; raise stops with SIGSTOP instead, which needs no handler.
 func defaultAction(sig syscall.Signal) (restore func()) { return func() {} }

@@ -495,6 +495,9 @@ func forkExec(o StartOptions, attr *syscall.SysProcAttr) (int, error) {
 		pid, err = syscall.ForkExec(o.Path, o.Argv, &syscall.ProcAttr{Dir: o.Dir, Env: env, Files: fds, Sys: attr})
 		return err
 	})
+	if err == nil {
+		childCPULimit(pid)
+	}
 	// The files must stay open (not finalised) until the child has them.
 	runtime.KeepAlive(o.Files)
 	return pid, err

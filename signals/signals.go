@@ -5,6 +5,7 @@ package signals
 
 import (
 	"errors"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -80,15 +81,54 @@ var notified chan os.Signal
 // its log reader gone: never the child's business) and the terminal
 // job-control signals SIGTTIN and SIGTTOU (the kernel sends those to the
 // child's group itself; one sent with kill goes to the child alone: see
-// JobControlRequest).
+// JobControlRequest). Nor SIGXFSZ and SIGXCPU when they are the kernel's
+// for ward's own act (see OwnLimit).
 func Forwardable(sig os.Signal) bool {
 	switch sig {
 	case syscall.SIGCHLD, syscall.SIGURG, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU:
 		return false
+	case syscall.SIGXFSZ, syscall.SIGXCPU:
+		return !OwnLimit(sig.(syscall.Signal))
 	}
 	_, ok := sig.(syscall.Signal)
 	return ok
 }
+
+// OwnLimit reports whether sig, SIGXFSZ or SIGXCPU, is one the kernel
+// sends for ward's own act rather than one sent with kill: SIGXFSZ for a
+// write of ward's past RLIMIT_FSIZE (its log to a file at a unit's
+// LimitFSIZE= or a shell's `ulimit -f`), SIGXCPU for ward's own CPU time
+// past RLIMIT_CPU's soft limit (LimitCPU=, `ulimit -t`), sent each second
+// from then on. Forwarded, either would kill the child (their default
+// action is a core dump), which has limits and a CPU count of its own.
+// The kernel sends neither without a finite limit, nor SIGXCPU without
+// raising the soft limit by a second as it sends it (for the next, a
+// second later; at the hard limit it sends SIGKILL): those are a
+// person's or a batch system's (SGE's and LSF's soft CPU limit), and are
+// forwarded.
+func OwnLimit(sig syscall.Signal) bool {
+	var l syscall.Rlimit
+	switch sig {
+	case syscall.SIGXFSZ:
+		return syscall.Getrlimit(syscall.RLIMIT_FSIZE, &l) == nil && finite(l.Cur)
+	case syscall.SIGXCPU:
+		return syscall.Getrlimit(syscall.RLIMIT_CPU, &l) == nil && finite(l.Cur) && l.Cur > startCPU
+	}
+	return false
+}
+
+// startCPU is the soft RLIMIT_CPU ward started with (see OwnLimit).
+var startCPU = func() uint64 {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_CPU, &l) != nil {
+		return math.MaxUint64
+	}
+	return l.Cur
+}()
+
+// finite reports whether a limit is not RLIM_INFINITY (every bit set on
+// Linux, all but the top one on macOS).
+func finite(cur uint64) bool { return cur < math.MaxInt64 }
 
 // Send delivers sig to the child's whole process group, or to the child
 // alone when groupless is set (for servers such as uWSGI that want signals

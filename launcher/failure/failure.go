@@ -122,12 +122,17 @@ func split(err error) []Line {
 }
 
 // LimitHint is the advice for an error that came of ward running out of
-// file descriptors, wherever that happened; "" for any other error. The
-// place that failed is not at fault, and "too many open files" alone
-// does not say which limit that is.
+// file descriptors, or of a write past the file-size limit, wherever that
+// happened; "" for any other error. The place that failed is not at
+// fault, and "too many open files" or "file too large" (of a secret
+// file of a few KiB on a tmpfs with room to spare) alone does not say
+// which limit that is.
 func LimitHint(err error) string {
 	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 		return "ward ran out of file descriptors: raise the limit (ulimit -n; systemd's LimitNOFILE=, docker run --ulimit nofile=)"
+	}
+	if errors.Is(err, syscall.EFBIG) {
+		return "the write passed the file-size limit ward was started with: raise it (ulimit -f; systemd's LimitFSIZE=, docker run --ulimit fsize=)"
 	}
 	return ""
 }

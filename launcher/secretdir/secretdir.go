@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -198,14 +199,24 @@ func (d *Dir) Replace(f File) error {
 
 // Fits reports, as an error wrapping ENOSPC, when files would not fit
 // on the directory's file system if Replace wrote them one by one now:
-// each needs room for its new content while the old is still there. A
-// restart checks before it stops the child, which then keeps running on
-// its old files, rather than be stopped with nothing to start in its
-// place. Another writer of the same file system can still fill it
-// meanwhile; Replace's own error then says so.
+// each needs room for its new content while the old is still there; and,
+// as one wrapping EFBIG, when a file is larger than ward may write, its
+// file-size limit (RLIMIT_FSIZE: `ulimit -f`, LimitFSIZE=). A restart
+// checks before it stops the child, which then keeps running on its old
+// files, rather than be stopped with nothing to start in its place.
+// Another writer of the same file system can still fill it meanwhile;
+// Replace's own error then says so.
 func (d *Dir) Fits(files []File) error {
 	if d == nil {
 		return nil
+	}
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_FSIZE, &lim) == nil && lim.Cur < math.MaxInt64 {
+		for _, f := range files {
+			if uint64(len(f.Data)) > lim.Cur {
+				return fmt.Errorf("file %s: its %d bytes are over the file-size limit ward was started with, %d bytes (ulimit -f; systemd's LimitFSIZE=): %w", f.Path, len(f.Data), lim.Cur, unix.EFBIG)
+			}
+		}
 	}
 	// A file system that reports no size (a tmpfs mounted with size=0,
 	// ramfs) has no limit to check against.

@@ -3,6 +3,7 @@ package supervise
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/mask"
 	"github.com/wardsecrets/ward/signals"
 )
@@ -43,6 +45,9 @@ type maskedIO struct {
 	// commands follows the CI runner's workflow commands in the output,
 	// nil when no values are registered with a runner.
 	commands *mask.Commands
+	// log says why a relay stopped, when its output could not be
+	// written for another reason than a reader that is gone.
+	log *slog.Logger
 }
 
 // relay copies one of the child's streams, masked, into ward's own.
@@ -318,8 +323,8 @@ func isTerminal(f *os.File) bool { return f != nil && term.IsTerminal(int(f.Fd()
 
 // newMaskedIO prepares the child's streams and starts the relays that
 // mask them into ward's own.
-func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.Commands, input *ptyInput, outputStops chan<- struct{}) (*maskedIO, error) {
-	m := &maskedIO{outputStops: outputStops, commands: commands}
+func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.Commands, input *ptyInput, outputStops chan<- struct{}, log *slog.Logger) (*maskedIO, error) {
+	m := &maskedIO{outputStops: outputStops, commands: commands, log: log}
 	pipe := func(dst *os.File) (*os.File, error) {
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -447,7 +452,14 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 		w := mask.NewSourceWriter(out, p)
 		if err := mask.Copy(w, &progressReader{f: src, r: r}); err != nil {
 			// Output gone (a closed pipe, a reader that quit): the child
-			// gets EPIPE, as it would without masking.
+			// gets EPIPE, as it would without masking. Output that cannot
+			// be written for another reason (a file at the file-size
+			// limit, a full disk) ends the same way, and ward says why:
+			// the child's death of SIGPIPE alone reads as a reader gone.
+			// (EIO is a terminal hung up: a reader gone too.)
+			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.EIO) && m.log != nil {
+				m.log.Error("the child's output cannot be written: it is cut off here, and the child's next write to it fails (EPIPE)", "error", err.Error(), "hint", failure.LimitHint(err))
+			}
 			src.Close()
 		}
 		w.Close()

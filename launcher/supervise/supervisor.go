@@ -139,6 +139,9 @@ type supervisor struct {
 	// forwarded is when ward last forwarded each signal that ends or
 	// reloads the child (see once).
 	forwarded map[syscall.Signal]time.Time
+	// cpuWarned is set once ward warned that its own CPU time reached its
+	// soft RLIMIT_CPU (the kernel's SIGXCPU comes each second from then).
+	cpuWarned bool
 }
 
 // repeatWindow is how soon after ward forwarded a signal that ends or
@@ -199,7 +202,7 @@ func (s *supervisor) start() error {
 		if s.outputStops == nil {
 			s.outputStops = make(chan struct{}, 1)
 		}
-		out, err := newMaskedIO(s.opts.Stdin, s.opts.Stdout, s.opts.Stderr, patterns, s.opts.masker.runnerCommands(), &s.ptyIn, s.outputStops)
+		out, err := newMaskedIO(s.opts.Stdin, s.opts.Stdout, s.opts.Stderr, patterns, s.opts.masker.runnerCommands(), &s.ptyIn, s.outputStops, s.log)
 		if err != nil {
 			return err
 		}
@@ -1052,6 +1055,10 @@ func (s *supervisor) forward(sig os.Signal) {
 		return
 	}
 	if !signals.Forwardable(sig) {
+		if sig == syscall.SIGXCPU && !s.cpuWarned {
+			s.cpuWarned = true
+			s.log.Warn("ward's own CPU time reached its soft limit (RLIMIT_CPU: LimitCPU=, ulimit -t): the child, which has a count of its own, is not sent SIGXCPU; at the hard limit the kernel kills ward")
+		}
 		return
 	}
 	if sig == syscall.SIGWINCH && s.out != nil && s.out.master != nil {
@@ -1219,7 +1226,13 @@ func (s *supervisor) apply(p *proposal) {
 				return
 			}
 		}
-		if err := s.syncFiles(p.plan.Files, true); err != nil {
+		// Checked first: a file refused halfway would leave the child
+		// some files new, some old.
+		err := s.dir.Fits(p.plan.Files)
+		if err == nil {
+			err = s.syncFiles(p.plan.Files, true)
+		}
+		if err != nil {
 			s.log.Error("cannot rewrite secret files; the child keeps the old ones", "error", err.Error())
 			p.done <- false
 			return
