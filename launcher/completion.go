@@ -310,6 +310,12 @@ func profileNames(before []string) []string {
 			return nil
 		}
 	}
+	// A completion never waits: a manifest named on the line that is a
+	// pipe or a device (-m /dev/stdin, a FIFO) would read the terminal
+	// or wait for a writer, and the shell with it.
+	if st, err := os.Stat(file); err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
 	m, err := manifest.Load(file)
 	if err != nil {
 		return nil

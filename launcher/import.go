@@ -92,6 +92,9 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	if err := directoryManifest(c.String("manifest")); err != nil {
 		return err
 	}
+	if err := specialManifest(c.String("manifest")); err != nil {
+		return err
+	}
 	job := &importJob{file: ".env", manifest: c.String("manifest"), profile: c.String("profile")}
 	if c.NArg() == 1 {
 		job.file = c.Args().First()

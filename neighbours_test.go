@@ -1,0 +1,88 @@
+package main
+
+// The seventeenth run's part on neighbours: what a cloned repository's
+// files, or another user of the machine, can make ward do.
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestFoundManifestThatIsNoFile: a ward.yaml that is a named pipe, or a
+// symbolic link to one or to a device (a cloned repository's ward.yaml ->
+// /dev/tty), is refused with 125 by the commands that find it, and a
+// shell's completion of `ward run -p` offers nothing, at once. ward
+// opened it: ward check, ward run, ward scan and ward import waited for
+// a writer (or read the terminal, taking what the user typed for the
+// manifest), and so did the completion, and the shell with it.
+func TestFoundManifestThatIsNoFile(t *testing.T) {
+	w := newWardEnv(t)
+	outside := filepath.Join(t.TempDir(), "pipe")
+	if err := unix.Mkfifo(outside, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		make func(p string) error
+		says string
+	}{
+		{"a named pipe", func(p string) error { return unix.Mkfifo(p, 0o600) }, "it is a named pipe (FIFO), not a file"},
+		{"a link to a named pipe", func(p string) error { return os.Symlink(outside, p) }, "it is a symbolic link to " + outside + ", a named pipe (FIFO), not a file"},
+		{"a link to /dev/null", func(p string) error { return os.Symlink("/dev/null", p) }, "it is a symbolic link to /dev/null, a character device"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := filepath.Join(t.TempDir(), "repo")
+			if err := os.MkdirAll(filepath.Join(repo, ".git"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(repo, "src"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.make(filepath.Join(repo, "ward.yaml")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(repo, ".env"), []byte("A=1\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"check"}, {"run", "--", "true"}, {"scan"}, {"import", "--secret", "A"}} {
+				cmd := w.command(args...)
+				cmd.Dir = repo
+				var stderr strings.Builder
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				code := exitWithin(t, cmd, 10*time.Second)
+				if code != 125 || !strings.Contains(stderr.String(), tc.says) {
+					t.Errorf("ward %s: exit %d, want 125 saying %q:\n%s", args[0], code, tc.says, stderr.String())
+				}
+			}
+			// A completion, from the repository and from a directory
+			// below it, and of a manifest named on the line.
+			for _, c := range []struct {
+				dir  string
+				args []string
+			}{
+				{repo, []string{"__complete", "run", "-p", ""}},
+				{filepath.Join(repo, "src"), []string{"__complete", "check", "-p", ""}},
+				{repo, []string{"__complete", "run", "-m", outside, "-p", ""}},
+			} {
+				cmd := w.command(c.args...)
+				cmd.Dir = c.dir
+				var stdout, stderr strings.Builder
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				if code := exitWithin(t, cmd, 10*time.Second); code != 0 || stderr.String() != "" {
+					t.Errorf("ward %s: exit %d, stdout %q, stderr %q", strings.Join(c.args, " "), code, stdout.String(), stderr.String())
+				}
+			}
+		})
+	}
+}
