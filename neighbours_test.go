@@ -5,6 +5,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,5 +85,59 @@ func TestFoundManifestThatIsNoFile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInitGitignoreLink: ward init in a cloned repository whose
+// .gitignore is a symbolic link to a file of the user's (git checks one
+// out as it was committed: .gitignore -> ../.ssh/id_ed25519) writes the
+// manifest, leaves the link and its target as they were, and warns that
+// .env was not added. It read the target through the link and replaced
+// the link with a file of the target's bytes and a .env line: the
+// user's private key, in the repository, for the next commit.
+func TestInitGitignoreLink(t *testing.T) {
+	w := newWardEnv(t)
+	home := t.TempDir()
+	secret := canary("sshkey")
+	key := "-----BEGIN OPENSSH PRIVATE KEY-----\n" + secret + "\n-----END OPENSSH PRIVATE KEY-----\n"
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(home, "proj")
+	if out, err := exec.Command("git", "init", "-q", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	link := filepath.Join(repo, ".gitignore")
+	if err := os.Symlink("../.ssh/id_ed25519", link); err != nil {
+		t.Fatal(err)
+	}
+	cmd := w.command("init")
+	cmd.Dir = repo
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code := exitWithin(t, cmd, 30*time.Second)
+	if strings.Contains(stdout.String()+stderr.String(), secret) {
+		t.Fatal("the key is in ward init's output")
+	}
+	if code != 0 || !strings.Contains(stderr.String(), "ward: warning: .gitignore was left as it is, and .env was not added to it: it is a symbolic link to ../.ssh/id_ed25519, which git does not read") {
+		t.Errorf("ward init: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	if target, err := os.Readlink(link); err != nil || target != "../.ssh/id_ed25519" {
+		t.Errorf(".gitignore is no longer the repository's link: %q, %v", target, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(home, ".ssh", "id_ed25519")); err != nil || string(b) != key {
+		t.Errorf("the key was changed (%v)", err)
+	}
+	if found := scanForValue(repo, []byte(secret)); len(found) > 0 {
+		t.Errorf("the key is in the repository: %v", found)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "ward.yaml")); err != nil {
+		t.Errorf("no manifest written: %v", err)
 	}
 }

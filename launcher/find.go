@@ -81,6 +81,8 @@ func findManifest(dir, name string) (string, error) {
 func notAFile(p string, st os.FileInfo) string {
 	what := "a special file"
 	switch m := st.Mode(); {
+	case m.IsDir():
+		what = "a directory"
 	case m&fs.ModeNamedPipe != 0:
 		what = "a named pipe (FIFO)"
 	case m&fs.ModeCharDevice != 0:
