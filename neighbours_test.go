@@ -4,9 +4,11 @@ package main
 // files, or another user of the machine, can make ward do.
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +141,53 @@ func TestInitGitignoreLink(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(repo, "ward.yaml")); err != nil {
 		t.Errorf("no manifest written: %v", err)
+	}
+}
+
+// TestCompletionOfHostileProfiles: `ward run -p <Tab>` in bash, in a
+// cloned repository whose manifest names its profiles as it likes,
+// offers each profile quoted as the shell reads it back: the line the
+// user then runs holds the profile's name, and nothing else runs. The
+// script expanded each reply as a glob (a profile "/*/*/*" offered
+// thousands of the machine's file names, and a deeper one hung the
+// shell at the Tab for minutes), and bash inserted a reply as it was:
+// `ward run -p $(touch FILE)` on the line, run at Enter.
+func TestCompletionOfHostileProfiles(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal("bash is not installed")
+	}
+	w := newWardEnv(t)
+	repo := t.TempDir()
+	mark := filepath.Join(t.TempDir(), "ran")
+	names := []string{"$(touch " + mark + ")", "/*/*/*", "a b;c`true`", "dev"}
+	body := "version: 1\nenv:\n  A: {value: x}\nprofiles:\n"
+	for _, n := range names {
+		body += fmt.Sprintf("  %q:\n    env:\n      A: {value: y}\n", n)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "ward.yaml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Each reply as the user's Enter runs the line it completed.
+	cmd := exec.Command(bash, "-c", `source <(ward completion bash); COMP_WORDS=(ward run -p ""); COMP_CWORD=3; _ward_complete; for r in "${COMPREPLY[@]}"; do eval "set -- $r"; printf "%s|%s\n" "$#" "$1"; done`)
+	cmd.Env, cmd.Dir = w.env, repo
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exitWithin(t, cmd, 30*time.Second)
+	var want strings.Builder
+	for _, n := range slices.Sorted(slices.Values(names)) {
+		fmt.Fprintf(&want, "1|%s\n", n)
+	}
+	if got := stdout.String(); got != want.String() || stderr.Len() > 0 {
+		if len(got) > 2000 {
+			got = got[:2000] + "..."
+		}
+		t.Errorf("the profiles bash offers, each read back as one word:\n%s\nwant:\n%s\nstderr: %s", got, want.String(), stderr.String())
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("a profile's name ran as a command on the completed line")
 	}
 }
