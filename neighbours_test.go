@@ -191,3 +191,55 @@ func TestCompletionOfHostileProfiles(t *testing.T) {
 		t.Error("a profile's name ran as a command on the completed line")
 	}
 }
+
+// TestScanNestedRepositoryConfig: ward scan searches a repository nested
+// in the work tree (an unpacked archive's vendored dependency, with its
+// .git) without running the command its .git/config names as
+// core.fsmonitor; git status in the outer repository runs none. ward ran
+// it at every scan, listing the nested repository's files.
+func TestScanNestedRepositoryConfig(t *testing.T) {
+	w := newWardEnv(t)
+	value := canary("nested")
+	w.set("app/a", value)
+	repo := t.TempDir()
+	mark := filepath.Join(t.TempDir(), "ran")
+	nested := filepath.Join(repo, "vendor", "dep")
+	for _, c := range [][]string{
+		{"git", "init", "-q", repo},
+		{"git", "init", "-q", nested},
+		{"git", "-C", nested, "config", "core.fsmonitor", "touch " + mark + "; false"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(repo, "ward.yaml"), []byte("version: 1\nenv:\n  A: local://app/a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nested, "config.js"), []byte("token = '"+value+"'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("git", "-C", repo, "status", "--short").CombinedOutput(); err != nil || !strings.Contains(string(out), "vendor/") {
+		t.Fatalf("git status: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Fatal("git status ran the nested repository's core.fsmonitor: the premise is wrong")
+	}
+	cmd := w.command("scan")
+	cmd.Dir = repo
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code := exitWithin(t, cmd, 60*time.Second)
+	if code != 1 || stdout.String() != "vendor/dep/config.js:1: A (plain)\n" {
+		t.Errorf("ward scan: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), value) {
+		t.Error("the value is in ward scan's output")
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("ward scan ran the command a nested repository's .git/config names")
+	}
+}
