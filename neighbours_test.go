@@ -243,3 +243,53 @@ func TestScanNestedRepositoryConfig(t *testing.T) {
 		t.Error("ward scan ran the command a nested repository's .git/config names")
 	}
 }
+
+// TestLocalStoreThatIsAPipe: a local store file, or an identity file,
+// that is a named pipe (made where the user's directories are shared, or
+// by mistake) is refused with 125 naming it, and the shell's completion
+// of `ward local get` offers nothing, at once. ward opened it and waited
+// for a writer: ward run, ward local list and the completion hung.
+func TestLocalStoreThatIsAPipe(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("pipe"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	for _, tc := range []struct {
+		file string
+		says string
+	}{
+		{filepath.Join(w.dir, "data", "ward", "store.age"), "store.age is not a regular file (it is a named pipe)"},
+		{filepath.Join(w.dir, "config", "ward", "identity.txt"), "identity.txt is a named pipe, not an age identity file"},
+	} {
+		if err := os.Rename(tc.file, tc.file+".aside"); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mkfifo(tc.file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"local", "list"}, {"run", "-m", m, "--", "true"}, {"__complete", "local", "get", ""}} {
+			cmd := w.command(args...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			code := exitWithin(t, cmd, 10*time.Second)
+			if args[0] == "__complete" {
+				if code != 0 || stdout.String() != "" {
+					t.Errorf("ward %s with %s a pipe: exit %d, stdout %q", strings.Join(args, " "), filepath.Base(tc.file), code, stdout.String())
+				}
+			} else if code != 125 || !strings.Contains(stderr.String(), tc.says) {
+				t.Errorf("ward %s: exit %d, want 125 saying %q:\n%s", args[0], code, tc.says, stderr.String())
+			}
+		}
+		if err := os.Remove(tc.file); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tc.file+".aside", tc.file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, stdout, stderr := w.run("local", "list"); code != 0 || !strings.HasPrefix(stdout, "app/a\t") {
+		t.Errorf("ward local list, the files back: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
