@@ -293,3 +293,36 @@ func TestLocalStoreThatIsAPipe(t *testing.T) {
 		t.Errorf("ward local list, the files back: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
+
+// TestImportFoundDotenvThatIsNoFile: `ward import` with no file named,
+// in a cloned repository whose .env is a symbolic link to a named pipe
+// or a device (.env -> /dev/tty), is refused with 125, at once; it read
+// the terminal (or waited for a writer), and imported what the user
+// typed next as the repository's secrets.
+func TestImportFoundDotenvThatIsNoFile(t *testing.T) {
+	w := newWardEnv(t)
+	fifo := filepath.Join(t.TempDir(), "pipe")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{fifo, "/dev/null"} {
+		repo := t.TempDir()
+		if err := os.Symlink(target, filepath.Join(repo, ".env")); err != nil {
+			t.Fatal(err)
+		}
+		cmd := w.command("import")
+		cmd.Dir = repo
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		want := ".env is not a dotenv file ward can read: it is a symbolic link to " + target
+		if code := exitWithin(t, cmd, 10*time.Second); code != 125 || !strings.Contains(stderr.String(), want) {
+			t.Errorf("ward import, .env -> %s: exit %d, want 125 saying %q:\n%s", target, code, want, stderr.String())
+		}
+		if _, err := os.Stat(filepath.Join(repo, "ward.yaml")); err == nil {
+			t.Errorf("ward import, .env -> %s: a manifest was written", target)
+		}
+	}
+}
