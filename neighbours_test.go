@@ -10,9 +10,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/testdata/helper"
 	"golang.org/x/sys/unix"
 )
 
@@ -323,6 +326,52 @@ func TestImportFoundDotenvThatIsNoFile(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(repo, "ward.yaml")); err == nil {
 			t.Errorf("ward import, .env -> %s: a manifest was written", target)
+		}
+	}
+}
+
+// TestHelperChannelsCannotBeReopened: a store helper's stdin and stdout,
+// which carry the store's credentials (the open request's environment)
+// and the values, cannot be opened again through /proc/PID/fd. The
+// helper is dumpable from its exec until its main hardens it, and
+// meanwhile any process of ward's user may open its /proc/PID/fd/0 and
+// 1: they were pipes, which open again as pipes, and such a process
+// (Yama's ptrace_scope 1 stops none of it) watching for ward-vault opened
+// the helper's stdin at 10 of the 10 starts it saw in 30, and read
+// VAULT_TOKEN from it: what the helper's /proc/PID/environ no longer
+// shows. A socket never opens through /proc. (Opened here as root,
+// whom non-dumpable does not stop.)
+func TestHelperChannelsCannotBeReopened(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "opening a non-dumpable helper's /proc/PID/fd needs root")
+	}
+	srv, w := awsWard(t)
+	value := w.canary("aws-channel")
+	srv.PutSecretString("app/db", value)
+	m := w.manifest("version: 1\nenv:\n  DB: awssm://app/db\n")
+	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr, exit := startedToEnd(t, cmd)
+	if envListing(stdout)["DB"] != helper.Hash(value) {
+		t.Errorf("the child does not have the value")
+	}
+	pid := helperOf(t, cmd.Process.Pid, "ward-aws")
+	for fd := range 2 {
+		p := fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
+		what, _ := os.Readlink(p)
+		if f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK, 0); err == nil {
+			f.Close()
+			t.Errorf("the helper's %s (%s) opens again: another process of ward's user reads what crosses it", p, what)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exit(30 * time.Second); code != 143 && code != 0 {
+		t.Errorf("ward exited %d at SIGTERM", code)
+	}
+	for line := range stderr.ch {
+		for _, c := range w.canaries {
+			if strings.Contains(line, c) {
+				t.Errorf("a canary is in ward's log")
+			}
 		}
 	}
 }
