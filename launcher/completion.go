@@ -310,6 +310,12 @@ func profileNames(before []string) []string {
 			return nil
 		}
 	}
+	// A completion never waits: a manifest named on the line that is a
+	// pipe or a device (-m /dev/stdin, a FIFO) would read the terminal
+	// or wait for a writer, and the shell with it.
+	if st, err := os.Stat(file); err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
 	m, err := manifest.Load(file)
 	if err != nil {
 		return nil
@@ -388,21 +394,32 @@ _ward_complete() {
     local ward=${COMP_WORDS[0]}
     [[ $ward == "~/"* ]] && ward=$HOME/${ward#"~/"}
     type -P -- "$ward" >/dev/null || ward=@WARD@
-    local IFS=$'\n'
+    # Line by line, never through $(...) unquoted: bash would expand a
+    # word of a cloned repository's manifest (a profile "/*/*/*/*/*")
+    # as a glob over the whole filesystem.
     local -a out
-    out=($("$ward" __complete "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" 2>/dev/null))
+    local line
+    while IFS= read -r line; do
+        out+=("$line")
+    done < <("$ward" __complete "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" 2>/dev/null)
     case ${out[0]-} in
     :files)
         compopt -o filenames 2>/dev/null
-        COMPREPLY=($(compgen -f -- "$cur"))
+        while IFS= read -r line; do
+            COMPREPLY+=("$line")
+        done < <(compgen -f -- "$cur")
         ;;
     :programs)
-        COMPREPLY=($(compgen -c -- "$cur"))
+        while IFS= read -r line; do
+            COMPREPLY+=("$line")
+        done < <(compgen -c -- "$cur")
         ;;
     *)
-        local line
+        # Quoted as the shell reads them back: bash inserts a reply as
+        # it is, and a profile may be any text ("$(...)", "a;b", "a b").
         for line in "${out[@]}"; do
-            COMPREPLY+=("${line%%$'\t'*}")
+            printf -v line %q "${line%%$'\t'*}"
+            COMPREPLY+=("$line")
         done
         ;;
     esac

@@ -39,6 +39,9 @@ func findManifest(dir, name string) (string, error) {
 				}
 				return "", failure.New(fmt.Errorf("%s, %s, belongs to uid %d: ward does not take another user's manifest from a parent directory, or from one others may write (/tmp), where anyone who may write there could have put it", manifest.QuotePath(p), where, owner), "name it with -m if you trust it, or create one here with `ward init`")
 			}
+			if !st.Mode().IsRegular() {
+				return "", failure.New(fmt.Errorf("%s is not a manifest ward can read: %s", manifest.QuotePath(p), notAFile(p, st)), "fix or remove it, or name the manifest with -m")
+			}
 			if rel, err := filepath.Rel(dir, p); err == nil {
 				return rel, nil
 			}
@@ -67,6 +70,32 @@ func findManifest(dir, name string) (string, error) {
 		}
 		d = parent
 	}
+}
+
+// notAFile says what p, found where a manifest was looked for, is
+// instead of a file: a named pipe, a device or a socket, itself or where
+// its symbolic link leads (a cloned repository's ward.yaml -> /dev/tty).
+// Opening it would wait for a writer, or read the terminal: ward check,
+// ward run and a shell's completion of `ward run -p` hung there, taking
+// what the user typed for the manifest.
+func notAFile(p string, st os.FileInfo) string {
+	what := "a special file"
+	switch m := st.Mode(); {
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&fs.ModeCharDevice != 0:
+		what = "a character device (a terminal, /dev/null...)"
+	case m&fs.ModeDevice != 0:
+		what = "a block device"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	}
+	if target, err := os.Readlink(p); err == nil {
+		return fmt.Sprintf("it is a symbolic link to %s, %s, not a file", manifest.QuotePath(target), what)
+	}
+	return fmt.Sprintf("it is %s, not a file", what)
 }
 
 // workingDir is os.Getwd, with a reason a user can act on when the

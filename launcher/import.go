@@ -92,9 +92,18 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	if err := directoryManifest(c.String("manifest")); err != nil {
 		return err
 	}
+	if err := specialManifest(c.String("manifest")); err != nil {
+		return err
+	}
 	job := &importJob{file: ".env", manifest: c.String("manifest"), profile: c.String("profile")}
 	if c.NArg() == 1 {
 		job.file = c.Args().First()
+	} else if st, err := os.Stat(job.file); err == nil && !st.Mode().IsRegular() {
+		// The .env ward takes by default, not one named: a cloned
+		// repository's .env -> /dev/tty had ward read the terminal, and
+		// store what the user typed next. A pipe named on purpose
+		// (`ward import <(op inject -i .env.tpl)`) is read.
+		return failure.New(fmt.Errorf("%s is not a dotenv file ward can read: %s", job.file, notAFile(job.file, st)), "name the file to import: ward import path/to/.env, or ward import - for standard input")
 	}
 	if err := job.read(stdio); err != nil {
 		return err

@@ -73,7 +73,10 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	fmt.Fprintf(stdio.Stdout, "wrote %s\n", manifest.QuotePath(path))
 	warnHidden(stdio, path)
 	added, err := ignoreDotenv(".gitignore")
-	if err != nil {
+	var special *specialIgnore
+	if errors.As(err, &special) {
+		fmt.Fprintf(stdio.Stderr, "ward: warning: %s\n", special)
+	} else if err != nil {
 		return failure.New(fmt.Errorf("update .gitignore: %w", err), "")
 	}
 	if added {
@@ -87,10 +90,22 @@ func cmdInit(c *cli.Context, stdio IO) error {
 // line there, or git, already ignores .env; it reports whether it added
 // one.
 func ignoreDotenv(path string) (bool, error) {
+	st, err := os.Lstat(path)
+	if err == nil && !st.Mode().IsRegular() && st.Mode()&fs.ModeSymlink == 0 {
+		// A named pipe: git would wait on it too.
+		return false, &specialIgnore{path, st}
+	}
 	// A repository whose .gitignore above ignores .env already (a service
 	// directory of a monorepo) needs no file of its own here.
 	if gitIgnored(filepath.Join(filepath.Dir(path), ".env")) == ignoreYes {
 		return false, nil
+	}
+	// A .gitignore that is a symbolic link (a cloned repository's,
+	// .gitignore -> ../../.ssh/id_ed25519) is not read through: its
+	// target's bytes went into a .gitignore file of the repository's,
+	// for the next commit to publish. Git reads no such link either.
+	if err == nil && !st.Mode().IsRegular() {
+		return false, &specialIgnore{path, st}
 	}
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -114,4 +129,19 @@ func ignoreDotenv(path string) (bool, error) {
 	}
 	b.WriteString(".env\n")
 	return true, atomicfile.WriteFile(path, b.Bytes(), atomicfile.Masked(0o664), true)
+}
+
+// specialIgnore is a .gitignore ward init leaves alone: a symbolic link,
+// which git does not read (since 2.32), or no file at all.
+type specialIgnore struct {
+	path string
+	st   fs.FileInfo
+}
+
+func (e *specialIgnore) Error() string {
+	what := notAFile(e.path, e.st)
+	if target, err := os.Readlink(e.path); err == nil {
+		what = "it is a symbolic link to " + manifest.QuotePath(target) + ", which git does not read"
+	}
+	return fmt.Sprintf("%s was left as it is, and .env was not added to it: %s; make it a file of its own with a line .env, or add .env to .git/info/exclude", manifest.QuotePath(e.path), what)
 }

@@ -107,6 +107,18 @@ func directoryManifest(path string) error {
 	return failure.New(fmt.Errorf("%s is a directory, not a manifest", path), "name the manifest's file: -m "+filepath.Join(path, defaultManifest))
 }
 
+// specialManifest refuses a manifest that ward import would edit and
+// that is no file: a named pipe or a device, itself or through a link (a
+// cloned repository's ward.yaml -> /dev/tty), which reading would wait
+// on, or read the terminal.
+func specialManifest(path string) error {
+	st, err := os.Stat(path)
+	if err != nil || st.IsDir() || st.Mode().IsRegular() {
+		return nil
+	}
+	return failure.New(fmt.Errorf("%s is not a manifest ward can edit: %s", manifest.QuotePath(path), notAFile(path, st)), "remove it, or name the manifest with -m")
+}
+
 // stdinManifest is -m -: the manifest on standard input, as `ward import -`
 // reads a .env file there. Only the commands that read the manifest and
 // nothing else from standard input take it (check, scan); ward run's

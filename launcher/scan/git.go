@@ -92,8 +92,13 @@ func absUnder(dir, path string) string {
 func (s *scanner) command(ctx context.Context, dir string, args ...string) *exec.Cmd {
 	// --literal-pathspecs: the paths ward names are file names, not
 	// patterns (`[ab].env` would also match a.env, and its secret stop a
-	// commit that does not hold it).
-	cmd := exec.CommandContext(ctx, "git", append([]string{"--literal-pathspecs", "-C", dir}, args...)...)
+	// commit that does not hold it). core.fsmonitor=false: the files of a
+	// repository nested in the work tree are listed by git run inside
+	// it, under that repository's own .git/config (an unpacked archive's,
+	// a vendored dependency's), whose core.fsmonitor is a command git
+	// runs at ls-files; git status in the outer repository runs none of
+	// it. The monitor only makes the listing faster.
+	cmd := exec.CommandContext(ctx, "git", append([]string{"--literal-pathspecs", "-c", "core.fsmonitor=false", "-C", dir}, args...)...)
 	if s.gitEnv != nil {
 		// The later of two entries for a name wins.
 		cmd.Env = append(os.Environ(), s.gitEnv...)

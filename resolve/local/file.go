@@ -51,7 +51,7 @@ const ageIntro = "age-encryption.org/v1\n"
 // A file that is not a ward store is an error, and update never
 // overwrites it.
 func (s *Store) readFile(path string) (*document, *keyPair, error) {
-	f, err := os.Open(path)
+	f, st, err := openNoWait(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("the local store %s does not exist yet (create an entry with: ward local set NAME): %w", s.Path, ErrNoStore)
@@ -59,6 +59,9 @@ func (s *Store) readFile(path string) (*document, *keyPair, error) {
 		return nil, nil, fmt.Errorf("open the local store: %w", err)
 	}
 	defer f.Close()
+	if !st.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("the local store %s is not a regular file (it is %s): move it aside, or point $WARD_LOCAL_STORE at the store's file", s.Path, kindOf(st))
+	}
 	ids, err := s.identity(false)
 	if err != nil {
 		return nil, nil, err
@@ -81,6 +84,39 @@ func (s *Store) readFile(path string) (*document, *keyPair, error) {
 		return nil, nil, &damagedError{path: s.Path, reason: err.Error(), newer: errors.As(err, &newer)}
 	}
 	return doc, id, nil
+}
+
+// openNoWait opens path for reading, and says what it is, without
+// waiting on what is no file: the open of a named pipe waits for a
+// writer, and ward run, ward local list and a shell's completion of
+// `ward local get` waited there for good. The caller refuses what is not
+// a regular file.
+func openNoWait(path string) (*os.File, fs.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, st, nil
+}
+
+// kindOf names what a file that is not a regular one is.
+func kindOf(st fs.FileInfo) string {
+	switch m := st.Mode(); {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a file"
 }
 
 // decrypt returns the plaintext of the store file. age's own errors are

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -132,17 +131,13 @@ func (s *Store) notAnIdentity(line string) error {
 
 // readPrivate reads a file that must not be readable by group or others.
 func readPrivate(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, st, err := openNoWait(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("the identity file %s is a directory, not an age identity file", path)
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("the identity file %s is %s, not an age identity file", path, kindOf(st))
 	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("the identity file %s has mode %04o, readable by others: refusing to use it (run: chmod 600 %s)", path, st.Mode().Perm(), path)

@@ -279,11 +279,18 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 		c.path = p
 	}
 	path := c.path
-	inR, inW, err := os.Pipe()
+	// The helper's stdin and stdout, which carry the credentials and the
+	// values, are socket pairs, not pipes: the helper is dumpable from
+	// its exec until its main hardens it, and meanwhile any process of
+	// the same user may open its /proc/PID/fd/0 or 1, which gives a pipe
+	// again (a reader of the open request, environment and credentials
+	// included, and of every answer, for as long as the helper runs), a
+	// socket never. Its stderr, logs, stays a pipe.
+	inR, inW, err := channel()
 	if err != nil {
 		return nil, err
 	}
-	outR, outW, err := os.Pipe()
+	outR, outW, err := channel()
 	if err != nil {
 		inR.Close()
 		inW.Close()
@@ -342,6 +349,35 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 	go cn.readStderr(errR)
 	go cn.watch()
 	return cn, nil
+}
+
+// channel returns the two ends of a connected socket pair, for one way
+// between ward and its helper: r to read from, w to write to. Both are
+// close-on-exec; os.StartProcess gives the helper its end.
+func channel() (r, w *os.File, err error) {
+	// As os.Pipe does where it has no pipe2: no fork between the
+	// socketpair and the close-on-exec flags.
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	// Non-blocking, so that the runtime's poller serves them, as it does
+	// a pipe of os.Pipe (the helper's end is made blocking again when it
+	// is handed over).
+	for _, fd := range fds {
+		if err := syscall.SetNonblock(fd, true); err != nil {
+			syscall.Close(fds[0])
+			syscall.Close(fds[1])
+			return nil, nil, os.NewSyscallError("setnonblock", err)
+		}
+	}
+	return os.NewFile(uintptr(fds[0]), "|0"), os.NewFile(uintptr(fds[1]), "|1"), nil
 }
 
 // withoutFrameLogs returns environ without GODEBUG's http2debug

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -68,13 +69,20 @@ func TestFrozenWithItsHelperKillsNothing(t *testing.T) {
 	if err := syscall.Kill(helper, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	in, err := os.Open(fmt.Sprintf("/proc/%d/fd/0", helper))
+	// The helper's stdin is a socket, which does not open through /proc
+	// (that is its point): its queue is asked of the kernel by inode.
+	link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", helper))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
+	var ino uint32
+	if _, err := fmt.Sscanf(link, "socket:[%d]", &ino); err != nil {
+		t.Fatalf("the helper's stdin is %s, not a socket", link)
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		if n, err := unix.IoctlGetInt(int(in.Fd()), unix.TIOCINQ); err != nil || n > 0 {
+		if n, err := unixReceiveQueue(ino); err != nil {
+			t.Fatal(err)
+		} else if n > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -109,4 +117,52 @@ func TestFrozenWithItsHelperKillsNothing(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("the client: %v\n%s", err, logs.String())
 	}
+}
+
+// unixReceiveQueue returns the bytes waiting in the receive queue of the
+// Unix socket with inode ino, from the kernel's sock_diag (what `ss -x`
+// shows as Recv-Q).
+func unixReceiveQueue(ino uint32) (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return 0, fmt.Errorf("sock_diag: %w", err)
+	}
+	defer unix.Close(fd)
+	// struct nlmsghdr, then struct unix_diag_req: family, protocol, pad,
+	// states, ino, show, cookie[2].
+	const udiagShowRqlen, unixDiagRqlen, sockDiagByFamily = 0x10, 4, 20
+	req := make([]byte, 16+24)
+	ne := binary.NativeEndian
+	ne.PutUint32(req[0:], uint32(len(req)))
+	ne.PutUint16(req[4:], sockDiagByFamily)
+	ne.PutUint16(req[6:], unix.NLM_F_REQUEST)
+	req[16] = unix.AF_UNIX
+	ne.PutUint32(req[20:], 0xffffffff)
+	ne.PutUint32(req[24:], ino)
+	ne.PutUint32(req[28:], udiagShowRqlen)
+	ne.PutUint32(req[32:], 0xffffffff)
+	ne.PutUint32(req[36:], 0xffffffff)
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, fmt.Errorf("sock_diag: %w", err)
+	}
+	buf := make([]byte, 4096)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return 0, fmt.Errorf("sock_diag: %w", err)
+	}
+	if n < 16+16 || ne.Uint16(buf[4:]) == unix.NLMSG_ERROR {
+		return 0, fmt.Errorf("sock_diag: no answer for socket %d", ino)
+	}
+	// struct unix_diag_msg (16 bytes), then attributes.
+	for a := buf[32:min(n, int(ne.Uint32(buf[0:])))]; len(a) >= 4; {
+		l := int(ne.Uint16(a[0:]))
+		if l < 4 || l > len(a) {
+			break
+		}
+		if ne.Uint16(a[2:]) == unixDiagRqlen && l >= 12 {
+			return int(ne.Uint32(a[4:])), nil
+		}
+		a = a[min(len(a), (l+3)&^3):]
+	}
+	return 0, fmt.Errorf("sock_diag: no queue length for socket %d", ino)
 }

@@ -1,0 +1,377 @@
+package main
+
+// The seventeenth run's part on neighbours: what a cloned repository's
+// files, or another user of the machine, can make ward do.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/testdata/helper"
+	"golang.org/x/sys/unix"
+)
+
+// TestFoundManifestThatIsNoFile: a ward.yaml that is a named pipe, or a
+// symbolic link to one or to a device (a cloned repository's ward.yaml ->
+// /dev/tty), is refused with 125 by the commands that find it, and a
+// shell's completion of `ward run -p` offers nothing, at once. ward
+// opened it: ward check, ward run, ward scan and ward import waited for
+// a writer (or read the terminal, taking what the user typed for the
+// manifest), and so did the completion, and the shell with it.
+func TestFoundManifestThatIsNoFile(t *testing.T) {
+	w := newWardEnv(t)
+	outside := filepath.Join(t.TempDir(), "pipe")
+	if err := unix.Mkfifo(outside, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		make func(p string) error
+		says string
+	}{
+		{"a named pipe", func(p string) error { return unix.Mkfifo(p, 0o600) }, "it is a named pipe (FIFO), not a file"},
+		{"a link to a named pipe", func(p string) error { return os.Symlink(outside, p) }, "it is a symbolic link to " + outside + ", a named pipe (FIFO), not a file"},
+		{"a link to /dev/null", func(p string) error { return os.Symlink("/dev/null", p) }, "it is a symbolic link to /dev/null, a character device"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := filepath.Join(t.TempDir(), "repo")
+			if err := os.MkdirAll(filepath.Join(repo, ".git"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(repo, "src"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.make(filepath.Join(repo, "ward.yaml")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(repo, ".env"), []byte("A=1\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"check"}, {"run", "--", "true"}, {"scan"}, {"import", "--secret", "A"}} {
+				cmd := w.command(args...)
+				cmd.Dir = repo
+				var stderr strings.Builder
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				code := exitWithin(t, cmd, 10*time.Second)
+				if code != 125 || !strings.Contains(stderr.String(), tc.says) {
+					t.Errorf("ward %s: exit %d, want 125 saying %q:\n%s", args[0], code, tc.says, stderr.String())
+				}
+			}
+			// A completion, from the repository and from a directory
+			// below it, and of a manifest named on the line.
+			for _, c := range []struct {
+				dir  string
+				args []string
+			}{
+				{repo, []string{"__complete", "run", "-p", ""}},
+				{filepath.Join(repo, "src"), []string{"__complete", "check", "-p", ""}},
+				{repo, []string{"__complete", "run", "-m", outside, "-p", ""}},
+			} {
+				cmd := w.command(c.args...)
+				cmd.Dir = c.dir
+				var stdout, stderr strings.Builder
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				if code := exitWithin(t, cmd, 10*time.Second); code != 0 || stderr.String() != "" {
+					t.Errorf("ward %s: exit %d, stdout %q, stderr %q", strings.Join(c.args, " "), code, stdout.String(), stderr.String())
+				}
+			}
+		})
+	}
+}
+
+// TestInitGitignoreLink: ward init in a cloned repository whose
+// .gitignore is a symbolic link to a file of the user's (git checks one
+// out as it was committed: .gitignore -> ../.ssh/id_ed25519) writes the
+// manifest, leaves the link and its target as they were, and warns that
+// .env was not added. It read the target through the link and replaced
+// the link with a file of the target's bytes and a .env line: the
+// user's private key, in the repository, for the next commit.
+func TestInitGitignoreLink(t *testing.T) {
+	w := newWardEnv(t)
+	home := t.TempDir()
+	secret := canary("sshkey")
+	key := "-----BEGIN OPENSSH PRIVATE KEY-----\n" + secret + "\n-----END OPENSSH PRIVATE KEY-----\n"
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(home, "proj")
+	if out, err := exec.Command("git", "init", "-q", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	link := filepath.Join(repo, ".gitignore")
+	if err := os.Symlink("../.ssh/id_ed25519", link); err != nil {
+		t.Fatal(err)
+	}
+	cmd := w.command("init")
+	cmd.Dir = repo
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code := exitWithin(t, cmd, 30*time.Second)
+	if strings.Contains(stdout.String()+stderr.String(), secret) {
+		t.Fatal("the key is in ward init's output")
+	}
+	if code != 0 || !strings.Contains(stderr.String(), "ward: warning: .gitignore was left as it is, and .env was not added to it: it is a symbolic link to ../.ssh/id_ed25519, which git does not read") {
+		t.Errorf("ward init: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	if target, err := os.Readlink(link); err != nil || target != "../.ssh/id_ed25519" {
+		t.Errorf(".gitignore is no longer the repository's link: %q, %v", target, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(home, ".ssh", "id_ed25519")); err != nil || string(b) != key {
+		t.Errorf("the key was changed (%v)", err)
+	}
+	if found := scanForValue(repo, []byte(secret)); len(found) > 0 {
+		t.Errorf("the key is in the repository: %v", found)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "ward.yaml")); err != nil {
+		t.Errorf("no manifest written: %v", err)
+	}
+}
+
+// TestCompletionOfHostileProfiles: `ward run -p <Tab>` in bash, in a
+// cloned repository whose manifest names its profiles as it likes,
+// offers each profile quoted as the shell reads it back: the line the
+// user then runs holds the profile's name, and nothing else runs. The
+// script expanded each reply as a glob (a profile "/*/*/*" offered
+// thousands of the machine's file names, and a deeper one hung the
+// shell at the Tab for minutes), and bash inserted a reply as it was:
+// `ward run -p $(touch FILE)` on the line, run at Enter.
+func TestCompletionOfHostileProfiles(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal("bash is not installed")
+	}
+	w := newWardEnv(t)
+	repo := t.TempDir()
+	mark := filepath.Join(t.TempDir(), "ran")
+	names := []string{"$(touch " + mark + ")", "/*/*/*", "a b;c`true`", "dev"}
+	body := "version: 1\nenv:\n  A: {value: x}\nprofiles:\n"
+	for _, n := range names {
+		body += fmt.Sprintf("  %q:\n    env:\n      A: {value: y}\n", n)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "ward.yaml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Each reply as the user's Enter runs the line it completed.
+	cmd := exec.Command(bash, "-c", `source <(ward completion bash); COMP_WORDS=(ward run -p ""); COMP_CWORD=3; _ward_complete; for r in "${COMPREPLY[@]}"; do eval "set -- $r"; printf "%s|%s\n" "$#" "$1"; done`)
+	cmd.Env, cmd.Dir = w.env, repo
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exitWithin(t, cmd, 30*time.Second)
+	var want strings.Builder
+	for _, n := range slices.Sorted(slices.Values(names)) {
+		fmt.Fprintf(&want, "1|%s\n", n)
+	}
+	if got := stdout.String(); got != want.String() || stderr.Len() > 0 {
+		if len(got) > 2000 {
+			got = got[:2000] + "..."
+		}
+		t.Errorf("the profiles bash offers, each read back as one word:\n%s\nwant:\n%s\nstderr: %s", got, want.String(), stderr.String())
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("a profile's name ran as a command on the completed line")
+	}
+}
+
+// TestScanNestedRepositoryConfig: ward scan searches a repository nested
+// in the work tree (an unpacked archive's vendored dependency, with its
+// .git) without running the command its .git/config names as
+// core.fsmonitor; git status in the outer repository runs none. ward ran
+// it at every scan, listing the nested repository's files.
+func TestScanNestedRepositoryConfig(t *testing.T) {
+	w := newWardEnv(t)
+	value := canary("nested")
+	w.set("app/a", value)
+	repo := t.TempDir()
+	mark := filepath.Join(t.TempDir(), "ran")
+	nested := filepath.Join(repo, "vendor", "dep")
+	for _, c := range [][]string{
+		{"git", "init", "-q", repo},
+		{"git", "init", "-q", nested},
+		{"git", "-C", nested, "config", "core.fsmonitor", "touch " + mark + "; false"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(c, " "), err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(repo, "ward.yaml"), []byte("version: 1\nenv:\n  A: local://app/a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nested, "config.js"), []byte("token = '"+value+"'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("git", "-C", repo, "status", "--short").CombinedOutput(); err != nil || !strings.Contains(string(out), "vendor/") {
+		t.Fatalf("git status: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Fatal("git status ran the nested repository's core.fsmonitor: the premise is wrong")
+	}
+	cmd := w.command("scan")
+	cmd.Dir = repo
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code := exitWithin(t, cmd, 60*time.Second)
+	if code != 1 || stdout.String() != "vendor/dep/config.js:1: A (plain)\n" {
+		t.Errorf("ward scan: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), value) {
+		t.Error("the value is in ward scan's output")
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("ward scan ran the command a nested repository's .git/config names")
+	}
+}
+
+// TestLocalStoreThatIsAPipe: a local store file, or an identity file,
+// that is a named pipe (made where the user's directories are shared, or
+// by mistake) is refused with 125 naming it, and the shell's completion
+// of `ward local get` offers nothing, at once. ward opened it and waited
+// for a writer: ward run, ward local list and the completion hung.
+func TestLocalStoreThatIsAPipe(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("pipe"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	for _, tc := range []struct {
+		file string
+		says string
+	}{
+		{filepath.Join(w.dir, "data", "ward", "store.age"), "store.age is not a regular file (it is a named pipe)"},
+		{filepath.Join(w.dir, "config", "ward", "identity.txt"), "identity.txt is a named pipe, not an age identity file"},
+	} {
+		if err := os.Rename(tc.file, tc.file+".aside"); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mkfifo(tc.file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"local", "list"}, {"run", "-m", m, "--", "true"}, {"__complete", "local", "get", ""}} {
+			cmd := w.command(args...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			code := exitWithin(t, cmd, 10*time.Second)
+			if args[0] == "__complete" {
+				if code != 0 || stdout.String() != "" {
+					t.Errorf("ward %s with %s a pipe: exit %d, stdout %q", strings.Join(args, " "), filepath.Base(tc.file), code, stdout.String())
+				}
+			} else if code != 125 || !strings.Contains(stderr.String(), tc.says) {
+				t.Errorf("ward %s: exit %d, want 125 saying %q:\n%s", args[0], code, tc.says, stderr.String())
+			}
+		}
+		if err := os.Remove(tc.file); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tc.file+".aside", tc.file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, stdout, stderr := w.run("local", "list"); code != 0 || !strings.HasPrefix(stdout, "app/a\t") {
+		t.Errorf("ward local list, the files back: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// TestImportFoundDotenvThatIsNoFile: `ward import` with no file named,
+// in a cloned repository whose .env is a symbolic link to a named pipe
+// or a device (.env -> /dev/tty), is refused with 125, at once; it read
+// the terminal (or waited for a writer), and imported what the user
+// typed next as the repository's secrets.
+func TestImportFoundDotenvThatIsNoFile(t *testing.T) {
+	w := newWardEnv(t)
+	fifo := filepath.Join(t.TempDir(), "pipe")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{fifo, "/dev/null"} {
+		repo := t.TempDir()
+		if err := os.Symlink(target, filepath.Join(repo, ".env")); err != nil {
+			t.Fatal(err)
+		}
+		cmd := w.command("import")
+		cmd.Dir = repo
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		want := ".env is not a dotenv file ward can read: it is a symbolic link to " + target
+		if code := exitWithin(t, cmd, 10*time.Second); code != 125 || !strings.Contains(stderr.String(), want) {
+			t.Errorf("ward import, .env -> %s: exit %d, want 125 saying %q:\n%s", target, code, want, stderr.String())
+		}
+		if _, err := os.Stat(filepath.Join(repo, "ward.yaml")); err == nil {
+			t.Errorf("ward import, .env -> %s: a manifest was written", target)
+		}
+	}
+}
+
+// TestHelperChannelsCannotBeReopened: a store helper's stdin and stdout,
+// which carry the store's credentials (the open request's environment)
+// and the values, cannot be opened again through /proc/PID/fd. The
+// helper is dumpable from its exec until its main hardens it, and
+// meanwhile any process of ward's user may open its /proc/PID/fd/0 and
+// 1: they were pipes, which open again as pipes, and such a process
+// (Yama's ptrace_scope 1 stops none of it) watching for ward-vault opened
+// the helper's stdin at 10 of the 10 starts it saw in 30, and read
+// VAULT_TOKEN from it: what the helper's /proc/PID/environ no longer
+// shows. A socket never opens through /proc. (Opened here as root,
+// whom non-dumpable does not stop.)
+func TestHelperChannelsCannotBeReopened(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "opening a non-dumpable helper's /proc/PID/fd needs root")
+	}
+	srv, w := awsWard(t)
+	value := w.canary("aws-channel")
+	srv.PutSecretString("app/db", value)
+	m := w.manifest("version: 1\nenv:\n  DB: awssm://app/db\n")
+	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr, exit := startedToEnd(t, cmd)
+	if envListing(stdout)["DB"] != helper.Hash(value) {
+		t.Errorf("the child does not have the value")
+	}
+	pid := helperOf(t, cmd.Process.Pid, "ward-aws")
+	for fd := range 2 {
+		p := fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
+		what, _ := os.Readlink(p)
+		if f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK, 0); err == nil {
+			f.Close()
+			t.Errorf("the helper's %s (%s) opens again: another process of ward's user reads what crosses it", p, what)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exit(30 * time.Second); code != 143 && code != 0 {
+		t.Errorf("ward exited %d at SIGTERM", code)
+	}
+	for line := range stderr.ch {
+		for _, c := range w.canaries {
+			if strings.Contains(line, c) {
+				t.Errorf("a canary is in ward's log")
+			}
+		}
+	}
+}
