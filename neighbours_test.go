@@ -5,11 +5,14 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -373,5 +376,71 @@ func TestHelperChannelsCannotBeReopened(t *testing.T) {
 				t.Errorf("a canary is in ward's log")
 			}
 		}
+	}
+}
+
+// TestManifestCannotRedirectVaultCredentials: a cloned repository's (or
+// a pull request's) ward.yaml naming a Vault of its own in
+// stores.vault.address, where the user's environment names their Vault
+// and holds its token. ward check --resolve and ward scan (which run
+// none of the repository's code) and ward run sent the environment's
+// token to the manifest's server. They now exit 125 naming both
+// addresses, and the server hears nothing; with no Vault in the
+// environment, the manifest's address is the one used, as before.
+func TestManifestCannotRedirectVaultCredentials(t *testing.T) {
+	token := canary("redirect-token")
+	var mu sync.Mutex
+	requests, tokens := 0, 0
+	other := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		if r.Header.Get("X-Vault-Token") != "" {
+			tokens++
+		}
+		mu.Unlock()
+		http.Error(rw, `{"errors":["permission denied"]}`, http.StatusForbidden)
+	}))
+	defer other.Close()
+	heard := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return requests, tokens
+	}
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nstores:\n  vault:\n    address: %s\nenv:\n  DB_PASSWORD: vault://secret/app#password\n", other.URL))
+	if err := os.WriteFile(filepath.Join(w.dir, "notes.txt"), []byte("nothing\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The user's Vault: nothing listens there, and nothing needs to.
+	w.env = append(w.env, "VAULT_ADDR=https://vault.internal.example:8200", "VAULT_TOKEN="+token, "WARD_LOG_FORMAT=text")
+	for _, args := range [][]string{
+		{"check", "--resolve", "-m", m},
+		{"scan", "-m", m, filepath.Join(w.dir, "notes.txt")},
+		{"run", "-m", m, "--", "helper", "touch", filepath.Join(w.dir, "started")},
+	} {
+		code, stdout, stderr := w.run(args...)
+		if code != 125 {
+			t.Errorf("ward %s: exit %d, want 125", args[0], code)
+		}
+		if !strings.Contains(stderr, "stores.vault.address is "+other.URL+", but the environment names the Vault at https://vault.internal.example:8200 (VAULT_ADDR)") {
+			t.Errorf("ward %s: the error does not name both Vaults:\n%s", args[0], redactAll(stderr, token))
+		}
+		if strings.Contains(stdout+stderr, token) {
+			t.Errorf("ward %s: the token is in ward's output", args[0])
+		}
+	}
+	if n, withToken := heard(); n != 0 {
+		t.Errorf("the manifest's server was sent %d requests, %d of them with a token", n, withToken)
+	}
+	if _, err := os.Stat(filepath.Join(w.dir, "started")); err == nil {
+		t.Error("the child started")
+	}
+	// Without a Vault in the environment, the manifest names it.
+	w.env = slices.DeleteFunc(w.env, func(kv string) bool { return strings.HasPrefix(kv, "VAULT_ADDR=") })
+	if code, _, stderr := w.run("check", "--resolve", "-m", m); code != 125 || strings.Contains(stderr, "environment names") {
+		t.Errorf("with no VAULT_ADDR: exit %d, want 125 from the manifest's Vault's refusal:\n%s", code, redactAll(stderr, token))
+	}
+	if n, _ := heard(); n == 0 {
+		t.Error("with no VAULT_ADDR, the manifest's server heard nothing: the test cannot tell a refusal from a server never asked")
 	}
 }

@@ -65,6 +65,9 @@ func resolveSettings(o Options, env resolve.Env, retry retryWaits) (settings, er
 			*v = strings.TrimSpace(getenv(name))
 		}
 	}
+	if err := sameVault(o.Address, getenv); err != nil {
+		return s, err
+	}
 	// As the Vault CLI: VAULT_AGENT_ADDR over VAULT_ADDR.
 	if s.Address == "" {
 		if a := strings.TrimSpace(getenv("VAULT_AGENT_ADDR")); a != "" {
@@ -240,4 +243,56 @@ func (s settings) credsPath(p string) (string, error) {
 		return "", fmt.Errorf("%s: $CREDENTIALS_DIRECTORY is not set: creds:// works under a systemd unit with LoadCredential=%s:/path/to/secret", p, name)
 	}
 	return filepath.Join(s.credsDir, name), nil
+}
+
+// sameVault refuses a manifest's stores.vault.address that names another
+// Vault than the environment (VAULT_ADDR, VAULT_AGENT_ADDR). ward sends
+// the credentials the user's environment gives (VAULT_TOKEN, the CLI's
+// token helper and ~/.vault-token, the files and variables the login
+// settings name) to the address it talks to: a cloned repository's
+// manifest, or a pull request's in a CI job that has the credentials,
+// named a server of its own and received them from `ward scan` or
+// `ward check --resolve`, which run none of the repository's code. The
+// environment is the user's; where it names a Vault, the manifest may
+// only agree with it.
+func sameVault(address string, getenv func(string) string) error {
+	if address == "" {
+		return nil
+	}
+	var named []string
+	for _, name := range []string{"VAULT_ADDR", "VAULT_AGENT_ADDR"} {
+		env := strings.TrimSpace(getenv(name))
+		if env == "" {
+			continue
+		}
+		if vaultKey(env) == vaultKey(address) {
+			return nil
+		}
+		named = append(named, fmt.Sprintf("%s (%s)", env, name))
+	}
+	if len(named) == 0 {
+		return nil
+	}
+	return resolve.WithHint(
+		fmt.Errorf("stores.vault.address is %s, but the environment names the Vault at %s: ward sends the environment's Vault credentials only to a Vault both name, so that a manifest (a cloned repository's, a pull request's) cannot send them to a server of its own", address, strings.Join(named, " and ")),
+		"to use the manifest's Vault, set VAULT_ADDR to "+address+" or unset it (and VAULT_AGENT_ADDR); to use the environment's, remove stores.vault.address")
+}
+
+// vaultKey is what tells two addresses of one Vault apart: the scheme,
+// the host in lower case, the port (the scheme's own when left out) and
+// the path, without a trailing slash; a unix socket's path.
+func vaultKey(address string) string {
+	u, err := url.Parse(address)
+	if err != nil || u.Scheme == "" {
+		return strings.TrimRight(address, "/")
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme == "unix" {
+		return "unix:" + filepath.Clean(u.Host+u.Path)
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port + strings.TrimRight(u.Path, "/")
 }

@@ -64,7 +64,7 @@ func TestSettings(t *testing.T) {
 		{
 			name: "options win over the environment",
 			opts: Options{Address: "https://manifest:8200", SkipVerify: new(bool), MaxRetries: &three, Timeout: time.Second},
-			env:  map[string]string{"VAULT_ADDR": "https://env:8200", "VAULT_SKIP_VERIFY": "1", "VAULT_MAX_RETRIES": "9"},
+			env:  map[string]string{"VAULT_ADDR": "HTTPS://Manifest:8200/", "VAULT_SKIP_VERIFY": "1", "VAULT_MAX_RETRIES": "9"},
 			check: func(t *testing.T, s settings) {
 				if s.Address != "https://manifest:8200" || s.skipVerify || s.maxRetries != 3 || s.Timeout != time.Second {
 					t.Errorf("got %q skipVerify=%v retries=%d timeout=%s, want the options'", s.Address, s.skipVerify, s.maxRetries, s.Timeout)
@@ -77,6 +77,52 @@ func TestSettings(t *testing.T) {
 			check: func(t *testing.T, s settings) {
 				if s.Auth.Mount != "kubernetes" || s.Auth.JWTFile != vault.DefaultKubernetesJWTFile {
 					t.Errorf("got mount %q file %q", s.Auth.Mount, s.Auth.JWTFile)
+				}
+			},
+		},
+		// A manifest's address the environment does not name: the
+		// environment's credentials would go to it.
+		{
+			name: "manifest's Vault is not the environment's",
+			opts: Options{Address: "https://vault.attacker.example"},
+			env:  map[string]string{"VAULT_ADDR": "https://vault.internal:8200", "VAULT_TOKEN": "t"},
+			err:  "stores.vault.address is https://vault.attacker.example, but the environment names the Vault at https://vault.internal:8200 (VAULT_ADDR)",
+		},
+		{
+			name: "manifest's Vault is neither of the environment's",
+			opts: Options{Address: "https://vault.attacker.example:8200"},
+			env:  map[string]string{"VAULT_ADDR": "https://vault.internal:8200", "VAULT_AGENT_ADDR": "unix:///run/agent.sock"},
+			err:  "https://vault.internal:8200 (VAULT_ADDR) and unix:///run/agent.sock (VAULT_AGENT_ADDR)",
+		},
+		{
+			name: "manifest's Vault is the environment's agent",
+			opts: Options{Address: "unix:///run/agent.sock"},
+			env:  map[string]string{"VAULT_ADDR": "https://vault.internal:8200", "VAULT_AGENT_ADDR": "unix:///run//agent.sock"},
+			check: func(t *testing.T, s settings) {
+				if s.Address != "unix:///run/agent.sock" || !s.agent {
+					t.Errorf("got %q agent=%v, want the manifest's socket, an agent", s.Address, s.agent)
+				}
+			},
+		},
+		{
+			name: "https's own port",
+			opts: Options{Address: "https://vault.internal"},
+			env:  map[string]string{"VAULT_ADDR": "https://vault.internal:443"},
+			check: func(t *testing.T, s settings) {
+				if s.Address != "https://vault.internal" {
+					t.Errorf("got %q", s.Address)
+				}
+			},
+		},
+		{name: "another port", opts: Options{Address: "https://vault.internal:8201"}, env: map[string]string{"VAULT_ADDR": "https://vault.internal:8200"}, err: "stores.vault.address is https://vault.internal:8201"},
+		{name: "another scheme", opts: Options{Address: "http://vault.internal:8200"}, env: map[string]string{"VAULT_ADDR": "https://vault.internal:8200"}, err: "stores.vault.address is http://vault.internal:8200"},
+		{
+			name: "no Vault in the environment",
+			opts: Options{Address: "https://vault.internal:8200"},
+			env:  map[string]string{"VAULT_TOKEN": "t"},
+			check: func(t *testing.T, s settings) {
+				if s.Address != "https://vault.internal:8200" {
+					t.Errorf("got %q, want the manifest's", s.Address)
 				}
 			},
 		},
