@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
+
+	"github.com/wardsecrets/ward/resolve"
 )
 
 // Scheme is the reference scheme of Azure Key Vault secrets.
@@ -68,6 +71,43 @@ func (o Options) Validate() error {
 		return errors.New("stores.azure.timeout: must not be negative")
 	}
 	return nil
+}
+
+// SameAuthority refuses a manifest's authority_host that the environment
+// does not agree with: one other than AZURE_AUTHORITY_HOST where that is
+// set, or, where it is not, one the manifest also exempts from instance
+// discovery (the public cloud's check that an authority is Microsoft's).
+// The credentials are the environment's (AZURE_CLIENT_SECRET, a client
+// certificate, a federated token), and a cloned repository's or a pull
+// request's manifest named an Entra endpoint of its own and received
+// them from `ward scan` or `ward check --resolve`, which run none of the
+// repository's code.
+func SameAuthority(o Options, getenv func(string) string) error {
+	if o.AuthorityHost == "" {
+		return nil
+	}
+	env := strings.TrimSpace(getenv("AZURE_AUTHORITY_HOST"))
+	switch {
+	case env != "" && authorityKey(env) != authorityKey(o.AuthorityHost):
+		return resolve.WithHint(
+			fmt.Errorf("stores.azure.authority_host is %s, but the environment names %s (AZURE_AUTHORITY_HOST): ward sends the environment's Azure credentials only to an authority both name, so that a manifest (a cloned repository's, a pull request's) cannot send them to a server of its own", o.AuthorityHost, env),
+			"set AZURE_AUTHORITY_HOST to "+o.AuthorityHost+" or unset it, or remove stores.azure.authority_host")
+	case env == "" && o.DisableInstanceDiscovery:
+		return resolve.WithHint(
+			fmt.Errorf("stores.azure.authority_host %s with disable_instance_discovery: an authority that nothing checks is Microsoft's, named by the manifest alone, would receive the environment's Azure credentials", o.AuthorityHost),
+			"for a private cloud (Azure Stack Hub), set AZURE_AUTHORITY_HOST="+o.AuthorityHost+" in the environment that holds the credentials")
+	}
+	return nil
+}
+
+// authorityKey is what tells two authority hosts apart: the host in
+// lower case and the path without a trailing slash.
+func authorityKey(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return strings.TrimRight(s, "/")
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimRight(u.Path, "/")
 }
 
 // CredentialEnv lists the variables azidentity's DefaultAzureCredential

@@ -79,3 +79,37 @@ func deps(t *testing.T, pkg string) []string {
 	}
 	return strings.Fields(string(out))
 }
+
+// TestSameAuthority: a manifest's authority_host must agree with
+// AZURE_AUTHORITY_HOST where that is set, and may not also skip instance
+// discovery where it is not (the environment's credentials would go to
+// an authority nothing checked).
+func TestSameAuthority(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		o    azure.Options
+		env  string
+		err  string
+	}{
+		{"none", azure.Options{}, "https://login.microsoftonline.us/", ""},
+		{"the environment's", azure.Options{AuthorityHost: "https://login.microsoftonline.us/"}, "HTTPS://Login.MicrosoftOnline.us", ""},
+		{"no environment, discovery on", azure.Options{AuthorityHost: "https://login.microsoftonline.us/"}, "", ""},
+		{"another", azure.Options{AuthorityHost: "https://login.attacker.example/"}, "https://login.microsoftonline.us/", "but the environment names https://login.microsoftonline.us/ (AZURE_AUTHORITY_HOST)"},
+		{"another, discovery off", azure.Options{AuthorityHost: "https://login.attacker.example/", DisableInstanceDiscovery: true}, "https://adfs.stack.local/", "but the environment names"},
+		{"no environment, discovery off", azure.Options{AuthorityHost: "https://login.attacker.example/", DisableInstanceDiscovery: true}, "", "an authority that nothing checks"},
+		{"private cloud from the environment", azure.Options{AuthorityHost: "https://adfs.stack.local/adfs/", DisableInstanceDiscovery: true}, "https://adfs.stack.local/adfs", ""},
+	} {
+		err := azure.SameAuthority(tt.o, func(k string) string {
+			if k == "AZURE_AUTHORITY_HOST" {
+				return tt.env
+			}
+			return ""
+		})
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s: got %v, want an error saying %q", tt.name, err, tt.err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -188,4 +189,28 @@ func writeToken(t *testing.T, dir, tok string) string {
 		t.Fatal(err)
 	}
 	return file
+}
+
+// TestAuthorityOfTheEnvironment: a manifest's authority_host, with
+// instance discovery off, where the environment names another
+// (AZURE_AUTHORITY_HOST, beside the service principal's secret). The
+// store sent the environment's client secret to the manifest's
+// authority at the first read; it now refuses at New, and that
+// authority hears nothing.
+func TestAuthorityOfTheEnvironment(t *testing.T) {
+	srv := emulator(t)
+	other := azuretest.New(t, testCA)
+	o := emulatorOptions
+	o.AuthorityHost = other.AuthorityHost()
+	s, err := store.New(o, nil)
+	if err == nil {
+		defer s.Close()
+		s.Fetch(context.Background(), ref(t, srv, "db-password"))
+	}
+	if n := other.Calls(azuretest.RouteToken); n != 0 {
+		t.Errorf("the manifest's authority was asked for %d tokens with the environment's credentials", n)
+	}
+	if err == nil || !strings.Contains(err.Error(), "(AZURE_AUTHORITY_HOST)") {
+		t.Errorf("New: got %v, want the refusal naming AZURE_AUTHORITY_HOST", err)
+	}
 }

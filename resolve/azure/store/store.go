@@ -70,6 +70,9 @@ func New(opts azure.Options, log *slog.Logger) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if err := azure.SameAuthority(opts, os.Getenv); err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
