@@ -444,3 +444,30 @@ func TestManifestCannotRedirectVaultCredentials(t *testing.T) {
 		t.Error("with no VAULT_ADDR, the manifest's server heard nothing: the test cannot tell a refusal from a server never asked")
 	}
 }
+
+// TestNamedIdentityPipe: an identity $WARD_IDENTITY names may be a pipe,
+// as a shell's process substitution makes one (an identity kept in a
+// password manager: WARD_IDENTITY=<(op read ...)); only a pipe found in
+// the identity's usual place is refused (TestLocalStoreThatIsAPipe).
+func TestNamedIdentityPipe(t *testing.T) {
+	w := newWardEnv(t)
+	value := canary("named-pipe")
+	w.set("app/a", value)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	identity := filepath.Join(w.dir, "config", "ward", "identity.txt")
+	aside := filepath.Join(w.dir, "identity.aside")
+	if err := os.Rename(identity, aside); err != nil {
+		t.Fatal(err)
+	}
+	cmd := w.command()
+	cmd.Path = "/bin/bash"
+	cmd.Args = []string{"bash", "-c", `WARD_IDENTITY=<(cat "$0") exec ward run -m "$1" -- sh -c 'printf %s "$A" | wc -c'`, aside, m}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitWithin(t, cmd, 10*time.Second); code != 0 || strings.TrimSpace(stdout.String()) != fmt.Sprint(len(value)) {
+		t.Errorf("WARD_IDENTITY=<(...): exit %d, the child read %q bytes, want %d:\n%s", code, strings.TrimSpace(stdout.String()), len(value), redactAll(stderr.String(), value))
+	}
+}

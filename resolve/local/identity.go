@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -33,7 +34,7 @@ const identityPlaces = "the identity is $WARD_IDENTITY, else $XDG_CONFIG_HOME/wa
 // hybrid ones of `age-keygen -pq`. A file may hold several, one a line,
 // as age reads it (SOPS's keys.txt collects them), and each is tried.
 func (s *Store) identity(create bool) ([]*keyPair, error) {
-	b, err := readPrivate(s.IdentityPath)
+	b, err := readPrivate(s.IdentityPath, s.IdentityNamed)
 	if errors.Is(err, fs.ErrNotExist) && create {
 		kp, err := s.newIdentity()
 		if err != nil {
@@ -130,14 +131,28 @@ func (s *Store) notAnIdentity(line string) error {
 }
 
 // readPrivate reads a file that must not be readable by group or others.
-func readPrivate(path string) ([]byte, error) {
+// A pipe is read, as it comes, only where the user named it (pipeNamed):
+// one found in the identity's usual place (a shared $HOME, a mistake)
+// would be waited on for good.
+func readPrivate(path string, pipeNamed bool) ([]byte, error) {
 	f, st, err := openNoWait(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("the identity file %s is %s, not an age identity file", path, kindOf(st))
+	if pipeNamed && st.Mode()&fs.ModeNamedPipe != 0 {
+		// Its writer may come later: opened again, to wait for it.
+		f.Close()
+		if f, err = os.Open(path); err != nil {
+			return nil, err
+		}
+		defer f.Close()
+	} else if !st.Mode().IsRegular() {
+		hint := ""
+		if st.Mode()&fs.ModeNamedPipe != 0 {
+			hint = " (a pipe is read when $WARD_IDENTITY names it: WARD_IDENTITY=<(op read ...))"
+		}
+		return nil, fmt.Errorf("the identity file %s is %s, not an age identity file%s", path, kindOf(st), hint)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("the identity file %s has mode %04o, readable by others: refusing to use it (run: chmod 600 %s)", path, st.Mode().Perm(), path)

@@ -31,6 +31,10 @@ type Store struct {
 	Path string
 	// IdentityPath is the age identity file (mode 0600).
 	IdentityPath string
+	// IdentityNamed: $WARD_IDENTITY names IdentityPath, which may then
+	// be a pipe (WARD_IDENTITY=<(op read ...), an identity kept in a
+	// password manager) where one found in its usual place may not.
+	IdentityNamed bool
 	// usual is where the store is when neither $WARD_LOCAL_STORE nor
 	// $XDG_DATA_HOME says otherwise, when Path is elsewhere: a store there
 	// is named when Path has none (see missing).
@@ -130,7 +134,7 @@ func Open(getenv func(string) string) (*Store, error) {
 			usual = u
 		}
 	}
-	st := &Store{Path: path, IdentityPath: id, usual: usual}
+	st := &Store{Path: path, IdentityPath: id, IdentityNamed: getenv("WARD_IDENTITY") != "", usual: usual}
 	if getenv("WARD_LOCAL_STORE") == "" && getenv("XDG_DATA_HOME") == "" && getenv("HOME") == "" {
 		st.passwdHome = home.Dir(getenv)
 	}
