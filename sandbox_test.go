@@ -100,21 +100,8 @@ func TestOwnCPUSignalNotForwarded(t *testing.T) {
 	script := `while [ ! -e "$0" ]; do head -c 50000000 /dev/zero; done; echo bye >&2`
 	// The soft limit: 1 s; the hard one stays unlimited, so the kernel
 	// never kills ward for it.
-	cmd := w.command("-c", `ulimit -S -t 1 && exec ward "$@"`, "sh", "run", "--mask", "--log-format", "text", "-m", m,
-		"--", "sh", "-c", script, stop)
-	cmd.Path, cmd.Args[0] = "/bin/sh", "sh"
-	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnull.Close()
-	cmd.Stdout = devnull
-	errp, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	stderr := readLines(t, errp)
+	cmd := underShell(w, "ulimit -S -t 1", "run", "--mask", "--log-format", "text", "-m", m, "--", "sh", "-c", script, stop)
+	stderr := startOutputDiscarded(t, cmd)
 	for {
 		if strings.Contains(lineOrExit(t, stderr, cmd, "ward's warning"), "ward's own CPU time reached its soft limit") {
 			break
@@ -245,6 +232,28 @@ func underShell(w *wardEnv, limit string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// startOutputDiscarded starts cmd with its stdout on /dev/null (a
+// child's output too much to keep) and returns its stderr's lines; the
+// process is killed when the test ends.
+func startOutputDiscarded(t *testing.T, cmd *exec.Cmd) *lines {
+	t.Helper()
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { devnull.Close() })
+	cmd.Stdout = devnull
+	errp, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return readLines(t, errp)
+}
+
 // TestFileSizeLimitNamed: a secret file, or the local store, that ward
 // cannot write for the file-size limit (`ulimit -f`, LimitFSIZE=) fails
 // with 125 and a hint naming the limit, and starts nothing; the store is
@@ -368,18 +377,7 @@ func TestRestartedChildCPULimit(t *testing.T) {
 	// stop, to spend ward's CPU time; each child then sleeps.
 	script := `while [ ! -e "$0" ]; do head -c 50000000 /dev/zero; done; exec sleep 1000`
 	cmd := underShell(w, "ulimit -S -t 1", "run", "--mask", "--log-format", "text", "-m", m, "--", "sh", "-c", script, stop)
-	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnull.Close()
-	cmd.Stdout = devnull
-	errp, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	stderr := readLines(t, errp)
+	stderr := startOutputDiscarded(t, cmd)
 	stderr.waitForContaining("ward's own CPU time reached its soft limit")
 	if err := os.WriteFile(stop, nil, 0o600); err != nil {
 		t.Fatal(err)
