@@ -353,17 +353,9 @@ func TestHelperEnvironHoldsNoCredential(t *testing.T) {
 		vaulttest.RequireIntegration(t, "reading a non-dumpable helper's /proc/PID/environ needs root")
 	}
 	srv, w := awsWard(t)
-	value := w.canary("aws-environ")
-	srv.PutSecretString("app/db", value)
 	token := w.canary("vault-token-beside")
 	w.env = append(withoutEnv(w.env, "GODEBUG", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK", "LD_LIBRARY_PATH", "LD_PRELOAD"), "VAULT_TOKEN="+token, "GOGC=150")
-	m := w.manifest("version: 1\nenv:\n  DB: awssm://app/db\n")
-	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
-	stdout, stderr, exit := startedToEnd(t, cmd)
-	if envListing(stdout)["DB"] != helper.Hash(value) {
-		t.Errorf("the child does not have the value")
-	}
-	pid := helperOf(t, cmd.Process.Pid, "ward-aws")
+	pid, stop := awsHelperRun(t, srv, w, "aws-environ")
 	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -378,11 +370,35 @@ func TestHelperEnvironHoldsNoCredential(t *testing.T) {
 	} else if strings.Join(names, ",") != "GOGC" {
 		t.Errorf("the helper's /proc/%d/environ holds %s, want GOGC alone", pid, strings.Join(names, ", "))
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	exit(30 * time.Second)
-	for line := range stderr.ch {
-		if strings.Contains(line, token) || strings.Contains(line, value) {
-			t.Errorf("a canary is in ward's log")
+	stop()
+}
+
+// awsHelperRun starts `ward run` of one Secrets Manager value (a canary
+// of tag) whose child waits, checks that the child has the value, and
+// returns the pid of ward's ward-aws and a stop that ends the run with
+// SIGTERM and checks that none of w's canaries is in ward's log.
+func awsHelperRun(t *testing.T, srv *awstest.Server, w *wardEnv, tag string) (helperPid int, stop func()) {
+	t.Helper()
+	value := w.canary(tag)
+	srv.PutSecretString("app/db", value)
+	m := w.manifest("version: 1\nenv:\n  DB: awssm://app/db\n")
+	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr, exit := startedToEnd(t, cmd)
+	if envListing(stdout)["DB"] != helper.Hash(value) {
+		t.Errorf("the child does not have the value")
+	}
+	return helperOf(t, cmd.Process.Pid, "ward-aws"), func() {
+		t.Helper()
+		cmd.Process.Signal(syscall.SIGTERM)
+		if code := exit(30 * time.Second); code != 143 && code != 0 {
+			t.Errorf("ward exited %d at SIGTERM", code)
+		}
+		for line := range stderr.ch {
+			for _, c := range w.canaries {
+				if strings.Contains(line, c) {
+					t.Errorf("a canary is in ward's log")
+				}
+			}
 		}
 	}
 }

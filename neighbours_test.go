@@ -13,12 +13,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
-	"github.com/wardsecrets/ward/testdata/helper"
 	"golang.org/x/sys/unix"
 )
 
@@ -349,15 +347,7 @@ func TestHelperChannelsCannotBeReopened(t *testing.T) {
 		vaulttest.RequireIntegration(t, "opening a non-dumpable helper's /proc/PID/fd needs root")
 	}
 	srv, w := awsWard(t)
-	value := w.canary("aws-channel")
-	srv.PutSecretString("app/db", value)
-	m := w.manifest("version: 1\nenv:\n  DB: awssm://app/db\n")
-	cmd := w.command("run", "-m", m, "--", "helper", "env", "wait")
-	stdout, stderr, exit := startedToEnd(t, cmd)
-	if envListing(stdout)["DB"] != helper.Hash(value) {
-		t.Errorf("the child does not have the value")
-	}
-	pid := helperOf(t, cmd.Process.Pid, "ward-aws")
+	pid, stop := awsHelperRun(t, srv, w, "aws-channel")
 	for fd := range 2 {
 		p := fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
 		what, _ := os.Readlink(p)
@@ -366,17 +356,7 @@ func TestHelperChannelsCannotBeReopened(t *testing.T) {
 			t.Errorf("the helper's %s (%s) opens again: another process of ward's user reads what crosses it", p, what)
 		}
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if code := exit(30 * time.Second); code != 143 && code != 0 {
-		t.Errorf("ward exited %d at SIGTERM", code)
-	}
-	for line := range stderr.ch {
-		for _, c := range w.canaries {
-			if strings.Contains(line, c) {
-				t.Errorf("a canary is in ward's log")
-			}
-		}
-	}
+	stop()
 }
 
 // TestManifestCannotRedirectVaultCredentials: a cloned repository's (or
