@@ -58,6 +58,10 @@ type relay struct {
 	// (UnixNano).
 	writing atomic.Bool
 	moved   atomic.Int64
+	// ended is set when the relay's goroutine is done; closed is when
+	// finish closed its quiet source (UnixNano), 0 before.
+	ended  atomic.Bool
+	closed int64
 }
 
 // ptyInput relays ward's terminal input to the current child's pty. One
@@ -449,6 +453,7 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 	}
 	go func() {
 		defer m.done.Done()
+		defer r.ended.Store(true)
 		w := mask.NewSourceWriter(out, p)
 		if err := mask.Copy(w, &progressReader{f: src, r: r}); err != nil {
 			// Output gone (a closed pipe, a reader that quit): the child
@@ -556,10 +561,30 @@ func (m *maskedIO) finish() {
 			}
 			return
 		case <-tick.C:
+			waiting := false
 			for _, r := range m.relays {
-				if r.quiet() {
+				switch {
+				case r.ended.Load():
+				case r.closed == 0 && r.quiet():
 					r.src.Close()
+					r.closed = time.Now().UnixNano()
+					waiting = true
+				case r.closed == 0 || time.Since(time.Unix(0, r.closed)) < quietFor:
+					waiting = true
 				}
+			}
+			// A relay whose quiet source was closed a quietFor ago and
+			// still reads is in a read Close cannot end: the pty's master
+			// is in blocking mode (Fd, for its terminal settings), where
+			// the read returns only when the kernel says the pty's other
+			// side is closed. It had nothing to read, so nothing is lost
+			// by not waiting for it; waiting for it, ward once waited
+			// for good after tmux ended, its child gone.
+			if !waiting {
+				for _, f := range m.toClose {
+					f.Close()
+				}
+				return
 			}
 		}
 	}
