@@ -19,8 +19,11 @@ import (
 
 // GuardArg marks the run of ward that stands guard over a ward run's
 // child in case ward itself is killed: ward GuardArg STOP_TIMEOUT DIR
-// LOG (ward's log format and level: see logfmt.Arg), reading from its stdin, a pipe only ward writes, the child's process
-// group at each start ("P PGID").
+// LOG PGID (ward's log format and level: see logfmt.Arg; the current
+// child's process group, given at the guard's start so that a kill of
+// ward right after it leaves no moment when the guard knows none),
+// reading from its stdin, a pipe only ward writes, the child's process
+// group at each later start ("P PGID").
 //
 // Why a process of its own: a SIGKILL of ward is nothing ward can act on,
 // and a hot-reload tool sends one at each reload (air, by default, to
@@ -53,7 +56,7 @@ type guard struct {
 // kills the whole container with it), and with --signal-child-only,
 // which leaves the rest of the group to the program. A guard that
 // cannot be started leaves ward as it was without one.
-func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, log *slog.Logger, childOnly bool) *guard {
+func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, log *slog.Logger, childOnly bool, pgid int) *guard {
 	if os.Getpid() == 1 || childOnly {
 		return nil
 	}
@@ -83,7 +86,7 @@ func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, log *slo
 	}
 	rc.Control(func(rfd uintptr) {
 		ec.Control(func(efd uintptr) {
-			pid, err = syscall.ForkExec(exe, []string{self, GuardArg, stopTimeout.String(), dir, logfmt.Arg(log)}, &syscall.ProcAttr{
+			pid, err = syscall.ForkExec(exe, []string{self, GuardArg, stopTimeout.String(), dir, logfmt.Arg(log), strconv.Itoa(pgid)}, &syscall.ProcAttr{
 				Files: []uintptr{rfd, efd, efd},
 				Sys:   &syscall.SysProcAttr{Setpgid: true},
 			})
@@ -115,20 +118,21 @@ func (g *guard) termed() {
 
 // GuardMain is the guard: see GuardArg.
 func GuardMain(args []string) int {
-	if len(args) != 3 {
+	if len(args) != 4 {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad guard arguments")
 		return signals.ExitWardFailure
 	}
 	stopTimeout, err := time.ParseDuration(args[0])
 	log, ok := logfmt.FromArg(os.Stderr, args[2])
-	if err != nil || !ok {
+	pgid, err2 := strconv.Atoi(args[3])
+	if err != nil || !ok || err2 != nil || pgid < 0 || pgid == 1 {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad guard arguments")
 		return signals.ExitWardFailure
 	}
 	// The signals of ward's terminal, its service manager or an IDE's
 	// stop are ward's to act on; the guard waits for ward.
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTTOU, syscall.SIGTTIN, syscall.SIGTSTP, syscall.SIGPIPE)
-	pgid, termed := 0, false
+	termed := false
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		if p, ok := strings.CutPrefix(sc.Text(), "P "); ok {

@@ -374,8 +374,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 			if s.dir != nil {
 				dir = s.dir.Path
 			}
-			s.guard = startGuard(s.rotation.StopTimeout, dir, s.opts.Stderr, s.log, s.opts.SignalChildOnly)
-			s.guard.started(s.child.Pid)
+			s.guard = startGuard(s.rotation.StopTimeout, dir, s.opts.Stderr, s.log, s.opts.SignalChildOnly, s.child.Pid)
 			if s.termed {
 				s.guard.termed()
 			}
