@@ -405,6 +405,9 @@ func TestManifestCannotRedirectVaultCredentials(t *testing.T) {
 		if !strings.Contains(stderr, "stores.vault.address is "+other.URL+", but the environment names the Vault at https://vault.internal.example:8200 (VAULT_ADDR)") {
 			t.Errorf("ward %s: the error does not name both Vaults:\n%s", args[0], redactAll(stderr, token))
 		}
+		if !strings.Contains(stderr, "set VAULT_ADDR to "+other.URL+" or unset it") {
+			t.Errorf("ward %s: the hint does not say what to do:\n%s", args[0], redactAll(stderr, token))
+		}
 		if strings.Contains(stdout+stderr, token) {
 			t.Errorf("ward %s: the token is in ward's output", args[0])
 		}

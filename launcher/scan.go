@@ -60,10 +60,14 @@ func cmdScan(c *cli.Context, stdio IO) error {
 	// that cannot log in would otherwise warn for each of its references
 	// at every commit the hook checks.
 	for _, e := range (&resolve.FetchError{Failures: failed}).Unwrap() {
+		var hint []any
+		if l := failure.Lines(e); len(l) == 1 && l[0].Hint != "" {
+			hint = []any{"hint", l[0].Hint}
+		}
 		if f, ok := e.(*resolve.VarError); ok {
-			log.Warn("cannot resolve a secret, so it is not searched for", "name", f.Name, "ref", f.Ref.Raw, "error", f.Err.Error())
+			log.Warn("cannot resolve a secret, so it is not searched for", append([]any{"name", f.Name, "ref", f.Ref.Raw, "error", f.Err.Error()}, hint...)...)
 		} else {
-			log.Warn("cannot resolve secrets, so they are not searched for", "error", e.Error())
+			log.Warn("cannot resolve secrets, so they are not searched for", append([]any{"error", e.Error()}, hint...)...)
 		}
 	}
 	if len(failed) > 0 && len(values) == 0 {

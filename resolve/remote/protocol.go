@@ -23,7 +23,8 @@
 //	            protocol answers with its protocol and version alone.
 //	fetch       refs (whole documents, no field): one secret or one
 //	            error per ref, in order. A secret's value travels as
-//	            base64; errors say whether the document was not found.
+//	            base64; errors say whether the document was not found,
+//	            and may carry a hint (what the user can do about them).
 //	version     one ref: the version it names now (a metadata read).
 //	keep_lease  a lease: answered when it can no longer be renewed, with
 //	            when it ends where the store knows. A
@@ -45,6 +46,7 @@ package remote
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -180,27 +182,38 @@ func (w *wireLease) lease() *resolve.Lease {
 }
 
 // wireError is an error as it crosses the pipe: its message (which, like
-// every store error, never holds a value) and whether it means "not
-// found".
+// every store error, never holds a value), whether it means "not found",
+// and what the user can do about it (resolve.WithHint's hint).
 type wireError struct {
 	Msg      string `json:"msg"`
 	NotFound bool   `json:"not_found,omitempty"`
+	Hint     string `json:"hint,omitempty"`
 }
 
 func toWireError(err error) *wireError {
 	if err == nil {
 		return nil
 	}
-	return &wireError{Msg: err.Error(), NotFound: resolve.IsNotFound(err)}
+	w := &wireError{Msg: err.Error(), NotFound: resolve.IsNotFound(err)}
+	var h interface{ Hint() string }
+	if errors.As(err, &h) {
+		w.Hint = h.Hint()
+	}
+	return w
 }
 
 // Error is an error the helper reported.
 type Error struct {
 	Msg      string
 	NotFound bool
+	hint     string
 }
 
 func (e *Error) Error() string { return e.Msg }
+
+// Hint is what the helper said the user can do about the error, "" for
+// nothing.
+func (e *Error) Hint() string { return e.hint }
 
 // Is makes errors.Is(err, resolve.ErrNotFound) hold across the pipe.
 func (e *Error) Is(target error) bool { return e.NotFound && target == resolve.ErrNotFound }
@@ -209,7 +222,7 @@ func (w *wireError) err() error {
 	if w == nil {
 		return nil
 	}
-	return &Error{Msg: w.Msg, NotFound: w.NotFound}
+	return &Error{Msg: w.Msg, NotFound: w.NotFound, hint: w.Hint}
 }
 
 // wireLog is one log record of the helper.

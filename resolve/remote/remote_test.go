@@ -115,6 +115,8 @@ func (s *dirStore) Fetch(_ context.Context, ref resolve.Ref) (resolve.Secret, er
 		panic("a bug in the store")
 	case "log":
 		s.log.Info("reading the log entry", "ref", ref.Raw)
+	case "hinted":
+		return resolve.Secret{}, resolve.WithHint(errors.New("the store refuses"), "do this instead")
 	case "chatty":
 		// An SDK that writes to stderr: 2 MiB of lines, then one line
 		// of 100 KiB.
@@ -245,6 +247,23 @@ func TestSecretFieldsCrossThePipe(t *testing.T) {
 	}
 	if ver, err := c.Version(context.Background(), ref("leased")); err != nil || ver != "7" || !c.HasVersions() {
 		t.Errorf("Version: got %q, %v (has versions: %v)", ver, err, c.HasVersions())
+	}
+}
+
+// TestErrorHintCrossesThePipe: the hint of a store's error
+// (resolve.WithHint) reaches ward, which prints it under the error; it
+// was dropped, so that a refusal in the helper (a manifest's Vault or
+// Google endpoint the environment does not name) came without what to do.
+func TestErrorHintCrossesThePipe(t *testing.T) {
+	c, _, _ := setup(t)
+	_, err := c.Fetch(context.Background(), ref("hinted"))
+	var h interface{ Hint() string }
+	if err == nil || err.Error() != "the store refuses" || !errors.As(err, &h) || h.Hint() != "do this instead" {
+		t.Errorf("got %v, want the store's error with its hint", err)
+	}
+	_, err = c.Fetch(context.Background(), ref("absent"))
+	if !errors.Is(err, resolve.ErrNotFound) || !errors.As(err, &h) || h.Hint() != "" {
+		t.Errorf("got %v, want a not-found error without a hint", err)
 	}
 }
 
