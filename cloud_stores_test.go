@@ -158,6 +158,105 @@ func TestGCPCredentialScoping(t *testing.T) {
 	}
 }
 
+// TestGCPManifestCannotRedirectCredentials: a manifest (a cloned
+// repository's, a pull request's) whose stores.gcp.endpoint names a
+// server of its own, here a second emulator. ward sent that server the
+// access token of the environment's credentials, good for everything
+// they may do in Google Cloud, from `ward check --resolve`, `ward scan`
+// and `ward run`; now it refuses before any request, unless the
+// environment lists the endpoint in WARD_GCP_ENDPOINTS.
+func TestGCPManifestCannotRedirectCredentials(t *testing.T) {
+	srv, w := gcpWard(t)
+	srv.AddVersion(gcpSecret("app"), []byte(w.canary("gcp-redirect")))
+	other := gcptest.New()
+	t.Cleanup(other.Close)
+	m := w.manifest("version: 1\nstores:\n  gcp:\n    endpoint: " + other.URL() + "\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n")
+	notes := filepath.Join(w.dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("nothing\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	started := filepath.Join(w.dir, "started")
+	for _, args := range [][]string{
+		{"check", "--resolve", "-m", m},
+		{"scan", "-m", m, notes},
+		{"run", "-m", m, "--", "helper", "touch", started},
+	} {
+		code, _, stderr := w.run(args...)
+		if code != 125 || !strings.Contains(stderr, "stores.gcp.endpoint is "+other.URL()+", which is not an https endpoint under googleapis.com") {
+			t.Errorf("ward %s: exit %d, want 125 and the refusal of the endpoint:\n%s", args[0], code, stderr)
+		}
+		if !strings.Contains(stderr, "set WARD_GCP_ENDPOINTS="+strings.TrimSuffix(other.URL(), "/")+" in the environment") {
+			t.Errorf("ward %s: the hint does not say how to list the endpoint:\n%s", args[0], stderr)
+		}
+	}
+	if n := other.Calls(""); n != 0 {
+		t.Errorf("the manifest's endpoint was sent %d requests", n)
+	}
+	if _, err := os.Stat(started); err == nil {
+		t.Error("the child started")
+	}
+	// Listed by the environment, the endpoint is used: the refusal above
+	// was the manifest's, not a set-up that never reaches a server.
+	w.env = append(w.env, gcp.EndpointsVar+"="+other.URL())
+	if code, _, stderr := w.run("check", "--resolve", "-m", m); code != 125 || strings.Contains(stderr, "WARD_GCP_ENDPOINTS") {
+		t.Errorf("listed: exit %d, want 125 from the other server's refusal of a token it did not issue:\n%s", code, stderr)
+	}
+	if other.Calls("") == 0 {
+		t.Error("listed, the endpoint heard nothing")
+	}
+}
+
+// TestAzureManifestCannotRedirectToken: a manifest that names a vault
+// on a server of its own, here a second emulator, and turns the
+// challenge's domain check off (disable_challenge_resource_verification,
+// meant for a private endpoint's custom name). ward's helper sent that
+// server an access token for Key Vault, good for every vault the
+// environment's identity may read, from `ward check --resolve`,
+// `ward scan` and `ward run`; now it refuses before any request, unless
+// the environment lists the host in WARD_AZURE_VAULT_HOSTS.
+func TestAzureManifestCannotRedirectToken(t *testing.T) {
+	ca, err := azuretest.NewCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, w := azureWardCA(t, ca, (*azuretest.Server).Env)
+	w.canaries = append(w.canaries, srv.ClientSecret())
+	other := azuretest.New(t, ca)
+	other.SetSecret("app", w.canary("az-redirect"))
+	m := w.manifest("version: 1\n" + azureStores + "env:\n  APP: azkv://" + other.VaultHost() + "/app\n")
+	notes := filepath.Join(w.dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("nothing\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	started := filepath.Join(w.dir, "started")
+	for _, args := range [][]string{
+		{"check", "--resolve", "-m", m},
+		{"scan", "-m", m, notes},
+		{"run", "-m", m, "--", "helper", "touch", started},
+	} {
+		code, _, stderr := w.run(args...)
+		if code != 125 || !strings.Contains(stderr, "the vault https://"+other.VaultHost()+" is outside Key Vault's domains") ||
+			!strings.Contains(stderr, "set WARD_AZURE_VAULT_HOSTS="+other.VaultHost()+" in the environment") {
+			t.Errorf("ward %s: exit %d, want 125, the refusal of the vault and the hint:\n%s", args[0], code, stderr)
+		}
+	}
+	if n := other.Calls(azuretest.RouteGetSecret); n != 0 {
+		t.Errorf("the manifest's vault was sent %d requests, %d with a token", n, other.RejectedTokens())
+	}
+	if _, err := os.Stat(started); err == nil {
+		t.Error("the child started")
+	}
+	// Listed by the environment, the vault is used: the refusal above
+	// was the manifest's, not a set-up that never reaches a server.
+	w.env = append(w.env, azure.VaultHostsVar+"="+srv.VaultHost()+","+other.VaultHost())
+	if code, _, stderr := w.run("check", "--resolve", "-m", m); code != 125 || strings.Contains(stderr, "WARD_AZURE_VAULT_HOSTS") {
+		t.Errorf("listed: exit %d, want 125 from the other vault's refusal of a token it did not issue:\n%s", code, stderr)
+	}
+	if other.RejectedTokens() == 0 {
+		t.Error("listed, the vault was sent no token")
+	}
+}
+
 // childCredentials runs the child of manifest m (which gives it APP),
 // which lists its environment, and checks that of the credential
 // variables names only passed ("" for none) reached it, with ward's value.
@@ -845,7 +944,14 @@ func gcpReads(srv *gcptest.Server) int {
 // Azure variable removed and a HOME without an Azure CLI login.
 func azureWard(t *testing.T, env func(*azuretest.Server) []string) (*azuretest.Server, *wardEnv) {
 	t.Helper()
-	srv := azuretest.New(t, nil)
+	return azureWardCA(t, nil, env)
+}
+
+// azureWardCA is azureWard with an emulator whose certificates ca signs
+// (nil: a CA of its own).
+func azureWardCA(t *testing.T, ca *azuretest.CA, env func(*azuretest.Server) []string) (*azuretest.Server, *wardEnv) {
+	t.Helper()
+	srv := azuretest.New(t, ca)
 	w := newWardEnv(t)
 	// azidentity tells an empty variable from an absent one.
 	w.env = append(withoutEnv(w.env, slices.Concat(azuretest.ClearEnv, []string{"HOME", "SSL_CERT_FILE", "SSL_CERT_DIR"})...), "HOME="+w.dir)

@@ -232,3 +232,10 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// SplitList splits a variable that lists several values (the endpoints
+// or hosts the environment trusts a store's credentials with), separated
+// by commas or spaces, as users write them either way.
+func SplitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}

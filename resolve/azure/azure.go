@@ -100,6 +100,66 @@ func SameAuthority(o Options, getenv func(string) string) error {
 	return nil
 }
 
+// VaultHostsVar names the variable in which the environment lists the
+// vault hosts outside Key Vault's domains (a private endpoint's custom
+// name, an emulator) that may have the environment's Key Vault token
+// without the challenge's domain check, as host or host:port, separated
+// by spaces or commas.
+const VaultHostsVar = "WARD_AZURE_VAULT_HOSTS"
+
+// TrustedVault refuses a vault the manifest names outside Key Vault's
+// domains when the manifest also turns the challenge's domain check off
+// (disable_challenge_resource_verification) and the environment does not
+// list its host in VaultHostsVar. The check is what keeps a host from
+// having a token for every vault the environment's identity may read
+// (the Azure SDK sends one only to a host under the domain the challenge
+// names, https://vault.azure.net's for Key Vault's tokens); a cloned
+// repository's or a pull request's manifest that named a server of its
+// own and turned the check off received one from `ward scan` or
+// `ward check --resolve`, which run none of the repository's code.
+func TrustedVault(o Options, vaultURL string, getenv func(string) string) error {
+	if !o.DisableChallengeResourceVerification {
+		return nil
+	}
+	host := vaultHost(vaultURL)
+	if u, err := url.Parse(vaultURL); err == nil {
+		for _, s := range vaultSuffixes {
+			if strings.HasSuffix(strings.ToLower(u.Hostname()), s) {
+				return nil
+			}
+		}
+	}
+	for _, l := range resolve.SplitList(getenv(VaultHostsVar)) {
+		if vaultHost(l) == host {
+			return nil
+		}
+	}
+	return resolve.WithHint(
+		fmt.Errorf("the vault %s is outside Key Vault's domains and stores.azure.disable_challenge_resource_verification is set: ward sends the environment's Key Vault token to such a host only when the environment lists it in %s, so that a manifest (a cloned repository's, a pull request's) cannot have it sent to a server of its own", vaultURL, VaultHostsVar),
+		fmt.Sprintf("for a private endpoint's custom name or an emulator you trust, set %s=%s in the environment that holds the credentials", VaultHostsVar, host))
+}
+
+// vaultHost is the host of a vault URL or host, in lower case, with the
+// port only when it is not https's.
+func vaultHost(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	host := strings.TrimSuffix(u.Hostname(), ".")
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := u.Port(); p != "" && p != "443" {
+		host += ":" + p
+	}
+	return host
+}
+
 // authorityKey is what tells two authority hosts apart: the host in
 // lower case and the path without a trailing slash.
 func authorityKey(s string) string {

@@ -113,3 +113,45 @@ func TestSameAuthority(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedVault(t *testing.T) {
+	off := azure.Options{DisableChallengeResourceVerification: true}
+	for _, tt := range []struct {
+		name  string
+		o     azure.Options
+		vault string
+		env   string
+		err   string
+	}{
+		{"check on", azure.Options{}, "https://attacker.example", "", ""},
+		{"Key Vault's domain", off, "https://myvault.vault.azure.net", "", ""},
+		{"another cloud's", off, "https://MyVault.vault.usgovcloudapi.net:443", "", ""},
+		{"custom host", off, "https://attacker.example", "", "set WARD_AZURE_VAULT_HOSTS=attacker.example in"},
+		{"a look-alike", off, "https://myvault.vault.azure.net.attacker.example", "", "outside Key Vault's domains"},
+		{"listed", off, "https://vault.corp.example", "other.example, VAULT.corp.example.", ""},
+		{"listed with port", off, "https://127.0.0.1:8443", "https://127.0.0.1:8443/", ""},
+		{"listed on another port", off, "https://127.0.0.1:8443", "127.0.0.1:9443 127.0.0.1", "WARD_AZURE_VAULT_HOSTS=127.0.0.1:8443"},
+		{"https's port", off, "https://vault.corp.example:443", "vault.corp.example", ""},
+		{"IPv6", off, "https://[::1]:8443", "[::1]:8443", ""},
+	} {
+		err := azure.TrustedVault(tt.o, tt.vault, func(k string) string {
+			if k == azure.VaultHostsVar {
+				return tt.env
+			}
+			return ""
+		})
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+			if h, ok := err.(interface{ Hint() string }); ok {
+				msg += " " + h.Hint()
+			}
+		}
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, msg)
+		case tt.err != "" && !strings.Contains(msg, tt.err):
+			t.Errorf("%s: got %q, want an error saying %q", tt.name, msg, tt.err)
+		}
+	}
+}

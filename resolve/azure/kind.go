@@ -62,7 +62,7 @@ func (o *Options) Schema() *conf.Shape {
 		conf.Prop{Name: "tenant_id", Shape: conf.Str("The Microsoft Entra tenant for workload identity and the Azure CLI. Default $AZURE_TENANT_ID.", "00000000-0000-0000-0000-000000000000")},
 		conf.Prop{Name: "authority_host", Shape: &conf.Shape{Kind: "string", Desc: "The Microsoft Entra endpoint of a sovereign or private cloud. Default $AZURE_AUTHORITY_HOST, then the public cloud.", Pattern: `^([Hh][Tt][Tt][Pp][Ss]://[^/?#]+.*)?$`, Examples: []any{"https://login.microsoftonline.us/"}}},
 		conf.Prop{Name: "disable_instance_discovery", Shape: conf.Bool("Skip the authority check with login.microsoftonline.com (disconnected and private clouds).")},
-		conf.Prop{Name: "disable_challenge_resource_verification", Shape: conf.Bool("Accept a vault whose host is outside the domain of its authentication challenge (a private endpoint's custom host name).")},
+		conf.Prop{Name: "disable_challenge_resource_verification", Shape: conf.Bool("Accept a vault whose host is outside the domain of its authentication challenge (a private endpoint's custom host name); such a host must be listed in $WARD_AZURE_VAULT_HOSTS.")},
 		conf.Prop{Name: "timeout", Shape: conf.Ref("duration", "Bound on one read, token request and retries included (default 30s).")},
 	)
 }

@@ -133,3 +133,47 @@ func TestImportsStayLight(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedEndpoints(t *testing.T) {
+	const emulator = "http://127.0.0.1:8085/"
+	for _, tt := range []struct {
+		name string
+		o    Options
+		env  map[string]string
+		err  string
+	}{
+		{"defaults", Options{}, nil, ""},
+		{"global", Options{Endpoint: DefaultEndpoint, RegionalEndpoint: DefaultRegionalEndpoint, IAMEndpoint: DefaultIAMEndpoint}, nil, ""},
+		{"private service connect", Options{Endpoint: "https://secretmanager-corp.p.googleapis.com/", IAMEndpoint: "https://iamcredentials-corp.p.googleapis.com"}, nil, ""},
+		{"restricted VIP, port and case", Options{Endpoint: "https://Restricted.GoogleAPIs.com.:443/"}, nil, ""},
+		{"another host", Options{Endpoint: "https://secretmanager.attacker.example/"}, nil, "stores.gcp.endpoint is https://secretmanager.attacker.example/, which is not"},
+		{"a look-alike", Options{Endpoint: "https://secretmanager.googleapis.com.attacker.example/"}, nil, "stores.gcp.endpoint"},
+		{"user info", Options{Endpoint: "https://secretmanager.googleapis.com@attacker.example/"}, nil, "stores.gcp.endpoint"},
+		{"plain http to Google", Options{Endpoint: "http://secretmanager.googleapis.com/"}, nil, "stores.gcp.endpoint"},
+		{"regional elsewhere", Options{RegionalEndpoint: "https://{location}.attacker.example/"}, nil, "stores.gcp.regional_endpoint is https://{location}.attacker.example/"},
+		{"iam elsewhere", Options{IAMEndpoint: "https://iam.attacker.example/"}, nil, "stores.gcp.iam_endpoint"},
+		{"emulator not listed", Options{Endpoint: emulator}, nil, "set WARD_GCP_ENDPOINTS=http://127.0.0.1:8085"},
+		{"emulator listed", Options{Endpoint: emulator, RegionalEndpoint: "http://127.0.0.1:8086"}, map[string]string{EndpointsVar: "http://127.0.0.1:8085, http://127.0.0.1:8086/v1"}, ""},
+		{"listed on another port", Options{Endpoint: emulator}, map[string]string{EndpointsVar: "http://127.0.0.1:8086"}, "stores.gcp.endpoint"},
+		{"listed as https", Options{Endpoint: emulator}, map[string]string{EndpointsVar: "https://127.0.0.1:8085"}, "stores.gcp.endpoint"},
+		{"default port", Options{Endpoint: "https://proxy.corp.example/"}, map[string]string{EndpointsVar: "https://PROXY.corp.example:443"}, ""},
+		{"universe", Options{Endpoint: "https://secretmanager.s3nsapis.fr/"}, map[string]string{"GOOGLE_CLOUD_UNIVERSE_DOMAIN": "s3nsapis.fr"}, ""},
+		{"another universe", Options{Endpoint: "https://secretmanager.s3nsapis.fr/"}, map[string]string{"GOOGLE_CLOUD_UNIVERSE_DOMAIN": "apis-tsp.example"}, "under googleapis.com or apis-tsp.example"},
+	} {
+		err := TrustedEndpoints(tt.o, func(k string) string { return tt.env[k] })
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error()+" "+resolveHint(err), tt.err)):
+			t.Errorf("%s: got %v, want an error saying %q", tt.name, err, tt.err)
+		}
+	}
+}
+
+// resolveHint is the hint resolve.WithHint gave err, or "".
+func resolveHint(err error) string {
+	if h, ok := err.(interface{ Hint() string }); ok {
+		return h.Hint()
+	}
+	return ""
+}

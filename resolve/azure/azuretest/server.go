@@ -49,6 +49,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardsecrets/ward/resolve/azure"
 )
 
 // Fixed identities of the emulated directory.
@@ -238,6 +240,10 @@ func (s *Server) ManagedIdentityEnv() []string {
 		"AZURE_AUTHORITY_HOST=" + s.AuthorityHost(),
 		"IDENTITY_ENDPOINT=" + s.msi.URL + "/msi/token",
 		"IDENTITY_HEADER=" + s.identityHeader,
+		// The vault, 127.0.0.1:PORT, is outside the domain of its
+		// challenge (https://vault.azure.net), as a private endpoint's
+		// custom name is: the environment lists it for ward.
+		azure.VaultHostsVar + "=" + s.VaultHost(),
 	}
 }
 

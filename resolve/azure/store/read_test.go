@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -125,6 +126,7 @@ func TestClientsPerVault(t *testing.T) {
 		azuretest.MustRef(t, "azkv://127.0.0.1:"+port+"/shared"),
 		azuretest.MustRef(t, "azkv://localhost:"+port+"/shared"),
 	}
+	t.Setenv(azure.VaultHostsVar, os.Getenv(azure.VaultHostsVar)+" localhost:"+port)
 	s := newStore(t, azure.Options{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)

@@ -192,6 +192,9 @@ func sdkEvents(log *slog.Logger, getenv func(string) string) {
 // client returns the client of one vault, creating it and the credential
 // on first use.
 func (s *Store) client(vaultURL string) (*azsecrets.Client, error) {
+	if err := azure.TrustedVault(s.opts, vaultURL, os.Getenv); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c := s.clients[vaultURL]; c != nil {

@@ -166,8 +166,10 @@ func (s *Server) Close() {
 // server, and settings that keep a developer's own Google configuration
 // (certificates, mTLS, universe, logging) out of the way. The child must
 // also have a HOME without gcloud's application_default_credentials.json.
-// The endpoints are store settings: see Options. Later entries win in
-// os/exec, so append it after os.Environ().
+// The endpoints are store settings (see Options) that ward takes from a
+// manifest only when the environment lists them, as gcp.EndpointsVar
+// does here. Later entries win in os/exec, so append it after
+// os.Environ().
 func (s *Server) Env() []string {
 	s.mu.Lock()
 	keyFile := s.keyFile
@@ -185,6 +187,7 @@ func (s *Server) Env() []string {
 		// On, it would look up the credential's allowed locations at
 		// iamcredentials.googleapis.com.
 		"GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED=",
+		gcp.EndpointsVar + "=" + s.URL() + " " + s.RegionalURL() + " " + s.IAMURL(),
 	}
 }
 

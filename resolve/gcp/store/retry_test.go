@@ -1,12 +1,14 @@
 package store_test
 
 import (
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/resolve/gcp"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
 )
@@ -132,6 +134,7 @@ func TestCertificateNotRetried(t *testing.T) {
 	opts := srv.Options()
 	opts.Endpoint = endpoint
 	opts.Timeout = 5 * time.Second
+	t.Setenv(gcp.EndpointsVar, os.Getenv(gcp.EndpointsVar)+" "+endpoint)
 	s := newStoreWith(t, opts, nil)
 	_, err := s.Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/c"))
 	checkError(t, "untrusted certificate", err, nil, "certificate", "(1 attempt)", "SSL_CERT_FILE")

@@ -28,6 +28,7 @@ import (
 	"hash/crc32"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +78,9 @@ var (
 // nil discards them.
 func New(opts gcp.Options, log *slog.Logger) (*Store, error) {
 	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := gcp.TrustedEndpoints(opts, os.Getenv); err != nil {
 		return nil, err
 	}
 	if log == nil {
