@@ -728,6 +728,10 @@ func TestCloudStoreUnknownHostFailsFast(t *testing.T) {
 	_, aw := azureWard(t, (*azuretest.Server).Env)
 	gsrv, gw := gcpWard(t)
 	gsrv.AddVersion(gcpSecret("x"), []byte(gw.canary("gcp-dns")))
+	// Both are outside the clouds' domains (.invalid), as a typo'd host
+	// behind settings the environment agrees to would be.
+	aw.env = append(aw.env, azure.VaultHostsVar+"="+azureHost)
+	gw.env = append(gw.env, gcp.EndpointsVar+"="+gcpEndpoint)
 	tests := []struct {
 		name     string
 		w        *wardEnv

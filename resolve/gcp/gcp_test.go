@@ -157,6 +157,8 @@ func TestTrustedEndpoints(t *testing.T) {
 		{"listed on another port", Options{Endpoint: emulator}, map[string]string{EndpointsVar: "http://127.0.0.1:8086"}, "stores.gcp.endpoint"},
 		{"listed as https", Options{Endpoint: emulator}, map[string]string{EndpointsVar: "https://127.0.0.1:8085"}, "stores.gcp.endpoint"},
 		{"default port", Options{Endpoint: "https://proxy.corp.example/"}, map[string]string{EndpointsVar: "https://PROXY.corp.example:443"}, ""},
+		{"regional emulator", Options{RegionalEndpoint: "http://{location}.localhost:8086/"}, map[string]string{EndpointsVar: "http://{location}.localhost:8086"}, ""},
+		{"regional emulator not listed", Options{RegionalEndpoint: "http://{location}.localhost:8086/"}, map[string]string{EndpointsVar: "http://us-east1.localhost:8086"}, "set WARD_GCP_ENDPOINTS=http://{location}.localhost:8086 in"},
 		{"universe", Options{Endpoint: "https://secretmanager.s3nsapis.fr/"}, map[string]string{"GOOGLE_CLOUD_UNIVERSE_DOMAIN": "s3nsapis.fr"}, ""},
 		{"another universe", Options{Endpoint: "https://secretmanager.s3nsapis.fr/"}, map[string]string{"GOOGLE_CLOUD_UNIVERSE_DOMAIN": "apis-tsp.example"}, "under googleapis.com or apis-tsp.example"},
 	} {

@@ -42,30 +42,38 @@ func TrustedEndpoints(o Options, getenv func(string) string) error {
 	}
 	for _, e := range []struct{ key, url string }{
 		{"endpoint", o.Endpoint},
-		// The check reads the host with a location in it; a location is
-		// one DNS label, so which one cannot move the host out of a
-		// domain.
-		{"regional_endpoint", strings.ReplaceAll(o.RegionalEndpoint, LocationVar, "location")},
+		{"regional_endpoint", o.RegionalEndpoint},
 		{"iam_endpoint", o.IAMEndpoint},
 	} {
 		if e.url == "" || listed[origin(e.url)] || underGoogle(e.url, domains) {
 			continue
 		}
-		shown := e.url
-		if e.key == "regional_endpoint" {
-			shown = o.RegionalEndpoint
-		}
 		return resolve.WithHint(
-			fmt.Errorf("stores.gcp.%s is %s, which is not an https endpoint under %s: ward sends the access token of the environment's Google credentials only to Google's endpoints and to those the environment lists in %s, so that a manifest (a cloned repository's, a pull request's) cannot send it to a server of its own", e.key, shown, strings.Join(domains, " or "), EndpointsVar),
-			fmt.Sprintf("for an emulator or a proxy you trust, set %s=%s in the environment that holds the credentials; for a sovereign cloud, GOOGLE_CLOUD_UNIVERSE_DOMAIN", EndpointsVar, origin(e.url)))
+			fmt.Errorf("stores.gcp.%s is %s, which is not an https endpoint under %s: ward sends the access token of the environment's Google credentials only to Google's endpoints and to those the environment lists in %s, so that a manifest (a cloned repository's, a pull request's) cannot send it to a server of its own", e.key, e.url, strings.Join(domains, " or "), EndpointsVar),
+			fmt.Sprintf("for an emulator or a proxy you trust, set %s=%s in the environment that holds the credentials; for a sovereign cloud, GOOGLE_CLOUD_UNIVERSE_DOMAIN", EndpointsVar, server(e.url)))
 	}
 	return nil
+}
+
+// parseEndpoint parses an endpoint setting, a regional one's {location}
+// read as a location: a location is one DNS label, so which one cannot
+// move the host out of a domain, and a listed regional endpoint is
+// written with {location} as the setting is.
+func parseEndpoint(raw string) (*url.URL, error) {
+	return url.Parse(strings.ReplaceAll(strings.TrimSpace(raw), LocationVar, "location"))
+}
+
+// server is raw's scheme and host, as written, for the hint.
+func server(raw string) string {
+	scheme, rest, _ := strings.Cut(raw, "://")
+	host, _, _ := strings.Cut(rest, "/")
+	return scheme + "://" + host
 }
 
 // underGoogle reports whether raw is an https URL whose host is one of
 // domains or under one.
 func underGoogle(raw string, domains []string) bool {
-	u, err := url.Parse(raw)
+	u, err := parseEndpoint(raw)
 	if err != nil || !strings.EqualFold(u.Scheme, "https") {
 		return false
 	}
@@ -81,7 +89,7 @@ func underGoogle(raw string, domains []string) bool {
 // origin is what tells two endpoints' servers apart: the scheme, the host
 // in lower case and the port, the scheme's own when left out.
 func origin(raw string) string {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	u, err := parseEndpoint(raw)
 	if err != nil || u.Host == "" {
 		return strings.TrimRight(strings.TrimSpace(raw), "/")
 	}
