@@ -261,8 +261,8 @@ func TestLocalStoreThatIsAPipe(t *testing.T) {
 		file string
 		says string
 	}{
-		{filepath.Join(w.dir, "data", "ward", "store.age"), "store.age is not a regular file (it is a named pipe)"},
-		{filepath.Join(w.dir, "config", "ward", "identity.txt"), "identity.txt is a named pipe, not an age identity file"},
+		{filepath.Join(w.dir, "data", "ward", "store.age"), "store.age is a named pipe (FIFO), not a regular file"},
+		{filepath.Join(w.dir, "config", "ward", "identity.txt"), "identity.txt is a named pipe (FIFO), not an age identity file"},
 	} {
 		if err := os.Rename(tc.file, tc.file+".aside"); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/wardsecrets/ward/internal/filekind"
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/manifest"
 )
@@ -79,19 +80,7 @@ func findManifest(dir, name string) (string, error) {
 // ward run and a shell's completion of `ward run -p` hung there, taking
 // what the user typed for the manifest.
 func notAFile(p string, st os.FileInfo) string {
-	what := "a special file"
-	switch m := st.Mode(); {
-	case m.IsDir():
-		what = "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		what = "a named pipe (FIFO)"
-	case m&fs.ModeCharDevice != 0:
-		what = "a character device (a terminal, /dev/null...)"
-	case m&fs.ModeDevice != 0:
-		what = "a block device"
-	case m&fs.ModeSocket != 0:
-		what = "a socket"
-	}
+	what := filekind.Of(st)
 	if target, err := os.Readlink(p); err == nil {
 		return fmt.Sprintf("it is a symbolic link to %s, %s, not a file", manifest.QuotePath(target), what)
 	}

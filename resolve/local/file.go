@@ -15,6 +15,7 @@ import (
 	"filippo.io/age"
 	"golang.org/x/sys/unix"
 
+	"github.com/wardsecrets/ward/internal/filekind"
 	"github.com/wardsecrets/ward/resolve"
 )
 
@@ -60,7 +61,7 @@ func (s *Store) readFile(path string) (*document, *keyPair, error) {
 	}
 	defer f.Close()
 	if !st.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("the local store %s is not a regular file (it is %s): move it aside, or point $WARD_LOCAL_STORE at the store's file", s.Path, kindOf(st))
+		return nil, nil, fmt.Errorf("the local store %s is %s, not a regular file: move it aside, or point $WARD_LOCAL_STORE at the store's file", s.Path, filekind.Of(st))
 	}
 	ids, err := s.identity(false)
 	if err != nil {
@@ -102,21 +103,6 @@ func openNoWait(path string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	return f, st, nil
-}
-
-// kindOf names what a file that is not a regular one is.
-func kindOf(st fs.FileInfo) string {
-	switch m := st.Mode(); {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return "not a file"
 }
 
 // decrypt returns the plaintext of the store file. age's own errors are

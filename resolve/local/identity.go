@@ -13,6 +13,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/wardsecrets/ward/internal/filekind"
 	"github.com/wardsecrets/ward/resolve"
 )
 
@@ -152,7 +153,7 @@ func readPrivate(path string, pipeNamed bool) ([]byte, error) {
 		if st.Mode()&fs.ModeNamedPipe != 0 {
 			hint = " (a pipe is read when $WARD_IDENTITY names it: WARD_IDENTITY=<(op read ...))"
 		}
-		return nil, fmt.Errorf("the identity file %s is %s, not an age identity file%s", path, kindOf(st), hint)
+		return nil, fmt.Errorf("the identity file %s is %s, not an age identity file%s", path, filekind.Of(st), hint)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("the identity file %s has mode %04o, readable by others: refusing to use it (run: chmod 600 %s)", path, st.Mode().Perm(), path)
