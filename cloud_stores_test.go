@@ -171,29 +171,10 @@ func TestGCPManifestCannotRedirectCredentials(t *testing.T) {
 	other := gcptest.New()
 	t.Cleanup(other.Close)
 	m := w.manifest("version: 1\nstores:\n  gcp:\n    endpoint: " + other.URL() + "\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n")
-	notes := filepath.Join(w.dir, "notes.txt")
-	if err := os.WriteFile(notes, []byte("nothing\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	started := filepath.Join(w.dir, "started")
-	for _, args := range [][]string{
-		{"check", "--resolve", "-m", m},
-		{"scan", "-m", m, notes},
-		{"run", "-m", m, "--", "helper", "touch", started},
-	} {
-		code, _, stderr := w.run(args...)
-		if code != 125 || !strings.Contains(stderr, "stores.gcp.endpoint is "+other.URL()+", which is not an https endpoint under googleapis.com") {
-			t.Errorf("ward %s: exit %d, want 125 and the refusal of the endpoint:\n%s", args[0], code, stderr)
-		}
-		if !strings.Contains(stderr, "set WARD_GCP_ENDPOINTS="+strings.TrimSuffix(other.URL(), "/")+" in the environment") {
-			t.Errorf("ward %s: the hint does not say how to list the endpoint:\n%s", args[0], stderr)
-		}
-	}
+	refusedByEveryCommand(t, w, m, "stores.gcp.endpoint is "+other.URL()+", which is not an https endpoint under googleapis.com",
+		"set WARD_GCP_ENDPOINTS="+strings.TrimSuffix(other.URL(), "/")+" in the environment")
 	if n := other.Calls(""); n != 0 {
 		t.Errorf("the manifest's endpoint was sent %d requests", n)
-	}
-	if _, err := os.Stat(started); err == nil {
-		t.Error("the child started")
 	}
 	// Listed by the environment, the endpoint is used: the refusal above
 	// was the manifest's, not a set-up that never reaches a server.
@@ -224,6 +205,28 @@ func TestAzureManifestCannotRedirectToken(t *testing.T) {
 	other := azuretest.New(t, ca)
 	other.SetSecret("app", w.canary("az-redirect"))
 	m := w.manifest("version: 1\n" + azureStores + "env:\n  APP: azkv://" + other.VaultHost() + "/app\n")
+	refusedByEveryCommand(t, w, m, "the vault https://"+other.VaultHost()+" is outside Key Vault's domains",
+		"set WARD_AZURE_VAULT_HOSTS="+other.VaultHost()+" in the environment")
+	if n := other.Calls(azuretest.RouteGetSecret); n != 0 {
+		t.Errorf("the manifest's vault was sent %d requests, %d with a token", n, other.RejectedTokens())
+	}
+	// Listed by the environment, the vault is used: the refusal above
+	// was the manifest's, not a set-up that never reaches a server.
+	w.env = append(w.env, azure.VaultHostsVar+"="+srv.VaultHost()+","+other.VaultHost())
+	if code, _, stderr := w.run("check", "--resolve", "-m", m); code != 125 || strings.Contains(stderr, "WARD_AZURE_VAULT_HOSTS") {
+		t.Errorf("listed: exit %d, want 125 from the other vault's refusal of a token it did not issue:\n%s", code, stderr)
+	}
+	if other.RejectedTokens() == 0 {
+		t.Error("listed, the vault was sent no token")
+	}
+}
+
+// refusedByEveryCommand runs the commands that read a manifest's stores,
+// `ward check --resolve`, `ward scan` (the pre-commit hook's) and
+// `ward run`, with manifest m, and checks that each exits 125 saying
+// wants, and that the child never started.
+func refusedByEveryCommand(t *testing.T, w *wardEnv, m string, wants ...string) {
+	t.Helper()
 	notes := filepath.Join(w.dir, "notes.txt")
 	if err := os.WriteFile(notes, []byte("nothing\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -235,25 +238,17 @@ func TestAzureManifestCannotRedirectToken(t *testing.T) {
 		{"run", "-m", m, "--", "helper", "touch", started},
 	} {
 		code, _, stderr := w.run(args...)
-		if code != 125 || !strings.Contains(stderr, "the vault https://"+other.VaultHost()+" is outside Key Vault's domains") ||
-			!strings.Contains(stderr, "set WARD_AZURE_VAULT_HOSTS="+other.VaultHost()+" in the environment") {
-			t.Errorf("ward %s: exit %d, want 125, the refusal of the vault and the hint:\n%s", args[0], code, stderr)
+		if code != 125 {
+			t.Errorf("ward %s: exit %d, want 125:\n%s", args[0], code, stderr)
 		}
-	}
-	if n := other.Calls(azuretest.RouteGetSecret); n != 0 {
-		t.Errorf("the manifest's vault was sent %d requests, %d with a token", n, other.RejectedTokens())
+		for _, want := range wants {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("ward %s does not say %q:\n%s", args[0], want, stderr)
+			}
+		}
 	}
 	if _, err := os.Stat(started); err == nil {
 		t.Error("the child started")
-	}
-	// Listed by the environment, the vault is used: the refusal above
-	// was the manifest's, not a set-up that never reaches a server.
-	w.env = append(w.env, azure.VaultHostsVar+"="+srv.VaultHost()+","+other.VaultHost())
-	if code, _, stderr := w.run("check", "--resolve", "-m", m); code != 125 || strings.Contains(stderr, "WARD_AZURE_VAULT_HOSTS") {
-		t.Errorf("listed: exit %d, want 125 from the other vault's refusal of a token it did not issue:\n%s", code, stderr)
-	}
-	if other.RejectedTokens() == 0 {
-		t.Error("listed, the vault was sent no token")
 	}
 }
 
