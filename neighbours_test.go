@@ -418,13 +418,27 @@ func TestManifestCannotRedirectVaultCredentials(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(w.dir, "started")); err == nil {
 		t.Error("the child started")
 	}
-	// Without a Vault in the environment, the manifest names it.
+	// Without a Vault in the environment, check --resolve and scan, which
+	// run none of the repository's code, still send it nothing; ward run
+	// (a deployment's manifest names its Vault) uses the manifest's.
 	w.env = slices.DeleteFunc(w.env, func(kv string) bool { return strings.HasPrefix(kv, "VAULT_ADDR=") })
-	if code, _, stderr := w.run("check", "--resolve", "-m", m); code != 125 || strings.Contains(stderr, "environment names") {
-		t.Errorf("with no VAULT_ADDR: exit %d, want 125 from the manifest's Vault's refusal:\n%s", code, redactAll(stderr, token))
+	for _, args := range [][]string{
+		{"check", "--resolve", "-m", m},
+		{"scan", "-m", m, filepath.Join(w.dir, "notes.txt")},
+	} {
+		code, _, stderr := w.run(args...)
+		if code != 125 || !strings.Contains(stderr, "stores.vault.address is "+other.URL+" and the environment names no Vault") || !strings.Contains(stderr, "export VAULT_ADDR="+other.URL) {
+			t.Errorf("ward %s with no VAULT_ADDR: exit %d, want 125 and the refusal of a Vault only the manifest names:\n%s", args[0], code, redactAll(stderr, token))
+		}
+	}
+	if n, withToken := heard(); n != 0 {
+		t.Errorf("with no VAULT_ADDR, check and scan sent the manifest's server %d requests, %d of them with a token", n, withToken)
+	}
+	if code, _, stderr := w.run("run", "-m", m, "--", "helper", "true"); code != 125 || strings.Contains(stderr, "environment names") {
+		t.Errorf("ward run with no VAULT_ADDR: exit %d, want 125 from the manifest's Vault's refusal:\n%s", code, redactAll(stderr, token))
 	}
 	if n, _ := heard(); n == 0 {
-		t.Error("with no VAULT_ADDR, the manifest's server heard nothing: the test cannot tell a refusal from a server never asked")
+		t.Error("with no VAULT_ADDR, ward run did not ask the manifest's server: the test cannot tell a refusal from a server never asked")
 	}
 }
 

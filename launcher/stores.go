@@ -16,6 +16,7 @@ import (
 	"github.com/wardsecrets/ward/launcher/plan"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/stores"
+	"github.com/wardsecrets/ward/resolve/vault"
 )
 
 // loadManifest reads the manifest (the one -m or $WARD_MANIFEST names,
@@ -167,10 +168,14 @@ func openStores(m *manifest.Manifest, prof *manifest.Profile, lg logs, keepLease
 // for check --resolve, all or none; the stores are closed (and any lease
 // revoked) before it returns, since no child will use them.
 func resolveOnce(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[string]resolve.Value, error) {
+	refs := m.Refs(prof)
+	if err := manifestOnlyVault(m, refs); err != nil {
+		return nil, failure.New(err, "")
+	}
 	set, f := openStores(m, prof, lg, false)
 	defer set.Close()
 	start := time.Now()
-	values, err := f.Fetch(context.Background(), m.Refs(prof))
+	values, err := f.Fetch(context.Background(), refs)
 	if err != nil {
 		return nil, failure.New(err, "")
 	}
@@ -182,10 +187,34 @@ func resolveOnce(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[str
 // for scan: the variables that cannot be resolved (a store down, a
 // colleague's local secret) are returned apart, and the rest resolved.
 func resolveAvailable(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[string]resolve.Value, []resolve.VarError) {
+	refs := m.Refs(prof)
+	var refused []resolve.VarError
+	if err := manifestOnlyVault(m, refs); err != nil {
+		for name, r := range refs {
+			if r.Scheme == vault.Scheme {
+				refused = append(refused, resolve.VarError{Name: name, Ref: r, Err: err})
+				delete(refs, name)
+			}
+		}
+	}
 	set, f := openStores(m, prof, lg, false)
 	defer set.Close()
 	start := time.Now()
-	values, failed := f.FetchAvailable(context.Background(), m.Refs(prof))
+	values, failed := f.FetchAvailable(context.Background(), refs)
 	logResolved(lg.log, values, time.Since(start))
-	return values, failed
+	return values, append(failed, refused...)
+}
+
+// manifestOnlyVault is vault.ManifestOnly for a manifest whose references
+// refs read Vault: check --resolve and scan, which run none of the
+// repository's code, send no credential to a Vault only the manifest
+// names.
+func manifestOnlyVault(m *manifest.Manifest, refs map[string]resolve.Ref) error {
+	for _, r := range refs {
+		if r.Scheme == vault.Scheme {
+			o, _ := m.Stores.Options[vault.Kind.Name].(*vault.Options)
+			return vault.ManifestOnly(o, os.Getenv)
+		}
+	}
+	return nil
 }

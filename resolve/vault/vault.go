@@ -8,6 +8,7 @@
 package vault
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -344,4 +345,30 @@ func (o *Options) Schema() *conf.Shape {
 			},
 		}},
 	)
+}
+
+// AddressVars are the variables in which the environment names its Vault,
+// as the Vault CLI reads them.
+var AddressVars = []string{"VAULT_AGENT_ADDR", "VAULT_ADDR"}
+
+// ManifestOnly refuses, for the commands that run none of a
+// repository's code (ward check --resolve, ward scan), a Vault address
+// that the manifest names and the environment does not: with no Vault in
+// the environment ward would send that address the environment's
+// credentials (VAULT_TOKEN, the token helper's or ~/.vault-token's token)
+// and the contents of the files and variables the manifest's auth block
+// names. ward run uses it: it runs the repository's program, and a
+// deployment names its Vault in its manifest.
+func ManifestOnly(o *Options, getenv func(string) string) error {
+	if o == nil || o.Address == "" {
+		return nil
+	}
+	for _, name := range AddressVars {
+		if strings.TrimSpace(getenv(name)) != "" {
+			return nil
+		}
+	}
+	return resolve.WithHint(
+		fmt.Errorf("stores.vault.address is %s and the environment names no Vault: ward check --resolve and ward scan, which run none of the repository's code, send the environment's Vault credentials (VAULT_TOKEN, ~/.vault-token, the files and variables stores.vault.auth names) only to a Vault the environment names, so that a manifest (a cloned repository's, a pull request's) cannot have them sent to a server of its own", o.Address),
+		"if this is your Vault, export VAULT_ADDR="+o.Address)
 }

@@ -260,7 +260,7 @@ func sameVault(address string, getenv func(string) string) error {
 		return nil
 	}
 	var named []string
-	for _, name := range []string{"VAULT_ADDR", "VAULT_AGENT_ADDR"} {
+	for _, name := range vault.AddressVars {
 		env := strings.TrimSpace(getenv(name))
 		if env == "" {
 			continue
