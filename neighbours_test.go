@@ -431,6 +431,11 @@ func TestManifestCannotRedirectVaultCredentials(t *testing.T) {
 			t.Errorf("ward %s with no VAULT_ADDR: exit %d, want 125 and the refusal of a Vault only the manifest names:\n%s", args[0], code, redactAll(stderr, token))
 		}
 	}
+	// The same where only the identity endpoint's source reads Vault.
+	mi := w.manifest(fmt.Sprintf("version: 1\nstores:\n  vault:\n    address: %s\nidentity:\n  aws:\n    from: vault://aws/creds/deploy\n", other.URL))
+	if code, _, stderr := w.run("check", "--resolve", "-m", mi); code != 125 || !strings.Contains(stderr, "the environment names no Vault") {
+		t.Errorf("ward check of an identity from Vault with no VAULT_ADDR: exit %d, want 125 and the refusal:\n%s", code, redactAll(stderr, token))
+	}
 	if n, withToken := heard(); n != 0 {
 		t.Errorf("with no VAULT_ADDR, check and scan sent the manifest's server %d requests, %d of them with a token", n, withToken)
 	}

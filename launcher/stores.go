@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -168,14 +169,13 @@ func openStores(m *manifest.Manifest, prof *manifest.Profile, lg logs, keepLease
 // for check --resolve, all or none; the stores are closed (and any lease
 // revoked) before it returns, since no child will use them.
 func resolveOnce(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[string]resolve.Value, error) {
-	refs := m.Refs(prof)
-	if err := manifestOnlyVault(m, refs); err != nil {
+	if err := manifestOnlyVault(m, prof); err != nil {
 		return nil, failure.New(err, "")
 	}
 	set, f := openStores(m, prof, lg, false)
 	defer set.Close()
 	start := time.Now()
-	values, err := f.Fetch(context.Background(), refs)
+	values, err := f.Fetch(context.Background(), m.Refs(prof))
 	if err != nil {
 		return nil, failure.New(err, "")
 	}
@@ -189,7 +189,7 @@ func resolveOnce(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[str
 func resolveAvailable(lg logs, m *manifest.Manifest, prof *manifest.Profile) (map[string]resolve.Value, []resolve.VarError) {
 	refs := m.Refs(prof)
 	var refused []resolve.VarError
-	if err := manifestOnlyVault(m, refs); err != nil {
+	if err := manifestOnlyVault(m, prof); err != nil {
 		for name, r := range refs {
 			if r.Scheme == vault.Scheme {
 				refused = append(refused, resolve.VarError{Name: name, Ref: r, Err: err})
@@ -205,16 +205,14 @@ func resolveAvailable(lg logs, m *manifest.Manifest, prof *manifest.Profile) (ma
 	return values, append(failed, refused...)
 }
 
-// manifestOnlyVault is vault.ManifestOnly for a manifest whose references
-// refs read Vault: check --resolve and scan, which run none of the
-// repository's code, send no credential to a Vault only the manifest
-// names.
-func manifestOnlyVault(m *manifest.Manifest, refs map[string]resolve.Ref) error {
-	for _, r := range refs {
-		if r.Scheme == vault.Scheme {
-			o, _ := m.Stores.Options[vault.Kind.Name].(*vault.Options)
-			return vault.ManifestOnly(o, os.Getenv)
-		}
+// manifestOnlyVault is vault.ManifestOnly for a manifest that reads Vault
+// with prof (its identity's source included): check --resolve and scan,
+// which run none of the repository's code, send no credential to a Vault
+// only the manifest names.
+func manifestOnlyVault(m *manifest.Manifest, prof *manifest.Profile) error {
+	if !slices.Contains(m.Schemes(prof), vault.Scheme) {
+		return nil
 	}
-	return nil
+	o, _ := m.Stores.Options[vault.Kind.Name].(*vault.Options)
+	return vault.ManifestOnly(o, os.Getenv)
 }
