@@ -431,6 +431,13 @@ func TestManifestCannotRedirectVaultCredentials(t *testing.T) {
 			t.Errorf("ward %s with no VAULT_ADDR: exit %d, want 125 and the refusal of a Vault only the manifest names:\n%s", args[0], code, redactAll(stderr, token))
 		}
 	}
+	// Beside a reference it can read, scan searches for that one and
+	// warns of the Vault's, with what to do.
+	w.set("app/other", canary("redirect-other"))
+	mm := w.manifest(fmt.Sprintf("version: 1\nstores:\n  vault:\n    address: %s\nenv:\n  DB_PASSWORD: vault://secret/app#password\n  OTHER: local://app/other\n", other.URL))
+	if code, _, stderr := w.run("scan", "-m", mm, filepath.Join(w.dir, "notes.txt")); code != 0 || !strings.Contains(stderr, "cannot resolve a secret, so it is not searched for") || !strings.Contains(stderr, "export VAULT_ADDR="+other.URL) {
+		t.Errorf("ward scan of a Vault and a local reference with no VAULT_ADDR: exit %d, want 0 and the warning with its hint:\n%s", code, redactAll(stderr, token))
+	}
 	// The same where only the identity endpoint's source reads Vault.
 	mi := w.manifest(fmt.Sprintf("version: 1\nstores:\n  vault:\n    address: %s\nidentity:\n  aws:\n    from: vault://aws/creds/deploy\n", other.URL))
 	if code, _, stderr := w.run("check", "--resolve", "-m", mi); code != 125 || !strings.Contains(stderr, "the environment names no Vault") {
