@@ -92,7 +92,7 @@ func TestSettings(t *testing.T) {
 			name: "manifest's Vault is neither of the environment's",
 			opts: Options{Address: "https://vault.attacker.example:8200"},
 			env:  map[string]string{"VAULT_ADDR": "https://vault.internal:8200", "VAULT_AGENT_ADDR": "unix:///run/agent.sock"},
-			err:  "https://vault.internal:8200 (VAULT_ADDR) and unix:///run/agent.sock (VAULT_AGENT_ADDR)",
+			err:  "unix:///run/agent.sock (VAULT_AGENT_ADDR) and https://vault.internal:8200 (VAULT_ADDR)",
 		},
 		{
 			name: "manifest's Vault is the environment's agent",
