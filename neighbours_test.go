@@ -4,6 +4,7 @@ package main
 // files, or another user of the machine, can make ward do.
 
 import (
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -451,6 +452,106 @@ func TestManifestCannotRedirectVaultCredentials(t *testing.T) {
 	}
 	if n, _ := heard(); n == 0 {
 		t.Error("with no VAULT_ADDR, ward run did not ask the manifest's server: the test cannot tell a refusal from a server never asked")
+	}
+}
+
+// TestManifestCannotWeakenVaultTLS: where the environment names the
+// Vault (VAULT_ADDR) and holds its token, a cloned repository's (or a
+// pull request's) ward.yaml turned off or redirected the TLS check that
+// tells the Vault from whoever answers in its place on the network:
+// `skip_verify: true`, a `ca_cert` or `ca_path` of the repository's (its
+// own CA), a `tls_server_name` its certificate is for. ward check
+// --resolve and ward scan, which run none of the repository's code, sent
+// the token to that server. They now exit 125 naming the settings, with
+// the exports that would say the environment trusts them; where the
+// environment does say so, or for ward run, the settings are used.
+func TestManifestCannotWeakenVaultTLS(t *testing.T) {
+	token := canary("tls-token")
+	var mu sync.Mutex
+	requests, tokens := 0, 0
+	// Whoever answers at the Vault's address: a certificate for
+	// 127.0.0.1 and example.com that no one but the repository vouches for.
+	other := httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		if r.Header.Get("X-Vault-Token") != "" {
+			tokens++
+		}
+		mu.Unlock()
+		http.Error(rw, `{"errors":["permission denied"]}`, http.StatusForbidden)
+	}))
+	defer other.Close()
+	heard := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return requests, tokens
+	}
+	w := newWardEnv(t)
+	certs := filepath.Join(w.dir, "certs")
+	if err := os.Mkdir(certs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: other.Certificate().Raw})
+	if err := os.WriteFile(filepath.Join(certs, "ca.pem"), caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notes := filepath.Join(w.dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("nothing\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := strings.Cut(strings.TrimPrefix(other.URL, "https://"), ":")
+	base := slices.Clone(w.env)
+	for _, tc := range []struct {
+		name, stores, vaultAddr string
+		env                     []string
+		says, export            string
+	}{
+		{"skip_verify", "    skip_verify: true\n", other.URL, nil,
+			"skip_verify: true (VAULT_SKIP_VERIFY not set)", "export VAULT_SKIP_VERIFY=true"},
+		{"ca_cert", "    ca_cert: certs/ca.pem\n", other.URL, nil,
+			"ca_cert: certs/ca.pem (VAULT_CACERT not set)", "certs/ca.pem"},
+		{"ca_path", "    ca_path: certs\n", other.URL, nil,
+			"ca_path: certs (VAULT_CAPATH not set)", "export VAULT_CAPATH="},
+		// The user trusts the CA (as the system trusts a public one), and
+		// the Vault's name is not on the certificate.
+		{"tls_server_name", "    tls_server_name: example.com\n", "https://localhost:" + port, []string{"VAULT_CACERT=" + filepath.Join(certs, "ca.pem")},
+			"tls_server_name: example.com (VAULT_TLS_SERVER_NAME not set)", "export VAULT_TLS_SERVER_NAME=example.com"},
+	} {
+		m := w.manifest("version: 1\nstores:\n  vault:\n" + tc.stores + "env:\n  DB_PASSWORD: vault://secret/app#password\n")
+		w.env = append(slices.Clone(base), append([]string{"VAULT_ADDR=" + tc.vaultAddr, "VAULT_TOKEN=" + token, "WARD_LOG_FORMAT=text"}, tc.env...)...)
+		for _, args := range [][]string{{"check", "--resolve", "-m", m}, {"scan", "-m", m, notes}} {
+			code, stdout, stderr := w.run(args...)
+			if code != 125 || !strings.Contains(stderr, "stores.vault has "+tc.says+" for the environment's Vault at "+tc.vaultAddr) || !strings.Contains(stderr, tc.export) {
+				t.Errorf("%s: ward %s: exit %d, want 125 naming the setting with %q:\n%s", tc.name, args[0], code, tc.export, redactAll(stderr, token))
+			}
+			if strings.Contains(stdout+stderr, token) {
+				t.Errorf("%s: ward %s: the token is in ward's output", tc.name, args[0])
+			}
+		}
+		if n, withToken := heard(); n != 0 {
+			t.Errorf("%s: the server in the Vault's place was sent %d requests, %d of them with a token", tc.name, n, withToken)
+		}
+		// ward run runs the repository's program anyway, and uses them: the
+		// server hears it (the test tells a refusal from a server that
+		// could not be reached).
+		if code, _, stderr := w.run("run", "-m", m, "--", "helper", "true"); code != 125 || strings.Contains(stderr, "stores.vault has") {
+			t.Errorf("%s: ward run: exit %d, want 125 from the server's refusal:\n%s", tc.name, code, redactAll(stderr, token))
+		}
+		if n, _ := heard(); n == 0 {
+			t.Errorf("%s: ward run did not reach the server", tc.name)
+		}
+		mu.Lock()
+		requests, tokens = 0, 0
+		mu.Unlock()
+	}
+	// Where the environment says the same, check --resolve uses it.
+	m := w.manifest("version: 1\nstores:\n  vault:\n    skip_verify: true\nenv:\n  DB_PASSWORD: vault://secret/app#password\n")
+	w.env = append(slices.Clone(base), "VAULT_ADDR="+other.URL, "VAULT_TOKEN="+token, "VAULT_SKIP_VERIFY=true")
+	if code, _, stderr := w.run("check", "--resolve", "-m", m); code != 125 || strings.Contains(stderr, "stores.vault has") {
+		t.Errorf("check --resolve with VAULT_SKIP_VERIFY=true: exit %d, want 125 from the server's refusal:\n%s", code, redactAll(stderr, token))
+	}
+	if n, withToken := heard(); n == 0 || withToken == 0 {
+		t.Errorf("check --resolve with VAULT_SKIP_VERIFY=true sent the server %d requests, %d with the token; want the read", n, withToken)
 	}
 }
 

@@ -208,7 +208,7 @@ func resolveAvailable(lg logs, m *manifest.Manifest, prof *manifest.Profile) (ma
 // manifestOnlyVault is vault.ManifestOnly for a manifest that reads Vault
 // with prof (its identity's source included): check --resolve and scan,
 // which run none of the repository's code, send no credential to a Vault
-// only the manifest names.
+// only the manifest names, nor over TLS the manifest alone weakens.
 func manifestOnlyVault(m *manifest.Manifest, prof *manifest.Profile) error {
 	if !slices.Contains(m.Schemes(prof), vault.Scheme) {
 		return nil

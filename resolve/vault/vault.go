@@ -9,8 +9,10 @@ package vault
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -352,23 +354,96 @@ func (o *Options) Schema() *conf.Shape {
 var AddressVars = []string{"VAULT_AGENT_ADDR", "VAULT_ADDR"}
 
 // ManifestOnly refuses, for the commands that run none of a
-// repository's code (ward check --resolve, ward scan), a Vault address
-// that the manifest names and the environment does not: with no Vault in
-// the environment ward would send that address the environment's
-// credentials (VAULT_TOKEN, the token helper's or ~/.vault-token's token)
-// and the contents of the files and variables the manifest's auth block
-// names. ward run uses it: it runs the repository's program, and a
-// deployment names its Vault in its manifest.
+// repository's code (ward check --resolve, ward scan), what the manifest
+// alone decides about where the environment's Vault credentials go (the
+// token: VAULT_TOKEN, the token helper's or ~/.vault-token's, and the
+// contents of the files and variables the manifest's auth block names):
+// a Vault address the environment does not name, and TLS settings that
+// change whom ward takes for the environment's Vault (skip_verify, a CA,
+// the name to verify) where the environment does not set them alike. ward
+// run uses both: it runs the repository's program, a deployment names its
+// Vault in its manifest, and a team's manifest its CA.
 func ManifestOnly(o *Options, getenv func(string) string) error {
-	if o == nil || o.Address == "" {
+	if o == nil {
 		return nil
 	}
+	envAddress := ""
 	for _, name := range AddressVars {
-		if strings.TrimSpace(getenv(name)) != "" {
-			return nil
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			envAddress = v
+			break
 		}
 	}
-	return resolve.WithHint(
-		fmt.Errorf("stores.vault.address is %s and the environment names no Vault: ward check --resolve and ward scan, which run none of the repository's code, send the environment's Vault credentials (VAULT_TOKEN, ~/.vault-token, the files and variables stores.vault.auth names) only to a Vault the environment names, so that a manifest (a cloned repository's, a pull request's) cannot have them sent to a server of its own", o.Address),
-		"if this is your Vault, export VAULT_ADDR="+o.Address)
+	if envAddress == "" {
+		if o.Address == "" {
+			return nil
+		}
+		return resolve.WithHint(
+			fmt.Errorf("stores.vault.address is %s and the environment names no Vault: ward check --resolve and ward scan, which run none of the repository's code, send the environment's Vault credentials (VAULT_TOKEN, ~/.vault-token, the files and variables stores.vault.auth names) only to a Vault the environment names, so that a manifest (a cloned repository's, a pull request's) cannot have them sent to a server of its own", o.Address),
+			"if this is your Vault, export VAULT_ADDR="+o.Address)
+	}
+	return manifestTLS(o, envAddress, getenv)
 }
+
+// manifestTLS is ManifestOnly's part on TLS: the manifest's settings that
+// would let a server other than the environment's Vault at envAddress
+// pass for it (one with any certificate, one the repository's CA signed,
+// one with a certificate for another name), against the Vault CLI's
+// variables, which the environment's Vault is reached with otherwise.
+func manifestTLS(o *Options, envAddress string, getenv func(string) string) error {
+	if !strings.HasPrefix(strings.ToLower(envAddress), "https://") {
+		return nil // no TLS to weaken: http:// (warned of) or a unix socket
+	}
+	var fields, exports []string
+	differ := func(field, value, name string, same func(a, b string) bool) {
+		if value == "" {
+			return
+		}
+		if env := strings.TrimSpace(getenv(name)); env == "" || !same(value, env) {
+			fields = append(fields, fmt.Sprintf("%s (%s %s)", field, name, describeEnv(env)))
+			exports = append(exports, name+"="+value)
+		}
+	}
+	if o.SkipVerify != nil && *o.SkipVerify {
+		differ("skip_verify: true", "true", "VAULT_SKIP_VERIFY", func(_, env string) bool {
+			b, err := strconv.ParseBool(env)
+			return err == nil && b
+		})
+	}
+	// The Vault client prefers VAULT_CACERT_BYTES to either file: where
+	// the environment gives it, the manifest's CA is not used.
+	if strings.TrimSpace(getenv("VAULT_CACERT_BYTES")) == "" {
+		differ("ca_cert: "+o.CACert, absPath(o.CACert), "VAULT_CACERT", samePath)
+		differ("ca_path: "+o.CAPath, absPath(o.CAPath), "VAULT_CAPATH", samePath)
+	}
+	differ("tls_server_name: "+o.TLSServerName, o.TLSServerName, "VAULT_TLS_SERVER_NAME", strings.EqualFold)
+	if len(fields) == 0 {
+		return nil
+	}
+	return resolve.WithHint(
+		fmt.Errorf("stores.vault has %s for the environment's Vault at %s: ward check --resolve and ward scan, which run none of the repository's code, send the environment's Vault credentials only over TLS verified as the environment says, so that a manifest (a cloned repository's, a pull request's) cannot have them taken by whoever answers in its place", strings.Join(fields, ", "), envAddress),
+		"if you trust these settings, export "+strings.Join(exports, " "))
+}
+
+// describeEnv says what a variable holds for manifestTLS's message: TLS
+// settings are no secrets.
+func describeEnv(v string) string {
+	if v == "" {
+		return "not set"
+	}
+	return "is " + v
+}
+
+// absPath is p made absolute against the working directory, as the
+// Vault client opens it; "" stays "".
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func samePath(a, b string) bool { return absPath(a) == absPath(b) }
