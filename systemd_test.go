@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -262,4 +264,125 @@ func (s *notifySocket) next(d time.Duration) (string, int, error) {
 		}
 	}
 	return string(buf[:n]), pid, nil
+}
+
+// TestJournalPriorities plays journald's side of a service's stderr:
+// systemd connects it to the journal and sets JOURNAL_STREAM to its
+// device and inode, and journald takes a line's leading "<N>" for its
+// priority (SyslogLevelPrefix=, on by default). Every line ward wrote
+// was info (6), so `journalctl -p warning` (or an alert on PRIORITY<=3)
+// showed none of ward's warnings, nor the error it exited with. ward's
+// own lines now carry their priority (the guard's too, which starts with
+// no environment); the child's output is left as the child wrote it; a
+// JOURNAL_STREAM that is not ward's stderr (inherited by a ward started
+// with 2>file) changes nothing.
+func TestJournalPriorities(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("journal"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	stream := func() (*os.File, string) {
+		f, err := os.Create(filepath.Join(t.TempDir(), "journal-stream"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		return f, fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino)
+	}
+	run := func(f *os.File, env []string, args ...string) {
+		cmd := w.command(args...)
+		cmd.Env = append(cmd.Env, env...)
+		cmd.Stderr = f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exitWithin(t, cmd, 10*time.Second)
+	}
+	priority := map[string]string{"DEBUG": "<7>", "INFO": "<6>", "WARN": "<4>", "ERROR": "<3>"}
+	// lines checks each of ward's lines in f (the child's are childLines)
+	// for the priority of its level, and returns the priorities seen.
+	lines := func(f *os.File, childLines ...string) map[string]int {
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if slices.Contains(childLines, line) {
+				seen["child"]++
+				continue
+			}
+			var rec struct{ Level string }
+			prefix, rest, _ := strings.Cut(line, ">")
+			prefix += ">"
+			switch {
+			case strings.HasPrefix(rest, "ward: error: ") || strings.HasPrefix(rest, "ward: hint: "):
+				rec.Level = "ERROR"
+			case json.Unmarshal([]byte(rest), &rec) != nil:
+				t.Errorf("a line that is neither the child's nor one of ward's with its priority: %q", line)
+				continue
+			}
+			if prefix != priority[rec.Level] {
+				t.Errorf("a %s line begins with %q, want %q: %q", rec.Level, prefix, priority[rec.Level], line)
+			}
+			seen[prefix]++
+		}
+		return seen
+	}
+
+	// A run: debug and info lines, a warning (a declared variable
+	// replaces an inherited one), and the child's own lines, one of them
+	// with a priority of its own.
+	f, env := stream()
+	run(f, []string{env, "A=inherited"}, "run", "--log-level", "debug", "-m", m, "--", "sh", "-c", `echo child-line >&2; echo "<2>child-critical" >&2`)
+	seen := lines(f, "child-line", "<2>child-critical")
+	for _, p := range []string{"<7>", "<6>", "<4>", "child"} {
+		if seen[p] == 0 {
+			t.Errorf("ward run: no %s line (seen: %v)", p, seen)
+		}
+	}
+	// Its error, as ward's "ward: error:" lines (--log-format auto) and as
+	// JSON records (json).
+	f, env = stream()
+	run(f, []string{env, "WARD_LOG_FORMAT="}, "run", "-m", filepath.Join(w.dir, "missing.yaml"), "--", "true")
+	run(f, []string{env}, "run", "-m", filepath.Join(w.dir, "missing.yaml"), "--", "true")
+	if seen := lines(f); seen["<3>"] != 3 {
+		t.Errorf("a failed start: %d lines with priority 3, want 3: the error and hint lines, and the JSON record (seen: %v)", seen["<3>"], seen)
+	}
+	// The guard's warning when ward is killed with the child's group
+	// still running (the kernel ends the child itself: PR_SET_PDEATHSIG).
+	f, env = stream()
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", "sleep 60 & wait")
+	cmd.Env = append(cmd.Env, env)
+	cmd.Stderr = f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if waitGuard(cmd.Process.Pid) == 0 {
+		t.Fatal("ward started no guard within 5 s")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitUntil(t, "the guard's warning", func() bool {
+		b, _ := os.ReadFile(f.Name())
+		return strings.Contains(string(b), "ward was killed")
+	})
+	b, _ := os.ReadFile(f.Name())
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "ward was killed") && !strings.HasPrefix(line, "<4>{") {
+			t.Errorf("the guard's warning has no warning's priority: %q", line)
+		}
+	}
+	// JOURNAL_STREAM naming another stream than ward's stderr.
+	f, _ = stream()
+	_, other := stream()
+	run(f, []string{other, "A=inherited"}, "run", "-m", m, "--", "true")
+	run(f, []string{other, "WARD_LOG_FORMAT="}, "run", "-m", filepath.Join(w.dir, "missing.yaml"), "--", "true")
+	b, _ = os.ReadFile(f.Name())
+	if len(b) == 0 || strings.Contains("\n"+string(b), "\n<") {
+		t.Errorf("with stderr elsewhere than JOURNAL_STREAM's stream, ward's lines have priorities, or there are none:\n%s", b)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"regexp"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/wardsecrets/ward/internal/owngc"
 	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/launcher/logfmt"
 	"github.com/wardsecrets/ward/launcher/supervise"
 	"github.com/wardsecrets/ward/launcher/systemd"
 	"github.com/wardsecrets/ward/signals"
@@ -64,7 +66,7 @@ func Main(args []string, stdio IO) int {
 		// it: as a JSON record too.
 		err = &jsonReported{err}
 	}
-	report(signals.Writer(stdio.Stderr), err)
+	report(signals.Writer(stdio.Stderr), err, logfmt.Journal(stdio.Stderr))
 	var f *failure.Error
 	if errors.As(err, &f) && f.Signal != 0 {
 		// Last, once every helper is stopped and every file removed.
@@ -100,21 +102,27 @@ func logsJSON(app *cli.App, args []string) bool {
 }
 
 // report prints err as ward's error lines, each hint under its error, or
-// as JSON log records when the command logs JSON.
-func report(w io.Writer, err error) {
+// as JSON log records when the command logs JSON. Where w is the
+// journal's stream (journal), each line begins with the priority of an
+// error, its hints too, so that `journalctl -p err` shows them.
+func report(w io.Writer, err error, journal bool) {
 	var je *jsonReported
 	if errors.As(err, &je) {
-		reportJSON(w, je.err)
+		reportJSON(w, je.err, journal)
 		return
+	}
+	prefix := ""
+	if journal {
+		prefix = logfmt.Priority(slog.LevelError)
 	}
 	for _, l := range failure.Lines(err) {
 		for _, line := range strings.Split(l.Msg, "\n") {
 			if line = strings.TrimLeft(line, " "); line != "" {
-				fmt.Fprintf(w, "ward: error: %s\n", line)
+				fmt.Fprintf(w, "%sward: error: %s\n", prefix, line)
 			}
 		}
 		if l.Hint != "" {
-			fmt.Fprintf(w, "ward: hint: %s\n", l.Hint)
+			fmt.Fprintf(w, "%sward: hint: %s\n", prefix, l.Hint)
 		}
 	}
 }

@@ -62,7 +62,11 @@ func newLogs(c *cli.Context, w *os.File) (logs, error) {
 		// tostop, and line by line while --mask holds it raw.
 		out = signals.Writer(w)
 	}
-	h := logfmt.Handler(out, format == "json", level)
+	handler := logfmt.Handler
+	if logfmt.Journal(w) {
+		handler = logfmt.JournalHandler
+	}
+	h := handler(out, format == "json", level)
 	if format == "json" {
 		log := slog.New(h)
 		return logs{log: log, audit: log, level: level}, nil
@@ -160,9 +164,14 @@ func reportJSONWhenLogging(cmds []*cli.Command) {
 }
 
 // reportJSON writes err as ward's JSON log does: one error record per
-// line of the report, with its hint and, for a manifest error, its place.
-func reportJSON(w io.Writer, err error) {
-	log := slog.New(slog.NewJSONHandler(w, nil)).With("app", "ward")
+// line of the report, with its hint and, for a manifest error, its place;
+// journal says w is the journal's stream (logfmt.Journal).
+func reportJSON(w io.Writer, err error, journal bool) {
+	handler := logfmt.Handler
+	if journal {
+		handler = logfmt.JournalHandler
+	}
+	log := slog.New(handler(w, true, slog.LevelInfo))
 	lines := failure.Lines(err)
 	causes := reportCauses(err)
 	for i, l := range lines {

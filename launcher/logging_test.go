@@ -81,8 +81,8 @@ func TestReportJSON(t *testing.T) {
 		{File: "ward.yaml", Line: 3, Col: 6, Field: "env.A", Msg: `unknown scheme "bogus"`, Advice: "use vault://"},
 		{File: "ward.yaml", Line: 4, Col: 2, Msg: "bad"},
 	}, "")
-	reportJSON(f, err)
-	reportJSON(f, failure.New(errors.New("no program to run"), "write: ward run -- PROGRAM"))
+	reportJSON(f, err, false)
+	reportJSON(f, failure.New(errors.New("no program to run"), "write: ward run -- PROGRAM"), false)
 	out, _ := os.ReadFile(f.Name())
 	type record struct {
 		Level, Msg, Hint, File, Field string

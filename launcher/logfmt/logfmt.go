@@ -6,7 +6,8 @@
 // driver into Loki or CloudWatch) reads one record a line, text records
 // otherwise, and nothing below --log-level. They wrote plain
 // "ward: warning: ..." lines, which a JSON pipeline takes for a record
-// it cannot parse.
+// it cannot parse. Under systemd, each line begins with its syslog
+// priority (see Journal).
 package logfmt
 
 import (
@@ -14,7 +15,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 )
 
 // Handler is ward's log handler on w: JSON records or text ones, at
@@ -27,6 +32,84 @@ func Handler(w io.Writer, json bool, level slog.Leveler) slog.Handler {
 	}
 	opts.ReplaceAttr = shortTime
 	return slog.NewTextHandler(w, opts).WithAttrs(attrs)
+}
+
+// JournalHandler is Handler for a w that is the systemd journal's stream
+// (Journal): each record begins with its level's syslog priority, which
+// journald takes off the line and keeps as its PRIORITY, so that
+// `journalctl -p warning` shows ward's warnings and errors; without it
+// every line of a service's stderr is info (6).
+func JournalHandler(w io.Writer, json bool, level slog.Leveler) slog.Handler {
+	out := &prioritized{w: w}
+	return journalHandler{Handler(out, json, level), out}
+}
+
+type journalHandler struct {
+	slog.Handler
+	out *prioritized
+}
+
+func (h journalHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.out.mu.Lock()
+	defer h.out.mu.Unlock()
+	h.out.prefix = Priority(r.Level)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h journalHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return journalHandler{h.Handler.WithAttrs(attrs), h.out}
+}
+
+func (h journalHandler) WithGroup(name string) slog.Handler {
+	return journalHandler{h.Handler.WithGroup(name), h.out}
+}
+
+// prioritized writes each record (one line: the handlers quote or escape
+// a line feed in a value) after the prefix its handler set for it.
+type prioritized struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+}
+
+func (p *prioritized) Write(b []byte) (int, error) {
+	if _, err := p.w.Write(append([]byte(p.prefix), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// Priority is the sd-daemon(3) prefix of a line at level l: <3> for an
+// error, <4> for a warning, <6> for info, <7> for debug.
+func Priority(l slog.Level) string {
+	switch {
+	case l >= slog.LevelError:
+		return "<3>"
+	case l >= slog.LevelWarn:
+		return "<4>"
+	case l >= slog.LevelInfo:
+		return "<6>"
+	}
+	return "<7>"
+}
+
+// Journal reports whether f is the stream systemd connected to the
+// journal: for a service whose stdout or stderr goes there, systemd sets
+// JOURNAL_STREAM to that stream's device and inode (systemd.exec(5)). A
+// program started by the service with its stderr elsewhere (a file, a
+// pipe) inherits the variable, and f is then not that stream.
+func Journal(f *os.File) bool {
+	dev, ino, ok := strings.Cut(os.Getenv("JOURNAL_STREAM"), ":")
+	if !ok {
+		return false
+	}
+	d, err1 := strconv.ParseUint(dev, 10, 64)
+	i, err2 := strconv.ParseUint(ino, 10, 64)
+	var st syscall.Stat_t
+	if err1 != nil || err2 != nil || syscall.Fstat(int(f.Fd()), &st) != nil {
+		return false
+	}
+	return uint64(st.Dev) == d && uint64(st.Ino) == i
 }
 
 // shortTime writes a text record's time as the time of day to the
@@ -42,7 +125,9 @@ func shortTime(groups []string, a slog.Attr) slog.Attr {
 var levels = []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}
 
 // Arg is the argument that gives a process ward runs of itself the
-// format and level of log, made by Handler: "json:WARN", "text:INFO".
+// format and level of log, made by Handler or JournalHandler: "json:WARN",
+// "text:INFO", "json:INFO:journal". (The guard starts with no
+// environment, so it cannot look at JOURNAL_STREAM itself.)
 func Arg(log *slog.Logger) string {
 	format := "text"
 	if IsJSON(log) {
@@ -55,16 +140,24 @@ func Arg(log *slog.Logger) string {
 			break
 		}
 	}
-	return format + ":" + level.String()
+	arg := format + ":" + level.String()
+	if _, ok := log.Handler().(journalHandler); ok {
+		arg += ":journal"
+	}
+	return arg
 }
 
 // FromArg is the logger on w that Arg's argument describes; ok is false
 // for an argument Arg does not make.
 func FromArg(w io.Writer, arg string) (log *slog.Logger, ok bool) {
 	format, name, _ := strings.Cut(arg, ":")
+	name, suffix, journal := strings.Cut(name, ":")
 	var level slog.Level
-	if (format != "json" && format != "text") || level.UnmarshalText([]byte(name)) != nil {
+	if (format != "json" && format != "text") || level.UnmarshalText([]byte(name)) != nil || (journal && suffix != "journal") {
 		return nil, false
+	}
+	if journal {
+		return slog.New(JournalHandler(w, format == "json", level)), true
 	}
 	return slog.New(Handler(w, format == "json", level)), true
 }
@@ -76,11 +169,20 @@ func Error(log *slog.Logger, w io.Writer, err error) {
 		log.Error(err.Error())
 		return
 	}
-	fmt.Fprintf(w, "ward: error: %v\n", err)
+	prefix := ""
+	if _, ok := log.Handler().(journalHandler); ok {
+		prefix = Priority(slog.LevelError)
+	}
+	fmt.Fprintf(w, "%sward: error: %v\n", prefix, err)
 }
 
-// IsJSON reports whether log, made by Handler, writes JSON records.
+// IsJSON reports whether log, made by Handler or JournalHandler, writes
+// JSON records.
 func IsJSON(log *slog.Logger) bool {
-	_, ok := log.Handler().(*slog.JSONHandler)
+	h := log.Handler()
+	if j, ok := h.(journalHandler); ok {
+		h = j.Handler
+	}
+	_, ok := h.(*slog.JSONHandler)
 	return ok
 }

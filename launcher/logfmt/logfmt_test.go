@@ -4,8 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -20,24 +26,118 @@ func TestShortTime(t *testing.T) {
 // TestArgRoundTrip: the logger FromArg makes of Arg's argument writes in
 // the format and at the level of the one Arg was given.
 func TestArgRoundTrip(t *testing.T) {
-	for _, asJSON := range []bool{false, true} {
-		for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError} {
-			arg := Arg(slog.New(Handler(&bytes.Buffer{}, asJSON, level)))
-			var b bytes.Buffer
-			log, ok := FromArg(&b, arg)
-			if !ok {
-				t.Fatalf("FromArg(%q) refused Arg's argument", arg)
-			}
-			for _, l := range levels {
-				if got, want := log.Enabled(context.Background(), l), l >= level; got != want {
-					t.Errorf("%s: %s enabled %v, want %v", arg, l, got, want)
+	for _, journal := range []bool{false, true} {
+		handler := Handler
+		if journal {
+			handler = JournalHandler
+		}
+		for _, asJSON := range []bool{false, true} {
+			for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError} {
+				arg := Arg(slog.New(handler(&bytes.Buffer{}, asJSON, level)))
+				var b bytes.Buffer
+				log, ok := FromArg(&b, arg)
+				if !ok {
+					t.Fatalf("FromArg(%q) refused Arg's argument", arg)
+				}
+				for _, l := range levels {
+					if got, want := log.Enabled(context.Background(), l), l >= level; got != want {
+						t.Errorf("%s: %s enabled %v, want %v", arg, l, got, want)
+					}
+				}
+				if IsJSON(log) != asJSON {
+					t.Errorf("%s: IsJSON is %v", arg, !asJSON)
+				}
+				log.Error("gone", "pgid", 42)
+				out := b.Bytes()
+				if journal {
+					var ok bool
+					if out, ok = bytes.CutPrefix(out, []byte("<3>")); !ok {
+						t.Errorf("%s: wrote %q, want the error's priority first", arg, b.String())
+					}
+				}
+				if got := isJSONRecord(out); got != asJSON {
+					t.Errorf("%s: wrote %q: a JSON record is %v, want %v", arg, b.String(), got, asJSON)
 				}
 			}
-			log.Error("gone", "pgid", 42)
-			if got := isJSONRecord(b.Bytes()); got != asJSON {
-				t.Errorf("%s: wrote %q: a JSON record is %v, want %v", arg, b.String(), got, asJSON)
-			}
 		}
+	}
+}
+
+// TestJournalHandler: each record begins with its level's priority,
+// through loggers made With attributes and groups, and concurrently.
+func TestJournalHandler(t *testing.T) {
+	var b bytes.Buffer
+	log := slog.New(JournalHandler(&b, true, slog.LevelDebug))
+	log.Debug("d")
+	log.With("k", "v").Info("i")
+	log.WithGroup("g").Warn("w", "k", "v")
+	log.Error("e")
+	log.Log(context.Background(), slog.LevelWarn+2, "between warn and error")
+	log.Log(context.Background(), slog.LevelError+4, "past error")
+	want := []string{"<7>", "<6>", "<4>", "<3>", "<4>", "<3>"}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), b.String())
+	}
+	for i, line := range lines {
+		if !strings.HasPrefix(line, want[i]+"{") {
+			t.Errorf("line %d: %q, want it to begin %s{", i, line, want[i])
+		}
+	}
+	b.Reset()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				log.Debug("even")
+			} else {
+				log.Error("odd")
+			}
+		}()
+	}
+	wg.Wait()
+	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		if !(strings.HasPrefix(line, "<7>") && strings.Contains(line, `"even"`)) && !(strings.HasPrefix(line, "<3>") && strings.Contains(line, `"odd"`)) {
+			t.Errorf("a record with another's priority: %q", line)
+		}
+	}
+}
+
+// TestJournal: JOURNAL_STREAM names the stream by device and inode.
+func TestJournal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "stream"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g, err := os.Create(filepath.Join(t.TempDir(), "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range map[string]bool{
+		fmt.Sprintf("%d:%d", st.Dev, st.Ino):   true,
+		fmt.Sprintf("%d:%d", st.Dev, st.Ino+1): false,
+		fmt.Sprintf("%d:%d", st.Dev+1, st.Ino): false,
+		fmt.Sprintf("%d:%d:", st.Dev, st.Ino):  false,
+		fmt.Sprintf(" %d:%d", st.Dev, st.Ino):  false,
+		fmt.Sprintf("%d", st.Ino):              false,
+		"":                                     false,
+	} {
+		t.Setenv("JOURNAL_STREAM", v)
+		if got := Journal(f); got != want {
+			t.Errorf("JOURNAL_STREAM=%q: Journal is %v, want %v", v, got, want)
+		}
+	}
+	t.Setenv("JOURNAL_STREAM", fmt.Sprintf("%d:%d", st.Dev, st.Ino))
+	if Journal(g) {
+		t.Error("another file is taken for the journal's stream")
 	}
 }
 
@@ -48,7 +148,7 @@ func isJSONRecord(b []byte) bool {
 }
 
 func TestFromArgRefuses(t *testing.T) {
-	for _, arg := range []string{"", "json", "xml:WARN", "json:LOUD", "text:"} {
+	for _, arg := range []string{"", "json", "xml:WARN", "json:LOUD", "text:", "json:WARN:", "json:WARN:syslog", "json:journal"} {
 		if _, ok := FromArg(&bytes.Buffer{}, arg); ok {
 			t.Errorf("FromArg(%q) accepted it", arg)
 		}
