@@ -360,6 +360,51 @@ func TestHelperChannelsCannotBeReopened(t *testing.T) {
 	stop()
 }
 
+// impostor is a server in a Vault's place that refuses every request,
+// counting them, and those that carry a Vault token.
+type impostor struct {
+	*httptest.Server
+	mu               sync.Mutex
+	requests, tokens int
+}
+
+// newImpostor starts an impostor, over TLS (httptest's certificate, for
+// 127.0.0.1 and example.com) when useTLS is set, closed with the test.
+func newImpostor(t *testing.T, useTLS bool) *impostor {
+	s := &impostor{}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.requests++
+		if r.Header.Get("X-Vault-Token") != "" {
+			s.tokens++
+		}
+		s.mu.Unlock()
+		http.Error(rw, `{"errors":["permission denied"]}`, http.StatusForbidden)
+	}))
+	if useTLS {
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// heard is how many requests the impostor was sent, and how many of them
+// carried a token.
+func (s *impostor) heard() (requests, tokens int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests, s.tokens
+}
+
+// reset forgets the requests heard so far.
+func (s *impostor) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests, s.tokens = 0, 0
+}
+
 // TestManifestCannotRedirectVaultCredentials: a cloned repository's (or
 // a pull request's) ward.yaml naming a Vault of its own in
 // stores.vault.address, where the user's environment names their Vault
@@ -370,23 +415,8 @@ func TestHelperChannelsCannotBeReopened(t *testing.T) {
 // environment, the manifest's address is the one used, as before.
 func TestManifestCannotRedirectVaultCredentials(t *testing.T) {
 	token := canary("redirect-token")
-	var mu sync.Mutex
-	requests, tokens := 0, 0
-	other := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		requests++
-		if r.Header.Get("X-Vault-Token") != "" {
-			tokens++
-		}
-		mu.Unlock()
-		http.Error(rw, `{"errors":["permission denied"]}`, http.StatusForbidden)
-	}))
-	defer other.Close()
-	heard := func() (int, int) {
-		mu.Lock()
-		defer mu.Unlock()
-		return requests, tokens
-	}
+	other := newImpostor(t, false)
+	heard := other.heard
 	w := newWardEnv(t)
 	m := w.manifest(fmt.Sprintf("version: 1\nstores:\n  vault:\n    address: %s\nenv:\n  DB_PASSWORD: vault://secret/app#password\n", other.URL))
 	if err := os.WriteFile(filepath.Join(w.dir, "notes.txt"), []byte("nothing\n"), 0o600); err != nil {
@@ -467,25 +497,10 @@ func TestManifestCannotRedirectVaultCredentials(t *testing.T) {
 // environment does say so, or for ward run, the settings are used.
 func TestManifestCannotWeakenVaultTLS(t *testing.T) {
 	token := canary("tls-token")
-	var mu sync.Mutex
-	requests, tokens := 0, 0
 	// Whoever answers at the Vault's address: a certificate for
 	// 127.0.0.1 and example.com that no one but the repository vouches for.
-	other := httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		requests++
-		if r.Header.Get("X-Vault-Token") != "" {
-			tokens++
-		}
-		mu.Unlock()
-		http.Error(rw, `{"errors":["permission denied"]}`, http.StatusForbidden)
-	}))
-	defer other.Close()
-	heard := func() (int, int) {
-		mu.Lock()
-		defer mu.Unlock()
-		return requests, tokens
-	}
+	other := newImpostor(t, true)
+	heard := other.heard
 	w := newWardEnv(t)
 	certs := filepath.Join(w.dir, "certs")
 	if err := os.Mkdir(certs, 0o700); err != nil {
@@ -540,9 +555,7 @@ func TestManifestCannotWeakenVaultTLS(t *testing.T) {
 		if n, _ := heard(); n == 0 {
 			t.Errorf("%s: ward run did not reach the server", tc.name)
 		}
-		mu.Lock()
-		requests, tokens = 0, 0
-		mu.Unlock()
+		other.reset()
 	}
 	// Where the environment says the same, check --resolve uses it.
 	m := w.manifest("version: 1\nstores:\n  vault:\n    skip_verify: true\nenv:\n  DB_PASSWORD: vault://secret/app#password\n")
