@@ -30,6 +30,16 @@ type IO struct {
 	Stdin  *os.File
 	Stdout *os.File
 	Stderr *os.File
+	// log is ward's log on its way to Stderr (set by Main): the loop
+	// that supervises never waits for the log's reader.
+	log *logfmt.Queue
+}
+
+// flushLog waits for what ward logged to be written.
+func (stdio IO) flushLog() {
+	if stdio.log != nil {
+		stdio.log.Flush()
+	}
 }
 
 // Main runs ward with args (args[0] is the program name) and returns the
@@ -46,6 +56,7 @@ func Main(args []string, stdio IO) int {
 			return supervise.GuardMain(args[2:])
 		}
 	}
+	stdio.log = logfmt.NewQueue(signals.Writer(stdio.Stderr))
 	app := NewApp(stdio)
 	unsetEmptyFlagVars(app)
 	err := flagWithoutValue(app, args)
@@ -58,6 +69,7 @@ func Main(args []string, stdio IO) int {
 		err = app.Writer.(*output).failed()
 	}
 	if err == nil {
+		stdio.flushLog()
 		return 0
 	}
 	var je *jsonReported
@@ -66,6 +78,9 @@ func Main(args []string, stdio IO) int {
 		// it: as a JSON record too.
 		err = &jsonReported{err}
 	}
+	// After the log's records, and as they are: the report of an error
+	// that ends ward comes last, whatever the reader does meanwhile.
+	stdio.flushLog()
 	report(signals.Writer(stdio.Stderr), err, logfmt.Journal(stdio.Stderr))
 	var f *failure.Error
 	if errors.As(err, &f) && f.Signal != 0 {

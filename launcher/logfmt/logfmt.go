@@ -11,6 +11,7 @@
 package logfmt
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -185,4 +186,100 @@ func IsJSON(log *slog.Logger) bool {
 	}
 	_, ok := h.(*slog.JSONHandler)
 	return ok
+}
+
+// queueLimit bounds what a Queue holds for a reader that has stopped:
+// thousands of ward's records, and a bound on its memory should the
+// reader never come back.
+const queueLimit = 1 << 20
+
+// Queue is ward's log on its way to w: a write takes the record and
+// returns, and a goroutine of the queue's own writes it. ward's stderr
+// is often a pipe to a log shipper (docker's log driver, journald, a
+// `| less` the user paused); once the reader stops, a write there waits
+// until it reads again, and ward, which writes its log from the loop
+// that forwards signals, reaps and rotates, stopped with it: a rotation
+// never restarted the child, and a SIGTERM was never passed on. Each
+// record is one write of its handler, held whole; past queueLimit a
+// record is dropped, and where the records resume a note says how many
+// were.
+type Queue struct {
+	mu      sync.Mutex
+	changed *sync.Cond
+	w       io.Writer
+	pending [][]byte
+	size    int
+	dropped int
+	// dropNote is the record that says n records were dropped
+	// (SetDropNote).
+	dropNote func(n int) []byte
+}
+
+// NewQueue is a Queue writing to w.
+func NewQueue(w io.Writer) *Queue {
+	q := &Queue{w: w}
+	q.changed = sync.NewCond(&q.mu)
+	go q.run()
+	return q
+}
+
+// SetDropNote sets the record, in the log's format, that says n records
+// were dropped; it must not write to the queue.
+func (q *Queue) SetDropNote(note func(n int) []byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.dropNote = note
+}
+
+// Write queues b, and never waits for the reader.
+func (q *Queue) Write(b []byte) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.size+len(b) > queueLimit && len(q.pending) > 0 {
+		q.dropped++
+		return len(b), nil
+	}
+	if q.dropped > 0 && q.dropNote != nil {
+		if note := q.dropNote(q.dropped); len(note) > 0 {
+			q.pending = append(q.pending, note)
+			q.size += len(note)
+		}
+	}
+	q.dropped = 0
+	q.pending = append(q.pending, bytes.Clone(b))
+	q.size += len(b)
+	q.changed.Broadcast()
+	return len(b), nil
+}
+
+// Flush waits until every record queued so far is written (or its write
+// failed): before ward exits, or replaces itself with the program.
+func (q *Queue) Flush() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.dropped > 0 && q.dropNote != nil {
+		q.pending = append(q.pending, q.dropNote(q.dropped))
+		q.dropped = 0
+		q.changed.Broadcast()
+	}
+	for len(q.pending) > 0 {
+		q.changed.Wait()
+	}
+}
+
+func (q *Queue) run() {
+	q.mu.Lock()
+	for {
+		for len(q.pending) == 0 {
+			q.changed.Wait()
+		}
+		b := q.pending[0]
+		q.mu.Unlock()
+		// A failed write (a reader gone) loses that record only.
+		q.w.Write(b)
+		q.mu.Lock()
+		q.pending = q.pending[1:]
+		q.size -= len(b)
+		q.changed.Broadcast()
+	}
 }

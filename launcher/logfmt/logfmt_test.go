@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestShortTime(t *testing.T) {
@@ -152,5 +153,50 @@ func TestFromArgRefuses(t *testing.T) {
 		if _, ok := FromArg(&bytes.Buffer{}, arg); ok {
 			t.Errorf("FromArg(%q) accepted it", arg)
 		}
+	}
+}
+
+// blockedWriter is a reader that has stopped until unblocked.
+type blockedWriter struct {
+	open chan struct{}
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (w *blockedWriter) Write(b []byte) (int, error) {
+	<-w.open
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(b)
+}
+
+func TestQueueNeverWaitsForTheReader(t *testing.T) {
+	w := &blockedWriter{open: make(chan struct{})}
+	q := NewQueue(w)
+	q.SetDropNote(func(n int) []byte { return []byte(fmt.Sprintf("dropped %d\n", n)) })
+	done := make(chan struct{})
+	line := bytes.Repeat([]byte("x"), 1023)
+	line = append(line, '\n')
+	go func() {
+		// Twice what the queue holds.
+		for range 2 * queueLimit / len(line) {
+			q.Write(line)
+		}
+		q.Write([]byte("last\n"))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write to the queue waited for the reader")
+	}
+	close(w.open)
+	q.Flush()
+	q.Write([]byte("after\n"))
+	q.Flush()
+	got := w.buf.String()
+	kept := queueLimit / len(line)
+	if n := strings.Count(got, string(line)); n != kept || !strings.HasSuffix(got, fmt.Sprintf("\ndropped %d\nafter\n", kept+1)) {
+		t.Errorf("got %d whole records, then %q; want %d, then the note of %d dropped, then the next record", n, got[max(0, len(got)-40):], kept, kept+1)
 	}
 }

@@ -1,0 +1,126 @@
+package main
+
+// ward's stderr and stdout as log pipelines and slow readers treat them:
+// a reader that stops reading, a non-blocking pipe, a reader gone, long
+// records, hostile bytes in what ward logs.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+// stalledPipe is a pipe for ward's stderr whose reader has stopped: the
+// test fills it through a second, non-blocking opening of its write end,
+// so that ward's next write blocks as it does under a log shipper that
+// stopped reading (docker's blocking log driver, a paused `| less`).
+type stalledPipe struct {
+	r, w *os.File
+}
+
+func newStalledPipe(t *testing.T) *stalledPipe {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return &stalledPipe{r: r, w: w}
+}
+
+// fill writes into the pipe until it is full.
+func (p *stalledPipe) fill(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", p.w.Fd()), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pad := make([]byte, 4096)
+	for i := range pad {
+		pad[i] = '#'
+	}
+	pad[len(pad)-1] = '\n'
+	for {
+		if _, err := syscall.Write(int(f.Fd()), pad); err != nil {
+			if err == syscall.EAGAIN {
+				// Then byte by byte, to leave no room at all.
+				for {
+					if _, err := syscall.Write(int(f.Fd()), []byte("\n")); err != nil {
+						return
+					}
+				}
+			}
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLogStalledStderrRotation: with ward's stderr a pipe whose reader
+// has stopped (full), a rotation still restarts the child and a SIGTERM
+// still reaches it; once the reader reads again, every record is there,
+// each valid JSON, and ward exits with the child's status.
+func TestLogStalledStderrRotation(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("stall1"), canary("stall2")
+	w.set("app/a", v1)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", "helper env; exec helper signals")
+	p := newStalledPipe(t)
+	cmd.Stderr = p.w
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdout := readLines(t, out)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	stdout.waitFor("child ready")
+	p.fill(t)
+
+	w.set("app/a", v2)
+	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the new value")
+	}
+	stdout.waitFor("child ready")
+	cmd.Process.Signal(syscall.SIGTERM)
+	if line := stdout.waitFor("child SIG"); line != "child SIGTERM" {
+		t.Fatalf("the child got %q, want child SIGTERM", line)
+	}
+
+	// The reader is back.
+	stderr := readLines(t, p.r)
+	// The child exits 0 on SIGTERM, and ward with it.
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+	p.w.Close()
+	var msgs []string
+	for line := range stderr.ch {
+		if strings.Trim(line, "#") == "" {
+			continue
+		}
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Fatalf("a canary is in ward's stderr")
+		}
+		var rec struct{ Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a line of ward's stderr is not a JSON record: %q", line)
+		}
+		msgs = append(msgs, rec.Msg)
+	}
+	for _, want := range []string{"secrets changed: restarting the child", "child restarted with the new secrets"} {
+		if !slices.Contains(msgs, want) {
+			t.Errorf("no record %q once the reader read again; got %q", want, msgs)
+		}
+	}
+}
