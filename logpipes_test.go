@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -122,5 +124,78 @@ func TestLogStalledStderrRotation(t *testing.T) {
 		if !slices.Contains(msgs, want) {
 			t.Errorf("no record %q once the reader read again; got %q", want, msgs)
 		}
+	}
+}
+
+// TestLogStalledStderrGuard: ward killed (SIGKILL to its group, as air
+// and an IDE's stop send it) with its stderr a pipe whose reader has
+// stopped: its guard still stops what the child left running and
+// removes the run's secret files, and says so once the reader reads.
+func TestLogStalledStderrGuard(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("guard-stall")
+	w.set("TOKEN", secret)
+	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: local://TOKEN\n    env: TOKEN_FILE\nrotation:\n  stop_timeout: 2s\n")
+	outPath := filepath.Join(w.dir, "out")
+	out, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `sleep 1000 & echo "$$ $! $TOKEN_FILE"; wait`)
+	p := newStalledPipe(t)
+	cmd.Stdout, cmd.Stderr = out, p.w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var shell, server int
+	var file string
+	waitUntil(t, "the child's line", func() bool {
+		b, _ := os.ReadFile(outPath)
+		if f := strings.Fields(string(b)); len(f) == 3 {
+			shell, _ = strconv.Atoi(f[0])
+			server, _ = strconv.Atoi(f[1])
+			file = f[2]
+			return true
+		}
+		return false
+	})
+	t.Cleanup(func() {
+		syscall.Kill(server, syscall.SIGKILL)
+		syscall.Kill(shell, syscall.SIGKILL)
+	})
+	g := waitGuard(cmd.Process.Pid)
+	if g == 0 {
+		t.Fatal("ward started no guard")
+	}
+	t.Cleanup(func() { syscall.Kill(g, syscall.SIGKILL) })
+	p.fill(t)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	deadline := time.Now().Add(15 * time.Second)
+	for !(gone(server) && gone(shell)) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling /proc, with a deadline
+	}
+	if !gone(server) || !gone(shell) {
+		t.Fatalf("what the child left runs on after ward was killed, its stderr unread (server %q, shell %q)", procState(server), procState(shell))
+	}
+	waitUntil(t, "the run's files removed", func() bool {
+		_, err := os.Stat(filepath.Dir(file))
+		return os.IsNotExist(err)
+	})
+
+	stderr := readLines(t, p.r)
+	p.w.Close()
+	waitUntil(t, "the guard's end", func() bool { return gone(g) })
+	found := false
+	for line := range stderr.ch {
+		if strings.Contains(line, secret) {
+			t.Fatalf("a canary is in ward's stderr")
+		}
+		found = found || strings.Contains(line, "ward was killed")
+	}
+	if !found {
+		t.Errorf("the guard's record is lost")
 	}
 }
