@@ -199,3 +199,73 @@ func TestLogStalledStderrGuard(t *testing.T) {
 		t.Errorf("the guard's record is lost")
 	}
 }
+
+// TestMaskStalledStdout: --mask with ward's stdout a pipe whose reader
+// has stopped: a rotation still restarts the child, and a SIGTERM still
+// reaches it.
+func TestMaskStalledStdout(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("mstall1"), canary("mstall2")
+	w.set("app/a", v1)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	dir := t.TempDir()
+	// Each child writes its listing to a file of its own, then its value
+	// and more to its stdout, which ward masks and cannot pass on.
+	script := `helper env > "$OUT/$$.tmp"; mv "$OUT/$$.tmp" "$OUT/$$.env"; trap 'echo term > "$OUT/$$.term"; exit 0' TERM; echo "$A"; while :; do echo line; sleep 0.01; done`
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "OUT="+dir)
+	p := newStalledPipe(t)
+	p.fill(t)
+	cmd.Stdout = p.w
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	listing := func(value string) string {
+		t.Helper()
+		var found string
+		waitUntil(t, "a child's listing", func() bool {
+			names, _ := filepath.Glob(filepath.Join(dir, "*.env"))
+			for _, n := range names {
+				b, _ := os.ReadFile(n)
+				if strings.Contains(string(b), "\nA "+helper.Hash(value)+"\n") || strings.HasPrefix(string(b), "A "+helper.Hash(value)+"\n") {
+					found = strings.TrimSuffix(n, ".env")
+					return true
+				}
+			}
+			return false
+		})
+		return found
+	}
+	listing(v1)
+	w.set("app/a", v2)
+	second := listing(v2)
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitUntil(t, "the child's SIGTERM", func() bool {
+		_, err := os.Stat(second + ".term")
+		return err == nil
+	})
+	stdout := readLines(t, p.r)
+	code := exitWithin(t, cmd, 30*time.Second)
+	if code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+	p.w.Close()
+	masked := 0
+	for line := range stdout.ch {
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Fatalf("a canary is in ward's stdout")
+		}
+		if line == "<ward:A>" {
+			masked++
+		}
+	}
+	if masked != 2 {
+		t.Errorf("got %d lines <ward:A> once the reader read, want 2 (one of each child)", masked)
+	}
+	if strings.Contains(stderr.String(), v1) || strings.Contains(stderr.String(), v2) {
+		t.Fatalf("a canary is in ward's stderr")
+	}
+}
