@@ -25,6 +25,9 @@ import (
 // stopped reading (docker's blocking log driver, a paused `| less`).
 type stalledPipe struct {
 	r, w *os.File
+	// wfd is w's descriptor, taken once: each w.Fd() makes the pipe
+	// blocking again.
+	wfd int
 }
 
 func newStalledPipe(t *testing.T) *stalledPipe {
@@ -34,13 +37,13 @@ func newStalledPipe(t *testing.T) *stalledPipe {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close(); w.Close() })
-	return &stalledPipe{r: r, w: w}
+	return &stalledPipe{r: r, w: w, wfd: int(w.Fd())}
 }
 
 // fill writes into the pipe until it is full.
 func (p *stalledPipe) fill(t *testing.T) {
 	t.Helper()
-	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", p.w.Fd()), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", p.wfd), os.O_WRONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +73,18 @@ func (p *stalledPipe) fill(t *testing.T) {
 // still reaches it; once the reader reads again, every record is there,
 // each valid JSON, and ward exits with the child's status.
 func TestLogStalledStderrRotation(t *testing.T) {
+	stalledRotation(t, false)
+}
+
+// TestLogNonBlockingStderrRotation: the same with ward's stderr made
+// non-blocking under it (a Node.js child sets O_NONBLOCK on the stdio
+// pipes it shares with ward, and a write to a full one fails with
+// EAGAIN): no record is lost.
+func TestLogNonBlockingStderrRotation(t *testing.T) {
+	stalledRotation(t, true)
+}
+
+func stalledRotation(t *testing.T, nonblocking bool) {
 	w := newWardEnv(t)
 	v1, v2 := canary("stall1"), canary("stall2")
 	w.set("app/a", v1)
@@ -87,6 +102,13 @@ func TestLogStalledStderrRotation(t *testing.T) {
 		t.Fatalf("the first child does not have the first value")
 	}
 	stdout.waitFor("child ready")
+	if nonblocking {
+		// As the child would: the flag is the pipe's, shared by every
+		// process that has it as stdout or stderr.
+		if err := syscall.SetNonblock(p.wfd, true); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p.fill(t)
 
 	w.set("app/a", v2)

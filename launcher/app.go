@@ -56,7 +56,7 @@ func Main(args []string, stdio IO) int {
 			return supervise.GuardMain(args[2:])
 		}
 	}
-	stdio.log = logfmt.NewQueue(signals.Writer(stdio.Stderr))
+	stdio.log = logfmt.NewQueue(signals.PatientWriter(stdio.Stderr, signals.Writer(stdio.Stderr)))
 	app := NewApp(stdio)
 	unsetEmptyFlagVars(app)
 	err := flagWithoutValue(app, args)
@@ -81,7 +81,7 @@ func Main(args []string, stdio IO) int {
 	// After the log's records, and as they are: the report of an error
 	// that ends ward comes last, whatever the reader does meanwhile.
 	stdio.flushLog()
-	report(signals.Writer(stdio.Stderr), err, logfmt.Journal(stdio.Stderr))
+	report(signals.PatientWriter(stdio.Stderr, signals.Writer(stdio.Stderr)), err, logfmt.Journal(stdio.Stderr))
 	var f *failure.Error
 	if errors.As(err, &f) && f.Signal != 0 {
 		// Last, once every helper is stopped and every file removed.

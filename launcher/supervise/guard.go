@@ -126,7 +126,7 @@ func GuardMain(args []string) int {
 	// Its stderr is ward's: a log's reader that has stopped must not
 	// stop the guard before it has stopped the group and removed the
 	// files.
-	q := logfmt.NewQueue(os.Stderr)
+	q := logfmt.NewQueue(signals.PatientWriter(os.Stderr, os.Stderr))
 	defer q.Flush()
 	log, ok := logfmt.FromArg(q, args[2])
 	pgid, err2 := strconv.Atoi(args[3])
