@@ -7,6 +7,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -288,6 +289,82 @@ func TestMaskStalledStdout(t *testing.T) {
 		t.Errorf("got %d lines <ward:A> once the reader read, want 2 (one of each child)", masked)
 	}
 	if strings.Contains(stderr.String(), v1) || strings.Contains(stderr.String(), v2) {
+		t.Fatalf("a canary is in ward's stderr")
+	}
+}
+
+// TestMaskNonBlockingStdout: --mask with ward's stdout made non-blocking
+// under it (by another process that shares the pipe: Node.js sets the
+// flag on its stdio pipes) and full: the child's output waits for the
+// reader, and all of it arrives, masked, and the child exits 0.
+func TestMaskNonBlockingStdout(t *testing.T) {
+	w := newWardEnv(t)
+	v := canary("mnb")
+	w.set("app/a", v)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	dir := t.TempDir()
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", `echo "$A"; while [ ! -e "$OUT/go" ]; do sleep 0.01; done; i=0; while [ $i -lt 3000 ]; do echo "line $i $A"; i=$((i+1)); done`)
+	cmd.Env = append(cmd.Env, "OUT="+dir)
+	p := newStalledPipe(t)
+	cmd.Stdout = p.w
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	p.r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	first := make([]byte, len("<ward:A>\n"))
+	if _, err := io.ReadFull(p.r, first); err != nil || string(first) != "<ward:A>\n" {
+		t.Fatalf("got %q (%v), want the child's first line, masked", first, err)
+	}
+	// Reading stops; the pipe is made non-blocking, and filled.
+	if err := syscall.SetNonblock(p.wfd, true); err != nil {
+		t.Fatal(err)
+	}
+	p.fill(t)
+	child := 0
+	waitUntil(t, "the child", func() bool {
+		// Each thread's children: ward forks from its run loop's.
+		var b []byte
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", cmd.Process.Pid))
+		for _, task := range tasks {
+			c, _ := os.ReadFile(task)
+			b = append(append(b, c...), ' ')
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, _ := os.ReadFile("/proc/" + f + "/cmdline"); strings.HasPrefix(string(c), "sh\x00") {
+				child, _ = strconv.Atoi(f)
+				return true
+			}
+		}
+		return false
+	})
+	os.WriteFile(filepath.Join(dir, "go"), nil, 0o600)
+	// Until the child waits to write (its pipe to ward full), or is gone.
+	waitUntil(t, "the child to wait for its reader", func() bool {
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", child))
+		return strings.Contains(string(wchan), "pipe_write") || gone(child)
+	})
+	p.r.SetReadDeadline(time.Time{})
+	stdout := readLines(t, p.r)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0; stderr:\n%s", code, redactAll(stderr.String(), v))
+	}
+	p.w.Close()
+	lines := 0
+	for line := range stdout.ch {
+		if strings.Contains(line, v) {
+			t.Fatalf("a canary is in ward's stdout")
+		}
+		if strings.HasPrefix(line, "line ") && strings.HasSuffix(line, " <ward:A>") {
+			lines++
+		}
+	}
+	if lines != 3000 {
+		t.Errorf("got %d of the child's 3000 lines", lines)
+	}
+	if strings.Contains(stderr.String(), v) {
 		t.Fatalf("a canary is in ward's stderr")
 	}
 }
