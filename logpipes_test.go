@@ -368,3 +368,37 @@ func TestMaskNonBlockingStdout(t *testing.T) {
 		t.Fatalf("a canary is in ward's stderr")
 	}
 }
+
+// TestErrorLinesEscapeControls: a manifest's reference holding a carriage
+// return or an escape (a cloned repository's, a pull request's) is
+// written escaped in ward's error lines: GitHub's runner takes a "\r" for
+// the end of a line, and reads a line that starts with "::" as a
+// workflow command (::add-mask::, ::stop-commands::, ::warning::); a
+// terminal runs an escape sequence (a title, the clipboard).
+func TestErrorLinesEscapeControls(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  A: \"file:///nonexistent/\\r::warning::forged\\x1b]0;title\\x07\\u009b31m\"\n")
+	for _, args := range [][]string{
+		{"check", "--resolve", "--log-format", "auto", "-m", m},
+		{"run", "--log-format", "auto", "-m", m, "--", "true"},
+		{"run", "--log-format", "text", "-m", m, "--", "true"},
+	} {
+		t.Run(strings.Join(args[:3], " "), func(t *testing.T) {
+			code, _, stderr := w.run(args...)
+			if code != 125 {
+				t.Errorf("got exit code %d, want 125", code)
+			}
+			for _, line := range strings.FieldsFunc(stderr, func(r rune) bool { return r == '\r' || r == '\n' }) {
+				if strings.HasPrefix(line, "::") {
+					t.Errorf("a line of ward's stderr reads as a workflow command: %q", line)
+				}
+			}
+			if strings.ContainsAny(stderr, "\x1b\x07\u009b") {
+				t.Errorf("ward's stderr holds a terminal control: %q", stderr)
+			}
+			if !strings.Contains(stderr, `file:///nonexistent/\r::warning::forged\x1b]0;title\a\u009b31m`) {
+				t.Errorf("the error does not name the reference, escaped:\n%q", stderr)
+			}
+		})
+	}
+}

@@ -133,11 +133,13 @@ func report(w io.Writer, err error, journal bool) {
 	for _, l := range failure.Lines(err) {
 		for _, line := range strings.Split(l.Msg, "\n") {
 			if line = strings.TrimLeft(line, " "); line != "" {
-				fmt.Fprintf(w, "%sward: error: %s\n", prefix, line)
+				fmt.Fprintf(w, "%sward: error: %s\n", prefix, logfmt.Printable(line))
 			}
 		}
 		if l.Hint != "" {
-			fmt.Fprintf(w, "%sward: hint: %s\n", prefix, l.Hint)
+			for _, line := range strings.Split(l.Hint, "\n") {
+				fmt.Fprintf(w, "%sward: hint: %s\n", prefix, logfmt.Printable(line))
+			}
 		}
 	}
 }

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Handler is ward's log handler on w: JSON records or text ones, at
@@ -164,7 +166,8 @@ func FromArg(w io.Writer, arg string) (log *slog.Logger, ok bool) {
 }
 
 // Error writes err, which ends the process, as ward reports its own
-// error: an error record in JSON, else ward's "ward: error: " line.
+// error: an error record in JSON, else ward's "ward: error: " lines, one
+// per line of err, each Printable and each with the journal's priority.
 func Error(log *slog.Logger, w io.Writer, err error) {
 	if IsJSON(log) {
 		log.Error(err.Error())
@@ -174,8 +177,36 @@ func Error(log *slog.Logger, w io.Writer, err error) {
 	if _, ok := log.Handler().(journalHandler); ok {
 		prefix = Priority(slog.LevelError)
 	}
-	fmt.Fprintf(w, "%sward: error: %v\n", prefix, err)
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(w, "%sward: error: %s\n", prefix, Printable(line))
+	}
 }
+
+// Printable is line with each control character (a carriage return, an
+// escape, C1's CSI; a tab aside) written as a Go escape (\r, \x1b,
+// \u009b): ward's text lines name what a manifest or the environment
+// holds, and such a character there is the reader's to act on. GitHub's
+// runner ends a line at "\r" and runs a line that starts with "::" as a
+// workflow command (::add-mask::, ::stop-commands::); a terminal runs an
+// escape sequence (its title, the clipboard). A byte that is not UTF-8
+// becomes U+FFFD.
+func Printable(line string) string {
+	if utf8.ValidString(line) && !strings.ContainsFunc(line, control) {
+		return line
+	}
+	var b strings.Builder
+	for _, r := range line {
+		if control(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func control(r rune) bool { return r != '\t' && unicode.IsControl(r) }
 
 // IsJSON reports whether log, made by Handler or JournalHandler, writes
 // JSON records.

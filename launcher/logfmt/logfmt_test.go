@@ -200,3 +200,28 @@ func TestQueueNeverWaitsForTheReader(t *testing.T) {
 		t.Errorf("got %d whole records, then %q; want %d, then the note of %d dropped, then the next record", n, got[max(0, len(got)-40):], kept, kept+1)
 	}
 }
+
+func TestErrorLinesUnderTheJournal(t *testing.T) {
+	var b bytes.Buffer
+	log := slog.New(JournalHandler(&b, false, slog.LevelInfo))
+	Error(log, &b, fmt.Errorf("first\nsecond \r::add-mask::x\x1b[2J"))
+	want := "<3>ward: error: first\n<3>ward: error: second \\r::add-mask::x\\x1b[2J\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain\ttab é", "plain\ttab é"},
+		{"a\rb", `a\rb`},
+		{"\x1b]52;c;eA==\x07", `\x1b]52;c;eA==\a`},
+		{"csi\u009b31m", `csi\u009b31m`},
+		{"bad\xff", "bad\ufffd"},
+	}
+	for _, tc := range tests {
+		if got := Printable(tc.in); got != tc.want {
+			t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
