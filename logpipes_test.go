@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -400,5 +401,60 @@ func TestErrorLinesEscapeControls(t *testing.T) {
 				t.Errorf("the error does not name the reference, escaped:\n%q", stderr)
 			}
 		})
+	}
+}
+
+// TestLogRecordsFitALogLine: a rotation that changes hundreds of
+// variables at once (a .env file or a Vault path that many variables
+// read) is logged in records that each fit one line of docker's and
+// Kubernetes' logs (16 KiB: a longer line reaches Loki or CloudWatch as
+// pieces, none of them JSON), and still say how many changed.
+func TestLogRecordsFitALogLine(t *testing.T) {
+	w := newWardEnv(t)
+	src := filepath.Join(w.dir, "mounted")
+	if err := os.WriteFile(src, []byte(canary("wide1")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var m strings.Builder
+	m.WriteString("version: 1\nrotation:\n  debounce: 100ms\nenv:\n")
+	const n = 1000
+	for i := range n {
+		fmt.Fprintf(&m, "  SERVICE_SETTING_%04d: file://%s\n", i, src)
+	}
+	cmd := w.command("run", "-m", w.manifest(m.String()), "--", "sh", "-c", "echo ready; exec sleep 1000")
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	stdout, stderr := readLines(t, out), readLines(t, errp)
+	stdout.waitFor("ready")
+	v2 := canary("wide2")
+	if err := os.WriteFile(src+".new", []byte(v2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(src+".new", src)
+	stdout.waitFor("ready")
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 30*time.Second)
+	changed := ""
+	for line := range stderr.ch {
+		if strings.Contains(line, v2) {
+			t.Fatalf("a canary is in ward's stderr")
+		}
+		if len(line)+1 > 16<<10 {
+			t.Errorf("a record of %d bytes, more than a log line holds: %.200s...", len(line), line)
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a line of ward's stderr is not a JSON record: %.200q", line)
+		}
+		if rec["msg"] == "secrets changed: restarting the child" {
+			changed, _ = rec["changed"].(string)
+		}
+	}
+	if !strings.HasPrefix(changed, "SERVICE_SETTING_0000,SERVICE_SETTING_0001,") || !regexp.MustCompile(` and \d+ more$`).MatchString(changed) {
+		t.Errorf("the restart's record says changed=%.200q..., want the first names and how many more", changed)
 	}
 }

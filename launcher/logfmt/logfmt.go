@@ -28,13 +28,45 @@ import (
 // Handler is ward's log handler on w: JSON records or text ones, at
 // level, each with app=ward.
 func Handler(w io.Writer, json bool, level slog.Leveler) slog.Handler {
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: bounded}
 	attrs := []slog.Attr{slog.String("app", "ward")}
 	if json {
 		return slog.NewJSONHandler(w, opts).WithAttrs(attrs)
 	}
-	opts.ReplaceAttr = shortTime
+	opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr { return shortTime(groups, bounded(groups, a)) }
 	return slog.NewTextHandler(w, opts).WithAttrs(attrs)
+}
+
+// maxValue bounds a string of a record (its message twice that): a
+// record then fits one line of docker's and Kubernetes' logs (16 KiB),
+// which split a longer line into pieces that reach a collector (Loki,
+// CloudWatch) as lines none of which is JSON. The names a rotation
+// changed, with the version each came from, made records of 60 KiB and
+// more for a few hundred variables.
+const maxValue = 2 << 10
+
+// bounded is a with a string longer than maxValue cut: a list (names
+// joined by ",") after its last whole name, with how many more there
+// are; other text with how many bytes more.
+func bounded(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindString {
+		return a
+	}
+	s, limit := a.Value.String(), maxValue
+	if a.Key == slog.MessageKey {
+		limit *= 2
+	}
+	if len(s) <= limit {
+		return a
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	if i := strings.LastIndexByte(s[:cut], ','); i > 0 && !strings.Contains(s, ", ") {
+		return slog.String(a.Key, fmt.Sprintf("%s and %d more", s[:i], strings.Count(s[i:], ",")))
+	}
+	return slog.String(a.Key, fmt.Sprintf("%s... (%d bytes more)", s[:cut], len(s)-cut))
 }
 
 // JournalHandler is Handler for a w that is the systemd journal's stream

@@ -225,3 +225,22 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+func TestLongValuesBounded(t *testing.T) {
+	var names []string
+	for i := range 1000 {
+		names = append(names, fmt.Sprintf("NAME_%04d", i))
+	}
+	var b bytes.Buffer
+	slog.New(Handler(&b, true, slog.LevelInfo)).Info(strings.Repeat("é", 5000), "changed", strings.Join(names, ","), "error", strings.Repeat("x, y", 1000))
+	var rec map[string]string
+	if err := json.Unmarshal(b.Bytes(), &rec); err != nil || b.Len() > 16<<10 {
+		t.Fatalf("got a record of %d bytes (%v), want valid JSON under 16 KiB", b.Len(), err)
+	}
+	if !strings.HasPrefix(rec["changed"], "NAME_0000,NAME_0001,") || !strings.HasSuffix(rec["changed"], fmt.Sprintf("NAME_%04d and %d more", 203, 796)) {
+		t.Errorf("got changed=...%q", rec["changed"][len(rec["changed"])-40:])
+	}
+	if !strings.HasSuffix(rec["error"], "... (1952 bytes more)") || !strings.HasSuffix(rec["msg"], "é... (5904 bytes more)") {
+		t.Errorf("got error=...%q, msg=...%q", rec["error"][len(rec["error"])-30:], rec["msg"][len(rec["msg"])-30:])
+	}
+}
