@@ -42,6 +42,21 @@ func (stdio IO) flushLog() {
 	}
 }
 
+// stderrWriter writes ward's log to f as signals.Writer and
+// PatientWriter do, made at the first record: each asks f.Fd(), which
+// makes a pipe ward was given non-blocking a blocking one for every
+// process that shares it; a command that logs nothing leaves it so.
+type stderrWriter struct {
+	f    *os.File
+	once sync.Once
+	w    io.Writer
+}
+
+func (s *stderrWriter) Write(b []byte) (int, error) {
+	s.once.Do(func() { s.w = signals.PatientWriter(s.f, signals.Writer(s.f)) })
+	return s.w.Write(b)
+}
+
 // Main runs ward with args (args[0] is the program name) and returns the
 // exit code.
 func Main(args []string, stdio IO) int {
@@ -56,7 +71,7 @@ func Main(args []string, stdio IO) int {
 			return supervise.GuardMain(args[2:])
 		}
 	}
-	stdio.log = logfmt.NewQueue(signals.PatientWriter(stdio.Stderr, signals.Writer(stdio.Stderr)))
+	stdio.log = logfmt.NewQueue(&stderrWriter{f: stdio.Stderr})
 	app := NewApp(stdio)
 	unsetEmptyFlagVars(app)
 	err := flagWithoutValue(app, args)
