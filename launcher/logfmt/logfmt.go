@@ -321,7 +321,9 @@ func (q *Queue) Flush() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.dropped > 0 && q.dropNote != nil {
-		q.pending = append(q.pending, q.dropNote(q.dropped))
+		note := q.dropNote(q.dropped)
+		q.pending = append(q.pending, note)
+		q.size += len(note)
 		q.dropped = 0
 		q.changed.Broadcast()
 	}
