@@ -30,6 +30,31 @@ type IO struct {
 	Stdin  *os.File
 	Stdout *os.File
 	Stderr *os.File
+	// log is ward's log on its way to Stderr (set by Main): the loop
+	// that supervises never waits for the log's reader.
+	log *logfmt.Queue
+}
+
+// flushLog waits for what ward logged to be written.
+func (stdio IO) flushLog() {
+	if stdio.log != nil {
+		stdio.log.Flush()
+	}
+}
+
+// stderrWriter writes ward's log to f as signals.Writer and
+// PatientWriter do, made at the first record: each asks f.Fd(), which
+// makes a pipe ward was given non-blocking a blocking one for every
+// process that shares it; a command that logs nothing leaves it so.
+type stderrWriter struct {
+	f    *os.File
+	once sync.Once
+	w    io.Writer
+}
+
+func (s *stderrWriter) Write(b []byte) (int, error) {
+	s.once.Do(func() { s.w = signals.PatientWriter(s.f, signals.Writer(s.f)) })
+	return s.w.Write(b)
 }
 
 // Main runs ward with args (args[0] is the program name) and returns the
@@ -46,6 +71,7 @@ func Main(args []string, stdio IO) int {
 			return supervise.GuardMain(args[2:])
 		}
 	}
+	stdio.log = logfmt.NewQueue(&stderrWriter{f: stdio.Stderr})
 	app := NewApp(stdio)
 	unsetEmptyFlagVars(app)
 	err := flagWithoutValue(app, args)
@@ -58,6 +84,7 @@ func Main(args []string, stdio IO) int {
 		err = app.Writer.(*output).failed()
 	}
 	if err == nil {
+		stdio.flushLog()
 		return 0
 	}
 	var je *jsonReported
@@ -66,7 +93,10 @@ func Main(args []string, stdio IO) int {
 		// it: as a JSON record too.
 		err = &jsonReported{err}
 	}
-	report(signals.Writer(stdio.Stderr), err, logfmt.Journal(stdio.Stderr))
+	// After the log's records, and as they are: the report of an error
+	// that ends ward comes last, whatever the reader does meanwhile.
+	stdio.flushLog()
+	report(signals.PatientWriter(stdio.Stderr, signals.Writer(stdio.Stderr)), err, logfmt.Journal(stdio.Stderr))
 	var f *failure.Error
 	if errors.As(err, &f) && f.Signal != 0 {
 		// Last, once every helper is stopped and every file removed.
@@ -118,11 +148,13 @@ func report(w io.Writer, err error, journal bool) {
 	for _, l := range failure.Lines(err) {
 		for _, line := range strings.Split(l.Msg, "\n") {
 			if line = strings.TrimLeft(line, " "); line != "" {
-				fmt.Fprintf(w, "%sward: error: %s\n", prefix, line)
+				fmt.Fprintf(w, "%sward: error: %s\n", prefix, logfmt.Printable(line))
 			}
 		}
 		if l.Hint != "" {
-			fmt.Fprintf(w, "%sward: hint: %s\n", prefix, l.Hint)
+			for _, line := range strings.Split(l.Hint, "\n") {
+				fmt.Fprintf(w, "%sward: hint: %s\n", prefix, logfmt.Printable(line))
+			}
 		}
 	}
 }

@@ -33,7 +33,7 @@ Example:
 }
 
 func cmdCheck(c *cli.Context, stdio IO) error {
-	lg, err := newLogs(c, stdio.Stderr)
+	lg, err := newLogs(c, stdio.Stderr, nil)
 	if err != nil {
 		return err
 	}

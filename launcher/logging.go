@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,8 +35,10 @@ type logs struct {
 }
 
 // newLogs makes a command's loggers: text on a terminal, JSON otherwise,
-// at --log-level.
-func newLogs(c *cli.Context, w *os.File) (logs, error) {
+// at --log-level, writing to w through q (nil: to w at once, in order
+// with what the command prints: check's and scan's, which supervise
+// nothing).
+func newLogs(c *cli.Context, w *os.File, q *logfmt.Queue) (logs, error) {
 	// An empty $WARD_LOG_LEVEL or $WARD_LOG_FORMAT asks for the default.
 	var level slog.Level
 	if l := c.String("log-level"); l != "" {
@@ -65,6 +68,15 @@ func newLogs(c *cli.Context, w *os.File) (logs, error) {
 	handler := logfmt.Handler
 	if logfmt.Journal(w) {
 		handler = logfmt.JournalHandler
+	}
+	if q != nil {
+		// The queue writes to signals.Writer(w), which is out.
+		q.SetDropNote(func(n int) []byte {
+			var b bytes.Buffer
+			slog.New(handler(&b, format == "json", level)).Warn("ward's log was not read: records dropped here", "dropped", n)
+			return b.Bytes()
+		})
+		out = q
 	}
 	h := handler(out, format == "json", level)
 	if format == "json" {

@@ -45,7 +45,7 @@ func cmdRun(c *cli.Context, stdio IO) error {
 	// which the kernel does not let die of the signal, exit 2 without a
 	// word.
 	sigs := signals.Notify()
-	lg, err := newLogs(c, stdio.Stderr)
+	lg, err := newLogs(c, stdio.Stderr, stdio.log)
 	if err != nil {
 		return err
 	}
@@ -84,6 +84,7 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		Environ:         os.Environ(),
 		Getenv:          os.Getenv,
 		Log:             log,
+		FlushLog:        stdio.flushLog,
 		Fetcher:         fetcher,
 		Registry:        stores.Registry,
 		// The child gets an env:// value under the name the manifest

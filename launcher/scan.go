@@ -46,7 +46,7 @@ Example:
 }
 
 func cmdScan(c *cli.Context, stdio IO) error {
-	lg, err := newLogs(c, stdio.Stderr)
+	lg, err := newLogs(c, stdio.Stderr, nil)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,10 @@ import (
 
 // spareThreads is how many threads ward makes ahead (see SpareThreads):
 // a run with --mask, rotation and an identity endpoint peaks at fewer
-// than this beside the ones the runtime already has.
-const spareThreads = 8
+// than eight beside the ones the runtime already has, and the writer of
+// ward's log (logfmt.Queue) holds one more for as long as a reader that
+// stopped leaves its write waiting.
+const spareThreads = 9
 
 // SpareThreads makes the Go runtime start threads now, which it keeps
 // idle for later: it never ends a thread of its own, and takes an idle

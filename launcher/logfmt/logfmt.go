@@ -11,6 +11,7 @@
 package logfmt
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -20,18 +21,52 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Handler is ward's log handler on w: JSON records or text ones, at
 // level, each with app=ward.
 func Handler(w io.Writer, json bool, level slog.Leveler) slog.Handler {
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: bounded}
 	attrs := []slog.Attr{slog.String("app", "ward")}
 	if json {
 		return slog.NewJSONHandler(w, opts).WithAttrs(attrs)
 	}
-	opts.ReplaceAttr = shortTime
+	opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr { return shortTime(groups, bounded(groups, a)) }
 	return slog.NewTextHandler(w, opts).WithAttrs(attrs)
+}
+
+// maxValue bounds a string of a record (its message twice that): a
+// record then fits one line of docker's and Kubernetes' logs (16 KiB),
+// which split a longer line into pieces that reach a collector (Loki,
+// CloudWatch) as lines none of which is JSON. The names a rotation
+// changed, with the version each came from, made records of 60 KiB and
+// more for a few hundred variables.
+const maxValue = 2 << 10
+
+// bounded is a with a string longer than maxValue cut: a list (names
+// joined by ",") after its last whole name, with how many more there
+// are; other text with how many bytes more.
+func bounded(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindString {
+		return a
+	}
+	s, limit := a.Value.String(), maxValue
+	if a.Key == slog.MessageKey {
+		limit *= 2
+	}
+	if len(s) <= limit {
+		return a
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	if i := strings.LastIndexByte(s[:cut], ','); i > 0 && !strings.Contains(s, ", ") {
+		return slog.String(a.Key, fmt.Sprintf("%s and %d more", s[:i], strings.Count(s[i:], ",")))
+	}
+	return slog.String(a.Key, fmt.Sprintf("%s... (%d bytes more)", s[:cut], len(s)-cut))
 }
 
 // JournalHandler is Handler for a w that is the systemd journal's stream
@@ -163,7 +198,8 @@ func FromArg(w io.Writer, arg string) (log *slog.Logger, ok bool) {
 }
 
 // Error writes err, which ends the process, as ward reports its own
-// error: an error record in JSON, else ward's "ward: error: " line.
+// error: an error record in JSON, else ward's "ward: error: " lines, one
+// per line of err, each Printable and each with the journal's priority.
 func Error(log *slog.Logger, w io.Writer, err error) {
 	if IsJSON(log) {
 		log.Error(err.Error())
@@ -173,8 +209,36 @@ func Error(log *slog.Logger, w io.Writer, err error) {
 	if _, ok := log.Handler().(journalHandler); ok {
 		prefix = Priority(slog.LevelError)
 	}
-	fmt.Fprintf(w, "%sward: error: %v\n", prefix, err)
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(w, "%sward: error: %s\n", prefix, Printable(line))
+	}
 }
+
+// Printable is line with each control character (a carriage return, an
+// escape, C1's CSI; a tab aside) written as a Go escape (\r, \x1b,
+// \u009b): ward's text lines name what a manifest or the environment
+// holds, and such a character there is the reader's to act on. GitHub's
+// runner ends a line at "\r" and runs a line that starts with "::" as a
+// workflow command (::add-mask::, ::stop-commands::); a terminal runs an
+// escape sequence (its title, the clipboard). A byte that is not UTF-8
+// becomes U+FFFD.
+func Printable(line string) string {
+	if utf8.ValidString(line) && !strings.ContainsFunc(line, control) {
+		return line
+	}
+	var b strings.Builder
+	for _, r := range line {
+		if control(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func control(r rune) bool { return r != '\t' && unicode.IsControl(r) }
 
 // IsJSON reports whether log, made by Handler or JournalHandler, writes
 // JSON records.
@@ -185,4 +249,102 @@ func IsJSON(log *slog.Logger) bool {
 	}
 	_, ok := h.(*slog.JSONHandler)
 	return ok
+}
+
+// queueLimit bounds what a Queue holds for a reader that has stopped:
+// thousands of ward's records, and a bound on its memory should the
+// reader never come back.
+const queueLimit = 1 << 20
+
+// Queue is ward's log on its way to w: a write takes the record and
+// returns, and a goroutine of the queue's own writes it. ward's stderr
+// is often a pipe to a log shipper (docker's log driver, journald, a
+// `| less` the user paused); once the reader stops, a write there waits
+// until it reads again, and ward, which writes its log from the loop
+// that forwards signals, reaps and rotates, stopped with it: a rotation
+// never restarted the child, and a SIGTERM was never passed on. Each
+// record is one write of its handler, held whole; past queueLimit a
+// record is dropped, and where the records resume a note says how many
+// were.
+type Queue struct {
+	mu      sync.Mutex
+	changed *sync.Cond
+	w       io.Writer
+	pending [][]byte
+	size    int
+	dropped int
+	// dropNote is the record that says n records were dropped
+	// (SetDropNote).
+	dropNote func(n int) []byte
+}
+
+// NewQueue is a Queue writing to w.
+func NewQueue(w io.Writer) *Queue {
+	q := &Queue{w: w}
+	q.changed = sync.NewCond(&q.mu)
+	go q.run()
+	return q
+}
+
+// SetDropNote sets the record, in the log's format, that says n records
+// were dropped; it must not write to the queue.
+func (q *Queue) SetDropNote(note func(n int) []byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.dropNote = note
+}
+
+// Write queues b, and never waits for the reader.
+func (q *Queue) Write(b []byte) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.size+len(b) > queueLimit && len(q.pending) > 0 {
+		q.dropped++
+		return len(b), nil
+	}
+	if q.dropped > 0 && q.dropNote != nil {
+		if note := q.dropNote(q.dropped); len(note) > 0 {
+			q.pending = append(q.pending, note)
+			q.size += len(note)
+		}
+	}
+	q.dropped = 0
+	q.pending = append(q.pending, bytes.Clone(b))
+	q.size += len(b)
+	q.changed.Broadcast()
+	return len(b), nil
+}
+
+// Flush waits until every record queued so far is written (or its write
+// failed): before ward exits, or replaces itself with the program.
+func (q *Queue) Flush() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.dropped > 0 && q.dropNote != nil {
+		note := q.dropNote(q.dropped)
+		q.pending = append(q.pending, note)
+		q.size += len(note)
+		q.dropped = 0
+		q.changed.Broadcast()
+	}
+	for len(q.pending) > 0 {
+		q.changed.Wait()
+	}
+}
+
+func (q *Queue) run() {
+	q.mu.Lock()
+	for {
+		for len(q.pending) == 0 {
+			q.changed.Wait()
+		}
+		b := q.pending[0]
+		q.mu.Unlock()
+		// A failed write (a reader gone) loses that record only.
+		q.w.Write(b)
+		q.mu.Lock()
+		q.pending = q.pending[1:]
+		q.size -= len(b)
+		q.changed.Broadcast()
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestShortTime(t *testing.T) {
@@ -152,5 +153,94 @@ func TestFromArgRefuses(t *testing.T) {
 		if _, ok := FromArg(&bytes.Buffer{}, arg); ok {
 			t.Errorf("FromArg(%q) accepted it", arg)
 		}
+	}
+}
+
+// blockedWriter is a reader that has stopped until unblocked.
+type blockedWriter struct {
+	open chan struct{}
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (w *blockedWriter) Write(b []byte) (int, error) {
+	<-w.open
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(b)
+}
+
+func TestQueueNeverWaitsForTheReader(t *testing.T) {
+	w := &blockedWriter{open: make(chan struct{})}
+	q := NewQueue(w)
+	q.SetDropNote(func(n int) []byte { return []byte(fmt.Sprintf("dropped %d\n", n)) })
+	done := make(chan struct{})
+	line := bytes.Repeat([]byte("x"), 1023)
+	line = append(line, '\n')
+	go func() {
+		// Twice what the queue holds.
+		for range 2 * queueLimit / len(line) {
+			q.Write(line)
+		}
+		q.Write([]byte("last\n"))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write to the queue waited for the reader")
+	}
+	close(w.open)
+	q.Flush()
+	q.Write([]byte("after\n"))
+	q.Flush()
+	got := w.buf.String()
+	kept := queueLimit / len(line)
+	if n := strings.Count(got, string(line)); n != kept || !strings.HasSuffix(got, fmt.Sprintf("\ndropped %d\nafter\n", kept+1)) {
+		t.Errorf("got %d whole records, then %q; want %d, then the note of %d dropped, then the next record", n, got[max(0, len(got)-40):], kept, kept+1)
+	}
+}
+
+func TestErrorLinesUnderTheJournal(t *testing.T) {
+	var b bytes.Buffer
+	log := slog.New(JournalHandler(&b, false, slog.LevelInfo))
+	Error(log, &b, fmt.Errorf("first\nsecond \r::add-mask::x\x1b[2J"))
+	want := "<3>ward: error: first\n<3>ward: error: second \\r::add-mask::x\\x1b[2J\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain\ttab é", "plain\ttab é"},
+		{"a\rb", `a\rb`},
+		{"\x1b]52;c;eA==\x07", `\x1b]52;c;eA==\a`},
+		{"csi\u009b31m", `csi\u009b31m`},
+		{"bad\xff", "bad\ufffd"},
+	}
+	for _, tc := range tests {
+		if got := Printable(tc.in); got != tc.want {
+			t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestLongValuesBounded(t *testing.T) {
+	var names []string
+	for i := range 1000 {
+		names = append(names, fmt.Sprintf("NAME_%04d", i))
+	}
+	var b bytes.Buffer
+	slog.New(Handler(&b, true, slog.LevelInfo)).Info(strings.Repeat("é", 5000), "changed", strings.Join(names, ","), "error", strings.Repeat("x, y", 1000))
+	var rec map[string]string
+	if err := json.Unmarshal(b.Bytes(), &rec); err != nil || b.Len() > 16<<10 {
+		t.Fatalf("got a record of %d bytes (%v), want valid JSON under 16 KiB", b.Len(), err)
+	}
+	if !strings.HasPrefix(rec["changed"], "NAME_0000,NAME_0001,") || !strings.HasSuffix(rec["changed"], fmt.Sprintf("NAME_%04d and %d more", 203, 796)) {
+		t.Errorf("got changed=...%q", rec["changed"][len(rec["changed"])-40:])
+	}
+	if !strings.HasSuffix(rec["error"], "... (1952 bytes more)") || !strings.HasSuffix(rec["msg"], "é... (5904 bytes more)") {
+		t.Errorf("got error=...%q, msg=...%q", rec["error"][len(rec["error"])-30:], rec["msg"][len(rec["msg"])-30:])
 	}
 }

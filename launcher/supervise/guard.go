@@ -123,7 +123,12 @@ func GuardMain(args []string) int {
 		return signals.ExitWardFailure
 	}
 	stopTimeout, err := time.ParseDuration(args[0])
-	log, ok := logfmt.FromArg(os.Stderr, args[2])
+	// Its stderr is ward's: a log's reader that has stopped must not
+	// stop the guard before it has stopped the group and removed the
+	// files.
+	q := logfmt.NewQueue(signals.PatientWriter(os.Stderr, os.Stderr))
+	defer q.Flush()
+	log, ok := logfmt.FromArg(q, args[2])
 	pgid, err2 := strconv.Atoi(args[3])
 	if err != nil || !ok || err2 != nil || pgid < 0 || pgid == 1 {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad guard arguments")

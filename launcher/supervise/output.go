@@ -447,6 +447,9 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 	if isTerminal(dst) {
 		pw.w, pw.term, pw.stops, pw.ending = signals.TerminalWriter(dst), dst, m.outputStops, &m.ending
 	}
+	// A full dst made non-blocking by a process sharing it (EAGAIN)
+	// is a slow reader, not a reader gone: the copy waits for it.
+	pw.w = signals.PatientWriter(dst, pw.w)
 	var out io.Writer = pw
 	if m.commands != nil {
 		out = m.commands.Writer(dst, pw)

@@ -55,7 +55,11 @@ type Options struct {
 	Environ []string
 	Getenv  func(string) string
 	Log     *slog.Logger
-	Fetcher *resolve.Fetcher
+	// FlushLog waits for Log's records to be written (logfmt.Queue),
+	// before ward replaces itself with the program; nil: Log writes
+	// at once.
+	FlushLog func()
+	Fetcher  *resolve.Fetcher
 	// Registry says how each scheme's secrets change (watched, polled).
 	Registry *resolve.Registry
 	// Spare lists ward's own processes (the store helpers) that ward, as
@@ -238,7 +242,12 @@ func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
 	if word := signals.CarriageReturn(path); word != "" {
 		o.Log.Warn(crlfMessage, "program", o.Argv[0], "word", word)
 	}
-	return whileWritten(o.Log, o.Argv[0], func() error { return signals.Exec(path, o.Argv, p.Env) })
+	return whileWritten(o.Log, o.Argv[0], func() error {
+		if o.FlushLog != nil {
+			o.FlushLog()
+		}
+		return signals.Exec(path, o.Argv, p.Env)
+	})
 }
 
 // revokeAll gives back every lease of values, within the rotation's stop

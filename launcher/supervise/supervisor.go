@@ -56,6 +56,10 @@ type supervisor struct {
 	masking bool
 	out     *maskedIO
 	ptyIn   ptyInput
+	// oldOut are the earlier children's outputs still on their way to
+	// a reader that stopped (see finishOutput); each is closed once
+	// passed on.
+	oldOut []chan struct{}
 
 	child *signals.Child
 	// guard stops the child's group should ward be killed (see GuardArg);
@@ -298,14 +302,40 @@ func whileWritten(log *slog.Logger, program string, start func() error) error {
 // spare threads.
 const spareAfter = time.Second
 
+// oldOutputWait bounds how long a restart waits for the old child's
+// masked output to reach ward's reader before it starts the new child.
+const oldOutputWait = 2 * time.Second
+
 // finishOutput drains the current child's masked output and gives ward's
-// terminal back.
+// terminal back. At the last child's end it waits for every byte to be
+// passed on, however slow the reader; at a restart (not last) for at
+// most oldOutputWait: a reader that has stopped (a pager paused, a log
+// shipper down) held the restart, and with it every signal ward was
+// sent meanwhile, until it read again; the rest follows as it does.
 func (s *supervisor) finishOutput(last bool) {
 	if s.out != nil {
-		s.out.finish()
+		out, done := s.out, make(chan struct{})
 		s.out = nil
+		go func() {
+			out.finish()
+			close(done)
+		}()
+		if last {
+			<-done
+		} else {
+			select {
+			case <-done:
+			case <-time.After(oldOutputWait):
+				s.log.Warn("the old child's output is not all read yet (a reader of ward's output that stopped reading): the new child starts, and the rest of the old one's follows as the reader reads", "waited", oldOutputWait.String())
+				s.oldOut = append(s.oldOut, done)
+			}
+		}
 	}
 	if last {
+		for _, done := range s.oldOut {
+			<-done
+		}
+		s.oldOut = nil
 		s.ptyIn.stop()
 	}
 }

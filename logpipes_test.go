@@ -1,0 +1,460 @@
+package main
+
+// ward's stderr and stdout as log pipelines and slow readers treat them:
+// a reader that stops reading, a non-blocking pipe, a reader gone, long
+// records, hostile bytes in what ward logs.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+// stalledPipe is a pipe for ward's stderr whose reader has stopped: the
+// test fills it through a second, non-blocking opening of its write end,
+// so that ward's next write blocks as it does under a log shipper that
+// stopped reading (docker's blocking log driver, a paused `| less`).
+type stalledPipe struct {
+	r, w *os.File
+	// wfd is w's descriptor, taken once: each w.Fd() makes the pipe
+	// blocking again.
+	wfd int
+}
+
+func newStalledPipe(t *testing.T) *stalledPipe {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return &stalledPipe{r: r, w: w, wfd: int(w.Fd())}
+}
+
+// fill writes into the pipe until it is full.
+func (p *stalledPipe) fill(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", p.wfd), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pad := make([]byte, 4096)
+	for i := range pad {
+		pad[i] = '#'
+	}
+	pad[len(pad)-1] = '\n'
+	for {
+		if _, err := syscall.Write(int(f.Fd()), pad); err != nil {
+			if err == syscall.EAGAIN {
+				// Then byte by byte, to leave no room at all.
+				for {
+					if _, err := syscall.Write(int(f.Fd()), []byte("\n")); err != nil {
+						return
+					}
+				}
+			}
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLogStalledStderrRotation: with ward's stderr a pipe whose reader
+// has stopped (full), a rotation still restarts the child and a SIGTERM
+// still reaches it; once the reader reads again, every record is there,
+// each valid JSON, and ward exits with the child's status.
+func TestLogStalledStderrRotation(t *testing.T) {
+	stalledRotation(t, false)
+}
+
+// TestLogNonBlockingStderrRotation: the same with ward's stderr made
+// non-blocking under it (a Node.js child sets O_NONBLOCK on the stdio
+// pipes it shares with ward, and a write to a full one fails with
+// EAGAIN): no record is lost.
+func TestLogNonBlockingStderrRotation(t *testing.T) {
+	stalledRotation(t, true)
+}
+
+func stalledRotation(t *testing.T, nonblocking bool) {
+	w := newWardEnv(t)
+	v1, v2 := canary("stall1"), canary("stall2")
+	w.set("app/a", v1)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", "helper env; exec helper signals")
+	p := newStalledPipe(t)
+	cmd.Stderr = p.w
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdout := readLines(t, out)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the first child does not have the first value")
+	}
+	stdout.waitFor("child ready")
+	if nonblocking {
+		// As the child would: the flag is the pipe's, shared by every
+		// process that has it as stdout or stderr.
+		if err := syscall.SetNonblock(p.wfd, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.fill(t)
+
+	w.set("app/a", v2)
+	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+		t.Fatalf("the restarted child does not have the new value")
+	}
+	stdout.waitFor("child ready")
+	cmd.Process.Signal(syscall.SIGTERM)
+	if line := stdout.waitFor("child SIG"); line != "child SIGTERM" {
+		t.Fatalf("the child got %q, want child SIGTERM", line)
+	}
+
+	// The reader is back.
+	stderr := readLines(t, p.r)
+	// The child exits 0 on SIGTERM, and ward with it.
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+	p.w.Close()
+	var msgs []string
+	for line := range stderr.ch {
+		if strings.Trim(line, "#") == "" {
+			continue
+		}
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Fatalf("a canary is in ward's stderr")
+		}
+		var rec struct{ Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a line of ward's stderr is not a JSON record: %q", line)
+		}
+		msgs = append(msgs, rec.Msg)
+	}
+	for _, want := range []string{"secrets changed: restarting the child", "child restarted with the new secrets"} {
+		if !slices.Contains(msgs, want) {
+			t.Errorf("no record %q once the reader read again; got %q", want, msgs)
+		}
+	}
+}
+
+// TestLogStalledStderrGuard: ward killed (SIGKILL to its group, as air
+// and an IDE's stop send it) with its stderr a pipe whose reader has
+// stopped: its guard still stops what the child left running and
+// removes the run's secret files, and says so once the reader reads.
+func TestLogStalledStderrGuard(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("guard-stall")
+	w.set("TOKEN", secret)
+	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: local://TOKEN\n    env: TOKEN_FILE\nrotation:\n  stop_timeout: 2s\n")
+	outPath := filepath.Join(w.dir, "out")
+	out, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `sleep 1000 & echo "$$ $! $TOKEN_FILE"; wait`)
+	p := newStalledPipe(t)
+	cmd.Stdout, cmd.Stderr = out, p.w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var shell, server int
+	var file string
+	waitUntil(t, "the child's line", func() bool {
+		b, _ := os.ReadFile(outPath)
+		if f := strings.Fields(string(b)); len(f) == 3 {
+			shell, _ = strconv.Atoi(f[0])
+			server, _ = strconv.Atoi(f[1])
+			file = f[2]
+			return true
+		}
+		return false
+	})
+	t.Cleanup(func() {
+		syscall.Kill(server, syscall.SIGKILL)
+		syscall.Kill(shell, syscall.SIGKILL)
+	})
+	g := waitGuard(cmd.Process.Pid)
+	if g == 0 {
+		t.Fatal("ward started no guard")
+	}
+	t.Cleanup(func() { syscall.Kill(g, syscall.SIGKILL) })
+	p.fill(t)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	deadline := time.Now().Add(15 * time.Second)
+	for !(gone(server) && gone(shell)) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling /proc, with a deadline
+	}
+	if !gone(server) || !gone(shell) {
+		t.Fatalf("what the child left runs on after ward was killed, its stderr unread (server %q, shell %q)", procState(server), procState(shell))
+	}
+	waitUntil(t, "the run's files removed", func() bool {
+		_, err := os.Stat(filepath.Dir(file))
+		return os.IsNotExist(err)
+	})
+
+	stderr := readLines(t, p.r)
+	p.w.Close()
+	waitUntil(t, "the guard's end", func() bool { return gone(g) })
+	found := false
+	for line := range stderr.ch {
+		if strings.Contains(line, secret) {
+			t.Fatalf("a canary is in ward's stderr")
+		}
+		found = found || strings.Contains(line, "ward was killed")
+	}
+	if !found {
+		t.Errorf("the guard's record is lost")
+	}
+}
+
+// TestMaskStalledStdout: --mask with ward's stdout a pipe whose reader
+// has stopped: a rotation still restarts the child, and a SIGTERM still
+// reaches it.
+func TestMaskStalledStdout(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("mstall1"), canary("mstall2")
+	w.set("app/a", v1)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	dir := t.TempDir()
+	// Each child writes its listing to a file of its own, then its value
+	// and more to its stdout, which ward masks and cannot pass on.
+	script := `helper env > "$OUT/$$.tmp"; mv "$OUT/$$.tmp" "$OUT/$$.env"; trap 'echo term > "$OUT/$$.term"; exit 0' TERM; echo "$A"; while :; do echo line; sleep 0.01; done`
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "OUT="+dir)
+	p := newStalledPipe(t)
+	p.fill(t)
+	cmd.Stdout = p.w
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	listing := func(value string) string {
+		t.Helper()
+		var found string
+		waitUntil(t, "a child's listing", func() bool {
+			names, _ := filepath.Glob(filepath.Join(dir, "*.env"))
+			for _, n := range names {
+				b, _ := os.ReadFile(n)
+				if strings.Contains(string(b), "\nA "+helper.Hash(value)+"\n") || strings.HasPrefix(string(b), "A "+helper.Hash(value)+"\n") {
+					found = strings.TrimSuffix(n, ".env")
+					return true
+				}
+			}
+			return false
+		})
+		return found
+	}
+	listing(v1)
+	w.set("app/a", v2)
+	second := listing(v2)
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitUntil(t, "the child's SIGTERM", func() bool {
+		_, err := os.Stat(second + ".term")
+		return err == nil
+	})
+	stdout := readLines(t, p.r)
+	code := exitWithin(t, cmd, 30*time.Second)
+	if code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+	p.w.Close()
+	masked := 0
+	for line := range stdout.ch {
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Fatalf("a canary is in ward's stdout")
+		}
+		if line == "<ward:A>" {
+			masked++
+		}
+	}
+	if masked != 2 {
+		t.Errorf("got %d lines <ward:A> once the reader read, want 2 (one of each child)", masked)
+	}
+	if strings.Contains(stderr.String(), v1) || strings.Contains(stderr.String(), v2) {
+		t.Fatalf("a canary is in ward's stderr")
+	}
+}
+
+// TestMaskNonBlockingStdout: --mask with ward's stdout made non-blocking
+// under it (by another process that shares the pipe: Node.js sets the
+// flag on its stdio pipes) and full: the child's output waits for the
+// reader, and all of it arrives, masked, and the child exits 0.
+func TestMaskNonBlockingStdout(t *testing.T) {
+	w := newWardEnv(t)
+	v := canary("mnb")
+	w.set("app/a", v)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	dir := t.TempDir()
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", `echo "$A"; while [ ! -e "$OUT/go" ]; do sleep 0.01; done; i=0; while [ $i -lt 3000 ]; do echo "line $i $A"; i=$((i+1)); done`)
+	cmd.Env = append(cmd.Env, "OUT="+dir)
+	p := newStalledPipe(t)
+	cmd.Stdout = p.w
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	p.r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	first := make([]byte, len("<ward:A>\n"))
+	if _, err := io.ReadFull(p.r, first); err != nil || string(first) != "<ward:A>\n" {
+		t.Fatalf("got %q (%v), want the child's first line, masked", first, err)
+	}
+	// Reading stops; the pipe is made non-blocking, and filled.
+	if err := syscall.SetNonblock(p.wfd, true); err != nil {
+		t.Fatal(err)
+	}
+	p.fill(t)
+	child := 0
+	waitUntil(t, "the child", func() bool {
+		// Each thread's children: ward forks from its run loop's.
+		var b []byte
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", cmd.Process.Pid))
+		for _, task := range tasks {
+			c, _ := os.ReadFile(task)
+			b = append(append(b, c...), ' ')
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, _ := os.ReadFile("/proc/" + f + "/cmdline"); strings.HasPrefix(string(c), "sh\x00") {
+				child, _ = strconv.Atoi(f)
+				return true
+			}
+		}
+		return false
+	})
+	os.WriteFile(filepath.Join(dir, "go"), nil, 0o600)
+	// Until the child waits to write (its pipe to ward full), or is gone.
+	waitUntil(t, "the child to wait for its reader", func() bool {
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", child))
+		return strings.Contains(string(wchan), "pipe_write") || gone(child)
+	})
+	p.r.SetReadDeadline(time.Time{})
+	stdout := readLines(t, p.r)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Errorf("got exit code %d, want 0; stderr:\n%s", code, redactAll(stderr.String(), v))
+	}
+	p.w.Close()
+	lines := 0
+	for line := range stdout.ch {
+		if strings.Contains(line, v) {
+			t.Fatalf("a canary is in ward's stdout")
+		}
+		if strings.HasPrefix(line, "line ") && strings.HasSuffix(line, " <ward:A>") {
+			lines++
+		}
+	}
+	if lines != 3000 {
+		t.Errorf("got %d of the child's 3000 lines", lines)
+	}
+	if strings.Contains(stderr.String(), v) {
+		t.Fatalf("a canary is in ward's stderr")
+	}
+}
+
+// TestErrorLinesEscapeControls: a manifest's reference holding a carriage
+// return or an escape (a cloned repository's, a pull request's) is
+// written escaped in ward's error lines: GitHub's runner takes a "\r" for
+// the end of a line, and reads a line that starts with "::" as a
+// workflow command (::add-mask::, ::stop-commands::, ::warning::); a
+// terminal runs an escape sequence (a title, the clipboard).
+func TestErrorLinesEscapeControls(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  A: \"file:///nonexistent/\\r::warning::forged\\x1b]0;title\\x07\\u009b31m\"\n")
+	for _, args := range [][]string{
+		{"check", "--resolve", "--log-format", "auto", "-m", m},
+		{"run", "--log-format", "auto", "-m", m, "--", "true"},
+		{"run", "--log-format", "text", "-m", m, "--", "true"},
+	} {
+		t.Run(strings.Join(args[:3], " "), func(t *testing.T) {
+			code, _, stderr := w.run(args...)
+			if code != 125 {
+				t.Errorf("got exit code %d, want 125", code)
+			}
+			for _, line := range strings.FieldsFunc(stderr, func(r rune) bool { return r == '\r' || r == '\n' }) {
+				if strings.HasPrefix(line, "::") {
+					t.Errorf("a line of ward's stderr reads as a workflow command: %q", line)
+				}
+			}
+			if strings.ContainsAny(stderr, "\x1b\x07\u009b") {
+				t.Errorf("ward's stderr holds a terminal control: %q", stderr)
+			}
+			if !strings.Contains(stderr, `file:///nonexistent/\r::warning::forged\x1b]0;title\a\u009b31m`) {
+				t.Errorf("the error does not name the reference, escaped:\n%q", stderr)
+			}
+		})
+	}
+}
+
+// TestLogRecordsFitALogLine: a rotation that changes hundreds of
+// variables at once (a .env file or a Vault path that many variables
+// read) is logged in records that each fit one line of docker's and
+// Kubernetes' logs (16 KiB: a longer line reaches Loki or CloudWatch as
+// pieces, none of them JSON), and still say how many changed.
+func TestLogRecordsFitALogLine(t *testing.T) {
+	w := newWardEnv(t)
+	src := filepath.Join(w.dir, "mounted")
+	if err := os.WriteFile(src, []byte(canary("wide1")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var m strings.Builder
+	m.WriteString("version: 1\nrotation:\n  debounce: 100ms\nenv:\n")
+	const n = 1000
+	for i := range n {
+		fmt.Fprintf(&m, "  SERVICE_SETTING_%04d: file://%s\n", i, src)
+	}
+	cmd := w.command("run", "-m", w.manifest(m.String()), "--", "sh", "-c", "echo ready; exec sleep 1000")
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	stdout, stderr := readLines(t, out), readLines(t, errp)
+	stdout.waitFor("ready")
+	v2 := canary("wide2")
+	if err := os.WriteFile(src+".new", []byte(v2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(src+".new", src)
+	stdout.waitFor("ready")
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 30*time.Second)
+	changed := ""
+	for line := range stderr.ch {
+		if strings.Contains(line, v2) {
+			t.Fatalf("a canary is in ward's stderr")
+		}
+		if len(line)+1 > 16<<10 {
+			t.Errorf("a record of %d bytes, more than a log line holds: %.200s...", len(line), line)
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a line of ward's stderr is not a JSON record: %.200q", line)
+		}
+		if rec["msg"] == "secrets changed: restarting the child" {
+			changed, _ = rec["changed"].(string)
+		}
+	}
+	if !strings.HasPrefix(changed, "SERVICE_SETTING_0000,SERVICE_SETTING_0001,") || !regexp.MustCompile(` and \d+ more$`).MatchString(changed) {
+		t.Errorf("the restart's record says changed=%.200q..., want the first names and how many more", changed)
+	}
+}
