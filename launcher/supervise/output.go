@@ -461,8 +461,12 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 			// be written for another reason (a file at the file-size
 			// limit, a full disk) ends the same way, and ward says why:
 			// the child's death of SIGPIPE alone reads as a reader gone.
-			// (EIO is a terminal hung up: a reader gone too.)
-			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.EIO) && m.log != nil {
+			// (EIO is a terminal hung up: a reader gone too.) A source
+			// closed under the read is finish's doing: the child and its
+			// group are gone and a daemon it started in a session of its
+			// own (setsid -f, pg_ctl start) holds the other end, quiet;
+			// nothing was cut off.
+			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.EIO) && !errors.Is(err, os.ErrClosed) && m.log != nil {
 				m.log.Error("the child's output cannot be written: it is cut off here, and the child's next write to it fails (EPIPE)", "error", err.Error(), "hint", failure.LimitHint(err))
 			}
 			src.Close()
