@@ -73,3 +73,108 @@ echo "child $TOKEN"; exit 3`
 		t.Errorf("ward logged an error of its own close of a pipe the daemon keeps open:\n%s", errs)
 	}
 }
+
+// TestDaemonLeftRunningIsSaid: a child that starts a daemon and exits
+// (redis-server --daemonize yes, pg_ctl start, setsid -f, nginx with its
+// default `daemon on`) leaves it running with the secrets in its
+// environment when ward is not PID 1, as documented, and ward removes
+// the run's secret files under it. ward now says so as it exits, naming
+// the daemon, and what to do; it exited 0 without a word. A server the
+// child left in its own process group (a script's `server &`) is
+// stopped, as before, and nothing is said of it; under
+// --signal-child-only it is left running, which is said too.
+func TestDaemonLeftRunningIsSaid(t *testing.T) {
+	w := newWardEnv(t)
+	value := canary("daemonleft")
+	w.set("TOKEN", value)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: {ref: local://TOKEN}\nfiles:\n  - {path: token.txt, ref: local://TOKEN, env: TOKEN_FILE}\n")
+	run := func(t *testing.T, pidFile string, args ...string) (code int, errs string) {
+		t.Helper()
+		cmd := w.command(args...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill() })
+		code = exitWithin(t, cmd, 30*time.Second)
+		if strings.Contains(stdout.String()+stderr.String(), value) {
+			t.Errorf("the canary is in ward's output")
+		}
+		return code, redactAll(stderr.String(), value)
+	}
+	said := func(errs string) bool { return strings.Contains(errs, "the child left processes running") }
+
+	t.Run("setsid-f", func(t *testing.T) {
+		pidFile := filepath.Join(t.TempDir(), "daemon.pid")
+		script := `setsid -f sh -c 'echo "$$" > ` + pidFile + `; exec sleep 600' < /dev/null > /dev/null 2>&1
+while [ ! -s ` + pidFile + ` ]; do sleep 0.01; done
+exit 0`
+		code, errs := run(t, pidFile, "run", "-m", m, "--", "sh", "-c", script)
+		pid := daemonPid(t, pidFile)
+		if syscall.Kill(pid, 0) != nil {
+			t.Fatalf("the daemon is gone: ward, not PID 1, stopped it (stderr: %s)", errs)
+		}
+		if code != 0 {
+			t.Errorf("got exit code %d, want the child's 0 (stderr: %s)", code, errs)
+		}
+		if !said(errs) || !strings.Contains(errs, strconv.Itoa(pid)+" sleep") || !strings.Contains(errs, "secret files are removed") || !strings.Contains(errs, "PID 1") {
+			t.Errorf("ward did not say that it leaves the daemon %d running with the secrets, its files removed:\n%s", pid, errs)
+		}
+	})
+	t.Run("background server in its group", func(t *testing.T) {
+		pidFile := filepath.Join(t.TempDir(), "server.pid")
+		script := `sh -c 'echo "$$" > ` + pidFile + `; exec sleep 600' < /dev/null > /dev/null 2>&1 &
+while [ ! -s ` + pidFile + ` ]; do sleep 0.01; done
+exit 0`
+		code, errs := run(t, pidFile, "run", "-m", m, "--", "sh", "-c", script)
+		pid := daemonPid(t, pidFile)
+		if code != 0 {
+			t.Errorf("got exit code %d, want the child's 0 (stderr: %s)", code, errs)
+		}
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("the child's server & runs on after ward exited")
+		}
+		if said(errs) {
+			t.Errorf("ward said it leaves running what it stopped:\n%s", errs)
+		}
+	})
+	t.Run("nested ward guard", func(t *testing.T) {
+		// A nested `ward run`'s guard, orphaned to this ward as the
+		// nested one exits, ends moments later: it is no daemon of the
+		// child's. Held here on a FIFO, so that it is still there.
+		fifo := filepath.Join(t.TempDir(), "guard.in")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		hold, err := os.OpenFile(fifo, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hold.Close()
+		script := `setsid -f ward __ward-guard 7s - json:INFO 0 < ` + fifo + ` > /dev/null 2>&1
+while ! pgrep -f -- "__ward-guard 7s - json:INFO 0" > /dev/null; do sleep 0.01; done
+exit 0`
+		code, errs := run(t, "", "run", "-m", m, "--", "sh", "-c", script)
+		if code != 0 {
+			t.Errorf("got exit code %d, want the child's 0 (stderr: %s)", code, errs)
+		}
+		if said(errs) {
+			t.Errorf("ward named a nested ward's guard as a process the child left running:\n%s", errs)
+		}
+	})
+	t.Run("signal-child-only", func(t *testing.T) {
+		pidFile := filepath.Join(t.TempDir(), "server.pid")
+		script := `sh -c 'echo "$$" > ` + pidFile + `; exec sleep 600' < /dev/null > /dev/null 2>&1 &
+while [ ! -s ` + pidFile + ` ]; do sleep 0.01; done
+exit 0`
+		code, errs := run(t, pidFile, "run", "--signal-child-only", "-m", m, "--", "sh", "-c", script)
+		pid := daemonPid(t, pidFile)
+		if code != 0 {
+			t.Errorf("got exit code %d, want the child's 0 (stderr: %s)", code, errs)
+		}
+		if !said(errs) || !strings.Contains(errs, strconv.Itoa(pid)) || !strings.Contains(errs, "--signal-child-only") {
+			t.Errorf("ward did not say that --signal-child-only leaves the server %d running with the secrets:\n%s", pid, errs)
+		}
+	})
+}

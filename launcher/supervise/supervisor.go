@@ -404,6 +404,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 // exitFor is ward's exit for the child's code: the child's, unless ward
 // stopped it because its credentials expired (see expired).
 func (s *supervisor) exitFor(code int, err error) (int, error) {
+	s.warnLeftRunning()
 	if err == nil && s.expired == "" && s.endBy != 0 {
 		return code, &failure.Error{Code: code, Signal: s.endBy, Group: s.groupEnd}
 	}
@@ -411,6 +412,50 @@ func (s *supervisor) exitFor(code int, err error) (int, error) {
 		return code, err
 	}
 	return signals.ExitWardFailure, failure.New(fmt.Errorf("the child was stopped (its status %d): %s", code, s.expired), "ward exits 125 so that a restart policy starts it again once the store is back")
+}
+
+// warnLeftRunning says, as ward exits, what the child left running that
+// ward does not stop: a daemon in a session or process group of its own
+// (redis-server --daemonize yes, pg_ctl start, setsid -f, nginx's
+// default), orphaned to ward as a subreaper, which outlives a ward that
+// is not PID 1, or the rest of the group under --signal-child-only. It
+// holds the secrets in its environment, and the run's files are removed
+// under it; ward exited 0 without a word, the program's next read of a
+// file (a reload's certificate) failing later with no cause in sight.
+func (s *supervisor) warnLeftRunning() {
+	if os.Getpid() == 1 {
+		// Every process of the container was stopped (or, with
+		// --signal-child-only, the kernel kills them as ward exits).
+		return
+	}
+	var spare []int
+	if s.opts.Spare != nil {
+		spare = s.opts.Spare()
+	}
+	if s.guard != nil {
+		spare = append(spare, s.guard.pid)
+	}
+	left := signals.Orphans(spare, GuardArg, remote.ServeArg)
+	if len(left) == 0 {
+		return
+	}
+	const shown = 5
+	var named []string
+	for _, pid := range left[:min(len(left), shown)] {
+		named = append(named, fmt.Sprintf("%d %s", pid, cmp.Or(processName(pid), "?")))
+	}
+	if len(left) > shown {
+		named = append(named, fmt.Sprintf("and %d more", len(left)-shown))
+	}
+	files := ""
+	if s.dir != nil && len(s.plan.Files) > 0 {
+		files = ", and the run's secret files are removed now, under them"
+	}
+	if s.opts.SignalChildOnly {
+		s.log.Warn("the child left processes running, which --signal-child-only leaves to the program: they keep the secrets in their environment"+files, "processes", strings.Join(named, ", "))
+		return
+	}
+	s.log.Warn("the child left processes running in a session or process group of their own (a daemon: setsid, a double fork, a server's --daemonize), which ward stops only as PID 1: they keep the secrets in their environment"+files+"; run the server in the foreground (redis-server --daemonize no, nginx -g 'daemon off;', postgres rather than pg_ctl start), or ward as the container's PID 1", "processes", strings.Join(named, ", "))
 }
 
 // reaped collects exited children and acts on what happened to the main
