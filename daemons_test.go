@@ -178,3 +178,46 @@ exit 0`
 		}
 	})
 }
+
+// TestMaskChattyDaemonDoesNotHoldWard: under --mask, a child that starts
+// a daemon that keeps writing to the output it inherited (a server that
+// logs to stdout, started with setsid -f, or pg_ctl start without -l)
+// and exits: ward passes on everything the child wrote, then exits with
+// its status. It relayed the daemon's output for as long as it kept
+// coming, never exited, and, its signals no longer handled, ignored the
+// SIGTERM of a `timeout` or a CI's cancel.
+func TestMaskChattyDaemonDoesNotHoldWard(t *testing.T) {
+	w := newWardEnv(t)
+	value := canary("chatty")
+	w.set("TOKEN", value)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: {ref: local://TOKEN}\n")
+	pidFile := filepath.Join(t.TempDir(), "daemon.pid")
+	script := `setsid -f sh -c 'trap "" PIPE; echo "$$" > ` + pidFile + `; while :; do echo "tick $TOKEN"; sleep 0.05; done'
+while [ ! -s ` + pidFile + ` ]; do sleep 0.01; done
+i=0; while [ $i -lt 2000 ]; do echo "line $i $TOKEN"; i=$((i+1)); done
+echo "child done"; exit 6`
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	daemonPid(t, pidFile)
+	code := exitWithin(t, cmd, 30*time.Second)
+	out, errs := stdout.String(), stderr.String()
+	if strings.Contains(out+errs, value) {
+		t.Errorf("the canary is in ward's output")
+	}
+	if code != 6 {
+		t.Errorf("got exit code %d, want the child's 6 (stderr: %s)", code, errs)
+	}
+	for i := 0; i < 2000; i++ {
+		if !strings.Contains(out, "line "+strconv.Itoa(i)+" <ward:TOKEN>\n") {
+			t.Fatalf("the child's line %d is missing: ward did not pass on all it wrote", i)
+		}
+	}
+	if !strings.Contains(out, "child done\n") {
+		t.Errorf("the child's last line is missing")
+	}
+}

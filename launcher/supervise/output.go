@@ -58,6 +58,8 @@ type relay struct {
 	// (UnixNano).
 	writing atomic.Bool
 	moved   atomic.Int64
+	// read counts the bytes read from src.
+	read atomic.Int64
 	// ended is set when the relay's goroutine is done; closed is when
 	// finish closed its quiet source (UnixNano), 0 before.
 	ended  atomic.Bool
@@ -485,6 +487,7 @@ type progressReader struct {
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.f.Read(b)
 	if n > 0 {
+		p.r.read.Add(int64(n))
 		p.r.moved.Store(time.Now().UnixNano())
 	}
 	return n, err
@@ -548,8 +551,23 @@ const quietFor = 200 * time.Millisecond
 // (only a reader that is gone ends a relay early). A relay whose source
 // holds nothing more and has been quiet for quietFor is ended, since a
 // process outside the child's group may hold its other end open for ever.
+// So is one that has read what its source held as finish began (the
+// child and its group are gone by then: the rest comes from such a
+// process, a daemon that called setsid): a daemon that keeps writing
+// (a server's log on stdout) was relayed for as long as it ran, and ward,
+// its signals no longer handled, never exited.
 func (m *maskedIO) finish() {
 	m.ending.Store(true)
+	// The count of what the source held first, then of what was read:
+	// a read between the two is counted twice, which waits for more
+	// than the child wrote (the quiet end then ends it), never less.
+	targets := make([]int64, len(m.relays))
+	for i, r := range m.relays {
+		targets[i] = -1
+		if n, err := unix.IoctlGetInt(int(r.src.Fd()), fionread); err == nil {
+			targets[i] = r.read.Load() + int64(n)
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		m.done.Wait()
@@ -566,14 +584,18 @@ func (m *maskedIO) finish() {
 			return
 		case <-tick.C:
 			waiting := false
-			for _, r := range m.relays {
+			for i, r := range m.relays {
 				switch {
 				case r.ended.Load():
-				case r.closed == 0 && r.quiet():
+				case r.closed == 0 && (r.quiet() || targets[i] >= 0 && r.read.Load() >= targets[i]):
 					r.src.Close()
 					r.closed = time.Now().UnixNano()
 					waiting = true
 				case r.closed == 0 || time.Since(time.Unix(0, r.closed)) < quietFor:
+					waiting = true
+				case r.writing.Load() || time.Since(time.Unix(0, r.moved.Load())) < quietFor:
+					// Closed at its count, it still passes on what it
+					// read of the child's to a slow reader.
 					waiting = true
 				}
 			}
