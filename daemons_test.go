@@ -81,8 +81,10 @@ echo "child $TOKEN"; exit 3`
 // the run's secret files under it. ward now says so as it exits, naming
 // the daemon, and what to do; it exited 0 without a word. A server the
 // child left in its own process group (a script's `server &`) is
-// stopped, as before, and nothing is said of it; under
-// --signal-child-only it is left running, which is said too.
+// stopped, as before, which ward now says at info (a CI step's
+// start-services.sh found its `server &` gone, and ward had said
+// nothing); under --signal-child-only it is left running, which is said
+// too.
 func TestDaemonLeftRunningIsSaid(t *testing.T) {
 	w := newWardEnv(t)
 	value := canary("daemonleft")
@@ -137,6 +139,9 @@ exit 0`
 		}
 		if said(errs) {
 			t.Errorf("ward said it leaves running what it stopped:\n%s", errs)
+		}
+		if !strings.Contains(errs, "stopping what the child left running in its process group") || !strings.Contains(errs, strconv.Itoa(pid)+" sleep") {
+			t.Errorf("ward did not say that it stops the server %d the child left in its group:\n%s", pid, errs)
 		}
 	})
 	t.Run("nested ward guard", func(t *testing.T) {

@@ -366,6 +366,18 @@ func SignalGroupButLeader(pgid int, sig syscall.Signal) (left bool) {
 	return left
 }
 
+// GroupMembers returns the processes of process group pgid, zombies
+// aside.
+func GroupMembers(pgid int) []int {
+	var pids []int
+	eachProcess(func(pid int) {
+		if st := procStat(pid); st != nil && st.state != 'Z' && st.pgrp == pgid {
+			pids = append(pids, pid)
+		}
+	})
+	return pids
+}
+
 // GroupRunning reports whether process group pgid has a member that is
 // not a zombie: one that has exited waits there for whoever reaps it now
 // (init, a subreaper), which may take its time.

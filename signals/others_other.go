@@ -15,6 +15,9 @@ func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) { ret
 // Orphans is none outside Linux, where ward is no subreaper.
 func Orphans(spare []int, spareArgs ...string) []int { return nil }
 
+// GroupMembers is none outside Linux, where ward reads no /proc.
+func GroupMembers(pgid int) []int { return nil }
+
 // SignalDescendants does nothing outside Linux, where ward reads no
 // /proc: the child's group is signalled as before.
 func SignalDescendants(pid int, sig syscall.Signal, spareArg string) (left bool) {

@@ -439,23 +439,30 @@ func (s *supervisor) warnLeftRunning() {
 	if len(left) == 0 {
 		return
 	}
-	const shown = 5
-	var named []string
-	for _, pid := range left[:min(len(left), shown)] {
-		named = append(named, fmt.Sprintf("%d %s", pid, cmp.Or(processName(pid), "?")))
-	}
-	if len(left) > shown {
-		named = append(named, fmt.Sprintf("and %d more", len(left)-shown))
-	}
+	named := namedProcesses(left)
 	files := ""
 	if s.dir != nil && len(s.plan.Files) > 0 {
 		files = ", and the run's secret files are removed now, under them"
 	}
 	if s.opts.SignalChildOnly {
-		s.log.Warn("the child left processes running, which --signal-child-only leaves to the program: they keep the secrets in their environment"+files, "processes", strings.Join(named, ", "))
+		s.log.Warn("the child left processes running, which --signal-child-only leaves to the program: they keep the secrets in their environment"+files, "processes", named)
 		return
 	}
-	s.log.Warn("the child left processes running in a session or process group of their own (a daemon: setsid, a double fork, a server's --daemonize), which ward stops only as PID 1: they keep the secrets in their environment"+files+"; run the server in the foreground (redis-server --daemonize no, nginx -g 'daemon off;', postgres rather than pg_ctl start), or ward as the container's PID 1", "processes", strings.Join(named, ", "))
+	s.log.Warn("the child left processes running in a session or process group of their own (a daemon: setsid, a double fork, a server's --daemonize), which ward stops only as PID 1: they keep the secrets in their environment"+files+"; run the server in the foreground (redis-server --daemonize no, nginx -g 'daemon off;', postgres rather than pg_ctl start), or ward as the container's PID 1", "processes", named)
+}
+
+// namedProcesses names pids for a log line, the first few with their
+// program: "123 redis-server, 456 sleep, and 3 more".
+func namedProcesses(pids []int) string {
+	const shown = 5
+	var named []string
+	for _, pid := range pids[:min(len(pids), shown)] {
+		named = append(named, fmt.Sprintf("%d %s", pid, cmp.Or(processName(pid), "?")))
+	}
+	if len(pids) > shown {
+		named = append(named, fmt.Sprintf("and %d more", len(pids)-shown))
+	}
+	return strings.Join(named, ", ")
 }
 
 // reaped collects exited children and acts on what happened to the main
@@ -538,7 +545,14 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 	// and may read files ward is about to remove. As PID 1, that is every
 	// process of the container.
 	s.draining = true
-	s.log.Debug("stopping what the child left running", "pgid", s.child.Pid)
+	if left := signals.GroupMembers(s.child.Pid); len(left) > 0 && !s.stopping && !s.session {
+		// Said: a CI step's `ward run -- ./start-services.sh` whose
+		// `server &` a later step needs found it gone, and ward had
+		// said nothing.
+		s.log.Info("the child exited; stopping what the child left running in its process group, which holds its secrets (--signal-child-only leaves it running)", "pgid", s.child.Pid, "processes", namedProcesses(left))
+	} else {
+		s.log.Debug("stopping what the child left running", "pgid", s.child.Pid)
+	}
 	s.anyLeft(syscall.SIGTERM)
 	signals.Send(s.child.Pid, syscall.SIGCONT, false)
 	// Being stopped, ward keeps the deadline the stop signal set (killing
