@@ -48,6 +48,53 @@ func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) {
 	return left
 }
 
+// Orphans returns ward's own children but spare (its store helpers,
+// its guard) and those whose first argument is one of spareArgs,
+// zombies aside: once the main child is gone, what it left running that
+// ward, as a subreaper, was given (a daemon that called setsid(), the
+// workers of a --signal-child-only child). A nested `ward run`'s guard
+// and store helpers (spareArgs names their arguments) end by themselves
+// moments after their ward, and hold no secret of the child's. Read from
+// /proc/self/task/*/children, a few small files, rather than every
+// process's stat: ward asks at every exit.
+func Orphans(spare []int, spareArgs ...string) []int {
+	self := os.Getpid()
+	var pids []int
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return nil
+	}
+	listed := false
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
+		if err != nil {
+			continue
+		}
+		listed = true
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && !slices.Contains(pids, pid) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	if !listed {
+		// A kernel without CONFIG_PROC_CHILDREN: every process's parent.
+		eachProcess(func(pid int) {
+			if st := procStat(pid); st != nil && st.ppid == self {
+				pids = append(pids, pid)
+			}
+		})
+	}
+	var left []int
+	for _, pid := range pids {
+		if st := procStat(pid); st != nil && st.state != 'Z' && !slices.Contains(spare, pid) && !slices.Contains(spareArgs, firstArg(pid)) {
+			left = append(left, pid)
+		}
+	}
+	slices.Sort(left)
+	return left
+}
+
 // SignalDescendants sends sig to every process below pid (its children,
 // theirs, and so on, zombies aside), whatever their process group or
 // session, but those whose first argument is spareArg, and reports
@@ -317,6 +364,18 @@ func SignalGroupButLeader(pgid int, sig syscall.Signal) (left bool) {
 		}
 	})
 	return left
+}
+
+// GroupMembers returns the processes of process group pgid, zombies
+// aside.
+func GroupMembers(pgid int) []int {
+	var pids []int
+	eachProcess(func(pid int) {
+		if st := procStat(pid); st != nil && st.state != 'Z' && st.pgrp == pgid {
+			pids = append(pids, pid)
+		}
+	})
+	return pids
 }
 
 // GroupRunning reports whether process group pgid has a member that is

@@ -12,6 +12,12 @@ func SignalOthers(sig syscall.Signal, group int, spare []int) (left bool) { retu
 // the orphans of its child are not its own.
 func SignalOrphans(sig syscall.Signal, group int, spare []int) (left bool) { return false }
 
+// Orphans is none outside Linux, where ward is no subreaper.
+func Orphans(spare []int, spareArgs ...string) []int { return nil }
+
+// GroupMembers is none outside Linux, where ward reads no /proc.
+func GroupMembers(pgid int) []int { return nil }
+
 // SignalDescendants does nothing outside Linux, where ward reads no
 // /proc: the child's group is signalled as before.
 func SignalDescendants(pid int, sig syscall.Signal, spareArg string) (left bool) {

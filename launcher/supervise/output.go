@@ -58,6 +58,8 @@ type relay struct {
 	// (UnixNano).
 	writing atomic.Bool
 	moved   atomic.Int64
+	// read counts the bytes read from src.
+	read atomic.Int64
 	// ended is set when the relay's goroutine is done; closed is when
 	// finish closed its quiet source (UnixNano), 0 before.
 	ended  atomic.Bool
@@ -464,8 +466,12 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 			// be written for another reason (a file at the file-size
 			// limit, a full disk) ends the same way, and ward says why:
 			// the child's death of SIGPIPE alone reads as a reader gone.
-			// (EIO is a terminal hung up: a reader gone too.)
-			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.EIO) && m.log != nil {
+			// (EIO is a terminal hung up: a reader gone too.) A source
+			// closed under the read is finish's doing: the child and its
+			// group are gone and a daemon it started in a session of its
+			// own (setsid -f, pg_ctl start) holds the other end, quiet;
+			// nothing was cut off.
+			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.EIO) && !errors.Is(err, os.ErrClosed) && m.log != nil {
 				m.log.Error("the child's output cannot be written: it is cut off here, and the child's next write to it fails (EPIPE)", "error", err.Error(), "hint", failure.LimitHint(err))
 			}
 			src.Close()
@@ -484,6 +490,7 @@ type progressReader struct {
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.f.Read(b)
 	if n > 0 {
+		p.r.read.Add(int64(n))
 		p.r.moved.Store(time.Now().UnixNano())
 	}
 	return n, err
@@ -547,8 +554,23 @@ const quietFor = 200 * time.Millisecond
 // (only a reader that is gone ends a relay early). A relay whose source
 // holds nothing more and has been quiet for quietFor is ended, since a
 // process outside the child's group may hold its other end open for ever.
+// So is one that has read what its source held as finish began (the
+// child and its group are gone by then: the rest comes from such a
+// process, a daemon that called setsid): a daemon that keeps writing
+// (a server's log on stdout) was relayed for as long as it ran, and ward,
+// its signals no longer handled, never exited.
 func (m *maskedIO) finish() {
 	m.ending.Store(true)
+	// The count of what the source held first, then of what was read:
+	// a read between the two is counted twice, which waits for more
+	// than the child wrote (the quiet end then ends it), never less.
+	targets := make([]int64, len(m.relays))
+	for i, r := range m.relays {
+		targets[i] = -1
+		if n, err := unix.IoctlGetInt(int(r.src.Fd()), fionread); err == nil {
+			targets[i] = r.read.Load() + int64(n)
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		m.done.Wait()
@@ -565,14 +587,18 @@ func (m *maskedIO) finish() {
 			return
 		case <-tick.C:
 			waiting := false
-			for _, r := range m.relays {
+			for i, r := range m.relays {
 				switch {
 				case r.ended.Load():
-				case r.closed == 0 && r.quiet():
+				case r.closed == 0 && (r.quiet() || targets[i] >= 0 && r.read.Load() >= targets[i]):
 					r.src.Close()
 					r.closed = time.Now().UnixNano()
 					waiting = true
 				case r.closed == 0 || time.Since(time.Unix(0, r.closed)) < quietFor:
+					waiting = true
+				case r.writing.Load() || time.Since(time.Unix(0, r.moved.Load())) < quietFor:
+					// Closed at its count, it still passes on what it
+					// read of the child's to a slow reader.
 					waiting = true
 				}
 			}

@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"bytes"
 	"os"
 	"testing"
 	"time"
@@ -40,5 +41,60 @@ func TestFinishLeavesAReadCloseCannotEnd(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("finish waited 10s for a relay whose quiet source it closed")
+	}
+}
+
+// TestFinishEndsAtWhatTheChildWrote: a relay whose source another
+// process keeps writing to after the child is gone (a daemon that
+// called setsid, logging to the stdout it inherited) is ended once it
+// has passed on what the source held as finish began, all of it. finish
+// relayed for as long as the writes kept coming.
+func TestFinishEndsAtWhatTheChildWrote(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	p, _ := mask.Compile(nil)
+	m := &maskedIO{}
+	m.relay(out, r, mask.NewSource(p))
+	child := bytes.Repeat([]byte("the child's line\n"), 1000)
+	if _, err := w.Write(child); err != nil {
+		t.Fatal(err)
+	}
+	// The daemon: a write every 20 ms, never quiet for quietFor.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				w.Write([]byte("daemon\n"))
+			}
+		}
+	}()
+	done := make(chan struct{})
+	go func() {
+		m.finish()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("finish relayed a writer outside the child's group for 10s")
+	}
+	got, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(got, child) {
+		t.Errorf("got %d bytes of the child's %d", len(got), len(child))
 	}
 }

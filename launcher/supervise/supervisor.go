@@ -434,6 +434,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 // exitFor is ward's exit for the child's code: the child's, unless ward
 // stopped it because its credentials expired (see expired).
 func (s *supervisor) exitFor(code int, err error) (int, error) {
+	s.warnLeftRunning()
 	if err == nil && s.expired == "" && s.endBy != 0 {
 		return code, &failure.Error{Code: code, Signal: s.endBy, Group: s.groupEnd}
 	}
@@ -441,6 +442,57 @@ func (s *supervisor) exitFor(code int, err error) (int, error) {
 		return code, err
 	}
 	return signals.ExitWardFailure, failure.New(fmt.Errorf("the child was stopped (its status %d): %s", code, s.expired), "ward exits 125 so that a restart policy starts it again once the store is back")
+}
+
+// warnLeftRunning says, as ward exits, what the child left running that
+// ward does not stop: a daemon in a session or process group of its own
+// (redis-server --daemonize yes, pg_ctl start, setsid -f, nginx's
+// default), orphaned to ward as a subreaper, which outlives a ward that
+// is not PID 1, or the rest of the group under --signal-child-only. It
+// holds the secrets in its environment, and the run's files are removed
+// under it; ward exited 0 without a word, the program's next read of a
+// file (a reload's certificate) failing later with no cause in sight.
+func (s *supervisor) warnLeftRunning() {
+	if os.Getpid() == 1 {
+		// Every process of the container was stopped (or, with
+		// --signal-child-only, the kernel kills them as ward exits).
+		return
+	}
+	var spare []int
+	if s.opts.Spare != nil {
+		spare = s.opts.Spare()
+	}
+	if s.guard != nil {
+		spare = append(spare, s.guard.pid)
+	}
+	left := signals.Orphans(spare, GuardArg, remote.ServeArg)
+	if len(left) == 0 {
+		return
+	}
+	named := namedProcesses(left)
+	files := ""
+	if s.dir != nil && len(s.plan.Files) > 0 {
+		files = ", and the run's secret files are removed now, under them"
+	}
+	if s.opts.SignalChildOnly {
+		s.log.Warn("the child left processes running, which --signal-child-only leaves to the program: they keep the secrets in their environment"+files, "processes", named)
+		return
+	}
+	s.log.Warn("the child left processes running in a session or process group of their own (a daemon: setsid, a double fork, a server's --daemonize), which ward stops only as PID 1: they keep the secrets in their environment"+files+"; run the server in the foreground (redis-server --daemonize no, nginx -g 'daemon off;', postgres rather than pg_ctl start), or ward as the container's PID 1", "processes", named)
+}
+
+// namedProcesses names pids for a log line, the first few with their
+// program: "123 redis-server, 456 sleep, and 3 more".
+func namedProcesses(pids []int) string {
+	const shown = 5
+	var named []string
+	for _, pid := range pids[:min(len(pids), shown)] {
+		named = append(named, fmt.Sprintf("%d %s", pid, cmp.Or(processName(pid), "?")))
+	}
+	if len(pids) > shown {
+		named = append(named, fmt.Sprintf("and %d more", len(pids)-shown))
+	}
+	return strings.Join(named, ", ")
 }
 
 // reaped collects exited children and acts on what happened to the main
@@ -523,7 +575,14 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 	// and may read files ward is about to remove. As PID 1, that is every
 	// process of the container.
 	s.draining = true
-	s.log.Debug("stopping what the child left running", "pgid", s.child.Pid)
+	if left := signals.GroupMembers(s.child.Pid); len(left) > 0 && !s.stopping && !s.session {
+		// Said: a CI step's `ward run -- ./start-services.sh` whose
+		// `server &` a later step needs found it gone, and ward had
+		// said nothing.
+		s.log.Info("the child exited; stopping what the child left running in its process group, which holds its secrets (--signal-child-only leaves it running)", "pgid", s.child.Pid, "processes", namedProcesses(left))
+	} else {
+		s.log.Debug("stopping what the child left running", "pgid", s.child.Pid)
+	}
 	s.anyLeft(syscall.SIGTERM)
 	signals.Send(s.child.Pid, syscall.SIGCONT, false)
 	// Being stopped, ward keeps the deadline the stop signal set (killing
