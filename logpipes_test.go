@@ -458,3 +458,81 @@ func TestLogRecordsFitALogLine(t *testing.T) {
 		t.Errorf("the restart's record says changed=%.200q..., want the first names and how many more", changed)
 	}
 }
+
+// TestStalledReaderAtExitHearsStop: once the child has exited, ward
+// waits for a reader that stopped reading (its stdout under --mask, its
+// stderr with records still queued) only until it is told to stop:
+// `docker stop`, `systemctl stop` and Ctrl-C end the wait, ward exits
+// with the child's status, and the run's secret files are removed. It
+// waited deaf to them, until the SIGKILL that follows, which leaves the
+// files and the leases behind.
+func TestStalledReaderAtExitHearsStop(t *testing.T) {
+	// both: docker's log driver takes both streams, and one SIGTERM comes.
+	for _, stream := range []string{"stdout", "stderr", "both"} {
+		t.Run(stream, func(t *testing.T) {
+			w := newWardEnv(t)
+			v := canary("atexit")
+			w.set("app/a", v)
+			w.set("app/key", canary("atexitkey"))
+			m := w.manifest("version: 1\nenv:\n  A: local://app/a\nfiles:\n  - path: key\n    ref: local://app/key\n    env: KEY_FILE\n")
+			dir := t.TempDir()
+			// Under --mask the child's value waits in ward for the
+			// reader; without it, ward's records wait in its queue.
+			args := []string{"run", "--mask", "-m", m}
+			script := `echo "$$ $KEY_FILE" > "$OUT/key.tmp"; mv "$OUT/key.tmp" "$OUT/key"; echo "$A"; exit 3`
+			switch stream {
+			case "stderr":
+				args = []string{"run", "--log-level", "debug", "-m", m}
+				script = strings.Replace(script, `echo "$A"`, `echo "${#A}"`, 1)
+			case "both":
+				args = []string{"run", "--mask", "--log-level", "debug", "-m", m}
+			}
+			cmd := w.command(append(args, "--", "sh", "-c", script)...)
+			cmd.Env = append(cmd.Env, "OUT="+dir)
+			p := newStalledPipe(t)
+			p.fill(t)
+			var other strings.Builder
+			switch stream {
+			case "stdout":
+				cmd.Stdout, cmd.Stderr = p.w, &other
+			case "stderr":
+				cmd.Stdout, cmd.Stderr = &other, p.w
+			case "both":
+				cmd.Stdout, cmd.Stderr = p.w, p.w
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+			var pid, key string
+			waitUntil(t, "the child's note of its key file", func() bool {
+				b, err := os.ReadFile(filepath.Join(dir, "key"))
+				pid, key, _ = strings.Cut(strings.TrimSpace(string(b)), " ")
+				return err == nil
+			})
+			// Reaped by ward: ward is past its child's end.
+			waitUntil(t, "the child's end", func() bool {
+				_, err := os.Stat("/proc/" + pid)
+				return os.IsNotExist(err)
+			})
+			cmd.Process.Signal(syscall.SIGTERM)
+			code := exitWithin(t, cmd, 15*time.Second)
+			if code != 3 {
+				t.Errorf("got exit code %d, want the child's 3", code)
+			}
+			if _, err := os.Stat(key); !os.IsNotExist(err) {
+				t.Errorf("the run's secret file is still there after ward's exit (stat: %v)", err)
+			}
+			p.w.Close()
+			rest, _ := io.ReadAll(p.r)
+			for _, out := range []string{other.String(), string(rest)} {
+				if strings.Contains(out, v) {
+					t.Fatalf("a canary is in ward's output")
+				}
+			}
+			if stream == "stdout" && !strings.Contains(other.String(), "told to stop while the reader of ward's output has not read all of the child's") {
+				t.Errorf("ward's stderr does not say the child's output was cut short:\n%s", other.String())
+			}
+		})
+	}
+}

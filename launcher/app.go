@@ -42,6 +42,16 @@ func (stdio IO) flushLog() {
 	}
 }
 
+// atExit runs f, a write of what ward has left to say as it exits, and
+// waits for it unless ward is told to stop meanwhile
+// (signals.WaitUnlessStopped): everything else is done by then (the
+// child gone, the run's files removed, the helpers stopped), and a
+// reader of ward's stderr that stopped reading held ward deaf to `docker
+// stop` until the SIGKILL after it, 137 for the child's status.
+func atExit(f func()) {
+	signals.WaitUnlessStopped(f)
+}
+
 // stderrWriter writes ward's log to f as signals.Writer and
 // PatientWriter do, made at the first record: each asks f.Fd(), which
 // makes a pipe ward was given non-blocking a blocking one for every
@@ -84,7 +94,7 @@ func Main(args []string, stdio IO) int {
 		err = app.Writer.(*output).failed()
 	}
 	if err == nil {
-		stdio.flushLog()
+		atExit(stdio.flushLog)
 		return 0
 	}
 	var je *jsonReported
@@ -95,8 +105,10 @@ func Main(args []string, stdio IO) int {
 	}
 	// After the log's records, and as they are: the report of an error
 	// that ends ward comes last, whatever the reader does meanwhile.
-	stdio.flushLog()
-	report(signals.PatientWriter(stdio.Stderr, signals.Writer(stdio.Stderr)), err, logfmt.Journal(stdio.Stderr))
+	atExit(func() {
+		stdio.flushLog()
+		report(signals.PatientWriter(stdio.Stderr, signals.Writer(stdio.Stderr)), err, logfmt.Journal(stdio.Stderr))
+	})
 	var f *failure.Error
 	if errors.As(err, &f) && f.Signal != 0 {
 		// Last, once every helper is stopped and every file removed.

@@ -308,11 +308,13 @@ const oldOutputWait = 2 * time.Second
 
 // finishOutput drains the current child's masked output and gives ward's
 // terminal back. At the last child's end it waits for every byte to be
-// passed on, however slow the reader; at a restart (not last) for at
-// most oldOutputWait: a reader that has stopped (a pager paused, a log
-// shipper down) held the restart, and with it every signal ward was
-// sent meanwhile, until it read again; the rest follows as it does.
+// passed on, however slow the reader, unless ward is told to stop (see
+// untilStopped); at a restart (not last) for at most oldOutputWait: a
+// reader that has stopped (a pager paused, a log shipper down) held the
+// restart, and with it every signal ward was sent meanwhile, until it
+// read again; the rest follows as it does.
 func (s *supervisor) finishOutput(last bool) {
+	var waits []chan struct{}
 	if s.out != nil {
 		out, done := s.out, make(chan struct{})
 		s.out = nil
@@ -321,7 +323,7 @@ func (s *supervisor) finishOutput(last bool) {
 			close(done)
 		}()
 		if last {
-			<-done
+			waits = append(waits, done)
 		} else {
 			select {
 			case <-done:
@@ -332,11 +334,34 @@ func (s *supervisor) finishOutput(last bool) {
 		}
 	}
 	if last {
-		for _, done := range s.oldOut {
-			<-done
+		for _, done := range append(s.oldOut, waits...) {
+			if !s.untilStopped(done) {
+				break
+			}
 		}
 		s.oldOut = nil
 		s.ptyIn.stop()
+	}
+}
+
+// untilStopped waits for done, the end of a child's output on its way to
+// ward's reader, unless a stop signal comes first (signals.AsksToStop):
+// the child is gone, and a reader that stopped reading held ward deaf to
+// `docker stop`, `systemctl stop` and Ctrl-C until the SIGKILL after
+// them, which left the run's files and leases behind. It reports whether
+// done came.
+func (s *supervisor) untilStopped(done <-chan struct{}) bool {
+	for {
+		select {
+		case <-done:
+			return true
+		case sig := <-s.sigs:
+			if signals.AsksToStop(sig, s.terminal) {
+				s.log.Warn("told to stop while the reader of ward's output has not read all of the child's: the rest of it is dropped", "signal", signals.Name(sig.(syscall.Signal)))
+				signals.GiveUp()
+				return false
+			}
+		}
 	}
 }
 

@@ -1,0 +1,91 @@
+package signals
+
+import (
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Once the child has exited, ward's last waits are for readers: the
+// child's output on its way through --mask, ward's log on its way to its
+// stderr. A reader that stopped reading (docker's blocking log driver, a
+// stalled journald, a paused pager) held them for good, and ward, which
+// still catches every signal, heard neither `docker stop` nor `systemctl
+// stop` nor Ctrl-C: the SIGKILL after the stop's grace ended it, 137
+// instead of the child's status, with the run's secret files, its
+// helpers and the leases revoke_on_exit gives back left behind. A stop
+// signal now ends those waits: what the reader did not take is dropped.
+
+var (
+	gaveUp     = make(chan struct{})
+	giveUpOnce sync.Once
+	watchOnce  sync.Once
+)
+
+// AsksToStop reports whether sig, caught after the child's end, asks
+// ward to stop waiting: SIGTERM, SIGINT, SIGQUIT, and SIGHUP where ward
+// has a terminal (without one it is a reload: see HasTerminal).
+func AsksToStop(sig os.Signal, terminal bool) bool {
+	switch sig {
+	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
+		return true
+	case syscall.SIGHUP:
+		return terminal
+	}
+	return false
+}
+
+// GiveUp ends, now and from now on, the waits of WaitUnlessStopped: ward
+// was told to stop while it waited for a reader.
+func GiveUp() {
+	giveUpOnce.Do(func() { close(gaveUp) })
+}
+
+// lastWords is how long a wait of WaitUnlessStopped still waits once
+// ward was told to stop: enough for a reader that reads to take what
+// ward says of the stop (that the child's output was cut short), not a
+// SIGKILL's grace.
+const lastWords = 500 * time.Millisecond
+
+// WaitUnlessStopped runs f, a wait for a reader, in a goroutine of its
+// own and waits for it to return, unless ward is told to stop (a stop
+// signal on Notify's channel, or GiveUp, now or before): then it waits
+// at most lastWords more, and returns, leaving f to the process's exit.
+// It reports whether f returned. From its first call on it reads
+// Notify's channel: only once nothing else does (the child's supervision
+// is over).
+func WaitUnlessStopped(f func()) bool {
+	done := make(chan struct{})
+	go func() {
+		f()
+		close(done)
+	}()
+	watchOnce.Do(func() {
+		if notified == nil {
+			return
+		}
+		terminal := HasTerminal()
+		go func() {
+			for sig := range notified {
+				if AsksToStop(sig, terminal) {
+					GiveUp()
+					return
+				}
+			}
+		}()
+	})
+	select {
+	case <-done:
+		return true
+	case <-gaveUp:
+	}
+	t := time.NewTimer(lastWords)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
