@@ -790,3 +790,39 @@ func TestJobControlSignalsNotCaught(t *testing.T) {
 		t.Errorf("got exit code %d, want 143 (stderr: %s)", code, stderr.String())
 	}
 }
+
+// TestPID1StoppedDaemonContinued: as PID 1, a process the child left
+// stopped (SIGSTOP: a debugger's, an operator's) is sent SIGCONT after
+// the SIGTERM that stops what is left, as an init system does, so that
+// it stops gracefully; it stayed stopped, the SIGTERM pending, until the
+// SIGKILL at stop_timeout.
+func TestPID1StoppedDaemonContinued(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  PLAIN: {value: x}\nrotation:\n  stop_timeout: 3s\n")
+	ward, _ := exec.LookPath("ward")
+	out := filepath.Join(w.dir, "daemon.out")
+	script := `setsid helper signals --exit-on TERM --prefix daemon > ` + out + ` 2>&1 &
+d=$!
+while ! grep -q ready ` + out + ` 2>/dev/null; do :; done
+kill -STOP $d
+while ! grep -q '^State:.*T' /proc/$d/status; do :; done
+exit 5`
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = w.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	code := exitCode(t, cmd.Run())
+	if strings.Contains(stderr.String(), "unshare failed") {
+		vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
+	}
+	if code != 5 {
+		t.Errorf("got exit code %d, want the child's 5 (stderr: %s)", code, stderr.String())
+	}
+	b, _ := os.ReadFile(out)
+	if !strings.Contains(string(b), "daemon SIGTERM") {
+		t.Errorf("the stopped daemon did not handle the SIGTERM of ward as PID 1 (killed at stop_timeout); it printed %q", b)
+	}
+}

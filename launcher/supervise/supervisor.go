@@ -609,7 +609,11 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		s.log.Debug("stopping what the child left running", "pgid", s.child.Pid)
 	}
 	s.anyLeft(syscall.SIGTERM)
-	signals.Send(s.child.Pid, syscall.SIGCONT, false)
+	// As an init system does: a process stopped (SIGSTOP, a debugger's
+	// or an operator's) handles the SIGTERM only once continued. As PID
+	// 1, the daemons outside the group too: one left stopped was killed
+	// at stop_timeout instead of stopping as it should.
+	s.anyLeft(syscall.SIGCONT)
 	// Being stopped, ward keeps the deadline the stop signal set (killing
 	// at once when it is past): the rest is not given a stop_timeout of
 	// its own, which made a stop take twice as long as docker stop waits.
