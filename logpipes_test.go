@@ -536,3 +536,50 @@ func TestStalledReaderAtExitHearsStop(t *testing.T) {
 		})
 	}
 }
+
+// TestExecStalledStderrHearsStop: `ward run --exec` writes its log before
+// it becomes the program; with its stderr a pipe whose reader stopped, a
+// stop signal then ends the wait: the program never starts, and ward
+// exits 128+N with the reason. It waited deaf to it, and a reader that
+// read again later found the program started after the stop.
+func TestExecStalledStderrHearsStop(t *testing.T) {
+	w := newWardEnv(t)
+	v := canary("execstall")
+	w.set("app/a", v)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	cmd := w.command("run", "--exec", "--log-level", "debug", "-m", m, "--", "sh", "-c", `touch "$OUT/started"; exec sleep 1000`)
+	cmd.Env = append(cmd.Env, "OUT="+dir)
+	p := newStalledPipe(t)
+	p.fill(t)
+	var stdout strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, p.w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	// ward blocks in a write to the pipe.
+	waitUntil(t, "ward's write to its full stderr", func() bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
+		for _, f := range tasks {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
+				return true
+			}
+		}
+		return false
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	code := exitWithin(t, cmd, 15*time.Second)
+	if code != 128+int(syscall.SIGTERM) {
+		t.Errorf("got exit code %d, want 143", code)
+	}
+	if _, err := os.Stat(started); err == nil {
+		t.Errorf("the program started after ward was told to stop")
+	}
+	p.w.Close()
+	rest, _ := io.ReadAll(p.r)
+	if strings.Contains(string(rest), v) || strings.Contains(stdout.String(), v) {
+		t.Fatalf("a canary is in ward's output")
+	}
+}

@@ -3,6 +3,7 @@ package signals
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -21,6 +22,8 @@ var (
 	gaveUp     = make(chan struct{})
 	giveUpOnce sync.Once
 	watchOnce  sync.Once
+	// stoppedBy is the signal that made ward give up (GiveUp).
+	stoppedBy atomic.Int32
 )
 
 // AsksToStop reports whether sig, caught after the child's end, asks
@@ -37,9 +40,18 @@ func AsksToStop(sig os.Signal, terminal bool) bool {
 }
 
 // GiveUp ends, now and from now on, the waits of WaitUnlessStopped: ward
-// was told to stop while it waited for a reader.
-func GiveUp() {
-	giveUpOnce.Do(func() { close(gaveUp) })
+// was told to stop, by sig, while it waited for a reader.
+func GiveUp(sig syscall.Signal) {
+	giveUpOnce.Do(func() {
+		stoppedBy.Store(int32(sig))
+		close(gaveUp)
+	})
+}
+
+// StoppedBy is the signal that made ward give up waiting for a reader
+// (GiveUp), or 0.
+func StoppedBy() syscall.Signal {
+	return syscall.Signal(stoppedBy.Load())
 }
 
 // lastWords is how long a wait of WaitUnlessStopped still waits once
@@ -69,7 +81,7 @@ func WaitUnlessStopped(f func()) bool {
 		go func() {
 			for sig := range notified {
 				if AsksToStop(sig, terminal) {
-					GiveUp()
+					GiveUp(sig.(syscall.Signal))
 					return
 				}
 			}

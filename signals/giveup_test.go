@@ -35,7 +35,14 @@ func TestWaitUnlessStopped(t *testing.T) {
 	if !WaitUnlessStopped(func() {}) {
 		t.Fatal("a wait whose writer returned reported a stop")
 	}
-	GiveUp()
+	if StoppedBy() != 0 {
+		t.Fatalf("StoppedBy() = %v before any stop", StoppedBy())
+	}
+	GiveUp(syscall.SIGTERM)
+	GiveUp(syscall.SIGINT)
+	if StoppedBy() != syscall.SIGTERM {
+		t.Errorf("StoppedBy() = %v, want the first stop's SIGTERM", StoppedBy())
+	}
 	stuck := make(chan struct{})
 	defer close(stuck)
 	start := time.Now()

@@ -175,6 +175,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 		if o.Manifest.Rotation.RevokeOnExit {
 			revokeAll(o, values)
 		}
+		if errors.Is(err, errStoppedAtExec) {
+			return stoppedBeforeStart(signals.StoppedBy(), "before the program started, while ward's log waited for its reader")
+		}
 		return startFailure(err)
 	}
 	if err != nil {
@@ -224,6 +227,10 @@ func warnSecureExec(o Options, path string) {
 	}
 }
 
+// errStoppedAtExec is execInto's when ward was told to stop before the
+// exec (signals.StoppedBy says by what).
+var errStoppedAtExec = errors.New("stopped before the exec")
+
 // execInto replaces ward with the program (--exec); it returns only when
 // that failed.
 func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
@@ -243,8 +250,12 @@ func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
 		o.Log.Warn(crlfMessage, "program", o.Argv[0], "word", word)
 	}
 	return whileWritten(o.Log, o.Argv[0], func() error {
-		if o.FlushLog != nil {
-			o.FlushLog()
+		// A reader of ward's stderr that stopped reading (docker's
+		// blocking log driver as the container starts) held the exec,
+		// and ward heard no stop meanwhile: the program started after a
+		// `docker stop` once the reader read again.
+		if o.FlushLog != nil && !signals.WaitUnlessStopped(o.FlushLog) {
+			return errStoppedAtExec
 		}
 		return signals.Exec(path, o.Argv, p.Env)
 	})
@@ -342,7 +353,7 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 		select {
 		case sig := <-sigs:
 			if s, ok := stopSignal(sig, terminal, o.Log); ok {
-				code, err := stoppedWhileResolving(s)
+				code, err := stoppedBeforeStart(s, "while resolving secrets")
 				return nil, code, err
 			}
 		default:
@@ -381,7 +392,7 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 				case <-done:
 				case <-time.After(o.Manifest.Rotation.StopTimeout):
 				}
-				code, err := stoppedWhileResolving(s)
+				code, err := stoppedBeforeStart(s, "while resolving secrets")
 				return nil, code, err
 			}
 		}
@@ -402,11 +413,11 @@ func stopSignal(sig os.Signal, terminal bool, log *slog.Logger) (syscall.Signal,
 	return s, ok && (s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGHUP)
 }
 
-// stoppedWhileResolving is ward's end when s stops it before the child
-// started: 128+N, and its reason.
-func stoppedWhileResolving(s syscall.Signal) (int, error) {
+// stoppedBeforeStart is ward's end when s stops it before the child
+// started, while it did what while says: 128+N, and its reason.
+func stoppedBeforeStart(s syscall.Signal, while string) (int, error) {
 	code := signals.ExitSignalBase + int(s)
-	f := &failure.Error{Code: code, Err: fmt.Errorf("stopped by %s while resolving secrets", signals.Name(s))}
+	f := &failure.Error{Code: code, Err: fmt.Errorf("stopped by %s %s", signals.Name(s), while)}
 	if s == syscall.SIGINT || s == syscall.SIGQUIT {
 		// As for a child killed by it (see noteInterrupt): the shell that
 		// waits for ward stops too.

@@ -358,7 +358,7 @@ func (s *supervisor) untilStopped(done <-chan struct{}) bool {
 		case sig := <-s.sigs:
 			if signals.AsksToStop(sig, s.terminal) {
 				s.log.Warn("told to stop while the reader of ward's output has not read all of the child's: the rest of it is dropped", "signal", signals.Name(sig.(syscall.Signal)))
-				signals.GiveUp()
+				signals.GiveUp(sig.(syscall.Signal))
 				return false
 			}
 		}
