@@ -399,3 +399,49 @@ func TestOutOfFileDescriptors(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestBytesYAMLTakesInNoFile: a manifest with a NUL byte (a value
+// pasted from a binary, a file saved as UTF-16 without its byte order
+// mark), an escape sequence or Latin-1 bytes, after a BOM and CRLF line
+// ends, through `ward check` and `ward run`: 125, the byte's own line and
+// column, what it is and what to do, no child, and nothing of the line
+// it is on. ward said "1:1: invalid YAML: control characters are not
+// allowed" (or "invalid leading UTF-8 octet") wherever the byte was, with
+// a hint on indentation and quoting.
+func TestManifestBytesYAMLTakesInNoFile(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("pasted")
+	w.canaries = append(w.canaries, secret)
+	tests := []struct{ name, body, pos, msg string }{
+		{"NUL", "\ufeffversion: 1\r\nenv:\r\n  A: local://app/a\r\n  B: {value: \"" + secret + "\x00\"}\r\n", "4:" + itoa(15+len(secret)), "a NUL byte"},
+		{"escape sequence", "version: 1\nenv:\n  A: local://app/a\n  B: {value: \"é " + secret + "\x1b[2J\"}\n", "4:" + itoa(17+len(secret)), "a control character"},
+		{"Latin-1", "version: 1\nenv:\n  A: local://app/a\n  B: {value: \"caf\xe9 " + secret + "\"}\n", "4:18", "not UTF-8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := filepath.Join(t.TempDir(), "ward.yaml")
+			if err := os.WriteFile(m, []byte(tc.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			marker := filepath.Join(t.TempDir(), "started")
+			for _, args := range [][]string{
+				{"check", "--log-format", "text", "-m", m},
+				{"run", "--log-format", "text", "-m", m, "--", "helper", "touch", marker},
+			} {
+				code, _, stderr := w.run(args...)
+				if code != 125 {
+					t.Errorf("%s: exit %d, want 125", args[0], code)
+				}
+				if want := "ward: error: " + m + ":" + tc.pos + ": "; !strings.Contains(stderr, want) || !strings.Contains(stderr, tc.msg) {
+					t.Errorf("%s: want %q and %q in:\n%s", args[0], want, tc.msg, redactAll(stderr, secret))
+				}
+				if strings.Contains(stderr, "indentation") {
+					t.Errorf("%s: the error speaks of indentation:\n%s", args[0], redactAll(stderr, secret))
+				}
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Error("the child started")
+			}
+		})
+	}
+}

@@ -185,18 +185,49 @@ func (p *parser) yamlFeatures(n *yaml.Node) {
 // later error's line was one too far, and inside quotes the character
 // became a space in the value. Each is reported at its line and column,
 // as an editor counts them.
+//
+// It also finds the first character YAML takes in no file: a NUL byte
+// (a file saved as UTF-16 without its byte order mark holds one in
+// every other byte), another control character, or bytes that are not
+// UTF-8 (a file saved as Latin-1 or Windows-1252). yaml.v3 names no
+// place for these, and ward said "1:1: invalid YAML: control characters
+// are not allowed", with a hint on indentation and quoting, wherever
+// the byte was. Neither the byte nor its line is quoted: it may be part
+// of a value.
 func (p *parser) lineSeparators(data []byte) {
+	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
+		// UTF-16 with its byte order mark, which yaml.v3 reads.
+		return
+	}
 	line, col := 1, 1
-	for _, r := range string(data) {
-		switch r {
-		case '\n':
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		i += size
+		switch {
+		case r == '\n':
 			line, col = line+1, 1
 			continue
-		case 0xFEFF:
+		case r == '\r':
+			// CR LF ends a line at its LF; a CR alone ends one too, for
+			// yaml.v3 as for an old Mac editor.
+			if i == len(data) || data[i] != '\n' {
+				line, col = line+1, 1
+			}
+			continue
+		case r == 0xFEFF:
 			// A byte order mark takes no column.
 			continue
-		case 0x85, 0x2028, 0x2029:
+		case r == 0x85, r == 0x2028, r == 0x2029:
 			p.failAt(Pos{line, col}, "", `write it as an escape in a double-quoted string ("\u2028"), or remove it if it came with a paste`, "a raw U+%04X: YAML readers disagree on whether it ends a line", r)
+		case r == utf8.RuneError && size == 1:
+			p.failAt(Pos{line, col}, "", "save the file as UTF-8 (it may have been written as Latin-1 or Windows-1252: iconv -f WINDOWS-1252 -t UTF-8); a value that is not text belongs in a store, delivered as a file", "a byte that is not UTF-8: a manifest is UTF-8 text")
+			return
+		case r == 0:
+			p.failAt(Pos{line, col}, "", "remove it; a file with a NUL in every other byte was saved as UTF-16 without its byte order mark: save it as UTF-8", "a NUL byte: a manifest is text")
+			return
+		case r < 0x20 && r != '\t', r >= 0x7F && r < 0xA0, r == 0xFFFE, r == 0xFFFF:
+			p.failAt(Pos{line, col}, "", `remove it, or write it as an escape in a double-quoted string ("\x1b"); a value that is not text belongs in a store`, "a control character, which YAML takes in no file")
+			return
 		}
 		col++
 	}

@@ -1,0 +1,69 @@
+package manifest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestBytesYAMLTakesInNoFile: a NUL byte, another control character or
+// bytes that are not UTF-8, as editors and generators leave them (a file
+// saved as UTF-16 without its byte order mark, as Latin-1, a value pasted
+// with an escape sequence), after a BOM, CRLF or CR line ends and
+// multi-byte text. Each is refused at its own line and column, as an
+// editor counts them, and says what it is; yaml.v3 names no place for
+// these, and ward said "1:1: invalid YAML: control characters are not
+// allowed", or "invalid leading UTF-8 octet", with a hint on indentation
+// and quoting, wherever the byte was. Neither the byte nor the text
+// around it is in the error.
+func TestBytesYAMLTakesInNoFile(t *testing.T) {
+	const secret = "s3cr3t-part"
+	utf16 := func(s string) string {
+		var b strings.Builder
+		for _, r := range s {
+			b.WriteByte(byte(r))
+			b.WriteByte(0)
+		}
+		return b.String()
+	}
+	tests := []struct{ name, in, pos, msg string }{
+		{"NUL in a quoted value", "version: 1\nenv:\n  A: {value: \"" + secret + "\x00\"}\n", "3:26", "a NUL byte"},
+		{"NUL after a BOM and CRLF", "\ufeffversion: 1\r\nenv:\r\n  A: local://app/a\r\n  B: {value: " + secret + "\x00}\r\n", "4:25", "a NUL byte"},
+		{"UTF-16 without its BOM", utf16("version: 1\nenv:\n  A: local://app/a\n"), "1:2", "a NUL byte"},
+		{"an escape after multi-byte text", "version: 1\nenv:\n  A: {value: \"日本語 " + secret + "\x1b[2J\"}\n", "3:30", "a control character"},
+		{"DEL", "version: 1\nenv:\n  A: {value: " + secret + "\x7f}\n", "3:25", "a control character"},
+		{"C1 control", "version: 1\nenv:\n  A: {value: " + secret + "\u009b}\n", "3:25", "a control character"},
+		{"Latin-1", "version: 1\nenv:\n  # caf\xe9\n  A: local://app/a\n", "3:8", "not UTF-8"},
+		{"a lone surrogate's bytes", "version: 1\nenv:\n  A: {value: \"" + secret + "\xed\xa0\x80\"}\n", "3:26", "not UTF-8"},
+		{"CR line ends", "version: 1\renv:\r  A: local://app/a\r  B: {value: " + secret + "\xff}\r", "4:25", "not UTF-8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("ward.yaml", []byte(tc.in))
+			var ve ValidationErrors
+			if !errors.As(err, &ve) || len(ve) != 1 {
+				t.Fatalf("want one validation error, got %v", err)
+			}
+			e := ve[0]
+			if !strings.HasPrefix(e.Error(), "ward.yaml:"+tc.pos+": ") || !strings.Contains(e.Error(), tc.msg) {
+				t.Errorf("got %q, want it at %s saying %q", e.Error(), tc.pos, tc.msg)
+			}
+			if strings.Contains(e.Error()+e.Hint(), "indentation") {
+				t.Errorf("the error speaks of indentation: %s (%s)", e, e.Hint())
+			}
+			if strings.Contains(e.Error()+e.Hint(), secret) {
+				t.Errorf("the error quotes the text around the byte")
+			}
+		})
+	}
+	// What YAML does take: a tab inside a value, a BOM, CRLF, UTF-16
+	// with its BOM, and a control character written as an escape.
+	for _, in := range []string{
+		"\ufeffversion: 1\r\nenv:\r\n  A: {value: \"a\tb\"}\r\n  B: {value: \"\\x1b\\u0085\"}",
+		"\xff\xfe" + utf16("version: 1\nenv:\n  A: local://app/a\n"),
+	} {
+		if _, err := Parse("ward.yaml", []byte(in)); err != nil {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
+}
