@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -443,5 +444,55 @@ func TestManifestBytesYAMLTakesInNoFile(t *testing.T) {
 				t.Error("the child started")
 			}
 		})
+	}
+}
+
+// TestEnvironmentAtTheKernelsEdge: an environment that fills what execve
+// takes to the byte, under a 1 MiB stack (256 KiB of arguments and
+// environment). ward's check counts every variable and argument, and
+// the kernel counts the program's path too: with the path's bytes
+// over, the start failed with "/usr/bin/true: argument list too long",
+// 126 (the program cannot be run), naming no variable. It is 125 now,
+// naming the largest variables, with the hint to deliver them as files,
+// with and without --exec; the child never starts and the run's file is
+// removed.
+func TestEnvironmentAtTheKernelsEdge(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("edge")
+	w.set("app/f", secret)
+	// inherit: none, so that the environment is these three alone: each
+	// takes its name, "=", its value, a NUL and a pointer; the argument
+	// "true" 4+1+8 bytes. The total is 256 KiB exactly, which ward's
+	// check lets through and the kernel, which adds "/usr/bin/true",
+	// does not.
+	const limit, argv = 256 << 10, 4 + 1 + 8
+	a, c := 100000, 100000
+	b := limit - argv - 3*(2+1+8) - a - c
+	body := fmt.Sprintf("version: 1\ninherit: none\nenv:\n  A: {value: %q}\n  B: {value: %q}\n  C: {value: %q}\n",
+		strings.Repeat("a", a), strings.Repeat("b", b), strings.Repeat("c", c))
+	for _, exec := range []bool{false, true} {
+		// --exec delivers no files.
+		m := w.manifest(body)
+		if !exec {
+			m = w.manifest(body + "files:\n  - path: f\n    ref: local://app/f\n")
+		}
+		args := []string{"-c", `ulimit -s 1024 && exec "$0" "$@"`, "ward", "run", "--log-format", "text", "-m", m, "--", "true"}
+		if exec {
+			args = slices.Insert(args, 4, "--exec")
+		}
+		cmd := w.command()
+		cmd.Path, cmd.Args = "/bin/sh", append([]string{"sh"}, args...)
+		cmd.Env = append(cmd.Env, "PATH=/usr/bin:/bin:"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		code := exitCode(t, err)
+		if strings.Contains(string(out), secret) {
+			t.Fatal("the secret is in ward's output")
+		}
+		if code != 125 || !strings.Contains(string(out), "the largest are A (100003 bytes), C (100003 bytes), B (") || !strings.Contains(string(out), "as a file (files: in the manifest)") {
+			t.Errorf("--exec %v: exit %d, want 125 naming the largest variables, with the hint:\n%s", exec, code, out)
+		}
+		if found := scanForValue(w.runtime, []byte(secret)); len(found) > 0 {
+			t.Errorf("--exec %v: the run's file is left: %v", exec, found)
+		}
 	}
 }
