@@ -496,3 +496,22 @@ func TestEnvironmentAtTheKernelsEdge(t *testing.T) {
 		}
 	}
 }
+
+// TestYAMLMistakeAtItsLine: a flow mapping whose plain value holds ": "
+// (`{value: Note: ...}`), as written where a quoted one was meant, after
+// CRLF line ends and a BOM: `ward check` and `ward run` name the line it
+// is on. They named the line above it (yaml.v3 numbers its parser's
+// lines from 0), which the hint then said to check.
+func TestYAMLMistakeAtItsLine(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("\ufeffversion: 1\r\nenv:\r\n  A: local://app/a\r\n  GREETING: {value: Note: hello}\r\n")
+	for _, args := range [][]string{
+		{"check", "--log-format", "text", "-m", m},
+		{"run", "--log-format", "text", "-m", m, "--", "true"},
+	} {
+		code, _, stderr := w.run(args...)
+		if want := "ward: error: " + m + ":4:1: invalid YAML: did not find expected ',' or '}'"; code != 125 || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, want 125 and %q in:\n%s", args[0], code, want, stderr)
+		}
+	}
+}

@@ -67,3 +67,37 @@ func TestBytesYAMLTakesInNoFile(t *testing.T) {
 		}
 	}
 }
+
+// TestYAMLParserErrorLines: the YAML mistakes yaml.v3's parser (not its
+// scanner) finds, a flow mapping left open or holding a ": " or " #", a
+// key out of line, an unknown tag handle, are named at the line they are
+// on, or at the first line of the block or flow collection they break;
+// each was named at the line above (yaml.v3 numbers its parser's lines
+// from 0), which the hint then said to check.
+func TestYAMLParserErrorLines(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"a ': ' in a flow value", "version: 1\nenv:\n  B: local://app/b\n  A: {value: a: b}\n", "4:1: invalid YAML: did not find expected ',' or '}'"},
+		{"a ' #' in a flow value", "version: 1\nenv:\n  A: {value: a #b}\n", "3:1: invalid YAML: did not find expected ',' or '}'"},
+		{"a flow mapping left open", "version: 1\nenv:\n  A: {value: x\n  C: local://app/c\n", "3:1: invalid YAML: did not find expected ',' or '}'"},
+		{"a flow sequence left open", "version: 1\ninherit: [A, B\n", "2:1: invalid YAML: did not find expected ',' or ']'"},
+		{"a bracket left open at the end", "version: 1\nenv:\n  A: local://app/a\n---\n{\n", "5:1: invalid YAML: did not find expected node content"},
+		{"at the end, no last line break", "version: 1\nenv:\n  A: {value: x,", "3:1: invalid YAML: did not find expected node content"},
+		{"at the end, after blank lines", "version: 1\nenv:\n  A: {value: x,\n\n  \n", "3:1: invalid YAML: did not find expected node content"},
+		{"a flow mapping on the first line", "{version: 1,\n env: x y: 2}\n", "2:1: invalid YAML: did not find expected ',' or '}'"},
+		{"a key out of line", "version: 1\nenv:\n  A: local://app/a\n B: local://app/b\n", "4:1: invalid YAML: did not find expected key"},
+		{"no node", "version: 1\nenv:\n  A: local://app/a\n  B: ]\n", "4:1: invalid YAML: did not find expected node content"},
+		{"an unknown tag handle", "version: 1\nenv:\n  A: !x!y local://app/a\n", "3:1: invalid YAML: found undefined tag handle"},
+		{"a mapping's key in a sequence", "version: 1\nfiles:\n  - path: a\n    ref: local://app/a\n  x: 1\n", "3:1: invalid YAML: did not find expected '-' indicator"},
+		// The scanner's, which were right, stay so.
+		{"a key with no colon", "version: 1\nenv:\n  A: local://app/a\n  B local://app/b\n", "4:1: invalid YAML: could not find expected ':'"},
+		{"a quote left open", "version: 1\nenv:\n  A: \"local://app/a\n  C: local://app/c\n", "3:1: invalid YAML: found unexpected end of stream"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("ward.yaml", []byte(tc.in))
+			if err == nil || !strings.HasPrefix(err.Error(), "ward.yaml:"+tc.want) {
+				t.Errorf("got %v, want ward.yaml:%s", err, tc.want)
+			}
+		})
+	}
+}

@@ -126,7 +126,7 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && err != io.EOF {
-		return nil, ValidationErrors{yamlError(file, err)}
+		return nil, ValidationErrors{yamlError(file, err, data)}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest is empty", Advice: "start with `version: 1` and an `env:` mapping"}}
@@ -145,7 +145,7 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	switch err := dec.Decode(&next); {
 	case err == io.EOF:
 	case err != nil:
-		p.d.Problems = append(p.d.Problems, yamlProblem(err))
+		p.d.Problems = append(p.d.Problems, yamlProblem(err, data))
 	default:
 		p.failAt(Pos{next.Line, next.Column}, "", "ward reads one manifest per file: remove this --- and what follows it, or move that to a file of its own; for variants of one manifest, use profiles", "a second YAML document starts here")
 	}
@@ -233,17 +233,47 @@ func (p *parser) lineSeparators(data []byte) {
 	}
 }
 
+// yamlParserProblems are the messages of yaml.v3's parser (parserc.go),
+// whose lines it numbers from 0; its scanner's it numbers from 1.
+var yamlParserProblems = []string{
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"did not find expected '-' indicator",
+	"did not find expected <document start>",
+	"did not find expected <stream-start>",
+	"did not find expected key",
+	"did not find expected node content",
+	"found duplicate %TAG directive",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found undefined tag handle",
+}
+
 // yamlError is a YAML syntax error, at the line the YAML parser names.
-func yamlError(file string, err error) *ValidationError {
-	pr := yamlProblem(err)
+func yamlError(file string, err error, data []byte) *ValidationError {
+	pr := yamlProblem(err, data)
 	return &ValidationError{File: file, Line: pr.Line, Col: pr.Col, Msg: pr.Msg, Advice: pr.Hint}
 }
 
-func yamlProblem(err error) *conf.Problem {
+func yamlProblem(err error, data []byte) *conf.Problem {
 	line, msg := 1, err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		// yaml.v3 numbers a scanner's lines from 1 and its parser's from
+		// 0: a flow mapping left open or holding a ": " (`{value: a: b}`,
+		// `{value: a #b}`), a key out of line, was blamed on the line
+		// above it, with the hint to check that line.
+		if slices.ContainsFunc(yamlParserProblems, func(p string) bool { return strings.HasPrefix(msg, p) }) {
+			line++
+		}
+		// What is missing at the end of the file (a bracket never
+		// closed) is found at the end of the stream, which yaml.v3 puts
+		// on a line after the last: name the last line with text on it.
+		if lines := bytes.Split(data, []byte("\n")); line > len(lines) || line == len(lines) && len(bytes.TrimSpace(lines[line-1])) == 0 {
+			for line = min(line, len(lines)); line > 1 && len(bytes.TrimSpace(lines[line-1])) == 0; line-- {
+			}
+		}
 	}
 	return &conf.Problem{Line: line, Col: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: "), Hint: "check the indentation and quoting on that line"}
 }
