@@ -515,3 +515,16 @@ func TestYAMLMistakeAtItsLine(t *testing.T) {
 		}
 	}
 }
+
+// TestTabInTheIndentation: `ward check` over a manifest whose second
+// variable is indented with a tab, after a plain value: 125 at the tab's
+// line, saying it is a tab. It named the line above, "found a tab
+// character that violates indentation", with the hint to check that line.
+func TestTabInTheIndentation(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n\tB: local://app/b\n")
+	code, _, stderr := w.run("check", "--log-format", "text", "-m", m)
+	if want := "ward: error: " + m + ":4:1: invalid YAML: a tab in the indentation"; code != 125 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, want 125 and %q in:\n%s", code, want, stderr)
+	}
+}

@@ -101,3 +101,36 @@ func TestYAMLParserErrorLines(t *testing.T) {
 		})
 	}
 }
+
+// TestTabInTheIndentation: a tab in a line's indentation (an editor set
+// to indent with tabs, a block pasted from a Makefile) is named at the
+// tab's line and column, as what it is. After a line ending in a plain
+// value (`A: local://app/a`) yaml.v3 blamed the line above ("found a tab
+// character that violates indentation"), and elsewhere it said "found
+// character that cannot start any token", neither with a word of tabs.
+func TestTabInTheIndentation(t *testing.T) {
+	tests := []struct{ name, in, pos string }{
+		{"after a plain value", "version: 1\nenv:\n  A: local://app/a\n\tB: local://app/b\n", "4:1"},
+		{"after a plain value, CRLF", "version: 1\r\nenv:\r\n  A: local://app/a\r\n  \tB: local://app/b\r\n", "4:3"},
+		{"in a files entry", "version: 1\nfiles:\n  - path: a\n\t  ref: local://app/a\n", "4:1"},
+		{"after a flow value", "version: 1\nenv:\n  A: {value: x}\n\tB: {value: y}\n", "4:1"},
+		{"the first key", "version: 1\nenv:\n\tA: local://app/a\n", "3:1"},
+		{"the first line, after a BOM", "\ufeff\tversion: 1\n", "1:1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("ward.yaml", []byte(tc.in))
+			var ve ValidationErrors
+			if !errors.As(err, &ve) || len(ve) != 1 {
+				t.Fatalf("want one validation error, got %v", err)
+			}
+			if want := "ward.yaml:" + tc.pos + ": invalid YAML: a tab in the indentation"; !strings.HasPrefix(ve[0].Error(), want) || !strings.Contains(ve[0].Hint(), "spaces") {
+				t.Errorf("got %q (%s), want %q...", ve[0].Error(), ve[0].Hint(), want)
+			}
+		})
+	}
+	// A tab elsewhere is no error: after a colon, inside a value.
+	if _, err := Parse("ward.yaml", []byte("version: 1\nenv:\n  A:\tlocal://app/a\n  B: {value: \"a\tb\"}\n")); err != nil {
+		t.Error(err)
+	}
+}

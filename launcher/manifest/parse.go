@@ -275,7 +275,40 @@ func yamlProblem(err error, data []byte) *conf.Problem {
 			}
 		}
 	}
+	if l, col, ok := tabIndent(data, line, strings.TrimPrefix(msg, "yaml: ")); ok {
+		return &conf.Problem{Line: l, Col: col, Msg: "invalid YAML: a tab in the indentation: YAML indents with spaces only", Hint: "replace the tab with spaces (an editor's \"indent using spaces\")"}
+	}
 	return &conf.Problem{Line: line, Col: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: "), Hint: "check the indentation and quoting on that line"}
+}
+
+// tabIndent finds the tab that yaml.v3's msg at line is about: a tab in
+// a line's indentation, the commonest mistake of a hand-written
+// manifest. yaml.v3 said "found character that cannot start any token"
+// at the tab's line, and, after a line ending in a plain value (`A:
+// local://app/a`), "found a tab character that violates indentation" at
+// the line of that value, above the tab. It returns the tab's line and
+// column.
+func tabIndent(data []byte, line int, msg string) (int, int, bool) {
+	var last int // the last line the tab may be on
+	switch msg {
+	case "found character that cannot start any token":
+		last = line
+	case "found a tab character that violates indentation":
+		// The value may go on over several lines; the tab is on the
+		// first line after it that has one in its indentation.
+		last = math.MaxInt
+	default:
+		return 0, 0, false
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	for l := line; l <= len(lines) && l <= last; l++ {
+		text := bytes.TrimPrefix(lines[l-1], []byte("\ufeff"))
+		indent := len(text) - len(bytes.TrimLeft(text, " \t"))
+		if i := bytes.IndexByte(text[:indent], '\t'); i >= 0 {
+			return l, i + 1, true
+		}
+	}
+	return 0, 0, false
 }
 
 // parser walks the manifest's YAML nodes.
