@@ -528,3 +528,20 @@ func TestTabInTheIndentation(t *testing.T) {
 		t.Errorf("exit %d, want 125 and %q in:\n%s", code, want, stderr)
 	}
 }
+
+// TestNameOverYAMLsKeyLimit: `ward check` and `ward run` over a variable
+// name of 1,025 characters: 125 naming a key over YAML's 1,024, at the
+// key. It said "could not find expected ':'", of a line with its colon.
+func TestNameOverYAMLsKeyLimit(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  " + strings.Repeat("N", 1025) + ": local://app/a\n")
+	for _, args := range [][]string{
+		{"check", "--log-format", "text", "-m", m},
+		{"run", "--log-format", "text", "-m", m, "--", "true"},
+	} {
+		code, _, stderr := w.run(args...)
+		if want := "ward: error: " + m + ":3:3: invalid YAML: a key of 1025 characters: YAML reads a key of at most 1024"; code != 125 || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, want 125 and %q in:\n%.500s", args[0], code, want, stderr)
+		}
+	}
+}

@@ -134,3 +134,32 @@ func TestTabInTheIndentation(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestKeyOverYAMLsLimit: a key of more than 1,024 characters on one line
+// (a variable or profile name generated, or pasted twice over), which
+// YAML does not read as a key. It is named as what it is, at the key,
+// with its length and never its text; yaml.v3 said "could not find
+// expected ':'" (or "mapping values are not allowed in this context") of
+// a line whose colon was there, with the hint to check its quoting.
+func TestKeyOverYAMLsLimit(t *testing.T) {
+	long := strings.Repeat("K", 1025)
+	tests := []struct{ name, in, want string }{
+		{"a variable", "version: 1\nenv:\n  B: local://app/b\n  " + long + ": local://app/a\n", "4:3: invalid YAML: a key of 1025 characters: YAML reads a key of at most 1024"},
+		{"quoted, CRLF", "version: 1\r\nenv:\r\n  \"" + long[:1023] + "\": local://app/a\r\n", "3:3: invalid YAML: a key of 1025 characters"},
+		{"multi-byte", "version: 1\nenv:\n  Ä" + strings.Repeat("Ü", 1030) + ": local://app/a\n", "3:3: invalid YAML: a key of 1031 characters"},
+		{"a profile", "version: 1\nprofiles:\n  " + long + ":\n    env: {}\n", "3:3: invalid YAML: a key of 1025 characters"},
+		{"in a sequence", "version: 1\nfiles:\n  - " + long + ": a\n", "3:5: invalid YAML: a key of 1025 characters"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("ward.yaml", []byte(tc.in))
+			if err == nil || !strings.HasPrefix(err.Error(), "ward.yaml:"+tc.want) || strings.Contains(err.Error(), "KKKK") {
+				t.Errorf("got %.300v, want ward.yaml:%s", err, tc.want)
+			}
+		})
+	}
+	// 1,024 is read.
+	if _, err := Parse("ward.yaml", []byte("version: 1\nenv:\n  "+long[:1024]+": local://app/a\n")); err != nil {
+		t.Errorf("%.300v", err)
+	}
+}

@@ -278,7 +278,43 @@ func yamlProblem(err error, data []byte) *conf.Problem {
 	if l, col, ok := tabIndent(data, line, strings.TrimPrefix(msg, "yaml: ")); ok {
 		return &conf.Problem{Line: l, Col: col, Msg: "invalid YAML: a tab in the indentation: YAML indents with spaces only", Hint: "replace the tab with spaces (an editor's \"indent using spaces\")"}
 	}
+	if col, n, ok := longKey(data, line, strings.TrimPrefix(msg, "yaml: ")); ok {
+		return &conf.Problem{Line: line, Col: col, Msg: fmt.Sprintf("invalid YAML: a key of %d characters: YAML reads a key of at most %d", n, maxYAMLKey), Hint: "shorten it"}
+	}
 	return &conf.Problem{Line: line, Col: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: "), Hint: "check the indentation and quoting on that line"}
+}
+
+// maxYAMLKey is the most characters YAML reads in a key written on one
+// line before its colon, quotes included ("implicit key").
+const maxYAMLKey = 1024
+
+// longKey finds the key over maxYAMLKey characters that yaml.v3's msg at
+// line is about: it said "could not find expected ':'" (or "mapping
+// values are not allowed in this context") of a line with its colon
+// there, and the hint to check its quoting. It returns the key's column
+// and length; the key is not quoted, as a line of the manifest never is.
+func longKey(data []byte, line int, msg string) (col, n int, ok bool) {
+	if msg != "could not find expected ':'" && msg != "mapping values are not allowed in this context" {
+		return 0, 0, false
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	if line < 1 || line > len(lines) {
+		return 0, 0, false
+	}
+	text := string(bytes.TrimSuffix(bytes.TrimPrefix(lines[line-1], []byte("\ufeff")), []byte("\r")))
+	rest := strings.TrimLeft(text, " ")
+	for _, indicator := range []string{"- ", "? "} {
+		rest = strings.TrimLeft(strings.TrimPrefix(rest, indicator), " ")
+	}
+	col = utf8.RuneCountInString(text[:len(text)-len(rest)]) + 1
+	key, _, found := strings.Cut(rest, ": ")
+	if !found {
+		key, found = strings.CutSuffix(rest, ":")
+	}
+	if n = utf8.RuneCountInString(key); !found || n <= maxYAMLKey {
+		return 0, 0, false
+	}
+	return col, n, true
 }
 
 // tabIndent finds the tab that yaml.v3's msg at line is about: a tab in
