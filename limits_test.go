@@ -545,3 +545,35 @@ func TestNameOverYAMLsKeyLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeTokenInAnError: a manifest whose reference carries an option
+// name of 400 KB (a generated file gone wrong, a paste of a whole
+// document), through `ward check` and `ward run` with text logs: 125,
+// and every line of the error and its hint under docker's and
+// Kubernetes' 16 KiB, cut with how many bytes more. The error line held
+// the whole token, 400 KB, and a template's undeclared name was in the
+// hint again.
+func TestHugeTokenInAnError(t *testing.T) {
+	w := newWardEnv(t)
+	token := strings.Repeat("Q", 400000)
+	for _, body := range []string{
+		"version: 1\nenv:\n  A: local://app/a?" + token + "=1\n",
+		"version: 1\nenv:\n  A: {template: \"{{ ." + token + " }}\"}\n",
+	} {
+		m := w.manifest(body)
+		for _, args := range [][]string{
+			{"check", "--log-format", "text", "-m", m},
+			{"run", "--log-format", "text", "-m", m, "--", "true"},
+		} {
+			code, _, stderr := w.run(args...)
+			if code != 125 || !strings.Contains(stderr, "ward: error: "+m+":3:") || !strings.Contains(stderr, " bytes more)") {
+				t.Errorf("%s: exit %d, want 125 and the error, cut:\n%.300s", args[0], code, stderr)
+			}
+			for _, line := range strings.Split(stderr, "\n") {
+				if len(line) > 16<<10 {
+					t.Errorf("%s: a line of %d bytes: %.100s...", args[0], len(line), line)
+				}
+			}
+		}
+	}
+}
