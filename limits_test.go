@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/testdata/helper"
 )
 
 // pidsCgroup makes a cgroup of its own with the pids controller (v1's
@@ -575,5 +576,29 @@ func TestHugeTokenInAnError(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestYAML12Directive: a manifest that declares "%YAML 1.2" (so that
+// editors read `on:` as a name and 0400 as text, as ward does) runs its
+// child with those variables as written. ward refused it, "found
+// incompatible YAML document" with a hint on indentation and quoting:
+// yaml.v3 takes only 1.1's directive.
+func TestYAML12Directive(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("yaml12")
+	w.set("app/on", secret)
+	m := w.manifest("%YAML 1.2\n---\nversion: 1\nenv:\n  on: local://app/on\n  NO: {value: 0400}\n")
+	if code, _, stderr := w.run("check", "--log-format", "text", "-m", m); code != 0 {
+		t.Fatalf("check: exit %d:\n%s", code, stderr)
+	}
+	cmd := w.command("run", "--log-format", "text", "-m", m, "--", "helper", "env")
+	stdout, _ := startedLines(t, cmd)
+	got := envListing(stdout)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Fatalf("run: exit %d", code)
+	}
+	if got["on"] != helper.Hash(secret) || got["NO"] != helper.Hash("0400") {
+		t.Errorf("the child got on=%s NO=%s, want the secret's hash and 0400's", got["on"], got["NO"])
 	}
 }

@@ -163,3 +163,40 @@ func TestKeyOverYAMLsLimit(t *testing.T) {
 		t.Errorf("%.300v", err)
 	}
 }
+
+// TestYAMLVersionDirective: a manifest that starts with "%YAML 1.2" (as
+// ruamel.yaml writes it with version (1, 2), or as a user adds it so
+// that editors read `on:` and 0400 as ward does) is read, after a BOM,
+// with CRLF line ends and comments; yaml.v3 takes only 1.1's directive,
+// and ward refused the file: "found incompatible YAML document", with a
+// hint on indentation and quoting. Another version is refused, saying
+// which ward reads.
+func TestYAMLVersionDirective(t *testing.T) {
+	for _, in := range []string{
+		"%YAML 1.2\n---\nversion: 1\nenv:\n  on: local://app/a\n  NO: {value: 0400}\n",
+		"\ufeff%YAML 1.2\r\n# generated\r\n---\r\nversion: 1\r\nenv:\r\n  on: local://app/a\r\n  NO: {value: 0400}\r\n",
+		"# generated\n\n%YAML\t1.2 # the version\n--- # the manifest\nversion: 1\nenv:\n  on: local://app/a\n  NO: {value: 0400}\n",
+		"%YAML 1.1\n---\nversion: 1\nenv:\n  on: local://app/a\n  NO: {value: 0400}\n",
+	} {
+		m, err := Parse("ward.yaml", []byte(in))
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		if len(m.Env) != 2 || m.Env[0].Name != "on" || m.Env[0].Ref == nil || m.Env[1].Name != "NO" || m.Env[1].Value != "0400" {
+			t.Errorf("%q: got %+v", in, m.Env)
+		}
+	}
+	// The place of an error after it is the file's.
+	_, err := Parse("ward.yaml", []byte("%YAML 1.2\n---\nversion: 1\nenv:\n  B: bogus\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "ward.yaml:5:6: env.B: not a secret reference") {
+		t.Errorf("got %v", err)
+	}
+	for _, in := range []string{"%YAML 1.3\n---\nversion: 1\n", "# c\n%YAML 2.0\n---\nversion: 1\n"} {
+		_, err := Parse("ward.yaml", []byte(in))
+		var ve ValidationErrors
+		if !errors.As(err, &ve) || len(ve) != 1 || !strings.Contains(ve[0].Error(), "%YAML directive of a version ward does not read: it reads YAML 1.2") || !strings.Contains(ve[0].Hint(), "%YAML 1.2") {
+			t.Errorf("%q: got %v", in, err)
+		}
+	}
+}

@@ -123,6 +123,9 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	if p.lineSeparators(data); p.d.Failed() {
 		return nil, p.errors()
 	}
+	if data = p.yamlVersion(data); p.d.Failed() {
+		return nil, p.errors()
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && err != io.EOF {
@@ -231,6 +234,56 @@ func (p *parser) lineSeparators(data []byte) {
 		}
 		col++
 	}
+}
+
+// yamlVersion reads a %YAML directive before the document: yaml.v3
+// takes only "%YAML 1.1", and refused "%YAML 1.2", the version whose
+// reading it gives (`on:` and `yes:` are names, 0400 is 0400), which a
+// generator writes (ruamel.yaml's version (1, 2)) and a user adds so
+// that editors read the file as ward does, with "found incompatible
+// YAML document" and a hint on indentation and quoting. 1.2 is read
+// now, as 1.1 always was (the directive changes nothing in yaml.v3's
+// reading); another version is refused, saying which ward reads. It
+// returns data, with a 1.2 directive written as 1.1 for yaml.v3.
+func (p *parser) yamlVersion(data []byte) []byte {
+	out := data
+	start := 0
+	for line := 1; start < len(data); line++ {
+		end := bytes.IndexByte(data[start:], '\n')
+		if end < 0 {
+			end = len(data) - start
+		}
+		text, bom := bytes.TrimSuffix(data[start:start+end], []byte("\r")), 0
+		if line == 1 && bytes.HasPrefix(text, []byte("\ufeff")) {
+			text, bom = text[3:], 3
+		}
+		rest, ok := bytes.CutPrefix(text, []byte("%YAML"))
+		switch {
+		case ok && (len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t'):
+			version := bytes.Fields(rest)
+			switch {
+			case len(version) > 0 && string(version[0]) == "1.2":
+				at := start + bom + bytes.Index(text, version[0])
+				if &out[0] == &data[0] {
+					out = bytes.Clone(data)
+				}
+				copy(out[at:], "1.1")
+			case len(version) > 0 && string(version[0]) == "1.1":
+			default:
+				p.failAt(Pos{line, 1}, "", "write %YAML 1.2, or remove the line", "a %%YAML directive of a version ward does not read: it reads YAML 1.2 (and takes 1.1's directive)")
+				return data
+			}
+		case bytes.HasPrefix(text, []byte("%")), len(bytes.TrimSpace(text)) == 0, bytes.HasPrefix(bytes.TrimSpace(text), []byte("#")):
+			// Another directive, a blank line or a comment: the
+			// directives may go on.
+		default:
+			// The document's start (---) or its first line: no
+			// directive comes after it.
+			return out
+		}
+		start += end + 1
+	}
+	return out
 }
 
 // yamlParserProblems are the messages of yaml.v3's parser (parserc.go),
