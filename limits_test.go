@@ -602,3 +602,39 @@ func TestYAML12Directive(t *testing.T) {
 		t.Errorf("the child got on=%s NO=%s, want the secret's hash and 0400's", got["on"], got["NO"])
 	}
 }
+
+// TestImportIntoYAML12Manifest: `ward import` of a .env file into a
+// manifest that starts with "%YAML 1.2" (a BOM, CRLF line ends) adds the
+// variables, keeps the directive, and the child runs with them. The
+// import stopped at the manifest, "yaml: found incompatible YAML
+// document".
+func TestImportIntoYAML12Manifest(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("import12")
+	w.canaries = append(w.canaries, secret)
+	m := filepath.Join(w.dir, "ward.yaml")
+	if err := os.WriteFile(m, []byte("\ufeff%YAML 1.2\r\n---\r\nversion: 1\r\nenv:\r\n  NO: {value: 0400}\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dotenv := filepath.Join(w.dir, "app.env")
+	if err := os.WriteFile(dotenv, []byte("API_TOKEN="+secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Before the audit of the test's directory, which runs after.
+	t.Cleanup(func() { os.Remove(dotenv) })
+	if code, _, stderr := w.run("import", "-m", m, "--name-prefix", "app/", dotenv); code != 0 {
+		t.Fatalf("import: exit %d:\n%s", code, stderr)
+	}
+	if b, _ := os.ReadFile(m); !strings.HasPrefix(string(b), "\ufeff%YAML 1.2\r\n---\r\n") || !strings.Contains(string(b), "  API_TOKEN: local://app/API_TOKEN\r\n") {
+		t.Errorf("the manifest is now:\n%q", b)
+	}
+	cmd := w.command("run", "--log-format", "text", "-m", m, "--", "helper", "env")
+	stdout, _ := startedLines(t, cmd)
+	got := envListing(stdout)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Fatalf("run: exit %d", code)
+	}
+	if got["API_TOKEN"] != helper.Hash(secret) || got["NO"] != helper.Hash("0400") {
+		t.Error("the child did not get the imported secret and the plain value")
+	}
+}

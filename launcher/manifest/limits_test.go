@@ -200,3 +200,27 @@ func TestYAMLVersionDirective(t *testing.T) {
 		}
 	}
 }
+
+// TestAddEnvKeepsYAML12Directive: `ward import` into a manifest that
+// starts with "%YAML 1.2" adds its entries and keeps the directive, with
+// a BOM and CRLF line ends, whether the edit keeps the text (an env of
+// comments only) or yaml.v3 writes the document anew. The edit failed,
+// "yaml: found incompatible YAML document", after the secrets were in
+// the local store.
+func TestAddEnvKeepsYAML12Directive(t *testing.T) {
+	entries := []Entry{{Key: "TOKEN", Ref: "local://app/token"}}
+	tests := []struct{ in, want string }{
+		{"\ufeff%YAML 1.2\r\n---\r\nversion: 1\r\nenv:\r\n  on: local://app/a\r\n", "\ufeff%YAML 1.2\r\n---\r\nversion: 1\r\nenv:\r\n  on: local://app/a\r\n  TOKEN: local://app/token\r\n"},
+		{"%YAML 1.2\n---\nversion: 1\nenv:\n  # none yet\n", "%YAML 1.2\n---\nversion: 1\nenv:\n  TOKEN: local://app/token\n  # none yet\n"},
+	}
+	for _, tc := range tests {
+		got, err := AddEnv([]byte(tc.in), true, "", entries)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("AddEnv(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			continue
+		}
+		if _, err := Parse("ward.yaml", got); err != nil {
+			t.Errorf("%q: %v", got, err)
+		}
+	}
+}

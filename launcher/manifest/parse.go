@@ -246,7 +246,19 @@ func (p *parser) lineSeparators(data []byte) {
 // reading); another version is refused, saying which ward reads. It
 // returns data, with a 1.2 directive written as 1.1 for yaml.v3.
 func (p *parser) yamlVersion(data []byte) []byte {
-	out := data
+	out, _, bad := yaml12(data)
+	if bad > 0 {
+		p.failAt(Pos{bad, 1}, "", "write %YAML 1.2, or remove the line", "a %%YAML directive of a version ward does not read: it reads YAML 1.2 (and takes 1.1's directive)")
+		return data
+	}
+	return out
+}
+
+// yaml12 returns data with a "%YAML 1.2" directive written "%YAML 1.1",
+// which yaml.v3 takes, and where it wrote that "1.1"; or the line of a
+// directive of another version (bad), else 0.
+func yaml12(data []byte) (out []byte, at []int, bad int) {
+	out = data
 	start := 0
 	for line := 1; start < len(data); line++ {
 		end := bytes.IndexByte(data[start:], '\n')
@@ -263,15 +275,15 @@ func (p *parser) yamlVersion(data []byte) []byte {
 			version := bytes.Fields(rest)
 			switch {
 			case len(version) > 0 && string(version[0]) == "1.2":
-				at := start + bom + bytes.Index(text, version[0])
-				if &out[0] == &data[0] {
+				i := start + bom + bytes.Index(text, version[0])
+				if len(at) == 0 {
 					out = bytes.Clone(data)
 				}
-				copy(out[at:], "1.1")
+				copy(out[i:], "1.1")
+				at = append(at, i)
 			case len(version) > 0 && string(version[0]) == "1.1":
 			default:
-				p.failAt(Pos{line, 1}, "", "write %YAML 1.2, or remove the line", "a %%YAML directive of a version ward does not read: it reads YAML 1.2 (and takes 1.1's directive)")
-				return data
+				return data, nil, line
 			}
 		case bytes.HasPrefix(text, []byte("%")), len(bytes.TrimSpace(text)) == 0, bytes.HasPrefix(bytes.TrimSpace(text), []byte("#")):
 			// Another directive, a blank line or a comment: the
@@ -279,11 +291,11 @@ func (p *parser) yamlVersion(data []byte) []byte {
 		default:
 			// The document's start (---) or its first line: no
 			// directive comes after it.
-			return out
+			return out, at, 0
 		}
 		start += end + 1
 	}
-	return out
+	return out, at, 0
 }
 
 // yamlParserProblems are the messages of yaml.v3's parser (parserc.go),
