@@ -638,3 +638,22 @@ func TestImportIntoYAML12Manifest(t *testing.T) {
 		t.Error("the child did not get the imported secret and the plain value")
 	}
 }
+
+// TestManifestOfADashAndComments: `ward check` and `ward run` over a
+// manifest whose lines after its "---" are all commented out: 125, "the
+// manifest is empty", at 1:1, with what to start with. It said "2:1:
+// want a mapping, got nothing" of a file of four lines, with the hint
+// to write NAME: VALUE lines "indented under the field".
+func TestManifestOfADashAndComments(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("---\n# version: 1\n# env:\n#   API_TOKEN: local://app/token\n")
+	for _, args := range [][]string{
+		{"check", "--log-format", "text", "-m", m},
+		{"run", "--log-format", "text", "-m", m, "--", "true"},
+	} {
+		code, _, stderr := w.run(args...)
+		if want := "ward: error: " + m + ":1:1: the manifest is empty\nward: hint: start with `version: 1`"; code != 125 || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, want 125 and %q in:\n%s", args[0], code, want, stderr)
+		}
+	}
+}

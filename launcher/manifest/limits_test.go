@@ -224,3 +224,26 @@ func TestAddEnvKeepsYAML12Directive(t *testing.T) {
 		}
 	}
 }
+
+// TestDocumentOfNothing: a manifest of a "---" and comments (a starter
+// whose lines are all commented out, a generator's empty document), or
+// of a bare null, is "the manifest is empty" at 1:1, as a file of
+// comments is. It was "want a mapping, got nothing" at the line after
+// the file's last, with the hint to write NAME: VALUE lines "indented
+// under the field".
+func TestDocumentOfNothing(t *testing.T) {
+	for _, in := range []string{
+		"---\n",
+		"---\n# version: 1\n# env:\n#   A: local://app/a\n",
+		"\ufeff--- # ward\r\n\r\n",
+		"%YAML 1.2\n---\n",
+		"null\n",
+		"~",
+	} {
+		_, err := Parse("ward.yaml", []byte(in))
+		var ve ValidationErrors
+		if !errors.As(err, &ve) || len(ve) != 1 || ve[0].Error() != "ward.yaml:1:1: the manifest is empty" || !strings.Contains(ve[0].Hint(), "version: 1") {
+			t.Errorf("%q: got %v", in, err)
+		}
+	}
+}

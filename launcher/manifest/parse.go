@@ -131,7 +131,11 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	if err := dec.Decode(&doc); err != nil && err != io.EOF {
 		return nil, ValidationErrors{yamlError(file, err, data)}
 	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
+	// A document of nothing but a "---" (or null) is as empty as a file
+	// of comments: the root is a null, which ward called "want a mapping,
+	// got nothing", at the line after the last one, with the hint to
+	// indent NAME: VALUE lines "under the field".
+	if doc.Kind == 0 || len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" && doc.Content[0].Style&yaml.TaggedStyle == 0 {
 		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest is empty", Advice: "start with `version: 1` and an `env:` mapping"}}
 	}
 	// Aliases, merge keys and tags are refused before the structure is
