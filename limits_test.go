@@ -657,3 +657,33 @@ func TestManifestOfADashAndComments(t *testing.T) {
 		}
 	}
 }
+
+// TestValueInThePlaceOfAField: a plain value written with its colon
+// missed (`{value s3cr3t}`) or mistyped (`{value=s3cr3t}`), or a token
+// in braces as `${...}` is written elsewhere (`{ghp_...}`): `ward check`
+// and `ward run` fail with 125, saying an unknown field that may be a
+// value, and never print it. ward printed it twice, in the field and in
+// "unknown field", in the log of the CI job that checked the manifest.
+func TestValueInThePlaceOfAField(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("braced")
+	w.canaries = append(w.canaries, secret)
+	// The manifests hold the secret, as the user's did: not in the
+	// directory the audit searches.
+	dir := t.TempDir()
+	for i, entry := range []string{"{value " + secret + "}", "{value=" + secret + "}", "{" + secret + "}"} {
+		m := filepath.Join(dir, fmt.Sprintf("ward-%d.yaml", i))
+		if err := os.WriteFile(m, []byte("version: 1\nenv:\n  API_TOKEN: "+entry+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"check", "--log-format", "text", "-m", m},
+			{"run", "--log-format", "json", "-m", m, "--", "true"},
+		} {
+			code, _, stderr := w.run(args...)
+			if code != 125 || !strings.Contains(stderr, "env.API_TOKEN: an unknown field of") {
+				t.Errorf("%s: exit %d, want 125 and the unknown field:\n%s", args[0], code, redactAll(stderr, secret))
+			}
+		}
+	}
+}
