@@ -687,3 +687,29 @@ func TestValueInThePlaceOfAField(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalNameWithAValue: `ward local set API_TOKEN=<value>` (and get,
+// rm), as a .env line or a shell's assignment is written: 125, saying a
+// name holds no "=" and where the value goes, without the value; nothing
+// is stored. ward printed the name back whole, value and all: `invalid
+// name "API_TOKEN=..."` with the token in it.
+func TestLocalNameWithAValue(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("assign")
+	w.canaries = append(w.canaries, secret)
+	for _, cmd := range []string{"set", "get", "rm"} {
+		c := w.command("local", cmd, "app/api_token="+secret)
+		c.Stdin = strings.NewReader("")
+		out, err := c.CombinedOutput()
+		code := exitCode(t, err)
+		if strings.Contains(string(out), secret) {
+			t.Errorf("%s: the value is in ward's output", cmd)
+		}
+		if code != 125 || !strings.Contains(string(out), `invalid name "app/api_token=...": a name and a value`) {
+			t.Errorf("%s: exit %d, want 125 saying a name and a value:\n%s", cmd, code, redactAll(string(out), secret))
+		}
+	}
+	if code, stdout, _ := w.run("local", "list"); code != 0 || stdout != "" {
+		t.Errorf("list: exit %d, %q; want nothing stored", code, stdout)
+	}
+}
