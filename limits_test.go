@@ -713,3 +713,19 @@ func TestLocalNameWithAValue(t *testing.T) {
 		t.Errorf("list: exit %d, %q; want nothing stored", code, stdout)
 	}
 }
+
+// TestAliasFlood: `ward check` over a 900 KB manifest of 300,000 aliases
+// (an alias bomb's last level written out): 125, the first 100 errors
+// and a count of the rest, some 25 KB of text and 35 KB of JSON records.
+// ward wrote an error for each: 75 MB of text, 107 MB of JSON records,
+// into a terminal or a CI job's log.
+func TestAliasFlood(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\na: &a x\nenv:\n  L: {value: [" + strings.Repeat("*a,", 299999) + "*a]}\n")
+	for _, format := range []string{"text", "json"} {
+		code, _, stderr := w.run("check", "--log-format", format, "-m", m)
+		if code != 125 || !strings.Contains(stderr, "and 299900 more YAML aliases") || len(stderr) > 100<<10 {
+			t.Errorf("%s: exit %d and %d bytes of errors, want 125, the count of the rest and under 100 KiB; the last: %q", format, code, len(stderr), stderr[max(0, len(stderr)-300):])
+		}
+	}
+}

@@ -247,3 +247,32 @@ func TestDocumentOfNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestManyAliasesReportedOnce: a manifest of 300,000 aliases in 900 KB
+// (an alias bomb's last level written out), or of 300,000 raw U+2028,
+// gives the first 100 errors and one that counts the rest. Each was an
+// error of its own: 300,000 of them, 75 MB of text.
+func TestManyAliasesReportedOnce(t *testing.T) {
+	tests := []struct{ name, in, last string }{
+		{"aliases", "version: 1\na: &a x\nenv:\n  L: {value: [" + strings.Repeat("*a,", 299999) + "*a]}\n", "and 299900 more YAML aliases, merge keys or tags after this one"},
+		{"line separators", "version: 1\nenv:\n  A: {value: \"" + strings.Repeat("\u2028", 300000) + "\"}\n", "and 299900 more raw U+0085, U+2028 or U+2029 after this one"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("ward.yaml", []byte(tc.in))
+			var ve ValidationErrors
+			if !errors.As(err, &ve) || len(ve) != 101 || !strings.HasSuffix(ve[100].Error(), tc.last) || ve[100].Hint() == "" {
+				n, last := len(ve), ""
+				if n > 0 {
+					last = ve[n-1].Error()
+				}
+				t.Errorf("got %d errors, the last %q; want 101, the last ending %q", n, last, tc.last)
+			}
+		})
+	}
+	// 100 are reported one by one, as before.
+	_, err := Parse("ward.yaml", []byte("version: 1\na: &a x\nenv:\n  L: {value: ["+strings.Repeat("*a,", 99)+"*a]}\n"))
+	if ve := (ValidationErrors)(nil); !errors.As(err, &ve) || len(ve) != 100 || strings.Contains(err.Error(), "more YAML aliases") {
+		t.Errorf("got %d errors, want 100", len(ve))
+	}
+}

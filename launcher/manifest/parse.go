@@ -141,7 +141,11 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	// Aliases, merge keys and tags are refused before the structure is
 	// read: the parser would see an alias where a value belongs and a
 	// "<<" where a name does, and say so in terms that hide the cause.
-	if p.yamlFeatures(doc.Content[0]); p.d.Failed() {
+	if more := p.yamlFeatures(doc.Content[0], maxFeatureProblems); p.d.Failed() {
+		if more > 0 {
+			last := p.d.Problems[len(p.d.Problems)-1]
+			p.failAt(Pos{last.Line, last.Col}, "", "remove them all: each is refused as the ones above", "and %d more YAML aliases, merge keys or tags after this one", more)
+		}
 		return nil, p.errors()
 	}
 	m := p.manifest(doc.Content[0])
@@ -171,21 +175,50 @@ var plainTags = []string{"!!str", "!!int", "!!float", "!!bool", "!!null", "!!map
 // !!binary). Editors and yaml.v3's own decoding read them, each its own
 // way (!!binary is decoded, a local tag dropped), so the value ward would
 // read is not the one the user sees. The walk does not follow aliases, so
-// an alias bomb costs no more than its text.
-func (p *parser) yamlFeatures(n *yaml.Node) {
-	switch {
-	case n.Kind == yaml.AliasNode:
-		p.fail(n, "", "write the value out here; for one secret under two names, declare it once and write {template: \"{{ .NAME }}\"} for the other; for variants of the manifest, use profiles", "YAML alias *%s: ward does not read aliases", n.Value)
-		return
-	case n.Kind == yaml.ScalarNode && n.Tag == "!!merge":
-		p.fail(n, "", "write the keys out in this mapping; for variants of the manifest, use profiles, which take the base's variables and replace those they name", "YAML merge key %s: ward does not read merge keys", n.Value)
-	case n.Style&yaml.TaggedStyle != 0 && !slices.Contains(plainTags, n.Tag):
-		p.fail(n, "", "remove the tag: a value is read as the text written, and a secret belongs in a store, named by a reference", "YAML tag %s: ward does not read tags", conf.Printable(n.Tag))
+// an alias bomb costs no more than its text. It reports the first limit
+// of them, and returns how many more there are: each was an error of its
+// own, and a manifest of 300,000 aliases in 900 KB (a bomb's last level
+// written out) gave 300,000, 75 MB of text and 107 MB of JSON records.
+func (p *parser) yamlFeatures(n *yaml.Node, limit int) (more int) {
+	found := 0
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		var fail func()
+		switch {
+		case n.Kind == yaml.AliasNode:
+			fail = func() {
+				p.fail(n, "", "write the value out here; for one secret under two names, declare it once and write {template: \"{{ .NAME }}\"} for the other; for variants of the manifest, use profiles", "YAML alias *%s: ward does not read aliases", n.Value)
+			}
+		case n.Kind == yaml.ScalarNode && n.Tag == "!!merge":
+			fail = func() {
+				p.fail(n, "", "write the keys out in this mapping; for variants of the manifest, use profiles, which take the base's variables and replace those they name", "YAML merge key %s: ward does not read merge keys", n.Value)
+			}
+		case n.Style&yaml.TaggedStyle != 0 && !slices.Contains(plainTags, n.Tag):
+			fail = func() {
+				p.fail(n, "", "remove the tag: a value is read as the text written, and a secret belongs in a store, named by a reference", "YAML tag %s: ward does not read tags", conf.Printable(n.Tag))
+			}
+		}
+		if fail != nil {
+			if found++; found <= limit {
+				fail()
+			} else {
+				more++
+			}
+			if n.Kind == yaml.AliasNode {
+				return
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
 	}
-	for _, c := range n.Content {
-		p.yamlFeatures(c)
-	}
+	walk(n)
+	return more
 }
+
+// maxFeatureProblems is how many aliases, merge keys and tags are
+// reported one by one.
+const maxFeatureProblems = 100
 
 // lineSeparators refuses U+0085, U+2028 and U+2029 written as they are.
 // yaml.v3 reads them as line breaks, YAML 1.2 and editors as text: every
@@ -207,6 +240,13 @@ func (p *parser) lineSeparators(data []byte) {
 		return
 	}
 	line, col := 1, 1
+	found := 0
+	defer func() {
+		if more := found - maxFeatureProblems; more > 0 {
+			last := p.d.Problems[len(p.d.Problems)-1]
+			p.failAt(Pos{last.Line, last.Col}, "", `write each as an escape in a double-quoted string ("\u2028"), or remove them`, "and %d more raw U+0085, U+2028 or U+2029 after this one", more)
+		}
+	}()
 	for i := 0; i < len(data); {
 		r, size := utf8.DecodeRune(data[i:])
 		i += size
@@ -225,7 +265,9 @@ func (p *parser) lineSeparators(data []byte) {
 			// A byte order mark takes no column.
 			continue
 		case r == 0x85, r == 0x2028, r == 0x2029:
-			p.failAt(Pos{line, col}, "", `write it as an escape in a double-quoted string ("\u2028"), or remove it if it came with a paste`, "a raw U+%04X: YAML readers disagree on whether it ends a line", r)
+			if found++; found <= maxFeatureProblems {
+				p.failAt(Pos{line, col}, "", `write it as an escape in a double-quoted string ("\u2028"), or remove it if it came with a paste`, "a raw U+%04X: YAML readers disagree on whether it ends a line", r)
+			}
 		case r == utf8.RuneError && size == 1:
 			p.failAt(Pos{line, col}, "", "save the file as UTF-8 (it may have been written as Latin-1 or Windows-1252: iconv -f WINDOWS-1252 -t UTF-8); a value that is not text belongs in a store, delivered as a file", "a byte that is not UTF-8: a manifest is UTF-8 text")
 			return
