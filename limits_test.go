@@ -729,3 +729,19 @@ func TestAliasFlood(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderErrorColumnAfterMultibyteText: a template whose action fails
+// over the value it reads (`{{ index .A 99 }}` over a shorter secret),
+// after "日本語 " on its line: `ward run` names column 8 of the template,
+// the action's, as the manifest's columns are counted. It named 13,
+// text/template's byte offset from 0.
+func TestRenderErrorColumnAfterMultibyteText(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("short")
+	w.set("app/a", secret)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n  T: {template: \"日本語 {{ index .A 999 }}\"}\n")
+	code, _, stderr := w.run("run", "--log-format", "text", "-m", m, "--", "true")
+	if want := "env.T.template: render template: index out of range (at 1:8 in the template)"; code != 125 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, want 125 and %q in:\n%s", code, want, stderr)
+	}
+}

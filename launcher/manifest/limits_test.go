@@ -276,3 +276,25 @@ func TestManyAliasesReportedOnce(t *testing.T) {
 		t.Errorf("got %d errors, want 100", len(ve))
 	}
 }
+
+// TestRenderErrorColumn: a template that fails over the values it reads
+// names the action's column as the manifest's columns are counted, from
+// 1 in characters: after multi-byte text on its line, and on a block's
+// second line. It gave text/template's, a byte offset from 0: the space
+// before the action, and six further on after "日本語 ".
+func TestRenderErrorColumn(t *testing.T) {
+	m, err := Parse("ward.yaml", []byte("version: 1\nenv:\n  A: {value: x}\n  T: {template: \"{{ index .A 99 }}\"}\n  U: {template: \"日本語 {{ index .A 99 }}\"}\n  V:\n    template: |\n      é\n      ü: {{ index .A 99 }}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"T": "(at 1:4 in the template)", "U": "(at 1:8 in the template)", "V": "(at 2:7 in the template)"}
+	for _, v := range m.Env {
+		if v.Template == nil {
+			continue
+		}
+		_, err := v.Template.Render(map[string]string{"A": "x"})
+		if err == nil || !strings.Contains(err.Error(), want[v.Name]) {
+			t.Errorf("%s: got %v, want %s", v.Name, err, want[v.Name])
+		}
+	}
+}
