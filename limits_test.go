@@ -745,3 +745,26 @@ func TestRenderErrorColumnAfterMultibyteText(t *testing.T) {
 		t.Errorf("exit %d, want 125 and %q in:\n%s", code, want, stderr)
 	}
 }
+
+// TestProfileNamedNothing: `ward check` and `ward run` over a manifest
+// whose profile is named "" (a generator's empty key) or by a list
+// (`? [dev]`): 125 at the key. ward took each as a profile named "",
+// which no -p can ask for (`-p ""` is refused), and said nothing.
+func TestProfileNamedNothing(t *testing.T) {
+	w := newWardEnv(t)
+	for _, body := range []string{
+		"version: 1\nenv:\n  A: {value: a}\nprofiles:\n  \"\":\n    env:\n      A: {value: b}\n",
+		"version: 1\nenv:\n  A: {value: a}\nprofiles:\n  ? [dev]\n  : {env: {A: {value: b}}}\n",
+	} {
+		m := w.manifest(body)
+		for _, args := range [][]string{
+			{"check", "--log-format", "text", "-m", m},
+			{"run", "--log-format", "text", "-m", m, "--", "true"},
+		} {
+			code, _, stderr := w.run(args...)
+			if code != 125 || !strings.Contains(stderr, "ward: error: "+m+":5:") {
+				t.Errorf("%s %q: exit %d, want 125 at line 5:\n%s", args[0], body, code, stderr)
+			}
+		}
+	}
+}

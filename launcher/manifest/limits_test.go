@@ -298,3 +298,28 @@ func TestRenderErrorColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysThatAreNoNames: a key that is a list or a mapping (`? [a, b]`,
+// `{[A]: x}`), or nothing (`? ` alone), where a variable's, a field's or
+// a profile's name goes, is "a key that is a list" at the key; so is a
+// profile named "" refused, which no -p can ask for. They were
+// `invalid variable name ""`, an unknown field "" (now "of 0
+// characters, not shown"), and a profile named "" taken without a word.
+func TestKeysThatAreNoNames(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"a list as a variable", "version: 1\nenv:\n  ? [a, b]\n  : local://app/a\n", "ward.yaml:3:5: env: a key that is a list: a key here is a name"},
+		{"in flow style", "version: 1\nenv: {[A]: local://app/a}\n", "ward.yaml:2:7: env: a key that is a list"},
+		{"nothing", "version: 1\nenv:\n  ? \n  : local://app/a\n", "ward.yaml:3:4: env: a key that is nothing"},
+		{"a mapping as a field", "version: 1\n? {a: b}\n: 1\n", "ward.yaml:2:3: a key that is a mapping"},
+		{"a list as a profile", "version: 1\nprofiles:\n  ? [dev]\n  : {}\n", "ward.yaml:3:5: profiles: a key that is a list"},
+		{"a profile named \"\"", "version: 1\nprofiles:\n  \"\": {}\n  dev: {}\n", "ward.yaml:3:3: profiles.: a profile's name is empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("ward.yaml", []byte(tc.in))
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+}

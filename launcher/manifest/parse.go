@@ -612,6 +612,13 @@ const maxProfileChecks = 1_000_000
 func (p *parser) profiles(n *yaml.Node, m *Manifest) {
 	p.d.Pairs(n, "profiles", func(pk, pv *yaml.Node) {
 		name := conf.Join("profiles", pk.Value)
+		if pk.Value == "" {
+			// `-p ""` is refused (a script's unset variable), and an empty
+			// WARD_PROFILE means none: no one could ask for this profile,
+			// which ward took without a word.
+			p.fail(pk, name, "name the profile, as -p and WARD_PROFILE will name it", "a profile's name is empty")
+			return
+		}
 		prof := &Profile{Pos: Pos{pk.Line, pk.Column}}
 		p.d.Fields(pv, name, map[string]func(k, v *yaml.Node){
 			"env":   func(k, v *yaml.Node) { prof.Env = p.env(v, name+".env") },

@@ -110,6 +110,14 @@ func (d *Decoder) Pairs(n *yaml.Node, field string, each func(k, v *yaml.Node)) 
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" && k.Value == "" {
+			// A complex key (`? [a, b]`, `{[A]: x}`) or none (`? ` alone):
+			// its Value is "", which was "invalid variable name \"\"", an
+			// unknown field "", or a profile named "" that no -p can ask
+			// for.
+			d.Fail(k, field, "write a name before the colon", "a key that is %s: a key here is a name", KindName(k))
+			continue
+		}
 		if seen[k.Value] {
 			d.Fail(k, Join(field, k.Value), "remove one of them", "duplicate key")
 			continue

@@ -44,3 +44,25 @@ func TestUnknownFieldThatMayBeAValue(t *testing.T) {
 		}
 	}
 }
+
+// TestPairsRefuseKeysThatAreNoNames: Pairs (every mapping of the user's
+// names, and Fields) refuses a key that is a list, a mapping or nothing,
+// at the key, and calls each for the others; such a key's Value is "",
+// which was handed on as a name.
+func TestPairsRefuseKeysThatAreNoNames(t *testing.T) {
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte("{[a]: 1, {b: c}: 2, ? : 3, D: 4}"), &n); err != nil {
+		t.Fatal(err)
+	}
+	var d Decoder
+	var called []string
+	d.Pairs(n.Content[0], "env", func(k, v *yaml.Node) { called = append(called, k.Value) })
+	if len(called) != 1 || called[0] != "D" || len(d.Problems) != 3 {
+		t.Fatalf("called for %q, %d problems; want D alone, and 3", called, len(d.Problems))
+	}
+	for i, want := range []string{"a key that is a list", "a key that is a mapping", "a key that is nothing"} {
+		if pr := d.Problems[i]; pr.Field != "env" || !strings.HasPrefix(pr.Msg, want) {
+			t.Errorf("problem %d: %s: %s, want env: %s", i, pr.Field, pr.Msg, want)
+		}
+	}
+}
