@@ -768,3 +768,27 @@ func TestProfileNamedNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestInvisibleCharacterInAReference: a reference pasted from a chat
+// with a zero-width space after it (`local://app/a` and U+200B), which
+// reads as the one meant: `ward check` names the character, its code
+// point and column, and `ward run` starts no child. `ward check` said
+// "invalid local store name" of a name that looked valid, and of a
+// Vault path it said nothing: `ward run` failed with Vault's "400: Bad
+// Request".
+func TestInvisibleCharacterInAReference(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("zwsp"))
+	for _, ref := range []string{"local://app/a\u200b", "vault://secret/app\u200b#k"} {
+		m := w.manifest("version: 1\nenv:\n  A: " + ref + "\n")
+		for _, args := range [][]string{
+			{"check", "--log-format", "text", "-m", m},
+			{"run", "--log-format", "text", "-m", m, "--", "true"},
+		} {
+			code, _, stderr := w.run(args...)
+			if code != 125 || !strings.Contains(stderr, "env.A: the reference holds an invisible character, U+200B") {
+				t.Errorf("%s %q: exit %d, want 125 naming U+200B:\n%s", args[0], ref, code, stderr)
+			}
+		}
+	}
+}

@@ -323,3 +323,30 @@ func TestKeysThatAreNoNames(t *testing.T) {
 		})
 	}
 }
+
+// TestInvisibleCharacterInAReference: a zero-width space, a byte order
+// mark or a no-break space pasted into a reference that reads right
+// (`local://app/a`, a Vault path or field) is named, with its code point
+// and place, at its column. It was "invalid local store name", and at
+// the start Vault's "400: Bad Request" or "no field", each naming a
+// reference that looked like the one meant.
+func TestInvisibleCharacterInAReference(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"zero-width space", "version: 1\nenv:\n  A: local://app/a\u200b\n", "ward.yaml:3:19: env.A: the reference holds an invisible character, U+200B, as its character 14"},
+		{"in a Vault path", "version: 1\nenv:\n  A: vault://secret/app\u200b#k\n", "ward.yaml:3:24: env.A: the reference holds an invisible character, U+200B, as its character 19"},
+		{"no-break space in a field", "version: 1\nenv:\n  A: {ref: \"vault://secret/app#k\u00a0\"}\n", "ward.yaml:3:33: env.A.ref: the reference holds an invisible character, U+00A0"},
+		{"byte order mark in a file's", "version: 1\nfiles:\n  - path: f\n    ref: local://app/a\ufeff\n", "ward.yaml:4:23: files[0].ref: the reference holds an invisible character, U+FEFF"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("ward.yaml", []byte(tc.in))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+	// A narrow no-break space, as macOS names a screenshot, in a file's path.
+	if _, err := Parse("ward.yaml", []byte("version: 1\nenv:\n  A: file:///run/secrets/a\u202fb\n")); err != nil {
+		t.Error(err)
+	}
+}

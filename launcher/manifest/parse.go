@@ -885,6 +885,17 @@ func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
 }
 
 func (p *parser) ref(n *yaml.Node, field string) *resolve.Ref {
+	if i, c, ok := invisible(n.Value); ok {
+		col := n.Column + i
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			col++
+		}
+		if strings.Contains(n.Value, "\n") || n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			col = n.Column
+		}
+		p.failAt(Pos{n.Line, col}, field, "remove it: it came with a paste (a chat, a wiki page, a word processor), and it is in no name a store holds", "the reference holds an invisible character, U+%04X, as its character %d", c, i+1)
+		return nil
+	}
 	r, err := p.reg.ParseRef(n.Value)
 	if err != nil {
 		hint := ""
@@ -900,6 +911,27 @@ func (p *parser) ref(n *yaml.Node, field string) *resolve.Ref {
 		return nil
 	}
 	return &r
+}
+
+// invisible finds the first character of s that a terminal and an
+// editor show as nothing or as a space: a format character (a zero-width
+// space, a byte order mark, a left-to-right mark, a soft hyphen), a
+// no-break space, a control character. (Other spaces are left: macOS
+// names its screenshots with U+202F, and a file:// path may be one.)
+// Pasted from a chat or a wiki page into a reference that looks right,
+// it made `local://app/a` "an invalid local store name", a Vault path
+// "400: Bad Request", a field "no field", each naming a reference that
+// read the same as the one meant. It returns the character's index, in
+// characters, and the character.
+func invisible(s string) (int, rune, bool) {
+	i := 0
+	for _, r := range s {
+		if unicode.Is(unicode.Cf, r) || r == 0xA0 || unicode.IsControl(r) {
+			return i, r, true
+		}
+		i++
+	}
+	return 0, 0, false
 }
 
 func (p *parser) template(n *yaml.Node, field, text string) *Template {
