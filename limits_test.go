@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/testdata/helper"
 )
 
 // pidsCgroup makes a cgroup of its own with the pids controller (v1's
@@ -396,6 +398,397 @@ func TestOutOfFileDescriptors(t *testing.T) {
 		}
 		if strings.Contains(stderr.String(), w.canaries[0]) {
 			t.Errorf("the value of A is in ward's output")
+		}
+	}
+}
+
+// TestManifestBytesYAMLTakesInNoFile: a manifest with a NUL byte (a value
+// pasted from a binary, a file saved as UTF-16 without its byte order
+// mark), an escape sequence or Latin-1 bytes, after a BOM and CRLF line
+// ends, through `ward check` and `ward run`: 125, the byte's own line and
+// column, what it is and what to do, no child, and nothing of the line
+// it is on. ward said "1:1: invalid YAML: control characters are not
+// allowed" (or "invalid leading UTF-8 octet") wherever the byte was, with
+// a hint on indentation and quoting.
+func TestManifestBytesYAMLTakesInNoFile(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("pasted")
+	w.canaries = append(w.canaries, secret)
+	tests := []struct{ name, body, pos, msg string }{
+		{"NUL", "\ufeffversion: 1\r\nenv:\r\n  A: local://app/a\r\n  B: {value: \"" + secret + "\x00\"}\r\n", "4:" + itoa(15+len(secret)), "a NUL byte"},
+		{"escape sequence", "version: 1\nenv:\n  A: local://app/a\n  B: {value: \"é " + secret + "\x1b[2J\"}\n", "4:" + itoa(17+len(secret)), "a control character"},
+		{"Latin-1", "version: 1\nenv:\n  A: local://app/a\n  B: {value: \"caf\xe9 " + secret + "\"}\n", "4:18", "not UTF-8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := filepath.Join(t.TempDir(), "ward.yaml")
+			if err := os.WriteFile(m, []byte(tc.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			marker := filepath.Join(t.TempDir(), "started")
+			for _, args := range [][]string{
+				{"check", "--log-format", "text", "-m", m},
+				{"run", "--log-format", "text", "-m", m, "--", "helper", "touch", marker},
+			} {
+				code, _, stderr := w.run(args...)
+				if code != 125 {
+					t.Errorf("%s: exit %d, want 125", args[0], code)
+				}
+				if want := "ward: error: " + m + ":" + tc.pos + ": "; !strings.Contains(stderr, want) || !strings.Contains(stderr, tc.msg) {
+					t.Errorf("%s: want %q and %q in:\n%s", args[0], want, tc.msg, redactAll(stderr, secret))
+				}
+				if strings.Contains(stderr, "indentation") {
+					t.Errorf("%s: the error speaks of indentation:\n%s", args[0], redactAll(stderr, secret))
+				}
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Error("the child started")
+			}
+		})
+	}
+}
+
+// TestEnvironmentAtTheKernelsEdge: an environment that fills what execve
+// takes to the byte, under a 1 MiB stack (256 KiB of arguments and
+// environment). ward's check counts every variable and argument, and
+// the kernel counts the program's path too: with the path's bytes
+// over, the start failed with "/usr/bin/true: argument list too long",
+// 126 (the program cannot be run), naming no variable. It is 125 now,
+// naming the largest variables, with the hint to deliver them as files,
+// with and without --exec; the child never starts and the run's file is
+// removed.
+func TestEnvironmentAtTheKernelsEdge(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("edge")
+	w.set("app/f", secret)
+	// inherit: none, so that the environment is these three alone: each
+	// takes its name, "=", its value, a NUL and a pointer; the argument
+	// "true" 4+1+8 bytes. The total is 256 KiB exactly, which ward's
+	// check lets through and the kernel, which adds "/usr/bin/true",
+	// does not.
+	const limit, argv = 256 << 10, 4 + 1 + 8
+	a, c := 100000, 100000
+	b := limit - argv - 3*(2+1+8) - a - c
+	body := fmt.Sprintf("version: 1\ninherit: none\nenv:\n  A: {value: %q}\n  B: {value: %q}\n  C: {value: %q}\n",
+		strings.Repeat("a", a), strings.Repeat("b", b), strings.Repeat("c", c))
+	for _, exec := range []bool{false, true} {
+		// --exec delivers no files.
+		m := w.manifest(body)
+		if !exec {
+			m = w.manifest(body + "files:\n  - path: f\n    ref: local://app/f\n")
+		}
+		args := []string{"-c", `ulimit -s 1024 && exec "$0" "$@"`, "ward", "run", "--log-format", "text", "-m", m, "--", "true"}
+		if exec {
+			args = slices.Insert(args, 4, "--exec")
+		}
+		cmd := w.command()
+		cmd.Path, cmd.Args = "/bin/sh", append([]string{"sh"}, args...)
+		cmd.Env = append(cmd.Env, "PATH=/usr/bin:/bin:"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		code := exitCode(t, err)
+		if strings.Contains(string(out), secret) {
+			t.Fatal("the secret is in ward's output")
+		}
+		if code != 125 || !strings.Contains(string(out), "the largest are A (100003 bytes), C (100003 bytes), B (") || !strings.Contains(string(out), "as a file (files: in the manifest)") {
+			t.Errorf("--exec %v: exit %d, want 125 naming the largest variables, with the hint:\n%s", exec, code, out)
+		}
+		if found := scanForValue(w.runtime, []byte(secret)); len(found) > 0 {
+			t.Errorf("--exec %v: the run's file is left: %v", exec, found)
+		}
+	}
+}
+
+// TestYAMLMistakeAtItsLine: a flow mapping whose plain value holds ": "
+// (`{value: Note: ...}`), as written where a quoted one was meant, after
+// CRLF line ends and a BOM: `ward check` and `ward run` name the line it
+// is on. They named the line above it (yaml.v3 numbers its parser's
+// lines from 0), which the hint then said to check.
+func TestYAMLMistakeAtItsLine(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("\ufeffversion: 1\r\nenv:\r\n  A: local://app/a\r\n  GREETING: {value: Note: hello}\r\n")
+	for _, args := range [][]string{
+		{"check", "--log-format", "text", "-m", m},
+		{"run", "--log-format", "text", "-m", m, "--", "true"},
+	} {
+		code, _, stderr := w.run(args...)
+		if want := "ward: error: " + m + ":4:1: invalid YAML: did not find expected ',' or '}'"; code != 125 || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, want 125 and %q in:\n%s", args[0], code, want, stderr)
+		}
+	}
+}
+
+// TestTabInTheIndentation: `ward check` over a manifest whose second
+// variable is indented with a tab, after a plain value: 125 at the tab's
+// line, saying it is a tab. It named the line above, "found a tab
+// character that violates indentation", with the hint to check that line.
+func TestTabInTheIndentation(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n\tB: local://app/b\n")
+	code, _, stderr := w.run("check", "--log-format", "text", "-m", m)
+	if want := "ward: error: " + m + ":4:1: invalid YAML: a tab in the indentation"; code != 125 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, want 125 and %q in:\n%s", code, want, stderr)
+	}
+}
+
+// TestNameOverYAMLsKeyLimit: `ward check` and `ward run` over a variable
+// name of 1,025 characters: 125 naming a key over YAML's 1,024, at the
+// key. It said "could not find expected ':'", of a line with its colon.
+func TestNameOverYAMLsKeyLimit(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  " + strings.Repeat("N", 1025) + ": local://app/a\n")
+	for _, args := range [][]string{
+		{"check", "--log-format", "text", "-m", m},
+		{"run", "--log-format", "text", "-m", m, "--", "true"},
+	} {
+		code, _, stderr := w.run(args...)
+		if want := "ward: error: " + m + ":3:3: invalid YAML: a key of 1025 characters: YAML reads a key of at most 1024"; code != 125 || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, want 125 and %q in:\n%.500s", args[0], code, want, stderr)
+		}
+	}
+}
+
+// TestHugeTokenInAnError: a manifest whose reference carries an option
+// name of 400 KB (a generated file gone wrong, a paste of a whole
+// document), through `ward check` and `ward run` with text logs: 125,
+// and every line of the error and its hint under docker's and
+// Kubernetes' 16 KiB, cut with how many bytes more. The error line held
+// the whole token, 400 KB, and a template's undeclared name was in the
+// hint again.
+func TestHugeTokenInAnError(t *testing.T) {
+	w := newWardEnv(t)
+	token := strings.Repeat("Q", 400000)
+	for _, body := range []string{
+		"version: 1\nenv:\n  A: local://app/a?" + token + "=1\n",
+		"version: 1\nenv:\n  A: {template: \"{{ ." + token + " }}\"}\n",
+	} {
+		m := w.manifest(body)
+		for _, args := range [][]string{
+			{"check", "--log-format", "text", "-m", m},
+			{"run", "--log-format", "text", "-m", m, "--", "true"},
+		} {
+			code, _, stderr := w.run(args...)
+			if code != 125 || !strings.Contains(stderr, "ward: error: "+m+":3:") || !strings.Contains(stderr, " bytes more)") {
+				t.Errorf("%s: exit %d, want 125 and the error, cut:\n%.300s", args[0], code, stderr)
+			}
+			for _, line := range strings.Split(stderr, "\n") {
+				if len(line) > 16<<10 {
+					t.Errorf("%s: a line of %d bytes: %.100s...", args[0], len(line), line)
+				}
+			}
+		}
+	}
+}
+
+// TestYAML12Directive: a manifest that declares "%YAML 1.2" (so that
+// editors read `on:` as a name and 0400 as text, as ward does) runs its
+// child with those variables as written. ward refused it, "found
+// incompatible YAML document" with a hint on indentation and quoting:
+// yaml.v3 takes only 1.1's directive.
+func TestYAML12Directive(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("yaml12")
+	w.set("app/on", secret)
+	m := w.manifest("%YAML 1.2\n---\nversion: 1\nenv:\n  on: local://app/on\n  NO: {value: 0400}\n")
+	if code, _, stderr := w.run("check", "--log-format", "text", "-m", m); code != 0 {
+		t.Fatalf("check: exit %d:\n%s", code, stderr)
+	}
+	cmd := w.command("run", "--log-format", "text", "-m", m, "--", "helper", "env")
+	stdout, _ := startedLines(t, cmd)
+	got := envListing(stdout)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Fatalf("run: exit %d", code)
+	}
+	if got["on"] != helper.Hash(secret) || got["NO"] != helper.Hash("0400") {
+		t.Errorf("the child got on=%s NO=%s, want the secret's hash and 0400's", got["on"], got["NO"])
+	}
+}
+
+// TestImportIntoYAML12Manifest: `ward import` of a .env file into a
+// manifest that starts with "%YAML 1.2" (a BOM, CRLF line ends) adds the
+// variables, keeps the directive, and the child runs with them. The
+// import stopped at the manifest, "yaml: found incompatible YAML
+// document".
+func TestImportIntoYAML12Manifest(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("import12")
+	w.canaries = append(w.canaries, secret)
+	m := filepath.Join(w.dir, "ward.yaml")
+	if err := os.WriteFile(m, []byte("\ufeff%YAML 1.2\r\n---\r\nversion: 1\r\nenv:\r\n  NO: {value: 0400}\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dotenv := filepath.Join(w.dir, "app.env")
+	if err := os.WriteFile(dotenv, []byte("API_TOKEN="+secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Before the audit of the test's directory, which runs after.
+	t.Cleanup(func() { os.Remove(dotenv) })
+	if code, _, stderr := w.run("import", "-m", m, "--name-prefix", "app/", dotenv); code != 0 {
+		t.Fatalf("import: exit %d:\n%s", code, stderr)
+	}
+	if b, _ := os.ReadFile(m); !strings.HasPrefix(string(b), "\ufeff%YAML 1.2\r\n---\r\n") || !strings.Contains(string(b), "  API_TOKEN: local://app/API_TOKEN\r\n") {
+		t.Errorf("the manifest is now:\n%q", b)
+	}
+	cmd := w.command("run", "--log-format", "text", "-m", m, "--", "helper", "env")
+	stdout, _ := startedLines(t, cmd)
+	got := envListing(stdout)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Fatalf("run: exit %d", code)
+	}
+	if got["API_TOKEN"] != helper.Hash(secret) || got["NO"] != helper.Hash("0400") {
+		t.Error("the child did not get the imported secret and the plain value")
+	}
+}
+
+// TestManifestOfADashAndComments: `ward check` and `ward run` over a
+// manifest whose lines after its "---" are all commented out: 125, "the
+// manifest is empty", at 1:1, with what to start with. It said "2:1:
+// want a mapping, got nothing" of a file of four lines, with the hint
+// to write NAME: VALUE lines "indented under the field".
+func TestManifestOfADashAndComments(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("---\n# version: 1\n# env:\n#   API_TOKEN: local://app/token\n")
+	for _, args := range [][]string{
+		{"check", "--log-format", "text", "-m", m},
+		{"run", "--log-format", "text", "-m", m, "--", "true"},
+	} {
+		code, _, stderr := w.run(args...)
+		if want := "ward: error: " + m + ":1:1: the manifest is empty\nward: hint: start with `version: 1`"; code != 125 || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, want 125 and %q in:\n%s", args[0], code, want, stderr)
+		}
+	}
+}
+
+// TestValueInThePlaceOfAField: a plain value written with its colon
+// missed (`{value s3cr3t}`) or mistyped (`{value=s3cr3t}`), or a token
+// in braces as `${...}` is written elsewhere (`{ghp_...}`): `ward check`
+// and `ward run` fail with 125, saying an unknown field that may be a
+// value, and never print it. ward printed it twice, in the field and in
+// "unknown field", in the log of the CI job that checked the manifest.
+func TestValueInThePlaceOfAField(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("braced")
+	w.canaries = append(w.canaries, secret)
+	// The manifests hold the secret, as the user's did: not in the
+	// directory the audit searches.
+	dir := t.TempDir()
+	for i, entry := range []string{"{value " + secret + "}", "{value=" + secret + "}", "{" + secret + "}"} {
+		m := filepath.Join(dir, fmt.Sprintf("ward-%d.yaml", i))
+		if err := os.WriteFile(m, []byte("version: 1\nenv:\n  API_TOKEN: "+entry+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"check", "--log-format", "text", "-m", m},
+			{"run", "--log-format", "json", "-m", m, "--", "true"},
+		} {
+			code, _, stderr := w.run(args...)
+			if code != 125 || !strings.Contains(stderr, "env.API_TOKEN: an unknown field of") {
+				t.Errorf("%s: exit %d, want 125 and the unknown field:\n%s", args[0], code, redactAll(stderr, secret))
+			}
+		}
+	}
+}
+
+// TestLocalNameWithAValue: `ward local set API_TOKEN=<value>` (and get,
+// rm), as a .env line or a shell's assignment is written: 125, saying a
+// name holds no "=" and where the value goes, without the value; nothing
+// is stored. ward printed the name back whole, value and all: `invalid
+// name "API_TOKEN=..."` with the token in it.
+func TestLocalNameWithAValue(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("assign")
+	w.canaries = append(w.canaries, secret)
+	for _, cmd := range []string{"set", "get", "rm"} {
+		c := w.command("local", cmd, "app/api_token="+secret)
+		c.Stdin = strings.NewReader("")
+		out, err := c.CombinedOutput()
+		code := exitCode(t, err)
+		if strings.Contains(string(out), secret) {
+			t.Errorf("%s: the value is in ward's output", cmd)
+		}
+		if code != 125 || !strings.Contains(string(out), `invalid name "app/api_token=...": a name and a value`) {
+			t.Errorf("%s: exit %d, want 125 saying a name and a value:\n%s", cmd, code, redactAll(string(out), secret))
+		}
+	}
+	if code, stdout, _ := w.run("local", "list"); code != 0 || stdout != "" {
+		t.Errorf("list: exit %d, %q; want nothing stored", code, stdout)
+	}
+}
+
+// TestAliasFlood: `ward check` over a 900 KB manifest of 300,000 aliases
+// (an alias bomb's last level written out): 125, the first 100 errors
+// and a count of the rest, some 25 KB of text and 35 KB of JSON records.
+// ward wrote an error for each: 75 MB of text, 107 MB of JSON records,
+// into a terminal or a CI job's log.
+func TestAliasFlood(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\na: &a x\nenv:\n  L: {value: [" + strings.Repeat("*a,", 299999) + "*a]}\n")
+	for _, format := range []string{"text", "json"} {
+		code, _, stderr := w.run("check", "--log-format", format, "-m", m)
+		if code != 125 || !strings.Contains(stderr, "and 299900 more YAML aliases") || len(stderr) > 100<<10 {
+			t.Errorf("%s: exit %d and %d bytes of errors, want 125, the count of the rest and under 100 KiB; the last: %q", format, code, len(stderr), stderr[max(0, len(stderr)-300):])
+		}
+	}
+}
+
+// TestRenderErrorColumnAfterMultibyteText: a template whose action fails
+// over the value it reads (`{{ index .A 99 }}` over a shorter secret),
+// after "日本語 " on its line: `ward run` names column 8 of the template,
+// the action's, as the manifest's columns are counted. It named 13,
+// text/template's byte offset from 0.
+func TestRenderErrorColumnAfterMultibyteText(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("short")
+	w.set("app/a", secret)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n  T: {template: \"日本語 {{ index .A 999 }}\"}\n")
+	code, _, stderr := w.run("run", "--log-format", "text", "-m", m, "--", "true")
+	if want := "env.T.template: render template: index out of range (at 1:8 in the template)"; code != 125 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, want 125 and %q in:\n%s", code, want, stderr)
+	}
+}
+
+// TestProfileNamedNothing: `ward check` and `ward run` over a manifest
+// whose profile is named "" (a generator's empty key) or by a list
+// (`? [dev]`): 125 at the key. ward took each as a profile named "",
+// which no -p can ask for (`-p ""` is refused), and said nothing.
+func TestProfileNamedNothing(t *testing.T) {
+	w := newWardEnv(t)
+	for _, body := range []string{
+		"version: 1\nenv:\n  A: {value: a}\nprofiles:\n  \"\":\n    env:\n      A: {value: b}\n",
+		"version: 1\nenv:\n  A: {value: a}\nprofiles:\n  ? [dev]\n  : {env: {A: {value: b}}}\n",
+	} {
+		m := w.manifest(body)
+		for _, args := range [][]string{
+			{"check", "--log-format", "text", "-m", m},
+			{"run", "--log-format", "text", "-m", m, "--", "true"},
+		} {
+			code, _, stderr := w.run(args...)
+			if code != 125 || !strings.Contains(stderr, "ward: error: "+m+":5:") {
+				t.Errorf("%s %q: exit %d, want 125 at line 5:\n%s", args[0], body, code, stderr)
+			}
+		}
+	}
+}
+
+// TestInvisibleCharacterInAReference: a reference pasted from a chat
+// with a zero-width space after it (`local://app/a` and U+200B), which
+// reads as the one meant: `ward check` names the character, its code
+// point and column, and `ward run` starts no child. `ward check` said
+// "invalid local store name" of a name that looked valid, and of a
+// Vault path it said nothing: `ward run` failed with Vault's "400: Bad
+// Request".
+func TestInvisibleCharacterInAReference(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("zwsp"))
+	for _, ref := range []string{"local://app/a\u200b", "vault://secret/app\u200b#k"} {
+		m := w.manifest("version: 1\nenv:\n  A: " + ref + "\n")
+		for _, args := range [][]string{
+			{"check", "--log-format", "text", "-m", m},
+			{"run", "--log-format", "text", "-m", m, "--", "true"},
+		} {
+			code, _, stderr := w.run(args...)
+			if code != 125 || !strings.Contains(stderr, "env.A: the reference holds an invisible character, U+200B") {
+				t.Errorf("%s %q: exit %d, want 125 naming U+200B:\n%s", args[0], ref, code, stderr)
+			}
 		}
 	}
 }

@@ -153,6 +153,16 @@ func oneName(c *cli.Context) (string, error) {
 		return "", failure.New(fmt.Errorf("want exactly one NAME, got %d arguments", c.NArg()), hint)
 	}
 	name := c.Args().First()
+	if before, _, ok := strings.Cut(name, "="); ok && !local.ValidName(name) {
+		// `ward local set API_TOKEN=ghp_...`, as a .env line or a shell's
+		// assignment is written: a name and a value, which ward printed
+		// back whole in the error. The value is not quoted.
+		hint := "write the name alone: ward local " + c.Command.Name + " NAME"
+		if c.Command.Name == "set" {
+			hint = `the value is read from stdin or a prompt, never from the command line: printf %s "$VALUE" | ward local set NAME`
+		}
+		return "", failure.New(fmt.Errorf("invalid name %q: a name and a value (NAME=...)? a name holds no =", before+"=..."), hint+"; if the value was a secret, it is now in your shell's history: rotate it")
+	}
 	if !local.ValidName(name) {
 		return "", failure.New(fmt.Errorf("invalid name %q", name), local.NameHint)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -450,6 +451,9 @@ func Start(o StartOptions) (*Child, error) {
 	if short := Exhausted(err); short != nil {
 		return nil, &StartError{Program: o.Path, Code: ExitWardFailure, Err: short}
 	}
+	if long := TooLong(err, o.Argv, o.Env); long != nil {
+		return nil, &StartError{Program: o.Path, Code: ExitWardFailure, Err: long}
+	}
 	if err != nil {
 		// The program's own file, for what it says of the failure: a
 		// relative path is the child's, from o.Dir, not ward's (which is
@@ -547,6 +551,9 @@ func checkDir(dir string) error {
 // Exec replaces ward with the program (no supervision, no files).
 func Exec(path string, argv, env []string) error {
 	err := childStart(func() error { return syscall.Exec(path, argv, env) })
+	if long := TooLong(err, argv, env); long != nil {
+		return &StartError{Program: path, Code: ExitWardFailure, Err: long}
+	}
 	code := ExitNotExecutable
 	if errors.Is(err, syscall.ENOENT) {
 		code = ExitNotFound
@@ -605,6 +612,45 @@ func Exhausted(err error) error {
 		return fmt.Errorf("no process could be started: out of file descriptors: %w", err)
 	}
 	return nil
+}
+
+// TooLong explains an exec's E2BIG ("argument list too long"): the
+// environment and arguments are more than the kernel passes to a
+// program, which is no fault of the program's file, so not 126, which
+// says it cannot be run. The start's own check (plan.CheckDeliverable)
+// refuses most such environments first, naming them; this is the
+// margin it cannot see: the program's path, which the kernel copies
+// too, an interpreter a #! line adds, the arguments of ward's own
+// trampoline. It names the largest variables, never a value. Other
+// errors give nil.
+func TooLong(err error, argv, env []string) error {
+	if !errors.Is(err, syscall.E2BIG) {
+		return nil
+	}
+	type size struct {
+		name string
+		n    int
+	}
+	sizes := make([]size, 0, len(env))
+	total := 0
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		sizes = append(sizes, size{name, len(kv) + 1})
+		total += len(kv) + 1
+	}
+	for _, a := range argv {
+		total += len(a) + 1
+	}
+	sort.SliceStable(sizes, func(i, j int) bool { return sizes[i].n > sizes[j].n })
+	var largest []string
+	for _, s := range sizes[:min(3, len(sizes))] {
+		largest = append(largest, fmt.Sprintf("%s (%d bytes)", s.name, s.n))
+	}
+	msg := fmt.Sprintf("the environment and arguments (%d bytes, %d variables) are more than the kernel passes to a program", total, len(env))
+	if len(largest) > 0 {
+		msg += ": the largest are " + strings.Join(largest, ", ")
+	}
+	return fmt.Errorf("%s: %w", msg, err)
 }
 
 // badFormat explains an exec's ENOEXEC ("exec format error"), which names

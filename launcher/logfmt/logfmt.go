@@ -66,7 +66,20 @@ func bounded(_ []string, a slog.Attr) slog.Attr {
 	if i := strings.LastIndexByte(s[:cut], ','); i > 0 && !strings.Contains(s, ", ") {
 		return slog.String(a.Key, fmt.Sprintf("%s and %d more", s[:i], strings.Count(s[i:], ",")))
 	}
-	return slog.String(a.Key, fmt.Sprintf("%s... (%d bytes more)", s[:cut], len(s)-cut))
+	return slog.String(a.Key, shortened(s, limit))
+}
+
+// shortened is s cut at limit bytes (at a character's start), with how
+// many bytes more there were.
+func shortened(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes more)", s[:cut], len(s)-cut)
 }
 
 // JournalHandler is Handler for a w that is the systemd journal's stream
@@ -222,9 +235,15 @@ func Error(log *slog.Logger, w io.Writer, err error) {
 // workflow command (::add-mask::, ::stop-commands::); a terminal runs an
 // escape sequence (its title, the clipboard). A byte that is not UTF-8
 // becomes U+FFFD.
+//
+// A line is cut at twice maxValue, as a JSON record's message is: what
+// a manifest holds is quoted in errors (an unknown option, a template's
+// undeclared name, an invalid duration), and a 400 KB token made an
+// error line of 800 KB, which docker and Kubernetes split at 16 KiB
+// into pieces with no "ward: error:" before them.
 func Printable(line string) string {
 	if utf8.ValidString(line) && !strings.ContainsFunc(line, control) {
-		return line
+		return shortened(line, 2*maxValue)
 	}
 	var b strings.Builder
 	for _, r := range line {
@@ -235,7 +254,7 @@ func Printable(line string) string {
 		}
 		b.WriteRune(r)
 	}
-	return b.String()
+	return shortened(b.String(), 2*maxValue)
 }
 
 func control(r rune) bool { return r != '\t' && unicode.IsControl(r) }

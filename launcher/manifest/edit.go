@@ -46,6 +46,23 @@ func AddEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, e
 }
 
 func addEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, error) {
+	if in, at, _ := yaml12(old); len(at) > 0 {
+		// A %YAML 1.2 directive, which yaml.v3 does not take, given it as
+		// 1.1 (see yaml12) and written back: below it when the edit
+		// kept the text above the document, else before the document
+		// yaml.v3 wrote anew, which has no directive.
+		text, err := addEnv(in, exists, profile, entries)
+		if err != nil {
+			return nil, err
+		}
+		if last := at[len(at)-1]; bytes.HasPrefix(text, in[:last+3]) {
+			for _, i := range at {
+				copy(text[i:], "1.2")
+			}
+			return text, nil
+		}
+		return append([]byte("%YAML 1.2\n---\n"), text...), nil
+	}
 	if !exists {
 		old = []byte(SchemaModeline + "\nversion: 1\n")
 	}

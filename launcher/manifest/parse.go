@@ -123,18 +123,29 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	if p.lineSeparators(data); p.d.Failed() {
 		return nil, p.errors()
 	}
+	if data = p.yamlVersion(data); p.d.Failed() {
+		return nil, p.errors()
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && err != io.EOF {
-		return nil, ValidationErrors{yamlError(file, err)}
+		return nil, ValidationErrors{yamlError(file, err, data)}
 	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
+	// A document of nothing but a "---" (or null) is as empty as a file
+	// of comments: the root is a null, which ward called "want a mapping,
+	// got nothing", at the line after the last one, with the hint to
+	// indent NAME: VALUE lines "under the field".
+	if doc.Kind == 0 || len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" && doc.Content[0].Style&yaml.TaggedStyle == 0 {
 		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest is empty", Advice: "start with `version: 1` and an `env:` mapping"}}
 	}
 	// Aliases, merge keys and tags are refused before the structure is
 	// read: the parser would see an alias where a value belongs and a
 	// "<<" where a name does, and say so in terms that hide the cause.
-	if p.yamlFeatures(doc.Content[0]); p.d.Failed() {
+	if more := p.yamlFeatures(doc.Content[0], maxFeatureProblems); p.d.Failed() {
+		if more > 0 {
+			last := p.d.Problems[len(p.d.Problems)-1]
+			p.failAt(Pos{last.Line, last.Col}, "", "remove them all: each is refused as the ones above", "and %d more YAML aliases, merge keys or tags after this one", more)
+		}
 		return nil, p.errors()
 	}
 	m := p.manifest(doc.Content[0])
@@ -145,7 +156,7 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	switch err := dec.Decode(&next); {
 	case err == io.EOF:
 	case err != nil:
-		p.d.Problems = append(p.d.Problems, yamlProblem(err))
+		p.d.Problems = append(p.d.Problems, yamlProblem(err, data))
 	default:
 		p.failAt(Pos{next.Line, next.Column}, "", "ward reads one manifest per file: remove this --- and what follows it, or move that to a file of its own; for variants of one manifest, use profiles", "a second YAML document starts here")
 	}
@@ -164,57 +175,287 @@ var plainTags = []string{"!!str", "!!int", "!!float", "!!bool", "!!null", "!!map
 // !!binary). Editors and yaml.v3's own decoding read them, each its own
 // way (!!binary is decoded, a local tag dropped), so the value ward would
 // read is not the one the user sees. The walk does not follow aliases, so
-// an alias bomb costs no more than its text.
-func (p *parser) yamlFeatures(n *yaml.Node) {
-	switch {
-	case n.Kind == yaml.AliasNode:
-		p.fail(n, "", "write the value out here; for one secret under two names, declare it once and write {template: \"{{ .NAME }}\"} for the other; for variants of the manifest, use profiles", "YAML alias *%s: ward does not read aliases", n.Value)
-		return
-	case n.Kind == yaml.ScalarNode && n.Tag == "!!merge":
-		p.fail(n, "", "write the keys out in this mapping; for variants of the manifest, use profiles, which take the base's variables and replace those they name", "YAML merge key %s: ward does not read merge keys", n.Value)
-	case n.Style&yaml.TaggedStyle != 0 && !slices.Contains(plainTags, n.Tag):
-		p.fail(n, "", "remove the tag: a value is read as the text written, and a secret belongs in a store, named by a reference", "YAML tag %s: ward does not read tags", conf.Printable(n.Tag))
+// an alias bomb costs no more than its text. It reports the first limit
+// of them, and returns how many more there are: each was an error of its
+// own, and a manifest of 300,000 aliases in 900 KB (a bomb's last level
+// written out) gave 300,000, 75 MB of text and 107 MB of JSON records.
+func (p *parser) yamlFeatures(n *yaml.Node, limit int) (more int) {
+	found := 0
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		var fail func()
+		switch {
+		case n.Kind == yaml.AliasNode:
+			fail = func() {
+				p.fail(n, "", "write the value out here; for one secret under two names, declare it once and write {template: \"{{ .NAME }}\"} for the other; for variants of the manifest, use profiles", "YAML alias *%s: ward does not read aliases", n.Value)
+			}
+		case n.Kind == yaml.ScalarNode && n.Tag == "!!merge":
+			fail = func() {
+				p.fail(n, "", "write the keys out in this mapping; for variants of the manifest, use profiles, which take the base's variables and replace those they name", "YAML merge key %s: ward does not read merge keys", n.Value)
+			}
+		case n.Style&yaml.TaggedStyle != 0 && !slices.Contains(plainTags, n.Tag):
+			fail = func() {
+				p.fail(n, "", "remove the tag: a value is read as the text written, and a secret belongs in a store, named by a reference", "YAML tag %s: ward does not read tags", conf.Printable(n.Tag))
+			}
+		}
+		if fail != nil {
+			if found++; found <= limit {
+				fail()
+			} else {
+				more++
+			}
+			if n.Kind == yaml.AliasNode {
+				return
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
 	}
-	for _, c := range n.Content {
-		p.yamlFeatures(c)
-	}
+	walk(n)
+	return more
 }
+
+// maxFeatureProblems is how many aliases, merge keys and tags are
+// reported one by one.
+const maxFeatureProblems = 100
 
 // lineSeparators refuses U+0085, U+2028 and U+2029 written as they are.
 // yaml.v3 reads them as line breaks, YAML 1.2 and editors as text: every
 // later error's line was one too far, and inside quotes the character
 // became a space in the value. Each is reported at its line and column,
 // as an editor counts them.
+//
+// It also finds the first character YAML takes in no file: a NUL byte
+// (a file saved as UTF-16 without its byte order mark holds one in
+// every other byte), another control character, or bytes that are not
+// UTF-8 (a file saved as Latin-1 or Windows-1252). yaml.v3 names no
+// place for these, and ward said "1:1: invalid YAML: control characters
+// are not allowed", with a hint on indentation and quoting, wherever
+// the byte was. Neither the byte nor its line is quoted: it may be part
+// of a value.
 func (p *parser) lineSeparators(data []byte) {
+	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
+		// UTF-16 with its byte order mark, which yaml.v3 reads.
+		return
+	}
 	line, col := 1, 1
-	for _, r := range string(data) {
-		switch r {
-		case '\n':
+	found := 0
+	defer func() {
+		if more := found - maxFeatureProblems; more > 0 {
+			last := p.d.Problems[len(p.d.Problems)-1]
+			p.failAt(Pos{last.Line, last.Col}, "", `write each as an escape in a double-quoted string ("\u2028"), or remove them`, "and %d more raw U+0085, U+2028 or U+2029 after this one", more)
+		}
+	}()
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		i += size
+		switch {
+		case r == '\n':
 			line, col = line+1, 1
 			continue
-		case 0xFEFF:
+		case r == '\r':
+			// CR LF ends a line at its LF; a CR alone ends one too, for
+			// yaml.v3 as for an old Mac editor.
+			if i == len(data) || data[i] != '\n' {
+				line, col = line+1, 1
+			}
+			continue
+		case r == 0xFEFF:
 			// A byte order mark takes no column.
 			continue
-		case 0x85, 0x2028, 0x2029:
-			p.failAt(Pos{line, col}, "", `write it as an escape in a double-quoted string ("\u2028"), or remove it if it came with a paste`, "a raw U+%04X: YAML readers disagree on whether it ends a line", r)
+		case r == 0x85, r == 0x2028, r == 0x2029:
+			if found++; found <= maxFeatureProblems {
+				p.failAt(Pos{line, col}, "", `write it as an escape in a double-quoted string ("\u2028"), or remove it if it came with a paste`, "a raw U+%04X: YAML readers disagree on whether it ends a line", r)
+			}
+		case r == utf8.RuneError && size == 1:
+			p.failAt(Pos{line, col}, "", "save the file as UTF-8 (it may have been written as Latin-1 or Windows-1252: iconv -f WINDOWS-1252 -t UTF-8); a value that is not text belongs in a store, delivered as a file", "a byte that is not UTF-8: a manifest is UTF-8 text")
+			return
+		case r == 0:
+			p.failAt(Pos{line, col}, "", "remove it; a file with a NUL in every other byte was saved as UTF-16 without its byte order mark: save it as UTF-8", "a NUL byte: a manifest is text")
+			return
+		case r < 0x20 && r != '\t', r >= 0x7F && r < 0xA0, r == 0xFFFE, r == 0xFFFF:
+			p.failAt(Pos{line, col}, "", `remove it, or write it as an escape in a double-quoted string ("\x1b"); a value that is not text belongs in a store`, "a control character, which YAML takes in no file")
+			return
 		}
 		col++
 	}
 }
 
+// yamlVersion reads a %YAML directive before the document: yaml.v3
+// takes only "%YAML 1.1", and refused "%YAML 1.2", the version whose
+// reading it gives (`on:` and `yes:` are names, 0400 is 0400), which a
+// generator writes (ruamel.yaml's version (1, 2)) and a user adds so
+// that editors read the file as ward does, with "found incompatible
+// YAML document" and a hint on indentation and quoting. 1.2 is read
+// now, as 1.1 always was (the directive changes nothing in yaml.v3's
+// reading); another version is refused, saying which ward reads. It
+// returns data, with a 1.2 directive written as 1.1 for yaml.v3.
+func (p *parser) yamlVersion(data []byte) []byte {
+	out, _, bad := yaml12(data)
+	if bad > 0 {
+		p.failAt(Pos{bad, 1}, "", "write %YAML 1.2, or remove the line", "a %%YAML directive of a version ward does not read: it reads YAML 1.2 (and takes 1.1's directive)")
+		return data
+	}
+	return out
+}
+
+// yaml12 returns data with a "%YAML 1.2" directive written "%YAML 1.1",
+// which yaml.v3 takes, and where it wrote that "1.1"; or the line of a
+// directive of another version (bad), else 0.
+func yaml12(data []byte) (out []byte, at []int, bad int) {
+	out = data
+	start := 0
+	for line := 1; start < len(data); line++ {
+		end := bytes.IndexByte(data[start:], '\n')
+		if end < 0 {
+			end = len(data) - start
+		}
+		text, bom := bytes.TrimSuffix(data[start:start+end], []byte("\r")), 0
+		if line == 1 && bytes.HasPrefix(text, []byte("\ufeff")) {
+			text, bom = text[3:], 3
+		}
+		rest, ok := bytes.CutPrefix(text, []byte("%YAML"))
+		switch {
+		case ok && (len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t'):
+			version := bytes.Fields(rest)
+			switch {
+			case len(version) > 0 && string(version[0]) == "1.2":
+				i := start + bom + bytes.Index(text, version[0])
+				if len(at) == 0 {
+					out = bytes.Clone(data)
+				}
+				copy(out[i:], "1.1")
+				at = append(at, i)
+			case len(version) > 0 && string(version[0]) == "1.1":
+			default:
+				return data, nil, line
+			}
+		case bytes.HasPrefix(text, []byte("%")), len(bytes.TrimSpace(text)) == 0, bytes.HasPrefix(bytes.TrimSpace(text), []byte("#")):
+			// Another directive, a blank line or a comment: the
+			// directives may go on.
+		default:
+			// The document's start (---) or its first line: no
+			// directive comes after it.
+			return out, at, 0
+		}
+		start += end + 1
+	}
+	return out, at, 0
+}
+
+// yamlParserProblems are the messages of yaml.v3's parser (parserc.go),
+// whose lines it numbers from 0; its scanner's it numbers from 1.
+var yamlParserProblems = []string{
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"did not find expected '-' indicator",
+	"did not find expected <document start>",
+	"did not find expected <stream-start>",
+	"did not find expected key",
+	"did not find expected node content",
+	"found duplicate %TAG directive",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found undefined tag handle",
+}
+
 // yamlError is a YAML syntax error, at the line the YAML parser names.
-func yamlError(file string, err error) *ValidationError {
-	pr := yamlProblem(err)
+func yamlError(file string, err error, data []byte) *ValidationError {
+	pr := yamlProblem(err, data)
 	return &ValidationError{File: file, Line: pr.Line, Col: pr.Col, Msg: pr.Msg, Advice: pr.Hint}
 }
 
-func yamlProblem(err error) *conf.Problem {
+func yamlProblem(err error, data []byte) *conf.Problem {
 	line, msg := 1, err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		// yaml.v3 numbers a scanner's lines from 1 and its parser's from
+		// 0: a flow mapping left open or holding a ": " (`{value: a: b}`,
+		// `{value: a #b}`), a key out of line, was blamed on the line
+		// above it, with the hint to check that line.
+		if slices.ContainsFunc(yamlParserProblems, func(p string) bool { return strings.HasPrefix(msg, p) }) {
+			line++
+		}
+		// What is missing at the end of the file (a bracket never
+		// closed) is found at the end of the stream, which yaml.v3 puts
+		// on a line after the last: name the last line with text on it.
+		if lines := bytes.Split(data, []byte("\n")); line > len(lines) || line == len(lines) && len(bytes.TrimSpace(lines[line-1])) == 0 {
+			for line = min(line, len(lines)); line > 1 && len(bytes.TrimSpace(lines[line-1])) == 0; line-- {
+			}
+		}
+	}
+	if l, col, ok := tabIndent(data, line, strings.TrimPrefix(msg, "yaml: ")); ok {
+		return &conf.Problem{Line: l, Col: col, Msg: "invalid YAML: a tab in the indentation: YAML indents with spaces only", Hint: "replace the tab with spaces (an editor's \"indent using spaces\")"}
+	}
+	if col, n, ok := longKey(data, line, strings.TrimPrefix(msg, "yaml: ")); ok {
+		return &conf.Problem{Line: line, Col: col, Msg: fmt.Sprintf("invalid YAML: a key of %d characters: YAML reads a key of at most %d", n, maxYAMLKey), Hint: "shorten it"}
 	}
 	return &conf.Problem{Line: line, Col: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: "), Hint: "check the indentation and quoting on that line"}
+}
+
+// maxYAMLKey is the most characters YAML reads in a key written on one
+// line before its colon, quotes included ("implicit key").
+const maxYAMLKey = 1024
+
+// longKey finds the key over maxYAMLKey characters that yaml.v3's msg at
+// line is about: it said "could not find expected ':'" (or "mapping
+// values are not allowed in this context") of a line with its colon
+// there, and the hint to check its quoting. It returns the key's column
+// and length; the key is not quoted, as a line of the manifest never is.
+func longKey(data []byte, line int, msg string) (col, n int, ok bool) {
+	if msg != "could not find expected ':'" && msg != "mapping values are not allowed in this context" {
+		return 0, 0, false
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	if line < 1 || line > len(lines) {
+		return 0, 0, false
+	}
+	text := string(bytes.TrimSuffix(bytes.TrimPrefix(lines[line-1], []byte("\ufeff")), []byte("\r")))
+	rest := strings.TrimLeft(text, " ")
+	for _, indicator := range []string{"- ", "? "} {
+		rest = strings.TrimLeft(strings.TrimPrefix(rest, indicator), " ")
+	}
+	col = utf8.RuneCountInString(text[:len(text)-len(rest)]) + 1
+	key, _, found := strings.Cut(rest, ": ")
+	if !found {
+		key, found = strings.CutSuffix(rest, ":")
+	}
+	if n = utf8.RuneCountInString(key); !found || n <= maxYAMLKey {
+		return 0, 0, false
+	}
+	return col, n, true
+}
+
+// tabIndent finds the tab that yaml.v3's msg at line is about: a tab in
+// a line's indentation, the commonest mistake of a hand-written
+// manifest. yaml.v3 said "found character that cannot start any token"
+// at the tab's line, and, after a line ending in a plain value (`A:
+// local://app/a`), "found a tab character that violates indentation" at
+// the line of that value, above the tab. It returns the tab's line and
+// column.
+func tabIndent(data []byte, line int, msg string) (int, int, bool) {
+	var last int // the last line the tab may be on
+	switch msg {
+	case "found character that cannot start any token":
+		last = line
+	case "found a tab character that violates indentation":
+		// The value may go on over several lines; the tab is on the
+		// first line after it that has one in its indentation.
+		last = math.MaxInt
+	default:
+		return 0, 0, false
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	for l := line; l <= len(lines) && l <= last; l++ {
+		text := bytes.TrimPrefix(lines[l-1], []byte("\ufeff"))
+		indent := len(text) - len(bytes.TrimLeft(text, " \t"))
+		if i := bytes.IndexByte(text[:indent], '\t'); i >= 0 {
+			return l, i + 1, true
+		}
+	}
+	return 0, 0, false
 }
 
 // parser walks the manifest's YAML nodes.
@@ -371,6 +612,13 @@ const maxProfileChecks = 1_000_000
 func (p *parser) profiles(n *yaml.Node, m *Manifest) {
 	p.d.Pairs(n, "profiles", func(pk, pv *yaml.Node) {
 		name := conf.Join("profiles", pk.Value)
+		if pk.Value == "" {
+			// `-p ""` is refused (a script's unset variable), and an empty
+			// WARD_PROFILE means none: no one could ask for this profile,
+			// which ward took without a word.
+			p.fail(pk, name, "name the profile, as -p and WARD_PROFILE will name it", "a profile's name is empty")
+			return
+		}
 		prof := &Profile{Pos: Pos{pk.Line, pk.Column}}
 		p.d.Fields(pv, name, map[string]func(k, v *yaml.Node){
 			"env":   func(k, v *yaml.Node) { prof.Env = p.env(v, name+".env") },
@@ -637,6 +885,17 @@ func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
 }
 
 func (p *parser) ref(n *yaml.Node, field string) *resolve.Ref {
+	if i, c, ok := invisible(n.Value); ok {
+		col := n.Column + i
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			col++
+		}
+		if strings.Contains(n.Value, "\n") || n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			col = n.Column
+		}
+		p.failAt(Pos{n.Line, col}, field, "remove it: it came with a paste (a chat, a wiki page, a word processor), and it is in no name a store holds", "the reference holds an invisible character, U+%04X, as its character %d", c, i+1)
+		return nil
+	}
 	r, err := p.reg.ParseRef(n.Value)
 	if err != nil {
 		hint := ""
@@ -652,6 +911,27 @@ func (p *parser) ref(n *yaml.Node, field string) *resolve.Ref {
 		return nil
 	}
 	return &r
+}
+
+// invisible finds the first character of s that a terminal and an
+// editor show as nothing or as a space: a format character (a zero-width
+// space, a byte order mark, a left-to-right mark, a soft hyphen), a
+// no-break space, a control character. (Other spaces are left: macOS
+// names its screenshots with U+202F, and a file:// path may be one.)
+// Pasted from a chat or a wiki page into a reference that looks right,
+// it made `local://app/a` "an invalid local store name", a Vault path
+// "400: Bad Request", a field "no field", each naming a reference that
+// read the same as the one meant. It returns the character's index, in
+// characters, and the character.
+func invisible(s string) (int, rune, bool) {
+	i := 0
+	for _, r := range s {
+		if unicode.Is(unicode.Cf, r) || r == 0xA0 || unicode.IsControl(r) {
+			return i, r, true
+		}
+		i++
+	}
+	return 0, 0, false
 }
 
 func (p *parser) template(n *yaml.Node, field, text string) *Template {

@@ -320,10 +320,25 @@ func (t *Template) scrub(err error) (msg, hint string) {
 	// text/template places the action as NAME:LINE:COL, in the template.
 	if rest, ok := strings.CutPrefix(text, "template: "+t.tmpl.Name()+":"); ok {
 		if m := execPlaceRE.FindStringSubmatch(rest); m != nil {
-			msg += fmt.Sprintf(" (at %s:%s in the template)", m[1], m[2])
+			line, _ := strconv.Atoi(m[1])
+			col, _ := strconv.Atoi(m[2])
+			msg += fmt.Sprintf(" (at %d:%d in the template)", line, t.column(line, col))
 		}
 	}
 	return msg, hint
+}
+
+// column is the column, counted from 1 in characters as the manifest's
+// own are, of text/template's col on line of the template, which counts
+// bytes from 0: an error named the space before the action, and a
+// column further on by a byte more for each byte past the first of
+// every character before it (`日本語 ` put it six further on).
+func (t *Template) column(line, col int) int {
+	lines := strings.Split(t.Text, "\n")
+	if line < 1 || line > len(lines) || col < 0 || col > len(lines[line-1]) {
+		return col + 1
+	}
+	return utf8.RuneCountInString(lines[line-1][:col]) + 1
 }
 
 var (

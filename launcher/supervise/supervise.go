@@ -507,7 +507,11 @@ func fail(err error, hint string) (int, error) {
 func startFailure(err error) (int, error) {
 	var se *signals.StartError
 	if errors.As(err, &se) {
-		return se.Code, &failure.Error{Code: se.Code, Err: err}
+		hint := ""
+		if errors.Is(err, syscall.E2BIG) {
+			hint = plan.UndeliverableHint
+		}
+		return se.Code, &failure.Error{Code: se.Code, Err: err, Hint: hint}
 	}
 	var de *signals.DirError
 	if errors.As(err, &de) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -55,12 +56,48 @@ func (d *Decoder) Fields(n *yaml.Node, field string, known map[string]func(k, v 
 				names = append(names, n)
 			}
 			sort.Strings(names)
+			if !fieldLike(k.Value) {
+				d.Fail(k, field, "known fields here: "+strings.Join(names, ", ")+"; for a plain value write {value: \"...\"}, and if this is a secret, it is now in this file: rotate it", "an unknown field of %d characters, not shown: it is no field's name, and may be a value written where one goes", utf8.RuneCountInString(k.Value))
+				return
+			}
 			d.Fail(k, Join(field, k.Value), "known fields here: "+strings.Join(names, ", "), "unknown field %q", k.Value)
 			d.Problems[len(d.Problems)-1].Unknown = "field"
 			return
 		}
 		h(k, v)
 	})
+}
+
+// fieldLike reports whether key reads as a field's name, one a later
+// ward may know or a misspelt one (`vaule`, `stop_timout`, `Env`, a
+// variable's name at the wrong level, API_TOKEN): letters, '_' and '-',
+// as every field's name is, and not long. Such a key is quoted in the
+// error. Any other key may be a value written where a field's name goes:
+// `{ghp_...}` (a token in braces, as `${...}` is written elsewhere),
+// `{value s3cr3t}` and `{value=s3cr3t}` (a colon missed or mistyped),
+// whose key is the value; ward printed it twice, in the field and in the
+// message, in the log of the CI job that checked the manifest.
+//
+// Invisible characters (a byte order mark at the start of a line of
+// files joined with cat, a zero-width space from a paste) are not
+// counted: the key is quoted with them escaped, which shows where they
+// are.
+func fieldLike(key string) bool {
+	key = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, key)
+	if key == "" || len(key) > 48 {
+		return false
+	}
+	for _, r := range key {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Pairs walks a mapping whose keys are the user's names (variables,
@@ -73,6 +110,14 @@ func (d *Decoder) Pairs(n *yaml.Node, field string, each func(k, v *yaml.Node)) 
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" && k.Value == "" {
+			// A complex key (`? [a, b]`, `{[A]: x}`) or none (`? ` alone):
+			// its Value is "", which was "invalid variable name \"\"", an
+			// unknown field "", or a profile named "" that no -p can ask
+			// for.
+			d.Fail(k, field, "write a name before the colon", "a key that is %s: a key here is a name", KindName(k))
+			continue
+		}
 		if seen[k.Value] {
 			d.Fail(k, Join(field, k.Value), "remove one of them", "duplicate key")
 			continue

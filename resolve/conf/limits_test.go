@@ -1,0 +1,68 @@
+package conf
+
+import (
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// TestUnknownFieldThatMayBeAValue: a key that is no field's name (digits,
+// spaces, '=', mixed with letters: a token in braces, `{value s3cr3t}`
+// with its colon missed) is not quoted in the error, nor in its field;
+// a misspelt field's name (`vaule`, `Env`, `API_TOKEN`) still is. ward
+// printed such a key twice, in the field and in the message.
+func TestUnknownFieldThatMayBeAValue(t *testing.T) {
+	const secret = "ghp_S3CRETt0ken123456"
+	tests := []struct{ key, want string }{
+		{secret, "env.A: an unknown field of 21 characters, not shown"},
+		{"value " + secret, "env.A: an unknown field of 27 characters, not shown"},
+		{"value=" + secret, "env.A: an unknown field of 27 characters, not shown"},
+		{"vaule", `env.A.vaule: unknown field "vaule"`},
+		{"API_TOKEN", `env.A.API_TOKEN: unknown field "API_TOKEN"`},
+		// A byte order mark or a zero-width space is shown, escaped.
+		{"\ufeffvalue", `env.A."\ufeffvalue": unknown field "\ufeffvalue"`},
+		{"val\u200bue", `env.A."val\u200bue": unknown field "val\u200bue"`},
+	}
+	for _, tc := range tests {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte("{"+tc.key+": x}"), &n); err != nil {
+			t.Fatal(err)
+		}
+		var d Decoder
+		d.Fields(n.Content[0], "env.A", map[string]func(k, v *yaml.Node){"value": func(k, v *yaml.Node) {}})
+		if len(d.Problems) != 1 {
+			t.Fatalf("%q: got %d problems", tc.key, len(d.Problems))
+		}
+		pr := d.Problems[0]
+		got := pr.Field + ": " + pr.Msg
+		if !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%q: got %q, want %q...", tc.key, got, tc.want)
+		}
+		if strings.Contains(got+pr.Hint, secret) {
+			t.Errorf("%q: the key is in the error", tc.key)
+		}
+	}
+}
+
+// TestPairsRefuseKeysThatAreNoNames: Pairs (every mapping of the user's
+// names, and Fields) refuses a key that is a list, a mapping or nothing,
+// at the key, and calls each for the others; such a key's Value is "",
+// which was handed on as a name.
+func TestPairsRefuseKeysThatAreNoNames(t *testing.T) {
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte("{[a]: 1, {b: c}: 2, ? : 3, D: 4}"), &n); err != nil {
+		t.Fatal(err)
+	}
+	var d Decoder
+	var called []string
+	d.Pairs(n.Content[0], "env", func(k, v *yaml.Node) { called = append(called, k.Value) })
+	if len(called) != 1 || called[0] != "D" || len(d.Problems) != 3 {
+		t.Fatalf("called for %q, %d problems; want D alone, and 3", called, len(d.Problems))
+	}
+	for i, want := range []string{"a key that is a list", "a key that is a mapping", "a key that is nothing"} {
+		if pr := d.Problems[i]; pr.Field != "env" || !strings.HasPrefix(pr.Msg, want) {
+			t.Errorf("problem %d: %s: %s, want env: %s", i, pr.Field, pr.Msg, want)
+		}
+	}
+}
