@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -418,6 +419,13 @@ func (s *Store) unreachable(err error) error {
 		// Never retried (checkRetry) either.
 		return fmt.Errorf("%w (%s): DNS says %s does not exist: check VAULT_ADDR (stores.vault.address)", err, at, host)
 	}
+	if co := (*cutOffError)(nil); errors.As(err, &co) {
+		// Never the body's fault: not "not a Vault response".
+		if errors.Is(co, context.DeadlineExceeded) {
+			return fmt.Errorf("%w within %s (stores.vault.timeout, VAULT_CLIENT_TIMEOUT; %s): a proxy or the network between ward and Vault held it back", err, s.set.Timeout, at)
+		}
+		return fmt.Errorf("%w (%s): a proxy or the network between ward and Vault closed it", err, at)
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		// A Vault that takes the connection and never answers (a
 		// stalled proxy, a sealed node behind a load balancer that
@@ -477,7 +485,13 @@ func toReply(resp *api.Response, err error) (reply, error) {
 		return reply{}, compact(err)
 	}
 	rep := reply{status: resp.StatusCode}
-	sec, err := api.ParseSecret(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		// The answer began and did not end: a proxy or the link in
+		// between stalled or closed it. Its body is not at fault.
+		return reply{}, &cutOffError{status: resp.StatusCode, read: len(body), err: err}
+	}
+	sec, err := api.ParseSecret(bytes.NewReader(body))
 	if ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); err != nil && rawTypes[strings.TrimSpace(ct)] {
 		// The path's own answer, not Vault's outage nor a proxy's.
 		return reply{}, &apiError{status: resp.StatusCode, raw: strings.TrimSpace(ct)}
@@ -487,6 +501,31 @@ func toReply(resp *api.Response, err error) (reply, error) {
 	}
 	rep.secret = sec
 	return rep, nil
+}
+
+// cutOffError is an answer whose body stopped before its end: no more
+// of it came within the request timeout, or the connection ended.
+type cutOffError struct {
+	status int
+	read   int
+	err    error
+}
+
+func (e *cutOffError) Error() string {
+	if errors.Is(e.err, context.DeadlineExceeded) {
+		return fmt.Sprintf("vault's answer (%d) did not end: %s of its body came", e.status, byteCount(e.read))
+	}
+	return fmt.Sprintf("vault's answer (%d) was cut off after %s of its body: the connection ended before the answer did (%v)", e.status, byteCount(e.read), e.err)
+}
+
+func (e *cutOffError) Unwrap() error { return e.err }
+
+// byteCount is n bytes, in words.
+func byteCount(n int) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return strconv.Itoa(n) + " bytes"
 }
 
 // rawTypes are the content types of the PKI engine's raw endpoints, whose

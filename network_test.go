@@ -1,0 +1,165 @@
+package main
+
+// The network between ward's store helpers and their stores, as it is
+// where a proxy, a load balancer or a flaky link sits in between: a TCP
+// proxy written here forwards to the real Vault and fails on command.
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+)
+
+// Modes of a faultProxy.
+const (
+	// proxyPass forwards both ways.
+	proxyPass = "pass"
+	// proxyStallBody forwards an answer's headers and its first byte of
+	// body, then nothing more, holding the connection open.
+	proxyStallBody = "stall-body"
+	// proxyCutBody forwards an answer's headers and its first byte of
+	// body, then closes the connection.
+	proxyCutBody = "cut-body"
+)
+
+// faultProxy is a TCP proxy in front of target that fails as its mode
+// says, for the connections it accepts from then on and for the answers
+// that start from then on on the ones it holds.
+type faultProxy struct {
+	t      *testing.T
+	l      net.Listener
+	target string
+	mode   atomic.Value
+	conns  atomic.Int32
+
+	mu   sync.Mutex
+	open []net.Conn
+}
+
+// newFaultProxy listens on a loopback port for target (host:port).
+func newFaultProxy(t *testing.T, target, mode string) *faultProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &faultProxy{t: t, l: l, target: target}
+	p.mode.Store(mode)
+	go p.serve()
+	t.Cleanup(p.close)
+	return p
+}
+
+// addr is the proxy's address, as a URL.
+func (p *faultProxy) addr() string { return "http://" + p.l.Addr().String() }
+
+func (p *faultProxy) setMode(m string) { p.mode.Store(m) }
+
+func (p *faultProxy) close() {
+	p.l.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.open {
+		c.Close()
+	}
+}
+
+func (p *faultProxy) keep(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.open = append(p.open, c)
+	return true
+}
+
+func (p *faultProxy) serve() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		p.conns.Add(1)
+		p.keep(c)
+		go p.handle(c)
+	}
+}
+
+func (p *faultProxy) handle(c net.Conn) {
+	defer c.Close()
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	p.keep(up)
+	defer up.Close()
+	go func() { io.Copy(up, c); up.Close() }()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := up.Read(buf)
+		b := buf[:n]
+		if mode := p.mode.Load(); n > 0 && (mode == proxyStallBody || mode == proxyCutBody) {
+			if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 && i+5 <= n {
+				c.Write(b[:i+5])
+				if mode == proxyCutBody {
+					return
+				}
+				// Held open until the test ends (close).
+				io.Copy(io.Discard, c)
+				return
+			}
+		}
+		if n > 0 {
+			if _, werr := c.Write(b); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestVaultAnswerCutOffMidBody: Vault's answer stops after its headers,
+// a proxy or a link between them stalling it (or closing the connection).
+// ward fails the start with 125 saying that the answer was cut off, with
+// Vault's address and the timeout it waited; no child starts. ward said
+// "vault answered 200 with a body that is not a Vault response", which
+// sends the operator to check that the address is Vault's.
+func TestVaultAnswerCutOffMidBody(t *testing.T) {
+	srv := vaulttest.Require(t)
+	mount := srv.MountKV(t, 2)
+	value := canary("cutoff")
+	kvPut(t, mount, "app", map[string]any{"token": value})
+	tests := []struct {
+		mode string
+		want string
+	}{
+		{proxyStallBody, "did not end: 1 byte of its body came within 3s"},
+		{proxyCutBody, "the connection ended before the answer did"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			p := newFaultProxy(t, strings.TrimPrefix(srv.Addr, "http://"), tt.mode)
+			w := newWardEnv(t)
+			w.canaries = append(w.canaries, value)
+			w.env = append(w.env, "VAULT_ADDR="+p.addr(), "VAULT_TOKEN="+srv.Token)
+			m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  TOKEN: vault://%s/app#token\nstores:\n  vault:\n    timeout: 3s\n", mount))
+			code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "exit", "0")
+			if code != 125 {
+				t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(stderr, 3))
+			}
+			if stdout != "" {
+				t.Errorf("the child wrote %q, want no child", stdout)
+			}
+			if !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, p.addr()) || strings.Contains(stderr, "not a Vault response") {
+				t.Errorf("the error does not say that Vault's answer at %s was cut off (%q):\n%s", p.addr(), tt.want, lastLines(stderr, 3))
+			}
+		})
+	}
+}

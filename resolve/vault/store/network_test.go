@@ -1,0 +1,45 @@
+package store
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAnswersCutOff: an answer whose body a proxy or the link cut off is
+// said to be so, naming Vault's address; it was "a body that is not a
+// Vault response".
+func TestAnswersCutOff(t *testing.T) {
+	tests := []struct {
+		name  string
+		serve func(w http.ResponseWriter)
+		want  string
+	}{
+		{"cut off", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Length", "1000")
+			io.WriteString(w, `{"data":`)
+			w.(http.Flusher).Flush()
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		}, "was cut off after 8 bytes of its body: the connection ended before the answer did"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				tt.serve(w)
+			}))
+			defer srv.Close()
+			tc := newCase(t)
+			s := tc.store(Options{Address: srv.URL, Timeout: 2 * time.Second}, map[string]string{"VAULT_TOKEN": "ward-test-token"})
+			_, err := fetch(t, s, map[string]string{"V": "vault://secret/app#v"})
+			tc.wantErr("fetch", err, tt.want, "vault at "+srv.URL)
+			if err != nil && strings.Contains(err.Error(), "not a Vault response") {
+				t.Errorf("got %q, want no word of the body not being Vault's", tc.text(err))
+			}
+		})
+	}
+}
