@@ -27,6 +27,9 @@ const (
 	// proxyCutBody forwards an answer's headers and its first byte of
 	// body, then closes the connection.
 	proxyCutBody = "cut-body"
+	// proxyEndlessBody answers every request itself: 200, JSON, and a
+	// body that never ends.
+	proxyEndlessBody = "endless-body"
 )
 
 // faultProxy is a TCP proxy in front of target that fails as its mode
@@ -92,6 +95,17 @@ func (p *faultProxy) serve() {
 
 func (p *faultProxy) handle(c net.Conn) {
 	defer c.Close()
+	if p.mode.Load() == proxyEndlessBody {
+		buf := make([]byte, 64<<10)
+		c.Read(buf)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"data\":{\"data\":{\"v\":\"")
+		chunk := bytes.Repeat([]byte("A"), 64<<10)
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}
 	up, err := net.Dial("tcp", p.target)
 	if err != nil {
 		return
@@ -161,5 +175,29 @@ func TestVaultAnswerCutOffMidBody(t *testing.T) {
 				t.Errorf("the error does not say that Vault's answer at %s was cut off (%q):\n%s", p.addr(), tt.want, lastLines(stderr, 3))
 			}
 		})
+	}
+}
+
+// TestVaultEndlessAnswerBounded: something at Vault's address (a proxy
+// gone wrong, a server that is not Vault) answers 200 with a body that
+// never ends. ward's Vault helper stops reading at 64 MiB and the start
+// fails with 125 saying so; it read on into memory until the request
+// timed out (7 GB in 17 s here, at loopback speed, with the default
+// timeout of 60 s).
+func TestVaultEndlessAnswerBounded(t *testing.T) {
+	p := newFaultProxy(t, "127.0.0.1:1", proxyEndlessBody)
+	w := newWardEnv(t)
+	w.env = append(w.env, "VAULT_ADDR="+p.addr(), "VAULT_TOKEN=ward-test-token")
+	// A short timeout: the helper without the bound grows for as long.
+	m := w.manifest("version: 1\nenv:\n  TOKEN: vault://secret/app#token\nstores:\n  vault:\n    timeout: 2s\n")
+	code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "exit", "0")
+	if code != 125 {
+		t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(stderr, 3))
+	}
+	if stdout != "" {
+		t.Errorf("the child wrote %q, want no child", stdout)
+	}
+	if !strings.Contains(stderr, "larger than 64 MiB") || !strings.Contains(stderr, p.addr()) {
+		t.Errorf("the error does not say that the answer from %s was larger than 64 MiB:\n%s", p.addr(), lastLines(stderr, 3))
 	}
 }

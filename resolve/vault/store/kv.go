@@ -419,6 +419,10 @@ func (s *Store) unreachable(err error) error {
 		// Never retried (checkRetry) either.
 		return fmt.Errorf("%w (%s): DNS says %s does not exist: check VAULT_ADDR (stores.vault.address)", err, at, host)
 	}
+	if errors.Is(err, errAnswerTooLarge) {
+		// Never retried: the same answer would come again.
+		return fmt.Errorf("%w (%s): check that the address is Vault's, and what is between ward and Vault", err, at)
+	}
 	if co := (*cutOffError)(nil); errors.As(err, &co) {
 		// Never the body's fault: not "not a Vault response".
 		if errors.Is(co, context.DeadlineExceeded) {
@@ -486,6 +490,9 @@ func toReply(resp *api.Response, err error) (reply, error) {
 	}
 	rep := reply{status: resp.StatusCode}
 	body, err := io.ReadAll(resp.Body)
+	if errors.Is(err, errAnswerTooLarge) {
+		return reply{}, err
+	}
 	if err != nil {
 		// The answer began and did not end: a proxy or the link in
 		// between stalled or closed it. Its body is not at fault.

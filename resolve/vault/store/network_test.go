@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,10 +10,11 @@ import (
 	"time"
 )
 
-// TestAnswersCutOff: an answer whose body a proxy or the link cut off is
-// said to be so, naming Vault's address; it was "a body that is not a
-// Vault response".
-func TestAnswersCutOff(t *testing.T) {
+// TestAnswersCutOffOrEndless: an answer whose body a proxy or the link
+// cut off, or one that never ends, is said to be so, naming Vault's
+// address; the first was "a body that is not a Vault response", and the
+// second was read into memory without end.
+func TestAnswersCutOffOrEndless(t *testing.T) {
 	tests := []struct {
 		name  string
 		serve func(w http.ResponseWriter)
@@ -25,6 +27,15 @@ func TestAnswersCutOff(t *testing.T) {
 			conn, _, _ := w.(http.Hijacker).Hijack()
 			conn.Close()
 		}, "was cut off after 8 bytes of its body: the connection ended before the answer did"},
+		{"endless", func(w http.ResponseWriter) {
+			io.WriteString(w, `{"data":{"v":"`)
+			chunk := bytes.Repeat([]byte("A"), 64<<10)
+			for {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}, "larger than 64 MiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -254,6 +255,11 @@ func (s *Store) newClient() (*api.Client, error) {
 		// After NewClient and ConfigureTLS, which want the bare transport.
 		hc.Transport = newTrustedCAs(transport, s.set.CACert, s.set.CAPath, s.log)
 	}
+	if !strings.HasPrefix(s.set.Address, "unix://") {
+		// Not for an agent's socket: each clone of the client (the
+		// logins') wants the bare transport there, to dial the socket.
+		hc.Transport = boundedAnswers{next: hc.Transport}
+	}
 	// NewClient reads VAULT_TOKEN and VAULT_NAMESPACE from the process
 	// environment; only the settings count.
 	c.ClearToken()
@@ -268,6 +274,53 @@ func (s *Store) newClient() (*api.Client, error) {
 		c.ClearNamespace()
 	}
 	return c, nil
+}
+
+// maxAnswer bounds the body of one answer. Vault takes requests of at
+// most 32 MiB (max_request_size), so no secret it stores is larger; the
+// API client reads a body whole (twice over, for a secret) into memory,
+// and an endless one (a proxy's, a server that is not Vault) grew the
+// helper by gigabytes until the request timed out, or the machine ran
+// out of memory.
+const maxAnswer = 64 << 20
+
+// errAnswerTooLarge is a body past maxAnswer.
+var errAnswerTooLarge = fmt.Errorf("vault's answer is larger than %d MiB, more than Vault sends for any secret (it takes requests of at most 32 MiB): a proxy or a server that is not Vault answered", maxAnswer>>20)
+
+// boundedAnswers cuts every answer's body off at maxAnswer.
+type boundedAnswers struct {
+	next http.RoundTripper
+}
+
+func (b boundedAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.next.RoundTrip(r)
+	if resp != nil && resp.Body != nil {
+		resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxAnswer}
+	}
+	return resp, err
+}
+
+// boundedBody is a body that fails past its bound.
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Exactly at the bound is no fault: only a byte past it.
+		var one [1]byte
+		if n, err := b.ReadCloser.Read(one[:]); n == 0 && err != nil {
+			return 0, err
+		}
+		return 0, errAnswerTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // checkRetry is the API client's retry policy, but for DNS's answer that
