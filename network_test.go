@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +29,9 @@ const (
 	// proxyCutBody forwards an answer's headers and its first byte of
 	// body, then closes the connection.
 	proxyCutBody = "cut-body"
+	// proxyBlackhole takes the requests and answers none, on the
+	// connections it holds too.
+	proxyBlackhole = "blackhole"
 	// proxyEndlessBody answers every request itself: 200, JSON, and a
 	// body that never ends.
 	proxyEndlessBody = "endless-body"
@@ -106,6 +111,10 @@ func (p *faultProxy) handle(c net.Conn) {
 			}
 		}
 	}
+	if p.mode.Load() == proxyBlackhole {
+		io.Copy(io.Discard, c)
+		return
+	}
 	up, err := net.Dial("tcp", p.target)
 	if err != nil {
 		return
@@ -127,6 +136,9 @@ func (p *faultProxy) handle(c net.Conn) {
 				io.Copy(io.Discard, c)
 				return
 			}
+		}
+		if n > 0 && p.mode.Load() == proxyBlackhole {
+			continue
 		}
 		if n > 0 {
 			if _, werr := c.Write(b); werr != nil {
@@ -199,5 +211,60 @@ func TestVaultEndlessAnswerBounded(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "larger than 64 MiB") || !strings.Contains(stderr, p.addr()) {
 		t.Errorf("the error does not say that the answer from %s was larger than 64 MiB:\n%s", p.addr(), lastLines(stderr, 3))
+	}
+}
+
+// TestVaultProxyNamedInErrors: requests to Vault go through a proxy the
+// environment names (HTTPS_PROXY, HTTP_PROXY, with a user and password
+// in its URL, as corporate proxies take them), and the proxy is the one
+// that fails: it is down, it refuses the CONNECT to an https:// Vault
+// (its rules, its credentials), or it answers a plain http:// request
+// with a page of its own. The error names the proxy, its password
+// hidden, and the variable that set it; it named Vault alone ("Forbidden
+// (vault at https://...)" reads as Vault's refusal), and the proxy's
+// password is never in it.
+func TestVaultProxyNamedInErrors(t *testing.T) {
+	password := canary("proxypass")
+	refusing := func(code int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(code)
+			io.WriteString(w, "<html><body>Access denied by the proxy's policy</body></html>")
+		}))
+		t.Cleanup(srv.Close)
+		return srv.Listener.Addr().String()
+	}
+	down := "127.0.0.1:" + freePort(t)
+	tests := []struct {
+		name, vault, variable, proxy string
+		want                         []string
+	}{
+		{"down", "https://vault.corp.invalid:8200", "HTTPS_PROXY", down, []string{"cannot reach the proxy"}},
+		{"CONNECT forbidden", "https://vault.corp.invalid:8200", "HTTPS_PROXY", refusing(http.StatusForbidden), []string{"the proxy refused the connection to Vault: it answered 403 Forbidden"}},
+		{"CONNECT needs credentials", "https://vault.corp.invalid:8200", "https_proxy", refusing(http.StatusProxyAuthRequired), []string{"407 Proxy Authentication Required", "check the user and password in the proxy's URL"}},
+		{"plain http refused", "http://vault.corp.invalid:8200", "HTTP_PROXY", refusing(http.StatusForbidden), []string{"vault answered 403 with a body that is not a Vault response"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			w.canaries = append(w.canaries, password)
+			proxy := "http://alice:" + password + "@" + tt.proxy
+			w.env = append(w.env, "VAULT_ADDR="+tt.vault, "VAULT_TOKEN=ward-test-token",
+				"HTTPS_PROXY=", "https_proxy=", "HTTP_PROXY=", "http_proxy=", "NO_PROXY=", "no_proxy=", tt.variable+"="+proxy)
+			m := w.manifest("version: 1\nenv:\n  TOKEN: vault://secret/app#token\nstores:\n  vault:\n    timeout: 5s\n")
+			code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "exit", "0")
+			if code != 125 {
+				t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(redactAll(stderr, password), 3))
+			}
+			if stdout != "" {
+				t.Errorf("the child wrote %q, want no child", stdout)
+			}
+			named := "through the proxy http://alice:xxxxx@" + tt.proxy + " (" + tt.variable + ")"
+			for _, want := range append(tt.want, named) {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("the error does not say %q:\n%s", want, lastLines(redactAll(stderr, password), 2))
+				}
+			}
+		})
 	}
 }

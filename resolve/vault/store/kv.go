@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -411,6 +412,21 @@ func (s *Store) unreachable(err error) error {
 	if s.set.defaultAddress {
 		at += ", Vault's default: VAULT_ADDR is not set"
 	}
+	if s.via != "" {
+		at += ", through the proxy " + s.via
+	}
+	if pr := (*proxyRefusedError)(nil); errors.As(err, &pr) {
+		// Never retried (checkRetry).
+		return fmt.Errorf("%w (%s)", err, at)
+	}
+	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "proxyconnect" {
+		hint := "check the proxy, or add Vault's host to NO_PROXY"
+		if s.set.proxy != nil {
+			// Every request goes through it, as for the CLI.
+			hint = "check the proxy"
+		}
+		return fmt.Errorf("cannot reach the proxy: %w (%s): %s", err, at, hint)
+	}
 	if cv := (*tls.CertificateVerificationError)(nil); errors.As(err, &cv) {
 		// Never retried: say what to set instead.
 		return fmt.Errorf("%w (%s)%s", err, at, s.certHint(cv))
@@ -437,7 +453,7 @@ func (s *Store) unreachable(err error) error {
 		return fmt.Errorf("no answer within %s, retries included (stores.vault.timeout, VAULT_CLIENT_TIMEOUT; %s): check that Vault is reachable and answers: %w", s.set.Timeout, at, err)
 	}
 	if s.set.maxRetries == 0 {
-		if s.set.defaultAddress {
+		if s.set.defaultAddress || s.via != "" {
 			return fmt.Errorf("%w (%s)", err, at)
 		}
 		return err

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -52,5 +53,28 @@ func TestAnswersCutOffOrEndless(t *testing.T) {
 				t.Errorf("got %q, want no word of the body not being Vault's", tc.text(err))
 			}
 		})
+	}
+}
+
+// TestProxyRefusalNamed: a proxy (VAULT_PROXY_ADDR) that refuses the
+// CONNECT to an https:// Vault is named, its password hidden, as the one
+// that refused, and the refusal is not retried; the error was Go's
+// status text alone ("Forbidden"), which reads as Vault's.
+func TestProxyRefusalNamed(t *testing.T) {
+	var connects atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		connects.Add(1)
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer proxy.Close()
+	tc := newCase(t)
+	password := tc.canary("proxy-password")
+	s := tc.store(Options{Address: "https://vault.corp.invalid:8200", Timeout: 5 * time.Second},
+		map[string]string{"VAULT_TOKEN": "ward-test-token", "VAULT_PROXY_ADDR": "http://alice:" + password + "@" + proxy.Listener.Addr().String()})
+	_, err := fetch(t, s, map[string]string{"V": "vault://secret/app#v"})
+	tc.wantErr("fetch", err, "the proxy refused the connection to Vault: it answered 403 Forbidden",
+		"through the proxy http://alice:xxxxx@"+proxy.Listener.Addr().String()+" (VAULT_PROXY_ADDR)")
+	if n := connects.Load(); n != 1 {
+		t.Errorf("the proxy was asked %d times, want once (a refusal is not retried)", n)
 	}
 }

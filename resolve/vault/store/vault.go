@@ -78,6 +78,10 @@ type Store struct {
 
 	outage outage
 
+	// via is the proxy requests to Vault go through, its password
+	// hidden, and the variable that names it; "" for none.
+	via string
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -206,13 +210,27 @@ func (s *Store) newClient() (*api.Client, error) {
 		// As the CLI: every request, loopback included.
 		transport.Proxy = http.ProxyURL(s.set.proxy)
 	}
-	if u, err := url.Parse(s.set.Address); err == nil && u.Scheme == "http" {
-		// Plain HTTP through a proxy (HTTP_PROXY set for the whole
-		// machine, NO_PROXY not naming Vault): the proxy reads the token
-		// and the values. The CLI sends them the same way; say so.
+	if u, err := url.Parse(s.set.Address); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
 		if p, err := transport.Proxy(&http.Request{URL: u}); err == nil && p != nil {
-			s.log.Warn("vault is reached over plain HTTP through a proxy in the clear: the proxy sees the token and the secrets; use https://, or add Vault's host to NO_PROXY", "address", s.set.Address, "proxy", p.Redacted())
+			// Named in every error: a proxy that is down or refuses
+			// the way to Vault is no fault of Vault's.
+			s.via = p.Redacted() + " (" + s.proxyVariable(u.Scheme) + ")"
+			if u.Scheme == "http" {
+				// Plain HTTP through a proxy (HTTP_PROXY set for the
+				// whole machine, NO_PROXY not naming Vault): the proxy
+				// reads the token and the values. The CLI sends them
+				// the same way; say so.
+				s.log.Warn("vault is reached over plain HTTP through a proxy in the clear: the proxy sees the token and the secrets; use https://, or add Vault's host to NO_PROXY", "address", s.set.Address, "proxy", p.Redacted())
+			}
 		}
+	}
+	transport.OnProxyConnectResponse = func(_ context.Context, _ *url.URL, _ *http.Request, resp *http.Response) error {
+		if resp.StatusCode != http.StatusOK {
+			// Go's own error is the status text alone ("Forbidden"),
+			// which reads as Vault's refusal.
+			return &proxyRefusedError{status: resp.Status, code: resp.StatusCode}
+		}
+		return nil
 	}
 	hc := &http.Client{
 		Transport: transport,
@@ -276,6 +294,36 @@ func (s *Store) newClient() (*api.Client, error) {
 	return c, nil
 }
 
+// proxyVariable names the variable that set the proxy for scheme.
+func (s *Store) proxyVariable(scheme string) string {
+	if s.set.proxy != nil {
+		if strings.TrimSpace(s.getenv("VAULT_PROXY_ADDR")) == "" && strings.TrimSpace(s.getenv("VAULT_HTTP_PROXY")) != "" {
+			return "VAULT_HTTP_PROXY"
+		}
+		return "VAULT_PROXY_ADDR"
+	}
+	name := strings.ToUpper(scheme) + "_PROXY"
+	if s.getenv(name) == "" && s.getenv(strings.ToLower(name)) != "" {
+		return strings.ToLower(name)
+	}
+	return name
+}
+
+// proxyRefusedError is a proxy's answer other than 200 to the CONNECT
+// that opens the way to an https:// Vault.
+type proxyRefusedError struct {
+	status string
+	code   int
+}
+
+func (e *proxyRefusedError) Error() string {
+	msg := "the proxy refused the connection to Vault: it answered " + e.status
+	if e.code == http.StatusProxyAuthRequired {
+		msg += " (check the user and password in the proxy's URL)"
+	}
+	return msg
+}
+
 // maxAnswer bounds the body of one answer. Vault takes requests of at
 // most 32 MiB (max_request_size), so no secret it stores is larger; the
 // API client reads a body whole (twice over, for a secret) into memory,
@@ -328,6 +376,10 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 // again in vain, and the start waited seconds for the error.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if _, ok := certerr.NoSuchHost(err); ok {
+		return false, err
+	}
+	if pr := (*proxyRefusedError)(nil); errors.As(err, &pr) {
+		// The proxy's rules or credentials: a retry meets them again.
 		return false, err
 	}
 	return api.DefaultRetryPolicy(ctx, resp, err)
