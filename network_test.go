@@ -6,16 +6,23 @@ package main
 
 import (
 	"bytes"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/wardsecrets/ward/resolve/azure"
+	"github.com/wardsecrets/ward/resolve/azure/azuretest"
+	"github.com/wardsecrets/ward/resolve/gcp"
+	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
@@ -264,6 +271,78 @@ func TestVaultProxyNamedInErrors(t *testing.T) {
 				if !strings.Contains(stderr, want) {
 					t.Errorf("the error does not say %q:\n%s", want, lastLines(redactAll(stderr, password), 2))
 				}
+			}
+		})
+	}
+}
+
+// TestCloudEndlessAnswerBounded: something at a cloud store's endpoint
+// (a proxy gone wrong, a server that is not the store's) answers 200
+// with a body that never ends. Each cloud helper stops reading at 16 MiB
+// and the start fails with 125 saying so, naming the endpoint; each read
+// it into memory until the request timed out (ward-aws: 4 GB in 10 s
+// here at loopback speed, with the default timeout of 30 s).
+func TestCloudEndlessAnswerBounded(t *testing.T) {
+	endless := newFaultProxy(t, "127.0.0.1:1", proxyEndlessBody)
+	host := strings.TrimPrefix(endless.addr(), "http://")
+	tests := []struct {
+		name  string
+		setup func(t *testing.T) (*wardEnv, string)
+		host  string
+	}{
+		{"aws", func(t *testing.T) (*wardEnv, string) {
+			_, w := awsWard(t)
+			w.env = append(w.env, "AWS_ENDPOINT_URL="+endless.addr(), "AWS_ENDPOINT_URL_SECRETS_MANAGER="+endless.addr())
+			return w, "version: 1\nstores:\n  aws:\n    timeout: 2s\nenv:\n  APP: awssm://app\n"
+		}, host},
+		{"gcp", func(t *testing.T) (*wardEnv, string) {
+			srv, w := gcpWard(t)
+			w.env = append(w.env, gcp.EndpointsVar+"="+srv.URL()+" "+srv.RegionalURL()+" "+srv.IAMURL()+" "+endless.addr())
+			return w, "version: 1\nstores:\n  gcp:\n    timeout: 2s\n    endpoint: " + endless.addr() + "\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
+		}, host},
+	}
+	azureEndless := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"value":"`)
+		chunk := bytes.Repeat([]byte("A"), 64<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(azureEndless.Close)
+	azureHost := azureEndless.Listener.Addr().String()
+	tests = append(tests, struct {
+		name  string
+		setup func(t *testing.T) (*wardEnv, string)
+		host  string
+	}{"azure", func(t *testing.T) (*wardEnv, string) {
+		srv, w := azureWard(t, (*azuretest.Server).Env)
+		ca, err := os.ReadFile(srv.CAFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundle := filepath.Join(w.dir, "ca.pem")
+		ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: azureEndless.Certificate().Raw})...)
+		if err := os.WriteFile(bundle, ca, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w.env = append(w.env, "SSL_CERT_FILE="+bundle, azure.VaultHostsVar+"="+srv.VaultHost()+" "+azureHost)
+		return w, "version: 1\n" + strings.TrimSuffix(azureStores, "\n") + "\n    timeout: 2s\nenv:\n  APP: azkv://" + azureHost + "/app\n"
+	}, azureHost})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, manifest := tt.setup(t)
+			code, stdout, stderr := w.run("run", "-m", w.manifest(manifest), "--", "helper", "exit", "0")
+			if code != 125 {
+				t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(stderr, 3))
+			}
+			if stdout != "" {
+				t.Errorf("the child wrote %q, want no child", stdout)
+			}
+			if want := "the answer from " + tt.host + " is larger than 16 MiB"; !strings.Contains(stderr, want) {
+				t.Errorf("the error does not say %q:\n%s", want, lastLines(stderr, 3))
 			}
 		})
 	}

@@ -35,6 +35,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/wardsecrets/ward/resolve/aws"
+	"github.com/wardsecrets/ward/resolve/bodylimit"
 	"github.com/wardsecrets/ward/resolve/certerr"
 )
 
@@ -118,6 +119,12 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 			}
 			return awssdk.Config{}, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role): %w", hideProcessOutput(err))
 		}
+	}
+	if cfg.HTTPClient != nil {
+		// After the load, which wants the SDK's own client (for
+		// AWS_CA_BUNDLE): the credentials' requests are not bounded,
+		// the store's are.
+		cfg.HTTPClient = bodylimit.Client(cfg.HTTPClient, bodylimit.Max)
 	}
 	cfg.APIOptions = append(cfg.APIOptions, s.bound)
 	cfg.APIOptions = append(cfg.APIOptions, s.apiOptions...)

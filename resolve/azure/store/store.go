@@ -34,6 +34,7 @@ import (
 
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/azure"
+	"github.com/wardsecrets/ward/resolve/bodylimit"
 )
 
 // Store reads secrets from any number of vaults, with one credential and
@@ -85,7 +86,7 @@ func New(opts azure.Options, log *slog.Logger) (*Store, error) {
 	return &Store{
 		opts:    opts,
 		log:     log,
-		http:    &http.Client{Transport: t},
+		http:    &http.Client{Transport: bodylimit.Transport(t, bodylimit.Max)},
 		clients: map[string]*azsecrets.Client{},
 		outside: map[string]bool{},
 	}, nil

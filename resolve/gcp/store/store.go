@@ -37,6 +37,7 @@ import (
 	secretmanager "google.golang.org/api/secretmanager/v1"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/bodylimit"
 	"github.com/wardsecrets/ward/resolve/gcp"
 )
 
@@ -336,7 +337,7 @@ func baseTransport() http.RoundTripper {
 	// Enough idle connections for the fetcher's concurrency; over
 	// HTTP/2 (Google's endpoints) one connection carries them all.
 	t.MaxIdleConnsPerHost = 2 * resolve.DefaultConcurrency
-	return t
+	return bodylimit.Transport(t, bodylimit.Max)
 }
 
 // Open is the helper's way in: it opens the store from its decoded
