@@ -347,3 +347,27 @@ func TestCloudEndlessAnswerBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestVaultPlainHTTPAtTLSAddress: VAULT_ADDR=https://... where the
+// server speaks plain HTTP (here the test Vault, whose listener has TLS
+// off) fails at once with 125, saying that the server speaks plain HTTP
+// and what to check; it said Go's "server gave HTTP response to HTTPS
+// client" after two retries of the same, and nothing more. Never a
+// fallback to plain HTTP: the child does not start.
+func TestVaultPlainHTTPAtTLSAddress(t *testing.T) {
+	srv := vaulttest.Require(t)
+	w := newWardEnv(t)
+	addr := "https://" + strings.TrimPrefix(srv.Addr, "http://")
+	w.env = append(w.env, "VAULT_ADDR="+addr, "VAULT_TOKEN="+srv.Token)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: vault://secret/app#token\n")
+	code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "exit", "0")
+	if code != 125 {
+		t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(stderr, 3))
+	}
+	if stdout != "" {
+		t.Errorf("the child wrote %q, want no child", stdout)
+	}
+	if want := "the server there speaks plain HTTP, not TLS: check the port"; !strings.Contains(stderr, want) || !strings.Contains(stderr, addr) || strings.Contains(stderr, "retries") {
+		t.Errorf("the error does not say %q of %s, without retries:\n%s", want, addr, lastLines(stderr, 3))
+	}
+}

@@ -419,6 +419,11 @@ func (s *Store) unreachable(err error) error {
 		// Never retried (checkRetry).
 		return fmt.Errorf("%w (%s)", err, at)
 	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		// Never retried (checkRetry) either. Never "write http://" alone:
+		// the token would cross in the clear.
+		return fmt.Errorf("%w (%s): the server there speaks plain HTTP, not TLS: check the port; if it is Vault's and its listener has TLS off (tls_disable), the token and the secrets cross the network in the clear, and only an http:// address reaches it", err, at)
+	}
 	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "proxyconnect" {
 		hint := "check the proxy, or add Vault's host to NO_PROXY"
 		if s.set.proxy != nil {

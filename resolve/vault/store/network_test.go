@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -76,5 +77,30 @@ func TestProxyRefusalNamed(t *testing.T) {
 		"through the proxy http://alice:xxxxx@"+proxy.Listener.Addr().String()+" (VAULT_PROXY_ADDR)")
 	if n := connects.Load(); n != 1 {
 		t.Errorf("the proxy was asked %d times, want once (a refusal is not retried)", n)
+	}
+}
+
+// TestPlainHTTPAtTLSAddress: an https:// address where a server speaks
+// plain HTTP (the port of another listener, a Vault with tls_disable) is
+// said to be so, once, without the retries that meet the same answer:
+// it was Go's "server gave HTTP response to HTTPS client", after two
+// retries, and nothing on what to check.
+func TestPlainHTTPAtTLSAddress(t *testing.T) {
+	var asked atomic.Int32
+	plain := httptest.NewUnstartedServer(http.NotFoundHandler())
+	plain.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			asked.Add(1)
+		}
+	}
+	plain.Start()
+	defer plain.Close()
+	tc := newCase(t)
+	addr := "https://" + plain.Listener.Addr().String()
+	s := tc.store(Options{Address: addr, Timeout: 5 * time.Second}, map[string]string{"VAULT_TOKEN": "ward-test-token"})
+	_, err := fetch(t, s, map[string]string{"V": "vault://secret/app#v"})
+	tc.wantErr("fetch", err, "vault at "+addr, "the server there speaks plain HTTP, not TLS: check the port")
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the server was asked %d times, want once (the same answer comes again)", n)
 	}
 }

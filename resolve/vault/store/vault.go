@@ -382,6 +382,10 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		// The proxy's rules or credentials: a retry meets them again.
 		return false, err
 	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		// Plain HTTP at an https:// address: so it answers again.
+		return false, err
+	}
 	return api.DefaultRetryPolicy(ctx, resp, err)
 }
 
