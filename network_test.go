@@ -371,3 +371,57 @@ func TestVaultPlainHTTPAtTLSAddress(t *testing.T) {
 		t.Errorf("the error does not say %q of %s, without retries:\n%s", want, addr, lastLines(stderr, 3))
 	}
 }
+
+// TestCloudProxyRefusalNamed: a machine whose HTTPS_PROXY (a corporate
+// proxy, with a user and password in its URL) refuses the CONNECT to a
+// cloud store's endpoint, by its rules or for its credentials. The error
+// names the proxy (its password hidden), the variable and the endpoint,
+// and says what to check; it ended with Go's status text alone,
+// "request send failed, Post \"https://secretsmanager...\": Forbidden",
+// which reads as the store's refusal.
+func TestCloudProxyRefusalNamed(t *testing.T) {
+	password := canary("proxypass")
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	t.Cleanup(refusing.Close)
+	proxy := "http://alice:" + password + "@" + refusing.Listener.Addr().String()
+	tests := []struct {
+		name     string
+		setup    func(t *testing.T) *wardEnv
+		manifest string
+		target   string
+	}{
+		{"aws", func(t *testing.T) *wardEnv {
+			_, w := awsWard(t)
+			return w
+		}, "version: 1\nenv:\n  APP: awssm://app\n", "secretsmanager.us-east-1.amazonaws.com:443"},
+		{"gcp", func(t *testing.T) *wardEnv {
+			_, w := gcpWard(t)
+			return w
+		}, "version: 1\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n", "secretmanager.googleapis.com:443"},
+		{"azure", func(t *testing.T) *wardEnv {
+			_, w := azureWard(t, (*azuretest.Server).Env)
+			return w
+		}, "version: 1\n" + azureStores + "env:\n  APP: azkv://ward-test.vault.azure.net/app\n", "ward-test.vault.azure.net:443"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tt.setup(t)
+			w.canaries = append(w.canaries, password)
+			// The store's own endpoint, which the proxy is asked for.
+			w.env = append(withoutEnv(w.env, "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SSM", "HTTP_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy"), "HTTPS_PROXY="+proxy)
+			code, stdout, stderr := w.run("run", "-m", w.manifest(tt.manifest), "--", "helper", "exit", "0")
+			if code != 125 {
+				t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(redactAll(stderr, password), 3))
+			}
+			if stdout != "" {
+				t.Errorf("the child wrote %q, want no child", stdout)
+			}
+			want := "the proxy http://alice:xxxxx@" + refusing.Listener.Addr().String() + " (HTTPS_PROXY) refused the connection to " + tt.target + ": it answered 403 Forbidden"
+			if !strings.Contains(stderr, want) {
+				t.Errorf("the error does not say %q:\n%s", want, lastLines(redactAll(stderr, password), 3))
+			}
+		})
+	}
+}

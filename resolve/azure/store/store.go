@@ -35,6 +35,7 @@ import (
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/azure"
 	"github.com/wardsecrets/ward/resolve/bodylimit"
+	"github.com/wardsecrets/ward/resolve/proxyconnect"
 )
 
 // Store reads secrets from any number of vaults, with one credential and
@@ -83,6 +84,7 @@ func New(opts azure.Options, log *slog.Logger) (*Store, error) {
 	// DefaultConcurrency reads to one vault at once: keep that many idle.
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = resolve.DefaultConcurrency
+	t.OnProxyConnectResponse = proxyconnect.Check
 	return &Store{
 		opts:    opts,
 		log:     log,

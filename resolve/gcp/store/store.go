@@ -39,6 +39,7 @@ import (
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/bodylimit"
 	"github.com/wardsecrets/ward/resolve/gcp"
+	"github.com/wardsecrets/ward/resolve/proxyconnect"
 )
 
 // Store reads secret versions from Secret Manager. It is safe for
@@ -337,6 +338,7 @@ func baseTransport() http.RoundTripper {
 	// Enough idle connections for the fetcher's concurrency; over
 	// HTTP/2 (Google's endpoints) one connection carries them all.
 	t.MaxIdleConnsPerHost = 2 * resolve.DefaultConcurrency
+	t.OnProxyConnectResponse = proxyconnect.Check
 	return bodylimit.Transport(t, bodylimit.Max)
 }
 
