@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wardsecrets/ward/resolve/azure"
 	"github.com/wardsecrets/ward/resolve/azure/azuretest"
@@ -423,5 +424,51 @@ func TestCloudProxyRefusalNamed(t *testing.T) {
 				t.Errorf("the error does not say %q:\n%s", want, lastLines(redactAll(stderr, password), 3))
 			}
 		})
+	}
+}
+
+// TestLeaseEndReportedWhenVaultStopsAnswering: a proxy between ward and
+// Vault stops answering (takes each request, answers none: a stalled
+// proxy, a partitioned network) right after Vault renewed a dynamic
+// secret's lease for 8 s. With on_expired: stop and Vault's default
+// request timeout (a minute), the lease's end is reported, and the child
+// stopped, when the lease ends; ward waited for the renewal's request
+// timeout, then for the re-read's, and reported the 8 s lease two
+// minutes after its last renewal (2m5.7s here), the child running on
+// with ended credentials meanwhile.
+func TestLeaseEndReportedWhenVaultStopsAnswering(t *testing.T) {
+	pg := vaulttest.RequirePostgres(t)
+	srv := vaulttest.Require(t)
+	mount, role := srv.Database(t, pg, "8s", "10m")
+	p := newFaultProxy(t, strings.TrimPrefix(srv.Addr, "http://"), proxyPass)
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\nrotation:\n  on_expired: stop\n  stop_timeout: 2s\n", mount, role))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "trap 'exit 0' TERM; echo started; while :; do sleep 0.1; done")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+p.addr(), "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("started")
+	// Renewed for 8 s from now: the lease ends 8 s after this line.
+	stderr.waitForContaining("vault lease renewed")
+	renewed := time.Now()
+	p.setMode(proxyBlackhole)
+	// Lines may not come for the request timeout: wait with a deadline
+	// of its own, past the two timeouts the fault took.
+	deadline := time.After(3 * time.Minute)
+	for reported := false; !reported; {
+		select {
+		case line, ok := <-stderr.ch:
+			if !ok {
+				t.Fatal("ward's output ended before the lease's end was reported")
+			}
+			reported = strings.Contains(line, "a dynamic secret's lease has expired")
+		case <-deadline:
+			t.Fatal("the lease's end was not reported within 3 minutes")
+		}
+	}
+	if late := time.Since(renewed) - 8*time.Second; late > 3*time.Second {
+		t.Errorf("the expired lease was reported %s after it ended, want within 3s", late.Round(time.Millisecond))
+	}
+	if code := exitWithin(t, cmd, 90*time.Second); code != 125 {
+		t.Errorf("got exit code %d, want 125 (ward stopped the child: its credentials expired)", code)
 	}
 }

@@ -715,8 +715,26 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 		defer t.Stop()
 		leaseCheck = t.C
 	}
+	// A renewal that Vault takes and never answers (a stalled proxy, a
+	// partitioned network) holds the watcher for the request timeout,
+	// past the lease's end: the secret is read again before the end all
+	// the same, so that ward knows the end in time (a lease of 8 s was
+	// reported expired two minutes after it ended).
+	var unrenewed <-chan time.Time
+	armUnrenewed := func() {
+		if end := s.leaseEnd(lease.ID); !end.IsZero() {
+			// After the watcher's renewal, which comes at about two
+			// thirds of what is left, has had its time to answer.
+			left := time.Until(end)
+			unrenewed = time.After(max(left-min(unrenewedMargin, left/10), 0))
+		}
+	}
+	armUnrenewed()
 	for {
 		select {
+		case <-unrenewed:
+			s.log.Warn("vault lease was not renewed before its end: no answer from Vault; the secret must be read again", "lease", leaseSource(lease.ID), "ends_in", max(time.Until(s.leaseEnd(lease.ID)), 0).Round(time.Millisecond).String())
+			return false, nil
 		case <-leaseCheck:
 			if s.leaseRevoked(ctx, lease.ID) {
 				s.log.Warn("vault lease was revoked before its end (vault lease revoke, or its token revoked); the secret must be read again", "lease", leaseSource(lease.ID))
@@ -750,6 +768,7 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 				h.lease.TTL, h.obtained = d, r.RenewedAt
 			}
 			s.leasesMu.Unlock()
+			armUnrenewed()
 			s.log.Debug("vault lease renewed", "lease", leaseSource(lease.ID), "ttl", d.String())
 			if d < increment-time.Second && reread == nil {
 				// Capped at the max TTL: the lease ends in d, whatever
@@ -820,6 +839,11 @@ func (s *Store) AdoptLease(lease *resolve.Lease) {
 		s.remember(lease, 0)
 	}
 }
+
+// unrenewedMargin is how long before a lease's end, with no renewal
+// answered, keepLease gives it up for a re-read (a tenth of the lease's
+// time left, for a shorter lease).
+const unrenewedMargin = time.Second
 
 // rereadRoom is the least time left on a lease when its secret is read
 // again: room for the read, the debounce-free restart and the child's
