@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -470,5 +471,32 @@ func TestLeaseEndReportedWhenVaultStopsAnswering(t *testing.T) {
 	}
 	if code := exitWithin(t, cmd, 90*time.Second); code != 125 {
 		t.Errorf("got exit code %d, want 125 (ward stopped the child: its credentials expired)", code)
+	}
+}
+
+// TestExitWhileVaultStopsAnswering: ward stops (SIGTERM) while Vault,
+// behind a proxy that takes requests and answers none, holds a dynamic
+// secret's lease ward created. The helper cannot give the lease back;
+// ward waits for it at most 30 s, and its warning says that the lease was
+// not given back and stays valid until its TTL ends: it said "close the
+// vault store: context deadline exceeded".
+func TestExitWhileVaultStopsAnswering(t *testing.T) {
+	pg := vaulttest.RequirePostgres(t)
+	srv := vaulttest.Require(t)
+	mount, role := srv.Database(t, pg, "10m", "1h")
+	p := newFaultProxy(t, strings.TrimPrefix(srv.Addr, "http://"), proxyPass)
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n", mount, role))
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", "trap 'exit 0' TERM; echo started; while :; do sleep 0.1; done")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+p.addr(), "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := started(t, cmd)
+	stdout.waitFor("started")
+	p.setMode(proxyBlackhole)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 90*time.Second); code != 0 {
+		t.Errorf("got exit %d, want the child's 0", code)
+	}
+	if want := "a lease not given back stays valid until its TTL ends"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("ward's warning does not say %q:\n%s", want, lastLines(stderr.String(), 3))
 	}
 }
