@@ -69,7 +69,7 @@ func storeOf(pkg string) string {
 	}
 	name, _, _ := strings.Cut(rest, "/")
 	switch name {
-	case "stores", "remote", "conf", "resolvetest", "certerr":
+	case "stores", "remote", "conf", "resolvetest", "certerr", "bodylimit", "proxyconnect":
 		return ""
 	}
 	return name

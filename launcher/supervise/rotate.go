@@ -163,6 +163,13 @@ func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolv
 // room a lease's re-read leaves (rereadRoom in the Vault store, 30 s).
 const gatherWait = 250 * time.Millisecond
 
+// leaseReadGrace is how long past a lease's end its re-read may still
+// answer before the refresh gives up on it: the child's credentials have
+// ended, and the end is reported then (checkExpired), not once a store
+// that took the request and never answers (a stalled proxy, a
+// partitioned network) has spent its whole timeout.
+const leaseReadGrace = time.Second
+
 // maxSettle bounds the debounce, in debounces from the first change: a
 // secret rewritten with new content more often than the debounce (a
 // misbehaving agent) still reaches the child.
@@ -212,7 +219,17 @@ func (r *rotator) run(ctx context.Context) {
 			// so) holds back no poll.
 			return
 		}
-		next, read, err := r.refresh(ctx, pending, t)
+		readCtx := ctx
+		if end, ok := r.ending[t.lease]; ok && t.kind == leaseEnding && time.Now().Before(end) {
+			// The loop waits for the read: bounded by the lease's end,
+			// so that a store that never answers holds back the report
+			// of that end (and on_expired: stop) by a second, not by a
+			// request timeout (a minute for Vault's default).
+			var cancel context.CancelFunc
+			readCtx, cancel = context.WithDeadline(ctx, end.Add(leaseReadGrace))
+			defer cancel()
+		}
+		next, read, err := r.refresh(readCtx, pending, t)
 		if err != nil {
 			// Each trigger once: the retry reads each again once, not
 			// once per failure of an outage.

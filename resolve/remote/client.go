@@ -793,6 +793,12 @@ func (c *Client) Close() error {
 		cn.kill()
 	}
 	cn.wait()
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Killed with what it was doing: most often giving leases back
+		// to a store that takes requests and answers none. "context
+		// deadline exceeded" said nothing of them.
+		return fmt.Errorf("close the %s store: its helper had not finished within %s (giving back the leases it held, which needs the store to answer) and was stopped: a lease not given back stays valid until its TTL ends: %w", c.cfg.Store, c.cfg.CloseTimeout, err)
+	}
 	if err != nil && !errors.Is(err, ErrHelperDied) {
 		return fmt.Errorf("close the %s store: %w", c.cfg.Store, err)
 	}

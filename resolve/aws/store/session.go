@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -29,13 +30,16 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/wardsecrets/ward/resolve/aws"
+	"github.com/wardsecrets/ward/resolve/bodylimit"
 	"github.com/wardsecrets/ward/resolve/certerr"
+	"github.com/wardsecrets/ward/resolve/proxyconnect"
 )
 
 // DefaultMaxAttempts bounds the attempts at one request, the first
@@ -119,6 +123,16 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 			return awssdk.Config{}, fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role): %w", hideProcessOutput(err))
 		}
 	}
+	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		bc = bc.WithTransportOptions(func(t *http.Transport) { t.OnProxyConnectResponse = proxyconnect.Check })
+		cfg.HTTPClient = bc
+	}
+	if cfg.HTTPClient != nil {
+		// After the load, which wants the SDK's own client (for
+		// AWS_CA_BUNDLE): the credentials' requests are not bounded,
+		// the store's are.
+		cfg.HTTPClient = bodylimit.Client(cfg.HTTPClient, bodylimit.Max)
+	}
 	cfg.APIOptions = append(cfg.APIOptions, s.bound)
 	cfg.APIOptions = append(cfg.APIOptions, s.apiOptions...)
 	s.cfg = &cfg
@@ -179,6 +193,10 @@ func (s *Session) retryer() awssdk.Retryer {
 		// for a connection error, and retried it.
 		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {
 			if certerr.Is(err) {
+				return awssdk.FalseTernary
+			}
+			if pr := (*proxyconnect.RefusedError)(nil); errors.As(err, &pr) {
+				// Nor is a proxy's refusal of the way to the endpoint.
 				return awssdk.FalseTernary
 			}
 			return awssdk.UnknownTernary

@@ -34,6 +34,8 @@ import (
 
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/azure"
+	"github.com/wardsecrets/ward/resolve/bodylimit"
+	"github.com/wardsecrets/ward/resolve/proxyconnect"
 )
 
 // Store reads secrets from any number of vaults, with one credential and
@@ -82,10 +84,11 @@ func New(opts azure.Options, log *slog.Logger) (*Store, error) {
 	// DefaultConcurrency reads to one vault at once: keep that many idle.
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = resolve.DefaultConcurrency
+	t.OnProxyConnectResponse = proxyconnect.Check
 	return &Store{
 		opts:    opts,
 		log:     log,
-		http:    &http.Client{Transport: t},
+		http:    &http.Client{Transport: bodylimit.Transport(t, bodylimit.Max)},
 		clients: map[string]*azsecrets.Client{},
 		outside: map[string]bool{},
 	}, nil

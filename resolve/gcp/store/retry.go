@@ -14,6 +14,7 @@ import (
 
 	"github.com/wardsecrets/ward/resolve/certerr"
 	"github.com/wardsecrets/ward/resolve/gcp"
+	"github.com/wardsecrets/ward/resolve/proxyconnect"
 )
 
 // backoff paces the retries of one call: exponential from initial, capped
@@ -87,6 +88,10 @@ func retryable(ctx context.Context, err error) bool {
 	}
 	if _, ok := certerr.NoSuchHost(err); ok {
 		// DNS will say again that the endpoint's name does not exist.
+		return false
+	}
+	if pr := (*proxyconnect.RefusedError)(nil); errors.As(err, &pr) {
+		// The proxy's rules answer the same: 9 attempts took 25 s.
 		return false
 	}
 	var ne net.Error

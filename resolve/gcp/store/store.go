@@ -37,7 +37,9 @@ import (
 	secretmanager "google.golang.org/api/secretmanager/v1"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/bodylimit"
 	"github.com/wardsecrets/ward/resolve/gcp"
+	"github.com/wardsecrets/ward/resolve/proxyconnect"
 )
 
 // Store reads secret versions from Secret Manager. It is safe for
@@ -336,7 +338,8 @@ func baseTransport() http.RoundTripper {
 	// Enough idle connections for the fetcher's concurrency; over
 	// HTTP/2 (Google's endpoints) one connection carries them all.
 	t.MaxIdleConnsPerHost = 2 * resolve.DefaultConcurrency
-	return t
+	t.OnProxyConnectResponse = proxyconnect.Check
+	return bodylimit.Transport(t, bodylimit.Max)
 }
 
 // Open is the helper's way in: it opens the store from its decoded

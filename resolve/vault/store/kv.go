@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -410,6 +412,26 @@ func (s *Store) unreachable(err error) error {
 	if s.set.defaultAddress {
 		at += ", Vault's default: VAULT_ADDR is not set"
 	}
+	if s.via != "" {
+		at += ", through the proxy " + s.via
+	}
+	if pr := (*proxyRefusedError)(nil); errors.As(err, &pr) {
+		// Never retried (checkRetry).
+		return fmt.Errorf("%w (%s)", err, at)
+	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		// Never retried (checkRetry) either. Never "write http://" alone:
+		// the token would cross in the clear.
+		return fmt.Errorf("%w (%s): the server there speaks plain HTTP, not TLS: check the port; if it is Vault's and its listener has TLS off (tls_disable), the token and the secrets cross the network in the clear, and only an http:// address reaches it", err, at)
+	}
+	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "proxyconnect" {
+		hint := "check the proxy, or add Vault's host to NO_PROXY"
+		if s.set.proxy != nil {
+			// Every request goes through it, as for the CLI.
+			hint = "check the proxy"
+		}
+		return fmt.Errorf("cannot reach the proxy: %w (%s): %s", err, at, hint)
+	}
 	if cv := (*tls.CertificateVerificationError)(nil); errors.As(err, &cv) {
 		// Never retried: say what to set instead.
 		return fmt.Errorf("%w (%s)%s", err, at, s.certHint(cv))
@@ -418,6 +440,17 @@ func (s *Store) unreachable(err error) error {
 		// Never retried (checkRetry) either.
 		return fmt.Errorf("%w (%s): DNS says %s does not exist: check VAULT_ADDR (stores.vault.address)", err, at, host)
 	}
+	if errors.Is(err, errAnswerTooLarge) {
+		// Never retried: the same answer would come again.
+		return fmt.Errorf("%w (%s): check that the address is Vault's, and what is between ward and Vault", err, at)
+	}
+	if co := (*cutOffError)(nil); errors.As(err, &co) {
+		// Never the body's fault: not "not a Vault response".
+		if errors.Is(co, context.DeadlineExceeded) {
+			return fmt.Errorf("%w within %s (stores.vault.timeout, VAULT_CLIENT_TIMEOUT; %s): a proxy or the network between ward and Vault held it back", err, s.set.Timeout, at)
+		}
+		return fmt.Errorf("%w (%s): a proxy or the network between ward and Vault closed it", err, at)
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		// A Vault that takes the connection and never answers (a
 		// stalled proxy, a sealed node behind a load balancer that
@@ -425,7 +458,7 @@ func (s *Store) unreachable(err error) error {
 		return fmt.Errorf("no answer within %s, retries included (stores.vault.timeout, VAULT_CLIENT_TIMEOUT; %s): check that Vault is reachable and answers: %w", s.set.Timeout, at, err)
 	}
 	if s.set.maxRetries == 0 {
-		if s.set.defaultAddress {
+		if s.set.defaultAddress || s.via != "" {
 			return fmt.Errorf("%w (%s)", err, at)
 		}
 		return err
@@ -477,7 +510,16 @@ func toReply(resp *api.Response, err error) (reply, error) {
 		return reply{}, compact(err)
 	}
 	rep := reply{status: resp.StatusCode}
-	sec, err := api.ParseSecret(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if errors.Is(err, errAnswerTooLarge) {
+		return reply{}, err
+	}
+	if err != nil {
+		// The answer began and did not end: a proxy or the link in
+		// between stalled or closed it. Its body is not at fault.
+		return reply{}, &cutOffError{status: resp.StatusCode, read: len(body), err: err}
+	}
+	sec, err := api.ParseSecret(bytes.NewReader(body))
 	if ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); err != nil && rawTypes[strings.TrimSpace(ct)] {
 		// The path's own answer, not Vault's outage nor a proxy's.
 		return reply{}, &apiError{status: resp.StatusCode, raw: strings.TrimSpace(ct)}
@@ -487,6 +529,31 @@ func toReply(resp *api.Response, err error) (reply, error) {
 	}
 	rep.secret = sec
 	return rep, nil
+}
+
+// cutOffError is an answer whose body stopped before its end: no more
+// of it came within the request timeout, or the connection ended.
+type cutOffError struct {
+	status int
+	read   int
+	err    error
+}
+
+func (e *cutOffError) Error() string {
+	if errors.Is(e.err, context.DeadlineExceeded) {
+		return fmt.Sprintf("vault's answer (%d) did not end: %s of its body came", e.status, byteCount(e.read))
+	}
+	return fmt.Sprintf("vault's answer (%d) was cut off after %s of its body: the connection ended before the answer did (%v)", e.status, byteCount(e.read), e.err)
+}
+
+func (e *cutOffError) Unwrap() error { return e.err }
+
+// byteCount is n bytes, in words.
+func byteCount(n int) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return strconv.Itoa(n) + " bytes"
 }
 
 // rawTypes are the content types of the PKI engine's raw endpoints, whose

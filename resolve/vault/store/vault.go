@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -76,6 +77,10 @@ type Store struct {
 	revoked map[string]bool
 
 	outage outage
+
+	// via is the proxy requests to Vault go through, its password
+	// hidden, and the variable that names it; "" for none.
+	via string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -205,13 +210,27 @@ func (s *Store) newClient() (*api.Client, error) {
 		// As the CLI: every request, loopback included.
 		transport.Proxy = http.ProxyURL(s.set.proxy)
 	}
-	if u, err := url.Parse(s.set.Address); err == nil && u.Scheme == "http" {
-		// Plain HTTP through a proxy (HTTP_PROXY set for the whole
-		// machine, NO_PROXY not naming Vault): the proxy reads the token
-		// and the values. The CLI sends them the same way; say so.
+	if u, err := url.Parse(s.set.Address); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
 		if p, err := transport.Proxy(&http.Request{URL: u}); err == nil && p != nil {
-			s.log.Warn("vault is reached over plain HTTP through a proxy in the clear: the proxy sees the token and the secrets; use https://, or add Vault's host to NO_PROXY", "address", s.set.Address, "proxy", p.Redacted())
+			// Named in every error: a proxy that is down or refuses
+			// the way to Vault is no fault of Vault's.
+			s.via = p.Redacted() + " (" + s.proxyVariable(u.Scheme) + ")"
+			if u.Scheme == "http" {
+				// Plain HTTP through a proxy (HTTP_PROXY set for the
+				// whole machine, NO_PROXY not naming Vault): the proxy
+				// reads the token and the values. The CLI sends them
+				// the same way; say so.
+				s.log.Warn("vault is reached over plain HTTP through a proxy in the clear: the proxy sees the token and the secrets; use https://, or add Vault's host to NO_PROXY", "address", s.set.Address, "proxy", p.Redacted())
+			}
 		}
+	}
+	transport.OnProxyConnectResponse = func(_ context.Context, _ *url.URL, _ *http.Request, resp *http.Response) error {
+		if resp.StatusCode != http.StatusOK {
+			// Go's own error is the status text alone ("Forbidden"),
+			// which reads as Vault's refusal.
+			return &proxyRefusedError{status: resp.Status, code: resp.StatusCode}
+		}
+		return nil
 	}
 	hc := &http.Client{
 		Transport: transport,
@@ -254,6 +273,11 @@ func (s *Store) newClient() (*api.Client, error) {
 		// After NewClient and ConfigureTLS, which want the bare transport.
 		hc.Transport = newTrustedCAs(transport, s.set.CACert, s.set.CAPath, s.log)
 	}
+	if !strings.HasPrefix(s.set.Address, "unix://") {
+		// Not for an agent's socket: each clone of the client (the
+		// logins') wants the bare transport there, to dial the socket.
+		hc.Transport = boundedAnswers{next: hc.Transport}
+	}
 	// NewClient reads VAULT_TOKEN and VAULT_NAMESPACE from the process
 	// environment; only the settings count.
 	c.ClearToken()
@@ -270,11 +294,96 @@ func (s *Store) newClient() (*api.Client, error) {
 	return c, nil
 }
 
+// proxyVariable names the variable that set the proxy for scheme.
+func (s *Store) proxyVariable(scheme string) string {
+	if s.set.proxy != nil {
+		if strings.TrimSpace(s.getenv("VAULT_PROXY_ADDR")) == "" && strings.TrimSpace(s.getenv("VAULT_HTTP_PROXY")) != "" {
+			return "VAULT_HTTP_PROXY"
+		}
+		return "VAULT_PROXY_ADDR"
+	}
+	name := strings.ToUpper(scheme) + "_PROXY"
+	if s.getenv(name) == "" && s.getenv(strings.ToLower(name)) != "" {
+		return strings.ToLower(name)
+	}
+	return name
+}
+
+// proxyRefusedError is a proxy's answer other than 200 to the CONNECT
+// that opens the way to an https:// Vault.
+type proxyRefusedError struct {
+	status string
+	code   int
+}
+
+func (e *proxyRefusedError) Error() string {
+	msg := "the proxy refused the connection to Vault: it answered " + e.status
+	if e.code == http.StatusProxyAuthRequired {
+		msg += " (check the user and password in the proxy's URL)"
+	}
+	return msg
+}
+
+// maxAnswer bounds the body of one answer. Vault takes requests of at
+// most 32 MiB (max_request_size), so no secret it stores is larger; the
+// API client reads a body whole (twice over, for a secret) into memory,
+// and an endless one (a proxy's, a server that is not Vault) grew the
+// helper by gigabytes until the request timed out, or the machine ran
+// out of memory.
+const maxAnswer = 64 << 20
+
+// errAnswerTooLarge is a body past maxAnswer.
+var errAnswerTooLarge = fmt.Errorf("vault's answer is larger than %d MiB, more than Vault sends for any secret (it takes requests of at most 32 MiB): a proxy or a server that is not Vault answered", maxAnswer>>20)
+
+// boundedAnswers cuts every answer's body off at maxAnswer.
+type boundedAnswers struct {
+	next http.RoundTripper
+}
+
+func (b boundedAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.next.RoundTrip(r)
+	if resp != nil && resp.Body != nil {
+		resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxAnswer}
+	}
+	return resp, err
+}
+
+// boundedBody is a body that fails past its bound.
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Exactly at the bound is no fault: only a byte past it.
+		var one [1]byte
+		if n, err := b.ReadCloser.Read(one[:]); n == 0 && err != nil {
+			return 0, err
+		}
+		return 0, errAnswerTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
 // checkRetry is the API client's retry policy, but for DNS's answer that
 // Vault's host name does not exist (a typo in VAULT_ADDR): a retry asks
 // again in vain, and the start waited seconds for the error.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if _, ok := certerr.NoSuchHost(err); ok {
+		return false, err
+	}
+	if pr := (*proxyRefusedError)(nil); errors.As(err, &pr) {
+		// The proxy's rules or credentials: a retry meets them again.
+		return false, err
+	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		// Plain HTTP at an https:// address: so it answers again.
 		return false, err
 	}
 	return api.DefaultRetryPolicy(ctx, resp, err)
@@ -606,8 +715,26 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 		defer t.Stop()
 		leaseCheck = t.C
 	}
+	// A renewal that Vault takes and never answers (a stalled proxy, a
+	// partitioned network) holds the watcher for the request timeout,
+	// past the lease's end: the secret is read again before the end all
+	// the same, so that ward knows the end in time (a lease of 8 s was
+	// reported expired two minutes after it ended).
+	var unrenewed <-chan time.Time
+	armUnrenewed := func() {
+		if end := s.leaseEnd(lease.ID); !end.IsZero() {
+			// After the watcher's renewal, which comes at about two
+			// thirds of what is left, has had its time to answer.
+			left := time.Until(end)
+			unrenewed = time.After(max(left-min(unrenewedMargin, left/10), 0))
+		}
+	}
+	armUnrenewed()
 	for {
 		select {
+		case <-unrenewed:
+			s.log.Warn("vault lease was not renewed before its end: no answer from Vault; the secret must be read again", "lease", leaseSource(lease.ID), "ends_in", max(time.Until(s.leaseEnd(lease.ID)), 0).Round(time.Millisecond).String())
+			return false, nil
 		case <-leaseCheck:
 			if s.leaseRevoked(ctx, lease.ID) {
 				s.log.Warn("vault lease was revoked before its end (vault lease revoke, or its token revoked); the secret must be read again", "lease", leaseSource(lease.ID))
@@ -641,6 +768,7 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 				h.lease.TTL, h.obtained = d, r.RenewedAt
 			}
 			s.leasesMu.Unlock()
+			armUnrenewed()
 			s.log.Debug("vault lease renewed", "lease", leaseSource(lease.ID), "ttl", d.String())
 			if d < increment-time.Second && reread == nil {
 				// Capped at the max TTL: the lease ends in d, whatever
@@ -711,6 +839,11 @@ func (s *Store) AdoptLease(lease *resolve.Lease) {
 		s.remember(lease, 0)
 	}
 }
+
+// unrenewedMargin is how long before a lease's end, with no renewal
+// answered, keepLease gives it up for a re-read (a tenth of the lease's
+// time left, for a shorter lease).
+const unrenewedMargin = time.Second
 
 // rereadRoom is the least time left on a lease when its secret is read
 // again: room for the read, the debounce-free restart and the child's
