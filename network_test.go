@@ -26,6 +26,7 @@ import (
 	"github.com/wardsecrets/ward/resolve/gcp"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/testdata/helper"
 )
 
 // Modes of a faultProxy.
@@ -55,6 +56,9 @@ type faultProxy struct {
 	target string
 	mode   atomic.Value
 	conns  atomic.Int32
+	// sent counts the bytes clients sent through the proxy, answered
+	// or not.
+	sent atomic.Int64
 
 	mu   sync.Mutex
 	open []net.Conn
@@ -121,7 +125,7 @@ func (p *faultProxy) handle(c net.Conn) {
 		}
 	}
 	if p.mode.Load() == proxyBlackhole {
-		io.Copy(io.Discard, c)
+		io.Copy(countingWriter{io.Discard, &p.sent}, c)
 		return
 	}
 	up, err := net.Dial("tcp", p.target)
@@ -130,7 +134,7 @@ func (p *faultProxy) handle(c net.Conn) {
 	}
 	p.keep(up)
 	defer up.Close()
-	go func() { io.Copy(up, c); up.Close() }()
+	go func() { io.Copy(countingWriter{up, &p.sent}, c); up.Close() }()
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := up.Read(buf)
@@ -158,6 +162,18 @@ func (p *faultProxy) handle(c net.Conn) {
 			return
 		}
 	}
+}
+
+// countingWriter adds what it writes to n.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // TestVaultAnswerCutOffMidBody: Vault's answer stops after its headers,
@@ -499,4 +515,79 @@ func TestExitWhileVaultStopsAnswering(t *testing.T) {
 	if want := "a lease not given back stays valid until its TTL ends"; !strings.Contains(stderr.String(), want) {
 		t.Errorf("ward's warning does not say %q:\n%s", want, lastLines(stderr.String(), 3))
 	}
+}
+
+// TestHungStoreHoldsBackNoFileChange: a poll of Vault that takes no
+// answer (a proxy that takes requests and answers none) holds back no
+// other store's change: a file:// secret rewritten meanwhile reaches
+// the child at once, with Vault's value kept. The rotation waited for
+// the poll's request timeout (a minute by default) before it read the
+// file, though README says one secret that cannot be read holds back no
+// other.
+func TestHungStoreHoldsBackNoFileChange(t *testing.T) {
+	srv := vaulttest.Require(t)
+	mount := srv.MountKV(t, 2)
+	va, f1, f2 := canary("hunga"), canary("hungf1"), canary("hungf2")
+	srv.KVPut(t, mount, 2, "app", map[string]any{"a": va})
+	p := newFaultProxy(t, strings.TrimPrefix(srv.Addr, "http://"), proxyPass)
+	w := newWardEnv(t)
+	file := filepath.Join(w.dir, "b.txt")
+	if err := os.WriteFile(file, []byte(f1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%s/app#a\n  B: file://%s\nrotation:\n  poll: 1s\n  debounce: 100ms\n", mount, file))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "helper env; exec sleep 1000")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+p.addr(), "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := startedLines(t, cmd)
+	go func() {
+		for range stderr.ch {
+		}
+	}()
+	if got := envHash(stdout, "B"); got != helper.Hash(f1) {
+		t.Fatalf("the first child's B is not the file's")
+	}
+	// A poll's request goes out and gets no answer.
+	p.setMode(proxyBlackhole)
+	before := p.sent.Load()
+	waitUntil(t, "a poll's request to Vault after the proxy stopped answering", func() bool { return p.sent.Load() > before })
+	os.WriteFile(file+".new", []byte(f2), 0o600)
+	if err := os.Rename(file+".new", file); err != nil {
+		t.Fatal(err)
+	}
+	// Well within the poll's request timeout (60 s).
+	got := make(chan [2]string, 1)
+	go func() {
+		// envHash reads the next listing: the restarted child's.
+		a := ""
+		b := ""
+		for {
+			line, ok := <-stdout.ch
+			if !ok {
+				return
+			}
+			if line == "end" {
+				got <- [2]string{a, b}
+				return
+			}
+			if h, ok := strings.CutPrefix(line, "A "); ok {
+				a = h
+			}
+			if h, ok := strings.CutPrefix(line, "B "); ok {
+				b = h
+			}
+		}
+	}()
+	select {
+	case hashes := <-got:
+		if hashes[1] != helper.Hash(f2) {
+			t.Errorf("the restarted child's B is not the file's new value")
+		}
+		if hashes[0] != helper.Hash(va) {
+			t.Errorf("the restarted child's A is not Vault's value, kept")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the file's change did not reach the child within 20s while a poll of Vault waited for its answer")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 90*time.Second)
 }

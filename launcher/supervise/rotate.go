@@ -211,12 +211,37 @@ func (r *rotator) run(ctx context.Context) {
 	retrying := false
 	// warned is set once a failure since the last recovery was warned of.
 	warned := false
+	// A poll reads its stores beside the loop, one at a time (polling),
+	// and its reading comes back on polls: a store that takes the
+	// requests and answers none (a stalled proxy, a partitioned network)
+	// held the loop for its request timeout (a minute by default for
+	// Vault), and with it every other store's change, a file's that the
+	// child was waiting for too.
+	polling := false
+	polls := make(chan polledRead, 1)
+	var took func(t trigger, next *proposal, read bool, err error)
 	refresh := func(t trigger) {
 		if t.kind == poll && !retrying && slices.Contains(failed, t) {
 			// The polled stores are backed off from: their retry reads
 			// what this poll would. Another failure being retried (a
 			// file:// secret emptied or removed, for as long as it stays
 			// so) holds back no poll.
+			return
+		}
+		if t.kind == poll {
+			if polling {
+				// The poll under way reads what this one would.
+				return
+			}
+			polling = true
+			a, retried := r.startRead(pending, t), retrying
+			go func() {
+				a.read(ctx)
+				select {
+				case polls <- polledRead{a, retried}:
+				case <-ctx.Done():
+				}
+			}()
 			return
 		}
 		readCtx := ctx
@@ -230,6 +255,11 @@ func (r *rotator) run(ctx context.Context) {
 			defer cancel()
 		}
 		next, read, err := r.refresh(readCtx, pending, t)
+		took(t, next, read, err)
+	}
+	// took takes what a refresh for t read: what is pending, the
+	// debounce, and for a failure the retry and its warning.
+	took = func(t trigger, next *proposal, read bool, err error) {
 		if err != nil {
 			// Each trigger once: the retry reads each again once, not
 			// once per failure of an outage.
@@ -369,6 +399,15 @@ func (r *rotator) run(ctx context.Context) {
 			r.checkExpired(ctx)
 		case old := <-r.drops:
 			r.dropLeases(ctx, old, pending)
+		case pr := <-polls:
+			polling = false
+			// Taken as it would have been when it started: a retry's
+			// failure is warned of, another poll's once a step.
+			saved := retrying
+			retrying = pr.retrying
+			next, read, err := r.merge(ctx, pending, pr.a.t, pr.a)
+			took(pr.a.t, next, read, err)
+			retrying = saved
 		case <-retryAt:
 			retryAt = nil
 			retrying = true
@@ -494,33 +533,88 @@ func (r *rotator) dropLater(ctx context.Context, old map[string]resolve.Value) {
 // that failed (a secret disabled or deleted in one store held back every
 // other's rotation for as long as it stayed so).
 func (r *rotator) refresh(ctx context.Context, pending *proposal, t trigger) (next *proposal, read bool, err error) {
+	return r.merge(ctx, pending, t, r.startRead(pending, t).read(ctx))
+}
+
+// aRead is a refresh's reading of its stores: what startRead chose, on
+// the rotator's side, to be read by read, which touches none of the
+// rotator's state and may run beside it (see run's polls).
+type aRead struct {
+	r          *rotator
+	t          trigger
+	base       map[string]resolve.Value
+	candidates map[string]resolve.Ref
+	// Set by read.
+	same        map[resolve.Key]bool
+	versionErrs map[string]error
+	refs        map[string]resolve.Ref
+	fetched     map[string]resolve.Value
+	failures    []resolve.VarError
+}
+
+// polledRead is a poll's reading, back from its stores; retrying is
+// whether the poll was a failure's retry.
+type polledRead struct {
+	a        *aRead
+	retrying bool
+}
+
+// startRead chooses what a refresh for t reads, as of pending.
+func (r *rotator) startRead(pending *proposal, t trigger) *aRead {
 	base := r.values
 	if pending != nil {
 		base = pending.values
 	}
-	var same map[resolve.Key]bool
-	var versionErrs map[string]error
-	if t.kind == poll {
-		same, versionErrs = r.unchangedVersions(ctx, base)
-	}
-	refs := map[string]resolve.Ref{}
+	candidates := map[string]resolve.Ref{}
 	for name, ref := range r.m.Refs(r.prof) {
-		if r.stale(t, ref, base[name]) && !same[ref.Key()] {
-			refs[name] = ref
+		if r.stale(t, ref, base[name]) {
+			candidates[name] = ref
 		}
 	}
-	if len(refs) == 0 {
-		if len(same) > 0 {
-			r.log.Debug("secrets polled: every version is the one the child has, nothing read", "reason", t.String(), "checked", len(same))
+	return &aRead{r: r, t: t, base: base, candidates: candidates}
+}
+
+// read asks the stores: for a poll, which versions are the child's, then
+// the values of the rest.
+func (a *aRead) read(ctx context.Context) *aRead {
+	if len(a.candidates) == 0 {
+		return a
+	}
+	if a.t.kind == poll {
+		a.same, a.versionErrs = a.r.unchangedVersions(ctx, a.base)
+	}
+	a.refs = map[string]resolve.Ref{}
+	for name, ref := range a.candidates {
+		if !a.same[ref.Key()] {
+			a.refs[name] = ref
+		}
+	}
+	if len(a.refs) > 0 {
+		a.fetched, a.failures = a.r.fetcher.FetchAvailable(ctx, a.refs)
+	}
+	return a
+}
+
+// merge makes refresh's result of what a read, over pending as it is
+// now: a read that ran beside the rotator (a poll) finds what changed
+// meanwhile, and adds to it.
+func (r *rotator) merge(ctx context.Context, pending *proposal, t trigger, a *aRead) (next *proposal, read bool, err error) {
+	base := r.values
+	if pending != nil {
+		base = pending.values
+	}
+	if len(a.refs) == 0 {
+		if len(a.same) > 0 {
+			r.log.Debug("secrets polled: every version is the one the child has, nothing read", "reason", t.String(), "checked", len(a.same))
 		}
 		return pending, false, nil
 	}
-	fetched, failures := r.fetcher.FetchAvailable(ctx, refs)
+	fetched, failures := a.fetched, a.failures
 	if failures != nil {
 		err = &resolve.FetchError{Failures: failures}
 	}
 	r.noteUnreadable(base, fetched, failures)
-	r.versionsFailed(versionErrs, err)
+	r.versionsFailed(a.versionErrs, err)
 	if len(fetched) == 0 {
 		// Nothing read: what is pending stands.
 		return pending, true, err
