@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/signals"
 )
 
@@ -94,25 +92,13 @@ func TestNpmScriptRestartSignalsServerOnce(t *testing.T) {
 // sent it to the group and to every process of the container, the
 // group's members included, and the server's drain was cut short.
 func TestPID1LeftoverServerSignalledOnce(t *testing.T) {
-	if _, err := exec.LookPath("unshare"); err != nil {
-		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
-	}
 	w := newWardEnv(t)
 	npmProject(t, w.dir, nil)
 	m := w.manifest(emptyManifest)
-	ward, _ := exec.LookPath("ward")
 	out := filepath.Join(w.dir, "server.out")
 	script := `node server.js > ` + out + ` 2>&1 & while ! grep -q ready ` + out + ` 2>/dev/null; do :; done; exit 3`
-	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "-m", m, "--", "sh", "-c", script)
-	cmd.Env, cmd.Dir = w.env, w.dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	code := exitCode(t, cmd.Run())
-	if strings.Contains(stderr.String(), "unshare failed") {
-		vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
-	}
-	if code != 3 {
-		t.Errorf("got exit code %d, want the child's 3 (stderr: %s)", code, stderr.String())
+	if code, stderr := runAsPID1(t, w, m, script); code != 3 {
+		t.Errorf("got exit code %d, want the child's 3 (stderr: %s)", code, stderr)
 	}
 	b, _ := os.ReadFile(out)
 	var said []string

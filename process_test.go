@@ -400,24 +400,12 @@ func TestSubreaperReapsOrphans(t *testing.T) {
 // session of its own (a daemon) is stopped with SIGTERM before ward
 // exits, not only killed when the namespace goes.
 func TestPID1StopsDaemons(t *testing.T) {
-	if _, err := exec.LookPath("unshare"); err != nil {
-		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
-	}
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
-	ward, _ := exec.LookPath("ward")
 	out := filepath.Join(w.dir, "daemon.out")
 	script := `setsid sh -c 'exec helper signals --exit-on TERM --prefix daemon' > ` + out + ` 2>&1 & while ! grep -q ready ` + out + ` 2>/dev/null; do :; done; exit 5`
-	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "-m", m, "--", "sh", "-c", script)
-	cmd.Env = w.env
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	code := exitCode(t, cmd.Run())
-	if strings.Contains(stderr.String(), "unshare failed") {
-		vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
-	}
-	if code != 5 {
-		t.Errorf("got exit code %d, want the child's 5 (stderr: %s)", code, stderr.String())
+	if code, stderr := runAsPID1(t, w, m, script); code != 5 {
+		t.Errorf("got exit code %d, want the child's 5 (stderr: %s)", code, stderr)
 	}
 	b, _ := os.ReadFile(out)
 	if !strings.Contains(string(b), "daemon SIGTERM") {
@@ -797,12 +785,8 @@ func TestJobControlSignalsNotCaught(t *testing.T) {
 // it stops gracefully; it stayed stopped, the SIGTERM pending, until the
 // SIGKILL at stop_timeout.
 func TestPID1StoppedDaemonContinued(t *testing.T) {
-	if _, err := exec.LookPath("unshare"); err != nil {
-		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
-	}
 	w := newWardEnv(t)
 	m := w.manifest("version: 1\nenv:\n  PLAIN: {value: x}\nrotation:\n  stop_timeout: 3s\n")
-	ward, _ := exec.LookPath("ward")
 	out := filepath.Join(w.dir, "daemon.out")
 	script := `setsid helper signals --exit-on TERM --prefix daemon > ` + out + ` 2>&1 &
 d=$!
@@ -810,19 +794,32 @@ while ! grep -q ready ` + out + ` 2>/dev/null; do :; done
 kill -STOP $d
 while ! grep -q '^State:.*T' /proc/$d/status; do :; done
 exit 5`
+	if code, stderr := runAsPID1(t, w, m, script); code != 5 {
+		t.Errorf("got exit code %d, want the child's 5 (stderr: %s)", code, stderr)
+	}
+	b, _ := os.ReadFile(out)
+	if !strings.Contains(string(b), "daemon SIGTERM") {
+		t.Errorf("the stopped daemon did not handle the SIGTERM of ward as PID 1 (killed at stop_timeout); it printed %q", b)
+	}
+}
+
+// runAsPID1 runs `ward run -m m -- sh -c script` in w.dir as PID 1 of a
+// PID namespace of its own (unshare, as a container's entrypoint), and
+// returns its exit code and stderr. Where no namespace can be made, the
+// test is skipped, or fails under WARD_REQUIRE_INTEGRATION.
+func runAsPID1(t *testing.T, w *wardEnv, m, script string) (int, string) {
+	t.Helper()
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	ward, _ := exec.LookPath("ward")
 	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "-m", m, "--", "sh", "-c", script)
-	cmd.Env = w.env
+	cmd.Env, cmd.Dir = w.env, w.dir
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	code := exitCode(t, cmd.Run())
 	if strings.Contains(stderr.String(), "unshare failed") {
 		vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
 	}
-	if code != 5 {
-		t.Errorf("got exit code %d, want the child's 5 (stderr: %s)", code, stderr.String())
-	}
-	b, _ := os.ReadFile(out)
-	if !strings.Contains(string(b), "daemon SIGTERM") {
-		t.Errorf("the stopped daemon did not handle the SIGTERM of ward as PID 1 (killed at stop_timeout); it printed %q", b)
-	}
+	return code, stderr.String()
 }
