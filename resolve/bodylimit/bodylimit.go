@@ -1,6 +1,6 @@
-// Package bodylimit bounds the body of every answer a cloud store's
-// helper reads. The SDKs read an answer whole into memory, without a
-// bound: something at a store's endpoint that answers with a body that
+// Package bodylimit bounds the body of every answer a store's helper
+// reads. The SDKs (Vault's API client too) read an answer whole into
+// memory, without a bound: something at a store's endpoint that answers with a body that
 // never ends (a proxy gone wrong, a server that is not the store's) grew
 // the helper by gigabytes until the request timed out, or until the
 // kernel killed it or a neighbour for the memory.

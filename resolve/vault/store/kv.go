@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/bodylimit"
 	"github.com/wardsecrets/ward/resolve/certerr"
 )
 
@@ -440,9 +441,9 @@ func (s *Store) unreachable(err error) error {
 		// Never retried (checkRetry) either.
 		return fmt.Errorf("%w (%s): DNS says %s does not exist: check VAULT_ADDR (stores.vault.address)", err, at, host)
 	}
-	if errors.Is(err, errAnswerTooLarge) {
+	if tl := (*bodylimit.TooLargeError)(nil); errors.As(err, &tl) {
 		// Never retried: the same answer would come again.
-		return fmt.Errorf("%w (%s): check that the address is Vault's, and what is between ward and Vault", err, at)
+		return fmt.Errorf("%w (%s): Vault takes requests of at most 32 MiB, so it sends no secret larger; check that the address is Vault's, and what is between ward and Vault", err, at)
 	}
 	if co := (*cutOffError)(nil); errors.As(err, &co) {
 		// Never the body's fault: not "not a Vault response".
@@ -511,7 +512,7 @@ func toReply(resp *api.Response, err error) (reply, error) {
 	}
 	rep := reply{status: resp.StatusCode}
 	body, err := io.ReadAll(resp.Body)
-	if errors.Is(err, errAnswerTooLarge) {
+	if tl := (*bodylimit.TooLargeError)(nil); errors.As(err, &tl) {
 		return reply{}, err
 	}
 	if err != nil {

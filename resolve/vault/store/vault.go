@@ -19,7 +19,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -35,6 +34,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/wardsecrets/ward/resolve/bodylimit"
 	"github.com/wardsecrets/ward/resolve/certerr"
 	"github.com/wardsecrets/ward/resolve/vault"
 
@@ -276,7 +276,7 @@ func (s *Store) newClient() (*api.Client, error) {
 	if !strings.HasPrefix(s.set.Address, "unix://") {
 		// Not for an agent's socket: each clone of the client (the
 		// logins') wants the bare transport there, to dial the socket.
-		hc.Transport = boundedAnswers{next: hc.Transport}
+		hc.Transport = bodylimit.Transport(hc.Transport, maxAnswer)
 	}
 	// NewClient reads VAULT_TOKEN and VAULT_NAMESPACE from the process
 	// environment; only the settings count.
@@ -331,45 +331,6 @@ func (e *proxyRefusedError) Error() string {
 // helper by gigabytes until the request timed out, or the machine ran
 // out of memory.
 const maxAnswer = 64 << 20
-
-// errAnswerTooLarge is a body past maxAnswer.
-var errAnswerTooLarge = fmt.Errorf("vault's answer is larger than %d MiB, more than Vault sends for any secret (it takes requests of at most 32 MiB): a proxy or a server that is not Vault answered", maxAnswer>>20)
-
-// boundedAnswers cuts every answer's body off at maxAnswer.
-type boundedAnswers struct {
-	next http.RoundTripper
-}
-
-func (b boundedAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := b.next.RoundTrip(r)
-	if resp != nil && resp.Body != nil {
-		resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxAnswer}
-	}
-	return resp, err
-}
-
-// boundedBody is a body that fails past its bound.
-type boundedBody struct {
-	io.ReadCloser
-	left int64
-}
-
-func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// Exactly at the bound is no fault: only a byte past it.
-		var one [1]byte
-		if n, err := b.ReadCloser.Read(one[:]); n == 0 && err != nil {
-			return 0, err
-		}
-		return 0, errAnswerTooLarge
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
 
 // checkRetry is the API client's retry policy, but for DNS's answer that
 // Vault's host name does not exist (a typo in VAULT_ADDR): a retry asks
