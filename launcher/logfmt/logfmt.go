@@ -59,11 +59,9 @@ func bounded(_ []string, a slog.Attr) slog.Attr {
 	if len(s) <= limit {
 		return a
 	}
-	cut := limit
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	if i := strings.LastIndexByte(s[:cut], ','); i > 0 && !strings.Contains(s, ", ") {
+	// A comma is never part of a character of several bytes: the last
+	// one before limit is the last before shortened's cut.
+	if i := strings.LastIndexByte(s[:limit], ','); i > 0 && !strings.Contains(s, ", ") {
 		return slog.String(a.Key, fmt.Sprintf("%s and %d more", s[:i], strings.Count(s[i:], ",")))
 	}
 	return slog.String(a.Key, shortened(s, limit))
