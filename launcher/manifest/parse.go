@@ -142,10 +142,7 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	// read: the parser would see an alias where a value belongs and a
 	// "<<" where a name does, and say so in terms that hide the cause.
 	if more := p.yamlFeatures(doc.Content[0], maxFeatureProblems); p.d.Failed() {
-		if more > 0 {
-			last := p.d.Problems[len(p.d.Problems)-1]
-			p.failAt(Pos{last.Line, last.Col}, "", "remove them all: each is refused as the ones above", "and %d more YAML aliases, merge keys or tags after this one", more)
-		}
+		p.andMore(more, "remove them all: each is refused as the ones above", "YAML aliases, merge keys or tags")
 		return nil, p.errors()
 	}
 	m := p.manifest(doc.Content[0])
@@ -183,24 +180,18 @@ func (p *parser) yamlFeatures(n *yaml.Node, limit int) (more int) {
 	found := 0
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
-		var fail func()
+		var hint, msg string
 		switch {
 		case n.Kind == yaml.AliasNode:
-			fail = func() {
-				p.fail(n, "", "write the value out here; for one secret under two names, declare it once and write {template: \"{{ .NAME }}\"} for the other; for variants of the manifest, use profiles", "YAML alias *%s: ward does not read aliases", n.Value)
-			}
+			hint, msg = "write the value out here; for one secret under two names, declare it once and write {template: \"{{ .NAME }}\"} for the other; for variants of the manifest, use profiles", fmt.Sprintf("YAML alias *%s: ward does not read aliases", n.Value)
 		case n.Kind == yaml.ScalarNode && n.Tag == "!!merge":
-			fail = func() {
-				p.fail(n, "", "write the keys out in this mapping; for variants of the manifest, use profiles, which take the base's variables and replace those they name", "YAML merge key %s: ward does not read merge keys", n.Value)
-			}
+			hint, msg = "write the keys out in this mapping; for variants of the manifest, use profiles, which take the base's variables and replace those they name", fmt.Sprintf("YAML merge key %s: ward does not read merge keys", n.Value)
 		case n.Style&yaml.TaggedStyle != 0 && !slices.Contains(plainTags, n.Tag):
-			fail = func() {
-				p.fail(n, "", "remove the tag: a value is read as the text written, and a secret belongs in a store, named by a reference", "YAML tag %s: ward does not read tags", conf.Printable(n.Tag))
-			}
+			hint, msg = "remove the tag: a value is read as the text written, and a secret belongs in a store, named by a reference", fmt.Sprintf("YAML tag %s: ward does not read tags", conf.Printable(n.Tag))
 		}
-		if fail != nil {
+		if msg != "" {
 			if found++; found <= limit {
-				fail()
+				p.fail(n, "", hint, "%s", msg)
 			} else {
 				more++
 			}
@@ -219,6 +210,16 @@ func (p *parser) yamlFeatures(n *yaml.Node, limit int) (more int) {
 // maxFeatureProblems is how many aliases, merge keys and tags are
 // reported one by one.
 const maxFeatureProblems = 100
+
+// andMore reports, at the last problem's place, that more (when above
+// 0) of what was reported there came after it.
+func (p *parser) andMore(more int, hint, what string) {
+	if more <= 0 {
+		return
+	}
+	last := p.d.Problems[len(p.d.Problems)-1]
+	p.failAt(Pos{last.Line, last.Col}, "", hint, "and %d more %s after this one", more, what)
+}
 
 // lineSeparators refuses U+0085, U+2028 and U+2029 written as they are.
 // yaml.v3 reads them as line breaks, YAML 1.2 and editors as text: every
@@ -242,10 +243,7 @@ func (p *parser) lineSeparators(data []byte) {
 	line, col := 1, 1
 	found := 0
 	defer func() {
-		if more := found - maxFeatureProblems; more > 0 {
-			last := p.d.Problems[len(p.d.Problems)-1]
-			p.failAt(Pos{last.Line, last.Col}, "", `write each as an escape in a double-quoted string ("\u2028"), or remove them`, "and %d more raw U+0085, U+2028 or U+2029 after this one", more)
-		}
+		p.andMore(found-maxFeatureProblems, `write each as an escape in a double-quoted string ("\u2028"), or remove them`, "raw U+0085, U+2028 or U+2029")
 	}()
 	for i := 0; i < len(data); {
 		r, size := utf8.DecodeRune(data[i:])
@@ -368,6 +366,7 @@ func yamlError(file string, err error, data []byte) *ValidationError {
 
 func yamlProblem(err error, data []byte) *conf.Problem {
 	line, msg := 1, err.Error()
+	lines := bytes.Split(data, []byte("\n"))
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
@@ -381,15 +380,15 @@ func yamlProblem(err error, data []byte) *conf.Problem {
 		// What is missing at the end of the file (a bracket never
 		// closed) is found at the end of the stream, which yaml.v3 puts
 		// on a line after the last: name the last line with text on it.
-		if lines := bytes.Split(data, []byte("\n")); line > len(lines) || line == len(lines) && len(bytes.TrimSpace(lines[line-1])) == 0 {
+		if line > len(lines) || line == len(lines) && len(bytes.TrimSpace(lines[line-1])) == 0 {
 			for line = min(line, len(lines)); line > 1 && len(bytes.TrimSpace(lines[line-1])) == 0; line-- {
 			}
 		}
 	}
-	if l, col, ok := tabIndent(data, line, strings.TrimPrefix(msg, "yaml: ")); ok {
+	if l, col, ok := tabIndent(lines, line, strings.TrimPrefix(msg, "yaml: ")); ok {
 		return &conf.Problem{Line: l, Col: col, Msg: "invalid YAML: a tab in the indentation: YAML indents with spaces only", Hint: "replace the tab with spaces (an editor's \"indent using spaces\")"}
 	}
-	if col, n, ok := longKey(data, line, strings.TrimPrefix(msg, "yaml: ")); ok {
+	if col, n, ok := longKey(lines, line, strings.TrimPrefix(msg, "yaml: ")); ok {
 		return &conf.Problem{Line: line, Col: col, Msg: fmt.Sprintf("invalid YAML: a key of %d characters: YAML reads a key of at most %d", n, maxYAMLKey), Hint: "shorten it"}
 	}
 	return &conf.Problem{Line: line, Col: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: "), Hint: "check the indentation and quoting on that line"}
@@ -399,16 +398,16 @@ func yamlProblem(err error, data []byte) *conf.Problem {
 // line before its colon, quotes included ("implicit key").
 const maxYAMLKey = 1024
 
-// longKey finds the key over maxYAMLKey characters that yaml.v3's msg at
-// line is about: it said "could not find expected ':'" (or "mapping
-// values are not allowed in this context") of a line with its colon
-// there, and the hint to check its quoting. It returns the key's column
-// and length; the key is not quoted, as a line of the manifest never is.
-func longKey(data []byte, line int, msg string) (col, n int, ok bool) {
+// longKey finds the key over maxYAMLKey characters, among the
+// manifest's lines, that yaml.v3's msg at line is about: it said
+// "could not find expected ':'" (or "mapping values are not allowed
+// in this context") of a line with its colon there, and the hint to
+// check its quoting. It returns the key's column and length; the key
+// is not quoted, as a line of the manifest never is.
+func longKey(lines [][]byte, line int, msg string) (col, n int, ok bool) {
 	if msg != "could not find expected ':'" && msg != "mapping values are not allowed in this context" {
 		return 0, 0, false
 	}
-	lines := bytes.Split(data, []byte("\n"))
 	if line < 1 || line > len(lines) {
 		return 0, 0, false
 	}
@@ -428,14 +427,14 @@ func longKey(data []byte, line int, msg string) (col, n int, ok bool) {
 	return col, n, true
 }
 
-// tabIndent finds the tab that yaml.v3's msg at line is about: a tab in
-// a line's indentation, the commonest mistake of a hand-written
-// manifest. yaml.v3 said "found character that cannot start any token"
-// at the tab's line, and, after a line ending in a plain value (`A:
-// local://app/a`), "found a tab character that violates indentation" at
-// the line of that value, above the tab. It returns the tab's line and
-// column.
-func tabIndent(data []byte, line int, msg string) (int, int, bool) {
+// tabIndent finds the tab, among the manifest's lines, that yaml.v3's
+// msg at line is about: a tab in a line's indentation, the commonest
+// mistake of a hand-written manifest. yaml.v3 said "found character
+// that cannot start any token" at the tab's line, and, after a line
+// ending in a plain value (`A: local://app/a`), "found a tab
+// character that violates indentation" at the line of that value,
+// above the tab. It returns the tab's line and column.
+func tabIndent(lines [][]byte, line int, msg string) (int, int, bool) {
 	var last int // the last line the tab may be on
 	switch msg {
 	case "found character that cannot start any token":
@@ -447,7 +446,6 @@ func tabIndent(data []byte, line int, msg string) (int, int, bool) {
 	default:
 		return 0, 0, false
 	}
-	lines := bytes.Split(data, []byte("\n"))
 	for l := line; l <= len(lines) && l <= last; l++ {
 		text := bytes.TrimPrefix(lines[l-1], []byte("\ufeff"))
 		indent := len(text) - len(bytes.TrimLeft(text, " \t"))
