@@ -42,16 +42,6 @@ func (stdio IO) flushLog() {
 	}
 }
 
-// atExit runs f, a write of what ward has left to say as it exits, and
-// waits for it unless ward is told to stop meanwhile
-// (signals.WaitUnlessStopped): everything else is done by then (the
-// child gone, the run's files removed, the helpers stopped), and a
-// reader of ward's stderr that stopped reading held ward deaf to `docker
-// stop` until the SIGKILL after it, 137 for the child's status.
-func atExit(f func()) {
-	signals.WaitUnlessStopped(f)
-}
-
 // stderrWriter writes ward's log to f as signals.Writer and
 // PatientWriter do, made at the first record: each asks f.Fd(), which
 // makes a pipe ward was given non-blocking a blocking one for every
@@ -93,8 +83,14 @@ func Main(args []string, stdio IO) int {
 		// page, ward local get's value.
 		err = app.Writer.(*output).failed()
 	}
+	// What ward has left to say as it exits is waited for unless ward is
+	// told to stop meanwhile (signals.WaitUnlessStopped): everything else
+	// is done by then (the child gone, the run's files removed, the
+	// helpers stopped), and a reader of ward's stderr that stopped
+	// reading held ward deaf to `docker stop` until the SIGKILL after it,
+	// 137 for the child's status.
 	if err == nil {
-		atExit(stdio.flushLog)
+		signals.WaitUnlessStopped(stdio.flushLog)
 		return 0
 	}
 	var je *jsonReported
@@ -105,7 +101,7 @@ func Main(args []string, stdio IO) int {
 	}
 	// After the log's records, and as they are: the report of an error
 	// that ends ward comes last, whatever the reader does meanwhile.
-	atExit(func() {
+	signals.WaitUnlessStopped(func() {
 		stdio.flushLog()
 		report(signals.PatientWriter(stdio.Stderr, signals.Writer(stdio.Stderr)), err, logfmt.Journal(stdio.Stderr))
 	})

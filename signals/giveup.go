@@ -26,9 +26,10 @@ var (
 	stoppedBy atomic.Int32
 )
 
-// AsksToStop reports whether sig, caught after the child's end, asks
-// ward to stop waiting: SIGTERM, SIGINT, SIGQUIT, and SIGHUP where ward
-// has a terminal (without one it is a reload: see HasTerminal).
+// AsksToStop reports whether sig asks ward to stop (before the child
+// starts, or while ward waits for a reader after its end): SIGTERM,
+// SIGINT, SIGQUIT, and SIGHUP where ward has a terminal (without one it
+// is a reload: see HasTerminal).
 func AsksToStop(sig os.Signal, terminal bool) bool {
 	switch sig {
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:

@@ -410,7 +410,7 @@ func stopSignal(sig os.Signal, terminal bool, log *slog.Logger) (syscall.Signal,
 		log.Info("reload (SIGHUP) while resolving secrets: the child starts with its configuration read anew")
 		return s, false
 	}
-	return s, ok && (s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGHUP)
+	return s, ok && signals.AsksToStop(s, terminal)
 }
 
 // stoppedBeforeStart is ward's end when s stops it before the child
