@@ -151,11 +151,15 @@ func TestChildTakesTheProcessLimit(t *testing.T) {
 			stdout, stderr := startedLines(t, cmd)
 			stdout.waitFor("ready")
 			// ward makes its spare threads a while into the child's run
-			// (a short command pays nothing for them).
+			// (a short command pays nothing for them), and starts its
+			// guard, which makes its own.
 			var logs []string
-			stderr.skipUntil("ward's spare threads", func(line string) bool {
+			made, ready := false, false
+			stderr.skipUntil("ward's spare threads and its guard's", func(line string) bool {
 				logs = append(logs, line)
-				return strings.Contains(line, `"spare threads made"`)
+				made = made || strings.Contains(line, `"spare threads made"`)
+				ready = ready || strings.Contains(line, `"guard ready"`)
+				return made && ready
 			})
 			current, err := os.ReadFile(filepath.Join(cg, "pids.current"))
 			if err != nil {

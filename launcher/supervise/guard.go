@@ -45,6 +45,10 @@ const GuardArg = "__ward-guard"
 // guard.
 const guardAfter = time.Second
 
+// guardThreads is how many threads the guard makes ahead: its reads of
+// the pipe and of /proc, its log's writer, its waits.
+const guardThreads = 4
+
 // guard is ward's end of its guard's pipe.
 type guard struct {
 	pid int
@@ -137,6 +141,12 @@ func GuardMain(args []string) int {
 	// The signals of ward's terminal, its service manager or an IDE's
 	// stop are ward's to act on; the guard waits for ward.
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTTOU, syscall.SIGTTIN, syscall.SIGTSTP, syscall.SIGPIPE)
+	// Its threads ahead, as ward's (see signals.SpareThreads): a child
+	// that has taken every process the limit allows would otherwise end
+	// the guard with a Go crash as it wakes to stop the group, when it
+	// is needed.
+	signals.SpareThreads(guardThreads)
+	log.Debug("guard ready")
 	termed := false
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {

@@ -278,7 +278,7 @@ func (s *supervisor) start() error {
 		// a service that does lives longer.
 		s.spared = true
 		time.AfterFunc(spareAfter, func() {
-			signals.SpareThreads()
+			signals.SpareThreads(0)
 			s.log.Debug("spare threads made")
 		})
 	}
