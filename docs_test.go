@@ -1,0 +1,405 @@
+package main
+
+// The twentieth run's part on the README followed word by word: what a
+// user copies from README.md (a command line, a recipe's file, a
+// manifest) works as written, and what it promises (an exit code) is
+// what ward does.
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/wardsecrets/ward/launcher"
+)
+
+// readme returns README.md's text.
+func readme(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// fence is one fenced block of the README: its info string (sh, yaml,
+// ini, dockerfile, or none), the line its text starts on, and the text.
+type fence struct {
+	info string
+	line int
+	text string
+}
+
+// fences returns the README's fenced blocks, and its prose with each
+// block's lines blanked out (so that an inline span never runs from
+// the prose into a block).
+func fences(readme string) (blocks []fence, prose string) {
+	var b strings.Builder
+	var cur *fence
+	var body []string
+	for i, line := range strings.Split(readme, "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case cur == nil && strings.HasPrefix(trimmed, "```"):
+			cur = &fence{info: strings.TrimPrefix(trimmed, "```"), line: i + 2}
+			body = nil
+			b.WriteString("\n")
+		case cur != nil && trimmed == "```":
+			cur.text = strings.Join(body, "\n")
+			blocks = append(blocks, *cur)
+			cur = nil
+			b.WriteString("\n")
+		case cur != nil:
+			body = append(body, line)
+			b.WriteString("\n")
+		default:
+			b.WriteString(line + "\n")
+		}
+	}
+	return blocks, b.String()
+}
+
+// inlineSpans returns the README prose's `code` spans, each with the
+// line it starts on and its line breaks made spaces: a run of backticks
+// opens one, and the next run of as many closes it.
+func inlineSpans(prose string) []fence {
+	var spans []fence
+	for i := 0; i < len(prose); {
+		if prose[i] != '`' {
+			i++
+			continue
+		}
+		n := 0
+		for i+n < len(prose) && prose[i+n] == '`' {
+			n++
+		}
+		start := i + n
+		end := -1
+		for j := start; j < len(prose); {
+			if prose[j] != '`' {
+				j++
+				continue
+			}
+			m := 0
+			for j+m < len(prose) && prose[j+m] == '`' {
+				m++
+			}
+			if m == n {
+				end = j
+				break
+			}
+			j += m
+		}
+		if end < 0 {
+			i = start
+			continue
+		}
+		spans = append(spans, fence{
+			line: strings.Count(prose[:i], "\n") + 1,
+			text: strings.Join(strings.Fields(prose[start:end]), " "),
+		})
+		i = end + n
+	}
+	return spans
+}
+
+// wardCommandLine finds `ward COMMAND ...` in a line of code: ward at
+// the start or after a shell's separator, an assignment or `exec`, then
+// a word that is one of ward's commands or flags.
+var wardCommandLine = regexp.MustCompile(`(?:^|[|;&(]\s*|\bexec\s+|\$\(|^\S+=\S*\s+|^[^ ]+: )ward( +(-|(run|check|scan|local|import|init|completion|version|help)\b).*)$`)
+
+// commandWords returns the words of a ward command line up to where the
+// shell would end it (a pipe, a redirection, a comment, a separator).
+func commandWords(rest string) []string {
+	var words []string
+	inSubstitution := false
+	for _, w := range strings.Fields(rest) {
+		// <(op inject -i .env.tpl): one argument, a file's name.
+		if inSubstitution || strings.HasPrefix(w, "<(") {
+			if !inSubstitution {
+				words = append(words, "<(...)")
+			}
+			inSubstitution = !strings.HasSuffix(w, ")")
+			continue
+		}
+		if strings.HasPrefix(w, "#") || w == "|" || w == "||" || w == "&&" || w == ";" || w == "&" ||
+			w == "<" || w == ">" || w == "2>&1" || strings.HasPrefix(w, ">") || strings.HasPrefix(w, "2>") {
+			break
+		}
+		if w != "|" && strings.HasSuffix(w, ";") || strings.HasSuffix(w, ")") && !strings.Contains(w, "(") {
+			words = append(words, strings.TrimRight(w, ";)"))
+			break
+		}
+		words = append(words, w)
+	}
+	return words
+}
+
+// checkCommandLine returns what is wrong with the words after `ward`
+// by the CLI's definitions: a command that does not exist, a flag its
+// command does not have, a switch given a value as a word of its own.
+// Words in capitals (NAME, FILE), `...` and ellipses are placeholders.
+func checkCommandLine(words []string, commands []*cli.Command) []string {
+	var problems []string
+	cmds, subs, name := []*cli.Command(nil), commands, "ward"
+	i := 0
+	for ; i < len(words); i++ {
+		var next []*cli.Command
+		alts := strings.Split(words[i], "|")
+		for _, alt := range alts {
+			if c := findVisible(subs, alt); c != nil {
+				next = append(next, c)
+			}
+		}
+		if len(next) == 0 {
+			break
+		}
+		if len(next) != len(alts) {
+			problems = append(problems, name+": "+quote(words[i])+" names a command that does not exist")
+		}
+		cmds, name, subs = next, name+" "+words[i], next[0].Subcommands
+	}
+	if cmds == nil {
+		if i < len(words) && strings.HasPrefix(words[i], "-") {
+			// ward --version, ward --help: the app's own flags.
+			if !slices.Contains([]string{"--version", "-v", "--help", "-h"}, words[i]) {
+				problems = append(problems, "ward has no flag "+words[i])
+			}
+			return problems
+		}
+		if i < len(words) && !placeholder(words[i]) {
+			problems = append(problems, quote(words[i])+" is not a command of ward's")
+		}
+		return problems
+	}
+	for ; i < len(words); i++ {
+		w := words[i]
+		if w == "--" {
+			break // the program's own words
+		}
+		if !strings.HasPrefix(w, "-") || w == "-" || placeholder(w) {
+			if slices.ContainsFunc(cmds, takesArgv) {
+				break // the program: the words after it are its own
+			}
+			continue
+		}
+		flagName, value, hasValue := strings.Cut(strings.TrimLeft(w, "-"), "=")
+		flagName = strings.TrimRight(flagName, ".,")
+		for _, c := range cmds {
+			f := flagOf(c, flagName)
+			if f == nil {
+				problems = append(problems, name+": "+quote(w)+" is no flag of ward "+c.Name)
+				continue
+			}
+			takes := false
+			if d, ok := f.(cli.DocGenerationFlag); ok {
+				takes = d.TakesValue()
+			}
+			switch {
+			case takes && !hasValue:
+				i++ // its value
+			case !takes && hasValue && value != "true" && value != "false":
+				problems = append(problems, name+": "+quote(w)+": "+flagName+" is a switch")
+			case !takes && !hasValue && i+1 < len(words) && (words[i+1] == "true" || words[i+1] == "false") && i+2 < len(words):
+				problems = append(problems, name+": "+quote(w+" "+words[i+1])+": a switch takes its value after =")
+			}
+		}
+	}
+	return problems
+}
+
+// takesArgv reports whether c runs a program named by its arguments.
+func takesArgv(c *cli.Command) bool { return c.Name == "run" }
+
+// placeholder reports whether a word of a command line stands for what
+// the reader fills in: NAME, FILE, PATHS..., ..., [-m FILE].
+func placeholder(w string) bool {
+	w = strings.Trim(w, "[].,")
+	return w == "" || strings.Contains(w, "...") || strings.Contains(w, "…") ||
+		regexp.MustCompile(`^-*[A-Z][A-Z_|,]*$`).MatchString(w)
+}
+
+func findVisible(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.Hidden {
+			continue
+		}
+		if c.Name == name || slices.Contains(c.Aliases, name) {
+			return c
+		}
+	}
+	return nil
+}
+
+func flagOf(c *cli.Command, name string) cli.Flag {
+	if name == "help" || name == "h" {
+		return &cli.BoolFlag{Name: "help"}
+	}
+	for _, f := range c.Flags {
+		if slices.Contains(f.Names(), name) {
+			return f
+		}
+	}
+	return nil
+}
+
+// TestDocsCommandLines: every `ward ...` command line in README.md, in
+// a fenced block or inline, names commands and flags ward has, spelt as
+// ward spells them, and gives a switch its value after = only. A user
+// copies these.
+func TestDocsCommandLines(t *testing.T) {
+	text := readme(t)
+	// The Reliability section's rows quote, on purpose, what users
+	// mistyped (ward run --maks) in the column of what went wrong.
+	if before, rest, ok := strings.Cut(text, "\n## Reliability\n"); ok {
+		if _, after, ok := strings.Cut(rest, "\n## Short-lived cloud credentials without restarts\n"); ok {
+			text = before + strings.Repeat("\n", strings.Count(text[len(before):len(text)-len(after)], "\n")) + after
+		}
+	}
+	blocks, prose := fences(text)
+	app := launcher.NewApp(launcher.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	var code []fence
+	for _, b := range blocks {
+		for j, line := range strings.Split(b.text, "\n") {
+			code = append(code, fence{line: b.line + j, text: strings.TrimSpace(line)})
+		}
+	}
+	code = append(code, inlineSpans(prose)...)
+	checked := 0
+	for _, c := range code {
+		m := wardCommandLine.FindStringSubmatch(c.text)
+		if m == nil {
+			continue
+		}
+		words := commandWords(m[1])
+		if len(words) == 0 {
+			continue
+		}
+		checked++
+		for _, p := range checkCommandLine(words, app.Commands) {
+			t.Errorf("README.md:%d: %s: %s", c.line, quote("ward "+strings.Join(words, " ")), p)
+		}
+	}
+	// The README shows dozens: finding few means the search broke.
+	if checked < 50 {
+		t.Errorf("checked %d ward command lines in README.md, want at least 50", checked)
+	}
+	t.Logf("checked %d ward command lines", checked)
+}
+
+// TestCheckCommandLine: the check finds each kind of mistake, and
+// takes placeholders and the program's own words as they are.
+func TestCheckCommandLine(t *testing.T) {
+	app := launcher.NewApp(launcher.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	tests := []struct {
+		line string
+		want int
+	}{
+		{"run --exec -p ci -- ./deploy.sh --mask", 0},
+		{"run -m FILE --mask -- PROGRAM [ARGS...]", 0},
+		{"run --ci-mask=false make -x", 0},
+		{"local get|rm|history NAME", 0},
+		{"import <(...) --force", 0},
+		{"--version", 0},
+		{"run --maks -- true", 1},
+		{"run --mask=yes -- true", 1},
+		{"run --ci-mask false -- make", 1},
+		{"import -p dev", 1},
+		{"local get|remove NAME", 1},
+		{"chek", 1},
+		{"-m ward.yaml run", 1},
+	}
+	for _, tt := range tests {
+		if got := checkCommandLine(strings.Fields(tt.line), app.Commands); len(got) != tt.want {
+			t.Errorf("ward %s: got %d problems %q, want %d", tt.line, len(got), got, tt.want)
+		}
+	}
+}
+
+// TestDocsRecipes: the recipes README.md shows as a recipe's files are
+// those files, as their programs read them: a Dockerfile's or a unit's
+// line is a line of the example's (a comment after an instruction is
+// no comment to docker or systemd: `FROM ward AS ward  # ...` fails the
+// build, `Type=notify  # ...` makes the unit Type=simple), and a
+// manifest passes `ward check`.
+func TestDocsRecipes(t *testing.T) {
+	blocks, _ := fences(readme(t))
+	exampleLines := func(paths ...string) map[string]bool {
+		lines := map[string]bool{}
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range strings.Split(string(b), "\n") {
+				lines[strings.TrimSpace(l)] = true
+			}
+		}
+		return lines
+	}
+	dockerfiles := exampleLines("examples/docker/Dockerfile", "examples/gcp-cloud-run/Dockerfile", "Dockerfile")
+	units := exampleLines("examples/systemd/myapp.service")
+	w := newWardEnv(t)
+	counts := map[string]int{}
+	for _, b := range blocks {
+		switch b.info {
+		case "dockerfile", "ini":
+			known := dockerfiles
+			if b.info == "ini" {
+				known = units
+			}
+			counts[b.info]++
+			for j, l := range strings.Split(b.text, "\n") {
+				l = strings.TrimSpace(l)
+				if l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, ";") {
+					continue
+				}
+				if !known[l] {
+					t.Errorf("README.md:%d: %s line %q is no line of the example's (a comment after an instruction is part of it)", b.line+j, b.info, l)
+				}
+			}
+		case "yaml":
+			if !isManifest(b.text) {
+				continue
+			}
+			counts["manifest"]++
+			m := w.manifest(b.text)
+			if code, stdout, stderr := w.run("check", "-m", m); code != 0 {
+				t.Errorf("README.md:%d: ward check of the manifest shown there: exit code %d, want 0:\n%s%s", b.line, code, stdout, stderr)
+			}
+		}
+	}
+	// The Docker and systemd recipes, the annotated manifest, the AWS
+	// identity's, the systemd and CI recipes' manifests.
+	for kind, want := range map[string]int{"dockerfile": 1, "ini": 1, "manifest": 4} {
+		if counts[kind] < want {
+			t.Errorf("README.md shows %d %s blocks, want at least %d: the search broke", counts[kind], kind, want)
+		}
+	}
+}
+
+// isManifest reports whether a yaml block is a whole ward.yaml: its
+// keys are a manifest's, and it says what the child gets (a fragment
+// such as `identity: ...` alone is shown to be added to one).
+func isManifest(text string) bool {
+	var doc map[string]any
+	if yaml.Unmarshal([]byte(text), &doc) != nil || doc == nil {
+		return false
+	}
+	fields := []string{"version", "stores", "env", "files", "inherit", "deny", "mask", "rotation", "identity", "profiles"}
+	for k := range doc {
+		if !slices.Contains(fields, k) {
+			return false
+		}
+	}
+	_, env := doc["env"]
+	_, profiles := doc["profiles"]
+	_, version := doc["version"]
+	return env || profiles || version
+}
