@@ -7,15 +7,19 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
 	"github.com/wardsecrets/ward/launcher"
+	"github.com/wardsecrets/ward/testdata/helper"
 )
 
 // readme returns README.md's text.
@@ -402,4 +406,68 @@ func isManifest(text string) bool {
 	_, profiles := doc["profiles"]
 	_, version := doc["version"]
 	return env || profiles || version
+}
+
+// TestDocsFileSecretNamedPipe: README says a file:// or creds:// secret
+// that is anything but a regular file is refused. A named pipe was
+// opened first, which waits for a writer: a start waited for good, with
+// no word said, and a rotation that met one (a file replaced by a FIFO,
+// by mistake or by a tool) never ended its refresh, so no later change
+// reached the child. Now it is refused at once, as a directory is.
+func TestDocsFileSecretNamedPipe(t *testing.T) {
+	t.Run("at the start", func(t *testing.T) {
+		w := newWardEnv(t)
+		fifo := filepath.Join(w.dir, "token")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m := w.manifest("version: 1\nenv:\n  TOKEN: file://" + fifo + "\n")
+		cmd := w.command("run", "-m", m, "--", "helper", "touch", filepath.Join(w.dir, "started"))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if code := exitWithin(t, cmd, 10*time.Second); code != 125 {
+			t.Errorf("got exit code %d, want 125", code)
+		}
+		if !strings.Contains(stderr.String(), "is a named pipe (FIFO), not a regular file") {
+			t.Errorf("the error does not say the file is a named pipe:\n%s", stderr.String())
+		}
+		if _, err := os.Stat(filepath.Join(w.dir, "started")); err == nil {
+			t.Error("the child started")
+		}
+	})
+	t.Run("rotated into one", func(t *testing.T) {
+		w := newWardEnv(t)
+		v1, v2 := canary("fifo1"), canary("fifo2")
+		dir := filepath.Join(w.dir, "mounted")
+		src := filepath.Join(dir, "token")
+		os.MkdirAll(dir, 0o700)
+		os.WriteFile(src, []byte(v1), 0o600)
+		m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n")
+		cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+		stdout, stderr := startedLines(t, cmd)
+		if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+			t.Fatalf("the first child does not have the first value")
+		}
+		stderr.waitForContaining("watching secret files for changes")
+		if err := syscall.Mkfifo(src+".fifo", 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Rename(src+".fifo", src)
+		stderr.waitForContaining("is a named pipe (FIFO), not a regular file")
+		os.WriteFile(src+".new", []byte(v2), 0o600)
+		os.Rename(src+".new", src)
+		if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+			t.Fatalf("the child restarted after the pipe was replaced does not have the new value")
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		exitCode(t, cmd.Wait())
+		for line := range stderr.ch {
+			if strings.Contains(line, v1) || strings.Contains(line, v2) {
+				t.Errorf("a canary is in ward's stderr")
+			}
+		}
+	})
 }
