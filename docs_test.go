@@ -471,3 +471,103 @@ func TestDocsFileSecretNamedPipe(t *testing.T) {
 		}
 	})
 }
+
+// TestDocsExitCodes: each row of README's exit-code table is produced
+// the way the row says, and each way tried here has its row: a row added
+// or a code changed without the other fails.
+func TestDocsExitCodes(t *testing.T) {
+	text := readme(t)
+	_, table, ok := strings.Cut(text, "\n| exit code | meaning |\n| --- | --- |\n")
+	if !ok {
+		t.Fatal("README.md has no exit-code table")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	var rows []string
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 {
+			t.Fatalf("README.md's exit-code table has a line that is no row: %q", line)
+		}
+		rows = append(rows, strings.TrimSpace(cells[1]))
+	}
+
+	w := newWardEnv(t)
+	plain := w.manifest("version: 1\nenv:\n  A: {value: a}\n")
+	runWant := func(t *testing.T, want int, args ...string) {
+		t.Helper()
+		if code, stdout, stderr := w.run(args...); code != want {
+			t.Errorf("ward %s: got exit code %d, want %d\n%s%s", strings.Join(args, " "), code, want, stdout, stderr)
+		}
+	}
+	cases := map[string]func(t *testing.T){
+		"the child's code": func(t *testing.T) {
+			runWant(t, 7, "run", "-m", plain, "--", "helper", "exit", "7")
+		},
+		"128+N": func(t *testing.T) {
+			runWant(t, 143, "run", "-m", plain, "--", "helper", "kill", "TERM")
+			runWant(t, 137, "run", "-m", plain, "--", "helper", "kill", "KILL")
+			// A child killed by the SIGINT ward forwarded: ward dies of
+			// the signal itself, which a shell shows as 130.
+			cmd := w.command("run", "-m", plain, "--", "helper", "sleep")
+			ready, _ := started(t, cmd)
+			ready.waitFor("ready")
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Wait()
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+				t.Errorf("a child killed by the SIGINT ward forwarded: ward ended with %v, want a death by SIGINT", cmd.ProcessState)
+			}
+			// ward stopped by SIGTERM before the child started.
+			addr, accepted, _ := silentVault(t)
+			m := w.manifest("version: 1\nenv:\n  S: vault://secret/app#x\nrotation:\n  stop_timeout: 2s\n")
+			cmd = w.command("run", "-m", m, "--", "helper", "touch", filepath.Join(w.dir, "started"))
+			cmd.Env = append(cmd.Env, "VAULT_ADDR="+addr, "VAULT_TOKEN=t")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-accepted:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("ward's Vault helper never connected")
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			if code := exitWithin(t, cmd, 15*time.Second); code != 143 {
+				t.Errorf("ward stopped while resolving: got exit code %d, want 143", code)
+			}
+		},
+		"1": func(t *testing.T) {
+			value := canary("exitcode")
+			w.set("app/token", value)
+			m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+			leak := filepath.Join(t.TempDir(), "leak.txt")
+			os.WriteFile(leak, []byte("token="+value+"\n"), 0o600)
+			runWant(t, 1, "scan", "-m", m, leak)
+			runWant(t, 0, "scan", "-m", m, plain)
+		},
+		"125": func(t *testing.T) {
+			runWant(t, 125, "run", "-m", w.manifest("version: 1\nenv:\n  A: not-a-reference\n"), "--", "helper", "exit", "0")
+			runWant(t, 125, "run", "-m", plain, "--no-such-flag", "--", "helper", "exit", "0")
+			runWant(t, 125, "run", "-m", w.manifest("version: 1\nenv:\n  A: local://app/never-set\n"), "--", "helper", "exit", "0")
+		},
+		"126": func(t *testing.T) {
+			notExec := filepath.Join(w.dir, "not-executable")
+			os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644)
+			runWant(t, 126, "run", "-m", plain, "--", notExec)
+		},
+		"127": func(t *testing.T) {
+			runWant(t, 127, "run", "-m", plain, "--", "ward-no-such-program")
+		},
+	}
+	for _, row := range rows {
+		if _, ok := cases[row]; !ok {
+			t.Errorf("README.md's exit-code table has a row %q that no case here produces", row)
+		}
+	}
+	for name, tc := range cases {
+		if !slices.Contains(rows, name) {
+			t.Errorf("README.md's exit-code table has no row %q", name)
+			continue
+		}
+		t.Run(name, tc)
+	}
+}
