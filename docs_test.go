@@ -6,6 +6,7 @@ package main
 // what ward does.
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -569,5 +570,56 @@ func TestDocsExitCodes(t *testing.T) {
 			continue
 		}
 		t.Run(name, tc)
+	}
+}
+
+// TestDocsOutageWarnedOncePerStep: README's Outages say a refresh that
+// fails is logged once per step of its backoff. A file:// secret
+// removed while the child runs fails both its file's trigger and the
+// poll's look at the watched files (here every second), and each retry
+// read it for both: two warnings a step, the same error under two
+// reasons.
+func TestDocsOutageWarnedOncePerStep(t *testing.T) {
+	w := newWardEnv(t)
+	v1 := canary("outage")
+	dir := filepath.Join(w.dir, "mounted")
+	src := filepath.Join(dir, "token")
+	os.MkdirAll(dir, 0o700)
+	os.WriteFile(src, []byte(v1), 0o600)
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  poll: 1s\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr := startedLines(t, cmd)
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatalf("the child does not have the value")
+	}
+	stderr.waitForContaining("watching secret files for changes")
+	os.Rename(src, src+".away")
+	type warning struct {
+		Time    time.Time `json:"time"`
+		Level   string    `json:"level"`
+		Msg     string    `json:"msg"`
+		Reason  string    `json:"reason"`
+		RetryIn string    `json:"retry_in"`
+		Error   string    `json:"error"`
+	}
+	var warnings []warning
+	for len(warnings) < 4 {
+		line := stderr.waitForContaining("cannot refresh secrets")
+		var rec warning
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line that is no JSON record: %v", err)
+		}
+		if rec.Level == "WARN" {
+			warnings = append(warnings, rec)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	// Two warnings of one step: the same error and retry time, at once.
+	for i := 1; i < len(warnings); i++ {
+		a, b := warnings[i-1], warnings[i]
+		if a.Error == b.Error && a.RetryIn == b.RetryIn && b.Time.Sub(a.Time) < 100*time.Millisecond {
+			t.Errorf("the same failure warned of twice in one step of the backoff: reasons %q and %q, both retry_in=%s", a.Reason, b.Reason, a.RetryIn)
+		}
 	}
 }
