@@ -623,3 +623,76 @@ func TestDocsOutageWarnedOncePerStep(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsNextSteps: the next steps `ward init` and `ward import` print
+// work as printed. After `ward import --profile dev` they said `ward
+// run -- YOUR_PROGRAM`, which gives the program none of the profile's
+// variables; after `ward init -m conf/ward.yaml`, `ward import .env`,
+// which wrote a second manifest, ./ward.yaml, beside the starter.
+func TestDocsNextSteps(t *testing.T) {
+	// nextCommands returns the ward command lines a report's "next:"
+	// names, each as its words, with YOUR_PROGRAM as helper env.
+	nextCommands := func(t *testing.T, stdout string) [][]string {
+		t.Helper()
+		_, next, ok := strings.Cut(stdout, "next: ")
+		if !ok {
+			t.Fatalf("no next steps in %q", stdout)
+		}
+		next, _, _ = strings.Cut(next, "\n")
+		var cmds [][]string
+		for _, m := range regexp.MustCompile("ward (run|check|import|local)[^,`(]*").FindAllString(next, -1) {
+			words := strings.Fields(m)
+			if i := slices.Index(words, "YOUR_PROGRAM"); i >= 0 {
+				words = append(words[:i], "helper", "env")
+			}
+			if words[1] != "local" {
+				cmds = append(cmds, words[1:])
+			}
+		}
+		return cmds
+	}
+	t.Run("import --profile", func(t *testing.T) {
+		w := newWardEnv(t)
+		v := canary("next-profile")
+		os.WriteFile(filepath.Join(w.dir, ".env.dev"), []byte("API_KEY="+v+"\n"), 0o600)
+		code, stdout, stderr := w.run("import", "--profile", "dev", ".env.dev")
+		if code != 0 {
+			t.Fatalf("ward import: exit code %d\n%s", code, stderr)
+		}
+		cmds := nextCommands(t, stdout)
+		if len(cmds) != 1 || cmds[0][0] != "run" {
+			t.Fatalf("the next steps name %q, want one ward run", cmds)
+		}
+		code, stdout, stderr = w.run(cmds[0]...)
+		if code != 0 {
+			t.Fatalf("ward %s: exit code %d\n%s", strings.Join(cmds[0], " "), code, stderr)
+		}
+		if !strings.Contains(stdout, "API_KEY "+helper.Hash(v)) {
+			t.Errorf("ward %s, as the next steps say: the program did not get API_KEY", strings.Join(cmds[0], " "))
+		}
+	})
+	t.Run("init -m", func(t *testing.T) {
+		w := newWardEnv(t)
+		v := canary("next-init")
+		os.WriteFile(filepath.Join(w.dir, ".env"), []byte("API_KEY="+v+"\n"), 0o600)
+		code, stdout, stderr := w.run("init", "-m", "conf/ward.yaml")
+		if code != 0 {
+			t.Fatalf("ward init: exit code %d\n%s", code, stderr)
+		}
+		cmds := nextCommands(t, stdout)
+		if len(cmds) != 3 {
+			t.Fatalf("the next steps name %q, want import, check and run", cmds)
+		}
+		for _, cmd := range cmds {
+			if code, _, stderr := w.run(cmd...); code != 0 {
+				t.Fatalf("ward %s: exit code %d\n%s", strings.Join(cmd, " "), code, stderr)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(w.dir, "ward.yaml")); err == nil {
+			t.Errorf("following the next steps of ward init -m conf/ward.yaml made a second manifest, ./ward.yaml")
+		}
+		if b, _ := os.ReadFile(filepath.Join(w.dir, "conf", "ward.yaml")); !strings.Contains(string(b), "API_KEY: local://") {
+			t.Errorf("following the next steps of ward init -m conf/ward.yaml left conf/ward.yaml without the imported variable")
+		}
+	})
+}
