@@ -696,3 +696,35 @@ func TestDocsNextSteps(t *testing.T) {
 		}
 	})
 }
+
+// TestDocsPaths: every file or directory of the repository README.md
+// names in code (`examples/ci/github-actions.yml`, `scripts/image.sh`)
+// is there, at the top or, for a package's own (`testdata/fuzz/`),
+// in a package. A placeholder segment (`resolve/STORE`) stands for any.
+func TestDocsPaths(t *testing.T) {
+	_, prose := fences(readme(t))
+	top := regexp.MustCompile(`^(\.ci|examples|scripts|launcher|resolve|schema|testdata|signals|internal)/`)
+	checked := 0
+	for _, span := range inlineSpans(prose) {
+		p := span.text
+		if !top.MatchString(p) || strings.ContainsAny(p, " ") {
+			continue
+		}
+		pattern := strings.TrimSuffix(p, "/")
+		pattern = regexp.MustCompile(`(^|/)[A-Z][A-Z_]*(/|$)`).ReplaceAllString(pattern, "$1*$2")
+		checked++
+		found := false
+		for _, prefix := range []string{"", "*/", "*/*/"} {
+			if m, _ := filepath.Glob(prefix + pattern); len(m) > 0 {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("README.md:%d: %s is not in the repository", span.line, quote(p))
+		}
+	}
+	if checked < 20 {
+		t.Errorf("checked %d paths in README.md, want at least 20: the search broke", checked)
+	}
+}
