@@ -728,3 +728,34 @@ func TestDocsPaths(t *testing.T) {
 		t.Errorf("checked %d paths in README.md, want at least 20: the search broke", checked)
 	}
 }
+
+// TestDocsVaultAuthSettingRefusedOnce: README says every manifest error
+// names the field and carries a hint. A Vault login setting written but
+// refused (a creds:// name systemd would not take, a list for a role)
+// was reported twice: its own error, and "required for method ..." for
+// the same field, which said it was not there at all.
+func TestDocsVaultAuthSettingRefusedOnce(t *testing.T) {
+	w := newWardEnv(t)
+	tests := []struct{ auth, want string }{
+		{"{method: approle, role_id_file: creds://../x, secret_id_file: /y}", `stores.vault.auth.role_id_file: invalid credential name`},
+		{"{method: token_file, token_file: creds://a/b}", `stores.vault.auth.token_file: invalid credential name`},
+		{"{method: kubernetes, role: [a]}", `stores.vault.auth.role: want a string, got a list`},
+	}
+	for _, tt := range tests {
+		m := w.manifest("version: 1\nstores:\n  vault:\n    auth: " + tt.auth + "\nenv:\n  A: {value: x}\n")
+		code, _, stderr := w.run("check", "--log-format", "text", "-m", m)
+		if code != 125 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("auth %s: got exit code %d and %q, want 125 and %q", tt.auth, code, stderr, tt.want)
+		}
+		if strings.Contains(stderr, "required for method") {
+			t.Errorf("auth %s: the setting written is also reported missing:\n%s", tt.auth, stderr)
+		}
+	}
+	// Not written at all, or written empty: still required.
+	for _, auth := range []string{"{method: approle, secret_id_file: /y}", `{method: kubernetes, role: ""}`} {
+		m := w.manifest("version: 1\nstores:\n  vault:\n    auth: " + auth + "\nenv:\n  A: {value: x}\n")
+		if code, _, stderr := w.run("check", "--log-format", "text", "-m", m); code != 125 || !strings.Contains(stderr, "required for method") {
+			t.Errorf("auth %s: got exit code %d and %q, want 125 and required", auth, code, stderr)
+		}
+	}
+}
