@@ -18,7 +18,6 @@ import (
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
-	"golang.org/x/sys/unix"
 )
 
 // TestCIProcessMarkersReachTheChild: CI runners stop what a job left
@@ -398,39 +397,34 @@ func TestCIRootCleanupSparesTheHelpers(t *testing.T) {
 }
 
 // TestCIStepShellCancelledWhileResolving: the job is cancelled while ward,
-// in the step shell's foreground, still waits for a store (a hung Vault;
-// here a FIFO). The shell's death stops ward there, as any SIGTERM does
-// then: 143 and the reason, and no child. ward used to go on waiting, and
-// would start the child of a cancelled job once the store answered.
+// in the step shell's foreground, still waits for a store (a hung Vault).
+// The shell's death stops ward there, as any SIGTERM does then: 143 and
+// the reason, and no child. ward used to go on waiting, and would start
+// the child of a cancelled job once the store answered.
 func TestCIStepShellCancelledWhileResolving(t *testing.T) {
 	w := newWardEnv(t)
 	runner := runnerWorker(t)
-	fifo := filepath.Join(w.dir, "token")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m := w.manifest("version: 1\nenv:\n  TOKEN: file://" + fifo + "\nrotation:\n  stop_timeout: 1s\n")
+	addr, accepted, _ := silentVault(t)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: vault://secret/app#token\nrotation:\n  stop_timeout: 1s\n")
 	script := filepath.Join(w.dir, "step.sh")
 	if err := os.WriteFile(script, []byte("ward run -m "+m+" -- helper exit 0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := &exec.Cmd{Path: runner, Args: []string{"helper", "step", "bash", "--noprofile", "--norc", "-eo", "pipefail", script}, Env: w.env, Dir: w.dir}
+	cmd := &exec.Cmd{Path: runner, Args: []string{"helper", "step", "bash", "--noprofile", "--norc", "-eo", "pipefail", script}, Env: append(w.env, "VAULT_ADDR="+addr, "VAULT_TOKEN=t"), Dir: w.dir}
 	cancel, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	stdout, stderr := started(t, cmd)
-	var ward int
-	waitUntil(t, "ward to block opening the FIFO", func() bool {
-		ward = processOf("ward", m)
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", ward))
-		for _, task := range tasks {
-			if b, _ := os.ReadFile(task); ward != 0 && string(b) == "wait_for_partner" {
-				return true
-			}
-		}
-		return false
-	})
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ward's Vault helper never connected")
+	}
+	ward := processOf("ward", m)
+	if ward == 0 {
+		t.Fatal("no ward process running the step's manifest")
+	}
 	t.Cleanup(func() { syscall.Kill(ward, syscall.SIGKILL) })
 	cancel.Write([]byte("cancel\n"))
 	stdout.waitFor("step: sent SIGTERM")

@@ -510,3 +510,46 @@ func removePrograms() {
 		os.RemoveAll(programsDir)
 	}
 }
+
+// silentVault is a Vault address that takes connections and answers
+// nothing: a store that holds ward's resolve (its helper waits on the
+// answer) until the test ends or hangUp is called, which closes every
+// connection held and refuses new ones. accepted is closed at the first
+// connection.
+func silentVault(t *testing.T) (addr string, accepted <-chan struct{}, hangUp func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan struct{})
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if conns == nil {
+				close(first)
+			}
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	var once sync.Once
+	hangUp = func() {
+		once.Do(func() {
+			l.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range conns {
+				c.Close()
+			}
+		})
+	}
+	t.Cleanup(hangUp)
+	return "http://" + l.Addr().String(), first, hangUp
+}

@@ -751,45 +751,31 @@ func TestMaskSessionKilled(t *testing.T) {
 	waitUntil(t, "the child to be killed", gone(next))
 }
 
-// TestCtrlZWhileResolving: Ctrl-Z while a store is slow (here a FIFO
-// nobody writes yet: the open blocks) stops ward, the job; fg continues
-// it, and it goes on where it was (a FIFO is then refused: a file://
-// secret is a regular file). ward caught SIGTSTP and dropped it: the job
-// could not be stopped until the store answered.
+// TestCtrlZWhileResolving: Ctrl-Z while a store is slow (here a Vault
+// that takes the connection and answers nothing yet) stops ward, the
+// job; fg continues it, and it goes on where it was (the Vault then
+// hangs up: 125). ward caught SIGTSTP and dropped it: the job could not
+// be stopped until the store answered.
 func TestCtrlZWhileResolving(t *testing.T) {
 	w := newWardEnv(t)
-	fifo := filepath.Join(w.dir, "slow")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	value := canary("fifo")
-	w.canaries = append(w.canaries, value)
-	m := w.manifest("version: 1\nenv:\n  A: file://" + fifo + "\n")
+	addr, accepted, hangUp := silentVault(t)
+	m := w.manifest("version: 1\nenv:\n  A: vault://secret/app#a\nstores:\n  vault:\n    max_retries: 0\n")
 	term := newTerminal(t, w)
-	term.send("ward run -m " + m + " -- true\n")
-	// ward, the foreground job, blocked opening the FIFO.
-	waitUntil(t, "ward to block opening the FIFO", func() bool {
+	term.send("VAULT_ADDR=" + addr + " VAULT_TOKEN=t ward run -m " + m + " -- true\n")
+	// ward, the foreground job, waits for its helper's answer.
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ward's Vault helper never connected")
+	}
+	waitUntil(t, "ward to be the terminal's foreground job", func() bool {
 		fg, err := unix.IoctlGetInt(int(term.ptmx.Fd()), unix.TIOCGPGRP)
-		if err != nil || fg == term.cmd.Process.Pid {
-			return false
-		}
-		calls, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", fg))
-		for _, c := range calls {
-			if b, _ := os.ReadFile(c); strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_OPENAT)+" ") {
-				return true
-			}
-		}
-		return false
+		return err == nil && fg != term.cmd.Process.Pid
 	})
 	term.ctrlZ()
 	term.send("fg\n")
-	f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString(value)
-	f.Close()
-	term.expect(`is not a regular file`)
+	hangUp()
+	term.expect(`A: vault://secret/app#a: read vault://secret/app`)
 	term.expect(`PROMPT> `)
 	term.send("echo code=$?\n")
 	term.expect(`code=125`)

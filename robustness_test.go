@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,63 +14,23 @@ import (
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
-// TestStopWhileResolving: SIGTERM while a store blocks where no context
-// reaches (a file:// FIFO nobody writes) or a server never answers (a
-// Vault that accepts and is silent) ends ward with 143, within the stop
-// timeout.
+// TestStopWhileResolving: SIGTERM while a server never answers (a Vault
+// that accepts and is silent) ends ward with 143, within the stop
+// timeout. (A file:// FIFO nobody writes held ward in its open, where no
+// context reaches, until the twentieth run: it is refused at once now.)
 func TestStopWhileResolving(t *testing.T) {
-	t.Run("fifo", func(t *testing.T) {
-		w := newWardEnv(t)
-		fifo := filepath.Join(w.dir, "secret.fifo")
-		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  S: file://%s\nrotation:\n  stop_timeout: 2s\n", fifo))
-		cmd := w.command("run", "-m", m, "--", "helper", "touch", filepath.Join(w.dir, "started"))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer cmd.Process.Kill()
-		// ward blocks in the FIFO's open, waiting for a writer that never
-		// comes: a thread of it waits in the kernel's wait_for_partner.
-		vaulttest.WaitFor(t, "ward blocked opening the FIFO", 10*time.Second, func() bool {
-			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
-			for _, task := range tasks {
-				if b, _ := os.ReadFile(task); string(b) == "wait_for_partner" {
-					return true
-				}
-			}
-			return false
-		})
-		stopAndWant(t, cmd.Process, func() int { return exitCode(t, cmd.Wait()) }, 143, 2*time.Second)
-	})
 	t.Run("silent vault", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		accepted := make(chan net.Conn, 8)
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				accepted <- c // held open, never answered
-			}
-		}()
+		addr, accepted, _ := silentVault(t)
 		w := newWardEnv(t)
 		m := w.manifest("version: 1\nenv:\n  S: vault://secret/app#x\nrotation:\n  stop_timeout: 2s\n")
 		cmd := w.command("run", "-m", m, "--", "helper", "touch", filepath.Join(w.dir, "started"))
-		cmd.Env = append(cmd.Env, "VAULT_ADDR=http://"+l.Addr().String(), "VAULT_TOKEN=t")
+		cmd.Env = append(cmd.Env, "VAULT_ADDR="+addr, "VAULT_TOKEN=t")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		defer cmd.Process.Kill()
 		select {
-		case c := <-accepted:
-			defer c.Close()
+		case <-accepted:
 		case <-time.After(10 * time.Second):
 			t.Fatal("ward's Vault helper never connected")
 		}

@@ -526,10 +526,11 @@ func (j *importJob) report(stdio IO) {
 	for i, p := range j.pairs {
 		held = held || !j.plain[i] && len(p.Value) > 0
 	}
-	next := "next: check with `ward run -- YOUR_PROGRAM`"
+	run := j.runCommand()
+	next := "next: check with `" + run + "`"
 	switch {
 	case len(secrets) > 0 && !held:
-		next = "next: give each secret its value (ward local set NAME: they are empty), then check with `ward run -- YOUR_PROGRAM`"
+		next = "next: give each secret its value (ward local set NAME: they are empty), then check with `" + run + "`"
 	case file:
 		next += ", then delete " + j.file + ": the local store holds its secrets now (ward left the file in place)"
 	}
@@ -540,6 +541,42 @@ func (j *importJob) report(stdio IO) {
 	if file && (held || len(secrets) == 0) {
 		warnGit(stdio, j.file)
 	}
+}
+
+// runCommand is the ward run that gives a program what was imported:
+// with -p for a profile's variables, which a run without it does not
+// give (the hint said `ward run -- YOUR_PROGRAM` after --profile dev,
+// and the program got none of them), and with -m for a manifest that
+// ward run would not find from here.
+func (j *importJob) runCommand() string {
+	run := "ward run" + manifestWords(j.manifest)
+	if j.profile != "" {
+		run += flagWords("-p", j.profile)
+	}
+	return run + " -- YOUR_PROGRAM"
+}
+
+// manifestWords is " -m FILE" for a manifest that ward would not find
+// from the current directory without it, else "".
+func manifestWords(path string) string {
+	if filepath.Clean(path) == "ward.yaml" {
+		return ""
+	}
+	return flagWords("-m", path)
+}
+
+// flagWords is " FLAG VALUE" as a shell reads it back and ward takes
+// it: the value quoted when it holds a character a shell treats
+// specially, and after = when it starts with a dash (-m=-x.yaml).
+func flagWords(flag, value string) string {
+	word := value
+	if value == "" || strings.Trim(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./@%+=:,-") != "" {
+		word = shellQuote(value)
+	}
+	if strings.HasPrefix(value, "-") {
+		return " " + flag + "=" + word
+	}
+	return " " + flag + " " + word
 }
 
 func orNone(names []string) string {

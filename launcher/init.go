@@ -82,7 +82,11 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	if added {
 		fmt.Fprintln(stdio.Stdout, "added .env to .gitignore")
 	}
-	fmt.Fprintf(stdio.Stdout, "next: ward import .env (if you have one), ward check, ward run -- YOUR_PROGRAM\n")
+	// With -m, each command names the manifest too: without it ward
+	// import wrote a second ward.yaml here, and ward check and ward run
+	// read another manifest, or none.
+	m := manifestWords(path)
+	fmt.Fprintf(stdio.Stdout, "next: ward import%s .env (if you have one), ward check%s, ward run%s -- YOUR_PROGRAM\n", m, m, m)
 	return nil
 }
 

@@ -211,6 +211,11 @@ func (r *rotator) run(ctx context.Context) {
 	retrying := false
 	// warned is set once a failure since the last recovery was warned of.
 	warned := false
+	// warnedStep holds the failures warned of since the retry was set:
+	// a file:// secret removed fails its file's trigger and the poll's
+	// look at the files alike, and each retry read it for both. It was
+	// warned of twice a step, the same error under two reasons.
+	warnedStep := map[string]bool{}
 	// A poll reads its stores beside the loop, one at a time (polling),
 	// and its reading comes back on polls: a store that takes the
 	// requests and answers none (a stalled proxy, a partitioned network)
@@ -275,6 +280,7 @@ func (r *rotator) run(ctx context.Context) {
 				backoff = min(max(backoff*2, minBackoff), maxBackoff)
 				wait := jitter(backoff, 0.2)
 				retryAt, retryWhen = time.After(wait), time.Now().Add(wait)
+				clear(warnedStep)
 			}
 			// Logged once a step: the same failure again before its
 			// retry (one change of a file is an event on the file's
@@ -293,8 +299,12 @@ func (r *rotator) run(ctx context.Context) {
 				// warned, and said it had recovered a moment later.
 				level = slog.LevelDebug
 			}
+			if level == slog.LevelWarn && warnedStep[err.Error()] {
+				level = slog.LevelDebug
+			}
 			if level == slog.LevelWarn {
 				warned = true
+				warnedStep[err.Error()] = true
 			}
 			r.log.Log(ctx, level, "cannot refresh secrets; the child keeps running on what it has", "reason", t.String(), "retry_in", max(time.Until(retryWhen), 0).Round(time.Millisecond).String(), "error", err.Error())
 			if next == pending {

@@ -11,8 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
+	"github.com/wardsecrets/ward/internal/filekind"
 	"github.com/wardsecrets/ward/resolve"
 )
 
@@ -53,7 +55,13 @@ func (s CredsStore) Path(ref resolve.Ref) string { return filepath.Join(s.Dir, r
 // read reads the file at path for ref: an empty file is refused unless
 // ref allows it (resolve.AllowEmpty), as a secret that was never written.
 func read(ref resolve.Ref, path string) (resolve.Secret, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a named pipe opens at once, and is refused below as
+	// not a regular file; a blocking open waited for a writer, for good,
+	// at a start with no word said, and in a rotation, whose refresh then
+	// never ended: no later change reached the child. A regular file's
+	// reads do not heed it. O_NOCTTY: a terminal named here does not
+	// become ward's.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return resolve.Secret{}, resolve.WithHint(fmt.Errorf("%s: %w", path, resolve.ErrNotFound),
@@ -71,7 +79,7 @@ func read(ref resolve.Ref, path string) (resolve.Secret, error) {
 		return resolve.Secret{}, err
 	}
 	if !st.Mode().IsRegular() {
-		return resolve.Secret{}, fmt.Errorf("%s is not a regular file", path)
+		return resolve.Secret{}, fmt.Errorf("%s is %s, not a regular file", path, filekind.Of(st))
 	}
 	if st.Size() > MaxSize {
 		return resolve.Secret{}, fmt.Errorf("%s is %d bytes, more than the %d a secret file may hold", path, st.Size(), MaxSize)

@@ -273,7 +273,23 @@ func (a *Auth) decode(d *conf.Decoder, n *yaml.Node, f string) {
 		}
 		return
 	}
-	if field, hint := a.missing(); field != "" {
+	// A setting that was written but refused (creds://../x, a list) has
+	// its own error: "required" beside it said it was not there at all.
+	refused := func(field string) bool {
+		alternatives := []string{field}
+		if field == "role_id_file" {
+			alternatives = append(alternatives, "role_id", "role_id_env")
+		}
+		for _, p := range d.Problems {
+			for _, alt := range alternatives {
+				if p.Field == conf.Join(f, alt) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if field, hint := a.missing(); field != "" && !refused(field) {
 		d.Fail(n, conf.Join(f, field), hint, "required for method %s", a.Method)
 	}
 }

@@ -3,8 +3,13 @@ package vault
 import (
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 func hintOf(err error) string {
@@ -69,6 +74,38 @@ func TestManifestOnly(t *testing.T) {
 			t.Errorf("%s: %v\nwant it to say %q", c.name, err, c.want)
 		case c.hint != "" && !strings.Contains(hintOf(err), c.hint):
 			t.Errorf("%s: hint %q, want it to say %q", c.name, hintOf(err), c.hint)
+		}
+	}
+}
+
+// TestAuthDecodeRefusedSettingNotMissing: a login setting written but
+// refused has its own problem alone, not also "required for method";
+// one not written, or written empty, is required.
+func TestAuthDecodeRefusedSettingNotMissing(t *testing.T) {
+	tests := []struct {
+		auth string
+		want []string // the problems' fields and messages
+	}{
+		{"{method: approle, role_id_file: creds://../x}", []string{`auth.role_id_file: invalid credential name "../x"`}},
+		{"{method: token_file, token_file: [a]}", []string{"auth.token_file: want a string, got a list"}},
+		{"{method: jwt, role: {a: b}}", []string{"auth.role: want a string, got a mapping"}},
+		{"{method: approle}", []string{"auth.role_id_file: required for method approle"}},
+		{`{method: kubernetes, role: ""}`, []string{"auth.role: required for method kubernetes"}},
+	}
+	for _, tt := range tests {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(tt.auth), &n); err != nil {
+			t.Fatal(err)
+		}
+		var d conf.Decoder
+		var a Auth
+		a.decode(&d, n.Content[0], "auth")
+		var got []string
+		for _, p := range d.Problems {
+			got = append(got, p.Field+": "+p.Msg)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got problems %q, want %q", tt.auth, got, tt.want)
 		}
 	}
 }
