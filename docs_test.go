@@ -80,10 +80,7 @@ func inlineSpans(prose string) []fence {
 			i++
 			continue
 		}
-		n := 0
-		for i+n < len(prose) && prose[i+n] == '`' {
-			n++
-		}
+		n := backticks(prose[i:])
 		start := i + n
 		end := -1
 		for j := start; j < len(prose); {
@@ -91,10 +88,7 @@ func inlineSpans(prose string) []fence {
 				j++
 				continue
 			}
-			m := 0
-			for j+m < len(prose) && prose[j+m] == '`' {
-				m++
-			}
+			m := backticks(prose[j:])
 			if m == n {
 				end = j
 				break
@@ -112,6 +106,11 @@ func inlineSpans(prose string) []fence {
 		i = end + n
 	}
 	return spans
+}
+
+// backticks is the length of the run of backticks s starts with.
+func backticks(s string) int {
+	return len(s) - len(strings.TrimLeft(s, "`"))
 }
 
 // wardCommandLine finds `ward COMMAND ...` in a line of code: ward at
@@ -448,28 +447,15 @@ func TestDocsFileSecretNamedPipe(t *testing.T) {
 		os.WriteFile(src, []byte(v1), 0o600)
 		m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n")
 		cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
-		stdout, stderr := startedLines(t, cmd)
-		if got := envHash(stdout, "A"); got != helper.Hash(v1) {
-			t.Fatalf("the first child does not have the first value")
-		}
-		stderr.waitForContaining("watching secret files for changes")
-		if err := syscall.Mkfifo(src+".fifo", 0o600); err != nil {
-			t.Fatal(err)
-		}
-		os.Rename(src+".fifo", src)
-		stderr.waitForContaining("is a named pipe (FIFO), not a regular file")
-		os.WriteFile(src+".new", []byte(v2), 0o600)
-		os.Rename(src+".new", src)
-		if got := envHash(stdout, "A"); got != helper.Hash(v2) {
-			t.Fatalf("the child restarted after the pipe was replaced does not have the new value")
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		exitCode(t, cmd.Wait())
-		for line := range stderr.ch {
-			if strings.Contains(line, v1) || strings.Contains(line, v2) {
-				t.Errorf("a canary is in ward's stderr")
+		rotatesOnce(t, cmd, "watching secret files for changes", v1, v2, func(stderr *lines) {
+			if err := syscall.Mkfifo(src+".fifo", 0o600); err != nil {
+				t.Fatal(err)
 			}
-		}
+			os.Rename(src+".fifo", src)
+			stderr.waitForContaining("is a named pipe (FIFO), not a regular file")
+			os.WriteFile(src+".new", []byte(v2), 0o600)
+			os.Rename(src+".new", src)
+		})
 	})
 }
 

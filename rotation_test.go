@@ -357,7 +357,7 @@ func TestRotationFileThroughLinks(t *testing.T) {
 			src := tt.setup(filepath.Join(w.dir, "secrets"), v1)
 			m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n")
 			cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
-			rotatesOnce(t, cmd, "watching secret files for changes", v1, v2, func() { tt.rotate(filepath.Join(w.dir, "secrets"), v2) })
+			rotatesOnce(t, cmd, "watching secret files for changes", v1, v2, func(*lines) { tt.rotate(filepath.Join(w.dir, "secrets"), v2) })
 		})
 	}
 }
@@ -429,7 +429,7 @@ func TestRotationBindMountedFile(t *testing.T) {
 	cmd := exec.Command("unshare", "--mount", "sh", "-c", `mount --bind "$1" "$2" && exec "$3" run --log-level debug -m "$4" -- helper env wait`, "sh", host, mounted, ward, m)
 	cmd.Env = w.env
 	// In place, as `echo new > token` or a program's write does.
-	rotatesOnce(t, cmd, "watching secret files for changes", v1, v2, func() { os.WriteFile(host, []byte(v2), 0o600) })
+	rotatesOnce(t, cmd, "watching secret files for changes", v1, v2, func(*lines) { os.WriteFile(host, []byte(v2), 0o600) })
 }
 
 // TestRotationFileWithoutInotify: with no inotify instance to be had (128
@@ -461,7 +461,7 @@ func TestRotationFileWithoutInotify(t *testing.T) {
 			ward, _ := exec.LookPath("ward")
 			cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", tc.limit+` && exec "$1" run --log-level debug -m "$2" -- helper env wait`, "sh", ward, m)
 			cmd.Env = w.env
-			rotatesOnce(t, cmd, tc.warning, v1, v2, func() {
+			rotatesOnce(t, cmd, tc.warning, v1, v2, func(*lines) {
 				os.WriteFile(src+".new", []byte(v2), 0o600)
 				os.Rename(src+".new", src)
 			})
@@ -558,17 +558,17 @@ while :; do sleep 0.05; done`
 }
 
 // rotatesOnce runs cmd, a `ward run ... -- helper env wait` whose child
-// gets A = v1, and checks that change, made once ward has logged ready,
-// restarts the child with A = v2, and that neither value reaches ward's
-// stderr.
-func rotatesOnce(t *testing.T, cmd *exec.Cmd, ready, v1, v2 string, change func()) {
+// gets A = v1, and checks that change, made once ward has logged ready
+// (and given ward's stderr, to wait on), restarts the child with A = v2,
+// and that neither value reaches ward's stderr.
+func rotatesOnce(t *testing.T, cmd *exec.Cmd, ready, v1, v2 string, change func(stderr *lines)) {
 	t.Helper()
 	stdout, stderr := startedLines(t, cmd)
 	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
 		t.Fatalf("the first child does not have the first value")
 	}
 	stderr.waitForContaining(ready)
-	change()
+	change(stderr)
 	if got := envHash(stdout, "A"); got != helper.Hash(v2) {
 		t.Errorf("the restarted child does not have the new value")
 	}
