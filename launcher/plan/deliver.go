@@ -10,10 +10,6 @@ import (
 	"github.com/wardsecrets/ward/launcher/manifest"
 )
 
-// maxArgStrlen is the kernel's limit on one argument or environment
-// string (manifest.MaxArgStrlen).
-const maxArgStrlen = manifest.MaxArgStrlen
-
 // UndeliverableHint is the advice for a CheckDeliverable error.
 const UndeliverableHint = "deliver a value this large, or with NUL bytes, as a file (files: in the manifest)"
 
@@ -30,6 +26,7 @@ func CheckDeliverable(env, argv []string) error {
 		n    int
 	}
 	var sizes []size
+	maxArgStrlen := manifest.MaxArgStrlen()
 	for _, kv := range env {
 		name, value, _ := strings.Cut(kv, "=")
 		switch {
