@@ -136,8 +136,10 @@ func run386(t *testing.T, w *wardEnv, bin string, args ...string) (code int, std
 // ward's foreground group was then no group (SignalForeground sent a
 // key's signal to ward's own process group instead of the child's), and
 // its relay of the child's output waited for a count that never came.
-// The code ward ships, and the helper child the tests run, read such an
-// int with signals.IoctlInt (4 bytes). signals' TestForegroundGroupOfAPty
+// The code ward ships, its tests and the helper child they run read such
+// an int with signals.IoctlInt (4 bytes); a test that misread it failed
+// under s390x for the test's sake (TestCtrlCUnderPTY: "got foreground
+// group 59794534694912, child pid 13922"). signals' TestForegroundGroupOfAPty
 // and supervise's TestFinishEndsAtWhatTheChildWrote show the fault under
 // GOARCH=s390x; this test keeps the call out where CI has no s390x.
 func TestNoIoctlGetIntInWard(t *testing.T) {
@@ -148,7 +150,7 @@ func TestNoIoctlGetIntInWard(t *testing.T) {
 			return err
 		case d.IsDir() && (p == "testdata/vaultserver" || strings.HasPrefix(d.Name(), ".")) && p != ".":
 			return filepath.SkipDir
-		case d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go"):
+		case d.IsDir() || !strings.HasSuffix(p, ".go"):
 			return nil
 		}
 		b, err := os.ReadFile(p)
@@ -156,7 +158,7 @@ func TestNoIoctlGetIntInWard(t *testing.T) {
 			return err
 		}
 		for i, line := range strings.Split(string(b), "\n") {
-			if strings.Contains(line, "unix.IoctlGetInt(") && !strings.HasPrefix(strings.TrimSpace(line), "//") && !strings.HasPrefix(p, "signals/termios_other.go") {
+			if strings.Contains(line, "unix.IoctlGetInt(") && !strings.HasPrefix(strings.TrimSpace(line), "//") && p != "signals/termios_other.go" && p != "arch_test.go" {
 				found = append(found, fmt.Sprintf("%s:%d", p, i+1))
 			}
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/creack/pty"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/signals"
 	"golang.org/x/sys/unix"
 )
 
@@ -323,7 +324,7 @@ func TestCtrlCUnderPTY(t *testing.T) {
 	ready := l.waitFor("child ready")
 	var pid, pgrp int
 	fmt.Sscanf(ready, "child ready pid=%d pgrp=%d", &pid, &pgrp)
-	fg, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPGRP)
+	fg, err := signals.IoctlInt(int(ptmx.Fd()), unix.TIOCGPGRP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -671,7 +672,7 @@ func TestBackgroundOfScriptLeavesTerminal(t *testing.T) {
 	cmd.Env, cmd.Dir = w.env, w.dir
 	ptmx, l := onPty(t, cmd)
 	l.waitFor("ready")
-	fg, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPGRP)
+	fg, err := signals.IoctlInt(int(ptmx.Fd()), unix.TIOCGPGRP)
 	if err != nil {
 		t.Fatal(err)
 	}
