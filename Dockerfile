@@ -20,7 +20,9 @@ COPY . .
 ARG VERSION=dev
 # Set by BuildKit for the platform being built (linux, arm, v7); empty
 # (this machine's) without it.
-ARG TARGETOS TARGETARCH TARGETVARIANT
+ARG TARGETOS
+ARG TARGETARCH
+ARG TARGETVARIANT
 RUN mkdir -p /out/bin \
  && CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} GOARM=${TARGETVARIANT#v} go build -trimpath -tags urfave_cli_no_docs \
       -ldflags "-s -w -X github.com/wardsecrets/ward/launcher.version=${VERSION} -X github.com/wardsecrets/ward/resolve/remote.version=${VERSION}" \
