@@ -46,9 +46,6 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 # Developers' tools behind ward (devtools_test.go): make -j's recipes.
 command -v make >/dev/null || need+=(make)
-# qemu-user, for a few package tests on a big-endian platform (s390x),
-# run with go test -exec: no binfmt_misc registration is needed.
-command -v qemu-s390x-static >/dev/null || need+=(qemu-user-static)
 # Full-screen programs under --mask (mask_pty_test.go).
 command -v less >/dev/null || need+=(less)
 command -v tmux >/dev/null || need+=(tmux)
@@ -71,6 +68,14 @@ command -v fish >/dev/null || need+=(fish)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# qemu-user, for a few package tests on a big-endian platform (s390x)
+# and with 64 KiB pages (ppc64le), run with go test -exec: no
+# binfmt_misc handler is needed, and binfmt-support (a Recommends) is
+# left out, which would register handlers for the whole kernel.
+if ! command -v qemu-s390x-static >/dev/null; then
+  log "installing qemu-user-static"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static >/dev/null
 fi
 # The identity tests' JavaScript children's libraries (the AWS v3 SDK;
 # Google's and Azure's) and the npm dotenv package, once per content of
