@@ -105,7 +105,7 @@ files:
 		t.Errorf("the child printed %q, want child SIGTERM", line)
 	}
 	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
-		t.Errorf("386 ward exited %d after its child did with 0: %s", code, errs)
+		t.Errorf("386 ward exited %d after its child did with 0: %s", code, redactAll(errs.String(), value))
 	}
 	if strings.Contains(errs.String(), value) {
 		t.Error("a canary is in the 386 ward's stderr")
