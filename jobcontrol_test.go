@@ -16,6 +16,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/wardsecrets/ward/signals"
 )
 
 // terminal is an interactive bash on a real pseudo-terminal: what a user
@@ -270,7 +272,7 @@ func TestJobControlUnderBash(t *testing.T) {
 			term.expectAll(`continued`, `winch`)
 			waitState(t, "the child after fg", child, "RS")
 			if !mask {
-				if fg, _ := unix.IoctlGetInt(int(term.ptmx.Fd()), unix.TIOCGPGRP); fg != child {
+				if fg, _ := signals.IoctlInt(int(term.ptmx.Fd()), unix.TIOCGPGRP); fg != child {
 					t.Errorf("after fg the terminal's foreground group is %d, want the child's %d", fg, child)
 				}
 			}
@@ -370,7 +372,7 @@ func TestFgOfJobStartedInBackground(t *testing.T) {
 	// child at once (when the fg came before ward started the child, it
 	// starts it in the foreground), so wait for it to leave bash's.
 	waitUntil(t, "fg to give ward's job the terminal", func() bool {
-		fg, err := unix.IoctlGetInt(int(term.ptmx.Fd()), unix.TIOCGPGRP)
+		fg, err := signals.IoctlInt(int(term.ptmx.Fd()), unix.TIOCGPGRP)
 		return err == nil && fg != term.cmd.Process.Pid
 	})
 	os.WriteFile(go2, nil, 0o644)
@@ -780,7 +782,7 @@ func TestCtrlZWhileResolving(t *testing.T) {
 		t.Fatal("ward's Vault helper never connected")
 	}
 	waitUntil(t, "ward to be the terminal's foreground job", func() bool {
-		fg, err := unix.IoctlGetInt(int(term.ptmx.Fd()), unix.TIOCGPGRP)
+		fg, err := signals.IoctlInt(int(term.ptmx.Fd()), unix.TIOCGPGRP)
 		return err == nil && fg != term.cmd.Process.Pid
 	})
 	term.ctrlZ()

@@ -183,9 +183,9 @@ func (j *importJob) read(stdio IO) error {
 		}
 	}
 	for _, p := range pairs {
-		if len(p.Key)+len(p.Value)+2 > manifest.MaxArgStrlen && len(p.Value) <= local.MaxValueSize {
+		if len(p.Key)+len(p.Value)+2 > manifest.MaxArgStrlen() && len(p.Value) <= local.MaxValueSize {
 			// Said now, not at the first ward run.
-			fmt.Fprintf(stdio.Stderr, "ward: warning: %s: line %d: %s: the value is %d bytes, more than an environment variable may hold (%d): ward run will refuse it; deliver it as a file instead (files: in ward.yaml, with ref: local://NAME)\n", j.file, p.Line, p.Key, len(p.Value), manifest.MaxArgStrlen-len(p.Key)-2)
+			fmt.Fprintf(stdio.Stderr, "ward: warning: %s: line %d: %s: the value is %d bytes, more than an environment variable may hold (%d): ward run will refuse it; deliver it as a file instead (files: in ward.yaml, with ref: local://NAME)\n", j.file, p.Line, p.Key, len(p.Value), manifest.MaxArgStrlen()-len(p.Key)-2)
 		}
 		if len(p.Value) > local.MaxValueSize {
 			return failure.New(fmt.Errorf("%s: line %d: %s: the value is over 1 MiB, the most the local store takes", j.file, p.Line, p.Key), "")

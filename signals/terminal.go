@@ -48,7 +48,7 @@ func JobControlRequest(sig os.Signal, child int) bool {
 		return true
 	}
 	defer unix.Close(fd)
-	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	fg, err := IoctlInt(fd, unix.TIOCGPGRP)
 	return err != nil || fg == unix.Getpgrp() || fg == child
 }
 
@@ -246,7 +246,7 @@ func KeySignal(f *os.File, b []byte) (syscall.Signal, bool) {
 func SignalForeground(f *os.File, sig syscall.Signal) {
 	if c, err := f.SyscallConn(); err == nil {
 		c.Control(func(fd uintptr) {
-			if pgrp, err := unix.IoctlGetInt(int(fd), unix.TIOCGPGRP); err == nil && pgrp > 0 {
+			if pgrp, err := IoctlInt(int(fd), unix.TIOCGPGRP); err == nil && pgrp > 0 {
 				unix.Kill(-pgrp, sig)
 			}
 		})
@@ -297,7 +297,7 @@ func ForegroundGroup(f *os.File) (int, bool) {
 	if f == nil {
 		return 0, false
 	}
-	fg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	fg, err := IoctlInt(int(f.Fd()), unix.TIOCGPGRP)
 	return fg, err == nil
 }
 

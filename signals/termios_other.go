@@ -16,3 +16,11 @@ const (
 // keyboard (stty -ixon), which a pseudo-terminal standing in for it takes
 // (see Keys).
 const keyInputFlags = unix.IXON | unix.IXOFF | unix.IXANY | unix.IMAXBEL
+
+// IoctlInt returns the C int an ioctl writes through its argument (see
+// termios_linux.go). The platforms other than Linux ward builds for
+// (macOS on amd64 and arm64) are little-endian, where the kernel's 4
+// bytes are the low half of a Go int.
+func IoctlInt(fd int, req uint) (int, error) {
+	return unix.IoctlGetInt(fd, req)
+}

@@ -827,15 +827,18 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 	return out
 }
 
-// MaxArgStrlen is the kernel's limit on one argument or environment
-// string passed to execve (MAX_ARG_STRLEN, 32 pages), its NUL included;
-// plan.CheckDeliverable checks every NAME=VALUE against it at the start.
-const MaxArgStrlen = 32 * 4096
+// MaxArgStrlen returns the kernel's limit on one argument or environment
+// string passed to execve (MAX_ARG_STRLEN, 32 of its pages), its NUL
+// included; plan.CheckDeliverable checks every NAME=VALUE against it at
+// the start. It is 128 KiB with 4 KiB pages, and 2 MiB with the 64 KiB
+// pages of ppc64le's kernels and some arm64 ones (RHEL's kernel-64k): a
+// fixed 32 * 4096 refused there a value the kernel passes.
+func MaxArgStrlen() int { return 32 * os.Getpagesize() }
 
 // maxEnvValue is about the longest value an environment variable can
 // pass to a program: MaxArgStrlen for NAME=VALUE and its NUL, less a
 // short name (the start checks the exact figure).
-const maxEnvValue = MaxArgStrlen - 5
+func maxEnvValue() int { return MaxArgStrlen() - 5 }
 
 // envEntry reads {value: ...}, {ref: ...} or {template: ...}.
 func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
@@ -853,8 +856,8 @@ func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
 			case strings.IndexByte(vv.Value, 0) >= 0:
 				p.fail(vv, name+".value", "an environment variable cannot hold a NUL byte: deliver such a value as a file (files:)", "the value holds a NUL byte")
 				return
-			case len(vv.Value) > maxEnvValue:
-				p.fail(vv, name+".value", "deliver a value this large as a file (files:)", "the value is %d bytes, more than an environment variable may hold (%d)", len(vv.Value), maxEnvValue)
+			case len(vv.Value) > maxEnvValue():
+				p.fail(vv, name+".value", "deliver a value this large as a file (files:)", "the value is %d bytes, more than an environment variable may hold (%d)", len(vv.Value), maxEnvValue())
 				return
 			}
 			ev.Value, ev.IsValue = vv.Value, true

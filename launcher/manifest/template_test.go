@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"errors"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -130,7 +132,7 @@ func TestTemplateFuncArgs(t *testing.T) {
 func TestValuesRunWouldRefuse(t *testing.T) {
 	for _, tt := range []struct{ name, yaml, msg string }{
 		{"nul", `"a\0b"`, "the value holds a NUL byte"},
-		{"too large", strings.Repeat("x", 200000), "the value is 200000 bytes, more than an environment variable may hold"},
+		{"too large", strings.Repeat("x", 32*os.Getpagesize()), "the value is " + strconv.Itoa(32*os.Getpagesize()) + " bytes, more than an environment variable may hold"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("w.yaml", []byte("version: 1\nenv:\n  N: {value: "+tt.yaml+"}\n"))

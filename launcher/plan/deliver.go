@@ -10,10 +10,6 @@ import (
 	"github.com/wardsecrets/ward/launcher/manifest"
 )
 
-// maxArgStrlen is the kernel's limit on one argument or environment
-// string (manifest.MaxArgStrlen).
-const maxArgStrlen = manifest.MaxArgStrlen
-
 // UndeliverableHint is the advice for a CheckDeliverable error.
 const UndeliverableHint = "deliver a value this large, or with NUL bytes, as a file (files: in the manifest)"
 
@@ -30,6 +26,7 @@ func CheckDeliverable(env, argv []string) error {
 		n    int
 	}
 	var sizes []size
+	maxArgStrlen := manifest.MaxArgStrlen()
 	for _, kv := range env {
 		name, value, _ := strings.Cut(kv, "=")
 		switch {
@@ -63,8 +60,9 @@ func CheckDeliverable(env, argv []string) error {
 // argLimit is how many bytes of arguments and environment (strings and
 // pointers) execve takes: a quarter of the stack limit, but no more than
 // three quarters of the kernel's default stack (8 MiB: 6 MiB, also under
-// `ulimit -s unlimited`), and no less than the 32 pages of ARG_MAX (128
-// KiB), as Linux's bprm_stack_limits computes it. ward checked only the
+// `ulimit -s unlimited`), and no less than ARG_MAX (131072 bytes, a
+// constant, whatever the page size: unlike MAX_ARG_STRLEN, see
+// manifest.MaxArgStrlen), as Linux's bprm_stack_limits computes it. ward checked only the
 // quarter of the stack: under an unlimited stack it checked nothing, and
 // the program's start failed with "argument list too long" (126); under
 // a small one it refused what the kernel takes.
@@ -75,5 +73,6 @@ func argLimit() int {
 	if unix.Getrlimit(unix.RLIMIT_STACK, &lim) == nil && lim.Cur != unix.RLIM_INFINITY && lim.Cur/4 < uint64(limit) {
 		limit = int(lim.Cur / 4)
 	}
-	return max(limit, 32*4096)
+	const argMax = 131072
+	return max(limit, argMax)
 }

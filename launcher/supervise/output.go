@@ -567,7 +567,7 @@ func (m *maskedIO) finish() {
 	targets := make([]int64, len(m.relays))
 	for i, r := range m.relays {
 		targets[i] = -1
-		if n, err := unix.IoctlGetInt(int(r.src.Fd()), fionread); err == nil {
+		if n, err := signals.IoctlInt(int(r.src.Fd()), fionread); err == nil {
 			targets[i] = r.read.Load() + int64(n)
 		}
 	}
@@ -625,6 +625,6 @@ func (r *relay) quiet() bool {
 	if r.writing.Load() || time.Since(time.Unix(0, r.moved.Load())) < quietFor {
 		return false
 	}
-	n, err := unix.IoctlGetInt(int(r.src.Fd()), fionread)
+	n, err := signals.IoctlInt(int(r.src.Fd()), fionread)
 	return err != nil || n == 0
 }

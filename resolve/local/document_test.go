@@ -116,7 +116,7 @@ func referenceVersion(raw json.RawMessage, top bool) (v version, history json.Ra
 				return v, nil, bad
 			}
 		case k == "version":
-			if json.Unmarshal(val, &v.number) != nil || v.number < 1 || v.number > 999999999999999 {
+			if json.Unmarshal(val, &v.number) != nil || v.number < 1 || int64(v.number) > 999999999999999 {
 				return v, nil, bad
 			}
 		case k == "updated":
@@ -124,7 +124,7 @@ func referenceVersion(raw json.RawMessage, top bool) (v version, history json.Ra
 				return v, nil, bad
 			}
 		case k == "restored_from":
-			if json.Unmarshal(val, &v.restoredFrom) != nil || v.restoredFrom < 0 || v.restoredFrom > 999999999999999 {
+			if json.Unmarshal(val, &v.restoredFrom) != nil || v.restoredFrom < 0 || int64(v.restoredFrom) > 999999999999999 {
 				return v, nil, bad
 			}
 		case k == "history" && top:

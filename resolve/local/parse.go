@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 
 	"github.com/wardsecrets/ward/resolve/conf"
 )
@@ -172,7 +174,7 @@ func (p *parser) version(v *version, top bool) (history []byte, problem string) 
 			v.number, ok = p.count()
 			hasNumber = true
 			if !ok || v.number < 1 {
-				problem = "has a version that is not a positive whole number"
+				problem = "has a version that is not a whole number from 1 to " + maxCount
 			}
 		case string(key) == "updated":
 			raw := p.value()
@@ -184,7 +186,7 @@ func (p *parser) version(v *version, top bool) (history []byte, problem string) 
 		case string(key) == "restored_from":
 			var ok bool
 			if v.restoredFrom, ok = p.count(); !ok {
-				problem = "has a restored_from that is not a version"
+				problem = "has a restored_from that is not a version (a whole number up to " + maxCount + ")"
 			}
 		case string(key) == "history" && top:
 			history = p.value()
@@ -358,9 +360,16 @@ func (p *parser) bytes() ([]byte, string) {
 	return b[:n], ""
 }
 
+// maxCount is the largest number count reads: 15 digits, or math.MaxInt
+// where that is less (2147483647 on 386 and arm).
+var maxCount = strconv.Itoa(min(999999999999999, math.MaxInt))
+
 // count returns the next value as a whole number from 0 up; ok is false
 // for anything else (a fraction, an exponent, a sign, a string, null, a
-// number of more than 15 digits).
+// number of more than 15 digits), and for a number over math.MaxInt,
+// which only a 32-bit build (386, arm) has below 15 digits: it wrapped
+// there, 4294967297 read as 1, a store written by a 64-bit ward read as
+// another one.
 func (p *parser) count() (n int, ok bool) {
 	raw := p.value()
 	if len(raw) == 0 || len(raw) > 15 {
@@ -370,7 +379,11 @@ func (p *parser) count() (n int, ok bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		n = n*10 + int(c-'0')
+		d := int(c - '0')
+		if n > (math.MaxInt-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
 	}
 	return n, true
 }

@@ -31,7 +31,7 @@ type sample struct {
 func processSample(wall time.Duration, ps *os.ProcessState) sample {
 	s := sample{wall: wall, user: ps.UserTime(), sys: ps.SystemTime()}
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		s.faults, s.switches = ru.Minflt+ru.Majflt, ru.Nvcsw+ru.Nivcsw
+		s.faults, s.switches = int64(ru.Minflt)+int64(ru.Majflt), int64(ru.Nvcsw)+int64(ru.Nivcsw)
 	}
 	return s
 }

@@ -167,8 +167,10 @@ func Main() int {
 			}
 		}
 	case "pgrp":
-		fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
-		fmt.Printf("pgrp=%d fg=%d fgerr=%v\n", unix.Getpgrp(), fg, err)
+		// TIOCGPGRP writes a C int: read as 4 bytes, as it is on a
+		// big-endian machine too.
+		fg, err := unix.IoctlGetUint32(0, unix.TIOCGPGRP)
+		fmt.Printf("pgrp=%d fg=%d fgerr=%v\n", unix.Getpgrp(), int32(fg), err)
 		return 0
 	case "rlimit-core":
 		var r unix.Rlimit
