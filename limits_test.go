@@ -515,15 +515,31 @@ func TestEnvironmentAtTheKernelsEdge(t *testing.T) {
 func TestYAMLMistakeAtItsLine(t *testing.T) {
 	w := newWardEnv(t)
 	m := w.manifest("\ufeffversion: 1\r\nenv:\r\n  A: local://app/a\r\n  GREETING: {value: Note: hello}\r\n")
+	checkAndRunRefuse(t, w, m, "ward: error: "+m+":4:1: invalid YAML: did not find expected ',' or '}'")
+}
+
+// checkAndRunRefuse runs `ward check` and `ward run -- true` over manifest
+// m, with text logs, and checks that each exits 125 saying every one of
+// wants. It returns their stderr, for the caller's own checks. The
+// test's canaries are left out of what a failure prints.
+func checkAndRunRefuse(t *testing.T, w *wardEnv, m string, wants ...string) (stderrs []string) {
+	t.Helper()
 	for _, args := range [][]string{
 		{"check", "--log-format", "text", "-m", m},
 		{"run", "--log-format", "text", "-m", m, "--", "true"},
 	} {
 		code, _, stderr := w.run(args...)
-		if want := "ward: error: " + m + ":4:1: invalid YAML: did not find expected ',' or '}'"; code != 125 || !strings.Contains(stderr, want) {
-			t.Errorf("%s: exit %d, want 125 and %q in:\n%s", args[0], code, want, stderr)
+		if code != 125 {
+			t.Errorf("ward %s -m %s: exit %d, want 125:\n%.2000s", args[0], m, code, redactAll(stderr, w.canaries...))
 		}
+		for _, want := range wants {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("ward %s -m %s does not say %q:\n%.2000s", args[0], m, want, redactAll(stderr, w.canaries...))
+			}
+		}
+		stderrs = append(stderrs, stderr)
 	}
+	return stderrs
 }
 
 // TestTabInTheIndentation: `ward check` over a manifest whose second
@@ -545,15 +561,7 @@ func TestTabInTheIndentation(t *testing.T) {
 func TestNameOverYAMLsKeyLimit(t *testing.T) {
 	w := newWardEnv(t)
 	m := w.manifest("version: 1\nenv:\n  " + strings.Repeat("N", 1025) + ": local://app/a\n")
-	for _, args := range [][]string{
-		{"check", "--log-format", "text", "-m", m},
-		{"run", "--log-format", "text", "-m", m, "--", "true"},
-	} {
-		code, _, stderr := w.run(args...)
-		if want := "ward: error: " + m + ":3:3: invalid YAML: a key of 1025 characters: YAML reads a key of at most 1024"; code != 125 || !strings.Contains(stderr, want) {
-			t.Errorf("%s: exit %d, want 125 and %q in:\n%.500s", args[0], code, want, stderr)
-		}
-	}
+	checkAndRunRefuse(t, w, m, "ward: error: "+m+":3:3: invalid YAML: a key of 1025 characters: YAML reads a key of at most 1024")
 }
 
 // TestHugeTokenInAnError: a manifest whose reference carries an option
@@ -571,17 +579,10 @@ func TestHugeTokenInAnError(t *testing.T) {
 		"version: 1\nenv:\n  A: {template: \"{{ ." + token + " }}\"}\n",
 	} {
 		m := w.manifest(body)
-		for _, args := range [][]string{
-			{"check", "--log-format", "text", "-m", m},
-			{"run", "--log-format", "text", "-m", m, "--", "true"},
-		} {
-			code, _, stderr := w.run(args...)
-			if code != 125 || !strings.Contains(stderr, "ward: error: "+m+":3:") || !strings.Contains(stderr, " bytes more)") {
-				t.Errorf("%s: exit %d, want 125 and the error, cut:\n%.300s", args[0], code, stderr)
-			}
+		for _, stderr := range checkAndRunRefuse(t, w, m, "ward: error: "+m+":3:", " bytes more)") {
 			for _, line := range strings.Split(stderr, "\n") {
 				if len(line) > 16<<10 {
-					t.Errorf("%s: a line of %d bytes: %.100s...", args[0], len(line), line)
+					t.Errorf("a line of %d bytes: %.100s...", len(line), line)
 				}
 			}
 		}
@@ -656,15 +657,7 @@ func TestImportIntoYAML12Manifest(t *testing.T) {
 func TestManifestOfADashAndComments(t *testing.T) {
 	w := newWardEnv(t)
 	m := w.manifest("---\n# version: 1\n# env:\n#   API_TOKEN: local://app/token\n")
-	for _, args := range [][]string{
-		{"check", "--log-format", "text", "-m", m},
-		{"run", "--log-format", "text", "-m", m, "--", "true"},
-	} {
-		code, _, stderr := w.run(args...)
-		if want := "ward: error: " + m + ":1:1: the manifest is empty\nward: hint: start with `version: 1`"; code != 125 || !strings.Contains(stderr, want) {
-			t.Errorf("%s: exit %d, want 125 and %q in:\n%s", args[0], code, want, stderr)
-		}
-	}
+	checkAndRunRefuse(t, w, m, "ward: error: "+m+":1:1: the manifest is empty\nward: hint: start with `version: 1`")
 }
 
 // TestValueInThePlaceOfAField: a plain value written with its colon
@@ -766,15 +759,7 @@ func TestProfileNamedNothing(t *testing.T) {
 		"version: 1\nenv:\n  A: {value: a}\nprofiles:\n  ? [dev]\n  : {env: {A: {value: b}}}\n",
 	} {
 		m := w.manifest(body)
-		for _, args := range [][]string{
-			{"check", "--log-format", "text", "-m", m},
-			{"run", "--log-format", "text", "-m", m, "--", "true"},
-		} {
-			code, _, stderr := w.run(args...)
-			if code != 125 || !strings.Contains(stderr, "ward: error: "+m+":5:") {
-				t.Errorf("%s %q: exit %d, want 125 at line 5:\n%s", args[0], body, code, stderr)
-			}
-		}
+		checkAndRunRefuse(t, w, m, "ward: error: "+m+":5:")
 	}
 }
 
@@ -789,15 +774,6 @@ func TestInvisibleCharacterInAReference(t *testing.T) {
 	w := newWardEnv(t)
 	w.set("app/a", canary("zwsp"))
 	for _, ref := range []string{"local://app/a\u200b", "vault://secret/app\u200b#k"} {
-		m := w.manifest("version: 1\nenv:\n  A: " + ref + "\n")
-		for _, args := range [][]string{
-			{"check", "--log-format", "text", "-m", m},
-			{"run", "--log-format", "text", "-m", m, "--", "true"},
-		} {
-			code, _, stderr := w.run(args...)
-			if code != 125 || !strings.Contains(stderr, "env.A: the reference holds an invisible character, U+200B") {
-				t.Errorf("%s %q: exit %d, want 125 naming U+200B:\n%s", args[0], ref, code, stderr)
-			}
-		}
+		checkAndRunRefuse(t, w, w.manifest("version: 1\nenv:\n  A: "+ref+"\n"), "env.A: the reference holds an invisible character, U+200B")
 	}
 }
