@@ -40,11 +40,7 @@ func TestBytesYAMLTakesInNoFile(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("ward.yaml", []byte(tc.in))
-			var ve ValidationErrors
-			if !errors.As(err, &ve) || len(ve) != 1 {
-				t.Fatalf("want one validation error, got %v", err)
-			}
-			e := ve[0]
+			e := oneError(t, err)
 			if !strings.HasPrefix(e.Error(), "ward.yaml:"+tc.pos+": ") || !strings.Contains(e.Error(), tc.msg) {
 				t.Errorf("got %q, want it at %s saying %q", e.Error(), tc.pos, tc.msg)
 			}
@@ -120,12 +116,9 @@ func TestTabInTheIndentation(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("ward.yaml", []byte(tc.in))
-			var ve ValidationErrors
-			if !errors.As(err, &ve) || len(ve) != 1 {
-				t.Fatalf("want one validation error, got %v", err)
-			}
-			if want := "ward.yaml:" + tc.pos + ": invalid YAML: a tab in the indentation"; !strings.HasPrefix(ve[0].Error(), want) || !strings.Contains(ve[0].Hint(), "spaces") {
-				t.Errorf("got %q (%s), want %q...", ve[0].Error(), ve[0].Hint(), want)
+			e := oneError(t, err)
+			if want := "ward.yaml:" + tc.pos + ": invalid YAML: a tab in the indentation"; !strings.HasPrefix(e.Error(), want) || !strings.Contains(e.Hint(), "spaces") {
+				t.Errorf("got %q (%s), want %q...", e.Error(), e.Hint(), want)
 			}
 		})
 	}
@@ -349,4 +342,15 @@ func TestInvisibleCharacterInAReference(t *testing.T) {
 	if _, err := Parse("ward.yaml", []byte("version: 1\nenv:\n  A: file:///run/secrets/a\u202fb\n")); err != nil {
 		t.Error(err)
 	}
+}
+
+// oneError returns err's one validation error, and stops the test when
+// err is not exactly one.
+func oneError(t *testing.T, err error) *ValidationError {
+	t.Helper()
+	var ve ValidationErrors
+	if !errors.As(err, &ve) || len(ve) != 1 {
+		t.Fatalf("got %v, want one validation error", err)
+	}
+	return ve[0]
 }

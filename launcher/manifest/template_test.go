@@ -28,16 +28,13 @@ func TestTemplateDollarRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			text := "version: 1\nenv:\n  A: {value: canary-plain}\n  T2: {template: \"x-{{ .A }}\"}\n  T1: {template: '" + tt.template + "'}\n"
 			_, err := Parse("w.yaml", []byte(text))
-			var ve ValidationErrors
-			if !errors.As(err, &ve) || len(ve) != 1 {
-				t.Fatalf("got %v, want one validation error", err)
-			}
+			e := oneError(t, err)
 			want := "w.yaml:5:18: env.T1.template: " + tt.msg
-			if got := ve[0].Error(); got != want {
+			if got := e.Error(); got != want {
 				t.Errorf("got %q, want %q", got, want)
 			}
-			if !strings.Contains(ve[0].Hint(), tt.hint) {
-				t.Errorf("got hint %q, want one with %q", ve[0].Hint(), tt.hint)
+			if !strings.Contains(e.Hint(), tt.hint) {
+				t.Errorf("got hint %q, want one with %q", e.Hint(), tt.hint)
 			}
 		})
 	}
@@ -72,12 +69,9 @@ func TestTemplatePrintfBounded(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			text := "version: 1\nenv:\n  A: {value: canary-plain}\n  T1: {template: '" + tt.template + "'}\n"
 			_, err := Parse("w.yaml", []byte(text))
-			var ve ValidationErrors
-			if !errors.As(err, &ve) || len(ve) != 1 {
-				t.Fatalf("got %v, want one validation error", err)
-			}
-			if want := "w.yaml:4:18: env.T1.template: unsupported template construct: " + tt.msg; ve[0].Error() != want {
-				t.Errorf("got %q, want %q", ve[0].Error(), want)
+			e := oneError(t, err)
+			if want := "w.yaml:4:18: env.T1.template: unsupported template construct: " + tt.msg; e.Error() != want {
+				t.Errorf("got %q, want %q", e.Error(), want)
 			}
 		})
 	}
@@ -107,15 +101,12 @@ func TestTemplateFuncArgs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("w.yaml", []byte("version: 1\nenv:\n  A: {value: canary-plain}\n  T1: {template: '"+tt.template+"'}\n"))
-			var ve ValidationErrors
-			if !errors.As(err, &ve) || len(ve) != 1 {
-				t.Fatalf("got %v, want one validation error", err)
+			e := oneError(t, err)
+			if want := "w.yaml:4:18: env.T1.template: unsupported template construct: " + tt.msg; e.Error() != want {
+				t.Errorf("got %q, want %q", e.Error(), want)
 			}
-			if want := "w.yaml:4:18: env.T1.template: unsupported template construct: " + tt.msg; ve[0].Error() != want {
-				t.Errorf("got %q, want %q", ve[0].Error(), want)
-			}
-			if !strings.Contains(ve[0].Hint(), "take one string each") {
-				t.Errorf("got hint %q", ve[0].Hint())
+			if !strings.Contains(e.Hint(), "take one string each") {
+				t.Errorf("got hint %q", e.Hint())
 			}
 		})
 	}
@@ -164,11 +155,8 @@ func TestTemplateSyntaxErrors(t *testing.T) {
 				tt.want = strings.Replace(tt.want, "4:17", "5:15", 1)
 			}
 			_, err := Parse("w.yaml", []byte(text))
-			var ve ValidationErrors
-			if !errors.As(err, &ve) || len(ve) != 1 {
-				t.Fatalf("got %v, want one validation error", err)
-			}
-			if got := ve[0].Error(); got != tt.want {
+			e := oneError(t, err)
+			if got := e.Error(); got != tt.want {
 				t.Errorf("got  %q,\nwant %q", got, tt.want)
 			}
 		})

@@ -154,15 +154,12 @@ func TestFilePathLengths(t *testing.T) {
 				}
 				return
 			}
-			var ve ValidationErrors
-			if !errors.As(err, &ve) || len(ve) != 1 {
-				t.Fatalf("got %v, want one validation error", err)
+			e := oneError(t, err)
+			if want := "w.yaml:3:11: files[0].path: " + tt.want; !strings.HasPrefix(e.Error(), want) {
+				t.Errorf("got %q, want prefix %q", e.Error(), want)
 			}
-			if want := "w.yaml:3:11: files[0].path: " + tt.want; !strings.HasPrefix(ve[0].Error(), want) {
-				t.Errorf("got %q, want prefix %q", ve[0].Error(), want)
-			}
-			if ve[0].Hint() == "" {
-				t.Errorf("%s: no hint", ve[0])
+			if e.Hint() == "" {
+				t.Errorf("%s: no hint", e)
 			}
 		})
 	}
