@@ -441,10 +441,7 @@ func TestDocsFileSecretNamedPipe(t *testing.T) {
 	t.Run("rotated into one", func(t *testing.T) {
 		w := newWardEnv(t)
 		v1, v2 := canary("fifo1"), canary("fifo2")
-		dir := filepath.Join(w.dir, "mounted")
-		src := filepath.Join(dir, "token")
-		os.MkdirAll(dir, 0o700)
-		os.WriteFile(src, []byte(v1), 0o600)
+		src := w.mounted(v1)
 		m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n")
 		cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
 		rotatesOnce(t, cmd, "watching secret files for changes", v1, v2, func(stderr *lines) {
@@ -568,10 +565,7 @@ func TestDocsExitCodes(t *testing.T) {
 func TestDocsOutageWarnedOncePerStep(t *testing.T) {
 	w := newWardEnv(t)
 	v1 := canary("outage")
-	dir := filepath.Join(w.dir, "mounted")
-	src := filepath.Join(dir, "token")
-	os.MkdirAll(dir, 0o700)
-	os.WriteFile(src, []byte(v1), 0o600)
+	src := w.mounted(v1)
 	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  poll: 1s\n")
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
 	stdout, stderr := startedLines(t, cmd)

@@ -132,6 +132,20 @@ func (w *wardEnv) manifest(body string) string {
 	return p
 }
 
+// mounted writes value to mounted/token in the test's directory, as a
+// volume mounts a secret for a file:// reference, and returns its path.
+func (w *wardEnv) mounted(value string) string {
+	w.t.Helper()
+	src := filepath.Join(w.dir, "mounted", "token")
+	if err := os.MkdirAll(filepath.Dir(src), 0o700); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(src, []byte(value), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return src
+}
+
 // set stores a value in the local store through `ward local set`.
 func (w *wardEnv) set(name, value string) {
 	w.t.Helper()

@@ -26,9 +26,7 @@ func TestRotationAfterChildExited(t *testing.T) {
 		t.Run(onChange, func(t *testing.T) {
 			w := newWardEnv(t)
 			v1, v2 := canary("exited1"), canary("exited2")
-			src := filepath.Join(w.dir, "mounted", "token")
-			os.MkdirAll(filepath.Dir(src), 0o700)
-			os.WriteFile(src, []byte(v1), 0o600)
+			src := w.mounted(v1)
 			m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\nrotation:\n  on_change: " + onChange + "\n  debounce: 100ms\n  stop_timeout: 4s\n")
 			goAhead := filepath.Join(w.dir, "go-ahead")
 			// The child leaves a process that ignores SIGTERM, so that ward
@@ -97,9 +95,7 @@ func TestRotationSignalNotCaught(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWardEnv(t)
 			v1, v2 := canary("hup1"), canary("hup2")
-			src := filepath.Join(w.dir, "mounted", "token")
-			os.MkdirAll(filepath.Dir(src), 0o700)
-			os.WriteFile(src, []byte(v1), 0o600)
+			src := w.mounted(v1)
 			m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n")
 			cmd := w.command("run", "-m", m, "--", "sh", "-c", tc.script)
 			stdout, stderr := startedLines(t, cmd)
@@ -155,9 +151,7 @@ func TestRotationSignalNotCaught(t *testing.T) {
 func TestRotationSignalEndsGoChild(t *testing.T) {
 	w := newWardEnv(t)
 	v1, v2 := canary("gohup1"), canary("gohup2")
-	src := filepath.Join(w.dir, "mounted", "token")
-	os.MkdirAll(filepath.Dir(src), 0o700)
-	os.WriteFile(src, []byte(v1), 0o600)
+	src := w.mounted(v1)
 	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n")
 	cmd := w.command("run", "-m", m, "--", "sh", "-c", `echo start; exec helper watchfile "$TOKEN_FILE"`)
 	stdout, stderr := startedLines(t, cmd)

@@ -71,9 +71,7 @@ func TestRotationLocalSet(t *testing.T) {
 func TestRotationSignalFile(t *testing.T) {
 	w := newWardEnv(t)
 	v1, v2 := canary("sig1"), canary("sig2")
-	src := filepath.Join(w.dir, "mounted", "token")
-	os.MkdirAll(filepath.Dir(src), 0o700)
-	os.WriteFile(src, []byte(v1), 0o600)
+	src := w.mounted(v1)
 	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  signal: SIGUSR1\n  debounce: 200ms\n")
 	cmd := w.command("run", "-m", m, "--", "sh", "-c", `trap 'helper stdin-hash < "$TOKEN_FILE"' USR1; helper stdin-hash < "$TOKEN_FILE"; echo ready; while :; do sleep 0.05; done`)
 	out, _ := cmd.StdoutPipe()
@@ -368,10 +366,8 @@ func TestRotationFileThroughLinks(t *testing.T) {
 func TestRotationFileDirectoryRemade(t *testing.T) {
 	w := newWardEnv(t)
 	v1, v2, v3 := canary("remade1"), canary("remade2"), canary("remade3")
-	dir := filepath.Join(w.dir, "mounted")
-	src := filepath.Join(dir, "token")
-	os.MkdirAll(dir, 0o700)
-	os.WriteFile(src, []byte(v1), 0o600)
+	src := w.mounted(v1)
+	dir := filepath.Dir(src)
 	replace := func(v string) {
 		os.WriteFile(src+".new", []byte(v), 0o600)
 		os.Rename(src+".new", src)
@@ -454,9 +450,7 @@ func TestRotationFileWithoutInotify(t *testing.T) {
 			}
 			w := newWardEnv(t)
 			v1, v2 := canary("noinotify1"), canary("noinotify2")
-			src := filepath.Join(w.dir, "mounted", "token")
-			os.MkdirAll(filepath.Dir(src), 0o700)
-			os.WriteFile(src, []byte(v1), 0o600)
+			src := w.mounted(v1)
 			m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  poll: 1s\n  debounce: 100ms\n")
 			ward, _ := exec.LookPath("ward")
 			cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", tc.limit+` && exec "$1" run --log-level debug -m "$2" -- helper env wait`, "sh", ward, m)
@@ -477,9 +471,7 @@ func TestRotationFileWithoutInotify(t *testing.T) {
 func TestRotationChangedDuringStop(t *testing.T) {
 	w := newWardEnv(t)
 	v1, v2, v3 := canary("stop1"), canary("stop2"), canary("stop3")
-	src := filepath.Join(w.dir, "mounted", "token")
-	os.MkdirAll(filepath.Dir(src), 0o700)
-	os.WriteFile(src, []byte(v1), 0o600)
+	src := w.mounted(v1)
 	replace := func(v string) {
 		os.WriteFile(src+".new", []byte(v), 0o600)
 		os.Rename(src+".new", src)

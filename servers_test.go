@@ -102,9 +102,7 @@ func TestGunicornWorkersFromKill(t *testing.T) {
 // died of it mid-request.
 func TestGunicornReloadOnRotation(t *testing.T) {
 	w := newWardEnv(t)
-	src := filepath.Join(w.dir, "mounted", "token")
-	os.MkdirAll(filepath.Dir(src), 0o700)
-	os.WriteFile(src, []byte(canary("gun1")), 0o600)
+	src := w.mounted(canary("gun1"))
 	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n")
 	cmd, log, addr := gunicorn(t, w, m, 1)
 	slow := holdRequest(t, w.dir, "http://"+addr)
@@ -208,9 +206,7 @@ func TestNodeClusterStopSignalChildOnly(t *testing.T) {
 // leave SIGTERM to the primary, died of it mid-request.
 func TestNodeClusterRestartOnRotation(t *testing.T) {
 	w := newWardEnv(t)
-	src := filepath.Join(w.dir, "mounted", "token")
-	os.MkdirAll(filepath.Dir(src), 0o700)
-	os.WriteFile(src, []byte(canary("node1")), 0o600)
+	src := w.mounted(canary("node1"))
 	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  debounce: 100ms\n")
 	cmd, out, stderr, url := startNodeCluster(t, w, "-m", m)
 	first := out.waitFor("ready ")

@@ -32,10 +32,8 @@ import (
 func TestRotationAfterWatchQueueOverflow(t *testing.T) {
 	w := newWardEnv(t)
 	v1, v2 := canary("overflow1"), canary("overflow2")
-	dir := filepath.Join(w.dir, "mounted")
-	src := filepath.Join(dir, "token")
-	os.MkdirAll(dir, 0o700)
-	os.WriteFile(src, []byte(v1), 0o600)
+	src := w.mounted(v1)
+	dir := filepath.Dir(src)
 	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  poll: 10m\n  debounce: 100ms\n")
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
 	stdout, stderr := startedLines(t, cmd)
@@ -85,9 +83,7 @@ func TestRestartOfStoppedChild(t *testing.T) {
 	}
 	w := newWardEnv(t)
 	v1, v2 := canary("stopped1"), canary("stopped2")
-	src := filepath.Join(w.dir, "mounted", "token")
-	os.MkdirAll(filepath.Dir(src), 0o700)
-	os.WriteFile(src, []byte(v1), 0o600)
+	src := w.mounted(v1)
 	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  stop_timeout: 60s\n")
 	ward, _ := exec.LookPath("ward")
 	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "--log-level", "debug", "-m", m, "--",

@@ -170,9 +170,7 @@ while :; do sleep 0.05; done`
 func TestNotifyWatchdogRestart(t *testing.T) {
 	w := newWardEnv(t)
 	v1, v2 := canary("wd1"), canary("wd2")
-	src := filepath.Join(w.dir, "mounted", "token")
-	os.MkdirAll(filepath.Dir(src), 0o700)
-	os.WriteFile(src, []byte(v1), 0o600)
+	src := w.mounted(v1)
 	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  stop_timeout: 20s\n")
 	sock := newNotifySocket(t)
 	next := func(what string, within time.Duration) (string, int, error) { return sock.next(within) }

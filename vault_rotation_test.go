@@ -260,9 +260,7 @@ func TestBadFileHoldsBackNoPoll(t *testing.T) {
 	k1, k2 := canary("badfile-kv1"), canary("badfile-kv2")
 	kvPut(t, mount, "app", map[string]any{"token": k1})
 	w := newWardEnv(t)
-	src := filepath.Join(w.dir, "mounted", "token")
-	os.MkdirAll(filepath.Dir(src), 0o700)
-	os.WriteFile(src, []byte(canary("badfile-file")), 0o600)
+	src := w.mounted(canary("badfile-file"))
 	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  TOKEN: vault://%s/app#token\n  FILE: file://%s\nrotation:\n  poll: 1s\n  jitter: 0%%\n  debounce: 100ms\n", mount, src))
 	cmd, stdout, stderr := wardVault(t, w, addr, token, m)
 	if envListing(stdout)["TOKEN"] != helper.Hash(k1) {

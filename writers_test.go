@@ -149,9 +149,7 @@ func TestRotationWrittenInStepsWithoutInotify(t *testing.T) {
 	}
 	w := newWardEnv(t)
 	v1, head, tail := canary("steps-old"), canary("steps-head"), canary("steps-tail")
-	src := filepath.Join(w.dir, "mounted", "token")
-	os.MkdirAll(filepath.Dir(src), 0o700)
-	os.WriteFile(src, []byte(v1), 0o600)
+	src := w.mounted(v1)
 	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  signal: SIGUSR1\n  poll: 1s\n  jitter: 0%\n  debounce: 300ms\n")
 	ward, _ := exec.LookPath("ward")
 	child := `trap 'helper stdin-hash < "$TOKEN_FILE"' USR1; helper stdin-hash < "$TOKEN_FILE"; while :; do sleep 0.05; done`
@@ -322,9 +320,7 @@ func TestRotationSignalRewritesChangedFilesOnly(t *testing.T) {
 // change later is still warned of.
 func TestManifestRewrittenInPlaceSame(t *testing.T) {
 	w := newWardEnv(t)
-	src := filepath.Join(w.dir, "mounted", "token")
-	os.MkdirAll(filepath.Dir(src), 0o700)
-	os.WriteFile(src, []byte(canary("manifest-same")), 0o600)
+	src := w.mounted(canary("manifest-same"))
 	body := "version: 1\nenv:\n  A: file://" + src + "\n"
 	m := w.manifest(body)
 	orig := m + ".orig"
