@@ -259,3 +259,37 @@ while :; do sleep 0.5; echo tick; done`
 		t.Errorf("%d database roles left after ward exited, want 0", n)
 	}
 }
+
+// TestLeaseCappedOneSecondShort: a renewal that Vault caps at the role's
+// max TTL and answers with one second less than ward asked for (2 s
+// asked, 1 s left) is a lease at its end: ward reads the secret again at
+// once. It took a renewal for capped only when two seconds or more were
+// missing, so a 2 s lease's last renewal (1 s left) waited for the
+// renewer's own end, 0.8 s later, and the restart came after the lease
+// had ended: the old child's login failed (TestDynamicShortLeases/6s,
+// in a CI run).
+func TestLeaseCappedOneSecondShort(t *testing.T) {
+	srv := vaulttest.Require(t)
+	pg := vaulttest.RequirePostgres(t)
+	mount, role := srv.Database(t, pg, "2s", "6s")
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n", mount, role))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo started; exec sleep 1000")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("started")
+	// The renewals come at about two thirds of what is left, and Vault
+	// answers in whole seconds: within a few leases of 6 s one is
+	// answered with 1 s.
+	stderr.skipUntil("a renewal answered with 1 s", func(line string) bool {
+		return strings.Contains(line, `"vault lease renewed"`) && strings.Contains(line, `"ttl":"1s"`)
+	})
+	line := stderr.skipUntil("what ward does of it", func(line string) bool {
+		return strings.Contains(line, "reaches its max TTL") || strings.Contains(line, "can no longer be renewed") || strings.Contains(line, `"vault lease renewed"`)
+	})
+	if !strings.Contains(line, "reaches its max TTL") {
+		t.Errorf("after a renewal capped at 1 s, ward did not read the secret again at once; next: %s", line)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 15*time.Second)
+}

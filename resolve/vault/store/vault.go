@@ -731,10 +731,15 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 			s.leasesMu.Unlock()
 			armUnrenewed()
 			s.log.Debug("vault lease renewed", "lease", leaseSource(lease.ID), "ttl", d.String())
-			if d < increment-time.Second && reread == nil {
+			if d < increment && reread == nil {
 				// Capped at the max TTL: the lease ends in d, whatever
 				// ward does. The secret is read again early enough that
-				// the new child runs before then.
+				// the new child runs before then. Vault answers the
+				// increment asked for in whole seconds, or less when
+				// capped (as vault/api's renewer reads it too): a second
+				// short is a cap. A 2 s lease's last renewal, 1 s left,
+				// was not taken for one, and the renewer's own end came
+				// 0.8 s later, the restart after the lease had ended.
 				delay := rereadDelay(d)
 				s.log.Info("vault lease reaches its max TTL; reading the secret again before it ends", "lease", leaseSource(lease.ID), "ends_in", d.String(), "reread_in", delay.String())
 				reread = time.After(delay)
