@@ -588,3 +588,46 @@ func TestExecStalledStderrHearsStop(t *testing.T) {
 		t.Fatalf("a canary is in ward's output")
 	}
 }
+
+// TestStalledStderrStopWhileResolving: a stop that comes while a store is
+// slow, with ward's stderr a pipe whose reader stopped, ends the run with
+// 128+N at once, with --exec and without. The wait for the store heard
+// the signal, and ward, having taken it, then waited deaf for the reader
+// to take its log and the report of the stop: the SIGKILL after
+// `docker stop` ended it, 137. (CI met it as TestExecStalledStderrHearsStop
+// failing: its stop came while ward still resolved.)
+func TestStalledStderrStopWhileResolving(t *testing.T) {
+	w := newWardEnv(t)
+	for _, mode := range []string{"supervised", "exec"} {
+		t.Run(mode, func(t *testing.T) {
+			addr, accepted, _ := silentVault(t)
+			m := w.manifest("version: 1\nenv:\n  A: vault://secret/app#a\nrotation:\n  stop_timeout: 1s\n")
+			args := []string{"run", "--log-level", "debug", "-m", m}
+			if mode == "exec" {
+				args = append(args, "--exec")
+			}
+			cmd := w.command(append(args, "--", "helper", "sleep")...)
+			cmd.Env = append(cmd.Env, "VAULT_ADDR="+addr, "VAULT_TOKEN=t")
+			p := newStalledPipe(t)
+			p.fill(t)
+			var stdout strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, p.w
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+			select {
+			case <-accepted:
+			case <-time.After(10 * time.Second):
+				t.Fatal("ward's Vault helper never connected")
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			if code := exitWithin(t, cmd, 15*time.Second); code != 128+int(syscall.SIGTERM) {
+				t.Errorf("got exit code %d, want 143", code)
+			}
+			if strings.Contains(stdout.String(), "ready") {
+				t.Errorf("the program started after ward was told to stop")
+			}
+		})
+	}
+}

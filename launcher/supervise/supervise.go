@@ -416,6 +416,11 @@ func stopSignal(sig os.Signal, terminal bool, log *slog.Logger) (syscall.Signal,
 // stoppedBeforeStart is ward's end when s stops it before the child
 // started, while it did what while says: 128+N, and its reason.
 func stoppedBeforeStart(s syscall.Signal, while string) (int, error) {
+	// Taken here, the signal reaches no later wait for a reader (ward's
+	// log and the report of the stop on their way to its stderr): they
+	// give up as they would have on hearing it. A reader that stopped
+	// reading held ward deaf until the SIGKILL after `docker stop`, 137.
+	signals.GiveUp(s)
 	code := signals.ExitSignalBase + int(s)
 	f := &failure.Error{Code: code, Err: fmt.Errorf("stopped by %s %s", signals.Name(s), while)}
 	if s == syscall.SIGINT || s == syscall.SIGQUIT {
