@@ -631,3 +631,59 @@ func TestStalledStderrStopWhileResolving(t *testing.T) {
 		})
 	}
 }
+
+// TestStopPassedOnThenStalledReader: `docker stop` sends one SIGTERM,
+// which ward passes on to the child; the child ends on it, writing its
+// last words; with ward's reader stopped (docker's blocking log driver),
+// ward then exits with the child's status at once. The signal was the
+// child's, and ward, having heard no stop of its own, waited deaf for the
+// reader until the SIGKILL after the stop's grace: 137.
+func TestStopPassedOnThenStalledReader(t *testing.T) {
+	for _, stream := range []string{"stdout", "stderr"} {
+		t.Run(stream, func(t *testing.T) {
+			w := newWardEnv(t)
+			v := canary("passedon")
+			w.set("app/a", v)
+			m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+			dir := t.TempDir()
+			args := []string{"run", "--mask", "-m", m}
+			if stream == "stderr" {
+				args = []string{"run", "--log-level", "debug", "-m", m}
+			}
+			// (Its stderr is ward's, the stopped pipe: nothing on it.)
+			script := `trap 'echo "$A"; kill $! 2>/dev/null; exit 3' TERM; touch "$OUT/started"; sleep 1000 & wait`
+			if stream == "stderr" {
+				script = strings.Replace(script, `echo "$A"`, `echo "${#A}"`, 1)
+			}
+			cmd := w.command(append(args, "--", "sh", "-c", script)...)
+			cmd.Env = append(cmd.Env, "OUT="+dir)
+			p := newStalledPipe(t)
+			p.fill(t)
+			var other strings.Builder
+			if stream == "stdout" {
+				cmd.Stdout, cmd.Stderr = p.w, &other
+			} else {
+				cmd.Stdout, cmd.Stderr = &other, p.w
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+			waitUntil(t, "the child's start", func() bool {
+				_, err := os.Stat(filepath.Join(dir, "started"))
+				return err == nil
+			})
+			cmd.Process.Signal(syscall.SIGTERM)
+			if code := exitWithin(t, cmd, 15*time.Second); code != 3 {
+				t.Errorf("got exit code %d, want the child's 3", code)
+			}
+			p.w.Close()
+			rest, _ := io.ReadAll(p.r)
+			for _, out := range []string{other.String(), string(rest)} {
+				if strings.Contains(out, v) {
+					t.Fatalf("a canary is in ward's output")
+				}
+			}
+		})
+	}
+}

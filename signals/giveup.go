@@ -55,19 +55,51 @@ func StoppedBy() syscall.Signal {
 	return syscall.Signal(stoppedBy.Load())
 }
 
-// lastWords is how long a wait of WaitUnlessStopped still waits once
-// ward was told to stop: enough for a reader that reads to take what
-// ward says of the stop (that the child's output was cut short), not a
-// SIGKILL's grace.
+// lastWords is how long a wait for a reader still waits, once ward was
+// told to stop, after the reader last took something ward wrote (or
+// after the stop, when it takes nothing): a reader that reads gets all
+// of ward's last words and the child's last output, however many; one
+// that stopped is given up on in that time, not a SIGKILL's grace.
 const lastWords = 500 * time.Millisecond
+
+// taken counts the writes through PatientWriter that returned with
+// something written: a reader took it.
+var taken atomic.Uint64
+
+// Stopping is closed once ward was told to stop (GiveUp).
+func Stopping() <-chan struct{} {
+	return gaveUp
+}
+
+// AfterStop waits for done once ward was told to stop: while its readers
+// take what ward writes, and until lastWords passed with nothing taken.
+// It reports whether done came.
+func AfterStop(done <-chan struct{}) bool {
+	last := taken.Load()
+	t := time.NewTimer(lastWords)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return true
+		case <-t.C:
+			n := taken.Load()
+			if n == last {
+				return false
+			}
+			last = n
+			t.Reset(lastWords)
+		}
+	}
+}
 
 // WaitUnlessStopped runs f, a wait for a reader, in a goroutine of its
 // own and waits for it to return, unless ward is told to stop (a stop
 // signal on Notify's channel, or GiveUp, now or before): then it waits
-// at most lastWords more, and returns, leaving f to the process's exit.
-// It reports whether f returned. From its first call on it reads
-// Notify's channel: only once nothing else does (the child's supervision
-// is over).
+// as AfterStop does, and returns, leaving f to the process's exit. It
+// reports whether f returned. From its first call on it reads Notify's
+// channel: only once nothing else does (the child's supervision is
+// over).
 func WaitUnlessStopped(f func()) bool {
 	done := make(chan struct{})
 	go func() {
@@ -93,12 +125,5 @@ func WaitUnlessStopped(f func()) bool {
 		return true
 	case <-gaveUp:
 	}
-	t := time.NewTimer(lastWords)
-	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C:
-		return false
-	}
+	return AfterStop(done)
 }

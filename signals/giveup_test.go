@@ -1,6 +1,8 @@
 package signals
 
 import (
+	"io"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -54,5 +56,34 @@ func TestWaitUnlessStopped(t *testing.T) {
 	}
 	if !WaitUnlessStopped(func() { time.Sleep(10 * time.Millisecond) }) {
 		t.Error("after the stop, a writer that returns within lastWords was not waited for")
+	}
+
+	// A reader that reads, slowly: each write it takes gives the wait
+	// lastWords more, and the writer's end is waited for well past
+	// lastWords.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	const chunk, chunks = 64 << 10, 8
+	go func() {
+		buf := make([]byte, chunk)
+		for range chunks {
+			time.Sleep(lastWords / 3) // the reader's pace, not a wait for an event
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return
+			}
+		}
+	}()
+	pw := PatientWriter(w, w)
+	start = time.Now()
+	if !WaitUnlessStopped(func() {
+		for range chunks {
+			pw.Write(make([]byte, chunk))
+		}
+	}) {
+		t.Errorf("after the stop, a reader that read gave up the wait after %v", time.Since(start))
 	}
 }

@@ -31,6 +31,9 @@ func (p patientWriter) Write(b []byte) (int, error) {
 	for {
 		n, err := p.w.Write(b[written:])
 		written += max(n, 0)
+		if n > 0 {
+			taken.Add(1)
+		}
 		if err == nil || !errors.Is(err, syscall.EAGAIN) || written >= len(b) {
 			return written, err
 		}

@@ -345,23 +345,29 @@ func (s *supervisor) finishOutput(last bool) {
 }
 
 // untilStopped waits for done, the end of a child's output on its way to
-// ward's reader, unless a stop signal comes first (signals.AsksToStop):
-// the child is gone, and a reader that stopped reading held ward deaf to
-// `docker stop`, `systemctl stop` and Ctrl-C until the SIGKILL after
-// them, which left the run's files and leases behind. It reports whether
-// done came.
+// ward's reader, unless ward is told to stop (signals.AsksToStop), now,
+// before, or by a stop it passed on to the child (see forward): then
+// while the reader still reads (signals.AfterStop). The child is gone,
+// and a reader that stopped reading held ward deaf to `docker stop`,
+// `systemctl stop` and Ctrl-C until the SIGKILL after them, which left
+// the run's files and leases behind. It reports whether done came.
 func (s *supervisor) untilStopped(done <-chan struct{}) bool {
 	for {
 		select {
 		case <-done:
 			return true
+		case <-signals.Stopping():
 		case sig := <-s.sigs:
-			if signals.AsksToStop(sig, s.terminal) {
-				s.log.Warn("told to stop while the reader of ward's output has not read all of the child's: the rest of it is dropped", "signal", signals.Name(sig.(syscall.Signal)))
-				signals.GiveUp(sig.(syscall.Signal))
-				return false
+			if !signals.AsksToStop(sig, s.terminal) {
+				continue
 			}
+			signals.GiveUp(sig.(syscall.Signal))
 		}
+		if signals.AfterStop(done) {
+			return true
+		}
+		s.log.Warn("told to stop while the reader of ward's output has not read all of the child's: the rest of it is dropped", "signal", signals.Name(signals.StoppedBy()))
+		return false
 	}
 }
 
@@ -1185,6 +1191,15 @@ func (s *supervisor) forward(sig os.Signal) {
 		return
 	}
 	ss := sig.(syscall.Signal)
+	if signals.AsksToStop(ss, s.terminal) && !(s.terminal && (ss == syscall.SIGINT || ss == syscall.SIGQUIT)) {
+		// A stop (`docker stop`, `systemctl stop`, a CI cancel), not a
+		// key at a terminal (Ctrl-C in psql cancels a query): once the
+		// child has ended, ward's waits for its readers are as after a
+		// stop. docker sends one SIGTERM, which is the child's now, and
+		// a reader that stopped reading (a blocking log driver) held
+		// ward deaf until the SIGKILL after it, 137.
+		signals.GiveUp(ss)
+	}
 	if !s.once(ss) {
 		return
 	}
