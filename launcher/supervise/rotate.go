@@ -163,6 +163,22 @@ func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolv
 // room a lease's re-read leaves (rereadRoom in the Vault store, 30 s).
 const gatherWait = 250 * time.Millisecond
 
+// gather is how long a restart for a lease that ends at ends (zero: not
+// known) waits for the others (gatherWait), under the debounce: at most
+// half of what is left of the lease, so that the new child runs before
+// it ends. A 2 s lease's renewal refused "past the max TTL" (Vault
+// counts the max TTL in whole seconds, and a renewal that answered the
+// whole increment can be the last) left 0.2 s, and the restart came
+// 250 ms after the re-read, past the lease's end: the old child's
+// login failed.
+func gather(debounce time.Duration, ends, now time.Time) time.Duration {
+	wait := min(debounce, gatherWait)
+	if !ends.IsZero() {
+		wait = min(wait, max(ends.Sub(now), 0)/2)
+	}
+	return wait
+}
+
 // leaseReadGrace is how long past a lease's end its re-read may still
 // answer before the refresh gives up on it: the child's credentials have
 // ended, and the end is reported then (checkExpired), not once a store
@@ -351,7 +367,7 @@ func (r *rotator) run(ctx context.Context) {
 			// A lease is about to end, or credentials are: no debounce
 			// may hold the restart past it. The others that end with it
 			// are read meanwhile, for one restart (see gatherWait).
-			debounce, urgent = time.After(min(r.rot.Debounce, gatherWait)), true
+			debounce, urgent = time.After(gather(r.rot.Debounce, t.ends, time.Now())), true
 		case prev == nil:
 			debounce = time.After(r.rot.Debounce)
 			settleBy = time.Now().Add(maxSettle * r.rot.Debounce)

@@ -370,3 +370,26 @@ func TestSignalsHoldNoLeaselessValues(t *testing.T) {
 		t.Fatal("the leased values were not given back after stop_timeout")
 	}
 }
+
+// TestGather: a lease's restart waits gatherWait for the others that end
+// with it, under the debounce, and never more than half of what is left
+// of the lease.
+func TestGather(t *testing.T) {
+	now := time.Now()
+	for _, c := range []struct {
+		name     string
+		debounce time.Duration
+		ends     time.Time
+		want     time.Duration
+	}{
+		{"end not known", 2 * time.Second, time.Time{}, gatherWait},
+		{"end far off", 2 * time.Second, now.Add(time.Minute), gatherWait},
+		{"debounce shorter", 100 * time.Millisecond, now.Add(time.Minute), 100 * time.Millisecond},
+		{"0.2 s left", 2 * time.Second, now.Add(200 * time.Millisecond), 100 * time.Millisecond},
+		{"ended already", 2 * time.Second, now.Add(-time.Second), 0},
+	} {
+		if got := gather(c.debounce, c.ends, now); got != c.want {
+			t.Errorf("%s: gather = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
