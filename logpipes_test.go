@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -67,6 +68,42 @@ func (p *stalledPipe) fill(t *testing.T) {
 			}
 			t.Fatal(err)
 		}
+	}
+}
+
+// startStalled starts cmd with its stream ("stdout", "stderr" or
+// "both") a pipe whose reader stopped, and the other one in other; it
+// kills cmd at the test's end.
+func startStalled(t *testing.T, cmd *exec.Cmd, stream string) (p *stalledPipe, other *strings.Builder) {
+	t.Helper()
+	p = newStalledPipe(t)
+	p.fill(t)
+	other = &strings.Builder{}
+	switch stream {
+	case "stdout":
+		cmd.Stdout, cmd.Stderr = p.w, other
+	case "stderr":
+		cmd.Stdout, cmd.Stderr = other, p.w
+	case "both":
+		cmd.Stdout, cmd.Stderr = p.w, p.w
+	default:
+		t.Fatalf("no stream %q", stream)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return p, other
+}
+
+// noCanary reads what is left in the pipe, once ward has exited, and
+// fails the test if it or other holds v.
+func (p *stalledPipe) noCanary(t *testing.T, other *strings.Builder, v string) {
+	t.Helper()
+	p.w.Close()
+	rest, _ := io.ReadAll(p.r)
+	if strings.Contains(string(rest), v) || strings.Contains(other.String(), v) {
+		t.Fatalf("a canary is in ward's output")
 	}
 }
 
@@ -494,21 +531,7 @@ func TestStalledReaderAtExitHearsStop(t *testing.T) {
 			}
 			cmd := w.command(append(args, "--", "sh", "-c", script)...)
 			cmd.Env = append(cmd.Env, "OUT="+dir)
-			p := newStalledPipe(t)
-			p.fill(t)
-			var other strings.Builder
-			switch stream {
-			case "stdout":
-				cmd.Stdout, cmd.Stderr = p.w, &other
-			case "stderr":
-				cmd.Stdout, cmd.Stderr = &other, p.w
-			case "both":
-				cmd.Stdout, cmd.Stderr = p.w, p.w
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill() })
+			p, other := startStalled(t, cmd, stream)
 			var pid, key string
 			waitUntil(t, "the child's note of its key file", func() bool {
 				b, err := os.ReadFile(filepath.Join(dir, "key"))
@@ -528,13 +551,7 @@ func TestStalledReaderAtExitHearsStop(t *testing.T) {
 			if _, err := os.Stat(key); !os.IsNotExist(err) {
 				t.Errorf("the run's secret file is still there after ward's exit (stat: %v)", err)
 			}
-			p.w.Close()
-			rest, _ := io.ReadAll(p.r)
-			for _, out := range []string{other.String(), string(rest)} {
-				if strings.Contains(out, v) {
-					t.Fatalf("a canary is in ward's output")
-				}
-			}
+			p.noCanary(t, other, v)
 			if stream == "stdout" && !strings.Contains(other.String(), "told to stop while the reader of ward's output has not read all of the child's") {
 				t.Errorf("ward's stderr does not say the child's output was cut short:\n%s", other.String())
 			}
@@ -556,14 +573,7 @@ func TestExecStalledStderrHearsStop(t *testing.T) {
 	started := filepath.Join(dir, "started")
 	cmd := w.command("run", "--exec", "--log-level", "debug", "-m", m, "--", "sh", "-c", `touch "$OUT/started"; exec sleep 1000`)
 	cmd.Env = append(cmd.Env, "OUT="+dir)
-	p := newStalledPipe(t)
-	p.fill(t)
-	var stdout strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, p.w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
+	p, stdout := startStalled(t, cmd, "stderr")
 	// ward blocks in a write to the pipe.
 	waitUntil(t, "ward's write to its full stderr", func() bool {
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
@@ -582,11 +592,7 @@ func TestExecStalledStderrHearsStop(t *testing.T) {
 	if _, err := os.Stat(started); err == nil {
 		t.Errorf("the program started after ward was told to stop")
 	}
-	p.w.Close()
-	rest, _ := io.ReadAll(p.r)
-	if strings.Contains(string(rest), v) || strings.Contains(stdout.String(), v) {
-		t.Fatalf("a canary is in ward's output")
-	}
+	p.noCanary(t, stdout, v)
 }
 
 // TestStalledStderrStopWhileResolving: a stop that comes while a store is
@@ -608,14 +614,7 @@ func TestStalledStderrStopWhileResolving(t *testing.T) {
 			}
 			cmd := w.command(append(args, "--", "helper", "sleep")...)
 			cmd.Env = append(cmd.Env, "VAULT_ADDR="+addr, "VAULT_TOKEN=t")
-			p := newStalledPipe(t)
-			p.fill(t)
-			var stdout strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, p.w
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill() })
+			_, stdout := startStalled(t, cmd, "stderr")
 			select {
 			case <-accepted:
 			case <-time.After(10 * time.Second):
@@ -657,18 +656,7 @@ func TestStopPassedOnThenStalledReader(t *testing.T) {
 			}
 			cmd := w.command(append(args, "--", "sh", "-c", script)...)
 			cmd.Env = append(cmd.Env, "OUT="+dir)
-			p := newStalledPipe(t)
-			p.fill(t)
-			var other strings.Builder
-			if stream == "stdout" {
-				cmd.Stdout, cmd.Stderr = p.w, &other
-			} else {
-				cmd.Stdout, cmd.Stderr = &other, p.w
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill() })
+			p, other := startStalled(t, cmd, stream)
 			waitUntil(t, "the child's start", func() bool {
 				_, err := os.Stat(filepath.Join(dir, "started"))
 				return err == nil
@@ -677,13 +665,7 @@ func TestStopPassedOnThenStalledReader(t *testing.T) {
 			if code := exitWithin(t, cmd, 15*time.Second); code != 3 {
 				t.Errorf("got exit code %d, want the child's 3", code)
 			}
-			p.w.Close()
-			rest, _ := io.ReadAll(p.r)
-			for _, out := range []string{other.String(), string(rest)} {
-				if strings.Contains(out, v) {
-					t.Fatalf("a canary is in ward's output")
-				}
-			}
+			p.noCanary(t, other, v)
 		})
 	}
 }
