@@ -325,12 +325,7 @@ func (s *supervisor) finishOutput(last bool) {
 		if last {
 			waits = append(waits, done)
 		} else {
-			select {
-			case <-done:
-			case <-time.After(oldOutputWait):
-				s.log.Warn("the old child's output is not all read yet (a reader of ward's output that stopped reading): the new child starts, and the rest of the old one's follows as the reader reads", "waited", oldOutputWait.String())
-				s.oldOut = append(s.oldOut, done)
-			}
+			s.awaitOldOutput(done)
 		}
 	}
 	if last {
@@ -341,6 +336,33 @@ func (s *supervisor) finishOutput(last bool) {
 		}
 		s.oldOut = nil
 		s.ptyIn.stop()
+	}
+}
+
+// awaitOldOutput waits, at a restart, for done, the end of the old
+// child's output on its way to ward's reader, for at most oldOutputWait,
+// handling signals meanwhile as endGroup does: a stop ends the run there
+// (stopping is set), and no new child starts. Deaf for those 2 s, ward
+// took a `docker stop` that came meanwhile only once the new child ran,
+// and passed it on to it: the program started after the stop. Output
+// not passed on by then follows as the reader reads (oldOut).
+func (s *supervisor) awaitOldOutput(done chan struct{}) {
+	timer := time.NewTimer(oldOutputWait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case sig := <-s.sigs:
+			s.handleWhileWaiting(sig)
+			if !s.stopping {
+				continue
+			}
+		case <-timer.C:
+			s.log.Warn("the old child's output is not all read yet (a reader of ward's output that stopped reading): the new child starts, and the rest of the old one's follows as the reader reads", "waited", oldOutputWait.String())
+		}
+		s.oldOut = append(s.oldOut, done)
+		return
 	}
 }
 
@@ -561,9 +583,14 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		if !s.stopping {
 			s.awaitQuiet()
 		}
-		// A stop signal that came while endGroup or awaitQuiet waited (it
-		// forwarded it, and set stopping) ends the run here: no new child
-		// starts.
+		if !s.stopping {
+			// The old child's masked output, before the new child
+			// starts (see awaitOldOutput).
+			s.finishOutput(false)
+		}
+		// A stop signal that came while endGroup, awaitQuiet or
+		// awaitOldOutput waited (it forwarded it, and set stopping) ends
+		// the run here: no new child starts.
 		if !s.stopping {
 			if err := s.finishRestart(code); err != nil {
 				c, e := startFailure(err)
