@@ -10,7 +10,9 @@ package main
 
 import (
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -105,6 +107,100 @@ func TestStopMatrixRestartOldOutput(t *testing.T) {
 			for _, out := range []string{stderr.String(), string(rest)} {
 				if strings.Contains(out, v1) || strings.Contains(out, v2) {
 					t.Fatalf("a canary is in ward's output")
+				}
+			}
+		})
+	}
+}
+
+// statusOf is cmd's exit code once it exited (exitWithin), a death by a
+// signal as the shell gives it: 128+N (ward ends itself by SIGINT and
+// SIGQUIT, so that the shell that waits for it stops too).
+func statusOf(cmd *exec.Cmd, code int) int {
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return code
+}
+
+// TestStopMatrixProgramBeingWritten: the program's file is open for
+// writing as ward starts it (a build, a copy, a deploy's rsync under
+// way), and ward waits up to 5 s for the writer; a stop that comes then
+// ends the run at once with 128+N, the program never started, with
+// --exec and without. ward took it only after the wait: it failed the
+// start with 126 ("text file busy") once the wait was over, and had the
+// writer finished first, it would have started the program after the
+// stop. A SIGHUP without a terminal is a reload: the program starts
+// once written.
+func TestStopMatrixProgramBeingWritten(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		sig  syscall.Signal
+	}{
+		{"supervised", syscall.SIGTERM},
+		{"supervised", syscall.SIGINT},
+		{"supervised", syscall.SIGHUP},
+		{"exec", syscall.SIGTERM},
+		{"exec", syscall.SIGQUIT},
+	} {
+		t.Run(tc.mode+"/"+signals.Name(tc.sig), func(t *testing.T) {
+			w := newWardEnv(t)
+			v := canary("written")
+			w.set("app/a", v)
+			body := "version: 1\nenv:\n  A: local://app/a\nrotation:\n  stop_timeout: 2s\n"
+			args := []string{"run", "-m"}
+			if tc.mode == "exec" {
+				args = []string{"run", "--exec", "-m"}
+			} else {
+				w.set("app/key", canary("writtenkey"))
+				body += "files:\n  - path: key\n    ref: local://app/key\n    env: KEY_FILE\n"
+			}
+			m := w.manifest(body)
+			dir := t.TempDir()
+			prog := filepath.Join(dir, "app")
+			if err := os.WriteFile(prog, []byte("#!/bin/sh\necho \"$KEY_FILE\" > \"$OUT/started\"\nexec sleep 1000\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// The writer, still at it.
+			writer, err := os.OpenFile(prog, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer writer.Close()
+			cmd := w.command(append(args, m, "--", prog)...)
+			cmd.Env = append(cmd.Env, "OUT="+dir)
+			stdout, stderr := startedLines(t, cmd)
+			stderr.waitForContaining("the program's file is open for writing")
+			cmd.Process.Signal(tc.sig)
+			started := filepath.Join(dir, "started")
+			want := 128 + int(tc.sig)
+			if tc.sig == syscall.SIGHUP {
+				writer.Close()
+				waitUntil(t, "the program's start", func() bool {
+					_, err := os.Stat(started)
+					return err == nil
+				})
+				cmd.Process.Signal(syscall.SIGTERM)
+				want = 128 + int(syscall.SIGTERM)
+			}
+			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != want {
+				t.Errorf("got exit code %d, want %d", code, want)
+			}
+			if _, err := os.Stat(started); tc.sig != syscall.SIGHUP && err == nil {
+				t.Errorf("the program started after ward was told to stop by %s", signals.Name(tc.sig))
+			}
+			// The run's secret directory is gone, files and all.
+			filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.Name() == "key" {
+					t.Errorf("the run's secret file %s is still there after ward's exit", p)
+				}
+				return nil
+			})
+			for _, l := range []*lines{stdout, stderr} {
+				for line := range l.ch {
+					if strings.Contains(line, v) {
+						t.Fatalf("a canary is in ward's output")
+					}
 				}
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -146,6 +147,10 @@ type supervisor struct {
 	// cpuWarned is set once ward warned that its own CPU time reached its
 	// soft RLIMIT_CPU (the kernel's SIGXCPU comes each second from then).
 	cpuWarned bool
+	// stopBefore is the stop signal that came before the first child
+	// started (see stopAsked), chldBefore a SIGCHLD read meanwhile.
+	stopBefore syscall.Signal
+	chldBefore bool
 }
 
 // repeatWindow is how soon after ward forwarded a signal that ends or
@@ -191,6 +196,9 @@ func (s *supervisor) once(sig syscall.Signal) bool {
 }
 
 func (s *supervisor) start() error {
+	if s.stopAsked() {
+		return errStopAsked
+	}
 	s.killed = false
 	files := []*os.File{s.opts.Stdin, s.opts.Stdout, s.opts.Stderr}
 	fg, session := false, false
@@ -249,7 +257,7 @@ func (s *supervisor) start() error {
 	s.session = session
 	s.oom = signals.MarkOOM()
 	var c *signals.Child
-	err := whileWritten(s.log, s.opts.Argv[0], func() (err error) {
+	err := whileWritten(s.log, s.opts.Argv[0], s.stopAsked, func() (err error) {
 		c, err = signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
 		return err
 	})
@@ -293,9 +301,47 @@ func (s *supervisor) start() error {
 	return nil
 }
 
-// whileWritten is signals.WhileWritten, its warning in ward's log.
-func whileWritten(log *slog.Logger, program string, start func() error) error {
-	return signals.WhileWritten(signals.SayWritten(log, program), start)
+// whileWritten is signals.WhileWrittenUnless, its warning in ward's log.
+func whileWritten(log *slog.Logger, program string, stopped func() bool, start func() error) error {
+	return signals.WhileWrittenUnless(signals.SayWritten(log, program), stopped, start)
+}
+
+// errStopAsked is start's error when a stop waited on ward's channel as
+// the child was about to start (see stopAsked).
+var errStopAsked = errors.New("told to stop before the program started")
+
+// stopAsked reads the signals waiting on ward's channel as a child is
+// about to start, or while its start waits (the program's file being
+// written), and reports whether one stops ward: the program must not
+// start after a stop. Before the first start (no child yet) a stop is
+// kept in stopBefore for the run's end (128+N) and other signals mean
+// nothing, as while resolving; at a restart they are handled as while
+// the old child's group ended (handleWhileWaiting), and a stop sets
+// stopping.
+func (s *supervisor) stopAsked() bool {
+	for {
+		select {
+		case sig := <-s.sigs:
+			if s.child != nil {
+				s.handleWhileWaiting(sig)
+				if s.stopping {
+					return true
+				}
+				continue
+			}
+			if sig == syscall.SIGCHLD {
+				// A store helper's end: reaped at the run loop's next.
+				s.chldBefore = true
+				continue
+			}
+			if st, ok := stopSignal(sig, s.terminal, s.log); ok {
+				s.stopBefore = st
+				return true
+			}
+		default:
+			return false
+		}
+	}
 }
 
 // spareAfter is how long into the first child's run ward makes its
@@ -396,7 +442,17 @@ func (s *supervisor) untilStopped(done <-chan struct{}) bool {
 func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (int, error) {
 	defer s.finishOutput(true)
 	defer s.stopVouching()
-	if err := s.start(); err != nil {
+	err := s.start()
+	if s.chldBefore {
+		s.requeue(syscall.SIGCHLD)
+	}
+	if errors.Is(err, errStopAsked) {
+		return stoppedBeforeStart(s.stopBefore, "before the program started")
+	}
+	if errors.Is(err, signals.ErrStopped) {
+		return stoppedBeforeStart(s.stopBefore, "before the program started, while its file was being written")
+	}
+	if err != nil {
 		return startFailure(err)
 	}
 	var r *rotator
@@ -592,11 +648,16 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		// awaitOldOutput waited (it forwarded it, and set stopping) ends
 		// the run here: no new child starts.
 		if !s.stopping {
-			if err := s.finishRestart(code); err != nil {
+			err := s.finishRestart(code)
+			if err == nil {
+				return 0, false, nil
+			}
+			if !errors.Is(err, signals.ErrStopped) && !errors.Is(err, errStopAsked) {
 				c, e := startFailure(err)
 				return c, true, e
 			}
-			return 0, false, nil
+			// Stopped before the new child started: the old child's end
+			// is the run's.
 		}
 	}
 	if s.restarting != nil {
