@@ -9,6 +9,7 @@ package main
 // SIGHUP without a terminal is a reload and stops nothing.
 
 import (
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -201,6 +202,82 @@ func TestStopMatrixProgramBeingWritten(t *testing.T) {
 					if strings.Contains(line, v) {
 						t.Fatalf("a canary is in ward's output")
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestStopMatrixCIRegistration: under GitHub Actions (a job container,
+// whose stderr a log driver takes) ward registers the values with the
+// runner's masking on its stderr before the program starts; with that
+// stderr a pipe whose reader stopped, a stop then ends the run with
+// 128+N, the program never started, and the run's files removed. ward
+// waited deaf in the write until the SIGKILL after `docker stop`, 137.
+func TestStopMatrixCIRegistration(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		sig  syscall.Signal
+	}{
+		{"supervised", []string{"run"}, syscall.SIGTERM},
+		{"mask", []string{"run", "--mask"}, syscall.SIGINT},
+		{"exec", []string{"run", "--exec"}, syscall.SIGTERM},
+	} {
+		t.Run(tc.name+"/"+signals.Name(tc.sig), func(t *testing.T) {
+			w := newWardEnv(t)
+			v := canary("ciregister")
+			w.set("app/a", v)
+			body := "version: 1\nenv:\n  A: local://app/a\n"
+			if tc.name != "exec" {
+				w.set("app/key", canary("ciregisterkey"))
+				body += "files:\n  - path: key\n    ref: local://app/key\n    env: KEY_FILE\n"
+			}
+			m := w.manifest(body)
+			dir := t.TempDir()
+			cmd := w.command(append(tc.args, "-m", m, "--", "sh", "-c", `touch "$OUT/started"; exec sleep 1000`)...)
+			cmd.Env = append(cmd.Env, "OUT="+dir, "GITHUB_ACTIONS=true")
+			p := newStalledPipe(t)
+			p.fill(t)
+			var stdout strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, p.w
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+			waitUntil(t, "ward's write to its full stderr", func() bool {
+				tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
+				for _, f := range tasks {
+					if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
+						return true
+					}
+				}
+				return false
+			})
+			cmd.Process.Signal(tc.sig)
+			want := 128 + int(tc.sig)
+			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != want {
+				t.Errorf("got exit code %d, want %d", code, want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+				t.Errorf("the program started after ward was told to stop")
+			}
+			filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.Name() == "key" {
+					t.Errorf("the run's secret file %s is still there after ward's exit", p)
+				}
+				return nil
+			})
+			p.w.Close()
+			rest, _ := io.ReadAll(p.r)
+			if strings.Contains(stdout.String(), v) {
+				t.Fatalf("a canary is in ward's stdout")
+			}
+			// The registration is the runner's: a value in it is masked
+			// there. Nothing else of ward's output holds one.
+			for _, line := range strings.Split(string(rest), "\n") {
+				if strings.Contains(line, v) && !strings.HasPrefix(line, "::add-mask::") {
+					t.Fatalf("a canary is in ward's stderr outside a registration")
 				}
 			}
 		})

@@ -239,8 +239,13 @@ var errStoppedAtExec = errors.New("stopped before the exec")
 func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
 	if o.masker != nil {
 		// Registers the values with the CI runner (--exec masks nothing
-		// itself).
-		if _, err := o.masker.setPlan(p.Masked()); err != nil {
+		// itself), hearing a stop meanwhile: the registration waits for
+		// the reader of ward's stderr, and gives up on a stop.
+		var err error
+		if !signals.WaitUnlessStopped(func() { _, err = o.masker.setPlan(p.Masked()) }) || signals.StoppedBy() != 0 {
+			return errStoppedAtExec
+		}
+		if err != nil {
 			return err
 		}
 	}

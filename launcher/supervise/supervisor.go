@@ -206,7 +206,10 @@ func (s *supervisor) start() error {
 	var patterns *mask.Source
 	if s.opts.masker != nil {
 		var err error
-		if patterns, err = s.opts.masker.setPlan(s.plan.Masked()); err != nil {
+		if s.hearStops(func() { patterns, err = s.opts.masker.setPlan(s.plan.Masked()) }) {
+			return errStopAsked
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -304,6 +307,47 @@ func (s *supervisor) start() error {
 // whileWritten is signals.WhileWrittenUnless, its warning in ward's log.
 func whileWritten(log *slog.Logger, program string, stopped func() bool, start func() error) error {
 	return signals.WhileWrittenUnless(signals.SayWritten(log, program), stopped, start)
+}
+
+// hearStops runs f, a start's wait for a reader of ward's (the values'
+// registration with a CI runner, written to a stderr whose reader may
+// have stopped: a job container's log driver), reading ward's signals
+// meanwhile as stopAsked does. A stop gives up the waits for readers
+// (signals.GiveUp), which ends f. It reports whether ward was told to
+// stop. Deaf while f waited, ward heard no `docker stop` before the
+// child started: the SIGKILL after it ended ward, 137, with the run's
+// files left behind.
+func (s *supervisor) hearStops(f func()) bool {
+	done := make(chan struct{})
+	go func() {
+		f()
+		close(done)
+	}()
+	stopped := false
+	for {
+		select {
+		case <-done:
+			return stopped
+		case sig := <-s.sigs:
+			if s.child != nil {
+				s.handleWhileWaiting(sig)
+				if s.stopping && !stopped {
+					stopped = true
+					signals.GiveUp(sig.(syscall.Signal))
+				}
+				continue
+			}
+			if sig == syscall.SIGCHLD {
+				s.chldBefore = true
+				continue
+			}
+			if st, ok := stopSignal(sig, s.terminal, s.log); ok && !stopped {
+				stopped = true
+				s.stopBefore = st
+				signals.GiveUp(st)
+			}
+		}
+	}
 }
 
 // errStopAsked is start's error when a stop waited on ward's channel as
