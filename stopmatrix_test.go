@@ -283,3 +283,69 @@ func TestStopMatrixCIRegistration(t *testing.T) {
 		})
 	}
 }
+
+// TestStopMatrixCIRegistrationAtRotation: under GitHub Actions, a
+// rotation that signals the child (on_change: signal) registers the new
+// values on ward's stderr first; with that stderr's reader stopped by
+// then, a stop passed on to the child ends the run with its status.
+// ward waited deaf in the write, the child never got the SIGTERM, and
+// the SIGKILL after `docker stop` ended ward, 137.
+func TestStopMatrixCIRegistrationAtRotation(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("cirot1"), canary("cirot2")
+	w.set("app/key", v1)
+	m := w.manifest("version: 1\nfiles:\n  - path: key\n    ref: local://app/key\n    env: KEY_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n")
+	dir := t.TempDir()
+	cmd := w.command("run", "--log-level", "error", "-m", m, "--", "sh", "-c", `exec 2>/dev/null; trap 'exit 5' TERM; trap 'touch "$OUT/hup"' HUP; echo "$KEY_FILE" > "$OUT/key.tmp"; mv "$OUT/key.tmp" "$OUT/key"; while :; do sleep 0.05; done`)
+	cmd.Env = append(cmd.Env, "OUT="+dir, "GITHUB_ACTIONS=true")
+	// (The child's stderr is not ward's: a child writing there waits
+	// for the reader too, and cannot end.) Read as the child starts (the registrations and records fit in
+	// the pipe), then full: the reader stopped.
+	p := newStalledPipe(t)
+	var stdout strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, p.w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	var key string
+	waitUntil(t, "the child's start", func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "key"))
+		key = strings.TrimSpace(string(b))
+		return err == nil
+	})
+	p.fill(t)
+	w.set("app/key", v2)
+	// The new value's registration waits for the reader: the one
+	// writer there (--log-level error: ward's log writes nothing).
+	waitUntil(t, "ward's write to its full stderr", func() bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
+		n := 0
+		for _, f := range tasks {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
+				n++
+			}
+		}
+		return n >= 1
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 15*time.Second); code != 5 {
+		t.Errorf("got exit code %d, want the child's 5", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hup")); err == nil {
+		t.Errorf("the child was signalled for the new value after ward was told to stop")
+	}
+	if _, err := os.Stat(key); !os.IsNotExist(err) {
+		t.Errorf("the run's secret file is still there after ward's exit (stat: %v)", err)
+	}
+	p.w.Close()
+	rest, _ := io.ReadAll(p.r)
+	if strings.Contains(stdout.String(), v1) || strings.Contains(stdout.String(), v2) {
+		t.Fatalf("a canary is in ward's stdout")
+	}
+	for _, line := range strings.Split(string(rest), "\n") {
+		if (strings.Contains(line, v1) || strings.Contains(line, v2)) && !strings.HasPrefix(line, "::add-mask::") {
+			t.Fatalf("a canary is in ward's stderr outside a registration")
+		}
+	}
+}

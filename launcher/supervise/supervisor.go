@@ -323,12 +323,21 @@ func (s *supervisor) hearStops(f func()) bool {
 		f()
 		close(done)
 	}()
-	stopped := false
+	stopped, chld := false, false
 	for {
 		select {
 		case <-done:
+			if chld {
+				// For the run loop, which reaps the child: it may have
+				// exited meanwhile.
+				s.requeue(syscall.SIGCHLD)
+			}
 			return stopped
 		case sig := <-s.sigs:
+			if sig == syscall.SIGCHLD && s.child != nil {
+				chld = true
+				continue
+			}
 			if s.child != nil {
 				s.handleWhileWaiting(sig)
 				if s.stopping && !stopped {
@@ -1484,7 +1493,12 @@ func (s *supervisor) apply(p *proposal) {
 		// read them: it may read its files at any time, not only when
 		// signalled.
 		if s.opts.masker != nil {
-			if err := s.opts.masker.addPlan(p.plan.Masked()); err != nil {
+			// Registered with the CI runner on ward's stderr, whose
+			// reader may have stopped: signals are heard meanwhile (see
+			// hearStops), and a stop is passed on to the child.
+			var err error
+			s.hearStops(func() { err = s.opts.masker.addPlan(p.plan.Masked()) })
+			if err != nil {
 				s.log.Error("cannot mask the new values; the child keeps the old ones", "error", err.Error())
 				p.done <- false
 				return
