@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/signals"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
@@ -347,5 +348,94 @@ func TestStopMatrixCIRegistrationAtRotation(t *testing.T) {
 		if (strings.Contains(line, v1) || strings.Contains(line, v2)) && !strings.HasPrefix(line, "::add-mask::") {
 			t.Fatalf("a canary is in ward's stderr outside a registration")
 		}
+	}
+}
+
+// TestStopMatrixStalledStderr: the phases the earlier tests leave out,
+// with ward's stderr a pipe whose reader stopped, supervised and as
+// PID 1 of a PID namespace (a container's entrypoint): a start that
+// fails (the program not found, 127), and a child that ignores the stop
+// and is killed at stop_timeout (137, its status). A stop then ends ward
+// within a few seconds with that status, its files removed.
+func TestStopMatrixStalledStderr(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	for _, tc := range []struct {
+		name   string
+		pid1   bool
+		script string
+		want   int
+	}{
+		{"not-found", false, "", 127},
+		{"not-found/pid1", true, "", 127},
+		{"stop-timeout", false, `trap '' TERM; touch "$OUT/started"; while :; do sleep 0.05; done`, 137},
+		{"stop-timeout/pid1", true, `trap '' TERM; touch "$OUT/started"; while :; do sleep 0.05; done`, 137},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			w.set("app/key", canary("stalledkey"))
+			m := w.manifest("version: 1\nfiles:\n  - path: key\n    ref: local://app/key\n    env: KEY_FILE\nrotation:\n  stop_timeout: 1s\n")
+			dir := t.TempDir()
+			argv := []string{"run", "--log-level", "debug", "-m", m, "--"}
+			if tc.script == "" {
+				argv = append(argv, filepath.Join(dir, "no-such-program"))
+			} else {
+				argv = append(argv, "sh", "-c", "exec 2>/dev/null; "+tc.script)
+			}
+			cmd := w.command(argv...)
+			if tc.pid1 {
+				ward, _ := exec.LookPath("ward")
+				cmd = exec.Command("unshare", append([]string{"--pid", "--fork", "--mount-proc", ward}, argv...)...)
+				cmd.Env, cmd.Dir = w.env, w.dir
+			}
+			cmd.Env = append(cmd.Env, "OUT="+dir)
+			p := newStalledPipe(t)
+			p.fill(t)
+			var stdout strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, p.w
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+			wardPid := cmd.Process.Pid
+			if tc.pid1 {
+				wardPid = childOf(t, cmd.Process.Pid)
+			}
+			if tc.script == "" {
+				// ward's report of the failure waits for the reader.
+				waitUntil(t, "ward's write to its full stderr", func() bool {
+					tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", wardPid))
+					for _, f := range tasks {
+						if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
+							return true
+						}
+					}
+					return false
+				})
+			} else {
+				waitUntil(t, "the child's start", func() bool {
+					_, err := os.Stat(filepath.Join(dir, "started"))
+					return err == nil
+				})
+			}
+			syscall.Kill(wardPid, syscall.SIGTERM)
+			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != tc.want {
+				t.Errorf("got exit code %d, want %d", code, tc.want)
+			}
+			filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.Name() == "key" {
+					t.Errorf("the run's secret file %s is still there after ward's exit", p)
+				}
+				return nil
+			})
+			p.w.Close()
+			rest, _ := io.ReadAll(p.r)
+			for _, c := range w.canaries {
+				if strings.Contains(string(rest), c) || strings.Contains(stdout.String(), c) {
+					t.Fatalf("a canary is in ward's output")
+				}
+			}
+		})
 	}
 }

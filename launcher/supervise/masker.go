@@ -68,11 +68,10 @@ func newMasker(o Options, masking bool) *masker {
 	var ci io.Writer
 	if o.CIMask && o.Getenv("GITHUB_ACTIONS") == "true" {
 		ci = ciStream(o)
-		if f, ok := ci.(*os.File); ok && f != nil {
+		if ci != nil {
 			// A registration waits for the stream's reader, as ward's
-			// log does (non-blocking under ward, it is written whole),
-			// but not past a stop (see supervisor.hearStops).
-			ci = signals.UnlessStopped(signals.PatientWriter(f, f))
+			// log does, but not past a stop (see supervisor.hearStops).
+			ci = signals.UnlessStopped(ci)
 		}
 	}
 	if !masking && ci == nil {
