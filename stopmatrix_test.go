@@ -138,14 +138,26 @@ func TestStopMatrixProgramBeingWritten(t *testing.T) {
 	for _, tc := range []struct {
 		mode string
 		sig  syscall.Signal
+		// pid1: ward is PID 1 of a PID namespace (a container's
+		// entrypoint), which no signal it catches ends.
+		pid1 bool
 	}{
-		{"supervised", syscall.SIGTERM},
-		{"supervised", syscall.SIGINT},
-		{"supervised", syscall.SIGHUP},
-		{"exec", syscall.SIGTERM},
-		{"exec", syscall.SIGQUIT},
+		{"supervised", syscall.SIGTERM, false},
+		{"supervised", syscall.SIGINT, false},
+		{"supervised", syscall.SIGHUP, false},
+		{"exec", syscall.SIGTERM, false},
+		{"exec", syscall.SIGQUIT, false},
+		{"supervised", syscall.SIGTERM, true},
+		{"exec", syscall.SIGTERM, true},
 	} {
-		t.Run(tc.mode+"/"+signals.Name(tc.sig), func(t *testing.T) {
+		name := tc.mode + "/" + signals.Name(tc.sig)
+		if tc.pid1 {
+			name += "/pid1"
+		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := exec.LookPath("unshare"); tc.pid1 && err != nil {
+				vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+			}
 			w := newWardEnv(t)
 			v := canary("written")
 			w.set("app/a", v)
@@ -170,10 +182,19 @@ func TestStopMatrixProgramBeingWritten(t *testing.T) {
 			}
 			defer writer.Close()
 			cmd := w.command(append(args, m, "--", prog)...)
+			if tc.pid1 {
+				ward, _ := exec.LookPath("ward")
+				cmd = exec.Command("unshare", append([]string{"--pid", "--fork", "--mount-proc", ward}, append(args, m, "--", prog)...)...)
+				cmd.Env, cmd.Dir = w.env, w.dir
+			}
 			cmd.Env = append(cmd.Env, "OUT="+dir)
 			stdout, stderr := startedLines(t, cmd)
 			stderr.waitForContaining("the program's file is open for writing")
-			cmd.Process.Signal(tc.sig)
+			wardPid := cmd.Process.Pid
+			if tc.pid1 {
+				wardPid = childOf(t, cmd.Process.Pid)
+			}
+			syscall.Kill(wardPid, tc.sig)
 			started := filepath.Join(dir, "started")
 			want := 128 + int(tc.sig)
 			if tc.sig == syscall.SIGHUP {
@@ -182,7 +203,7 @@ func TestStopMatrixProgramBeingWritten(t *testing.T) {
 					_, err := os.Stat(started)
 					return err == nil
 				})
-				cmd.Process.Signal(syscall.SIGTERM)
+				syscall.Kill(wardPid, syscall.SIGTERM)
 				want = 128 + int(syscall.SIGTERM)
 			}
 			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != want {
