@@ -272,7 +272,8 @@ func TestMaskStalledStdout(t *testing.T) {
 	dir := t.TempDir()
 	// Each child writes its listing to a file of its own, then its value
 	// and more to its stdout, which ward masks and cannot pass on.
-	script := `helper env > "$OUT/$$.tmp"; mv "$OUT/$$.tmp" "$OUT/$$.env"; trap 'echo term > "$OUT/$$.term"; exit 0' TERM; echo "$A"; while :; do echo line; sleep 0.01; done`
+	// The trap first: the test's SIGTERM follows the listing at once.
+	script := `trap 'echo term > "$OUT/$$.term"; exit 0' TERM; helper env > "$OUT/$$.tmp"; mv "$OUT/$$.tmp" "$OUT/$$.env"; echo "$A"; while :; do echo line; sleep 0.01; done`
 	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
 	cmd.Env = append(cmd.Env, "OUT="+dir)
 	p := newStalledPipe(t)

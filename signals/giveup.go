@@ -1,6 +1,8 @@
 package signals
 
 import (
+	"errors"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -126,4 +128,39 @@ func WaitUnlessStopped(f func()) bool {
 	case <-gaveUp:
 	}
 	return AfterStop(done)
+}
+
+// ErrGaveUp is the error of a write through UnlessStopped that ward gave
+// up on, told to stop.
+var ErrGaveUp = errors.New("told to stop while the reader took nothing")
+
+// UnlessStopped returns a writer that writes through w, a stream a
+// reader may have stopped reading (ward's stderr, where the values are
+// registered with a CI runner), and gives the write up once ward is
+// told to stop (GiveUp), as AfterStop does: the rest is dropped. A
+// registration written to a full pipe held ward deaf, before the child
+// started, until the SIGKILL after `docker stop`.
+func UnlessStopped(w io.Writer) io.Writer {
+	return unlessStopped{w}
+}
+
+type unlessStopped struct{ w io.Writer }
+
+func (u unlessStopped) Write(b []byte) (int, error) {
+	var n int
+	var err error
+	done := make(chan struct{})
+	go func() {
+		n, err = u.w.Write(b)
+		close(done)
+	}()
+	select {
+	case <-done:
+		return n, err
+	case <-gaveUp:
+	}
+	if AfterStop(done) {
+		return n, err
+	}
+	return 0, ErrGaveUp
 }

@@ -580,6 +580,19 @@ func SayWritten(log *slog.Logger, program string) func(msg string) {
 // would otherwise have stopped the running child for a new one that
 // never started. say is given the warning, once, when it waits.
 func WhileWritten(say func(msg string), start func() error) error {
+	return WhileWrittenUnless(say, nil, start)
+}
+
+// ErrStopped is WhileWrittenUnless's error when ward was told to stop
+// while it waited for the program's file to be written.
+var ErrStopped = errors.New("told to stop while the program's file was being written")
+
+// WhileWrittenUnless is WhileWritten, but gives up with ErrStopped, the
+// program not started, once stopped (when not nil) reports that ward
+// was told to stop: a `docker stop` during the wait was taken only after
+// it, and the program started after the stop (or the start failed with
+// 126 at the wait's end, 5 s later, instead of 128+N).
+func WhileWrittenUnless(say func(msg string), stopped func() bool, start func() error) error {
 	err := start()
 	if !errors.Is(err, syscall.ETXTBSY) {
 		return err
@@ -588,6 +601,9 @@ func WhileWritten(say func(msg string), start func() error) error {
 	deadline := time.Now().Add(WrittenWait)
 	for errors.Is(err, syscall.ETXTBSY) && time.Now().Before(deadline) {
 		time.Sleep(writtenPoll)
+		if stopped != nil && stopped() {
+			return ErrStopped
+		}
 		err = start()
 	}
 	return err

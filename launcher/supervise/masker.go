@@ -68,6 +68,11 @@ func newMasker(o Options, masking bool) *masker {
 	var ci io.Writer
 	if o.CIMask && o.Getenv("GITHUB_ACTIONS") == "true" {
 		ci = ciStream(o)
+		if ci != nil {
+			// A registration waits for the stream's reader, as ward's
+			// log does, but not past a stop (see supervisor.hearStops).
+			ci = signals.UnlessStopped(ci)
+		}
 	}
 	if !masking && ci == nil {
 		return nil

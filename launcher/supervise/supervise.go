@@ -178,6 +178,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 		if errors.Is(err, errStoppedAtExec) {
 			return stoppedBeforeStart(signals.StoppedBy(), "before the program started, while ward's log waited for its reader")
 		}
+		if errors.Is(err, signals.ErrStopped) {
+			return stoppedBeforeStart(signals.StoppedBy(), "before the program started, while its file was being written")
+		}
 		return startFailure(err)
 	}
 	if err != nil {
@@ -236,8 +239,13 @@ var errStoppedAtExec = errors.New("stopped before the exec")
 func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
 	if o.masker != nil {
 		// Registers the values with the CI runner (--exec masks nothing
-		// itself).
-		if _, err := o.masker.setPlan(p.Masked()); err != nil {
+		// itself), hearing a stop meanwhile: the registration waits for
+		// the reader of ward's stderr, and gives up on a stop.
+		var err error
+		if !signals.WaitUnlessStopped(func() { _, err = o.masker.setPlan(p.Masked()) }) || signals.StoppedBy() != 0 {
+			return errStoppedAtExec
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -249,7 +257,10 @@ func execInto(o Options, path string, p *plan.Plan, listen []*os.File) error {
 	if word := signals.CarriageReturn(path); word != "" {
 		o.Log.Warn(crlfMessage, "program", o.Argv[0], "word", word)
 	}
-	return whileWritten(o.Log, o.Argv[0], func() error {
+	// A stop taken by WaitUnlessStopped (its watch reads ward's signals
+	// from its first call on) while the program's file is being written.
+	stopped := func() bool { return signals.StoppedBy() != 0 }
+	return whileWritten(o.Log, o.Argv[0], stopped, func() error {
 		// A reader of ward's stderr that stopped reading (docker's
 		// blocking log driver as the container starts) held the exec,
 		// and ward heard no stop meanwhile: the program started after a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -146,6 +147,10 @@ type supervisor struct {
 	// cpuWarned is set once ward warned that its own CPU time reached its
 	// soft RLIMIT_CPU (the kernel's SIGXCPU comes each second from then).
 	cpuWarned bool
+	// stopBefore is the stop signal that came before the first child
+	// started (see stopAsked), chldBefore a SIGCHLD read meanwhile.
+	stopBefore syscall.Signal
+	chldBefore bool
 }
 
 // repeatWindow is how soon after ward forwarded a signal that ends or
@@ -191,6 +196,9 @@ func (s *supervisor) once(sig syscall.Signal) bool {
 }
 
 func (s *supervisor) start() error {
+	if s.stopAsked() {
+		return errStopAsked
+	}
 	s.killed = false
 	files := []*os.File{s.opts.Stdin, s.opts.Stdout, s.opts.Stderr}
 	fg, session := false, false
@@ -198,7 +206,10 @@ func (s *supervisor) start() error {
 	var patterns *mask.Source
 	if s.opts.masker != nil {
 		var err error
-		if patterns, err = s.opts.masker.setPlan(s.plan.Masked()); err != nil {
+		if s.hearStops(func() { patterns, err = s.opts.masker.setPlan(s.plan.Masked()) }) {
+			return errStopAsked
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -249,7 +260,7 @@ func (s *supervisor) start() error {
 	s.session = session
 	s.oom = signals.MarkOOM()
 	var c *signals.Child
-	err := whileWritten(s.log, s.opts.Argv[0], func() (err error) {
+	err := whileWritten(s.log, s.opts.Argv[0], s.stopAsked, func() (err error) {
 		c, err = signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
 		return err
 	})
@@ -293,9 +304,97 @@ func (s *supervisor) start() error {
 	return nil
 }
 
-// whileWritten is signals.WhileWritten, its warning in ward's log.
-func whileWritten(log *slog.Logger, program string, start func() error) error {
-	return signals.WhileWritten(signals.SayWritten(log, program), start)
+// whileWritten is signals.WhileWrittenUnless, its warning in ward's log.
+func whileWritten(log *slog.Logger, program string, stopped func() bool, start func() error) error {
+	return signals.WhileWrittenUnless(signals.SayWritten(log, program), stopped, start)
+}
+
+// hearStops runs f, a start's wait for a reader of ward's (the values'
+// registration with a CI runner, written to a stderr whose reader may
+// have stopped: a job container's log driver), reading ward's signals
+// meanwhile as stopAsked does. A stop gives up the waits for readers
+// (signals.GiveUp), which ends f. It reports whether ward was told to
+// stop. Deaf while f waited, ward heard no `docker stop` before the
+// child started: the SIGKILL after it ended ward, 137, with the run's
+// files left behind.
+func (s *supervisor) hearStops(f func()) bool {
+	done := make(chan struct{})
+	go func() {
+		f()
+		close(done)
+	}()
+	stopped, chld := false, false
+	for {
+		select {
+		case <-done:
+			if chld {
+				// For the run loop, which reaps the child: it may have
+				// exited meanwhile.
+				s.requeue(syscall.SIGCHLD)
+			}
+			return stopped
+		case sig := <-s.sigs:
+			if sig == syscall.SIGCHLD && s.child != nil {
+				chld = true
+				continue
+			}
+			if s.child != nil {
+				s.handleWhileWaiting(sig)
+				if s.stopping && !stopped {
+					stopped = true
+					signals.GiveUp(sig.(syscall.Signal))
+				}
+				continue
+			}
+			if sig == syscall.SIGCHLD {
+				s.chldBefore = true
+				continue
+			}
+			if st, ok := stopSignal(sig, s.terminal, s.log); ok && !stopped {
+				stopped = true
+				s.stopBefore = st
+				signals.GiveUp(st)
+			}
+		}
+	}
+}
+
+// errStopAsked is start's error when a stop waited on ward's channel as
+// the child was about to start (see stopAsked).
+var errStopAsked = errors.New("told to stop before the program started")
+
+// stopAsked reads the signals waiting on ward's channel as a child is
+// about to start, or while its start waits (the program's file being
+// written), and reports whether one stops ward: the program must not
+// start after a stop. Before the first start (no child yet) a stop is
+// kept in stopBefore for the run's end (128+N) and other signals mean
+// nothing, as while resolving; at a restart they are handled as while
+// the old child's group ended (handleWhileWaiting), and a stop sets
+// stopping.
+func (s *supervisor) stopAsked() bool {
+	for {
+		select {
+		case sig := <-s.sigs:
+			if s.child != nil {
+				s.handleWhileWaiting(sig)
+				if s.stopping {
+					return true
+				}
+				continue
+			}
+			if sig == syscall.SIGCHLD {
+				// A store helper's end: reaped at the run loop's next.
+				s.chldBefore = true
+				continue
+			}
+			if st, ok := stopSignal(sig, s.terminal, s.log); ok {
+				s.stopBefore = st
+				return true
+			}
+		default:
+			return false
+		}
+	}
 }
 
 // spareAfter is how long into the first child's run ward makes its
@@ -325,12 +424,7 @@ func (s *supervisor) finishOutput(last bool) {
 		if last {
 			waits = append(waits, done)
 		} else {
-			select {
-			case <-done:
-			case <-time.After(oldOutputWait):
-				s.log.Warn("the old child's output is not all read yet (a reader of ward's output that stopped reading): the new child starts, and the rest of the old one's follows as the reader reads", "waited", oldOutputWait.String())
-				s.oldOut = append(s.oldOut, done)
-			}
+			s.awaitOldOutput(done)
 		}
 	}
 	if last {
@@ -341,6 +435,33 @@ func (s *supervisor) finishOutput(last bool) {
 		}
 		s.oldOut = nil
 		s.ptyIn.stop()
+	}
+}
+
+// awaitOldOutput waits, at a restart, for done, the end of the old
+// child's output on its way to ward's reader, for at most oldOutputWait,
+// handling signals meanwhile as endGroup does: a stop ends the run there
+// (stopping is set), and no new child starts. Deaf for those 2 s, ward
+// took a `docker stop` that came meanwhile only once the new child ran,
+// and passed it on to it: the program started after the stop. Output
+// not passed on by then follows as the reader reads (oldOut).
+func (s *supervisor) awaitOldOutput(done chan struct{}) {
+	timer := time.NewTimer(oldOutputWait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case sig := <-s.sigs:
+			s.handleWhileWaiting(sig)
+			if !s.stopping {
+				continue
+			}
+		case <-timer.C:
+			s.log.Warn("the old child's output is not all read yet (a reader of ward's output that stopped reading): the new child starts, and the rest of the old one's follows as the reader reads", "waited", oldOutputWait.String())
+		}
+		s.oldOut = append(s.oldOut, done)
+		return
 	}
 }
 
@@ -374,7 +495,17 @@ func (s *supervisor) untilStopped(done <-chan struct{}) bool {
 func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (int, error) {
 	defer s.finishOutput(true)
 	defer s.stopVouching()
-	if err := s.start(); err != nil {
+	err := s.start()
+	if s.chldBefore {
+		s.requeue(syscall.SIGCHLD)
+	}
+	if errors.Is(err, errStopAsked) {
+		return stoppedBeforeStart(s.stopBefore, "before the program started")
+	}
+	if errors.Is(err, signals.ErrStopped) {
+		return stoppedBeforeStart(s.stopBefore, "before the program started, while its file was being written")
+	}
+	if err != nil {
 		return startFailure(err)
 	}
 	var r *rotator
@@ -561,15 +692,25 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		if !s.stopping {
 			s.awaitQuiet()
 		}
-		// A stop signal that came while endGroup or awaitQuiet waited (it
-		// forwarded it, and set stopping) ends the run here: no new child
-		// starts.
 		if !s.stopping {
-			if err := s.finishRestart(code); err != nil {
+			// The old child's masked output, before the new child
+			// starts (see awaitOldOutput).
+			s.finishOutput(false)
+		}
+		// A stop signal that came while endGroup, awaitQuiet or
+		// awaitOldOutput waited (it forwarded it, and set stopping) ends
+		// the run here: no new child starts.
+		if !s.stopping {
+			err := s.finishRestart(code)
+			if err == nil {
+				return 0, false, nil
+			}
+			if !errors.Is(err, signals.ErrStopped) && !errors.Is(err, errStopAsked) {
 				c, e := startFailure(err)
 				return c, true, e
 			}
-			return 0, false, nil
+			// Stopped before the new child started: the old child's end
+			// is the run's.
 		}
 	}
 	if s.restarting != nil {
@@ -1352,7 +1493,12 @@ func (s *supervisor) apply(p *proposal) {
 		// read them: it may read its files at any time, not only when
 		// signalled.
 		if s.opts.masker != nil {
-			if err := s.opts.masker.addPlan(p.plan.Masked()); err != nil {
+			// Registered with the CI runner on ward's stderr, whose
+			// reader may have stopped: signals are heard meanwhile (see
+			// hearStops), and a stop is passed on to the child.
+			var err error
+			s.hearStops(func() { err = s.opts.masker.addPlan(p.plan.Masked()) })
+			if err != nil {
 				s.log.Error("cannot mask the new values; the child keeps the old ones", "error", err.Error())
 				p.done <- false
 				return

@@ -1,0 +1,462 @@
+package main
+
+// Stop signals at the phases of `ward run` that logpipes_test.go's tests
+// do not reach: a rotation's restart waiting for the old child's output
+// to reach a reader that stopped reading, and a start waiting for the
+// program's file to be written. At each, a stop (SIGTERM, SIGINT without
+// a terminal, SIGQUIT) ends the run promptly with the right code, the
+// run's secret files gone, and the program never starts after it; a
+// SIGHUP without a terminal is a reload and stops nothing.
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/signals"
+	"github.com/wardsecrets/ward/testdata/helper"
+)
+
+// TestStopMatrixRestartOldOutput: under --mask, with ward's stdout a pipe
+// whose reader stopped, a rotation restarts the child; ward waits up to
+// 2 s for the old child's output before the new one starts. A stop that
+// comes then ends the run with the old child's status, and no new child
+// starts. Deaf for those 2 s, ward started the new child with the new
+// secrets and passed the stop on to it.
+func TestStopMatrixRestartOldOutput(t *testing.T) {
+	for _, tc := range []struct {
+		sig syscall.Signal
+		// stops: the signal ends the run (else the new child starts).
+		stops bool
+	}{
+		{syscall.SIGTERM, true},
+		{syscall.SIGINT, true},
+		{syscall.SIGQUIT, true},
+		{syscall.SIGHUP, false},
+	} {
+		t.Run(signals.Name(tc.sig), func(t *testing.T) {
+			w := newWardEnv(t)
+			v1, v2 := canary("rsold1"), canary("rsold2")
+			w.set("app/a", v1)
+			w.set("app/key", canary("rsoldkey"))
+			m := w.manifest("version: 1\nenv:\n  A: local://app/a\nfiles:\n  - path: key\n    ref: local://app/key\n    env: KEY_FILE\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
+			dir := t.TempDir()
+			// Each child writes its listing (its pid in the name), then
+			// its value and more to its stdout, which ward masks and
+			// cannot pass on; the rotation's SIGTERM ends it with 7, and
+			// so does a stop passed on to it (its SIGINT, SIGQUIT and
+			// SIGHUP too).
+			script := `echo "$KEY_FILE" > "$OUT/key.tmp"; mv "$OUT/key.tmp" "$OUT/key"; helper env > "$OUT/$$.tmp"; mv "$OUT/$$.tmp" "$OUT/$$.env"; trap 'exit 7' TERM INT QUIT HUP; echo "$A"; while :; do echo line; sleep 0.01; done`
+			cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+			cmd.Env = append(cmd.Env, "OUT="+dir)
+			p := newStalledPipe(t)
+			p.fill(t)
+			cmd.Stdout = p.w
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+			listing := func(value string) string {
+				names, _ := filepath.Glob(filepath.Join(dir, "*.env"))
+				for _, n := range names {
+					b, _ := os.ReadFile(n)
+					if strings.Contains("\n"+string(b), "\nA "+helper.Hash(value)+"\n") {
+						return strings.TrimSuffix(filepath.Base(n), ".env")
+					}
+				}
+				return ""
+			}
+			var first string
+			waitUntil(t, "the first child's listing", func() bool {
+				first = listing(v1)
+				return first != ""
+			})
+			b, _ := os.ReadFile(filepath.Join(dir, "key"))
+			key := strings.TrimSpace(string(b))
+			w.set("app/a", v2)
+			// Reaped by ward: the restart waits for its output now, for
+			// 2 s.
+			waitUntil(t, "the old child's end", func() bool {
+				_, err := os.Stat("/proc/" + first)
+				return os.IsNotExist(err)
+			})
+			cmd.Process.Signal(tc.sig)
+			if !tc.stops {
+				waitUntil(t, "the new child's listing", func() bool { return listing(v2) != "" })
+				cmd.Process.Signal(syscall.SIGTERM)
+			}
+			if code := exitWithin(t, cmd, 20*time.Second); code != 7 {
+				t.Errorf("got exit code %d, want the child's 7", code)
+			}
+			if tc.stops && (listing(v2) != "" || strings.Contains(stderr.String(), "child restarted")) {
+				t.Errorf("a new child started after ward was told to stop by %s", signals.Name(tc.sig))
+			}
+			if _, err := os.Stat(key); key == "" || !os.IsNotExist(err) {
+				t.Errorf("the run's secret file %q is still there after ward's exit (stat: %v)", key, err)
+			}
+			p.w.Close()
+			rest, _ := io.ReadAll(p.r)
+			for _, out := range []string{stderr.String(), string(rest)} {
+				if strings.Contains(out, v1) || strings.Contains(out, v2) {
+					t.Fatalf("a canary is in ward's output")
+				}
+			}
+		})
+	}
+}
+
+// statusOf is cmd's exit code once it exited (exitWithin), a death by a
+// signal as the shell gives it: 128+N (ward ends itself by SIGINT and
+// SIGQUIT, so that the shell that waits for it stops too).
+func statusOf(cmd *exec.Cmd, code int) int {
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return code
+}
+
+// TestStopMatrixProgramBeingWritten: the program's file is open for
+// writing as ward starts it (a build, a copy, a deploy's rsync under
+// way), and ward waits up to 5 s for the writer; a stop that comes then
+// ends the run at once with 128+N, the program never started, with
+// --exec and without. ward took it only after the wait: it failed the
+// start with 126 ("text file busy") once the wait was over, and had the
+// writer finished first, it would have started the program after the
+// stop. A SIGHUP without a terminal is a reload: the program starts
+// once written.
+func TestStopMatrixProgramBeingWritten(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		sig  syscall.Signal
+		// pid1: ward is PID 1 of a PID namespace (a container's
+		// entrypoint), which no signal it catches ends.
+		pid1 bool
+	}{
+		{"supervised", syscall.SIGTERM, false},
+		{"supervised", syscall.SIGINT, false},
+		{"supervised", syscall.SIGHUP, false},
+		{"exec", syscall.SIGTERM, false},
+		{"exec", syscall.SIGQUIT, false},
+		{"supervised", syscall.SIGTERM, true},
+		{"exec", syscall.SIGTERM, true},
+	} {
+		name := tc.mode + "/" + signals.Name(tc.sig)
+		if tc.pid1 {
+			name += "/pid1"
+		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := exec.LookPath("unshare"); tc.pid1 && err != nil {
+				vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+			}
+			w := newWardEnv(t)
+			v := canary("written")
+			w.set("app/a", v)
+			body := "version: 1\nenv:\n  A: local://app/a\nrotation:\n  stop_timeout: 2s\n"
+			args := []string{"run", "-m"}
+			if tc.mode == "exec" {
+				args = []string{"run", "--exec", "-m"}
+			} else {
+				w.set("app/key", canary("writtenkey"))
+				body += "files:\n  - path: key\n    ref: local://app/key\n    env: KEY_FILE\n"
+			}
+			m := w.manifest(body)
+			dir := t.TempDir()
+			prog := filepath.Join(dir, "app")
+			if err := os.WriteFile(prog, []byte("#!/bin/sh\necho \"$KEY_FILE\" > \"$OUT/started\"\nexec sleep 1000\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// The writer, still at it.
+			writer, err := os.OpenFile(prog, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer writer.Close()
+			cmd := w.command(append(args, m, "--", prog)...)
+			if tc.pid1 {
+				ward, _ := exec.LookPath("ward")
+				cmd = exec.Command("unshare", append([]string{"--pid", "--fork", "--mount-proc", ward}, append(args, m, "--", prog)...)...)
+				cmd.Env, cmd.Dir = w.env, w.dir
+			}
+			cmd.Env = append(cmd.Env, "OUT="+dir)
+			stdout, stderr := startedLines(t, cmd)
+			stderr.waitForContaining("the program's file is open for writing")
+			wardPid := cmd.Process.Pid
+			if tc.pid1 {
+				wardPid = childOf(t, cmd.Process.Pid)
+			}
+			syscall.Kill(wardPid, tc.sig)
+			started := filepath.Join(dir, "started")
+			want := 128 + int(tc.sig)
+			if tc.sig == syscall.SIGHUP {
+				writer.Close()
+				waitUntil(t, "the program's start", func() bool {
+					_, err := os.Stat(started)
+					return err == nil
+				})
+				syscall.Kill(wardPid, syscall.SIGTERM)
+				want = 128 + int(syscall.SIGTERM)
+			}
+			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != want {
+				t.Errorf("got exit code %d, want %d", code, want)
+			}
+			if _, err := os.Stat(started); tc.sig != syscall.SIGHUP && err == nil {
+				t.Errorf("the program started after ward was told to stop by %s", signals.Name(tc.sig))
+			}
+			// The run's secret directory is gone, files and all.
+			filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.Name() == "key" {
+					t.Errorf("the run's secret file %s is still there after ward's exit", p)
+				}
+				return nil
+			})
+			for _, l := range []*lines{stdout, stderr} {
+				for line := range l.ch {
+					if strings.Contains(line, v) {
+						t.Fatalf("a canary is in ward's output")
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestStopMatrixCIRegistration: under GitHub Actions (a job container,
+// whose stderr a log driver takes) ward registers the values with the
+// runner's masking on its stderr before the program starts; with that
+// stderr a pipe whose reader stopped, a stop then ends the run with
+// 128+N, the program never started, and the run's files removed. ward
+// waited deaf in the write until the SIGKILL after `docker stop`, 137.
+func TestStopMatrixCIRegistration(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		sig  syscall.Signal
+	}{
+		{"supervised", []string{"run"}, syscall.SIGTERM},
+		{"mask", []string{"run", "--mask"}, syscall.SIGINT},
+		{"exec", []string{"run", "--exec"}, syscall.SIGTERM},
+	} {
+		t.Run(tc.name+"/"+signals.Name(tc.sig), func(t *testing.T) {
+			w := newWardEnv(t)
+			v := canary("ciregister")
+			w.set("app/a", v)
+			body := "version: 1\nenv:\n  A: local://app/a\n"
+			if tc.name != "exec" {
+				w.set("app/key", canary("ciregisterkey"))
+				body += "files:\n  - path: key\n    ref: local://app/key\n    env: KEY_FILE\n"
+			}
+			m := w.manifest(body)
+			dir := t.TempDir()
+			cmd := w.command(append(tc.args, "-m", m, "--", "sh", "-c", `touch "$OUT/started"; exec sleep 1000`)...)
+			cmd.Env = append(cmd.Env, "OUT="+dir, "GITHUB_ACTIONS=true")
+			p := newStalledPipe(t)
+			p.fill(t)
+			var stdout strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, p.w
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+			waitUntil(t, "ward's write to its full stderr", func() bool {
+				tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
+				for _, f := range tasks {
+					if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
+						return true
+					}
+				}
+				return false
+			})
+			cmd.Process.Signal(tc.sig)
+			want := 128 + int(tc.sig)
+			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != want {
+				t.Errorf("got exit code %d, want %d", code, want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+				t.Errorf("the program started after ward was told to stop")
+			}
+			filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.Name() == "key" {
+					t.Errorf("the run's secret file %s is still there after ward's exit", p)
+				}
+				return nil
+			})
+			p.w.Close()
+			rest, _ := io.ReadAll(p.r)
+			if strings.Contains(stdout.String(), v) {
+				t.Fatalf("a canary is in ward's stdout")
+			}
+			// The registration is the runner's: a value in it is masked
+			// there. Nothing else of ward's output holds one.
+			for _, line := range strings.Split(string(rest), "\n") {
+				if strings.Contains(line, v) && !strings.HasPrefix(line, "::add-mask::") {
+					t.Fatalf("a canary is in ward's stderr outside a registration")
+				}
+			}
+		})
+	}
+}
+
+// TestStopMatrixCIRegistrationAtRotation: under GitHub Actions, a
+// rotation that signals the child (on_change: signal) registers the new
+// values on ward's stderr first; with that stderr's reader stopped by
+// then, a stop passed on to the child ends the run with its status.
+// ward waited deaf in the write, the child never got the SIGTERM, and
+// the SIGKILL after `docker stop` ended ward, 137.
+func TestStopMatrixCIRegistrationAtRotation(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("cirot1"), canary("cirot2")
+	w.set("app/key", v1)
+	m := w.manifest("version: 1\nfiles:\n  - path: key\n    ref: local://app/key\n    env: KEY_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n")
+	dir := t.TempDir()
+	cmd := w.command("run", "--log-level", "error", "-m", m, "--", "sh", "-c", `exec 2>/dev/null; trap 'exit 5' TERM; trap 'touch "$OUT/hup"' HUP; echo "$KEY_FILE" > "$OUT/key.tmp"; mv "$OUT/key.tmp" "$OUT/key"; while :; do sleep 0.05; done`)
+	cmd.Env = append(cmd.Env, "OUT="+dir, "GITHUB_ACTIONS=true")
+	// (The child's stderr is not ward's: a child writing there waits
+	// for the reader too, and cannot end.) Read as the child starts (the registrations and records fit in
+	// the pipe), then full: the reader stopped.
+	p := newStalledPipe(t)
+	var stdout strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, p.w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	var key string
+	waitUntil(t, "the child's start", func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "key"))
+		key = strings.TrimSpace(string(b))
+		return err == nil
+	})
+	p.fill(t)
+	w.set("app/key", v2)
+	// The new value's registration waits for the reader: the one
+	// writer there (--log-level error: ward's log writes nothing).
+	waitUntil(t, "ward's write to its full stderr", func() bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
+		n := 0
+		for _, f := range tasks {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
+				n++
+			}
+		}
+		return n >= 1
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 15*time.Second); code != 5 {
+		t.Errorf("got exit code %d, want the child's 5", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hup")); err == nil {
+		t.Errorf("the child was signalled for the new value after ward was told to stop")
+	}
+	if _, err := os.Stat(key); !os.IsNotExist(err) {
+		t.Errorf("the run's secret file is still there after ward's exit (stat: %v)", err)
+	}
+	p.w.Close()
+	rest, _ := io.ReadAll(p.r)
+	if strings.Contains(stdout.String(), v1) || strings.Contains(stdout.String(), v2) {
+		t.Fatalf("a canary is in ward's stdout")
+	}
+	for _, line := range strings.Split(string(rest), "\n") {
+		if (strings.Contains(line, v1) || strings.Contains(line, v2)) && !strings.HasPrefix(line, "::add-mask::") {
+			t.Fatalf("a canary is in ward's stderr outside a registration")
+		}
+	}
+}
+
+// TestStopMatrixStalledStderr: the phases the earlier tests leave out,
+// with ward's stderr a pipe whose reader stopped, supervised and as
+// PID 1 of a PID namespace (a container's entrypoint): a start that
+// fails (the program not found, 127), and a child that ignores the stop
+// and is killed at stop_timeout (137, its status). A stop then ends ward
+// within a few seconds with that status, its files removed.
+func TestStopMatrixStalledStderr(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
+	}
+	for _, tc := range []struct {
+		name   string
+		pid1   bool
+		script string
+		want   int
+	}{
+		{"not-found", false, "", 127},
+		{"not-found/pid1", true, "", 127},
+		{"stop-timeout", false, `trap '' TERM; touch "$OUT/started"; while :; do sleep 0.05; done`, 137},
+		{"stop-timeout/pid1", true, `trap '' TERM; touch "$OUT/started"; while :; do sleep 0.05; done`, 137},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			w.set("app/key", canary("stalledkey"))
+			m := w.manifest("version: 1\nfiles:\n  - path: key\n    ref: local://app/key\n    env: KEY_FILE\nrotation:\n  stop_timeout: 1s\n")
+			dir := t.TempDir()
+			argv := []string{"run", "--log-level", "debug", "-m", m, "--"}
+			if tc.script == "" {
+				argv = append(argv, filepath.Join(dir, "no-such-program"))
+			} else {
+				argv = append(argv, "sh", "-c", "exec 2>/dev/null; "+tc.script)
+			}
+			cmd := w.command(argv...)
+			if tc.pid1 {
+				ward, _ := exec.LookPath("ward")
+				cmd = exec.Command("unshare", append([]string{"--pid", "--fork", "--mount-proc", ward}, argv...)...)
+				cmd.Env, cmd.Dir = w.env, w.dir
+			}
+			cmd.Env = append(cmd.Env, "OUT="+dir)
+			p := newStalledPipe(t)
+			p.fill(t)
+			var stdout strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, p.w
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+			wardPid := cmd.Process.Pid
+			if tc.pid1 {
+				wardPid = childOf(t, cmd.Process.Pid)
+			}
+			if tc.script == "" {
+				// ward's report of the failure waits for the reader.
+				waitUntil(t, "ward's write to its full stderr", func() bool {
+					tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", wardPid))
+					for _, f := range tasks {
+						if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
+							return true
+						}
+					}
+					return false
+				})
+			} else {
+				waitUntil(t, "the child's start", func() bool {
+					_, err := os.Stat(filepath.Join(dir, "started"))
+					return err == nil
+				})
+			}
+			syscall.Kill(wardPid, syscall.SIGTERM)
+			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != tc.want {
+				t.Errorf("got exit code %d, want %d", code, tc.want)
+			}
+			filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.Name() == "key" {
+					t.Errorf("the run's secret file %s is still there after ward's exit", p)
+				}
+				return nil
+			})
+			p.w.Close()
+			rest, _ := io.ReadAll(p.r)
+			for _, c := range w.canaries {
+				if strings.Contains(string(rest), c) || strings.Contains(stdout.String(), c) {
+					t.Fatalf("a canary is in ward's output")
+				}
+			}
+		})
+	}
+}
