@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,14 +98,43 @@ func startStalled(t *testing.T, cmd *exec.Cmd, stream string) (p *stalledPipe, o
 }
 
 // noCanary reads what is left in the pipe, once ward has exited, and
-// fails the test if it or other holds v.
-func (p *stalledPipe) noCanary(t *testing.T, other *strings.Builder, v string) {
+// fails the test if it or other holds one of vs.
+func (p *stalledPipe) noCanary(t *testing.T, other *strings.Builder, vs ...string) {
 	t.Helper()
 	p.w.Close()
 	rest, _ := io.ReadAll(p.r)
-	if strings.Contains(string(rest), v) || strings.Contains(other.String(), v) {
-		t.Fatalf("a canary is in ward's output")
+	for _, v := range vs {
+		if strings.Contains(string(rest), v) || strings.Contains(other.String(), v) {
+			t.Fatalf("a canary is in ward's output")
+		}
 	}
+}
+
+// waitPipeWrite waits until a thread of process pid is blocked in a
+// write to a pipe (ward's to its full stderr).
+func waitPipeWrite(t *testing.T, pid int) {
+	t.Helper()
+	waitUntil(t, "ward's write to its full stderr", func() bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+		for _, f := range tasks {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// noSecretFile fails the test if a file named name is left under w's
+// runtime directory, where the runs' private directories are.
+func (w *wardEnv) noSecretFile(t *testing.T, name string) {
+	t.Helper()
+	filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == name {
+			t.Errorf("the run's secret file %s is still there after ward's exit", p)
+		}
+		return nil
+	})
 }
 
 // TestLogStalledStderrRotation: with ward's stderr a pipe whose reader
@@ -576,15 +606,7 @@ func TestExecStalledStderrHearsStop(t *testing.T) {
 	cmd.Env = append(cmd.Env, "OUT="+dir)
 	p, stdout := startStalled(t, cmd, "stderr")
 	// ward blocks in a write to the pipe.
-	waitUntil(t, "ward's write to its full stderr", func() bool {
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
-		for _, f := range tasks {
-			if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
-				return true
-			}
-		}
-		return false
-	})
+	waitPipeWrite(t, cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGTERM)
 	code := exitWithin(t, cmd, 15*time.Second)
 	if code != 128+int(syscall.SIGTERM) {

@@ -9,9 +9,7 @@ package main
 // SIGHUP without a terminal is a reload and stops nothing.
 
 import (
-	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,15 +55,7 @@ func TestStopMatrixRestartOldOutput(t *testing.T) {
 			script := `echo "$KEY_FILE" > "$OUT/key.tmp"; mv "$OUT/key.tmp" "$OUT/key"; helper env > "$OUT/$$.tmp"; mv "$OUT/$$.tmp" "$OUT/$$.env"; trap 'exit 7' TERM INT QUIT HUP; echo "$A"; while :; do echo line; sleep 0.01; done`
 			cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
 			cmd.Env = append(cmd.Env, "OUT="+dir)
-			p := newStalledPipe(t)
-			p.fill(t)
-			cmd.Stdout = p.w
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill() })
+			p, stderr := startStalled(t, cmd, "stdout")
 			listing := func(value string) string {
 				names, _ := filepath.Glob(filepath.Join(dir, "*.env"))
 				for _, n := range names {
@@ -104,13 +94,7 @@ func TestStopMatrixRestartOldOutput(t *testing.T) {
 			if _, err := os.Stat(key); key == "" || !os.IsNotExist(err) {
 				t.Errorf("the run's secret file %q is still there after ward's exit (stat: %v)", key, err)
 			}
-			p.w.Close()
-			rest, _ := io.ReadAll(p.r)
-			for _, out := range []string{stderr.String(), string(rest)} {
-				if strings.Contains(out, v1) || strings.Contains(out, v2) {
-					t.Fatalf("a canary is in ward's output")
-				}
-			}
+			p.noCanary(t, stderr, v1, v2)
 		})
 	}
 }
@@ -213,12 +197,7 @@ func TestStopMatrixProgramBeingWritten(t *testing.T) {
 				t.Errorf("the program started after ward was told to stop by %s", signals.Name(tc.sig))
 			}
 			// The run's secret directory is gone, files and all.
-			filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && d.Name() == "key" {
-					t.Errorf("the run's secret file %s is still there after ward's exit", p)
-				}
-				return nil
-			})
+			w.noSecretFile(t, "key")
 			for _, l := range []*lines{stdout, stderr} {
 				for line := range l.ch {
 					if strings.Contains(line, v) {
@@ -259,23 +238,8 @@ func TestStopMatrixCIRegistration(t *testing.T) {
 			dir := t.TempDir()
 			cmd := w.command(append(tc.args, "-m", m, "--", "sh", "-c", `touch "$OUT/started"; exec sleep 1000`)...)
 			cmd.Env = append(cmd.Env, "OUT="+dir, "GITHUB_ACTIONS=true")
-			p := newStalledPipe(t)
-			p.fill(t)
-			var stdout strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, p.w
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill() })
-			waitUntil(t, "ward's write to its full stderr", func() bool {
-				tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
-				for _, f := range tasks {
-					if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
-						return true
-					}
-				}
-				return false
-			})
+			p, stdout := startStalled(t, cmd, "stderr")
+			waitPipeWrite(t, cmd.Process.Pid)
 			cmd.Process.Signal(tc.sig)
 			want := 128 + int(tc.sig)
 			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != want {
@@ -284,12 +248,7 @@ func TestStopMatrixCIRegistration(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
 				t.Errorf("the program started after ward was told to stop")
 			}
-			filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && d.Name() == "key" {
-					t.Errorf("the run's secret file %s is still there after ward's exit", p)
-				}
-				return nil
-			})
+			w.noSecretFile(t, "key")
 			p.w.Close()
 			rest, _ := io.ReadAll(p.r)
 			if strings.Contains(stdout.String(), v) {
@@ -340,16 +299,7 @@ func TestStopMatrixCIRegistrationAtRotation(t *testing.T) {
 	w.set("app/key", v2)
 	// The new value's registration waits for the reader: the one
 	// writer there (--log-level error: ward's log writes nothing).
-	waitUntil(t, "ward's write to its full stderr", func() bool {
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", cmd.Process.Pid))
-		n := 0
-		for _, f := range tasks {
-			if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
-				n++
-			}
-		}
-		return n >= 1
-	})
+	waitPipeWrite(t, cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGTERM)
 	if code := exitWithin(t, cmd, 15*time.Second); code != 5 {
 		t.Errorf("got exit code %d, want the child's 5", code)
@@ -411,29 +361,14 @@ func TestStopMatrixStalledStderr(t *testing.T) {
 				cmd.Env, cmd.Dir = w.env, w.dir
 			}
 			cmd.Env = append(cmd.Env, "OUT="+dir)
-			p := newStalledPipe(t)
-			p.fill(t)
-			var stdout strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, p.w
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill() })
+			p, stdout := startStalled(t, cmd, "stderr")
 			wardPid := cmd.Process.Pid
 			if tc.pid1 {
 				wardPid = childOf(t, cmd.Process.Pid)
 			}
 			if tc.script == "" {
 				// ward's report of the failure waits for the reader.
-				waitUntil(t, "ward's write to its full stderr", func() bool {
-					tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", wardPid))
-					for _, f := range tasks {
-						if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
-							return true
-						}
-					}
-					return false
-				})
+				waitPipeWrite(t, wardPid)
 			} else {
 				waitUntil(t, "the child's start", func() bool {
 					_, err := os.Stat(filepath.Join(dir, "started"))
@@ -444,19 +379,8 @@ func TestStopMatrixStalledStderr(t *testing.T) {
 			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != tc.want {
 				t.Errorf("got exit code %d, want %d", code, tc.want)
 			}
-			filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && d.Name() == "key" {
-					t.Errorf("the run's secret file %s is still there after ward's exit", p)
-				}
-				return nil
-			})
-			p.w.Close()
-			rest, _ := io.ReadAll(p.r)
-			for _, c := range w.canaries {
-				if strings.Contains(string(rest), c) || strings.Contains(stdout.String(), c) {
-					t.Fatalf("a canary is in ward's output")
-				}
-			}
+			w.noSecretFile(t, "key")
+			p.noCanary(t, stdout, w.canaries...)
 		})
 	}
 }
