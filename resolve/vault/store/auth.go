@@ -939,7 +939,12 @@ func (a *authState) watch(w *api.LifetimeWatcher, gen int, ttl time.Duration) {
 			}
 			d := time.Duration(r.Secret.Auth.LeaseDuration) * time.Second
 			a.s.log.Debug("vault token renewed", "ttl", d.String())
-			if a.s.set.loginMethod() && d < ttl-time.Second {
+			// Vault answers the TTL asked for in whole seconds, or less
+			// when the max TTL caps it: a second short is a cap (a 3 s
+			// token answered 2 s was taken for none, and the renewer went
+			// on until its next renewal was refused or capped again, with
+			// a third of what was left).
+			if a.s.set.loginMethod() && d < ttl {
 				a.s.log.Info("vault token reaches its max TTL; logging in again, and reading the leases it created again before it ends", "method", a.s.set.Auth.Method, "ends_in", d.String())
 				w.Stop()
 				a.ending(gen, r.RenewedAt.Add(d))

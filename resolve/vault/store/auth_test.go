@@ -373,7 +373,9 @@ func TestAuthTokenExpiry(t *testing.T) {
 	if !strings.Contains(logs, "vault token renewed") {
 		t.Errorf("the log shows no renewal")
 	}
-	if !strings.Contains(logs, "vault token can no longer be renewed; logging in again") {
+	// At the renewal the max TTL caps (2 s asked, 1 s left), or when the
+	// renewer gives up.
+	if !strings.Contains(logs, "vault token reaches its max TTL; logging in again") && !strings.Contains(logs, "vault token can no longer be renewed; logging in again") {
 		t.Errorf("the log does not say the store logged in again")
 	}
 }
@@ -950,4 +952,46 @@ func TestCredsSettingWithoutCredentialsDirectory(t *testing.T) {
 	}
 	s := tc.store(Options{Auth: Auth{Method: "token_file", TokenFile: "creds://tok"}}, map[string]string{"CREDENTIALS_DIRECTORY": wd})
 	wantValue(t, tc, s, ref, value)
+}
+
+// TestAuthTokenCappedOneSecondShort: a login token's renewal that Vault
+// caps at the role's token_max_ttl and answers with one second less than
+// the token's TTL (3 s asked, 2 s left) is the token's last: the store
+// logs in again then, and the leases the token created are read again
+// before it ends. Vault counts the max TTL in whole seconds, and a cap
+// one second short was taken for no cap (d < ttl-1s, the lease keeper's
+// fault fixed before): the renewer went on, its next renewal was refused
+// ("past the max TTL") or came too late, and the new login came with a
+// third of the 2 s left, or less.
+func TestAuthTokenCappedOneSecondShort(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	mount, role, roleID := approle(t, pol, map[string]any{"token_ttl": "3s", "token_max_ttl": "7s"})
+	secretID := tc.secretID(mount, role)
+	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
+	wantValue(t, tc, s, ref, value)
+	// Renewals come at about 0.7 of the TTL, and Vault caps in whole
+	// seconds: within a few tokens of 7 s one is answered with 2 s.
+	capped := `msg="vault token renewed" ttl=2s`
+	waitFor(t, "a token renewal answered with 2 s", 90*time.Second, func() bool {
+		return strings.Contains(tc.logs.String(), capped)
+	})
+	var next string
+	waitFor(t, "what the store does after it", 20*time.Second, func() bool {
+		after := tc.logs.String()
+		after = after[strings.Index(after, capped)+len(capped):]
+		for _, line := range strings.Split(after, "\n") {
+			for _, m := range []string{"vault token reaches its max TTL", "vault token can no longer be renewed", "vault token renewal failed", `msg="vault token renewed"`} {
+				if strings.Contains(line, m) {
+					next = line
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if !strings.Contains(next, "vault token reaches its max TTL") {
+		t.Errorf("after a token renewal capped at 2 s of 3, the store did not log in again at once; next: %s", next)
+	}
 }
