@@ -995,3 +995,46 @@ func TestAuthTokenCappedOneSecondShort(t *testing.T) {
 		t.Errorf("after a token renewal capped at 2 s of 3, the store did not log in again at once; next: %s", next)
 	}
 }
+
+// TestAuthTokenPastMaxTTLNotRetried: Vault refuses a login token's
+// renewal past its max TTL with a 500 ("past the max TTL, cannot
+// renew"), which the API client retried after 1 to 1.5 s, twice. Vault
+// counts the max TTL in whole seconds, so a token of 2 s (at most 6 s)
+// issued in the middle of a second is renewed in full once more, past
+// its max TTL, and the next renewal is refused with about 0.6 s of the
+// token left: the store logged in again only after it had ended, and
+// the leases it created with it. Each new login must come while the old
+// token lives.
+func TestAuthTokenPastMaxTTLNotRetried(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	mount, role, roleID := approle(t, pol, map[string]any{"token_ttl": "2s", "token_max_ttl": "6s"})
+	secretID := tc.secretID(mount, role)
+	// With ward's own waits between retries of a 5xx (1 to 1.5 s), not
+	// the tests' 5 to 20 ms.
+	s := tc.storeWaiting(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID}, true, retryWaits{})
+	// The first login in the middle of a second: its renewals, about
+	// 1.43 s apart, answer 2 s up to 4.3 s in, and the one at 5.7 s is
+	// past the max TTL (a login early in a second has its last renewal
+	// capped to 1 s instead, which TestAuthTokenCappedOneSecondShort
+	// holds). Not a wait for an event: a choice of the clock's phase.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1500 * time.Millisecond)))
+	wantValue(t, tc, s, ref, value)
+	old, gen := storeToken(s)
+	tc.secret(old)
+	for i := range 3 {
+		waitFor(t, fmt.Sprintf("login %d", i+2), 20*time.Second, func() bool {
+			_, g := storeToken(s)
+			return g != gen
+		})
+		if _, err := root.Auth().Token().Lookup(old); err != nil {
+			t.Fatalf("login %d came after the token before it had ended (%v)", i+2, tc.text(err))
+		}
+		old, gen = storeToken(s)
+		tc.secret(old)
+	}
+	if !strings.Contains(tc.logs.String(), "vault token can no longer be renewed; logging in again") {
+		t.Errorf("no token renewal was refused past the max TTL: the logins came at capped renewals, and the refusal was not tried")
+	}
+}
