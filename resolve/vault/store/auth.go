@@ -516,9 +516,27 @@ func (a *authState) endOfToken() (time.Time, bool) {
 		return time.Now(), true
 	}
 	if ttl <= 0 {
+		if expires(sec) {
+			// Vault's ttl is whole seconds, rounded: 0 is also a token
+			// with less than half a second left, which was taken for
+			// one that never expires, and the leases it created were
+			// not read again before they ended with it.
+			return time.Now(), true
+		}
 		return time.Time{}, false
 	}
 	return time.Now().Add(ttl), true
+}
+
+// expires reports whether a token lookup has an expire_time: a token
+// that expires, whatever its ttl says (a token that never expires has
+// none). The time itself is Vault's clock's, not ward's.
+func expires(sec *api.Secret) bool {
+	if sec == nil || sec.Data == nil {
+		return false
+	}
+	v, _ := sec.Data["expire_time"].(string)
+	return v != ""
 }
 
 // fromFile reports whether the token comes from a file (a Vault Agent
