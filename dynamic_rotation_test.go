@@ -41,17 +41,31 @@ func TestDynamicShortLeases(t *testing.T) {
 // credentials for window, and checks that no login failed, that the child
 // was started at least minStarts times, and that no role outlives ward.
 func dynamicSoak(t *testing.T, ttl, maxTTL string, window time.Duration, minStarts int) {
+	dynamicSoakWith(t, ttl, maxTTL, window, minStarts, nil)
+}
+
+// soakLogin sets up how ward logs in to Vault for a soak reading
+// mount/creds/role: the manifest's stores section and the environment.
+type soakLogin func(t *testing.T, w *wardEnv, srv *vaulttest.Server, mount, role string) (stores string, env []string)
+
+// dynamicSoakWith is dynamicSoak with ward logged in by login (nil: the
+// test server's root token in VAULT_TOKEN).
+func dynamicSoakWith(t *testing.T, ttl, maxTTL string, window time.Duration, minStarts int, login soakLogin) {
 	srv := vaulttest.Require(t)
 	pg := vaulttest.RequirePostgres(t)
 	mount, role := srv.Database(t, pg, ttl, maxTTL)
 	// Vault names a role's users v-TOKEN-ROLE..., the role cut to 8 bytes.
 	rolePart := role[:8]
-
 	w := newWardEnv(t)
-	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\n  PSQL: {value: %q}\n  PGPORT: {value: %q}\nrotation:\n  debounce: 2s\n  stop_timeout: 5s\n", mount, role, mount, role, pg.Psql(), pg.Port))
+	stores, env := "", []string{"VAULT_TOKEN=" + srv.Token}
+	if login != nil {
+		stores, env = login(t, w, srv, mount, role)
+	}
+	m := w.manifest(fmt.Sprintf("version: 1\n%senv:\n  DB_USER: vault://%s/creds/%s#username\n  DB_PASS: vault://%s/creds/%s#password\n  PSQL: {value: %q}\n  PGPORT: {value: %q}\nrotation:\n  debounce: 2s\n  stop_timeout: 5s\n", stores, mount, role, mount, role, pg.Psql(), pg.Port))
 	loop := `echo start; while :; do if PGPASSWORD="$DB_PASS" "$PSQL" -w -h 127.0.0.1 -p "$PGPORT" -U "$DB_USER" -d postgres -tAc 'select current_user' >/dev/null 2>&1; then echo login-ok; else echo LOGIN-FAILED; fi; sleep 0.2; done`
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", loop)
-	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr)
+	cmd.Env = append(cmd.Env, env...)
 	out, _ := cmd.StdoutPipe()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -94,7 +108,7 @@ observe:
 		// ward's log holds no value; these lines say when leases were
 		// read, renewed, revoked and the child restarted.
 		for _, line := range strings.Split(stderr.String(), "\n") {
-			if strings.Contains(line, "lease") || strings.Contains(line, "restart") || strings.Contains(line, "child") || strings.Contains(line, "secret fetched") {
+			if strings.Contains(line, "lease") || strings.Contains(line, "restart") || strings.Contains(line, "child") || strings.Contains(line, "secret fetched") || strings.Contains(line, "vault token") || strings.Contains(line, "vault login") {
 				t.Log(line)
 			}
 		}

@@ -516,9 +516,27 @@ func (a *authState) endOfToken() (time.Time, bool) {
 		return time.Now(), true
 	}
 	if ttl <= 0 {
+		if expires(sec) {
+			// Vault's ttl is whole seconds, rounded: 0 is also a token
+			// with less than half a second left, which was taken for
+			// one that never expires, and the leases it created were
+			// not read again before they ended with it.
+			return time.Now(), true
+		}
 		return time.Time{}, false
 	}
 	return time.Now().Add(ttl), true
+}
+
+// expires reports whether a token lookup has an expire_time: a token
+// that expires, whatever its ttl says (a token that never expires has
+// none). The time itself is Vault's clock's, not ward's.
+func expires(sec *api.Secret) bool {
+	if sec == nil || sec.Data == nil {
+		return false
+	}
+	v, _ := sec.Data["expire_time"].(string)
+	return v != ""
 }
 
 // fromFile reports whether the token comes from a file (a Vault Agent
@@ -939,7 +957,12 @@ func (a *authState) watch(w *api.LifetimeWatcher, gen int, ttl time.Duration) {
 			}
 			d := time.Duration(r.Secret.Auth.LeaseDuration) * time.Second
 			a.s.log.Debug("vault token renewed", "ttl", d.String())
-			if a.s.set.loginMethod() && d < ttl-time.Second {
+			// Vault answers the TTL asked for in whole seconds, or less
+			// when the max TTL caps it: a second short is a cap (a 3 s
+			// token answered 2 s was taken for none, and the renewer went
+			// on until its next renewal was refused or capped again, with
+			// a third of what was left).
+			if a.s.set.loginMethod() && d < ttl {
 				a.s.log.Info("vault token reaches its max TTL; logging in again, and reading the leases it created again before it ends", "method", a.s.set.Auth.Method, "ends_in", d.String())
 				w.Stop()
 				a.ending(gen, r.RenewedAt.Add(d))

@@ -373,7 +373,9 @@ func TestAuthTokenExpiry(t *testing.T) {
 	if !strings.Contains(logs, "vault token renewed") {
 		t.Errorf("the log shows no renewal")
 	}
-	if !strings.Contains(logs, "vault token can no longer be renewed; logging in again") {
+	// At the renewal the max TTL caps (2 s asked, 1 s left), or when the
+	// renewer gives up.
+	if !strings.Contains(logs, "vault token reaches its max TTL; logging in again") && !strings.Contains(logs, "vault token can no longer be renewed; logging in again") {
 		t.Errorf("the log does not say the store logged in again")
 	}
 }
@@ -950,4 +952,89 @@ func TestCredsSettingWithoutCredentialsDirectory(t *testing.T) {
 	}
 	s := tc.store(Options{Auth: Auth{Method: "token_file", TokenFile: "creds://tok"}}, map[string]string{"CREDENTIALS_DIRECTORY": wd})
 	wantValue(t, tc, s, ref, value)
+}
+
+// TestAuthTokenCappedOneSecondShort: a login token's renewal that Vault
+// caps at the role's token_max_ttl and answers with one second less than
+// the token's TTL (3 s asked, 2 s left) is the token's last: the store
+// logs in again then, and the leases the token created are read again
+// before it ends. Vault counts the max TTL in whole seconds, and a cap
+// one second short was taken for no cap (d < ttl-1s, the lease keeper's
+// fault fixed before): the renewer went on, its next renewal was refused
+// ("past the max TTL") or came too late, and the new login came with a
+// third of the 2 s left, or less.
+func TestAuthTokenCappedOneSecondShort(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	mount, role, roleID := approle(t, pol, map[string]any{"token_ttl": "3s", "token_max_ttl": "7s"})
+	secretID := tc.secretID(mount, role)
+	s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID})
+	wantValue(t, tc, s, ref, value)
+	// Renewals come at about 0.7 of the TTL, and Vault caps in whole
+	// seconds: within a few tokens of 7 s one is answered with 2 s.
+	capped := `msg="vault token renewed" ttl=2s`
+	waitFor(t, "a token renewal answered with 2 s", 90*time.Second, func() bool {
+		return strings.Contains(tc.logs.String(), capped)
+	})
+	var next string
+	waitFor(t, "what the store does after it", 20*time.Second, func() bool {
+		after := tc.logs.String()
+		after = after[strings.Index(after, capped)+len(capped):]
+		for _, line := range strings.Split(after, "\n") {
+			for _, m := range []string{"vault token reaches its max TTL", "vault token can no longer be renewed", "vault token renewal failed", `msg="vault token renewed"`} {
+				if strings.Contains(line, m) {
+					next = line
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if !strings.Contains(next, "vault token reaches its max TTL") {
+		t.Errorf("after a token renewal capped at 2 s of 3, the store did not log in again at once; next: %s", next)
+	}
+}
+
+// TestAuthTokenPastMaxTTLNotRetried: Vault refuses a login token's
+// renewal past its max TTL with a 500 ("past the max TTL, cannot
+// renew"), which the API client retried after 1 to 1.5 s, twice. Vault
+// counts the max TTL in whole seconds, so a token of 2 s (at most 6 s)
+// issued in the middle of a second is renewed in full once more, past
+// its max TTL, and the next renewal is refused with about 0.6 s of the
+// token left: the store logged in again only after it had ended, and
+// the leases it created with it. Each new login must come while the old
+// token lives.
+func TestAuthTokenPastMaxTTLNotRetried(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	mount, role, roleID := approle(t, pol, map[string]any{"token_ttl": "2s", "token_max_ttl": "6s"})
+	secretID := tc.secretID(mount, role)
+	// With ward's own waits between retries of a 5xx (1 to 1.5 s), not
+	// the tests' 5 to 20 ms.
+	s := tc.storeWaiting(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID}}, map[string]string{"VAULT_SECRET_ID": secretID}, true, retryWaits{})
+	// The first login in the middle of a second: its renewals, about
+	// 1.43 s apart, answer 2 s up to 4.3 s in, and the one at 5.7 s is
+	// past the max TTL (a login early in a second has its last renewal
+	// capped to 1 s instead, which TestAuthTokenCappedOneSecondShort
+	// holds). Not a wait for an event: a choice of the clock's phase.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1500 * time.Millisecond)))
+	wantValue(t, tc, s, ref, value)
+	old, gen := storeToken(s)
+	tc.secret(old)
+	for i := range 3 {
+		waitFor(t, fmt.Sprintf("login %d", i+2), 20*time.Second, func() bool {
+			_, g := storeToken(s)
+			return g != gen
+		})
+		if _, err := root.Auth().Token().Lookup(old); err != nil {
+			t.Fatalf("login %d came after the token before it had ended (%v)", i+2, tc.text(err))
+		}
+		old, gen = storeToken(s)
+		tc.secret(old)
+	}
+	if !strings.Contains(tc.logs.String(), "vault token can no longer be renewed; logging in again") {
+		t.Errorf("no token renewal was refused past the max TTL: the logins came at capped renewals, and the refusal was not tried")
+	}
 }

@@ -401,3 +401,60 @@ path "sys/leases/revoke" { capabilities = ["update"] }
 		t.Errorf("the revocation statements ran %q times (%v), want 2", out, err)
 	}
 }
+
+// TestLeaseOfASinksOldTokenEndingWithinHalfASecond: the sink's new token
+// comes when the old one has less than half a second left (an agent
+// logs in again at the end of a short token's renewals). Vault's lookup
+// gives that token's ttl in whole seconds, rounded: 0, which ward took
+// for a token that never expires, and the leases it created were not
+// read again; they ended with it, and the next renewal of a lease of an
+// hour came 40 minutes later. The lookup's expire_time says when.
+func TestLeaseOfASinksOldTokenEndingWithinHalfASecond(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, dbRole := database(t, p, "1h", "2h")
+	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
+path "sys/leases/revoke" { capabilities = ["update"] }`)
+	sink := filepath.Join(t.TempDir(), "token")
+	write := func(ttl string) string {
+		tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: ttl, ExplicitMaxTTL: ttl})
+		tc.secret(tok)
+		if err := os.WriteFile(sink+".tmp", []byte(tok), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(sink+".tmp", sink); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	old := write("4s")
+	sec, err := root.Auth().Token().Lookup(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires, err := time.Parse(time.RFC3339Nano, sec.Data["expire_time"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tc.store(Options{Auth: Auth{Method: "token_file", TokenFile: sink}}, nil)
+	ref := "vault://" + mount + "/creds/" + dbRole
+	_, _, lease := tc.readCreds(s, ref, "fetch")
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := s.KeepLease(ctx, lease)
+		done <- err
+	}()
+	// The agent's new login, 0.3 s before the old token's end, which
+	// ward finds at its next request. Not a wait for an event: the
+	// moment the agent writes.
+	time.Sleep(time.Until(expires.Add(-300 * time.Millisecond)))
+	write("1h")
+	if _, err := fetch(t, s, map[string]string{"U": ref + "#username"}); err != nil {
+		t.Fatalf("fetch with the new token: %s", tc.text(err))
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("KeepLease of a lease whose token the sink replaced 0.3 s before its end: got %v, want nil (read again): the old token was taken for one that never expires", err)
+	}
+}

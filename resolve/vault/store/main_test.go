@@ -140,6 +140,13 @@ func (tc *tcase) store(opts Options, env map[string]string) *Store {
 // storeRevoking is store with revoke_on_exit set to revoke.
 func (tc *tcase) storeRevoking(opts Options, env map[string]string, revoke bool) *Store {
 	tc.t.Helper()
+	return tc.storeWaiting(opts, env, revoke, retryWaits{5 * time.Millisecond, 20 * time.Millisecond})
+}
+
+// storeWaiting is storeRevoking with the API client's waits between
+// retries of a 5xx (retryWaits{}: ward's own, 1 to 1.5 s).
+func (tc *tcase) storeWaiting(opts Options, env map[string]string, revoke bool, waits retryWaits) *Store {
+	tc.t.Helper()
 	if opts.Address == "" {
 		opts.Address = vaultAddr
 	}
@@ -147,8 +154,7 @@ func (tc *tcase) storeRevoking(opts Options, env map[string]string, revoke bool)
 	for k, v := range env {
 		e[k] = v
 	}
-	s, err := newStore(opts, resolve.Env{Getenv: func(k string) string { return e[k] }, Log: tc.logger(), RevokeOnExit: revoke},
-		retryWaits{5 * time.Millisecond, 20 * time.Millisecond})
+	s, err := newStore(opts, resolve.Env{Getenv: func(k string) string { return e[k] }, Log: tc.logger(), RevokeOnExit: revoke}, waits)
 	if err != nil {
 		tc.t.Fatalf("new store: %s", tc.text(err))
 	}

@@ -14,11 +14,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -347,7 +349,31 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		// Plain HTTP at an https:// address: so it answers again.
 		return false, err
 	}
+	if pastMaxTTL(resp) {
+		// Vault's final word on a renewal (a token's is a 500): a
+		// retry, 1 to 1.5 s later, is refused again, or finds the
+		// token gone, and a 2 s token's renewer learnt that it had to
+		// log in again after the token had ended, and the leases it
+		// created with it.
+		return false, nil
+	}
 	return api.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// pastMaxTTL reports whether resp is Vault's 500 refusing a renewal past
+// the max TTL. It reads the body's start and puts it back.
+func pastMaxTTL(resp *http.Response) bool {
+	if resp == nil || resp.StatusCode != http.StatusInternalServerError || resp.Body == nil {
+		return false
+	}
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(resp.Body, head)
+	head = head[:n]
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	return bytes.Contains(head, []byte("past the max TTL, cannot renew"))
 }
 
 // clientCert presents the TLS client certificate in its files as they are
