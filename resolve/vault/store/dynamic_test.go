@@ -250,20 +250,18 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 	}
 }
 
-// TestLeaseOfASinksOldToken: a Vault Agent sink (token_file) gets a new
-// token when the agent logs in again; the old token lives on only until
-// its TTL ends, and the leases it created end with it. KeepLease of such
-// a lease must notice the new token by itself and say "read again" while
-// the old token still lives, so that the secret is read with the new
-// one. It went on renewing the lease as if the old token were immortal.
-func TestLeaseOfASinksOldToken(t *testing.T) {
-	p := needPostgres(t)
-	tc := newCase(t)
-	mount, dbRole := database(t, p, "1h", "2h")
+// sinkCase is a Vault Agent's sink (token_file) for tokens that may read
+// a database role's credentials: write puts a new token of ttl (its
+// explicit max TTL too) in the sink, as an agent's login does, and
+// returns it.
+func sinkCase(t *testing.T, p pg) (tc *tcase, mount, dbRole, sink string, write func(ttl string) string) {
+	t.Helper()
+	tc = newCase(t)
+	mount, dbRole = database(t, p, "1h", "2h")
 	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
 path "sys/leases/revoke" { capabilities = ["update"] }`)
-	sink := filepath.Join(t.TempDir(), "token")
-	write := func(ttl string) {
+	sink = filepath.Join(t.TempDir(), "token")
+	write = func(ttl string) string {
 		tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: ttl, ExplicitMaxTTL: ttl})
 		tc.secret(tok)
 		if err := os.WriteFile(sink+".tmp", []byte(tok), 0o600); err != nil {
@@ -272,7 +270,20 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 		if err := os.Rename(sink+".tmp", sink); err != nil {
 			t.Fatal(err)
 		}
+		return tok
 	}
+	return tc, mount, dbRole, sink, write
+}
+
+// TestLeaseOfASinksOldToken: a Vault Agent sink (token_file) gets a new
+// token when the agent logs in again; the old token lives on only until
+// its TTL ends, and the leases it created end with it. KeepLease of such
+// a lease must notice the new token by itself and say "read again" while
+// the old token still lives, so that the secret is read with the new
+// one. It went on renewing the lease as if the old token were immortal.
+func TestLeaseOfASinksOldToken(t *testing.T) {
+	p := needPostgres(t)
+	tc, mount, dbRole, sink, write := sinkCase(t, p)
 	write("20s")
 	s := tc.store(Options{Auth: Auth{Method: "token_file", TokenFile: sink}}, nil)
 	ref := "vault://" + mount + "/creds/" + dbRole
@@ -411,22 +422,7 @@ path "sys/leases/revoke" { capabilities = ["update"] }
 // hour came 40 minutes later. The lookup's expire_time says when.
 func TestLeaseOfASinksOldTokenEndingWithinHalfASecond(t *testing.T) {
 	p := needPostgres(t)
-	tc := newCase(t)
-	mount, dbRole := database(t, p, "1h", "2h")
-	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
-path "sys/leases/revoke" { capabilities = ["update"] }`)
-	sink := filepath.Join(t.TempDir(), "token")
-	write := func(ttl string) string {
-		tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: ttl, ExplicitMaxTTL: ttl})
-		tc.secret(tok)
-		if err := os.WriteFile(sink+".tmp", []byte(tok), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(sink+".tmp", sink); err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	tc, mount, dbRole, sink, write := sinkCase(t, p)
 	old := write("4s")
 	sec, err := root.Auth().Token().Lookup(old)
 	if err != nil {
