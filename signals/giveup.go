@@ -122,6 +122,12 @@ func WaitUnlessStopped(f func()) bool {
 			}
 		}()
 	})
+	return untilStopped(done)
+}
+
+// untilStopped waits for done, unless ward is told to stop (GiveUp, now
+// or before): then as AfterStop does. It reports whether done came.
+func untilStopped(done <-chan struct{}) bool {
 	select {
 	case <-done:
 		return true
@@ -154,12 +160,7 @@ func (u unlessStopped) Write(b []byte) (int, error) {
 		n, err = u.w.Write(b)
 		close(done)
 	}()
-	select {
-	case <-done:
-		return n, err
-	case <-gaveUp:
-	}
-	if AfterStop(done) {
+	if untilStopped(done) {
 		return n, err
 	}
 	return 0, ErrGaveUp

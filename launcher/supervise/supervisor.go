@@ -312,9 +312,9 @@ func whileWritten(log *slog.Logger, program string, stopped func() bool, start f
 // hearStops runs f, a start's wait for a reader of ward's (the values'
 // registration with a CI runner, written to a stderr whose reader may
 // have stopped: a job container's log driver), reading ward's signals
-// meanwhile as stopAsked does. A stop gives up the waits for readers
-// (signals.GiveUp), which ends f. It reports whether ward was told to
-// stop. Deaf while f waited, ward heard no `docker stop` before the
+// meanwhile (takeBeforeStart; the running child's SIGCHLD is left to
+// the run loop). A stop gives up the waits for readers (signals.GiveUp),
+// which ends f. It reports whether ward was told to stop. Deaf while f waited, ward heard no `docker stop` before the
 // child started: the SIGKILL after it ended ward, 137, with the run's
 // files left behind.
 func (s *supervisor) hearStops(f func()) bool {
@@ -338,25 +338,35 @@ func (s *supervisor) hearStops(f func()) bool {
 				chld = true
 				continue
 			}
-			if s.child != nil {
-				s.handleWhileWaiting(sig)
-				if s.stopping && !stopped {
-					stopped = true
-					signals.GiveUp(sig.(syscall.Signal))
-				}
-				continue
-			}
-			if sig == syscall.SIGCHLD {
-				s.chldBefore = true
-				continue
-			}
-			if st, ok := stopSignal(sig, s.terminal, s.log); ok && !stopped {
+			if s.takeBeforeStart(sig) && !stopped {
 				stopped = true
-				s.stopBefore = st
-				signals.GiveUp(st)
+				signals.GiveUp(sig.(syscall.Signal))
 			}
 		}
 	}
+}
+
+// takeBeforeStart takes sig, read as a child is about to start or while
+// its start waits, and reports whether ward is to stop. At a restart it
+// is handled as while the old child's group ended (handleWhileWaiting),
+// and a stop sets stopping. Before the first start (no child yet) a
+// SIGCHLD (a store helper's end) is kept for the run loop, the first stop
+// in stopBefore for the run's end (128+N), and other signals mean
+// nothing, as while resolving.
+func (s *supervisor) takeBeforeStart(sig os.Signal) bool {
+	if s.child != nil {
+		s.handleWhileWaiting(sig)
+		return s.stopping
+	}
+	if sig == syscall.SIGCHLD {
+		s.chldBefore = true
+		return false
+	}
+	st, ok := stopSignal(sig, s.terminal, s.log)
+	if ok && s.stopBefore == 0 {
+		s.stopBefore = st
+	}
+	return ok
 }
 
 // errStopAsked is start's error when a stop waited on ward's channel as
@@ -365,30 +375,13 @@ var errStopAsked = errors.New("told to stop before the program started")
 
 // stopAsked reads the signals waiting on ward's channel as a child is
 // about to start, or while its start waits (the program's file being
-// written), and reports whether one stops ward: the program must not
-// start after a stop. Before the first start (no child yet) a stop is
-// kept in stopBefore for the run's end (128+N) and other signals mean
-// nothing, as while resolving; at a restart they are handled as while
-// the old child's group ended (handleWhileWaiting), and a stop sets
-// stopping.
+// written), and reports whether one stops ward (see takeBeforeStart):
+// the program must not start after a stop.
 func (s *supervisor) stopAsked() bool {
 	for {
 		select {
 		case sig := <-s.sigs:
-			if s.child != nil {
-				s.handleWhileWaiting(sig)
-				if s.stopping {
-					return true
-				}
-				continue
-			}
-			if sig == syscall.SIGCHLD {
-				// A store helper's end: reaped at the run loop's next.
-				s.chldBefore = true
-				continue
-			}
-			if st, ok := stopSignal(sig, s.terminal, s.log); ok {
-				s.stopBefore = st
+			if s.takeBeforeStart(sig) {
 				return true
 			}
 		default:
