@@ -349,6 +349,19 @@ func envListing(l *lines) map[string]string {
 	}
 }
 
+// noCanary reads the rest of l, once its process has exited, and fails
+// the test if a line holds one of canaries.
+func (l *lines) noCanary(t *testing.T, canaries ...string) {
+	t.Helper()
+	for line := range l.ch {
+		for _, c := range canaries {
+			if strings.Contains(line, c) {
+				t.Errorf("a canary is in ward's output")
+			}
+		}
+	}
+}
+
 // stopAndCount stops ward and returns how many times the child listed its
 // env after the first start, and ward's remaining stderr.
 func stopAndCount(t *testing.T, cmd *exec.Cmd, stdout, stderr *lines, canaries ...string) int {
@@ -361,13 +374,7 @@ func stopAndCount(t *testing.T, cmd *exec.Cmd, stdout, stderr *lines, canaries .
 			n++
 		}
 	}
-	for line := range stderr.ch {
-		for _, c := range canaries {
-			if strings.Contains(line, c) {
-				t.Errorf("a canary is in ward's stderr")
-			}
-		}
-	}
+	stderr.noCanary(t, canaries...)
 	return n
 }
 
