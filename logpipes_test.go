@@ -114,11 +114,25 @@ func (p *stalledPipe) noCanary(t *testing.T, other *strings.Builder, vs ...strin
 // write to a pipe (ward's to its full stderr).
 func waitPipeWrite(t *testing.T, pid int) {
 	t.Helper()
-	waitUntil(t, "ward's write to its full stderr", func() bool {
+	waitThreadIn(t, pid, "ward's write to its full stderr", "pipe_write")
+}
+
+// waitThreadIn waits until a thread of process pid waits in one of the
+// kernel's functions in wchans, failing the test if the process ends
+// first.
+func waitThreadIn(t *testing.T, pid int, what string, wchans ...string) {
+	t.Helper()
+	waitUntil(t, what, func() bool {
+		if gone(pid) {
+			t.Fatalf("ward exited before %s", what)
+		}
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
 		for _, f := range tasks {
-			if b, _ := os.ReadFile(f); strings.Contains(string(b), "pipe_write") {
-				return true
+			b, _ := os.ReadFile(f)
+			for _, w := range wchans {
+				if strings.Contains(string(b), w) {
+					return true
+				}
 			}
 		}
 		return false
@@ -151,6 +165,75 @@ func TestLogStalledStderrRotation(t *testing.T) {
 // EAGAIN): no record is lost.
 func TestLogNonBlockingStderrRotation(t *testing.T) {
 	stalledRotation(t, true)
+}
+
+// TestCINonBlockingStderrRegistration: under GitHub Actions, a rotation
+// registers the new values with the runner's masking on ward's stderr
+// before the child gets them (restarted, or signalled with its files
+// rewritten). With that stderr made non-blocking by the child (Node.js
+// sets O_NONBLOCK on the stdio pipes it has, ward's among them) and full
+// (the runner's reader behind), the registration waits for the reader,
+// as ward's log does, and the child gets the new values once it reads.
+func TestCINonBlockingStderrRegistration(t *testing.T) {
+	for _, onChange := range []string{"restart", "signal"} {
+		t.Run(onChange, func(t *testing.T) {
+			w := newWardEnv(t)
+			v1, v2 := canary("cinb1"), canary("cinb2")
+			w.set("app/a", v1)
+			body := "version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n"
+			script := "helper env; exec helper signals"
+			if onChange == "signal" {
+				body = "version: 1\nfiles:\n  - path: a\n    ref: local://app/a\n    env: A_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n"
+				script = "exec helper signals"
+			}
+			// --log-level error: the registrations are all ward writes
+			// to its stderr.
+			cmd := w.command("run", "--log-level", "error", "-m", w.manifest(body), "--", "sh", "-c", script)
+			cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+			p := newStalledPipe(t)
+			cmd.Stderr = p.w
+			out, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			stdout := readLines(t, out)
+			if onChange == "restart" && envHash(stdout, "A") != helper.Hash(v1) {
+				t.Fatalf("the first child does not have the first value")
+			}
+			stdout.waitFor("child ready")
+			// As the child would: the flag is the pipe's.
+			if err := syscall.SetNonblock(p.wfd, true); err != nil {
+				t.Fatal(err)
+			}
+			p.fill(t)
+			w.set("app/a", v2)
+			waitThreadIn(t, cmd.Process.Pid, "ward's wait for its full stderr to take the registration", "poll_schedule_timeout", "do_sys_poll", "do_poll")
+			// The reader is back.
+			stderr := readLines(t, p.r)
+			if onChange == "restart" {
+				if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+					t.Fatalf("the restarted child does not have the new value")
+				}
+				stdout.waitFor("child ready")
+			} else if line := stdout.waitFor("child SIG"); line != "child SIGHUP" {
+				t.Fatalf("the child got %q, want child SIGHUP", line)
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+				t.Errorf("got exit code %d, want the child's 0", code)
+			}
+			p.w.Close()
+			var all strings.Builder
+			for line := range stderr.ch {
+				all.WriteString(line + "\n")
+			}
+			noCanaryOutsideRegistration(t, all.String(), v1, v2)
+			if !strings.Contains(all.String(), "\n::add-mask::"+v2+"\n") {
+				t.Errorf("the new value was not registered with the runner's masking")
+			}
+		})
+	}
 }
 
 func stalledRotation(t *testing.T, nonblocking bool) {

@@ -67,11 +67,13 @@ type servedSecret struct {
 func newMasker(o Options, masking bool) *masker {
 	var ci io.Writer
 	if o.CIMask && o.Getenv("GITHUB_ACTIONS") == "true" {
-		ci = ciStream(o)
-		if ci != nil {
+		if f := ciStream(o); f != nil {
 			// A registration waits for the stream's reader, as ward's
-			// log does, but not past a stop (see supervisor.hearStops).
-			ci = signals.UnlessStopped(ci)
+			// log does, also where another process made the stream
+			// non-blocking (a Node.js child: a full pipe failed the
+			// registration with EAGAIN, and with it the restart), but
+			// not past a stop (see supervisor.hearStops).
+			ci = signals.UnlessStopped(signals.PatientWriter(f, f))
 		}
 	}
 	if !masking && ci == nil {
@@ -109,7 +111,7 @@ func (m *masker) runnerCommands() *mask.Commands {
 // when both do. When ward's stderr is not the runner's own pipe (`2>&1 |
 // tee build.log`, whose file would keep every value), the lines go to the
 // step's stream instead (see stepStream).
-func ciStream(o Options) io.Writer {
+func ciStream(o Options) *os.File {
 	if f := stepStream(o.Stderr); f != nil {
 		return f
 	}
