@@ -383,3 +383,75 @@ func noCanaryOutsideRegistration(t *testing.T, stderr string, vs ...string) {
 		}
 	}
 }
+
+// TestStopMatrixAtTheExec: `ward run --exec` told to stop in its last
+// moments as ward, held there by strace's delay of one system call: the
+// read of the program's #! line (the stop comes after resolving, before
+// the exec: it waits on ward's signal channel) and the execve itself.
+// ward ends with 128+N and the program never starts; a SIGHUP without a
+// terminal (a reload) stops nothing. The stop was lost in both: the
+// program started, told nothing, and ran until the SIGKILL after
+// `docker stop`'s grace.
+func TestStopMatrixAtTheExec(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		vaulttest.RequireIntegration(t, "strace is not installed")
+	}
+	for _, tc := range []struct {
+		syscall string
+		sig     syscall.Signal
+	}{
+		{"openat", syscall.SIGTERM},
+		{"openat", syscall.SIGINT},
+		{"execve", syscall.SIGTERM},
+		{"execve", syscall.SIGQUIT},
+		{"execve", syscall.SIGHUP},
+	} {
+		t.Run(tc.syscall+"/"+signals.Name(tc.sig), func(t *testing.T) {
+			w := newWardEnv(t)
+			v := canary("atexec")
+			w.set("app/a", v)
+			m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+			dir := t.TempDir()
+			prog := filepath.Join(dir, "app")
+			if err := os.WriteFile(prog, []byte("#!/bin/sh\ntouch \"$OUT/started\"\nexec sleep 1000\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ward, _ := exec.LookPath("ward")
+			trace := filepath.Join(dir, "trace")
+			// Only the call on the program's file is traced, and held
+			// for 3 s as it begins (strace prints it then). No -v: no
+			// environment in the trace.
+			cmd := exec.Command("strace", "-f", "-qq", "-o", trace, "-e", "trace="+tc.syscall, "-P", prog,
+				"-e", "inject="+tc.syscall+":delay_enter=3000000", ward, "run", "--exec", "-m", m, "--", prog)
+			cmd.Env, cmd.Dir = append(w.env, "OUT="+dir), w.dir
+			stdout, stderr := startedLines(t, cmd)
+			wardPid := childOf(t, cmd.Process.Pid)
+			waitUntil(t, "ward's "+tc.syscall+" of the program", func() bool {
+				b, _ := os.ReadFile(trace)
+				return strings.Contains(string(b), tc.syscall+"(")
+			})
+			syscall.Kill(wardPid, tc.sig)
+			started := filepath.Join(dir, "started")
+			want := 128 + int(tc.sig)
+			if tc.sig == syscall.SIGHUP {
+				waitUntil(t, "the program's start", func() bool {
+					_, err := os.Stat(started)
+					return err == nil
+				})
+				syscall.Kill(wardPid, syscall.SIGTERM)
+				want = 128 + int(syscall.SIGTERM)
+			}
+			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != want {
+				t.Errorf("got exit code %d, want %d", code, want)
+			}
+			if _, err := os.Stat(started); tc.sig != syscall.SIGHUP && err == nil {
+				t.Errorf("the program started after ward was told to stop by %s", signals.Name(tc.sig))
+			}
+			stdout.noCanary(t, v)
+			stderr.noCanary(t, v)
+			if b, _ := os.ReadFile(trace); strings.Contains(string(b), v) {
+				t.Errorf("a canary is in the trace")
+			}
+		})
+	}
+}

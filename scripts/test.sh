@@ -24,6 +24,8 @@ command -v git >/dev/null || need+=(git)
 command -v git-lfs >/dev/null || need+=(git-lfs)
 command -v pre-commit >/dev/null || need+=(pre-commit)
 command -v unshare >/dev/null || need+=(util-linux)
+# Holds ward in one system call while a test signals it (stopmatrix_test.go).
+command -v strace >/dev/null || need+=(strace)
 command -v buildah >/dev/null || need+=(buildah)
 command -v sh >/dev/null || need+=(dash)
 # The identity tests' SDK children: boto3 for Debian's python3, and npm for

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -108,21 +109,71 @@ func WaitUnlessStopped(f func()) bool {
 		f()
 		close(done)
 	}()
+	watch()
+	return untilStopped(done)
+}
+
+// syncs asks the watch (see watch) to read every signal waiting on
+// Notify's channel, and to close the channel it is sent once it has.
+var syncs = make(chan chan struct{})
+
+// watch starts, once, the goroutine that reads Notify's channel for a
+// stop (GiveUp) while ward waits for a reader: only once nothing else
+// reads it (the child's supervision is over, or there is none).
+func watch() {
 	watchOnce.Do(func() {
 		if notified == nil {
 			return
 		}
 		terminal := HasTerminal()
+		take := func(sig os.Signal) bool {
+			if AsksToStop(sig, terminal) {
+				GiveUp(sig.(syscall.Signal))
+				return true
+			}
+			return false
+		}
 		go func() {
-			for sig := range notified {
-				if AsksToStop(sig, terminal) {
-					GiveUp(sig.(syscall.Signal))
-					return
+			for {
+				select {
+				case sig := <-notified:
+					if take(sig) {
+						return
+					}
+				case done := <-syncs:
+					stopped := false
+					for waiting := true; waiting && !stopped; {
+						select {
+						case sig := <-notified:
+							stopped = take(sig)
+						default:
+							waiting = false
+						}
+					}
+					close(done)
+					if stopped {
+						return
+					}
 				}
 			}
 		}()
 	})
-	return untilStopped(done)
+}
+
+// StopWaiting reads the signals waiting on Notify's channel (through the
+// watch, which reads it from then on) and reports whether one of them,
+// or one before, told ward to stop (StoppedBy says which).
+func StopWaiting() bool {
+	watch()
+	if notified != nil {
+		done := make(chan struct{})
+		select {
+		case syncs <- done:
+			<-done
+		case <-gaveUp:
+		}
+	}
+	return StoppedBy() != 0
 }
 
 // untilStopped waits for done, unless ward is told to stop (GiveUp, now
@@ -164,4 +215,26 @@ func (u unlessStopped) Write(b []byte) (int, error) {
 		return n, err
 	}
 	return 0, ErrGaveUp
+}
+
+// stopsByDefault gives the stop signals ward catches their default
+// action, and returns what puts ward's handler back. Those ignored since
+// ward's start stay ignored (see CatchAll); SIGHUP without a terminal is
+// a reload, not a stop.
+func stopsByDefault() (restore func()) {
+	sigs := []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT}
+	if HasTerminal() {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	var restores []func()
+	for _, sig := range sigs {
+		if !signal.Ignored(sig) {
+			restores = append(restores, defaultAction(sig))
+		}
+	}
+	return func() {
+		for _, r := range restores {
+			r()
+		}
+	}
 }

@@ -548,9 +548,28 @@ func checkDir(dir string) error {
 	return nil
 }
 
-// Exec replaces ward with the program (no supervision, no files).
+// ErrStoppedAtExec is Exec's error when ward was told to stop before
+// the exec (StoppedBy says by what): the program did not start.
+var ErrStoppedAtExec = errors.New("told to stop before the program started")
+
+// Exec replaces ward with the program (no supervision, no files). A
+// stop signal caught before (SIGTERM, SIGINT, SIGQUIT, and SIGHUP with a
+// terminal) and still waiting on Notify's channel is taken: the program
+// does not start (ErrStoppedAtExec). One that comes during the exec ends
+// ward by the signal's default action: the stop signals have it from
+// the moment that channel is read to the exec's end. Caught by ward
+// then, the signal was lost: the program started, told nothing, and ran
+// until the SIGKILL after `docker stop`'s grace. (As PID 1 of a PID
+// namespace the kernel drops such a signal: lost there still, for the
+// microseconds of the exec.)
 func Exec(path string, argv, env []string) error {
+	restore := stopsByDefault()
+	if StopWaiting() {
+		restore()
+		return ErrStoppedAtExec
+	}
 	err := childStart(func() error { return syscall.Exec(path, argv, env) })
+	restore()
 	if long := TooLong(err, argv, env); long != nil {
 		return &StartError{Program: path, Code: ExitWardFailure, Err: long}
 	}

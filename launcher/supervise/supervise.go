@@ -181,6 +181,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 		if errors.Is(err, signals.ErrStopped) {
 			return stoppedBeforeStart(signals.StoppedBy(), "before the program started, while its file was being written")
 		}
+		if errors.Is(err, signals.ErrStoppedAtExec) {
+			return stoppedBeforeStart(signals.StoppedBy(), "before the program started")
+		}
 		return startFailure(err)
 	}
 	if err != nil {
