@@ -162,16 +162,19 @@ func watch() {
 
 // StopWaiting reads the signals waiting on Notify's channel (through the
 // watch, which reads it from then on) and reports whether one of them,
-// or one before, told ward to stop (StoppedBy says which).
+// or one before, told ward to stop (StoppedBy says which). Without
+// Notify (the trampoline of socket activation) nothing is caught, and
+// nothing waits.
 func StopWaiting() bool {
+	if notified == nil {
+		return false
+	}
 	watch()
-	if notified != nil {
-		done := make(chan struct{})
-		select {
-		case syncs <- done:
-			<-done
-		case <-gaveUp:
-		}
+	done := make(chan struct{})
+	select {
+	case syncs <- done:
+		<-done
+	case <-gaveUp:
 	}
 	return StoppedBy() != 0
 }
