@@ -421,7 +421,7 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 func stopSignal(sig os.Signal, terminal bool, log *slog.Logger) (syscall.Signal, bool) {
 	s, ok := sig.(syscall.Signal)
 	if ok && s == syscall.SIGHUP && !terminal {
-		log.Info("reload (SIGHUP) while resolving secrets: the child starts with its configuration read anew")
+		log.Info("reload (SIGHUP) before the program started: it starts with its configuration read anew")
 		return s, false
 	}
 	return s, ok && signals.AsksToStop(s, terminal)
