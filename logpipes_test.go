@@ -97,6 +97,21 @@ func startStalled(t *testing.T, cmd *exec.Cmd, stream string) (p *stalledPipe, o
 	return p, other
 }
 
+// startStderrStalling starts cmd with its stderr a pipe the test stops
+// reading once it fills it (newStalledPipe: empty at first), and its
+// stdout read line by line; it kills cmd at the test's end.
+func startStderrStalling(t *testing.T, cmd *exec.Cmd) (*stalledPipe, *lines) {
+	t.Helper()
+	p := newStalledPipe(t)
+	cmd.Stderr = p.w
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return p, readLines(t, out)
+}
+
 // noCanary reads what is left in the pipe, once ward has exited, and
 // fails the test if it or other holds one of vs.
 func (p *stalledPipe) noCanary(t *testing.T, other *strings.Builder, vs ...string) {
@@ -190,14 +205,7 @@ func TestCINonBlockingStderrRegistration(t *testing.T) {
 			// to its stderr.
 			cmd := w.command("run", "--log-level", "error", "-m", w.manifest(body), "--", "sh", "-c", script)
 			cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
-			p := newStalledPipe(t)
-			cmd.Stderr = p.w
-			out, _ := cmd.StdoutPipe()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
-			stdout := readLines(t, out)
+			p, stdout := startStderrStalling(t, cmd)
 			if onChange == "restart" && envHash(stdout, "A") != helper.Hash(v1) {
 				t.Fatalf("the first child does not have the first value")
 			}
@@ -242,14 +250,7 @@ func stalledRotation(t *testing.T, nonblocking bool) {
 	w.set("app/a", v1)
 	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
 	cmd := w.command("run", "-m", m, "--", "sh", "-c", "helper env; exec helper signals")
-	p := newStalledPipe(t)
-	cmd.Stderr = p.w
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	stdout := readLines(t, out)
+	p, stdout := startStderrStalling(t, cmd)
 	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
 		t.Fatalf("the first child does not have the first value")
 	}

@@ -190,12 +190,7 @@ func TestStopMatrixProgramBeingWritten(t *testing.T) {
 				syscall.Kill(wardPid, syscall.SIGTERM)
 				want = 128 + int(syscall.SIGTERM)
 			}
-			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != want {
-				t.Errorf("got exit code %d, want %d", code, want)
-			}
-			if _, err := os.Stat(started); tc.sig != syscall.SIGHUP && err == nil {
-				t.Errorf("the program started after ward was told to stop by %s", signals.Name(tc.sig))
-			}
+			endedBeforeStart(t, cmd, want, tc.sig, started)
 			// The run's secret directory is gone, files and all.
 			w.noSecretFile(t, "key")
 			stdout.noCanary(t, v)
@@ -370,6 +365,20 @@ func TestStopMatrixStalledStderr(t *testing.T) {
 	}
 }
 
+// endedBeforeStart waits for cmd's exit with want (a death by a signal
+// counted as the shell does), and fails the test if the program started
+// (its file started is there) after ward was told to stop by sig; a
+// SIGHUP, a reload without a terminal, stops nothing.
+func endedBeforeStart(t *testing.T, cmd *exec.Cmd, want int, sig syscall.Signal, started string) {
+	t.Helper()
+	if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != want {
+		t.Errorf("got exit code %d, want %d", code, want)
+	}
+	if _, err := os.Stat(started); sig != syscall.SIGHUP && err == nil {
+		t.Errorf("the program started after ward was told to stop by %s", signals.Name(sig))
+	}
+}
+
 // noCanaryOutsideRegistration fails the test if ward's stderr holds one
 // of vs outside a registration with the CI runner's masking
 // (::add-mask::), which is the runner's: a value there is masked.
@@ -460,12 +469,7 @@ func TestStopMatrixAtTheStart(t *testing.T) {
 				syscall.Kill(wardPid, syscall.SIGTERM)
 				want = 128 + int(syscall.SIGTERM)
 			}
-			if code := statusOf(cmd, exitWithin(t, cmd, 15*time.Second)); code != want {
-				t.Errorf("got exit code %d, want %d", code, want)
-			}
-			if _, err := os.Stat(started); tc.sig != syscall.SIGHUP && err == nil {
-				t.Errorf("the program started after ward was told to stop by %s", signals.Name(tc.sig))
-			}
+			endedBeforeStart(t, cmd, want, tc.sig, started)
 			if tc.sig != syscall.SIGHUP && tc.syscall != "execve" {
 				// Taken by ward, not passed on to a program that had
 				// just started (and died of it before its first line).
