@@ -448,7 +448,17 @@ func TestStopMatrixAtTheStart(t *testing.T) {
 			cmd := exec.Command("strace", append([]string{"-f", "-qq", "-o", trace, "-e", "trace=" + tc.syscall, "-P", prog,
 				"-e", "inject=" + tc.syscall + ":delay_enter=3000000", ward}, append(args, "-m", m, "--", prog)...)...)
 			cmd.Env, cmd.Dir = append(w.env, "OUT="+dir), w.dir
+			// strace, ward and (--exec) the program in a group of their
+			// own: a failure kills them all, not strace alone (ward and
+			// the program ran on, detached). Supervised, the child is
+			// told by ward's death.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			stdout, stderr := startedLines(t, cmd)
+			t.Cleanup(func() {
+				if t.Failed() {
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				}
+			})
 			wardPid := childOf(t, cmd.Process.Pid)
 			waitUntil(t, "ward's "+tc.syscall+" of the program", func() bool {
 				b, _ := os.ReadFile(trace)
