@@ -25,6 +25,7 @@ import (
 	"github.com/wardsecrets/ward/resolve/azure/azuretest"
 	"github.com/wardsecrets/ward/resolve/gcp"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
+	"github.com/wardsecrets/ward/resolve/resolvetest"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
@@ -319,48 +320,110 @@ func TestCloudEndlessAnswerBounded(t *testing.T) {
 			return w, "version: 1\nstores:\n  gcp:\n    timeout: 2s\n    endpoint: " + endless.addr() + "\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
 		}, host},
 	}
-	azureEndless := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"value":"`)
-		chunk := bytes.Repeat([]byte("A"), 64<<10)
-		for {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(azureEndless.Close)
-	azureHost := azureEndless.Listener.Addr().String()
+	azureEndless := resolvetest.NewEndless(t, true)
+	azureHost := azureEndless.Host()
 	tests = append(tests, struct {
 		name  string
 		setup func(t *testing.T) (*wardEnv, string)
 		host  string
 	}{"azure", func(t *testing.T) (*wardEnv, string) {
 		srv, w := azureWard(t, (*azuretest.Server).Env)
-		ca, err := os.ReadFile(srv.CAFile())
-		if err != nil {
-			t.Fatal(err)
-		}
-		bundle := filepath.Join(w.dir, "ca.pem")
-		ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: azureEndless.Certificate().Raw})...)
-		if err := os.WriteFile(bundle, ca, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		w.env = append(w.env, "SSL_CERT_FILE="+bundle, azure.VaultHostsVar+"="+srv.VaultHost()+" "+azureHost)
+		w.env = append(w.env, "SSL_CERT_FILE="+azureTrusting(t, w, srv, azureEndless), azure.VaultHostsVar+"="+srv.VaultHost()+" "+azureHost)
 		return w, "version: 1\n" + strings.TrimSuffix(azureStores, "\n") + "\n    timeout: 2s\nenv:\n  APP: azkv://" + azureHost + "/app\n"
 	}, azureHost})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w, manifest := tt.setup(t)
-			code, stdout, stderr := w.run("run", "-m", w.manifest(manifest), "--", "helper", "exit", "0")
-			if code != 125 {
-				t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(stderr, 3))
+			runBounded(t, w, manifest, tt.host)
+		})
+	}
+}
+
+// runBounded runs ward over manifest, whose start meets an answer that
+// never ends from host: it must fail with 125 saying so, and start no
+// child.
+func runBounded(t *testing.T, w *wardEnv, manifest, host string) {
+	t.Helper()
+	code, stdout, stderr := w.run("run", "-m", w.manifest(manifest), "--", "helper", "exit", "0")
+	if code != 125 {
+		t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(stderr, 3))
+	}
+	if stdout != "" {
+		t.Errorf("the child wrote %q, want no child", stdout)
+	}
+	if want := "the answer from " + host + " is larger than 16 MiB"; !strings.Contains(stderr, want) {
+		t.Errorf("the error does not say %q:\n%s", want, lastLines(stderr, 3))
+	}
+}
+
+// azureTrusting writes a CA file, for SSL_CERT_FILE, that trusts the
+// emulator srv and the server e.
+func azureTrusting(t *testing.T, w *wardEnv, srv *azuretest.Server, e *resolvetest.Endless) string {
+	t.Helper()
+	ca, err := os.ReadFile(srv.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(w.dir, "ca.pem")
+	ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.Certificate().Raw})...)
+	if err := os.WriteFile(bundle, ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bundle
+}
+
+// TestCloudEndlessCredentialAnswerBounded: the endpoint a cloud helper
+// asks for its credentials (AWS's container endpoint, IMDS, STS for web
+// identity) answers 200 with a body that never ends. The helper stops
+// reading at 16 MiB and the start fails with 125 saying so, naming the
+// endpoint, within seconds; the SDK read on into memory until the
+// timeout (ward-aws: 3.9 GB peak in 10 to 30 s at loopback speed, 8 GB
+// for STS's answer).
+func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
+	endless := resolvetest.NewEndless(t, false)
+	const awsManifest = "version: 1\nstores:\n  aws:\n    timeout: 10s\nenv:\n  APP: awssm://app\n"
+	// Without the emulator's keys, the SDK's chain goes on to the
+	// source each row sets.
+	awsKeyless := func(t *testing.T) *wardEnv {
+		_, w := awsWard(t)
+		w.env = append(w.env, "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=")
+		return w
+	}
+	tests := []struct {
+		name  string
+		setup func(t *testing.T) (*wardEnv, string)
+	}{
+		{"aws container endpoint", func(t *testing.T) (*wardEnv, string) {
+			w := awsKeyless(t)
+			w.env = append(w.env, "AWS_CONTAINER_CREDENTIALS_FULL_URI="+endless.URL+"/creds", "AWS_CONTAINER_AUTHORIZATION_TOKEN="+w.canary("container-token"))
+			return w, awsManifest
+		}},
+		{"aws imds", func(t *testing.T) (*wardEnv, string) {
+			w := awsKeyless(t)
+			w.env = append(w.env, "AWS_EC2_METADATA_DISABLED=", "AWS_EC2_METADATA_SERVICE_ENDPOINT="+endless.URL)
+			return w, awsManifest
+		}},
+		{"aws web identity", func(t *testing.T) (*wardEnv, string) {
+			w := awsKeyless(t)
+			// Where a platform mounts it, outside the test's directory,
+			// whose files the audit searches for canaries.
+			token := filepath.Join(t.TempDir(), "web-identity-token")
+			if err := os.WriteFile(token, []byte(w.canary("web-identity")), 0o600); err != nil {
+				t.Fatal(err)
 			}
-			if stdout != "" {
-				t.Errorf("the child wrote %q, want no child", stdout)
-			}
-			if want := "the answer from " + tt.host + " is larger than 16 MiB"; !strings.Contains(stderr, want) {
-				t.Errorf("the error does not say %q:\n%s", want, lastLines(stderr, 3))
+			w.env = append(w.env, "AWS_WEB_IDENTITY_TOKEN_FILE="+token, "AWS_ROLE_ARN=arn:aws:iam::123456789012:role/app", "AWS_ENDPOINT_URL_STS="+endless.URL)
+			return w, awsManifest
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, manifest := tt.setup(t)
+			start := time.Now()
+			runBounded(t, w, manifest, endless.Host())
+			// The fix fails in well under a second; without it, the
+			// helper read until the manifest's timeout.
+			if took := time.Since(start); took > 8*time.Second {
+				t.Errorf("ward failed after %s, want well within the 10s timeout", took.Round(time.Millisecond))
 			}
 		})
 	}

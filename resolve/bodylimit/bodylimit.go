@@ -45,7 +45,7 @@ type transport struct {
 
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
-	bound(resp, r, t.max)
+	Bound(resp, r, t.max)
 	return resp, err
 }
 
@@ -57,28 +57,10 @@ func (t *transport) CloseIdleConnections() {
 	}
 }
 
-// Doer is an HTTP client as the AWS SDK takes one.
-type Doer interface {
-	Do(*http.Request) (*http.Response, error)
-}
-
-// Client returns next with the body of each answer bounded by max.
-func Client(next Doer, max int64) Doer {
-	return &client{next: next, max: max}
-}
-
-type client struct {
-	next Doer
-	max  int64
-}
-
-func (c *client) Do(r *http.Request) (*http.Response, error) {
-	resp, err := c.next.Do(r)
-	bound(resp, r, c.max)
-	return resp, err
-}
-
-func bound(resp *http.Response, r *http.Request, max int64) {
+// Bound bounds the body of resp, the answer to r, by max. The AWS SDK
+// takes a middleware for each request of its clients, those of the
+// credential providers too, where a transport of ward's cannot reach.
+func Bound(resp *http.Response, r *http.Request, max int64) {
 	if resp != nil && resp.Body != nil {
 		resp.Body = &body{ReadCloser: resp.Body, left: max, err: &TooLargeError{Host: r.URL.Host, Max: max}}
 	}

@@ -3,6 +3,8 @@ package store_test
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/aws/awstest"
 	awsstore "github.com/wardsecrets/ward/resolve/aws/store"
+	"github.com/wardsecrets/ward/resolve/bodylimit"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
 )
 
@@ -415,4 +418,82 @@ func TestEndpointThatNeverAnswers(t *testing.T) {
 			t.Errorf("%s: still waiting for the endpoint after 10s, with a timeout of %s", ref, timeout)
 		}
 	}
+}
+
+// TestCredentialAnswerBounded: the endpoint a credential provider of the
+// SDK's chain asks (the container endpoint, IMDS, STS for web identity)
+// answers 200 with a body that never ends. The fetch fails at 16 MiB,
+// naming the endpoint, at one request (IMDS: two, the SDK falling back
+// to IMDSv1 when the token's answer fails); the SDK read on into memory
+// until the timeout, gigabytes. AWS_CA_BUNDLE still verifies the
+// endpoint's certificate, STS's and the store's.
+func TestCredentialAnswerBounded(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		tls      bool
+		setup    func(t *testing.T, url string) []string
+		requests int
+	}{
+		{"container endpoint", false, func(t *testing.T, url string) []string {
+			token := resolvetest.Canary("container-token")
+			t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url+"/creds")
+			t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", token)
+			return []string{token}
+		}, 1},
+		{"imds", false, func(t *testing.T, url string) []string {
+			unsetenv(t, "AWS_EC2_METADATA_DISABLED")
+			t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", url)
+			return nil
+		}, 2},
+		{"web identity with AWS_CA_BUNDLE", true, func(t *testing.T, url string) []string {
+			token := resolvetest.Canary("web-identity")
+			file := filepath.Join(t.TempDir(), "token")
+			writeFile(t, file, token)
+			t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", file)
+			t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::"+awstest.AccountID+":role/app")
+			t.Setenv("AWS_ENDPOINT_URL_STS", url)
+			return []string{token}
+		}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			emulator(t)
+			unsetenv(t, "AWS_ACCESS_KEY_ID")
+			unsetenv(t, "AWS_SECRET_ACCESS_KEY")
+			endless := resolvetest.NewEndless(t, tt.tls)
+			if tt.tls {
+				bundle := filepath.Join(t.TempDir(), "ca.pem")
+				writeFile(t, bundle, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: endless.Certificate().Raw})))
+				t.Setenv("AWS_CA_BUNDLE", bundle)
+			}
+			canaries := tt.setup(t, endless.URL)
+			start := time.Now()
+			_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{MaxBackoff: time.Millisecond, Timeout: 10 * time.Second})).
+				Fetch(t.Context(), mustRef(t, "awssm://bounded/s"))
+			checkError(t, tt.name, err, canaries, "no usable AWS credentials: ", "the answer from "+endless.Host()+" is larger than 16 MiB")
+			if tl := (*bodylimit.TooLargeError)(nil); !errors.As(err, &tl) {
+				t.Errorf("%s: the error is no bodylimit.TooLargeError", tt.name)
+			}
+			if n := endless.Requests(); n != tt.requests {
+				t.Errorf("%s: the endpoint took %d requests, want %d: the same answer comes again", tt.name, n, tt.requests)
+			}
+			if sent := endless.Sent(); sent > int64(tt.requests)*64<<20 {
+				t.Errorf("%s: the endpoint sent %d MiB, want about 16 MiB a request", tt.name, sent>>20)
+			}
+			t.Logf("%s: failed in %s, the endpoint sent %d MiB", tt.name, time.Since(start).Round(time.Millisecond), endless.Sent()>>20)
+		})
+	}
+}
+
+// TestCABundleBoundedStore: AWS_CA_BUNDLE makes the SDK build its HTTP
+// client itself; the store's answers are bounded all the same, over the
+// certificate the bundle trusts.
+func TestCABundleBoundedStore(t *testing.T) {
+	emulator(t)
+	endless := resolvetest.NewEndless(t, true)
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	writeFile(t, bundle, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: endless.Certificate().Raw})))
+	t.Setenv("AWS_CA_BUNDLE", bundle)
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endless.URL)
+	_, err := awsstore.NewSecretsManager(newSession()).Fetch(t.Context(), mustRef(t, "awssm://bounded/s"))
+	checkError(t, "store over AWS_CA_BUNDLE", err, nil, "the answer from "+endless.Host()+" is larger than 16 MiB")
 }
