@@ -374,11 +374,12 @@ func azureTrusting(t *testing.T, w *wardEnv, srv *azuretest.Server, e *resolvete
 
 // TestCloudEndlessCredentialAnswerBounded: the endpoint a cloud helper
 // asks for its credentials (AWS's container endpoint, IMDS, STS for web
-// identity) answers 200 with a body that never ends. The helper stops
-// reading at 16 MiB and the start fails with 125 saying so, naming the
-// endpoint, within seconds; the SDK read on into memory until the
-// timeout (ward-aws: 3.9 GB peak in 10 to 30 s at loopback speed, 8 GB
-// for STS's answer).
+// identity; Google's metadata server) answers 200 with a body that never
+// ends. The helper stops reading at 16 MiB and the start fails with 125
+// saying so, naming the endpoint, within seconds; the SDK read on into
+// memory until the timeout (ward-aws: 3.9 GB peak in 10 to 30 s at
+// loopback speed, 8 GB for STS's answer; ward-gcp: 3.9 GB in the
+// metadata library's 5 s).
 func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 	endless := resolvetest.NewEndless(t, false)
 	const awsManifest = "version: 1\nstores:\n  aws:\n    timeout: 10s\nenv:\n  APP: awssm://app\n"
@@ -413,6 +414,11 @@ func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 			}
 			w.env = append(w.env, "AWS_WEB_IDENTITY_TOKEN_FILE="+token, "AWS_ROLE_ARN=arn:aws:iam::123456789012:role/app", "AWS_ENDPOINT_URL_STS="+endless.URL)
 			return w, awsManifest
+		}},
+		{"gcp metadata server", func(t *testing.T) (*wardEnv, string) {
+			_, w := gcpWard(t)
+			w.env = append(w.env, "GOOGLE_APPLICATION_CREDENTIALS=", "GCE_METADATA_HOST="+endless.Host())
+			return w, "version: 1\nstores:\n  gcp:\n    timeout: 10s\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
 		}},
 	}
 	for _, tt := range tests {
