@@ -374,14 +374,20 @@ func azureTrusting(t *testing.T, w *wardEnv, srv *azuretest.Server, e *resolvete
 
 // TestCloudEndlessCredentialAnswerBounded: the endpoint a cloud helper
 // asks for its credentials (AWS's container endpoint, IMDS, STS for web
-// identity; Google's metadata server) answers 200 with a body that never
+// identity; Google's metadata server; Azure's managed identity endpoint
+// and Entra ID for a client secret) answers 200 with a body that never
 // ends. The helper stops reading at 16 MiB and the start fails with 125
 // saying so, naming the endpoint, within seconds; the SDK read on into
 // memory until the timeout (ward-aws: 3.9 GB peak in 10 to 30 s at
 // loopback speed, 8 GB for STS's answer; ward-gcp: 3.9 GB in the
-// metadata library's 5 s).
+// metadata library's 5 s). Azure's were bounded already, but the error
+// of Entra ID's said "server response error:" and stopped there.
 func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 	endless := resolvetest.NewEndless(t, false)
+	endlessTLS := resolvetest.NewEndless(t, true)
+	azureManifest := func(srv *azuretest.Server) string {
+		return "version: 1\n" + strings.TrimSuffix(azureStores, "\n") + "\n    timeout: 10s\nenv:\n  APP: azkv://" + srv.VaultHost() + "/app\n"
+	}
 	const awsManifest = "version: 1\nstores:\n  aws:\n    timeout: 10s\nenv:\n  APP: awssm://app\n"
 	// Without the emulator's keys, the SDK's chain goes on to the
 	// source each row sets.
@@ -420,12 +426,26 @@ func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 			w.env = append(w.env, "GOOGLE_APPLICATION_CREDENTIALS=", "GCE_METADATA_HOST="+endless.Host())
 			return w, "version: 1\nstores:\n  gcp:\n    timeout: 10s\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
 		}},
+		{"azure managed identity", func(t *testing.T) (*wardEnv, string) {
+			srv, w := azureWard(t, (*azuretest.Server).ManagedIdentityEnv)
+			w.env = append(w.env, "IDENTITY_ENDPOINT="+endless.URL+"/msi/token", "IDENTITY_HEADER="+w.canary("identity-header"))
+			return w, azureManifest(srv)
+		}},
+		{"azure client secret", func(t *testing.T) (*wardEnv, string) {
+			srv, w := azureWard(t, (*azuretest.Server).Env)
+			w.env = append(w.env, "SSL_CERT_FILE="+azureTrusting(t, w, srv, endlessTLS), "AZURE_AUTHORITY_HOST="+endlessTLS.URL+"/", "AZURE_CLIENT_SECRET="+w.canary("client-secret"))
+			return w, azureManifest(srv)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w, manifest := tt.setup(t)
 			start := time.Now()
-			runBounded(t, w, manifest, endless.Host())
+			host := endless.Host()
+			if strings.HasSuffix(tt.name, "client secret") {
+				host = endlessTLS.Host()
+			}
+			runBounded(t, w, manifest, host)
 			// The fix fails in well under a second; without it, the
 			// helper read until the manifest's timeout.
 			if took := time.Since(start); took > 8*time.Second {
