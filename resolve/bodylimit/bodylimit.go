@@ -1,5 +1,6 @@
 // Package bodylimit bounds the body of every answer a store's helper
-// reads. The SDKs (Vault's API client too) read an answer whole into
+// reads, from the store and from the endpoints that give its
+// credentials. The SDKs (Vault's API client too) read an answer whole into
 // memory, without a bound: something at a store's endpoint that answers with a body that
 // never ends (a proxy gone wrong, a server that is not the store's) grew
 // the helper by gigabytes until the request timed out, or until the
@@ -25,7 +26,7 @@ type TooLargeError struct {
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("the answer from %s is larger than %d MiB, more than the store sends for any secret: a proxy or a server that is not the store's answered", e.Host, e.Max>>20)
+	return fmt.Sprintf("the answer from %s is larger than %d MiB, more than a store or a credentials endpoint sends for any secret or token: a proxy, or a server that is not theirs, answered", e.Host, e.Max>>20)
 }
 
 // NonRetriable tells Azure's SDK (azcore's errorinfo.NonRetriable) not
