@@ -421,8 +421,8 @@ func TestEndpointThatNeverAnswers(t *testing.T) {
 }
 
 // TestCredentialAnswerBounded: the endpoint a credential provider of the
-// SDK's chain asks (the container endpoint, IMDS, STS for web identity)
-// answers 200 with a body that never ends. The fetch fails at 16 MiB,
+// SDK's chain asks (the container endpoint, IMDS, STS for web identity
+// and a profile's role, the SSO portal) answers 200 with a body that never ends. The fetch fails at 16 MiB,
 // naming the endpoint, at one request (IMDS: two, the SDK falling back
 // to IMDSv1 when the token's answer fails); the SDK read on into memory
 // until the timeout, gigabytes. AWS_CA_BUNDLE still verifies the
@@ -453,6 +453,33 @@ func TestCredentialAnswerBounded(t *testing.T) {
 			t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::"+awstest.AccountID+":role/app")
 			t.Setenv("AWS_ENDPOINT_URL_STS", url)
 			return []string{token}
+		}, 1},
+		{"assume role of a profile", false, func(t *testing.T, url string) []string {
+			configFile := filepath.Join(t.TempDir(), "config")
+			writeFile(t, configFile, "[profile bounded]\nregion = "+awstest.Region+"\nrole_arn = arn:aws:iam::"+awstest.AccountID+":role/app\nsource_profile = base\n"+
+				"[profile base]\naws_access_key_id = "+awstest.AccessKeyID+"\naws_secret_access_key = "+awstest.SecretAccessKey+"\n")
+			t.Setenv("AWS_CONFIG_FILE", configFile)
+			t.Setenv("AWS_PROFILE", "bounded")
+			t.Setenv("AWS_ENDPOINT_URL_STS", url)
+			return nil
+		}, 1},
+		{"sso portal", false, func(t *testing.T, url string) []string {
+			dir := t.TempDir()
+			configFile := filepath.Join(dir, "config")
+			writeFile(t, configFile, "[profile bounded]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Developer\nregion = "+awstest.Region+
+				"\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = "+awstest.Region+"\n")
+			t.Setenv("AWS_CONFIG_FILE", configFile)
+			t.Setenv("AWS_PROFILE", "bounded")
+			t.Setenv("AWS_ENDPOINT_URL_SSO", url)
+			cache := filepath.Join(os.Getenv("HOME"), ".aws", "sso", "cache")
+			if err := os.MkdirAll(cache, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha1.Sum([]byte("corp"))
+			accessToken := resolvetest.Canary("sso-access-token")
+			writeFile(t, filepath.Join(cache, hex.EncodeToString(sum[:])+".json"),
+				`{"startUrl":"https://corp.awsapps.com/start","region":"`+awstest.Region+`","accessToken":"`+accessToken+`","expiresAt":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`)
+			return []string{accessToken}
 		}, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
