@@ -399,17 +399,18 @@ func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup func(t *testing.T) (*wardEnv, string)
+		host  string // the endpoint that answers
 	}{
 		{"aws container endpoint", func(t *testing.T) (*wardEnv, string) {
 			w := awsKeyless(t)
 			w.env = append(w.env, "AWS_CONTAINER_CREDENTIALS_FULL_URI="+endless.URL+"/creds", "AWS_CONTAINER_AUTHORIZATION_TOKEN="+w.canary("container-token"))
 			return w, awsManifest
-		}},
+		}, endless.Host()},
 		{"aws imds", func(t *testing.T) (*wardEnv, string) {
 			w := awsKeyless(t)
 			w.env = append(w.env, "AWS_EC2_METADATA_DISABLED=", "AWS_EC2_METADATA_SERVICE_ENDPOINT="+endless.URL)
 			return w, awsManifest
-		}},
+		}, endless.Host()},
 		{"aws web identity", func(t *testing.T) (*wardEnv, string) {
 			w := awsKeyless(t)
 			// Where a platform mounts it, outside the test's directory,
@@ -420,32 +421,39 @@ func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 			}
 			w.env = append(w.env, "AWS_WEB_IDENTITY_TOKEN_FILE="+token, "AWS_ROLE_ARN=arn:aws:iam::123456789012:role/app", "AWS_ENDPOINT_URL_STS="+endless.URL)
 			return w, awsManifest
-		}},
+		}, endless.Host()},
 		{"gcp metadata server", func(t *testing.T) (*wardEnv, string) {
 			_, w := gcpWard(t)
 			w.env = append(w.env, "GOOGLE_APPLICATION_CREDENTIALS=", "GCE_METADATA_HOST="+endless.Host())
 			return w, "version: 1\nstores:\n  gcp:\n    timeout: 10s\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
-		}},
+		}, endless.Host()},
 		{"azure managed identity", func(t *testing.T) (*wardEnv, string) {
 			srv, w := azureWard(t, (*azuretest.Server).ManagedIdentityEnv)
 			w.env = append(w.env, "IDENTITY_ENDPOINT="+endless.URL+"/msi/token", "IDENTITY_HEADER="+w.canary("identity-header"))
 			return w, azureManifest(srv)
-		}},
+		}, endless.Host()},
 		{"azure client secret", func(t *testing.T) (*wardEnv, string) {
 			srv, w := azureWard(t, (*azuretest.Server).Env)
 			w.env = append(w.env, "SSL_CERT_FILE="+azureTrusting(t, w, srv, endlessTLS), "AZURE_AUTHORITY_HOST="+endlessTLS.URL+"/", "AZURE_CLIENT_SECRET="+w.canary("client-secret"))
 			return w, azureManifest(srv)
-		}},
+		}, endlessTLS.Host()},
+		{"azure workload identity", func(t *testing.T) (*wardEnv, string) {
+			token := filepath.Join(t.TempDir(), "azure-identity-token")
+			srv, w := azureWard(t, func(s *azuretest.Server) []string { return s.WorkloadIdentityEnv(token) })
+			jwt := srv.FederatedToken(azuretest.FederatedAudience, time.Hour)
+			w.canaries = append(w.canaries, jwt)
+			if err := os.WriteFile(token, []byte(jwt), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w.env = append(w.env, "SSL_CERT_FILE="+azureTrusting(t, w, srv, endlessTLS), "AZURE_AUTHORITY_HOST="+endlessTLS.URL+"/")
+			return w, azureManifest(srv)
+		}, endlessTLS.Host()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w, manifest := tt.setup(t)
 			start := time.Now()
-			host := endless.Host()
-			if strings.HasSuffix(tt.name, "client secret") {
-				host = endlessTLS.Host()
-			}
-			runBounded(t, w, manifest, host)
+			runBounded(t, w, manifest, tt.host)
 			// The fix fails in well under a second; without it, the
 			// helper read until the manifest's timeout.
 			if took := time.Since(start); took > 8*time.Second {
