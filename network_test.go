@@ -334,15 +334,14 @@ func TestCloudEndlessAnswerBounded(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w, manifest := tt.setup(t)
-			runBounded(t, w, manifest, tt.host)
+			runBounded(t, w, manifest, tooLarge(tt.host))
 		})
 	}
 }
 
 // runBounded runs ward over manifest, whose start meets an answer that
-// never ends from host: it must fail with 125 saying so, and start no
-// child.
-func runBounded(t *testing.T, w *wardEnv, manifest, host string) {
+// never ends: it must fail with 125 saying want, and start no child.
+func runBounded(t *testing.T, w *wardEnv, manifest, want string) {
 	t.Helper()
 	code, stdout, stderr := w.run("run", "-m", w.manifest(manifest), "--", "helper", "exit", "0")
 	if code != 125 {
@@ -351,10 +350,13 @@ func runBounded(t *testing.T, w *wardEnv, manifest, host string) {
 	if stdout != "" {
 		t.Errorf("the child wrote %q, want no child", stdout)
 	}
-	if want := "the answer from " + host + " is larger than 16 MiB"; !strings.Contains(stderr, want) {
+	if !strings.Contains(stderr, want) {
 		t.Errorf("the error does not say %q:\n%s", want, lastLines(stderr, 3))
 	}
 }
+
+// tooLarge is what the error says of an answer from host past the bound.
+func tooLarge(host string) string { return "the answer from " + host + " is larger than 16 MiB" }
 
 // azureTrusting writes a CA file, for SSL_CERT_FILE, that trusts the
 // emulator srv and the server e.
@@ -376,11 +378,12 @@ func azureTrusting(t *testing.T, w *wardEnv, srv *azuretest.Server, e *resolvete
 // asks for its credentials (AWS's container endpoint, IMDS, STS for web
 // identity; Google's metadata server; Azure's managed identity endpoint
 // and Entra ID for a client secret) answers 200 with a body that never
-// ends. The helper stops reading at 16 MiB and the start fails with 125
-// saying so, naming the endpoint, within seconds; the SDK read on into
-// memory until the timeout (ward-aws: 3.9 GB peak in 10 to 30 s at
-// loopback speed, 8 GB for STS's answer; ward-gcp: 3.9 GB in the
-// metadata library's 5 s). Azure's were bounded already, but the error
+// ends, or AWS's credential_process prints without end. The helper stops
+// reading at 16 MiB (the process's output at 1 MiB) and the start fails
+// with 125 saying so, naming the endpoint, within seconds; the SDK read
+// on into memory until the timeout (ward-aws: 3.9 GB peak in 10 to 30 s
+// at loopback speed, 8 GB for STS's answer and the process's output;
+// ward-gcp: 3.9 GB in the metadata library's 5 s). Azure's were bounded already, but the error
 // of Entra ID's said "server response error:" and stopped there.
 func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 	endless := resolvetest.NewEndless(t, false)
@@ -399,18 +402,18 @@ func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup func(t *testing.T) (*wardEnv, string)
-		host  string // the endpoint that answers
+		want  string // what the error says
 	}{
 		{"aws container endpoint", func(t *testing.T) (*wardEnv, string) {
 			w := awsKeyless(t)
 			w.env = append(w.env, "AWS_CONTAINER_CREDENTIALS_FULL_URI="+endless.URL+"/creds", "AWS_CONTAINER_AUTHORIZATION_TOKEN="+w.canary("container-token"))
 			return w, awsManifest
-		}, endless.Host()},
+		}, tooLarge(endless.Host())},
 		{"aws imds", func(t *testing.T) (*wardEnv, string) {
 			w := awsKeyless(t)
 			w.env = append(w.env, "AWS_EC2_METADATA_DISABLED=", "AWS_EC2_METADATA_SERVICE_ENDPOINT="+endless.URL)
 			return w, awsManifest
-		}, endless.Host()},
+		}, tooLarge(endless.Host())},
 		{"aws web identity", func(t *testing.T) (*wardEnv, string) {
 			w := awsKeyless(t)
 			// Where a platform mounts it, outside the test's directory,
@@ -421,22 +424,36 @@ func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 			}
 			w.env = append(w.env, "AWS_WEB_IDENTITY_TOKEN_FILE="+token, "AWS_ROLE_ARN=arn:aws:iam::123456789012:role/app", "AWS_ENDPOINT_URL_STS="+endless.URL)
 			return w, awsManifest
-		}, endless.Host()},
+		}, tooLarge(endless.Host())},
+		{"aws credential_process", func(t *testing.T) (*wardEnv, string) {
+			w := awsKeyless(t)
+			// A loop, or a wrapper's log on stdout.
+			script := filepath.Join(w.dir, "creds.sh")
+			config := filepath.Join(w.dir, "aws-config")
+			if err := os.WriteFile(script, []byte("#!/bin/sh\nwhile :; do echo "+strings.Repeat("A", 4095)+"; done\n"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(config, []byte("[default]\ncredential_process = "+script+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w.env = append(w.env, "AWS_CONFIG_FILE="+config)
+			return w, awsManifest
+		}, "the profile's credential_process printed more than 1 MiB on its stdout"},
 		{"gcp metadata server", func(t *testing.T) (*wardEnv, string) {
 			_, w := gcpWard(t)
 			w.env = append(w.env, "GOOGLE_APPLICATION_CREDENTIALS=", "GCE_METADATA_HOST="+endless.Host())
 			return w, "version: 1\nstores:\n  gcp:\n    timeout: 10s\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
-		}, endless.Host()},
+		}, tooLarge(endless.Host())},
 		{"azure managed identity", func(t *testing.T) (*wardEnv, string) {
 			srv, w := azureWard(t, (*azuretest.Server).ManagedIdentityEnv)
 			w.env = append(w.env, "IDENTITY_ENDPOINT="+endless.URL+"/msi/token", "IDENTITY_HEADER="+w.canary("identity-header"))
 			return w, azureManifest(srv)
-		}, endless.Host()},
+		}, tooLarge(endless.Host())},
 		{"azure client secret", func(t *testing.T) (*wardEnv, string) {
 			srv, w := azureWard(t, (*azuretest.Server).Env)
 			w.env = append(w.env, "SSL_CERT_FILE="+azureTrusting(t, w, srv, endlessTLS), "AZURE_AUTHORITY_HOST="+endlessTLS.URL+"/", "AZURE_CLIENT_SECRET="+w.canary("client-secret"))
 			return w, azureManifest(srv)
-		}, endlessTLS.Host()},
+		}, tooLarge(endlessTLS.Host())},
 		{"azure workload identity", func(t *testing.T) (*wardEnv, string) {
 			token := filepath.Join(t.TempDir(), "azure-identity-token")
 			srv, w := azureWard(t, func(s *azuretest.Server) []string { return s.WorkloadIdentityEnv(token) })
@@ -447,13 +464,13 @@ func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 			}
 			w.env = append(w.env, "SSL_CERT_FILE="+azureTrusting(t, w, srv, endlessTLS), "AZURE_AUTHORITY_HOST="+endlessTLS.URL+"/")
 			return w, azureManifest(srv)
-		}, endlessTLS.Host()},
+		}, tooLarge(endlessTLS.Host())},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w, manifest := tt.setup(t)
 			start := time.Now()
-			runBounded(t, w, manifest, tt.host)
+			runBounded(t, w, manifest, tt.want)
 			// The fix fails in well under a second; without it, the
 			// helper read until the manifest's timeout.
 			if took := time.Since(start); took > 8*time.Second {

@@ -110,12 +110,13 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	if err != nil {
 		return awssdk.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
 	}
+	boundProcess(&cfg)
 	// The first request would fetch the credentials anyway (and cache
 	// them); fetching them here lets a failure say what to set.
 	if cfg.Credentials != nil {
 		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-			switch tl := (*bodylimit.TooLargeError)(nil); {
-			case errors.As(err, &tl):
+			switch tl, po := (*bodylimit.TooLargeError)(nil), (*ProcessOutputError)(nil); {
+			case errors.As(err, &tl), errors.As(err, &po):
 				// Not the hints below: the source is there, and
 				// something else answered for it.
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %w", err)

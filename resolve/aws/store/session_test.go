@@ -524,3 +524,33 @@ func TestCABundleBoundedStore(t *testing.T) {
 	_, err := awsstore.NewSecretsManager(newSession()).Fetch(t.Context(), mustRef(t, "awssm://bounded/s"))
 	checkError(t, "store over AWS_CA_BUNDLE", err, nil, "the answer from "+endless.Host()+" is larger than 16 MiB")
 }
+
+// TestCredentialProcessOutputBounded: a profile's credential_process
+// that prints without end (a loop, a wrapper's log on stdout) fails the
+// fetch once it has printed 1 MiB, saying so; the SDK buffered all of
+// it until the timeout, gigabytes.
+func TestCredentialProcessOutputBounded(t *testing.T) {
+	emulator(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "creds.sh")
+	writeFile(t, script, "#!/bin/sh\nwhile :; do echo '"+strings.Repeat("A", 4095)+"'; done\n")
+	if err := os.Chmod(script, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	configFile := filepath.Join(dir, "config")
+	writeFile(t, configFile, "[profile proc]\nregion = "+awstest.Region+"\ncredential_process = "+script+"\n")
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+		unsetenv(t, k)
+	}
+	start := time.Now()
+	_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "proc", MaxAttempts: 1, Timeout: 10 * time.Second})).
+		Fetch(t.Context(), mustRef(t, "awssm://process/s"))
+	checkError(t, "endless credential_process", err, nil, "no usable AWS credentials: ", "credential_process printed more than 1 MiB on its stdout")
+	if po := (*awsstore.ProcessOutputError)(nil); !errors.As(err, &po) {
+		t.Errorf("the error is no ProcessOutputError")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("failed after %s, want well within the 10s timeout", took.Round(time.Millisecond))
+	}
+}
