@@ -25,6 +25,7 @@ import (
 	"github.com/wardsecrets/ward/resolve/azure/azuretest"
 	"github.com/wardsecrets/ward/resolve/gcp"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
+	"github.com/wardsecrets/ward/resolve/resolvetest"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
@@ -319,48 +320,161 @@ func TestCloudEndlessAnswerBounded(t *testing.T) {
 			return w, "version: 1\nstores:\n  gcp:\n    timeout: 2s\n    endpoint: " + endless.addr() + "\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
 		}, host},
 	}
-	azureEndless := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"value":"`)
-		chunk := bytes.Repeat([]byte("A"), 64<<10)
-		for {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(azureEndless.Close)
-	azureHost := azureEndless.Listener.Addr().String()
+	azureEndless := resolvetest.NewEndless(t, true)
+	azureHost := azureEndless.Host()
 	tests = append(tests, struct {
 		name  string
 		setup func(t *testing.T) (*wardEnv, string)
 		host  string
 	}{"azure", func(t *testing.T) (*wardEnv, string) {
 		srv, w := azureWard(t, (*azuretest.Server).Env)
-		ca, err := os.ReadFile(srv.CAFile())
-		if err != nil {
-			t.Fatal(err)
-		}
-		bundle := filepath.Join(w.dir, "ca.pem")
-		ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: azureEndless.Certificate().Raw})...)
-		if err := os.WriteFile(bundle, ca, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		w.env = append(w.env, "SSL_CERT_FILE="+bundle, azure.VaultHostsVar+"="+srv.VaultHost()+" "+azureHost)
+		w.env = append(w.env, "SSL_CERT_FILE="+azureTrusting(t, w, srv, azureEndless), azure.VaultHostsVar+"="+srv.VaultHost()+" "+azureHost)
 		return w, "version: 1\n" + strings.TrimSuffix(azureStores, "\n") + "\n    timeout: 2s\nenv:\n  APP: azkv://" + azureHost + "/app\n"
 	}, azureHost})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w, manifest := tt.setup(t)
-			code, stdout, stderr := w.run("run", "-m", w.manifest(manifest), "--", "helper", "exit", "0")
-			if code != 125 {
-				t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(stderr, 3))
+			runBounded(t, w, manifest, tooLarge(tt.host))
+		})
+	}
+}
+
+// runBounded runs ward over manifest, whose start meets an answer that
+// never ends: it must fail with 125 saying want, and start no child.
+func runBounded(t *testing.T, w *wardEnv, manifest, want string) {
+	t.Helper()
+	code, stdout, stderr := w.run("run", "-m", w.manifest(manifest), "--", "helper", "exit", "0")
+	if code != 125 {
+		t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(stderr, 3))
+	}
+	if stdout != "" {
+		t.Errorf("the child wrote %q, want no child", stdout)
+	}
+	if !strings.Contains(stderr, want) {
+		t.Errorf("the error does not say %q:\n%s", want, lastLines(stderr, 3))
+	}
+}
+
+// tooLarge is what the error says of an answer from host past the bound.
+func tooLarge(host string) string { return "the answer from " + host + " is larger than 16 MiB" }
+
+// azureTrusting writes a CA file, for SSL_CERT_FILE, that trusts the
+// emulator srv and the server e.
+func azureTrusting(t *testing.T, w *wardEnv, srv *azuretest.Server, e *resolvetest.Endless) string {
+	t.Helper()
+	ca, err := os.ReadFile(srv.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(w.dir, "ca.pem")
+	ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.Certificate().Raw})...)
+	if err := os.WriteFile(bundle, ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bundle
+}
+
+// TestCloudEndlessCredentialAnswerBounded: the endpoint a cloud helper
+// asks for its credentials (AWS's container endpoint, IMDS, STS for web
+// identity; Google's metadata server; Azure's managed identity endpoint
+// and Entra ID for a client secret) answers 200 with a body that never
+// ends, or AWS's credential_process prints without end. The helper stops
+// reading at 16 MiB (the process's output at 1 MiB) and the start fails
+// with 125 saying so, naming the endpoint, within seconds; the SDK read
+// on into memory until the timeout (ward-aws: 3.9 GB peak in 10 to 30 s
+// at loopback speed, 8 GB for STS's answer and the process's output;
+// ward-gcp: 3.9 GB in the metadata library's 5 s). Azure's were bounded already, but the error
+// of Entra ID's said "server response error:" and stopped there.
+func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
+	endless := resolvetest.NewEndless(t, false)
+	endlessTLS := resolvetest.NewEndless(t, true)
+	azureManifest := func(srv *azuretest.Server) string {
+		return "version: 1\n" + strings.TrimSuffix(azureStores, "\n") + "\n    timeout: 10s\nenv:\n  APP: azkv://" + srv.VaultHost() + "/app\n"
+	}
+	const awsManifest = "version: 1\nstores:\n  aws:\n    timeout: 10s\nenv:\n  APP: awssm://app\n"
+	// Without the emulator's keys, the SDK's chain goes on to the
+	// source each row sets.
+	awsKeyless := func(t *testing.T) *wardEnv {
+		_, w := awsWard(t)
+		w.env = append(w.env, "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=")
+		return w
+	}
+	tests := []struct {
+		name  string
+		setup func(t *testing.T) (*wardEnv, string)
+		want  string // what the error says
+	}{
+		{"aws container endpoint", func(t *testing.T) (*wardEnv, string) {
+			w := awsKeyless(t)
+			w.env = append(w.env, "AWS_CONTAINER_CREDENTIALS_FULL_URI="+endless.URL+"/creds", "AWS_CONTAINER_AUTHORIZATION_TOKEN="+w.canary("container-token"))
+			return w, awsManifest
+		}, tooLarge(endless.Host())},
+		{"aws imds", func(t *testing.T) (*wardEnv, string) {
+			w := awsKeyless(t)
+			w.env = append(w.env, "AWS_EC2_METADATA_DISABLED=", "AWS_EC2_METADATA_SERVICE_ENDPOINT="+endless.URL)
+			return w, awsManifest
+		}, tooLarge(endless.Host())},
+		{"aws web identity", func(t *testing.T) (*wardEnv, string) {
+			w := awsKeyless(t)
+			// Where a platform mounts it, outside the test's directory,
+			// whose files the audit searches for canaries.
+			token := filepath.Join(t.TempDir(), "web-identity-token")
+			if err := os.WriteFile(token, []byte(w.canary("web-identity")), 0o600); err != nil {
+				t.Fatal(err)
 			}
-			if stdout != "" {
-				t.Errorf("the child wrote %q, want no child", stdout)
+			w.env = append(w.env, "AWS_WEB_IDENTITY_TOKEN_FILE="+token, "AWS_ROLE_ARN=arn:aws:iam::123456789012:role/app", "AWS_ENDPOINT_URL_STS="+endless.URL)
+			return w, awsManifest
+		}, tooLarge(endless.Host())},
+		{"aws credential_process", func(t *testing.T) (*wardEnv, string) {
+			w := awsKeyless(t)
+			// A loop, or a wrapper's log on stdout.
+			script := filepath.Join(w.dir, "creds.sh")
+			config := filepath.Join(w.dir, "aws-config")
+			if err := os.WriteFile(script, []byte("#!/bin/sh\nwhile :; do echo "+strings.Repeat("A", 4095)+"; done\n"), 0o700); err != nil {
+				t.Fatal(err)
 			}
-			if want := "the answer from " + tt.host + " is larger than 16 MiB"; !strings.Contains(stderr, want) {
-				t.Errorf("the error does not say %q:\n%s", want, lastLines(stderr, 3))
+			if err := os.WriteFile(config, []byte("[default]\ncredential_process = "+script+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w.env = append(w.env, "AWS_CONFIG_FILE="+config)
+			return w, awsManifest
+		}, "the profile's credential_process printed more than 1 MiB on its stdout"},
+		{"gcp metadata server", func(t *testing.T) (*wardEnv, string) {
+			_, w := gcpWard(t)
+			w.env = append(w.env, "GOOGLE_APPLICATION_CREDENTIALS=", "GCE_METADATA_HOST="+endless.Host())
+			return w, "version: 1\nstores:\n  gcp:\n    timeout: 10s\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
+		}, tooLarge(endless.Host())},
+		{"azure managed identity", func(t *testing.T) (*wardEnv, string) {
+			srv, w := azureWard(t, (*azuretest.Server).ManagedIdentityEnv)
+			w.env = append(w.env, "IDENTITY_ENDPOINT="+endless.URL+"/msi/token", "IDENTITY_HEADER="+w.canary("identity-header"))
+			return w, azureManifest(srv)
+		}, tooLarge(endless.Host())},
+		{"azure client secret", func(t *testing.T) (*wardEnv, string) {
+			srv, w := azureWard(t, (*azuretest.Server).Env)
+			w.env = append(w.env, "SSL_CERT_FILE="+azureTrusting(t, w, srv, endlessTLS), "AZURE_AUTHORITY_HOST="+endlessTLS.URL+"/", "AZURE_CLIENT_SECRET="+w.canary("client-secret"))
+			return w, azureManifest(srv)
+		}, tooLarge(endlessTLS.Host())},
+		{"azure workload identity", func(t *testing.T) (*wardEnv, string) {
+			token := filepath.Join(t.TempDir(), "azure-identity-token")
+			srv, w := azureWard(t, func(s *azuretest.Server) []string { return s.WorkloadIdentityEnv(token) })
+			jwt := srv.FederatedToken(azuretest.FederatedAudience, time.Hour)
+			w.canaries = append(w.canaries, jwt)
+			if err := os.WriteFile(token, []byte(jwt), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w.env = append(w.env, "SSL_CERT_FILE="+azureTrusting(t, w, srv, endlessTLS), "AZURE_AUTHORITY_HOST="+endlessTLS.URL+"/")
+			return w, azureManifest(srv)
+		}, tooLarge(endlessTLS.Host())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, manifest := tt.setup(t)
+			start := time.Now()
+			runBounded(t, w, manifest, tt.want)
+			// The fix fails in well under a second; without it, the
+			// helper read until the manifest's timeout.
+			if took := time.Since(start); took > 8*time.Second {
+				t.Errorf("ward failed after %s, want well within the 10s timeout", took.Round(time.Millisecond))
 			}
 		})
 	}

@@ -1,5 +1,6 @@
 // Package bodylimit bounds the body of every answer a store's helper
-// reads. The SDKs (Vault's API client too) read an answer whole into
+// reads, from the store and from the endpoints that give its
+// credentials. The SDKs (Vault's API client too) read an answer whole into
 // memory, without a bound: something at a store's endpoint that answers with a body that
 // never ends (a proxy gone wrong, a server that is not the store's) grew
 // the helper by gigabytes until the request timed out, or until the
@@ -25,7 +26,7 @@ type TooLargeError struct {
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("the answer from %s is larger than %d MiB, more than the store sends for any secret: a proxy or a server that is not the store's answered", e.Host, e.Max>>20)
+	return fmt.Sprintf("the answer from %s is larger than %d MiB, more than a store or a credentials endpoint sends for any secret or token: a proxy, or a server that is not theirs, answered", e.Host, e.Max>>20)
 }
 
 // NonRetriable tells Azure's SDK (azcore's errorinfo.NonRetriable) not
@@ -45,7 +46,7 @@ type transport struct {
 
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
-	bound(resp, r, t.max)
+	Bound(resp, r, t.max)
 	return resp, err
 }
 
@@ -57,28 +58,10 @@ func (t *transport) CloseIdleConnections() {
 	}
 }
 
-// Doer is an HTTP client as the AWS SDK takes one.
-type Doer interface {
-	Do(*http.Request) (*http.Response, error)
-}
-
-// Client returns next with the body of each answer bounded by max.
-func Client(next Doer, max int64) Doer {
-	return &client{next: next, max: max}
-}
-
-type client struct {
-	next Doer
-	max  int64
-}
-
-func (c *client) Do(r *http.Request) (*http.Response, error) {
-	resp, err := c.next.Do(r)
-	bound(resp, r, c.max)
-	return resp, err
-}
-
-func bound(resp *http.Response, r *http.Request, max int64) {
+// Bound bounds the body of resp, the answer to r, by max. The AWS SDK
+// takes a middleware for each request of its clients, those of the
+// credential providers too, where a transport of ward's cannot reach.
+func Bound(resp *http.Response, r *http.Request, max int64) {
 	if resp != nil && resp.Body != nil {
 		resp.Body = &body{ReadCloser: resp.Body, left: max, err: &TooLargeError{Host: r.URL.Host, Max: max}}
 	}

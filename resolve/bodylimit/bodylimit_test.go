@@ -11,7 +11,7 @@ import (
 
 // TestBound: a body of exactly the bound is read whole; one byte more
 // fails with TooLargeError naming the host, through a transport and
-// through a client alike.
+// through Bound alike.
 func TestBound(t *testing.T) {
 	const max = 1 << 10
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -23,15 +23,19 @@ func TestBound(t *testing.T) {
 	}))
 	defer srv.Close()
 	host := srv.Listener.Addr().String()
-	clients := map[string]Doer{
-		"transport": &http.Client{Transport: Transport(http.DefaultTransport, max)},
-		"client":    Client(http.DefaultClient, max),
+	clients := map[string]doer{
+		"transport": (&http.Client{Transport: Transport(http.DefaultTransport, max)}).Do,
+		"bound": func(r *http.Request) (*http.Response, error) {
+			resp, err := http.DefaultClient.Do(r)
+			Bound(resp, r, max)
+			return resp, err
+		},
 	}
 	for name, c := range clients {
 		t.Run(name, func(t *testing.T) {
 			for path, wantErr := range map[string]bool{"/at": false, "/over": true} {
 				req, _ := http.NewRequest("GET", srv.URL+path, nil)
-				resp, err := c.Do(req)
+				resp, err := c(req)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -51,3 +55,6 @@ func TestBound(t *testing.T) {
 		})
 	}
 }
+
+// doer sends a request as http.Client.Do does.
+type doer func(*http.Request) (*http.Response, error)

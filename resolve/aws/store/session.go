@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/wardsecrets/ward/resolve/aws"
 	"github.com/wardsecrets/ward/resolve/bodylimit"
@@ -94,7 +95,11 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	// credential_process, an STS endpoint that never answers).
 	ctx, cancel := context.WithTimeout(ctx, s.timeout())
 	defer cancel()
-	load := []func(*config.LoadOptions) error{config.WithRetryer(s.retryer)}
+	// The bound goes in during the load: the credential providers it
+	// builds (the container endpoint, IMDS, STS for web identity and
+	// assume-role, SSO) take the APIOptions it has by then, and none of
+	// them takes a client of ward's.
+	load := []func(*config.LoadOptions) error{config.WithRetryer(s.retryer), config.WithAPIOptions([]func(*middleware.Stack) error{boundBody})}
 	if s.opts.Region != "" {
 		load = append(load, config.WithRegion(s.opts.Region))
 	}
@@ -105,11 +110,16 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	if err != nil {
 		return awssdk.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
 	}
+	boundProcess(&cfg)
 	// The first request would fetch the credentials anyway (and cache
 	// them); fetching them here lets a failure say what to set.
 	if cfg.Credentials != nil {
 		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-			switch {
+			switch tl, po := (*bodylimit.TooLargeError)(nil), (*ProcessOutputError)(nil); {
+			case errors.As(err, &tl), errors.As(err, &po):
+				// Not the hints below: the source is there, and
+				// something else answered for it.
+				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %w", err)
 			case imdsFailed(err):
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %s: %w", imdsHint, err)
 			case ssoFailed(err):
@@ -126,12 +136,6 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
 		bc = bc.WithTransportOptions(func(t *http.Transport) { t.OnProxyConnectResponse = proxyconnect.Check })
 		cfg.HTTPClient = bc
-	}
-	if cfg.HTTPClient != nil {
-		// After the load, which wants the SDK's own client (for
-		// AWS_CA_BUNDLE): the credentials' requests are not bounded,
-		// the store's are.
-		cfg.HTTPClient = bodylimit.Client(cfg.HTTPClient, bodylimit.Max)
 	}
 	cfg.APIOptions = append(cfg.APIOptions, s.bound)
 	cfg.APIOptions = append(cfg.APIOptions, s.apiOptions...)
@@ -167,6 +171,29 @@ func (s *Session) bound(st *middleware.Stack) error {
 			}
 			return out, md, err
 		}), middleware.Before)
+}
+
+// boundBody bounds the body of each answer at bodylimit.Max, in every
+// client of the SDK ward's configuration makes: the stores' and the
+// credential providers'. The SDK reads an answer whole into memory: a
+// container-credentials endpoint, IMDS or STS that answered 200 with a
+// body that never ends (a proxy gone wrong, a process that is not the
+// endpoint on that port) grew ward-aws by gigabytes until the timeout.
+// Innermost in the Deserialize step, it wraps the body before any
+// deserializer reads it; the load wants the SDK's own HTTP client (for
+// AWS_CA_BUNDLE), and the container endpoint's provider makes a client
+// of its own, so a client of ward's would not reach them.
+func boundBody(st *middleware.Stack) error {
+	return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("wardBodyLimit",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			resp, ok := out.RawResponse.(*smithyhttp.Response)
+			req, reqOK := in.Request.(*smithyhttp.Request)
+			if ok && reqOK && resp.Response != nil {
+				bodylimit.Bound(resp.Response, req.Request, bodylimit.Max)
+			}
+			return out, md, err
+		}), middleware.After)
 }
 
 // errNoAnswer is the cause of an operation's deadline.

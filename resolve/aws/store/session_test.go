@@ -3,6 +3,8 @@ package store_test
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/aws/awstest"
 	awsstore "github.com/wardsecrets/ward/resolve/aws/store"
+	"github.com/wardsecrets/ward/resolve/bodylimit"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
 )
 
@@ -414,5 +417,140 @@ func TestEndpointThatNeverAnswers(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Errorf("%s: still waiting for the endpoint after 10s, with a timeout of %s", ref, timeout)
 		}
+	}
+}
+
+// TestCredentialAnswerBounded: the endpoint a credential provider of the
+// SDK's chain asks (the container endpoint, IMDS, STS for web identity
+// and a profile's role, the SSO portal) answers 200 with a body that never ends. The fetch fails at 16 MiB,
+// naming the endpoint, at one request (IMDS: two, the SDK falling back
+// to IMDSv1 when the token's answer fails); the SDK read on into memory
+// until the timeout, gigabytes. AWS_CA_BUNDLE still verifies the
+// endpoint's certificate, STS's and the store's.
+func TestCredentialAnswerBounded(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		tls      bool
+		setup    func(t *testing.T, url string) []string
+		requests int
+	}{
+		{"container endpoint", false, func(t *testing.T, url string) []string {
+			token := resolvetest.Canary("container-token")
+			t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url+"/creds")
+			t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", token)
+			return []string{token}
+		}, 1},
+		{"imds", false, func(t *testing.T, url string) []string {
+			unsetenv(t, "AWS_EC2_METADATA_DISABLED")
+			t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", url)
+			return nil
+		}, 2},
+		{"web identity with AWS_CA_BUNDLE", true, func(t *testing.T, url string) []string {
+			token := resolvetest.Canary("web-identity")
+			file := filepath.Join(t.TempDir(), "token")
+			writeFile(t, file, token)
+			t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", file)
+			t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::"+awstest.AccountID+":role/app")
+			t.Setenv("AWS_ENDPOINT_URL_STS", url)
+			return []string{token}
+		}, 1},
+		{"assume role of a profile", false, func(t *testing.T, url string) []string {
+			configFile := filepath.Join(t.TempDir(), "config")
+			writeFile(t, configFile, "[profile bounded]\nregion = "+awstest.Region+"\nrole_arn = arn:aws:iam::"+awstest.AccountID+":role/app\nsource_profile = base\n"+
+				"[profile base]\naws_access_key_id = "+awstest.AccessKeyID+"\naws_secret_access_key = "+awstest.SecretAccessKey+"\n")
+			t.Setenv("AWS_CONFIG_FILE", configFile)
+			t.Setenv("AWS_PROFILE", "bounded")
+			t.Setenv("AWS_ENDPOINT_URL_STS", url)
+			return nil
+		}, 1},
+		{"sso portal", false, func(t *testing.T, url string) []string {
+			dir := t.TempDir()
+			configFile := filepath.Join(dir, "config")
+			writeFile(t, configFile, "[profile bounded]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Developer\nregion = "+awstest.Region+
+				"\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = "+awstest.Region+"\n")
+			t.Setenv("AWS_CONFIG_FILE", configFile)
+			t.Setenv("AWS_PROFILE", "bounded")
+			t.Setenv("AWS_ENDPOINT_URL_SSO", url)
+			cache := filepath.Join(os.Getenv("HOME"), ".aws", "sso", "cache")
+			if err := os.MkdirAll(cache, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha1.Sum([]byte("corp"))
+			accessToken := resolvetest.Canary("sso-access-token")
+			writeFile(t, filepath.Join(cache, hex.EncodeToString(sum[:])+".json"),
+				`{"startUrl":"https://corp.awsapps.com/start","region":"`+awstest.Region+`","accessToken":"`+accessToken+`","expiresAt":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`)
+			return []string{accessToken}
+		}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			emulator(t)
+			unsetenv(t, "AWS_ACCESS_KEY_ID")
+			unsetenv(t, "AWS_SECRET_ACCESS_KEY")
+			endless := resolvetest.NewEndless(t, tt.tls)
+			if tt.tls {
+				bundle := filepath.Join(t.TempDir(), "ca.pem")
+				writeFile(t, bundle, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: endless.Certificate().Raw})))
+				t.Setenv("AWS_CA_BUNDLE", bundle)
+			}
+			canaries := tt.setup(t, endless.URL)
+			start := time.Now()
+			_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{MaxBackoff: time.Millisecond, Timeout: 10 * time.Second})).
+				Fetch(t.Context(), mustRef(t, "awssm://bounded/s"))
+			checkError(t, tt.name, err, canaries, "no usable AWS credentials: ", "the answer from "+endless.Host()+" is larger than 16 MiB")
+			if tl := (*bodylimit.TooLargeError)(nil); !errors.As(err, &tl) {
+				t.Errorf("%s: the error is no bodylimit.TooLargeError", tt.name)
+			}
+			if n := endless.Requests(); n != tt.requests {
+				t.Errorf("%s: the endpoint took %d requests, want %d: the same answer comes again", tt.name, n, tt.requests)
+			}
+			if sent := endless.Sent(); sent > int64(tt.requests)*64<<20 {
+				t.Errorf("%s: the endpoint sent %d MiB, want about 16 MiB a request", tt.name, sent>>20)
+			}
+			t.Logf("%s: failed in %s, the endpoint sent %d MiB", tt.name, time.Since(start).Round(time.Millisecond), endless.Sent()>>20)
+		})
+	}
+}
+
+// TestCABundleBoundedStore: AWS_CA_BUNDLE makes the SDK build its HTTP
+// client itself; the store's answers are bounded all the same, over the
+// certificate the bundle trusts.
+func TestCABundleBoundedStore(t *testing.T) {
+	emulator(t)
+	endless := resolvetest.NewEndless(t, true)
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	writeFile(t, bundle, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: endless.Certificate().Raw})))
+	t.Setenv("AWS_CA_BUNDLE", bundle)
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endless.URL)
+	_, err := awsstore.NewSecretsManager(newSession()).Fetch(t.Context(), mustRef(t, "awssm://bounded/s"))
+	checkError(t, "store over AWS_CA_BUNDLE", err, nil, "the answer from "+endless.Host()+" is larger than 16 MiB")
+}
+
+// TestCredentialProcessOutputBounded: a profile's credential_process
+// that prints without end (a loop, a wrapper's log on stdout) fails the
+// fetch once it has printed 1 MiB, saying so; the SDK buffered all of
+// it until the timeout, gigabytes.
+func TestCredentialProcessOutputBounded(t *testing.T) {
+	emulator(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "creds.sh")
+	writeFile(t, script, "#!/bin/sh\nwhile :; do echo '"+strings.Repeat("A", 4095)+"'; done\n")
+	if err := os.Chmod(script, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	configFile := filepath.Join(dir, "config")
+	writeFile(t, configFile, "[profile proc]\nregion = "+awstest.Region+"\ncredential_process = "+script+"\n")
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+		unsetenv(t, k)
+	}
+	start := time.Now()
+	_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "proc", MaxAttempts: 1, Timeout: 10 * time.Second})).
+		Fetch(t.Context(), mustRef(t, "awssm://process/s"))
+	checkError(t, "endless credential_process", err, nil, "no usable AWS credentials: ", "credential_process printed more than 1 MiB on its stdout")
+	if po := (*awsstore.ProcessOutputError)(nil); !errors.As(err, &po) {
+		t.Errorf("the error is no ProcessOutputError")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("failed after %s, want well within the 10s timeout", took.Round(time.Millisecond))
 	}
 }

@@ -201,15 +201,24 @@ func describeCredentialError(err error) string {
 
 // credentialsTried lists the headline of each credential the chain tried.
 // azidentity writes them one a line, indented by one tab, after
-// "Attempted credentials:"; a message in another shape is summarised by
-// its first line.
+// "Attempted credentials:", their further lines by two; a headline that
+// ends with a colon goes on with its next line, which says why (MSAL's
+// "server response error:" is followed by the cause, a bound's error
+// naming the endpoint among them). A message in another shape is
+// summarised by its first line.
 func credentialsTried(msg string) string {
 	var out []string
 	if _, rest, ok := strings.Cut(msg, "Attempted credentials:"); ok {
-		for _, l := range strings.Split(rest, "\n") {
-			if strings.HasPrefix(l, "\t") && !strings.HasPrefix(l, "\t\t") {
-				out = append(out, clip(strings.TrimSpace(l), 400))
+		lines := strings.Split(rest, "\n")
+		for i, l := range lines {
+			if !strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "\t\t") {
+				continue
 			}
+			l = strings.TrimSpace(l)
+			if strings.HasSuffix(l, ":") && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t\t") {
+				l += " " + strings.TrimSpace(lines[i+1])
+			}
+			out = append(out, clip(l, 400))
 		}
 	}
 	if len(out) == 0 {

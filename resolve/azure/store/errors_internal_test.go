@@ -48,6 +48,14 @@ func TestCredentialsTried(t *testing.T) {
 	if got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
+	// MSAL's "server response error:\n %w", as the chain indents it:
+	// the headline goes on with its cause.
+	cut := "failed to acquire a token.\nAttempted credentials:\n" +
+		"\tClientSecretCredential: unable to resolve an endpoint: server response error:\n\t\t the answer from 127.0.0.1:1 is larger than 16 MiB\n\t\tmore\n" +
+		"\tAzureCLICredential: Azure CLI not found on path"
+	if got, want := credentialsTried(cut), "ClientSecretCredential: unable to resolve an endpoint: server response error: the answer from 127.0.0.1:1 is larger than 16 MiB; AzureCLICredential: Azure CLI not found on path"; got != want {
+		t.Errorf("a headline cut at its colon: got %q, want %q", got, want)
+	}
 	if got := credentialsTried("something else\nsecond line"); got != "something else" {
 		t.Errorf("an unknown shape: got %q, want its first line", got)
 	}

@@ -59,6 +59,29 @@ func TestAuthMetadataServer(t *testing.T) {
 	checkError(t, "denied", err, []string{v}, "denied it to ward's Google identity", "roles/secretmanager.secretAccessor")
 }
 
+// TestAuthMetadataAnswerBounded: something at the metadata server's
+// address (GCE_METADATA_HOST here) answers 200 with a body that never
+// ends. The fetch fails at 16 MiB, naming the host, at one request, and
+// without the hint to attach a service account; the metadata library
+// read on into memory for its 5 s, gigabytes.
+func TestAuthMetadataAnswerBounded(t *testing.T) {
+	srv := emulator(t)
+	unsetenv(t, "GOOGLE_APPLICATION_CREDENTIALS")
+	endless := resolvetest.NewEndless(t, false)
+	t.Setenv("GCE_METADATA_HOST", endless.Host())
+	_, err := newStore(t, srv, nil).Fetch(t.Context(), mustRef(t, "gcpsm://"+project+"/m"))
+	checkError(t, "endless metadata answer", err, nil, "get a Google access token with the metadata server at GCE_METADATA_HOST="+endless.Host()+": ", "the answer from "+endless.Host()+" is larger than 16 MiB")
+	if err != nil && strings.Contains(err.Error(), "check that a service account is attached") {
+		t.Errorf("the error sends the user to the service account: %v", err)
+	}
+	if n := endless.Requests(); n != 1 {
+		t.Errorf("the metadata server took %d requests, want 1", n)
+	}
+	if sent := endless.Sent(); sent > 64<<20 {
+		t.Errorf("the metadata server sent %d MiB, want about 16", sent>>20)
+	}
+}
+
 // TestAuthExternalAccount: workload identity federation, a subject token
 // from a file exchanged at the Security Token Service.
 func TestAuthExternalAccount(t *testing.T) {

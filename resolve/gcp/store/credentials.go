@@ -5,17 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/auth"
 	googlecreds "cloud.google.com/go/auth/credentials"
 	"cloud.google.com/go/auth/httptransport"
+	"cloud.google.com/go/compute/metadata"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/bodylimit"
 )
 
 // scope is the OAuth scope of Secret Manager.
@@ -52,10 +57,16 @@ type credentials struct {
 func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
 	c := &credentials{}
 	c.source, c.kind = adcSource()
-	creds, err := googlecreds.DetectDefault(&googlecreds.DetectOptions{
-		Scopes: []string{scope},
-		Logger: discard,
-	})
+	var creds *auth.Credentials
+	var err error
+	if c.kind == "metadata" {
+		creds = metadataCredentials()
+	} else {
+		creds, err = googlecreds.DetectDefault(&googlecreds.DetectOptions{
+			Scopes: []string{scope},
+			Logger: discard,
+		})
+	}
 	if err != nil {
 		if c.kind == "" {
 			return nil, fmt.Errorf("no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS to a service account key or workload identity federation file, run \"gcloud auth application-default login\", or run on Google Cloud with a service account attached: %w", err)
@@ -66,6 +77,11 @@ func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
 		c.kind, c.identity = describeJSON(creds.JSON())
 	}
 	if _, err := creds.Token(ctx); err != nil {
+		if tl := (*bodylimit.TooLargeError)(nil); errors.As(err, &tl) {
+			// Not the hint: the source is there, and something
+			// else answered for it.
+			return nil, fmt.Errorf("get a Google access token with %s: %w", c.source, err)
+		}
 		return nil, fmt.Errorf("get a Google access token with %s: %s: %s", c.source, sanitizeAuth(err), tokenHint(c.kind))
 	}
 	// Credentials of another universe (a sovereign cloud) work only at
@@ -92,6 +108,66 @@ func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
 	}
 	s.log.Debug("google credentials ready", "store", "gcp", "source", c.source, "identity", c.identity)
 	return c, nil
+}
+
+// metadataCredentials are the credentials of the service account
+// attached to the VM, pod or service, from the metadata server, as
+// googlecreds.DetectDefault makes them there, but through a metadata
+// client of ward's: DetectDefault's reads each answer whole, unbounded
+// (5 s at most): a metadata server, or something at GCE_METADATA_HOST,
+// that answered 200 with a body that never ends grew ward-gcp by
+// gigabytes, and DetectDefault takes no client for it.
+func metadataCredentials() *auth.Credentials {
+	mc := metadata.NewWithOptions(&metadata.Options{Client: &http.Client{
+		// The metadata library's own client: no proxy (the server is
+		// link-local), a short dial, 5 s a request.
+		Transport: bodylimit.Transport(&http.Transport{
+			DialContext:     (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			IdleConnTimeout: 60 * time.Second,
+		}, bodylimit.Max),
+		Timeout: 5 * time.Second,
+	}, Logger: discard})
+	return auth.NewCredentials(&auth.CredentialsOptions{
+		TokenProvider:     auth.NewCachedTokenProvider(metadataToken{mc}, nil),
+		ProjectIDProvider: auth.CredentialsPropertyFunc(mc.ProjectIDWithContext),
+		UniverseDomainProvider: auth.CredentialsPropertyFunc(func(ctx context.Context) (string, error) {
+			ctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			u, err := mc.GetWithContext(ctx, "universe/universe-domain")
+			if _, ok := err.(metadata.NotDefinedError); ok {
+				return defaultUniverse, nil
+			}
+			return u, err
+		}),
+	})
+}
+
+// metadataToken is the default service account's access token, for the
+// cloud-platform scope, as the auth library's compute provider asks it.
+type metadataToken struct{ mc *metadata.Client }
+
+func (m metadataToken) Token(ctx context.Context) (*auth.Token, error) {
+	body, err := m.mc.GetWithContext(ctx, "instance/service-accounts/default/token?"+url.Values{"scopes": {scope}}.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("credentials: cannot fetch token: %w", err)
+	}
+	var res struct {
+		AccessToken  string `json:"access_token"`
+		ExpiresInSec int    `json:"expires_in"`
+		TokenType    string `json:"token_type"`
+	}
+	if err := json.Unmarshal([]byte(body), &res); err != nil {
+		// Not the error: it may quote the answer, a token.
+		return nil, errors.New("credentials: the metadata server's token answer is not JSON")
+	}
+	if res.ExpiresInSec == 0 || res.AccessToken == "" {
+		return nil, errors.New("credentials: incomplete token received from metadata")
+	}
+	return &auth.Token{
+		Value:  res.AccessToken,
+		Type:   res.TokenType,
+		Expiry: time.Now().Add(time.Duration(res.ExpiresInSec) * time.Second),
+	}, nil
 }
 
 // inUniverse is url, an endpoint of Google's public cloud or one the
