@@ -423,8 +423,9 @@ func TestEndpointThatNeverAnswers(t *testing.T) {
 // TestCredentialAnswerBounded: the endpoint a credential provider of the
 // SDK's chain asks (the container endpoint, IMDS, STS for web identity
 // and a profile's role, the SSO portal) answers 200 with a body that never ends. The fetch fails at 16 MiB,
-// naming the endpoint, at one request (IMDS: two, the SDK falling back
-// to IMDSv1 when the token's answer fails); the SDK read on into memory
+// naming the endpoint, at one request, or at most two (IMDS: the SDK
+// falling back to IMDSv1 when the token's answer fails; STS: see its
+// rows); the SDK read on into memory
 // until the timeout, gigabytes. AWS_CA_BUNDLE still verifies the
 // endpoint's certificate, STS's and the store's.
 func TestCredentialAnswerBounded(t *testing.T) {
@@ -445,6 +446,11 @@ func TestCredentialAnswerBounded(t *testing.T) {
 			t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", url)
 			return nil
 		}, 2},
+		// STS: at most two. In about one run of five the first
+		// attempt's read of the answer ends before the bound with "use of
+		// closed network connection", which the SDK retries as a
+		// connection error (the container endpoint and SSO never did, in
+		// 60 runs); the second ends at the bound.
 		{"web identity with AWS_CA_BUNDLE", true, func(t *testing.T, url string) []string {
 			token := resolvetest.Canary("web-identity")
 			file := filepath.Join(t.TempDir(), "token")
@@ -453,7 +459,7 @@ func TestCredentialAnswerBounded(t *testing.T) {
 			t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::"+awstest.AccountID+":role/app")
 			t.Setenv("AWS_ENDPOINT_URL_STS", url)
 			return []string{token}
-		}, 1},
+		}, 2},
 		{"assume role of a profile", false, func(t *testing.T, url string) []string {
 			configFile := filepath.Join(t.TempDir(), "config")
 			writeFile(t, configFile, "[profile bounded]\nregion = "+awstest.Region+"\nrole_arn = arn:aws:iam::"+awstest.AccountID+":role/app\nsource_profile = base\n"+
@@ -462,7 +468,7 @@ func TestCredentialAnswerBounded(t *testing.T) {
 			t.Setenv("AWS_PROFILE", "bounded")
 			t.Setenv("AWS_ENDPOINT_URL_STS", url)
 			return nil
-		}, 1},
+		}, 2},
 		{"sso portal", false, func(t *testing.T, url string) []string {
 			dir := t.TempDir()
 			configFile := filepath.Join(dir, "config")
@@ -500,8 +506,8 @@ func TestCredentialAnswerBounded(t *testing.T) {
 			if tl := (*bodylimit.TooLargeError)(nil); !errors.As(err, &tl) {
 				t.Errorf("%s: the error is no bodylimit.TooLargeError", tt.name)
 			}
-			if n := endless.Requests(); n != tt.requests {
-				t.Errorf("%s: the endpoint took %d requests, want %d: the same answer comes again", tt.name, n, tt.requests)
+			if n := endless.Requests(); n < 1 || n > tt.requests {
+				t.Errorf("%s: the endpoint took %d requests, want at most %d: the same answer comes again", tt.name, n, tt.requests)
 			}
 			if sent := endless.Sent(); sent > int64(tt.requests)*64<<20 {
 				t.Errorf("%s: the endpoint sent %d MiB, want about 16 MiB a request", tt.name, sent>>20)
