@@ -119,7 +119,7 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 			case errors.As(err, &tl), errors.As(err, &po):
 				// Not the hints below: the source is there, and
 				// something else answered for it.
-				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %w", err)
+				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %w", hideProcessOutput(err))
 			case imdsFailed(err):
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %s: %w", imdsHint, err)
 			case ssoFailed(err):
