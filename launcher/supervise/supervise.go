@@ -366,7 +366,7 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 	for pending := true; pending; {
 		select {
 		case sig := <-sigs:
-			if s, ok := stopSignal(sig, terminal, o.Log); ok {
+			if s, ok := stopSignal(sig, terminal, o.Log, "while resolving secrets"); ok {
 				code, err := stoppedBeforeStart(s, "while resolving secrets")
 				return nil, code, err
 			}
@@ -397,7 +397,7 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 				signals.StopSelf(syscall.SIGTSTP)
 				continue
 			}
-			if s, ok := stopSignal(sig, terminal, o.Log); ok {
+			if s, ok := stopSignal(sig, terminal, o.Log, "while resolving secrets"); ok {
 				cancel()
 				// A store blocked where no context reaches (a FIFO's
 				// open, a read of a hung mount) may never return: wait
@@ -418,10 +418,11 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 // one it is a reload (`sv hup`, `systemctl reload`, logrotate's `kill
 // -HUP`), and the child, not started yet, reads its configuration anyway:
 // ending the run with 129 took a service down (see supervisor.reload).
-func stopSignal(sig os.Signal, terminal bool, log *slog.Logger) (syscall.Signal, bool) {
+// while says when the reload came, for its log line.
+func stopSignal(sig os.Signal, terminal bool, log *slog.Logger, while string) (syscall.Signal, bool) {
 	s, ok := sig.(syscall.Signal)
 	if ok && s == syscall.SIGHUP && !terminal {
-		log.Info("reload (SIGHUP) before the program started: it starts with its configuration read anew")
+		log.Info("reload (SIGHUP) " + while + ": the program starts with its configuration read anew")
 		return s, false
 	}
 	return s, ok && signals.AsksToStop(s, terminal)

@@ -362,7 +362,7 @@ func (s *supervisor) takeBeforeStart(sig os.Signal) bool {
 		s.chldBefore = true
 		return false
 	}
-	st, ok := stopSignal(sig, s.terminal, s.log)
+	st, ok := stopSignal(sig, s.terminal, s.log, "before the program started")
 	if ok && s.stopBefore == 0 {
 		s.stopBefore = st
 	}
