@@ -282,6 +282,14 @@ func (d *Dir) Remove() error {
 	// The lock is held until everything is gone: a sweep meanwhile finds
 	// the directory locked, or without its .lock and so being removed.
 	err := os.RemoveAll(d.Path)
+	if err != nil {
+		// Once more: a file busy for a moment (EBUSY, a scanner or a
+		// FUSE daemon holding it) or an interrupted unlink.
+		err = os.RemoveAll(d.Path)
+	}
+	if err != nil {
+		err = &LeftError{Dir: d.Path, Left: d.left(), Err: err}
+	}
 	d.root.Close()
 	d.root = nil
 	if d.hasLock {
@@ -289,6 +297,34 @@ func (d *Dir) Remove() error {
 		d.hasLock = false
 	}
 	return err
+}
+
+// LeftError is Remove's error: the directory, what is left in it (the
+// secret files among them), and why.
+type LeftError struct {
+	Dir  string
+	Left []string
+	Err  error
+}
+
+func (e *LeftError) Error() string {
+	return fmt.Sprintf("remove %s: %v", e.Dir, e.Err)
+}
+
+func (e *LeftError) Unwrap() error { return e.Err }
+
+// left lists what is still in the directory, relative slash-separated
+// paths, its lock and its subdirectories left out: the files a failed
+// Remove left behind.
+func (d *Dir) left() []string {
+	var left []string
+	fs.WalkDir(d.root.FS(), ".", func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && p != lockName {
+			left = append(left, p)
+		}
+		return nil
+	})
+	return left
 }
 
 // fileError names the file that failed, and says so plainly when the

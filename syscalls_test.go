@@ -1,0 +1,87 @@
+package main
+
+// System calls of ward's that fail, made to by strace's fault injection
+// (`-e inject=SYSCALL:error=ERRNO`): at the places where a failure must
+// leave nothing half-done, nothing is, and what cannot be undone is said.
+
+import (
+	"io/fs"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+)
+
+// underStrace is ward with args under `strace -f -qq`, straceArgs (its
+// -e trace=, -P and -e inject=) before ward, the trace written to the
+// returned path in w's directory (which w's audit searches for canaries).
+// Never -v: it prints the environment. ward is strace's child (childOf).
+func (w *wardEnv) underStrace(t *testing.T, straceArgs []string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	if _, err := exec.LookPath("strace"); err != nil {
+		vaulttest.RequireIntegration(t, "strace is not installed")
+	}
+	ward, err := exec.LookPath("ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace := filepath.Join(w.dir, "strace.out")
+	cmd := exec.Command("strace", slices.Concat([]string{"-f", "-qq", "-o", trace}, straceArgs, []string{ward}, args)...)
+	cmd.Env, cmd.Dir = w.env, w.dir
+	return cmd, trace
+}
+
+// TestSyscallsSecretDirNotRemoved: the run's private directory cannot be
+// removed at the end (every unlink of its secret file fails with EBUSY,
+// as of a file a scanner or a FUSE daemon holds): ward says so, naming
+// the directory and the file left in it, and exits with the program's
+// status; the next `ward run` sweeps it. The secret file stayed on the
+// tmpfs and ward said nothing.
+func TestSyscallsSecretDirNotRemoved(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("leftenv"))
+	w.set("app/key", canary("leftkey"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nfiles:\n  - path: left.key\n    ref: local://app/key\n    env: KEY_FILE\n")
+	// -P with the bare name: the unlinkat of the file (relative to the
+	// directory) is the one made to fail, each time.
+	cmd, _ := w.underStrace(t, []string{"-e", "trace=unlinkat", "-P", "left.key", "-e", "inject=unlinkat:error=EBUSY"},
+		"run", "-m", m, "--", "sh", "-c", `test -s "$KEY_FILE" && exit 3`)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 3 {
+		t.Fatalf("got exit code %d (%v), want the program's 3", code, err)
+	}
+	var left string
+	filepath.WalkDir(w.runtime, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == "left.key" {
+			left = p
+		}
+		return nil
+	})
+	if left == "" {
+		t.Fatalf("strace's EBUSY did not keep the file: nothing to say")
+	}
+	said := false
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, "could not be removed") && strings.Contains(line, filepath.Dir(left)) && strings.Contains(line, `"left":"left.key"`) {
+			said = true
+		}
+	}
+	if !said {
+		t.Errorf("ward did not say that %s is left; stderr:\n%s", left, stderr.String())
+	}
+	for _, c := range w.canaries {
+		if strings.Contains(stdout.String()+stderr.String(), c) {
+			t.Errorf("a canary is in ward's output")
+		}
+	}
+	// The next run, its lock released, sweeps it.
+	if code, _, e := w.run("run", "-m", m, "--", "true"); code != 0 {
+		t.Fatalf("the next run: exit code %d\n%s", code, e)
+	}
+	w.noSecretFile(t, "left.key")
+}
