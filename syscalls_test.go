@@ -85,3 +85,33 @@ func TestSyscallsSecretDirNotRemoved(t *testing.T) {
 	}
 	w.noSecretFile(t, "left.key")
 }
+
+// TestSyscallsLocalSetNotSynced: `ward local set` whose store is renamed
+// into place but whose directory's fsync fails (EIO, a disk failing):
+// 125, and the error says the new value is written, but may not survive
+// a crash; `ward local get` reads the new value. It said "write the local
+// store: sync DIR: input/output error", which reads as a set that did not
+// happen, of a value already in place (and of `ward local rm`, a value
+// already gone).
+func TestSyscallsLocalSetNotSynced(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("syncold"))
+	v := canary("syncnew")
+	w.canaries = append(w.canaries, v)
+	storeDir := filepath.Join(w.dir, "data", "ward")
+	cmd, _ := w.underStrace(t, []string{"-e", "trace=fsync", "-P", storeDir, "-e", "inject=fsync:error=EIO"}, "local", "set", "app/a")
+	cmd.Stdin = strings.NewReader(v)
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 125 {
+		t.Fatalf("got exit code %d, want 125:\n%s", code, out)
+	}
+	if !strings.Contains(string(out), "store.age is written, but a crash or power loss may undo it") || !strings.Contains(string(out), "input/output error") {
+		t.Errorf("the error does not say the value is written:\n%s", out)
+	}
+	if strings.Contains(string(out), v) {
+		t.Errorf("the value is in the error")
+	}
+	if got, err := w.command("local", "get", "app/a").Output(); err != nil || string(got) != v {
+		t.Errorf("ward local get: %v, not the value set", err)
+	}
+}
