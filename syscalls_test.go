@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
@@ -167,4 +169,40 @@ func TestSyscallsImportManifestNotSynced(t *testing.T) {
 	if code, _, e := w.run("run", "--", "sh", "-c", `test -n "$API_TOKEN" && test -n "$DB_PASSWORD"`); code != 0 {
 		t.Errorf("ward run with the manifest the import left: exit code %d\n%s", code, e)
 	}
+}
+
+// TestSyscallsRotationSignalAllOrNone: a rotation with on_change: signal
+// of two files at once (a certificate and its key), the second's rename
+// into place failing (EIO): the child keeps both old files, as ward says.
+// ward had put the first in place already and left it there: the child,
+// told it kept the old ones, had a new certificate beside its old key.
+func TestSyscallsRotationSignalAllOrNone(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("pair1"), canary("pair2")
+	w.set("app/pair", v1)
+	m := w.manifest("version: 1\nfiles:\n  - path: a.pem\n    ref: local://app/pair\n    env: A_FILE\n  - path: b.pem\n    ref: local://app/pair\n    env: B_FILE\nrotation:\n  on_change: signal\n  signal: SIGUSR1\n  debounce: 100ms\n")
+	// Every rename onto b.pem fails; a.pem's, before it, is let be.
+	cmd, _ := w.underStrace(t, []string{"-e", "trace=renameat", "-P", "b.pem", "-e", "inject=renameat:error=EIO"},
+		"run", "-m", m, "--", "sh", "-c", `trap 'echo signalled' USR1; echo "files $A_FILE $B_FILE"; while :; do sleep 0.05; done`)
+	stdout, stderr := startedLines(t, cmd)
+	defer cmd.Process.Kill()
+	f := strings.Fields(stdout.waitFor("files "))
+	if len(f) != 3 {
+		t.Fatalf("the child's line: %q", f)
+	}
+	w.set("app/pair", v2)
+	line := stderr.waitForContaining("cannot rewrite secret files")
+	if !strings.Contains(line, "b.pem") || !strings.Contains(line, "input/output error") {
+		t.Errorf("the error does not name b.pem and the EIO: %s", redactAll(line, v1, v2))
+	}
+	for _, p := range f[1:] {
+		if b, err := os.ReadFile(p); err != nil || string(b) != v1 {
+			t.Errorf("%s: not the old value (%v): the child has a mix of old and new files", filepath.Base(p), err)
+		}
+	}
+	syscall.Kill(childOf(t, cmd.Process.Pid), syscall.SIGTERM)
+	exitWithin(t, cmd, 15*time.Second)
+	stdout.noCanary(t, v1, v2)
+	stderr.noCanary(t, v1, v2)
+	w.noSecretFile(t, "a.pem")
 }
