@@ -206,3 +206,34 @@ func TestSyscallsRotationSignalAllOrNone(t *testing.T) {
 	stderr.noCanary(t, v1, v2)
 	w.noSecretFile(t, "a.pem")
 }
+
+// TestSyscallsGuardDirNotRemoved: ward killed (SIGKILL), its guard
+// cannot remove the run's private directory (every unlink of the secret
+// file fails with EBUSY): the guard says so, naming the directory and the
+// file left; the next `ward run` sweeps it. The guard said nothing.
+func TestSyscallsGuardDirNotRemoved(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/key", canary("guardkey"))
+	m := w.manifest("version: 1\nfiles:\n  - path: guard.key\n    ref: local://app/key\n    env: KEY_FILE\n")
+	cmd, _ := w.underStrace(t, []string{"-e", "trace=unlinkat", "-P", "guard.key", "-e", "inject=unlinkat:error=EBUSY"},
+		"run", "-m", m, "--", "sh", "-c", `echo ready; while :; do sleep 0.05; done`)
+	stdout, stderr := startedLines(t, cmd)
+	defer cmd.Process.Kill()
+	stdout.waitFor("ready")
+	ward := childOf(t, cmd.Process.Pid)
+	if waitGuard(ward) == 0 {
+		t.Fatal("ward started no guard")
+	}
+	syscall.Kill(ward, syscall.SIGKILL)
+	line := stderr.waitForContaining("could not be removed")
+	if !strings.Contains(line, `"left":"guard.key"`) || !strings.Contains(line, filepath.Join(filepath.Base(w.runtime), "ward-")) {
+		t.Errorf("the guard's line does not name the directory and the file left: %s", line)
+	}
+	exitWithin(t, cmd, 15*time.Second)
+	stdout.noCanary(t, w.canaries...)
+	stderr.noCanary(t, w.canaries...)
+	if code, _, e := w.run("run", "-m", m, "--", "true"); code != 0 {
+		t.Fatalf("the next run: exit code %d\n%s", code, e)
+	}
+	w.noSecretFile(t, "guard.key")
+}

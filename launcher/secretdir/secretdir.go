@@ -314,7 +314,7 @@ func (d *Dir) Remove() error {
 		err = os.RemoveAll(d.Path)
 	}
 	if err != nil {
-		err = &LeftError{Dir: d.Path, Left: d.left(), Err: err}
+		err = &LeftError{Dir: d.Path, Left: leftIn(d.Path), Err: err}
 	}
 	d.root.Close()
 	d.root = nil
@@ -338,20 +338,6 @@ func (e *LeftError) Error() string {
 }
 
 func (e *LeftError) Unwrap() error { return e.Err }
-
-// left lists what is still in the directory, relative slash-separated
-// paths, its lock and its subdirectories left out: the files a failed
-// Remove left behind.
-func (d *Dir) left() []string {
-	var left []string
-	fs.WalkDir(d.root.FS(), ".", func(p string, e fs.DirEntry, err error) error {
-		if err == nil && !e.IsDir() && p != lockName {
-			left = append(left, p)
-		}
-		return nil
-	})
-	return left
-}
 
 // fileError names the file that failed, and says so plainly when the
 // reason is that the whole directory was removed from under the run.

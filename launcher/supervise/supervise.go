@@ -307,7 +307,11 @@ type firstStart struct {
 // cannot: the secret files left on the tmpfs (a later run's sweep
 // removes them, once it can).
 func removeDir(log *slog.Logger, d *secretdir.Dir) {
-	err := d.Remove()
+	sayLeft(log, d.Remove())
+}
+
+// sayLeft logs err, a *secretdir.LeftError, naming the files left.
+func sayLeft(log *slog.Logger, err error) {
 	var le *secretdir.LeftError
 	if !errors.As(err, &le) {
 		return
