@@ -192,8 +192,8 @@ func TestSyscallsRotationSignalAllOrNone(t *testing.T) {
 	}
 	w.set("app/pair", v2)
 	line := stderr.waitForContaining("cannot rewrite secret files")
-	if !strings.Contains(line, "b.pem") || !strings.Contains(line, "input/output error") {
-		t.Errorf("the error does not name b.pem and the EIO: %s", redactAll(line, v1, v2))
+	if !strings.Contains(line, f[2]) || !strings.Contains(line, "input/output error") {
+		t.Errorf("the error does not name %s and the EIO: %s", f[2], redactAll(line, v1, v2))
 	}
 	for _, p := range f[1:] {
 		if b, err := os.ReadFile(p); err != nil || string(b) != v1 {

@@ -351,6 +351,16 @@ func (d *Dir) fileError(rel string, err error) error {
 			pe.Path = d.Path + rest
 		}
 	}
+	// A rename's names are relative to the directory: "renameat
+	// .tmp-key.pem-PID key.pem" named no directory.
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		for _, name := range []*string{&le.Old, &le.New} {
+			if !filepath.IsAbs(*name) {
+				*name = filepath.Join(d.Path, *name)
+			}
+		}
+	}
 	if d.removed() {
 		return fmt.Errorf("file %s: private directory %s was removed; it is not recreated without its lock: %w", rel, d.Path, err)
 	}
