@@ -237,3 +237,33 @@ func TestSyscallsGuardDirNotRemoved(t *testing.T) {
 	}
 	w.noSecretFile(t, "guard.key")
 }
+
+// TestSyscallsPastePollInterrupted: a multi-line paste at `ward local
+// set`'s prompt while a signal interrupts ward's wait for the paste's
+// next line (a terminal resized: SIGWINCH, which the Go runtime
+// catches): the paste is refused as one, as without the signal. ward
+// took the interrupted wait for "no line coming", flushed the lines
+// there, and asked for the first line again ("again: ") as if it had been
+// typed.
+func TestSyscallsPastePollInterrupted(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		vaulttest.RequireIntegration(t, "strace is not installed")
+	}
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	trace := filepath.Join(w.dir, "strace.out")
+	line2, line3 := canary("intr2"), canary("intr3")
+	// The first ppoll of each thread interrupted: the one that waits for
+	// the paste's next line.
+	term.send("strace -f -qq -o " + trace + " -e trace=ppoll -e inject=ppoll:error=EINTR:when=1 ward local set app/pem\n")
+	term.expect(`value for app/pem \(not echoed\): `)
+	from := term.seen
+	term.send("-----BEGIN PRIVATE KEY-----\n" + line2 + "\n" + line3 + "\n-----END PRIVATE KEY-----\n")
+	pasteRefused(t, term, from, line2, line3)
+	if b, _ := os.ReadFile(trace); !strings.Contains(string(b), "INJECTED") {
+		t.Errorf("no ppoll was interrupted:\n%s", b)
+	}
+	if _, out, _ := w.run("local", "list"); strings.Contains(out, "app/pem") {
+		t.Errorf("app/pem was stored")
+	}
+}
