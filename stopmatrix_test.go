@@ -397,6 +397,9 @@ func noCanaryOutsideRegistration(t *testing.T, stderr string, vs ...string) {
 // starts, and the reload is said to have come before it started (it was
 // said to have come "while resolving secrets").
 func TestStopMatrixAtTheStart(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		vaulttest.RequireIntegration(t, "strace is not installed")
+	}
 	for _, tc := range []struct {
 		mode, syscall string
 		sig           syscall.Signal
@@ -428,11 +431,14 @@ func TestStopMatrixAtTheStart(t *testing.T) {
 			if err := os.WriteFile(prog, []byte("#!/bin/sh\ntouch \"$OUT/started\"\nexec sleep 1000\n"), 0o755); err != nil {
 				t.Fatal(err)
 			}
+			ward, _ := exec.LookPath("ward")
+			trace := filepath.Join(dir, "trace")
 			// Only the call on the program's file is traced, and held
-			// for 3 s as it begins (strace prints it then).
-			cmd, trace := w.underStrace(t, []string{"-e", "trace=" + tc.syscall, "-P", prog,
-				"-e", "inject=" + tc.syscall + ":delay_enter=3000000"}, append(args, "-m", m, "--", prog)...)
-			cmd.Env = append(cmd.Env, "OUT="+dir)
+			// for 3 s as it begins (strace prints it then). No -v: no
+			// environment in the trace.
+			cmd := exec.Command("strace", append([]string{"-f", "-qq", "-o", trace, "-e", "trace=" + tc.syscall, "-P", prog,
+				"-e", "inject=" + tc.syscall + ":delay_enter=3000000", ward}, append(args, "-m", m, "--", prog)...)...)
+			cmd.Env, cmd.Dir = append(w.env, "OUT="+dir), w.dir
 			stdout, stderr := startedLines(t, cmd)
 			wardPid := childOf(t, cmd.Process.Pid)
 			waitUntil(t, "ward's "+tc.syscall+" of the program", func() bool {
