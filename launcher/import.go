@@ -455,12 +455,30 @@ func (j *importJob) write() error {
 	stop := abortOnSignal(staged.Abort)
 	defer stop()
 	written, err := j.store.SetMany(values, local.AllowEmpty)
+	var notSynced *atomicfile.NotSyncedError
 	if err != nil {
 		staged.Abort()
+		if errors.As(err, &notSynced) {
+			// The store is written: the secrets are in it.
+			return failure.New(fmt.Errorf("the secrets are in the local store, but %s was left as it was: %w", j.manifest, err), "run the import again: it finds them there")
+		}
 		return failure.New(fmt.Errorf("nothing was imported: %w", err), "")
 	}
 	if err := staged.Commit(); err != nil {
-		j.store.Undo(written)
+		if errors.As(err, &notSynced) {
+			// The manifest is in place and refers to the secrets: they
+			// stay (taken back, every reference of it would fail).
+			return failure.New(fmt.Errorf("imported, but not surely kept: %w", err), "the disk may be failing; after a crash, run the import again")
+		}
+		if uerr := j.store.Undo(written); uerr != nil && !errors.As(uerr, &notSynced) {
+			var names []string
+			for _, w := range written {
+				if w.Version != w.Previous {
+					names = append(names, w.Name)
+				}
+			}
+			return failure.New(fmt.Errorf("write %s: %w; and the secrets stored for it (%s) could not all be taken back out of the local store: %v", j.manifest, err, someNames(names), uerr), "`ward local list` shows what the store holds; run the import again once the manifest can be written (it finds them there), or `ward local rm` them")
+		}
 		return failure.New(fmt.Errorf("nothing was imported: write %s: %w", j.manifest, err), "")
 	}
 	return nil

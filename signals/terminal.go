@@ -109,10 +109,20 @@ func DiscardInput(f *os.File) bool {
 		}
 	}
 	// In canonical mode a terminal polls readable only with a whole line.
+	// A signal caught meanwhile (SIGWINCH, the terminal resized: the Go
+	// runtime catches it) ends poll with EINTR, which is no answer: the
+	// wait goes on for what is left of d. Taken for "no line", it let
+	// the rest of a paste be read as the confirmation, or by the shell.
 	lineWithin := func(d time.Duration) bool {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, int(d/time.Millisecond))
-		return err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
+		deadline := time.Now().Add(d)
+		for {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			n, err := unix.Poll(fds, int(max(time.Until(deadline), 0)/time.Millisecond))
+			if err == unix.EINTR {
+				continue
+			}
+			return err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
+		}
 	}
 	waiting := lineWithin(pasteGap)
 	flush()

@@ -9,6 +9,7 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -97,13 +98,37 @@ func Stage(path string, data []byte, perm fs.FileMode, keepMode bool) (*Staged, 
 }
 
 // Commit renames the temporary file over the target and fsyncs the
-// directory.
+// directory. A failed fsync comes as a *NotSyncedError: the new content
+// is in place.
 func (s *Staged) Commit() error {
 	if err := os.Rename(s.tmp, s.target); err != nil {
 		s.Abort()
 		return err
 	}
-	return SyncDir(filepath.Dir(s.target))
+	return notSynced(s.target, SyncDir(filepath.Dir(s.target)))
+}
+
+// NotSyncedError is the error of a write whose file is in place, read by
+// every reader from now on, but whose directory could not be synced
+// (EIO: a disk failing): a crash or a power loss may still undo it. A
+// caller that would undo what went before on an error must not: the
+// file stands.
+type NotSyncedError struct {
+	Path string
+	Err  error
+}
+
+func (e *NotSyncedError) Error() string {
+	return fmt.Sprintf("%s is written, but a crash or power loss may undo it: %v", e.Path, e.Err)
+}
+
+func (e *NotSyncedError) Unwrap() error { return e.Err }
+
+func notSynced(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &NotSyncedError{Path: path, Err: err}
 }
 
 // CommitNew links the temporary file to the target, which must not exist
@@ -121,7 +146,7 @@ func (s *Staged) CommitNew(data []byte, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	return SyncDir(filepath.Dir(s.target))
+	return notSynced(s.target, SyncDir(filepath.Dir(s.target)))
 }
 
 // Abort removes the temporary file.

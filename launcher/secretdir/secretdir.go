@@ -181,20 +181,46 @@ func (d *Dir) Write(files []File) error {
 // Replace rewrites a file atomically: a reader sees the old content or the
 // new, never a mix.
 func (d *Dir) Replace(f File) error {
-	rel := filepath.FromSlash(f.Path)
-	tmp := filepath.Join(filepath.Dir(rel), tmpMark+filepath.Base(rel)+"-"+strconv.Itoa(os.Getpid()))
-	d.root.Remove(tmp)
-	if err := d.mkdirAll(filepath.Dir(rel)); err != nil {
-		return d.fileError(f.Path, err)
+	_, err := d.ReplaceAll([]File{f})
+	return err
+}
+
+// ReplaceAll rewrites files together, each atomically: every one is
+// first written whole under a temporary name, and only once all are does
+// any take its place. A file that cannot be written (a full tmpfs, the
+// descriptors run out, EIO) leaves them all as they were: a certificate
+// new beside its old key is a pair no server can load. It returns how
+// many took their place, in order, before an error (only a rename that
+// fails stops it there).
+func (d *Dir) ReplaceAll(files []File) (int, error) {
+	tmps := make([]string, 0, len(files))
+	removeTmps := func() {
+		for _, tmp := range tmps {
+			d.root.Remove(tmp)
+		}
 	}
-	if err := writeExcl(d.root, tmp, f.Mode, f.Data); err != nil {
-		return d.fileError(f.Path, err)
-	}
-	if err := d.root.Rename(tmp, rel); err != nil {
+	for _, f := range files {
+		rel := filepath.FromSlash(f.Path)
+		tmp := filepath.Join(filepath.Dir(rel), tmpMark+filepath.Base(rel)+"-"+strconv.Itoa(os.Getpid()))
 		d.root.Remove(tmp)
-		return d.fileError(f.Path, err)
+		err := d.mkdirAll(filepath.Dir(rel))
+		if err == nil {
+			err = writeExcl(d.root, tmp, f.Mode, f.Data)
+		}
+		if err != nil {
+			removeTmps()
+			return 0, d.fileError(f.Path, err)
+		}
+		tmps = append(tmps, tmp)
 	}
-	return nil
+	for i, f := range files {
+		if err := d.root.Rename(tmps[i], filepath.FromSlash(f.Path)); err != nil {
+			// Those renamed are gone from their temporary names.
+			removeTmps()
+			return i, d.fileError(f.Path, err)
+		}
+	}
+	return len(files), nil
 }
 
 // Fits reports, as an error wrapping ENOSPC, when files would not fit
@@ -282,6 +308,14 @@ func (d *Dir) Remove() error {
 	// The lock is held until everything is gone: a sweep meanwhile finds
 	// the directory locked, or without its .lock and so being removed.
 	err := os.RemoveAll(d.Path)
+	if err != nil {
+		// Once more: a file busy for a moment (EBUSY, a scanner or a
+		// FUSE daemon holding it) or an interrupted unlink.
+		err = os.RemoveAll(d.Path)
+	}
+	if err != nil {
+		err = &LeftError{Dir: d.Path, Left: leftIn(d.Path), Err: err}
+	}
 	d.root.Close()
 	d.root = nil
 	if d.hasLock {
@@ -290,6 +324,20 @@ func (d *Dir) Remove() error {
 	}
 	return err
 }
+
+// LeftError is Remove's error: the directory, what is left in it (the
+// secret files among them), and why.
+type LeftError struct {
+	Dir  string
+	Left []string
+	Err  error
+}
+
+func (e *LeftError) Error() string {
+	return fmt.Sprintf("remove %s: %v", e.Dir, e.Err)
+}
+
+func (e *LeftError) Unwrap() error { return e.Err }
 
 // fileError names the file that failed, and says so plainly when the
 // reason is that the whole directory was removed from under the run.
@@ -301,6 +349,16 @@ func (d *Dir) fileError(rel string, err error) error {
 	if errors.As(err, &pe) {
 		if rest, ok := strings.CutPrefix(pe.Path, d.root.Name()); ok {
 			pe.Path = d.Path + rest
+		}
+	}
+	// A rename's names are relative to the directory: "renameat
+	// .tmp-key.pem-PID key.pem" named no directory.
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		for _, name := range []*string{&le.Old, &le.New} {
+			if !filepath.IsAbs(*name) {
+				*name = filepath.Join(d.Path, *name)
+			}
 		}
 	}
 	if d.removed() {

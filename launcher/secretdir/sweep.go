@@ -2,6 +2,7 @@ package secretdir
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,9 +91,10 @@ func mayHoldLeftovers(root string) bool {
 	}
 }
 
-// removeIfDead removes a run directory unless its lock is held. Called
+// removeIfDead removes a run directory unless its lock is held, and
+// returns what RemoveAll says (nil for a live one, let be). Called
 // with the root lock held exclusively.
-func removeIfDead(dir string) {
+func removeIfDead(dir string) error {
 	// O_NONBLOCK: a fifo planted as .lock must not hang the sweep.
 	fd, err := unix.Open(filepath.Join(dir, lockName), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	switch {
@@ -100,29 +102,54 @@ func removeIfDead(dir string) {
 		// Its run is removing it (Remove deletes .lock before releasing
 		// it) or died doing so.
 	case err != nil:
-		return
+		return nil
 	default:
 		defer unix.Close(fd)
 		if flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
-			return
+			return nil
 		}
 	}
-	os.RemoveAll(dir)
+	return os.RemoveAll(dir)
+}
+
+// leftIn lists the files still in dir (relative, slash-separated), its
+// lock left out.
+func leftIn(dir string) []string {
+	var left []string
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			if rel, rerr := filepath.Rel(dir, p); rerr == nil && rel != lockName {
+				left = append(left, filepath.ToSlash(rel))
+			}
+		}
+		return nil
+	})
+	return left
 }
 
 // RemoveDead removes one run directory, dir, once its run is gone (its
 // lock released), under the root lock as a sweep does: the guard of a
 // ward that was killed (see supervise.GuardArg) removes its run's files
 // as soon as the child is gone, not at the user's next run.
-func RemoveDead(dir string) {
+//
+// What it could not remove comes back as a *LeftError.
+func RemoveDead(dir string) error {
 	root := filepath.Dir(dir)
 	if !strings.HasPrefix(filepath.Base(dir), runPrefix) {
-		return
+		return nil
 	}
 	release, err := lockRoot(root, unix.LOCK_EX)
 	if err != nil {
-		return
+		return nil
 	}
 	defer release()
-	removeIfDead(dir)
+	err = removeIfDead(dir)
+	if err != nil {
+		// Once more, as Remove does.
+		err = removeIfDead(dir)
+	}
+	if err != nil {
+		return &LeftError{Dir: dir, Left: leftIn(dir), Err: err}
+	}
+	return nil
 }

@@ -179,7 +179,7 @@ func GuardMain(args []string) int {
 		}
 	}
 	if args[1] != "-" {
-		secretdir.RemoveDead(args[1])
+		sayLeft(log, secretdir.RemoveDead(args[1]))
 	}
 	return 0
 }

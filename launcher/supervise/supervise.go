@@ -303,6 +303,26 @@ type firstStart struct {
 	relay *systemd.Relay
 }
 
+// removeDir removes the run's private directory, and says so when it
+// cannot: the secret files left on the tmpfs (a later run's sweep
+// removes them, once it can).
+func removeDir(log *slog.Logger, d *secretdir.Dir) {
+	sayLeft(log, d.Remove())
+}
+
+// sayLeft logs err, a *secretdir.LeftError, naming the files left.
+func sayLeft(log *slog.Logger, err error) {
+	var le *secretdir.LeftError
+	if !errors.As(err, &le) {
+		return
+	}
+	left := strings.Join(le.Left, ",")
+	if left == "" {
+		left = "no file (the lock, or empty directories)"
+	}
+	log.Error("the run's private directory could not be removed: what is left in it stays on the tmpfs until a later `ward run` sweeps it, or you remove it (rm -rf DIR)", "dir", le.Dir, "left", left, "error", le.Err.Error())
+}
+
 // prepare makes the private directory (for files, the systemd notify
 // relay's socket, or the identity endpoint's token), starts the relay and
 // the endpoint, and builds the first plan. cleanup
@@ -319,7 +339,7 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 			return st, err
 		}
 		st.dir = d
-		st.cleanup = func() { d.Remove() }
+		st.cleanup = func() { removeDir(o.Log, d) }
 	}
 	dirPath := ""
 	if st.dir != nil {

@@ -1648,6 +1648,28 @@ func (s *supervisor) finishRestart(oldCode int) error {
 	return nil
 }
 
+// restoreFiles puts back what the running child had of files, which
+// took their place before a rename failed (err): their old content, or
+// none when they are new. What cannot be put back is said.
+func (s *supervisor) restoreFiles(files []secretdir.File, had map[string]secretdir.File, err error) error {
+	var old []secretdir.File
+	for _, f := range files {
+		if h, ok := had[f.Path]; ok {
+			old = append(old, h)
+		} else {
+			s.dir.RemoveFile(f.Path)
+		}
+	}
+	if n, rerr := s.dir.ReplaceAll(old); rerr != nil {
+		var left []string
+		for _, f := range old[n:] {
+			left = append(left, f.Path)
+		}
+		return fmt.Errorf("%w; and these files could not be put back, and are new: %s (%v)", err, strings.Join(left, ","), rerr)
+	}
+	return err
+}
+
 // syncFiles makes the private directory hold exactly files, each replaced
 // atomically. With running set (the child goes on, signalled), a file the
 // child has as it is is left alone: a child that watches its own files (a
@@ -1665,14 +1687,21 @@ func (s *supervisor) syncFiles(files []secretdir.File, running bool) error {
 		}
 	}
 	want := map[string]bool{}
+	var changed []secretdir.File
 	for _, f := range files {
 		want[f.Path] = true
 		if h, ok := have[f.Path]; ok && h.Mode == f.Mode && bytes.Equal(h.Data, f.Data) {
 			continue
 		}
-		if err := s.dir.Replace(f); err != nil {
-			return err
+		changed = append(changed, f)
+	}
+	// All or none: a running child whose files were rewritten one by one
+	// kept those before a refused one new, those after it old.
+	if n, err := s.dir.ReplaceAll(changed); err != nil {
+		if running && n > 0 {
+			return s.restoreFiles(changed[:n], have, err)
 		}
+		return err
 	}
 	for _, f := range s.plan.Files {
 		if !want[f.Path] {
