@@ -188,17 +188,8 @@ func TestCredentialProcessOutputHidden(t *testing.T) {
 			// at the next request.
 			good := `{"Version":1,"AccessKeyId":"` + awstest.AccessKeyID + `","SecretAccessKey":"` + awstest.SecretAccessKey + `","Expiration":"2000-01-01T00:00:00Z"}`
 			bad := `{"Version":1,"AccessKeyId":"` + awstest.AccessKeyID + `","SecretAccessKey":"` + secretKey + `","Expiration":"2030-01-01 00:00:00"}`
-			writeFile(t, script, fmt.Sprintf("#!/bin/sh\nn=$(cat %[1]s/count 2>/dev/null || echo 0)\necho $((n+1)) >%[1]s/count\nif [ \"$n\" -lt %[2]d ]; then echo '%[3]s'; else echo '%[4]s'; fi\n",
+			processProfile(t, script, fmt.Sprintf("#!/bin/sh\nn=$(cat %[1]s/count 2>/dev/null || echo 0)\necho $((n+1)) >%[1]s/count\nif [ \"$n\" -lt %[2]d ]; then echo '%[3]s'; else echo '%[4]s'; fi\n",
 				dir, tt.good, good, bad))
-			if err := os.Chmod(script, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			configFile := filepath.Join(dir, "config")
-			writeFile(t, configFile, "[profile proc]\nregion = "+awstest.Region+"\ncredential_process = "+script+"\n")
-			t.Setenv("AWS_CONFIG_FILE", configFile)
-			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
-				unsetenv(t, k)
-			}
 			sm := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "proc", MaxAttempts: 1}))
 			_, err := sm.Fetch(t.Context(), mustRef(t, "awssm://process/s"))
 			checkError(t, "unparsable credential_process output", err, []string{v, secretKey}, "credential_process")
@@ -531,24 +522,30 @@ func TestCABundleBoundedStore(t *testing.T) {
 	checkError(t, "store over AWS_CA_BUNDLE", err, nil, "the answer from "+endless.Host()+" is larger than 16 MiB")
 }
 
+// processProfile writes script, body, and an AWS config file whose
+// profile "proc" gets its credentials from it (credential_process), for
+// the test; keys in the environment are unset.
+func processProfile(t *testing.T, script, body string) {
+	t.Helper()
+	writeFile(t, script, body)
+	if err := os.Chmod(script, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	configFile := filepath.Join(filepath.Dir(script), "config")
+	writeFile(t, configFile, "[profile proc]\nregion = "+awstest.Region+"\ncredential_process = "+script+"\n")
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+		unsetenv(t, k)
+	}
+}
+
 // TestCredentialProcessOutputBounded: a profile's credential_process
 // that prints without end (a loop, a wrapper's log on stdout) fails the
 // fetch once it has printed 1 MiB, saying so; the SDK buffered all of
 // it until the timeout, gigabytes.
 func TestCredentialProcessOutputBounded(t *testing.T) {
 	emulator(t)
-	dir := t.TempDir()
-	script := filepath.Join(dir, "creds.sh")
-	writeFile(t, script, "#!/bin/sh\nwhile :; do echo '"+strings.Repeat("A", 4095)+"'; done\n")
-	if err := os.Chmod(script, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	configFile := filepath.Join(dir, "config")
-	writeFile(t, configFile, "[profile proc]\nregion = "+awstest.Region+"\ncredential_process = "+script+"\n")
-	t.Setenv("AWS_CONFIG_FILE", configFile)
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
-		unsetenv(t, k)
-	}
+	processProfile(t, filepath.Join(t.TempDir(), "creds.sh"), "#!/bin/sh\nwhile :; do echo '"+strings.Repeat("A", 4095)+"'; done\n")
 	start := time.Now()
 	_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "proc", MaxAttempts: 1, Timeout: 10 * time.Second})).
 		Fetch(t.Context(), mustRef(t, "awssm://process/s"))
