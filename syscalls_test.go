@@ -126,6 +126,39 @@ func TestSyscallsLocalSetNotSynced(t *testing.T) {
 	}
 }
 
+// TestSyscallsInitGitignoreNotWritten: ward init writes the manifest,
+// then cannot put .gitignore in place (its rename fails: EIO). The error
+// says the manifest is written and .env not ignored yet, and how to go
+// on; it said only "update .gitignore: ... input/output error", and the
+// same command again said that ward.yaml "already exists".
+func TestSyscallsInitGitignoreNotWritten(t *testing.T) {
+	w := newWardEnv(t)
+	dir := filepath.Join(w.dir, "svc")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := w.underStrace(t, []string{"-e", "trace=/^rename", "-P", ".gitignore", "-e", "inject=/^rename:error=EIO"}, "init")
+	cmd.Dir = dir
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 125 {
+		t.Fatalf("got exit code %d, want 125:\n%s", code, out)
+	}
+	for _, want := range []string{"update .gitignore: ", "input/output error", "ward.yaml is written; .env is not in .gitignore yet", "ward init --force"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the output does not say %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ward.yaml")); err != nil {
+		t.Errorf("the manifest is not there: %v", err)
+	}
+	// The way on it names.
+	again := w.command("init", "--force")
+	again.Dir = dir
+	if b, err := again.CombinedOutput(); err != nil || !strings.Contains(string(b), "added .env to .gitignore") {
+		t.Errorf("ward init --force: %v:\n%s", err, b)
+	}
+}
+
 // importUnderStrace runs `ward import --name-prefix app/` of a .env of
 // two secrets and a plain value into w's manifest (which exists), under
 // strace with straceArgs; it returns ward's exit code and output.

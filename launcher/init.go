@@ -77,7 +77,11 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	if errors.As(err, &special) {
 		fmt.Fprintf(stdio.Stderr, "ward: warning: %s\n", special)
 	} else if err != nil {
-		return failure.New(fmt.Errorf("update .gitignore: %w", err), "")
+		// The manifest is in place (and a --force has replaced the old
+		// one): said, with the way on. The same command again said only
+		// that it "already exists", and .env stayed unignored.
+		return failure.New(fmt.Errorf("update .gitignore: %w", err),
+			fmt.Sprintf("%s is written; .env is not in .gitignore yet: add a line .env to it (or to .git/info/exclude) yourself, or fix the cause and run ward init%s --force", manifest.QuotePath(path), manifestWords(path)))
 	}
 	if added {
 		fmt.Fprintln(stdio.Stdout, "added .env to .gitignore")
