@@ -307,15 +307,7 @@ func (d *Dir) Remove() error {
 	}
 	// The lock is held until everything is gone: a sweep meanwhile finds
 	// the directory locked, or without its .lock and so being removed.
-	err := os.RemoveAll(d.Path)
-	if err != nil {
-		// Once more: a file busy for a moment (EBUSY, a scanner or a
-		// FUSE daemon holding it) or an interrupted unlink.
-		err = os.RemoveAll(d.Path)
-	}
-	if err != nil {
-		err = &LeftError{Dir: d.Path, Left: leftIn(d.Path), Err: err}
-	}
+	err := removeTwice(d.Path, func() error { return os.RemoveAll(d.Path) })
 	d.root.Close()
 	d.root = nil
 	if d.hasLock {
@@ -323,6 +315,21 @@ func (d *Dir) Remove() error {
 		d.hasLock = false
 	}
 	return err
+}
+
+// removeTwice runs remove, the removal of dir, and once more when it
+// fails: a file busy for a moment (EBUSY, a scanner or a FUSE daemon
+// holding it) or an interrupted unlink. What it could not remove comes
+// back as a *LeftError.
+func removeTwice(dir string, remove func() error) error {
+	err := remove()
+	if err != nil {
+		err = remove()
+	}
+	if err != nil {
+		return &LeftError{Dir: dir, Left: leftIn(dir), Err: err}
+	}
+	return nil
 }
 
 // LeftError is Remove's error: the directory, what is left in it (the

@@ -143,13 +143,5 @@ func RemoveDead(dir string) error {
 		return nil
 	}
 	defer release()
-	err = removeIfDead(dir)
-	if err != nil {
-		// Once more, as Remove does.
-		err = removeIfDead(dir)
-	}
-	if err != nil {
-		return &LeftError{Dir: dir, Left: leftIn(dir), Err: err}
-	}
-	return nil
+	return removeTwice(dir, func() error { return removeIfDead(dir) })
 }
