@@ -224,24 +224,33 @@ func TestIMDSHopLimit(t *testing.T) {
 	checkError(t, "hop limit 1", err, nil, "EC2 instance metadata service", "IMDSv2", "hop limit", "--http-put-response-hop-limit 2")
 }
 
-// TestSSOSessionExpired: a profile of IAM Identity Center (aws configure
-// sso) whose cached token has expired fails saying to log in again, with
-// the profile's name.
-func TestSSOSessionExpired(t *testing.T) {
-	emulator(t)
-	home := os.Getenv("HOME")
-	configFile := filepath.Join(home, "config")
-	writeFile(t, configFile, "[profile dev-sso]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Developer\nregion = "+awstest.Region+
+// ssoProfile writes an AWS config file whose profile (an IAM Identity
+// Center one, of the session "corp") the test uses, and that session's
+// cached token, expiring at expiresAt (RFC 3339), as `aws sso login`
+// leaves it in ~/.aws/sso/cache; it returns the token, a canary.
+func ssoProfile(t *testing.T, profile, expiresAt string) string {
+	t.Helper()
+	configFile := filepath.Join(t.TempDir(), "config")
+	writeFile(t, configFile, "[profile "+profile+"]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Developer\nregion = "+awstest.Region+
 		"\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = "+awstest.Region+"\n")
 	t.Setenv("AWS_CONFIG_FILE", configFile)
-	cache := filepath.Join(home, ".aws", "sso", "cache")
+	cache := filepath.Join(os.Getenv("HOME"), ".aws", "sso", "cache")
 	if err := os.MkdirAll(cache, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	sum := sha1.Sum([]byte("corp"))
 	accessToken := resolvetest.Canary("sso-access-token")
 	writeFile(t, filepath.Join(cache, hex.EncodeToString(sum[:])+".json"),
-		`{"startUrl":"https://corp.awsapps.com/start","region":"`+awstest.Region+`","accessToken":"`+accessToken+`","expiresAt":"2020-01-01T00:00:00Z"}`)
+		`{"startUrl":"https://corp.awsapps.com/start","region":"`+awstest.Region+`","accessToken":"`+accessToken+`","expiresAt":"`+expiresAt+`"}`)
+	return accessToken
+}
+
+// TestSSOSessionExpired: a profile of IAM Identity Center (aws configure
+// sso) whose cached token has expired fails saying to log in again, with
+// the profile's name.
+func TestSSOSessionExpired(t *testing.T) {
+	emulator(t)
+	accessToken := ssoProfile(t, "dev-sso", "2020-01-01T00:00:00Z")
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
 		unsetenv(t, k)
 	}
@@ -461,21 +470,9 @@ func TestCredentialAnswerBounded(t *testing.T) {
 			return nil
 		}, 2},
 		{"sso portal", false, func(t *testing.T, url string) []string {
-			dir := t.TempDir()
-			configFile := filepath.Join(dir, "config")
-			writeFile(t, configFile, "[profile bounded]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Developer\nregion = "+awstest.Region+
-				"\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = "+awstest.Region+"\n")
-			t.Setenv("AWS_CONFIG_FILE", configFile)
+			accessToken := ssoProfile(t, "bounded", time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 			t.Setenv("AWS_PROFILE", "bounded")
 			t.Setenv("AWS_ENDPOINT_URL_SSO", url)
-			cache := filepath.Join(os.Getenv("HOME"), ".aws", "sso", "cache")
-			if err := os.MkdirAll(cache, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			sum := sha1.Sum([]byte("corp"))
-			accessToken := resolvetest.Canary("sso-access-token")
-			writeFile(t, filepath.Join(cache, hex.EncodeToString(sum[:])+".json"),
-				`{"startUrl":"https://corp.awsapps.com/start","region":"`+awstest.Region+`","accessToken":"`+accessToken+`","expiresAt":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`)
 			return []string{accessToken}
 		}, 1},
 	} {
