@@ -30,8 +30,11 @@ func TestRotationAfterChildExited(t *testing.T) {
 			m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\nrotation:\n  on_change: " + onChange + "\n  debounce: 100ms\n  stop_timeout: 4s\n")
 			goAhead := filepath.Join(w.dir, "go-ahead")
 			// The child leaves a process that ignores SIGTERM, so that ward
-			// stops it for stop_timeout after the child's exit.
-			script := `(trap '' TERM; while :; do sleep 0.05; done) &
+			// stops it for stop_timeout after the child's exit; "up" once it
+			// does (a SIGTERM before its trap ended it at once, and ward
+			// with it, before the change was seen: seen once in a run).
+			script := `(trap '' TERM; : > "$GO_AHEAD.ignoring"; while :; do sleep 0.05; done) &
+while [ ! -e "$GO_AHEAD.ignoring" ]; do sleep 0.01; done
 echo up
 while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done
 exit 3`
