@@ -484,6 +484,11 @@ func TestRotationChangedDuringStop(t *testing.T) {
 	if got := envHash(stdout, "A"); got != helper.Hash(v3) {
 		t.Errorf("the restarted child does not have the value written while the old one stopped")
 	}
+	// Its file too, which was written before the old child was stopped,
+	// with the value that began the restart.
+	if line := stdout.waitFor("file "); !strings.HasSuffix(line, " hash="+helper.Hash(v3)) {
+		t.Errorf("the restarted child's file does not hold the value written while the old one stopped")
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	exitCode(t, cmd.Wait())
 	for line := range stdout.ch {
@@ -712,14 +717,16 @@ func TestRotationManyReleaseSwapsHoldNoWatches(t *testing.T) {
 // slowStopChild starts `ward run` over a child that lists its env once
 // and, at the stop signal, prints "stopping" and waits for the file
 // goAhead to exist before it exits: a stop that takes as long as the test
-// wants. Its manifest reads A from the file src, with debounce; the first
+// wants. Its manifest reads A and the file a.pem ($A_FILE, which it
+// describes after its env) from the file src, with debounce; the first
 // child must have first for A.
 func slowStopChild(t *testing.T, w *wardEnv, src, debounce, first string) (cmd *exec.Cmd, stdout, stderr *lines, goAhead string) {
 	t.Helper()
 	goAhead = filepath.Join(w.dir, "go-ahead")
-	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: " + debounce + "\n  stop_timeout: 20s\n")
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nfiles:\n  - path: a.pem\n    ref: file://" + src + "\n    env: A_FILE\nrotation:\n  debounce: " + debounce + "\n  stop_timeout: 20s\n")
 	script := `trap 'echo stopping; while [ ! -e "$GO_AHEAD" ]; do sleep 0.05; done; exit 0' TERM
 helper env
+helper file "$A_FILE"
 while :; do sleep 0.05; done`
 	cmd = w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
 	cmd.Env = append(cmd.Env, "GO_AHEAD="+goAhead)

@@ -5,11 +5,13 @@ package main
 // leave nothing half-done, nothing is, and what cannot be undone is said.
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -306,4 +308,92 @@ func TestSyscallsPastePollInterrupted(t *testing.T) {
 	if _, out, _ := w.run("local", "list"); strings.Contains(out, "app/pem") {
 		t.Errorf("app/pem was stored")
 	}
+}
+
+// TestSyscallsRestartFilesNotWritten: a rotation's restart whose new
+// secret file cannot be written (its temporary file's openat fails with
+// EIO: a disk or a FUSE mount failing; the descriptors run out) leaves
+// the old child running on its old files, as the log says, and ward
+// exits with its status when stopped. ward wrote the new files only once
+// the old child had stopped, and then ended the run with 125, nothing
+// running. strace attaches to the running ward, whose pid names the
+// temporary file (.tmp-NAME-PID).
+func TestSyscallsRestartFilesNotWritten(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("restart1"), canary("restart2")
+	w.set("app/pair", v1)
+	m := w.manifest("version: 1\nfiles:\n  - path: a.pem\n    ref: local://app/pair\n    env: A_FILE\n  - path: b.pem\n    ref: local://app/pair\n    env: B_FILE\nrotation:\n  debounce: 100ms\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `echo "files $A_FILE $B_FILE"; while :; do sleep 0.05; done`)
+	stdout, stderr := startedLines(t, cmd)
+	f := strings.Fields(stdout.waitFor("files "))
+	if len(f) != 3 {
+		t.Fatalf("the child's line: %q", f)
+	}
+	pid := cmd.Process.Pid
+	w.straceAttached(t, pid, "-e", "trace=openat", "-P", ".tmp-b.pem-"+strconv.Itoa(pid), "-e", "inject=openat:error=EIO")
+	w.set("app/pair", v2)
+	line := stderr.waitForContaining("cannot write the new secret files")
+	if !strings.Contains(line, "the child keeps running on the old ones") || !strings.Contains(line, "b.pem") || !strings.Contains(line, "input/output error") {
+		t.Errorf("the error does not say the child keeps running, or does not name b.pem and the EIO: %s", redactAll(line, v1, v2))
+	}
+	entries, err := os.ReadDir(filepath.Dir(f[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			t.Errorf("a temporary file is left beside the child's files: %s", e.Name())
+		}
+	}
+	for _, p := range f[1:] {
+		if b, err := os.ReadFile(p); err != nil || string(b) != v1 {
+			t.Errorf("%s: not the old value (%v)", filepath.Base(p), err)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 15*time.Second); code != 143 {
+		t.Errorf("got exit code %d, want 143: the old child's status when stopped", code)
+	}
+	for line := range stdout.ch {
+		if strings.HasPrefix(line, "files ") {
+			t.Errorf("the child was started again")
+		}
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary is in ward's output")
+		}
+	}
+	stderr.noCanary(t, v1, v2)
+	w.noSecretFile(t, "a.pem")
+}
+
+// straceAttached attaches `strace -f -qq` with straceArgs (its -e trace=,
+// -P and -e inject=) to the running ward pid, every thread of it, and
+// returns once each is traced; the trace is written in w's directory
+// (which w's audit searches for canaries). Attaching needs root (ward is
+// not dumpable).
+func (w *wardEnv) straceAttached(t *testing.T, pid int, straceArgs ...string) {
+	t.Helper()
+	if _, err := exec.LookPath("strace"); err != nil || os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the test needs strace and root to attach to ward")
+	}
+	cmd := exec.Command("strace", slices.Concat([]string{"-f", "-qq", "-o", filepath.Join(w.dir, "strace.out")}, straceArgs, []string{"-p", strconv.Itoa(pid)})...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitUntil(t, "strace attached to every thread of ward", func() bool {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			t.Fatalf("ward is gone: %v (strace: %s)", err, out.String())
+		}
+		for _, task := range tasks {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+			if !strings.Contains(string(b), "\nTracerPid:\t"+strconv.Itoa(cmd.Process.Pid)+"\n") {
+				return false
+			}
+		}
+		return true
+	})
 }

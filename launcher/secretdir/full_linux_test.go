@@ -64,17 +64,22 @@ func TestReplaceOnAFullTmpfs(t *testing.T) {
 	}
 }
 
-// TestFits: what Replace could write now is said to fit, what it could
-// not is not; a tmpfs without a size (size=0) has no limit to check.
+// TestFits: what ReplaceAll could write now is said to fit, what it
+// could not is not; a tmpfs without a size (size=0) has no limit to
+// check. Every new file is written beside every old one before any takes
+// its place: two rewritten together need room for both at once (the old
+// count, which freed each old file's room as its new one was counted,
+// said the pair fit, and the write then failed).
 func TestFits(t *testing.T) {
 	tests := []struct {
 		name, size string
-		data       int
+		data       []int
 		fits       bool
 	}{
-		{"room", "32k", 12000, true},
-		{"no room beside the old file", "32k", 20000, false},
-		{"no size", "0", 1 << 20, true},
+		{"room", "32k", []int{12000}, true},
+		{"no room beside the old file", "32k", []int{20000}, false},
+		{"no room for two beside the old one", "32k", []int{12000, 12000}, false},
+		{"no size", "0", []int{1 << 20}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,9 +91,17 @@ func TestFits(t *testing.T) {
 			if err := d.Write([]File{{Path: "key.pem", Mode: 0o400, Data: bytes.Repeat([]byte("o"), 16000)}}); err != nil {
 				t.Fatal(err)
 			}
-			err = d.Fits([]File{{Path: "key.pem", Mode: 0o400, Data: bytes.Repeat([]byte("n"), tc.data)}})
+			var files []File
+			for i, n := range tc.data {
+				files = append(files, File{Path: []string{"key.pem", "cert.pem"}[i], Mode: 0o400, Data: bytes.Repeat([]byte("n"), n)})
+			}
+			err = d.Fits(files)
 			if got := err == nil; got != tc.fits || err != nil && !errors.Is(err, syscall.ENOSPC) {
 				t.Errorf("got %v, want fits=%v", err, tc.fits)
+			}
+			// What Fits says is what ReplaceAll does.
+			if _, rerr := d.ReplaceAll(files); (rerr == nil) != tc.fits {
+				t.Errorf("ReplaceAll: got %v, want it to succeed: %v", rerr, tc.fits)
 			}
 		})
 	}

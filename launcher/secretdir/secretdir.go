@@ -38,12 +38,14 @@
 package secretdir
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -186,18 +188,38 @@ func (d *Dir) Replace(f File) error {
 }
 
 // ReplaceAll rewrites files together, each atomically: every one is
-// first written whole under a temporary name, and only once all are does
-// any take its place. A file that cannot be written (a full tmpfs, the
-// descriptors run out, EIO) leaves them all as they were: a certificate
-// new beside its old key is a pair no server can load. It returns how
-// many took their place, in order, before an error (only a rename that
-// fails stops it there).
+// first written whole under a temporary name (Stage), and only once all
+// are does any take its place (Commit). A file that cannot be written (a
+// full tmpfs, the descriptors run out, EIO) leaves them all as they were:
+// a certificate new beside its old key is a pair no server can load. It
+// returns how many took their place, in order, before an error (only a
+// rename that fails stops it there).
 func (d *Dir) ReplaceAll(files []File) (int, error) {
-	tmps := make([]string, 0, len(files))
-	removeTmps := func() {
-		for _, tmp := range tmps {
-			d.root.Remove(tmp)
-		}
+	st, err := d.Stage(files)
+	if err != nil {
+		return 0, err
+	}
+	return st.Commit()
+}
+
+// Staged is files written whole under temporary names beside the ones
+// they replace, which are untouched until Commit.
+type Staged struct {
+	d     *Dir
+	files []File
+	tmps  []string
+}
+
+// Stage writes files under temporary names, all or none: a file that
+// cannot be written removes those written before it. A restart stages
+// the new child's files before it stops the old child, which keeps
+// running on its files when they cannot be written (EIO, the descriptors
+// run out, another writer filling the tmpfs): they were written once it
+// had stopped, and a failure ended the run with nothing running.
+func (d *Dir) Stage(files []File) (*Staged, error) {
+	st := &Staged{d: d, files: files}
+	if d == nil {
+		return st, nil
 	}
 	for _, f := range files {
 		rel := filepath.FromSlash(f.Path)
@@ -208,30 +230,64 @@ func (d *Dir) ReplaceAll(files []File) (int, error) {
 			err = writeExcl(d.root, tmp, f.Mode, f.Data)
 		}
 		if err != nil {
-			removeTmps()
-			return 0, d.fileError(f.Path, err)
+			st.Discard()
+			return nil, d.fileError(f.Path, err)
 		}
-		tmps = append(tmps, tmp)
+		st.tmps = append(st.tmps, tmp)
 	}
-	for i, f := range files {
-		if err := d.root.Rename(tmps[i], filepath.FromSlash(f.Path)); err != nil {
+	return st, nil
+}
+
+// Holds reports whether st holds exactly files, in order: what was read
+// again while the old child stopped may have changed them since.
+func (st *Staged) Holds(files []File) bool {
+	return slices.EqualFunc(st.files, files, func(a, b File) bool {
+		return a.Path == b.Path && a.Mode == b.Mode && bytes.Equal(a.Data, b.Data)
+	})
+}
+
+// Files is what st holds, in order.
+func (st *Staged) Files() []File { return st.files }
+
+// Commit renames the staged files into place, in order, and returns how
+// many took their place before an error; the temporary files left are
+// removed.
+func (st *Staged) Commit() (int, error) {
+	if st.d == nil {
+		return len(st.files), nil
+	}
+	for i, f := range st.files {
+		if err := st.d.root.Rename(st.tmps[i], filepath.FromSlash(f.Path)); err != nil {
 			// Those renamed are gone from their temporary names.
-			removeTmps()
-			return i, d.fileError(f.Path, err)
+			st.Discard()
+			return i, st.d.fileError(f.Path, err)
 		}
 	}
-	return len(files), nil
+	st.tmps = nil
+	return len(st.files), nil
+}
+
+// Discard removes the staged files not yet in place.
+func (st *Staged) Discard() {
+	if st == nil || st.d == nil {
+		return
+	}
+	for _, tmp := range st.tmps {
+		st.d.root.Remove(tmp)
+	}
+	st.tmps = nil
 }
 
 // Fits reports, as an error wrapping ENOSPC, when files would not fit
-// on the directory's file system if Replace wrote them one by one now:
-// each needs room for its new content while the old is still there; and,
+// on the directory's file system if ReplaceAll wrote them now: every new
+// one is written whole beside the old ones before any takes its place
+// (counting the old file's room as freed by each, one by one, said a
+// certificate and its key both rewritten fit where only one did); and,
 // as one wrapping EFBIG, when a file is larger than ward may write, its
-// file-size limit (RLIMIT_FSIZE: `ulimit -f`, LimitFSIZE=). A restart
-// checks before it stops the child, which then keeps running on its old
-// files, rather than be stopped with nothing to start in its place.
+// file-size limit (RLIMIT_FSIZE: `ulimit -f`, LimitFSIZE=), with a size
+// and a hint where the write's own error would say "file too large".
 // Another writer of the same file system can still fill it meanwhile;
-// Replace's own error then says so.
+// Stage's own error then says so.
 func (d *Dir) Fits(files []File) error {
 	if d == nil {
 		return nil
@@ -259,9 +315,6 @@ func (d *Dir) Fits(files []File) error {
 			return fmt.Errorf("file %s: its %d bytes do not fit in %s beside the files there (%d KiB free): %w", f.Path, len(f.Data), d.Path, free*block/1024, unix.ENOSPC)
 		}
 		free -= need
-		if old, err := d.root.Stat(filepath.FromSlash(f.Path)); err == nil {
-			free += blocks(old.Size())
-		}
 	}
 	return nil
 }

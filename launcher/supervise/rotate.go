@@ -22,6 +22,7 @@ import (
 
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/plan"
+	"github.com/wardsecrets/ward/launcher/secretdir"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/remote"
 )
@@ -131,6 +132,9 @@ type proposal struct {
 	// set before it when the child was signalled rather than restarted.
 	done      chan bool
 	signalled bool
+	// staged is a restart's new files, written before the old child was
+	// stopped (see supervisor.apply).
+	staged *secretdir.Staged
 }
 
 const (

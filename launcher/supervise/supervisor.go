@@ -1501,7 +1501,7 @@ func (s *supervisor) apply(p *proposal) {
 		// some files new, some old.
 		err := s.dir.Fits(p.plan.Files)
 		if err == nil {
-			err = s.syncFiles(p.plan.Files, true)
+			err = s.placeFiles(nil, p.plan.Files, true)
 		}
 		if err != nil {
 			s.log.Error("cannot rewrite secret files; the child keeps the old ones", "error", err.Error())
@@ -1522,10 +1522,15 @@ func (s *supervisor) apply(p *proposal) {
 		p.signalled = true
 		p.done <- true
 	default:
-		// The new child's files are written once the old child is gone;
-		// when they cannot be, the old child is better left running than
-		// stopped with nothing to start in its place.
-		if err := s.dir.Fits(p.plan.Files); err != nil {
+		// The new child's files are written before the old child is
+		// stopped, under temporary names, and take their place once it
+		// is gone: when they cannot be written, the old child is better
+		// left running than stopped with nothing to start in its place.
+		err := s.dir.Fits(p.plan.Files)
+		if err == nil {
+			p.staged, err = s.stageFiles(p.plan.Files, false)
+		}
+		if err != nil {
 			s.log.Error("cannot write the new secret files; the child keeps running on the old ones", "error", err.Error())
 			p.done <- false
 			return
@@ -1630,7 +1635,14 @@ func (s *supervisor) finishRestart(oldCode int) error {
 	if s.rotator != nil {
 		s.rotator.freshen(context.Background(), p)
 	}
-	if err := s.syncFiles(p.plan.Files, false); err != nil {
+	if p.staged != nil && !p.staged.Holds(p.plan.Files) {
+		// Read again while the old child stopped (see freshen).
+		p.staged.Discard()
+		p.staged = nil
+	}
+	err := s.placeFiles(p.staged, p.plan.Files, false)
+	p.staged = nil
+	if err != nil {
 		p.done <- false
 		return err
 	}
@@ -1670,38 +1682,65 @@ func (s *supervisor) restoreFiles(files []secretdir.File, had map[string]secretd
 	return err
 }
 
-// syncFiles makes the private directory hold exactly files, each replaced
-// atomically. With running set (the child goes on, signalled), a file the
-// child has as it is is left alone: a child that watches its own files (a
-// TLS server reloading its certificate pair when it changes) saw every
-// file replaced at each change of any secret. A restarted child gets
-// every file anew.
-func (s *supervisor) syncFiles(files []secretdir.File, running bool) error {
+// stageFiles writes those of files that placeFiles would put in place
+// under temporary names (see secretdir.Stage); nil without a directory.
+// With running set (the child goes on, signalled), a file the child has
+// as it is is left alone: a child that watches its own files (a TLS
+// server reloading its certificate pair when it changes) saw every file
+// replaced at each change of any secret. A restarted child gets every
+// file anew.
+func (s *supervisor) stageFiles(files []secretdir.File, running bool) (*secretdir.Staged, error) {
 	if s.dir == nil {
-		return nil
+		return nil, nil
 	}
+	have := s.haveFiles(running)
+	var changed []secretdir.File
+	for _, f := range files {
+		if h, ok := have[f.Path]; ok && h.Mode == f.Mode && bytes.Equal(h.Data, f.Data) {
+			continue
+		}
+		changed = append(changed, f)
+	}
+	return s.dir.Stage(changed)
+}
+
+// haveFiles is the running child's files by path when running is set
+// (those it keeps as they are), else none.
+func (s *supervisor) haveFiles(running bool) map[string]secretdir.File {
 	have := map[string]secretdir.File{}
 	if running {
 		for _, f := range s.plan.Files {
 			have[f.Path] = f
 		}
 	}
-	want := map[string]bool{}
-	var changed []secretdir.File
-	for _, f := range files {
-		want[f.Path] = true
-		if h, ok := have[f.Path]; ok && h.Mode == f.Mode && bytes.Equal(h.Data, f.Data) {
-			continue
+	return have
+}
+
+// placeFiles makes the private directory hold exactly files, each
+// replaced atomically, all or none: st, staged by stageFiles for files
+// (staged now when nil), takes its place, and the old plan's files that
+// files no longer has are removed.
+func (s *supervisor) placeFiles(st *secretdir.Staged, files []secretdir.File, running bool) error {
+	if s.dir == nil {
+		return nil
+	}
+	if st == nil {
+		var err error
+		if st, err = s.stageFiles(files, running); err != nil {
+			return err
 		}
-		changed = append(changed, f)
 	}
 	// All or none: a running child whose files were rewritten one by one
 	// kept those before a refused one new, those after it old.
-	if n, err := s.dir.ReplaceAll(changed); err != nil {
+	if n, err := st.Commit(); err != nil {
 		if running && n > 0 {
-			return s.restoreFiles(changed[:n], have, err)
+			return s.restoreFiles(st.Files()[:n], s.haveFiles(running), err)
 		}
 		return err
+	}
+	want := map[string]bool{}
+	for _, f := range files {
+		want[f.Path] = true
 	}
 	for _, f := range s.plan.Files {
 		if !want[f.Path] {
