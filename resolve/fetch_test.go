@@ -206,3 +206,30 @@ func TestFetchErrorGroups(t *testing.T) {
 		})
 	}
 }
+
+// TestRefFieldEscapes: a field's name with a '#' or a '?' is written
+// %23, %3F, a '%' before them %25; any other '%' is the name's own. A
+// bare '#' or '?' in a field is refused with the escape in the hint.
+func TestRefFieldEscapes(t *testing.T) {
+	for _, tc := range []struct{ ref, field string }{
+		{"env://X#token%232", "token#2"},
+		{"env://X#ready%3F", "ready?"},
+		{"env://X#ready%3f?", "ready?"},
+		{"env://X?#a%2523", "a%23"},
+		{"env://X#50%off", "50%off"},
+		{"env://X#plain", "plain"},
+	} {
+		r, err := parseRef(tc.ref)
+		if err != nil {
+			t.Errorf("%s: %v", tc.ref, err)
+			continue
+		}
+		if r.Field != tc.field {
+			t.Errorf("%s: field %q, want %q", tc.ref, r.Field, tc.field)
+		}
+	}
+	_, err := parseRef("env://X#a#b")
+	if err == nil || !strings.Contains(err.Hint, "%23") {
+		t.Errorf("a bare '#' in a field: got %v, want a refusal whose hint gives %%23", err)
+	}
+}

@@ -104,6 +104,12 @@ func LooksLikeRef(s string) bool {
 	return true
 }
 
+// fieldEscapes are the escapes a #field may hold, as in a URL: a name
+// with a '#' or a '?' (a JSON key "token#2", "ready?") could not be
+// selected at all. Only these three: any other '%' is the name's own, as
+// it was before (a key "50%off" stays so).
+var fieldEscapes = strings.NewReplacer("%23", "#", "%3F", "?", "%3f", "?", "%25", "%")
+
 // parseRef splits a reference into its parts; the registry checks the
 // scheme and the scheme checks the rest.
 func parseRef(s string) (Ref, *RefError) {
@@ -150,8 +156,9 @@ func parseRef(s string) (Ref, *RefError) {
 		r.Path = rest
 	}
 	if strings.ContainsAny(r.Field, "#?") {
-		return bad("field contains '#' or '?'", "write SCHEME://PATH#FIELD?OPTIONS")
+		return bad("field contains '#' or '?'", "write SCHEME://PATH#FIELD?OPTIONS, and a '#' in the field's name as %23, a '?' as %3F")
 	}
+	r.Field = fieldEscapes.Replace(r.Field)
 
 	if query != "" {
 		vals, err := url.ParseQuery(query)
