@@ -347,6 +347,38 @@ func TestRestartOnAFullTmpfs(t *testing.T) {
 	}
 }
 
+// TestSignalOnAFullTmpfsUnchangedFile: with on_change: signal, a change
+// of a small secret file beside a large one that did not change (a key
+// beside its certificate bundle) on a tmpfs with room for the small one
+// alone: the small one is rewritten and the child signalled. The space
+// check counted every file of the plan, the unchanged ones too, which
+// are left alone: the change was refused ("cannot rewrite secret files")
+// until the tmpfs had room for the large file twice.
+func TestSignalOnAFullTmpfsUnchangedFile(t *testing.T) {
+	rt := t.TempDir()
+	if err := unix.Mount("tmpfs", rt, "tmpfs", 0, "size=32k,mode=0700"); err != nil {
+		vaulttest.RequireIntegration(t, "cannot mount a tmpfs (needs root): "+err.Error())
+	}
+	t.Cleanup(func() { unix.Unmount(rt, unix.MNT_DETACH) })
+	w := newWardEnv(t)
+	w.set("app/bundle", canary("bundle")+strings.Repeat("b", 16000))
+	w.set("app/key", canary("key1"))
+	m := w.manifest("version: 1\nfiles:\n  - path: bundle.pem\n    ref: local://app/bundle\n  - path: key.pem\n    ref: local://app/key\n    env: KEY_FILE\nrotation:\n  on_change: signal\n  signal: SIGUSR1\n  debounce: 100ms\n")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `trap 'echo signalled' USR1; echo "up $KEY_FILE"; while :; do sleep 0.05; done`)
+	cmd.Env = append(cmd.Env, "WARD_RUNTIME_DIR="+rt)
+	stdout, stderr := startedLines(t, cmd)
+	key := strings.TrimPrefix(stdout.waitFor("up "), "up ")
+	fresh := canary("key2")
+	w.set("app/key", fresh)
+	stdout.waitFor("signalled")
+	if got, err := os.ReadFile(key); err != nil || string(got) != fresh {
+		t.Errorf("the child's key after the signal: got %d bytes (err %v), want the new %d", len(got), err, len(fresh))
+	}
+	cmd.Process.Signal(unix.SIGTERM)
+	exitCode(t, cmd.Wait())
+	stderr.noCanary(t, w.canaries...)
+}
+
 // TestOutOfFileDescriptors: wherever ward runs out of file descriptors
 // on its way to the child (its private directory, the pipes of --mask,
 // the fork), it fails with 125 and says which limit to raise. Out of them

@@ -1497,13 +1497,9 @@ func (s *supervisor) apply(p *proposal) {
 				return
 			}
 		}
-		// Checked first: a file refused halfway would leave the child
+		// All or none: a file refused halfway would leave the child
 		// some files new, some old.
-		err := s.dir.Fits(p.plan.Files)
-		if err == nil {
-			err = s.placeFiles(nil, p.plan.Files, true)
-		}
-		if err != nil {
+		if err := s.placeFiles(nil, p.plan.Files, true); err != nil {
 			s.log.Error("cannot rewrite secret files; the child keeps the old ones", "error", err.Error())
 			p.done <- false
 			return
@@ -1526,11 +1522,8 @@ func (s *supervisor) apply(p *proposal) {
 		// stopped, under temporary names, and take their place once it
 		// is gone: when they cannot be written, the old child is better
 		// left running than stopped with nothing to start in its place.
-		err := s.dir.Fits(p.plan.Files)
-		if err == nil {
-			p.staged, err = s.stageFiles(p.plan.Files, false)
-		}
-		if err != nil {
+		var err error
+		if p.staged, err = s.stageFiles(p.plan.Files, false); err != nil {
 			s.log.Error("cannot write the new secret files; the child keeps running on the old ones", "error", err.Error())
 			p.done <- false
 			return
@@ -1700,6 +1693,12 @@ func (s *supervisor) stageFiles(files []secretdir.File, running bool) (*secretdi
 			continue
 		}
 		changed = append(changed, f)
+	}
+	// The files left alone need no room: counted, a key that changed
+	// beside a large bundle that did not was refused until the tmpfs
+	// had room for the bundle twice.
+	if err := s.dir.Fits(changed); err != nil {
+		return nil, err
 	}
 	return s.dir.Stage(changed)
 }
