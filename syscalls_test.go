@@ -319,19 +319,9 @@ func TestSyscallsPastePollInterrupted(t *testing.T) {
 // running. strace attaches to the running ward, whose pid names the
 // temporary file (.tmp-NAME-PID).
 func TestSyscallsRestartFilesNotWritten(t *testing.T) {
-	w := newWardEnv(t)
-	v1, v2 := canary("restart1"), canary("restart2")
-	w.set("app/pair", v1)
-	m := w.manifest("version: 1\nfiles:\n  - path: a.pem\n    ref: local://app/pair\n    env: A_FILE\n  - path: b.pem\n    ref: local://app/pair\n    env: B_FILE\nrotation:\n  debounce: 100ms\n")
-	cmd := w.command("run", "-m", m, "--", "sh", "-c", `echo "files $A_FILE $B_FILE"; while :; do sleep 0.05; done`)
-	stdout, stderr := startedLines(t, cmd)
-	f := strings.Fields(stdout.waitFor("files "))
-	if len(f) != 3 {
-		t.Fatalf("the child's line: %q", f)
-	}
-	pid := cmd.Process.Pid
-	w.straceAttached(t, pid, "-e", "trace=openat", "-P", ".tmp-b.pem-"+strconv.Itoa(pid), "-e", "inject=openat:error=EIO")
-	w.set("app/pair", v2)
+	w, cmd, stdout, stderr, f, v1, v2 := restartUnderFault(t, func(pid int) []string {
+		return []string{"-e", "trace=openat", "-P", ".tmp-b.pem-" + strconv.Itoa(pid), "-e", "inject=openat:error=EIO"}
+	})
 	line := stderr.waitForContaining("cannot write the new secret files")
 	if !strings.Contains(line, "the child keeps running on the old ones") || !strings.Contains(line, "b.pem") || !strings.Contains(line, "input/output error") {
 		t.Errorf("the error does not say the child keeps running, or does not name b.pem and the EIO: %s", redactAll(line, v1, v2))
@@ -354,16 +344,66 @@ func TestSyscallsRestartFilesNotWritten(t *testing.T) {
 	if code := exitWithin(t, cmd, 15*time.Second); code != 143 {
 		t.Errorf("got exit code %d, want 143: the old child's status when stopped", code)
 	}
+	noRestart(t, stdout, v1, v2)
+	stderr.noCanary(t, v1, v2)
+	w.noSecretFile(t, "a.pem")
+}
+
+// TestSyscallsRestartFileNotRenamed: a restart whose new file's rename
+// into place fails (EIO) once the old child is gone ends the run with
+// 125 naming the file, no new child started with half its files, the
+// run's directory removed.
+func TestSyscallsRestartFileNotRenamed(t *testing.T) {
+	w, cmd, stdout, stderr, _, v1, v2 := restartUnderFault(t, func(int) []string {
+		return []string{"-e", "trace=renameat", "-P", "b.pem", "-e", "inject=renameat:error=EIO"}
+	})
+	line := stderr.waitForContaining("input/output error")
+	if !strings.Contains(line, "b.pem") || !strings.Contains(line, "the child was stopped for new secrets and cannot be restarted") {
+		t.Errorf("the error does not say the child was stopped and cannot be restarted, or does not name b.pem: %s", redactAll(line, v1, v2))
+	}
+	if code := exitWithin(t, cmd, 15*time.Second); code != 125 {
+		t.Errorf("got exit code %d, want 125", code)
+	}
+	noRestart(t, stdout, v1, v2)
+	stderr.noCanary(t, v1, v2)
+	w.noSecretFile(t, "a.pem")
+}
+
+// restartUnderFault starts ward over a child with the files a.pem and
+// b.pem of one local secret, attaches strace with the arguments fault
+// gives for ward's pid, and changes the secret: a restart. It returns the
+// child's "files" line's fields and the old and new values.
+func restartUnderFault(t *testing.T, fault func(pid int) []string) (w *wardEnv, cmd *exec.Cmd, stdout, stderr *lines, f []string, v1, v2 string) {
+	t.Helper()
+	w = newWardEnv(t)
+	v1, v2 = canary("restart1"), canary("restart2")
+	w.set("app/pair", v1)
+	m := w.manifest("version: 1\nfiles:\n  - path: a.pem\n    ref: local://app/pair\n    env: A_FILE\n  - path: b.pem\n    ref: local://app/pair\n    env: B_FILE\nrotation:\n  debounce: 100ms\n")
+	cmd = w.command("run", "-m", m, "--", "sh", "-c", `echo "files $A_FILE $B_FILE"; while :; do sleep 0.05; done`)
+	stdout, stderr = startedLines(t, cmd)
+	f = strings.Fields(stdout.waitFor("files "))
+	if len(f) != 3 {
+		t.Fatalf("the child's line: %q", f)
+	}
+	w.straceAttached(t, cmd.Process.Pid, fault(cmd.Process.Pid)...)
+	w.set("app/pair", v2)
+	return w, cmd, stdout, stderr, f, v1, v2
+}
+
+// noRestart reads the rest of stdout, once ward has exited, and fails
+// the test if the child started again or a canary is there.
+func noRestart(t *testing.T, stdout *lines, canaries ...string) {
+	t.Helper()
 	for line := range stdout.ch {
 		if strings.HasPrefix(line, "files ") {
 			t.Errorf("the child was started again")
 		}
-		if strings.Contains(line, v1) || strings.Contains(line, v2) {
-			t.Errorf("a canary is in ward's output")
+		for _, c := range canaries {
+			if strings.Contains(line, c) {
+				t.Errorf("a canary is in ward's output")
+			}
 		}
 	}
-	stderr.noCanary(t, v1, v2)
-	w.noSecretFile(t, "a.pem")
 }
 
 // straceAttached attaches `strace -f -qq` with straceArgs (its -e trace=,

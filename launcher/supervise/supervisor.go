@@ -1636,8 +1636,10 @@ func (s *supervisor) finishRestart(oldCode int) error {
 	err := s.placeFiles(p.staged, p.plan.Files, false)
 	p.staged = nil
 	if err != nil {
+		// The old child is gone: said so, as the error alone ("file
+		// b.pem: renameat ...") read as a start that never happened.
 		p.done <- false
-		return err
+		return fmt.Errorf("the child was stopped for new secrets and cannot be restarted: %w", err)
 	}
 	s.plan = p.plan
 	for _, fd := range signals.ReplaceDeadPipes() {
