@@ -378,7 +378,8 @@ func azureTrusting(t *testing.T, w *wardEnv, srv *azuretest.Server, e *resolvete
 // asks for its credentials (AWS's container endpoint, IMDS, STS for web
 // identity; Google's metadata server; Azure's managed identity endpoint
 // and Entra ID for a client secret) answers 200 with a body that never
-// ends, or AWS's credential_process prints without end. The helper stops
+// ends, or AWS's credential_process (a profile's own, or its
+// source_profile's under an assumed role) prints without end. The helper stops
 // reading at 16 MiB (the process's output at 1 MiB) and the start fails
 // with 125 saying so, naming the endpoint, within seconds; the SDK read
 // on into memory until the timeout (ward-aws: 3.9 GB peak in 10 to 30 s
@@ -439,6 +440,23 @@ func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 			w.env = append(w.env, "AWS_CONFIG_FILE="+config)
 			return w, awsManifest
 		}, "the profile's credential_process printed more than 1 MiB on its stdout"},
+		{"aws credential_process of a source_profile", func(t *testing.T) (*wardEnv, string) {
+			w := awsKeyless(t)
+			// The keys that assume the profile's role come from another
+			// profile's process, which prints without end: a canary,
+			// so it sits outside the test's directory, which the audit
+			// searches.
+			script := filepath.Join(t.TempDir(), "creds.sh")
+			config := filepath.Join(w.dir, "aws-config")
+			if err := os.WriteFile(script, []byte("#!/bin/sh\nwhile :; do echo "+w.canary("process-loop")+"; done\n"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(config, []byte("[default]\nrole_arn = arn:aws:iam::123456789012:role/app\nsource_profile = base\n[profile base]\ncredential_process = "+script+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w.env = append(w.env, "AWS_CONFIG_FILE="+config, "AWS_ENDPOINT_URL_STS="+endless.URL)
+			return w, awsManifest
+		}, `the credential_process of AWS profile \"base\" (the source_profile of the role the profile assumes) printed more than 1 MiB on its stdout`},
 		{"gcp metadata server", func(t *testing.T) (*wardEnv, string) {
 			_, w := gcpWard(t)
 			w.env = append(w.env, "GOOGLE_APPLICATION_CREDENTIALS=", "GCE_METADATA_HOST="+endless.Host())

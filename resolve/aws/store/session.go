@@ -99,7 +99,9 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	// builds (the container endpoint, IMDS, STS for web identity and
 	// assume-role, SSO) take the APIOptions it has by then, and none of
 	// them takes a client of ward's.
-	load := []func(*config.LoadOptions) error{config.WithRetryer(s.retryer), config.WithAPIOptions([]func(*middleware.Stack) error{boundBody})}
+	process := newProcessBound()
+	load := []func(*config.LoadOptions) error{config.WithRetryer(s.retryer), config.WithAPIOptions([]func(*middleware.Stack) error{boundBody}),
+		config.WithAssumeRoleCredentialOptions(process.assumeRole)}
 	if s.opts.Region != "" {
 		load = append(load, config.WithRegion(s.opts.Region))
 	}
@@ -110,7 +112,7 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	if err != nil {
 		return awssdk.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
 	}
-	boundProcess(&cfg)
+	process.bind(&cfg)
 	// The first request would fetch the credentials anyway (and cache
 	// them); fetching them here lets a failure say what to set.
 	if cfg.Credentials != nil {

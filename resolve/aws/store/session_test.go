@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -552,5 +553,88 @@ func TestCredentialProcessOutputBounded(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("failed after %s, want well within the 10s timeout", took.Round(time.Millisecond))
+	}
+}
+
+// roleOverProcess adds to processProfile's config a profile "role" that
+// assumes role with the credentials of "proc" (source_profile), for the
+// test.
+func roleOverProcess(t *testing.T, script, role string) {
+	t.Helper()
+	configFile := filepath.Join(filepath.Dir(script), "config")
+	f, err := os.OpenFile(configFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("[profile role]\nregion = " + awstest.Region + "\nrole_arn = " + role + "\nsource_profile = proc\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSourceProfileCredentialProcessOutputBounded: the credential_process
+// of a source_profile, whose keys assume the profile's role, that prints
+// without end fails the fetch at 1 MiB, naming the source profile, as a
+// profile's own does; the SDK ran it with its own provider, which
+// buffered all of it until the timeout (gigabytes).
+func TestSourceProfileCredentialProcessOutputBounded(t *testing.T) {
+	srv := emulator(t)
+	srv.AddRole(awstest.Role{ARN: stsTestRole})
+	loop := resolvetest.Canary("process-loop")
+	script := filepath.Join(t.TempDir(), "creds.sh")
+	processProfile(t, script, "#!/bin/sh\nwhile :; do echo '"+loop+strings.Repeat("A", 4095-len(loop))+"'; done\n")
+	roleOverProcess(t, script, stsTestRole)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "role", MaxAttempts: 1, Timeout: 10 * time.Second})).
+		Fetch(t.Context(), mustRef(t, "awssm://process/s"))
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	checkError(t, "endless credential_process of a source_profile", err, []string{loop}, "no usable AWS credentials: ",
+		`the credential_process of AWS profile "proc" (the source_profile of the role the profile assumes) printed more than 1 MiB on its stdout`)
+	if po := (*awsstore.ProcessOutputError)(nil); !errors.As(err, &po) {
+		t.Errorf("the error is no ProcessOutputError")
+	}
+	if took > 5*time.Second {
+		t.Errorf("failed after %s, want well within the 10s timeout", took.Round(time.Millisecond))
+	}
+	// The bound is 1 MiB; the SDK's buffer doubles as it grows.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+		t.Errorf("the fetch allocated %d MiB, want a few: the output was buffered", alloc>>20)
+	}
+	t.Logf("failed in %s, %d MiB allocated", took.Round(time.Millisecond), (after.TotalAlloc-before.TotalAlloc)>>20)
+	if n := srv.Calls("AssumeRole"); n != 0 {
+		t.Errorf("AssumeRole was called %d times without keys", n)
+	}
+}
+
+// TestSourceProfileCredentialProcess: the source_profile's
+// credential_process that ward runs gives the keys that sign the
+// AssumeRole call of the profile's role_arn, and the store reads with the
+// role's.
+func TestSourceProfileCredentialProcess(t *testing.T) {
+	srv := emulator(t)
+	srv.AddRole(awstest.Role{ARN: stsTestRole})
+	v := resolvetest.Canary("source-process")
+	srv.PutSecretString("process/s", v)
+	script := filepath.Join(t.TempDir(), "creds.sh")
+	processProfile(t, script, `#!/bin/sh
+echo '{"Version":1,"AccessKeyId":"`+awstest.AccessKeyID+`","SecretAccessKey":"`+awstest.SecretAccessKey+`"}'
+`)
+	roleOverProcess(t, script, stsTestRole)
+	// The load's STS client, made before the rest of the configuration,
+	// reads only the service's own variable.
+	t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL())
+	got, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "role", MaxAttempts: 1})).
+		Fetch(t.Context(), mustRef(t, "awssm://process/s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Value) != v {
+		t.Errorf("got the wrong value")
+	}
+	if n := srv.SignedBy("sts.AssumeRole")[awstest.AccessKeyID]; n != 1 {
+		t.Errorf("got %d AssumeRole calls signed with the process's key, want 1", n)
 	}
 }
