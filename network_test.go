@@ -379,7 +379,8 @@ func azureTrusting(t *testing.T, w *wardEnv, srv *azuretest.Server, e *resolvete
 // identity; Google's metadata server; Azure's managed identity endpoint
 // and Entra ID for a client secret) answers 200 with a body that never
 // ends, or AWS's credential_process (a profile's own, or its
-// source_profile's under an assumed role) prints without end. The helper stops
+// source_profile's under an assumed role) or the program of Google's
+// executable-sourced credentials prints without end. The helper stops
 // reading at 16 MiB (the process's output at 1 MiB) and the start fails
 // with 125 saying so, naming the endpoint, within seconds; the SDK read
 // on into memory until the timeout (ward-aws: 3.9 GB peak in 10 to 30 s
@@ -462,6 +463,26 @@ func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 			w.env = append(w.env, "GOOGLE_APPLICATION_CREDENTIALS=", "GCE_METADATA_HOST="+endless.Host())
 			return w, "version: 1\nstores:\n  gcp:\n    timeout: 10s\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
 		}, tooLarge(endless.Host())},
+		{"gcp executable-sourced credentials", func(t *testing.T) (*wardEnv, string) {
+			_, w := gcpWard(t)
+			// An external_account file whose subject token a program
+			// gives (pluggable auth), which prints without end: outside
+			// the test's directory, as it prints a canary.
+			dir := t.TempDir()
+			script := filepath.Join(dir, "subject-token.sh")
+			if err := os.WriteFile(script, []byte("#!/bin/sh\nwhile :; do echo "+w.canary("subject-loop")+"; done\n"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(dir, "external-account.json")
+			doc := `{"type": "external_account", "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x",
+				"subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": "` + endless.URL + `/v1/token",
+				"credential_source": {"executable": {"command": "` + script + `", "timeout_millis": 5000}}}`
+			if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w.env = append(w.env, "GOOGLE_APPLICATION_CREDENTIALS="+file, "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1")
+			return w, "version: 1\nstores:\n  gcp:\n    timeout: 10s\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
+		}, "subject-token.sh (credential_source.executable) printed more than 1 MiB"},
 		{"azure managed identity", func(t *testing.T) (*wardEnv, string) {
 			srv, w := azureWard(t, (*azuretest.Server).ManagedIdentityEnv)
 			w.env = append(w.env, "IDENTITY_ENDPOINT="+endless.URL+"/msi/token", "IDENTITY_HEADER="+w.canary("identity-header"))

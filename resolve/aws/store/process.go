@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/wardsecrets/ward/resolve/bodylimit"
 )
 
 // maxProcessOutput bounds what a profile's credential_process may print
@@ -142,7 +143,7 @@ type processCommand struct {
 	source string
 
 	mu   sync.Mutex
-	last *boundedWriter
+	last *bodylimit.Writer
 }
 
 func (c *processCommand) NewCommand(ctx context.Context) (*exec.Cmd, error) {
@@ -153,7 +154,7 @@ func (c *processCommand) NewCommand(ctx context.Context) (*exec.Cmd, error) {
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Env = os.Environ()
 	cmd.Stderr = os.Stderr
-	w := &boundedWriter{left: maxProcessOutput}
+	w := &bodylimit.Writer{Left: maxProcessOutput}
 	// The SDK writes what the process prints here first, then to its
 	// buffer: past the bound, neither, and the pipe closes.
 	cmd.Stdout = w
@@ -167,22 +168,5 @@ func (c *processCommand) NewCommand(ctx context.Context) (*exec.Cmd, error) {
 func (c *processCommand) overflowed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.last != nil && c.last.over
-}
-
-// boundedWriter takes up to left bytes, then fails.
-type boundedWriter struct {
-	left int
-	over bool
-}
-
-var errProcessOutput = errors.New("credential_process output past its bound")
-
-func (w *boundedWriter) Write(p []byte) (int, error) {
-	if len(p) > w.left {
-		w.over = true
-		return 0, errProcessOutput
-	}
-	w.left -= len(p)
-	return len(p), nil
+	return c.last != nil && c.last.Over
 }

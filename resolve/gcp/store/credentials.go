@@ -66,6 +66,9 @@ func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
 			Scopes: []string{scope},
 			Logger: discard,
 		})
+		if err == nil {
+			creds, err = boundExecutable(creds)
+		}
 	}
 	if err != nil {
 		if c.kind == "" {
@@ -77,7 +80,7 @@ func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
 		c.kind, c.identity = describeJSON(creds.JSON())
 	}
 	if _, err := creds.Token(ctx); err != nil {
-		if tl := (*bodylimit.TooLargeError)(nil); errors.As(err, &tl) {
+		if tl, eo := (*bodylimit.TooLargeError)(nil), (*ExecutableOutputError)(nil); errors.As(err, &tl) || errors.As(err, &eo) {
 			// Not the hint: the source is there, and something
 			// else answered for it.
 			return nil, fmt.Errorf("get a Google access token with %s: %w", c.source, err)
