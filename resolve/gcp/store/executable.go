@@ -76,6 +76,8 @@ type executableFile struct {
 // _INTERACTIVE=0, _IMPERSONATED_EMAIL and _OUTPUT_FILE, its timeout,
 // GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 required, and the output
 // file read first; but at most maxExecutableOutput of what it prints.
+// As with metadataCredentials, the library's regional access boundary
+// lookup (GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED) is not made for them.
 func boundExecutable(creds *auth.Credentials) (*auth.Credentials, error) {
 	var f executableFile
 	if json.Unmarshal(creds.JSON(), &f) != nil || f.Type != "external_account" || f.CredentialSource.Executable == nil {
