@@ -378,7 +378,9 @@ func azureTrusting(t *testing.T, w *wardEnv, srv *azuretest.Server, e *resolvete
 // asks for its credentials (AWS's container endpoint, IMDS, STS for web
 // identity; Google's metadata server; Azure's managed identity endpoint
 // and Entra ID for a client secret) answers 200 with a body that never
-// ends, or AWS's credential_process prints without end. The helper stops
+// ends, or AWS's credential_process (a profile's own, or its
+// source_profile's under an assumed role) or the program of Google's
+// executable-sourced credentials prints without end. The helper stops
 // reading at 16 MiB (the process's output at 1 MiB) and the start fails
 // with 125 saying so, naming the endpoint, within seconds; the SDK read
 // on into memory until the timeout (ward-aws: 3.9 GB peak in 10 to 30 s
@@ -439,11 +441,48 @@ func TestCloudEndlessCredentialAnswerBounded(t *testing.T) {
 			w.env = append(w.env, "AWS_CONFIG_FILE="+config)
 			return w, awsManifest
 		}, "the profile's credential_process printed more than 1 MiB on its stdout"},
+		{"aws credential_process of a source_profile", func(t *testing.T) (*wardEnv, string) {
+			w := awsKeyless(t)
+			// The keys that assume the profile's role come from another
+			// profile's process, which prints without end: a canary,
+			// so it sits outside the test's directory, which the audit
+			// searches.
+			script := filepath.Join(t.TempDir(), "creds.sh")
+			config := filepath.Join(w.dir, "aws-config")
+			if err := os.WriteFile(script, []byte("#!/bin/sh\nwhile :; do echo "+w.canary("process-loop")+"; done\n"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(config, []byte("[default]\nrole_arn = arn:aws:iam::123456789012:role/app\nsource_profile = base\n[profile base]\ncredential_process = "+script+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w.env = append(w.env, "AWS_CONFIG_FILE="+config, "AWS_ENDPOINT_URL_STS="+endless.URL)
+			return w, awsManifest
+		}, `the credential_process of AWS profile \"base\" (the source_profile of the role the profile assumes) printed more than 1 MiB on its stdout`},
 		{"gcp metadata server", func(t *testing.T) (*wardEnv, string) {
 			_, w := gcpWard(t)
 			w.env = append(w.env, "GOOGLE_APPLICATION_CREDENTIALS=", "GCE_METADATA_HOST="+endless.Host())
 			return w, "version: 1\nstores:\n  gcp:\n    timeout: 10s\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
 		}, tooLarge(endless.Host())},
+		{"gcp executable-sourced credentials", func(t *testing.T) (*wardEnv, string) {
+			_, w := gcpWard(t)
+			// An external_account file whose subject token a program
+			// gives (pluggable auth), which prints without end: outside
+			// the test's directory, as it prints a canary.
+			dir := t.TempDir()
+			script := filepath.Join(dir, "subject-token.sh")
+			if err := os.WriteFile(script, []byte("#!/bin/sh\nwhile :; do echo "+w.canary("subject-loop")+"; done\n"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(dir, "external-account.json")
+			doc := `{"type": "external_account", "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x",
+				"subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": "` + endless.URL + `/v1/token",
+				"credential_source": {"executable": {"command": "` + script + `", "timeout_millis": 5000}}}`
+			if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w.env = append(w.env, "GOOGLE_APPLICATION_CREDENTIALS="+file, "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1")
+			return w, "version: 1\nstores:\n  gcp:\n    timeout: 10s\nenv:\n  APP: gcpsm://" + gcptest.Project + "/app\n"
+		}, "subject-token.sh (credential_source.executable) printed more than 1 MiB"},
 		{"azure managed identity", func(t *testing.T) (*wardEnv, string) {
 			srv, w := azureWard(t, (*azuretest.Server).ManagedIdentityEnv)
 			w.env = append(w.env, "IDENTITY_ENDPOINT="+endless.URL+"/msi/token", "IDENTITY_HEADER="+w.canary("identity-header"))

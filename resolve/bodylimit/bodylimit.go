@@ -8,6 +8,7 @@
 package bodylimit
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,4 +97,34 @@ func (b *body) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.left -= int64(n)
 	return n, err
+}
+
+// Writer takes up to Left bytes, passing them to W (when not nil), then
+// fails every write: given to os/exec as a process's stdout, past the
+// bound the copy stops, the pipe closes, and the process ends on it
+// (SIGPIPE) or its timeout. The credential helpers a cloud SDK runs (a
+// credential_process, an executable-sourced subject token) print one
+// small JSON document; one that printed without end grew the SDK's
+// buffer, and the helper, by gigabytes.
+type Writer struct {
+	W    io.Writer
+	Left int
+	// Over is whether a write went past the bound; read it once the
+	// process has been waited for.
+	Over bool
+}
+
+// ErrWriter is a write past a Writer's bound.
+var ErrWriter = errors.New("output past its bound")
+
+func (w *Writer) Write(p []byte) (int, error) {
+	if len(p) > w.Left {
+		w.Over = true
+		return 0, ErrWriter
+	}
+	w.Left -= len(p)
+	if w.W != nil {
+		return w.W.Write(p)
+	}
+	return len(p), nil
 }

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -99,7 +100,9 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	// builds (the container endpoint, IMDS, STS for web identity and
 	// assume-role, SSO) take the APIOptions it has by then, and none of
 	// them takes a client of ward's.
-	load := []func(*config.LoadOptions) error{config.WithRetryer(s.retryer), config.WithAPIOptions([]func(*middleware.Stack) error{boundBody})}
+	process := newProcessBound()
+	load := []func(*config.LoadOptions) error{config.WithRetryer(s.retryer), config.WithAPIOptions([]func(*middleware.Stack) error{boundBody, plainRequestBody}),
+		config.WithAssumeRoleCredentialOptions(process.assumeRole)}
 	if s.opts.Region != "" {
 		load = append(load, config.WithRegion(s.opts.Region))
 	}
@@ -110,7 +113,7 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	if err != nil {
 		return awssdk.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
 	}
-	boundProcess(&cfg)
+	process.bind(&cfg)
 	// The first request would fetch the credentials anyway (and cache
 	// them); fetching them here lets a failure say what to set.
 	if cfg.Credentials != nil {
@@ -195,6 +198,39 @@ func boundBody(st *middleware.Stack) error {
 			return out, md, err
 		}), middleware.After)
 }
+
+// plainRequestBody hides the WriteTo of a request's body (a bytes.Reader
+// for every operation ward calls), in every client of the SDK ward's
+// configuration makes. The SDK closes the body once the answer's headers
+// have come (smithy's ClientHandler), and its closed body's WriteTo
+// answers io.EOF as an error, where a Read answers it as the end. When
+// the answer came before net/http's transport had read past the body's
+// end (the check that it holds no more than its Content-Length, which
+// goes through WriteTo), the transport took that for a failure to read
+// the body and closed the connection under the answer: its read failed
+// with "use of closed network connection", which the SDK retries (a
+// second request, for STS in about half of the runs against an endpoint
+// that answers before it has read the request), and which failed the
+// request with stores.aws.max_attempts 1. Through Read the transport sees
+// the end.
+func plainRequestBody(st *middleware.Stack) error {
+	return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("wardPlainRequestBody",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			if req, ok := in.Request.(*smithyhttp.Request); ok {
+				if stream, ok := req.GetStream().(io.ReadSeeker); ok {
+					if _, ok := stream.(io.WriterTo); ok {
+						if plain, err := req.SetStream(readSeeker{stream}); err == nil {
+							in.Request = plain
+						}
+					}
+				}
+			}
+			return next.HandleDeserialize(ctx, in)
+		}), middleware.After)
+}
+
+// readSeeker is an io.ReadSeeker and no more.
+type readSeeker struct{ io.ReadSeeker }
 
 // errNoAnswer is the cause of an operation's deadline.
 var errNoAnswer = errors.New("no answer within stores.aws.timeout")

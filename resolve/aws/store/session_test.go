@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -423,9 +424,8 @@ func TestEndpointThatNeverAnswers(t *testing.T) {
 // TestCredentialAnswerBounded: the endpoint a credential provider of the
 // SDK's chain asks (the container endpoint, IMDS, STS for web identity
 // and a profile's role, the SSO portal) answers 200 with a body that never ends. The fetch fails at 16 MiB,
-// naming the endpoint, at one request, or at most two (IMDS: the SDK
-// falling back to IMDSv1 when the token's answer fails; STS: see its
-// rows); the SDK read on into memory
+// naming the endpoint, at one request (IMDS two: the SDK falls back to
+// IMDSv1 when the token's answer fails); the SDK read on into memory
 // until the timeout, gigabytes. AWS_CA_BUNDLE still verifies the
 // endpoint's certificate, STS's and the store's.
 func TestCredentialAnswerBounded(t *testing.T) {
@@ -446,11 +446,6 @@ func TestCredentialAnswerBounded(t *testing.T) {
 			t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", url)
 			return nil
 		}, 2},
-		// STS: at most two. In about one run of five the first
-		// attempt's read of the answer ends before the bound with "use of
-		// closed network connection", which the SDK retries as a
-		// connection error (the container endpoint and SSO never did, in
-		// 60 runs); the second ends at the bound.
 		{"web identity with AWS_CA_BUNDLE", true, func(t *testing.T, url string) []string {
 			token := resolvetest.Canary("web-identity")
 			file := filepath.Join(t.TempDir(), "token")
@@ -459,7 +454,7 @@ func TestCredentialAnswerBounded(t *testing.T) {
 			t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::"+awstest.AccountID+":role/app")
 			t.Setenv("AWS_ENDPOINT_URL_STS", url)
 			return []string{token}
-		}, 2},
+		}, 1},
 		{"assume role of a profile", false, func(t *testing.T, url string) []string {
 			configFile := filepath.Join(t.TempDir(), "config")
 			writeFile(t, configFile, "[profile bounded]\nregion = "+awstest.Region+"\nrole_arn = arn:aws:iam::"+awstest.AccountID+":role/app\nsource_profile = base\n"+
@@ -468,7 +463,7 @@ func TestCredentialAnswerBounded(t *testing.T) {
 			t.Setenv("AWS_PROFILE", "bounded")
 			t.Setenv("AWS_ENDPOINT_URL_STS", url)
 			return nil
-		}, 2},
+		}, 1},
 		{"sso portal", false, func(t *testing.T, url string) []string {
 			accessToken := ssoProfile(t, "bounded", time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 			t.Setenv("AWS_PROFILE", "bounded")
@@ -552,5 +547,123 @@ func TestCredentialProcessOutputBounded(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("failed after %s, want well within the 10s timeout", took.Round(time.Millisecond))
+	}
+}
+
+// roleOverProcess adds to processProfile's config a profile "role" that
+// assumes role with the credentials of "proc" (source_profile), for the
+// test.
+func roleOverProcess(t *testing.T, script, role string) {
+	t.Helper()
+	configFile := filepath.Join(filepath.Dir(script), "config")
+	f, err := os.OpenFile(configFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("[profile role]\nregion = " + awstest.Region + "\nrole_arn = " + role + "\nsource_profile = proc\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSourceProfileCredentialProcessOutputBounded: the credential_process
+// of a source_profile, whose keys assume the profile's role, that prints
+// without end fails the fetch at 1 MiB, naming the source profile, as a
+// profile's own does; the SDK ran it with its own provider, which
+// buffered all of it until the timeout (gigabytes).
+func TestSourceProfileCredentialProcessOutputBounded(t *testing.T) {
+	srv := emulator(t)
+	srv.AddRole(awstest.Role{ARN: stsTestRole})
+	loop := resolvetest.Canary("process-loop")
+	script := filepath.Join(t.TempDir(), "creds.sh")
+	processProfile(t, script, "#!/bin/sh\nwhile :; do echo '"+loop+strings.Repeat("A", 4095-len(loop))+"'; done\n")
+	roleOverProcess(t, script, stsTestRole)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "role", MaxAttempts: 1, Timeout: 10 * time.Second})).
+		Fetch(t.Context(), mustRef(t, "awssm://process/s"))
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	checkError(t, "endless credential_process of a source_profile", err, []string{loop}, "no usable AWS credentials: ",
+		`the credential_process of AWS profile "proc" (the source_profile of the role the profile assumes) printed more than 1 MiB on its stdout`)
+	if po := (*awsstore.ProcessOutputError)(nil); !errors.As(err, &po) {
+		t.Errorf("the error is no ProcessOutputError")
+	}
+	if took > 5*time.Second {
+		t.Errorf("failed after %s, want well within the 10s timeout", took.Round(time.Millisecond))
+	}
+	// The bound is 1 MiB; the SDK's buffer doubles as it grows.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+		t.Errorf("the fetch allocated %d MiB, want a few: the output was buffered", alloc>>20)
+	}
+	t.Logf("failed in %s, %d MiB allocated", took.Round(time.Millisecond), (after.TotalAlloc-before.TotalAlloc)>>20)
+	if n := srv.Calls("AssumeRole"); n != 0 {
+		t.Errorf("AssumeRole was called %d times without keys", n)
+	}
+}
+
+// TestSourceProfileCredentialProcess: the source_profile's
+// credential_process that ward runs gives the keys that sign the
+// AssumeRole call of the profile's role_arn, and the store reads with the
+// role's.
+func TestSourceProfileCredentialProcess(t *testing.T) {
+	srv := emulator(t)
+	srv.AddRole(awstest.Role{ARN: stsTestRole})
+	v := resolvetest.Canary("source-process")
+	srv.PutSecretString("process/s", v)
+	script := filepath.Join(t.TempDir(), "creds.sh")
+	processProfile(t, script, `#!/bin/sh
+echo '{"Version":1,"AccessKeyId":"`+awstest.AccessKeyID+`","SecretAccessKey":"`+awstest.SecretAccessKey+`"}'
+`)
+	roleOverProcess(t, script, stsTestRole)
+	// The load's STS client, made before the rest of the configuration,
+	// reads only the service's own variable.
+	t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL())
+	got, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "role", MaxAttempts: 1})).
+		Fetch(t.Context(), mustRef(t, "awssm://process/s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Value) != v {
+		t.Errorf("got the wrong value")
+	}
+	if n := srv.SignedBy("sts.AssumeRole")[awstest.AccessKeyID]; n != 1 {
+		t.Errorf("got %d AssumeRole calls signed with the process's key, want 1", n)
+	}
+}
+
+// TestSTSAnswerBeforeRequestRead: an STS endpoint that answers before
+// it has read the request (a proxy gone wrong, the endless server here).
+// With stores.aws.max_attempts 1, each of ten fetches fails at the
+// answer's bound, at one request; the SDK closed the request's body
+// once the answer's headers came, and in about half of them the
+// transport then closed the connection under the answer: "use of closed
+// network connection", the request failed (retried with more
+// attempts).
+func TestSTSAnswerBeforeRequestRead(t *testing.T) {
+	emulator(t)
+	configFile := filepath.Join(t.TempDir(), "config")
+	writeFile(t, configFile, "[profile bounded]\nregion = "+awstest.Region+"\nrole_arn = arn:aws:iam::"+awstest.AccountID+":role/app\nsource_profile = base\n"+
+		"[profile base]\naws_access_key_id = "+awstest.AccessKeyID+"\naws_secret_access_key = "+awstest.SecretAccessKey+"\n")
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	failed := 0
+	for i := range 10 {
+		endless := resolvetest.NewEndless(t, false)
+		t.Setenv("AWS_ENDPOINT_URL_STS", endless.URL)
+		_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "bounded", MaxAttempts: 1, Timeout: 10 * time.Second})).
+			Fetch(t.Context(), mustRef(t, "awssm://bounded/s"))
+		if tl := (*bodylimit.TooLargeError)(nil); !errors.As(err, &tl) {
+			failed++
+			t.Errorf("fetch %d: got %v, want the answer's bound", i, err)
+		}
+		if n := endless.Requests(); n != 1 {
+			t.Errorf("fetch %d: the endpoint took %d requests, want 1", i, n)
+		}
+		endless.CloseClientConnections()
+		endless.Close()
+	}
+	if failed > 0 {
+		t.Errorf("%d of 10 fetches failed before the answer's bound", failed)
 	}
 }

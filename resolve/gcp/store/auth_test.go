@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,13 +157,43 @@ func TestAuthFailures(t *testing.T) {
 		"token_url":          srv.STSURL(),
 		"credential_source":  map[string]any{"executable": map[string]any{"command": executable, "timeout_millis": 5000}},
 	})
+	// Token endpoints that fail on their side: a 500 with a word, a 503
+	// with a proxy's page of 100 KB (the library quoted all of it).
+	failing := func(code int, body string) string {
+		h := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(code)
+			io.WriteString(w, body)
+		}))
+		t.Cleanup(h.Close)
+		return strings.TrimPrefix(h.URL, "http://")
+	}
+	down500 := failing(http.StatusInternalServerError, "internal error\n")
+	page503 := failing(http.StatusServiceUnavailable, "<html>"+strings.Repeat("unavailable ", 100000/12)+"</html>")
+	federated, err := srv.WriteExternalAccountFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSTS := func(name, host string) string {
+		doc := readJSON(t, federated)
+		doc["token_url"] = "http://" + host + "/v1/token"
+		return write(name, doc)
+	}
+	tokenHost := strings.TrimSuffix(strings.TrimPrefix(srv.TokenURL(), "http://"), "/token")
 	tests := []struct {
 		name  string
 		env   map[string]string
 		wants []string
 	}{
 		{"unknown service account", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": write("unknown.json", with("client_email", "gone@"+project+".iam.gserviceaccount.com"))},
-			[]string{"get a Google access token with the credentials file GOOGLE_APPLICATION_CREDENTIALS=", "the token endpoint refused (HTTP 400): invalid_grant", "check that the service account and its key exist"}},
+			[]string{"get a Google access token with the credentials file GOOGLE_APPLICATION_CREDENTIALS=", "the token endpoint at " + tokenHost + " refused (HTTP 400): invalid_grant", "check that the service account and its key exist"}},
+		{"token endpoint 500", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": write("500.json", with("token_uri", "http://"+down500+"/token"))},
+			[]string{"the token endpoint at " + down500 + " refused (HTTP 500): the endpoint failed on its side"}},
+		{"STS 500", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": withSTS("sts500.json", down500)},
+			[]string{"the token endpoint at " + down500 + " refused (HTTP 500): internal error: the endpoint failed on its side"}},
+		{"STS 503 with a page", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": withSTS("sts503.json", page503)},
+			[]string{"the token endpoint at " + page503 + " refused (HTTP 503): <html>unavailable unavailable", "...: the endpoint failed on its side"}},
+		{"STS down", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": withSTS("stsdown.json", closed)},
+			[]string{"get a Google access token with the credentials file", closed, "connection refused"}},
 		{"token endpoint down", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": write("down.json", with("token_uri", "http://"+closed+"/token"))},
 			[]string{"get a Google access token with the credentials file", "connection refused"}},
 		{"missing file", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(dir, "nope.json")},
@@ -187,6 +219,9 @@ func TestAuthFailures(t *testing.T) {
 			logs := &logBuffer{}
 			_, err := newStoreWith(t, opts, logs.logger()).Fetch(t.Context(), ref)
 			checkError(t, tt.name, err, []string{v, keyLine, "PRIVATE KEY", tokenPrefix, subjectToken}, tt.wants...)
+			if err != nil && len(err.Error()) > 1000 {
+				t.Errorf("the error is %d bytes long, want a line", len(err.Error()))
+			}
 			if leaks(logs.String(), []string{v, keyLine, tokenPrefix, subjectToken}) {
 				t.Errorf("the log holds a value, a token or key material")
 			}

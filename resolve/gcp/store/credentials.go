@@ -1,17 +1,22 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/auth"
@@ -66,6 +71,9 @@ func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
 			Scopes: []string{scope},
 			Logger: discard,
 		})
+		if err == nil {
+			creds, err = boundExecutable(creds)
+		}
 	}
 	if err != nil {
 		if c.kind == "" {
@@ -76,13 +84,17 @@ func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
 	if c.kind != "metadata" {
 		c.kind, c.identity = describeJSON(creds.JSON())
 	}
-	if _, err := creds.Token(ctx); err != nil {
-		if tl := (*bodylimit.TooLargeError)(nil); errors.As(err, &tl) {
+	// The endpoint the library talked to last, for the message when
+	// the token fails: the auth library's errors name it only for a
+	// connection that failed.
+	var host lastHost
+	if _, err := creds.Token(httptrace.WithClientTrace(ctx, host.trace())); err != nil {
+		if tl, eo := (*bodylimit.TooLargeError)(nil), (*ExecutableOutputError)(nil); errors.As(err, &tl) || errors.As(err, &eo) {
 			// Not the hint: the source is there, and something
 			// else answered for it.
 			return nil, fmt.Errorf("get a Google access token with %s: %w", c.source, err)
 		}
-		return nil, fmt.Errorf("get a Google access token with %s: %s: %s", c.source, sanitizeAuth(err), tokenHint(c.kind))
+		return nil, fmt.Errorf("get a Google access token with %s: %s", c.source, authFailure(err, host.get(), c.kind))
 	}
 	// Credentials of another universe (a sovereign cloud) work only at
 	// that universe's endpoints; the transport refuses to send them
@@ -108,6 +120,27 @@ func (s *Store) findCredentials(ctx context.Context) (*credentials, error) {
 	}
 	s.log.Debug("google credentials ready", "store", "gcp", "source", c.source, "identity", c.identity)
 	return c, nil
+}
+
+// lastHost is the host:port of the last connection an HTTP client asked
+// for under its trace.
+type lastHost struct {
+	mu   sync.Mutex
+	host string
+}
+
+func (h *lastHost) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{GetConn: func(hostPort string) {
+		h.mu.Lock()
+		h.host = hostPort
+		h.mu.Unlock()
+	}}
+}
+
+func (h *lastHost) get() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.host
 }
 
 // metadataCredentials are the credentials of the service account
@@ -262,29 +295,79 @@ func tokenHint(kind string) string {
 	return "check the credentials Application Default Credentials found"
 }
 
+// authFailure renders a failure to get an access token, and what to
+// check. host is the endpoint the library's last request went to, when
+// ward knows it ("" else).
+func authFailure(err error, host, kind string) string {
+	msg, status := sanitizeAuth(err, host)
+	if status >= 500 {
+		return msg + ": the endpoint failed on its side: try again later, and check that the token URL of the credentials is the token endpoint's"
+	}
+	return msg + ": " + tokenHint(kind)
+}
+
+// statusFailed is how the auth library says that the Security Token
+// Service or IAM Credentials answered with an error status, going on
+// with the whole answer (up to 1 MiB).
+var statusFailed = regexp.MustCompile(`(?s)credentials: status code (\d+): (.*)$`)
+
 // sanitizeAuth renders an authentication error without what a token
 // endpoint's answer may hold: for an OAuth error only its status, error
-// code and description.
-func sanitizeAuth(err error) string {
+// code and description, naming the endpoint's host; and the status. host
+// is the endpoint the library's last request went to, when ward knows it.
+func sanitizeAuth(err error, host string) (string, int) {
 	var ae *auth.Error
-	if !errors.As(err, &ae) {
-		return hideExecutableOutput(err).Error()
+	var status int
+	var body []byte
+	msg := hideExecutableOutput(err).Error()
+	switch m := statusFailed.FindStringSubmatchIndex(msg); {
+	case errors.As(err, &ae):
+		if ae.Response != nil {
+			status = ae.Response.StatusCode
+			if ae.Response.Request != nil && ae.Response.Request.URL != nil {
+				host = ae.Response.Request.URL.Host
+			}
+		}
+		body = ae.Body
+		msg = ""
+	case m != nil:
+		status, _ = strconv.Atoi(msg[m[2]:m[3]])
+		body = []byte(msg[m[4]:m[5]])
+		msg = strings.TrimSuffix(strings.TrimPrefix(msg[:m[0]], "credentials: "), ": ")
+		if msg != "" {
+			msg += ": "
+		}
+	default:
+		if host != "" && !strings.Contains(msg, host) {
+			msg += " (at " + host + ")"
+		}
+		return msg, 0
 	}
-	msg := "the token endpoint refused"
-	if ae.Response != nil {
-		msg += fmt.Sprintf(" (HTTP %d)", ae.Response.StatusCode)
+	endpoint := "the token endpoint"
+	if host != "" {
+		endpoint += " at " + host
 	}
-	var body struct {
+	msg += endpoint + " refused"
+	if status != 0 {
+		msg += fmt.Sprintf(" (HTTP %d)", status)
+	}
+	var answer struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}
-	if json.Unmarshal(ae.Body, &body) == nil && body.Error != "" {
-		msg += ": " + body.Error
-		if body.Description != "" {
-			msg += ": " + truncate(body.Description)
+	switch {
+	case json.Unmarshal(body, &answer) == nil && answer.Error != "":
+		msg += ": " + answer.Error
+		if answer.Description != "" {
+			msg += ": " + truncate(answer.Description)
 		}
+	case ae == nil && len(bytes.TrimSpace(body)) > 0:
+		// Not an OAuth error: a proxy's page, a server's word. Its
+		// first line, and no more: the library quoted all of it.
+		line, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n")
+		msg += ": " + truncate(line)
 	}
-	return msg
+	return msg, status
 }
 
 // executableParseFailed is how the auth library starts its message for an

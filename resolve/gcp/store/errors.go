@@ -54,7 +54,7 @@ func (f failure) wrap(err error) error {
 			// which carries the payload.
 			return fmt.Errorf("%s: secret manager's answer is not the JSON it documents", what)
 		case isAuthError(err):
-			return fmt.Errorf("%s: get a Google access token with %s: %s: %s", what, f.creds.source, sanitizeAuth(err), tokenHint(f.creds.kind))
+			return fmt.Errorf("%s: get a Google access token with %s: %s", what, f.creds.source, authFailure(err, "", f.creds.kind))
 		case certerr.Is(err):
 			return fmt.Errorf("%s from secret manager (%s): %w: %s", what, attempts(f.attempts), err, certerr.Hint())
 		}

@@ -90,7 +90,7 @@ func tokenFailure(email string, c *credentials, err error) error {
 	case !ok && errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: no answer from the IAM Credentials API in time (stores.gcp.timeout): %w", what, context.DeadlineExceeded)
 	case !ok && isAuthError(err):
-		return fmt.Errorf("%s: get a Google access token with %s: %s: %s", what, c.source, sanitizeAuth(err), tokenHint(c.kind))
+		return fmt.Errorf("%s: get a Google access token with %s: %s", what, c.source, authFailure(err, "", c.kind))
 	case !ok:
 		return fmt.Errorf("%s from the IAM Credentials API: %w", what, err)
 	case api.serviceDisabled():
