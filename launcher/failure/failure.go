@@ -136,3 +136,38 @@ func LimitHint(err error) string {
 	}
 	return ""
 }
+
+// Errno is the system call's error number err carries, 0 when it carries
+// none (an error of ward's own making, such as a directory others may
+// write).
+func Errno(err error) syscall.Errno {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return 0
+}
+
+// SystemHint is the advice for an error whose errno names its cause the
+// same wherever the call was made: file descriptors run out or the
+// file-size limit (LimitHint), a device or file system that failed (EIO),
+// one mounted read-only (EROFS), one full (ENOSPC, EDQUOT); "" for any
+// other errno, and for an error that carries none. What a refusal
+// (EACCES, EPERM) or a missing file (ENOENT) means depends on the place,
+// which says it; an errno none of them explains (EINTR, EAGAIN, EBUSY...)
+// gets no guess: a hint that names the wrong cause sends the reader the
+// wrong way.
+func SystemHint(err error) string {
+	if hint := LimitHint(err); hint != "" {
+		return hint
+	}
+	switch Errno(err) {
+	case syscall.EIO:
+		return "an input/output error is a device or file system failing under ward (a disk, a FUSE or NFS mount whose server went away), not a setting: look in the kernel's log (dmesg, journalctl -k), then try again"
+	case syscall.EROFS:
+		return "the file system there is mounted read-only: remount it read-write, or use a place on one that is (a container's read-only root: a volume)"
+	case syscall.ENOSPC, syscall.EDQUOT:
+		return "the file system there is full, or the user's quota is: free space there (df -h, quota -s)"
+	}
+	return ""
+}

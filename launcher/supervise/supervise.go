@@ -564,15 +564,27 @@ func startFailure(err error) (int, error) {
 
 // dirHint is the advice for a private directory or file that could not
 // be made: for a full tmpfs, where more space is to be had; for no file
-// descriptor left, which limit to raise; else other.
+// descriptor left, which limit to raise; for a device or file system that
+// failed (EIO), that; else other (where to put the directory instead),
+// when the error is ward's own (a place that is not tmpfs, or that others
+// may write), a place read-only, or a refusal or a missing directory on
+// the way (EACCES, EPERM, ENOENT, ENOTDIR). Any other errno (EINTR,
+// EBUSY...) gets no guess: an EIO of a failing mount read as a place
+// this user may not write.
 func dirHint(err error, other string) string {
-	if errors.Is(err, syscall.ENOSPC) {
+	switch failure.Errno(err) {
+	case syscall.ENOSPC:
 		return "the tmpfs is full: free space there, give it more (a container's /dev/shm is 64 MiB unless docker run --shm-size says otherwise), or set $WARD_RUNTIME_DIR to a larger tmpfs (in a Kubernetes pod, whose /dev/shm size cannot be set, an emptyDir with medium: Memory and a sizeLimit)"
+	case syscall.EROFS:
+		if other != "" {
+			return "it is on a file system mounted read-only: " + other
+		}
+	case 0, syscall.EACCES, syscall.EPERM, syscall.ENOENT, syscall.ENOTDIR:
+		if other != "" {
+			return other
+		}
 	}
-	if hint := failure.LimitHint(err); hint != "" {
-		return hint
-	}
-	return other
+	return failure.SystemHint(err)
 }
 
 // ResolveHint is the advice for a resolve that failed, when the failures
