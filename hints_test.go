@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/creack/pty"
 )
 
 // hintCase is one errno injected, with what ward's output must say (want)
@@ -47,6 +50,8 @@ const (
 	runtimeDirHint = "set $WARD_RUNTIME_DIR to a directory on tmpfs"
 	// eioHint is from failure.SystemHint's advice for EIO.
 	eioHint = "a device or file system failing"
+	// noDevpts is from the advice for a system without pseudo-terminals.
+	noDevpts = "this system gives none (no devpts"
 )
 
 // TestHintsRuntimeDirMkdir: this user's root in $WARD_RUNTIME_DIR cannot
@@ -78,6 +83,58 @@ func TestHintsRuntimeDirMkdir(t *testing.T) {
 				t.Errorf("the program started")
 			}
 			checkHint(t, w, c, string(out))
+		})
+	}
+}
+
+// TestHintsMaskPTY: --mask with ward's stdout a terminal, and the
+// pseudo-terminal for the program cannot be opened. Only ENODEV and
+// ENOENT (a container's /dev without devpts or /dev/ptmx) are a system
+// that gives none; an ioctl's EIO or EINTR, a refusal and descriptors
+// run out each got that advice too (EMFILE both it and the limit's).
+// 125 each time, the program never started.
+func TestHintsMaskPTY(t *testing.T) {
+	for _, c := range []struct {
+		hintCase
+		call string
+	}{
+		{hintCase{errno: "EIO", want: []string{"input/output error", eioHint}, not: []string{noDevpts}}, "ioctl"},
+		{hintCase{errno: "EINTR", want: []string{"interrupted system call", "none could be opened: try again, or run without --mask"}, not: []string{noDevpts}}, "ioctl"},
+		{hintCase{errno: "ENODEV", want: []string{"no such device", noDevpts}}, "ioctl"},
+		{hintCase{errno: "EPERM", want: []string{"operation not permitted", "this user may not open one"}, not: []string{noDevpts}}, "openat"},
+		{hintCase{errno: "EMFILE", want: []string{"too many open files", "ulimit -n"}, not: []string{noDevpts}}, "openat"},
+		{hintCase{errno: "ENOENT", want: []string{"no such file or directory", noDevpts}}, "openat"},
+	} {
+		t.Run(c.call+"-"+c.errno, func(t *testing.T) {
+			w := newWardEnv(t)
+			w.set("app/token", canary("hintpty"+c.errno))
+			m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+			started := filepath.Join(w.dir, "started")
+			cmd, _ := w.underStrace(t, []string{"-e", "trace=" + c.call, "-P", "/dev/ptmx", "-e", "inject=" + c.call + ":error=" + c.errno},
+				"run", "--mask", "-m", m, "--", "touch", started)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ptmx.Close()
+			term := readLines(t, ptmx)
+			if code := exitWithin(t, cmd, 60*time.Second); code != 125 {
+				t.Fatalf("got exit code %d, want 125:\n%s", code, stderr.String())
+			}
+			if _, err := os.Stat(started); err == nil {
+				t.Errorf("the program started")
+			}
+			checkHint(t, w, c.hintCase, stderr.String())
+			ptmx.Close()
+			for line := range term.ch {
+				for _, v := range w.canaries {
+					if strings.Contains(line, v) {
+						t.Errorf("a canary reached the terminal")
+					}
+				}
+			}
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 
 	"github.com/creack/pty"
 	"golang.org/x/term"
@@ -57,12 +58,28 @@ import (
 func OpenPTY() (master, slave *os.File, err error) {
 	master, slave, err = pty.Open()
 	if err != nil {
-		// A container's /dev without devpts (ENODEV), or without
-		// /dev/ptmx (ENOENT): the bare error named neither --mask nor a
-		// way out.
-		return nil, nil, failure.New(fmt.Errorf("open pseudo-terminal: %w", err), "--mask keeps a program on a terminal on a pseudo-terminal of its own, and this system gives none (no devpts at /dev/pts, or no /dev/ptmx): mount one (mount -t devpts devpts /dev/pts; docker run gives one), or run without --mask, or send the output through a pipe (| cat), which needs none")
+		return nil, nil, failure.New(fmt.Errorf("open pseudo-terminal: %w", err), ptyHint(err))
 	}
 	return master, slave, nil
+}
+
+// ptyHint is the advice for a pseudo-terminal that could not be opened,
+// chosen by the errno: only a container's /dev without devpts (ENODEV),
+// or without /dev/ptmx (ENOENT), is a system that gives none; the hint
+// said so of every failure, an ioctl's EIO or EINTR, a refusal, and
+// descriptors run out.
+func ptyHint(err error) string {
+	const without = "run without --mask, or send the output through a pipe (| cat), which needs none"
+	switch failure.Errno(err) {
+	case syscall.ENODEV, syscall.ENOENT:
+		return "--mask keeps a program on a terminal on a pseudo-terminal of its own, and this system gives none (no devpts at /dev/pts, or no /dev/ptmx): mount one (mount -t devpts devpts /dev/pts; docker run gives one), or " + without
+	case syscall.EACCES, syscall.EPERM:
+		return "--mask keeps a program on a terminal on a pseudo-terminal of its own, and this user may not open one (/dev/ptmx's or /dev/pts's mode, or a container's device rules): let it, or " + without
+	}
+	if hint := failure.SystemHint(err); hint != "" {
+		return hint
+	}
+	return "--mask keeps a program on a terminal on a pseudo-terminal of its own, and none could be opened: try again, or " + without
 }
 
 // InheritSize copies the window size of the terminal from (ward's own) to
