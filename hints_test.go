@@ -92,6 +92,8 @@ func TestHintsRuntimeDirMkdir(t *testing.T) {
 // ENOENT (a container's /dev without devpts or /dev/ptmx) are a system
 // that gives none; an ioctl's EIO or EINTR, a refusal and descriptors
 // run out each got that advice too (EMFILE both it and the limit's).
+// ENFILE, the system's table of open files full, is not ward's limit:
+// it got the advice to raise ulimit -n.
 // 125 each time, the program never started.
 func TestHintsMaskPTY(t *testing.T) {
 	for _, c := range []struct {
@@ -103,6 +105,7 @@ func TestHintsMaskPTY(t *testing.T) {
 		{hintCase{errno: "ENODEV", want: []string{"no such device", noDevpts}}, "ioctl"},
 		{hintCase{errno: "EPERM", want: []string{"operation not permitted", "this user may not open one"}, not: []string{noDevpts}}, "openat"},
 		{hintCase{errno: "EMFILE", want: []string{"too many open files", "ulimit -n"}, not: []string{noDevpts}}, "openat"},
+		{hintCase{errno: "ENFILE", want: []string{"too many open files in system", "fs.file-max"}, not: []string{noDevpts, "ward ran out of file descriptors"}}, "openat"},
 		{hintCase{errno: "ENOENT", want: []string{"no such file or directory", noDevpts}}, "openat"},
 	} {
 		t.Run(c.call+"-"+c.errno, func(t *testing.T) {

@@ -121,15 +121,20 @@ func split(err error) []Line {
 	return []Line{l}
 }
 
-// LimitHint is the advice for an error that came of ward running out of
-// file descriptors, or of a write past the file-size limit, wherever that
-// happened; "" for any other error. The place that failed is not at
-// fault, and "too many open files" or "file too large" (of a secret
-// file of a few KiB on a tmpfs with room to spare) alone does not say
-// which limit that is.
+// LimitHint is the advice for an error that came of ward, or the whole
+// system, running out of file descriptors, or of a write past the
+// file-size limit, wherever that happened; "" for any other error. The
+// place that failed is not at fault, and "too many open files" or "file
+// too large" (of a secret file of a few KiB on a tmpfs with room to
+// spare) alone does not say which limit that is.
 func LimitHint(err error) string {
-	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+	if errors.Is(err, syscall.EMFILE) {
 		return "ward ran out of file descriptors: raise the limit (ulimit -n; systemd's LimitNOFILE=, docker run --ulimit nofile=)"
+	}
+	if errors.Is(err, syscall.ENFILE) {
+		// The system's table, not ward's limit: raising ulimit -n, as the
+		// hint said, changes nothing.
+		return "the system ran out of open files, all processes together (ENFILE; not ward's own limit, ulimit -n): find the process that holds them (lsof), or raise fs.file-max (sysctl)"
 	}
 	if errors.Is(err, syscall.EFBIG) {
 		return "the write passed the file-size limit ward was started with: raise it (ulimit -f; systemd's LimitFSIZE=, docker run --ulimit fsize=)"
