@@ -141,3 +141,40 @@ func TestHintsMaskPTY(t *testing.T) {
 		})
 	}
 }
+
+// TestHintsStdoutWrite: what `ward local get` prints cannot be written
+// to its standard output, a file. Only a full file system (ENOSPC) wants
+// space freed; an EIO (a failing disk, a terminal hung up), an EAGAIN (a
+// standard output another process made non-blocking) and an EBADF (one
+// closed) were told to "free space where standard output goes" too, and
+// EFBIG got that under the file-size limit's advice. 125 each time.
+func TestHintsStdoutWrite(t *testing.T) {
+	const freeSpace = "free space where standard output goes"
+	for _, c := range []hintCase{
+		{errno: "EIO", want: []string{"input/output error", "what ward printed is incomplete: an input/output error is " + eioHint}, not: []string{freeSpace}},
+		{errno: "EAGAIN", want: []string{"resource temporarily unavailable", "standard output is non-blocking"}, not: []string{freeSpace}},
+		{errno: "EBADF", want: []string{"bad file descriptor", "standard output is closed"}, not: []string{freeSpace}},
+		{errno: "EFBIG", want: []string{"file too large", "ulimit -f"}, not: []string{freeSpace}},
+		{errno: "ENOSPC", want: []string{"no space left on device", freeSpace}},
+	} {
+		t.Run(c.errno, func(t *testing.T) {
+			w := newWardEnv(t)
+			w.set("app/a", canary("hintout"+c.errno))
+			out := filepath.Join(w.dir, "out.txt")
+			f, err := os.Create(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			cmd, _ := w.underStrace(t, []string{"-e", "trace=write", "-P", out, "-e", "inject=write:error=" + c.errno}, "local", "get", "app/a")
+			var stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = f, &stderr
+			cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != 125 {
+				t.Fatalf("got exit code %d, want 125:\n%s", code, stderr.String())
+			}
+			checkHint(t, w, c, stderr.String())
+			os.Remove(out)
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -191,7 +192,32 @@ func (o *output) failed() error {
 	if o.err == nil {
 		return nil
 	}
-	return failure.New(o.err, "what ward printed is incomplete: free space where standard output goes, or send it elsewhere")
+	return failure.New(o.err, outputHint(o.err))
+}
+
+// outputHint is the advice for output that was not all written, by the
+// errno: only a full file system (ENOSPC, EDQUOT) wants space freed; the
+// hint said so of an EIO (a terminal hung up, a failing disk), of an
+// EAGAIN (a standard output another process made non-blocking) and of a
+// closed one (EBADF).
+func outputHint(err error) string {
+	const incomplete = "what ward printed is incomplete: "
+	if hint := failure.LimitHint(err); hint != "" {
+		// As the error's own line has it (failure.Lines), once.
+		return hint
+	}
+	switch failure.Errno(err) {
+	case syscall.ENOSPC, syscall.EDQUOT:
+		return incomplete + "free space where standard output goes, or send it elsewhere"
+	case syscall.EBADF:
+		return incomplete + "standard output is closed (>&-): give ward one, /dev/null to drop it"
+	case syscall.EAGAIN:
+		return incomplete + "standard output is non-blocking (another process sharing it set O_NONBLOCK) and its reader fell behind: run the command again, or send its output to a file"
+	}
+	if hint := failure.SystemHint(err); hint != "" {
+		return incomplete + hint
+	}
+	return incomplete + "run the command again, or send its output elsewhere"
 }
 
 // exitCode ends a command with a code and nothing to print (the child's
