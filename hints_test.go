@@ -5,6 +5,7 @@ package main
 // the errno says, not the one a first guess at the place would.
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -175,6 +176,56 @@ func TestHintsStdoutWrite(t *testing.T) {
 			}
 			checkHint(t, w, c, stderr.String())
 			os.Remove(out)
+		})
+	}
+}
+
+// TestHintsRefusedReadable: a file:// secret, or the local store's
+// identity file, is refused (EACCES, EPERM) although its owner and mode
+// let ward's user read it: a security module, an ACL, NFS's root_squash
+// said no, and the hint says so. It said to chown or chmod the file, or
+// to run ward as the user it belongs to, which ward is. A file whose mode
+// does not let ward's user read it keeps that advice. 125 each time, the
+// program never started.
+func TestHintsRefusedReadable(t *testing.T) {
+	const elsewhere = "so something else refused: a security module"
+	for _, c := range []struct {
+		hintCase
+		mode     os.FileMode
+		identity bool
+	}{
+		{hintCase{errno: "EACCES", want: []string{"permission denied", elsewhere}, not: []string{"chown or chmod it"}}, 0o600, false},
+		{hintCase{errno: "EACCES", want: []string{"permission denied", "chown or chmod it"}, not: []string{elsewhere}}, 0o200, false},
+		{hintCase{errno: "EPERM", want: []string{"operation not permitted", elsewhere}, not: []string{"sudo -u USER"}}, 0o600, true},
+	} {
+		t.Run(fmt.Sprintf("%s-%04o-identity=%v", c.errno, c.mode, c.identity), func(t *testing.T) {
+			w := newWardEnv(t)
+			w.set("app/a", canary("hintrefused"+c.errno))
+			// The mounted file's value is the user's, on disk: checked
+			// against ward's output, and removed before the audit.
+			v := canary("hintrefusedfile" + c.errno)
+			src := w.mounted(v)
+			w.canaries = append(w.canaries, v)
+			defer os.Remove(src)
+			refused := src
+			if c.identity {
+				refused = filepath.Join(w.dir, "config", "ward", "identity.txt")
+			}
+			if err := os.Chmod(refused, c.mode); err != nil {
+				t.Fatal(err)
+			}
+			m := w.manifest("version: 1\nenv:\n  A: local://app/a\n  B: file://" + src + "\n")
+			started := filepath.Join(w.dir, "started")
+			cmd, _ := w.underStrace(t, []string{"-e", "trace=openat", "-P", refused, "-e", "inject=openat:error=" + c.errno},
+				"run", "-m", m, "--", "touch", started)
+			out, _ := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != 125 {
+				t.Fatalf("got exit code %d, want 125:\n%s", code, out)
+			}
+			if _, err := os.Stat(started); err == nil {
+				t.Errorf("the program started")
+			}
+			checkHint(t, w, c.hintCase, string(out))
 		})
 	}
 }

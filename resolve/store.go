@@ -92,6 +92,46 @@ func Whose(path string) string {
 	return fmt.Sprintf(" (it has mode %04o, owned by uid %d and gid %d; ward runs as uid %d, gid %d, groups %v)", st.Mode().Perm(), s.Uid, s.Gid, os.Geteuid(), os.Getegid(), groups)
 }
 
+// RefusedHint is the advice for a file ward was refused (EACCES, EPERM):
+// usual (chown, chmod, run ward as its user) when the file's mode does
+// not let ward's user read it; when it does, something other than the
+// mode refused, and owners and modes changed would change nothing: the
+// hint said to change them of a file ward's own user may read.
+func RefusedHint(path, usual string) string {
+	if !modeLetsRead(path) {
+		return usual
+	}
+	return "its owner and mode let ward's user read it, so something else refused: a security module (SELinux, AppArmor: ausearch -m avc, dmesg), an ACL (getfacl " + path + "), the file system's server (NFS's root_squash, a FUSE mount), or a container's seccomp profile"
+}
+
+// modeLetsRead reports whether path's mode bits, for its owner, group
+// and others, let ward's user read it, root's override aside; false when
+// path cannot be examined.
+func modeLetsRead(path string) bool {
+	st, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	s, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return false
+	}
+	perm := st.Mode().Perm()
+	if int(s.Uid) == os.Geteuid() {
+		return perm&0o400 != 0
+	}
+	inGroup := int(s.Gid) == os.Getegid()
+	if groups, err := os.Getgroups(); err == nil && !inGroup {
+		for _, g := range groups {
+			inGroup = inGroup || g == int(s.Gid)
+		}
+	}
+	if inGroup {
+		return perm&0o040 != 0
+	}
+	return perm&0o004 != 0
+}
+
 // StampFile returns the stamp of the file at path now (following
 // symlinks, as a read does); "" when it cannot be read.
 func StampFile(path string) string {

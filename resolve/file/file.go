@@ -69,7 +69,7 @@ func read(ref resolve.Ref, path string) (resolve.Secret, error) {
 		}
 		if errors.Is(err, fs.ErrPermission) {
 			return resolve.Secret{}, resolve.WithHint(fmt.Errorf("%w%s", err, resolve.Whose(path)),
-				"make it readable by ward's user: in a Kubernetes pod, set securityContext.fsGroup (the kubelet makes a secret volume's files readable by that group) or the volume's defaultMode; elsewhere chown or chmod it")
+				resolve.RefusedHint(path, "make it readable by ward's user: in a Kubernetes pod, set securityContext.fsGroup (the kubelet makes a secret volume's files readable by that group) or the volume's defaultMode; elsewhere chown or chmod it"))
 		}
 		return resolve.Secret{}, err
 	}

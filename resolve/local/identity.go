@@ -52,7 +52,7 @@ func (s *Store) identity(create bool) ([]*keyPair, error) {
 		}
 		if errors.Is(err, fs.ErrPermission) {
 			return nil, resolve.WithHint(fmt.Errorf("cannot read the identity file %s%s: %w", s.IdentityPath, resolve.Whose(s.IdentityPath), err),
-				"run ward as the user the local store belongs to (sudo -u USER), or give that user the file (chown)")
+				resolve.RefusedHint(s.IdentityPath, "run ward as the user the local store belongs to (sudo -u USER), or give that user the file (chown)"))
 		}
 		return nil, err
 	}
