@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wardsecrets/ward/internal/owngc"
+	"github.com/wardsecrets/ward/internal/syshint"
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/logfmt"
 	"github.com/wardsecrets/ward/launcher/supervise"
@@ -202,11 +203,11 @@ func (o *output) failed() error {
 // closed one (EBADF).
 func outputHint(err error) string {
 	const incomplete = "what ward printed is incomplete: "
-	if hint := failure.LimitHint(err); hint != "" {
+	if hint := syshint.Limit(err); hint != "" {
 		// As the error's own line has it (failure.Lines), once.
 		return hint
 	}
-	switch failure.Errno(err) {
+	switch syshint.Errno(err) {
 	case syscall.ENOSPC, syscall.EDQUOT:
 		return incomplete + "free space where standard output goes, or send it elsewhere"
 	case syscall.EBADF:
@@ -214,7 +215,7 @@ func outputHint(err error) string {
 	case syscall.EAGAIN:
 		return incomplete + "standard output is non-blocking (another process sharing it set O_NONBLOCK) and its reader fell behind: run the command again, or send its output to a file"
 	}
-	if hint := failure.SystemHint(err); hint != "" {
+	if hint := syshint.For(err); hint != "" {
 		return incomplete + hint
 	}
 	return incomplete + "run the command again, or send its output elsewhere"

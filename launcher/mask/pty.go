@@ -9,6 +9,7 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/term"
 
+	"github.com/wardsecrets/ward/internal/syshint"
 	"github.com/wardsecrets/ward/launcher/failure"
 )
 
@@ -70,13 +71,13 @@ func OpenPTY() (master, slave *os.File, err error) {
 // descriptors run out.
 func ptyHint(err error) string {
 	const without = "run without --mask, or send the output through a pipe (| cat), which needs none"
-	switch failure.Errno(err) {
+	switch syshint.Errno(err) {
 	case syscall.ENODEV, syscall.ENOENT:
 		return "--mask keeps a program on a terminal on a pseudo-terminal of its own, and this system gives none (no devpts at /dev/pts, or no /dev/ptmx): mount one (mount -t devpts devpts /dev/pts; docker run gives one), or " + without
 	case syscall.EACCES, syscall.EPERM:
 		return "--mask keeps a program on a terminal on a pseudo-terminal of its own, and this user may not open one (/dev/ptmx's or /dev/pts's mode, or a container's device rules): let it, or " + without
 	}
-	if hint := failure.SystemHint(err); hint != "" {
+	if hint := syshint.For(err); hint != "" {
 		return hint
 	}
 	return "--mask keeps a program on a terminal on a pseudo-terminal of its own, and none could be opened: try again, or " + without

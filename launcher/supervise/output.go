@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
-	"github.com/wardsecrets/ward/launcher/failure"
+	"github.com/wardsecrets/ward/internal/syshint"
 	"github.com/wardsecrets/ward/launcher/mask"
 	"github.com/wardsecrets/ward/signals"
 )
@@ -472,7 +472,7 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 			// own (setsid -f, pg_ctl start) holds the other end, quiet;
 			// nothing was cut off.
 			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.EIO) && !errors.Is(err, os.ErrClosed) && m.log != nil {
-				m.log.Error("the child's output cannot be written: it is cut off here, and the child's next write to it fails (EPIPE)", "error", err.Error(), "hint", failure.LimitHint(err))
+				m.log.Error("the child's output cannot be written: it is cut off here, and the child's next write to it fails (EPIPE)", "error", err.Error(), "hint", syshint.Limit(err))
 			}
 			src.Close()
 		}

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardsecrets/ward/internal/syshint"
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/plan"
@@ -572,7 +573,7 @@ func startFailure(err error) (int, error) {
 // EBUSY...) gets no guess: an EIO of a failing mount read as a place
 // this user may not write.
 func dirHint(err error, other string) string {
-	switch failure.Errno(err) {
+	switch syshint.Errno(err) {
 	case syscall.ENOSPC:
 		return "the tmpfs is full: free space there, give it more (a container's /dev/shm is 64 MiB unless docker run --shm-size says otherwise), or set $WARD_RUNTIME_DIR to a larger tmpfs (in a Kubernetes pod, whose /dev/shm size cannot be set, an emptyDir with medium: Memory and a sizeLimit)"
 	case syscall.EROFS:
@@ -584,7 +585,7 @@ func dirHint(err error, other string) string {
 			return other
 		}
 	}
-	return failure.SystemHint(err)
+	return syshint.For(err)
 }
 
 // ResolveHint is the advice for a resolve that failed, when the failures
