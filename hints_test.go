@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -49,7 +50,7 @@ const (
 	// runtimeDirHint is the start of the advice for a private directory
 	// this user may not make where it is (dirHint's other).
 	runtimeDirHint = "set $WARD_RUNTIME_DIR to a directory on tmpfs"
-	// eioHint is from failure.SystemHint's advice for EIO.
+	// eioHint is from syshint.For's advice for EIO.
 	eioHint = "a device or file system failing"
 	// noDevpts is from the advice for a system without pseudo-terminals.
 	noDevpts = "this system gives none (no devpts"
@@ -228,4 +229,33 @@ func TestHintsRefusedReadable(t *testing.T) {
 			checkHint(t, w, c.hintCase, string(out))
 		})
 	}
+}
+
+// TestHintsHelperUnexamined: the store helper ward-vault is installed,
+// but the look at its file fails with EIO (a failing disk or mount). It
+// was said to be "not installed", with the advice to install it; it is
+// now said to be there and not to be looked at, with EIO's advice. 125,
+// the program never started.
+func TestHintsHelperUnexamined(t *testing.T) {
+	helper, err := exec.LookPath("ward-vault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWardEnv(t)
+	w.env = append(w.env, "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN="+canary("hinthelper"))
+	w.canaries = append(w.canaries, w.env[len(w.env)-1][len("VAULT_TOKEN="):])
+	m := w.manifest("version: 1\nenv:\n  V: vault://secret/app#x\n")
+	started := filepath.Join(w.dir, "started")
+	cmd, _ := w.underStrace(t, []string{"-e", "trace=newfstatat,statx,stat", "-P", helper, "-e", "inject=newfstatat,statx,stat:error=EIO"},
+		"run", "-m", m, "--", "touch", started)
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 125 {
+		t.Fatalf("got exit code %d, want 125:\n%s", code, out)
+	}
+	if _, err := os.Stat(started); err == nil {
+		t.Errorf("the program started")
+	}
+	checkHint(t, w, hintCase{errno: "EIO",
+		want: []string{"ward-vault cannot be looked at: ", "input/output error", eioHint},
+		not:  []string{"is not installed", "install ward's store helpers"}}, string(out))
 }

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardsecrets/ward/internal/syshint"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/signals"
 )
@@ -460,6 +461,7 @@ const ServeArg = "--ward-store-protocol=1"
 // reported as not installed.
 func Find(program string) (string, error) {
 	var beside string
+	var besideErr error
 	if self, err := os.Executable(); err == nil {
 		if real, err := filepath.EvalSymlinks(self); err == nil {
 			self = real
@@ -471,9 +473,11 @@ func Find(program string) (string, error) {
 		}
 		if err == nil {
 			beside = p
+		} else if unexamined(err) {
+			besideErr = err
 		}
 	}
-	missing := &MissingError{Program: program, Unusable: beside}
+	missing := &MissingError{Program: program, Unusable: beside, Unexamined: besideErr}
 	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
 		p := filepath.Join(dir, program)
 		if !filepath.IsAbs(dir) {
@@ -482,11 +486,27 @@ func Find(program string) (string, error) {
 			}
 			continue
 		}
-		if _, err := exec.LookPath(p); err == nil {
+		_, err := exec.LookPath(p)
+		if err == nil {
 			return p, nil
+		}
+		if missing.Unexamined == nil && unexamined(err) {
+			missing.Unexamined = err
 		}
 	}
 	return "", missing
+}
+
+// unexamined reports whether err, of a look at a helper's file, says
+// neither that there is none nor that it is not executable: the file may
+// be there (EIO of a failing disk or mount), and was said to be "not
+// installed", with the advice to install it.
+func unexamined(err error) bool {
+	switch syshint.Errno(err) {
+	case 0, syscall.ENOENT, syscall.ENOTDIR, syscall.EISDIR, syscall.EACCES, syscall.EPERM:
+		return false
+	}
+	return true
 }
 
 // MissingError is a helper program that is not installed, or not usable
@@ -500,6 +520,9 @@ type MissingError struct {
 	// one: the working directory) holds one, which ward does not run.
 	Found    bool
 	Relative string
+	// Unexamined is the error of the look at a file of that name, next to
+	// ward or on $PATH, that may be there but could not be looked at.
+	Unexamined error
 }
 
 func (e *MissingError) Error() string {
@@ -516,6 +539,9 @@ func (e *MissingError) Error() string {
 	if e.Unusable != "" {
 		return fmt.Sprintf("%s is not an executable file, and there is no %s on $PATH", e.Unusable, e.Program)
 	}
+	if e.Unexamined != nil {
+		return fmt.Sprintf("%s cannot be looked at: %v; and no other %s is next to ward's executable or on $PATH", e.Program, e.Unexamined, e.Program)
+	}
 	return fmt.Sprintf("%s is not installed: it is not next to ward's executable or on $PATH", e.Program)
 }
 
@@ -526,6 +552,13 @@ func (e *MissingError) Hint() string {
 	}
 	if e.Found {
 		return "install ward's store helpers beside ward: " + InstallCommand("VERSION") + "; or, if that one is ward's own, name its directory in $PATH by its absolute path"
+	}
+	if e.Unexamined != nil {
+		// It is installed: what to install would mend nothing.
+		if hint := syshint.For(e.Unexamined); hint != "" {
+			return hint
+		}
+		return "it may be installed: mend what the error names, then run ward again"
 	}
 	return "install ward's store helpers beside ward: " + InstallCommand("VERSION") + " (or copy every ward-* program from ward's image or release next to ward)"
 }
