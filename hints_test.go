@@ -259,3 +259,24 @@ func TestHintsHelperUnexamined(t *testing.T) {
 		want: []string{"ward-vault cannot be looked at: ", "input/output error", eioHint},
 		not:  []string{"is not installed", "install ward's store helpers"}}, string(out))
 }
+
+// TestHintsImportNotSynced: `ward import` whose manifest is in place but
+// whose directory's fsync fails. "the disk may be failing" was said of
+// every errno; a full file system (ENOSPC, which NFS reports at the
+// sync) is not a failing disk. 125, "imported, but not surely kept".
+func TestHintsImportNotSynced(t *testing.T) {
+	for _, c := range []hintCase{
+		{errno: "ENOSPC", want: []string{"no space left on device", "the file system there is full", "after a crash, run the import again"}, not: []string{"disk may be failing"}},
+		{errno: "EIO", want: []string{"input/output error", eioHint, "after a crash, run the import again"}},
+	} {
+		t.Run(c.errno, func(t *testing.T) {
+			w := newWardEnv(t)
+			w.set("other/x", canary("hintimp"))
+			code, out := importUnderStrace(t, w, "-e", "trace=fsync", "-P", w.dir, "-e", "inject=fsync:error="+c.errno)
+			if code != 125 || !strings.Contains(out, "imported, but not surely kept") {
+				t.Fatalf("got exit code %d, want 125 and that the import is written but not synced:\n%s", code, out)
+			}
+			checkHint(t, w, c, out)
+		})
+	}
+}

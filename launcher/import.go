@@ -20,6 +20,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wardsecrets/ward/internal/atomicfile"
+	"github.com/wardsecrets/ward/internal/syshint"
 	"github.com/wardsecrets/ward/launcher/dotenv"
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/manifest"
@@ -468,7 +469,13 @@ func (j *importJob) write() error {
 		if errors.As(err, &notSynced) {
 			// The manifest is in place and refers to the secrets: they
 			// stay (taken back, every reference of it would fail).
-			return failure.New(fmt.Errorf("imported, but not surely kept: %w", err), "the disk may be failing; after a crash, run the import again")
+			// The errno's advice: "the disk may be failing" was said of
+			// a full file system's ENOSPC too (NFS reports late).
+			hint := "after a crash, run the import again"
+			if cause := syshint.For(err); cause != "" {
+				hint = cause + "; " + hint
+			}
+			return failure.New(fmt.Errorf("imported, but not surely kept: %w", err), hint)
 		}
 		if uerr := j.store.Undo(written); uerr != nil && !errors.As(uerr, &notSynced) {
 			var names []string
