@@ -280,3 +280,34 @@ func TestHintsImportNotSynced(t *testing.T) {
 		})
 	}
 }
+
+// TestHintsNotifyRelayFull: under systemd (NOTIFY_SOCKET), the relay's
+// socket in the run's private directory cannot be made: its bind fails
+// with ENOSPC (a tmpfs out of inodes) or EIO. The hint is the private
+// directory's, as for its files: the tmpfs full, or the device failing;
+// there was none. 125, the program never started.
+func TestHintsNotifyRelayFull(t *testing.T) {
+	for _, c := range []hintCase{
+		{errno: "ENOSPC", want: []string{"create the notify socket", "no space left on device", "the tmpfs is full"}},
+		{errno: "EIO", want: []string{"create the notify socket", "input/output error", eioHint}},
+	} {
+		t.Run(c.errno, func(t *testing.T) {
+			w := newWardEnv(t)
+			w.set("app/a", canary("hintrelay"+c.errno))
+			m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+			sock := newNotifySocket(t)
+			started := filepath.Join(w.dir, "started")
+			cmd, _ := w.underStrace(t, []string{"-e", "trace=bind", "-e", "inject=bind:error=" + c.errno},
+				"run", "-m", m, "--", "touch", started)
+			cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sock.path)
+			out, _ := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != 125 {
+				t.Fatalf("got exit code %d, want 125:\n%s", code, out)
+			}
+			if _, err := os.Stat(started); err == nil {
+				t.Errorf("the program started")
+			}
+			checkHint(t, w, c, string(out))
+		})
+	}
+}

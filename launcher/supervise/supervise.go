@@ -346,8 +346,11 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 	if st.dir != nil {
 		dirPath = st.dir.Path
 	}
+	// The relay's socket and the endpoint's token are made in the
+	// private directory: a full tmpfs, an EIO, said as for its files.
 	extra, relay, closeRelay, err := systemdEnv(o, notifySocket, dirPath, st.listen)
 	if err != nil {
+		st.hint = dirHint(err, "")
 		return st, err
 	}
 	st.relay = relay
@@ -355,6 +358,7 @@ func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 	st.cleanup = func() { closeRelay(); removeDir() }
 	ident, err := serveIdentity(o, st.dir)
 	if err != nil {
+		st.hint = dirHint(err, "")
 		return st, err
 	}
 	st.cleanup = func() { ident.stop(); closeRelay(); removeDir() }
