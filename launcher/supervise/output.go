@@ -567,7 +567,7 @@ func (m *maskedIO) finish() {
 	targets := make([]int64, len(m.relays))
 	for i, r := range m.relays {
 		targets[i] = -1
-		if n, err := signals.IoctlInt(int(r.src.Fd()), fionread); err == nil {
+		if n, err := unread(r.src); err == nil {
 			targets[i] = r.read.Load() + int64(n)
 		}
 	}
@@ -625,6 +625,26 @@ func (r *relay) quiet() bool {
 	if r.writing.Load() || time.Since(time.Unix(0, r.moved.Load())) < quietFor {
 		return false
 	}
-	n, err := signals.IoctlInt(int(r.src.Fd()), fionread)
+	n, err := unread(r.src)
 	return err != nil || n == 0
+}
+
+// unread is how many bytes f, a relay's source, holds unread. Through
+// SyscallConn, which holds f open for the call: f.Fd() raced with the
+// relay's Close of f on an error (a data race on f's descriptor, which
+// could by then be another file's), and put f in blocking mode, where
+// finish's Close of a quiet source does not end the relay's read (the
+// daemon that holds the pipe's other end keeps it open): the relay's
+// goroutine was left blocked in it for good.
+func unread(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { n, ierr = signals.IoctlInt(int(fd), fionread) }); err != nil {
+		return 0, err
+	}
+	return n, ierr
 }

@@ -44,6 +44,40 @@ func TestFinishLeavesAReadCloseCannotEnd(t *testing.T) {
 	}
 }
 
+// TestFinishEndsAQuietPipeRelay: a relay whose pipe another process
+// holds open and quiet (a daemon the child started in a session of its
+// own) is closed by finish and ends: its read returns. finish's look at
+// how much the pipe held (f.Fd()) put the pipe in blocking mode, where
+// the close did not end the read, and the relay's goroutine was left
+// blocked in it for good (and raced with the relay's own Close: a data
+// race the race detector reported in a full run under --mask).
+func TestFinishEndsAQuietPipeRelay(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	out, err := os.Create(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	p, _ := mask.Compile(nil)
+	m := &maskedIO{}
+	m.relay(out, r, mask.NewSource(p))
+	m.finish()
+	ended := make(chan struct{})
+	go func() {
+		m.done.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the relay's read did not end within 10s of finish closing its quiet pipe")
+	}
+}
+
 // TestFinishEndsAtWhatTheChildWrote: a relay whose source another
 // process keeps writing to after the child is gone (a daemon that
 // called setsid, logging to the stdout it inherited) is ended once it
