@@ -359,6 +359,54 @@ func TestRotationPastTheFileSizeLimit(t *testing.T) {
 	}
 }
 
+// TestRotationPastTheLimitDuringStop: a secret file that grows past the
+// file-size limit ward was started with while the old child of a
+// restart stops (the restart began for another secret): the new child
+// starts with the values that began the restart, as the log says, and
+// the grown one comes back as a change of its own, refused while it
+// cannot be written (the child runs on). ward read it again after the
+// stop, could not write it, and ended the run with 125, nothing running.
+func TestRotationPastTheLimitDuringStop(t *testing.T) {
+	w := newWardEnv(t)
+	a1, b1, a2 := canary("stop-a1"), canary("stop-b1"), canary("stop-a2")
+	w.set("app/a", a1)
+	w.set("app/b", b1)
+	m := w.manifest("version: 1\nfiles:\n  - path: a.txt\n    ref: local://app/a\n  - path: b.txt\n    ref: local://app/b\nrotation:\n  debounce: 100ms\n  stop_timeout: 20s\n")
+	goAhead := filepath.Join(w.dir, "go-ahead")
+	cmd := underShell(w, "ulimit -f 32", "run", "-m", m, "--", "sh", "-c", `trap 'echo stopping; while [ ! -e "$0" ]; do sleep 0.05; done; exit 0' TERM; echo up; while :; do sleep 0.05; done`, goAhead)
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("up")
+	w.set("app/a", a2)
+	stdout.waitFor("stopping")
+	w.set("app/b", canary("stop-b2")+strings.Repeat("b", 40<<10))
+	os.WriteFile(goAhead, nil, 0o600)
+	line := lineOrExit(t, stderr, cmd, "ward's warning")
+	for !strings.Contains(line, "changed again while the old child stopped") {
+		line = lineOrExit(t, stderr, cmd, "ward's warning")
+	}
+	if !strings.Contains(line, "file-size limit") {
+		t.Errorf("the warning does not name the file-size limit: %q", line)
+	}
+	stdout.waitFor("up")
+	for name, want := range map[string]string{"a.txt": a2, "b.txt": b1} {
+		files, _ := filepath.Glob(filepath.Join(w.runtime, "ward-*", "run-*", name))
+		if len(files) != 1 {
+			t.Fatalf("got %v, want the new child's %s", files, name)
+		}
+		if got, err := os.ReadFile(files[0]); err != nil || string(got) != want {
+			t.Errorf("%s of the new child: %d bytes (err %v), want the %d of the values that began the restart", name, len(got), err, len(want))
+		}
+	}
+	for !strings.Contains(line, "the child keeps running on the old ones") {
+		line = lineOrExit(t, stderr, cmd, "the refusal of the grown secret")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, time.Minute); code != 0 {
+		t.Errorf("ward exited %d, want the child's 0", code)
+	}
+	stderr.noCanary(t, w.canaries...)
+}
+
 // TestRestartedChildCPULimit: a child restarted after ward's own CPU time
 // passed the soft RLIMIT_CPU (`ulimit -t`, LimitCPU=) gets the limit ward
 // was started with. The kernel raises a process's soft limit by a second
