@@ -74,17 +74,8 @@ func TestHintsRuntimeDirMkdir(t *testing.T) {
 			w.set("app/key", canary("hintdir"+c.errno))
 			m := w.manifest("version: 1\nfiles:\n  - path: k.pem\n    ref: local://app/key\n    env: KEY_FILE\n")
 			root := filepath.Join(w.runtime, "ward-"+strconv.Itoa(os.Geteuid()))
-			started := filepath.Join(w.dir, "started")
-			cmd, _ := w.underStrace(t, []string{"-e", "trace=mkdirat", "-P", root, "-e", "inject=mkdirat:error=" + c.errno},
-				"run", "-m", m, "--", "touch", started)
-			out, _ := cmd.CombinedOutput()
-			if code := cmd.ProcessState.ExitCode(); code != 125 {
-				t.Fatalf("got exit code %d, want 125:\n%s", code, out)
-			}
-			if _, err := os.Stat(started); err == nil {
-				t.Errorf("the program started")
-			}
-			checkHint(t, w, c, string(out))
+			out := w.refusedStart(t, []string{"-e", "trace=mkdirat", "-P", root, "-e", "inject=mkdirat:error=" + c.errno}, m)
+			checkHint(t, w, c, out)
 		})
 	}
 }
@@ -216,17 +207,8 @@ func TestHintsRefusedReadable(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := w.manifest("version: 1\nenv:\n  A: local://app/a\n  B: file://" + src + "\n")
-			started := filepath.Join(w.dir, "started")
-			cmd, _ := w.underStrace(t, []string{"-e", "trace=openat", "-P", refused, "-e", "inject=openat:error=" + c.errno},
-				"run", "-m", m, "--", "touch", started)
-			out, _ := cmd.CombinedOutput()
-			if code := cmd.ProcessState.ExitCode(); code != 125 {
-				t.Fatalf("got exit code %d, want 125:\n%s", code, out)
-			}
-			if _, err := os.Stat(started); err == nil {
-				t.Errorf("the program started")
-			}
-			checkHint(t, w, c.hintCase, string(out))
+			out := w.refusedStart(t, []string{"-e", "trace=openat", "-P", refused, "-e", "inject=openat:error=" + c.errno}, m)
+			checkHint(t, w, c.hintCase, out)
 		})
 	}
 }
@@ -245,19 +227,10 @@ func TestHintsHelperUnexamined(t *testing.T) {
 	w.env = append(w.env, "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN="+canary("hinthelper"))
 	w.canaries = append(w.canaries, w.env[len(w.env)-1][len("VAULT_TOKEN="):])
 	m := w.manifest("version: 1\nenv:\n  V: vault://secret/app#x\n")
-	started := filepath.Join(w.dir, "started")
-	cmd, _ := w.underStrace(t, []string{"-e", "trace=newfstatat,statx,stat", "-P", helper, "-e", "inject=newfstatat,statx,stat:error=EIO"},
-		"run", "-m", m, "--", "touch", started)
-	out, _ := cmd.CombinedOutput()
-	if code := cmd.ProcessState.ExitCode(); code != 125 {
-		t.Fatalf("got exit code %d, want 125:\n%s", code, out)
-	}
-	if _, err := os.Stat(started); err == nil {
-		t.Errorf("the program started")
-	}
+	out := w.refusedStart(t, []string{"-e", "trace=newfstatat,statx,stat", "-P", helper, "-e", "inject=newfstatat,statx,stat:error=EIO"}, m)
 	checkHint(t, w, hintCase{errno: "EIO",
 		want: []string{"ward-vault cannot be looked at: ", "input/output error", eioHint},
-		not:  []string{"is not installed", "install ward's store helpers"}}, string(out))
+		not:  []string{"is not installed", "install ward's store helpers"}}, out)
 }
 
 // TestHintsImportNotSynced: `ward import` whose manifest is in place but
@@ -296,18 +269,26 @@ func TestHintsNotifyRelayFull(t *testing.T) {
 			w.set("app/a", canary("hintrelay"+c.errno))
 			m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
 			sock := newNotifySocket(t)
-			started := filepath.Join(w.dir, "started")
-			cmd, _ := w.underStrace(t, []string{"-e", "trace=bind", "-e", "inject=bind:error=" + c.errno},
-				"run", "-m", m, "--", "touch", started)
-			cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sock.path)
-			out, _ := cmd.CombinedOutput()
-			if code := cmd.ProcessState.ExitCode(); code != 125 {
-				t.Fatalf("got exit code %d, want 125:\n%s", code, out)
-			}
-			if _, err := os.Stat(started); err == nil {
-				t.Errorf("the program started")
-			}
-			checkHint(t, w, c, string(out))
+			out := w.refusedStart(t, []string{"-e", "trace=bind", "-e", "inject=bind:error=" + c.errno}, m, "NOTIFY_SOCKET="+sock.path)
+			checkHint(t, w, c, out)
 		})
 	}
+}
+
+// refusedStart runs `ward run -m m -- touch started` under strace with
+// straceArgs, env added to ward's environment, and returns its output,
+// failing the test unless ward exits 125 without starting the program.
+func (w *wardEnv) refusedStart(t *testing.T, straceArgs []string, m string, env ...string) string {
+	t.Helper()
+	started := filepath.Join(w.dir, "started")
+	cmd, _ := w.underStrace(t, straceArgs, "run", "-m", m, "--", "touch", started)
+	cmd.Env = append(cmd.Env, env...)
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 125 {
+		t.Fatalf("got exit code %d, want 125:\n%s", code, out)
+	}
+	if _, err := os.Stat(started); err == nil {
+		t.Errorf("the program started")
+	}
+	return string(out)
 }

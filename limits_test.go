@@ -265,6 +265,19 @@ func TestChildKilledForMemory(t *testing.T) {
 	}
 }
 
+// smallTmpfs mounts a tmpfs of size (such as "32k") for the test, as a
+// container's full /dev/shm in small, and returns its path, for
+// $WARD_RUNTIME_DIR.
+func smallTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	rt := t.TempDir()
+	if err := unix.Mount("tmpfs", rt, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
+		vaulttest.RequireIntegration(t, "cannot mount a tmpfs (needs root): "+err.Error())
+	}
+	t.Cleanup(func() { unix.Unmount(rt, unix.MNT_DETACH) })
+	return rt
+}
+
 // TestFilesOnAFullTmpfs: a files: secret larger than the tmpfs has room
 // for (a container's 64 MiB /dev/shm) fails the start with 125, names the
 // file, says where the space is to be found, and leaves nothing behind.
@@ -272,11 +285,7 @@ func TestChildKilledForMemory(t *testing.T) {
 // Kubernetes pod, whose /dev/shm size cannot be set, uses instead: it
 // named `docker run --shm-size` alone.
 func TestFilesOnAFullTmpfs(t *testing.T) {
-	rt := t.TempDir()
-	if err := unix.Mount("tmpfs", rt, "tmpfs", 0, "size=64k,mode=0700"); err != nil {
-		vaulttest.RequireIntegration(t, "cannot mount a tmpfs (needs root): "+err.Error())
-	}
-	t.Cleanup(func() { unix.Unmount(rt, unix.MNT_DETACH) })
+	rt := smallTmpfs(t, "64k")
 	w := newWardEnv(t)
 	w.set("app/cert", canary("bigfile")+strings.Repeat("x", 100<<10))
 	m := w.manifest("version: 1\nfiles:\n  - path: tls/cert.pem\n    ref: local://app/cert\n")
@@ -303,11 +312,7 @@ func TestFilesOnAFullTmpfs(t *testing.T) {
 // file, and exited: a value that grew past the space took the service
 // down.
 func TestRestartOnAFullTmpfs(t *testing.T) {
-	rt := t.TempDir()
-	if err := unix.Mount("tmpfs", rt, "tmpfs", 0, "size=32k,mode=0700"); err != nil {
-		vaulttest.RequireIntegration(t, "cannot mount a tmpfs (needs root): "+err.Error())
-	}
-	t.Cleanup(func() { unix.Unmount(rt, unix.MNT_DETACH) })
+	rt := smallTmpfs(t, "32k")
 	w := newWardEnv(t)
 	old := canary("fits") + strings.Repeat("o", 16000)
 	w.set("app/cert", old)
@@ -355,11 +360,7 @@ func TestRestartOnAFullTmpfs(t *testing.T) {
 // are left alone: the change was refused ("cannot rewrite secret files")
 // until the tmpfs had room for the large file twice.
 func TestSignalOnAFullTmpfsUnchangedFile(t *testing.T) {
-	rt := t.TempDir()
-	if err := unix.Mount("tmpfs", rt, "tmpfs", 0, "size=32k,mode=0700"); err != nil {
-		vaulttest.RequireIntegration(t, "cannot mount a tmpfs (needs root): "+err.Error())
-	}
-	t.Cleanup(func() { unix.Unmount(rt, unix.MNT_DETACH) })
+	rt := smallTmpfs(t, "32k")
 	w := newWardEnv(t)
 	w.set("app/bundle", canary("bundle")+strings.Repeat("b", 16000))
 	w.set("app/key", canary("key1"))

@@ -17,21 +17,9 @@ import (
 // left: finish returns. It waited for every relay to end, and a close
 // does not end a blocking read.
 func TestFinishLeavesAReadCloseCannotEnd(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The writer stays open: the read never sees an end.
-	defer w.Close()
-	r.Fd() // blocking mode, as the pty's master is
-	out, err := os.Create(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	p, _ := mask.Compile(nil)
-	m := &maskedIO{}
-	m.relay(out, r, mask.NewSource(p))
+	m := quietRelay(t, func(r *os.File) {
+		r.Fd() // blocking mode, as the pty's master is
+	})
 	done := make(chan struct{})
 	go func() {
 		m.finish()
@@ -52,19 +40,7 @@ func TestFinishLeavesAReadCloseCannotEnd(t *testing.T) {
 // blocked in it for good (and raced with the relay's own Close: a data
 // race the race detector reported in a full run under --mask).
 func TestFinishEndsAQuietPipeRelay(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	out, err := os.Create(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	p, _ := mask.Compile(nil)
-	m := &maskedIO{}
-	m.relay(out, r, mask.NewSource(p))
+	m := quietRelay(t, func(*os.File) {})
 	m.finish()
 	ended := make(chan struct{})
 	go func() {
@@ -76,6 +52,28 @@ func TestFinishEndsAQuietPipeRelay(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the relay's read did not end within 10s of finish closing its quiet pipe")
 	}
+}
+
+// quietRelay is a maskedIO relaying a pipe to /dev/null, the pipe's
+// writer held open and quiet for the test's length (the read never sees
+// an end); prepare is given the pipe's read end first.
+func quietRelay(t *testing.T, prepare func(r *os.File)) *maskedIO {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	prepare(r)
+	out, err := os.Create(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	p, _ := mask.Compile(nil)
+	m := &maskedIO{}
+	m.relay(out, r, mask.NewSource(p))
+	return m
 }
 
 // TestFinishEndsAtWhatTheChildWrote: a relay whose source another
