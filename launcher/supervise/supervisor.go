@@ -1622,7 +1622,14 @@ func (s *supervisor) finishRestart(oldCode int) error {
 	// own again.
 	defer s.stopVouching()
 	p := s.restarting
-	s.restarting = nil
+	// Still restarting until the new child runs: a Ctrl-C (SIGINT,
+	// SIGQUIT, a terminal's hangup) read meanwhile, as the files take
+	// their place or the new values are registered with a CI runner, ends
+	// the run as during the rest of the restart (see forward). Taken for
+	// the running child's, it was passed on to the old child's empty
+	// group: the new child started after it, or the registration it gave
+	// up failed the restart with 125.
+	defer func() { s.restarting = nil }()
 	s.killTime = nil
 	s.finishOutput(false)
 	if s.rotator != nil {
