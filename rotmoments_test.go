@@ -80,7 +80,10 @@ func TestRotationMoments(t *testing.T) {
 		{"restart", "exec", "SIGINT", 130},
 		{"restart", "exec", "change", 143},
 		{"signal", "rename", "SIGTERM", 143},
+		{"signal", "rename", "SIGINT", 130},
+		{"signal", "rename", "change", 143},
 		{"signal", "rename", "exit", 3},
+		{"restart", "stage", "exit", 3},
 		{"mask", "register", "SIGTERM", 143},
 		{"mask", "register", "SIGINT", 143},
 		{"restart", "unlink", "SIGTERM", 143},
@@ -139,16 +142,32 @@ func TestRotationMoments(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(m.dir, "quit"), nil, 0o644); err != nil {
 					t.Fatal(err)
 				}
+				// Exited while ward is still held: a zombie it has not
+				// reaped.
+				waitUntil(t, "the child's exit", func() bool {
+					b, _ := os.ReadFile("/proc/" + m.first[5] + "/stat")
+					_, after, _ := strings.Cut(string(b), ") ")
+					return strings.HasPrefix(after, "Z")
+				})
 			}
 			switch tc.what {
 			case "SIGHUP", "change":
 				// The restart goes on, and ends with a child that has
 				// the newest value (the second change is not lost).
-				want := momentHash(m.v2)
+				want := m.v2
 				if tc.what == "change" {
-					want = momentHash(v3)
+					want = v3
 				}
-				m.childWith(t, want)
+				if tc.mode == "signal" {
+					// Rewritten, both, for the signalled child.
+					waitUntil(t, "the child's files with the newest value", func() bool {
+						a, _ := os.ReadFile(m.first[1])
+						b, _ := os.ReadFile(m.first[2])
+						return string(a) == want && string(b) == want
+					})
+				} else {
+					m.childWith(t, momentHash(want))
+				}
 				syscall.Kill(pid, syscall.SIGTERM)
 			}
 			if code := statusOf(m.cmd, exitWithin(t, m.cmd, 30*time.Second)); code != tc.want {

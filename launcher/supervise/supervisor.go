@@ -1528,6 +1528,18 @@ func (s *supervisor) apply(p *proposal) {
 			p.done <- false
 			return
 		}
+		if signals.HasExited(s.child.Pid) {
+			// The child exited by itself as its files were written (or
+			// as the change came: the loop took it before the child's
+			// SIGCHLD): its end is the run's, as at any other time. A
+			// job that had finished (0) was started again, and its
+			// failure (its status) hidden by a restart.
+			p.staged.Discard()
+			s.log.Info("secrets changed, but the child has exited: ward exits with its status", "changed", names)
+			s.requeue(syscall.SIGCHLD)
+			p.done <- false
+			return
+		}
 		switch {
 		case s.rotation.OnChange != manifest.SignalChild:
 		case p.envChanged:
