@@ -86,6 +86,9 @@ func TestRotationMoments(t *testing.T) {
 		{"restart", "stage", "exit", 3},
 		{"mask", "register", "SIGTERM", 143},
 		{"mask", "register", "SIGINT", 143},
+		{"mask-signal", "register", "SIGTERM", 143},
+		{"mask-signal", "register", "SIGINT", 130},
+		{"mask-signal", "register", "exit", 3},
 		{"restart", "unlink", "SIGTERM", 143},
 		{"restart", "unlink", "SIGINT", 143},
 	} {
@@ -158,7 +161,7 @@ func TestRotationMoments(t *testing.T) {
 				if tc.what == "change" {
 					want = v3
 				}
-				if tc.mode == "signal" {
+				if strings.HasSuffix(tc.mode, "signal") {
 					// Rewritten, both, for the signalled child.
 					waitUntil(t, "the child's files with the newest value", func() bool {
 						a, _ := os.ReadFile(m.first[1])
@@ -209,9 +212,9 @@ func TestRotationMoments(t *testing.T) {
 }
 
 // startMoment starts ward over momentProgram with the files a.pem and
-// b.pem of one local secret (and $PAIR of it, but for mode signal),
-// rotation.on_change signal for mode signal, --mask in GitHub Actions
-// for mode mask, and waits for the child's first line.
+// b.pem of one local secret (and $PAIR of it, but for a mode ending in
+// signal), rotation.on_change signal for those, --mask in GitHub Actions
+// for a mode beginning with mask, and waits for the child's first line.
 func startMoment(t *testing.T, mode string) *aMoment {
 	t.Helper()
 	m := &aMoment{w: newWardEnv(t), dir: t.TempDir(), v1: canary("moment1"), v2: canary("moment2")}
@@ -221,20 +224,21 @@ func startMoment(t *testing.T, mode string) *aMoment {
 		t.Fatal(err)
 	}
 	body := "version: 1\n"
-	if mode != "signal" {
+	signal, masked := strings.HasSuffix(mode, "signal"), strings.HasPrefix(mode, "mask")
+	if !signal {
 		body += "env:\n  PAIR: local://app/pair\n"
 	}
 	body += "files:\n  - path: a.pem\n    ref: local://app/pair\n    env: A_FILE\n  - path: b.pem\n    ref: local://app/pair\n    env: B_FILE\nrotation:\n  debounce: 100ms\n"
-	if mode == "signal" {
+	if signal {
 		body += "  on_change: signal\n  signal: SIGHUP\n"
 	}
 	args := []string{"run", "-m", m.w.manifest(body)}
-	if mode == "mask" {
+	if masked {
 		args = append(args, "--mask")
 	}
 	m.cmd = m.w.command(append(args, "--", prog)...)
 	m.cmd.Env = append(m.cmd.Env, "OUT="+m.dir)
-	if mode == "mask" {
+	if masked {
 		m.cmd.Env = append(m.cmd.Env, "GITHUB_ACTIONS=true")
 	}
 	m.stdout, m.stderr = startedLines(t, m.cmd)
