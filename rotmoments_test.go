@@ -282,3 +282,41 @@ func (m *aMoment) rest(t *testing.T, canaries ...string) {
 		}
 	}
 }
+
+// TestRotationStopDuringRestartOnce: a stop (docker stop's SIGTERM) while a
+// restart waits for the old child, which drains after the restart's own
+// SIGTERM: the child gets no second SIGTERM (many servers read one as
+// "stop now"), no new child starts, and ward exits with the old child's
+// status once it has drained. The child had two. A SIGWINCH sent after
+// the stop, which ward passes on after it, tells the test that ward has
+// taken the stop.
+func TestRotationStopDuringRestartOnce(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("drain1"), canary("drain2")
+	w.set("app/pair", v1)
+	m := w.manifest("version: 1\nfiles:\n  - path: a.pem\n    ref: local://app/pair\n    env: A_FILE\nrotation:\n  debounce: 100ms\n  stop_timeout: 30s\n")
+	dir := t.TempDir()
+	cmd := w.command("run", "-m", m, "--", "sh", "-c",
+		`trap 'echo term' TERM; trap 'echo winch' WINCH; echo "files $A_FILE"; while [ ! -e "$OUT/drained" ]; do sleep 0.05; done; exit 7`)
+	cmd.Env = append(cmd.Env, "OUT="+dir)
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("files ")
+	w.set("app/pair", v2)
+	if line := stdout.next("the restart's SIGTERM"); line != "term" {
+		t.Fatalf("the child's line: %q, want term", line)
+	}
+	syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+	syscall.Kill(cmd.Process.Pid, syscall.SIGWINCH)
+	if line := stdout.next("the SIGWINCH after the stop"); line != "winch" {
+		t.Errorf("the child's line: %q, want winch: it was sent the stop's SIGTERM again", line)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "drained"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitWithin(t, cmd, 30*time.Second); code != 7 {
+		t.Errorf("got exit code %d, want the old child's 7", code)
+	}
+	noRestart(t, stdout, v1, v2)
+	stderr.noCanary(t, v1, v2)
+	w.noSecretFile(t, "a.pem")
+}

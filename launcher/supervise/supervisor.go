@@ -1347,7 +1347,13 @@ func (s *supervisor) forward(sig os.Signal) {
 		// Not ward's alone now: a child it ends ends the run.
 		s.reloadSent = reloadSignal{}
 	}
-	if err := signals.Send(s.child.Pid, ss, s.opts.SignalChildOnly); err != nil {
+	if s.restarting != nil && ss == s.rotation.StopSignal {
+		// The restart sent it to the child already, which is on its way
+		// out: a second (docker stop's) is "stop now" to many servers,
+		// which cut their drain short. What the child leaves in its
+		// group gets it once the child has exited (see reaped).
+		s.log.Debug("the child was sent this signal by the restart already: not sent again", "signal", signals.Name(ss))
+	} else if err := signals.Send(s.child.Pid, ss, s.opts.SignalChildOnly); err != nil {
 		s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
 	} else if ss == syscall.SIGTERM && !s.opts.SignalChildOnly {
 		s.termed = true
