@@ -265,3 +265,19 @@ func Self() (exe, name string, err error) {
 	}
 	return "/proc/self/exe", name, nil
 }
+
+// HasExited reports whether child pid has exited (or been killed) and
+// waits to be reaped, leaving it for the reaper (WNOWAIT): what ward is
+// about to do to a running child (a rotation's restart) it must not do
+// to one that ended by itself.
+func HasExited(pid int) bool {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		// WNOHANG: a child still running leaves info zeroed (no pid).
+		return err == nil && info.Signo != 0
+	}
+}

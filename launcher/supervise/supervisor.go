@@ -1347,7 +1347,13 @@ func (s *supervisor) forward(sig os.Signal) {
 		// Not ward's alone now: a child it ends ends the run.
 		s.reloadSent = reloadSignal{}
 	}
-	if err := signals.Send(s.child.Pid, ss, s.opts.SignalChildOnly); err != nil {
+	if s.restarting != nil && ss == s.rotation.StopSignal {
+		// The restart sent it to the child already, which is on its way
+		// out: a second (docker stop's) is "stop now" to many servers,
+		// which cut their drain short. What the child leaves in its
+		// group gets it once the child has exited (see reaped).
+		s.log.Debug("the child was sent this signal by the restart already: not sent again", "signal", signals.Name(ss))
+	} else if err := signals.Send(s.child.Pid, ss, s.opts.SignalChildOnly); err != nil {
 		s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
 	} else if ss == syscall.SIGTERM && !s.opts.SignalChildOnly {
 		s.termed = true
@@ -1528,6 +1534,18 @@ func (s *supervisor) apply(p *proposal) {
 			p.done <- false
 			return
 		}
+		if signals.HasExited(s.child.Pid) {
+			// The child exited by itself as its files were written (or
+			// as the change came: the loop took it before the child's
+			// SIGCHLD): its end is the run's, as at any other time. A
+			// job that had finished (0) was started again, and its
+			// failure (its status) hidden by a restart.
+			p.staged.Discard()
+			s.log.Info("secrets changed, but the child has exited: ward exits with its status", "changed", names)
+			s.requeue(syscall.SIGCHLD)
+			p.done <- false
+			return
+		}
 		switch {
 		case s.rotation.OnChange != manifest.SignalChild:
 		case p.envChanged:
@@ -1622,7 +1640,14 @@ func (s *supervisor) finishRestart(oldCode int) error {
 	// own again.
 	defer s.stopVouching()
 	p := s.restarting
-	s.restarting = nil
+	// Still restarting until the new child runs: a Ctrl-C (SIGINT,
+	// SIGQUIT, a terminal's hangup) read meanwhile, as the files take
+	// their place or the new values are registered with a CI runner, ends
+	// the run as during the rest of the restart (see forward). Taken for
+	// the running child's, it was passed on to the old child's empty
+	// group: the new child started after it, or the registration it gave
+	// up failed the restart with 125.
+	defer func() { s.restarting = nil }()
 	s.killTime = nil
 	s.finishOutput(false)
 	began := *p
