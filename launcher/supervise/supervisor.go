@@ -1655,21 +1655,22 @@ func (s *supervisor) finishRestart(oldCode int) error {
 		s.rotator.freshen(context.Background(), p)
 	}
 	if p.staged != nil && !p.staged.Holds(p.plan.Files) {
-		// Read again while the old child stopped (see freshen).
-		if st, err := s.stageFiles(p.plan.Files, false); err != nil {
-			// What began the restart is staged, and the old child is
-			// gone: the new one starts with it, and what was read
-			// since comes back as a change of its own, refused while
-			// it cannot be written (the child runs on). It ended the
-			// run, nothing running: a certificate bundle grown past the
-			// file-size limit while the old child stopped took the
-			// service down.
+		// Read again while the old child stopped (see freshen): staged
+		// anew, under the same temporary names.
+		p.staged.Discard()
+		st, err := s.stageFiles(p.plan.Files, false)
+		if err != nil {
+			// The old child is gone: the new one starts with the values
+			// that began the restart (placeFiles stages them again),
+			// and what was read since comes back as a change of its
+			// own, refused while it cannot be written (the child runs
+			// on). It ended the run, nothing running: a certificate
+			// bundle grown past the file-size limit while the old child
+			// stopped took the service down.
 			s.log.Warn("a secret changed again while the old child stopped, and its files cannot be written: the new child starts with the values that began the restart", "changed", strings.Join(p.changed, ","), "error", err.Error())
 			p.plan, p.values, p.changed = began.plan, began.values, began.changed
-		} else {
-			p.staged.Discard()
-			p.staged = st
 		}
+		p.staged = st
 	}
 	err := s.placeFiles(p.staged, p.plan.Files, false)
 	p.staged = nil
