@@ -53,11 +53,13 @@ type maskedIO struct {
 // relay copies one of the child's streams, masked, into ward's own.
 type relay struct {
 	src *os.File
-	// writing is set while the relay writes to ward's output (which a
-	// slow reader can hold up); moved is the time of its last progress
+	// busy is set from a read that returned until the relay reads
+	// again: while it masks what it read and writes it to ward's output
+	// (which a slow reader can hold up). Only a relay that is not busy
+	// waits in a read. moved is the time of its last progress
 	// (UnixNano).
-	writing atomic.Bool
-	moved   atomic.Int64
+	busy  atomic.Bool
+	moved atomic.Int64
 	// read counts the bytes read from src.
 	read atomic.Int64
 	// ended is set when the relay's goroutine is done; closed is when
@@ -488,13 +490,23 @@ type progressReader struct {
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
+	p.r.busy.Store(false)
 	n, err := p.f.Read(b)
+	p.r.busy.Store(true)
 	if n > 0 {
 		p.r.read.Add(int64(n))
 		p.r.moved.Store(time.Now().UnixNano())
+		if hookRead != nil {
+			hookRead()
+		}
 	}
 	return n, err
 }
+
+// hookRead, when set by a test, runs in a relay after each read that
+// returned bytes: masking that takes its time (a large chunk on a loaded
+// machine).
+var hookRead func()
 
 type progressWriter struct {
 	w io.Writer
@@ -510,9 +522,7 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	if p.term != nil {
 		p.waitForTerminal()
 	}
-	p.r.writing.Store(true)
 	n, err := p.w.Write(b)
-	p.r.writing.Store(false)
 	p.r.moved.Store(time.Now().UnixNano())
 	return n, err
 }
@@ -596,7 +606,7 @@ func (m *maskedIO) finish() {
 					waiting = true
 				case r.closed == 0 || time.Since(time.Unix(0, r.closed)) < quietFor:
 					waiting = true
-				case r.writing.Load() || time.Since(time.Unix(0, r.moved.Load())) < quietFor:
+				case r.busy.Load() || time.Since(time.Unix(0, r.moved.Load())) < quietFor:
 					// Closed at its count, it still passes on what it
 					// read of the child's to a slow reader.
 					waiting = true
@@ -622,7 +632,7 @@ func (m *maskedIO) finish() {
 // quiet reports whether the relay is waiting on an empty source and has
 // moved nothing for quietFor.
 func (r *relay) quiet() bool {
-	if r.writing.Load() || time.Since(time.Unix(0, r.moved.Load())) < quietFor {
+	if r.busy.Load() || time.Since(time.Unix(0, r.moved.Load())) < quietFor {
 		return false
 	}
 	n, err := unread(r.src)

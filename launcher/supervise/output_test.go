@@ -54,6 +54,50 @@ func TestFinishEndsAQuietPipeRelay(t *testing.T) {
 	}
 }
 
+// TestFinishWaitsForWhatARelayMasks: a relay that has read all its
+// source held when finish began, and takes its time with what it read
+// (masking a large chunk on a loaded machine, the race detector's ward
+// in CI), is waited for: finish returned while the relay neither read
+// nor wrote, taking it for one stuck in a read a close cannot end, and
+// ward exited with the rest of the child's output undelivered (a slow
+// reader got 1,097,728 of 1,200,000 bytes).
+func TestFinishWaitsForWhatARelayMasks(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	hookRead = func() { time.Sleep(3 * quietFor) } // the masking's length, not a wait for an event
+	defer func() { hookRead = nil }()
+	data := bytes.Repeat([]byte("x"), 64<<10)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := mask.Compile(nil)
+	m := &maskedIO{}
+	m.relay(out, r, mask.NewSource(p))
+	deadline := time.Now().Add(10 * time.Second)
+	for m.relays[0].read.Load() < int64(len(data)) {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay did not read the pipe within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	m.finish()
+	got, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(data) {
+		t.Errorf("finish returned with %d bytes of the %d the relay had read passed on", len(got), len(data))
+	}
+}
+
 // quietRelay is a maskedIO relaying a pipe to /dev/null, the pipe's
 // writer held open and quiet for the test's length (the read never sees
 // an end); prepare is given the pipe's read end first.
