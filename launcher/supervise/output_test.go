@@ -20,16 +20,7 @@ func TestFinishLeavesAReadCloseCannotEnd(t *testing.T) {
 	m := quietRelay(t, func(r *os.File) {
 		r.Fd() // blocking mode, as the pty's master is
 	})
-	done := make(chan struct{})
-	go func() {
-		m.finish()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("finish waited 10s for a relay whose quiet source it closed")
-	}
+	within(t, m.finish, "finish waited 10s for a relay whose quiet source it closed")
 }
 
 // TestFinishEndsAQuietPipeRelay: a relay whose pipe another process
@@ -42,16 +33,7 @@ func TestFinishLeavesAReadCloseCannotEnd(t *testing.T) {
 func TestFinishEndsAQuietPipeRelay(t *testing.T) {
 	m := quietRelay(t, func(*os.File) {})
 	m.finish()
-	ended := make(chan struct{})
-	go func() {
-		m.done.Wait()
-		close(ended)
-	}()
-	select {
-	case <-ended:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the relay's read did not end within 10s of finish closing its quiet pipe")
-	}
+	within(t, m.done.Wait, "the relay's read did not end within 10s of finish closing its quiet pipe")
 }
 
 // TestFinishWaitsForWhatARelayMasks: a relay that has read all its
@@ -62,25 +44,15 @@ func TestFinishEndsAQuietPipeRelay(t *testing.T) {
 // ward exited with the rest of the child's output undelivered (a slow
 // reader got 1,097,728 of 1,200,000 bytes).
 func TestFinishWaitsForWhatARelayMasks(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	out, err := os.CreateTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
 	hookRead = func() { time.Sleep(3 * quietFor) } // the masking's length, not a wait for an event
 	defer func() { hookRead = nil }()
 	data := bytes.Repeat([]byte("x"), 64<<10)
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := mask.Compile(nil)
-	m := &maskedIO{}
-	m.relay(out, r, mask.NewSource(p))
+	out := tempOut(t)
+	m, _ := pipeRelay(t, out, func(_, w *os.File) {
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for m.relays[0].read.Load() < int64(len(data)) {
 		if time.Now().After(deadline) {
@@ -103,21 +75,56 @@ func TestFinishWaitsForWhatARelayMasks(t *testing.T) {
 // an end); prepare is given the pipe's read end first.
 func quietRelay(t *testing.T, prepare func(r *os.File)) *maskedIO {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	prepare(r)
 	out, err := os.Create(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { out.Close() })
+	m, _ := pipeRelay(t, out, func(r, _ *os.File) { prepare(r) })
+	return m
+}
+
+// pipeRelay is a maskedIO relaying a pipe to out, and the pipe's writer,
+// held open for the test's length; prepare is given both ends first.
+func pipeRelay(t *testing.T, out *os.File, prepare func(r, w *os.File)) (*maskedIO, *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	prepare(r, w)
 	p, _ := mask.Compile(nil)
 	m := &maskedIO{}
 	m.relay(out, r, mask.NewSource(p))
-	return m
+	return m, w
+}
+
+// tempOut is a file for a relay's output, closed when the test ends.
+func tempOut(t *testing.T) *os.File {
+	t.Helper()
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	return out
+}
+
+// within runs f and fails the test with msg unless it returns within
+// 10 s.
+func within(t *testing.T, f func(), msg string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		f()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal(msg)
+	}
 }
 
 // TestFinishEndsAtWhatTheChildWrote: a relay whose source another
@@ -126,19 +133,8 @@ func quietRelay(t *testing.T, prepare func(r *os.File)) *maskedIO {
 // has passed on what the source held as finish began, all of it. finish
 // relayed for as long as the writes kept coming.
 func TestFinishEndsAtWhatTheChildWrote(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	out, err := os.CreateTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	p, _ := mask.Compile(nil)
-	m := &maskedIO{}
-	m.relay(out, r, mask.NewSource(p))
+	out := tempOut(t)
+	m, w := pipeRelay(t, out, func(_, _ *os.File) {})
 	child := bytes.Repeat([]byte("the child's line\n"), 1000)
 	if _, err := w.Write(child); err != nil {
 		t.Fatal(err)
@@ -156,16 +152,7 @@ func TestFinishEndsAtWhatTheChildWrote(t *testing.T) {
 			}
 		}
 	}()
-	done := make(chan struct{})
-	go func() {
-		m.finish()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("finish relayed a writer outside the child's group for 10s")
-	}
+	within(t, m.finish, "finish relayed a writer outside the child's group for 10s")
 	got, err := os.ReadFile(out.Name())
 	if err != nil {
 		t.Fatal(err)
