@@ -403,6 +403,31 @@ func awsHelperRun(t *testing.T, srv *awstest.Server, w *wardEnv, tag string) (he
 	}
 }
 
+// wardAlone returns a directory that holds ward's program and nothing
+// else: ward looks for its helpers beside its own file, where a test
+// then puts the helper it wants found.
+func wardAlone(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	ward, err := exec.LookPath("ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ward, err = filepath.EvalSymlinks(ward); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(ward, filepath.Join(dir, "ward")); err != nil {
+		b, err := os.ReadFile(ward)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "ward"), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // TestHelperLastWordsLogged: a store helper that cannot start and says
 // why on its stderr, as the dynamic loader does for a helper built with
 // cgo and copied where its C library is not (here /bin/true with its
@@ -415,24 +440,7 @@ func awsHelperRun(t *testing.T, srv *awstest.Server, w *wardEnv, tag string) (he
 // (at once when its stdin was already closed).
 func TestHelperLastWordsLogged(t *testing.T) {
 	w := newWardEnv(t)
-	dir := t.TempDir()
-	ward, err := exec.LookPath("ward")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ward, err = filepath.EvalSymlinks(ward); err != nil {
-		t.Fatal(err)
-	}
-	// ward looks for its helpers beside its own file.
-	if err := os.Link(ward, filepath.Join(dir, "ward")); err != nil {
-		b, err := os.ReadFile(ward)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "ward"), b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := wardAlone(t)
 	prog, err := os.ReadFile("/bin/true")
 	if err != nil {
 		t.Fatal(err)

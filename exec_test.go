@@ -546,19 +546,7 @@ var execCommand = exec.Command
 func TestExecMissingLoader(t *testing.T) {
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
-	bin, err := os.ReadFile("/usr/bin/true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const glibc, musl = "/lib64/ld-linux-x86-64.so.2", "/lib/ld-musl-x86_64.so.1"
-	i := bytes.Index(bin, []byte(glibc+"\x00"))
-	if i < 0 {
-		vaulttest.RequireIntegration(t, "/usr/bin/true does not name "+glibc+" (not an amd64 glibc system)")
-	}
-	copy(bin[i:], append([]byte(musl), make([]byte, len(glibc)-len(musl))...))
-	if err := os.WriteFile(filepath.Join(w.dir, "alpine-true"), bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	musl := alpineTrue(t, filepath.Join(w.dir, "alpine-true"))
 	for _, exec := range []bool{false, true} {
 		args := []string{"run", "-m", m, "--", "./alpine-true"}
 		if exec {
@@ -573,6 +561,27 @@ func TestExecMissingLoader(t *testing.T) {
 			t.Errorf("--exec=%v: ward's error does not name the missing loader; want\n%s\ngot\n%s", exec, want, stderr)
 		}
 	}
+}
+
+// alpineTrue writes to path /usr/bin/true with musl's dynamic loader
+// named in place of glibc's, as a program built on Alpine is, and
+// returns the loader it names (which is not there).
+func alpineTrue(t *testing.T, path string) string {
+	t.Helper()
+	bin, err := os.ReadFile("/usr/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const glibc, musl = "/lib64/ld-linux-x86-64.so.2", "/lib/ld-musl-x86_64.so.1"
+	i := bytes.Index(bin, []byte(glibc+"\x00"))
+	if i < 0 {
+		vaulttest.RequireIntegration(t, "/usr/bin/true does not name "+glibc+" (not an amd64 glibc system)")
+	}
+	copy(bin[i:], append([]byte(musl), make([]byte, len(glibc)-len(musl))...))
+	if err := os.WriteFile(path, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return musl
 }
 
 // TestExecSocketActivationStartFailures: under systemd's socket

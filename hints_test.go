@@ -9,12 +9,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
 // hintCase is one errno injected, with what ward's output must say (want)
@@ -291,4 +295,105 @@ func (w *wardEnv) refusedStart(t *testing.T, straceArgs []string, m string, env 
 		t.Errorf("the program started")
 	}
 	return string(out)
+}
+
+// TestHintsHelperNotRunnable: a store helper ward finds that the kernel
+// will not run: one built for another machine (an arm64 release copied
+// into an amd64 image), one built with cgo against musl on a glibc
+// system (its loader missing), one on a file system mounted noexec
+// beside ward, and one only on $PATH there. ward said "fork/exec PATH:
+// exec format error" (or "no such file or directory" of a file that is
+// there, "permission denied" of one whose mode lets it run), or, of the
+// one on $PATH, that ward-vault "is not installed". 125, the program
+// never started.
+func TestHintsHelperNotRunnable(t *testing.T) {
+	helper, err := exec.LookPath("ward-vault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	install := "ward's helpers are static Go programs for one machine: install the ones of this ward for this one (" + runtime.GOOS + "/" + runtime.GOARCH + ")"
+	for _, c := range []struct {
+		name string
+		// place puts the helper beside ward in dir, or elsewhere, and
+		// returns the PATH ward is given ("" to keep the test's).
+		place func(t *testing.T, dir string) string
+		want  func(dir string) []string
+		not   []string
+	}{
+		{"another machine", func(t *testing.T, dir string) string {
+			if err := os.Rename(foreignELF(t, t.TempDir()), filepath.Join(dir, "ward-vault")); err != nil {
+				t.Fatal(err)
+			}
+			return ""
+		}, func(dir string) []string {
+			return []string{"start " + filepath.Join(dir, "ward-vault") + ": it is a program for another machine (", install}
+		}, []string{"fork/exec"}},
+		{"built against musl", func(t *testing.T, dir string) string {
+			alpineTrue(t, filepath.Join(dir, "ward-vault"))
+			return ""
+		}, func(dir string) []string {
+			return []string{"start " + filepath.Join(dir, "ward-vault") + ": its dynamic loader /lib/ld-musl-x86_64.so.1 (the ELF interpreter it names) was not found", install}
+		}, []string{"fork/exec"}},
+		{"noexec beside ward", func(t *testing.T, dir string) string {
+			noexecFile(t, helper, filepath.Join(dir, "ward-vault"))
+			return ""
+		}, func(dir string) []string {
+			p := filepath.Join(dir, "ward-vault")
+			return []string{"start " + p + ": it is on a file system mounted noexec (" + p + "), where the kernel runs no program, whatever its mode: keep it on another file system: permission denied"}
+		}, []string{"fork/exec", "chmod", "install ward's store helpers"}},
+		{"noexec on PATH", func(t *testing.T, dir string) string {
+			bin := t.TempDir()
+			noexecFile(t, helper, filepath.Join(bin, "ward-vault"))
+			return bin + ":/usr/bin:/bin"
+		}, func(dir string) []string {
+			return []string{"ward-vault cannot be run: it is on a file system mounted noexec (", "ward-vault), where the kernel runs no program, whatever its mode: keep it on another file system: permission denied; and no other ward-vault is next to ward's executable or on $PATH", "put ward's store helpers where the kernel runs programs, beside ward"}
+		}, []string{"is not installed", "chmod"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			token := canary("helpernotrun")
+			w.canaries = append(w.canaries, token)
+			m := w.manifest("version: 1\nenv:\n  V: vault://secret/app#x\n")
+			dir := wardAlone(t)
+			env := append(w.env, "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN="+token)
+			if path := c.place(t, dir); path != "" {
+				env = append(withoutEnv(env, "PATH"), "PATH="+path)
+			}
+			started := filepath.Join(w.dir, "started")
+			cmd := exec.Command(filepath.Join(dir, "ward"), "run", "--log-format", "text", "-m", m, "--", "/usr/bin/touch", started)
+			cmd.Env, cmd.Dir = env, w.dir
+			out, _ := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != 125 {
+				t.Fatalf("got exit code %d, want 125:\n%s", code, out)
+			}
+			if _, err := os.Stat(started); err == nil {
+				t.Errorf("the program started")
+			}
+			checkHint(t, w, hintCase{errno: c.name, want: c.want(dir), not: c.not}, string(out))
+		})
+	}
+}
+
+// noexecFile bind-mounts the file src at dst (made for it) on a mount
+// of its own marked noexec, as a volume or a hardened host's /tmp is,
+// and unmounts it after the test.
+func noexecFile(t *testing.T, src, dst string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "a noexec bind mount needs root")
+	}
+	if err := os.WriteFile(dst, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount(src, dst, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("bind-mount %s: %v", src, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dst, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dst, err)
+		}
+	})
+	if err := syscall.Mount("", dst, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_NOEXEC, ""); err != nil {
+		t.Fatalf("remount %s noexec: %v", dst, err)
+	}
 }

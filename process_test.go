@@ -75,6 +75,11 @@ func TestStartFailures(t *testing.T) {
 	script := filepath.Join(w.dir, "script")
 	os.WriteFile(script, []byte("echo hi\n"), 0o755)
 	foreign := foreignELF(t, w.dir)
+	// A macOS build (64-bit Mach-O) and a Windows one, copied over.
+	macho := filepath.Join(w.dir, "macos-build")
+	os.WriteFile(macho, append([]byte{0xcf, 0xfa, 0xed, 0xfe, 0x07, 0, 0, 0x01}, make([]byte, 64)...), 0o755)
+	pe := filepath.Join(w.dir, "app.exe")
+	os.WriteFile(pe, append([]byte("MZ\x90\x00\x03\x00"), make([]byte, 64)...), 0o755)
 	tests := []struct {
 		name    string
 		program string
@@ -88,6 +93,8 @@ func TestStartFailures(t *testing.T) {
 		{"bad format", noShebang, 126, "exec format error"},
 		{"no #! line", script, 126, "it has no #! line naming its interpreter"},
 		{"another machine's program", foreign, 126, "it is a program for another machine"},
+		{"a macOS program", macho, 126, "it is a program for macOS (Mach-O), not for Linux: use the build for linux/" + runtime.GOARCH + ": exec format error"},
+		{"a Windows program", pe, 126, "it is a program for Windows (PE), not for Linux: use the build for linux/" + runtime.GOARCH + ": exec format error"},
 		// 127 as bash gives, but not "no such file" for a file that is there.
 		{"interpreter missing", badInterpreter, 127, "its interpreter /no/such/interpreter (its #! line) was not found"},
 		{"windows line endings", crlf, 127, `its #! line ends in a carriage return, so its interpreter is "/bin/sh\r"`},

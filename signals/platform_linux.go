@@ -4,6 +4,7 @@ package signals
 
 import (
 	"os"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -280,4 +281,49 @@ func HasExited(pid int) bool {
 		// WNOHANG: a child still running leaves info zeroed (no pid).
 		return err == nil && info.Signo != 0
 	}
+}
+
+// mountPoint is the directory (or file) where the mount holding p is
+// mounted: the highest path above p on the same mount. A bind mount of a
+// directory or a file of the same file system (`mount --bind -o noexec`,
+// a container's volume) shares its device with what is around it, and
+// the device alone named the file system's root instead: the mount's id
+// (statx, Linux 5.8) tells them apart; where the kernel gives none, the
+// device is used.
+func mountPoint(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	mnt, ok := mountOf(abs)
+	if !ok {
+		return ""
+	}
+	dir := abs
+	for dir != "/" {
+		parent := filepath.Dir(dir)
+		if pm, ok := mountOf(parent); !ok || pm != mnt {
+			break
+		}
+		dir = parent
+	}
+	return dir
+}
+
+// mountKey identifies a mount: by its id, or by its device.
+type mountKey struct {
+	id, dev uint64
+	byID    bool
+}
+
+// mountOf is the mount p is on.
+func mountOf(p string) (mountKey, bool) {
+	var stx unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, p, 0, unix.STATX_MNT_ID, &stx) != nil {
+		return mountKey{}, false
+	}
+	if stx.Mask&unix.STATX_MNT_ID != 0 {
+		return mountKey{id: stx.Mnt_id, byID: true}, true
+	}
+	return mountKey{dev: unix.Mkdev(stx.Dev_major, stx.Dev_minor)}, true
 }

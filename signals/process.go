@@ -175,7 +175,7 @@ func notExecutable(p string, mode fs.FileMode) error {
 		withInterp = fmt.Sprintf(", or run it with its interpreter (ward run -- %s %s)", interp, p)
 	}
 	if mnt := noexecMount(p); mnt != "" {
-		return fmt.Errorf("it is on a file system mounted noexec (%s), where the kernel runs no program, whatever its mode: keep it on another file system%s: %w", mnt, withInterp, fs.ErrPermission)
+		return fmt.Errorf("%s%s: %w", onNoexec(mnt), withInterp, fs.ErrPermission)
 	}
 	if mode&0o111 == 0 {
 		return fmt.Errorf("it is not executable (mode %04o): chmod +x %s%s: %w", mode.Perm(), p, withInterp, fs.ErrPermission)
@@ -183,12 +183,23 @@ func notExecutable(p string, mode fs.FileMode) error {
 	return errors.New("permission denied")
 }
 
+// onNoexec says why a program on the file system mounted at mnt, which
+// is mounted noexec, does not run.
+func onNoexec(mnt string) string {
+	return "it is on a file system mounted noexec (" + mnt + "), where the kernel runs no program, whatever its mode: keep it on another file system"
+}
+
 // deniedInterpreter explains an exec's EACCES for a program ward found
-// executable: its #! interpreter is on a file system mounted noexec (a
-// virtualenv made in /tmp). Other errors come back as they are.
+// executable: it is on a file system mounted noexec (a store helper,
+// which is not looked at first as the child's program is), or its #!
+// interpreter is (a virtualenv made in /tmp). Other errors come back as
+// they are.
 func deniedInterpreter(path string, err error) error {
 	if !errors.Is(err, syscall.EACCES) {
 		return err
+	}
+	if mnt := noexecMount(path); mnt != "" {
+		return fmt.Errorf("%s: %w", onNoexec(mnt), err)
 	}
 	interp := interpreterOf(path)
 	if interp == "" {
@@ -368,29 +379,6 @@ func shebangFields(line []byte) []string {
 	return strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
 }
 
-// mountPoint is the directory where the file system holding p is
-// mounted: the highest directory above p on the same device.
-func mountPoint(p string) string {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return ""
-	}
-	var st unix.Stat_t
-	if unix.Stat(abs, &st) != nil {
-		return ""
-	}
-	dir := abs
-	for dir != "/" {
-		parent := filepath.Dir(dir)
-		var pst unix.Stat_t
-		if unix.Stat(parent, &pst) != nil || pst.Dev != st.Dev {
-			break
-		}
-		dir = parent
-	}
-	return dir
-}
-
 // exists reports whether p's own entry can be seen (lstat: a link that
 // leads nowhere is there too).
 func exists(p string) bool {
@@ -465,11 +453,8 @@ func Start(o StartOptions) (*Child, error) {
 		code := ExitNotExecutable
 		if errors.Is(err, fs.ErrNotExist) {
 			code = ExitNotFound
-			err = missingInterpreter(file, err)
 		}
-		err = badFormat(file, err)
-		err = deniedInterpreter(file, err)
-		err = textBusy(err)
+		err = ExplainExec(file, err)
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
@@ -576,9 +561,22 @@ func Exec(path string, argv, env []string) error {
 	code := ExitNotExecutable
 	if errors.Is(err, syscall.ENOENT) {
 		code = ExitNotFound
+	}
+	return &StartError{Program: path, Code: code, Err: ExplainExec(path, err)}
+}
+
+// ExplainExec explains the error of an exec of the program at path, a
+// file that is there, by what the errno alone does not say: ENOENT of
+// its #! interpreter or its dynamic loader, ENOEXEC of a program for
+// another machine or a script with no #! line, EACCES of a file system
+// mounted noexec (its own or its interpreter's), ETXTBSY of a file open
+// for writing. Other errors come back as they are. The child's start
+// and a store helper's explain them alike.
+func ExplainExec(path string, err error) error {
+	if errors.Is(err, syscall.ENOENT) {
 		err = missingInterpreter(path, err)
 	}
-	return &StartError{Program: path, Code: code, Err: textBusy(deniedInterpreter(path, badFormat(path, err)))}
+	return textBusy(deniedInterpreter(path, badFormat(path, err)))
 }
 
 // WrittenWait bounds how long a start waits for the program's file to be
@@ -745,7 +743,30 @@ func badFormat(path string, err error) error {
 	if utf8.Valid(head) && !bytes.ContainsRune(head, 0) {
 		return fmt.Errorf("it has no #! line naming its interpreter (a shell would run it with sh, exec does not): start it with one, such as #!/bin/sh: %w", err)
 	}
+	if system := foreignFormat(head); system != "" {
+		return fmt.Errorf("it is a program for %s, not for Linux: use the build for %s/%s: %w", system, runtime.GOOS, runtime.GOARCH, err)
+	}
 	return err
+}
+
+// foreignFormat names the system a program of another executable format
+// is for, by the file's first bytes: a macOS build (Mach-O, or a
+// universal binary) or a Windows one (PE) copied onto Linux; "" for any
+// other.
+func foreignFormat(head []byte) string {
+	if len(head) < 4 {
+		return ""
+	}
+	switch string(head[:4]) {
+	case "\xfe\xed\xfa\xce", "\xfe\xed\xfa\xcf", "\xce\xfa\xed\xfe", "\xcf\xfa\xed\xfe", "\xca\xfe\xba\xbe":
+		// (0xcafebabe is a Java class file too; one marked executable
+		// and run as a program is rarer than a universal binary.)
+		return "macOS (Mach-O)"
+	}
+	if head[0] == 'M' && head[1] == 'Z' {
+		return "Windows (PE)"
+	}
+	return ""
 }
 
 // binprmBufSize is how much of a file the kernel reads to tell how to

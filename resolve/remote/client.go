@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -339,17 +341,71 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 		outR.Close()
 		errR.Close()
 		if short := signals.Exhausted(err); short != nil {
-			err = short
-		} else if errors.Is(err, syscall.ETXTBSY) {
-			err = fmt.Errorf("it is still open for writing after %s (an install of ward's helpers under way?), and the kernel runs no file while it is: let the install finish, or write the new helper beside it and rename it into place (mv, install): %w", signals.WrittenWait, err)
+			return nil, fmt.Errorf("start %s: %w", path, short)
 		}
-		return nil, fmt.Errorf("start %s: %w", path, err)
+		if errors.Is(err, syscall.ETXTBSY) {
+			return nil, fmt.Errorf("start %s: it is still open for writing after %s (an install of ward's helpers under way?), and the kernel runs no file while it is: let the install finish, or write the new helper beside it and rename it into place (mv, install): %w", path, signals.WrittenWait, err)
+		}
+		return nil, startError(path, err)
 	}
 	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), stderrDone: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), store: c.cfg.Store, answerTimeout: c.cfg.AnswerTimeout}
 	go cn.readResponses(outR)
 	go cn.readStderr(errR)
 	go cn.watch()
 	return cn, nil
+}
+
+// StartError is a helper ward found that the kernel would not run: one
+// built for another machine, or with cgo against a C library this
+// system lacks, or on a file system mounted noexec. "fork/exec PATH:
+// exec format error" said none of that.
+type StartError struct {
+	Path string
+	// Err says why, as for the child's program (signals.ExplainExec).
+	Err error
+}
+
+// startError explains err, of the start of the helper at path.
+func startError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		// "fork/exec PATH: " said the path a second time.
+		err = pe.Err
+	}
+	return &StartError{Path: path, Err: signals.ExplainExec(path, err)}
+}
+
+func (e *StartError) Error() string { return fmt.Sprintf("start %s: %v", e.Path, e.Err) }
+
+// Unwrap returns why.
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Hint says what to install for a helper that cannot run on this machine
+// (ENOEXEC, or ENOENT of its loader); a noexec mount's error says what
+// to do itself.
+func (e *StartError) Hint() string {
+	switch syshint.Errno(e.Err) {
+	case syscall.ENOEXEC, syscall.ENOENT:
+		if !isELF(e.Path) {
+			// A script (its error names its #! line), or a helper
+			// removed since it was found.
+			return ""
+		}
+		return fmt.Sprintf("ward's helpers are static Go programs for one machine: install the ones of this ward for this one (%s/%s) beside it: %s, or copy every ward-* program from ward's image or release for %s/%s", runtime.GOOS, runtime.GOARCH, InstallCommand("VERSION"), runtime.GOOS, runtime.GOARCH)
+	}
+	return syshint.For(e.Err)
+}
+
+// isELF reports whether the file at path is an ELF program.
+func isELF(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	_, err = io.ReadFull(f, magic)
+	return err == nil && string(magic) == "\x7fELF"
 }
 
 // channel returns the two ends of a connected socket pair, for one way
@@ -493,6 +549,11 @@ func Find(program string) (string, error) {
 		if missing.Unexamined == nil && unexamined(err) {
 			missing.Unexamined = err
 		}
+		if st, serr := os.Stat(p); missing.Refused == "" && errors.Is(err, fs.ErrPermission) && serr == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			// Executable by its mode, and refused all the same (a
+			// file system mounted noexec): named, not "not installed".
+			missing.Refused, missing.RefusedErr = p, signals.ExplainExec(p, syscall.EACCES)
+		}
 	}
 	return "", missing
 }
@@ -523,6 +584,11 @@ type MissingError struct {
 	// Unexamined is the error of the look at a file of that name, next to
 	// ward or on $PATH, that may be there but could not be looked at.
 	Unexamined error
+	// Refused is the first file of that name on $PATH whose mode lets it
+	// run and that the kernel would not run all the same, for the reason
+	// RefusedErr gives (a file system mounted noexec).
+	Refused    string
+	RefusedErr error
 }
 
 func (e *MissingError) Error() string {
@@ -542,6 +608,9 @@ func (e *MissingError) Error() string {
 	if e.Unexamined != nil {
 		return fmt.Sprintf("%s cannot be looked at: %v; and no other %s is next to ward's executable or on $PATH", e.Program, e.Unexamined, e.Program)
 	}
+	if e.Refused != "" {
+		return fmt.Sprintf("%s cannot be run: %v; and no other %s is next to ward's executable or on $PATH", e.Refused, e.RefusedErr, e.Program)
+	}
 	return fmt.Sprintf("%s is not installed: it is not next to ward's executable or on $PATH", e.Program)
 }
 
@@ -559,6 +628,9 @@ func (e *MissingError) Hint() string {
 			return hint
 		}
 		return "it may be installed: mend what the error names, then run ward again"
+	}
+	if e.Refused != "" {
+		return "put ward's store helpers where the kernel runs programs, beside ward: " + InstallCommand("VERSION") + " (or copy every ward-* program from ward's image or release next to ward)"
 	}
 	return "install ward's store helpers beside ward: " + InstallCommand("VERSION") + " (or copy every ward-* program from ward's image or release next to ward)"
 }
