@@ -397,3 +397,53 @@ func noexecFile(t *testing.T, src, dst string) {
 		t.Fatalf("remount %s noexec: %v", dst, err)
 	}
 }
+
+// TestHintsGitNotRunnable: `ward scan --git-history` where git is on
+// $PATH but its look fails with EIO (a failing disk or mount), or its
+// file may not be run (mode 0644). exec reads both as "not found", and
+// ward said "git is not installed" with the advice to install it. 125.
+func TestHintsGitNotRunnable(t *testing.T) {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		vaulttest.RequireIntegration(t, "git is not installed")
+	}
+	for _, c := range []struct {
+		name string
+		run  func(t *testing.T, w *wardEnv, m string) *exec.Cmd
+		want []string
+	}{
+		{"EIO", func(t *testing.T, w *wardEnv, m string) *exec.Cmd {
+			cmd, _ := w.underStrace(t, []string{"-e", "trace=newfstatat,statx,stat", "-P", git, "-e", "inject=newfstatat,statx,stat:error=EIO"}, "scan", "--git-history", "-m", m)
+			// Its directory alone (/bin, a link to /usr/bin, would find it
+			// again by another name).
+			cmd.Env = append(withoutEnv(cmd.Env, "PATH"), "PATH="+filepath.Dir(git))
+			return cmd
+		}, []string{"git cannot be looked at on $PATH: " + git + ": input/output error", eioHint}},
+		{"not executable", func(t *testing.T, w *wardEnv, m string) *exec.Cmd {
+			bin := t.TempDir()
+			if err := os.WriteFile(filepath.Join(bin, "git"), []byte("#!/bin/sh\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := w.command("scan", "--git-history", "-m", m)
+			cmd.Env = append(withoutEnv(cmd.Env, "PATH"), "PATH="+bin)
+			return cmd
+		}, []string{"git cannot be run: ", "/git: permission denied", "make it a program this user may run (chmod +x"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			w.set("app/token", w.canary("gitunusable"))
+			m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+			repo := t.TempDir()
+			if out, err := exec.Command("git", "init", "-q", repo).CombinedOutput(); err != nil {
+				t.Fatalf("git init: %v: %s", err, out)
+			}
+			cmd := c.run(t, w, m)
+			cmd.Dir = repo
+			out, _ := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != 125 {
+				t.Fatalf("got exit code %d, want 125:\n%s", code, out)
+			}
+			checkHint(t, w, hintCase{errno: c.name, want: c.want, not: []string{"git is not installed", "install git"}}, string(out))
+		})
+	}
+}

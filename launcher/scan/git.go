@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
+	"github.com/wardsecrets/ward/internal/syshint"
 	"github.com/wardsecrets/ward/launcher/mask"
+	"github.com/wardsecrets/ward/signals"
 )
 
 // gitEnv returns the environment that keeps a GIT_DIR in ward's own
@@ -126,7 +130,7 @@ func (s *scanner) inWorkTree(ctx context.Context, dir string) bool {
 		// An image or CI container without git: the files are there,
 		// what .gitignore leaves out is not known, and saying nothing
 		// made an ignored .env read as a leak.
-		s.refused[dir] = ErrGitMissing
+		s.refused[dir] = gitNotFound()
 	case err != nil && stderr.Len() > 0 && !bytes.Contains(stderr.Bytes(), []byte("not a git repository")):
 		s.refused[dir] = s.gitError("rev-parse", err, stderr.Bytes())
 	}
@@ -172,13 +176,73 @@ func (s *scanner) git(ctx context.Context, dir string, args ...string) ([]byte, 
 // without it (Alpine, distroless).
 var ErrGitMissing = errors.New("git is not installed (not on $PATH)")
 
+// gitNotFound is why git could not be run where exec found none on
+// $PATH: it is not installed (ErrGitMissing), or a git there could not
+// be looked at (EIO of a failing disk or mount) or may not be run (its
+// mode, a file system mounted noexec). exec reads every failure of its
+// look as "not found", and "git is not installed", with the advice to
+// install it, was said of a git that is.
+func gitNotFound() error {
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, "git")
+		st, err := os.Stat(p)
+		switch {
+		case err == nil && st.IsDir():
+			continue
+		case err == nil:
+			return &GitUnusableError{Path: p, Err: signals.ExplainExec(p, syscall.EACCES)}
+		case syshint.Errno(err) == syscall.ENOENT || syshint.Errno(err) == syscall.ENOTDIR:
+			continue
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return &GitUnusableError{Path: p, Err: err, Unexamined: true}
+	}
+	return ErrGitMissing
+}
+
+// GitUnusableError is a git on $PATH that could not be run.
+type GitUnusableError struct {
+	Path string
+	Err  error
+	// Unexamined says the look at it failed, not the permission to run
+	// it.
+	Unexamined bool
+}
+
+func (e *GitUnusableError) Error() string {
+	if e.Unexamined {
+		return fmt.Sprintf("git cannot be looked at on $PATH: %s: %v", e.Path, e.Err)
+	}
+	return fmt.Sprintf("git cannot be run: %s: %v", e.Path, e.Err)
+}
+
+// Unwrap returns why.
+func (e *GitUnusableError) Unwrap() error { return e.Err }
+
+// Hint says what to mend: it is installed, so installing it is not it.
+func (e *GitUnusableError) Hint() string {
+	if hint := syshint.For(e.Err); hint != "" {
+		return hint
+	}
+	if !e.Unexamined {
+		return "make it a program this user may run (chmod +x, or a file system not mounted noexec), or leave out --git-history and --staged, which read the repository with it"
+	}
+	return "git may be installed: mend what the error names, then run ward scan again"
+}
+
 // gitError describes a failed git command with the first line of what it
 // printed, masked: git may quote the content it choked on.
 func (s *scanner) gitError(sub string, err error, stderr []byte) error {
 	if errors.Is(err, exec.ErrNotFound) {
 		// exec's own "executable file not found in $PATH" for a
 		// --git-history or LFS read, said as the work tree's is.
-		return fmt.Errorf("git %s: %w", sub, ErrGitMissing)
+		return fmt.Errorf("git %s: %w", sub, gitNotFound())
 	}
 	var masked bytes.Buffer
 	w := mask.NewWriter(&masked, s.p)
