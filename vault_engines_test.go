@@ -47,23 +47,27 @@ func TestVaultRotationKVWrittenAgain(t *testing.T) {
 // (a key "token#2" beside "token", "ready?") are selected by writing them
 // %23 and %3F, as in a URL, and a key whose '%' is its own keeps it;
 // before, no reference could name them: a '#' or '?' in a field was
-// refused, and "%23" was looked for as it stands.
+// refused, and "%23" was looked for as it stands. So are paths (a
+// secret "team#2/ready?/50%off" beside "team"): the path ended at the
+// '#', and the rest was read as a field.
 func TestVaultFieldNamesEscaped(t *testing.T) {
 	_, addr, token := testVault(t)
 	mount := vaulttest.Require(t).MountKV(t, 2)
-	hash2, ready, pct := canary("hash2"), canary("ready"), canary("pct")
+	hash2, ready, pct, deep := canary("hash2"), canary("ready"), canary("pct"), canary("deep")
 	kvPut(t, mount, "app", map[string]any{"token#2": hash2, "ready?": ready, "50%off": pct})
+	kvPut(t, mount, "team#2/ready?/50%off", map[string]any{"k": deep})
+	kvPut(t, mount, "team", map[string]any{"k": canary("team")})
 	w := newWardEnv(t)
-	w.canaries = append(w.canaries, hash2, ready, pct)
-	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%[1]s/app#token%%232\n  B: vault://%[1]s/app#ready%%3F\n  C: vault://%[1]s/app#50%%off\n", mount))
+	w.canaries = append(w.canaries, hash2, ready, pct, deep)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%[1]s/app#token%%232\n  B: vault://%[1]s/app#ready%%3F\n  C: vault://%[1]s/app#50%%off\n  D: vault://%[1]s/team%%232/ready%%3F/50%%off#k\n", mount))
 	cmd, stdout, stderr := wardVault(t, w, addr, token, m)
 	got := envListing(stdout)
-	for name, v := range map[string]string{"A": hash2, "B": ready, "C": pct} {
+	for name, v := range map[string]string{"A": hash2, "B": ready, "C": pct, "D": deep} {
 		if got[name] != helper.Hash(v) {
 			t.Errorf("%s does not have its field's value", name)
 		}
 	}
-	if n := stopAndCount(t, cmd, stdout, stderr, hash2, ready, pct); n != 0 {
+	if n := stopAndCount(t, cmd, stdout, stderr, hash2, ready, pct, deep); n != 0 {
 		t.Errorf("got %d more starts, want 0", n)
 	}
 }

@@ -48,7 +48,7 @@ func (r Ref) Key() Key {
 func (r Ref) Document() Ref {
 	d := r
 	d.Field = ""
-	d.Raw = r.Scheme + "://" + r.Path
+	d.Raw = r.Scheme + "://" + EscapeName(r.Path)
 	if o := encodeOptions(r.Options); o != "" {
 		d.Raw += "?" + o
 	}
@@ -104,11 +104,41 @@ func LooksLikeRef(s string) bool {
 	return true
 }
 
-// fieldEscapes are the escapes a #field may hold, as in a URL: a name
-// with a '#' or a '?' (a JSON key "token#2", "ready?") could not be
-// selected at all. Only these three: any other '%' is the name's own, as
-// it was before (a key "50%off" stays so).
-var fieldEscapes = strings.NewReplacer("%23", "#", "%3F", "?", "%3f", "?", "%25", "%")
+// nameEscapes are the escapes a path or a #field may hold, as in a URL:
+// a name with a '#' or a '?' (a JSON key "token#2", "ready?", a Vault
+// path "team#2/db") could not be named at all. Only these three: any
+// other '%' is the name's own, as it was before (a key "50%off" stays
+// so).
+var nameEscapes = strings.NewReplacer("%23", "#", "%3F", "?", "%3f", "?", "%25", "%")
+
+// EscapeName writes a path or a field as a reference holds it: '#' as
+// %23, '?' as %3F, and a '%' that would read as one of nameEscapes as
+// %25; any other '%' as it is. Parsing it gives name back.
+func EscapeName(name string) string {
+	if !strings.ContainsAny(name, "#?%") {
+		return name
+	}
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '#':
+			b.WriteString("%23")
+		case c == '?':
+			b.WriteString("%3F")
+		case c == '%' && i+3 <= len(name) && isNameEscape(name[i+1:i+3]):
+			b.WriteString("%25")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// isNameEscape reports whether the two characters after a '%' make it
+// one of nameEscapes.
+func isNameEscape(s string) bool {
+	return s == "23" || s == "3F" || s == "3f" || s == "25"
+}
 
 // parseRef splits a reference into its parts; the registry checks the
 // scheme and the scheme checks the rest.
@@ -158,7 +188,7 @@ func parseRef(s string) (Ref, *RefError) {
 	if strings.ContainsAny(r.Field, "#?") {
 		return bad("field contains '#' or '?'", "write SCHEME://PATH#FIELD?OPTIONS, and a '#' in the field's name as %23, a '?' as %3F")
 	}
-	r.Field = fieldEscapes.Replace(r.Field)
+	r.Field = nameEscapes.Replace(r.Field)
 
 	if query != "" {
 		vals, err := url.ParseQuery(query)
@@ -176,6 +206,7 @@ func parseRef(s string) (Ref, *RefError) {
 	if r.Path == "" {
 		return bad("empty path", "name the secret after "+r.Scheme+"://")
 	}
+	r.Path = nameEscapes.Replace(r.Path)
 	return r, nil
 }
 

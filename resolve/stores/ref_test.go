@@ -113,3 +113,33 @@ func FuzzParseRef(f *testing.F) {
 		}
 	})
 }
+
+// TestParseRefEscapes: a path or a field may hold '#' and '?' written
+// %23 and %3F (and a '%' before those as %25), any other '%' as it is;
+// a document's reference writes its path back the same way, so that it
+// names that document again.
+func TestParseRefEscapes(t *testing.T) {
+	for _, c := range []struct{ in, path, field, doc string }{
+		{"vault://kv/team%232/ready%3F/50%off#token%232", "kv/team#2/ready?/50%off", "token#2", "vault://kv/team%232/ready%3F/50%off"},
+		{"vault://kv/a%3fb#ready%3F", "kv/a?b", "ready?", "vault://kv/a%3Fb"},
+		{"vault://kv/lit%2523#x%2523", "kv/lit%23", "x%23", "vault://kv/lit%2523"},
+		{"file:///run/secrets/db%231", "/run/secrets/db#1", "", "file:///run/secrets/db%231"},
+		{"vault://kv/100%/x%", "kv/100%/x%", "", "vault://kv/100%/x%"},
+	} {
+		r, err := stores.Registry.ParseRef(c.in)
+		if err != nil {
+			t.Fatalf("ParseRef(%q): %v", c.in, err)
+		}
+		if r.Path != c.path || r.Field != c.field {
+			t.Errorf("%s: got path %q field %q, want %q %q", c.in, r.Path, r.Field, c.path, c.field)
+		}
+		d := r.Document()
+		if d.Raw != c.doc {
+			t.Errorf("%s: its document is %q, want %q", c.in, d.Raw, c.doc)
+		}
+		again, err := stores.Registry.ParseRef(d.Raw)
+		if err != nil || again.Path != r.Path {
+			t.Errorf("%s: its document %q parses to path %q (%v), want %q", c.in, d.Raw, again.Path, err, r.Path)
+		}
+	}
+}
