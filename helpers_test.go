@@ -158,6 +158,39 @@ func (w *wardEnv) set(name, value string) {
 	}
 }
 
+// setTogether stores values (name, value, name, value...) in the local
+// store in one write of its file, as one change a running ward sees at
+// once: two `ward local set`s may land on either side of a rotation's
+// debounce on a loaded machine. They are set in a copy of the store,
+// which then takes its place by a rename, as `ward local set` writes it.
+func (w *wardEnv) setTogether(pairs ...string) {
+	w.t.Helper()
+	store := filepath.Join(w.dir, "data", "ward", "store.age")
+	next := filepath.Join(w.dir, "data-next")
+	if err := os.MkdirAll(filepath.Join(next, "ward"), 0o700); err != nil {
+		w.t.Fatal(err)
+	}
+	b, err := os.ReadFile(store)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(next, "ward", "store.age"), b, 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		w.canaries = append(w.canaries, pairs[i+1])
+		cmd := exec.Command("ward", "local", "set", pairs[i])
+		cmd.Env = append(withoutEnv(w.env, "XDG_DATA_HOME"), "XDG_DATA_HOME="+next)
+		cmd.Stdin = strings.NewReader(pairs[i+1])
+		if out, err := cmd.CombinedOutput(); err != nil {
+			w.t.Fatalf("ward local set %s: %v\n%s", pairs[i], err, out)
+		}
+	}
+	if err := os.Rename(filepath.Join(next, "ward", "store.age"), store); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 func (w *wardEnv) command(args ...string) *exec.Cmd {
 	cmd := exec.Command("ward", args...)
 	cmd.Env = w.env

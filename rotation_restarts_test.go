@@ -198,7 +198,9 @@ func TestRotationUndoneWhileAnotherFails(t *testing.T) {
 	src := filepath.Join(w.dir, "mounted", "c")
 	os.MkdirAll(filepath.Dir(src), 0o700)
 	os.WriteFile(src, []byte(c1), 0o600)
-	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n  B: local://app/b\n  C: file://" + src + "\nrotation:\n  debounce: 300ms\n  stop_timeout: 5s\n")
+	// A debounce of 1.5 s: the change back is a second `ward local set`,
+	// which took over 300 ms on a loaded machine (ward built -race).
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n  B: local://app/b\n  C: file://" + src + "\nrotation:\n  debounce: 1500ms\n  stop_timeout: 5s\n")
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
 	stdout, stderr := startedLines(t, cmd)
 	if got := envListing(stdout); got["A"] != helper.Hash(a1) || got["C"] != helper.Hash(c1) {

@@ -322,8 +322,7 @@ func TestRotationPastTheFileSizeLimit(t *testing.T) {
 				t.Fatalf("got %v, want the child's two files", files)
 			}
 			// a's new value fits, b's does not: the child keeps both old.
-			w.set("app/a", canary("fsize-a2"))
-			w.set("app/b", canary("fsize-b2")+strings.Repeat("b", 40<<10))
+			w.setTogether("app/a", canary("fsize-a2"), "app/b", canary("fsize-b2")+strings.Repeat("b", 40<<10))
 			line := lineOrExit(t, stderr, cmd, "ward's error")
 			for !strings.Contains(line, "keep") {
 				line = lineOrExit(t, stderr, cmd, "ward's error")
