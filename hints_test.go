@@ -447,3 +447,72 @@ func TestHintsGitNotRunnable(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckProbesHelpers: `ward check` (offline) runs each store helper
+// the manifest needs once, as a run starts it: one that cannot run here
+// (another machine's, one whose C library is missing and says so) fails
+// the check with the reason, 125, as every run would fail; one not
+// installed at all is a warning, the check passing (a lint job with ward
+// alone); one that runs passes without a word. The check passed in all
+// of them, and `RUN ward check` in an image's build said nothing of a
+// helper the container could not start.
+func TestCheckProbesHelpers(t *testing.T) {
+	helper, err := exec.LookPath("ward-vault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		place func(t *testing.T, dir string)
+		code  int
+		want  []string
+	}{
+		{"another machine", func(t *testing.T, dir string) {
+			if err := os.Rename(foreignELF(t, t.TempDir()), filepath.Join(dir, "ward-vault")); err != nil {
+				t.Fatal(err)
+			}
+		}, 125, []string{"ward: error: vault:// references: start ", "ward-vault: it is a program for another machine (", "install the ones of this ward for this one"}},
+		{"dies at once", func(t *testing.T, dir string) {
+			script := "#!/bin/sh\necho 'ward-vault: error while loading shared libraries: libc.so.9: cannot open shared object file' >&2\nexit 127\n"
+			if err := os.WriteFile(filepath.Join(dir, "ward-vault"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, 125, []string{"ward-vault failed with nothing to serve (exit status 127): ward-vault: error while loading shared libraries: libc.so.9"}},
+		{"not installed", func(t *testing.T, dir string) {}, 0, []string{"ward-vault is not installed here", "install ward's store helpers beside ward"}},
+		{"installed", func(t *testing.T, dir string) {
+			b, err := os.ReadFile(helper)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "ward-vault"), b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			token := canary("checkprobe")
+			w.canaries = append(w.canaries, token)
+			m := w.manifest("version: 1\nenv:\n  V: vault://secret/app#x\n")
+			dir := wardAlone(t)
+			c.place(t, dir)
+			// Where ward-vault is not beside ward, none is on $PATH.
+			env := append(withoutEnv(w.env, "PATH"), "PATH=/usr/bin:/bin", "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN="+token)
+			cmd := exec.Command(filepath.Join(dir, "ward"), "check", "--log-format", "text", "-m", m)
+			cmd.Env, cmd.Dir = env, w.dir
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != c.code {
+				t.Fatalf("got exit code %d, want %d:\n%s", code, c.code, stderr.String())
+			}
+			if c.code == 0 && !strings.Contains(stdout.String(), ": ok: 1 variable") {
+				t.Errorf("the check did not say ok: %q", stdout.String())
+			}
+			if c.want == nil && stderr.Len() > 0 {
+				t.Errorf("a check with its helper there said: %s", stderr.String())
+			}
+			checkHint(t, w, hintCase{errno: c.name, want: c.want}, stderr.String()+stdout.String())
+		})
+	}
+}

@@ -1,7 +1,9 @@
 package launcher
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 
@@ -12,6 +14,8 @@ import (
 	"github.com/wardsecrets/ward/launcher/plan"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/remote"
+	"github.com/wardsecrets/ward/resolve/stores"
 )
 
 func checkCommand(stdio IO) *cli.Command {
@@ -47,6 +51,9 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 		return err
 	}
 	if !c.Bool("resolve") {
+		if err := checkHelpers(m, prof, lg.log); err != nil {
+			return err
+		}
 		fmt.Fprintf(c.App.Writer, "%s: ok: %s, %s, %s\n", manifest.QuotePath(m.File), plural(len(m.Env), "variable", "variables"), plural(len(m.Files), "file", "files"), plural(len(m.Profiles), "profile", "profiles"))
 		return nil
 	}
@@ -122,4 +129,37 @@ func valueNote(v resolve.Value) string {
 		note += fmt.Sprintf(" (lease ttl %s)", v.Lease.TTL)
 	}
 	return note
+}
+
+// checkHelpers runs once each store helper the manifest's references
+// need, as a run starts it (remote.Probe), so that `RUN ward check` in an
+// image's build finds a helper that cannot run there (another machine's,
+// one built against a C library the image lacks, one on a noexec mount)
+// before the container does. Such a helper fails the check: every run
+// would fail. One not installed at all is a warning: the manifest is
+// valid, and the machine that checks it (a lint job with ward alone)
+// need not be the one that runs it.
+func checkHelpers(m *manifest.Manifest, prof *manifest.Profile, log *slog.Logger) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, scheme := range m.Schemes(prof) {
+		k := stores.Registry.KindOf(scheme)
+		if k == nil || k.Helper() == "" || seen[k.Helper()] {
+			continue
+		}
+		seen[k.Helper()] = true
+		_, err := remote.Probe(k.Helper())
+		var missing *remote.MissingError
+		switch {
+		case err == nil:
+		case errors.As(err, &missing) && missing.Absent():
+			log.Warn(k.Helper()+" is not installed here: ward run fails on this manifest's "+scheme+":// references where it is not", "hint", missing.Hint())
+		default:
+			errs = append(errs, fmt.Errorf("%s:// references: %w", scheme, err))
+		}
+	}
+	if len(errs) > 0 {
+		return failure.New(errors.Join(errs...), "")
+	}
+	return nil
 }

@@ -724,3 +724,38 @@ func TestHelperOfAnotherWard(t *testing.T) {
 		t.Errorf("got hint %q, want the install of ward v1.2.3's helpers and the file to replace", hint)
 	}
 }
+
+// TestProbeHelperThatHangs: a helper that does not end with nothing to
+// serve (not ward's: a program of that name that waits on something
+// else) is killed at the probe's bound and said so, with its
+// grandchild holding its output; `ward check` does not wait for it.
+func TestProbeHelperThatHangs(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real, err := filepath.EvalSymlinks(self); err == nil {
+		self = real
+	}
+	name := fmt.Sprintf("ward-test-hangs-%d", os.Getpid())
+	p := filepath.Join(filepath.Dir(self), name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\nsleep 60 &\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatalf("cannot write beside the test binary: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(p) })
+	defer func(d time.Duration) { probeTimeout = d }(probeTimeout)
+	probeTimeout = 300 * time.Millisecond
+	done := make(chan error, 1)
+	go func() {
+		_, err := Probe(name)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), p+" did not end within 300ms with nothing to serve") {
+			t.Errorf("got %v, want the helper said not to end", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Probe did not return within 10 s of a helper that hangs")
+	}
+}

@@ -1,0 +1,81 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// probeTimeout bounds a probe's run of a helper: one that serves nothing
+// ends at once.
+var probeTimeout = 10 * time.Second
+
+// Probe finds the helper program and runs it once as ward starts it,
+// with nothing to serve (its input empty, the Go runtime's settings its
+// whole environment), as `ward check` does: a helper that is not
+// installed, that the kernel will not run here (another machine's, one
+// built against a C library the system lacks, one on a noexec mount), or
+// that fails before it serves (its dynamic loader's "error while loading
+// shared libraries") is found before a run needs it. A helper that is
+// not installed at all gives a *MissingError with no file of that name
+// found (see MissingError.Absent). It returns the helper's path.
+func Probe(program string) (string, error) {
+	path, err := Find(program)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, ServeArg)
+	cmd.Env = runtimeSettings(os.Environ())
+	// Its first words only: a helper that fails says why in a line.
+	said := &firstWords{left: 4 << 10}
+	cmd.Stdout, cmd.Stderr = &firstWords{left: 4 << 10}, said
+	cmd.WaitDelay = time.Second
+	err = cmd.Run()
+	if err == nil {
+		return path, nil
+	}
+	if ctx.Err() != nil {
+		return path, fmt.Errorf("%s did not end within %s with nothing to serve", path, probeTimeout)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return path, startError(path, err)
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(said.buf.String()), "\n")
+	if line == "" {
+		return path, fmt.Errorf("%s failed with nothing to serve (%s)", path, ee.ProcessState)
+	}
+	return path, fmt.Errorf("%s failed with nothing to serve (%s): %s", path, ee.ProcessState, line)
+}
+
+// Absent reports whether no file of the helper's name was found at all,
+// where ward looks or beside it: it is not installed, as opposed to
+// installed where it cannot be used.
+func (e *MissingError) Absent() bool {
+	return e.Unusable == "" && !e.Found && e.Unexamined == nil && e.Refused == ""
+}
+
+// firstWords keeps what a probed helper writes up to left bytes, then
+// fails the write: the copy stops, and a helper that writes without end
+// ends on the closed pipe (or at the probe's bound). (Not
+// resolve/bodylimit's Writer: that package brings net/http, and with it
+// TLS, into ward's own binary.)
+type firstWords struct {
+	buf  bytes.Buffer
+	left int
+}
+
+func (w *firstWords) Write(p []byte) (int, error) {
+	if len(p) > w.left {
+		return 0, errors.New("a probed helper's output past its bound")
+	}
+	w.left -= len(p)
+	return w.buf.Write(p)
+}
