@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// TestMountPointOfABindMount: a directory and a file bind-mounted from
+// TestMountPointOfABindMount: a directory (its name with a space, which
+// mountinfo escapes) and a file bind-mounted from
 // the same file system (`mount --bind -o noexec DIR DIR`, a container's
 // volume) are mounts of their own, and a program on them is said to be
 // on them. mountPoint went up while the device stayed the same, and
@@ -21,7 +22,7 @@ func TestMountPointOfABindMount(t *testing.T) {
 		t.Skip("bind mounts need root (set WARD_REQUIRE_INTEGRATION=1 to make this a failure)")
 	}
 	base := t.TempDir()
-	src, dir := filepath.Join(base, "src"), filepath.Join(base, "dir")
+	src, dir := filepath.Join(base, "src"), filepath.Join(base, "bind dir")
 	for _, d := range []string{src, dir, filepath.Join(src, "sub")} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)

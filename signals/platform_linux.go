@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -284,25 +286,30 @@ func HasExited(pid int) bool {
 }
 
 // mountPoint is the directory (or file) where the mount holding p is
-// mounted: the highest path above p on the same mount. A bind mount of a
-// directory or a file of the same file system (`mount --bind -o noexec`,
-// a container's volume) shares its device with what is around it, and
-// the device alone named the file system's root instead: the mount's id
-// (statx, Linux 5.8) tells them apart; where the kernel gives none, the
-// device is used.
+// mounted, as /proc/self/mountinfo lists it. A bind mount of a directory
+// or a file of the same file system (`mount --bind -o noexec`, a
+// container's volume) shares its device with what is around it, and the
+// device alone named the file system's root instead. (Nor statx's mount
+// id: qemu-user, which runs the tests of other machines, says it gives
+// one and gives 0.) Where mountinfo cannot be read, the highest directory
+// above p on its device.
 func mountPoint(p string) string {
 	abs, err := filepath.Abs(p)
 	if err != nil {
 		return ""
 	}
-	mnt, ok := mountOf(abs)
-	if !ok {
+	if mp := mountinfoPoint(abs); mp != "" {
+		return mp
+	}
+	var st unix.Stat_t
+	if unix.Stat(abs, &st) != nil {
 		return ""
 	}
 	dir := abs
 	for dir != "/" {
 		parent := filepath.Dir(dir)
-		if pm, ok := mountOf(parent); !ok || pm != mnt {
+		var pst unix.Stat_t
+		if unix.Stat(parent, &pst) != nil || pst.Dev != st.Dev {
 			break
 		}
 		dir = parent
@@ -310,20 +317,49 @@ func mountPoint(p string) string {
 	return dir
 }
 
-// mountKey identifies a mount: by its id, or by its device.
-type mountKey struct {
-	id, dev uint64
-	byID    bool
+// mountinfoPoint is the mount point /proc/self/mountinfo lists that holds
+// p (its links resolved): the longest that is p or a directory above it,
+// the last listed of equals (a mount over another). "" when it cannot be
+// read.
+func mountinfoPoint(p string) string {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return ""
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	best := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(fields[4])
+		if (real == mp || mp == "/" || strings.HasPrefix(real, mp+"/")) && len(mp) >= len(best) {
+			best = mp
+		}
+	}
+	return best
 }
 
-// mountOf is the mount p is on.
-func mountOf(p string) (mountKey, bool) {
-	var stx unix.Statx_t
-	if unix.Statx(unix.AT_FDCWD, p, 0, unix.STATX_MNT_ID, &stx) != nil {
-		return mountKey{}, false
+// unescapeMountinfo undoes the kernel's octal escapes of a path in
+// mountinfo (\040 for a space, \011, \012, \134).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
 	}
-	if stx.Mask&unix.STATX_MNT_ID != 0 {
-		return mountKey{id: stx.Mnt_id, byID: true}, true
+	var out strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				out.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		out.WriteByte(s[i])
 	}
-	return mountKey{dev: unix.Mkdev(stx.Dev_major, stx.Dev_minor)}, true
+	return out.String()
 }
