@@ -516,3 +516,35 @@ func TestCheckProbesHelpers(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckProbesEveryProfile: `ward check` without -p checks every
+// profile, and runs the helpers of every profile's references too (a
+// prod profile's vault:// beside the base's local://); with -p, that
+// profile's alone.
+func TestCheckProbesEveryProfile(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("checkprofile"))
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nprofiles:\n  prod:\n    env:\n      B: vault://secret/app#b\n  dev:\n    env:\n      B: local://app/a\n")
+	dir := wardAlone(t)
+	if err := os.Rename(foreignELF(t, t.TempDir()), filepath.Join(dir, "ward-vault")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{nil, 125},
+		{[]string{"-p", "prod"}, 125},
+		{[]string{"-p", "dev"}, 0},
+	} {
+		cmd := exec.Command(filepath.Join(dir, "ward"), append([]string{"check", "--log-format", "text", "-m", m}, c.args...)...)
+		cmd.Env, cmd.Dir = append(withoutEnv(w.env, "PATH"), "PATH=/usr/bin:/bin"), w.dir
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != c.code {
+			t.Errorf("ward check %v: got exit code %d, want %d:\n%s", c.args, code, c.code, out)
+		}
+		if c.code != 0 && !strings.Contains(string(out), "vault:// references: start "+filepath.Join(dir, "ward-vault")+": it is a program for another machine") {
+			t.Errorf("ward check %v does not name the helper that cannot run:\n%s", c.args, out)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -138,11 +139,22 @@ func valueNote(v resolve.Value) string {
 // before the container does. Such a helper fails the check: every run
 // would fail. One not installed at all is a warning: the manifest is
 // valid, and the machine that checks it (a lint job with ward alone)
-// need not be the one that runs it.
+// need not be the one that runs it. Without a profile, the helpers of
+// every profile are run, as every profile is checked.
 func checkHelpers(m *manifest.Manifest, prof *manifest.Profile, log *slog.Logger) error {
 	var errs []error
 	seen := map[string]bool{}
-	for _, scheme := range m.Schemes(prof) {
+	schemes := m.Schemes(prof)
+	if prof == nil {
+		// As the check itself, every profile's (a prod profile's
+		// awssm:// beside the base's local://).
+		for _, p := range m.Profiles {
+			schemes = append(schemes, m.Schemes(p)...)
+		}
+		slices.Sort(schemes)
+		schemes = slices.Compact(schemes)
+	}
+	for _, scheme := range schemes {
 		k := stores.Registry.KindOf(scheme)
 		if k == nil || k.Helper() == "" || seen[k.Helper()] {
 			continue
