@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -321,9 +322,7 @@ func TestHintsHelperNotRunnable(t *testing.T) {
 		not   []string
 	}{
 		{"another machine", func(t *testing.T, dir string) string {
-			if err := os.Rename(foreignELF(t, t.TempDir()), filepath.Join(dir, "ward-vault")); err != nil {
-				t.Fatal(err)
-			}
+			foreignHelper(t, dir)
 			return ""
 		}, func(dir string) []string {
 			return []string{"start " + filepath.Join(dir, "ward-vault") + ": it is a program for another machine (", install}
@@ -350,12 +349,7 @@ func TestHintsHelperNotRunnable(t *testing.T) {
 		}, []string{"is not installed", "chmod"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWardEnv(t)
-			token := canary("helpernotrun")
-			w.canaries = append(w.canaries, token)
-			m := w.manifest("version: 1\nenv:\n  V: vault://secret/app#x\n")
-			dir := wardAlone(t)
-			env := append(w.env, "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN="+token)
+			w, m, dir, env := vaultWardAlone(t, "helpernotrun")
 			if path := c.place(t, dir); path != "" {
 				env = append(withoutEnv(env, "PATH"), "PATH="+path)
 			}
@@ -468,9 +462,7 @@ func TestCheckProbesHelpers(t *testing.T) {
 		want  []string
 	}{
 		{"another machine", func(t *testing.T, dir string) {
-			if err := os.Rename(foreignELF(t, t.TempDir()), filepath.Join(dir, "ward-vault")); err != nil {
-				t.Fatal(err)
-			}
+			foreignHelper(t, dir)
 		}, 125, []string{"ward: error: vault:// references: start ", "ward-vault: it is a program for another machine (", "install the ones of this ward for this one"}},
 		{"dies at once", func(t *testing.T, dir string) {
 			script := "#!/bin/sh\necho 'ward-vault: error while loading shared libraries: libc.so.9: cannot open shared object file' >&2\nexit 127\n"
@@ -490,14 +482,10 @@ func TestCheckProbesHelpers(t *testing.T) {
 		}, 0, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWardEnv(t)
-			token := canary("checkprobe")
-			w.canaries = append(w.canaries, token)
-			m := w.manifest("version: 1\nenv:\n  V: vault://secret/app#x\n")
-			dir := wardAlone(t)
+			w, m, dir, env := vaultWardAlone(t, "checkprobe")
 			c.place(t, dir)
 			// Where ward-vault is not beside ward, none is on $PATH.
-			env := append(withoutEnv(w.env, "PATH"), "PATH=/usr/bin:/bin", "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN="+token)
+			env = append(withoutEnv(env, "PATH"), "PATH=/usr/bin:/bin")
 			cmd := exec.Command(filepath.Join(dir, "ward"), "check", "--log-format", "text", "-m", m)
 			cmd.Env, cmd.Dir = env, w.dir
 			var stdout, stderr strings.Builder
@@ -526,9 +514,7 @@ func TestCheckProbesEveryProfile(t *testing.T) {
 	w.set("app/a", canary("checkprofile"))
 	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nprofiles:\n  prod:\n    env:\n      B: vault://secret/app#b\n  dev:\n    env:\n      B: local://app/a\n")
 	dir := wardAlone(t)
-	if err := os.Rename(foreignELF(t, t.TempDir()), filepath.Join(dir, "ward-vault")); err != nil {
-		t.Fatal(err)
-	}
+	foreignHelper(t, dir)
 	for _, c := range []struct {
 		args []string
 		code int
@@ -546,5 +532,27 @@ func TestCheckProbesEveryProfile(t *testing.T) {
 		if c.code != 0 && !strings.Contains(string(out), "vault:// references: start "+filepath.Join(dir, "ward-vault")+": it is a program for another machine") {
 			t.Errorf("ward check %v does not name the helper that cannot run:\n%s", c.args, out)
 		}
+	}
+}
+
+// vaultWardAlone is a test's ward alone in a directory (wardAlone), a
+// manifest naming Vault, and the environment to run it in: a Vault
+// address nothing listens on, and a canary token.
+func vaultWardAlone(t *testing.T, label string) (w *wardEnv, m, dir string, env []string) {
+	t.Helper()
+	w = newWardEnv(t)
+	token := canary(label)
+	w.canaries = append(w.canaries, token)
+	m = w.manifest("version: 1\nenv:\n  V: vault://secret/app#x\n")
+	env = append(slices.Clone(w.env), "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN="+token)
+	return w, m, wardAlone(t), env
+}
+
+// foreignHelper puts beside ward, in dir, a ward-vault for another
+// machine (foreignELF).
+func foreignHelper(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.Rename(foreignELF(t, t.TempDir()), filepath.Join(dir, "ward-vault")); err != nil {
+		t.Fatal(err)
 	}
 }
