@@ -64,9 +64,11 @@ func (e *MissingError) Absent() bool {
 
 // firstWords keeps what a probed helper writes up to left bytes, then
 // fails the write: the copy stops, and a helper that writes without end
-// ends on the closed pipe (or at the probe's bound). (Not
-// resolve/bodylimit's Writer: that package brings net/http, and with it
-// TLS, into ward's own binary.)
+// ends on the closed pipe (or at the probe's bound). A write that
+// crosses the bound keeps its first bytes: a helper that says why it
+// failed in one long write (a script's error with a whole file in it)
+// is still heard. (Not resolve/bodylimit's Writer: that package brings
+// net/http, and with it TLS, into ward's own binary.)
 type firstWords struct {
 	buf  bytes.Buffer
 	left int
@@ -74,6 +76,8 @@ type firstWords struct {
 
 func (w *firstWords) Write(p []byte) (int, error) {
 	if len(p) > w.left {
+		w.buf.Write(p[:w.left])
+		w.left = 0
 		return 0, errors.New("a probed helper's output past its bound")
 	}
 	w.left -= len(p)

@@ -759,3 +759,36 @@ func TestProbeHelperThatHangs(t *testing.T) {
 		t.Fatal("Probe did not return within 10 s of a helper that hangs")
 	}
 }
+
+// TestProbeHelperFailingInOneLongWrite: a helper that says why it failed
+// in one write longer than the probe keeps (4 KiB) is still heard: the
+// probe's error holds the beginning of its line. (It was dropped whole,
+// and the error said only the exit status.)
+func TestProbeHelperFailingInOneLongWrite(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real, err := filepath.EvalSymlinks(self); err == nil {
+		self = real
+	}
+	name := fmt.Sprintf("ward-test-long-%d", os.Getpid())
+	p := filepath.Join(filepath.Dir(self), name)
+	// printf writes its whole argument in one write(2): 6,000 bytes.
+	script := "#!/bin/sh\nprintf 'cannot start: %s\\n' \"$(printf '%06000d' 0 | tr 0 x)\" >&2\nexit 3\n"
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatalf("cannot write beside the test binary: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(p) })
+	_, err = Probe(name)
+	if err == nil {
+		t.Fatal("Probe of a helper that exits 3 returned no error")
+	}
+	want := p + " failed with nothing to serve (exit status 3): cannot start: xxxx"
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %.200q..., want it to begin %q", err, want)
+	}
+	if n := len(err.Error()); n > 4<<10+200 {
+		t.Errorf("the error is %d bytes: more than the 4 KiB the probe keeps", n)
+	}
+}
