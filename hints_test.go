@@ -19,6 +19,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/wardsecrets/ward/resolve/remote"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
@@ -444,12 +445,15 @@ func TestHintsGitNotRunnable(t *testing.T) {
 
 // TestCheckProbesHelpers: `ward check` (offline) runs each store helper
 // the manifest needs once, as a run starts it: one that cannot run here
-// (another machine's, one whose C library is missing and says so) fails
-// the check with the reason, 125, as every run would fail; one not
-// installed at all is a warning, the check passing (a lint job with ward
-// alone); one that runs passes without a word. The check passed in all
-// of them, and `RUN ward check` in an image's build said nothing of a
-// helper the container could not start.
+// (another machine's, one whose C library is missing and says so), one
+// of another ward (the store protocol it answers), or a program of its
+// name that answers nothing fails the check with the reason, 125, as
+// every run would fail; one not installed at all is a warning, the check
+// passing (a lint job with ward alone); one that runs passes without a
+// word. The check passed in all of them, and `RUN ward check` in an
+// image's build said nothing of a helper the container could not start
+// (until the fourth and fifth rows' probe asked the protocol, of a helper
+// that ended well).
 func TestCheckProbesHelpers(t *testing.T) {
 	helper, err := exec.LookPath("ward-vault")
 	if err != nil {
@@ -470,6 +474,22 @@ func TestCheckProbesHelpers(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, 125, []string{"ward-vault failed with nothing to serve (exit status 127): ward-vault: error while loading shared libraries: libc.so.9"}},
+		{"another ward's", func(t *testing.T, dir string) {
+			// A newer ward's real helper, as an image that copied ward
+			// and its helpers from two releases holds.
+			b, err := os.ReadFile(otherProtocolHelper(t, "-X github.com/wardsecrets/ward/resolve/remote.version=v9.9.9"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "ward-vault"), b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, 125, []string{fmt.Sprintf("ward-vault is the helper of ward v9.9.9 (store protocol %d), and this ward is ", remote.Protocol+1), "they cannot work together", "install the helpers of this ward beside it"}},
+		{"not ward's", func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "ward-vault"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, 125, []string{"ward-vault ran and ended without answering ward's store protocol", "install the helpers of this ward beside it"}},
 		{"not installed", func(t *testing.T, dir string) {}, 0, []string{"ward-vault is not installed here", "install ward's store helpers beside ward"}},
 		{"installed", func(t *testing.T, dir string) {
 			b, err := os.ReadFile(helper)

@@ -160,7 +160,7 @@ func checkHelpers(m *manifest.Manifest, prof *manifest.Profile, log *slog.Logger
 			continue
 		}
 		seen[k.Helper()] = true
-		_, err := remote.Probe(k.Helper())
+		_, err := remote.Probe(k.Helper(), Version())
 		var missing *remote.MissingError
 		switch {
 		case err == nil:

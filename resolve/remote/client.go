@@ -669,14 +669,25 @@ func (e *VersionError) Error() string {
 // Hint says which helper to install, and where: ward looks beside itself
 // first, then on $PATH.
 func (e *VersionError) Hint() string {
-	v := e.WardVersion
-	if v == "" || v == "dev" {
-		v = "VERSION"
-	}
 	if e.Replaced {
-		return fmt.Sprintf("restart ward, so that the ward installed with %s runs; or put this ward's helper back: %s", e.Path, InstallCommand(v))
+		return fmt.Sprintf("restart ward, so that the ward installed with %s runs; or put this ward's helper back: %s", e.Path, InstallCommand(versionOrPlaceholder(e.WardVersion)))
 	}
-	return fmt.Sprintf("install the helpers of this ward beside it: %s (or copy every ward-* program from ward's image or release next to ward), or remove %s", InstallCommand(v), e.Path)
+	return installTheirs(e.WardVersion, e.Path)
+}
+
+// installTheirs is the hint for a file where ward's helper should be
+// that is another ward's, or no helper at all.
+func installTheirs(wardVersion, path string) string {
+	return fmt.Sprintf("install the helpers of this ward beside it: %s (or copy every ward-* program from ward's image or release next to ward), or remove %s", InstallCommand(versionOrPlaceholder(wardVersion)), path)
+}
+
+// versionOrPlaceholder is ward's version for an install command, VERSION
+// for a build without one.
+func versionOrPlaceholder(v string) string {
+	if v == "" || v == "dev" {
+		return "VERSION"
+	}
+	return v
 }
 
 func orDev(v string) string {

@@ -3,12 +3,15 @@ package remote
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/wardsecrets/ward/resolve"
 )
 
 // probeTimeout bounds a probe's run of a helper: one that serves nothing
@@ -16,15 +19,21 @@ import (
 var probeTimeout = 10 * time.Second
 
 // Probe finds the helper program and runs it once as ward starts it,
-// with nothing to serve (its input empty, the Go runtime's settings its
-// whole environment), as `ward check` does: a helper that is not
-// installed, that the kernel will not run here (another machine's, one
-// built against a C library the system lacks, one on a noexec mount), or
-// that fails before it serves (its dynamic loader's "error while loading
-// shared libraries") is found before a run needs it. A helper that is
-// not installed at all gives a *MissingError with no file of that name
-// found (see MissingError.Absent). It returns the helper's path.
-func Probe(program string) (string, error) {
+// with nothing to serve (the Go runtime's settings its whole
+// environment), as `ward check` does: a helper that is not installed,
+// that the kernel will not run here (another machine's, one built
+// against a C library the system lacks, one on a noexec mount), or that
+// fails before it serves (its dynamic loader's "error while loading
+// shared libraries") is found before a run needs it. It asks the helper
+// which store protocol it speaks, as every helper since the first
+// answers an open request of another protocol, and opens no store: a
+// helper of another ward (an image that copied ward and its helpers
+// from two releases) is a *VersionError, as a run's would be, naming
+// version, ward's version; and a program of the helper's name that
+// answers nothing is no store helper. A helper that is not installed at
+// all gives a *MissingError with no file of that name found (see
+// MissingError.Absent). It returns the helper's path.
+func Probe(program, version string) (string, error) {
 	path, err := Find(program)
 	if err != nil {
 		return "", err
@@ -33,13 +42,16 @@ func Probe(program string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, ServeArg)
 	cmd.Env = runtimeSettings(os.Environ())
+	// Protocol 0, which no helper speaks: the answer is the helper's
+	// protocol and version, and no store opens.
+	cmd.Stdin = strings.NewReader(`{"id":1,"op":"open","open":{"protocol":0}}` + "\n")
 	// Its first words only: a helper that fails says why in a line.
-	said := &firstWords{left: 4 << 10}
-	cmd.Stdout, cmd.Stderr = &firstWords{left: 4 << 10}, said
+	said, answer := &firstWords{left: 4 << 10}, &firstWords{left: 4 << 10}
+	cmd.Stdout, cmd.Stderr = answer, said
 	cmd.WaitDelay = time.Second
 	err = cmd.Run()
 	if err == nil {
-		return path, nil
+		return path, protocolOf(program, path, version, answer.buf.Bytes())
 	}
 	if ctx.Err() != nil {
 		return path, fmt.Errorf("%s did not end within %s with nothing to serve", path, probeTimeout)
@@ -53,6 +65,26 @@ func Probe(program string) (string, error) {
 		return path, fmt.Errorf("%s failed with nothing to serve (%s)", path, ee.ProcessState)
 	}
 	return path, fmt.Errorf("%s failed with nothing to serve (%s): %s", path, ee.ProcessState, line)
+}
+
+// protocolOf reads a probed helper's answer to its open request (out, its
+// whole output): nil for a helper of this ward's protocol.
+func protocolOf(program, path, version string, out []byte) error {
+	for line := range bytes.Lines(out) {
+		var r response
+		if json.Unmarshal(line, &r) != nil || r.ID != 1 {
+			continue // a log record
+		}
+		var o openResult
+		if r.Error != nil || json.Unmarshal(r.Result, &o) != nil || o.Protocol == 0 {
+			break
+		}
+		if o.Protocol != Protocol {
+			return &VersionError{Program: program, Path: path, Protocol: o.Protocol, Version: o.Ward, WardVersion: version}
+		}
+		return nil
+	}
+	return resolve.WithHint(fmt.Errorf("%s ran and ended without answering ward's store protocol: it is not ward's store helper, or a broken one", path), installTheirs(version, path))
 }
 
 // Absent reports whether no file of the helper's name was found at all,

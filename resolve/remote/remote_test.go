@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -747,7 +748,7 @@ func TestProbeHelperThatHangs(t *testing.T) {
 	probeTimeout = 300 * time.Millisecond
 	done := make(chan error, 1)
 	go func() {
-		_, err := Probe(name)
+		_, err := Probe(name, "v1.2.3")
 		done <- err
 	}()
 	select {
@@ -780,7 +781,7 @@ func TestProbeHelperFailingInOneLongWrite(t *testing.T) {
 		t.Fatalf("cannot write beside the test binary: %v", err)
 	}
 	t.Cleanup(func() { os.Remove(p) })
-	_, err = Probe(name)
+	_, err = Probe(name, "v1.2.3")
 	if err == nil {
 		t.Fatal("Probe of a helper that exits 3 returned no error")
 	}
@@ -790,5 +791,54 @@ func TestProbeHelperFailingInOneLongWrite(t *testing.T) {
 	}
 	if n := len(err.Error()); n > 4<<10+200 {
 		t.Errorf("the error is %d bytes: more than the 4 KiB the probe keeps", n)
+	}
+}
+
+// TestProbeAsksTheProtocol: the probe asks the helper which protocol it
+// speaks with an open request of protocol 0, which opens no store (every
+// helper answers it with its protocol and version): another ward's
+// helper is a *VersionError naming both wards' versions, as a run's
+// would be; a program of the helper's name that answers nothing is no
+// helper; a helper's log records before its answer are passed over.
+// (The probe took any program that ended well for a helper.)
+func TestProbeAsksTheProtocol(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real, err := filepath.EvalSymlinks(self); err == nil {
+		self = real
+	}
+	// Each script answers only the request the probe must send.
+	answer := func(lines ...string) string {
+		return "#!/bin/sh\nread -r req\ncase \"$req\" in\n'{\"id\":1,\"op\":\"open\",\"open\":{\"protocol\":0}}') printf '%s\\n' " + strings.Join(lines, " ") + ";;\nesac\n"
+	}
+	for _, c := range []struct {
+		name, script, want string
+	}{
+		{"another ward", answer(`'{"id":1,"result":{"protocol":9,"ward":"v9.9.9","schemes":null,"leases":false,"versions":false}}'`),
+			"is the helper of ward v9.9.9 (store protocol 9), and this ward is v1.2.3 (store protocol " + strconv.Itoa(Protocol) + "): they cannot work together"},
+		{"silent", "#!/bin/sh\nexit 0\n", "ran and ended without answering ward's store protocol: it is not ward's store helper, or a broken one"},
+		{"this ward", answer(`'{"log":{"level":"DEBUG","msg":"starting"}}'`, fmt.Sprintf(`'{"id":1,"result":{"protocol":%d,"ward":"v1.2.3","schemes":["vault"],"leases":true,"versions":true}}'`, Protocol)), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			name := fmt.Sprintf("ward-test-proto-%d-%s", os.Getpid(), strings.ReplaceAll(c.name, " ", "-"))
+			p := filepath.Join(filepath.Dir(self), name)
+			if err := os.WriteFile(p, []byte(c.script), 0o755); err != nil {
+				t.Fatalf("cannot write beside the test binary: %v", err)
+			}
+			t.Cleanup(func() { os.Remove(p) })
+			_, err := Probe(name, "v1.2.3")
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("got %v, want the helper taken", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), p+" ") || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("got %v, want it to name %s and say %q", err, p, c.want)
+			}
+			var h interface{ Hint() string }
+			if c.want != "" && (!errors.As(err, &h) || !strings.Contains(h.Hint(), "@v1.2.3") || !strings.Contains(h.Hint(), "or remove "+p)) {
+				t.Errorf("want a hint to install v1.2.3's helpers or remove %s, got %v", p, err)
+			}
+		})
 	}
 }
