@@ -545,6 +545,21 @@ func TestMissingHelper(t *testing.T) {
 // copy that dropped it) is named, with what to do, not called missing.
 // The error said "not installed: it is not next to ward's executable".
 func TestHelperNotExecutable(t *testing.T) {
+	name, p := besideTest(t, "noexec", "#!/bin/sh\n", 0o644)
+	t.Setenv("PATH", t.TempDir())
+	c := New(Config{Program: name, Store: "none"})
+	_, err := c.Fetch(context.Background(), ref("a"))
+	var me *MissingError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), p+" is not an executable file") || !strings.Contains(me.Hint(), "chmod +x "+p) {
+		t.Errorf("got %v (hint %q), want the file named as not executable, and chmod +x", err, hintOf(me))
+	}
+}
+
+// besideTest writes a program of the given text and mode beside the test
+// binary, where Find looks first, as ward-test-LABEL-PID, removed at the
+// test's end; it returns its name and path.
+func besideTest(t *testing.T, label, text string, mode os.FileMode) (name, path string) {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -552,19 +567,13 @@ func TestHelperNotExecutable(t *testing.T) {
 	if real, err := filepath.EvalSymlinks(self); err == nil {
 		self = real
 	}
-	name := fmt.Sprintf("ward-test-noexec-%d", os.Getpid())
-	p := filepath.Join(filepath.Dir(self), name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o644); err != nil {
-		t.Skipf("cannot write beside the test binary: %v", err)
+	name = fmt.Sprintf("ward-test-%s-%d", label, os.Getpid())
+	path = filepath.Join(filepath.Dir(self), name)
+	if err := os.WriteFile(path, []byte(text), mode); err != nil {
+		t.Fatalf("cannot write beside the test binary: %v", err)
 	}
-	t.Cleanup(func() { os.Remove(p) })
-	t.Setenv("PATH", t.TempDir())
-	c := New(Config{Program: name, Store: "none"})
-	_, err = c.Fetch(context.Background(), ref("a"))
-	var me *MissingError
-	if !errors.As(err, &me) || !strings.Contains(err.Error(), p+" is not an executable file") || !strings.Contains(me.Hint(), "chmod +x "+p) {
-		t.Errorf("got %v (hint %q), want the file named as not executable, and chmod +x", err, hintOf(me))
-	}
+	t.Cleanup(func() { os.Remove(path) })
+	return name, path
 }
 
 func hintOf(e *MissingError) string {
@@ -731,19 +740,7 @@ func TestHelperOfAnotherWard(t *testing.T) {
 // else) is killed at the probe's bound and said so, with its
 // grandchild holding its output; `ward check` does not wait for it.
 func TestProbeHelperThatHangs(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if real, err := filepath.EvalSymlinks(self); err == nil {
-		self = real
-	}
-	name := fmt.Sprintf("ward-test-hangs-%d", os.Getpid())
-	p := filepath.Join(filepath.Dir(self), name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\nsleep 60 &\nexec sleep 60\n"), 0o755); err != nil {
-		t.Fatalf("cannot write beside the test binary: %v", err)
-	}
-	t.Cleanup(func() { os.Remove(p) })
+	name, p := besideTest(t, "hangs", "#!/bin/sh\nsleep 60 &\nexec sleep 60\n", 0o755)
 	defer func(d time.Duration) { probeTimeout = d }(probeTimeout)
 	probeTimeout = 300 * time.Millisecond
 	done := make(chan error, 1)
@@ -766,22 +763,9 @@ func TestProbeHelperThatHangs(t *testing.T) {
 // probe's error holds the beginning of its line. (It was dropped whole,
 // and the error said only the exit status.)
 func TestProbeHelperFailingInOneLongWrite(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if real, err := filepath.EvalSymlinks(self); err == nil {
-		self = real
-	}
-	name := fmt.Sprintf("ward-test-long-%d", os.Getpid())
-	p := filepath.Join(filepath.Dir(self), name)
 	// printf writes its whole argument in one write(2): 6,000 bytes.
-	script := "#!/bin/sh\nprintf 'cannot start: %s\\n' \"$(printf '%06000d' 0 | tr 0 x)\" >&2\nexit 3\n"
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
-		t.Fatalf("cannot write beside the test binary: %v", err)
-	}
-	t.Cleanup(func() { os.Remove(p) })
-	_, err = Probe(name, "v1.2.3")
+	name, p := besideTest(t, "long", "#!/bin/sh\nprintf 'cannot start: %s\\n' \"$(printf '%06000d' 0 | tr 0 x)\" >&2\nexit 3\n", 0o755)
+	_, err := Probe(name, "v1.2.3")
 	if err == nil {
 		t.Fatal("Probe of a helper that exits 3 returned no error")
 	}
@@ -802,13 +786,6 @@ func TestProbeHelperFailingInOneLongWrite(t *testing.T) {
 // helper; a helper's log records before its answer are passed over.
 // (The probe took any program that ended well for a helper.)
 func TestProbeAsksTheProtocol(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if real, err := filepath.EvalSymlinks(self); err == nil {
-		self = real
-	}
 	// Each script answers only the request the probe must send.
 	answer := func(lines ...string) string {
 		return "#!/bin/sh\nread -r req\ncase \"$req\" in\n'{\"id\":1,\"op\":\"open\",\"open\":{\"protocol\":0}}') printf '%s\\n' " + strings.Join(lines, " ") + ";;\nesac\n"
@@ -822,12 +799,7 @@ func TestProbeAsksTheProtocol(t *testing.T) {
 		{"this ward", answer(`'{"log":{"level":"DEBUG","msg":"starting"}}'`, fmt.Sprintf(`'{"id":1,"result":{"protocol":%d,"ward":"v1.2.3","schemes":["vault"],"leases":true,"versions":true}}'`, Protocol)), ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			name := fmt.Sprintf("ward-test-proto-%d-%s", os.Getpid(), strings.ReplaceAll(c.name, " ", "-"))
-			p := filepath.Join(filepath.Dir(self), name)
-			if err := os.WriteFile(p, []byte(c.script), 0o755); err != nil {
-				t.Fatalf("cannot write beside the test binary: %v", err)
-			}
-			t.Cleanup(func() { os.Remove(p) })
+			name, p := besideTest(t, "proto-"+strings.ReplaceAll(c.name, " ", "-"), c.script, 0o755)
 			_, err := Probe(name, "v1.2.3")
 			switch {
 			case c.want == "" && err != nil:
