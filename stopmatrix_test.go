@@ -53,8 +53,12 @@ func TestStopMatrixRestartOldOutput(t *testing.T) {
 			// its value and more to its stdout, which ward masks and
 			// cannot pass on; the rotation's SIGTERM ends it with 7, and
 			// so does a stop passed on to it (its SIGINT, SIGQUIT and
-			// SIGHUP too).
-			script := `echo "$KEY_FILE" > "$OUT/key.tmp"; mv "$OUT/key.tmp" "$OUT/key"; helper env > "$OUT/$$.tmp"; mv "$OUT/$$.tmp" "$OUT/$$.env"; trap 'exit 7' TERM INT QUIT HUP; echo "$A"; while :; do echo line; sleep 0.01; done`
+			// SIGHUP too). The trap comes before the listing, which the
+			// test waits for before it signals: set after it, a SIGTERM
+			// sent as the new child's listing appeared could come
+			// before the trap, and the child died of it (143, 1 run in
+			// CI's of a fresh machine).
+			script := `trap 'exit 7' TERM INT QUIT HUP; echo "$KEY_FILE" > "$OUT/key.tmp"; mv "$OUT/key.tmp" "$OUT/key"; helper env > "$OUT/$$.tmp"; mv "$OUT/$$.tmp" "$OUT/$$.env"; echo "$A"; while :; do echo line; sleep 0.01; done`
 			cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
 			cmd.Env = append(cmd.Env, "OUT="+dir)
 			p, stderr := startStalled(t, cmd, "stdout")
