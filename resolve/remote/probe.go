@@ -29,8 +29,8 @@ var probeTimeout = 10 * time.Second
 // answers an open request of another protocol, and opens no store: a
 // helper of another ward (an image that copied ward and its helpers
 // from two releases) is a *VersionError, as a run's would be, naming
-// version, ward's version; and a program of the helper's name that
-// answers nothing is no store helper. A helper that is not installed at
+// the helper's version and version, ward's; and a program of the
+// helper's name that answers nothing is no store helper. A helper that is not installed at
 // all gives a *MissingError with no file of that name found (see
 // MissingError.Absent). It returns the helper's path.
 func Probe(program, version string) (string, error) {
