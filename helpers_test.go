@@ -335,16 +335,7 @@ func exitWithin(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
 // envHash reads one `helper env` listing and returns the hash of name.
 func envHash(l *lines, name string) string {
 	l.t.Helper()
-	got := ""
-	for {
-		line := l.next("env listing")
-		if line == "end" {
-			return got
-		}
-		if h, ok := strings.CutPrefix(line, name+" "); ok {
-			got = h
-		}
-	}
+	return envListing(l)[name]
 }
 
 func (l *lines) waitForContaining(s string) string {

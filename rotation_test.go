@@ -619,6 +619,87 @@ func TestRefreshFailureLoggedOncePerStep(t *testing.T) {
 	}
 }
 
+// TestRotationUndeliverableHoldsBackNoOther: a file:// secret rewritten
+// with a value the child cannot be given (a NUL byte) is warned of, and
+// the child keeps what it has of it; another secret's change then
+// restarts the child with that change. It waited, with no word of it, for
+// as long as the first stayed so.
+func TestRotationUndeliverableHoldsBackNoOther(t *testing.T) {
+	w := newWardEnv(t)
+	dir := filepath.Join(w.dir, "mounted")
+	os.MkdirAll(dir, 0o700)
+	a1, b1, b2 := canary("undeliv-a1"), canary("undeliv-b1"), canary("undeliv-b2")
+	replace := func(name, value string) {
+		tmp := filepath.Join(dir, name+".new")
+		if err := os.WriteFile(tmp, []byte(value), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace("a", a1)
+	replace("b", b1)
+	m := w.manifest("version: 1\nenv:\n  A: file://" + dir + "/a\n  B: file://" + dir + "/b\nrotation:\n  debounce: 200ms\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr := startedLines(t, cmd)
+	defer cmd.Process.Kill()
+	if got := envListing(stdout); got["A"] != helper.Hash(a1) || got["B"] != helper.Hash(b1) {
+		t.Fatal("the first child does not have the first values")
+	}
+	stderr.waitForContaining("watching secret files")
+	replace("a", canary("undeliv-a2")+"\x00tail")
+	stderr.skipUntil("the warning of A's NUL byte", func(line string) bool {
+		return strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, "A: the value holds a NUL byte")
+	})
+	replace("b", b2)
+	if got := envListing(stdout); got["A"] != helper.Hash(a1) || got["B"] != helper.Hash(b2) {
+		t.Errorf("the restarted child does not have A's old value and B's new one")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		for _, v := range []string{a1, b1, b2, "undeliv-a2"} {
+			if strings.Contains(line, v) {
+				t.Errorf("a canary is in ward's stderr")
+			}
+		}
+	}
+}
+
+// TestRotationNoneToldAgainstTheChild: with on_change: none, a secret
+// changed back to the value the child has is no change to tell of (it
+// was logged as one, compared with the last change told), and a change
+// after it is told again.
+func TestRotationNoneToldAgainstTheChild(t *testing.T) {
+	w := newWardEnv(t)
+	v1 := canary("none1")
+	w.set("app/a", v1)
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  on_change: none\n  debounce: 100ms\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	stdout, stderr := startedLines(t, cmd)
+	defer cmd.Process.Kill()
+	if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+		t.Fatal("the child does not have the first value")
+	}
+	stderr.waitForContaining("watching secret files")
+	const told = "on_change is none"
+	w.set("app/a", canary("none2"))
+	stderr.waitForContaining(told)
+	w.set("app/a", v1)
+	if line := stderr.skipUntil("the change back", func(line string) bool {
+		return strings.Contains(line, told) || strings.Contains(line, "changed back to the values the child has")
+	}); strings.Contains(line, told) {
+		t.Errorf("a change back to the child's value was told as a change: %s", line)
+	}
+	w.set("app/a", canary("none3"))
+	if line := stderr.waitForContaining(told); !strings.Contains(line, `"changed":"A"`) {
+		t.Errorf("the change after it does not name A: %s", line)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+}
+
 // TestRotationManyReleaseSwapsHoldNoWatches: a ward whose secret file
 // is replaced many times by a new directory, the old ones kept, holds as
 // many inotify watches and descriptors after 2N rotations as after N.

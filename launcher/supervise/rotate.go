@@ -66,8 +66,9 @@ type rotator struct {
 	stopAsked bool
 	// unreadable holds, by variable, the stamp its watched file had when
 	// its last read failed (a name removed from the local store, a file
-	// that cannot be read): the debounce's last look (movedFiles) does
-	// not take a change it already failed at for one made since.
+	// that cannot be read), or when the value read could not be given to
+	// the child (see buildOver): the debounce's last look (movedFiles)
+	// does not take a change it already failed at for one made since.
 	unreadable map[string]string
 }
 
@@ -649,11 +650,23 @@ func (r *rotator) merge(ctx context.Context, pending *proposal, t trigger, a *aR
 		// Nothing read: what is pending stands.
 		return pending, true, err
 	}
-	values := maps.Clone(base)
-	maps.Copy(values, fetched)
-	p, buildErr := r.build(values)
-	if buildErr != nil {
+	p, values, kept, buildErr := r.buildOver(base, fetched)
+	if p == nil {
 		return pending, true, errors.Join(err, buildErr)
+	}
+	if buildErr != nil {
+		err = errors.Join(err, buildErr)
+		// The new leases of what was held back serve nothing; a file
+		// held back is read again at the retry, not at each look at
+		// the files before a restart of the others (see movedFiles).
+		r.dropLeases(ctx, kept, &proposal{values: values})
+		for name, v := range kept {
+			if v.File != nil {
+				r.unreadable[name] = v.File.Stamp
+			}
+		}
+		fetched = maps.Clone(fetched)
+		maps.DeleteFunc(fetched, func(name string, _ resolve.Value) bool { _, ok := kept[name]; return ok })
 	}
 	changed, envChanged, filesChanged := r.current.Changed(p)
 	if !envChanged && !filesChanged {
@@ -663,6 +676,56 @@ func (r *rotator) merge(ctx context.Context, pending *proposal, t trigger, a *aR
 		return nil, true, err
 	}
 	return &proposal{plan: p, values: values, changed: changed, envChanged: envChanged, filesChanged: filesChanged, done: make(chan bool, 1)}, true, err
+}
+
+// buildOver builds the plan of base with fetched over it. Where that
+// plan cannot be built (a new value the child cannot be given: a NUL
+// byte, a file's base64 that is not, a template that fails over it, an
+// environment grown past what execve passes), the child keeps base's
+// values of the documents whose new values fail it, and gets the rest:
+// one value that cannot be delivered holds back no other, as one that
+// cannot be read holds back none. kept holds the fetched values held
+// back, and err says why; p is nil only when base itself cannot be built.
+func (r *rotator) buildOver(base, fetched map[string]resolve.Value) (p *plan.Plan, values, kept map[string]resolve.Value, err error) {
+	values = maps.Clone(base)
+	maps.Copy(values, fetched)
+	if p, err = r.build(values); err == nil {
+		return p, values, nil, nil
+	}
+	// Document by document, in a fixed order: the fields of one
+	// document (a dynamic secret's username and password, under one
+	// lease) go to the child together or not at all.
+	docs := map[resolve.Key][]string{}
+	for name, v := range fetched {
+		docs[v.Ref.Key()] = append(docs[v.Ref.Key()], name)
+	}
+	order := slices.SortedFunc(maps.Keys(docs), func(a, b resolve.Key) int {
+		return strings.Compare(slices.Min(docs[a]), slices.Min(docs[b]))
+	})
+	values = maps.Clone(base)
+	if p, err = r.build(values); err != nil {
+		return nil, nil, nil, err
+	}
+	kept = map[string]resolve.Value{}
+	var errs []error
+	for _, k := range order {
+		names := docs[k]
+		try := maps.Clone(values)
+		for _, name := range names {
+			try[name] = fetched[name]
+		}
+		next, err := r.build(try)
+		if err != nil {
+			slices.Sort(names)
+			errs = append(errs, fmt.Errorf("%w (the child keeps what it has of %s)", err, strings.Join(names, ", ")))
+			for _, name := range names {
+				kept[name] = fetched[name]
+			}
+			continue
+		}
+		p, values = next, try
+	}
+	return p, values, kept, errors.Join(errs...)
 }
 
 // build makes the plan a restarted child would have, refusing one
@@ -719,10 +782,8 @@ func (r *rotator) freshen(ctx context.Context, p *proposal) {
 	if len(fetched) == 0 {
 		return
 	}
-	values := maps.Clone(p.values)
-	maps.Copy(values, fetched)
-	next, err := r.build(values)
-	if err != nil {
+	next, values, _, _ := r.buildOver(p.values, fetched)
+	if next == nil {
 		return
 	}
 	if changed, _, _ := r.current.Changed(next); len(changed) > 0 {
@@ -892,14 +953,26 @@ func expiryWait(values map[string]resolve.Value, notBefore time.Time) (time.Dura
 // document names now, and returns the documents whose version is the one
 // the child has. A store that cannot answer is simply read; its first
 // error, by scheme, is returned too. An expiring value with a version (a
-// static credential) has no cheaper read: it is read.
+// static credential) has no cheaper read: it is read. So is a document
+// whose variables hold values of different versions: one of its fields
+// could not be read, or given to the child, at its latest version (a
+// KV field removed), and another could; which version stood for the
+// document was the map's choice, and a poll that compared the newer one
+// read nothing, took the failure for mended ("recovered") and warned
+// again at the next.
 func (r *rotator) unchangedVersions(ctx context.Context, values map[string]resolve.Value) (same map[resolve.Key]bool, failed map[string]error) {
 	docs := map[resolve.Key]resolve.Value{}
+	mixed := map[resolve.Key]bool{}
 	for _, v := range values {
 		if s := r.reg.Scheme(v.Ref.Scheme); s != nil && s.Refresh == resolve.Polled && v.Lease == nil && v.Version != "" && v.Expires.IsZero() {
-			docs[v.Ref.Key()] = v
+			k := v.Ref.Key()
+			if d, ok := docs[k]; ok && d.Version != v.Version {
+				mixed[k] = true
+			}
+			docs[k] = v
 		}
 	}
+	maps.DeleteFunc(docs, func(k resolve.Key, _ resolve.Value) bool { return mixed[k] })
 	same, failed = map[resolve.Key]bool{}, map[string]error{}
 	var mu sync.Mutex
 	var g errgroup.Group

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -391,5 +392,73 @@ func TestGather(t *testing.T) {
 		if got := gather(c.debounce, c.ends, now); got != c.want {
 			t.Errorf("%s: gather = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// envOf is the value of name in p's environment.
+func envOf(p *plan.Plan, name string) string {
+	for _, kv := range p.Env {
+		if k, v, _ := strings.Cut(kv, "="); k == name {
+			return v
+		}
+	}
+	return "(unset)"
+}
+
+// TestUndeliverableValueHoldsBackNoOther: a new value the child cannot be
+// given (a NUL byte) fails the refresh, but the others read with it reach
+// the child, which keeps what it has of that one, and of the other fields
+// of its document (a username goes with its password). The whole refresh
+// failed: a second secret's change waited for as long as the first stayed
+// undeliverable.
+func TestUndeliverableValueHoldsBackNoOther(t *testing.T) {
+	docs := map[string]string{"a": "a1", "b": "b1", "c": `{"user":"u1","pass":"p1"}`}
+	store := &fakeStore{fetch: func(ref resolve.Ref) (resolve.Secret, error) {
+		return resolve.Secret{Value: []byte(docs[ref.Path])}, nil
+	}}
+	r := rotatorFor(t, store, map[string]string{"A": "pol://a", "B": "pol://b", "U": "pol://c#user", "P": "pol://c#pass"})
+	docs = map[string]string{"a": "a2", "b": "b2\x00", "c": `{"user":"u2","pass":"p2\u0000"}`}
+	p, _, err := r.refresh(context.Background(), nil, trigger{kind: poll})
+	if err == nil || !strings.Contains(err.Error(), "B: the value holds a NUL byte") || !strings.Contains(err.Error(), "P: the value holds a NUL byte") {
+		t.Fatalf("error %v, want one that names B's and P's NUL bytes", err)
+	}
+	if p == nil {
+		t.Fatal("no proposal: A's change was held back by B's and P's")
+	}
+	for name, want := range map[string]string{"A": "a2", "B": "b1", "U": "u1", "P": "p1"} {
+		if got := envOf(p.plan, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if !slices.Equal(p.changed, []string{"A"}) {
+		t.Errorf("changed %v, want [A]", p.changed)
+	}
+}
+
+// TestPollReadsADocumentOfMixedVersions: a field removed from a document
+// whose other field the child uses leaves the two variables at different
+// versions (the field that could be read takes the new one). Every poll
+// reads the document again, and fails while the field stays removed: the
+// version compared was whichever of the two the map gave first, and a
+// poll that took the new one read nothing and reported the failure mended.
+func TestPollReadsADocumentOfMixedVersions(t *testing.T) {
+	doc, version := `{"user":"u1","pass":"p1"}`, "1"
+	base := &fakeStore{
+		fetch: func(resolve.Ref) (resolve.Secret, error) {
+			return resolve.Secret{Value: []byte(doc), Version: version}, nil
+		},
+		version: func(resolve.Ref) (string, error) { return version, nil },
+	}
+	r := rotatorFor(t, versionedStore{base}, map[string]string{"U": "pol://d#user", "P": "pol://d#pass"})
+	doc, version = `{"pass":"p1"}`, "2"
+	for i := range 20 {
+		if _, _, err := r.refresh(context.Background(), nil, trigger{kind: poll}); err == nil || !strings.Contains(err.Error(), `no field "user"`) {
+			t.Fatalf("poll %d with the field removed: error %v, want the missing field", i+1, err)
+		}
+	}
+	doc, version = `{"user":"u3","pass":"p1"}`, "3"
+	p, _, err := r.refresh(context.Background(), nil, trigger{kind: poll})
+	if err != nil || p == nil || envOf(p.plan, "U") != "u3" {
+		t.Fatalf("the field back: proposal %v, error %v, want U's new value", p != nil, err)
 	}
 }

@@ -1484,7 +1484,15 @@ func (s *supervisor) apply(p *proposal) {
 		s.log.Info("secrets changed, but the child has exited: ward exits with its status once what it left has stopped", "changed", names, "code", s.exitCode)
 		p.done <- false
 	case s.rotation.OnChange == manifest.DoNothing:
-		s.log.Info("secrets changed; on_change is none, so the child keeps its old values", "changed", names, "from", from)
+		// Told against what the child has, which the rotator's last
+		// proposal may not be: a secret changed back to the child's
+		// value is no change for it.
+		changed, env, files := s.plan.Changed(p.plan)
+		if !env && !files {
+			s.log.Debug("secrets changed back to the values the child has", "from", from)
+		} else {
+			s.log.Info("secrets changed; on_change is none, so the child keeps its old values", "changed", strings.Join(changed, ","), "from", strings.Join(versions(p.values, changed), ","))
+		}
 		p.done <- true
 	case s.rotation.OnChange == manifest.SignalChild && !p.envChanged && !s.endedBy(s.rotation.Signal):
 		start := time.Now()
