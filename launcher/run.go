@@ -43,7 +43,8 @@ func cmdRun(c *cli.Context, stdio IO) error {
 	// stopped as it starts) waits for the resolve to act on it, 128+N with
 	// its reason. Go's own handler meanwhile would end ward, and as PID 1,
 	// which the kernel does not let die of the signal, exit 2 without a
-	// word.
+	// word. The stop signals were caught as ward started, before its
+	// packages initialised (internal/earlystop).
 	sigs := signals.Notify()
 	lg, err := newLogs(c, stdio.Stderr, stdio.log)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/wardsecrets/ward/internal/earlystop"
 )
 
 // Exit codes ward uses for its own outcomes; the child's status passes
@@ -29,7 +31,10 @@ const (
 // SIGTTOU keeps ward from being stopped by terminal job control while the
 // child still starts with their default dispositions.
 func Notify() <-chan os.Signal {
-	ch := make(chan os.Signal, 128)
+	ch := earlystop.Signals
+	if ch == nil {
+		ch = make(chan os.Signal, 128)
+	}
 	onOneCPU(func() { CatchAll(ch) })
 	notified = ch
 	ignoreUncatchable()
@@ -54,7 +59,7 @@ func CatchAll(ch chan<- os.Signal) {
 	// own handler takes it, and for these that ends the process (as PID
 	// 1, which the kernel does not let die of them, with exit 2 and no
 	// word), while enabling all 64 takes milliseconds.
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT} {
+	for _, sig := range earlystop.Stops {
 		if !signal.Ignored(sig) {
 			stops = append(stops, sig)
 		}
