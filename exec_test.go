@@ -219,7 +219,9 @@ func TestExecNoexecMount(t *testing.T) {
 // TestExecShellCommandLines: what a shell's command line runs that is no
 // program: a builtin (`ward run -- cd`, `-- source x`, `-- export`,
 // `-- . x`), a variable assignment before the command (`-- TOKEN=...
-// deploy`), a whole command quoted as one word (`-- "npm test"`). ward
+// deploy`), a whole command quoted as one word (`-- "npm test"`, with
+// an assignment in it: `-- "export TOKEN=..."`, named without its value,
+// which ward's error printed). ward
 // said "executable file not found in $PATH" (of `.`, "/usr/local/go/bin:
 // is a directory", the first directory of $PATH), and printed the
 // assignment's value, a token typed on the command line, in its error.
@@ -239,6 +241,9 @@ func TestExecShellCommandLines(t *testing.T) {
 		{[]string{".", ".env"}, 126, ".: a directory, not a program: . is a shell builtin (source), and ward runs the program after -- itself, with no shell: ward run -- sh -c '. ./FILE && exec PROGRAM'"},
 		{[]string{"API_TOKEN=" + token, "env"}, 127, "API_TOKEN=...: no program of that name: it is a variable assignment, which a shell reads, and ward runs the program after -- itself, with no shell: declare API_TOKEN in the manifest's env, or ward run -- env API_TOKEN=VALUE PROGRAM"},
 		{[]string{"API_TOKEN=" + token + "/x", "env"}, 127, "API_TOKEN=...: no program of that name"},
+		{[]string{"export API_TOKEN=" + token}, 127, "export API_TOKEN=...: executable file not found in $PATH: the program's name holds a space"},
+		{[]string{"sudo API_TOKEN=" + token + " deploy"}, 127, "sudo API_TOKEN=... deploy: executable file not found in $PATH: the program's name holds a space"},
+		{[]string{"./deploy API_TOKEN=" + token}, 127, "./deploy API_TOKEN=...: no such file or directory"},
 		{[]string{"npm test"}, 127, "npm test: executable file not found in $PATH: the program's name holds a space, a whole command written as one word? ward runs the program after -- itself, with no shell: give it its words apart (ward run -- npm test, not ward run -- \\\"npm test\\\"), or a shell's command line as ward run -- sh -c 'COMMAND'"},
 	} {
 		for _, exec := range []bool{false, true} {

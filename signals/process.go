@@ -29,7 +29,25 @@ type StartError struct {
 	Err     error
 }
 
-func (e *StartError) Error() string { return fmt.Sprintf("%s: %v", e.Program, e.Err) }
+func (e *StartError) Error() string { return fmt.Sprintf("%s: %v", shownProgram(e.Program), e.Err) }
+
+// shownProgram is program as an error names it: each word of a command
+// line quoted as one word (ward run -- "export API_TOKEN=... deploy")
+// that is a variable assignment is named without its value, which may
+// be a secret typed on the command line, as an assignment before the
+// program is (see LookPath).
+func shownProgram(program string) string {
+	if !strings.ContainsAny(program, " \t") {
+		return program
+	}
+	words := strings.Fields(program)
+	for i, w := range words {
+		if name, ok := assignment(w); ok {
+			words[i] = name + "=..."
+		}
+	}
+	return strings.Join(words, " ")
+}
 
 func (e *StartError) Unwrap() error { return e.Err }
 
