@@ -89,6 +89,34 @@ func TestEmptyManifestFlag(t *testing.T) {
 	}
 }
 
+// TestImportEmptyProfileFlag: `ward import --profile "$ENV"` with ENV
+// unset is refused, as -p "" is, and changes nothing: it imported into
+// the manifest's env, and with --force replaced the references there
+// (production's) with the .env's local ones.
+func TestImportEmptyProfileFlag(t *testing.T) {
+	w := newWardEnv(t)
+	const manifest = "version: 1\nenv:\n  API_TOKEN: vault://secret/prod/api#token\n"
+	m := filepath.Join(w.dir, "ward.yaml")
+	if err := os.WriteFile(m, []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, ".env"), []byte("API_TOKEN="+canary("emptyprof")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"import", "--profile", ""}, {"import", "--force", "--profile="}} {
+		code, _, stderr := w.run(args...)
+		if code != 125 || !strings.Contains(stderr, "--profile names no profile: it is empty") {
+			t.Errorf("ward %s: exit code %d, want 125 with \"--profile names no profile\"\n%s", strings.Join(args, " "), code, stderr)
+		}
+		if b, _ := os.ReadFile(m); string(b) != manifest {
+			t.Errorf("ward %s changed the manifest", strings.Join(args, " "))
+		}
+	}
+	if code, stdout, _ := w.run("local", "list"); code != 0 || stdout != "" {
+		t.Errorf("the store is not empty after the refused imports (exit %d): %q", code, stdout)
+	}
+}
+
 // TestOutputToAFullDisk: `ward local get NAME > file` (and what the other
 // commands print for scripts) on a full file system, here /dev/full,
 // whose every write fails with ENOSPC as a full disk's does. ward ends

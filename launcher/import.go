@@ -96,6 +96,12 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	if err := specialManifest(c.String("manifest")); err != nil {
 		return err
 	}
+	if c.IsSet("profile") && c.String("profile") == "" {
+		// --profile "$ENV" with ENV unset: importing into the manifest's
+		// env would put development values where production's
+		// references are (with --force, in their place).
+		return failure.New(errors.New("--profile names no profile: it is empty"), "leave out --profile to import into the manifest's env")
+	}
 	job := &importJob{file: ".env", manifest: c.String("manifest"), profile: c.String("profile")}
 	if c.NArg() == 1 {
 		job.file = c.Args().First()
