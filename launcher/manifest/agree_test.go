@@ -176,6 +176,11 @@ var agreeCases = []agreeCase{
 	// -address take it: both refused it.
 	{"vault address unix socket", "stores: {vault: {address: \"unix:///run/vault/agent.sock\"}}", true},
 	{"vault address unix relative", "stores: {vault: {address: \"unix://agent.sock\"}}", false},
+	// A password before the host, which an error naming the address
+	// printed.
+	{"vault address user and password", "stores: {vault: {address: \"https://u:pw@vault.internal:8200\"}}", false},
+	{"vault address user", "stores: {vault: {address: \"https://u@vault.internal\"}}", false},
+	{"vault address @ in the path", "stores: {vault: {address: \"https://vault.internal:8200/v@1\"}}", true},
 	{"vault token_file empty", `stores: {vault: {auth: {method: token_file, token_file: ""}}}`, false},
 	{"vault role empty", `stores: {vault: {auth: {method: jwt, role: ""}}}`, false},
 	{"vault approle env", `stores: {vault: {auth: {method: approle, role_id_env: MY_ROLE}}}`, true},

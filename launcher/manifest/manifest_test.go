@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"syscall"
@@ -120,6 +121,22 @@ func TestValidationErrorsAreAllReported(t *testing.T) {
 	for i, w := range want {
 		if !strings.HasPrefix(ve[i].Error(), w) {
 			t.Errorf("error %d: got %q, want prefix %q", i, ve[i].Error(), w)
+		}
+	}
+}
+
+// TestVaultAddressWithPassword: a password in stores.vault.address is
+// refused without being named: ward check took it, and ward check
+// --resolve printed it in its error and its hint.
+func TestVaultAddressWithPassword(t *testing.T) {
+	for _, address := range []string{"http://u:canary-addr-pw@127.0.0.1:8200", "https://canary-addr-pw@vault.internal"} {
+		_, err := Parse("w.yaml", []byte("version: 1\nstores:\n  vault:\n    address: "+address+"\n"))
+		var ve ValidationErrors
+		if !errors.As(err, &ve) || len(ve) != 1 || !strings.Contains(ve[0].Error(), "w.yaml:4:5: stores.vault.address: the address holds a user name or password") {
+			t.Errorf("got %v, want the address refused", err)
+		}
+		if err != nil && strings.Contains(fmt.Sprint(err, ve), "canary-addr-pw") {
+			t.Errorf("the error names the password")
 		}
 	}
 }

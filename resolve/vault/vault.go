@@ -84,7 +84,10 @@ const (
 // addressPattern is an http:// or https:// address, a unix socket's
 // (unix:///PATH, as VAULT_ADDR and the CLI take a Vault Agent or Proxy's),
 // or nothing (VAULT_ADDR, then Vault's default).
-const addressPattern = `^(https?://|unix:///|$)`
+// A user name and password before the host (https://USER:PASSWORD@HOST)
+// are refused: Vault takes none there, and an error that named the
+// address printed the password.
+const addressPattern = `^(https?://[^/?#@]*([/?#]|$)|unix:///|$)`
 
 // Options are the stores.vault settings. Empty settings fall back to the
 // Vault CLI's own environment variables (VAULT_ADDR, VAULT_NAMESPACE,
@@ -236,7 +239,10 @@ func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
 		},
 		"auth": func(_, v *yaml.Node) { o.Auth.decode(d, v, f+".auth") },
 	})
-	if o.Address != "" && !regexp.MustCompile(addressPattern).MatchString(o.Address) {
+	if regexp.MustCompile(`^https?://[^/?#]*@`).MatchString(o.Address) {
+		// Not named: the address holds a password, perhaps.
+		d.Fail(n, f+".address", "Vault takes its token from VAULT_TOKEN or stores.vault.auth, never from the address: write https://HOST:PORT", "the address holds a user name or password (USER:PASSWORD@ before the host)")
+	} else if o.Address != "" && !regexp.MustCompile(addressPattern).MatchString(o.Address) {
 		d.Fail(n, f+".address", "write https://HOST:PORT, or unix:///PATH for a Vault Agent or Proxy's socket", "invalid address %q", o.Address)
 	}
 }
