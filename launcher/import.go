@@ -123,6 +123,15 @@ func cmdImport(c *cli.Context, stdio IO) error {
 		return err
 	}
 	job.warnEmpty(stdio)
+	// From the manifest's read to its rename, one import at a time: two
+	// at once (a script's imports of several files in parallel) each
+	// added their variables to the manifest as they read it, and the
+	// second rename dropped the first's, both saying they had imported.
+	unlock, err := lockManifestDir(job.manifest)
+	if err != nil {
+		return failure.New(err, "")
+	}
+	defer unlock()
 	if err := job.conflicts(stdio, c.Bool("force")); err != nil {
 		return err
 	}
@@ -131,6 +140,20 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	}
 	job.report(stdio)
 	return nil
+}
+
+// lockManifestDir locks the directory that holds the manifest at path
+// (where its symbolic link leads), for an edit of it; nothing when that
+// directory does not exist yet (write makes it).
+func lockManifestDir(path string) (unlock func(), err error) {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	unlock, err = atomicfile.LockDir(filepath.Dir(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return func() {}, nil
+	}
+	return unlock, err
 }
 
 // msgSetInEnv warns of a variable of the file that is set where ward

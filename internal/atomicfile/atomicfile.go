@@ -289,3 +289,30 @@ func umask() fs.FileMode {
 	unix.Umask(old)
 	return fs.FileMode(old) & fs.ModePerm
 }
+
+// LockDir takes an exclusive lock on the directory dir (flock(2) on the
+// directory itself: no lock file is left in a project), waiting for
+// another holder to let go, and returns what lets go of it. Writers of
+// one file in dir that read it, edit and rename it in place (two ward
+// imports into one manifest) take it around all three, or the second
+// rename drops the first's edit.
+func LockDir(dir string) (unlock func(), err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return func() {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
+}
