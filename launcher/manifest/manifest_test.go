@@ -141,6 +141,38 @@ func TestVaultAddressWithPassword(t *testing.T) {
 	}
 }
 
+// TestNumbersReadAlikeOnly: a whole number written in a form
+// that YAML's versions read differently (leading zeros, underscores,
+// binary) is refused: ward's YAML reader took concurrency: 0400 as octal,
+// 256, in range, where the schema, an editor and any YAML 1.2 reader see
+// 400, out of range. Forms every reader takes for the same number (256.0,
+// 2.56e2, 0x10, 0o20) are read.
+func TestNumbersReadAlikeOnly(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		want string
+	}{
+		{"version: 1\nstores: {concurrency: 0400}\n", "w.yaml:2:23: stores.concurrency: want a whole number in decimal, got 0400"},
+		{"version: 1\nstores: {concurrency: 0b10}\n", "want a whole number in decimal, got 0b10"},
+		{"version: 1\nstores: {concurrency: 0x10}\n", ""},
+		{"version: 1\nstores: {concurrency: 0o20}\n", ""},
+		{"version: 1\nstores: {concurrency: 1_6}\n", "want a whole number in decimal, got 1_6"},
+		{"version: 01\n", "w.yaml:1:10: version: want a whole number in decimal, got 01"},
+		{"version: 1\nstores: {vault: {max_retries: 010}}\n", "stores.vault.max_retries: want a whole number in decimal, got 010"},
+		{"version: 1\nstores: {concurrency: 256.0}\n", ""},
+		{"version: 1\nstores: {concurrency: 2.56e2}\n", ""},
+		{"version: 1\nstores: {vault: {max_retries: 0}}\n", ""},
+	} {
+		_, err := Parse("w.yaml", []byte(tc.doc))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: %v, want it read", tc.doc, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+}
+
 // TestUnknownNamesMarked: a field or a scheme this ward does not know is
 // marked as such (ward adds that a later ward may know it); other
 // problems, an unknown reference option or a bad value among them, are

@@ -525,6 +525,10 @@ func (p *parser) str(n *yaml.Node, field string) (string, bool) {
 // JSON Schema's integer: YAML tags it a float, but a schema validator
 // sees the number 1.
 func (p *parser) wholeNumber(n *yaml.Node, field string) (int, bool) {
+	if conf.NotDecimal(n) {
+		p.fail(n, field, conf.NotDecimalHint, "want a whole number in decimal, got %s", n.Value)
+		return 0, false
+	}
 	f, ok := number(n)
 	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 		p.fail(n, field, "write a whole number, unquoted, such as 1", "want a whole number, got %s", conf.KindName(n))

@@ -182,6 +182,10 @@ func (d *Decoder) Bool(n *yaml.Node, field string) (bool, bool) {
 
 // Int reads a whole number (3, or 3.0, which JSON counts as the same).
 func (d *Decoder) Int(n *yaml.Node, field string) (int, bool) {
+	if NotDecimal(n) {
+		d.Fail(n, field, NotDecimalHint, "want a whole number in decimal, got %s", n.Value)
+		return 0, false
+	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
 		var i int
 		if n.Decode(&i) == nil {
@@ -197,6 +201,24 @@ func (d *Decoder) Int(n *yaml.Node, field string) (int, bool) {
 	d.Fail(n, field, "write a whole number, unquoted, such as 1", "want a whole number, got %s", KindName(n))
 	return 0, false
 }
+
+// NotDecimal reports whether n is a number that YAML's versions read
+// differently: written with leading zeros (0400: octal, 256, to YAML 1.1
+// readers, ward's among them; 400 to YAML 1.2 readers, a JSON Schema
+// validator's and an editor's), with underscores (1_000) or in binary
+// (0b10), which YAML 1.2 reads as a string. The manifest would say one
+// number to ward and another to its reader. 0x100 and 0o400 are the same
+// number to both.
+func NotDecimal(n *yaml.Node) bool {
+	if n.Kind != yaml.ScalarNode || n.Style != 0 || n.Tag != "!!int" && n.Tag != "!!float" {
+		return false
+	}
+	v := strings.TrimLeft(n.Value, "+-")
+	return len(v) > 1 && v[0] == '0' && v[1] >= '0' && v[1] <= '9' || strings.HasPrefix(v, "0b") || strings.Contains(v, "_")
+}
+
+// NotDecimalHint is NotDecimal's advice.
+const NotDecimalHint = "write the number in decimal, without leading zeros or underscores: YAML 1.1 readers, ward's among them, read 0400 as octal (256), and YAML 1.2 readers as 400"
 
 // IntIn reads a whole number between lo and hi.
 func (d *Decoder) IntIn(n *yaml.Node, field string, lo, hi int, hint string) (int, bool) {
