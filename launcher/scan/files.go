@@ -23,7 +23,12 @@ type target struct {
 }
 
 // file is a file to search: the path to open and the path to report.
-type file struct{ path, report string }
+type file struct {
+	path, report string
+	// link: the file is a symbolic link, searched as the text it holds
+	// (where it leads), which is what git commits of it.
+	link bool
+}
 
 // targets resolves Options.Paths. A path that names nothing is an error
 // (git ls-files takes it as matching nothing, and a mistyped path must not
@@ -149,13 +154,17 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 		return nil, err
 	}
 	var files []file
-	seen := map[string]bool{}
-	add := func(path string, abs bool) {
+	seen := map[string]int{}
+	add := func(path string, abs, link bool) {
 		key := s.absolute(path)
-		if !seen[key] {
-			seen[key] = true
-			files = append(files, file{path: path, report: s.report(key, abs)})
+		if i, ok := seen[key]; ok {
+			// A link named on the command line is searched as what it
+			// leads to, as the user asked.
+			files[i].link = files[i].link && link
+			return
 		}
+		seen[key] = len(files)
+		files = append(files, file{path: path, report: s.report(key, abs), link: link})
 	}
 	for _, g := range groupTargets(ts) {
 		if !s.opts.NoIgnore && s.inWorkTree(ctx, g.dir) {
@@ -168,7 +177,7 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 			// say the file holds no secret.
 			for _, t := range g.targets {
 				if fi, err := os.Stat(t.path); err == nil && t.spec != "." && fi.Mode().IsRegular() {
-					add(t.path, g.abs)
+					add(t.path, g.abs, false)
 				}
 			}
 			continue
@@ -180,7 +189,7 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 			s.opts.Warn("git cannot list the repository's files, so every file is searched, .gitignore or not", "dir", s.masked(s.report(s.absolute(g.dir), g.abs)), "error", err.Error())
 		}
 		for _, t := range g.targets {
-			if err := s.walk(t.path, g.abs, func(path string) { add(path, g.abs) }); err != nil {
+			if err := s.walk(t.path, g.abs, func(path string, link bool) { add(path, g.abs, link) }); err != nil {
 				return nil, err
 			}
 		}
@@ -190,7 +199,7 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 
 // gitFiles lists a group's tracked files and its untracked ones not
 // ignored, and those of each submodule or repository nested in it.
-func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, abs bool)) error {
+func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, abs, link bool)) error {
 	args := append([]string{"ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"}, g.specs()...)
 	out, err := s.git(ctx, g.dir, args...)
 	if err != nil {
@@ -215,22 +224,29 @@ func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, 
 			}
 			continue
 		}
+		if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			// Committed as where it leads: `ln -s /opt/TOKEN link` puts
+			// the token in the commit, and a link in a directory named
+			// after one its name.
+			add(path, g.abs, true)
+			continue
+		}
 		if err != nil || !fi.Mode().IsRegular() {
-			// Deleted from the work tree but still tracked, or a link:
-			// nothing to read here.
+			// Deleted from the work tree but still tracked: nothing to
+			// read here.
 			continue
 		}
 		// A conflicted file is listed once per stage; add keeps one.
-		add(path, g.abs)
+		add(path, g.abs, false)
 	}
 	return nil
 }
 
-// walk calls found with every regular file under root, or root itself if
-// it is one (abs: root was given as an absolute path, for reports).
-// Directories named .git, symbolic links and other non-regular files are
-// left out.
-func (s *scanner) walk(root string, abs bool, found func(path string)) error {
+// walk calls found with every regular file and symbolic link under root
+// (link set: it is searched as the text it holds, not followed), or root
+// itself if it is a file (abs: root was given as an absolute path, for
+// reports). Directories named .git and other files are left out.
+func (s *scanner) walk(root string, abs bool, found func(path string, link bool)) error {
 	if fi, err := os.Lstat(root); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		// A root that is a link (targets took it for what it leads to):
 		// WalkDir reads a root as Lstat does, so give it the link's
@@ -239,9 +255,9 @@ func (s *scanner) walk(root string, abs bool, found func(path string)) error {
 		if err != nil {
 			return fmt.Errorf("walk %s: %w", s.masked(s.report(s.absolute(root), abs)), unwrapPathError(err))
 		}
-		return s.walk(target, abs, func(path string) {
+		return s.walk(target, abs, func(path string, link bool) {
 			rel, _ := filepath.Rel(target, path)
-			found(filepath.Join(root, rel))
+			found(filepath.Join(root, rel), link)
 		})
 	}
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -258,8 +274,8 @@ func (s *scanner) walk(root string, abs bool, found func(path string)) error {
 		if d.IsDir() && d.Name() == ".git" {
 			return filepath.SkipDir
 		}
-		if d.Type().IsRegular() {
-			found(path)
+		if d.Type().IsRegular() || d.Type()&fs.ModeSymlink != 0 {
+			found(path, !d.Type().IsRegular())
 		}
 		return nil
 	})

@@ -225,6 +225,14 @@ func newScanner(ctx context.Context, p *mask.Patterns, opts Options) (*scanner, 
 
 // scanFile searches one working-tree file.
 func (s *scanner) scanFile(f file) ([]Finding, error) {
+	if f.link {
+		target, err := os.Readlink(f.path)
+		if err != nil {
+			// Gone, or no longer a link, since it was listed.
+			return nil, nil
+		}
+		return s.findIn(f, strings.NewReader(target))
+	}
 	r, err := os.Open(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Gone since it was listed.
@@ -237,8 +245,13 @@ func (s *scanner) scanFile(f file) ([]Finding, error) {
 		return nil, fmt.Errorf("open %s: %w", s.masked(f.report), unwrapPathError(err))
 	}
 	defer r.Close()
+	return s.findIn(f, r)
+}
+
+// findIn searches r, the content of f.
+func (s *scanner) findIn(f file, r io.Reader) ([]Finding, error) {
 	var findings []Finding
-	err = s.search(r, func(line int, o mask.Owner) {
+	err := s.search(r, func(line int, o mask.Owner) {
 		findings = append(findings, Finding{Path: f.report, Line: line, Name: o.Name, Form: string(o.Encoding)})
 	})
 	if err != nil {

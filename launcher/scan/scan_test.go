@@ -530,3 +530,32 @@ func TestWriteTextQuotesPaths(t *testing.T) {
 		t.Errorf("got text %q, want %q", text.String(), want)
 	}
 }
+
+// TestScanSymbolicLinksAsCommitted: git commits a symbolic link as the
+// text of where it leads, so a link to /opt/VALUE puts the value in the
+// commit, and a link in a directory named after it puts it in a name. The
+// working tree's scan and --staged passed both, which --git-history found
+// once committed; a link's target is not followed (a link out of the
+// repository holds no more than its text in the commit).
+func TestScanSymbolicLinksAsCommitted(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "outside/secret.txt", "hi\n")
+	for link, to := range map[string]string{"link": "/opt/" + value, "dir-" + value + "/l": "/etc/hosts", "clean": "outside/secret.txt"} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(link)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, dir, "add", "-A")
+	want := []Finding{
+		{Path: "dir-<ward:DB_PASSWORD>/l", Line: 0, Name: "DB_PASSWORD", Form: "plain in the path"},
+		{Path: "link", Line: 1, Name: "DB_PASSWORD", Form: "plain"},
+	}
+	for _, opts := range []Options{{Dir: dir}, {Dir: dir, Staged: true}, {Dir: dir, NoIgnore: true}} {
+		if got := scan(t, opts); !slices.Equal(got, want) {
+			t.Errorf("%+v: got findings %+v, want %+v", opts, redact(got), want)
+		}
+	}
+}

@@ -51,8 +51,8 @@ func (s *scanner) scanStaged(ctx context.Context) ([]Finding, error) {
 	return findings, nil
 }
 
-// stagedFiles lists a group's index entries that are files (not links or
-// submodules). A target that does not exist in the work tree must name
+// stagedFiles lists a group's index entries that are files or symbolic
+// links (whose blob is where the link leads), not submodules. A target that does not exist in the work tree must name
 // one.
 func (s *scanner) stagedFiles(ctx context.Context, g *group) ([]stagedFile, error) {
 	args := append([]string{"ls-files", "-s", "-z", "--"}, g.specs()...)
@@ -71,10 +71,12 @@ func (s *scanner) stagedFiles(ctx context.Context, g *group) ([]stagedFile, erro
 		}
 		path := filepath.Join(g.dir, name)
 		paths = append(paths, path)
-		if f[0] != "100644" && f[0] != "100755" {
-			continue
+		report := s.report(s.absolute(path), g.abs)
+		switch f[0] {
+		case "100644", "100755", "120000":
+			// A link's blob is where it leads, which the commit holds.
+			files = append(files, stagedFile{blob: f[1], report: report})
 		}
-		files = append(files, stagedFile{blob: f[1], report: s.report(s.absolute(path), g.abs)})
 	}
 	for _, t := range g.targets {
 		if t.missing && !slices.ContainsFunc(paths, func(p string) bool { return isUnder(p, t.path) }) {
