@@ -6,6 +6,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -705,5 +706,48 @@ func TestLocalSetPromptAnsweredAtOnce(t *testing.T) {
 		if strings.Contains(screen, v) {
 			t.Fatalf("run %d: the value typed at the prompt is on the terminal", i+1)
 		}
+	}
+}
+
+// TestManifestLinkWrittenThrough: ward init and ward import write a
+// ward.yaml that is a symbolic link (to a manifest several services
+// share) through it, making the file it leads to if need be; a link into
+// a folder that is not there is an error naming it. init --force
+// replaced the link with a file of its own, and so did both commands
+// with a link whose file did not exist yet, saying nothing.
+func TestManifestLinkWrittenThrough(t *testing.T) {
+	for _, args := range [][]string{{"init"}, {"init", "--force"}, {"import"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			w := newWardEnv(t)
+			link := filepath.Join(w.dir, "ward.yaml")
+			shared := filepath.Join(w.dir, "shared", "ward.yaml")
+			if err := os.Symlink("shared/ward.yaml", link); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(w.dir, ".env"), []byte("PORT=8080\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, stderr := w.run(args...)
+			if code != 125 || !strings.Contains(stderr, "ward.yaml is a symbolic link to shared/ward.yaml, in a folder that cannot be reached") {
+				t.Errorf("a link into a missing folder: exit %d, want 125 naming it\n%s", code, stderr)
+			}
+			if err := os.Mkdir(filepath.Dir(shared), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if args[len(args)-1] == "--force" {
+				if err := os.WriteFile(shared, []byte("version: 1\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if code, _, stderr := w.run(args...); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			if st, err := os.Lstat(link); err != nil || st.Mode()&fs.ModeSymlink == 0 {
+				t.Errorf("ward.yaml is no longer a link")
+			}
+			if b, err := os.ReadFile(shared); err != nil || !strings.Contains(string(b), "version: 1") || len(b) < len("version: 1\n")+1 {
+				t.Errorf("the file the link leads to was not written: %v", err)
+			}
+		})
 	}
 }

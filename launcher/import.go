@@ -469,14 +469,15 @@ func (j *importJob) write() error {
 	// A manifest that is a symbolic link (one that several services
 	// share) is edited through it: replacing the link with a file would
 	// leave the shared one without the new variables, and say nothing.
-	target := j.manifest
-	if j.old != nil {
-		if real, err := filepath.EvalSymlinks(target); err == nil {
-			target = real
+	target, err := linkedManifest(j.manifest)
+	if err != nil {
+		return err
+	}
+	if j.old == nil {
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			// A new manifest's directory is made, as ward init makes it.
+			return failure.New(fmt.Errorf("create %s: %w", filepath.Dir(target), err), "")
 		}
-	} else if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		// A new manifest's directory is made, as ward init makes it.
-		return failure.New(fmt.Errorf("create %s: %w", filepath.Dir(target), err), "")
 	}
 	staged, err := atomicfile.Stage(target, text, atomicfile.Masked(0o664), true)
 	if err != nil {

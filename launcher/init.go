@@ -62,12 +62,16 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	if _, err := manifest.Parse(path, []byte(text)); err != nil {
 		return failure.New(fmt.Errorf("the starter manifest does not validate: %w", err), "")
 	}
-	if dir := filepath.Dir(path); dir != "." {
+	target, err := linkedManifest(path)
+	if err != nil {
+		return err
+	}
+	if dir := filepath.Dir(target); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return failure.New(fmt.Errorf("create %s: %w", dir, err), "")
 		}
 	}
-	if err := atomicfile.WriteFile(path, []byte(text), atomicfile.Masked(0o664), true); err != nil {
+	if err := atomicfile.WriteFile(target, []byte(text), atomicfile.Masked(0o664), true); err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", path, err), "")
 	}
 	fmt.Fprintf(stdio.Stdout, "wrote %s\n", manifest.QuotePath(path))
@@ -152,4 +156,34 @@ func (e *specialIgnore) Error() string {
 		what = "it is a symbolic link to " + manifest.QuotePath(target) + ", which git does not read"
 	}
 	return fmt.Sprintf("%s was left as it is, and .env was not added to it: %s; make it a file of its own with a line .env, or add .env to .git/info/exclude", manifest.QuotePath(e.path), what)
+}
+
+// linkedManifest is where a manifest that init or import writes at path
+// goes: path, or where it leads when it is a symbolic link (one that
+// several services share is edited through it, as the local store's file
+// is), a file there to be made if need be. A link into a folder that is
+// not there is an error naming it: replacing the link with a file left
+// the shared manifest as it was, and said nothing.
+func linkedManifest(path string) (string, error) {
+	for range 40 {
+		st, err := os.Lstat(path)
+		if err != nil || st.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			return real, nil
+		}
+		to, err := os.Readlink(path)
+		if err != nil {
+			return "", failure.New(err, "")
+		}
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(filepath.Dir(path), to)
+		}
+		if _, err := os.Stat(filepath.Dir(to)); err != nil {
+			return "", failure.New(fmt.Errorf("%s is a symbolic link to %s, in a folder that cannot be reached: %w", path, to, err), "create the folder it leads to, or remove the link to write a file of its own")
+		}
+		path = to
+	}
+	return "", failure.New(fmt.Errorf("%s: too many levels of symbolic links", path), "")
 }
