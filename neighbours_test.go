@@ -95,6 +95,32 @@ func TestFoundManifestThatIsNoFile(t *testing.T) {
 	}
 }
 
+// TestInitDotenvTakenBack: ward init in a repository whose .gitignore has
+// a .env line that a later !.env takes back warns that .env is not
+// ignored, and leaves .gitignore as it is (a .env committed on purpose, a
+// framework's defaults, is the team's choice). It said nothing, having
+// seen the .env line.
+func TestInitDotenvTakenBack(t *testing.T) {
+	w := newWardEnv(t)
+	repo := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	const ignore = ".env\n!.env\n"
+	if err := os.WriteFile(filepath.Join(repo, ".gitignore"), []byte(ignore), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := w.command("init")
+	cmd.Dir = repo
+	out, err := cmd.CombinedOutput()
+	if code := exitCode(t, err); code != 0 || !strings.Contains(string(out), "ward: warning: .gitignore has a .env line, but git does not ignore .env") {
+		t.Errorf("ward init: exit %d, want 0 and the warning\n%s", code, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(repo, ".gitignore")); string(b) != ignore {
+		t.Errorf(".gitignore was changed: %q", b)
+	}
+}
+
 // TestInitGitignoreLink: ward init in a cloned repository whose
 // .gitignore is a symbolic link to a file of the user's (git checks one
 // out as it was committed: .gitignore -> ../.ssh/id_ed25519) writes the

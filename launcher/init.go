@@ -78,8 +78,8 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	warnHidden(stdio, path)
 	added, err := ignoreDotenv(".gitignore")
 	var special *specialIgnore
-	if errors.As(err, &special) {
-		fmt.Fprintf(stdio.Stderr, "ward: warning: %s\n", special)
+	if errors.As(err, &special) || errors.Is(err, errDotenvUnignored) {
+		fmt.Fprintf(stdio.Stderr, "ward: warning: %s\n", err)
 	} else if err != nil {
 		// The manifest is in place (and a --force has replaced the old
 		// one): said, with the way on. The same command again said only
@@ -98,6 +98,10 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	return nil
 }
 
+// errDotenvUnignored: .gitignore has a .env line, and git does not ignore
+// .env all the same.
+var errDotenvUnignored = errors.New(".gitignore has a .env line, but git does not ignore .env (a !.env after it, or another rule, takes it back): a .env that holds secrets would be committed; ward added nothing (git check-ignore -v --no-index .env says which line decides)")
+
 // ignoreDotenv adds a .env line to the .gitignore file at path unless a
 // line there, or git, already ignores .env; it reports whether it added
 // one.
@@ -109,7 +113,8 @@ func ignoreDotenv(path string) (bool, error) {
 	}
 	// A repository whose .gitignore above ignores .env already (a service
 	// directory of a monorepo) needs no file of its own here.
-	if gitIgnored(filepath.Join(filepath.Dir(path), ".env")) == ignoreYes {
+	state := gitIgnored(filepath.Join(filepath.Dir(path), ".env"))
+	if state == ignoreYes {
 		return false, nil
 	}
 	// A .gitignore that is a symbolic link (a cloned repository's,
@@ -131,6 +136,12 @@ func ignoreDotenv(path string) (bool, error) {
 		pattern := strings.TrimPrefix(line, "**/")
 		pattern = strings.TrimPrefix(pattern, "/")
 		if ok, _ := filepath.Match(pattern, ".env"); ok {
+			if state == ignoreNo {
+				// A later !.env (or a rule of git's elsewhere) takes it
+				// back: another .env line would too, or be the team's
+				// choice undone. Said, not mended.
+				return false, errDotenvUnignored
+			}
 			return false, nil
 		}
 	}
