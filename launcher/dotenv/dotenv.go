@@ -66,6 +66,9 @@ const (
 	msgTextAfterQuote = "unexpected text after the closing quote"
 	msgJoined         = "quoted strings side by side are joined into one value, as sh joins them (chamber env writes a ' so, as '\"'\"'); the npm dotenv package, python-dotenv and docker compose do not read this line so"
 	msgNUL            = "the value contains a NUL byte, which no environment variable can hold"
+	msgJSONArray      = "a JSON array, not an object of names and values"
+	hintJSONArray     = `import a JSON object, {"NAME": "value", ...}, or a dotenv file of NAME=value lines`
+	hintNUL           = "store binary data (a keystore) with ward local set NAME < FILE, and give it to the program as a file (files: in the manifest)"
 	msgUTF16          = "the file is UTF-16 text, which no dotenv reader reads (the npm dotenv package finds no variable in it, python-dotenv stops)"
 	hintUTF16         = "save it as UTF-8: Windows PowerShell's > and Out-File write UTF-16; use Set-Content -Encoding utf8, or an editor's Save As"
 	msgEscapes        = `\\, \", \t and \$ in double quotes are read as docker compose and sh read them (python-dotenv too, but for \$), \! and \` + "`" + ` as godotenv reads them (chamber export writes them); the npm dotenv package keeps the backslash, so a Node.js program was given it`
@@ -92,6 +95,11 @@ func Parse(data []byte) ([]Pair, []Warning, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if looksLikeJSON(data) {
 		return parseJSON(data)
+	}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		// No dotenv line starts with '[' either: a JSON array (of a
+		// store's entries, `aws ssm get-parameters-by-path`'s list).
+		return nil, nil, &Error{Line: 1 + bytes.Count(data[:len(data)-len(t)], []byte("\n")), Msg: msgJSONArray, Hint: hintJSONArray}
 	}
 	if bytes.IndexByte(data, '\r') >= 0 {
 		data = lineFeeds(data)
@@ -229,7 +237,7 @@ func (p *parser) assignment() (key string, value []byte, line int, expands bool,
 	}
 	if bytes.IndexByte(value, 0) >= 0 {
 		clear(value)
-		return "", nil, line, false, &Error{Line: line, Key: key, Msg: msgNUL}
+		return "", nil, line, false, &Error{Line: line, Key: key, Msg: msgNUL, Hint: hintNUL}
 	}
 	return key, value, line, expands, nil
 }

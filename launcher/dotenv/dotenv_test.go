@@ -152,7 +152,7 @@ func renderDotenv(pairs []Pair) []byte {
 }
 
 var errorMsgs = []string{msgNoEquals, msgBadName, msgUnterminatedSQ, msgUnterminatedDQ, msgUnterminatedBQ, msgTextAfterQuote, msgNUL, msgUTF16,
-	msgNameAlone, msgJSONSyntax, msgJSONNotFlat, msgJSONNull, msgJSONVault, msgJSONAWS, msgJSONAzure, msgJSONGcloud, msgJSONKube}
+	msgNameAlone, msgJSONSyntax, msgJSONNotFlat, msgJSONNull, msgJSONVault, msgJSONAWS, msgJSONAzure, msgJSONGcloud, msgJSONKube, msgJSONArray}
 
 // FuzzDotenv checks that the parser never panics, that an error is made
 // only of a line number, a variable name taken from the file and one of
@@ -270,6 +270,10 @@ func TestParseJSON(t *testing.T) {
 		{name: "text after the object", in: "{\"A\": \"1\"}\nA=2\n", err: "line 2: " + msgJSONSyntax},
 		{name: "unterminated", in: "{\"A\": \"secret-value", err: "line 1: " + msgJSONSyntax},
 		{name: "a raw line break in a string", in: "{\"A\": \"sec\nret\"}", err: "line 1: " + msgJSONSyntax},
+		// The dotenv parser's "expected KEY=VALUE" and its advice on
+		// quoting said nothing to the point.
+		{name: "a top-level array", in: "\n [{\"Name\": \"A\", \"Value\": \"x\"}]", err: "line 2: " + msgJSONArray, hint: hintJSONArray},
+		{name: "a NUL byte", in: `{"A": "x\u0000y"}`, err: "line 1: A: " + msgNUL, hint: hintNUL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -136,7 +136,7 @@ func parseJSON(data []byte) ([]Pair, []Warning, error) {
 		}
 		if bytes.IndexByte(value, 0) >= 0 {
 			clear(value)
-			return fail(&Error{Line: line, Key: key, Msg: msgNUL})
+			return fail(&Error{Line: line, Key: key, Msg: msgNUL, Hint: hintNUL})
 		}
 		if i, ok := index[key]; ok {
 			warns = append(warns, Warning{Line: line, Key: key, Msg: fmt.Sprintf(msgDuplicate, pairs[i].Line)})
