@@ -166,6 +166,31 @@ func TestContinueWardStoppedWithItsChild(t *testing.T) {
 	}
 }
 
+// TestContinueChildAloneContinuesWard: the child stopped (kill -STOP of
+// its pid, a debugger) and ward, following it, stopped too; then the
+// child alone continued (kill -CONT of its pid): ward's guard continues
+// ward, which then acts on a SIGTERM and exits with the child's status.
+// ward stayed stopped, deaf to the SIGTERM of a service manager until its
+// SIGKILL, the child's exit unreaped.
+func TestContinueChildAloneContinuesWard(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo ready; while :; do sleep 0.05; done")
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("ready")
+	ward := cmd.Process.Pid
+	child := onlyChild(t, ward)
+	stderr.waitForContaining(`"guard ready"`)
+	syscall.Kill(child, syscall.SIGSTOP)
+	waitState(t, "ward, stopped with its child", ward, "T")
+	syscall.Kill(child, syscall.SIGCONT)
+	waitState(t, "ward, continued by its guard", ward, "SR")
+	syscall.Kill(ward, syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 15*time.Second); code != 143 {
+		t.Errorf("ward exited %d, want 143", code)
+	}
+}
+
 // TestManifestChangeAfterWatchQueueOverflow: ward.yaml edited while ward
 // runs in a terminal, stopped meanwhile (a laptop's Ctrl-Z'd job, a
 // frozen VM), with more happening in the project's directory than the

@@ -23,7 +23,9 @@ import (
 // child's process group, given at the guard's start so that a kill of
 // ward right after it leaves no moment when the guard knows none),
 // reading from its stdin, a pipe only ward writes, the child's process
-// group at each later start ("P PGID").
+// group at each later start ("P PGID"), that ward forwarded SIGTERM
+// ("T"), and that ward stops itself with its stopped child ("S PID",
+// "R" once it runs again: see stopping).
 //
 // Why a process of its own: a SIGKILL of ward is nothing ward can act on,
 // and a hot-reload tool sends one at each reload (air, by default, to
@@ -120,6 +122,47 @@ func (g *guard) termed() {
 	}
 }
 
+// stopping tells the guard that ward stops itself with its child, pid,
+// which a signal stopped (see supervisor.childStopped), and running that
+// ward runs again. In between the guard continues ward should the child
+// run again or end without it (kill -CONT of the child's pid alone, by
+// an operator or a debugger): nothing else would, and ward stayed
+// stopped, deaf to the SIGTERM of a service manager, its child's exit
+// unreaped.
+func (g *guard) stopping(pid int) {
+	if g != nil {
+		fmt.Fprintf(g.w, "S %d\n", pid)
+	}
+}
+
+func (g *guard) running() {
+	if g != nil {
+		fmt.Fprintln(g.w, "R")
+	}
+}
+
+// stoppedWatch is how often the guard looks at a stopped ward's child.
+const stoppedWatch = 100 * time.Millisecond
+
+// continueWard continues ward, stopped with its child pid, once the child
+// runs again or has ended, until done is closed.
+func continueWard(log *slog.Logger, ward, pid int, done <-chan struct{}) {
+	t := time.NewTicker(stoppedWatch)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		if !signals.IsStopped(pid) && signals.IsStopped(ward) {
+			log.Debug("the child runs again, or has ended, while ward is stopped with it: the guard continues ward", "pid", pid)
+			syscall.Kill(ward, syscall.SIGCONT)
+			return
+		}
+	}
+}
+
 // GuardMain is the guard: see GuardArg.
 func GuardMain(args []string) int {
 	if len(args) != 4 {
@@ -148,16 +191,33 @@ func GuardMain(args []string) int {
 	signals.SpareThreads(guardThreads)
 	log.Debug("guard ready")
 	termed := false
+	ward := os.Getppid()
+	var watching chan struct{}
+	stopWatching := func() {
+		if watching != nil {
+			close(watching)
+			watching = nil
+		}
+	}
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		if p, ok := strings.CutPrefix(sc.Text(), "P "); ok {
 			if n, err := strconv.Atoi(p); err == nil && n > 1 {
 				pgid, termed = n, false
 			}
+		} else if p, ok := strings.CutPrefix(sc.Text(), "S "); ok {
+			stopWatching()
+			if n, err := strconv.Atoi(p); err == nil && n > 1 {
+				watching = make(chan struct{})
+				go continueWard(log, ward, n, watching)
+			}
+		} else if sc.Text() == "R" {
+			stopWatching()
 		} else if sc.Text() == "T" {
 			termed = true
 		}
 	}
+	stopWatching()
 	// The pipe closed: ward is gone. Having exited, it left no group.
 	if pgid != 0 && signals.GroupRunning(pgid) {
 		log.Warn("ward was killed; stopping what its child left running, and killing it after stop_timeout", "pgid", pgid, "stop_timeout", stopTimeout.String())

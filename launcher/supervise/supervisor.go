@@ -1156,7 +1156,9 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 	rows, cols, sized := signals.WindowSize(termOr(term, s.opts.Stdout))
 	s.giveBackTerminal()
 	s.ptyIn.suspend()
+	s.guard.stopping(s.child.Pid)
 	signals.StopSelf(sig)
+	s.guard.running()
 	// Continued: first what arrived meanwhile (kill %1 sends SIGTERM, then
 	// SIGCONT), up to ward's own SIGCONT: the signals reach the channel a
 	// moment after ward runs again, the lower-numbered first.
