@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -565,5 +567,40 @@ func TestImportsAtOnceLoseNothing(t *testing.T) {
 	}
 	if code, _, stderr := w.run("check", "-m", m); code != 0 {
 		t.Errorf("ward check of the manifest: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestKilledEditsLeaveNoTemporaryManifest: the temporary manifest an
+// import or init killed before its rename left beside ward.yaml (it held
+// the new references, for the next `git add -A` to commit) is removed by
+// the next import or init, which edit the manifest in turn; a file that
+// only looks alike is left.
+func TestKilledEditsLeaveNoTemporaryManifest(t *testing.T) {
+	for _, args := range [][]string{{"import"}, {"init", "--force"}} {
+		t.Run(args[0], func(t *testing.T) {
+			w := newWardEnv(t)
+			if err := os.WriteFile(filepath.Join(w.dir, "ward.yaml"), []byte("version: 1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(w.dir, ".env"), []byte("PORT=8080\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			left := filepath.Join(w.dir, ".ward.yaml.2905528661.tmp")
+			alike := filepath.Join(w.dir, ".ward.yaml.mine.tmp")
+			for _, f := range []string{left, alike} {
+				if err := os.WriteFile(f, []byte("version: 1\nenv:\n  A: local://app/A\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if code, _, stderr := w.run(args...); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			if _, err := os.Stat(left); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("the killed edit's temporary file is still there (%v)", err)
+			}
+			if _, err := os.Stat(alike); err != nil {
+				t.Errorf("a file that only looks like a temporary one was removed: %v", err)
+			}
+		})
 	}
 }

@@ -143,8 +143,11 @@ func cmdImport(c *cli.Context, stdio IO) error {
 }
 
 // lockManifestDir locks the directory that holds the manifest at path
-// (where its symbolic link leads), for an edit of it; nothing when that
-// directory does not exist yet (write makes it).
+// (where its symbolic link leads), for an edit of it by ward import or
+// ward init, and removes the temporary files of an edit whose process
+// was killed before its rename (they held the new references, for a
+// commit to pick up); nothing when that directory does not exist yet
+// (the write makes it).
 func lockManifestDir(path string) (unlock func(), err error) {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
@@ -152,6 +155,9 @@ func lockManifestDir(path string) (unlock func(), err error) {
 	unlock, err = atomicfile.LockDir(filepath.Dir(path))
 	if errors.Is(err, fs.ErrNotExist) {
 		return func() {}, nil
+	}
+	if err == nil {
+		atomicfile.RemoveTemps(path)
 	}
 	return unlock, err
 }

@@ -66,6 +66,12 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
+	// Beside an import into the same manifest, in turn (see cmdImport).
+	unlock, err := lockManifestDir(target)
+	if err != nil {
+		return failure.New(err, "")
+	}
+	defer unlock()
 	if dir := filepath.Dir(target); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return failure.New(fmt.Errorf("create %s: %w", dir, err), "")

@@ -316,3 +316,21 @@ func LockDir(dir string) (unlock func(), err error) {
 		f.Close()
 	}, nil
 }
+
+// RemoveTemps removes the temporary files a write of target through this
+// package left beside it when its process was killed before the rename
+// (a SIGKILL between Stage and Commit). Only for a caller that holds a
+// lock every writer of target takes around its write (see LockDir): a
+// temporary file then is no other writer's work in progress.
+func RemoveTemps(target string) {
+	dir, prefix := filepath.Dir(target), TempPrefix(filepath.Base(target))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range entries {
+		if de.Type().IsRegular() && IsTemp(de.Name(), prefix) {
+			os.Remove(filepath.Join(dir, de.Name()))
+		}
+	}
+}
