@@ -105,22 +105,22 @@ func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, log *slo
 	return &guard{pid: pid, w: w}
 }
 
-// started tells the guard the child's process group.
-func (g *guard) started(pgid int) {
+// say writes one line of the guard's protocol (see GuardArg) to its
+// pipe; nothing when there is no guard.
+func (g *guard) say(format string, a ...any) {
 	if g != nil {
-		fmt.Fprintf(g.w, "P %d\n", pgid)
+		fmt.Fprintf(g.w, format+"\n", a...)
 	}
 }
+
+// started tells the guard the child's process group.
+func (g *guard) started(pgid int) { g.say("P %d", pgid) }
 
 // termed tells the guard that ward forwarded SIGTERM to the child's
 // group: should ward be killed now (`timeout -k`, an IDE's SIGKILL after
 // its grace period), the group is not sent a second one, which many
 // servers read as "stop now".
-func (g *guard) termed() {
-	if g != nil {
-		fmt.Fprintln(g.w, "T")
-	}
-}
+func (g *guard) termed() { g.say("T") }
 
 // stopping tells the guard that ward stops itself with its child, pid,
 // which a signal stopped (see supervisor.childStopped), and running that
@@ -129,17 +129,9 @@ func (g *guard) termed() {
 // an operator or a debugger): nothing else would, and ward stayed
 // stopped, deaf to the SIGTERM of a service manager, its child's exit
 // unreaped.
-func (g *guard) stopping(pid int) {
-	if g != nil {
-		fmt.Fprintf(g.w, "S %d\n", pid)
-	}
-}
+func (g *guard) stopping(pid int) { g.say("S %d", pid) }
 
-func (g *guard) running() {
-	if g != nil {
-		fmt.Fprintln(g.w, "R")
-	}
-}
+func (g *guard) running() { g.say("R") }
 
 // stoppedWatch is how often the guard looks at a stopped ward's child.
 const stoppedWatch = 100 * time.Millisecond
