@@ -241,14 +241,21 @@ func readLines(t *testing.T, r io.Reader) *lines {
 // next returns the next line, failing the test after the deadline.
 func (l *lines) next(what string) string {
 	l.t.Helper()
+	return l.nextWithin(what, 10*time.Second)
+}
+
+// nextWithin returns the next line, failing the test if none comes within
+// d: for a line that comes only after moments a test holds open.
+func (l *lines) nextWithin(what string, d time.Duration) string {
+	l.t.Helper()
 	select {
 	case line, ok := <-l.ch:
 		if !ok {
 			l.t.Fatalf("output ended while waiting for %s", what)
 		}
 		return line
-	case <-time.After(10 * time.Second):
-		l.t.Fatalf("no line within 10s while waiting for %s", what)
+	case <-time.After(d):
+		l.t.Fatalf("no line within %s while waiting for %s", d, what)
 	}
 	return ""
 }

@@ -250,11 +250,22 @@ func startMoment(t *testing.T, mode string) *aMoment {
 }
 
 // childWith waits for a child whose files hold the value of hash, and
-// fails the test if one had a mix of old and new files on the way.
+// fails the test if one had a mix of old and new files on the way. A
+// line may take more than next's 10 s: strace holds the held system call
+// 3 s each time it comes, and it comes twice before the newest child's
+// line, in one restart (the third value staged over the second) or two
+// (the child given the second value, itself traced, is stopped before
+// its first line). Measured here: 6.5 to 7 s between lines, on an idle
+// machine.
 func (m *aMoment) childWith(t *testing.T, hash string) {
 	t.Helper()
-	for {
-		f := strings.Fields(m.stdout.waitFor("files "))
+	deadline := time.Now().Add(waitLimit)
+	for time.Now().Before(deadline) {
+		line := m.stdout.nextWithin("the child's files", 30*time.Second)
+		if !strings.HasPrefix(line, "files ") {
+			continue
+		}
+		f := strings.Fields(line)
 		if len(f) != 6 {
 			t.Fatalf("the child's line: %q", f)
 		}
@@ -265,6 +276,7 @@ func (m *aMoment) childWith(t *testing.T, hash string) {
 			return
 		}
 	}
+	t.Fatalf("no child with the newest value within %s", waitLimit)
 }
 
 // rest reads the rest of stdout, once ward has exited, and fails the
