@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -303,6 +304,62 @@ func TestFilesOnAFullTmpfs(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(rt, "ward-*", "run-*"))
 	if len(left) > 0 {
 		t.Errorf("got %v left on the tmpfs, want no run directory", left)
+	}
+}
+
+// TestEditsOnAFullFileSystem: `ward import` into a manifest, and `ward
+// local set` into a store, on a full file system end with 125, the
+// manifest and the store as they were, nothing left beside them, and a
+// hint that says the file system is full. They said "no space left on
+// device" and nothing more.
+func TestEditsOnAFullFileSystem(t *testing.T) {
+	full := smallTmpfs(t, "64k")
+	w := newWardEnv(t)
+	kept := canary("kept")
+	onFull := append(slices.Clip(w.env), "WARD_LOCAL_STORE="+filepath.Join(full, "store.age"))
+	set := exec.Command("ward", "local", "set", "app/kept")
+	set.Env, set.Stdin = onFull, strings.NewReader(kept)
+	w.canaries = append(w.canaries, kept)
+	if out, err := set.CombinedOutput(); err != nil {
+		t.Fatalf("ward local set: %v\n%s", err, out)
+	}
+	manifest := filepath.Join(full, "ward.yaml")
+	if err := os.WriteFile(manifest, []byte("version: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(full, "fill"), make([]byte, 128<<10), 0o644); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling the tmpfs: %v, want ENOSPC", err)
+	}
+	before, _ := os.ReadDir(full)
+	const hint = "the file system there is full"
+	imported := canary("imported")
+	w.canaries = append(w.canaries, imported)
+	dotenv := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(dotenv, []byte("API_TOKEN="+imported+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := w.run("import", "-m", manifest, dotenv)
+	if code != 125 || !strings.Contains(stderr, hint) {
+		t.Errorf("ward import: got exit code %d, want 125 and the hint %q (stderr: %s)", code, hint, redactAll(stderr, imported, kept))
+	}
+	if b, _ := os.ReadFile(manifest); string(b) != "version: 1\n" {
+		t.Errorf("the manifest changed")
+	}
+	set = exec.Command("ward", "local", "set", "app/big")
+	set.Env, set.Stdin = onFull, strings.NewReader(canary("big")+strings.Repeat("x", 8<<10))
+	var out strings.Builder
+	set.Stderr = &out
+	if code := exitCode(t, set.Run()); code != 125 || !strings.Contains(out.String(), hint) {
+		t.Errorf("ward local set: got exit code %d, want 125 and the hint %q (stderr: %s)", code, hint, redactAll(out.String(), imported, kept))
+	}
+	after, _ := os.ReadDir(full)
+	if len(after) != len(before) {
+		t.Errorf("got %d files on the full file system, want the %d there before", len(after), len(before))
+	}
+	get := exec.Command("ward", "local", "get", "app/kept")
+	get.Env = onFull
+	if b, err := get.Output(); err != nil || string(b) != kept {
+		t.Errorf("ward local get of the kept value: %v, the value not as it was", err)
 	}
 }
 

@@ -59,6 +59,9 @@ func ExitCode(err error) int {
 // under it.
 type Line struct {
 	Msg, Hint string
+	// cause is the error of the line, for the advice its errno gives
+	// (syshint.For) when nothing else advises.
+	cause error
 }
 
 // hinter is an error that knows what the user should do about it.
@@ -86,6 +89,14 @@ func Lines(err error) []Line {
 		return nil
 	}
 	lines := split(err)
+	for i, l := range lines {
+		if l.Hint == "" && hint == "" {
+			// A full, read-only or failing file system says what to do
+			// wherever the write was; a failure's own hint, when it has
+			// one, knows the place better.
+			lines[i].Hint = syshint.For(l.cause)
+		}
+	}
 	for _, l := range lines {
 		if l.Hint == hint {
 			hint = ""
@@ -111,7 +122,7 @@ func split(err error) []Line {
 			return out
 		}
 	}
-	l := Line{Msg: err.Error()}
+	l := Line{Msg: err.Error(), cause: err}
 	var h hinter
 	if errors.As(err, &h) {
 		l.Hint = h.Hint()
