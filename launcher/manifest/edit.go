@@ -100,6 +100,14 @@ func addEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, e
 		indent = env.Content[0].Column - envKey.Column
 	}
 	env.Style &^= yaml.FlowStyle
+	// A comment below the last entry (a commented-out variable, a note)
+	// is that entry's foot, which yaml.v3 writes with a blank line after
+	// it: it goes above the first new entry instead, where it was in the
+	// text, with no blank line added.
+	var foot *yaml.Node
+	if n := len(env.Content); n >= 2 && env.Content[n-2].FootComment != "" {
+		foot = env.Content[n-2]
+	}
 	for _, e := range entries {
 		value := e.node()
 		replaced := false
@@ -111,7 +119,11 @@ func addEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, e
 			}
 		}
 		if !replaced {
-			env.Content = append(env.Content, strNode(e.Key), value)
+			key := strNode(e.Key)
+			if foot != nil {
+				key.HeadComment, foot.FootComment, foot = foot.FootComment, "", nil
+			}
+			env.Content = append(env.Content, key, value)
 		}
 	}
 	var b bytes.Buffer

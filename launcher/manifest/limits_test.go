@@ -218,6 +218,35 @@ func TestAddEnvKeepsYAML12Directive(t *testing.T) {
 	}
 }
 
+// TestAddEnvAfterAFootComment: `ward import` into an env whose last
+// entry has a comment under it (a commented-out variable, a note) adds
+// its entries under the comment, as the text had it, in a manifest and in
+// a profile. yaml.v3 wrote the comment with a blank line after it.
+func TestAddEnvAfterAFootComment(t *testing.T) {
+	entries := []Entry{{Key: "B", Ref: "local://app/b"}, {Key: "C", Value: "2", Plain: true}}
+	tests := []struct{ profile, in, want string }{
+		{"", "version: 1\nenv:\n  A: local://app/a\n  # D: local://app/d\nfiles: []\n",
+			"version: 1\nenv:\n  A: local://app/a\n  # D: local://app/d\n  B: local://app/b\n  C: {value: \"2\"}\nfiles: []\n"},
+		{"", "version: 1\nenv:\n    A: local://app/a # line\n    # foot\n",
+			"version: 1\nenv:\n    A: local://app/a # line\n    # foot\n    B: local://app/b\n    C: {value: \"2\"}\n"},
+		{"dev", "version: 1\nprofiles:\n  dev:\n    env:\n      A: local://app/a\n      # foot\n  prod: {}\n",
+			"version: 1\nprofiles:\n  dev:\n    env:\n      A: local://app/a\n      # foot\n      B: local://app/b\n      C: {value: \"2\"}\n  prod: {}\n"},
+		// Replaced, not added: the comment stays where it is.
+		{"", "version: 1\nenv:\n  B: local://app/old\n  # foot\n",
+			"version: 1\nenv:\n  B: local://app/b\n  # foot\n  C: {value: \"2\"}\n"},
+	}
+	for _, tc := range tests {
+		got, err := AddEnv([]byte(tc.in), true, tc.profile, entries)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("AddEnv(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			continue
+		}
+		if _, err := Parse("ward.yaml", got); err != nil {
+			t.Errorf("%q: %v", got, err)
+		}
+	}
+}
+
 // TestDocumentOfNothing: a manifest of a "---" and comments (a starter
 // whose lines are all commented out, a generator's empty document), or
 // of a bare null, is "the manifest is empty" at 1:1, as a file of
