@@ -709,6 +709,73 @@ func TestLocalSetPromptAnsweredAtOnce(t *testing.T) {
 	}
 }
 
+// TestManifestLinkFollowedAsTheKernelDoes: a relative link whose file is
+// not there yet, in a folder reached through another link, is followed
+// from where that folder really is (sub -> ../shared/cfg, and there
+// link2 -> ../x/m.yaml leads to shared/x/m.yaml): ward joined the texts,
+// dropped sub/.., and wrote proj/x/m.yaml, which ward check then could
+// not find. A link of another user's is not written through (in /tmp, or
+// a shared checkout, it chose where a file of yours was made or
+// replaced), by init, init --force or import.
+func TestManifestLinkFollowedAsTheKernelDoes(t *testing.T) {
+	w := newWardEnv(t)
+	proj := filepath.Join(w.dir, "proj")
+	for _, d := range []string{proj, filepath.Join(w.dir, "shared", "cfg"), filepath.Join(w.dir, "shared", "x")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, to := range map[string]string{
+		filepath.Join(proj, "sub"):                     "../shared/cfg",
+		filepath.Join(proj, "ward.yaml"):               "sub/link2",
+		filepath.Join(w.dir, "shared", "cfg", "link2"): "../x/m.yaml",
+	} {
+		if err := os.Symlink(to, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(proj, "q.env"), []byte("Q=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := w.command("import", "--plain", "Q", "q.env")
+	cmd.Dir = proj
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ward import: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(w.dir, "shared", "x", "m.yaml")); err != nil || !strings.Contains(string(b), "Q: {value:") {
+		t.Errorf("shared/x/m.yaml, where the links lead: %v, want the import there", err)
+	}
+	if _, err := os.Stat(filepath.Join(proj, "x")); err == nil {
+		t.Errorf("the import made proj/x, where the link's text leads without its folder")
+	}
+
+	for _, args := range [][]string{{"init"}, {"init", "--force"}, {"import", "q.env"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			victim := filepath.Join(t.TempDir(), "target.yaml")
+			link := filepath.Join(dir, "ward.yaml")
+			if err := os.Symlink(victim, link); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Lchown(link, 4321, 4321); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "q.env"), []byte("Q=1\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := w.command(args...)
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			if code := exitCode(t, err); code != 125 || !strings.Contains(string(out), "is a symbolic link of uid 4321, another user's") {
+				t.Errorf("exit %d, want 125 naming the link's owner\n%s", code, out)
+			}
+			if _, err := os.Lstat(victim); err == nil {
+				t.Errorf("the file the link leads to was made")
+			}
+		})
+	}
+}
+
 // TestManifestLinkWrittenThrough: ward init and ward import write a
 // ward.yaml that is a symbolic link (to a manifest several services
 // share) through it, making the file it leads to if need be; a link into

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/wardsecrets/ward/internal/atomicfile"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
@@ -522,11 +524,23 @@ func TestImportOverThousandsOfNamesNamesTen(t *testing.T) {
 // each read the manifest, added its own and renamed its edit in place,
 // so the last rename dropped the others' variables, in 10 of 10 tries,
 // though every import said it had imported, and the store held them all.
+//
+// Into a manifest in a folder not made yet (-m cfg/ward.yaml), they
+// locked nothing, and 20 of 20 tries lost variables.
 func TestImportsAtOnceLoseNothing(t *testing.T) {
+	for _, where := range []string{"ward.yaml", "cfg/ward.yaml"} {
+		t.Run(where, func(t *testing.T) { importsAtOnce(t, where) })
+	}
+}
+
+func importsAtOnce(t *testing.T, where string) {
 	w := newWardEnv(t)
-	m := filepath.Join(w.dir, "ward.yaml")
-	if err := os.WriteFile(m, []byte("version: 1\nenv:\n  BASE: {value: \"1\"}\n"), 0o644); err != nil {
-		t.Fatal(err)
+	m := filepath.Join(w.dir, where)
+	base := where == "ward.yaml"
+	if base {
+		if err := os.WriteFile(m, []byte("version: 1\nenv:\n  BASE: {value: \"1\"}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	const n = 8
 	var wg sync.WaitGroup
@@ -540,7 +554,7 @@ func TestImportsAtOnceLoseNothing(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := w.command("import", "--name-prefix", "app/", file)
+			cmd := w.command("import", "-m", where, "--name-prefix", "app/", file)
 			out, err := cmd.CombinedOutput()
 			if cmd.ProcessState == nil {
 				codes[i], outs[i] = -1, err.Error()
@@ -562,11 +576,52 @@ func TestImportsAtOnceLoseNothing(t *testing.T) {
 			t.Errorf("TOKEN_%d is not in the manifest:\n%s", i, text)
 		}
 	}
-	if !strings.Contains(string(text), "BASE:") {
+	if base && !strings.Contains(string(text), "BASE:") {
 		t.Errorf("the manifest lost its own variable")
 	}
 	if code, _, stderr := w.run("check", "-m", m); code != 0 {
 		t.Errorf("ward check of the manifest: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestInitAfterAnImportKeepsIt: a ward init that found no manifest,
+// and waits for the manifest folder's lock while an import makes one,
+// refuses once it has the lock, as it refuses a manifest that is there;
+// it wrote its starter over the import's, both saying they had written
+// ward.yaml (15 of 30 tries). A wait of over a second is said.
+func TestInitAfterAnImportKeepsIt(t *testing.T) {
+	w := newWardEnv(t)
+	unlock, err := atomicfile.LockDir(w.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := w.command("init")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := readLines(t, stderr)
+	if line := lines.next("init's wait for the lock"); !strings.Contains(line, "waiting for the folder") || !strings.Contains(line, "another ward import or ward init is editing a manifest there") {
+		t.Fatalf("init's line: %q, want that it waits for the folder's lock", line)
+	}
+	imported := "version: 1\nenv:\n  TOKEN: local://app/TOKEN\n"
+	m := filepath.Join(w.dir, "ward.yaml")
+	if err := os.WriteFile(m, []byte(imported), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if code := exitWithin(t, cmd, 10*time.Second); code != 125 {
+		t.Errorf("init: exit %d, want 125", code)
+	}
+	if line := lines.next("init's error"); !strings.Contains(line, "already exists; nothing was written") {
+		t.Errorf("init's error: %q, want that the manifest already exists", line)
+	}
+	if b, _ := os.ReadFile(m); string(b) != imported {
+		t.Errorf("the manifest the import made was replaced")
 	}
 }
 

@@ -75,8 +75,11 @@ type importJob struct {
 	plain    []bool   // by pair: kept in the manifest
 	names    []string // the local store names, by pair ("" for plain ones)
 	manifest string
-	old      []byte // the manifest as it was; nil when there was none
-	store    *local.Store
+	// target is where the manifest is written: where its symbolic link
+	// leads (see linkedManifest).
+	target string
+	old    []byte // the manifest as it was; nil when there was none
+	store  *local.Store
 }
 
 func cmdImport(c *cli.Context, stdio IO) error {
@@ -127,9 +130,14 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	// at once (a script's imports of several files in parallel) each
 	// added their variables to the manifest as they read it, and the
 	// second rename dropped the first's, both saying they had imported.
-	unlock, err := lockManifestDir(job.manifest)
+	target, err := linkedManifest(job.manifest)
 	if err != nil {
-		return failure.New(err, "")
+		return err
+	}
+	job.target = target
+	unlock, err := lockManifestDir(target, stdio.Stderr)
+	if err != nil {
+		return err
 	}
 	defer unlock()
 	if err := job.conflicts(stdio, c.Bool("force")); err != nil {
@@ -142,24 +150,26 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	return nil
 }
 
-// lockManifestDir locks the directory that holds the manifest at path
-// (where its symbolic link leads), for an edit of it by ward import or
-// ward init, and removes the temporary files of an edit whose process
-// was killed before its rename (they held the new references, for a
-// commit to pick up); nothing when that directory does not exist yet
-// (the write makes it).
-func lockManifestDir(path string) (unlock func(), err error) {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
+// lockManifestDir locks the directory that holds target (a manifest as
+// linkedManifest gives it: where its symbolic link leads), for an edit of
+// it by ward import or ward init, making the directory if need be (two
+// imports into a new folder's manifest locked nothing, and both wrote
+// it), and removes the temporary files of an edit whose process was
+// killed before its rename (they held the new references, for a commit
+// to pick up). A wait of more than a second is said on stderr.
+func lockManifestDir(target string, stderr io.Writer) (unlock func(), err error) {
+	dir := filepath.Dir(target)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, failure.New(fmt.Errorf("create %s: %w", dir, err), "")
 	}
-	unlock, err = atomicfile.LockDir(filepath.Dir(path))
-	if errors.Is(err, fs.ErrNotExist) {
-		return func() {}, nil
+	unlock, err = atomicfile.LockDir(dir, func() {
+		fmt.Fprintf(stderr, "ward: waiting for the folder %s: another ward import or ward init is editing a manifest there (a lock on the folder)\n", manifest.QuotePath(dir))
+	})
+	if err != nil {
+		return nil, failure.New(err, "")
 	}
-	if err == nil {
-		atomicfile.RemoveTemps(path)
-	}
-	return unlock, err
+	atomicfile.RemoveTemps(target)
+	return unlock, nil
 }
 
 // msgSetInEnv warns of a variable of the file that is set where ward
@@ -352,7 +362,7 @@ func (j *importJob) warnEmpty(stdio IO) {
 // same value is what an interrupted import left: importing it again is
 // fine).
 func (j *importJob) conflicts(stdio IO, force bool) error {
-	old, err := os.ReadFile(j.manifest)
+	old, err := os.ReadFile(j.target)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return failure.New(fmt.Errorf("read %s: %w", j.manifest, err), "")
 	}
@@ -472,20 +482,7 @@ func (j *importJob) write() error {
 		// ward check would reject it: write nothing.
 		return failure.New(fmt.Errorf("the updated manifest does not validate, so nothing was written: %w", err), "")
 	}
-	// A manifest that is a symbolic link (one that several services
-	// share) is edited through it: replacing the link with a file would
-	// leave the shared one without the new variables, and say nothing.
-	target, err := linkedManifest(j.manifest)
-	if err != nil {
-		return err
-	}
-	if j.old == nil {
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			// A new manifest's directory is made, as ward init makes it.
-			return failure.New(fmt.Errorf("create %s: %w", filepath.Dir(target), err), "")
-		}
-	}
-	staged, err := atomicfile.Stage(target, text, atomicfile.Masked(0o664), true)
+	staged, err := atomicfile.Stage(j.target, text, atomicfile.Masked(0o664), true)
 	if err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", j.manifest, err), "")
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -47,8 +48,14 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	if err := directoryManifest(path); err != nil {
 		return err
 	}
-	if _, err := os.Stat(path); err == nil && !c.Bool("force") {
-		return failure.New(fmt.Errorf("%s already exists; nothing was written", path), "run again with --force to replace it, or add to it with ward import")
+	exists := func() error {
+		if _, err := os.Stat(path); err == nil && !c.Bool("force") {
+			return failure.New(fmt.Errorf("%s already exists; nothing was written", path), "run again with --force to replace it, or add to it with ward import")
+		}
+		return nil
+	}
+	if err := exists(); err != nil {
+		return err
 	}
 	wd, err := workingDir("")
 	if err != nil {
@@ -67,20 +74,27 @@ func cmdInit(c *cli.Context, stdio IO) error {
 		return err
 	}
 	// Beside an import into the same manifest, in turn (see cmdImport).
-	unlock, err := lockManifestDir(target)
+	unlock, err := lockManifestDir(target, stdio.Stderr)
 	if err != nil {
-		return failure.New(err, "")
+		return err
 	}
 	defer unlock()
-	if dir := filepath.Dir(target); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return failure.New(fmt.Errorf("create %s: %w", dir, err), "")
-		}
+	// Again under the lock: an import that made the manifest meanwhile
+	// (one in a script beside this init) lost its variables to the
+	// starter, both saying they had written it.
+	if err := exists(); err != nil {
+		return err
 	}
 	if err := atomicfile.WriteFile(target, []byte(text), atomicfile.Masked(0o664), true); err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", path, err), "")
 	}
-	fmt.Fprintf(stdio.Stdout, "wrote %s\n", manifest.QuotePath(path))
+	if target != path {
+		// Through a symbolic link: the file replaced is named (a cloned
+		// repository's ward.yaml -> ../notes.txt under --force).
+		fmt.Fprintf(stdio.Stdout, "wrote %s, where the symbolic link %s leads\n", manifest.QuotePath(target), manifest.QuotePath(path))
+	} else {
+		fmt.Fprintf(stdio.Stdout, "wrote %s\n", manifest.QuotePath(path))
+	}
 	warnHidden(stdio, path)
 	added, err := ignoreDotenv(".gitignore")
 	var special *specialIgnore
@@ -181,26 +195,41 @@ func (e *specialIgnore) Error() string {
 // is), a file there to be made if need be. A link into a folder that is
 // not there is an error naming it: replacing the link with a file left
 // the shared manifest as it was, and said nothing.
+//
+// A link of another user's (not yours, not root's) is not written
+// through: in a folder others may write (/tmp, a shared checkout), it
+// would have ward make or replace a file wherever they chose. A relative
+// link leads from where its folder really is (dir/.. of a folder that
+// is itself a link is not dir's parent), as the kernel follows it.
 func linkedManifest(path string) (string, error) {
 	for range 40 {
 		st, err := os.Lstat(path)
 		if err != nil || st.Mode()&fs.ModeSymlink == 0 {
 			return path, nil
 		}
-		if real, err := filepath.EvalSymlinks(path); err == nil {
-			return real, nil
+		if s, ok := st.Sys().(*syscall.Stat_t); ok && s.Uid != 0 && int(s.Uid) != os.Geteuid() {
+			owner := s.Uid
+			return "", failure.New(fmt.Errorf("%s is a symbolic link of uid %d, another user's: ward writes a manifest through a link only when it is yours or root's", manifest.QuotePath(path), owner),
+				"remove the link (or ask its owner to) and run the command again, or name a manifest of your own with -m")
 		}
 		to, err := os.Readlink(path)
 		if err != nil {
 			return "", failure.New(err, "")
 		}
 		if !filepath.IsAbs(to) {
-			to = filepath.Join(filepath.Dir(path), to)
+			dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+			if err != nil {
+				return "", failure.New(fmt.Errorf("%s: %w", manifest.QuotePath(path), err), "")
+			}
+			to = filepath.Join(dir, to)
 		}
-		if _, err := os.Stat(filepath.Dir(to)); err != nil {
-			return "", failure.New(fmt.Errorf("%s is a symbolic link to %s, in a folder that cannot be reached: %w", path, to, err), "create the folder it leads to, or remove the link to write a file of its own")
+		if st, err := os.Stat(filepath.Dir(to)); err != nil || !st.IsDir() {
+			if err == nil {
+				err = errors.New("not a folder")
+			}
+			return "", failure.New(fmt.Errorf("%s is a symbolic link to %s, in a folder that cannot be reached: %w", manifest.QuotePath(path), manifest.QuotePath(to), err), "create the folder it leads to, or remove the link to write a file of its own")
 		}
 		path = to
 	}
-	return "", failure.New(fmt.Errorf("%s: too many levels of symbolic links", path), "")
+	return "", failure.New(fmt.Errorf("%s: too many levels of symbolic links", manifest.QuotePath(path)), "")
 }

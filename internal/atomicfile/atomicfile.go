@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -295,19 +296,45 @@ func umask() fs.FileMode {
 // another holder to let go, and returns what lets go of it. Writers of
 // one file in dir that read it, edit and rename it in place (two ward
 // imports into one manifest) take it around all three, or the second
-// rename drops the first's edit.
-func LockDir(dir string) (unlock func(), err error) {
+// rename drops the first's edit. When another holds it for longer than
+// a second, waiting is called (once) while this waits: any user who may
+// read dir may lock it.
+//
+// A directory that cannot be locked is not (unlock does nothing, and
+// err is nil), as before there was a lock: one its user may write and
+// not read (mode 0300), which cannot be opened, and one on a file system
+// whose flock needs a file open for writing to lock it exclusively (NFS
+// emulates flock with its byte-range locks), which a directory never is.
+func LockDir(dir string, waiting func()) (unlock func(), err error) {
 	f, err := os.Open(dir)
+	if errors.Is(err, fs.ErrPermission) {
+		if st, serr := os.Stat(dir); serr == nil && st.IsDir() {
+			return func() {}, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
+	how := unix.LOCK_EX | unix.LOCK_NB
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		err = unix.Flock(int(f.Fd()), how)
+		if err == unix.EWOULDBLOCK && how&unix.LOCK_NB != 0 {
+			if waiting != nil {
+				defer time.AfterFunc(time.Second, waiting).Stop()
+			}
+			how = unix.LOCK_EX
+			continue
+		}
 		if err != unix.EINTR {
 			break
 		}
 	}
-	if err != nil {
+	switch err {
+	case nil:
+	case unix.EBADF, unix.ENOLCK, unix.EOPNOTSUPP, unix.EINVAL:
+		f.Close()
+		return func() {}, nil
+	default:
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
