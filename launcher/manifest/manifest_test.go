@@ -162,6 +162,13 @@ func TestNumbersReadAlikeOnly(t *testing.T) {
 		{"version: 1\nstores: {concurrency: 256.0}\n", ""},
 		{"version: 1\nstores: {concurrency: 2.56e2}\n", ""},
 		{"version: 1\nstores: {vault: {max_retries: 0}}\n", ""},
+		// Signals: 012 was SIGUSR1 to ward, SIGUSR2 to editors; 011
+		// refused as SIGKILL.
+		{"version: 1\nrotation: {on_change: signal, signal: 012}\n", "rotation.signal: want a signal's name or number in decimal, got 012"},
+		{"version: 1\nrotation: {stop_signal: 011}\n", "rotation.stop_signal: want a signal's name or number in decimal, got 011"},
+		{"version: 1\nrotation: {stop_signal: 1_5}\n", "want a signal's name or number in decimal, got 1_5"},
+		{"version: 1\nrotation: {on_change: signal, signal: 12}\n", ""},
+		{"version: 1\nrotation: {on_change: signal, signal: 12.0}\n", ""},
 	} {
 		_, err := Parse("w.yaml", []byte(tc.doc))
 		switch {

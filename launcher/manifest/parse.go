@@ -497,7 +497,13 @@ func (p *parser) signal(n *yaml.Node, field string) (syscall.Signal, bool) {
 	var s string
 	if f, ok := number(n); ok {
 		// An unquoted number is read by its value, as YAML (and the
-		// schema, through JSON) reads it.
+		// schema, through JSON) reads it: one that YAML 1.1 and 1.2
+		// read differently (012: SIGUSR1 to ward, SIGUSR2 to editors)
+		// is refused.
+		if conf.NotDecimal(n) {
+			p.fail(n, field, conf.NotDecimalHint+", or the signal's name: SIGUSR2", "want a signal's name or number in decimal, got %s", n.Value)
+			return 0, false
+		}
 		s = strconv.FormatFloat(f, 'f', -1, 64)
 	} else if s, ok = p.d.Str(n, field); !ok {
 		return 0, false
