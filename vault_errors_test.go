@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -102,5 +104,33 @@ func TestVaultRawEndpoint(t *testing.T) {
 	}
 	if strings.Contains(stderr, "retries") {
 		t.Errorf("the error speaks of retries, though a 200 is never retried:\n%s", stderr)
+	}
+}
+
+// TestVaultAddressVariableWithPassword: a VAULT_ADDR (or VAULT_AGENT_ADDR)
+// with a password before the host fails the start, naming the variable
+// and not its value, in ward run and ward check --resolve: every failure
+// to reach that Vault printed the address, password and all ("vault at
+// http://u:PASSWORD@..."). No Vault is needed: nothing is sent.
+func TestVaultAddressVariableWithPassword(t *testing.T) {
+	for _, name := range []string{"VAULT_ADDR", "VAULT_AGENT_ADDR"} {
+		t.Run(name, func(t *testing.T) {
+			w := newWardEnv(t)
+			pw := canary("addrpw")
+			w.env = append(w.env, name+"=http://u:"+pw+"@127.0.0.1:1", "VAULT_TOKEN=not-a-token", "WARD_LOG_FORMAT=text")
+			m := w.manifest("version: 1\nenv:\n  DB: vault://secret/app#password\n")
+			for _, args := range [][]string{{"run", "-m", m, "--", "helper", "touch", "started"}, {"check", "--resolve", "-m", m}} {
+				code, stdout, stderr := w.run(args...)
+				if code != 125 || !strings.Contains(stderr, name+" holds a user name or password") {
+					t.Errorf("ward %s: exit %d, want 125 naming %s\n%s", args[0], code, name, redactAll(stderr, pw))
+				}
+				if strings.Contains(stdout+stderr, pw) {
+					t.Errorf("ward %s printed the password", args[0])
+				}
+			}
+			if _, err := os.Stat(filepath.Join(w.dir, "started")); err == nil {
+				t.Errorf("the child started")
+			}
+		})
 	}
 }

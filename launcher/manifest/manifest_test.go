@@ -129,7 +129,9 @@ func TestValidationErrorsAreAllReported(t *testing.T) {
 // refused without being named: ward check took it, and ward check
 // --resolve printed it in its error and its hint.
 func TestVaultAddressWithPassword(t *testing.T) {
-	for _, address := range []string{"http://u:canary-addr-pw@127.0.0.1:8200", "https://canary-addr-pw@vault.internal"} {
+	// Nor in an upper-case scheme, with no scheme, or a socket's: each was
+	// "invalid address" with the address, password and all.
+	for _, address := range []string{"http://u:canary-addr-pw@127.0.0.1:8200", "https://canary-addr-pw@vault.internal", "HTTPS://u:canary-addr-pw@vault", `"u:canary-addr-pw@vault:8200"`, "unix://u:canary-addr-pw@/s"} {
 		_, err := Parse("w.yaml", []byte("version: 1\nstores:\n  vault:\n    address: "+address+"\n"))
 		var ve ValidationErrors
 		if !errors.As(err, &ve) || len(ve) != 1 || !strings.Contains(ve[0].Error(), "w.yaml:4:5: stores.vault.address: the address holds a user name or password") {

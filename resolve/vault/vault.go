@@ -89,6 +89,21 @@ const (
 // address printed the password.
 const addressPattern = `^(https?://[^/?#@]*([/?#]|$)|unix:///|$)`
 
+// HasUserinfo reports whether addr holds a user name or password before
+// its host (USER:PASSWORD@HOST), whatever its scheme's case, with no
+// scheme (USER:PASSWORD@HOST:8200) or a unix socket's (unix://u:p@/s):
+// Vault takes none there, and such an address is never named in an
+// error or a log record, which would print the password.
+func HasUserinfo(addr string) bool {
+	if _, after, ok := strings.Cut(addr, "://"); ok {
+		addr = after
+	}
+	if i := strings.IndexAny(addr, "/?#"); i >= 0 {
+		addr = addr[:i]
+	}
+	return strings.Contains(addr, "@")
+}
+
 // Options are the stores.vault settings. Empty settings fall back to the
 // Vault CLI's own environment variables (VAULT_ADDR, VAULT_NAMESPACE,
 // VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY,
@@ -239,7 +254,7 @@ func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
 		},
 		"auth": func(_, v *yaml.Node) { o.Auth.decode(d, v, f+".auth") },
 	})
-	if regexp.MustCompile(`^https?://[^/?#]*@`).MatchString(o.Address) {
+	if HasUserinfo(o.Address) {
 		// Not named: the address holds a password, perhaps.
 		d.Fail(n, f+".address", "Vault takes its token from VAULT_TOKEN or stores.vault.auth, never from the address: write https://HOST:PORT", "the address holds a user name or password (USER:PASSWORD@ before the host)")
 	} else if o.Address != "" && !regexp.MustCompile(addressPattern).MatchString(o.Address) {
