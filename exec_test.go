@@ -229,7 +229,7 @@ func TestExecNoexecMount(t *testing.T) {
 func TestExecShellCommandLines(t *testing.T) {
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
-	token := canary("argv")
+	token, token2 := canary("argv"), canary("argvtwo")
 	for _, c := range []struct {
 		argv []string
 		code int
@@ -242,7 +242,14 @@ func TestExecShellCommandLines(t *testing.T) {
 		{[]string{"API_TOKEN=" + token, "env"}, 127, "API_TOKEN=...: no program of that name: it is a variable assignment, which a shell reads, and ward runs the program after -- itself, with no shell: declare API_TOKEN in the manifest's env, or ward run -- env API_TOKEN=VALUE PROGRAM"},
 		{[]string{"API_TOKEN=" + token + "/x", "env"}, 127, "API_TOKEN=...: no program of that name"},
 		{[]string{"export API_TOKEN=" + token}, 127, "export API_TOKEN=...: executable file not found in $PATH: the program's name holds a space"},
-		{[]string{"sudo API_TOKEN=" + token + " deploy"}, 127, "sudo API_TOKEN=... deploy: executable file not found in $PATH: the program's name holds a space"},
+		{[]string{"sudo API_TOKEN=" + token + " deploy"}, 127, "sudo API_TOKEN=...: executable file not found in $PATH: the program's name holds a space"},
+		// Quoted, after a shell's ";", a flag's, after a line break or
+		// a no-break space: the rest of each was printed.
+		{[]string{"export API_TOKEN='" + token2 + " " + token + "' deploy"}, 127, "export API_TOKEN=...: executable file not found in $PATH: the program's name holds a space"},
+		{[]string{"cd app;API_TOKEN=" + token + " npm"}, 127, "cd app;API_TOKEN=...: executable file not found in $PATH"},
+		{[]string{"deploy --token=" + token}, 127, "deploy --token=...: executable file not found in $PATH"},
+		{[]string{"export\nAPI_TOKEN=" + token}, 127, "\\\"export\\\\nAPI_TOKEN=...\\\": executable file not found in $PATH"},
+		{[]string{"export\u00a0API_TOKEN=" + token}, 127, "\\\"export\\\\u00a0API_TOKEN=...\\\": executable file not found in $PATH"},
 		{[]string{"./deploy API_TOKEN=" + token}, 127, "./deploy API_TOKEN=...: no such file or directory"},
 		{[]string{"npm test"}, 127, "npm test: executable file not found in $PATH: the program's name holds a space, a whole command written as one word? ward runs the program after -- itself, with no shell: give it its words apart (ward run -- npm test, not ward run -- \\\"npm test\\\"), or a shell's command line as ward run -- sh -c 'COMMAND'"},
 	} {
@@ -252,18 +259,18 @@ func TestExecShellCommandLines(t *testing.T) {
 				args = append([]string{"run", "--exec", "-m", m, "--"}, c.argv...)
 			}
 			code, stdout, stderr := w.run(args...)
-			name := strings.ReplaceAll(c.argv[0], token, "<canary>")
+			name := strings.ReplaceAll(strings.ReplaceAll(c.argv[0], token, "<canary>"), token2, "<canary2>")
 			if code != c.code {
 				t.Errorf("%s, --exec=%v: exit %d, want %d", name, exec, code, c.code)
 			}
 			if stdout != "" {
 				t.Errorf("%s, --exec=%v: something ran", name, exec)
 			}
-			if strings.Contains(stderr, token) {
+			if strings.Contains(stderr, token) || strings.Contains(stderr, token2) {
 				t.Errorf("%s, --exec=%v: the value typed on the command line is in ward's error", name, exec)
 			}
 			if !strings.Contains(stderr, c.want) {
-				t.Errorf("%s, --exec=%v: ward's error does not say that it runs no shell, and how to; want\n%s\ngot\n%s", name, exec, c.want, strings.ReplaceAll(stderr, token, "<canary>"))
+				t.Errorf("%s, --exec=%v: ward's error does not say that it runs no shell, and how to; want\n%s\ngot\n%s", name, exec, c.want, redactAll(stderr, token, token2))
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -31,22 +32,48 @@ type StartError struct {
 
 func (e *StartError) Error() string { return fmt.Sprintf("%s: %v", shownProgram(e.Program), e.Err) }
 
-// shownProgram is program as an error names it: each word of a command
-// line quoted as one word (ward run -- "export API_TOKEN=... deploy")
-// that is a variable assignment is named without its value, which may
-// be a secret typed on the command line, as an assignment before the
-// program is (see LookPath).
+// shownProgram is program as an error names it. A command line quoted as
+// one word (ward run -- "export API_TOKEN=... deploy"), one that holds a
+// space of any kind or a character a shell reads, is named up to its
+// first assignment's "=" (a flag's too: --token=...) and no further: what
+// follows may be a secret typed on the command line, quoted or not
+// (API_TOKEN='s1 s2' deploy), as an assignment before the program is
+// named without its value (see LookPath). A name with a character that
+// does not print (a line break, a no-break space) is quoted, escaped.
 func shownProgram(program string) string {
-	if !strings.ContainsAny(program, " \t") {
-		return program
-	}
-	words := strings.Fields(program)
-	for i, w := range words {
-		if name, ok := assignment(w); ok {
-			words[i] = name + "=..."
+	if strings.IndexFunc(program, func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune(shellSyntax, r) }) >= 0 {
+		for i := strings.IndexByte(program, '='); i >= 0; i = nextByte(program, i+1, '=') {
+			j := i
+			for j > 0 && isNameByte(program[j-1]) {
+				j--
+			}
+			if j < i && !(program[j] >= '0' && program[j] <= '9') {
+				program = program[:i+1] + "..."
+				break
+			}
 		}
 	}
-	return strings.Join(words, " ")
+	if strings.IndexFunc(program, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(program)
+	}
+	return program
+}
+
+// shellSyntax are the characters a shell reads in a command line, besides
+// spaces: a program name holding one is a command line written as one
+// word.
+const shellSyntax = ";&|()<>'\"`$\\"
+
+// nextByte is the index of c in s from i on, -1 when there is none.
+func nextByte(s string, i int, c byte) int {
+	if k := strings.IndexByte(s[i:], c); k >= 0 {
+		return i + k
+	}
+	return -1
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 func (e *StartError) Unwrap() error { return e.Err }
