@@ -121,6 +121,83 @@ func TestInitDotenvTakenBack(t *testing.T) {
 	}
 }
 
+// TestInitDotenvIgnoredByOwnRulesOrTracked: a .env that only the user's
+// own rules ignore (.git/info/exclude, a core.excludesFile) gets its
+// .gitignore line, which a teammate's clone has too; ward init added
+// nothing and said nothing. A .env that git tracks is said to be tracked
+// (the .env line does not apply to it), not blamed on a !.env that is
+// not there, whether .gitignore had the line or is given it.
+func TestInitDotenvIgnoredByOwnRulesOrTracked(t *testing.T) {
+	git := func(t *testing.T, dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	for _, tc := range []struct {
+		name, ignore string
+		setup        func(t *testing.T, repo string)
+		want         string // .gitignore after
+		warning      string
+	}{
+		{"info/exclude", "", func(t *testing.T, repo string) {
+			if err := os.WriteFile(filepath.Join(repo, ".git", "info", "exclude"), []byte(".env\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, ".env\n", ""},
+		{"core.excludesFile", "node_modules\n", func(t *testing.T, repo string) {
+			global := filepath.Join(t.TempDir(), "ignore")
+			if err := os.WriteFile(global, []byte(".env\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			git(t, repo, "config", "core.excludesFile", global)
+		}, "node_modules\n.env\n", ""},
+		{"tracked, with the line", ".env\n", func(t *testing.T, repo string) {
+			if err := os.WriteFile(filepath.Join(repo, ".env"), []byte("PORT=1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			git(t, repo, "add", "-f", ".env")
+			git(t, repo, "commit", "-q", "-m", "env")
+		}, ".env\n", "ward: warning: .env is tracked by git"},
+		{"tracked, without it", "", func(t *testing.T, repo string) {
+			if err := os.WriteFile(filepath.Join(repo, ".env"), []byte("PORT=1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			git(t, repo, "add", ".env")
+			git(t, repo, "commit", "-q", "-m", "env")
+		}, ".env\n", "ward: warning: .env is tracked by git"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWardEnv(t)
+			repo := t.TempDir()
+			git(t, repo, "init", "-q")
+			if tc.ignore != "" {
+				if err := os.WriteFile(filepath.Join(repo, ".gitignore"), []byte(tc.ignore), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tc.setup(t, repo)
+			cmd := w.command("init")
+			cmd.Dir = repo
+			out, err := cmd.CombinedOutput()
+			if code := exitCode(t, err); code != 0 {
+				t.Fatalf("ward init: exit %d\n%s", code, out)
+			}
+			if b, _ := os.ReadFile(filepath.Join(repo, ".gitignore")); string(b) != tc.want {
+				t.Errorf(".gitignore: %q, want %q", b, tc.want)
+			}
+			if tc.warning != "" && !strings.Contains(string(out), tc.warning) || tc.warning == "" && strings.Contains(string(out), "warning") {
+				t.Errorf("ward init said:\n%s\nwant the warning %q", out, tc.warning)
+			}
+			if strings.Contains(string(out), "!.env") {
+				t.Errorf("the warning blames a !.env line that is not there:\n%s", out)
+			}
+		})
+	}
+}
+
 // TestInitGitignoreLink: ward init in a cloned repository whose
 // .gitignore is a symbolic link to a file of the user's (git checks one
 // out as it was committed: .gitignore -> ../.ssh/id_ed25519) writes the

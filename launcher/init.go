@@ -98,7 +98,7 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	warnHidden(stdio, path)
 	added, err := ignoreDotenv(".gitignore")
 	var special *specialIgnore
-	if errors.As(err, &special) || errors.Is(err, errDotenvUnignored) {
+	if errors.As(err, &special) || errors.Is(err, errDotenvUnignored) || errors.Is(err, errDotenvTracked) {
 		fmt.Fprintf(stdio.Stderr, "ward: warning: %s\n", err)
 	} else if err != nil {
 		// The manifest is in place (and a --force has replaced the old
@@ -122,20 +122,36 @@ func cmdInit(c *cli.Context, stdio IO) error {
 // .env all the same.
 var errDotenvUnignored = errors.New(".gitignore has a .env line, but git does not ignore .env (a !.env after it, or another rule, takes it back): a .env that holds secrets would be committed; ward added nothing (git check-ignore -v --no-index .env says which line decides)")
 
+// errDotenvTracked: .env is committed, and no .gitignore line applies to
+// a file git tracks.
+var errDotenvTracked = errors.New(".env is tracked by git (it was committed): a .gitignore line does not apply to a file git tracks, and the next commit of it would publish what it holds; stop tracking it with git rm --cached .env, and treat what it held as leaked (see the README's \"Dealing with a leaked secret\")")
+
 // ignoreDotenv adds a .env line to the .gitignore file at path unless a
-// line there, or git, already ignores .env; it reports whether it added
-// one.
+// line there, or in a .gitignore git reads above it, already ignores
+// .env; it reports whether it added one. A .env that only the user's own
+// rules ignore (.git/info/exclude, core.excludesFile) gets the line: a
+// teammate's clone has neither. A .env git tracks is warned of
+// (errDotenvTracked), the line added if it was not there.
 func ignoreDotenv(path string) (bool, error) {
 	st, err := os.Lstat(path)
 	if err == nil && !st.Mode().IsRegular() && st.Mode()&fs.ModeSymlink == 0 {
 		// A named pipe: git would wait on it too.
 		return false, &specialIgnore{path, st}
 	}
+	dotenv := filepath.Join(filepath.Dir(path), ".env")
+	tracked := gitOn(dotenv, nil, "ls-files", "--error-unmatch") == 0
 	// A repository whose .gitignore above ignores .env already (a service
 	// directory of a monorepo) needs no file of its own here.
-	state := gitIgnored(filepath.Join(filepath.Dir(path), ".env"))
-	if state == ignoreYes {
+	state, shared := ignoreUnknown, false
+	if !tracked {
+		state, shared = gitIgnoredBy(dotenv)
+	}
+	if state == ignoreYes && shared {
 		return false, nil
+	}
+	var warning error
+	if tracked {
+		warning = errDotenvTracked
 	}
 	// A .gitignore that is a symbolic link (a cloned repository's,
 	// .gitignore -> ../../.ssh/id_ed25519) is not read through: its
@@ -156,6 +172,9 @@ func ignoreDotenv(path string) (bool, error) {
 		pattern := strings.TrimPrefix(line, "**/")
 		pattern = strings.TrimPrefix(pattern, "/")
 		if ok, _ := filepath.Match(pattern, ".env"); ok {
+			if tracked {
+				return false, errDotenvTracked
+			}
 			if state == ignoreNo {
 				// A later !.env (or a rule of git's elsewhere) takes it
 				// back: another .env line would too, or be the team's
@@ -171,7 +190,31 @@ func ignoreDotenv(path string) (bool, error) {
 		b.WriteByte('\n')
 	}
 	b.WriteString(".env\n")
-	return true, atomicfile.WriteFile(path, b.Bytes(), atomicfile.Masked(0o664), true)
+	if err := atomicfile.WriteFile(path, b.Bytes(), atomicfile.Masked(0o664), true); err != nil {
+		return false, err
+	}
+	return true, warning
+}
+
+// gitIgnoredBy is whether git ignores file, and whether a .gitignore
+// file does (which a clone has too), not the user's own rules alone
+// (.git/info/exclude, core.excludesFile).
+func gitIgnoredBy(file string) (state ignoreState, shared bool) {
+	var out strings.Builder
+	switch gitOn(file, &out, "check-ignore", "-v") {
+	case 0:
+		// SOURCE:LINE:PATTERN<TAB>PATH, a negation's too (!.env), which
+		// -v prints, exiting 0.
+		source, rest, _ := strings.Cut(out.String(), ":")
+		_, pattern, _ := strings.Cut(rest, ":")
+		if strings.HasPrefix(pattern, "!") {
+			return ignoreNo, false
+		}
+		return ignoreYes, filepath.Base(source) == ".gitignore"
+	case 1:
+		return ignoreNo, false
+	}
+	return ignoreUnknown, false
 }
 
 // specialIgnore is a .gitignore ward init leaves alone: a symbolic link,
