@@ -12,7 +12,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
 
 // TestEmptyWardVariablesCountAsUnset: a WARD_* variable that is set but
@@ -486,6 +489,18 @@ func TestManifestIsADirectory(t *testing.T) {
 			t.Errorf("ward %s: exit code %d, stdout %q, stderr:\n%s\nwant 125 and:\n%s", strings.Join(args, " "), code, stdout, stderr, want)
 		}
 	}
+	// A folder not made yet, named with its slash: import made it, and
+	// then failed to rename its manifest over it ("file exists").
+	want = "ward: error: newdir/ names a folder (it ends in /), not a manifest\nward: hint: name the manifest's file: -m newdir/ward.yaml\n"
+	for _, args := range [][]string{{"init", "-m", "newdir/"}, {"import", "-m", "newdir/"}} {
+		code, stdout, stderr := w.run(args...)
+		if code != 125 || stdout != "" || stderr != want {
+			t.Errorf("ward %s: exit code %d, stdout %q, stderr:\n%s\nwant 125 and:\n%s", strings.Join(args, " "), code, stdout, stderr, want)
+		}
+		if _, err := os.Stat(filepath.Join(w.dir, "newdir")); err == nil {
+			t.Errorf("ward %s made the folder", args[0])
+		}
+	}
 }
 
 // TestSwitchWithASpacedValue: `ward run --mask true -- deploy`, or the
@@ -814,6 +829,45 @@ func TestManifestLinkWrittenThrough(t *testing.T) {
 			}
 			if b, err := os.ReadFile(shared); err != nil || !strings.Contains(string(b), "version: 1") || len(b) < len("version: 1\n")+1 {
 				t.Errorf("the file the link leads to was not written: %v", err)
+			}
+		})
+	}
+}
+
+// TestEditsKeepTheManifestsOwner: root's ward import and ward init --force
+// in a user's project leave the manifest, and .gitignore, the user's (a
+// file they edit keeps its mode, and its owner): they were root's after,
+// and the user could no longer edit them.
+func TestEditsKeepTheManifestsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the test needs root to own files as another user")
+	}
+	for _, args := range [][]string{{"import", "--plain", "Q", "q.env"}, {"init", "--force"}} {
+		t.Run(args[0], func(t *testing.T) {
+			w := newWardEnv(t)
+			dir := t.TempDir()
+			for name, text := range map[string]string{"ward.yaml": "version: 1\n", ".gitignore": "node_modules\n", "q.env": "Q=1\n"} {
+				p := filepath.Join(dir, name)
+				if err := os.WriteFile(p, []byte(text), 0o640); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(p, 4321, 4322); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := w.command(args...)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("ward %s: %v\n%s", args[0], err, out)
+			}
+			for _, name := range []string{"ward.yaml", ".gitignore"} {
+				st, err := os.Stat(filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s := st.Sys().(*syscall.Stat_t); s.Uid != 4321 || s.Gid != 4322 || st.Mode().Perm() != 0o640 {
+					t.Errorf("%s: owner %d:%d, mode %v after ward %s, want 4321:4322 and 0640 as before", name, s.Uid, s.Gid, st.Mode().Perm(), args[0])
+				}
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -103,6 +104,11 @@ func emptyManifest(command string) error {
 // run again with --force, which failed with "rename ...: file exists";
 // import said "read config: read config: is a directory".
 func directoryManifest(path string) error {
+	if strings.HasSuffix(path, "/") {
+		// A folder not made yet: ward import made it, then failed to
+		// rename its manifest over it.
+		return failure.New(fmt.Errorf("%s names a folder (it ends in /), not a manifest", path), "name the manifest's file: -m "+filepath.Join(path, defaultManifest))
+	}
 	if st, err := os.Stat(path); err != nil || !st.IsDir() {
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -63,11 +64,17 @@ type Staged struct {
 }
 
 // Stage writes data to a temporary file next to path, with mode perm (an
-// existing file's mode is kept when keepMode is set), and fsyncs it.
+// existing file's mode is kept when keepMode is set, and so is its owner
+// when root writes it: root's ward import in a user's project left the
+// user a manifest of root's), and fsyncs it.
 func Stage(path string, data []byte, perm fs.FileMode, keepMode bool) (*Staged, error) {
+	uid, gid := -1, -1
 	if keepMode {
 		if st, err := os.Stat(path); err == nil {
 			perm = st.Mode().Perm()
+			if s, ok := st.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+				uid, gid = int(s.Uid), int(s.Gid)
+			}
 		}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), TempPrefix(filepath.Base(path))+"*"+TempSuffix)
@@ -75,7 +82,12 @@ func Stage(path string, data []byte, perm fs.FileMode, keepMode bool) (*Staged, 
 		return nil, err
 	}
 	s := &Staged{target: path, tmp: tmp.Name()}
-	err = tmp.Chmod(perm)
+	if uid > 0 || gid > 0 {
+		err = tmp.Chown(uid, gid)
+	}
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
 	if err == nil {
 		_, err = tmp.Write(data)
 	}
