@@ -656,15 +656,7 @@ func (r *rotator) merge(ctx context.Context, pending *proposal, t trigger, a *aR
 	}
 	if buildErr != nil {
 		err = errors.Join(err, buildErr)
-		// The new leases of what was held back serve nothing; a file
-		// held back is read again at the retry, not at each look at
-		// the files before a restart of the others (see movedFiles).
-		r.dropLeases(ctx, kept, &proposal{values: values})
-		for name, v := range kept {
-			if v.File != nil {
-				r.unreadable[name] = v.File.Stamp
-			}
-		}
+		r.holdBack(ctx, base, values, kept)
 		fetched = maps.Clone(fetched)
 		maps.DeleteFunc(fetched, func(name string, _ resolve.Value) bool { _, ok := kept[name]; return ok })
 	}
@@ -721,11 +713,44 @@ func (r *rotator) buildOver(base, fetched map[string]resolve.Value) (p *plan.Pla
 			for _, name := range names {
 				kept[name] = fetched[name]
 			}
+			// What the child has, not a value pending from earlier in
+			// the debounce that the one held back has replaced: the
+			// store no longer holds that one (F1 written b, then b's
+			// successor with a NUL: the child was restarted with b).
+			back := maps.Clone(values)
+			for _, name := range names {
+				if v, ok := r.values[name]; ok {
+					back[name] = v
+				}
+			}
+			if next, err := r.build(back); err == nil {
+				p, values = next, back
+			}
 			continue
 		}
 		p, values = next, try
 	}
 	return p, values, kept, errors.Join(errs...)
+}
+
+// holdBack deals with the values buildOver held back: their new leases
+// serve nothing, nor do those of the values pending from earlier for
+// them (base's), which the child's replaced in values; a file held back
+// is read again at the retry, not at each look at the files before a
+// restart of the others (see movedFiles).
+func (r *rotator) holdBack(ctx context.Context, base, values, kept map[string]resolve.Value) {
+	drop := maps.Clone(kept)
+	for name := range kept {
+		if v, ok := base[name]; ok {
+			drop["pending "+name] = v
+		}
+	}
+	r.dropLeases(ctx, drop, &proposal{values: values})
+	for name, v := range kept {
+		if v.File != nil {
+			r.unreadable[name] = v.File.Stamp
+		}
+	}
 }
 
 // build makes the plan a restarted child would have, refusing one
@@ -782,9 +807,13 @@ func (r *rotator) freshen(ctx context.Context, p *proposal) {
 	if len(fetched) == 0 {
 		return
 	}
-	next, values, _, _ := r.buildOver(p.values, fetched)
+	next, values, kept, err := r.buildOver(p.values, fetched)
 	if next == nil {
 		return
+	}
+	if err != nil {
+		r.log.Warn("a file changed while the old child stopped holds a value the child cannot be given; the new child starts with what the old one had of it", "error", err.Error())
+		r.holdBack(ctx, p.values, values, kept)
 	}
 	if changed, _, _ := r.current.Changed(next); len(changed) > 0 {
 		p.changed = changed

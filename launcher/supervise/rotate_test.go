@@ -435,6 +435,46 @@ func TestUndeliverableValueHoldsBackNoOther(t *testing.T) {
 	}
 }
 
+// TestUndeliverableValueKeepsTheChilds: a value pending from earlier in
+// the debounce (A: a2) that a value the child cannot be given replaces
+// (a3 with a NUL) is not what the child keeps: it keeps its own (a1), and
+// with nothing else changed there is no restart. The proposal kept a2,
+// which the store no longer held, and the child was restarted with it.
+// Another change pending beside it (B) still goes through.
+func TestUndeliverableValueKeepsTheChilds(t *testing.T) {
+	docs := map[string]string{"a": "a1", "b": "b1"}
+	store := &fakeStore{fetch: func(ref resolve.Ref) (resolve.Secret, error) {
+		return resolve.Secret{Value: []byte(docs[ref.Path])}, nil
+	}}
+	r := rotatorFor(t, store, map[string]string{"A": "pol://a", "B": "pol://b"})
+	docs["a"] = "a2"
+	pending, _, err := r.refresh(context.Background(), nil, trigger{kind: poll})
+	if err != nil || pending == nil || envOf(pending.plan, "A") != "a2" {
+		t.Fatalf("the first change: proposal %v, error %v, want A's a2", pending != nil, err)
+	}
+	docs["a"] = "a3\x00"
+	p, _, err := r.refresh(context.Background(), pending, trigger{kind: poll})
+	if err == nil || !strings.Contains(err.Error(), "A: the value holds a NUL byte") {
+		t.Fatalf("error %v, want A's NUL byte", err)
+	}
+	if p != nil {
+		t.Errorf("a proposal of %v (A = %q): the child keeps a1, and nothing else changed", p.changed, envOf(p.plan, "A"))
+	}
+	docs["b"] = "b2"
+	p, _, _ = r.refresh(context.Background(), pending, trigger{kind: poll})
+	if p == nil {
+		t.Fatal("no proposal: B's change was held back by A's")
+	}
+	for name, want := range map[string]string{"A": "a1", "B": "b2"} {
+		if got := envOf(p.plan, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if !slices.Equal(p.changed, []string{"B"}) {
+		t.Errorf("changed %v, want [B]", p.changed)
+	}
+}
+
 // TestPollReadsADocumentOfMixedVersions: a field removed from a document
 // whose other field the child uses leaves the two variables at different
 // versions (the field that could be read takes the new one). Every poll
