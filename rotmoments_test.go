@@ -332,3 +332,56 @@ func TestRotationStopDuringRestartOnce(t *testing.T) {
 	stderr.noCanary(t, v1, v2)
 	w.noSecretFile(t, "a.pem")
 }
+
+// TestRotationChildStoppedDuringRestart: a child stopped (kill -STOP)
+// while a restart waits for it to act on its stop signal is continued, so
+// the stop timeout still runs, and the new child starts once it has
+// gone. ward followed it into the stop ("child stopped; stopping ward"):
+// as a service, nothing continued either, and the restart never ended.
+func TestRotationChildStoppedDuringRestart(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("stopped1"), canary("stopped2")
+	w.set("app/pair", v1)
+	m := w.manifest("version: 1\nfiles:\n  - path: a.pem\n    ref: local://app/pair\n    env: A_FILE\nrotation:\n  debounce: 100ms\n  stop_timeout: 30s\n")
+	dir := t.TempDir()
+	cmd := w.command("run", "-m", m, "--", "sh", "-c",
+		`trap 'echo term' TERM; echo "files $(sha256sum < "$A_FILE" | cut -c1-16) $$"; while [ ! -e "$OUT/drained" ]; do sleep 0.05; done; rm -f "$OUT/drained"; exit 7`)
+	cmd.Env = append(cmd.Env, "OUT="+dir)
+	stdout, stderr := startedLines(t, cmd)
+	first := strings.Fields(stdout.waitFor("files "))
+	w.set("app/pair", v2)
+	if line := stdout.next("the restart's SIGTERM"); line != "term" {
+		t.Fatalf("the child's line: %q, want term", line)
+	}
+	pid, _ := strconv.Atoi(first[2])
+	syscall.Kill(pid, syscall.SIGSTOP)
+	state := func(pid int) string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		_, after, _ := strings.Cut(string(b), ") ")
+		return after[:min(1, len(after))]
+	}
+	waitUntil(t, "the stopped child continued", func() bool {
+		return state(pid) != "T" && state(pid) != "t"
+	})
+	if s := state(cmd.Process.Pid); s == "T" {
+		t.Fatalf("ward is stopped")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "drained"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(stdout.waitFor("files ")); f[1] != momentHash(v2) {
+		t.Errorf("the new child has %s, want the new value's %s", f[1], momentHash(v2))
+	}
+	syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+	if line := stdout.next("the stop's SIGTERM"); line != "term" {
+		t.Fatalf("the new child's line: %q, want term", line)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "drained"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitWithin(t, cmd, 30*time.Second); code != 7 {
+		t.Errorf("exit %d, want the new child's 7", code)
+	}
+	stdout.noCanary(t, v1, v2)
+	stderr.noCanary(t, v1, v2)
+}

@@ -1060,13 +1060,15 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 	// once, so that no later stop (a Ctrl-Z) is taken for it.
 	forwarded := s.tstpSent
 	s.tstpSent = false
-	if s.stopping {
+	if s.stopping || s.restarting != nil {
 		// ward is ending the child (SIGTERM or stop_signal forwarded, the
-		// kill timer running). A child that stops again before it acts on
-		// that (a Go program's runtime re-raises SIGTERM on one thread
-		// while another's read of the terminal stops it with SIGTTIN) is
-		// continued, not followed into the stop: ward stopped would never
-		// reach the kill, and a shell's kill %1 would leave both stopped.
+		// kill timer running), for good or for a restart. A child that
+		// stops again before it acts on that (a Go program's runtime
+		// re-raises SIGTERM on one thread while another's read of the
+		// terminal stops it with SIGTTIN; a kill -STOP as a restart's
+		// stop waits) is continued, not followed into the stop: ward
+		// stopped would never reach the kill, nor start the new child,
+		// and a shell's kill %1 would leave both stopped.
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 		return
 	}
