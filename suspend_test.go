@@ -191,6 +191,49 @@ func TestContinueChildAloneContinuesWard(t *testing.T) {
 	}
 }
 
+// TestDebuggerOnTheStoppedChildLeavesWardStopped: a debugger attached
+// to the child that stopped with ward (gdb -p, strace -p: the child's
+// state is "t", in the tracer's hands) is not the child running again:
+// ward's guard leaves ward stopped, and the job with it. It took the
+// child for running, continued ward, and ward continued the child's
+// group (the debugger's program among the processes that ran again).
+// Once the debugger has gone and the child is continued, ward is too.
+func TestDebuggerOnTheStoppedChildLeavesWardStopped(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil || os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the test needs strace and root to attach to the child")
+	}
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo ready; while :; do sleep 0.05; done")
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("ready")
+	ward := cmd.Process.Pid
+	child := onlyChild(t, ward)
+	stderr.waitForContaining(`"guard ready"`)
+	syscall.Kill(child, syscall.SIGSTOP)
+	waitState(t, "ward, stopped with its child", ward, "T")
+	tracer := exec.Command("strace", "-qq", "-e", "trace=none", "-p", strconv.Itoa(child))
+	if err := tracer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tracer.Process.Kill(); tracer.Wait() })
+	waitState(t, "the child, in the tracer's hands", child, "t")
+	// Ten of the guard's looks.
+	for end := time.Now().Add(10 * 100 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) { // sampling a state that must not change
+		if s := procState(ward); s != "T" {
+			t.Fatalf("ward is %q with its child in a debugger's hands, want it stopped (T)", s)
+		}
+	}
+	tracer.Process.Signal(syscall.SIGTERM)
+	tracer.Wait()
+	syscall.Kill(child, syscall.SIGCONT)
+	waitState(t, "ward, continued by its guard", ward, "SR")
+	syscall.Kill(ward, syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 15*time.Second); code != 143 {
+		t.Errorf("ward exited %d, want 143", code)
+	}
+}
+
 // TestManifestChangeAfterWatchQueueOverflow: ward.yaml edited while ward
 // runs in a terminal, stopped meanwhile (a laptop's Ctrl-Z'd job, a
 // frozen VM), with more happening in the project's directory than the

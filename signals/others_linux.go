@@ -127,11 +127,18 @@ func SignalDescendants(pid int, sig syscall.Signal, spareArg string) (left bool)
 	return left
 }
 
-// IsStopped reports whether process pid is stopped by a signal.
+// IsStopped reports whether process pid is stopped, by a signal or in a
+// tracer's hands (see stoppedState).
 func IsStopped(pid int) bool {
 	st := procStat(pid)
-	return st != nil && st.state == 'T'
+	return st != nil && stoppedState(st.state)
 }
+
+// stoppedState is whether a process in state (of /proc/PID/stat) is
+// stopped: by a signal (T), or in a tracer's hands (t: a debugger that
+// attached to a stopped program, a breakpoint), which no SIGCONT resumes
+// and which is no sign that the program runs again.
+func stoppedState(state byte) bool { return state == 'T' || state == 't' }
 
 // AnyStopped reports whether a process of process group pgid (of session
 // pgid when session is set) is stopped by a signal.
@@ -140,7 +147,7 @@ func AnyStopped(pgid int, session bool) (stopped bool) {
 		if stopped {
 			return
 		}
-		if st := procStat(pid); st != nil && st.state == 'T' && (!session && st.pgrp == pgid || session && st.session == pgid) {
+		if st := procStat(pid); st != nil && stoppedState(st.state) && (!session && st.pgrp == pgid || session && st.session == pgid) {
 			stopped = true
 		}
 	})
