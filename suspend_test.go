@@ -191,6 +191,28 @@ func TestContinueChildAloneContinuesWard(t *testing.T) {
 	}
 }
 
+// TestContinueProgramAloneContinuesMaskedWard: as
+// TestContinueChildAloneContinuesWard, under --mask on a terminal, where
+// the program runs in a pty session whose leader, ward's own, stops
+// itself with ward: a kill -CONT of the program's pid continues ward. The
+// guard watched the leader, which stayed stopped, and ward with it.
+func TestContinueProgramAloneContinuesMaskedWard(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	term.send("ward run --mask --log-level debug -m " + m + " -- helper jobctl\n")
+	got := term.expect(`jobctl ready pid=(\d+) pgrp=(\d+)`)
+	child, _ := strconv.Atoi(got[1])
+	ward := parentOf(t, parentOf(t, child))
+	term.expect(`guard ready`)
+	syscall.Kill(child, syscall.SIGSTOP)
+	waitState(t, "ward, stopped with the program", ward, "T")
+	syscall.Kill(child, syscall.SIGCONT)
+	waitState(t, "ward, continued by its guard", ward, "SR")
+	syscall.Kill(ward, syscall.SIGTERM)
+	waitState(t, "ward after SIGTERM", ward, "")
+}
+
 // TestDebuggerOnTheStoppedChildLeavesWardStopped: a debugger attached
 // to the child that stopped with ward (gdb -p, strace -p: the child's
 // state is "t", in the tracer's hands) is not the child running again:

@@ -140,6 +140,29 @@ func IsStopped(pid int) bool {
 // and which is no sign that the program runs again.
 func stoppedState(state byte) bool { return state == 'T' || state == 't' }
 
+// StoppedInSession lists the stopped processes of session sid but its
+// leader: under --mask on a terminal, the program and what it started,
+// whose stop ward followed (the leader, ward's own, stops itself then).
+func StoppedInSession(sid int) (pids []int) {
+	eachProcess(func(pid int) {
+		if st := procStat(pid); pid != sid && st != nil && st.session == sid && stoppedState(st.state) {
+			pids = append(pids, pid)
+		}
+	})
+	return pids
+}
+
+// Runs reports whether process pid runs: it is there, neither stopped
+// (see stoppedState) nor ended and unreaped (a zombie); ended, whether it
+// is gone or a zombie.
+func Runs(pid int) (runs, ended bool) {
+	st := procStat(pid)
+	if st == nil || st.state == 'Z' || st.state == 'X' {
+		return false, true
+	}
+	return !stoppedState(st.state), false
+}
+
 // AnyStopped reports whether a process of process group pgid (of session
 // pgid when session is set) is stopped by a signal.
 func AnyStopped(pgid int, session bool) (stopped bool) {

@@ -28,6 +28,13 @@ func SignalDescendants(pid int, sig syscall.Signal, spareArg string) (left bool)
 // to a process that runs does nothing most programs notice.
 func IsStopped(pid int) bool { return true }
 
+// StoppedInSession is nil outside Linux, where ward cannot list a
+// session's processes.
+func StoppedInSession(sid int) []int { return nil }
+
+// Runs is false outside Linux, where ward cannot tell, as IsStopped.
+func Runs(pid int) (runs, ended bool) { return false, false }
+
 // AnyStopped is true outside Linux, as IsStopped.
 func AnyStopped(pgid int, session bool) bool { return true }
 

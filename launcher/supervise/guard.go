@@ -128,17 +128,27 @@ func (g *guard) termed() { g.say("T") }
 // run again or end without it (kill -CONT of the child's pid alone, by
 // an operator or a debugger): nothing else would, and ward stayed
 // stopped, deaf to the SIGTERM of a service manager, its child's exit
-// unreaped.
-func (g *guard) stopping(pid int) { g.say("S %d", pid) }
+// unreaped. With session set, pid leads the child's pty session under
+// --mask, and stops itself with ward: the guard watches the session's
+// processes that are stopped as ward stops (the program, what it
+// started), not the leader.
+func (g *guard) stopping(pid int, session bool) {
+	if session {
+		g.say("S %d session", pid)
+		return
+	}
+	g.say("S %d", pid)
+}
 
 func (g *guard) running() { g.say("R") }
 
 // stoppedWatch is how often the guard looks at a stopped ward's child.
 const stoppedWatch = 100 * time.Millisecond
 
-// continueWard continues ward, stopped with its child pid, once the child
-// runs again or has ended, until done is closed.
-func continueWard(log *slog.Logger, ward, pid int, done <-chan struct{}) {
+// continueWard continues ward, stopped with the processes pids (its
+// child, or the stopped processes of its pty session), once one of them
+// runs again or all have ended, until done is closed.
+func continueWard(log *slog.Logger, ward int, pids []int, done <-chan struct{}) {
 	t := time.NewTicker(stoppedWatch)
 	defer t.Stop()
 	for {
@@ -147,8 +157,13 @@ func continueWard(log *slog.Logger, ward, pid int, done <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		if !signals.IsStopped(pid) && signals.IsStopped(ward) {
-			log.Debug("the child runs again, or has ended, while ward is stopped with it: the guard continues ward", "pid", pid)
+		runs, ended := false, true
+		for _, pid := range pids {
+			r, e := signals.Runs(pid)
+			runs, ended = runs || r, ended && e
+		}
+		if (runs || ended) && signals.IsStopped(ward) {
+			log.Debug("the child runs again, or has ended, while ward is stopped with it: the guard continues ward", "pids", fmt.Sprint(pids))
 			syscall.Kill(ward, syscall.SIGCONT)
 			return
 		}
@@ -199,9 +214,16 @@ func GuardMain(args []string) int {
 			}
 		} else if p, ok := strings.CutPrefix(sc.Text(), "S "); ok {
 			stopWatching()
+			p, session := strings.CutSuffix(p, " session")
 			if n, err := strconv.Atoi(p); err == nil && n > 1 {
+				pids := []int{n}
+				if session {
+					if stopped := signals.StoppedInSession(n); len(stopped) > 0 {
+						pids = stopped
+					}
+				}
 				watching = make(chan struct{})
-				go continueWard(log, ward, n, watching)
+				go continueWard(log, ward, pids, watching)
 			}
 		} else if sc.Text() == "R" {
 			stopWatching()

@@ -1158,7 +1158,7 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 	rows, cols, sized := signals.WindowSize(termOr(term, s.opts.Stdout))
 	s.giveBackTerminal()
 	s.ptyIn.suspend()
-	s.guard.stopping(s.child.Pid)
+	s.guard.stopping(s.child.Pid, s.session)
 	signals.StopSelf(sig)
 	s.guard.running()
 	// Continued: first what arrived meanwhile (kill %1 sends SIGTERM, then
