@@ -70,6 +70,10 @@ type rotator struct {
 	// the child (see buildOver): the debounce's last look (movedFiles)
 	// does not take a change it already failed at for one made since.
 	unreadable map[string]string
+	// failure is the last refresh's error while refreshes fail: what an
+	// expiry then reports as the reason the value was not replaced (a
+	// store that is down, or a new value the child cannot be given).
+	failure error
 }
 
 // trigger is why the rotator looks again.
@@ -287,6 +291,7 @@ func (r *rotator) run(ctx context.Context) {
 	// debounce, and for a failure the retry and its warning.
 	took = func(t trigger, next *proposal, read bool, err error) {
 		if err != nil {
+			r.failure = err
 			// Each trigger once: the retry reads each again once, not
 			// once per failure of an outage.
 			already := slices.Contains(failed, t)
@@ -342,6 +347,9 @@ func (r *rotator) run(ctx context.Context) {
 			// the debounce had run ten times.
 		} else {
 			failed = slices.DeleteFunc(failed, func(f trigger) bool { return f == t })
+			if len(failed) == 0 {
+				r.failure = nil
+			}
 			if backoff != 0 && len(failed) == 0 {
 				level := slog.LevelDebug
 				if warned {
@@ -442,7 +450,24 @@ func (r *rotator) run(ctx context.Context) {
 		case <-retryAt:
 			retryAt = nil
 			retrying = true
-			for _, t := range slices.Clone(failed) {
+			// A poll first: it reads the documents of the leases that
+			// can no longer be renewed too, and while it fails, their
+			// own triggers would only read them again (a dynamic
+			// secret's new credentials made and revoked twice a retry).
+			round := slices.Clone(failed)
+			slices.SortStableFunc(round, func(a, b trigger) int {
+				switch {
+				case a.kind == poll && b.kind != poll:
+					return -1
+				case b.kind == poll && a.kind != poll:
+					return 1
+				}
+				return 0
+			})
+			for _, t := range round {
+				if t.kind == leaseEnding && slices.Contains(failed, trigger{kind: poll}) && slices.Contains(round, trigger{kind: poll}) && r.readByPoll(t.lease) {
+					continue
+				}
 				refresh(t)
 			}
 			retrying = false
@@ -917,6 +942,17 @@ func (r *rotator) stale(t trigger, ref resolve.Ref, v resolve.Value) bool {
 	return false
 }
 
+// readByPoll reports whether a poll reads the document of lease again:
+// it can no longer be renewed, and its store is polled.
+func (r *rotator) readByPoll(lease string) bool {
+	for name, ref := range r.m.Refs(r.prof) {
+		if v, ok := r.values[name]; ok && v.Lease != nil && v.Lease.ID == lease && r.stale(trigger{kind: poll}, ref, v) {
+			return true
+		}
+	}
+	return false
+}
+
 // polled reports whether a poll reads v again. Every read of an expiring
 // value is a new one: it is read again when due, not at each poll. One
 // with a version is the same until the store replaces it (a static
@@ -1071,10 +1107,23 @@ func (r *rotator) versioner(scheme string) (resolve.Versioner, bool) {
 }
 
 // checkExpired reports leases that ended, and credentials that expired,
-// while their store is down.
+// while the refreshes that would replace them fail: their store is down,
+// or what it gives the child cannot be given (see buildOver), as the
+// last failure says. It said "while its store is down" of a store that
+// answered.
 func (r *rotator) checkExpired(ctx context.Context) {
+	cause, why := "the refreshes that would replace them fail", "its refreshes fail"
+	var attrs []any
+	if r.failure != nil {
+		attrs = append(attrs, "error", r.failure.Error())
+		if fe := (*resolve.FetchError)(nil); errors.As(r.failure, &fe) {
+			cause, why = "its store cannot be read", "its store cannot be read"
+		} else {
+			cause, why = "the new value cannot be given to the child", "its new value cannot be given to the child"
+		}
+	}
 	for _, v := range r.values {
-		what, reason := "a dynamic secret's lease has expired and cannot be replaced while its store is down", "the lease of "+v.Ref.Raw
+		what, reason := "a dynamic secret's lease has expired and cannot be replaced: "+cause, "the lease of "+v.Ref.Raw
 		switch {
 		case v.Lease != nil:
 			end, ok := r.ending[v.Lease.ID]
@@ -1082,17 +1131,17 @@ func (r *rotator) checkExpired(ctx context.Context) {
 				continue
 			}
 		case !v.Expires.IsZero() && time.Now().After(v.Expires):
-			what, reason = "credentials have expired and cannot be replaced while their store is down", "the credentials of "+v.Ref.Raw
+			what, reason = "credentials have expired and cannot be replaced: "+cause, "the credentials of "+v.Ref.Raw
 		default:
 			continue
 		}
-		r.log.Error(what, "name", v.Name, "ref", v.Ref.Raw, "on_expired", string(r.rot.OnExpired))
+		r.log.Error(what, append([]any{"name", v.Name, "ref", v.Ref.Raw, "on_expired", string(r.rot.OnExpired)}, attrs...)...)
 		if r.rot.OnExpired == manifest.StopChild && !r.stopAsked {
 			// Once: the child's other expired values (a lease's second
 			// field) would only send it the stop signal again.
 			r.stopAsked = true
 			select {
-			case r.stops <- reason + " expired and its store is down (on_expired: stop)":
+			case r.stops <- reason + " expired and " + why + " (on_expired: stop)":
 			case <-ctx.Done():
 			}
 		}

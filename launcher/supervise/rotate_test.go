@@ -475,6 +475,39 @@ func TestUndeliverableValueKeepsTheChilds(t *testing.T) {
 	}
 }
 
+// TestExpiryNamesWhyItWasNotReplaced: a lease that ended while its
+// refreshes failed is reported with the reason: its store could not be
+// read, or its new value could not be given to the child (and the
+// error). Both were "cannot be replaced while its store is down", of a
+// store that answered.
+func TestExpiryNamesWhyItWasNotReplaced(t *testing.T) {
+	for _, tc := range []struct {
+		failure      error
+		want, reason string
+	}{
+		{&resolve.FetchError{Failures: []resolve.VarError{{Name: "A", Err: errors.New("connection refused")}}}, "cannot be replaced: its store cannot be read", "the lease of pol://a expired and its store cannot be read (on_expired: stop)"},
+		{errors.New("A: the value holds a NUL byte"), "cannot be replaced: the new value cannot be given to the child", "the lease of pol://a expired and its new value cannot be given to the child (on_expired: stop)"},
+	} {
+		store := &fakeStore{fetch: func(resolve.Ref) (resolve.Secret, error) {
+			return resolve.Secret{Value: []byte("a1"), Lease: &resolve.Lease{ID: "pol/a/1", TTL: 60e9}}, nil
+		}}
+		r := rotatorFor(t, store, map[string]string{"A": "pol://a"})
+		var log strings.Builder
+		r.log = slog.New(slog.NewTextHandler(&log, nil))
+		r.ending["pol/a/1"] = time.Now().Add(-time.Second)
+		r.failure = tc.failure
+		r.rot.OnExpired = manifest.StopChild
+		r.stops = make(chan string, 1)
+		r.checkExpired(context.Background())
+		if !strings.Contains(log.String(), tc.want) || !strings.Contains(log.String(), tc.failure.Error()) {
+			t.Errorf("logged %q, want %q and the error", log.String(), tc.want)
+		}
+		if reason := <-r.stops; reason != tc.reason {
+			t.Errorf("the stop's reason: %q, want %q", reason, tc.reason)
+		}
+	}
+}
+
 // TestPollReadsADocumentOfMixedVersions: a field removed from a document
 // whose other field the child uses leaves the two variables at different
 // versions (the field that could be read takes the new one). Every poll
