@@ -35,7 +35,12 @@ type file struct {
 // pass for a clean one), unless allowMissing, for a file deleted from the
 // work tree but still staged; its directory must exist. With follow, a
 // path that is a symbolic link is taken for what it leads to, and one
-// that leads nowhere (dangling, a loop) names nothing.
+// that leads nowhere (dangling, a loop) for the link, searched as its
+// text, as git commits it and as the walk of its directory finds it (it
+// was an error, 125, and the token the link's text held passed a hook
+// that names the staged files). A path that is no file to read (a named
+// pipe, a device, as itself or where its link leads) is said to be left
+// out (Warn).
 func (s *scanner) targets(allowMissing, follow bool) ([]target, error) {
 	var ts []target
 	for _, arg := range s.opts.Paths {
@@ -45,7 +50,12 @@ func (s *scanner) targets(allowMissing, follow bool) ([]target, error) {
 		}
 		fi, err := os.Lstat(t.path)
 		if err == nil && follow && fi.Mode()&fs.ModeSymlink != 0 {
-			fi, err = os.Stat(t.path)
+			if to, serr := os.Stat(t.path); serr == nil {
+				fi = to
+			}
+		}
+		if err == nil && !fi.IsDir() && !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0 && s.opts.Warn != nil {
+			s.opts.Warn("not searched: it is no file to read (a named pipe, a device or a socket)", "path", s.masked(arg))
 		}
 		switch {
 		case err == nil && fi.IsDir():
@@ -253,7 +263,10 @@ func (s *scanner) walk(root string, abs bool, found func(path string, link bool)
 		// target, and report the files under the name given.
 		target, err := filepath.EvalSymlinks(root)
 		if err != nil {
-			return fmt.Errorf("walk %s: %w", s.masked(s.report(s.absolute(root), abs)), unwrapPathError(err))
+			// Leading nowhere (dangling, a loop): the link itself,
+			// searched as its text (see targets).
+			found(root, true)
+			return nil
 		}
 		return s.walk(target, abs, func(path string, link bool) {
 			rel, _ := filepath.Rel(target, path)

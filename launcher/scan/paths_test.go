@@ -2,10 +2,12 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -80,7 +82,11 @@ func TestScanAbsolutePaths(t *testing.T) {
 // `ward scan .env` does where .env links to the developer's own file: the
 // file or directory it leads to is searched, as ripgrep and grep -r search
 // a link they are given, and reported by the name given. A link met while
-// searching a directory is still not followed.
+// searching a directory is still not followed. A named link that leads
+// nowhere (dangling, a loop) is searched as its text, as git commits it
+// and as the directory's search finds it: it was an error, so a hook that
+// names the staged files failed every commit that staged such a link,
+// however harmless, and found no token in one whose text held it.
 func TestScanNamedSymlinks(t *testing.T) {
 	outside := t.TempDir()
 	write(t, outside, "o.txt", "\n"+value+"\n")
@@ -93,7 +99,7 @@ func TestScanNamedSymlinks(t *testing.T) {
 			dir = t.TempDir()
 		}
 		write(t, dir, "shared/dev.env", "DB_PASSWORD="+value+"\n")
-		for link, to := range map[string]string{".env": "shared/dev.env", "conf": outside, "loop": "loop", "dangling": "nothing"} {
+		for link, to := range map[string]string{".env": "shared/dev.env", "conf": outside, "loop": "loop", "dangling": "nothing", "tokenlink": "/opt/" + value} {
 			if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
 				t.Fatal(err)
 			}
@@ -113,15 +119,17 @@ func TestScanNamedSymlinks(t *testing.T) {
 				}
 			})
 		}
-		// A link that leads nowhere names nothing: an error, not a pass.
-		for _, link := range []string{"loop", "dangling"} {
-			if _, err := Scan(context.Background(), secrets, Options{Dir: dir, Paths: []string{link}}); err == nil || !strings.Contains(err.Error(), link) {
-				t.Errorf("%s: got err=%v for the link %s, want an error naming it", name, err, link)
+		// A link that leads nowhere is searched as its text.
+		for link, want := range map[string][]Finding{"loop": nil, "dangling": nil, "tokenlink": {{Path: "tokenlink", Line: 1, Name: "DB_PASSWORD", Form: "plain"}}} {
+			got, err := Scan(context.Background(), secrets, Options{Dir: dir, Paths: []string{link}})
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("%s: the link %s: findings %+v, error %v; want %+v", name, link, got, err, want)
 			}
 		}
-		// Searching the directory does not follow them.
-		if got := scan(t, Options{Dir: dir}); inRepo && len(got) > 0 {
-			t.Errorf("%s: got findings %+v for the directory, want none (the links are not followed)", name, got)
+		// Searching the directory does not follow them: the token in a
+		// link's text is found, nothing where the links lead.
+		if got := scan(t, Options{Dir: dir}); inRepo && !slices.Equal(got, []Finding{{Path: "tokenlink", Line: 1, Name: "DB_PASSWORD", Form: "plain"}}) {
+			t.Errorf("%s: got findings %+v for the directory, want the link's text alone (the links are not followed)", name, got)
 		}
 	}
 }
@@ -152,5 +160,27 @@ func TestScanErrorsMaskPaths(t *testing.T) {
 				t.Errorf("got an error that holds the value or does not name the path masked")
 			}
 		})
+	}
+}
+
+// TestScanNamedPipeSaid: a named pipe named on the command line (or a
+// link to a device) is not searched, and a warning says so: the scan
+// passed, saying nothing of a path it had not searched.
+func TestScanNamedPipeSaid(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero")); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"fifo", "zero"} {
+		var warned []string
+		got, err := Scan(context.Background(), secrets, Options{Dir: dir, Paths: []string{path}, Warn: func(msg string, args ...any) {
+			warned = append(warned, fmt.Sprint(msg, args))
+		}})
+		if err != nil || len(got) > 0 || len(warned) != 1 || !strings.Contains(warned[0], "not searched: it is no file to read") || !strings.Contains(warned[0], path) {
+			t.Errorf("%s: findings %+v, error %v, warnings %q; want one warning naming it", path, got, err, warned)
+		}
 	}
 }
