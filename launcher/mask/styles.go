@@ -14,9 +14,13 @@ const (
 	esc = 0x1b
 	// maxStyle bounds one style sequence and maxStyleRun the styles
 	// between two characters of a value: longer ones count as text, so
-	// a tail held back as the start of a value stays short.
-	maxStyle    = 32
-	maxStyleRun = 64
+	// a tail held back as the start of a value stays short. One SGR that
+	// sets bold, a 24-bit foreground and a 24-bit background is 34 to 47
+	// bytes (delta, rich, nu-ansi-term write them; "\e[01;03;04;38;2;
+	// 255;255;255;48;2;255;255;255m" is 47): at 32 such a colour inside
+	// a value counted as text, and the value went by unmasked.
+	maxStyle    = 64
+	maxStyleRun = 128
 )
 
 // styleLen returns the length of the style sequence b starts with, 0 if

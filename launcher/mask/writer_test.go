@@ -768,9 +768,16 @@ func TestWriterStyledValue(t *testing.T) {
 			"sk_live_4eC39\x1b[2JHqLyjWDarjtT1zdp7dc",
 		},
 		{
+			// delta's, rich's: bold and 24-bit colours in one SGR, 47
+			// bytes, went by as text, and the value unmasked.
+			"bold and 24-bit colours in one sequence",
+			"sk_live_\x1b[01;03;04;38;2;255;255;255;48;2;144;16;17m\x1b[K4eC39\x1b[m\x1b[KHqLyjWDarjtT1zdp7dc\n",
+			"<ward:API_TOKEN>\x1b[01;03;04;38;2;255;255;255;48;2;144;16;17m\x1b[K\x1b[m\x1b[K\n",
+		},
+		{
 			"a run of styles too long",
-			"sk_live_4eC39" + strings.Repeat("\x1b[m", 30) + "HqLyjWDarjtT1zdp7dc",
-			"sk_live_4eC39" + strings.Repeat("\x1b[m", 30) + "HqLyjWDarjtT1zdp7dc",
+			"sk_live_4eC39" + strings.Repeat("\x1b[m", 50) + "HqLyjWDarjtT1zdp7dc",
+			"sk_live_4eC39" + strings.Repeat("\x1b[m", 50) + "HqLyjWDarjtT1zdp7dc",
 		},
 		{
 			"a sequence cut at the end",
