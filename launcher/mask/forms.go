@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf16"
@@ -139,8 +140,10 @@ func FormsOf(value []byte) []Form {
 	variants := [][]byte{value}
 	// A program trims what it was given (`echo $TOKEN` unquoted, a config
 	// library's TrimSpace) and prints what is left: that is the secret too.
+	trimmed := false
 	if t := bytes.TrimSpace(value); len(t) != len(value) && len(t) >= MinLen {
 		variants = append(variants, t)
+		trimmed = true
 	}
 	for _, v := range variants {
 		fs.add(Plain, v)
@@ -265,6 +268,14 @@ func FormsOf(value []byte) []Form {
 	}
 	for _, l := range lineForms(value) {
 		fs.add(Line, l)
+	}
+	if trimmed {
+		// A form that starts with what the value was pasted with (a
+		// space, a line break), as it is printed or shell-quoted: the
+		// trimmed value's form masks it, and as a pattern of its own
+		// every output that ended in a space, or every line's line
+		// break, was held back until more came, as its start.
+		return slices.DeleteFunc(fs.forms, func(f Form) bool { return isSpace(f.Bytes[0]) })
 	}
 	return fs.forms
 }
@@ -673,4 +684,10 @@ func unhex(d byte) byte {
 		return d - 'a' + 10
 	}
 	return d - 'A' + 10
+}
+
+// isSpace is whether c is one of the bytes bytes.TrimSpace takes off
+// (ASCII white space).
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }

@@ -363,6 +363,41 @@ func TestWriterPrompt(t *testing.T) {
 	}
 }
 
+// TestWriterValuePastedWithSpace: a value stored with the space or line
+// break it was pasted with ("\ncanary...\n", " token ") holds back no
+// output that ends in a space or a line break: a line-by-line reader got
+// each line only when the next came, and "Password: " showed as
+// "Password:". The value is masked, as its trimmed form, with what was
+// around it shown.
+func TestWriterValuePastedWithSpace(t *testing.T) {
+	for _, value := range []string{"\nnl-canary-12345\n", " spaced-canary-123 ", "\t\r\nmixed-canary-99 \n"} {
+		var out bytes.Buffer
+		secrets := []Secret{{Name: "TOKEN", Value: []byte(value)}}
+		w, _ := New(&out, secrets)
+		shown := ""
+		for _, write := range []string{"line one\n", "Password: ", "value: " + value, "\n"} {
+			if _, err := w.Write([]byte(write)); err != nil {
+				t.Fatal(err)
+			}
+			shown += write
+			if write == "value: "+value {
+				// What comes after the value may yet continue it: the
+				// flush below shows the rest.
+				shown = strings.Replace(shown, strings.TrimSpace(value), "<ward:TOKEN>", 1)
+				continue
+			}
+			if write != "\n" && out.String() != shown {
+				t.Errorf("%q: after %q, shown %q, want %q (held back)", value, write, out.String(), shown)
+			}
+		}
+		w.Flush()
+		if out.String() != shown {
+			t.Errorf("%q: after the flush, shown %q, want %q", value, out.String(), shown)
+		}
+		everySplit(t, secrets, []byte("a "+value+" b\n"), refMask(secrets, []byte("a "+value+" b\n")))
+	}
+}
+
 func TestNewSkipsShortValues(t *testing.T) {
 	_, skipped := New(io.Discard, []Secret{
 		{Name: "PORT", Value: []byte("80")},
