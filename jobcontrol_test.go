@@ -17,6 +17,7 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/signals"
 )
 
@@ -959,4 +960,29 @@ func TestJobControlSignalsFromKillOnTerminal(t *testing.T) {
 	syscall.Kill(ward, syscall.SIGTERM)
 	term.expect(`child SIGTERM`)
 	term.expect(`PROMPT> `)
+}
+
+// TestMaskInputEndedBeforeRaw: `script -qec "ward run --mask -- CMD" <
+// /dev/null`, a CI job's way to give a program a terminal: script sends
+// the end of its input (Ctrl-D) to the terminal before ward has made it
+// raw. The child reads its end of input; it read a NUL byte, which the
+// kernel made of the pending end of input when ward went raw, and waited
+// for ever (a prompt under npx hung the job until its timeout).
+func TestMaskInputEndedBeforeRaw(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		vaulttest.RequireIntegration(t, "the test needs script (util-linux)")
+	}
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := exec.Command("script", "-qec", "ward run --mask -m "+m+" -- sh -c 'cat | od -An -c; echo input-ended'", "/dev/null")
+	cmd.Env, cmd.Dir = w.env, w.dir
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exitWithin(t, cmd, 20*time.Second)
+	if !strings.Contains(out.String(), "input-ended") || strings.Contains(out.String(), `\0`) {
+		t.Errorf("the child's input: %q, want it ended, with no NUL byte read", out.String())
+	}
 }

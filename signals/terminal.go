@@ -222,6 +222,14 @@ func (k Keys) Apply(to *os.File) error {
 	return unix.IoctlSetTermios(int(to.Fd()), setTermios, t)
 }
 
+// EOF is the end-of-input key (stty eof: Ctrl-D unless changed).
+func (k Keys) EOF() byte {
+	if k.t == nil || k.t.Cc[unix.VEOF] == 0 {
+		return 4
+	}
+	return k.t.Cc[unix.VEOF]
+}
+
 // KeySignal returns the signal a key in b sends on terminal f by its
 // settings (stty isig, intr, quit, susp), if one does.
 func KeySignal(f *os.File, b []byte) (syscall.Signal, bool) {

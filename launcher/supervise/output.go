@@ -99,6 +99,9 @@ type ptyInput struct {
 	// the pty takes no more, to see a Ctrl-C (see send).
 	queue   chan []byte
 	writing atomic.Bool
+	// drained is set once what waited in the cooked terminal was read
+	// (see drainCooked).
+	drained bool
 }
 
 func (in *ptyInput) setMaster(m *os.File) {
@@ -297,6 +300,10 @@ func (in *ptyInput) takeTerminal(away int) bool {
 		return false
 	}
 	if !in.raw {
+		if !in.drained {
+			in.drained = true
+			in.drainCooked()
+		}
 		in.makeRaw(in.term)
 	}
 	if in.master != nil {
@@ -311,6 +318,49 @@ func (in *ptyInput) takeTerminal(away int) bool {
 	default:
 	}
 	return true
+}
+
+// drainCooked passes on what waits in ward's terminal, still cooked, as
+// ward first makes it raw: lines typed, and an end of input (Ctrl-D, or
+// script's when its own input ended: script -qec CMD < /dev/null, a CI
+// job's way to a terminal) as the child's pty's end-of-input key. The
+// kernel gave a pending end of input to the raw reader as a NUL byte,
+// and the child, given a NUL where its input ended, waited for ever.
+// Called with in.mu held, before the reader reads.
+func (in *ptyInput) drainCooked() {
+	c, err := in.term.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, 4096)
+	queue := func(b []byte) {
+		select {
+		case in.queue <- b:
+		default:
+		}
+	}
+	for range 64 {
+		var n int
+		var rerr error
+		ready := false
+		// Control, not Fd: Fd would put the terminal in blocking mode.
+		c.Control(func(fd uintptr) {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			if k, err := unix.Poll(fds, 0); err != nil || k == 0 || fds[0].Revents&unix.POLLIN == 0 {
+				return
+			}
+			ready = true
+			n, rerr = unix.Read(int(fd), buf)
+		})
+		switch {
+		case !ready || rerr != nil:
+			return
+		case n == 0:
+			queue([]byte{in.keys.EOF()})
+		default:
+			queue(append([]byte(nil), buf[:n]...))
+		}
+	}
 }
 
 // stop gives ward's terminal back as it was.
