@@ -986,3 +986,34 @@ func TestMaskInputEndedBeforeRaw(t *testing.T) {
 		t.Errorf("the child's input: %q, want it ended, with no NUL byte read", out.String())
 	}
 }
+
+// TestMaskPipedInputLineEnds: `printf 'a\nb\n' | ward run --mask -- cat`
+// on a terminal: ward leaves its terminal cooked (its input is a pipe),
+// and the child's line ends reach it once made "\r\n", as without ward.
+// The child's pty made them "\r\n" and the terminal again: "\r\r\n", in
+// every script's log and recording.
+func TestMaskPipedInputLineEnds(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	cmd := w.command("run", "--mask", "-m", m, "--", "cat")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader("a\nb\n"), tty, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() { out.ReadFrom(ptmx); close(done) }()
+	if code := exitWithin(t, cmd, 20*time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	<-done
+	if got := out.String(); got != "a\r\nb\r\n" {
+		t.Errorf("the terminal got %q, want %q", got, "a\r\nb\r\n")
+	}
+}

@@ -222,6 +222,18 @@ func (k Keys) Apply(to *os.File) error {
 	return unix.IoctlSetTermios(int(to.Fd()), setTermios, t)
 }
 
+// NoOutputProcessing turns off the output processing of terminal f (a
+// child's pty), its "\n" to "\r\n" among it, for a child whose output
+// goes on to a terminal that processes it itself.
+func NoOutputProcessing(f *os.File) error {
+	t, err := unix.IoctlGetTermios(int(f.Fd()), getTermios)
+	if err != nil {
+		return err
+	}
+	t.Oflag &^= unix.OPOST
+	return unix.IoctlSetTermios(int(f.Fd()), setTermios, t)
+}
+
 // EOF is the end-of-input key (stty eof: Ctrl-D unless changed).
 func (k Keys) EOF() byte {
 	if k.t == nil || k.t.Cc[unix.VEOF] == 0 {

@@ -427,6 +427,12 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 			// prompt, less's keys).
 			input.setMaster(master)
 			input.start(stdout, stdout)
+		} else {
+			// ward's terminal stays as the user has it, line ends
+			// made "\r\n" there: the pty leaves the child's as they
+			// are, or each came out "\r\r\n" (printf 'a\nb\n' |
+			// ward run --mask -- cat, in a script's log).
+			signals.NoOutputProcessing(slave)
 		}
 		m.relay(stdout, master, p)
 		if isTerminal(stderr) {
