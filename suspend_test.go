@@ -173,19 +173,35 @@ func TestContinueWardStoppedWithItsChild(t *testing.T) {
 // ward stayed stopped, deaf to the SIGTERM of a service manager until its
 // SIGKILL, the child's exit unreaped.
 func TestContinueChildAloneContinuesWard(t *testing.T) {
+	cmd, child := wardStoppedWithChild(t)
+	syscall.Kill(child, syscall.SIGCONT)
+	continuedThenEnded(t, cmd)
+}
+
+// wardStoppedWithChild starts ward over a shell's loop, stops the child
+// (kill -STOP of its pid) once ward's guard is ready, and waits for ward
+// to follow it into the stop; it returns ward's command and the child's
+// pid.
+func wardStoppedWithChild(t *testing.T) (*exec.Cmd, int) {
+	t.Helper()
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo ready; while :; do sleep 0.05; done")
 	stdout, stderr := startedLines(t, cmd)
 	stdout.waitFor("ready")
-	ward := cmd.Process.Pid
-	child := onlyChild(t, ward)
+	child := onlyChild(t, cmd.Process.Pid)
 	stderr.waitForContaining(`"guard ready"`)
 	syscall.Kill(child, syscall.SIGSTOP)
-	waitState(t, "ward, stopped with its child", ward, "T")
-	syscall.Kill(child, syscall.SIGCONT)
-	waitState(t, "ward, continued by its guard", ward, "SR")
-	syscall.Kill(ward, syscall.SIGTERM)
+	waitState(t, "ward, stopped with its child", cmd.Process.Pid, "T")
+	return cmd, child
+}
+
+// continuedThenEnded waits for ward's guard to continue ward, then ends
+// the run with a SIGTERM: 143.
+func continuedThenEnded(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	waitState(t, "ward, continued by its guard", cmd.Process.Pid, "SR")
+	syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
 	if code := exitWithin(t, cmd, 15*time.Second); code != 143 {
 		t.Errorf("ward exited %d, want 143", code)
 	}
@@ -224,16 +240,8 @@ func TestDebuggerOnTheStoppedChildLeavesWardStopped(t *testing.T) {
 	if _, err := exec.LookPath("strace"); err != nil || os.Geteuid() != 0 {
 		vaulttest.RequireIntegration(t, "the test needs strace and root to attach to the child")
 	}
-	w := newWardEnv(t)
-	m := w.manifest(emptyManifest)
-	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo ready; while :; do sleep 0.05; done")
-	stdout, stderr := startedLines(t, cmd)
-	stdout.waitFor("ready")
+	cmd, child := wardStoppedWithChild(t)
 	ward := cmd.Process.Pid
-	child := onlyChild(t, ward)
-	stderr.waitForContaining(`"guard ready"`)
-	syscall.Kill(child, syscall.SIGSTOP)
-	waitState(t, "ward, stopped with its child", ward, "T")
 	tracer := exec.Command("strace", "-qq", "-e", "trace=none", "-p", strconv.Itoa(child))
 	if err := tracer.Start(); err != nil {
 		t.Fatal(err)
@@ -249,11 +257,7 @@ func TestDebuggerOnTheStoppedChildLeavesWardStopped(t *testing.T) {
 	tracer.Process.Signal(syscall.SIGTERM)
 	tracer.Wait()
 	syscall.Kill(child, syscall.SIGCONT)
-	waitState(t, "ward, continued by its guard", ward, "SR")
-	syscall.Kill(ward, syscall.SIGTERM)
-	if code := exitWithin(t, cmd, 15*time.Second); code != 143 {
-		t.Errorf("ward exited %d, want 143", code)
-	}
+	continuedThenEnded(t, cmd)
 }
 
 // TestManifestChangeAfterWatchQueueOverflow: ward.yaml edited while ward
