@@ -491,8 +491,8 @@ func TestManifestIsADirectory(t *testing.T) {
 	}
 	// A folder not made yet, named with its slash: import made it, and
 	// then failed to rename its manifest over it ("file exists").
-	want = "ward: error: newdir/ names a folder (it ends in /), not a manifest\nward: hint: name the manifest's file: -m newdir/ward.yaml\n"
-	for _, args := range [][]string{{"init", "-m", "newdir/"}, {"import", "-m", "newdir/"}} {
+	for _, args := range [][]string{{"init", "-m", "newdir/"}, {"import", "-m", "newdir/"}, {"init", "-m", "newdir/."}} {
+		want := "ward: error: " + args[2] + " names a folder (it ends in /, . or ..), not a manifest\nward: hint: name the manifest's file: -m newdir/ward.yaml\n"
 		code, stdout, stderr := w.run(args...)
 		if code != 125 || stdout != "" || stderr != want {
 			t.Errorf("ward %s: exit code %d, stdout %q, stderr:\n%s\nwant 125 and:\n%s", strings.Join(args, " "), code, stdout, stderr, want)
@@ -762,6 +762,43 @@ func TestManifestLinkFollowedAsTheKernelDoes(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(proj, "x")); err == nil {
 		t.Errorf("the import made proj/x, where the link's text leads without its folder")
+	}
+	// A ".." after a linked folder, in a link's text (sub/../up.yaml is
+	// shared/up.yaml) and in -m (sub/../made/ward.yaml, a folder not made
+	// yet, is shared/made): ward took "sub/.." away as text, and wrote in
+	// proj, or made proj/made.
+	if err := os.Symlink("sub/../up.yaml", filepath.Join(proj, "up.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	for m, want := range map[string]string{"up.yaml": filepath.Join(w.dir, "shared", "up.yaml"), "sub/../made/ward.yaml": filepath.Join(w.dir, "shared", "made", "ward.yaml")} {
+		cmd := w.command("import", "-m", m, "--plain", "Q", "q.env")
+		cmd.Dir = proj
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ward import -m %s: %v\n%s", m, err, out)
+		}
+		if b, err := os.ReadFile(want); err != nil || !strings.Contains(string(b), "Q: {value:") {
+			t.Errorf("-m %s: %s, where the kernel leads: %v, want the import there", m, want, err)
+		}
+	}
+	for _, wrong := range []string{"made", ".up.yaml"} {
+		if _, err := os.Lstat(filepath.Join(proj, wrong)); err == nil {
+			t.Errorf("the import made proj/%s", wrong)
+		}
+	}
+	// A link to a named pipe is no manifest for init --force to replace.
+	if err := syscall.Mkfifo(filepath.Join(proj, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("fifo", filepath.Join(proj, "piped.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	cmd = w.command("init", "--force", "-m", "piped.yaml")
+	cmd.Dir = proj
+	if out, err := cmd.CombinedOutput(); exitCode(t, err) != 125 || !strings.Contains(string(out), "a named pipe") {
+		t.Errorf("ward init --force through a link to a named pipe: %v, want 125 naming it\n%s", err, out)
+	}
+	if st, err := os.Stat(filepath.Join(proj, "fifo")); err != nil || st.Mode()&fs.ModeNamedPipe == 0 {
+		t.Errorf("the named pipe was replaced")
 	}
 
 	for _, args := range [][]string{{"init"}, {"init", "--force"}, {"import", "q.env"}} {

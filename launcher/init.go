@@ -48,6 +48,12 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	if err := directoryManifest(path); err != nil {
 		return err
 	}
+	// A device or a named pipe (itself, or where its link leads: a cloned
+	// repository's ward.yaml -> /dev/null) is no manifest to replace:
+	// --force made /dev/null a file of the starter's.
+	if err := specialManifest(path); err != nil {
+		return err
+	}
 	exists := func() error {
 		if _, err := os.Stat(path); err == nil && !c.Bool("force") {
 			return failure.New(fmt.Errorf("%s already exists; nothing was written", path), "run again with --force to replace it, or add to it with ward import")
@@ -88,7 +94,7 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	if err := atomicfile.WriteFile(target, []byte(text), atomicfile.Masked(0o664), true); err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", path, err), "")
 	}
-	if target != path {
+	if st, err := os.Lstat(path); err == nil && st.Mode()&fs.ModeSymlink != 0 {
 		// Through a symbolic link: the file replaced is named (a cloned
 		// repository's ward.yaml -> ../notes.txt under --force).
 		fmt.Fprintf(stdio.Stdout, "wrote %s, where the symbolic link %s leads\n", manifest.QuotePath(target), manifest.QuotePath(path))
@@ -241,38 +247,77 @@ func (e *specialIgnore) Error() string {
 //
 // A link of another user's (not yours, not root's) is not written
 // through: in a folder others may write (/tmp, a shared checkout), it
-// would have ward make or replace a file wherever they chose. A relative
-// link leads from where its folder really is (dir/.. of a folder that
-// is itself a link is not dir's parent), as the kernel follows it.
+// would have ward make or replace a file wherever they chose. Folders
+// are followed as the kernel follows them (see kernelDir): the place
+// returned is where the write really goes, and its folder the one the
+// edit locks, however the path or a link's text names it.
 func linkedManifest(path string) (string, error) {
 	for range 40 {
-		st, err := os.Lstat(path)
+		dir, name := splitPath(path)
+		at := filepath.Join(kernelDir(dir), name)
+		st, err := os.Lstat(at)
 		if err != nil || st.Mode()&fs.ModeSymlink == 0 {
-			return path, nil
+			if filepath.Dir(at) == filepath.Dir(filepath.Clean(path)) {
+				return filepath.Clean(path), nil
+			}
+			return at, nil
 		}
 		if s, ok := st.Sys().(*syscall.Stat_t); ok && s.Uid != 0 && int(s.Uid) != os.Geteuid() {
-			owner := s.Uid
-			return "", failure.New(fmt.Errorf("%s is a symbolic link of uid %d, another user's: ward writes a manifest through a link only when it is yours or root's", manifest.QuotePath(path), owner),
+			return "", failure.New(fmt.Errorf("%s is a symbolic link of uid %d, another user's: ward writes a manifest through a link only when it is yours or root's", manifest.QuotePath(path), s.Uid),
 				"remove the link (or ask its owner to) and run the command again, or name a manifest of your own with -m")
 		}
-		to, err := os.Readlink(path)
+		to, err := os.Readlink(at)
 		if err != nil {
 			return "", failure.New(err, "")
 		}
+		text := to
 		if !filepath.IsAbs(to) {
-			dir, err := filepath.EvalSymlinks(filepath.Dir(path))
-			if err != nil {
-				return "", failure.New(fmt.Errorf("%s: %w", manifest.QuotePath(path), err), "")
-			}
-			to = filepath.Join(dir, to)
+			// Not filepath.Join, which takes "sub/.." away as text
+			// where sub is a link the kernel follows first.
+			to = filepath.Dir(at) + string(filepath.Separator) + to
 		}
-		if st, err := os.Stat(filepath.Dir(to)); err != nil || !st.IsDir() {
+		if tdir, _ := splitPath(to); !isDir(tdir) {
+			_, err := os.Stat(tdir)
 			if err == nil {
 				err = errors.New("not a folder")
 			}
-			return "", failure.New(fmt.Errorf("%s is a symbolic link to %s, in a folder that cannot be reached: %w", manifest.QuotePath(path), manifest.QuotePath(to), err), "create the folder it leads to, or remove the link to write a file of its own")
+			return "", failure.New(fmt.Errorf("%s is a symbolic link to %s, in a folder that cannot be reached: %w", manifest.QuotePath(path), manifest.QuotePath(text), err), "create the folder it leads to, or remove the link to write a file of its own")
 		}
 		path = to
 	}
 	return "", failure.New(fmt.Errorf("%s: too many levels of symbolic links", manifest.QuotePath(path)), "")
+}
+
+// splitPath splits path into its folder and its last element as written,
+// with no cleaning: "sub/../x" is "sub/.." and "x".
+func splitPath(path string) (dir, name string) {
+	i := strings.LastIndexByte(path, filepath.Separator)
+	switch {
+	case i < 0:
+		return ".", path
+	case i == 0:
+		return string(filepath.Separator), path[1:]
+	}
+	return path[:i], path[i+1:]
+}
+
+// kernelDir is folder dir as the kernel reaches it: its links followed,
+// and a ".." after one taken from where that leads (filepath.Clean
+// takes "link/.." away as text, and ward wrote beside another folder
+// than the one the link meant, or locked another than the write's). A
+// part not made yet is kept as written, for the write to make.
+func kernelDir(dir string) string {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		return real
+	}
+	parent, last := splitPath(dir)
+	if parent == dir {
+		return dir
+	}
+	return filepath.Join(kernelDir(parent), last)
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }

@@ -104,10 +104,10 @@ func emptyManifest(command string) error {
 // run again with --force, which failed with "rename ...: file exists";
 // import said "read config: read config: is a directory".
 func directoryManifest(path string) error {
-	if strings.HasSuffix(path, "/") {
+	if b := filepath.Base(path); strings.HasSuffix(path, "/") || b == "." || b == ".." {
 		// A folder not made yet: ward import made it, then failed to
 		// rename its manifest over it.
-		return failure.New(fmt.Errorf("%s names a folder (it ends in /), not a manifest", path), "name the manifest's file: -m "+filepath.Join(path, defaultManifest))
+		return failure.New(fmt.Errorf("%s names a folder (it ends in /, . or ..), not a manifest", path), "name the manifest's file: -m "+filepath.Join(path, defaultManifest))
 	}
 	if st, err := os.Stat(path); err != nil || !st.IsDir() {
 		return nil

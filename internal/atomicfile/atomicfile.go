@@ -211,6 +211,14 @@ func writeExclusive(path string, data []byte, perm fs.FileMode) error {
 // a power loss. File systems that cannot sync a directory are let be.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
+	if errors.Is(err, fs.ErrPermission) {
+		// A folder its user may write and not read (mode 0300): it
+		// cannot be opened to be synced, by ward or anyone but root.
+		// The rename is done; that it cannot be made sure of is no
+		// failure of the write ("not surely kept", exit 125, of a
+		// manifest written).
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -169,6 +169,9 @@ func TestNumbersReadAlikeOnly(t *testing.T) {
 		{"version: 1\nrotation: {on_change: signal, signal: 012}\n", "rotation.signal: want a signal's name or number in decimal, got 012"},
 		{"version: 1\nrotation: {stop_signal: 011}\n", "rotation.stop_signal: want a signal's name or number in decimal, got 011"},
 		{"version: 1\nrotation: {stop_signal: 1_5}\n", "want a signal's name or number in decimal, got 1_5"},
+		// Tagged, read as octal all the same.
+		{"version: 1\nrotation: {on_change: signal, signal: !!int 012}\n", "want a signal's name or number in decimal, got 012"},
+		{"version: 1\nstores: {concurrency: !!int 0400}\n", "want a whole number in decimal, got 0400"},
 		{"version: 1\nrotation: {on_change: signal, signal: 12}\n", ""},
 		{"version: 1\nrotation: {on_change: signal, signal: 12.0}\n", ""},
 	} {

@@ -210,7 +210,8 @@ func (d *Decoder) Int(n *yaml.Node, field string) (int, bool) {
 // number to ward and another to its reader. 0x100 and 0o400 are the same
 // number to both.
 func NotDecimal(n *yaml.Node) bool {
-	if n.Kind != yaml.ScalarNode || n.Style != 0 || n.Tag != "!!int" && n.Tag != "!!float" {
+	// Plain, or tagged (!!int 012, which ward reads as octal too).
+	if n.Kind != yaml.ScalarNode || n.Style&^yaml.TaggedStyle != 0 || n.Tag != "!!int" && n.Tag != "!!float" {
 		return false
 	}
 	v := strings.TrimLeft(n.Value, "+-")
