@@ -117,7 +117,10 @@ func TestVaultAddressVariableWithPassword(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := newWardEnv(t)
 			pw := canary("addrpw")
-			w.env = append(w.env, name+"=http://u:"+pw+"@127.0.0.1:1", "VAULT_TOKEN=not-a-token", "WARD_LOG_FORMAT=text")
+			// A password with a "/" in it too, and a mistyped scheme:
+			// the host ended at the "/" for a URL parser, and the
+			// address was printed whole.
+			w.env = append(w.env, name+"=http://u:"+pw+"/x@127.0.0.1:1", "VAULT_TOKEN=not-a-token", "WARD_LOG_FORMAT=text")
 			m := w.manifest("version: 1\nenv:\n  DB: vault://secret/app#password\n")
 			for _, args := range [][]string{{"run", "-m", m, "--", "helper", "touch", "started"}, {"check", "--resolve", "-m", m}} {
 				code, stdout, stderr := w.run(args...)

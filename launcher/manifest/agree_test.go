@@ -180,7 +180,8 @@ var agreeCases = []agreeCase{
 	// printed.
 	{"vault address user and password", "stores: {vault: {address: \"https://u:pw@vault.internal:8200\"}}", false},
 	{"vault address user", "stores: {vault: {address: \"https://u@vault.internal\"}}", false},
-	{"vault address @ in the path", "stores: {vault: {address: \"https://vault.internal:8200/v@1\"}}", true},
+	{"vault address @ in the path", "stores: {vault: {address: \"https://vault.internal:8200/v@1\"}}", false},
+	{"vault address password with a slash", "stores: {vault: {address: \"http://u:pa/ss@vault.internal\"}}", false},
 	{"vault token_file empty", `stores: {vault: {auth: {method: token_file, token_file: ""}}}`, false},
 	{"vault role empty", `stores: {vault: {auth: {method: jwt, role: ""}}}`, false},
 	{"vault approle env", `stores: {vault: {auth: {method: approle, role_id_env: MY_ROLE}}}`, true},

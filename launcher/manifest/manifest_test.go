@@ -131,7 +131,7 @@ func TestValidationErrorsAreAllReported(t *testing.T) {
 func TestVaultAddressWithPassword(t *testing.T) {
 	// Nor in an upper-case scheme, with no scheme, or a socket's: each was
 	// "invalid address" with the address, password and all.
-	for _, address := range []string{"http://u:canary-addr-pw@127.0.0.1:8200", "https://canary-addr-pw@vault.internal", "HTTPS://u:canary-addr-pw@vault", `"u:canary-addr-pw@vault:8200"`, "unix://u:canary-addr-pw@/s"} {
+	for _, address := range []string{"http://u:canary-addr-pw@127.0.0.1:8200", "https://canary-addr-pw@vault.internal", "HTTPS://u:canary-addr-pw@vault", `"u:canary-addr-pw@vault:8200"`, "unix://u:canary-addr-pw@/s", "http://u:canary-addr-pw/x@127.0.0.1:8200", "https//u:canary-addr-pw@vault"} {
 		_, err := Parse("w.yaml", []byte("version: 1\nstores:\n  vault:\n    address: "+address+"\n"))
 		var ve ValidationErrors
 		if !errors.As(err, &ve) || len(ve) != 1 || !strings.Contains(ve[0].Error(), "w.yaml:4:5: stores.vault.address: the address holds a user name or password") {

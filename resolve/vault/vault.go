@@ -84,23 +84,19 @@ const (
 // addressPattern is an http:// or https:// address, a unix socket's
 // (unix:///PATH, as VAULT_ADDR and the CLI take a Vault Agent or Proxy's),
 // or nothing (VAULT_ADDR, then Vault's default).
-// A user name and password before the host (https://USER:PASSWORD@HOST)
-// are refused: Vault takes none there, and an error that named the
-// address printed the password.
-const addressPattern = `^(https?://[^/?#@]*([/?#]|$)|unix:///|$)`
+// An "@" anywhere is refused (see HasUserinfo): a user name and password
+// before the host (https://USER:PASSWORD@HOST), which Vault takes none
+// of, and an error that named the address printed the password.
+const addressPattern = `^((https?://[^/?#@]*([/?#][^@]*)?)|(unix:///[^@]*))?$`
 
-// HasUserinfo reports whether addr holds a user name or password before
-// its host (USER:PASSWORD@HOST), whatever its scheme's case, with no
-// scheme (USER:PASSWORD@HOST:8200) or a unix socket's (unix://u:p@/s):
-// Vault takes none there, and such an address is never named in an
-// error or a log record, which would print the password.
+// HasUserinfo reports whether addr may hold a user name or password
+// before its host (USER:PASSWORD@HOST): whether it holds an "@" at all,
+// whatever its scheme, or with none, or mistyped (https//u:p@h), and
+// however the password is written (one with a "/", "?" or "#" in it ends
+// the host before its "@" to a URL parser). Vault takes none there, and
+// such an address is never named in an error or a log record, which
+// would print the password.
 func HasUserinfo(addr string) bool {
-	if _, after, ok := strings.Cut(addr, "://"); ok {
-		addr = after
-	}
-	if i := strings.IndexAny(addr, "/?#"); i >= 0 {
-		addr = addr[:i]
-	}
 	return strings.Contains(addr, "@")
 }
 
@@ -256,7 +252,7 @@ func (o *Options) Decode(d *conf.Decoder, n *yaml.Node, f string) {
 	})
 	if HasUserinfo(o.Address) {
 		// Not named: the address holds a password, perhaps.
-		d.Fail(n, f+".address", "Vault takes its token from VAULT_TOKEN or stores.vault.auth, never from the address: write https://HOST:PORT", "the address holds a user name or password (USER:PASSWORD@ before the host)")
+		d.Fail(n, f+".address", "Vault takes its token from VAULT_TOKEN or stores.vault.auth, never from the address: write https://HOST:PORT", "the address holds a user name or password (USER:PASSWORD@ before the host), or may: it has an @ in it")
 	} else if o.Address != "" && !regexp.MustCompile(addressPattern).MatchString(o.Address) {
 		d.Fail(n, f+".address", "write https://HOST:PORT, or unix:///PATH for a Vault Agent or Proxy's socket", "invalid address %q", o.Address)
 	}

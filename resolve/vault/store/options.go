@@ -69,7 +69,7 @@ func resolveSettings(o Options, env resolve.Env, retry retryWaits) (settings, er
 	// one with a password in it would print it.
 	for _, name := range vault.AddressVars {
 		if vault.HasUserinfo(strings.TrimSpace(getenv(name))) {
-			return s, resolve.WithHint(fmt.Errorf("%s holds a user name or password (USER:PASSWORD@ before the host), not shown here", name),
+			return s, resolve.WithHint(fmt.Errorf("%s holds a user name or password (USER:PASSWORD@ before the host), or may: it has an @ in it, and is not shown here", name),
 				"Vault takes its token from VAULT_TOKEN or stores.vault.auth, never from the address: set "+name+" to https://HOST:PORT")
 		}
 	}
