@@ -241,17 +241,22 @@ func TestExecShellCommandLines(t *testing.T) {
 		{[]string{".", ".env"}, 126, ".: a directory, not a program: . is a shell builtin (source), and ward runs the program after -- itself, with no shell: ward run -- sh -c '. ./FILE && exec PROGRAM'"},
 		{[]string{"API_TOKEN=" + token, "env"}, 127, "API_TOKEN=...: no program of that name: it is a variable assignment, which a shell reads, and ward runs the program after -- itself, with no shell: declare API_TOKEN in the manifest's env, or ward run -- env API_TOKEN=VALUE PROGRAM"},
 		{[]string{"API_TOKEN=" + token + "/x", "env"}, 127, "API_TOKEN=...: no program of that name"},
-		{[]string{"export API_TOKEN=" + token}, 127, "export API_TOKEN=...: executable file not found in $PATH: the program's name holds a space"},
-		{[]string{"sudo API_TOKEN=" + token + " deploy"}, 127, "sudo API_TOKEN=...: executable file not found in $PATH: the program's name holds a space"},
+		{[]string{"export API_TOKEN=" + token}, 127, "export ...: executable file not found in $PATH: the program's name holds a space"},
+		{[]string{"sudo API_TOKEN=" + token + " deploy"}, 127, "sudo ...: executable file not found in $PATH: the program's name holds a space"},
 		// Quoted, after a shell's ";", a flag's, after a line break or
-		// a no-break space: the rest of each was printed.
-		{[]string{"export API_TOKEN='" + token2 + " " + token + "' deploy"}, 127, "export API_TOKEN=...: executable file not found in $PATH: the program's name holds a space"},
-		{[]string{"cd app;API_TOKEN=" + token + " npm"}, 127, "cd app;API_TOKEN=...: executable file not found in $PATH"},
-		{[]string{"deploy --token=" + token}, 127, "deploy --token=...: executable file not found in $PATH"},
-		{[]string{"export\nAPI_TOKEN=" + token}, 127, "\\\"export\\\\nAPI_TOKEN=...\\\": executable file not found in $PATH"},
-		{[]string{"export\u00a0API_TOKEN=" + token}, 127, "\\\"export\\\\u00a0API_TOKEN=...\\\": executable file not found in $PATH"},
-		{[]string{"./deploy API_TOKEN=" + token}, 127, "./deploy API_TOKEN=...: no such file or directory"},
-		{[]string{"npm test"}, 127, "npm test: executable file not found in $PATH: the program's name holds a space, a whole command written as one word? ward runs the program after -- itself, with no shell: give it its words apart (ward run -- npm test, not ward run -- \\\"npm test\\\"), or a shell's command line as ward run -- sh -c 'COMMAND'"},
+		// a no-break space, in a URL, a quoted name: the rest of each
+		// was printed, and a secret with no "=" before it is named by
+		// the command's first word alone too.
+		{[]string{"export API_TOKEN='" + token2 + " " + token + "' deploy"}, 127, "export ...: executable file not found in $PATH: the program's name holds a space"},
+		{[]string{"cd app;API_TOKEN=" + token + " npm"}, 127, "cd ...: executable file not found in $PATH"},
+		{[]string{"deploy --token=" + token}, 127, "deploy ...: executable file not found in $PATH"},
+		{[]string{"export\nAPI_TOKEN=" + token}, 127, "export ...: executable file not found in $PATH"},
+		{[]string{"export\u00a0API_TOKEN=" + token}, 127, "export ...: executable file not found in $PATH"},
+		{[]string{"psql postgres://u:" + token + "@db/app"}, 127, "psql ...: no such file or directory"},
+		{[]string{"deploy 'TOKEN'=" + token}, 127, "deploy ...: executable file not found in $PATH"},
+		{[]string{"T\\=" + token}, 127, "T ...: executable file not found in $PATH"},
+		{[]string{"./deploy API_TOKEN=" + token}, 127, "./deploy ...: no such file or directory"},
+		{[]string{"npm test"}, 127, "npm ...: executable file not found in $PATH: the program's name holds a space, a whole command written as one word? ward runs the program after -- itself, with no shell: give it its words apart (ward run -- npm test, not ward run -- \\\"npm test\\\"), or a shell's command line as ward run -- sh -c 'COMMAND'"},
 	} {
 		for _, exec := range []bool{false, true} {
 			args := append([]string{"run", "-m", m, "--"}, c.argv...)

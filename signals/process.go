@@ -33,25 +33,26 @@ type StartError struct {
 func (e *StartError) Error() string { return fmt.Sprintf("%s: %v", shownProgram(e.Program), e.Err) }
 
 // shownProgram is program as an error names it. A command line quoted as
-// one word (ward run -- "export API_TOKEN=... deploy"), one that holds a
-// space of any kind or a character a shell reads, is named up to its
-// first assignment's "=" (a flag's too: --token=...) and no further: what
-// follows may be a secret typed on the command line, quoted or not
-// (API_TOKEN='s1 s2' deploy), as an assignment before the program is
-// named without its value (see LookPath). A name with a character that
-// does not print (a line break, a no-break space) is quoted, escaped.
+// one word (ward run -- "export API_TOKEN=... deploy"), a name that holds
+// a space of any kind, a character a shell reads or an "=", and is no
+// file, is named by its first word alone ("export ..."): what follows
+// may be a secret typed on the command line, in any form (API_TOKEN='s1
+// s2', --token=..., postgres://u:PASSWORD@h, -pPASSWORD), as an
+// assignment before the program is named without its value (see
+// LookPath). A file of such a name (./my dir/build=release/tool) is named
+// whole. A name with a character that does not print (a line break) is
+// quoted, escaped.
 func shownProgram(program string) string {
-	if strings.IndexFunc(program, func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune(shellSyntax, r) }) >= 0 {
-		for i := strings.IndexByte(program, '='); i >= 0; i = nextByte(program, i+1, '=') {
-			j := i
-			for j > 0 && isNameByte(program[j-1]) {
-				j--
-			}
-			if j < i && !(program[j] >= '0' && program[j] <= '9') {
-				program = program[:i+1] + "..."
-				break
-			}
+	if rest, ok := strings.CutSuffix(program, "=..."); ok {
+		if name, ok := assignment(rest + "="); ok && name == rest {
+			// Named without its value already (see LookPath).
+			return program
 		}
+	}
+	if i := strings.IndexFunc(program, func(r rune) bool {
+		return unicode.IsSpace(r) || r == '=' || strings.ContainsRune(shellSyntax, r)
+	}); i >= 0 && !exists(program) {
+		program = program[:i] + " ..."
 	}
 	if strings.IndexFunc(program, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
 		return strconv.Quote(program)
@@ -63,18 +64,6 @@ func shownProgram(program string) string {
 // spaces: a program name holding one is a command line written as one
 // word.
 const shellSyntax = ";&|()<>'\"`$\\"
-
-// nextByte is the index of c in s from i on, -1 when there is none.
-func nextByte(s string, i int, c byte) int {
-	if k := strings.IndexByte(s[i:], c); k >= 0 {
-		return i + k
-	}
-	return -1
-}
-
-func isNameByte(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
 
 func (e *StartError) Unwrap() error { return e.Err }
 
