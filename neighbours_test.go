@@ -147,6 +147,14 @@ func TestInitDotenvIgnoredByOwnRulesOrTracked(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, ".env\n", ""},
+		{"core.excludesFile ~/.gitignore", "", func(t *testing.T, repo string) {
+			// Named as a repository's is, in the user's home.
+			global := filepath.Join(t.TempDir(), ".gitignore")
+			if err := os.WriteFile(global, []byte(".env\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			git(t, repo, "config", "core.excludesFile", global)
+		}, ".env\n", ""},
 		{"core.excludesFile", "node_modules\n", func(t *testing.T, repo string) {
 			global := filepath.Join(t.TempDir(), "ignore")
 			if err := os.WriteFile(global, []byte(".env\n"), 0o644); err != nil {

@@ -207,16 +207,20 @@ func ignoreDotenv(path string) (bool, error) {
 // (.git/info/exclude, core.excludesFile).
 func gitIgnoredBy(file string) (state ignoreState, shared bool) {
 	var out strings.Builder
-	switch gitOn(file, &out, "check-ignore", "-v") {
+	switch gitOn(file, &out, "-c", "core.quotePath=false", "check-ignore", "-v") {
 	case 0:
-		// SOURCE:LINE:PATTERN<TAB>PATH, a negation's too (!.env), which
-		// -v prints, exiting 0.
+		// SOURCE:LINE:PATTERN<TAB>PATH (a path not quoted for its
+		// letters: "\303\244/.gitignore" is no .gitignore by its
+		// name), a negation's too (!.env), which -v prints, exiting 0.
+		// A .gitignore of the work tree is named relative to it, the
+		// user's own files (core.excludesFile, be it ~/.gitignore,
+		// .git/info/exclude) otherwise.
 		source, rest, _ := strings.Cut(out.String(), ":")
 		_, pattern, _ := strings.Cut(rest, ":")
 		if strings.HasPrefix(pattern, "!") {
 			return ignoreNo, false
 		}
-		return ignoreYes, filepath.Base(source) == ".gitignore"
+		return ignoreYes, filepath.Base(source) == ".gitignore" && !filepath.IsAbs(source) && !strings.HasPrefix(source, "~")
 	case 1:
 		return ignoreNo, false
 	}
