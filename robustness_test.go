@@ -180,6 +180,18 @@ func TestScanUnreadable(t *testing.T) {
 			t.Errorf("no warning names %s; stderr:\n%s", name, stderr.String())
 		}
 	}
+	// A link named on the command line whose target ward may not reach
+	// is said to be left out, as a file named is: it passed, its link's
+	// text searched, saying nothing.
+	if err := os.Symlink("pgdata/PG_VERSION", filepath.Join(dir, "pglink")); err != nil {
+		t.Fatal(err)
+	}
+	named := exec.Command(ward, "scan", "--log-format", "text", "pglink")
+	named.SysProcAttr, named.Dir, named.Env = cmd.SysProcAttr, dir, cmd.Env
+	out, _ := named.CombinedOutput()
+	if !strings.Contains(string(out), "pglink") || !strings.Contains(string(out), "permission denied") {
+		t.Errorf("ward scan pglink: exit %d, want a warning naming it\n%s", named.ProcessState.ExitCode(), out)
+	}
 }
 
 // TestManifestOfAnotherUserInAParent: out of a repository the manifest

@@ -50,8 +50,17 @@ func (s *scanner) targets(allowMissing, follow bool) ([]target, error) {
 		}
 		fi, err := os.Lstat(t.path)
 		if err == nil && follow && fi.Mode()&fs.ModeSymlink != 0 {
-			if to, serr := os.Stat(t.path); serr == nil {
+			switch to, serr := os.Stat(t.path); {
+			case serr == nil:
 				fi = to
+			case errors.Is(serr, fs.ErrPermission):
+				// Where it leads may not be read: said, as of a file
+				// named that may not be read (it passed, its link's
+				// text searched, saying nothing).
+				if !s.skipUnreadable(arg, serr) {
+					return nil, fmt.Errorf("scan %s: %w", s.masked(arg), unwrapPathError(serr))
+				}
+				continue
 			}
 		}
 		if err == nil && !fi.IsDir() && !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0 && s.opts.Warn != nil {
