@@ -968,22 +968,39 @@ func TestJobControlSignalsFromKillOnTerminal(t *testing.T) {
 // raw. The child reads its end of input; it read a NUL byte, which the
 // kernel made of the pending end of input when ward went raw, and waited
 // for ever (a prompt under npx hung the job until its timeout).
+//
+// With 64 lines waiting, all of them reach the child, in order, and
+// then the end of its input: ward read 64 lines at most, and the end
+// after them was a NUL again. The shell
+// sleeps before ward starts, so that all of it waits in the terminal
+// (script sends the end of its input a moment after the rest).
 func TestMaskInputEndedBeforeRaw(t *testing.T) {
 	if _, err := exec.LookPath("script"); err != nil {
 		vaulttest.RequireIntegration(t, "the test needs script (util-linux)")
 	}
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
-	cmd := exec.Command("script", "-qec", "ward run --mask -m "+m+" -- sh -c 'cat | od -An -c; echo input-ended'", "/dev/null")
-	cmd.Env, cmd.Dir = w.env, w.dir
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var lines strings.Builder
+	for i := range 64 {
+		fmt.Fprintf(&lines, "line%d\n", i)
 	}
-	exitWithin(t, cmd, 20*time.Second)
-	if !strings.Contains(out.String(), "input-ended") || strings.Contains(out.String(), `\0`) {
-		t.Errorf("the child's input: %q, want it ended, with no NUL byte read", out.String())
+	for _, tc := range []struct{ name, input, want string }{
+		{"nothing", "", "0 input-ended"},
+		{"64 lines", lines.String(), "64 input-ended"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command("script", "-qec", "sleep 2; ward run --mask -m "+m+" -- sh -c 'n=$(cat | tee /dev/stderr | grep -c line); echo $n input-ended'", "/dev/null")
+			cmd.Env, cmd.Dir, cmd.Stdin = w.env, w.dir, strings.NewReader(tc.input)
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exitWithin(t, cmd, 20*time.Second)
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("the child's input: %q, want it all, then its end (%q)", out.String(), tc.want)
+			}
+		})
 	}
 }
 
@@ -1016,4 +1033,20 @@ func TestMaskPipedInputLineEnds(t *testing.T) {
 	if got := out.String(); got != "a\r\nb\r\n" {
 		t.Errorf("the terminal got %q, want %q", got, "a\r\nb\r\n")
 	}
+}
+
+// TestMaskLinePushedBeforeRaw: "abc", Ctrl-D (which pushes the part of a
+// line to the reader) and Ctrl-D (the end of input), typed while the
+// shell's previous command runs, before ward makes its terminal raw: the
+// child gets "abc" and then the end of its input, as without ward. ward
+// passed "abc" on as bytes alone, and the pty took the next Ctrl-D for
+// their push, not for the end: cat waited for ever.
+func TestMaskLinePushedBeforeRaw(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	term.send("echo typed-ahead; sleep 1; ward run --mask -m " + m + " -- cat; echo exit-$((40+2))\n")
+	term.expect(`(?m)^typed-ahead`)
+	term.send("abc\x04\x04")
+	term.expect(`exit-42`)
 }

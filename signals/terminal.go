@@ -234,6 +234,20 @@ func NoOutputProcessing(f *os.File) error {
 	return unix.IoctlSetTermios(int(f.Fd()), setTermios, t)
 }
 
+// LineEnds are the bytes that end a line of a cooked read: "\n" and the
+// terminal's eol and eol2 keys, when set.
+func (k Keys) LineEnds() []byte {
+	ends := []byte{'\n'}
+	if k.t != nil {
+		for _, c := range []byte{k.t.Cc[unix.VEOL], k.t.Cc[unix.VEOL2]} {
+			if c != 0 && c != 0xff {
+				ends = append(ends, c)
+			}
+		}
+	}
+	return ends
+}
+
 // EOF is the end-of-input key (stty eof: Ctrl-D unless changed).
 func (k Keys) EOF() byte {
 	if k.t == nil || k.t.Cc[unix.VEOF] == 0 {

@@ -270,12 +270,14 @@ func FormsOf(value []byte) []Form {
 		fs.add(Line, l)
 	}
 	if trimmed {
-		// A form that starts with what the value was pasted with (a
-		// space, a line break), as it is printed or shell-quoted: the
-		// trimmed value's form masks it, and as a pattern of its own
-		// every output that ended in a space, or every line's line
-		// break, was held back until more came, as its start.
-		return slices.DeleteFunc(fs.forms, func(f Form) bool { return isSpace(f.Bytes[0]) })
+		// A form that starts or ends with what the value was pasted
+		// with (a space, a line break), as it is printed or
+		// shell-quoted: the trimmed value's form masks it. As a
+		// pattern of its own, every output that ended in a space, or
+		// every line's line break, was held back until more came, as
+		// its start; and the line break after a value stored with one
+		// was taken with it (<ward:TOKEN>next).
+		return slices.DeleteFunc(fs.forms, func(f Form) bool { return isSpace(f.Bytes[0]) || isSpace(f.Bytes[len(f.Bytes)-1]) })
 	}
 	return fs.forms
 }

@@ -118,9 +118,10 @@ func TestWriterIndentedPEM(t *testing.T) {
 			t.Fatalf("split at %d: %s", split, diff(got, []byte(want)))
 		}
 	}
-	// Printed whole, it is one value.
-	if got := maskChunks(t, secrets, []byte("key: "+pem), nil); string(got) != "key: <ward:TLS_KEY>" {
-		t.Errorf("whole value: %s", diff(got, []byte("key: <ward:TLS_KEY>")))
+	// Printed whole, it is one value (its line break after it, which
+	// a file's value ends in, is shown).
+	if got := maskChunks(t, secrets, []byte("key: "+pem), nil); string(got) != "key: <ward:TLS_KEY>\n" {
+		t.Errorf("whole value: %s", diff(got, []byte("key: <ward:TLS_KEY>\n")))
 	}
 	// Another key's armour is not touched.
 	_, other := testPEM(3, 100)

@@ -17,10 +17,11 @@ const (
 	// a tail held back as the start of a value stays short. One SGR that
 	// sets bold, a 24-bit foreground and a 24-bit background is 34 to 47
 	// bytes (delta, rich, nu-ansi-term write them; "\e[01;03;04;38;2;
-	// 255;255;255;48;2;255;255;255m" is 47): at 32 such a colour inside
-	// a value counted as text, and the value went by unmasked.
-	maxStyle    = 64
-	maxStyleRun = 128
+	// 255;255;255;48;2;255;255;255m" is 47; with strike, italic and an
+	// underline colour, 65 and more): at 32, and then 64, such a colour
+	// inside a value counted as text, and the value went by unmasked.
+	maxStyle    = 128
+	maxStyleRun = 256
 )
 
 // styleLen returns the length of the style sequence b starts with, 0 if

@@ -370,7 +370,9 @@ func TestWriterPrompt(t *testing.T) {
 // "Password:". The value is masked, as its trimmed form, with what was
 // around it shown.
 func TestWriterValuePastedWithSpace(t *testing.T) {
-	for _, value := range []string{"\nnl-canary-12345\n", " spaced-canary-123 ", "\t\r\nmixed-canary-99 \n"} {
+	// A value that only ends in a line break too: the line break after
+	// it was taken with it (<ward:TOKEN>next).
+	for _, value := range []string{"\nnl-canary-12345\n", " spaced-canary-123 ", "\t\r\nmixed-canary-99 \n", "trail-canary-12345\n", "crlf-canary-12345\r\n"} {
 		var out bytes.Buffer
 		secrets := []Secret{{Name: "TOKEN", Value: []byte(value)}}
 		w, _ := New(&out, secrets)
@@ -810,9 +812,15 @@ func TestWriterStyledValue(t *testing.T) {
 			"<ward:API_TOKEN>\x1b[01;03;04;38;2;255;255;255;48;2;144;16;17m\x1b[K\x1b[m\x1b[K\n",
 		},
 		{
+			// With strike and an underline colour: 77 bytes.
+			"every attribute and three 24-bit colours",
+			"sk_live_4eC39\x1b[01;03;04;09;38;2;255;255;255;48;2;144;16;17;58;2;200;100;50mHqLyjWDarjtT1zdp7dc\x1b[m",
+			"<ward:API_TOKEN>\x1b[01;03;04;09;38;2;255;255;255;48;2;144;16;17;58;2;200;100;50m\x1b[m",
+		},
+		{
 			"a run of styles too long",
-			"sk_live_4eC39" + strings.Repeat("\x1b[m", 50) + "HqLyjWDarjtT1zdp7dc",
-			"sk_live_4eC39" + strings.Repeat("\x1b[m", 50) + "HqLyjWDarjtT1zdp7dc",
+			"sk_live_4eC39" + strings.Repeat("\x1b[m", 100) + "HqLyjWDarjtT1zdp7dc",
+			"sk_live_4eC39" + strings.Repeat("\x1b[m", 100) + "HqLyjWDarjtT1zdp7dc",
 		},
 		{
 			"a sequence cut at the end",

@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -339,7 +340,9 @@ func (in *ptyInput) drainCooked() {
 		default:
 		}
 	}
-	for range 64 {
+	eol := in.keys.LineEnds()
+	// Until nothing waits (bounded, should a writer keep writing).
+	for range 1 << 16 {
 		var n int
 		var rerr error
 		ready := false
@@ -357,6 +360,12 @@ func (in *ptyInput) drainCooked() {
 			return
 		case n == 0:
 			queue([]byte{in.keys.EOF()})
+		case !bytes.ContainsRune(eol, rune(buf[n-1])):
+			// A part of a line pushed with the end-of-input key
+			// (abc, then Ctrl-D): pushed on the pty with it too. As
+			// bytes alone, the pty took the next end of input for
+			// their push, not for the end.
+			queue(append(append([]byte(nil), buf[:n]...), in.keys.EOF()))
 		default:
 			queue(append([]byte(nil), buf[:n]...))
 		}
