@@ -1050,3 +1050,42 @@ func TestMaskLinePushedBeforeRaw(t *testing.T) {
 	term.send("abc\x04\x04")
 	term.expect(`exit-42`)
 }
+
+// TestMaskWardStoppedAndContinuedFromElsewhere: `kill -STOP` of a
+// --mask ward at a terminal (bash takes the terminal back: the job is
+// stopped), then `kill -CONT` of ward: ward runs on in the background of
+// the terminal without touching it, and a fg gives it the terminal raw
+// again, typed input reaching the child. Its read of the terminal was
+// stopped by a SIGTTIN and restarted at full CPU until the fg, after
+// which the terminal stayed cooked.
+func TestMaskWardStoppedAndContinuedFromElsewhere(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	term.send("ward run --mask -m " + m + " -- helper jobctl\n")
+	got := term.expect(`jobctl ready pid=(\d+) pgrp=(\d+)`)
+	child, _ := strconv.Atoi(got[1])
+	ward := parentOf(t, parentOf(t, child))
+	syscall.Kill(ward, syscall.SIGSTOP)
+	waitState(t, "ward, stopped", ward, "T")
+	term.expect(`Stopped\s+ward run`)
+	term.expect(`PROMPT> `)
+	syscall.Kill(ward, syscall.SIGCONT)
+	waitState(t, "ward, continued", ward, "RS")
+	before := cpuTicks(t, ward)
+	time.Sleep(500 * time.Millisecond) // sampling CPU use, not waiting for an event
+	if used := cpuTicks(t, ward) - before; used > 10 {
+		t.Errorf("ward used %d clock ticks of CPU in 0.5s in the background, want next to none", used)
+	}
+	term.send("fg\n")
+	term.expect(`ward run`)
+	waitUntil(t, "the terminal raw again after fg", func() bool {
+		tio, err := unix.IoctlGetTermios(int(term.ptmx.Fd()), unix.TCGETS)
+		return err == nil && tio.Lflag&unix.ICANON == 0
+	})
+	term.send("typed\n")
+	term.expect(`echo: typed`)
+	term.ctrlZ()
+	term.send("kill %1\n")
+	waitState(t, "ward after kill %1", ward, "")
+}

@@ -372,6 +372,31 @@ func (in *ptyInput) drainCooked() {
 	}
 }
 
+// continued takes a SIGCONT of ward's that did not end a stop of its own
+// (kill -STOP, then kill -CONT, of ward): the shell took the terminal and
+// its modes back at the stop, and ward, continued in the background of
+// it, read it on, each read stopped by a SIGTTIN and restarted, at full
+// CPU, until a fg, after which the terminal stayed cooked (every key
+// echoed twice, a full-screen program given none until Enter). The read
+// is taken back until ward has the terminal again, as after a stop of
+// its own, and the terminal made raw again then. Its modes are the
+// shell's: not restored from the background (a SIGTTOU).
+func (in *ptyInput) continued() {
+	if in == nil || !in.started {
+		return
+	}
+	in.mu.Lock()
+	if !signals.InBackground(in.term) {
+		in.mu.Unlock()
+		return
+	}
+	in.away++
+	in.raw = false
+	in.tty.SetReadDeadline(time.Now())
+	in.mu.Unlock()
+	in.resume()
+}
+
 // stop gives ward's terminal back as it was.
 func (in *ptyInput) stop() {
 	if in == nil {

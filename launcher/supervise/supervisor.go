@@ -1300,6 +1300,9 @@ func termOr(f, alt *os.File) *os.File {
 
 // forward passes a signal ward received on to the child.
 func (s *supervisor) forward(sig os.Signal) {
+	if sig == syscall.SIGCONT {
+		s.ptyIn.continued()
+	}
 	if signals.JobControlRequest(sig, s.child.Pid) {
 		// To the child alone: their default action stops a process, and
 		// every worker of its group that does not catch them (gunicorn's)
