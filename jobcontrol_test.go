@@ -1059,13 +1059,7 @@ func TestMaskLinePushedBeforeRaw(t *testing.T) {
 // stopped by a SIGTTIN and restarted at full CPU until the fg, after
 // which the terminal stayed cooked.
 func TestMaskWardStoppedAndContinuedFromElsewhere(t *testing.T) {
-	w := newWardEnv(t)
-	m := w.manifest(emptyManifest)
-	term := newTerminal(t, w)
-	term.send("ward run --mask -m " + m + " -- helper jobctl\n")
-	got := term.expect(`jobctl ready pid=(\d+) pgrp=(\d+)`)
-	child, _ := strconv.Atoi(got[1])
-	ward := parentOf(t, parentOf(t, child))
+	term, _, ward := maskedJobctl(t)
 	syscall.Kill(ward, syscall.SIGSTOP)
 	waitState(t, "ward, stopped", ward, "T")
 	term.expect(`Stopped\s+ward run`)
@@ -1088,4 +1082,18 @@ func TestMaskWardStoppedAndContinuedFromElsewhere(t *testing.T) {
 	term.ctrlZ()
 	term.send("kill %1\n")
 	waitState(t, "ward after kill %1", ward, "")
+}
+
+// maskedJobctl runs `ward run --mask [flags] -- helper jobctl` at a
+// bash's terminal, and returns the terminal, the child's pid and ward's
+// (the pty session's leader is between them).
+func maskedJobctl(t *testing.T, flags ...string) (term *terminal, child, ward int) {
+	t.Helper()
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term = newTerminal(t, w)
+	term.send("ward run --mask " + strings.Join(append(flags, "-m", m), " ") + " -- helper jobctl\n")
+	got := term.expect(`jobctl ready pid=(\d+) pgrp=(\d+)`)
+	child, _ = strconv.Atoi(got[1])
+	return term, child, parentOf(t, parentOf(t, child))
 }

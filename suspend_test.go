@@ -213,13 +213,7 @@ func continuedThenEnded(t *testing.T, cmd *exec.Cmd) {
 // itself with ward: a kill -CONT of the program's pid continues ward. The
 // guard watched the leader, which stayed stopped, and ward with it.
 func TestContinueProgramAloneContinuesMaskedWard(t *testing.T) {
-	w := newWardEnv(t)
-	m := w.manifest(emptyManifest)
-	term := newTerminal(t, w)
-	term.send("ward run --mask --log-level debug -m " + m + " -- helper jobctl\n")
-	got := term.expect(`jobctl ready pid=(\d+) pgrp=(\d+)`)
-	child, _ := strconv.Atoi(got[1])
-	ward := parentOf(t, parentOf(t, child))
+	term, child, ward := maskedJobctl(t, "--log-level", "debug")
 	term.expect(`guard ready`)
 	syscall.Kill(child, syscall.SIGSTOP)
 	waitState(t, "ward, stopped with the program", ward, "T")
