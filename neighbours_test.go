@@ -136,6 +136,17 @@ func TestInitDotenvIgnoredByOwnRulesOrTracked(t *testing.T) {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
+	// excludesFile makes a file of that name, ignoring .env, the
+	// repository's core.excludesFile.
+	excludesFile := func(name string) func(t *testing.T, repo string) {
+		return func(t *testing.T, repo string) {
+			global := filepath.Join(t.TempDir(), name)
+			if err := os.WriteFile(global, []byte(".env\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			git(t, repo, "config", "core.excludesFile", global)
+		}
+	}
 	for _, tc := range []struct {
 		name, ignore string
 		setup        func(t *testing.T, repo string)
@@ -147,21 +158,9 @@ func TestInitDotenvIgnoredByOwnRulesOrTracked(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, ".env\n", ""},
-		{"core.excludesFile ~/.gitignore", "", func(t *testing.T, repo string) {
-			// Named as a repository's is, in the user's home.
-			global := filepath.Join(t.TempDir(), ".gitignore")
-			if err := os.WriteFile(global, []byte(".env\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			git(t, repo, "config", "core.excludesFile", global)
-		}, ".env\n", ""},
-		{"core.excludesFile", "node_modules\n", func(t *testing.T, repo string) {
-			global := filepath.Join(t.TempDir(), "ignore")
-			if err := os.WriteFile(global, []byte(".env\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			git(t, repo, "config", "core.excludesFile", global)
-		}, "node_modules\n.env\n", ""},
+		// Named as a repository's is, in the user's home.
+		{"core.excludesFile ~/.gitignore", "", excludesFile(".gitignore"), ".env\n", ""},
+		{"core.excludesFile", "node_modules\n", excludesFile("ignore"), "node_modules\n.env\n", ""},
 		{"tracked, with the line", ".env\n", func(t *testing.T, repo string) {
 			if err := os.WriteFile(filepath.Join(repo, ".env"), []byte("PORT=1\n"), 0o644); err != nil {
 				t.Fatal(err)

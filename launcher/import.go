@@ -717,13 +717,8 @@ func gitStatus(file string) (tracked bool, ignored ignoreState, inHistory bool) 
 
 // gitIgnored reports whether git ignores file (which need not exist).
 func gitIgnored(file string) ignoreState {
-	switch gitOn(file, nil, "check-ignore", "-q") {
-	case 0:
-		return ignoreYes
-	case 1:
-		return ignoreNo
-	}
-	return ignoreUnknown
+	state, _ := gitIgnoredBy(file)
+	return state
 }
 
 // gitOn runs git with args and file, in file's directory, and returns its

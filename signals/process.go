@@ -43,16 +43,16 @@ func (e *StartError) Error() string { return fmt.Sprintf("%s: %v", shownProgram(
 // whole. A name with a character that does not print (a line break) is
 // quoted, escaped.
 func shownProgram(program string) string {
-	if rest, ok := strings.CutSuffix(program, "=..."); ok {
-		if name, ok := assignment(rest + "="); ok && name == rest {
-			// Named without its value already (see LookPath).
-			return program
-		}
-	}
 	if i := strings.IndexFunc(program, func(r rune) bool {
 		return unicode.IsSpace(r) || r == '=' || strings.ContainsRune(shellSyntax, r)
 	}); i >= 0 && !exists(program) {
-		program = program[:i] + " ..."
+		// An assignment's name keeps its "=" (NAME=..., as LookPath
+		// names one, --token=...).
+		if program[i] == '=' {
+			program = program[:i] + "=..."
+		} else {
+			program = program[:i] + " ..."
+		}
 	}
 	if strings.IndexFunc(program, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
 		return strconv.Quote(program)

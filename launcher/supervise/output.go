@@ -360,7 +360,7 @@ func (in *ptyInput) drainCooked() {
 			return
 		case n == 0:
 			queue([]byte{in.keys.EOF()})
-		case !bytes.ContainsRune(eol, rune(buf[n-1])):
+		case bytes.IndexByte(eol, buf[n-1]) < 0:
 			// A part of a line pushed with the end-of-input key
 			// (abc, then Ctrl-D): pushed on the pty with it too. As
 			// bytes alone, the pty took the next end of input for

@@ -465,7 +465,7 @@ func (r *rotator) run(ctx context.Context) {
 				return 0
 			})
 			for _, t := range round {
-				if t.kind == leaseEnding && slices.Contains(failed, trigger{kind: poll}) && slices.Contains(round, trigger{kind: poll}) && r.readByPoll(t.lease) {
+				if t.kind == leaseEnding && slices.Contains(failed, trigger{kind: poll}) && r.readByPoll(t.lease) {
 					continue
 				}
 				refresh(t)
