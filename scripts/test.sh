@@ -24,6 +24,9 @@ command -v git >/dev/null || need+=(git)
 command -v git-lfs >/dev/null || need+=(git-lfs)
 command -v pre-commit >/dev/null || need+=(pre-commit)
 command -v unshare >/dev/null || need+=(util-linux)
+# A terminal for a CI job's command, its input ended before ward makes it
+# raw (TestMaskInputEndedBeforeRaw): Debian's bsdutils holds script.
+command -v script >/dev/null || need+=(bsdutils)
 # Holds ward in one system call while a test signals it (stopmatrix_test.go).
 command -v strace >/dev/null || need+=(strace)
 command -v buildah >/dev/null || need+=(buildah)
