@@ -345,12 +345,21 @@ func TestEditsOnAFullFileSystem(t *testing.T) {
 	if b, _ := os.ReadFile(manifest); string(b) != "version: 1\n" {
 		t.Errorf("the manifest changed")
 	}
+	// Into a manifest of folders not made yet (elsewhere: the store is on
+	// the full file system): the folders made for it are gone again.
+	elsewhere := t.TempDir()
+	imp := exec.Command("ward", "import", "-m", filepath.Join(elsewhere, "deploy", "app", "ward.yaml"), dotenv)
+	imp.Env = onFull
+	out, _ := imp.CombinedOutput()
+	if left, _ := os.ReadDir(elsewhere); imp.ProcessState.ExitCode() != 125 || len(left) != 0 {
+		t.Errorf("ward import into a new folder: got exit code %d and %d entries left where it made its folders, want 125 and none (output: %s)", imp.ProcessState.ExitCode(), len(left), redactAll(string(out), imported, kept))
+	}
 	set = exec.Command("ward", "local", "set", "app/big")
 	set.Env, set.Stdin = onFull, strings.NewReader(canary("big")+strings.Repeat("x", 8<<10))
-	var out strings.Builder
-	set.Stderr = &out
-	if code := exitCode(t, set.Run()); code != 125 || !strings.Contains(out.String(), hint) {
-		t.Errorf("ward local set: got exit code %d, want 125 and the hint %q (stderr: %s)", code, hint, redactAll(out.String(), imported, kept))
+	var setErr strings.Builder
+	set.Stderr = &setErr
+	if code := exitCode(t, set.Run()); code != 125 || !strings.Contains(setErr.String(), hint) {
+		t.Errorf("ward local set: got exit code %d, want 125 and the hint %q (stderr: %s)", code, hint, redactAll(setErr.String(), imported, kept))
 	}
 	after, _ := os.ReadDir(full)
 	if len(after) != len(before) {

@@ -135,17 +135,19 @@ func cmdImport(c *cli.Context, stdio IO) error {
 		return err
 	}
 	job.target = target
-	unlock, err := lockManifestDir(target, stdio.Stderr)
+	release, err := lockManifestDir(target, stdio.Stderr)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	written := false
+	defer func() { release(!written) }()
 	if err := job.conflicts(stdio, c.Bool("force")); err != nil {
 		return err
 	}
 	if err := job.write(); err != nil {
 		return err
 	}
+	written = true
 	job.report(stdio)
 	return nil
 }
@@ -157,19 +159,62 @@ func cmdImport(c *cli.Context, stdio IO) error {
 // it), and removes the temporary files of an edit whose process was
 // killed before its rename (they held the new references, for a commit
 // to pick up). A wait of more than a second is said on stderr.
-func lockManifestDir(target string, stderr io.Writer) (unlock func(), err error) {
+//
+// release lets go of the lock; told that the edit failed, it first
+// removes the folders this made, when they are still empty: a failed
+// import into -m new/app/ward.yaml left new/app behind, half of what
+// it set out to do. An edit waiting for the lock then finds its folder
+// gone and makes it again.
+func lockManifestDir(target string, stderr io.Writer) (release func(failed bool), err error) {
 	dir := filepath.Dir(target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, failure.New(fmt.Errorf("create %s: %w", dir, err), "")
+	for tries := 0; ; tries++ {
+		made := missingDirs(dir)
+		undo := func() {
+			for _, d := range made {
+				os.Remove(d)
+			}
+		}
+		err := os.MkdirAll(dir, 0o755)
+		if err != nil {
+			undo()
+			if errors.Is(err, fs.ErrNotExist) && tries < 10 {
+				continue // another's failed edit removed a folder as this made it
+			}
+			return nil, failure.New(fmt.Errorf("create %s: %w", dir, err), "")
+		}
+		unlock, err := atomicfile.LockDir(dir, func() {
+			fmt.Fprintf(stderr, "ward: waiting for the folder %s: another ward import or ward init is editing a manifest there (a lock on the folder)\n", manifest.QuotePath(dir))
+		})
+		if errors.Is(err, atomicfile.ErrDirReplaced) && tries < 10 {
+			continue
+		}
+		if err != nil {
+			undo()
+			return nil, failure.New(err, "")
+		}
+		atomicfile.RemoveTemps(target)
+		return func(failed bool) {
+			if failed {
+				undo()
+			}
+			unlock()
+		}, nil
 	}
-	unlock, err = atomicfile.LockDir(dir, func() {
-		fmt.Fprintf(stderr, "ward: waiting for the folder %s: another ward import or ward init is editing a manifest there (a lock on the folder)\n", manifest.QuotePath(dir))
-	})
-	if err != nil {
-		return nil, failure.New(err, "")
+}
+
+// missingDirs lists dir and those of its parents that do not exist, the
+// deepest first.
+func missingDirs(dir string) []string {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); !errors.Is(err, fs.ErrNotExist) {
+			return missing
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			return missing
+		}
 	}
-	atomicfile.RemoveTemps(target)
-	return unlock, nil
 }
 
 // msgSetInEnv warns of a variable of the file that is set where ward

@@ -80,11 +80,12 @@ func cmdInit(c *cli.Context, stdio IO) error {
 		return err
 	}
 	// Beside an import into the same manifest, in turn (see cmdImport).
-	unlock, err := lockManifestDir(target, stdio.Stderr)
+	release, err := lockManifestDir(target, stdio.Stderr)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	written := false
+	defer func() { release(!written) }()
 	// Again under the lock: an import that made the manifest meanwhile
 	// (one in a script beside this init) lost its variables to the
 	// starter, both saying they had written it.
@@ -94,6 +95,7 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	if err := atomicfile.WriteFile(target, []byte(text), atomicfile.Masked(0o664), true); err != nil {
 		return failure.New(fmt.Errorf("write %s: %w", path, err), "")
 	}
+	written = true
 	if st, err := os.Lstat(path); err == nil && st.Mode()&fs.ModeSymlink != 0 {
 		// Through a symbolic link: the file replaced is named (a cloned
 		// repository's ward.yaml -> ../notes.txt under --force).

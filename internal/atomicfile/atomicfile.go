@@ -358,11 +358,25 @@ func LockDir(dir string, waiting func()) (unlock func(), err error) {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
-	return func() {
+	unlock = func() {
 		unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		f.Close()
-	}, nil
+	}
+	// The holder this waited for may have removed the directory (a
+	// failed edit removes the folders it made) or put another in its
+	// place: a lock on what is no longer dir guards nothing.
+	var held, named unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &held) != nil || unix.Stat(dir, &named) != nil || held.Dev != named.Dev || held.Ino != named.Ino {
+		unlock()
+		return nil, fmt.Errorf("lock %s: %w", dir, ErrDirReplaced)
+	}
+	return unlock, nil
 }
+
+// ErrDirReplaced is LockDir's error for a directory removed or replaced
+// while it waited for its lock: take it again, from making the directory
+// on.
+var ErrDirReplaced = errors.New("the directory was removed or replaced while this waited for its lock")
 
 // RemoveTemps removes the temporary files a write of target through this
 // package left beside it when its process was killed before the rename

@@ -56,3 +56,53 @@ func TestAbortLeavesNothing(t *testing.T) {
 		t.Errorf("aborted: %d files left", len(entries))
 	}
 }
+
+// TestLockDirRemovedWhileWaiting: a lock taken on a directory that its
+// holder removed (a failed ward import removes the folders it made)
+// or replaced before letting go is refused with ErrDirReplaced, so that
+// the waiter makes the directory again rather than write into one that
+// is gone, or lock one that no other writer locks.
+func TestLockDirRemovedWhileWaiting(t *testing.T) {
+	for _, how := range []string{"removed", "replaced"} {
+		t.Run(how, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "app")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			unlock, err := LockDir(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waiting := make(chan struct{})
+			got := make(chan error, 1)
+			go func() {
+				release, err := LockDir(dir, func() { close(waiting) })
+				if err == nil {
+					release()
+				}
+				got <- err
+			}()
+			<-waiting
+			if err := os.Remove(dir); err != nil {
+				t.Fatal(err)
+			}
+			if how == "replaced" {
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			unlock()
+			if err := <-got; !errors.Is(err, ErrDirReplaced) {
+				t.Errorf("the waiter's lock: got %v, want ErrDirReplaced", err)
+			}
+			if how == "replaced" {
+				release, err := LockDir(dir, nil)
+				if err != nil {
+					t.Errorf("a lock on the new directory: %v", err)
+				} else {
+					release()
+				}
+			}
+		})
+	}
+}
