@@ -99,6 +99,12 @@ func addEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, e
 	if env.Style&yaml.FlowStyle == 0 && len(env.Content) > 0 && envKey != nil && env.Content[0].Column > envKey.Column {
 		indent = env.Content[0].Column - envKey.Column
 	}
+	if env.Style&yaml.FlowStyle != 0 && envKey != nil && envKey.LineComment == "" {
+		// `env: {} # note`: a block mapping's comment on its line is
+		// its key's (yaml.v3 wrote none of the {}'s, and the note was
+		// lost).
+		envKey.LineComment, env.LineComment = env.LineComment, ""
+	}
 	env.Style &^= yaml.FlowStyle
 	// A comment below the last entry (a commented-out variable, a note)
 	// is that entry's foot, which yaml.v3 writes with a blank line after

@@ -247,6 +247,31 @@ func TestAddEnvAfterAFootComment(t *testing.T) {
 	}
 }
 
+// TestAddEnvIntoAFlowEnvWithAComment: `env: {} # note` (or a flow env
+// with entries) keeps its note on the env line when ward import writes
+// it in block style; it was dropped.
+func TestAddEnvIntoAFlowEnvWithAComment(t *testing.T) {
+	entries := []Entry{{Key: "B", Ref: "local://app/b"}}
+	tests := []struct{ profile, in, want string }{
+		{"", "version: 1\nenv: {} # note\nfiles: []\n",
+			"version: 1\nenv: # note\n  B: local://app/b\nfiles: []\n"},
+		{"", "version: 1\nenv: {A: local://app/a} # note\n",
+			"version: 1\nenv: # note\n  A: local://app/a\n  B: local://app/b\n"},
+		{"dev", "version: 1\nprofiles:\n  dev:\n    env: {} # dev's\n",
+			"version: 1\nprofiles:\n  dev:\n    env: # dev's\n      B: local://app/b\n"},
+	}
+	for _, tc := range tests {
+		got, err := AddEnv([]byte(tc.in), true, tc.profile, entries)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("AddEnv(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			continue
+		}
+		if _, err := Parse("ward.yaml", got); err != nil {
+			t.Errorf("%q: %v", got, err)
+		}
+	}
+}
+
 // TestDocumentOfNothing: a manifest of a "---" and comments (a starter
 // whose lines are all commented out, a generator's empty document), or
 // of a bare null, is "the manifest is empty" at 1:1, as a file of
