@@ -17,7 +17,9 @@ import (
 // real server, approle login from custom env variables) and awssm:// and
 // ssm:// (the real SDK against the emulator) resolves in one run; none of
 // the credentials ward used (AWS keys, role id, secret id, VAULT_TOKEN)
-// reaches the child, and no canary reaches ward's output.
+// reaches the child, and no canary reaches ward's output. The address
+// is written with an upper-case scheme, as VAULT_ADDR takes it (the
+// manifest refused HTTP://).
 func TestMixedStoresAndScoping(t *testing.T) {
 	c, addr, _ := testVault(t)
 	aws := awstest.New()
@@ -68,7 +70,7 @@ env:
   FROM_AWS: awssm://prod/app#api_key
   FROM_SSM: ssm:///app/flag
   FROM_LOCAL: local://app/local
-`, addr, approle, mount))
+`, "HTTP"+strings.TrimPrefix(addr, "http"), approle, mount))
 	cmd := w.command("run", "-m", m, "--", "helper", "env")
 	cmd.Env = append(cmd.Env, aws.Env()...)
 	cmd.Env = append(cmd.Env, "APP_ROLE_ID="+roleID, "APP_SECRET_ID="+secretID, "VAULT_TOKEN=not-for-the-child")

@@ -83,11 +83,14 @@ const (
 
 // addressPattern is an http:// or https:// address, a unix socket's
 // (unix:///PATH, as VAULT_ADDR and the CLI take a Vault Agent or Proxy's),
-// or nothing (VAULT_ADDR, then Vault's default).
+// or nothing (VAULT_ADDR, then Vault's default). The scheme http or https
+// in any case, as URLs and VAULT_ADDR take it (HTTPS://vault:8200 was
+// refused here and taken from VAULT_ADDR); unix only in lower case, as
+// the Vault client tells a socket by that prefix.
 // An "@" anywhere is refused (see HasUserinfo): a user name and password
 // before the host (https://USER:PASSWORD@HOST), which Vault takes none
 // of, and an error that named the address printed the password.
-const addressPattern = `^((https?://[^/?#@]*([/?#][^@]*)?)|(unix:///[^@]*))?$`
+const addressPattern = `^(([hH][tT][tT][pP][sS]?://[^/?#@]*([/?#][^@]*)?)|(unix:///[^@]*))?$`
 
 // HasUserinfo reports whether addr may hold a user name or password
 // before its host (USER:PASSWORD@HOST): whether it holds an "@" at all,
