@@ -839,6 +839,117 @@ func TestLocalSetPromptTyped(t *testing.T) {
 	}
 }
 
+// TestLocalSetPromptLongLine: a value of over 5,000 characters on one
+// line (a long JWT, a base64 key) pasted at `ward local set`'s prompt
+// and at its confirmation is stored whole. The prompt read the terminal
+// in canonical mode, whose line holds 4095 bytes: both pastes were cut
+// there alike, and the cut value stored with exit 0.
+func TestLocalSetPromptLongLine(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	v := canary("long") + strings.Repeat("x", 5000)
+	term.send("ward local set app/long; echo code=$?\n")
+	term.expect(`value for app/long \(not echoed\): `)
+	term.send(v + "\n")
+	term.expect(`again: `)
+	term.send(v + "\n")
+	if code := term.expect(`code=(\d+)`)[1]; code != "0" {
+		t.Errorf("ward local set exited %s, want 0", code)
+	}
+	term.mu.Lock()
+	screen := term.out.String()
+	term.mu.Unlock()
+	if strings.Contains(screen, v[:40]) {
+		t.Errorf("the value pasted was shown on the terminal")
+	}
+	if _, out, _ := w.run("local", "get", "app/long"); strings.TrimSpace(out) != v {
+		t.Errorf("app/long holds %d bytes, want the %d pasted", len(strings.TrimSpace(out)), len(v))
+	}
+}
+
+// TestLocalSetPromptEditingKeys: the keys a terminal's line editing
+// gives are kept at the hidden prompt, which reads the terminal byte by
+// byte: erase (and a backspace, a whole UTF-8 character), kill (Ctrl-U),
+// werase (Ctrl-W), lnext (Ctrl-V: the next key as it is).
+func TestLocalSetPromptEditingKeys(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	typed := "junk\x15" + "ab\x7fc d\x17e" + "\u00e9\x7f" + "\bf" + "\x16\x15" + "\n"
+	want := "ac f\x15"
+	term.send("ward local set app/keys; echo code=$?\n")
+	term.expect(`value for app/keys \(not echoed\): `)
+	term.send(typed)
+	term.expect(`again: `)
+	term.send(typed)
+	if code := term.expect(`code=(\d+)`)[1]; code != "0" {
+		t.Fatalf("ward local set exited %s, want 0", code)
+	}
+	if _, out, _ := w.run("local", "get", "app/keys"); strings.TrimSuffix(out, "\n") != want {
+		t.Errorf("app/keys holds %q, want %q", strings.TrimSuffix(out, "\n"), want)
+	}
+}
+
+// TestLocalSetPromptSuspended: Ctrl-Z at `ward local set`'s prompt
+// stops ward with the shell's terminal as it was, and after fg the
+// prompt is shown again, its input hidden again, and what was typed
+// before the Ctrl-Z is dropped (as the terminal drops it). Echo stayed
+// on after fg: the value typed then was shown in clear.
+func TestLocalSetPromptSuspended(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	v := canary("tstp")
+	term.send("ward local set app/tstp\n")
+	term.expect(`value for app/tstp \(not echoed\): `)
+	term.send("abc")
+	term.ctrlZ()
+	term.send("stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo' | sed 's/^/mode=/'\n")
+	if got := term.expect(`mode=(-?echo)`)[1]; got != "echo" {
+		t.Errorf("the shell got its terminal with %q, want echo", got)
+	}
+	term.send("fg\n")
+	term.expect(`value for app/tstp \(not echoed\): `)
+	term.send(v + "\n")
+	term.expect(`again: `)
+	term.send(v + "\n")
+	term.expect(`PROMPT> `)
+	term.send("echo code=$?\n")
+	if code := term.expect(`code=(\d+)`)[1]; code != "0" {
+		t.Errorf("ward local set exited %s, want 0", code)
+	}
+	term.mu.Lock()
+	screen := term.out.String()
+	term.mu.Unlock()
+	if strings.Contains(screen, v) {
+		t.Errorf("the value typed after fg was shown on the terminal")
+	}
+	if _, out, _ := w.run("local", "get", "app/tstp"); strings.TrimSpace(out) != v {
+		t.Errorf("app/tstp does not hold the value typed after fg")
+	}
+}
+
+// TestLocalSetPromptQuit: Ctrl-\ at `ward local set`'s prompt ends ward
+// by SIGQUIT (131 to the shell) with the terminal's echo back, and
+// without Go's dump of every goroutine's stack over the terminal.
+func TestLocalSetPromptQuit(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	term.send("ward local set app/quit; echo code=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo' | sed 's/^/mode=/'\n")
+	term.expect(`value for app/quit \(not echoed\): `)
+	term.send("abc\x1c")
+	if code := term.expect(`code=(\d+)`)[1]; code != "131" {
+		t.Errorf("Ctrl-\\ at the prompt: ward exited %s, want 131", code)
+	}
+	if got := term.expect(`mode=(-?echo)`)[1]; got != "echo" {
+		t.Errorf("after Ctrl-\\ the terminal has %q, want echo", got)
+	}
+	term.mu.Lock()
+	screen := term.out.String()
+	term.mu.Unlock()
+	if strings.Contains(screen, "goroutine ") || strings.Contains(screen, "SIGQUIT: quit") {
+		t.Errorf("Ctrl-\\ printed Go's stack dump:\n%s", screen)
+	}
+}
+
 // TestLocalSetPromptMultiLinePaste: a value of several lines (a PEM key)
 // pasted at `ward local set`'s hidden prompt is refused, and none of its
 // lines reaches the shell after ward: the prompt read the first line, the

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"unicode/utf8"
 
@@ -288,31 +289,69 @@ func readHidden(f *os.File, prompt func()) (v []byte, pasted bool, err error) {
 	// prompt is on the screen already) ended ward by Go's default action
 	// and left the terminal without echo.
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTSTP)
 	done := make(chan struct{})
+	stopped := make(chan struct{}, 1)
+	var mu sync.Mutex // the terminal's modes (the read's, or a stop's), and shown
+	shown := false
 	defer func() {
 		signal.Stop(sigs)
 		close(done)
 	}()
 	go func() {
-		select {
-		case sig := <-sigs:
-			term.Restore(fd, old)
-			// Die by the signal, as without the handler.
-			signal.Reset(sig)
-			syscall.Kill(os.Getpid(), sig.(syscall.Signal))
-		case <-done:
+		for {
+			select {
+			case sig := <-sigs:
+				mu.Lock()
+				hidden, _ := term.GetState(fd)
+				term.Restore(fd, old)
+				if sig == syscall.SIGTSTP {
+					// Ctrl-Z: the shell gets its terminal as it gave it,
+					// and after fg the input is hidden again, the prompt
+					// shown again (echo stayed on: what was typed after
+					// fg was shown in clear).
+					signals.StopSelf(syscall.SIGTSTP)
+					if hidden != nil {
+						term.Restore(fd, hidden)
+					}
+					select {
+					case stopped <- struct{}{}:
+					default:
+					}
+					if shown {
+						prompt()
+					}
+					mu.Unlock()
+					continue
+				}
+				// Die by the signal, as without the handler, by the
+				// kernel's action: Go's own for Ctrl-\ printed every
+				// goroutine's stack over the terminal.
+				signals.EndBy(sig.(syscall.Signal), false)
+				os.Exit(128 + int(sig.(syscall.Signal)))
+			case <-done:
+				return
+			}
 		}
 	}()
 	// Echo stays off until the rest of a paste has been discarded: its
 	// lines may still be arriving when the first has been read.
+	mu.Lock()
 	restore, err := signals.HideInput(f)
+	mu.Unlock()
 	if err != nil {
 		return nil, false, err
 	}
-	defer restore()
+	defer func() {
+		mu.Lock()
+		restore()
+		mu.Unlock()
+	}()
+	mu.Lock()
 	prompt()
-	v, err = signals.ReadLine(f)
+	shown = true
+	mu.Unlock()
+	v, err = signals.ReadLine(f, stopped)
 	if err != nil {
 		return nil, false, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -96,7 +97,7 @@ func StopsBackgroundWriters(f *os.File) bool {
 const pasteGap = 150 * time.Millisecond
 
 // DiscardInput throws away what terminal f holds unread and reports
-// whether a whole line was waiting there, or came within pasteGap: the
+// whether input was waiting there, or came within pasteGap: the
 // rest of a paste of several lines at a prompt that reads one, which
 // would otherwise go to the next program to read the terminal, the
 // shell, to run as commands. A paste's lines are discarded until the
@@ -108,12 +109,12 @@ func DiscardInput(f *os.File) bool {
 			unix.IoctlSetTermios(fd, setTermiosFlush, t)
 		}
 	}
-	// In canonical mode a terminal polls readable only with a whole line.
-	// A signal caught meanwhile (SIGWINCH, the terminal resized: the Go
+	// HideInput's terminal polls readable with any byte: a paste's next
+	// line, or the start of it. A signal caught meanwhile (SIGWINCH, the terminal resized: the Go
 	// runtime catches it) ends poll with EINTR, which is no answer: the
 	// wait goes on for what is left of d. Taken for "no line", it let
 	// the rest of a paste be read as the confirmation, or by the shell.
-	lineWithin := func(d time.Duration) bool {
+	inputWithin := func(d time.Duration) bool {
 		deadline := time.Now().Add(d)
 		for {
 			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
@@ -124,9 +125,9 @@ func DiscardInput(f *os.File) bool {
 			return err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
 		}
 	}
-	waiting := lineWithin(pasteGap)
+	waiting := inputWithin(pasteGap)
 	flush()
-	for waiting && lineWithin(pasteGap) {
+	for waiting && inputWithin(pasteGap) {
 		flush()
 	}
 	return waiting
@@ -134,10 +135,12 @@ func DiscardInput(f *os.File) bool {
 
 // HideInput turns the echo of terminal f off, for a prompt that reads a
 // secret with ReadLine and then DiscardInput: the rest of a paste
-// arriving meanwhile is not shown either. The terminal reads lines
-// (canonical mode, a CR taken for a newline, Ctrl-C a signal), as
-// golang.org/x/term's ReadPassword sets it. The returned func puts the
-// modes back.
+// arriving meanwhile is not shown either. The terminal hands over each
+// byte as it comes (not canonical mode: its line buffer holds 4095
+// bytes, and a longer line pasted at the prompt was cut there and
+// stored cut, confirmation and all), takes a CR for a newline, and
+// sends the signals of its keys (Ctrl-C, Ctrl-Z, Ctrl-\); ReadLine does
+// the line's editing. The returned func puts the modes back.
 func HideInput(f *os.File) (restore func(), err error) {
 	fd := int(f.Fd())
 	t, err := unix.IoctlGetTermios(fd, getTermios)
@@ -145,44 +148,140 @@ func HideInput(f *os.File) (restore func(), err error) {
 		return nil, err
 	}
 	old := *t
-	t.Lflag &^= unix.ECHO
-	t.Lflag |= unix.ICANON | unix.ISIG
+	t.Lflag &^= unix.ECHO | unix.ICANON
+	t.Lflag |= unix.ISIG
 	t.Iflag |= unix.ICRNL
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
 	if err := unix.IoctlSetTermios(fd, setTermios, t); err != nil {
 		return nil, err
 	}
 	return func() { unix.IoctlSetTermios(fd, setTermios, &old) }, nil
 }
 
+// MaxLine is the longest line ReadLine takes, as much as ward takes on
+// standard input for a value.
+const MaxLine = 1 << 20
+
+// ErrLineTooLong is ReadLine's error for a line over MaxLine bytes.
+var ErrLineTooLong = errors.New("the line is over 1 MiB")
+
 // ReadLine reads a line from terminal f, which HideInput has set, without
-// its newline. Ctrl-D on an empty line ends it with io.EOF:
-// golang.org/x/term's ReadPassword, which ward used, takes the read of
-// nothing that a terminal's end of input is for no input yet and reads
-// again, so Ctrl-D at a hidden prompt did nothing.
-func ReadLine(f *os.File) ([]byte, error) {
+// its newline, editing it by the terminal's keys as its canonical mode
+// would (stty erase, kill, werase, lnext; a backspace erases a whole
+// UTF-8 character). Ctrl-D on an empty line ends it with io.EOF (and on
+// a line typed, a second Ctrl-D in a row ends the line, as a terminal
+// hands a line over): golang.org/x/term's ReadPassword, which ward used,
+// took the read of nothing that a terminal's end of input is for no
+// input yet and read again, so Ctrl-D at a hidden prompt did nothing.
+// A receive on restart (ward stopped by Ctrl-Z and continued) drops what
+// was typed before it, as the terminal's signal keys flush its input.
+func ReadLine(f *os.File, restart <-chan struct{}) ([]byte, error) {
 	fd := int(f.Fd())
+	var keys unix.Termios
+	if t, err := unix.IoctlGetTermios(fd, getTermios); err == nil {
+		keys = *t
+	}
+	key := func(b byte, i int) bool { c := keys.Cc[i]; return c != 0 && c != 0xff && b == c }
+	// A byte at a time: what follows the line's end (a paste's next
+	// lines) stays in the terminal for DiscardInput to find.
 	var b [1]byte
-	var line []byte
+	line := make([]byte, 0, 256)
+	drop := func() {
+		clear(line)
+		line = line[:0]
+	}
+	eofs, literal := 0, false
 	for {
 		n, err := unix.Read(fd, b[:])
-		switch {
-		case err == unix.EINTR:
+		if err == unix.EINTR {
 			continue
+		}
+		select {
+		case <-restart:
+			drop()
+			eofs, literal = 0, false
+		default:
+		}
+		switch {
 		case err != nil:
-			clear(line)
+			drop()
 			return nil, err
 		case n == 0 && len(line) == 0:
+			// The terminal hung up, or another program set it canonical.
 			return nil, io.EOF
-		case n == 0, b[0] == '\n':
+		case n == 0:
 			return line, nil
-		case b[0] == '\b':
-			if len(line) > 0 {
-				line = line[:len(line)-1]
-			}
-		case b[0] != '\r':
-			line = append(line, b[0])
+		}
+		eof := !literal && key(b[0], unix.VEOF)
+		switch {
+		case literal:
+			literal = false
+			line = appendClearing(line, b[0])
+		case eof && len(line) == 0:
+			return nil, io.EOF
+		case eof && eofs == 1, !eof && (b[0] == '\n' || key(b[0], unix.VEOL) || key(b[0], unix.VEOL2)):
+			b[0] = 0
+			return line, nil
+		case eof:
+		case key(b[0], unix.VLNEXT):
+			literal = true
+		case b[0] == '\b' || key(b[0], unix.VERASE):
+			line = eraseChar(line)
+		case key(b[0], unix.VKILL):
+			drop()
+		case key(b[0], unix.VWERASE):
+			line = eraseWord(line)
+		case b[0] == '\r':
+		default:
+			line = appendClearing(line, b[0])
+		}
+		b[0] = 0
+		if eof {
+			eofs++
+		} else {
+			eofs = 0
+		}
+		if len(line) > MaxLine {
+			drop()
+			return nil, ErrLineTooLong
 		}
 	}
+}
+
+// appendClearing appends c to line, clearing the old array when it has
+// to be moved: a secret's bytes are not left behind in freed memory.
+func appendClearing(line []byte, c byte) []byte {
+	if len(line) < cap(line) {
+		return append(line, c)
+	}
+	grown := make([]byte, len(line), 2*cap(line)+1)
+	copy(grown, line)
+	clear(line)
+	return append(grown, c)
+}
+
+// eraseChar drops line's last character, the whole of a UTF-8 one.
+func eraseChar(line []byte) []byte {
+	if len(line) == 0 {
+		return line
+	}
+	_, size := utf8.DecodeLastRune(line)
+	clear(line[len(line)-size:])
+	return line[:len(line)-size]
+}
+
+// eraseWord drops line's last word and the blanks after it, as a
+// terminal's werase key (Ctrl-W) does.
+func eraseWord(line []byte) []byte {
+	end := len(line)
+	for end > 0 && (line[end-1] == ' ' || line[end-1] == '\t') {
+		end--
+	}
+	for end > 0 && line[end-1] != ' ' && line[end-1] != '\t' {
+		end--
+	}
+	clear(line[end:])
+	return line[:end]
 }
 
 // Keys are the settings of a terminal that its user chose for the
