@@ -165,6 +165,12 @@ var agreeCases = []agreeCase{
 	{"profile env null", "profiles: {dev: {env: }}", true},
 	{"value number", "env: {PORT: {value: 3000}}", true},
 	{"value boolean", "env: {DEBUG: {value: true}}", true},
+	// mask is a ref's or a template's: on a value it was taken and did
+	// nothing (mask: true left the value unmasked).
+	{"value mask true", "env: {A: {value: x, mask: true}}", false},
+	{"value mask false", "env: {A: {value: x, mask: false}}", false},
+	{"ref mask false", "env: {A: {ref: local://a/b, mask: false}}", true},
+	{"template mask false", "env: {A: {template: '{{ .B }}', mask: false}, B: local://a/b}", true},
 	{"template number", "env: {A: {template: 42}}", false},
 	{"ref number", "env: {A: {ref: 42}}", false},
 	{"inherit number", "inherit: [PATH, 1]", false},

@@ -853,6 +853,7 @@ func maxEnvValue() int { return MaxArgStrlen() - 5 }
 // envEntry reads {value: ...}, {ref: ...} or {template: ...}.
 func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
 	kinds := 0
+	var maskKey *yaml.Node
 	p.d.Fields(v, name, map[string]func(k, v *yaml.Node){
 		"value": func(_, vv *yaml.Node) {
 			kinds++
@@ -884,7 +885,8 @@ func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
 				ev.Template = p.template(vv, name+".template", s)
 			}
 		},
-		"mask": func(_, vv *yaml.Node) {
+		"mask": func(k, vv *yaml.Node) {
+			maskKey = k
 			if b, ok := p.d.Bool(vv, name+".mask"); ok {
 				ev.NoMask = !b
 			}
@@ -892,6 +894,14 @@ func (p *parser) envEntry(v *yaml.Node, name string, ev *EnvVar) {
 	})
 	if kinds != 1 {
 		p.fail(v, name, "give exactly one of value, ref or template", "%d of value, ref, template given", kinds)
+	} else if ev.IsValue && maskKey != nil {
+		// It was taken and did nothing: {value: X, mask: true} left X
+		// unmasked, and the schema refused it.
+		hint := "a value: is written in the manifest, for all to read, and is never masked: keep a secret in a store (ward local set NAME, then ref: local://NAME), or remove mask"
+		if ev.NoMask {
+			hint = "a value: is never masked: remove mask: false"
+		}
+		p.fail(maskKey, name+".mask", hint, "mask is for a ref or a template, not a value")
 	}
 }
 
