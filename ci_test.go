@@ -5,7 +5,9 @@ package main
 // output.
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
+	"github.com/wardsecrets/ward/signals"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
 
@@ -359,6 +364,66 @@ func TestCIMaskAfterAnOpenLine(t *testing.T) {
 	}
 	if !registered {
 		t.Errorf("no ::add-mask:: line for TOKEN")
+	}
+}
+
+// TestCIRegistrationsReadBeforeTheChild: the child starts once the
+// runner has read ward's registrations from stderr. The runner reads a
+// step's stdout and stderr on a thread each and acts on what they read
+// in turns; a child started as soon as they were written could have its
+// first line on stdout read first, and printed in clear (2 of 30 steps
+// on a loaded machine, in a helper's play of the runner). Here the
+// runner's stderr thread comes late.
+func TestCIRegistrationsReadBeforeTheChild(t *testing.T) {
+	w := newWardEnv(t)
+	v := canary("first")
+	w.set("ci/token", v)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://ci/token\n")
+	cmd := w.command("run", "--log-level", "warn", "-m", m, "--", "sh", "-c", `echo "$TOKEN"`)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	errW.Close()
+	firstLine := make(chan time.Time, 1)
+	go func() {
+		br := bufio.NewReader(outR)
+		br.ReadString('\n')
+		firstLine <- time.Now()
+		io.Copy(io.Discard, br)
+	}()
+	waitUntil(t, "ward's registrations in its stderr", func() bool {
+		n, err := signals.IoctlInt(int(errR.Fd()), unix.TIOCINQ)
+		return err == nil && n > 0
+	})
+	// The stderr thread's lateness: the shape of the runner's reading,
+	// not a wait for an event.
+	time.Sleep(300 * time.Millisecond)
+	readAt := time.Now()
+	stderr, _ := io.ReadAll(errR)
+	if code := exitCode(t, cmd.Wait()); code != 0 {
+		t.Fatalf("got exit code %d, want 0", code)
+	}
+	if !strings.Contains(string(stderr), "::add-mask::") {
+		t.Fatalf("no registration on stderr")
+	}
+	select {
+	case at := <-firstLine:
+		if at.Before(readAt) {
+			t.Errorf("the child's first line on stdout came %s before the runner read the registrations on stderr", readAt.Sub(at))
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("no line from the child on stdout")
 	}
 }
 

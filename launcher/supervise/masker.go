@@ -27,9 +27,11 @@ import (
 type masker struct {
 	log *slog.Logger
 	// masking is --mask (or the manifest's mask: true); ci is where
-	// ::add-mask:: lines go, nil when values are not registered.
+	// ::add-mask:: lines go, nil when values are not registered, and
+	// ciFile the stream under it.
 	masking bool
 	ci      io.Writer
+	ciFile  *os.File
 
 	mu   sync.Mutex
 	plan []mask.Secret
@@ -66,8 +68,10 @@ type servedSecret struct {
 // registers values with a CI runner.
 func newMasker(o Options, masking bool) *masker {
 	var ci io.Writer
+	var ciFile *os.File
 	if o.CIMask && o.Getenv("GITHUB_ACTIONS") == "true" {
 		if f := ciStream(o); f != nil {
+			ciFile = f
 			// A registration waits for the stream's reader, as ward's
 			// log does, also where another process made the stream
 			// non-blocking (a Node.js child: a full pipe failed the
@@ -79,7 +83,7 @@ func newMasker(o Options, masking bool) *masker {
 	if !masking && ci == nil {
 		return nil
 	}
-	m := &masker{log: o.Log, masking: masking, ci: ci, registered: map[string]bool{}}
+	m := &masker{log: o.Log, masking: masking, ci: ci, ciFile: ciFile, registered: map[string]bool{}}
 	if masking && ci != nil {
 		m.commands = &mask.Commands{
 			OnPause: func() {
@@ -397,6 +401,9 @@ func (m *masker) register(secrets []mask.Secret) error {
 	if err != nil {
 		return fmt.Errorf("register values with the CI runner's masking: %w", err)
 	}
+	if written {
+		readByRunner(m.ciFile, runnerReadLimit)
+	}
 	if !written {
 		// Left unregistered, so the next start registers them.
 		m.log.Warn("values not registered with the runner's masking while the child has paused its workflow commands", "values", len(fresh))
@@ -453,6 +460,35 @@ func writeRegistrations(w io.Writer, secrets []mask.Secret) ([]string, error) {
 		}
 	}
 	return skipped, flush()
+}
+
+// runnerReadLimit bounds how long readByRunner waits.
+const runnerReadLimit = time.Second
+
+// readByRunner waits, up to limit, until the pipe f holds nothing unread:
+// until the runner has read the registrations just written to it. The
+// runner reads a step's stdout and stderr on a thread each, and acts on
+// what they read in turns (actions/runner's ProcessInvoker: the error
+// queue, then the output queue): a child started the moment its values
+// were written to stderr could have its first line on stdout read
+// before the stderr thread read them, and printed in clear (2 of 30
+// steps on a loaded machine, with the runner's reading played in a
+// test). A reader that takes longer (a slow filter in between) costs a
+// start the limit, no more. f not a pipe: no wait.
+func readByRunner(f *os.File, limit time.Duration) {
+	if f == nil {
+		return
+	}
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		return
+	}
+	deadline := time.Now().Add(limit)
+	for pause := 50 * time.Microsecond; ; pause = min(2*pause, 5*time.Millisecond) {
+		if n, err := unread(f); err != nil || n == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(pause) // no event says a pipe was read empty
+	}
 }
 
 // pipeBuf is POSIX's PIPE_BUF on Linux: a write to a pipe of at most this
