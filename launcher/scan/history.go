@@ -131,6 +131,7 @@ func (s *scanner) scanBlobs(ctx context.Context, root string, messages *[]Findin
 		return nil, err
 	}
 	found := map[string]*foundBlob{}
+	s.namedTrees = nil
 	lfs := s.newLFS(root)
 	if err := s.readBlobs(ctx, cf, lfs, found, messages); err != nil {
 		revList.Process.Kill()
@@ -145,8 +146,61 @@ func (s *scanner) scanBlobs(ctx context.Context, root string, messages *[]Findin
 	if err := revList.Wait(); err != nil {
 		return nil, s.gitError("rev-list", err, revErr.Bytes())
 	}
+	if err := s.namedTreeFiles(ctx, root, found); err != nil {
+		return nil, err
+	}
 	s.warnLFSMissing(lfs)
 	return found, nil
+}
+
+// namedTree is a directory whose name holds a value, as a tree lists it.
+type namedTree struct {
+	id, path string
+	owners   []mask.Owner
+}
+
+// namedTreeFiles records every file under a directory whose name holds a
+// value as a find in its path, as a file so named is (see treeNames): a
+// value in a directory's name was found in the working tree and the
+// index, and not in the history. One `git ls-tree -r` per such directory:
+// its tree may have been read before, under a name that holds none.
+func (s *scanner) namedTreeFiles(ctx context.Context, root string, found map[string]*foundBlob) error {
+	seen := map[string]bool{}
+	for _, t := range s.namedTrees {
+		if seen[t.id+"\x00"+t.path] {
+			continue
+		}
+		seen[t.id+"\x00"+t.path] = true
+		out, err := s.git(ctx, root, "ls-tree", "-r", "-z", "--full-name", t.id)
+		if err != nil {
+			return err
+		}
+		for _, entry := range bytes.Split(out, []byte{0}) {
+			// "MODE TYPE ID\tPATH"
+			head, name, ok := bytes.Cut(entry, []byte{'\t'})
+			fields := bytes.Fields(head)
+			if !ok || len(fields) != 3 || string(fields[1]) != "blob" {
+				continue
+			}
+			addPathFind(found, string(fields[2]), path.Join(t.path, string(name)), t.owners)
+		}
+	}
+	return nil
+}
+
+// addPathFind records the blob id as a find of owners in its path p.
+func addPathFind(found map[string]*foundBlob, id, p string, owners []mask.Owner) {
+	b := found[id]
+	if b == nil {
+		b = &foundBlob{path: p}
+		found[id] = b
+	}
+	for _, o := range owners {
+		m := match{line: 0, name: o.Name, form: string(o.Encoding) + inThePath}
+		if !slices.Contains(b.matches, m) {
+			b.matches = append(b.matches, m)
+		}
+	}
 }
 
 // readBlobs searches each blob cf returns (and the content of each Git LFS
@@ -227,24 +281,19 @@ func (s *scanner) treeNames(obj object, found map[string]*foundBlob) error {
 		}
 		mode, name, id := string(body[:sp]), string(body[sp+1:nul]), hex.EncodeToString(body[nul+1:nul+21])
 		body = body[nul+21:]
-		if mode == "40000" || mode == "160000" {
-			continue // a tree (read on its own) or a submodule
+		if mode == "160000" {
+			continue // a submodule
 		}
 		_, owners := maskString(s.p, name)
 		if owners == nil {
+			continue // a tree is read on its own
+		}
+		if mode == "40000" {
+			// Its files are finds, wherever its tree was read.
+			s.namedTrees = append(s.namedTrees, namedTree{id: id, path: path.Join(obj.Tag, name), owners: owners})
 			continue
 		}
-		b := found[id]
-		if b == nil {
-			b = &foundBlob{path: path.Join(obj.Tag, name)}
-			found[id] = b
-		}
-		for _, o := range owners {
-			m := match{line: 0, name: o.Name, form: string(o.Encoding) + inThePath}
-			if !slices.Contains(b.matches, m) {
-				b.matches = append(b.matches, m)
-			}
-		}
+		addPathFind(found, id, path.Join(obj.Tag, name), owners)
 	}
 	return nil
 }

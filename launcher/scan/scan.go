@@ -211,6 +211,7 @@ type scanner struct {
 	gitEnv      []string         // see gitEnv
 	refused     map[string]error // see inWorkTree
 	buf         []byte           // reused from file to file
+	namedTrees  []namedTree      // see namedTreeFiles
 }
 
 func newScanner(ctx context.Context, p *mask.Patterns, opts Options) (*scanner, error) {

@@ -473,6 +473,33 @@ func TestScanValueInStagedAndHistoryPaths(t *testing.T) {
 	}
 }
 
+// TestScanValueInHistoryDirectoryNames: a file under a directory named
+// with a value is a find of --git-history, as it is of the working tree's
+// scan and of --staged: only file names were read from the history's
+// trees. Also when the same directory's tree was read first under a
+// clean name (a copy of it committed before), and for a directory below
+// the named one.
+func TestScanValueInHistoryDirectoryNames(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "clean/sub/f.txt", "hi\n")
+	commitAll(t, dir, "clean")
+	write(t, dir, "dir-"+value+"/sub/f.txt", "hi\n")
+	git(t, dir, "add", "-A")
+	masked := "dir-<ward:DB_PASSWORD>/sub/f.txt"
+	want := []Finding{{Path: masked, Line: 0, Name: "DB_PASSWORD", Form: "plain in the path"}}
+	if got := scan(t, Options{Dir: dir, Staged: true}); !slices.Equal(got, want) {
+		t.Errorf("--staged: got findings %+v, want %+v", redact(got), want)
+	}
+	commit := commitAll(t, dir, "add")
+	git(t, dir, "rm", "-rq", "dir-"+value)
+	commitAll(t, dir, "rm")
+	got := scan(t, Options{Dir: dir, GitHistory: true})
+	want = []Finding{{Path: masked, Line: 0, Commit: commit, Name: "DB_PASSWORD", Form: "plain in the path"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("--git-history: got findings %+v, want %+v", redact(got), want)
+	}
+}
+
 // TestScanSubmodules searches the files of a submodule (a private
 // config repository, vendored code) and of a repository nested in the
 // work tree, as their own work trees: git lists them from the outside
