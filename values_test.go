@@ -94,6 +94,23 @@ node -e 'console.log("inspect:", require("util").inspect(process.env.TOKEN))'
 `, "+ true xtrace", "printf %q", "${TOKEN@Q}", "repr", "shlex.quote", "inspect")
 }
 
+// TestMaskQuotedControlAndNonASCII: a value with control characters
+// (one of them ESC, and DEL) beside a non-ASCII letter, as bash's printf
+// %q and declare -p ($'...', octal, \E), Python's repr, Node's
+// util.inspect (upper-case \x1B) and Go's %q quote it, is masked: each
+// keeps the letter as it is, which no form had beside an escaped
+// control character.
+func TestMaskQuotedControlAndNonASCII(t *testing.T) {
+	needProgram(t, "node", "nodejs")
+	maskedLines(t, "a\x01\u00e9\x1b[1m\x7f'q ", `
+printf 'printf %%q: %q\n' "$TOKEN"
+declare -p TOKEN | sed 's/^declare -x TOKEN=/declare -p: /'
+python3 -c 'import os; print("repr:", repr(os.environ["TOKEN"]))'
+node -e 'console.log("inspect:", require("util").inspect(process.env.TOKEN))'
+helper quote TOKEN | sed 's/^/%q: /'
+`, "printf %q", "declare -p", "repr", "inspect", "%q")
+}
+
 // TestMaskJSONEncoders: a value with '/', '=', "'", '<' and a non-ASCII
 // letter in it, as PHP's json_encode ("\/", "\u00e4") and Java's Gson
 // ("\u003d", "\u0027") write it in JSON, is masked.

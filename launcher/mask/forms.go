@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -256,6 +257,17 @@ func FormsOf(value []byte) []Form {
 			}
 			if utf8.Valid(v) {
 				fs.add(Quoted, yamlDoubleQuoted(v))
+			}
+		}
+		if utf8.Valid(v) && hasUnprintable(v) {
+			// A control character beside a character from U+00A0 up,
+			// which these keep as it is (in the forms above, JSON's
+			// \u0001 and Python's bytes b'\xc3\xa9', neither wrote it).
+			for _, l := range literals {
+				fs.add(Quoted, l.quote(v, 0))
+				if l.quotes != 0 {
+					fs.add(Quoted, l.quote(v, l.quotes))
+				}
 			}
 		}
 	}
@@ -532,6 +544,93 @@ func hasEscapedByte(v []byte) bool {
 		}
 	}
 	return false
+}
+
+// hasUnprintable reports whether the valid UTF-8 v has a character
+// other than a space that is not printable (a control character, a
+// format character, a space other than ' ').
+func hasUnprintable(v []byte) bool {
+	for _, r := range string(v) {
+		if r != ' ' && !unicode.IsPrint(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// literal is how a language writes a string between its quotes for a
+// programmer to read: '\' and (given) a quote with a backslash before
+// them, the characters of named by their letter, the other characters
+// escape takes as it writes them, the rest as they are.
+type literal struct {
+	named  map[rune]byte
+	escape func(r rune) string // "" for a character written as it is
+	quotes byte                // the quote it escapes when it quotes with it
+}
+
+// literals are Python's repr of a str, Node's util.inspect, Go's %q and
+// bash's $'...' (printf %q, declare -p of a value with a control
+// character).
+var literals = []literal{
+	{named: map[rune]byte{'\t': 't', '\n': 'n', '\r': 'r'}, quotes: '\'', escape: func(r rune) string {
+		switch {
+		case unicode.IsPrint(r) || r == ' ':
+			return ""
+		case r < 0x100:
+			return fmt.Sprintf(`\x%02x`, r)
+		case r < 0x10000:
+			return fmt.Sprintf(`\u%04x`, r)
+		}
+		return fmt.Sprintf(`\U%08x`, r)
+	}},
+	{named: map[rune]byte{'\b': 'b', '\t': 't', '\n': 'n', '\f': 'f', '\r': 'r'}, quotes: '\'', escape: func(r rune) string {
+		if r < 0x20 || r >= 0x7f && r <= 0x9f {
+			return fmt.Sprintf(`\x%02X`, r)
+		}
+		return ""
+	}},
+	{named: map[rune]byte{'\a': 'a', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't', '\v': 'v', '"': '"'}, escape: func(r rune) string {
+		switch {
+		case unicode.IsPrint(r) || r == ' ':
+			return ""
+		case r < 0x80:
+			return fmt.Sprintf(`\x%02x`, r)
+		case r < 0x10000:
+			return fmt.Sprintf(`\u%04x`, r)
+		}
+		return fmt.Sprintf(`\U%08x`, r)
+	}},
+	{named: map[rune]byte{'\a': 'a', '\b': 'b', '\t': 't', '\n': 'n', '\v': 'v', '\f': 'f', '\r': 'r', 0x1b: 'E', '\'': '\''}, escape: func(r rune) string {
+		if unicode.IsPrint(r) || r == ' ' {
+			return ""
+		}
+		var b strings.Builder
+		for _, c := range []byte(string(r)) {
+			fmt.Fprintf(&b, `\%03o`, c)
+		}
+		return b.String()
+	}},
+}
+
+// quote returns the valid UTF-8 v as l writes it, with quote (if not 0)
+// escaped too.
+func (l literal) quote(v []byte, quote byte) []byte {
+	out := make([]byte, 0, len(v)+16)
+	for _, r := range string(v) {
+		if c, ok := l.named[r]; ok {
+			out = append(out, '\\', c)
+			continue
+		}
+		switch {
+		case r == '\\' || quote != 0 && r == rune(quote):
+			out = append(out, '\\', byte(r))
+		case l.escape(r) != "":
+			out = append(out, l.escape(r)...)
+		default:
+			out = utf8.AppendRune(out, r)
+		}
+	}
+	return out
 }
 
 // pythonBytes returns v as Python's repr of bytes writes it between the

@@ -107,6 +107,10 @@ func Main() int {
 		}
 		f.Close()
 		return 0
+	case "quote":
+		// A variable as Go's %q prints it (a log line of a Go program).
+		fmt.Printf("%q\n", os.Getenv(arg(args, 0, "")))
+		return 0
 	case "stdin-hash":
 		b, _ := io.ReadAll(os.Stdin)
 		fmt.Printf("STDIN %s\n", Hash(string(b)))
