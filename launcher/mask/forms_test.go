@@ -77,6 +77,7 @@ func TestFormsOfLines(t *testing.T) {
 		{"a config document: token lines only", kubeconfig, []string{"token: eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ"}},
 		{"punctuation and blank lines", "-----\n\n=========\nsecret-part-1a2b3c4d\n", []string{"secret-part-1a2b3c4d"}},
 		{"base64 outside armour needs a token", "password\nletters-only-here\n", nil},
+		{"a line of symbols alone", "user=x\n)(*&^%$#@!\n+--+--+--+\n", []string{")(*&^%$#@!"}},
 		{"one line", "single-line-value-1234\n", nil},
 	}
 	if len(last) != 8 {

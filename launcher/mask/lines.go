@@ -22,7 +22,7 @@ func lineForms(value []byte) [][]byte {
 		case isArmour(l):
 			armoured = bytes.Contains(l, []byte("BEGIN "))
 		case len(l) < minFragmentLen:
-		case armoured && isBase64Line(l), hasToken(l):
+		case armoured && isBase64Line(l), hasToken(l), isSymbolWord(l):
 			out = append(out, l)
 		}
 	}
@@ -33,11 +33,11 @@ func lineForms(value []byte) [][]byte {
 // runner, which masks line by line and so shows in clear any line of the
 // value it was not given: every line of at least MinLen bytes but those
 // that carry nothing (armour, lines without a letter or digit, such as
-// "-----" or "").
+// "-----" or "", unless isSymbolWord).
 func ciLines(form []byte) [][]byte {
 	var out [][]byte
 	for _, l := range runnerLines(form) {
-		if len(l) >= MinLen && !isArmour(l) && hasAlnum(l) {
+		if len(l) >= MinLen && !isArmour(l) && (hasAlnum(l) || isSymbolWord(l)) {
 			out = append(out, l)
 		}
 	}
@@ -126,6 +126,25 @@ func hasToken(l []byte) bool {
 		}
 	}
 	return false
+}
+
+// isSymbolWord reports whether l, a line without an ASCII letter or
+// digit, is a password all the same: minFragmentLen or more bytes, no blank, and
+// at least 5 different ones (")(*&^%$#@!"), which a rule ("-----",
+// "=====", "+--+--+") or a document's structure ("}, {") has not.
+func isSymbolWord(l []byte) bool {
+	if len(l) < minFragmentLen || bytes.ContainsAny(l, " \t") || hasAlnum(l) {
+		return false
+	}
+	var seen [256]bool
+	n := 0
+	for _, c := range l {
+		if !seen[c] {
+			seen[c] = true
+			n++
+		}
+	}
+	return n >= 5
 }
 
 func hasAlnum(l []byte) bool {

@@ -472,7 +472,7 @@ func TestWriterErrorIsSticky(t *testing.T) {
 
 func TestWriteAddMask(t *testing.T) {
 	var out bytes.Buffer
-	key := "-----BEGIN KEY-----\nMIIB%0Aabc\r\n  xy\n-----\n\n  indented-line\n-----END KEY-----\n"
+	key := "-----BEGIN KEY-----\nMIIB%0Aabc\r\n  xy\n-----\n\n  indented-line\n)(*&^%$#@!\n+--+--+--+\n-----END KEY-----\n"
 	skipped, err := WriteAddMask(&out, []Secret{
 		{Name: "KEY", Value: []byte(key)},
 		{Name: "PIN", Value: []byte("123")},
@@ -487,6 +487,8 @@ func TestWriteAddMask(t *testing.T) {
 	for i, want := range []string{
 		"::add-mask::MIIB%250Aabc",
 		"::add-mask::indented-line",
+		// A line of symbols alone is a password all the same.
+		"::add-mask::)(*&^%25$#@!",
 	} {
 		if !slices.Contains(lines, want) {
 			t.Errorf("wanted line %d is missing", i)
@@ -499,6 +501,7 @@ func TestWriteAddMask(t *testing.T) {
 		"::add-mask::-----END KEY-----",
 		"::add-mask::-----",
 		"::add-mask::",
+		"::add-mask::+--+--+--+",
 	} {
 		if slices.Contains(lines, unwanted) {
 			t.Errorf("got unwanted line %d", i)
