@@ -196,8 +196,8 @@ func TestCIMaskTeedOutput(t *testing.T) {
 }
 
 // TestCIWarnsOfValuesInRunnerFiles: a child that writes a secret to
-// $GITHUB_ENV (or $GITHUB_OUTPUT, $GITHUB_STATE) hands it to the rest of
-// the job, third-party actions included, where no masking of ward's
+// $GITHUB_ENV (or $GITHUB_OUTPUT, $GITHUB_STATE, $GITHUB_PATH: it was not
+// warned of) hands it to the rest of the job, third-party actions included, where no masking of ward's
 // follows it. ward cannot stop that; it says so when the child is done,
 // naming the variable (its base64 form counts too), never the value.
 func TestCIWarnsOfValuesInRunnerFiles(t *testing.T) {
@@ -205,22 +205,22 @@ func TestCIWarnsOfValuesInRunnerFiles(t *testing.T) {
 	w.set("ci/token", canary("ghenv"))
 	w.set("ci/other", canary("other"))
 	m := w.manifest("version: 1\nenv:\n  TOKEN: local://ci/token\n  OTHER: local://ci/other\n")
-	ghenv, ghout := filepath.Join(w.dir, "set_env"), filepath.Join(w.dir, "set_output")
+	ghenv, ghout, ghpath := filepath.Join(w.dir, "set_env"), filepath.Join(w.dir, "set_output"), filepath.Join(w.dir, "add_path")
 	// Before the audit of w.dir: the child writes the value there.
-	t.Cleanup(func() { os.Remove(ghenv); os.Remove(ghout) })
-	for _, f := range []string{ghenv, ghout} {
+	t.Cleanup(func() { os.Remove(ghenv); os.Remove(ghout); os.Remove(ghpath) })
+	for _, f := range []string{ghenv, ghout, ghpath} {
 		if err := os.WriteFile(f, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cmd := w.command("run", "-m", m, "--", "sh", "-c", `echo "TOKEN=$TOKEN" >> "$GITHUB_ENV"; echo "b64=$(printf %s "$TOKEN" | base64 -w0)" >> "$GITHUB_OUTPUT"`)
-	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true", "GITHUB_ENV="+ghenv, "GITHUB_OUTPUT="+ghout)
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `echo "TOKEN=$TOKEN" >> "$GITHUB_ENV"; echo "b64=$(printf %s "$TOKEN" | base64 -w0)" >> "$GITHUB_OUTPUT"; echo "/opt/$TOKEN/bin" >> "$GITHUB_PATH"`)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true", "GITHUB_ENV="+ghenv, "GITHUB_OUTPUT="+ghout, "GITHUB_PATH="+ghpath)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if code := exitCode(t, cmd.Run()); code != 0 {
 		t.Fatalf("got exit code %d, want 0", code)
 	}
-	for _, file := range []string{"GITHUB_ENV", "GITHUB_OUTPUT"} {
+	for _, file := range []string{"GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH"} {
 		warned := slices.ContainsFunc(strings.Split(stderr.String(), "\n"), func(l string) bool {
 			return strings.Contains(l, `"level":"WARN"`) && strings.Contains(l, "$"+file) && strings.Contains(l, `"names":"TOKEN"`)
 		})

@@ -190,6 +190,7 @@ var runnerFiles = []struct{ env, goes string }{
 	{"GITHUB_ENV", "every later step of the job gets it in its environment"},
 	{"GITHUB_OUTPUT", "it is a step output, which later steps and expressions read"},
 	{"GITHUB_STATE", "the action's post step gets it in its environment"},
+	{"GITHUB_PATH", "every later step of the job gets it in its PATH"},
 }
 
 // maxRunnerFile bounds how much of each runner file warnRunnerFiles reads.
