@@ -700,7 +700,18 @@ func warnGit(stdio IO, file string) {
 			what = "is in the git history (it was committed once)"
 		}
 		fmt.Fprintf(stdio.Stderr, "ward: warning: %s %s: its values are in the repository's history, and deleting the file does not remove them\n", file, what)
-		fmt.Fprintf(stdio.Stderr, "ward: warning: treat every value it held as leaked: rotate each one at its source, then `git rm --cached %s` and add it to .gitignore\n", file)
+		// Only what is left to do: `git rm --cached` of a file no
+		// longer tracked fails ("did not match any files").
+		then := ""
+		switch {
+		case tracked && ignored != ignoreYes:
+			then = fmt.Sprintf(", then `git rm --cached %s` and add it to .gitignore", file)
+		case tracked:
+			then = fmt.Sprintf(", then `git rm --cached %s`", file)
+		case ignored == ignoreNo:
+			then = ", and add it to .gitignore"
+		}
+		fmt.Fprintf(stdio.Stderr, "ward: warning: treat every value it held as leaked: rotate each one at its source%s\n", then)
 		fmt.Fprintf(stdio.Stderr, "ward: hint: see \"Dealing with a leaked secret\" in ward's README: https://github.com/wardsecrets/ward#dealing-with-a-leaked-secret\n")
 	case ignored == ignoreNo:
 		// ward init adds .env, and no other name.
