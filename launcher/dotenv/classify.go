@@ -14,7 +14,7 @@ import (
 // instead of the encrypted store: an empty value, a small whole number
 // (a port, a count), a boolean, a deployment word (development,
 // production...), a log level, a URL without credentials or query, or a
-// host:port, in UTF-8. A name that says secret (TOKEN, PASSWORD, KEY, WEBHOOK...)
+// host:port, in UTF-8. A name that says secret (TOKEN, PASSWORD, PASSPHRASE, KEY, WEBHOOK...)
 // is a secret whatever its value: PIN=1234 is not configuration, and a
 // webhook's URL is its credential.
 //
@@ -41,7 +41,27 @@ func IsPlain(key string, value []byte) bool {
 		return err == nil && n > 0 && n < 65536
 	}
 	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" && strings.Contains(v, "://") {
-		return u.User == nil && u.RawQuery == "" && u.Fragment == "" && !tokenInPath(u.Path)
+		return u.User == nil && u.RawQuery == "" && u.Fragment == "" && !tokenInPath(u.Path) && !hookURL(u)
+	}
+	return false
+}
+
+// hookURL reports whether u is a webhook's URL by its shape: a host
+// named hook or hooks (hooks.zapier.com, hook.eu1.make.com) with a
+// path, or a path segment hook, hooks, webhook or webhooks with more
+// after it (n8n's /webhook/ID). Its ids, short as Zapier's
+// (/hooks/catch/1234567/b3x9k2p/), are all it takes to post to it.
+func hookURL(u *url.URL) bool {
+	first, _, _ := strings.Cut(strings.ToLower(u.Hostname()), ".")
+	if (first == "hook" || first == "hooks") && strings.Trim(u.Path, "/") != "" {
+		return true
+	}
+	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+	for i, seg := range segs[:max(len(segs)-1, 0)] {
+		switch strings.ToLower(seg) {
+		case "hook", "hooks", "webhook", "webhooks":
+			return segs[i+1] != ""
+		}
 	}
 	return false
 }
@@ -75,7 +95,7 @@ func tokenInPath(path string) bool {
 var (
 	// secretName matches names that say they hold a secret.
 	secretName = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN|WEBHOOK(_?UR[LI])?$)`)
+		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|PASS_?PHRASE|PASS_?CODE|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN|WEBHOOK(_?UR[LI])?$)`)
 	})
 	smallInt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]{1,6}$`) })
 	hostPort = sync.OnceValue(func() *regexp.Regexp {

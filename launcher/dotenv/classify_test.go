@@ -36,6 +36,16 @@ func TestIsPlain(t *testing.T) {
 		{"SLACK_URL", "https://hooks.slack.com/services/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", false},
 		{"ZAPIER_WEBHOOK_URL", "https://hooks.zapier.com/hooks/catch/123456/abcdef1/", false},
 		{"SLACK_WEBHOOK", "https://hooks.slack.com/services/T0/B0/x", false},
+		// A hook's URL under a name that does not say so (helper's
+		// probe: ZAPIER_HOOK went into the manifest in clear).
+		{"ZAPIER_HOOK", "https://hooks.zapier.com/hooks/catch/1234567/b3x9k2p/", false},
+		{"MAKE_SCENARIO", "https://hook.eu1.make.com/abcdefghijklmnop", false},
+		{"N8N_TRIGGER", "https://n8n.internal/webhook/deploy-done", false},
+		{"HOOKS_DOCS", "https://example.com/docs/hooks", true},
+		// Names that say secret: a passphrase, a passcode.
+		{"GPG_PASSPHRASE", "123456", false},
+		{"SSH_PASS_PHRASE", "true", false},
+		{"PASSCODE", "1234", false},
 		{"WEBHOOKS_ENABLED", "true", true},
 		{"DOCS_URL", "https://example.com/docs/getting-started-with-the-service", true},
 		{"BUCKET_URL", "https://storage.googleapis.com/my-app-production-assets", true},
