@@ -38,6 +38,10 @@ const keepVersions = 10
 type document struct {
 	entries map[string]*entry
 	extra   map[string]json.RawMessage
+	// others, in a document kept for some names only (see loadNames),
+	// are the names of the entries left out: for an error's "did you
+	// mean", never read for values.
+	others []string
 }
 
 // entry is one name: its current version and the earlier ones.

@@ -205,7 +205,7 @@ func (s *Store) FetchBatch(_ context.Context, refs []resolve.Ref) ([]resolve.Sec
 	for i, ref := range refs {
 		e, ok := doc.entries[ref.Path]
 		if !ok {
-			errs[i] = s.notFound(ref.Path)
+			errs[i] = s.notFoundIn(doc, ref.Path)
 			continue
 		}
 		secrets[i] = resolve.Secret{
@@ -274,7 +274,7 @@ func (s *Store) History(name string) ([]Entry, error) {
 	}
 	e, ok := doc.entries[name]
 	if !ok {
-		return nil, s.notFound(name)
+		return nil, s.notFoundIn(doc, name)
 	}
 	out := make([]Entry, 0, len(e.history)+1)
 	out = append(out, entryOf(name, e.current))
@@ -300,16 +300,95 @@ func (s *Store) notFound(name string) error {
 	return &missingError{name: name, path: s.Path}
 }
 
+// notFoundIn is notFound for a name doc does not hold, naming the one it
+// holds that the name is most likely a slip for.
+func (s *Store) notFoundIn(doc *document, name string) error {
+	names := slices.Clone(doc.others)
+	for n := range doc.entries {
+		names = append(names, n)
+	}
+	return &missingError{name: name, path: s.Path, near: nearName(name, names)}
+}
+
+// nearName returns the one name of names that name is most likely a
+// slip for: the same but for case (myapp/stripe_key for ward import's
+// myapp/STRIPE_KEY), else one or two characters off (a typo in the
+// manifest), else the same last part under another prefix (imported from
+// a folder of another name); "" when none is, or more than one is as
+// near.
+func nearName(name string, names []string) string {
+	slices.Sort(names)
+	base := func(n string) string { return n[strings.LastIndexByte(n, '/')+1:] }
+	for _, near := range []func(n string) bool{
+		func(n string) bool { return strings.EqualFold(n, name) },
+		func(n string) bool { return editDistance(n, name, 1) <= 1 },
+		func(n string) bool { return len(name) >= 8 && editDistance(n, name, 2) <= 2 },
+		func(n string) bool { return strings.EqualFold(base(n), base(name)) },
+	} {
+		found := ""
+		for _, n := range names {
+			if n != name && near(n) {
+				if found != "" {
+					return ""
+				}
+				found = n
+			}
+		}
+		if found != "" {
+			return found
+		}
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance of a and b, counted up to
+// limit+1.
+func editDistance(a, b string, limit int) int {
+	if d := len(a) - len(b); d > limit || -d > limit {
+		return limit + 1
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		low := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			low = min(low, cur[j])
+		}
+		if low > limit {
+			return limit + 1
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 // missingError is an entry the store does not hold; its hint says how to
-// set it, once.
-type missingError struct{ name, path string }
+// set it, once, or names the entry it holds that name is likely a slip
+// for.
+type missingError struct{ name, path, near string }
 
 func (e *missingError) Error() string {
 	return fmt.Sprintf("no entry %q in the local store %s: not found", e.name, e.path)
 }
 
-// Hint says how to add the entry.
-func (e *missingError) Hint() string { return "set it with: ward local set " + e.name }
+// Hint says how to add the entry, or which one was meant.
+func (e *missingError) Hint() string {
+	if e.near != "" {
+		// Setting the name asked for would make a second entry that
+		// nothing else reads.
+		return fmt.Sprintf("the store has %s: is that the one meant? (ward local list shows its names); else set this one with: ward local set %s", e.near, e.name)
+	}
+	return "set it with: ward local set " + e.name
+}
 
 // Is makes the error resolve.ErrNotFound.
 func (e *missingError) Is(target error) bool { return target == resolve.ErrNotFound }
@@ -365,6 +444,8 @@ func (s *Store) loadNames(names []string) (*document, fs.FileInfo, error) {
 	for name, e := range doc.entries {
 		if _, ok := kept.entries[name]; ok {
 			e.current.value = nil
+		} else {
+			kept.others = append(kept.others, name)
 		}
 		e.wipe()
 	}

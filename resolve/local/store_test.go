@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -208,5 +209,26 @@ func TestFetchOfABigStoreGivesItsMemoryBack(t *testing.T) {
 	runtime.ReadMemStats(&m)
 	if held := m.HeapSys - m.HeapReleased; held > uint64(st.Size()) {
 		t.Errorf("after reading one name of a store of %d bytes, the process holds %d bytes of heap from the system, more than the whole store", st.Size(), held)
+	}
+}
+
+// TestNearName: the entry a missing name is likely a slip for, when one
+// stands out.
+func TestNearName(t *testing.T) {
+	names := []string{"app/API_TOKEN", "app/DB_PASSWORD", "app/DB_PASSWORD2", "web/API_TOKEN", "svc/key"}
+	for _, tc := range []struct{ name, want string }{
+		{"app/api_token", "app/API_TOKEN"},         // case
+		{"app/API_TOKN", "app/API_TOKEN"},          // one off
+		{"app/DB_PASSWRD", "app/DB_PASSWORD"},      // one off from one, two from the other
+		{"svc/kez", "svc/key"},                     // one off, short
+		{"svc/kxz", ""},                            // two off, too short for two
+		{"xyz/API_TOKEN", ""},                      // the last part in two places
+		{"app/DB_PASSWORD3", ""},                   // one off from two
+		{"other/DB_PASSWORD2", "app/DB_PASSWORD2"}, // in one place
+		{"app/unrelated", ""},
+	} {
+		if got := nearName(tc.name, slices.Clone(names)); got != tc.want {
+			t.Errorf("nearName(%q) = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

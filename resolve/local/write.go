@@ -182,7 +182,7 @@ func (s *Store) Rollback(name string, to int) error {
 	return s.update(false, func(doc *document) (bool, error) {
 		e := doc.entries[name]
 		if e == nil {
-			return false, s.notFound(name)
+			return false, s.notFoundIn(doc, name)
 		}
 		var from version
 		switch {
