@@ -194,8 +194,11 @@ func localSet(c *cli.Context, stdio IO) error {
 	value, err := readValue(stdio, name)
 	if err != nil {
 		hint := ""
-		if errors.Is(err, errSeveralLines) {
+		switch {
+		case errors.Is(err, errSeveralLines):
 			hint = "the prompt takes one line: read the value from a file instead: ward local set " + name + " < FILE"
+		case errors.Is(err, errTooLong), errors.Is(err, signals.ErrLineTooLong):
+			hint = "the local store takes values of up to 1 MiB: keep a larger one (a keystore, a bundle) in Vault or a cloud's secret manager, and give it to the program as a file (files:)"
 		}
 		return failure.New(err, hint)
 	}
@@ -364,6 +367,9 @@ func readHidden(f *os.File, prompt func()) (v []byte, pasted bool, err error) {
 	return v, false, nil
 }
 
+// errTooLong is a value over the 1 MiB the local store takes in one.
+var errTooLong = errors.New("the value on stdin is over 1 MiB, the most ward local set takes")
+
 // errNoValue is Ctrl-D at the prompt: the input ended.
 var errNoValue = errors.New("the input ended (Ctrl-D) at the prompt; nothing was stored")
 
@@ -412,7 +418,7 @@ func readValue(stdio IO, name string) ([]byte, error) {
 		return nil, fmt.Errorf("read the value from stdin: %w", err)
 	}
 	if len(v) > 1<<20 {
-		return nil, errors.New("the value on stdin is over 1 MiB")
+		return nil, errTooLong
 	}
 	if !isText(v) {
 		// Binary data (a keystore, a DER key) is stored exactly: a last

@@ -58,7 +58,9 @@ func (s *Store) identity(create bool) ([]*keyPair, error) {
 	}
 	defer clear(b)
 	var ids []*keyPair
-	for line := range strings.SplitSeq(string(b), "\n") {
+	// A byte order mark before the first line: Notepad saves UTF-8 with
+	// one, and the file was "no age identity".
+	for line := range strings.SplitSeq(strings.TrimPrefix(string(b), "\ufeff"), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue

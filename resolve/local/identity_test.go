@@ -32,6 +32,9 @@ func TestIdentityFilesAgeWrites(t *testing.T) {
 	for _, tc := range []struct{ name, content string }{
 		{"age-keygen", keygen(x, x.Recipient().String())},
 		{"age-keygen -pq", keygen(pq, pq.Recipient().String())},
+		// Saved again by Notepad: a byte order mark and CRLF.
+		{"notepad", "\ufeff" + strings.ReplaceAll(keygen(x, x.Recipient().String()), "\n", "\r\n")},
+		{"notepad, the identity first", "\ufeff" + x.String() + "\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
