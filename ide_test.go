@@ -22,7 +22,7 @@ func gone(pid int) bool {
 }
 
 // isGuard reports whether pid is a ward's guard (supervise.GuardArg),
-// which a ward starts a second into its run.
+// which a ward starts a fifth of a second into its run.
 func isGuard(pid int) bool {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return strings.Contains(string(b), "\x00__ward-guard\x00")
@@ -121,7 +121,7 @@ func TestKilledWardStopsWhatItsChildLeft(t *testing.T) {
 			if _, err := os.Stat(file); err != nil {
 				t.Fatalf("the secret file: %v", err)
 			}
-			// ward starts its guard a second into the run; a reload
+			// ward starts its guard a fifth of a second into the run; a reload
 			// comes later. Without one (the old code), on after 5 s.
 			waitGuard(cmd.Process.Pid)
 			if tc.term {

@@ -44,8 +44,12 @@ import (
 const GuardArg = "__ward-guard"
 
 // guardAfter is how long into the first child's run ward starts its
-// guard.
-const guardAfter = time.Second
+// guard: not at once, where its fork and exec of ward would cost a
+// `ward run -- true` a third of its time, and soon enough that a ward
+// killed as it starts (air's reload of a file saved twice, a second
+// apart) does not leave its child's server running with the secrets.
+// It was a second.
+const guardAfter = 200 * time.Millisecond
 
 // guardThreads is how many threads the guard makes ahead: its reads of
 // the pipe and of /proc, its log's writer, its waits.
