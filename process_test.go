@@ -483,6 +483,36 @@ func TestPID1StopsDaemons(t *testing.T) {
 	}
 }
 
+// TestPID1NamesTheDaemonsItStops: as PID 1, the info line that names what
+// the child left running names a daemon outside its group, and the
+// warning of one that ignores SIGTERM names it when it is killed. The
+// line was not written (the child's group was empty), and the warning
+// spoke of the child's process group.
+func TestPID1NamesTheDaemonsItStops(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nrotation: {stop_timeout: 1s}\n")
+	out := filepath.Join(w.dir, "daemon.out")
+	script := `setsid sh -c 'exec helper ignore-term' > ` + out + ` 2>&1 & while ! grep -q ready ` + out + ` 2>/dev/null; do :; done; exit 4`
+	code, stderr := runAsPID1(t, w, m, script)
+	if code != 4 {
+		t.Errorf("got exit code %d, want the child's 4 (stderr: %s)", code, stderr)
+	}
+	for _, want := range []string{
+		`"msg":"the child exited; stopping what the child left running`,
+		`"msg":"what the child left running did not stop in time; killing it"`,
+	} {
+		line := ""
+		for _, l := range strings.Split(stderr, "\n") {
+			if strings.Contains(l, want) {
+				line = l
+			}
+		}
+		if !strings.Contains(line, " helper") {
+			t.Errorf("no line %s naming the daemon, helper (stderr: %s)", want, stderr)
+		}
+	}
+}
+
 // TestPID1StopWithinStopTimeout: as PID 1, ward told to stop kills what is
 // left one stop_timeout after the stop signal, the daemons its child left
 // included: they used to get a stop_timeout of their own after the child

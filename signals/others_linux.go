@@ -396,6 +396,19 @@ func SignalGroupButLeader(pgid int, sig syscall.Signal) (left bool) {
 	return left
 }
 
+// Others returns the processes SignalOthers signals, zombies aside: as
+// PID 1, what is left of the container but ward, spare and group.
+func Others(group int, spare []int) []int {
+	self := os.Getpid()
+	var pids []int
+	eachProcess(func(pid int) {
+		if st := procStat(pid); st != nil && st.state != 'Z' && pid != self && !slices.Contains(spare, pid) && st.pgrp != group {
+			pids = append(pids, pid)
+		}
+	})
+	return pids
+}
+
 // GroupMembers returns the processes of process group pgid, zombies
 // aside.
 func GroupMembers(pgid int) []int {

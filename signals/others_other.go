@@ -18,6 +18,9 @@ func Orphans(spare []int, spareArgs ...string) []int { return nil }
 // GroupMembers is none outside Linux, where ward reads no /proc.
 func GroupMembers(pgid int) []int { return nil }
 
+// Others returns nothing outside Linux.
+func Others(group int, spare []int) []int { return nil }
+
 // SignalDescendants does nothing outside Linux, where ward reads no
 // /proc: the child's group is signalled as before.
 func SignalDescendants(pid int, sig syscall.Signal, spareArg string) (left bool) {

@@ -544,7 +544,11 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 			}
 			drainTick = time.After(50 * time.Millisecond)
 		case <-s.killTime:
-			if !s.killed {
+			if !s.killed && s.draining && !s.session {
+				// What did not stop, by name: as PID 1, a daemon the
+				// child's group no longer holds.
+				s.log.Warn("what the child left running did not stop in time; killing it", "stop_timeout", s.rotation.StopTimeout.String(), "processes", namedProcesses(s.leftBehind()))
+			} else if !s.killed {
 				s.log.Warn("the child's process group did not stop in time; killing it", "stop_timeout", s.rotation.StopTimeout.String())
 			}
 			s.killed = true
@@ -740,7 +744,7 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 	// and may read files ward is about to remove. As PID 1, that is every
 	// process of the container.
 	s.draining = true
-	if left := signals.GroupMembers(s.child.Pid); len(left) > 0 && !s.stopping && !s.session {
+	if left := s.leftBehind(); len(left) > 0 && !s.stopping && !s.session {
 		// Said: a CI step's `ward run -- ./start-services.sh` whose
 		// `server &` a later step needs found it gone, and ward had
 		// said nothing.
@@ -763,6 +767,22 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 	}
 	s.killTime = time.After(wait)
 	return 0, false, nil
+}
+
+// leftBehind returns what the child left running that ward stops once
+// it has exited: the rest of its process group, and as PID 1 every other
+// process of the container but ward's store helpers (a daemon that
+// called setsid(), which the info line did not name).
+func (s *supervisor) leftBehind() []int {
+	left := signals.GroupMembers(s.child.Pid)
+	if os.Getpid() == 1 && !s.opts.SignalChildOnly {
+		var spare []int
+		if s.opts.Spare != nil {
+			spare = s.opts.Spare()
+		}
+		left = append(left, signals.Others(s.child.Pid, spare)...)
+	}
+	return left
 }
 
 // windowsLineEndings says, of a child that failed, that its program's #!
