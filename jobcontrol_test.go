@@ -867,6 +867,29 @@ func TestLocalSetPromptLongLine(t *testing.T) {
 	}
 }
 
+// TestLocalSetPromptOverlongPaste: a line of over 1 MiB pasted at the
+// prompt is refused, and what the paste holds after it never reaches
+// the shell (it ran it, and kept it in its history).
+func TestLocalSetPromptOverlongPaste(t *testing.T) {
+	w := newWardEnv(t)
+	term := newTerminal(t, w)
+	term.send("ward local set app/huge; echo code=$?\n")
+	term.expect(`value for app/huge \(not echoed\): `)
+	term.send(strings.Repeat("A", 1<<20) + "B\necho ran-$((6*7))\n")
+	if code := term.expect(`code=(\d+)`)[1]; code != "125" {
+		t.Errorf("ward local set exited %s, want 125", code)
+	}
+	term.expect(`PROMPT> `)
+	term.send("echo over\n")
+	term.expect(`over`)
+	term.mu.Lock()
+	screen := term.out.String()
+	term.mu.Unlock()
+	if strings.Contains(screen, "ran-42") {
+		t.Errorf("the shell ran what the paste held after the long line")
+	}
+}
+
 // TestLocalSetPromptEditingKeys: the keys a terminal's line editing
 // gives are kept at the hidden prompt, which reads the terminal byte by
 // byte: erase (and a backspace, a whole UTF-8 character), kill (Ctrl-U),
@@ -929,12 +952,29 @@ func TestLocalSetPromptSuspended(t *testing.T) {
 
 // TestLocalSetPromptQuit: Ctrl-\ at `ward local set`'s prompt ends ward
 // by SIGQUIT (131 to the shell) with the terminal's echo back, and
-// without Go's dump of every goroutine's stack over the terminal.
+// without Go's dump of every goroutine's stack over the terminal, and
+// without a core (which would hold what was typed): ward is hardened
+// (core size 0, not dumpable) before the prompt, not after it.
 func TestLocalSetPromptQuit(t *testing.T) {
 	w := newWardEnv(t)
 	term := newTerminal(t, w)
-	term.send("ward local set app/quit; echo code=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo' | sed 's/^/mode=/'\n")
+	term.send("ulimit -c unlimited; ward local set app/quit; echo code=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo' | sed 's/^/mode=/'\n")
 	term.expect(`value for app/quit \(not echoed\): `)
+	var ward int
+	waitUntil(t, "ward under the shell", func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", term.cmd.Process.Pid, term.cmd.Process.Pid))
+		f := strings.Fields(string(b))
+		if len(f) == 1 {
+			ward, _ = strconv.Atoi(f[0])
+		}
+		return ward > 0
+	})
+	limits, _ := os.ReadFile(fmt.Sprintf("/proc/%d/limits", ward))
+	for _, l := range strings.Split(string(limits), "\n") {
+		if f := strings.Fields(l); strings.HasPrefix(l, "Max core file size") && len(f) > 4 && f[4] != "0" {
+			t.Errorf("at the prompt ward may dump a core of %s bytes", f[4])
+		}
+	}
 	term.send("abc\x1c")
 	if code := term.expect(`code=(\d+)`)[1]; code != "131" {
 		t.Errorf("Ctrl-\\ at the prompt: ward exited %s, want 131", code)
@@ -947,6 +987,71 @@ func TestLocalSetPromptQuit(t *testing.T) {
 	term.mu.Unlock()
 	if strings.Contains(screen, "goroutine ") || strings.Contains(screen, "SIGQUIT: quit") {
 		t.Errorf("Ctrl-\\ printed Go's stack dump:\n%s", screen)
+	}
+	if cores, _ := filepath.Glob(filepath.Join(w.dir, "core*")); len(cores) > 0 {
+		t.Errorf("ward left a core: %v", cores)
+	}
+}
+
+// TestLocalSetPromptSuspendedWithoutAShell: Ctrl-Z at the prompt of a
+// ward that no shell can continue (its process group orphaned: ssh -t,
+// docker exec -it, script -c) does nothing, as the kernel has the key do
+// for such a group, but drop what was typed before it. ward stopped
+// itself for good, with the terminal's echo on.
+func TestLocalSetPromptSuspendedWithoutAShell(t *testing.T) {
+	w := newWardEnv(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	cmd := w.command("local", "set", "app/orphan")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	term := &terminal{t: t, ptmx: ptmx, cmd: cmd}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			term.mu.Lock()
+			term.out.Write(buf[:n])
+			term.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	v := canary("orphan")
+	term.expect(`value for app/orphan \(not echoed\): `)
+	term.send("abc\x1a")
+	// The prompt again, on a line of its own: what was typed is gone.
+	term.expect(`\n\s*value for app/orphan \(not echoed\): `)
+	term.send(v + "\n")
+	term.expect(`again: `)
+	term.send(v + "\n")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code := exitCode(t, err); code != 0 {
+			t.Errorf("ward local set exited %d, want 0", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("ward local set did not end (state %s)", procState(cmd.Process.Pid))
+	}
+	term.mu.Lock()
+	screen := term.out.String()
+	term.mu.Unlock()
+	if strings.Contains(screen, v) {
+		t.Errorf("the value typed after Ctrl-Z was shown on the terminal")
+	}
+	if _, out, _ := w.run("local", "get", "app/orphan"); strings.TrimSpace(out) != v {
+		t.Errorf("app/orphan does not hold the value typed after Ctrl-Z alone")
 	}
 }
 

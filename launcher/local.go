@@ -191,6 +191,10 @@ func localSet(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
+	// Before the value is read: at the prompt, a Ctrl-\ (ward ends by
+	// SIGQUIT) dumped a core holding what was typed, and another
+	// process of the user could read ward's memory.
+	signals.Harden()
 	value, err := readValue(stdio, name)
 	if err != nil {
 		hint := ""
@@ -282,7 +286,7 @@ func localList(c *cli.Context, stdio IO) error {
 // that does not restore them itself (dash, a script) was left with echo
 // off. A value pasted as soon as the prompt showed was echoed when the
 // prompt came before echo went off.
-func readHidden(f *os.File, prompt func()) (v []byte, pasted bool, err error) {
+func readHidden(f *os.File, prompt func(afresh bool)) (v []byte, pasted bool, err error) {
 	fd := int(f.Fd())
 	old, err := term.GetState(fd)
 	if err != nil {
@@ -312,8 +316,16 @@ func readHidden(f *os.File, prompt func()) (v []byte, pasted bool, err error) {
 					// Ctrl-Z: the shell gets its terminal as it gave it,
 					// and after fg the input is hidden again, the prompt
 					// shown again (echo stayed on: what was typed after
-					// fg was shown in clear).
-					signals.StopSelf(syscall.SIGTSTP)
+					// fg was shown in clear). With no shell to continue
+					// ward (its group orphaned: ssh -t, docker exec -it,
+					// script -c), the key does nothing, as the kernel has
+					// it do for such a group: ward stopped itself for good
+					// there, echo on. Either way what was typed before it
+					// is dropped, as the key's flush drops it.
+					orphaned := signals.GroupOrphaned()
+					if !orphaned {
+						signals.StopSelf(syscall.SIGTSTP)
+					}
 					if hidden != nil {
 						term.Restore(fd, hidden)
 					}
@@ -322,7 +334,9 @@ func readHidden(f *os.File, prompt func()) (v []byte, pasted bool, err error) {
 					default:
 					}
 					if shown {
-						prompt()
+						// Shown again (on a line of its own where no
+						// shell wrote one): what was typed is gone.
+						prompt(orphaned)
 					}
 					mu.Unlock()
 					continue
@@ -351,10 +365,15 @@ func readHidden(f *os.File, prompt func()) (v []byte, pasted bool, err error) {
 		mu.Unlock()
 	}()
 	mu.Lock()
-	prompt()
+	prompt(false)
 	shown = true
 	mu.Unlock()
 	v, err = signals.ReadLine(f, stopped)
+	if errors.Is(err, signals.ErrLineTooLong) {
+		// The rest of the paste is discarded, as a paste of several
+		// lines is: the shell ran it.
+		signals.DiscardInput(f)
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -365,6 +384,14 @@ func readHidden(f *os.File, prompt func()) (v []byte, pasted bool, err error) {
 		return nil, true, nil
 	}
 	return v, false, nil
+}
+
+// newline is a line break when afresh.
+func newline(afresh bool) string {
+	if afresh {
+		return "\n"
+	}
+	return ""
 }
 
 // errTooLong is a value over the 1 MiB the local store takes in one.
@@ -381,7 +408,7 @@ var errSeveralLines = errors.New("the value pasted has several lines; nothing wa
 func readValue(stdio IO, name string) ([]byte, error) {
 	fd := int(stdio.Stdin.Fd())
 	if term.IsTerminal(fd) {
-		v, pasted, err := readHidden(stdio.Stdin, func() { fmt.Fprintf(stdio.Stderr, "value for %s (not echoed): ", name) })
+		v, pasted, err := readHidden(stdio.Stdin, func(afresh bool) { fmt.Fprintf(stdio.Stderr, "%svalue for %s (not echoed): ", newline(afresh), name) })
 		fmt.Fprintln(stdio.Stderr)
 		if errors.Is(err, io.EOF) {
 			return nil, errNoValue
@@ -392,7 +419,7 @@ func readValue(stdio IO, name string) ([]byte, error) {
 		if pasted {
 			return nil, errSeveralLines
 		}
-		again, pasted, err := readHidden(stdio.Stdin, func() { fmt.Fprintf(stdio.Stderr, "again: ") })
+		again, pasted, err := readHidden(stdio.Stdin, func(afresh bool) { fmt.Fprintf(stdio.Stderr, "%sagain: ", newline(afresh)) })
 		fmt.Fprintln(stdio.Stderr)
 		if err != nil {
 			clear(v)
