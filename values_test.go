@@ -102,13 +102,19 @@ node -e 'console.log("inspect:", require("util").inspect(process.env.TOKEN))'
 // control character.
 func TestMaskQuotedControlAndNonASCII(t *testing.T) {
 	needProgram(t, "node", "nodejs")
-	maskedLines(t, "a\x01\u00e9\x1b[1m\x7f'q ", `
+	script := `
 printf 'printf %%q: %q\n' "$TOKEN"
 declare -p TOKEN | sed 's/^declare -x TOKEN=/declare -p: /'
-python3 -c 'import os; print("repr:", repr(os.environ["TOKEN"]))'
+LC_ALL=C bash -c 'printf "C printf %%q: %q\n" "$TOKEN"; declare -p TOKEN | sed "s/^declare -x TOKEN=/C declare -p: /"'
+python3 -c 'import os; print("repr:", repr(os.environ["TOKEN"])); print("ascii:", ascii(os.environ["TOKEN"]))'
 node -e 'console.log("inspect:", require("util").inspect(process.env.TOKEN))'
-helper quote TOKEN | sed 's/^/%q: /'
-`, "printf %q", "declare -p", "repr", "inspect", "%q")
+helper quote TOKEN
+`
+	labels := []string{"printf %q", "declare -p", "C printf %q", "C declare -p", "repr", "ascii", "inspect", "%q", "%+q"}
+	maskedLines(t, "a\x01\u00e9\x1b[1m\x7f'q ", script, labels...)
+	// A letter alone: bash in the C locale, Python's ascii() and Go's
+	// %+q write it escaped too.
+	maskedLines(t, "caf\u00e9-", script, labels...)
 }
 
 // TestMaskJSONEncoders: a value with '/', '=', "'", '<' and a non-ASCII

@@ -259,10 +259,18 @@ func FormsOf(value []byte) []Form {
 				fs.add(Quoted, yamlDoubleQuoted(v))
 			}
 		}
-		if utf8.Valid(v) && hasUnprintable(v) {
+		if hasEscapedByte(v) {
+			// bash's $'...' in the C locale (a Docker image's, env -i's):
+			// each byte from DEL up in octal, é as \303\251.
+			fs.add(Quoted, bashCLocale(v))
+		}
+		if utf8.Valid(v) && hasEscapedByte(v) {
 			// A control character beside a character from U+00A0 up,
-			// which these keep as it is (in the forms above, JSON's
-			// \u0001 and Python's bytes b'\xc3\xa9', neither wrote it).
+			// which some keep as it is (in the forms above, JSON's
+			// \u0001 and Python's bytes b'\xc3\xa9', neither wrote it),
+			// and others write in ASCII (Go's %+q, Python's ascii()).
+			// Most are equal to a form above for most values: the set
+			// drops them then.
 			for _, l := range literals {
 				fs.add(Quoted, l.quote(v, 0))
 				if l.quotes != 0 {
@@ -546,18 +554,6 @@ func hasEscapedByte(v []byte) bool {
 	return false
 }
 
-// hasUnprintable reports whether the valid UTF-8 v has a character
-// other than a space that is not printable (a control character, a
-// format character, a space other than ' ').
-func hasUnprintable(v []byte) bool {
-	for _, r := range string(v) {
-		if r != ' ' && !unicode.IsPrint(r) {
-			return true
-		}
-	}
-	return false
-}
-
 // literal is how a language writes a string between its quotes for a
 // programmer to read: '\' and (given) a quote with a backslash before
 // them, the characters of named by their letter, the other characters
@@ -568,20 +564,39 @@ type literal struct {
 	quotes byte                // the quote it escapes when it quotes with it
 }
 
-// literals are Python's repr of a str, Node's util.inspect, Go's %q and
-// bash's $'...' (printf %q, declare -p of a value with a control
-// character).
+// escapeUnicode writes r as Python and Go write a character in ASCII:
+// \xhh below 0x100 (Go: below 0x80), \uhhhh, \Uhhhhhhhh.
+func escapeUnicode(r rune, xBelow rune) string {
+	switch {
+	case r < xBelow:
+		return fmt.Sprintf(`\x%02x`, r)
+	case r < 0x10000:
+		return fmt.Sprintf(`\u%04x`, r)
+	}
+	return fmt.Sprintf(`\U%08x`, r)
+}
+
+// literals are Python's repr of a str and its ascii(), Node's
+// util.inspect, Go's %q and %+q, and bash's $'...' (printf %q, declare
+// -p of a value with a control character) in a UTF-8 locale.
 var literals = []literal{
 	{named: map[rune]byte{'\t': 't', '\n': 'n', '\r': 'r'}, quotes: '\'', escape: func(r rune) string {
-		switch {
-		case unicode.IsPrint(r) || r == ' ':
+		if r < 0x80 && (unicode.IsPrint(r) || r == ' ') {
 			return ""
-		case r < 0x100:
-			return fmt.Sprintf(`\x%02x`, r)
-		case r < 0x10000:
-			return fmt.Sprintf(`\u%04x`, r)
 		}
-		return fmt.Sprintf(`\U%08x`, r)
+		return escapeUnicode(r, 0x100)
+	}},
+	{named: map[rune]byte{'\a': 'a', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't', '\v': 'v', '"': '"'}, escape: func(r rune) string {
+		if r < 0x80 && (unicode.IsPrint(r) || r == ' ') {
+			return ""
+		}
+		return escapeUnicode(r, 0x80)
+	}},
+	{named: map[rune]byte{'\t': 't', '\n': 'n', '\r': 'r'}, quotes: '\'', escape: func(r rune) string {
+		if unicode.IsPrint(r) || r == ' ' {
+			return ""
+		}
+		return escapeUnicode(r, 0x100)
 	}},
 	{named: map[rune]byte{'\b': 'b', '\t': 't', '\n': 'n', '\f': 'f', '\r': 'r'}, quotes: '\'', escape: func(r rune) string {
 		if r < 0x20 || r >= 0x7f && r <= 0x9f {
@@ -590,15 +605,10 @@ var literals = []literal{
 		return ""
 	}},
 	{named: map[rune]byte{'\a': 'a', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't', '\v': 'v', '"': '"'}, escape: func(r rune) string {
-		switch {
-		case unicode.IsPrint(r) || r == ' ':
+		if unicode.IsPrint(r) || r == ' ' {
 			return ""
-		case r < 0x80:
-			return fmt.Sprintf(`\x%02x`, r)
-		case r < 0x10000:
-			return fmt.Sprintf(`\u%04x`, r)
 		}
-		return fmt.Sprintf(`\U%08x`, r)
+		return escapeUnicode(r, 0x80)
 	}},
 	{named: map[rune]byte{'\a': 'a', '\b': 'b', '\t': 't', '\n': 'n', '\v': 'v', '\f': 'f', '\r': 'r', 0x1b: 'E', '\'': '\''}, escape: func(r rune) string {
 		if unicode.IsPrint(r) || r == ' ' {
@@ -610,6 +620,30 @@ var literals = []literal{
 		}
 		return b.String()
 	}},
+}
+
+// bashCLocale returns v as bash's printf %q and declare -p write it
+// between $' and ' in the C locale: each byte that is no printable
+// ASCII in octal, but for those with a letter of their own.
+func bashCLocale(v []byte) []byte {
+	out := make([]byte, 0, 2*len(v))
+	for _, c := range v {
+		switch c {
+		case '\a', '\b', '\t', '\n', '\v', '\f', '\r':
+			out = append(out, '\\', "abtnvfr"[strings.IndexByte("\a\b\t\n\v\f\r", c)])
+		case 0x1b:
+			out = append(out, `\E`...)
+		case '\'', '\\':
+			out = append(out, '\\', c)
+		default:
+			if c < 0x20 || c >= 0x7f {
+				out = fmt.Appendf(out, `\%03o`, c)
+			} else {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }
 
 // quote returns the valid UTF-8 v as l writes it, with quote (if not 0)

@@ -108,8 +108,10 @@ func Main() int {
 		f.Close()
 		return 0
 	case "quote":
-		// A variable as Go's %q prints it (a log line of a Go program).
-		fmt.Printf("%q\n", os.Getenv(arg(args, 0, "")))
+		// A variable as Go's %q and %+q print it (a log line of a Go
+		// program), each after a label.
+		v := os.Getenv(arg(args, 0, ""))
+		fmt.Printf("%%q: %q\n%%+q: %+q\n", v, v)
 		return 0
 	case "stdin-hash":
 		b, _ := io.ReadAll(os.Stdin)
