@@ -71,12 +71,15 @@ func (s *scanner) scanHistory(ctx context.Context) ([]Finding, error) {
 			places = []place{{commit: "unknown", path: path}}
 		}
 		for _, pl := range places {
+			_, owners := maskString(s.p, pl.path)
 			for _, m := range b.matches {
-				if strings.HasSuffix(m.form, inThePath) {
-					// The blob may also sit at paths that hold no value.
-					if _, owners := maskString(s.p, pl.path); owners == nil {
-						continue
-					}
+				if strings.HasSuffix(m.form, inThePath) && !slices.ContainsFunc(owners, func(o mask.Owner) bool {
+					return o.Name == m.name && string(o.Encoding)+inThePath == m.form
+				}) {
+					// The blob may also sit at paths that hold no value,
+					// or another (the same content, a .gitkeep, under
+					// folders named with two values).
+					continue
 				}
 				findings = append(findings, Finding{Path: pl.path, Line: m.line, Commit: pl.commit, Name: m.name, Form: m.form})
 			}

@@ -500,6 +500,38 @@ func TestScanValueInHistoryDirectoryNames(t *testing.T) {
 	}
 }
 
+// TestScanHistoryPathsNameTheirOwnValue: the same content (a .gitkeep)
+// under folders named with two values, and the same file under a name
+// with a value and one in base64: each path is reported for what its own
+// name holds. The finds were the content's, and each path was reported
+// for both values, both forms.
+func TestScanHistoryPathsNameTheirOwnValue(t *testing.T) {
+	const other = "tk-9Zp4wQ2mNa"
+	two := []Secret{{Name: "DB_PASSWORD", Value: []byte(value)}, {Name: "API_TOKEN", Value: []byte(other)}}
+	dir := newRepo(t)
+	b64 := base64.StdEncoding.EncodeToString([]byte(value))
+	write(t, dir, "p-"+value+"/.gitkeep", "")
+	write(t, dir, "q-"+other+"/.gitkeep", "")
+	write(t, dir, "r-"+b64+"/.gitkeep", "")
+	commit := commitAll(t, dir, "add")
+	got, err := Scan(context.Background(), two, Options{Dir: dir, GitHistory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNoValue(t, got)
+	want := []Finding{
+		{Path: "p-<ward:DB_PASSWORD>/.gitkeep", Commit: commit, Name: "DB_PASSWORD", Form: "plain in the path"},
+		{Path: "q-<ward:API_TOKEN>/.gitkeep", Commit: commit, Name: "API_TOKEN", Form: "plain in the path"},
+		{Path: "r-<ward:DB_PASSWORD>/.gitkeep", Commit: commit, Name: "DB_PASSWORD", Form: "base64 in the path"},
+	}
+	// The history's, not the working tree's.
+	got = slices.DeleteFunc(got, func(f Finding) bool { return f.Commit == "" })
+	slices.SortFunc(got, func(a, b Finding) int { return strings.Compare(a.Path, b.Path) })
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+}
+
 // TestScanSubmodules searches the files of a submodule (a private
 // config repository, vendored code) and of a repository nested in the
 // work tree, as their own work trees: git lists them from the outside
