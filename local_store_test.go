@@ -533,6 +533,49 @@ func TestImportsAtOnceLoseNothing(t *testing.T) {
 	}
 }
 
+// TestFailedImportSparesAnothersFolder: an import into nn/app/sub that
+// fails (its store is damaged) beside one into nn/app that succeeds,
+// both making the folders at once: the failing one removes only the
+// folders no other import holds. It removed nn/app, which the other
+// had locked and was writing in (14 of 40 good imports failed: "no such
+// file or directory").
+func TestFailedImportSparesAnothersFolder(t *testing.T) {
+	w := newWardEnv(t)
+	dotenv := filepath.Join(w.dir, "good.env")
+	if err := os.WriteFile(dotenv, []byte("API_TOKEN="+canary("spared")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	damaged := filepath.Join(w.dir, "damaged.age")
+	if err := os.WriteFile(damaged, []byte("age-encryption.org/v1\nnot a store\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		os.RemoveAll(filepath.Join(w.dir, "nn"))
+		good := w.command("import", "--force", "-m", "nn/app/ward.yaml", "--name-prefix", "app/", dotenv)
+		bad := w.command("import", "-m", "nn/app/sub/ward.yaml", "--name-prefix", "bad/", dotenv)
+		bad.Env = append(bad.Env, "WARD_LOCAL_STORE="+damaged)
+		var goodOut, badOut strings.Builder
+		good.Stdout, good.Stderr = &goodOut, &goodOut
+		bad.Stdout, bad.Stderr = &badOut, &badOut
+		if err := good.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := bad.Start(); err != nil {
+			t.Fatal(err)
+		}
+		goodErr, badErr := good.Wait(), bad.Wait()
+		if code := exitCode(t, badErr); code != 125 {
+			t.Fatalf("try %d: the import into a damaged store exited %d, want 125:\n%s", i, code, badOut.String())
+		}
+		if code := exitCode(t, goodErr); code != 0 {
+			t.Fatalf("try %d: the import beside a failing one exited %d, want 0:\n%s", i, code, goodOut.String())
+		}
+		if _, err := os.Stat(filepath.Join(w.dir, "nn", "app", "ward.yaml")); err != nil {
+			t.Fatalf("try %d: the manifest the good import wrote: %v", i, err)
+		}
+	}
+}
+
 func importsAtOnce(t *testing.T, where string) {
 	w := newWardEnv(t)
 	m := filepath.Join(w.dir, where)

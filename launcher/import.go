@@ -169,14 +169,20 @@ func lockManifestDir(target string, stderr io.Writer) (release func(failed bool)
 	dir := filepath.Dir(target)
 	for tries := 0; ; tries++ {
 		made := missingDirs(dir)
-		undo := func() {
-			for _, d := range made {
-				os.Remove(d)
+		// undo removes them, deepest first, each only while empty and
+		// unlocked: a folder above that another import into it locks (or
+		// one below it) is that import's now, though this made it. held:
+		// this holds the first's lock.
+		undo := func(held bool) {
+			for i, d := range made {
+				if i == 0 && held && os.Remove(d) != nil || (i > 0 || !held) && !atomicfile.RemoveDirIfFree(d) {
+					return
+				}
 			}
 		}
 		err := os.MkdirAll(dir, 0o755)
 		if err != nil {
-			undo()
+			undo(false)
 			if errors.Is(err, fs.ErrNotExist) && tries < 10 {
 				continue // another's failed edit removed a folder as this made it
 			}
@@ -185,17 +191,18 @@ func lockManifestDir(target string, stderr io.Writer) (release func(failed bool)
 		unlock, err := atomicfile.LockDir(dir, func() {
 			fmt.Fprintf(stderr, "ward: waiting for the folder %s: another ward import or ward init is editing a manifest there (a lock on the folder)\n", manifest.QuotePath(dir))
 		})
-		if errors.Is(err, atomicfile.ErrDirReplaced) && tries < 10 {
+		if (errors.Is(err, atomicfile.ErrDirReplaced) || errors.Is(err, fs.ErrNotExist)) && tries < 10 {
+			// Removed by another's failed edit as this made it.
 			continue
 		}
 		if err != nil {
-			undo()
+			undo(false)
 			return nil, failure.New(err, "")
 		}
 		atomicfile.RemoveTemps(target)
 		return func(failed bool) {
 			if failed {
-				undo()
+				undo(true)
 			}
 			unlock()
 		}, nil

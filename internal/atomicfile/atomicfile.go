@@ -373,6 +373,21 @@ func LockDir(dir string, waiting func()) (unlock func(), err error) {
 	return unlock, nil
 }
 
+// RemoveDirIfFree removes the empty directory dir unless another holds
+// its lock (see LockDir): an edit under way there, which made it too or
+// found it made. It reports whether dir is gone.
+func RemoveDirIfFree(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err == unix.EWOULDBLOCK {
+		return false
+	}
+	return os.Remove(dir) == nil
+}
+
 // ErrDirReplaced is LockDir's error for a directory removed or replaced
 // while it waited for its lock: take it again, from making the directory
 // on.
