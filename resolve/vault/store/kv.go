@@ -395,7 +395,13 @@ func (s *Store) get(ctx context.Context, path string, q url.Values) (reply, erro
 // retried it.
 func (s *Store) unreachable(err error) error {
 	if ae := (*apiError)(nil); errors.As(err, &ae) && ae.plainToTLS {
-		return fmt.Errorf("%w: write %s (VAULT_ADDR, stores.vault.address)", err, "https://"+strings.TrimPrefix(s.set.Address, "http://"))
+		// The scheme in any case, as the address takes it: HTTP://h
+		// was written https://HTTP://h.
+		host := s.set.Address
+		if len(host) >= len("http://") && strings.EqualFold(host[:len("http://")], "http://") {
+			host = host[len("http://"):]
+		}
+		return fmt.Errorf("%w: write %s (VAULT_ADDR, stores.vault.address)", err, "https://"+host)
 	} else if ae != nil && ae.raw != "" {
 		// Answered: no retry, no outage.
 		return err

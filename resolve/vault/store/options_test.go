@@ -533,12 +533,15 @@ func TestTLS(t *testing.T) {
 	// A VAULT_ADDR of http:// for a Vault that serves TLS: Go's server
 	// answers 400 with a text of its own, which was reported as an
 	// address that is not Vault's.
-	t.Run("http:// for a TLS server", func(t *testing.T) {
-		zero := 0
-		s := tc.store(Options{Address: strings.Replace(srv.URL, "https://", "http://", 1), MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": "fake-token"})
-		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
-		tc.wantErr("http:// for a TLS server", err, "vault://secret/app", "vault answered 400", "the server speaks HTTPS: write "+srv.URL)
-	})
+	// Upper-case too: it was written https://HTTP://HOST.
+	for _, scheme := range []string{"http://", "HTTP://"} {
+		t.Run(scheme+" for a TLS server", func(t *testing.T) {
+			zero := 0
+			s := tc.store(Options{Address: strings.Replace(srv.URL, "https://", scheme, 1), MaxRetries: &zero}, map[string]string{"VAULT_TOKEN": "fake-token"})
+			_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+			tc.wantErr(scheme+" for a TLS server", err, "vault://secret/app", "vault answered 400", "the server speaks HTTPS: write "+srv.URL+" ")
+		})
+	}
 	// The CA as text in VAULT_CACERT_BYTES (a CI variable), as the CLI
 	// takes it: it was ignored, and the certificate unknown.
 	t.Run("VAULT_CACERT_BYTES", func(t *testing.T) {
