@@ -59,8 +59,10 @@ func (s *Store) identity(create bool) ([]*keyPair, error) {
 	defer clear(b)
 	var ids []*keyPair
 	// A byte order mark before the first line: Notepad saves UTF-8 with
-	// one, and the file was "no age identity".
-	for line := range strings.SplitSeq(strings.TrimPrefix(string(b), "\ufeff"), "\n") {
+	// one, and the file was "no age identity". Lines ended by CR alone
+	// (an old Mac editor's) were one line, a comment: "empty".
+	text := strings.ReplaceAll(strings.TrimPrefix(string(b), "\ufeff"), "\r", "\n")
+	for line := range strings.SplitSeq(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue

@@ -35,6 +35,8 @@ func TestIdentityFilesAgeWrites(t *testing.T) {
 		// Saved again by Notepad: a byte order mark and CRLF.
 		{"notepad", "\ufeff" + strings.ReplaceAll(keygen(x, x.Recipient().String()), "\n", "\r\n")},
 		{"notepad, the identity first", "\ufeff" + x.String() + "\r\n"},
+		// An old Mac editor's: CR alone ends each line.
+		{"CR line ends", strings.ReplaceAll(keygen(x, x.Recipient().String()), "\n", "\r")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -321,9 +321,12 @@ func nearName(name string, names []string) string {
 	base := func(n string) string { return n[strings.LastIndexByte(n, '/')+1:] }
 	for _, near := range []func(n string) bool{
 		func(n string) bool { return strings.EqualFold(n, name) },
-		func(n string) bool { return editDistance(n, name, 1) <= 1 },
+		// A name of a few characters is one or two off many others
+		// (ab/c2 from ab/c1), a short last part the same as many
+		// (zz/c and t/c): not slips that stand out.
+		func(n string) bool { return len(name) >= 6 && editDistance(n, name, 1) <= 1 },
 		func(n string) bool { return len(name) >= 8 && editDistance(n, name, 2) <= 2 },
-		func(n string) bool { return strings.EqualFold(base(n), base(name)) },
+		func(n string) bool { return len(base(name)) >= 4 && strings.EqualFold(base(n), base(name)) },
 	} {
 		found := ""
 		for _, n := range names {

@@ -215,7 +215,7 @@ func TestFetchOfABigStoreGivesItsMemoryBack(t *testing.T) {
 // TestNearName: the entry a missing name is likely a slip for, when one
 // stands out.
 func TestNearName(t *testing.T) {
-	names := []string{"app/API_TOKEN", "app/DB_PASSWORD", "app/DB_PASSWORD2", "web/API_TOKEN", "svc/key"}
+	names := []string{"app/API_TOKEN", "app/DB_PASSWORD", "app/DB_PASSWORD2", "web/API_TOKEN", "svc/key", "t/c", "ab/c1"}
 	for _, tc := range []struct{ name, want string }{
 		{"app/api_token", "app/API_TOKEN"},         // case
 		{"app/API_TOKN", "app/API_TOKEN"},          // one off
@@ -226,6 +226,8 @@ func TestNearName(t *testing.T) {
 		{"app/DB_PASSWORD3", ""},                   // one off from two
 		{"other/DB_PASSWORD2", "app/DB_PASSWORD2"}, // in one place
 		{"app/unrelated", ""},
+		{"zz/c", ""},  // t/c: a last part too short to stand out
+		{"ab/c2", ""}, // ab/c1: a name too short
 	} {
 		if got := nearName(tc.name, slices.Clone(names)); got != tc.want {
 			t.Errorf("nearName(%q) = %q, want %q", tc.name, got, tc.want)
