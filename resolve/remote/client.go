@@ -289,11 +289,11 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 	// again (a reader of the open request, environment and credentials
 	// included, and of every answer, for as long as the helper runs), a
 	// socket never. Its stderr, logs, stays a pipe.
-	inR, inW, err := channel()
+	inR, inW, err := channel(1)
 	if err != nil {
 		return nil, err
 	}
-	outR, outW, err := channel()
+	outR, outW, err := channel(0)
 	if err != nil {
 		inR.Close()
 		inW.Close()
@@ -348,7 +348,7 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 		}
 		return nil, startError(path, err)
 	}
-	cn := &conn{proc: p, in: inW, pending: map[uint64]chan response{}, dead: make(chan struct{}), stderrDone: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), store: c.cfg.Store, answerTimeout: c.cfg.AnswerTimeout}
+	cn := &conn{proc: p, in: inW, out: outR, pending: map[uint64]chan response{}, dead: make(chan struct{}), stderrDone: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), store: c.cfg.Store, answerTimeout: c.cfg.AnswerTimeout}
 	go cn.readResponses(outR)
 	go cn.readStderr(errR)
 	go cn.watch()
@@ -409,9 +409,10 @@ func isELF(path string) bool {
 }
 
 // channel returns the two ends of a connected socket pair, for one way
-// between ward and its helper: r to read from, w to write to. Both are
-// close-on-exec; os.StartProcess gives the helper its end.
-func channel() (r, w *os.File, err error) {
+// between ward and its helper: r to read from, w to write to, ward's
+// end the one of index wards. Both are close-on-exec; os.StartProcess
+// gives the helper its end.
+func channel(wards int) (r, w *os.File, err error) {
 	// As os.Pipe does where it has no pipe2: no fork between the
 	// socketpair and the close-on-exec flags.
 	syscall.ForkLock.RLock()
@@ -424,15 +425,16 @@ func channel() (r, w *os.File, err error) {
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socketpair", err)
 	}
-	// Non-blocking, so that the runtime's poller serves them, as it does
-	// a pipe of os.Pipe (the helper's end is made blocking again when it
-	// is handed over).
-	for _, fd := range fds {
-		if err := syscall.SetNonblock(fd, true); err != nil {
-			syscall.Close(fds[0])
-			syscall.Close(fds[1])
-			return nil, nil, os.NewSyscallError("setnonblock", err)
-		}
+	// ward's end (fds[wards]) non-blocking, so that the runtime's poller
+	// serves it, as it does a pipe of os.Pipe; the helper's blocking, as
+	// a program's stdin and stdout are: handed over non-blocking (the
+	// runtime left one so), a helper of the user's own in a language
+	// other than Go (a shell wrapper's tr, Python's stdin loop) failed
+	// with EAGAIN, and ended.
+	if err := syscall.SetNonblock(fds[wards], true); err != nil {
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+		return nil, nil, os.NewSyscallError("setnonblock", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "|0"), os.NewFile(uintptr(fds[1]), "|1"), nil
 }
@@ -956,6 +958,7 @@ type conn struct {
 
 	wmu sync.Mutex
 	in  *os.File
+	out *os.File // read by readResponses
 
 	mu      sync.Mutex
 	next    uint64
@@ -1275,9 +1278,17 @@ const (
 	stderrGrace = time.Second
 )
 
+// kill ends the helper: its process group, in which ward started it, and
+// ward's ends of its sockets. A helper of the user's that runs the real
+// one without exec (a shell wrapper), or a program of the helper's name
+// that started another, left it running, holding the socket: ward waited
+// on it for good, rotation stopped, and a stop took the stop's whole
+// timeout.
 func (cn *conn) kill() {
+	syscall.Kill(-cn.proc.Pid, syscall.SIGKILL)
 	cn.proc.Kill()
 	cn.in.Close()
+	cn.out.Close()
 }
 
 // wait collects the helper's exit status once. Under ward's reaper the

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wardsecrets/ward/resolve"
@@ -49,6 +50,11 @@ func Probe(program, version string) (string, error) {
 	said, answer := &firstWords{left: 4 << 10}, &firstWords{left: 4 << 10}
 	cmd.Stdout, cmd.Stderr = answer, said
 	cmd.WaitDelay = time.Second
+	// In a process group of its own, as a run starts it, killed whole at
+	// the timeout: a program of the helper's name that started another
+	// (a shell script's sleep) left it running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	err = cmd.Run()
 	if err == nil {
 		return path, protocolOf(program, path, version, answer.buf.Bytes())

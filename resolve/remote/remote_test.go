@@ -332,6 +332,78 @@ func TestStderrFloodIsNoOutage(t *testing.T) {
 	}
 }
 
+// TestHungWrappedHelperIsKilledWhole: a helper of the user's that runs
+// the real one without exec (a shell wrapper) gets blocking stdin and
+// stdout, and when it hangs it is killed with its process group: ward killed the wrapper alone, and the real helper,
+// holding the socket, kept ward waiting for good (a start hung, rotation
+// stopped).
+func TestHungWrappedHelperIsKilledWhole(t *testing.T) {
+	c, dir, logs := setup(t)
+	c.cfg.AnswerTimeout = time.Second
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(t.TempDir(), helperName)
+	if err := os.Symlink(self, real); err != nil {
+		t.Fatal(err)
+	}
+	wrap := t.TempDir()
+	if err := os.WriteFile(filepath.Join(wrap, helperName), []byte("#!/bin/sh\n"+real+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", wrap+string(os.PathListSeparator)+os.Getenv("PATH"))
+	os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o600)
+	if _, err := c.Fetch(context.Background(), ref("a")); err != nil {
+		t.Fatal(err)
+	}
+	script := c.Pid()
+	var helper int
+	for deadline := time.Now().Add(10 * time.Second); helper == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the wrapper started no helper")
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", script, script))
+		if f := strings.Fields(string(b)); len(f) == 1 {
+			helper, _ = strconv.Atoi(f[0])
+		}
+	}
+	// Its stdin and stdout blocking, as a program's are: handed over
+	// non-blocking, a wrapper's tr or a Python helper failed with EAGAIN.
+	for _, fd := range []int{0, 1} {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", script, fd))
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "flags:"); ok {
+				if flags, _ := strconv.ParseInt(strings.TrimSpace(v), 8, 64); flags&syscall.O_NONBLOCK != 0 {
+					t.Errorf("the helper's fd %d is non-blocking (flags %s)", fd, strings.TrimSpace(v))
+				}
+			}
+		}
+	}
+	if err := syscall.Kill(helper, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(helper, syscall.SIGKILL) })
+	for deadline := time.Now().Add(10 * time.Second); !stopped(helper); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the helper did not stop")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := c.Fetch(ctx, ref("a")); !errors.Is(err, ErrHelperDied) {
+		t.Errorf("a fetch from a hung wrapped helper: got %v, want ErrHelperDied", err)
+	}
+	if !strings.Contains(logs.String(), "answered nothing") {
+		t.Errorf("the kill of a hung helper was not logged: %s", logs.String())
+	}
+	for deadline := time.Now().Add(10 * time.Second); !gone(helper); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the wrapped helper runs on after the kill")
+		}
+	}
+}
+
 // TestHungHelperIsAnOutage: a helper that stops answering (stopped with
 // SIGSTOP, deadlocked) is killed once it has not answered for
 // AnswerTimeout, which fails what it was asked, lease renewals included,
@@ -397,6 +469,16 @@ func TestHungHelperIsAnOutage(t *testing.T) {
 	if err != nil || string(s.Value) != "x" || c.Pid() == pid {
 		t.Fatalf("after the helper hung: got %v (pid %d, was %d), want the value read by a new helper", err, c.Pid(), pid)
 	}
+}
+
+// gone reports whether process pid has ended (a zombie counts).
+func gone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
 // stopped reports whether every thread of process pid is stopped.
@@ -738,9 +820,11 @@ func TestHelperOfAnotherWard(t *testing.T) {
 // TestProbeHelperThatHangs: a helper that does not end with nothing to
 // serve (not ward's: a program of that name that waits on something
 // else) is killed at the probe's bound and said so, with its
-// grandchild holding its output; `ward check` does not wait for it.
+// grandchild holding its output; `ward check` does not wait for it, and
+// the grandchild is killed with it (it ran on, orphaned).
 func TestProbeHelperThatHangs(t *testing.T) {
-	name, p := besideTest(t, "hangs", "#!/bin/sh\nsleep 60 &\nexec sleep 60\n", 0o755)
+	pidFile := filepath.Join(t.TempDir(), "grandchild")
+	name, p := besideTest(t, "hangs", "#!/bin/sh\nsleep 60 &\necho $! > "+pidFile+"\nexec sleep 60\n", 0o755)
 	defer func(d time.Duration) { probeTimeout = d }(probeTimeout)
 	probeTimeout = 300 * time.Millisecond
 	done := make(chan error, 1)
@@ -755,6 +839,17 @@ func TestProbeHelperThatHangs(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Probe did not return within 10 s of a helper that hangs")
+	}
+	b, _ := os.ReadFile(pidFile)
+	grandchild, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("the helper's grandchild's pid: %q", b)
+	}
+	t.Cleanup(func() { syscall.Kill(grandchild, syscall.SIGKILL) })
+	for deadline := time.Now().Add(10 * time.Second); !gone(grandchild); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the probed helper's grandchild runs on")
+		}
 	}
 }
 
