@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -126,6 +127,12 @@ func (s *Store) cachedMount(path string) (mountInfo, bool) {
 // then the v1 path, taking ref's first segment for the mount.
 func (s *Store) lookupMount(ctx context.Context, ref resolve.Ref, first string) (mountInfo, error) {
 	rep, err := s.get(ctx, "sys/internal/ui/mounts/"+ref.Path, nil)
+	if err == nil && rep.status == http.StatusTooManyRequests {
+		// Too many requests, not a refusal to say: trying the KV v2
+		// path, then the v1 path, spent a timeout on each, and named
+		// the v1 path of a v2 mount.
+		err = rep.err()
+	}
 	if err != nil {
 		return mountInfo{}, fmt.Errorf("read %s: look up its mount: %w", ref.Raw, err)
 	}
@@ -385,10 +392,58 @@ func (s *Store) get(ctx context.Context, path string, q url.Values) (reply, erro
 	return s.auth.do(ctx, func(ctx context.Context) (reply, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
 		defer cancel()
-		resp, err := s.client.Logical().ReadRawWithDataWithContext(ctx, path, q)
+		last := &lastAnswer{}
+		resp, err := s.client.Logical().ReadRawWithDataWithContext(context.WithValue(ctx, lastAnswerKey{}, last), path, q)
 		rep, err := toReply(resp, err)
+		if ae := last.err(); ae != nil && errors.Is(err, context.DeadlineExceeded) {
+			// Vault answered, and the retries ran out of time: what it
+			// answered, not "no answer" (a sealed Vault at a timeout of
+			// 3 s, whose retries' waits passed it).
+			return rep, fmt.Errorf("%w, again until the timeout of %s, retries included (stores.vault.timeout, VAULT_CLIENT_TIMEOUT; vault at %s): %w", ae, s.set.Timeout, s.set.Address, err)
+		}
 		return rep, s.unreachable(err)
 	})
+}
+
+// lastAnswer is the last failed answer among a request's tries, which
+// checkRetry keeps.
+type lastAnswer struct {
+	mu sync.Mutex
+	ae *apiError
+}
+
+// lastAnswerKey is the context key of a request's *lastAnswer.
+type lastAnswerKey struct{}
+
+// keep records resp, an answer of 400 or more, reading the start of its
+// body and putting it back.
+func (l *lastAnswer) keep(resp *http.Response) {
+	ae := &apiError{status: resp.StatusCode}
+	if resp.Body != nil {
+		head := make([]byte, 4096)
+		n, _ := io.ReadFull(resp.Body, head)
+		head = head[:n]
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+		var body struct {
+			Errors []string `json:"errors"`
+		}
+		if json.Unmarshal(head, &body) != nil || body.Errors == nil {
+			ae.foreign = true
+		}
+		ae.msgs = body.Errors
+	}
+	l.mu.Lock()
+	l.ae = ae
+	l.mu.Unlock()
+}
+
+func (l *lastAnswer) err() *apiError {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ae
 }
 
 // unreachable says, of a request that failed for good, that the client

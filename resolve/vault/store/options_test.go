@@ -260,6 +260,42 @@ func TestRetries(t *testing.T) {
 			t.Errorf("got %d requests, want 2", n)
 		}
 	})
+	// Retries whose waits pass the timeout (a sealed Vault at a timeout
+	// of a few seconds): the error says what Vault answered, not "no
+	// answer within".
+	t.Run("5xx until the timeout", func(t *testing.T) {
+		f := &fakeVault{fails: 100}
+		srv := httptest.NewServer(f)
+		defer srv.Close()
+		s := tc.storeWaiting(Options{Address: srv.URL, Timeout: 300 * time.Millisecond}, map[string]string{"VAULT_TOKEN": "fake-token"}, true, retryWaits{500 * time.Millisecond, time.Second})
+		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+		tc.wantErr("sealed", err, "vault://secret/app", "vault answered 503: Vault is sealed, again until the timeout of 300ms")
+		if strings.Contains(err.Error(), "no answer") {
+			t.Errorf("got %s, which says Vault did not answer", tc.text(err))
+		}
+	})
+	// A 429 to the mount's lookup is an answer, not a refusal to say:
+	// the KV v2 then the v1 path were tried, a timeout each, and the
+	// error named the v1 path of a v2 mount.
+	t.Run("429 to the mount lookup", func(t *testing.T) {
+		var others atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/v1/sys/internal/ui/mounts/") {
+				others.Add(1)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"errors":["request path \"secret/app\": rate limit quota exceeded"]}`)
+		}))
+		defer srv.Close()
+		zero := 0
+		s := tc.store(Options{Address: srv.URL, MaxRetries: &zero, Timeout: time.Second}, map[string]string{"VAULT_TOKEN": "fake-token"})
+		_, err := s.Fetch(context.Background(), mustRef(t, "vault://secret/app"))
+		tc.wantErr("429", err, "vault://secret/app", "look up its mount: vault answered 429")
+		if n := others.Load(); n != 0 {
+			t.Errorf("got %d requests besides the mount's lookup, want none", n)
+		}
+	})
 	t.Run("403 is not retried", func(t *testing.T) {
 		f := &fakeVault{}
 		srv := httptest.NewServer(f)

@@ -338,6 +338,9 @@ const maxAnswer = 64 << 20
 // Vault's host name does not exist (a typo in VAULT_ADDR): a retry asks
 // again in vain, and the start waited seconds for the error.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if last, ok := ctx.Value(lastAnswerKey{}).(*lastAnswer); ok && resp != nil && resp.StatusCode >= 400 {
+		last.keep(resp)
+	}
 	if _, ok := certerr.NoSuchHost(err); ok {
 		return false, err
 	}
