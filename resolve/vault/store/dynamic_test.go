@@ -208,6 +208,43 @@ path "sys/leases/revoke" { capabilities = ["update"] }
 	}
 }
 
+// TestCloseAfterTheTokenWasRevoked: the token ward was handed revoked
+// during the run (its leases with it): Close says the lease went with its
+// token, and fails nothing. It said "permission denied: check that the
+// token's policy grants update on sys/leases/revoke", of a policy that
+// did.
+func TestCloseAfterTheTokenWasRevoked(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, dbRole := database(t, p, "5m", "10m")
+	pol := policy(t, `
+path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
+path "sys/leases/revoke" { capabilities = ["update"] }
+`)
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
+	tc.secret(tok)
+	s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok})
+	user, pass, _ := tc.readCreds(s, "vault://"+mount+"/creds/"+dbRole, "fetch")
+	if err := root.Auth().Token().RevokeTree(tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("close: %s, want nil: the lease went with its token", tc.text(err))
+	}
+	if !strings.Contains(tc.logs.String(), "vault lease gone with the token that read it") {
+		t.Errorf("the lease's end with its token was not said:\n%s", tc.logs.String())
+	}
+	// Vault revokes a revoked token's leases in the background.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) { // polling the database, with a deadline
+		if _, err := p.Login(user, pass); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the role still logs in: the lease was not revoked with its token")
+		}
+	}
+}
+
 // TestLeaseEndsWithItsToken: Vault revokes a lease when the token that
 // created it expires, whatever the lease's own TTL. With a login token of
 // short max TTL (6s) and database credentials of 1h, KeepLease must say

@@ -577,6 +577,13 @@ func (s *Store) revoke(ctx context.Context, id string) error {
 		switch {
 		case err != nil:
 			return fmt.Errorf("revoke the vault lease of %s: %w", leaseSource(id), err)
+		case rep.status == http.StatusForbidden && s.auth.tokenInvalid(ctx):
+			// The token expired or was revoked: Vault revoked the leases
+			// it read with it, this one among them. It was "permission
+			// denied: check that the policy grants update", of a
+			// policy that did.
+			s.log.Info("vault lease gone with the token that read it: the token has expired or was revoked, and Vault revokes a token's leases with it", "lease", leaseSource(id))
+			return nil
 		case rep.status == http.StatusForbidden:
 			return fmt.Errorf("revoke the vault lease of %s: %w: check that the token's policy grants \"update\" on sys/leases/revoke", leaseSource(id), ErrPermissionDenied)
 		case rep.leaseUnknown():
