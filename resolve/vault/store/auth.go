@@ -460,13 +460,20 @@ func (a *authState) ending(gen int, end time.Time) {
 		a.ends[gen] = end
 		a.notify()
 	}
-	if why := a.jwtExpired(); why != "" && a.s.set.Auth.Method == vault.MethodJWT && a.s.set.Auth.JWTFile == "" {
-		// A variable's JWT that has expired: the login again will fail.
-		// Say so, and when reads will stop, before the first failure.
-		a.s.log.Warn("the vault token ends and ward cannot log in again: reads fail from then on (the child keeps what it has)", "ends_at", end.UTC().Format(time.RFC3339), "why", why)
+	// A variable's JWT that has expired: the login again may fail. Said
+	// if it does, with when reads will stop: Vault takes a JWT for a
+	// while past its exp (the role's expiration_leeway, 150 s by
+	// default), and the warning came before logins that worked.
+	why := ""
+	if a.s.set.Auth.Method == vault.MethodJWT && a.s.set.Auth.JWTFile == "" {
+		why = a.jwtExpired()
 	}
 	a.mu.Unlock()
-	a.relogin(gen)
+	a.relogin(gen, func() {
+		if why != "" {
+			a.s.log.Warn("the vault token ends and ward cannot log in again: reads fail from then on (the child keeps what it has)", "ends_at", end.UTC().Format(time.RFC3339), "why", why)
+		}
+	})
 }
 
 // readFile reads the token file and reports whether the token changed.
@@ -977,10 +984,10 @@ func (a *authState) watch(w *api.LifetimeWatcher, gen int, ttl time.Duration) {
 
 // relogin logs in again after the token of generation gen ran out, with
 // backoff, until it succeeds, another login replaced it, or the store
-// closes.
-func (a *authState) relogin(gen int) {
+// closes; failed is called at the first login that fails.
+func (a *authState) relogin(gen int, failed func()) {
 	wait := time.Second
-	for {
+	for first := true; ; first = false {
 		a.mu.Lock()
 		if a.stopped || a.gen != gen {
 			a.mu.Unlock()
@@ -990,6 +997,9 @@ func (a *authState) relogin(gen int) {
 		a.mu.Unlock()
 		if err == nil {
 			return
+		}
+		if first {
+			failed()
 		}
 		a.s.log.Warn("vault login failed; trying again", "error", err.Error(), "retry_in", wait.String())
 		if !resolve.Sleep(a.bg, wait) {

@@ -725,6 +725,38 @@ func TestAuthJWTExpiresBeforeRelogin(t *testing.T) {
 	}
 }
 
+// TestAuthJWTExpiredWithinVaultsLeeway: the same JWT, expired when the
+// Vault token reaches its max TTL, but within the role's leeway (Vault's
+// default, 150 s): the login again works, and ward does not say it
+// cannot (it warned, then logged in).
+func TestAuthJWTExpiredWithinVaultsLeeway(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	ref, value, pol := readable(t, tc)
+	key := newSigningKey(t)
+	mount := enableAuth(t, "jwt")
+	rootWrite(t, "auth/"+mount+"/config", map[string]any{"jwt_validation_pubkeys": []string{key.pem}})
+	role := uniq("role")
+	rootWrite(t, "auth/"+mount+"/role/"+role, map[string]any{
+		"role_type": "jwt", "user_claim": "sub", "bound_audiences": []string{"ward-test"},
+		"token_policies": pol, "token_ttl": "3s", "token_max_ttl": "6s",
+	})
+	now := time.Now()
+	jwt := key.sign(t, map[string]any{"sub": "job", "aud": "ward-test", "iat": now.Unix(), "nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(2 * time.Second).Unix()})
+	tc.secret(jwt)
+	s := tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role, JWTEnv: "CI_ID_TOKEN"}}, map[string]string{"CI_ID_TOKEN": jwt})
+	wantValue(t, tc, s, ref, value)
+	_, gen := storeToken(s)
+	waitFor(t, "the login again past the JWT's exp", 20*time.Second, func() bool {
+		_, g := storeToken(s)
+		return g != gen
+	})
+	wantValue(t, tc, s, ref, value)
+	if strings.Contains(tc.logs.String(), "cannot log in again") {
+		t.Errorf("ward said it cannot log in again, and did:\n%s", tc.logs.String())
+	}
+}
+
 // TestAuthStaticTokenRenewed: a renewable VAULT_TOKEN with a short TTL is
 // renewed in the background, so it outlives its first TTL; when it reaches
 // its max TTL, ward says it cannot log in again.
