@@ -119,6 +119,37 @@ func TestSocketActivation(t *testing.T) {
 	}
 }
 
+// TestSocketActivationOfFdsNotPassed: LISTEN_FDS naming fds that were not
+// passed (set by hand, or closed by a program in between): the child
+// gets no LISTEN_FDS, and ward says why. It handed the child its own
+// fds 3 and 4 (the Go runtime's cgroup files) for sockets.
+func TestSocketActivationOfFdsNotPassed(t *testing.T) {
+	for _, execMode := range []bool{false, true} {
+		t.Run(fmt.Sprintf("exec=%v", execMode), func(t *testing.T) {
+			w := newWardEnv(t)
+			m := w.manifest(emptyManifest)
+			ward := "ward run"
+			if execMode {
+				ward += " --exec"
+			}
+			cmd := w.command()
+			cmd.Path = "/bin/sh"
+			cmd.Args = []string{"sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=2 exec ` + ward + ` -m ` + m + ` -- sh -c 'echo "fds=${LISTEN_FDS-none}"'`}
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if code := exitCode(t, cmd.Run()); code != 0 {
+				t.Fatalf("got exit code %d, want 0: %s", code, stderr.String())
+			}
+			if strings.TrimSpace(stdout.String()) != "fds=none" {
+				t.Errorf("the child got %q, want no LISTEN_FDS", stdout.String())
+			}
+			if !strings.Contains(stderr.String(), "was not passed to ward") {
+				t.Errorf("ward did not say the fds were not passed: %s", stderr.String())
+			}
+		})
+	}
+}
+
 // TestNotifyRelayRestart: while ward restarts the child (rotation), the
 // old child's STOPPING=1 is not passed on (systemd would take the service
 // for stopping and kill it at TimeoutStopSec, ignoring the new child's

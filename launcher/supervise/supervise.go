@@ -331,7 +331,11 @@ func sayLeft(log *slog.Logger, err error) {
 func prepare(o Options, values map[string]resolve.Value) (*firstStart, error) {
 	st := &firstStart{cleanup: func() {}}
 	notifySocket := o.Getenv("NOTIFY_SOCKET")
-	st.listen = systemd.ListenFDs(o.Getenv)
+	listen, err := systemd.ListenFDs(o.Getenv)
+	if err != nil {
+		o.Log.Warn(err.Error())
+	}
+	st.listen = listen
 	files := o.Manifest.FilesFor(o.Profile)
 	if !o.Exec && (len(files) > 0 || notifySocket != "" || o.identity != nil) {
 		d, err := secretdir.New(o.Getenv)

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wardsecrets/ward/launcher/logfmt"
 	"github.com/wardsecrets/ward/launcher/secretdir"
 	"github.com/wardsecrets/ward/signals"
@@ -230,20 +232,30 @@ func (r *Relay) Close() {
 }
 
 // ListenFDs returns the sockets systemd passed to ward (LISTEN_FDS with
-// LISTEN_PID naming ward), as files for fds 3, 4, ...; nil when none.
-func ListenFDs(getenv func(string) string) []*os.File {
+// LISTEN_PID naming ward), as files for fds 3, 4, ...; nil when none,
+// with an error when the variables name fds that were not passed: one
+// not open, or open close-on-exec, as every file ward (and the Go
+// runtime: its cgroup files) opens is and none passed across an exec is.
+// A LISTEN_FDS of 2 set by hand handed the child the runtime's
+// cpu.cfs_quota_us and cpu.cfs_period_us for its sockets.
+func ListenFDs(getenv func(string) string) ([]*os.File, error) {
 	if getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
-		return nil
+		return nil, nil
 	}
 	n, err := strconv.Atoi(getenv("LISTEN_FDS"))
 	if err != nil || n <= 0 || n > 1000 {
-		return nil
+		return nil, nil
+	}
+	for fd := 3; fd < 3+n; fd++ {
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC != 0 {
+			return nil, fmt.Errorf("LISTEN_FDS=%d names fds 3 to %d, and fd %d was not passed to ward: the child gets no LISTEN_FDS (set by hand, or by a program between systemd and ward that closed them?)", n, 2+n, fd)
+		}
 	}
 	files := make([]*os.File, n)
 	for i := range files {
 		files[i] = os.NewFile(uintptr(3+i), "LISTEN_FD_"+strconv.Itoa(3+i))
 	}
-	return files
+	return files, nil
 }
 
 // Vars are replaced for the child: NOTIFY_SOCKET points at the

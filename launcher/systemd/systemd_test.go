@@ -80,8 +80,18 @@ func TestListenFDs(t *testing.T) {
 		{"LISTEN_PID": strconv.Itoa(os.Getpid()), "LISTEN_FDS": "many"},
 		{"LISTEN_PID": strconv.Itoa(os.Getpid()), "LISTEN_FDS": "100000"},
 	} {
-		if got := ListenFDs(func(k string) string { return env[k] }); got != nil {
-			t.Errorf("%v: took %d sockets", env, len(got))
+		if got, err := ListenFDs(func(k string) string { return env[k] }); got != nil || err != nil {
+			t.Errorf("%v: took %d sockets (%v)", env, len(got), err)
+		}
+	}
+	// Fds that were not passed: this process's own (close-on-exec, as
+	// the Go runtime's cgroup files are), or none at all. They were taken
+	// for sockets and handed to the child.
+	for _, n := range []string{"2", "900"} {
+		env := map[string]string{"LISTEN_PID": strconv.Itoa(os.Getpid()), "LISTEN_FDS": n}
+		got, err := ListenFDs(func(k string) string { return env[k] })
+		if got != nil || err == nil || !strings.Contains(err.Error(), "was not passed to ward") {
+			t.Errorf("LISTEN_FDS=%s of fds not passed: took %d sockets (%v), want none and an error", n, len(got), err)
 		}
 	}
 }
