@@ -80,6 +80,13 @@ func TestStartFailures(t *testing.T) {
 	os.WriteFile(macho, append([]byte{0xcf, 0xfa, 0xed, 0xfe, 0x07, 0, 0, 0x01}, make([]byte, 64)...), 0o755)
 	pe := filepath.Join(w.dir, "app.exe")
 	os.WriteFile(pe, append([]byte("MZ\x90\x00\x03\x00"), make([]byte, 64)...), 0o755)
+	// A program cut short (it was told to start with a #! line), a
+	// script whose interpreter is a file not marked executable ("permission
+	// denied" alone), a device (it was told to chmod +x /dev/null).
+	cut := filepath.Join(w.dir, "cut-short")
+	os.WriteFile(cut, []byte("\x7fELF\x02\x01\x01garbage"), 0o755)
+	interpNotExec := filepath.Join(w.dir, "interp-not-exec")
+	os.WriteFile(interpNotExec, []byte("#!"+plain+"\necho hi\n"), 0o755)
 	tests := []struct {
 		name    string
 		program string
@@ -90,7 +97,10 @@ func TestStartFailures(t *testing.T) {
 		{"missing path", filepath.Join(w.dir, "nope"), 127, "no such file or directory"},
 		{"not executable", plain, 126, "permission denied"},
 		{"a directory", w.dir, 126, "is a directory"},
-		{"bad format", noShebang, 126, "exec format error"},
+		{"bad format", noShebang, 126, "it is a program (ELF) the kernel cannot load, cut short or damaged (7 bytes)"},
+		{"cut short", cut, 126, "it is a program (ELF) the kernel cannot load, cut short or damaged (14 bytes): build, download or copy it again: exec format error"},
+		{"interpreter not executable", interpNotExec, 126, "its interpreter " + plain + " (its #! line) is not executable (mode 0644)"},
+		{"a device", "/dev/null", 126, "/dev/null: it is a character device, not a program"},
 		{"no #! line", script, 126, "it has no #! line naming its interpreter"},
 		{"another machine's program", foreign, 126, "it is a program for another machine"},
 		{"a macOS program", macho, 126, "it is a program for macOS (Mach-O), not for Linux: use the build for linux/" + runtime.GOARCH + ": exec format error"},

@@ -204,6 +204,11 @@ func checkExecutable(p string) error {
 // had its x bits, on a file system mounted noexec (/tmp and /dev/shm on a
 // hardened host, a USB stick, a container's tmpfs).
 func notExecutable(p string, mode fs.FileMode) error {
+	if !mode.IsRegular() {
+		// A device or a FIFO (ward run -- /dev/null): no program, and
+		// "chmod +x /dev/null" would break the system.
+		return fmt.Errorf("it is %s, not a program: %w", fileKind(mode), fs.ErrPermission)
+	}
 	withInterp := ""
 	if interp := interpreterOf(p); interp != "" {
 		withInterp = fmt.Sprintf(", or run it with its interpreter (ward run -- %s %s)", interp, p)
@@ -215,6 +220,29 @@ func notExecutable(p string, mode fs.FileMode) error {
 		return fmt.Errorf("it is not executable (mode %04o): chmod +x %s%s: %w", mode.Perm(), p, withInterp, fs.ErrPermission)
 	}
 	return errors.New("permission denied")
+}
+
+// fileKind names what kind of file mode is, for one that is no program.
+func fileKind(mode fs.FileMode) string {
+	switch {
+	case mode&fs.ModeCharDevice != 0:
+		return "a character device"
+	case mode&fs.ModeDevice != 0:
+		return "a block device"
+	case mode&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case mode&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "no regular file"
+}
+
+// fileSize is the size of f, or n when it cannot be told.
+func fileSize(f *os.File, n int) int64 {
+	if st, err := f.Stat(); err == nil {
+		return st.Size()
+	}
+	return int64(n)
 }
 
 // onNoexec says why a program on the file system mounted at mnt, which
@@ -241,6 +269,16 @@ func deniedInterpreter(path string, err error) error {
 	}
 	if mnt := noexecMount(interp); mnt != "" {
 		return fmt.Errorf("its interpreter %s (its #! line) is on a file system mounted noexec (%s), where the kernel runs no program: keep it on another file system: %w", interp, mnt, err)
+	}
+	// The interpreter is no program to run (a script's #! naming a file
+	// not marked executable, a directory): "permission denied" alone
+	// sent the user to the script, which was.
+	if st, serr := os.Stat(interp); serr == nil && (st.IsDir() || st.Mode()&0o111 == 0) {
+		what := fmt.Sprintf("not executable (mode %04o)", st.Mode().Perm())
+		if st.IsDir() {
+			what = "a directory"
+		}
+		return fmt.Errorf("its interpreter %s (its #! line) is %s: name a program there: %w", interp, what, err)
 	}
 	return err
 }
@@ -738,12 +776,16 @@ func badFormat(path string, err error) error {
 	head = head[:n]
 	// An ELF header's e_machine, little- or big-endian as EI_DATA says
 	// (read by hand: debug/elf would grow ward by a third of a megabyte).
-	if n >= 20 && bytes.HasPrefix(head, []byte("\x7fELF")) {
-		machine := elfOrder(head).Uint16(head[18:])
-		if want, ok := elfMachines[runtime.GOARCH]; ok && machine != want {
-			return fmt.Errorf("it is a program for another machine (%s), not this one (%s): %w", elfMachineName(machine), runtime.GOARCH, err)
+	if bytes.HasPrefix(head, []byte("\x7fELF")) {
+		if n >= 20 {
+			machine := elfOrder(head).Uint16(head[18:])
+			if want, ok := elfMachines[runtime.GOARCH]; ok && machine != want {
+				return fmt.Errorf("it is a program for another machine (%s), not this one (%s): %w", elfMachineName(machine), runtime.GOARCH, err)
+			}
 		}
-		return err
+		// A program cut short or damaged (a download, a copy that did
+		// not finish): it was told to start with a #! line.
+		return fmt.Errorf("it is a program (ELF) the kernel cannot load, cut short or damaged (%d bytes): build, download or copy it again: %w", fileSize(f, n), err)
 	}
 	if rest, ok := bytes.CutPrefix(head, []byte("#!")); ok {
 		line, _, complete := bytes.Cut(rest, []byte("\n"))
