@@ -87,6 +87,13 @@ func TestStartFailures(t *testing.T) {
 	os.WriteFile(cut, []byte("\x7fELF\x02\x01\x01garbage"), 0o755)
 	interpNotExec := filepath.Join(w.dir, "interp-not-exec")
 	os.WriteFile(interpNotExec, []byte("#!"+plain+"\necho hi\n"), 0o755)
+	// A named pipe with an x bit: ward opened it to read its #! line,
+	// and waited for a writer for good.
+	fifo := filepath.Join(w.dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(fifo, 0o755)
 	tests := []struct {
 		name    string
 		program string
@@ -101,6 +108,7 @@ func TestStartFailures(t *testing.T) {
 		{"cut short", cut, 126, "it is a program (ELF) the kernel cannot load, cut short or damaged (14 bytes): build, download or copy it again: exec format error"},
 		{"interpreter not executable", interpNotExec, 126, "its interpreter " + plain + " (its #! line) is not executable (mode 0644)"},
 		{"a device", "/dev/null", 126, "/dev/null: it is a character device, not a program"},
+		{"a named pipe", fifo, 126, "it is a named pipe (FIFO), not a program"},
 		{"no #! line", script, 126, "it has no #! line naming its interpreter"},
 		{"another machine's program", foreign, 126, "it is a program for another machine"},
 		{"a macOS program", macho, 126, "it is a program for macOS (Mach-O), not for Linux: use the build for linux/" + runtime.GOARCH + ": exec format error"},

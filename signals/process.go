@@ -193,6 +193,11 @@ func checkExecutable(p string) error {
 	if st.IsDir() {
 		return &StartError{Program: p, Code: ExitNotExecutable, Err: errors.New("is a directory")}
 	}
+	if !st.Mode().IsRegular() {
+		// Not opened to be looked at either: a named pipe with an x bit
+		// held ward, waiting for a writer, for good.
+		return &StartError{Program: p, Code: ExitNotExecutable, Err: notExecutable(p, st.Mode())}
+	}
 	if err := unix.Access(p, unix.X_OK); err != nil {
 		return &StartError{Program: p, Code: ExitNotExecutable, Err: notExecutable(p, st.Mode())}
 	}
@@ -430,6 +435,10 @@ func interpreterOf(path string) string {
 // far as the kernel reads it (binprmBufSize bytes), nil when the file
 // has none; ended is set when the line's end is within that.
 func shebang(path string) (line []byte, ended bool) {
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		// A named pipe would hold the open until a writer came.
+		return nil, false
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, false
