@@ -875,13 +875,38 @@ func TestLocalSetPromptOverlongPaste(t *testing.T) {
 	term := newTerminal(t, w)
 	term.send("ward local set app/huge; echo code=$?\n")
 	term.expect(`value for app/huge \(not echoed\): `)
-	term.send(strings.Repeat("A", 1<<20) + "B\necho ran-$((6*7))\n")
+	// As a terminal emulator pastes: non-blocking writes, and a wait for
+	// the terminal to take more (poll, up to a second) when it is full.
+	// A flush of the terminal's input did not wake such a writer: its
+	// rest came after ward's second of quiet, and went to the shell.
+	paste := []byte(strings.Repeat("A", 1<<20) + "B\necho ran-$((6*7))\n")
+	fd, err := unix.Dup(int(term.ptmx.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		t.Fatal(err)
+	}
+	for len(paste) > 0 {
+		n, err := unix.Write(fd, paste[:min(len(paste), 4096)])
+		if err == unix.EAGAIN {
+			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, 1000)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("paste: %v", err)
+		}
+		paste = paste[n:]
+	}
 	if code := term.expect(`code=(\d+)`)[1]; code != "125" {
 		t.Errorf("ward local set exited %s, want 125", code)
 	}
 	term.expect(`PROMPT> `)
-	term.send("echo over\n")
-	term.expect(`over`)
+	// Output, not the echo of what is typed: what the shell ran before
+	// is on the screen by then.
+	term.send("echo over-$((1+1))\n")
+	term.expect(`over-2`)
 	term.mu.Lock()
 	screen := term.out.String()
 	term.mu.Unlock()

@@ -125,10 +125,32 @@ func DiscardInput(f *os.File) bool {
 			return err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
 		}
 	}
-	waiting := inputWithin(pasteGap)
-	flush()
-	for waiting && inputWithin(pasteGap) {
+	// Read and dropped, not only flushed: a writer blocked on a full
+	// terminal (a terminal emulator pasting a long text) is woken by a
+	// read, and was not by the flush, so its rest came after the quiet
+	// and went to the shell.
+	var buf [4096]byte
+	drain := func() {
+		for {
+			n, err := unix.Read(fd, buf[:])
+			if err == unix.EINTR {
+				continue
+			}
+			clear(buf[:max(n, 0)])
+			if err != nil || n < len(buf) || !inputWithin(0) {
+				break
+			}
+		}
 		flush()
+	}
+	waiting := inputWithin(pasteGap)
+	if waiting {
+		drain()
+	} else {
+		flush()
+	}
+	for waiting && inputWithin(pasteGap) {
+		drain()
 	}
 	return waiting
 }
@@ -242,8 +264,20 @@ func ReadLine(f *os.File, restart <-chan struct{}) ([]byte, error) {
 			eofs = 0
 		}
 		if len(line) > MaxLine {
+			// The rest of the line is read and dropped to its end, which
+			// may be arriving yet (a paste written in chunks): what comes
+			// after it is DiscardInput's.
 			drop()
-			return nil, ErrLineTooLong
+			for {
+				n, err := unix.Read(fd, b[:])
+				if err == unix.EINTR {
+					continue
+				}
+				if err != nil || n == 0 || b[0] == '\n' || key(b[0], unix.VEOL) || key(b[0], unix.VEOL2) {
+					b[0] = 0
+					return nil, ErrLineTooLong
+				}
+			}
 		}
 	}
 }
