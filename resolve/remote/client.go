@@ -95,7 +95,16 @@ type Client struct {
 	// orphans are leases whose helper died while it renewed them and
 	// that no helper holds yet: Close revokes them (with RevokeOnExit).
 	orphans map[string]*resolve.Lease
+	// leased is set once a helper answered a secret with a lease: its
+	// close may have leases to give back.
+	leased atomic.Bool
 }
+
+// closeWithoutLeases bounds Close's wait for a helper that was given no
+// lease: it has nothing to give back but, for a login method, its own
+// token. A helper stopped as ward was told to stop kept a stop waiting
+// CloseTimeout (30 s) for leases it did not hold.
+const closeWithoutLeases = 5 * time.Second
 
 var (
 	_ resolve.BatchStore  = (*Client)(nil)
@@ -747,6 +756,9 @@ func (c *Client) FetchBatch(ctx context.Context, refs []resolve.Ref) ([]resolve.
 			continue
 		}
 		secrets[i] = res.Secrets[i].secret()
+		if secrets[i].Lease != nil {
+			c.leased.Store(true)
+		}
 	}
 	return secrets, errs
 }
@@ -774,6 +786,7 @@ func (c *Client) HasVersions() bool {
 // no new helper starts, the secret is read again (with the backoff of a
 // failed read); when the lease ends is then not known.
 func (c *Client) KeepLease(ctx context.Context, lease *resolve.Lease) (time.Time, error) {
+	c.leased.Store(true)
 	for deaths := 0; ; deaths++ {
 		// A renewal given up (a restart dropped the lease) must not kill a
 		// helper whose open other requests wait for.
@@ -894,7 +907,11 @@ func (c *Client) Close() error {
 	if cn == nil || cn.isDead() {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CloseTimeout)
+	wait := c.cfg.CloseTimeout
+	if !c.leased.Load() && len(orphans) == 0 {
+		wait = min(wait, closeWithoutLeases)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	_, err := cn.call(ctx, &request{Op: opClose})
 	cn.in.Close()
@@ -911,6 +928,9 @@ func (c *Client) Close() error {
 		cn.kill()
 	}
 	cn.wait()
+	if errors.Is(err, context.DeadlineExceeded) && wait < c.cfg.CloseTimeout {
+		return fmt.Errorf("close the %s store: its helper, which held no lease, had not finished within %s and was stopped: %w", c.cfg.Store, wait, err)
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		// Killed with what it was doing: most often giving leases back
 		// to a store that takes requests and answers none. "context

@@ -404,6 +404,38 @@ func TestHungWrappedHelperIsKilledWhole(t *testing.T) {
 	}
 }
 
+// TestCloseOfAStoppedHelperWithoutLeases: ward told to stop while its
+// helper, which was given no lease, is stopped: Close gives up on it
+// after a few seconds and says it held none. It waited the 30 s a
+// helper giving leases back may take, and spoke of leases it held.
+func TestCloseOfAStoppedHelperWithoutLeases(t *testing.T) {
+	c, dir, _ := setup(t)
+	os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o600)
+	if _, err := c.Fetch(context.Background(), ref("a")); err != nil {
+		t.Fatal(err)
+	}
+	pid := c.Pid()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	for deadline := time.Now().Add(10 * time.Second); !stopped(pid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the helper did not stop")
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "which held no lease") || strings.Contains(err.Error(), "giving back the leases") {
+			t.Errorf("Close: got %v, want it to say the helper held no lease", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close waited for a stopped helper that held no lease as for one giving leases back")
+	}
+}
+
 // TestHungHelperIsAnOutage: a helper that stops answering (stopped with
 // SIGSTOP, deadlocked) is killed once it has not answered for
 // AnswerTimeout, which fails what it was asked, lease renewals included,
