@@ -38,14 +38,23 @@ func newTerminal(t *testing.T, w *wardEnv) *terminal {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Fatalf("bash is needed for the job-control tests: %v", err)
 	}
+	cmd := exec.Command("bash", "--norc", "--noprofile", "-i")
+	cmd.Env = append(w.env, "PS1=PROMPT> ", "TERM=dumb", "HISTFILE=/dev/null")
+	cmd.Dir = w.dir
+	term := onTerminal(t, cmd)
+	term.expect(`PROMPT> `)
+	return term
+}
+
+// onTerminal starts cmd as the session leader of a new pseudo-terminal,
+// its controlling terminal, and records what the terminal shows.
+func onTerminal(t *testing.T, cmd *exec.Cmd) *terminal {
+	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
 	pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120})
-	cmd := exec.Command("bash", "--norc", "--noprofile", "-i")
-	cmd.Env = append(w.env, "PS1=PROMPT> ", "TERM=dumb", "HISTFILE=/dev/null")
-	cmd.Dir = w.dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
@@ -70,8 +79,26 @@ func newTerminal(t *testing.T, w *wardEnv) *terminal {
 		cmd.Wait()
 		ptmx.Close()
 	})
-	term.expect(`PROMPT> `)
 	return term
+}
+
+// screen returns all the terminal has shown.
+func (term *terminal) screen() string {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	return term.out.String()
+}
+
+// wantStoredUnseen wants the local store's name to hold v, and the
+// terminal never to have shown it.
+func wantStoredUnseen(t *testing.T, w *wardEnv, term *terminal, name, v string) {
+	t.Helper()
+	if strings.Contains(term.screen(), v) {
+		t.Errorf("the value typed for %s was shown on the terminal", name)
+	}
+	if _, out, _ := w.run("local", "get", name); strings.TrimSpace(out) != v {
+		t.Errorf("%s does not hold the value typed", name)
+	}
 }
 
 // send types s.
@@ -828,9 +855,7 @@ func TestLocalSetPromptTyped(t *testing.T) {
 	if got := term.expect(`mode=(-?echo)`)[1]; got != "echo" {
 		t.Errorf("after the prompt the terminal has %q, want echo", got)
 	}
-	term.mu.Lock()
-	screen := term.out.String()
-	term.mu.Unlock()
+	screen := term.screen()
 	if strings.Contains(screen, v) {
 		t.Errorf("the typed value was shown on the terminal")
 	}
@@ -856,9 +881,7 @@ func TestLocalSetPromptLongLine(t *testing.T) {
 	if code := term.expect(`code=(\d+)`)[1]; code != "0" {
 		t.Errorf("ward local set exited %s, want 0", code)
 	}
-	term.mu.Lock()
-	screen := term.out.String()
-	term.mu.Unlock()
+	screen := term.screen()
 	if strings.Contains(screen, v[:40]) {
 		t.Errorf("the value pasted was shown on the terminal")
 	}
@@ -907,9 +930,7 @@ func TestLocalSetPromptOverlongPaste(t *testing.T) {
 	// is on the screen by then.
 	term.send("echo over-$((1+1))\n")
 	term.expect(`over-2`)
-	term.mu.Lock()
-	screen := term.out.String()
-	term.mu.Unlock()
+	screen := term.screen()
 	if strings.Contains(screen, "ran-42") {
 		t.Errorf("the shell ran what the paste held after the long line")
 	}
@@ -964,15 +985,7 @@ func TestLocalSetPromptSuspended(t *testing.T) {
 	if code := term.expect(`code=(\d+)`)[1]; code != "0" {
 		t.Errorf("ward local set exited %s, want 0", code)
 	}
-	term.mu.Lock()
-	screen := term.out.String()
-	term.mu.Unlock()
-	if strings.Contains(screen, v) {
-		t.Errorf("the value typed after fg was shown on the terminal")
-	}
-	if _, out, _ := w.run("local", "get", "app/tstp"); strings.TrimSpace(out) != v {
-		t.Errorf("app/tstp does not hold the value typed after fg")
-	}
+	wantStoredUnseen(t, w, term, "app/tstp", v)
 }
 
 // TestLocalSetPromptQuit: Ctrl-\ at `ward local set`'s prompt ends ward
@@ -1007,9 +1020,7 @@ func TestLocalSetPromptQuit(t *testing.T) {
 	if got := term.expect(`mode=(-?echo)`)[1]; got != "echo" {
 		t.Errorf("after Ctrl-\\ the terminal has %q, want echo", got)
 	}
-	term.mu.Lock()
-	screen := term.out.String()
-	term.mu.Unlock()
+	screen := term.screen()
 	if strings.Contains(screen, "goroutine ") || strings.Contains(screen, "SIGQUIT: quit") {
 		t.Errorf("Ctrl-\\ printed Go's stack dump:\n%s", screen)
 	}
@@ -1025,32 +1036,8 @@ func TestLocalSetPromptQuit(t *testing.T) {
 // itself for good, with the terminal's echo on.
 func TestLocalSetPromptSuspendedWithoutAShell(t *testing.T) {
 	w := newWardEnv(t)
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
 	cmd := w.command("local", "set", "app/orphan")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tty.Close()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	term := &terminal{t: t, ptmx: ptmx, cmd: cmd}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(buf)
-			term.mu.Lock()
-			term.out.Write(buf[:n])
-			term.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
+	term := onTerminal(t, cmd)
 	v := canary("orphan")
 	term.expect(`value for app/orphan \(not echoed\): `)
 	term.send("abc\x1a")
@@ -1069,15 +1056,7 @@ func TestLocalSetPromptSuspendedWithoutAShell(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatalf("ward local set did not end (state %s)", procState(cmd.Process.Pid))
 	}
-	term.mu.Lock()
-	screen := term.out.String()
-	term.mu.Unlock()
-	if strings.Contains(screen, v) {
-		t.Errorf("the value typed after Ctrl-Z was shown on the terminal")
-	}
-	if _, out, _ := w.run("local", "get", "app/orphan"); strings.TrimSpace(out) != v {
-		t.Errorf("app/orphan does not hold the value typed after Ctrl-Z alone")
-	}
+	wantStoredUnseen(t, w, term, "app/orphan", v)
 }
 
 // TestLocalSetPromptMultiLinePaste: a value of several lines (a PEM key)

@@ -107,7 +107,7 @@ func TestStartFailures(t *testing.T) {
 		{"bad format", noShebang, 126, "it is a program (ELF) the kernel cannot load, cut short or damaged (7 bytes)"},
 		{"cut short", cut, 126, "it is a program (ELF) the kernel cannot load, cut short or damaged (14 bytes): build, download or copy it again: exec format error"},
 		{"interpreter not executable", interpNotExec, 126, "its interpreter " + plain + " (its #! line) is not executable (mode 0644)"},
-		{"a device", "/dev/null", 126, "/dev/null: it is a character device, not a program"},
+		{"a device", "/dev/null", 126, "/dev/null: it is a character device"},
 		{"a named pipe", fifo, 126, "it is a named pipe (FIFO), not a program"},
 		{"no #! line", script, 126, "it has no #! line naming its interpreter"},
 		{"another machine's program", foreign, 126, "it is a program for another machine"},

@@ -20,6 +20,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wardsecrets/ward/internal/filekind"
 )
 
 // StartError is a failure to start the child, with the exit code a shell
@@ -196,10 +198,10 @@ func checkExecutable(p string) error {
 	if !st.Mode().IsRegular() {
 		// Not opened to be looked at either: a named pipe with an x bit
 		// held ward, waiting for a writer, for good.
-		return &StartError{Program: p, Code: ExitNotExecutable, Err: notExecutable(p, st.Mode())}
+		return &StartError{Program: p, Code: ExitNotExecutable, Err: notExecutable(p, st)}
 	}
 	if err := unix.Access(p, unix.X_OK); err != nil {
-		return &StartError{Program: p, Code: ExitNotExecutable, Err: notExecutable(p, st.Mode())}
+		return &StartError{Program: p, Code: ExitNotExecutable, Err: notExecutable(p, st)}
 	}
 	return nil
 }
@@ -208,11 +210,12 @@ func checkExecutable(p string) error {
 // run: "permission denied" alone sent a user to chmod +x a program that
 // had its x bits, on a file system mounted noexec (/tmp and /dev/shm on a
 // hardened host, a USB stick, a container's tmpfs).
-func notExecutable(p string, mode fs.FileMode) error {
+func notExecutable(p string, st fs.FileInfo) error {
+	mode := st.Mode()
 	if !mode.IsRegular() {
 		// A device or a FIFO (ward run -- /dev/null): no program, and
 		// "chmod +x /dev/null" would break the system.
-		return fmt.Errorf("it is %s, not a program: %w", fileKind(mode), fs.ErrPermission)
+		return fmt.Errorf("it is %s, not a program: %w", filekind.Of(st), fs.ErrPermission)
 	}
 	withInterp := ""
 	if interp := interpreterOf(p); interp != "" {
@@ -225,21 +228,6 @@ func notExecutable(p string, mode fs.FileMode) error {
 		return fmt.Errorf("it is not executable (mode %04o): chmod +x %s%s: %w", mode.Perm(), p, withInterp, fs.ErrPermission)
 	}
 	return errors.New("permission denied")
-}
-
-// fileKind names what kind of file mode is, for one that is no program.
-func fileKind(mode fs.FileMode) string {
-	switch {
-	case mode&fs.ModeCharDevice != 0:
-		return "a character device"
-	case mode&fs.ModeDevice != 0:
-		return "a block device"
-	case mode&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case mode&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return "no regular file"
 }
 
 // fileSize is the size of f, or n when it cannot be told.

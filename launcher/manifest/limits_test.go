@@ -235,16 +235,7 @@ func TestAddEnvAfterAFootComment(t *testing.T) {
 		{"", "version: 1\nenv:\n  B: local://app/old\n  # foot\n",
 			"version: 1\nenv:\n  B: local://app/b\n  # foot\n  C: {value: \"2\"}\n"},
 	}
-	for _, tc := range tests {
-		got, err := AddEnv([]byte(tc.in), true, tc.profile, entries)
-		if err != nil || string(got) != tc.want {
-			t.Errorf("AddEnv(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-			continue
-		}
-		if _, err := Parse("ward.yaml", got); err != nil {
-			t.Errorf("%q: %v", got, err)
-		}
-	}
+	checkAddEnv(t, entries, tests)
 }
 
 // TestAddEnvIntoAFlowEnvWithAComment: `env: {} # note` (or a flow env
@@ -260,6 +251,13 @@ func TestAddEnvIntoAFlowEnvWithAComment(t *testing.T) {
 		{"dev", "version: 1\nprofiles:\n  dev:\n    env: {} # dev's\n",
 			"version: 1\nprofiles:\n  dev:\n    env: # dev's\n      B: local://app/b\n"},
 	}
+	checkAddEnv(t, entries, tests)
+}
+
+// checkAddEnv wants AddEnv of each case's manifest to give its text,
+// one that Parse takes.
+func checkAddEnv(t *testing.T, entries []Entry, tests []struct{ profile, in, want string }) {
+	t.Helper()
 	for _, tc := range tests {
 		got, err := AddEnv([]byte(tc.in), true, tc.profile, entries)
 		if err != nil || string(got) != tc.want {

@@ -380,15 +380,7 @@ func TestHungWrappedHelperIsKilledWhole(t *testing.T) {
 			}
 		}
 	}
-	if err := syscall.Kill(helper, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(helper, syscall.SIGKILL) })
-	for deadline := time.Now().Add(10 * time.Second); !stopped(helper); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the helper did not stop")
-		}
-	}
+	stopHelper(t, helper)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := c.Fetch(ctx, ref("a")); !errors.Is(err, ErrHelperDied) {
@@ -415,15 +407,7 @@ func TestCloseOfAStoppedHelperWithoutLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := c.Pid()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	for deadline := time.Now().Add(10 * time.Second); !stopped(pid); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the helper did not stop")
-		}
-	}
+	stopHelper(t, pid)
 	done := make(chan error, 1)
 	go func() { done <- c.Close() }()
 	select {
@@ -463,17 +447,7 @@ func TestHungHelperIsAnOutage(t *testing.T) {
 		}
 	}
 	pid := c.Pid()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	// A stop takes effect a moment after kill returns: every thread of
-	// the helper has to stop.
-	for deadline := time.Now().Add(10 * time.Second); !stopped(pid); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the helper did not stop")
-		}
-	}
+	stopHelper(t, pid)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := c.Fetch(ctx, ref("a")); !errors.Is(err, ErrHelperDied) {
@@ -511,6 +485,22 @@ func gone(pid int) bool {
 	}
 	i := bytes.LastIndexByte(b, ')')
 	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// stopHelper stops the helper pid with SIGSTOP and waits until every
+// thread of it is stopped (a moment after kill returns); it is killed
+// when the test ends.
+func stopHelper(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	for deadline := time.Now().Add(10 * time.Second); !stopped(pid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the helper did not stop")
+		}
+	}
 }
 
 // stopped reports whether every thread of process pid is stopped.

@@ -688,29 +688,12 @@ func TestAuthJWT(t *testing.T) {
 
 // TestAuthJWTExpiresBeforeRelogin: a CI job's OIDC token in a variable,
 // valid for a few minutes, and a job that outlives the Vault token's max
-// TTL. The login again at the max TTL cannot succeed; ward says so when
-// it learns the token's end, with when reads stop, and the failed
+// TTL. The login again at the max TTL cannot succeed; ward says so at
+// the first that fails, with when reads stop, and the failed
 // logins name the JWT's expiry and what to do. They said only "check the
 // role ..., that the JWT has not expired, and the mount's keys".
 func TestAuthJWTExpiresBeforeRelogin(t *testing.T) {
-	needVault(t)
-	tc := newCase(t)
-	ref, value, pol := readable(t, tc)
-	key := newSigningKey(t)
-	mount := enableAuth(t, "jwt")
-	rootWrite(t, "auth/"+mount+"/config", map[string]any{"jwt_validation_pubkeys": []string{key.pem}})
-	role := uniq("role")
-	rootWrite(t, "auth/"+mount+"/role/"+role, map[string]any{
-		"role_type": "jwt", "user_claim": "sub", "bound_audiences": []string{"ward-test"},
-		"token_policies": pol, "token_ttl": "3s", "token_max_ttl": "6s",
-		// Vault's own leeway (150 s) would take the expired JWT.
-		"expiration_leeway": 1, "clock_skew_leeway": 1,
-	})
-	now := time.Now()
-	jwt := key.sign(t, map[string]any{"sub": "job", "aud": "ward-test", "iat": now.Unix(), "nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(2 * time.Second).Unix()})
-	tc.secret(jwt)
-	s := tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role, JWTEnv: "CI_ID_TOKEN"}}, map[string]string{"CI_ID_TOKEN": jwt})
-	wantValue(t, tc, s, ref, value)
+	tc, _, _, _ := jwtExpiringSoon(t, false)
 	waitFor(t, "a warning that the token ends and ward cannot log in again", 20*time.Second, func() bool {
 		return strings.Contains(tc.logs.String(), "the vault token ends and ward cannot log in again")
 	})
@@ -725,27 +708,41 @@ func TestAuthJWTExpiresBeforeRelogin(t *testing.T) {
 	}
 }
 
-// TestAuthJWTExpiredWithinVaultsLeeway: the same JWT, expired when the
-// Vault token reaches its max TTL, but within the role's leeway (Vault's
-// default, 150 s): the login again works, and ward does not say it
-// cannot (it warned, then logged in).
-func TestAuthJWTExpiredWithinVaultsLeeway(t *testing.T) {
+// jwtExpiringSoon is a store that logged in with a JWT in $CI_ID_TOKEN
+// that expires 2 s later, for a role whose tokens live 3 s, at most 6 s,
+// and read ref (value) with it. Vault takes an expired JWT for the
+// role's leeway (150 s by default), or, leeway unset, 1 s.
+func jwtExpiringSoon(t *testing.T, leeway bool) (tc *tcase, s *Store, ref, value string) {
+	t.Helper()
 	needVault(t)
-	tc := newCase(t)
+	tc = newCase(t)
 	ref, value, pol := readable(t, tc)
 	key := newSigningKey(t)
 	mount := enableAuth(t, "jwt")
 	rootWrite(t, "auth/"+mount+"/config", map[string]any{"jwt_validation_pubkeys": []string{key.pem}})
 	role := uniq("role")
-	rootWrite(t, "auth/"+mount+"/role/"+role, map[string]any{
+	settings := map[string]any{
 		"role_type": "jwt", "user_claim": "sub", "bound_audiences": []string{"ward-test"},
 		"token_policies": pol, "token_ttl": "3s", "token_max_ttl": "6s",
-	})
+	}
+	if !leeway {
+		settings["expiration_leeway"], settings["clock_skew_leeway"] = 1, 1
+	}
+	rootWrite(t, "auth/"+mount+"/role/"+role, settings)
 	now := time.Now()
 	jwt := key.sign(t, map[string]any{"sub": "job", "aud": "ward-test", "iat": now.Unix(), "nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(2 * time.Second).Unix()})
 	tc.secret(jwt)
-	s := tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role, JWTEnv: "CI_ID_TOKEN"}}, map[string]string{"CI_ID_TOKEN": jwt})
+	s = tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role, JWTEnv: "CI_ID_TOKEN"}}, map[string]string{"CI_ID_TOKEN": jwt})
 	wantValue(t, tc, s, ref, value)
+	return tc, s, ref, value
+}
+
+// TestAuthJWTExpiredWithinVaultsLeeway: the same JWT, expired when the
+// Vault token reaches its max TTL, but within the role's leeway (Vault's
+// default, 150 s): the login again works, and ward does not say it
+// cannot (it warned, then logged in).
+func TestAuthJWTExpiredWithinVaultsLeeway(t *testing.T) {
+	tc, s, ref, value := jwtExpiringSoon(t, true)
 	_, gen := storeToken(s)
 	waitFor(t, "the login again past the JWT's exp", 20*time.Second, func() bool {
 		_, g := storeToken(s)

@@ -175,20 +175,26 @@ func TestRevokeOnExitOff(t *testing.T) {
 	}
 }
 
-// TestCloseRevokesLeases revokes each lease with sys/leases/revoke when
-// the policy grants it: the role is gone when Close returns.
-func TestCloseRevokesLeases(t *testing.T) {
-	p := needPostgres(t)
-	tc := newCase(t)
+// revocableLeases is a store with a token whose policy reads a database
+// role's credentials at ref and revokes leases.
+func revocableLeases(t *testing.T) (p pg, tc *tcase, s *Store, ref, tok string) {
+	t.Helper()
+	p = needPostgres(t)
+	tc = newCase(t)
 	mount, dbRole := database(t, p, "5m", "10m")
 	pol := policy(t, `
 path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
 path "sys/leases/revoke" { capabilities = ["update"] }
 `)
-	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
+	tok = token(t, &api.TokenCreateRequest{Policies: []string{pol}})
 	tc.secret(tok)
-	s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok})
-	ref := "vault://" + mount + "/creds/" + dbRole
+	return p, tc, tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok}), "vault://" + mount + "/creds/" + dbRole, tok
+}
+
+// TestCloseRevokesLeases revokes each lease with sys/leases/revoke when
+// the policy grants it: the role is gone when Close returns.
+func TestCloseRevokesLeases(t *testing.T) {
+	p, tc, s, ref, _ := revocableLeases(t)
 	var users, passes []string
 	for i := 0; i < 2; i++ {
 		// Two reads in two fetches: two leases.
@@ -214,17 +220,8 @@ path "sys/leases/revoke" { capabilities = ["update"] }
 // token's policy grants update on sys/leases/revoke", of a policy that
 // did.
 func TestCloseAfterTheTokenWasRevoked(t *testing.T) {
-	p := needPostgres(t)
-	tc := newCase(t)
-	mount, dbRole := database(t, p, "5m", "10m")
-	pol := policy(t, `
-path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
-path "sys/leases/revoke" { capabilities = ["update"] }
-`)
-	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}})
-	tc.secret(tok)
-	s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok})
-	user, pass, _ := tc.readCreds(s, "vault://"+mount+"/creds/"+dbRole, "fetch")
+	p, tc, s, ref, tok := revocableLeases(t)
+	user, pass, _ := tc.readCreds(s, ref, "fetch")
 	if err := root.Auth().Token().RevokeTree(tok); err != nil {
 		t.Fatal(err)
 	}

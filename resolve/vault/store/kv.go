@@ -420,13 +420,7 @@ type lastAnswerKey struct{}
 func (l *lastAnswer) keep(resp *http.Response) {
 	ae := &apiError{status: resp.StatusCode}
 	if resp.Body != nil {
-		head := make([]byte, 4096)
-		n, _ := io.ReadFull(resp.Body, head)
-		head = head[:n]
-		resp.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+		head := peekBody(resp)
 		var body struct {
 			Errors []string `json:"errors"`
 		}

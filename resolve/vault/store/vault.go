@@ -369,6 +369,11 @@ func pastMaxTTL(resp *http.Response) bool {
 	if resp == nil || resp.StatusCode != http.StatusInternalServerError || resp.Body == nil {
 		return false
 	}
+	return bytes.Contains(peekBody(resp), []byte("past the max TTL, cannot renew"))
+}
+
+// peekBody returns the first 4 KiB of resp's body and puts them back.
+func peekBody(resp *http.Response) []byte {
 	head := make([]byte, 4096)
 	n, _ := io.ReadFull(resp.Body, head)
 	head = head[:n]
@@ -376,7 +381,7 @@ func pastMaxTTL(resp *http.Response) bool {
 		io.Reader
 		io.Closer
 	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
-	return bytes.Contains(head, []byte("past the max TTL, cannot renew"))
+	return head
 }
 
 // clientCert presents the TLS client certificate in its files as they are
