@@ -1305,7 +1305,12 @@ const (
 // on it for good, rotation stopped, and a stop took the stop's whole
 // timeout.
 func (cn *conn) kill() {
-	syscall.Kill(-cn.proc.Pid, syscall.SIGKILL)
+	// The group only while the helper is ward's child not yet reaped (a
+	// zombie keeps its pid): once reaped, its pid, and the group's id,
+	// may be another process's.
+	if ppid, ok := signals.Parent(cn.proc.Pid); ok && ppid == os.Getpid() {
+		syscall.Kill(-cn.proc.Pid, syscall.SIGKILL)
+	}
 	cn.proc.Kill()
 	cn.in.Close()
 	cn.out.Close()
