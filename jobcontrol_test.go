@@ -855,13 +855,7 @@ func TestLocalSetPromptTyped(t *testing.T) {
 	if got := term.expect(`mode=(-?echo)`)[1]; got != "echo" {
 		t.Errorf("after the prompt the terminal has %q, want echo", got)
 	}
-	screen := term.screen()
-	if strings.Contains(screen, v) {
-		t.Errorf("the typed value was shown on the terminal")
-	}
-	if _, out, _ := w.run("local", "get", "app/typed"); strings.TrimSpace(out) != v {
-		t.Errorf("app/typed does not hold the value typed")
-	}
+	wantStoredUnseen(t, w, term, "app/typed", v)
 }
 
 // TestLocalSetPromptLongLine: a value of over 5,000 characters on one

@@ -20,13 +20,26 @@ import (
 // twice, and a server that reads a second SIGTERM as "stop now" cut its
 // drain short.
 func SignalOthers(sig syscall.Signal, group int, spare []int) (left bool) {
-	self := os.Getpid()
-	eachProcess(func(pid int) {
-		if pid != self && !slices.Contains(spare, pid) && !inGroup(pid, group) && syscall.Kill(pid, sig) == nil {
+	eachOther(group, spare, func(pid int, _ *stat) {
+		if syscall.Kill(pid, sig) == nil {
 			left = true
 		}
 	})
 	return left
+}
+
+// eachOther calls f with every process but ward, spare and the members
+// of process group group, and its stat (nil when it could not be read).
+func eachOther(group int, spare []int, f func(pid int, st *stat)) {
+	self := os.Getpid()
+	eachProcess(func(pid int) {
+		if pid == self || slices.Contains(spare, pid) {
+			return
+		}
+		if st := procStat(pid); st == nil || st.pgrp != group {
+			f(pid, st)
+		}
+	})
 }
 
 // SignalOrphans sends sig to ward's own children but spare (its store
@@ -233,12 +246,6 @@ func groupHoldsOthers() bool {
 	return shared
 }
 
-// inGroup reports whether pid is a member of process group group.
-func inGroup(pid, group int) bool {
-	st := procStat(pid)
-	return st != nil && st.pgrp == group
-}
-
 // eachProcess calls f with the id of every process in /proc.
 func eachProcess(f func(pid int)) {
 	dirs, err := os.ReadDir("/proc")
@@ -399,10 +406,9 @@ func SignalGroupButLeader(pgid int, sig syscall.Signal) (left bool) {
 // Others returns the processes SignalOthers signals, zombies aside: as
 // PID 1, what is left of the container but ward, spare and group.
 func Others(group int, spare []int) []int {
-	self := os.Getpid()
 	var pids []int
-	eachProcess(func(pid int) {
-		if st := procStat(pid); st != nil && st.state != 'Z' && pid != self && !slices.Contains(spare, pid) && st.pgrp != group {
+	eachOther(group, spare, func(pid int, st *stat) {
+		if st != nil && st.state != 'Z' {
 			pids = append(pids, pid)
 		}
 	})

@@ -260,9 +260,11 @@ func FormsOf(value []byte) []Form {
 			}
 		}
 		if hasEscapedByte(v) {
-			// bash's $'...' in the C locale (a Docker image's, env -i's):
-			// each byte from DEL up in octal, é as \303\251.
-			fs.add(Quoted, bashCLocale(v))
+			// bash's $'...' (printf %q, declare -p), in a UTF-8 locale
+			// and in the C locale (a Docker image's, env -i's), where
+			// each byte from DEL up is in octal, é as \303\251.
+			fs.add(Quoted, bashQuoted(v, true))
+			fs.add(Quoted, bashQuoted(v, false))
 		}
 		if utf8.Valid(v) && hasEscapedByte(v) {
 			// A control character beside a character from U+00A0 up,
@@ -576,9 +578,8 @@ func escapeUnicode(r rune, xBelow rune) string {
 	return fmt.Sprintf(`\U%08x`, r)
 }
 
-// literals are Python's repr of a str and its ascii(), Node's
-// util.inspect, Go's %q and %+q, and bash's $'...' (printf %q, declare
-// -p of a value with a control character) in a UTF-8 locale.
+// literals are, in this order, Python's ascii() of a str, Go's %+q,
+// Python's repr, Node's util.inspect and Go's %q.
 var literals = []literal{
 	{named: map[rune]byte{'\t': 't', '\n': 'n', '\r': 'r'}, quotes: '\'', escape: func(r rune) string {
 		if r < 0x80 && (unicode.IsPrint(r) || r == ' ') {
@@ -610,38 +611,38 @@ var literals = []literal{
 		}
 		return escapeUnicode(r, 0x80)
 	}},
-	{named: map[rune]byte{'\a': 'a', '\b': 'b', '\t': 't', '\n': 'n', '\v': 'v', '\f': 'f', '\r': 'r', 0x1b: 'E', '\'': '\''}, escape: func(r rune) string {
-		if unicode.IsPrint(r) || r == ' ' {
-			return ""
-		}
-		var b strings.Builder
-		for _, c := range []byte(string(r)) {
-			fmt.Fprintf(&b, `\%03o`, c)
-		}
-		return b.String()
-	}},
 }
 
-// bashCLocale returns v as bash's printf %q and declare -p write it
-// between $' and ' in the C locale: each byte that is no printable
-// ASCII in octal, but for those with a letter of their own.
-func bashCLocale(v []byte) []byte {
+// bashQuoted returns v as bash's printf %q and declare -p write it
+// between $' and ': the characters with a letter of their own by it
+// (\E for ESC), a single quote and a backslash after a backslash, each
+// byte of any other character that is not printable in octal; in a UTF-8
+// locale (utf8Locale) the printable characters from U+00A0 up as they
+// are, in the C locale in octal too.
+func bashQuoted(v []byte, utf8Locale bool) []byte {
 	out := make([]byte, 0, 2*len(v))
-	for _, c := range v {
-		switch c {
-		case '\a', '\b', '\t', '\n', '\v', '\f', '\r':
-			out = append(out, '\\', "abtnvfr"[strings.IndexByte("\a\b\t\n\v\f\r", c)])
-		case 0x1b:
-			out = append(out, `\E`...)
-		case '\'', '\\':
-			out = append(out, '\\', c)
-		default:
-			if c < 0x20 || c >= 0x7f {
-				out = fmt.Appendf(out, `\%03o`, c)
-			} else {
-				out = append(out, c)
-			}
+	for i := 0; i < len(v); {
+		r, size := rune(v[i]), 1
+		if utf8Locale {
+			r, size = utf8.DecodeRune(v[i:])
 		}
+		switch {
+		case r < 0x80 && strings.ContainsRune("\a\b\t\n\v\f\r", r):
+			out = append(out, '\\', "abtnvfr"[strings.IndexRune("\a\b\t\n\v\f\r", r)])
+		case r == 0x1b:
+			out = append(out, `\E`...)
+		case r == '\'' || r == '\\':
+			out = append(out, '\\', byte(r))
+		case utf8Locale && r >= 0x80 && r != utf8.RuneError && unicode.IsPrint(r):
+			out = append(out, v[i:i+size]...)
+		case r < 0x20 || r >= 0x7f:
+			for _, c := range v[i : i+size] {
+				out = fmt.Appendf(out, `\%03o`, c)
+			}
+		default:
+			out = append(out, v[i])
+		}
+		i += size
 	}
 	return out
 }
@@ -655,12 +656,11 @@ func (l literal) quote(v []byte, quote byte) []byte {
 			out = append(out, '\\', c)
 			continue
 		}
-		switch {
-		case r == '\\' || quote != 0 && r == rune(quote):
+		if r == '\\' || quote != 0 && r == rune(quote) {
 			out = append(out, '\\', byte(r))
-		case l.escape(r) != "":
-			out = append(out, l.escape(r)...)
-		default:
+		} else if e := l.escape(r); e != "" {
+			out = append(out, e...)
+		} else {
 			out = utf8.AppendRune(out, r)
 		}
 	}

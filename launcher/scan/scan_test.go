@@ -457,14 +457,22 @@ func TestScanValueInStagedAndHistoryPaths(t *testing.T) {
 	dir := newRepo(t)
 	write(t, dir, "clean.txt", "hi\n")
 	write(t, dir, "file-"+value+".txt", "hi\n")
+	stagedThenInHistory(t, dir, "file-"+value+".txt", "file-<ward:DB_PASSWORD>.txt")
+}
+
+// stagedThenInHistory stages what dir holds, wants --staged to find the
+// value in the path of the file masked names (added, at named) alone,
+// commits it, removes named and commits that, and wants --git-history
+// to find it at the commit that added it.
+func stagedThenInHistory(t *testing.T, dir, named, masked string) {
+	t.Helper()
 	git(t, dir, "add", "-A")
-	masked := "file-<ward:DB_PASSWORD>.txt"
 	want := []Finding{{Path: masked, Line: 0, Name: "DB_PASSWORD", Form: "plain in the path"}}
 	if got := scan(t, Options{Dir: dir, Staged: true}); !slices.Equal(got, want) {
 		t.Errorf("--staged: got findings %+v, want %+v", redact(got), want)
 	}
 	commit := commitAll(t, dir, "add")
-	git(t, dir, "rm", "-q", "file-"+value+".txt")
+	git(t, dir, "rm", "-rq", named)
 	commitAll(t, dir, "rm")
 	got := scan(t, Options{Dir: dir, GitHistory: true})
 	want = []Finding{{Path: masked, Line: 0, Commit: commit, Name: "DB_PASSWORD", Form: "plain in the path"}}
@@ -484,20 +492,7 @@ func TestScanValueInHistoryDirectoryNames(t *testing.T) {
 	write(t, dir, "clean/sub/f.txt", "hi\n")
 	commitAll(t, dir, "clean")
 	write(t, dir, "dir-"+value+"/sub/f.txt", "hi\n")
-	git(t, dir, "add", "-A")
-	masked := "dir-<ward:DB_PASSWORD>/sub/f.txt"
-	want := []Finding{{Path: masked, Line: 0, Name: "DB_PASSWORD", Form: "plain in the path"}}
-	if got := scan(t, Options{Dir: dir, Staged: true}); !slices.Equal(got, want) {
-		t.Errorf("--staged: got findings %+v, want %+v", redact(got), want)
-	}
-	commit := commitAll(t, dir, "add")
-	git(t, dir, "rm", "-rq", "dir-"+value)
-	commitAll(t, dir, "rm")
-	got := scan(t, Options{Dir: dir, GitHistory: true})
-	want = []Finding{{Path: masked, Line: 0, Commit: commit, Name: "DB_PASSWORD", Form: "plain in the path"}}
-	if !slices.Equal(got, want) {
-		t.Errorf("--git-history: got findings %+v, want %+v", redact(got), want)
-	}
+	stagedThenInHistory(t, dir, "dir-"+value, "dir-<ward:DB_PASSWORD>/sub/f.txt")
 }
 
 // TestScanHistoryPathsNameTheirOwnValue: the same content (a .gitkeep)

@@ -381,14 +381,7 @@ func TestHungWrappedHelperIsKilledWhole(t *testing.T) {
 		}
 	}
 	stopHelper(t, helper)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := c.Fetch(ctx, ref("a")); !errors.Is(err, ErrHelperDied) {
-		t.Errorf("a fetch from a hung wrapped helper: got %v, want ErrHelperDied", err)
-	}
-	if !strings.Contains(logs.String(), "answered nothing") {
-		t.Errorf("the kill of a hung helper was not logged: %s", logs.String())
-	}
+	wantHungKilled(t, c, logs, "a hung wrapped helper")
 	for deadline := time.Now().Add(10 * time.Second); !gone(helper); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the wrapped helper runs on after the kill")
@@ -448,14 +441,7 @@ func TestHungHelperIsAnOutage(t *testing.T) {
 	}
 	pid := c.Pid()
 	stopHelper(t, pid)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := c.Fetch(ctx, ref("a")); !errors.Is(err, ErrHelperDied) {
-		t.Errorf("a fetch from a hung helper: got %v, want ErrHelperDied", err)
-	}
-	if !strings.Contains(logs.String(), "answered nothing") {
-		t.Errorf("the kill of a hung helper was not logged: %s", logs.String())
-	}
+	wantHungKilled(t, c, logs, "a hung helper")
 	// The lease's renewal goes on with a new helper, until cancelled.
 	for deadline := time.Now().Add(20 * time.Second); c.Pid() == 0 || c.Pid() == pid; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -485,6 +471,21 @@ func gone(pid int) bool {
 	}
 	i := bytes.LastIndexByte(b, ')')
 	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// wantHungKilled wants a fetch of "a" from c, whose helper (what) no
+// longer answers, to fail with ErrHelperDied once the helper was killed
+// for it, and the kill logged.
+func wantHungKilled(t *testing.T, c *Client, logs *syncLog, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := c.Fetch(ctx, ref("a")); !errors.Is(err, ErrHelperDied) {
+		t.Errorf("a fetch from %s: got %v, want ErrHelperDied", what, err)
+	}
+	if !strings.Contains(logs.String(), "answered nothing") {
+		t.Errorf("the kill of a hung helper was not logged: %s", logs.String())
+	}
 }
 
 // stopHelper stops the helper pid with SIGSTOP and waits until every
