@@ -21,8 +21,18 @@ type Entry struct {
 // profile is set), replacing entries of the same name, or writes a new
 // manifest when there is none. An existing manifest is edited as a
 // yaml.v3 node tree, so its other entries and its comments stay; a
-// manifest with CRLF line ends or a byte order mark keeps them.
+// manifest with CRLF line ends, a byte order mark or UTF-16 keeps them.
 func AddEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, error) {
+	if text, bigEndian, ok, err := fromUTF16(old); err != nil {
+		return nil, err
+	} else if ok {
+		// Edited as UTF-8 and written back as it was saved.
+		text, err := AddEnv(text, exists, profile, entries)
+		if err != nil {
+			return nil, err
+		}
+		return toUTF16(text, bigEndian), nil
+	}
 	const bom = "\ufeff"
 	if rest, ok := bytes.CutPrefix(old, []byte(bom)); ok {
 		// yaml.v3 reads the mark and does not write it back.

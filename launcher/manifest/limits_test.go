@@ -381,6 +381,13 @@ func TestInvisibleCharacterInAReference(t *testing.T) {
 		{"in a Vault path", "version: 1\nenv:\n  A: vault://secret/app\u200b#k\n", "ward.yaml:3:24: env.A: the reference holds an invisible character, U+200B, as its character 19"},
 		{"no-break space in a field", "version: 1\nenv:\n  A: {ref: \"vault://secret/app#k\u00a0\"}\n", "ward.yaml:3:33: env.A.ref: the reference holds an invisible character, U+00A0"},
 		{"byte order mark in a file's", "version: 1\nfiles:\n  - path: f\n    ref: local://app/a\ufeff\n", "ward.yaml:4:23: files[0].ref: the reference holds an invisible character, U+FEFF"},
+		// At the start of a reference: it was "not a secret reference",
+		// with the hint to rotate a pasted secret.
+		{"zero-width space first", "version: 1\nenv:\n  A: \"\u200blocal://app/a\"\n", "ward.yaml:3:7: env.A: the reference holds an invisible character, U+200B, as its character 1"},
+		{"no-break space first", "version: 1\nenv:\n  A: \u00a0local://app/a\n", "ward.yaml:3:6: env.A: the reference holds an invisible character, U+00A0, as its character 1"},
+		{"byte order mark first", "version: 1\nenv:\n  B: local://app/b\n  A: \ufefflocal://app/a\n", "ward.yaml:4:6: env.A: the reference holds an invisible character, U+FEFF, as its character 1"},
+		// Two files joined: the second's mark starts a line.
+		{"byte order mark starting a line", "version: 1\nenv:\n  B: local://app/b\n\ufeff  A: local://app/a\n", "ward.yaml:4:1: a byte order mark at the start of a line"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -405,4 +412,74 @@ func oneError(t *testing.T, err error) *ValidationError {
 		t.Fatalf("got %v, want one validation error", err)
 	}
 	return ve[0]
+}
+
+// TestUTF16ManifestsAreCheckedAsText: a manifest saved as UTF-16 with its
+// byte order mark (Windows PowerShell's `>`, Notepad's "Unicode") is
+// checked as its UTF-8 twin is: a raw U+2028 that hides a line from
+// editors, a control character, each at its line and column; the
+// checks skipped such a file, and a variable written after a comment's
+// U+2028 reached the child. Half a character is refused, and `ward
+// import` writes such a file back as it was saved.
+func TestUTF16ManifestsAreCheckedAsText(t *testing.T) {
+	const secret = "s3cr3t-part"
+	tests := []struct{ name, in, pos, msg string }{
+		{"a U+2028 in a comment", "version: 1\nenv:\n  A: local://app/a\n  # a comment\u2028  B: {value: hidden}\n", "4:14", "U+2028"},
+		{"a U+0085", "version: 1\nenv:\n  A: {value: \"" + secret + "\u0085\"}\n", "3:26", "U+0085"},
+		{"an escape", "version: 1\nenv:\n  A: local://app/a\n  B: {value: \"" + secret + "\x1b[2J\"}\n", "4:26", "a control character"},
+	}
+	for _, tc := range tests {
+		for _, bigEndian := range []bool{false, true} {
+			in := toUTF16([]byte("\ufeff"+tc.in), bigEndian)
+			_, err := Parse("ward.yaml", in)
+			e := oneError(t, err)
+			if !strings.HasPrefix(e.Error(), "ward.yaml:"+tc.pos+": ") || !strings.Contains(e.Error(), tc.msg) {
+				t.Errorf("%s (big endian %v): got %q, want it at %s saying %q", tc.name, bigEndian, e.Error(), tc.pos, tc.msg)
+			}
+			if strings.Contains(e.Error()+e.Hint(), secret) {
+				t.Errorf("%s: the error quotes the text around the character", tc.name)
+			}
+		}
+	}
+	good := "\ufeffversion: 1\nenv:\n  A: local://app/a\n"
+	if _, err := Parse("ward.yaml", append(toUTF16([]byte(good), false), 'x')); err == nil || !strings.Contains(err.Error(), "odd number of bytes") {
+		t.Errorf("an odd length: got %v, want it refused as not UTF-16", err)
+	}
+	lone := []byte{0xFF, 0xFE, 'v', 0, 0x00, 0xD8, '\n', 0}
+	if _, err := Parse("ward.yaml", lone); err == nil || !strings.Contains(err.Error(), "unpaired surrogate") {
+		t.Errorf("a lone surrogate: got %v", err)
+	}
+	for _, bigEndian := range []bool{false, true} {
+		in := toUTF16([]byte(good), bigEndian)
+		got, err := AddEnv(in, true, "", []Entry{{Key: "B", Ref: "local://app/b"}})
+		want := toUTF16([]byte(good+"  B: local://app/b\n"), bigEndian)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("AddEnv (big endian %v) = %q, %v; want %q", bigEndian, got, err, want)
+		}
+		if m, err := Parse("ward.yaml", got); err != nil || len(m.Env) != 2 {
+			t.Errorf("the edited file: %v", err)
+		}
+	}
+}
+
+// TestPastedNameValueIsNotShown: a NAME=VALUE written where a variable's
+// name goes (`env: {DB_PASS=...}`, a file's `env:`, a profile's) is
+// refused naming only what comes before the "=", in the message and the
+// field alike; the whole key was quoted twice in each error.
+func TestPastedNameValueIsNotShown(t *testing.T) {
+	const secret = "canary-5f1e0c2b"
+	in := "version: 1\nenv: {DB_PASS=" + secret + "1, my-var: local://a/b}\nfiles:\n  - path: k\n    ref: local://app/a\n    env: K=" + secret + "2\nprofiles:\n  dev:\n    env:\n      ? TOKEN=" + secret + "3\n      : local://app/t\n"
+	_, err := Parse("ward.yaml", []byte(in))
+	var es ValidationErrors
+	if !errors.As(err, &es) || len(es) != 4 {
+		t.Fatalf("got %v, want four errors", err)
+	}
+	for i, want := range []string{`ward.yaml:2:7: env.DB_PASS=: invalid variable name "DB_PASS=" and 16 characters more, not shown`, `ward.yaml:2:33: env.my-var: invalid variable name "my-var"`, `ward.yaml:6:10: files[0].env: invalid variable name "K=" and 16 characters more`, `ward.yaml:10:9: profiles.dev.env.TOKEN=: invalid variable name "TOKEN="`} {
+		if !strings.HasPrefix(es[i].Error(), want) {
+			t.Errorf("error %d: got %q, want it to start %q", i, es[i].Error(), want)
+		}
+		if strings.Contains(es[i].Error()+es[i].Hint()+es[i].Field, secret) {
+			t.Errorf("error %d shows the value after =", i)
+		}
+	}
 }

@@ -120,6 +120,11 @@ var yamlLineRE = conf.Lazy(`^yaml: line (\d+): (.*)$`)
 // messages.
 func Parse(file string, data []byte) (*Manifest, error) {
 	p := &parser{file: file, reg: stores.Registry}
+	if text, _, ok, err := fromUTF16(data); err != nil {
+		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest starts with UTF-16's byte order mark and is not UTF-16 text: " + err.Error(), Advice: "save it as UTF-8"}}
+	} else if ok {
+		data = text
+	}
 	if p.lineSeparators(data); p.d.Failed() {
 		return nil, p.errors()
 	}
@@ -234,12 +239,8 @@ func (p *parser) andMore(more int, hint, what string) {
 // place for these, and ward said "1:1: invalid YAML: control characters
 // are not allowed", with a hint on indentation and quoting, wherever
 // the byte was. Neither the byte nor its line is quoted: it may be part
-// of a value.
+// of a value. A file saved as UTF-16 is read as UTF-8 before (fromUTF16).
 func (p *parser) lineSeparators(data []byte) {
-	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
-		// UTF-16 with its byte order mark, which yaml.v3 reads.
-		return
-	}
 	line, col := 1, 1
 	found := 0
 	defer func() {
@@ -257,6 +258,16 @@ func (p *parser) lineSeparators(data []byte) {
 			// yaml.v3 as for an old Mac editor.
 			if i == len(data) || data[i] != '\n' {
 				line, col = line+1, 1
+			}
+			continue
+		case r == 0xFEFF && col == 1 && i > size:
+			// At the start of a later line, that of a file joined to
+			// another (cat a.yaml b.yaml): yaml.v3 reads it as part of
+			// the text, and the key after it was "an unknown field of 4
+			// characters" where a name looked right. (Inside a
+			// reference, the reference names it; see ref.)
+			if found++; found <= maxFeatureProblems {
+				p.failAt(Pos{line, col}, "", "remove it: a byte order mark belongs at the start of a file only, and this one came with a file joined to another (cat a.yaml b.yaml)", "a byte order mark at the start of a line")
 			}
 			continue
 		case r == 0xFEFF:
@@ -788,6 +799,26 @@ func isZeroDuration(s string) bool {
 	return err == nil && d == 0
 }
 
+// badName reports an invalid variable name s at n: a key of the
+// mapping field when key is set (and then named in the field too), else
+// field's value. A name holding "=" is a NAME=VALUE pasted whole (`env:
+// {DB_PASS=...}`): only what comes before the "=" is shown, in the
+// field and the message, as a `ward run -- NAME=VALUE` command is named
+// without its value.
+func (p *parser) badName(n *yaml.Node, field string, key bool, s string) {
+	before, after, pasted := strings.Cut(s, "=")
+	if key && pasted {
+		field = conf.Join(field, before+"=")
+	} else if key {
+		field = conf.Join(field, s)
+	}
+	if pasted {
+		p.fail(n, field, "write NAME: reference, the value in a store; if what follows = is a real secret, it is now in this file: rotate it", "invalid variable name %q and %d characters more, not shown: a NAME=VALUE where a name goes", before+"=", utf8.RuneCountInString(after))
+		return
+	}
+	p.fail(n, field, "variable names match [A-Za-z_][A-Za-z0-9_]*", "invalid variable name %q", s)
+}
+
 func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		// `env:` with every entry commented out, as ward init writes it.
@@ -803,7 +834,7 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 	p.d.Pairs(n, field, func(k, v *yaml.Node) {
 		name := conf.Join(field, k.Value)
 		if !resolve.ValidEnvName(k.Value) {
-			p.fail(k, name, "variable names match [A-Za-z_][A-Za-z0-9_]*", "invalid variable name %q", k.Value)
+			p.badName(k, field, true, k.Value)
 			return
 		}
 		// The variable is declared even when its value is wrong, so that
@@ -821,7 +852,11 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 			}
 			p.fail(v, name, hint, "no value")
 		case v.Kind == yaml.ScalarNode:
-			if v.Tag != "!!str" || !resolve.LooksLikeRef(v.Value) {
+			// A reference after an invisible character (a paste's zero-width
+			// space or no-break space) is read as one, so that the
+			// character is named (see ref); it was "not a secret
+			// reference", with the hint to rotate a pasted secret.
+			if v.Tag != "!!str" || !resolve.LooksLikeRef(strings.TrimLeftFunc(v.Value, isInvisible)) {
 				// The hint must not repeat the string: it may be a secret
 				// pasted where a reference belongs.
 				p.fail(v, name, fmt.Sprintf("write a reference such as local://myapp/%s, or {value: \"...\"} for a plain value; if this string is a real secret, it is now in this file: rotate it", strings.ToLower(k.Value)), "not a secret reference")
@@ -947,12 +982,19 @@ func (p *parser) ref(n *yaml.Node, field string) *resolve.Ref {
 func invisible(s string) (int, rune, bool) {
 	i := 0
 	for _, r := range s {
-		if unicode.Is(unicode.Cf, r) || r == 0xA0 || unicode.IsControl(r) {
+		if isInvisible(r) {
 			return i, r, true
 		}
 		i++
 	}
 	return 0, 0, false
+}
+
+// isInvisible reports whether r is a character a reference may not hold
+// unseen: a format character (a zero-width space, a byte order mark), a
+// no-break space, a control character.
+func isInvisible(r rune) bool {
+	return unicode.Is(unicode.Cf, r) || r == 0xA0 || unicode.IsControl(r)
 }
 
 func (p *parser) template(n *yaml.Node, field, text string) *Template {
@@ -1043,7 +1085,7 @@ func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
 				return
 			}
 			if !resolve.ValidEnvName(s) {
-				p.fail(v, name+".env", "variable names match [A-Za-z_][A-Za-z0-9_]*", "invalid variable name %q", s)
+				p.badName(v, name+".env", false, s)
 				return
 			}
 			spec.Env = s

@@ -133,6 +133,12 @@ func expansion(v *EnvVar, byName map[string]*EnvVar, memo map[string]float64) fl
 // for the base manifest.
 func (p *parser) checkFiles(m *Manifest) {
 	p.checkFileSet(m.Files, m.Env, "")
+	base := map[string]*FileSpec{}
+	for _, f := range m.Files {
+		if f.Path != "" && base[f.Path] == nil {
+			base[f.Path] = f
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(m.Profiles)) {
 		prof := m.Profiles[name]
 		// The profile's own list first: a path it names twice replaces
@@ -148,6 +154,13 @@ func (p *parser) checkFiles(m *Manifest) {
 				continue
 			}
 			own[f.Path] = f
+			// A file replaced whole takes the base's path variable with
+			// it, and a profile cannot remove a variable: the child
+			// lost it, and a template reading it failed at the start
+			// only, after ward check had passed.
+			if b := base[f.Path]; b != nil && b.Env != "" && f.Env != b.Env {
+				p.failAt(f.Pos, f.Field, fmt.Sprintf("write env: %s in this file too: a profile replaces a file whole, and cannot remove a variable", b.Env), "this file replaces %s, whose env: %s it leaves out", b.Field, b.Env)
+			}
 		}
 		p.checkFileSet(m.FilesFor(prof), m.EnvFor(prof), name)
 	}

@@ -220,6 +220,32 @@ profiles:
         ref: local://a/c
         env: AF
 `, []string{"w.yaml:10:9: profiles.dev.files[0].env: variable AF is also declared under env (with profile dev)"}},
+		{"replacing file drops the base's path variable", `version: 1
+env:
+  T: {template: "key at {{ .KEY_FILE }}"}
+files:
+  - path: k
+    ref: local://a/b
+    env: KEY_FILE
+profiles:
+  qa:
+    files:
+      - path: k
+        ref: local://a/c
+  renamed:
+    files:
+      - path: k
+        ref: local://a/c
+        env: QA_KEY_FILE
+  kept:
+    files:
+      - path: k
+        ref: local://a/c
+        env: KEY_FILE
+`, []string{
+			"w.yaml:11:9: profiles.qa.files[0]: this file replaces files[0], whose env: KEY_FILE it leaves out",
+			"w.yaml:15:9: profiles.renamed.files[0]: this file replaces files[0], whose env: KEY_FILE it leaves out",
+		}},
 		{"path twice in a profile", `version: 1
 files:
   - path: a
