@@ -28,17 +28,19 @@ const spareThreads = 9
 //
 // Each goroutine locked to a thread of its own and parked holds that
 // thread until all are started; unlocked, it ends and leaves the thread
-// idle. It returns once the threads the runtime asked for on the way
-// exist (see settle).
+// idle. It returns once every such goroutine has ended and the threads
+// the runtime asked for on the way exist (see settle).
 func SpareThreads(n int) {
 	if n <= 0 {
 		n = spareThreads
 	}
-	var started sync.WaitGroup
+	var started, ended sync.WaitGroup
 	release := make(chan struct{})
 	for range n {
 		started.Add(1)
+		ended.Add(1)
 		go func() {
+			defer ended.Done()
 			runtime.LockOSThread()
 			started.Done()
 			<-release
@@ -47,6 +49,10 @@ func SpareThreads(n int) {
 	}
 	started.Wait()
 	close(release)
+	// Until its goroutine has ended, a thread is not idle: waking them
+	// could make the runtime ask for one more, and settle could see the
+	// count before that request.
+	ended.Wait()
 	settle(time.Second)
 }
 
