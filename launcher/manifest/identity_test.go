@@ -66,7 +66,7 @@ func TestIdentityErrors(t *testing.T) {
 		{"version", `identity: {aws: {from: "vault://aws/creds/x?version=2"}}`, "have no versions"},
 		{"bad role arn", "identity: {aws: {from: awssts://deploy}}", "want an IAM role's ARN"},
 		{"refresh_before sub-second", "identity: {aws: {from: vault://aws/creds/x, refresh_before: 500ms}}", "identity.aws.refresh_before: too short"},
-		{"refresh_before not a duration", "identity: {aws: {from: vault://aws/creds/x, refresh_before: 5}}", "identity.aws.refresh_before: want a string"},
+		{"refresh_before not a duration", "identity: {aws: {from: vault://aws/creds/x, refresh_before: 5}}", "identity.aws.refresh_before: a number without a unit"},
 		{"declares the token file variable", "identity: {aws: {from: vault://aws/creds/x}}\nenv: {AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: {value: /x}}", "ward sets AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"},
 		{"profile declares the credentials file", "identity: {aws: {from: vault://aws/creds/x}}\nprofiles: {dev: {env: {AWS_SHARED_CREDENTIALS_FILE: {value: /x}}}}", "profiles.dev.env.AWS_SHARED_CREDENTIALS_FILE: ward sets"},
 		{"file env", "identity: {aws: {from: vault://aws/creds/x}}\nfiles: [{path: t, ref: local://a/b, env: AWS_CONTAINER_CREDENTIALS_FULL_URI}]", "files[0].env: ward sets AWS_CONTAINER_CREDENTIALS_FULL_URI"},

@@ -236,16 +236,34 @@ func (d *Decoder) IntIn(n *yaml.Node, field string, lo, hi int, hint string) (in
 
 // Duration reads a positive Go duration such as 30s.
 func (d *Decoder) Duration(n *yaml.Node, field string) (time.Duration, bool) {
+	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!float") {
+		// `timeout: 10`: the hint to write a string led to "10", then
+		// "invalid duration".
+		d.Fail(n, field, fmt.Sprintf("write the unit: %ss for seconds, %sm for minutes", n.Value, n.Value), "a number without a unit, not a duration")
+		return 0, false
+	}
 	s, ok := d.Str(n, field)
 	if !ok {
 		return 0, false
 	}
 	dur, err := time.ParseDuration(s)
-	if err != nil || dur <= 0 {
+	switch {
+	case err == nil && dur <= 0:
+		d.Fail(n, field, "write a duration above zero, such as 30s, 5m or 1h", "a duration of %q: it must be above zero", s)
+		return 0, false
+	case err != nil && isDigits(s):
+		d.Fail(n, field, fmt.Sprintf("write the unit: %ss for seconds, %sm for minutes", s, s), "a number without a unit, not a duration")
+		return 0, false
+	case err != nil:
 		d.Fail(n, field, "write a duration such as 30s, 5m or 1h", "invalid duration %q", s)
 		return 0, false
 	}
 	return dur, true
+}
+
+// isDigits reports whether s is a number of decimal digits.
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 // OneOf reads a string that must be one of choices.

@@ -66,3 +66,39 @@ func TestPairsRefuseKeysThatAreNoNames(t *testing.T) {
 		}
 	}
 }
+
+// TestDurationMistakes: a number without a unit, written bare or quoted,
+// is said to lack one, with the unit to add; a duration of zero is said
+// to be one. The bare number was "want a string", whose hint to quote it
+// led to "invalid duration".
+func TestDurationMistakes(t *testing.T) {
+	tests := []struct{ in, msg, hint string }{
+		{"10", "a number without a unit, not a duration", "write the unit: 10s for seconds, 10m for minutes"},
+		{`"10"`, "a number without a unit, not a duration", "write the unit: 10s"},
+		{"1.5", "a number without a unit, not a duration", "write the unit: 1.5s"},
+		{"0s", `a duration of "0s": it must be above zero`, "write a duration above zero"},
+		{"-5s", `a duration of "-5s": it must be above zero`, "write a duration above zero"},
+		{"soon", `invalid duration "soon"`, "write a duration such as 30s"},
+	}
+	for _, tc := range tests {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte("timeout: "+tc.in), &n); err != nil {
+			t.Fatal(err)
+		}
+		var d Decoder
+		if _, ok := d.Duration(n.Content[0].Content[1], "stores.vault.timeout"); ok || len(d.Problems) != 1 {
+			t.Fatalf("%s: taken, or %d problems", tc.in, len(d.Problems))
+		}
+		if pr := d.Problems[0]; pr.Msg != tc.msg || !strings.HasPrefix(pr.Hint, tc.hint) {
+			t.Errorf("%s: got %q (%s), want %q (%s...)", tc.in, pr.Msg, pr.Hint, tc.msg, tc.hint)
+		}
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte("timeout: 1m30s"), &n); err != nil {
+		t.Fatal(err)
+	}
+	var d Decoder
+	if dur, ok := d.Duration(n.Content[0].Content[1], "t"); !ok || dur != 90e9 {
+		t.Errorf("1m30s: %v, %v", dur, ok)
+	}
+}
