@@ -476,6 +476,11 @@ type parser struct {
 	// not mappings: their variables are unknown, so templates are not
 	// checked against them.
 	unreadEnv map[string]bool
+	// baseTemplates holds what the base manifest's templates were
+	// reported for, by field: a cycle ("cycle"), an expansion (its
+	// count as text). A profile that leaves it as it is does not report
+	// it again.
+	baseTemplates map[string]string
 }
 
 func (p *parser) fail(n *yaml.Node, field, hint, format string, args ...any) {

@@ -58,35 +58,57 @@ func (p *parser) checkTemplates(m *Manifest, profile string, prof *Profile) {
 			undeclared(f.Pos, f.Field+".template", f.Template.Deps)
 		}
 	}
-	if v := cycle(env, byName); v != nil {
-		p.failAt(v.Pos, v.Field, "break the cycle", "templates depend on each other in a cycle%s", where)
+	// A problem of the base's templates that a profile leaves as it
+	// was is the base's, reported once: with 20 profiles it was
+	// reported 21 times.
+	if p.baseTemplates == nil {
+		p.baseTemplates = map[string]string{}
+	}
+	report := func(v *EnvVar, what string) bool {
+		if profile == "" {
+			p.baseTemplates[v.Field] = what
+			return true
+		}
+		return p.baseTemplates[v.Field] != what
+	}
+	if loop := cycle(env, byName); loop != nil {
+		v := byName[loop[0]]
+		if report(v, "cycle "+strings.Join(loop, " ")) {
+			p.failAt(v.Pos, v.Field, "break the cycle: one of these templates must read none of the others", "templates depend on each other in a cycle: %s%s", strings.Join(loop, " -> "), where)
+		}
 		return
 	}
 	copies := map[string]float64{}
 	for _, v := range env {
-		if n := expansion(v, byName, copies); v.Template != nil && n > MaxExpansion {
+		if n := expansion(v, byName, copies); v.Template != nil && n > MaxExpansion && report(v, fmt.Sprintf("expands %.0f", n)) {
 			p.failAt(v.Pos, v.Field, "a template may hold at most 1024 copies of values, counting through the templates it reads", "the template expands to %.0f copies of values%s", n, where)
 		}
 	}
 }
 
-// cycle returns a variable whose templates depend on themselves, or nil:
-// a depth-first walk over template dependencies.
-func cycle(env []*EnvVar, byName map[string]*EnvVar) *EnvVar {
+// cycle returns the names of a cycle of templates that depend on
+// themselves, the first again at the end (C1, C2, C1), or nil: a
+// depth-first walk over template dependencies.
+func cycle(env []*EnvVar, byName map[string]*EnvVar) []string {
 	const (
 		visiting = 1
 		done     = 2
 	)
 	state := map[string]int{}
+	var path []string
+	var loop []string
 	var visit func(v *EnvVar) bool
 	visit = func(v *EnvVar) bool {
 		switch state[v.Name] {
 		case visiting:
+			i := slices.Index(path, v.Name)
+			loop = append(slices.Clone(path[i:]), v.Name)
 			return false
 		case done:
 			return true
 		}
 		state[v.Name] = visiting
+		path = append(path, v.Name)
 		if v.Template != nil {
 			for _, d := range v.Template.Deps {
 				if dv, ok := byName[d]; ok && !visit(dv) {
@@ -94,12 +116,13 @@ func cycle(env []*EnvVar, byName map[string]*EnvVar) *EnvVar {
 				}
 			}
 		}
+		path = path[:len(path)-1]
 		state[v.Name] = done
 		return true
 	}
 	for _, v := range env {
 		if !visit(v) {
-			return v
+			return loop
 		}
 	}
 	return nil

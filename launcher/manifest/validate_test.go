@@ -370,3 +370,42 @@ func TestManyFiles(t *testing.T) {
 		t.Errorf("got %v, want %s", err, want)
 	}
 }
+
+// TestTemplateCyclesNamedOnce: a cycle of templates is named whole
+// (C1 -> C2 -> C1), and a problem of the base's templates is reported
+// once, not again with each profile that leaves it as it is; a cycle a
+// profile makes is its own, and one it breaks is not reported with it.
+func TestTemplateCyclesNamedOnce(t *testing.T) {
+	text := `version: 1
+env:
+  C1: {template: "{{ .C2 }}"}
+  C2: {template: "x{{ .C3 }}"}
+  C3: {template: "{{ .C1 }}"}
+  D: {value: d}
+profiles:
+  a: {env: {}}
+  b: {env: {X: {value: x}}}
+  breaks: {env: {C3: {value: c}}}
+  loops:
+    env:
+      C3: {value: c}
+      D: {template: "{{ .E }}"}
+      E: {template: "{{ .D }}"}
+`
+	_, err := Parse("w.yaml", []byte(text))
+	var ve ValidationErrors
+	if !errors.As(err, &ve) {
+		t.Fatalf("got %v, want validation errors", err)
+	}
+	var got []string
+	for _, e := range ve {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		"w.yaml:3:3: env.C1: templates depend on each other in a cycle: C1 -> C2 -> C3 -> C1",
+		"w.yaml:14:7: profiles.loops.env.D: templates depend on each other in a cycle: D -> E -> D (with profile loops)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
