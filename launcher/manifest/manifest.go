@@ -68,6 +68,8 @@ type FileSpec struct {
 	// Env, when set, names the variable that gives the child the path.
 	Env string
 	Pos Pos
+	// EnvPos is where Env is written.
+	EnvPos Pos
 	// Field names the entry in messages: files[N], or
 	// profiles.PROFILE.files[N] for a profile's, N its index there.
 	Field string

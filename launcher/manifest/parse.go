@@ -1093,7 +1093,7 @@ func (p *parser) fileSpec(item *yaml.Node, name string) *FileSpec {
 				p.badName(v, name+".env", false, s)
 				return
 			}
-			spec.Env = s
+			spec.Env, spec.EnvPos = s, Pos{v.Line, v.Column}
 		},
 	})
 	if item.Kind != yaml.MappingNode {

@@ -284,9 +284,9 @@ func (p *parser) checkFileSet(files []*FileSpec, env []*EnvVar, profile string) 
 			switch {
 			case !ours(f.Field, other.field):
 			case other.file:
-				p.failAt(f.Pos, f.Field+".env", "choose another name for the file's path variable", "variable %s is also the path variable of %s%s", f.Env, other.field, where)
+				p.failAt(f.EnvPos, f.Field+".env", "choose another name for the file's path variable", "variable %s is also the path variable of %s%s", f.Env, other.field, where)
 			default:
-				p.failAt(f.Pos, f.Field+".env", "choose another name for the file's path variable", "variable %s is also declared under %s%s", f.Env, strings.TrimSuffix(other.field, "."+f.Env), where)
+				p.failAt(f.EnvPos, f.Field+".env", "choose another name for the file's path variable", "variable %s is also declared under %s%s", f.Env, strings.TrimSuffix(other.field, "."+f.Env), where)
 			}
 			continue
 		}

@@ -192,7 +192,7 @@ profiles:
       - path: a/x
         template: "{{ .A }}"
 `, []string{
-			"w.yaml:5:5: files[0].env: variable X is also declared under profiles.dev.env (with profile dev)",
+			"w.yaml:7:10: files[0].env: variable X is also declared under profiles.dev.env (with profile dev)",
 			`w.yaml:15:9: profiles.dev.files[0].path: path "a/x" and path "a" (files[0]) cannot both be files (with profile dev)`,
 		}},
 		{"two path variables", `version: 1
@@ -206,7 +206,7 @@ profiles:
       - path: b
         ref: local://a/b
         env: AF
-`, []string{"w.yaml:9:9: profiles.dev.files[0].env: variable AF is also the path variable of files[0] (with profile dev)"}},
+`, []string{"w.yaml:11:14: profiles.dev.files[0].env: variable AF is also the path variable of files[0] (with profile dev)"}},
 		{"replacing file and base variable", `version: 1
 env:
   AF: {value: x}
@@ -219,7 +219,7 @@ profiles:
       - path: a
         ref: local://a/c
         env: AF
-`, []string{"w.yaml:10:9: profiles.dev.files[0].env: variable AF is also declared under env (with profile dev)"}},
+`, []string{"w.yaml:12:14: profiles.dev.files[0].env: variable AF is also declared under env (with profile dev)"}},
 		{"replacing file drops the base's path variable", `version: 1
 env:
   T: {template: "key at {{ .KEY_FILE }}"}
