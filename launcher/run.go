@@ -99,6 +99,7 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		Resolved: func(v map[string]resolve.Value, d time.Duration) { logResolved(lg.audit, v, d) },
 		Rotate:   m.Rotation.OnChange != "",
 		Mask:     c.Bool("mask"),
+		NoMask:   c.IsSet("mask") && !c.Bool("mask"),
 		CIMask:   c.Bool("ci-mask"),
 	})
 	if err != nil {

@@ -72,8 +72,10 @@ type Options struct {
 	// signals it per the manifest's rotation settings.
 	Rotate bool
 	// Mask rewrites the child's output, replacing secret values (and their
-	// encoded forms) with <ward:NAME>; the manifest's mask: true does too.
-	Mask bool
+	// encoded forms) with <ward:NAME>; the manifest's mask: true does too,
+	// unless NoMask: --mask=false (or WARD_MASK=false) given in so many
+	// words, which turns the manifest's off for this run.
+	Mask, NoMask bool
 	// CIMask registers every value with the CI runner's log masking
 	// (GitHub Actions' ::add-mask::) before the child starts.
 	CIMask bool
@@ -128,7 +130,10 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if o.Exec && len(files) > 0 {
 		return fail(fmt.Errorf("%s cannot deliver secret files", execFlag), "files need ward to stay the parent: "+dropExec+", or deliver these secrets as env")
 	}
-	masking := o.Mask || m.Mask
+	masking := o.Mask || m.Mask && !o.NoMask
+	if m.Mask && o.NoMask {
+		log.Warn("the program's output is not masked: "+cmp.Or(o.MaskFlag, "--mask")+"=false turns off mask: true of the manifest for this run", "manifest", m.File)
+	}
 	if o.Exec && masking {
 		asked := "mask: true in " + m.File
 		if o.Mask {
