@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -144,6 +146,63 @@ func TestHardening(t *testing.T) {
 	}
 	if child != want {
 		t.Errorf("got child %q, want %q (the limit ward was started with)", child, want)
+	}
+}
+
+// TestHardeningOfEveryReader: ward check --resolve, ward scan and ward
+// import hold values as ward run does, and are hardened from their start
+// as it is: seen here by their core limit (0) while each waits, the two
+// first for a store (a FIFO nobody writes), import for the rest of its
+// .env on stdin. They were dumpable, with the limit they were given:
+// another process of the user could read the values out of them, and a
+// SIGABRT left a core holding them.
+func TestHardeningOfEveryReader(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/a", canary("reader"))
+	// The local store waits for its identity, read from a FIFO nobody
+	// writes: a store slow to answer.
+	fifo := filepath.Join(w.dir, "identity")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n")
+	for _, c := range []struct {
+		args []string
+		wait string
+	}{
+		{[]string{"check", "--resolve", "-m", m}, strconv.Itoa(unix.SYS_OPENAT) + " "},
+		{[]string{"scan", "-m", m}, strconv.Itoa(unix.SYS_OPENAT) + " "},
+		// read(0, ...)
+		{[]string{"import", "-m", filepath.Join(w.dir, "imported.yaml"), "-"}, strconv.Itoa(unix.SYS_READ) + " 0x0 "},
+	} {
+		t.Run(c.args[0], func(t *testing.T) {
+			cmd := exec.Command("sh", "-c", `ulimit -c unlimited && exec "$@"`, "sh")
+			cmd.Args = append(cmd.Args, append([]string{"ward"}, c.args...)...)
+			cmd.Env, cmd.Dir = append(slices.Clone(w.env), "WARD_IDENTITY="+fifo), w.dir
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Wait()
+			defer cmd.Process.Kill()
+			if c.args[0] == "import" {
+				stdin.Write([]byte("NEW_TOKEN=half-read\n"))
+			}
+			waitInSyscall(t, cmd.Process.Pid, c.wait, "ward "+c.args[0]+" to wait")
+			limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", cmd.Process.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(string(limits), "\n") {
+				if f := strings.Fields(line); strings.HasPrefix(line, "Max core file size") && f[4] != "0" {
+					t.Errorf("ward %s waits with a core limit of %s, want 0: it is not hardened", c.args[0], f[4])
+				}
+			}
+		})
 	}
 }
 

@@ -456,10 +456,18 @@ func procOwner(t *testing.T, pid int) int {
 // opening a FIFO that nobody writes: a store that hangs).
 func waitOpening(t *testing.T, pid int) {
 	t.Helper()
-	waitUntil(t, "ward to block opening the FIFO", func() bool {
+	waitInSyscall(t, pid, strconv.Itoa(unix.SYS_OPENAT)+" ", "ward to block opening the FIFO")
+}
+
+// waitInSyscall waits until a thread of process pid blocks in the
+// system call /proc/PID/task/TID/syscall starts with: its number and
+// a space, and its first arguments when they matter.
+func waitInSyscall(t *testing.T, pid int, call, what string) {
+	t.Helper()
+	waitUntil(t, what, func() bool {
 		calls, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
 		for _, c := range calls {
-			if b, _ := os.ReadFile(c); strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_OPENAT)+" ") {
+			if b, _ := os.ReadFile(c); strings.HasPrefix(string(b), call) {
 				return true
 			}
 		}

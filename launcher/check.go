@@ -38,6 +38,8 @@ Example:
 }
 
 func cmdCheck(c *cli.Context, stdio IO) error {
+	// --resolve holds every value, as ward run does (see hardenReader).
+	hardenReader()
 	lg, err := newLogs(c, stdio.Stderr, nil)
 	if err != nil {
 		return err

@@ -83,6 +83,9 @@ type importJob struct {
 }
 
 func cmdImport(c *cli.Context, stdio IO) error {
+	// It holds the .env's values from the first line it reads (see
+	// hardenReader).
+	hardenReader()
 	if c.NArg() > 1 {
 		return failure.New(fmt.Errorf("want at most one FILE, got %d arguments", c.NArg()), "write: ward import [flags] [FILE]")
 	}

@@ -126,6 +126,15 @@ func rollbackVersion(v string) (int, error) {
 	return n, nil
 }
 
+// hardenReader hardens a command that reads values (ward check
+// --resolve, ward scan, ward import) from its start, as ward run and
+// the ward local commands are: another process of the user could attach
+// to it or read its memory, and a SIGABRT or SIGQUIT left a core holding
+// the values in the working directory (scan's: the repository).
+func hardenReader() {
+	signals.Harden()
+}
+
 // openLocal opens the local store at its default place. Every command
 // that does is hardened as ward run is: the values pass through its
 // memory. A write that has to wait for another writer's lock says so on

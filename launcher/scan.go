@@ -46,6 +46,8 @@ Example:
 }
 
 func cmdScan(c *cli.Context, stdio IO) error {
+	// It holds every value it looks for (see hardenReader).
+	hardenReader()
 	lg, err := newLogs(c, stdio.Stderr, nil)
 	if err != nil {
 		return err
