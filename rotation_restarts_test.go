@@ -164,7 +164,7 @@ func TestRotationSignalEndsGoChild(t *testing.T) {
 	}
 	os.WriteFile(src+".new", []byte(v2), 0o600)
 	os.Rename(src+".new", src)
-	stderr.waitForContaining("ended by rotation.signal")
+	stderr.waitForContaining("ended on rotation.signal")
 	stderr.waitForContaining("child restarted with the new secrets")
 	// The old child may have seen the new file before the signal.
 	stdout.waitFor("start")
@@ -179,6 +179,44 @@ func TestRotationSignalEndsGoChild(t *testing.T) {
 		if strings.Contains(line, v1) || strings.Contains(line, v2) {
 			t.Errorf("a canary is in ward's stderr")
 		}
+	}
+}
+
+// TestRotationSignalChildExitsOnIt: on_change: signal, and a child that
+// exits on rotation.signal rather than dying of it: the JVM runs its
+// shutdown hooks and exits 129, a script's `trap 'exit 0' HUP` exits 0.
+// ward exited with the child's status, and the service was down for
+// good at its first rotation; it is started again with the new secrets,
+// as one the signal killed is.
+func TestRotationSignalChildExitsOnIt(t *testing.T) {
+	for _, status := range []string{"129", "0"} {
+		t.Run("exit "+status, func(t *testing.T) {
+			w := newWardEnv(t)
+			v1, v2 := canary("hupexit1"), canary("hupexit2")
+			src := w.mounted(v1)
+			m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n")
+			cmd := w.command("run", "-m", m, "--", "sh", "-c", `trap 'exit `+status+`' HUP; echo start; helper watchfile "$TOKEN_FILE" & wait; wait`)
+			stdout, stderr := startedLines(t, cmd)
+			stdout.waitFor("start")
+			if got := stdout.waitFor("seen "); got != "seen "+helper.Hash(v1) {
+				t.Fatalf("the child does not read the first value: %q", got)
+			}
+			os.WriteFile(src+".new", []byte(v2), 0o600)
+			os.Rename(src+".new", src)
+			stderr.waitForContaining("ended on rotation.signal")
+			stderr.waitForContaining("child restarted with the new secrets")
+			stdout.waitFor("start")
+			if got := stdout.waitFor("seen "); got != "seen "+helper.Hash(v2) {
+				t.Errorf("the new child does not read the new value: %q", got)
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			exitWithin(t, cmd, 20*time.Second)
+			for line := range stderr.ch {
+				if strings.Contains(line, v1) || strings.Contains(line, v2) {
+					t.Errorf("a canary is in ward's stderr")
+				}
+			}
+		})
 	}
 }
 

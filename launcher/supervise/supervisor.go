@@ -675,7 +675,7 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 	heldTerminal := s.session || s.holdsTerminal()
 	s.giveBackTerminal()
 	if sent := s.reloadSent; s.restarting == nil && !s.stopping && sent.ended(s.child.Pid, ws) {
-		s.log.Warn("the child was ended by rotation.signal, which ward sent it for the new secrets: starting it again with them (give the program a handler for the signal, or choose one it handles)", "signal", signals.Name(sent.sig), "pid", s.child.Pid, "changed", strings.Join(sent.changed, ","))
+		s.log.Warn("the child ended on rotation.signal, which ward sent it for the new secrets: starting it again with them (give the program a handler for the signal that reloads, or choose one it reloads on)", "signal", signals.Name(sent.sig), "pid", s.child.Pid, "exit_code", code, "changed", strings.Join(sent.changed, ","))
 		s.restarting = &proposal{plan: s.plan, changed: sent.changed, done: make(chan bool, 1)}
 		s.relay.Restarting(true)
 		s.vouched = s.relay.Vouch()
@@ -1606,14 +1606,16 @@ type reloadSignal struct {
 	changed []string
 }
 
-// ended reports whether the signal ended child pid, whose wait status is
-// ws, within a stop_timeout of being sent. A program that neither catches
-// nor ignores it is restarted instead of signalled (see endedBy); a Go
-// program catches every signal as far as /proc can tell, and, with no
-// signal.Notify for it, dies of SIGHUP: ward exited 129, and the service
-// was down.
+// ended reports whether child pid, whose wait status is ws, ended within
+// a stop_timeout of being sent the signal: of it, or by exiting on it. A
+// program that neither catches nor ignores it is restarted instead of
+// signalled (see endedBy); a Go program catches every signal as far as
+// /proc can tell, and, with no signal.Notify for it, dies of SIGHUP:
+// ward exited 129, and the service was down. So it was, and is no more,
+// with one that exits on it: the JVM runs its shutdown hooks and exits
+// 129, a script's `trap 'exit 0' HUP` exits 0.
 func (r reloadSignal) ended(pid int, ws syscall.WaitStatus) bool {
-	return r.pid != 0 && r.pid == pid && ws.Signaled() && ws.Signal() == r.sig && time.Now().Before(r.by)
+	return r.pid != 0 && r.pid == pid && (ws.Exited() || ws.Signaled() && ws.Signal() == r.sig) && time.Now().Before(r.by)
 }
 
 // endedBy reports whether sig, sent to the child alone, would end it:
