@@ -52,6 +52,49 @@ func waitGuard(ward int) int {
 	return 0
 }
 
+// TestKilledWardsFilesOutliveANewRun: a SIGKILL of ward (air's reload),
+// then at once the next run of the same manifest, whose sweep removes
+// the directories of runs that are gone. The guard gives the child its
+// stop_timeout, and the child, stopping, still reads its secret files;
+// ward's lock on them had died with it, and the next run swept them
+// from under the child.
+func TestKilledWardsFilesOutliveANewRun(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("ide-sweep")
+	w.set("IDE_TOKEN", secret)
+	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: local://IDE_TOKEN\n    env: TOKEN_FILE\nrotation:\n  stop_timeout: 5s\n")
+	reads := filepath.Join(w.dir, "reads")
+	// On SIGTERM the child reads its file for a second, as a server
+	// draining its connections would, then ends. (Its stderr goes
+	// nowhere: the shell's "Terminated" for the sleep the guard stops
+	// would meet the closed pipe, and SIGPIPE.)
+	stop := `i=0; while [ $i -lt 10 ]; do if cat "$TOKEN_FILE" >/dev/null 2>&1; then echo read >> ` + reads + `; else echo lost >> ` + reads + `; fi; i=$((i+1)); sleep 0.1; done; echo done >> ` + reads + `; exit 0`
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", `exec 2>/dev/null; trap '`+stop+`' TERM; echo "$$"; while :; do sleep 0.1; done`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, _ := startedLines(t, cmd)
+	child, _ := strconv.Atoi(stdout.waitFor(""))
+	t.Cleanup(func() { syscall.Kill(-child, syscall.SIGKILL) })
+	if waitGuard(cmd.Process.Pid) == 0 {
+		t.Fatal("ward started no guard")
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	waitUntil(t, "the child's first read as it stops", func() bool {
+		b, _ := os.ReadFile(reads)
+		return len(b) > 0
+	})
+	if code, _, stderr := w.run("run", "-m", m, "--", "true"); code != 0 {
+		t.Fatalf("the next run: %d: %s", code, stderr)
+	}
+	waitUntil(t, "the child's end", func() bool {
+		b, _ := os.ReadFile(reads)
+		return strings.Contains(string(b), "done")
+	})
+	if b, _ := os.ReadFile(reads); strings.Contains(string(b), "lost") {
+		t.Errorf("the child lost its secret file while it stopped, to the next run's sweep:\n%s", b)
+	}
+}
+
 // TestKilledWardStopsWhatItsChildLeft: a SIGKILL of ward, as air sends
 // to the process group it started ward in at each reload (its default,
 // without send_interrupt), or an IDE's stop button after its grace

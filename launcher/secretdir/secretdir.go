@@ -166,6 +166,16 @@ func lockAndName(tmp string) (*Dir, error) {
 	return &Dir{Path: name, root: root, lock: lock, hasLock: true}, nil
 }
 
+// Lock is the descriptor that holds the directory's lock, -1 when none:
+// a process given it (ward's guard) keeps the directory from sweeps for
+// as long as it holds it, also once this run is gone.
+func (d *Dir) Lock() int {
+	if d == nil || !d.hasLock {
+		return -1
+	}
+	return d.lock
+}
+
 // Write creates the plan's files, each with O_EXCL and its mode.
 func (d *Dir) Write(files []File) error {
 	for _, f := range files {

@@ -19,7 +19,8 @@ import (
 
 // GuardArg marks the run of ward that stands guard over a ward run's
 // child in case ward itself is killed: ward GuardArg STOP_TIMEOUT DIR
-// LOG PGID (ward's log format and level: see logfmt.Arg; the current
+// LOG PGID [3] (3: it holds DIR's lock as that descriptor, see
+// startGuard; LOG is ward's log format and level: see logfmt.Arg; the current
 // child's process group, given at the guard's start so that a kill of
 // ward right after it leaves no moment when the guard knows none),
 // reading from its stdin, a pipe only ward writes, the child's process
@@ -51,6 +52,10 @@ const GuardArg = "__ward-guard"
 // It was a second.
 const guardAfter = 200 * time.Millisecond
 
+// guardLock is the guard's descriptor that holds the run directory's
+// lock, when it was given one (see startGuard).
+const guardLock = 3
+
 // guardThreads is how many threads the guard makes ahead: its reads of
 // the pipe and of /proc, its log's writer, its waits.
 const guardThreads = 4
@@ -62,11 +67,16 @@ type guard struct {
 }
 
 // startGuard starts the guard for a run whose files are in dir ("" for
-// none). It returns nil when there is to be none: as PID 1 (the kernel
+// none), locked by the descriptor lock (-1 for none), which the guard
+// holds as its descriptor 3 (guardLock): the lock outlives a killed ward
+// for as long as the guard gives the child its stop_timeout, and a run
+// started meanwhile (air's next build, at once) does not sweep the files
+// the child still reads as it stops. It returns nil when there is to be
+// none: as PID 1 (the kernel
 // kills the whole container with it), and with --signal-child-only,
 // which leaves the rest of the group to the program. A guard that
 // cannot be started leaves ward as it was without one.
-func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, log *slog.Logger, childOnly bool, pgid int) *guard {
+func startGuard(stopTimeout time.Duration, dir string, lock int, stderr *os.File, log *slog.Logger, childOnly bool, pgid int) *guard {
 	if os.Getpid() == 1 || childOnly {
 		return nil
 	}
@@ -96,8 +106,14 @@ func startGuard(stopTimeout time.Duration, dir string, stderr *os.File, log *slo
 	}
 	rc.Control(func(rfd uintptr) {
 		ec.Control(func(efd uintptr) {
-			pid, err = syscall.ForkExec(exe, []string{self, GuardArg, stopTimeout.String(), dir, logfmt.Arg(log), strconv.Itoa(pgid)}, &syscall.ProcAttr{
-				Files: []uintptr{rfd, efd, efd},
+			files := []uintptr{rfd, efd, efd}
+			args := []string{self, GuardArg, stopTimeout.String(), dir, logfmt.Arg(log), strconv.Itoa(pgid)}
+			if lock >= 0 && dir != "-" {
+				files = append(files, uintptr(lock))
+				args = append(args, strconv.Itoa(guardLock))
+			}
+			pid, err = syscall.ForkExec(exe, args, &syscall.ProcAttr{
+				Files: files,
 				Sys:   &syscall.SysProcAttr{Setpgid: true},
 			})
 		})
@@ -176,7 +192,7 @@ func continueWard(log *slog.Logger, ward int, pids []int, done <-chan struct{}) 
 
 // GuardMain is the guard: see GuardArg.
 func GuardMain(args []string) int {
-	if len(args) != 4 {
+	if len(args) != 4 && (len(args) != 5 || args[4] != strconv.Itoa(guardLock)) {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad guard arguments")
 		return signals.ExitWardFailure
 	}
@@ -257,6 +273,10 @@ func GuardMain(args []string) int {
 		}
 	}
 	if args[1] != "-" {
+		if len(args) == 5 {
+			// Its lock given up, the directory is a dead run's.
+			syscall.Close(guardLock)
+		}
 		sayLeft(log, secretdir.RemoveDead(args[1]))
 	}
 	return 0

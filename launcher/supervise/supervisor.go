@@ -563,7 +563,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 			if s.dir != nil {
 				dir = s.dir.Path
 			}
-			s.guard = startGuard(s.rotation.StopTimeout, dir, s.opts.Stderr, s.log, s.opts.SignalChildOnly, s.child.Pid)
+			s.guard = startGuard(s.rotation.StopTimeout, dir, s.dir.Lock(), s.opts.Stderr, s.log, s.opts.SignalChildOnly, s.child.Pid)
 			if s.termed {
 				s.guard.termed()
 			}
