@@ -38,7 +38,8 @@ type Plan struct {
 	Unmasked map[string]bool
 	// Values are the resolved references, for audit and rotation.
 	Values map[string]resolve.Value
-	// Overridden names inherited variables that declared ones replaced.
+	// Overridden names inherited variables that declared ones replaced
+	// with another value.
 	Overridden []string
 }
 
@@ -112,9 +113,15 @@ func Build(m *manifest.Manifest, prof *manifest.Profile, values map[string]resol
 		}
 	}
 	for _, kv := range InheritEnv(in.Environ, m.Inherit, slices.Concat(m.Deny, in.Drop), in.Credentials, declared) {
-		name := kv[:strings.IndexByte(kv, '=')]
+		name, inherited, _ := strings.Cut(kv, "=")
 		if slices.ContainsFunc(env, func(v *manifest.EnvVar) bool { return v.Name == name }) {
-			plan.Overridden = append(plan.Overridden, name)
+			// One that holds the same value is replaced by itself:
+			// `SELF: env://SELF`, a ward run under another of the same
+			// manifest (a shell started by ward, then `ward run -- npm
+			// run dev` in it) warned of each variable.
+			if inherited != vars[name] {
+				plan.Overridden = append(plan.Overridden, name)
+			}
 			continue
 		}
 		plan.Env = append(plan.Env, kv)
