@@ -149,6 +149,45 @@ func TestHardening(t *testing.T) {
 	}
 }
 
+// TestReadOnlySecretDirectoryRemoved: a child that makes its secret
+// files' directories read-only (`chmod -R a-w`, an entrypoint's "make
+// the secrets read-only"), as an ordinary user, for whom the mode holds
+// (root's does not): ward removes them all the same. They stayed on the
+// tmpfs for good, every later sweep failing as ward had.
+func TestReadOnlySecretDirectoryRemoved(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the test switches to uid 65534 and needs root")
+	}
+	bin := nobodyBin(t)
+	source := filepath.Join(bin, "source")
+	os.WriteFile(source, []byte(canary("readonly")), 0o644)
+	manifest := filepath.Join(bin, "ward.yaml")
+	os.WriteFile(manifest, []byte("version: 1\nfiles:\n  - path: a/b/tok\n    ref: file://"+source+"\n    env: TOK_FILE\n"), 0o644)
+	rt, err := os.MkdirTemp("/dev/shm", "ward-readonly-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("chmod", "-R", "u+w", rt).Run(); os.RemoveAll(rt) })
+	os.Chown(rt, 65534, 65534)
+	for _, child := range []string{`chmod -R a-w "$(dirname "$TOK_FILE")"`, `chmod 000 "$(dirname "$TOK_FILE")"`} {
+		cmd := exec.Command(filepath.Join(bin, "ward"), "run", "-m", manifest, "--", "sh", "-c", child)
+		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/", "WARD_LOG_FORMAT=json", "WARD_RUNTIME_DIR=" + rt}
+		cmd.Dir = bin
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", child, err, out)
+		}
+		if strings.Contains(string(out), "could not be removed") {
+			t.Errorf("%s: %s", child, out)
+		}
+		left, _ := filepath.Glob(filepath.Join(rt, "*", "run-*"))
+		if len(left) > 0 {
+			t.Errorf("%s: the run's directory is left: %v", child, left)
+		}
+	}
+}
+
 // TestHardeningOfEveryReader: ward check --resolve, ward scan and ward
 // import hold values as ward run does, and are hardened from their start
 // as it is: seen here by their core limit (0) while each waits, the two

@@ -370,7 +370,7 @@ func (d *Dir) Remove() error {
 	}
 	// The lock is held until everything is gone: a sweep meanwhile finds
 	// the directory locked, or without its .lock and so being removed.
-	err := removeTwice(d.Path, func() error { return os.RemoveAll(d.Path) })
+	err := removeTwice(d.Path, func() error { return removeAll(d.Path) })
 	d.root.Close()
 	d.root = nil
 	if d.hasLock {
@@ -378,6 +378,27 @@ func (d *Dir) Remove() error {
 		d.hasLock = false
 	}
 	return err
+}
+
+// removeAll removes dir and what it holds. A directory in it that the
+// child made read-only (`chmod -R a-w`, an entrypoint's "make the
+// secrets read-only") is made writable, and the removal tried again:
+// ward owns them all, and the files stayed on the tmpfs for good, each
+// later sweep failing as the first removal had.
+func removeAll(dir string) error {
+	err := os.RemoveAll(dir)
+	if !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	// Each directory before its entries are read (WalkDir calls fn on
+	// a directory first); a link is never followed, nor chmod'ed.
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if e != nil && e.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
 }
 
 // removeTwice runs remove, the removal of dir, and once more when it

@@ -109,7 +109,7 @@ func removeIfDead(dir string) error {
 			return nil
 		}
 	}
-	return os.RemoveAll(dir)
+	return removeAll(dir)
 }
 
 // leftIn lists the files still in dir (relative, slash-separated), its

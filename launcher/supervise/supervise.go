@@ -326,7 +326,7 @@ func sayLeft(log *slog.Logger, err error) {
 	if left == "" {
 		left = "no file (the lock, or empty directories)"
 	}
-	log.Error("the run's private directory could not be removed: what is left in it stays on the tmpfs until a later `ward run` sweeps it, or you remove it (rm -rf DIR)", "dir", le.Dir, "left", left, "error", le.Err.Error())
+	log.Error("the run's private directory could not be removed: what is left in it stays on the tmpfs until a later `ward run` sweeps it, or you remove it (chmod -R u+w DIR; rm -rf DIR)", "dir", le.Dir, "left", left, "error", le.Err.Error())
 }
 
 // prepare makes the private directory (for files, the systemd notify
