@@ -31,6 +31,13 @@ func IsPlain(key string, value []byte) bool {
 	switch {
 	case v == "":
 		return true
+	case configName().MatchString(key) && len(v) <= 128 && !strings.ContainsAny(v, " \t") && !tokenInPath(v):
+		// DB_USER=postgres, TZ=UTC, AWS_REGION=us-east-1: a secret,
+		// they hid every "postgres" in a log under --mask, and ward
+		// scan stopped commits of code that names its database user.
+		// Not a value with a blank (a passphrase), or one that looks
+		// like a token.
+		return true
 	case smallInt().MatchString(v):
 		return true
 	case plainWords[strings.ToLower(v)]:
@@ -96,6 +103,13 @@ var (
 	// secretName matches names that say they hold a secret.
 	secretName = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|PASS_?PHRASE|PASS_?CODE|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN|WEBHOOK(_?UR[LI])?$)`)
+	})
+	// configName matches names that say they hold configuration: a
+	// region, a host, a port, a user or database name, a locale, a time
+	// zone, a level, a mode, a directory (secretName is looked at first:
+	// DB_PASSWORD_USER is a secret).
+	configName = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)^(TZ|LANG|LANGUAGE|LC_[A-Z]+|[A-Z0-9_]*_(REGION|HOST|HOSTNAME|PORT|USER|USERNAME|NAME|DATABASE|DB|SCHEMA|TIMEZONE|TZ|LOCALE|LEVEL|MODE|ENV|DIR|PATH|BUCKET|QUEUE|TOPIC|PROJECT|ZONE))$`)
 	})
 	smallInt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]{1,6}$`) })
 	hostPort = sync.OnceValue(func() *regexp.Regexp {

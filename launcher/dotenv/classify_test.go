@@ -8,6 +8,19 @@ func TestIsPlain(t *testing.T) {
 		plain      bool
 	}{
 		{"PORT", "3000", true},
+		// Configuration by its name: a user, a database, a region, a
+		// locale, a time zone; not when the value looks like a token or
+		// holds a blank (a passphrase).
+		{"DB_USER", "postgres", true},
+		{"DB_NAME", "app", true},
+		{"AWS_REGION", "us-east-1", true},
+		{"LANG", "en_US.UTF-8", true},
+		{"TZ", "Europe/Berlin", true},
+		{"APP_NAME", "my-app", true},
+		{"S3_BUCKET", "assets-prod", true},
+		{"DB_USER", "u9f3K2mQ7xLp4RtZ8vWb", false},
+		{"ADMIN_USER", "correct horse battery staple", false},
+		{"DB_PASSWORD_USER", "postgres", false},
 		{"NODE_ENV", "development", true},
 		{"RAILS_ENV", "Production", true},
 		{"LOG_LEVEL", "warn", true},
