@@ -284,6 +284,36 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 	}
 }
 
+// TestLeaseGoneWithAnExpiredToken: a token handed to ward (method token)
+// that expires, non-renewable or at its max TTL, takes its leases with
+// it. The lease's check at each poll was refused (403) and said
+// nothing: KeepLease renewed on, ward said nothing until its exit while
+// the child ran with credentials that no longer existed, and
+// rotation.on_expired never acted. KeepLease now says the lease is gone,
+// at the first check after the token's end.
+func TestLeaseGoneWithAnExpiredToken(t *testing.T) {
+	p := needPostgres(t)
+	tc := newCase(t)
+	mount, dbRole := database(t, p, "1h", "2h")
+	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }`)
+	no := false
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: "3s", Renewable: &no})
+	tc.secret(tok)
+	s := tc.store(Options{}, map[string]string{"VAULT_TOKEN": tok})
+	ref := "vault://" + mount + "/creds/" + dbRole
+	_, _, lease := tc.readCreds(s, ref, "fetch")
+	lease.Check = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	if _, err := s.KeepLease(ctx, lease); err != nil {
+		t.Fatalf("KeepLease of a lease whose token expires after 3s: got %v after %s, want it said gone", err, time.Since(start).Round(time.Second))
+	}
+	if !strings.Contains(tc.logs.String(), "vault lease gone with the token that read it") {
+		t.Errorf("the lease's end with its token was not said:\n%s", tc.logs.String())
+	}
+}
+
 // sinkCase is a Vault Agent's sink (token_file) for tokens that may read
 // a database role's credentials: write puts a new token of ttl (its
 // explicit max TTL too) in the sink, as an agent's login does, and

@@ -738,8 +738,12 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 			s.log.Warn("vault lease was not renewed before its end: no answer from Vault; the secret must be read again", "lease", leaseSource(lease.ID), "ends_in", max(time.Until(s.leaseEnd(lease.ID)), 0).Round(time.Millisecond).String())
 			return false, nil
 		case <-leaseCheck:
-			if s.leaseRevoked(ctx, lease.ID) {
-				s.log.Warn("vault lease was revoked before its end (vault lease revoke, or its token revoked); the secret must be read again", "lease", leaseSource(lease.ID))
+			if gone, withToken := s.leaseRevoked(ctx, lease.ID); gone {
+				if withToken {
+					s.log.Warn("vault lease gone with the token that read it: the token has expired or was revoked, and Vault revokes a token's leases with it; the secret must be read again", "lease", leaseSource(lease.ID))
+				} else {
+					s.log.Warn("vault lease was revoked before its end (vault lease revoke, or its token revoked); the secret must be read again", "lease", leaseSource(lease.ID))
+				}
 				s.leasesMu.Lock()
 				delete(s.leases, lease.ID)
 				s.revoked[lease.ID] = true
@@ -796,14 +800,27 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 // leaseRevoked reports whether Vault no longer knows lease id, which the
 // store has not revoked: an operator's `vault lease revoke`, or the
 // revocation of the token that created it. The lookup is in Vault's
-// default policy; any other answer, or none, says nothing.
-func (s *Store) leaseRevoked(ctx context.Context, id string) bool {
+// default policy; any other answer, or none, says nothing, but a 403 of
+// a token that Vault no longer takes at all (auth/token/lookup-self
+// refused too): a token handed to ward that expired (non-renewable, or
+// at its max TTL) or was revoked, whose leases Vault revoked with it
+// (withToken). The lookup was refused at each poll, and ward said
+// nothing until its exit while the child ran on with credentials that no
+// longer existed, and rotation.on_expired never acted.
+func (s *Store) leaseRevoked(ctx context.Context, id string) (gone, withToken bool) {
 	rep, err := s.leaseCall(ctx, "lookup", id)
 	if err != nil {
 		s.log.Debug("vault lease lookup failed", "lease", leaseSource(id), "error", err.Error())
-		return false
+		return false, false
 	}
-	return rep.leaseUnknown()
+	if rep.status == http.StatusForbidden {
+		lctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+		defer cancel()
+		_, err := s.client.Auth().Token().LookupSelfWithContext(lctx)
+		var re *api.ResponseError
+		return errors.As(err, &re) && re.StatusCode == http.StatusForbidden, true
+	}
+	return rep.leaseUnknown(), false
 }
 
 // leaseCall writes lease id to sys/leases/OP (revoke, lookup) with the
