@@ -187,9 +187,10 @@ func TestRotationSignalEndsGoChild(t *testing.T) {
 // shutdown hooks and exits 129, a script's `trap 'exit 0' HUP` exits 0.
 // ward exited with the child's status, and the service was down for
 // good at its first rotation; it is started again with the new secrets,
-// as one the signal killed is.
+// as one the signal killed is. Another status is the child's failure,
+// and the run's code.
 func TestRotationSignalChildExitsOnIt(t *testing.T) {
-	for _, status := range []string{"129", "0"} {
+	for _, status := range []string{"129", "0", "1"} {
 		t.Run("exit "+status, func(t *testing.T) {
 			w := newWardEnv(t)
 			v1, v2 := canary("hupexit1"), canary("hupexit2")
@@ -203,6 +204,18 @@ func TestRotationSignalChildExitsOnIt(t *testing.T) {
 			}
 			os.WriteFile(src+".new", []byte(v2), 0o600)
 			os.Rename(src+".new", src)
+			if status == "1" {
+				// A failure of the child's own: its code is the run's.
+				if code := exitWithin(t, cmd, 20*time.Second); code != 1 {
+					t.Errorf("ward exited %d, want the child's 1", code)
+				}
+				for line := range stderr.ch {
+					if strings.Contains(line, "ended on rotation.signal") {
+						t.Errorf("a child that failed (exit 1) was started again")
+					}
+				}
+				return
+			}
 			stderr.waitForContaining("ended on rotation.signal")
 			stderr.waitForContaining("child restarted with the new secrets")
 			stdout.waitFor("start")

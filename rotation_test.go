@@ -305,6 +305,42 @@ while :; do sleep 0.05; done`
 	}
 }
 
+// TestRotationMaskedDuringTheDebounce: under --mask, a new value is
+// masked once ward has read it, not once the debounce has ended: the
+// child printed the new value of a file:// source it shares in clear
+// for the whole debounce, and ward knew it.
+func TestRotationMaskedDuringTheDebounce(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("debmask1"), canary("debmask2")
+	src := w.mounted(v1)
+	gate := filepath.Join(w.dir, "print")
+	m := w.manifest("version: 1\nenv:\n  R: file://" + src + "\nrotation:\n  debounce: 30s\n")
+	// The child prints the source when the test asks (the gate file).
+	script := `echo start; while :; do if [ -e ` + gate + ` ]; then rm ` + gate + `; echo "now $(cat ` + src + `)"; fi; sleep 0.05; done`
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+	stdout, stderr := startedLines(t, cmd)
+	stdout.waitFor("start")
+	stderr.waitForContaining(`"secret fetched"`)
+	os.WriteFile(src+".new", []byte(v2), 0o600)
+	os.Rename(src+".new", src)
+	// ward has read the new value; the debounce holds the restart.
+	stderr.waitForContaining(`"secret fetched"`)
+	os.WriteFile(gate, nil, 0o600)
+	line := stdout.waitFor("now ")
+	if strings.Contains(line, v1) || strings.Contains(line, v2) {
+		t.Errorf("the child's line shows the new value in clear during the debounce")
+	} else if line != "now <ward:R>" {
+		t.Errorf("the child's line is %q, want %q", line, "now <ward:R>")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+	for line := range stderr.ch {
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary is in ward's stderr")
+		}
+	}
+}
+
 // TestRotationFileThroughLinks: a file:// secret whose path goes through
 // symbolic links into other directories is rotated when what the links
 // lead to changes: a link to a file an agent replaces by rename in its

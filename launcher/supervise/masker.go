@@ -279,10 +279,29 @@ const maxEarlier = 10
 // was ever given masked, one more (and its encoded forms, all compiled
 // again) at each rotation, without bound.
 func (m *masker) addPlan(secrets []mask.Secret) error {
+	return m.add(secrets, true)
+}
+
+// maskEarly masks values read for a change the debounce still holds back,
+// before the child is given them: it may print them before (read from a
+// file:// source it shares), and ward knew them. They are registered with
+// the CI runner when the child is given them (addPlan, setPlan), not
+// here: that writes to ward's stderr, whose reader may have stopped, and
+// the rotator that reads them must not wait on it holding mu, which the
+// supervisor takes as the child ends.
+func (m *masker) maskEarly(secrets []mask.Secret) {
+	m.add(secrets, false)
+}
+
+// add is addPlan, registering the values with the CI runner when
+// register is set.
+func (m *masker) add(secrets []mask.Secret, register bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.register(secrets); err != nil {
-		return err
+	if register {
+		if err := m.register(secrets); err != nil {
+			return err
+		}
 	}
 	plan := slices.Clone(secrets)
 	same := func(a mask.Secret) func(mask.Secret) bool {

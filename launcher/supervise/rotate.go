@@ -74,6 +74,11 @@ type rotator struct {
 	// expiry then reports as the reason the value was not replaced (a
 	// store that is down, or a new value the child cannot be given).
 	failure error
+	// masker, under --mask, masks the values of what is pending as soon
+	// as they are read, not once the debounce has ended: the child may
+	// print a new value before (read from a file:// source it shares),
+	// and ward knew it (see masker.maskEarly).
+	masker *masker
 }
 
 // trigger is why the rotator looks again.
@@ -151,7 +156,7 @@ func newRotator(o Options, in plan.Input, p *plan.Plan, values map[string]resolv
 	return &rotator{
 		log: o.Log, fetcher: o.Fetcher, reg: o.Registry, m: o.Manifest, prof: o.Profile,
 		input: in, rot: o.Manifest.Rotation, argv: o.Argv,
-		current: p, values: values,
+		current: p, values: values, masker: o.masker,
 		ending:     map[string]time.Time{},
 		kept:       map[string]context.CancelFunc{},
 		unreadable: map[string]string{},
@@ -367,6 +372,9 @@ func (r *rotator) run(ctx context.Context) {
 		}
 		prev := pending
 		pending = next
+		if pending != nil && pending != prev && r.masker != nil {
+			r.masker.maskEarly(pending.plan.Masked())
+		}
 		if pending == nil {
 			if prev != nil {
 				r.log.Debug("the secrets changed back before the debounce ended: the child keeps what it has", "reason", t.String())

@@ -234,7 +234,8 @@ func (s *supervisor) start() error {
 			}
 		}
 	}
-	path, argv := s.path, s.opts.Argv
+	path, argv, env := s.path, s.opts.Argv, s.plan.Env
+	var envSent *os.File
 	if s.listen != nil || session {
 		// The running program, also after an upgrade replaced or
 		// removed its file (see signals.Self).
@@ -251,9 +252,19 @@ func (s *supervisor) start() error {
 		}
 		if session {
 			// A leader of the pty's session between ward and the child,
-			// so that job control works in it (see SessionArg).
+			// so that job control works in it (see SessionArg). It gets
+			// the child's environment on a pipe, and its own holds the
+			// Go runtime's settings alone.
+			r, w, err := os.Pipe()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			envSent = w
+			files = append(files, r)
+			env = remote.RuntimeSettings(env)
 			uncontrolled := os.Getpid() == 1 || signals.GroupOrphaned()
-			argv = append(sessionArgs(self, ctty, s.rotation.StopTimeout, s.opts.SignalChildOnly, uncontrolled, s.log), append([]string{path}, argv...)...)
+			argv = append(sessionArgs(self, ctty, s.rotation.StopTimeout, s.opts.SignalChildOnly, uncontrolled, s.log, len(files)-1), append([]string{path}, argv...)...)
 			path = exe
 		}
 	}
@@ -261,9 +272,16 @@ func (s *supervisor) start() error {
 	s.oom = signals.MarkOOM()
 	var c *signals.Child
 	err := whileWritten(s.log, s.opts.Argv[0], s.stopAsked, func() (err error) {
-		c, err = signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: s.plan.Env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
+		c, err = signals.Start(signals.StartOptions{Path: path, Argv: argv, Env: env, Files: files, Foreground: fg, Session: session, Ctty: ctty, Dir: s.cwd})
 		return err
 	})
+	if envSent != nil {
+		if err == nil {
+			sendEnv(envSent, s.plan.Env)
+		} else {
+			envSent.Close()
+		}
+	}
 	if s.out != nil {
 		s.out.started()
 	}
@@ -1607,7 +1625,9 @@ type reloadSignal struct {
 }
 
 // ended reports whether child pid, whose wait status is ws, ended within
-// a stop_timeout of being sent the signal: of it, or by exiting on it. A
+// a stop_timeout of being sent the signal: of it, or by exiting on it
+// (0, or 128 and the signal's number; another status is a failure of the
+// child's own, whose code is the run's). A
 // program that neither catches nor ignores it is restarted instead of
 // signalled (see endedBy); a Go program catches every signal as far as
 // /proc can tell, and, with no signal.Notify for it, dies of SIGHUP:
@@ -1615,7 +1635,8 @@ type reloadSignal struct {
 // with one that exits on it: the JVM runs its shutdown hooks and exits
 // 129, a script's `trap 'exit 0' HUP` exits 0.
 func (r reloadSignal) ended(pid int, ws syscall.WaitStatus) bool {
-	return r.pid != 0 && r.pid == pid && (ws.Exited() || ws.Signaled() && ws.Signal() == r.sig) && time.Now().Before(r.by)
+	onIt := ws.Signaled() && ws.Signal() == r.sig || ws.Exited() && (ws.ExitStatus() == 0 || ws.ExitStatus() == 128+int(r.sig))
+	return r.pid != 0 && r.pid == pid && onIt && time.Now().Before(r.by)
 }
 
 // endedBy reports whether sig, sent to the child alone, would end it:

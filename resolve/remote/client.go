@@ -318,7 +318,7 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 	attr := &os.ProcAttr{
 		// The Go runtime's settings alone: the rest, credentials among
 		// it, follows in the open request (see runtimeSettings).
-		Env:   runtimeSettings(c.environ),
+		Env:   RuntimeSettings(c.environ),
 		Dir:   c.dir,
 		Files: []*os.File{inR, outW, errW},
 		// Its own process group: a Ctrl-C or a job-control stop on ward's
@@ -480,7 +480,7 @@ func withoutFrameLogs(environ []string) ([]string, string) {
 	return out, dropped
 }
 
-// runtimeSettings returns the variables of environ that the Go runtime
+// RuntimeSettings returns the variables of environ that the Go runtime
 // reads as a program starts, before main: the helper's environment at
 // exec. A program is dumpable from its exec until it marks itself
 // otherwise, in main, and meanwhile (the runtime's and the SDKs'
@@ -490,7 +490,7 @@ func withoutFrameLogs(environ []string) ([]string, string) {
 // (the store's credentials) crosses the pipe in the open request, and
 // the helper sets it before it opens the store: /proc/PID/environ is
 // what the process was started with, and never holds it.
-func runtimeSettings(environ []string) []string {
+func RuntimeSettings(environ []string) []string {
 	// Not nil, which os.StartProcess reads as ward's whole environment.
 	out := []string{}
 	for _, kv := range environ {

@@ -42,7 +42,7 @@ func Probe(program, version string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, ServeArg)
-	cmd.Env = runtimeSettings(os.Environ())
+	cmd.Env = RuntimeSettings(os.Environ())
 	// Protocol 0, which no helper speaks: the answer is the helper's
 	// protocol and version, and no store opens.
 	cmd.Stdin = strings.NewReader(`{"id":1,"op":"open","open":{"protocol":0}}` + "\n")
