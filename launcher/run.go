@@ -3,15 +3,12 @@ package launcher
 import (
 	"context"
 	"errors"
-	"maps"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/wardsecrets/ward/launcher/failure"
-	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/supervise"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/env"
@@ -39,17 +36,6 @@ Example:
 		)...),
 		Action: func(c *cli.Context) error { return cmdRun(c, stdio) },
 	}
-}
-
-// envSources are the variables m's env:// references read, in every
-// profile.
-func envSources(m *manifest.Manifest) []string {
-	sources := env.Sources(m.Refs(nil))
-	for _, name := range slices.Sorted(maps.Keys(m.Profiles)) {
-		sources = append(sources, env.Sources(m.Refs(m.Profiles[name]))...)
-	}
-	slices.Sort(sources)
-	return slices.Compact(sources)
 }
 
 func cmdRun(c *cli.Context, stdio IO) error {
@@ -105,9 +91,8 @@ func cmdRun(c *cli.Context, stdio IO) error {
 		// The child gets an env:// value under the name the manifest
 		// gives it, not also under the source's own name (a CI secret
 		// stays where the manifest puts it), unless the manifest declares
-		// that name too; nor the sources of the profiles not chosen (a
-		// CI profile's, in a job that forgot -p ci).
-		Credentials: append(set.CredentialEnv(), envSources(m)...),
+		// that name too.
+		Credentials: append(set.CredentialEnv(), env.Sources(m.Refs(prof))...),
 		Spare:       set.HelperPids,
 		// The run's summary belongs with the audit lines: info in JSON,
 		// debug on a terminal, where a run stays quiet.
