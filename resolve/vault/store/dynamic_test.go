@@ -295,7 +295,8 @@ func TestLeaseGoneWithAnExpiredToken(t *testing.T) {
 	p := needPostgres(t)
 	tc := newCase(t)
 	mount, dbRole := database(t, p, "1h", "2h")
-	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }`)
+	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
+path "sys/leases/revoke" { capabilities = ["update"] }`)
 	no := false
 	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: "3s", Renewable: &no})
 	tc.secret(tok)
@@ -311,6 +312,24 @@ func TestLeaseGoneWithAnExpiredToken(t *testing.T) {
 	}
 	if !strings.Contains(tc.logs.String(), "vault lease gone with the token that read it") {
 		t.Errorf("the lease's end with its token was not said:\n%s", tc.logs.String())
+	}
+
+	// A token without Vault's default policy, alive, is refused both
+	// lookups from the first: its lease is kept, not said gone at
+	// every check (each a restart of the child).
+	tc2 := newCase(t)
+	live := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: "1h", NoDefaultPolicy: true})
+	tc2.secret(live)
+	s2 := tc2.store(Options{}, map[string]string{"VAULT_TOKEN": live})
+	_, _, lease2 := tc2.readCreds(s2, ref, "fetch")
+	lease2.Check = 200 * time.Millisecond
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel2()
+	if _, err := s2.KeepLease(ctx2, lease2); err != context.DeadlineExceeded {
+		t.Errorf("KeepLease of a lease read by a live token without the default policy: got %v, want it kept until the context ends", err)
+	}
+	if strings.Contains(tc2.logs.String(), "gone with the token") {
+		t.Errorf("a live token's lease was said gone")
 	}
 }
 

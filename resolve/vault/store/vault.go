@@ -77,6 +77,10 @@ type Store struct {
 	// vault lease revoke): revoking them is done, whatever the policy
 	// would say of sys/leases/revoke.
 	revoked map[string]bool
+	// lookedUp holds the token generations whose lease lookups Vault
+	// answered: only such a token's 403 says it has died (see
+	// leaseRevoked).
+	lookedUp map[int]bool
 
 	outage outage
 
@@ -176,6 +180,7 @@ func newStore(opts Options, env resolve.Env, retry retryWaits) (*Store, error) {
 		overdue:         map[string]int{},
 		leases:          map[string]*heldLease{},
 		revoked:         map[string]bool{},
+		lookedUp:        map[int]bool{},
 	}
 	if set.skipVerify {
 		s.log.Warn("vault TLS certificate verification is off (skip_verify or VAULT_SKIP_VERIFY): anyone on the path to Vault can read the secrets", "address", set.Address)
@@ -802,18 +807,33 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 // revocation of the token that created it. The lookup is in Vault's
 // default policy; any other answer, or none, says nothing, but a 403 of
 // a token that Vault no longer takes at all (auth/token/lookup-self
-// refused too): a token handed to ward that expired (non-renewable, or
+// refused too, where lease lookups were answered before): a token handed
+// to ward that expired (non-renewable, or
 // at its max TTL) or was revoked, whose leases Vault revoked with it
 // (withToken). The lookup was refused at each poll, and ward said
 // nothing until its exit while the child ran on with credentials that no
 // longer existed, and rotation.on_expired never acted.
 func (s *Store) leaseRevoked(ctx context.Context, id string) (gone, withToken bool) {
+	gen, err := s.auth.current(ctx)
+	if err != nil {
+		return false, false
+	}
 	rep, err := s.leaseCall(ctx, "lookup", id)
 	if err != nil {
 		s.log.Debug("vault lease lookup failed", "lease", leaseSource(id), "error", err.Error())
 		return false, false
 	}
-	if rep.status == http.StatusForbidden {
+	s.leasesMu.Lock()
+	worked := s.lookedUp[gen]
+	if rep.status != http.StatusForbidden {
+		s.lookedUp[gen] = true
+	}
+	s.leasesMu.Unlock()
+	// A token without Vault's default policy (-no-default-policy, a
+	// role's token_no_default_policy) is refused both lookups from its
+	// first poll on, alive: it read its leases again at every poll, and
+	// the child was restarted each time. Its end is not seen here.
+	if rep.status == http.StatusForbidden && worked {
 		lctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
 		defer cancel()
 		_, err := s.client.Auth().Token().LookupSelfWithContext(lctx)
