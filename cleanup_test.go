@@ -188,6 +188,57 @@ func TestReadOnlySecretDirectoryRemoved(t *testing.T) {
 	}
 }
 
+// TestUnsearchableDeadRunSwept: a dead run's directory (ward and its
+// guard killed) that the child made unsearchable (chmod 000 on the run
+// directory itself, as an ordinary user) is removed by the next run's
+// sweep. Its lock could not be opened, and the sweep (and the guard)
+// left it, secrets and all, for good.
+func TestUnsearchableDeadRunSwept(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the test switches to uid 65534 and needs root")
+	}
+	bin := nobodyBin(t)
+	source := filepath.Join(bin, "source")
+	os.WriteFile(source, []byte(canary("unsearchable")), 0o644)
+	manifest := filepath.Join(bin, "ward.yaml")
+	os.WriteFile(manifest, []byte("version: 1\nfiles:\n  - path: a/tok\n    ref: file://"+source+"\n    env: TOK_FILE\n"), 0o644)
+	rt, err := os.MkdirTemp("/dev/shm", "ward-unsearchable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("chmod", "-R", "u+rwx", rt).Run(); os.RemoveAll(rt) })
+	os.Chown(rt, 65534, 65534)
+	ward := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(filepath.Join(bin, "ward"), append([]string{"run", "-m", manifest, "--"}, args...)...)
+		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/", "WARD_LOG_FORMAT=json", "WARD_RUNTIME_DIR=" + rt}
+		cmd.Dir = bin
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}, Setpgid: true}
+		return cmd
+	}
+	cmd := ward("sh", "-c", `chmod 000 "$(dirname "$(dirname "$TOK_FILE")")"; echo "$$"; exec sleep 600`)
+	stdout, _ := startedLines(t, cmd)
+	child, _ := strconv.Atoi(stdout.waitFor(""))
+	t.Cleanup(func() { syscall.Kill(-child, syscall.SIGKILL) })
+	guard := waitGuard(cmd.Process.Pid)
+	if guard == 0 {
+		t.Fatal("ward started no guard")
+	}
+	syscall.Kill(guard, syscall.SIGKILL)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	syscall.Kill(-child, syscall.SIGKILL)
+	cmd.Wait()
+	waitUntil(t, "the child's end", func() bool { return gone(child) })
+	if left, _ := filepath.Glob(filepath.Join(rt, "*", "run-*")); len(left) != 1 {
+		t.Fatalf("want the dead run's directory before the sweep, got %v", left)
+	}
+	if out, err := ward("true").CombinedOutput(); err != nil {
+		t.Fatalf("the next run: %v: %s", err, out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(rt, "*", "run-*")); len(left) > 0 {
+		t.Errorf("the dead run's unsearchable directory is left after the next run's sweep: %v", left)
+	}
+}
+
 // TestHardeningOfEveryReader: ward check --resolve, ward scan and ward
 // import hold values as ward run does, and are hardened from their start
 // as it is: seen here by their core limit (0) while each waits, the two

@@ -96,7 +96,19 @@ func mayHoldLeftovers(root string) bool {
 // with the root lock held exclusively.
 func removeIfDead(dir string) error {
 	// O_NONBLOCK: a fifo planted as .lock must not hang the sweep.
-	fd, err := unix.Open(filepath.Join(dir, lockName), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	open := func() (int, error) {
+		return unix.Open(filepath.Join(dir, lockName), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	}
+	fd, err := open()
+	if errors.Is(err, unix.EACCES) {
+		// A child made the directory itself unsearchable (chmod 000 "$D",
+		// 600): given back the mode ward made it with, as only its
+		// lock can tell a live run's from a dead one's. It was left,
+		// secrets and all, by the guard and every sweep.
+		if os.Chmod(dir, 0o700) == nil {
+			fd, err = open()
+		}
+	}
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		// Its run is removing it (Remove deletes .lock before releasing

@@ -1625,17 +1625,18 @@ type reloadSignal struct {
 }
 
 // ended reports whether child pid, whose wait status is ws, ended within
-// a stop_timeout of being sent the signal: of it, or by exiting on it
-// (0, or 128 and the signal's number; another status is a failure of the
-// child's own, whose code is the run's). A
+// a stop_timeout of being sent the signal: of it, or by exiting with 128
+// and its number, as a program says it ended on a signal (another
+// status, 0 included, is the child's own end: a job that reloaded and
+// then finished, a failure; its code is the run's). A
 // program that neither catches nor ignores it is restarted instead of
 // signalled (see endedBy); a Go program catches every signal as far as
 // /proc can tell, and, with no signal.Notify for it, dies of SIGHUP:
 // ward exited 129, and the service was down. So it was, and is no more,
 // with one that exits on it: the JVM runs its shutdown hooks and exits
-// 129, a script's `trap 'exit 0' HUP` exits 0.
+// 129.
 func (r reloadSignal) ended(pid int, ws syscall.WaitStatus) bool {
-	onIt := ws.Signaled() && ws.Signal() == r.sig || ws.Exited() && (ws.ExitStatus() == 0 || ws.ExitStatus() == 128+int(r.sig))
+	onIt := ws.Signaled() && ws.Signal() == r.sig || ws.Exited() && ws.ExitStatus() == 128+int(r.sig)
 	return r.pid != 0 && r.pid == pid && onIt && time.Now().Before(r.by)
 }
 
