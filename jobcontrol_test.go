@@ -1311,3 +1311,35 @@ func maskedJobctl(t *testing.T, flags ...string) (term *terminal, child, ward in
 	child, _ = strconv.Atoi(got[1])
 	return term, child, parentOf(t, parentOf(t, child))
 }
+
+// TestMaskSessionLeaderHoldsNoValue: under --mask on a terminal, the
+// leader of the child's pty session (`ward __ward-session`) gets the
+// child's environment on a pipe; its own holds no value. It was execed
+// with the child's environment: a process of the user that watched for
+// it read the values in its /proc/PID/environ before it hardened itself
+// (3 starts in 30), and root could for the whole run.
+func TestMaskSessionLeaderHoldsNoValue(t *testing.T) {
+	w := newWardEnv(t)
+	secret := canary("leaderenv")
+	w.set("app/token", secret)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+	term := newTerminal(t, w)
+	term.send("exec ward run --mask -m " + m + ` -- sh -c 'echo "leader=$PPID size=${#TOKEN}"; exec sleep 600'` + "\n")
+	got := term.expect(`leader=(\d+) size=(\d+)`)
+	if got[2] != strconv.Itoa(len(secret)) {
+		t.Errorf("the child's TOKEN is %s bytes, want %d", got[2], len(secret))
+	}
+	leader, _ := strconv.Atoi(got[1])
+	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", leader)); !strings.Contains(string(b), "__ward-session") {
+		t.Fatalf("the child's parent is not the session leader: %q", b)
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", leader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(env), secret) || strings.Contains(string(env), "TOKEN=") {
+		t.Errorf("the session leader's environment holds the child's value")
+	}
+	term.send("\x03")
+	exitWithin(t, term.cmd, 10*time.Second)
+}
