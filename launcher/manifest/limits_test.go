@@ -483,3 +483,23 @@ func TestPastedNameValueIsNotShown(t *testing.T) {
 		}
 	}
 }
+
+// TestPastedValueKeysAreNotShown: a key that may be a pasted value (a
+// NAME=VALUE twice, a token with nothing after it, a token that is no
+// valid name, `{value s3cr3t, value s3cr3t}`) is not quoted in any
+// error, field or hint: duplicates quoted the key whole, and a token
+// with no value was named in the field and, lower-cased, in the hint.
+func TestPastedValueKeysAreNotShown(t *testing.T) {
+	const secret = "canary7e3d1f0a"
+	in := "version: 1\nenv:\n  DB_PASS=" + secret + ": local://a/b\n  DB_PASS=" + secret + ": local://a/b\n  ghp_" + secret + "XyZ0123456789abcdef:\n  sk-proj-" + secret + "XyZ0123456789: local://a/b\n  A: {value s3" + secret + ", value s3" + secret + "}\nprofiles:\n  dev:\n    env:\n      ghp_" + secret + "XyZ0123456789abcdef:\n"
+	_, err := Parse("ward.yaml", []byte(in))
+	var es ValidationErrors
+	if !errors.As(err, &es) || len(es) < 6 {
+		t.Fatalf("got %v, want six errors or more", err)
+	}
+	for i, e := range es {
+		if strings.Contains(e.Error()+e.Hint()+e.Field, secret) {
+			t.Errorf("error %d shows the key", i)
+		}
+	}
+}

@@ -812,16 +812,21 @@ func isZeroDuration(s string) bool {
 // without its value.
 func (p *parser) badName(n *yaml.Node, field string, key bool, s string) {
 	before, after, pasted := strings.Cut(s, "=")
-	if key && pasted {
-		field = conf.Join(field, before+"=")
-	} else if key {
-		field = conf.Join(field, s)
-	}
-	if pasted {
+	switch {
+	case pasted && resolve.ValidEnvName(before):
+		if key {
+			field = conf.Join(field, before+"=")
+		}
 		p.fail(n, field, "write NAME: reference, the value in a store; if what follows = is a real secret, it is now in this file: rotate it", "invalid variable name %q and %d characters more, not shown: a NAME=VALUE where a name goes", before+"=", utf8.RuneCountInString(after))
-		return
+	case conf.ValueLike(s):
+		// A token (`sk-proj-...`, a JWT), a NAME:VALUE: not quoted.
+		p.fail(n, field, "variable names match [A-Za-z_][A-Za-z0-9_]*; if it is a secret, it is now in this file: rotate it", "an invalid variable name of %d characters, not shown: it may be a value written where a name goes", utf8.RuneCountInString(s))
+	default:
+		if key {
+			field = conf.Join(field, s)
+		}
+		p.fail(n, field, "variable names match [A-Za-z_][A-Za-z0-9_]*", "invalid variable name %q", s)
 	}
-	p.fail(n, field, "variable names match [A-Za-z_][A-Za-z0-9_]*", "invalid variable name %q", s)
 }
 
 func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
@@ -842,6 +847,14 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 			p.badName(k, field, true, k.Value)
 			return
 		}
+		// A name that reads as a token (`env: {ghp_...}`, a value pasted
+		// with nothing after it) is not quoted in its errors, nor in
+		// their hints.
+		shown := k.Value
+		if conf.ValueLike(k.Value) {
+			shown = "NAME"
+			name = field + fmt.Sprintf(".(a name of %d characters, not shown)", len(k.Value))
+		}
 		// The variable is declared even when its value is wrong, so that
 		// templates reading it are not reported too.
 		ev := &EnvVar{Name: k.Value, Pos: Pos{k.Line, k.Column}, Field: name}
@@ -851,9 +864,9 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 			// Nothing was pasted: the hint about a secret in the file
 			// would alarm for nothing. A profile's null reads as a
 			// removal, which profiles do not do.
-			hint := fmt.Sprintf("write a reference such as local://myapp/%s, {value: ...} or {template: ...}, or remove the line", strings.ToLower(k.Value))
+			hint := fmt.Sprintf("write a reference such as local://myapp/%s, {value: ...} or {template: ...}, or remove the line", strings.ToLower(shown))
 			if strings.HasPrefix(field, "profiles.") {
-				hint = fmt.Sprintf("a profile replaces or adds variables and cannot remove one: declare %s in the profiles that need it rather than in the base env", k.Value)
+				hint = fmt.Sprintf("a profile replaces or adds variables and cannot remove one: declare %s in the profiles that need it rather than in the base env", shown)
 			}
 			p.fail(v, name, hint, "no value")
 		case v.Kind == yaml.ScalarNode:
@@ -864,7 +877,7 @@ func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
 			if v.Tag != "!!str" || !resolve.LooksLikeRef(strings.TrimLeftFunc(v.Value, isInvisible)) {
 				// The hint must not repeat the string: it may be a secret
 				// pasted where a reference belongs.
-				p.fail(v, name, fmt.Sprintf("write a reference such as local://myapp/%s, or {value: \"...\"} for a plain value; if this string is a real secret, it is now in this file: rotate it", strings.ToLower(k.Value)), "not a secret reference")
+				p.fail(v, name, fmt.Sprintf("write a reference such as local://myapp/%s, or {value: \"...\"} for a plain value; if this string is a real secret, it is now in this file: rotate it", strings.ToLower(shown)), "not a secret reference")
 				return
 			}
 			ev.Ref = p.ref(v, name)

@@ -100,6 +100,25 @@ func fieldLike(key string) bool {
 	return true
 }
 
+// ValueLike reports whether a key where a name goes (a variable's, a
+// profile's) may be a value pasted there, and so is not to be quoted in
+// an error: it holds '=' or ':' (`DB_PASS=...`), a blank, is longer than
+// a name is, or holds a run of 16 letters and digits mixed, as a token
+// does (`ghp_...`, `sk-proj-...`, a JWT).
+func ValueLike(key string) bool {
+	if len(key) > 64 || strings.ContainsAny(key, "=: \t") {
+		return true
+	}
+	for _, run := range strings.FieldsFunc(key, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		if len(run) >= 16 && strings.ContainsAny(run, "0123456789") && strings.IndexFunc(run, unicode.IsLetter) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Pairs walks a mapping whose keys are the user's names (variables,
 // profiles), reporting duplicates.
 func (d *Decoder) Pairs(n *yaml.Node, field string, each func(k, v *yaml.Node)) {
@@ -119,6 +138,10 @@ func (d *Decoder) Pairs(n *yaml.Node, field string, each func(k, v *yaml.Node)) 
 			continue
 		}
 		if seen[k.Value] {
+			if ValueLike(k.Value) {
+				d.Fail(k, field, "remove one of them; if it is a secret, it is now in this file: rotate it", "a duplicate key of %d characters, not shown: it may be a value written where a name goes", utf8.RuneCountInString(k.Value))
+				continue
+			}
 			d.Fail(k, Join(field, k.Value), "remove one of them", "duplicate key")
 			continue
 		}
