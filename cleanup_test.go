@@ -149,32 +149,45 @@ func TestHardening(t *testing.T) {
 	}
 }
 
-// TestReadOnlySecretDirectoryRemoved: a child that makes its secret
-// files' directories read-only (`chmod -R a-w`, an entrypoint's "make
-// the secrets read-only"), as an ordinary user, for whom the mode holds
-// (root's does not): ward removes them all the same. They stayed on the
-// tmpfs for good, every later sweep failing as ward had.
-func TestReadOnlySecretDirectoryRemoved(t *testing.T) {
+// nobodyFiles sets up runs as uid 65534, for whom a directory's mode
+// holds (root's does not): a manifest with one secret file at path, its
+// path in TOK_FILE, and a runtime directory of nobody's on tmpfs. It
+// returns the runtime directory and a ward run of the manifest that
+// starts args (its own process group).
+func nobodyFiles(t *testing.T, path string) (rt string, ward func(args ...string) *exec.Cmd) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		vaulttest.RequireIntegration(t, "the test switches to uid 65534 and needs root")
 	}
 	bin := nobodyBin(t)
 	source := filepath.Join(bin, "source")
-	os.WriteFile(source, []byte(canary("readonly")), 0o644)
+	os.WriteFile(source, []byte(canary("nobody")), 0o644)
 	manifest := filepath.Join(bin, "ward.yaml")
-	os.WriteFile(manifest, []byte("version: 1\nfiles:\n  - path: a/b/tok\n    ref: file://"+source+"\n    env: TOK_FILE\n"), 0o644)
-	rt, err := os.MkdirTemp("/dev/shm", "ward-readonly-")
+	os.WriteFile(manifest, []byte("version: 1\nfiles:\n  - path: "+path+"\n    ref: file://"+source+"\n    env: TOK_FILE\n"), 0o644)
+	rt, err := os.MkdirTemp("/dev/shm", "ward-nobody-rt-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { exec.Command("chmod", "-R", "u+w", rt).Run(); os.RemoveAll(rt) })
+	t.Cleanup(func() { exec.Command("chmod", "-R", "u+rwx", rt).Run(); os.RemoveAll(rt) })
 	os.Chown(rt, 65534, 65534)
-	for _, child := range []string{`chmod -R a-w "$(dirname "$TOK_FILE")"`, `chmod 000 "$(dirname "$TOK_FILE")"`} {
-		cmd := exec.Command(filepath.Join(bin, "ward"), "run", "-m", manifest, "--", "sh", "-c", child)
+	return rt, func(args ...string) *exec.Cmd {
+		cmd := exec.Command(filepath.Join(bin, "ward"), append([]string{"run", "-m", manifest, "--"}, args...)...)
 		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/", "WARD_LOG_FORMAT=json", "WARD_RUNTIME_DIR=" + rt}
 		cmd.Dir = bin
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		out, err := cmd.CombinedOutput()
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}, Setpgid: true}
+		return cmd
+	}
+}
+
+// TestReadOnlySecretDirectoryRemoved: a child that makes its secret
+// files' directories read-only (`chmod -R a-w`, an entrypoint's "make
+// the secrets read-only"), as an ordinary user: ward removes them all the
+// same. They stayed on the tmpfs for good, every later sweep failing as
+// ward had.
+func TestReadOnlySecretDirectoryRemoved(t *testing.T) {
+	rt, ward := nobodyFiles(t, "a/b/tok")
+	for _, child := range []string{`chmod -R a-w "$(dirname "$TOK_FILE")"`, `chmod 000 "$(dirname "$TOK_FILE")"`} {
+		out, err := ward("sh", "-c", child).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s: %v: %s", child, err, out)
 		}
@@ -194,27 +207,7 @@ func TestReadOnlySecretDirectoryRemoved(t *testing.T) {
 // sweep. Its lock could not be opened, and the sweep (and the guard)
 // left it, secrets and all, for good.
 func TestUnsearchableDeadRunSwept(t *testing.T) {
-	if os.Geteuid() != 0 {
-		vaulttest.RequireIntegration(t, "the test switches to uid 65534 and needs root")
-	}
-	bin := nobodyBin(t)
-	source := filepath.Join(bin, "source")
-	os.WriteFile(source, []byte(canary("unsearchable")), 0o644)
-	manifest := filepath.Join(bin, "ward.yaml")
-	os.WriteFile(manifest, []byte("version: 1\nfiles:\n  - path: a/tok\n    ref: file://"+source+"\n    env: TOK_FILE\n"), 0o644)
-	rt, err := os.MkdirTemp("/dev/shm", "ward-unsearchable-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { exec.Command("chmod", "-R", "u+rwx", rt).Run(); os.RemoveAll(rt) })
-	os.Chown(rt, 65534, 65534)
-	ward := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(filepath.Join(bin, "ward"), append([]string{"run", "-m", manifest, "--"}, args...)...)
-		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/", "WARD_LOG_FORMAT=json", "WARD_RUNTIME_DIR=" + rt}
-		cmd.Dir = bin
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}, Setpgid: true}
-		return cmd
-	}
+	rt, ward := nobodyFiles(t, "a/tok")
 	cmd := ward("sh", "-c", `chmod 000 "$(dirname "$(dirname "$TOK_FILE")")"; echo "$$"; exec sleep 600`)
 	stdout, _ := startedLines(t, cmd)
 	child, _ := strconv.Atoi(stdout.waitFor(""))

@@ -146,60 +146,34 @@ func TestRotationSignalNotCaught(t *testing.T) {
 	}
 }
 
-// TestRotationSignalEndsGoChild: on_change: signal, and a Go program
-// with no signal.Notify for rotation.signal (SIGHUP). /proc shows a Go
-// program catching every signal (its runtime's handlers), so ward
-// signalled it, and the runtime's handler ended it by SIGHUP: ward
-// exited 129, and the service was down. A child ended by the signal ward
-// sent it for new secrets is started again with them.
-func TestRotationSignalEndsGoChild(t *testing.T) {
-	w := newWardEnv(t)
-	v1, v2 := canary("gohup1"), canary("gohup2")
-	src := w.mounted(v1)
-	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n")
-	cmd := w.command("run", "-m", m, "--", "sh", "-c", `echo start; exec helper watchfile "$TOKEN_FILE"`)
-	stdout, stderr := startedLines(t, cmd)
-	stdout.waitFor("start")
-	if got := stdout.waitFor("seen "); got != "seen "+helper.Hash(v1) {
-		t.Fatalf("the child does not read the first value: %q", got)
-	}
-	os.WriteFile(src+".new", []byte(v2), 0o600)
-	os.Rename(src+".new", src)
-	stderr.waitForContaining("ended on rotation.signal")
-	stderr.waitForContaining("child restarted with the new secrets")
-	// The old child may have seen the new file before the signal.
-	stdout.waitFor("start")
-	if got := stdout.waitFor("seen "); got != "seen "+helper.Hash(v2) {
-		t.Errorf("the new child does not read the new value: %q", got)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if code := exitWithin(t, cmd, 20*time.Second); code != 128+int(syscall.SIGTERM) {
-		t.Errorf("ward exited %d, want 143 (the restarted child ended by ward's SIGTERM)", code)
-	}
-	for line := range stderr.ch {
-		if strings.Contains(line, v1) || strings.Contains(line, v2) {
-			t.Errorf("a canary is in ward's stderr")
-		}
-	}
-}
-
-// TestRotationSignalChildExitsOnIt: on_change: signal, and a child that
-// exits on rotation.signal rather than dying of it: the JVM runs its
-// shutdown hooks and exits 129. ward exited with the child's status, and
-// the service was down for good at its first rotation; it is started
-// again with the new secrets, as one the signal killed is. Another
-// status (0, 1: a job that reloaded and then finished, a failure) is the
-// child's own end, and the run's code.
-func TestRotationSignalChildExitsOnIt(t *testing.T) {
-	for _, status := range []string{"129", "0", "1"} {
-		// 129: ended on SIGHUP; 0 and 1: the child's own end (a job that
-		// reloaded, then finished; a failure), the run's code.
-		t.Run("exit "+status, func(t *testing.T) {
+// TestRotationSignalEndsTheChild: on_change: signal, and a child that
+// ends on rotation.signal (SIGHUP). A Go program with no signal.Notify
+// for it: /proc shows a Go program catching every signal (its runtime's
+// handlers), so ward signalled it, and the runtime's handler ended it by
+// SIGHUP. A program that exits on it with 128 and its number: the JVM
+// runs its shutdown hooks and exits 129. ward exited with the child's
+// status, and the service was down for good at its first rotation; such
+// a child is started again with the new secrets. Another status (0, 1:
+// a job that reloaded and then finished, a failure) is the child's own
+// end, and the run's code.
+func TestRotationSignalEndsTheChild(t *testing.T) {
+	for _, tc := range []struct {
+		name, program string
+		// code is ward's exit code when the child is not started again
+		// ("" when it is).
+		code string
+	}{
+		{"Go child without signal.Notify", `echo start; exec helper watchfile "$TOKEN_FILE"`, ""},
+		{"exit 129", `trap 'exit 129' HUP; echo start; helper watchfile "$TOKEN_FILE" & wait; wait`, ""},
+		{"exit 0", `trap 'exit 0' HUP; echo start; helper watchfile "$TOKEN_FILE" & wait; wait`, "0"},
+		{"exit 1", `trap 'exit 1' HUP; echo start; helper watchfile "$TOKEN_FILE" & wait; wait`, "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			w := newWardEnv(t)
-			v1, v2 := canary("hupexit1"), canary("hupexit2")
+			v1, v2 := canary("hupend1"), canary("hupend2")
 			src := w.mounted(v1)
 			m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n")
-			cmd := w.command("run", "-m", m, "--", "sh", "-c", `trap 'exit `+status+`' HUP; echo start; helper watchfile "$TOKEN_FILE" & wait; wait`)
+			cmd := w.command("run", "-m", m, "--", "sh", "-c", tc.program)
 			stdout, stderr := startedLines(t, cmd)
 			stdout.waitFor("start")
 			if got := stdout.waitFor("seen "); got != "seen "+helper.Hash(v1) {
@@ -207,25 +181,28 @@ func TestRotationSignalChildExitsOnIt(t *testing.T) {
 			}
 			os.WriteFile(src+".new", []byte(v2), 0o600)
 			os.Rename(src+".new", src)
-			if status != "129" {
-				if code := exitWithin(t, cmd, 20*time.Second); strconv.Itoa(code) != status {
-					t.Errorf("ward exited %d, want the child's %s", code, status)
+			if tc.code != "" {
+				if code := exitWithin(t, cmd, 20*time.Second); strconv.Itoa(code) != tc.code {
+					t.Errorf("ward exited %d, want the child's %s", code, tc.code)
 				}
 				for line := range stderr.ch {
 					if strings.Contains(line, "ended on rotation.signal") {
-						t.Errorf("a child that ended with %s of its own was started again", status)
+						t.Errorf("a child that ended with %s of its own was started again", tc.code)
 					}
 				}
 				return
 			}
 			stderr.waitForContaining("ended on rotation.signal")
 			stderr.waitForContaining("child restarted with the new secrets")
+			// The old child may have seen the new file before the signal.
 			stdout.waitFor("start")
 			if got := stdout.waitFor("seen "); got != "seen "+helper.Hash(v2) {
 				t.Errorf("the new child does not read the new value: %q", got)
 			}
 			cmd.Process.Signal(syscall.SIGTERM)
-			exitWithin(t, cmd, 20*time.Second)
+			if code := exitWithin(t, cmd, 20*time.Second); code != 128+int(syscall.SIGTERM) {
+				t.Errorf("ward exited %d, want 143 (the restarted child ended by ward's SIGTERM)", code)
+			}
 			for line := range stderr.ch {
 				if strings.Contains(line, v1) || strings.Contains(line, v2) {
 					t.Errorf("a canary is in ward's stderr")
