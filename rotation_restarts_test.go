@@ -5,6 +5,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -97,12 +98,7 @@ func TestRotationSignalNotCaught(t *testing.T) {
 		{"handler", `trap 'echo "hup $(helper stdin-hash < "$TOKEN_FILE")"' HUP; echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWardEnv(t)
-			v1, v2 := canary("hup1"), canary("hup2")
-			src := w.mounted(v1)
-			m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n")
-			cmd := w.command("run", "-m", m, "--", "sh", "-c", tc.script)
-			stdout, stderr := startedLines(t, cmd)
+			src, v1, v2, cmd, stdout, stderr := signalledFile(t, "hup", tc.script)
 			if got := stdout.waitFor("up "); got != "up STDIN "+helper.Hash(v1) {
 				t.Fatalf("the child does not read the first value: %q", got)
 			}
@@ -146,6 +142,20 @@ func TestRotationSignalNotCaught(t *testing.T) {
 	}
 }
 
+// signalledFile starts `sh -c script` under ward with one secret file,
+// TOKEN_FILE, from a file:// source of its first value v1, rotated by
+// signal (SIGHUP); v2 is the next value to write to src.
+func signalledFile(t *testing.T, label, script string) (src, v1, v2 string, cmd *exec.Cmd, stdout, stderr *lines) {
+	t.Helper()
+	w := newWardEnv(t)
+	v1, v2 = canary(label+"1"), canary(label+"2")
+	src = w.mounted(v1)
+	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	cmd = w.command("run", "-m", m, "--", "sh", "-c", script)
+	stdout, stderr = startedLines(t, cmd)
+	return src, v1, v2, cmd, stdout, stderr
+}
+
 // TestRotationSignalEndsTheChild: on_change: signal, and a child that
 // ends on rotation.signal (SIGHUP). A Go program with no signal.Notify
 // for it: /proc shows a Go program catching every signal (its runtime's
@@ -169,12 +179,7 @@ func TestRotationSignalEndsTheChild(t *testing.T) {
 		{"exit 1", `trap 'exit 1' HUP; echo start; helper watchfile "$TOKEN_FILE" & wait; wait`, "1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWardEnv(t)
-			v1, v2 := canary("hupend1"), canary("hupend2")
-			src := w.mounted(v1)
-			m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n")
-			cmd := w.command("run", "-m", m, "--", "sh", "-c", tc.program)
-			stdout, stderr := startedLines(t, cmd)
+			src, v1, v2, cmd, stdout, stderr := signalledFile(t, "hupend", tc.program)
 			stdout.waitFor("start")
 			if got := stdout.waitFor("seen "); got != "seen "+helper.Hash(v1) {
 				t.Fatalf("the child does not read the first value: %q", got)
