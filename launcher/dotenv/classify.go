@@ -31,12 +31,10 @@ func IsPlain(key string, value []byte) bool {
 	switch {
 	case v == "":
 		return true
-	case configName().MatchString(key) && len(v) <= 128 && !strings.ContainsAny(v, " \t") && !tokenInPath(v):
+	case configName().MatchString(key) && configValue(v):
 		// DB_USER=postgres, TZ=UTC, AWS_REGION=us-east-1: a secret,
 		// they hid every "postgres" in a log under --mask, and ward
 		// scan stopped commits of code that names its database user.
-		// Not a value with a blank (a passphrase), or one that looks
-		// like a token.
 		return true
 	case smallInt().MatchString(v):
 		return true
@@ -51,6 +49,25 @@ func IsPlain(key string, value []byte) bool {
 		return u.User == nil && u.RawQuery == "" && u.Fragment == "" && !tokenInPath(u.Path) && !hookURL(u)
 	}
 	return false
+}
+
+// configValue reports whether v, under a name that says configuration,
+// reads as configuration too: at most 128 characters, without a blank
+// (a passphrase), a URL or credentials (`://`, `@`, `user:pass`: a
+// REDIS_HOST of redis://:pass@redis), nor a run of 8 letters and digits
+// mixed, as a password or key has (Winter2024, a1b2c3d4e5f6).
+func configValue(v string) bool {
+	if len(v) > 128 || strings.ContainsAny(v, " \t@:") {
+		return false
+	}
+	for _, run := range strings.FieldsFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		if len(run) >= 8 && strings.ContainsAny(run, "0123456789") && strings.Trim(run, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // hookURL reports whether u is a webhook's URL by its shape: a host

@@ -21,6 +21,17 @@ func TestIsPlain(t *testing.T) {
 		{"DB_USER", "u9f3K2mQ7xLp4RtZ8vWb", false},
 		{"ADMIN_USER", "correct horse battery staple", false},
 		{"DB_PASSWORD_USER", "postgres", false},
+		// Credentials under such a name: a URL with its password, a
+		// user:pass, a short key mixing letters and digits.
+		{"REDIS_HOST", "redis://:supersecretpassword@redis", false},
+		{"MONGO_DB", "mongodb://admin:SuperSecretPass@mongo/app", false},
+		{"ELASTICSEARCH_HOST", "https://elastic:changemeplease@es.internal", false},
+		{"ZAPIER_HOOK_PATH", "https://hooks.zapier.com/hooks/catch/1234567/b3x9k2p/", false},
+		{"PROXY_USER", "svc:Winter2024!", false},
+		{"MAILTRAP_USER", "a1b2c3d4e5f6a7", false},
+		{"ADMIN_USER", "Winter2024", false},
+		{"DB_HOST", "db.internal", true},
+		{"CACHE_PORT", "6379", true},
 		{"NODE_ENV", "development", true},
 		{"RAILS_ENV", "Production", true},
 		{"LOG_LEVEL", "warn", true},
