@@ -144,8 +144,8 @@ func TestCIRunnerCancel(t *testing.T) {
 	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) })
 	stdout.waitFor("ready")
 	cancel.Write([]byte("cancel\n"))
-	stdout.waitFor("step: sent SIGINT")
-	stdout.waitFor("step: sent SIGTERM")
+	stdout.waitFor("step: sending SIGINT")
+	stdout.waitFor("step: sending SIGTERM")
 	if got := stdout.skipUntil("the step's end", func(l string) bool { return strings.HasPrefix(l, "step: ") }); got != "step: exited after SIGTERM" {
 		t.Errorf("got %q, want %q: ward must end before the runner's SIGKILL; stderr: %s", got, "step: exited after SIGTERM", stderr)
 	}
@@ -260,8 +260,8 @@ func TestCIStepShellCancelled(t *testing.T) {
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 	stdout.waitFor("ready")
 	cancel.Write([]byte("cancel\n"))
-	stdout.waitFor("step: sent SIGINT")
-	stdout.waitFor("step: sent SIGTERM")
+	stdout.waitFor("step: sending SIGINT")
+	stdout.waitFor("step: sending SIGTERM")
 	// The step's end may come first: the runner reads its pipes for 5 s
 	// more, as the child's last words may come after.
 	stdout.skipUntil("the child's TERM: ward must stop the child once the runner killed the step's shell", func(l string) bool { return l == "child got TERM" })
@@ -492,7 +492,7 @@ func TestCIStepShellCancelledWhileResolving(t *testing.T) {
 	}
 	t.Cleanup(func() { syscall.Kill(ward, syscall.SIGKILL) })
 	cancel.Write([]byte("cancel\n"))
-	stdout.waitFor("step: sent SIGTERM")
+	stdout.waitFor("step: sending SIGTERM")
 	stdout.waitFor("step: exited")
 	exitWithin(t, cmd, 10*time.Second)
 	if !strings.Contains(stderr.String(), "stopped by SIGTERM while resolving secrets") {

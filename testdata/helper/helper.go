@@ -212,8 +212,8 @@ func Main() int {
 // for it ("step: exited"). At a line "cancel" on stdin it cancels it as
 // actions/runner's ProcessInvoker (and the Azure Pipelines agent's)
 // cancels a step's process: SIGINT to that process alone, SIGTERM 7.5 s
-// later, SIGKILL 2.5 s after that. It prints "step: sent SIGNAL" for
-// each signal, then "step: exited after SIGNAL" or "step: killed".
+// later, SIGKILL 2.5 s after that. It prints "step: sending SIGNAL"
+// before each signal, then "step: exited after SIGNAL" or "step: killed".
 func runStep(args []string) int {
 	// The step's stdout and stderr are pipes this process reads, as the
 	// runner's are (it holds their read ends).
@@ -261,8 +261,10 @@ func runStep(args []string) int {
 		sig   syscall.Signal
 		grace time.Duration
 	}{{syscall.SIGINT, 7500 * time.Millisecond}, {syscall.SIGTERM, 2500 * time.Millisecond}} {
+		// Said before it is sent: what the step's processes print in
+		// answer must come after it.
+		fmt.Println("step: sending", unix.SignalName(step.sig))
 		cmd.Process.Signal(step.sig)
-		fmt.Println("step: sent", unix.SignalName(step.sig))
 		select {
 		case <-done:
 			fmt.Println("step: exited after", unix.SignalName(step.sig))
