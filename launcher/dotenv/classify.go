@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // IsPlain reports whether a .env variable is plainly configuration, not a
@@ -60,14 +62,7 @@ func configValue(v string) bool {
 	if len(v) > 128 || strings.ContainsAny(v, " \t@:") {
 		return false
 	}
-	for _, run := range strings.FieldsFunc(v, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-	}) {
-		if len(run) >= 8 && strings.ContainsAny(run, "0123456789") && strings.Trim(run, "0123456789") != "" {
-			return false
-		}
-	}
-	return true
+	return !conf.MixedRun(v, 8)
 }
 
 // hookURL reports whether u is a webhook's URL by its shape: a host

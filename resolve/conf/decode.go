@@ -109,10 +109,17 @@ func ValueLike(key string) bool {
 	if len(key) > 64 || strings.ContainsAny(key, "=: \t") {
 		return true
 	}
-	for _, run := range strings.FieldsFunc(key, func(r rune) bool {
+	return MixedRun(key, 16)
+}
+
+// MixedRun reports whether s has a run of at least n ASCII letters and
+// digits with both in it, as a token has and a word, a number or a
+// name made of them (api_v2, eu-west-1) has not.
+func MixedRun(s string, n int) bool {
+	for _, run := range strings.FieldsFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
 	}) {
-		if len(run) >= 16 && strings.ContainsAny(run, "0123456789") && strings.IndexFunc(run, unicode.IsLetter) >= 0 {
+		if len(run) >= n && strings.ContainsAny(run, "0123456789") && strings.Trim(run, "0123456789") != "" {
 			return true
 		}
 	}

@@ -102,3 +102,33 @@ func TestDurationMistakes(t *testing.T) {
 		t.Errorf("1m30s: %v, %v", dur, ok)
 	}
 }
+
+// TestMixedRun: a run of letters and digits both, n long or longer, is
+// what import's configuration values and a name where a value may be
+// pasted are told apart by; words, numbers and names joined by _ or -
+// are not such a run.
+func TestMixedRun(t *testing.T) {
+	tests := []struct {
+		s    string
+		n    int
+		want bool
+	}{
+		{"Winter2024", 8, true},
+		{"a1b2c3d4", 8, true},
+		{"a1b2c3d", 8, false},
+		{"12345678", 8, false},
+		{"abcdefgh", 8, false},
+		{"eu-west-1", 8, false},
+		{"api_v2_users_v3", 8, false},
+		{"redis7:6379", 8, false},
+		{"ghp_S3CRETt0ken123456", 16, true},
+		{"S3CRETt0ken12345", 16, true},
+		{"S3CRETt0ken1234", 16, false},
+		{"café1234567890123", 16, false},
+	}
+	for _, tc := range tests {
+		if got := MixedRun(tc.s, tc.n); got != tc.want {
+			t.Errorf("MixedRun(%q, %d) = %v, want %v", tc.s, tc.n, got, tc.want)
+		}
+	}
+}
