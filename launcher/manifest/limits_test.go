@@ -423,10 +423,11 @@ func oneError(t *testing.T, err error) *ValidationError {
 // import` writes such a file back as it was saved.
 func TestUTF16ManifestsAreCheckedAsText(t *testing.T) {
 	const secret = "s3cr3t-part"
-	tests := []struct{ name, in, pos, msg string }{
-		{"a U+2028 in a comment", "version: 1\nenv:\n  A: local://app/a\n  # a comment\u2028  B: {value: hidden}\n", "4:14", "U+2028"},
-		{"a U+0085", "version: 1\nenv:\n  A: {value: \"" + secret + "\u0085\"}\n", "3:26", "U+0085"},
-		{"an escape", "version: 1\nenv:\n  A: local://app/a\n  B: {value: \"" + secret + "\x1b[2J\"}\n", "4:26", "a control character"},
+	tests := []struct{ name, in, pos, msg, hint string }{
+		{"a U+2028 in a comment", "version: 1\nenv:\n  A: local://app/a\n  # a comment\u2028  B: {value: hidden}\n", "4:14", "U+2028", `"\u2028"`},
+		{"a U+0085", "version: 1\nenv:\n  A: {value: \"" + secret + "\u0085\"}\n", "3:26", "U+0085", `"\u0085"`},
+		{"a U+2029", "version: 1\nenv:\n  A: {value: \"" + secret + "\u2029\"}\n", "3:26", "U+2029", `"\u2029"`},
+		{"an escape", "version: 1\nenv:\n  A: local://app/a\n  B: {value: \"" + secret + "\x1b[2J\"}\n", "4:26", "a control character", `"\x1b"`},
 	}
 	for _, tc := range tests {
 		for _, bigEndian := range []bool{false, true} {
@@ -435,6 +436,10 @@ func TestUTF16ManifestsAreCheckedAsText(t *testing.T) {
 			e := oneError(t, err)
 			if !strings.HasPrefix(e.Error(), "ward.yaml:"+tc.pos+": ") || !strings.Contains(e.Error(), tc.msg) {
 				t.Errorf("%s (big endian %v): got %q, want it at %s saying %q", tc.name, bigEndian, e.Error(), tc.pos, tc.msg)
+			}
+			// The escape to write is that of the character found.
+			if !strings.Contains(e.Hint(), tc.hint) {
+				t.Errorf("%s: the hint %q does not give the escape %s", tc.name, e.Hint(), tc.hint)
 			}
 			if strings.Contains(e.Error()+e.Hint(), secret) {
 				t.Errorf("%s: the error quotes the text around the character", tc.name)

@@ -275,7 +275,7 @@ func (p *parser) lineSeparators(data []byte) {
 			continue
 		case r == 0x85, r == 0x2028, r == 0x2029:
 			if found++; found <= maxFeatureProblems {
-				p.failAt(Pos{line, col}, "", `write it as an escape in a double-quoted string ("\u2028"), or remove it if it came with a paste`, "a raw U+%04X: YAML readers disagree on whether it ends a line", r)
+				p.failAt(Pos{line, col}, "", fmt.Sprintf(`write it as an escape in a double-quoted string ("\u%04x"), or remove it if it came with a paste`, r), "a raw U+%04X: YAML readers disagree on whether it ends a line", r)
 			}
 		case r == utf8.RuneError && size == 1:
 			p.failAt(Pos{line, col}, "", "save the file as UTF-8 (it may have been written as Latin-1 or Windows-1252: iconv -f WINDOWS-1252 -t UTF-8); a value that is not text belongs in a store, delivered as a file", "a byte that is not UTF-8: a manifest is UTF-8 text")

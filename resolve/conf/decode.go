@@ -269,7 +269,7 @@ func (d *Decoder) Duration(n *yaml.Node, field string) (time.Duration, bool) {
 	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!float") {
 		// `timeout: 10`: the hint to write a string led to "10", then
 		// "invalid duration".
-		d.Fail(n, field, fmt.Sprintf("write the unit: %ss for seconds, %sm for minutes", n.Value, n.Value), "a number without a unit, not a duration")
+		d.Fail(n, field, unitHint(n.Value), "a number without a unit, not a duration")
 		return 0, false
 	}
 	s, ok := d.Str(n, field)
@@ -279,16 +279,29 @@ func (d *Decoder) Duration(n *yaml.Node, field string) (time.Duration, bool) {
 	dur, err := time.ParseDuration(s)
 	switch {
 	case err == nil && dur <= 0:
-		d.Fail(n, field, "write a duration above zero, such as 30s, 5m or 1h", "a duration of %q: it must be above zero", s)
+		d.Fail(n, field, aboveZeroHint, "a duration of %q: it must be above zero", s)
 		return 0, false
 	case err != nil && isDigits(s):
-		d.Fail(n, field, fmt.Sprintf("write the unit: %ss for seconds, %sm for minutes", s, s), "a number without a unit, not a duration")
+		d.Fail(n, field, unitHint(s), "a number without a unit, not a duration")
 		return 0, false
 	case err != nil:
 		d.Fail(n, field, "write a duration such as 30s, 5m or 1h", "invalid duration %q", s)
 		return 0, false
 	}
 	return dur, true
+}
+
+// aboveZeroHint is the advice for a duration of zero or less.
+const aboveZeroHint = "write a duration above zero, such as 30s, 5m or 1h"
+
+// unitHint is the advice for a number written as a duration: v with a
+// unit, unless v is zero or less, which no unit makes a duration ward
+// takes (`timeout: 0` was told to write 0s, which was then refused).
+func unitHint(v string) string {
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f <= 0 {
+		return aboveZeroHint
+	}
+	return fmt.Sprintf("write the unit: %ss for seconds, %sm for minutes", v, v)
 }
 
 // isDigits reports whether s is a number of decimal digits.

@@ -79,6 +79,11 @@ func TestDurationMistakes(t *testing.T) {
 		{"0s", `a duration of "0s": it must be above zero`, "write a duration above zero"},
 		{"-5s", `a duration of "-5s": it must be above zero`, "write a duration above zero"},
 		{"soon", `invalid duration "soon"`, "write a duration such as 30s"},
+		// No unit makes these a duration ward takes: 0s was refused in
+		// turn.
+		{"0", "a number without a unit, not a duration", "write a duration above zero"},
+		{`"00"`, "a number without a unit, not a duration", "write a duration above zero"},
+		{"-5", "a number without a unit, not a duration", "write a duration above zero"},
 	}
 	for _, tc := range tests {
 		var n yaml.Node
