@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -17,7 +19,7 @@ import (
 // and quoting, wherever the byte was. Neither the byte nor the text
 // around it is in the error.
 func TestBytesYAMLTakesInNoFile(t *testing.T) {
-	const secret = "s3cr3t-part"
+	const secret = "canary-s3cr"
 	utf16 := func(s string) string {
 		var b strings.Builder
 		for _, r := range s {
@@ -409,10 +411,17 @@ func oneError(t *testing.T, err error) *ValidationError {
 	t.Helper()
 	var ve ValidationErrors
 	if !errors.As(err, &ve) || len(ve) != 1 {
-		t.Fatalf("got %v, want one validation error", err)
+		t.Fatalf("got %s, want one validation error", hideCanaries(fmt.Sprint(err)))
 	}
 	return ve[0]
 }
+
+// canaryRE matches the canary values these tests write into manifests.
+var canaryRE = regexp.MustCompile(`canary[-_0-9A-Za-z]*`)
+
+// hideCanaries is s, an error to report, with the tests' canary values
+// left out: a failure that shows them would be the leak it reports.
+func hideCanaries(s string) string { return canaryRE.ReplaceAllString(s, "<canary>") }
 
 // TestUTF16ManifestsAreCheckedAsText: a manifest saved as UTF-16 with its
 // byte order mark (Windows PowerShell's `>`, Notepad's "Unicode") is
@@ -422,7 +431,7 @@ func oneError(t *testing.T, err error) *ValidationError {
 // U+2028 reached the child. Half a character is refused, and `ward
 // import` writes such a file back as it was saved.
 func TestUTF16ManifestsAreCheckedAsText(t *testing.T) {
-	const secret = "s3cr3t-part"
+	const secret = "canary-s3cr"
 	tests := []struct{ name, in, pos, msg, hint string }{
 		{"a U+2028 in a comment", "version: 1\nenv:\n  A: local://app/a\n  # a comment\u2028  B: {value: hidden}\n", "4:14", "U+2028", `"\u2028"`},
 		{"a U+0085", "version: 1\nenv:\n  A: {value: \"" + secret + "\u0085\"}\n", "3:26", "U+0085", `"\u0085"`},
@@ -435,7 +444,7 @@ func TestUTF16ManifestsAreCheckedAsText(t *testing.T) {
 			_, err := Parse("ward.yaml", in)
 			e := oneError(t, err)
 			if !strings.HasPrefix(e.Error(), "ward.yaml:"+tc.pos+": ") || !strings.Contains(e.Error(), tc.msg) {
-				t.Errorf("%s (big endian %v): got %q, want it at %s saying %q", tc.name, bigEndian, e.Error(), tc.pos, tc.msg)
+				t.Errorf("%s (big endian %v): got %q, want it at %s saying %q", tc.name, bigEndian, hideCanaries(e.Error()), tc.pos, tc.msg)
 			}
 			// The escape to write is that of the character found.
 			if !strings.Contains(e.Hint(), tc.hint) {
@@ -477,14 +486,50 @@ func TestPastedNameValueIsNotShown(t *testing.T) {
 	_, err := Parse("ward.yaml", []byte(in))
 	var es ValidationErrors
 	if !errors.As(err, &es) || len(es) != 4 {
-		t.Fatalf("got %v, want four errors", err)
+		t.Fatalf("got %s, want four errors", hideCanaries(fmt.Sprint(err)))
 	}
 	for i, want := range []string{`ward.yaml:2:7: env.DB_PASS=: invalid variable name "DB_PASS=" and 16 characters more, not shown`, `ward.yaml:2:33: env.my-var: invalid variable name "my-var"`, `ward.yaml:6:10: files[0].env: invalid variable name "K=" and 16 characters more`, `ward.yaml:10:9: profiles.dev.env.TOKEN=: invalid variable name "TOKEN="`} {
 		if !strings.HasPrefix(es[i].Error(), want) {
-			t.Errorf("error %d: got %q, want it to start %q", i, es[i].Error(), want)
+			t.Errorf("error %d: got %q, want it to start %q", i, hideCanaries(es[i].Error()), want)
 		}
 		if strings.Contains(es[i].Error()+es[i].Hint()+es[i].Field, secret) {
 			t.Errorf("error %d shows the value after =", i)
+		}
+	}
+}
+
+// TestPastedPatternsAreNotShown: a NAME=VALUE or a token written in
+// inherit: or deny: (a list's item, or inherit's one value) is named as
+// a variable name is (see TestPastedNameValueIsNotShown): the pattern was
+// quoted whole, "invalid pattern \"DB_PASS=...\"".
+func TestPastedPatternsAreNotShown(t *testing.T) {
+	const secret = "canary0b9e4c1d"
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{
+			"version: 1\ninherit: [PATH, DB_PASS=" + secret + ", \"APP_*\", my-var]\ndeny: [TOKEN=" + secret + "]\n",
+			[]string{`ward.yaml:2:17: inherit[1]: invalid pattern "DB_PASS=" and 14 characters more, not shown`, `ward.yaml:2:50: inherit[3]: invalid pattern "my-var"`, `ward.yaml:3:8: deny[0]: invalid pattern "TOKEN=" and 14 characters more, not shown`},
+		},
+		{"version: 1\ninherit: DB_PASS=" + secret + "\n", []string{`ward.yaml:2:10: inherit: invalid value "DB_PASS=" and 14 characters more, not shown`}},
+		{"version: 1\ndeny: [\"admin:" + secret + "\"]\n", []string{`ward.yaml:2:8: deny[0]: an invalid pattern of 20 characters, not shown`}},
+	} {
+		_, err := Parse("ward.yaml", []byte(tc.in))
+		var es ValidationErrors
+		if !errors.As(err, &es) || len(es) != len(tc.want) {
+			t.Fatalf("got %d errors, want %d", len(es), len(tc.want))
+		}
+		for i, want := range tc.want {
+			if !strings.HasPrefix(es[i].Error(), want) {
+				t.Errorf("error %d: got %q, want it to start %q", i, hideCanaries(es[i].Error()), want)
+			}
+			if strings.Contains(es[i].Error()+es[i].Hint()+es[i].Field, secret) {
+				t.Errorf("error %d shows the value", i)
+			}
+			if !strings.Contains(want, `"my-var"`) && !strings.Contains(es[i].Hint(), "rotate it") {
+				t.Errorf("error %d: the hint %q does not say to rotate it", i, es[i].Hint())
+			}
 		}
 	}
 }
@@ -500,7 +545,7 @@ func TestPastedValueKeysAreNotShown(t *testing.T) {
 	_, err := Parse("ward.yaml", []byte(in))
 	var es ValidationErrors
 	if !errors.As(err, &es) || len(es) < 6 {
-		t.Fatalf("got %v, want six errors or more", err)
+		t.Fatalf("got %s, want six errors or more", hideCanaries(fmt.Sprint(err)))
 	}
 	for i, e := range es {
 		if strings.Contains(e.Error()+e.Hint()+e.Field, secret) {

@@ -811,22 +811,43 @@ func isZeroDuration(s string) bool {
 // field and the message, as a `ward run -- NAME=VALUE` command is named
 // without its value.
 func (p *parser) badName(n *yaml.Node, field string, key bool, s string) {
+	msg, shown, pasted := nameShown("invalid variable name", s)
+	hint := "variable names match [A-Za-z_][A-Za-z0-9_]*"
+	if pasted {
+		hint = "write NAME: reference, the value in a store"
+	}
+	if key && shown != "" {
+		field = conf.Join(field, shown)
+	}
+	p.fail(n, field, hint+rotateHint(shown, pasted), "%s", msg)
+}
+
+// nameShown is the message for s, what (an invalid variable name, an
+// invalid pattern) where a value may have been pasted: s quoted whole;
+// a NAME=VALUE (pasted) as NAME= and the count of the rest; a token
+// (`sk-proj-...`, a JWT) or a NAME:VALUE by its length alone (see
+// conf.ValueLike). shown is what of s the message quotes, "" for none.
+func nameShown(what, s string) (msg, shown string, pasted bool) {
 	before, after, pasted := strings.Cut(s, "=")
 	switch {
 	case pasted && resolve.ValidEnvName(before):
-		if key {
-			field = conf.Join(field, before+"=")
-		}
-		p.fail(n, field, "write NAME: reference, the value in a store; if what follows = is a real secret, it is now in this file: rotate it", "invalid variable name %q and %d characters more, not shown: a NAME=VALUE where a name goes", before+"=", utf8.RuneCountInString(after))
+		return fmt.Sprintf("%s %q and %d characters more, not shown: a NAME=VALUE where a name goes", what, before+"=", utf8.RuneCountInString(after)), before + "=", true
 	case conf.ValueLike(s):
-		// A token (`sk-proj-...`, a JWT), a NAME:VALUE: not quoted.
-		p.fail(n, field, "variable names match [A-Za-z_][A-Za-z0-9_]*; if it is a secret, it is now in this file: rotate it", "an invalid variable name of %d characters, not shown: it may be a value written where a name goes", utf8.RuneCountInString(s))
-	default:
-		if key {
-			field = conf.Join(field, s)
-		}
-		p.fail(n, field, "variable names match [A-Za-z_][A-Za-z0-9_]*", "invalid variable name %q", s)
+		return fmt.Sprintf("an %s of %d characters, not shown: it may be a value written where a name goes", what, utf8.RuneCountInString(s)), "", false
 	}
+	return fmt.Sprintf("%s %q", what, s), s, false
+}
+
+// rotateHint is what a hint adds for a name nameShown did not quote
+// whole.
+func rotateHint(shown string, pasted bool) string {
+	switch {
+	case pasted:
+		return "; if what follows = is a real secret, it is now in this file: rotate it"
+	case shown == "":
+		return "; if it is a secret, it is now in this file: rotate it"
+	}
+	return ""
 }
 
 func (p *parser) env(n *yaml.Node, field string) []*EnvVar {
@@ -1165,7 +1186,8 @@ func (p *parser) inherit(n *yaml.Node) Inherit {
 		case "none":
 			return Inherit{}
 		}
-		p.fail(n, "inherit", "write all, none, or a list of names and patterns such as [PATH, HOME, \"APP_*\"]", "invalid value %q", n.Value)
+		msg, shown, pasted := nameShown("invalid value", n.Value)
+		p.fail(n, "inherit", "write all, none, or a list of names and patterns such as [PATH, HOME, \"APP_*\"]"+rotateHint(shown, pasted), "%s", msg)
 		return Inherit{All: true}
 	}
 	return Inherit{Patterns: p.patterns(n, "inherit")}
@@ -1186,7 +1208,8 @@ func (p *parser) patterns(n *yaml.Node, field string) []string {
 			continue
 		}
 		if !patternRE.MatchString(s) {
-			p.fail(item, f, "names and * wildcards only, e.g. \"APP_*\"", "invalid pattern %q", s)
+			msg, shown, pasted := nameShown("invalid pattern", s)
+			p.fail(item, f, "names and * wildcards only, e.g. \"APP_*\""+rotateHint(shown, pasted), "%s", msg)
 			continue
 		}
 		out = append(out, s)
