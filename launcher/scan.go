@@ -103,6 +103,9 @@ func cmdScan(c *cli.Context, stdio IO) error {
 	if errors.Is(err, scan.ErrGitMissing) {
 		return failure.New(err, "install git (apk add git, apt-get install git), or leave out --git-history and --staged, which read the repository with it")
 	}
+	if errors.Is(err, scan.ErrNoRepository) {
+		return failure.New(err, "run it inside the repository (cd to its work tree, or set GIT_DIR for a bare one); without --git-history, ward scan searches the files here")
+	}
 	if err != nil {
 		return failure.New(err, "")
 	}

@@ -32,6 +32,10 @@ type match struct {
 // place is where a commit introduced a blob.
 type place struct{ commit, path string }
 
+// ErrNoRepository is why --git-history found no history to search: the
+// directory is in no git repository.
+var ErrNoRepository = errors.New("--git-history: not in a git repository")
+
 // scanHistory searches every blob reachable from any ref, each once, and
 // reports each blob with a finding at the places commits introduced it.
 // Two walks of the history, whatever its length or the number of findings:
@@ -43,6 +47,11 @@ func (s *scanner) scanHistory(ctx context.Context) ([]Finding, error) {
 	root := s.opts.Dir
 	shallow, err := s.git(ctx, root, "rev-parse", "--is-shallow-repository")
 	if err != nil {
+		if strings.Contains(err.Error(), "not a git repository") {
+			// git's "fatal: not a git repository (or any of the parent
+			// directories): .git", with its exit status, was the error.
+			return nil, fmt.Errorf("%w: %s", ErrNoRepository, root)
+		}
 		return nil, err
 	}
 	if strings.TrimSpace(string(shallow)) == "true" && s.opts.Warn != nil {
