@@ -64,6 +64,10 @@ type rotator struct {
 	drops chan map[string]resolve.Value
 	// stopAsked is set once the supervisor was asked to stop the child.
 	stopAsked bool
+	// endSaid holds the ends checkExpired has logged at error, by
+	// variable and lease or expiry: each failed retry that follows is no
+	// news (an outage of an hour logged the same error every retry).
+	endSaid map[string]bool
 	// unreadable holds, by variable, the stamp its watched file had when
 	// its last read failed (a name removed from the local store, a file
 	// that cannot be read), or when the value read could not be given to
@@ -1143,7 +1147,20 @@ func (r *rotator) checkExpired(ctx context.Context) {
 		default:
 			continue
 		}
-		r.log.Error(what, append([]any{"name", v.Name, "ref", v.Ref.Raw, "on_expired", string(r.rot.OnExpired)}, attrs...)...)
+		line := append([]any{"name", v.Name, "ref", v.Ref.Raw, "on_expired", string(r.rot.OnExpired)}, attrs...)
+		end := v.Name + "\x00" + v.Expires.String()
+		if v.Lease != nil {
+			end = v.Name + "\x00" + v.Lease.ID
+		}
+		if r.endSaid[end] {
+			r.log.Debug(what, line...)
+		} else {
+			if r.endSaid == nil {
+				r.endSaid = map[string]bool{}
+			}
+			r.endSaid[end] = true
+			r.log.Error(what, line...)
+		}
 		if r.rot.OnExpired == manifest.StopChild && !r.stopAsked {
 			// Once: the child's other expired values (a lease's second
 			// field) would only send it the stop signal again.

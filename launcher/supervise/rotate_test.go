@@ -508,6 +508,34 @@ func TestExpiryNamesWhyItWasNotReplaced(t *testing.T) {
 	}
 }
 
+// TestExpiryLoggedOncePerEnd: each failed retry of an outage checks the
+// child's leases again; one that ended is an error once, then debug
+// (an hour's outage logged it at every retry). A lease that replaced it
+// and ends in turn is an error again.
+func TestExpiryLoggedOncePerEnd(t *testing.T) {
+	store := &fakeStore{fetch: func(resolve.Ref) (resolve.Secret, error) {
+		return resolve.Secret{Value: []byte("a1"), Lease: &resolve.Lease{ID: "pol/a/1", TTL: 60e9}}, nil
+	}}
+	r := rotatorFor(t, store, map[string]string{"A": "pol://a"})
+	var log strings.Builder
+	r.log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r.failure = &resolve.FetchError{Failures: []resolve.VarError{{Name: "A", Err: errors.New("connection refused")}}}
+	r.ending["pol/a/1"] = time.Now().Add(-time.Second)
+	for range 3 {
+		r.checkExpired(context.Background())
+	}
+	if errs, debug := strings.Count(log.String(), "level=ERROR"), strings.Count(log.String(), "level=DEBUG"); errs != 1 || debug != 2 {
+		t.Errorf("three checks of one ended lease: %d errors and %d debug lines, want 1 and 2", errs, debug)
+	}
+	log.Reset()
+	r.values["A"].Lease.ID = "pol/a/2"
+	r.ending["pol/a/2"] = time.Now().Add(-time.Second)
+	r.checkExpired(context.Background())
+	if !strings.Contains(log.String(), "level=ERROR") {
+		t.Errorf("the next lease's end was not logged as an error: %q", log.String())
+	}
+}
+
 // TestPollReadsADocumentOfMixedVersions: a field removed from a document
 // whose other field the child uses leaves the two variables at different
 // versions (the field that could be read takes the new one). Every poll
