@@ -93,7 +93,7 @@ func cmdImport(c *cli.Context, stdio IO) error {
 	case "":
 		return emptyManifest("import")
 	case "-":
-		_, err := stdinManifest("import")
+		_, err := stdinManifest(c)
 		return err
 	}
 	if err := directoryManifest(c.String("manifest")); err != nil {

@@ -42,7 +42,7 @@ func cmdInit(c *cli.Context, stdio IO) error {
 	case "":
 		return emptyManifest("init")
 	case "-":
-		_, err := stdinManifest("init")
+		_, err := stdinManifest(c)
 		return err
 	}
 	if err := directoryManifest(path); err != nil {

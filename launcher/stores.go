@@ -75,7 +75,7 @@ func manifestFile(c *cli.Context) (string, error) {
 		case "":
 			return "", emptyManifest(c.Command.Name)
 		case "-":
-			return stdinManifest(c.Command.Name)
+			return stdinManifest(c)
 		}
 		return file, nil
 	}
@@ -131,15 +131,21 @@ func specialManifest(path string) error {
 // reads a .env file there. Only the commands that read the manifest and
 // nothing else from standard input take it (check, scan); ward run's
 // standard input is the program's, and import and init write the
-// manifest. ward read a file named "-" ("-:1:1: no such file").
-func stdinManifest(command string) (string, error) {
-	switch command {
+// manifest. ward read a file named "-" ("-:1:1: no such file"). The
+// error names what said "-": the -m flag or $WARD_MANIFEST.
+func stdinManifest(c *cli.Context) (string, error) {
+	said := "-m -"
+	if flagSource(commandWords(c), []string{"m", "manifest"}, "-", "-m", "WARD_MANIFEST", os.Getenv) != "-m" {
+		said = "$WARD_MANIFEST is -"
+	}
+	switch command := c.Command.Name; command {
 	case "check", "scan":
 		return "/dev/stdin", nil
 	case "run":
-		return "", failure.New(errors.New("-m -: ward run's standard input is the program's, so the manifest cannot come from it"), "name the manifest's file with -m, or check one from a pipe with ward check -m -")
+		return "", failure.New(fmt.Errorf("%s: ward run's standard input is the program's, so the manifest cannot come from it", said), "name the manifest's file with -m, or check one from a pipe with ward check -m -")
+	default:
+		return "", failure.New(fmt.Errorf("%s: ward %s writes the manifest, so it cannot be standard input", said, command), "name the manifest's file with -m")
 	}
-	return "", failure.New(fmt.Errorf("-m -: ward %s writes the manifest, so it cannot be standard input", command), "name the manifest's file with -m")
 }
 
 // profileSource says what named the profile: profileFlagName or
