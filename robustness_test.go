@@ -75,6 +75,15 @@ func TestUndeliverableValues(t *testing.T) {
 			t.Errorf("%s: got exit code %d and %q, want 125 and %q", tt.name, code, stderr, tt.want)
 		}
 	}
+	// Both at once: each is named, by run and by check --resolve; the
+	// second was told only once the first was mended.
+	both := w.manifest("version: 1\nenv:\n  BIG: local://app/big\n  WITH_NUL: file://" + nul + "\n")
+	for _, args := range [][]string{{"run", "-m", both, "--", "helper", "touch", filepath.Join(w.dir, "started")}, {"check", "--resolve", "-m", both}} {
+		code, _, stderr := w.run(args...)
+		if code != 125 || !strings.Contains(stderr, "2 values cannot be passed in the environment") || !strings.Contains(stderr, "BIG: the value is") || !strings.Contains(stderr, "WITH_NUL: the value holds a NUL byte") {
+			t.Errorf("ward %s with two: got exit code %d and %q, want 125 naming both", args[0], code, stderr)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(w.dir, "started")); err == nil {
 		t.Error("the child started")
 	}

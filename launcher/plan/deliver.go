@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,7 +19,8 @@ const UndeliverableHint = "deliver a value this large, or with NUL bytes, as a f
 // limit, and all of them within what the kernel passes (argLimit). Its
 // errors name the variables, never a value, so a too-large secret is
 // ward's failure (125) rather than the program's "argument list too
-// long" (126).
+// long" (126). Every variable that cannot be passed is named at once: a
+// manifest with two was mended one error at a time.
 func CheckDeliverable(env, argv []string) error {
 	total := 0
 	type size struct {
@@ -26,17 +28,25 @@ func CheckDeliverable(env, argv []string) error {
 		n    int
 	}
 	var sizes []size
+	var bad []string
 	maxArgStrlen := manifest.MaxArgStrlen()
 	for _, kv := range env {
 		name, value, _ := strings.Cut(kv, "=")
 		switch {
 		case strings.IndexByte(value, 0) >= 0:
-			return fmt.Errorf("%s: the value holds a NUL byte, which an environment variable cannot", name)
+			bad = append(bad, fmt.Sprintf("%s: the value holds a NUL byte, which an environment variable cannot", name))
 		case len(kv)+1 > maxArgStrlen:
-			return fmt.Errorf("%s: the value is %d bytes, more than the %d an environment variable may hold", name, len(value), maxArgStrlen-len(name)-2)
+			bad = append(bad, fmt.Sprintf("%s: the value is %d bytes, more than the %d an environment variable may hold", name, len(value), maxArgStrlen-len(name)-2))
 		}
 		total += len(kv) + 1 + 8 // the string, its NUL and its pointer
 		sizes = append(sizes, size{name, len(kv) + 1})
+	}
+	switch len(bad) {
+	case 0:
+	case 1:
+		return errors.New(bad[0])
+	default:
+		return fmt.Errorf("%d values cannot be passed in the environment:\n  %s", len(bad), strings.Join(bad, "\n  "))
 	}
 	for _, a := range argv {
 		total += len(a) + 1 + 8
