@@ -253,13 +253,16 @@ var awsProfileCredentials = []string{
 // the endpoint, so the child would act as whoever wrote it (aws configure
 // sso, aws login). It names the settings, never their values.
 func warnAWSConfig(log *slog.Logger, getenv func(string) string) {
-	f := getenv("AWS_CONFIG_FILE")
-	if f == "" {
-		home := getenv("HOME")
-		if home == "" {
-			return
-		}
+	f, home := getenv("AWS_CONFIG_FILE"), getenv("HOME")
+	switch {
+	case f == "" && home == "":
+		return
+	case f == "":
 		f = filepath.Join(home, ".aws", "config")
+	case (f == "~" || strings.HasPrefix(f, "~/")) && home != "":
+		// As botocore and the JavaScript SDK expand it: a ~ no shell
+		// expanded (systemd's Environment=, compose, a quoted export).
+		f = filepath.Join(home, f[1:])
 	}
 	b, err := os.ReadFile(f)
 	if err != nil {
@@ -273,24 +276,41 @@ func warnAWSConfig(log *slog.Logger, getenv func(string) string) {
 
 // defaultProfileCredentials returns the awsProfileCredentials that the
 // default profile ([default] or [profile default]) of an AWS config
-// file sets, sorted. Indented lines belong to a nested section (s3 =,
-// services =), not the profile.
+// file sets, sorted. The file is read as botocore's configparser reads
+// it: a key ends at the first '=' or ':', a header at its last ']' (a
+// comment may follow it), a line starting with '#' or ';' is a comment,
+// and a line indented more than the key before it in its section
+// continues that key's value (a nested section: s3 =, services =); an
+// indented line with no key before it is a key. `key: value`, an
+// indented first key and `[default] ; comment` passed unwarned, and
+// boto3 took the keys.
 func defaultProfileCredentials(config string) []string {
 	var found []string
 	inDefault := false
+	key, keyIndent := "", 0
 	for _, line := range strings.Split(config, "\n") {
-		if line == "" || line[0] == ' ' || line[0] == '\t' {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || trimmed[0] == '#' || trimmed[0] == ';' {
 			continue
 		}
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "[") {
-			name := strings.Join(strings.Fields(strings.Trim(line, "[]")), " ")
-			inDefault = name == "default" || name == "profile default"
+		indent := len(line) - len(strings.TrimLeft(line, " \t"))
+		if indent > 0 && key != "" && indent > keyIndent {
 			continue
 		}
-		key, _, ok := strings.Cut(line, "=")
-		key = strings.ToLower(strings.TrimSpace(key))
-		if ok && inDefault && slices.Contains(awsProfileCredentials, key) && !slices.Contains(found, key) {
+		if trimmed[0] == '[' {
+			if end := strings.LastIndexByte(trimmed, ']'); end > 0 {
+				name := strings.Join(strings.Fields(trimmed[1:end]), " ")
+				inDefault = name == "default" || name == "profile default"
+				key = ""
+				continue
+			}
+		}
+		i := strings.IndexAny(trimmed, "=:")
+		if i < 0 {
+			continue
+		}
+		key, keyIndent = strings.ToLower(strings.TrimSpace(trimmed[:i])), indent
+		if inDefault && slices.Contains(awsProfileCredentials, key) && !slices.Contains(found, key) {
 			found = append(found, key)
 		}
 	}
