@@ -199,8 +199,21 @@ func (e *AzureEndpoint) authorized(values []string) bool {
 func (e *AzureEndpoint) resources() []string { return slices.Sorted(maps.Keys(e.caches)) }
 
 // resourceKey is how resources are compared: App Service treats
-// https://vault.azure.net and https://vault.azure.net/ alike.
-func resourceKey(r string) string { return strings.TrimSuffix(r, "/") }
+// https://vault.azure.net and https://vault.azure.net/ alike, and a
+// host is one name in any case (https://VAULT.azure.net was listed and
+// never served). A path keeps its case.
+func resourceKey(r string) string {
+	r = strings.TrimSuffix(r, "/")
+	scheme, rest, ok := strings.Cut(r, "://")
+	if !ok {
+		return r
+	}
+	end := strings.IndexByte(rest, '/')
+	if end < 0 {
+		end = len(rest)
+	}
+	return strings.ToLower(scheme) + "://" + strings.ToLower(rest[:end]) + rest[end:]
+}
 
 // msiError is an error in App Service's shape: statusCode and message.
 func msiError(status int, msg string) response {

@@ -82,6 +82,9 @@ func TestIdentityMSIAnswers(t *testing.T) {
 		{"ok", head(AzurePath+q, hdr), 200},
 		{"trailing slash", head(AzurePath+"?resource="+testVault+"/&api-version=2019-08-01", hdr), 200},
 		{"listed with a slash", head(AzurePath+"?resource=https://storage.azure.com&api-version=2019-08-01", hdr), 200},
+		// A host is one name in any case; a path keeps its own.
+		{"another case", head(AzurePath+"?resource=HTTPS://Storage.Azure.COM&api-version=2019-08-01", hdr), 200},
+		{"a path in another case", head(AzurePath+"?resource=https://storage.azure.com/X&api-version=2019-08-01", hdr), 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,8 +111,8 @@ func TestIdentityMSIAnswers(t *testing.T) {
 			}
 		})
 	}
-	if n := e.Served(); n != 3 {
-		t.Errorf("served %d tokens, want 3", n)
+	if n := e.Served(); n != 4 {
+		t.Errorf("served %d tokens, want 4", n)
 	}
 	if !strings.Contains(e.logs.String(), "azure endpoint refused a request") {
 		t.Errorf("refused requests were not logged")

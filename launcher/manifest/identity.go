@@ -296,18 +296,28 @@ func (p *parser) azureResources(n *yaml.Node, field string, a *AzureIdentity) bo
 			ok = false
 			continue
 		}
+		if base, scope := strings.CutSuffix(strings.TrimSuffix(s, "/"), "/.default"); scope {
+			// A scope, as MSAL and the SDKs' credentials take it: for a
+			// managed identity they ask for the resource before it, and
+			// ward served the token under a name no request used.
+			p.fail(v, name, fmt.Sprintf("write the resource: %s (the SDKs ask a managed identity for the scope %s as that resource)", base, s), "%q is a scope, not a resource", s)
+			ok = false
+			continue
+		}
 		raw, valid := azure.TokenRef(s)
 		if !valid {
 			p.fail(v, name, "an https resource URI such as https://vault.azure.net or https://management.azure.com/", "%q is not an https resource", s)
 			ok = false
 			continue
 		}
-		if seen[raw] {
+		// Hosts are named in any case (https://VAULT.azure.net): the
+		// requests' resource is compared as one name.
+		if seen[strings.ToLower(raw)] {
 			p.fail(v, name, "list each resource once", "%q is listed twice", s)
 			ok = false
 			continue
 		}
-		seen[raw] = true
+		seen[strings.ToLower(raw)] = true
 		r, err := p.reg.ParseRef(raw)
 		if err != nil {
 			p.fail(v, name, "", "%s", err.Error())

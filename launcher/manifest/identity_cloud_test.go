@@ -62,6 +62,8 @@ func TestIdentityCloudErrors(t *testing.T) {
 		{"azure bare host", "identity: {azure: {resources: [vault.azure.net]}}", "is not an https resource"},
 		{"azure app id uri", "identity: {azure: {resources: [\"api://0b9d3a6e\"]}}", "is not an https resource"},
 		{"azure twice", "identity: {azure: {resources: [https://vault.azure.net, https://vault.azure.net/]}}", "listed twice"},
+		{"azure twice, in two cases", "identity: {azure: {resources: [https://vault.azure.net, https://VAULT.azure.net]}}", "listed twice"},
+		{"azure scope", "identity: {azure: {resources: [\"https://vault.azure.net/.default\"]}}", `"https://vault.azure.net/.default" is a scope, not a resource`},
 		{"azure file env", "identity: {azure: {resources: [https://vault.azure.net]}}\nfiles: [{path: t, ref: local://a/b, env: IDENTITY_ENDPOINT}]", "files[0].env: ward sets IDENTITY_ENDPOINT for identity.azure"},
 	}
 	for _, tt := range tests {
@@ -117,6 +119,7 @@ func TestIdentityCloudSchemaAgrees(t *testing.T) {
 		{"azure empty", "identity: {azure: {resources: []}}", false},
 		{"azure http", "identity: {azure: {resources: [http://vault.azure.net]}}", false},
 		{"azure query", "identity: {azure: {resources: [\"https://vault.azure.net?x=1\"]}}", false},
+		{"azure scope", "identity: {azure: {resources: [\"https://vault.azure.net/.default\"]}}", false},
 		{"azure no resources", "identity: {azure: {refresh_before: 5m}}", false},
 		{"azure declares the header", "identity: {azure: {resources: [https://vault.azure.net]}}\nprofiles: {dev: {env: {IDENTITY_HEADER: {value: x}}}}", false},
 		{"no identity declares them", "env: {IDENTITY_HEADER: {value: x}, GCE_METADATA_HOST: {value: y}}\nfiles: [{path: " + GCPConfigDir + ", ref: local://a/b}]", true},

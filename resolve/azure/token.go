@@ -21,9 +21,10 @@ const TokenScheme = "aztoken"
 const TokenExample = "aztoken://vault.azure.net"
 
 // resourcePattern is an https resource without its scheme: a host, a
-// port (emulators), and path segments (Go and ECMA-262 alike,
-// unanchored).
-const resourcePattern = `[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*`
+// port (emulators), and path segments, none starting with "." (a scope's
+// /.default is no resource: see the manifest's identity.azure) (Go and
+// ECMA-262 alike, unanchored).
+const resourcePattern = `[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*`
 
 var resourceRE = conf.Lazy(`^` + resourcePattern + `$`)
 
