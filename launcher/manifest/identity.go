@@ -242,6 +242,14 @@ func (p *parser) gcpIdentity(n *yaml.Node, f string) *GCPIdentity {
 	if g.Project == "" {
 		g.Project = gcp.ServiceAccountProject(from.Path)
 	}
+	if g.Project == "" {
+		// Compute Engine's default account names its project's number, a
+		// service agent a project of Google's: the endpoint answered
+		// project/project-id with 404, and the libraries that take their
+		// project from it (Pub/Sub's, BigQuery's) had none.
+		p.fail(n, f+".project", "write project: the id of the project the program works in, which Google's libraries read from the metadata server", "missing: %s's email does not name its project", from.Path)
+		return nil
+	}
 	return g
 }
 
@@ -492,6 +500,20 @@ func profileIdentityShape() *conf.Shape {
 	return &s
 }
 
+// gcpProjectRequired has identity.gcp give its project when the
+// account's email does not name it (see gcp.ServiceAccountProject).
+func gcpProjectRequired(s *conf.Shape) *conf.Shape {
+	from := func(pattern map[string]any) map[string]any {
+		return map[string]any{"properties": map[string]any{"from": pattern}, "required": []any{"from"}}
+	}
+	project := map[string]any{"required": []any{"project"}}
+	s.AllOf = append(s.AllOf,
+		map[string]any{"if": from(map[string]any{"not": map[string]any{"pattern": gcp.ProjectKnownPattern}}), "then": project},
+		map[string]any{"if": from(map[string]any{"pattern": gcp.ServiceAgentPattern}), "then": project},
+	)
+	return s
+}
+
 // identityShape is the identity section, as identity.go reads it.
 func identityShape() *conf.Shape {
 	p := func(name string, s *conf.Shape) conf.Prop { return conf.Prop{Name: name, Shape: s} }
@@ -509,7 +531,7 @@ func identityShape() *conf.Shape {
 			}),
 			p("refresh_before", refreshBeforeShape("Replace the credentials this long before they expire, at most a third of their lifetime (at least 1s; default 15m, the longest window an AWS SDK refreshes in).")),
 		), "from")),
-		p("gcp", conf.WithRequired(conf.Object("A Google service account's access token served as the GCE metadata server does (GCE_METADATA_HOST); ward strips every other Google credential variable from the program's environment.",
+		p("gcp", gcpProjectRequired(conf.WithRequired(conf.Object("A Google service account's access token served as the GCE metadata server does (GCE_METADATA_HOST); ward strips every other Google credential variable from the program's environment.",
 			p("from", &conf.Shape{
 				Kind:     "string",
 				Desc:     gcp.TokenScheme + "://SERVICE_ACCOUNT_EMAIL[?scopes=&lifetime=]: the account's access token from the IAM Credentials API, with ward's own credentials (roles/iam.serviceAccountTokenCreator on the account). The whole document, no #field.",
@@ -517,9 +539,9 @@ func identityShape() *conf.Shape {
 				AllOf:    []map[string]any{{"pattern": schemePattern(gcp.TokenScheme)}},
 				Examples: []any{gcp.TokenScheme + "://app@my-project.iam.gserviceaccount.com", gcp.TokenScheme + "://app@my-project.iam.gserviceaccount.com?scopes=cloud-platform&lifetime=30m"},
 			}),
-			p("project", &conf.Shape{Kind: "string", Desc: "The project id the metadata endpoint serves (default: the service account's project).", Pattern: gcp.ProjectIDPattern(), Examples: []any{"my-project"}}),
+			p("project", &conf.Shape{Kind: "string", Desc: "The project id the metadata endpoint serves (default: the project a user-managed or App Engine account's email names; required for other accounts).", Pattern: gcp.ProjectIDPattern(), Examples: []any{"my-project"}}),
 			p("refresh_before", refreshBeforeShape("Replace the token this long before it expires, at most a third of its lifetime (at least 1s; default 10m).")),
-		), "from")),
+		), "from"))),
 		p("azure", conf.WithRequired(conf.Object("Access tokens from ward's own Azure credential chain, served as App Service's managed identity endpoint does (IDENTITY_ENDPOINT, IDENTITY_HEADER); ward strips every other Azure credential variable from the program's environment.",
 			p("resources", &conf.Shape{
 				Kind:     "array",

@@ -48,6 +48,8 @@ func TestIdentityCloudErrors(t *testing.T) {
 		name, doc, want string
 	}{
 		{"gcp no from", "identity: {gcp: {project: my-project}}", "identity.gcp.from: missing"},
+		{"gcp compute account, no project", "identity: {gcp: {from: gcpsa://123456789-compute@developer.gserviceaccount.com}}", "identity.gcp.project: missing: 123456789-compute@developer.gserviceaccount.com's email does not name its project"},
+		{"gcp service agent, no project", "identity: {gcp: {from: gcpsa://service-123@gcp-sa-pubsub.iam.gserviceaccount.com}}", "identity.gcp.project: missing"},
 		{"gcp kv scheme", "identity: {gcp: {from: gcpsm://my-project/key}}", "gcpsm:// cannot issue the access tokens"},
 		{"gcp field", `identity: {gcp: {from: "` + sa + `#access_token"}}`, "not one field"},
 		{"gcp bad lifetime", `identity: {gcp: {from: "` + sa + `?lifetime=13h"}}`, `invalid lifetime "13h"`},
@@ -103,6 +105,11 @@ func TestIdentityCloudSchemaAgrees(t *testing.T) {
 		{"gcp", "identity: {gcp: {from: " + sa + "}}", true},
 		{"gcp options", `identity: {gcp: {from: "` + sa + `?scopes=cloud-platform,https://www.googleapis.com/auth/userinfo.email&lifetime=30m"}}`, true},
 		{"gcp google-managed account", "identity: {gcp: {from: gcpsa://123456789-compute@developer.gserviceaccount.com, project: my-project}}", true},
+		{"gcp google-managed account, no project", "identity: {gcp: {from: gcpsa://123456789-compute@developer.gserviceaccount.com}}", false},
+		{"gcp app engine account", "identity: {gcp: {from: gcpsa://my-project@appspot.gserviceaccount.com}}", true},
+		{"gcp app engine account, options", `identity: {gcp: {from: "gcpsa://my-project@appspot.gserviceaccount.com?lifetime=30m"}}`, true},
+		{"gcp service agent", "identity: {gcp: {from: gcpsa://service-123@gcp-sa-pubsub.iam.gserviceaccount.com}}", false},
+		{"gcp service agent, project", "identity: {gcp: {from: gcpsa://service-123@gcp-sa-pubsub.iam.gserviceaccount.com, project: my-project}}", true},
 		{"gcp all", "identity: {gcp: {from: " + sa + ", project: my-project, refresh_before: 5m}}", true},
 		{"gcp field", `identity: {gcp: {from: "` + sa + `#access_token"}}`, false},
 		{"gcp not an account", "identity: {gcp: {from: gcpsa://app@example.com}}", false},

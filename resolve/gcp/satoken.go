@@ -54,8 +54,23 @@ var (
 	serviceAccountRE = conf.Lazy(`^` + serviceAccountPattern + `$`)
 	scopesRE         = conf.Lazy(`^` + scopesPattern + `$`)
 	tokenLifetimeRE  = conf.Lazy(`^` + tokenLifetimePattern + `$`)
-	// userManagedRE reads the project out of a user-managed account.
-	userManagedRE = conf.Lazy(`^[^@]+@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com$`)
+	// userManagedRE reads the project out of a user-managed account,
+	// appEngineRE out of App Engine's default one.
+	userManagedRE = conf.Lazy(`^[^@]+@(` + accountProjectPattern + `)\.iam\.gserviceaccount\.com$`)
+	appEngineRE   = conf.Lazy(`^(` + accountProjectPattern + `)@appspot\.gserviceaccount\.com$`)
+)
+
+// accountProjectPattern is a project id as an account's email holds it.
+const accountProjectPattern = `[a-z][a-z0-9-]{4,28}[a-z0-9]`
+
+// ProjectKnownPattern matches the gcpsa:// references whose account's
+// email names its project (see ServiceAccountProject; Go and ECMA-262
+// alike), and ServiceAgentPattern those of Google's service agents,
+// whose email names a project of Google's (gcp-sa-pubsub), not the
+// user's: a manifest must give the project of the others.
+const (
+	ProjectKnownPattern = `^` + TokenScheme + `://([^@?#]+@` + accountProjectPattern + `\.iam|` + accountProjectPattern + `@appspot)\.gserviceaccount\.com([?]|$)`
+	ServiceAgentPattern = `^` + TokenScheme + `://[^@?#]+@gcp-sa-[^?#]*\.gserviceaccount\.com([?]|$)`
 )
 
 // TokenExample is a valid gcpsa:// reference, for hints.
@@ -122,9 +137,16 @@ func TokenLifetime(r resolve.Ref) time.Duration {
 }
 
 // ServiceAccountProject is the project of a user-managed service account
-// (NAME@PROJECT.iam.gserviceaccount.com), "" for other accounts.
+// (NAME@PROJECT.iam.gserviceaccount.com) or of App Engine's default one
+// (PROJECT@appspot.gserviceaccount.com), "" for other accounts: Compute
+// Engine's default one names its project's number, and a service agent
+// (service-NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com) a project of
+// Google's.
 func ServiceAccountProject(email string) string {
-	if m := userManagedRE.FindStringSubmatch(email); m != nil {
+	if m := userManagedRE.FindStringSubmatch(email); m != nil && !strings.HasPrefix(m[1], "gcp-sa-") {
+		return m[1]
+	}
+	if m := appEngineRE.FindStringSubmatch(email); m != nil {
 		return m[1]
 	}
 	return ""
