@@ -164,6 +164,16 @@ func TestHelperDeathKeepsTheChild(t *testing.T) {
 		restarted = restarted || strings.Contains(line, "child restarted")
 		return strings.Contains(line, "takes the lease over")
 	})
+	// It renews the lease at once, as the old one's renewals moved its
+	// end: with no token yet (it had read nothing), its renewals were
+	// refused, taken for a lease it may not renew, and the lease ended
+	// with the child still using it.
+	deadline := time.Now().Add(15 * time.Second)
+	for renewed := false; !renewed; {
+		line := stderr.nextWithin("the new helper's renewal", time.Until(deadline))
+		restarted = restarted || strings.Contains(line, "child restarted")
+		renewed = strings.Contains(line, "vault lease renewed")
+	}
 	if n := pg.Roles(t, rolePart); n != 1 {
 		t.Errorf("%d database roles after the helper died, want the child's 1", n)
 	}

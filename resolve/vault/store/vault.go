@@ -149,6 +149,10 @@ type heldLease struct {
 	lease    resolve.Lease
 	obtained time.Time
 	gen      int // the token generation that created it
+	// adopted is set for a lease taken over from a helper that died
+	// (AdoptLease) until Vault has said what is left of it: its
+	// renewals moved its end, which the lease handed over does not tell.
+	adopted bool
 }
 
 // New returns a store configured from opts and, where opts is silent, from
@@ -652,12 +656,12 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 	if lease == nil || lease.ID == "" {
 		return false, errors.New("keep a vault lease: the secret has no lease")
 	}
-	ttl, renewable, gen := lease.TTL, lease.Renewable, 0
+	ttl, renewable, gen, adopted := lease.TTL, lease.Renewable, 0, false
 	s.leasesMu.Lock()
 	h, held := s.leases[lease.ID]
 	if held {
 		ttl = h.lease.TTL - time.Since(h.obtained)
-		renewable, gen = h.lease.Renewable, h.gen
+		renewable, gen, adopted = h.lease.Renewable, h.gen, h.adopted
 	}
 	s.leasesMu.Unlock()
 	if !held {
@@ -666,6 +670,25 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 		// with that login's token. Read it again.
 		s.log.Info("vault lease of another login; the secret must be read again", "lease", leaseSource(lease.ID))
 		return false, nil
+	}
+	// The token first: a helper that took the lease over from one that
+	// died has read nothing yet, and its renewals went without one,
+	// which the watcher took for a lease it may not renew; the lease
+	// ended with no renewal, the child still using its credentials.
+	if _, err := s.auth.current(ctx); err != nil {
+		return false, fmt.Errorf("keep the vault lease of %s: %w", leaseSource(lease.ID), err)
+	}
+	if adopted {
+		left, ok := s.leaseLeft(ctx, lease.ID)
+		if !ok {
+			s.log.Info("vault lease taken over from a helper that died cannot be looked up; the secret must be read again", "lease", leaseSource(lease.ID))
+			return false, nil
+		}
+		s.leasesMu.Lock()
+		h.lease.TTL, h.obtained, h.adopted = left, time.Now(), false
+		s.leasesMu.Unlock()
+		ttl = left
+		s.log.Debug("vault lease taken over from a helper that died", "lease", leaseSource(lease.ID), "ttl", left.String())
 	}
 	if ttl <= 0 {
 		return false, nil
@@ -881,7 +904,36 @@ func (s *Store) AdoptLease(lease *resolve.Lease) {
 	s.leasesMu.Unlock()
 	if !held {
 		s.remember(lease, 0)
+		s.leasesMu.Lock()
+		s.leases[lease.ID].adopted = true
+		s.leasesMu.Unlock()
 	}
+}
+
+// leaseLeft is how long Vault keeps lease id still, by its lookup;
+// false when Vault does not know it or does not say.
+func (s *Store) leaseLeft(ctx context.Context, id string) (time.Duration, bool) {
+	rep, err := s.leaseCall(ctx, "lookup", id)
+	if err != nil || rep.status != http.StatusOK || rep.secret == nil {
+		return 0, false
+	}
+	var secs float64
+	switch v := rep.secret.Data["ttl"].(type) {
+	case json.Number:
+		f, err := v.Float64()
+		if err != nil {
+			return 0, false
+		}
+		secs = f
+	case float64:
+		secs = v
+	default:
+		return 0, false
+	}
+	if secs <= 0 {
+		return 0, false
+	}
+	return time.Duration(secs * float64(time.Second)), true
 }
 
 // unrenewedMargin is how long before a lease's end, with no renewal
