@@ -1126,15 +1126,26 @@ func (r *rotator) versioner(scheme string) (resolve.Versioner, bool) {
 func (r *rotator) checkExpired(ctx context.Context) {
 	cause, why := "the refreshes that would replace them fail", "its refreshes fail"
 	var attrs []any
+	var fe *resolve.FetchError
 	if r.failure != nil {
 		attrs = append(attrs, "error", r.failure.Error())
-		if fe := (*resolve.FetchError)(nil); errors.As(r.failure, &fe) {
+		if errors.As(r.failure, &fe) {
 			cause, why = "its store cannot be read", "its store cannot be read"
 		} else {
 			cause, why = "the new value cannot be given to the child", "its new value cannot be given to the child"
 		}
 	}
 	for _, v := range r.values {
+		attrs := attrs
+		if fe != nil {
+			// The variable's own failure, where the last refresh read it:
+			// another's (a KV poll's) was quoted for a lease's end.
+			for i := range fe.Failures {
+				if f := &fe.Failures[i]; f.Name == v.Name {
+					attrs = []any{"error", f.Error()}
+				}
+			}
+		}
 		what, reason := "a dynamic secret's lease has expired and cannot be replaced: "+cause, "the lease of "+v.Ref.Raw
 		switch {
 		case v.Lease != nil:

@@ -536,6 +536,27 @@ func TestExpiryLoggedOncePerEnd(t *testing.T) {
 	}
 }
 
+// TestExpiryNamesItsOwnFailure: a lease's end is logged with the failure
+// of its own variable's read, not with another's (a KV poll that failed
+// in the same refresh was quoted).
+func TestExpiryNamesItsOwnFailure(t *testing.T) {
+	store := &fakeStore{fetch: func(ref resolve.Ref) (resolve.Secret, error) {
+		if ref.Path == "a" {
+			return resolve.Secret{Value: []byte("a1"), Lease: &resolve.Lease{ID: "pol/a/1", TTL: 60e9}}, nil
+		}
+		return resolve.Secret{Value: []byte("b1")}, nil
+	}}
+	r := rotatorFor(t, store, map[string]string{"A": "pol://a", "B": "sta://b"})
+	var log strings.Builder
+	r.log = slog.New(slog.NewTextHandler(&log, nil))
+	r.failure = &resolve.FetchError{Failures: []resolve.VarError{{Name: "B", Err: errors.New("the poll of b failed")}, {Name: "A", Err: errors.New("the read of a failed")}}}
+	r.ending["pol/a/1"] = time.Now().Add(-time.Second)
+	r.checkExpired(context.Background())
+	if !strings.Contains(log.String(), "the read of a failed") || strings.Contains(log.String(), "the poll of b failed") {
+		t.Errorf("logged %q, want A's own failure alone", log.String())
+	}
+}
+
 // TestPollReadsADocumentOfMixedVersions: a field removed from a document
 // whose other field the child uses leaves the two variables at different
 // versions (the field that could be read takes the new one). Every poll
