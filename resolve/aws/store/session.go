@@ -73,6 +73,13 @@ type Session struct {
 
 	mu  sync.Mutex
 	cfg *awssdk.Config
+	// failed is the last load's failure and when it came: callers that
+	// waited for that load (an awssm:// and an ssm:// read of one start)
+	// take it, and do not spend stores.aws.timeout on a load of their
+	// own (a credentials endpoint that never answered made a start take
+	// the timeout twice).
+	failed   error
+	failedAt time.Time
 
 	// apiOptions are added to every client's middleware stack; tests use
 	// them to observe and inject failures.
@@ -85,13 +92,32 @@ func NewSession(opts SessionOptions) *Session {
 }
 
 // Config returns the SDK configuration, loading it on the first call. A
-// failed load is not remembered: the next call tries again.
+// failed load is not remembered past the calls that waited for it: the
+// next call tries again.
 func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
+	asked := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cfg != nil {
 		return *s.cfg, nil
 	}
+	if s.failed != nil && s.failedAt.After(asked) {
+		return awssdk.Config{}, s.failed
+	}
+	cfg, err := s.load(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			// Not this caller's own end, which the others need not share.
+			s.failed, s.failedAt = err, time.Now()
+		}
+		return awssdk.Config{}, err
+	}
+	s.cfg, s.failed = &cfg, nil
+	return cfg, nil
+}
+
+// load loads the SDK configuration and fetches its credentials.
+func (s *Session) load(ctx context.Context) (awssdk.Config, error) {
 	// A credential source can hang as an endpoint can (a stalled
 	// credential_process, an STS endpoint that never answers).
 	ctx, cancel := context.WithTimeout(ctx, s.timeout())
@@ -125,6 +151,8 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %w", hideProcessOutput(err))
 			case imdsFailed(err):
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %s: %w", imdsHint, err)
+			case containerFailed(err):
+				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %s: %w", containerHint, hideProcessOutput(err))
 			case ssoFailed(err):
 				profile := cmp.Or(s.opts.Profile, os.Getenv("AWS_PROFILE"), "default")
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: the IAM Identity Center (SSO) login of AWS profile %q has expired or was never made: run aws sso login --profile %s: %w", profile, profile, err)
@@ -142,7 +170,6 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 	}
 	cfg.APIOptions = append(cfg.APIOptions, s.bound)
 	cfg.APIOptions = append(cfg.APIOptions, s.apiOptions...)
-	s.cfg = &cfg
 	return cfg, nil
 }
 
@@ -276,6 +303,22 @@ const imdsHint = "none in the environment or the shared files, and the EC2 insta
 	"off EC2, set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_EC2_METADATA_DISABLED=true skips the metadata service); " +
 	"on EC2, check that the instance has an IAM role, and in a container there, that the instance's hop limit lets IMDSv2's session token reach it " +
 	"(aws ec2 modify-instance-metadata-options --instance-id ID --http-put-response-hop-limit 2)"
+
+// containerHint says what to look at when the container credentials
+// endpoint failed: it is named, so there is an IAM role to be had.
+const containerHint = "the container credentials endpoint the environment names (AWS_CONTAINER_CREDENTIALS_FULL_URI or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: ECS, EKS Pod Identity, a ward run's identity: aws) gave none: check that it answers from here, and that the task or pod has its role"
+
+// containerFailed reports whether err is the SDK's failure at the
+// container credentials endpoint: its own, or one without an operation
+// of another service (an answer that never came ends in the context's
+// deadline alone) while the environment names the endpoint.
+func containerFailed(err error) bool {
+	var op *smithy.OperationError
+	if errors.As(err, &op) {
+		return op.ServiceID == "endpoint-credentials"
+	}
+	return os.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI") != "" || os.Getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != ""
+}
 
 // imdsFailed reports whether err is the SDK's failure at the EC2 instance
 // metadata service.

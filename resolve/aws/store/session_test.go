@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -418,6 +420,52 @@ func TestEndpointThatNeverAnswers(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Errorf("%s: still waiting for the endpoint after 10s, with a timeout of %s", ref, timeout)
 		}
+	}
+}
+
+// TestCredentialSourceThatNeverAnswers: a container credentials endpoint
+// that takes the request and never answers, an awssm:// and an ssm://
+// read at once: one load of the credentials fails for both, within one
+// stores.aws.timeout (the second read waited for the first's load and
+// then loaded again, the timeout twice), and the error names the
+// endpoint, not "set AWS_PROFILE ... or run with an IAM role".
+func TestCredentialSourceThatNeverAnswers(t *testing.T) {
+	emulator(t)
+	unsetenv(t, "AWS_ACCESS_KEY_ID")
+	unsetenv(t, "AWS_SECRET_ACCESS_KEY")
+	var asked atomic.Int32
+	release := make(chan struct{})
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(stalled.Close)
+	t.Cleanup(func() { close(release) })
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", stalled.URL+"/creds")
+	session := awsstore.NewSession(awsstore.SessionOptions{MaxBackoff: time.Millisecond, Timeout: 500 * time.Millisecond})
+	stores := map[string]resolve.Store{"awssm": awsstore.NewSecretsManager(session), "ssm": awsstore.NewParameterStore(session)}
+	var wg sync.WaitGroup
+	for _, ref := range []string{"awssm://app/s", "ssm:///app/p"} {
+		r := mustRef(t, ref)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := stores[r.Scheme].Fetch(t.Context(), r)
+			checkError(t, ref, err, nil, "no usable AWS credentials", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+		}()
+	}
+	wg.Wait()
+	// The SDK's own retries of one load may ask more than once; a second
+	// load would ask as often again.
+	first := asked.Load()
+	if _, err := stores["ssm"].Fetch(t.Context(), mustRef(t, "ssm:///app/p")); err == nil {
+		t.Fatal("a read after the failure: got no error")
+	}
+	if again := asked.Load() - first; first != again {
+		t.Errorf("the two reads at once asked the endpoint %d times, a later read %d: want one load for the two", first, again)
 	}
 }
 
