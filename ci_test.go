@@ -309,6 +309,56 @@ func TestCIStepBackgroundOutlivesStep(t *testing.T) {
 	syscall.Kill(server, syscall.SIGUSR2)
 }
 
+// TestCIStepBackgroundLetsTheStepEnd: under GitHub Actions, a step's
+// `ward run -- server > log 2>&1 &` registers its values with the runner
+// through the step's stream, then lets that stream go: ward held it for
+// its whole life, and the runner, which waits for a step's pipes to
+// close, waited 5 s at the step's end, then took what ward wrote there
+// later as the output of a step that had ended. A value rotation brings
+// in once the step has ended is a warning.
+func TestCIStepBackgroundLetsTheStepEnd(t *testing.T) {
+	w := newWardEnv(t)
+	runner := runnerWorker(t)
+	first, second := canary("bg-step-1"), canary("bg-step-2")
+	w.set("app/token", first)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\nrotation:\n  debounce: 100ms\n  stop_timeout: 1s\n")
+	logFile := filepath.Join(w.dir, "server.log")
+	script := filepath.Join(w.dir, "step.sh")
+	body := "ward run -m " + m + " -- helper signals --exit-on SIGUSR2 >" + logFile + " 2>&1 &\n" +
+		"for i in $(seq 400); do grep -q 'child ready' " + logFile + " && break; sleep 0.05; done\n"
+	if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := &exec.Cmd{Path: runner, Args: []string{"helper", "step", "bash", "--noprofile", "--norc", "-eo", "pipefail", script}, Env: append(w.env, "GITHUB_ACTIONS=true"), Dir: w.dir}
+	stdout, stderr := started(t, cmd)
+	end := stdout.waitFor("step: ")
+	exitWithin(t, cmd, 10*time.Second)
+	if end != "step: exited" {
+		t.Errorf("the step's end: %q, want \"step: exited\" with its output closed", end)
+	}
+	if !strings.Contains(stderr.String(), "::add-mask::"+first+"\n") {
+		t.Errorf("the value was not registered through the step's stream")
+	}
+	log := func() string { b, _ := os.ReadFile(logFile); return string(b) }
+	var server int
+	waitUntil(t, "the server ready", func() bool {
+		_, ready, ok := strings.Cut(log(), "child ready ")
+		_, err := fmt.Sscanf(ready, "pid=%d", &server)
+		return ok && err == nil
+	})
+	ward, ok := parentPid(server)
+	if !ok {
+		t.Fatal("the server has no parent")
+	}
+	t.Cleanup(func() { syscall.Kill(ward, syscall.SIGKILL) })
+	w.set("app/token", second)
+	waitUntil(t, "the warning of a value not registered", func() bool {
+		return strings.Contains(log(), "the CI step that started ward has ended")
+	})
+	syscall.Kill(ward, syscall.SIGTERM)
+	waitUntil(t, "ward's end", func() bool { return syscall.Kill(ward, 0) != nil })
+}
+
 // parentPid reads pid's parent from /proc/PID/stat.
 func parentPid(pid int) (int, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -32,6 +32,11 @@ type masker struct {
 	masking bool
 	ci      io.Writer
 	ciFile  *os.File
+	// reopen opens the step's stream again for each registration, when
+	// ci is the step's (see stepStream), nil otherwise; stepGone is set
+	// once it found the step ended.
+	reopen   func() *os.File
+	stepGone bool
 
 	mu   sync.Mutex
 	plan []mask.Secret
@@ -67,24 +72,23 @@ type servedSecret struct {
 // newMasker returns the masker of a run, nil when it neither masks nor
 // registers values with a CI runner.
 func newMasker(o Options, masking bool) *masker {
-	var ci io.Writer
 	var ciFile *os.File
+	var reopen func() *os.File
 	if o.CIMask && o.Getenv("GITHUB_ACTIONS") == "true" {
-		if f := ciStream(o); f != nil {
-			ciFile = f
-			// A registration waits for the stream's reader, as ward's
-			// log does, also where another process made the stream
-			// non-blocking (a Node.js child: a full pipe failed the
-			// registration with EAGAIN, and with it the restart), but
-			// not past a stop (see supervisor.hearStops).
-			ci = signals.UnlessStopped(signals.PatientWriter(f, f))
-		}
+		ciFile, reopen = ciStream(o)
 	}
-	if !masking && ci == nil {
+	if !masking && ciFile == nil {
 		return nil
 	}
-	m := &masker{log: o.Log, masking: masking, ci: ci, ciFile: ciFile, registered: map[string]bool{}}
-	if masking && ci != nil {
+	m := &masker{log: o.Log, masking: masking, reopen: reopen, registered: map[string]bool{}}
+	switch {
+	case reopen != nil:
+		// Opened for each registration: none may come for the whole run.
+		ciFile.Close()
+	case ciFile != nil:
+		m.useCI(ciFile)
+	}
+	if masking && ciFile != nil {
 		m.commands = &mask.Commands{
 			OnPause: func() {
 				m.log.Warn("the child paused the runner's workflow commands (::stop-commands::): until it resumes them, ward registers no value with the runner's masking (the runner would print it), and masks new values in the child's output only")
@@ -95,6 +99,15 @@ func newMasker(o Options, masking bool) *masker {
 		}
 	}
 	return m
+}
+
+// useCI makes f the stream ::add-mask:: lines go to.
+func (m *masker) useCI(f *os.File) {
+	// A registration waits for the stream's reader, as ward's log does,
+	// also where another process made the stream non-blocking (a Node.js
+	// child: a full pipe failed the registration with EAGAIN, and with it
+	// the restart), but not past a stop (see supervisor.hearStops).
+	m.ci, m.ciFile = signals.UnlessStopped(signals.PatientWriter(f, f)), f
 }
 
 // runnerCommands is what the relays follow the runner's workflow commands
@@ -115,43 +128,60 @@ func (m *masker) runnerCommands() *mask.Commands {
 // when both do. When ward's stderr is not the runner's own pipe (`2>&1 |
 // tee build.log`, whose file would keep every value), the lines go to the
 // step's stream instead (see stepStream).
-func ciStream(o Options) *os.File {
-	if f := stepStream(o.Stderr); f != nil {
-		return f
+//
+// The step's stream is opened again for each registration (reopen) and
+// closed after it: a `ward run -- server &` that outlives its step held
+// the step's pipe open, and the runner, which waits for a step's pipes
+// to close, waited 5 s at the step's end, then read what ward wrote
+// there later as the output of a step that had ended.
+func ciStream(o Options) (f *os.File, reopen func() *os.File) {
+	if step, worker := stepOfRunner(); step != 0 {
+		if f := openStepStream(step, worker, o.Stderr); f != nil {
+			return f, func() *os.File {
+				if parent, ok := signals.Parent(step); !ok || parent != worker {
+					return nil
+				}
+				return openStepStream(step, worker, o.Stderr)
+			}
+		}
 	}
 	if !toFile(o.Stderr) {
-		return o.Stderr
+		return o.Stderr, nil
 	}
 	if !toFile(o.Stdout) {
-		return o.Stdout
+		return o.Stdout, nil
 	}
 	o.Log.Warn("both stdout and stderr go to files: the values cannot be registered with the GitHub Actions runner's masking")
-	return nil
+	return nil, nil
 }
 
-// stepStream returns the stream the runner reads a step's output from,
-// opened through the step's process (the ancestor of ward whose parent is
-// the runner's worker, Runner.Worker): its stderr, or else its stdout,
-// when that is a pipe whose read end the worker holds (not one a step's
-// `exec > >(tee log) 2>&1` made). It returns nil when ward's own stderr
-// is that pipe, or when there is none to be found (a job container's
-// `docker exec`, another user's processes, no /proc).
-func stepStream(own *os.File) *os.File {
-	step, worker := 0, 0
+// stepOfRunner returns the step's process (the ancestor of ward whose
+// parent is the runner's worker, Runner.Worker) and the worker, zeros when
+// there is none to be found (a job container's `docker exec`, another
+// user's processes, no /proc) or ward is the step's process itself.
+func stepOfRunner() (step, worker int) {
 	for pid, depth := os.Getpid(), 0; pid > 1 && depth < 64; depth++ {
 		parent, ok := signals.Parent(pid)
 		if !ok {
-			return nil
+			return 0, 0
 		}
 		if runnerWorker(parent) {
-			step, worker = pid, parent
-			break
+			if pid == os.Getpid() {
+				return 0, 0
+			}
+			return pid, parent
 		}
 		pid = parent
 	}
-	if step == 0 || step == os.Getpid() {
-		return nil
-	}
+	return 0, 0
+}
+
+// openStepStream opens the stream the runner reads the step's output
+// from, through the step's process: its stderr, or else its stdout, when
+// that is a pipe whose read end the worker holds (not one a step's
+// `exec > >(tee log) 2>&1` made). It returns nil when ward's own stderr
+// is that pipe, or when there is none.
+func openStepStream(step, worker int, own *os.File) *os.File {
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", worker))
 	if err != nil {
 		return nil
@@ -388,7 +418,7 @@ func (m *masker) all() []mask.Secret {
 // register writes ::add-mask:: lines for the values the runner does not
 // mask yet. Callers hold mu.
 func (m *masker) register(secrets []mask.Secret) error {
-	if m.ci == nil {
+	if m.ci == nil && m.reopen == nil {
 		return nil
 	}
 	var fresh []mask.Secret
@@ -399,6 +429,23 @@ func (m *masker) register(secrets []mask.Secret) error {
 	}
 	if len(fresh) == 0 {
 		return nil
+	}
+	if m.reopen != nil {
+		if m.ci == nil {
+			f := m.reopen()
+			if f == nil {
+				if !m.stepGone {
+					m.stepGone = true
+					m.log.Warn("the CI step that started ward has ended, and the runner reads its output no more: new values are not registered with the runner's masking", "values", len(fresh))
+				}
+				return nil
+			}
+			m.useCI(f)
+		}
+		defer func() {
+			m.ciFile.Close()
+			m.ci, m.ciFile = nil, nil
+		}()
 	}
 	var skipped []string
 	written, err := true, error(nil)

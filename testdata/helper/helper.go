@@ -239,12 +239,14 @@ func runStep(args []string) int {
 	go func() { io.Copy(os.Stdout, outR); copied <- struct{}{} }()
 	go func() { io.Copy(os.Stderr, errR); copied <- struct{}{} }()
 	// As the runner, once the process is gone, read what is left in the
-	// pipes for at most 5 s (its descendants may hold them).
+	// pipes for at most 5 s (its descendants may hold them), saying so
+	// when they were still open then.
 	drain := func() {
 		for range 2 {
 			select {
 			case <-copied:
 			case <-time.After(5 * time.Second):
+				fmt.Println("step: output still open 5s after the step's end")
 				return
 			}
 		}
