@@ -228,3 +228,48 @@ func TestHelperRestartKeepsWorkingDirectory(t *testing.T) {
 	}
 	stopAndCount(t, cmd, stdout, stderr, first, second, srv.Token)
 }
+
+// TestHelpersHoldNoInheritedDescriptor: a descriptor ward was started
+// with beyond its stdio (`7<file`, a CI step shell's pipe) is the
+// child's, which gets it; ward's store helper and its guard close it.
+// They held it for ward's whole life, and a pipe's reader waited for its
+// end (a CI runner waits 5 s at a step's end).
+func TestHelpersHoldNoInheritedDescriptor(t *testing.T) {
+	if os.Geteuid() != 0 {
+		vaulttest.RequireIntegration(t, "the descriptors of a non-dumpable helper are root's to read")
+	}
+	srv := vaulttest.Require(t)
+	mount := srv.MountKV(t, 2)
+	w := newWardEnv(t)
+	value := canary("inherited-fd")
+	w.canaries = append(w.canaries, value)
+	kvPut(t, mount, "app", map[string]any{"a": value})
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%s/app#a\n", mount))
+	marker := filepath.Join(w.dir, "inherited")
+	f, err := os.Create(marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", `echo "child fd 3: $(readlink /proc/self/fd/3)"; exec sleep 600`)
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	cmd.ExtraFiles = []*os.File{f}
+	stdout, stderr := started(t, cmd)
+	if got := stdout.waitFor("child fd 3: "); got != "child fd 3: "+marker {
+		t.Errorf("the child's descriptor 3: %q, want the one ward was started with", got)
+	}
+	// The helper served the value; the guard says when it is ready.
+	waitUntil(t, "the guard ready", func() bool { return strings.Contains(stderr.String(), "guard ready") })
+	for _, name := range []string{"ward-vault", "ward"} {
+		pid := helperOf(t, cmd.Process.Pid, name)
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fd := range fds {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); l == marker {
+				t.Errorf("%s (the helper, or the guard) holds the descriptor ward was started with, as its %s", name, fd.Name())
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package signals
 
 import (
 	"os"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -63,4 +64,26 @@ func deadPipe(fd int) bool {
 	// Linux answers POLLERR for a pipe without a reader, the BSDs POLLHUP.
 	n, err := unix.Poll(p, 0)
 	return err == nil && n == 1 && p[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0
+}
+
+// CloseInherited closes every descriptor past stderr that the process was
+// started with (not close-on-exec: Go opens its own files close-on-exec),
+// but those in keep. ward's store helpers and its guard call it first:
+// they got whatever ward was started with (a step shell's pipe, a file
+// of the user's `7<file`), which is the child's, and held it for ward's
+// whole life.
+func CloseInherited(keep ...int) {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < 3 || slices.Contains(keep, fd) {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
+		}
+	}
 }

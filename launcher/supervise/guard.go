@@ -196,6 +196,13 @@ func GuardMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "ward: error: internal: bad guard arguments")
 		return signals.ExitWardFailure
 	}
+	// What ward was started with beyond its stdio is the child's; the
+	// run directory's lock, when given, the guard's.
+	if len(args) == 5 {
+		signals.CloseInherited(guardLock)
+	} else {
+		signals.CloseInherited()
+	}
 	stopTimeout, err := time.ParseDuration(args[0])
 	// Its stderr is ward's: a log's reader that has stopped must not
 	// stop the guard before it has stopped the group and removed the

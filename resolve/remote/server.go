@@ -31,6 +31,8 @@ func Main(kind *resolve.Kind, open OpenFunc) int {
 		fmt.Fprintf(os.Stderr, "%s serves ward's %s store; ward starts it when a manifest names %s references.\n", kind.Helper(), kind.Name, schemeNames(kind))
 		return 2
 	}
+	// What ward was started with beyond its stdio is the child's.
+	signals.CloseInherited()
 	// GOGC and GOMEMLIMIT, if set, are the child's.
 	owngc.Reset()
 	// The helper holds the store's credentials and values: no core dump,
