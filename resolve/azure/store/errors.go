@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -186,6 +187,10 @@ func describeCredentialError(err error) string {
 	refusal, fromEntra := "", false
 	if errors.As(err, &af) {
 		refusal, fromEntra = identityRefusal(af.RawResponse)
+		// IMDS answers in OAuth's shape too ({"error": ...}), as may an
+		// App Service endpoint: the managed identity's refusal was said
+		// to be Entra ID's, with advice on a client secret no one set.
+		fromEntra = fromEntra && !managedIdentityAnswer(af.RawResponse)
 	}
 	switch {
 	case fromEntra:
@@ -225,6 +230,25 @@ func credentialsTried(msg string) string {
 		out = append(out, clip(firstLine(msg), 240))
 	}
 	return scrub(strings.Join(out, "; "))
+}
+
+// managedIdentityAnswer reports whether resp came from a managed
+// identity endpoint (IMDS, or the one IDENTITY_ENDPOINT, MSI_ENDPOINT or
+// IMDS_ENDPOINT names), not from Entra ID.
+func managedIdentityAnswer(resp *http.Response) bool {
+	if resp == nil || resp.Request == nil || resp.Request.URL == nil {
+		return false
+	}
+	u := resp.Request.URL
+	if u.Hostname() == "169.254.169.254" || strings.HasPrefix(u.Path, "/metadata/identity/") {
+		return true
+	}
+	for _, k := range []string{"IDENTITY_ENDPOINT", "MSI_ENDPOINT", "IMDS_ENDPOINT"} {
+		if e, err := url.Parse(os.Getenv(k)); err == nil && e.Host != "" && e.Host == u.Host {
+			return true
+		}
+	}
+	return false
 }
 
 // identityRefusal reads the error an identity endpoint answered with:

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,6 +103,8 @@ func TestAuthErrors(t *testing.T) {
 		name  string
 		env   func(srv *azuretest.Server, dir string) []string
 		wants []string
+		// unwanted must not be said.
+		unwanted []string
 	}{
 		{
 			name: "wrong client secret",
@@ -134,6 +138,29 @@ func TestAuthErrors(t *testing.T) {
 			wants: []string{"AADSTS700024", "not within its valid time range"},
 		},
 		{
+			// A managed identity endpoint that fails, answering in
+			// OAuth's shape as IMDS does: its refusal, not Entra ID's,
+			// with no advice on a client secret no one set.
+			name: "managed identity endpoint fails",
+			env: func(srv *azuretest.Server, _ string) []string {
+				down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusInternalServerError)
+					w.Write([]byte(`{"error":"service_unavailable","error_description":"the identity service is down"}`))
+				}))
+				t.Cleanup(down.Close)
+				var env []string
+				for _, kv := range srv.ManagedIdentityEnv() {
+					if !strings.HasPrefix(kv, "IDENTITY_ENDPOINT=") {
+						env = append(env, kv)
+					}
+				}
+				return append(env, "IDENTITY_ENDPOINT="+down.URL+"/msi/token")
+			},
+			wants:    []string{"no Azure credential could get a token", "the managed identity endpoint answered HTTP 500 service_unavailable: the identity service is down"},
+			unwanted: []string{"Entra ID refused", "client secret"},
+		},
+		{
 			name: "no credential",
 			env: func(srv *azuretest.Server, _ string) []string {
 				// No secret, no token file; the managed identity endpoint
@@ -162,6 +189,11 @@ func TestAuthErrors(t *testing.T) {
 				secrets = append(secrets, string(b))
 			}
 			checkError(t, tt.name, err, secrets, append(tt.wants, `secret "db" in key vault `+srv.VaultURL())...)
+			for _, u := range tt.unwanted {
+				if err != nil && strings.Contains(err.Error(), u) {
+					t.Errorf("%s: the error says %q", tt.name, u)
+				}
+			}
 			for _, c := range secrets {
 				if strings.Contains(logs.String(), c) {
 					t.Errorf("the store's log contains a secret value or credential")
