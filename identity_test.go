@@ -1100,6 +1100,30 @@ func TestIdentityAWSConfigDefaultProfile(t *testing.T) {
 	}
 }
 
+// TestIdentityInheritedCredentialNamed: inherit: naming a credential
+// variable the identity strips (AWS_ACCESS_KEY_ID, with identity.aws) is
+// a warning naming it, and the child does not get it: it was dropped in
+// silence, where one declared under env: is warned of.
+func TestIdentityInheritedCredentialNamed(t *testing.T) {
+	emu, w, role, _ := stsIdentityWard(t, "inherit-named", "", "")
+	m := w.manifest("version: 1\ninherit: [PATH, AWS_ACCESS_KEY_ID]\nidentity:\n  aws:\n    from: awssts://" + role + "\n")
+	cmd := w.command("run", "-m", m, "--", "helper", "env")
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), emu.IssuedSecrets()...))
+	}
+	warnings := logRecords(strings.Split(errs.String(), "\n"), "inherit: names a cloud credential variable, which the identity endpoint's child does not get: declare it under env: (env://AWS_ACCESS_KEY_ID) if the child must have it")
+	if len(warnings) != 1 || warnings[0]["name"] != "AWS_ACCESS_KEY_ID" {
+		t.Errorf("got %d warnings naming AWS_ACCESS_KEY_ID in inherit:, want 1", len(warnings))
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "AWS_ACCESS_KEY_ID ") {
+			t.Errorf("the child got AWS_ACCESS_KEY_ID")
+		}
+	}
+}
+
 // TestIdentityAWSAlternateKeyNames: aws-sdk-go-v2 reads AWS_ACCESS_KEY
 // and AWS_SECRET_KEY (the EC2 API tools' names) when AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY are unset, and its chain takes them before the

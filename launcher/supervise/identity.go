@@ -213,6 +213,13 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 			o.Log.Warn("the manifest declares a cloud credential variable: the child's SDK may use it, not the identity endpoint", "name", v.Name)
 		}
 	}
+	// One named in inherit: is stripped all the same: said, not done in
+	// silence.
+	for _, name := range o.Manifest.Inherit.Patterns {
+		if slices.Contains(run.drop, name) && o.Getenv(name) != "" {
+			o.Log.Warn("inherit: names a cloud credential variable, which the identity endpoint's child does not get: declare it under env: (env://"+name+") if the child must have it", "name", name)
+		}
+	}
 	return run, nil
 }
 
