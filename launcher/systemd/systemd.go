@@ -41,7 +41,24 @@ type Relay struct {
 	// Watchdog is systemd's watchdog interval for ward (WatchdogSec=),
 	// 0 when there is none; see Vouch.
 	Watchdog time.Duration
+	// inflight is the socket a relayed message is being sent on, which
+	// Close gives up on; closing is set once Close has begun.
+	inflight atomic.Pointer[net.UnixConn]
+	closing  atomic.Bool
+	// unusable says why NOTIFY_SOCKET names no socket the relay can
+	// send to ("" when it does); warned says which failures were
+	// warned of (each once: a child's WATCHDOG=1 made one a second).
+	unusable string
+	warnedMu sync.Mutex
+	warned   map[string]bool
 }
+
+// relayWait bounds the sending of one relayed message: a systemd too busy
+// to read its socket (its queue holds net.unix.max_dgram_qlen messages,
+// 10 by default) held the relay, and with it ward's exit, for good after
+// the child had exited. The child sending to systemd itself would wait
+// as long; what waits longer is dropped, with a warning.
+const relayWait = 5 * time.Second
 
 // Restarting says whether ward is restarting the child. Meanwhile the old
 // child's STOPPING=1 is not passed on: to systemd it would mean that the
@@ -66,10 +83,19 @@ func NewRelay(notifySocket, dir string, log *slog.Logger) (*Relay, error) {
 	if notifySocket == "" {
 		return nil, nil
 	}
-	name := notifySocket
-	if strings.HasPrefix(name, "@") {
+	name, unusable := notifySocket, ""
+	switch {
+	case strings.HasPrefix(name, "@"):
 		// An abstract socket: Go spells it with a leading NUL.
 		name = "\x00" + name[1:]
+	case strings.HasPrefix(name, "vsock"):
+		// systemd 254's vsock:CID:PORT, for a service in a VM.
+		unusable = "an AF_VSOCK address, which ward cannot relay to"
+	case !filepath.IsAbs(name):
+		unusable = "not an absolute path nor an abstract socket (@NAME), as systemd gives it"
+	}
+	if unusable != "" {
+		log.Warn("NOTIFY_SOCKET names no socket ward can relay the child's notifications to: they are dropped", "notify_socket", notifySocket, "why", unusable)
 	}
 	target := &net.UnixAddr{Name: name, Net: "unixgram"}
 	path := filepath.Join(dir, secretdir.NotifySocket)
@@ -80,7 +106,7 @@ func NewRelay(notifySocket, dir string, log *slog.Logger) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create the notify socket for the child: %w", err)
 	}
-	return &Relay{conn: conn, target: target, log: log, Path: path, done: make(chan struct{})}, nil
+	return &Relay{conn: conn, target: target, log: log, Path: path, done: make(chan struct{}), unusable: unusable}, nil
 }
 
 // maxSocketPath is the longest path a unix socket may have on Linux
@@ -108,26 +134,52 @@ func (r *Relay) Run() {
 		if msg == "" {
 			continue
 		}
-		r.send(msg, 0)
+		r.send(msg, relayWait)
 	}
 }
 
 // send passes msg to systemd as ward's own message, giving up after
-// within when that is not 0 (a systemd too busy to read its socket).
+// within (a systemd too busy to read its socket), or at once when Close
+// has begun.
 func (r *Relay) send(msg string, within time.Duration) {
+	if r.unusable != "" {
+		return
+	}
 	// Sent from a fresh unbound socket, so systemd sees ward's pid.
 	out, err := net.DialUnix("unixgram", nil, r.target)
 	if err != nil {
-		r.log.Warn("cannot reach systemd's notify socket", "error", err.Error())
+		r.warnOnce("cannot reach systemd's notify socket", err)
 		return
 	}
 	defer out.Close()
-	if within > 0 {
-		out.SetWriteDeadline(time.Now().Add(within))
+	out.SetWriteDeadline(time.Now().Add(within))
+	r.inflight.Store(out)
+	defer r.inflight.CompareAndSwap(out, nil)
+	if r.closing.Load() {
+		// Close may have looked before the store: what is queued is
+		// still relayed, if systemd takes it at once.
+		out.SetWriteDeadline(time.Now().Add(drainWait))
 	}
 	if _, err := out.Write([]byte(msg)); err != nil {
-		r.log.Warn("cannot relay a notify message to systemd", "error", err.Error())
+		r.warnOnce("cannot relay a notify message to systemd", err)
 	}
+}
+
+// warnOnce warns of a failure the first time it comes, and logs it at
+// debug after that.
+func (r *Relay) warnOnce(msg string, err error) {
+	r.warnedMu.Lock()
+	seen := r.warned[msg+err.Error()]
+	if r.warned == nil {
+		r.warned = map[string]bool{}
+	}
+	r.warned[msg+err.Error()] = true
+	r.warnedMu.Unlock()
+	if seen {
+		r.log.Debug(msg, "error", err.Error())
+		return
+	}
+	r.log.Warn(msg+" (said once; later ones at debug)", "error", err.Error())
 }
 
 // Vouch sends WATCHDOG=1 for the service at once and then every half
@@ -222,6 +274,11 @@ const drainWait = 2 * time.Millisecond
 func (r *Relay) Close() {
 	if r == nil {
 		return
+	}
+	r.closing.Store(true)
+	if out := r.inflight.Load(); out != nil {
+		// A systemd that reads nothing must not hold ward's exit.
+		out.SetWriteDeadline(time.Now().Add(drainWait))
 	}
 	if r.running.Load() {
 		r.conn.SetReadDeadline(time.Now().Add(drainWait))

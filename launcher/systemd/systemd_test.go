@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -139,4 +140,89 @@ func TestRelayPathTooLong(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "more than the 107") || !strings.Contains(err.Error(), "$WARD_RUNTIME_DIR") {
 		t.Errorf("got %v, want an error naming the limit and $WARD_RUNTIME_DIR", err)
 	}
+}
+
+// TestRelayCloseWhileSystemdReadsNothing: a systemd that reads nothing
+// (its socket's queue full) does not hold the relay's Close, which ward's
+// exit waits for: it hung for good once the child had exited, after a
+// burst of STATUS= messages. The failure is warned of once.
+func TestRelayCloseWhileSystemdReadsNothing(t *testing.T) {
+	dir, _ := systemdSocket(t) // never read
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	r, err := NewRelay(filepath.Join(dir, "systemd.sock"), dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go r.Run()
+	child, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: r.Path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Close()
+	// More than systemd's queue and the relay's own take: the child
+	// blocks as it would on systemd's, so it gives up after a while.
+	child.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	for i := range 40 {
+		if _, err := child.Write([]byte("STATUS=msg " + strconv.Itoa(i))); err != nil {
+			break
+		}
+	}
+	closed := make(chan struct{})
+	go func() { r.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the relay's Close still waits for a systemd that reads nothing")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "cannot relay a notify message to systemd"); n != 1 {
+		t.Errorf("%d warnings of messages not relayed, want 1:\n%s", n, logs.String())
+	}
+}
+
+// TestRelayToNoUsableSocket: a NOTIFY_SOCKET the relay cannot send to
+// (systemd 254's vsock:CID:PORT, a relative path) is one warning at the
+// start, and the child's messages are dropped in silence: each was a
+// warning, a child's WATCHDOG=1 flooding the journal.
+func TestRelayToNoUsableSocket(t *testing.T) {
+	for _, socket := range []string{"vsock:2:1234", "relative/sock", "/nonexistent/sock"} {
+		dir, _ := systemdSocket(t)
+		var logs strings.Builder
+		var mu sync.Mutex
+		log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		r, err := NewRelay(socket, dir, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go r.Run()
+		child, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: r.Path, Net: "unixgram"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 20 {
+			child.Write([]byte("WATCHDOG=1"))
+		}
+		child.Close()
+		r.Close()
+		mu.Lock()
+		if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+			t.Errorf("%s: %d warnings, want 1:\n%s", socket, n, logs.String())
+		}
+		mu.Unlock()
+	}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
