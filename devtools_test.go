@@ -110,6 +110,37 @@ func TestPID1LeftoverServerSignalledOnce(t *testing.T) {
 	}
 }
 
+// TestLeftoverThenStopSignalsServerOnce: the child exits with a server
+// still running in its group, which ward stops with SIGTERM; a stop of
+// ward then (docker stop, systemctl stop, during the server's drain)
+// sends it no second one. ward forwarded it to the group again, and a
+// server that reads a second SIGTERM as "stop now" cut its drain short.
+func TestLeftoverThenStopSignalsServerOnce(t *testing.T) {
+	w := newWardEnv(t)
+	npmProject(t, w.dir, nil)
+	m := w.manifest(emptyManifest)
+	out := filepath.Join(w.dir, "server.out")
+	script := `node server.js > ` + out + ` 2>&1 & while ! grep -q ready ` + out + ` 2>/dev/null; do :; done; exit 6`
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", script)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	said := func() string { b, _ := os.ReadFile(out); return string(b) }
+	waitUntil(t, "the server's SIGTERM from ward", func() bool { return strings.Contains(said(), "term 1 ") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, 15*time.Second); code != 6 {
+		t.Errorf("got exit code %d, want the child's 6", code)
+	}
+	var words []string
+	for _, line := range strings.Split(strings.TrimSpace(said()), "\n") {
+		words = append(words, strings.Fields(line)[0])
+	}
+	if got := strings.Join(words, " "); got != "ready term drained" {
+		t.Errorf("the server said %q, want ready, term and drained (one SIGTERM)", got)
+	}
+}
+
 // TestNpmStopSignalsServerOnce: `kill -TERM` of a `ward run -- npm run
 // dev` (a terminal's other tab, a tool that stops the dev server).
 // ward forwards the SIGTERM to the child's group, npm and node alike;

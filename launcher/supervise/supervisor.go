@@ -771,6 +771,10 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		s.log.Debug("stopping what the child left running", "pgid", s.child.Pid)
 	}
 	s.anyLeft(syscall.SIGTERM)
+	// A stop of ward now sends none again (see forward), nor, should ward
+	// be killed, does the guard.
+	s.termed = true
+	s.guard.termed()
 	// As an init system does: a process stopped (SIGSTOP, a debugger's
 	// or an operator's) handles the SIGTERM only once continued. As PID
 	// 1, the daemons outside the group too: one left stopped was killed
@@ -1398,6 +1402,11 @@ func (s *supervisor) forward(sig os.Signal) {
 		// which cut their drain short. What the child leaves in its
 		// group gets it once the child has exited (see reaped).
 		s.log.Debug("the child was sent this signal by the restart already: not sent again", "signal", signals.Name(ss))
+	} else if s.draining && ss == syscall.SIGTERM {
+		// The child has exited, and what it left got ward's SIGTERM
+		// then: a second (docker stop's, systemctl stop's) is "stop
+		// now" to many servers, which cut their drain short.
+		s.log.Debug("what the child left was sent SIGTERM when it exited: not sent again")
 	} else if err := signals.Send(s.child.Pid, ss, s.opts.SignalChildOnly); err != nil {
 		s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
 	} else if ss == syscall.SIGTERM && !s.opts.SignalChildOnly {
