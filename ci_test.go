@@ -228,6 +228,29 @@ func TestCIWarnsOfValuesInRunnerFiles(t *testing.T) {
 			t.Errorf("no warning naming TOKEN, whose value the child wrote to $%s", file)
 		}
 	}
+
+	// One line of a multi-line value, which the runner is given on its
+	// own and masks line by line, is a form of the value too: a line of
+	// words only (no token of letters and digits mixed) went unwarned.
+	words := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return 'g' + (r - '0')
+		}
+		return r
+	}, canary("lines"))
+	w.set("ci/multi", "first line of it\nlast-"+words)
+	m = w.manifest("version: 1\nenv:\n  MULTI: local://ci/multi\n")
+	os.WriteFile(ghout, nil, 0o600)
+	cmd = w.command("run", "-m", m, "--", "sh", "-c", `echo "out=$(printf %s "$MULTI" | tail -n 1)" >> "$GITHUB_OUTPUT"`)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true", "GITHUB_OUTPUT="+ghout)
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	if code := exitCode(t, cmd.Run()); code != 0 {
+		t.Fatalf("got exit code %d, want 0", code)
+	}
+	if !strings.Contains(stderr.String(), `"names":"MULTI"`) {
+		t.Errorf("no warning naming MULTI, one line of whose value the child wrote to $GITHUB_OUTPUT")
+	}
 }
 
 // TestCIStepShellCancelled: `run: ward run -- ./deploy.sh`, the job

@@ -29,6 +29,21 @@ func lineForms(value []byte) [][]byte {
 	return out
 }
 
+// CILineSecrets are the lines of secrets' multi-line values that a CI
+// runner is given on their own (see ciLines), each named as its value:
+// what the runner masks line by line is what a search of the files it
+// passes on must find line by line too (a step output of one line of a
+// key went unwarned).
+func CILineSecrets(secrets []Secret) []Secret {
+	var out []Secret
+	for _, s := range secrets {
+		for _, l := range ciLines(s.Value) {
+			out = append(out, Secret{Name: s.Name, Value: l})
+		}
+	}
+	return out
+}
+
 // ciLines returns the lines of a multi-line form to register with a CI
 // runner, which masks line by line and so shows in clear any line of the
 // value it was not given: every line of at least MinLen bytes but those

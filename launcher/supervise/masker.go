@@ -241,7 +241,7 @@ func warnRunnerFiles(o Options, plan []mask.Secret) {
 		secrets = o.masker.all()
 		o.masker.mu.Unlock()
 	}
-	p, _ := mask.Compile(secrets)
+	p, _ := mask.Compile(slices.Concat(secrets, mask.CILineSecrets(secrets)))
 	for _, rf := range runnerFiles {
 		path := o.Getenv(rf.env)
 		if st, err := os.Stat(path); path == "" || err != nil || !st.Mode().IsRegular() {
