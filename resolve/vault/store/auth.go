@@ -774,7 +774,7 @@ func (a *authState) read(what, value, file string, envs ...string) (string, erro
 	if len(names) == 0 {
 		return "", fmt.Errorf("no vault %s configured", what)
 	}
-	return "", fmt.Errorf("no vault %s: %s is not set", what, strings.Join(names, " or "))
+	return "", fmt.Errorf("no vault %s: %s is empty or not set", what, strings.Join(names, " or "))
 }
 
 // unwrap turns a response-wrapping token into the secret_id it wraps. A

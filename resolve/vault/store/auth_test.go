@@ -231,7 +231,7 @@ func TestAuthAppRole(t *testing.T) {
 	t.Run("no secret_id", func(t *testing.T) {
 		s := tc.store(Options{Auth: Auth{Method: "approle", Mount: mount, RoleID: roleID, WrappedSecretID: true}}, nil)
 		_, err := fetch(t, s, map[string]string{"X": ref})
-		tc.wantErr("no secret_id", err, "$VAULT_WRAPPED_SECRET_ID or $VAULT_SECRET_ID is not set")
+		tc.wantErr("no secret_id", err, "$VAULT_WRAPPED_SECRET_ID or $VAULT_SECRET_ID is empty or not set")
 	})
 }
 
