@@ -114,7 +114,7 @@ func tokenInPath(path string) bool {
 var (
 	// secretName matches names that say they hold a secret.
 	secretName = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|PASS_?PHRASE|PASS_?CODE|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN|WEBHOOK(_?UR[LI])?$)`)
+		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|PASS_?PHRASE|PASS_?CODE|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN|WEBHOOK(_?UR[LI])?$|(UNLOCK|ACCESS|OTP|MFA|RECOVERY|BACKUP|VERIFICATION|SECURITY|ACTIVATION|INVITE|LICEN[CS]E)_?CODE)`)
 	})
 	// configName matches names that say they hold configuration: a
 	// region, a host, a port, a user or database name, a locale, a time

@@ -8,6 +8,13 @@ func TestIsPlain(t *testing.T) {
 		plain      bool
 	}{
 		{"PORT", "3000", true},
+		// A code by its name is a secret, a small number or not; a
+		// country's, a status's is not.
+		{"UNLOCK_CODE", "1234", false},
+		{"OTP_CODE", "482913", false},
+		{"LICENSE_CODE", "77", false},
+		{"COUNTRY_CODE", "44", true},
+		{"EXIT_CODE", "0", true},
 		// Configuration by its name: a user, a database, a region, a
 		// locale, a time zone; not when the value looks like a token or
 		// holds a blank (a passphrase).

@@ -74,6 +74,7 @@ const (
 	msgEscapes        = `\\, \", \t and \$ in double quotes are read as docker compose and sh read them (python-dotenv too, but for \$), \! and \` + "`" + ` as godotenv reads them (chamber export writes them); the npm dotenv package keeps the backslash, so a Node.js program was given it`
 	msgDuplicate      = "set again (before on line %d); the last value wins"
 	msgExpand         = "$NAME and ${...} are not expanded: ward stores the text as written (compose values with a template in ward.yaml)"
+	msgDollars        = "$$ is stored as written, two characters: docker compose reads it as one $ (and a $NAME after it as text), so a program that had the value through compose had one $ there; set it with ward local set if that is the value"
 	msgHashInValue    = "'#' without a space before it is kept in the value, as python-dotenv, docker compose and sh read it; the npm dotenv package and node --env-file end the value at it, so a Node.js program was given only the text before it"
 )
 
@@ -117,7 +118,10 @@ func Parse(data []byte) ([]Pair, []Warning, error) {
 		if key == "" {
 			break
 		}
-		if expands {
+		switch {
+		case expands && bytes.Contains(value, []byte("$$")):
+			p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgDollars})
+		case expands:
 			p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgExpand})
 		}
 		if i, ok := index[key]; ok {
@@ -284,7 +288,8 @@ func startsExpansion(rest []byte) bool {
 		return false
 	}
 	c := rest[0]
-	return c == '{' || c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+	// $$ too: docker compose reads it as one $ (see msgDollars).
+	return c == '{' || c == '_' || c == '$' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }
 
 // literalQuoted reads a value between quote characters (' or `), taken

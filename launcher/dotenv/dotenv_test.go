@@ -68,6 +68,9 @@ func TestDotenv(t *testing.T) {
 		{name: "a bare $NAME is not expanded either", in: "A=postgres://$DB_USER@h/db\nB=\"$HOME/x\"\nC=\"\\$HOME\"\nD='$HOME'\nE=price$5\n",
 			want:  []kv{{"A", "postgres://$DB_USER@h/db"}, {"B", "$HOME/x"}, {"C", "$HOME"}, {"D", "$HOME"}, {"E", "price$5"}},
 			warns: []string{"line 1: A: " + msgExpand, "line 2: B: " + msgExpand, "line 3: C: " + msgEscapes}},
+		// docker compose reads $$ as one $; single quotes keep both there.
+		{name: "$$ is kept, and said", in: "A=pa$$word\nB=\"pa$$\"\nC='pa$$word'\n", want: []kv{{"A", "pa$$word"}, {"B", "pa$$"}, {"C", "pa$$word"}},
+			warns: []string{"line 1: A: " + msgDollars, "line 2: B: " + msgDollars}},
 		{name: "case is kept", in: "api_Key=1\n", want: []kv{{"api_Key", "1"}}},
 		{name: "unterminated double quote", in: "A=1\nB=\"s3cret\nC=2\n", err: "line 2: B: unterminated double quote"},
 		{name: "unterminated single quote", in: "A='s3cret\n", err: "line 1: A: unterminated single quote"},
