@@ -576,3 +576,30 @@ func foreignHelper(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunStopsAForeignHelper: a program of a helper's name that is not
+// ward's (a tool's own `ward-vault` on $PATH, printing its usage) ends a
+// run's start at its first line, 125, naming its path and how to install
+// ward's: the run waited 40 s for an answer, warned twice of "a line
+// ward cannot read" without the path, and then said the helper "answered
+// nothing".
+func TestRunStopsAForeignHelper(t *testing.T) {
+	w, m, dir, env := vaultWardAlone(t, "foreign-run")
+	script := "#!/bin/sh\necho 'Usage: ward-vault [options] FILE'\nexec cat >/dev/null\n"
+	if err := os.WriteFile(filepath.Join(dir, "ward-vault"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(dir, "ward"), "run", "--log-format", "text", "-m", m, "--", "true")
+	cmd.Env, cmd.Dir = append(withoutEnv(env, "PATH"), "PATH=/usr/bin:/bin"), w.dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 125 {
+		t.Errorf("got exit code %d, want 125", code)
+	}
+	for _, want := range []string{filepath.Join(dir, "ward-vault") + " is not ward's store helper", "install ward's own ward-vault beside ward"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
+		}
+	}
+}

@@ -357,11 +357,29 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 		}
 		return nil, startError(path, err)
 	}
-	cn := &conn{proc: p, in: inW, out: outR, pending: map[uint64]chan response{}, dead: make(chan struct{}), stderrDone: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), store: c.cfg.Store, answerTimeout: c.cfg.AnswerTimeout}
+	cn := &conn{proc: p, path: path, program: c.cfg.Program, in: inW, out: outR, pending: map[uint64]chan response{}, dead: make(chan struct{}), stderrDone: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), store: c.cfg.Store, answerTimeout: c.cfg.AnswerTimeout}
 	go cn.readResponses(outR)
 	go cn.readStderr(errR)
 	go cn.watch()
 	return cn, nil
+}
+
+// ForeignHelperError is a program ward found under a helper's name that
+// does not speak ward's store protocol: its first line was none of it.
+type ForeignHelperError struct {
+	Path, Program string
+}
+
+func (e *ForeignHelperError) Error() string {
+	return fmt.Sprintf("%s is not ward's store helper: its first line was not ward's store protocol, and it was stopped", e.Path)
+}
+
+// Unwrap makes it a helper that died, for the retries and the report.
+func (e *ForeignHelperError) Unwrap() error { return ErrHelperDied }
+
+// Hint says to install ward's own.
+func (e *ForeignHelperError) Hint() string {
+	return fmt.Sprintf("install ward's own %s beside ward, where it is looked for first (%s), or remove this one", e.Program, InstallCommand("VERSION"))
 }
 
 // StartError is a helper ward found that the kernel would not run: one
@@ -972,6 +990,8 @@ func (c *Client) call(ctx context.Context, req *request, out any) error {
 // conn is one running helper.
 type conn struct {
 	proc *os.Process
+	// path is the helper's program, program its name (ward-vault).
+	path, program string
 	// log is ward's, with the store's name; store is that name.
 	log   *slog.Logger
 	store string
@@ -990,8 +1010,11 @@ type conn struct {
 	stderrDone chan struct{}
 
 	answerTimeout time.Duration
-	// hung: watch killed the helper for answering nothing.
-	hung atomic.Bool
+	// hung: watch killed the helper for answering nothing; foreign:
+	// readResponses killed it for a first line that is not ward's
+	// protocol.
+	hung    atomic.Bool
+	foreign atomic.Bool
 	// exit is how the helper ended ("exit status 2", "signal: aborted"),
 	// set by wait; "" when not known (reaped by ward's reaper first).
 	exit string
@@ -1056,6 +1079,9 @@ func (cn *conn) watch() {
 
 // diedErr is the error of a request the helper can no longer answer.
 func (cn *conn) diedErr() error {
+	if cn.foreign.Load() {
+		return &ForeignHelperError{Path: cn.path, Program: cn.program}
+	}
 	if cn.hung.Load() {
 		return fmt.Errorf("%w: it answered nothing for %s and was killed", ErrHelperDied, cn.answerTimeout)
 	}
@@ -1165,12 +1191,21 @@ func (cn *conn) readResponses(out *os.File) {
 	sc := bufio.NewScanner(out)
 	// A fetch answer holds every value of a batch.
 	sc.Buffer(make([]byte, 64<<10), 256<<20)
-	for sc.Scan() {
+	for spoke := false; sc.Scan(); {
 		var r response
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			if !spoke {
+				// Its first line: no helper of ward's (a program of that
+				// name on $PATH: a usage line, a prompt). Waiting on it
+				// for an answer took the whole answer timeout.
+				cn.foreign.Store(true)
+				cn.proc.Kill()
+				break
+			}
 			cn.log.Warn("the store's helper wrote a line ward cannot read; ignored")
 			continue
 		}
+		spoke = true
 		if r.Log != nil {
 			cn.logRecord(r.Log)
 			continue
