@@ -195,7 +195,7 @@ func TestAuthFailures(t *testing.T) {
 		{"STS down", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": withSTS("stsdown.json", closed)},
 			[]string{"get a Google access token with the credentials file", closed, "connection refused"}},
 		{"token endpoint down", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": write("down.json", with("token_uri", "http://"+closed+"/token"))},
-			[]string{"get a Google access token with the credentials file", "connection refused"}},
+			[]string{"get a Google access token with the credentials file", "connection refused", "the token endpoint could not be reached"}},
 		{"missing file", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(dir, "nope.json")},
 			[]string{"load the Google credentials in the credentials file GOOGLE_APPLICATION_CREDENTIALS=" + filepath.Join(dir, "nope.json")}},
 		{"not a credentials file", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": write("other.json", map[string]any{"type": "something_else"})},

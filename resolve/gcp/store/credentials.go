@@ -303,6 +303,13 @@ func authFailure(err error, host, kind string) string {
 	if status >= 500 {
 		return msg + ": the endpoint failed on its side: try again later, and check that the token URL of the credentials is the token endpoint's"
 	}
+	var ne net.Error
+	var oe *net.OpError
+	if status == 0 && kind != "metadata" && (errors.As(err, &oe) || errors.As(err, &ne)) {
+		// No answer at all: the key is not at fault (it was said to be,
+		// of a refused connection).
+		return msg + ": the token endpoint could not be reached: check the network, a proxy (HTTPS_PROXY), and the token URL the credentials name"
+	}
 	return msg + ": " + tokenHint(kind)
 }
 
