@@ -297,33 +297,13 @@ func TestCIStepShellCancelled(t *testing.T) {
 // when the shell exited, shows the server got nothing before it.
 func TestCIStepBackgroundOutlivesStep(t *testing.T) {
 	w := newWardEnv(t)
-	runner := runnerWorker(t)
 	m := w.manifest(emptyManifest)
-	logFile := filepath.Join(w.dir, "server.log")
-	script := filepath.Join(w.dir, "step.sh")
-	// The shell ends once the server is up (ward, started, has looked at
-	// its parent).
-	body := "ward run -m " + m + " -- helper signals --exit-on SIGUSR2 >" + logFile + " 2>&1 &\n" +
-		"for i in $(seq 400); do grep -q 'child ready' " + logFile + " && break; sleep 0.05; done\n"
-	if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := &exec.Cmd{Path: runner, Args: []string{"helper", "step", "bash", "--noprofile", "--norc", "-eo", "pipefail", script}, Env: w.env, Dir: w.dir}
-	stdout, _ := started(t, cmd)
-	stdout.waitFor("step: exited")
-	exitWithin(t, cmd, 10*time.Second)
-	log := func() string { b, _ := os.ReadFile(logFile); return string(b) }
-	var server int
-	waitUntil(t, "the server ready", func() bool {
-		_, ready, ok := strings.Cut(log(), "child ready ")
-		_, err := fmt.Sscanf(ready, "pid=%d", &server)
-		return ok && err == nil
-	})
+	step := backgroundStep(t, w, m, w.env)
+	step.stdout.waitFor("step: exited")
+	exitWithin(t, step.cmd, 10*time.Second)
+	log := step.log
+	server, ward := step.server(t)
 	t.Cleanup(func() { syscall.Kill(server, syscall.SIGKILL) })
-	ward, ok := parentPid(server)
-	if !ok {
-		t.Fatal("the server has no parent")
-	}
 	syscall.Kill(ward, syscall.SIGUSR1)
 	waitUntil(t, "the server's SIGUSR1", func() bool { return strings.Contains(log(), "child SIGUSR1") })
 	if before, _, _ := strings.Cut(log(), "child SIGUSR1"); strings.Contains(before, "child SIGTERM") {
@@ -341,38 +321,20 @@ func TestCIStepBackgroundOutlivesStep(t *testing.T) {
 // in once the step has ended is a warning.
 func TestCIStepBackgroundLetsTheStepEnd(t *testing.T) {
 	w := newWardEnv(t)
-	runner := runnerWorker(t)
 	first, second := canary("bg-step-1"), canary("bg-step-2")
 	w.set("app/token", first)
 	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\nrotation:\n  debounce: 100ms\n  stop_timeout: 1s\n")
-	logFile := filepath.Join(w.dir, "server.log")
-	script := filepath.Join(w.dir, "step.sh")
-	body := "ward run -m " + m + " -- helper signals --exit-on SIGUSR2 >" + logFile + " 2>&1 &\n" +
-		"for i in $(seq 400); do grep -q 'child ready' " + logFile + " && break; sleep 0.05; done\n"
-	if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := &exec.Cmd{Path: runner, Args: []string{"helper", "step", "bash", "--noprofile", "--norc", "-eo", "pipefail", script}, Env: append(w.env, "GITHUB_ACTIONS=true"), Dir: w.dir}
-	stdout, stderr := started(t, cmd)
-	end := stdout.waitFor("step: ")
-	exitWithin(t, cmd, 10*time.Second)
+	step := backgroundStep(t, w, m, append(w.env, "GITHUB_ACTIONS=true"))
+	end := step.stdout.waitFor("step: ")
+	exitWithin(t, step.cmd, 10*time.Second)
 	if end != "step: exited" {
 		t.Errorf("the step's end: %q, want \"step: exited\" with its output closed", end)
 	}
-	if !strings.Contains(stderr.String(), "::add-mask::"+first+"\n") {
+	if !strings.Contains(step.stderr.String(), "::add-mask::"+first+"\n") {
 		t.Errorf("the value was not registered through the step's stream")
 	}
-	log := func() string { b, _ := os.ReadFile(logFile); return string(b) }
-	var server int
-	waitUntil(t, "the server ready", func() bool {
-		_, ready, ok := strings.Cut(log(), "child ready ")
-		_, err := fmt.Sscanf(ready, "pid=%d", &server)
-		return ok && err == nil
-	})
-	ward, ok := parentPid(server)
-	if !ok {
-		t.Fatal("the server has no parent")
-	}
+	log := step.log
+	_, ward := step.server(t)
 	t.Cleanup(func() { syscall.Kill(ward, syscall.SIGKILL) })
 	w.set("app/token", second)
 	waitUntil(t, "the warning of a value not registered", func() bool {
@@ -380,6 +342,50 @@ func TestCIStepBackgroundLetsTheStepEnd(t *testing.T) {
 	})
 	syscall.Kill(ward, syscall.SIGTERM)
 	waitUntil(t, "ward's end", func() bool { return syscall.Kill(ward, 0) != nil })
+}
+
+// bgStep is a runner's step whose script starts `ward run -m M --
+// helper signals --exit-on SIGUSR2 > LOG 2>&1 &` and ends once the server
+// is up (ward, started, has looked at its parent).
+type bgStep struct {
+	cmd     *exec.Cmd
+	stdout  *lines
+	stderr  *strings.Builder
+	logFile string
+}
+
+// backgroundStep starts that step, with env, under a runner's worker.
+func backgroundStep(t *testing.T, w *wardEnv, m string, env []string) *bgStep {
+	t.Helper()
+	runner := runnerWorker(t)
+	st := &bgStep{logFile: filepath.Join(w.dir, "server.log")}
+	script := filepath.Join(w.dir, "step.sh")
+	body := "ward run -m " + m + " -- helper signals --exit-on SIGUSR2 >" + st.logFile + " 2>&1 &\n" +
+		"for i in $(seq 400); do grep -q 'child ready' " + st.logFile + " && break; sleep 0.05; done\n"
+	if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st.cmd = &exec.Cmd{Path: runner, Args: []string{"helper", "step", "bash", "--noprofile", "--norc", "-eo", "pipefail", script}, Env: env, Dir: w.dir}
+	st.stdout, st.stderr = started(t, st.cmd)
+	return st
+}
+
+// log is the server's log so far.
+func (st *bgStep) log() string { b, _ := os.ReadFile(st.logFile); return string(b) }
+
+// server waits for the server to be ready and returns its pid and ward's.
+func (st *bgStep) server(t *testing.T) (server, ward int) {
+	t.Helper()
+	waitUntil(t, "the server ready", func() bool {
+		_, ready, ok := strings.Cut(st.log(), "child ready ")
+		_, err := fmt.Sscanf(ready, "pid=%d", &server)
+		return ok && err == nil
+	})
+	ward, ok := parentPid(server)
+	if !ok {
+		t.Fatal("the server has no parent")
+	}
+	return server, ward
 }
 
 // parentPid reads pid's parent from /proc/PID/stat.

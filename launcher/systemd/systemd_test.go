@@ -148,9 +148,7 @@ func TestRelayPathTooLong(t *testing.T) {
 // burst of STATUS= messages. The failure is warned of once.
 func TestRelayCloseWhileSystemdReadsNothing(t *testing.T) {
 	dir, _ := systemdSocket(t) // never read
-	var logs strings.Builder
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log, logs := warnings()
 	r, err := NewRelay(filepath.Join(dir, "systemd.sock"), dir, log)
 	if err != nil {
 		t.Fatal(err)
@@ -176,10 +174,8 @@ func TestRelayCloseWhileSystemdReadsNothing(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the relay's Close still waits for a systemd that reads nothing")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if n := strings.Count(logs.String(), "cannot relay a notify message to systemd"); n != 1 {
-		t.Errorf("%d warnings of messages not relayed, want 1:\n%s", n, logs.String())
+	if n := strings.Count(logs(), "cannot relay a notify message to systemd"); n != 1 {
+		t.Errorf("%d warnings of messages not relayed, want 1:\n%s", n, logs())
 	}
 }
 
@@ -190,9 +186,7 @@ func TestRelayCloseWhileSystemdReadsNothing(t *testing.T) {
 func TestRelayToNoUsableSocket(t *testing.T) {
 	for _, socket := range []string{"vsock:2:1234", "relative/sock", "/nonexistent/sock"} {
 		dir, _ := systemdSocket(t)
-		var logs strings.Builder
-		var mu sync.Mutex
-		log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		log, logs := warnings()
 		r, err := NewRelay(socket, dir, log)
 		if err != nil {
 			t.Fatal(err)
@@ -207,22 +201,32 @@ func TestRelayToNoUsableSocket(t *testing.T) {
 		}
 		child.Close()
 		r.Close()
-		mu.Lock()
-		if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
-			t.Errorf("%s: %d warnings, want 1:\n%s", socket, n, logs.String())
+		if n := strings.Count(logs(), "level=WARN"); n != 1 {
+			t.Errorf("%s: %d warnings, want 1:\n%s", socket, n, logs())
 		}
-		mu.Unlock()
 	}
 }
 
-// lockedWriter serialises writes to w.
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
+// warnings is a logger of warnings and up, and what it logged so far.
+func warnings() (*slog.Logger, func() string) {
+	w := &lockedWriter{}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})), w.String
 }
 
-func (l *lockedWriter) Write(b []byte) (int, error) {
+// lockedWriter keeps what is written, from any goroutine.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(b)
+	return l.b.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
