@@ -149,15 +149,7 @@ func TestRelayPathTooLong(t *testing.T) {
 func TestRelayCloseWhileSystemdReadsNothing(t *testing.T) {
 	dir, _ := systemdSocket(t) // never read
 	log, logs := warnings()
-	r, err := NewRelay(filepath.Join(dir, "systemd.sock"), dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go r.Run()
-	child, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: r.Path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, child := runningRelay(t, filepath.Join(dir, "systemd.sock"), dir, log)
 	defer child.Close()
 	// More than systemd's queue and the relay's own take: the child
 	// blocks as it would on systemd's, so it gives up after a while.
@@ -187,15 +179,7 @@ func TestRelayToNoUsableSocket(t *testing.T) {
 	for _, socket := range []string{"vsock:2:1234", "relative/sock", "/nonexistent/sock"} {
 		dir, _ := systemdSocket(t)
 		log, logs := warnings()
-		r, err := NewRelay(socket, dir, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go r.Run()
-		child, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: r.Path, Net: "unixgram"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, child := runningRelay(t, socket, dir, log)
 		for range 20 {
 			child.Write([]byte("WATCHDOG=1"))
 		}
@@ -205,6 +189,22 @@ func TestRelayToNoUsableSocket(t *testing.T) {
 			t.Errorf("%s: %d warnings, want 1:\n%s", socket, n, logs())
 		}
 	}
+}
+
+// runningRelay starts a relay to socket, in dir, and connects a child's
+// socket to it.
+func runningRelay(t *testing.T, socket, dir string, log *slog.Logger) (*Relay, *net.UnixConn) {
+	t.Helper()
+	r, err := NewRelay(socket, dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go r.Run()
+	child, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: r.Path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, child
 }
 
 // warnings is a logger of warnings and up, and what it logged so far.
