@@ -114,14 +114,14 @@ func tokenInPath(path string) bool {
 var (
 	// secretName matches names that say they hold a secret.
 	secretName = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|PASS_?PHRASE|PASS_?CODE|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN|WEBHOOK(_?UR[LI])?$|(UNLOCK|ACCESS|OTP|MFA|RECOVERY|BACKUP|VERIFICATION|SECURITY|ACTIVATION|INVITE|LICEN[CS]E)_?CODE)`)
+		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|PASS_?PHRASE|PASS_?CODE|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN|WEBHOOK(_?UR[LI])?$|(UNLOCK|ACCESS|OTP|MFA|2FA|TWO_?FACTOR|TOTP|SMS|RECOVERY|BACKUP|VERIF(Y|ICATION)|CONFIRM(ATION)?|RESET|SECURITY|ACTIVATION|INVITE|LICEN[CS]E|PIN|DOOR|ALARM|GATE|ENTRY|ADMIN|MASTER|PAIRING|ENROLL(MENT)?|DISARM|OVERRIDE|SIGNING)_?CODES?$|PUK\d?$|COMBINATION$)`)
 	})
 	// configName matches names that say they hold configuration: a
 	// region, a host, a port, a user or database name, a locale, a time
 	// zone, a level, a mode, a directory (secretName is looked at first:
 	// DB_PASSWORD_USER is a secret).
 	configName = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?i)^(TZ|LANG|LANGUAGE|LC_[A-Z]+|[A-Z0-9_]*_(REGION|HOST|HOSTNAME|PORT|USER|USERNAME|NAME|DATABASE|DB|SCHEMA|TIMEZONE|TZ|LOCALE|LEVEL|MODE|ENV|DIR|PATH|BUCKET|QUEUE|TOPIC|PROJECT|ZONE))$`)
+		return regexp.MustCompile(`(?i)^(TZ|LANG|LANGUAGE|LC_[A-Z]+|([A-Z0-9_]*_)?(COUNTRY|LANGUAGE|LANG|CURRENCY|LOCALE|POSTAL|ZIP|AREA|STATUS|EXIT|ERROR|HTTP|REGION)_CODE|[A-Z0-9_]*_(REGION|HOST|HOSTNAME|PORT|USER|USERNAME|NAME|DATABASE|DB|SCHEMA|TIMEZONE|TZ|LOCALE|LEVEL|MODE|ENV|DIR|PATH|BUCKET|QUEUE|TOPIC|PROJECT|ZONE))$`)
 	})
 	smallInt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]{1,6}$`) })
 	hostPort = sync.OnceValue(func() *regexp.Regexp {

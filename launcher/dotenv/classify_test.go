@@ -15,6 +15,24 @@ func TestIsPlain(t *testing.T) {
 		{"LICENSE_CODE", "77", false},
 		{"COUNTRY_CODE", "44", true},
 		{"EXIT_CODE", "0", true},
+		{"PIN_CODE", "4821", false},
+		{"TWO_FACTOR_CODE", "123456", false},
+		{"VERIFY_CODE", "991122", false},
+		{"SMS_CODE", "4455", false},
+		{"SIM_PUK", "1234", false},
+		{"SAFE_COMBINATION", "12-34-56", false},
+		// Configuration under such names stays plain: the secret-code
+		// names end with CODE.
+		{"OTP_CODE_LENGTH", "6", true},
+		{"VERIFICATION_CODE_EXPIRY", "600", true},
+		{"BACKUP_CODES_COUNT", "10", true},
+		{"INVITE_CODE_REQUIRED", "false", true},
+		{"ACCESS_CODE_ENABLED", "true", true},
+		// Codes that are configuration.
+		{"COUNTRY_CODE", "US", true},
+		{"LANGUAGE_CODE", "en-us", true},
+		{"CURRENCY_CODE", "EUR", true},
+		{"ERROR_CODE", "E42", true},
 		// Configuration by its name: a user, a database, a region, a
 		// locale, a time zone; not when the value looks like a token or
 		// holds a blank (a passphrase).
