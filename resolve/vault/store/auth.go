@@ -258,12 +258,12 @@ func (a *authState) acquire(ctx context.Context) error {
 		// ~/.vault-token (the CLI's own helper).
 		helper, config, err := a.s.set.tokenHelper(a.s.getenv)
 		if err != nil {
-			return fmt.Errorf("no vault token: VAULT_TOKEN is not set, and %w", err)
+			return fmt.Errorf("no vault token: VAULT_TOKEN is empty or not set, and %w", err)
 		}
 		if helper != "" {
 			t, err := runTokenHelper(ctx, helper, config, a.s.getenv)
 			if err != nil {
-				return fmt.Errorf("no vault token: VAULT_TOKEN is not set, and %w", err)
+				return fmt.Errorf("no vault token: VAULT_TOKEN is empty or not set, and %w", err)
 			}
 			switch {
 			case t != "":
@@ -275,10 +275,10 @@ func (a *authState) acquire(ctx context.Context) error {
 				a.setToken("")
 				return nil
 			}
-			return fmt.Errorf("no vault token: VAULT_TOKEN is not set, and the vault token helper %s (token_helper in %s) has none: run vault login", helper, config)
+			return fmt.Errorf("no vault token: VAULT_TOKEN is empty or not set, and the vault token helper %s (token_helper in %s) has none: run vault login", helper, config)
 		}
 		if a.s.set.home == "" {
-			return errors.New("no vault token: VAULT_TOKEN is not set and there is no home directory for ~/.vault-token: set VAULT_TOKEN or choose a login method under stores.vault.auth")
+			return errors.New("no vault token: VAULT_TOKEN is empty or not set and there is no home directory for ~/.vault-token: set VAULT_TOKEN or choose a login method under stores.vault.auth")
 		}
 		a.file = filepath.Join(a.s.set.home, ".vault-token")
 		if _, err := a.readFile(); err != nil {
@@ -291,7 +291,7 @@ func (a *authState) acquire(ctx context.Context) error {
 				return nil
 			}
 			if errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("no vault token: VAULT_TOKEN is not set and %s does not exist: set VAULT_TOKEN, run vault login, set VAULT_AGENT_ADDR to a Vault Agent that adds its auto-auth token, or choose a login method under stores.vault.auth", a.file)
+				return fmt.Errorf("no vault token: VAULT_TOKEN is empty or not set and %s does not exist: set VAULT_TOKEN, run vault login, set VAULT_AGENT_ADDR to a Vault Agent that adds its auto-auth token, or choose a login method under stores.vault.auth", a.file)
 			}
 			return err
 		}
@@ -767,6 +767,12 @@ func (a *authState) read(what, value, file string, envs ...string) (string, erro
 			continue
 		}
 		if v := strings.TrimSpace(a.s.getenv(e)); v != "" {
+			if v == "null" {
+				// What `jq -r .value` prints for a field the answer
+				// lacks: Vault refused it as a JWT of no three parts,
+				// and the hint was about the role's bound audiences.
+				return "", fmt.Errorf("no vault %s: $%s is \"null\", what jq -r prints for a field the answer lacks: check the command that set it", what, e)
+			}
 			return v, nil
 		}
 		names = append(names, "$"+e)

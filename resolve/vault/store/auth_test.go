@@ -673,6 +673,15 @@ func TestAuthJWT(t *testing.T) {
 		_, err := fetch(t, s, map[string]string{"X": ref})
 		tc.wantErr("expired jwt", err, "log in to vault with jwt", "the JWT in $VAULT_JWT expired at", "token_max_ttl", "jwt_file")
 	})
+	// What `jq -r .value` prints for a field the answer lacks (a CI step
+	// whose token request failed): said so, not sent to Vault, whose
+	// "compact JWS format must have three parts" came with a hint on the
+	// role's bound audiences.
+	t.Run("jwt null", func(t *testing.T) {
+		s := tc.store(Options{Auth: Auth{Method: "jwt", Mount: mount, Role: role}}, map[string]string{"VAULT_JWT": "null"})
+		_, err := fetch(t, s, map[string]string{"X": ref})
+		tc.wantErr("jwt null", err, `$VAULT_JWT is "null", what jq -r prints for a field the answer lacks`)
+	})
 	t.Run("expired jwt file", func(t *testing.T) {
 		old := key.sign(t, claims(time.Now().Add(-time.Hour)))
 		tc.secret(old)
@@ -862,7 +871,7 @@ func TestAuthStaticTokenLookedUpAfterTheReads(t *testing.T) {
 // auto-auth token to requests that carry none, and sets VAULT_AGENT_ADDR,
 // as the Vault CLI reads it (over VAULT_ADDR): the store goes through the
 // agent with no token of its own. It ignored VAULT_AGENT_ADDR and asked
-// for a token: "no vault token: VAULT_TOKEN is not set".
+// for a token: "no vault token: VAULT_TOKEN is empty or not set".
 func TestAuthVaultAgent(t *testing.T) {
 	needVault(t)
 	bin := os.Getenv("VAULT_TEST_BIN")
