@@ -289,6 +289,9 @@ func GroupOrphaned() bool {
 type stat struct {
 	state               byte
 	ppid, pgrp, session int
+	// start is when the process started, in clock ticks since boot: with
+	// the pid, it names one process, whose pid may be reused after it.
+	start string
 }
 
 func procStat(pid int) *stat {
@@ -306,6 +309,9 @@ func procStat(pid int) *stat {
 		return nil
 	}
 	st := stat{state: f[0][0]}
+	if len(f) > 19 {
+		st.start = f[19]
+	}
 	var errs [3]error
 	st.ppid, errs[0] = strconv.Atoi(f[1])
 	st.pgrp, errs[1] = strconv.Atoi(f[2])
@@ -324,6 +330,18 @@ func Parent(pid int) (int, bool) {
 		return 0, false
 	}
 	return st.ppid, true
+}
+
+// Process is pid's parent and when it started, as /proc/PID/stat says;
+// false when it cannot be read (the process is gone). A process seen
+// again with the same start is the same process, not one its pid was
+// given to since.
+func Process(pid int) (parent int, started string, ok bool) {
+	st := procStat(pid)
+	if st == nil {
+		return 0, "", false
+	}
+	return st.ppid, st.start, true
 }
 
 // SignalSession sends sig to every process of session sid and reports

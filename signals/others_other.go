@@ -67,6 +67,9 @@ func Catches(pid int, sig syscall.Signal) bool { return true }
 // Parent is unknown outside Linux, where ward reads no /proc.
 func Parent(pid int) (int, bool) { return 0, false }
 
+// Process is Process of others_linux.go; nothing to read it from.
+func Process(pid int) (parent int, started string, ok bool) { return 0, "", false }
+
 // SignalGroupButLeader is SignalGroupButLeader of others_linux.go; with
 // no /proc to list the group by, it signals the whole group.
 func SignalGroupButLeader(pgid int, sig syscall.Signal) (left bool) {

@@ -142,3 +142,21 @@ func TestCommandsInsert(t *testing.T) {
 		})
 	}
 }
+
+// TestCILineSecrets: the lines of a multi-line value searched for on
+// their own in the files a runner passes on are those it is given (no
+// armour, no line without a letter or digit), but the short ones, found
+// inside other words (`main` in `mainline`).
+func TestCILineSecrets(t *testing.T) {
+	v := "main\ntrue\n-----BEGIN KEY-----\nlast-line-of-it\n----\n"
+	var got []string
+	for _, s := range CILineSecrets([]Secret{{Name: "ML", Value: []byte(v)}, {Name: "ONE", Value: []byte("single-line-value")}}) {
+		if s.Name != "ML" {
+			t.Errorf("a line of %s, a value of one line", s.Name)
+		}
+		got = append(got, string(s.Value))
+	}
+	if strings.Join(got, "|") != "last-line-of-it" {
+		t.Errorf("got lines %q, want only last-line-of-it", got)
+	}
+}

@@ -30,15 +30,19 @@ func lineForms(value []byte) [][]byte {
 }
 
 // CILineSecrets are the lines of secrets' multi-line values that a CI
-// runner is given on their own (see ciLines), each named as its value:
-// what the runner masks line by line is what a search of the files it
-// passes on must find line by line too (a step output of one line of a
-// key went unwarned).
+// runner is given on their own (see ciLines), each named as its value,
+// but the short ones: what the runner masks line by line is what a
+// search of the files it passes on must find line by line too (a step
+// output of one line of a key went unwarned), and a line of a few
+// letters (`main`, `true`) found inside other words is no leak to warn
+// of.
 func CILineSecrets(secrets []Secret) []Secret {
 	var out []Secret
 	for _, s := range secrets {
 		for _, l := range ciLines(s.Value) {
-			out = append(out, Secret{Name: s.Name, Value: l})
+			if len(l) >= minFragmentLen {
+				out = append(out, Secret{Name: s.Name, Value: l})
+			}
 		}
 	}
 	return out

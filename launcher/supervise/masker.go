@@ -136,9 +136,13 @@ func (m *masker) runnerCommands() *mask.Commands {
 // there later as the output of a step that had ended.
 func ciStream(o Options) (f *os.File, reopen func() *os.File) {
 	if step, worker := stepOfRunner(); step != 0 {
+		_, started, _ := signals.Process(step)
 		if f := openStepStream(step, worker, o.Stderr); f != nil {
 			return f, func() *os.File {
-				if parent, ok := signals.Parent(step); !ok || parent != worker {
+				// The same process: a later step's shell given its pid
+				// is another step, whose `::stop-commands::` would have
+				// the runner print the registration.
+				if parent, now, ok := signals.Process(step); !ok || parent != worker || now != started {
 					return nil
 				}
 				return openStepStream(step, worker, o.Stderr)
@@ -151,7 +155,9 @@ func ciStream(o Options) (f *os.File, reopen func() *os.File) {
 	if !toFile(o.Stdout) {
 		return o.Stdout, nil
 	}
-	o.Log.Warn("both stdout and stderr go to files: the values cannot be registered with the GitHub Actions runner's masking")
+	// A `ward run ... > log 2>&1 &` that ends its step's script starts
+	// once the step's shell has exited: no step to write to is found.
+	o.Log.Warn("both stdout and stderr go to files, and no step of the runner's was found to write to (a `ward run ... &` that ends its step starts after the step's shell has exited: wait in the step until the program is up): the values cannot be registered with the GitHub Actions runner's masking")
 	return nil, nil
 }
 
