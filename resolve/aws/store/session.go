@@ -119,15 +119,22 @@ func (s *Session) Config(ctx context.Context) (awssdk.Config, error) {
 // load loads the SDK configuration and fetches its credentials.
 func (s *Session) load(ctx context.Context) (awssdk.Config, error) {
 	// A credential source can hang as an endpoint can (a stalled
-	// credential_process, an STS endpoint that never answers).
-	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	// credential_process, an STS endpoint that never answers). Its
+	// requests are bounded at the timeout (bound); the load gets a
+	// moment more, so that their own error, which names them, comes
+	// first.
+	ctx, cancel := context.WithTimeout(ctx, s.timeout()+loadSlack)
 	defer cancel()
 	// The bound goes in during the load: the credential providers it
 	// builds (the container endpoint, IMDS, STS for web identity and
 	// assume-role, SSO) take the APIOptions it has by then, and none of
 	// them takes a client of ward's.
 	process := newProcessBound()
-	load := []func(*config.LoadOptions) error{config.WithRetryer(s.retryer), config.WithAPIOptions([]func(*middleware.Stack) error{boundBody, plainRequestBody}),
+	// The time bound too: the SDK's credentials cache fetches with a
+	// context whose cancellation it suppresses, so a credentials endpoint
+	// that took the request and never answered held that fetch for good,
+	// and every later read waited on it, the endpoint back or not.
+	load := []func(*config.LoadOptions) error{config.WithRetryer(s.retryer), config.WithAPIOptions([]func(*middleware.Stack) error{s.bound, boundBody, plainRequestBody}),
 		config.WithAssumeRoleCredentialOptions(process.assumeRole)}
 	if s.opts.Region != "" {
 		load = append(load, config.WithRegion(s.opts.Region))
@@ -151,11 +158,11 @@ func (s *Session) load(ctx context.Context) (awssdk.Config, error) {
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %w", hideProcessOutput(err))
 			case imdsFailed(err):
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %s: %w", imdsHint, err)
-			case containerFailed(err):
-				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %s: %w", containerHint, hideProcessOutput(err))
 			case ssoFailed(err):
 				profile := cmp.Or(s.opts.Profile, os.Getenv("AWS_PROFILE"), "default")
 				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: the IAM Identity Center (SSO) login of AWS profile %q has expired or was never made: run aws sso login --profile %s: %w", profile, profile, err)
+			case containerFailed(err):
+				return awssdk.Config{}, fmt.Errorf("no usable AWS credentials: %s: %w", containerHint, hideProcessOutput(err))
 			}
 			if cfg.Region == "" {
 				// Web identity and SSO call STS and the portal in a region.
@@ -168,10 +175,13 @@ func (s *Session) load(ctx context.Context) (awssdk.Config, error) {
 		bc = bc.WithTransportOptions(func(t *http.Transport) { t.OnProxyConnectResponse = proxyconnect.Check })
 		cfg.HTTPClient = bc
 	}
-	cfg.APIOptions = append(cfg.APIOptions, s.bound)
 	cfg.APIOptions = append(cfg.APIOptions, s.apiOptions...)
 	return cfg, nil
 }
+
+// loadSlack is how much longer than a request's bound the load of the
+// configuration, with the credentials' fetch, may take.
+const loadSlack = time.Second
 
 // errNoRegion is the error for a request with no region to go to: one
 // for a name, or an STS call, when neither the environment, the profile
@@ -191,6 +201,12 @@ func (s *Session) timeout() time.Duration {
 // never answers held a read, and so ward's start or every later poll, for
 // ever.
 func (s *Session) bound(st *middleware.Stack) error {
+	if _, own := st.Initialize.Get("OperationTimeout"); own {
+		// The EC2 metadata client's: a deadline of ward's would stand
+		// in for its 5 s (it sets one only when there is none), and a
+		// hop limit's unanswered token waited the whole stores.aws.timeout.
+		return nil
+	}
 	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("wardTimeout",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			ctx, cancel := context.WithTimeoutCause(ctx, s.timeout(), errNoAnswer)
@@ -309,15 +325,17 @@ const imdsHint = "none in the environment or the shared files, and the EC2 insta
 const containerHint = "the container credentials endpoint the environment names (AWS_CONTAINER_CREDENTIALS_FULL_URI or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: ECS, EKS Pod Identity, a ward run's identity: aws) gave none: check that it answers from here, and that the task or pod has its role"
 
 // containerFailed reports whether err is the SDK's failure at the
-// container credentials endpoint: its own, or one without an operation
-// of another service (an answer that never came ends in the context's
-// deadline alone) while the environment names the endpoint.
+// container credentials endpoint: an operation of it, or its provider's
+// "failed to load credentials" (a request that timed out carries no
+// operation) when the environment names the endpoint. Not an SSO
+// profile's or web identity's, which the chain takes before it.
 func containerFailed(err error) bool {
 	var op *smithy.OperationError
 	if errors.As(err, &op) {
 		return op.ServiceID == "endpoint-credentials"
 	}
-	return os.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI") != "" || os.Getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != ""
+	named := os.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI") != "" || os.Getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != ""
+	return named && strings.Contains(err.Error(), "failed to load credentials, ")
 }
 
 // imdsFailed reports whether err is the SDK's failure at the EC2 instance

@@ -259,6 +259,12 @@ func TestSSOSessionExpired(t *testing.T) {
 	}
 	_, err := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "dev-sso", MaxAttempts: 1})).Fetch(t.Context(), mustRef(t, "awssm://sso/s"))
 	checkError(t, "expired SSO session", err, []string{accessToken}, "aws sso login --profile dev-sso")
+	// A container endpoint named beside it (CodeBuild, ECS, a ward
+	// under another's identity.aws), which the profile takes precedence
+	// over: still the profile's failure (the endpoint was blamed).
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/not-used")
+	_, err = awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{Profile: "dev-sso", MaxAttempts: 1})).Fetch(t.Context(), mustRef(t, "awssm://sso/s"))
+	checkError(t, "expired SSO session beside a container endpoint", err, []string{accessToken}, "aws sso login --profile dev-sso")
 }
 
 // TestCertificateNotRetried: an endpoint whose certificate ward cannot
@@ -466,6 +472,63 @@ func TestCredentialSourceThatNeverAnswers(t *testing.T) {
 	}
 	if again := asked.Load() - first; first != again {
 		t.Errorf("the two reads at once asked the endpoint %d times, a later read %d: want one load for the two", first, again)
+	}
+}
+
+// TestCredentialRefreshThatHangs: credentials from a container endpoint,
+// refreshed as they near their end; the endpoint takes a refresh and
+// never answers, then answers again. The SDK's credentials cache fetches
+// with a context whose end it suppresses: the refresh that hung held
+// every later read for good, the endpoint back or not (a rotation's polls
+// failed to the run's end). Bounded, it ends, and the next read fetches
+// afresh.
+func TestCredentialRefreshThatHangs(t *testing.T) {
+	srv := emulator(t)
+	value := resolvetest.Canary("after-the-hang")
+	srv.PutSecretString("app/s", value)
+	unsetenv(t, "AWS_ACCESS_KEY_ID")
+	unsetenv(t, "AWS_SECRET_ACCESS_KEY")
+	var hang atomic.Bool
+	gaveUp := make(chan struct{}, 16)
+	release := make(chan struct{})
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hang.Load() {
+			// Within the cache's window of 5 minutes: each read
+			// refreshes them.
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"AccessKeyId":%q,"SecretAccessKey":%q,"Expiration":%q}`, awstest.AccessKeyID, awstest.SecretAccessKey, time.Now().Add(time.Minute).UTC().Format(time.RFC3339))
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			gaveUp <- struct{}{}
+		case <-release:
+		}
+	}))
+	t.Cleanup(endpoint.Close)
+	t.Cleanup(func() { close(release) })
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.URL+"/creds")
+	store := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{MaxBackoff: time.Millisecond, Timeout: 500 * time.Millisecond}))
+	ref := mustRef(t, "awssm://app/s")
+	if _, err := store.Fetch(t.Context(), ref); err != nil {
+		t.Fatalf("the first read: %v", err)
+	}
+	hang.Store(true)
+	if _, err := store.Fetch(t.Context(), ref); err == nil {
+		t.Fatal("a read while the refresh hangs: got no error")
+	}
+	select {
+	case <-gaveUp:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the refresh that hangs is still waiting for the endpoint after 10s")
+	}
+	hang.Store(false)
+	got, err := store.Fetch(t.Context(), ref)
+	if err != nil {
+		t.Fatalf("a read once the endpoint answers again: %v", err)
+	}
+	if string(got.Value) != value {
+		t.Errorf("a read once the endpoint answers again: not the value")
 	}
 }
 
