@@ -1101,21 +1101,24 @@ func TestIdentityAWSConfigDefaultProfile(t *testing.T) {
 }
 
 // TestIdentityInheritedCredentialNamed: inherit: naming a credential
-// variable the identity strips (AWS_ACCESS_KEY_ID, with identity.aws) is
-// a warning naming it, and the child does not get it: it was dropped in
-// silence, where one declared under env: is warned of.
+// variable the identity strips (AWS_ACCESS_KEY_ID, with identity.aws), by
+// its name or a pattern, is one warning naming it, and the child does not
+// get it: it was dropped in silence, where one declared under env: is
+// warned of. The variables ward sets for the child (its endpoint's) are
+// not named: the child has them.
 func TestIdentityInheritedCredentialNamed(t *testing.T) {
 	emu, w, role, _ := stsIdentityWard(t, "inherit-named", "", "")
-	m := w.manifest("version: 1\ninherit: [PATH, AWS_ACCESS_KEY_ID]\nidentity:\n  aws:\n    from: awssts://" + role + "\n")
+	w.env = append(w.env, "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9/not-ward")
+	m := w.manifest("version: 1\ninherit: [PATH, AWS_ACCESS_KEY_ID, \"AWS_ACCESS_*\", AWS_CONTAINER_CREDENTIALS_FULL_URI]\nidentity:\n  aws:\n    from: awssts://" + role + "\n")
 	cmd := w.command("run", "-m", m, "--", "helper", "env")
 	var out, errs strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errs
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("ward: %v\n%s", err, redactAll(errs.String(), emu.IssuedSecrets()...))
 	}
-	warnings := logRecords(strings.Split(errs.String(), "\n"), "inherit: names a cloud credential variable, which the identity endpoint's child does not get: declare it under env: (env://AWS_ACCESS_KEY_ID) if the child must have it")
-	if len(warnings) != 1 || warnings[0]["name"] != "AWS_ACCESS_KEY_ID" {
-		t.Errorf("got %d warnings naming AWS_ACCESS_KEY_ID in inherit:, want 1", len(warnings))
+	warnings := logRecords(strings.Split(errs.String(), "\n"), "inherit: names cloud credential variables, which the identity endpoint's child does not get: declare one under env: (env://NAME) if the child must have it")
+	if len(warnings) != 1 || warnings[0]["names"] != "AWS_ACCESS_KEY_ID" {
+		t.Errorf("got %d warnings naming AWS_ACCESS_KEY_ID in inherit:, want 1 (%v)", len(warnings), warnings)
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if strings.HasPrefix(line, "AWS_ACCESS_KEY_ID ") {

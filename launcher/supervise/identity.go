@@ -12,6 +12,7 @@ import (
 
 	"github.com/wardsecrets/ward/launcher/identity"
 	"github.com/wardsecrets/ward/launcher/manifest"
+	"github.com/wardsecrets/ward/launcher/plan"
 	"github.com/wardsecrets/ward/launcher/secretdir"
 	"github.com/wardsecrets/ward/resolve"
 )
@@ -213,12 +214,22 @@ func serveIdentity(o Options, dir *secretdir.Dir) (run *identityRun, err error) 
 			o.Log.Warn("the manifest declares a cloud credential variable: the child's SDK may use it, not the identity endpoint", "name", v.Name)
 		}
 	}
-	// One named in inherit: is stripped all the same: said, not done in
-	// silence.
-	for _, name := range o.Manifest.Inherit.Patterns {
-		if slices.Contains(run.drop, name) && o.Getenv(name) != "" {
-			o.Log.Warn("inherit: names a cloud credential variable, which the identity endpoint's child does not get: declare it under env: (env://"+name+") if the child must have it", "name", name)
+	// One inherit: names (or a pattern of it matches) is stripped all the
+	// same: said, not done in silence. Not one ward sets for the child
+	// (IDENTITY_ENDPOINT: the child has ward's), nor one the manifest
+	// declares (the child has that).
+	var stripped []string
+	for _, name := range run.drop {
+		if o.Getenv(name) == "" || !plan.MatchAny(o.Manifest.Inherit.Patterns, name) || slices.Contains(stripped, name) ||
+			slices.ContainsFunc(run.env, func(kv string) bool { return strings.HasPrefix(kv, name+"=") }) ||
+			slices.ContainsFunc(o.Manifest.EnvFor(o.Profile), func(v *manifest.EnvVar) bool { return v.Name == name }) {
+			continue
 		}
+		stripped = append(stripped, name)
+	}
+	if len(stripped) > 0 {
+		slices.Sort(stripped)
+		o.Log.Warn("inherit: names cloud credential variables, which the identity endpoint's child does not get: declare one under env: (env://NAME) if the child must have it", "names", strings.Join(stripped, ","))
 	}
 	return run, nil
 }
