@@ -222,10 +222,14 @@ func (p *parser) sourcedIdentity(n *yaml.Node, f, hint string, def time.Duration
 // mapping or names no usable source.
 func (p *parser) gcpIdentity(n *yaml.Node, f string) *GCPIdentity {
 	g := &GCPIdentity{Pos: Pos{n.Line, n.Column}}
+	// A project written but refused is said once, as refused, not as
+	// missing too.
+	projectGiven := false
 	from, before := p.sourcedIdentity(n, f, gcpFromHint, DefaultTokenRefreshBefore,
 		func(v *yaml.Node) *resolve.Ref { return p.tokenRef(v, f+".from", gcp.TokenScheme, gcpFromHint) },
 		map[string]func(k, v *yaml.Node){
 			"project": func(k, v *yaml.Node) {
+				projectGiven = true
 				if s, ok := p.str(v, f+".project"); ok {
 					if !gcp.IsProjectID(s) {
 						p.fail(v, f+".project", "a project id: 6 to 30 lowercase letters, digits and hyphens, starting with a letter", "%q is not a project id", s)
@@ -242,7 +246,7 @@ func (p *parser) gcpIdentity(n *yaml.Node, f string) *GCPIdentity {
 	if g.Project == "" {
 		g.Project = gcp.ServiceAccountProject(from.Path)
 	}
-	if g.Project == "" {
+	if g.Project == "" && !projectGiven {
 		// Compute Engine's default account names its project's number, a
 		// service agent a project of Google's: the endpoint answered
 		// project/project-id with 404, and the libraries that take their

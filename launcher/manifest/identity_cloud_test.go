@@ -50,6 +50,7 @@ func TestIdentityCloudErrors(t *testing.T) {
 		{"gcp no from", "identity: {gcp: {project: my-project}}", "identity.gcp.from: missing"},
 		{"gcp compute account, no project", "identity: {gcp: {from: gcpsa://123456789-compute@developer.gserviceaccount.com}}", "identity.gcp.project: missing: 123456789-compute@developer.gserviceaccount.com's email does not name its project"},
 		{"gcp service agent, no project", "identity: {gcp: {from: gcpsa://service-123@gcp-sa-pubsub.iam.gserviceaccount.com}}", "identity.gcp.project: missing"},
+		{"gcp compute's service agent, no project", "identity: {gcp: {from: gcpsa://service-123@compute-system.iam.gserviceaccount.com}}", "identity.gcp.project: missing"},
 		{"gcp kv scheme", "identity: {gcp: {from: gcpsm://my-project/key}}", "gcpsm:// cannot issue the access tokens"},
 		{"gcp field", `identity: {gcp: {from: "` + sa + `#access_token"}}`, "not one field"},
 		{"gcp bad lifetime", `identity: {gcp: {from: "` + sa + `?lifetime=13h"}}`, `invalid lifetime "13h"`},
@@ -110,6 +111,7 @@ func TestIdentityCloudSchemaAgrees(t *testing.T) {
 		{"gcp app engine account, options", `identity: {gcp: {from: "gcpsa://my-project@appspot.gserviceaccount.com?lifetime=30m"}}`, true},
 		{"gcp service agent", "identity: {gcp: {from: gcpsa://service-123@gcp-sa-pubsub.iam.gserviceaccount.com}}", false},
 		{"gcp service agent, project", "identity: {gcp: {from: gcpsa://service-123@gcp-sa-pubsub.iam.gserviceaccount.com, project: my-project}}", true},
+		{"gcp compute's service agent", "identity: {gcp: {from: gcpsa://service-123@compute-system.iam.gserviceaccount.com}}", false},
 		{"gcp all", "identity: {gcp: {from: " + sa + ", project: my-project, refresh_before: 5m}}", true},
 		{"gcp field", `identity: {gcp: {from: "` + sa + `#access_token"}}`, false},
 		{"gcp not an account", "identity: {gcp: {from: gcpsa://app@example.com}}", false},
@@ -147,5 +149,16 @@ func TestIdentityCloudSchemaAgrees(t *testing.T) {
 				t.Errorf("schema: got valid=%v, want %v (%v)", got, tt.valid, schemaErr)
 			}
 		})
+	}
+}
+
+// TestIdentityGCPRefusedProjectIsNotMissing: a project written but
+// refused, for an account whose email names none, is one error: it was
+// "missing" too.
+func TestIdentityGCPRefusedProjectIsNotMissing(t *testing.T) {
+	_, err := Parse("ward.yaml", []byte("version: 1\nidentity: {gcp: {from: gcpsa://123-compute@developer.gserviceaccount.com, project: Bad_Proj}}\n"))
+	var ve ValidationErrors
+	if !asValidation(err, &ve) || len(ve) != 1 || !strings.Contains(ve[0].Error(), `"Bad_Proj" is not a project id`) {
+		t.Errorf("got %v, want the one error refusing the project", err)
 	}
 }

@@ -70,7 +70,7 @@ const accountProjectPattern = `[a-z][a-z0-9-]{4,28}[a-z0-9]`
 // user's: a manifest must give the project of the others.
 const (
 	ProjectKnownPattern = `^` + TokenScheme + `://([^@?#]+@` + accountProjectPattern + `\.iam|` + accountProjectPattern + `@appspot)\.gserviceaccount\.com([?]|$)`
-	ServiceAgentPattern = `^` + TokenScheme + `://[^@?#]+@gcp-sa-[^?#]*\.gserviceaccount\.com([?]|$)`
+	ServiceAgentPattern = `^` + TokenScheme + `://(service-[0-9]+@[^?#]*|[^@?#]+@gcp-sa-[^?#]*)\.gserviceaccount\.com([?]|$)`
 )
 
 // TokenExample is a valid gcpsa:// reference, for hints.
@@ -143,6 +143,13 @@ func TokenLifetime(r resolve.Ref) time.Duration {
 // (service-NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com) a project of
 // Google's.
 func ServiceAccountProject(email string) string {
+	// A service agent's local part is service-PROJECT_NUMBER, whatever
+	// Google's project its domain names (compute-system,
+	// container-engine-robot, gcp-sa-*).
+	local, _, _ := strings.Cut(email, "@")
+	if n, ok := strings.CutPrefix(local, "service-"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+		return ""
+	}
 	if m := userManagedRE.FindStringSubmatch(email); m != nil && !strings.HasPrefix(m[1], "gcp-sa-") {
 		return m[1]
 	}

@@ -57,11 +57,13 @@ func TestTokenOptions(t *testing.T) {
 		t.Errorf("defaults: got %v, %s", TokenScopes(r), TokenLifetime(r))
 	}
 	for email, want := range map[string]string{
-		"app@my-project.iam.gserviceaccount.com":              "my-project",
-		"123456789-compute@developer.gserviceaccount.com":     "",
-		"my-project@appspot.gserviceaccount.com":              "my-project",
-		"app@domain.com:my-project.iam.gserviceaccount.com":   "",
-		"service-12345@gcp-sa-pubsub.iam.gserviceaccount.com": "",
+		"app@my-project.iam.gserviceaccount.com":               "my-project",
+		"123456789-compute@developer.gserviceaccount.com":      "",
+		"my-project@appspot.gserviceaccount.com":               "my-project",
+		"app@domain.com:my-project.iam.gserviceaccount.com":    "",
+		"service-12345@gcp-sa-pubsub.iam.gserviceaccount.com":  "",
+		"service-12345@compute-system.iam.gserviceaccount.com": "",
+		"service-a@my-project.iam.gserviceaccount.com":         "my-project",
 	} {
 		if got := ServiceAccountProject(email); got != want {
 			t.Errorf("ServiceAccountProject(%q) = %q, want %q", email, got, want)
