@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/wardsecrets/ward/resolve/azure"
 )
 
 // AzurePath is the endpoint's path: the request target of
@@ -161,6 +163,9 @@ func (e *AzureEndpoint) answer(req request, err error) response {
 		return msiError(400, "The resource parameter is missing.")
 	}
 	cache := e.caches[resourceKey(resource)]
+	if base, scope := azure.ScopeResource(resource); cache == nil && scope {
+		return msiError(400, fmt.Sprintf("%q is a scope: ask for its resource, %q (served: %s)", resource, base, strings.Join(e.resources(), ", ")))
+	}
 	if cache == nil {
 		return msiError(400, fmt.Sprintf("ward serves no token for resource %q: list it in identity.azure.resources (serves %s)", resource, strings.Join(e.resources(), ", ")))
 	}
@@ -198,22 +203,8 @@ func (e *AzureEndpoint) authorized(values []string) bool {
 
 func (e *AzureEndpoint) resources() []string { return slices.Sorted(maps.Keys(e.caches)) }
 
-// resourceKey is how resources are compared: App Service treats
-// https://vault.azure.net and https://vault.azure.net/ alike, and a
-// host is one name in any case (https://VAULT.azure.net was listed and
-// never served). A path keeps its case.
-func resourceKey(r string) string {
-	r = strings.TrimSuffix(r, "/")
-	scheme, rest, ok := strings.Cut(r, "://")
-	if !ok {
-		return r
-	}
-	end := strings.IndexByte(rest, '/')
-	if end < 0 {
-		end = len(rest)
-	}
-	return strings.ToLower(scheme) + "://" + strings.ToLower(rest[:end]) + rest[end:]
-}
+// resourceKey is how resources are compared (see azure.ResourceKey).
+func resourceKey(r string) string { return azure.ResourceKey(r) }
 
 // msiError is an error in App Service's shape: statusCode and message.
 func msiError(status int, msg string) response {

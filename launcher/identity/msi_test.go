@@ -85,6 +85,7 @@ func TestIdentityMSIAnswers(t *testing.T) {
 		// A host is one name in any case; a path keeps its own.
 		{"another case", head(AzurePath+"?resource=HTTPS://Storage.Azure.COM&api-version=2019-08-01", hdr), 200},
 		{"a path in another case", head(AzurePath+"?resource=https://storage.azure.com/X&api-version=2019-08-01", hdr), 400},
+		{"a scope", head(AzurePath+"?resource=https://storage.azure.com/.default&api-version=2019-08-01", hdr), 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +111,9 @@ func TestIdentityMSIAnswers(t *testing.T) {
 				t.Errorf("the answer names no resource")
 			}
 		})
+	}
+	if a := rawRequest(t, addr, head(AzurePath+"?resource=https://storage.azure.com/.default&api-version=2019-08-01", hdr)); !strings.Contains(a.body, `ask for its resource, \"https://storage.azure.com\"`) {
+		t.Errorf("a scope asked for: the answer does not name the resource to ask for: %s", a.body)
 	}
 	if n := e.Served(); n != 4 {
 		t.Errorf("served %d tokens, want 4", n)

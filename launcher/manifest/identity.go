@@ -308,11 +308,15 @@ func (p *parser) azureResources(n *yaml.Node, field string, a *AzureIdentity) bo
 			ok = false
 			continue
 		}
-		if base, scope := strings.CutSuffix(strings.TrimSuffix(s, "/"), "/.default"); scope {
+		if base, scope := azure.ScopeResource(s); scope {
 			// A scope, as MSAL and the SDKs' credentials take it: for a
 			// managed identity they ask for the resource before it, and
 			// ward served the token under a name no request used.
-			p.fail(v, name, fmt.Sprintf("write the resource: %s (the SDKs ask a managed identity for the scope %s as that resource)", base, s), "%q is a scope, not a resource", s)
+			hint := fmt.Sprintf("write the resource: %s (the SDKs ask a managed identity for the scope %s as that resource)", base, s)
+			if _, valid := azure.TokenRef(base); !valid {
+				hint = "an https resource such as https://vault.azure.net: ward serves tokens for https resources only"
+			}
+			p.fail(v, name, hint, "%q is a scope, not a resource", s)
 			ok = false
 			continue
 		}
@@ -323,13 +327,14 @@ func (p *parser) azureResources(n *yaml.Node, field string, a *AzureIdentity) bo
 			continue
 		}
 		// Hosts are named in any case (https://VAULT.azure.net): the
-		// requests' resource is compared as one name.
-		if seen[strings.ToLower(raw)] {
+		// requests' resource is compared as one name, its path as
+		// written.
+		if seen[azure.ResourceKey(raw)] {
 			p.fail(v, name, "list each resource once", "%q is listed twice", s)
 			ok = false
 			continue
 		}
-		seen[strings.ToLower(raw)] = true
+		seen[azure.ResourceKey(raw)] = true
 		r, err := p.reg.ParseRef(raw)
 		if err != nil {
 			p.fail(v, name, "", "%s", err.Error())

@@ -67,6 +67,8 @@ func TestIdentityCloudErrors(t *testing.T) {
 		{"azure twice", "identity: {azure: {resources: [https://vault.azure.net, https://vault.azure.net/]}}", "listed twice"},
 		{"azure twice, in two cases", "identity: {azure: {resources: [https://vault.azure.net, https://VAULT.azure.net]}}", "listed twice"},
 		{"azure scope", "identity: {azure: {resources: [\"https://vault.azure.net/.default\"]}}", `"https://vault.azure.net/.default" is a scope, not a resource`},
+		{"azure scope in capitals", "identity: {azure: {resources: [\"https://vault.azure.net/.Default\"]}}", `"https://vault.azure.net/.Default" is a scope, not a resource`},
+		{"azure paths in two cases", "identity: {azure: {resources: [https://x.example.com/Foo, https://X.example.com/Foo]}}", "listed twice"},
 		{"azure file env", "identity: {azure: {resources: [https://vault.azure.net]}}\nfiles: [{path: t, ref: local://a/b, env: IDENTITY_ENDPOINT}]", "files[0].env: ward sets IDENTITY_ENDPOINT for identity.azure"},
 	}
 	for _, tt := range tests {
@@ -129,6 +131,7 @@ func TestIdentityCloudSchemaAgrees(t *testing.T) {
 		{"azure http", "identity: {azure: {resources: [http://vault.azure.net]}}", false},
 		{"azure query", "identity: {azure: {resources: [\"https://vault.azure.net?x=1\"]}}", false},
 		{"azure scope", "identity: {azure: {resources: [\"https://vault.azure.net/.default\"]}}", false},
+		{"azure paths differing in case", "identity: {azure: {resources: [https://x.example.com/Foo, https://x.example.com/foo]}}", true},
 		{"azure no resources", "identity: {azure: {refresh_before: 5m}}", false},
 		{"azure declares the header", "identity: {azure: {resources: [https://vault.azure.net]}}\nprofiles: {dev: {env: {IDENTITY_HEADER: {value: x}}}}", false},
 		{"no identity declares them", "env: {IDENTITY_HEADER: {value: x}, GCE_METADATA_HOST: {value: y}}\nfiles: [{path: " + GCPConfigDir + ", ref: local://a/b}]", true},
@@ -160,5 +163,21 @@ func TestIdentityGCPRefusedProjectIsNotMissing(t *testing.T) {
 	var ve ValidationErrors
 	if !asValidation(err, &ve) || len(ve) != 1 || !strings.Contains(ve[0].Error(), `"Bad_Proj" is not a project id`) {
 		t.Errorf("got %v, want the one error refusing the project", err)
+	}
+}
+
+// TestIdentityAzureScopeHint: a scope whose resource ward cannot serve
+// (an api:// app id) is not told to write that resource, which is
+// refused in turn.
+func TestIdentityAzureScopeHint(t *testing.T) {
+	_, err := Parse("ward.yaml", []byte("version: 1\nidentity: {azure: {resources: [\"api://1234/.default\"]}}\n"))
+	var ve ValidationErrors
+	if !asValidation(err, &ve) || len(ve) != 1 || strings.Contains(ve[0].Hint(), "write the resource: api://") || !strings.Contains(ve[0].Hint(), "https resources only") {
+		t.Errorf("got %v (hint %q), want the scope refused with the https hint", err, func() string {
+			if len(ve) > 0 {
+				return ve[0].Hint()
+			}
+			return ""
+		}())
 	}
 }

@@ -65,6 +65,34 @@ func TokenRef(resource string) (string, bool) {
 	return TokenScheme + "://" + rest, true
 }
 
+// ScopeResource reports whether s is a scope (RESOURCE/.default, in any
+// case, with a trailing "/" or not), as MSAL takes it, and its resource.
+func ScopeResource(s string) (resource string, scope bool) {
+	t := strings.TrimSuffix(s, "/")
+	const suffix = "/.default"
+	if len(t) < len(suffix) || !strings.EqualFold(t[len(t)-len(suffix):], suffix) {
+		return "", false
+	}
+	return t[:len(t)-len(suffix)], true
+}
+
+// ResourceKey is how resources are compared, by their URL or their
+// aztoken:// reference: the scheme and host in any case (App Service
+// takes https://VAULT.azure.net for https://vault.azure.net), without a
+// trailing "/", the path as written.
+func ResourceKey(r string) string {
+	r = strings.TrimSuffix(r, "/")
+	scheme, rest, ok := strings.Cut(r, "://")
+	if !ok {
+		return r
+	}
+	end := strings.IndexByte(rest, '/')
+	if end < 0 {
+		end = len(rest)
+	}
+	return strings.ToLower(scheme) + "://" + strings.ToLower(rest[:end]) + rest[end:]
+}
+
 // ResourceURLPattern is the pattern of an https resource an aztoken://
 // reference can name, anchored (Go and ECMA-262 alike): https://HOST[/PATH],
 // with an optional trailing "/".
