@@ -45,6 +45,8 @@ type Relay struct {
 	// Close gives up on; closing is set once Close has begun.
 	inflight atomic.Pointer[net.UnixConn]
 	closing  atomic.Bool
+	// closeBy is when Close gives up on what is still to be relayed.
+	closeBy atomic.Int64
 	// unusable says why NOTIFY_SOCKET names no socket the relay can
 	// send to ("" when it does); warned says which failures were
 	// warned of (each once: a child's WATCHDOG=1 made one a second).
@@ -157,8 +159,8 @@ func (r *Relay) send(msg string, within time.Duration) {
 	defer r.inflight.CompareAndSwap(out, nil)
 	if r.closing.Load() {
 		// Close may have looked before the store: what is queued is
-		// still relayed, if systemd takes it at once.
-		out.SetWriteDeadline(time.Now().Add(drainWait))
+		// still relayed, within what is left of Close's wait.
+		out.SetWriteDeadline(time.Unix(0, r.closeBy.Load()))
 	}
 	if _, err := out.Write([]byte(msg)); err != nil {
 		r.warnOnce("cannot relay a notify message to systemd", err)
@@ -275,10 +277,14 @@ func (r *Relay) Close() {
 	if r == nil {
 		return
 	}
+	// What the child sent just before it exited still reaches a systemd
+	// whose queue is full for a moment (the socket is every service's),
+	// within relayWait in all; one that reads nothing holds ward's exit
+	// no longer.
+	r.closeBy.Store(time.Now().Add(relayWait).UnixNano())
 	r.closing.Store(true)
 	if out := r.inflight.Load(); out != nil {
-		// A systemd that reads nothing must not hold ward's exit.
-		out.SetWriteDeadline(time.Now().Add(drainWait))
+		out.SetWriteDeadline(time.Unix(0, r.closeBy.Load()))
 	}
 	if r.running.Load() {
 		r.conn.SetReadDeadline(time.Now().Add(drainWait))

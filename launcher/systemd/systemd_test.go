@@ -230,3 +230,40 @@ func (l *lockedWriter) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestRelayCloseWaitsForAFullQueue: systemd's socket, every service's,
+// full for a moment as the child sends its last message and exits: the
+// message still reaches systemd (Close gave what was in flight 2 ms).
+func TestRelayCloseWaitsForAFullQueue(t *testing.T) {
+	dir, sd := systemdSocket(t)
+	log, _ := warnings()
+	r, child := runningRelay(t, filepath.Join(dir, "systemd.sock"), dir, log)
+	defer child.Close()
+	// Another service's messages fill the queue.
+	other, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: filepath.Join(dir, "systemd.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	for {
+		if _, err := other.Write([]byte("STATUS=another service")); err != nil {
+			break
+		}
+	}
+	child.Write([]byte("STOPPING=1"))
+	closed := make(chan struct{})
+	go func() { r.Close(); close(closed) }()
+	// systemd reads again a moment later.
+	time.Sleep(300 * time.Millisecond) // the moment the queue stays full, not a wait for an event
+	buf := make([]byte, maxMessage)
+	sd.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for got := false; !got; {
+		n, err := sd.Read(buf)
+		if err != nil {
+			t.Fatalf("the child's STOPPING=1 never reached systemd: %v", err)
+		}
+		got = string(buf[:n]) == "STOPPING=1"
+	}
+	<-closed
+}
