@@ -578,28 +578,46 @@ func foreignHelper(t *testing.T, dir string) {
 }
 
 // TestRunStopsAForeignHelper: a program of a helper's name that is not
-// ward's (a tool's own `ward-vault` on $PATH, printing its usage) ends a
-// run's start at its first line, 125, naming its path and how to install
-// ward's: the run waited 40 s for an answer, warned twice of "a line
-// ward cannot read" without the path, and then said the helper "answered
-// nothing".
+// ward's (a tool's own `ward-vault` on $PATH, printing its usage or a JSON
+// log line of its own) ends a run's start at its first line, 125, naming
+// its path and how to install ward's, and what it started is stopped with
+// it: the run waited 40 s for an answer, warned twice of "a line ward
+// cannot read" without the path, then said the helper "answered nothing".
+// One that ends at once, before a word of the protocol, is named by its
+// path too.
 func TestRunStopsAForeignHelper(t *testing.T) {
-	w, m, dir, env := vaultWardAlone(t, "foreign-run")
-	script := "#!/bin/sh\necho 'Usage: ward-vault [options] FILE'\nexec cat >/dev/null\n"
-	if err := os.WriteFile(filepath.Join(dir, "ward-vault"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(dir, "ward"), "run", "--log-format", "text", "-m", m, "--", "true")
-	cmd.Env, cmd.Dir = append(withoutEnv(env, "PATH"), "PATH=/usr/bin:/bin"), w.dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	cmd.Run()
-	if code := cmd.ProcessState.ExitCode(); code != 125 {
-		t.Errorf("got exit code %d, want 125", code)
-	}
-	for _, want := range []string{filepath.Join(dir, "ward-vault") + " is not ward's store helper", "install ward's own ward-vault beside ward"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
-		}
+	for _, tc := range []struct {
+		name, script string
+		want         []string
+	}{
+		{"a usage line", "#!/bin/sh\necho 'Usage: ward-vault [options] FILE'\nexec cat >/dev/null\n", []string{" is not ward's store helper", "install ward's own ward-vault beside ward"}},
+		{"a JSON line of its own, and a child", "#!/bin/sh\nsleep 300 &\necho \"sleeper $!\" >&2\necho '{\"level\":\"info\",\"msg\":\"ready\"}'\nexec cat >/dev/null\n", []string{" is not ward's store helper"}},
+		{"an end at once", "#!/bin/sh\necho 'flag provided but not defined: -ward-store-protocol' >&2\nexit 2\n", []string{"ward-vault ended before it said a word of ward's store protocol"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, m, dir, env := vaultWardAlone(t, "foreign-run")
+			if err := os.WriteFile(filepath.Join(dir, "ward-vault"), []byte(tc.script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(filepath.Join(dir, "ward"), "run", "--log-format", "text", "-m", m, "--", "true")
+			cmd.Env, cmd.Dir = append(withoutEnv(env, "PATH"), "PATH=/usr/bin:/bin"), w.dir
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != 125 {
+				t.Errorf("got exit code %d, want 125", code)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), filepath.Join(dir, "ward-vault")) {
+					t.Errorf("stderr does not say %q, naming the program:\n%s", want, stderr.String())
+				}
+			}
+			if _, rest, ok := strings.Cut(stderr.String(), "sleeper "); ok {
+				var pid int
+				fmt.Sscanf(rest, "%d", &pid)
+				t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+				waitUntil(t, "what the foreign program started stopped with it", func() bool { return syscall.Kill(pid, 0) != nil })
+			}
+		})
 	}
 }

@@ -1015,6 +1015,8 @@ type conn struct {
 	// protocol.
 	hung    atomic.Bool
 	foreign atomic.Bool
+	// spoke is set at the helper's first line of the protocol.
+	spoke atomic.Bool
 	// exit is how the helper ended ("exit status 2", "signal: aborted"),
 	// set by wait; "" when not known (reaped by ward's reaper first).
 	exit string
@@ -1087,6 +1089,11 @@ func (cn *conn) diedErr() error {
 	}
 	// readResponses waits for the helper before it fails what waited, so
 	// exit is set by now.
+	if cn.exit != "" && !cn.spoke.Load() {
+		// Not a word of the protocol: a program of the helper's name
+		// that is not ward's, or one that could not start its work.
+		return fmt.Errorf("%w (%s): %s ended before it said a word of ward's store protocol", ErrHelperDied, cn.exit, cn.path)
+	}
 	if cn.exit != "" {
 		return fmt.Errorf("%w (%s)", ErrHelperDied, cn.exit)
 	}
@@ -1191,21 +1198,24 @@ func (cn *conn) readResponses(out *os.File) {
 	sc := bufio.NewScanner(out)
 	// A fetch answer holds every value of a batch.
 	sc.Buffer(make([]byte, 64<<10), 256<<20)
-	for spoke := false; sc.Scan(); {
+	for sc.Scan() {
 		var r response
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			if !spoke {
-				// Its first line: no helper of ward's (a program of that
-				// name on $PATH: a usage line, a prompt). Waiting on it
-				// for an answer took the whole answer timeout.
-				cn.foreign.Store(true)
-				cn.proc.Kill()
-				break
-			}
+		err := json.Unmarshal(sc.Bytes(), &r)
+		if !cn.spoke.Load() && (err != nil || r.ID == 0 && r.Log == nil) {
+			// Its first line, and not the protocol's (an answer or a
+			// log record): no helper of ward's (a program of that name
+			// on $PATH: a usage line, a prompt, a JSON log of its own).
+			// Waiting on it for an answer took the whole answer
+			// timeout.
+			cn.foreign.Store(true)
+			cn.killGroup()
+			break
+		}
+		if err != nil {
 			cn.log.Warn("the store's helper wrote a line ward cannot read; ignored")
 			continue
 		}
-		spoke = true
+		cn.spoke.Store(true)
 		if r.Log != nil {
 			cn.logRecord(r.Log)
 			continue
@@ -1340,6 +1350,13 @@ const (
 // on it for good, rotation stopped, and a stop took the stop's whole
 // timeout.
 func (cn *conn) kill() {
+	cn.killGroup()
+	cn.in.Close()
+	cn.out.Close()
+}
+
+// killGroup kills the helper and its process group.
+func (cn *conn) killGroup() {
 	// The group only while the helper is ward's child not yet reaped (a
 	// zombie keeps its pid): once reaped, its pid, and the group's id,
 	// may be another process's.
@@ -1347,8 +1364,6 @@ func (cn *conn) kill() {
 		syscall.Kill(-cn.proc.Pid, syscall.SIGKILL)
 	}
 	cn.proc.Kill()
-	cn.in.Close()
-	cn.out.Close()
 }
 
 // wait collects the helper's exit status once. Under ward's reaper the
