@@ -537,3 +537,45 @@ func TestLeaseOfASinksOldTokenEndingWithinHalfASecond(t *testing.T) {
 		t.Fatalf("KeepLease of a lease whose token the sink replaced 0.3 s before its end: got %v, want nil (read again): the old token was taken for one that never expires", err)
 	}
 }
+
+// TestAdoptedLeaseRenewedAtOnce: a helper that takes a lease over from
+// one that died (a store that read nothing, AdoptLease, KeepLease) logs
+// in and renews it at once, whether its token may look leases up or not
+// (a policy without sys/leases/lookup): it renewed without a token, and
+// then not at all, and the lease ended while the child used it; without
+// the lookup it read the secret again, and under on_change: none the
+// child's lease ended in silence.
+func TestAdoptedLeaseRenewedAtOnce(t *testing.T) {
+	p := needPostgres(t)
+	mount, dbRole := database(t, p, "1h", "2h")
+	ref := "vault://" + mount + "/creds/" + dbRole
+	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }
+path "sys/leases/renew" { capabilities = ["update"] }
+path "sys/leases/revoke" { capabilities = ["update"] }`)
+	for _, lookup := range []bool{true, false} {
+		tc := newCase(t)
+		tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: "1h", NoDefaultPolicy: !lookup})
+		tc.secret(tok)
+		env := map[string]string{"VAULT_TOKEN": tok}
+		_, _, lease := tc.readCreds(tc.store(Options{}, env), ref, "fetch")
+		taker := tc.store(Options{}, env)
+		taker.AdoptLease(lease)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { _, err := taker.KeepLease(ctx, lease); done <- err }()
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(tc.logs.String(), "vault lease renewed") {
+			select {
+			case err := <-done:
+				t.Fatalf("lookup %v: KeepLease of the lease taken over ended: %v\n%s", lookup, err, tc.logs.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("lookup %v: the lease taken over was not renewed within 20s:\n%s", lookup, tc.logs.String())
+			}
+			time.Sleep(20 * time.Millisecond) // polling the log, with a deadline
+		}
+		cancel()
+		<-done
+	}
+}

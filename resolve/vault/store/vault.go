@@ -680,15 +680,27 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 	}
 	if adopted {
 		left, ok := s.leaseLeft(ctx, lease.ID)
-		if !ok {
-			s.log.Info("vault lease taken over from a helper that died cannot be looked up; the secret must be read again", "lease", leaseSource(lease.ID))
+		switch {
+		case ok:
+			s.leasesMu.Lock()
+			h.lease.TTL, h.obtained, h.adopted = left, time.Now(), false
+			s.leasesMu.Unlock()
+			ttl = left
+			s.log.Debug("vault lease taken over from a helper that died", "lease", leaseSource(lease.ID), "ttl", left.String())
+		case renewable:
+			// A token whose policy does not grant the lookup: the
+			// watcher's renewal, at once, says what is left. Read
+			// again instead, the lease the child uses was given up,
+			// and under on_change: none it ended in silence.
+			s.leasesMu.Lock()
+			h.adopted = false
+			s.leasesMu.Unlock()
+			ttl = time.Second
+			s.log.Debug("vault lease taken over from a helper that died, not looked up: renewed at once", "lease", leaseSource(lease.ID))
+		default:
+			s.log.Info("vault lease taken over from a helper that died cannot be looked up nor renewed; the secret must be read again", "lease", leaseSource(lease.ID))
 			return false, nil
 		}
-		s.leasesMu.Lock()
-		h.lease.TTL, h.obtained, h.adopted = left, time.Now(), false
-		s.leasesMu.Unlock()
-		ttl = left
-		s.log.Debug("vault lease taken over from a helper that died", "lease", leaseSource(lease.ID), "ttl", left.String())
 	}
 	if ttl <= 0 {
 		return false, nil
