@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	wardhome "github.com/wardsecrets/ward/internal/home"
 	"github.com/wardsecrets/ward/launcher/identity"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/launcher/plan"
@@ -271,7 +272,14 @@ var awsProfileCredentials = []string{
 // the endpoint, so the child would act as whoever wrote it (aws configure
 // sso, aws login). It names the settings, never their values.
 func warnAWSConfig(log *slog.Logger, getenv func(string) string) {
-	f, home := getenv("AWS_CONFIG_FILE"), getenv("HOME")
+	// Without HOME, the SDKs take the user's home from the password
+	// database, as a shell's ~ does.
+	f, home := getenv("AWS_CONFIG_FILE"), wardhome.Dir(getenv)
+	if strings.Contains(f, "$") {
+		// As botocore expands it (expandvars, then expanduser): a $HOME
+		// no shell expanded (systemd's Environment=, compose).
+		f = os.Expand(f, getenv)
+	}
 	switch {
 	case f == "" && home == "":
 		return
@@ -299,14 +307,18 @@ func warnAWSConfig(log *slog.Logger, getenv func(string) string) {
 // comment may follow it), a line starting with '#' or ';' is a comment,
 // and a line indented more than the key before it in its section
 // continues that key's value (a nested section: s3 =, services =); an
-// indented line with no key before it is a key. `key: value`, an
-// indented first key and `[default] ; comment` passed unwarned, and
-// boto3 took the keys.
+// indented line with no key before it is a key. The keys of [DEFAULT]
+// are every section's; the name of a section is as written ([ default ]
+// is not the default profile), split as a shell splits it after
+// "profile" ([profile "default"] is); of two sections of the default
+// profile the later wins. `key: value`, an indented first key and
+// `[default] ; comment` passed unwarned, and boto3 took the keys.
 func defaultProfileCredentials(config string) []string {
-	var found []string
-	inDefault := false
+	var defaults, profile, current []string
+	inDefault, inDEFAULT, haveProfile := false, false, false
 	key, keyIndent := "", 0
 	for _, line := range strings.Split(config, "\n") {
+		line = strings.TrimSuffix(line, "\r")
 		trimmed := strings.TrimSpace(line)
 		if trimmed == "" || trimmed[0] == '#' || trimmed[0] == ';' {
 			continue
@@ -317,8 +329,15 @@ func defaultProfileCredentials(config string) []string {
 		}
 		if trimmed[0] == '[' {
 			if end := strings.LastIndexByte(trimmed, ']'); end > 0 {
-				name := strings.Join(strings.Fields(trimmed[1:end]), " ")
-				inDefault = name == "default" || name == "profile default"
+				if inDefault {
+					profile = current
+				}
+				name := trimmed[1:end]
+				inDEFAULT = name == "DEFAULT"
+				inDefault = name == "default" || defaultProfileSection(name)
+				if inDefault {
+					haveProfile, current = true, nil
+				}
 				key = ""
 				continue
 			}
@@ -328,12 +347,42 @@ func defaultProfileCredentials(config string) []string {
 			continue
 		}
 		key, keyIndent = strings.ToLower(strings.TrimSpace(trimmed[:i])), indent
-		if inDefault && slices.Contains(awsProfileCredentials, key) && !slices.Contains(found, key) {
-			found = append(found, key)
+		if !slices.Contains(awsProfileCredentials, key) {
+			continue
+		}
+		switch {
+		case inDEFAULT:
+			defaults = append(defaults, key)
+		case inDefault:
+			current = append(current, key)
 		}
 	}
+	if inDefault {
+		profile = current
+	}
+	if !haveProfile {
+		return nil
+	}
+	found := slices.Concat(profile, defaults)
 	slices.Sort(found)
-	return found
+	return slices.Compact(found)
+}
+
+// defaultProfileSection reports whether a section's name, as written
+// between its brackets, is botocore's `profile default`: "profile" and
+// the name, split as a shell splits words (quotes removed).
+func defaultProfileSection(name string) bool {
+	if !strings.HasPrefix(name, "profile") {
+		return false
+	}
+	var words []string
+	for _, w := range strings.Fields(name) {
+		if len(w) >= 2 && (w[0] == '"' || w[0] == '\'') && w[len(w)-1] == w[0] {
+			w = w[1 : len(w)-1]
+		}
+		words = append(words, w)
+	}
+	return len(words) == 2 && words[0] == "profile" && words[1] == "default"
 }
 
 // stop stops the endpoints; the store that issued the last credentials
