@@ -281,7 +281,7 @@ func (d *Decoder) Duration(n *yaml.Node, field string) (time.Duration, bool) {
 	case err == nil && dur <= 0:
 		d.Fail(n, field, aboveZeroHint, "a duration of %q: it must be above zero", s)
 		return 0, false
-	case err != nil && isDigits(s):
+	case err != nil && (isDigits(s) || isNumber(s)):
 		d.Fail(n, field, unitHint(s), "a number without a unit, not a duration")
 		return 0, false
 	case err != nil:
@@ -301,7 +301,17 @@ func unitHint(v string) string {
 	if f, err := strconv.ParseFloat(v, 64); err == nil && f <= 0 {
 		return aboveZeroHint
 	}
+	if _, err := time.ParseDuration(v + "s"); err != nil {
+		// 0x10, 1_000, 1e3: no unit makes them a duration either.
+		return "write a duration such as 30s, 5m or 1h (decimal digits and a unit)"
+	}
 	return fmt.Sprintf("write the unit: %ss for seconds, %sm for minutes", v, v)
+}
+
+// isNumber reports whether s reads as a number (-5, 1.5, 1e3).
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }
 
 // isDigits reports whether s is a number of decimal digits.

@@ -84,6 +84,11 @@ func TestDurationMistakes(t *testing.T) {
 		{"0", "a number without a unit, not a duration", "write a duration above zero"},
 		{`"00"`, "a number without a unit, not a duration", "write a duration above zero"},
 		{"-5", "a number without a unit, not a duration", "write a duration above zero"},
+		{`"-5"`, "a number without a unit, not a duration", "write a duration above zero"},
+		// No unit makes these a duration: not told to add one.
+		{"0x10", "a number without a unit, not a duration", "write a duration such as 30s"},
+		{"1_000", "a number without a unit, not a duration", "write a duration such as 30s"},
+		{"1e3", "a number without a unit, not a duration", "write a duration such as 30s"},
 	}
 	for _, tc := range tests {
 		var n yaml.Node
