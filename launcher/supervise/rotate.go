@@ -64,6 +64,9 @@ type rotator struct {
 	drops chan map[string]resolve.Value
 	// stopAsked is set once the supervisor was asked to stop the child.
 	stopAsked bool
+	// varFailure is each variable's last failed read, as checkExpired
+	// saw it: what its end is logged with.
+	varFailure map[string]string
 	// endSaid holds the ends checkExpired has logged at error, by
 	// variable and lease or expiry: each failed retry that follows is no
 	// news (an outage of an hour logged the same error every retry).
@@ -1131,20 +1134,22 @@ func (r *rotator) checkExpired(ctx context.Context) {
 		attrs = append(attrs, "error", r.failure.Error())
 		if errors.As(r.failure, &fe) {
 			cause, why = "its store cannot be read", "its store cannot be read"
+			if r.varFailure == nil {
+				r.varFailure = map[string]string{}
+			}
+			for i := range fe.Failures {
+				r.varFailure[fe.Failures[i].Name] = fe.Failures[i].Error()
+			}
 		} else {
 			cause, why = "the new value cannot be given to the child", "its new value cannot be given to the child"
 		}
 	}
 	for _, v := range r.values {
 		attrs := attrs
-		if fe != nil {
-			// The variable's own failure, where the last refresh read it:
-			// another's (a KV poll's) was quoted for a lease's end.
-			for i := range fe.Failures {
-				if f := &fe.Failures[i]; f.Name == v.Name {
-					attrs = []any{"error", f.Error()}
-				}
-			}
+		if own, ok := r.varFailure[v.Name]; ok && fe != nil {
+			// The variable's own last failure: another's (a KV poll's,
+			// in a later refresh) was quoted for a lease's end.
+			attrs = []any{"error", own}
 		}
 		what, reason := "a dynamic secret's lease has expired and cannot be replaced: "+cause, "the lease of "+v.Ref.Raw
 		switch {

@@ -555,6 +555,15 @@ func TestExpiryNamesItsOwnFailure(t *testing.T) {
 	if !strings.Contains(log.String(), "the read of a failed") || strings.Contains(log.String(), "the poll of b failed") {
 		t.Errorf("logged %q, want A's own failure alone", log.String())
 	}
+	// A later refresh that failed reading B alone: A's end is still
+	// told with A's own last failure.
+	log.Reset()
+	r.log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r.failure = &resolve.FetchError{Failures: []resolve.VarError{{Name: "B", Err: errors.New("the poll of b failed")}}}
+	r.checkExpired(context.Background())
+	if !strings.Contains(log.String(), "the read of a failed") || strings.Contains(log.String(), "the poll of b failed") {
+		t.Errorf("a later refresh: logged %q, want A's own last failure", log.String())
+	}
 }
 
 // TestPollReadsADocumentOfMixedVersions: a field removed from a document
