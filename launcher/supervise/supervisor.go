@@ -91,6 +91,9 @@ type supervisor struct {
 	// of its process group is being stopped; draining is set meanwhile.
 	exitCode int
 	draining bool
+	// drainTermHeld is set once a SIGTERM to ward during the drain was
+	// not passed on (what is left had ward's own).
+	drainTermHeld bool
 	killTime <-chan time.Time
 	// killed is set once the kill timer killed this child's group: what
 	// the kill left as zombies is killed again without a second warning.
@@ -1402,10 +1405,12 @@ func (s *supervisor) forward(sig os.Signal) {
 		// which cut their drain short. What the child leaves in its
 		// group gets it once the child has exited (see reaped).
 		s.log.Debug("the child was sent this signal by the restart already: not sent again", "signal", signals.Name(ss))
-	} else if s.draining && ss == syscall.SIGTERM {
+	} else if s.draining && ss == syscall.SIGTERM && !s.drainTermHeld {
 		// The child has exited, and what it left got ward's SIGTERM
 		// then: a second (docker stop's, systemctl stop's) is "stop
-		// now" to many servers, which cut their drain short.
+		// now" to many servers, which cut their drain short. A person's
+		// next one is forwarded, as a second kill is.
+		s.drainTermHeld = true
 		s.log.Debug("what the child left was sent SIGTERM when it exited: not sent again")
 	} else if err := signals.Send(s.child.Pid, ss, s.opts.SignalChildOnly); err != nil {
 		s.log.Warn("cannot forward signal", "signal", signals.Name(ss), "error", err.Error())
