@@ -46,6 +46,9 @@ type Cache struct {
 	kick chan struct{}
 	// refreshed counts the replacements, for tests and logs.
 	refreshed int
+	// expiredSaid is set once the credentials' end, with the source
+	// failing, was logged at error: each retry after it is at debug.
+	expiredSaid bool
 }
 
 const (
@@ -205,6 +208,7 @@ func (c *Cache) Run(ctx context.Context) {
 		told = false
 		if backoff > 0 {
 			c.log.Info(c.cloud+" identity refresh recovered", "source", c.src.String())
+			c.expiredSaid = false
 		}
 		backoff = 0
 	}
@@ -261,6 +265,13 @@ func (c *Cache) logFailure(err error, cur *Credentials, retry time.Duration) {
 			"expires_in", left.Round(time.Second).String(), "retry_in", retry.String(), "error", err.Error())
 		return
 	}
-	c.log.Error("cannot refresh the "+c.cloud+" identity, whose credentials have expired: the endpoint answers 503 until the source recovers", "source", c.src.String(),
+	level := slog.LevelError
+	if c.expiredSaid {
+		// Said once, as a rotation's lease end is: an hour's outage
+		// logged it at every retry.
+		level = slog.LevelDebug
+	}
+	c.expiredSaid = true
+	c.log.Log(context.Background(), level, "cannot refresh the "+c.cloud+" identity, whose credentials have expired: the endpoint answers 503 until the source recovers", "source", c.src.String(),
 		"expired", (-left).Round(time.Second).String(), "retry_in", retry.String(), "error", err.Error())
 }

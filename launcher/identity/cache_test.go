@@ -100,6 +100,18 @@ func TestIdentityCacheOutage(t *testing.T) {
 	// A refresh that fails after the expiry logs the 503s (the first
 	// retry may still fall before it): wait for it before recovering.
 	waitFor(t, "the log of a refresh failed after expiry", 10*time.Second, func() bool { return strings.Contains(e.logs.String(), "answers 503") })
+	// Each retry after it is said at debug, the end at error once (an
+	// hour's outage logged it at every retry).
+	waitFor(t, "a second refresh failed after expiry", 15*time.Second, func() bool { return strings.Count(e.logs.String(), "answers 503") >= 2 })
+	errLines := 0
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		if strings.Contains(line, "answers 503") && strings.Contains(line, `"level":"ERROR"`) {
+			errLines++
+		}
+	}
+	if errLines != 1 {
+		t.Errorf("the expiry was logged at error %d times, want once", errLines)
+	}
 	e.src.setFail(nil)
 	// The recovery is logged just after the new credentials are in.
 	waitFor(t, "recovery", 10*time.Second, func() bool {
