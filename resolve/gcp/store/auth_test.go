@@ -168,6 +168,7 @@ func TestAuthFailures(t *testing.T) {
 		return strings.TrimPrefix(h.URL, "http://")
 	}
 	down500 := failing(http.StatusInternalServerError, "internal error\n")
+	notFound := failing(http.StatusNotFound, "not found\n")
 	page503 := failing(http.StatusServiceUnavailable, "<html>"+strings.Repeat("unavailable ", 100000/12)+"</html>")
 	federated, err := srv.WriteExternalAccountFile(t.TempDir())
 	if err != nil {
@@ -194,6 +195,8 @@ func TestAuthFailures(t *testing.T) {
 			[]string{"the token endpoint at " + page503 + " refused (HTTP 503): <html>unavailable unavailable", "...: the endpoint failed on its side"}},
 		{"STS down", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": withSTS("stsdown.json", closed)},
 			[]string{"get a Google access token with the credentials file", closed, "connection refused"}},
+		{"token endpoint 404", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": write("404.json", with("token_uri", "http://"+notFound+"/token"))},
+			[]string{"the token endpoint at " + notFound + " refused (HTTP 404)", "check the token URL the credentials name"}},
 		{"token endpoint down", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": write("down.json", with("token_uri", "http://"+closed+"/token"))},
 			[]string{"get a Google access token with the credentials file", "connection refused", "the token endpoint could not be reached"}},
 		{"missing file", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(dir, "nope.json")},

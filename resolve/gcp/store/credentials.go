@@ -303,6 +303,10 @@ func authFailure(err error, host, kind string) string {
 	if status >= 500 {
 		return msg + ": the endpoint failed on its side: try again later, and check that the token URL of the credentials is the token endpoint's"
 	}
+	if status == 404 {
+		// No token endpoint at that URL: the key is not at fault.
+		return msg + ": check the token URL the credentials name (token_uri, token_url), and a proxy between"
+	}
 	var ne net.Error
 	var oe *net.OpError
 	if status == 0 && kind != "metadata" && (errors.As(err, &oe) || errors.As(err, &ne)) {
