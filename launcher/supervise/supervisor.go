@@ -94,7 +94,7 @@ type supervisor struct {
 	// drainTermHeld is set once a SIGTERM to ward during the drain was
 	// not passed on (what is left had ward's own).
 	drainTermHeld bool
-	killTime <-chan time.Time
+	killTime      <-chan time.Time
 	// killed is set once the kill timer killed this child's group: what
 	// the kill left as zombies is killed again without a second warning.
 	killed bool
