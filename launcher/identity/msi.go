@@ -81,7 +81,7 @@ func ServeAzure(caches map[string]*Cache, cfg AzureConfig) (*AzureEndpoint, erro
 		if c.current() == nil {
 			return nil, fmt.Errorf("serve the azure endpoint: no token for %s yet", r)
 		}
-		byResource[resourceKey(r)] = c
+		byResource[azure.ResourceKey(r)] = c
 		loops = append(loops, c.Run)
 	}
 	secret, err := newSecret()
@@ -162,7 +162,7 @@ func (e *AzureEndpoint) answer(req request, err error) response {
 	if resource == "" {
 		return msiError(400, "The resource parameter is missing.")
 	}
-	cache := e.caches[resourceKey(resource)]
+	cache := e.caches[azure.ResourceKey(resource)]
 	if base, scope := azure.ScopeResource(resource); cache == nil && scope {
 		return msiError(400, fmt.Sprintf("%q is a scope: ask for its resource, %q (served: %s)", resource, base, strings.Join(e.resources(), ", ")))
 	}
@@ -202,9 +202,6 @@ func (e *AzureEndpoint) authorized(values []string) bool {
 }
 
 func (e *AzureEndpoint) resources() []string { return slices.Sorted(maps.Keys(e.caches)) }
-
-// resourceKey is how resources are compared (see azure.ResourceKey).
-func resourceKey(r string) string { return azure.ResourceKey(r) }
 
 // msiError is an error in App Service's shape: statusCode and message.
 func msiError(status int, msg string) response {
