@@ -42,10 +42,10 @@ type Relay struct {
 	// 0 when there is none; see Vouch.
 	Watchdog time.Duration
 	// inflight is the socket a relayed message is being sent on, which
-	// Close gives up on; closing is set once Close has begun.
+	// Close gives up on.
 	inflight atomic.Pointer[net.UnixConn]
-	closing  atomic.Bool
-	// closeBy is when Close gives up on what is still to be relayed.
+	// closeBy is when Close gives up on what is still to be relayed, 0
+	// until Close has begun.
 	closeBy atomic.Int64
 	// unusable says why NOTIFY_SOCKET names no socket the relay can
 	// send to ("" when it does); warned says which failures were
@@ -157,10 +157,10 @@ func (r *Relay) send(msg string, within time.Duration) {
 	out.SetWriteDeadline(time.Now().Add(within))
 	r.inflight.Store(out)
 	defer r.inflight.CompareAndSwap(out, nil)
-	if r.closing.Load() {
+	if by := r.closeBy.Load(); by != 0 {
 		// Close may have looked before the store: what is queued is
 		// still relayed, within what is left of Close's wait.
-		out.SetWriteDeadline(time.Unix(0, r.closeBy.Load()))
+		out.SetWriteDeadline(time.Unix(0, by))
 	}
 	if _, err := out.Write([]byte(msg)); err != nil {
 		r.warnOnce("cannot relay a notify message to systemd", err)
@@ -281,10 +281,10 @@ func (r *Relay) Close() {
 	// whose queue is full for a moment (the socket is every service's),
 	// within relayWait in all; one that reads nothing holds ward's exit
 	// no longer.
-	r.closeBy.Store(time.Now().Add(relayWait).UnixNano())
-	r.closing.Store(true)
+	by := time.Now().Add(relayWait)
+	r.closeBy.Store(by.UnixNano())
 	if out := r.inflight.Load(); out != nil {
-		out.SetWriteDeadline(time.Unix(0, r.closeBy.Load()))
+		out.SetWriteDeadline(by)
 	}
 	if r.running.Load() {
 		r.conn.SetReadDeadline(time.Now().Add(drainWait))
