@@ -26,14 +26,13 @@ import (
 // print it.
 type masker struct {
 	log *slog.Logger
-	// masking is --mask (or the manifest's mask: true); ci is where
-	// ::add-mask:: lines go, nil when values are not registered, and
-	// ciFile the stream under it.
+	// masking is --mask (or the manifest's mask: true); ciFile is where
+	// ::add-mask:: lines go, nil when values are not registered or when
+	// they go to the step's stream.
 	masking bool
-	ci      io.Writer
 	ciFile  *os.File
-	// reopen opens the step's stream again for each registration, when
-	// ci is the step's (see stepStream), nil otherwise; stepGone is set
+	// reopen opens the step's stream for each registration, when the
+	// lines go there (see stepStream), nil otherwise; stepGone is set
 	// once it found the step ended.
 	reopen   func() *os.File
 	stepGone bool
@@ -86,7 +85,7 @@ func newMasker(o Options, masking bool) *masker {
 		// Opened for each registration: none may come for the whole run.
 		ciFile.Close()
 	case ciFile != nil:
-		m.useCI(ciFile)
+		m.ciFile = ciFile
 	}
 	if masking && ciFile != nil {
 		m.commands = &mask.Commands{
@@ -101,13 +100,13 @@ func newMasker(o Options, masking bool) *masker {
 	return m
 }
 
-// useCI makes f the stream ::add-mask:: lines go to.
-func (m *masker) useCI(f *os.File) {
+// ciWriter writes ::add-mask:: lines to f.
+func ciWriter(f *os.File) io.Writer {
 	// A registration waits for the stream's reader, as ward's log does,
 	// also where another process made the stream non-blocking (a Node.js
 	// child: a full pipe failed the registration with EAGAIN, and with it
 	// the restart), but not past a stop (see supervisor.hearStops).
-	m.ci, m.ciFile = signals.UnlessStopped(signals.PatientWriter(f, f)), f
+	return signals.UnlessStopped(signals.PatientWriter(f, f))
 }
 
 // runnerCommands is what the relays follow the runner's workflow commands
@@ -424,7 +423,7 @@ func (m *masker) all() []mask.Secret {
 // register writes ::add-mask:: lines for the values the runner does not
 // mask yet. Callers hold mu.
 func (m *masker) register(secrets []mask.Secret) error {
-	if m.ci == nil && m.reopen == nil {
+	if m.ciFile == nil && m.reopen == nil {
 		return nil
 	}
 	var fresh []mask.Secret
@@ -436,46 +435,41 @@ func (m *masker) register(secrets []mask.Secret) error {
 	if len(fresh) == 0 {
 		return nil
 	}
+	f := m.ciFile
 	if m.reopen != nil {
-		if m.ci == nil {
-			f := m.reopen()
-			if f == nil {
-				if !m.stepGone {
-					m.stepGone = true
-					m.log.Warn("the CI step that started ward has ended, and the runner reads its output no more: new values are not registered with the runner's masking", "values", len(fresh))
-				}
-				return nil
+		if f = m.reopen(); f == nil {
+			if !m.stepGone {
+				m.stepGone = true
+				m.log.Warn("the CI step that started ward has ended, and the runner reads its output no more: new values are not registered with the runner's masking", "values", len(fresh))
 			}
-			m.useCI(f)
+			return nil
 		}
-		defer func() {
-			m.ciFile.Close()
-			m.ci, m.ciFile = nil, nil
-		}()
+		defer f.Close()
 	}
+	ci := ciWriter(f)
 	var skipped []string
 	written, err := true, error(nil)
 	switch {
 	case !m.started:
 		// Something else may write to the stream too: the step's shell
 		// before ward, another job of a `make -j`.
-		skipped, err = writeRegistrations(m.ci, fresh)
+		skipped, err = writeRegistrations(ci, fresh)
 	case m.commands != nil:
 		// The relays must know where ward's lines split the child's, and
 		// nothing goes out while the child has paused the runner's
 		// commands: the runner would print it.
 		written, err = m.commands.Insert(func() (err error) {
-			skipped, err = writeRegistrations(m.ci, fresh)
+			skipped, err = writeRegistrations(ci, fresh)
 			return err
 		})
 	default:
-		skipped, err = writeRegistrations(m.ci, fresh)
+		skipped, err = writeRegistrations(ci, fresh)
 	}
 	if err != nil {
 		return fmt.Errorf("register values with the CI runner's masking: %w", err)
 	}
 	if written {
-		readByRunner(m.ciFile, runnerReadLimit)
+		readByRunner(f, runnerReadLimit)
 	}
 	if !written {
 		// Left unregistered, so the next start registers them.
