@@ -20,6 +20,7 @@ import (
 	googlecreds "cloud.google.com/go/auth/credentials"
 	"golang.org/x/sys/unix"
 
+	"github.com/wardsecrets/ward/internal/logbuf"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 )
@@ -29,13 +30,13 @@ const testSA = "app@my-project.iam.gserviceaccount.com"
 type gcpTest struct {
 	*GCPEndpoint
 	src  *fakeTokenSource
-	logs *syncBuffer
+	logs *logbuf.Buffer
 }
 
 func startGCP(t *testing.T, life, before time.Duration) *gcpTest {
 	t.Helper()
 	src := &fakeTokenSource{life: life, identity: testSA}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	dir := t.TempDir()
 	e, err := ServeGCP(filledCache(t, "gcp", src, before, log), GCPConfig{

@@ -12,6 +12,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/wardsecrets/ward/internal/logbuf"
 )
 
 const testVault = "https://vault.azure.net"
@@ -19,12 +21,12 @@ const testVault = "https://vault.azure.net"
 type azureTest struct {
 	*AzureEndpoint
 	srcs []*fakeTokenSource
-	logs *syncBuffer
+	logs *logbuf.Buffer
 }
 
 func startAzure(t *testing.T, life, before time.Duration, resources ...string) *azureTest {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a := &azureTest{logs: logs}
 	caches := map[string]*Cache{}

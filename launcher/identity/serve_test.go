@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/wardsecrets/ward/internal/logbuf"
 )
 
 // failingListener fails its first accepts as a process out of file
@@ -37,7 +39,7 @@ func TestAcceptFailuresPaced(t *testing.T) {
 	}
 	fl := &failingListener{Listener: ln}
 	fl.fails.Store(6)
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := startServer("aws", fl, log, func(net.Conn, request, error) response { return response{status: 200, body: []byte("{}")} })
 	defer s.close()

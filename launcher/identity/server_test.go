@@ -2,7 +2,6 @@ package identity
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/wardsecrets/ward/internal/logbuf"
 	"github.com/wardsecrets/ward/launcher/manifest"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
@@ -85,36 +85,18 @@ func (f *fakeSource) secrets() []string {
 	return out
 }
 
-// syncBuffer is a log sink safe for the endpoint's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testEndpoint struct {
 	*AWSEndpoint
 	src   *fakeSource
 	token string
-	logs  *syncBuffer
+	logs  *logbuf.Buffer
 }
 
 func startTest(t *testing.T, life, before time.Duration) *testEndpoint {
 	t.Helper()
 	dir := t.TempDir()
 	src := &fakeSource{life: life}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	e, err := StartAWS(t.Context(), AWSConfig{
 		Source:        src,
 		RefreshBefore: before,

@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardsecrets/ward/internal/logbuf"
 )
 
 func TestRelayable(t *testing.T) {
@@ -209,26 +210,8 @@ func runningRelay(t *testing.T, socket, dir string, log *slog.Logger) (*Relay, *
 
 // warnings is a logger of warnings and up, and what it logged so far.
 func warnings() (*slog.Logger, func() string) {
-	w := &lockedWriter{}
+	w := &logbuf.Buffer{}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})), w.String
-}
-
-// lockedWriter keeps what is written, from any goroutine.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestRelayCloseWaitsForAFullQueue: systemd's socket, every service's,

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wardsecrets/ward/internal/logbuf"
 )
 
 // TestFrozenWithItsHelperKillsNothing: ward and its helper frozen
@@ -41,7 +43,7 @@ func TestFrozenWithItsHelperKillsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncLog{}
+	logs := &logbuf.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

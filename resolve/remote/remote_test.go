@@ -11,13 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wardsecrets/ward/internal/logbuf"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/conf"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
@@ -167,7 +167,7 @@ func (s *dirStore) Close() error {
 
 // setup puts the helper on $PATH and returns a client and the store's
 // directory.
-func setup(t *testing.T) (*Client, string, *syncLog) {
+func setup(t *testing.T) (*Client, string, *logbuf.Buffer) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -179,7 +179,7 @@ func setup(t *testing.T) (*Client, string, *syncLog) {
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	dir := t.TempDir()
-	logs := &syncLog{}
+	logs := &logbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := New(Config{
 		Program: helperName, Store: "test", Options: &testOptions{Greeting: "hello"},
@@ -187,24 +187,6 @@ func setup(t *testing.T) (*Client, string, *syncLog) {
 	})
 	t.Cleanup(func() { c.Close() })
 	return c, dir, logs
-}
-
-// syncLog is a log that goroutines write while a test reads it.
-type syncLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func ref(path string) resolve.Ref {
@@ -476,7 +458,7 @@ func gone(pid int) bool {
 // wantHungKilled wants a fetch of "a" from c, whose helper (what) no
 // longer answers, to fail with ErrHelperDied once the helper was killed
 // for it, and the kill logged.
-func wantHungKilled(t *testing.T, c *Client, logs *syncLog, what string) {
+func wantHungKilled(t *testing.T, c *Client, logs *logbuf.Buffer, what string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

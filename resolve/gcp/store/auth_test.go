@@ -16,6 +16,7 @@ import (
 	"google.golang.org/api/option"
 	secretmanager "google.golang.org/api/secretmanager/v1"
 
+	"github.com/wardsecrets/ward/internal/logbuf"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
 )
@@ -219,8 +220,8 @@ func TestAuthFailures(t *testing.T) {
 			}
 			opts := srv.Options()
 			opts.Timeout = 5 * time.Second
-			logs := &logBuffer{}
-			_, err := newStoreWith(t, opts, logs.logger()).Fetch(t.Context(), ref)
+			logs := &logbuf.Buffer{}
+			_, err := newStoreWith(t, opts, debugLogger(logs)).Fetch(t.Context(), ref)
 			checkError(t, tt.name, err, []string{v, keyLine, "PRIVATE KEY", tokenPrefix, subjectToken}, tt.wants...)
 			if err != nil && len(err.Error()) > 1000 {
 				t.Errorf("the error is %d bytes long, want a line", len(err.Error()))

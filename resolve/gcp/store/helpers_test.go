@@ -1,17 +1,16 @@
 package store_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/internal/logbuf"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/gcp"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
@@ -132,28 +131,6 @@ func checkNotFound(t *testing.T, label string, err error, want bool) {
 	}
 }
 
-// logBuffer collects a store's debug log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 // unsetenv removes k for the rest of the test.
 func unsetenv(t *testing.T, k string) {
 	t.Helper()
@@ -161,4 +138,9 @@ func unsetenv(t *testing.T, k string) {
 	if err := os.Unsetenv(k); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// debugLogger logs at debug and up to b.
+func debugLogger(b *logbuf.Buffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

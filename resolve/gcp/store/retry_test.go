@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/internal/logbuf"
 	"github.com/wardsecrets/ward/resolve/gcp"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
@@ -17,8 +18,8 @@ func TestRetries(t *testing.T) {
 	srv := emulator(t)
 	v := resolvetest.Canary("retry")
 	srv.AddVersion(secretName("r"), []byte(v))
-	logs := &logBuffer{}
-	s := newStore(t, srv, logs.logger())
+	logs := &logbuf.Buffer{}
+	s := newStore(t, srv, debugLogger(logs))
 	ref := mustRef(t, "gcpsm://"+project+"/r")
 
 	tests := []struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardsecrets/ward/internal/logbuf"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/gcp"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
@@ -146,8 +147,8 @@ func TestErrors(t *testing.T) {
 	put("gone")
 	srv.DeleteSecret(secretName("gone"))
 
-	logs := &logBuffer{}
-	s := newStore(t, srv, logs.logger())
+	logs := &logbuf.Buffer{}
+	s := newStore(t, srv, debugLogger(logs))
 	fetch := func(ref string) error {
 		_, err := s.Fetch(t.Context(), mustRef(t, ref))
 		return err

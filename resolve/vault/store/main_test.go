@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/wardsecrets/ward/internal/logbuf"
 	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
 	"github.com/wardsecrets/ward/resolve/vault"
@@ -47,7 +47,7 @@ type tcase struct {
 	t       *testing.T
 	mu      sync.Mutex
 	secrets []string
-	logs    syncBuffer
+	logs    logbuf.Buffer
 }
 
 func newCase(t *testing.T) *tcase {
@@ -262,24 +262,6 @@ func (k *signingKey) verify(jwt string) (map[string]any, bool) {
 		return nil, false
 	}
 	return claims, true
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Shorthands for the set-up every test here does on the test server.
