@@ -15,6 +15,9 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	if path == "/computeMetadata/v1/instance/service-accounts/default/token" {
 		s.count(MethodMetadataToken)
+		if s.hangToken(r) {
+			return
+		}
 	} else {
 		s.count("metadata." + strings.TrimPrefix(path, "/computeMetadata/v1/"))
 	}

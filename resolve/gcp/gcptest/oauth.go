@@ -41,6 +41,9 @@ func (s *Server) serveOAuth(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if s.hangToken(r) {
+		return
+	}
 	if r.Method != http.MethodPost {
 		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "POST only.")
 		return

@@ -98,6 +98,8 @@ type Server struct {
 	unavailable   int
 	disabled      map[string]string // by service (secretmanager.googleapis.com): the consumer project without it
 	corrupt       int
+	hangTokens    int
+	closing       chan struct{}
 	tokenLifetime time.Duration
 	latency       time.Duration
 	userProject   string
@@ -120,6 +122,7 @@ func New() *Server {
 		subjects:      map[string]string{},
 		calls:         map[string]int{},
 		tokenLifetime: DefaultTokenLifetime,
+		closing:       make(chan struct{}),
 		now:           time.Now,
 	}
 	s.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, false) }))
@@ -153,6 +156,8 @@ func (s *Server) Options() gcp.Options {
 
 // Close shuts the listeners down.
 func (s *Server) Close() {
+	// httptest waits for the requests under way: the hung ones end.
+	close(s.closing)
 	s.api.Close()
 	s.regional.Close()
 	s.oauth.Close()
@@ -396,6 +401,33 @@ func (s *Server) count(method string) {
 	s.mu.Lock()
 	s.calls[method]++
 	s.mu.Unlock()
+}
+
+// HangTokens makes the next n token requests (the OAuth endpoint, STS,
+// the metadata server's token) be taken and never answered, as behind a
+// firewall that drops the answers: each ends when its client gives up.
+func (s *Server) HangTokens(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hangTokens = n
+}
+
+// hangToken holds a token request that HangTokens says to hang until its
+// client gives up, and reports whether it did.
+func (s *Server) hangToken(r *http.Request) bool {
+	s.mu.Lock()
+	hang := s.hangTokens > 0
+	if hang {
+		s.hangTokens--
+	}
+	s.mu.Unlock()
+	if hang {
+		select {
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+	}
+	return hang
 }
 
 // grant is what an access token stands for: who it acts as, until when,

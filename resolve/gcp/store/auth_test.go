@@ -17,6 +17,7 @@ import (
 	secretmanager "google.golang.org/api/secretmanager/v1"
 
 	"github.com/wardsecrets/ward/internal/logbuf"
+	"github.com/wardsecrets/ward/resolve"
 	"github.com/wardsecrets/ward/resolve/gcp/gcptest"
 	"github.com/wardsecrets/ward/resolve/resolvetest"
 )
@@ -372,5 +373,62 @@ func TestUniverseDomain(t *testing.T) {
 	checkError(t, "another universe", err, nil, "secretmanager.example-universe.test")
 	if err != nil && strings.Contains(err.Error(), "googleapis.com") {
 		t.Errorf("the call went to googleapis.com: %v", err)
+	}
+}
+
+// TestTokenEndpointThatHangs: a token endpoint that takes the first
+// request and never answers it (a firewall that drops the answers, a
+// proxy that waits on its upstream) fails that read within the store's
+// timeout, and a later read asks again: one that answers gets its token.
+func TestTokenEndpointThatHangs(t *testing.T) {
+	for _, flow := range []string{"key file", "external account", "metadata server"} {
+		t.Run(flow, func(t *testing.T) {
+			srv := emulator(t)
+			v := resolvetest.Canary("hang")
+			srv.AddVersion(secretName("h"), []byte(v))
+			switch flow {
+			case "external account":
+				f, err := srv.WriteExternalAccountFile(t.TempDir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", f)
+			case "metadata server":
+				unsetenv(t, "GOOGLE_APPLICATION_CREDENTIALS")
+			}
+			srv.HangTokens(1)
+			opts := srv.Options()
+			opts.Timeout = 2 * time.Second
+			s := newStoreWith(t, opts, nil)
+			ref := mustRef(t, "gcpsm://"+project+"/h")
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			_, err := s.Fetch(ctx, ref)
+			if err == nil {
+				t.Fatal("the first read succeeded with a token endpoint that never answered")
+			} else if ctx.Err() != nil {
+				t.Fatalf("the first read outlived 10 timeouts: %v", err)
+			}
+			// The error says which endpoint did not answer.
+			if want := map[string]string{"key file": "the token endpoint did not answer within stores.gcp.timeout", "external account": "the token endpoint did not answer within stores.gcp.timeout", "metadata server": "the metadata server did not answer within stores.gcp.timeout"}[flow]; !strings.Contains(err.Error(), want) {
+				t.Errorf("the first read's error does not say %q: %v", want, err)
+			}
+			// A read that came while the first attempt was under way
+			// shares its failure; the one after asks again.
+			var sec resolve.Secret
+			for range 2 {
+				ctx, cancel = context.WithTimeout(t.Context(), 20*time.Second)
+				defer cancel()
+				if sec, err = s.Fetch(ctx, ref); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				t.Fatalf("the later reads, with an endpoint that answers: %v", err)
+			}
+			if string(sec.Value) != v {
+				t.Fatal("the later read got another value")
+			}
+		})
 	}
 }

@@ -307,6 +307,14 @@ func authFailure(err error, host, kind string) string {
 		// No token endpoint at that URL: the key is not at fault.
 		return msg + ": check the token URL the credentials name (token_uri, token_url), and a proxy between"
 	}
+	if status == 0 && errors.Is(err, context.DeadlineExceeded) {
+		// Taken and never answered: neither the key nor the account
+		// is at fault.
+		if kind == "metadata" {
+			return msg + ": the metadata server did not answer within stores.gcp.timeout: check that it is reachable (GCE_METADATA_HOST) and not behind a proxy that holds the request"
+		}
+		return msg + ": the token endpoint did not answer within stores.gcp.timeout: check the network, a proxy (HTTPS_PROXY), and the token URL the credentials name"
+	}
 	var ne net.Error
 	var oe *net.OpError
 	if status == 0 && kind != "metadata" && (errors.As(err, &oe) || errors.As(err, &ne)) {

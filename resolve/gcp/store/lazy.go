@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // lazy makes a value once, on first use, for all callers: concurrent
@@ -50,9 +51,25 @@ func (l *lazy) get(ctx context.Context, create func(context.Context) (*credentia
 	case <-a.done:
 		return a.value, a.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("set up the Google credentials: %w", ctx.Err())
 	}
+	// The attempt's own timeout starts just after the first caller's:
+	// its error says which endpoint did not answer, where the caller's
+	// said only "context deadline exceeded".
+	t := time.NewTimer(setupGrace)
+	defer t.Stop()
+	select {
+	case <-a.done:
+		if a.err != nil {
+			return nil, a.err
+		}
+	case <-t.C:
+	}
+	return nil, fmt.Errorf("set up the Google credentials: %w: the token endpoint (or the metadata server) has not answered yet", ctx.Err())
 }
+
+// setupGrace is how long a caller whose time is up still waits for the
+// set-up attempt's own failure.
+const setupGrace = 250 * time.Millisecond
 
 func (l *lazy) done() *credentials {
 	l.mu.Lock()
