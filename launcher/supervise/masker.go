@@ -94,10 +94,31 @@ func newMasker(o Options, masking bool) *masker {
 			},
 			OnResume: func() {
 				m.log.Info("the child resumed the runner's workflow commands: values are registered with its masking again")
+				// Those held back during the pause are registered now:
+				// under on_change: signal no start would. Not at once:
+				// the runner reads stdout and stderr apart, and a
+				// registration on one a moment after the resume on the
+				// other could be read first, and printed.
+				time.AfterFunc(resumeSettle, m.registerHeld)
 			},
 		}
 	}
 	return m
+}
+
+// resumeSettle is how long after the child resumed the runner's commands
+// the values held back meanwhile are registered.
+const resumeSettle = time.Second
+
+// registerHeld registers the values of the run not registered yet: those
+// a pause of the runner's commands held back (if it has not paused them
+// again: register checks).
+func (m *masker) registerHeld() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.register(m.all()); err != nil {
+		m.log.Warn("cannot register the values held back during the pause with the CI runner's masking", "error", err.Error())
+	}
 }
 
 // ciWriter writes ::add-mask:: lines to f.
@@ -472,7 +493,8 @@ func (m *masker) register(secrets []mask.Secret) error {
 		readByRunner(f, runnerReadLimit)
 	}
 	if !written {
-		// Left unregistered, so the next start registers them.
+		// Left unregistered: the resume or the next start registers
+		// them.
 		m.log.Warn("values not registered with the runner's masking while the child has paused its workflow commands", "values", len(fresh))
 		return nil
 	}
