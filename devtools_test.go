@@ -141,6 +141,33 @@ func TestLeftoverThenStopSignalsServerOnce(t *testing.T) {
 	}
 }
 
+// TestLeftoverThenSecondStopForwarded: during the drain of what the child
+// left, the first SIGTERM to ward is held back (what is left had ward's
+// own), and a later one is forwarded, as a person's second kill is: one
+// who means "stop now" is not ignored.
+func TestLeftoverThenSecondStopForwarded(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest + "rotation:\n  stop_timeout: 20s\n")
+	out := filepath.Join(w.dir, "left.out")
+	script := `( n=0; trap 'n=$((n+1)); echo "term $n" >> ` + out + `' TERM; echo ready >> ` + out + `; while :; do sleep 0.05; done ) & while ! grep -q ready ` + out + ` 2>/dev/null; do :; done; exit 6`
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
+	_, stderr := startedLines(t, cmd)
+	said := func() string { b, _ := os.ReadFile(out); return string(b) }
+	waitUntil(t, "the leftover's SIGTERM from ward", func() bool { return strings.Contains(said(), "term 1") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	stderr.waitForContaining("not sent again")
+	if strings.Contains(said(), "term 2") {
+		t.Fatalf("the first stop of ward during the drain was forwarded")
+	}
+	// A person's second kill comes later than the two copies of one
+	// event ward takes for one (100 ms): the pause models the person,
+	// it waits for no event.
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitUntil(t, "the second stop forwarded to the leftover", func() bool { return strings.Contains(said(), "term 2") })
+	cmd.Process.Kill()
+}
+
 // TestNpmStopSignalsServerOnce: `kill -TERM` of a `ward run -- npm run
 // dev` (a terminal's other tab, a tool that stops the dev server).
 // ward forwards the SIGTERM to the child's group, npm and node alike;
