@@ -119,7 +119,7 @@ func Parse(data []byte) ([]Pair, []Warning, error) {
 			break
 		}
 		switch {
-		case expands && bytes.Contains(value, []byte("$$")):
+		case expands && p.dollars:
 			p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgDollars})
 		case expands:
 			p.warns = append(p.warns, Warning{Line: line, Key: key, Msg: msgExpand})
@@ -164,6 +164,9 @@ type parser struct {
 	// joined is the line of the variable whose quoted strings side by
 	// side were last warned of.
 	joined int
+	// dollars is set when the value being read has a $$ as written, not
+	// of an escaped \$ and a $ after it.
+	dollars bool
 }
 
 // next returns the next variable, or an empty key at the end of the file.
@@ -189,6 +192,7 @@ func (p *parser) next() (key string, value []byte, line int, expands bool, err e
 
 func (p *parser) assignment() (key string, value []byte, line int, expands bool, err error) {
 	line = p.line
+	p.dollars = false
 	rest := p.data[p.pos:]
 	if nl := bytes.IndexByte(rest, '\n'); nl >= 0 {
 		rest = rest[:nl]
@@ -277,6 +281,7 @@ func (p *parser) unquoted(key string, line int, afterBlank bool) ([]byte, bool) 
 	for i := range raw {
 		expands = expands || raw[i] == '$' && startsExpansion(raw[i+1:])
 	}
+	p.dollars = p.dollars || bytes.Contains(raw, []byte("$$"))
 	return bytes.Clone(raw), expands
 }
 
@@ -348,6 +353,7 @@ func (p *parser) doubleQuoted(key string, line int) ([]byte, bool, error) {
 			if startsExpansion(p.data[i+1:]) {
 				expands = true
 			}
+			p.dollars = p.dollars || i+1 < len(p.data) && p.data[i+1] == '$'
 		case '\n':
 			lines++
 		}

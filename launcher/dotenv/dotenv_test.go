@@ -71,6 +71,9 @@ func TestDotenv(t *testing.T) {
 		// docker compose reads $$ as one $; single quotes keep both there.
 		{name: "$$ is kept, and said", in: "A=pa$$word\nB=\"pa$$\"\nC='pa$$word'\n", want: []kv{{"A", "pa$$word"}, {"B", "pa$$"}, {"C", "pa$$word"}},
 			warns: []string{"line 1: A: " + msgDollars, "line 2: B: " + msgDollars}},
+		// An escaped $ before a $NAME is no $$: the $NAME expands.
+		{name: "escaped $ before $NAME", in: "D=\"\\$$b\"\n", want: []kv{{"D", "$$b"}},
+			warns: []string{"line 1: D: " + msgEscapes, "line 1: D: " + msgExpand}},
 		{name: "case is kept", in: "api_Key=1\n", want: []kv{{"api_Key", "1"}}},
 		{name: "unterminated double quote", in: "A=1\nB=\"s3cret\nC=2\n", err: "line 2: B: unterminated double quote"},
 		{name: "unterminated single quote", in: "A='s3cret\n", err: "line 1: A: unterminated single quote"},
