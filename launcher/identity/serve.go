@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -143,7 +144,29 @@ func (s *server) serve(conn net.Conn) {
 	}
 	resp := s.answer(conn, req, err)
 	resp.write(conn)
+	if err != nil || req.body {
+		// Closed with the rest of the request unread, the connection is
+		// reset, and a client still sending it (a head of megabytes)
+		// never read the answer.
+		drainRest(conn)
+	}
 }
+
+// drainRest ends what the endpoint sends and reads what the client still
+// sends, up to drainLimit bytes or a second, before the close.
+func drainRest(conn net.Conn) {
+	if pc, ok := conn.(*peerConn); ok {
+		conn = pc.Conn
+	}
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	io.Copy(io.Discard, io.LimitReader(conn, drainLimit))
+}
+
+// drainLimit bounds what drainRest reads.
+const drainLimit = 16 << 20
 
 // acceptFailures paces an accept loop whose accepts fail (EMFILE: ward or
 // the machine out of file descriptors, until something is closed): it

@@ -192,6 +192,10 @@ func TestIdentityEndpointAnswers(t *testing.T) {
 		{"get with a body", "GET " + AWSPath + " HTTP/1.1\r\nAuthorization: " + e.token + "\r\nContent-Length: 2\r\n\r\n{}", 400, "BadRequest"},
 		{"malformed", "GET " + AWSPath + " HTTP/9\r\n\r\n", 400, "BadRequest"},
 		{"too large", "GET " + AWSPath + " HTTP/1.1\r\nX: " + strings.Repeat("a", maxHead) + "\r\n\r\n", 431, "BadRequest"},
+		// Read past what the endpoint reads: closed with it unread, the
+		// connection was reset, and the client lost the answer.
+		{"far too large", "GET " + AWSPath + " HTTP/1.1\r\nX: " + strings.Repeat("a", 4<<20) + "\r\n\r\n", 431, "BadRequest"},
+		{"get with a large body", "GET " + AWSPath + " HTTP/1.1\r\nAuthorization: " + e.token + "\r\nContent-Length: 4194304\r\n\r\n" + strings.Repeat("a", 4<<20), 400, "BadRequest"},
 		{"query ignored", get(AWSPath+"?x=1", e.token), 200, ""},
 		{"ok", get(AWSPath, e.token), 200, ""},
 	}
