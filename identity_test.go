@@ -789,6 +789,36 @@ func TestIdentityVaultSTSMinimum(t *testing.T) {
 	t.Logf("vault asked for %v, STS cut the session to %s, vault's lease: %ds renewable=%v", awstest.AWSMinSessionDuration, identityTTL, sec.LeaseDuration, sec.Renewable)
 }
 
+// TestShortNonRenewableLease: a lease Vault will not renew, shorter than
+// 90 s (STS credentials through Vault's AWS engine, cut to 15 s by the
+// emulator as an account's session limit would), is read again before its
+// end, not at once: each read gave a lease as short as the last, and ward
+// restarted the child about every second.
+func TestShortNonRenewableLease(t *testing.T) {
+	emu := identityEmulator(t)
+	role := identityRoleARN("short-lease")
+	mount, vrole, token := vaultAWSEngine(t, emu, role, awstest.AWSMinSessionDuration)
+	emu.SetSessionLifetime(identityTTL)
+	w := newWardEnv(t)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  AK: vault://%s/creds/%s#access_key\n  SK: vault://%s/creds/%s#secret_key\nrotation:\n  debounce: 100ms\n", mount, vrole, mount, vrole))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "trap 'exit 0' TERM; echo started; while :; do sleep 0.1; done")
+	cmd.Env = append(cmd.Env, "VAULT_ADDR="+os.Getenv("VAULT_TEST_ADDR"), "VAULT_TOKEN="+token)
+	stdout, stderr := started(t, cmd)
+	stdout.waitFor("started")
+	first := time.Now()
+	// The lease is read again rereadRoom before its end, or halfway
+	// through: the second start comes after 7.5 s, within the 15 s.
+	stdout.nextWithin("the start with the new credentials", 2*identityTTL)
+	if d := time.Since(first); d < identityTTL/3 || d > identityTTL {
+		t.Errorf("the child was restarted %s after its start, want about %s (halfway through its %s lease)", d.Round(time.Millisecond), identityTTL/2, identityTTL)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 30*time.Second)
+	if !strings.Contains(stderr.String(), "vault lease is not renewable; reading the secret again before it ends") {
+		t.Errorf("ward did not log when it reads the non-renewable lease again")
+	}
+}
+
 // TestIdentityMasked: with --mask, the credentials the AWS endpoint serves
 // are masked in the child's output, the first ones and those that replace
 // them while the child runs; under GitHub Actions each is registered with

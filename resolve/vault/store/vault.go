@@ -726,7 +726,9 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 	defer w.Stop()
 	var reread <-chan time.Time
 	if !renewable {
-		reread = time.After(rereadDelay(ttl))
+		delay := freshRereadDelay(ttl)
+		s.log.Debug("vault lease is not renewable; reading the secret again before it ends", "lease", leaseSource(lease.ID), "ends_in", ttl.String(), "reread_in", delay.Round(time.Millisecond).String())
+		reread = time.After(delay)
 	}
 	// The token that created the lease: once its end is known and a newer
 	// token is in use, the lease is read again before that end, as Vault
@@ -966,6 +968,18 @@ func rereadDelay(left time.Duration) time.Duration {
 		return 0
 	}
 	return left * 2 / 3
+}
+
+// freshRereadDelay is rereadDelay for a lease that cannot be renewed, of
+// which ttl is all there is: each re-read gives a new one as short. Read
+// at once, a lease under 90 s (3 x rereadRoom) restarted the child about
+// every second, its new lease no longer than the old; it is read again
+// rereadRoom before its end, or halfway through a lease under 60 s.
+func freshRereadDelay(ttl time.Duration) time.Duration {
+	if d := rereadDelay(ttl); d > 0 {
+		return d
+	}
+	return max(ttl-rereadRoom, ttl/2)
 }
 
 // Close revokes the leases the store still holds (unless RevokeOnExit is
