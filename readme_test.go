@@ -2,7 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -184,5 +187,54 @@ func TestCheckSynopsis(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestQuickstartTwiceWithALargeStore: README's first command, run twice
+// over a local store whose listing is larger than a pipe holds, stores
+// the demo secrets once. The script's `ward local list | cut | grep -q`
+// under pipefail read the list cut short by grep's early exit as "not
+// there", and stored new versions at every run.
+func TestQuickstartTwiceWithALargeStore(t *testing.T) {
+	w := newWardEnv(t)
+	var env strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&env, "API_TOKEN_%04d=tok-%04d-0123456789abcdef\n", i, i)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, ".env"), []byte(env.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := w.run("import", "--name-prefix", "zz/", ".env"); code != 0 {
+		t.Fatalf("ward import: exit %d\n%s", code, stderr)
+	}
+	// Listed after demo/, the names fill the pipe behind grep's match.
+	list := w.command("local", "list")
+	if out, err := list.Output(); err != nil || len(out) < 64<<10 {
+		t.Fatalf("the store's listing is %d bytes (%v), want more than a pipe holds", len(out), err)
+	}
+	quickstart := func() string {
+		t.Helper()
+		cmd := exec.Command("./scripts/quickstart.sh")
+		cmd.Env = w.env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("scripts/quickstart.sh: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if first := quickstart(); strings.Count(first, "stored a random demo/") != 2 || !strings.Contains(first, "the child got API_TOKEN") {
+		t.Errorf("the first run did not store the two demo secrets and run the child:\n%s", first)
+	}
+	if second := quickstart(); strings.Contains(second, "stored a random") {
+		t.Errorf("the second run stored a demo secret again:\n%s", second)
+	}
+	out, err := w.command("local", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[0], "demo/") && f[1] != "v1" {
+			t.Errorf("%s is at %s after two runs, want v1", f[0], f[1])
+		}
 	}
 }

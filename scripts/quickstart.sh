@@ -8,8 +8,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p bin
 CGO_ENABLED=0 go build -tags urfave_cli_no_docs -o bin/ward .
 ward=bin/ward
+# The names first, whole: `grep -q` ends at its first match, and under
+# pipefail the list cut short by it read as "not there" (a large store).
+names=$("$ward" local list | cut -f1)
 for name in demo/api_token demo/db_password; do
-  if ! "$ward" local list | cut -f1 | grep -qx "$name"; then
+  if ! grep -qx "$name" <<<"$names"; then
     head -c 18 /dev/urandom | base64 | "$ward" local set "$name"
     echo "stored a random $name in the local store"
   fi
