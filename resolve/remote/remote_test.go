@@ -896,6 +896,12 @@ func TestProbeAsksTheProtocol(t *testing.T) {
 		{"another ward", answer(`'{"id":1,"result":{"protocol":9,"ward":"v9.9.9","schemes":null,"leases":false,"versions":false}}'`),
 			"is the helper of ward v9.9.9 (store protocol 9), and this ward is v1.2.3 (store protocol " + strconv.Itoa(Protocol) + "): they cannot work together"},
 		{"silent", "#!/bin/sh\nexit 0\n", "ran and ended without answering ward's store protocol: it is not ward's store helper, or a broken one"},
+		// Of the same protocol, another release: a run would work, but
+		// an image or install that mixed two releases is what the
+		// check is for.
+		{"another release", answer(fmt.Sprintf(`'{"id":1,"result":{"protocol":%d,"ward":"v1.2.0","schemes":["vault"],"leases":true,"versions":true}}'`, Protocol)),
+			"is the helper of ward v1.2.0, and this ward is v1.2.3: an install or image that mixed two releases"},
+		{"unknown release", answer(fmt.Sprintf(`'{"id":1,"result":{"protocol":%d,"schemes":["vault"],"leases":true,"versions":true}}'`, Protocol)), ""},
 		{"this ward", answer(`'{"log":{"level":"DEBUG","msg":"starting"}}'`, fmt.Sprintf(`'{"id":1,"result":{"protocol":%d,"ward":"v1.2.3","schemes":["vault"],"leases":true,"versions":true}}'`, Protocol)), ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
