@@ -126,12 +126,16 @@ func archive(root, rev, dir string) error {
 	if err := git.Start(); err != nil {
 		return err
 	}
-	if err := tar.Run(); err != nil {
-		_ = git.Wait()
-		return fmt.Errorf("extract %s: %w: %s", rev, err, tarErr.String())
-	}
+	tarRun := tar.Run()
+	// A tar that ended early must not leave git blocked on the pipe.
+	pipe.Close()
+	// git's failure first: tar's "does not look like a tar archive" is
+	// what a revision git does not have (a shallow clone) looks like.
 	if err := git.Wait(); err != nil {
-		return fmt.Errorf("git archive %s: %w: %s", rev, err, gitErr.String())
+		return fmt.Errorf("git archive %s: %w: %s (a shallow clone has not the revision: fetch it with git fetch --unshallow, or skip the old binary with -old \"\")", rev, err, strings.TrimSpace(gitErr.String()))
+	}
+	if tarRun != nil {
+		return fmt.Errorf("extract %s: %w: %s", rev, tarRun, tarErr.String())
 	}
 	return nil
 }
