@@ -555,6 +555,32 @@ func TestCheckProbesEveryProfile(t *testing.T) {
 	}
 }
 
+// TestCheckCountsTheProfile: with a profile, the check's line counts what
+// a run with it gets (the base's variables and files with the profile's),
+// not the base's alone.
+func TestCheckCountsTheProfile(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv: {A: {value: a}}\nprofiles:\n  ci:\n    env: {A: {value: b}, B: {value: b}, C: {value: c}}\n    files: [{path: f.txt, template: \"x\"}]\n")
+	for _, c := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{nil, "", ": ok: 1 variable, 0 files, 1 profile\n"},
+		{[]string{"-p", "ci"}, "", ": ok: 3 variables, 1 file with profile ci, 1 profile\n"},
+		{nil, "WARD_PROFILE=ci", ": ok: 3 variables, 1 file with profile ci, 1 profile\n"},
+	} {
+		cmd := w.command(append([]string{"check", "-m", m}, c.args...)...)
+		if c.env != "" {
+			cmd.Env = append(cmd.Env, c.env)
+		}
+		out, err := cmd.Output()
+		if err != nil || !strings.HasSuffix(string(out), c.want) {
+			t.Errorf("ward check %v %s: got %q (%v), want it to end %q", c.args, c.env, out, err, c.want)
+		}
+	}
+}
+
 // vaultWardAlone is a test's ward alone in a directory (wardAlone), a
 // manifest naming Vault, and the environment to run it in: a Vault
 // address nothing listens on, and a canary token.

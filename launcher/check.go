@@ -15,6 +15,7 @@ import (
 	"github.com/wardsecrets/ward/launcher/plan"
 
 	"github.com/wardsecrets/ward/resolve"
+	"github.com/wardsecrets/ward/resolve/conf"
 	"github.com/wardsecrets/ward/resolve/remote"
 	"github.com/wardsecrets/ward/resolve/stores"
 )
@@ -57,7 +58,13 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 		if err := checkHelpers(m, prof, lg.log); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.App.Writer, "%s: ok: %s, %s, %s\n", manifest.QuotePath(m.File), plural(len(m.Env), "variable", "variables"), plural(len(m.Files), "file", "files"), plural(len(m.Profiles), "profile", "profiles"))
+		// What a run with the profile gets: the base's counts under -p
+		// said less than the run delivers.
+		under := ""
+		if prof != nil {
+			under = " with profile " + conf.Printable(c.String("profile"))
+		}
+		fmt.Fprintf(c.App.Writer, "%s: ok: %s, %s%s, %s\n", manifest.QuotePath(m.File), plural(len(m.EnvFor(prof)), "variable", "variables"), plural(len(m.FilesFor(prof)), "file", "files"), under, plural(len(m.Profiles), "profile", "profiles"))
 		return nil
 	}
 	values, err := resolveOnce(lg, m, prof)
