@@ -398,6 +398,66 @@ func TestRotationFileThroughLinks(t *testing.T) {
 	}
 }
 
+// TestRotationAncestorReplaced: a directory two levels above a file://
+// secret (secrets/ of secrets/tls/key) replaced by a new tree, moved aside
+// or removed and made again, is watched again: the change and later ones
+// restart the child. Only the file's directory and its parent were
+// watched, and the watch went on in the tree moved aside: the child kept
+// the old value until rotation.poll.
+func TestRotationAncestorReplaced(t *testing.T) {
+	for _, how := range []string{"moved aside", "removed and made again"} {
+		t.Run(how, func(t *testing.T) {
+			w := newWardEnv(t)
+			v1, v2, v3 := canary("anc1"), canary("anc2"), canary("anc3")
+			top := filepath.Join(w.dir, "secrets")
+			src := filepath.Join(top, "tls", "key")
+			tree := func(root, v string) {
+				if err := os.MkdirAll(filepath.Join(root, "tls"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, "tls", "key"), []byte(v), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tree(top, v1)
+			m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  poll: 1h\n")
+			cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+			stdout, stderr := startedLines(t, cmd)
+			if got := envHash(stdout, "A"); got != helper.Hash(v1) {
+				t.Fatalf("the first child does not have the first value")
+			}
+			stderr.waitForContaining("watching secret files for changes")
+			switch how {
+			case "moved aside":
+				tree(top+".new", v2)
+				if err := os.Rename(top, top+".old"); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(top+".new", top); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				os.RemoveAll(top)
+				tree(top, v2)
+			}
+			if got := envHash(stdout, "A"); got != helper.Hash(v2) {
+				t.Fatalf("the child restarted after secrets/ was replaced does not have the new value")
+			}
+			if err := os.WriteFile(src+".new", []byte(v3), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			os.Rename(src+".new", src)
+			if got := envHash(stdout, "A"); got != helper.Hash(v3) {
+				t.Errorf("the child restarted after a change in the new tree does not have the new value")
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			exitCode(t, cmd.Wait())
+			os.RemoveAll(top + ".old")
+			stderr.noCanary(t, v1, v2, v3)
+		})
+	}
+}
+
 // TestRotationFileDirectoryRemade: the directory of a file:// secret
 // removed and made again (a deploy that replaces the whole directory) is
 // watched again: a later change in it restarts the child too.

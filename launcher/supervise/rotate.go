@@ -1495,9 +1495,12 @@ func rewatch(w *fsnotify.Watcher, path string) {
 // link on the way to the file it names with the names the links lead to
 // (a link into an agent's directory, where the agent replaces the file
 // by rename; a directory link swapped to a new release), and the name of
-// each such directory in its parent, so that a directory removed and
-// made again is watched again. Watching only the path's own directory
-// missed all of those.
+// each such directory in its parent, and of that parent in its own, up
+// to the root, so that a directory removed and made again, or moved
+// aside for a new tree, however far above the file, is watched again.
+// Watching only the path's own directory missed all of those; watching
+// its parent alone missed secrets/ replaced above secrets/tls/key (the
+// watch went on in the tree moved aside).
 func watchPoints(paths []string) map[string]map[string]bool {
 	dirs := map[string]map[string]bool{}
 	add := func(dir, base string) {
@@ -1540,7 +1543,7 @@ func watchPoints(paths []string) map[string]map[string]bool {
 		}
 	}
 	for _, d := range slices.Collect(maps.Keys(dirs)) {
-		if d != "/" {
+		for ; d != "/"; d = filepath.Dir(d) {
 			add(filepath.Dir(d), filepath.Base(d))
 		}
 	}
