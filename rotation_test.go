@@ -537,9 +537,30 @@ func TestRotationFileWithoutInotify(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
 	}
-	tests := []struct{ name, limit, warning string }{
-		{"no instance", `echo 0 > /proc/sys/user/max_inotify_instances`, "cannot watch secret files for changes"},
-		{"no watch", `echo 0 > /proc/sys/user/max_inotify_watches`, "fs.inotify.max_user_watches"},
+	replace := func(src, v string) {
+		os.WriteFile(src+".new", []byte(v), 0o600)
+		os.Rename(src+".new", src)
+	}
+	// In place, at the same length, its mtime put back (cp -p, rsync -t
+	// --inplace, touch -r): only its ctime tells.
+	inPlace := func(src, v string) {
+		st, err := os.Stat(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if old, _ := os.ReadFile(src); len(old) != len(v) {
+			t.Fatalf("the values differ in length: %d and %d", len(old), len(v))
+		}
+		os.WriteFile(src, []byte(v), 0o600)
+		os.Chtimes(src, st.ModTime(), st.ModTime())
+	}
+	tests := []struct {
+		name, limit, warning string
+		rewrite              func(src, v string)
+	}{
+		{"no instance", `echo 0 > /proc/sys/user/max_inotify_instances`, "cannot watch secret files for changes", replace},
+		{"no watch", `echo 0 > /proc/sys/user/max_inotify_watches`, "fs.inotify.max_user_watches", replace},
+		{"no instance, rewritten with its mtime", `echo 0 > /proc/sys/user/max_inotify_instances`, "cannot watch secret files for changes", inPlace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -553,10 +574,7 @@ func TestRotationFileWithoutInotify(t *testing.T) {
 			ward, _ := exec.LookPath("ward")
 			cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", tc.limit+` && exec "$1" run --log-level debug -m "$2" -- helper env wait`, "sh", ward, m)
 			cmd.Env = w.env
-			rotatesOnce(t, cmd, tc.warning, v1, v2, func(*lines) {
-				os.WriteFile(src+".new", []byte(v2), 0o600)
-				os.Rename(src+".new", src)
-			})
+			rotatesOnce(t, cmd, tc.warning, v1, v2, func(*lines) { tc.rewrite(src, v2) })
 		})
 	}
 }

@@ -142,13 +142,16 @@ func StampFile(path string) string {
 	return Stamp(st)
 }
 
-// Stamp returns the stamp of a file's metadata.
+// Stamp returns the stamp of a file's metadata. Its ctime too, which no
+// writer sets: a value rewritten in place at the same length with its
+// mtime put back (cp -p, rsync -t --inplace, touch -r) kept the stamp,
+// and a poll, where no watch could be had, never saw the change.
 func Stamp(st fs.FileInfo) string {
 	dev, ino := uint64(0), uint64(0)
 	if s, ok := st.Sys().(*syscall.Stat_t); ok {
 		dev, ino = uint64(s.Dev), s.Ino
 	}
-	return fmt.Sprintf("%d:%d:%d:%d", dev, ino, st.Size(), st.ModTime().UnixNano())
+	return fmt.Sprintf("%d:%d:%d:%d:%d", dev, ino, st.Size(), st.ModTime().UnixNano(), changeTime(st))
 }
 
 // Lease describes a dynamic secret's lease.
