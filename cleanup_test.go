@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -151,26 +153,27 @@ func TestHardening(t *testing.T) {
 
 // nobodyFiles sets up runs as uid 65534, for whom a directory's mode
 // holds (root's does not): a manifest with one secret file at path, its
-// path in TOK_FILE, and a runtime directory of nobody's on tmpfs. It
-// returns the runtime directory and a ward run of the manifest that
-// starts args (its own process group).
-func nobodyFiles(t *testing.T, path string) (rt string, ward func(args ...string) *exec.Cmd) {
+// path in TOK_FILE, then extra, and a runtime directory of nobody's on
+// tmpfs. It returns the runtime directory, the file the secret is read
+// from, and a ward run of the manifest that starts args (its own process
+// group).
+func nobodyFiles(t *testing.T, path, extra string) (rt, source string, ward func(args ...string) *exec.Cmd) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		vaulttest.RequireIntegration(t, "the test switches to uid 65534 and needs root")
 	}
 	bin := nobodyBin(t)
-	source := filepath.Join(bin, "source")
+	source = filepath.Join(bin, "source")
 	os.WriteFile(source, []byte(canary("nobody")), 0o644)
 	manifest := filepath.Join(bin, "ward.yaml")
-	os.WriteFile(manifest, []byte("version: 1\nfiles:\n  - path: "+path+"\n    ref: file://"+source+"\n    env: TOK_FILE\n"), 0o644)
+	os.WriteFile(manifest, []byte("version: 1\nfiles:\n  - path: "+path+"\n    ref: file://"+source+"\n    env: TOK_FILE\n"+extra), 0o644)
 	rt, err := os.MkdirTemp("/dev/shm", "ward-nobody-rt-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { exec.Command("chmod", "-R", "u+rwx", rt).Run(); os.RemoveAll(rt) })
 	os.Chown(rt, 65534, 65534)
-	return rt, func(args ...string) *exec.Cmd {
+	return rt, source, func(args ...string) *exec.Cmd {
 		cmd := exec.Command(filepath.Join(bin, "ward"), append([]string{"run", "-m", manifest, "--"}, args...)...)
 		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/", "WARD_LOG_FORMAT=json", "WARD_RUNTIME_DIR=" + rt}
 		cmd.Dir = bin
@@ -185,7 +188,7 @@ func nobodyFiles(t *testing.T, path string) (rt string, ward func(args ...string
 // same. They stayed on the tmpfs for good, every later sweep failing as
 // ward had.
 func TestReadOnlySecretDirectoryRemoved(t *testing.T) {
-	rt, ward := nobodyFiles(t, "a/b/tok")
+	rt, _, ward := nobodyFiles(t, "a/b/tok", "")
 	for _, child := range []string{`chmod -R a-w "$(dirname "$TOK_FILE")"`, `chmod 000 "$(dirname "$TOK_FILE")"`} {
 		out, err := ward("sh", "-c", child).CombinedOutput()
 		if err != nil {
@@ -201,13 +204,50 @@ func TestReadOnlySecretDirectoryRemoved(t *testing.T) {
 	}
 }
 
+// TestRotationIntoReadOnlySecretDirectory: a child that made its secret
+// files' directories read-only, as an ordinary user, still gets the new
+// values: ward makes them writable again to write them, in a restart and
+// under on_change: signal alike. Every later rotation's write was refused
+// ("permission denied"), and the child kept its old values for good.
+func TestRotationIntoReadOnlySecretDirectory(t *testing.T) {
+	for _, mode := range []string{"restart", "signal"} {
+		t.Run(mode, func(t *testing.T) {
+			extra := "rotation:\n  debounce: 100ms\n  on_change: " + mode + "\n  signal: SIGHUP\n"
+			_, source, ward := nobodyFiles(t, "a/b/tok", extra)
+			hash := func() string {
+				b, _ := os.ReadFile(source)
+				sum := sha256.Sum256(b)
+				return hex.EncodeToString(sum[:8])
+			}
+			script := `print() { echo "tok $(sha256sum < "$TOK_FILE" | cut -c1-16)"; }; trap print HUP; chmod -R a-w "$(dirname "$TOK_FILE")"; chmod a-w "$(dirname "$(dirname "$TOK_FILE")")"; print; while :; do sleep 0.05; done`
+			cmd := ward("sh", "-c", script)
+			stdout, stderr := startedLines(t, cmd)
+			t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+			if got := stdout.waitFor("tok "); got != "tok "+hash() {
+				t.Fatalf("the child's first file: got %q, want %q", got, "tok "+hash())
+			}
+			v2 := canary("readonly2")
+			if err := os.WriteFile(source+".new", []byte(v2), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			os.Rename(source+".new", source)
+			if got := stdout.waitFor("tok "); got != "tok "+hash() {
+				t.Errorf("the child's file after the change: got %q, want the new value's %q", got, "tok "+hash())
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+			stderr.noCanary(t, v2)
+		})
+	}
+}
+
 // TestUnsearchableDeadRunSwept: a dead run's directory (ward and its
 // guard killed) that the child made unsearchable (chmod 000 on the run
 // directory itself, as an ordinary user) is removed by the next run's
 // sweep. Its lock could not be opened, and the sweep (and the guard)
 // left it, secrets and all, for good.
 func TestUnsearchableDeadRunSwept(t *testing.T) {
-	rt, ward := nobodyFiles(t, "a/tok")
+	rt, _, ward := nobodyFiles(t, "a/tok", "")
 	cmd := ward("sh", "-c", `chmod 000 "$(dirname "$(dirname "$TOK_FILE")")"; echo "$$"; exec sleep 600`)
 	stdout, _ := startedLines(t, cmd)
 	child, _ := strconv.Atoi(stdout.waitFor(""))

@@ -234,10 +234,17 @@ func (d *Dir) Stage(files []File) (*Staged, error) {
 	for _, f := range files {
 		rel := filepath.FromSlash(f.Path)
 		tmp := filepath.Join(filepath.Dir(rel), tmpMark+filepath.Base(rel)+"-"+strconv.Itoa(os.Getpid()))
-		d.root.Remove(tmp)
-		err := d.mkdirAll(filepath.Dir(rel))
-		if err == nil {
-			err = writeExcl(d.root, tmp, f.Mode, f.Data)
+		write := func() error {
+			d.root.Remove(tmp)
+			err := d.mkdirAll(filepath.Dir(rel))
+			if err == nil {
+				err = writeExcl(d.root, tmp, f.Mode, f.Data)
+			}
+			return err
+		}
+		err := write()
+		if errors.Is(err, fs.ErrPermission) && d.writable(filepath.Dir(rel)) {
+			err = write()
 		}
 		if err != nil {
 			st.Discard()
@@ -267,7 +274,12 @@ func (st *Staged) Commit() (int, error) {
 		return len(st.files), nil
 	}
 	for i, f := range st.files {
-		if err := st.d.root.Rename(st.tmps[i], filepath.FromSlash(f.Path)); err != nil {
+		rel := filepath.FromSlash(f.Path)
+		err := st.d.root.Rename(st.tmps[i], rel)
+		if errors.Is(err, fs.ErrPermission) && st.d.writable(filepath.Dir(rel)) {
+			err = st.d.root.Rename(st.tmps[i], rel)
+		}
+		if err != nil {
 			// Those renamed are gone from their temporary names.
 			st.Discard()
 			return i, st.d.fileError(f.Path, err)
@@ -342,6 +354,31 @@ func (d *Dir) mkdirAll(rel string) error {
 		return err
 	}
 	return nil
+}
+
+// writable makes the directories from the root down to rel writable and
+// searchable by ward again, and reports whether it changed one: a child
+// that made its secrets read-only (`chmod -R a-w`, an entrypoint's "make
+// the secrets read-only"), as an ordinary user, had every later rotation's
+// write refused, and kept its old values for good. ward owns them, as
+// removeAll knows.
+func (d *Dir) writable(rel string) bool {
+	var dirs []string
+	for dir := rel; ; dir = filepath.Dir(dir) {
+		dirs = append(dirs, dir)
+		if dir == "." {
+			break
+		}
+	}
+	changed := false
+	for _, dir := range slices.Backward(dirs) {
+		st, err := d.root.Lstat(dir)
+		if err != nil || !st.IsDir() || st.Mode().Perm()&0o700 == 0o700 {
+			continue
+		}
+		changed = d.root.Chmod(dir, st.Mode().Perm()|0o700) == nil || changed
+	}
+	return changed
 }
 
 // Mkdir creates the directory rel, which must not exist, 0700 whatever
