@@ -90,15 +90,19 @@ exit 3`
 // catches it is still signalled, not restarted.
 func TestRotationSignalNotCaught(t *testing.T) {
 	for _, tc := range []struct {
-		name, script string
-		restarted    bool
+		name, signal, script string
+		restarted            bool
 	}{
-		{"no handler", `echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, true},
-		{"ignored", `trap '' HUP; echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, false},
-		{"handler", `trap 'echo "hup $(helper stdin-hash < "$TOKEN_FILE")"' HUP; echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, false},
+		{"no handler", "", `echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, true},
+		{"ignored", "", `trap '' HUP; echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, false},
+		{"handler", "", `trap 'echo "hup $(helper stdin-hash < "$TOKEN_FILE")"' HUP; echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, false},
+		// A signal that does nothing to a program without a handler:
+		// the child never heard of its new files.
+		{"no handler for SIGWINCH", "SIGWINCH", `echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, true},
+		{"handler for SIGWINCH", "SIGWINCH", `trap 'echo "hup $(helper stdin-hash < "$TOKEN_FILE")"' WINCH; echo "up $(helper stdin-hash < "$TOKEN_FILE")"; while :; do sleep 0.05; done`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, v1, v2, cmd, stdout, stderr := signalledFile(t, "hup", tc.script)
+			src, v1, v2, cmd, stdout, stderr := signalledFileWith(t, "hup", tc.signal, tc.script)
 			if got := stdout.waitFor("up "); got != "up STDIN "+helper.Hash(v1) {
 				t.Fatalf("the child does not read the first value: %q", got)
 			}
@@ -109,7 +113,7 @@ func TestRotationSignalNotCaught(t *testing.T) {
 				if got := stdout.waitFor("up "); got != "up STDIN "+helper.Hash(v2) {
 					t.Fatalf("the restarted child does not read the new value: %q", got)
 				}
-			case tc.name == "handler":
+			case strings.HasPrefix(tc.name, "handler"):
 				if got := stdout.waitFor("hup "); got != "hup STDIN "+helper.Hash(v2) {
 					t.Fatalf("the signalled child does not read the new value: %q", got)
 				}
@@ -147,10 +151,20 @@ func TestRotationSignalNotCaught(t *testing.T) {
 // signal (SIGHUP); v2 is the next value to write to src.
 func signalledFile(t *testing.T, label, script string) (src, v1, v2 string, cmd *exec.Cmd, stdout, stderr *lines) {
 	t.Helper()
+	return signalledFileWith(t, label, "", script)
+}
+
+// signalledFileWith is signalledFile with rotation.signal set to signal
+// (SIGHUP when "").
+func signalledFileWith(t *testing.T, label, signal, script string) (src, v1, v2 string, cmd *exec.Cmd, stdout, stderr *lines) {
+	t.Helper()
 	w := newWardEnv(t)
 	v1, v2 = canary(label+"1"), canary(label+"2")
 	src = w.mounted(v1)
-	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n")
+	if signal != "" {
+		signal = "  signal: " + signal + "\n"
+	}
+	m := w.manifest("version: 1\nfiles:\n  - path: token\n    ref: file://" + src + "\n    env: TOKEN_FILE\nrotation:\n  on_change: signal\n  debounce: 100ms\n  stop_timeout: 5s\n" + signal)
 	cmd = w.command("run", "-m", m, "--", "sh", "-c", script)
 	stdout, stderr = startedLines(t, cmd)
 	return src, v1, v2, cmd, stdout, stderr

@@ -314,3 +314,22 @@ profiles:
 		}
 	}
 }
+
+// TestRealTimeSignalNames: SIGRTMIN and SIGRTMAX are refused by name,
+// whose number depends on the C library (34 under glibc, 35 under musl),
+// with a hint that says to write the number; a name that is no signal
+// gets the names' hint.
+func TestRealTimeSignalNames(t *testing.T) {
+	for _, tt := range []struct{ signal, hint string }{
+		{"SIGRTMIN", "by its number"},
+		{"rtmin+3", "by its number"},
+		{"SIGRTMAX-1", "by its number"},
+		{"SIGFOO", "such as SIGTERM"},
+	} {
+		_, err := Parse("w.yaml", []byte("version: 1\nrotation: {on_change: signal, signal: "+tt.signal+"}\n"))
+		var ve ValidationErrors
+		if !errors.As(err, &ve) || !strings.Contains(ve[0].Hint(), tt.hint) {
+			t.Errorf("signal: %s: got %v, want a hint saying %q", tt.signal, err, tt.hint)
+		}
+	}
+}

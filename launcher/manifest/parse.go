@@ -526,7 +526,13 @@ func (p *parser) signal(n *yaml.Node, field string) (syscall.Signal, bool) {
 	}
 	sig, err := signals.Parse(s)
 	if err != nil || s != strings.TrimSpace(s) || sig == syscall.SIGKILL || sig == syscall.SIGSTOP {
-		p.fail(n, field, "write a signal name such as SIGTERM, SIGHUP or SIGUSR1", "unknown or uncatchable signal %q", n.Value)
+		hint := "write a signal name such as SIGTERM, SIGHUP or SIGUSR1"
+		if up := strings.ToUpper(strings.TrimPrefix(strings.ToUpper(s), "SIG")); strings.HasPrefix(up, "RTMIN") || strings.HasPrefix(up, "RTMAX") {
+			// Its number depends on the C library: SIGRTMIN is 34
+			// under glibc, 35 under musl (Alpine).
+			hint = "write a real-time signal by its number, as the program's C library numbers it (SIGRTMIN is 34 under glibc, 35 under musl: Alpine): rotation.signal: 35"
+		}
+		p.fail(n, field, hint, "unknown or uncatchable signal %q", n.Value)
 		return 0, false
 	}
 	return sig, true

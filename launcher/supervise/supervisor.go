@@ -1553,7 +1553,7 @@ func (s *supervisor) apply(p *proposal) {
 			s.log.Info("secrets changed; on_change is none, so the child keeps its old values", "changed", strings.Join(changed, ","), "from", strings.Join(versions(p.values, changed), ","))
 		}
 		p.done <- true
-	case s.rotation.OnChange == manifest.SignalChild && !p.envChanged && !s.endedBy(s.rotation.Signal):
+	case s.rotation.OnChange == manifest.SignalChild && !p.envChanged && !s.endedBy(s.rotation.Signal) && !s.unheard(s.rotation.Signal):
 		start := time.Now()
 		// Masked (and registered with a CI runner) before the child can
 		// read them: it may read its files at any time, not only when
@@ -1617,6 +1617,8 @@ func (s *supervisor) apply(p *proposal) {
 		case s.rotation.OnChange != manifest.SignalChild:
 		case p.envChanged:
 			s.log.Info("an environment variable changed and a running process cannot take a new environment: restarting instead of signalling", "changed", names)
+		case s.unheard(s.rotation.Signal):
+			s.log.Warn("the child does not catch rotation.signal, which does nothing to a program without a handler: restarting instead of signalling, as it would never hear of its new files (give the program a handler, or choose a signal it handles)", "signal", signals.Name(s.rotation.Signal), "pid", s.child.Pid, "changed", names)
 		default:
 			s.log.Warn("the child neither catches nor ignores rotation.signal, which would end it: restarting instead of signalling (give the program a handler, or choose a signal it handles)", "signal", signals.Name(s.rotation.Signal), "pid", s.child.Pid, "changed", names)
 		}
@@ -1661,6 +1663,17 @@ func (r reloadSignal) ended(pid int, ws syscall.WaitStatus) bool {
 // the service was down) where a restart would have given it the files.
 func (s *supervisor) endedBy(sig syscall.Signal) bool {
 	return signals.EndedBy(s.child.Pid, sig)
+}
+
+// unheard reports whether sig, whose default action is to do nothing
+// (SIGWINCH, SIGCHLD, SIGURG, SIGCONT), reaches a child without a handler
+// for it: the files were rewritten, and the child never heard of them.
+func (s *supervisor) unheard(sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGWINCH, syscall.SIGCHLD, syscall.SIGURG, syscall.SIGCONT:
+		return !signals.Catches(s.child.Pid, sig)
+	}
+	return false
 }
 
 // beingStopped marks ward as being stopped, from now: one stop_timeout
