@@ -533,6 +533,52 @@ func TestImportsAtOnceLoseNothing(t *testing.T) {
 	}
 }
 
+// TestImportRefusesAValueStoredMeanwhile: a name stored with another
+// value after the import looked at the store (another project's import,
+// a `ward local set`), before it took the store's lock, is refused as one
+// stored before it would be: nothing imported, 125. The look was made
+// outside the lock and not again under it: two imports at once into
+// different projects each replaced the other's value, exit 0 both.
+func TestImportRefusesAValueStoredMeanwhile(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("seed/x", canary("meanwhile-seed"))
+	mine, theirs := canary("meanwhile-mine"), canary("meanwhile-theirs")
+	dir := filepath.Join(w.dir, "one", "api")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("API_TOKEN="+mine+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The store's lock, held by the test as another writer would.
+	lock, err := os.OpenFile(filepath.Join(w.dir, "data", "ward", "store.age.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	cmd := w.command("import")
+	cmd.Dir = dir
+	_, stderr := startedLines(t, cmd)
+	stderr.waitForContaining("waiting for the local store's lock")
+	// Stored by another writer while the import waits.
+	w.setTogether("api/API_TOKEN", theirs)
+	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if code := exitWithin(t, cmd, 30*time.Second); code != 125 {
+		t.Errorf("ward import exited %d, want 125 (the name holds another value now)", code)
+	}
+	out, err := w.command("local", "history", "api/API_TOKEN").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(out), "\n"); n != 1 {
+		t.Errorf("api/API_TOKEN has %d versions, want the other writer's alone:\n%s", n, out)
+	}
+	stderr.noCanary(t, mine, theirs)
+}
+
 // TestFailedImportSparesAnothersFolder: an import into nn/app/sub that
 // fails (its store is damaged) beside one into nn/app that succeeds,
 // both making the folders at once: the failing one removes only the

@@ -80,6 +80,9 @@ type importJob struct {
 	target string
 	old    []byte // the manifest as it was; nil when there was none
 	store  *local.Store
+	// force is --force: local entries that hold another value are
+	// replaced.
+	force bool
 }
 
 func cmdImport(c *cli.Context, stdio IO) error {
@@ -417,6 +420,7 @@ func (j *importJob) warnEmpty(stdio IO) {
 // same value is what an interrupted import left: importing it again is
 // fine).
 func (j *importJob) conflicts(stdio IO, force bool) error {
+	j.force = force
 	old, err := os.ReadFile(j.target)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return failure.New(fmt.Errorf("read %s: %w", j.manifest, err), "")
@@ -543,10 +547,21 @@ func (j *importJob) write() error {
 	}
 	stop := abortOnSignal(staged.Abort)
 	defer stop()
-	written, err := j.store.SetMany(values, local.AllowEmpty)
+	opts := []local.Option{local.AllowEmpty}
+	if !j.force {
+		// Checked again under the store's lock: another import or a
+		// `ward local set` may have stored a name since conflicts
+		// looked.
+		opts = append(opts, local.NoOtherValue)
+	}
+	written, err := j.store.SetMany(values, opts...)
 	var notSynced *atomicfile.NotSyncedError
+	var other *local.OtherValueError
 	if err != nil {
 		staged.Abort()
+		if errors.As(err, &other) {
+			return failure.New(fmt.Errorf("nothing was imported: these already exist in the local store, stored since the import began (another import, a ward local set): %s", someNames(other.Names)), "run again with --force to replace them, or choose another --name-prefix")
+		}
 		if errors.As(err, &notSynced) {
 			// The store is written: the secrets are in it.
 			return failure.New(fmt.Errorf("the secrets are in the local store, but %s was left as it was: %w", j.manifest, err), "run the import again: it finds them there")

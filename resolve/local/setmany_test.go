@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,6 +192,30 @@ func TestNoReplace(t *testing.T) {
 	}
 	if _, err := s.SetMany([]NamedValue{{"app/new", canary("n")}}, NoReplace); err != nil {
 		t.Errorf("a new name with NoReplace: %v", show(err))
+	}
+}
+
+// TestNoOtherValue: with NoOtherValue, a batch naming an entry that holds
+// another value stores nothing and says which; one that holds the same
+// value (an interrupted import run again) is left as it is, and the rest
+// is stored.
+func TestNoOtherValue(t *testing.T) {
+	s := newStore(t)
+	a, b := canary("a"), canary("b")
+	mustSet(t, s, "app/a", a)
+	mustSet(t, s, "app/b", b)
+	before := fileBytes(t, s.Path)
+	_, err := s.SetMany([]NamedValue{{"app/new", canary("n")}, {"app/a", a}, {"app/b", canary("b2")}}, NoOtherValue)
+	var other *OtherValueError
+	if !errors.Is(err, ErrExists) || !errors.As(err, &other) || !slices.Equal(other.Names, []string{"app/b"}) {
+		t.Errorf("got %v, want ErrExists naming app/b alone", show(err))
+	}
+	if fileBytes(t, s.Path) != before {
+		t.Errorf("the store file changed")
+	}
+	written, err := s.SetMany([]NamedValue{{"app/new", canary("n")}, {"app/a", a}}, NoOtherValue)
+	if err != nil || len(written) != 2 || written[1].Version != 1 {
+		t.Errorf("a new name and one holding the same value: got %v, %v, want both taken, app/a at version 1", written, show(err))
 	}
 }
 

@@ -31,6 +31,12 @@ const (
 	// the names already exists; checked under the lock, so no other
 	// writer can slip in between the check and the write.
 	NoReplace
+	// NoOtherValue makes SetMany refuse, writing nothing, when any of the
+	// names already holds another value (one that holds the same value is
+	// left as it is); checked under the lock, as NoReplace is: `ward
+	// import`'s check before it, outside the lock, let two imports at
+	// once each replace the other's value, without a word.
+	NoOtherValue
 )
 
 // NamedValue is one value for SetMany.
@@ -80,7 +86,7 @@ func (s *Store) Set(name string, value []byte, opts ...Option) error {
 // as it is. It returns what it did to each name, in the order given,
 // for Undo. No values is nothing to do and writes nothing.
 func (s *Store) SetMany(values []NamedValue, opts ...Option) ([]Written, error) {
-	allowEmpty, noReplace := slices.Contains(opts, AllowEmpty), slices.Contains(opts, NoReplace)
+	allowEmpty, noReplace, noOther := slices.Contains(opts, AllowEmpty), slices.Contains(opts, NoReplace), slices.Contains(opts, NoOtherValue)
 	if err := checkValues(values, allowEmpty); err != nil {
 		return nil, err
 	}
@@ -98,6 +104,17 @@ func (s *Store) SetMany(values []NamedValue, opts ...Option) ([]Written, error) 
 			}
 			if len(exist) > 0 {
 				return false, marked{ErrExists, fmt.Sprintf("nothing was stored: %s already in the local store %s", listNames(exist, "exists", "exist"), s.Path)}
+			}
+		}
+		if noOther {
+			var differ []string
+			for _, v := range values {
+				if e := doc.entries[v.Name]; e != nil && !bytes.Equal(e.current.value, v.Value) {
+					differ = append(differ, v.Name)
+				}
+			}
+			if len(differ) > 0 {
+				return false, &OtherValueError{Names: differ, Path: s.Path}
 			}
 		}
 		now := time.Now().UTC().Truncate(time.Second)
@@ -126,6 +143,19 @@ func (s *Store) SetMany(values []NamedValue, opts ...Option) ([]Written, error) 
 	}
 	return written, nil
 }
+
+// OtherValueError is SetMany's refusal under NoOtherValue: the names that
+// hold another value. It matches ErrExists.
+type OtherValueError struct {
+	Names []string
+	Path  string
+}
+
+func (e *OtherValueError) Error() string {
+	return fmt.Sprintf("nothing was stored: %s already in the local store %s with another value", listNames(e.Names, "exists", "exist"), e.Path)
+}
+
+func (e *OtherValueError) Is(target error) bool { return target == ErrExists }
 
 // Undo takes back what a SetMany did, in one write: an entry it created
 // is removed, an entry it gave a new version goes back to the version
