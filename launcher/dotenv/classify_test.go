@@ -21,6 +21,23 @@ func TestIsPlain(t *testing.T) {
 		{"SMS_CODE", "4455", false},
 		{"SIM_PUK", "1234", false},
 		{"SAFE_COMBINATION", "12-34-56", false},
+		// Short words and numbers that say secret: a password (PW), a
+		// one-time password and its seed, a card's number and CVV, a
+		// PIN's number, a social security number.
+		{"ROOT_PW", "4821", false},
+		{"DB_PW", "4821", false},
+		{"OTP", "4821", false},
+		{"TOTP_SEED", "4821", false},
+		{"MFA_SEED", "123456", false},
+		{"CC_CVV", "482", false},
+		{"CARD_NUMBER", "4111111111111111", false},
+		{"VOICEMAIL_PIN_NUMBER", "4821", false},
+		{"EMPLOYEE_SSN", "123456789", false},
+		// Configuration beside them.
+		{"RANDOM_SEED", "42", true},
+		{"PAGE_NUMBER", "2", true},
+		{"OTP_LENGTH", "6", true},
+		{"NEW_PWA", "true", true},
 		// Configuration under such names stays plain: the secret-code
 		// names end with CODE.
 		{"OTP_CODE_LENGTH", "6", true},
