@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -115,6 +116,11 @@ func addEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, e
 		// lost).
 		envKey.LineComment, env.LineComment = env.LineComment, ""
 	}
+	// New entries only, into a block env: added as text after its last
+	// line, the rest of the file as it was (blank lines, aligned values
+	// and comments); re-encoded, yaml.v3 dropped every blank line and
+	// collapsed the spacing, and a one-line import diffed the whole file.
+	text, textOK := insertAfterEnv(old, &doc, env, envKey, entries)
 	env.Style &^= yaml.FlowStyle
 	// A comment below the last entry (a commented-out variable, a note)
 	// is that entry's foot, which yaml.v3 writes with a blank line after
@@ -151,7 +157,84 @@ func addEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, e
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
+	// The text is taken only where it reads as the tree edit's does.
+	if textOK && sameYAML(text, b.Bytes()) {
+		return text, nil
+	}
 	return b.Bytes(), nil
+}
+
+// insertAfterEnv writes entries, none of which env holds yet, as text
+// after the last line of the block mapping env (under envKey), at its
+// entries' indentation: after a comment under them at that indentation
+// (a commented-out variable), before blank lines and the next key's
+// comments. It reports false where it cannot (a flow or empty env).
+func insertAfterEnv(old []byte, doc, env, envKey *yaml.Node, entries []Entry) ([]byte, bool) {
+	if envKey == nil || env.Kind != yaml.MappingNode || env.Style&yaml.FlowStyle != 0 || len(env.Content) == 0 {
+		return nil, false
+	}
+	for _, e := range entries {
+		for j := 0; j+1 < len(env.Content); j += 2 {
+			if env.Content[j].Value == e.Key {
+				return nil, false
+			}
+		}
+	}
+	col := env.Content[0].Column
+	// The block ends before the next node at env's indentation or less.
+	lines := strings.SplitAfter(string(old), "\n")
+	next := len(lines) + 1
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Line > envKey.Line && n.Column <= envKey.Column && n.Line < next {
+			next = n.Line
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(doc)
+	at := min(next-1, len(lines)) // lines before the next node
+	for at > envKey.Line {
+		l := lines[at-1]
+		trimmed := strings.TrimLeft(l, " ")
+		if strings.TrimSpace(l) != "" && !(strings.HasPrefix(trimmed, "#") && len(l)-len(trimmed) < col-1) {
+			break
+		}
+		at--
+	}
+	if at <= envKey.Line {
+		return nil, false
+	}
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, e := range entries {
+		m.Content = append(m.Content, strNode(e.Key), e.node())
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if enc.Encode(m) != nil || enc.Close() != nil {
+		return nil, false
+	}
+	var block strings.Builder
+	for _, l := range strings.SplitAfter(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		block.WriteString(strings.Repeat(" ", col-1) + l)
+	}
+	block.WriteString("\n")
+	head := strings.Join(lines[:at], "")
+	if !strings.HasSuffix(head, "\n") {
+		head += "\n"
+	}
+	return []byte(head + block.String() + strings.Join(lines[at:], "")), true
+}
+
+// sameYAML reports whether a and b read as the same document.
+func sameYAML(a, b []byte) bool {
+	var x, y any
+	if yaml.Unmarshal(a, &x) != nil || yaml.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 // node is the entry's value node.

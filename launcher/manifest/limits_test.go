@@ -553,3 +553,18 @@ func TestPastedValueKeysAreNotShown(t *testing.T) {
 		}
 	}
 }
+
+// TestAddEnvKeepsTheLayout: new entries go in as text after the env's
+// last line, the rest of a hand-formatted manifest as it was: blank
+// lines, values and comments aligned, a block scalar above, a profile's
+// env. yaml.v3 re-encoded the whole file: every blank line dropped, the
+// spacing collapsed, a one-line import a diff of the whole file.
+func TestAddEnvKeepsTheLayout(t *testing.T) {
+	in := "version: 1\n\nenv:\n  PORT:    {value: '8080'}      # aligned\n  DB:      local://app/db\n  T:\n    template: |\n      a {{ .DB }}\n\n# profiles below\nprofiles:\n\n  dev:\n    env:\n      X:   local://app/x   # dev's\n\n  prod: {}\n"
+	entries := []Entry{{Key: "NEW_TOKEN", Ref: "local://app/new"}, {Key: "MODE", Value: "fast", Plain: true}}
+	tests := []struct{ profile, in, want string }{
+		{"", in, strings.Replace(in, "      a {{ .DB }}\n", "      a {{ .DB }}\n  NEW_TOKEN: local://app/new\n  MODE: {value: \"fast\"}\n", 1)},
+		{"dev", in, strings.Replace(in, "      X:   local://app/x   # dev's\n", "      X:   local://app/x   # dev's\n      NEW_TOKEN: local://app/new\n      MODE: {value: \"fast\"}\n", 1)},
+	}
+	checkAddEnv(t, entries, tests)
+}
