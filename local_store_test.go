@@ -432,6 +432,12 @@ func TestLocalStoreElsewhereNamed(t *testing.T) {
 			t.Errorf("the error does not say %q:\n%s", want, stderr)
 		}
 	}
+	// `ward local list` lists nothing, exit 0, and says why: it said
+	// nothing, and the store looked empty.
+	code, stdout, stderr := w.run("local", "list")
+	if code != 0 || stdout != "" || !strings.Contains(stderr, "one is at "+usual) {
+		t.Errorf("ward local list: exit %d, stdout %q, stderr %q; want 0, nothing listed, and where the store is", code, stdout, stderr)
+	}
 }
 
 // TestLocalWriteSaysItWaitsForTheLock: a `ward local set` (or import,

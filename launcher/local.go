@@ -281,6 +281,11 @@ func localList(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return failure.New(err, "")
 	}
+	if why := s.Absent(); len(entries) == 0 && why != nil {
+		// Nothing listed, and why: a store kept elsewhere (XDG_DATA_HOME
+		// set since it was made) looked empty.
+		fmt.Fprintf(stdio.Stderr, "ward: %s\n", strings.TrimSuffix(why.Error(), ": "+local.ErrNoStore.Error()))
+	}
 	w := bufio.NewWriter(c.App.Writer)
 	defer w.Flush()
 	for _, e := range entries {

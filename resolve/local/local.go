@@ -241,6 +241,16 @@ func (s *Store) List() ([]Entry, error) {
 	return out, nil
 }
 
+// Absent says why the store holds nothing, when it does not exist (see
+// missing: one elsewhere, where ward keeps it by default, is named); nil
+// when it exists.
+func (s *Store) Absent() error {
+	if _, err := os.Stat(s.Path); errors.Is(err, fs.ErrNotExist) {
+		return s.missing()
+	}
+	return nil
+}
+
 // Existing returns the names, of those given, that the store holds, in
 // the order given. A store that does not exist yet holds none.
 func (s *Store) Existing(names []string) ([]string, error) {
