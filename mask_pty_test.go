@@ -411,3 +411,27 @@ func TestMaskWithoutDevpts(t *testing.T) {
 		t.Errorf("the value is in ward's output")
 	}
 }
+
+// TestMaskChildKilledNamedByItsPid: with --mask on a terminal, the log
+// line of a child killed by a signal names the program's pid, as without
+// --mask. It named the pty session's leader (a process of ward's), or,
+// for a signal other than the keys', was not logged at all.
+func TestMaskChildKilledNamedByItsPid(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", `echo "pid $$"; kill -TERM $$`)
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	l := readLines(t, ptmx)
+	pid := strings.TrimSpace(strings.TrimPrefix(l.waitFor("pid "), "pid "))
+	line := l.waitForContaining(`"child killed by a signal"`)
+	if !strings.Contains(line, `"pid":`+pid+`,`) || !strings.Contains(line, `"signal":"TERM"`) {
+		t.Errorf("got %q, want the program's pid %s and TERM", strings.TrimSpace(line), pid)
+	}
+	if code := exitCode(t, cmd.Wait()); code != 143 {
+		t.Errorf("got exit code %d, want 143", code)
+	}
+}

@@ -187,6 +187,11 @@ func SessionMain(args []string) int {
 				signals.Send(c.Pid, syscall.SIGCONT, childOnly)
 			case signals.Exited:
 				code = signals.ExitCode(ws)
+				if ws.Signaled() {
+					// Said here, with the program's pid: ward sees the
+					// leader's end, and named the leader's pid.
+					log.Info("child killed by a signal", "pid", c.Pid, "signal", strings.TrimPrefix(signals.Name(ws.Signal()), "SIG"), "code", code)
+				}
 				if ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGQUIT) {
 					endBy = ws.Signal()
 				}

@@ -746,8 +746,9 @@ func (s *supervisor) reaped() (code int, done bool, err error) {
 		// script's program killed (or the child of a pty session's
 		// leader) is the script's 137.
 		s.log.Error("child ended by the kernel's OOM killer (it, or a process of its): the memory limit of ward's cgroup was reached; raise the container's memory limit (resources.limits.memory, docker run --memory, systemd's MemoryMax=) or lower the program's use", "pid", s.child.Pid, "limit", cmp.Or(limit, "none"), "code", code)
-	} else if ws.Signaled() {
-		// An operator wants to see a stray TERM.
+	} else if ws.Signaled() && !s.session {
+		// An operator wants to see a stray TERM. (A pty session's leader
+		// says it of the program, whose pid it knows.)
 		s.log.Info("child killed by a signal", "pid", s.child.Pid, "signal", strings.TrimPrefix(signals.Name(ws.Signal()), "SIG"), "code", code)
 	} else {
 		s.log.Debug("child exited", "pid", s.child.Pid, "code", code)
