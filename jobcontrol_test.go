@@ -1343,3 +1343,34 @@ func TestMaskSessionLeaderHoldsNoValue(t *testing.T) {
 	term.send("\x03")
 	exitWithin(t, term.cmd, 10*time.Second)
 }
+
+// TestCtrlZStopsTheWholePipeline: `ward run -- cmd | cat` whose child has
+// taken the terminal (it read it): Ctrl-Z reaches the child's group
+// alone, and ward stops the rest of its job with it (the cat), so the
+// shell's prompt comes back with the job stopped; fg runs it all again.
+// The cat ran on, bash waited for the whole job to stop, and the
+// terminal hung until a second Ctrl-Z.
+func TestCtrlZStopsTheWholePipeline(t *testing.T) {
+	for _, mask := range []bool{false, true} {
+		t.Run(fmt.Sprintf("mask=%v", mask), func(t *testing.T) {
+			w := newWardEnv(t)
+			m := w.manifest(emptyManifest)
+			term := newTerminal(t, w)
+			flag := ""
+			if mask {
+				flag = " --mask"
+			}
+			term.send("ward run" + flag + " -m " + m + " -- sh -c 'read x; echo got=$x; read y; echo got=$y' | cat\n")
+			term.send("a1\n")
+			term.expect(`got=a1`)
+			term.ctrlZ()
+			term.send("jobs\n")
+			term.expect(`\[1\]\+\s+Stopped\s+ward run`)
+			term.expect(`PROMPT> `)
+			term.send("fg\n")
+			term.send("b2\n")
+			term.expect(`got=b2`)
+			term.expect(`PROMPT> `)
+		})
+	}
+}

@@ -405,6 +405,25 @@ func Catches(pid int, sig syscall.Signal) bool {
 	return true
 }
 
+// SignalOwnGroup sends sig to the other members of this process's group,
+// zombies aside, and reports whether any was there: the rest of a
+// shell's job (`ward run -- cmd | tee log`), which a stop of the child's
+// own group by the terminal (Ctrl-Z once the child has the terminal)
+// never reached. bash waited for the whole job to stop, and the prompt
+// never came back.
+func SignalOwnGroup(sig syscall.Signal) (any bool) {
+	self, pgrp := os.Getpid(), syscall.Getpgrp()
+	eachProcess(func(pid int) {
+		if pid == self {
+			return
+		}
+		if st := procStat(pid); st != nil && st.state != 'Z' && st.pgrp == pgrp && syscall.Kill(pid, sig) == nil {
+			any = true
+		}
+	})
+	return any
+}
+
 // SignalGroupButLeader sends sig to the members of process group pgid
 // but its leader, zombies aside, and reports whether any was there: the
 // leader, ward's child, has the kernel's SIGTERM when ward is killed

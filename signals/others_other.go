@@ -78,3 +78,7 @@ func SignalGroupButLeader(pgid int, sig syscall.Signal) (left bool) {
 
 // GroupRunning is GroupAlive outside Linux.
 func GroupRunning(pgid int) bool { return GroupAlive(pgid) }
+
+// SignalOwnGroup is SignalOwnGroup of others_linux.go; with no /proc to
+// list the group by, it signals nothing.
+func SignalOwnGroup(sig syscall.Signal) bool { return false }

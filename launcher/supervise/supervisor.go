@@ -1202,6 +1202,12 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		term = s.opts.Stdin
 	}
 	rows, cols, sized := signals.WindowSize(termOr(term, s.opts.Stdout))
+	if sig == syscall.SIGTSTP && !forwarded {
+		// The terminal's Ctrl-Z reached the child's group alone (it had
+		// the terminal): the rest of ward's job (`| tee log`) is stopped
+		// too, as the key stops a whole job, or the shell waits for it.
+		signals.SignalOwnGroup(syscall.SIGTSTP)
+	}
 	s.giveBackTerminal()
 	s.ptyIn.suspend()
 	s.guard.stopping(s.child.Pid, s.session)
