@@ -1374,3 +1374,45 @@ func TestCtrlZStopsTheWholePipeline(t *testing.T) {
 		})
 	}
 }
+
+// TestMaskCtrlZAtTheStart: with --mask, a Ctrl-Z typed in the first
+// milliseconds of a run stops the job as one typed later does. The key
+// went to the pty before its session's leader had made the child's group
+// the foreground, reached the leader's own group (orphaned: the kernel
+// discards its stops), and was lost: half the tries kept running, the
+// shell's prompt gone.
+func TestMaskCtrlZAtTheStart(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	// From 4 ms after ward catches SIGTSTP: a key in its first
+	// milliseconds is still lost at times, with or without --mask, and
+	// not yet mended (see the README).
+	for delay := 4 * time.Millisecond; delay <= 20*time.Millisecond; delay += 2 * time.Millisecond {
+		term.send("ward run --mask -m " + m + " -- sleep 20\n")
+		// Once ward catches the key's signal, when the key comes: the
+		// pause models the person typing, it waits for no event.
+		bash := strconv.Itoa(term.cmd.Process.Pid)
+		waitUntil(t, "ward's catching of SIGTSTP", func() bool {
+			kids, _ := os.ReadFile("/proc/" + bash + "/task/" + bash + "/children")
+			for _, kid := range strings.Fields(string(kids)) {
+				pid, _ := strconv.Atoi(kid)
+				if cmdline, _ := os.ReadFile("/proc/" + kid + "/cmdline"); bytes.HasPrefix(cmdline, []byte("ward\x00run\x00")) && signals.Catches(pid, syscall.SIGTSTP) {
+					return true
+				}
+			}
+			return false
+		})
+		time.Sleep(delay)
+		term.send("\x1a")
+		if got, screen := term.within(`Stopped`, 5*time.Second); got == nil {
+			t.Fatalf("a Ctrl-Z %s after ward caught SIGTSTP did not stop the job; the terminal shows:\n%s", delay, screen)
+		}
+		term.expect(`PROMPT> `)
+		term.send("kill %1\n")
+		term.expect(`PROMPT> `)
+		term.send("wait; echo after-$((40+2))\n")
+		term.expect(`after-42`)
+		term.expect(`PROMPT> `)
+	}
+}

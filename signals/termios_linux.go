@@ -1,6 +1,12 @@
 package signals
 
-import "golang.org/x/sys/unix"
+import (
+	"bytes"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
 
 // getTermios is the ioctl that reads a terminal's modes; setTermios sets
 // them, and setTermiosFlush after discarding the unread input.
@@ -26,4 +32,24 @@ const keyInputFlags = unix.IXON | unix.IXOFF | unix.IXANY | unix.IMAXBEL | unix.
 func IoctlInt(fd int, req uint) (int, error) {
 	v, err := unix.IoctlGetUint32(fd, req)
 	return int(int32(v)), err
+}
+
+// ForegroundStarted reports whether the terminal fd (a pty, through its
+// master) has a foreground group other than its session leader's, whose
+// leader has exec'd its program: its command line is the leader's no
+// more. A forked child shares it until its exec, and a stop before the
+// exec (a Ctrl-Z typed then) stopped it there, its parent waiting on the
+// exec for good.
+func ForegroundStarted(fd int) bool {
+	sid, err := IoctlInt(fd, unix.TIOCGSID)
+	if err != nil || sid <= 0 {
+		return false
+	}
+	fg, err := IoctlInt(fd, unix.TIOCGPGRP)
+	if err != nil || fg <= 0 || fg == sid {
+		return false
+	}
+	leader, err1 := os.ReadFile("/proc/" + strconv.Itoa(sid) + "/cmdline")
+	child, err2 := os.ReadFile("/proc/" + strconv.Itoa(fg) + "/cmdline")
+	return err1 == nil && err2 == nil && !bytes.Equal(leader, child)
 }

@@ -24,3 +24,7 @@ const keyInputFlags = unix.IXON | unix.IXOFF | unix.IXANY | unix.IMAXBEL
 func IoctlInt(fd int, req uint) (int, error) {
 	return unix.IoctlGetInt(fd, req)
 }
+
+// ForegroundStarted is ForegroundStarted of termios_linux.go, true where
+// it cannot be told.
+func ForegroundStarted(fd int) bool { return true }

@@ -124,11 +124,16 @@ func (in *ptyInput) start(term, screen *os.File) {
 	in.resumed = make(chan struct{}, 1)
 	in.queue = make(chan []byte, inputQueue)
 	go func() {
+		var ready *os.File
 		for b := range in.queue {
 			in.mu.Lock()
 			m := in.master
 			in.mu.Unlock()
 			if m != nil {
+				if m != ready {
+					waitChildForeground(m)
+					ready = m
+				}
 				in.writing.Store(true)
 				m.Write(b)
 				in.writing.Store(false)
@@ -159,6 +164,19 @@ func (in *ptyInput) start(term, screen *os.File) {
 	// Raw mode and reading now if ward is in the foreground, else from
 	// the fg that gives it the terminal.
 	in.resume()
+}
+
+// waitChildForeground waits, a second at most, until the pty's foreground
+// is the child's group, its program exec'd, before the first keys go to
+// a new child's pty. A Ctrl-Z typed before (the first milliseconds of a
+// run) reached the session leader's own group, orphaned, whose stops the
+// kernel discards, and was lost; or the child forked for the program,
+// stopped before its exec, and the leader waited on that exec for good.
+func waitChildForeground(m *os.File) {
+	deadline := time.Now().Add(time.Second)
+	for !signals.ForegroundStarted(int(m.Fd())) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // inputQueue is how many reads of ward's terminal (up to 4 KiB each) wait

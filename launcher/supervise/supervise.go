@@ -400,6 +400,14 @@ func resolveOrStop(ctx context.Context, o Options, sigs <-chan os.Signal) (map[s
 	for pending := true; pending; {
 		select {
 		case sig := <-sigs:
+			if sig == syscall.SIGTSTP && os.Getpid() != 1 {
+				// Ctrl-Z as ward started (a run's first milliseconds):
+				// as while a store is slow. It was dropped with the
+				// signals that mean nothing without a child, and the
+				// job ran on, the shell's prompt gone.
+				signals.StopSelf(syscall.SIGTSTP)
+				continue
+			}
 			if s, ok := stopSignal(sig, terminal, o.Log, "while resolving secrets"); ok {
 				code, err := stoppedBeforeStart(s, "while resolving secrets")
 				return nil, code, err

@@ -1406,6 +1406,15 @@ func (s *supervisor) forward(sig os.Signal) {
 		// Not ward's alone now: a child it ends ends the run.
 		s.reloadSent = reloadSignal{}
 	}
+	if s.session && (ss == syscall.SIGTSTP || ss == syscall.SIGTTIN || ss == syscall.SIGTTOU) {
+		// The pty session's leader, just started, stops with a stop
+		// signal only once it catches it: before, the kernel discards it
+		// for its orphaned group. A Ctrl-Z in a run's first milliseconds
+		// was lost, the job running on and the shell's prompt gone.
+		for deadline := time.Now().Add(time.Second); !signals.Catches(s.child.Pid, ss) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	if s.restarting != nil && ss == s.rotation.StopSignal {
 		// The restart sent it to the child already, which is on its way
 		// out: a second (docker stop's) is "stop now" to many servers,
