@@ -1496,7 +1496,7 @@ func rewatch(w *fsnotify.Watcher, path string) {
 // (a link into an agent's directory, where the agent replaces the file
 // by rename; a directory link swapped to a new release), and the name of
 // each such directory in its parent, and of that parent in its own, up
-// to the root, so that a directory removed and made again, or moved
+// to the root or a directory anyone may write (see sharedDir), so that a directory removed and made again, or moved
 // aside for a new tree, however far above the file, is watched again.
 // Watching only the path's own directory missed all of those; watching
 // its parent alone missed secrets/ replaced above secrets/tls/key (the
@@ -1543,11 +1543,26 @@ func watchPoints(paths []string) map[string]map[string]bool {
 		}
 	}
 	for _, d := range slices.Collect(maps.Keys(dirs)) {
+		// Up to, not into, the root or a directory anyone may write
+		// (/tmp, /dev/shm): its churn (a build's temporary files) was
+		// read event by event, and overflowed the watch's queue over and
+		// over, holding a restart back for good; no one renames another
+		// user's directory there.
 		for ; d != "/"; d = filepath.Dir(d) {
-			add(filepath.Dir(d), filepath.Base(d))
+			up := filepath.Dir(d)
+			if up == "/" || sharedDir(up) {
+				break
+			}
+			add(up, filepath.Base(d))
 		}
 	}
 	return dirs
+}
+
+// sharedDir reports whether dir is a directory every user may write.
+func sharedDir(dir string) bool {
+	st, err := os.Stat(dir)
+	return err == nil && st.Mode().Perm()&0o002 != 0
 }
 
 // jitter spreads d by up to ±frac.
