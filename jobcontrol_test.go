@@ -1416,3 +1416,29 @@ func TestMaskCtrlZAtTheStart(t *testing.T) {
 		term.expect(`PROMPT> `)
 	}
 }
+
+// TestMaskTostopLastOutput: under `stty tostop`, a --mask job in the
+// background whose child writes its last line and exits stops for that
+// output as one whose child goes on does: fg lets it out, then the job
+// ends with the child's status. The line went to the terminal over the
+// shell's prompt, and the job ended.
+func TestMaskTostopLastOutput(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	term.send("stty tostop\n")
+	term.expect(`PROMPT> `)
+	gate := filepath.Join(w.dir, "gate")
+	term.send("ward run --mask -m " + m + " -- sh -c 'while [ ! -e " + gate + " ]; do sleep 0.05; done; echo OUTPUT-$((40+2)); exit 6' &\n")
+	ward, _ := strconv.Atoi(term.expect(`\[1\] (\d+)`)[1])
+	term.expect(`PROMPT> `)
+	os.WriteFile(gate, nil, 0o600)
+	waitState(t, "ward, the child's last output waiting for the terminal", ward, "T")
+	if strings.Contains(term.screen(), "OUTPUT-42") {
+		t.Fatalf("the background job's output reached the terminal under stty tostop")
+	}
+	term.send("fg\n")
+	term.expect(`OUTPUT-42`)
+	term.send("echo code=$?\n")
+	term.expect(`code=6`)
+}

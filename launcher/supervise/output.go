@@ -642,10 +642,20 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 // as the kernel stops a job that writes there itself, and looks again
 // every foregroundPoll: ward stopped, nothing runs; continued by fg, the
 // output goes out; by bg, the job stops again. Once the child is gone
-// (ward is ending), the rest goes out at once: there is no job left to
-// stop, and ward's writes to a terminal go through (signals.Writer).
+// (ward is ending), ward is what is left of the job, and the output is
+// its own to write: it stops itself with SIGTTOU, as the kernel stops a
+// background writer (the child's last line went to the terminal over the
+// shell's prompt); where no shell can continue it (an orphaned group),
+// or ward was told to stop (kill %1), the rest goes out.
 func (p *progressWriter) waitForTerminal() {
-	for !p.ending.Load() && signals.InBackground(p.term) && signals.StopsBackgroundWriters(p.term) {
+	for signals.InBackground(p.term) && signals.StopsBackgroundWriters(p.term) {
+		if p.ending.Load() {
+			if signals.StoppedBy() != 0 || signals.GroupOrphaned() {
+				return
+			}
+			signals.StopSelf(syscall.SIGTTOU)
+			continue
+		}
 		select {
 		case p.stops <- struct{}{}:
 		default:
