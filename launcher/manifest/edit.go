@@ -173,14 +173,30 @@ func insertAfterEnv(old []byte, doc, env, envKey *yaml.Node, entries []Entry) ([
 	if envKey == nil || env.Kind != yaml.MappingNode || env.Style&yaml.FlowStyle != 0 || len(env.Content) == 0 {
 		return nil, false
 	}
+	// An entry env holds already as it would be written (the same file
+	// imported again) is left as it is; one it holds otherwise is
+	// replaced, by the tree edit.
+	var fresh []Entry
 	for _, e := range entries {
+		held := false
 		for j := 0; j+1 < len(env.Content); j += 2 {
-			if env.Content[j].Value == e.Key {
+			if env.Content[j].Value != e.Key {
+				continue
+			}
+			if !sameEntry(env.Content[j+1], e) {
 				return nil, false
 			}
+			held = true
+		}
+		if !held {
+			fresh = append(fresh, e)
 		}
 	}
+	if len(fresh) == 0 {
+		return old, true
+	}
 	col := env.Content[0].Column
+	last := env.Content[len(env.Content)-2]
 	// The block ends before the next node at env's indentation or less.
 	lines := strings.SplitAfter(string(old), "\n")
 	next := len(lines) + 1
@@ -194,20 +210,31 @@ func insertAfterEnv(old []byte, doc, env, envKey *yaml.Node, entries []Entry) ([
 		}
 	}
 	walk(doc)
-	at := min(next-1, len(lines)) // lines before the next node
-	for at > envKey.Line {
-		l := lines[at-1]
+	// From the last entry on: its value's lines (deeper than the
+	// entries: a block scalar's, blank lines among them) and a comment
+	// right under it at the entries' indentation (a commented-out
+	// variable) are env's; a blank line before other text, a comment at
+	// a lesser indentation (the next section's, ward init's commented
+	// examples) or anything else is not.
+	at := last.Line
+	for j := last.Line; j < min(next-1, len(lines)); j++ {
+		l := lines[j]
 		trimmed := strings.TrimLeft(l, " ")
-		if strings.TrimSpace(l) != "" && !(strings.HasPrefix(trimmed, "#") && len(l)-len(trimmed) < col-1) {
-			break
+		indent := len(l) - len(trimmed)
+		switch {
+		case strings.TrimSpace(l) == "":
+			continue
+		case indent > col-1 && !strings.HasPrefix(trimmed, "#"):
+			at = j + 1
+			continue
+		case strings.HasPrefix(trimmed, "#") && indent >= col-1 && j == at:
+			at = j + 1
+			continue
 		}
-		at--
-	}
-	if at <= envKey.Line {
-		return nil, false
+		break
 	}
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	for _, e := range entries {
+	for _, e := range fresh {
 		m.Content = append(m.Content, strNode(e.Key), e.node())
 	}
 	var b bytes.Buffer
@@ -226,6 +253,18 @@ func insertAfterEnv(old []byte, doc, env, envKey *yaml.Node, entries []Entry) ([
 		head += "\n"
 	}
 	return []byte(head + block.String() + strings.Join(lines[at:], "")), true
+}
+
+// sameEntry reports whether v, an env entry's value, is what e writes:
+// its reference, or its plain value.
+func sameEntry(v *yaml.Node, e Entry) bool {
+	if !e.Plain {
+		return v.Kind == yaml.ScalarNode && v.Value == e.Ref
+	}
+	if v.Kind != yaml.MappingNode || len(v.Content) != 2 {
+		return false
+	}
+	return v.Content[0].Value == "value" && v.Content[1].Kind == yaml.ScalarNode && v.Content[1].Value == e.Value
 }
 
 // sameYAML reports whether a and b read as the same document.

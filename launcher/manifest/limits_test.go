@@ -568,3 +568,22 @@ func TestAddEnvKeepsTheLayout(t *testing.T) {
 	}
 	checkAddEnv(t, entries, tests)
 }
+
+// TestAddEnvAgainAndBeforeCommentedExamples: the same entries imported
+// again leave the file as it is (it was written anew, blank lines and
+// alignment lost); new ones go after env's last entry, before a
+// commented-out block that follows it (ward init's `# profiles:`
+// example), not under that block's last line, where uncommenting the
+// example put them in a profile.
+func TestAddEnvAgainAndBeforeCommentedExamples(t *testing.T) {
+	entries := []Entry{{Key: "API_TOKEN", Ref: "local://rr/API_TOKEN"}, {Key: "LOG_LEVEL", Value: "info", Plain: true}}
+	again := "version: 1\n\nenv:\n  PORT:     {value: \"8080\"}    # aligned\n  API_TOKEN: local://rr/API_TOKEN\n  LOG_LEVEL: {value: \"info\"}\n\n# files below\nfiles: []\n"
+	examples := "version: 1\nenv:\n  X_TOKEN: local://a/X_TOKEN\n  # B: local://app/b\n\n# profiles:\n  # ci:\n    # env:\n      # API_TOKEN: env://API_TOKEN\n"
+	ended := "---\nversion: 1\nenv:\n  A:  {value: x}\n...\n"
+	tests := []struct{ profile, in, want string }{
+		{"", again, again},
+		{"", examples, strings.Replace(examples, "  # B: local://app/b\n", "  # B: local://app/b\n  API_TOKEN: local://rr/API_TOKEN\n  LOG_LEVEL: {value: \"info\"}\n", 1)},
+		{"", ended, strings.Replace(ended, "  A:  {value: x}\n", "  A:  {value: x}\n  API_TOKEN: local://rr/API_TOKEN\n  LOG_LEVEL: {value: \"info\"}\n", 1)},
+	}
+	checkAddEnv(t, entries, tests)
+}
