@@ -210,8 +210,16 @@ func TestReadOnlySecretDirectoryRemoved(t *testing.T) {
 // under on_change: signal alike. Every later rotation's write was refused
 // ("permission denied"), and the child kept its old values for good.
 func TestRotationIntoReadOnlySecretDirectory(t *testing.T) {
-	for _, mode := range []string{"restart", "signal"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, tc := range []struct{ mode, chmod string }{
+		{"restart", `chmod -R a-w "$(dirname "$TOK_FILE")"; chmod a-w "$(dirname "$(dirname "$TOK_FILE")")"`},
+		{"signal", `chmod -R a-w "$(dirname "$TOK_FILE")"; chmod a-w "$(dirname "$(dirname "$TOK_FILE")")"`},
+		// The run directory itself, left without its x bit: looked up
+		// through it, "." could not be made writable, and the error
+		// said the directory "was removed".
+		{"restart", `chmod 000 "$(dirname "$(dirname "$(dirname "$TOK_FILE")")")"`},
+	} {
+		mode := tc.mode
+		t.Run(mode+" "+tc.chmod[:9], func(t *testing.T) {
 			extra := "rotation:\n  debounce: 100ms\n  on_change: " + mode + "\n  signal: SIGHUP\n"
 			_, source, ward := nobodyFiles(t, "a/b/tok", extra)
 			hash := func() string {
@@ -219,7 +227,7 @@ func TestRotationIntoReadOnlySecretDirectory(t *testing.T) {
 				sum := sha256.Sum256(b)
 				return hex.EncodeToString(sum[:8])
 			}
-			script := `print() { echo "tok $(sha256sum < "$TOK_FILE" | cut -c1-16)"; }; trap print HUP; chmod -R a-w "$(dirname "$TOK_FILE")"; chmod a-w "$(dirname "$(dirname "$TOK_FILE")")"; print; while :; do sleep 0.05; done`
+			script := `print() { echo "tok $(sha256sum < "$TOK_FILE" | cut -c1-16)"; }; trap print HUP; print; ` + tc.chmod + `; while :; do sleep 0.05; done`
 			cmd := ward("sh", "-c", script)
 			stdout, stderr := startedLines(t, cmd)
 			t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })

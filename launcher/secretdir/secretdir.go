@@ -372,11 +372,22 @@ func (d *Dir) writable(rel string) bool {
 	}
 	changed := false
 	for _, dir := range slices.Backward(dirs) {
-		st, err := d.root.Lstat(dir)
+		var st fs.FileInfo
+		var err error
+		chmod := func(mode fs.FileMode) error { return d.root.Chmod(dir, mode) }
+		if dir == "." {
+			// The run directory itself, by its path: through the root,
+			// a directory the child left without its x bit (chmod 000)
+			// cannot be looked up as "." either.
+			st, err = os.Lstat(d.Path)
+			chmod = func(mode fs.FileMode) error { return os.Chmod(d.Path, mode) }
+		} else {
+			st, err = d.root.Lstat(dir)
+		}
 		if err != nil || !st.IsDir() || st.Mode().Perm()&0o700 == 0o700 {
 			continue
 		}
-		changed = d.root.Chmod(dir, st.Mode().Perm()|0o700) == nil || changed
+		changed = chmod(st.Mode().Perm()|0o700) == nil || changed
 	}
 	return changed
 }
@@ -499,6 +510,10 @@ func (d *Dir) fileError(rel string, err error) error {
 // created and locked.
 func (d *Dir) removed() bool {
 	mine, err := d.root.Stat(".")
+	if errors.Is(err, fs.ErrPermission) {
+		// There, but not searchable (the child's chmod 000).
+		return false
+	}
 	if err != nil {
 		return true
 	}
