@@ -1372,9 +1372,17 @@ func (r *rotator) watchFiles(ctx context.Context) bool {
 		return false
 	}
 	dirs := watchPoints(paths)
-	for _, d := range slices.Sorted(maps.Keys(dirs)) {
-		if err := w.Add(d); err != nil {
+	own := map[string]bool{}
+	for _, p := range paths {
+		own[filepath.Dir(filepath.Clean(p))] = true
+	}
+	for _, d := range deepestFirst(dirs) {
+		switch err := w.Add(d); {
+		case err == nil:
+		case own[d]:
 			r.log.Warn("cannot watch a directory for secret changes; its files are looked at every rotation.poll", "dir", d, "poll", r.rot.Poll.String(), "error", watchError(err))
+		default:
+			r.log.Debug("cannot watch a directory above a secret's file; its replacement is seen at rotation.poll", "dir", d, "error", watchError(err))
 		}
 	}
 	watchContents(w, paths)
@@ -1459,11 +1467,26 @@ func rewatchAll(w *fsnotify.Watcher, paths []string, dirs map[string]map[string]
 			w.Remove(d)
 		}
 	}
-	for d := range now {
+	for _, d := range deepestFirst(now) {
 		rewatch(w, d)
 	}
 	watchContents(w, paths)
 	return now
+}
+
+// deepestFirst lists the watch points' directories, the deepest first:
+// where inotify watches are few (fs.inotify.max_user_watches, shared by
+// every program of the user), those of the files themselves get them, and
+// the directories above, added in name order, took them: "/" first.
+func deepestFirst(dirs map[string]map[string]bool) []string {
+	out := slices.Collect(maps.Keys(dirs))
+	slices.SortFunc(out, func(a, b string) int {
+		if c := strings.Count(b, "/") - strings.Count(a, "/"); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return out
 }
 
 // watchContents watches the files at paths themselves, besides their
