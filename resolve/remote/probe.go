@@ -88,10 +88,11 @@ func protocolOf(program, path, version string, out []byte) error {
 		if o.Protocol != Protocol {
 			return &VersionError{Program: program, Path: path, Protocol: o.Protocol, Version: o.Ward, WardVersion: version}
 		}
-		if o.Ward != "" && version != "" && o.Ward != version {
+		if o.Ward != "" && version != "" && version != "dev" && o.Ward != version {
 			// A run takes it (an upgrade in place of a running ward's
 			// helper must not stop the ward), the check does not: ward
-			// and its helpers come from one release.
+			// and its helpers come from one release. A build of ward
+			// from source says "dev" and may sit beside any helper.
 			return resolve.WithHint(fmt.Errorf("%s is the helper of ward %s, and this ward is %s: an install or image that mixed two releases (a run would take it while both speak store protocol %d, but each release's store fixes are in its own helpers)", path, o.Ward, version, Protocol), installTheirs(version, path))
 		}
 		return nil

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -901,12 +902,15 @@ func TestProbeAsksTheProtocol(t *testing.T) {
 		// check is for.
 		{"another release", answer(fmt.Sprintf(`'{"id":1,"result":{"protocol":%d,"ward":"v1.2.0","schemes":["vault"],"leases":true,"versions":true}}'`, Protocol)),
 			"is the helper of ward v1.2.0, and this ward is v1.2.3: an install or image that mixed two releases"},
+		{"a release beside a dev build", answer(fmt.Sprintf(`'{"id":1,"result":{"protocol":%d,"ward":"v1.2.0","schemes":["vault"],"leases":true,"versions":true}}'`, Protocol)), ""},
 		{"unknown release", answer(fmt.Sprintf(`'{"id":1,"result":{"protocol":%d,"schemes":["vault"],"leases":true,"versions":true}}'`, Protocol)), ""},
 		{"this ward", answer(`'{"log":{"level":"DEBUG","msg":"starting"}}'`, fmt.Sprintf(`'{"id":1,"result":{"protocol":%d,"ward":"v1.2.3","schemes":["vault"],"leases":true,"versions":true}}'`, Protocol)), ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			name, p := besideTest(t, "proto-"+strings.ReplaceAll(c.name, " ", "-"), c.script, 0o755)
-			_, err := Probe(name, "v1.2.3")
+			// This ward's version: a build without one says "dev".
+			ward := map[string]string{"a release beside a dev build": "dev"}[c.name]
+			_, err := Probe(name, cmp.Or(ward, "v1.2.3"))
 			switch {
 			case c.want == "" && err != nil:
 				t.Errorf("got %v, want the helper taken", err)
