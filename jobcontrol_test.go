@@ -1375,6 +1375,43 @@ func TestCtrlZStopsTheWholePipeline(t *testing.T) {
 	}
 }
 
+// TestCtrlZInAScript: Ctrl-Z stops a script that runs ward (`./dev.sh`
+// holding `ward run --mask -- npm run dev`), and fg brings back both with
+// the terminal. ward stopped the script, the rest of its job, before it
+// had given the terminal back: the shell took the terminal at once, the
+// restore of its mode then stopped ward for output again and again (a
+// core spinning), the next key was lost and fg hung.
+func TestCtrlZInAScript(t *testing.T) {
+	for _, mask := range []bool{false, true} {
+		t.Run(fmt.Sprintf("mask=%v", mask), func(t *testing.T) {
+			w := newWardEnv(t)
+			m := w.manifest(emptyManifest)
+			flag := ""
+			if mask {
+				flag = " --mask"
+			}
+			script := filepath.Join(w.dir, "dev.sh")
+			body := "#!/bin/sh\nward run" + flag + " -m " + m + " -- sh -c 'read x; echo got=$x; read y; echo got=$y'\necho script-done\n"
+			if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			term := newTerminal(t, w)
+			term.send(script + "\n")
+			term.send("a1\n")
+			term.expect(`got=a1`)
+			term.ctrlZ()
+			term.send("jobs\n")
+			term.expect(`\[1\]\+\s+Stopped\s+` + regexp.QuoteMeta(script))
+			term.expect(`PROMPT> `)
+			term.send("fg\n")
+			term.send("b2\n")
+			term.expect(`got=b2`)
+			term.expect(`script-done`)
+			term.expect(`PROMPT> `)
+		})
+	}
+}
+
 // TestMaskCtrlZAtTheStart: with --mask, a Ctrl-Z typed in the first
 // milliseconds of a run stops the job as one typed later does. The key
 // went to the pty before its session's leader had made the child's group

@@ -1202,15 +1202,19 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		term = s.opts.Stdin
 	}
 	rows, cols, sized := signals.WindowSize(termOr(term, s.opts.Stdout))
-	if sig == syscall.SIGTSTP && !forwarded {
-		// The terminal's Ctrl-Z reached the child's group alone (it had
-		// the terminal): the rest of ward's job (`| tee log`) is stopped
-		// too, as the key stops a whole job, or the shell waits for it.
-		signals.SignalOwnGroup(syscall.SIGTSTP)
-	}
 	s.giveBackTerminal()
 	s.ptyIn.suspend()
 	s.guard.stopping(s.child.Pid, s.session)
+	if sig == syscall.SIGTSTP && !forwarded {
+		// The terminal's Ctrl-Z reached the child's group alone (it had
+		// the terminal): the rest of ward's job (`| tee log`, the script
+		// that runs ward) is stopped too, as the key stops a whole job,
+		// or the shell waits for it. Last, once the terminal and its mode
+		// are given back: a script stopped sooner lets the shell take
+		// the terminal, and ward's restore of its mode (--mask) is then
+		// output from the background, stopped again and again.
+		signals.SignalOwnGroup(syscall.SIGTSTP)
+	}
 	signals.StopSelf(sig)
 	s.guard.running()
 	// Continued: first what arrived meanwhile (kill %1 sends SIGTERM, then
