@@ -317,13 +317,16 @@ profiles:
 
 // TestRealTimeSignalNames: SIGRTMIN and SIGRTMAX are refused by name,
 // whose number depends on the C library (34 under glibc, 35 under musl),
-// with a hint that says to write the number; a name that is no signal
-// gets the names' hint.
+// with a hint that gives the very signal's number under each; a name that
+// is no signal gets the names' hint.
 func TestRealTimeSignalNames(t *testing.T) {
 	for _, tt := range []struct{ signal, hint string }{
-		{"SIGRTMIN", "by its number"},
-		{"rtmin+3", "by its number"},
-		{"SIGRTMAX-1", "by its number"},
+		{"SIGRTMIN", "SIGRTMIN is 34 under glibc, 35 under musl (Alpine), which keeps one more for its threads: rotation.signal: 34"},
+		{"rtmin+3", "SIGRTMIN+3 is 37 under glibc, 38 under musl (Alpine), which keeps one more for its threads: rotation.signal: 37"},
+		{"SIGRTMAX-1", "SIGRTMAX-1 is 63 under glibc and musl alike: rotation.signal: 63"},
+		{"SIGRTMAX", "rotation.signal: 64"},
+		{"SIGRTMIN+40", "by its number, as the program's C library numbers it (SIGRTMIN is 34"},
+		{"SIGRTMAX+1", "by its number, as the program's C library numbers it (SIGRTMIN is 34"},
 		{"SIGFOO", "such as SIGTERM"},
 	} {
 		_, err := Parse("w.yaml", []byte("version: 1\nrotation: {on_change: signal, signal: "+tt.signal+"}\n"))

@@ -527,15 +527,52 @@ func (p *parser) signal(n *yaml.Node, field string) (syscall.Signal, bool) {
 	sig, err := signals.Parse(s)
 	if err != nil || s != strings.TrimSpace(s) || sig == syscall.SIGKILL || sig == syscall.SIGSTOP {
 		hint := "write a signal name such as SIGTERM, SIGHUP or SIGUSR1"
-		if up := strings.ToUpper(strings.TrimPrefix(strings.ToUpper(s), "SIG")); strings.HasPrefix(up, "RTMIN") || strings.HasPrefix(up, "RTMAX") {
-			// Its number depends on the C library: SIGRTMIN is 34
-			// under glibc, 35 under musl (Alpine).
-			hint = "write a real-time signal by its number, as the program's C library numbers it (SIGRTMIN is 34 under glibc, 35 under musl: Alpine): rotation.signal: 35"
+		if h, ok := realTimeHint(s); ok {
+			hint = h
 		}
 		p.fail(n, field, hint, "unknown or uncatchable signal %q", n.Value)
 		return 0, false
 	}
 	return sig, true
+}
+
+// realTimeHint is the hint for a real-time signal's name (SIGRTMIN+3,
+// RTMAX-1), which ward does not take: SIGRTMIN's number depends on the C
+// library, 34 under glibc and 35 under musl (Alpine), which keeps two for
+// its threads; SIGRTMAX is 64 under both. The hint gives the numbers of
+// the very signal named.
+func realTimeHint(name string) (string, bool) {
+	up := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(name)), "SIG")
+	const general = "write a real-time signal by its number, as the program's C library numbers it (SIGRTMIN is 34 under glibc, 35 under musl: Alpine; SIGRTMAX is 64)"
+	var base, sign int
+	switch {
+	case strings.HasPrefix(up, "RTMIN"):
+		base, sign = 34, 1
+	case strings.HasPrefix(up, "RTMAX"):
+		base, sign = 64, -1
+	default:
+		return "", false
+	}
+	rest, n := up[5:], 0
+	if rest != "" {
+		if rest[0] != "+-"[(1-sign)/2] {
+			return general, true
+		}
+		var err error
+		if n, err = strconv.Atoi(rest[1:]); err != nil || n < 0 || rest[1:] != strconv.Itoa(n) {
+			return general, true
+		}
+	}
+	if sign > 0 {
+		if base+n+1 > 64 {
+			return general, true
+		}
+		return fmt.Sprintf("write a real-time signal by its number, as the program's C library numbers it: SIG%s is %d under glibc, %d under musl (Alpine), which keeps one more for its threads: rotation.signal: %d", up, base+n, base+n+1, base+n), true
+	}
+	if base-n < 35 {
+		return general, true
+	}
+	return fmt.Sprintf("write a real-time signal by its number: SIG%s is %d under glibc and musl alike: rotation.signal: %d", up, base-n, base-n), true
 }
 
 // str reads a string. An unquoted number or boolean is refused, not read
