@@ -238,3 +238,22 @@ func TestQuickstartTwiceWithALargeStore(t *testing.T) {
 		}
 	}
 }
+
+// TestQuickstartOnAFreshMachine: the quickstart on a machine without a
+// local store makes one and runs the child, and does not first say that
+// the store does not exist yet, which its listing of the names said.
+func TestQuickstartOnAFreshMachine(t *testing.T) {
+	w := newWardEnv(t)
+	cmd := exec.Command("./scripts/quickstart.sh")
+	cmd.Env = w.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/quickstart.sh: %v\n%s", err, out)
+	}
+	if strings.Count(string(out), "stored a random demo/") != 2 || !strings.Contains(string(out), "the child got API_TOKEN") {
+		t.Errorf("the quickstart did not store the two demo secrets and run the child:\n%s", out)
+	}
+	if strings.Contains(string(out), "does not exist") {
+		t.Errorf("the quickstart said the store it was about to make does not exist:\n%s", out)
+	}
+}
