@@ -560,15 +560,17 @@ func TestCheckProbesEveryProfile(t *testing.T) {
 // not the base's alone.
 func TestCheckCountsTheProfile(t *testing.T) {
 	w := newWardEnv(t)
-	m := w.manifest("version: 1\nenv: {A: {value: a}}\nprofiles:\n  ci:\n    env: {A: {value: b}, B: {value: b}, C: {value: c}}\n    files: [{path: f.txt, template: \"x\"}]\n")
+	m := w.manifest("version: 1\nenv: {A: {value: a}}\nprofiles:\n  ci:\n    env: {A: {value: b}, B: {value: b}, C: {value: c}}\n    files: [{path: f.txt, template: \"x\"}]\n  \"eu, staging\":\n    env: {B: {value: b}}\n")
 	for _, c := range []struct {
 		args []string
 		env  string
 		want string
 	}{
-		{nil, "", ": ok: 1 variable, 0 files, 1 profile\n"},
-		{[]string{"-p", "ci"}, "", ": ok: 3 variables, 1 file with profile ci, 1 profile\n"},
-		{nil, "WARD_PROFILE=ci", ": ok: 3 variables, 1 file with profile ci, 1 profile\n"},
+		{nil, "", ": ok: 1 variable, 0 files, 2 profiles\n"},
+		{[]string{"-p", "ci"}, "", ": ok: 3 variables, 1 file with profile ci, 2 profiles\n"},
+		{nil, "WARD_PROFILE=ci", ": ok: 3 variables, 1 file with profile ci, 2 profiles\n"},
+		// A name that would run into the counts is quoted.
+		{[]string{"-p", "eu, staging"}, "", ": ok: 2 variables, 0 files with profile \"eu, staging\", 2 profiles\n"},
 	} {
 		cmd := w.command(append([]string{"check", "-m", m}, c.args...)...)
 		if c.env != "" {

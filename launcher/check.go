@@ -15,7 +15,6 @@ import (
 	"github.com/wardsecrets/ward/launcher/plan"
 
 	"github.com/wardsecrets/ward/resolve"
-	"github.com/wardsecrets/ward/resolve/conf"
 	"github.com/wardsecrets/ward/resolve/remote"
 	"github.com/wardsecrets/ward/resolve/stores"
 )
@@ -62,7 +61,7 @@ func cmdCheck(c *cli.Context, stdio IO) error {
 		// said less than the run delivers.
 		under := ""
 		if prof != nil {
-			under = " with profile " + conf.Printable(c.String("profile"))
+			under = " with profile " + manifest.QuoteName(c.String("profile"))
 		}
 		fmt.Fprintf(c.App.Writer, "%s: ok: %s, %s%s, %s\n", manifest.QuotePath(m.File), plural(len(m.EnvFor(prof)), "variable", "variables"), plural(len(m.FilesFor(prof)), "file", "files"), under, plural(len(m.Profiles), "profile", "profiles"))
 		return nil

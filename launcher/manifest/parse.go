@@ -67,6 +67,16 @@ func QuotePath(path string) string {
 	return strconv.Quote(path)
 }
 
+// QuoteName gives a profile's name for a message: quoted when it has
+// what would run into the words around it (a space, a comma, a quote, a
+// character not printed, or nothing at all).
+func QuoteName(name string) string {
+	if name == "" || strings.ContainsAny(name, " ,;:()\"'") || conf.Printable(name) != name {
+		return strconv.Quote(name)
+	}
+	return name
+}
+
 // ValidationErrors is every problem found in a manifest, in file order.
 type ValidationErrors []*ValidationError
 

@@ -6,8 +6,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-
-	"github.com/wardsecrets/ward/resolve/conf"
 )
 
 // checkTemplates checks that every template reads only declared variables
@@ -30,7 +28,7 @@ func (p *parser) checkTemplates(m *Manifest, profile string, prof *Profile) {
 	}
 	where := ""
 	if profile != "" {
-		where = fmt.Sprintf(" (with profile %s)", conf.Printable(profile))
+		where = " (with profile " + QuoteName(profile) + ")"
 	}
 	// An env block that was not a mapping declared nothing that can be
 	// known: reading its variables is not reported as well.
@@ -193,7 +191,7 @@ func (p *parser) checkFiles(m *Manifest) {
 func (p *parser) checkFileSet(files []*FileSpec, env []*EnvVar, profile string) {
 	where := ""
 	if profile != "" {
-		where = fmt.Sprintf(" (with profile %s)", conf.Printable(profile))
+		where = " (with profile " + QuoteName(profile) + ")"
 	}
 	// Whether a problem between two fields is the profile's to report.
 	ours := func(a, b string) bool {
