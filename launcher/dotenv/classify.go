@@ -26,10 +26,19 @@ import (
 func IsPlain(key string, value []byte) bool {
 	// The manifest is text: a value of other bytes (Latin-1 from an old
 	// editor) can only be stored, and a URL parses with them.
+	v := strings.TrimSpace(string(value))
+	if switchName().MatchString(key) && switchWords[strings.ToLower(v)] {
+		// ENABLE_OTP=true, REQUIRE_CVV=false: a switch for a feature
+		// whose name says secret, not the secret.
+		return true
+	}
+	if cardName().MatchString(key) && smallInt().MatchString(v) {
+		// MAX_CARD_NUM=5: a card's number has 12 digits or more.
+		return true
+	}
 	if secretName().MatchString(key) || !utf8.Valid(value) {
 		return false
 	}
-	v := strings.TrimSpace(string(value))
 	switch {
 	case v == "":
 		return true
@@ -114,7 +123,7 @@ func tokenInPath(path string) bool {
 var (
 	// secretName matches names that say they hold a secret.
 	secretName = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PASS$|_PASS_|PASS_?PHRASE|PASS_?CODE|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN$|DSN|WEBHOOK(_?UR[LI])?$|(UNLOCK|ACCESS|OTP|MFA|2FA|TWO_?FACTOR|TOTP|SMS|RECOVERY|BACKUP|VERIF(Y|ICATION)|CONFIRM(ATION)?|RESET|SECURITY|ACTIVATION|INVITE|LICEN[CS]E|PIN|DOOR|ALARM|GATE|ENTRY|ADMIN|MASTER|PAIRING|ENROLL(MENT)?|DISARM|OVERRIDE|SIGNING)_?CODES?$|PUK\d?$|COMBINATION$|(^|_)PW$|(^|_)[HT]?OTP$|(^|_)CV[VC]2?$|(OTP|MFA|2FA|TWO_?FACTOR|AUTHENTICATOR)_?SEED$|(CARD|PIN)_?(NUMBER|NUM|NO)$|(^|_)SSN$)`)
+		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PSWD|PASS$|_PASS_|PASS_?PHRASE|PASS_?CODE|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN\d?$|DSN|WEBHOOK(_?UR[LI])?$|(UNLOCK|ACCESS|OTP|MFA|2FA|TWO_?FA|TWO_?FACTOR|TOTP|SMS|LOGIN|RECOVERY|BACKUP|VERIF(Y|ICATION)|CONFIRM(ATION)?|RESET|SECURITY|ACTIVATION|INVITE|LICEN[CS]E|PIN|DOOR|ALARM|GATE|ENTRY|ADMIN|MASTER|PAIRING|ENROLL(MENT)?|DISARM|OVERRIDE|SIGNING)_?CODES?$|PUK\d?$|COMBINATION$|PW(_?(OLD|NEW|PREV|PREVIOUS|\d))?$|(^|_)[HT]?OTP$|(^|_)CV[VC]2?$|(^|_)(CC|CARD)_?(CSC|CID)$|(OTP|MFA|2FA|TWO_?FA|TWO_?FACTOR|AUTHENTICATOR)_?SEED$|(CARD|PIN)_?(NUMBER|NUM|NO)$|(^|_)SSN(_?LAST_?\d)?$)`)
 	})
 	// configName matches names that say they hold configuration: a
 	// region, a host, a port, a user or database name, a locale, a time
@@ -123,11 +132,20 @@ var (
 	configName = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`(?i)^(TZ|LANG|LANGUAGE|LC_[A-Z]+|([A-Z0-9_]*_)?(COUNTRY|LANGUAGE|LANG|CURRENCY|LOCALE|POSTAL|ZIP|AREA|STATUS|EXIT|ERROR|HTTP|REGION)_CODE|[A-Z0-9_]*_(REGION|HOST|HOSTNAME|PORT|USER|USERNAME|NAME|DATABASE|DB|SCHEMA|TIMEZONE|TZ|LOCALE|LEVEL|MODE|ENV|DIR|PATH|BUCKET|QUEUE|TOPIC|PROJECT|ZONE))$`)
 	})
+	// switchName matches names of a feature's switch: the name says
+	// secret (ENABLE_OTP, REQUIRE_CVV), a value true or false does not.
+	switchName = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)^(ENABLE|ENABLED|DISABLE|DISABLED|REQUIRE|REQUIRED|USE|ALLOW|SKIP|FORCE|HAS|IS|SHOW|HIDE|WITH|NO)_`)
+	})
+	// cardName matches the names of a card's number, which secretName
+	// says secret whatever the value.
+	cardName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)CARD_?(NUMBER|NUM|NO)$`) })
 	smallInt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]{1,6}$`) })
 	hostPort = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,5}$`)
 	})
-	plainWords = map[string]bool{
+	switchWords = map[string]bool{"true": true, "false": true, "yes": true, "no": true, "on": true, "off": true, "0": true, "1": true}
+	plainWords  = map[string]bool{
 		"true": true, "false": true, "yes": true, "no": true, "on": true, "off": true,
 		"development": true, "dev": true, "production": true, "prod": true, "staging": true, "stage": true,
 		"test": true, "testing": true, "local": true, "qa": true, "ci": true, "preview": true,

@@ -33,6 +33,28 @@ func TestIsPlain(t *testing.T) {
 		{"CARD_NUMBER", "4111111111111111", false},
 		{"VOICEMAIL_PIN_NUMBER", "4821", false},
 		{"EMPLOYEE_SSN", "123456789", false},
+		// Their other spellings (helper's probe: each went into the
+		// manifest in clear).
+		{"SIM_PIN1", "1234", false},
+		{"CC_CSC", "482", false},
+		{"CARD_CID", "4821", false},
+		{"TWO_FA_CODE", "123456", false},
+		{"TWOFA_CODE", "123456", false},
+		{"TWOFA_SEED", "123456", false},
+		{"LOGIN_CODE", "123456", false},
+		{"DB_PW_OLD", "4821", false},
+		{"DB_PW2", "4821", false},
+		{"DB_PSWD", "4821", false},
+		{"ROOTPW", "4821", false},
+		{"SSN_LAST4", "6789", false},
+		{"SSN_LAST_4", "6789", false},
+		// A switch for such a feature, and a count of cards.
+		{"ENABLE_OTP", "true", true},
+		{"REQUIRE_CVV", "false", true},
+		{"USE_MFA_CODE", "yes", true},
+		{"MAX_CARD_NUM", "5", true},
+		{"ENABLE_OTP", "482913", false},
+		{"CARD_NUMBER", "4111 1111 1111 1111", false},
 		// Configuration beside them.
 		{"RANDOM_SEED", "42", true},
 		{"PAGE_NUMBER", "2", true},
