@@ -276,6 +276,34 @@ while :; do sleep 0.05; done`
 	exitCode(t, cmd.Wait())
 }
 
+// TestCIMaskResumedJustBeforeTheEnd: a value held back while the child
+// paused the runner's commands is registered when the child resumes them
+// and exits at once. The registration waited a second after the resume,
+// and ward had ended by then: the job's later steps printed the value.
+func TestCIMaskResumedJustBeforeTheEnd(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("endpause1"), canary("endpause2")
+	w.set("app/rot", v1)
+	m := w.manifest("version: 1\nfiles:\n  - path: rot.txt\n    ref: local://app/rot\n    env: ROT_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n")
+	script := `trap 'echo "hup: $(cat "$ROT_FILE")"; echo "::pausetoken::"; exit 0' HUP
+echo "::stop-commands::pausetoken"
+echo "start: $(cat "$ROT_FILE")"
+while :; do sleep 0.05; done`
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	stdout, stderr := startedLines(t, cmd)
+	stderr.skipUntil("the ::add-mask:: line of the first value", func(line string) bool { return line == "::add-mask::"+v1 })
+	stdout.waitFor("start: ")
+	w.set("app/rot", v2)
+	stdout.waitFor("hup: ")
+	// Read to ward's end (a line missing fails the test at the end of
+	// the stream), then the exit.
+	stderr.skipUntil("the ::add-mask:: line of the value held back during the pause, before ward ended", func(line string) bool { return line == "::add-mask::"+v2 })
+	if code := exitCode(t, cmd.Wait()); code != 0 {
+		t.Errorf("ward exited %d, want the child's 0", code)
+	}
+}
+
 // TestRotationSignalMasked: with --mask and on_change: signal, the values
 // the child is given without a restart (its files rewritten, then the
 // signal) are masked in its output, as those of a restart are.

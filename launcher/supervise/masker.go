@@ -61,6 +61,14 @@ type masker struct {
 	// started says a child has started: it writes to the stream the
 	// ::add-mask:: lines go to, and may have left a line open there.
 	started bool
+
+	// held is the registration due at heldDue of the values a pause of
+	// the runner's commands held back, once they were resumed (see
+	// finish).
+	heldMu   sync.Mutex
+	held     *time.Timer
+	heldDue  time.Time
+	heldDone chan struct{}
 }
 
 type servedSecret struct {
@@ -99,7 +107,14 @@ func newMasker(o Options, masking bool) *masker {
 				// the runner reads stdout and stderr apart, and a
 				// registration on one a moment after the resume on the
 				// other could be read first, and printed.
-				time.AfterFunc(resumeSettle, m.registerHeld)
+				m.heldMu.Lock()
+				m.heldDue = time.Now().Add(resumeSettle)
+				done := make(chan struct{})
+				m.held, m.heldDone = time.AfterFunc(resumeSettle, func() {
+					defer close(done)
+					m.registerHeld()
+				}), done
+				m.heldMu.Unlock()
 			},
 		}
 	}
@@ -118,6 +133,27 @@ func (m *masker) registerHeld() {
 	defer m.mu.Unlock()
 	if err := m.register(m.all()); err != nil {
 		m.log.Warn("cannot register the values held back during the pause with the CI runner's masking", "error", err.Error())
+	}
+}
+
+// finish is called as ward ends: a registration of values held back
+// during a pause that is not due yet is waited for and made (at most
+// resumeSettle). A child that resumed the runner's commands and exited a
+// moment later left them unregistered for the job's later steps.
+func (m *masker) finish() {
+	if m == nil {
+		return
+	}
+	m.heldMu.Lock()
+	held, due, done := m.held, m.heldDue, m.heldDone
+	m.heldMu.Unlock()
+	switch {
+	case held == nil:
+	case held.Stop():
+		time.Sleep(time.Until(due))
+		m.registerHeld()
+	default:
+		<-done // made, or being made
 	}
 }
 

@@ -211,6 +211,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	go mw.run(wctx)
 	code, runErr := sup.run(ctx, values)
 	stopWatch()
+	o.masker.finish()
 	warnRunnerFiles(o, sup.plan.Masked())
 	return code, runErr
 }
