@@ -1419,14 +1419,27 @@ func TestCtrlZInAScript(t *testing.T) {
 // discards its stops), and was lost: half the tries kept running, the
 // shell's prompt gone.
 func TestMaskCtrlZAtTheStart(t *testing.T) {
+	ctrlZAtTheStart(t, "--mask", 2*time.Millisecond)
+}
+
+// TestCtrlZAtTheStart: without --mask, a Ctrl-Z typed while ward starts
+// the child stops the job. One that came between the child's taking of
+// the terminal and its exec stopped it there, with the terminal: ward
+// waited for the exec for ever, and the job could be neither stopped,
+// interrupted nor brought back (4 of 48 tries).
+func TestCtrlZAtTheStart(t *testing.T) {
+	ctrlZAtTheStart(t, "", time.Millisecond)
+}
+
+func ctrlZAtTheStart(t *testing.T, flag string, step time.Duration) {
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
 	term := newTerminal(t, w)
 	// From 4 ms after ward catches SIGTSTP: a key in its first
 	// milliseconds is still lost at times, with or without --mask, and
 	// not yet mended (see the README).
-	for delay := 4 * time.Millisecond; delay <= 20*time.Millisecond; delay += 2 * time.Millisecond {
-		term.send("ward run --mask -m " + m + " -- sleep 20\n")
+	for delay := 4 * time.Millisecond; delay <= 20*time.Millisecond; delay += step {
+		term.send("ward run " + flag + " -m " + m + " -- sleep 20\n")
 		// Once ward catches the key's signal, when the key comes: the
 		// pause models the person typing, it waits for no event.
 		bash := strconv.Itoa(term.cmd.Process.Pid)

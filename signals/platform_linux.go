@@ -3,12 +3,16 @@
 package signals
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -362,4 +366,201 @@ func unescapeMountinfo(s string) string {
 		out.WriteByte(s[i])
 	}
 	return out.String()
+}
+
+// execWatch looks for ward's child stopped before its exec while a start
+// is under way: a Ctrl-Z typed between the forked child's taking of the
+// terminal (StartOptions.Foreground) and its exec reaches it alone,
+// still ward (its command line is ward's), and stops it there. The fork
+// waits for that exec (vfork): ward hung, the terminal held by a stopped
+// group no key could reach. The child is continued to its exec, and the
+// signal that stopped it is given to the program once it runs (see
+// watchStart): the key stops the job a moment later.
+//
+// The fork holds its thread's scheduler (a P) until the exec, and what
+// waits on it waits for good: a goroutine started for the start, a timer
+// set by it, and a garbage collection, whose start stops every P. The
+// watch is a goroutine of its own, started before the first start, that
+// waits in a read of a pipe (a system call, which leaves its P to
+// others) for each start's byte, and allocates nothing from there on
+// (see execLook).
+var execWatch struct {
+	once  sync.Once
+	ready chan struct{}
+	// wake is written a byte at each start; watch reads it (kept here,
+	// from the finalizer that would close it).
+	wake, watch *os.File
+	// starting is the forking thread's id while a start is under way,
+	// 0 otherwise; stopped is the signal the watch took from the child
+	// of the start under way, 0 for none.
+	starting atomic.Int64
+	stopped  atomic.Int64
+}
+
+// watchStart tells the watch a start begins on this thread, and returns
+// what the caller calls once the fork returned: the signal that stopped
+// the child before its exec, which it sends the program, or 0.
+func watchStart() (after func() syscall.Signal) {
+	w := &execWatch
+	w.once.Do(func() {
+		look := newExecLook()
+		r, wr, err := os.Pipe()
+		if look == nil || err != nil {
+			return
+		}
+		w.ready, w.wake, w.watch = make(chan struct{}), wr, r
+		go watchExecs(r, look)
+		<-w.ready
+	})
+	if w.wake == nil {
+		return func() syscall.Signal { return 0 }
+	}
+	// The child is the forking thread's: the thread is kept until then.
+	runtime.LockOSThread()
+	w.stopped.Store(0)
+	w.starting.Store(int64(unix.Gettid()))
+	// Without waiting: a pipe full of unread bytes (starts faster than
+	// the watch) needs no more.
+	unix.Write(int(w.wake.Fd()), []byte{0})
+	return func() syscall.Signal {
+		w.starting.Store(0)
+		runtime.UnlockOSThread()
+		return syscall.Signal(w.stopped.Swap(0))
+	}
+}
+
+// watchExecs is the watch: for each start, the forking thread's children
+// stopped before their exec are looked for every startLooked until it is
+// over.
+func watchExecs(r *os.File, look *execLook) {
+	w := &execWatch
+	fd := int(r.Fd())
+	syscall.SetNonblock(fd, false)
+	close(w.ready)
+	for {
+		if _, err := syscall.Read(fd, look.buf[:64]); err != nil && err != syscall.EINTR {
+			return
+		}
+		for {
+			tid := w.starting.Load()
+			if tid == 0 {
+				break
+			}
+			ts := unix.NsecToTimespec(startLooked.Nanoseconds())
+			unix.Nanosleep(&ts, nil)
+			if w.starting.Load() != tid {
+				continue
+			}
+			if pid, sig := look.stopped(int(tid)); pid != 0 {
+				w.stopped.Store(int64(sig))
+				syscall.Kill(pid, syscall.SIGCONT)
+			}
+		}
+	}
+}
+
+// startLooked is how often, while a start is under way, its child is
+// looked for stopped.
+const startLooked = 2 * time.Millisecond
+
+// execLook reads /proc without allocating: into buf, by paths written
+// into path, through raw system calls.
+type execLook struct {
+	self []byte // ward's command line
+	buf  [4096]byte
+	path [64]byte
+	kids [64]int
+}
+
+func newExecLook() *execLook {
+	self, err := os.ReadFile("/proc/self/cmdline")
+	if err != nil || len(self) == 0 || len(self) > 4096 {
+		return nil
+	}
+	return &execLook{self: self}
+}
+
+// stopped returns a child of thread tid stopped before its exec (leading
+// its own group or session, its command line ward's) and the signal that
+// stopped it; 0 for none.
+func (l *execLook) stopped(tid int) (int, syscall.Signal) {
+	b := l.read("/proc/self/task/", tid, "/children")
+	n := 0
+	for v := 0; len(b) > 0 && n < len(l.kids); b = b[1:] {
+		if c := b[0]; c >= '0' && c <= '9' {
+			v = v*10 + int(c-'0')
+			if len(b) == 1 || b[1] < '0' || b[1] > '9' {
+				l.kids[n], n, v = v, n+1, 0
+			}
+		}
+	}
+	for _, pid := range l.kids[:n] {
+		// stat: pid (comm) state ppid pgrp session ...
+		st := l.read("/proc/", pid, "/stat")
+		i := bytes.LastIndexByte(st, ')')
+		if i < 0 || i+3 > len(st) || st[i+2] != 'T' {
+			continue
+		}
+		var f [3]int // ppid, pgrp, session
+		k, v := 0, 0
+		for _, c := range st[i+4:] {
+			if c == ' ' {
+				if f[k], k, v = v, k+1, 0; k == len(f) {
+					break
+				}
+				continue
+			}
+			v = v*10 + int(c-'0')
+		}
+		if k < len(f) || f[1] != pid && f[2] != pid || !bytes.Equal(l.read("/proc/", pid, "/cmdline"), l.self) {
+			continue
+		}
+		return pid, stopSignal(pid)
+	}
+	return 0, 0
+}
+
+// read reads the file prefix+n+suffix into buf, up to its size; nil when
+// it cannot.
+func (l *execLook) read(prefix string, n int, suffix string) []byte {
+	p := append(l.path[:0], prefix...)
+	p = strconv.AppendInt(p, int64(n), 10)
+	p = append(p, suffix...)
+	if len(p) >= len(l.path) {
+		return nil
+	}
+	p = append(p, 0)
+	cwd := unix.AT_FDCWD
+	fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(&p[0])), uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+	if errno != 0 {
+		return nil
+	}
+	got := 0
+	for got < len(l.buf) {
+		n, _, errno := unix.Syscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&l.buf[got])), uintptr(len(l.buf)-got))
+		if errno != 0 || n == 0 {
+			break
+		}
+		got += int(n)
+	}
+	unix.Syscall(unix.SYS_CLOSE, fd, 0, 0)
+	return l.buf[:got]
+}
+
+// stopSignal returns the signal that stopped child pid, read without
+// taking its stop from the reaper (waitid with WNOWAIT); SIGTSTP when it
+// cannot be read. The kernel's siginfo for SIGCHLD holds, after signo,
+// errno and code (aligned to a pointer), the pid, the uid and the status.
+func stopSignal(pid int) syscall.Signal {
+	var info [128]byte
+	_, _, errno := unix.Syscall6(unix.SYS_WAITID, unix.P_PID, uintptr(pid), uintptr(unsafe.Pointer(&info[0])), unix.WSTOPPED|unix.WNOHANG|unix.WNOWAIT, 0, 0)
+	align := unsafe.Sizeof(uintptr(0))
+	at := (12 + align - 1) &^ (align - 1)
+	if errno != 0 || *(*int32)(unsafe.Pointer(&info[0])) != int32(syscall.SIGCHLD) {
+		return syscall.SIGTSTP
+	}
+	if sig := syscall.Signal(*(*int32)(unsafe.Pointer(&info[at+8]))); sig > 0 && sig < 65 {
+		return sig
+	}
+	return syscall.SIGTSTP
 }

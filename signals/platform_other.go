@@ -22,6 +22,11 @@ func platformAttr(attr *syscall.SysProcAttr) {}
 
 func childStart(start func() error) error { return start() }
 
+// watchStart watches nothing outside Linux (see platform_linux.go).
+func watchStart() (after func() syscall.Signal) {
+	return func() syscall.Signal { return 0 }
+}
+
 // childCPULimit does nothing outside Linux, whose kernel alone raises
 // the soft CPU limit as it sends SIGXCPU.
 func childCPULimit(pid int) {}

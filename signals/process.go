@@ -504,7 +504,13 @@ func Start(o StartOptions) (*Child, error) {
 	if err := checkDir(o.Dir); err != nil {
 		return nil, err
 	}
+	// A stop of the forked child before its exec (a Ctrl-Z just then)
+	// is taken from it, and given to the program once it runs.
+	after := watchStart()
 	pid, err := forkExec(o, attr)
+	if sig := after(); sig != 0 && err == nil {
+		syscall.Kill(pid, sig)
+	}
 	if short := Exhausted(err); short != nil {
 		return nil, &StartError{Program: o.Path, Code: ExitWardFailure, Err: short}
 	}
