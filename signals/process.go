@@ -505,8 +505,13 @@ func Start(o StartOptions) (*Child, error) {
 		return nil, err
 	}
 	// A stop of the forked child before its exec (a Ctrl-Z just then)
-	// is taken from it, and given to the program once it runs.
-	after := watchStart()
+	// is taken from it, and given to the program once it runs. Only a
+	// child given the terminal gets a Ctrl-Z before its exec: a run
+	// without one (a service, a CI job, a benchmark) pays nothing.
+	after := func() syscall.Signal { return 0 }
+	if attr.Foreground {
+		after = watchStart()
+	}
 	pid, err := forkExec(o, attr)
 	if sig := after(); sig != 0 && err == nil {
 		syscall.Kill(pid, sig)
