@@ -244,7 +244,14 @@ func TestChildKilledForMemory(t *testing.T) {
 	ward, _ := exec.LookPath("ward")
 	inCgroup := func(child string) (int, string) {
 		cmd := w.command()
-		cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run -m "$2" -- sh -c "$3"`, cg, ward, m, child}
+		// The child (and what it starts) goes before ward in the OOM
+		// killer's order: once the first victim's memory is reaped and
+		// its mapped binary still counts, the kernel may kill a second
+		// process of the cgroup, and picked ward (21 MiB of file pages)
+		// over the shell of `helper grow; exit $?` (5 tries in 12 on a
+		// fresh machine), which says nothing of ward's report. Raised,
+		// as anyone may (lowering ward's needs CAP_SYS_RESOURCE).
+		cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run -m "$2" -- sh -c "echo 500 > /proc/self/oom_score_adj; $3"`, cg, ward, m, child}
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
