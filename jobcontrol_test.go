@@ -1351,26 +1351,30 @@ func TestMaskSessionLeaderHoldsNoValue(t *testing.T) {
 // The cat ran on, bash waited for the whole job to stop, and the
 // terminal hung until a second Ctrl-Z.
 func TestCtrlZStopsTheWholePipeline(t *testing.T) {
-	for _, mask := range []bool{false, true} {
-		t.Run(fmt.Sprintf("mask=%v", mask), func(t *testing.T) {
+	withAndWithoutMask(t, func(t *testing.T, w *wardEnv, m, flag string) {
+		term := newTerminal(t, w)
+		term.send("ward run" + flag + " -m " + m + " -- sh -c 'read x; echo got=$x; read y; echo got=$y' | cat\n")
+		term.send("a1\n")
+		term.expect(`got=a1`)
+		term.ctrlZ()
+		term.send("jobs\n")
+		term.expect(`\[1\]\+\s+Stopped\s+ward run`)
+		term.expect(`PROMPT> `)
+		term.send("fg\n")
+		term.send("b2\n")
+		term.expect(`got=b2`)
+		term.expect(`PROMPT> `)
+	})
+}
+
+// withAndWithoutMask runs f as two subtests, mask=false and mask=true,
+// each with a test's ward, an empty manifest and the flag to give (""
+// or " --mask").
+func withAndWithoutMask(t *testing.T, f func(t *testing.T, w *wardEnv, m, flag string)) {
+	for _, flag := range []string{"", " --mask"} {
+		t.Run(fmt.Sprintf("mask=%v", flag != ""), func(t *testing.T) {
 			w := newWardEnv(t)
-			m := w.manifest(emptyManifest)
-			term := newTerminal(t, w)
-			flag := ""
-			if mask {
-				flag = " --mask"
-			}
-			term.send("ward run" + flag + " -m " + m + " -- sh -c 'read x; echo got=$x; read y; echo got=$y' | cat\n")
-			term.send("a1\n")
-			term.expect(`got=a1`)
-			term.ctrlZ()
-			term.send("jobs\n")
-			term.expect(`\[1\]\+\s+Stopped\s+ward run`)
-			term.expect(`PROMPT> `)
-			term.send("fg\n")
-			term.send("b2\n")
-			term.expect(`got=b2`)
-			term.expect(`PROMPT> `)
+			f(t, w, w.manifest(emptyManifest), flag)
 		})
 	}
 }
@@ -1382,34 +1386,26 @@ func TestCtrlZStopsTheWholePipeline(t *testing.T) {
 // restore of its mode then stopped ward for output again and again (a
 // core spinning), the next key was lost and fg hung.
 func TestCtrlZInAScript(t *testing.T) {
-	for _, mask := range []bool{false, true} {
-		t.Run(fmt.Sprintf("mask=%v", mask), func(t *testing.T) {
-			w := newWardEnv(t)
-			m := w.manifest(emptyManifest)
-			flag := ""
-			if mask {
-				flag = " --mask"
-			}
-			script := filepath.Join(w.dir, "dev.sh")
-			body := "#!/bin/sh\nward run" + flag + " -m " + m + " -- sh -c 'read x; echo got=$x; read y; echo got=$y'\necho script-done\n"
-			if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			term := newTerminal(t, w)
-			term.send(script + "\n")
-			term.send("a1\n")
-			term.expect(`got=a1`)
-			term.ctrlZ()
-			term.send("jobs\n")
-			term.expect(`\[1\]\+\s+Stopped\s+` + regexp.QuoteMeta(script))
-			term.expect(`PROMPT> `)
-			term.send("fg\n")
-			term.send("b2\n")
-			term.expect(`got=b2`)
-			term.expect(`script-done`)
-			term.expect(`PROMPT> `)
-		})
-	}
+	withAndWithoutMask(t, func(t *testing.T, w *wardEnv, m, flag string) {
+		script := filepath.Join(w.dir, "dev.sh")
+		body := "#!/bin/sh\nward run" + flag + " -m " + m + " -- sh -c 'read x; echo got=$x; read y; echo got=$y'\necho script-done\n"
+		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		term := newTerminal(t, w)
+		term.send(script + "\n")
+		term.send("a1\n")
+		term.expect(`got=a1`)
+		term.ctrlZ()
+		term.send("jobs\n")
+		term.expect(`\[1\]\+\s+Stopped\s+` + regexp.QuoteMeta(script))
+		term.expect(`PROMPT> `)
+		term.send("fg\n")
+		term.send("b2\n")
+		term.expect(`got=b2`)
+		term.expect(`script-done`)
+		term.expect(`PROMPT> `)
+	})
 }
 
 // TestMaskCtrlZAtTheStart: with --mask, a Ctrl-Z typed in the first

@@ -245,17 +245,7 @@ while :; do sleep 0.05; done`
 func TestCIMaskWhileCommandsPaused(t *testing.T) {
 	w := newWardEnv(t)
 	v1, v2, v3 := canary("pause1"), canary("pause2"), canary("pause3")
-	w.set("app/rot", v1)
-	m := w.manifest("version: 1\nfiles:\n  - path: rot.txt\n    ref: local://app/rot\n    env: ROT_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n")
-	script := `trap 'echo "hup: $(cat "$ROT_FILE")"; echo "::pausetoken::"' HUP
-echo "::stop-commands::pausetoken"
-echo "start: $(cat "$ROT_FILE")"
-while :; do sleep 0.05; done`
-	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
-	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
-	stdout, stderr := startedLines(t, cmd)
-	stderr.skipUntil("the ::add-mask:: line of the first value", func(line string) bool { return line == "::add-mask::"+v1 })
-	stdout.waitFor("start: ")
+	cmd, stdout, stderr := pausedCommandsRun(t, w, v1, "")
 	w.set("app/rot", v2)
 	if line := stdout.waitFor("hup: "); line != "hup: <ward:file:rot.txt>" {
 		t.Errorf("the child's line is %q, want it masked", redactAll(line, v1, v2, v3))
@@ -283,17 +273,7 @@ while :; do sleep 0.05; done`
 func TestCIMaskResumedJustBeforeTheEnd(t *testing.T) {
 	w := newWardEnv(t)
 	v1, v2 := canary("endpause1"), canary("endpause2")
-	w.set("app/rot", v1)
-	m := w.manifest("version: 1\nfiles:\n  - path: rot.txt\n    ref: local://app/rot\n    env: ROT_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n")
-	script := `trap 'echo "hup: $(cat "$ROT_FILE")"; echo "::pausetoken::"; exit 0' HUP
-echo "::stop-commands::pausetoken"
-echo "start: $(cat "$ROT_FILE")"
-while :; do sleep 0.05; done`
-	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
-	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
-	stdout, stderr := startedLines(t, cmd)
-	stderr.skipUntil("the ::add-mask:: line of the first value", func(line string) bool { return line == "::add-mask::"+v1 })
-	stdout.waitFor("start: ")
+	cmd, stdout, stderr := pausedCommandsRun(t, w, v1, "; exit 0")
 	w.set("app/rot", v2)
 	stdout.waitFor("hup: ")
 	// Read to ward's end (a line missing fails the test at the end of
@@ -302,6 +282,27 @@ while :; do sleep 0.05; done`
 	if code := exitCode(t, cmd.Wait()); code != 0 {
 		t.Errorf("ward exited %d, want the child's 0", code)
 	}
+}
+
+// pausedCommandsRun starts, as under GitHub Actions and with --mask, a
+// child that pauses the runner's commands and prints the value of its
+// file (local://app/rot, first) at its start and at each SIGHUP, after
+// which it resumes them and runs onHup; it returns once the first value
+// is registered and the start printed.
+func pausedCommandsRun(t *testing.T, w *wardEnv, first, onHup string) (cmd *exec.Cmd, stdout, stderr *lines) {
+	t.Helper()
+	w.set("app/rot", first)
+	m := w.manifest("version: 1\nfiles:\n  - path: rot.txt\n    ref: local://app/rot\n    env: ROT_FILE\nrotation:\n  on_change: signal\n  signal: SIGHUP\n  debounce: 100ms\n")
+	script := `trap 'echo "hup: $(cat "$ROT_FILE")"; echo "::pausetoken::"` + onHup + `' HUP
+echo "::stop-commands::pausetoken"
+echo "start: $(cat "$ROT_FILE")"
+while :; do sleep 0.05; done`
+	cmd = w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	stdout, stderr = startedLines(t, cmd)
+	stderr.skipUntil("the ::add-mask:: line of the first value", func(line string) bool { return line == "::add-mask::"+first })
+	stdout.waitFor("start: ")
+	return cmd, stdout, stderr
 }
 
 // TestRotationSignalMasked: with --mask and on_change: signal, the values

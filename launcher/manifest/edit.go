@@ -233,14 +233,8 @@ func insertAfterEnv(old []byte, doc, env, envKey *yaml.Node, entries []Entry) ([
 		}
 		break
 	}
-	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	for _, e := range fresh {
-		m.Content = append(m.Content, strNode(e.Key), e.node())
-	}
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if enc.Encode(m) != nil || enc.Close() != nil {
+	b, ok := encodeEntries(fresh)
+	if !ok {
 		return nil, false
 	}
 	var block strings.Builder
@@ -277,6 +271,21 @@ func sameYAML(a, b []byte) bool {
 }
 
 // node is the entry's value node.
+// encodeEntries encodes entries as a block mapping, indented by 2.
+func encodeEntries(entries []Entry) (*bytes.Buffer, bool) {
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, e := range entries {
+		m.Content = append(m.Content, strNode(e.Key), e.node())
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if enc.Encode(m) != nil || enc.Close() != nil {
+		return nil, false
+	}
+	return &b, true
+}
+
 func (e Entry) node() *yaml.Node {
 	if e.Plain {
 		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle, Content: []*yaml.Node{strNode("value"), quotedNode(e.Value)}}
@@ -298,14 +307,8 @@ func insertIntoEmptyEnv(old []byte, parent *yaml.Node, entries []Entry) ([]byte,
 	if key == nil || value.Kind != yaml.ScalarNode || value.Tag != "!!null" || value.Line != key.Line {
 		return nil, false
 	}
-	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	for _, e := range entries {
-		m.Content = append(m.Content, strNode(e.Key), e.node())
-	}
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if enc.Encode(m) != nil || enc.Close() != nil {
+	b, ok := encodeEntries(entries)
+	if !ok {
 		return nil, false
 	}
 	indent := strings.Repeat(" ", key.Column-1+2)
