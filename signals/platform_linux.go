@@ -387,9 +387,10 @@ func unescapeMountinfo(s string) string {
 var execWatch struct {
 	once  sync.Once
 	ready chan struct{}
-	// wake is written a byte at each start; watch reads it (kept here,
-	// from the finalizer that would close it).
+	// wake is written a byte at each start, through wakeFd; watch reads
+	// it (kept here, from the finalizer that would close them).
 	wake, watch *os.File
+	wakeFd      int
 	// starting is the forking thread's id while a start is under way,
 	// 0 otherwise; stopped is the signal the watch took from the child
 	// of the start under way, 0 for none.
@@ -408,6 +409,10 @@ func watchStart() (after func() syscall.Signal) {
 		if look == nil || err != nil {
 			return
 		}
+		// Never waited on (Fd made it blocking): a watch gone (a read's
+		// error) must not hold a start once its pipe is full.
+		w.wakeFd = int(wr.Fd())
+		syscall.SetNonblock(w.wakeFd, true)
 		w.ready, w.wake, w.watch = make(chan struct{}), wr, r
 		go watchExecs(r, look)
 		<-w.ready
@@ -421,7 +426,7 @@ func watchStart() (after func() syscall.Signal) {
 	w.starting.Store(int64(unix.Gettid()))
 	// Without waiting: a pipe full of unread bytes (starts faster than
 	// the watch) needs no more.
-	unix.Write(int(w.wake.Fd()), []byte{0})
+	unix.Write(w.wakeFd, []byte{0})
 	return func() syscall.Signal {
 		w.starting.Store(0)
 		runtime.UnlockOSThread()
