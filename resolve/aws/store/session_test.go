@@ -508,7 +508,10 @@ func TestCredentialRefreshThatHangs(t *testing.T) {
 	t.Cleanup(endpoint.Close)
 	t.Cleanup(func() { close(release) })
 	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.URL+"/creds")
-	store := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{MaxBackoff: time.Millisecond, Timeout: 500 * time.Millisecond}))
+	// Room for a whole read within the timeout under the race detector
+	// on a busy machine (500 ms ran out for the read after the hang, in
+	// CI's race step).
+	store := awsstore.NewSecretsManager(awsstore.NewSession(awsstore.SessionOptions{MaxBackoff: time.Millisecond, Timeout: 3 * time.Second}))
 	ref := mustRef(t, "awssm://app/s")
 	if _, err := store.Fetch(t.Context(), ref); err != nil {
 		t.Fatalf("the first read: %v", err)
