@@ -411,10 +411,23 @@ func Catches(pid int, sig syscall.Signal) bool {
 // own group by the terminal (Ctrl-Z once the child has the terminal)
 // never reached. bash waited for the whole job to stop, and the prompt
 // never came back.
-func SignalOwnGroup(sig syscall.Signal) (any bool) {
-	self, pgrp := os.Getpid(), syscall.Getpgrp()
+func SignalOwnGroup(sig syscall.Signal) bool {
+	return signalGroupBut(syscall.Getpgrp(), os.Getpid(), sig)
+}
+
+// SignalGroupButLeader sends sig to the members of process group pgid
+// but its leader, zombies aside, and reports whether any was there: the
+// leader, ward's child, has the kernel's SIGTERM when ward is killed
+// (PR_SET_PDEATHSIG), and one more would be a second SIGTERM.
+func SignalGroupButLeader(pgid int, sig syscall.Signal) bool {
+	return signalGroupBut(pgid, pgid, sig)
+}
+
+// signalGroupBut sends sig to the members of process group pgrp but
+// skip, zombies aside, and reports whether any was there.
+func signalGroupBut(pgrp, skip int, sig syscall.Signal) (any bool) {
 	eachProcess(func(pid int) {
-		if pid == self {
+		if pid == skip {
 			return
 		}
 		if st := procStat(pid); st != nil && st.state != 'Z' && st.pgrp == pgrp && syscall.Kill(pid, sig) == nil {
@@ -422,22 +435,6 @@ func SignalOwnGroup(sig syscall.Signal) (any bool) {
 		}
 	})
 	return any
-}
-
-// SignalGroupButLeader sends sig to the members of process group pgid
-// but its leader, zombies aside, and reports whether any was there: the
-// leader, ward's child, has the kernel's SIGTERM when ward is killed
-// (PR_SET_PDEATHSIG), and one more would be a second SIGTERM.
-func SignalGroupButLeader(pgid int, sig syscall.Signal) (left bool) {
-	eachProcess(func(pid int) {
-		if pid == pgid {
-			return
-		}
-		if st := procStat(pid); st != nil && st.state != 'Z' && st.pgrp == pgid && syscall.Kill(pid, sig) == nil {
-			left = true
-		}
-	})
-	return left
 }
 
 // Others returns the processes SignalOthers signals, zombies aside: as
