@@ -1488,3 +1488,34 @@ func TestMaskTostopLastOutput(t *testing.T) {
 	term.send("echo code=$?\n")
 	term.expect(`code=6`)
 }
+
+// TestMaskKilledWardsTerminalRestored: with --mask ward makes its terminal
+// raw (the pty's line discipline does the editing); killed (an IDE's
+// stop, timeout -k, the OOM killer) under a shell that puts no job's
+// modes back itself (a script; sh, dash), it left the terminal raw: no
+// echo, no line editing, Ctrl-C a plain byte. The guard puts the modes
+// back.
+func TestMaskKilledWardsTerminalRestored(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	term.send("sh -c 'ward run --mask --log-level debug -m " + m + " -- sh -c \"echo child-ready \\$PPID; exec sleep 30\"; echo ward-gone; exec sleep 30'\n")
+	leader, _ := strconv.Atoi(term.expect(`child-ready (\d+)`)[1])
+	ward := parentOf(t, leader)
+	term.expect(`should ward be killed, the guard puts its modes back`)
+	lflag := func() uint32 {
+		m, err := unix.IoctlGetTermios(int(term.ptmx.Fd()), unix.TCGETS)
+		if err != nil {
+			t.Fatalf("read the terminal's modes: %v", err)
+		}
+		return m.Lflag
+	}
+	if lflag()&unix.ICANON != 0 {
+		t.Fatal("the terminal is not raw while ward --mask runs")
+	}
+	syscall.Kill(ward, syscall.SIGKILL)
+	term.expect(`ward-gone`)
+	waitUntil(t, "the terminal's modes put back after ward was killed", func() bool {
+		return lflag()&(unix.ICANON|unix.ECHO|unix.ISIG) == unix.ICANON|unix.ECHO|unix.ISIG
+	})
+}

@@ -161,11 +161,27 @@ func defaultAction(sig syscall.Signal) (restore func()) {
 	}
 }
 
-// raise sends sig to the calling thread, as raise(3) does.
-func raise(sig syscall.Signal) {
+// raise sends sig to the calling thread, as raise(3) does. With others,
+// sig is blocked on the thread and sent, others is called, and the
+// signal unblocked: others runs before the stop is taken, and a SIGCONT
+// meanwhile discards it (see StopSelfAndGroup).
+func raise(sig syscall.Signal, others func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	var set, old unix.Sigset_t
+	n := uint(sig) - 1
+	set.Val[n/64] |= 1 << (n % 64)
+	if others == nil || sig == syscall.SIGSTOP || unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old) != nil {
+		// SIGSTOP cannot be blocked.
+		if others != nil {
+			others()
+		}
+		unix.Tgkill(os.Getpid(), unix.Gettid(), sig)
+		return
+	}
 	unix.Tgkill(os.Getpid(), unix.Gettid(), sig)
+	others()
+	unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 }
 
 // backgroundWrite writes b to f with SIGTTOU blocked on the writing
@@ -205,7 +221,7 @@ func EndBy(sig syscall.Signal, group bool) {
 	if group {
 		syscall.Kill(0, sig)
 	}
-	raise(sig)
+	raise(sig, nil)
 }
 
 // noexecMount returns where the file system holding p is mounted, when it

@@ -35,10 +35,15 @@ func childCPULimit(pid int) {}
 // Linux; raise stops with SIGSTOP instead, which needs no handler.
 func defaultAction(sig syscall.Signal) (restore func()) { return func() {} }
 
-// raise stops the process with SIGSTOP: outside Linux the job-control
-// signal ward catches cannot be given its default action here, and there
-// is no tgkill.
-func raise(sig syscall.Signal) { syscall.Kill(os.Getpid(), syscall.SIGSTOP) }
+// raise stops the process with SIGSTOP, once others (if any) is called:
+// outside Linux the job-control signal ward catches cannot be given its
+// default action here, and there is no tgkill.
+func raise(sig syscall.Signal, others func()) {
+	if others != nil {
+		others()
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+}
 
 // onOneCPU runs f: outside Linux ward does not move its threads.
 func onOneCPU(f func()) { f() }

@@ -513,7 +513,23 @@ func WindowSize(f *os.File) (rows, cols uint16, ok bool) {
 // signal the child was, so `jobs` and the prompt read as for any program.
 // ward catches these signals, so it restores their default action for the
 // moment it stops itself.
-func StopSelf(sig syscall.Signal) {
+func StopSelf(sig syscall.Signal) { stopSelf(sig, nil) }
+
+// StopSelfAndGroup is StopSelf, and stops the rest of ward's process
+// group with sig too (see SignalOwnGroup): the rest of a shell's job, a
+// script that runs ward or a `| tee log`, which a terminal's stop of the
+// child's group alone never reached. ward's own stop is made pending
+// first, the signal blocked, and taken once the others are sent theirs:
+// stopped before ward, the script let the shell report the job stopped,
+// and a fg typed at once sent its SIGCONT to a ward not yet stopped,
+// which then stopped for good, the terminal the script's (1 try in 16 on
+// two busy cores). A SIGCONT now discards the pending stop, as the
+// kernel does for any process.
+func StopSelfAndGroup(sig syscall.Signal) {
+	stopSelf(sig, func() { SignalOwnGroup(sig) })
+}
+
+func stopSelf(sig syscall.Signal, others func()) {
 	if sig != syscall.SIGTSTP && sig != syscall.SIGTTIN && sig != syscall.SIGTTOU || GroupOrphaned() {
 		// The kernel discards the terminal stop signals for an orphaned
 		// group (a service's ward, PID 1): whoever stopped the child
@@ -531,7 +547,7 @@ func StopSelf(sig syscall.Signal) {
 	// returns (the whole process with it), and it returns once SIGCONT
 	// arrives. Sent to the process, another thread could take it while
 	// this one runs on and puts Go's handler back, which would drop it.
-	raise(sig)
+	raise(sig, others)
 }
 
 // notifyAgain delivers sig to Notify's channel again after a Reset or an

@@ -26,7 +26,9 @@ import (
 // reading from its stdin, a pipe only ward writes, the child's process
 // group at each later start ("P PGID"), that ward forwarded SIGTERM
 // ("T"), and that ward stops itself with its stopped child ("S PID",
-// "R" once it runs again: see stopping).
+// "R" once it runs again: see stopping), and under --mask the modes to
+// put back on ward's terminal should ward be killed while it is raw ("M
+// PATH SAVED RAW", "M" once it is not: see ptyInput.tellGuard).
 //
 // Why a process of its own: a SIGKILL of ward is nothing ward can act on,
 // and a hot-reload tool sends one at each reload (air, by default, to
@@ -227,6 +229,8 @@ func GuardMain(args []string) int {
 	termed := false
 	ward := os.Getppid()
 	var watching chan struct{}
+	// mode is ward's terminal's, to put back (see ptyInput.tellGuard).
+	var mode []string
 	stopWatching := func() {
 		if watching != nil {
 			close(watching)
@@ -256,9 +260,18 @@ func GuardMain(args []string) int {
 			stopWatching()
 		} else if sc.Text() == "T" {
 			termed = true
+		} else if p, ok := strings.CutPrefix(sc.Text(), "M"); ok {
+			mode = strings.Fields(p)
+			if len(mode) == 3 {
+				log.Debug("ward's terminal is raw (--mask): should ward be killed, the guard puts its modes back", "terminal", mode[0])
+			}
 		}
 	}
 	stopWatching()
+	// First: the shell's prompt may be on the terminal already.
+	if len(mode) == 3 && signals.RestoreModeIf(mode[0], mode[1], mode[2]) {
+		log.Debug("ward ended with its terminal raw: the guard put its modes back", "terminal", mode[0])
+	}
 	// The pipe closed: ward is gone. Having exited, it left no group.
 	if pgid != 0 && signals.GroupRunning(pgid) {
 		log.Warn("ward was killed; stopping what its child left running, and killing it after stop_timeout", "pgid", pgid, "stop_timeout", stopTimeout.String())

@@ -103,6 +103,11 @@ type ptyInput struct {
 	// drained is set once what waited in the cooked terminal was read
 	// (see drainCooked).
 	drained bool
+	// guard is the run's guard, once started; mode is the line that
+	// tells it the terminal's modes to put back should ward be killed
+	// while it is raw (see tellGuard), "" when they cannot be said.
+	guard *guard
+	mode  string
 }
 
 func (in *ptyInput) setMaster(m *os.File) {
@@ -255,9 +260,50 @@ func sameDevice(a, b *os.File) bool {
 }
 
 func (in *ptyInput) makeRaw(stdin *os.File) {
-	if restore, err := mask.MakeRaw(stdin); err == nil {
-		in.restore, in.raw = restore, true
+	saved, ok := signals.TerminalMode(stdin)
+	restore, err := mask.MakeRaw(stdin)
+	if err != nil {
+		return
 	}
+	in.restore, in.raw, in.mode = restore, true, ""
+	raw, ok2 := signals.TerminalMode(stdin)
+	if path := terminalPath(stdin); ok && ok2 && path != "" {
+		in.mode = "M " + path + " " + saved + " " + raw
+	}
+	in.tellGuard()
+}
+
+// setGuard gives in the run's guard, once it has started.
+func (in *ptyInput) setGuard(g *guard) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.guard = g
+	if in.raw {
+		in.tellGuard()
+	}
+}
+
+// tellGuard tells the guard, in.mu held, whether ward's terminal is raw,
+// and if so what to put back should ward be killed: a SIGKILL (an IDE's
+// stop, timeout -k, the OOM killer) left it raw under a shell that does
+// not put a job's modes back itself (a script; sh, dash), every key
+// unechoed and Ctrl-C a plain byte, until a blind `stty sane`.
+func (in *ptyInput) tellGuard() {
+	if in.raw && in.mode != "" {
+		in.guard.say("%s", in.mode)
+		return
+	}
+	in.guard.say("M")
+}
+
+// terminalPath is the path of terminal f's device ("/dev/pts/3"), "" when
+// it cannot be said in one word.
+func terminalPath(f *os.File) string {
+	name, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+	if err != nil || !strings.HasPrefix(name, "/dev/") || strings.ContainsAny(name, " \t\n") {
+		return ""
+	}
+	return name
 }
 
 // suspend gives ward's terminal back as it was and takes back the pending
@@ -272,6 +318,7 @@ func (in *ptyInput) suspend() {
 	if in.raw && in.restore != nil {
 		in.restore()
 		in.raw = false
+		in.tellGuard()
 	}
 	in.tty.SetReadDeadline(time.Now())
 }
@@ -409,7 +456,10 @@ func (in *ptyInput) continued() {
 		return
 	}
 	in.away++
-	in.raw = false
+	if in.raw {
+		in.raw = false
+		in.tellGuard()
+	}
 	in.tty.SetReadDeadline(time.Now())
 	in.mu.Unlock()
 	in.resume()
@@ -426,6 +476,7 @@ func (in *ptyInput) stop() {
 	if in.raw && in.restore != nil {
 		in.restore()
 		in.raw = false
+		in.tellGuard()
 	}
 }
 

@@ -585,6 +585,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 				dir = s.dir.Path
 			}
 			s.guard = startGuard(s.rotation.StopTimeout, dir, s.dir.Lock(), s.opts.Stderr, s.log, s.opts.SignalChildOnly, s.child.Pid)
+			s.ptyIn.setGuard(s.guard)
 			if s.termed {
 				s.guard.termed()
 			}
@@ -1213,9 +1214,10 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		// are given back: a script stopped sooner lets the shell take
 		// the terminal, and ward's restore of its mode (--mask) is then
 		// output from the background, stopped again and again.
-		signals.SignalOwnGroup(syscall.SIGTSTP)
+		signals.StopSelfAndGroup(sig)
+	} else {
+		signals.StopSelf(sig)
 	}
-	signals.StopSelf(sig)
 	s.guard.running()
 	// Continued: first what arrived meanwhile (kill %1 sends SIGTERM, then
 	// SIGCONT), up to ward's own SIGCONT: the signals reach the channel a
