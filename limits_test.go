@@ -263,6 +263,15 @@ func TestChildKilledForMemory(t *testing.T) {
 	// (which exits 137 when it is killed).
 	for _, child := range []string{"exec helper grow", "helper grow; exit $?"} {
 		code, stderr := inCgroup(child)
+		for try := 1; try < 3 && code == -1 && stderr == ""; try++ {
+			// ward itself killed, by a signal, before it said a word:
+			// the OOM killer's second pick at times, 4 ms after the
+			// child (dmesg: the helper at oom_score_adj 500, then ward
+			// at 0; a sandbox here refuses to lower ward's, EIO), once
+			// in a CI run. Nothing of ward's report to look at: again.
+			t.Logf("%s: ward was killed by a signal before it reported; again", child)
+			code, stderr = inCgroup(child)
+		}
 		if code != 137 || !strings.Contains(stderr, "OOM killer") || !strings.Contains(stderr, `"limit":"64 MiB"`) {
 			t.Errorf("%s: got exit code %d and stderr %q, want 137 and the OOM killer and the limit named", child, code, stderr)
 		}
