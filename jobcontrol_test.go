@@ -1519,3 +1519,30 @@ func TestMaskKilledWardsTerminalRestored(t *testing.T) {
 		return lflag()&(unix.ICANON|unix.ECHO|unix.ISIG) == unix.ICANON|unix.ECHO|unix.ISIG
 	})
 }
+
+// TestBgThenFgInAScript: Ctrl-Z of a script that runs ward, bg, then fg:
+// the child, reading the terminal from the background, is stopped by the
+// kernel's SIGTTIN, and the script with it, as a program of the script's
+// own group would be; fg continues the job and the child reads the line.
+// ward stopped alone: the shell saw the script running, its fg sent no
+// SIGCONT, and the job hung (15 tries in 15).
+func TestBgThenFgInAScript(t *testing.T) {
+	withAndWithoutMask(t, func(t *testing.T, w *wardEnv, m, flag string) {
+		script := filepath.Join(w.dir, "dev.sh")
+		body := "#!/bin/sh\nward run" + flag + " -m " + m + " -- sh -c 'echo reading; read x; echo got=$x'\necho script-done\n"
+		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		term := newTerminal(t, w)
+		term.send(script + "\n")
+		term.expect(`reading`)
+		term.ctrlZ()
+		term.send("bg\n")
+		term.expect(`PROMPT> `)
+		term.send("fg\n")
+		term.send("b2\n")
+		term.expect(`got=b2`)
+		term.expect(`script-done`)
+		term.expect(`PROMPT> `)
+	})
+}

@@ -1206,14 +1206,20 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 	s.giveBackTerminal()
 	s.ptyIn.suspend()
 	s.guard.stopping(s.child.Pid, s.session)
-	if sig == syscall.SIGTSTP && !forwarded {
+	if sig == syscall.SIGTSTP && !forwarded || sig == syscall.SIGTTIN || sig == syscall.SIGTTOU {
 		// The terminal's Ctrl-Z reached the child's group alone (it had
 		// the terminal): the rest of ward's job (`| tee log`, the script
 		// that runs ward) is stopped too, as the key stops a whole job,
-		// or the shell waits for it. Last, once the terminal and its mode
-		// are given back: a script stopped sooner lets the shell take
-		// the terminal, and ward's restore of its mode (--mask) is then
-		// output from the background, stopped again and again.
+		// or the shell waits for it. So for the kernel's SIGTTIN and
+		// SIGTTOU, which a read or write of the terminal from the
+		// background sends the child's group (a script stopped and
+		// continued with bg): ward stopped alone, the shell saw its job
+		// running, and its fg sent no SIGCONT: a hang, every time. (ward
+		// forwards neither to a child that does not catch it.) Last, once
+		// the terminal and its mode are given back: a script stopped
+		// sooner lets the shell take the terminal, and ward's restore of
+		// its mode (--mask) is then output from the background, stopped
+		// again and again.
 		signals.StopSelfAndGroup(sig)
 	} else {
 		signals.StopSelf(sig)
