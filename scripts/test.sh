@@ -191,11 +191,11 @@ log "package tests on linux/s390x under qemu-user (big-endian)"
 # numbers. Skipped, as qemu-user does not emulate them: sched_setaffinity
 # of other threads and PR_SET_CHILD_SUBREAPER (EINVAL). The packages
 # whose tests start their own binary again are left out: without
-# binfmt_misc the kernel cannot run it, and so are TestExecLook and
-# TestStopSelfAndGroupContinuedAtOnce, whose child is the test binary run
-# again.
+# binfmt_misc the kernel cannot run it, and so are TestExecLook,
+# TestStopSelfAndGroupContinuedAtOnce and TestStartUnderCtrlZs, whose
+# child is the test binary run again.
 GOARCH=s390x go test -count=1 -timeout 10m -exec qemu-s390x-static \
-  -skip '^(TestOnOneCPU|TestReapDoesNotStealStatuses|TestReapWithoutLockStealsStatuses|TestExecLook|TestStopSelfAndGroupContinuedAtOnce)$' \
+  -skip '^(TestOnOneCPU|TestReapDoesNotStealStatuses|TestReapWithoutLockStealsStatuses|TestExecLook|TestStopSelfAndGroupContinuedAtOnce|TestStartUnderCtrlZs)$' \
   ./signals/ ./launcher/supervise/ ./launcher/plan/
 GOARCH=s390x go test -count=1 -exec qemu-s390x-static -run '^TestVersionNumbersBeyond32Bits$' ./resolve/local/
 # A kernel with 64 KiB pages (ppc64le's, RHEL's arm64 kernel-64k), as

@@ -505,15 +505,10 @@ func Start(o StartOptions) (*Child, error) {
 		return nil, err
 	}
 	// A stop of the forked child before its exec (a Ctrl-Z just then)
-	// is taken from it, and given to the program once it runs. Only a
-	// child given the terminal gets a Ctrl-Z before its exec: a run
-	// without one (a service, a CI job, a benchmark) pays nothing.
-	after := func() syscall.Signal { return 0 }
-	if attr.Foreground {
-		after = watchStart()
-	}
-	pid, err := forkExec(o, attr)
-	if sig := after(); sig != 0 && err == nil {
+	// is taken from it, and given to the program once it runs.
+	var pid int
+	var err error
+	if sig := ForkWatched(attr.Foreground, func() { pid, err = forkExec(o, attr) }); sig != 0 && err == nil {
 		syscall.Kill(pid, sig)
 	}
 	if short := Exhausted(err); short != nil {
@@ -542,6 +537,38 @@ func Start(o StartOptions) (*Child, error) {
 		return nil, &StartError{Program: o.Path, Code: code, Err: err}
 	}
 	return &Child{Pid: pid}, nil
+}
+
+// ForkWatched runs fork, a fork and exec of a program that leads a
+// process group (or session) of its own, watched for a stop of the
+// forked child before its exec (see execWatch), and returns the signal
+// that stopped it there, for the caller to give the program (0 for
+// none). A terminal's Ctrl-Z reaches the child until its exec when it is
+// given the terminal (given), and until it leaves ward's group when that
+// group has the terminal's foreground: ward in a pipeline (`ward run --
+// cmd | tee log`), ward starting a store's helper or its guard. The fork
+// waited on that exec for good. A run without a terminal (a service, a
+// CI job, a benchmark) pays one failed open of /dev/tty.
+func ForkWatched(given bool, fork func()) syscall.Signal {
+	if !given && !groupHasTerminal() {
+		fork()
+		return 0
+	}
+	after := watchStart()
+	fork()
+	return after()
+}
+
+// groupHasTerminal reports whether ward's process group is the
+// foreground of its controlling terminal.
+func groupHasTerminal() bool {
+	fd, ok := controllingTerminal()
+	if !ok {
+		return false
+	}
+	defer unix.Close(fd)
+	fg, err := IoctlInt(fd, unix.TIOCGPGRP)
+	return err == nil && fg == unix.Getpgrp()
 }
 
 // forkExec starts the program with syscall.ForkExec rather than

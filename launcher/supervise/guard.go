@@ -114,9 +114,13 @@ func startGuard(stopTimeout time.Duration, dir string, lock int, stderr *os.File
 				files = append(files, uintptr(lock))
 				args = append(args, strconv.Itoa(guardLock))
 			}
-			pid, err = syscall.ForkExec(exe, args, &syscall.ProcAttr{
-				Files: files,
-				Sys:   &syscall.SysProcAttr{Setpgid: true},
+			// Watched: a Ctrl-Z of ward's group (a pipeline's) as it
+			// forks stopped the guard before its exec, and ward with it.
+			signals.ForkWatched(false, func() {
+				pid, err = syscall.ForkExec(exe, args, &syscall.ProcAttr{
+					Files: files,
+					Sys:   &syscall.SysProcAttr{Setpgid: true},
+				})
 			})
 		})
 	})

@@ -332,7 +332,12 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 	// and the start is a moment early, not a missing helper.
 	var p *os.Process
 	exec := func() (err error) {
-		p, err = os.StartProcess(path, []string{c.cfg.Program, ServeArg}, attr)
+		// Watched: a Ctrl-Z as ward starts, while its group has the
+		// terminal, stopped the helper before its exec, and ward, which
+		// waits for that exec, for good.
+		signals.ForkWatched(false, func() {
+			p, err = os.StartProcess(path, []string{c.cfg.Program, ServeArg}, attr)
+		})
 		return err
 	}
 	if waitWritten {
