@@ -1376,8 +1376,9 @@ func (r *rotator) watchFiles(ctx context.Context) bool {
 	for _, p := range paths {
 		own[filepath.Dir(filepath.Clean(p))] = true
 	}
+	ws := &watches{w: w, at: map[string]fileID{}}
 	for _, d := range deepestFirst(dirs) {
-		switch err := w.Add(d); {
+		switch err := ws.rewatch(d); {
 		case err == nil:
 		case own[d]:
 			r.log.Warn("cannot watch a directory for secret changes; its files are looked at every rotation.poll", "dir", d, "poll", r.rot.Poll.String(), "error", watchError(err))
@@ -1385,8 +1386,8 @@ func (r *rotator) watchFiles(ctx context.Context) bool {
 			r.log.Debug("cannot watch a directory above a secret's file; its replacement is seen at rotation.poll", "dir", d, "error", watchError(err))
 		}
 	}
-	watchContents(w, paths)
-	go r.relayEvents(ctx, w, paths, dirs)
+	ws.watchContents(paths)
+	go r.relayEvents(ctx, ws, paths, dirs)
 	return true
 }
 
@@ -1402,7 +1403,8 @@ func watchError(err error) string {
 
 // relayEvents turns the watcher's events on files the secrets came from
 // into triggers.
-func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []string, dirs map[string]map[string]bool) {
+func (r *rotator) relayEvents(ctx context.Context, ws *watches, paths []string, dirs map[string]map[string]bool) {
+	w := ws.w
 	defer w.Close()
 	for {
 		select {
@@ -1418,7 +1420,7 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 			if bases == nil || !bases[base] && !strings.HasPrefix(base, "..") {
 				continue
 			}
-			dirs = rewatchAll(w, paths, dirs)
+			dirs = ws.rewatchAll(paths, dirs)
 			select {
 			case r.triggers <- trigger{kind: fileChanged, path: ev.Name}:
 			case <-ctx.Done():
@@ -1440,7 +1442,7 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 			// looked at again, as a poll does; the child kept the old
 			// value until then, with a warning it could not act on.
 			r.log.Debug("the file watch's event queue overflowed; the watched files are looked at again", "error", err.Error())
-			dirs = rewatchAll(w, paths, dirs)
+			dirs = ws.rewatchAll(paths, dirs)
 			select {
 			case r.triggers <- trigger{kind: stampCheck}:
 			case <-ctx.Done():
@@ -1460,17 +1462,30 @@ func (r *rotator) relayEvents(ctx context.Context, w *fsnotify.Watcher, paths []
 // release kept after the swap, or a directory moved aside, held its
 // watch for good, one more each rotation, until the user's inotify
 // watches ran out.
-func rewatchAll(w *fsnotify.Watcher, paths []string, dirs map[string]map[string]bool) map[string]map[string]bool {
+//
+// Deepest first, then again, shallowest first, each that could not be
+// watched: a directory made after its own try, while its parent's watch
+// was being made anew (the parent a new one too), told nobody, and was
+// never watched (seen once in 500 runs of a directory removed and made
+// again: the next value was never seen).
+func (ws *watches) rewatchAll(paths []string, dirs map[string]map[string]bool) map[string]map[string]bool {
 	now := watchPoints(paths)
 	for d := range dirs {
 		if now[d] == nil {
-			w.Remove(d)
+			ws.w.Remove(d)
+			delete(ws.at, d)
 		}
 	}
+	var missing []string
 	for _, d := range deepestFirst(now) {
-		rewatch(w, d)
+		if ws.rewatch(d) != nil {
+			missing = append(missing, d)
+		}
 	}
-	watchContents(w, paths)
+	for _, d := range slices.Backward(missing) {
+		ws.rewatch(d)
+	}
+	ws.watchContents(paths)
 	return now
 }
 
@@ -1495,22 +1510,52 @@ func deepestFirst(dirs map[string]map[string]bool) []string {
 // through the host's path tells nothing to a watch on the directory it
 // is mounted in, only to one on the file. A path that cannot be watched
 // (gone for the moment) is left to its directory's watch.
-func watchContents(w *fsnotify.Watcher, paths []string) {
+func (ws *watches) watchContents(paths []string) {
 	for _, p := range paths {
-		rewatch(w, p)
+		ws.rewatch(p)
 	}
 }
 
-// rewatch watches the file or directory path names now, after a rename
-// replaced it, and lets go of the one it named before: the watcher knows
-// a watch by its path, so adding the path again kept the old one's watch
-// in the kernel, out of its reach, while the old one lived on (a release
-// kept, a directory moved aside), one more each rotation. The refresh a
-// change triggers reads after the new watch is in place, so a write
-// between Remove and Add is not lost.
-func rewatch(w *fsnotify.Watcher, path string) {
-	w.Remove(path)
-	w.Add(path)
+// watches is the file watch and, by path, the file (device and inode)
+// each watched path named when its watch was made.
+type watches struct {
+	w  *fsnotify.Watcher
+	at map[string]fileID
+}
+
+// fileID names a file: its device and inode.
+type fileID struct{ dev, ino uint64 }
+
+// rewatch watches the file or directory path names now. The same one as
+// when watched keeps its watch: adding it again is the kernel's same
+// watch. Each watch was let go and made anew, and for that moment the
+// directory was watched by nobody: one made in it then (a secret's
+// directory made again) was never seen. Another one (a rename replaced
+// it) has the old one's watch let go first: the watcher knows a watch by
+// its path, so adding the path again kept the old one's watch in the
+// kernel, out of its reach, while the old one lived on (a release kept,
+// a directory moved aside), one more each rotation. The refresh a change
+// triggers reads after the new watch is in place, so a write between
+// the two is not lost.
+func (ws *watches) rewatch(path string) error {
+	var id fileID
+	if st, err := os.Stat(path); err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			id = fileID{uint64(sys.Dev), uint64(sys.Ino)}
+		}
+	}
+	if old, ok := ws.at[path]; ok && old == id && id != (fileID{}) {
+		if err := ws.w.Add(path); err == nil {
+			return nil
+		}
+	}
+	ws.w.Remove(path)
+	delete(ws.at, path)
+	if err := ws.w.Add(path); err != nil {
+		return err
+	}
+	ws.at[path] = id
+	return nil
 }
 
 // watchPoints returns, by directory, the names there whose change can
