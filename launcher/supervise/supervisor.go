@@ -383,6 +383,15 @@ func (s *supervisor) takeBeforeStart(sig os.Signal) bool {
 		s.chldBefore = true
 		return false
 	}
+	if sig == syscall.SIGTSTP && os.Getpid() != 1 {
+		// Ctrl-Z as the first child is about to start (a run's first
+		// milliseconds): ward stops as the job, as while resolving, and
+		// starts it once continued. It was taken for a signal that
+		// means nothing without a child, and the key was lost, the job
+		// running on.
+		signals.StopSelf(syscall.SIGTSTP)
+		return false
+	}
 	st, ok := stopSignal(sig, s.terminal, s.log, "before the program started")
 	if ok && s.stopBefore == 0 {
 		s.stopBefore = st
