@@ -1379,6 +1379,20 @@ func withAndWithoutMask(t *testing.T, f func(t *testing.T, w *wardEnv, m, flag s
 	}
 }
 
+// scriptOnTerminal runs, in an interactive bash on a terminal, a script
+// dev.sh of the command line and then `echo script-done`, and returns the
+// terminal and the script's path.
+func scriptOnTerminal(t *testing.T, w *wardEnv, line string) (*terminal, string) {
+	t.Helper()
+	script := filepath.Join(w.dir, "dev.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"+line+"\necho script-done\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	term := newTerminal(t, w)
+	term.send(script + "\n")
+	return term, script
+}
+
 // TestCtrlZInAScript: Ctrl-Z stops a script that runs ward (`./dev.sh`
 // holding `ward run --mask -- npm run dev`), and fg brings back both with
 // the terminal. ward stopped the script, the rest of its job, before it
@@ -1387,13 +1401,7 @@ func withAndWithoutMask(t *testing.T, f func(t *testing.T, w *wardEnv, m, flag s
 // core spinning), the next key was lost and fg hung.
 func TestCtrlZInAScript(t *testing.T) {
 	withAndWithoutMask(t, func(t *testing.T, w *wardEnv, m, flag string) {
-		script := filepath.Join(w.dir, "dev.sh")
-		body := "#!/bin/sh\nward run" + flag + " -m " + m + " -- sh -c 'read x; echo got=$x; read y; echo got=$y'\necho script-done\n"
-		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		term := newTerminal(t, w)
-		term.send(script + "\n")
+		term, script := scriptOnTerminal(t, w, "ward run"+flag+" -m "+m+" -- sh -c 'read x; echo got=$x; read y; echo got=$y'")
 		term.send("a1\n")
 		term.expect(`got=a1`)
 		term.ctrlZ()
@@ -1537,13 +1545,7 @@ func TestMaskKilledWardsTerminalRestored(t *testing.T) {
 // SIGCONT, and the job hung (15 tries in 15).
 func TestBgThenFgInAScript(t *testing.T) {
 	withAndWithoutMask(t, func(t *testing.T, w *wardEnv, m, flag string) {
-		script := filepath.Join(w.dir, "dev.sh")
-		body := "#!/bin/sh\nward run" + flag + " -m " + m + " -- sh -c 'echo reading; read x; echo got=$x'\necho script-done\n"
-		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		term := newTerminal(t, w)
-		term.send(script + "\n")
+		term, _ := scriptOnTerminal(t, w, "ward run"+flag+" -m "+m+" -- sh -c 'echo reading; read x; echo got=$x'")
 		term.expect(`reading`)
 		term.ctrlZ()
 		term.send("bg\n")
