@@ -227,7 +227,9 @@ func TestVaultEndlessAnswerBounded(t *testing.T) {
 	w := newWardEnv(t)
 	w.env = append(w.env, "VAULT_ADDR="+p.addr(), "VAULT_TOKEN=ward-test-token")
 	// A short timeout: the helper without the bound grows for as long.
-	m := w.manifest("version: 1\nenv:\n  TOKEN: vault://secret/app#token\nstores:\n  vault:\n    timeout: 2s\n")
+	// Not too short: 2 s ran out at 64,048,173 bytes on a busy CI
+	// machine, the bound not reached.
+	m := w.manifest("version: 1\nenv:\n  TOKEN: vault://secret/app#token\nstores:\n  vault:\n    timeout: 6s\n")
 	code, stdout, stderr := w.run("run", "-m", m, "--", "helper", "exit", "0")
 	if code != 125 {
 		t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(stderr, 3))
