@@ -222,7 +222,9 @@ fuzz ./resolve/local FuzzDecodeDocument 60000x
 fuzz ./launcher/identity FuzzIdentityRequestHead 60000x
 
 log "tests"
-go test -count=1 -timeout 30m ./...
+# The root package takes about 20 minutes on two cores; 40 leaves room
+# for a slower machine (a run here beside other work took 30).
+go test -count=1 -timeout 40m ./...
 
 log "race detector: where ward's goroutines meet, in its packages and in the real binary"
 # Every package but the root's and signals' (TestSpareThreadsSettled
