@@ -25,7 +25,8 @@ import (
 // ward right after it leaves no moment when the guard knows none),
 // reading from its stdin, a pipe only ward writes, the child's process
 // group at each later start ("P PGID"), that ward forwarded SIGTERM
-// ("T"), and that ward stops itself with its stopped child ("S PID",
+// ("T"), and that ward stops itself with its stopped child ("S PID", or
+// "S PID session PIDS..." with the stopped processes of its pty session,
 // "R" once it runs again: see stopping), and under --mask the modes to
 // put back on ward's terminal should ward be killed while it is raw ("M
 // PATH SAVED RAW", "M" once it is not: see ptyInput.tellGuard).
@@ -159,8 +160,21 @@ func (g *guard) termed() { g.say("T") }
 // processes that are stopped as ward stops (the program, what it
 // started), not the leader.
 func (g *guard) stopping(pid int, session bool) {
+	if g == nil {
+		return
+	}
 	if session {
-		g.say("S %d session", pid)
+		// The session's stopped processes, read before ward stops, not
+		// by the guard as the line reaches it: a program continued
+		// meanwhile (kill -CONT as soon as ward showed stopped, the guard
+		// slow on a busy machine) was not among them, and the guard
+		// watched the leader alone, which stays stopped, and ward with
+		// it (once in a CI run).
+		line := "S " + strconv.Itoa(pid) + " session"
+		for _, p := range signals.StoppedInSession(pid) {
+			line += " " + strconv.Itoa(p)
+		}
+		g.say("%s", line)
 		return
 	}
 	g.say("S %d", pid)
@@ -249,11 +263,20 @@ func GuardMain(args []string) int {
 			}
 		} else if p, ok := strings.CutPrefix(sc.Text(), "S "); ok {
 			stopWatching()
-			p, session := strings.CutSuffix(p, " session")
-			if n, err := strconv.Atoi(p); err == nil && n > 1 {
+			f := append(strings.Fields(p), "")
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 1 {
 				pids := []int{n}
-				if session {
-					if stopped := signals.StoppedInSession(n); len(stopped) > 0 {
+				if f[1] == "session" {
+					var stopped []int
+					for _, s := range f[2 : len(f)-1] {
+						if v, err := strconv.Atoi(s); err == nil && v > 1 {
+							stopped = append(stopped, v)
+						}
+					}
+					if len(stopped) == 0 {
+						stopped = signals.StoppedInSession(n)
+					}
+					if len(stopped) > 0 {
 						pids = stopped
 					}
 				}
