@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -279,6 +280,55 @@ func TestChildKilledForMemory(t *testing.T) {
 	code, stderr := inCgroup(`kill -9 $$`)
 	if code != 137 || strings.Contains(stderr, "OOM") {
 		t.Errorf("kill -9: got exit code %d and stderr %q, want 137 and no OOM kill", code, stderr)
+	}
+}
+
+// TestGuardGoesBeforeWardForMemory: when the OOM killer must take a
+// second process of the cgroup, it takes ward's guard, not ward. The
+// guard starts while the child runs, and its Go runtime's first pages,
+// the instant a child that filled the limit was killed (the kernel frees
+// the child's pages after it has stopped counting it), had the killer
+// take the largest process left, ward, whose report of the child's OOM
+// kill was lost (TestChildKilledForMemory in CI, three tries in three;
+// here 4 runs in 15 with the page cache dropped before each, dmesg
+// naming the guard's thread as the one that faulted). The kernel's
+// score, as it weighs a cgroup's processes: resident and page-table
+// pages, plus oom_score_adj thousandths of the limit's pages.
+func TestGuardGoesBeforeWardForMemory(t *testing.T) {
+	cg := memoryCgroup(t)
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  A: {value: a}\n")
+	ward, _ := exec.LookPath("ward")
+	cmd := w.command()
+	cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$1" run -m "$2" -- helper sleep`, cg, ward, m}
+	stdout, _ := started(t, cmd)
+	stdout.waitFor("ready")
+	guard := waitGuard(cmd.Process.Pid)
+	if guard == 0 {
+		t.Fatal("ward started no guard")
+	}
+	const limitPages = 64 << 20 / 4096
+	score := func(pid int) int64 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pages int64
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && (f[0] == "VmRSS:" || f[0] == "VmPTE:") {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				pages += kb / 4
+			}
+		}
+		adj, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(string(adj)), 10, 64)
+		return pages + n*limitPages/1000
+	}
+	if g, wd := score(guard), score(cmd.Process.Pid); g <= wd {
+		t.Errorf("the guard scores %d pages for the OOM killer and ward %d: ward would be taken first", g, wd)
 	}
 }
 

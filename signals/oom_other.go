@@ -13,3 +13,6 @@ func (c *MemoryCgroup) OOMKills() int64 { return -1 }
 
 // Limit is "": unknown.
 func (c *MemoryCgroup) Limit() string { return "" }
+
+// OOMAhead does nothing outside Linux.
+func OOMAhead(pid int, margin int64) bool { return false }

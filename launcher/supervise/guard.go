@@ -55,6 +55,10 @@ const GuardArg = "__ward-guard"
 // It was a second.
 const guardAfter = 200 * time.Millisecond
 
+// guardOOMMargin is how much more memory than the guard ward may hold
+// and still be the OOM killer's pick after it.
+const guardOOMMargin = 32 << 20
+
 // guardLock is the guard's descriptor that holds the run directory's
 // lock, when it was given one (see startGuard).
 const guardLock = 3
@@ -128,6 +132,12 @@ func startGuard(stopTimeout time.Duration, dir string, lock int, stderr *os.File
 	if err != nil || pid == 0 {
 		w.Close()
 		return nil
+	}
+	// Should the OOM killer have to take a second process of the cgroup,
+	// it takes the guard, not ward: a ward killed there leaves its
+	// child's OOM kill unreported (see signals.OOMAhead).
+	if !signals.OOMAhead(pid, guardOOMMargin) {
+		log.Debug("the guard's OOM score could not be raised", "pid", pid)
 	}
 	return &guard{pid: pid, w: w}
 }
