@@ -3,7 +3,6 @@ package signals
 import (
 	"bufio"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 	"testing"
@@ -61,14 +60,12 @@ func TestStartUnderCtrlZs(t *testing.T) {
 		t.Fatalf("no pty: %v", err)
 	}
 	defer ptmx.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "WARD_TEST_FORK_UNDER_STOPS=1")
+	cmd := testBinaryAs("WARD_TEST_FORK_UNDER_STOPS", &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0})
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stdin, cmd.Stderr = tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func stopGroupChild() int {
 			}
 		}
 		syscall.Kill(0, syscall.SIGCONT)
-	})
+	}, nil)
 	return 0
 }
 
@@ -48,9 +48,7 @@ func stopGroupChild() int {
 // the fg's SIGCONT came to a ward still running, which then stopped for
 // good, the script running and the terminal its.
 func TestStopSelfAndGroupContinuedAtOnce(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "WARD_TEST_STOP_GROUP=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd := testBinaryAs("WARD_TEST_STOP_GROUP", &syscall.SysProcAttr{Setpgid: true})
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -70,4 +68,13 @@ func TestStopSelfAndGroupContinuedAtOnce(t *testing.T) {
 		<-done
 		t.Fatalf("the child has not returned within 10s of its group's SIGCONT (state %c)", state)
 	}
+}
+
+// testBinaryAs is the test binary run again, running no test, with the
+// variable env set to 1: a child whose init acts on env.
+func testBinaryAs(env string, attr *syscall.SysProcAttr) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env+"=1")
+	cmd.SysProcAttr = attr
+	return cmd
 }

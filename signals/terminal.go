@@ -513,7 +513,23 @@ func WindowSize(f *os.File) (rows, cols uint16, ok bool) {
 // signal the child was, so `jobs` and the prompt read as for any program.
 // ward catches these signals, so it restores their default action for the
 // moment it stops itself.
-func StopSelf(sig syscall.Signal) { stopSelf(sig, nil) }
+func StopSelf(sig syscall.Signal) { stopSelf(sig, nil, nil) }
+
+// StopSelfInBackground is StopSelf if ward is in the background of its
+// terminal f, looked at as the last thing before the stop; it reports
+// whether ward stopped. A look taken earlier can be stale by then: ward
+// stopped meanwhile with its job (the child's stop for the same output,
+// followed) and continued by a fg, which then stopped it a second time
+// in the foreground, its output held (the race detector's ward, 2 runs
+// in 25 beside two busy loops).
+func StopSelfInBackground(sig syscall.Signal, f *os.File) bool {
+	stopped := false
+	stopSelf(sig, nil, func() bool {
+		stopped = InBackground(f)
+		return stopped
+	})
+	return stopped
+}
 
 // StopSelfAndGroup is StopSelf, and stops the rest of ward's process
 // group with sig too (see SignalOwnGroup): the rest of a shell's job, a
@@ -526,10 +542,10 @@ func StopSelf(sig syscall.Signal) { stopSelf(sig, nil) }
 // two busy cores). A SIGCONT now discards the pending stop, as the
 // kernel does for any process.
 func StopSelfAndGroup(sig syscall.Signal) {
-	stopSelf(sig, func() { SignalOwnGroup(sig) })
+	stopSelf(sig, func() { SignalOwnGroup(sig) }, nil)
 }
 
-func stopSelf(sig syscall.Signal, others func()) {
+func stopSelf(sig syscall.Signal, others func(), cond func() bool) {
 	if sig != syscall.SIGTSTP && sig != syscall.SIGTTIN && sig != syscall.SIGTTOU || GroupOrphaned() {
 		// The kernel discards the terminal stop signals for an orphaned
 		// group (a service's ward, PID 1): whoever stopped the child
@@ -542,6 +558,9 @@ func stopSelf(sig syscall.Signal, others func()) {
 	if sig != syscall.SIGSTOP {
 		restore := defaultAction(sig)
 		defer restore()
+	}
+	if cond != nil && !cond() {
+		return
 	}
 	// Sent to this very thread, the stop takes it before the call
 	// returns (the whole process with it), and it returns once SIGCONT

@@ -33,6 +33,9 @@ type maskedIO struct {
 	session bool
 	ctty    int
 	master  *os.File
+	// input reads ward's terminal for the pty's master, nil when ward
+	// does not.
+	input *ptyInput
 
 	closeAfterStart []*os.File
 	relays          []*relay
@@ -94,8 +97,10 @@ type ptyInput struct {
 	tty     *os.File
 	resumed chan struct{}
 	// away counts the suspensions (and stop), so that a watch for the
-	// foreground ends when ward stops again or exits.
+	// foreground ends when ward stops again or exits; held is set once
+	// the last child is gone (see hold).
 	away int
+	held bool
 	// queue holds what was read for the pty, in order, and writing is
 	// set while a write to it waits: the reader goes on reading while
 	// the pty takes no more, to see a Ctrl-C (see send).
@@ -115,6 +120,33 @@ func (in *ptyInput) setMaster(m *os.File) {
 	in.mu.Lock()
 	in.master = m
 	in.mu.Unlock()
+}
+
+// dropMaster forgets m, a child's pty master about to be closed, unless
+// the next child's took its place: takeTerminal's size copy (a fg as
+// the last output waited for the terminal) used it as it was closed.
+func (in *ptyInput) dropMaster(m *os.File) {
+	in.mu.Lock()
+	if in.master == m {
+		in.master = nil
+	}
+	in.mu.Unlock()
+}
+
+// hold stops reading ward's terminal, its modes left as they are until
+// stop: the last child is gone, and what is typed from now on (the next
+// command, typed as soon as the child's last output shows) is left in
+// the terminal for the shell, as without ward. It was read and sent to
+// the gone child's pty, and lost.
+func (in *ptyInput) hold() {
+	if in == nil || !in.started {
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.held = true
+	in.away++
+	in.tty.SetReadDeadline(time.Now())
 }
 
 // start puts ward's terminal term in raw mode (the pty's line discipline
@@ -153,7 +185,7 @@ func (in *ptyInput) start(term, screen *os.File) {
 		<-in.resumed
 		buf := make([]byte, 4096)
 		for {
-			n, err := in.tty.Read(buf)
+			n, err := in.read(buf)
 			if n > 0 {
 				in.send(append([]byte(nil), buf[:n]...))
 			}
@@ -172,16 +204,96 @@ func (in *ptyInput) start(term, screen *os.File) {
 	in.resume()
 }
 
+// read reads ward's terminal when there is a child's pty to give what
+// it reads: while the child's session is gone (its pty hung up: the
+// child has ended and ward is about to, or to start the next), what is
+// typed (the next command, as the child's last output shows) is left in
+// the terminal, for the shell or the next child, and looked at again
+// every childGonePoll. It was read and lost.
+func (in *ptyInput) read(b []byte) (int, error) {
+	rc, err := in.tty.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	for {
+		var n int
+		var rerr error
+		gone := false
+		err := rc.Read(func(fd uintptr) bool {
+			if gone = in.childGone(); gone {
+				return true
+			}
+			n, rerr = unix.Read(int(fd), b)
+			return rerr != unix.EAGAIN && rerr != unix.EINTR
+		})
+		switch {
+		case err != nil:
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return 0, err
+			}
+			return 0, os.ErrClosed
+		case gone:
+			time.Sleep(childGonePoll) // no event says a pty's next session began
+			continue
+		case rerr != nil:
+			return 0, rerr
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+// childGonePoll is how often ward's terminal reader looks whether a
+// child's pty takes input again.
+const childGonePoll = 20 * time.Millisecond
+
+// childGone reports whether there is no child's pty to take input: none,
+// or its other side closed (the child's session ended).
+func (in *ptyInput) childGone() bool {
+	in.mu.Lock()
+	m := in.master
+	in.mu.Unlock()
+	if m == nil {
+		return true
+	}
+	rc, err := m.SyscallConn()
+	if err != nil {
+		return true
+	}
+	hup := false
+	if rc.Control(func(fd uintptr) {
+		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if n, err := unix.Poll(p, 0); err == nil && n > 0 {
+			hup = p[0].Revents&unix.POLLHUP != 0
+		}
+	}) != nil {
+		return true
+	}
+	return hup
+}
+
 // waitChildForeground waits, a second at most, until the pty's foreground
 // is the child's group, its program exec'd, before the first keys go to
 // a new child's pty. A Ctrl-Z typed before (the first milliseconds of a
 // run) reached the session leader's own group, orphaned, whose stops the
 // kernel discards, and was lost; or the child forked for the program,
 // stopped before its exec, and the leader waited on that exec for good.
+// Through SyscallConn: the master may be closed meanwhile (the child
+// gone), and Fd raced with that Close (the race detector's ward, keys
+// typed as the last output showed).
 func waitChildForeground(m *os.File) {
+	rc, err := m.SyscallConn()
+	if err != nil {
+		return
+	}
 	deadline := time.Now().Add(time.Second)
-	for !signals.ForegroundStarted(int(m.Fd())) && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	for time.Now().Before(deadline) {
+		started := false
+		if rc.Control(func(fd uintptr) { started = signals.ForegroundStarted(int(fd)) }) != nil || started {
+			return
+		}
+		time.Sleep(time.Millisecond) // polling the pty's foreground, with a deadline
 	}
 }
 
@@ -373,6 +485,11 @@ func (in *ptyInput) takeTerminal(away int) bool {
 		}
 		in.makeRaw(in.term)
 	}
+	if in.held {
+		// The last child is gone: the terminal raw for what is left of
+		// its output, nothing read (see hold).
+		return true
+	}
 	if in.master != nil {
 		// The window may have changed while ward ran in the background,
 		// where the shell, not ward, got the SIGWINCH: the pty takes the
@@ -524,12 +641,14 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 			m.files[0] = slave
 			m.ctty = 0
 			input.setMaster(master)
+			m.input = input
 			input.start(stdin, stdout)
 		} else if keyboardFree(stdin, stdout) {
 			// stdin a file: what is typed still goes to the pty, where
 			// a program that reads /dev/tty waits for it (a password
 			// prompt, less's keys).
 			input.setMaster(master)
+			m.input = input
 			input.start(stdout, stdout)
 		} else {
 			// ward's terminal stays as the user has it, line ends
@@ -715,7 +834,7 @@ func (p *progressWriter) waitForTerminal() {
 			if signals.StoppedBy() != 0 || signals.GroupOrphaned() {
 				return
 			}
-			signals.StopSelf(syscall.SIGTTOU)
+			signals.StopSelfInBackground(syscall.SIGTTOU, p.term)
 			continue
 		}
 		select {
@@ -751,6 +870,10 @@ const quietFor = 200 * time.Millisecond
 // its signals no longer handled, never exited.
 func (m *maskedIO) finish() {
 	m.ending.Store(true)
+	if m.input != nil {
+		// Closed below; the child is gone, and keys have nowhere to go.
+		m.input.dropMaster(m.master)
+	}
 	targets := m.targets()
 	done := make(chan struct{})
 	go func() {

@@ -2,9 +2,12 @@ package supervise
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/wardsecrets/ward/launcher/mask"
 )
@@ -212,5 +215,52 @@ func TestFinishEndsAtWhatTheChildWrote(t *testing.T) {
 	}
 	if !bytes.HasPrefix(got, child) {
 		t.Errorf("got %d bytes of the child's %d", len(got), len(child))
+	}
+}
+
+// TestTypeaheadLeftWhenTheChildIsGone: what is typed once the child's
+// pty session has ended (its other side closed: the child gone, ward
+// about to exit) is not read from ward's terminal: it stays there for
+// the shell. ward read it for the gone child's pty and it was lost: the
+// next command, typed as soon as the child's last output showed. While
+// the child's session runs, what is typed goes to it as before.
+func TestTypeaheadLeftWhenTheChildIsGone(t *testing.T) {
+	user, term, err := mask.OpenPTY()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer user.Close()
+	defer term.Close()
+	tty, err := os.OpenFile(term.Name(), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	master, slave, err := mask.OpenPTY()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	in := &ptyInput{tty: tty, master: master}
+	if _, err := user.Write([]byte("next\n")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	// The child's session runs: its keys.
+	tty.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := in.read(buf); err != nil || string(buf[:n]) != "next\n" {
+		t.Fatalf("with the child's session running, read %q, %v; want the line typed", buf[:n], err)
+	}
+	slave.Close()
+	if _, err := user.Write([]byte("after\n")); err != nil {
+		t.Fatal(err)
+	}
+	tty.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := in.read(buf); n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("with the child's session gone, read %q, %v; want nothing taken", buf[:n], err)
+	}
+	tty.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := tty.Read(buf); err != nil || string(buf[:n]) != "after\n" {
+		t.Errorf("the terminal holds %q (%v) after ward's reader, want the line typed left for the shell", buf[:n], err)
 	}
 }

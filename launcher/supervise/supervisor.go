@@ -436,6 +436,9 @@ const oldOutputWait = 2 * time.Second
 // restart, and with it every signal ward was sent meanwhile, until it
 // read again; the rest follows as it does.
 func (s *supervisor) finishOutput(last bool) {
+	if last {
+		s.ptyIn.hold()
+	}
 	var waits []chan struct{}
 	if s.out != nil {
 		out, done := s.out, make(chan struct{})
@@ -1097,6 +1100,11 @@ func ownedTerminal(files []*os.File) int {
 // itself (zsh says "suspended (tty output)", bash "Stopped").
 func (s *supervisor) stopForOutput() {
 	if s.stopping || s.draining || s.child == nil {
+		return
+	}
+	// Asked before a stop and a fg, the ask is stale: the job would
+	// stop again in the foreground, its output held.
+	if !signals.InBackground(s.opts.Stdout) && !signals.InBackground(s.opts.Stderr) {
 		return
 	}
 	s.log.Debug("output waits for the terminal (stty tostop) while ward is in the background; stopping the job")
