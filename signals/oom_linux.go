@@ -150,15 +150,21 @@ func (c *MemoryCgroup) limitBytes() int64 {
 	if c == nil {
 		return 0
 	}
-	b, err := os.ReadFile(filepath.Join(c.dir, c.limit))
-	if err != nil {
-		return 0
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	n, err := readInt(filepath.Join(c.dir, c.limit))
 	if err != nil || n >= 1<<62 {
 		return 0
 	}
 	return n
+}
+
+// readInt reads the one number the file at path holds (a cgroup's or
+// /proc's).
+func readInt(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 }
 
 // OOMAhead has the kernel's OOM killer take the process pid (ward's
@@ -175,11 +181,7 @@ func (c *MemoryCgroup) limitBytes() int64 {
 // went unreported; ward 27 MB resident, the guard 22). It reports
 // whether the score was set.
 func OOMAhead(pid int, margin int64) bool {
-	b, err := os.ReadFile("/proc/self/oom_score_adj")
-	if err != nil {
-		return false
-	}
-	own, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	own, err := readInt("/proc/self/oom_score_adj")
 	if err != nil {
 		return false
 	}
@@ -193,6 +195,6 @@ func OOMAhead(pid int, margin int64) bool {
 	if weighed <= 0 {
 		return false
 	}
-	adj := min(own+int((margin*1000+weighed-1)/weighed), 1000)
-	return os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(adj)), 0) == nil
+	adj := min(own+(margin*1000+weighed-1)/weighed, 1000)
+	return os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.FormatInt(adj, 10)), 0) == nil
 }
