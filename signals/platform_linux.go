@@ -395,11 +395,11 @@ func unescapeMountinfo(s string) string {
 //
 // The fork holds its thread's scheduler (a P) until the exec, and what
 // waits on it waits for good: a goroutine started for the start, a timer
-// set by it, and a garbage collection, whose start stops every P. The
-// watch is a goroutine of its own, started before the first start, that
-// waits in a read of a pipe (a system call, which leaves its P to
-// others) for each start's byte, and allocates nothing from there on
-// (see execLook).
+// set by it, and a garbage collection, whose start stops every P (the
+// collector is off meanwhile: see collectorOff). The watch is a
+// goroutine of its own, started before the first start, that waits in a
+// read of a pipe (a system call, which leaves its P to others) for each
+// start's byte, and allocates nothing from there on (see execLook).
 var execWatch struct {
 	once  sync.Once
 	ready chan struct{}

@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode"
@@ -554,9 +556,47 @@ func ForkWatched(given bool, fork func()) syscall.Signal {
 		fork()
 		return 0
 	}
+	on := collectorOff()
+	defer on()
 	after := watchStart()
 	fork()
 	return after()
+}
+
+// collectorOff turns the garbage collector off until the returned func
+// is called (by every caller that turned it off, when forks overlap). A
+// collection stops the world, which waits for every scheduler (P), and
+// the fork holds its own until the child's exec: a child stopped before
+// that exec was never continued, the watch waiting for the world with
+// the rest of ward, and ward hung for good (TestStartUnderCtrlZsWithGarbage).
+// With the collector off none begins; one under way, or about to begin,
+// is run to its end first. Only a run at a terminal pays for it (about
+// 0.7 ms a fork with a 5 MB heap).
+func collectorOff() (on func()) {
+	gcOff.Lock()
+	if gcOff.n == 0 {
+		gcOff.percent = debug.SetGCPercent(-1)
+		// A collection may have passed its trigger and not yet begun
+		// (the setting waits only for one begun): one run to its end
+		// here leaves none under way, and none begins after it.
+		runtime.GC()
+	}
+	gcOff.n++
+	gcOff.Unlock()
+	return func() {
+		gcOff.Lock()
+		if gcOff.n--; gcOff.n == 0 {
+			debug.SetGCPercent(gcOff.percent)
+		}
+		gcOff.Unlock()
+	}
+}
+
+// gcOff counts the watched forks under way, and keeps the collector's
+// setting from before the first.
+var gcOff struct {
+	sync.Mutex
+	n, percent int
 }
 
 // groupHasTerminal reports whether ward's process group is the
