@@ -88,17 +88,26 @@ func addEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, e
 	if text, ok := appendProfile(old, parent, profile, entries); ok {
 		return text, nil
 	}
+	var parentKey *yaml.Node
 	if profile != "" {
 		profiles, _, err := child(parent, "profiles")
 		if err != nil {
 			return nil, err
 		}
-		if parent, _, err = child(profiles, profile); err != nil {
+		if parent, parentKey, err = child(profiles, profile); err != nil {
 			return nil, err
 		}
 	}
 	if text, ok := insertIntoEmptyEnv(old, parent, entries); ok {
 		return text, nil
+	}
+	// A new env: is written as text after its mapping's last line,
+	// looked for before the tree edit adds it.
+	var text []byte
+	textOK := false
+	_, _, hadEnv := lookup(parent, "env")
+	if !hadEnv {
+		text, textOK = newEnvText(old, &doc, parent, parentKey, entries)
 	}
 	env, envKey, err := child(parent, "env")
 	if err != nil {
@@ -120,7 +129,9 @@ func addEnv(old []byte, exists bool, profile string, entries []Entry) ([]byte, e
 	// line, the rest of the file as it was (blank lines, aligned values
 	// and comments); re-encoded, yaml.v3 dropped every blank line and
 	// collapsed the spacing, and a one-line import diffed the whole file.
-	text, textOK := insertAfterEnv(old, &doc, env, envKey, entries)
+	if hadEnv {
+		text, textOK = insertAfterEnv(old, &doc, env, envKey, entries)
+	}
 	env.Style &^= yaml.FlowStyle
 	// A comment below the last entry (a commented-out variable, a note)
 	// is that entry's foot, which yaml.v3 writes with a blank line after
@@ -195,6 +206,16 @@ func insertAfterEnv(old []byte, doc, env, envKey *yaml.Node, entries []Entry) ([
 	if len(fresh) == 0 {
 		return old, true
 	}
+	return insertAfterBlock(old, doc, env, envKey, entriesNode(fresh), 2)
+}
+
+// insertAfterBlock writes m, a mapping, as text after the last line of
+// the non-empty block mapping block (under key), at its entries'
+// indentation, m's own nested by step: after a comment under them at
+// that indentation (a commented-out variable), before blank lines and
+// the next key's comments.
+func insertAfterBlock(old []byte, doc, block, key, m *yaml.Node, step int) ([]byte, bool) {
+	env, envKey := block, key
 	col := env.Content[0].Column
 	last := env.Content[len(env.Content)-2]
 	// The block ends before the next node at env's indentation or less.
@@ -233,20 +254,88 @@ func insertAfterEnv(old []byte, doc, env, envKey *yaml.Node, entries []Entry) ([
 		}
 		break
 	}
-	b, ok := encodeEntries(fresh)
+	b, ok := encode(m, step)
 	if !ok {
 		return nil, false
 	}
-	var block strings.Builder
+	var text strings.Builder
 	for _, l := range strings.SplitAfter(strings.TrimSuffix(b.String(), "\n"), "\n") {
-		block.WriteString(strings.Repeat(" ", col-1) + l)
+		text.WriteString(strings.Repeat(" ", col-1) + l)
 	}
-	block.WriteString("\n")
+	text.WriteString("\n")
 	head := strings.Join(lines[:at], "")
 	if !strings.HasSuffix(head, "\n") {
 		head += "\n"
 	}
-	return []byte(head + block.String() + strings.Join(lines[at:], "")), true
+	return []byte(head + text.String() + strings.Join(lines[at:], "")), true
+}
+
+// newEnvText writes entries as text, in an env: of their own, where
+// parent (the manifest, or the profile under key) has none: after the
+// end of the manifest, or after the profile's last line at its keys'
+// indentation, nested as the file nests its mappings. The rest keeps its
+// text: re-encoded by yaml.v3, the manifest lost every blank line, and
+// its indentation and the spacing before its comments were made yaml.v3's,
+// a one-line import diffing the whole file. It reports false where it
+// cannot (a flow or empty profile).
+func newEnvText(old []byte, doc, parent, key *yaml.Node, entries []Entry) ([]byte, bool) {
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{strNode("env"), entriesNode(entries)}}
+	step := nesting(doc)
+	if key == nil {
+		return appendText(old, m, step)
+	}
+	if parent.Kind != yaml.MappingNode || parent.Style&yaml.FlowStyle != 0 || len(parent.Content) == 0 {
+		return nil, false
+	}
+	return insertAfterBlock(old, doc, parent, key, m, step)
+}
+
+// nesting is how far the manifest indents a block mapping under its key
+// (the first it has), 2 if it has none.
+func nesting(doc *yaml.Node) int {
+	step := 0
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		for i := 0; step == 0 && n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind == yaml.MappingNode && v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 && v.Content[0].Line > k.Line {
+				step = v.Content[0].Column - k.Column
+			}
+		}
+		for _, c := range n.Content {
+			if step == 0 {
+				walk(c)
+			}
+		}
+	}
+	walk(doc)
+	if step < 2 || step > 8 {
+		return 2
+	}
+	return step
+}
+
+// appendText writes m, a mapping, as text after the end of the manifest
+// old, its mappings nested by step; false where text there would not be
+// the manifest's (after a document's end marker, or a second document).
+func appendText(old []byte, m *yaml.Node, step int) ([]byte, bool) {
+	if len(bytes.TrimSpace(old)) == 0 {
+		return nil, false
+	}
+	for _, l := range strings.Split(string(old), "\n") {
+		if strings.HasPrefix(l, "...") || strings.HasPrefix(l, "---") {
+			return nil, false
+		}
+	}
+	b, ok := encode(m, step)
+	if !ok {
+		return nil, false
+	}
+	text := bytes.Clone(old)
+	if !bytes.HasSuffix(text, []byte("\n")) {
+		text = append(text, '\n')
+	}
+	return append(text, b.Bytes()...), true
 }
 
 // sameEntry reports whether v, an env entry's value, is what e writes:
@@ -270,16 +359,20 @@ func sameYAML(a, b []byte) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-// node is the entry's value node.
-// encodeEntries encodes entries as a block mapping, indented by 2.
-func encodeEntries(entries []Entry) (*bytes.Buffer, bool) {
+// entriesNode is entries as a mapping.
+func entriesNode(entries []Entry) *yaml.Node {
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for _, e := range entries {
 		m.Content = append(m.Content, strNode(e.Key), e.node())
 	}
+	return m
+}
+
+// encode encodes m in block style, its mappings nested by step.
+func encode(m *yaml.Node, step int) (*bytes.Buffer, bool) {
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
+	enc.SetIndent(step)
 	if enc.Encode(m) != nil || enc.Close() != nil {
 		return nil, false
 	}
@@ -298,16 +391,11 @@ func (e Entry) node() *yaml.Node {
 // those comments keep their place and indentation: re-encoded by yaml.v3
 // they would move to the end of the file, flattened.
 func insertIntoEmptyEnv(old []byte, parent *yaml.Node, entries []Entry) ([]byte, bool) {
-	var key, value *yaml.Node
-	for i := 0; i+1 < len(parent.Content); i += 2 {
-		if parent.Content[i].Value == "env" {
-			key, value = parent.Content[i], parent.Content[i+1]
-		}
-	}
+	value, key, _ := lookup(parent, "env")
 	if key == nil || value.Kind != yaml.ScalarNode || value.Tag != "!!null" || value.Line != key.Line {
 		return nil, false
 	}
-	b, ok := encodeEntries(entries)
+	b, ok := encode(entriesNode(entries), 2)
 	if !ok {
 		return nil, false
 	}
@@ -334,46 +422,20 @@ func appendProfile(old []byte, root *yaml.Node, profile string, entries []Entry)
 	if profile == "" || len(bytes.TrimSpace(old)) == 0 {
 		return nil, false
 	}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "profiles" {
-			return nil, false
-		}
+	if _, _, ok := lookup(root, "profiles"); ok {
+		return nil, false
 	}
-	// After a document end marker, text would start a second document.
-	for _, l := range strings.Split(string(old), "\n") {
-		if strings.HasPrefix(l, "...") || strings.HasPrefix(l, "---") {
-			return nil, false
-		}
-	}
-	env := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	for _, e := range entries {
-		env.Content = append(env.Content, strNode(e.Key), e.node())
-	}
-	prof := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{strNode("env"), env}}
+	prof := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{strNode("env"), entriesNode(entries)}}
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
 		strNode("profiles"), {Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{strNode(profile), prof}},
 	}}
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if enc.Encode(m) != nil || enc.Close() != nil {
-		return nil, false
-	}
-	text := bytes.Clone(old)
-	if !bytes.HasSuffix(text, []byte("\n")) {
-		text = append(text, '\n')
-	}
-	return append(text, b.Bytes()...), true
+	return appendText(old, m, 2)
 }
 
 // child returns the mapping under key in m, creating it (or turning an
 // empty value into it) when needed, and the key's node.
 func child(m *yaml.Node, key string) (value, keyNode *yaml.Node, err error) {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			keyNode, value = m.Content[i], m.Content[i+1]
-		}
-	}
+	value, keyNode, _ = lookup(m, key)
 	if value == nil {
 		value = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 		m.Content = append(m.Content, strNode(key), value)
@@ -385,6 +447,17 @@ func child(m *yaml.Node, key string) (value, keyNode *yaml.Node, err error) {
 		return nil, nil, errors.New(key + " is not a mapping")
 	}
 	return value, keyNode, nil
+}
+
+// lookup returns the value under key in mapping m, and the key's node
+// (the last, if the key is there twice).
+func lookup(m *yaml.Node, key string) (value, keyNode *yaml.Node, ok bool) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			keyNode, value, ok = m.Content[i], m.Content[i+1], true
+		}
+	}
+	return value, keyNode, ok
 }
 
 func strNode(s string) *yaml.Node {
