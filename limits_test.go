@@ -231,15 +231,39 @@ func memoryCgroup(t *testing.T) string {
 	return cg
 }
 
+// limitedCgroup is memoryCgroup's 64 MiB cgroup, or (parent) a cgroup
+// with no limit of its own under it, as a pod's container under the pod.
+func limitedCgroup(t *testing.T, parent bool) string {
+	cg := memoryCgroup(t)
+	if !parent {
+		return cg
+	}
+	inner := filepath.Join(cg, "ctr")
+	if err := os.Mkdir(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(inner) })
+	return inner
+}
+
 // TestChildKilledForMemory: a child the kernel's OOM killer ends at its
 // cgroup's memory limit (a pod's resources.limits.memory, docker run
 // --memory) is said to be, with the limit, as the platforms say
 // OOMKilled; ward said "child killed by a signal" "KILL", as for
 // someone's kill -9, and nothing when the program of an entrypoint
 // script was killed. A kill -9 in the same cgroup afterwards is still
-// not taken for one.
+// not taken for one. The limit may be a parent cgroup's (a pod's, the
+// container's own unlimited): it was reported as no limit.
 func TestChildKilledForMemory(t *testing.T) {
-	cg := memoryCgroup(t)
+	for _, parent := range []bool{false, true} {
+		t.Run(map[bool]string{false: "own limit", true: "parent's limit"}[parent], func(t *testing.T) {
+			childKilledForMemory(t, parent)
+		})
+	}
+}
+
+func childKilledForMemory(t *testing.T, parent bool) {
+	cg := limitedCgroup(t, parent)
 	w := newWardEnv(t)
 	m := w.manifest("version: 1\nenv:\n  A: {value: a}\n")
 	ward, _ := exec.LookPath("ward")
@@ -293,9 +317,20 @@ func TestChildKilledForMemory(t *testing.T) {
 // here 4 runs in 15 with the page cache dropped before each, dmesg
 // naming the guard's thread as the one that faulted). The kernel's
 // score, as it weighs a cgroup's processes: resident and page-table
-// pages, plus oom_score_adj thousandths of the limit's pages.
+// pages, plus oom_score_adj thousandths of the limit's pages. The same
+// with the limit on the cgroup's parent (a pod's, the container's own
+// unlimited): ward weighed the guard's lead against the machine's memory
+// (2 thousandths here), and ward went first.
 func TestGuardGoesBeforeWardForMemory(t *testing.T) {
-	cg := memoryCgroup(t)
+	for _, parent := range []bool{false, true} {
+		t.Run(map[bool]string{false: "own limit", true: "parent's limit"}[parent], func(t *testing.T) {
+			guardBeforeWard(t, parent)
+		})
+	}
+}
+
+func guardBeforeWard(t *testing.T, parent bool) {
+	cg := limitedCgroup(t, parent)
 	w := newWardEnv(t)
 	m := w.manifest("version: 1\nenv:\n  A: {value: a}\n")
 	ward, _ := exec.LookPath("ward")

@@ -4,6 +4,7 @@ package signals
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -134,8 +135,9 @@ func (c *MemoryCgroup) OOMKills() int64 {
 	return -1
 }
 
-// Limit is the cgroup's memory limit in MiB as text, "" when it has none
-// (v2's "max", v1's page-rounded maximum) or it cannot be read.
+// Limit is the memory limit that binds the cgroup (its own, or a
+// smaller one of an ancestor's) in MiB as text, "" when it has none (v2's
+// "max", v1's page-rounded maximum) or it cannot be read.
 func (c *MemoryCgroup) Limit() string {
 	n := c.limitBytes()
 	if n <= 0 {
@@ -144,17 +146,33 @@ func (c *MemoryCgroup) Limit() string {
 	return strconv.FormatFloat(float64(n)/(1<<20), 'f', -1, 64) + " MiB"
 }
 
-// limitBytes is the cgroup's memory limit, 0 when it has none or it
-// cannot be read.
+// limitBytes is the memory limit that binds the cgroup, 0 when it has
+// none or it cannot be read: the smallest of the cgroup's and its
+// ancestors' (those ward's mount shows): a pod's limit on its own cgroup,
+// the container's under it unlimited, or systemd's MemoryMax= on a slice.
+// The cgroup's own alone, such a run's guard was weighed against the
+// machine's memory, and went no sooner than ward (a lead of 2, 32 MiB of
+// a 512 MiB pod weighed as 1 MiB; see OOMAhead).
 func (c *MemoryCgroup) limitBytes() int64 {
 	if c == nil {
 		return 0
 	}
-	n, err := readInt(filepath.Join(c.dir, c.limit))
-	if err != nil || n >= 1<<62 {
-		return 0
+	var least int64
+	for dir := c.dir; ; dir = filepath.Dir(dir) {
+		n, err := readInt(filepath.Join(dir, c.limit))
+		if err != nil && !errors.Is(err, strconv.ErrSyntax) {
+			// Past the top of the hierarchy (its root has no v2 limit
+			// file, the mount's parent no cgroup's files).
+			break
+		}
+		if err == nil && n < 1<<62 && (least == 0 || n < least) {
+			least = n
+		}
+		if filepath.Dir(dir) == dir {
+			break
+		}
 	}
-	return n
+	return least
 }
 
 // readInt reads the one number the file at path holds (a cgroup's or
@@ -170,8 +188,8 @@ func readInt(path string) (int64, error) {
 // OOMAhead has the kernel's OOM killer take the process pid (ward's
 // guard) before ward, and before any process up to margin bytes larger
 // than it: its oom_score_adj is ward's raised by margin's share of the
-// memory the killer weighs (ward's cgroup's limit, else the machine's
-// memory and swap), as the kernel scores (resident pages, plus
+// memory the killer weighs (the limit that binds ward's cgroup, else the
+// machine's memory and swap), as the kernel scores (resident pages, plus
 // oom_score_adj thousandths of that memory). Raising needs no privilege.
 // The guard starts while the child runs, its Go runtime taking its first
 // pages, at times the instant a child that filled its cgroup's limit is
