@@ -215,15 +215,14 @@ func insertAfterEnv(old []byte, doc, env, envKey *yaml.Node, entries []Entry) ([
 // that indentation (a commented-out variable), before blank lines and
 // the next key's comments.
 func insertAfterBlock(old []byte, doc, block, key, m *yaml.Node, step int) ([]byte, bool) {
-	env, envKey := block, key
-	col := env.Content[0].Column
-	last := env.Content[len(env.Content)-2]
-	// The block ends before the next node at env's indentation or less.
+	col := block.Content[0].Column
+	last := block.Content[len(block.Content)-2]
+	// The block ends before the next node at its key's indentation or less.
 	lines := strings.SplitAfter(string(old), "\n")
 	next := len(lines) + 1
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
-		if n.Line > envKey.Line && n.Column <= envKey.Column && n.Line < next {
+		if n.Line > key.Line && n.Column <= key.Column && n.Line < next {
 			next = n.Line
 		}
 		for _, c := range n.Content {
@@ -234,9 +233,9 @@ func insertAfterBlock(old []byte, doc, block, key, m *yaml.Node, step int) ([]by
 	// From the last entry on: its value's lines (deeper than the
 	// entries: a block scalar's, blank lines among them) and a comment
 	// right under it at the entries' indentation (a commented-out
-	// variable) are env's; a blank line before other text, a comment at
-	// a lesser indentation (the next section's, ward init's commented
-	// examples) or anything else is not.
+	// variable) are the block's; a blank line before other text, a
+	// comment at a lesser indentation (the next section's, ward init's
+	// commented examples) or anything else is not.
 	at := last.Line
 	for j := last.Line; j < min(next-1, len(lines)); j++ {
 		l := lines[j]
@@ -379,6 +378,7 @@ func encode(m *yaml.Node, step int) (*bytes.Buffer, bool) {
 	return &b, true
 }
 
+// node is the entry's value node.
 func (e Entry) node() *yaml.Node {
 	if e.Plain {
 		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle, Content: []*yaml.Node{strNode("value"), quotedNode(e.Value)}}
@@ -429,7 +429,7 @@ func appendProfile(old []byte, root *yaml.Node, profile string, entries []Entry)
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
 		strNode("profiles"), {Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{strNode(profile), prof}},
 	}}
-	return appendText(old, m, 2)
+	return appendText(old, m, nesting(root))
 }
 
 // child returns the mapping under key in m, creating it (or turning an
