@@ -841,12 +841,23 @@ func TestPID1StopWhileLoading(t *testing.T) {
 		}
 		return false
 	})
+	t.Cleanup(func() { syscall.Kill(pid1, syscall.SIGKILL) })
 	syscall.Kill(pid1, syscall.SIGTERM)
-	// Not blocking: a ward that died of the signal reads nothing.
-	if f, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
-		f.WriteString(emptyManifest)
-		f.Close()
-	}
+	// Not blocking: a ward that died of the signal reads nothing. The
+	// signal takes ward out of its open for a moment (the kernel
+	// restarts the open after Go's handler), and a writer's open then
+	// finds no reader (ENXIO): again, until ward opens once more or is
+	// gone. Written once, the manifest never reached a ward back in its
+	// open, which waited there for good (once in CI, on a loaded machine).
+	waitUntil(t, "the manifest written to ward, or ward gone", func() bool {
+		f, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK, 0)
+		if err == nil {
+			f.WriteString(emptyManifest)
+			f.Close()
+			return true
+		}
+		return !errors.Is(err, unix.ENXIO) || syscall.Kill(pid1, 0) != nil
+	})
 	code := exitWithin(t, cmd, 15*time.Second)
 	if strings.Contains(stderr.String(), "unshare failed") {
 		vaulttest.RequireIntegration(t, "cannot create a PID namespace here: "+stderr.String())
