@@ -516,11 +516,11 @@ func WindowSize(f *os.File) (rows, cols uint16, ok bool) {
 func StopSelf(sig syscall.Signal) { stopSelf(sig, nil, nil) }
 
 // StopSelfInBackground is StopSelf if ward is in the background of its
-// terminal f, looked at as the last thing before the stop. A look taken earlier can be stale by then: ward
-// stopped meanwhile with its job (the child's stop for the same output,
-// followed) and continued by a fg, which then stopped it a second time
-// in the foreground, its output held (the race detector's ward, 2 runs
-// in 25 beside two busy loops).
+// terminal f, looked at as the last thing before the stop. A look taken
+// earlier can be stale by then: ward stopped meanwhile with its job (the
+// child's stop for the same output, followed) and continued by a fg,
+// which then stopped it a second time in the foreground, its output held
+// (the race detector's ward, 2 runs in 25 beside two busy loops).
 func StopSelfInBackground(sig syscall.Signal, f *os.File) {
 	stopSelf(sig, nil, func() bool { return InBackground(f) })
 }
