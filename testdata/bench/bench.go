@@ -136,11 +136,12 @@ func (b *bench) all() error {
 	}
 	b.summary()
 	loadAfter := loadavg()
+	faults := faultCost()
 
 	var head strings.Builder
 	fmt.Fprintf(&head, "# ward benchmarks\n\n")
-	fmt.Fprintf(&head, "Machine: %d cores, %s/%s, %s, %s; %s. Load average (1, 5, 15 min): %s at the start, %s after the builds (when measuring began), %s at the end.\n\n",
-		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadStart, loadBefore, loadAfter)
+	fmt.Fprintf(&head, "Machine: %d cores, %s/%s, %s, %s; %s. Load average (1, 5, 15 min): %s at the start, %s after the builds (when measuring began), %s at the end. A first touch of a fresh page: %s.\n\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadStart, loadBefore, loadAfter, faults)
 	if busy(loadBefore) || busy(loadAfter) {
 		fmt.Fprintf(&head, "**The machine was busy** (load average above its %d cores, other builds running): wall times are inflated and noisier than on a quiet machine; runs alternate, so the ratios hold better than the absolute figures, and the callgrind instruction counts do not depend on load.\n\n", runtime.NumCPU())
 	}
