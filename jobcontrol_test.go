@@ -246,7 +246,7 @@ func waitState(t *testing.T, what string, pid int, states string) {
 	}
 }
 
-// wardPid finds the ward process whose child is pid.
+// parentOf is the parent of process pid (the ward whose child it is).
 func parentOf(t *testing.T, pid int) int {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -1548,7 +1548,10 @@ func TestMaskKilledWardsTerminalRestored(t *testing.T) {
 	term.send("sh -c 'ward run --mask --log-level debug -m " + m + " -- sh -c \"echo child-ready \\$PPID; exec sleep 30\"; echo ward-gone; exec sleep 30'\n")
 	leader, _ := strconv.Atoi(term.expect(`child-ready (\d+)`)[1])
 	ward := parentOf(t, leader)
-	term.expect(`should ward be killed, the guard puts its modes back`)
+	// Before or after the child's line: the guard starts first.
+	waitUntil(t, "the guard's word that it knows the terminal's modes", func() bool {
+		return strings.Contains(term.screen(), "should ward be killed, the guard puts its modes back")
+	})
 	lflag := func() uint32 {
 		m, err := unix.IoctlGetTermios(int(term.ptmx.Fd()), unix.TCGETS)
 		if err != nil {
@@ -1563,6 +1566,26 @@ func TestMaskKilledWardsTerminalRestored(t *testing.T) {
 	term.expect(`ward-gone`)
 	waitUntil(t, "the terminal's modes put back after ward was killed", func() bool {
 		return lflag()&(unix.ICANON|unix.ECHO|unix.ISIG) == unix.ICANON|unix.ECHO|unix.ISIG
+	})
+}
+
+// TestMaskKilledAsItStartsTerminalRestored: ward --mask makes its terminal
+// raw before the child starts, and its guard, which puts the modes back
+// should ward be killed, started 200 ms into the child's run: a ward
+// killed at once (air's reload of a file saved twice, an IDE's stop
+// clicked twice) left the terminal raw for good. The guard now starts
+// before the terminal is raw; the kill comes as the child says it runs.
+func TestMaskKilledAsItStartsTerminalRestored(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest(emptyManifest)
+	term := newTerminal(t, w)
+	term.send("sh -c 'ward run --mask -m " + m + " -- sh -c \"echo child-ready \\$PPID; exec sleep 30\"; echo ward-gone; exec sleep 30'\n")
+	leader, _ := strconv.Atoi(term.expect(`child-ready (\d+)`)[1])
+	syscall.Kill(parentOf(t, leader), syscall.SIGKILL)
+	term.expect(`ward-gone`)
+	waitUntil(t, "the terminal's modes put back after ward was killed as it started", func() bool {
+		m, err := unix.IoctlGetTermios(int(term.ptmx.Fd()), unix.TCGETS)
+		return err == nil && m.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) == unix.ICANON|unix.ECHO|unix.ISIG
 	})
 }
 

@@ -22,7 +22,8 @@ import (
 // LOG PGID [3] (3: it holds DIR's lock as that descriptor, see
 // startGuard; LOG is ward's log format and level: see logfmt.Arg; the current
 // child's process group, given at the guard's start so that a kill of
-// ward right after it leaves no moment when the guard knows none),
+// ward right after it leaves no moment when the guard knows none; 0 when
+// it starts before the first child, under --mask on a terminal),
 // reading from its stdin, a pipe only ward writes, the child's process
 // group at each later start ("P PGID"), that ward forwarded SIGTERM
 // ("T"), and that ward stops itself with its stopped child ("S PID", or
@@ -52,7 +53,8 @@ const GuardArg = "__ward-guard"
 // `ward run -- true` a third of its time, and soon enough that a ward
 // killed as it starts (air's reload of a file saved twice, a second
 // apart) does not leave its child's server running with the secrets.
-// It was a second.
+// It was a second. Under --mask on a terminal the guard starts before
+// the first child, as ward makes its terminal raw (see supervisor.start).
 const guardAfter = 200 * time.Millisecond
 
 // guardOOMMargin is how much more memory than the guard ward may hold
@@ -140,6 +142,20 @@ func startGuard(stopTimeout time.Duration, dir string, lock int, stderr *os.File
 		log.Debug("the guard's OOM score could not be raised", "pid", pid)
 	}
 	return &guard{pid: pid, w: w}
+}
+
+// guardNow starts the run's guard, told that the child's process group
+// is pgid (0: no child yet), and gives it to the terminal's relay.
+func (s *supervisor) guardNow(pgid int) {
+	dir := ""
+	if s.dir != nil {
+		dir = s.dir.Path
+	}
+	s.guard = startGuard(s.rotation.StopTimeout, dir, s.dir.Lock(), s.opts.Stderr, s.log, s.opts.SignalChildOnly, pgid)
+	s.ptyIn.setGuard(s.guard)
+	if s.termed {
+		s.guard.termed()
+	}
 }
 
 // say writes one line of the guard's protocol (see GuardArg) to its

@@ -216,6 +216,16 @@ func (s *supervisor) start() error {
 			return err
 		}
 	}
+	if s.masking && !s.guarded && isTerminal(s.opts.Stdout) {
+		// --mask on a terminal: newMaskedIO makes ward's terminal raw,
+		// and the guard, which puts its modes back should ward be
+		// killed, comes first, not guardAfter into the child's run: a
+		// ward killed as it started (air's reload of a file saved
+		// twice, an IDE's stop clicked twice) left a terminal that
+		// echoed nothing. An interactive run pays the fork here.
+		s.guarded = true
+		s.guardNow(0)
+	}
 	if s.masking {
 		if s.outputStops == nil {
 			s.outputStops = make(chan struct{}, 1)
@@ -592,15 +602,7 @@ func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (
 			s.killTime = nil
 		case <-s.guardTime:
 			s.guardTime = nil
-			dir := ""
-			if s.dir != nil {
-				dir = s.dir.Path
-			}
-			s.guard = startGuard(s.rotation.StopTimeout, dir, s.dir.Lock(), s.opts.Stderr, s.log, s.opts.SignalChildOnly, s.child.Pid)
-			s.ptyIn.setGuard(s.guard)
-			if s.termed {
-				s.guard.termed()
-			}
+			s.guardNow(s.child.Pid)
 		case <-s.outputStops:
 			s.stopForOutput()
 		case p := <-proposals:
