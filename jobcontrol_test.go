@@ -1540,53 +1540,42 @@ func TestMaskTostopLastOutput(t *testing.T) {
 // stop, timeout -k, the OOM killer) under a shell that puts no job's
 // modes back itself (a script; sh, dash), it left the terminal raw: no
 // echo, no line editing, Ctrl-C a plain byte. The guard puts the modes
-// back.
+// back: once it has said it knows them, and when the kill comes as the
+// child says it runs (air's reload of a file saved twice, a stop clicked
+// twice), where the guard, started 200 ms into the child's run, was not
+// there yet and the terminal stayed raw for good.
 func TestMaskKilledWardsTerminalRestored(t *testing.T) {
-	w := newWardEnv(t)
-	m := w.manifest(emptyManifest)
-	term := newTerminal(t, w)
-	term.send("sh -c 'ward run --mask --log-level debug -m " + m + " -- sh -c \"echo child-ready \\$PPID; exec sleep 30\"; echo ward-gone; exec sleep 30'\n")
-	leader, _ := strconv.Atoi(term.expect(`child-ready (\d+)`)[1])
-	ward := parentOf(t, leader)
-	// Before or after the child's line: the guard starts first.
-	waitUntil(t, "the guard's word that it knows the terminal's modes", func() bool {
-		return strings.Contains(term.screen(), "should ward be killed, the guard puts its modes back")
-	})
-	lflag := func() uint32 {
-		m, err := unix.IoctlGetTermios(int(term.ptmx.Fd()), unix.TCGETS)
-		if err != nil {
-			t.Fatalf("read the terminal's modes: %v", err)
-		}
-		return m.Lflag
+	for _, atOnce := range []bool{false, true} {
+		t.Run(fmt.Sprintf("at_once=%v", atOnce), func(t *testing.T) {
+			w := newWardEnv(t)
+			m := w.manifest(emptyManifest)
+			term := newTerminal(t, w)
+			term.send("sh -c 'ward run --mask --log-level debug -m " + m + " -- sh -c \"echo child-ready \\$PPID; exec sleep 30\"; echo ward-gone; exec sleep 30'\n")
+			leader, _ := strconv.Atoi(term.expect(`child-ready (\d+)`)[1])
+			ward := parentOf(t, leader)
+			lflag := func() uint32 {
+				m, err := unix.IoctlGetTermios(int(term.ptmx.Fd()), unix.TCGETS)
+				if err != nil {
+					t.Fatalf("read the terminal's modes: %v", err)
+				}
+				return m.Lflag
+			}
+			if !atOnce {
+				// Before or after the child's line: the guard starts first.
+				waitUntil(t, "the guard's word that it knows the terminal's modes", func() bool {
+					return strings.Contains(term.screen(), "should ward be killed, the guard puts its modes back")
+				})
+				if lflag()&unix.ICANON != 0 {
+					t.Fatal("the terminal is not raw while ward --mask runs")
+				}
+			}
+			syscall.Kill(ward, syscall.SIGKILL)
+			term.expect(`ward-gone`)
+			waitUntil(t, "the terminal's modes put back after ward was killed", func() bool {
+				return lflag()&(unix.ICANON|unix.ECHO|unix.ISIG) == unix.ICANON|unix.ECHO|unix.ISIG
+			})
+		})
 	}
-	if lflag()&unix.ICANON != 0 {
-		t.Fatal("the terminal is not raw while ward --mask runs")
-	}
-	syscall.Kill(ward, syscall.SIGKILL)
-	term.expect(`ward-gone`)
-	waitUntil(t, "the terminal's modes put back after ward was killed", func() bool {
-		return lflag()&(unix.ICANON|unix.ECHO|unix.ISIG) == unix.ICANON|unix.ECHO|unix.ISIG
-	})
-}
-
-// TestMaskKilledAsItStartsTerminalRestored: ward --mask makes its terminal
-// raw before the child starts, and its guard, which puts the modes back
-// should ward be killed, started 200 ms into the child's run: a ward
-// killed at once (air's reload of a file saved twice, an IDE's stop
-// clicked twice) left the terminal raw for good. The guard now starts
-// before the terminal is raw; the kill comes as the child says it runs.
-func TestMaskKilledAsItStartsTerminalRestored(t *testing.T) {
-	w := newWardEnv(t)
-	m := w.manifest(emptyManifest)
-	term := newTerminal(t, w)
-	term.send("sh -c 'ward run --mask -m " + m + " -- sh -c \"echo child-ready \\$PPID; exec sleep 30\"; echo ward-gone; exec sleep 30'\n")
-	leader, _ := strconv.Atoi(term.expect(`child-ready (\d+)`)[1])
-	syscall.Kill(parentOf(t, leader), syscall.SIGKILL)
-	term.expect(`ward-gone`)
-	waitUntil(t, "the terminal's modes put back after ward was killed as it started", func() bool {
-		m, err := unix.IoctlGetTermios(int(term.ptmx.Fd()), unix.TCGETS)
-		return err == nil && m.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) == unix.ICANON|unix.ECHO|unix.ISIG
-	})
 }
 
 // TestBgThenFgInAScript: Ctrl-Z of a script that runs ward, bg, then fg:
