@@ -637,25 +637,27 @@ func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.
 		// recipes): the Ctrl-C byte went to whichever ward read it, and
 		// the other recipes ran on. There the child reads the terminal
 		// itself, as those do, and Ctrl-C reaches every ward's group.
+		var keys *os.File // the terminal ward reads for the pty
 		if isTerminal(stdin) && !signals.GroupShared() {
 			m.files[0] = slave
 			m.ctty = 0
-			input.setMaster(master)
-			m.input = input
-			input.start(stdin, stdout)
+			keys = stdin
 		} else if keyboardFree(stdin, stdout) {
 			// stdin a file: what is typed still goes to the pty, where
 			// a program that reads /dev/tty waits for it (a password
 			// prompt, less's keys).
-			input.setMaster(master)
-			m.input = input
-			input.start(stdout, stdout)
+			keys = stdout
 		} else {
 			// ward's terminal stays as the user has it, line ends
 			// made "\r\n" there: the pty leaves the child's as they
 			// are, or each came out "\r\r\n" (printf 'a\nb\n' |
 			// ward run --mask -- cat, in a script's log).
 			signals.NoOutputProcessing(slave)
+		}
+		if keys != nil {
+			input.setMaster(master)
+			m.input = input
+			input.start(keys, stdout)
 		}
 		m.relay(stdout, master, p)
 		if isTerminal(stderr) {
