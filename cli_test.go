@@ -165,6 +165,54 @@ func TestOutputToAFullDisk(t *testing.T) {
 	}
 }
 
+// TestMaskedOutputCutOff: under --mask the child writes to ward's pipe,
+// and ward writes to the output; when that write fails for another
+// reason than a reader gone (a full disk, here /dev/full; the file-size
+// limit), the child, whose own writes went through, exited 0, and so did
+// ward: `ward run --mask -- gen-config > out.yaml` on a full disk left
+// the file cut short for a script that went on. ward exits 125, whatever
+// the child's status, and says why. A reader gone (a closed pipe, `|
+// head`) is no cut: the child gets EPIPE, and its status is ward's.
+func TestMaskedOutputCutOff(t *testing.T) {
+	w := newWardEnv(t)
+	v := canary("cut")
+	w.set("app/token", v)
+	m := w.manifest("version: 1\nenv:\n  TOKEN: local://app/token\n")
+	run := func(stdout *os.File, script string) (int, string) {
+		t.Helper()
+		cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
+		cmd.Stdout = stdout
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		code := exitCode(t, cmd.Run())
+		if strings.Contains(stderr.String(), v) {
+			t.Errorf("the value is in ward's stderr")
+		}
+		return code, stderr.String()
+	}
+	for _, status := range []int{0, 3} {
+		full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, stderr := run(full, fmt.Sprintf(`echo "TOKEN=$TOKEN"; exit %d`, status))
+		full.Close()
+		if code != 125 || !strings.Contains(stderr, "no space left on device") || !strings.Contains(stderr, "cut off") || !strings.Contains(stderr, fmt.Sprintf("the child's status: %d", status)) {
+			t.Errorf("ward run --mask -- (exit %d) > /dev/full: exit code %d, want 125 saying the output was cut off and the child's status\n%s", status, code, stderr)
+		}
+	}
+	r, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	code, stderr := run(wr, "while :; do echo TOKEN=$TOKEN; done")
+	wr.Close()
+	if code != 128+int(syscall.SIGPIPE) || strings.Contains(stderr, "cut off") {
+		t.Errorf("ward run --mask -- (writing for ever) into a pipe nobody reads: exit code %d, want %d (the child's SIGPIPE) and no word of a cut\n%s", code, 128+int(syscall.SIGPIPE), stderr)
+	}
+}
+
 // TestTypos: a flag or command typed with a typo, and a command's flag
 // typed before the command's name. The error names the flag as it was
 // typed, and the hint the flag or command meant, or where the flag goes.

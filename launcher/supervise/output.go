@@ -50,8 +50,11 @@ type maskedIO struct {
 	// nil when no values are registered with a runner.
 	commands *mask.Commands
 	// log says why a relay stopped, when its output could not be
-	// written for another reason than a reader that is gone.
-	log *slog.Logger
+	// written for another reason than a reader that is gone, and lost
+	// keeps the first such error, for ward's exit (see
+	// supervisor.outputCut).
+	log  *slog.Logger
+	lost *atomic.Pointer[error]
 }
 
 // relay copies one of the child's streams, masked, into ward's own.
@@ -602,8 +605,8 @@ func isTerminal(f *os.File) bool { return f != nil && term.IsTerminal(int(f.Fd()
 
 // newMaskedIO prepares the child's streams and starts the relays that
 // mask them into ward's own.
-func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.Commands, input *ptyInput, outputStops chan<- struct{}, log *slog.Logger) (*maskedIO, error) {
-	m := &maskedIO{outputStops: outputStops, commands: commands, log: log}
+func newMaskedIO(stdin, stdout, stderr *os.File, p *mask.Source, commands *mask.Commands, input *ptyInput, outputStops chan<- struct{}, log *slog.Logger, lost *atomic.Pointer[error]) (*maskedIO, error) {
+	m := &maskedIO{outputStops: outputStops, commands: commands, log: log, lost: lost}
 	pipe := func(dst *os.File) (*os.File, error) {
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -748,19 +751,37 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 			// gets EPIPE, as it would without masking. Output that cannot
 			// be written for another reason (a file at the file-size
 			// limit, a full disk) ends the same way, and ward says why:
-			// the child's death of SIGPIPE alone reads as a reader gone.
-			// (EIO is a terminal hung up: a reader gone too.) A source
+			// the child's death of SIGPIPE alone reads as a reader gone,
+			// and ward's exit says the output is not whole. (EIO is a
+			// terminal hung up, ECONNRESET a socket's reader that quit:
+			// readers gone too.) A source
 			// closed under the read is finish's doing: the child and its
 			// group are gone and a daemon it started in a session of its
 			// own (setsid -f, pg_ctl start) holds the other end, quiet;
 			// nothing was cut off.
-			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.EIO) && !errors.Is(err, os.ErrClosed) && m.log != nil {
-				m.log.Error("the child's output cannot be written: it is cut off here, and the child's next write to it fails (EPIPE)", "error", err.Error(), "hint", syshint.Limit(err))
+			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.EIO) && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, os.ErrClosed) {
+				if m.log != nil {
+					m.log.Error("the child's output cannot be written: it is cut off here, and the child's next write to it fails (EPIPE)", "error", err.Error(), "hint", cutHint(err))
+				}
+				if m.lost != nil {
+					m.lost.CompareAndSwap(nil, &err)
+				}
 			}
 			src.Close()
 		}
 		w.Close()
 	}()
+}
+
+// cutHint is what to do about err, which cut the child's output off.
+func cutHint(err error) string {
+	if h := syshint.Limit(err); h != "" {
+		return h
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return "free space where the output goes: its file system is full, or the user's quota"
+	}
+	return ""
 }
 
 // progressReader and progressWriter record a relay's progress, so finish

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,8 +60,10 @@ type supervisor struct {
 	ptyIn   ptyInput
 	// oldOut are the earlier children's outputs still on their way to
 	// a reader that stopped (see finishOutput); each is closed once
-	// passed on.
-	oldOut []chan struct{}
+	// passed on. outputLost is the first error that cut a child's output
+	// off (see outputCut).
+	oldOut     []chan struct{}
+	outputLost atomic.Pointer[error]
 
 	child *signals.Child
 	// guard stops the child's group should ward be killed (see GuardArg);
@@ -230,7 +233,7 @@ func (s *supervisor) start() error {
 		if s.outputStops == nil {
 			s.outputStops = make(chan struct{}, 1)
 		}
-		out, err := newMaskedIO(s.opts.Stdin, s.opts.Stdout, s.opts.Stderr, patterns, s.opts.masker.runnerCommands(), &s.ptyIn, s.outputStops, s.log)
+		out, err := newMaskedIO(s.opts.Stdin, s.opts.Stdout, s.opts.Stderr, patterns, s.opts.masker.runnerCommands(), &s.ptyIn, s.outputStops, s.log, &s.outputLost)
 		if err != nil {
 			return err
 		}
@@ -528,8 +531,11 @@ func (s *supervisor) untilStopped(done <-chan struct{}) bool {
 	}
 }
 
-func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (int, error) {
-	defer s.finishOutput(true)
+func (s *supervisor) run(ctx context.Context, values map[string]resolve.Value) (exit int, exitErr error) {
+	defer func() {
+		s.finishOutput(true)
+		exit, exitErr = s.outputCut(exit, exitErr)
+	}()
 	defer s.stopVouching()
 	err := s.start()
 	if s.chldBefore {
@@ -637,6 +643,24 @@ func (s *supervisor) exitFor(code int, err error) (int, error) {
 		return code, err
 	}
 	return signals.ExitWardFailure, failure.New(fmt.Errorf("the child was stopped (its status %d): %s", code, s.expired), "ward exits 125 so that a restart policy starts it again once the store is back")
+}
+
+// outputCut is ward's exit once the child's masked output has been passed
+// on: 125 when some of it could not be written (a full disk, the
+// file-size limit), whatever the child's status, which ward's exit
+// otherwise passes on. The child, whose writes went to ward's pipe, took
+// them for done: `ward run --mask -- gen-config > out.yaml` on a full
+// disk exited 0 and left the file cut short, where without --mask the
+// program sees the failed write and fails. A reader gone (EPIPE, a `|
+// head`) is not a cut: there the child gets EPIPE as without ward.
+// Failures of ward's own and an end by the terminal's signal keep their
+// exit.
+func (s *supervisor) outputCut(code int, err error) (int, error) {
+	lost := s.outputLost.Load()
+	if lost == nil || err != nil {
+		return code, err
+	}
+	return signals.ExitWardFailure, failure.New(fmt.Errorf("the child's output could not all be written, and was cut off: %w (the child's status: %d)", *lost, code), strings.TrimSuffix("ward exits 125 so that what ran it does not take the output for whole; "+cutHint(*lost), "; "))
 }
 
 // warnLeftRunning says, as ward exits, what the child left running that
