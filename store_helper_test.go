@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	vaultapi "github.com/hashicorp/vault/api"
+
 	"github.com/wardsecrets/ward/resolve/vault/vaulttest"
 	"github.com/wardsecrets/ward/testdata/helper"
 )
@@ -188,6 +190,52 @@ func TestHelperDeathKeepsTheChild(t *testing.T) {
 	if n := pg.Roles(t, rolePart); n != 0 {
 		t.Errorf("%d database roles left after ward exited, want 0", n)
 	}
+}
+
+// TestIdleHelperDeathKeepsTheToken: a store helper killed while no request
+// waits for it (between polls) is started again at once, and goes on
+// renewing the VAULT_TOKEN it was given. The token's renewal died with
+// the old helper, no new one ran until the next poll (5 minutes by
+// default), and a token with a shorter TTL expired for good, the child
+// left with what it had and every later read refused; nothing was logged.
+func TestIdleHelperDeathKeepsTheToken(t *testing.T) {
+	srv := vaulttest.Require(t)
+	mount := srv.MountKV(t, 2)
+	value := canary("idle-token")
+	kvPut(t, mount, "app", map[string]any{"a": value})
+	policy := srv.Policy(t, fmt.Sprintf("path %q { capabilities = [\"read\"] }\n", mount+"/*"))
+	renewable := true
+	token := srv.NewToken(t, &vaultapi.TokenCreateRequest{Policies: []string{policy}, TTL: "6s", ExplicitMaxTTL: "10m", Renewable: &renewable})
+	w := newWardEnv(t)
+	w.canaries = append(w.canaries, value)
+	w.env = append(w.env, "VAULT_ADDR="+srv.Addr)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%s/app#a\nrotation:\n  poll: 5m\n", mount))
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
+	cmd.Env = append(cmd.Env, "VAULT_TOKEN="+token)
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	stdout, stderr := readLines(t, out), readLines(t, errp)
+	if got := envListing(stdout)["A"]; got != helper.Hash(value) {
+		t.Fatalf("the child's A is not the value")
+	}
+	stderr.waitForContaining("vault token renewed")
+	syscall.Kill(helperOf(t, cmd.Process.Pid, "ward-vault"), syscall.SIGKILL)
+	stderr.waitForContaining("ended while ward ran")
+	// Renewed by the new helper, twice (each at two thirds of the TTL):
+	// past the TTL the old helper's renewal had given it.
+	stderr.waitForContaining("vault token renewed")
+	stderr.waitForContaining("vault token renewed")
+	if sec, err := srv.Root.Auth().Token().Lookup(token); err != nil {
+		t.Fatalf("the token ward was given, two renewals after its helper died: %v", err)
+	} else if ttl, _ := sec.TokenTTL(); ttl <= 0 {
+		t.Fatalf("the token ward was given has a TTL of %s", ttl)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	stderr.noCanary(t, value)
 }
 
 // TestHelperRestartKeepsWorkingDirectory: a store helper that dies during

@@ -258,6 +258,14 @@ type Versioner interface {
 	Version(ctx context.Context, ref Ref) (string, error)
 }
 
+// Resumer is a store that keeps something alive between requests (a
+// token it renews): Resume makes that ready now, for a store opened in
+// place of one that ended (its helper died), rather than at the next
+// request, which may come too late for it.
+type Resumer interface {
+	Resume(ctx context.Context) error
+}
+
 // Closer is a store that holds resources (a login renewer, connections)
 // to release when ward exits.
 type Closer interface {

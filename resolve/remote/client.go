@@ -98,6 +98,9 @@ type Client struct {
 	// leased is set once a helper answered a secret with a lease: its
 	// close may have leases to give back.
 	leased atomic.Bool
+	// deaths counts the open helpers that died in a row, each within
+	// reviveReset of its open (see revive).
+	deaths int
 }
 
 // closeWithoutLeases bounds Close's wait for a helper that was given no
@@ -233,9 +236,62 @@ func (c *Client) awaitOpen(op *opening, ch <-chan response) {
 		// Close took the helper over while it opened, and closes it.
 	default:
 		c.open, c.conn = &o, op.cn
+		go c.revive(op.cn, time.Now())
 	}
 	c.mu.Unlock()
 	close(op.done)
+}
+
+// reviveReset is how long an open helper must have run for its death not
+// to count as one more of a row; reviveMax bounds the wait before the
+// next start of a row.
+const (
+	reviveReset = time.Minute
+	reviveMax   = time.Minute
+)
+
+// revive starts a new helper once cn, the open one since opened, has died
+// (killed, crashed, or killed by watch as hung), without waiting for the
+// next request, and asks its store to resume: what a helper keeps alive
+// between requests died with it.
+// A VAULT_TOKEN it renewed expired for good before the next poll
+// (rotation.poll, 5 minutes by default) started another, whenever the
+// token's TTL was shorter, and nothing was logged. The first start of a
+// row is at once, then after 1 s, 2 s, ... up to reviveMax. Not after
+// Close, nor when a request has started a new one first.
+func (c *Client) revive(cn *conn, opened time.Time) {
+	<-cn.dead
+	c.mu.Lock()
+	if c.closed || c.conn != cn || c.opening != nil {
+		c.mu.Unlock()
+		return
+	}
+	if time.Since(opened) >= reviveReset {
+		c.deaths = 0
+	}
+	wait := time.Duration(0)
+	if c.deaths > 0 {
+		wait = min(time.Second<<min(c.deaths-1, 6), reviveMax)
+	}
+	c.deaths++
+	c.mu.Unlock()
+	c.cfg.Log.Warn("the store's helper ended while ward ran; a new one is started, so that what it keeps alive (its token's renewal, its leases) goes on", "store", c.cfg.Store, "error", cn.diedErr().Error(), "in", wait.String())
+	time.Sleep(wait)
+	ctx, cancel := context.WithTimeout(context.Background(), resumeTimeout)
+	defer cancel()
+	err := c.call(ctx, &request{Op: opResume}, nil)
+	if err != nil && !c.isClosed() && !strings.Contains(err.Error(), "unknown request") {
+		c.cfg.Log.Warn("the store's helper, started again, is not ready; the next request tries again", "store", c.cfg.Store, "error", err.Error())
+	}
+}
+
+// resumeTimeout bounds revive's wait for the new helper to be ready.
+const resumeTimeout = 2 * time.Minute
+
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // opened waits for the answer to op's open request. A caller giving up
@@ -1027,13 +1083,14 @@ type conn struct {
 	exit string
 }
 
-// watch kills the helper when it stops answering. While requests wait for
-// it, it is pinged every third of the answer timeout; a ping unanswered
-// for the whole timeout means a helper stopped (SIGSTOP) or stuck, since
-// the helper answers pings at once and bounds each of its store's
-// requests itself. Killing it fails what waits as for a helper that died
-// (a lease renewal goes on with a new helper), and the next request
-// starts a new one.
+// watch kills the helper when it stops answering. It is pinged every
+// third of the answer timeout, also while no request waits for it (what it
+// keeps alive between requests, a token it renews, stopped with it); a
+// ping unanswered for the whole timeout means a helper stopped (SIGSTOP)
+// or stuck, since the helper answers pings at once and bounds each of its
+// store's requests itself. Killing it fails what waits as for a helper
+// that died (a lease renewal goes on with a new helper), and a new one
+// is started (see Client.revive).
 //
 // The wait is counted in ticks, not read from the clock: ward and its
 // helper frozen together for longer than the timeout (`docker pause`, a
@@ -1069,18 +1126,13 @@ func (cn *conn) watch() {
 				return
 			}
 		}
-		cn.mu.Lock()
-		waiting := len(cn.pending) > 0
-		cn.mu.Unlock()
-		if waiting {
-			// Sent apart: a write to a stopped helper whose stdin pipe
-			// is full blocks until the kill.
-			unanswered, ping = 0, make(chan response, 1)
-			go func(answer chan<- response) {
-				_, ch := cn.send(&request{Op: opPing})
-				answer <- <-ch
-			}(ping)
-		}
+		// Sent apart: a write to a stopped helper whose stdin pipe is
+		// full blocks until the kill.
+		unanswered, ping = 0, make(chan response, 1)
+		go func(answer chan<- response) {
+			_, ch := cn.send(&request{Op: opPing})
+			answer <- <-ch
+		}(ping)
 	}
 }
 

@@ -32,6 +32,11 @@
 //	            (renewed, and revoked on close), where the store can.
 //	cancel      stop the keep_lease request `target`; no answer.
 //	revoke      a lease: end it now.
+//	resume      nothing: sent to a helper started in place of one that
+//	            died; its store makes ready now what it keeps alive
+//	            between requests (logs in, renews its token), not at the
+//	            next request (see resolve.Resumer). A helper that does not
+//	            know it answers with an error, which ward ignores.
 //	ping        nothing: answered at once, even before open, to show
 //	            that the helper runs (a helper that answers no ping
 //	            within ward's answer timeout is killed). A helper that
@@ -67,6 +72,7 @@ const (
 	opRevoke    op = "revoke"
 	opClose     op = "close"
 	opPing      op = "ping"
+	opResume    op = "resume"
 )
 
 // request is one line ward writes.

@@ -446,6 +446,55 @@ func TestHungHelperIsAnOutage(t *testing.T) {
 	}
 }
 
+// TestIdleHelperRevived: the open helper killed, or stopped, while no
+// request waits for it is started again without one (a second death in a
+// row after a second), and the death is a warning: what a helper keeps
+// alive between requests (a VAULT_TOKEN it renews) died with it, nothing
+// was logged, and no helper ran until the next request, a poll minutes
+// away, by when the token had expired for good. A stopped helper was not
+// even pinged while nothing waited for it.
+func TestIdleHelperRevived(t *testing.T) {
+	c, dir, logs := setup(t)
+	c.cfg.AnswerTimeout = time.Second
+	os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o600)
+	if _, err := c.Fetch(context.Background(), ref("a")); err != nil {
+		t.Fatal(err)
+	}
+	// newHelper waits for an open helper other than old, with no request.
+	newHelper := func(old int, what string) int {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			c.mu.Lock()
+			cn := c.conn
+			c.mu.Unlock()
+			if cn != nil && cn.proc.Pid != old && !cn.isDead() {
+				return cn.proc.Pid
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no new helper once %s, and no request:\n%s", what, logs.String())
+			}
+		}
+	}
+	first := c.Pid()
+	syscall.Kill(first, syscall.SIGKILL)
+	second := newHelper(first, "the helper was killed")
+	stopHelper(t, second)
+	third := newHelper(second, "the helper was stopped")
+	var warned []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "ended while ward ran") {
+			warned = append(warned, line)
+		}
+	}
+	if len(warned) != 2 || !strings.Contains(warned[0], "signal: killed") || !strings.Contains(warned[0], "in=0s") || !strings.Contains(warned[1], "answered nothing") || !strings.Contains(warned[1], "in=1s") {
+		t.Errorf("want two warnings, the first saying the helper was killed and started again at once, the second that it answered nothing and waiting a second:\n%s", strings.Join(warned, "\n"))
+	}
+	s, err := c.Fetch(context.Background(), ref("a"))
+	if err != nil || string(s.Value) != "x" || c.Pid() != third {
+		t.Fatalf("after the restarts: got %v (pid %d), want the value read by the helper started without a request (%d)", err, c.Pid(), third)
+	}
+}
+
 // gone reports whether process pid has ended (a zombie counts).
 func gone(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

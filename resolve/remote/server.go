@@ -247,6 +247,10 @@ func (s *server) handle(ctx context.Context, req request) {
 			res, err = s.version(ctx, req.Refs)
 		case opRevoke:
 			res, err = s.revoke(ctx, req.Lease)
+		case opResume:
+			if r, ok := s.store.(resolve.Resumer); ok {
+				err = r.Resume(ctx)
+			}
 		default:
 			err = fmt.Errorf("unknown request %q", req.Op)
 		}

@@ -982,6 +982,21 @@ func freshRereadDelay(ttl time.Duration) time.Duration {
 	return max(ttl-rereadRoom, ttl/2)
 }
 
+// Resume gets the token now (logs in, or takes VAULT_TOKEN) and has it
+// renewed, for a helper started in place of one that died while no
+// request waited: the token's renewal died with the old helper, and the
+// next request, a poll minutes away, found a token that had expired for
+// good when its TTL was shorter.
+func (s *Store) Resume(ctx context.Context) error {
+	if _, err := s.auth.current(ctx); err != nil {
+		return err
+	}
+	// No first answer will come to start the renewal of a VAULT_TOKEN
+	// (see renewStatic): this is one.
+	s.auth.firstAnswer.Do(func() { close(s.auth.answered) })
+	return nil
+}
+
 // Close revokes the leases the store still holds (unless RevokeOnExit is
 // false) and stops renewing its own token. It is safe to call more than
 // once.
