@@ -183,6 +183,14 @@ func (s *Store) kv2Secret(ref resolve.Ref, m mountInfo, apiPath, version string,
 	switch rep.status {
 	case http.StatusOK, http.StatusNotFound:
 	case http.StatusForbidden:
+		// The data refused too: the metadata's refusal (see Version) said
+		// nothing of a policy that grants the one and not the other (a
+		// policy that denied the path for a moment, a token revoked), and
+		// the next poll asks for the version again. Kept, a poll read the
+		// value every time to the run's end once the path was granted back.
+		s.mountsMu.Lock()
+		delete(s.metadataRefused, m.path)
+		s.mountsMu.Unlock()
 		return resolve.Secret{}, denied(ref, m.path, apiPath)
 	default:
 		return resolve.Secret{}, fmt.Errorf("read %s (GET %s): %w", ref.Raw, apiPath, rep.err())

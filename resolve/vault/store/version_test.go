@@ -193,6 +193,46 @@ path "`+mount+`/metadata/*" { capabilities = ["read"] }`)
 	}
 }
 
+// TestVersionMetadataAskedAgainAfterTheDataWasRefused: a policy that
+// denies a path for a while refuses its metadata and its data alike; the
+// metadata's 403 then says nothing of a policy that grants data and not
+// metadata, and once the path is granted back the polls ask for versions
+// again. The refusal was kept for the token's life: every poll read the
+// value (a VAULT_TOKEN's life, the whole run).
+func TestVersionMetadataAskedAgainAfterTheDataWasRefused(t *testing.T) {
+	needVault(t)
+	tc := newCase(t)
+	mount := mountKV(t, 2)
+	kvPut(t, mount, 2, "a", map[string]any{"k": tc.canary("a")})
+	grant := `path "` + mount + `/data/*" { capabilities = ["read"] }
+path "` + mount + `/metadata/*" { capabilities = ["read"] }`
+	p := policy(t, grant)
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{p}})
+	tc.secret(tok)
+	put := func(hcl string) {
+		if err := srv.Root.Sys().PutPolicy(p, hcl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := tc.store(Options{Auth: Auth{Method: "token"}}, map[string]string{"VAULT_TOKEN": tok})
+	ctx := context.Background()
+	ref := mustRef(t, "vault://"+mount+"/a").Document()
+	if v, err := s.Version(ctx, ref); err != nil || v != "v1" {
+		t.Fatalf("first: got %q, %s", v, tc.text(err))
+	}
+	put(`path "` + mount + `/*" { capabilities = ["deny"] }`)
+	if _, err := s.Version(ctx, ref); !errors.Is(err, ErrPermissionDenied) {
+		t.Fatalf("with the path denied, Version: %s, want a refusal", tc.text(err))
+	}
+	if _, err := s.Fetch(ctx, ref); err == nil {
+		t.Fatalf("with the path denied, the poll's read of the value answered")
+	}
+	put(grant)
+	if v, err := s.Version(ctx, ref); err != nil || v != "v1" {
+		t.Errorf("with the path granted again: got %q, %s, want v1", v, tc.text(err))
+	}
+}
+
 // TestVersionWithDeleteVersionAfter: on a KV v2 mount with
 // delete_version_after, every version carries the deletion_time to come.
 // A version whose deletion is still ahead is live: Version answers as the
