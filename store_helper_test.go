@@ -208,17 +208,8 @@ func TestIdleHelperDeathKeepsTheToken(t *testing.T) {
 	token := srv.NewToken(t, &vaultapi.TokenCreateRequest{Policies: []string{policy}, TTL: "6s", ExplicitMaxTTL: "10m", Renewable: &renewable})
 	w := newWardEnv(t)
 	w.canaries = append(w.canaries, value)
-	w.env = append(w.env, "VAULT_ADDR="+srv.Addr)
 	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%s/app#a\nrotation:\n  poll: 5m\n", mount))
-	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
-	cmd.Env = append(cmd.Env, "VAULT_TOKEN="+token)
-	out, _ := cmd.StdoutPipe()
-	errp, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	stdout, stderr := readLines(t, out), readLines(t, errp)
+	cmd, stdout, stderr := wardVault(t, w, srv.Addr, token, m)
 	if got := envListing(stdout)["A"]; got != helper.Hash(value) {
 		t.Fatalf("the child's A is not the value")
 	}
@@ -255,17 +246,10 @@ func TestHelperRestartKeepsWorkingDirectory(t *testing.T) {
 	tokenHelper := filepath.Join(w.dir, "token-helper")
 	os.WriteFile(tokenHelper, []byte("#!/bin/sh\n[ \"$1\" = get ] && echo "+srv.Token+"\n"), 0o700)
 	os.WriteFile(filepath.Join(w.dir, "vault-cli.hcl"), []byte(fmt.Sprintf("token_helper = %q\n", tokenHelper)), 0o600)
-	w.env = append(w.env, "VAULT_CONFIG_PATH=vault-cli.hcl", "VAULT_ADDR="+srv.Addr)
+	w.env = append(w.env, "VAULT_CONFIG_PATH=vault-cli.hcl")
 	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: vault://%s/app#a\n%s", mount, fastRotation))
-	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
-	cmd.Env = append(cmd.Env, "VAULT_TOKEN=")
-	out, _ := cmd.StdoutPipe()
-	errp, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	stdout, stderr := readLines(t, out), readLines(t, errp)
+	// No VAULT_TOKEN: the token helper's.
+	cmd, stdout, stderr := wardVault(t, w, srv.Addr, "", m)
 	if got := envListing(stdout)["A"]; got != helper.Hash(first) {
 		t.Fatalf("the child's A is not the first value")
 	}
