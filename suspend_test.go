@@ -214,7 +214,8 @@ func continuedThenEnded(t *testing.T, cmd *exec.Cmd) {
 // guard watched the leader, which stayed stopped, and ward with it.
 func TestContinueProgramAloneContinuesMaskedWard(t *testing.T) {
 	term, child, ward := maskedJobctl(t, "--log-level", "debug")
-	term.expect(`guard ready`)
+	// Before or after the program's line: the guard starts first.
+	waitUntil(t, "the guard ready", func() bool { return strings.Contains(term.screen(), "guard ready") })
 	syscall.Kill(child, syscall.SIGSTOP)
 	waitState(t, "ward, stopped with the program", ward, "T")
 	syscall.Kill(child, syscall.SIGCONT)
