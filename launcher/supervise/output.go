@@ -761,7 +761,7 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 			// nothing was cut off.
 			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.EIO) && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, os.ErrClosed) {
 				if m.log != nil {
-					m.log.Error("the child's output cannot be written: it is cut off here, and the child's next write to it fails (EPIPE)", "error", err.Error(), "hint", cutHint(err))
+					m.log.Error("the child's output cannot be written: it is cut off here, and the child's next write to it fails (EPIPE)", "error", err.Error(), "hint", syshint.For(err))
 				}
 				if m.lost != nil {
 					m.lost.CompareAndSwap(nil, &err)
@@ -771,17 +771,6 @@ func (m *maskedIO) relay(dst *os.File, src *os.File, p *mask.Source) {
 		}
 		w.Close()
 	}()
-}
-
-// cutHint is what to do about err, which cut the child's output off.
-func cutHint(err error) string {
-	if h := syshint.Limit(err); h != "" {
-		return h
-	}
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return "free space where the output goes: its file system is full, or the user's quota"
-	}
-	return ""
 }
 
 // progressReader and progressWriter record a relay's progress, so finish

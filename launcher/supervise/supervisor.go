@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardsecrets/ward/internal/syshint"
 	"github.com/wardsecrets/ward/launcher/failure"
 	"github.com/wardsecrets/ward/launcher/logfmt"
 	"github.com/wardsecrets/ward/launcher/manifest"
@@ -660,7 +661,7 @@ func (s *supervisor) outputCut(code int, err error) (int, error) {
 	if lost == nil || err != nil {
 		return code, err
 	}
-	return signals.ExitWardFailure, failure.New(fmt.Errorf("the child's output could not all be written, and was cut off: %w (the child's status: %d)", *lost, code), strings.TrimSuffix("ward exits 125 so that what ran it does not take the output for whole; "+cutHint(*lost), "; "))
+	return signals.ExitWardFailure, failure.New(fmt.Errorf("the child's output could not all be written, and was cut off: %w (the child's status: %d)", *lost, code), strings.TrimSuffix("ward exits 125 so that what ran it does not take the output for whole; "+syshint.For(*lost), "; "))
 }
 
 // warnLeftRunning says, as ward exits, what the child left running that
