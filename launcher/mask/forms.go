@@ -73,7 +73,8 @@ func Forms(value []byte) [][]byte {
 //   - plain: the value; without the white space (line breaks included)
 //     at its ends, if it has any; with
 //     "\r\n" line endings, if it has "\n" ones (a terminal's output
-//     translation makes them so)
+//     translation makes them so), and with "\r\r\n" for "\r\n", which
+//     the same translation makes of a Windows file's line ends
 //   - base64: standard and URL-safe alphabets, with and without padding, and
 //     the fragments that stay the same when the value sits at any offset inside
 //     a longer encoded text (as in "Basic dXNlcjpwYXNz"); the standard
@@ -150,6 +151,9 @@ func FormsOf(value []byte) []Form {
 		fs.add(Plain, v)
 		if crlf := toCRLF(v); crlf != nil {
 			fs.add(Plain, crlf)
+		}
+		if tty := onlcr(v); tty != nil {
+			fs.add(Plain, tty)
 		}
 	}
 	for _, v := range variants {
@@ -319,6 +323,17 @@ func (s *formSet) add(enc Encoding, b []byte) {
 	}
 	s.seen[string(b)] = true
 	s.forms = append(s.forms, Form{Encoding: enc, Bytes: b})
+}
+
+// onlcr returns v as a terminal shows it, each "\n" made "\r\n" (the
+// ONLCR output translation), when that differs from toCRLF's, v having
+// "\r\n" in it: a value read from a file saved on Windows, printed by a
+// child on a pseudo-terminal, came out with "\r\r\n" and in clear.
+func onlcr(v []byte) []byte {
+	if !bytes.Contains(v, []byte("\r\n")) {
+		return nil
+	}
+	return bytes.ReplaceAll(v, []byte("\n"), []byte("\r\n"))
 }
 
 // toCRLF returns v with each lone "\n" made "\r\n", or nil if that changes

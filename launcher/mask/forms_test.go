@@ -576,3 +576,16 @@ func TestWriterNonASCIIEscaped(t *testing.T) {
 	want := []byte(`b'<ward:DB_PASS>'` + "\n" + `password: "<ward:DB_PASS>"` + "\n")
 	everySplit(t, secrets, in, want)
 }
+
+// TestWriterCRLFValueOnATerminal: a value with "\r\n" line ends (a file
+// saved on Windows) is masked as a pseudo-terminal shows it, each "\n"
+// made "\r\n": it came out "\r\r\n" and in clear.
+func TestWriterCRLFValueOnATerminal(t *testing.T) {
+	value := "[db]\r\nuser = app\r\npassword = correct-horse-battery\r\n"
+	secrets := []Secret{{Name: "DB_INI", Value: []byte(value)}}
+	shown := strings.ReplaceAll(value, "\n", "\r\n")
+	// printf '%s\n' "$DB_INI": the line breaks at its end are the trimmed
+	// value's, and stay.
+	everySplit(t, secrets, []byte(shown+"\r\n"), []byte("<ward:DB_INI>\r\r\n\r\n"))
+	everySplit(t, secrets, []byte("> "+value), []byte("> <ward:DB_INI>\r\n"))
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/coregx/ahocorasick"
 )
@@ -80,7 +81,7 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 			skipped = append(skipped, s.Name)
 			continue
 		}
-		for _, f := range FormsOf(s.Value) {
+		for _, f := range matchForms(s.Value) {
 			o := Owner{Secret: si, Name: s.Name, Encoding: f.Encoding}
 			if id, ok := index[string(f.Bytes)]; ok {
 				// Two variables may share a value: report both, mask as the first.
@@ -144,6 +145,26 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 		p.prefix3[g&0xffffff] = true
 	}
 	return p, skipped
+}
+
+// matchForms returns the forms of value a Writer looks for: FormsOf's
+// and, for a form with style sequences in it (a binary value, a keystore's
+// bytes, may hold "\e[1m" by chance), the form without them, as the
+// Writer sees the text of output with styles in it. Such a value once
+// turned the Writer's look through styles off for every value:
+// `grep --color` printed every other secret whole, coloured.
+func matchForms(value []byte) []Form {
+	forms := FormsOf(value)
+	var plain []Form
+	for _, f := range forms {
+		if bytes.IndexByte(f.Bytes, esc) < 0 {
+			continue
+		}
+		if text, _, _ := (&Writer{}).unstyle(f.Bytes, false); len(text) < len(f.Bytes) && len(text) >= MinLen {
+			plain = append(plain, Form{Encoding: f.Encoding, Bytes: bytes.Clone(text)})
+		}
+	}
+	return append(slices.Clip(forms), plain...)
 }
 
 // distinctBytes counts the byte values that occur in pats.
@@ -214,6 +235,36 @@ func (p *Patterns) Find(buf []byte, from int) (Match, bool) {
 		}
 	}
 }
+
+// cover returns where the text replaced for m ends: at m's end, or
+// later where another value starts inside m and ends after it (a secret
+// "admin:" followed by a password's first characters, and the password):
+// replacing m alone printed the rest of the other in clear. Each match
+// that starts inside the span and ends past it lengthens the span, to
+// at most maxCover times MaxLen from m's start (a value that overlaps
+// itself, "abab...", would otherwise chain without end). With more set
+// (input may follow buf), decided is unset while buf ends in the start
+// of a value that starts inside the span.
+func (p *Patterns) cover(buf []byte, m Match, more bool) (end int, decided bool) {
+	end = m.End
+	limit := m.Start + maxCover*p.maxLen
+	for from := m.Start + 1; from < end; {
+		// No value that starts before end reaches past this window.
+		n, ok := p.Find(buf[:min(len(buf), end+p.maxLen-1)], from)
+		if !ok || n.Start >= end {
+			break
+		}
+		end = min(max(end, n.End), limit)
+		from = n.Start + 1
+	}
+	if more && end < limit && max(m.Start+1, len(buf)-p.maxLen+1) < end && p.Hold(buf, m.Start+1) < end {
+		return end, false
+	}
+	return end, true
+}
+
+// maxCover bounds a span of overlapping values (see cover), in MaxLens.
+const maxCover = 2
 
 // longestAt returns the longest pattern that buf holds at start. The
 // automaton found none starting before it, and its longest match there

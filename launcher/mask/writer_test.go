@@ -17,62 +17,84 @@ import (
 )
 
 // refMask is the reference the Writer must agree with: the forms of every
-// value, matched leftmost-longest by a plain loop over the whole input's
-// text (without its style runs, when no value holds an escape), with the
-// styles from inside a match put after its <ward:NAME>.
+// value (and those with style runs in them, without them), matched
+// leftmost-longest by a plain loop over the whole input's text (without
+// its style runs), each match lengthened by the matches that start
+// inside it and end after it (to at most maxCover longest forms from its
+// start), with the styles from inside a match put after its <ward:NAME>.
 func refMask(secrets []Secret, input []byte) []byte {
 	type pat struct {
 		b    []byte
 		name string
 	}
+	// textOf returns b without its style runs, each text byte with the
+	// run that follows it, and the run b starts with.
+	textOf := func(b []byte) (text []byte, after [][]byte, lead []byte) {
+		for i := 0; i < len(b); {
+			if n, partial := styleRun(b[i:]); n > 0 && !partial {
+				if len(text) == 0 {
+					lead = append(lead, b[i:i+n]...)
+				} else {
+					after[len(after)-1] = append(after[len(after)-1], b[i:i+n]...)
+				}
+				i += n
+				continue
+			}
+			text = append(text, b[i])
+			after = append(after, nil)
+			i++
+		}
+		return text, after, lead
+	}
 	var pats []pat
 	seen := map[string]bool{}
-	styles := true
+	maxLen := 0
+	add := func(b []byte, name string) {
+		if !seen[string(b)] {
+			seen[string(b)] = true
+			pats = append(pats, pat{b, name})
+			maxLen = max(maxLen, len(b))
+		}
+	}
 	for _, s := range secrets {
 		for _, f := range Forms(s.Value) {
-			if !seen[string(f)] {
-				seen[string(f)] = true
-				pats = append(pats, pat{f, s.Name})
-				styles = styles && !bytes.Contains(f, []byte{esc})
+			add(f, s.Name)
+		}
+		for _, f := range Forms(s.Value) {
+			if t, _, _ := textOf(f); len(t) < len(f) && len(t) >= MinLen {
+				add(t, s.Name)
 			}
 		}
 	}
-	// The input as text bytes, each with the style run that follows it.
-	var text []byte
-	var after [][]byte
-	var out []byte
-	for i := 0; i < len(input); {
-		if n, partial := styleRun(input[i:]); styles && n > 0 && !partial {
-			if len(text) == 0 {
-				out = append(out, input[i:i+n]...)
-			} else {
-				after[len(after)-1] = append(after[len(after)-1], input[i:i+n]...)
-			}
-			i += n
-			continue
-		}
-		text = append(text, input[i])
-		after = append(after, nil)
-		i++
-	}
-	for i := 0; i < len(text); {
+	text, after, out := textOf(input)
+	longestAt := func(i int) int {
 		best := -1
 		for j, p := range pats {
 			if bytes.HasPrefix(text[i:], p.b) && (best < 0 || len(p.b) > len(pats[best].b)) {
 				best = j
 			}
 		}
+		return best
+	}
+	for i := 0; i < len(text); {
+		best := longestAt(i)
 		if best < 0 {
 			out = append(out, text[i])
 			out = append(out, after[i]...)
 			i++
 			continue
 		}
+		end := i + len(pats[best].b)
+		for k := i + 1; k < end; k++ {
+			if o := longestAt(k); o >= 0 && k+len(pats[o].b) > end {
+				end = min(k+len(pats[o].b), i+maxCover*maxLen)
+			}
+		}
 		out = append(out, "<ward:"+pats[best].name+">"...)
-		for k := i; k < i+len(pats[best].b); k++ {
+		for k := i; k < end; k++ {
 			out = append(out, after[k]...)
 		}
-		i += len(pats[best].b)
+		i = end
 	}
 	return out
 }
@@ -143,7 +165,9 @@ func everySplit(t *testing.T, secrets []Secret, input, want []byte) {
 // TestWriterLongValuesShareAHead: values longer than the automaton holds
 // of a pattern (acPrefix), which share their first bytes, are told apart
 // whole, and a shorter one equal to that head is masked where only the
-// head is there, wherever the input is split.
+// head is there, wherever the input is split: with the rest of the
+// repeating text, which holds that head again, shifted (see
+// Patterns.cover).
 func TestWriterLongValuesShareAHead(t *testing.T) {
 	head := strings.Repeat("abcdefghij", 40) // 400 bytes
 	secrets := []Secret{
@@ -151,11 +175,13 @@ func TestWriterLongValuesShareAHead(t *testing.T) {
 		{Name: "BETA", Value: []byte(head + "-beta")},
 		{Name: "HEAD", Value: []byte(head[:acPrefix])},
 	}
+	// After the last whole HEAD in head, shifted by tens.
+	tail := head[len(head)-(len(head)-acPrefix)%10:]
 	tests := []struct{ name, in, want string }{
 		{"one", "= " + head + "-alpha =", "= <ward:ALPHA> ="},
 		{"the other", "= " + head + "-beta =", "= <ward:BETA> ="},
-		{"neither", "= " + head + "-gamma =", "= <ward:HEAD>" + head[acPrefix:] + "-gamma ="},
-		{"cut short", "= " + head + "-alph", "= <ward:HEAD>" + head[acPrefix:] + "-alph"},
+		{"neither", "= " + head + "-gamma =", "= <ward:HEAD>" + tail + "-gamma ="},
+		{"cut short", "= " + head + "-alph", "= <ward:HEAD>" + tail + "-alph"},
 		{"both", head + "-beta" + head + "-alpha", "<ward:BETA><ward:ALPHA>"},
 	}
 	for _, tt := range tests {
@@ -618,14 +644,9 @@ func FuzzWriter(f *testing.F) {
 		if want := refMask(secrets, input); !bytes.Equal(got, want) {
 			t.Fatalf("%s", diff(got, want))
 		}
-		// In the text the terminal shows: without the styles, unless a
-		// value holds an escape.
+		// In the text the terminal shows: without the styles.
 		shown := func(b []byte) []byte {
-			w := NewWriter(io.Discard, p)
-			if !w.styles {
-				return b
-			}
-			text, _, _ := w.unstyle(b, false)
+			text, _, _ := NewWriter(io.Discard, p).unstyle(b, false)
 			return text
 		}
 		for _, seg := range marker.Split(string(got), -1) {
@@ -840,4 +861,41 @@ func TestWriterStyledValue(t *testing.T) {
 			everySplit(t, secrets, input, want)
 		})
 	}
+}
+
+// TestWriterOverlappingValues: a value that starts inside another's
+// occurrence and ends after it is masked with it, wherever the writes are
+// cut: "admin:" and a password's first characters were one secret, the
+// password another, and the password's last characters came out in clear.
+func TestWriterOverlappingValues(t *testing.T) {
+	password := "s3cr3t-1f6e2a9c47d0b3e5"
+	secrets := []Secret{
+		{Name: "BASIC", Value: []byte("admin:" + password[:12])},
+		{Name: "DB_PASSWORD", Value: []byte(password)},
+	}
+	everySplit(t, secrets, []byte("login admin:"+password+" ok\n"), []byte("login <ward:BASIC> ok\n"))
+	// A chain: each starts inside the one before.
+	secrets = append(secrets, Secret{Name: "TAIL", Value: []byte(password[16:] + "-and-more-9d2f")})
+	everySplit(t, secrets, []byte("admin:"+password+"-and-more-9d2f!"), []byte("<ward:BASIC>!"))
+	// Apart, each is its own.
+	everySplit(t, secrets, []byte(password+" admin:"+password[:12]+"."), []byte("<ward:DB_PASSWORD> <ward:BASIC>."))
+}
+
+// TestWriterStylesBesideAnEscapeInAValue: a value with an escape sequence
+// in it (a keystore's bytes) is masked, and every other value is still
+// found through the colours inside it: one such value turned that off
+// for all of them, and grep --color printed the others whole.
+func TestWriterStylesBesideAnEscapeInAValue(t *testing.T) {
+	keystore := []byte("\x30\x82\x01\x0a\x1b[1m\x02\x82\x01\x01\x00\xc4\x1b\x07\x9e")
+	secrets := []Secret{
+		{Name: "API_TOKEN", Value: []byte("sk_live_4eC39HqLyjWDarjtT1zdp7dc")},
+		{Name: "KEYSTORE", Value: keystore},
+	}
+	everySplit(t, secrets,
+		[]byte("token=sk_live_\x1b[01;31m\x1b[K4eC39\x1b[m\x1b[KHqLyjWDarjtT1zdp7dc\n"),
+		[]byte("token=<ward:API_TOKEN>\x1b[01;31m\x1b[K\x1b[m\x1b[K\n"))
+	// The raw bytes, and the same inside colours: the style in them goes
+	// after the marker, as any.
+	everySplit(t, secrets, slices.Concat([]byte("ks="), keystore, []byte("\n")), []byte("ks=<ward:KEYSTORE>\x1b[1m\n"))
+	everySplit(t, secrets, slices.Concat([]byte("\x1b[32m"), keystore, []byte("\x1b[0m")), []byte("\x1b[32m<ward:KEYSTORE>\x1b[1m\x1b[0m"))
 }
