@@ -257,6 +257,66 @@ func TestMaskGrepColour(t *testing.T) {
 	}
 }
 
+// TestMaskTerminalBesideOddValues: on a terminal, grep's colours inside a
+// value are seen through while another value holds an escape sequence in
+// its bytes (a binary secret), and a value with CRLF line ends (a file
+// saved on Windows), which the child's pty shows with "\r\r\n", is
+// masked. The first value came out whole, coloured (one value with an
+// escape turned the look through colours off for all), and the second's
+// lines in clear (adversarial run of 2026-12-05).
+func TestMaskTerminalBesideOddValues(t *testing.T) {
+	needProgram(t, "grep", "grep")
+	w := newWardEnv(t)
+	secret := "sk_live_" + canary("oddgrep")
+	w.set("app/key", secret)
+	binary := "\x30\x82\x1b[1m\x02\x82" + canary("oddbin")
+	// Words alone, as a passphrase is: no line of it counts as a token.
+	word := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return 'g' + r - '0'
+		}
+		return r
+	}, strings.TrimPrefix(canary("oddcrlf"), "canary-"))
+	word = strings.ReplaceAll(word, "-", "")
+	ini := "[db]\r\nuser = app\r\npassword = correct horse " + word + "\r\n"
+	w.canaries = append(w.canaries, binary, word)
+	// Outside the test's directory, which the audit searches for them.
+	src := t.TempDir()
+	for name, value := range map[string]string{"key.bin": binary, "creds.ini": ini} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(value), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  API_KEY: local://app/key\n  KEY_BIN: file://%s/key.bin\n  DB_INI: file://%s/creds.ini\n", src, src))
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", `printf 'charge key=%s\n' "$API_KEY" | grep --color=auto sk_live_; printf '%s\n' "$DB_INI" "$KEY_BIN"; echo all-done`)
+	cmd.Env = append(cmd.Env, "GREP_COLORS=mt=01;31")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	l := readLines(t, ptmx)
+	var screen strings.Builder
+	for line := ""; !strings.Contains(line, "all-done"); {
+		line = l.next("all-done")
+		screen.WriteString(line + "\n")
+	}
+	shown := regexp.MustCompile("\x1b\\[[0-9;]*[mK]").ReplaceAllString(screen.String(), "")
+	for what, v := range map[string]string{"the coloured value": secret, "the CRLF value's last line": word, "the binary value": binary[len(binary)-24:]} {
+		if strings.Contains(shown, v) {
+			t.Errorf("%s reached the terminal", what)
+		}
+	}
+	for _, name := range []string{"API_KEY", "DB_INI", "KEY_BIN"} {
+		if !strings.Contains(screen.String(), "<ward:"+name+">") {
+			t.Errorf("no <ward:%s> on the screen", name)
+		}
+	}
+	if code := exitCode(t, cmd.Wait()); code != 0 {
+		t.Errorf("got exit code %d, want 0", code)
+	}
+}
+
 // TestMaskUnderTmux: tmux under --mask draws its pane with terminfo's
 // sgr0, "\e(B\e[m", and a colour inside a value there (grep's match,
 // redrawn by tmux) is masked all the same. The "\e(B" split the value as
