@@ -1,12 +1,15 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -187,8 +190,17 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 	}
 	for _, g := range groupTargets(ts) {
 		if !s.opts.NoIgnore && s.inWorkTree(ctx, g.dir) {
-			if err := s.gitFiles(ctx, g, add); err != nil {
+			if err := s.gitFiles(ctx, g, false, add); err != nil {
 				return nil, err
+			}
+			ignored, err := s.ignoredDirs(ctx, g)
+			if err != nil {
+				return nil, err
+			}
+			if ignored != nil {
+				if err := s.gitFiles(ctx, ignored, true, add); err != nil {
+					return nil, err
+				}
 			}
 			// A file named on the command line is searched even when
 			// .gitignore excludes it, as ripgrep searches one: the user
@@ -216,10 +228,62 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 	return files, nil
 }
 
+// ignoredDirs returns the directories named on the command line that
+// .gitignore excludes (`ward scan build`, with build/ ignored), as a
+// group whose files are all searched, as a file named there is and as
+// ripgrep searches a directory named to it; nil if there are none. The
+// scan listed none of their files and passed in silence, where `ward
+// scan build/out.log` found the secret.
+func (s *scanner) ignoredDirs(ctx context.Context, g *group) (*group, error) {
+	var dirs []target
+	for _, t := range g.targets {
+		if fi, err := os.Stat(t.path); err == nil && fi.IsDir() {
+			dirs = append(dirs, t)
+		}
+	}
+	if len(dirs) == 0 {
+		return nil, nil
+	}
+	specs := make([]string, len(dirs))
+	for i, t := range dirs {
+		specs[i] = t.spec
+	}
+	cmd := s.command(ctx, g.dir, "check-ignore", "-z", "--stdin")
+	// check-ignore takes paths, and refuses the pathspec magic.
+	cmd.Args = slices.DeleteFunc(cmd.Args, func(a string) bool { return a == "--literal-pathspecs" })
+	cmd.Stdin = strings.NewReader(strings.Join(specs, "\x00") + "\x00")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee) && ee.ExitCode() == 1:
+		// None is ignored.
+		return nil, nil
+	case err != nil:
+		return nil, s.gitError("check-ignore", err, stderr.Bytes())
+	}
+	ignored := &group{dir: g.dir, abs: g.abs}
+	for _, spec := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+		if i := slices.Index(specs, spec); i >= 0 {
+			ignored.targets = append(ignored.targets, dirs[i])
+		}
+	}
+	if len(ignored.targets) == 0 {
+		return nil, nil
+	}
+	return ignored, nil
+}
+
 // gitFiles lists a group's tracked files and its untracked ones not
-// ignored, and those of each submodule or repository nested in it.
-func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, abs, link bool)) error {
-	args := append([]string{"ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"}, g.specs()...)
+// ignored (all of them with all set), and those of each submodule or
+// repository nested in it.
+func (s *scanner) gitFiles(ctx context.Context, g *group, all bool, add func(path string, abs, link bool)) error {
+	args := []string{"ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"}
+	if all {
+		args = slices.Delete(args, 4, 5)
+	}
+	args = append(args, g.specs()...)
 	out, err := s.git(ctx, g.dir, args...)
 	if err != nil {
 		return err
@@ -237,7 +301,7 @@ func (s *scanner) gitFiles(ctx context.Context, g *group, add func(path string, 
 			// tree as much as the rest. One not checked out has no .git.
 			if _, err := os.Lstat(filepath.Join(path, ".git")); err == nil && s.inWorkTree(ctx, path) {
 				sub := &group{dir: path, abs: g.abs, targets: []target{{path: path, dir: path, spec: "."}}}
-				if err := s.gitFiles(ctx, sub, add); err != nil {
+				if err := s.gitFiles(ctx, sub, all, add); err != nil {
 					return err
 				}
 			}

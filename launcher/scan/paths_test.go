@@ -13,10 +13,12 @@ import (
 
 func TestScanAbsolutePaths(t *testing.T) {
 	repo := newRepo(t)
-	write(t, repo, ".gitignore", "*.local\n")
+	write(t, repo, ".gitignore", "*.local\nbuild/\n")
 	write(t, repo, "config/app.env", "A=1\nDB_PASSWORD="+value+"\n")
 	write(t, repo, "top.txt", value+"\n")
 	write(t, repo, "secret.local", value+"\n")
+	write(t, repo, "build/out.log", "token="+value+"\n")
+	write(t, repo, "build/sub/cache.local", "\n"+value+"\n")
 	commitAll(t, repo, "first")
 	other := newRepo(t)
 	write(t, other, ".gitignore", "*.local\n")
@@ -38,7 +40,7 @@ func TestScanAbsolutePaths(t *testing.T) {
 		{"a file under the directory", Options{Dir: repo, Paths: []string{filepath.Join(repo, "config/app.env")}},
 			[]Finding{found("config/app.env", 2)}},
 		{"with no-ignore", Options{Dir: repo, Paths: []string{repo}, NoIgnore: true},
-			[]Finding{found("config/app.env", 2), found("secret.local", 1), found("top.txt", 1)}},
+			[]Finding{found("build/out.log", 1), found("build/sub/cache.local", 2), found("config/app.env", 2), found("secret.local", 1), found("top.txt", 1)}},
 		{"the same file twice", Options{Dir: repo, Paths: []string{filepath.Join(repo, "top.txt"), "top.txt"}},
 			[]Finding{found("top.txt", 1)}},
 		{"a file outside any work tree", Options{Dir: repo, Paths: []string{filepath.Join(plain, "notes/plain.txt")}},
@@ -58,6 +60,16 @@ func TestScanAbsolutePaths(t *testing.T) {
 			[]Finding{found("secret.local", 1)}},
 		{"an ignored file named, beside its directory", Options{Dir: repo, Paths: []string{".", "secret.local"}},
 			[]Finding{found("config/app.env", 2), found("secret.local", 1), found("top.txt", 1)}},
+		// And so is a directory: all its files, .gitignore or not. It
+		// passed in silence, where its file named was found.
+		{"an ignored directory named", Options{Dir: repo, Paths: []string{"build"}},
+			[]Finding{found("build/out.log", 1), found("build/sub/cache.local", 2)}},
+		{"an ignored directory named, absolute", Options{Dir: repo, Paths: []string{filepath.Join(repo, "build")}},
+			[]Finding{found("build/out.log", 1), found("build/sub/cache.local", 2)}},
+		{"a directory in an ignored one named", Options{Dir: repo, Paths: []string{"build/sub/"}},
+			[]Finding{found("build/sub/cache.local", 2)}},
+		{"an ignored directory named, beside the top", Options{Dir: repo, Paths: []string{".", "build"}},
+			[]Finding{found("build/out.log", 1), found("build/sub/cache.local", 2), found("config/app.env", 2), found("top.txt", 1)}},
 		{"staged", Options{Dir: repo, Paths: []string{filepath.Join(repo, "config")}, Staged: true},
 			[]Finding{found("config/app.env", 2)}},
 	}
