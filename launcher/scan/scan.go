@@ -16,6 +16,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+
 	"github.com/wardsecrets/ward/launcher/mask"
 )
 
@@ -283,7 +286,11 @@ func (s *scanner) masked(path string) string {
 
 // search reads r to the end and calls found with the line number of each
 // match, once per secret the matched form belongs to. Unless Binary is set,
-// it stops early, finding nothing, if r starts like a binary file.
+// it stops early, finding nothing, if r starts like a binary file. Text
+// that starts with a UTF-16 byte-order mark is searched as the UTF-8 it
+// decodes to: Windows PowerShell's > writes a .env file so, and one that
+// held a token passed every scan, staged or not, as binary or as bytes
+// that match no form.
 func (s *scanner) search(r io.Reader, found func(line int, o mask.Owner)) error {
 	if s.buf == nil {
 		s.buf = make([]byte, 0, max(1<<20, 2*s.p.MaxLen()))
@@ -297,6 +304,16 @@ func (s *scanner) search(r io.Reader, found func(line int, o mask.Owner)) error 
 		more := err == nil
 		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 			return err
+		}
+		if first && (bytes.HasPrefix(buf, []byte{0xff, 0xfe}) || bytes.HasPrefix(buf, []byte{0xfe, 0xff})) {
+			// Decoded from here on, the mark included (it says the order).
+			var read io.Reader = bytes.NewReader(bytes.Clone(buf))
+			if more {
+				read = io.MultiReader(read, r)
+			}
+			r = transform.NewReader(read, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
+			buf = buf[:0]
+			continue
 		}
 		if first && !s.opts.Binary && bytes.IndexByte(buf[:min(len(buf), binarySniff)], 0) >= 0 {
 			return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -224,6 +225,51 @@ func TestScanBinaryOnlyWhenAsked(t *testing.T) {
 	got := scan(t, Options{Dir: dir, Binary: true, GitHistory: true})
 	if len(got) != 2 || got[0].Path != "blob.bin" || got[0].Line != 2 || got[1].Commit == "" {
 		t.Errorf("with Binary got findings %+v, want blob.bin:2 in the tree and in history", got)
+	}
+}
+
+// TestScanUTF16Text: a file that starts with a UTF-16 byte-order mark
+// (Windows PowerShell's > and Out-File write .env files so) is searched as
+// the text it holds, in the working tree, staged and in history, lines
+// counted in it; it passed every scan, as binary or as bytes that match
+// no form. Without the mark, such bytes are still binary.
+func TestScanUTF16Text(t *testing.T) {
+	text := "# settings\r\nAPI_TOKEN=" + value + "\r\n"
+	utf16 := func(order binary.AppendByteOrder, bom bool) string {
+		var b []byte
+		if bom {
+			b = order.AppendUint16(b, 0xfeff)
+		}
+		for _, c := range text {
+			b = order.AppendUint16(b, uint16(c))
+		}
+		return string(b)
+	}
+	dir := newRepo(t)
+	write(t, dir, "le.env", utf16(binary.LittleEndian, true))
+	write(t, dir, "be.env", utf16(binary.BigEndian, true))
+	write(t, dir, "nomark.env", utf16(binary.LittleEndian, false))
+	found := func(path, commit string) Finding {
+		return Finding{Path: path, Line: 2, Commit: commit, Name: "DB_PASSWORD", Form: "plain"}
+	}
+	want := []Finding{found("be.env", ""), found("le.env", "")}
+	if got := scan(t, Options{Dir: dir}); !slices.Equal(got, want) {
+		t.Errorf("in the working tree got findings %+v, want %+v", got, want)
+	}
+	git(t, dir, "add", ".")
+	if got := scan(t, Options{Dir: dir, Staged: true}); !slices.Equal(got, want) {
+		t.Errorf("staged got findings %+v, want %+v", got, want)
+	}
+	commitAll(t, dir, "utf-16")
+	got := scan(t, Options{Dir: dir, GitHistory: true})
+	var history []Finding
+	for _, f := range got {
+		if f.Commit != "" {
+			history = append(history, found(f.Path, ""))
+		}
+	}
+	if !slices.Equal(history, want) {
+		t.Errorf("in history got findings %+v, want be.env and le.env", got)
 	}
 }
 
