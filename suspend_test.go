@@ -131,6 +131,116 @@ func TestRestartOfStoppedChild(t *testing.T) {
 	}
 }
 
+// TestStopDuringRestart: the job stopped (a Ctrl-Z, a SIGTSTP sent to
+// ward) while a restart's old child runs its stop handler stops once the
+// new child has started: the new child stopped, ward with it, and both
+// going on at SIGCONT. The old child was continued, as it must be to
+// end, and the stop lost: the new child started and ran, in the
+// foreground on a terminal, where what was typed next went to it
+// (adversarial run of 2026-12-05).
+func TestStopDuringRestart(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("tstp1"), canary("tstp2")
+	src := w.mounted(v1)
+	// The child waits on named pipes, as a server on its connections,
+	// and forks nothing: a stop that comes as a shell forks stops the
+	// forked copy before its exec and leaves the shell waiting on it,
+	// with nothing stopped that ward could see (dash's vfork; as without
+	// ward, until a SIGCONT).
+	fifos := t.TempDir()
+	release, idle := filepath.Join(fifos, "release"), filepath.Join(fifos, "idle")
+	for _, f := range []string{release, idle} {
+		if err := syscall.Mkfifo(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Its stop handler ends once a line is written here.
+	releaseOne := func() {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() {
+			f, err := os.OpenFile(release, os.O_WRONLY, 0)
+			if err == nil {
+				_, err = f.WriteString("go\n")
+				f.Close()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the child's stop handler did not open its pipe within 10s")
+		}
+	}
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  debounce: 100ms\n  stop_timeout: 60s\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c",
+		`trap 'echo term; read x < "$0"; exit 0' TERM; echo ready; read y < "$1"`, release, idle)
+	// A job of its own, as a shell's: not orphaned, so it can stop.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, stderr := startedLines(t, cmd)
+	var logged []string
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		if t.Failed() {
+			t.Logf("ward's log:\n%s", redactAll(strings.Join(logged, "\n"), v1, v2))
+		}
+	})
+	logUntil := func(what string) {
+		t.Helper()
+		stderr.skipUntil(what, func(line string) bool {
+			logged = append(logged, line)
+			return strings.Contains(line, what)
+		})
+	}
+	stdout.waitFor("ready")
+	logUntil("watching secret files")
+	ward := cmd.Process.Pid
+	os.WriteFile(src+".new", []byte(v2), 0o600)
+	os.Rename(src+".new", src)
+	stdout.waitFor("term")
+
+	cmd.Process.Signal(syscall.SIGTSTP)
+	// Released once ward has taken the stop in (it says so), or after a
+	// while: without it, the new child ran on.
+	for deadline := time.After(5 * time.Second); ; {
+		select {
+		case line := <-stderr.ch:
+			logged = append(logged, line)
+			if !strings.Contains(line, "it stops once the new child has started") {
+				continue
+			}
+		case <-deadline:
+		}
+		break
+	}
+	releaseOne()
+	logUntil("child restarted with the new secrets")
+	child := onlyChild(t, ward)
+	waitState(t, "the new child", child, "T")
+	waitState(t, "ward", ward, "T")
+
+	cmd.Process.Signal(syscall.SIGCONT)
+	waitState(t, "ward after SIGCONT", ward, "RS")
+	// Stopped as it started, it goes on now.
+	stdout.waitFor("ready")
+	waitState(t, "the new child after SIGCONT", child, "RS")
+	cmd.Process.Signal(syscall.SIGTERM)
+	stdout.waitFor("term")
+	releaseOne()
+	if code := exitWithin(t, cmd, 30*time.Second); code != 0 {
+		t.Errorf("ward exited %d, want the new child's 0", code)
+	}
+	for line := range stderr.ch {
+		logged = append(logged, line)
+		if strings.Contains(line, v1) || strings.Contains(line, v2) {
+			t.Errorf("a canary is in ward's stderr")
+		}
+	}
+}
+
 // TestContinueWardStoppedWithItsChild: ward and its child both stopped
 // with SIGSTOP (a tool that stops a list of processes, an operator's kill
 // -STOP of each), then ward continued: SIGCONT continues both. On waking

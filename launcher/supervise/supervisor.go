@@ -141,6 +141,10 @@ type supervisor struct {
 	// tstpSent is set while a SIGTSTP ward forwarded has not yet stopped
 	// the child: that stop is someone's kill, which ward follows.
 	tstpSent bool
+	// heldStop is a job stop (Ctrl-Z, a kill -TSTP of ward) that stopped
+	// the old child of a restart as it ended, kept for the new one (see
+	// childStopped); heldStopSent says it was a SIGTSTP ward forwarded.
+	heldStop, heldStopSent bool
 	// oom is the count of OOM kills in ward's memory cgroup as the
 	// current child started: a child killed by SIGKILL while it grew was
 	// the kernel's doing.
@@ -1160,6 +1164,15 @@ func (s *supervisor) childStopped(sig syscall.Signal) {
 		// stop waits) is continued, not followed into the stop: ward
 		// stopped would never reach the kill, nor start the new child,
 		// and a shell's kill %1 would leave both stopped.
+		if !s.stopping && (sig == syscall.SIGTSTP || sig == syscall.SIGSTOP && s.out != nil && s.out.session) {
+			// The job's stop (Ctrl-Z; kill -TSTP of ward, forwarded)
+			// as the old child ends: the new child is stopped as it
+			// starts, and ward with it. The key did nothing, the new
+			// child started in the foreground, and what was typed next
+			// went to it.
+			s.heldStop, s.heldStopSent = true, s.heldStopSent || forwarded
+			s.log.Debug("the job was stopped as the old child ends for a restart: it stops once the new child has started")
+		}
 		signals.Send(s.child.Pid, syscall.SIGCONT, s.opts.SignalChildOnly)
 		return
 	}
@@ -1849,7 +1862,23 @@ func (s *supervisor) finishRestart(oldCode int) error {
 	}
 	s.log.Info("child restarted with the new secrets", "changed", strings.Join(p.changed, ","), "old_exit", oldCode, "pid", s.child.Pid, "took", time.Since(s.restartStart).Round(time.Microsecond).String())
 	p.done <- true
+	s.stopHeld()
 	return nil
+}
+
+// stopHeld stops the job as asked while the old child of a restart ended
+// (see heldStop): the new child is sent SIGTSTP, and its stop followed as
+// that of the first: with the rest of the job for a terminal's Ctrl-Z,
+// alone for a SIGTSTP sent to ward.
+func (s *supervisor) stopHeld() {
+	held, sent := s.heldStop, s.heldStopSent
+	s.heldStop, s.heldStopSent = false, false
+	if !held || s.stopping {
+		return
+	}
+	s.log.Debug("stopping the new child, as the job was stopped while the old one ended")
+	s.forward(syscall.SIGTSTP)
+	s.tstpSent = s.tstpSent && sent
 }
 
 // restoreFiles puts back what the running child had of files, which
