@@ -1103,6 +1103,10 @@ func (p *parser) template(n *yaml.Node, field, text string) *Template {
 		p.fail(n, field, hint, "unsupported template construct: %s", t.bad)
 		return nil
 	}
+	if msg, hint, fails := t.failsForAny(); fails {
+		p.fail(n, field, hint, "the template fails whatever the values: %s", msg)
+		return nil
+	}
 	t.file, t.field, t.pos = p.file, field, Pos{n.Line, n.Column}
 	return t
 }

@@ -293,11 +293,43 @@ func (t *Template) Render(vars map[string]string) ([]byte, error) {
 // error, and what ward says instead. The error itself is never shown:
 // text/template may quote the data.
 var execFailures = []struct{ in, msg, hint string }{
+	{"index out of range: -", "a negative position", "index and slice count a value's bytes from 0: {{ index .NAME 0 }}, {{ slice .NAME 0 4 }}"},
 	{"index out of range", "index out of range", indexHint},
 	{"invalid slice index", "slice positions out of order", indexHint},
 	{errNotUTF8.Error(), "json: " + errNotUTF8.Error(), "JSON holds text: give a binary value through base64 ({{ .NAME | base64 }}), or store the value as UTF-8"},
 	{"incompatible types for comparison", "incompatible types for comparison", "eq, ne, lt, le, gt and ge see each value as a string: compare it with a quoted string"},
+	{"missing argument for comparison", "eq with one argument", argsHint},
+	{"wrong number of args for", "a function with the wrong number of arguments", argsHint},
+	{"cannot index slice/array with type", "a position that is not a number", "index and slice take positions written as numbers: every value is a string ({{ slice .NAME 0 4 }})"},
+	{"non-function", "call of a value", "call runs a function, and every value is a string: templates have urlquery, json, shell, base64, html, js and text/template's own functions"},
 }
+
+// failsForAny renders the template with the same placeholder for every
+// variable it reads, and returns what failed when it fails in a way no
+// value can avoid: every value is a string, so {{ eq .A 1 }} and
+// {{ index .A .B }} fail whatever A and B hold, as {{ and }} and
+// {{ call .A }} do. ward check passed them, and the start failed with
+// 125. A failure a value decides (a position past its end, a slice's
+// positions from len, a result over MaxRendered) is left to the start.
+func (t *Template) failsForAny() (msg, hint string, fails bool) {
+	vars := make(map[string]string, len(t.Deps))
+	for _, d := range t.Deps {
+		vars[d] = placeholderValue
+	}
+	err := t.tmpl.Execute(&limitedBuffer{b: &bytes.Buffer{}, max: MaxRendered}, vars)
+	if err == nil || errors.Is(err, errTooLarge) || strings.Contains(err.Error(), "invalid slice index") ||
+		strings.Contains(err.Error(), "index out of range") && !strings.Contains(err.Error(), "index out of range: -") {
+		return "", "", false
+	}
+	msg, hint = t.scrub(err)
+	return msg, hint, true
+}
+
+// placeholderValue stands for every value in failsForAny: printable,
+// and longer than most positions a template reads.
+var placeholderValue = strings.Repeat("x", 64)
+
+const argsHint = "and and or take one argument or more, eq two or more, not and len one, ne, lt, le, gt and ge two: {{ if and .A .B }}, {{ if eq .A \"x\" }}"
 
 const indexHint = "index and slice read a value's bytes by position: check the value's shape (its length and format) in its store, or the positions in the template"
 
@@ -311,6 +343,10 @@ func (t *Template) scrub(err error) (msg, hint string) {
 			msg, hint = f.msg, f.hint
 			break
 		}
+	}
+	if m := execArgsRE.FindStringSubmatch(text); m != nil {
+		// The function's name comes from the template, never the data.
+		msg = m[1] + " with the wrong number of arguments"
 	}
 	if m := execCallRE.FindStringSubmatch(text); m != nil && msg == "execution failed" {
 		// The function's name comes from the template, never the data.
@@ -343,6 +379,7 @@ func (t *Template) column(line, col int) int {
 
 var (
 	execCallRE  = conf.Lazy(`: error calling ([A-Za-z0-9_]+): `)
+	execArgsRE  = conf.Lazy(`wrong number of args for ([A-Za-z0-9_]+):`)
 	execPlaceRE = conf.Lazy(`^(\d+):(\d+): executing `)
 	// parsePlaceRE reads a parse error after its "template: NAME:".
 	parsePlaceRE = conf.Lazy(`(?s)^(\d+): (.*)$`)

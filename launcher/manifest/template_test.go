@@ -117,6 +117,46 @@ func TestTemplateFuncArgs(t *testing.T) {
 	}
 }
 
+// TestTemplateFailsWhateverTheValues: a template whose execution fails
+// for any value (every value is a string) is refused by Parse, and so by
+// ward check, at its place, naming what fails and never a value: check
+// said ok, and the start failed with 125. One whose failure a value
+// decides, or that runs only for some values, is left to the start.
+func TestTemplateFailsWhateverTheValues(t *testing.T) {
+	tests := []struct{ name, template, msg, hint string }{
+		{"and of nothing", `{{ and }}`, "and with the wrong number of arguments (at 1:4 in the template)", "one argument or more"},
+		{"eq of nothing", `{{ eq }}`, "eq with the wrong number of arguments (at 1:4 in the template)", "eq two or more"},
+		{"eq of one", `x{{ eq .A }}`, "eq with one argument (at 1:5 in the template)", "eq two or more"},
+		{"lt of one", `{{ lt .A }}`, "lt with the wrong number of arguments (at 1:4 in the template)", "ge two"},
+		{"not of two", `{{ not .A .B }}`, "not with the wrong number of arguments (at 1:4 in the template)", "not and len one"},
+		{"a number", `{{ if eq .A 1 }}x{{ end }}`, "incompatible types for comparison (at 1:7 in the template)", "quoted string"},
+		{"call", `{{ call .A }}`, "call of a value (at 1:4 in the template)", "every value is a string"},
+		{"a string position", `{{ index .A .B }}`, "a position that is not a number (at 1:4 in the template)", "written as numbers"},
+		{"slice from a string", `{{ slice .A "a" }}`, "a position that is not a number (at 1:4 in the template)", "written as numbers"},
+		{"a negative position", `{{ index .A -1 }}`, "a negative position (at 1:4 in the template)", "from 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("w.yaml", []byte("version: 1\nenv:\n  A: {value: canary-fails-a}\n  B: {value: canary-fails-b}\n  T1: {template: '"+tt.template+"'}\n"))
+			e := oneError(t, err)
+			if want := "w.yaml:5:18: env.T1.template: the template fails whatever the values: " + tt.msg; e.Error() != want {
+				t.Errorf("got %q, want %q", e.Error(), want)
+			}
+			if !strings.Contains(e.Hint(), tt.hint) {
+				t.Errorf("got hint %q, want one about %q", e.Hint(), tt.hint)
+			}
+			if strings.Contains(e.Error()+e.Hint(), "canary-fails") {
+				t.Errorf("the error or its hint holds a value")
+			}
+		})
+	}
+	for _, ok := range []string{`{{ index .A 40 }}`, `{{ index .A 99 }}`, `{{ slice .A 0 100 }}`, `{{ slice .A (len .B) 3 }}`, `{{ if eq .A "prod" }}{{ and }}{{ end }}`, `{{ .A | json }}`, `{{ printf "%d" .A }}`} {
+		if _, err := Parse("w.yaml", []byte("version: 1\nenv:\n  A: {value: canary-plain}\n  B: {value: canary-b}\n  T1: {template: '"+ok+"'}\n")); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
 // TestValuesRunWouldRefuse: a value ward run could never pass to the
 // program (a NUL byte, more than an environment variable holds) is an
 // error for check too, at its position. (check said ok, run said 125.)
