@@ -857,6 +857,39 @@ func TestRotationNoneToldAgainstTheChild(t *testing.T) {
 	exitCode(t, cmd.Wait())
 }
 
+// TestRotationNoneRegistersWithTheRunner: under GitHub Actions (without
+// --mask), with on_change: none, a changed value is registered with the
+// runner when ward reads it: the child keeps its old values, but may read
+// the new one itself (a file:// source it shares) and print it. It was
+// registered only when a child was given it, which under none never
+// happened, and the runner printed it in clear (adversarial run of
+// 2026-12-05).
+func TestRotationNoneRegistersWithTheRunner(t *testing.T) {
+	w := newWardEnv(t)
+	v1, v2 := canary("noneci1"), canary("noneci2")
+	src := w.mounted(v1)
+	m := w.manifest("version: 1\nenv:\n  A: file://" + src + "\nrotation:\n  on_change: none\n  debounce: 100ms\n")
+	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "sleep")
+	cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true")
+	stdout, stderr := startedLines(t, cmd)
+	defer cmd.Process.Kill()
+	stderr.skipUntil("the first value's ::add-mask:: line", func(line string) bool { return line == "::add-mask::"+v1 })
+	stdout.waitFor("ready")
+	stderr.waitForContaining("watching secret files")
+	os.WriteFile(src+".new", []byte(v2), 0o600)
+	os.Rename(src+".new", src)
+	told := false
+	stderr.skipUntil("the new value's ::add-mask:: line", func(line string) bool {
+		told = told || strings.Contains(line, "on_change is none")
+		return line == "::add-mask::"+v2
+	})
+	if !told {
+		t.Errorf("the new value was registered before ward said it changed")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitCode(t, cmd.Wait())
+}
+
 // TestRotationManyReleaseSwapsHoldNoWatches: a ward whose secret file
 // is replaced many times by a new directory, the old ones kept, holds as
 // many inotify watches and descriptors after 2N rotations as after N.

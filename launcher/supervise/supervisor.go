@@ -1636,6 +1636,17 @@ func (s *supervisor) apply(p *proposal) {
 			s.log.Debug("secrets changed back to the values the child has", "from", from)
 		} else {
 			s.log.Info("secrets changed; on_change is none, so the child keeps its old values", "changed", strings.Join(changed, ","), "from", strings.Join(versions(p.values, changed), ","))
+			if s.opts.masker != nil {
+				// Masked and registered with a CI runner all the same: the
+				// child may read them itself (a file:// source it shares,
+				// the store), and print them. It was never given them, so
+				// they were never registered, and went to the log in clear.
+				var err error
+				s.hearStops(func() { err = s.opts.masker.addPlan(p.plan.Masked()) })
+				if err != nil {
+					s.log.Warn("cannot register the new values with the CI runner's masking", "error", err.Error())
+				}
+			}
 		}
 		p.done <- true
 	case s.rotation.OnChange == manifest.SignalChild && !p.envChanged && !s.endedBy(s.rotation.Signal) && !s.unheard(s.rotation.Signal):
