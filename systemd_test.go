@@ -155,7 +155,10 @@ func TestSocketActivationOfFdsNotPassed(t *testing.T) {
 // for stopping and kill it at TimeoutStopSec, ignoring the new child's
 // READY=1); when ward itself is stopped, it is. The child gets
 // WATCHDOG_USEC but not WATCHDOG_PID, which names ward: a child that saw
-// a pid not its own would never send WATCHDOG=1.
+// a pid not its own would never send WATCHDOG=1. A WATCHDOG_PID that
+// names another process (a script that runs ward without exec) gives the
+// child neither: the watchdog is that process's (it got WATCHDOG_USEC,
+// and took itself for watched).
 func TestNotifyRelayRestart(t *testing.T) {
 	w := newWardEnv(t)
 	w.set("app/a", canary("notify1"))
@@ -163,18 +166,32 @@ func TestNotifyRelayRestart(t *testing.T) {
 	sock := newNotifySocket(t)
 	next := func(what string) string {
 		t.Helper()
-		msg, _, err := sock.next(10 * time.Second)
-		if err != nil {
-			t.Fatalf("no notify message (%s) reached systemd's socket: %v", what, err)
+		for {
+			msg, _, err := sock.next(10 * time.Second)
+			if err != nil {
+				t.Fatalf("no notify message (%s) reached systemd's socket: %v", what, err)
+			}
+			// ward's own while the old child stops (see
+			// TestNotifyWatchdogRestart).
+			if msg != "WATCHDOG=1" {
+				return msg
+			}
 		}
-		return msg
 	}
 	script := `trap 'helper notify-once STOPPING=1; exit 0' TERM
 echo "wd ${WATCHDOG_PID:-none} ${WATCHDOG_USEC:-none}"
 helper notify-once READY=1
 while :; do sleep 0.05; done`
-	cmd := w.command("run", "-m", m, "--", "sh", "-c", script)
-	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sock.path, fmt.Sprintf("WATCHDOG_PID=%d", os.Getpid()), "WATCHDOG_USEC=30000000")
+	other := w.command("run", "-m", m, "--", "sh", "-c", `echo "wd ${WATCHDOG_PID:-none} ${WATCHDOG_USEC:-none}"`)
+	other.Env = append(other.Env, "NOTIFY_SOCKET="+sock.path, fmt.Sprintf("WATCHDOG_PID=%d", os.Getpid()), "WATCHDOG_USEC=30000000")
+	if out, err := other.Output(); err != nil || string(out) != "wd none none\n" {
+		t.Errorf("with WATCHDOG_PID naming another process the child's watchdog variables are %q (%v), want none", out, err)
+	}
+	// As systemd does: WATCHDOG_PID is the pid that execs ward.
+	cmd := w.command()
+	cmd.Path = "/bin/sh"
+	cmd.Args = []string{"sh", "-c", `WATCHDOG_PID=$$ exec ward run -m "$1" -- sh -c "$2"`, "sh", m, script}
+	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sock.path, "WATCHDOG_USEC=30000000")
 	stdout, _ := started(t, cmd)
 	if got := stdout.waitFor("wd "); got != "wd none 30000000" {
 		t.Errorf("the child's watchdog variables are %q, want no WATCHDOG_PID and WATCHDOG_USEC=30000000", got)

@@ -494,6 +494,12 @@ func stoppedBeforeStart(s syscall.Signal, while string) (int, error) {
 // activation.
 func systemdEnv(o Options, notifySocket, dir string, listen []*os.File) (extra []string, r *systemd.Relay, closeRelay func(), err error) {
 	closeRelay = func() {}
+	// The watchdog is the service's main process's: ward's when
+	// WATCHDOG_PID names it or is not set (as sd_watchdog_enabled reads
+	// them), and then the child's through ward. One that names another
+	// process (a script that runs ward without exec) is neither's: the
+	// child was given WATCHDOG_USEC alone, and took itself for watched.
+	watchdog := o.Getenv("WATCHDOG_PID") == "" || o.Getenv("WATCHDOG_PID") == strconv.Itoa(os.Getpid())
 	if !o.Exec {
 		relay, err := systemd.NewRelay(notifySocket, dir, o.Log)
 		if err != nil {
@@ -509,12 +515,12 @@ func systemdEnv(o Options, notifySocket, dir string, listen []*os.File) (extra [
 	} else if notifySocket != "" {
 		// ward is replaced by the child, which becomes the main process.
 		extra = append(extra, "NOTIFY_SOCKET="+notifySocket)
-		if pid := o.Getenv("WATCHDOG_PID"); pid != "" {
+		if pid := o.Getenv("WATCHDOG_PID"); pid != "" && watchdog {
 			// Still its pid after the exec.
 			extra = append(extra, "WATCHDOG_PID="+pid)
 		}
 	}
-	if usec := o.Getenv("WATCHDOG_USEC"); usec != "" {
+	if usec := o.Getenv("WATCHDOG_USEC"); usec != "" && watchdog {
 		// For the child, whatever the manifest inherits: ward relays its
 		// WATCHDOG=1 (WATCHDOG_PID, which names ward, is not passed).
 		extra = append(extra, "WATCHDOG_USEC="+usec)

@@ -120,30 +120,82 @@ func (r *Relay) Run() {
 	r.running.Store(true)
 	defer close(r.done)
 	buf := make([]byte, maxMessage+1)
+	oob := make([]byte, unix.CmsgSpace(maxFDs*4)+unix.CmsgSpace(unix.SizeofUcred))
 	for {
-		n, _, err := r.conn.ReadFromUnix(buf)
+		// Descriptors come close-on-exec (Go reads with MSG_CMSG_CLOEXEC):
+		// no child inherits them.
+		n, oobn, flags, _, err := r.conn.ReadMsgUnix(buf, oob)
 		if err != nil {
 			return
 		}
-		if n > maxMessage {
+		fds := receivedFDs(oob[:oobn])
+		msg := ""
+		switch {
+		case n > maxMessage:
 			r.log.Warn("a notify message over 4096 bytes is dropped, as systemd would drop it")
-			continue
+		case flags&unix.MSG_CTRUNC != 0:
+			r.warnOnce("a notify message came with more file descriptors than systemd takes in one; they are dropped", errors.New("descriptors cut off"))
+			msg = relayable(string(buf[:n]), false)
+		default:
+			msg = relayable(string(buf[:n]), len(fds) > 0)
 		}
-		msg := relayable(string(buf[:n]))
 		if r.restarting.Load() {
 			msg = r.duringRestart(msg)
 		}
-		if msg == "" {
-			continue
+		if msg != "" {
+			r.send(msg, fds, relayWait)
 		}
-		r.send(msg, relayWait)
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
 	}
+}
+
+// writeWithFDs writes msg to the connected socket out, with fds when
+// there are some (WriteMsgUnix refuses a connected socket), within its
+// write deadline.
+func writeWithFDs(out *net.UnixConn, msg []byte, fds []int) error {
+	if len(fds) == 0 {
+		_, err := out.Write(msg)
+		return err
+	}
+	raw, err := out.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Write(func(fd uintptr) bool {
+		serr = unix.Sendmsg(int(fd), msg, unix.UnixRights(fds...), nil, unix.MSG_DONTWAIT)
+		return serr != unix.EAGAIN
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// maxFDs is the most descriptors one message carries (the kernel's
+// SCM_MAX_FD).
+const maxFDs = 253
+
+// receivedFDs returns the descriptors a message's control data carries.
+func receivedFDs(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for i := range msgs {
+		if f, err := unix.ParseUnixRights(&msgs[i]); err == nil {
+			fds = append(fds, f...)
+		}
+	}
+	return fds
 }
 
 // send passes msg to systemd as ward's own message, giving up after
 // within (a systemd too busy to read its socket), or at once when Close
 // has begun.
-func (r *Relay) send(msg string, within time.Duration) {
+func (r *Relay) send(msg string, fds []int, within time.Duration) {
 	if r.unusable != "" {
 		return
 	}
@@ -162,7 +214,7 @@ func (r *Relay) send(msg string, within time.Duration) {
 		// still relayed, within what is left of Close's wait.
 		out.SetWriteDeadline(time.Unix(0, by))
 	}
-	if _, err := out.Write([]byte(msg)); err != nil {
+	if err := writeWithFDs(out, []byte(msg), fds); err != nil {
 		r.warnOnce("cannot relay a notify message to systemd", err)
 	}
 }
@@ -204,7 +256,7 @@ func (r *Relay) Vouch() (stop func()) {
 		for {
 			// Bounded: the stop waits for this goroutine, and a stop
 			// of ward must not wait for a systemd that reads nothing.
-			r.send("WATCHDOG=1", r.Watchdog/2)
+			r.send("WATCHDOG=1", nil, r.Watchdog/2)
 			select {
 			case <-quit:
 				return
@@ -252,11 +304,17 @@ func (r *Relay) duringRestart(msg string) string {
 }
 
 // relayable drops the assignments that would make systemd track another
-// process (MAINPID) or hand over descriptors, keeping the rest in order.
-func relayable(msg string) string {
+// process (MAINPID), and those that hand over descriptors (FDSTORE=1,
+// to systemd's store; BARRIER=1, a pipe systemd closes once it has read
+// what came before) unless the message carries them (withFDs): ward
+// passes them on as its own, and systemd keeps them for the service, and
+// gives them back at its next start in LISTEN_FDS (the child's, see
+// socket activation). They were dropped, with the child's FDSTORE=1,
+// and FDNAME= passed on alone.
+func relayable(msg string, withFDs bool) string {
 	var keep []string
 	for _, line := range strings.Split(msg, "\n") {
-		if line == "" || strings.HasPrefix(line, "MAINPID=") || strings.HasPrefix(line, "FDSTORE=") || strings.HasPrefix(line, "BARRIER=") {
+		if line == "" || strings.HasPrefix(line, "MAINPID=") || !withFDs && (strings.HasPrefix(line, "FDSTORE=") || strings.HasPrefix(line, "BARRIER=")) {
 			continue
 		}
 		keep = append(keep, line)

@@ -11,19 +11,27 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wardsecrets/ward/internal/logbuf"
 )
 
 func TestRelayable(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"READY=1", "READY=1"},
-		{"READY=1\nMAINPID=42\nSTATUS=up", "READY=1\nSTATUS=up"},
-		{"FDSTORE=1\nBARRIER=1", ""},
-		{"STOPPING=1\n", "STOPPING=1"},
+	tests := []struct {
+		in      string
+		withFDs bool
+		want    string
+	}{
+		{"READY=1", false, "READY=1"},
+		{"READY=1\nMAINPID=42\nSTATUS=up", false, "READY=1\nSTATUS=up"},
+		{"FDSTORE=1\nBARRIER=1", false, ""},
+		{"FDSTORE=1\nFDNAME=cache\nMAINPID=42", true, "FDSTORE=1\nFDNAME=cache"},
+		{"BARRIER=1", true, "BARRIER=1"},
+		{"STOPPING=1\n", false, "STOPPING=1"},
 	}
 	for _, tt := range tests {
-		if got := relayable(tt.in); got != tt.want {
-			t.Errorf("relayable(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := relayable(tt.in, tt.withFDs); got != tt.want {
+			t.Errorf("relayable(%q, %v) = %q, want %q", tt.in, tt.withFDs, got, tt.want)
 		}
 	}
 }
@@ -249,4 +257,102 @@ func TestRelayCloseWaitsForAFullQueue(t *testing.T) {
 		got = string(buf[:n]) == "STOPPING=1"
 	}
 	<-closed
+}
+
+// TestRelayPassesDescriptors plays systemd and a child that keeps a
+// descriptor in systemd's store (FDSTORE=1 with SCM_RIGHTS, as
+// sd_pid_notify_with_fds sends it) and waits on a barrier
+// (sd_notify_barrier: BARRIER=1 with a pipe's write end, which systemd
+// closes once it has read what came before): systemd gets the message
+// with the descriptor, ward keeps no copy, and the barrier ends when
+// systemd closes its end. ward dropped both lines and closed the
+// descriptors: the store stayed empty, and FDNAME= reached systemd alone.
+func TestRelayPassesDescriptors(t *testing.T) {
+	dir, sd := systemdSocket(t)
+	r, err := NewRelay(filepath.Join(dir, "systemd.sock"), dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || r == nil {
+		t.Fatalf("NewRelay: %v", err)
+	}
+	defer r.Close()
+	go r.Run()
+	child, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: r.Path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Close()
+	stored := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(stored, []byte("kept across restarts"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeWithFDs(child, []byte("FDSTORE=1\nFDNAME=cache\nMAINPID=1"), []int{int(f.Fd())}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	receive := func(what string) (string, []int) {
+		t.Helper()
+		sd.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(16))
+		n, oobn, _, _, err := sd.ReadMsgUnix(buf, oob)
+		if err != nil {
+			t.Fatalf("%s: systemd got nothing: %v", what, err)
+		}
+		return string(buf[:n]), receivedFDs(oob[:oobn])
+	}
+	msg, fds := receive("the store")
+	if msg != "FDSTORE=1\nFDNAME=cache" || len(fds) != 1 {
+		t.Fatalf("systemd got %q with %d descriptors, want FDSTORE=1 and FDNAME=cache with one", msg, len(fds))
+	}
+	got := make([]byte, 64)
+	n, _ := unix.Pread(fds[0], got, 0)
+	unix.Close(fds[0])
+	if string(got[:n]) != "kept across restarts" {
+		t.Errorf("the stored descriptor reads %q, want the file the child stored", got[:n])
+	}
+	// ward keeps no copy of it once relayed.
+	held := func() bool {
+		entries, _ := os.ReadDir("/proc/self/fd")
+		for _, e := range entries {
+			if target, _ := os.Readlink("/proc/self/fd/" + e.Name()); target == stored {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(10 * time.Second); held(); time.Sleep(time.Millisecond) { // polling /proc, with a deadline
+		if time.Now().After(deadline) {
+			t.Fatal("the relay still holds the stored descriptor 10s after passing it on")
+		}
+	}
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	if err := writeWithFDs(child, []byte("BARRIER=1"), []int{int(pw.Fd())}); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	msg, fds = receive("the barrier")
+	if msg != "BARRIER=1" || len(fds) != 1 {
+		t.Fatalf("systemd got %q with %d descriptors, want BARRIER=1 with one", msg, len(fds))
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := pr.Read(make([]byte, 1))
+		ended <- err
+	}()
+	unix.Close(fds[0])
+	select {
+	case err := <-ended:
+		if err != io.EOF {
+			t.Errorf("the barrier's pipe read %v, want EOF", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the barrier did not end once systemd closed its end")
+	}
 }
