@@ -85,3 +85,23 @@ func TestScanGitHistoryWithoutGit(t *testing.T) {
 		t.Errorf("got exit code %d and %q, want 125, that git is not installed, and a hint to install it", code, stderr.String())
 	}
 }
+
+// TestScanNothingToSearch: a manifest with no secret to search for (plain
+// values, values declared mask: false, values under 4 bytes) makes ward
+// scan say that it searched for nothing, and exit 0: a pre-commit hook
+// over such a manifest passed every commit in silence.
+func TestScanNothingToSearch(t *testing.T) {
+	w := newWardEnv(t)
+	w.set("app/pin", "q7x")
+	w.set("app/db-name", "inventory")
+	m := w.manifest("version: 1\nenv:\n  LOG_LEVEL: {value: info}\n  DB_NAME: {ref: local://app/db-name, mask: false}\n  PIN: local://app/pin\n")
+	code, _, stderr := w.run("scan", "-m", m, t.TempDir())
+	if code != 0 || !strings.Contains(stderr, "no secret value to search for") {
+		t.Errorf("got exit code %d and stderr %q, want 0 and a warning that nothing was searched for", code, stderr)
+	}
+	w.set("app/token", canary("scan-something"))
+	m = w.manifest("version: 1\nenv:\n  PIN: local://app/pin\n  TOKEN: local://app/token\n")
+	if code, _, stderr := w.run("scan", "-m", m, t.TempDir()); code != 0 || strings.Contains(stderr, "no secret value to search for") {
+		t.Errorf("with a secret to search for: got exit code %d and stderr %q, want 0 and no such warning", code, stderr)
+	}
+}

@@ -89,8 +89,14 @@ func cmdScan(c *cli.Context, stdio IO) error {
 	for _, name := range skipped {
 		log.Warn("a template over a secret that cannot be resolved is not searched for", "name", name)
 	}
-	for _, name := range scan.Skipped(secrets) {
+	short := scan.Skipped(secrets)
+	for _, name := range short {
 		log.Warn("a value shorter than 4 bytes is not searched for", "name", name)
+	}
+	if len(secrets) == len(short) {
+		// Exit 0 all the same, as with nothing found: but said, as a
+		// hook that searches for nothing passed every commit in silence.
+		log.Warn("no secret value to search for, so nothing was searched: the manifest has no secret of 4 bytes or more (a {value: ...} or mask: false is none)")
 	}
 	findings, err := scan.Scan(context.Background(), secrets, scan.Options{
 		Paths: c.Args().Slice(), NoIgnore: c.Bool("no-ignore"), Binary: c.Bool("binary"),

@@ -31,6 +31,8 @@ type file struct {
 	// link: the file is a symbolic link, searched as the text it holds
 	// (where it leads), which is what git commits of it.
 	link bool
+	// named: the file was named on the command line.
+	named bool
 }
 
 // targets resolves Options.Paths. A path that names nothing is an error
@@ -222,6 +224,14 @@ func (s *scanner) listFiles(ctx context.Context) ([]file, error) {
 		for _, t := range g.targets {
 			if err := s.walk(t.path, g.abs, func(path string, link bool) { add(path, g.abs, link) }); err != nil {
 				return nil, err
+			}
+		}
+	}
+	// Files named on the command line, however they were listed.
+	for _, t := range ts {
+		if fi, err := os.Stat(t.path); err == nil && fi.Mode().IsRegular() {
+			if i, ok := seen[s.absolute(t.path)]; ok {
+				files[i].named = true
 			}
 		}
 	}

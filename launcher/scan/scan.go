@@ -255,7 +255,9 @@ func (s *scanner) scanFile(f file) ([]Finding, error) {
 // findIn searches r, the content of f.
 func (s *scanner) findIn(f file, r io.Reader) ([]Finding, error) {
 	var findings []Finding
-	err := s.search(r, func(line int, o mask.Owner) {
+	// A file named on the command line is searched binary or not, as
+	// ripgrep searches one: `ward scan app.db` passed in silence.
+	err := s.searchAs(r, s.opts.Binary || f.named, func(line int, o mask.Owner) {
 		findings = append(findings, Finding{Path: f.report, Line: line, Name: o.Name, Form: string(o.Encoding)})
 	})
 	if err != nil {
@@ -292,6 +294,11 @@ func (s *scanner) masked(path string) string {
 // held a token passed every scan, staged or not, as binary or as bytes
 // that match no form.
 func (s *scanner) search(r io.Reader, found func(line int, o mask.Owner)) error {
+	return s.searchAs(r, s.opts.Binary, found)
+}
+
+// searchAs is search, binary files searched too when binary is set.
+func (s *scanner) searchAs(r io.Reader, binary bool, found func(line int, o mask.Owner)) error {
 	if s.buf == nil {
 		s.buf = make([]byte, 0, max(1<<20, 2*s.p.MaxLen()))
 	}
@@ -315,7 +322,7 @@ func (s *scanner) search(r io.Reader, found func(line int, o mask.Owner)) error 
 			buf = buf[:0]
 			continue
 		}
-		if first && !s.opts.Binary && bytes.IndexByte(buf[:min(len(buf), binarySniff)], 0) >= 0 {
+		if first && !binary && bytes.IndexByte(buf[:min(len(buf), binarySniff)], 0) >= 0 {
 			return nil
 		}
 		first = false

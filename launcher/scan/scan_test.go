@@ -226,6 +226,14 @@ func TestScanBinaryOnlyWhenAsked(t *testing.T) {
 	if len(got) != 2 || got[0].Path != "blob.bin" || got[0].Line != 2 || got[1].Commit == "" {
 		t.Errorf("with Binary got findings %+v, want blob.bin:2 in the tree and in history", got)
 	}
+	// Named, it is searched, as ripgrep searches a file it is given
+	// (`ward scan app.db` passed in silence); beside it, the rest of a
+	// directory named stays text only.
+	write(t, dir, "other.bin", "\x00\x01"+value+"\n")
+	want := []Finding{{Path: "blob.bin", Line: 2, Name: "DB_PASSWORD", Form: "plain"}}
+	if got := scan(t, Options{Dir: dir, Paths: []string{".", "blob.bin"}}); !slices.Equal(got, want) {
+		t.Errorf("named, got findings %+v, want %+v", got, want)
+	}
 }
 
 // TestScanUTF16Text: a file that starts with a UTF-16 byte-order mark
