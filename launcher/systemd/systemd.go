@@ -120,7 +120,9 @@ func (r *Relay) Run() {
 	r.running.Store(true)
 	defer close(r.done)
 	buf := make([]byte, maxMessage+1)
-	oob := make([]byte, unix.CmsgSpace(maxFDs*4)+unix.CmsgSpace(unix.SizeofUcred))
+	// Room for the descriptors, and for credentials (a struct ucred)
+	// should the sender add them.
+	oob := make([]byte, unix.CmsgSpace(maxFDs*4)+unix.CmsgSpace(12))
 	for {
 		// Descriptors come close-on-exec (Go reads with MSG_CMSG_CLOEXEC):
 		// no child inherits them.
