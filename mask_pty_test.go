@@ -236,14 +236,7 @@ func TestMaskGrepColour(t *testing.T) {
 	secret := "sk_live_" + canary("grep")
 	w.set("app/key", secret)
 	m := w.manifest("version: 1\nenv:\n  API_KEY: local://app/key\n")
-	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", `printf 'charge key=%s\n' "$API_KEY" | grep --color=auto sk_live_; echo grep-done`)
-	cmd.Env = append(cmd.Env, "GREP_COLORS=mt=01;31")
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 200})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	l := readLines(t, ptmx)
+	cmd, l := grepOnPTY(t, w, m, "echo grep-done")
 	line := l.waitForContaining("charge key=")
 	l.waitForContaining("grep-done")
 	if strings.Contains(regexp.MustCompile("\x1b\\[[0-9;]*[mK]").ReplaceAllString(line, ""), secret) {
@@ -255,6 +248,22 @@ func TestMaskGrepColour(t *testing.T) {
 	if code := exitCode(t, cmd.Wait()); code != 0 {
 		t.Errorf("got exit code %d, want 0", code)
 	}
+}
+
+// grepOnPTY runs, under ward run --mask with manifest m on a terminal of
+// its own, a shell that prints API_KEY through grep --color=auto (its
+// match coloured inside the value), then runs after; the terminal is
+// closed when the test ends.
+func grepOnPTY(t *testing.T, w *wardEnv, m, after string) (*exec.Cmd, *lines) {
+	t.Helper()
+	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", `printf 'charge key=%s\n' "$API_KEY" | grep --color=auto sk_live_; `+after)
+	cmd.Env = append(cmd.Env, "GREP_COLORS=mt=01;31")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	return cmd, readLines(t, ptmx)
 }
 
 // TestMaskTerminalBesideOddValues: on a terminal, grep's colours inside a
@@ -288,14 +297,7 @@ func TestMaskTerminalBesideOddValues(t *testing.T) {
 		}
 	}
 	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  API_KEY: local://app/key\n  KEY_BIN: file://%s/key.bin\n  DB_INI: file://%s/creds.ini\n", src, src))
-	cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", `printf 'charge key=%s\n' "$API_KEY" | grep --color=auto sk_live_; printf '%s\n' "$DB_INI" "$KEY_BIN"; echo all-done`)
-	cmd.Env = append(cmd.Env, "GREP_COLORS=mt=01;31")
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 200})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	l := readLines(t, ptmx)
+	cmd, l := grepOnPTY(t, w, m, `printf '%s\n' "$DB_INI" "$KEY_BIN"; echo all-done`)
 	var screen strings.Builder
 	for line := ""; !strings.Contains(line, "all-done"); {
 		line = l.next("all-done")

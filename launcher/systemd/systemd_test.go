@@ -57,16 +57,8 @@ func systemdSocket(t *testing.T) (string, *net.UnixConn) {
 // without the MAINPID assignment.
 func TestRelay(t *testing.T) {
 	dir, sd := systemdSocket(t)
-	r, err := NewRelay(filepath.Join(dir, "systemd.sock"), dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil || r == nil {
-		t.Fatalf("NewRelay: %v", err)
-	}
+	r, child := runningRelay(t, filepath.Join(dir, "systemd.sock"), dir, slog.New(slog.DiscardHandler))
 	defer r.Close()
-	go r.Run()
-	child, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: r.Path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer child.Close()
 	child.Write([]byte("READY=1\nMAINPID=1"))
 	sd.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -269,16 +261,8 @@ func TestRelayCloseWaitsForAFullQueue(t *testing.T) {
 // descriptors: the store stayed empty, and FDNAME= reached systemd alone.
 func TestRelayPassesDescriptors(t *testing.T) {
 	dir, sd := systemdSocket(t)
-	r, err := NewRelay(filepath.Join(dir, "systemd.sock"), dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil || r == nil {
-		t.Fatalf("NewRelay: %v", err)
-	}
+	r, child := runningRelay(t, filepath.Join(dir, "systemd.sock"), dir, slog.New(slog.DiscardHandler))
 	defer r.Close()
-	go r.Run()
-	child, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: r.Path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer child.Close()
 	stored := filepath.Join(t.TempDir(), "cache")
 	if err := os.WriteFile(stored, []byte("kept across restarts"), 0o600); err != nil {
