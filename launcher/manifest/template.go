@@ -26,6 +26,10 @@ type Template struct {
 	// bad describes a construct templates may not use, "" when none;
 	// badHint says what to write instead, "" for the usual advice.
 	bad, badHint string
+	// branches is set when the template chooses what it runs by the
+	// values: an if, and and or (which stop at their first false or
+	// true argument).
+	branches bool
 	// file, field and pos place the template in the manifest, for the
 	// errors of Render.
 	file, field string
@@ -69,7 +73,7 @@ func parseTemplate(name, text string) (*Template, error) {
 		return nil, errors.New(msg)
 	}
 	deps, uses, bad, badHint := templateDeps(t)
-	return &Template{Text: text, Deps: deps, Uses: uses, tmpl: t, bad: bad, badHint: badHint}, nil
+	return &Template{Text: text, Deps: deps, Uses: uses, tmpl: t, bad: bad, badHint: badHint, branches: branches(t.Tree.Root)}, nil
 }
 
 // maxPrintfWidth bounds a printf width or precision in a template.
@@ -175,6 +179,48 @@ func nonString(c *parse.CommandNode) string {
 		}
 	}
 	return ""
+}
+
+// branches reports whether the tree under n holds an if, or a call of and
+// or or with arguments.
+func branches(n parse.Node) bool {
+	found := false
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		if found || n == nil {
+			return
+		}
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *parse.IfNode, *parse.RangeNode, *parse.WithNode:
+			found = true
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && (id.Ident == "and" || id.Ident == "or") && len(n.Args) > 1 {
+				found = true
+				return
+			}
+			for _, a := range n.Args {
+				walk(a)
+			}
+		}
+	}
+	walk(n)
+	return found
 }
 
 // templateDeps returns the variables a template reads ({{ .NAME }}), or a
@@ -310,8 +356,13 @@ var execFailures = []struct{ in, msg, hint string }{
 // {{ index .A .B }} fail whatever A and B hold, as {{ and }} and
 // {{ call .A }} do. ward check passed them, and the start failed with
 // 125. A failure a value decides (a position past its end, a slice's
-// positions from len, a result over MaxRendered) is left to the start.
+// positions from len, a result over MaxRendered) is left to the start,
+// and so is every template that chooses what it runs by the values (if,
+// and, or): the placeholder may take a way the real values never take.
 func (t *Template) failsForAny() (msg, hint string, fails bool) {
+	if t.branches {
+		return "", "", false
+	}
 	vars := make(map[string]string, len(t.Deps))
 	for _, d := range t.Deps {
 		vars[d] = placeholderValue

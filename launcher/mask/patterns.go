@@ -42,6 +42,9 @@ type Patterns struct {
 	pats   [][]byte
 	owners [][]Owner
 	maxLen int
+	// unstyled is set when a value is matched only as it is, never in
+	// the text without its styles (see matchForms).
+	unstyled bool
 
 	// The automaton runs only where a pattern may start: long and short
 	// find such places for the patterns of at least shortLen bytes and for
@@ -81,7 +84,9 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 			skipped = append(skipped, s.Name)
 			continue
 		}
-		for _, f := range matchForms(s.Value) {
+		forms, short := matchForms(s.Value)
+		p.unstyled = p.unstyled || short
+		for _, f := range forms {
 			o := Owner{Secret: si, Name: s.Name, Encoding: f.Encoding}
 			if id, ok := index[string(f.Bytes)]; ok {
 				// Two variables may share a value: report both, mask as the first.
@@ -153,18 +158,26 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 // Writer sees the text of output with styles in it. Such a value once
 // turned the Writer's look through styles off for every value:
 // `grep --color` printed every other secret whole, coloured.
-func matchForms(value []byte) []Form {
-	forms := FormsOf(value)
+// A value whose text without styles is shorter than MinLen ("Q\e[31mZ")
+// cannot be matched so: for it (short reports it), values are matched
+// as they are, never without their styles, as before.
+func matchForms(value []byte) (forms []Form, short bool) {
+	forms = FormsOf(value)
 	var plain []Form
 	for _, f := range forms {
 		if bytes.IndexByte(f.Bytes, esc) < 0 {
 			continue
 		}
-		if text, _, _ := (&Writer{}).unstyle(f.Bytes, false); len(text) < len(f.Bytes) && len(text) >= MinLen {
+		text, _, _ := (&Writer{}).unstyle(f.Bytes, false)
+		switch {
+		case len(text) == len(f.Bytes):
+		case len(text) < MinLen:
+			short = true
+		default:
 			plain = append(plain, Form{Encoding: f.Encoding, Bytes: bytes.Clone(text)})
 		}
 	}
-	return append(slices.Clip(forms), plain...)
+	return append(slices.Clip(forms), plain...), short
 }
 
 // distinctBytes counts the byte values that occur in pats.
@@ -235,36 +248,6 @@ func (p *Patterns) Find(buf []byte, from int) (Match, bool) {
 		}
 	}
 }
-
-// cover returns where the text replaced for m ends: at m's end, or
-// later where another value starts inside m and ends after it (a secret
-// "admin:" followed by a password's first characters, and the password):
-// replacing m alone printed the rest of the other in clear. Each match
-// that starts inside the span and ends past it lengthens the span, to
-// at most maxCover times MaxLen from m's start (a value that overlaps
-// itself, "abab...", would otherwise chain without end). With more set
-// (input may follow buf), decided is unset while buf ends in the start
-// of a value that starts inside the span.
-func (p *Patterns) cover(buf []byte, m Match, more bool) (end int, decided bool) {
-	end = m.End
-	limit := m.Start + maxCover*p.maxLen
-	for from := m.Start + 1; from < end; {
-		// No value that starts before end reaches past this window.
-		n, ok := p.Find(buf[:min(len(buf), end+p.maxLen-1)], from)
-		if !ok || n.Start >= end {
-			break
-		}
-		end = min(max(end, n.End), limit)
-		from = n.Start + 1
-	}
-	if more && end < limit && max(m.Start+1, len(buf)-p.maxLen+1) < end && p.Hold(buf, m.Start+1) < end {
-		return end, false
-	}
-	return end, true
-}
-
-// maxCover bounds a span of overlapping values (see cover), in MaxLens.
-const maxCover = 2
 
 // longestAt returns the longest pattern that buf holds at start. The
 // automaton found none starting before it, and its longest match there

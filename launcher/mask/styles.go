@@ -129,18 +129,13 @@ func (mw *Writer) emitStyled(buf []byte, more bool) error {
 		if !ok || m.Start >= hold {
 			break
 		}
-		mEnd, decided := mw.p.cover(text, m, more)
-		if !decided {
-			hold = m.Start
-			break
-		}
 		out = append(out, buf[pos:at[m.Start]]...)
 		out = append(out, mw.repl[m.Pattern]...)
 		// The styles inside the value, after it.
-		for k := m.Start; k < mEnd-1; k++ {
+		for k := m.Start; k < m.End-1; k++ {
 			out = append(out, buf[at[k]+1:at[k+1]]...)
 		}
-		pos, tpos = at[mEnd-1]+1, mEnd
+		pos, tpos = at[m.End-1]+1, m.End
 		if tpos > hold {
 			hold = mw.p.Hold(text, tpos)
 		}

@@ -35,10 +35,11 @@ type Writer struct {
 	err    error
 	closed bool
 
-	// Values are matched in the text without its colour codes (see
-	// emitStyled); text and at are its scratch space.
-	text []byte
-	at   []int
+	// styles: values are matched in the text without its colour codes
+	// (see emitStyled); text and at are its scratch space.
+	styles bool
+	text   []byte
+	at     []int
 }
 
 // New returns a Writer to w that masks secrets. It returns the names of the
@@ -60,6 +61,12 @@ func NewWriter(w io.Writer, p *Patterns) *Writer {
 // use makes p the patterns masked from now on.
 func (mw *Writer) use(p *Patterns) {
 	mw.p = p
+	// A value with style sequences in its bytes (a keystore's, by
+	// chance) is matched without them too (see matchForms): one turned
+	// the look through styles off for every value, and grep --color
+	// printed every other token whole. Only a value that is little but
+	// styles turns it off.
+	mw.styles = !p.unstyled
 	mw.repl = make([][]byte, p.Len())
 	for i := range mw.repl {
 		mw.repl[i] = []byte("<ward:" + p.Owners(i)[0].Name + ">")
@@ -89,7 +96,7 @@ func (mw *Writer) Write(b []byte) (int, error) {
 	mw.sync()
 	n := len(b)
 	switch {
-	case bytes.IndexByte(b, esc) >= 0 || bytes.IndexByte(mw.held, esc) >= 0:
+	case mw.styles && (bytes.IndexByte(b, esc) >= 0 || bytes.IndexByte(mw.held, esc) >= 0):
 		mw.buf = append(append(mw.buf[:0], mw.held...), b...)
 		if err := mw.emitStyled(mw.buf, true); err != nil {
 			return 0, err
@@ -97,7 +104,7 @@ func (mw *Writer) Write(b []byte) (int, error) {
 		return n, nil
 	case len(mw.held) == 0:
 		// The common case: b is masked where it lies, not copied.
-	case len(b) <= joinLen*mw.p.MaxLen():
+	case len(b) <= mw.p.MaxLen():
 		mw.buf = append(append(mw.buf[:0], mw.held...), b...)
 		b = mw.buf
 	default:
@@ -113,13 +120,12 @@ func (mw *Writer) Write(b []byte) (int, error) {
 }
 
 // joinHeld decides the matches that start in the held tail, on the tail
-// followed by the first joinLen MaxLens of b (enough to hold any such
-// match and the values that overlap it, see Patterns.cover), writes the
-// tail and returns the part of b left to mask, so that a long write after
-// a held tail is not copied.
+// followed by the first MaxLen bytes of b (enough to hold any such match),
+// writes the tail and returns the part of b left to mask, so that a long
+// write after a held tail is not copied.
 func (mw *Writer) joinHeld(b []byte) ([]byte, error) {
 	n := len(mw.held)
-	j := append(append(mw.buf[:0], mw.held...), b[:joinLen*mw.p.MaxLen()]...)
+	j := append(append(mw.buf[:0], mw.held...), b[:mw.p.MaxLen()]...)
 	mw.buf = j
 	out := mw.out[:0]
 	pos := 0
@@ -130,7 +136,7 @@ func (mw *Writer) joinHeld(b []byte) ([]byte, error) {
 		}
 		out = append(out, j[pos:m.Start]...)
 		out = append(out, mw.repl[m.Pattern]...)
-		pos, _ = mw.p.cover(j, m, false)
+		pos = m.End
 	}
 	if pos < n {
 		out = append(out, j[pos:n]...)
@@ -157,7 +163,7 @@ func (mw *Writer) Flush() error {
 	}
 	buf := append(mw.buf[:0], mw.held...)
 	mw.buf = buf
-	if bytes.IndexByte(buf, esc) >= 0 {
+	if mw.styles && bytes.IndexByte(buf, esc) >= 0 {
 		return mw.emitStyled(buf, false)
 	}
 	return mw.emit(buf, false)
@@ -189,14 +195,9 @@ func (mw *Writer) emit(buf []byte, more bool) error {
 		if !ok || m.Start >= hold {
 			break
 		}
-		end, decided := mw.p.cover(buf, m, more)
-		if !decided {
-			hold = m.Start
-			break
-		}
 		out = append(out, buf[pos:m.Start]...)
 		out = append(out, mw.repl[m.Pattern]...)
-		pos = end
+		pos = m.End
 		rewritten = true
 		if pos > hold {
 			// The match ran past the old tail: look for one after it.
@@ -219,12 +220,6 @@ func (mw *Writer) emit(buf []byte, more bool) error {
 	mw.held = append(mw.held[:0], buf[hold:]...)
 	return nil
 }
-
-// joinLen is how many MaxLens of a write joinHeld looks at after a held
-// tail: a match starting in the tail, spans of values overlapping it
-// (maxCover MaxLens from its start) and the window cover searches after
-// them.
-const joinLen = maxCover + 1
 
 // Copy relays src to dst until src ends, then flushes dst. Each read is
 // masked and written as soon as it returns, so nothing is held but a
