@@ -130,8 +130,9 @@ func (r *Relay) Run() {
 		if err != nil {
 			return
 		}
-		fds := receivedFDs(oob[:oobn])
-		msg := ""
+		received := receivedFDs(oob[:oobn])
+		fds := received
+		msg, pass := "", false
 		switch {
 		case n > maxMessage:
 			r.log.Warn("a notify message over 4096 bytes is dropped, as systemd would drop it")
@@ -140,17 +141,33 @@ func (r *Relay) Run() {
 			msg = relayable(string(buf[:n]), false)
 		default:
 			msg = relayable(string(buf[:n]), len(fds) > 0)
+			// Only for the store or a barrier: systemd closes others
+			// with a complaint.
+			pass = len(fds) > 0 && (hasLine(msg, "FDSTORE=1") || hasLine(msg, "BARRIER=1"))
 		}
 		if r.restarting.Load() {
 			msg = r.duringRestart(msg)
 		}
+		if !pass {
+			fds = nil
+		}
 		if msg != "" {
 			r.send(msg, fds, relayWait)
 		}
-		for _, fd := range fds {
+		for _, fd := range received {
 			unix.Close(fd)
 		}
 	}
+}
+
+// hasLine reports whether msg holds line as one of its lines.
+func hasLine(msg, line string) bool {
+	for _, l := range strings.Split(msg, "\n") {
+		if l == line {
+			return true
+		}
+	}
+	return false
 }
 
 // writeWithFDs writes msg to the connected socket out, with fds when

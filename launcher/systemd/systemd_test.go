@@ -339,4 +339,18 @@ func TestRelayPassesDescriptors(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the barrier did not end once systemd closed its end")
 	}
+
+	// Descriptors with neither: the message alone (systemd would close
+	// them, complaining).
+	other, err := os.Open(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := writeWithFDs(child, []byte("STATUS=serving"), []int{int(other.Fd())}); err != nil {
+		t.Fatal(err)
+	}
+	if msg, fds = receive("the status"); msg != "STATUS=serving" || len(fds) != 0 {
+		t.Errorf("systemd got %q with %d descriptors, want STATUS=serving with none", msg, len(fds))
+	}
 }
