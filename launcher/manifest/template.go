@@ -27,8 +27,7 @@ type Template struct {
 	// badHint says what to write instead, "" for the usual advice.
 	bad, badHint string
 	// branches is set when the template chooses what it runs by the
-	// values: an if, and and or (which stop at their first false or
-	// true argument).
+	// values (see templateDeps).
 	branches bool
 	// file, field and pos place the template in the manifest, for the
 	// errors of Render.
@@ -72,8 +71,8 @@ func parseTemplate(name, text string) (*Template, error) {
 		}
 		return nil, errors.New(msg)
 	}
-	deps, uses, bad, badHint := templateDeps(t)
-	return &Template{Text: text, Deps: deps, Uses: uses, tmpl: t, bad: bad, badHint: badHint, branches: branches(t.Tree.Root)}, nil
+	deps, uses, bad, badHint, branches := templateDeps(t)
+	return &Template{Text: text, Deps: deps, Uses: uses, tmpl: t, bad: bad, badHint: badHint, branches: branches}, nil
 }
 
 // maxPrintfWidth bounds a printf width or precision in a template.
@@ -181,52 +180,12 @@ func nonString(c *parse.CommandNode) string {
 	return ""
 }
 
-// branches reports whether the tree under n holds an if, or a call of and
-// or or with arguments.
-func branches(n parse.Node) bool {
-	found := false
-	var walk func(n parse.Node)
-	walk = func(n parse.Node) {
-		if found || n == nil {
-			return
-		}
-		switch n := n.(type) {
-		case *parse.ListNode:
-			if n == nil {
-				return
-			}
-			for _, c := range n.Nodes {
-				walk(c)
-			}
-		case *parse.IfNode, *parse.RangeNode, *parse.WithNode:
-			found = true
-		case *parse.ActionNode:
-			walk(n.Pipe)
-		case *parse.PipeNode:
-			if n == nil {
-				return
-			}
-			for _, c := range n.Cmds {
-				walk(c)
-			}
-		case *parse.CommandNode:
-			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && (id.Ident == "and" || id.Ident == "or") && len(n.Args) > 1 {
-				found = true
-				return
-			}
-			for _, a := range n.Args {
-				walk(a)
-			}
-		}
-	}
-	walk(n)
-	return found
-}
-
 // templateDeps returns the variables a template reads ({{ .NAME }}), or a
 // description of a construct ward does not allow in templates and, when
-// there is a better one than the usual, a hint.
-func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad, badHint string) {
+// there is a better one than the usual, a hint; branches is set when it
+// chooses what it runs by the values (an if, an and or or with
+// arguments, which stop at their first false or true one).
+func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad, badHint string, branches bool) {
 	seen := map[string]bool{}
 	uses = map[string]int{}
 	var walk func(n parse.Node)
@@ -264,6 +223,9 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 				walk(c)
 			}
 		case *parse.CommandNode:
+			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && (id.Ident == "and" || id.Ident == "or") && len(n.Args) > 1 {
+				branches = true
+			}
 			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "printf" {
 				if bad, badHint = printfFormat(n.Args[1:]); bad != "" {
 					return
@@ -283,6 +245,7 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 				deps = append(deps, n.Ident[0])
 			}
 		case *parse.IfNode:
+			branches = true
 			walk(n.Pipe)
 			walk(n.List)
 			walk(n.ElseList)
@@ -316,7 +279,7 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 		}
 	}
 	walk(t.Tree.Root)
-	return deps, uses, bad, badHint
+	return deps, uses, bad, badHint, branches
 }
 
 // Render executes the template over vars. Its error is a
