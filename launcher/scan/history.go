@@ -260,18 +260,33 @@ func (s *scanner) readBlobs(ctx context.Context, cf *catFile, lfs *lfsObjects, f
 // for each value in it at its commit (or tag), on its line of the
 // message: a token pasted into git commit -m is pushed with the history,
 // and no pre-commit hook sees it. A value in the headers (an author's
-// name) is on line 0.
+// name or e-mail, set with git -c user.name=...) is on line 0, in the
+// header it is in: "plain in the commit's author".
 func (s *scanner) searchMessage(obj object, messages *[]Finding) error {
 	body, err := io.ReadAll(obj.Body)
 	if err != nil {
 		return err
 	}
-	headers := 0
+	// keys[i] is the header of line i+1 ("author", "committer", "tagger");
+	// a line that starts with a space continues the one before (a
+	// signature, a merged tag).
+	var keys []string
 	if end := bytes.Index(body, []byte("\n\n")); end >= 0 {
-		headers = bytes.Count(body[:end+2], []byte{'\n'})
+		for _, l := range bytes.Split(body[:end], []byte{'\n'}) {
+			key, _, _ := bytes.Cut(l, []byte{' '})
+			if len(l) > 0 && l[0] == ' ' && len(keys) > 0 {
+				key = []byte(keys[len(keys)-1])
+			}
+			keys = append(keys, string(key))
+		}
+		keys = append(keys, "") // the blank line
 	}
 	return s.search(bytes.NewReader(body), func(line int, o mask.Owner) {
-		*messages = append(*messages, Finding{Line: max(line-headers, 0), Commit: obj.Name, Name: o.Name, Form: string(o.Encoding) + " in the " + obj.Type + " message"})
+		form := string(o.Encoding) + " in the " + obj.Type + " message"
+		if line <= len(keys) && line >= 1 {
+			form = string(o.Encoding) + " in the " + obj.Type + "'s " + keys[line-1]
+		}
+		*messages = append(*messages, Finding{Line: max(line-len(keys), 0), Commit: obj.Name, Name: o.Name, Form: form})
 	})
 }
 

@@ -245,3 +245,30 @@ func TestScanHistoryMessages(t *testing.T) {
 		t.Errorf("got text %q, want %q", text.String(), line)
 	}
 }
+
+// TestScanHistoryHeaders names the header a value is in: an author's name
+// or e-mail set from a secret by a script (GIT_AUTHOR_NAME=...), or a
+// tagger's, is not in the message, and was reported as if it were.
+func TestScanHistoryHeaders(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "README", "hello\n")
+	git(t, dir, "add", "-A")
+	t.Setenv("GIT_AUTHOR_NAME", "bot "+value)
+	git(t, dir, "commit", "-q", "-m", "first")
+	commit := git(t, dir, "rev-parse", "HEAD")
+	t.Setenv("GIT_AUTHOR_NAME", "Test")
+	t.Setenv("GIT_COMMITTER_EMAIL", value+"@example.com")
+	git(t, dir, "tag", "-a", "v1", "-m", "release")
+	tag := git(t, dir, "rev-parse", "v1")
+
+	got := scan(t, Options{Dir: dir, GitHistory: true})
+	want := []Finding{
+		{Line: 0, Commit: tag, Name: "DB_PASSWORD", Form: "plain in the tag's tagger"},
+		{Line: 0, Commit: commit, Name: "DB_PASSWORD", Form: "plain in the commit's author"},
+	}
+	slices.SortFunc(got, func(a, b Finding) int { return strings.Compare(a.Commit+a.Form, b.Commit+b.Form) })
+	slices.SortFunc(want, func(a, b Finding) int { return strings.Compare(a.Commit+a.Form, b.Commit+b.Form) })
+	if !slices.Equal(got, want) {
+		t.Fatalf("got findings %+v, want %+v", got, want)
+	}
+}
