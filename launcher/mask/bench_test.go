@@ -40,7 +40,10 @@ func logText(r *rand.Rand, size int, secrets []Secret) []byte {
 // 32 KiB pieces as Copy does. "tokens" has values of 16 to 48 bytes;
 // "short" adds a 4-byte value, the worst case for the skipping search;
 // "long" has values of 60 to 300 bytes with non-ASCII letters in them,
-// which have wrapped base64 and ASCII-only JSON forms too.
+// which have wrapped base64 and ASCII-only JSON forms too. "runs" is the
+// worst case for runs of overlapping values (see Patterns.cover): two
+// values of zeros, each overlapping itself and the other, in text that is
+// half runs of zeros.
 func BenchmarkWriter(b *testing.B) {
 	r := rand.New(rand.NewSource(1))
 	tokens := make([]Secret, 100)
@@ -53,12 +56,18 @@ func BenchmarkWriter(b *testing.B) {
 		v := randToken(r, 60+r.Intn(241))
 		long[i] = Secret{Name: fmt.Sprintf("LONG_%d", i), Value: slices.Concat(v[:len(v)/2], []byte("äö"), v[len(v)/2:])}
 	}
+	zeros := append([]Secret{{Name: "ZEROS", Value: bytes.Repeat([]byte("0"), 8)}, {Name: "MORE_ZEROS", Value: bytes.Repeat([]byte("0"), 12)}}, tokens[2:]...)
 	const size = 64 << 20
 	for _, bc := range []struct {
 		name    string
 		secrets []Secret
-	}{{"tokens", tokens}, {"short", short}, {"long", long}} {
+	}{{"tokens", tokens}, {"short", short}, {"long", long}, {"runs", zeros}} {
 		text := logText(r, size, bc.secrets)
+		if bc.name == "runs" {
+			for off := 0; off+4096 < len(text); off += 8192 {
+				copy(text[off:off+4096], bytes.Repeat([]byte("0"), 4096))
+			}
+		}
 		b.Run(bc.name, func(b *testing.B) {
 			p, _ := Compile(bc.secrets)
 			b.SetBytes(int64(len(text)))

@@ -59,14 +59,29 @@ type Patterns struct {
 	prefix1 [4]uint64
 	prefix2 []uint64
 	prefix3 map[uint32]bool
+
+	// overlaps lists, for each pattern, the offsets (ascending) at which
+	// the rest of it is a proper prefix of a pattern (itself too): where
+	// a value may start inside its occurrence and end after it (see
+	// cover). Most patterns have none, and their matches cost nothing
+	// more. heads maps the 1- to 3-byte heads of patterns to them, for
+	// the overlaps that short.
+	overlaps [][]int32
+	heads    map[string][]int32
 }
 
 // acPrefix is how much of a pattern the automaton holds: its memory
 // grows with the bytes it holds times the byte values they use (a
 // transition table per byte), and a certificate bundle's forms are some
 // forty times its size. A longer pattern's first acPrefix bytes find
-// where it may start, and the pattern is compared there whole.
-const acPrefix = 256
+// where it may start, and the pattern is compared there whole. At 256,
+// 100 values of 60 to 300 letters (some thirty forms each) made an
+// automaton of 460 MB in 2.3 s, before the child's first output; at 16,
+// 21 MB in 38 ms, and their output is masked faster (a smaller table
+// stays in the cache). 16 bytes of a form are still nearly always one
+// value's alone; where several share them (a JWT's header, wrapped
+// base64's first line), they are compared whole (see longestAt).
+const acPrefix = 16
 
 // shortLen is the length from which a pattern is searched by 4-byte grams;
 // shorter ones leave too short a stride for them and go by 2-byte grams.
@@ -76,7 +91,7 @@ const shortLen = 8
 // secrets skipped because their values are shorter than MinLen, in order,
 // so the caller can warn naming the variable (never the value).
 func Compile(secrets []Secret) (*Patterns, []string) {
-	p := &Patterns{byStart: map[uint32][]int32{}, prefix3: map[uint32]bool{}, prefix2: make([]uint64, 1<<16/64)}
+	p := &Patterns{byStart: map[uint32][]int32{}, prefix3: map[uint32]bool{}, prefix2: make([]uint64, 1<<16/64), heads: map[string][]int32{}}
 	var skipped []string
 	index := map[string]int{}
 	for si, s := range secrets {
@@ -148,8 +163,103 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 		p.prefix1[pat[0]/64] |= 1 << (pat[0] % 64)
 		setBit(p.prefix2, gram2(pat))
 		p.prefix3[g&0xffffff] = true
+		for n := 1; n < MinLen; n++ {
+			p.heads[string(pat[:n])] = append(p.heads[string(pat[:n])], int32(id))
+		}
+	}
+	p.overlaps = make([][]int32, len(p.pats))
+	for id, pat := range p.pats {
+		for i := 1; i < len(pat); i++ {
+			// The bloom first, inline: a certificate bundle's forms
+			// are megabytes of offsets, nearly all no pattern's start.
+			if len(pat)-i >= MinLen && !p.starts.has(binary.LittleEndian.Uint32(pat[i:])) {
+				continue
+			}
+			if p.continues(pat[i:], nil) {
+				p.overlaps[id] = append(p.overlaps[id], int32(i))
+			}
+		}
 	}
 	return p, skipped
+}
+
+// continues reports whether a pattern starts with tail and is longer,
+// calling each (if set) with every such pattern until it returns true.
+func (p *Patterns) continues(tail []byte, each func(id int) bool) bool {
+	var ids []int32
+	if len(tail) < MinLen {
+		ids = p.heads[string(tail)]
+	} else {
+		g := gram(tail)
+		if !p.starts.has(g) {
+			return false
+		}
+		ids = p.byStart[g]
+	}
+	for _, id := range ids {
+		q := p.pats[id]
+		if len(q) <= len(tail) || !bytes.HasPrefix(q, tail) {
+			continue
+		}
+		if each == nil || each(int(id)) {
+			return true
+		}
+	}
+	return false
+}
+
+// link is one value of a run of overlapping values (see cover): pattern
+// at start.
+type link struct{ start, pattern int }
+
+// cover returns the run of overlapping values that match m begins, and
+// where it ends: m, then the value that starts inside m and reaches
+// furthest past its end, then the one that starts inside that one and
+// reaches furthest past it, and so on (a secret "admin:" followed by a
+// password's first characters, and the password: replacing m alone
+// printed the rest of the other in clear; "abab" in "ababab" left "ab").
+// Only the places each pattern's overlaps list are looked at, so a match
+// of a value that no other can continue (nearly all) costs nothing more.
+// The run has no bound but buf's end. Its links are chosen so that a run
+// taken up again at any of them, in a buffer that starts there, goes on
+// as it would have: the value that starts there and reaches furthest is
+// the longest there, which Find returns. With more set (input
+// may follow buf), undecided is the index of the first link that buf
+// ends inside a possible successor of, and -1 when the run is decided;
+// the links before it are. links is scratch space, returned as the run.
+func (p *Patterns) cover(buf []byte, m Match, more bool, links []link) (run []link, end, undecided int) {
+	run = append(links[:0], link{start: m.Start, pattern: m.Pattern})
+	end = m.End
+	for {
+		cur := run[len(run)-1]
+		pat := p.pats[cur.pattern]
+		next := link{start: -1}
+		nextEnd := end
+		waiting := false
+		for _, i := range p.overlaps[cur.pattern] {
+			k := cur.start + int(i)
+			p.continues(pat[i:], func(id int) bool {
+				q := p.pats[id]
+				switch {
+				case len(buf)-k < len(q):
+					// buf ends inside it: undecided while it is a
+					// prefix of q and more may follow.
+					waiting = waiting || more && bytes.HasPrefix(q, buf[k:])
+				case k+len(q) > nextEnd && bytes.Equal(buf[k:k+len(q)], q):
+					next, nextEnd = link{start: k, pattern: id}, k+len(q)
+				}
+				return waiting
+			})
+			if waiting {
+				return run, end, len(run) - 1
+			}
+		}
+		if next.start < 0 {
+			return run, end, -1
+		}
+		run = append(run, next)
+		end = nextEnd
+	}
 }
 
 // matchForms returns the forms of value a Writer looks for: FormsOf's

@@ -129,13 +129,34 @@ func (mw *Writer) emitStyled(buf []byte, more bool) error {
 		if !ok || m.Start >= hold {
 			break
 		}
-		out = append(out, buf[pos:at[m.Start]]...)
-		out = append(out, mw.repl[m.Pattern]...)
-		// The styles inside the value, after it.
-		for k := m.Start; k < m.End-1; k++ {
-			out = append(out, buf[at[k]+1:at[k+1]]...)
+		run, end, undecided := mw.p.cover(text, m, more, mw.links)
+		mw.links = run
+		if undecided == 0 {
+			hold = m.Start
+			break
 		}
-		pos, tpos = at[m.End-1]+1, m.End
+		out = append(out, buf[pos:at[m.Start]]...)
+		// Each value's <ward:NAME>, then the styles inside the text it
+		// adds to the run, up to where the next starts.
+		for i, l := range run {
+			if i == undecided {
+				// Held from the value that input to come may continue.
+				pos, tpos, hold = at[l.start], l.start, l.start
+				break
+			}
+			out = append(out, mw.repl[l.pattern]...)
+			upTo := end - 1 // the styles after the last are the text's after it
+			if i+1 < len(run) {
+				upTo = run[i+1].start
+			}
+			for k := l.start; k < upTo; k++ {
+				out = append(out, buf[at[k]+1:at[k+1]]...)
+			}
+		}
+		if undecided > 0 {
+			break
+		}
+		pos, tpos = at[end-1]+1, end
 		if tpos > hold {
 			hold = mw.p.Hold(text, tpos)
 		}

@@ -34,6 +34,7 @@ type Writer struct {
 	out    []byte   // rewritten output, when a write had a match
 	err    error
 	closed bool
+	links  []link // scratch space for Patterns.cover
 
 	// styles: values are matched in the text without its colour codes
 	// (see emitStyled); text and at are its scratch space.
@@ -108,10 +109,17 @@ func (mw *Writer) Write(b []byte) (int, error) {
 		mw.buf = append(append(mw.buf[:0], mw.held...), b...)
 		b = mw.buf
 	default:
-		var err error
-		if b, err = mw.joinHeld(b); err != nil {
+		rest, joined, err := mw.joinHeld(b)
+		if err != nil {
 			return 0, err
 		}
+		if !joined {
+			// A run of overlapping values from the tail reaches past
+			// what joinHeld looks at: the whole write, copied.
+			mw.buf = append(append(mw.buf[:0], mw.held...), b...)
+			rest = mw.buf
+		}
+		b = rest
 	}
 	if err := mw.emit(b, true); err != nil {
 		return 0, err
@@ -122,8 +130,10 @@ func (mw *Writer) Write(b []byte) (int, error) {
 // joinHeld decides the matches that start in the held tail, on the tail
 // followed by the first MaxLen bytes of b (enough to hold any such match),
 // writes the tail and returns the part of b left to mask, so that a long
-// write after a held tail is not copied.
-func (mw *Writer) joinHeld(b []byte) ([]byte, error) {
+// write after a held tail is not copied. joined is unset, and nothing
+// written, when a run of overlapping values (see Patterns.cover) from
+// the tail may go on past those bytes.
+func (mw *Writer) joinHeld(b []byte) (rest []byte, joined bool, err error) {
 	n := len(mw.held)
 	j := append(append(mw.buf[:0], mw.held...), b[:mw.p.MaxLen()]...)
 	mw.buf = j
@@ -134,9 +144,14 @@ func (mw *Writer) joinHeld(b []byte) ([]byte, error) {
 		if !ok || m.Start >= n {
 			break
 		}
+		run, end, undecided := mw.p.cover(j, m, true, mw.links)
+		mw.links = run
+		if undecided >= 0 {
+			return nil, false, nil
+		}
 		out = append(out, j[pos:m.Start]...)
-		out = append(out, mw.repl[m.Pattern]...)
-		pos = m.End
+		out = mw.appendRun(out, run)
+		pos = end
 	}
 	if pos < n {
 		out = append(out, j[pos:n]...)
@@ -145,9 +160,17 @@ func (mw *Writer) joinHeld(b []byte) ([]byte, error) {
 	mw.held = mw.held[:0]
 	if _, err := mw.w.Write(out); err != nil {
 		mw.err = err
-		return nil, err
+		return nil, true, err
 	}
-	return b[max(0, pos-n):], nil
+	return b[max(0, pos-n):], true, nil
+}
+
+// appendRun appends the <ward:NAME> of each value of a run to out.
+func (mw *Writer) appendRun(out []byte, run []link) []byte {
+	for _, l := range run {
+		out = append(out, mw.repl[l.pattern]...)
+	}
+	return out
 }
 
 // Flush writes the held-back tail, masking any value in it: use it when the
@@ -195,9 +218,23 @@ func (mw *Writer) emit(buf []byte, more bool) error {
 		if !ok || m.Start >= hold {
 			break
 		}
+		run, end, undecided := mw.p.cover(buf, m, more, mw.links)
+		mw.links = run
+		if undecided >= 0 {
+			// Held from the value that input to come may continue;
+			// the values before it are decided.
+			if undecided > 0 {
+				out = append(out, buf[pos:m.Start]...)
+				out = mw.appendRun(out, run[:undecided])
+				pos = run[undecided].start
+				rewritten = true
+			}
+			hold = run[undecided].start
+			break
+		}
 		out = append(out, buf[pos:m.Start]...)
-		out = append(out, mw.repl[m.Pattern]...)
-		pos = m.End
+		out = mw.appendRun(out, run)
+		pos = end
 		rewritten = true
 		if pos > hold {
 			// The match ran past the old tail: look for one after it.

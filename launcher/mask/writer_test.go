@@ -19,7 +19,8 @@ import (
 // refMask is the reference the Writer must agree with: the forms of every
 // value (and those with style runs in them, without them), matched
 // leftmost-longest by a plain loop over the whole input's text (without
-// its style runs, unless a value is little but styles), with the styles
+// its style runs, unless a value is little but styles), each match with
+// the run of values that overlap it (see Patterns.cover), with the styles
 // from inside a match put after its <ward:NAME>.
 func refMask(secrets []Secret, input []byte) []byte {
 	type pat struct {
@@ -86,10 +87,34 @@ func refMask(secrets []Secret, input []byte) []byte {
 			i++
 			continue
 		}
-		end := i + len(pats[best].b)
-		out = append(out, "<ward:"+pats[best].name+">"...)
-		for k := i; k < end; k++ {
-			out = append(out, after[k]...)
+		// The run of values overlapping it: each next one the value
+		// that starts inside the one before and reaches furthest past
+		// it (the first of those).
+		// Each value's name, then the styles after the text bytes it
+		// adds.
+		start, end := i, i+len(pats[best].b)
+		for {
+			next, nextEnd := -1, end
+			for k := start + 1; k < end; k++ {
+				for j, p := range pats {
+					if k+len(p.b) > nextEnd && bytes.HasPrefix(text[k:], p.b) {
+						next, nextEnd = j, k+len(p.b)
+						i = k
+					}
+				}
+			}
+			out = append(out, "<ward:"+pats[best].name+">"...)
+			upTo := end
+			if next >= 0 {
+				upTo = i
+			}
+			for k := start; k < upTo; k++ {
+				out = append(out, after[k]...)
+			}
+			if next < 0 {
+				break
+			}
+			best, start, end = next, i, nextEnd
 		}
 		i = end
 	}
@@ -162,7 +187,9 @@ func everySplit(t *testing.T, secrets []Secret, input, want []byte) {
 // TestWriterLongValuesShareAHead: values longer than the automaton holds
 // of a pattern (acPrefix), which share their first bytes, are told apart
 // whole, and a shorter one equal to that head is masked where only the
-// head is there, wherever the input is split.
+// head is there, wherever the input is split: with the rest of the
+// repeating text, which holds that head again, shifted (see
+// Patterns.cover), up to its last whole occurrence.
 func TestWriterLongValuesShareAHead(t *testing.T) {
 	head := strings.Repeat("abcdefghij", 40) // 400 bytes
 	secrets := []Secret{
@@ -170,11 +197,18 @@ func TestWriterLongValuesShareAHead(t *testing.T) {
 		{Name: "BETA", Value: []byte(head + "-beta")},
 		{Name: "HEAD", Value: []byte(head[:acPrefix])},
 	}
+	// HEAD is in head at every ten bytes; the run takes, from each, the
+	// furthest that starts inside it, up to the last whole one, and
+	// leaves what follows that.
+	last := (len(head) - acPrefix) / 10 * 10
+	jump := (acPrefix - 1) / 10 * 10
+	heads := strings.Repeat("<ward:HEAD>", 1+(last+jump-1)/jump)
+	tail := head[last+acPrefix:]
 	tests := []struct{ name, in, want string }{
 		{"one", "= " + head + "-alpha =", "= <ward:ALPHA> ="},
 		{"the other", "= " + head + "-beta =", "= <ward:BETA> ="},
-		{"neither", "= " + head + "-gamma =", "= <ward:HEAD>" + head[acPrefix:] + "-gamma ="},
-		{"cut short", "= " + head + "-alph", "= <ward:HEAD>" + head[acPrefix:] + "-alph"},
+		{"neither", "= " + head + "-gamma =", "= " + heads + tail + "-gamma ="},
+		{"cut short", "= " + head + "-alph", "= " + heads + tail + "-alph"},
 		{"both", head + "-beta" + head + "-alpha", "<ward:BETA><ward:ALPHA>"},
 	}
 	for _, tt := range tests {
@@ -887,4 +921,71 @@ func TestWriterStylesBesideAnEscapeInAValue(t *testing.T) {
 func TestWriterValueMostlyStyles(t *testing.T) {
 	secrets := []Secret{{Name: "E", Value: []byte("Q\x1b[31m\x1b[1mZ\x1b[0m")}, {Name: "API_TOKEN", Value: []byte("sk_live_4eC39HqLyjWDarjtT1zdp7dc")}}
 	everySplit(t, secrets, []byte("v=Q\x1b[31m\x1b[1mZ\x1b[0m. t=sk_live_4eC39HqLyjWDarjtT1zdp7dc\n"), []byte("v=<ward:E>. t=<ward:API_TOKEN>\n"))
+}
+
+// TestWriterOverlappingValues: a value that starts inside another's
+// occurrence and ends after it is masked with it, wherever the input is
+// split (see Patterns.cover): the second's tail was printed in clear.
+func TestWriterOverlappingValues(t *testing.T) {
+	const password = "Xk9-mQ2vL8pRt4Zw"
+	tests := []struct {
+		name    string
+		secrets []Secret
+		in      string
+		want    string
+	}{{
+		// A user and the password's first 12 characters, stored as one
+		// secret (a login prefix), and the password.
+		name: "a prefix and the value",
+		secrets: []Secret{
+			{Name: "LOGIN", Value: []byte("admin:" + password[:12])},
+			{Name: "PASSWORD", Value: []byte(password)},
+		},
+		in:   "login admin:" + password + " ok\n",
+		want: "login <ward:LOGIN><ward:PASSWORD> ok\n",
+	}, {
+		// A value that repeats itself, run into one that starts as it
+		// ends: every occurrence is one link of the run, the last
+		// reaching into the token.
+		name: "a run into another",
+		secrets: []Secret{
+			{Name: "ABAB", Value: []byte("abababab")},
+			{Name: "TOKEN", Value: []byte("ab-7Hq2xL9vKe")},
+		},
+		in:   strings.Repeat("ab", 71) + "-7Hq2xL9vKe done\n",
+		want: strings.Repeat("<ward:ABAB>", 24) + "<ward:TOKEN> done\n",
+	}, {
+		// Each ends inside the next, three secrets long: C starts
+		// inside A too, and reaches furthest, so B is within the run.
+		name: "three",
+		secrets: []Secret{
+			{Name: "A", Value: []byte("one-two-th")},
+			{Name: "B", Value: []byte("two-three-fo")},
+			{Name: "C", Value: []byte("three-four-five")},
+		},
+		in:   "[one-two-three-four-five]",
+		want: "[<ward:A><ward:C>]",
+	}, {
+		// A value that overlaps itself: the rest of its second
+		// occurrence was printed ("abab" in "ababab" left "ab").
+		name:    "itself",
+		secrets: []Secret{{Name: "PIN", Value: []byte("4a4a4a4a")}},
+		in:      "pin 4a4a4a4a4a ok",
+		want:    "pin <ward:PIN><ward:PIN> ok",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if ref := refMask(tt.secrets, []byte(tt.in)); string(ref) != tt.want {
+				t.Fatalf("the reference: %s", diff(ref, []byte(tt.want)))
+			}
+			everySplit(t, tt.secrets, []byte(tt.in), []byte(tt.want))
+			// Through colours too: a style inside each value.
+			styled := strings.ReplaceAll(tt.in, "-", "\x1b[1m-\x1b[m")
+			if got, want := maskChunks(t, tt.secrets, []byte(styled), []int{5, 3}), refMask(tt.secrets, []byte(styled)); !bytes.Equal(got, want) {
+				t.Errorf("styled: %s", diff(got, want))
+			} else if bytes.Contains(got, []byte("7Hq")) || bytes.Contains(got, []byte("Rt4Zw")) || bytes.Contains(got, []byte("five")) {
+				t.Errorf("styled: a value's tail is in the output")
+			}
+		})
+	}
 }
