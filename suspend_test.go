@@ -139,6 +139,19 @@ func TestRestartOfStoppedChild(t *testing.T) {
 // foreground on a terminal, where what was typed next went to it
 // (adversarial run of 2026-12-05).
 func TestStopDuringRestart(t *testing.T) {
+	for _, undone := range []bool{false, true} {
+		name := "stopped"
+		if undone {
+			// kill -TSTP, then kill -CONT of ward as the old child
+			// ends: the stop was replayed on the new child all the
+			// same, and the job stayed stopped.
+			name = "continued before the new child"
+		}
+		t.Run(name, func(t *testing.T) { stopDuringRestart(t, undone) })
+	}
+}
+
+func stopDuringRestart(t *testing.T, undone bool) {
 	w := newWardEnv(t)
 	v1, v2 := canary("tstp1"), canary("tstp2")
 	src := w.mounted(v1)
@@ -216,17 +229,24 @@ func TestStopDuringRestart(t *testing.T) {
 		}
 		break
 	}
+	if undone {
+		// Undone before the new child starts: it is not stopped.
+		cmd.Process.Signal(syscall.SIGCONT)
+		logUntil("the job was continued before the new child started")
+	}
 	releaseOne()
 	logUntil("child restarted with the new secrets")
 	child := onlyChild(t, ward)
-	waitState(t, "the new child", child, "T")
-	waitState(t, "ward", ward, "T")
-
-	cmd.Process.Signal(syscall.SIGCONT)
-	waitState(t, "ward after SIGCONT", ward, "RS")
-	// Stopped as it started, it goes on now.
+	if !undone {
+		waitState(t, "the new child", child, "T")
+		waitState(t, "ward", ward, "T")
+		cmd.Process.Signal(syscall.SIGCONT)
+		waitState(t, "ward after SIGCONT", ward, "RS")
+	}
+	// Stopped as it started, it goes on now; or never stopped.
 	stdout.waitFor("ready")
 	waitState(t, "the new child after SIGCONT", child, "RS")
+	waitState(t, "ward", ward, "RS")
 	cmd.Process.Signal(syscall.SIGTERM)
 	stdout.waitFor("term")
 	releaseOne()

@@ -1423,6 +1423,13 @@ func termOr(f, alt *os.File) *os.File {
 func (s *supervisor) forward(sig os.Signal) {
 	if sig == syscall.SIGCONT {
 		s.ptyIn.continued()
+		if s.heldStop {
+			// The stop held for the new child was undone before it
+			// started (kill -TSTP, then kill -CONT, of ward): it was
+			// replayed all the same, and the job stopped for good.
+			s.heldStop, s.heldStopSent = false, false
+			s.log.Debug("the job was continued before the new child started: it is not stopped")
+		}
 	}
 	if signals.JobControlRequest(sig, s.child.Pid) {
 		// To the child alone: their default action stops a process, and
