@@ -148,12 +148,18 @@ func FormsOf(value []byte) []Form {
 		trimmed = true
 	}
 	for _, v := range variants {
-		fs.add(Plain, v)
-		if crlf := toCRLF(v); crlf != nil {
-			fs.add(Plain, crlf)
-		}
-		if tty := onlcr(v); tty != nil {
-			fs.add(Plain, tty)
+		// Its line ends as it was stored, with Unix's, with Windows',
+		// and each as a terminal shows it (see onlcr): a value read from
+		// a file saved on Windows and printed by a program that reads
+		// text (Python's open) with "\n", a Unix value printed with
+		// "\r\n", on a pseudo-terminal "\r\r\n", came out in clear.
+		for _, e := range [][]byte{v, toLF(v), toCRLF(v)} {
+			if e != nil {
+				fs.add(Plain, e)
+				if tty := onlcr(e); tty != nil {
+					fs.add(Plain, tty)
+				}
+			}
 		}
 	}
 	for _, v := range variants {
@@ -334,6 +340,14 @@ func onlcr(v []byte) []byte {
 		return nil
 	}
 	return bytes.ReplaceAll(v, []byte("\n"), []byte("\r\n"))
+}
+
+// toLF returns v with each "\r\n" made "\n", or nil if it has none.
+func toLF(v []byte) []byte {
+	if !bytes.Contains(v, []byte("\r\n")) {
+		return nil
+	}
+	return bytes.ReplaceAll(v, []byte("\r\n"), []byte("\n"))
 }
 
 // toCRLF returns v with each lone "\n" made "\r\n", or nil if that changes

@@ -589,3 +589,34 @@ func TestWriterCRLFValueOnATerminal(t *testing.T) {
 	everySplit(t, secrets, []byte(shown+"\r\n"), []byte("<ward:DB_INI>\r\r\n\r\n"))
 	everySplit(t, secrets, []byte("> "+value), []byte("> <ward:DB_INI>\r\n"))
 }
+
+// TestWriterValueWithOtherLineEnds: a value printed with line ends other
+// than its own is masked: one with "\r\n" (a file saved on Windows)
+// printed with "\n" by a program that reads text (Python's open), and one
+// with "\n" printed with "\r\n", which a pseudo-terminal shows "\r\r\n".
+// Both came out whole, in clear: only lines that look like a key or a
+// token are matched on their own.
+func TestWriterValueWithOtherLineEnds(t *testing.T) {
+	windows := "user = app\r\nsecret = horse battery\r\n"
+	unix := "user = app\nsecret = staple horse\n"
+	secrets := []Secret{{Name: "WIN_INI", Value: []byte(windows)}, {Name: "UNIX_INI", Value: []byte(unix)}}
+	lf := strings.ReplaceAll(windows, "\r\n", "\n")
+	crlfOnTTY := strings.ReplaceAll(strings.ReplaceAll(unix, "\n", "\r\n"), "\n", "\r\n")
+	everySplit(t, secrets, []byte("a: "+lf+"b: "+crlfOnTTY+"."), []byte("a: <ward:WIN_INI>\nb: <ward:UNIX_INI>\r\r\n."))
+}
+
+// TestWriterValueEndingInsideAStyle: a value whose bytes end inside a
+// style sequence (a binary value's last bytes "\e[1", by chance), which
+// what the program prints next completes ("m"), is masked as the
+// terminal shows it, up to that style: the text without the completed
+// style held its bytes no more, and it was printed in clear.
+func TestWriterValueEndingInsideAStyle(t *testing.T) {
+	secrets := []Secret{
+		{Name: "KEY1", Value: []byte("canary-PE1aa\x1b[1")},
+		{Name: "KEY2", Value: []byte("canary-PE2bb\x1b")},
+		{Name: "TOKEN", Value: []byte("tok-3f9a2c7e")},
+	}
+	in := "1 canary-PE1aa\x1b[1m tail\n2 canary-PE2bb\x1b[0m tail2\n3 tok-\x1b[1m3f9a2c7e\x1b[m\n"
+	want := "1 <ward:KEY1>\x1b[1m tail\n2 <ward:KEY2>\x1b[0m tail2\n3 <ward:TOKEN>\x1b[1m\x1b[m\n"
+	everySplit(t, secrets, []byte(in), []byte(want))
+}

@@ -278,13 +278,23 @@ func matchForms(value []byte) (forms []Form, short bool) {
 		if bytes.IndexByte(f.Bytes, esc) < 0 {
 			continue
 		}
+		// Without its styles, and, when it ends inside one ("...\e[1",
+		// completed by what the program prints after it), up to that
+		// one: the terminal shows no more of it, and it was printed
+		// in clear.
 		text, _, _ := (&Writer{}).unstyle(f.Bytes, false)
-		switch {
-		case len(text) == len(f.Bytes):
-		case len(text) < MinLen:
-			short = true
-		default:
-			plain = append(plain, Form{Encoding: f.Encoding, Bytes: bytes.Clone(text)})
+		views := [][]byte{text}
+		if head, _, cut := (&Writer{}).unstyle(f.Bytes, true); cut < len(f.Bytes) {
+			views = append(views, head)
+		}
+		for _, t := range views {
+			switch {
+			case len(t) == len(f.Bytes):
+			case len(t) < MinLen:
+				short = true
+			default:
+				plain = append(plain, Form{Encoding: f.Encoding, Bytes: bytes.Clone(t)})
+			}
 		}
 	}
 	return append(slices.Clip(forms), plain...), short

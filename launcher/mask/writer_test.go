@@ -61,10 +61,31 @@ func refMask(secrets []Secret, input []byte) []byte {
 			add(f, s.Name)
 		}
 		for _, f := range Forms(s.Value) {
-			if t, _, _ := textOf(f); len(t) < len(f) && len(t) >= MinLen {
-				add(t, s.Name)
-			} else if len(t) < len(f) {
-				short = true
+			views := [][]byte{}
+			if t, _, _ := textOf(f); len(t) < len(f) {
+				views = append(views, t)
+			}
+			// Up to a style left open at its end, if any.
+			var head []byte
+			for i := 0; i < len(f); {
+				n, partial := styleRun(f[i:])
+				if partial {
+					views = append(views, head)
+					break
+				}
+				if n > 0 {
+					i += n
+					continue
+				}
+				head = append(head, f[i])
+				i++
+			}
+			for _, t := range views {
+				if len(t) >= MinLen {
+					add(t, s.Name)
+				} else {
+					short = true
+				}
 			}
 		}
 	}

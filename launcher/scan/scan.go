@@ -297,6 +297,22 @@ func (s *scanner) search(r io.Reader, found func(line int, o mask.Owner)) error 
 	return s.searchAs(r, s.opts.Binary, found)
 }
 
+// utf16Text reports whether head, a file's start, is UTF-16 text: a byte
+// order mark, and no NUL character after it. A binary file that starts
+// with the bytes FF FE by chance (or UTF-32's mark, FF FE 00 00) was
+// decoded as UTF-16, and its bytes never searched.
+func utf16Text(head []byte) bool {
+	if !bytes.HasPrefix(head, []byte{0xff, 0xfe}) && !bytes.HasPrefix(head, []byte{0xfe, 0xff}) {
+		return false
+	}
+	for i := 2; i+1 < len(head); i += 2 {
+		if head[i] == 0 && head[i+1] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // searchAs is search, binary files searched too when binary is set.
 func (s *scanner) searchAs(r io.Reader, binary bool, found func(line int, o mask.Owner)) error {
 	if s.buf == nil {
@@ -312,7 +328,7 @@ func (s *scanner) searchAs(r io.Reader, binary bool, found func(line int, o mask
 		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 			return err
 		}
-		if first && (bytes.HasPrefix(buf, []byte{0xff, 0xfe}) || bytes.HasPrefix(buf, []byte{0xfe, 0xff})) {
+		if first && utf16Text(buf[:min(len(buf), binarySniff)]) {
 			// Decoded from here on, the mark included (it says the order).
 			var read io.Reader = bytes.NewReader(bytes.Clone(buf))
 			if more {

@@ -281,6 +281,45 @@ func TestScanUTF16Text(t *testing.T) {
 	}
 }
 
+// TestScanBinaryStartingLikeUTF16: a binary file whose first bytes are
+// FF FE by chance (or UTF-32's mark, FF FE 00 00), with NUL characters
+// after them, is searched as bytes: it was decoded as UTF-16, and a
+// value in it never found, named, staged or with --binary.
+func TestScanBinaryStartingLikeUTF16(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "f.bin", "\xff\xfe\x00\x00"+strings.Repeat("\x00", 8)+"T="+value+"\r\n")
+	want := []Finding{{Path: "f.bin", Line: 1, Name: "DB_PASSWORD", Form: "plain"}}
+	for _, opts := range []Options{{Dir: dir, Paths: []string{"f.bin"}}, {Dir: dir, Binary: true}} {
+		if got := scan(t, opts); !slices.Equal(got, want) {
+			t.Errorf("%+v: got findings %+v, want %+v", opts, got, want)
+		}
+	}
+	git(t, dir, "add", ".")
+	if got := scan(t, Options{Dir: dir, Staged: true}); !slices.Equal(got, want) {
+		t.Errorf("staged: got findings %+v, want %+v", got, want)
+	}
+}
+
+// TestScanValueWithOtherLineEnds: a value stored with Windows' line ends
+// is found in a file that holds it with Unix's (git's core.autocrlf
+// makes such a file at a commit), and the other way round.
+func TestScanValueWithOtherLineEnds(t *testing.T) {
+	windows := "first-line-" + value + "\r\nsecond line here\r\n"
+	unix := "one line of it\nanother-" + value + "-line\n"
+	two := []Secret{{Name: "WIN", Value: []byte(windows)}, {Name: "UNIX", Value: []byte(unix)}}
+	dir := t.TempDir()
+	write(t, dir, "lf.txt", "x\n"+strings.ReplaceAll(windows, "\r\n", "\n"))
+	write(t, dir, "crlf.txt", "x\r\n"+strings.ReplaceAll(unix, "\n", "\r\n"))
+	got, err := Scan(context.Background(), two, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Finding{{Path: "crlf.txt", Line: 2, Name: "UNIX", Form: "plain"}, {Path: "lf.txt", Line: 2, Name: "WIN", Form: "plain"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got findings %+v, want %+v", got, want)
+	}
+}
+
 func TestScanOutsideRepo(t *testing.T) {
 	isolateGit(t)
 	dir := t.TempDir()
