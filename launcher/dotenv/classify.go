@@ -32,8 +32,10 @@ func IsPlain(key string, value []byte) bool {
 		// whose name says secret, not the secret.
 		return true
 	}
-	if cardName().MatchString(key) && smallInt().MatchString(v) {
-		// MAX_CARD_NUM=5: a card's number has 12 digits or more.
+	if cardName().MatchString(key) && countName().MatchString(key) && smallInt().MatchString(v) {
+		// MAX_CARD_NUM=5, a count of cards; not CARD_NUMBER=4111, a
+		// card's last four digits, which README says secret whatever
+		// the value (it went into the manifest in clear).
 		return true
 	}
 	if secretName().MatchString(key) || !utf8.Valid(value) {
@@ -141,6 +143,10 @@ var (
 	// says secret whatever the value.
 	cardName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)CARD_?(NUMBER|NUM|NO)$`) })
 	smallInt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]{1,6}$`) })
+	// countName matches a name that says it counts what it names.
+	countName = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)(^|_)(MAX|MIN|LIMIT|COUNT|TOTAL|NUM_OF|NUMBER_OF)_`)
+	})
 	hostPort = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,5}$`)
 	})

@@ -53,6 +53,12 @@ func TestIsPlain(t *testing.T) {
 		{"REQUIRE_CVV", "false", true},
 		{"USE_MFA_CODE", "yes", true},
 		{"MAX_CARD_NUM", "5", true},
+		{"MIN_CARD_NUMBER", "1", true},
+		// A card's last four digits, or part of its number: secret,
+		// whatever the value (README; they went into the manifest).
+		{"CARD_NUMBER", "4111", false},
+		{"CARDNO", "411111", false},
+		{"PAYMENT_CARD_NUM", "1111", false},
 		{"ENABLE_OTP", "482913", false},
 		{"CARD_NUMBER", "4111 1111 1111 1111", false},
 		// Configuration beside them.
