@@ -93,6 +93,15 @@ func Build(m *manifest.Manifest, prof *manifest.Profile, values map[string]resol
 	env := m.EnvFor(prof)
 	files := m.FilesFor(prof)
 	plan := &Plan{Values: values}
+	for _, f := range files {
+		// The manifest's check bounds the path in the directory; the
+		// child opens it by the whole path, longer by the directory's.
+		if full := filepath.Join(in.Dir, filepath.FromSlash(f.Path)); in.Dir != "" && len(full) > secretdir.PathMax {
+			return nil, &manifest.ValidationError{File: m.File, Line: f.Pos.Line, Col: f.Pos.Col, Field: f.Field + ".path",
+				Msg:    fmt.Sprintf("the child's path to the file, in ward's private directory %s, is %d bytes, longer than the %d a program can open", in.Dir, len(full), secretdir.PathMax),
+				Advice: "shorten the path (its directories' names most), or set WARD_RUNTIME_DIR to a directory with a shorter name"}
+		}
+	}
 
 	vars, secret, err := render(env, values, filePaths(files, in.Dir))
 	if err != nil {

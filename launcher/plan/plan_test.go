@@ -152,6 +152,38 @@ profiles:
 	}
 }
 
+// TestFileWholePathTooLong: a file whose path in the directory passes the
+// manifest's check but whose whole path, the directory's added, is longer
+// than a program can open, fails the start at its place: the child was
+// started with a path it could not open ("File name too long").
+func TestFileWholePathTooLong(t *testing.T) {
+	long := strings.Repeat(strings.Repeat("d", 250)+"/", 16) + strings.Repeat("f", 70)
+	text := "version: 1\nenv:\n  A: local://app/a\nfiles:\n  - path: " + long + "\n    ref: local://app/a\n    env: LP\n"
+	m, err := manifest.Parse("w.yaml", []byte(text))
+	if err != nil {
+		t.Fatalf("the manifest's check: %v", err)
+	}
+	values := map[string]resolve.Value{"A": {Name: "A", Bytes: []byte("canary-long-path")}}
+	for _, v := range m.Files {
+		values[v.Key()] = resolve.Value{Name: v.Key(), Bytes: []byte("canary-long-path")}
+	}
+	_, err = Build(m, nil, values, Input{Dir: "/dev/shm/ward-0/run-12345-abcdef"})
+	var ve *manifest.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("got %v, want a validation error", err)
+	}
+	if want := "w.yaml:5:5: files[0].path: the child's path to the file"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %q, want it to start %q", err.Error(), want)
+	}
+	if !strings.Contains(ve.Hint(), "WARD_RUNTIME_DIR") {
+		t.Errorf("got hint %q, want one naming WARD_RUNTIME_DIR", ve.Hint())
+	}
+	// With a short directory it fits.
+	if _, err := Build(m, nil, values, Input{Dir: "/r"}); err != nil {
+		t.Errorf("with a short directory: %v", err)
+	}
+}
+
 func slicesKeep[T any](s []T, keep func(T) bool) []T {
 	var out []T
 	for _, e := range s {
