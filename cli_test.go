@@ -738,6 +738,17 @@ func TestLocalSetPromptCtrlD(t *testing.T) {
 	if code := term.expect(`code=(\d+)`)[1]; code != "125" {
 		t.Errorf("Ctrl-D at the confirmation: ward exited %s, want 125", code)
 	}
+	// Two values that differ: 125, and a hint (there was none).
+	term.send("ward local set app/d; echo code=$?\n")
+	term.expect(`value for app/d \(not echoed\): `)
+	term.send(v + "\n")
+	term.expect(`again: `)
+	term.send(v + "x\n")
+	term.expect(`ward: error: the two values differ; nothing was stored`)
+	term.expect(`ward: hint: type the same value at both prompts, or read it from a file: ward local set app/d < FILE`)
+	if code := term.expect(`code=(\d+)`)[1]; code != "125" {
+		t.Errorf("two values that differ: ward exited %s, want 125", code)
+	}
 	if _, out, _ := w.run("local", "list"); strings.Contains(out, "app/d") {
 		t.Errorf("app/d was stored")
 	}

@@ -379,6 +379,14 @@ func TestPathsHomeIsAFile(t *testing.T) {
 			t.Errorf("ward %s with HOME=/dev/null printed\n%s\nwant %q and the hint %q", strings.Join(c.args, " "), out, c.want, c.why)
 		}
 	}
+	// A HOME where no folder can be made (under /proc): the hint too.
+	cmd := w.command("local", "set", "app/a")
+	cmd.Env = append(cmd.Env, "HOME=/proc/1/ward-no-such-home", "XDG_DATA_HOME=", "XDG_CONFIG_HOME=", "WARD_LOG_FORMAT=text", "WARD_IDENTITY="+filepath.Join(w.dir, "id.txt"))
+	cmd.Stdin = strings.NewReader(canary("home"))
+	out, err := cmd.CombinedOutput()
+	if code := exitCode(t, err); code != 125 || !strings.Contains(string(out), "ward: hint: the store is $WARD_LOCAL_STORE") {
+		t.Errorf("ward local set with HOME under /proc: exit %d, printed\n%s\nwant 125 and the hint of where the store may be", code, out)
+	}
 }
 
 // TestPathsUnsearchablePathEntry: a directory of $PATH that cannot be

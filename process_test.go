@@ -100,7 +100,7 @@ func TestStartFailures(t *testing.T) {
 		want    int
 		msg     string
 	}{
-		{"missing in PATH", "no-such-program-ward-test", 127, "executable file not found in $PATH"},
+		{"missing in PATH", "no-such-program-ward-test", 127, "executable file not found in $PATH\nward: hint: check the program's name, or give its path"},
 		{"missing path", filepath.Join(w.dir, "nope"), 127, "no such file or directory"},
 		{"not executable", plain, 126, "permission denied"},
 		{"a directory", w.dir, 126, "is a directory"},

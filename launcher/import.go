@@ -192,7 +192,13 @@ func lockManifestDir(target string, stderr io.Writer) (release func(failed bool)
 			if errors.Is(err, fs.ErrNotExist) && tries < 10 {
 				continue // another's failed edit removed a folder as this made it
 			}
-			return nil, failure.New(fmt.Errorf("create %s: %w", dir, err), "")
+			hint := syshint.For(err)
+			if hint == "" {
+				// A missing or refused folder on the way: the manifest
+				// named where no folder can be made.
+				hint = "name a manifest in a folder you may write (-m PATH, $WARD_MANIFEST), or create the folder first"
+			}
+			return nil, failure.New(fmt.Errorf("create %s: %w", dir, err), hint)
 		}
 		unlock, err := atomicfile.LockDir(dir, func() {
 			fmt.Fprintf(stderr, "ward: waiting for the folder %s: another ward import or ward init is editing a manifest there (a lock on the folder)\n", manifest.QuotePath(dir))
@@ -329,6 +335,18 @@ func (j *importJob) forget() {
 	}
 }
 
+// namesOf lists the pairs' names for a message, the first ten.
+func namesOf(pairs []dotenv.Pair) string {
+	var names []string
+	for _, p := range pairs {
+		names = append(names, p.Key)
+	}
+	if len(names) > 10 {
+		return strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
+	}
+	return strings.Join(names, ", ")
+}
+
 // classify splits configuration from secrets, with the user's overrides.
 func (j *importJob) classify(secret, plain []string) error {
 	keys := map[string]bool{}
@@ -343,7 +361,7 @@ func (j *importJob) classify(secret, plain []string) error {
 					continue
 				}
 				if !keys[n] {
-					return nil, failure.New(fmt.Errorf("--%s %s: %s has no such variable", flag, n, j.file), "")
+					return nil, failure.New(fmt.Errorf("--%s %s: %s has no such variable", flag, n, j.file), "--secret and --plain name variables of "+j.file+" ("+namesOf(j.pairs)+"), commas between them")
 				}
 				out[n] = true
 			}

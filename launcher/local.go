@@ -179,6 +179,9 @@ func oneName(c *cli.Context) (string, error) {
 	return name, nil
 }
 
+// errValuesDiffer is why a value typed twice at the prompt was not stored.
+var errValuesDiffer = errors.New("the two values differ; nothing was stored")
+
 // withEntry runs fn on the store and the NAME argument.
 func withEntry(c *cli.Context, stdio IO, fn func(s *local.Store, name string) error) error {
 	name, err := oneName(c)
@@ -190,7 +193,11 @@ func withEntry(c *cli.Context, stdio IO, fn func(s *local.Store, name string) er
 		return err
 	}
 	if err := fn(s, name); err != nil {
-		return failure.New(err, "")
+		hint := ""
+		if errors.Is(err, local.ErrNoSuchVersion) {
+			hint = "ward local history " + name + " lists the versions it holds; older ones than the store keeps are gone"
+		}
+		return failure.New(err, hint)
 	}
 	return nil
 }
@@ -210,6 +217,8 @@ func localSet(c *cli.Context, stdio IO) error {
 		switch {
 		case errors.Is(err, errSeveralLines):
 			hint = "the prompt takes one line: read the value from a file instead: ward local set " + name + " < FILE"
+		case errors.Is(err, errValuesDiffer):
+			hint = "type the same value at both prompts, or read it from a file: ward local set " + name + " < FILE"
 		case errors.Is(err, errTooLong), errors.Is(err, signals.ErrLineTooLong):
 			hint = "the local store takes values of up to 1 MiB: keep a larger one (a keystore, a bundle) in Vault or a cloud's secret manager, and give it to the program as a file (files:)"
 		}
@@ -450,7 +459,7 @@ func readValue(stdio IO, name string) ([]byte, error) {
 		clear(again)
 		if !same {
 			clear(v)
-			return nil, errors.New("the two values differ; nothing was stored")
+			return nil, errValuesDiffer
 		}
 		return v, nil
 	}

@@ -161,13 +161,16 @@ var shellBuiltins = map[string]string{
 	"trap":   "sh -c '...'",
 }
 
+// ErrNotInPath is why a program named without a path was not started.
+var ErrNotInPath = errors.New("executable file not found in $PATH")
+
 // notFound says that program is nowhere in $PATH, and, for what a
 // shell's command line would have run (a builtin, a command written
 // as one word, a variable assignment before the command), that ward
 // runs the words after -- as a program and its arguments, with no
 // shell.
 func notFound(program string) error {
-	err := errors.New("executable file not found in $PATH")
+	err := ErrNotInPath
 	if example, ok := shellBuiltins[program]; ok {
 		return fmt.Errorf("%w: it is a shell builtin, not a program, and ward runs the program after -- itself, with no shell: ward run -- %s", err, example)
 	}

@@ -577,8 +577,11 @@ func startFailure(err error) (int, error) {
 	var se *signals.StartError
 	if errors.As(err, &se) {
 		hint := ""
-		if errors.Is(err, syscall.E2BIG) {
+		switch {
+		case errors.Is(err, syscall.E2BIG):
 			hint = plan.UndeliverableHint
+		case se.Err == signals.ErrNotInPath: // a builtin's, a command line's, say what to do
+			hint = "check the program's name, or give its path (./tool, /usr/local/bin/tool); it was looked for in the child's $PATH, which the manifest may set"
 		}
 		return se.Code, &failure.Error{Code: se.Code, Err: err, Hint: hint}
 	}

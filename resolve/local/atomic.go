@@ -43,7 +43,9 @@ func placeHint(err error, what, path, hint string) error {
 	if errors.Is(err, syscall.ENOTDIR) {
 		return resolve.WithHint(notDirectory(err, "create "+what, path), hint)
 	}
-	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrNotExist) {
+		// ENOENT from a mkdir: a folder on the way that cannot be made
+		// (a HOME under /proc, a link to nowhere); it had no hint.
 		return resolve.WithHint(err, hint)
 	}
 	return err

@@ -202,6 +202,15 @@ func (s *Store) Undo(written []Written) error {
 	return nil
 }
 
+// ErrNoSuchVersion is why a rollback to a version the store does not hold
+// (never made, or older than it keeps) failed.
+var ErrNoSuchVersion = errors.New("no such version")
+
+// noVersion is an error that is ErrNoSuchVersion, in its own words.
+type noVersion struct{ error }
+
+func (noVersion) Is(target error) bool { return target == ErrNoSuchVersion }
+
 // Rollback makes version to of an entry its current value again, as a new
 // version (so history only grows forward, and a rollback can itself be
 // rolled back); to 0 means the version before the current one.
@@ -225,7 +234,7 @@ func (s *Store) Rollback(name string, to int) error {
 		default:
 			v, ok := e.find(to)
 			if !ok {
-				return false, fmt.Errorf("roll back %s: the local store holds no v%d of it (it holds %s)", name, to, versionList(e))
+				return false, noVersion{fmt.Errorf("roll back %s: the local store holds no v%d of it (it holds %s)", name, to, versionList(e))}
 			}
 			from = v
 		}
