@@ -141,7 +141,7 @@ func (mw *Writer) emitStyled(buf []byte, more bool) error {
 		for i, l := range run {
 			if i == undecided {
 				// Held from the value that input to come may continue.
-				pos, tpos, hold = at[l.start], l.start, l.start
+				pos, hold = at[l.start], l.start
 				break
 			}
 			out = append(out, mw.repl[l.pattern]...)
