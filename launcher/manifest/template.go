@@ -322,21 +322,120 @@ var execFailures = []struct{ in, msg, hint string }{
 // positions from len, a result over MaxRendered) is left to the start,
 // and so is every template that chooses what it runs by the values (if,
 // and, or): the placeholder may take a way the real values never take.
+//
+// Of a template that chooses, what runs whatever the values choose is
+// rendered: the actions outside every if and each outermost if's
+// condition, but those with an and or or that has arguments (which stop
+// at their first false or true one). {{ if eq .A 1 }} fails for every A.
 func (t *Template) failsForAny() (msg, hint string, fails bool) {
+	tmpl := t.tmpl
+	var spine []*parse.PipeNode
 	if t.branches {
-		return "", "", false
+		var text strings.Builder
+		for _, n := range t.tmpl.Tree.Root.Nodes {
+			var pipe *parse.PipeNode
+			switch n := n.(type) {
+			case *parse.ActionNode:
+				pipe = n.Pipe
+			case *parse.IfNode:
+				pipe = n.Pipe
+			}
+			if pipe == nil || stopsEarly(pipe) {
+				continue
+			}
+			spine = append(spine, pipe)
+			text.WriteString("{{" + pipe.String() + "}}\n")
+		}
+		var err error
+		if len(spine) == 0 {
+			return "", "", false
+		}
+		if tmpl, err = template.New(t.tmpl.Name()).Funcs(funcs).Option("missingkey=error").Parse(text.String()); err != nil {
+			return "", "", false
+		}
 	}
 	vars := make(map[string]string, len(t.Deps))
 	for _, d := range t.Deps {
 		vars[d] = placeholderValue
 	}
-	err := t.tmpl.Execute(&limitedBuffer{b: &bytes.Buffer{}, max: MaxRendered}, vars)
+	err := tmpl.Execute(&limitedBuffer{b: &bytes.Buffer{}, max: MaxRendered}, vars)
 	if err == nil || errors.Is(err, errTooLarge) || strings.Contains(err.Error(), "invalid slice index") ||
 		strings.Contains(err.Error(), "index out of range") && !strings.Contains(err.Error(), "index out of range: -") {
-		return "", "", false
+		// {{ slice .A 3 2 }} fails for every A: out of range when it is
+		// short, positions out of order when it is not.
+		node := outOfOrderSlice(tmpl.Tree.Root)
+		if node == nil {
+			return "", "", false
+		}
+		loc, _ := tmpl.Tree.ErrorContext(node)
+		err = errors.New("template: " + loc + ": executing slice: error calling slice: invalid slice index")
+	}
+	if spine != nil {
+		// The spine's place is its line, one per action: named at that
+		// action's place in the template.
+		if m := execPlaceRE.FindStringSubmatch(strings.TrimPrefix(err.Error(), "template: "+t.tmpl.Name()+":")); m != nil {
+			if line, _ := strconv.Atoi(m[1]); line >= 1 && line <= len(spine) {
+				loc, _ := t.tmpl.Tree.ErrorContext(spine[line-1])
+				rest := strings.SplitN(err.Error(), ": executing ", 2)
+				if len(rest) == 2 {
+					err = errors.New("template: " + loc + ": executing " + rest[1])
+				}
+			}
+		}
 	}
 	msg, hint = t.scrub(err)
 	return msg, hint, true
+}
+
+// outOfOrderSlice returns a slice command under n whose two positions are
+// numbers written out, the first past the second, nil if there is none.
+func outOfOrderSlice(n parse.Node) parse.Node {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		for _, c := range n.Nodes {
+			if s := outOfOrderSlice(c); s != nil {
+				return s
+			}
+		}
+	case *parse.ActionNode:
+		return outOfOrderSlice(n.Pipe)
+	case *parse.PipeNode:
+		for _, c := range n.Cmds {
+			if s := outOfOrderSlice(c); s != nil {
+				return s
+			}
+		}
+	case *parse.CommandNode:
+		if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "slice" && len(n.Args) == 4 {
+			i, iok := n.Args[2].(*parse.NumberNode)
+			j, jok := n.Args[3].(*parse.NumberNode)
+			if iok && jok && i.IsInt && j.IsInt && i.Int64 > j.Int64 {
+				return n
+			}
+		}
+		for _, a := range n.Args {
+			if s := outOfOrderSlice(a); s != nil {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+// stopsEarly reports whether pipe holds an and or or with arguments,
+// which evaluate them only up to the first false or true one.
+func stopsEarly(pipe *parse.PipeNode) bool {
+	for _, c := range pipe.Cmds {
+		if id, ok := c.Args[0].(*parse.IdentifierNode); ok && (id.Ident == "and" || id.Ident == "or") && len(c.Args) > 1 {
+			return true
+		}
+		for _, a := range c.Args {
+			if p, ok := a.(*parse.PipeNode); ok && stopsEarly(p) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // placeholderValue stands for every value in failsForAny: printable,

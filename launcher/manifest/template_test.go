@@ -134,6 +134,15 @@ func TestTemplateFailsWhateverTheValues(t *testing.T) {
 		{"a string position", `{{ index .A .B }}`, "a position that is not a number (at 1:4 in the template)", "written as numbers"},
 		{"slice from a string", `{{ slice .A "a" }}`, "a position that is not a number (at 1:4 in the template)", "written as numbers"},
 		{"a negative position", `{{ index .A -1 }}`, "a negative position (at 1:4 in the template)", "from 0"},
+		// What runs whatever the values choose, in a template that
+		// chooses: an if's condition, the actions outside the ifs.
+		{"an if's condition", `{{ if eq .A 1 }}x{{ end }}`, "incompatible types for comparison (at 1:7 in the template)", "quoted string"},
+		{"after an if", `{{ if .B }}{{ end }}{{ eq .A 1 }}`, "incompatible types for comparison (at 1:24 in the template)", "quoted string"},
+		{"before an if", `{{ index .A -1 }}{{ if .B }}{{ end }}`, "a negative position (at 1:4 in the template)", "from 0"},
+		{"an if of nothing", `{{ if and }}x{{ end }}`, "and with the wrong number of arguments (at 1:7 in the template)", "one argument or more"},
+		// Out of range when A is short, out of order when it is not.
+		{"slice out of order", `{{ slice .A 3 2 }}`, "slice positions out of order (at 1:4 in the template)", "positions in the template"},
+		{"an if's slice out of order", `{{ if (slice .A 3 2) }}x{{ end }}`, "slice positions out of order (at 1:7 in the template)", "positions in the template"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,7 +162,8 @@ func TestTemplateFailsWhateverTheValues(t *testing.T) {
 	// Chosen by the values: the real ones may never take the way that
 	// fails (E is "prod", A short or empty).
 	for _, ok := range []string{`{{ index .A 40 }}`, `{{ index .A 99 }}`, `{{ slice .A 0 100 }}`, `{{ slice .A (len .B) 3 }}`, `{{ if eq .A "prod" }}{{ and }}{{ end }}`, `{{ .A | json }}`, `{{ printf "%d" .A }}`,
-		`{{ if eq .B "prod" }}{{ .A }}{{ else }}{{ eq .A 1 }}{{ end }}`, `{{ if gt (len .A) 63 }}{{ index .A -1 }}{{ end }}`, `{{ and .A (eq .B 1) }}`, `{{ or .A (call .B) }}`} {
+		`{{ if eq .B "prod" }}{{ .A }}{{ else }}{{ eq .A 1 }}{{ end }}`, `{{ if gt (len .A) 63 }}{{ index .A -1 }}{{ end }}`, `{{ and .A (eq .B 1) }}`, `{{ or .A (call .B) }}`,
+		`{{ if and .B (eq .A 1) }}x{{ end }}`, `{{ if .B }}{{ slice .A 3 2 }}{{ end }}`, `{{ slice .A 2 3 }}`, `{{ if or .B (call .A) }}{{ end }}{{ .A }}`, `{{ if eq .A "x" }}{{ else if eq .B 1 }}{{ end }}`, `{{ if not .A }}{{ index .A 0 }}{{ end }}`} {
 		if _, err := Parse("w.yaml", []byte("version: 1\nenv:\n  A: {value: canary-plain}\n  B: {value: canary-b}\n  T1: {template: '"+ok+"'}\n")); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
