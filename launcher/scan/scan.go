@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/unicode"
@@ -215,6 +216,9 @@ type scanner struct {
 	refused     map[string]error // see inWorkTree
 	buf         []byte           // reused from file to file
 	namedTrees  []namedTree      // see namedTreeFiles
+	// asBytes searches what it reads as bytes, a UTF-16 mark or not
+	// (see searchBothWays).
+	asBytes bool
 }
 
 func newScanner(ctx context.Context, p *mask.Patterns, opts Options) (*scanner, error) {
@@ -297,20 +301,53 @@ func (s *scanner) search(r io.Reader, found func(line int, o mask.Owner)) error 
 	return s.searchAs(r, s.opts.Binary, found)
 }
 
-// utf16Text reports whether head, a file's start, is UTF-16 text: a byte
-// order mark, and no NUL character after it. A binary file that starts
-// with the bytes FF FE by chance (or UTF-32's mark, FF FE 00 00) was
-// decoded as UTF-16, and its bytes never searched.
-func utf16Text(head []byte) bool {
+// utf16Mark reports whether head, a file's start, is a UTF-16 byte order
+// mark, and whether a NUL character follows it: UTF-16 text with one, or
+// a binary file that starts with the bytes FF FE by chance (UTF-32's
+// mark, FF FE 00 00, among them), which may be either.
+func utf16Mark(head []byte) (mark, nul bool) {
 	if !bytes.HasPrefix(head, []byte{0xff, 0xfe}) && !bytes.HasPrefix(head, []byte{0xfe, 0xff}) {
-		return false
+		return false, false
 	}
 	for i := 2; i+1 < len(head); i += 2 {
 		if head[i] == 0 && head[i+1] == 0 {
-			return false
+			return true, true
 		}
 	}
-	return true
+	return true, false
+}
+
+// searchBothWays searches r, which starts with a UTF-16 mark and holds a
+// NUL character, decoded as UTF-16 and as the bytes it is, in one read:
+// a binary file that starts with FF FE was decoded only, and its bytes
+// never searched; searched only as bytes, a UTF-16 .env with a NUL in it
+// passed. found is called from both searches, one at a time.
+func (s *scanner) searchBothWays(r io.Reader, found func(line int, o mask.Owner)) error {
+	var mu sync.Mutex
+	locked := func(line int, o mask.Owner) {
+		mu.Lock()
+		defer mu.Unlock()
+		found(line, o)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		raw := &scanner{p: s.p, opts: s.opts, asBytes: true}
+		err := raw.searchAs(pr, true, locked)
+		io.Copy(io.Discard, pr) // the rest, for the decoding read
+		done <- err
+	}()
+	decoded := transform.NewReader(io.TeeReader(r, pw), unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
+	err := s.searchAs(decoded, true, locked)
+	if err == nil {
+		// Read to the end, so the bytes' search sees all of them.
+		_, err = io.Copy(io.Discard, decoded)
+	}
+	pw.CloseWithError(err)
+	if rawErr := <-done; err == nil {
+		err = rawErr
+	}
+	return err
 }
 
 // searchAs is search, binary files searched too when binary is set.
@@ -328,11 +365,14 @@ func (s *scanner) searchAs(r io.Reader, binary bool, found func(line int, o mask
 		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 			return err
 		}
-		if first && utf16Text(buf[:min(len(buf), binarySniff)]) {
+		if mark, nul := utf16Mark(buf[:min(len(buf), binarySniff)]); first && mark && !s.asBytes {
 			// Decoded from here on, the mark included (it says the order).
 			var read io.Reader = bytes.NewReader(bytes.Clone(buf))
 			if more {
 				read = io.MultiReader(read, r)
+			}
+			if nul && binary {
+				return s.searchBothWays(read, found)
 			}
 			r = transform.NewReader(read, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
 			buf = buf[:0]

@@ -298,6 +298,26 @@ func TestScanBinaryStartingLikeUTF16(t *testing.T) {
 	if got := scan(t, Options{Dir: dir, Staged: true}); !slices.Equal(got, want) {
 		t.Errorf("staged: got findings %+v, want %+v", got, want)
 	}
+	// UTF-16 text with a NUL character in it, before the value or after:
+	// still decoded (the first fix searched it as bytes alone, and it
+	// passed, staged too).
+	for i, text := range []string{"X=\x00\r\nTOKEN=" + value + "\r\n", "TOKEN=" + value + "\r\nX=\x00\r\n"} {
+		var b []byte
+		b = binary.LittleEndian.AppendUint16(b, 0xfeff)
+		for _, c := range text {
+			b = binary.LittleEndian.AppendUint16(b, uint16(c))
+		}
+		name := fmt.Sprintf("nul%d.env", i)
+		write(t, dir, name, string(b))
+		want := []Finding{{Path: name, Line: 2 - i, Name: "DB_PASSWORD", Form: "plain"}}
+		if got := scan(t, Options{Dir: dir, Paths: []string{name}}); !slices.Equal(got, want) {
+			t.Errorf("%s named: got findings %+v, want %+v", name, got, want)
+		}
+		git(t, dir, "add", name)
+		if got := scan(t, Options{Dir: dir, Staged: true, Paths: []string{name}}); !slices.Equal(got, want) {
+			t.Errorf("%s staged: got findings %+v, want %+v", name, got, want)
+		}
+	}
 }
 
 // TestScanValueWithOtherLineEnds: a value stored with Windows' line ends
