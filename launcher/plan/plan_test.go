@@ -97,7 +97,7 @@ func TestRenderErrorNamesThePlace(t *testing.T) {
 env:
   A: local://app/a
   T: {template: "{{ index .A 99 }}"}
-  U: {template: "x{{ slice .A 3 1 }}"}
+  U: {template: "x{{ slice .A (len .A) 3 }}"}
 files:
   - path: f
     template: "{{ index .A 99 }}"
