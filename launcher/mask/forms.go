@@ -162,6 +162,17 @@ func FormsOf(value []byte) []Form {
 			}
 		}
 	}
+	if len(value) <= lineEndsMax {
+		// And in every form below: such a value printed as JSON
+		// (json.dumps of the file read as text) came out in clear.
+		for _, v := range slices.Clone(variants) {
+			for _, e := range [][]byte{toLF(v), toCRLF(v)} {
+				if e != nil {
+					variants = append(variants, e)
+				}
+			}
+		}
+	}
 	for _, v := range variants {
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 			fs.add(Base64, []byte(enc.EncodeToString(v)))
@@ -341,6 +352,13 @@ func onlcr(v []byte) []byte {
 	}
 	return bytes.ReplaceAll(v, []byte("\n"), []byte("\r\n"))
 }
+
+// lineEndsMax bounds the values whose every form is matched with their
+// line ends changed too: a key, a config file; not a certificate bundle,
+// whose forms are some forty times its size already (three times that
+// took memory and start-up for a leak no program was seen to make: a
+// bundle's base64 with other line ends).
+const lineEndsMax = 16 << 10
 
 // toLF returns v with each "\r\n" made "\n", or nil if it has none.
 func toLF(v []byte) []byte {

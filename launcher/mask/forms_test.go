@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/xml"
 	"html"
 	"math/rand"
@@ -603,6 +604,15 @@ func TestWriterValueWithOtherLineEnds(t *testing.T) {
 	lf := strings.ReplaceAll(windows, "\r\n", "\n")
 	crlfOnTTY := strings.ReplaceAll(strings.ReplaceAll(unix, "\n", "\r\n"), "\n", "\r\n")
 	everySplit(t, secrets, []byte("a: "+lf+"b: "+crlfOnTTY+"."), []byte("a: <ward:WIN_INI>\nb: <ward:UNIX_INI>\r\r\n."))
+	// In every form too: json.dumps of the file read as text, base64
+	// of the other line ends (the first fix matched them printed as
+	// they are only).
+	jsonLF, _ := json.Marshal(lf)
+	jsonCRLF, _ := json.Marshal(strings.ReplaceAll(unix, "\n", "\r\n"))
+	b64 := base64.StdEncoding.EncodeToString([]byte(lf))
+	in := "j " + string(jsonLF) + " k " + string(jsonCRLF) + " b " + b64 + "."
+	want := "j \"<ward:WIN_INI>\" k \"<ward:UNIX_INI>\" b <ward:WIN_INI>."
+	everySplit(t, secrets, []byte(in), []byte(want))
 }
 
 // TestWriterValueEndingInsideAStyle: a value whose bytes end inside a
@@ -619,4 +629,9 @@ func TestWriterValueEndingInsideAStyle(t *testing.T) {
 	in := "1 canary-PE1aa\x1b[1m tail\n2 canary-PE2bb\x1b[0m tail2\n3 tok-\x1b[1m3f9a2c7e\x1b[m\n"
 	want := "1 <ward:KEY1>\x1b[1m tail\n2 <ward:KEY2>\x1b[0m tail2\n3 <ward:TOKEN>\x1b[1m\x1b[m\n"
 	everySplit(t, secrets, []byte(in), []byte(want))
+	// One whose head before the open style is too short to match: the
+	// look through styles stays on for the others (the first fix turned
+	// it off, and the token was printed in clear).
+	short := append(secrets, Secret{Name: "ODD", Value: []byte("ab\x1b[1;2;3")})
+	everySplit(t, short, []byte("x tok-\x1b[31m3f9a2c7e\x1b[0m y\n"), []byte("x <ward:TOKEN>\x1b[31m\x1b[0m y\n"))
 }

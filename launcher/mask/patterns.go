@@ -66,9 +66,14 @@ type Patterns struct {
 	// cover). Most patterns have none, and their matches cost nothing
 	// more. heads maps the 1- to 3-byte heads of patterns to them, for
 	// the overlaps that short.
-	overlaps [][]int32
+	overlaps [][]overlap
 	heads    map[string][]int32
 }
+
+// overlap is a place in a pattern where the rest of it is the start of a
+// longer pattern; reach is how far from the pattern's start the longest
+// such pattern at this place, or at any place before it, ends.
+type overlap struct{ at, reach int32 }
 
 // acPrefix is how much of a pattern the automaton holds: its memory
 // grows with the bytes it holds times the byte values they use (a
@@ -167,25 +172,60 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 			p.heads[string(pat[:n])] = append(p.heads[string(pat[:n])], int32(id))
 		}
 	}
-	p.overlaps = make([][]int32, len(p.pats))
+	p.overlaps = make([][]overlap, len(p.pats))
+	var z []int32
 	for id, pat := range p.pats {
+		z = prefixLengths(pat, z)
+		reach := int32(0)
 		for i := 1; i < len(pat); i++ {
-			// The bloom first, inline: a certificate bundle's forms
-			// are megabytes of offsets, nearly all no pattern's start.
+			// The bloom first, inline: a certificate bundle's forms are
+			// megabytes of places, nearly all no pattern's start.
 			if len(pat)-i >= MinLen && !p.starts.has(binary.LittleEndian.Uint32(pat[i:])) {
 				continue
 			}
-			if p.continues(pat[i:], nil) {
-				p.overlaps[id] = append(p.overlaps[id], int32(i))
+			longest := 0
+			if int(z[i]) == len(pat)-i {
+				// Its rest is its own start: it continues itself
+				// ("abab", "0000"), found in one pass, not by a
+				// comparison at each place.
+				longest = len(pat)
+			}
+			p.continues(pat[i:], id, func(q int) bool {
+				longest = max(longest, len(p.pats[q]))
+				return false
+			})
+			if longest > 0 {
+				reach = max(reach, int32(i+longest))
+				p.overlaps[id] = append(p.overlaps[id], overlap{at: int32(i), reach: reach})
 			}
 		}
 	}
 	return p, skipped
 }
 
-// continues reports whether a pattern starts with tail and is longer,
-// calling each (if set) with every such pattern until it returns true.
-func (p *Patterns) continues(tail []byte, each func(id int) bool) bool {
+// prefixLengths returns, for each place i in b, the length of the longest
+// common prefix of b and b[i:] (the Z-array; 0 at 0), in z's space.
+func prefixLengths(b []byte, z []int32) []int32 {
+	z = slices.Grow(z[:0], len(b))[:len(b)]
+	clear(z)
+	for i, l, r := 1, 0, 0; i < len(b); i++ {
+		if i < r {
+			z[i] = int32(min(r-i, int(z[i-l])))
+		}
+		for i+int(z[i]) < len(b) && b[z[i]] == b[i+int(z[i])] {
+			z[i]++
+		}
+		if i+int(z[i]) > r {
+			l, r = i, i+int(z[i])
+		}
+	}
+	return z
+}
+
+// continues reports whether a pattern (but skip, unless it is -1) starts
+// with tail and is longer, calling each (if set) with every such pattern
+// until it returns true.
+func (p *Patterns) continues(tail []byte, skip int, each func(id int) bool) bool {
 	var ids []int32
 	if len(tail) < MinLen {
 		ids = p.heads[string(tail)]
@@ -198,7 +238,7 @@ func (p *Patterns) continues(tail []byte, each func(id int) bool) bool {
 	}
 	for _, id := range ids {
 		q := p.pats[id]
-		if len(q) <= len(tail) || !bytes.HasPrefix(q, tail) {
+		if int(id) == skip || len(q) <= len(tail) || !bytes.HasPrefix(q, tail) {
 			continue
 		}
 		if each == nil || each(int(id)) {
@@ -236,17 +276,30 @@ func (p *Patterns) cover(buf []byte, m Match, more bool, links []link) (run []li
 		next := link{start: -1}
 		nextEnd := end
 		waiting := false
-		for _, i := range p.overlaps[cur.pattern] {
-			k := cur.start + int(i)
-			p.continues(pat[i:], func(id int) bool {
+		// From the last place back: the furthest reach is found early,
+		// and the places that cannot reach it are not looked at (a
+		// value of 2,000 zeros in a run of them: one look a link, where
+		// every place was compared whole). Of equal reaches, the one
+		// that starts first is taken.
+		overlaps := p.overlaps[cur.pattern]
+		for j := len(overlaps) - 1; j >= 0; j-- {
+			o := overlaps[j]
+			k := cur.start + int(o.at)
+			if cur.start+int(o.reach) < nextEnd || next.start < 0 && cur.start+int(o.reach) <= end {
+				// Nor can a value here, or before, be cut off by
+				// buf's end, which is past nextEnd.
+				break
+			}
+			tail := pat[o.at:]
+			p.continues(tail, -1, func(id int) bool {
 				q := p.pats[id]
-				switch {
-				case len(buf)-k < len(q):
+				switch e := k + len(q); {
+				case len(buf) < e:
 					// buf ends inside it: undecided while it is a
 					// prefix of q and more may follow.
 					waiting = waiting || more && bytes.HasPrefix(q, buf[k:])
-				case k+len(q) > nextEnd && bytes.Equal(buf[k:k+len(q)], q):
-					next, nextEnd = link{start: k, pattern: id}, k+len(q)
+				case (e > nextEnd || e == nextEnd && next.start >= 0) && bytes.Equal(buf[k+len(tail):e], q[len(tail):]):
+					next, nextEnd = link{start: k, pattern: id}, e
 				}
 				return waiting
 			})
@@ -283,18 +336,18 @@ func matchForms(value []byte) (forms []Form, short bool) {
 		// one: the terminal shows no more of it, and it was printed
 		// in clear.
 		text, _, _ := (&Writer{}).unstyle(f.Bytes, false)
-		views := [][]byte{text}
-		if head, _, cut := (&Writer{}).unstyle(f.Bytes, true); cut < len(f.Bytes) {
-			views = append(views, head)
+		switch {
+		case len(text) == len(f.Bytes):
+		case len(text) < MinLen:
+			short = true
+		default:
+			plain = append(plain, Form{Encoding: f.Encoding, Bytes: bytes.Clone(text)})
 		}
-		for _, t := range views {
-			switch {
-			case len(t) == len(f.Bytes):
-			case len(t) < MinLen:
-				short = true
-			default:
-				plain = append(plain, Form{Encoding: f.Encoding, Bytes: bytes.Clone(t)})
-			}
+		// A head shorter than MinLen is not matched, as a value that
+		// short is not: it turned the look through styles off for
+		// every value, and another was printed in clear.
+		if head, _, cut := (&Writer{}).unstyle(f.Bytes, true); cut < len(f.Bytes) && len(head) >= MinLen {
+			plain = append(plain, Form{Encoding: f.Encoding, Bytes: bytes.Clone(head)})
 		}
 	}
 	return append(slices.Clip(forms), plain...), short

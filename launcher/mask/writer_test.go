@@ -61,16 +61,20 @@ func refMask(secrets []Secret, input []byte) []byte {
 			add(f, s.Name)
 		}
 		for _, f := range Forms(s.Value) {
-			views := [][]byte{}
-			if t, _, _ := textOf(f); len(t) < len(f) {
-				views = append(views, t)
+			if t, _, _ := textOf(f); len(t) < len(f) && len(t) >= MinLen {
+				add(t, s.Name)
+			} else if len(t) < len(f) {
+				short = true
 			}
-			// Up to a style left open at its end, if any.
+			// Up to a style left open at its end, if any; a head too
+			// short to match is dropped.
 			var head []byte
 			for i := 0; i < len(f); {
 				n, partial := styleRun(f[i:])
 				if partial {
-					views = append(views, head)
+					if len(head) >= MinLen {
+						add(head, s.Name)
+					}
 					break
 				}
 				if n > 0 {
@@ -79,13 +83,6 @@ func refMask(secrets []Secret, input []byte) []byte {
 				}
 				head = append(head, f[i])
 				i++
-			}
-			for _, t := range views {
-				if len(t) >= MinLen {
-					add(t, s.Name)
-				} else {
-					short = true
-				}
 			}
 		}
 	}
