@@ -125,7 +125,7 @@ func tokenInPath(path string) bool {
 var (
 	// secretName matches names that say they hold a secret.
 	secretName = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PSWD|PASS$|_PASS_|PASS_?PHRASE|PASS_?CODE|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN\d?$|DSN|WEBHOOK(_?UR[LI])?$|(UNLOCK|ACCESS|OTP|MFA|2FA|TWO_?FA|TWO_?FACTOR|TOTP|SMS|LOGIN|RECOVERY|BACKUP|VERIF(Y|ICATION)|CONFIRM(ATION)?|RESET|SECURITY|ACTIVATION|INVITE|LICEN[CS]E|PIN|DOOR|ALARM|GATE|ENTRY|ADMIN|MASTER|PAIRING|ENROLL(MENT)?|DISARM|OVERRIDE|SIGNING)_?CODES?$|PUK\d?$|COMBINATION$|PW(_?(OLD|NEW|PREV|PREVIOUS|\d))?$|(^|_)[HT]?OTP$|(^|_)CV[VC]2?$|(^|_)(CC|CARD)_?(CSC|CID)$|(OTP|MFA|2FA|TWO_?FA|TWO_?FACTOR|AUTHENTICATOR)_?SEED$|(CARD|PIN)_?(NUMBER|NUM|NO)$|(^|_)SSN(_?LAST_?\d)?$)`)
+		return regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSW|PASSWD|PWD|PSWD|PASS$|_PASS_|PASS_?PHRASE|PASS_?CODE|KEY|PRIVATE|CREDENTIAL|AUTH|SIGNATURE|SALT|COOKIE|SESSION|CERT|PIN\d?$|DSN|WEBHOOK(_?UR[LI])?$|(UNLOCK|ACCESS|OTP|MFA|2FA|TWO_?FA|TWO_?FACTOR|TOTP|SMS|LOGIN|RECOVERY|BACKUP|VERIF(Y|ICATION)|CONFIRM(ATION)?|RESET|SECURITY|ACTIVATION|INVITE|LICEN[CS]E|PIN|DOOR|ALARM|GATE|ENTRY|ADMIN|MASTER|PAIRING|ENROLL(MENT)?|DISARM|OVERRIDE|SIGNING)_?CODES?$|PUK\d?$|COMBINATION$|PW(_?(OLD|NEW|PREV|PREVIOUS|\d))?$|(^|_)[HT]?OTP$|(^|_)CV[VC]2?$|(^|_)(CC|CARD)_?(CSC|CID)$|(OTP|MFA|2FA|TWO_?FA|TWO_?FACTOR|AUTHENTICATOR)_?SEED$|(CARD|PIN|ACCOUNT)_?(NUMBER|NUM|NO)(_?LAST_?\d)?$|(^|_)SSN(_?LAST_?\d)?$)`)
 	})
 	// configName matches names that say they hold configuration: a
 	// region, a host, a port, a user or database name, a locale, a time
@@ -141,7 +141,7 @@ var (
 	})
 	// cardName matches the names of a card's number, which secretName
 	// says secret whatever the value.
-	cardName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)CARD_?(NUMBER|NUM|NO)$`) })
+	cardName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)(CARD|ACCOUNT)_?(NUMBER|NUM|NO)$`) })
 	smallInt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]{1,6}$`) })
 	// countName matches a name that says it counts what it names.
 	countName = sync.OnceValue(func() *regexp.Regexp {

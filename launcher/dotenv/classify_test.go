@@ -59,6 +59,10 @@ func TestIsPlain(t *testing.T) {
 		{"CARD_NUMBER", "4111", false},
 		{"CARDNO", "411111", false},
 		{"PAYMENT_CARD_NUM", "1111", false},
+		{"CARD_NUMBER_LAST4", "4242", false},
+		{"BANK_ACCOUNT_NUMBER", "123456", false},
+		{"ACCOUNT_NO", "12345678", false},
+		{"MAX_ACCOUNT_NUM", "3", true},
 		{"ENABLE_OTP", "482913", false},
 		{"CARD_NUMBER", "4111 1111 1111 1111", false},
 		// Configuration beside them.
