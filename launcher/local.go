@@ -119,7 +119,7 @@ Example:
 // rollbackVersion reads --to: a version as history and list print it
 // (v3), or its number.
 func rollbackVersion(v string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimPrefix(v, "v"))
+	n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimPrefix(v, "v"), "V"))
 	if err != nil || n < 1 {
 		return 0, failure.New(fmt.Errorf("--to %s: no such version", v), "versions count from 1, as v1, v2...: see them with ward local history NAME")
 	}
@@ -195,7 +195,7 @@ func withEntry(c *cli.Context, stdio IO, fn func(s *local.Store, name string) er
 	if err := fn(s, name); err != nil {
 		hint := ""
 		if errors.Is(err, local.ErrNoSuchVersion) {
-			hint = "ward local history " + name + " lists the versions it holds; older ones than the store keeps are gone"
+			hint = "ward local history " + name + " lists the versions it holds"
 		}
 		return failure.New(err, hint)
 	}
