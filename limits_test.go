@@ -977,3 +977,25 @@ func TestInvisibleCharacterInAReference(t *testing.T) {
 		checkAndRunRefuse(t, w, w.manifest("version: 1\nenv:\n  A: "+ref+"\n"), "env.A: the reference holds an invisible character, U+200B")
 	}
 }
+
+// TestRuntimeDirTooLong: a $WARD_RUNTIME_DIR longer than a path may be
+// fails with 125 and says so, and what to do: the error, cut short to
+// fit a line, had lost its cause, and there was no hint.
+func TestRuntimeDirTooLong(t *testing.T) {
+	w := newWardEnv(t)
+	v := canary("longdir")
+	w.set("app/a", v)
+	m := w.manifest("version: 1\nfiles:\n  - path: a\n    ref: local://app/a\n")
+	cmd := w.command("run", "--log-format", "text", "-m", m, "--", "true")
+	cmd.Env = append(cmd.Env, "WARD_RUNTIME_DIR=/dev/shm/"+strings.Repeat(strings.Repeat("d", 200)+"/", 21))
+	out, err := cmd.CombinedOutput()
+	if code := exitCode(t, err); code != 125 {
+		t.Errorf("exit %d, want 125", code)
+	}
+	if !strings.Contains(string(out), "ward: hint: the path is longer than the system takes") {
+		t.Errorf("printed\n%s\nwant the hint that the path is too long", out)
+	}
+	if strings.Contains(string(out), v) {
+		t.Errorf("a canary is in ward's output")
+	}
+}

@@ -611,6 +611,8 @@ func dirHint(err error, other string) string {
 		if other != "" {
 			return "it is on a file system mounted read-only: " + other
 		}
+	case syscall.ENAMETOOLONG:
+		return "the path is longer than the system takes (4095 bytes, 255 a name): set $WARD_RUNTIME_DIR to a directory with a shorter one"
 	case 0, syscall.EACCES, syscall.EPERM, syscall.ENOENT, syscall.ENOTDIR:
 		if other != "" {
 			return other
