@@ -223,7 +223,7 @@ func templateDeps(t *template.Template) (deps []string, uses map[string]int, bad
 				walk(c)
 			}
 		case *parse.CommandNode:
-			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && (id.Ident == "and" || id.Ident == "or") && len(n.Args) > 1 {
+			if choosesBy(n) {
 				branches = true
 			}
 			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "printf" {
@@ -422,11 +422,20 @@ func outOfOrderSlice(n parse.Node) parse.Node {
 	return nil
 }
 
+// choosesBy reports whether c evaluates its arguments only up to one the
+// values decide: an and or or with arguments stops at its first false or
+// true one, an eq of three or more at the first that equals the first
+// ({{ if eq .A "prod" 1 }} works where A is prod, and was refused).
+func choosesBy(c *parse.CommandNode) bool {
+	id, ok := c.Args[0].(*parse.IdentifierNode)
+	return ok && ((id.Ident == "and" || id.Ident == "or") && len(c.Args) > 1 || id.Ident == "eq" && len(c.Args) > 3)
+}
+
 // stopsEarly reports whether pipe holds an and or or with arguments,
 // which evaluate them only up to the first false or true one.
 func stopsEarly(pipe *parse.PipeNode) bool {
 	for _, c := range pipe.Cmds {
-		if id, ok := c.Args[0].(*parse.IdentifierNode); ok && (id.Ident == "and" || id.Ident == "or") && len(c.Args) > 1 {
+		if choosesBy(c) {
 			return true
 		}
 		for _, a := range c.Args {

@@ -163,7 +163,7 @@ func TestTemplateFailsWhateverTheValues(t *testing.T) {
 	// fails (E is "prod", A short or empty).
 	for _, ok := range []string{`{{ index .A 40 }}`, `{{ index .A 99 }}`, `{{ slice .A 0 100 }}`, `{{ slice .A (len .B) 3 }}`, `{{ if eq .A "prod" }}{{ and }}{{ end }}`, `{{ .A | json }}`, `{{ printf "%d" .A }}`,
 		`{{ if eq .B "prod" }}{{ .A }}{{ else }}{{ eq .A 1 }}{{ end }}`, `{{ if gt (len .A) 63 }}{{ index .A -1 }}{{ end }}`, `{{ and .A (eq .B 1) }}`, `{{ or .A (call .B) }}`,
-		`{{ if and .B (eq .A 1) }}x{{ end }}`, `{{ if .B }}{{ slice .A 3 2 }}{{ end }}`, `{{ slice .A 2 3 }}`, `{{ if or .B (call .A) }}{{ end }}{{ .A }}`, `{{ if eq .A "x" }}{{ else if eq .B 1 }}{{ end }}`, `{{ if not .A }}{{ index .A 0 }}{{ end }}`} {
+		`{{ if and .B (eq .A 1) }}x{{ end }}`, `{{ if .B }}{{ slice .A 3 2 }}{{ end }}`, `{{ slice .A 2 3 }}`, `{{ if or .B (call .A) }}{{ end }}{{ .A }}`, `{{ if eq .A "x" }}{{ else if eq .B 1 }}{{ end }}`, `{{ if eq .A "prod" 1 }}yes{{ end }}`, `{{ eq .A "prod" 1 }}`, `{{- if not (eq .A "prod" 1) -}}x{{- end -}}`, `{{ if not .A }}{{ index .A 0 }}{{ end }}`} {
 		if _, err := Parse("w.yaml", []byte("version: 1\nenv:\n  A: {value: canary-plain}\n  B: {value: canary-b}\n  T1: {template: '"+ok+"'}\n")); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
