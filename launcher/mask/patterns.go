@@ -68,12 +68,136 @@ type Patterns struct {
 	// the overlaps that short.
 	overlaps [][]overlap
 	heads    map[string][]int32
+	// continuers holds, for each pattern, the patterns of its overlaps,
+	// each overlap's from first to last.
+	continuers [][]int32
 }
 
 // overlap is a place in a pattern where the rest of it is the start of a
-// longer pattern; reach is how far from the pattern's start the longest
-// such pattern at this place, or at any place before it, ends.
-type overlap struct{ at, reach int32 }
+// longer pattern, those patterns (see Patterns.continuers); reach is how
+// far from the pattern's start the longest such pattern at this place, or
+// at any place before it, ends.
+type overlap struct {
+	at, reach, first, last int32
+	// next has a bit for each byte that follows the rest of the
+	// pattern in one of them: a place whose patterns all go on with
+	// another byte than buf's next is passed over at once (the end of
+	// a run of zeros beside 50 values of zeros looked at every one).
+	next [4]uint64
+}
+
+// continuers finds the overlaps of patterns (see Patterns.overlaps),
+// reusing its space from one pattern to the next.
+type continuers struct {
+	z, zq  []int32
+	seen   map[int32]bool
+	others []int32
+	found  [][2]int32 // (place, pattern)
+}
+
+// find returns the overlaps of pattern id and their patterns. Each
+// pattern that may continue it is compared with it once, over the whole
+// of both, by the Z-array of the two joined (a value of 256 KiB of zeros
+// took seconds when each place was compared with each pattern on its own,
+// and a bundle's forms are megabytes of places); a rest of under MinLen
+// bytes is looked up in heads.
+func (c *continuers) find(p *Patterns, id int) ([]overlap, []int32) {
+	pat := p.pats[id]
+	c.found = c.found[:0]
+	// Itself: its rest is its own start ("abab", "0000").
+	c.z = prefixLengths(pat, c.z)
+	for i := 1; i < len(pat); i++ {
+		if int(c.z[i]) == len(pat)-i {
+			c.found = append(c.found, [2]int32{int32(i), int32(id)})
+		}
+	}
+	// Others, at places whose rest is MinLen bytes or more: those that
+	// start with the 4 bytes there, by the bloom first (nearly none), and
+	// are longer than the rest (a bundle's line, found inside its whole,
+	// cannot continue it). Compared at each place, where they differ
+	// within a few bytes; but for a value that repeats itself (its
+	// smallest period a quarter of it or less: zeros, "abab", and its
+	// base64 and hex), whose forms share thousands of bytes at every
+	// place, each once, whole, by the Z-array of the two joined.
+	periodic := false
+	for i := 1; i < len(pat); i++ {
+		if int(c.z[i]) == len(pat)-i {
+			periodic = i <= len(pat)/4
+			break
+		}
+	}
+	if c.seen == nil {
+		c.seen = map[int32]bool{}
+	}
+	clear(c.seen)
+	c.others = c.others[:0]
+	for i := 1; i+MinLen <= len(pat); i++ {
+		g := binary.LittleEndian.Uint32(pat[i:])
+		if !p.starts.has(g) {
+			continue
+		}
+		for _, q := range p.byStart[g] {
+			switch {
+			case len(p.pats[q]) <= len(pat)-i || int(q) == id:
+			case !periodic:
+				if bytes.HasPrefix(p.pats[q], pat[i:]) {
+					c.found = append(c.found, [2]int32{int32(i), q})
+				}
+			case !c.seen[q]:
+				c.seen[q] = true
+				c.others = append(c.others, q)
+			}
+		}
+	}
+	for _, q := range c.others {
+		qb := p.pats[q]
+		// z of q followed by the rest of pat shorter than q: at
+		// len(q)+i-from, how much of pat's rest from i is q's start.
+		from := max(1, len(pat)-len(qb)+1)
+		c.zq = prefixLengths(slices.Concat(qb, pat[from:]), c.zq)
+		for i := from; i+MinLen <= len(pat); i++ {
+			if int(c.zq[len(qb)+i-from]) == len(pat)-i {
+				c.found = append(c.found, [2]int32{int32(i), q})
+			}
+		}
+	}
+	// Rests of 1 to 3 bytes.
+	for i := max(1, len(pat)-MinLen+1); i < len(pat); i++ {
+		tail := pat[i:]
+		for _, q := range p.heads[string(tail)] {
+			if int(q) != id && len(p.pats[q]) > len(tail) && bytes.HasPrefix(p.pats[q], tail) {
+				c.found = append(c.found, [2]int32{int32(i), q})
+			}
+		}
+	}
+	if len(c.found) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(c.found, func(a, b [2]int32) int {
+		if a[0] != b[0] {
+			return int(a[0] - b[0])
+		}
+		return int(a[1] - b[1])
+	})
+	var overlaps []overlap
+	cands := make([]int32, 0, len(c.found))
+	reach := int32(0)
+	for j, f := range c.found {
+		if j == 0 || f[0] != c.found[j-1][0] {
+			overlaps = append(overlaps, overlap{at: f[0], first: int32(len(cands))})
+		}
+		o := &overlaps[len(overlaps)-1]
+		if q := p.pats[f[1]]; int(f[0])+len(q) > len(pat) {
+			b := q[len(pat)-int(f[0])]
+			o.next[b/64] |= 1 << (b % 64)
+		}
+		cands = append(cands, f[1])
+		o.last = int32(len(cands))
+		reach = max(reach, f[0]+int32(len(p.pats[f[1]])))
+		o.reach = reach
+	}
+	return overlaps, cands
+}
 
 // acPrefix is how much of a pattern the automaton holds: its memory
 // grows with the bytes it holds times the byte values they use (a
@@ -173,32 +297,10 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 		}
 	}
 	p.overlaps = make([][]overlap, len(p.pats))
-	var z []int32
-	for id, pat := range p.pats {
-		z = prefixLengths(pat, z)
-		reach := int32(0)
-		for i := 1; i < len(pat); i++ {
-			// The bloom first, inline: a certificate bundle's forms are
-			// megabytes of places, nearly all no pattern's start.
-			if len(pat)-i >= MinLen && !p.starts.has(binary.LittleEndian.Uint32(pat[i:])) {
-				continue
-			}
-			longest := 0
-			if int(z[i]) == len(pat)-i {
-				// Its rest is its own start: it continues itself
-				// ("abab", "0000"), found in one pass, not by a
-				// comparison at each place.
-				longest = len(pat)
-			}
-			p.continues(pat[i:], id, func(q int) bool {
-				longest = max(longest, len(p.pats[q]))
-				return false
-			})
-			if longest > 0 {
-				reach = max(reach, int32(i+longest))
-				p.overlaps[id] = append(p.overlaps[id], overlap{at: int32(i), reach: reach})
-			}
-		}
+	p.continuers = make([][]int32, len(p.pats))
+	var c continuers
+	for id := range p.pats {
+		p.overlaps[id], p.continuers[id] = c.find(p, id)
 	}
 	return p, skipped
 }
@@ -220,32 +322,6 @@ func prefixLengths(b []byte, z []int32) []int32 {
 		}
 	}
 	return z
-}
-
-// continues reports whether a pattern (but skip, unless it is -1) starts
-// with tail and is longer, calling each (if set) with every such pattern
-// until it returns true.
-func (p *Patterns) continues(tail []byte, skip int, each func(id int) bool) bool {
-	var ids []int32
-	if len(tail) < MinLen {
-		ids = p.heads[string(tail)]
-	} else {
-		g := gram(tail)
-		if !p.starts.has(g) {
-			return false
-		}
-		ids = p.byStart[g]
-	}
-	for _, id := range ids {
-		q := p.pats[id]
-		if int(id) == skip || len(q) <= len(tail) || !bytes.HasPrefix(q, tail) {
-			continue
-		}
-		if each == nil || each(int(id)) {
-			return true
-		}
-	}
-	return false
 }
 
 // link is one value of a run of overlapping values (see cover): pattern
@@ -272,10 +348,8 @@ func (p *Patterns) cover(buf []byte, m Match, more bool, links []link) (run []li
 	end = m.End
 	for {
 		cur := run[len(run)-1]
-		pat := p.pats[cur.pattern]
 		next := link{start: -1}
 		nextEnd := end
-		waiting := false
 		// From the last place back: the furthest reach is found early,
 		// and the places that cannot reach it are not looked at (a
 		// value of 2,000 zeros in a run of them: one look a link, where
@@ -290,21 +364,23 @@ func (p *Patterns) cover(buf []byte, m Match, more bool, links []link) (run []li
 				// buf's end, which is past nextEnd.
 				break
 			}
-			tail := pat[o.at:]
-			p.continues(tail, -1, func(id int) bool {
+			if end < len(buf) && o.next[buf[end]/64]&(1<<(buf[end]%64)) == 0 {
+				continue
+			}
+			// Each q here starts with the rest of pat from k, which is
+			// buf up to end: only what follows end is compared.
+			for _, id := range p.continuers[cur.pattern][o.first:o.last] {
 				q := p.pats[id]
 				switch e := k + len(q); {
 				case len(buf) < e:
 					// buf ends inside it: undecided while it is a
 					// prefix of q and more may follow.
-					waiting = waiting || more && bytes.HasPrefix(q, buf[k:])
-				case (e > nextEnd || e == nextEnd && next.start >= 0) && bytes.Equal(buf[k+len(tail):e], q[len(tail):]):
-					next, nextEnd = link{start: k, pattern: id}, e
+					if more && bytes.HasPrefix(q[end-k:], buf[end:]) {
+						return run, end, len(run) - 1
+					}
+				case (e > nextEnd || e == nextEnd && next.start >= 0) && bytes.Equal(buf[end:e], q[end-k:]):
+					next, nextEnd = link{start: k, pattern: int(id)}, e
 				}
-				return waiting
-			})
-			if waiting {
-				return run, end, len(run) - 1
 			}
 		}
 		if next.start < 0 {
