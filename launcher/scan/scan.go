@@ -350,6 +350,15 @@ func (s *scanner) searchBothWays(r io.Reader, found func(line int, o mask.Owner)
 	return err
 }
 
+// utf16Start is utf16Mark of buf's start for the first read of a search
+// that decodes (not searchBothWays' bytes), false for any other.
+func (s *scanner) utf16Start(first bool, buf []byte) (mark, nul bool) {
+	if !first || s.asBytes {
+		return false, false
+	}
+	return utf16Mark(buf[:min(len(buf), binarySniff)])
+}
+
 // searchAs is search, binary files searched too when binary is set.
 func (s *scanner) searchAs(r io.Reader, binary bool, found func(line int, o mask.Owner)) error {
 	if s.buf == nil {
@@ -365,7 +374,7 @@ func (s *scanner) searchAs(r io.Reader, binary bool, found func(line int, o mask
 		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 			return err
 		}
-		if mark, nul := utf16Mark(buf[:min(len(buf), binarySniff)]); first && mark && !s.asBytes {
+		if mark, nul := s.utf16Start(first, buf); mark {
 			// Decoded from here on, the mark included (it says the order).
 			var read io.Reader = bytes.NewReader(bytes.Clone(buf))
 			if more {
