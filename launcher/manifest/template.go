@@ -325,8 +325,8 @@ var execFailures = []struct{ in, msg, hint string }{
 //
 // Of a template that chooses, what runs whatever the values choose is
 // rendered: the actions outside every if and each outermost if's
-// condition, but those with an and or or that has arguments (which stop
-// at their first false or true one). {{ if eq .A 1 }} fails for every A.
+// condition, but those that stop at an argument the values decide (see
+// choosesBy). {{ if eq .A 1 }} fails for every A.
 func (t *Template) failsForAny() (msg, hint string, fails bool) {
 	tmpl := t.tmpl
 	var spine []*parse.PipeNode
@@ -431,8 +431,8 @@ func choosesBy(c *parse.CommandNode) bool {
 	return ok && ((id.Ident == "and" || id.Ident == "or") && len(c.Args) > 1 || id.Ident == "eq" && len(c.Args) > 3)
 }
 
-// stopsEarly reports whether pipe holds an and or or with arguments,
-// which evaluate them only up to the first false or true one.
+// stopsEarly reports whether pipe holds a command that chooses by the
+// values (see choosesBy), in it or in a pipeline among its arguments.
 func stopsEarly(pipe *parse.PipeNode) bool {
 	for _, c := range pipe.Cmds {
 		if choosesBy(c) {
