@@ -55,6 +55,11 @@ func TestExecLook(t *testing.T) {
 	}
 	self := start(os.Args[0], os.Args[1:]...)
 	waitStopped(t, self.Process.Pid)
+	// A Go program's group stop is complete, and its signal reported to
+	// a wait, once every thread has stopped: its first thread shows T
+	// before (ci68, on a loaded machine, read no report and took the
+	// stop for a SIGTSTP).
+	waitStopReported(t, self.Process.Pid)
 	pid, sig := look.stopped(tid)
 	if pid != self.Process.Pid || sig != syscall.SIGSTOP {
 		t.Fatalf("found %d stopped by %v, want %d stopped by SIGSTOP", pid, sig, self.Process.Pid)
@@ -66,6 +71,18 @@ func TestExecLook(t *testing.T) {
 	if err := self.Wait(); err != nil {
 		t.Errorf("the continued child: %v", err)
 	}
+}
+
+// waitStopReported waits until a wait would report child pid's stop.
+func waitStopReported(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WSTOPPED|unix.WNOHANG|unix.WNOWAIT, nil); err == nil && info.Signo == int32(syscall.SIGCHLD) {
+			return
+		}
+	}
+	t.Fatalf("process %d's stop was not reported", pid)
 }
 
 // waitStopped waits until process pid is stopped.
