@@ -302,27 +302,23 @@ func (s *scanner) search(r io.Reader, found func(line int, o mask.Owner)) error 
 }
 
 // utf16Mark reports whether head, a file's start, is a UTF-16 byte order
-// mark, and whether a NUL character follows it: UTF-16 text with one, or
-// a binary file that starts with the bytes FF FE by chance (UTF-32's
-// mark, FF FE 00 00, among them), which may be either.
-func utf16Mark(head []byte) (mark, nul bool) {
-	if !bytes.HasPrefix(head, []byte{0xff, 0xfe}) && !bytes.HasPrefix(head, []byte{0xfe, 0xff}) {
-		return false, false
-	}
-	for i := 2; i+1 < len(head); i += 2 {
-		if head[i] == 0 && head[i+1] == 0 {
-			return true, true
-		}
-	}
-	return true, false
+// mark: UTF-16 text, or a file that starts with the bytes FF FE or FE FF by
+// chance (UTF-32's mark, FF FE 00 00, among them), which may be binary or
+// text of another encoding; searchBothWays searches it both ways.
+func utf16Mark(head []byte) bool {
+	return bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff})
 }
 
-// searchBothWays searches r, which starts with a UTF-16 mark and holds a
-// NUL character, decoded as UTF-16 and as the bytes it is, in one read:
-// a binary file that starts with FF FE was decoded only, and its bytes
-// never searched; searched only as bytes, a UTF-16 .env with a NUL in it
-// passed. found is called from both searches, one at a time.
-func (s *scanner) searchBothWays(r io.Reader, found func(line int, o mask.Owner)) error {
+// searchBothWays searches r, which starts with a UTF-16 mark, decoded as
+// UTF-16 and as the bytes it is, in one read, binary files searched too
+// when binary is set: a binary file that starts with FF FE was decoded
+// only, and its bytes never searched, and so was text that starts so by chance (Latin-1's "ÿþ", or
+// what a tool wrote before a .env's lines), with no NUL byte to make its
+// bytes binary; searched only as bytes, a UTF-16 .env with a NUL in it
+// passed. The bytes of UTF-16 text hold a NUL for each ASCII character, so
+// unless binary is set, their search stops at the first read. found is
+// called from both searches, one at a time.
+func (s *scanner) searchBothWays(r io.Reader, binary bool, found func(line int, o mask.Owner)) error {
 	var mu sync.Mutex
 	locked := func(line int, o mask.Owner) {
 		mu.Lock()
@@ -333,12 +329,12 @@ func (s *scanner) searchBothWays(r io.Reader, found func(line int, o mask.Owner)
 	done := make(chan error, 1)
 	go func() {
 		raw := &scanner{p: s.p, opts: s.opts, asBytes: true}
-		err := raw.searchAs(pr, true, locked)
+		err := raw.searchAs(pr, binary, locked)
 		io.Copy(io.Discard, pr) // the rest, for the decoding read
 		done <- err
 	}()
 	decoded := transform.NewReader(io.TeeReader(r, pw), unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
-	err := s.searchAs(decoded, true, locked)
+	err := s.searchAs(decoded, binary, locked)
 	if err == nil {
 		// Read to the end, so the bytes' search sees all of them.
 		_, err = io.Copy(io.Discard, decoded)
@@ -352,9 +348,9 @@ func (s *scanner) searchBothWays(r io.Reader, found func(line int, o mask.Owner)
 
 // utf16Start is utf16Mark of buf's start for the first read of a search
 // that decodes (not searchBothWays' bytes), false for any other.
-func (s *scanner) utf16Start(first bool, buf []byte) (mark, nul bool) {
+func (s *scanner) utf16Start(first bool, buf []byte) bool {
 	if !first || s.asBytes {
-		return false, false
+		return false
 	}
 	return utf16Mark(buf[:min(len(buf), binarySniff)])
 }
@@ -374,18 +370,13 @@ func (s *scanner) searchAs(r io.Reader, binary bool, found func(line int, o mask
 		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 			return err
 		}
-		if mark, nul := s.utf16Start(first, buf); mark {
+		if s.utf16Start(first, buf) {
 			// Decoded from here on, the mark included (it says the order).
 			var read io.Reader = bytes.NewReader(bytes.Clone(buf))
 			if more {
 				read = io.MultiReader(read, r)
 			}
-			if nul && binary {
-				return s.searchBothWays(read, found)
-			}
-			r = transform.NewReader(read, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
-			buf = buf[:0]
-			continue
+			return s.searchBothWays(read, binary, found)
 		}
 		if first && !binary && bytes.IndexByte(buf[:min(len(buf), binarySniff)], 0) >= 0 {
 			return nil

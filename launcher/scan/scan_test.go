@@ -320,6 +320,39 @@ func TestScanBinaryStartingLikeUTF16(t *testing.T) {
 	}
 }
 
+// TestScanTextStartingLikeUTF16: text that starts with the bytes FF FE or
+// FE FF by chance (Latin-1's "ÿþ", or what a tool wrote before a .env's
+// lines) and holds no NUL byte is searched as the bytes it is too, in the
+// working tree, staged and in history: it was decoded as UTF-16 alone, and
+// a value in it passed every scan.
+func TestScanTextStartingLikeUTF16(t *testing.T) {
+	dir := newRepo(t)
+	write(t, dir, "latin1.env", "\xff\xfe# r\xe9glages\nTOKEN="+value+"\n")
+	write(t, dir, "odd.env", "\xfe\xff\x01\nTOKEN="+value+"\n")
+	want := []Finding{
+		{Path: "latin1.env", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+		{Path: "odd.env", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
+	}
+	if got := scan(t, Options{Dir: dir}); !slices.Equal(got, want) {
+		t.Errorf("in the working tree got findings %+v, want %+v", got, want)
+	}
+	git(t, dir, "add", ".")
+	if got := scan(t, Options{Dir: dir, Staged: true}); !slices.Equal(got, want) {
+		t.Errorf("staged got findings %+v, want %+v", got, want)
+	}
+	commitAll(t, dir, "latin-1")
+	var history []Finding
+	for _, f := range scan(t, Options{Dir: dir, GitHistory: true}) {
+		if f.Commit != "" {
+			f.Commit = ""
+			history = append(history, f)
+		}
+	}
+	if !slices.Equal(history, want) {
+		t.Errorf("in history got findings %+v, want %+v", history, want)
+	}
+}
+
 // TestScanValueWithOtherLineEnds: a value stored with Windows' line ends
 // is found in a file that holds it with Unix's (git's core.autocrlf
 // makes such a file at a commit), and the other way round.
