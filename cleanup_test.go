@@ -227,13 +227,16 @@ func TestRotationIntoReadOnlySecretDirectory(t *testing.T) {
 				sum := sha256.Sum256(b)
 				return hex.EncodeToString(sum[:8])
 			}
-			script := `print() { echo "tok $(sha256sum < "$TOK_FILE" | cut -c1-16)"; }; trap print HUP; print; ` + tc.chmod + `; while :; do sleep 0.05; done`
+			// "changed" once the child's chmod is done: a change before
+			// it tested nothing.
+			script := `print() { echo "tok $(sha256sum < "$TOK_FILE" | cut -c1-16)"; }; trap print HUP; print; ` + tc.chmod + `; echo changed; while :; do sleep 0.05; done`
 			cmd := ward("sh", "-c", script)
 			stdout, stderr := startedLines(t, cmd)
 			t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 			if got := stdout.waitFor("tok "); got != "tok "+hash() {
 				t.Fatalf("the child's first file: got %q, want %q", got, "tok "+hash())
 			}
+			stdout.waitFor("changed")
 			v2 := canary("readonly2")
 			if err := os.WriteFile(source+".new", []byte(v2), 0o644); err != nil {
 				t.Fatal(err)

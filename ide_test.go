@@ -131,10 +131,14 @@ func TestKilledWardStopsWhatItsChildLeft(t *testing.T) {
 			defer out.Close()
 			// The server, sleep, is the shell's child in the group ward
 			// made; the shell waits for it, as `go run` does its program.
-			terms := filepath.Join(w.dir, "terms")
+			// The server says it is up once its trap is set: the shell's
+			// line comes as it forks the server, and a SIGTERM sent after
+			// that line alone could come before the trap, and end the
+			// server (shown with a sleep before the trap).
+			terms, up := filepath.Join(w.dir, "terms"), filepath.Join(w.dir, "up")
 			program := "sleep 1000"
 			if tc.term {
-				program = `sh -c 'trap "echo term >> ` + terms + `" TERM; while :; do sleep 0.1; done'`
+				program = `sh -c 'trap "echo term >> ` + terms + `" TERM; : > ` + up + `; while :; do sleep 0.1; done'`
 			}
 			cmd := w.command("run", "-m", m, "--", "sh", "-c", tc.trap+program+` & echo "$$ $! $TOKEN_FILE"; wait`)
 			cmd.Stdout, cmd.Stderr = out, out
@@ -168,6 +172,10 @@ func TestKilledWardStopsWhatItsChildLeft(t *testing.T) {
 			// comes later. Without one (the old code), on after 5 s.
 			waitGuard(cmd.Process.Pid)
 			if tc.term {
+				waitUntil(t, "the server's trap", func() bool {
+					_, err := os.Stat(up)
+					return err == nil
+				})
 				syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
 				waitUntil(t, "the server's SIGTERM", func() bool {
 					b, _ := os.ReadFile(terms)

@@ -540,7 +540,7 @@ func TestPID1StopWithinStopTimeout(t *testing.T) {
 		vaulttest.RequireIntegration(t, "unshare (util-linux) is not installed")
 	}
 	w := newWardEnv(t)
-	m := w.manifest("version: 1\nenv:\n  PLAIN: {value: x}\nrotation:\n  stop_timeout: 2s\n")
+	m := w.manifest("version: 1\nenv:\n  PLAIN: {value: x}\nrotation:\n  stop_timeout: 3s\n")
 	ward, _ := exec.LookPath("ward")
 	up := filepath.Join(w.dir, "daemon.up")
 	script := `setsid sh -c 'trap "" TERM; touch ` + up + `; while :; do sleep 0.1; done' &
@@ -564,9 +564,10 @@ while :; do sleep 0.1; done`
 	if code != 128+int(syscall.SIGKILL) {
 		t.Errorf("got exit code %d, want 137 (the child killed)", code)
 	}
-	// One stop_timeout (2s), and some; the old way took two.
-	if took > 3500*time.Millisecond {
-		t.Errorf("ward took %v to stop, want about its stop_timeout of 2s", took.Round(time.Millisecond))
+	// One stop_timeout (3s), and some (2s for a loaded machine); the old
+	// way took two.
+	if took > 5*time.Second {
+		t.Errorf("ward took %v to stop, want about its stop_timeout of 3s", took.Round(time.Millisecond))
 	}
 }
 
@@ -583,7 +584,7 @@ func TestPID1ChildStoppedStaysStopped(t *testing.T) {
 	w := newWardEnv(t)
 	m := w.manifest(emptyManifest)
 	ward, _ := exec.LookPath("ward")
-	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "--log-level", "info", "-m", m, "--", "sh", "-c", "echo ready; while :; do sleep 0.05; done")
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", ward, "run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "echo ready; while :; do sleep 0.05; done")
 	cmd.Env = w.env
 	stdout, stderr := startedLines(t, cmd)
 	if line, ok := <-stdout.ch; !ok || line != "ready" {
@@ -605,6 +606,8 @@ func TestPID1ChildStoppedStaysStopped(t *testing.T) {
 	waitUntil(t, "ward's SIGCONT to continue the child", func() bool { st := procState(child); return st == "S" || st == "R" })
 
 	syscall.Kill(child, syscall.SIGTSTP)
+	// Said first: the state alone could be read before the stop.
+	stderr.waitForContaining("ward, PID 1, continues it")
 	waitUntil(t, "a terminal-like stop to be undone", func() bool { st := procState(child); return st == "S" || st == "R" })
 	syscall.Kill(wardPid, syscall.SIGTERM)
 	exitWithin(t, cmd, 15*time.Second)

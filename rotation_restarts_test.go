@@ -247,9 +247,9 @@ func TestRotationUndoneWhileAnotherFails(t *testing.T) {
 	src := filepath.Join(w.dir, "mounted", "c")
 	os.MkdirAll(filepath.Dir(src), 0o700)
 	os.WriteFile(src, []byte(c1), 0o600)
-	// A debounce of 1.5 s: the change back is a second `ward local set`,
+	// A debounce of 3 s: the change back is a second `ward local set`,
 	// which took over 300 ms on a loaded machine (ward built -race).
-	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n  B: local://app/b\n  C: file://" + src + "\nrotation:\n  debounce: 1500ms\n  stop_timeout: 5s\n")
+	m := w.manifest("version: 1\nenv:\n  A: local://app/a\n  B: local://app/b\n  C: file://" + src + "\nrotation:\n  debounce: 3s\n  stop_timeout: 5s\n")
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "helper", "env", "wait")
 	stdout, stderr := startedLines(t, cmd)
 	if got := envListing(stdout); got["A"] != helper.Hash(a1) || got["C"] != helper.Hash(c1) {
@@ -384,12 +384,13 @@ func TestRotationWrittenDuringStop(t *testing.T) {
 	src := filepath.Join(w.dir, "mounted", "cert")
 	os.MkdirAll(filepath.Dir(src), 0o700)
 	os.WriteFile(src, []byte(v1), 0o600)
-	cmd, stdout, stderr, goAhead := slowStopChild(t, w, src, "600ms", v1)
+	cmd, stdout, stderr, goAhead := slowStopChild(t, w, src, "1500ms", v1)
 	os.WriteFile(src+".new", []byte(v2), 0o600)
 	os.Rename(src+".new", src)
 	stdout.waitFor("stopping")
 	// In place, in five writes 100 ms apart: the old child is let go
-	// after the first.
+	// after the first. The debounce, 1.5 s, leaves the test's writes a
+	// second and more of delay on a loaded machine.
 	n := len(v3) / 5
 	for i := range 5 {
 		flags := os.O_WRONLY | os.O_APPEND

@@ -201,17 +201,24 @@ func TestReloadDuringRestart(t *testing.T) {
 	w := newWardEnv(t)
 	w.set("app/a", canary("reload1"))
 	m := w.manifest("version: 1\nenv:\n  A: local://app/a\nrotation:\n  debounce: 100ms\n")
-	script := `trap 'echo hup' HUP
-trap 'echo stopping; i=0; while [ $i -lt 10 ]; do sleep 0.05; i=$((i+1)); done; exit 0' TERM
+	// The old child's stop lasts until the test lets it go, after its
+	// SIGHUP to ward: it lasted half a second, and a SIGHUP that came
+	// later on a loaded machine reached the new child, which goes on.
+	script := func(goAhead string) string {
+		return `trap 'echo hup' HUP
+trap 'echo stopping; while [ ! -e ` + goAhead + ` ]; do sleep 0.05; done; exit 0' TERM
 echo ready $$
 while :; do sleep 0.05; done`
-	cmd := w.command("run", "-m", m, "--", "sh", "-c", script)
+	}
+	goAhead := filepath.Join(w.dir, "go-ahead")
+	cmd := w.command("run", "-m", m, "--", "sh", "-c", script(goAhead))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	stdout, stderr := startedLines(t, cmd)
 	stdout.waitFor("ready")
 	w.set("app/a", canary("reload2"))
 	stdout.waitFor("stopping")
 	cmd.Process.Signal(syscall.SIGHUP)
+	os.WriteFile(goAhead, nil, 0o600)
 	stdout.waitFor("ready")
 	stderr.waitForContaining("child restarted with the new secrets")
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -223,12 +230,14 @@ while :; do sleep 0.05; done`
 	// shell's prompt comes back with no new child started.
 	term := newTerminal(t, w)
 	w.set("app/a", canary("reload3"))
-	term.send("ward run -m " + m + " -- sh -c '" + strings.ReplaceAll(script, "'", `'"'"'`) + "'\n")
+	goAhead = filepath.Join(w.dir, "go-ahead2")
+	term.send("ward run -m " + m + " -- sh -c '" + strings.ReplaceAll(script(goAhead), "'", `'"'"'`) + "'\n")
 	child, _ := strconv.Atoi(term.expect(`ready (\d+)`)[1])
 	ward := parentOf(t, child)
 	w.set("app/a", canary("reload4"))
 	term.expect(`stopping`)
 	syscall.Kill(ward, syscall.SIGHUP)
+	os.WriteFile(goAhead, nil, 0o600)
 	term.expect(`PROMPT> `)
 	term.send("echo code=$?\n")
 	term.expect(`code=0`)

@@ -49,16 +49,21 @@ func TestStopMatrixRestartOldOutput(t *testing.T) {
 			w.set("app/key", canary("rsoldkey"))
 			m := w.manifest("version: 1\nenv:\n  A: local://app/a\nfiles:\n  - path: key\n    ref: local://app/key\n    env: KEY_FILE\nrotation:\n  debounce: 100ms\n  stop_timeout: 5s\n")
 			dir := t.TempDir()
-			// Each child writes its listing (its pid in the name), then
-			// its value and more to its stdout, which ward masks and
-			// cannot pass on; the rotation's SIGTERM ends it with 7, and
-			// so does a stop passed on to it (its SIGINT, SIGQUIT and
-			// SIGHUP too). The trap comes before the listing, which the
-			// test waits for before it signals: set after it, a SIGTERM
-			// sent as the new child's listing appeared could come
-			// before the trap, and the child died of it (143, 1 run in
-			// CI's of a fresh machine).
-			script := `trap 'exit 7' TERM INT QUIT HUP; echo "$KEY_FILE" > "$OUT/key.tmp"; mv "$OUT/key.tmp" "$OUT/key"; helper env > "$OUT/$$.tmp"; mv "$OUT/$$.tmp" "$OUT/$$.env"; echo "$A"; while :; do echo line; sleep 0.01; done`
+			// Each child writes its value to its stdout, which ward
+			// masks and cannot pass on, then its listing (its pid in the
+			// name), then more output; the rotation's SIGTERM ends it
+			// with 7, and so does a stop passed on to it (its SIGINT,
+			// SIGQUIT and SIGHUP too). The trap comes before the
+			// listing, which the test waits for before it signals: set
+			// after it, a SIGTERM sent as the new child's listing
+			// appeared could come before the trap, and the child died of
+			// it (143, 1 run in CI's of a fresh machine). The value
+			// comes before the listing too: after it, a rotation's
+			// SIGTERM that came while the shell still waited for mv ran
+			// the trap in place of the echo, the restart had no old
+			// output to wait for, and the new child started before the
+			// test's stop (TestMaskStalledStdout's race, once in CI).
+			script := `trap 'exit 7' TERM INT QUIT HUP; echo "$KEY_FILE" > "$OUT/key.tmp"; mv "$OUT/key.tmp" "$OUT/key"; echo "$A"; helper env > "$OUT/$$.tmp"; mv "$OUT/$$.tmp" "$OUT/$$.env"; while :; do echo line; sleep 0.01; done`
 			cmd := w.command("run", "--mask", "-m", m, "--", "sh", "-c", script)
 			cmd.Env = append(cmd.Env, "OUT="+dir)
 			p, stderr := startStalled(t, cmd, "stdout")
