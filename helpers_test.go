@@ -458,11 +458,24 @@ func procOwner(t *testing.T, pid int) int {
 	return int(st.Sys().(*syscall.Stat_t).Uid)
 }
 
-// waitOpening waits until a thread of process pid blocks in openat (ward
-// opening a FIFO that nobody writes: a store that hangs).
+// waitOpening waits until a thread of process pid blocks opening a FIFO
+// that nobody writes (a store that hangs): in openat, waiting for the
+// FIFO's other end. An openat alone could be any file's, read from a
+// cold disk before ward had set up its signals.
 func waitOpening(t *testing.T, pid int) {
 	t.Helper()
-	waitInSyscall(t, pid, strconv.Itoa(unix.SYS_OPENAT)+" ", "ward to block opening the FIFO")
+	openat := strconv.Itoa(unix.SYS_OPENAT) + " "
+	waitUntil(t, "ward to block opening the FIFO", func() bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+		for _, task := range tasks {
+			call, _ := os.ReadFile(task + "/syscall")
+			wchan, _ := os.ReadFile(task + "/wchan")
+			if strings.HasPrefix(string(call), openat) && (string(wchan) == "wait_for_partner" || string(wchan) == "fifo_open") {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // waitInSyscall waits until a thread of process pid blocks in the

@@ -230,12 +230,40 @@ func procState(pid int) string {
 	return string(b[i+2])
 }
 
+// threadsState is "T" when every thread of pid is stopped, else the state
+// of one that is not (procState's letter; "" once pid is gone).
+func threadsState(pid int) string {
+	stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if len(stats) == 0 {
+		return procState(pid)
+	}
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		i := bytes.LastIndexByte(b, ')')
+		if err != nil || i < 0 || i+2 >= len(b) {
+			continue // a thread that ended
+		}
+		if s := string(b[i+2]); s != "T" {
+			return s
+		}
+	}
+	return "T"
+}
+
 // waitState waits until pid is in one of the states.
+// A wait for "T" waits until every thread of pid shows it: a Go program
+// (ward) stops with a signal to one thread, its main thread can show T
+// while others still run, and the stop is complete, and its parent told
+// (a shell's `jobs` and `fg` read it), only once the last has stopped
+// (seen under load: the main thread T, two of six threads R).
 func waitState(t *testing.T, what string, pid int, states string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s := procState(pid)
+		if states == "T" && s == "T" {
+			s = threadsState(pid)
+		}
 		if s != "" && strings.Contains(states, s) || s == "" && states == "" {
 			return
 		}

@@ -41,15 +41,16 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-// TestIdentityCacheRefreshesAhead watches credentials that live 1.5s
-// with a 500ms margin: each is replaced while it still has about the
-// margin left, the old lease is released, and what is served never has
-// less than the margin left (less the polling's slack).
+// TestIdentityCacheRefreshesAhead watches credentials that live 3s with
+// a 1s margin: each is replaced while it still has about the margin
+// left, the old lease is released, and what is served never has less
+// than the margin left (less the polling's slack, and a loaded machine's
+// delay: 300ms; with 1.5s, 500ms and 150ms, that delay could fail it).
 func TestIdentityCacheRefreshesAhead(t *testing.T) {
-	e := startTest(t, 1500*time.Millisecond, 500*time.Millisecond)
+	e := startTest(t, 3*time.Second, time.Second)
 	first, _ := e.Cache().Current()
 	minLeft := time.Hour
-	waitFor(t, "three refreshes", 10*time.Second, func() bool {
+	waitFor(t, "three refreshes", 20*time.Second, func() bool {
 		cur, ok := e.Cache().Current()
 		if !ok {
 			t.Fatal("nothing to serve while the source works")
@@ -57,8 +58,8 @@ func TestIdentityCacheRefreshesAhead(t *testing.T) {
 		minLeft = min(minLeft, time.Until(cur.Expires))
 		return e.Cache().Refreshed() >= 3
 	})
-	if minLeft < 350*time.Millisecond {
-		t.Errorf("served credentials with %s left, want about the 500ms margin at least", minLeft)
+	if minLeft < 700*time.Millisecond {
+		t.Errorf("served credentials with %s left, want about the 1s margin at least", minLeft)
 	}
 	e.src.mu.Lock()
 	released := append([]string(nil), e.src.released...)
