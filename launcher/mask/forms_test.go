@@ -634,4 +634,11 @@ func TestWriterValueEndingInsideAStyle(t *testing.T) {
 	// it off, and the token was printed in clear).
 	short := append(secrets, Secret{Name: "ODD", Value: []byte("ab\x1b[1;2;3")})
 	everySplit(t, short, []byte("x tok-\x1b[31m3f9a2c7e\x1b[0m y\n"), []byte("x <ward:TOKEN>\x1b[31m\x1b[0m y\n"))
+	// A complete style before the one left open: a style, in the value as
+	// in output. It was text in the value, which then matched neither as
+	// it is (output's style is not text) nor without its styles (none
+	// made), and went by in clear.
+	open := []Secret{{Name: "K3", Value: []byte("1m3\x1b[13m\x1b")}, {Name: "K4", Value: []byte("1bd\x1b[m\x1b[1")}, secrets[2]}
+	everySplit(t, open, []byte("4 1m3\x1b[13m\x1b\n5 1bd\x1b[m\x1b[1\n"), []byte("4 <ward:K3>\x1b[13m\n5 <ward:K4>\x1b[m\n"))
+	everySplit(t, open, []byte("e 1m3\x1b[13m\x1b"), []byte("e <ward:K3>\x1b[13m"))
 }

@@ -6,12 +6,15 @@ package mask
 // value whole, so the Writer matches values in the text without these
 // styles (SGR, "\e[...m", erase in line, "\e[...K", and "\e(B", the
 // ASCII character set, which terminfo's sgr0 puts before "\e[m" and tmux
-// and ncurses programs write; none draws a character), and puts the
-// styles from inside a value after its <ward:NAME>, so the colours after
-// it are as the program set them.
+// and ncurses programs write; and the shifts SI and SO after one of
+// those, as sgr0 is "\e[m\x0f" for TERM=screen, tmux and linux: none
+// draws a character), and puts the styles from inside a value after its
+// <ward:NAME>, so the colours after it are as the program set them.
 
 const (
-	esc = 0x1b
+	esc      = 0x1b
+	shiftIn  = 0x0f
+	shiftOut = 0x0e
 	// maxStyle bounds one style sequence and maxStyleRun the styles
 	// between two characters of a value: longer ones count as text, so
 	// a tail held back as the start of a value stays short. One SGR that
@@ -66,6 +69,10 @@ func styleLen(b []byte) (n int, complete bool) {
 // sequence or lengthen the run), with n the length up to there.
 func styleRun(b []byte) (n int, partial bool) {
 	for n < len(b) {
+		if n > 0 && (b[n] == shiftIn || b[n] == shiftOut) {
+			n++
+			continue
+		}
 		l, complete := styleLen(b[n:])
 		if l == 0 {
 			break
@@ -81,10 +88,34 @@ func styleRun(b []byte) (n int, partial bool) {
 	return n, false
 }
 
+// completeStyles returns the length of the complete style sequences of
+// the style run b starts with, which b may end inside (see styleRun): at
+// the end of output, or of a value, they are styles, and what is left of
+// the unfinished one is text. They were all text then, and a value that
+// ends "\e[13m\e" was matched neither as it is nor without its styles.
+func completeStyles(b []byte) int {
+	n := 0
+	for n < len(b) && n <= maxStyleRun {
+		if n > 0 && (b[n] == shiftIn || b[n] == shiftOut) {
+			n++
+			continue
+		}
+		l, complete := styleLen(b[n:])
+		if l == 0 || !complete {
+			break
+		}
+		n += l
+	}
+	if n > maxStyleRun {
+		return 0
+	}
+	return n
+}
+
 // unstyle returns the text of buf without its style runs, and where each
 // of its bytes is in buf. With more set, a style run that buf ends in is
 // undecided: cut is where it starts (len(buf) if there is none), and the
-// text ends there.
+// text ends there; without it, its complete sequences are styles.
 func (mw *Writer) unstyle(buf []byte, more bool) (text []byte, at []int, cut int) {
 	text, at = mw.text[:0], mw.at[:0]
 	cut = len(buf)
@@ -95,7 +126,10 @@ func (mw *Writer) unstyle(buf []byte, more bool) (text []byte, at []int, cut int
 				cut = i
 				break
 			}
-			if n > 0 && !partial {
+			if partial {
+				n = completeStyles(buf[i:])
+			}
+			if n > 0 {
 				i += n
 				continue
 			}

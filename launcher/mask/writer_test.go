@@ -32,7 +32,12 @@ func refMask(secrets []Secret, input []byte) []byte {
 	styles := true
 	textOf := func(b []byte) (text []byte, after [][]byte, lead []byte) {
 		for i := 0; i < len(b); {
-			if n, partial := styleRun(b[i:]); styles && n > 0 && !partial {
+			n, partial := styleRun(b[i:])
+			if partial {
+				// At the input's end: its complete sequences are styles.
+				n = completeStyles(b[i:])
+			}
+			if styles && n > 0 {
 				if len(text) == 0 {
 					lead = append(lead, b[i:i+n]...)
 				} else {
@@ -872,6 +877,19 @@ func TestWriterStyledValue(t *testing.T) {
 			"sgr0 as tmux writes it",
 			"k=sk_live_\x1b[31m\x1b[1m4eC39\x1b(B\x1b[mHqLyjWDarjtT1zdp7dc\x1b[K\r\n",
 			"k=<ward:API_TOKEN>\x1b[31m\x1b[1m\x1b(B\x1b[m\x1b[K\r\n",
+		},
+		{
+			// tput sgr0 for TERM=screen, tmux-256color and linux: SI
+			// after "\e[m" was text, inside the value, which went by
+			// in clear.
+			"sgr0 as screen and tmux's terminfo write it",
+			"key: sk_live_\x1b[31m4eC39\x1b[m\x0fHqLyjWDarjtT1zdp7dc\n",
+			"key: <ward:API_TOKEN>\x1b[31m\x1b[m\x0f\n",
+		},
+		{
+			"a shift alone is text",
+			"sk_live_4eC39\x0fHqLyjWDarjtT1zdp7dc",
+			"sk_live_4eC39\x0fHqLyjWDarjtT1zdp7dc",
 		},
 		{
 			"other escapes are text",
