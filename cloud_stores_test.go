@@ -1070,6 +1070,21 @@ func envLookup(env []string, name string) (string, bool) {
 	return "", false
 }
 
+// firstTokenExpiry is when the one token the emulator issued to childSA
+// expires: the test's own clock before ward's start, with the token's
+// lifetime added, left the restart two seconds, less ward's start and
+// the expiry's rounding to whole seconds (a delay of the first token
+// failed it).
+func firstTokenExpiry(t *testing.T, srv *gcptest.Server) time.Time {
+	t.Helper()
+	toks := srv.IssuedTokensOf(childSA)
+	if len(toks) != 1 {
+		t.Fatalf("the first child: %d tokens issued, want 1", len(toks))
+	}
+	expires, _ := srv.ExpiryOf(toks[0])
+	return expires
+}
+
 // TestGCPTokenUnderEnvRefreshedBeforeExpiry: an access token delivered in
 // the environment (gcpsa://, each read a new token) is read again two
 // thirds into its lifetime, and the child restarted with it before the
@@ -1082,13 +1097,11 @@ func TestGCPTokenUnderEnvRefreshedBeforeExpiry(t *testing.T) {
 	srv.AddVersion(gcpSecret("beside"), []byte(w.canary("gcp-beside")))
 	m := w.manifest("version: 1\n" + gcpStores(srv) + "    iam_endpoint: " + srv.IAMURL() +
 		"\nenv:\n  TOKEN: gcpsa://" + childSA + "?lifetime=9s#access_token\n  BESIDE: gcpsm://" + gcptest.Project + "/beside\n" + fastRotation)
-	// The first token is issued after this, so it expires after
-	// expiresAfter.
-	expiresAfter := time.Now().Add(9 * time.Second)
 	cmd, stdout, stderr := wardWatch(t, w, m)
 	first := envListing(stdout)
-	if n := len(srv.IssuedTokensOf(childSA)); n != 1 || first["TOKEN"] == "" {
-		t.Fatalf("the first child: %d tokens issued, want 1", n)
+	expires := firstTokenExpiry(t, srv)
+	if first["TOKEN"] == "" {
+		t.Fatalf("the first child has no token")
 	}
 	reads := gcpReads(srv)
 
@@ -1097,8 +1110,8 @@ func TestGCPTokenUnderEnvRefreshedBeforeExpiry(t *testing.T) {
 	if second["TOKEN"] == first["TOKEN"] || second["BESIDE"] != first["BESIDE"] {
 		t.Errorf("the restarted child does not have a new token and the same secret beside it")
 	}
-	if !restarted.Before(expiresAfter) {
-		t.Errorf("the child was restarted with a new token %v after the first one expired", restarted.Sub(expiresAfter))
+	if !restarted.Before(expires) {
+		t.Errorf("the child was restarted with a new token %v after the first one expired", restarted.Sub(expires))
 	}
 	if n := len(srv.IssuedTokensOf(childSA)); n != 2 {
 		t.Errorf("%d tokens issued by the restart, want 2: polls asked for new tokens", n)
@@ -1120,17 +1133,17 @@ func TestGCPTokenUnderEnvRefreshedWithoutPolls(t *testing.T) {
 	srv, w := gcpWard(t)
 	srv.AddServiceAccount(childSA, gcptest.ClientEmail)
 	m := w.manifest("version: 1\n" + gcpStores(srv) + "    iam_endpoint: " + srv.IAMURL() +
-		"\nenv:\n  TOKEN: gcpsa://" + childSA + "?lifetime=6s#access_token\n" +
+		"\nenv:\n  TOKEN: gcpsa://" + childSA + "?lifetime=9s#access_token\n" +
 		"rotation:\n  poll: 1h\n  debounce: 200ms\n  stop_timeout: 5s\n")
-	expiresAfter := time.Now().Add(6 * time.Second)
 	cmd, stdout, stderr := wardWatch(t, w, m)
 	first := envListing(stdout)
+	expires := firstTokenExpiry(t, srv)
 	second := envListing(stdout)
 	if second["TOKEN"] == first["TOKEN"] {
 		t.Errorf("the restarted child has the same token")
 	}
-	if restarted := time.Now(); !restarted.Before(expiresAfter) {
-		t.Errorf("the child was restarted with a new token %v after the first one expired", restarted.Sub(expiresAfter))
+	if restarted := time.Now(); !restarted.Before(expires) {
+		t.Errorf("the child was restarted with a new token %v after the first one expired", restarted.Sub(expires))
 	}
 	stderr.waitForContaining("child restarted with the new secrets")
 	if n := stopAndCount(t, cmd, stdout, stderr, slices.Concat(w.canaries, srv.IssuedTokensOf(childSA))...); n != 0 {

@@ -245,13 +245,15 @@ rotation:
   stop_timeout: 3s
 `, mount, role, mount, role, pg.Psql(), pg.Port))
 	// On SIGHUP the child finishes its work in flight with the
-	// credentials it had (two logins), then takes the new ones.
+	// credentials it had (two logins), then takes the new ones: at once,
+	// its sleeps waited for (a trap waits for a sleep in the foreground
+	// to end, and the old lease has about 2 s left).
 	script := `login() { PGPASSWORD="$2" "$PSQL" -w -h 127.0.0.1 -p "$PGPORT" -U "$1" -d postgres -tAc 'select 1' >/dev/null 2>&1; }
 take() { u=$(cat "$USER_FILE"); p=$(cat "$PASS_FILE"); }
 trap 'echo hup; for i in 1 2; do if login "$u" "$p"; then echo old-ok; else echo OLD-FAILED; fi; sleep 0.2; done; take; echo switched' HUP
 take
 echo started
-while :; do sleep 0.5; echo tick; done`
+while :; do sleep 0.5 & wait $!; echo tick; done`
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", script)
 	cmd.Env = append(cmd.Env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
 	stdout, stderr := startedLines(t, cmd)

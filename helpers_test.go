@@ -270,12 +270,14 @@ func (l *lines) waitFor(prefix string) string {
 // logging must not hold a test until the suite's timeout.
 const waitLimit = 2 * time.Minute
 
-// skipUntil skips lines until one matches, for at most waitLimit.
+// skipUntil skips lines until one matches, for at most waitLimit, however
+// long the process is quiet in between (a store backed off for 9.6 s
+// before its next try left a 10 s wait for each line 0.4 s).
 func (l *lines) skipUntil(what string, match func(string) bool) string {
 	l.t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for time.Now().Before(deadline) {
-		if line := l.next(what); match(line) {
+		if line := l.nextWithin(what, time.Until(deadline)); match(line) {
 			return line
 		}
 	}

@@ -169,7 +169,9 @@ func TestVaultDownFailsFast(t *testing.T) {
 	if code != 125 {
 		t.Fatalf("got exit %d, want 125; stderr:\n%s", code, lastLines(stderr, 3))
 	}
-	if took > 9*time.Second {
+	// About 4 s here; 15 s leaves a loaded machine room, and still
+	// tells the old 23 s.
+	if took > 15*time.Second {
 		t.Errorf("a start with 60 secrets and Vault down took %s to fail, want about what one read's retries take (4.5 s at most)", took.Round(time.Millisecond))
 	}
 	if n := strings.Count(stderr, `"level":"ERROR"`); n != 1 || !strings.Contains(stderr, "and 52 more") || !strings.Contains(stderr, "connection refused") {

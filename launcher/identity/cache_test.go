@@ -45,7 +45,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 // a 1s margin: each is replaced while it still has about the margin
 // left, the old lease is released, and what is served never has less
 // than the margin left (less the polling's slack, and a loaded machine's
-// delay: 300ms; with 1.5s, 500ms and 150ms, that delay could fail it).
+// delay: 500ms; with 1.5s, 500ms and 150ms, a delay could fail it).
 func TestIdentityCacheRefreshesAhead(t *testing.T) {
 	e := startTest(t, 3*time.Second, time.Second)
 	first, _ := e.Cache().Current()
@@ -58,7 +58,7 @@ func TestIdentityCacheRefreshesAhead(t *testing.T) {
 		minLeft = min(minLeft, time.Until(cur.Expires))
 		return e.Cache().Refreshed() >= 3
 	})
-	if minLeft < 700*time.Millisecond {
+	if minLeft < 500*time.Millisecond {
 		t.Errorf("served credentials with %s left, want about the 1s margin at least", minLeft)
 	}
 	e.src.mu.Lock()

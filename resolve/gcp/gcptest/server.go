@@ -510,6 +510,19 @@ func (s *Server) IssuedTokensOf(principal string) []string {
 	return out
 }
 
+// ExpiryOf returns when the access token tok expires, to the nanosecond
+// (the IAM answer's expireTime is in whole seconds), and whether the
+// emulator issued it.
+func (s *Server) ExpiryOf(tok string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.tokens[tok]
+	if !ok {
+		return time.Time{}, false
+	}
+	return g.expires, true
+}
+
 // IssuedTokens lists every access token the emulator issued, for leak
 // audits.
 func (s *Server) IssuedTokens() []string {

@@ -525,16 +525,18 @@ func TestLeaseOfASinksOldTokenEndingWithinHalfASecond(t *testing.T) {
 		_, err := s.KeepLease(ctx, lease)
 		done <- err
 	}()
-	// The agent's new login, 0.3 s before the old token's end, which
-	// ward finds at its next request. Not a wait for an event: the
-	// moment the agent writes.
-	time.Sleep(time.Until(expires.Add(-300 * time.Millisecond)))
+	// The agent's new login, 0.45 s before the old token's end (its ttl
+	// rounds to 0 then), which ward finds at its next request. Not a
+	// wait for an event: the moment the agent writes. At 0.3 s, a test
+	// woken 0.3 s late (a loaded machine) wrote after the old token
+	// ended, and its leases were revoked with it.
+	time.Sleep(time.Until(expires.Add(-450 * time.Millisecond)))
 	write("1h")
 	if _, err := fetch(t, s, map[string]string{"U": ref + "#username"}); err != nil {
 		t.Fatalf("fetch with the new token: %s", tc.text(err))
 	}
 	if err := <-done; err != nil {
-		t.Fatalf("KeepLease of a lease whose token the sink replaced 0.3 s before its end: got %v, want nil (read again): the old token was taken for one that never expires", err)
+		t.Fatalf("KeepLease of a lease whose token the sink replaced 0.45 s before its end: got %v, want nil (read again): the old token was taken for one that never expires", err)
 	}
 }
 
