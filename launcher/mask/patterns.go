@@ -92,23 +92,69 @@ type continuers struct {
 	z, zq  []int32
 	seen   map[int32]bool
 	others []int32
-	found  [][2]int32 // (place, pattern)
+	found  []uint64 // place<<32 | pattern (see foundAt)
+	groups map[alignedKey][]alignedPattern
+	// shortRests holds, for each place in the period an aligned
+	// continuer starts at, the rests shorter than a period that are its
+	// start (see aligned), nil until looked at.
+	shortRests [][]int32
 }
 
-// find returns the overlaps of pattern id and their patterns. Each
-// pattern that may continue it is compared with it once, over the whole
-// of both, by the Z-array of the two joined (a value of 256 KiB of zeros
-// took seconds when each place was compared with each pattern on its own,
-// and a bundle's forms are megabytes of places); a rest of under MinLen
-// bytes is looked up in heads.
+// foundAt is a continuer of a pattern, q, at place i of it, as found holds
+// it: sorted, by place and then by pattern.
+func foundAt(i, q int32) uint64 {
+	return uint64(i)<<32 | uint64(q)
+}
+
+// alignedPeriod bounds the smallest period of a pattern whose continuers
+// are found as those that repeat it (see continuers.aligned): base64 of
+// zeros wrapped at 76 characters repeats every 77 bytes, or 78 with CRLF.
+const alignedPeriod = 128
+
+// alignedKey groups the patterns that repeat a pattern's period from
+// their start (see continuers.aligned) by what follows the repeats, and
+// where in the period the repeats end.
+type alignedKey struct {
+	tail  string
+	phase int
+}
+
+// alignedPattern is a pattern of a group, and its length.
+type alignedPattern struct {
+	len int
+	id  int32
+}
+
+// find returns the overlaps of pattern id and their patterns. For a
+// pattern that repeats itself, each pattern that may continue it is
+// compared with it once: by arithmetic when it repeats the same period
+// (see aligned), else by the Z-array of the two joined (a value of 256 KiB
+// of zeros took seconds when each place was compared with each pattern on
+// its own); a rest of under MinLen bytes is looked up in heads.
 func (c *continuers) find(p *Patterns, id int) ([]overlap, []int32) {
 	pat := p.pats[id]
 	c.found = c.found[:0]
-	// Itself: its rest is its own start ("abab", "0000").
 	c.z = prefixLengths(pat, c.z)
+	period := len(pat)
 	for i := 1; i < len(pat); i++ {
 		if int(c.z[i]) == len(pat)-i {
-			c.found = append(c.found, [2]int32{int32(i), int32(id)})
+			period = i
+			break
+		}
+	}
+	// A value that repeats a short period (zeros, "abab", and its base64
+	// and hex) is continued at every place by every other value that
+	// repeats it: those are found in groups, below (see aligned), and
+	// its own rests of a period and more with them.
+	fast := period <= len(pat)/4 && period <= alignedPeriod
+	// Itself: its rest is its own start ("abab", "0000").
+	from := 1
+	if fast {
+		from = max(from, len(pat)-max(period, MinLen)+1)
+	}
+	for i := from; i < len(pat); i++ {
+		if int(c.z[i]) == len(pat)-i {
+			c.found = append(c.found, foundAt(int32(i), int32(id)))
 		}
 	}
 	// Others, at places whose rest is MinLen bytes or more: those that
@@ -118,20 +164,21 @@ func (c *continuers) find(p *Patterns, id int) ([]overlap, []int32) {
 	// within a few bytes; but for a value that repeats itself (its
 	// smallest period a quarter of it or less: zeros, "abab", and its
 	// base64 and hex), whose forms share thousands of bytes at every
-	// place, each once, whole, by the Z-array of the two joined.
-	periodic := false
-	for i := 1; i < len(pat); i++ {
-		if int(c.z[i]) == len(pat)-i {
-			periodic = i <= len(pat)/4
-			break
-		}
-	}
+	// place, each once, as said above.
+	periodic := period <= len(pat)/4
 	if c.seen == nil {
 		c.seen = map[int32]bool{}
 	}
 	clear(c.seen)
 	c.others = c.others[:0]
-	for i := 1; i+MinLen <= len(pat); i++ {
+	// A pattern that repeats itself has the same 4 bytes a period on:
+	// the last period of places holds them all, each where the shortest
+	// rest (the most patterns longer than it) starts.
+	start := 1
+	if periodic {
+		start = max(start, len(pat)-MinLen-period+1)
+	}
+	for i := start; i+MinLen <= len(pat); i++ {
 		g := binary.LittleEndian.Uint32(pat[i:])
 		if !p.starts.has(g) {
 			continue
@@ -141,7 +188,7 @@ func (c *continuers) find(p *Patterns, id int) ([]overlap, []int32) {
 			case len(p.pats[q]) <= len(pat)-i || int(q) == id:
 			case !periodic:
 				if bytes.HasPrefix(p.pats[q], pat[i:]) {
-					c.found = append(c.found, [2]int32{int32(i), q})
+					c.found = append(c.found, foundAt(int32(i), q))
 				}
 			case !c.seen[q]:
 				c.seen[q] = true
@@ -149,41 +196,61 @@ func (c *continuers) find(p *Patterns, id int) ([]overlap, []int32) {
 			}
 		}
 	}
+	if fast {
+		if c.groups == nil {
+			c.groups = map[alignedKey][]alignedPattern{}
+		}
+		clear(c.groups)
+		c.shortRests = slices.Grow(c.shortRests[:0], period)[:period]
+		clear(c.shortRests)
+		c.aligned(pat, period, p.pats[id], int32(id), true)
+	}
 	for _, q := range c.others {
 		qb := p.pats[q]
+		if fast && c.aligned(pat, period, qb, q, false) {
+			continue
+		}
 		// z of q followed by the rest of pat shorter than q: at
 		// len(q)+i-from, how much of pat's rest from i is q's start.
 		from := max(1, len(pat)-len(qb)+1)
+		if fast {
+			// Not aligned: a rest of a period or more starts with a
+			// whole period, which q does not, so only the shorter
+			// ones may be its start, and its first period is all
+			// they are compared with (unwrapped base64 continues
+			// the last line of a wrapped one).
+			from = max(from, len(pat)-period+1)
+			qb = qb[:min(len(qb), period)]
+		}
 		c.zq = prefixLengths(slices.Concat(qb, pat[from:]), c.zq)
 		for i := from; i+MinLen <= len(pat); i++ {
 			if int(c.zq[len(qb)+i-from]) == len(pat)-i {
-				c.found = append(c.found, [2]int32{int32(i), q})
+				c.found = append(c.found, foundAt(int32(i), q))
 			}
 		}
+	}
+	if fast {
+		c.alignedFound(len(pat), period)
 	}
 	// Rests of 1 to 3 bytes.
 	for i := max(1, len(pat)-MinLen+1); i < len(pat); i++ {
 		tail := pat[i:]
 		for _, q := range p.heads[string(tail)] {
 			if int(q) != id && len(p.pats[q]) > len(tail) && bytes.HasPrefix(p.pats[q], tail) {
-				c.found = append(c.found, [2]int32{int32(i), q})
+				c.found = append(c.found, foundAt(int32(i), q))
 			}
 		}
 	}
 	if len(c.found) == 0 {
 		return nil, nil
 	}
-	slices.SortFunc(c.found, func(a, b [2]int32) int {
-		if a[0] != b[0] {
-			return int(a[0] - b[0])
-		}
-		return int(a[1] - b[1])
-	})
+	slices.Sort(c.found)
 	var overlaps []overlap
 	cands := make([]int32, 0, len(c.found))
 	reach := int32(0)
-	for j, f := range c.found {
-		if j == 0 || f[0] != c.found[j-1][0] {
+	for j, placed := range c.found {
+		f := [2]int32{int32(placed >> 32), int32(uint32(placed))}
+		if j == 0 || placed>>32 != c.found[j-1]>>32 {
 			overlaps = append(overlaps, overlap{at: f[0], first: int32(len(cands))})
 		}
 		o := &overlaps[len(overlaps)-1]
@@ -197,6 +264,91 @@ func (c *continuers) find(p *Patterns, id int) ([]overlap, []int32) {
 		o.reach = reach
 	}
 	return overlaps, cands
+}
+
+// aligned adds q, which continues pat at some place, to its group, when
+// its start repeats pat's period (whose smallest is period) at least once
+// whole (a rotation of it: it starts where pat's rest does), and reports
+// whether it did; one that does not is compared with pat by the Z-array.
+// Continuing pat at place i is then arithmetic: the rest of pat there,
+// whose length r is a period or more, is q's start when q repeats the
+// period for r bytes or more, from the same place in it (i's, modulo the
+// period). The rests shorter than a period but MinLen or more are
+// compared here (not of pat itself: find did those).
+//
+// Of the continuers whose text past pat's end is the same (the same
+// length, e, past it, of the same tail after the repeats, which end at
+// the same place in the period), cover takes the one that starts first,
+// whichever matches, as they reach as far and match the same bytes: the
+// longest. So each group gives, for each e, only that one (see
+// alignedFound): 100 values of 400 to 500 zeros had 45,000 continuers
+// each, and took 27 s and 320 MB to compile.
+func (c *continuers) aligned(pat []byte, period int, q []byte, id int32, itself bool) bool {
+	if len(q) < period {
+		return false
+	}
+	// Where in the period q starts: its first period in pat's first two
+	// periods (pat holds four and more).
+	s := bytes.Index(pat[:2*period-1], q[:period])
+	if s < 0 {
+		return false
+	}
+	repeats := period
+	for repeats < len(q) && q[repeats] == q[repeats-period] {
+		repeats++
+	}
+	if !itself {
+		// q's start is pat's from s, for a period and more: which of
+		// pat's short rests it starts with depends on s alone.
+		rests := c.shortRests[s]
+		if rests == nil {
+			rests = []int32{}
+			for r := MinLen; r < period; r++ {
+				if i := len(pat) - r; i >= 1 && bytes.HasPrefix(pat[s:], pat[i:]) {
+					rests = append(rests, int32(r))
+				}
+			}
+			c.shortRests[s] = rests
+		}
+		for _, r := range rests {
+			if int(r) < len(q) {
+				c.found = append(c.found, foundAt(int32(len(pat))-r, id))
+			}
+		}
+	}
+	k := alignedKey{tail: string(q[repeats:]), phase: (s + repeats) % period}
+	c.groups[k] = append(c.groups[k], alignedPattern{len: len(q), id: id})
+	return true
+}
+
+// alignedFound adds to found, for each group of aligned (the patterns
+// that continue a pattern of length n whose smallest period is period
+// with the same tail) and each length e that a continuer goes past its
+// end, the longest of the group that does so (see aligned): at place
+// n-(len-e), the rest there r = len-e long, a period and MinLen or more,
+// and the place one or more. The places of a group are those at the
+// same place in the period as its patterns' starts: its es go by periods.
+func (c *continuers) alignedFound(n, period int) {
+	least := max(period, MinLen)
+	for k, group := range c.groups {
+		slices.SortFunc(group, func(a, b alignedPattern) int { return b.len - a.len })
+		// e's place in the period: the rest starts at i, in step with
+		// the group's starts, and the repeats end at k.phase.
+		e := max(1, len(k.tail))
+		step := ((k.phase+len(k.tail)-n-e)%period + period) % period
+		for e += step; e+least <= group[0].len; e += period {
+			// The longest that starts at place one or more.
+			j, _ := slices.BinarySearchFunc(group, e+n-1, func(a alignedPattern, limit int) int {
+				if a.len > limit {
+					return -1
+				}
+				return 1
+			})
+			if j < len(group) && group[j].len >= e+least {
+				c.found = append(c.found, foundAt(int32(n-(group[j].len-e)), group[j].id))
+			}
+		}
+	}
 }
 
 // acPrefix is how much of a pattern the automaton holds: its memory

@@ -660,6 +660,97 @@ func TestPatternsAgainstReference(t *testing.T) {
 	}
 }
 
+// TestPatternsAgainstReferenceRepeating: values that repeat a short
+// period (zeros of several lengths, "ab" and "abc" repeated, some with a
+// tail after the repeats), whose continuers are found in groups (see
+// continuers.aligned), are masked as the reference masks them, in runs
+// of the period and with other bytes in between, wherever the input is
+// cut.
+func TestPatternsAgainstReferenceRepeating(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	words := []string{"a", "ab", "abc", "aab", "abcde", "abcdefgh", "abcdefghijk"}
+	for i := 0; i < 2000; i++ {
+		word := words[r.Intn(len(words))]
+		var secrets []Secret
+		for j := 0; j < 1+r.Intn(6); j++ {
+			n := 8 + r.Intn(60)
+			v := []byte(strings.Repeat(word, n/len(word)+2)[r.Intn(len(word)) : n+len(word)])
+			switch r.Intn(4) {
+			case 0:
+				v = append(v, "xyz"[:1+r.Intn(3)]...)
+			case 1:
+				// Less than a period of it, then other bytes: it
+				// continues a value of the period only in the last
+				// period (the unwrapped base64 of a wrapped one).
+				if len(word) > MinLen {
+					k := r.Intn(len(word) - MinLen)
+					v = []byte(word[k:] + "xyzzy"[:1+r.Intn(5)])
+				}
+			}
+			secrets = append(secrets, Secret{Name: fmt.Sprint("S", j), Value: v})
+		}
+		var in []byte
+		for len(in) < 200 {
+			switch r.Intn(4) {
+			case 0:
+				in = append(in, "xyz\n"[r.Intn(4)])
+			default:
+				in = append(in, strings.Repeat(word, 1+r.Intn(30))[r.Intn(len(word)):]...)
+			}
+		}
+		want := refMask(secrets, in)
+		if got := maskChunks(t, secrets, in, randSizes(r, 50)); !bytes.Equal(got, want) {
+			t.Fatalf("case %d: %s", i, diff(got, want))
+		}
+	}
+}
+
+// TestPatternsAgainstReferenceRepeatingForms: values of 60 to 100 zeros
+// (or "ab"), whose base64 and hex forms repeat too, wrapped in lines, in
+// output made of their forms run together, are masked as the reference
+// masks them, wherever the input is cut.
+func TestPatternsAgainstReferenceRepeatingForms(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	for i := 0; i < 60; i++ {
+		word := []string{"0", "ab"}[r.Intn(2)]
+		var secrets []Secret
+		for j := 0; j < 2+r.Intn(3); j++ {
+			v := strings.Repeat(word, 100)[:60+r.Intn(40)]
+			secrets = append(secrets, Secret{Name: fmt.Sprint("S", j), Value: []byte(v)})
+		}
+		var in []byte
+		for len(in) < 600 {
+			forms := Forms(secrets[r.Intn(len(secrets))].Value)
+			f := forms[r.Intn(len(forms))]
+			in = append(in, f[r.Intn(len(f)/2):]...)
+			if r.Intn(2) == 0 {
+				in = append(in, " \n"[r.Intn(2)])
+			}
+		}
+		want := refMask(secrets, in)
+		if got := maskChunks(t, secrets, in, randSizes(r, 300)); !bytes.Equal(got, want) {
+			t.Fatalf("case %d: %s", i, diff(got, want))
+		}
+	}
+}
+
+// TestWriterValueContinuesTheLastPeriod: a value that starts with less
+// than a period of another that repeats one, and goes on with other bytes
+// (the unwrapped base64 after a wrapped one's last line), is masked with
+// it where it continues it.
+func TestWriterValueContinuesTheLastPeriod(t *testing.T) {
+	secrets := []Secret{
+		{Name: "A", Value: []byte(strings.Repeat("abcdefgh", 5))},
+		{Name: "B", Value: []byte("cdefghxy")},
+	}
+	in := []byte(strings.Repeat("abcdefgh", 6) + "xy.")
+	want := []byte("<ward:A><ward:A><ward:B>.")
+	if ref := refMask(secrets, in); !bytes.Equal(ref, want) {
+		t.Fatalf("the reference: %s", diff(ref, want))
+	}
+	everySplit(t, secrets, in, want)
+}
+
 var marker = regexp.MustCompile(`<ward:[A-Z0-9_]+>`)
 
 // FuzzWriter checks, for values and input chosen by the fuzzer and the input
