@@ -257,10 +257,17 @@ func TestScanUTF16Text(t *testing.T) {
 	write(t, dir, "le.env", utf16(binary.LittleEndian, true))
 	write(t, dir, "be.env", utf16(binary.BigEndian, true))
 	write(t, dir, "nomark.env", utf16(binary.LittleEndian, false))
-	found := func(path, commit string) Finding {
-		return Finding{Path: path, Line: 2, Commit: commit, Name: "DB_PASSWORD", Form: "plain"}
+	found := func(path string) Finding {
+		return Finding{Path: path, Line: 2, Name: "DB_PASSWORD", Form: "plain"}
 	}
-	want := []Finding{found("be.env", ""), found("le.env", "")}
+	foundEverywhere(t, dir, "utf-16", []Finding{found("be.env"), found("le.env")})
+}
+
+// foundEverywhere checks that the findings in the repository dir are want
+// in its working tree, staged once all is added, and in its history once
+// that is committed with message (each found there with its commit).
+func foundEverywhere(t *testing.T, dir, message string, want []Finding) {
+	t.Helper()
 	if got := scan(t, Options{Dir: dir}); !slices.Equal(got, want) {
 		t.Errorf("in the working tree got findings %+v, want %+v", got, want)
 	}
@@ -268,16 +275,16 @@ func TestScanUTF16Text(t *testing.T) {
 	if got := scan(t, Options{Dir: dir, Staged: true}); !slices.Equal(got, want) {
 		t.Errorf("staged got findings %+v, want %+v", got, want)
 	}
-	commitAll(t, dir, "utf-16")
-	got := scan(t, Options{Dir: dir, GitHistory: true})
+	commitAll(t, dir, message)
 	var history []Finding
-	for _, f := range got {
+	for _, f := range scan(t, Options{Dir: dir, GitHistory: true}) {
 		if f.Commit != "" {
-			history = append(history, found(f.Path, ""))
+			f.Commit = ""
+			history = append(history, f)
 		}
 	}
 	if !slices.Equal(history, want) {
-		t.Errorf("in history got findings %+v, want be.env and le.env", got)
+		t.Errorf("in history got findings %+v, want %+v", history, want)
 	}
 }
 
@@ -333,24 +340,7 @@ func TestScanTextStartingLikeUTF16(t *testing.T) {
 		{Path: "latin1.env", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
 		{Path: "odd.env", Line: 2, Name: "DB_PASSWORD", Form: "plain"},
 	}
-	if got := scan(t, Options{Dir: dir}); !slices.Equal(got, want) {
-		t.Errorf("in the working tree got findings %+v, want %+v", got, want)
-	}
-	git(t, dir, "add", ".")
-	if got := scan(t, Options{Dir: dir, Staged: true}); !slices.Equal(got, want) {
-		t.Errorf("staged got findings %+v, want %+v", got, want)
-	}
-	commitAll(t, dir, "latin-1")
-	var history []Finding
-	for _, f := range scan(t, Options{Dir: dir, GitHistory: true}) {
-		if f.Commit != "" {
-			f.Commit = ""
-			history = append(history, f)
-		}
-	}
-	if !slices.Equal(history, want) {
-		t.Errorf("in history got findings %+v, want %+v", history, want)
-	}
+	foundEverywhere(t, dir, "latin-1", want)
 }
 
 // TestScanValueWithOtherLineEnds: a value stored with Windows' line ends
