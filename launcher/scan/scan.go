@@ -215,6 +215,7 @@ type scanner struct {
 	gitEnv      []string         // see gitEnv
 	refused     map[string]error // see inWorkTree
 	buf         []byte           // reused from file to file
+	rawBuf      []byte           // buf of searchBothWays' bytes, reused too
 	namedTrees  []namedTree      // see namedTreeFiles
 	// asBytes searches what it reads as bytes, a UTF-16 mark or not
 	// (see searchBothWays).
@@ -327,22 +328,37 @@ func (s *scanner) searchBothWays(r io.Reader, binary bool, found func(line int, 
 	}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
+	searching := make(chan struct{}) // closed once the bytes' search has ended
+	raw := &scanner{p: s.p, opts: s.opts, asBytes: true, buf: s.rawBuf}
 	go func() {
-		raw := &scanner{p: s.p, opts: s.opts, asBytes: true}
 		err := raw.searchAs(pr, binary, locked)
+		close(searching)
 		io.Copy(io.Discard, pr) // the rest, for the decoding read
 		done <- err
 	}()
 	decoded := transform.NewReader(io.TeeReader(r, pw), unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder())
 	err := s.searchAs(decoded, binary, locked)
-	if err == nil {
-		// Read to the end, so the bytes' search sees all of them.
-		_, err = io.Copy(io.Discard, decoded)
+	// Read on while the bytes' search goes on, so it sees all of them;
+	// no further: a binary file that starts with FF FE, which both
+	// searches pass over at once, was read to its end.
+	for chunk := make([]byte, 32<<10); err == nil; {
+		select {
+		case <-searching:
+		default:
+			if _, err = decoded.Read(chunk); err == nil {
+				continue
+			}
+			if err == io.EOF {
+				err = nil
+			}
+		}
+		break
 	}
 	pw.CloseWithError(err)
 	if rawErr := <-done; err == nil {
 		err = rawErr
 	}
+	s.rawBuf = raw.buf
 	return err
 }
 

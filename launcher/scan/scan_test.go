@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -431,6 +432,46 @@ func TestScanSharedValueAndShortValues(t *testing.T) {
 	}
 	if got, err := Scan(context.Background(), s[2:], Options{Dir: dir}); err != nil || got != nil {
 		t.Errorf("got %v, %v with no value long enough, want nothing", got, err)
+	}
+}
+
+// countingReader counts what is read of r.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += n
+	return n, err
+}
+
+// TestSearchOfMarkedBinaryStops: a binary file that starts with FF FE
+// (UTF-32's mark among them), not named and without --binary, is passed
+// over after its first reads, as any binary file: both of its searches,
+// decoded and as bytes, stop there, and it was read to its end all the
+// same (300 MB: 1.85 s, where it was 0.01 s). The bytes' search keeps its
+// buffer from file to file: it took a new one of 1 MiB for each such file
+// (3,000 small UTF-16 files: 1.57 s, where they took 0.06 s).
+func TestSearchOfMarkedBinaryStops(t *testing.T) {
+	p, _ := mask.Compile(secrets)
+	s := &scanner{p: p}
+	file := append([]byte{0xff, 0xfe, 0, 0}, bytes.Repeat([]byte{1, 0, 2, 0, 0, 0, 3, 0}, 2<<20)...)
+	r := &countingReader{r: bytes.NewReader(file)}
+	if err := s.search(r, func(int, mask.Owner) { t.Error("found a value in a file without one") }); err != nil {
+		t.Fatal(err)
+	}
+	if r.n > 4<<20 {
+		t.Errorf("read %d bytes of a binary file of %d, want its first reads only", r.n, len(file))
+	}
+	first := s.rawBuf[:1]
+	utf16 := []byte{0xff, 0xfe, 'K', 0, '=', 0, 'v', 0, '\n', 0}
+	if err := s.search(bytes.NewReader(utf16), func(int, mask.Owner) {}); err != nil {
+		t.Fatal(err)
+	}
+	if &s.rawBuf[:1][0] != &first[0] {
+		t.Errorf("the bytes' search of the second file took a new buffer")
 	}
 }
 
