@@ -556,7 +556,7 @@ func matchForms(value []byte) (forms []Form, short bool) {
 	forms = FormsOf(value)
 	var plain []Form
 	for _, f := range forms {
-		if bytes.IndexByte(f.Bytes, esc) < 0 {
+		if !styled(f.Bytes) {
 			continue
 		}
 		// Without its styles, and, when it ends inside one ("...\e[1",
@@ -567,7 +567,10 @@ func matchForms(value []byte) (forms []Form, short bool) {
 		switch {
 		case len(text) == len(f.Bytes):
 		case len(text) < MinLen:
-			short = true
+			// One that is little but shifts is matched as it is;
+			// the 3 bytes a terminal shows of it are not, as a
+			// value that short is not.
+			short = short || bytes.IndexByte(f.Bytes, esc) >= 0
 		default:
 			plain = append(plain, Form{Encoding: f.Encoding, Bytes: bytes.Clone(text)})
 		}

@@ -1,15 +1,19 @@
 package mask
 
+import "bytes"
+
 // A program on a terminal colours its output, and some colour inside a
 // value: grep --color marks its match ("sk_live_\e[01;31m\e[K4eC39\e[m\e[K
 // HqLy..."), a highlighter marks part of a URL. The terminal shows the
 // value whole, so the Writer matches values in the text without these
 // styles (SGR, "\e[...m", erase in line, "\e[...K", and "\e(B", the
 // ASCII character set, which terminfo's sgr0 puts before "\e[m" and tmux
-// and ncurses programs write; and the shifts SI and SO after one of
-// those, as sgr0 is "\e[m\x0f" for TERM=screen, tmux and linux: none
+// and ncurses programs write; and the shift bytes SI and SO, wherever
+// they are, as sgr0 is "\e[m\x0f" for TERM=screen, tmux and linux: none
 // draws a character), and puts the styles from inside a value after its
-// <ward:NAME>, so the colours after it are as the program set them.
+// <ward:NAME>, so the colours after it are as the program set them. A
+// value with a shift byte in it is matched without it too: taken into a
+// style run before it, a value that starts with SI went by in clear.
 
 const (
 	esc      = 0x1b
@@ -69,10 +73,6 @@ func styleLen(b []byte) (n int, complete bool) {
 // sequence or lengthen the run), with n the length up to there.
 func styleRun(b []byte) (n int, partial bool) {
 	for n < len(b) {
-		if n > 0 && (b[n] == shiftIn || b[n] == shiftOut) {
-			n++
-			continue
-		}
 		l, complete := styleLen(b[n:])
 		if l == 0 {
 			break
@@ -96,10 +96,6 @@ func styleRun(b []byte) (n int, partial bool) {
 func completeStyles(b []byte) int {
 	n := 0
 	for n < len(b) && n <= maxStyleRun {
-		if n > 0 && (b[n] == shiftIn || b[n] == shiftOut) {
-			n++
-			continue
-		}
 		l, complete := styleLen(b[n:])
 		if l == 0 || !complete {
 			break
@@ -120,6 +116,10 @@ func (mw *Writer) unstyle(buf []byte, more bool) (text []byte, at []int, cut int
 	text, at = mw.text[:0], mw.at[:0]
 	cut = len(buf)
 	for i := 0; i < len(buf); {
+		if buf[i] == shiftIn || buf[i] == shiftOut {
+			i++
+			continue
+		}
 		if buf[i] == esc {
 			n, partial := styleRun(buf[i:])
 			if partial && more {
@@ -142,8 +142,14 @@ func (mw *Writer) unstyle(buf []byte, more bool) (text []byte, at []int, cut int
 	return text, at, cut
 }
 
-// emitStyled is emit for output with escape sequences in it: values are
-// matched in its text without styles.
+// styled reports whether b holds a byte that may be a style's or a shift:
+// its values are then matched in its text (see emitStyled).
+func styled(b []byte) bool {
+	return bytes.IndexByte(b, esc) >= 0 || bytes.IndexByte(b, shiftIn) >= 0 || bytes.IndexByte(b, shiftOut) >= 0
+}
+
+// emitStyled is emit for output with escape sequences or shifts in it:
+// values are matched in its text without styles.
 func (mw *Writer) emitStyled(buf []byte, more bool) error {
 	text, at, cut := mw.unstyle(buf, more)
 	inBuf := func(i int) int {

@@ -7,7 +7,6 @@
 package mask
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"syscall"
@@ -97,7 +96,7 @@ func (mw *Writer) Write(b []byte) (int, error) {
 	mw.sync()
 	n := len(b)
 	switch {
-	case mw.styles && (bytes.IndexByte(b, esc) >= 0 || bytes.IndexByte(mw.held, esc) >= 0):
+	case mw.styles && (styled(b) || styled(mw.held)):
 		mw.buf = append(append(mw.buf[:0], mw.held...), b...)
 		if err := mw.emitStyled(mw.buf, true); err != nil {
 			return 0, err
@@ -186,7 +185,7 @@ func (mw *Writer) Flush() error {
 	}
 	buf := append(mw.buf[:0], mw.held...)
 	mw.buf = buf
-	if mw.styles && bytes.IndexByte(buf, esc) >= 0 {
+	if mw.styles && styled(buf) {
 		return mw.emitStyled(buf, false)
 	}
 	return mw.emit(buf, false)

@@ -37,6 +37,9 @@ func refMask(secrets []Secret, input []byte) []byte {
 				// At the input's end: its complete sequences are styles.
 				n = completeStyles(b[i:])
 			}
+			if b[i] == shiftIn || b[i] == shiftOut {
+				n = 1 // a shift draws nothing either
+			}
 			if styles && n > 0 {
 				if len(text) == 0 {
 					lead = append(lead, b[i:i+n]...)
@@ -68,7 +71,7 @@ func refMask(secrets []Secret, input []byte) []byte {
 		for _, f := range Forms(s.Value) {
 			if t, _, _ := textOf(f); len(t) < len(f) && len(t) >= MinLen {
 				add(t, s.Name)
-			} else if len(t) < len(f) {
+			} else if len(t) < len(f) && bytes.IndexByte(f, esc) >= 0 {
 				short = true
 			}
 			// Up to a style left open at its end, if any; a head too
@@ -255,7 +258,15 @@ func TestWriterEveryByteValue(t *testing.T) {
 	}
 	secrets := []Secret{{Name: "KEYSTORE", Value: binary}, {Name: "TOKEN", Value: []byte("token-abcdef")}}
 	in := "a " + string(binary) + " b " + base64.StdEncoding.EncodeToString(binary) + " c token-abcdef"
-	want := "a <ward:KEYSTORE> b <ward:KEYSTORE> c <ward:TOKEN>"
+	// Its shift bytes (SI, SO) draw nothing: they come after its
+	// <ward:NAME>, as styles inside a value do.
+	var shifts []byte
+	for _, c := range binary {
+		if c == shiftIn || c == shiftOut {
+			shifts = append(shifts, c)
+		}
+	}
+	want := "a <ward:KEYSTORE>" + string(shifts) + " b <ward:KEYSTORE> c <ward:TOKEN>"
 	if got := maskChunks(t, secrets, []byte(in), nil); string(got) != want {
 		t.Errorf("%s", diff(got, []byte(want)))
 	}
@@ -978,9 +989,10 @@ func TestWriterStyledValue(t *testing.T) {
 			"key: <ward:API_TOKEN>\x1b[31m\x1b[m\x0f\n",
 		},
 		{
-			"a shift alone is text",
-			"sk_live_4eC39\x0fHqLyjWDarjtT1zdp7dc",
-			"sk_live_4eC39\x0fHqLyjWDarjtT1zdp7dc",
+			// A shift draws nothing wherever it is.
+			"a shift alone inside it",
+			"sk_live_4eC39\x0fHqLyjWDarjtT1zdp7dc\x0e.",
+			"<ward:API_TOKEN>\x0f\x0e.",
 		},
 		{
 			"other escapes are text",
@@ -1020,6 +1032,29 @@ func TestWriterStyledValue(t *testing.T) {
 			everySplit(t, secrets, input, want)
 		})
 	}
+}
+
+// TestWriterValueStartingWithAShift: a value whose first byte is SI or SO
+// (a binary value's, 2 in 256), printed after a colour code, is masked:
+// the shift was taken into the code's style run, the text then lacked
+// the value's first byte, and it went by in clear (the first fix of
+// sgr0's "\e[m\x0f").
+func TestWriterValueStartingWithAShift(t *testing.T) {
+	secrets := []Secret{
+		{Name: "A", Value: []byte("\x0fsupersecretvalue")},
+		{Name: "B", Value: []byte("\x0eother\x0f-secret")},
+		// What a terminal shows of it is 3 bytes: not masked, as a
+		// value that short is not.
+		{Name: "C", Value: []byte("\x0fabc")},
+	}
+	// A shift before a value's text comes before its <ward:NAME>, one
+	// inside it after, as styles do.
+	in := "1 \x1b[m\x0fsupersecretvalue\n2 \x1b[1m\x0fsupersecretvalue\x1b[m\n3 \x1b[K\x0eother\x1b[31m\x0f-secret\n4 \x0eother\x0f-secret \x0fabc\n"
+	want := "1 \x1b[m\x0f<ward:A>\n2 \x1b[1m\x0f<ward:A>\x1b[m\n3 \x1b[K\x0e<ward:B>\x1b[31m\x0f\n4 \x0e<ward:B>\x0f \x0fabc\n"
+	if ref := refMask(secrets, []byte(in)); !bytes.Equal(ref, []byte(want)) {
+		t.Fatalf("the reference: %s", diff(ref, []byte(want)))
+	}
+	everySplit(t, secrets, []byte(in), []byte(want))
 }
 
 // TestWriterStylesBesideAnEscapeInAValue: a value with an escape sequence
