@@ -45,6 +45,8 @@ type Patterns struct {
 	// unstyled is set when a value is matched only as it is, never in
 	// the text without its styles (see matchForms).
 	unstyled bool
+	// shifts is set when a value holds a shift byte (see unstyle).
+	shifts bool
 
 	// The automaton runs only where a pattern may start: long and short
 	// find such places for the patterns of at least shortLen bytes and for
@@ -382,6 +384,7 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 		}
 		forms, short := matchForms(s.Value)
 		p.unstyled = p.unstyled || short
+		p.shifts = p.shifts || bytes.IndexByte(s.Value, shiftIn) >= 0 || bytes.IndexByte(s.Value, shiftOut) >= 0
 		for _, f := range forms {
 			o := Owner{Secret: si, Name: s.Name, Encoding: f.Encoding}
 			if id, ok := index[string(f.Bytes)]; ok {
@@ -555,15 +558,16 @@ func (p *Patterns) cover(buf []byte, m Match, more bool, links []link) (run []li
 func matchForms(value []byte) (forms []Form, short bool) {
 	forms = FormsOf(value)
 	var plain []Form
+	shifts := &Writer{shifts: true}
 	for _, f := range forms {
-		if !styled(f.Bytes) {
+		if !shifts.styled(f.Bytes) {
 			continue
 		}
 		// Without its styles, and, when it ends inside one ("...\e[1",
 		// completed by what the program prints after it), up to that
 		// one: the terminal shows no more of it, and it was printed
 		// in clear.
-		text, _, _ := (&Writer{}).unstyle(f.Bytes, false)
+		text, _, _ := shifts.unstyle(f.Bytes, false)
 		switch {
 		case len(text) == len(f.Bytes):
 		case len(text) < MinLen:
@@ -577,7 +581,7 @@ func matchForms(value []byte) (forms []Form, short bool) {
 		// A head shorter than MinLen is not matched, as a value that
 		// short is not: it turned the look through styles off for
 		// every value, and another was printed in clear.
-		if head, _, cut := (&Writer{}).unstyle(f.Bytes, true); cut < len(f.Bytes) && len(head) >= MinLen {
+		if head, _, cut := shifts.unstyle(f.Bytes, true); cut < len(f.Bytes) && len(head) >= MinLen {
 			plain = append(plain, Form{Encoding: f.Encoding, Bytes: bytes.Clone(head)})
 		}
 	}

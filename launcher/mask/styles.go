@@ -8,12 +8,14 @@ import "bytes"
 // value whole, so the Writer matches values in the text without these
 // styles (SGR, "\e[...m", erase in line, "\e[...K", and "\e(B", the
 // ASCII character set, which terminfo's sgr0 puts before "\e[m" and tmux
-// and ncurses programs write; and the shift bytes SI and SO, wherever
-// they are, as sgr0 is "\e[m\x0f" for TERM=screen, tmux and linux: none
+// and ncurses programs write; and the shift bytes SI and SO after one of
+// those, as sgr0 is "\e[m\x0f" for TERM=screen, tmux and linux: none
 // draws a character), and puts the styles from inside a value after its
-// <ward:NAME>, so the colours after it are as the program set them. A
-// value with a shift byte in it is matched without it too: taken into a
-// style run before it, a value that starts with SI went by in clear.
+// <ward:NAME>, so the colours after it are as the program set them. When
+// a value has a shift byte in it (a binary value's), shifts are left out
+// of the text wherever they are, and the value is matched without its
+// own too: taken into the style run before it, the SI a value started
+// with went by in clear, after any colour code.
 
 const (
 	esc      = 0x1b
@@ -73,6 +75,12 @@ func styleLen(b []byte) (n int, complete bool) {
 // sequence or lengthen the run), with n the length up to there.
 func styleRun(b []byte) (n int, partial bool) {
 	for n < len(b) {
+		if n > 0 && isShift(b[n]) {
+			if n++; n > maxStyleRun {
+				return 0, false
+			}
+			continue
+		}
 		l, complete := styleLen(b[n:])
 		if l == 0 {
 			break
@@ -96,6 +104,10 @@ func styleRun(b []byte) (n int, partial bool) {
 func completeStyles(b []byte) int {
 	n := 0
 	for n < len(b) && n <= maxStyleRun {
+		if n > 0 && isShift(b[n]) {
+			n++
+			continue
+		}
 		l, complete := styleLen(b[n:])
 		if l == 0 || !complete {
 			break
@@ -108,15 +120,20 @@ func completeStyles(b []byte) int {
 	return n
 }
 
-// unstyle returns the text of buf without its style runs, and where each
-// of its bytes is in buf. With more set, a style run that buf ends in is
-// undecided: cut is where it starts (len(buf) if there is none), and the
-// text ends there; without it, its complete sequences are styles.
+// isShift reports whether c is SI or SO, which switch a terminal's
+// character set and draw nothing.
+func isShift(c byte) bool { return c == shiftIn || c == shiftOut }
+
+// unstyle returns the text of buf without its style runs (nor its shift
+// bytes, with shifts set), and where each of its bytes is in buf. With
+// more set, a style run that buf ends in is undecided: cut is where it
+// starts (len(buf) if there is none), and the text ends there; without
+// it, its complete sequences are styles.
 func (mw *Writer) unstyle(buf []byte, more bool) (text []byte, at []int, cut int) {
 	text, at = mw.text[:0], mw.at[:0]
 	cut = len(buf)
 	for i := 0; i < len(buf); {
-		if buf[i] == shiftIn || buf[i] == shiftOut {
+		if mw.shifts && isShift(buf[i]) {
 			i++
 			continue
 		}
@@ -142,10 +159,13 @@ func (mw *Writer) unstyle(buf []byte, more bool) (text []byte, at []int, cut int
 	return text, at, cut
 }
 
-// styled reports whether b holds a byte that may be a style's or a shift:
-// its values are then matched in its text (see emitStyled).
-func styled(b []byte) bool {
-	return bytes.IndexByte(b, esc) >= 0 || bytes.IndexByte(b, shiftIn) >= 0 || bytes.IndexByte(b, shiftOut) >= 0
+// styled reports whether b holds a byte that may be a style's (or a
+// shift, with shifts set): its values are then matched in its text (see
+// emitStyled). Output is looked at for shifts only when a value holds
+// one: two more looks at every write cost plain output a fifth of its
+// speed.
+func (mw *Writer) styled(b []byte) bool {
+	return bytes.IndexByte(b, esc) >= 0 || mw.shifts && (bytes.IndexByte(b, shiftIn) >= 0 || bytes.IndexByte(b, shiftOut) >= 0)
 }
 
 // emitStyled is emit for output with escape sequences or shifts in it:

@@ -38,6 +38,9 @@ type Writer struct {
 	// styles: values are matched in the text without its colour codes
 	// (see emitStyled); text and at are its scratch space.
 	styles bool
+	// shifts: a value holds a shift byte, and shifts are left out of
+	// the text wherever they are (see unstyle).
+	shifts bool
 	text   []byte
 	at     []int
 }
@@ -67,6 +70,7 @@ func (mw *Writer) use(p *Patterns) {
 	// printed every other token whole. Only a value that is little but
 	// styles turns it off.
 	mw.styles = !p.unstyled
+	mw.shifts = p.shifts
 	mw.repl = make([][]byte, p.Len())
 	for i := range mw.repl {
 		mw.repl[i] = []byte("<ward:" + p.Owners(i)[0].Name + ">")
@@ -96,7 +100,7 @@ func (mw *Writer) Write(b []byte) (int, error) {
 	mw.sync()
 	n := len(b)
 	switch {
-	case mw.styles && (styled(b) || styled(mw.held)):
+	case mw.styles && (mw.styled(b) || mw.styled(mw.held)):
 		mw.buf = append(append(mw.buf[:0], mw.held...), b...)
 		if err := mw.emitStyled(mw.buf, true); err != nil {
 			return 0, err
@@ -185,7 +189,7 @@ func (mw *Writer) Flush() error {
 	}
 	buf := append(mw.buf[:0], mw.held...)
 	mw.buf = buf
-	if mw.styles && styled(buf) {
+	if mw.styles && mw.styled(buf) {
 		return mw.emitStyled(buf, false)
 	}
 	return mw.emit(buf, false)

@@ -28,8 +28,15 @@ func refMask(secrets []Secret, input []byte) []byte {
 		name string
 	}
 	// textOf returns b without its style runs, each text byte with the
-	// run that follows it, and the run b starts with.
+	// run that follows it, and the run b starts with. When a value holds a
+	// shift byte, shifts are left out wherever they are.
 	styles := true
+	shifts := false
+	for _, s := range secrets {
+		if len(s.Value) >= MinLen && (bytes.IndexByte(s.Value, shiftIn) >= 0 || bytes.IndexByte(s.Value, shiftOut) >= 0) {
+			shifts = true
+		}
+	}
 	textOf := func(b []byte) (text []byte, after [][]byte, lead []byte) {
 		for i := 0; i < len(b); {
 			n, partial := styleRun(b[i:])
@@ -37,7 +44,7 @@ func refMask(secrets []Secret, input []byte) []byte {
 				// At the input's end: its complete sequences are styles.
 				n = completeStyles(b[i:])
 			}
-			if b[i] == shiftIn || b[i] == shiftOut {
+			if shifts && isShift(b[i]) {
 				n = 1 // a shift draws nothing either
 			}
 			if styles && n > 0 {
@@ -78,6 +85,10 @@ func refMask(secrets []Secret, input []byte) []byte {
 			// short to match is dropped.
 			var head []byte
 			for i := 0; i < len(f); {
+				if shifts && isShift(f[i]) {
+					i++
+					continue
+				}
 				n, partial := styleRun(f[i:])
 				if partial {
 					if len(head) >= MinLen {
@@ -989,10 +1000,10 @@ func TestWriterStyledValue(t *testing.T) {
 			"key: <ward:API_TOKEN>\x1b[31m\x1b[m\x0f\n",
 		},
 		{
-			// A shift draws nothing wherever it is.
-			"a shift alone inside it",
-			"sk_live_4eC39\x0fHqLyjWDarjtT1zdp7dc\x0e.",
-			"<ward:API_TOKEN>\x0f\x0e.",
+			// Not after a style, and no value holds a shift.
+			"a shift alone is text",
+			"sk_live_4eC39\x0fHqLyjWDarjtT1zdp7dc",
+			"sk_live_4eC39\x0fHqLyjWDarjtT1zdp7dc",
 		},
 		{
 			"other escapes are text",
