@@ -384,7 +384,14 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 		}
 		forms, short := matchForms(s.Value)
 		p.unstyled = p.unstyled || short
-		p.shifts = p.shifts || bytes.IndexByte(s.Value, shiftIn) >= 0 || bytes.IndexByte(s.Value, shiftOut) >= 0
+		if bytes.IndexByte(s.Value, shiftIn) >= 0 || bytes.IndexByte(s.Value, shiftOut) >= 0 {
+			// Shifts are left out of the text for a value that is
+			// matched without its own; one that is little but shifts
+			// ("ab\x0f\x0fc") is matched only as it is, which such
+			// a text would never hold.
+			text, _, _ := (&Writer{shifts: true}).unstyle(s.Value, false)
+			p.shifts = p.shifts || len(text) >= MinLen
+		}
 		for _, f := range forms {
 			o := Owner{Secret: si, Name: s.Name, Encoding: f.Encoding}
 			if id, ok := index[string(f.Bytes)]; ok {
@@ -571,9 +578,9 @@ func matchForms(value []byte) (forms []Form, short bool) {
 		switch {
 		case len(text) == len(f.Bytes):
 		case len(text) < MinLen:
-			// One that is little but shifts is matched as it is;
-			// the 3 bytes a terminal shows of it are not, as a
-			// value that short is not.
+			// One that is little but shifts is matched as it is (see
+			// Compile), and not as a terminal shows it, as a value
+			// that short is not.
 			short = short || bytes.IndexByte(f.Bytes, esc) >= 0
 		default:
 			plain = append(plain, Form{Encoding: f.Encoding, Bytes: bytes.Clone(text)})

@@ -124,6 +124,15 @@ func completeStyles(b []byte) int {
 // character set and draw nothing.
 func isShift(c byte) bool { return c == shiftIn || c == shiftOut }
 
+// shiftRun returns the number of shift bytes b starts with.
+func shiftRun(b []byte) int {
+	n := 0
+	for n < len(b) && isShift(b[n]) {
+		n++
+	}
+	return n
+}
+
 // unstyle returns the text of buf without its style runs (nor its shift
 // bytes, with shifts set), and where each of its bytes is in buf. With
 // more set, a style run that buf ends in is undecided: cut is where it
@@ -134,7 +143,19 @@ func (mw *Writer) unstyle(buf []byte, more bool) (text []byte, at []int, cut int
 	cut = len(buf)
 	for i := 0; i < len(buf); {
 		if mw.shifts && isShift(buf[i]) {
-			i++
+			// A run of them, as long as a run of styles may be; a
+			// longer one is text, as a longer run of styles is (held
+			// after a value's first bytes, a run of megabytes was held
+			// back whole, and looked at again at each write).
+			n := shiftRun(buf[i:])
+			if n <= maxStyleRun {
+				i += n
+				continue
+			}
+			for end := i + n; i < end; i++ {
+				text = append(text, buf[i])
+				at = append(at, i)
+			}
 			continue
 		}
 		if buf[i] == esc {

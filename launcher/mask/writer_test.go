@@ -34,7 +34,9 @@ func refMask(secrets []Secret, input []byte) []byte {
 	shifts := false
 	for _, s := range secrets {
 		if len(s.Value) >= MinLen && (bytes.IndexByte(s.Value, shiftIn) >= 0 || bytes.IndexByte(s.Value, shiftOut) >= 0) {
-			shifts = true
+			// Not one little but shifts: it is matched as it is.
+			text, _, _ := (&Writer{shifts: true}).unstyle(s.Value, false)
+			shifts = shifts || len(text) >= MinLen
 		}
 	}
 	textOf := func(b []byte) (text []byte, after [][]byte, lead []byte) {
@@ -45,7 +47,15 @@ func refMask(secrets []Secret, input []byte) []byte {
 				n = completeStyles(b[i:])
 			}
 			if shifts && isShift(b[i]) {
-				n = 1 // a shift draws nothing either
+				// A shift draws nothing either; a run of them longer
+				// than one of styles may be is text.
+				if n = shiftRun(b[i:]); n > maxStyleRun {
+					for end := i + n; i < end; i++ {
+						text = append(text, b[i])
+						after = append(after, nil)
+					}
+					continue
+				}
 			}
 			if styles && n > 0 {
 				if len(text) == 0 {
@@ -85,8 +95,11 @@ func refMask(secrets []Secret, input []byte) []byte {
 			// short to match is dropped.
 			var head []byte
 			for i := 0; i < len(f); {
-				if shifts && isShift(f[i]) {
-					i++
+				if k := shiftRun(f[i:]); shifts && k > 0 {
+					if k > maxStyleRun {
+						head = append(head, f[i:i+k]...)
+					}
+					i += k
 					continue
 				}
 				n, partial := styleRun(f[i:])
@@ -1066,6 +1079,43 @@ func TestWriterValueStartingWithAShift(t *testing.T) {
 		t.Fatalf("the reference: %s", diff(ref, []byte(want)))
 	}
 	everySplit(t, secrets, []byte(in), []byte(want))
+}
+
+// TestWriterValueLittleButShifts: a value whose text without its shift
+// bytes is under 4 bytes ("ab\x0f\x0fc", a short binary value's) is
+// matched as it is: it turned the look for shifts on, which left them out
+// of the text, and it was never matched, even printed as it is.
+func TestWriterValueLittleButShifts(t *testing.T) {
+	secrets := []Secret{{Name: "V", Value: []byte("ab\x0f\x0fc")}, {Name: "API_TOKEN", Value: []byte("sk_live_4eC39HqLyjWDarjtT1zdp7dc")}}
+	in := "x ab\x0f\x0fc y \x1b[1mab\x0f\x0fc\x1b[m sk_live_\x1b[31m4eC39HqLyjWDarjtT1zdp7dc\x1b[m\n"
+	want := "x <ward:V> y \x1b[1m<ward:V>\x1b[m <ward:API_TOKEN>\x1b[31m\x1b[m\n"
+	if ref := refMask(secrets, []byte(in)); !bytes.Equal(ref, []byte(want)) {
+		t.Fatalf("the reference: %s", diff(ref, []byte(want)))
+	}
+	everySplit(t, secrets, []byte(in), []byte(want))
+}
+
+// TestWriterLongRunOfShifts: with a value that holds a shift byte, a run
+// of shifts after a value's first bytes is text once it is longer than a
+// run of styles may be, and goes out: it was held back whole (6 MiB of SI
+// after "sk_li", none written, each write looking at all of it again).
+func TestWriterLongRunOfShifts(t *testing.T) {
+	secrets := []Secret{{Name: "API_TOKEN", Value: []byte("sk_live_4eC39HqLy")}, {Name: "BIN", Value: []byte("\x0eQQQQQ")}}
+	p, _ := Compile(secrets)
+	var out bytes.Buffer
+	w := NewWriter(&out, p)
+	w.Write([]byte("sk_li"))
+	run := bytes.Repeat([]byte{shiftIn}, 64<<10)
+	for range 4 {
+		w.Write(run)
+	}
+	if held := 5 + 4*len(run) - out.Len(); held > maxStyleRun+5 {
+		t.Errorf("%d bytes held back after a run of shifts, want at most %d", held, maxStyleRun+5)
+	}
+	w.Close()
+	if want := append([]byte("sk_li"), bytes.Repeat(run, 4)...); !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("the output is not the input, which holds no value")
+	}
 }
 
 // TestWriterStylesBesideAnEscapeInAValue: a value with an escape sequence
