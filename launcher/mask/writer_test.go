@@ -234,6 +234,16 @@ func everySplit(t *testing.T, secrets []Secret, input, want []byte) {
 	}
 }
 
+// refAndEverySplit checks that the reference masks input as want, then
+// that the Writer does, however the input is cut (see everySplit).
+func refAndEverySplit(t *testing.T, secrets []Secret, input, want string) {
+	t.Helper()
+	if ref := refMask(secrets, []byte(input)); !bytes.Equal(ref, []byte(want)) {
+		t.Fatalf("the reference: %s", diff(ref, []byte(want)))
+	}
+	everySplit(t, secrets, []byte(input), []byte(want))
+}
+
 // TestWriterLongValuesShareAHead: values longer than the automaton holds
 // of a pattern (acPrefix), which share their first bytes, are told apart
 // whole, and a shorter one equal to that head is masked where only the
@@ -778,12 +788,7 @@ func TestWriterValueContinuesTheLastPeriod(t *testing.T) {
 		{Name: "A", Value: []byte(strings.Repeat("abcdefgh", 5))},
 		{Name: "B", Value: []byte("cdefghxy")},
 	}
-	in := []byte(strings.Repeat("abcdefgh", 6) + "xy.")
-	want := []byte("<ward:A><ward:A><ward:B>.")
-	if ref := refMask(secrets, in); !bytes.Equal(ref, want) {
-		t.Fatalf("the reference: %s", diff(ref, want))
-	}
-	everySplit(t, secrets, in, want)
+	refAndEverySplit(t, secrets, strings.Repeat("abcdefgh", 6)+"xy.", "<ward:A><ward:A><ward:B>.")
 }
 
 var marker = regexp.MustCompile(`<ward:[A-Z0-9_]+>`)
@@ -1048,13 +1053,7 @@ func TestWriterStyledValue(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			input, want := []byte(tt.input), []byte(tt.want)
-			if ref := refMask(secrets, input); !bytes.Equal(ref, want) {
-				t.Fatalf("the reference: %s", diff(ref, want))
-			}
-			everySplit(t, secrets, input, want)
-		})
+		t.Run(tt.name, func(t *testing.T) { refAndEverySplit(t, secrets, tt.input, tt.want) })
 	}
 }
 
@@ -1075,10 +1074,7 @@ func TestWriterValueStartingWithAShift(t *testing.T) {
 	// inside it after, as styles do.
 	in := "1 \x1b[m\x0fsupersecretvalue\n2 \x1b[1m\x0fsupersecretvalue\x1b[m\n3 \x1b[K\x0eother\x1b[31m\x0f-secret\n4 \x0eother\x0f-secret \x0fabc\n"
 	want := "1 \x1b[m\x0f<ward:A>\n2 \x1b[1m\x0f<ward:A>\x1b[m\n3 \x1b[K\x0e<ward:B>\x1b[31m\x0f\n4 \x0e<ward:B>\x0f \x0fabc\n"
-	if ref := refMask(secrets, []byte(in)); !bytes.Equal(ref, []byte(want)) {
-		t.Fatalf("the reference: %s", diff(ref, []byte(want)))
-	}
-	everySplit(t, secrets, []byte(in), []byte(want))
+	refAndEverySplit(t, secrets, in, want)
 }
 
 // TestWriterValueLittleButShifts: a value whose text without its shift
@@ -1089,10 +1085,7 @@ func TestWriterValueLittleButShifts(t *testing.T) {
 	secrets := []Secret{{Name: "V", Value: []byte("ab\x0f\x0fc")}, {Name: "API_TOKEN", Value: []byte("sk_live_4eC39HqLyjWDarjtT1zdp7dc")}}
 	in := "x ab\x0f\x0fc y \x1b[1mab\x0f\x0fc\x1b[m sk_live_\x1b[31m4eC39HqLyjWDarjtT1zdp7dc\x1b[m\n"
 	want := "x <ward:V> y \x1b[1m<ward:V>\x1b[m <ward:API_TOKEN>\x1b[31m\x1b[m\n"
-	if ref := refMask(secrets, []byte(in)); !bytes.Equal(ref, []byte(want)) {
-		t.Fatalf("the reference: %s", diff(ref, []byte(want)))
-	}
-	everySplit(t, secrets, []byte(in), []byte(want))
+	refAndEverySplit(t, secrets, in, want)
 }
 
 // TestWriterLongRunOfShifts: with a value that holds a shift byte, a run
