@@ -251,18 +251,19 @@ func (c *continuers) find(p *Patterns, id int) ([]overlap, []int32) {
 	cands := make([]int32, 0, len(c.found))
 	reach := int32(0)
 	for j, placed := range c.found {
-		f := [2]int32{int32(placed >> 32), int32(uint32(placed))}
+		at, id := int32(placed>>32), int32(uint32(placed))
 		if j == 0 || placed>>32 != c.found[j-1]>>32 {
-			overlaps = append(overlaps, overlap{at: f[0], first: int32(len(cands))})
+			overlaps = append(overlaps, overlap{at: at, first: int32(len(cands))})
 		}
 		o := &overlaps[len(overlaps)-1]
-		if q := p.pats[f[1]]; int(f[0])+len(q) > len(pat) {
-			b := q[len(pat)-int(f[0])]
+		q := p.pats[id]
+		if int(at)+len(q) > len(pat) {
+			b := q[len(pat)-int(at)]
 			o.next[b/64] |= 1 << (b % 64)
 		}
-		cands = append(cands, f[1])
+		cands = append(cands, id)
 		o.last = int32(len(cands))
-		reach = max(reach, f[0]+int32(len(p.pats[f[1]])))
+		reach = max(reach, at+int32(len(q)))
 		o.reach = reach
 	}
 	return overlaps, cands
@@ -384,7 +385,7 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 		}
 		forms, short := matchForms(s.Value)
 		p.unstyled = p.unstyled || short
-		if bytes.IndexByte(s.Value, shiftIn) >= 0 || bytes.IndexByte(s.Value, shiftOut) >= 0 {
+		if hasShift(s.Value) {
 			// Shifts are left out of the text for a value that is
 			// matched without its own; one that is little but shifts
 			// ("ab\x0f\x0fc") is matched only as it is, which such
@@ -565,16 +566,16 @@ func (p *Patterns) cover(buf []byte, m Match, more bool, links []link) (run []li
 func matchForms(value []byte) (forms []Form, short bool) {
 	forms = FormsOf(value)
 	var plain []Form
-	shifts := &Writer{shifts: true}
+	view := &Writer{shifts: true} // the text as a Writer sees it
 	for _, f := range forms {
-		if !shifts.styled(f.Bytes) {
+		if !view.styled(f.Bytes) {
 			continue
 		}
 		// Without its styles, and, when it ends inside one ("...\e[1",
 		// completed by what the program prints after it), up to that
 		// one: the terminal shows no more of it, and it was printed
 		// in clear.
-		text, _, _ := shifts.unstyle(f.Bytes, false)
+		text, _, _ := view.unstyle(f.Bytes, false)
 		switch {
 		case len(text) == len(f.Bytes):
 		case len(text) < MinLen:
@@ -588,7 +589,7 @@ func matchForms(value []byte) (forms []Form, short bool) {
 		// A head shorter than MinLen is not matched, as a value that
 		// short is not: it turned the look through styles off for
 		// every value, and another was printed in clear.
-		if head, _, cut := shifts.unstyle(f.Bytes, true); cut < len(f.Bytes) && len(head) >= MinLen {
+		if head, _, cut := view.unstyle(f.Bytes, true); cut < len(f.Bytes) && len(head) >= MinLen {
 			plain = append(plain, Form{Encoding: f.Encoding, Bytes: bytes.Clone(head)})
 		}
 	}

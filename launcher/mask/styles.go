@@ -72,7 +72,11 @@ func styleLen(b []byte) (n int, complete bool) {
 // styleRun returns the length of the run of complete style sequences b
 // starts with, 0 if there is none or it is longer than maxStyleRun;
 // partial is set when b ends inside the run (more input may complete a
-// sequence or lengthen the run), with n the length up to there.
+// sequence or lengthen the run), with n the length of the complete
+// sequences before the unfinished one: at the end of output, or of a
+// value, they are styles, and what is left is text (they were all text
+// then, and a value that ends "\e[13m\e" was matched neither as it is
+// nor without its styles).
 func styleRun(b []byte) (n int, partial bool) {
 	for n < len(b) {
 		if n > 0 && isShift(b[n]) {
@@ -86,7 +90,7 @@ func styleRun(b []byte) (n int, partial bool) {
 			break
 		}
 		if !complete {
-			return n + l, true
+			return n, true
 		}
 		n += l
 		if n > maxStyleRun {
@@ -94,30 +98,6 @@ func styleRun(b []byte) (n int, partial bool) {
 		}
 	}
 	return n, false
-}
-
-// completeStyles returns the length of the complete style sequences of
-// the style run b starts with, which b may end inside (see styleRun): at
-// the end of output, or of a value, they are styles, and what is left of
-// the unfinished one is text. They were all text then, and a value that
-// ends "\e[13m\e" was matched neither as it is nor without its styles.
-func completeStyles(b []byte) int {
-	n := 0
-	for n < len(b) && n <= maxStyleRun {
-		if n > 0 && isShift(b[n]) {
-			n++
-			continue
-		}
-		l, complete := styleLen(b[n:])
-		if l == 0 || !complete {
-			break
-		}
-		n += l
-	}
-	if n > maxStyleRun {
-		return 0
-	}
-	return n
 }
 
 // isShift reports whether c is SI or SO, which switch a terminal's
@@ -164,9 +144,6 @@ func (mw *Writer) unstyle(buf []byte, more bool) (text []byte, at []int, cut int
 				cut = i
 				break
 			}
-			if partial {
-				n = completeStyles(buf[i:])
-			}
 			if n > 0 {
 				i += n
 				continue
@@ -186,7 +163,12 @@ func (mw *Writer) unstyle(buf []byte, more bool) (text []byte, at []int, cut int
 // one: two more looks at every write cost plain output a fifth of its
 // speed.
 func (mw *Writer) styled(b []byte) bool {
-	return bytes.IndexByte(b, esc) >= 0 || mw.shifts && (bytes.IndexByte(b, shiftIn) >= 0 || bytes.IndexByte(b, shiftOut) >= 0)
+	return bytes.IndexByte(b, esc) >= 0 || mw.shifts && hasShift(b)
+}
+
+// hasShift reports whether b holds SI or SO.
+func hasShift(b []byte) bool {
+	return bytes.IndexByte(b, shiftIn) >= 0 || bytes.IndexByte(b, shiftOut) >= 0
 }
 
 // emitStyled is emit for output with escape sequences or shifts in it:

@@ -33,7 +33,7 @@ func refMask(secrets []Secret, input []byte) []byte {
 	styles := true
 	shifts := false
 	for _, s := range secrets {
-		if len(s.Value) >= MinLen && (bytes.IndexByte(s.Value, shiftIn) >= 0 || bytes.IndexByte(s.Value, shiftOut) >= 0) {
+		if len(s.Value) >= MinLen && hasShift(s.Value) {
 			// Not one little but shifts: it is matched as it is.
 			text, _, _ := (&Writer{shifts: true}).unstyle(s.Value, false)
 			shifts = shifts || len(text) >= MinLen
@@ -41,11 +41,9 @@ func refMask(secrets []Secret, input []byte) []byte {
 	}
 	textOf := func(b []byte) (text []byte, after [][]byte, lead []byte) {
 		for i := 0; i < len(b); {
-			n, partial := styleRun(b[i:])
-			if partial {
-				// At the input's end: its complete sequences are styles.
-				n = completeStyles(b[i:])
-			}
+			// At the input's end, a run's complete sequences are
+			// styles, partial or not.
+			n, _ := styleRun(b[i:])
 			if shifts && isShift(b[i]) {
 				// A shift draws nothing either; a run of them longer
 				// than one of styles may be is text.

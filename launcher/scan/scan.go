@@ -313,10 +313,10 @@ func utf16Mark(head []byte) bool {
 // searchBothWays searches r, which starts with a UTF-16 mark, decoded as
 // UTF-16 and as the bytes it is, in one read, binary files searched too
 // when binary is set: a binary file that starts with FF FE was decoded
-// only, and its bytes never searched, and so was text that starts so by chance (Latin-1's "ÿþ", or
-// what a tool wrote before a .env's lines), with no NUL byte to make its
-// bytes binary; searched only as bytes, a UTF-16 .env with a NUL in it
-// passed. The bytes of UTF-16 text hold a NUL for each ASCII character, so
+// only, and its bytes never searched, and so was text that starts so by
+// chance (Latin-1's "ÿþ", or what a tool wrote before a .env's lines),
+// with no NUL byte to make its bytes binary; searched only as bytes, a
+// UTF-16 .env with a NUL in it passed. The bytes of UTF-16 text hold a NUL for each ASCII character, so
 // unless binary is set, their search stops at the first read. found is
 // called from both searches, one at a time.
 func (s *scanner) searchBothWays(r io.Reader, binary bool, found func(line int, o mask.Owner)) error {
@@ -341,18 +341,12 @@ func (s *scanner) searchBothWays(r io.Reader, binary bool, found func(line int, 
 	// Read on while the bytes' search goes on, so it sees all of them;
 	// no further: a binary file that starts with FF FE, which both
 	// searches pass over at once, was read to its end.
-	for chunk := make([]byte, 32<<10); err == nil; {
-		select {
-		case <-searching:
-		default:
-			if _, err = decoded.Read(chunk); err == nil {
-				continue
-			}
-			if err == io.EOF {
-				err = nil
-			}
-		}
-		break
+	chunk := make([]byte, 32<<10)
+	for err == nil && !closed(searching) {
+		_, err = decoded.Read(chunk)
+	}
+	if err == io.EOF {
+		err = nil
 	}
 	pw.CloseWithError(err)
 	if rawErr := <-done; err == nil {
@@ -360,6 +354,16 @@ func (s *scanner) searchBothWays(r io.Reader, binary bool, found func(line int, 
 	}
 	s.rawBuf = raw.buf
 	return err
+}
+
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // utf16Start is utf16Mark of buf's start for the first read of a search
