@@ -378,14 +378,8 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 	p := &Patterns{byStart: map[uint32][]int32{}, prefix3: map[uint32]bool{}, prefix2: make([]uint64, 1<<16/64), heads: map[string][]int32{}}
 	var skipped []string
 	index := map[string]int{}
-	for si, s := range secrets {
-		if len(s.Value) < MinLen {
-			skipped = append(skipped, s.Name)
-			continue
-		}
-		forms, short := matchForms(s.Value)
-		p.unstyled = p.unstyled || short
-		if hasShift(s.Value) {
+	for _, s := range secrets {
+		if len(s.Value) >= MinLen && hasShift(s.Value) {
 			// Shifts are left out of the text for a value that is
 			// matched without its own; one that is little but shifts
 			// ("ab\x0f\x0fc") is matched only as it is, which such
@@ -393,6 +387,14 @@ func Compile(secrets []Secret) (*Patterns, []string) {
 			text, _, _ := (&Writer{shifts: true}).unstyle(s.Value, false)
 			p.shifts = p.shifts || len(text) >= MinLen
 		}
+	}
+	for si, s := range secrets {
+		if len(s.Value) < MinLen {
+			skipped = append(skipped, s.Name)
+			continue
+		}
+		forms, short := matchForms(s.Value, p.shifts)
+		p.unstyled = p.unstyled || short
 		for _, f := range forms {
 			o := Owner{Secret: si, Name: s.Name, Encoding: f.Encoding}
 			if id, ok := index[string(f.Bytes)]; ok {
@@ -562,11 +564,15 @@ func (p *Patterns) cover(buf []byte, m Match, more bool, links []link) (run []li
 // `grep --color` printed every other secret whole, coloured.
 // A value whose text without styles is shorter than MinLen ("Q\e[31mZ")
 // cannot be matched so: for it (short reports it), values are matched
-// as they are, never without their styles, as before.
-func matchForms(value []byte) (forms []Form, short bool) {
+// as they are, never without their styles, as before. With shifts set
+// (see Patterns.shifts), forms are also without their shift bytes.
+func matchForms(value []byte, shifts bool) (forms []Form, short bool) {
 	forms = FormsOf(value)
 	var plain []Form
-	view := &Writer{shifts: true} // the text as a Writer sees it
+	// The text as the Writer sees it: with shifts set, without any (a
+	// view that always left them out dropped the head "\x0e\x0e00" of
+	// "\x0e\x0e00\e", a value little but shifts that leaves them in).
+	view := &Writer{shifts: shifts}
 	for _, f := range forms {
 		if !view.styled(f.Bytes) {
 			continue
