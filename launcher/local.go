@@ -85,9 +85,13 @@ Example:
 				Usage:     "make an earlier version of a value current again (as a new version)",
 				ArgsUsage: "NAME",
 				Description: `Example:
-   ward local rollback myapp/api_token          # the version before the current one
-   ward local rollback --to v3 myapp/api_token  # v3 as ward local history lists it`,
-				Flags: []cli.Flag{&cli.StringFlag{Name: "to", Usage: "the `VERSION` to restore, as ward local history prints it (v3, or 3)", DefaultText: "the one before the current"}},
+   ward local rollback myapp/api_token          # undo the last set (again: the one before)
+   ward local rollback --to v3 myapp/api_token  # v3 as ward local history lists it
+
+Without --to, each rollback steps back one set: after two mistaken sets, two
+rollbacks give the value before both (a rollback does not undo the one before
+it; for that, give --to the version it replaced).`,
+				Flags: []cli.Flag{&cli.StringFlag{Name: "to", Usage: "the `VERSION` to restore, as ward local history prints it (v3, or 3)", DefaultText: "one set back"}},
 				Action: func(c *cli.Context) error {
 					to := 0
 					if c.IsSet("to") {

@@ -60,3 +60,35 @@ func WantLine(t testing.TB, file string) (pos, msg string) {
 	}
 	return pos, msg
 }
+
+// TestLoadLinkLoop: a manifest named with -m that is a link in a loop is
+// refused as one found by discovery is, with what to do; it said only
+// "read manifest: open loop: too many levels of symbolic links".
+func TestLoadLinkLoop(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	if err := errors.Join(os.Symlink(b, a), os.Symlink(a, b)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(a)
+	var ve ValidationErrors
+	if !errors.As(err, &ve) || !strings.HasPrefix(ve[0].Error(), a+":1:1: is a symbolic link that leads round in a loop") || !strings.Contains(ve[0].Hint(), "-m") {
+		t.Errorf("got %v, want the loop named, with a hint", err)
+	}
+}
+
+// TestBlockScalarReference: `A: |` with the reference on the next line
+// holds the block's last line break, and the hint says so: it blamed a
+// paste.
+func TestBlockScalarReference(t *testing.T) {
+	for _, doc := range []string{"version: 1\nenv:\n  A: |\n    local://a/b\n", "version: 1\nenv:\n  A:\n    ref: >\n      local://a/b\n"} {
+		_, err := Parse("w.yaml", []byte(doc))
+		var ve ValidationErrors
+		if !errors.As(err, &ve) || !strings.Contains(ve[0].Error(), "U+000A") || !strings.Contains(ve[0].Hint(), "|-") {
+			t.Errorf("%q: got %v, want the line break named, with the block's hint", doc, err)
+		}
+	}
+	if _, err := Parse("w.yaml", []byte("version: 1\nenv:\n  A: |-\n    local://a/b\n")); err != nil {
+		t.Errorf("a block of |-: %v", err)
+	}
+}

@@ -147,8 +147,9 @@ func TestVaultAddressWithPassword(t *testing.T) {
 // that YAML's versions read differently (leading zeros, underscores,
 // binary) is refused: ward's YAML reader took concurrency: 0400 as octal,
 // 256, in range, where the schema, an editor and any YAML 1.2 reader see
-// 400, out of range. Forms every reader takes for the same number (256.0,
-// 2.56e2, 0x10, 0o20) are read.
+// 400, out of range. So are forms one version reads as a string (0o20,
+// 2.56e2 and 1e1 to YAML 1.1; +0x10 to 1.2). Forms every reader takes for
+// the same number (256.0, 2.56e+2, 0x10) are read.
 func TestNumbersReadAlikeOnly(t *testing.T) {
 	for _, tc := range []struct {
 		doc  string
@@ -157,12 +158,19 @@ func TestNumbersReadAlikeOnly(t *testing.T) {
 		{"version: 1\nstores: {concurrency: 0400}\n", "w.yaml:2:23: stores.concurrency: want a whole number in decimal, got 0400"},
 		{"version: 1\nstores: {concurrency: 0b10}\n", "want a whole number in decimal, got 0b10"},
 		{"version: 1\nstores: {concurrency: 0x10}\n", ""},
-		{"version: 1\nstores: {concurrency: 0o20}\n", ""},
+		{"version: 1\nstores: {concurrency: 0o20}\n", "want a whole number in decimal, got 0o20"},
+		{"version: 1\nstores: {concurrency: +0x10}\n", "want a whole number in decimal, got +0x10"},
+		{"version: 1\nstores: {concurrency: 1e1}\n", "want a whole number in decimal, got 1e1"},
+		{"version: 1\nstores: {concurrency: 1.0e1}\n", "want a whole number in decimal, got 1.0e1"},
+		{"version: 1\nstores: {concurrency: 1E+1}\n", "want a whole number in decimal, got 1E+1"},
+		{"version: 1e0\n", "version: want a whole number in decimal, got 1e0"},
 		{"version: 1\nstores: {concurrency: 1_6}\n", "want a whole number in decimal, got 1_6"},
 		{"version: 01\n", "w.yaml:1:10: version: want a whole number in decimal, got 01"},
 		{"version: 1\nstores: {vault: {max_retries: 010}}\n", "stores.vault.max_retries: want a whole number in decimal, got 010"},
 		{"version: 1\nstores: {concurrency: 256.0}\n", ""},
-		{"version: 1\nstores: {concurrency: 2.56e2}\n", ""},
+		{"version: 1\nstores: {concurrency: 2.56e+2}\n", ""},
+		{"version: 1\nstores: {concurrency: 2.0E-0}\n", ""},
+		{"version: 1\nstores: {concurrency: 2.56e2}\n", "want a whole number in decimal, got 2.56e2"},
 		{"version: 1\nstores: {vault: {max_retries: 0}}\n", ""},
 		// Signals: 012 was SIGUSR1 to ward, SIGUSR2 to editors; 011
 		// refused as SIGKILL.

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -104,10 +105,14 @@ const maxSize = 1 << 20
 // Load reads and validates the manifest at file.
 func Load(file string) (*Manifest, error) {
 	f, err := os.Open(file)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "no such file", Advice: "create one with `ward init`, or name another with -m"}}
-		}
+	switch {
+	case os.IsNotExist(err):
+		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "no such file", Advice: "create one with `ward init`, or name another with -m"}}
+	case errors.Is(err, syscall.ELOOP):
+		// As one found without -m is told: it said only "too many levels
+		// of symbolic links".
+		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "is a symbolic link that leads round in a loop, to no file", Advice: "point the link at the manifest, or name the manifest itself with -m"}}
+	case err != nil:
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
 	defer f.Close()
@@ -151,6 +156,12 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	// got nothing", at the line after the last one, with the hint to
 	// indent NAME: VALUE lines "under the field".
 	if doc.Kind == 0 || len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" && doc.Content[0].Style&yaml.TaggedStyle == 0 {
+		// "---\n---\nversion: 1": the manifest is there, in a second
+		// document, which ward would not read.
+		var next yaml.Node
+		if doc.Kind != 0 && dec.Decode(&next) == nil {
+			return nil, ValidationErrors{{File: file, Line: next.Line, Col: next.Column, Msg: "a second YAML document starts here, after an empty first one", Advice: "ward reads one manifest per file, the first document: remove the --- lines before this one"}}
+		}
 		return nil, ValidationErrors{{File: file, Line: 1, Col: 1, Msg: "the manifest is empty", Advice: "start with `version: 1` and an `env:` mapping"}}
 	}
 	// Aliases, merge keys and tags are refused before the structure is
@@ -1041,7 +1052,13 @@ func (p *parser) ref(n *yaml.Node, field string) *resolve.Ref {
 		if strings.Contains(n.Value, "\n") || n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 			col = n.Column
 		}
-		p.failAt(Pos{n.Line, col}, field, "remove it: it came with a paste (a chat, a wiki page, a word processor), and it is in no name a store holds", "the reference holds an invisible character, U+%04X, as its character %d", c, i+1)
+		hint := "remove it: it came with a paste (a chat, a wiki page, a word processor), and it is in no name a store holds"
+		if c == '\n' && n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			// `A: |` and the reference on the next line: the block
+			// keeps its last line break, and no paste is to blame.
+			hint = "a block scalar (| or >) keeps the line break after its text: write the reference on the name's line (A: local://NAME), or start the block with |- or >-"
+		}
+		p.failAt(Pos{n.Line, col}, field, hint, "the reference holds an invisible character, U+%04X, as its character %d", c, i+1)
 		return nil
 	}
 	r, err := p.reg.ParseRef(n.Value)

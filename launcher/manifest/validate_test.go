@@ -95,6 +95,11 @@ func TestOneDocumentPerFile(t *testing.T) {
 		{"empty second document", "version: 1\n---\n", "w.yaml:2:1: a second YAML document starts here"},
 		{"second document of comments", "version: 1\n---\n# nothing\n", "w.yaml:2:1: a second YAML document starts here"},
 		{"broken second document", "version: 1\n---\n{\n", "w.yaml:3:1: invalid YAML"},
+		// The manifest after an empty first document: "the manifest is
+		// empty", at 1:1, was the message.
+		{"empty first document", "---\n---\nversion: 1\nenv: {}\n", "w.yaml:2:1: a second YAML document starts here, after an empty first one"},
+		{"first document of comments", "# ward\n---\n# none\n...\n---\nversion: 1\n", "w.yaml:5:1: a second YAML document starts here"},
+		{"only a marker", "---\n", "w.yaml:1:1: the manifest is empty"},
 		{"leading marker", "---\nversion: 1\n", ""},
 		{"end marker", "version: 1\n...\n", ""},
 		{"marker and end marker", "# ward\n---\nversion: 1\n...\n", ""},

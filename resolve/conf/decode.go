@@ -236,20 +236,32 @@ func (d *Decoder) Int(n *yaml.Node, field string) (int, bool) {
 // differently: written with leading zeros (0400: octal, 256, to YAML 1.1
 // readers, ward's among them; 400 to YAML 1.2 readers, a JSON Schema
 // validator's and an editor's), with underscores (1_000) or in binary
-// (0b10), which YAML 1.2 reads as a string. The manifest would say one
-// number to ward and another to its reader. 0x100 and 0o400 are the same
-// number to both.
+// (0b10), which YAML 1.2 reads as a string; in 1.2's octal (0o400), with
+// an exponent but no dot or no sign in it (1e3, 2.56e2), which YAML 1.1
+// reads as a string (PyYAML's, an Ansible or pre-commit check's), or in
+// hexadecimal with a sign (+0x10), which 1.2 reads as a string. The
+// manifest would say one thing to ward and another to its reader. 0x100
+// and 2.56e+2 are the same number to both.
 func NotDecimal(n *yaml.Node) bool {
 	// Plain, or tagged (!!int 012, which ward reads as octal too).
 	if n.Kind != yaml.ScalarNode || n.Style&^yaml.TaggedStyle != 0 || n.Tag != "!!int" && n.Tag != "!!float" {
 		return false
 	}
 	v := strings.TrimLeft(n.Value, "+-")
-	return len(v) > 1 && v[0] == '0' && v[1] >= '0' && v[1] <= '9' || strings.HasPrefix(v, "0b") || strings.Contains(v, "_")
+	switch {
+	case len(v) > 1 && v[0] == '0' && v[1] >= '0' && v[1] <= '9', strings.HasPrefix(v, "0b"), strings.HasPrefix(v, "0o"), strings.Contains(v, "_"):
+		return true
+	case strings.HasPrefix(v, "0x"):
+		return len(v) < len(n.Value)
+	}
+	if e := strings.IndexAny(v, "eE"); e >= 0 {
+		return !strings.Contains(v[:e], ".") || e+1 == len(v) || v[e+1] != '+' && v[e+1] != '-'
+	}
+	return false
 }
 
 // NotDecimalHint is NotDecimal's advice.
-const NotDecimalHint = "write the number in decimal, without leading zeros or underscores: YAML 1.1 readers, ward's among them, read 0400 as octal (256), and YAML 1.2 readers as 400"
+const NotDecimalHint = "write the number in decimal, without leading zeros, underscores, 0o or an exponent: YAML 1.1 readers, ward's among them, read 0400 as octal (256), and YAML 1.2 readers as 400"
 
 // IntIn reads a whole number between lo and hi.
 func (d *Decoder) IntIn(n *yaml.Node, field string, lo, hi int, hint string) (int, bool) {

@@ -87,6 +87,37 @@ func (e *entry) wipe() {
 	}
 }
 
+// before returns the version a rollback without --to restores, and the
+// version that value was first set as: the one before the current, or,
+// when the current was itself restored, the one before the version it
+// restored. So rollbacks one after another step back through the sets,
+// as undo does, rather than swap the last two values: after two mistaken
+// sets, two rollbacks give the value before both, not the second mistake
+// again; and a set made after rollbacks, rolled back, leaves the history
+// where those rollbacks had left it.
+func (e *entry) before() (version, int, bool) {
+	base := e.origin(e.current)
+	for i := len(e.history) - 1; i >= 0; i-- {
+		if v := e.history[i]; v.number < base {
+			return v, e.origin(v), true
+		}
+	}
+	return version{}, 0, false
+}
+
+// origin follows a restored version back to the version it copies, as far
+// as the versions are kept.
+func (e *entry) origin(v version) int {
+	for n := 0; v.restoredFrom > 0 && n <= len(e.history); n++ {
+		from, ok := e.find(v.restoredFrom)
+		if !ok {
+			return v.restoredFrom
+		}
+		v = from
+	}
+	return v.number
+}
+
 // find returns the version numbered n, from the history or the current.
 func (e *entry) find(n int) (version, bool) {
 	if e.current.number == n {

@@ -297,7 +297,7 @@ func lockFile(path string, waiting func(string)) (func(), error) {
 		if st, err := os.Lstat(path); err == nil {
 			owner = ownerOf(st)
 		}
-		return nil, fmt.Errorf("lock the local store: %s is a symbolic link of uid %d: ward opens its lock only as a file", path, owner)
+		return nil, fmt.Errorf("lock the local store: %s is a symbolic link of uid %d: ward opens its lock only as a file (remove the link: ward makes the lock itself, an empty file beside the store)", path, owner)
 	}
 	if errors.Is(err, fs.ErrPermission) {
 		// A lock its owner may not write: made under a umask that takes

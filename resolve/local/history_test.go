@@ -122,6 +122,53 @@ func TestRollback(t *testing.T) {
 	}
 }
 
+// TestRollbackStepsBack: rollbacks one after another undo one set each,
+// back to the value before every mistake; a second rollback does not bring
+// the newest mistake back, as swapping the last two versions would.
+func TestRollbackStepsBack(t *testing.T) {
+	s := newStore(t)
+	good, bad1, bad2, later := canary("good"), canary("bad1"), canary("bad2"), canary("later")
+	for _, v := range [][]byte{good, bad1, bad2} {
+		mustSet(t, s, "app/a", v)
+	}
+	mustRollback := func(want []byte) {
+		t.Helper()
+		if err := s.Rollback("app/a", 0); err != nil {
+			t.Fatal(show(err))
+		}
+		wantValue(t, s, "app/a", want)
+	}
+	mustRollback(bad1)
+	mustRollback(good)
+	noEarlier := func() {
+		t.Helper()
+		err := s.Rollback("app/a", 0)
+		if err == nil || !strings.Contains(err.Error(), "no version before v1") || !errors.Is(err, ErrNoSuchVersion) {
+			t.Errorf("a rollback past the first set: got %v, want an error saying no version before v1 is kept", show(err))
+		}
+		noLeak(t, "rollback", err, good, bad1, bad2, later)
+	}
+	noEarlier()
+	// A set after rollbacks, rolled back, is back where they had left it.
+	mustSet(t, s, "app/a", later)
+	mustRollback(good)
+	noEarlier()
+	h, err := s.History("app/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := versionsOf(h), "v7<v1 v6 v5<v1 v4<v2 v3 v2 v1"; got != want {
+		t.Errorf("got versions %s, want %s", got, want)
+	}
+	// An explicit --to is kept as given, and the next rollback steps back
+	// from the version it copies.
+	if err := s.Rollback("app/a", 4); err != nil {
+		t.Fatal(show(err))
+	}
+	wantValue(t, s, "app/a", bad1)
+	mustRollback(good)
+}
+
 // TestRemoveErasesHistory: Remove drops an entry's every version, and a
 // new entry of the same name starts again at v1.
 func TestRemoveErasesHistory(t *testing.T) {

@@ -160,7 +160,7 @@ func readPrivate(path string, pipeNamed bool) ([]byte, error) {
 		return nil, fmt.Errorf("the identity file %s is %s, not an age identity file%s", path, filekind.Of(st), hint)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("the identity file %s has mode %04o, readable by others: refusing to use it (run: chmod 600 %s)", path, st.Mode().Perm(), path)
+		return nil, fmt.Errorf("the identity file %s has mode %04o, open to its group or others: refusing to use it (run: chmod 600 %s)", path, st.Mode().Perm(), path)
 	}
 	return io.ReadAll(f)
 }

@@ -57,7 +57,7 @@ func ValidName(name string) bool {
 }
 
 // NameHint says what a valid name looks like.
-const NameHint = "use slash-separated names of letters, digits, '_', '.', '-', e.g. myapp/api_token"
+const NameHint = "use slash-separated names of letters, digits, '_', '.', '-', each part starting with a letter, digit or '_', e.g. myapp/api_token"
 
 func checkRef(r *resolve.Ref) *resolve.RefError {
 	if !ValidName(r.Path) {

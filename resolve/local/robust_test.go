@@ -490,6 +490,30 @@ func TestLinksOfAnotherUserNotFollowed(t *testing.T) {
 	}
 }
 
+// TestLockLinkRefusedWithHint: a lock that is a link (the user's own, say
+// from a dotfiles repository) is refused, the file it points at left
+// alone, and the error says what to do; it said only that ward opens its
+// lock as a file.
+func TestLockLinkRefusedWithHint(t *testing.T) {
+	s := newStore(t)
+	mustSet(t, s, "a", canary("a"))
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.WriteFile(elsewhere, []byte("kept\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lock := s.Path + ".lock"
+	if err := errors.Join(os.Remove(lock), os.Symlink(elsewhere, lock)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Set("a", canary("b"))
+	if err == nil || !strings.Contains(err.Error(), "remove the link") {
+		t.Errorf("got %v, want the link refused, saying to remove it", show(err))
+	}
+	if b, _ := os.ReadFile(elsewhere); string(b) != "kept\n" {
+		t.Errorf("the file the link points at was changed")
+	}
+}
+
 // TestStrictUmaskDirectories: the first `ward local set` under `umask 177`
 // created ~/.local, ~/.local/share and ~/.local/share/ward with mode 0600,
 // which no one can enter: the set failed, and so did every later one and

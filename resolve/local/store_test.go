@@ -116,11 +116,14 @@ func TestWrongIdentity(t *testing.T) {
 func TestIdentityReadableByOthers(t *testing.T) {
 	s := newStore(t)
 	mustSet(t, s, "a", canary("a"))
-	if err := os.Chmod(s.IdentityPath, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := (&Store{Path: s.Path, IdentityPath: s.IdentityPath}).Get("a"); err == nil || !strings.Contains(err.Error(), "chmod 600") {
-		t.Errorf("an identity readable by others: got %v, want a refusal with the fix", show(err))
+	// 0640 is open to the group alone: "readable by others" was wrong.
+	for _, mode := range []os.FileMode{0o644, 0o640} {
+		if err := os.Chmod(s.IdentityPath, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := (&Store{Path: s.Path, IdentityPath: s.IdentityPath}).Get("a"); err == nil || !strings.Contains(err.Error(), "chmod 600") || !strings.Contains(err.Error(), "open to its group or others") {
+			t.Errorf("an identity of mode %04o: got %v, want a refusal with the fix", mode, show(err))
+		}
 	}
 }
 

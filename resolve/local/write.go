@@ -213,7 +213,7 @@ func (noVersion) Is(target error) bool { return target == ErrNoSuchVersion }
 
 // Rollback makes version to of an entry its current value again, as a new
 // version (so history only grows forward, and a rollback can itself be
-// rolled back); to 0 means the version before the current one.
+// rolled back); to 0 steps back one set, as entry.before says.
 func (s *Store) Rollback(name string, to int) error {
 	if to < 0 {
 		return fmt.Errorf("roll back %s: no version %d (versions count from 1)", name, to)
@@ -224,11 +224,15 @@ func (s *Store) Rollback(name string, to int) error {
 			return false, s.notFoundIn(doc, name)
 		}
 		var from version
+		restored := 0
 		switch {
 		case to == 0 && len(e.history) == 0:
 			return false, fmt.Errorf("roll back %s: it has no earlier version in the local store", name)
 		case to == 0:
-			from = e.history[len(e.history)-1]
+			var ok bool
+			if from, restored, ok = e.before(); !ok {
+				return false, noVersion{fmt.Errorf("roll back %s: its current value is v%d's, and the local store keeps no version before v%d (it holds %s); to undo the last rollback itself, give --to the version it replaced", name, e.origin(e.current), e.origin(e.current), versionList(e))}
+			}
 		case to == e.current.number:
 			return false, fmt.Errorf("roll back %s: v%d is already its current version", name, to)
 		default:
@@ -236,10 +240,10 @@ func (s *Store) Rollback(name string, to int) error {
 			if !ok {
 				return false, noVersion{fmt.Errorf("roll back %s: the local store holds no v%d of it (it holds %s)", name, to, versionList(e))}
 			}
-			from = v
+			from, restored = v, v.number
 		}
 		now := time.Now().UTC().Truncate(time.Second)
-		e.push(version{value: bytes.Clone(from.value), number: e.current.number + 1, updated: now, restoredFrom: from.number})
+		e.push(version{value: bytes.Clone(from.value), number: e.current.number + 1, updated: now, restoredFrom: restored})
 		return true, nil
 	})
 }
