@@ -607,14 +607,26 @@ func TestCloudProxyRefusalNamed(t *testing.T) {
 // stopped, when the lease ends; ward waited for the renewal's request
 // timeout, then for the re-read's, and reported the 8 s lease two
 // minutes after its last renewal (2m5.7s here), the child running on
-// with ended credentials meanwhile.
+// with ended credentials meanwhile. With a poll of seconds, whose lease
+// lookup took no answer either, it was reported 55 s late: the lookup
+// held the lease's keeper for its request timeout.
 func TestLeaseEndReportedWhenVaultStopsAnswering(t *testing.T) {
+	for _, poll := range []string{"", "  poll: 2s\n"} {
+		name := "default poll"
+		if poll != "" {
+			name = "poll of 2s"
+		}
+		t.Run(name, func(t *testing.T) { leaseEndReportedWhenVaultStopsAnswering(t, poll) })
+	}
+}
+
+func leaseEndReportedWhenVaultStopsAnswering(t *testing.T, poll string) {
 	pg := vaulttest.RequirePostgres(t)
 	srv := vaulttest.Require(t)
 	mount, role := srv.Database(t, pg, "8s", "10m")
 	p := newFaultProxy(t, strings.TrimPrefix(srv.Addr, "http://"), proxyPass)
 	w := newWardEnv(t)
-	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\nrotation:\n  on_expired: stop\n  stop_timeout: 2s\n", mount, role))
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  DB_USER: vault://%s/creds/%s#username\nrotation:\n  on_expired: stop\n  stop_timeout: 2s\n%s", mount, role, poll))
 	cmd := w.command("run", "--log-level", "debug", "-m", m, "--", "sh", "-c", "trap 'exit 0' TERM; echo started; while :; do sleep 0.1; done")
 	cmd.Env = append(cmd.Env, "VAULT_ADDR="+p.addr(), "VAULT_TOKEN="+srv.Token)
 	stdout, stderr := startedLines(t, cmd)

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -112,7 +113,16 @@ func removeIfDead(dir string) error {
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		// Its run is removing it (Remove deletes .lock before releasing
-		// it) or died doing so.
+		// it) or died doing so; or its child removed it (rm -f "$D"/.??*,
+		// a cleanup of its own directory's hidden files), and the next
+		// run's sweep removed the files of a live run under its child.
+		// The ward named in the directory's name still running says
+		// which (in this PID namespace: a run of another, whose pid
+		// means nothing here, is taken for gone, as before; one that
+		// only seems alive is left for a later sweep).
+		if ownerAlive(filepath.Base(dir)) {
+			return nil
+		}
 	case err != nil:
 		return nil
 	default:
@@ -122,6 +132,18 @@ func removeIfDead(dir string) error {
 		}
 	}
 	return removeAll(dir)
+}
+
+// ownerAlive reports whether the ward that made run directory name
+// (run-PID-...) is a process here still.
+func ownerAlive(name string) bool {
+	pid, _, _ := strings.Cut(strings.TrimPrefix(name, runPrefix), "-")
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 {
+		return false
+	}
+	err = unix.Kill(n, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
 }
 
 // leftIn lists the files still in dir (relative, slash-separated), its

@@ -3,8 +3,10 @@ package secretdir
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/wardsecrets/ward/resolve/resolvetest"
@@ -53,16 +55,25 @@ func TestSweepJudgesEachLeftover(t *testing.T) {
 	}{
 		{"killed run: lock present, not held", "run-1-1", true, false, true},
 		{"live run: lock held by another process", "run-1-2", true, true, false},
-		{"died while removing: no lock", "run-1-3", false, false, true},
+		{"died while removing: no lock", "run-DEAD-3", false, false, true},
+		// Its child removed the lock (rm -f "$D"/.??*): the next run's
+		// sweep removed its files under it.
+		{"live, its lock removed by its child", "run-SELF-6", false, false, false},
 		{"died while creating", ".new-4", true, false, true},
 		{"died while creating, before its lock", ".new-5", false, false, true},
 		{"not a run directory", "other", true, false, false},
 	}
+	// A pid of no process: a child's, reaped.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	pids := strings.NewReplacer("DEAD", strconv.Itoa(gone.Process.Pid), "SELF", strconv.Itoa(os.Getpid()))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			base, env := tmpfsBase(t)
 			root := userRootOf(base)
-			dir := filepath.Join(root, tt.entry)
+			dir := filepath.Join(root, pids.Replace(tt.entry))
 			if err := os.MkdirAll(filepath.Join(dir, "conf"), 0o700); err != nil {
 				t.Fatal(err)
 			}

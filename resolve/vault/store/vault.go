@@ -774,13 +774,31 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 		}
 	}
 	armUnrenewed()
+	// The poll's lookup runs beside the loop: one that Vault takes and
+	// never answers held the loop for the request timeout, and the lease
+	// ended meanwhile without a word (unrenewed could not fire): the
+	// child made logins with dead credentials for 55 s, and on_expired
+	// acted that late.
+	var checked chan [2]bool
+	lookups, stopLookups := context.WithCancel(ctx)
+	defer stopLookups()
 	for {
 		select {
 		case <-unrenewed:
 			s.log.Warn("vault lease was not renewed before its end: no answer from Vault; the secret must be read again", "lease", leaseSource(lease.ID), "ends_in", max(time.Until(s.leaseEnd(lease.ID)), 0).Round(time.Millisecond).String())
 			return false, nil
 		case <-leaseCheck:
-			if gone, withToken := s.leaseRevoked(ctx, lease.ID); gone {
+			if checked != nil {
+				continue // the last one still waits for its answer
+			}
+			checked = make(chan [2]bool, 1)
+			go func(answer chan<- [2]bool) {
+				gone, withToken := s.leaseRevoked(lookups, lease.ID)
+				answer <- [2]bool{gone, withToken}
+			}(checked)
+		case answer := <-checked:
+			checked = nil
+			if gone, withToken := answer[0], answer[1]; gone {
 				if withToken {
 					s.log.Warn("vault lease gone with the token that read it: the token has expired or was revoked, and Vault revokes a token's leases with it; the secret must be read again", "lease", leaseSource(lease.ID))
 				} else {
