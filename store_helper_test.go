@@ -192,6 +192,37 @@ func TestHelperDeathKeepsTheChild(t *testing.T) {
 	}
 }
 
+// TestStoppedHelperAtExitGivesTheLeaseBack: the helper holding a dynamic
+// secret's lease is stopped (SIGSTOP; a deadlock does the same) when ward
+// is told to stop. ward waited 30 s for its answer, past docker stop's
+// 10 s, then killed it and left the lease, and the database role, until
+// its TTL (59 minutes here); it kills the helper once a ping goes
+// unanswered and gives the lease back through a new one.
+func TestStoppedHelperAtExitGivesTheLeaseBack(t *testing.T) {
+	pg, rolePart, cmd, stderr, exit := dbChild(t, "1h", "2h", "", "--log-level", "debug")
+	stderr.waitForContaining("vault lease renewed")
+	helper := helperOf(t, cmd.Process.Pid, "ward-vault")
+	syscall.Kill(helper, syscall.SIGSTOP)
+	t.Cleanup(func() { syscall.Kill(helper, syscall.SIGKILL) })
+	waitUntil(t, "the helper stopped", func() bool { return threadsState(helper) == "T" })
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	exit(60 * time.Second)
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("ward took %s to exit, want well within its helpers' 30s close timeout", took.Round(time.Millisecond))
+	}
+	if n := pg.Roles(t, rolePart); n != 0 {
+		t.Errorf("%d database roles left after ward exited, want 0: the lease was not given back", n)
+	}
+	said := false
+	for line := range stderr.ch {
+		said = said || strings.Contains(line, "answers nothing, not even a ping, at ward's exit")
+	}
+	if !said {
+		t.Errorf("ward did not say it killed the silent helper")
+	}
+}
+
 // TestIdleHelperDeathKeepsTheToken: a store helper killed while no request
 // waits for it (between polls) is started again at once, and goes on
 // renewing the VAULT_TOKEN it was given. The token's renewal died with

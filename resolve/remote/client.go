@@ -95,6 +95,10 @@ type Client struct {
 	// orphans are leases whose helper died while it renewed them and
 	// that no helper holds yet: Close revokes them (with RevokeOnExit).
 	orphans map[string]*resolve.Lease
+	// held are the leases a helper was asked to keep and not to revoke
+	// since: what its close gives back. A helper that answers nothing at
+	// ward's exit is killed, and they are given back through a new one.
+	held map[string]*resolve.Lease
 	// leased is set once a helper answered a secret with a lease: its
 	// close may have leases to give back.
 	leased atomic.Bool
@@ -888,6 +892,7 @@ func (c *Client) KeepLease(ctx context.Context, lease *resolve.Lease) (time.Time
 		id, ch := cn.send(&request{Op: opKeepLease, Lease: toWireLease(lease)})
 		// The helper takes the lease in before it reads what follows.
 		c.orphan(lease, false)
+		c.hold(lease, true)
 		select {
 		case r := <-ch:
 			if r.Error == died {
@@ -940,14 +945,81 @@ func (c *Client) Revoke(ctx context.Context, lease *resolve.Lease) error {
 	err := c.call(ctx, &request{Op: opRevoke, Lease: toWireLease(lease)}, nil)
 	if err == nil {
 		c.orphan(lease, false)
+		c.hold(lease, false)
 	}
 	return err
+}
+
+// hold records that a helper holds lease (held), or holds it no more.
+func (c *Client) hold(lease *resolve.Lease, held bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !held {
+		delete(c.held, lease.ID)
+		return
+	}
+	if c.held == nil {
+		c.held = map[string]*resolve.Lease{}
+	}
+	c.held[lease.ID] = lease
+}
+
+// closePing is how long Close waits for a helper holding leases to
+// answer a ping, which it answers at once whatever its store does,
+// before it takes the helper for stopped or stuck.
+const closePing = 5 * time.Second
+
+// takeBackFromSilent kills a helper holding leases that answers nothing,
+// not even a ping (stopped, deadlocked), and makes its leases orphans, so
+// that Close gives them back through a new helper. Close waited its whole
+// timeout (30 s, past docker stop's 10) for the silent helper's answer,
+// then killed it with the leases, which stayed valid until their TTL.
+func (c *Client) takeBackFromSilent() {
+	if !c.cfg.RevokeOnExit {
+		return
+	}
+	c.mu.Lock()
+	cn := c.conn
+	held := make([]*resolve.Lease, 0, len(c.held))
+	for _, l := range c.held {
+		held = append(held, l)
+	}
+	c.mu.Unlock()
+	if cn == nil || cn.isDead() || len(held) == 0 {
+		return
+	}
+	answered := make(chan struct{})
+	go func() {
+		// Sent apart: a write to a stopped helper whose stdin pipe is
+		// full blocks until the kill.
+		_, ch := cn.send(&request{Op: opPing})
+		if r := <-ch; r.Error != died {
+			close(answered)
+		}
+	}()
+	select {
+	case <-answered:
+		return
+	case <-cn.dead:
+	case <-time.After(closePing):
+		cn.hung.Store(true)
+		c.cfg.Log.Warn("the store's helper answers nothing, not even a ping, at ward's exit; killing it, and giving back the leases it held through a new one", "store", c.cfg.Store, "pid", cn.proc.Pid, "waited", closePing.String())
+		cn.kill()
+		select {
+		case <-cn.dead:
+		case <-time.After(closePing):
+		}
+	}
+	for _, l := range held {
+		c.orphan(l, true)
+	}
 }
 
 // Close asks the helper to give back what it holds and exit, and waits
 // for its answer within CloseTimeout (for its exit too, when it fails to
 // answer).
 func (c *Client) Close() error {
+	c.takeBackFromSilent()
 	c.mu.Lock()
 	orphans := make([]*resolve.Lease, 0, len(c.orphans))
 	for _, l := range c.orphans {

@@ -396,6 +396,53 @@ func TestCloseOfAStoppedHelperWithoutLeases(t *testing.T) {
 	}
 }
 
+// TestCloseOfAStoppedHelperHoldingALease: at ward's exit the helper that
+// holds a lease answers nothing (stopped with SIGSTOP, deadlocked): it is
+// killed once a ping goes unanswered, and a new helper gives the lease
+// back. Close waited its whole 30 s for the stopped helper, then killed
+// it with the lease, which stayed valid until its TTL.
+func TestCloseOfAStoppedHelperHoldingALease(t *testing.T) {
+	c, dir, logs := setup(t)
+	os.WriteFile(filepath.Join(dir, "leased-a"), []byte("x"), 0o600)
+	s, err := c.Fetch(context.Background(), ref("leased-a"))
+	if err != nil || s.Lease == nil {
+		t.Fatalf("fetch: %v, lease %v", err, s.Lease)
+	}
+	kctx, kcancel := context.WithCancel(context.Background())
+	keep := make(chan error, 1)
+	go func() {
+		_, err := c.KeepLease(kctx, s.Lease)
+		keep <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !hasPending(c.conn); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lease renewal was not sent")
+		}
+	}
+	// As at ward's exit: the renewal given up, then the helper closed.
+	kcancel()
+	<-keep
+	pid := c.Pid()
+	stopHelper(t, pid)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("Close waited for a stopped helper holding a lease for 25s")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "revoked-test_leased-a")); err != nil {
+		t.Errorf("the lease was not given back after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	if !strings.Contains(logs.String(), "answers nothing, not even a ping, at ward's exit") {
+		t.Errorf("no warning of the silent helper:\n%s", logs.String())
+	}
+}
+
 // TestHungHelperIsAnOutage: a helper that stops answering (stopped with
 // SIGSTOP, deadlocked) is killed once it has not answered for
 // AnswerTimeout, which fails what it was asked, lease renewals included,
