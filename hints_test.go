@@ -555,6 +555,29 @@ func TestCheckProbesEveryProfile(t *testing.T) {
 	}
 }
 
+// TestMissingHelperNamedOnce: ward-aws missing, with awssm:// and ssm://
+// references: ward check names both schemes in its warning (it named the
+// first), and a run fails with one error for both variables (it gave two,
+// the same hint twice), and 125.
+func TestMissingHelperNamedOnce(t *testing.T) {
+	w := newWardEnv(t)
+	m := w.manifest("version: 1\nenv:\n  A: awssm://x/a\n  B: ssm:///x/b\n")
+	dir := wardAlone(t)
+	env := append(withoutEnv(w.env, "PATH"), "PATH=/usr/bin:/bin")
+	cmd := exec.Command(filepath.Join(dir, "ward"), "check", "--log-format", "text", "-m", m)
+	cmd.Env, cmd.Dir = env, w.dir
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "this manifest's awssm:// and ssm:// references") {
+		t.Errorf("ward check does not name both schemes of the missing helper:\n%s", out)
+	}
+	cmd = exec.Command(filepath.Join(dir, "ward"), "run", "--log-format", "text", "-m", m, "--", "true")
+	cmd.Env, cmd.Dir = env, w.dir
+	out, _ = cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 125 || strings.Count(string(out), "ward-aws is not installed") != 1 || !strings.Contains(string(out), "error: A, B: ") {
+		t.Errorf("ward run: exit %d, want 125 and one error for A and B:\n%s", code, out)
+	}
+}
+
 // TestCheckCountsTheProfile: with a profile, the check's line counts what
 // a run with it gets (the base's variables and files with the profile's),
 // not the base's alone.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,4 +101,59 @@ env:
 			t.Errorf("a canary or credential is in ward's output")
 		}
 	}
+}
+
+// TestStoppedStoreHoldsBackNoOtherPoll: the AWS helper stops answering
+// (stopped; a slow Google endpoint does the same) while Vault's value
+// changes: the change reaches the child within a few polls, with AWS's
+// value kept. A poll read every polled store as one, and the Vault change
+// waited for the stopped helper to be killed (39 s), though README says a
+// store that takes requests and answers none holds back no other store's
+// change.
+func TestStoppedStoreHoldsBackNoOtherPoll(t *testing.T) {
+	srv := vaulttest.Require(t)
+	mount := srv.MountKV(t, 2)
+	srvAWS, w := awsWard(t)
+	va1, va2, aa := w.canary("stopv1"), w.canary("stopv2"), w.canary("stopa")
+	srv.KVPut(t, mount, 2, "app", map[string]any{"b": va1})
+	srvAWS.PutSecretString("slow/a", aa)
+	w.env = append(w.env, "VAULT_ADDR="+srv.Addr, "VAULT_TOKEN="+srv.Token)
+	m := w.manifest(fmt.Sprintf("version: 1\nenv:\n  A: awssm://slow/a\n  B: vault://%s/app#b\n%s", mount, fastRotation))
+	cmd, stdout, stderr := wardWatch(t, w, m)
+	go func() {
+		for range stderr.ch {
+		}
+	}()
+	if got := envListing(stdout); got["B"] != helper.Hash(va1) || got["A"] != helper.Hash(aa) {
+		t.Fatalf("the first child does not have the first values")
+	}
+	aws := helperOf(t, cmd.Process.Pid, "ward-aws")
+	syscall.Kill(aws, syscall.SIGSTOP)
+	t.Cleanup(func() { syscall.Kill(aws, syscall.SIGKILL) })
+	waitUntil(t, "the AWS helper stopped", func() bool { return threadsState(aws) == "T" })
+	srv.KVPut(t, mount, 2, "app", map[string]any{"b": va2})
+	got := make(chan map[string]string, 1)
+	go func() {
+		listed := map[string]string{}
+		for line := range stdout.ch {
+			if line == "end" {
+				got <- listed
+				return
+			}
+			if name, h, ok := strings.Cut(line, " "); ok {
+				listed[name] = h
+			}
+		}
+	}()
+	// Well within the 30 s a stopped helper has before it is killed.
+	select {
+	case listed := <-got:
+		if listed["B"] != helper.Hash(va2) || listed["A"] != helper.Hash(aa) {
+			t.Errorf("the restarted child does not have Vault's new value and AWS's, kept")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Vault's change did not reach the child within 15s while the AWS helper was stopped")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitWithin(t, cmd, 90*time.Second)
 }

@@ -192,6 +192,37 @@ func TestHelperDeathKeepsTheChild(t *testing.T) {
 	}
 }
 
+// TestStoppedHelperWithAShortLease: the helper renewing a 9 s lease stops
+// answering (stopped; a deadlock does the same). It is killed within a
+// third of the lease, and a new helper takes the lease over and renews it
+// before its end: the child keeps its credentials. It was killed after
+// the 30 s answer timeout, 20 s after the lease had ended unrenewed and
+// unreported (59 failed logins of the probe's child), and the child was
+// then restarted with new ones.
+func TestStoppedHelperWithAShortLease(t *testing.T) {
+	pg, rolePart, cmd, stderr, exit := dbChild(t, "9s", "10m", "rotation:\n  debounce: 100ms\n", "--log-level", "debug")
+	stderr.waitForContaining("vault lease renewed")
+	helper := helperOf(t, cmd.Process.Pid, "ward-vault")
+	syscall.Kill(helper, syscall.SIGSTOP)
+	t.Cleanup(func() { syscall.Kill(helper, syscall.SIGKILL) })
+	restarted, killed := false, false
+	deadline := time.Now().Add(20 * time.Second)
+	for renewed := false; !renewed; {
+		line := stderr.nextWithin("the lease renewed by a new helper", time.Until(deadline))
+		restarted = restarted || strings.Contains(line, "child restarted")
+		killed = killed || strings.Contains(line, "answered nothing, not even a ping")
+		renewed = killed && strings.Contains(line, "vault lease renewed")
+	}
+	if restarted {
+		t.Errorf("the child was restarted: the lease ended before a new helper took it over")
+	}
+	if n := pg.Roles(t, rolePart); n != 1 {
+		t.Errorf("%d database roles, want the child's 1", n)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exit(30 * time.Second)
+}
+
 // TestStoppedHelperAtExitGivesTheLeaseBack: the helper holding a dynamic
 // secret's lease is stopped (SIGSTOP; a deadlock does the same) when ward
 // is told to stop. ward waited 30 s for its answer, past docker stop's

@@ -162,20 +162,31 @@ func checkHelpers(m *manifest.Manifest, prof *manifest.Profile, log *slog.Logger
 		slices.Sort(schemes)
 		schemes = slices.Compact(schemes)
 	}
+	// Each helper once, named with every scheme of it the manifest uses
+	// (awssm:// and ssm://: it named the first alone).
+	var helpers []string
+	uses := map[string][]string{}
 	for _, scheme := range schemes {
 		k := stores.Registry.KindOf(scheme)
-		if k == nil || k.Helper() == "" || seen[k.Helper()] {
+		if k == nil || k.Helper() == "" {
 			continue
 		}
-		seen[k.Helper()] = true
-		_, err := remote.Probe(k.Helper(), Version())
+		if !seen[k.Helper()] {
+			seen[k.Helper()] = true
+			helpers = append(helpers, k.Helper())
+		}
+		uses[k.Helper()] = append(uses[k.Helper()], scheme+"://")
+	}
+	for _, helper := range helpers {
+		refs := strings.Join(uses[helper], " and ")
+		_, err := remote.Probe(helper, Version())
 		var missing *remote.MissingError
 		switch {
 		case err == nil:
 		case errors.As(err, &missing) && missing.Absent():
-			log.Warn(k.Helper()+" is not installed here: ward run fails on this manifest's "+scheme+":// references where it is not", "hint", missing.Hint())
+			log.Warn(helper+" is not installed here: ward run fails on this manifest's "+refs+" references where it is not", "hint", missing.Hint())
 		default:
-			errs = append(errs, fmt.Errorf("%s:// references: %w", scheme, err))
+			errs = append(errs, fmt.Errorf("%s references: %w", refs, err))
 		}
 	}
 	if len(errs) > 0 {

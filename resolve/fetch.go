@@ -119,6 +119,12 @@ func reasonOf(f *VarError, doc string) string {
 		// Each missing document is one to create: named, never "and N more".
 		return doc + "\x00" + f.Err.Error()
 	}
+	var wide interface{ StoreWide() string }
+	if errors.As(f.Err, &wide) {
+		// The store's own failure (its helper not installed), which each
+		// scheme it serves (awssm://, ssm://) met alike: one entry.
+		return "store\x00" + wide.StoreWide() + "\x00" + f.Err.Error()
+	}
 	msg := strings.ReplaceAll(f.Err.Error(), doc, "\x00")
 	segs := strings.Split(f.Ref.Path, "/")
 	for i := 1; i < len(segs); i++ {

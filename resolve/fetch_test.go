@@ -186,6 +186,12 @@ func TestFetchErrorGroups(t *testing.T) {
 			{Name: "A", Ref: ref("local://a"), Err: fmt.Errorf("read local://a: %w", ErrNotFound)},
 			{Name: "B", Ref: ref("local://b"), Err: fmt.Errorf("read local://b: %w", ErrNotFound)},
 		}, []string{"A: local://a: read local://a: not found", "B: local://b: read local://b: not found"}},
+		// A store's own failure, met by each of its schemes: one entry
+		// (awssm:// and ssm:// were two, with one hint twice).
+		{"one store, two schemes", []VarError{
+			{Name: "A", Ref: Ref{Raw: "awssm://x/a", Scheme: "awssm", Path: "x/a"}, Err: storeWide{"ward-aws is not installed"}},
+			{Name: "B", Ref: Ref{Raw: "ssm:///x/b", Scheme: "ssm", Path: "/x/b"}, Err: storeWide{"ward-aws is not installed"}},
+		}, []string{"A, B: awssm://x/a and 1 more: ward-aws is not installed"}},
 		{"many", func() []VarError {
 			var fs []VarError
 			for i := range 12 {
@@ -206,6 +212,12 @@ func TestFetchErrorGroups(t *testing.T) {
 		})
 	}
 }
+
+// storeWide is a store's own failure, as the helpers' MissingError is.
+type storeWide struct{ msg string }
+
+func (e storeWide) Error() string     { return e.msg }
+func (e storeWide) StoreWide() string { return "ward-aws" }
 
 // TestRefFieldEscapes: a field's name with a '#' or a '?' is written
 // %23, %3F, a '%' before them %25; any other '%' is the name's own. A

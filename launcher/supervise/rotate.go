@@ -253,37 +253,39 @@ func (r *rotator) run(ctx context.Context) {
 	// look at the files alike, and each retry read it for both. It was
 	// warned of twice a step, the same error under two reasons.
 	warnedStep := map[string]bool{}
-	// A poll reads its stores beside the loop, one at a time (polling),
-	// and its reading comes back on polls: a store that takes the
-	// requests and answers none (a stalled proxy, a partitioned network)
-	// held the loop for its request timeout (a minute by default for
-	// Vault), and with it every other store's change, a file's that the
-	// child was waiting for too.
-	polling := false
+	// A poll reads its stores beside the loop, each scheme's one at a
+	// time (polling), and each reading comes back on polls as it ends: a
+	// store that takes the requests and answers none (a stalled proxy, a
+	// partitioned network) held the loop for its request timeout (a
+	// minute by default for Vault), and with it every other store's
+	// change, a file's that the child was waiting for too; then, read
+	// as one poll, every other polled store's (a Vault change waited 20 s
+	// for a slow Google Secret Manager, 39 s for a stopped ward-aws).
+	// pollFailed holds each scheme's failed poll until one works.
+	polling, pollFailed := map[string]bool{}, map[string]error{}
 	polls := make(chan polledRead, 1)
 	var took func(t trigger, next *proposal, read bool, err error)
 	refresh := func(t trigger) {
-		if t.kind == poll && !retrying && slices.Contains(failed, t) {
-			// The polled stores are backed off from: their retry reads
-			// what this poll would. Another failure being retried (a
-			// file:// secret emptied or removed, for as long as it stays
-			// so) holds back no poll.
-			return
-		}
 		if t.kind == poll {
-			if polling {
-				// The poll under way reads what this one would.
-				return
-			}
-			polling = true
 			a, retried := r.startRead(pending, t), retrying
-			go func() {
-				a.read(ctx)
-				select {
-				case polls <- polledRead{a, retried}:
-				case <-ctx.Done():
+			for scheme, part := range a.byScheme() {
+				// The poll under way reads what this one would; a
+				// store backed off from is read by its retry. Another
+				// failure being retried (a file:// secret emptied or
+				// removed, for as long as it stays so) holds back no
+				// poll.
+				if polling[scheme] || !retrying && pollFailed[scheme] != nil {
+					continue
 				}
-			}()
+				polling[scheme] = true
+				go func() {
+					part.read(ctx)
+					select {
+					case polls <- polledRead{part, retried}:
+					case <-ctx.Done():
+					}
+				}()
+			}
 			return
 		}
 		readCtx := ctx
@@ -454,12 +456,23 @@ func (r *rotator) run(ctx context.Context) {
 		case old := <-r.drops:
 			r.dropLeases(ctx, old, pending)
 		case pr := <-polls:
-			polling = false
+			delete(polling, pr.a.scheme)
 			// Taken as it would have been when it started: a retry's
 			// failure is warned of, another poll's once a step.
 			saved := retrying
 			retrying = pr.retrying
 			next, read, err := r.merge(ctx, pending, pr.a.t, pr.a)
+			if err != nil {
+				pollFailed[pr.a.scheme] = err
+			} else {
+				delete(pollFailed, pr.a.scheme)
+			}
+			if err == nil && len(pollFailed) > 0 {
+				// Another store's poll fails still: the poll is not
+				// recovered, and this one's values are taken beside
+				// that failure.
+				err = errors.Join(slices.Collect(maps.Values(pollFailed))...)
+			}
 			took(pr.a.t, next, read, err)
 			retrying = saved
 		case <-retryAt:
@@ -615,6 +628,8 @@ type aRead struct {
 	t          trigger
 	base       map[string]resolve.Value
 	candidates map[string]resolve.Ref
+	// scheme is the one scheme of a poll's candidates (see byScheme).
+	scheme string
 	// Set by read.
 	same        map[resolve.Key]bool
 	versionErrs map[string]error
@@ -645,6 +660,20 @@ func (r *rotator) startRead(pending *proposal, t trigger) *aRead {
 	return &aRead{r: r, t: t, base: base, candidates: candidates}
 }
 
+// byScheme splits a read into one for each scheme of its candidates.
+func (a *aRead) byScheme() map[string]*aRead {
+	parts := map[string]*aRead{}
+	for name, ref := range a.candidates {
+		p := parts[ref.Scheme]
+		if p == nil {
+			p = &aRead{r: a.r, t: a.t, base: a.base, candidates: map[string]resolve.Ref{}, scheme: ref.Scheme}
+			parts[ref.Scheme] = p
+		}
+		p.candidates[name] = ref
+	}
+	return parts
+}
+
 // read asks the stores: for a poll, which versions are the child's, then
 // the values of the rest.
 func (a *aRead) read(ctx context.Context) *aRead {
@@ -652,7 +681,14 @@ func (a *aRead) read(ctx context.Context) *aRead {
 		return a
 	}
 	if a.t.kind == poll {
-		a.same, a.versionErrs = a.r.unchangedVersions(ctx, a.base)
+		base := a.base
+		if a.scheme != "" {
+			// Only its own store's versions: another's that answers
+			// nothing held this one's poll for its request timeout.
+			base = maps.Clone(base)
+			maps.DeleteFunc(base, func(_ string, v resolve.Value) bool { return v.Ref.Scheme != a.scheme })
+		}
+		a.same, a.versionErrs = a.r.unchangedVersions(ctx, base)
 	}
 	a.refs = map[string]resolve.Ref{}
 	for name, ref := range a.candidates {

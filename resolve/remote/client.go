@@ -325,6 +325,10 @@ func (c *Client) openRequest() *openRequest {
 func (c *Client) start(waitWritten bool) (*conn, error) {
 	if c.path == "" {
 		path, err := Find(c.cfg.Program)
+		var missing *MissingError
+		if errors.As(err, &missing) {
+			missing.WardVersion = c.cfg.Version
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -344,6 +348,10 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 		// old version, a package that moved), or an uninstall. The
 		// helper is looked for again, as at ward's start.
 		p, err := Find(c.cfg.Program)
+		var missing *MissingError
+		if errors.As(err, &missing) {
+			missing.WardVersion = c.cfg.Version
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s was removed since ward started it (an upgrade or an uninstall of ward?), and %w", c.path, err)
 		}
@@ -422,7 +430,7 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 		}
 		return nil, startError(path, err)
 	}
-	cn := &conn{proc: p, path: path, program: c.cfg.Program, in: inW, out: outR, pending: map[uint64]chan response{}, dead: make(chan struct{}), stderrDone: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), store: c.cfg.Store, answerTimeout: c.cfg.AnswerTimeout}
+	cn := &conn{proc: p, path: path, program: c.cfg.Program, in: inW, out: outR, pending: map[uint64]chan response{}, dead: make(chan struct{}), stderrDone: make(chan struct{}), log: c.cfg.Log.With("store", c.cfg.Store), store: c.cfg.Store, answerTimeout: c.cfg.AnswerTimeout, leaseBound: c.leaseBound, rearm: make(chan struct{}, 1)}
 	go cn.readResponses(outR)
 	go cn.readStderr(errR)
 	go cn.watch()
@@ -683,7 +691,14 @@ type MissingError struct {
 	// RefusedErr gives (a file system mounted noexec).
 	Refused    string
 	RefusedErr error
+	// WardVersion is this ward's version, for the install command (set
+	// by the client; VERSION there without it).
+	WardVersion string
 }
+
+// StoreWide says the error is the store's, not a reference's: every
+// scheme of the helper fails with it, and a report names it once.
+func (e *MissingError) StoreWide() string { return e.Program }
 
 func (e *MissingError) Error() string {
 	if e.Found {
@@ -711,10 +726,10 @@ func (e *MissingError) Error() string {
 // Hint says how to install the helper.
 func (e *MissingError) Hint() string {
 	if e.Unusable != "" {
-		return fmt.Sprintf("chmod +x %s if it is ward's helper copied without its mode; else install ward's store helpers beside ward: %s", e.Unusable, InstallCommand("VERSION"))
+		return fmt.Sprintf("chmod +x %s if it is ward's helper copied without its mode; else install ward's store helpers beside ward: %s", e.Unusable, InstallCommand(versionOrPlaceholder(e.WardVersion)))
 	}
 	if e.Found {
-		return "install ward's store helpers beside ward: " + InstallCommand("VERSION") + "; or, if that one is ward's own, name its directory in $PATH by its absolute path"
+		return "install ward's store helpers beside ward: " + InstallCommand(versionOrPlaceholder(e.WardVersion)) + "; or, if that one is ward's own, name its directory in $PATH by its absolute path"
 	}
 	if e.Unexamined != nil {
 		// It is installed: what to install would mend nothing.
@@ -724,9 +739,9 @@ func (e *MissingError) Hint() string {
 		return "it may be installed: mend what the error names, then run ward again"
 	}
 	if e.Refused != "" {
-		return "put ward's store helpers where the kernel runs programs, beside ward: " + InstallCommand("VERSION") + " (or copy every ward-* program from ward's image or release next to ward)"
+		return "put ward's store helpers where the kernel runs programs, beside ward: " + InstallCommand(versionOrPlaceholder(e.WardVersion)) + " (or copy every ward-* program from ward's image or release next to ward)"
 	}
-	return "install ward's store helpers beside ward: " + InstallCommand("VERSION") + " (or copy every ward-* program from ward's image or release next to ward)"
+	return "install ward's store helpers beside ward: " + InstallCommand(versionOrPlaceholder(e.WardVersion)) + " (or copy every ward-* program from ward's image or release next to ward)"
 }
 
 // VersionError is a helper of another ward: one that speaks another
@@ -893,6 +908,11 @@ func (c *Client) KeepLease(ctx context.Context, lease *resolve.Lease) (time.Time
 		// The helper takes the lease in before it reads what follows.
 		c.orphan(lease, false)
 		c.hold(lease, true)
+		// Its watch waits less from now on, if the lease is short.
+		select {
+		case cn.rearm <- struct{}{}:
+		default:
+		}
 		select {
 		case r := <-ch:
 			if r.Error == died {
@@ -963,6 +983,32 @@ func (c *Client) hold(lease *resolve.Lease, held bool) {
 	}
 	c.held[lease.ID] = lease
 }
+
+// leaseBound is how long a helper keeping leases may answer nothing, by
+// the shortest of them: a third of its TTL, at least minAnswerTimeout (0
+// when it keeps none). A helper stopped with a lease of 10 s was killed
+// after the whole answer timeout, 30 s: the lease had ended 20 s before,
+// unrenewed and unreported, and the child ran on with dead credentials.
+// Killed within a third of it, a new helper takes the lease over and
+// renews it before its end.
+func (c *Client) leaseBound() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var shortest time.Duration
+	for _, l := range c.held {
+		if l.TTL > 0 && (shortest == 0 || l.TTL < shortest) {
+			shortest = l.TTL
+		}
+	}
+	if shortest == 0 {
+		return 0
+	}
+	return max(shortest/3, minAnswerTimeout)
+}
+
+// minAnswerTimeout is the least a helper may answer nothing for, however
+// short its leases: it answers pings at once, but a machine can be busy.
+const minAnswerTimeout = 3 * time.Second
 
 // closePing is how long Close waits for a helper holding leases to
 // answer a ping, which it answers at once whatever its store does,
@@ -1143,6 +1189,12 @@ type conn struct {
 	stderrDone chan struct{}
 
 	answerTimeout time.Duration
+	// leaseBound is the shortest wait the leases the helper keeps allow
+	// (see Client.leaseBound); 0 for none.
+	leaseBound func() time.Duration
+	// rearm tells watch that a lease was taken in: its wait may be
+	// shorter now.
+	rearm chan struct{}
 	// hung: watch killed the helper for answering nothing; foreign:
 	// readResponses killed it for a first line that is not ward's
 	// protocol.
@@ -1174,7 +1226,8 @@ type conn struct {
 // delivers one tick for all it missed while ward was stopped.
 func (cn *conn) watch() {
 	const ticks = 3
-	tick := time.NewTicker(cn.answerTimeout / ticks)
+	timeout := cn.timeout()
+	tick := time.NewTicker(timeout / ticks)
 	defer tick.Stop()
 	var ping chan response
 	unanswered := 0
@@ -1182,7 +1235,18 @@ func (cn *conn) watch() {
 		select {
 		case <-cn.dead:
 			return
+		case <-cn.rearm:
+			if t := cn.timeout(); t != timeout {
+				timeout = t
+				tick.Reset(t / ticks)
+			}
+			continue
 		case <-tick.C:
+		}
+		if t := cn.timeout(); t != timeout {
+			// A lease kept, or given up, since.
+			timeout = t
+			tick.Reset(t / ticks)
 		}
 		if ping != nil {
 			select {
@@ -1193,7 +1257,7 @@ func (cn *conn) watch() {
 					continue
 				}
 				cn.hung.Store(true)
-				cn.log.Warn("the store's helper answered nothing, not even a ping; killing it (a new one serves the next request)", "pid", cn.proc.Pid, "waited", cn.answerTimeout.String())
+				cn.log.Warn("the store's helper answered nothing, not even a ping; killing it (a new one serves the next request)", "pid", cn.proc.Pid, "waited", timeout.String())
 				cn.kill()
 				return
 			}
@@ -1208,13 +1272,24 @@ func (cn *conn) watch() {
 	}
 }
 
+// timeout is how long the helper may answer nothing now: the answer
+// timeout, or less while it keeps a short lease.
+func (cn *conn) timeout() time.Duration {
+	if cn.leaseBound != nil {
+		if b := cn.leaseBound(); b > 0 && b < cn.answerTimeout {
+			return b
+		}
+	}
+	return cn.answerTimeout
+}
+
 // diedErr is the error of a request the helper can no longer answer.
 func (cn *conn) diedErr() error {
 	if cn.foreign.Load() {
 		return &ForeignHelperError{Path: cn.path, Program: cn.program}
 	}
 	if cn.hung.Load() {
-		return fmt.Errorf("%w: it answered nothing for %s and was killed", ErrHelperDied, cn.answerTimeout)
+		return fmt.Errorf("%w: it answered nothing for %s and was killed", ErrHelperDied, cn.timeout())
 	}
 	// readResponses waits for the helper before it fails what waited, so
 	// exit is set by now.

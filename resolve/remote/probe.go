@@ -36,6 +36,10 @@ var probeTimeout = 10 * time.Second
 // MissingError.Absent). It returns the helper's path.
 func Probe(program, version string) (string, error) {
 	path, err := Find(program)
+	var missing *MissingError
+	if errors.As(err, &missing) {
+		missing.WardVersion = version
+	}
 	if err != nil {
 		return "", err
 	}

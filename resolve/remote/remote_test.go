@@ -443,6 +443,43 @@ func TestCloseOfAStoppedHelperHoldingALease(t *testing.T) {
 	}
 }
 
+// TestShortLeaseShortensTheAnswerTimeout: a helper keeping a lease of 9 s
+// that stops answering is killed within a third of it (3 s), not after
+// the 30 s answer timeout, by when the lease had ended unrenewed; a new
+// helper takes the lease over.
+func TestShortLeaseShortensTheAnswerTimeout(t *testing.T) {
+	c, _, logs := setup(t)
+	lease := &resolve.Lease{ID: "x/long", TTL: 9 * time.Second, Renewable: true}
+	kctx, kcancel := context.WithCancel(context.Background())
+	defer kcancel()
+	go c.KeepLease(kctx, lease)
+	for deadline := time.Now().Add(10 * time.Second); c.conn == nil || !hasPending(c.conn); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lease renewal was not sent")
+		}
+	}
+	pid := c.Pid()
+	stopHelper(t, pid)
+	start := time.Now()
+	for deadline := start.Add(20 * time.Second); !strings.Contains(logs.String(), "answered nothing"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stopped helper was not killed within 20s")
+		}
+	}
+	// Three ticks of a second, one more for a late one; 30 s before.
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("the stopped helper keeping a 9s lease was killed after %s, want within about 3s", took.Round(time.Millisecond))
+	}
+	if !strings.Contains(logs.String(), "waited=3s") {
+		t.Errorf("the kill does not say it waited 3s:\n%s", logs.String())
+	}
+	for deadline := time.Now().Add(20 * time.Second); c.Pid() == 0 || c.Pid() == pid || !hasPending(c.conn); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new helper took the lease over")
+		}
+	}
+}
+
 // TestHungHelperIsAnOutage: a helper that stops answering (stopped with
 // SIGSTOP, deadlocked) is killed once it has not answered for
 // AnswerTimeout, which fails what it was asked, lease renewals included,
@@ -715,13 +752,25 @@ func TestLogsRelayed(t *testing.T) {
 	}
 }
 
-// TestMissingHelper names the program and says how to install it.
+// TestMissingHelper names the program and says how to install it: the
+// helpers of this ward's version, which the hint named VERSION for every
+// ward, released ones too (a dev build has none to name).
 func TestMissingHelper(t *testing.T) {
-	c := New(Config{Program: "ward-no-such-helper", Store: "none"})
-	_, err := c.Fetch(context.Background(), ref("a"))
-	var me *MissingError
-	if !errors.As(err, &me) || !strings.Contains(err.Error(), "ward-no-such-helper is not installed") || !strings.Contains(me.Hint(), "CGO_ENABLED=0 go install -tags urfave_cli_no_docs github.com/wardsecrets/ward/...") {
-		t.Errorf("got %v, want a MissingError with an install hint", err)
+	for _, tc := range []struct{ version, want string }{
+		{"v1.4.2", "...@v1.4.2 "},
+		{"", "...@VERSION "},
+		{"dev", "...@VERSION "},
+	} {
+		c := New(Config{Program: "ward-no-such-helper", Store: "none", Version: tc.version})
+		_, err := c.Fetch(context.Background(), ref("a"))
+		var me *MissingError
+		if !errors.As(err, &me) || !strings.Contains(err.Error(), "ward-no-such-helper is not installed") || !strings.Contains(me.Hint(), "CGO_ENABLED=0 go install -tags urfave_cli_no_docs github.com/wardsecrets/ward/"+tc.want) {
+			t.Errorf("ward %q: got %v, want a MissingError with an install hint saying %q", tc.version, err, tc.want)
+		}
+		_, err = Probe("ward-no-such-helper", tc.version)
+		if !errors.As(err, &me) || !strings.Contains(me.Hint(), tc.want) {
+			t.Errorf("ward %q: the probe got %v, want a MissingError with an install hint saying %q", tc.version, err, tc.want)
+		}
 	}
 }
 

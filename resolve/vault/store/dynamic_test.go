@@ -581,3 +581,37 @@ path "sys/leases/revoke" { capabilities = ["update"] }`)
 		<-done
 	}
 }
+
+// TestRenewalDeniedSaid: a token whose policy reads the credentials but
+// may not renew leases (no default policy, none granting
+// sys/leases/renew): its lease's keeper ends before the lease does, and
+// says once, as a warning, why, and what to grant. The watcher took the
+// refusal for a passing error and ended quietly: the child was restarted
+// at each lease's end, for good, with "can no longer be renewed" alone.
+func TestRenewalDeniedSaid(t *testing.T) {
+	p := needPostgres(t)
+	mount, dbRole := database(t, p, "3s", "1h")
+	ref := "vault://" + mount + "/creds/" + dbRole
+	pol := policy(t, `path "`+mount+`/creds/`+dbRole+`" { capabilities = ["read"] }`)
+	tc := newCase(t)
+	tok := token(t, &api.TokenCreateRequest{Policies: []string{pol}, TTL: "1h", NoDefaultPolicy: true})
+	tc.secret(tok)
+	// Nor revoke them: its 3 s leases end by themselves.
+	s := tc.storeRevoking(Options{}, map[string]string{"VAULT_TOKEN": tok}, false)
+	for range 2 {
+		_, _, lease := tc.readCreds(s, ref, "fetch")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := s.KeepLease(ctx, lease)
+		cancel()
+		if err != nil {
+			t.Fatalf("KeepLease: %s", tc.text(err))
+		}
+	}
+	logs := tc.logs.String()
+	if n := strings.Count(logs, `grant \"update\" on sys/leases/renew`); n != 1 {
+		t.Errorf("the refused renewal was said %d times, want once as a warning:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, "level=WARN msg=\"vault refuses to renew this token's leases") {
+		t.Errorf("the refused renewal is not a warning:\n%s", logs)
+	}
+}

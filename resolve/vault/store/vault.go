@@ -89,7 +89,9 @@ type Store struct {
 	via string
 
 	closeOnce sync.Once
-	closeErr  error
+	// renewDeniedSaid warns once that the token may not renew leases.
+	renewDeniedSaid sync.Once
+	closeErr        error
 }
 
 var (
@@ -780,6 +782,7 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 	// child made logins with dead credentials for 55 s, and on_expired
 	// acted that late.
 	var checked chan [2]bool
+	renewedOnce := false
 	lookups, stopLookups := context.WithCancel(ctx)
 	defer stopLookups()
 	for {
@@ -818,9 +821,19 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 		case <-tokenReread:
 			return false, nil
 		case err := <-w.DoneCh():
-			if err != nil {
+			switch {
+			case err != nil:
 				s.log.Warn("vault lease renewal failed; the secret must be read again", "lease", leaseSource(lease.ID), "error", compact(err).Error())
-			} else {
+			case renewable && !renewedOnce && s.renewDenied(ctx, lease.ID, increment):
+				// The watcher takes a refusal for a passing error, and
+				// ends quietly near the lease's end: the child was
+				// restarted at each lease's end, for good, and nothing
+				// said why.
+				s.renewDeniedSaid.Do(func() {
+					s.log.Warn("vault refuses to renew this token's leases (permission denied): each is read again before it ends, and the child restarted each time; grant \"update\" on sys/leases/renew in the token's policy (Vault's default policy does)", "lease", leaseSource(lease.ID))
+				})
+				s.log.Info("vault lease can no longer be renewed; the secret must be read again", "lease", leaseSource(lease.ID))
+			default:
 				s.log.Info("vault lease can no longer be renewed; the secret must be read again", "lease", leaseSource(lease.ID))
 			}
 			return false, nil
@@ -828,6 +841,7 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 			if r == nil || r.Secret == nil {
 				continue
 			}
+			renewedOnce = true
 			d := time.Duration(r.Secret.LeaseDuration) * time.Second
 			s.leasesMu.Lock()
 			if h, ok := s.leases[lease.ID]; ok {
@@ -912,6 +926,16 @@ func (s *Store) leaseCall(ctx context.Context, op, id string) (reply, error) {
 		rep, err := toReply(resp, err)
 		return rep, s.unreachable(err)
 	})
+}
+
+// renewDenied reports whether Vault refuses the token a renewal of lease
+// id (403): asked once more, to say why the watcher gave up.
+func (s *Store) renewDenied(ctx context.Context, id string, increment time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+	defer cancel()
+	_, err := s.client.Sys().RenewWithContext(ctx, id, int(increment/time.Second))
+	var re *api.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusForbidden
 }
 
 // leaseUnknown reports whether Vault answered that it knows no such
