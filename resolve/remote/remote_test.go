@@ -453,7 +453,14 @@ func TestShortLeaseShortensTheAnswerTimeout(t *testing.T) {
 	kctx, kcancel := context.WithCancel(context.Background())
 	defer kcancel()
 	go c.KeepLease(kctx, lease)
-	for deadline := time.Now().Add(10 * time.Second); c.conn == nil || !hasPending(c.conn); time.Sleep(time.Millisecond) {
+	// The client's helper, as it is now (the test reads it beside the
+	// client's goroutines).
+	current := func() *conn {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.conn
+	}
+	for deadline := time.Now().Add(10 * time.Second); current() == nil || !hasPending(current()); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the lease renewal was not sent")
 		}
@@ -473,7 +480,7 @@ func TestShortLeaseShortensTheAnswerTimeout(t *testing.T) {
 	if !strings.Contains(logs.String(), "waited=3s") {
 		t.Errorf("the kill does not say it waited 3s:\n%s", logs.String())
 	}
-	for deadline := time.Now().Add(20 * time.Second); c.Pid() == 0 || c.Pid() == pid || !hasPending(c.conn); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); c.Pid() == 0 || c.Pid() == pid || current() == nil || !hasPending(current()); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no new helper took the lease over")
 		}
