@@ -268,7 +268,18 @@ func (r *rotator) run(ctx context.Context) {
 	refresh := func(t trigger) {
 		if t.kind == poll {
 			a, retried := r.startRead(pending, t), retrying
-			for scheme, part := range a.byScheme() {
+			parts := a.byScheme()
+			for scheme := range pollFailed {
+				if parts[scheme] == nil {
+					// Nothing of its store is read by polls now (what
+					// failed was a lease's re-read, since done another
+					// way): an empty read ends its failure, as a poll
+					// with nothing to read did; it stayed failed, and
+					// retried, for good.
+					parts[scheme] = &aRead{r: r, t: t, base: a.base, candidates: map[string]resolve.Ref{}, scheme: scheme}
+				}
+			}
+			for scheme, part := range parts {
 				// The poll under way reads what this one would; a
 				// store backed off from is read by its retry. Another
 				// failure being retried (a file:// secret emptied or

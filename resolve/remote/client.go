@@ -324,11 +324,7 @@ func (c *Client) openRequest() *openRequest {
 // waitWritten waits for a helper file open for writing.
 func (c *Client) start(waitWritten bool) (*conn, error) {
 	if c.path == "" {
-		path, err := Find(c.cfg.Program)
-		var missing *MissingError
-		if errors.As(err, &missing) {
-			missing.WardVersion = c.cfg.Version
-		}
+		path, err := findOf(c.cfg.Program, c.cfg.Version)
 		if err != nil {
 			return nil, err
 		}
@@ -347,11 +343,7 @@ func (c *Client) start(waitWritten bool) (*conn, error) {
 		// upgrade into another directory (Homebrew's cleanup of the
 		// old version, a package that moved), or an uninstall. The
 		// helper is looked for again, as at ward's start.
-		p, err := Find(c.cfg.Program)
-		var missing *MissingError
-		if errors.As(err, &missing) {
-			missing.WardVersion = c.cfg.Version
-		}
+		p, err := findOf(c.cfg.Program, c.cfg.Version)
 		if err != nil {
 			return nil, fmt.Errorf("%s was removed since ward started it (an upgrade or an uninstall of ward?), and %w", c.path, err)
 		}
@@ -608,6 +600,17 @@ func InstallCommand(version string) string {
 
 // ServeArg is the argument ward starts a helper with.
 const ServeArg = "--ward-store-protocol=1"
+
+// findOf is Find for ward of version: a helper not found is told to be
+// installed at that version.
+func findOf(program, version string) (string, error) {
+	path, err := Find(program)
+	var missing *MissingError
+	if errors.As(err, &missing) {
+		missing.WardVersion = version
+	}
+	return path, err
+}
 
 // Find locates a helper program: next to ward's own executable first (so
 // one `go install` or one `COPY` of a directory serves), then in the

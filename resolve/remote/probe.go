@@ -35,11 +35,7 @@ var probeTimeout = 10 * time.Second
 // all gives a *MissingError with no file of that name found (see
 // MissingError.Absent). It returns the helper's path.
 func Probe(program, version string) (string, error) {
-	path, err := Find(program)
-	var missing *MissingError
-	if errors.As(err, &missing) {
-		missing.WardVersion = version
-	}
+	path, err := findOf(program, version)
 	if err != nil {
 		return "", err
 	}
