@@ -102,13 +102,19 @@ func TestHelperOutlivesGroupStop(t *testing.T) {
 	if n := pg.Roles(t, rolePart); n != 0 {
 		t.Errorf("%d database roles left after ward and its helper were stopped together, want 0", n)
 	}
-	revoked := false
-	for line := range stderr.ch {
-		revoked = revoked || strings.Contains(line, "vault lease revoked")
-	}
-	if !revoked {
+	if !stderr.restHolds("vault lease revoked") {
 		t.Errorf("ward logged no revocation")
 	}
+}
+
+// restHolds reads the rest of l, once its process has exited, and
+// reports whether a line holds text.
+func (l *lines) restHolds(text string) bool {
+	held := false
+	for line := range l.ch {
+		held = held || strings.Contains(line, text)
+	}
+	return held
 }
 
 // TestLeaseRevocationLoggedOnce: a lease given back at a restart is
@@ -192,6 +198,19 @@ func TestHelperDeathKeepsTheChild(t *testing.T) {
 	}
 }
 
+// stoppedHelper is dbChild, debug-logged, whose ward-vault is stopped
+// (SIGSTOP) right after a renewal of the child's lease.
+func stoppedHelper(t *testing.T, ttl, maxTTL, extra string) (pg *vaulttest.Postgres, rolePart string, cmd *exec.Cmd, stderr *lines, exit func(time.Duration) int) {
+	t.Helper()
+	pg, rolePart, cmd, stderr, exit = dbChild(t, ttl, maxTTL, extra, "--log-level", "debug")
+	stderr.waitForContaining("vault lease renewed")
+	helper := helperOf(t, cmd.Process.Pid, "ward-vault")
+	syscall.Kill(helper, syscall.SIGSTOP)
+	t.Cleanup(func() { syscall.Kill(helper, syscall.SIGKILL) })
+	waitUntil(t, "the helper stopped", func() bool { return threadsState(helper) == "T" })
+	return pg, rolePart, cmd, stderr, exit
+}
+
 // TestStoppedHelperWithAShortLease: the helper renewing a 9 s lease stops
 // answering (stopped; a deadlock does the same). It is killed within a
 // third of the lease, and a new helper takes the lease over and renews it
@@ -200,11 +219,7 @@ func TestHelperDeathKeepsTheChild(t *testing.T) {
 // unreported (59 failed logins of the probe's child), and the child was
 // then restarted with new ones.
 func TestStoppedHelperWithAShortLease(t *testing.T) {
-	pg, rolePart, cmd, stderr, exit := dbChild(t, "9s", "10m", "rotation:\n  debounce: 100ms\n", "--log-level", "debug")
-	stderr.waitForContaining("vault lease renewed")
-	helper := helperOf(t, cmd.Process.Pid, "ward-vault")
-	syscall.Kill(helper, syscall.SIGSTOP)
-	t.Cleanup(func() { syscall.Kill(helper, syscall.SIGKILL) })
+	pg, rolePart, cmd, stderr, exit := stoppedHelper(t, "9s", "10m", "rotation:\n  debounce: 100ms\n")
 	restarted, killed := false, false
 	deadline := time.Now().Add(20 * time.Second)
 	for renewed := false; !renewed; {
@@ -230,12 +245,7 @@ func TestStoppedHelperWithAShortLease(t *testing.T) {
 // its TTL (59 minutes here); it kills the helper once a ping goes
 // unanswered and gives the lease back through a new one.
 func TestStoppedHelperAtExitGivesTheLeaseBack(t *testing.T) {
-	pg, rolePart, cmd, stderr, exit := dbChild(t, "1h", "2h", "", "--log-level", "debug")
-	stderr.waitForContaining("vault lease renewed")
-	helper := helperOf(t, cmd.Process.Pid, "ward-vault")
-	syscall.Kill(helper, syscall.SIGSTOP)
-	t.Cleanup(func() { syscall.Kill(helper, syscall.SIGKILL) })
-	waitUntil(t, "the helper stopped", func() bool { return threadsState(helper) == "T" })
+	pg, rolePart, cmd, stderr, exit := stoppedHelper(t, "1h", "2h", "")
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	exit(60 * time.Second)
@@ -245,11 +255,7 @@ func TestStoppedHelperAtExitGivesTheLeaseBack(t *testing.T) {
 	if n := pg.Roles(t, rolePart); n != 0 {
 		t.Errorf("%d database roles left after ward exited, want 0: the lease was not given back", n)
 	}
-	said := false
-	for line := range stderr.ch {
-		said = said || strings.Contains(line, "answers nothing, not even a ping, at ward's exit")
-	}
-	if !said {
+	if !stderr.restHolds("answers nothing, not even a ping, at ward's exit") {
 		t.Errorf("ward did not say it killed the silent helper")
 	}
 }

@@ -946,17 +946,23 @@ func (c *Client) KeepLease(ctx context.Context, lease *resolve.Lease) (time.Time
 
 // orphan records that no helper holds lease (orphaned), or that one does
 // or that it is taken care of otherwise.
-func (c *Client) orphan(lease *resolve.Lease, orphaned bool) {
+func (c *Client) orphan(lease *resolve.Lease, orphaned bool) { c.mark(&c.orphans, lease, orphaned) }
+
+// hold records that a helper holds lease (held), or holds it no more.
+func (c *Client) hold(lease *resolve.Lease, held bool) { c.mark(&c.held, lease, held) }
+
+// mark puts lease in the set *leases (in), or takes it out.
+func (c *Client) mark(leases *map[string]*resolve.Lease, lease *resolve.Lease, in bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !orphaned {
-		delete(c.orphans, lease.ID)
+	if !in {
+		delete(*leases, lease.ID)
 		return
 	}
-	if c.orphans == nil {
-		c.orphans = map[string]*resolve.Lease{}
+	if *leases == nil {
+		*leases = map[string]*resolve.Lease{}
 	}
-	c.orphans[lease.ID] = lease
+	(*leases)[lease.ID] = lease
 }
 
 // keepDeaths is how many helpers in a row may die keeping one lease
@@ -971,20 +977,6 @@ func (c *Client) Revoke(ctx context.Context, lease *resolve.Lease) error {
 		c.hold(lease, false)
 	}
 	return err
-}
-
-// hold records that a helper holds lease (held), or holds it no more.
-func (c *Client) hold(lease *resolve.Lease, held bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !held {
-		delete(c.held, lease.ID)
-		return
-	}
-	if c.held == nil {
-		c.held = map[string]*resolve.Lease{}
-	}
-	c.held[lease.ID] = lease
 }
 
 // leaseBound is how long a helper keeping leases may answer nothing, by
