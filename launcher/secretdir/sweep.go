@@ -135,15 +135,18 @@ func removeIfDead(dir string) error {
 }
 
 // ownerAlive reports whether the ward that made run directory name
-// (run-PID-...) is a process here still.
+// (run-PID-...) is a process here still: that pid is a ward's (by its
+// name, as /proc says it). Any live pid was taken for its ward's, so a
+// directory whose name held pid 1, or the pid of a process that came
+// after, was never swept.
 func ownerAlive(name string) bool {
 	pid, _, _ := strings.Cut(strings.TrimPrefix(name, runPrefix), "-")
 	n, err := strconv.Atoi(pid)
 	if err != nil || n <= 0 {
 		return false
 	}
-	err = unix.Kill(n, 0)
-	return err == nil || errors.Is(err, unix.EPERM)
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(n) + "/comm")
+	return err == nil && strings.HasPrefix(string(comm), "ward")
 }
 
 // leftIn lists the files still in dir (relative, slash-separated), its

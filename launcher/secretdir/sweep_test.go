@@ -58,17 +58,35 @@ func TestSweepJudgesEachLeftover(t *testing.T) {
 		{"died while removing: no lock", "run-DEAD-3", false, false, true},
 		// Its child removed the lock (rm -f "$D"/.??*): the next run's
 		// sweep removed its files under it.
-		{"live, its lock removed by its child", "run-SELF-6", false, false, false},
+		{"live, its lock removed by its child", "run-WARD-6", false, false, false},
+		// A live process of another name (pid 1, a pid given again):
+		// not the run's ward.
+		{"no lock, its pid another program's", "run-OTHER-7", false, false, true},
 		{"died while creating", ".new-4", true, false, true},
 		{"died while creating, before its lock", ".new-5", false, false, true},
 		{"not a run directory", "other", true, false, false},
 	}
-	// A pid of no process: a child's, reaped.
+	// A pid of no process: a child's, reaped. A live ward's: a process
+	// of that name (sleep, linked as ward). A live process of another
+	// name: this test's.
 	gone := exec.Command("true")
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
-	pids := strings.NewReplacer("DEAD", strconv.Itoa(gone.Process.Pid), "SELF", strconv.Itoa(os.Getpid()))
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ward := filepath.Join(t.TempDir(), "ward")
+	if err := os.Symlink(sleep, ward); err != nil {
+		t.Fatal(err)
+	}
+	live := exec.Command(ward, "600")
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { live.Process.Kill(); live.Wait() })
+	pids := strings.NewReplacer("DEAD", strconv.Itoa(gone.Process.Pid), "WARD", strconv.Itoa(live.Process.Pid), "OTHER", strconv.Itoa(os.Getpid()))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			base, env := tmpfsBase(t)

@@ -265,6 +265,7 @@ func (r *rotator) run(ctx context.Context) {
 	polling, pollFailed := map[string]bool{}, map[string]error{}
 	polls := make(chan polledRead, 1)
 	var took func(t trigger, next *proposal, read bool, err error)
+	var apply func(t trigger, next *proposal)
 	refresh := func(t trigger) {
 		if t.kind == poll {
 			a, retried := r.startRead(pending, t), retrying
@@ -276,9 +277,10 @@ func (r *rotator) run(ctx context.Context) {
 					// way): an empty read ends its failure, as a poll
 					// with nothing to read did; it stayed failed, and
 					// retried, for good.
-					parts[scheme] = &aRead{r: r, t: t, base: a.base, candidates: map[string]resolve.Ref{}, scheme: scheme}
+					parts[scheme] = &aRead{r: r, t: t, base: a.base, candidates: map[string]resolve.Ref{}, schemes: []string{scheme}}
 				}
 			}
+			var started []*aRead
 			for scheme, part := range parts {
 				// The poll under way reads what this one would; a
 				// store backed off from is read by its retry. Another
@@ -289,13 +291,10 @@ func (r *rotator) run(ctx context.Context) {
 					continue
 				}
 				polling[scheme] = true
-				go func() {
-					part.read(ctx)
-					select {
-					case polls <- polledRead{part, retried}:
-					case <-ctx.Done():
-					}
-				}()
+				started = append(started, part)
+			}
+			if len(started) > 0 {
+				go r.pollRound(ctx, started, retried, polls)
 			}
 			return
 		}
@@ -387,6 +386,10 @@ func (r *rotator) run(ctx context.Context) {
 				return
 			}
 		}
+		apply(t, next)
+	}
+	// apply makes next what is pending, with the debounce it calls for.
+	apply = func(t trigger, next *proposal) {
 		if pending != nil && next != pending {
 			r.dropLeases(ctx, pending.values, next)
 		}
@@ -467,24 +470,36 @@ func (r *rotator) run(ctx context.Context) {
 		case old := <-r.drops:
 			r.dropLeases(ctx, old, pending)
 		case pr := <-polls:
-			delete(polling, pr.a.scheme)
 			// Taken as it would have been when it started: a retry's
 			// failure is warned of, another poll's once a step.
 			saved := retrying
 			retrying = pr.retrying
 			next, read, err := r.merge(ctx, pending, pr.a.t, pr.a)
-			if err != nil {
-				pollFailed[pr.a.scheme] = err
-			} else {
-				delete(pollFailed, pr.a.scheme)
+			failing := map[string]bool{}
+			for _, f := range pr.a.failures {
+				failing[f.Ref.Scheme] = true
+			}
+			for _, scheme := range pr.a.schemes {
+				delete(polling, scheme)
+				// A failure of no store's (a value that cannot be
+				// given to the child) is every scheme's of the read.
+				if err != nil && (failing[scheme] || len(failing) == 0) {
+					pollFailed[scheme] = err
+				} else {
+					delete(pollFailed, scheme)
+				}
 			}
 			if err == nil && len(pollFailed) > 0 {
-				// Another store's poll fails still: the poll is not
-				// recovered, and this one's values are taken beside
-				// that failure.
-				err = errors.Join(slices.Collect(maps.Values(pollFailed))...)
+				// Another store's poll fails still: what this one read
+				// is taken, and the failure is left as it stands (its
+				// old error warned of again, with a longer backoff, a
+				// moment before "recovered", was no news).
+				if read && next != pending {
+					apply(pr.a.t, next)
+				}
+			} else {
+				took(pr.a.t, next, read, err)
 			}
-			took(pr.a.t, next, read, err)
 			retrying = saved
 		case <-retryAt:
 			retryAt = nil
@@ -639,8 +654,9 @@ type aRead struct {
 	t          trigger
 	base       map[string]resolve.Value
 	candidates map[string]resolve.Ref
-	// scheme is the one scheme of a poll's candidates (see byScheme).
-	scheme string
+	// schemes are the schemes of a poll's candidates (see byScheme, and
+	// joinReads).
+	schemes []string
 	// Set by read.
 	same        map[resolve.Key]bool
 	versionErrs map[string]error
@@ -677,12 +693,76 @@ func (a *aRead) byScheme() map[string]*aRead {
 	for name, ref := range a.candidates {
 		p := parts[ref.Scheme]
 		if p == nil {
-			p = &aRead{r: a.r, t: a.t, base: a.base, candidates: map[string]resolve.Ref{}, scheme: ref.Scheme}
+			p = &aRead{r: a.r, t: a.t, base: a.base, candidates: map[string]resolve.Ref{}, schemes: []string{ref.Scheme}}
 			parts[ref.Scheme] = p
 		}
 		p.candidates[name] = ref
 	}
 	return parts
+}
+
+// pollGather is how long a poll's round waits, after its first store's
+// read came back, for the others': what they read comes back together,
+// for one restart, and a store slower than that holds back no other's.
+const pollGather = 2 * time.Second
+
+// pollRound reads parts, one scheme's each, beside one another, and
+// sends what they read on polls: together when they all come back within
+// pollGather of the first, else what came back by then, and each of the
+// others when it does. Sent one by one, changes of several stores read
+// in one poll restarted the child once for each store.
+func (r *rotator) pollRound(ctx context.Context, parts []*aRead, retried bool, polls chan<- polledRead) {
+	done := make(chan *aRead, len(parts))
+	for _, p := range parts {
+		go func() { done <- p.read(ctx) }()
+	}
+	var got []*aRead
+	var gather <-chan time.Time
+	flushed := false
+	for left := len(parts); left > 0; {
+		select {
+		case p := <-done:
+			left--
+			got = append(got, p)
+			if !flushed && left > 0 {
+				if gather == nil {
+					gather = time.After(pollGather)
+				}
+				continue
+			}
+		case <-gather:
+			flushed, gather = true, nil
+		case <-ctx.Done():
+			return
+		}
+		if len(got) == 0 {
+			continue
+		}
+		select {
+		case polls <- polledRead{joinReads(got), retried}:
+		case <-ctx.Done():
+			return
+		}
+		got = nil
+	}
+}
+
+// joinReads makes one read of several schemes' reads of one poll.
+func joinReads(parts []*aRead) *aRead {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	j := &aRead{r: parts[0].r, t: parts[0].t, base: parts[0].base, candidates: map[string]resolve.Ref{}, same: map[resolve.Key]bool{}, versionErrs: map[string]error{}, refs: map[string]resolve.Ref{}, fetched: map[string]resolve.Value{}}
+	for _, p := range parts {
+		j.schemes = append(j.schemes, p.schemes...)
+		maps.Copy(j.candidates, p.candidates)
+		maps.Copy(j.same, p.same)
+		maps.Copy(j.versionErrs, p.versionErrs)
+		maps.Copy(j.refs, p.refs)
+		maps.Copy(j.fetched, p.fetched)
+		j.failures = append(j.failures, p.failures...)
+	}
+	return j
 }
 
 // read asks the stores: for a poll, which versions are the child's, then
@@ -693,11 +773,11 @@ func (a *aRead) read(ctx context.Context) *aRead {
 	}
 	if a.t.kind == poll {
 		base := a.base
-		if a.scheme != "" {
+		if a.schemes != nil {
 			// Only its own store's versions: another's that answers
 			// nothing held this one's poll for its request timeout.
 			base = maps.Clone(base)
-			maps.DeleteFunc(base, func(_ string, v resolve.Value) bool { return v.Ref.Scheme != a.scheme })
+			maps.DeleteFunc(base, func(_ string, v resolve.Value) bool { return !slices.Contains(a.schemes, v.Ref.Scheme) })
 		}
 		a.same, a.versionErrs = a.r.unchangedVersions(ctx, base)
 	}

@@ -59,6 +59,7 @@ func (f *fakeStore) taken() []string {
 // static one (sta://).
 var testRegistry = resolve.NewRegistry(&resolve.Kind{Name: "test", Schemes: []*resolve.Scheme{
 	{Name: "pol", Check: func(*resolve.Ref) *resolve.RefError { return nil }, Refresh: resolve.Polled},
+	{Name: "pol2", Check: func(*resolve.Ref) *resolve.RefError { return nil }, Refresh: resolve.Polled},
 	{Name: "wat", Check: func(*resolve.Ref) *resolve.RefError { return nil }, Refresh: resolve.Watched},
 	{Name: "sta", Check: func(*resolve.Ref) *resolve.RefError { return nil }, Refresh: resolve.Static},
 }})
@@ -136,6 +137,58 @@ func TestRefreshReadsOnlyWhatMayHaveChanged(t *testing.T) {
 				t.Errorf("read %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestPollRoundGathers: a poll reads each scheme's store beside the
+// others', and what they read comes back together when they all answer
+// within pollGather (sent one by one, changes of two stores in one poll
+// restarted the child twice); a store slower than that holds back no
+// other's: what came back goes on, and the slow one follows alone.
+func TestPollRoundGathers(t *testing.T) {
+	release := make(chan struct{})
+	slow := false
+	store := &fakeStore{fetch: func(ref resolve.Ref) (resolve.Secret, error) {
+		if ref.Scheme == "pol2" && slow {
+			<-release
+		}
+		return resolve.Secret{Value: []byte(ref.Path), Version: "1"}, nil
+	}}
+	r := rotatorFor(t, store, map[string]string{"A": "pol://a", "B": "pol2://b"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	round := func() chan polledRead {
+		parts := slices.Collect(maps.Values(r.startRead(nil, trigger{kind: poll}).byScheme()))
+		if len(parts) != 2 {
+			t.Fatalf("got %d parts, want one for each scheme", len(parts))
+		}
+		polls := make(chan polledRead, 2)
+		go r.pollRound(ctx, parts, false, polls)
+		return polls
+	}
+	next := func(polls chan polledRead, within time.Duration) *aRead {
+		t.Helper()
+		select {
+		case pr := <-polls:
+			return pr.a
+		case <-time.After(within):
+			t.Fatalf("no read came back within %s", within)
+		}
+		return nil
+	}
+	a := next(round(), 10*time.Second)
+	if slices.Sort(a.schemes); !slices.Equal(a.schemes, []string{"pol", "pol2"}) || len(a.fetched) != 2 {
+		t.Errorf("both stores answering at once: got a read of %v with %d values, want one of both", a.schemes, len(a.fetched))
+	}
+	slow = true
+	polls := round()
+	a = next(polls, 10*time.Second)
+	if !slices.Equal(a.schemes, []string{"pol"}) || len(a.fetched) != 1 {
+		t.Errorf("one store slow: got a read of %v first, want the other's alone", a.schemes)
+	}
+	close(release)
+	if a = next(polls, 10*time.Second); !slices.Equal(a.schemes, []string{"pol2"}) {
+		t.Errorf("one store slow: got a read of %v last, want the slow one's", a.schemes)
 	}
 }
 

@@ -251,6 +251,10 @@ func NotDecimal(n *yaml.Node) bool {
 	switch {
 	case len(v) > 1 && v[0] == '0' && v[1] >= '0' && v[1] <= '9', strings.HasPrefix(v, "0b"), strings.HasPrefix(v, "0o"), strings.Contains(v, "_"):
 		return true
+	case len(v) > 1 && v[0] == '0' && strings.IndexByte("XOB", v[1]) >= 0:
+		// 0X10, 0O10, 0B1: strings to YAML 1.1 and 1.2 both, whose
+		// prefixes are lower-case; numbers to ward's reader.
+		return true
 	case strings.HasPrefix(v, "0x"):
 		return len(v) < len(n.Value)
 	}

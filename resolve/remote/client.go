@@ -105,6 +105,9 @@ type Client struct {
 	// deaths counts the open helpers that died in a row, each within
 	// reviveReset of its open (see revive).
 	deaths int
+	// closing is set once Close has begun: a helper it kills is not
+	// started again by revive (which said "ended while ward ran" of it).
+	closing bool
 }
 
 // closeWithoutLeases bounds Close's wait for a helper that was given no
@@ -266,7 +269,7 @@ const (
 func (c *Client) revive(cn *conn, opened time.Time) {
 	<-cn.dead
 	c.mu.Lock()
-	if c.closed || c.conn != cn || c.opening != nil {
+	if c.closed || c.closing || c.conn != cn || c.opening != nil {
 		c.mu.Unlock()
 		return
 	}
@@ -1029,6 +1032,9 @@ func (c *Client) takeBackFromSilent() {
 	if cn == nil || cn.isDead() || len(held) == 0 {
 		return
 	}
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
 	answered := make(chan struct{})
 	go func() {
 		// Sent apart: a write to a stopped helper whose stdin pipe is
@@ -1043,6 +1049,7 @@ func (c *Client) takeBackFromSilent() {
 		return
 	case <-cn.dead:
 	case <-time.After(closePing):
+		cn.hungAfter.Store(int64(closePing))
 		cn.hung.Store(true)
 		c.cfg.Log.Warn("the store's helper answers nothing, not even a ping, at ward's exit; killing it, and giving back the leases it held through a new one", "store", c.cfg.Store, "pid", cn.proc.Pid, "waited", closePing.String())
 		cn.kill()
@@ -1193,8 +1200,11 @@ type conn struct {
 	// hung: watch killed the helper for answering nothing; foreign:
 	// readResponses killed it for a first line that is not ward's
 	// protocol.
-	hung    atomic.Bool
-	foreign atomic.Bool
+	hung atomic.Bool
+	// hungAfter is how long the hung helper had answered nothing when
+	// it was killed (the watch's timeout, or Close's ping wait).
+	hungAfter atomic.Int64
+	foreign   atomic.Bool
 	// spoke is set at the helper's first line of the protocol.
 	spoke atomic.Bool
 	// exit is how the helper ended ("exit status 2", "signal: aborted"),
@@ -1251,6 +1261,7 @@ func (cn *conn) watch() {
 				if unanswered++; unanswered < ticks {
 					continue
 				}
+				cn.hungAfter.Store(int64(timeout))
 				cn.hung.Store(true)
 				cn.log.Warn("the store's helper answered nothing, not even a ping; killing it (a new one serves the next request)", "pid", cn.proc.Pid, "waited", timeout.String())
 				cn.kill()
@@ -1284,7 +1295,7 @@ func (cn *conn) diedErr() error {
 		return &ForeignHelperError{Path: cn.path, Program: cn.program}
 	}
 	if cn.hung.Load() {
-		return fmt.Errorf("%w: it answered nothing for %s and was killed", ErrHelperDied, cn.timeout())
+		return fmt.Errorf("%w: it answered nothing for %s and was killed", ErrHelperDied, time.Duration(cn.hungAfter.Load()))
 	}
 	// readResponses waits for the helper before it fails what waited, so
 	// exit is set by now.

@@ -441,6 +441,11 @@ func TestCloseOfAStoppedHelperHoldingALease(t *testing.T) {
 	if !strings.Contains(logs.String(), "answers nothing, not even a ping, at ward's exit") {
 		t.Errorf("no warning of the silent helper:\n%s", logs.String())
 	}
+	// The kill at exit is not a death "while ward ran" (which starts a
+	// helper again), nor one after the watch's 30 s.
+	if strings.Contains(logs.String(), "ended while ward ran") || strings.Contains(logs.String(), "answered nothing for 30s") {
+		t.Errorf("the kill at exit was told as a death while ward ran:\n%s", logs.String())
+	}
 }
 
 // TestShortLeaseShortensTheAnswerTimeout: a helper keeping a lease of 9 s
