@@ -821,10 +821,11 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 		case <-tokenReread:
 			return false, nil
 		case err := <-w.DoneCh():
-			switch {
-			case err != nil:
+			if err != nil {
 				s.log.Warn("vault lease renewal failed; the secret must be read again", "lease", leaseSource(lease.ID), "error", compact(err).Error())
-			case renewable && !renewedOnce && s.renewDenied(ctx, lease.ID, increment):
+				return false, nil
+			}
+			if renewable && !renewedOnce && s.renewDenied(ctx, lease.ID, increment) {
 				// The watcher takes a refusal for a passing error, and
 				// ends quietly near the lease's end: the child was
 				// restarted at each lease's end, for good, and nothing
@@ -832,10 +833,8 @@ func (s *Store) keepLease(ctx context.Context, lease *resolve.Lease) (revoked bo
 				s.renewDeniedSaid.Do(func() {
 					s.log.Warn("vault refuses to renew this token's leases (permission denied): each is read again before it ends, and the child restarted each time; grant \"update\" on sys/leases/renew in the token's policy (Vault's default policy does)", "lease", leaseSource(lease.ID))
 				})
-				s.log.Info("vault lease can no longer be renewed; the secret must be read again", "lease", leaseSource(lease.ID))
-			default:
-				s.log.Info("vault lease can no longer be renewed; the secret must be read again", "lease", leaseSource(lease.ID))
 			}
+			s.log.Info("vault lease can no longer be renewed; the secret must be read again", "lease", leaseSource(lease.ID))
 			return false, nil
 		case r := <-w.RenewCh():
 			if r == nil || r.Secret == nil {
